@@ -1,0 +1,49 @@
+# pdebug — developer tasks. `make` lists them.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: help install demo test check lint typecheck golden bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install pdebug with its dev tools
+
+demo: $(STAMP)  ## run pdebug on the dumps shipped in fixtures/
+	@echo '$$ pdebug all fixtures/real/sidecar/config_dump.json'
+	@$(BIN)/pdebug all fixtures/real/sidecar/config_dump.json
+	@echo
+	@echo '$$ pdebug clusters fixtures/real/sidecar/config_dump.json -o wide'
+	@$(BIN)/pdebug clusters fixtures/real/sidecar/config_dump.json -o wide
+	@echo
+	@echo '$$ pdebug endpoints fixtures/real/sidecar/config_dump.json --clusters-json fixtures/real/sidecar/clusters.json -o wide'
+	@$(BIN)/pdebug endpoints fixtures/real/sidecar/config_dump.json --clusters-json fixtures/real/sidecar/clusters.json -o wide
+
+test: $(STAMP)  ## run the test suite (what CI runs)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(BIN)/ruff check pdebug tests bench
+	$(BIN)/ruff format --check pdebug tests bench
+
+typecheck: $(STAMP)  ## mypy --strict on pdebug/
+	$(BIN)/mypy
+
+check: lint typecheck test  ## lint, typecheck and test
+
+golden: $(STAMP)  ## rewrite golden files from the current output (review the diff!)
+	$(BIN)/pytest -q --update-golden
+
+bench: $(STAMP)  ## measure pdebug against the JSON-parse floor (see README)
+	$(BIN)/python bench/run.py
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,5 @@
+"""``python -m pdebug``."""
+
+from pdebug.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The command line: a thin Typer layer and the one error funnel (:func:`main`).
+
+Commands only turn options into filters, call ``load -> view -> render`` and echo.
+Heavy modules are imported inside the commands so ``pdebug --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+import typer
+
+from pdebug import __version__
+from pdebug.errors import ExitCode, PdebugError
+
+HELP = """Debug Istio/Envoy sidecars from their config dumps: istioctl's proxy-config
+tables, faster, offline, with clear errors.
+
+SOURCE is a saved GET /config_dump (`-` for stdin, .gz is fine) or a
+/clusters?format=json document.
+
+Exit codes: 0 ok, 1 findings (diff/check), 2 usage, 3 source unavailable,
+4 invalid input, 5 internal error, 130 interrupted.
+"""
+
+app = typer.Typer(
+    name="pdebug",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pdebug {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show a traceback on errors (also accepted after the command)."
+    ),
+) -> None:
+    """Root options."""
+
+
+from pdebug.cli import views as _views  # noqa: E402,F401  (registers the commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run pdebug; every error ends here as one line on stderr and an exit code."""
+    # Short-lived process over large acyclic trees: cyclic GC would only cost time.
+    gc.disable()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    from typer._click import exceptions as click_exc  # Typer's vendored Click
+
+    try:
+        result = app(args=args, prog_name="pdebug", standalone_mode=False)
+        return int(result) if isinstance(result, int) else ExitCode.OK
+    except PdebugError as exc:
+        if debug:
+            raise
+        _error(exc.message, exc.hint)
+        return exc.exit_code
+    except click_exc.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
+    except (click_exc.Abort, KeyboardInterrupt):
+        print("pdebug: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except click_exc.Exit as exc:
+        return exc.exit_code
+    except BrokenPipeError:
+        # `pdebug ... | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - the funnel's last resort
+        if debug:
+            raise
+        _error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a pdebug bug; rerun with --debug and report the traceback",
+        )
+        return ExitCode.INTERNAL
+
+
+def _error(message: str, hint: str | None) -> None:
+    print(f"pdebug: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)

@@ -1,0 +1,30 @@
+"""The parsed model of one proxy: its config dump and/or its live ``/clusters`` health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pdebug.errors import InvalidInput
+from pdebug.model.dump import ConfigDump
+from pdebug.model.health import ClustersStatus
+
+__all__ = ["ClustersStatus", "ConfigDump", "ProxyData"]
+
+
+@dataclass
+class ProxyData:
+    """Everything known about one proxy; either part may be missing."""
+
+    source: str
+    dump: ConfigDump | None = None
+    health: ClustersStatus | None = None
+
+    def need_dump(self, what: str) -> ConfigDump:
+        """The config dump, or an error saying ``what`` needs one."""
+        if self.dump is None:
+            raise InvalidInput(
+                f"{self.source}: this is a /clusters?format=json document; {what} needs a "
+                "config dump",
+                hint="pass GET /config_dump output (add --clusters-json FILE for live health)",
+            )
+        return self.dump

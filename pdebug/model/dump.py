@@ -1,0 +1,266 @@
+"""Parse an Envoy admin ``/config_dump`` once, lazily, by section.
+
+Loading scans the document a single time to split it into sections (found by their
+``@type``, never by position) whose fields stay undecoded (:class:`msgspec.Raw`).
+A view then decodes just the section fields it reads, with the typed partial schema
+of :mod:`pdebug.model.schema`: everything else is skipped at C speed. ``-o json``
+decodes the selected resources generically, as they are in the dump.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+
+from pdebug.errors import InvalidInput, MissingSection
+from pdebug.model import schema as s
+from pdebug.model.camel import camel_twin, snake_keys
+
+T = TypeVar("T")
+
+#: ``...ConfigDump`` message name -> pdebug's section kind. v2 admin types
+#: (``envoy.admin.v2alpha.ClustersConfigDump``) share the message names.
+SECTION_KINDS: dict[str, str] = {
+    "BootstrapConfigDump": "bootstrap",
+    "ClustersConfigDump": "clusters",
+    "EcdsConfigDump": "ecds",
+    "ListenersConfigDump": "listeners",
+    "ScopedRoutesConfigDump": "scoped_routes",
+    "RoutesConfigDump": "routes",
+    "SecretsConfigDump": "secrets",
+    "EndpointsConfigDump": "endpoints",
+}
+KIND_TYPE_URL = {
+    kind: f"type.googleapis.com/envoy.admin.v3.{msg}" for msg, kind in SECTION_KINDS.items()
+}
+
+_DECODERS: dict[tuple[Any, bool], msgspec.json.Decoder[Any]] = {}
+
+
+def decoder(tp: Any, camel: bool) -> msgspec.json.Decoder[Any]:
+    """A cached, lenient decoder for ``tp`` in the given key spelling."""
+    key = (tp, camel)
+    dec = _DECODERS.get(key)
+    if dec is None:
+        target = tp
+        if camel:
+            target = _camelize(tp)
+        dec = msgspec.json.Decoder(target, strict=False)
+        _DECODERS[key] = dec
+    return dec
+
+
+def _camelize(tp: Any) -> Any:
+    origin = getattr(tp, "__origin__", None)
+    if origin is list:
+        return list[_camelize(tp.__args__[0])]  # type: ignore[misc]
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return camel_twin(tp)
+    return tp
+
+
+def decode_raw(raw: msgspec.Raw, tp: type[T], camel: bool, what: str) -> T:
+    """Decode one Raw subtree; a type clash becomes :class:`InvalidInput` naming ``what``."""
+    try:
+        result: T = decoder(tp, camel).decode(raw)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(
+            f"{what}: unexpected value ({exc})",
+            hint="the dump may be damaged or from an unsupported Envoy version",
+        ) from None
+    return result
+
+
+def _to_camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+@dataclass
+class Section:
+    """One ``configs[]`` entry: its type URL and its undecoded top-level fields."""
+
+    type_url: str
+    kind: str  # "" when the type is unknown to pdebug (kept, never fatal)
+    fields: dict[str, msgspec.Raw]
+    index: int
+    camel: bool = False
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def message(self) -> str:
+        """The admin message name, e.g. ``ClustersConfigDump``."""
+        return self.type_url.rsplit(".", 1)[-1]
+
+    def raw(self, key: str) -> msgspec.Raw | None:
+        """The Raw value of snake_case field ``key`` in whichever spelling the dump used."""
+        raw = self.fields.get(key)
+        if raw is None and self.camel:
+            raw = self.fields.get(_to_camel_key(key))
+        return raw
+
+    def typed(self, key: str, tp: type[T], default: Callable[[], T], what: str) -> T:
+        """Decode field ``key`` as ``tp`` (cached); ``default()`` when absent."""
+        ck = (key, tp)
+        if ck in self._cache:
+            return self._cache[ck]  # type: ignore[no-any-return]
+        raw = self.raw(key)
+        value = default() if raw is None else decode_raw(raw, tp, self.camel, what)
+        self._cache[ck] = value
+        return value
+
+    def generic(self, key: str) -> Any:
+        """Field ``key`` decoded as plain JSON data (as in the dump), cached."""
+        ck = ("generic", key)
+        if ck not in self._cache:
+            raw = self.raw(key)
+            self._cache[ck] = None if raw is None else orjson.loads(bytes(raw))
+        return self._cache[ck]
+
+    def plain(self) -> dict[str, Any]:
+        """The whole section as plain JSON data, ``@type`` first, as in the dump."""
+        out: dict[str, Any] = {"@type": self.type_url}
+        for key in self.fields:
+            out[key] = self.generic(key)
+        return out
+
+    def generic_snake(self, key: str) -> Any:
+        """Like :meth:`generic`, with field names respelled to snake_case."""
+        value = self.generic(key)
+        return snake_keys(value) if self.camel else value
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a typed resource sits in the dump, to print it as it is."""
+
+    section: Section
+    key: str
+    index: int
+    path: tuple[str, ...] = ()
+
+    def resolve(self) -> Any:
+        """The resource as plain JSON data, exactly as in the dump."""
+        value = self.section.generic(self.key)[self.index]
+        for step in self.path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(step, value.get(_to_camel_key(step)))
+        return value
+
+
+class ConfigDump:
+    """A parsed ``/config_dump``: sections by kind, typed accessors that decode lazily."""
+
+    def __init__(self, sections: list[Section], source: str) -> None:
+        self.sections = sections
+        self.source = source
+
+    # -- sections ----------------------------------------------------------------------
+
+    def section(self, kind: str) -> Section | None:
+        """The section of ``kind``; the last one wins when repeated (as in istioctl)."""
+        found = None
+        for sec in self.sections:
+            if sec.kind == kind:
+                found = sec
+        return found
+
+    def sections_of(self, kind: str) -> list[Section]:
+        """Every section of ``kind``, in dump order."""
+        return [sec for sec in self.sections if sec.kind == kind]
+
+    def require(self, kind: str) -> Section:
+        """The section of ``kind``, or :class:`MissingSection` saying how to get it."""
+        sec = self.section(kind)
+        if sec is None:
+            hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
+            if kind == "endpoints":
+                hint = "capture with EDS: curl -s 'localhost:15000/config_dump?include_eds' > dump.json"
+            raise MissingSection(
+                f"{self.source}: the dump has no {kind} section ({KIND_TYPE_URL[kind]})",
+                hint=hint,
+            )
+        return sec
+
+    def has(self, kind: str) -> bool:
+        """Whether the dump carries a section of ``kind``."""
+        return self.section(kind) is not None
+
+    def _entries(self, kind: str, key: str, tp: type[T]) -> list[tuple[Ref, T]]:
+        sec = self.section(kind)
+        if sec is None:
+            return []
+        items = sec.typed(key, list[tp], list, f"{self.source}: {key}")  # type: ignore[valid-type]
+        return [(Ref(sec, key, i), item) for i, item in enumerate(items)]
+
+    # -- typed accessors ---------------------------------------------------------------
+
+    def cluster_entries(self, key: str) -> list[tuple[Ref, s.ClusterEntry]]:
+        """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``."""
+        return self._entries("clusters", key, s.ClusterEntry)
+
+    def dynamic_listeners(self) -> list[tuple[Ref, s.DynamicListener]]:
+        """``dynamic_listeners[]``, including name-less error-only entries."""
+        return self._entries("listeners", "dynamic_listeners", s.DynamicListener)
+
+    def static_listeners(self) -> list[tuple[Ref, s.StaticListener]]:
+        """``static_listeners[]``."""
+        return self._entries("listeners", "static_listeners", s.StaticListener)
+
+    def route_entries(self, key: str) -> list[tuple[Ref, s.RouteConfigEntry]]:
+        """``dynamic_route_configs`` or ``static_route_configs``."""
+        return self._entries("routes", key, s.RouteConfigEntry)
+
+    def endpoint_entries(self, key: str) -> list[tuple[Ref, s.EndpointConfigEntry]]:
+        """``dynamic_endpoint_configs`` or ``static_endpoint_configs``."""
+        return self._entries("endpoints", key, s.EndpointConfigEntry)
+
+    def secret_entries(self, key: str) -> list[tuple[Ref, s.SecretEntry]]:
+        """``static_secrets``, ``dynamic_active_secrets`` or ``dynamic_warming_secrets``."""
+        return self._entries("secrets", key, s.SecretEntry)
+
+    def ecds_entries(self) -> list[tuple[Ref, s.EcdsEntry]]:
+        """``ecds_filters[]`` of every ECDS section, concatenated in dump order."""
+        out: list[tuple[Ref, s.EcdsEntry]] = []
+        for sec in self.sections_of("ecds"):
+            items = sec.typed("ecds_filters", list[s.EcdsEntry], list, f"{self.source}: ecds")
+            out.extend((Ref(sec, "ecds_filters", i), e) for i, e in enumerate(items))
+        return out
+
+    def bootstrap(self) -> dict[str, Any]:
+        """The bootstrap section's ``bootstrap`` message as snake_case plain data."""
+        sec = self.require("bootstrap")
+        value = snake_keys(sec.generic("bootstrap"))
+        return value if isinstance(value, dict) else {}
+
+
+_CAMEL_KEY = re.compile(rb'"[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*"\s*:')
+_SNAKE_KEY = re.compile(rb'"[a-z][a-z0-9]*_[a-z0-9_]+"\s*:')
+_SAMPLE = 16384
+
+
+def camel_section(fields: dict[str, msgspec.Raw]) -> bool:
+    """Whether a section is spelled lowerCamelCase (istiod / istioctl output).
+
+    Section keys decide when they have more than one word; otherwise a sample of the
+    content does (istioctl's test dumps mix snake section keys with camel content).
+    """
+    camel = snake = 0
+    for key in fields:
+        if "_" in key:
+            snake += 1
+        elif not key.islower():
+            camel += 1
+    if camel != snake:
+        return camel > snake
+    for raw in fields.values():
+        sample = memoryview(raw)[:_SAMPLE].tobytes()
+        camel += len(_CAMEL_KEY.findall(sample))
+        snake += len(_SNAKE_KEY.findall(sample))
+    return camel > snake

@@ -1,0 +1,132 @@
+"""Turn bytes into a model, or into one clear error naming what the bytes are instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from pdebug.errors import InvalidInput
+from pdebug.model.dump import SECTION_KINDS, ConfigDump, Section, camel_section
+from pdebug.model.health import ClustersStatus
+
+
+class _Top(msgspec.Struct, gc=False):
+    """The top level of any admin document pdebug reads, in one scan."""
+
+    configs: list[dict[str, msgspec.Raw]] | None = None
+    cluster_statuses: msgspec.Raw = msgspec.Raw()
+    clusterStatuses: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    apiVersion: str | None = None  # noqa: N815 - a Kubernetes object, not a dump
+    kind: str | None = None
+
+
+_TOP = msgspec.json.Decoder(_Top, strict=False)
+_STR = msgspec.json.Decoder(str)
+
+
+@dataclass
+class Loaded:
+    """What one input turned out to hold."""
+
+    dump: ConfigDump | None = None
+    clusters: ClustersStatus | None = None
+
+
+def sniff(data: bytes, source: str) -> None:
+    """Reject input that is plainly not a JSON object, saying what it looks like."""
+    head = data[:512].lstrip()
+    if not head:
+        raise InvalidInput(
+            f"{source}: the input is empty",
+            hint="the capture failed or was cut off; capture the dump again",
+        )
+    first = head[:1]
+    if first == b"<":
+        lower = head[:256].lower()
+        what = "an HTML page" if b"html" in lower else "XML/HTML markup"
+        raise InvalidInput(
+            f"{source}: this is {what}, not an Envoy config dump",
+            hint="an error page was saved instead of the dump; check the URL/port-forward",
+        )
+    if first == b"[":
+        raise InvalidInput(
+            f"{source}: this is a JSON array, not an Envoy config dump",
+            hint="a config dump is an object with a 'configs' list (GET /config_dump)",
+        )
+    if first != b"{":
+        if b"\x00" in head or _not_text(head):
+            raise InvalidInput(
+                f"{source}: binary data, not an Envoy config dump",
+                hint="if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+            )
+        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        raise InvalidInput(
+            f"{source}: not JSON (starts with {line!r})",
+            hint="expected the JSON of GET /config_dump or /clusters?format=json",
+        )
+
+
+def _not_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def load(data: bytes, source: str) -> Loaded:
+    """Parse a config dump or a ``/clusters?format=json`` document.
+
+    Raises:
+        InvalidInput: the bytes are empty, truncated, not JSON, or not an admin document.
+    """
+    sniff(data, source)
+    try:
+        top = _TOP.decode(data)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(
+            f"{source}: not an Envoy config dump ({exc})",
+            hint="expected {'configs': [...]} as served by GET /config_dump",
+        ) from None
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+        if "truncated" in text:
+            raise InvalidInput(
+                f"{source}: the JSON is truncated (the capture was cut off)",
+                hint="capture the dump again; large dumps need a longer timeout",
+            ) from None
+        raise InvalidInput(
+            f"{source}: invalid JSON: {text}",
+            hint="the file is damaged; capture the dump again",
+        ) from None
+    if top.apiVersion is not None and top.kind is not None:
+        raise InvalidInput(
+            f"{source}: this is a Kubernetes {top.kind} object, not an Envoy config dump",
+            hint="pass the pod itself (pdebug clusters pod/NAME -n NS) or save "
+            "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
+        )
+    if top.configs is not None:
+        return Loaded(dump=_dump(top.configs, source))
+    if len(top.cluster_statuses) or len(top.clusterStatuses) or data.strip() == b"{}":
+        return Loaded(clusters=ClustersStatus.parse(data, source))
+    raise InvalidInput(
+        f"{source}: not an Envoy config dump (no 'configs' list)",
+        hint="expected the JSON of GET /config_dump or /clusters?format=json",
+    )
+
+
+def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
+    sections: list[Section] = []
+    for index, fields in enumerate(configs):
+        raw_type = fields.pop("@type", None)
+        type_url = _STR.decode(raw_type) if raw_type is not None else ""
+        kind = SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "")
+        sections.append(Section(type_url, kind, fields, index, camel=camel_section(fields)))
+    if not any(sec.kind for sec in sections):
+        found = ", ".join(sorted({sec.type_url or "(no @type)" for sec in sections})) or "none"
+        raise InvalidInput(
+            f"{source}: the dump has no section pdebug knows (found: {found})",
+            hint="expected envoy.admin.v3.*ConfigDump sections from GET /config_dump",
+        )
+    return ConfigDump(sections, source)

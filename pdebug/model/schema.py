@@ -1,0 +1,418 @@
+"""Typed, partial schema of Envoy admin documents (decoded with msgspec).
+
+Only the fields pdebug's views, checks and traces read are declared; msgspec skips
+every other subtree while scanning, which is what keeps a 240 MB dump cheap. Fields
+holding protobuf ``Any`` values (``typed_config``) are kept as :class:`msgspec.Raw`
+and decoded on demand by the filter's name. Names are Envoy's snake_case;
+:func:`pdebug.model.camel.camel_twin` derives the lowerCamelCase decoders.
+
+All structs use ``gc=False``: decoded trees are acyclic, and cyclic-GC tracking of
+millions of small objects is most of the cost of a naive decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import Raw, Struct, field
+
+NULL = Raw(b"null")
+
+
+class _S(Struct, gc=False, omit_defaults=True):
+    """Base of every schema struct."""
+
+
+# --- shared ---------------------------------------------------------------------------
+
+
+class SocketAddress(_S):
+    address: str = ""
+    port_value: int = 0
+    named_port: str = ""
+    protocol: str = ""
+
+
+class Pipe(_S):
+    path: str = ""
+
+
+class EnvoyInternalAddress(_S):
+    server_listener_name: str = ""
+    endpoint_id: str = ""
+
+
+class Address(_S):
+    socket_address: SocketAddress | None = None
+    pipe: Pipe | None = None
+    envoy_internal_address: EnvoyInternalAddress | None = None
+
+
+class AdditionalAddress(_S):
+    address: Address | None = None
+
+
+class Metadata(_S):
+    filter_metadata: dict[str, dict[str, Any]] = {}
+
+
+class TypedExtension(_S):
+    """A named extension (filter, transport socket) whose config is a protobuf Any."""
+
+    name: str = ""
+    typed_config: Raw = NULL
+
+
+# --- clusters -------------------------------------------------------------------------
+
+
+class Locality(_S):
+    region: str = ""
+    zone: str = ""
+    sub_zone: str = ""
+
+
+class Endpoint(_S):
+    address: Address | None = None
+    additional_addresses: list[AdditionalAddress] = []
+    hostname: str = ""
+
+
+class LbEndpoint(_S):
+    endpoint: Endpoint | None = None
+    health_status: str = ""
+    load_balancing_weight: int | None = None
+    metadata: Metadata | None = None
+
+
+class LocalityLbEndpoints(_S):
+    locality: Locality | None = None
+    lb_endpoints: list[LbEndpoint] = []
+    priority: int = 0
+    load_balancing_weight: int | None = None
+
+
+class ClusterLoadAssignment(_S):
+    cluster_name: str = ""
+    endpoints: list[LocalityLbEndpoints] = []
+
+
+class EdsClusterConfig(_S):
+    service_name: str = ""
+
+
+class CustomClusterType(_S):
+    name: str = ""
+
+
+class Cluster(_S):
+    name: str = ""
+    type: str = ""
+    cluster_type: CustomClusterType | None = None
+    lb_policy: str = ""
+    connect_timeout: str = ""
+    eds_cluster_config: EdsClusterConfig | None = None
+    load_assignment: ClusterLoadAssignment | None = None
+    metadata: Metadata | None = None
+    transport_socket: TypedExtension | None = None
+    health_checks: list[Raw] = []
+    outlier_detection: Raw = NULL
+
+
+# --- listeners ------------------------------------------------------------------------
+
+
+class CidrRange(_S):
+    address_prefix: str = ""
+    prefix_len: int = 0
+
+
+class FilterChainMatch(_S):
+    destination_port: int | None = None
+    prefix_ranges: list[CidrRange] = []
+    direct_source_prefix_ranges: list[CidrRange] = []
+    source_type: str = ""
+    source_prefix_ranges: list[CidrRange] = []
+    source_ports: list[int] = []
+    server_names: list[str] = []
+    transport_protocol: str = ""
+    application_protocols: list[str] = []
+
+
+class FilterChain(_S):
+    name: str = ""
+    filter_chain_match: FilterChainMatch | None = None
+    filters: list[TypedExtension] = []
+    transport_socket: TypedExtension | None = None
+
+
+class Listener(_S):
+    name: str = ""
+    address: Address | None = None
+    additional_addresses: list[AdditionalAddress] = []
+    filter_chains: list[FilterChain] = []
+    default_filter_chain: FilterChain | None = None
+    use_original_dst: bool = False
+    bind_to_port: bool | None = None
+    traffic_direction: str = ""
+    listener_filters: list[TypedExtension] = []
+    internal_listener: Raw = NULL
+
+
+# --- routes ---------------------------------------------------------------------------
+
+
+class RegexMatcher(_S):
+    regex: str = ""
+
+
+class StringMatcher(_S):
+    exact: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    contains: str | None = None
+    safe_regex: RegexMatcher | None = None
+    ignore_case: bool = False
+
+
+class HeaderMatcher(_S):
+    name: str = ""
+    exact_match: str | None = None
+    prefix_match: str | None = None
+    suffix_match: str | None = None
+    contains_match: str | None = None
+    safe_regex_match: RegexMatcher | None = None
+    present_match: bool | None = None
+    string_match: StringMatcher | None = None
+    invert_match: bool = False
+    treat_missing_header_as_empty: bool = False
+
+
+class QueryParameterMatcher(_S):
+    name: str = ""
+    string_match: StringMatcher | None = None
+    present_match: bool | None = None
+
+
+class RouteMatch(_S):
+    prefix: str | None = None
+    path: str | None = None
+    safe_regex: RegexMatcher | None = None
+    path_separated_prefix: str | None = None
+    connect_matcher: Raw = NULL
+    case_sensitive: bool | None = None
+    headers: list[HeaderMatcher] = []
+    query_parameters: list[QueryParameterMatcher] = []
+
+
+class WeightedCluster(_S):
+    name: str = ""
+    weight: int | None = None
+
+
+class WeightedClusters(_S):
+    clusters: list[WeightedCluster] = []
+    total_weight: int | None = None
+
+
+class RouteAction(_S):
+    cluster: str = ""
+    cluster_header: str = ""
+    weighted_clusters: WeightedClusters | None = None
+    cluster_specifier_plugin: str = ""
+    timeout: str = ""
+
+
+class DirectResponse(_S):
+    status: int = 0
+
+
+class Route(_S):
+    name: str = ""
+    match: RouteMatch | None = None
+    route: RouteAction | None = None
+    redirect: Raw = NULL
+    direct_response: DirectResponse | None = None
+    metadata: Metadata | None = None
+
+
+class VirtualHost(_S):
+    name: str = ""
+    domains: list[str] = []
+    routes: list[Route] = []
+
+
+class RouteConfiguration(_S):
+    name: str = ""
+    virtual_hosts: list[VirtualHost] = []
+
+
+# --- typed configs of the network filters pdebug understands -----------------------
+
+
+class Rds(_S):
+    route_config_name: str = ""
+
+
+class HttpConnectionManager(_S):
+    type_url: str = field(default="", name="@type")
+    stat_prefix: str = ""
+    rds: Rds | None = None
+    route_config: RouteConfiguration | None = None
+    scoped_routes: Raw = NULL
+    http_filters: list[TypedExtension] = []
+
+
+class TcpProxy(_S):
+    type_url: str = field(default="", name="@type")
+    stat_prefix: str = ""
+    cluster: str = ""
+    weighted_clusters: WeightedClusters | None = None
+
+
+class AnyType(_S):
+    """Just the ``@type`` of a protobuf Any."""
+
+    type_url: str = field(default="", name="@type")
+
+
+# --- admin dump entries -----------------------------------------------------------------
+
+
+class ClusterEntry(_S):
+    """``static_clusters[]`` / ``dynamic_*_clusters[]``."""
+
+    version_info: str = ""
+    cluster: Cluster = msgspec.field(default_factory=Cluster)
+    last_updated: str = ""
+
+
+class ListenerState(_S):
+    version_info: str = ""
+    listener: Listener | None = None
+    last_updated: str = ""
+
+
+class UpdateFailureState(_S):
+    failed_configuration: Raw = NULL
+    last_update_attempt: str = ""
+    details: str = ""
+    version_info: str = ""
+
+
+class DynamicListener(_S):
+    name: str = ""
+    active_state: ListenerState | None = None
+    warming_state: ListenerState | None = None
+    draining_state: ListenerState | None = None
+    error_state: UpdateFailureState | None = None
+    client_status: str = ""
+
+
+class StaticListener(_S):
+    listener: Listener | None = None
+    last_updated: str = ""
+
+
+class RouteConfigEntry(_S):
+    version_info: str = ""
+    route_config: RouteConfiguration = msgspec.field(default_factory=RouteConfiguration)
+    last_updated: str = ""
+
+
+class EndpointConfigEntry(_S):
+    version_info: str = ""
+    endpoint_config: ClusterLoadAssignment = msgspec.field(default_factory=ClusterLoadAssignment)
+    last_updated: str = ""
+
+
+class DataSource(_S):
+    inline_bytes: str = ""
+    inline_string: str = ""
+    filename: str = ""
+
+
+class TlsCertificate(_S):
+    certificate_chain: DataSource | None = None
+
+
+class TrustDomain(_S):
+    name: str = ""
+    trust_bundle: DataSource | None = None
+
+
+class SpiffeValidatorConfig(_S):
+    type_url: str = field(default="", name="@type")
+    trust_domains: list[TrustDomain] = []
+
+
+class CustomValidatorConfig(_S):
+    name: str = ""
+    typed_config: Raw = NULL
+
+
+class ValidationContext(_S):
+    trusted_ca: DataSource | None = None
+    custom_validator_config: CustomValidatorConfig | None = None
+
+
+class Secret(_S):
+    name: str = ""
+    tls_certificate: TlsCertificate | None = None
+    validation_context: ValidationContext | None = None
+
+
+class SecretEntry(_S):
+    name: str = ""
+    version_info: str = ""
+    last_updated: str = ""
+    secret: Secret | None = None
+
+
+class EcdsEntry(_S):
+    version_info: str = ""
+    ecds_filter: TypedExtension | None = None
+    last_updated: str = ""
+
+
+# --- /clusters?format=json ------------------------------------------------------------
+
+
+class HostHealthStatus(_S):
+    failed_active_health_check: bool = False
+    failed_outlier_check: bool = False
+    failed_active_degraded_check: bool = False
+    pending_dynamic_removal: bool = False
+    pending_active_hc: bool = False
+    excluded_via_immediate_hc_fail: bool = False
+    active_hc_timeout: bool = False
+    eds_health_status: str = ""
+
+
+class HostStat(_S):
+    name: str = ""
+    value: int | str = 0
+    type: str = ""
+
+
+class HostStatus(_S):
+    address: Address | None = None
+    stats: list[HostStat] = []
+    health_status: HostHealthStatus | None = None
+    success_rate: Raw = NULL
+    weight: int = 0
+    hostname: str = ""
+    priority: int = 0
+    locality: Locality | None = None
+
+
+class ClusterStatus(_S):
+    name: str = ""
+    added_via_api: bool = False
+    host_statuses: list[HostStatus] = []
+    observability_name: str = ""
+
+
+class ClustersDocument(_S):
+    cluster_statuses: list[ClusterStatus] = []

@@ -1,0 +1,1 @@
+"""Views: pure functions from the model to :class:`~pdebug.views.table.Table` data."""

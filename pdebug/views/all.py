@@ -1,0 +1,76 @@
+"""``pdebug all``: every summary table, each name prefixed with its kind (istioctl ``pc all``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pdebug.errors import MissingSection
+from pdebug.model import ProxyData
+from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Lines, Stack, Table
+
+
+def _clusters(data: ProxyData, flt: clusters.ClusterFilter, wide: bool) -> Table:
+    base = clusters.view(data, flt, wide)
+    assert isinstance(base.table, Table)
+    table = Table((Column("NAME"), *base.table.columns))
+    rows = clusters.select(data, flt, include_warming=wide)
+    for row, cells in zip(rows, base.table.rows, strict=True):
+        name = row.entry.cluster.name
+        if not row.key.istio:
+            cells = (f"cluster/{name}", *cells[1:])
+        # istioctl drops the NAME cell of a cluster without a name
+        table.rows.append((f"cluster/{name}", *cells) if name else cells)
+    return table
+
+
+def _listeners(data: ProxyData, flt: listeners.ListenerFilter, wide: bool) -> Table:
+    base = listeners.view(data, flt, wide)
+    assert isinstance(base.table, Table)
+    cols = [c for c in base.table.columns if c.name != "NAME"]
+    table = Table((Column("NAME"), *cols), padding=1)
+    for cells in base.table.rows:
+        table.rows.append((f"listener/{cells[0]}", *cells[1:]))
+    return table
+
+
+def view(
+    data: ProxyData,
+    cluster_filter: clusters.ClusterFilter,
+    listener_filter: listeners.ListenerFilter,
+    endpoint_filter: endpoints.EndpointFilter,
+    wide: bool = False,
+    with_titles: bool = False,
+) -> ViewResult:
+    """Bootstrap, clusters, listeners, routes, secrets and EDS endpoints, in that order.
+
+    A missing section is skipped and named in the note (istioctl stops instead).
+    """
+    dump = data.need_dump("pdebug all")
+    parts: list[tuple[str, Table | Lines]] = []
+    missing: list[str] = []
+    builders: list[tuple[str, str, Any]] = [
+        ("BOOTSTRAP INFO", "bootstrap", lambda: bootstrap.view(data, wide).table),
+        ("CLUSTER INFO", "clusters", lambda: _clusters(data, cluster_filter, wide)),
+        ("LISTENER INFO", "listeners", lambda: _listeners(data, listener_filter, wide)),
+        ("ROUTE INFO", "routes",
+         lambda: routes.view(data, routes.RouteFilter(), wide, prefix="route/").table),
+        ("SECRET INFO", "secrets", lambda: secrets.view(data, wide, prefix="secret/").table),
+        ("ENDPOINTS INFO", "endpoints",
+         lambda: endpoints.eds_view(data, endpoint_filter, prefix="endpoint/").table),
+    ]
+    for title, kind, build in builders:
+        if not dump.has(kind):
+            missing.append(kind)
+            continue
+        try:
+            parts.append((title, build()))
+        except MissingSection:
+            missing.append(kind)
+    note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+
+    def objects() -> Any:
+        return {"configs": [sec.plain() for sec in dump.sections]}
+
+    return ViewResult(Stack(parts, with_titles), objects, note)

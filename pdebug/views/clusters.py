@@ -1,0 +1,159 @@
+"""``pdebug clusters``: istioctl's cluster summary, plus state and endpoint health in wide."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import Ref
+from pdebug.model.health import host_is_healthy
+from pdebug.views.common import ClusterName, istio_config_ref, or_dash
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Table
+
+COLUMNS = (
+    Column("SERVICE FQDN"),
+    Column("PORT"),
+    Column("SUBSET"),
+    Column("DIRECTION"),
+    Column("TYPE"),
+    Column("DESTINATION RULE"),
+    Column("STATE", wide=True),
+    Column("LB POLICY", wide=True),
+    Column("ENDPOINTS", wide=True),
+    Column("HEALTHY", wide=True),
+    Column("VERSION", wide=True),
+    Column("LAST UPDATED", wide=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFilter:
+    """istioctl's cluster filters: each is a substring test on the full cluster name."""
+
+    fqdn: str | None = None
+    port: int | None = None
+    subset: str | None = None
+    direction: str | None = None
+
+    def matches(self, name: str) -> bool:
+        """True when ``name`` passes every filter that is set."""
+        if self.fqdn and self.fqdn not in name:
+            return False
+        if self.port is not None and f"|{self.port}|" not in name:
+            return False
+        if self.subset and self.subset not in name:
+            return False
+        return not (self.direction and self.direction not in name)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no filter is set."""
+        return not (self.fqdn or self.port is not None or self.subset or self.direction)
+
+
+@dataclass(slots=True)
+class ClusterRow:
+    """One selected cluster with what the table needs."""
+
+    ref: Ref
+    entry: s.ClusterEntry
+    state: str
+    key: ClusterName
+
+
+def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[ClusterRow]:
+    """Dynamic active then static clusters (warming too when asked), filtered and sorted.
+
+    Sort: fqdn, subset, port, direction (istioctl's order; stable for ties).
+    """
+    dump = data.need_dump("the clusters view")
+    dump.require("clusters")
+    keys = [("dynamic_active_clusters", "ACTIVE"), ("static_clusters", "STATIC")]
+    if include_warming:
+        keys.append(("dynamic_warming_clusters", "WARMING"))
+    rows = []
+    for key, state in keys:
+        for ref, entry in dump.cluster_entries(key):
+            name = entry.cluster.name
+            if flt.matches(name):
+                rows.append(
+                    ClusterRow(Ref(ref.section, key, ref.index, ("cluster",)), entry, state,
+                               ClusterName.parse(name))
+                )
+    rows.sort(key=lambda r: r.key.sort_key())
+    return rows
+
+
+def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
+    """cluster name -> (endpoints, healthy), from /clusters health when given, else EDS."""
+    counts: dict[str, tuple[int, int]] = {}
+    if data.health is not None:
+        for status in data.health.statuses:
+            total = len(status.host_statuses)
+            healthy = sum(1 for h in status.host_statuses if host_is_healthy(h))
+            counts[status.name] = (total, healthy)
+        return counts
+    dump = data.dump
+    if dump is None or not dump.has("endpoints"):
+        return counts
+    total_c: Counter[str] = Counter()
+    healthy_c: Counter[str] = Counter()
+    for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
+        for _, entry in dump.endpoint_entries(key):
+            cla = entry.endpoint_config
+            for group in cla.endpoints:
+                for lb in group.lb_endpoints:
+                    total_c[cla.cluster_name] += 1
+                    if lb.health_status in ("", "UNKNOWN", "HEALTHY"):
+                        healthy_c[cla.cluster_name] += 1
+    return {name: (total_c[name], healthy_c[name]) for name in total_c}
+
+
+def cells(row: ClusterRow, prefix_names: bool = False) -> tuple[str, ...]:
+    """The six istioctl cells of a cluster row."""
+    c = row.entry.cluster
+    k = row.key
+    if k.istio:
+        head: tuple[str, ...] = (k.fqdn, str(k.port), or_dash(k.subset), k.direction)
+    else:
+        fqdn = f"cluster/{c.name}" if prefix_names else c.name
+        head = (fqdn, "-", "-", "-")
+    ctype = c.type or "STATIC"
+    return (*head, ctype, istio_config_ref(c.metadata))
+
+
+def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
+    """Build the clusters table (and the raw clusters for json/yaml)."""
+    rows = select(data, flt, include_warming=wide)
+    counts = endpoint_counts(data) if wide else {}
+    table = Table(COLUMNS, empty_message="No clusters found.")
+    for row in rows:
+        base = cells(row)
+        if wide:
+            c = row.entry.cluster
+            total, healthy = _wide_counts(c, counts)
+            base = (
+                *base,
+                row.state,
+                c.lb_policy or "ROUND_ROBIN",
+                total,
+                healthy,
+                or_dash(row.entry.version_info),
+                or_dash(row.entry.last_updated),
+            )
+        table.rows.append(base)
+    note = None if rows or flt.empty else "No clusters match the filter."
+    return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)
+
+
+def _wide_counts(c: s.Cluster, counts: dict[str, tuple[int, int]]) -> tuple[str, str]:
+    if c.name in counts:
+        total, healthy = counts[c.name]
+        return str(total), str(healthy)
+    if c.load_assignment is not None:
+        n = sum(len(g.lb_endpoints) for g in c.load_assignment.endpoints)
+        return str(n), "-"
+    return "-", "-"

@@ -1,0 +1,39 @@
+"""``pdebug ecds``: extension configs delivered by ECDS (e.g. Wasm filters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pdebug.model import ProxyData
+from pdebug.model.dump import decode_raw
+from pdebug.model.schema import AnyType
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Table
+
+PREFIX = "type.googleapis.com/"
+
+
+def view(data: ProxyData, wide: bool = False) -> ViewResult:
+    """ECDS NAME, TYPE; sorted by full type URL then name (istioctl)."""
+    dump = data.need_dump("the ecds view")
+    dump.require("ecds")
+    found = []
+    for ref, entry in dump.ecds_entries():
+        f = entry.ecds_filter
+        name = f.name if f is not None else ""
+        type_url = ""
+        if f is not None and len(f.typed_config) and bytes(f.typed_config) != b"null":
+            type_url = decode_raw(f.typed_config, AnyType, ref.section.camel, name).type_url
+        found.append((type_url, name, ref, entry))
+    found.sort(key=lambda x: (x[0], x[1]))
+    cols = (Column("ECDS NAME"), Column("TYPE"), Column("VERSION", wide=True),
+            Column("LAST UPDATED", wide=True))
+    table = Table(cols, empty_message="No ECDS filters found.")
+    for type_url, name, _, entry in found:
+        short = type_url[len(PREFIX):] if type_url.startswith(PREFIX) else type_url
+        table.rows.append((name, short, entry.version_info or "-", entry.last_updated or "-"))
+
+    def objects() -> Any:
+        return {"ecds_filters": [ref.resolve() for _, _, ref, _ in found]}
+
+    return ViewResult(table, objects)

@@ -1,0 +1,271 @@
+"""Endpoints: ``pdebug eds`` (from the dump's EDS) and ``pdebug endpoints`` (live health).
+
+``eds`` is istioctl's hidden ``proxy-config eds`` table. ``endpoints`` is istioctl's
+``/clusters``-based table; given a dump with EDS too, pdebug merges both: EDS says which
+endpoints exist (and their locality), ``/clusters`` says how Envoy sees their health.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import Ref
+from pdebug.views.common import ClusterName, eds_address
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Table
+
+EDS_COLUMNS = (Column("NAME"), Column("STATUS"), Column("LOCALITY"), Column("CLUSTER"))
+EP_COLUMNS = (
+    Column("ENDPOINT"),
+    Column("STATUS"),
+    Column("OUTLIER CHECK"),
+    Column("CLUSTER"),
+    Column("HEALTH FLAGS", wide=True),
+    Column("LOCALITY", wide=True),
+    Column("WEIGHT", wide=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFilter:
+    """``--address``, ``--port``, ``--cluster``, ``--status`` (case-insensitive equality)."""
+
+    address: str | None = None
+    port: int | None = None
+    cluster: str | None = None
+    status: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no filter is set."""
+        return self.address is None and self.port is None and not self.cluster and not self.status
+
+
+def _eq(want: str | None, have: str) -> bool:
+    return want is None or want.lower() == have.lower()
+
+
+def _locality(loc: s.Locality | None) -> str:
+    if loc is None or not loc.region:
+        return ""
+    text = loc.region
+    if loc.zone:
+        text += "/" + loc.zone
+        if loc.sub_zone:
+            text += "/" + loc.sub_zone
+    return text
+
+
+def _addresses(ep: s.Endpoint | None) -> list[str]:
+    if ep is None:
+        return ["unknown"]
+    out = [eds_address(ep.address)]
+    out.extend(eds_address(a.address) for a in ep.additional_addresses)
+    return out
+
+
+@dataclass(slots=True)
+class EdsRow:
+    """One endpoint of a ClusterLoadAssignment."""
+
+    cla_ref: Ref
+    cla: s.ClusterLoadAssignment
+    group: int
+    index: int
+    lb: s.LbEndpoint
+    addresses: list[str]
+
+
+def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
+    """Endpoints from the EDS section, CLAs in cluster order, endpoints in dump order."""
+    dump = data.need_dump("the eds view")
+    rows: list[EdsRow] = []
+    clas: list[tuple[Ref, s.ClusterLoadAssignment]] = []
+    for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
+        for ref, entry in dump.endpoint_entries(key):
+            clas.append((Ref(ref.section, key, ref.index, ("endpoint_config",)), entry.endpoint_config))
+    clas.sort(key=lambda rc: ClusterName.parse(rc[1].cluster_name).sort_key())
+    for ref, cla in clas:
+        if not _eq(flt.cluster, cla.cluster_name):
+            continue
+        for gi, group in enumerate(cla.endpoints):
+            for li, lb in enumerate(group.lb_endpoints):
+                addrs = _addresses(lb.endpoint)
+                if flt.address is not None and flt.address.lower() not in (a.lower() for a in addrs):
+                    continue
+                addr = lb.endpoint.address if lb.endpoint is not None else None
+                port = addr.socket_address.port_value if addr and addr.socket_address else 0
+                if flt.port is not None and port != flt.port:
+                    continue
+                if not _eq(flt.status, lb.health_status or "UNKNOWN"):
+                    continue
+                rows.append(EdsRow(ref, cla, gi, li, lb, addrs))
+    return rows
+
+
+def _eds_objects(rows: list[EdsRow], flt: EndpointFilter) -> list[Any]:
+    """Selected CLAs; with a filter, non-matching endpoints are removed (istioctl)."""
+    out: list[Any] = []
+    seen: dict[int, tuple[Any, set[tuple[int, int]]]] = {}
+    order: list[int] = []
+    for row in rows:
+        key = id(row.cla)
+        if key not in seen:
+            seen[key] = (row.cla_ref.resolve(), set())
+            order.append(key)
+        seen[key][1].add((row.group, row.index))
+    for key in order:
+        cla, keep = seen[key]
+        if flt.empty:
+            out.append(cla)
+            continue
+        cla = copy.deepcopy(cla)
+        for gi, group in enumerate(cla.get("endpoints", [])):
+            lbs_key = "lb_endpoints" if "lb_endpoints" in group else "lbEndpoints"
+            if lbs_key in group:
+                kept = [e for li, e in enumerate(group[lbs_key]) if (gi, li) in keep]
+                if kept:
+                    group[lbs_key] = kept
+                else:
+                    del group[lbs_key]
+        out.append(cla)
+    return out
+
+
+def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResult:
+    """istioctl's eds table: NAME STATUS LOCALITY CLUSTER (header only when empty)."""
+    rows = eds_select(data, flt)
+    table = Table(EDS_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
+    for row in rows:
+        table.rows.append(
+            (prefix + ",".join(row.addresses), row.lb.health_status or "UNKNOWN",
+             _locality(_group_locality(row)), row.cla.cluster_name)
+        )
+    note = None if rows or flt.empty else "No endpoints match the filter."
+    return ViewResult(table, lambda: _eds_objects(rows, flt), note)
+
+
+def _group_locality(row: EdsRow) -> s.Locality | None:
+    return row.cla.endpoints[row.group].locality
+
+
+# --- /clusters?format=json ------------------------------------------------------------
+
+
+def _host_address(host: s.HostStatus) -> tuple[str, int]:
+    a = host.address
+    if a is None:
+        return "unknown", 0
+    if a.socket_address is not None:
+        return a.socket_address.address, a.socket_address.port_value
+    if a.pipe is not None:
+        return "unix://" + a.pipe.path, 0
+    if a.envoy_internal_address is not None:
+        ia = a.envoy_internal_address
+        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}", 0
+    return "unknown", 0
+
+
+def health_flags(host: s.HostStatus) -> str:
+    """Envoy's failure flags on a host, comma-separated, or ``-``."""
+    hs = host.health_status
+    if hs is None:
+        return "-"
+    flags = [
+        name
+        for name, on in (
+            ("FAILED_ACTIVE_HC", hs.failed_active_health_check),
+            ("FAILED_OUTLIER", hs.failed_outlier_check),
+            ("FAILED_DEGRADED_HC", hs.failed_active_degraded_check),
+            ("PENDING_REMOVAL", hs.pending_dynamic_removal),
+            ("PENDING_ACTIVE_HC", hs.pending_active_hc),
+            ("EXCLUDED", hs.excluded_via_immediate_hc_fail),
+            ("HC_TIMEOUT", hs.active_hc_timeout),
+        )
+        if on
+    ]
+    return ",".join(flags) or "-"
+
+
+def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> ViewResult:
+    """ENDPOINT STATUS OUTLIER CHECK CLUSTER from ``/clusters``; EDS-only rows otherwise.
+
+    Sort: address (as a string), port, cluster (istioctl's order).
+    """
+    if data.health is None:
+        return _endpoints_from_eds(data, flt, wide)
+    health = data.health
+    locality: dict[tuple[str, str, int], tuple[str, str]] = {}
+    if wide and data.dump is not None and data.dump.has("endpoints"):
+        for row in eds_select(data, EndpointFilter()):
+            ep = row.lb.endpoint
+            sa = ep.address.socket_address if ep and ep.address else None
+            if sa is not None:
+                weight = str(row.lb.load_balancing_weight or 1)
+                locality[(row.cla.cluster_name, sa.address, sa.port_value)] = (
+                    _locality(_group_locality(row)), weight)
+    found: list[tuple[str, int, str, int, s.HostStatus]] = []
+    for ci, status in enumerate(health.statuses):
+        if not _eq(flt.cluster, status.name):
+            continue
+        for host in status.host_statuses:
+            addr, port = _host_address(host)
+            eds = (host.health_status.eds_health_status if host.health_status else "") or "UNKNOWN"
+            if not _eq(flt.address, addr) or (flt.port is not None and port != flt.port):
+                continue
+            if not _eq(flt.status, eds):
+                continue
+            found.append((addr, port, status.name, ci, host))
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
+    for addr, port, cluster, _, host in found:
+        hs = host.health_status
+        eds = (hs.eds_health_status if hs else "") or "UNKNOWN"
+        outlier = "FAILED" if hs is not None and hs.failed_outlier_check else "OK"
+        loc, weight = locality.get((cluster, addr, port), ("-", str(host.weight or "-")))
+        table.rows.append(
+            (f"{addr}:{port}" if port else addr, eds, outlier, cluster, health_flags(host),
+             loc or "-", weight)
+        )
+    indexes = sorted({f[3] for f in found}, key=[f[3] for f in found].index)
+    note = None if found or flt.empty else "No endpoints match the filter."
+    return ViewResult(table, lambda: [health.raw_status(i) for i in indexes], note)
+
+
+def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
+    dump = data.need_dump("the endpoints view")
+    dump.require("endpoints")
+    bare = EndpointFilter(None, flt.port, flt.cluster, flt.status)
+    rows = [
+        r for r in eds_select(data, bare)
+        if flt.address is None or _bare_address(r).lower() == flt.address.lower()
+    ]
+    rows.sort(key=lambda r: (_bare_address(r), _port(r), r.cla.cluster_name))
+    table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
+    for r in rows:
+        table.rows.append(
+            (r.addresses[0], r.lb.health_status or "UNKNOWN", "-", r.cla.cluster_name, "-",
+             _locality(_group_locality(r)) or "-", str(r.lb.load_balancing_weight or 1))
+        )
+    note = "Outlier status needs live data: add --clusters-json FILE (GET /clusters?format=json)."
+    if not rows and not flt.empty:
+        note = "No endpoints match the filter."
+    return ViewResult(table, lambda: _eds_objects(rows, flt), note)
+
+
+def _bare_address(r: EdsRow) -> str:
+    ep = r.lb.endpoint
+    if ep and ep.address and ep.address.socket_address:
+        return ep.address.socket_address.address
+    return r.addresses[0]
+
+
+def _port(r: EdsRow) -> int:
+    ep = r.lb.endpoint
+    if ep and ep.address and ep.address.socket_address:
+        return ep.address.socket_address.port_value
+    return 0

@@ -1,0 +1,256 @@
+"""``pdebug listeners``: istioctl's verbose listener table (one row per filter chain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import Ref, decode_raw
+from pdebug.views.common import cluster_label, inline_route_description, port_of, socket_or_pipe
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Table
+
+HCM = "envoy.filters.network.http_connection_manager"
+TCP_PROXY = "envoy.filters.network.tcp_proxy"
+
+COLUMNS = (
+    Column("NAME", wide=True),
+    Column("ADDRESSES"),
+    Column("PORT"),
+    Column("MATCH"),
+    Column("DESTINATION"),
+    Column("STATE", wide=True),
+    Column("VERSION", wide=True),
+    Column("LAST UPDATED", wide=True),
+)
+SHORT_COLUMNS = (Column("ADDRESSES"), Column("PORT"), Column("TYPE"))
+
+# application_protocols lists istioctl recognises as a whole, and their labels.
+_APP_LABELS = {
+    ("http/1.0", "http/1.1", "h2c", "istio-http/1.0", "istio-http/1.1", "istio-h2"): "HTTP TLS",
+    ("istio", "istio-http/1.0", "istio-http/1.1", "istio-h2"): "Istio HTTP Plain",
+    ("istio-peer-exchange", "istio"): "TCP TLS",
+    ("http/1.0", "http/1.1", "h2c"): "HTTP",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerFilter:
+    """``--address`` (any address, case-insensitive), ``--port``, ``--type`` (HTTP, TCP...)."""
+
+    address: str | None = None
+    port: int | None = None
+    type: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no filter is set."""
+        return self.address is None and self.port is None and self.type is None
+
+
+@dataclass(slots=True)
+class ListenerRow:
+    """One selected listener."""
+
+    ref: Ref
+    listener: s.Listener
+    camel: bool
+    state: str
+    version: str
+    last_updated: str
+    addresses: list[str]
+    port: int
+    type: str
+
+
+def _decode_filter(f: s.TypedExtension, tp: type[msgspec.Struct], camel: bool) -> msgspec.Struct:
+    return decode_raw(f.typed_config, tp, camel, f"filter {f.name}")
+
+
+def chains(listener: s.Listener) -> list[s.FilterChain]:
+    """Filter chains in order, then the default chain."""
+    out = list(listener.filter_chains)
+    if listener.default_filter_chain is not None:
+        out.append(listener.default_filter_chain)
+    return out
+
+
+def listener_type(listener: s.Listener) -> str:
+    """HTTP, TCP, HTTP+TCP or UNKNOWN, counting HCM and tcp_proxy filters by name.
+
+    A tcp_proxy that mentions BlackHoleCluster anywhere does not count (istioctl).
+    """
+    http = tcp = 0
+    for chain in chains(listener):
+        for f in chain.filters:
+            if f.name == HCM:
+                http += 1
+            elif f.name == TCP_PROXY and b"BlackHoleCluster" not in bytes(f.typed_config):
+                tcp += 1
+    if http and tcp:
+        return "HTTP+TCP"
+    if http:
+        return "HTTP"
+    if tcp:
+        return "TCP"
+    return "UNKNOWN"
+
+
+def chain_match(chain: s.FilterChain) -> str:
+    """istioctl's MATCH cell for a filter chain."""
+    m = chain.filter_chain_match
+    if m is None:
+        return "ALL"
+    parts = []
+    if m.server_names:
+        parts.append("SNI: " + ",".join(m.server_names))
+    if m.transport_protocol:
+        parts.append("Trans: " + m.transport_protocol)
+    if m.application_protocols:
+        label = _APP_LABELS.get(tuple(m.application_protocols))
+        parts.append("App: " + (label or ",".join(m.application_protocols)))
+    if m.prefix_ranges:
+        text = "Addr: " + ",".join(f"{r.address_prefix}/{r.prefix_len}" for r in m.prefix_ranges)
+        if m.destination_port:
+            text += f":{m.destination_port}"
+        parts.append(text)
+    elif m.destination_port:
+        parts.append(f"Addr: *:{m.destination_port}")
+    return "; ".join(parts) if parts else "ALL"
+
+
+def chain_destination(chain: s.FilterChain, camel: bool) -> str:
+    """istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides."""
+    for f in chain.filters:
+        if f.name == HCM:
+            try:
+                hcm = _decode_filter(f, s.HttpConnectionManager, camel)
+            except Exception as exc:  # noqa: BLE001 - istioctl prints the decode error
+                return str(exc)
+            assert isinstance(hcm, s.HttpConnectionManager)
+            if hcm.route_config is not None:
+                return inline_route_description(hcm.route_config)
+            if hcm.rds is not None and hcm.rds.route_config_name:
+                return f"Route: {hcm.rds.route_config_name}"
+            return "HTTP"
+        if f.name == TCP_PROXY:
+            if b"BlackHoleCluster" in bytes(f.typed_config):
+                continue
+            tcp = _decode_filter(f, s.TcpProxy, camel)
+            assert isinstance(tcp, s.TcpProxy)
+            return cluster_label(tcp.cluster)
+    return "Non-HTTP/Non-TCP"
+
+
+def _addresses(listener: s.Listener) -> list[str]:
+    out = [socket_or_pipe(listener.address)]
+    for extra in listener.additional_addresses:
+        if extra.address is not None and extra.address.socket_address is not None:
+            out.append(extra.address.socket_address.address)
+    return out
+
+
+def _state(entry: s.DynamicListener) -> tuple[str, s.ListenerState | None]:
+    states = []
+    shown = None
+    for label, st in (
+        ("ACTIVE", entry.active_state),
+        ("WARMING", entry.warming_state),
+        ("DRAINING", entry.draining_state),
+    ):
+        if st is not None:
+            states.append(label)
+            shown = shown or st
+    if entry.error_state is not None:
+        states.append("ERROR")
+    return ",".join(states), shown
+
+
+def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list[ListenerRow]:
+    """Dynamic listeners with an active state, then static ones; filtered and sorted.
+
+    With ``include_inactive`` (``-o wide``) warming and draining listeners are added.
+    Sort: port, main address, type (istioctl's order; stable for ties).
+    """
+    dump = data.need_dump("the listeners view")
+    sec = dump.require("listeners")
+    rows: list[ListenerRow] = []
+    for ref, dyn in dump.dynamic_listeners():
+        state, st = _state(dyn)
+        if dyn.active_state is not None:
+            st = dyn.active_state
+        elif not include_inactive:
+            continue
+        if (st is None or st.listener is None) and dyn.error_state is not None:
+            failed = dyn.error_state.failed_configuration
+            if len(failed) and bytes(failed) != b"null":
+                lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
+                rows.append(
+                    _row(Ref(sec, ref.key, ref.index, ("error_state", "failed_configuration")),
+                         lst, sec.camel, "ERROR", dyn.error_state.version_info,
+                         dyn.error_state.last_update_attempt)
+                )
+            continue
+        if st is None or st.listener is None:
+            continue
+        path = (
+            "active_state" if st is dyn.active_state else
+            "warming_state" if st is dyn.warming_state else "draining_state",
+            "listener",
+        )
+        rows.append(
+            _row(Ref(sec, ref.key, ref.index, path), st.listener, sec.camel, state,
+                 st.version_info, st.last_updated)
+        )
+    for ref, stat in dump.static_listeners():
+        if stat.listener is not None:
+            rows.append(
+                _row(Ref(sec, ref.key, ref.index, ("listener",)), stat.listener, sec.camel,
+                     "STATIC", "", stat.last_updated)
+            )
+    rows = [r for r in rows if _matches(r, flt)]
+    rows.sort(key=lambda r: (r.port, r.addresses[0], r.type))
+    return rows
+
+
+def _row(ref: Ref, lst: s.Listener, camel: bool, state: str, version: str, updated: str) -> ListenerRow:
+    return ListenerRow(ref, lst, camel, state, version, updated, _addresses(lst),
+                       port_of(lst.address), listener_type(lst))
+
+
+def _matches(row: ListenerRow, flt: ListenerFilter) -> bool:
+    if flt.address is not None and flt.address.lower() not in (a.lower() for a in row.addresses):
+        return False
+    if flt.port is not None and row.port != flt.port:
+        return False
+    return not (flt.type is not None and row.type.lower() != flt.type.lower())
+
+
+def chain_rows(row: ListenerRow) -> list[tuple[str, str]]:
+    """(MATCH, DESTINATION) per chain, sorted by DESTINATION descending (stable)."""
+    out = [(chain_match(c), chain_destination(c, row.camel)) for c in chains(row.listener)]
+    out.sort(key=lambda md: md[1], reverse=True)
+    return out
+
+
+def view(data: ProxyData, flt: ListenerFilter, wide: bool = False, verbose: bool = True) -> ViewResult:
+    """Build the listener table: one row per filter chain (``verbose``), or per listener."""
+    rows = select(data, flt, include_inactive=wide)
+    if verbose:
+        table = Table(COLUMNS, padding=1, empty_message="No listeners found.")
+        for row in rows:
+            addresses = ",".join(row.addresses)
+            for match, dest in chain_rows(row):
+                table.rows.append(
+                    (row.listener.name, addresses, str(row.port), match, dest, row.state,
+                     row.version or "-", row.last_updated or "-")
+                )
+    else:
+        table = Table(SHORT_COLUMNS, padding=1, empty_message="No listeners found.")
+        for row in rows:
+            table.rows.append((",".join(row.addresses), str(row.port), row.type))
+    note = None if rows or flt.empty else "No listeners match the filter."
+    return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)

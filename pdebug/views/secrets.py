@@ -1,0 +1,165 @@
+"""``pdebug secrets``: certificates Envoy holds, decoded (never any key material)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import Section, decode_raw
+from pdebug.redact import redact_keys
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Lines, Table
+
+SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
+
+
+@dataclass(slots=True)
+class CertInfo:
+    """What the first certificate of a PEM bundle says (empty when unparsable)."""
+
+    type: str = ""
+    serial: str = ""
+    not_after: datetime | None = None
+    not_before: datetime | None = None
+    trust_domain: str = ""
+    chain_length: int = 0
+
+    def valid(self, now: datetime) -> bool:
+        """NotBefore < now < NotAfter."""
+        if self.not_after is None or self.not_before is None:
+            return False
+        return self.not_before < now < self.not_after
+
+
+def parse_pem(pem: bytes) -> CertInfo:
+    """Decode the first certificate of ``pem``: type, serial, validity, SPIFFE trust domain."""
+    from cryptography import x509  # lazy: only the secrets view pays for it
+
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return CertInfo()
+    if not certs:
+        return CertInfo()
+    cert = certs[0]
+    info = CertInfo(chain_length=len(certs))
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        info.type = "CA" if bc.ca else "Cert Chain"
+    except x509.ExtensionNotFound:
+        info.type = "Cert Chain"
+    info.serial = format(cert.serial_number, "x").rjust(32, "0")
+    info.not_after = cert.not_valid_after_utc
+    info.not_before = cert.not_valid_before_utc
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
+                if u.startswith("spiffe://")]
+        if uris:
+            info.trust_domain = uris[-1][len("spiffe://"):].split("/", 1)[0]
+    except x509.ExtensionNotFound:
+        pass
+    return info
+
+
+def _data(ds: s.DataSource | None) -> bytes:
+    if ds is None:
+        return b""
+    if ds.inline_bytes:
+        try:
+            return base64.b64decode(ds.inline_bytes)
+        except ValueError:
+            return b""
+    return ds.inline_string.encode()
+
+
+@dataclass(slots=True)
+class SecretItem:
+    """One row: a secret (or one SPIFFE trust domain of it) and its certificate."""
+
+    name: str
+    status: str
+    cert: CertInfo
+    trust_domain: str
+    version: str
+    last_updated: str
+
+
+def items(data: ProxyData) -> list[SecretItem]:
+    """Warming secrets first, then active ones, each in dump order (istioctl)."""
+    dump = data.need_dump("the secrets view")
+    sec = dump.require("secrets")
+    out: list[SecretItem] = []
+    for key, status in (("dynamic_warming_secrets", "WARMING"), ("dynamic_active_secrets", "ACTIVE")):
+        for _, entry in dump.secret_entries(key):
+            out.extend(_expand(entry, status, sec.camel))
+    return out
+
+
+def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
+    secret = entry.secret
+    meta = (entry.version_info, entry.last_updated)
+    if secret is not None and secret.tls_certificate is not None:
+        cert = parse_pem(_data(secret.tls_certificate.certificate_chain))
+        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
+    vc = secret.validation_context if secret is not None else None
+    if vc is not None and vc.trusted_ca is not None:
+        cert = parse_pem(_data(vc.trusted_ca))
+        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
+    if vc is not None and vc.custom_validator_config is not None:
+        raw = vc.custom_validator_config.typed_config
+        spiffe = decode_raw(raw, s.SpiffeValidatorConfig, camel, "SPIFFE validator")
+        if spiffe.type_url.endswith(SPIFFE_VALIDATOR):
+            name = secret.name if secret is not None else entry.name
+            return [
+                SecretItem(name, status, parse_pem(_data(td.trust_bundle)), td.name, *meta)
+                for td in spiffe.trust_domains
+            ]
+    return [SecretItem(entry.name, status, CertInfo(), "", *meta)]
+
+
+def _rfc3339(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
+
+
+def view(data: ProxyData, wide: bool = False, now: datetime | None = None,
+         prefix: str = "") -> ViewResult:
+    """RESOURCE NAME TYPE STATUS VALID CERT SERIAL NUMBER NOT AFTER NOT BEFORE [TRUST DOMAIN]."""
+    now = now or datetime.now(UTC)
+    dump = data.need_dump("the secrets view")
+    sec = dump.require("secrets")
+    active = dump.secret_entries("dynamic_active_secrets")
+    warming = dump.secret_entries("dynamic_warming_secrets")
+    if not active and not warming:
+        return ViewResult(Lines("No active or warming secrets found."), _objects(sec))
+    rows = items(data)
+    if not rows:
+        return ViewResult(Lines("No secret items to show."), _objects(sec))
+    with_td = all(r.trust_domain for r in rows)
+    cols = [Column("RESOURCE NAME"), Column("TYPE"), Column("STATUS"), Column("VALID CERT"),
+            Column("SERIAL NUMBER"), Column("NOT AFTER"), Column("NOT BEFORE")]
+    if with_td:
+        cols.append(Column("TRUST DOMAIN"))
+    cols += [Column("DAYS LEFT", wide=True), Column("CHAIN", wide=True),
+             Column("VERSION", wide=True), Column("LAST UPDATED", wide=True)]
+    table = Table(tuple(cols))
+    for r in rows:
+        c = r.cert
+        cells: tuple[str, ...] = (prefix + r.name, c.type, r.status, str(c.valid(now)).lower(),
+                                  c.serial, _rfc3339(c.not_after), _rfc3339(c.not_before))
+        if with_td:
+            cells += (r.trust_domain,)
+        days = f"{(c.not_after - now).total_seconds() / 86400:.1f}" if c.not_after else "-"
+        cells += (days, str(c.chain_length or "-"), r.version or "-", r.last_updated or "-")
+        table.rows.append(cells)
+    return ViewResult(table, _objects(sec))
+
+
+def _objects(sec: Section) -> Callable[[], Any]:
+    """The whole SecretsConfigDump (istioctl's ``-o json``), private keys redacted."""
+    return lambda: redact_keys(sec.plain())

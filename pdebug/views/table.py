@@ -1,0 +1,54 @@
+"""A table is data: columns (some only for ``-o wide``) and string rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column; ``wide`` columns appear only with ``-o wide``."""
+
+    name: str
+    wide: bool = False
+
+
+@dataclass(slots=True)
+class Table:
+    """Columns plus rows of strings, and how istioctl spaces them.
+
+    ``padding`` is Go tabwriter's: cells are padded to the widest cell + padding.
+    ``empty_message`` is said (on stderr) instead of printing a header-only table,
+    unless ``header_when_empty`` asks for istioctl's header-only output.
+    """
+
+    columns: tuple[Column, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    padding: int = 5
+    empty_message: str = "No resources found."
+    header_when_empty: bool = False
+    header: bool = True
+
+    def visible(self, wide: bool) -> tuple[list[str], list[tuple[str, ...]]]:
+        """Headers and rows with the wide-only columns dropped unless ``wide``."""
+        if wide or not any(c.wide for c in self.columns):
+            return [c.name for c in self.columns], self.rows
+        keep = [i for i, c in enumerate(self.columns) if not c.wide]
+        return [self.columns[i].name for i in keep], [
+            tuple(row[i] for i in keep) for row in self.rows
+        ]
+
+
+@dataclass(slots=True)
+class Lines:
+    """Free text (e.g. the bootstrap summary) that a table renderer prints as is."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class Stack:
+    """Several tables/texts printed one after another (``pdebug all``)."""
+
+    parts: list[tuple[str, Table | Lines]]  # (title, part)
+    with_titles: bool = False
