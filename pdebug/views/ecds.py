@@ -25,6 +25,7 @@ def view(data: ProxyData, wide: bool = False) -> ViewResult:
         if f is not None and len(f.typed_config) and bytes(f.typed_config) != b"null":
             type_url = decode_raw(f.typed_config, AnyType, ref.section.camel, name).type_url
         found.append((type_url, name, ref, entry))
+    in_dump_order = [ref for _, _, ref, _ in found]
     found.sort(key=lambda x: (x[0], x[1]))
     cols = (Column("ECDS NAME"), Column("TYPE"), Column("VERSION", wide=True),
             Column("LAST UPDATED", wide=True))
@@ -34,6 +35,6 @@ def view(data: ProxyData, wide: bool = False) -> ViewResult:
         table.rows.append((name, short, entry.version_info or "-", entry.last_updated or "-"))
 
     def objects() -> Any:
-        return {"ecds_filters": [ref.resolve() for _, _, ref, _ in found]}
+        return {"ecds_filters": [ref.resolve() for ref in in_dump_order]}
 
     return ViewResult(table, objects)

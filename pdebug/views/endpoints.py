@@ -231,7 +231,7 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             (f"{addr}:{port}" if port else addr, eds, outlier, cluster, health_flags(host),
              loc or "-", weight)
         )
-    indexes = sorted({f[3] for f in found}, key=[f[3] for f in found].index)
+    indexes = sorted({f[3] for f in found})  # document order, as istioctl prints
     note = None if found or flt.empty else "No endpoints match the filter."
     return ViewResult(table, lambda: [health.raw_status(i) for i in indexes], note)
 

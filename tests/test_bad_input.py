@@ -1,0 +1,132 @@
+"""Bad input: one line on stderr naming the input, a documented exit code, no traceback."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pytest
+from conftest import ISTIOCTL
+
+from pdebug.errors import ExitCode
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reviews-v1-abc"}, "spec": {}}
+
+CASES = [
+    ("empty", b"", ExitCode.INVALID_INPUT, "the input is empty"),
+    ("whitespace", b"  \n\t ", ExitCode.INVALID_INPUT, "the input is empty"),
+    ("truncated", b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.Clusters',
+     ExitCode.INVALID_INPUT, "truncated"),
+    ("html", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
+     ExitCode.INVALID_INPUT, "HTML page"),
+    ("pod", json.dumps(POD).encode(), ExitCode.INVALID_INPUT, "Kubernetes Pod object"),
+    ("array", b'[{"name": "x"}]', ExitCode.INVALID_INPUT, "JSON array"),
+    ("binary", bytes(range(256)) * 4, ExitCode.INVALID_INPUT, "binary data"),
+    ("text", b"upstream connect error or disconnect/reset before headers",
+     ExitCode.INVALID_INPUT, "not JSON"),
+    ("no-sections", b'{"configs": [{"@type": "type.googleapis.com/foo.Bar"}]}',
+     ExitCode.INVALID_INPUT, "no section pdebug knows"),
+    ("no-configs", b'{"hello": "world"}', ExitCode.INVALID_INPUT, "no 'configs' list"),
+    ("configs-not-list", b'{"configs": 3}', ExitCode.INVALID_INPUT, "not an Envoy config dump"),
+    ("bad-json", b'{"configs": [}', ExitCode.INVALID_INPUT, "invalid JSON"),
+    ("bad-gzip", gzip.compress(b'{"configs": []}')[:12], ExitCode.INVALID_INPUT, "damaged gzip"),
+    ("wrong-type", b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",'
+     b' "static_clusters": [{"cluster": {"name": 7, "type": ["x"]}}]}]}',
+     ExitCode.INVALID_INPUT, "unexpected value"),
+]
+
+
+def _assert_one_clear_error(result, code, needle, label):
+    assert result.code == code, result
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert lines[0].startswith("pdebug: error: "), result.err
+    assert needle in lines[0], result.err
+    assert label in lines[0]
+    assert all(line.startswith(("pdebug: error: ", "hint: ")) for line in lines)
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(("name", "data", "code", "needle"), CASES, ids=[c[0] for c in CASES])
+def test_bad_file(pdebug, tmp_path, name, data, code, needle):
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(data)
+    _assert_one_clear_error(pdebug("clusters", path), code, needle, str(path))
+
+
+@pytest.mark.parametrize(("name", "data", "code", "needle"), CASES[:6], ids=[c[0] for c in CASES[:6]])
+def test_bad_stdin(pdebug, monkeypatch, name, data, code, needle):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    _assert_one_clear_error(pdebug("listeners", "-"), code, needle, "stdin")
+
+
+def test_missing_path(pdebug, tmp_path):
+    result = pdebug("clusters", tmp_path / "nope.json")
+    _assert_one_clear_error(result, ExitCode.SOURCE_UNAVAILABLE, "no such file", "nope.json")
+
+
+def test_directory(pdebug, tmp_path):
+    result = pdebug("routes", tmp_path)
+    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "is a directory", str(tmp_path))
+
+
+def test_unknown_output_format_lists_the_allowed_ones(pdebug):
+    result = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json", "-o", "xml")
+    assert result.code == ExitCode.USAGE
+    assert "unknown output format 'xml'" in result.err
+    assert "json, markdown, table, wide, yaml" in result.err
+
+
+def test_missing_section_names_it_and_says_how_to_capture(pdebug):
+    result = pdebug("secrets", ISTIOCTL / "proxy-config-eds/configdump.json")
+    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "no secrets section", "configdump.json")
+    assert "hint: " in result.err
+
+
+def test_clusters_document_where_a_dump_is_needed(pdebug):
+    result = pdebug("listeners", ISTIOCTL / "proxy-config-endpoints/clusters.json")
+    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "needs a config dump", "clusters.json")
+
+
+def test_clusters_json_option_rejects_a_dump(pdebug):
+    dump = ISTIOCTL / "proxy-config-eds/configdump.json"
+    result = pdebug("endpoints", dump, "--clusters-json", dump)
+    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "--clusters-json needs", "configdump.json")
+
+
+def test_filter_matching_nothing_is_not_an_error(pdebug):
+    result = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json", "--fqdn", "nothing-here")
+    assert result.code == 0
+    assert result.out == ""
+    assert "No clusters match the filter." in result.err
+
+
+def test_route_name_matching_nothing(pdebug):
+    result = pdebug("routes", ISTIOCTL / "proxy-config-all/config_dump.json", "--name", "9999")
+    assert result.code == 0 and result.out == ""
+    assert "No route config is named '9999'" in result.err
+
+
+def test_bad_port_is_a_usage_error(pdebug):
+    result = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json", "--port", "http")
+    assert result.code == ExitCode.USAGE
+    assert "Traceback" not in result.err
+
+
+def test_debug_shows_the_traceback(pdebug, tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_bytes(b"")
+    from pdebug.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        pdebug("clusters", path, "--debug")
+
+
+def test_gzip_input_is_read(pdebug, tmp_path):
+    src = (ISTIOCTL / "proxy-config-all/config_dump.json").read_bytes()
+    path = tmp_path / "dump.json.gz"
+    path.write_bytes(gzip.compress(src))
+    plain = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json")
+    zipped = pdebug("clusters", path)
+    assert zipped.code == 0 and zipped.out == plain.out
