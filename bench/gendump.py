@@ -270,8 +270,14 @@ def _http_filters(direction: str) -> list[dict[str, Any]]:
                     "FilterConfig",
                     "alpn_override": [
                         {"alpn_override": ["istio-http/1.0", "istio", "http/1.0"]},
-                        {"upstream_protocol": "HTTP11", "alpn_override": ["istio-http/1.1", "istio", "http/1.1"]},  # noqa: E501
-                        {"upstream_protocol": "HTTP2", "alpn_override": ["istio-h2", "istio", "h2"]},
+                        {
+                            "upstream_protocol": "HTTP11",
+                            "alpn_override": ["istio-http/1.1", "istio", "http/1.1"],
+                        },
+                        {
+                            "upstream_protocol": "HTTP2",
+                            "alpn_override": ["istio-h2", "istio", "h2"],
+                        },
                     ],
                 },
             }
@@ -360,8 +366,11 @@ class Service:
 SUBSET_FRACTION = 0.08  # services with a DestinationRule defining subsets v1/v2
 TCP_PORTS = [3306, 5432, 6379, 9092, 27017, 11211]
 REGIONS = {"us-east1": ["us-east1-b", "us-east1-c", "us-east1-d"], "us-west1": ["us-west1-a"]}
-INBOUND_PORTS = [Port(9080, "http", "HTTP", 9080), Port(9081, "grpc", "GRPC", 9081),
-                 Port(9443, "tcp", "TCP", 9443)]  # fmt: skip
+INBOUND_PORTS = [
+    Port(9080, "http", "HTTP", 9080),
+    Port(9081, "grpc", "GRPC", 9081),
+    Port(9443, "tcp", "TCP", 9443),
+]
 
 
 def build_mesh(n: int, seed: int, namespaces: int) -> list[Service]:
@@ -386,7 +395,10 @@ def build_mesh(n: int, seed: int, namespaces: int) -> list[Service]:
             ]
         else:
             tcp = rng.choice(TCP_PORTS)
-            ports = [Port(rng.choice([80, 8080]), "http", "HTTP", 8080), Port(tcp, "tcp", "TCP", tcp)]
+            ports = [
+                Port(rng.choice([80, 8080]), "http", "HTTP", 8080),
+                Port(tcp, "tcp", "TCP", tcp),
+            ]
             if rng.random() < 0.1:
                 ports.append(Port(9090, "grpc", "GRPC", 9090))
         subsets = rng.random() < SUBSET_FRACTION
@@ -411,7 +423,14 @@ def build_mesh(n: int, seed: int, namespaces: int) -> list[Service]:
     for j in range(max(1, n // 100)):
         host = f"api-{j}.partner-{j % 7}.example.com"
         svc = Service(
-            n + j, f"api-{j}", "istio-system", host, "", [Port(443, "tls", "TLS", 443)], False, False
+            n + j,
+            f"api-{j}",
+            "istio-system",
+            host,
+            "",
+            [Port(443, "tls", "TLS", 443)],
+            False,
+            False,
         )
         svc.external = True
         svc.endpoints.append(Endpoint(host, "", "", "", "HEALTHY"))
@@ -571,20 +590,34 @@ def special_clusters() -> list[dict[str, Any]]:
         }
     }
     out = [
-        {"@type": T_CLUSTER, "name": "BlackHoleCluster", "type": "STATIC",
-         "connect_timeout": "10s"},
-        {"@type": T_CLUSTER, "name": "PassthroughCluster", "type": "ORIGINAL_DST",
-         "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED",
-         "circuit_breakers": CIRCUIT_BREAKERS,
-         "typed_extension_protocol_options": passthrough_opts,
-         "filters": [UPSTREAM_MX_FILTER]},
-        {"@type": T_CLUSTER, "name": "InboundPassthroughCluster", "type": "ORIGINAL_DST",
-         "connect_timeout": "10s", "lb_policy": "CLUSTER_PROVIDED",
-         "circuit_breakers": CIRCUIT_BREAKERS,
-         "upstream_bind_config": {"source_address": sock("127.0.0.6", 0)},
-         "typed_extension_protocol_options": passthrough_opts,
-         "filters": [UPSTREAM_MX_FILTER]},
-    ]  # fmt: skip
+        {
+            "@type": T_CLUSTER,
+            "name": "BlackHoleCluster",
+            "type": "STATIC",
+            "connect_timeout": "10s",
+        },
+        {
+            "@type": T_CLUSTER,
+            "name": "PassthroughCluster",
+            "type": "ORIGINAL_DST",
+            "connect_timeout": "10s",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "circuit_breakers": CIRCUIT_BREAKERS,
+            "typed_extension_protocol_options": passthrough_opts,
+            "filters": [UPSTREAM_MX_FILTER],
+        },
+        {
+            "@type": T_CLUSTER,
+            "name": "InboundPassthroughCluster",
+            "type": "ORIGINAL_DST",
+            "connect_timeout": "10s",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "circuit_breakers": CIRCUIT_BREAKERS,
+            "upstream_bind_config": {"source_address": sock("127.0.0.6", 0)},
+            "typed_extension_protocol_options": passthrough_opts,
+            "filters": [UPSTREAM_MX_FILTER],
+        },
+    ]
     for p in INBOUND_PORTS:
         c = {
             "@type": T_CLUSTER,
@@ -649,15 +682,22 @@ def static_clusters() -> list[dict[str, Any]]:
             {"pipe": {"path": "./etc/istio/proxy/XDS"}},
             circuit_breakers={
                 "thresholds": [
-                    {"max_connections": 100000, "max_pending_requests": 100000,
-                     "max_requests": 100000},
-                    {"priority": "HIGH", "max_connections": 100000,
-                     "max_pending_requests": 100000, "max_requests": 100000},
+                    {
+                        "max_connections": 100000,
+                        "max_pending_requests": 100000,
+                        "max_requests": 100000,
+                    },
+                    {
+                        "priority": "HIGH",
+                        "max_connections": 100000,
+                        "max_pending_requests": 100000,
+                        "max_requests": 100000,
+                    },
                 ]
             },
             typed_extension_protocol_options=h2,
             max_requests_per_connection=1,
-        ),  # fmt: skip
+        ),
         {
             "@type": T_CLUSTER,
             "name": "zipkin",
@@ -667,11 +707,7 @@ def static_clusters() -> list[dict[str, Any]]:
             "load_assignment": {
                 "cluster_name": "zipkin",
                 "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {"endpoint": {"address": sock("zipkin.istio-system", 9411)}}
-                        ]
-                    }
+                    {"lb_endpoints": [{"endpoint": {"address": sock("zipkin.istio-system", 9411)}}]}
                 ],
             },
             "respect_dns_ttl": True,
@@ -720,9 +756,15 @@ def tcp_proxy(cluster: str) -> dict[str, Any]:
 
 TCP_STATS = {
     "name": "istio.stats",
-    "typed_config": {"@type": "type.googleapis.com/stats.PluginConfig", "tcp_reporting_duration": "5s"},  # noqa: E501
+    "typed_config": {
+        "@type": "type.googleapis.com/stats.PluginConfig",
+        "tcp_reporting_duration": "5s",
+    },
 }
-PASSTHROUGH_CHAIN = {"filters": [TCP_STATS, tcp_proxy("PassthroughCluster")], "name": "PassthroughFilterChain"}  # noqa: E501
+PASSTHROUGH_CHAIN = {
+    "filters": [TCP_STATS, tcp_proxy("PassthroughCluster")],
+    "name": "PassthroughFilterChain",
+}
 
 
 def listener_filter(name: str, short: str, disabled: dict[str, Any] | None = None) -> Any:
@@ -738,7 +780,9 @@ def listener_filter(name: str, short: str, disabled: dict[str, Any] | None = Non
     return f
 
 
-NOT_HTTP_PORTS = {"or_match": {"rules": [{"destination_port_range": {"start": 15006, "end": 15007}}]}}  # noqa: E501
+NOT_HTTP_PORTS = {
+    "or_match": {"rules": [{"destination_port_range": {"start": 15006, "end": 15007}}]}
+}
 OUTBOUND_LISTENER_FILTERS = [
     listener_filter("envoy.filters.listener.tls_inspector", "tls_inspector"),
     listener_filter("envoy.filters.listener.http_inspector", "http_inspector"),
@@ -819,17 +863,20 @@ def virtual_outbound() -> dict[str, Any]:
         "address": sock("0.0.0.0", 15001),
         "filter_chains": [
             {
-                "filter_chain_match": {"prefix_ranges": [{"address_prefix": PROXY_IP,
-                                                          "prefix_len": 32}]},
+                "filter_chain_match": {
+                    "prefix_ranges": [{"address_prefix": PROXY_IP, "prefix_len": 32}]
+                },
                 "filters": [TCP_STATS, tcp_proxy("BlackHoleCluster")],
                 "name": "virtualOutbound-blackhole",
             },
-            {"filters": [TCP_STATS, tcp_proxy("PassthroughCluster")],
-             "name": "virtualOutbound-catchall-tcp"},
+            {
+                "filters": [TCP_STATS, tcp_proxy("PassthroughCluster")],
+                "name": "virtualOutbound-catchall-tcp",
+            },
         ],
         "use_original_dst": True,
         "traffic_direction": "OUTBOUND",
-    }  # fmt: skip
+    }
 
 
 def inline_route(name: str, vhost: str, cluster: str, operation: str) -> dict[str, Any]:
@@ -906,8 +953,13 @@ def virtual_inbound() -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 "transport_protocol": "tls" if tls else "raw_buffer",
             }
             if tls:
-                match["application_protocols"] = ["istio-peer-exchange", "istio", "istio-http/1.0",
-                                                  "istio-http/1.1", "istio-h2"]  # fmt: skip
+                match["application_protocols"] = [
+                    "istio-peer-exchange",
+                    "istio",
+                    "istio-http/1.0",
+                    "istio-http/1.1",
+                    "istio-h2",
+                ]
             if p.protocol == "TCP":
                 filters = [TCP_STATS, tcp_proxy(cluster)]
             else:
@@ -932,9 +984,8 @@ def virtual_inbound() -> tuple[dict[str, Any], list[dict[str, Any]]]:
             }
             if http:
                 match["application_protocols"] = (
-                    ["istio-http/1.0", "istio-http/1.1", "istio-h2"] if tls else
-                    ["http/1.1", "h2c"]
-                )  # fmt: skip
+                    ["istio-http/1.0", "istio-http/1.1", "istio-h2"] if tls else ["http/1.1", "h2c"]
+                )
                 rc = inline_route(
                     "InboundPassthroughCluster",
                     "inbound|http|0",
@@ -958,8 +1009,9 @@ def virtual_inbound() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "listener_filters": [
             listener_filter("envoy.filters.listener.original_dst", "original_dst"),
             listener_filter("envoy.filters.listener.tls_inspector", "tls_inspector"),
-            listener_filter("envoy.filters.listener.http_inspector", "http_inspector",
-                            NOT_HTTP_PORTS),  # fmt: skip
+            listener_filter(
+                "envoy.filters.listener.http_inspector", "http_inspector", NOT_HTTP_PORTS
+            ),
         ],
         "listener_filters_timeout": "0s",
         "continue_on_listener_filters_timeout": True,
@@ -1131,8 +1183,10 @@ def cla(name: str, svc: Service, port: Port, subset: str) -> dict[str, Any]:
             "metadata": {
                 "filter_metadata": {
                     "envoy.transport_socket_match": {"tlsMode": "istio"},
-                    "istio": {"workload": f"{svc.name}-{ep.version};{svc.ns};{svc.name};"
-                                          f"{ep.version};Kubernetes"},  # fmt: skip
+                    "istio": {
+                        "workload": f"{svc.name}-{ep.version};{svc.ns};{svc.name};"
+                        f"{ep.version};Kubernetes"
+                    },
                 }
             },
             "load_balancing_weight": 1,
@@ -1181,31 +1235,86 @@ def static_cla(c: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 EXTENSION_CATEGORIES = {
-    "envoy.access_loggers": ["file", "http_grpc", "open_telemetry", "stderr", "stdout", "tcp_grpc",
-                             "wasm"],
-    "envoy.clusters": ["eds", "logical_dns", "original_dst", "static", "strict_dns",
-                       "aggregate", "dynamic_forward_proxy"],
-    "envoy.filters.http": ["buffer", "compressor", "cors", "csrf", "ext_authz", "ext_proc",
-                           "fault", "grpc_stats", "grpc_web", "header_to_metadata", "health_check",
-                           "jwt_authn", "local_ratelimit", "lua", "ratelimit", "rbac", "router",
-                           "wasm", "alpn", "istio_stats", "peer_metadata"],
-    "envoy.filters.listener": ["http_inspector", "original_dst", "original_src", "proxy_protocol",
-                               "tls_inspector"],
-    "envoy.filters.network": ["connection_limit", "ext_authz", "http_connection_manager",
-                              "local_ratelimit", "mongo_proxy", "mysql_proxy", "ratelimit", "rbac",
-                              "redis_proxy", "sni_cluster", "tcp_proxy", "wasm",
-                              "metadata_exchange", "forward_downstream_sni"],
+    "envoy.access_loggers": [
+        "file",
+        "http_grpc",
+        "open_telemetry",
+        "stderr",
+        "stdout",
+        "tcp_grpc",
+        "wasm",
+    ],
+    "envoy.clusters": [
+        "eds",
+        "logical_dns",
+        "original_dst",
+        "static",
+        "strict_dns",
+        "aggregate",
+        "dynamic_forward_proxy",
+    ],
+    "envoy.filters.http": [
+        "buffer",
+        "compressor",
+        "cors",
+        "csrf",
+        "ext_authz",
+        "ext_proc",
+        "fault",
+        "grpc_stats",
+        "grpc_web",
+        "header_to_metadata",
+        "health_check",
+        "jwt_authn",
+        "local_ratelimit",
+        "lua",
+        "ratelimit",
+        "rbac",
+        "router",
+        "wasm",
+        "alpn",
+        "istio_stats",
+        "peer_metadata",
+    ],
+    "envoy.filters.listener": [
+        "http_inspector",
+        "original_dst",
+        "original_src",
+        "proxy_protocol",
+        "tls_inspector",
+    ],
+    "envoy.filters.network": [
+        "connection_limit",
+        "ext_authz",
+        "http_connection_manager",
+        "local_ratelimit",
+        "mongo_proxy",
+        "mysql_proxy",
+        "ratelimit",
+        "rbac",
+        "redis_proxy",
+        "sni_cluster",
+        "tcp_proxy",
+        "wasm",
+        "metadata_exchange",
+        "forward_downstream_sni",
+    ],
     "envoy.health_checkers": ["grpc", "http", "tcp", "redis"],
     "envoy.matching.input_matchers": ["cel_matcher", "ip"],
     "envoy.retry_host_predicates": ["omit_canary_hosts", "omit_host_metadata", "previous_hosts"],
     "envoy.stats_sinks": ["dog_statsd", "metrics_service", "statsd", "wasm"],
     "envoy.tracers": ["datadog", "opentelemetry", "skywalking", "zipkin"],
     "envoy.transport_sockets.downstream": ["raw_buffer", "tls", "starttls", "alts"],
-    "envoy.transport_sockets.upstream": ["raw_buffer", "tls", "upstream_proxy_protocol",
-                                         "internal_upstream", "http_11_proxy"],
+    "envoy.transport_sockets.upstream": [
+        "raw_buffer",
+        "tls",
+        "upstream_proxy_protocol",
+        "internal_upstream",
+        "http_11_proxy",
+    ],
     "envoy.upstreams": ["envoy.upstreams.http.http_protocol_options"],
     "envoy.wasm.runtime": ["null", "v8"],
-}  # fmt: skip
+}
 
 
 def node_extensions() -> list[dict[str, Any]]:
@@ -1286,9 +1395,15 @@ def bootstrap() -> dict[str, Any]:
         ("tcp_prefix", r"^tcp\.((.*?)\.)\w+?$"),
         ("response_code", r"_rq(_(\d{3}))$"),
         ("response_code_class", r"_rq(_(\dxx))$"),
-        ("http_conn_manager_listener_prefix", r"^listener(?=\.).*?\.http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),  # noqa: E501
-        ("http_conn_manager_prefix", r"^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),  # noqa: E501
-        ("listener_address", r"^listener\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),  # noqa: E501
+        (
+            "http_conn_manager_listener_prefix",
+            r"^listener(?=\.).*?\.http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)",
+        ),
+        (
+            "http_conn_manager_prefix",
+            r"^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)",
+        ),
+        ("listener_address", r"^listener\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),
         ("mongo_prefix", r"^mongo\.(.+?)\.(collection|cmd|cx_|op_|delays_|decoding_)(.*?)$"),
         ("reporter", r"(reporter=\.=(.*?);\.;)"),
         ("source_namespace", r"(source_namespace=\.=(.*?);\.;)"),
@@ -1335,20 +1450,30 @@ def bootstrap() -> dict[str, Any]:
                 "inclusion_list": {
                     "patterns": [
                         {"prefix": p}
-                        for p in ("reporter=", "cluster_manager", "listener_manager",
-                                  "server", "cluster.xds-grpc", "wasm", "component")
+                        for p in (
+                            "reporter=",
+                            "cluster_manager",
+                            "listener_manager",
+                            "server",
+                            "cluster.xds-grpc",
+                            "wasm",
+                            "component",
+                        )
                     ]
                     + [{"suffix": "rbac.allowed"}, {"suffix": "rbac.denied"}]
                 }
             },
-        },  # fmt: skip
-        "admin": {"address": sock("127.0.0.1", 15000), "profile_path": "/var/lib/istio/data/envoy.prof"},  # noqa: E501
+        },
+        "admin": {
+            "address": sock("127.0.0.1", 15000),
+            "profile_path": "/var/lib/istio/data/envoy.prof",
+        },
         "layered_runtime": {
             "layers": [
                 {
                     "name": "global config",
                     "static_layer": {
-                        "envoy.deprecated_features:envoy.config.listener.v3.Listener.hidden_envoy_deprecated_use_original_dst": "true",  # noqa: E501
+                        "envoy.reloadable_features.no_extension_lookup_by_name": "false",
                         "envoy.reloadable_features.http_reject_path_with_fragment": "false",
                         "overload.global_downstream_max_connections": "2147483647",
                         "re2.max_program_size.error_level": "32768",
@@ -1552,7 +1677,11 @@ def document(services: list[Service], seed: int, counts: Counts) -> Obj:
     ]
 
     def configs() -> Iterator[Any]:
-        yield {"@type": ADMIN + "BootstrapConfigDump", "bootstrap": bootstrap(), "last_updated": ts(0)}  # noqa: E501
+        yield {
+            "@type": ADMIN + "BootstrapConfigDump",
+            "bootstrap": bootstrap(),
+            "last_updated": ts(0),
+        }
         yield Obj(
             {
                 "@type": ADMIN + "ClustersConfigDump",
@@ -1569,12 +1698,14 @@ def document(services: list[Service], seed: int, counts: Counts) -> Obj:
                 "@type": ADMIN + "ListenersConfigDump",
                 "version_info": XDS_VERSION,
                 "static_listeners": iter(
-                    [{"listener": dict({"@type": T_LISTENER}, **sl), "last_updated": ts(0)}
-                     for sl in static_l]
+                    [
+                        {"listener": dict({"@type": T_LISTENER}, **sl), "last_updated": ts(0)}
+                        for sl in static_l
+                    ]
                 ),
                 "dynamic_listeners": dynamic_listeners(),
             }
-        )  # fmt: skip
+        )
         yield {"@type": ADMIN + "ScopedRoutesConfigDump"}
         yield Obj(
             {

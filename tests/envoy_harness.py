@@ -277,6 +277,7 @@ class Envoy:
         extra_args: Sequence[str] = (),
         binary: str | None = None,
         workdir: str | os.PathLike[str] | None = None,
+        base_id: int | None = None,
     ) -> None:
         """Prepare (but do not start) an Envoy.
 
@@ -293,7 +294,9 @@ class Envoy:
             extra_args: More command-line arguments.
             binary: Path of the envoy binary; default :func:`find_envoy`.
             workdir: Directory for the bootstrap and logs; default a fresh temp dir
-                that is removed on exit.
+                (made on first use, removed on exit).
+            base_id: Envoy's ``--base-id``; default one unique to this process and
+                object.
         """
         self.bootstrap: Json = copy.deepcopy(dict(bootstrap))
         self.fmt = fmt
@@ -303,16 +306,21 @@ class Envoy:
         self.concurrency = concurrency
         self.extra_args = list(extra_args)
         self.binary = binary or find_envoy()
-        self.base_id = _next_base_id()
+        self.base_id = base_id if base_id is not None else _next_base_id()
         self._own_workdir = workdir is None
-        self.workdir = (
-            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="pdebug-envoy-"))
-        )
+        self._workdir = Path(workdir) if workdir is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.admin_url = ""
         self._log_file: Any = None
 
     # -- lifecycle
+
+    @property
+    def workdir(self) -> Path:
+        """Directory holding the bootstrap, the log and the admin address file."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="pdebug-envoy-"))
+        return self._workdir
 
     @property
     def log_path(self) -> Path:
@@ -371,6 +379,9 @@ class Envoy:
         """
         if self.proc is not None:
             raise EnvoyError("envoy already started")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "admin_address").unlink(missing_ok=True)
+        self.admin_url = ""
         self.bootstrap.setdefault(
             "admin", {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
         )
@@ -379,16 +390,16 @@ class Envoy:
                 json.dump(self.bootstrap, fh, indent=2)
             else:
                 yaml.safe_dump(self.bootstrap, fh, sort_keys=False)
-        cmd = self.command()
-        self._log_file = self.log_path.open("wb")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-        )
         try:
+            cmd = self.command()
+            self._log_file = self.log_path.open("wb")
+            self.proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+            )
             self._wait_started()
         except BaseException:
             self.stop()
@@ -454,8 +465,9 @@ class Envoy:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def __enter__(self) -> Envoy:
         return self.start()
@@ -711,15 +723,17 @@ class LoopbackUpstream:
     changed while running. Use it as a context manager.
     """
 
-    def __init__(self, name: str = "upstream", status: int = 200) -> None:
+    def __init__(self, name: str = "upstream", status: int = 200, port: int = 0) -> None:
         """Create (but do not start) the server.
 
         Args:
             name: Reported in every response body.
             status: HTTP status of every response.
+            port: Port to bind; 0 lets the OS choose.
         """
         self.name = name
         self.status = status
+        self.requested_port = port
         self.requests: list[str] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -737,7 +751,7 @@ class LoopbackUpstream:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LoopbackUpstream:
-        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind ``127.0.0.1:port`` (0: ephemeral) and serve in a daemon thread."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -757,7 +771,7 @@ class LoopbackUpstream:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -1065,27 +1079,59 @@ class SeedDemo:
         return f"http://127.0.0.1:{self.listener_port}"
 
 
+def _port_clash(err: EnvoyError) -> bool:
+    """Tell whether Envoy failed because a port picked by :func:`free_port` got taken."""
+    return "Address already in use" in str(err) or "cannot bind" in str(err)
+
+
 @contextlib.contextmanager
-def seed_demo(*, startup_timeout: float = 20.0) -> Iterator[SeedDemo]:
+def seed_demo(
+    *,
+    admin_port: int = 0,
+    listener_port: int | None = None,
+    upstream_port: int = 0,
+    workdir: str | os.PathLike[str] | None = None,
+    base_id: int | None = None,
+    startup_timeout: float = 20.0,
+    attempts: int = 3,
+) -> Iterator[SeedDemo]:
     """Start the seed demo (upstream + Envoy) and wait until ``listener_0`` proxies.
 
     Args:
+        admin_port: Admin port; 0 lets the OS choose.
+        listener_port: Port of ``listener_0``; default :func:`free_port`.
+        upstream_port: Port of the loopback ``service_google``; 0 lets the OS choose.
+        workdir: Envoy's working directory (see :class:`Envoy`).
+        base_id: Envoy's ``--base-id`` (see :class:`Envoy`).
         startup_timeout: Seconds to wait for Envoy.
+        attempts: Tries with fresh ports if a picked port was taken meanwhile
+            (only when ``listener_port`` is not given).
 
     Yields:
         The running demo; everything is stopped on exit.
     """
-    with LoopbackUpstream("service_google") as upstream:
-        listener_port = free_port()
-        boot = seed_demo_bootstrap(0, listener_port, upstream.port)
-        with Envoy(boot, startup_timeout=startup_timeout) as envoy:
-            demo = SeedDemo(envoy=envoy, upstream=upstream, listener_port=listener_port)
-            envoy.wait_for(
-                lambda: http_get(demo.listener_url + "/")[0] == 200,
-                startup_timeout,
-                message="listener_0 to proxy to service_google",
-            )
-            yield demo
+    with LoopbackUpstream("service_google", port=upstream_port) as upstream:
+        for attempt in range(1, attempts + 1):
+            port = listener_port if listener_port is not None else free_port()
+            boot = seed_demo_bootstrap(admin_port, port, upstream.port)
+            envoy = Envoy(boot, startup_timeout=startup_timeout, workdir=workdir, base_id=base_id)
+            try:
+                envoy.start()
+            except EnvoyError as err:
+                if listener_port is None and attempt < attempts and _port_clash(err):
+                    continue
+                raise
+            try:
+                demo = SeedDemo(envoy=envoy, upstream=upstream, listener_port=port)
+                envoy.wait_for(
+                    lambda: http_get(demo.listener_url + "/")[0] == 200,  # noqa: B023
+                    startup_timeout,
+                    message="listener_0 to proxy to service_google",
+                )
+                yield demo
+            finally:
+                envoy.stop()
+            return
 
 
 # --------------------------------------------------------------------------- Istio sidecar
@@ -1969,25 +2015,53 @@ class SidecarRun:
 
 
 @contextlib.contextmanager
-def istio_sidecar(*, startup_timeout: float = 20.0) -> Iterator[SidecarRun]:
+def istio_sidecar(
+    *,
+    ports: SidecarPorts | None = None,
+    xds_dir: str | os.PathLike[str] | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    base_id: int | None = None,
+    startup_timeout: float = 20.0,
+    attempts: int = 3,
+) -> Iterator[SidecarRun]:
     """Start the Istio-shaped sidecar and wait until all of its xDS is active.
 
     Args:
+        ports: The ports to use (``ports.upstream`` is where the local app is
+            started); default :meth:`SidecarPorts.allocate` around an ephemeral app.
+        xds_dir: Directory for the xDS files and certificates; default a temp dir.
+        workdir: Envoy's working directory (see :class:`Envoy`).
+        base_id: Envoy's ``--base-id`` (see :class:`Envoy`).
         startup_timeout: Seconds to wait for Envoy, then again for the xDS.
+        attempts: Tries with fresh ports if a listener could not bind (only when
+            ``ports`` is not given).
 
     Yields:
-        The running sidecar; Envoy, the upstream and the temp dirs go on exit.
+        The running sidecar; Envoy, the app and the temp dirs go on exit.
     """
-    with LoopbackUpstream("productpage") as upstream, XdsFiles() as xds:
-        ports = SidecarPorts.allocate(upstream.port)
+    app_port = ports.upstream if ports is not None else 0
+    with LoopbackUpstream("productpage", port=app_port) as upstream, XdsFiles(xds_dir) as xds:
         pki = make_test_pki(xds.directory / "certs")
-        resources = istio_sidecar_resources(xds, ports, pki)
-        resources.write(xds)
-        boot = istio_sidecar_bootstrap(xds, ports)
-        with Envoy(boot, startup_timeout=startup_timeout) as envoy:
-            envoy.wait_for(
-                lambda: sidecar_is_ready(envoy, resources),
-                startup_timeout,
-                message="sidecar CDS/LDS/RDS/EDS/SDS to be active",
-            )
-            yield SidecarRun(envoy, xds, resources, ports, pki, upstream)
+        for attempt in range(1, attempts + 1):
+            run_ports = ports if ports is not None else SidecarPorts.allocate(upstream.port)
+            resources = istio_sidecar_resources(xds, run_ports, pki)
+            resources.write(xds)
+            boot = istio_sidecar_bootstrap(xds, run_ports)
+            envoy = Envoy(boot, startup_timeout=startup_timeout, workdir=workdir, base_id=base_id)
+            try:
+                envoy.start()
+                envoy.wait_for(
+                    lambda: sidecar_is_ready(envoy, resources),  # noqa: B023 - used right away
+                    startup_timeout,
+                    message="sidecar CDS/LDS/RDS/EDS/SDS to be active",
+                )
+            except EnvoyError as err:
+                envoy.stop()
+                if ports is None and attempt < attempts and _port_clash(err):
+                    continue
+                raise
+            try:
+                yield SidecarRun(envoy, xds, resources, run_ports, pki, upstream)
+            finally:
+                envoy.stop()
+            return

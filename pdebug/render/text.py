@@ -59,7 +59,7 @@ def render_table(table: Table, wide: bool) -> str:
     if not rows and not table.header_when_empty:
         return ""
     lines = [headers] if table.header else []
-    lines.extend([_clean(c) for c in row] if not all(map(str.isprintable, row)) else list(row)
+    lines.extend(list(row) if "".join(row).isprintable() else [_clean(c) for c in row]
                  for row in rows)
     return tabwrite(lines, table.padding)
 

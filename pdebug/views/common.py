@@ -8,7 +8,7 @@ from typing import Any
 from pdebug.model import schema as s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClusterName:
     """An Istio cluster name ``direction|port|subset|fqdn`` split into its parts.
 

@@ -1,0 +1,623 @@
+"""Benchmark pdebug against the cost of simply parsing the dump (``make bench``).
+
+For each dump size (number of services) this script generates a synthetic Istio sidecar
+``/config_dump?include_eds`` with ``bench/gendump.py`` (cached in ``bench/out/``), then times
+whole processes -- the JSON-parse floor, stdlib json, jq, a bare typer app and the pdebug
+commands -- interleaved, ``--runs`` times each, and reports medians, peak RSS and ratios as a
+Markdown table (stdout, ``bench/out/results.md``) and JSON (``bench/out/results.json``).
+
+See bench/README.md for how to read the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+GENDUMP = BENCH / "gendump.py"
+
+DEFAULT_SIZES = [200, 1000, 5000]
+QUICK_SIZES = [200, 1000]
+
+FLOOR = "orjson floor"
+STDLIB = "stdlib json"
+TYPER = "typer baseline"
+
+JQ_FILTER = (
+    '.configs[] | select(."@type"|endswith("ClustersConfigDump"))'
+    " | .dynamic_active_clusters[]?.cluster.name"
+)
+
+# The commands measured for every dump size: (label, argv). Placeholders are filled in per
+# run: {py} this interpreter, {file} the dump, {jq} / {pdebug} the tools (the row reads
+# "missing" when one is not installed), {typer_app} the bare typer app written to bench/out/.
+# Add a row here to measure another command; keep FLOOR and STDLIB, the ratios use them.
+COMMANDS: list[tuple[str, list[str]]] = [
+    (
+        FLOOR,
+        ["{py}", "-c", "import orjson,sys; orjson.loads(open(sys.argv[1],'rb').read())", "{file}"],
+    ),
+    (STDLIB, ["{py}", "-c", "import json,sys; json.load(open(sys.argv[1],'rb'))", "{file}"]),
+    ("jq cluster names", ["{jq}", "-r", JQ_FILTER, "{file}"]),
+    (TYPER, ["{py}", "{typer_app}", "hello"]),
+    ("pdebug clusters", ["{pdebug}", "clusters", "{file}"]),
+    ("pdebug listeners", ["{pdebug}", "listeners", "{file}"]),
+    ("pdebug routes", ["{pdebug}", "routes", "{file}"]),
+    ("pdebug endpoints", ["{pdebug}", "endpoints", "{file}"]),
+    ("pdebug secrets", ["{pdebug}", "secrets", "{file}"]),
+    ("pdebug all", ["{pdebug}", "all", "{file}"]),
+]
+
+# Targets checked on the same run: (command, size, metric, against, limit).
+#   metric "time": median(command) / median(against) <= limit
+#   metric "rss":  peak RSS(command) / size of the dump file <= limit   (against = "file")
+# A target whose size was not run falls back to the nearest size that was (noted in the row).
+TARGETS: list[tuple[str, int, str, str, float]] = [
+    ("pdebug clusters", 5000, "time", FLOOR, 0.2),
+    ("pdebug listeners", 5000, "time", FLOOR, 0.3),
+    ("pdebug routes", 5000, "time", FLOOR, 0.3),
+    ("pdebug endpoints", 5000, "time", FLOOR, 0.3),
+    *[(label, 5000, "rss", "file", 1.5) for label, _ in COMMANDS if label.startswith("pdebug")],
+    ("pdebug clusters", 200, "time", TYPER, 1.3),
+]
+
+TYPER_APP = '''\
+"""A bare two-command typer app: the start-up cost any typer CLI pays (written by run.py)."""
+
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def hello(name: str = "world") -> None:
+    """Say hello."""
+    print(f"hello {name}")
+
+
+@app.command()
+def bye() -> None:
+    """Say bye."""
+    print("bye")
+
+
+if __name__ == "__main__":
+    app()
+'''
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring one process
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    wall: float
+    maxrss_kb: int
+    rc: int
+    stderr: bytes
+
+
+def run_once(argv: list[str], timeout: float) -> Sample:
+    """Run ``argv`` (stdout to /dev/null) and return its wall time and its own peak RSS.
+
+    ``os.wait4`` reaps exactly this child and returns its rusage, so ``ru_maxrss`` is the
+    child's peak resident set (in KiB on Linux), unaffected by other children.
+    """
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT
+        )
+        done = threading.Event()
+
+        def kill() -> None:
+            if not done.is_set():
+                os.kill(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            done.set()
+            timer.cancel()
+        wall = time.perf_counter() - t0
+        rc = os.waitstatus_to_exitcode(status)
+        proc.returncode = rc  # already reaped; keep Popen from waiting again
+        err.seek(0)
+        data = err.read()
+    if rc == -signal.SIGKILL and wall >= timeout:
+        data = f"timeout after {timeout:.0f}s".encode() + b"\n" + data
+    return Sample(wall, usage.ru_maxrss, rc, data)
+
+
+def first_error_line(stderr: bytes, rc: int) -> str:
+    """First line of stderr (the last one for a Python traceback, which is more telling)."""
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    if not lines:
+        return f"exit status {rc}"
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    return line[:200]
+
+
+# --------------------------------------------------------------------------------------------
+# Dumps
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dump:
+    services: int
+    path: Path
+    bytes: int
+    gen_seconds: float
+    counts: dict[str, Any]
+    cached: bool
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def get_dump(services: int, seed: int, regen: bool) -> Dump:
+    """Return the cached dump for ``services``, generating it if missing or stale."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"dump-{services}-s{seed}.json"
+    meta_path = path.with_suffix(".meta.json")
+    gen_sha = _sha256(GENDUMP)
+    if not regen and path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("gendump_sha256") == gen_sha and meta.get("bytes") == path.stat().st_size:
+            return Dump(services, path, meta["bytes"], meta["gen_seconds"], meta["counts"], True)
+    log(f"generating {path.relative_to(ROOT)} ({services} services) ...")
+    tmp = path.with_suffix(".json.tmp")
+    t0 = time.perf_counter()
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(GENDUMP),
+            "--services",
+            str(services),
+            "--seed",
+            str(seed),
+            "-o",
+            str(tmp),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    gen_seconds = time.perf_counter() - t0
+    if res.returncode != 0:
+        sys.exit(f"gendump failed for {services} services:\n{res.stderr}")
+    counts: dict[str, Any] = {}
+    for word in res.stderr.split():
+        key, sep, value = word.partition("=")
+        if sep and value.isdigit():
+            counts[key] = int(value)
+    tmp.replace(path)
+    size = path.stat().st_size
+    meta = {
+        "services": services,
+        "seed": seed,
+        "bytes": size,
+        "gen_seconds": round(gen_seconds, 3),
+        "counts": counts,
+        "gendump_sha256": gen_sha,
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    log(f"  {size / 1e6:.1f} MB in {gen_seconds:.2f}s")
+    return Dump(services, path, size, round(gen_seconds, 3), counts, False)
+
+
+def warm_page_cache(path: Path) -> None:
+    with open(path, "rb", buffering=0) as f:
+        while f.read(16 << 20):
+            pass
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    argv: list[str]
+    status: str = "ok"  # ok | error | missing | skipped
+    note: str = ""
+    walls: list[float] = field(default_factory=list)
+    rss_kb: list[int] = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.walls) if self.status == "ok" and self.walls else None
+
+    @property
+    def min(self) -> float | None:
+        return min(self.walls) if self.status == "ok" and self.walls else None
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return max(self.rss_kb) / 1024 if self.status == "ok" and self.rss_kb else None
+
+
+def tools(pdebug_override: str | None) -> dict[str, str | None]:
+    pdebug: str | None
+    if pdebug_override:
+        pdebug = pdebug_override
+    else:
+        cand = Path(sys.executable).parent / "pdebug"
+        venv = ROOT / ".venv" / "bin" / "pdebug"
+        pdebug = str(venv) if venv.exists() else (str(cand) if cand.exists() else None)
+    typer_app = OUT / "typer_baseline.py"
+    OUT.mkdir(parents=True, exist_ok=True)
+    typer_app.write_text(TYPER_APP)
+    return {
+        "py": sys.executable,
+        "jq": shutil.which("jq"),
+        "pdebug": pdebug,
+        "typer_app": str(typer_app),
+    }
+
+
+def expand(argv: list[str], subst: dict[str, str | None]) -> list[str] | str:
+    """Fill the placeholders; return the name of a missing tool instead if there is one."""
+    out = []
+    for arg in argv:
+        for key, value in subst.items():
+            token = "{" + key + "}"
+            if token in arg:
+                if value is None:
+                    return key
+                arg = arg.replace(token, value)
+        out.append(arg)
+    return out
+
+
+def bench_size(
+    dump: Dump,
+    commands: list[tuple[str, list[str]]],
+    subst: dict[str, str | None],
+    runs: int,
+    timeout: float,
+) -> list[Result]:
+    results: list[Result] = []
+    for label, template in commands:
+        argv = expand(template, dict(subst, file=str(dump.path)))
+        if isinstance(argv, str):
+            results.append(Result(label, template, "missing", f"{argv} not found"))
+        else:
+            results.append(Result(label, argv))
+    warm_page_cache(dump.path)
+    todo = [r for r in results if r.status == "ok"]
+    for run in range(runs):
+        # Rotate the order each round so no command always runs right after the same one.
+        k = run % len(todo) if todo else 0
+        for res in todo[k:] + todo[:k]:
+            if res.status != "ok":
+                continue
+            s = run_once(res.argv, timeout)
+            if s.rc != 0:
+                res.status = "error"
+                res.note = first_error_line(s.stderr, s.rc)
+                log(f"[{dump.services} {run + 1}/{runs}] {res.label}: error: {res.note}")
+                continue
+            res.walls.append(s.wall)
+            res.rss_kb.append(s.maxrss_kb)
+            log(
+                f"[{dump.services} {run + 1}/{runs}] {res.label}: "
+                f"{s.wall:.3f}s {s.maxrss_kb / 1024:.0f} MB"
+            )
+    return results
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    jq = shutil.which("jq")
+    jq_version = None
+    if jq:
+        jq_version = subprocess.run([jq, "--version"], capture_output=True, text=True).stdout
+    try:
+        import orjson
+
+        orjson_version = orjson.__version__
+    except ImportError:  # pragma: no cover - the floor row will report the error
+        orjson_version = None
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        affinity = None
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cpus": affinity,
+        "cpu_model": cpu,
+        "python": sys.version.split()[0],
+        "python_executable": sys.executable,
+        "platform": platform.platform(),
+        "orjson": orjson_version,
+        "jq": jq_version.strip() if jq_version else None,
+        "loadavg_start": list(os.getloadavg()),
+    }
+
+
+def fmt(x: float | None, spec: str, suffix: str = "") -> str:
+    return "–" if x is None else format(x, spec) + suffix
+
+
+def size_table(dump: Dump, results: list[Result]) -> list[str]:
+    by = {r.label: r for r in results}
+    floor = by.get(FLOOR)
+    stdlib = by.get(STDLIB)
+    fmed = floor.median if floor else None
+    smed = stdlib.median if stdlib else None
+    c = dump.counts
+    lines = [
+        f"### {dump.services} services — {dump.bytes / 1e6:.1f} MB",
+        "",
+        f"`{dump.path.relative_to(ROOT)}`: {c.get('clusters', '?')} clusters, "
+        f"{c.get('listeners', '?')} listeners, {c.get('virtual_hosts', '?')} virtual hosts, "
+        f"{c.get('lb_endpoints', '?')} endpoints; generated in {dump.gen_seconds:.2f}s"
+        + (" (cached)" if dump.cached else ""),
+        "",
+        "| command | median s | min s | peak RSS MB | × floor | × stdlib | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        note = r.note.replace("|", "\\|") if r.status != "ok" else ""
+        if r.status != "ok":
+            note = f"**{r.status}**: {note}" if note else f"**{r.status}**"
+        lines.append(
+            f"| {r.label} | {fmt(r.median, '.3f')} | {fmt(r.min, '.3f')} "
+            f"| {fmt(r.peak_rss_mb, '.0f')} | {fmt(ratio(r.median, fmed), '.2f', '×')} "
+            f"| {fmt(ratio(r.median, smed), '.2f', '×')} | {note} |"
+        )
+    lines.append("")
+    return lines
+
+
+def evaluate_targets(
+    sizes: list[int], dumps: dict[int, Dump], results: dict[int, list[Result]]
+) -> list[dict[str, Any]]:
+    out = []
+    for label, want, metric, against, limit in TARGETS:
+        size = min(sizes, key=lambda s: (abs(s - want), -s)) if sizes else want
+        by = {r.label: r for r in results.get(size, [])}
+        res = by.get(label)
+        if metric == "time":
+            desc = f"{label} @{want} ≤ {limit}× {against}"
+            base = by.get(against)
+            measured = ratio(res.median if res else None, base.median if base else None)
+        else:
+            desc = f"{label} @{want} peak RSS ≤ {limit}× file size"
+            mb = res.peak_rss_mb if res else None
+            measured = mb * 1024 * 1024 / dumps[size].bytes if mb is not None else None
+        if measured is None:
+            if res is None:
+                why = "not measured"
+            elif res.status != "ok":
+                why = res.status
+            else:
+                why = f"{against} not measured"
+            status, detail = "N/A", why
+        else:
+            status = "MET" if measured <= limit else "MISSED"
+            detail = f"{measured:.2f}×"
+        if size != want:
+            detail += f" (measured @{size}, {want} not run)"
+        out.append(
+            {
+                "target": desc,
+                "command": label,
+                "size": want,
+                "measured_at": size,
+                "metric": metric,
+                "against": against,
+                "limit": limit,
+                "measured": measured,
+                "status": status,
+                "detail": detail,
+            }
+        )
+    return out
+
+
+def report(
+    info: dict[str, Any],
+    args: argparse.Namespace,
+    dumps: dict[int, Dump],
+    results: dict[int, list[Result]],
+    targets: list[dict[str, Any]],
+    elapsed: float,
+) -> str:
+    lines = [
+        "# pdebug benchmark",
+        "",
+        f"- date: {info['date']}",
+        f"- machine: {info['nproc']} CPUs ({info['usable_cpus']} usable), {info['cpu_model']}, "
+        f"load avg {info['loadavg_start'][0]:.2f} at start / {info['loadavg_end'][0]:.2f} at end",
+        f"- python {info['python']} ({info['python_executable']}), orjson {info['orjson']}, "
+        f"{info['jq'] or 'jq missing'}",
+        f"- pdebug: {info['pdebug'] or 'missing'}",
+        f"- {args.runs} runs per command, interleaved; median and min wall time of the whole "
+        "process, peak RSS = max ru_maxrss over the runs; × = ratio of medians",
+        f"- total bench time {elapsed:.0f}s",
+        "",
+        "| services | file MB | clusters | listeners | vhosts | endpoints | gen s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, d in sorted(dumps.items()):
+        c = d.counts
+        lines.append(
+            f"| {n} | {d.bytes / 1e6:.1f} | {c.get('clusters', '?')} | {c.get('listeners', '?')} "
+            f"| {c.get('virtual_hosts', '?')} | {c.get('lb_endpoints', '?')} "
+            f"| {d.gen_seconds:.2f} |"
+        )
+    lines.append("")
+    for n in sorted(results):
+        lines += size_table(dumps[n], results[n])
+    lines += ["## Targets", "", "| target | result | measured |", "|---|---|---|"]
+    for t in targets:
+        lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Benchmark pdebug against the JSON-parse floor on synthetic Istio dumps."
+    )
+    ap.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=None,
+        help="comma-separated service counts (default 200,1000,5000)",
+    )
+    ap.add_argument("--quick", action="store_true", help="only sizes 200,1000")
+    ap.add_argument("--runs", type=int, default=3, help="runs per command and size (default 3)")
+    ap.add_argument("--seed", type=int, default=1, help="gendump seed (default 1)")
+    ap.add_argument("--regen", action="store_true", help="regenerate dumps even if cached")
+    ap.add_argument("--pdebug", help="pdebug executable (default .venv/bin/pdebug)")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated substrings: measure only matching commands (+ the baselines)",
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=600, help="per-process timeout in s (default 600)"
+    )
+    ap.add_argument(
+        "--fail-on-miss", action="store_true", help="exit 1 if a target is MISSED or N/A"
+    )
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs must be >= 1")
+    sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
+
+    commands = COMMANDS
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        commands = [
+            (label, a)
+            for label, a in COMMANDS
+            if label in (FLOOR, STDLIB, TYPER) or any(w in label for w in wanted)
+        ]
+
+    t0 = time.perf_counter()
+    info = machine_info()
+    info["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    subst = tools(args.pdebug)
+    info["pdebug"] = subst["pdebug"]
+
+    dumps = {n: get_dump(n, args.seed, args.regen) for n in sizes}
+    results: dict[int, list[Result]] = {}
+    for n in sizes:
+        log(f"== {n} services: {dumps[n].bytes / 1e6:.1f} MB ==")
+        results[n] = bench_size(dumps[n], commands, subst, args.runs, args.timeout)
+    info["loadavg_end"] = list(os.getloadavg())
+    elapsed = time.perf_counter() - t0
+    targets = evaluate_targets(sizes, dumps, results)
+
+    md = report(info, args, dumps, results, targets, elapsed)
+    print(md)
+    (OUT / "results.md").write_text(md)
+    payload = {
+        "machine": info,
+        "runs": args.runs,
+        "elapsed_s": round(elapsed, 1),
+        "sizes": [
+            {
+                "services": n,
+                "file": str(dumps[n].path.relative_to(ROOT)),
+                "bytes": dumps[n].bytes,
+                "gen_seconds": dumps[n].gen_seconds,
+                "counts": dumps[n].counts,
+                "commands": [
+                    {
+                        "label": r.label,
+                        "argv": r.argv,
+                        "status": r.status,
+                        "note": r.note,
+                        "wall_s": [round(w, 4) for w in r.walls],
+                        "maxrss_kb": r.rss_kb,
+                        "median_s": r.median,
+                        "min_s": r.min,
+                        "peak_rss_mb": r.peak_rss_mb,
+                        "x_floor": ratio(r.median, _median(results[n], FLOOR)),
+                        "x_stdlib": ratio(r.median, _median(results[n], STDLIB)),
+                    }
+                    for r in results[n]
+                ],
+            }
+            for n in sizes
+        ],
+        "targets": targets,
+    }
+    (OUT / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    rel = OUT.relative_to(ROOT)
+    log(f"wrote {rel / 'results.md'} and {rel / 'results.json'}")
+    if args.fail_on_miss and any(t["status"] != "MET" for t in targets):
+        return 1
+    return 0
+
+
+def _median(results: list[Result], label: str) -> float | None:
+    for r in results:
+        if r.label == label:
+            return r.median
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
