@@ -1,0 +1,89 @@
+"""The command line itself: help, docs coverage, aliases, output formats, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ISTIOCTL, ROOT
+
+from pdebug.cli import app
+
+COMMANDS = [c for c in app.registered_commands if not c.hidden]
+ALL_DUMP = ISTIOCTL / "proxy-config-all/config_dump.json"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c.name or "" for c in COMMANDS])
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(pdebug, command):
+    result = pdebug(command.name, "--help")
+    assert result.code == 0
+    assert "Example: pdebug " + command.name in result.out
+    assert f"### `pdebug {command.name} " in (ROOT / "README.md").read_text()
+
+
+def test_root_help_lists_commands_and_exit_codes(pdebug):
+    result = pdebug("--help")
+    assert result.code == 0
+    for command in COMMANDS:
+        assert command.name in result.out
+    assert "Exit codes" in result.out
+
+
+def test_version(pdebug):
+    result = pdebug("--version")
+    assert result.code == 0 and result.out.startswith("pdebug ")
+
+
+@pytest.mark.parametrize(("alias", "name"), [("cluster", "clusters"), ("c", "clusters"),
+                                             ("l", "listeners"), ("r", "routes"),
+                                             ("s", "secrets"), ("b", "bootstrap")])
+def test_aliases(pdebug, alias, name):
+    assert pdebug(alias, ALL_DUMP).out == pdebug(name, ALL_DUMP).out
+
+
+def test_output_format_aliases(pdebug):
+    assert pdebug("clusters", ALL_DUMP, "-o", "short").out == pdebug("clusters", ALL_DUMP).out
+    assert pdebug("clusters", ALL_DUMP, "-o", "yml").out == pdebug("clusters", ALL_DUMP, "-o", "yaml").out
+
+
+def test_json_is_the_selected_objects_in_table_order(pdebug):
+    out = json.loads(pdebug("clusters", ALL_DUMP, "-o", "json").out)
+    assert [c["name"] for c in out] == [
+        "agent", "inbound-vip|8000|http|httpbin.default.svc.cluster.local", "prometheus_stats"]
+    one = json.loads(pdebug("clusters", ALL_DUMP, "--fqdn", "httpbin", "-o", "json").out)
+    assert [c["name"] for c in one] == ["inbound-vip|8000|http|httpbin.default.svc.cluster.local"]
+
+
+def test_markdown_escapes_pipes(pdebug):
+    out = pdebug("clusters", ALL_DUMP, "-o", "markdown").out
+    assert out.splitlines()[0].startswith("| SERVICE FQDN")
+    assert "|---" in out.splitlines()[1].replace(" ", "").replace(":", "")
+
+
+def test_stdin(pdebug, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(ALL_DUMP.read_bytes())))
+    assert pdebug("clusters", "-").out == pdebug("clusters", ALL_DUMP).out
+
+
+def test_file_mode_views_do_not_import_heavy_modules():
+    code = (
+        "import sys; from pdebug.cli import main; "
+        f"rc = main(['clusters', {str(ALL_DUMP)!r}]); "
+        "bad = [m for m in ('kubernetes', 'deepdiff', 'yaml', 'cryptography', 'tabulate') "
+        "if m in sys.modules]; print('HEAVY', bad, file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in proc.stderr
+
+
+def test_python_dash_m_and_broken_pipe():
+    proc = subprocess.run(
+        f"{sys.executable} -m pdebug all {ALL_DUMP} | head -1",
+        shell=True, capture_output=True, text=True, check=True,
+    )
+    assert proc.stdout.startswith("Istio Version:")
+    assert "Traceback" not in proc.stderr
