@@ -317,9 +317,14 @@ class Envoy:
 
     @property
     def workdir(self) -> Path:
-        """Directory holding the bootstrap, the log and the admin address file."""
+        """Directory holding the bootstrap, the log and the admin address file.
+
+        Raises:
+            EnvoyError: No ``workdir`` was given and Envoy is not started (the temp
+                dir exists only between :meth:`start` and :meth:`stop`).
+        """
         if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="pdebug-envoy-"))
+            raise EnvoyError("envoy has no working directory until it is started")
         return self._workdir
 
     @property
@@ -379,18 +384,20 @@ class Envoy:
         """
         if self.proc is not None:
             raise EnvoyError("envoy already started")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "admin_address").unlink(missing_ok=True)
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="pdebug-envoy-"))
         self.admin_url = ""
         self.bootstrap.setdefault(
             "admin", {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
         )
-        with self.bootstrap_path.open("w", encoding="utf-8") as fh:
-            if self.fmt == "json":
-                json.dump(self.bootstrap, fh, indent=2)
-            else:
-                yaml.safe_dump(self.bootstrap, fh, sort_keys=False)
         try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "admin_address").unlink(missing_ok=True)
+            with self.bootstrap_path.open("w", encoding="utf-8") as fh:
+                if self.fmt == "json":
+                    json.dump(self.bootstrap, fh, indent=2)
+                else:
+                    yaml.safe_dump(self.bootstrap, fh, sort_keys=False)
             cmd = self.command()
             self._log_file = self.log_path.open("wb")
             self.proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
@@ -447,7 +454,7 @@ class Envoy:
         """Return the last ``lines`` lines of Envoy's log (stdout + stderr)."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        except (OSError, EnvoyError):
             return "(no envoy log)"
         tail = text.splitlines()[-lines:]
         return "--- envoy log tail ---\n" + "\n".join(tail)
@@ -1117,7 +1124,7 @@ def seed_demo(
             envoy = Envoy(boot, startup_timeout=startup_timeout, workdir=workdir, base_id=base_id)
             try:
                 envoy.start()
-            except EnvoyError as err:
+            except EnvoyError as err:  # start() has stopped it already
                 if listener_port is None and attempt < attempts and _port_clash(err):
                     continue
                 raise
@@ -2055,9 +2062,14 @@ def istio_sidecar(
                     startup_timeout,
                     message="sidecar CDS/LDS/RDS/EDS/SDS to be active",
                 )
-            except EnvoyError as err:
+            except BaseException as err:
                 envoy.stop()
-                if ports is None and attempt < attempts and _port_clash(err):
+                if (
+                    isinstance(err, EnvoyError)
+                    and ports is None
+                    and attempt < attempts
+                    and _port_clash(err)
+                ):
                     continue
                 raise
             try:

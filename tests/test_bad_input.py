@@ -16,24 +16,44 @@ POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reviews-v1-abc"}
 CASES = [
     ("empty", b"", ExitCode.INVALID_INPUT, "the input is empty"),
     ("whitespace", b"  \n\t ", ExitCode.INVALID_INPUT, "the input is empty"),
-    ("truncated", b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.Clusters',
-     ExitCode.INVALID_INPUT, "truncated"),
-    ("html", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
-     ExitCode.INVALID_INPUT, "HTML page"),
+    (
+        "truncated",
+        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.Clusters',
+        ExitCode.INVALID_INPUT,
+        "truncated",
+    ),
+    (
+        "html",
+        b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
+        ExitCode.INVALID_INPUT,
+        "HTML page",
+    ),
     ("pod", json.dumps(POD).encode(), ExitCode.INVALID_INPUT, "Kubernetes Pod object"),
     ("array", b'[{"name": "x"}]', ExitCode.INVALID_INPUT, "JSON array"),
     ("binary", bytes(range(256)) * 4, ExitCode.INVALID_INPUT, "binary data"),
-    ("text", b"upstream connect error or disconnect/reset before headers",
-     ExitCode.INVALID_INPUT, "not JSON"),
-    ("no-sections", b'{"configs": [{"@type": "type.googleapis.com/foo.Bar"}]}',
-     ExitCode.INVALID_INPUT, "no section pdebug knows"),
+    (
+        "text",
+        b"upstream connect error or disconnect/reset before headers",
+        ExitCode.INVALID_INPUT,
+        "not JSON",
+    ),
+    (
+        "no-sections",
+        b'{"configs": [{"@type": "type.googleapis.com/foo.Bar"}]}',
+        ExitCode.INVALID_INPUT,
+        "no section pdebug knows",
+    ),
     ("no-configs", b'{"hello": "world"}', ExitCode.INVALID_INPUT, "no 'configs' list"),
     ("configs-not-list", b'{"configs": 3}', ExitCode.INVALID_INPUT, "not an Envoy config dump"),
     ("bad-json", b'{"configs": [}', ExitCode.INVALID_INPUT, "invalid JSON"),
     ("bad-gzip", gzip.compress(b'{"configs": []}')[:12], ExitCode.INVALID_INPUT, "damaged gzip"),
-    ("wrong-type", b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",'
-     b' "static_clusters": [{"cluster": {"name": 7, "type": ["x"]}}]}]}',
-     ExitCode.INVALID_INPUT, "unexpected value"),
+    (
+        "wrong-type",
+        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",'
+        b' "static_clusters": [{"cluster": {"name": 7, "type": ["x"]}}]}]}',
+        ExitCode.INVALID_INPUT,
+        "unexpected value",
+    ),
 ]
 
 
@@ -55,7 +75,9 @@ def test_bad_file(pdebug, tmp_path, name, data, code, needle):
     _assert_one_clear_error(pdebug("clusters", path), code, needle, str(path))
 
 
-@pytest.mark.parametrize(("name", "data", "code", "needle"), CASES[:6], ids=[c[0] for c in CASES[:6]])
+@pytest.mark.parametrize(
+    ("name", "data", "code", "needle"), CASES[:6], ids=[c[0] for c in CASES[:6]]
+)
 def test_bad_stdin(pdebug, monkeypatch, name, data, code, needle):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
     _assert_one_clear_error(pdebug("listeners", "-"), code, needle, "stdin")
@@ -92,11 +114,15 @@ def test_clusters_document_where_a_dump_is_needed(pdebug):
 def test_clusters_json_option_rejects_a_dump(pdebug):
     dump = ISTIOCTL / "proxy-config-eds/configdump.json"
     result = pdebug("endpoints", dump, "--clusters-json", dump)
-    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "--clusters-json needs", "configdump.json")
+    _assert_one_clear_error(
+        result, ExitCode.INVALID_INPUT, "--clusters-json needs", "configdump.json"
+    )
 
 
 def test_filter_matching_nothing_is_not_an_error(pdebug):
-    result = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json", "--fqdn", "nothing-here")
+    result = pdebug(
+        "clusters", ISTIOCTL / "proxy-config-all/config_dump.json", "--fqdn", "nothing-here"
+    )
     assert result.code == 0
     assert result.out == ""
     assert "No clusters match the filter." in result.err

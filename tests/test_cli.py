@@ -36,22 +36,36 @@ def test_version(pdebug):
     assert result.code == 0 and result.out.startswith("pdebug ")
 
 
-@pytest.mark.parametrize(("alias", "name"), [("cluster", "clusters"), ("c", "clusters"),
-                                             ("l", "listeners"), ("r", "routes"),
-                                             ("s", "secrets"), ("b", "bootstrap")])
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("cluster", "clusters"),
+        ("c", "clusters"),
+        ("l", "listeners"),
+        ("r", "routes"),
+        ("s", "secrets"),
+        ("b", "bootstrap"),
+    ],
+)
 def test_aliases(pdebug, alias, name):
     assert pdebug(alias, ALL_DUMP).out == pdebug(name, ALL_DUMP).out
 
 
 def test_output_format_aliases(pdebug):
     assert pdebug("clusters", ALL_DUMP, "-o", "short").out == pdebug("clusters", ALL_DUMP).out
-    assert pdebug("clusters", ALL_DUMP, "-o", "yml").out == pdebug("clusters", ALL_DUMP, "-o", "yaml").out
+    assert (
+        pdebug("clusters", ALL_DUMP, "-o", "yml").out
+        == pdebug("clusters", ALL_DUMP, "-o", "yaml").out
+    )
 
 
 def test_json_is_the_selected_objects_in_table_order(pdebug):
     out = json.loads(pdebug("clusters", ALL_DUMP, "-o", "json").out)
     assert [c["name"] for c in out] == [
-        "agent", "inbound-vip|8000|http|httpbin.default.svc.cluster.local", "prometheus_stats"]
+        "agent",
+        "inbound-vip|8000|http|httpbin.default.svc.cluster.local",
+        "prometheus_stats",
+    ]
     one = json.loads(pdebug("clusters", ALL_DUMP, "--fqdn", "httpbin", "-o", "json").out)
     assert [c["name"] for c in one] == ["inbound-vip|8000|http|httpbin.default.svc.cluster.local"]
 
@@ -83,7 +97,10 @@ def test_file_mode_views_do_not_import_heavy_modules():
 def test_python_dash_m_and_broken_pipe():
     proc = subprocess.run(
         f"{sys.executable} -m pdebug all {ALL_DUMP} | head -1",
-        shell=True, capture_output=True, text=True, check=True,
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert proc.stdout.startswith("Istio Version:")
     assert "Traceback" not in proc.stderr

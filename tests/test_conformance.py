@@ -17,27 +17,89 @@ from conftest import ISTIOCTL
 from pdebug.model.camel import snake_keys
 
 EXACT = [
-    ("all-summary", ["all", "proxy-config-all/config_dump.json"], "proxy-config-all/config_dump_summary.txt"),
-    ("bootstrap-short", ["bootstrap", "proxy-config-bootstrap/configdump.json"], "proxy-config-bootstrap/versionsummary.txt"),
+    (
+        "all-summary",
+        ["all", "proxy-config-all/config_dump.json"],
+        "proxy-config-all/config_dump_summary.txt",
+    ),
+    (
+        "bootstrap-short",
+        ["bootstrap", "proxy-config-bootstrap/configdump.json"],
+        "proxy-config-bootstrap/versionsummary.txt",
+    ),
     ("ecds-short", ["ecds", "proxy-config-ecds/configdump.json"], "proxy-config-ecds/output.txt"),
-    ("eds-short", ["eds", "proxy-config-eds/configdump.json"], "proxy-config-eds/emptyfilter_output.txt"),
-    ("routes-empty-gateway", ["routes", "proxy-config-routes/empty-gateway/configdump.json"], "proxy-config-routes/empty-gateway/output.txt"),
-    ("secret-istio", ["secrets", "proxy-config-secret/istio/config_dump.json"], "proxy-config-secret/istio/output"),
-    ("ep-summary", ["endpoints", "proxy-config-endpoints/clusters.json"], "proxy-config-endpoints/clustersummary.txt"),
+    (
+        "eds-short",
+        ["eds", "proxy-config-eds/configdump.json"],
+        "proxy-config-eds/emptyfilter_output.txt",
+    ),
+    (
+        "routes-empty-gateway",
+        ["routes", "proxy-config-routes/empty-gateway/configdump.json"],
+        "proxy-config-routes/empty-gateway/output.txt",
+    ),
+    (
+        "secret-istio",
+        ["secrets", "proxy-config-secret/istio/config_dump.json"],
+        "proxy-config-secret/istio/output",
+    ),
+    (
+        "ep-summary",
+        ["endpoints", "proxy-config-endpoints/clusters.json"],
+        "proxy-config-endpoints/clustersummary.txt",
+    ),
 ]
 
 SEMANTIC = [
-    ("bootstrap-json", ["bootstrap", "proxy-config-bootstrap/configdump.json", "-o", "json"], "proxy-config-bootstrap/bootstrapdump.json"),
-    ("ecds-json", ["ecds", "proxy-config-ecds/configdump.json", "-o", "json"], "proxy-config-ecds/output.json"),
-    ("ecds-yaml", ["ecds", "proxy-config-ecds/configdump.json", "-o", "yaml"], "proxy-config-ecds/output.yaml"),
-    ("eds-json", ["eds", "proxy-config-eds/configdump.json", "-o", "json"], "proxy-config-eds/emptyfilter_output.json"),
-    ("eds-yaml", ["eds", "proxy-config-eds/configdump.json", "-o", "yaml"], "proxy-config-eds/emptyfilter_output.yaml"),
-    ("ep-json", ["endpoints", "proxy-config-endpoints/clusters.json", "-o", "json"], "proxy-config-endpoints/clustersnofiltered.txt"),
-    ("ep-json-cluster", ["endpoints", "proxy-config-endpoints/clusters.json", "-o", "json", "--cluster", "outbound|15014||istio-policy.istio-system.svc.cluster.local"], "proxy-config-endpoints/clusterfiltered.txt"),
+    (
+        "bootstrap-json",
+        ["bootstrap", "proxy-config-bootstrap/configdump.json", "-o", "json"],
+        "proxy-config-bootstrap/bootstrapdump.json",
+    ),
+    (
+        "ecds-json",
+        ["ecds", "proxy-config-ecds/configdump.json", "-o", "json"],
+        "proxy-config-ecds/output.json",
+    ),
+    (
+        "ecds-yaml",
+        ["ecds", "proxy-config-ecds/configdump.json", "-o", "yaml"],
+        "proxy-config-ecds/output.yaml",
+    ),
+    (
+        "eds-json",
+        ["eds", "proxy-config-eds/configdump.json", "-o", "json"],
+        "proxy-config-eds/emptyfilter_output.json",
+    ),
+    (
+        "eds-yaml",
+        ["eds", "proxy-config-eds/configdump.json", "-o", "yaml"],
+        "proxy-config-eds/emptyfilter_output.yaml",
+    ),
+    (
+        "ep-json",
+        ["endpoints", "proxy-config-endpoints/clusters.json", "-o", "json"],
+        "proxy-config-endpoints/clustersnofiltered.txt",
+    ),
+    (
+        "ep-json-cluster",
+        [
+            "endpoints",
+            "proxy-config-endpoints/clusters.json",
+            "-o",
+            "json",
+            "--cluster",
+            "outbound|15014||istio-policy.istio-system.svc.cluster.local",
+        ],
+        "proxy-config-endpoints/clusterfiltered.txt",
+    ),
 ]
 
 # The secret golden holds only while ROOTCA is valid and `default` has expired.
-SECRET_WINDOW = (datetime(2024, 10, 27, 22, 44, 37, tzinfo=UTC), datetime(2033, 5, 2, 3, 41, 33, tzinfo=UTC))
+SECRET_WINDOW = (
+    datetime(2024, 10, 27, 22, 44, 37, tzinfo=UTC),
+    datetime(2033, 5, 2, 3, 41, 33, tzinfo=UTC),
+)
 
 
 def _args(args: list[str]) -> list[str]:

@@ -80,8 +80,10 @@ def test_bad_bootstrap_fails_fast_with_log_tail(fmt: Literal["yaml", "json"]) ->
     del boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
         "http_filters"
     ][0]["typed_config"]
+    envoy = eh.Envoy(boot, fmt=fmt)
     with pytest.raises(eh.EnvoyError, match="registered implementation for 'envoy.filters.http"):
-        eh.Envoy(boot, fmt=fmt).start()
+        envoy.start()
+    assert envoy.proc is None  # stopped (and its temp dir removed) on failure
 
 
 @pytest.mark.envoy

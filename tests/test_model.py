@@ -14,6 +14,7 @@ from pdebug.views import clusters, listeners, routes
 from pdebug.views.common import ClusterName, summarize_domains
 
 V3 = "type.googleapis.com/envoy.admin.v3."
+DR = "/apis/networking.istio.io/v1/namespaces/b/destination-rule/a"
 
 
 def _dump(*sections: dict) -> bytes:
@@ -39,8 +40,10 @@ def test_sections_are_found_by_type_not_position():
 def test_unknown_sections_and_fields_are_kept_in_json_output(pdebug, tmp_path):
     data = _dump(
         {"@type": "type.googleapis.com/some.future.Thing", "x": 1},
-        {"@type": V3 + "ClustersConfigDump", "static_clusters": [
-            {"cluster": {"name": "a", "brand_new_field": {"deep": [1, 2]}}}]},
+        {
+            "@type": V3 + "ClustersConfigDump",
+            "static_clusters": [{"cluster": {"name": "a", "brand_new_field": {"deep": [1, 2]}}}],
+        },
     )
     path = tmp_path / "d.json"
     path.write_bytes(data)
@@ -52,8 +55,11 @@ def test_unknown_sections_and_fields_are_kept_in_json_output(pdebug, tmp_path):
 
 def test_v2_admin_types_are_read():
     data = _dump(
-        _clusters_section("type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump",
-                          "dynamic_active_clusters", ["outbound|9080||reviews.default.svc.cluster.local"])
+        _clusters_section(
+            "type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump",
+            "dynamic_active_clusters",
+            ["outbound|9080||reviews.default.svc.cluster.local"],
+        )
     )
     dump = load(data, "t").dump
     assert dump.section("clusters") is not None
@@ -63,14 +69,31 @@ def test_v2_admin_types_are_read():
 
 def test_camel_case_dump_reads_like_snake_case():
     snake = _clusters_section(V3 + "ClustersConfigDump", "dynamic_active_clusters", [])
-    snake["dynamic_active_clusters"] = [{"version_info": "7", "cluster": {
-        "name": "outbound|80|v1|a.b.svc.cluster.local", "type": "EDS", "lb_policy": "LEAST_REQUEST",
-        "metadata": {"filter_metadata": {"istio": {
-            "config": "/apis/networking.istio.io/v1/namespaces/b/destination-rule/a"}}}}}]
-    camel = {"@type": snake["@type"], "dynamicActiveClusters": [{"versionInfo": "7", "cluster": {
-        "name": "outbound|80|v1|a.b.svc.cluster.local", "type": "EDS", "lbPolicy": "LEAST_REQUEST",
-        "metadata": {"filterMetadata": {"istio": {
-            "config": "/apis/networking.istio.io/v1/namespaces/b/destination-rule/a"}}}}}]}
+    snake["dynamic_active_clusters"] = [
+        {
+            "version_info": "7",
+            "cluster": {
+                "name": "outbound|80|v1|a.b.svc.cluster.local",
+                "type": "EDS",
+                "lb_policy": "LEAST_REQUEST",
+                "metadata": {"filter_metadata": {"istio": {"config": DR}}},
+            },
+        }
+    ]
+    camel = {
+        "@type": snake["@type"],
+        "dynamicActiveClusters": [
+            {
+                "versionInfo": "7",
+                "cluster": {
+                    "name": "outbound|80|v1|a.b.svc.cluster.local",
+                    "type": "EDS",
+                    "lbPolicy": "LEAST_REQUEST",
+                    "metadata": {"filterMetadata": {"istio": {"config": DR}}},
+                },
+            }
+        ],
+    }
     tables = []
     for sec in (snake, camel):
         data = ProxyData("t", load(_dump(sec), "t").dump)
@@ -90,28 +113,71 @@ def test_istiod_2020_camel_dump_parses_listeners_and_routes():
 
 
 def test_error_only_listener_entry_is_shown_in_wide():
-    failed = {"name": "0.0.0.0_9080", "address": {"socket_address": {"address": "0.0.0.0", "port_value": 9080}},
-              "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy",
-                                              "typed_config": {"@type": "x", "cluster": "c"}}]}]}
-    data = _dump({"@type": V3 + "ListenersConfigDump", "dynamic_listeners": [
-        {"error_state": {"failed_configuration": failed, "last_update_attempt": "2026-01-01T00:00:00Z",
-                         "details": "cannot bind '0.0.0.0:9080': Address already in use"}},
-    ]})
+    failed = {
+        "name": "0.0.0.0_9080",
+        "address": {"socket_address": {"address": "0.0.0.0", "port_value": 9080}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typed_config": {"@type": "x", "cluster": "c"},
+                    }
+                ]
+            }
+        ],
+    }
+    data = _dump(
+        {
+            "@type": V3 + "ListenersConfigDump",
+            "dynamic_listeners": [
+                {
+                    "error_state": {
+                        "failed_configuration": failed,
+                        "last_update_attempt": "2026-01-01T00:00:00Z",
+                        "details": "cannot bind '0.0.0.0:9080': Address already in use",
+                    }
+                },
+            ],
+        }
+    )
     proxy = ProxyData("t", load(data, "t").dump)
     assert listeners.view(proxy, listeners.ListenerFilter()).table.rows == []
     wide = listeners.view(proxy, listeners.ListenerFilter(), wide=True).table.rows
-    assert wide == [("0.0.0.0_9080", "0.0.0.0", "9080", "ALL", "Cluster: c", "ERROR", "-",
-                     "2026-01-01T00:00:00Z")]
+    assert wide == [
+        (
+            "0.0.0.0_9080",
+            "0.0.0.0",
+            "9080",
+            "ALL",
+            "Cluster: c",
+            "ERROR",
+            "-",
+            "2026-01-01T00:00:00Z",
+        )
+    ]
 
 
-@pytest.mark.parametrize(("name", "parts"), [
-    ("outbound|9080|v1|reviews.default.svc.cluster.local", ("outbound", 9080, "v1", "reviews.default.svc.cluster.local", True)),
-    ("inbound|9080||", ("inbound", 9080, "", "", True)),
-    ("outbound|http|v1|x", ("outbound", 0, "v1", "x", True)),
-    ("BlackHoleCluster", ("", 0, "", "BlackHoleCluster", False)),
-    ("outbound_.80_._.reviews.default.svc.cluster.local", ("", 0, "", "outbound_.80_._.reviews.default.svc.cluster.local", False)),
-    ("inbound-vip|8000|http|httpbin.default.svc.cluster.local", ("inbound-vip", 8000, "http", "httpbin.default.svc.cluster.local", True)),
-])
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        (
+            "outbound|9080|v1|reviews.default.svc.cluster.local",
+            ("outbound", 9080, "v1", "reviews.default.svc.cluster.local", True),
+        ),
+        ("inbound|9080||", ("inbound", 9080, "", "", True)),
+        ("outbound|http|v1|x", ("outbound", 0, "v1", "x", True)),
+        ("BlackHoleCluster", ("", 0, "", "BlackHoleCluster", False)),
+        (
+            "outbound_.80_._.reviews.default.svc.cluster.local",
+            ("", 0, "", "outbound_.80_._.reviews.default.svc.cluster.local", False),
+        ),
+        (
+            "inbound-vip|8000|http|httpbin.default.svc.cluster.local",
+            ("inbound-vip", 8000, "http", "httpbin.default.svc.cluster.local", True),
+        ),
+    ],
+)
 def test_cluster_name_parsing(name, parts):
     n = ClusterName.parse(name)
     assert (n.direction, n.port, n.subset, n.fqdn, n.istio) == parts
@@ -119,19 +185,43 @@ def test_cluster_name_parsing(name, parts):
 
 def test_domain_summary_rules():
     assert summarize_domains(["example.com", "example.com:8080"]) == "example.com"
-    assert summarize_domains([
-        "example.com", "example.com:8080", "www.example.com", "www.example.com:8080",
-        "[fd00:10:96::7fc7]", "[fd00:10:96::7fc7]:8080"]) == "example.com, www.example.com + 1 more..."
-    assert summarize_domains(["reviews.default.svc.cluster.local", "reviews", "reviews.default.svc",
-                              "reviews.default"]) == "reviews, reviews.default"
+    assert (
+        summarize_domains(
+            [
+                "example.com",
+                "example.com:8080",
+                "www.example.com",
+                "www.example.com:8080",
+                "[fd00:10:96::7fc7]",
+                "[fd00:10:96::7fc7]:8080",
+            ]
+        )
+        == "example.com, www.example.com + 1 more..."
+    )
+    assert (
+        summarize_domains(
+            [
+                "reviews.default.svc.cluster.local",
+                "reviews",
+                "reviews.default.svc",
+                "reviews.default",
+            ]
+        )
+        == "reviews, reviews.default"
+    )
 
 
 def test_key_respelling_leaves_map_keys_alone():
     assert to_camel("route_config_name") == "routeConfigName"
     assert to_snake("routeConfigName") == "route_config_name"
     assert to_snake("ISTIO_VERSION") == "ISTIO_VERSION"
-    doc = {"node": {"metadata": {"ISTIO_VERSION": "1", "appName": "x"}},
-           "metadata": {"filterMetadata": {"istio": {"someKey": 1}}}, "lbPolicy": "x"}
-    assert snake_keys(doc) == {"node": {"metadata": {"ISTIO_VERSION": "1", "appName": "x"}},
-                               "metadata": {"filter_metadata": {"istio": {"someKey": 1}}},
-                               "lb_policy": "x"}
+    doc = {
+        "node": {"metadata": {"ISTIO_VERSION": "1", "appName": "x"}},
+        "metadata": {"filterMetadata": {"istio": {"someKey": 1}}},
+        "lbPolicy": "x",
+    }
+    assert snake_keys(doc) == {
+        "node": {"metadata": {"ISTIO_VERSION": "1", "appName": "x"}},
+        "metadata": {"filter_metadata": {"istio": {"someKey": 1}}},
+        "lb_policy": "x",
+    }

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
-    from typer._click import exceptions as click_exc  # Typer's vendored Click
+    # Typer vendors Click; its exception types are not re-exported, so take them here.
+    from typer._click import exceptions as click_exc
 
     try:
         result = app(args=args, prog_name="pdebug", standalone_mode=False)
@@ -78,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     except click_exc.ClickException as exc:
         exc.show()
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
-    except (click_exc.Abort, KeyboardInterrupt):
+    except (click_exc.Abort, KeyboardInterrupt):  # type: ignore[attr-defined]
         print("pdebug: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except click_exc.Exit as exc:
-        return exc.exit_code
+    except click_exc.Exit as exc:  # type: ignore[attr-defined]
+        return int(exc.exit_code)
     except BrokenPipeError:
         # `pdebug ... | head`: the reader left; that is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

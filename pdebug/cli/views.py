@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -32,15 +33,18 @@ ClustersJsonOpt = Annotated[
 PortOpt = Annotated[int | None, typer.Option("--port", help="Only this port.", min=0, max=65535)]
 
 
-def _aliases(func: object, *names: str) -> None:
+def _aliases(func: Callable[..., int], *names: str) -> None:
+    """Register ``func`` again under each hidden alias name (istioctl's short names)."""
     for name in names:
-        app.command(name, hidden=True)(func)  # type: ignore[arg-type]
+        app.command(name, hidden=True)(func)
 
 
 @app.command("clusters")
 def clusters_cmd(
     source: SourceArg,
-    fqdn: Annotated[str | None, typer.Option(help="Cluster name contains this (service FQDN).")] = None,
+    fqdn: Annotated[
+        str | None, typer.Option(help="Cluster name contains this (service FQDN).")
+    ] = None,
     port: PortOpt = None,
     subset: Annotated[str | None, typer.Option(help="Cluster name contains this subset.")] = None,
     direction: Annotated[str | None, typer.Option(help="inbound or outbound (substring).")] = None,
@@ -65,9 +69,13 @@ _aliases(clusters_cmd, "cluster", "c")
 @app.command("listeners")
 def listeners_cmd(
     source: SourceArg,
-    address: Annotated[str | None, typer.Option(help="Listener address (any of its addresses).")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Listener address (any of its addresses).")
+    ] = None,
     port: PortOpt = None,
-    type: Annotated[str | None, typer.Option("--type", help="HTTP, TCP, HTTP+TCP or UNKNOWN.")] = None,  # noqa: A002
+    type: Annotated[
+        str | None, typer.Option("--type", help="HTTP, TCP, HTTP+TCP or UNKNOWN.")
+    ] = None,  # noqa: A002
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
 ) -> int:

@@ -53,9 +53,9 @@ def camel_twin(cls: type[S]) -> type[S]:
 
     Explicit wire names (``@type``) are kept; nested Struct types are twinned too.
     """
-    twin = _TWINS.get(cls)
-    if twin is not None:
-        return twin
+    known = _TWINS.get(cls)
+    if known is not None:
+        return known
     fields = msgspec.structs.fields(cls)
     rename = {
         f.name: (f.encode_name if f.encode_name != f.name else to_camel(f.name)) for f in fields
@@ -69,7 +69,7 @@ def camel_twin(cls: type[S]) -> type[S]:
             spec.append((f.name, tp, msgspec.field(default_factory=f.default_factory)))
         else:
             spec.append((f.name, tp))
-    twin = msgspec.defstruct(
+    twin: type[Any] = msgspec.defstruct(
         cls.__name__ + "Camel",
         spec,
         bases=(cls,),

@@ -181,7 +181,7 @@ class ConfigDump:
         if sec is None:
             hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
             if kind == "endpoints":
-                hint = "capture with EDS: curl -s 'localhost:15000/config_dump?include_eds' > dump.json"
+                hint = "capture with EDS: curl -s 'localhost:15000/config_dump?include_eds'"
             raise MissingSection(
                 f"{self.source}: the dump has no {kind} section ({KIND_TYPE_URL[kind]})",
                 hint=hint,

@@ -17,6 +17,12 @@ def render_yaml(obj: Any) -> str:
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text: str = yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False,
-                          allow_unicode=True, width=10_000)
+    text: str = yaml.dump(
+        obj,
+        Dumper=dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=10_000,
+    )
     return text

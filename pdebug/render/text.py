@@ -59,8 +59,9 @@ def render_table(table: Table, wide: bool) -> str:
     if not rows and not table.header_when_empty:
         return ""
     lines = [headers] if table.header else []
-    lines.extend(list(row) if "".join(row).isprintable() else [_clean(c) for c in row]
-                 for row in rows)
+    lines.extend(
+        list(row) if "".join(row).isprintable() else [_clean(c) for c in row] for row in rows
+    )
     return tabwrite(lines, table.padding)
 
 

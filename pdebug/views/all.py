@@ -54,11 +54,17 @@ def view(
         ("BOOTSTRAP INFO", "bootstrap", lambda: bootstrap.view(data, wide).table),
         ("CLUSTER INFO", "clusters", lambda: _clusters(data, cluster_filter, wide)),
         ("LISTENER INFO", "listeners", lambda: _listeners(data, listener_filter, wide)),
-        ("ROUTE INFO", "routes",
-         lambda: routes.view(data, routes.RouteFilter(), wide, prefix="route/").table),
+        (
+            "ROUTE INFO",
+            "routes",
+            lambda: routes.view(data, routes.RouteFilter(), wide, prefix="route/").table,
+        ),
         ("SECRET INFO", "secrets", lambda: secrets.view(data, wide, prefix="secret/").table),
-        ("ENDPOINTS INFO", "endpoints",
-         lambda: endpoints.eds_view(data, endpoint_filter, prefix="endpoint/").table),
+        (
+            "ENDPOINTS INFO",
+            "endpoints",
+            lambda: endpoints.eds_view(data, endpoint_filter, prefix="endpoint/").table,
+        ),
     ]
     for title, kind, build in builders:
         if not dump.has(kind):

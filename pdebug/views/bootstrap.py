@@ -41,7 +41,9 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
         rows.append(("Cluster:", str(node.get("cluster", ""))))
         for key in ("NAMESPACE", "CLUSTER_ID", "MESH_ID", "INTERCEPTION_MODE"):
             if meta.get(key):
-                rows.append((key.replace("_", " ").title().replace("Id", "ID") + ":", str(meta[key])))
+                rows.append(
+                    (key.replace("_", " ").title().replace("Id", "ID") + ":", str(meta[key]))
+                )
     return rows
 
 

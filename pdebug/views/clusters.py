@@ -80,15 +80,19 @@ def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[C
             name = entry.cluster.name
             if flt.matches(name):
                 rows.append(
-                    ClusterRow(Ref(ref.section, key, ref.index, ("cluster",)), entry, state,
-                               ClusterName.parse(name))
+                    ClusterRow(
+                        Ref(ref.section, key, ref.index, ("cluster",)),
+                        entry,
+                        state,
+                        ClusterName.parse(name),
+                    )
                 )
     rows.sort(key=lambda r: r.key.sort_key())
     return rows
 
 
 def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
-    """cluster name -> (endpoints, healthy), from /clusters health when given, else EDS."""
+    """Cluster name -> (endpoints, healthy), from /clusters health when given, else EDS."""
     counts: dict[str, tuple[int, int]] = {}
     if data.health is not None:
         for status in data.health.statuses:

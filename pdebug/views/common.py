@@ -41,7 +41,7 @@ class ClusterName:
         return cls(direction, port, subset, host, True)
 
     def sort_key(self) -> tuple[str, str, int, str]:
-        """istioctl's cluster order: fqdn, subset, port, direction."""
+        """Istioctl's cluster order: fqdn, subset, port, direction."""
         return (self.fqdn, self.subset, self.port, self.direction)
 
 
@@ -105,7 +105,7 @@ def inline_route_description(rc: s.RouteConfiguration) -> str:
 
 
 def summarize_domains(domains: list[str]) -> str:
-    """istioctl's DOMAINS cell: drop ``:port`` and ``.svc[.cluster.local]`` variants."""
+    """Istioctl's DOMAINS cell: drop ``:port`` and ``.svc[.cluster.local]`` variants."""
     if not domains:
         return ""
     if len(domains) == 1:

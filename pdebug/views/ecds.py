@@ -27,11 +27,15 @@ def view(data: ProxyData, wide: bool = False) -> ViewResult:
         found.append((type_url, name, ref, entry))
     in_dump_order = [ref for _, _, ref, _ in found]
     found.sort(key=lambda x: (x[0], x[1]))
-    cols = (Column("ECDS NAME"), Column("TYPE"), Column("VERSION", wide=True),
-            Column("LAST UPDATED", wide=True))
+    cols = (
+        Column("ECDS NAME"),
+        Column("TYPE"),
+        Column("VERSION", wide=True),
+        Column("LAST UPDATED", wide=True),
+    )
     table = Table(cols, empty_message="No ECDS filters found.")
     for type_url, name, _, entry in found:
-        short = type_url[len(PREFIX):] if type_url.startswith(PREFIX) else type_url
+        short = type_url[len(PREFIX) :] if type_url.startswith(PREFIX) else type_url
         table.rows.append((name, short, entry.version_info or "-", entry.last_updated or "-"))
 
     def objects() -> Any:

@@ -87,7 +87,9 @@ def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
     clas: list[tuple[Ref, s.ClusterLoadAssignment]] = []
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
         for ref, entry in dump.endpoint_entries(key):
-            clas.append((Ref(ref.section, key, ref.index, ("endpoint_config",)), entry.endpoint_config))
+            clas.append(
+                (Ref(ref.section, key, ref.index, ("endpoint_config",)), entry.endpoint_config)
+            )
     clas.sort(key=lambda rc: ClusterName.parse(rc[1].cluster_name).sort_key())
     for ref, cla in clas:
         if not _eq(flt.cluster, cla.cluster_name):
@@ -95,7 +97,9 @@ def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
         for gi, group in enumerate(cla.endpoints):
             for li, lb in enumerate(group.lb_endpoints):
                 addrs = _addresses(lb.endpoint)
-                if flt.address is not None and flt.address.lower() not in (a.lower() for a in addrs):
+                if flt.address is not None and flt.address.lower() not in (
+                    a.lower() for a in addrs
+                ):
                     continue
                 addr = lb.endpoint.address if lb.endpoint is not None else None
                 port = addr.socket_address.port_value if addr and addr.socket_address else 0
@@ -137,13 +141,17 @@ def _eds_objects(rows: list[EdsRow], flt: EndpointFilter) -> list[Any]:
 
 
 def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResult:
-    """istioctl's eds table: NAME STATUS LOCALITY CLUSTER (header only when empty)."""
+    """Istioctl's eds table: NAME STATUS LOCALITY CLUSTER (header only when empty)."""
     rows = eds_select(data, flt)
     table = Table(EDS_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     for row in rows:
         table.rows.append(
-            (prefix + ",".join(row.addresses), row.lb.health_status or "UNKNOWN",
-             _locality(_group_locality(row)), row.cla.cluster_name)
+            (
+                prefix + ",".join(row.addresses),
+                row.lb.health_status or "UNKNOWN",
+                _locality(_group_locality(row)),
+                row.cla.cluster_name,
+            )
         )
     note = None if rows or flt.empty else "No endpoints match the filter."
     return ViewResult(table, lambda: _eds_objects(rows, flt), note)
@@ -207,7 +215,9 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             if sa is not None:
                 weight = str(row.lb.load_balancing_weight or 1)
                 locality[(row.cla.cluster_name, sa.address, sa.port_value)] = (
-                    _locality(_group_locality(row)), weight)
+                    _locality(_group_locality(row)),
+                    weight,
+                )
     found: list[tuple[str, int, str, int, s.HostStatus]] = []
     for ci, status in enumerate(health.statuses):
         if not _eq(flt.cluster, status.name):
@@ -228,8 +238,15 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
         outlier = "FAILED" if hs is not None and hs.failed_outlier_check else "OK"
         loc, weight = locality.get((cluster, addr, port), ("-", str(host.weight or "-")))
         table.rows.append(
-            (f"{addr}:{port}" if port else addr, eds, outlier, cluster, health_flags(host),
-             loc or "-", weight)
+            (
+                f"{addr}:{port}" if port else addr,
+                eds,
+                outlier,
+                cluster,
+                health_flags(host),
+                loc or "-",
+                weight,
+            )
         )
     indexes = sorted({f[3] for f in found})  # document order, as istioctl prints
     note = None if found or flt.empty else "No endpoints match the filter."
@@ -241,15 +258,23 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     dump.require("endpoints")
     bare = EndpointFilter(None, flt.port, flt.cluster, flt.status)
     rows = [
-        r for r in eds_select(data, bare)
+        r
+        for r in eds_select(data, bare)
         if flt.address is None or _bare_address(r).lower() == flt.address.lower()
     ]
     rows.sort(key=lambda r: (_bare_address(r), _port(r), r.cla.cluster_name))
     table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     for r in rows:
         table.rows.append(
-            (r.addresses[0], r.lb.health_status or "UNKNOWN", "-", r.cla.cluster_name, "-",
-             _locality(_group_locality(r)) or "-", str(r.lb.load_balancing_weight or 1))
+            (
+                r.addresses[0],
+                r.lb.health_status or "UNKNOWN",
+                "-",
+                r.cla.cluster_name,
+                "-",
+                _locality(_group_locality(r)) or "-",
+                str(r.lb.load_balancing_weight or 1),
+            )
         )
     note = "Outlier status needs live data: add --clusters-json FILE (GET /clusters?format=json)."
     if not rows and not flt.empty:

@@ -100,7 +100,7 @@ def listener_type(listener: s.Listener) -> str:
 
 
 def chain_match(chain: s.FilterChain) -> str:
-    """istioctl's MATCH cell for a filter chain."""
+    """Istioctl's MATCH cell for a filter chain."""
     m = chain.filter_chain_match
     if m is None:
         return "ALL"
@@ -123,7 +123,7 @@ def chain_match(chain: s.FilterChain) -> str:
 
 
 def chain_destination(chain: s.FilterChain, camel: bool) -> str:
-    """istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides."""
+    """Istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides."""
     for f in chain.filters:
         if f.name == HCM:
             try:
@@ -189,36 +189,67 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
             if len(failed) and bytes(failed) != b"null":
                 lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
                 rows.append(
-                    _row(Ref(sec, ref.key, ref.index, ("error_state", "failed_configuration")),
-                         lst, sec.camel, "ERROR", dyn.error_state.version_info,
-                         dyn.error_state.last_update_attempt)
+                    _row(
+                        Ref(sec, ref.key, ref.index, ("error_state", "failed_configuration")),
+                        lst,
+                        sec.camel,
+                        "ERROR",
+                        dyn.error_state.version_info,
+                        dyn.error_state.last_update_attempt,
+                    )
                 )
             continue
         if st is None or st.listener is None:
             continue
         path = (
-            "active_state" if st is dyn.active_state else
-            "warming_state" if st is dyn.warming_state else "draining_state",
+            "active_state"
+            if st is dyn.active_state
+            else "warming_state"
+            if st is dyn.warming_state
+            else "draining_state",
             "listener",
         )
         rows.append(
-            _row(Ref(sec, ref.key, ref.index, path), st.listener, sec.camel, state,
-                 st.version_info, st.last_updated)
+            _row(
+                Ref(sec, ref.key, ref.index, path),
+                st.listener,
+                sec.camel,
+                state,
+                st.version_info,
+                st.last_updated,
+            )
         )
     for ref, stat in dump.static_listeners():
         if stat.listener is not None:
             rows.append(
-                _row(Ref(sec, ref.key, ref.index, ("listener",)), stat.listener, sec.camel,
-                     "STATIC", "", stat.last_updated)
+                _row(
+                    Ref(sec, ref.key, ref.index, ("listener",)),
+                    stat.listener,
+                    sec.camel,
+                    "STATIC",
+                    "",
+                    stat.last_updated,
+                )
             )
     rows = [r for r in rows if _matches(r, flt)]
     rows.sort(key=lambda r: (r.port, r.addresses[0], r.type))
     return rows
 
 
-def _row(ref: Ref, lst: s.Listener, camel: bool, state: str, version: str, updated: str) -> ListenerRow:
-    return ListenerRow(ref, lst, camel, state, version, updated, _addresses(lst),
-                       port_of(lst.address), listener_type(lst))
+def _row(
+    ref: Ref, lst: s.Listener, camel: bool, state: str, version: str, updated: str
+) -> ListenerRow:
+    return ListenerRow(
+        ref,
+        lst,
+        camel,
+        state,
+        version,
+        updated,
+        _addresses(lst),
+        port_of(lst.address),
+        listener_type(lst),
+    )
 
 
 def _matches(row: ListenerRow, flt: ListenerFilter) -> bool:
@@ -236,7 +267,9 @@ def chain_rows(row: ListenerRow) -> list[tuple[str, str]]:
     return out
 
 
-def view(data: ProxyData, flt: ListenerFilter, wide: bool = False, verbose: bool = True) -> ViewResult:
+def view(
+    data: ProxyData, flt: ListenerFilter, wide: bool = False, verbose: bool = True
+) -> ViewResult:
     """Build the listener table: one row per filter chain (``verbose``), or per listener."""
     rows = select(data, flt, include_inactive=wide)
     if verbose:
@@ -245,8 +278,16 @@ def view(data: ProxyData, flt: ListenerFilter, wide: bool = False, verbose: bool
             addresses = ",".join(row.addresses)
             for match, dest in chain_rows(row):
                 table.rows.append(
-                    (row.listener.name, addresses, str(row.port), match, dest, row.state,
-                     row.version or "-", row.last_updated or "-")
+                    (
+                        row.listener.name,
+                        addresses,
+                        str(row.port),
+                        match,
+                        dest,
+                        row.state,
+                        row.version or "-",
+                        row.last_updated or "-",
+                    )
                 )
     else:
         table = Table(SHORT_COLUMNS, padding=1, empty_message="No listeners found.")

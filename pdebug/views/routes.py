@@ -45,7 +45,7 @@ class RouteRow:
 
 
 def _less(a: str, b: str) -> bool:
-    """istioctl's comparator: only two numeric names are ordered."""
+    """Istioctl's comparator: only two numeric names are ordered."""
     try:
         return int(a) < int(b)
     except ValueError:
@@ -93,8 +93,9 @@ def action(route: s.Route) -> str:
     return "-"
 
 
-def view(data: ProxyData, flt: RouteFilter, wide: bool = False, verbose: bool = True,
-         prefix: str = "") -> ViewResult:
+def view(
+    data: ProxyData, flt: RouteFilter, wide: bool = False, verbose: bool = True, prefix: str = ""
+) -> ViewResult:
     """Build the route table; Passthrough routes are hidden, empty vhosts show ``/*`` 404."""
     rows = select(data, flt)
     if not verbose:
@@ -110,14 +111,23 @@ def view(data: ProxyData, flt: RouteFilter, wide: bool = False, verbose: bool = 
             for vh in rc.virtual_hosts:
                 domains = summarize_domains(vh.domains)
                 if not vh.routes:
-                    table.rows.append((prefix + rc.name, vh.name, domains, "/*", "404", "404", *extra))
+                    table.rows.append(
+                        (prefix + rc.name, vh.name, domains, "/*", "404", "404", *extra)
+                    )
                     continue
                 for r in vh.routes:
                     if r.route is not None and r.route.cluster == "PassthroughCluster":
                         continue
                     table.rows.append(
-                        (prefix + rc.name, vh.name, domains, match_description(r.match),
-                         istio_config_ref(r.metadata), action(r), *extra)
+                        (
+                            prefix + rc.name,
+                            vh.name,
+                            domains,
+                            match_description(r.match),
+                            istio_config_ref(r.metadata),
+                            action(r),
+                            *extra,
+                        )
                     )
     note = None if rows or flt.empty else f"No route config is named {flt.name!r}."
     return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)

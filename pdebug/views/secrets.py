@@ -58,10 +58,13 @@ def parse_pem(pem: bytes) -> CertInfo:
     info.not_before = cert.not_valid_before_utc
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-                if u.startswith("spiffe://")]
+        uris = [
+            u
+            for u in san.get_values_for_type(x509.UniformResourceIdentifier)
+            if u.startswith("spiffe://")
+        ]
         if uris:
-            info.trust_domain = uris[-1][len("spiffe://"):].split("/", 1)[0]
+            info.trust_domain = uris[-1][len("spiffe://") :].split("/", 1)[0]
     except x509.ExtensionNotFound:
         pass
     return info
@@ -95,7 +98,10 @@ def items(data: ProxyData) -> list[SecretItem]:
     dump = data.need_dump("the secrets view")
     sec = dump.require("secrets")
     out: list[SecretItem] = []
-    for key, status in (("dynamic_warming_secrets", "WARMING"), ("dynamic_active_secrets", "ACTIVE")):
+    for key, status in (
+        ("dynamic_warming_secrets", "WARMING"),
+        ("dynamic_active_secrets", "ACTIVE"),
+    ):
         for _, entry in dump.secret_entries(key):
             out.extend(_expand(entry, status, sec.camel))
     return out
@@ -127,8 +133,9 @@ def _rfc3339(t: datetime | None) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
 
 
-def view(data: ProxyData, wide: bool = False, now: datetime | None = None,
-         prefix: str = "") -> ViewResult:
+def view(
+    data: ProxyData, wide: bool = False, now: datetime | None = None, prefix: str = ""
+) -> ViewResult:
     """RESOURCE NAME TYPE STATUS VALID CERT SERIAL NUMBER NOT AFTER NOT BEFORE [TRUST DOMAIN]."""
     now = now or datetime.now(UTC)
     dump = data.need_dump("the secrets view")
@@ -141,17 +148,35 @@ def view(data: ProxyData, wide: bool = False, now: datetime | None = None,
     if not rows:
         return ViewResult(Lines("No secret items to show."), _objects(sec))
     with_td = all(r.trust_domain for r in rows)
-    cols = [Column("RESOURCE NAME"), Column("TYPE"), Column("STATUS"), Column("VALID CERT"),
-            Column("SERIAL NUMBER"), Column("NOT AFTER"), Column("NOT BEFORE")]
+    cols = [
+        Column("RESOURCE NAME"),
+        Column("TYPE"),
+        Column("STATUS"),
+        Column("VALID CERT"),
+        Column("SERIAL NUMBER"),
+        Column("NOT AFTER"),
+        Column("NOT BEFORE"),
+    ]
     if with_td:
         cols.append(Column("TRUST DOMAIN"))
-    cols += [Column("DAYS LEFT", wide=True), Column("CHAIN", wide=True),
-             Column("VERSION", wide=True), Column("LAST UPDATED", wide=True)]
+    cols += [
+        Column("DAYS LEFT", wide=True),
+        Column("CHAIN", wide=True),
+        Column("VERSION", wide=True),
+        Column("LAST UPDATED", wide=True),
+    ]
     table = Table(tuple(cols))
     for r in rows:
         c = r.cert
-        cells: tuple[str, ...] = (prefix + r.name, c.type, r.status, str(c.valid(now)).lower(),
-                                  c.serial, _rfc3339(c.not_after), _rfc3339(c.not_before))
+        cells: tuple[str, ...] = (
+            prefix + r.name,
+            c.type,
+            r.status,
+            str(c.valid(now)).lower(),
+            c.serial,
+            _rfc3339(c.not_after),
+            _rfc3339(c.not_before),
+        )
         if with_td:
             cells += (r.trust_domain,)
         days = f"{(c.not_after - now).total_seconds() / 86400:.1f}" if c.not_after else "-"
