@@ -61,6 +61,7 @@ __all__ = [
     "DETAILS",
     "INBOUND_9080",
     "INBOUND_PASSTHROUGH",
+    "ISTIO_VERSION",
     "LISTENER_TYPE",
     "PASSTHROUGH",
     "RATINGS",
@@ -83,7 +84,9 @@ __all__ = [
     "config_section",
     "envoy_available",
     "find_envoy",
+    "find_seed_config",
     "free_port",
+    "http_get",
     "istio_sidecar",
     "istio_sidecar_bootstrap",
     "istio_sidecar_resources",
@@ -829,9 +832,6 @@ def http_get(
         return int(err.code), bytes(err.read())
 
 
-__all__ += ["http_get"]
-
-
 # --------------------------------------------------------------------------- test PKI
 
 SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/productpage"
@@ -1007,9 +1007,6 @@ def find_seed_config() -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError("seed envoy-demo.yaml not found in: " + ", ".join(map(str, candidates)))
-
-
-__all__ += ["find_seed_config"]
 
 
 def seed_demo_bootstrap(
