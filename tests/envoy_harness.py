@@ -993,8 +993,8 @@ def make_test_pki(
 def find_seed_config() -> Path:
     """Locate the seed tutorial's ``envoy-demo.yaml``.
 
-    Looks at ``$PDEBUG_SEED_DIR/envoy-demo.yaml``, then ``shared/seed/`` beside the
-    repository (where CI lays it), then ``/work/shared/seed/``.
+    Looks at ``$PDEBUG_SEED_DIR/envoy-demo.yaml``, then the copy in ``fixtures/seed/``,
+    then ``shared/seed/`` beside the repository.
 
     Raises:
         FileNotFoundError: None of them exists.
@@ -1002,7 +1002,10 @@ def find_seed_config() -> Path:
     candidates = []
     if os.environ.get("PDEBUG_SEED_DIR"):
         candidates.append(Path(os.environ["PDEBUG_SEED_DIR"]) / "envoy-demo.yaml")
-    candidates += [_REPO_ROOT.parent / _SEED_RELATIVE, Path("/work") / _SEED_RELATIVE]
+    candidates += [
+        _REPO_ROOT / "fixtures" / "seed" / "envoy-demo.yaml",
+        _REPO_ROOT.parent / _SEED_RELATIVE,
+    ]
     for path in candidates:
         if path.is_file():
             return path

@@ -54,7 +54,8 @@ class AdditionalAddress(_S):
 
 
 class Metadata(_S):
-    filter_metadata: dict[str, dict[str, Any]] = {}
+    # Values stay undecoded: only ``istio`` is read, and only by some views.
+    filter_metadata: dict[str, Raw] = {}
 
 
 class TypedExtension(_S):
@@ -83,7 +84,6 @@ class LbEndpoint(_S):
     endpoint: Endpoint | None = None
     health_status: str = ""
     load_balancing_weight: int | None = None
-    metadata: Metadata | None = None
 
 
 class LocalityLbEndpoints(_S):

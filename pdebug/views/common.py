@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from pdebug.model import schema as s
+
+_ISTIO_META = msgspec.json.Decoder(dict[str, Any] | Any)
 
 
 @dataclass(slots=True)
@@ -49,7 +53,13 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
     """Render ``filter_metadata.istio.config`` as ``name.namespace`` (DESTINATION RULE)."""
     if metadata is None:
         return ""
-    istio = metadata.filter_metadata.get("istio")
+    raw = metadata.filter_metadata.get("istio")
+    if raw is None:
+        return ""
+    try:
+        istio = _ISTIO_META.decode(raw)
+    except msgspec.DecodeError:
+        return ""
     if not isinstance(istio, dict) or "config" not in istio:
         return ""
     value = istio["config"]
