@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import orjson
@@ -154,6 +154,20 @@ class Ref:
         return value
 
 
+@dataclass
+class Entries(Generic[T]):
+    """The typed items of one section field, and how to point back at each of them."""
+
+    section: Section | None
+    key: str
+    items: list[T]
+
+    def ref(self, index: int, *path: str) -> Ref:
+        """Where ``items[index]`` (or a field ``path`` inside it) sits in the dump."""
+        assert self.section is not None
+        return Ref(self.section, self.key, index, path)
+
+
 class ConfigDump:
     """A parsed ``/config_dump``: sections by kind, typed accessors that decode lazily."""
 
@@ -192,36 +206,36 @@ class ConfigDump:
         """Whether the dump carries a section of ``kind``."""
         return self.section(kind) is not None
 
-    def _entries(self, kind: str, key: str, tp: type[T]) -> list[tuple[Ref, T]]:
+    def _entries(self, kind: str, key: str, tp: type[T]) -> Entries[T]:
         sec = self.section(kind)
         if sec is None:
-            return []
+            return Entries(None, key, [])
         items = sec.typed(key, list[tp], list, f"{self.source}: {key}")  # type: ignore[valid-type]
-        return [(Ref(sec, key, i), item) for i, item in enumerate(items)]
+        return Entries(sec, key, items)
 
     # -- typed accessors ---------------------------------------------------------------
 
-    def cluster_entries(self, key: str) -> list[tuple[Ref, s.ClusterEntry]]:
+    def cluster_entries(self, key: str) -> Entries[s.ClusterEntry]:
         """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``."""
         return self._entries("clusters", key, s.ClusterEntry)
 
-    def dynamic_listeners(self) -> list[tuple[Ref, s.DynamicListener]]:
+    def dynamic_listeners(self) -> Entries[s.DynamicListener]:
         """``dynamic_listeners[]``, including name-less error-only entries."""
         return self._entries("listeners", "dynamic_listeners", s.DynamicListener)
 
-    def static_listeners(self) -> list[tuple[Ref, s.StaticListener]]:
+    def static_listeners(self) -> Entries[s.StaticListener]:
         """``static_listeners[]``."""
         return self._entries("listeners", "static_listeners", s.StaticListener)
 
-    def route_entries(self, key: str) -> list[tuple[Ref, s.RouteConfigEntry]]:
+    def route_entries(self, key: str) -> Entries[s.RouteConfigEntry]:
         """``dynamic_route_configs`` or ``static_route_configs``."""
         return self._entries("routes", key, s.RouteConfigEntry)
 
-    def endpoint_entries(self, key: str) -> list[tuple[Ref, s.EndpointConfigEntry]]:
+    def endpoint_entries(self, key: str) -> Entries[s.EndpointConfigEntry]:
         """``dynamic_endpoint_configs`` or ``static_endpoint_configs``."""
         return self._entries("endpoints", key, s.EndpointConfigEntry)
 
-    def secret_entries(self, key: str) -> list[tuple[Ref, s.SecretEntry]]:
+    def secret_entries(self, key: str) -> Entries[s.SecretEntry]:
         """``static_secrets``, ``dynamic_active_secrets`` or ``dynamic_warming_secrets``."""
         return self._entries("secrets", key, s.SecretEntry)
 

@@ -33,9 +33,12 @@ class Loaded:
     clusters: ClustersStatus | None = None
 
 
-def sniff(data: bytes, source: str) -> None:
+Buffer = bytes | memoryview
+
+
+def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
-    head = data[:512].lstrip()
+    head = bytes(data[:512]).lstrip()
     if not head:
         raise InvalidInput(
             f"{source}: the input is empty",
@@ -75,7 +78,7 @@ def _not_text(head: bytes) -> bool:
     return False
 
 
-def load(data: bytes, source: str) -> Loaded:
+def load(data: Buffer, source: str) -> Loaded:
     """Parse a config dump or a ``/clusters?format=json`` document.
 
     Raises:
@@ -108,8 +111,9 @@ def load(data: bytes, source: str) -> Loaded:
         )
     if top.configs is not None:
         return Loaded(dump=_dump(top.configs, source))
-    if len(top.cluster_statuses) or len(top.clusterStatuses) or data.strip() == b"{}":
-        return Loaded(clusters=ClustersStatus.parse(data, source))
+    empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
+    if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:
+        return Loaded(clusters=ClustersStatus.parse(bytes(data), source))
     raise InvalidInput(
         f"{source}: not an Envoy config dump (no 'configs' list)",
         hint="expected the JSON of GET /config_dump or /clusters?format=json",

@@ -12,8 +12,6 @@ millions of small objects is most of the cost of a naive decode.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from msgspec import Raw, Struct, field
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pdebug.views.table import Lines, Stack, Table
 
 
-def tabwrite(lines: list[list[str]], padding: int) -> str:
+def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
     """Lay out ``lines`` as Go's tabwriter does (pad char ' ', flags 0).
 
     Every cell but a line's last is padded to its column block's widest cell plus
@@ -14,15 +16,14 @@ def tabwrite(lines: list[list[str]], padding: int) -> str:
     """
     if not lines:
         return ""
+    lengths = {len(line) for line in lines}
+    if len(lengths) == 1:  # the common case: one block per column, one format for all
+        n = lengths.pop() - 1
+        columns = list(zip(*lines, strict=True))[:n]
+        widths = [max(map(len, col)) + padding for col in columns]
+        template = "".join(f"{{:<{w}}}" for w in widths) + "{}"
+        return "\n".join([template.format(*line) for line in lines]) + "\n"
     ncells = [len(line) - 1 for line in lines]
-    if min(ncells) == max(ncells):  # the common case: one block per column
-        n = ncells[0]
-        widths = [max(len(line[k]) for line in lines) + padding for k in range(n)]
-        out = []
-        for line in lines:
-            out.append("".join([cell.ljust(w) for cell, w in zip(line, widths, strict=False)]))
-            out[-1] += line[n]
-        return "\n".join(out) + "\n"
     width_at: list[list[int]] = [[0] * max(c, 0) for c in ncells]
     for k in range(max(ncells)):
         i = 0

@@ -35,7 +35,7 @@ class Source(Protocol):
     label: str
     live: bool
 
-    def get(self, path: str) -> bytes:
+    def get(self, path: str) -> bytes | memoryview:
         """GET an admin path such as ``/config_dump?include_eds``; the body on 200."""
         ...
 
@@ -52,10 +52,10 @@ class FileSource:
     def __init__(self, path: str) -> None:
         self.path = path
         self.label = "stdin" if path == "-" else path
-        self._data: bytes | None = None
+        self._data: bytes | memoryview | None = None
 
-    def get(self, path: str) -> bytes:
-        """The file's bytes (read once; gunzipped)."""
+    def get(self, path: str) -> bytes | memoryview:
+        """The file's bytes (read once; gunzipped; large files memory-mapped)."""
         if self._data is None:
             self._data, self.label = read_file(self.path)
         return self._data
@@ -104,10 +104,11 @@ def open_source(text: str, options: LiveOptions | None = None) -> Source:
     if kind == "kube":
         from pdebug.sources.kube import KubeSource
 
-        return KubeSource(text, options)
+        kube: Source = KubeSource(text, options)
+        return kube
     return FileSource(text)
 
 
-def read_source(source: str) -> tuple[bytes, str]:
+def read_source(source: str) -> tuple[bytes | memoryview, str]:
     """Read a file source (``-`` is stdin); kept for callers that only take files."""
     return read_file(source)

@@ -44,7 +44,9 @@ class AdminSource:
 
     def _get(self, path: str) -> bytes:
         p = self._parsed
-        conn_cls = http.client.HTTPSConnection if p.scheme == "https" else http.client.HTTPConnection
+        conn_cls = (
+            http.client.HTTPSConnection if p.scheme == "https" else http.client.HTTPConnection
+        )
         port = p.port or (443 if p.scheme == "https" else 80)
         url = f"{self.url}{path}"
         conn = conn_cls(p.hostname or "", port, timeout=self.timeout)
@@ -57,7 +59,7 @@ class AdminSource:
                 f"{url}: connection refused (nothing listens there)",
                 hint="is Envoy running, and is this its admin port (15000 in Istio sidecars)?",
             ) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise SourceUnavailable(
                 f"{url}: no answer within {self.timeout:g}s",
                 hint="Envoy may be overloaded or the dump huge; raise --timeout",

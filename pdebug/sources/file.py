@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
 import sys
 import zlib
 
 from pdebug.errors import InvalidInput, SourceUnavailable
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: Files above this size are memory-mapped instead of copied into the process.
+MMAP_THRESHOLD = 4 << 20
+
+Buffer = bytes | memoryview
 
 
-def read_file(path: str) -> tuple[bytes, str]:
-    """Read ``path`` (``-`` = stdin) and gunzip it when compressed."""
+def read_file(path: str) -> tuple[Buffer, str]:
+    """Read ``path`` (``-`` = stdin) and gunzip it when compressed.
+
+    Large plain files come back as a read-only memoryview of an mmap: the decoder scans
+    the page cache directly and never copies the file (the map lives as long as the
+    process, since decoded ``Raw`` values point into it).
+    """
     label = "stdin" if path == "-" else path
     try:
         if path == "-":
@@ -25,7 +36,14 @@ def read_file(path: str) -> tuple[bytes, str]:
             data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as fh:
-                data = fh.read()
+                size = os.fstat(fh.fileno()).st_size
+                if size >= MMAP_THRESHOLD:
+                    mapped = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+                    if mapped[:2] != GZIP_MAGIC:
+                        return mapped, label
+                    data = mapped.tobytes()
+                else:
+                    data = fh.read()
     except FileNotFoundError:
         raise SourceUnavailable(
             f"{label}: no such file",

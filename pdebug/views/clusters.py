@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import Ref
+from pdebug.model.dump import Entries, Ref
 from pdebug.model.health import host_is_healthy
 from pdebug.views.common import ClusterName, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
@@ -58,10 +58,16 @@ class ClusterFilter:
 class ClusterRow:
     """One selected cluster with what the table needs."""
 
-    ref: Ref
+    entries: Entries[s.ClusterEntry]
+    index: int
     entry: s.ClusterEntry
     state: str
     key: ClusterName
+
+    @property
+    def ref(self) -> Ref:
+        """Where the cluster sits in the dump (for ``-o json``)."""
+        return self.entries.ref(self.index, "cluster")
 
 
 def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[ClusterRow]:
@@ -75,18 +81,14 @@ def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[C
     if include_warming:
         keys.append(("dynamic_warming_clusters", "WARMING"))
     rows = []
+    parse = ClusterName.parse
+    match = None if flt.empty else flt.matches
     for key, state in keys:
-        for ref, entry in dump.cluster_entries(key):
+        entries = dump.cluster_entries(key)
+        for i, entry in enumerate(entries.items):
             name = entry.cluster.name
-            if flt.matches(name):
-                rows.append(
-                    ClusterRow(
-                        Ref(ref.section, key, ref.index, ("cluster",)),
-                        entry,
-                        state,
-                        ClusterName.parse(name),
-                    )
-                )
+            if match is None or match(name):
+                rows.append(ClusterRow(entries, i, entry, state, parse(name)))
     rows.sort(key=lambda r: r.key.sort_key())
     return rows
 
@@ -106,7 +108,7 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
     total_c: Counter[str] = Counter()
     healthy_c: Counter[str] = Counter()
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
-        for _, entry in dump.endpoint_entries(key):
+        for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
             for group in cla.endpoints:
                 for lb in group.lb_endpoints:

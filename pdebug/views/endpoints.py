@@ -64,13 +64,14 @@ def _addresses(ep: s.Endpoint | None) -> list[str]:
     if ep is None:
         return ["unknown"]
     out = [eds_address(ep.address)]
-    out.extend(eds_address(a.address) for a in ep.additional_addresses)
+    if ep.additional_addresses:
+        out.extend(eds_address(a.address) for a in ep.additional_addresses)
     return out
 
 
 @dataclass(slots=True)
 class EdsRow:
-    """One endpoint of a ClusterLoadAssignment."""
+    """One endpoint of a ClusterLoadAssignment (address, port, locality computed once)."""
 
     cla_ref: Ref
     cla: s.ClusterLoadAssignment
@@ -78,6 +79,9 @@ class EdsRow:
     index: int
     lb: s.LbEndpoint
     addresses: list[str]
+    ip: str  # the main address without port (a pipe or internal address as printed)
+    port: int
+    locality: str
 
 
 def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
@@ -86,28 +90,32 @@ def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
     rows: list[EdsRow] = []
     clas: list[tuple[Ref, s.ClusterLoadAssignment]] = []
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
-        for ref, entry in dump.endpoint_entries(key):
-            clas.append(
-                (Ref(ref.section, key, ref.index, ("endpoint_config",)), entry.endpoint_config)
-            )
+        entries = dump.endpoint_entries(key)
+        for i, entry in enumerate(entries.items):
+            clas.append((entries.ref(i, "endpoint_config"), entry.endpoint_config))
     clas.sort(key=lambda rc: ClusterName.parse(rc[1].cluster_name).sort_key())
+    want_address = flt.address.lower() if flt.address is not None else None
     for ref, cla in clas:
         if not _eq(flt.cluster, cla.cluster_name):
             continue
         for gi, group in enumerate(cla.endpoints):
+            locality = _locality(group.locality)
             for li, lb in enumerate(group.lb_endpoints):
-                addrs = _addresses(lb.endpoint)
-                if flt.address is not None and flt.address.lower() not in (
-                    a.lower() for a in addrs
-                ):
+                ep = lb.endpoint
+                sa = ep.address.socket_address if ep is not None and ep.address else None
+                if sa is not None and ep is not None and not ep.additional_addresses:
+                    ip, port = sa.address, sa.port_value
+                    addrs = [f"{ip}:{port}"]
+                else:
+                    addrs = _addresses(ep)
+                    ip, port = (sa.address, sa.port_value) if sa is not None else (addrs[0], 0)
+                if want_address is not None and want_address not in (a.lower() for a in addrs):
                     continue
-                addr = lb.endpoint.address if lb.endpoint is not None else None
-                port = addr.socket_address.port_value if addr and addr.socket_address else 0
                 if flt.port is not None and port != flt.port:
                     continue
-                if not _eq(flt.status, lb.health_status or "UNKNOWN"):
+                if flt.status is not None and not _eq(flt.status, lb.health_status or "UNKNOWN"):
                     continue
-                rows.append(EdsRow(ref, cla, gi, li, lb, addrs))
+                rows.append(EdsRow(ref, cla, gi, li, lb, addrs, ip, port, locality))
     return rows
 
 
@@ -149,16 +157,12 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
             (
                 prefix + ",".join(row.addresses),
                 row.lb.health_status or "UNKNOWN",
-                _locality(_group_locality(row)),
+                row.locality,
                 row.cla.cluster_name,
             )
         )
     note = None if rows or flt.empty else "No endpoints match the filter."
     return ViewResult(table, lambda: _eds_objects(rows, flt), note)
-
-
-def _group_locality(row: EdsRow) -> s.Locality | None:
-    return row.cla.endpoints[row.group].locality
 
 
 # --- /clusters?format=json ------------------------------------------------------------
@@ -215,7 +219,7 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             if sa is not None:
                 weight = str(row.lb.load_balancing_weight or 1)
                 locality[(row.cla.cluster_name, sa.address, sa.port_value)] = (
-                    _locality(_group_locality(row)),
+                    row.locality,
                     weight,
                 )
     found: list[tuple[str, int, str, int, s.HostStatus]] = []
@@ -260,9 +264,9 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     rows = [
         r
         for r in eds_select(data, bare)
-        if flt.address is None or _bare_address(r).lower() == flt.address.lower()
+        if flt.address is None or r.ip.lower() == flt.address.lower()
     ]
-    rows.sort(key=lambda r: (_bare_address(r), _port(r), r.cla.cluster_name))
+    rows.sort(key=lambda r: (r.ip, r.port, r.cla.cluster_name))
     table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     for r in rows:
         table.rows.append(
@@ -272,7 +276,7 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
                 "-",
                 r.cla.cluster_name,
                 "-",
-                _locality(_group_locality(r)) or "-",
+                r.locality or "-",
                 str(r.lb.load_balancing_weight or 1),
             )
         )
@@ -280,17 +284,3 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     if not rows and not flt.empty:
         note = "No endpoints match the filter."
     return ViewResult(table, lambda: _eds_objects(rows, flt), note)
-
-
-def _bare_address(r: EdsRow) -> str:
-    ep = r.lb.endpoint
-    if ep and ep.address and ep.address.socket_address:
-        return ep.address.socket_address.address
-    return r.addresses[0]
-
-
-def _port(r: EdsRow) -> int:
-    ep = r.lb.endpoint
-    if ep and ep.address and ep.address.socket_address:
-        return ep.address.socket_address.port_value
-    return 0

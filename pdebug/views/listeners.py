@@ -178,7 +178,8 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
     dump = data.need_dump("the listeners view")
     sec = dump.require("listeners")
     rows: list[ListenerRow] = []
-    for ref, dyn in dump.dynamic_listeners():
+    dynamic = dump.dynamic_listeners()
+    for i, dyn in enumerate(dynamic.items):
         state, st = _state(dyn)
         if dyn.active_state is not None:
             st = dyn.active_state
@@ -190,7 +191,7 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
                 lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
                 rows.append(
                     _row(
-                        Ref(sec, ref.key, ref.index, ("error_state", "failed_configuration")),
+                        dynamic.ref(i, "error_state", "failed_configuration"),
                         lst,
                         sec.camel,
                         "ERROR",
@@ -211,7 +212,7 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
         )
         rows.append(
             _row(
-                Ref(sec, ref.key, ref.index, path),
+                dynamic.ref(i, *path),
                 st.listener,
                 sec.camel,
                 state,
@@ -219,11 +220,12 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
                 st.last_updated,
             )
         )
-    for ref, stat in dump.static_listeners():
+    static = dump.static_listeners()
+    for i, stat in enumerate(static.items):
         if stat.listener is not None:
             rows.append(
                 _row(
-                    Ref(sec, ref.key, ref.index, ("listener",)),
+                    static.ref(i, "listener"),
                     stat.listener,
                     sec.camel,
                     "STATIC",

@@ -69,9 +69,10 @@ def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
     dump.require("routes")
     rows = []
     for key in ("dynamic_route_configs", "static_route_configs"):
-        for ref, entry in dump.route_entries(key):
+        entries = dump.route_entries(key)
+        for i, entry in enumerate(entries.items):
             if flt.name is None or entry.route_config.name == flt.name:
-                rows.append(RouteRow(Ref(ref.section, key, ref.index, ("route_config",)), entry))
+                rows.append(RouteRow(entries.ref(i, "route_config"), entry))
     return _istioctl_order(rows)
 
 

@@ -102,7 +102,7 @@ def items(data: ProxyData) -> list[SecretItem]:
         ("dynamic_warming_secrets", "WARMING"),
         ("dynamic_active_secrets", "ACTIVE"),
     ):
-        for _, entry in dump.secret_entries(key):
+        for entry in dump.secret_entries(key).items:
             out.extend(_expand(entry, status, sec.camel))
     return out
 
@@ -140,8 +140,8 @@ def view(
     now = now or datetime.now(UTC)
     dump = data.need_dump("the secrets view")
     sec = dump.require("secrets")
-    active = dump.secret_entries("dynamic_active_secrets")
-    warming = dump.secret_entries("dynamic_warming_secrets")
+    active = dump.secret_entries("dynamic_active_secrets").items
+    warming = dump.secret_entries("dynamic_warming_secrets").items
     if not active and not warming:
         return ViewResult(Lines("No active or warming secrets found."), _objects(sec))
     rows = items(data)

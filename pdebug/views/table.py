@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 
@@ -34,9 +35,9 @@ class Table:
         if wide or not any(c.wide for c in self.columns):
             return [c.name for c in self.columns], self.rows
         keep = [i for i, c in enumerate(self.columns) if not c.wide]
-        return [self.columns[i].name for i in keep], [
-            tuple(row[i] for i in keep) for row in self.rows
-        ]
+        pick = operator.itemgetter(*keep)
+        rows = list(map(pick, self.rows)) if len(keep) > 1 else [(r[keep[0]],) for r in self.rows]
+        return [self.columns[i].name for i in keep], rows
 
 
 @dataclass(slots=True)
