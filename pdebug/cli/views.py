@@ -8,14 +8,61 @@ from typing import Annotated
 import typer
 
 from pdebug.cli import app
-from pdebug.cli._run import run_view
+from pdebug.cli._run import Fetch, Target, run_view
 
 SourceArg = Annotated[
-    str,
+    str | None,
     typer.Argument(
         metavar="SOURCE",
-        help="Saved GET /config_dump (or /clusters?format=json); '-' reads stdin; .gz is fine.",
+        help="A saved dump ('-' = stdin, .gz ok), an Envoy admin URL (http://127.0.0.1:15000, "
+        "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME.",
         show_default=False,
+    ),
+]
+_LIVE = "Live proxy"
+AdminOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL", rich_help_panel=_LIVE
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace", "-n", help="Namespace of the pod or workload.", rich_help_panel=_LIVE
+    ),
+]
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", help="Kubeconfig context.", rich_help_panel=_LIVE)
+]
+KubeconfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
+        rich_help_panel=_LIVE,
+    ),
+]
+AdminPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--admin-port",
+        help="Envoy admin port inside the pod.",
+        min=1,
+        max=65535,
+        rich_help_panel=_LIVE,
+    ),
+]
+ContainerOpt = Annotated[
+    str, typer.Option("--container", help="Sidecar container name.", rich_help_panel=_LIVE)
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for the proxy or the API server.",
+        min=0.1,
+        rich_help_panel=_LIVE,
     ),
 ]
 OutputOpt = Annotated[
@@ -39,9 +86,28 @@ def _aliases(func: Callable[..., int], *names: str) -> None:
         app.command(name, hidden=True)(func)
 
 
+def _target(
+    source: str | None,
+    admin: str | None,
+    namespace: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+    admin_port: int,
+    container: str,
+    timeout: float,
+) -> Target:
+    from pdebug.sources import LiveOptions
+
+    return Target.of(
+        source,
+        admin,
+        LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
+    )
+
+
 @app.command("clusters")
 def clusters_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     fqdn: Annotated[
         str | None, typer.Option(help="Cluster name contains this (service FQDN).")
     ] = None,
@@ -50,17 +116,28 @@ def clusters_cmd(
     direction: Annotated[str | None, typer.Option(help="inbound or outbound (substring).")] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show the clusters of a proxy (istioctl proxy-config cluster).
 
     Wide adds state (warming clusters too), LB policy, endpoint and healthy counts.
 
     Example: pdebug clusters dump.json --fqdn reviews --port 9080 -o wide
+
+    Example: pdebug clusters pod/productpage-v1-abc -n default --fqdn reviews
     """
     from pdebug.views import clusters as v
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
-    return run_view(source, output, lambda d, f: v.view(d, flt, f.wide), clusters_json)
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
+    return run_view(target, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
 
 
 _aliases(clusters_cmd, "cluster", "c")
@@ -68,16 +145,23 @@ _aliases(clusters_cmd, "cluster", "c")
 
 @app.command("listeners")
 def listeners_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     address: Annotated[
         str | None, typer.Option(help="Listener address (any of its addresses).")
     ] = None,
     port: PortOpt = None,
-    type: Annotated[
+    type: Annotated[  # noqa: A002 - istioctl's flag name
         str | None, typer.Option("--type", help="HTTP, TCP, HTTP+TCP or UNKNOWN.")
-    ] = None,  # noqa: A002
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show the listeners of a proxy and where each filter chain sends traffic.
 
@@ -89,7 +173,8 @@ def listeners_cmd(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    return run_view(source, output, lambda d, f: v.view(d, flt, f.wide, verbose))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(target, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
 
 
 _aliases(listeners_cmd, "listener", "l")
@@ -97,10 +182,17 @@ _aliases(listeners_cmd, "listener", "l")
 
 @app.command("routes")
 def routes_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     name: Annotated[str | None, typer.Option(help="Only the route config with this name.")] = None,
     verbose: Annotated[bool, typer.Option(help="One row per route.")] = True,
     output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show route configs: virtual hosts, domains, matches and VirtualServices.
 
@@ -111,7 +203,10 @@ def routes_cmd(
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    return run_view(source, output, lambda d, f: v.view(d, flt, f.wide, verbose))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(
+        target, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose)
+    )
 
 
 _aliases(routes_cmd, "route", "r")
@@ -123,25 +218,37 @@ StatusOpt = Annotated[str | None, typer.Option(help="HEALTHY, UNHEALTHY, DRAININ
 
 @app.command("endpoints")
 def endpoints_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     address: AddressOpt = None,
     port: PortOpt = None,
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show endpoints with their health and outlier status (istioctl proxy-config endpoint).
 
     SOURCE may be a /clusters?format=json document (live health), a dump with EDS
-    (config_dump?include_eds), or a dump plus --clusters-json to merge both.
+    (config_dump?include_eds), or a dump plus --clusters-json to merge both. A live proxy
+    is asked for /clusters?format=json (and its EDS too with -o wide).
 
     Example: pdebug endpoints dump.json --clusters-json clusters.json --status UNHEALTHY
     """
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    return run_view(source, output, lambda d, f: v.endpoints_view(d, flt, f.wide), clusters_json)
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
+    return run_view(
+        target, output, fetch, lambda d, f: v.endpoints_view(d, flt, f.wide), clusters_json
+    )
 
 
 _aliases(endpoints_cmd, "endpoint", "ep")
@@ -149,12 +256,19 @@ _aliases(endpoints_cmd, "endpoint", "ep")
 
 @app.command("eds")
 def eds_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     address: Annotated[str | None, typer.Option(help="Endpoint address as IP:PORT.")] = None,
     port: PortOpt = None,
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
     output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show the EDS endpoints in a dump taken with include_eds (istioctl proxy-config eds).
 
@@ -163,11 +277,22 @@ def eds_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    return run_view(source, output, lambda d, f: v.eds_view(d, flt))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(target, output, Fetch.eds(cluster), lambda d, f: v.eds_view(d, flt))
 
 
 @app.command("secrets")
-def secrets_cmd(source: SourceArg, output: OutputOpt = "table") -> int:
+def secrets_cmd(
+    source: SourceArg = None,
+    output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
     """Show certificates: type, validity, serial, expiry and trust domain.
 
     Wide adds days until expiry and the chain length. Keys are never printed.
@@ -176,35 +301,58 @@ def secrets_cmd(source: SourceArg, output: OutputOpt = "table") -> int:
     """
     from pdebug.views import secrets as v
 
-    return run_view(source, output, lambda d, f: v.view(d, f.wide))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(target, output, Fetch.secrets(), lambda d, f: v.view(d, f.wide))
 
 
 _aliases(secrets_cmd, "secret", "s")
 
 
 @app.command("bootstrap")
-def bootstrap_cmd(source: SourceArg, output: OutputOpt = "table") -> int:
+def bootstrap_cmd(
+    source: SourceArg = None,
+    output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
     """Show Istio and Envoy versions (table) or the bootstrap config (json/yaml).
 
     Example: pdebug bootstrap dump.json -o wide
     """
     from pdebug.views import bootstrap as v
 
-    return run_view(source, output, lambda d, f: v.view(d, f.wide))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(target, output, Fetch.bootstrap(), lambda d, f: v.view(d, f.wide))
 
 
 _aliases(bootstrap_cmd, "b")
 
 
 @app.command("ecds")
-def ecds_cmd(source: SourceArg, output: OutputOpt = "table") -> int:
+def ecds_cmd(
+    source: SourceArg = None,
+    output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
     """Show extension configs delivered by ECDS (e.g. Wasm filters).
 
     Example: pdebug ecds dump.json -o yaml
     """
     from pdebug.views import ecds as v
 
-    return run_view(source, output, lambda d, f: v.view(d, f.wide))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(target, output, Fetch.ecds(), lambda d, f: v.view(d, f.wide))
 
 
 _aliases(ecds_cmd, "ec")
@@ -212,12 +360,19 @@ _aliases(ecds_cmd, "ec")
 
 @app.command("all")
 def all_cmd(
-    source: SourceArg,
+    source: SourceArg = None,
     address: Annotated[str | None, typer.Option(help="Listener/endpoint address.")] = None,
     port: PortOpt = None,
     fqdn: Annotated[str | None, typer.Option(help="Cluster name contains this.")] = None,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show every table: bootstrap, clusters, listeners, routes, secrets, endpoints.
 
@@ -233,7 +388,10 @@ def all_cmd(
     cf = ClusterFilter(fqdn=fqdn, port=port)
     lf = ListenerFilter(address=address, port=port)
     ef = EndpointFilter(address=address, port=port)
-    return run_view(source, output, lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers))
+    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    return run_view(
+        target, output, Fetch.everything(), lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers)
+    )
 
 
 _aliases(all_cmd, "a")

@@ -202,6 +202,16 @@ class ConfigDump:
             )
         return sec
 
+    def assume_empty(self, kinds: tuple[str, ...]) -> None:
+        """Add an empty section for each of ``kinds`` the dump lacks.
+
+        A live fetch with a mask only returns the sections that have the masked fields,
+        so a missing section there means "none", not "not captured".
+        """
+        for kind in kinds:
+            if self.section(kind) is None:
+                self.sections.append(Section(KIND_TYPE_URL[kind], kind, {}, len(self.sections)))
+
     def has(self, kind: str) -> bool:
         """Whether the dump carries a section of ``kind``."""
         return self.section(kind) is not None

@@ -13,6 +13,14 @@ from pdebug.errors import InvalidInput, SourceUnavailable
 _TRANSIENT = (ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead)
 
 
+class AdminHTTPError(SourceUnavailable):
+    """Envoy's admin answered with a non-200 status."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
 def normalise_admin_url(text: str) -> str:
     """``localhost:15000`` -> ``http://localhost:15000`` (no trailing slash)."""
     if "://" not in text:
@@ -74,9 +82,10 @@ class AdminSource:
             conn.close()
         if resp.status != 200:
             snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
-            raise SourceUnavailable(
+            raise AdminHTTPError(
                 f"{url}: Envoy answered HTTP {resp.status}"
                 + (f" ({snippet[0]})" if snippet else ""),
+                resp.status,
                 hint="check the admin path and that this is an Envoy admin port",
             )
         return body

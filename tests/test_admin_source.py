@@ -1,0 +1,209 @@
+"""Live views from a real Envoy's admin address, and every way that can fail."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import envoy_harness as eh
+import pytest
+from conftest import ISTIOCTL
+
+from pdebug.cli._run import Fetch
+from pdebug.errors import ExitCode
+
+needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+
+
+@pytest.fixture(scope="module")
+def sidecar():
+    with eh.istio_sidecar() as run:
+        yield run
+
+
+def _saved(sidecar, tmp_path: Path) -> Path:
+    path = tmp_path / "dump.json"
+    path.write_bytes(sidecar.envoy.get("/config_dump?include_eds"))
+    return path
+
+
+@needs_envoy
+@pytest.mark.envoy
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clusters"],
+        ["clusters", "--fqdn", "reviews"],
+        ["clusters", "--fqdn", "reviews", "--subset", "v2"],
+        ["listeners"],
+        ["listeners", "--port", "9080", "-o", "wide"],
+        ["routes"],
+        ["routes", "--name", "9080"],
+        ["eds"],
+        ["eds", "--cluster", "OUTBOUND|9080||ratings.default.svc.cluster.local"],
+        ["secrets"],
+        ["bootstrap"],
+        ["all"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_live_view_equals_the_view_of_the_saved_dump(pdebug, sidecar, tmp_path, args):
+    saved = pdebug(args[0], _saved(sidecar, tmp_path), *args[1:])
+    live = pdebug(args[0], sidecar.envoy.admin_url, *args[1:])
+    assert live.code == 0, live.err
+    # version/last-updated columns are the same dump, so the tables must be identical
+    assert live.out == saved.out
+    assert live.out
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_admin_forms_host_port_and_option(pdebug, sidecar):
+    url = sidecar.envoy.admin_url
+    host_port = url.removeprefix("http://")
+    assert pdebug("clusters", host_port).out == pdebug("clusters", url).out
+    assert pdebug("clusters", "--admin", url).out == pdebug("clusters", url).out
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_live_endpoints_use_clusters_json(pdebug, sidecar, tmp_path):
+    health = tmp_path / "clusters.json"
+    health.write_bytes(sidecar.envoy.get("/clusters?format=json"))
+    live = pdebug("endpoints", sidecar.envoy.admin_url)
+    assert live.code == 0, live.err
+    assert live.out == pdebug("endpoints", health).out
+    assert "DRAINING" in live.out  # what /clusters says, not the dump's UNHEALTHY
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_live_views_of_a_proxy_without_secrets_or_ecds(pdebug):
+    with eh.seed_demo() as demo:
+        secrets = pdebug("secrets", demo.envoy.admin_url)
+        ecds = pdebug("ecds", demo.envoy.admin_url)
+    assert secrets.code == 0 and secrets.out == "No active or warming secrets found.\n"
+    assert ecds.code == 0 and "No ECDS filters found." in ecds.err
+
+
+def test_fetch_pushes_filters_down_to_envoy():
+    assert Fetch.clusters("reviews").dump_path() == (
+        "/config_dump?mask=dynamic_active_clusters,static_clusters,dynamic_warming_clusters"
+        "&name_regex=.%2Areviews.%2A"
+    )
+    assert Fetch.routes("9080").dump_path().endswith("&name_regex=9080")
+    assert Fetch.eds("a|b").dump_path() == (
+        "/config_dump?include_eds&mask=dynamic_endpoint_configs,static_endpoint_configs"
+        "&name_regex=%28%3Fi%29a%5C%7Cb"
+    )
+    assert Fetch.everything().dump_path() == "/config_dump?include_eds"
+
+
+# --- failures -----------------------------------------------------------------------
+
+
+def _one_line(result, code: int, needle: str) -> None:
+    assert result.code == code, result
+    first = result.err.splitlines()[0]
+    assert first.startswith("pdebug: error: ") and needle in first, result.err
+    assert "Traceback" not in result.err
+
+
+def test_connection_refused(pdebug):
+    port = eh.free_port()
+    _one_line(pdebug("clusters", f"127.0.0.1:{port}"), ExitCode.SOURCE_UNAVAILABLE, "refused")
+
+
+class _Server:
+    """A loopback TCP server with scripted misbehaviour."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.behaviour = behaviour
+        self.accepted = 0
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+            conn.recv(65536)
+            if self.behaviour == "hang":
+                continue
+            if self.behaviour == "drop-once" and self.accepted == 1:
+                conn.close()
+                continue
+            body = {
+                "html": b"<html><body>upstream connect error</body></html>",
+                "drop-once": (ISTIOCTL / "proxy-config-all/config_dump.json").read_bytes(),
+                "503": b"no healthy upstream",
+            }[self.behaviour]
+            status = b"503 Service Unavailable" if self.behaviour == "503" else b"200 OK"
+            conn.sendall(
+                b"HTTP/1.1 "
+                + status
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.fixture
+def server(request):
+    srv = _Server(request.param)
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize("server", ["hang"], indirect=True)
+def test_admin_that_hangs_times_out(pdebug, server):
+    result = pdebug("clusters", f"127.0.0.1:{server.port}", "--timeout", "0.5")
+    _one_line(result, ExitCode.SOURCE_UNAVAILABLE, "no answer within 0.5s")
+    assert "--timeout" in result.err
+
+
+@pytest.mark.parametrize("server", ["503"], indirect=True)
+def test_admin_non_200(pdebug, server):
+    _one_line(
+        pdebug("listeners", f"127.0.0.1:{server.port}"), ExitCode.SOURCE_UNAVAILABLE, "HTTP 503"
+    )
+
+
+@pytest.mark.parametrize("server", ["html"], indirect=True)
+def test_admin_answers_html(pdebug, server):
+    _one_line(
+        pdebug("routes", f"http://127.0.0.1:{server.port}"), ExitCode.INVALID_INPUT, "HTML page"
+    )
+
+
+@pytest.mark.parametrize("server", ["drop-once"], indirect=True)
+def test_a_transient_drop_is_retried(pdebug, server):
+    result = pdebug("clusters", f"127.0.0.1:{server.port}")
+    assert result.code == 0, result.err
+    assert "httpbin.default.svc.cluster.local" in result.out
+    assert server.accepted == 2
+
+
+def test_source_and_admin_together_is_a_usage_error(pdebug):
+    _one_line(pdebug("clusters", "x.json", "--admin", "localhost:1"), ExitCode.USAGE, "not both")
+
+
+def test_no_source_is_a_usage_error(pdebug):
+    _one_line(pdebug("clusters"), ExitCode.USAGE, "missing SOURCE")
