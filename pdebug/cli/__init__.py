@@ -55,7 +55,8 @@ def _root(
     """Root options."""
 
 
-from pdebug.cli import views as _views  # noqa: E402,F401  (registers the commands)
+from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
+from pdebug.cli import views as _views  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

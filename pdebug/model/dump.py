@@ -272,8 +272,8 @@ _SAMPLE = 16384
 def camel_section(fields: dict[str, msgspec.Raw]) -> bool:
     """Whether a section is spelled lowerCamelCase (istiod / istioctl output).
 
-    Section keys decide when they have more than one word; otherwise a sample of the
-    content does (istioctl's test dumps mix snake section keys with camel content).
+    Section keys and a sample of the content vote (istioctl's test dumps mix snake
+    section keys with camel content).
     """
     camel = snake = 0
     for key in fields:
@@ -281,8 +281,6 @@ def camel_section(fields: dict[str, msgspec.Raw]) -> bool:
             snake += 1
         elif not key.islower():
             camel += 1
-    if camel != snake:
-        return camel > snake
     for raw in fields.values():
         sample = memoryview(raw)[:_SAMPLE].tobytes()
         camel += len(_CAMEL_KEY.findall(sample))

@@ -1,0 +1,486 @@
+"""Compare two views of one proxy's config: istiod (or a file, or another dump) vs Envoy.
+
+istioctl prints a wall of unified JSON diff; pdebug names the resources and the fields
+that differ, and when Envoy rejected an update, why. Resources are keyed by name (order
+never matters), ``version_info``/``last_updated`` are ignored, v2 type URLs and
+lowerCamelCase keys are normalised, and values that only differ by a proto3 default
+(absent vs 0/false/""/[]/{}) are equal.
+
+Scale: a resource whose bytes are identical on both sides is equal without decoding;
+only differing ones are decoded, normalised and, if still different, handed to DeepDiff.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from pdebug.model.camel import snake_keys
+from pdebug.model.dump import ConfigDump, Section
+
+#: The kinds a diff can compare; the first three are istioctl's and always compared.
+KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
+DEFAULT_KINDS = ("clusters", "listeners", "routes")
+TITLES = {
+    "clusters": "Clusters",
+    "listeners": "Listeners",
+    "routes": "Routes",
+    "secrets": "Secrets",
+    "endpoints": "Endpoints",
+}
+
+
+class _Named(msgspec.Struct, gc=False):
+    name: str = ""
+    cluster_name: str = ""
+    clusterName: str = ""  # noqa: N815 - wire spelling
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """Any admin dump entry; the resource itself stays undecoded."""
+
+    name: str = ""
+    cluster: msgspec.Raw = msgspec.Raw()
+    route_config: msgspec.Raw = msgspec.Raw()
+    routeConfig: msgspec.Raw = msgspec.Raw()  # noqa: N815
+    endpoint_config: msgspec.Raw = msgspec.Raw()
+    endpointConfig: msgspec.Raw = msgspec.Raw()  # noqa: N815
+    secret: msgspec.Raw = msgspec.Raw()
+    active_state: msgspec.Raw = msgspec.Raw()
+    activeState: msgspec.Raw = msgspec.Raw()  # noqa: N815
+    warming_state: msgspec.Raw = msgspec.Raw()
+    warmingState: msgspec.Raw = msgspec.Raw()  # noqa: N815
+    error_state: msgspec.Raw = msgspec.Raw()
+    errorState: msgspec.Raw = msgspec.Raw()  # noqa: N815
+
+
+class _State(msgspec.Struct, gc=False):
+    listener: msgspec.Raw = msgspec.Raw()
+    last_updated: str = ""
+    lastUpdated: str = ""  # noqa: N815
+
+
+class _Error(msgspec.Struct, gc=False):
+    details: str = ""
+    last_update_attempt: str = ""
+    lastUpdateAttempt: str = ""  # noqa: N815
+
+
+_ENTRIES = msgspec.json.Decoder(list[_Entry], strict=False)
+_NAMED = msgspec.json.Decoder(_Named, strict=False)
+_STATE = msgspec.json.Decoder(_State, strict=False)
+_ERROR = msgspec.json.Decoder(_Error, strict=False)
+
+
+@dataclass
+class Resource:
+    """One named resource of one side: its undecoded bytes and where it came from."""
+
+    name: str
+    raw: msgspec.Raw
+    camel: bool
+    state: str = "active"  # listeners: active / warming / error
+    error: str = ""
+    error_at: str = ""
+
+    def plain(self) -> Any:
+        """The resource as normalised plain data (snake_case, v3 types, no defaults).
+
+        Keys are respelled whatever the section looked like: dumps exist whose section
+        keys are snake_case around camelCase resources (istioctl's own test data).
+        """
+        value = normalise(snake_keys(orjson.loads(bytes(self.raw))))
+        if isinstance(value, dict) and isinstance(value.get("virtual_hosts"), list):
+            # istioctl sorts a route config's virtual hosts by name before comparing
+            value["virtual_hosts"] = sorted(
+                value["virtual_hosts"], key=lambda vh: str(vh.get("name", ""))
+            )
+        return value
+
+
+@dataclass
+class FieldChange:
+    """One field that differs: a dotted path and both values (``None`` = absent)."""
+
+    path: str
+    left: Any
+    right: Any
+
+
+@dataclass
+class Change:
+    """A resource that differs, or exists on one side only."""
+
+    name: str
+    status: str  # changed | only-left | only-right
+    fields: list[FieldChange] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class KindReport:
+    """The comparison of one kind of resource."""
+
+    kind: str
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    compared: int = 0
+    suffix: str = ""
+
+    @property
+    def match(self) -> bool:
+        """Whether the two sides agree on this kind."""
+        return not self.changes
+
+    @property
+    def verdict(self) -> str:
+        """The istioctl verdict line, e.g. ``Routes Match (RDS last loaded at ...)``."""
+        verdict = "Match" if self.match else "Don't Match"
+        return f"{TITLES[self.kind]} {verdict}{self.suffix}"
+
+
+@dataclass
+class DiffReport:
+    """The whole comparison."""
+
+    left: str
+    right: str
+    kinds: list[KindReport]
+
+    @property
+    def same(self) -> bool:
+        """Whether every compared kind matches."""
+        return all(k.match for k in self.kinds)
+
+
+# --- normalisation ------------------------------------------------------------------
+
+_V2_TYPES = [
+    (
+        re.compile(r"^(type\.googleapis\.com/)envoy\.api\.v2\.Cluster$"),
+        r"\1envoy.config.cluster.v3.Cluster",
+    ),
+    (
+        re.compile(r"^(type\.googleapis\.com/)envoy\.api\.v2\.Listener$"),
+        r"\1envoy.config.listener.v3.Listener",
+    ),
+    (
+        re.compile(r"^(type\.googleapis\.com/)envoy\.api\.v2\.RouteConfiguration$"),
+        r"\1envoy.config.route.v3.RouteConfiguration",
+    ),
+    (
+        re.compile(r"^(type\.googleapis\.com/)envoy\.api\.v2\.ClusterLoadAssignment$"),
+        r"\1envoy.config.endpoint.v3.ClusterLoadAssignment",
+    ),
+    (
+        re.compile(r"^(type\.googleapis\.com/)envoy\.api\.v2\.auth\.(\w+)$"),
+        r"\1envoy.extensions.transport_sockets.tls.v3.\2",
+    ),
+    (
+        re.compile(
+            r"^(type\.googleapis\.com/)envoy\.api\.v2\.(core|route|listener|cluster|endpoint)\.(\w+)$"
+        ),
+        r"\1envoy.config.\2.v3.\3",
+    ),
+    (
+        re.compile(
+            r"^(type\.googleapis\.com/)envoy\.config\.filter\.(network|http|listener)\.(\w+)\.v2\w*\.(\w+)$"
+        ),
+        r"\1envoy.extensions.filters.\2.\3.v3.\4",
+    ),
+]
+
+
+def normalise_type_url(url: str) -> str:
+    """Map an Envoy v2 type URL to its v3 name; other URLs are returned unchanged."""
+    if ".v2" not in url:
+        return url
+    for pattern, repl in _V2_TYPES:
+        new, n = pattern.subn(repl, url)
+        if n:
+            return new
+    return url
+
+
+#: Zero values of common Envoy enums, by field name: proto3 JSON omits them, while
+#: istiod's or a hand-written config may spell them out.
+ENUM_ZERO = {
+    "lb_policy": "ROUND_ROBIN",
+    "dns_lookup_family": "AUTO",
+    "codec_type": "AUTO",
+    "traffic_direction": "UNSPECIFIED",
+    "protocol": "TCP",
+    "health_status": "UNKNOWN",
+    "forward_client_cert_details": "SANITIZE",
+    "server_header_transformation": "OVERWRITE",
+    "headers_with_underscores_action": "ALLOW",
+    "drain_type": "DEFAULT",
+    "source_type": "ANY",
+    "transport_api_version": "AUTO",
+    "resource_api_version": "AUTO",
+    "priority": "DEFAULT",
+}
+
+
+def _is_default(value: Any, key: str = "") -> bool:
+    """proto3 leaves defaults out; a present default equals an absent field."""
+    if key in ENUM_ZERO and value == ENUM_ZERO[key]:
+        return True
+    if value is None or value is False:
+        return True
+    if type(value) in (int, float):
+        return bool(value == 0)
+    return value in ("", [], {})
+
+
+_DURATION = re.compile(r"^(-?\d+)(?:\.(\d{1,9}))?s$")
+
+
+def _duration(text: str) -> str:
+    """``0.250s`` and ``0.25s`` are one protobuf Duration: print it one way."""
+    m = _DURATION.match(text)
+    if m is None:
+        return text
+    frac = (m.group(2) or "").rstrip("0")
+    return f"{m.group(1)}.{frac}s" if frac else f"{m.group(1)}s"
+
+
+def normalise(value: Any) -> Any:
+    """Drop proto3 defaults and volatile fields; map v2 type URLs to v3; one Duration form."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in ("version_info", "last_updated"):
+                continue
+            if key == "@type" and isinstance(item, str):
+                out[key] = normalise_type_url(item)
+                continue
+            item = normalise(item)
+            if not _is_default(item, key):
+                out[key] = item
+        return out
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, str) and value.endswith("s") and value[:1].isdigit():
+        return _duration(value)
+    return value
+
+
+# --- collecting each side's resources ----------------------------------------------
+
+
+def _first(*raws: msgspec.Raw) -> msgspec.Raw:
+    for raw in raws:
+        if len(raw):
+            return raw
+    return msgspec.Raw()
+
+
+def _name_of(raw: msgspec.Raw) -> str:
+    named = _NAMED.decode(raw)
+    return named.name or named.cluster_name or named.clusterName
+
+
+def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[str, Resource]:
+    """The named resources of ``kind`` that a diff compares, keyed by name."""
+    out: dict[str, Resource] = {}
+    section_kind = kind
+    sec = dump.section(section_kind)
+    if sec is None:
+        return out
+    keys = {
+        "clusters": ["dynamic_active_clusters"] + (["static_clusters"] if include_static else []),
+        "listeners": ["dynamic_listeners"] + (["static_listeners"] if include_static else []),
+        "routes": ["dynamic_route_configs"] + (["static_route_configs"] if include_static else []),
+        "secrets": ["dynamic_active_secrets"] + (["static_secrets"] if include_static else []),
+        "endpoints": ["dynamic_endpoint_configs"]
+        + (["static_endpoint_configs"] if include_static else []),
+    }[kind]
+    for key in keys:
+        raw = sec.raw(key)
+        if raw is None:
+            continue
+        for entry in _ENTRIES.decode(raw):
+            res = _resource(kind, key, entry, sec)
+            if res is not None:
+                out[res.name] = res
+    return out
+
+
+def _resource(kind: str, key: str, entry: _Entry, sec: Section) -> Resource | None:
+    if kind == "clusters":
+        body = entry.cluster
+    elif kind == "routes":
+        body = _first(entry.route_config, entry.routeConfig)
+    elif kind == "endpoints":
+        body = _first(entry.endpoint_config, entry.endpointConfig)
+    elif kind == "secrets":
+        body = entry.secret
+        if not len(body):
+            return None
+        return Resource(entry.name or _name_of(body), body, sec.camel)
+    else:
+        return _listener(key, entry, sec)
+    if not len(body):
+        return None
+    return Resource(_name_of(body), body, sec.camel)
+
+
+def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
+    if key == "static_listeners":
+        return (
+            Resource(_name_of(entry.cluster), entry.cluster, sec.camel)
+            if len(entry.cluster)
+            else None
+        )
+    active = _first(entry.active_state, entry.activeState)
+    warming = _first(entry.warming_state, entry.warmingState)
+    error = _first(entry.error_state, entry.errorState)
+    err = _ERROR.decode(error) if len(error) else None
+    state_raw = active if len(active) else warming
+    if not len(state_raw):
+        if err is None or not entry.name:
+            return None  # Envoy's name-less error-only twin of a rejected update
+        return Resource(
+            entry.name,
+            msgspec.Raw(b"null"),
+            sec.camel,
+            "error",
+            err.details,
+            err.last_update_attempt or err.lastUpdateAttempt,
+        )
+    state = _STATE.decode(state_raw)
+    res = Resource(
+        entry.name or _name_of(state.listener),
+        state.listener,
+        sec.camel,
+        "active" if len(active) else "warming",
+    )
+    if err is not None:
+        res.state = "error"
+        res.error = err.details
+        res.error_at = err.last_update_attempt or err.lastUpdateAttempt
+    return res
+
+
+# --- comparing ------------------------------------------------------------------------
+
+
+def _canonical(res: Resource) -> bytes:
+    return orjson.dumps(res.plain(), option=orjson.OPT_SORT_KEYS)
+
+
+def _field_changes(left: Any, right: Any, ignore: re.Pattern[str] | None) -> list[FieldChange]:
+    from deepdiff import DeepDiff  # lazy: only resources that really differ get here
+
+    diff = DeepDiff(left, right, ignore_order=False, verbose_level=2, view="tree")
+    changes: list[FieldChange] = []
+    for report_type, items in diff.items():
+        for item in items:
+            path = _dotted(item.path(output_format="list"))
+            if ignore is not None and ignore.search(path):
+                continue
+            l_val = None if report_type.endswith("_added") else item.t1
+            r_val = None if report_type.endswith("_removed") else item.t2
+            changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
+    changes.sort(key=lambda c: c.path)
+    return changes
+
+
+def _scalar(value: Any) -> Any:
+    from deepdiff.helper import NotPresent
+
+    return None if isinstance(value, NotPresent) else value
+
+
+def _dotted(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def compare_kind(
+    kind: str,
+    left: dict[str, Resource],
+    right: dict[str, Resource],
+    ignore: re.Pattern[str] | None = None,
+) -> KindReport:
+    """Compare one kind: names on one side only, then changed resources field by field."""
+    report = KindReport(kind, compared=len(set(left) | set(right)))
+    for name in sorted(set(left) | set(right)):
+        a, b = left.get(name), right.get(name)
+        if b is not None and b.state == "error":
+            report.notes.append(
+                f"{name}: Envoy rejected an update"
+                + (f" at {b.error_at}" if b.error_at else "")
+                + f": {b.error or 'no details'}"
+            )
+        elif b is not None and b.state == "warming":
+            report.notes.append(f"{name}: warming (Envoy has not finished initialising it)")
+        if a is None:
+            report.changes.append(Change(name, "only-right"))
+            continue
+        if b is None:
+            report.changes.append(Change(name, "only-left"))
+            continue
+        if bytes(a.raw) == bytes(b.raw) and a.camel == b.camel:
+            continue
+        if bytes(b.raw) == b"null":  # rejected new listener: present in expected only
+            report.changes.append(Change(name, "only-left", note="rejected by Envoy"))
+            continue
+        if _canonical(a) == _canonical(b):
+            continue
+        fields = _field_changes(a.plain(), b.plain(), ignore)
+        if fields:
+            report.changes.append(Change(name, "changed", fields))
+    return report
+
+
+def rds_last_loaded(dump: ConfigDump) -> str:
+    """The istioctl suffix `` (RDS last loaded at <RFC1123, local time>)`` suffix, or ``""``."""
+    sec = dump.section("routes")
+    if sec is None:
+        return ""
+    newest: datetime | None = None
+    for entry in dump.route_entries("dynamic_route_configs").items:
+        if entry.last_updated:
+            try:
+                when = datetime.fromisoformat(entry.last_updated.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            newest = when if newest is None or when > newest else newest
+    if newest is None:
+        return ""
+    return f" (RDS last loaded at {newest.astimezone().strftime('%a, %d %b %Y %H:%M:%S %Z')})"
+
+
+def compare(
+    left: ConfigDump,
+    right: ConfigDump,
+    kinds: Iterable[str] = DEFAULT_KINDS,
+    include_static: bool = False,
+    ignore: str | None = None,
+    left_label: str = "expected",
+    right_label: str = "Envoy",
+) -> DiffReport:
+    """Compare ``left`` (expected: istiod, a file, "before") with ``right`` (Envoy, "after")."""
+    pattern = re.compile(ignore) if ignore else None
+    reports = []
+    for kind in kinds:
+        rep = compare_kind(
+            kind, collect(left, kind, include_static), collect(right, kind, include_static), pattern
+        )
+        if kind == "routes":
+            rep.suffix = rds_last_loaded(right)
+        reports.append(rep)
+    return DiffReport(left_label, right_label, reports)

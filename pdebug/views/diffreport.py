@@ -1,0 +1,112 @@
+"""Render a :class:`~pdebug.diff.DiffReport`: verdicts, then what differs and why."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import orjson
+
+from pdebug.diff import TITLES, DiffReport, KindReport, Resource
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Lines
+
+_MAX_VALUE = 100
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
+
+
+def report_text(report: DiffReport) -> str:
+    """The istioctl verdict lines first, then per kind what differs, field by field."""
+    lines = [k.verdict for k in report.kinds]
+    for kind in report.kinds:
+        if kind.match and not kind.notes:
+            continue
+        lines.append("")
+        differ = len(kind.changes)
+        lines.append(f"{TITLES[kind.kind]}: {differ} of {kind.compared} differ")
+        for note in kind.notes:
+            lines.append(f"  ! {note}")
+        for change in kind.changes:
+            if change.status == "only-left":
+                extra = f" ({change.note})" if change.note else ""
+                lines.append(f"  - {change.name}: only in {report.left}{extra}")
+            elif change.status == "only-right":
+                lines.append(f"  + {change.name}: only in {report.right}")
+            else:
+                lines.append(f"  ~ {change.name}")
+                for f in change.fields:
+                    lines.append(f"      {f.path}: {_value(f.left)} -> {_value(f.right)}")
+    return "\n".join(lines)
+
+
+def report_plain(report: DiffReport) -> dict[str, Any]:
+    """The report as plain data for ``-o json|yaml`` (a stable contract for runbooks)."""
+    return {
+        "left": report.left,
+        "right": report.right,
+        "match": report.same,
+        "kinds": [_kind_plain(k) for k in report.kinds],
+    }
+
+
+def _kind_plain(kind: KindReport) -> dict[str, Any]:
+    return {
+        "kind": kind.kind,
+        "verdict": kind.verdict,
+        "match": kind.match,
+        "compared": kind.compared,
+        "notes": kind.notes,
+        "changes": [
+            {
+                "name": c.name,
+                "status": c.status,
+                **({"note": c.note} if c.note else {}),
+                "fields": [{"path": f.path, "left": f.left, "right": f.right} for f in c.fields],
+            }
+            for c in kind.changes
+        ],
+    }
+
+
+def unified(
+    report: DiffReport,
+    sides: dict[str, tuple[dict[str, Resource], dict[str, Resource]]],
+) -> str:
+    """istioctl-style unified diffs (context 7) of the normalised resources, per kind."""
+    out: list[str] = []
+    for kind in report.kinds:
+        out.append(kind.verdict)
+        if kind.match:
+            continue
+        left, right = sides[kind.kind]
+        a = _pretty([left[n].plain() for n in sorted(left)])
+        b = _pretty(
+            [
+                right[n].plain()
+                for n in sorted(right)
+                if right[n].state != "error" or bytes(right[n].raw) != b"null"
+            ]
+        )
+        title = TITLES[kind.kind]
+        diff = difflib.unified_diff(a, b, f"{report.left} {title}", f"{report.right} {title}", n=7)
+        out.append("".join(diff).rstrip("\n"))
+        out.append("")
+    return "\n".join(out)
+
+
+def _pretty(items: list[Any]) -> list[str]:
+    text = orjson.dumps(items, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    return [line + "\n" for line in text.split("\n")]
+
+
+def view(report: DiffReport, text: str | None = None) -> ViewResult:
+    """A ViewResult whose text is the report (or ``text``) and whose objects are the data."""
+    return ViewResult(
+        Lines(text if text is not None else report_text(report)), lambda: report_plain(report)
+    )

@@ -1,0 +1,295 @@
+"""pdebug diff: istioctl's verdicts, then named resources and fields; exit 0/1/>1."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import socket
+from pathlib import Path
+from typing import Any
+
+import envoy_harness as eh
+import pytest
+from conftest import FIXTURES, ISTIOCTL
+
+from pdebug.errors import ExitCode
+from pdebug.model.camel import to_camel
+
+PSD = ISTIOCTL / "proxy-status-diff"
+SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def test_istioctl_diff_match_current(pdebug):
+    dump = PSD / "current/configdump.json"
+    result = pdebug("diff", dump, "--expected", dump)
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "Clusters Match",
+        "Listeners Match",
+        "Routes Match (RDS last loaded at Mon, 04 Mar 2024 08:37:44 UTC)",
+    ]
+
+
+def test_istioctl_diff_match_2020_camel_v2_against_snake(pdebug):
+    result = pdebug(
+        "diff",
+        PSD / "historical-2020/envoyconfigdump2020.json",
+        "--expected",
+        PSD / "historical-2020/pilotconfigdump2020.json",
+    )
+    assert result.code == 0, result.out
+    assert result.out.splitlines() == [
+        "Clusters Match",
+        "Listeners Match",
+        "Routes Match (RDS last loaded at Fri, 06 Mar 2020 21:51:34 UTC)",
+    ]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _section(doc: dict[str, Any], suffix: str) -> dict[str, Any]:
+    return next(c for c in doc["configs"] if c["@type"].endswith("." + suffix))
+
+
+def _write(tmp_path: Path, name: str, doc: Any) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _cluster(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    entries = _section(doc, "ClustersConfigDump")["dynamic_active_clusters"]
+    return next(e["cluster"] for e in entries if e["cluster"]["name"] == name)
+
+
+def test_identical_dumps_match(pdebug):
+    result = pdebug("diff", SIDECAR, SIDECAR)
+    assert result.code == ExitCode.OK
+    assert result.out.startswith("Clusters Match\nListeners Match\nRoutes Match")
+
+
+def test_changed_field_added_and_removed_resources(pdebug, tmp_path):
+    after = _load(SIDECAR)
+    _cluster(after, eh.REVIEWS)["connect_timeout"] = "7s"
+    entries = _section(after, "ClustersConfigDump")["dynamic_active_clusters"]
+    entries[:] = [e for e in entries if e["cluster"]["name"] != eh.RATINGS]
+    extra = copy.deepcopy(entries[0])
+    extra["cluster"]["name"] = "outbound|80||new.default.svc.cluster.local"
+    entries.append(extra)
+    result = pdebug("diff", SIDECAR, _write(tmp_path, "after.json", after))
+    assert result.code == ExitCode.FINDINGS
+    lines = result.out.splitlines()
+    assert lines[:3] == ["Clusters Don't Match", "Listeners Match", lines[2]] and lines[
+        2
+    ].startswith("Routes Match")
+    assert f"  - {eh.RATINGS}: only in {SIDECAR}" in lines
+    assert (
+        "  + outbound|80||new.default.svc.cluster.local: only in " + str(tmp_path / "after.json")
+        in lines
+    )
+    i = lines.index(f"  ~ {eh.REVIEWS}")
+    old = _cluster(_load(SIDECAR), eh.REVIEWS)["connect_timeout"]
+    assert lines[i + 1] == f'      connect_timeout: "{old}" -> "7s"'
+
+
+def test_order_spelling_types_and_defaults_do_not_matter(pdebug, tmp_path):
+    doc = _load(SIDECAR)
+    other = copy.deepcopy(doc)
+    random.Random(7).shuffle(_section(other, "ClustersConfigDump")["dynamic_active_clusters"])
+    for entry in _section(other, "RoutesConfigDump")["dynamic_route_configs"]:
+        entry["route_config"]["virtual_hosts"].reverse()
+        entry["version_info"] = "999"
+    cluster = _cluster(other, eh.REVIEWS)
+    cluster["@type"] = "type.googleapis.com/envoy.api.v2.Cluster"
+    cluster["respect_dns_ttl"] = False  # an explicit proto3 default
+    camel = _camelize(other)
+    result = pdebug("diff", SIDECAR, _write(tmp_path, "camel.json", camel))
+    assert result.code == ExitCode.OK, result.out
+
+
+def _camelize(value: Any, parent: str = "") -> Any:
+    if isinstance(value, list):
+        return [_camelize(v, parent) for v in value]
+    if isinstance(value, dict):
+        if parent in ("filter_metadata", "metadata") and parent != "":
+            if parent == "filter_metadata":
+                return value
+        return {
+            (k if parent == "filter_metadata" else to_camel(k)): _camelize(v, k)
+            for k, v in value.items()
+        }
+    return value
+
+
+def test_ignore_regex_and_json_report(pdebug, tmp_path):
+    after = _load(SIDECAR)
+    _cluster(after, eh.REVIEWS)["connect_timeout"] = "7s"
+    path = _write(tmp_path, "after.json", after)
+    assert pdebug("diff", SIDECAR, path, "--ignore", r"^connect_timeout$").code == ExitCode.OK
+    result = pdebug("diff", SIDECAR, path, "-o", "json")
+    assert result.code == ExitCode.FINDINGS
+    report = json.loads(result.out)
+    assert report["match"] is False
+    clusters = report["kinds"][0]
+    assert clusters["verdict"] == "Clusters Don't Match"
+    assert clusters["changes"] == [
+        {
+            "name": eh.REVIEWS,
+            "status": "changed",
+            "fields": [
+                {
+                    "path": "connect_timeout",
+                    "left": _cluster(_load(SIDECAR), eh.REVIEWS)["connect_timeout"],
+                    "right": "7s",
+                }
+            ],
+        }
+    ]
+
+
+def test_unified_diff_like_istioctl(pdebug, tmp_path):
+    after = _load(SIDECAR)
+    _cluster(after, eh.REVIEWS)["connect_timeout"] = "7s"
+    result = pdebug(
+        "diff", _write(tmp_path, "after.json", after), "--expected", SIDECAR, "--unified"
+    )
+    assert result.code == ExitCode.FINDINGS
+    assert f"--- expected ({SIDECAR}) Clusters" in result.out
+    assert '+    "connect_timeout": "7s",' in result.out.replace("  ", " ") or '"7s"' in result.out
+
+
+def test_include_secrets_and_endpoints(pdebug, tmp_path):
+    after = _load(SIDECAR)
+    eps = _section(after, "EndpointsConfigDump")["dynamic_endpoint_configs"]
+    cla = next(
+        e["endpoint_config"] for e in eps if e["endpoint_config"]["cluster_name"] == eh.RATINGS
+    )
+    cla["endpoints"][0]["lb_endpoints"].pop()
+    path = _write(tmp_path, "after.json", after)
+    assert pdebug("diff", SIDECAR, path).code == ExitCode.OK
+    result = pdebug("diff", SIDECAR, path, "--include", "endpoints,secrets")
+    assert result.code == ExitCode.FINDINGS
+    assert "Endpoints Don't Match" in result.out and "Secrets Match" in result.out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--include", "bogus"], "--include bogus"),
+        (["--expected", "x.json", "y.json"], "not both"),
+    ],
+)
+def test_usage_errors(pdebug, args, needle):
+    result = pdebug("diff", SIDECAR, *args)
+    assert result.code == ExitCode.USAGE and needle in result.err
+
+
+def test_bad_input_side_is_an_error_not_a_difference(pdebug, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("<html>oops</html>")
+    result = pdebug("diff", SIDECAR, bad)
+    assert result.code == ExitCode.INVALID_INPUT
+    assert "HTML page" in result.err
+
+
+# --- the real Envoy scenario --------------------------------------------------------
+
+
+def _expected_dump(resources: eh.SidecarResources) -> dict[str, Any]:
+    """What istiod would say this proxy should have: the xDS resources as a config dump."""
+    return {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                "dynamic_active_clusters": [
+                    {"cluster": {"@type": eh.CLUSTER_TYPE, **c}} for c in resources.clusters
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "dynamic_listeners": [
+                    {
+                        "name": lst["name"],
+                        "active_state": {"listener": {"@type": eh.LISTENER_TYPE, **lst}},
+                    }
+                    for lst in resources.listeners
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                "dynamic_route_configs": [
+                    {"route_config": {"@type": eh.ROUTE_TYPE, **r}} for r in resources.route_configs
+                ],
+            },
+        ]
+    }
+
+
+@pytest.mark.envoy
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+def test_rejected_listener_and_changed_cluster_on_a_real_envoy(pdebug, tmp_path):
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    port = held.getsockname()[1]
+    try:
+        with eh.istio_sidecar() as run:
+            v2 = copy.deepcopy(run.resources)
+            # a cluster change Envoy applies (expected == actual afterwards) ...
+            next(c for c in v2.clusters if c["name"] == eh.DETAILS)["connect_timeout"] = "4s"
+            # ... and one it rejects, silently: it keeps the old cluster
+            rejected = next(c for c in v2.clusters if c["name"] == eh.RATINGS)
+            old_timeout = rejected.get("connect_timeout")
+            rejected["connect_timeout"] = "3s"
+            rejected["lb_policy"] = "CLUSTER_PROVIDED"  # invalid for an EDS cluster
+            bad = copy.deepcopy(next(x for x in v2.listeners if x["name"] == "virtualOutbound"))
+            bad["name"] = "held_port"
+            bad["address"] = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+            v2.listeners.append(bad)
+            run.xds.write_cds(v2.clusters)
+            run.xds.write_lds(v2.listeners)
+            run.envoy.wait_for(
+                lambda: (
+                    b"held_port" in (body := run.envoy.get("/config_dump"))
+                    and b'"4s"' in body
+                    and b"error_state" in body
+                ),
+                15,
+                message="v2 applied with a rejected listener",
+            )
+            actual = tmp_path / "envoy.json"
+            actual.write_bytes(run.envoy.get("/config_dump"))
+            expected = _write(tmp_path, "istiod.json", _expected_dump(v2))
+            result = pdebug("diff", actual, "--expected", expected)
+            live = pdebug("diff", run.envoy.admin_url, "--expected", expected)
+    finally:
+        held.close()
+    assert result.code == ExitCode.FINDINGS, result.out
+    lines = result.out.splitlines()
+    assert lines[0] == "Clusters Don't Match"
+    assert lines[1] == "Listeners Don't Match"
+    assert lines[2].startswith("Routes Match (RDS last loaded at ")
+    # the rejected listener, with Envoy's own reason
+    notes = [line for line in lines if line.startswith("  ! held_port: Envoy rejected an update")]
+    assert notes and "127.0.0.1:" + str(port) in notes[0], result.out
+    assert any(line.startswith("  - held_port: only in expected") for line in lines)
+    # the cluster Envoy silently kept at v1, field by field, and nothing else
+    i = lines.index(f"  ~ {eh.RATINGS}")
+    assert lines[i + 1 : i + 3] == [
+        f'      connect_timeout: "3s" -> "{old_timeout}"',
+        '      lb_policy: "CLUSTER_PROVIDED" -> "LEAST_REQUEST"',
+    ], result.out
+    changed = [line.split(":")[0] for line in lines if line.startswith(("  ~", "  -", "  +"))]
+    assert changed == [f"  ~ {eh.RATINGS}".split(":")[0], "  - held_port"]
+    assert live.code == ExitCode.FINDINGS and live.out.splitlines()[:2] == lines[:2]
