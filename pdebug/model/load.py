@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import msgspec
 
 from pdebug.errors import InvalidInput
-from pdebug.model.dump import SECTION_KINDS, ConfigDump, Section, camel_section
+from pdebug.model.dump import KIND_TYPE_URL, SECTION_KINDS, ConfigDump, Section, camel_section
 from pdebug.model.health import ClustersStatus
 
 
@@ -120,13 +120,48 @@ def load(data: Buffer, source: str) -> Loaded:
     )
 
 
+#: ``GET /config_dump?resource=...`` answers one config per entry, typed by the entry
+#: message; these are regrouped into the section field they come from.
+ENTRY_TYPES = {
+    "ClustersConfigDump.StaticCluster": ("clusters", "static_clusters"),
+    "ClustersConfigDump.DynamicCluster": ("clusters", "dynamic_active_clusters"),
+    "ListenersConfigDump.StaticListener": ("listeners", "static_listeners"),
+    "ListenersConfigDump.DynamicListener": ("listeners", "dynamic_listeners"),
+    "RoutesConfigDump.StaticRouteConfig": ("routes", "static_route_configs"),
+    "RoutesConfigDump.DynamicRouteConfig": ("routes", "dynamic_route_configs"),
+    "SecretsConfigDump.StaticSecret": ("secrets", "static_secrets"),
+    "SecretsConfigDump.DynamicSecret": ("secrets", "dynamic_active_secrets"),
+    "EndpointsConfigDump.StaticEndpointConfig": ("endpoints", "static_endpoint_configs"),
+    "EndpointsConfigDump.DynamicEndpointConfig": ("endpoints", "dynamic_endpoint_configs"),
+    "EcdsConfigDump.EcdsFilterConfig": ("ecds", "ecds_filters"),
+}
+
+
+def _entry_bytes(fields: dict[str, msgspec.Raw]) -> bytes:
+    parts = [msgspec.json.encode(k) + b":" + bytes(v) for k, v in fields.items()]
+    return b"{" + b",".join(parts) + b"}"
+
+
 def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
     sections: list[Section] = []
+    grouped: dict[tuple[str, str], list[bytes]] = {}
     for index, fields in enumerate(configs):
         raw_type = fields.pop("@type", None)
         type_url = _STR.decode(raw_type) if raw_type is not None else ""
+        entry = ENTRY_TYPES.get(".".join(type_url.rsplit(".", 2)[-2:]))
+        if entry is not None:
+            grouped.setdefault(entry, []).append(_entry_bytes(fields))
+            continue
         kind = SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "")
         sections.append(Section(type_url, kind, fields, index, camel=camel_section(fields)))
+    for (kind, key), items in grouped.items():
+        fields = {key: msgspec.Raw(b"[" + b",".join(items) + b"]")}
+        sec = next((x for x in sections if x.kind == kind and key not in x.fields), None)
+        if sec is None:
+            sec = Section(KIND_TYPE_URL[kind], kind, {}, len(sections))
+            sections.append(sec)
+        sec.fields.update(fields)
+        sec.camel = camel_section(sec.fields)
     if not any(sec.kind for sec in sections):
         found = ", ".join(sorted({sec.type_url or "(no @type)" for sec in sections})) or "none"
         raise InvalidInput(

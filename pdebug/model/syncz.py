@@ -1,0 +1,578 @@
+"""istiod's sync status (what ``istioctl proxy-status`` reads), in both shapes istiod serves.
+
+* **xDS** (``istio.io/debug/syncz``, istioctl >= 1.22): per istiod, a DiscoveryResponse
+  (proto-JSON) whose resources are ``envoy.service.status.v3.ClientConfig``: the proxy's
+  node (id, metadata ``CLUSTER_ID``/``ISTIO_VERSION``/``NAMESPACE``) and one
+  ``genericXdsConfigs`` entry per type with ``configStatus`` and ``lastUpdated`` (older
+  istiods send ``xdsConfig`` with one oneof per type instead). Read bare, as
+  ``{"<istiod>": <response>}``, or as the responses one after another (what
+  ``istioctl proxy-status -o json`` prints when several istiods answer).
+* **legacy** (HTTP ``GET :15014/debug/syncz``): a JSON array of SyncStatus objects with
+  per-type sent/acked nonces, bare or as ``{"<istiod pod>": [...]}``.
+
+The shape is told from the content, never from the file name. Keys may be spelled
+lowerCamelCase (proto-JSON) or snake_case; anything that is not one of these documents
+(a config dump, HTML, an unrelated object) is an :class:`~pdebug.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+
+from pdebug.errors import InvalidInput
+
+PREFIX = "type.googleapis.com/"
+CLIENT_CONFIG = PREFIX + "envoy.service.status.v3.ClientConfig"
+CDS = PREFIX + "envoy.config.cluster.v3.Cluster"
+LDS = PREFIX + "envoy.config.listener.v3.Listener"
+EDS = PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
+RDS = PREFIX + "envoy.config.route.v3.RouteConfiguration"
+ECDS = PREFIX + "envoy.config.core.v3.TypedExtensionConfig"
+SDS = PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret"
+NDS = PREFIX + "istio.networking.nds.v1.NameTable"
+PCDS = PREFIX + "istio.mesh.v1alpha1.ProxyConfig"
+WDS_ADDRESS = PREFIX + "istio.workload.Address"
+WDS_WORKLOAD = PREFIX + "istio.workload.Workload"
+WADS = PREFIX + "istio.security.Authorization"
+
+#: Istio's short names for the xDS types; any other type is shown by its full URL.
+SHORT_NAMES: dict[str, str] = {
+    CDS: "CDS",
+    LDS: "LDS",
+    RDS: "RDS",
+    EDS: "EDS",
+    SDS: "SDS",
+    NDS: "NDS",
+    PCDS: "PCDS",
+    ECDS: "ECDS",
+    WDS_ADDRESS: "WDS",
+    WDS_WORKLOAD: "WDS",
+    WADS: "WADS",
+}
+_BY_SHORT = {"CDS": CDS, "LDS": LDS, "RDS": RDS, "EDS": EDS, "SDS": SDS, "NDS": NDS}
+_BY_SHORT |= {"PCDS": PCDS, "ECDS": ECDS, "WDS": WDS_ADDRESS, "WADS": WADS}
+
+# Sync states. The first five are ClientConfig's ConfigStatus enum (by name); the last is
+# the legacy "sent but never acknowledged" case, which only nonces can tell.
+SYNCED = "SYNCED"
+NOT_SENT = "NOT_SENT"
+STALE = "STALE"
+ERROR = "ERROR"
+UNKNOWN = "UNKNOWN"
+STALE_NEVER_ACKED = "STALE_NEVER_ACKED"
+_CONFIG_STATUS = (UNKNOWN, SYNCED, NOT_SENT, STALE, ERROR)  # enum numbers 0..4
+
+#: The legacy SyncStatus nonce fields, per type.
+LEGACY_FIELDS: tuple[tuple[str, str], ...] = (
+    (CDS, "cluster"),
+    (LDS, "listener"),
+    (EDS, "endpoint"),
+    (RDS, "route"),
+    (ECDS, "extensionconfig"),
+)
+_LEGACY_KEYS = frozenset(
+    {"cluster_id", "proxy", "proxy_type", "proxy_version", "istio_version", "resources"}
+    | {f"{name}_{x}" for _, name in LEGACY_FIELDS for x in ("sent", "acked")}
+)
+# DiscoveryResponse fields (both spellings): a top-level object with one of these is a
+# response itself, not a map of responses by istiod.
+_RESPONSE_KEYS = frozenset(
+    {"versionInfo", "version_info", "resources", "canary", "typeUrl", "type_url", "nonce"}
+    | {"controlPlane", "control_plane"}
+)
+# Old ClientConfig.xdsConfig: the oneof field that says which type an entry is about.
+_PER_XDS_ONEOF = {
+    "listenerConfig": LDS,
+    "listener_config": LDS,
+    "clusterConfig": CDS,
+    "cluster_config": CDS,
+    "routeConfig": RDS,
+    "route_config": RDS,
+    "endpointConfig": EDS,
+    "endpoint_config": EDS,
+}
+
+Kind = Literal["xds", "legacy"]
+
+_HINT = (
+    "expected istiod's sync status: GET :15014/debug/syncz (a JSON array, or "
+    '{"<istiod pod>": [...]}) or the istio.io/debug/syncz answer '
+    "(istioctl proxy-status -o json)"
+)
+
+
+def short_name(type_url: str) -> str:
+    """``CDS``, ``LDS``... for the xDS types Istio names; the full URL for any other."""
+    return SHORT_NAMES.get(type_url, type_url)
+
+
+def nonce_state(sent: str, acked: str, ztunnel: bool = False) -> str:
+    """The legacy status of one type from its nonces (istioctl <= 1.21).
+
+    Nothing sent: ``UNKNOWN`` (shown IGNORED) for a ztunnel, which never asks for Envoy
+    types, else ``NOT_SENT``. Then acked == sent is ``SYNCED``; nothing acked yet is
+    ``STALE_NEVER_ACKED``; any other ack is ``STALE`` (the nonces are UUIDs, so there is
+    no telling how far behind).
+    """
+    if not sent:
+        return UNKNOWN if ztunnel else NOT_SENT
+    if sent == acked:
+        return SYNCED
+    if not acked:
+        return STALE_NEVER_ACKED
+    return STALE
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSync:
+    """How one xDS type stands between istiod and one proxy.
+
+    ``last_updated`` is the xDS ``lastUpdated`` (istioctl shows its age in the cell);
+    ``sent_time`` the legacy ``resources[type].sentTime`` (shown only with ``-o wide``).
+    """
+
+    type_url: str
+    status: str
+    last_updated: datetime | None = None
+    sent_time: datetime | None = None
+    error: str = ""
+
+    @property
+    def since(self) -> datetime | None:
+        """When this state began, as far as the data says."""
+        return self.last_updated or self.sent_time
+
+
+@dataclass(slots=True)
+class ProxySync:
+    """One proxy as one istiod sees it; ``raw`` is the object it was read from."""
+
+    name: str
+    cluster: str
+    namespace: str
+    istiod: str
+    version: str
+    kind: Kind
+    types: dict[str, TypeSync]
+    raw: dict[str, Any] = field(repr=False)
+    proxy_type: str = ""
+
+
+@dataclass(slots=True)
+class IstiodAnswer:
+    """What one istiod answered: its proxies, and the raw answer for json/yaml.
+
+    ``key`` is the name the answer was saved under (None for a bare answer); ``raw`` is
+    the DiscoveryResponse (xDS) or the SyncStatus list (legacy).
+    """
+
+    key: str | None
+    kind: Kind
+    istiod: str
+    raw: Any = field(repr=False)
+    proxies: list[ProxySync] = field(default_factory=list)
+
+    def raw_with(self, keep: list[ProxySync]) -> Any:
+        """The raw answer holding only the proxies in ``keep`` (the order stays)."""
+        kept = {id(p.raw) for p in keep}
+        if self.kind == "legacy":
+            return [item for item in self.raw if id(item) in kept]
+        out = dict(self.raw)
+        resources = out.get("resources")
+        if isinstance(resources, list):
+            out["resources"] = [r for r in resources if id(r) in kept]
+            if not out["resources"]:
+                del out["resources"]  # proto-JSON leaves out an empty list
+        return out
+
+
+@dataclass(slots=True)
+class SyncDocument:
+    """A whole syncz file: one answer per istiod.
+
+    ``keyed`` says the answers were saved as a ``{"<istiod>": answer}`` map.
+    """
+
+    label: str
+    answers: list[IstiodAnswer]
+    keyed: bool
+
+    @property
+    def kind(self) -> Kind:
+        """``legacy`` when every answer is legacy (and there is one), else ``xds``."""
+        if self.answers and all(a.kind == "legacy" for a in self.answers):
+            return "legacy"
+        return "xds"
+
+    def proxies(self) -> Iterator[ProxySync]:
+        """Every proxy of every answer, in file order."""
+        for answer in self.answers:
+            yield from answer.proxies
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
+    """Read a syncz document in any of its shapes.
+
+    Raises:
+        InvalidInput: the bytes are empty, truncated, not JSON, or not a syncz document
+            (a config dump, a /clusters document, HTML, an unrelated JSON value).
+    """
+    _sniff(data, label)
+    values = _decode(data, label)
+    if len(values) > 1:  # istioctl -o json with several istiods: responses back to back
+        answers = []
+        for index, value in enumerate(values):
+            if not isinstance(value, dict) or not _is_response(value):
+                raise InvalidInput(
+                    f"{label}: JSON value {index + 1} of {len(values)} is not an "
+                    "istio.io/debug/syncz response",
+                    hint=_HINT,
+                )
+            answers.append(_xds_answer(value, None, label))
+        return SyncDocument(label, answers, keyed=False)
+    top = values[0]
+    if isinstance(top, list):
+        return SyncDocument(label, [_legacy_answer(top, None, label)], keyed=False)
+    if not isinstance(top, dict):
+        raise InvalidInput(
+            f"{label}: a JSON {type(top).__name__}, not a syncz document", hint=_HINT
+        )
+    _reject_other_documents(top, label)
+    if _is_response(top):
+        return SyncDocument(label, [_xds_answer(top, None, label)], keyed=False)
+    answers = []
+    for key, value in top.items():
+        if isinstance(value, list):
+            answers.append(_legacy_answer(value, key, label))
+        elif isinstance(value, dict) and (not value or _is_response(value)):
+            answers.append(_xds_answer(value, key, label))
+        else:
+            raise InvalidInput(
+                f"{label}: not a syncz document ({key!r} holds neither a list of sync "
+                "statuses nor a DiscoveryResponse)",
+                hint=_HINT,
+            )
+    return SyncDocument(label, answers, keyed=True)
+
+
+def _sniff(data: bytes | memoryview, label: str) -> None:
+    head = bytes(data[:512]).lstrip()
+    if not head:
+        raise InvalidInput(
+            f"{label}: the input is empty",
+            hint="the capture failed or was cut off; save istiod's /debug/syncz again",
+        )
+    first = head[:1]
+    if first == b"<":
+        what = "an HTML page" if b"html" in head[:256].lower() else "XML/HTML markup"
+        raise InvalidInput(
+            f"{label}: this is {what}, not istiod's sync status",
+            hint="an error page was saved instead; check the istiod port-forward (15014)",
+        )
+    if first not in (b"{", b"["):
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"{label}: binary data, not istiod's sync status",
+                hint="pdebug reads .gz; otherwise save the JSON again",
+            ) from None
+        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        raise InvalidInput(
+            f"{label}: not JSON (starts with {line!r})",
+            hint="save the JSON answer (istioctl proxy-status -o json, or GET /debug/syncz)",
+        )
+
+
+def _decode(data: bytes | memoryview, label: str) -> list[Any]:
+    try:
+        return [msgspec.json.decode(data)]
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+    if "truncated" in text:
+        raise InvalidInput(
+            f"{label}: the JSON is truncated (the capture was cut off)",
+            hint="save istiod's answer again",
+        )
+    if "trailing characters" in text:
+        values = _decode_stream(bytes(data))
+        if values is not None:
+            return values
+    raise InvalidInput(f"{label}: invalid JSON: {text}", hint="the file is damaged; save it again")
+
+
+def _decode_stream(data: bytes) -> list[Any] | None:
+    """JSON values written one after another, or None if the bytes are not that."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            return values
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return None
+        values.append(value)
+
+
+def _reject_other_documents(top: dict[str, Any], label: str) -> None:
+    """Name the other documents people save by mistake."""
+    if isinstance(top.get("configs"), list):
+        raise InvalidInput(
+            f"{label}: this is an Envoy config dump, not istiod's sync status",
+            hint="pdebug status reads GET :15014/debug/syncz of istiod; a config dump is "
+            "for pdebug clusters/listeners/routes/...",
+        )
+    if "cluster_statuses" in top or "clusterStatuses" in top:
+        raise InvalidInput(
+            f"{label}: this is an Envoy /clusters document, not istiod's sync status",
+            hint="use pdebug endpoints for it; pdebug status reads istiod's /debug/syncz",
+        )
+    if isinstance(top.get("apiVersion"), str) and isinstance(top.get("kind"), str):
+        raise InvalidInput(
+            f"{label}: this is a Kubernetes {top['kind']} object, not istiod's sync status",
+            hint=_HINT,
+        )
+
+
+def _is_response(value: dict[str, Any]) -> bool:
+    """Does this object look like a DiscoveryResponse (rather than a map by istiod)?"""
+    for key in _RESPONSE_KEYS & value.keys():
+        inner = value[key]
+        if key == "resources":
+            if isinstance(inner, list) and all(
+                isinstance(r, dict) and ("@type" in r or "node" in r) for r in inner
+            ):
+                return True
+        elif not isinstance(inner, list):
+            return True
+    return False
+
+
+def _get(obj: Mapping[str, Any], camel: str, snake: str | None = None) -> Any:
+    """A field in either spelling (proto-JSON lowerCamelCase first)."""
+    if camel in obj:
+        return obj[camel]
+    return obj.get(snake or _snake(camel))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _control_plane_id(response: Mapping[str, Any], key: str | None) -> str:
+    """The istiod ID from ``controlPlane.identifier`` (JSON with an ``ID``).
+
+    Without one, the name the answer was saved under, else istioctl's ``MISSING`` /
+    ``INVALID``.
+    """
+    cp = _get(response, "controlPlane")
+    identifier = _get(cp, "identifier") if isinstance(cp, dict) else None
+    if not isinstance(identifier, str) or not identifier:
+        return key or "MISSING"
+    try:
+        info = json.loads(identifier)
+    except ValueError:
+        return key or "INVALID"
+    ident = info.get("ID") if isinstance(info, dict) else None
+    if isinstance(ident, str) and ident:
+        return ident
+    return key or "INVALID"
+
+
+def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> IstiodAnswer:
+    where = f"{label}" + (f" ({key})" if key else "")
+    type_url = _str(_get(response, "typeUrl"))
+    if type_url and type_url != CLIENT_CONFIG:
+        raise InvalidInput(
+            f"{where}: a DiscoveryResponse of {type_url}, not istio.io/debug/syncz "
+            "(its resources must be ClientConfig)",
+            hint=_HINT,
+        )
+    istiod = _control_plane_id(response, key)
+    answer = IstiodAnswer(key, "xds", istiod, response)
+    resources = response.get("resources") or []
+    if not isinstance(resources, list):
+        raise InvalidInput(f"{where}: 'resources' is not a list", hint=_HINT)
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            raise InvalidInput(f"{where}: resource {index} is not an object", hint=_HINT)
+        rtype = _str(resource.get("@type"))
+        if rtype and rtype != CLIENT_CONFIG:
+            raise InvalidInput(
+                f"{where}: resource {index} is a {rtype}, not a ClientConfig "
+                "(is this another istio.io/debug answer?)",
+                hint=_HINT,
+            )
+        answer.proxies.append(_client_config(resource, istiod, where, index))
+    return answer
+
+
+def _client_config(resource: dict[str, Any], istiod: str, where: str, index: int) -> ProxySync:
+    node = resource.get("node")
+    node = node if isinstance(node, dict) else {}
+    meta = node.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    types: dict[str, TypeSync] = {}
+    old = _get(resource, "xdsConfig")
+    for entry in old if isinstance(old, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        url = next((u for k, u in _PER_XDS_ONEOF.items() if k in entry), None)
+        if url is not None:  # scoped routes: istiod never sends them, istioctl skips them
+            types[url] = TypeSync(url, _config_status(entry.get("status"), where, index))
+    generic = _get(resource, "genericXdsConfigs")
+    for entry in generic if isinstance(generic, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        url = _str(_get(entry, "typeUrl"))
+        err = _get(entry, "errorState")
+        details = _str(_get(err, "details")) if isinstance(err, dict) else ""
+        types[url] = TypeSync(  # one entry per type from istiod; the last one wins
+            url,
+            _config_status(_get(entry, "configStatus"), where, index),
+            last_updated=parse_time(_get(entry, "lastUpdated"), where),
+            error=details,
+        )
+    return ProxySync(
+        name=_str(node.get("id")),
+        cluster=_str(meta.get("CLUSTER_ID")),
+        namespace=_str(meta.get("NAMESPACE")),
+        istiod=istiod,
+        version=_str(meta.get("ISTIO_VERSION")),
+        kind="xds",
+        types=types,
+        raw=resource,
+    )
+
+
+def _config_status(value: Any, where: str, index: int) -> str:
+    """A ConfigStatus by name or number; absent is UNKNOWN (proto-JSON omits zero)."""
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool):
+        raise InvalidInput(f"{where}: resource {index}: bad configStatus {value!r}", hint=_HINT)
+    if isinstance(value, int):
+        return _CONFIG_STATUS[value] if 0 <= value < len(_CONFIG_STATUS) else str(value)
+    if isinstance(value, str) and value:
+        return value
+    raise InvalidInput(f"{where}: resource {index}: bad configStatus {value!r}", hint=_HINT)
+
+
+def _legacy_answer(items: list[Any], key: str | None, label: str) -> IstiodAnswer:
+    answer = IstiodAnswer(key, "legacy", key or "", items)
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not (item.keys() & _LEGACY_KEYS or not item):
+            where = f"{label}" + (f" ({key})" if key else "")
+            raise InvalidInput(
+                f"{where}: item {index} is not a sync status (no 'proxy', no nonces)",
+                hint=_HINT,
+            )
+        answer.proxies.append(_sync_status(item, answer.istiod, label))
+    return answer
+
+
+def _sync_status(item: dict[str, Any], istiod: str, label: str) -> ProxySync:
+    name = _str(item.get("proxy"))
+    proxy_type = _str(item.get("proxy_type"))
+    ztunnel = proxy_type == "ztunnel"
+    resources = item.get("resources")
+    per_type: dict[str, dict[str, Any]] = {}
+    if isinstance(resources, dict):
+        for rkey, rvalue in resources.items():
+            if isinstance(rvalue, dict):
+                per_type[_BY_SHORT.get(rkey.upper(), rkey)] = rvalue
+    types: dict[str, TypeSync] = {}
+    for url, stem in LEGACY_FIELDS:
+        res = per_type.get(url, {})
+        sent = _str(item.get(f"{stem}_sent")) or _str(res.get("sent"))
+        acked = _str(item.get(f"{stem}_acked")) or _str(res.get("acked"))
+        types[url] = _legacy_type(url, sent, acked, ztunnel, res, label)
+    for url, res in per_type.items():
+        if url not in types:
+            sent, acked = _str(res.get("sent")), _str(res.get("acked"))
+            types[url] = _legacy_type(url, sent, acked, ztunnel, res, label)
+    # The `.ns` suffix of the proxy ID (`pod.namespace`) is the only namespace it carries.
+    namespace = name.rsplit(".", 1)[1] if "." in name else ""
+    version = _str(item.get("istio_version"))
+    if not version:
+        # A 1.1 istiod sends no istio_version: istioctl falls back to the proxy's, marked *.
+        version = _str(item.get("proxy_version")) + "*"
+    return ProxySync(
+        name=name,
+        cluster=_str(item.get("cluster_id")),
+        namespace=namespace,
+        istiod=istiod,
+        version=version,
+        kind="legacy",
+        types=types,
+        raw=item,
+        proxy_type=proxy_type,
+    )
+
+
+def _legacy_type(
+    url: str, sent: str, acked: str, ztunnel: bool, res: Mapping[str, Any], label: str
+) -> TypeSync:
+    return TypeSync(
+        url,
+        nonce_state(sent, acked, ztunnel),
+        sent_time=parse_time(_get(res, "sentTime"), label),
+        error=_str(_get(res, "lastError")),
+    )
+
+
+_TS = re.compile(
+    r"^(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)?$"
+)
+
+
+def parse_time(value: Any, label: str = "") -> datetime | None:
+    """An RFC 3339 timestamp (proto-JSON Timestamp / Go time.Time), in UTC; None if unset.
+
+    Fractions beyond microseconds are dropped; a time without an offset is UTC.
+
+    Raises:
+        InvalidInput: a timestamp field that is not a timestamp.
+    """
+    if value is None or value == "":
+        return None
+    match = _TS.match(value) if isinstance(value, str) else None
+    if match is None:
+        where = f"{label}: " if label else ""
+        raise InvalidInput(f"{where}bad timestamp {value!r}", hint="expected RFC 3339")
+    date, clock, frac, zone = match.groups()
+    text = f"{date}T{clock}"
+    if frac:
+        text += "." + frac[:6].ljust(6, "0")
+    if zone and zone not in ("Z", "z"):
+        text += zone
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        where = f"{label}: " if label else ""
+        raise InvalidInput(f"{where}bad timestamp {value!r}", hint="expected RFC 3339") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
