@@ -207,6 +207,12 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
             proxy = _fetch_live(source, fetch)
         else:
             proxy = _load(source.get(""), source.label)
+            from pdebug.sources import FileSource
+
+            if isinstance(source, FileSource) and proxy.health is None:
+                doc = source.health_document()
+                if doc is not None:
+                    proxy.health = _load(doc, f"{source.label}/clusters.json").health
     finally:
         source.close()
     if clusters_json is not None:

@@ -44,21 +44,74 @@ class Source(Protocol):
         ...
 
 
+def split_member(text: str) -> tuple[str, str | None]:
+    """``bundle.tar.gz:POD.NS`` -> (``bundle.tar.gz``, ``POD.NS``) when the file exists."""
+    import os
+
+    if text == "-" or os.path.exists(text) or ":" not in text:
+        return text, None
+    base, member = text.rsplit(":", 1)
+    return (base, member) if os.path.exists(base) else (text, None)
+
+
 class FileSource:
-    """A saved document: every path answers with the file's content."""
+    """A saved document or bundle: every path answers from the file.
+
+    A plain file answers every path with its content; a bundle (``pdebug dump``,
+    ``pdebug snapshot``) answers ``/clusters...`` with the proxy's ``clusters.json`` and
+    anything else with its ``config_dump.json``.
+    """
 
     live = False
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path, self.member = split_member(path)
         self.label = "stdin" if path == "-" else path
         self._data: bytes | memoryview | None = None
+        self._files: dict[str, bytes] | None = None
+
+    def _read(self) -> None:
+        if self._data is not None or self._files is not None:
+            return
+        from pdebug import bundle
+
+        data, self.label = read_file(self.path)
+        if bundle.is_tar(data):
+            opened = bundle.read_bundle(bytes(data), self.label)
+            self._files = opened.proxy(self.member)
+            name = self.member or opened.proxies[0]
+            self.label = f"{self.label}:{name}"
+        else:
+            if self.member is not None:
+                from pdebug.errors import InvalidInput
+
+                raise InvalidInput(
+                    f"{self.path}: not a bundle, so there is no proxy {self.member!r} in it"
+                )
+            self._data = data
 
     def get(self, path: str) -> bytes | memoryview:
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""
-        if self._data is None:
-            self._data, self.label = read_file(self.path)
+        self._read()
+        if self._files is not None:
+            from pdebug import bundle
+            from pdebug.errors import InvalidInput
+
+            name = bundle.CLUSTERS if path.startswith("/clusters") else bundle.DUMP
+            if name not in self._files:
+                raise InvalidInput(f"{self.label}: the bundle has no {name} for this proxy")
+            return self._files[name]
+        assert self._data is not None
         return self._data
+
+    def health_document(self) -> bytes | None:
+        """A bundle's ``clusters.json`` for this proxy, if it has one."""
+        self._read()
+        if self._files is None:
+            return None
+        from pdebug import bundle
+
+        return self._files.get(bundle.CLUSTERS)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -82,7 +135,7 @@ def classify(text: str) -> str:
     """
     import os
 
-    if text == "-" or os.path.exists(text):
+    if text == "-" or os.path.exists(text) or split_member(text)[1] is not None:
         return "file"
     if _URL.match(text) or _HOST_PORT.match(text):
         return "admin"

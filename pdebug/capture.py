@@ -1,0 +1,81 @@
+"""Capture a live proxy into a bundle (``pdebug dump``)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pdebug import bundle
+from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.redact import redact_bytes
+from pdebug.sources import LiveOptions, open_source
+
+PATHS = {
+    bundle.DUMP: "/config_dump?include_eds",
+    bundle.CLUSTERS: "/clusters?format=json",
+    bundle.SERVER_INFO: "/server_info",
+}
+
+
+def proxy_name(label: str) -> str:
+    """A file-system-safe proxy name: ``pod/x.ns`` -> ``x.ns``; URLs -> ``host_port``."""
+    name = label.split("://", 1)[-1]
+    name = name.removeprefix("pod/")
+    name = name.split(" ", 1)[0]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "proxy"
+
+
+def capture_one(text: str, output: str, options: LiveOptions, redact: bool = True) -> str:
+    """Fetch SOURCE's documents and write them to ``output``; returns a summary line."""
+    if not output.endswith((".tar.gz", ".tgz", ".json")):
+        raise UsageError(
+            f"{output}: unknown kind of output file",
+            hint="use NAME.tar.gz (a bundle every view reads) or NAME.json (the dump only)",
+        )
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise SourceUnavailable(f"{output}: directory {parent} does not exist")
+    source = open_source(text, options)
+    if not source.live:
+        raise UsageError(
+            f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
+            hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
+        )
+    files: dict[str, bytes] = {}
+    try:
+        for name, path in PATHS.items():
+            if output.endswith(".json") and name != bundle.DUMP:
+                continue
+            body = bytes(source.get(path))
+            files[name] = redact_bytes(body) if redact else body
+    finally:
+        source.close()
+    from pdebug.model.load import load
+
+    if load(files[bundle.DUMP], source.label).dump is None:
+        raise InvalidInput(f"{source.label}: the admin did not answer with a config dump")
+    if output.endswith(".json"):
+        _write_atomic(output, files[bundle.DUMP])
+    else:
+        proxy = bundle.CapturedProxy(proxy_name(source.label), source.label, files)
+        bundle.write_bundle(output, [proxy], {"source": source.label})
+    size = sum(len(b) for b in files.values())
+    return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
+
+
+def _write_atomic(path: str, body: bytes) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(
+        prefix=".pdebug-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path))
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
