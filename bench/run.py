@@ -40,6 +40,10 @@ QUICK_SIZES = [200, 1000]
 FLOOR = "orjson floor"
 STDLIB = "stdlib json"
 TYPER = "typer baseline"
+FLOOR2 = "orjson floor, both diff files"
+FLOOR2_SRC = "import orjson,sys; [orjson.loads(open(f,'rb').read()) for f in sys.argv[1:]]"
+#: How many clusters the second diff file changes.
+DIFF_CHANGES = 10
 
 FLOOR_SRC = "import orjson,sys; orjson.loads(open(sys.argv[1],'rb').read())"
 JQ_FILTER = (
@@ -65,7 +69,13 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("pdebug endpoints", ["{pdebug}", "endpoints", "{file}"]),
     ("pdebug secrets", ["{pdebug}", "secrets", "{file}"]),
     ("pdebug all", ["{pdebug}", "all", "{file}"]),
+    # diff: {file2} is {file} with 10 clusters changed (see mutated_copy()).
+    (FLOOR2, ["{py}", "-c", FLOOR2_SRC, "{file}", "{file2}"]),
+    ("pdebug diff", ["{pdebug}", "diff", "{file}", "{file2}"]),
 ]
+
+#: Exit codes that are not failures for a command (diff says 1 when the dumps differ).
+OK_CODES = {"pdebug diff": (0, 1)}
 
 # Targets checked on the same run: (command, size, metric, against, limit).
 #   metric "time": median(command) / median(against) <= limit
@@ -76,8 +86,15 @@ TARGETS: list[tuple[str, int, str, str, float]] = [
     ("pdebug listeners", 5000, "time", FLOOR, 0.3),
     ("pdebug routes", 5000, "time", FLOOR, 0.3),
     ("pdebug endpoints", 5000, "time", FLOOR, 0.3),
-    *[(label, 5000, "rss", "file", 1.5) for label, _ in COMMANDS if label.startswith("pdebug")],
+    *[
+        (label, 5000, "rss", "file", 1.5)
+        for label, _ in COMMANDS
+        if label.startswith("pdebug") and label != "pdebug diff"
+    ],
+    # diff reads two files: 1.5x each.
+    ("pdebug diff", 5000, "rss", "file", 3.0),
     ("pdebug clusters", 200, "time", TYPER, 1.3),
+    ("pdebug diff", 5000, "time", FLOOR2, 1.0),
 ]
 
 TYPER_APP = '''\
@@ -234,6 +251,35 @@ def get_dump(services: int, seed: int, regen: bool) -> Dump:
     return Dump(services, path, size, round(gen_seconds, 3), counts, False)
 
 
+def mutated_copy(path: Path) -> Path:
+    """``path`` with DIFF_CHANGES clusters' connect_timeout changed (cached beside it)."""
+    out = path.with_name(path.stem + f"-diff{DIFF_CHANGES}.json")
+    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    # In a child process: Linux children inherit the parent's peak RSS as their own
+    # ru_maxrss, so this process must never hold a parsed dump.
+    subprocess.run([sys.executable, __file__, "--mutate", str(path), str(out)], check=True)
+    return out
+
+
+def _mutate(path: Path, out: Path) -> None:
+    import orjson
+
+    doc = orjson.loads(path.read_bytes())
+    changed = 0
+    for section in doc["configs"]:
+        if section.get("@type", "").endswith(".ClustersConfigDump"):
+            entries = section.get("dynamic_active_clusters", [])
+            step = max(1, len(entries) // DIFF_CHANGES)
+            for entry in entries[::step][:DIFF_CHANGES]:
+                entry["cluster"]["connect_timeout"] = "42s"
+                changed += 1
+    tmp = out.with_suffix(".tmp")
+    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    tmp.replace(out)
+    log(f"wrote {out.name}: {changed} clusters changed")
+
+
 def warm_page_cache(path: Path) -> None:
     with open(path, "rb", buffering=0) as f:
         while f.read(16 << 20):
@@ -309,8 +355,9 @@ def bench_size(
     warmup: bool,
 ) -> list[Result]:
     results: list[Result] = []
+    file2 = str(mutated_copy(dump.path)) if any("{file2}" in " ".join(a) for _, a in commands) else ""
     for label, template in commands:
-        argv = expand(template, dict(subst, file=str(dump.path)))
+        argv = expand(template, dict(subst, file=str(dump.path), file2=file2))
         if isinstance(argv, str):
             results.append(Result(label, template, "missing", f"{argv} not found"))
         else:
@@ -328,7 +375,7 @@ def bench_size(
             if res.status != "ok":
                 continue
             s = run_once(res.argv, timeout)
-            if s.rc != 0:
+            if s.rc not in OK_CODES.get(res.label, (0,)):
                 res.status = "error"
                 res.note = first_error_line(s.stderr, s.rc)
                 log(f"[{dump.services} {run + 1}/{runs}] {res.label}: error: {res.note}")
@@ -524,6 +571,10 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--mutate"]:
+        _mutate(Path(args_in[1]), Path(args_in[2]))
+        return 0
     ap = argparse.ArgumentParser(
         description="Benchmark pdebug against the JSON-parse floor on synthetic Istio dumps."
     )

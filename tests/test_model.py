@@ -229,14 +229,24 @@ def test_key_respelling_leaves_map_keys_alone():
 
 def test_resource_query_shape_is_regrouped_into_sections(pdebug, tmp_path):
     """GET /config_dump?resource=... answers one config per entry, typed by the entry."""
-    doc = {"configs": [
-        {"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster",
-         "version_info": "1", "cluster": {"name": "outbound|80||a.b.svc.cluster.local", "type": "EDS"}},
-        {"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster",
-         "version_info": "1", "cluster": {"name": "outbound|80|v1|a.b.svc.cluster.local", "type": "EDS"}},
-        {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig",
-         "route_config": {"name": "80", "virtual_hosts": [{"name": "vh", "domains": ["*"]}]}},
-    ]}
+    doc = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster",
+                "version_info": "1",
+                "cluster": {"name": "outbound|80||a.b.svc.cluster.local", "type": "EDS"},
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump.DynamicCluster",
+                "version_info": "1",
+                "cluster": {"name": "outbound|80|v1|a.b.svc.cluster.local", "type": "EDS"},
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig",
+                "route_config": {"name": "80", "virtual_hosts": [{"name": "vh", "domains": ["*"]}]},
+            },
+        ]
+    }
     path = tmp_path / "resource.json"
     path.write_text(json.dumps(doc))
     out = pdebug("clusters", path).out.splitlines()

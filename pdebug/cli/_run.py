@@ -161,10 +161,10 @@ class Target:
         return open_source(self.text, self.options)
 
 
-def _load(body: bytes | memoryview, label: str) -> ProxyData:
+def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
     from pdebug.model.load import load
 
-    loaded = load(body, label)
+    loaded = load(body, label, plan)
     return ProxyData(label, loaded.dump, loaded.clusters)
 
 
@@ -182,7 +182,7 @@ def _fetch_live(source: Source, fetch: Fetch) -> ProxyData:
             if exc.status != 400 or not fetch.mask:
                 raise
             body = b'{"configs": []}'
-        loaded = load(body, source.label) if body != b'{"configs": []}' else None
+        loaded = load(body, source.label, fetch.mask) if body != b'{"configs": []}' else None
         if loaded is not None and loaded.dump is None:
             raise InvalidInput(f"{source.label}: the admin answered something else than a dump")
         from pdebug.model.dump import ConfigDump
@@ -206,7 +206,7 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
         if source.live:
             proxy = _fetch_live(source, fetch)
         else:
-            proxy = _load(source.get(""), source.label)
+            proxy = _load(source.get(""), source.label, fetch.mask)
             from pdebug.sources import FileSource
 
             if isinstance(source, FileSource) and proxy.health is None:

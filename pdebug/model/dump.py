@@ -91,6 +91,13 @@ class Section:
     index: int
     camel: bool = False
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    #: Set when the section came from a planned one-pass decode: call it to read the
+    #: rest of the section's fields (see :func:`pdebug.model.load.load`).
+    complete: Callable[[], None] | None = field(default=None, repr=False)
+
+    def _ensure(self) -> None:
+        if self.complete is not None:
+            self.complete()
 
     @property
     def message(self) -> str:
@@ -99,6 +106,7 @@ class Section:
 
     def raw(self, key: str) -> msgspec.Raw | None:
         """The Raw value of snake_case field ``key`` in whichever spelling the dump used."""
+        self._ensure()
         raw = self.fields.get(key)
         if raw is None and self.camel:
             raw = self.fields.get(_to_camel_key(key))
@@ -124,6 +132,7 @@ class Section:
 
     def plain(self) -> dict[str, Any]:
         """The whole section as plain JSON data, ``@type`` first, as in the dump."""
+        self._ensure()
         out: dict[str, Any] = {"@type": self.type_url}
         for key in self.fields:
             out[key] = self.generic(key)
@@ -166,6 +175,25 @@ class Entries(Generic[T]):
         """Where ``items[index]`` (or a field ``path`` inside it) sits in the dump."""
         assert self.section is not None
         return Ref(self.section, self.key, index, path)
+
+
+#: The entry type of each list-valued section field, as the typed accessors decode it.
+#: ``load(..., plan=keys)`` decodes these straight from the document in one pass.
+KEY_TYPES: dict[str, type[msgspec.Struct]] = {
+    "static_clusters": s.ClusterEntry,
+    "dynamic_active_clusters": s.ClusterEntry,
+    "dynamic_warming_clusters": s.ClusterEntry,
+    "static_listeners": s.StaticListener,
+    "dynamic_listeners": s.DynamicListener,
+    "static_route_configs": s.RouteConfigEntry,
+    "dynamic_route_configs": s.RouteConfigEntry,
+    "static_endpoint_configs": s.EndpointConfigEntry,
+    "dynamic_endpoint_configs": s.EndpointConfigEntry,
+    "static_secrets": s.SecretEntry,
+    "dynamic_active_secrets": s.SecretEntry,
+    "dynamic_warming_secrets": s.SecretEntry,
+    "ecds_filters": s.EcdsEntry,
+}
 
 
 class ConfigDump:
@@ -217,6 +245,7 @@ class ConfigDump:
         return self.section(kind) is not None
 
     def _entries(self, kind: str, key: str, tp: type[T]) -> Entries[T]:
+        assert KEY_TYPES.get(key, tp) is tp
         sec = self.section(kind)
         if sec is None:
             return Entries(None, key, [])

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
 from pdebug.errors import InvalidInput
-from pdebug.model.dump import KIND_TYPE_URL, SECTION_KINDS, ConfigDump, Section, camel_section
+from pdebug.model.dump import (
+    KEY_TYPES,
+    KIND_TYPE_URL,
+    SECTION_KINDS,
+    ConfigDump,
+    Section,
+    camel_section,
+)
 from pdebug.model.health import ClustersStatus
 
 
@@ -78,16 +87,37 @@ def _not_text(head: bytes) -> bool:
     return False
 
 
-def load(data: Buffer, source: str) -> Loaded:
+def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     """Parse a config dump or a ``/clusters?format=json`` document.
+
+    ``plan`` names the section fields the caller will read (e.g. the clusters lists).
+    For a snake_case dump (Envoy's own) they are then decoded, typed, in the same single
+    scan that finds the sections; any other field is read later, on first use.
 
     Raises:
         InvalidInput: the bytes are empty, truncated, not JSON, or not an admin document.
     """
     sniff(data, source)
+    typed = tuple(k for k in plan if k in KEY_TYPES)
+    if typed and not _looks_camel(data):
+        top_planned = _decode_top(_plan_decoder(typed), data, source)
+        if top_planned.configs is not None and not any(
+            _entry_type(sec.type_url) for sec in top_planned.configs
+        ):
+            return Loaded(dump=_planned_dump(top_planned.configs, typed, data, source))
+    top = _decode_top(_TOP, data, source)
+    return _loaded(top, data, source)
+
+
+def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -> Any:
     try:
-        top = _TOP.decode(data)
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
+        if "$.configs[" in str(exc):
+            raise InvalidInput(
+                f"{source}: unexpected value ({exc})",
+                hint="the dump may be damaged or from an unsupported Envoy version",
+            ) from None
         raise InvalidInput(
             f"{source}: not an Envoy config dump ({exc})",
             hint="expected {'configs': [...]} as served by GET /config_dump",
@@ -103,6 +133,9 @@ def load(data: Buffer, source: str) -> Loaded:
             f"{source}: invalid JSON: {text}",
             hint="the file is damaged; capture the dump again",
         ) from None
+
+
+def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if top.apiVersion is not None and top.kind is not None:
         raise InvalidInput(
             f"{source}: this is a Kubernetes {top.kind} object, not an Envoy config dump",
@@ -137,6 +170,89 @@ ENTRY_TYPES = {
 }
 
 
+def _entry_type(type_url: str) -> tuple[str, str] | None:
+    return ENTRY_TYPES.get(".".join(type_url.rsplit(".", 2)[-2:]))
+
+
+_CAMEL_KEY = re.compile(rb'"[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*"\s*:')
+_SNAKE_KEY = re.compile(rb'"[a-z][a-z0-9]*_[a-z0-9_]+"\s*:')
+
+
+def _looks_camel(data: Buffer) -> bool:
+    """Whether the document's start has more lowerCamelCase keys than snake_case ones."""
+    head = bytes(data[:65536])
+    return len(_CAMEL_KEY.findall(head)) > len(_SNAKE_KEY.findall(head))
+
+
+def _list_of(tp: Any) -> Any:
+    """``list[tp]`` for a runtime type (equal to the annotation the accessors cache by)."""
+    return list.__class_getitem__(tp)
+
+
+_PLAN_DECODERS: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
+
+
+def _plan_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder whose sections decode ``keys`` typed and skip everything else."""
+    dec = _PLAN_DECODERS.get(keys)
+    if dec is None:
+        fields: list[Any] = [("type_url", str, msgspec.field(default="", name="@type"))]
+        fields += [(k, _list_of(KEY_TYPES[k]) | None, None) for k in keys]
+        section = msgspec.defstruct("PlannedSection", fields, gc=False)
+        top = msgspec.defstruct(
+            "PlannedTop",
+            [
+                ("configs", list[section] | None, None),  # type: ignore[valid-type]
+                ("cluster_statuses", msgspec.Raw, msgspec.Raw()),
+                ("clusterStatuses", msgspec.Raw, msgspec.Raw()),
+                ("apiVersion", str | None, None),
+                ("kind", str | None, None),
+            ],
+            gc=False,
+        )
+        dec = msgspec.json.Decoder(top, strict=False)
+        _PLAN_DECODERS[keys] = dec
+    return dec
+
+
+def _planned_dump(
+    configs: list[Any], keys: tuple[str, ...], data: Buffer, source: str
+) -> ConfigDump:
+    sections = []
+    for index, planned in enumerate(configs):
+        kind = SECTION_KINDS.get(planned.type_url.rsplit(".", 1)[-1], "")
+        sec = Section(planned.type_url, kind, {}, index)
+        for key in keys:
+            value = getattr(planned, key)
+            if value is not None:
+                sec._cache[(key, _list_of(KEY_TYPES[key]))] = value
+        sections.append(sec)
+    _require_known(sections, source)
+    dump = ConfigDump(sections, source)
+
+    def complete() -> None:
+        """Read every section's remaining fields (one more scan), once."""
+        top = _TOP.decode(data)
+        for sec, fields in zip(dump.sections, top.configs or [], strict=False):
+            fields.pop("@type", None)
+            sec.fields = fields
+            sec.camel = camel_section(fields)
+            sec.complete = None
+
+    for sec in sections:
+        sec.complete = complete
+    return dump
+
+
+def _require_known(sections: list[Section], source: str) -> None:
+    if not any(sec.kind for sec in sections):
+        found = ", ".join(sorted({sec.type_url or "(no @type)" for sec in sections})) or "none"
+        raise InvalidInput(
+            f"{source}: the dump has no section pdebug knows (found: {found})",
+            hint="expected envoy.admin.v3.*ConfigDump sections from GET /config_dump",
+        )
+
+
 def _entry_bytes(fields: dict[str, msgspec.Raw]) -> bytes:
     parts = [msgspec.json.encode(k) + b":" + bytes(v) for k, v in fields.items()]
     return b"{" + b",".join(parts) + b"}"
@@ -148,7 +264,7 @@ def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
     for index, fields in enumerate(configs):
         raw_type = fields.pop("@type", None)
         type_url = _STR.decode(raw_type) if raw_type is not None else ""
-        entry = ENTRY_TYPES.get(".".join(type_url.rsplit(".", 2)[-2:]))
+        entry = _entry_type(type_url)
         if entry is not None:
             grouped.setdefault(entry, []).append(_entry_bytes(fields))
             continue
@@ -162,10 +278,5 @@ def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
             sections.append(sec)
         sec.fields.update(fields)
         sec.camel = camel_section(sec.fields)
-    if not any(sec.kind for sec in sections):
-        found = ", ".join(sorted({sec.type_url or "(no @type)" for sec in sections})) or "none"
-        raise InvalidInput(
-            f"{source}: the dump has no section pdebug knows (found: {found})",
-            hint="expected envoy.admin.v3.*ConfigDump sections from GET /config_dump",
-        )
+    _require_known(sections, source)
     return ConfigDump(sections, source)
