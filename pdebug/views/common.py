@@ -9,7 +9,13 @@ import msgspec
 
 from pdebug.model import schema as s
 
-_ISTIO_META = msgspec.json.Decoder(dict[str, Any] | Any)
+class _IstioMeta(msgspec.Struct, gc=False):
+    """``filter_metadata.istio``: only ``config`` is read (services etc. are skipped)."""
+
+    config: Any = None
+
+
+_ISTIO_META = msgspec.json.Decoder(_IstioMeta)
 
 
 @dataclass(slots=True)
@@ -60,9 +66,9 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
         istio = _ISTIO_META.decode(raw)
     except msgspec.DecodeError:
         return ""
-    if not isinstance(istio, dict) or "config" not in istio:
+    if not isinstance(istio, _IstioMeta) or istio.config is None:
         return ""
-    value = istio["config"]
+    value = istio.config
     if not isinstance(value, str) or not value.startswith("/apis/networking.istio.io/"):
         return "<unknown>"
     parts = value.split("/")
