@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
-from pdebug.model import ProxyData
+from pdebug.model import ConfigDump, ProxyData
 from pdebug.render import Format, get_format
 from pdebug.sources import LiveOptions, Source
 from pdebug.views.result import ViewResult
@@ -168,33 +168,43 @@ def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> P
     return ProxyData(label, loaded.dump, loaded.clusters)
 
 
-def _fetch_live(source: Source, fetch: Fetch) -> ProxyData:
-    """Ask a live proxy for exactly what the view needs."""
+def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
+    """GET the dump the view needs; a mask Envoy cannot apply means "none of it"."""
+    from pdebug.model.dump import ConfigDump
     from pdebug.model.load import load
     from pdebug.sources.admin import AdminHTTPError
 
+    try:
+        body = source.get(fetch.dump_path())
+    except AdminHTTPError as exc:
+        # Envoy answers 400 when no section has the masked fields: there is none of it.
+        if exc.status != 400 or not fetch.mask:
+            raise
+        dump = ConfigDump([], source.label)
+    else:
+        loaded = load(body, source.label, fetch.mask)
+        if loaded.dump is None:
+            raise InvalidInput(
+                f"{source.label}: the admin answered with something other than a config dump",
+                hint="is this the Envoy admin port (15000 in Istio sidecars)?",
+            )
+        dump = loaded.dump
+    dump.assume_empty(fetch.kinds)
+    return dump
+
+
+def _fetch_live(source: Source, fetch: Fetch) -> ProxyData:
+    """Ask a live proxy for exactly what the view needs."""
+    from pdebug.model.load import load
+
     proxy = ProxyData(source.label)
     if fetch.dump:
-        try:
-            body = source.get(fetch.dump_path())
-        except AdminHTTPError as exc:
-            # Envoy answers 400 when the mask matches no section: there is none of it.
-            if exc.status != 400 or not fetch.mask:
-                raise
-            body = b'{"configs": []}'
-        loaded = load(body, source.label, fetch.mask) if body != b'{"configs": []}' else None
-        if loaded is not None and loaded.dump is None:
-            raise InvalidInput(f"{source.label}: the admin answered something else than a dump")
-        from pdebug.model.dump import ConfigDump
-
-        proxy.dump = loaded.dump if loaded is not None else ConfigDump([], source.label)
-        assert proxy.dump is not None
-        proxy.dump.assume_empty(fetch.kinds)
+        proxy.dump = _fetch_dump(source, fetch)
     if fetch.health:
-        body = source.get(CLUSTERS_JSON)
-        health = load(body, f"{source.label}{CLUSTERS_JSON}").clusters
+        label = f"{source.label}{CLUSTERS_JSON}"
+        health = load(source.get(CLUSTERS_JSON), label).clusters
         if health is None:
-            raise InvalidInput(f"{source.label}{CLUSTERS_JSON}: not a /clusters document")
+            raise InvalidInput(f"{label}: not a /clusters?format=json document")
         proxy.health = health
     return proxy
 

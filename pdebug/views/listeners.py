@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from pdebug.errors import InvalidInput
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref, decode_raw
@@ -128,8 +129,8 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
         if f.name == HCM:
             try:
                 hcm = _decode_filter(f, s.HttpConnectionManager, camel)
-            except Exception as exc:  # noqa: BLE001 - istioctl prints the decode error
-                return str(exc)
+            except InvalidInput as exc:  # istioctl prints the decode error in the cell
+                return exc.message
             assert isinstance(hcm, s.HttpConnectionManager)
             if hcm.route_config is not None:
                 return inline_route_description(hcm.route_config)
