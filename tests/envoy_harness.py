@@ -876,6 +876,7 @@ def make_test_pki(
     *,
     spiffe_id: str = SPIFFE_ID,
     valid_days: int = 3650,
+    leaf_not_after: dt.datetime | None = None,
 ) -> TestPki:
     """Generate a throwaway ECDSA P-256 CA and a leaf certificate with a SPIFFE URI SAN.
 
@@ -883,6 +884,10 @@ def make_test_pki(
         directory: Where to write ``root-cert.pem``, ``cert-chain.pem`` and ``key.pem``.
         spiffe_id: The leaf's URI SAN.
         valid_days: Validity of both certificates, starting one hour ago.
+        leaf_not_after: End the leaf's validity then instead (in the past for an
+            expired certificate, soon for one about to expire); the leaf then starts
+            one day before it (or one hour ago, whichever is earlier). The CA keeps
+            ``valid_days``.
 
     Returns:
         The PEM bytes and their directory.
@@ -895,6 +900,10 @@ def make_test_pki(
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     not_before = now - dt.timedelta(hours=1)
     not_after = now + dt.timedelta(days=valid_days)
+    leaf_not_before, leaf_until = not_before, not_after
+    if leaf_not_after is not None:
+        leaf_until = leaf_not_after.astimezone(dt.UTC).replace(microsecond=0)
+        leaf_not_before = min(not_before, leaf_until - dt.timedelta(days=1))
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name(
@@ -937,8 +946,8 @@ def make_test_pki(
         .issuer_name(ca_name)
         .public_key(leaf_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        .not_valid_before(leaf_not_before)
+        .not_valid_after(leaf_until)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

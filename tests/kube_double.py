@@ -1245,6 +1245,7 @@ class KubeDouble:
 
     def _list(self, resource: str, ns: str | None, selector: str) -> tuple[int, Json]:
         _, api_version, kind = _RESOURCES[resource]
+        selector_matches(selector, {})  # a malformed selector is a 400 even with no objects
         with self._lock:
             objects = sorted(
                 (key, obj)

@@ -55,9 +55,11 @@ def _root(
     """Root options."""
 
 
+from pdebug.cli import check as _check  # noqa: E402,F401  (registers `check`)
 from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
 from pdebug.cli import dump as _dump  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
+from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401
 
 

@@ -206,6 +206,10 @@ def _fetch_live(source: Source, fetch: Fetch) -> ProxyData:
         if health is None:
             raise InvalidInput(f"{label}: not a /clusters?format=json document")
         proxy.health = health
+    # A Kubernetes source knows which pod (and namespace) it reached only after the fetch.
+    proxy.source = source.label
+    if proxy.dump is not None:
+        proxy.dump.source = source.label
     return proxy
 
 

@@ -156,6 +156,7 @@ class Listener(_S):
     traffic_direction: str = ""
     listener_filters: list[TypedExtension] = []
     internal_listener: Raw = NULL
+    filter_chain_matcher: Raw = NULL
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -174,6 +175,11 @@ class StringMatcher(_S):
     ignore_case: bool = False
 
 
+class Int64Range(_S):
+    start: int = 0
+    end: int = 0
+
+
 class HeaderMatcher(_S):
     name: str = ""
     exact_match: str | None = None
@@ -185,6 +191,7 @@ class HeaderMatcher(_S):
     string_match: StringMatcher | None = None
     invert_match: bool = False
     treat_missing_header_as_empty: bool = False
+    range_match: Int64Range | None = None
 
 
 class QueryParameterMatcher(_S):
@@ -202,6 +209,11 @@ class RouteMatch(_S):
     case_sensitive: bool | None = None
     headers: list[HeaderMatcher] = []
     query_parameters: list[QueryParameterMatcher] = []
+    grpc: Raw = NULL
+    runtime_fraction: Raw = NULL
+    tls_context: Raw = NULL
+    dynamic_metadata: list[Raw] = []
+    path_match_policy: Raw = NULL
 
 
 class WeightedCluster(_S):
@@ -220,10 +232,26 @@ class RouteAction(_S):
     weighted_clusters: WeightedClusters | None = None
     cluster_specifier_plugin: str = ""
     timeout: str = ""
+    cluster_not_found_response_code: str = ""
 
 
 class DirectResponse(_S):
     status: int = 0
+    body: DataSource | None = None
+
+
+class RedirectAction(_S):
+    """A route's ``redirect`` (decoded on demand from :attr:`Route.redirect`)."""
+
+    scheme_redirect: str = ""
+    https_redirect: bool = False
+    host_redirect: str = ""
+    port_redirect: int = 0
+    path_redirect: str = ""
+    prefix_rewrite: str | None = None
+    regex_rewrite: Raw = NULL
+    response_code: str | int = ""
+    strip_query: bool = False
 
 
 class Route(_S):
@@ -239,11 +267,14 @@ class VirtualHost(_S):
     name: str = ""
     domains: list[str] = []
     routes: list[Route] = []
+    require_tls: str = ""
+    matcher: Raw = NULL
 
 
 class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
+    ignore_port_in_host_matching: bool = False
 
 
 # --- typed configs of the network filters pdebug understands -----------------------
@@ -260,6 +291,10 @@ class HttpConnectionManager(_S):
     route_config: RouteConfiguration | None = None
     scoped_routes: Raw = NULL
     http_filters: list[TypedExtension] = []
+    strip_any_host_port: bool = False
+    strip_matching_host_port: bool = False
+    normalize_path: bool | None = None
+    merge_slashes: bool = False
 
 
 class TcpProxy(_S):

@@ -9,6 +9,7 @@ import msgspec
 
 from pdebug.model import schema as s
 
+
 class _IstioMeta(msgspec.Struct, gc=False):
     """``filter_metadata.istio``: only ``config`` is read (services etc. are skipped)."""
 

@@ -1,0 +1,150 @@
+"""``pdebug check``: health checks over one proxy's config dump and live health.
+
+:data:`ALL_CHECKS` is the registry, in code order. Codes are a contract for runbooks
+(documented in the README): a code is never renumbered or reused, and a retired check
+keeps its number. ``PD1xx`` listeners, ``PD2xx`` clusters, ``PD3xx`` routes, ``PD4xx``
+endpoints, ``PD5xx`` secrets, ``PD6xx`` the server as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server
+from pdebug.checks.base import (
+    Check,
+    CheckOptions,
+    CheckReport,
+    Finding,
+    Severity,
+    SkipCheck,
+    Skipped,
+)
+from pdebug.checks.context import Context
+from pdebug.errors import PdebugError, UsageError
+from pdebug.model import ProxyData
+
+__all__ = [
+    "ALL_CHECKS",
+    "BY_CODE",
+    "Check",
+    "CheckOptions",
+    "CheckReport",
+    "Finding",
+    "Severity",
+    "Skipped",
+    "parse_codes",
+    "parse_fail_on",
+    "run_checks",
+]
+
+ALL_CHECKS: tuple[Check, ...] = tuple(
+    sorted(
+        (
+            *listeners.CHECKS,
+            *clusters.CHECKS,
+            *routes.CHECKS,
+            *endpoints.CHECKS,
+            *secrets.CHECKS,
+            *server.CHECKS,
+        ),
+        key=lambda c: c.code,
+    )
+)
+BY_CODE: dict[str, Check] = {c.code: c for c in ALL_CHECKS}
+
+_HEALTH = (
+    "needs live endpoint health (GET /clusters?format=json): add --clusters-json FILE, "
+    "or check the live proxy"
+)
+_EDS_OR_HEALTH = (
+    "needs endpoints: a dump taken with config_dump?include_eds, or --clusters-json FILE"
+)
+
+
+def _missing(ctx: Context, chk: Check) -> str | None:
+    """Why ``chk`` cannot run on this data, or None when it can."""
+    for group in chk.needs:
+        if any(ctx.has(need) for need in group):
+            continue
+        if set(group) == {"health"}:
+            return _HEALTH
+        if set(group) == {"endpoints", "health"}:
+            return _EDS_OR_HEALTH
+        if ctx.proxy.dump is None:
+            return f"needs a config dump; {ctx.proxy.source} is a /clusters?format=json document"
+        kinds = " or ".join(n for n in group if n != "health")
+        return f"the dump has no {kinds} section"
+    return None
+
+
+def run_checks(proxy: ProxyData, options: CheckOptions | None = None) -> CheckReport:
+    """Run every check not ignored; skip (and say why) those whose data is missing.
+
+    Findings are sorted by severity (errors first), then code, then resource; exact
+    repeats (the same inline route config under two filter chains) are dropped.
+    """
+    options = options or CheckOptions()
+    ctx = Context(proxy, options)
+    report = CheckReport(proxy.source, ignored=sorted(options.ignore & set(BY_CODE)))
+    found: list[Finding] = []
+    for chk in ALL_CHECKS:
+        if chk.code in options.ignore:
+            continue
+        reason = _missing(ctx, chk)
+        if reason is not None:
+            report.skipped.append(Skipped(chk.code, chk.name, reason))
+            continue
+        try:
+            results = chk.run(ctx)
+        except SkipCheck as exc:
+            report.skipped.append(Skipped(chk.code, chk.name, exc.reason))
+            continue
+        except PdebugError as exc:
+            report.skipped.append(
+                Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
+            )
+            continue
+        report.run += 1
+        found.extend(results)
+    unique = list(dict.fromkeys(found))
+    unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
+    report.findings = unique
+    return report
+
+
+def parse_codes(values: Iterable[str]) -> frozenset[str]:
+    """``--ignore`` values (repeatable, comma lists, any case) as known codes.
+
+    Raises:
+        UsageError: a value names no check.
+    """
+    codes: set[str] = set()
+    for value in values:
+        for part in value.split(","):
+            code = part.strip().upper()
+            if not code:
+                continue
+            if code not in BY_CODE:
+                raise UsageError(
+                    f"--ignore {part.strip()}: no check has this code",
+                    hint="codes: " + ", ".join(BY_CODE),
+                )
+            codes.add(code)
+    return frozenset(codes)
+
+
+def parse_fail_on(text: str) -> Severity | None:
+    """``--fail-on`` as the lowest failing severity; ``never`` is None.
+
+    Raises:
+        UsageError: not one of error, warning, info, never.
+    """
+    if text.strip().lower() == "never":
+        return None
+    try:
+        return Severity.parse(text)
+    except ValueError:
+        raise UsageError(
+            f"--fail-on {text}: unknown", hint="use error, warning, info or never"
+        ) from None

@@ -1,0 +1,174 @@
+"""The vocabulary of ``pdebug check``: severities, findings, checks and the report.
+
+A *check* is a pure function from a :class:`~pdebug.checks.context.Context` (one proxy's
+data plus the options) to findings. It is wrapped in a :class:`Check` that carries its
+stable code (``PD101``: never renumbered, never reused), its fixed severity, a short
+name, and what data it needs; :func:`pdebug.checks.run_checks` skips a check whose data
+is missing and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pdebug.checks.context import Context
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ordered so that ``ERROR > WARNING > INFO``."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        """``error``, ``warning`` or ``info`` (the JSON spelling)."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """The severity called ``text`` (case-insensitive).
+
+        Raises:
+            ValueError: ``text`` names no severity.
+        """
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(text) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing wrong with one resource.
+
+    Attributes:
+        code: The check's stable code, e.g. ``PD101``.
+        severity: The check's severity.
+        resource: ``kind/name``, e.g. ``listener/virtualOutbound``.
+        message: One line saying what is wrong.
+        hint: One line saying what to look at next.
+    """
+
+    code: str
+    severity: Severity
+    resource: str
+    message: str
+    hint: str
+
+
+#: Names a check can need: a dump section, or ``health`` (``/clusters?format=json``).
+Need = str
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A registered check.
+
+    Attributes:
+        code: Stable code (``PD`` + resource digit + number).
+        severity: Severity of every finding it makes.
+        name: Short kebab-case name, e.g. ``listener-rejected``.
+        summary: One line for the documentation.
+        needs: Groups of alternatives; every group needs one of its members, e.g.
+            ``(("clusters",), ("endpoints", "health"))``.
+        func: The check itself: ``func(ctx, this)`` yields findings made with
+            ``this.finding(...)``.
+    """
+
+    code: str
+    severity: Severity
+    name: str
+    summary: str
+    needs: tuple[tuple[Need, ...], ...]
+    func: Callable[[Context, Check], Iterable[Finding]]
+
+    def run(self, ctx: Context) -> list[Finding]:
+        """Run the check on ``ctx``."""
+        return list(self.func(ctx, self))
+
+    def finding(self, resource: str, message: str, hint: str) -> Finding:
+        """A finding of this check."""
+        return Finding(self.code, self.severity, resource, message, hint)
+
+
+def check(
+    code: str,
+    severity: Severity,
+    name: str,
+    summary: str,
+    *needs: tuple[Need, ...],
+) -> Callable[[Callable[[Context, Check], Iterable[Finding]]], Check]:
+    """Decorate ``func(ctx, this)`` into a :class:`Check`."""
+
+    def wrap(func: Callable[[Context, Check], Iterable[Finding]]) -> Check:
+        return Check(code, severity, name, summary, tuple(needs), func)
+
+    return wrap
+
+
+class SkipCheck(Exception):
+    """Raised by a check that does not apply to this proxy (said in the report)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """What the user asked for.
+
+    Attributes:
+        cert_days: Warn about certificates expiring within this many days.
+        ignore: Codes not to run.
+        now: The time certificates are judged at (default: the current time).
+    """
+
+    cert_days: float = 7.0
+    ignore: frozenset[str] = frozenset()
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A check that did not run, and why.
+
+    ``error`` is True when the check started but could not read its input (a damaged
+    dump); that makes the whole run inconclusive.
+    """
+
+    code: str
+    name: str
+    reason: str
+    error: bool = False
+
+
+@dataclass
+class CheckReport:
+    """Everything one run found, in report order (severity, then code, then resource)."""
+
+    source: str
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    run: int = 0
+
+    def count(self, severity: Severity) -> int:
+        """How many findings have ``severity``."""
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def fails(self, fail_on: Severity | None) -> bool:
+        """Whether a finding is at or above ``fail_on`` (``None``: never fails)."""
+        return fail_on is not None and any(f.severity >= fail_on for f in self.findings)
+
+    @property
+    def inconclusive(self) -> bool:
+        """Whether a check could not read its input."""
+        return any(s.error for s in self.skipped)

@@ -1,0 +1,135 @@
+"""Cluster checks (PD2xx): stuck warming, no healthy endpoints, no endpoints at all."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context, Host, cluster_kind
+
+#: Istio's sink for blocked traffic: empty on purpose.
+BLACKHOLE = "BlackHoleCluster"
+
+
+def config_source(source: Any) -> str:
+    """Describe an xDS ``ConfigSource`` (plain snake_case data) in a few words."""
+    if not isinstance(source, dict):
+        return "an unknown source"
+    if "ads" in source:
+        return "ADS"
+    if "path_config_source" in source or "path" in source:
+        path = source.get("path_config_source", {}).get("path") or source.get("path", "")
+        return f"file {path}"
+    api = source.get("api_config_source")
+    if isinstance(api, dict):
+        names = list(api.get("cluster_names", []))
+        for grpc in api.get("grpc_services", []):
+            envoy_grpc = grpc.get("envoy_grpc", {}) if isinstance(grpc, dict) else {}
+            if envoy_grpc.get("cluster_name"):
+                names.append(envoy_grpc["cluster_name"])
+        kind = api.get("api_type", "GRPC")
+        return f"{kind} via cluster {', '.join(names)}" if names else f"{kind} API"
+    return "an unknown source"
+
+
+@check(
+    "PD201",
+    Severity.WARNING,
+    "cluster-warming",
+    "A cluster is warming: its EDS (or first DNS answer, or secret) has not arrived.",
+    ("clusters",),
+)
+def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Warming clusters and the config source their endpoints should come from."""
+    for cc in ctx.clusters.values():
+        if cc.state != "WARMING":
+            continue
+        since = f" since {cc.since}" if cc.since else ""
+        if cluster_kind(cc.cluster) == "EDS":
+            eds = ctx.cluster_plain(cc).get("eds_cluster_config", {}).get("eds_config", {})
+            what = f"waiting for EDS from {config_source(eds)}"
+            if isinstance(eds, dict) and eds.get("initial_fetch_timeout") in ("0s", "0"):
+                what += " (initial_fetch_timeout 0s: it waits forever)"
+        else:
+            what = "waiting for its first DNS answer or its TLS secrets"
+        yield this.finding(
+            f"cluster/{cc.name}",
+            f"warming{since}: {what}",
+            "routes to it answer 503 NC until it is active: check the xDS connection to "
+            "that source (istiod reachable? pilot-agent logs)",
+        )
+
+
+def _reasons(hosts: list[Host]) -> str:
+    counts: Counter[str] = Counter()
+    for h in hosts:
+        hs = h.status
+        if hs is not None and hs.failed_active_health_check:
+            counts["fail active health checks"] += 1
+        if hs is not None and hs.failed_outlier_check:
+            counts["ejected by outlier detection"] += 1
+        if hs is not None and hs.excluded_via_immediate_hc_fail:
+            counts["excluded (immediate health check fail)"] += 1
+        if h.eds in ("UNHEALTHY", "DRAINING", "TIMEOUT"):
+            counts[f"{h.eds} per EDS"] += 1
+    return ", ".join(f"{n} {why}" for why, n in counts.most_common())
+
+
+@check(
+    "PD202",
+    Severity.ERROR,
+    "cluster-no-healthy-endpoints",
+    "A cluster has endpoints but none Envoy would send traffic to.",
+    ("endpoints", "health"),
+)
+def check_no_healthy(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Clusters whose every host is unhealthy, ejected, draining or failing checks."""
+    for name, hs in ctx.hosts.items():
+        if not hs.hosts or any(h.usable for h in hs.hosts):
+            continue
+        n = len(hs.hosts)
+        endpoints = "its endpoint" if n == 1 else f"its {n} endpoints"
+        source = "" if hs.live else "; active health checks and ejections need --clusters-json"
+        yield this.finding(
+            f"cluster/{name}",
+            f"no healthy endpoint: {endpoints}: {_reasons(hs.hosts)}",
+            "requests fail (503 UH, or the endpoints' own errors once Envoy's panic mode "
+            f"spreads traffic over them): pdebug endpoints SOURCE --cluster '{name}' -o wide"
+            + source,
+        )
+
+
+@check(
+    "PD203",
+    Severity.WARNING,
+    "cluster-no-endpoints",
+    "A cluster that routes or tcp_proxies send to has no endpoints at all.",
+    ("clusters",),
+    ("endpoints", "health"),
+)
+def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Empty clusters that something sends traffic to (503 UH no healthy upstream)."""
+    refs = ctx.references
+    for name, hs in ctx.hosts.items():
+        if hs.hosts or name == BLACKHOLE or name not in refs:
+            continue
+        cc = ctx.clusters.get(name)
+        if cc is None or cluster_kind(cc.cluster) in ("ORIGINAL_DST", "CUSTOM"):
+            continue
+        kind = cluster_kind(cc.cluster)
+        why = {
+            "EDS": "EDS sent no endpoints",
+            "STRICT_DNS": "its DNS name resolved to no address",
+            "LOGICAL_DNS": "its DNS name resolved to no address",
+        }.get(kind, "its load_assignment is empty")
+        yield this.finding(
+            f"cluster/{name}",
+            f"no endpoints ({why}); {refs[name]} sends traffic to it",
+            "requests get 503 UH (no healthy upstream): does the service have ready pods "
+            "(kubectl get endpointslices) or a ServiceEntry with endpoints?",
+        )
+
+
+CHECKS = (check_warming, check_no_healthy, check_no_endpoints)

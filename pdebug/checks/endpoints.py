@@ -1,0 +1,127 @@
+"""Endpoint checks (PD4xx): failing health checks, outlier ejections, EDS health.
+
+One finding per cluster and cause, listing a few endpoint addresses: a big cluster
+with a bad rollout would otherwise drown everything else in the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context, Host
+
+_SHOWN = 3
+
+
+def _listing(hosts: list[Host]) -> str:
+    shown = ", ".join(h.address for h in hosts[:_SHOWN])
+    more = len(hosts) - _SHOWN
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def _per_cluster(
+    ctx: Context, this: Check, pick: Callable[[Host], bool], what: str, hint: str
+) -> Iterator[Finding]:
+    for name, hs in ctx.hosts.items():
+        bad = [h for h in hs.hosts if pick(h)]
+        if not bad:
+            continue
+        yield this.finding(
+            f"cluster/{name}",
+            f"{len(bad)} of {len(hs.hosts)} endpoints {what}: {_listing(bad)}",
+            hint.replace("{cluster}", name),
+        )
+
+
+@check(
+    "PD401",
+    Severity.WARNING,
+    "endpoint-failing-health-checks",
+    "Endpoints fail the cluster's active health checks (Envoy stops sending to them).",
+    ("health",),
+)
+def check_active_hc(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Hosts with ``failed_active_health_check`` in ``/clusters``."""
+    return _per_cluster(
+        ctx,
+        this,
+        lambda h: h.status is not None and h.status.failed_active_health_check,
+        "fail active health checks",
+        "is the app listening on that port, and does the health check's path/port match it? "
+        "pdebug endpoints SOURCE --cluster '{cluster}' -o wide",
+    )
+
+
+@check(
+    "PD402",
+    Severity.WARNING,
+    "endpoint-ejected",
+    "Outlier detection ejected endpoints (consecutive 5xx, gateway or local failures).",
+    ("health",),
+)
+def check_outlier(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Hosts with ``failed_outlier_check`` in ``/clusters``."""
+    return _per_cluster(
+        ctx,
+        this,
+        lambda h: h.status is not None and h.status.failed_outlier_check,
+        "are ejected by outlier detection",
+        "those endpoints answered errors (5xx/connect failures): read their logs; they "
+        "return after base_ejection_time (DestinationRule outlierDetection)",
+    )
+
+
+_EDS_SOURCE_NOTE = " (config_dump reports DRAINING as UNHEALTHY: --clusters-json tells them apart)"
+
+
+@check(
+    "PD403",
+    Severity.WARNING,
+    "endpoint-eds-unhealthy",
+    "The control plane marks endpoints UNHEALTHY or TIMEOUT in EDS (e.g. pods not ready).",
+    ("endpoints", "health"),
+)
+def check_eds_unhealthy(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Hosts whose EDS status is UNHEALTHY or TIMEOUT."""
+    for name, hs in ctx.hosts.items():
+        bad = [h for h in hs.hosts if h.eds in ("UNHEALTHY", "TIMEOUT")]
+        if not bad:
+            continue
+        states = "/".join(sorted({h.eds for h in bad}))
+        note = "" if hs.live else _EDS_SOURCE_NOTE
+        yield this.finding(
+            f"cluster/{name}",
+            f"{len(bad)} of {len(hs.hosts)} endpoints are {states} per EDS: {_listing(bad)}",
+            "the control plane says so (pod not ready, failing readiness probe?): "
+            "kubectl get endpointslices; kubectl describe the pods" + note,
+        )
+
+
+@check(
+    "PD404",
+    Severity.INFO,
+    "endpoint-eds-draining",
+    "EDS marks endpoints DRAINING or DEGRADED (a rollout, or a degraded backend).",
+    ("endpoints", "health"),
+)
+def check_eds_draining(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Hosts whose EDS status is DRAINING (live data only) or DEGRADED."""
+    for name, hs in ctx.hosts.items():
+        bad = [h for h in hs.hosts if h.eds in ("DRAINING", "DEGRADED")]
+        if not bad:
+            continue
+        kinds = sorted({h.eds for h in bad})
+        hints = {
+            "DEGRADED": "DEGRADED endpoints get traffic only when no healthy one is left",
+            "DRAINING": "DRAINING endpoints get no new requests (pods terminating, a rollout)",
+        }
+        yield this.finding(
+            f"cluster/{name}",
+            f"{len(bad)} of {len(hs.hosts)} endpoints are {'/'.join(kinds)} per EDS: "
+            + _listing(bad),
+            "; ".join(hints[k] for k in kinds),
+        )
+
+
+CHECKS = (check_active_hc, check_outlier, check_eds_unhealthy, check_eds_draining)

@@ -1,0 +1,176 @@
+"""Listener checks (PD1xx): rejected updates, stuck warming, invalid network filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context, tcp_targets
+from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw
+
+_MAX_REASON = 240
+
+
+def envoy_reason(details: str) -> str:
+    """Envoy's rejection ``details`` as one readable line.
+
+    Envoy 1.40 writes a validation failure as a marker (``goo.gle/debugonly``,
+    ``goo.gle/debugstr``...: protobuf varies it on purpose, so nobody parses it) followed
+    by the offending proto in text format, then ``: <reason>`` on the last line; the
+    reason is what matters. Other details are usually one line already.
+    """
+    lines = [line.strip() for line in details.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no details)"
+    dumped = lines[0].startswith("goo.gle/") or lines[-1].startswith(":")
+    text = lines[-1] if len(lines) > 1 and dumped else lines[0]
+    text = re.sub(r"\s+", " ", text.lstrip(": ").strip())
+    if len(text) > _MAX_REASON:
+        text = text[: _MAX_REASON - 3] + "..."
+    return text
+
+
+def _rejection_hint(reason: str, serving: bool) -> str:
+    keep = (
+        "Envoy keeps serving the previous version"
+        if serving
+        else "nothing is serving this listener"
+    )
+    if "Address already in use" in reason or "cannot bind" in reason:
+        return (
+            f"{keep}; another listener or process holds that address: find it "
+            "(ss -ltnp in the pod) or change the port in the config that produced this"
+        )
+    if "validation failed" in reason or "ValidationError" in reason:
+        return (
+            f"{keep}; the config breaks the schema rule named above: fix what generated "
+            "it (an EnvoyFilter patch, istiod/proxy version skew)"
+        )
+    return f"{keep}; fix the config and push again (pdebug listeners SOURCE -o wide shows it)"
+
+
+@check(
+    "PD101",
+    Severity.ERROR,
+    "listener-rejected",
+    "Envoy rejected a listener update (error_state): port in use, validation error...",
+    ("listeners",),
+)
+def check_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
+    """One finding per rejected listener (Envoy lists each twice: once name-less)."""
+    seen: set[tuple[str, str]] = set()
+    camel = ctx.camel("listeners")
+    for dyn in ctx.dump.dynamic_listeners().items:
+        err = dyn.error_state
+        if err is None:
+            continue
+        name = dyn.name
+        raw = err.failed_configuration
+        if not name and len(raw) and bytes(raw) != b"null":
+            failed = decode_raw(raw, s.Listener, camel, "rejected listener")
+            name = failed.name
+        reason = envoy_reason(err.details)
+        if (name, reason) in seen:
+            continue
+        seen.add((name, reason))
+        serving = dyn.active_state is not None
+        when = f" at {err.last_update_attempt}" if err.last_update_attempt else ""
+        version = f" (version {err.version_info})" if err.version_info else ""
+        yield this.finding(
+            f"listener/{name or '(unnamed)'}",
+            f"Envoy rejected an update{version}{when}: {reason}",
+            _rejection_hint(reason, serving),
+        )
+
+
+@check(
+    "PD102",
+    Severity.WARNING,
+    "listener-warming",
+    "A listener is warming: it waits for RDS, SDS or ECDS that has not arrived.",
+    ("listeners",),
+)
+def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Warming listeners, naming the RDS route configs they still wait for."""
+    received = {rc.name for rc in ctx.route_configs}
+    for lc in ctx.listeners:
+        if lc.state != "WARMING":
+            continue
+        waiting = []
+        for _, _, flt in ctx.network_filters(lc):
+            if isinstance(flt, s.HttpConnectionManager) and flt.rds is not None:
+                name = flt.rds.route_config_name
+                if name and name not in received and name not in waiting:
+                    waiting.append(name)
+        since = f" since {lc.since}" if lc.since else ""
+        what = (
+            "waiting for RDS " + ", ".join(repr(n) for n in waiting) + " (not received)"
+            if waiting
+            else "waiting for its RDS, SDS secrets or ECDS filters"
+        )
+        serving = "; the previous version still serves" if lc.serving else "; not serving yet"
+        yield this.finding(
+            f"listener/{lc.name}",
+            f"warming{since}: {what}{serving}",
+            "the config source is not answering: check the proxy's xDS connection (istiod "
+            "reachable? pilot-agent logs); with initial_fetch_timeout 0s Envoy waits forever",
+        )
+
+
+@check(
+    "PD103",
+    Severity.ERROR,
+    "filter-without-stat-prefix",
+    "An HTTP connection manager or tcp_proxy has no stat_prefix (Envoy rejects it).",
+    ("listeners",),
+)
+def check_stat_prefix(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Filters Envoy would reject; seen in dumps no Envoy validated (istiod's view)."""
+    for lc in ctx.listeners:
+        for index, chain, flt in ctx.network_filters(lc):
+            if flt.stat_prefix:
+                continue
+            kind = (
+                "HTTP connection manager"
+                if isinstance(flt, s.HttpConnectionManager)
+                else "tcp_proxy"
+            )
+            label = chain.name or f"#{index}"
+            yield this.finding(
+                f"listener/{lc.name}",
+                f"filter chain {label}: {kind} has no stat_prefix",
+                "Envoy rejects this listener (Proto constraint validation failed ... "
+                "StatPrefix); fix what generated it (an EnvoyFilter patch?)",
+            )
+
+
+@check(
+    "PD104",
+    Severity.ERROR,
+    "tcp-proxy-unknown-cluster",
+    "A tcp_proxy sends to a cluster the proxy does not have (connections are closed).",
+    ("listeners",),
+    ("clusters",),
+)
+def check_tcp_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
+    """tcp_proxy clusters missing from the cluster sections."""
+    known = ctx.clusters
+    for lc in ctx.listeners:
+        for index, chain, flt in ctx.network_filters(lc):
+            if not isinstance(flt, s.TcpProxy):
+                continue
+            for cluster in tcp_targets(flt):
+                if cluster in known:
+                    continue
+                label = chain.name or f"#{index}"
+                yield this.finding(
+                    f"listener/{lc.name}",
+                    f"filter chain {label}: tcp_proxy sends to unknown cluster {cluster!r}",
+                    "connections through this chain are closed at once: check that the service "
+                    "exists and its cluster reached the proxy (pdebug clusters SOURCE -o wide)",
+                )
+
+
+CHECKS = (check_rejected, check_warming, check_stat_prefix, check_tcp_unknown_cluster)

@@ -1,0 +1,72 @@
+"""Route checks (PD3xx): routes to clusters that do not exist, domains claimed twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context, route_targets
+
+
+@check(
+    "PD301",
+    Severity.ERROR,
+    "route-unknown-cluster",
+    "A route (or a weighted cluster) sends to a cluster the proxy does not have: 503 NC.",
+    ("routes",),
+    ("clusters",),
+)
+def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Route targets missing from every cluster section (RDS accepts them by default).
+
+    One finding per route config and missing cluster, naming the first route.
+    """
+    known = ctx.clusters
+    for rc in ctx.route_configs:
+        seen: set[str] = set()
+        for vh, route, cluster in route_targets(rc.config):
+            if cluster in known or cluster in seen:
+                continue
+            seen.add(cluster)
+            where = f"virtual host {vh.name!r}" + (f" route {route.name!r}" if route.name else "")
+            yield this.finding(
+                f"route/{rc.name}",
+                f"{where} sends to unknown cluster {cluster!r}: Envoy answers 503 NC",
+                "the destination's cluster never reached the proxy: check the host/subset in "
+                "the VirtualService and its DestinationRule, and Sidecar egress hosts",
+            )
+
+
+@check(
+    "PD302",
+    Severity.ERROR,
+    "route-duplicate-domain",
+    "Two virtual hosts of one route config claim the same domain (Envoy rejects it).",
+    ("routes",),
+)
+def check_duplicate_domain(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Domains (case-insensitive, as Envoy compares them) claimed by two virtual hosts."""
+    for rc in ctx.route_configs:
+        owner: dict[str, str] = {}
+        for vh in rc.config.virtual_hosts:
+            for domain in vh.domains:
+                key = domain.lower()
+                first = owner.get(key)
+                if first is None:
+                    owner[key] = vh.name
+                    continue
+                claim = (
+                    f"listed twice in virtual host {first!r}"
+                    if first == vh.name
+                    else f"claimed by virtual hosts {first!r} and {vh.name!r}"
+                )
+                yield this.finding(
+                    f"route/{rc.name}",
+                    f"domain {domain!r} is {claim}",
+                    "Envoy rejects the whole route config and keeps the previous one "
+                    "(stat rds.<name>.update_rejected): fix the VirtualServices or "
+                    "ServiceEntries that both claim this host",
+                )
+
+
+CHECKS = (check_unknown_cluster, check_duplicate_domain)

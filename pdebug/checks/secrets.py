@@ -1,0 +1,148 @@
+"""Secret checks (PD5xx): certificates expired or about to, secrets never received."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context
+from pdebug.model import schema as s
+from pdebug.views.secrets import CertInfo, items, parse_pem
+
+
+@dataclass(frozen=True, slots=True)
+class _Cert:
+    resource: str
+    what: str  # "certificate" or "CA certificate"
+    info: CertInfo
+
+
+def _pem(ds: s.DataSource | None) -> bytes:
+    if ds is None:
+        return b""
+    if ds.inline_bytes:
+        try:
+            return base64.b64decode(ds.inline_bytes)
+        except (binascii.Error, ValueError):
+            return b""
+    return ds.inline_string.encode()
+
+
+def _certs(ctx: Context) -> list[_Cert]:
+    """Every decodable certificate: dynamic secrets (SPIFFE bundles too), then static ones."""
+    out: list[_Cert] = []
+    for item in items(ctx.proxy):
+        if item.cert.not_after is None:
+            continue
+        resource = f"secret/{item.name}"
+        if item.trust_domain and item.cert.type == "CA":
+            resource += f" (trust domain {item.trust_domain})"
+        out.append(_Cert(resource, _kind(item.cert), item.cert))
+    for entry in ctx.dump.secret_entries("static_secrets").items:
+        secret = entry.secret
+        if secret is None:
+            continue
+        name = entry.name or secret.name
+        pem = b""
+        if secret.tls_certificate is not None:
+            pem = _pem(secret.tls_certificate.certificate_chain)
+        elif secret.validation_context is not None:
+            pem = _pem(secret.validation_context.trusted_ca)
+        info = parse_pem(pem) if pem else CertInfo()
+        if info.not_after is not None:
+            out.append(_Cert(f"secret/{name}", _kind(info), info))
+    return out
+
+
+def _kind(info: CertInfo) -> str:
+    return "CA certificate" if info.type == "CA" else "certificate"
+
+
+def _when(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:.1f} days" if days >= 1 else f"{delta.total_seconds() / 3600:.1f} hours"
+
+
+@check(
+    "PD501",
+    Severity.ERROR,
+    "cert-expired",
+    "A certificate Envoy holds has expired (or is not valid yet).",
+    ("secrets",),
+)
+def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Certificates outside their validity period now."""
+    for cert in _certs(ctx):
+        info = cert.info
+        assert info.not_after is not None
+        if info.not_after <= ctx.now:
+            message = (
+                f"{cert.what} expired {_days(ctx.now - info.not_after)} ago "
+                f"(not after {_when(info.not_after)})"
+            )
+        elif info.not_before is not None and info.not_before > ctx.now:
+            message = f"{cert.what} is not valid until {_when(info.not_before)}"
+        else:
+            continue
+        yield this.finding(
+            cert.resource,
+            f"{message}, serial {info.serial}",
+            "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
+            "logs, istiod/CA reachable)? For a CA, renew the mesh root",
+        )
+
+
+@check(
+    "PD502",
+    Severity.WARNING,
+    "cert-expiring",
+    "A certificate expires within --cert-days (default 7).",
+    ("secrets",),
+)
+def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Certificates that are valid now but end within ``cert_days``."""
+    horizon = ctx.now + timedelta(days=ctx.options.cert_days)
+    for cert in _certs(ctx):
+        info = cert.info
+        assert info.not_after is not None
+        if not ctx.now < info.not_after <= horizon:
+            continue
+        if info.not_before is not None and info.not_before > ctx.now:
+            continue
+        yield this.finding(
+            cert.resource,
+            f"{cert.what} expires in {_days(info.not_after - ctx.now)} "
+            f"({_when(info.not_after)}), serial {info.serial}",
+            "Istio rotates workload certificates long before they end (24h lifetime by "
+            "default): one this close is not being rotated; check pilot-agent logs and the CA",
+        )
+
+
+@check(
+    "PD503",
+    Severity.WARNING,
+    "secret-warming",
+    "An SDS secret was asked for but never received (its users wait, warming).",
+    ("secrets",),
+)
+def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
+    """``dynamic_warming_secrets`` entries."""
+    for entry in ctx.dump.secret_entries("dynamic_warming_secrets").items:
+        since = f" since {entry.last_updated}" if entry.last_updated else ""
+        yield this.finding(
+            f"secret/{entry.name}",
+            f"SDS secret not received yet (warming{since})",
+            "listeners and clusters using it keep warming: check the SDS server "
+            "(istio-agent: pilot-agent logs) or the secret's config source",
+        )
+
+
+CHECKS = (check_expired, check_expiring, check_warming)

@@ -1,0 +1,112 @@
+"""Server-wide checks (PD6xx): stuck initializing, Istio's outbound traffic policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
+from pdebug.checks.context import Context, ListenerConfig, tcp_targets
+from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw
+from pdebug.views.listeners import TCP_PROXY
+
+VIRTUAL_OUTBOUND = "virtualOutbound"
+PASSTHROUGH = "PassthroughCluster"
+BLACKHOLE = "BlackHoleCluster"
+
+
+@check(
+    "PD601",
+    Severity.ERROR,
+    "server-initializing",
+    "LDS is configured but no dynamic listener arrived while static ones exist.",
+    ("listeners",),
+    ("bootstrap",),
+)
+def check_initializing(ctx: Context, this: Check) -> Iterator[Finding]:
+    """A proxy that only has its bootstrap listeners: xDS never delivered (yet)."""
+    dump = ctx.dump
+    resources = dump.bootstrap().get("dynamic_resources") or {}
+    if not isinstance(resources, dict) or not (
+        "lds_config" in resources or "lds_resources_locator" in resources
+    ):
+        return
+    if dump.dynamic_listeners().items:
+        return
+    static = dump.static_listeners().items
+    if not static:
+        return
+    sec = dump.section("listeners")
+    version = sec.generic("version_info") if sec is not None else None
+    got = (
+        f"LDS delivered version {version} without listeners"
+        if version
+        else "LDS has delivered nothing yet"
+    )
+    n = len(static)
+    yield this.finding(
+        "server/listeners",
+        f"no dynamic listeners while {n} static listener{'s' if n != 1 else ''} exist: {got}",
+        "the proxy is still initializing (GET /ready says INITIALIZING?) and routes nothing: "
+        "check its xDS connection (istiod reachable? pilot-agent logs) and warming clusters",
+    )
+
+
+def _outbound(ctx: Context) -> ListenerConfig | None:
+    found = [lc for lc in ctx.listeners if lc.name == VIRTUAL_OUTBOUND]
+    for state in ("ACTIVE", "STATIC", "WARMING", "DRAINING"):
+        for lc in found:
+            if lc.state == state:
+                return lc
+    return None
+
+
+@check(
+    "PD602",
+    Severity.INFO,
+    "outbound-traffic-policy",
+    "Istio's outbound traffic policy: ALLOW_ANY (PassthroughCluster) or REGISTRY_ONLY.",
+    ("listeners",),
+)
+def check_outbound_policy(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Where virtualOutbound's default filter chain sends traffic to unknown destinations."""
+    lc = _outbound(ctx)
+    if lc is None:
+        raise SkipCheck("no virtualOutbound listener (not an Istio sidecar)")
+    chain = lc.listener.default_filter_chain
+    if chain is None:
+        unmatched = [c for c in lc.listener.filter_chains if c.filter_chain_match is None]
+        chain = unmatched[-1] if unmatched else None
+    targets: list[str] = []
+    for f in chain.filters if chain is not None else []:
+        if f.name == TCP_PROXY:
+            tcp = decode_raw(f.typed_config, s.TcpProxy, lc.camel, f"listener {lc.name}")
+            targets.extend(tcp_targets(tcp))
+    resource = f"listener/{VIRTUAL_OUTBOUND}"
+    if targets == [PASSTHROUGH]:
+        yield this.finding(
+            resource,
+            "outbound traffic policy is ALLOW_ANY: traffic to hosts outside the mesh "
+            "registry goes to PassthroughCluster",
+            "set by meshConfig.outboundTrafficPolicy.mode or a Sidecar resource; calls to "
+            "unknown hosts work but get no Istio routing or telemetry by service",
+        )
+    elif targets == [BLACKHOLE]:
+        yield this.finding(
+            resource,
+            "outbound traffic policy is REGISTRY_ONLY: traffic to hosts outside the mesh "
+            "registry goes to BlackHoleCluster (dropped)",
+            "calls to hosts without a ServiceEntry fail (HTTP 502 from block_all, TCP reset): "
+            "add a ServiceEntry for them",
+        )
+    else:
+        where = ", ".join(targets) if targets else "no tcp_proxy"
+        yield this.finding(
+            resource,
+            f"outbound traffic policy is unknown: the default filter chain goes to {where}",
+            "Istio sends unmatched outbound traffic to PassthroughCluster (ALLOW_ANY) or "
+            "BlackHoleCluster (REGISTRY_ONLY); an EnvoyFilter may have changed it",
+        )
+
+
+CHECKS = (check_initializing, check_outbound_policy)

@@ -1,0 +1,104 @@
+"""``pdebug trace``: follow one request through a proxy's listeners, routes and clusters."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli.views import (
+    AdminPortOpt,
+    ClustersJsonOpt,
+    ContainerOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    OutputOpt,
+    TimeoutOpt,
+)
+from pdebug.errors import ExitCode
+
+
+@app.command("trace")
+def trace_cmd(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="The proxy: a saved dump (with include_eds for endpoints), an admin URL or a pod.",
+            show_default=False,
+        ),
+    ],
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL",
+            help="The request: http://HOST[:PORT]/PATH?QUERY, https://..., or tcp://HOST:PORT.",
+            show_default=False,
+        ),
+    ],
+    method: Annotated[
+        str, typer.Option("--method", "-X", help="The HTTP method.", metavar="M")
+    ] = "GET",
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help="A request header NAME:VALUE (repeatable); Host:NAME replaces the URL's.",
+            metavar="K:V",
+        ),
+    ] = None,
+    direction: Annotated[
+        str | None,
+        typer.Option(
+            "--direction",
+            help="outbound (captured by virtualOutbound) or inbound (via virtualInbound); "
+            "default: the listener on the port, else virtualOutbound.",
+        ),
+    ] = None,
+    source_ip: Annotated[
+        str | None,
+        typer.Option(
+            "--source-ip", help="The client's IP (for source filter chain matches).", metavar="IP"
+        ),
+    ] = None,
+    output: OutputOpt = "table",
+    clusters_json: ClustersJsonOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Follow one request through the proxy's config the way Envoy matches it.
+
+    Prints each step (listener, filter chain, route config, virtual host, routes tried,
+    action, cluster, endpoints) with why it matched, then the verdict. -o wide adds the
+    filter chains that lost; -o json is for machines. Exit 0 when the request reaches a
+    cluster with a healthy endpoint (or Envoy answers a redirect / direct response
+    itself), 1 when it does not (no listener, no route, unknown cluster, no healthy
+    endpoint), >1 on error.
+
+    Example: pdebug trace dump.json http://reviews:9080/reviews/0 -H end-user:jason
+
+    Example: pdebug trace pod/productpage-v1-abc -n default http://ratings:9080/ -o json
+    """
+    from pdebug import trace as t
+    from pdebug.cli._run import Fetch, Target, load_proxy
+    from pdebug.render import get_format
+    from pdebug.sources import LiveOptions
+    from pdebug.views import trace as v
+
+    fmt = get_format(output)
+    request = t.parse_request(url, method, header or [], direction, source_ip)
+    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    fetch = Fetch(include_eds=True, health=True)
+    proxy = load_proxy(Target.of(source, None, options), fetch, clusters_json)
+    result = t.trace(proxy, request)
+    out = fmt.render(v.view(result, fmt.wide))
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return ExitCode.OK if result.verdict.ok else ExitCode.FINDINGS

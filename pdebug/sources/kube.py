@@ -1,0 +1,816 @@
+"""A sidecar in a Kubernetes pod, read through the API server's port-forward.
+
+``KubeSource("deploy/reviews-v1", options)`` finds the pod (for a workload: the first
+Running and Ready pod its selector matches, by name), checks that it runs the sidecar
+container, and opens a port-forward to the Envoy admin port with the ``kubernetes`` client,
+in-process (no ``kubectl``). Every :meth:`KubeSource.get` is one HTTP/1.1 GET over that
+forward; the connection is kept alive across calls, and reopened once if it drops.
+
+The ``kubernetes`` package is imported lazily, inside methods, so that reading a file never
+pays for it. pdebug only reads the cluster: it calls ``get``/``list`` on pods and workloads
+and ``create`` on ``pods/portforward`` (the RBAC verb a port-forward is authorized with).
+
+Facts about the ``kubernetes`` client (v37) this module relies on:
+
+* ``kubernetes.stream.portforward`` opens its WebSocket without any timeout (the generated
+  ``_request_timeout`` is dropped on that path), so the port-forward is opened in a helper
+  thread that is given up after ``--timeout``;
+* it reports every failure of the upgrade as ``ApiException(status=0)`` whose ``reason`` is
+  the text of websocket-client's ``Handshake status 403 Forbidden -+-+- headers -+-+- body``:
+  the HTTP status and the API server's ``Status`` are parsed back out of it;
+* it temporarily replaces ``call_api`` on the ``ApiClient`` it is given, so each
+  port-forward gets an ``ApiClient`` of its own;
+* a kubelet error on the port's error channel (``... connection refused``) makes it close
+  the local socket; the text is in ``PortForward.error(port)``;
+* ``KUBECONFIG`` is read when ``kubernetes.config`` is imported, so pdebug resolves the
+  kubeconfig path itself and always passes it explicitly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.sources.admin import AdminHTTPError
+
+if TYPE_CHECKING:
+    from pdebug.sources import LiveOptions
+
+__all__ = ["SERVICE_ACCOUNT_DIR", "KubeSource", "KubeTarget", "parse_target"]
+
+Json = dict[str, Any]
+
+#: Where the kubelet mounts a pod's service account (token, ca.crt, namespace).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+#: Spellings of a kind on the command line -> (canonical kind, API resource).
+_KINDS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("pod", "pods", "po"), ("pod", "pods")),
+    **dict.fromkeys(("deploy", "deployment", "deployments"), ("deployment", "deployments")),
+    **dict.fromkeys(("sts", "statefulset", "statefulsets"), ("statefulset", "statefulsets")),
+    **dict.fromkeys(("ds", "daemonset", "daemonsets"), ("daemonset", "daemonsets")),
+    **dict.fromkeys(("rs", "replicaset", "replicasets"), ("replicaset", "replicasets")),
+}
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # DNS-1123 subdomain
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
+_TARGET_HINT = "e.g. pod/NAME, NAME.NAMESPACE, deploy/NAME -n NAMESPACE, sts/NAME, ds/NAME"
+_HANDSHAKE = re.compile(r"Handshake status (\d{3})")
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """A SOURCE argument that names a pod or a workload.
+
+    Attributes:
+        text: The argument as typed.
+        kind: ``pod``, ``deployment``, ``statefulset``, ``daemonset`` or ``replicaset``.
+        resource: The API resource (``pods``, ``deployments``...).
+        name: The object's name.
+        namespace: The namespace given as ``NAME.NAMESPACE``, else ``None``.
+    """
+
+    text: str
+    kind: str
+    resource: str
+    name: str
+    namespace: str | None
+
+
+def parse_target(text: str) -> KubeTarget:
+    """Parse ``[KIND/]NAME[.NAMESPACE]``, splitting the namespace at the last dot (istioctl's rule).
+
+    Raises:
+        UsageError: The kind is unknown or a name is not a valid Kubernetes name.
+    """
+    kind_text, slash, rest = text.partition("/")
+    if not slash:
+        kind_text, rest = "pod", text
+    known = _KINDS.get(kind_text.lower())
+    if known is None:
+        raise UsageError(
+            f"{text}: unknown kind {kind_text!r} (pdebug reads pods, deployments, "
+            "statefulsets, daemonsets and replicasets)",
+            hint=_TARGET_HINT,
+        )
+    name, dot, namespace = rest.rpartition(".")
+    if not dot:
+        name, namespace = rest, ""
+    if not _NAME.match(name) or len(name) > 253:
+        raise UsageError(
+            f"{text}: {name!r} is not a valid {known[0]} name "
+            "(lowercase letters, digits, '-' and '.')",
+            hint=_TARGET_HINT,
+        )
+    if dot and (not _NAMESPACE.match(namespace) or len(namespace) > 63):
+        raise UsageError(
+            f"{text}: {namespace!r} is not a valid namespace (after the last '.')",
+            hint=_TARGET_HINT,
+        )
+    return KubeTarget(text, known[0], known[1], name, namespace or None)
+
+
+class _Dropped(Exception):
+    """The port-forward stream broke without a kubelet error: worth one more try."""
+
+
+class _ForwardedConnection(http.client.HTTPConnection):
+    """HTTP/1.1 to the admin port over a port-forward socket, opened on demand."""
+
+    def __init__(self, port: int, timeout: float, open_socket: Callable[[], Any]) -> None:
+        super().__init__("127.0.0.1", port, timeout=timeout)
+        self._open_socket = open_socket
+
+    def connect(self) -> None:
+        """Open a (new) port-forward instead of dialling TCP."""
+        sock = self._open_socket()
+        sock.settimeout(self.timeout)
+        self.sock = sock
+
+
+class KubeSource:
+    """Envoy admin GETs on a sidecar in a pod, through a Kubernetes port-forward.
+
+    Args:
+        text: ``pod/NAME``, ``NAME``, ``NAME.NS``, ``deploy/NAME``, ``sts/NAME``, ``ds/NAME``
+            or ``rs/NAME`` (each with an optional ``.NS``).
+        options: Namespace, context, kubeconfig, admin port, container and timeout.
+
+    Raises:
+        UsageError: ``text`` is not a valid target (raised here, before any I/O).
+
+    The cluster is contacted on the first :meth:`get`; :attr:`label` then names the pod
+    (and, for a workload, which pod was picked).
+    """
+
+    live = True
+
+    def __init__(self, text: str, options: LiveOptions) -> None:
+        self.target = parse_target(text)
+        self.options = options
+        self.label = text
+        self.namespace: str | None = None
+        self.pod: str | None = None
+        self._timeout = max(options.timeout, 0.001)
+        self._config: Any = None
+        self._client: Any = None
+        self._context: str | None = None
+        self._forward: Any = None
+        self._conn: _ForwardedConnection | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def get(self, path: str) -> bytes:
+        """GET an admin path on the sidecar; the body on HTTP 200.
+
+        Raises:
+            SourceUnavailable: The pod cannot be found or reached (the message names the
+                target and the hint says what to check).
+            AdminHTTPError: Envoy answered another status than 200.
+        """
+        if self.pod is None:
+            self._resolve()
+        try:
+            return self._fetch(path)
+        except _Dropped:
+            time.sleep(0.1)
+        try:
+            return self._fetch(path)
+        except _Dropped as exc:
+            raise SourceUnavailable(
+                f"{self.label}: the port-forward broke twice while reading {path} ({exc})",
+                hint="the API server or kubelet closed the stream; try again, or check the pod "
+                f"with: kubectl describe pod {self.pod} -n {self.namespace}",
+            ) from None
+
+    def close(self) -> None:
+        """Close the HTTP connection and the port-forward (idempotent)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._close_forward()
+
+    # ------------------------------------------------------------------ naming
+
+    def _display(self) -> str:
+        """The target as typed, with the namespace appended when it was not in it."""
+        t = self.target
+        if t.namespace is None and self.namespace is not None:
+            return f"{t.text}.{self.namespace}"
+        return t.text
+
+    def _pod_word(self, name: str) -> str:
+        return "the pod" if self.target.kind == "pod" else f"pod {name}"
+
+    # ------------------------------------------------------------------ config
+
+    def _kubeconfig_path(self) -> str | None:
+        """The kubeconfig to load, or ``None`` for in-cluster configuration."""
+        explicit = self.options.kubeconfig
+        if explicit:
+            if not os.path.isfile(os.path.expanduser(explicit)):
+                raise SourceUnavailable(
+                    f"{self.target.text}: kubeconfig {explicit}: no such file",
+                    hint="check the --kubeconfig path",
+                )
+            return explicit
+        env = os.environ.get("KUBECONFIG", "")
+        if env:
+            paths = [p for p in env.split(os.pathsep) if p]
+            if not any(os.path.isfile(os.path.expanduser(p)) for p in paths):
+                raise SourceUnavailable(
+                    f"{self.target.text}: KUBECONFIG={env}: no such file",
+                    hint="fix or unset KUBECONFIG, or pass --kubeconfig FILE",
+                )
+            return env
+        default = os.path.expanduser(os.path.join("~", ".kube", "config"))
+        if os.path.isfile(default):
+            return default
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return None
+        raise SourceUnavailable(
+            f"{self.target.text}: no kubeconfig ({default} does not exist, KUBECONFIG is not "
+            "set, and pdebug is not running in a pod)",
+            hint="pass --kubeconfig FILE or set KUBECONFIG; or read a saved dump instead",
+        )
+
+    def _load_config(self) -> str | None:
+        """Set up the client configuration; return the namespace the config defaults to."""
+        from kubernetes.client import Configuration
+        from urllib3.util.retry import Retry
+
+        path = self._kubeconfig_path()
+        config = Configuration()
+        namespace = self._load_in_cluster(config) if path is None else self._load_file(path, config)
+        # One retry for a failed connect; none for a read (that would double --timeout).
+        config.retries = Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0)
+        self._config = config
+        return namespace
+
+    def _load_file(self, path: str, config: Any) -> str | None:
+        from kubernetes.config import ConfigException, load_kube_config
+
+        contexts, current = _read_contexts(path, self.target.text)
+        name = self.options.context or current
+        known = ", ".join(sorted(contexts)) or "none"
+        if not name:
+            raise SourceUnavailable(
+                f"{self.target.text}: kubeconfig {path} has no current context",
+                hint=f"pick one with --context (known: {known})",
+            )
+        if name not in contexts:
+            raise SourceUnavailable(
+                f"{self.target.text}: unknown kubeconfig context {name!r} in {path} "
+                f"(known: {known})",
+                hint="check --context, or run: kubectl config get-contexts",
+            )
+        self._context = name
+        try:
+            load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=name, client_configuration=config, persist_config=False
+            )
+        except (ConfigException, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.target.text}: kubeconfig {path}, context {name!r}: {_first_line(exc)}",
+                hint="check the context's cluster and user entries (kubectl config view)",
+            ) from None
+        return contexts[name]
+
+    def _load_in_cluster(self, config: Any) -> str | None:
+        from kubernetes.config import ConfigException
+        from kubernetes.config.incluster_config import InClusterConfigLoader
+
+        if self.options.context:
+            raise SourceUnavailable(
+                f"{self.target.text}: unknown context {self.options.context!r}: there is no "
+                "kubeconfig, only the pod's service account",
+                hint="drop --context, or pass --kubeconfig FILE",
+            )
+        loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
+            token_filename=os.path.join(SERVICE_ACCOUNT_DIR, "token"),
+            cert_filename=os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt"),
+        )
+        try:
+            loader.load_and_set(config)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.target.text}: in-cluster configuration failed ({_first_line(exc)})",
+                hint="is the service account token mounted? or pass --kubeconfig FILE",
+            ) from None
+        try:
+            with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace")) as fh:
+                return fh.read().strip() or None
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------------ API calls
+
+    def _api(
+        self, call: Callable[..., Any], verb: str, resource: str, *args: Any, **kw: Any
+    ) -> Json:
+        """One API read, raw JSON (no model validation), with the timeout and error mapping."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = call(*args, _preload_content=False, _request_timeout=self._timeout, **kw)
+            data = resp.data
+            resp.release_conn()
+        except ApiException as exc:
+            name = args[0] if verb == "get" else None
+            raise self._api_error(exc, verb, resource, name) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise SourceUnavailable(
+                f"{self._display()}: the API server at {self._config.host} answered "
+                f"{verb} {resource} with something else than JSON",
+                hint="is the kubeconfig's server a Kubernetes API server?",
+            )
+        return obj
+
+    def _api_error(self, exc: Any, verb: str, resource: str, name: str | None) -> SourceUnavailable:
+        status, message = int(exc.status or 0), _status_message(exc.body) or str(exc.reason)
+        where = f"in namespace {self.namespace}"
+        if status == 404 and name is not None:
+            kind = resource.rstrip("s")
+            return SourceUnavailable(
+                f"{self._display()}: {kind} {name!r} not found {where}",
+                hint=f"list them with: kubectl get {resource} -n {self.namespace}",
+            )
+        if status == 403:
+            return SourceUnavailable(
+                f"{self._display()}: forbidden to {verb} {resource} {where} ({message})",
+                hint=f"pdebug needs RBAC permission to {verb} {resource} {where}",
+            )
+        if status == 401:
+            return self._unauthorized()
+        if status == 0:
+            return SourceUnavailable(
+                f"{self._display()}: cannot talk to the API server at {self._config.host} "
+                f"({_first_line(message)})",
+                hint="check the cluster's certificate-authority in the kubeconfig",
+            )
+        return SourceUnavailable(
+            f"{self._display()}: the API server answered HTTP {status} to {verb} {resource} "
+            f"({message})",
+            hint="check the cluster's health (kubectl get --raw /readyz)",
+        )
+
+    def _unauthorized(self) -> SourceUnavailable:
+        context = f" (context {self._context})" if self._context else ""
+        return SourceUnavailable(
+            f"{self._display()}: the API server at {self._config.host} rejected the "
+            f"credentials{context}: 401 Unauthorized",
+            hint="log in again or refresh the token (kubectl auth whoami shows who you are)",
+        )
+
+    def _unreachable(self, exc: BaseException) -> SourceUnavailable:
+        import urllib3
+
+        reason = getattr(exc, "reason", None) or exc
+        host = self._config.host
+        # NewConnectionError subclasses ConnectTimeoutError (urllib3 compatibility): test first.
+        if not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
+            reason, (urllib3.exceptions.TimeoutError, TimeoutError)
+        ):
+            return SourceUnavailable(
+                f"{self._display()}: the API server at {host} did not answer within "
+                f"{self._timeout:g}s",
+                hint="check the network (VPN?) to the cluster, or raise --timeout",
+            )
+        return SourceUnavailable(
+            f"{self._display()}: cannot reach the Kubernetes API server at {host} "
+            f"({_short_reason(reason)})",
+            hint="is the cluster up, and are --context / --kubeconfig the right ones?",
+        )
+
+    def _read(self, resource: str, name: str) -> Json:
+        from kubernetes import client
+
+        ns = self.namespace
+        if resource == "pods":
+            return self._api(
+                client.CoreV1Api(self._client).read_namespaced_pod, "get", resource, name, ns
+            )
+        apps = client.AppsV1Api(self._client)
+        call = {
+            "deployments": apps.read_namespaced_deployment,
+            "statefulsets": apps.read_namespaced_stateful_set,
+            "daemonsets": apps.read_namespaced_daemon_set,
+            "replicasets": apps.read_namespaced_replica_set,
+        }[resource]
+        return self._api(call, "get", resource, name, ns)
+
+    def _list(self, resource: str, selector: str) -> list[Json]:
+        from kubernetes import client
+
+        call: Callable[..., Any]
+        if resource == "pods":
+            call = client.CoreV1Api(self._client).list_namespaced_pod
+        else:
+            call = client.AppsV1Api(self._client).list_namespaced_replica_set
+        obj = self._api(call, "list", resource, self.namespace, label_selector=selector)
+        return [item for item in obj.get("items") or [] if isinstance(item, dict)]
+
+    # ------------------------------------------------------------------ finding the pod
+
+    def _resolve(self) -> None:
+        """Load the config, find the pod and check it can be port-forwarded to."""
+        from kubernetes import client
+
+        default_ns = self._load_config()
+        t = self.target
+        self.namespace = t.namespace or self.options.namespace or default_ns or "default"
+        self._client = client.ApiClient(self._config)
+        try:
+            if t.kind == "pod":
+                pod = self._read("pods", t.name)
+            else:
+                pod = self._pick(self._read(t.resource, t.name))
+            self._check(pod)
+        finally:
+            self._client.close()
+        self.pod = _name(pod)
+        if t.kind == "pod":
+            self.label = f"pod/{self.pod}.{self.namespace}"
+        else:
+            self.label = f"{t.kind}/{t.name}.{self.namespace} (pod {self.pod})"
+
+    def _pick(self, workload: Json) -> Json:
+        """The first (by name) Running and Ready pod of a workload."""
+        spec = workload.get("spec") or {}
+        selector = _selector_text(spec.get("selector") or {})
+        kind = self.target.kind
+        if not selector:
+            raise SourceUnavailable(
+                f"{self._display()}: the {kind} has an empty selector, so no pods",
+                hint=f"kubectl get {self.target.resource} {self.target.name} "
+                f"-n {self.namespace} -o yaml",
+            )
+        listing = f"kubectl get pods -n {self.namespace} -l {selector}"
+        pods = self._list("pods", selector)
+        if not pods:
+            raise SourceUnavailable(
+                f"{self._display()}: no pods match the {kind}'s selector {selector}",
+                hint=f"is it scaled to zero? {listing}",
+            )
+        owned = self._owned(workload, pods, selector)
+        if not owned:
+            raise SourceUnavailable(
+                f"{self._display()}: {len(pods)} pods match {selector}, but none belongs to "
+                f"the {kind}",
+                hint=listing,
+            )
+        ready = sorted((p for p in owned if _running_and_ready(p)), key=_name)
+        if not ready:
+            states = "; ".join(f"{_name(p)}: {_pod_state(p)}" for p in sorted(owned, key=_name)[:5])
+            more = f"; and {len(owned) - 5} more" if len(owned) > 5 else ""
+            raise SourceUnavailable(
+                f"{self._display()}: no Running and Ready pod ({states}{more})",
+                hint=listing,
+            )
+        return ready[0]
+
+    def _owned(self, workload: Json, pods: list[Json], selector: str) -> list[Json]:
+        """The pods a workload controls (a Deployment through its ReplicaSets)."""
+        uid = (workload.get("metadata") or {}).get("uid")
+        if not uid:
+            return pods
+        owners = {uid}
+        if self.target.kind == "deployment":
+            try:
+                replicasets = self._list("replicasets", selector)
+            except SourceUnavailable:
+                return pods  # cannot list ReplicaSets: trust the selector, as kubectl does
+            owners = {
+                rs_uid
+                for rs in replicasets
+                if _controller_uid(rs) == uid and (rs_uid := (rs.get("metadata") or {}).get("uid"))
+            }
+        return [p for p in pods if _controller_uid(p) in owners]
+
+    def _check(self, pod: Json) -> None:
+        """Fail unless the pod is Running and has a running sidecar container."""
+        name, spec, status = _name(pod), pod.get("spec") or {}, pod.get("status") or {}
+        phase = status.get("phase") or "Unknown"
+        describe = f"kubectl describe pod {name} -n {self.namespace}"
+        if phase != "Running":
+            why = _not_running_reason(status)
+            raise SourceUnavailable(
+                f"{self._display()}: {self._pod_word(name)} is {phase}, not Running"
+                + (f" ({why})" if why else ""),
+                hint=describe,
+            )
+        wanted = self.options.container
+        containers = [c.get("name", "") for c in spec.get("containers") or []]
+        # Istio's native-sidecar mode runs istio-proxy as an init container that keeps running.
+        sidecars = [
+            c.get("name", "")
+            for c in spec.get("initContainers") or []
+            if c.get("restartPolicy") == "Always"
+        ]
+        if wanted not in containers and wanted not in sidecars:
+            raise SourceUnavailable(
+                f"{self._display()}: {self._pod_word(name)} has no container {wanted!r} "
+                f"(containers: {', '.join(containers + sidecars) or 'none'})",
+                hint="is the Istio sidecar injected? for another proxy container use --container",
+            )
+        for cs in (status.get("containerStatuses") or []) + (
+            status.get("initContainerStatuses") or []
+        ):
+            if cs.get("name") != wanted:
+                continue
+            state = cs.get("state") or {}
+            for key in ("waiting", "terminated"):
+                if key in state:
+                    reason = (state[key] or {}).get("reason") or key
+                    raise SourceUnavailable(
+                        f"{self._display()}: container {wanted} of {self._pod_word(name)} is "
+                        f"{key} ({reason}), not running",
+                        hint=f"kubectl logs {name} -c {wanted} -n {self.namespace} --previous",
+                    )
+
+    # ------------------------------------------------------------------ port-forward
+
+    def _open_socket(self) -> Any:
+        """Open a fresh port-forward to the admin port; its local socket."""
+        from kubernetes import client
+        from kubernetes.stream import portforward
+
+        self._close_forward()
+        port = self.options.admin_port
+        api: Any = client.ApiClient(self._config)
+        core = client.CoreV1Api(api)
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["forward"] = portforward(
+                    core.connect_get_namespaced_pod_portforward,
+                    self.pod,
+                    self.namespace,
+                    ports=str(port),
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="pdebug-port-forward", daemon=True)
+        thread.start()
+        thread.join(self._timeout)
+        if thread.is_alive():
+            # The thread is left behind (daemon): the client gives no way to cancel it.
+            raise SourceUnavailable(
+                f"{self.label}: the port-forward did not open within {self._timeout:g}s",
+                hint="the API server or the kubelet is slow to answer; raise --timeout",
+            )
+        api.close()
+        if "error" in box:
+            raise self._forward_error(box["error"]) from None
+        self._forward = box["forward"]
+        return self._forward.socket(port)
+
+    def _forward_error(self, exc: BaseException) -> SourceUnavailable:
+        """Explain why the API server refused (or could not take) the port-forward."""
+        text = str(getattr(exc, "reason", None) or exc)
+        match = _HANDSHAKE.search(text)
+        if match is None:
+            return SourceUnavailable(
+                f"{self.label}: cannot open a port-forward through the API server at "
+                f"{self._config.host} ({_short_reason(text)})",
+                hint="is the cluster reachable? check --context / --kubeconfig",
+            )
+        status = int(match[1])
+        message = _status_message(text.rsplit(" -+-+- ", 1)[-1]) or text
+        ns = self.namespace
+        if status == 403:
+            return SourceUnavailable(
+                f"{self.label}: forbidden to port-forward to pod {self.pod}: needs create "
+                f"pods/portforward in namespace {ns} ({message})",
+                hint=f"ask for RBAC permission to create pods/portforward in namespace {ns}",
+            )
+        if status == 401:
+            return self._unauthorized()
+        if status == 404:
+            return SourceUnavailable(
+                f"{self.label}: pod {self.pod} is gone from namespace {ns}",
+                hint="it was probably replaced; run pdebug again",
+            )
+        return SourceUnavailable(
+            f"{self.label}: the API server refused the port-forward: HTTP {status} ({message})",
+            hint=f"kubectl describe pod {self.pod} -n {ns}",
+        )
+
+    def _kubelet_error(self) -> str | None:
+        """What the kubelet said on the port's error channel, if anything."""
+        forward = self._forward
+        if forward is None:
+            return None
+        error = forward.error(self.options.admin_port)
+        return str(error).strip() if error else None
+
+    def _close_forward(self) -> None:
+        forward, self._forward = self._forward, None
+        if forward is not None:
+            forward.close()
+
+    def _reset(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._close_forward()
+
+    def _fetch(self, path: str) -> bytes:
+        """One GET over the (kept-alive) forwarded connection."""
+        port = self.options.admin_port
+        if self._conn is None:
+            self._conn = _ForwardedConnection(port, self._timeout, self._open_socket)
+        try:
+            self._conn.request("GET", path, headers={"Accept": "application/json"})
+            resp = self._conn.getresponse()
+            body = resp.read()
+        except TimeoutError:
+            self._reset()
+            raise SourceUnavailable(
+                f"{self.label}: the Envoy admin on port {port} did not answer {path} within "
+                f"{self._timeout:g}s",
+                hint="Envoy may be stuck or the dump huge; raise --timeout",
+            ) from None
+        except (http.client.HTTPException, OSError) as exc:
+            said = self._kubelet_error()
+            if said is None:
+                # The stream ended from the far side. The client's proxy thread has stopped
+                # without closing its WebSocket: close it here, or the socket leaks.
+                websocket = getattr(self._forward, "websocket", None)
+                self._reset()
+                if websocket is not None:
+                    websocket.shutdown()
+                raise _Dropped(_first_line(exc) or type(exc).__name__) from None
+            self._reset()
+            if "connection refused" in said.lower():
+                raise SourceUnavailable(
+                    f"{self.label}: nothing listens on port {port} in the pod "
+                    "(the kubelet says: connection refused)",
+                    hint="is this the Envoy admin port? Istio sidecars use 15000; "
+                    "pick another with --admin-port",
+                ) from None
+            raise SourceUnavailable(
+                f"{self.label}: the port-forward to port {port} failed: {said}",
+                hint=f"kubectl describe pod {self.pod} -n {self.namespace}",
+            ) from None
+        if resp.status != 200:
+            snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
+            raise AdminHTTPError(
+                f"{self.label}: Envoy admin answered HTTP {resp.status} to {path}"
+                + (f" ({snippet[0]})" if snippet else ""),
+                resp.status,
+                hint="check the admin path, and that --admin-port is Envoy's admin port",
+            )
+        return body
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _read_contexts(path: str, label: str) -> tuple[dict[str, str | None], str | None]:
+    """Context names (with their namespace) and the current context, merged as kubectl does.
+
+    The first file that names a context, or sets ``current-context``, wins.
+    """
+    import yaml
+
+    contexts: dict[str, str | None] = {}
+    current: str | None = None
+    for file in [p for p in path.split(os.pathsep) if p]:
+        file = os.path.expanduser(file)
+        if not os.path.isfile(file):
+            continue
+        try:
+            with open(file, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SourceUnavailable(
+                f"{label}: kubeconfig {file} cannot be read ({_first_line(exc)})",
+                hint="fix the file (kubectl config view shows what kubectl makes of it)",
+            ) from None
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("contexts") or [], list):
+            raise SourceUnavailable(
+                f"{label}: kubeconfig {file} is not a kubeconfig (no contexts list)",
+                hint="fix the file, or pass another with --kubeconfig",
+            )
+        for entry in doc.get("contexts") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                body = entry.get("context") if isinstance(entry.get("context"), dict) else {}
+                ns = body.get("namespace") if body else None
+                contexts.setdefault(entry["name"], ns if isinstance(ns, str) and ns else None)
+        if current is None and isinstance(doc.get("current-context"), str):
+            current = doc["current-context"] or None
+    return contexts, current
+
+
+def _name(obj: Json) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def _controller_uid(obj: Json) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            uid = ref.get("uid")
+            return str(uid) if uid else None
+    return None
+
+
+def _is_ready(status: Json) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    )
+
+
+def _running_and_ready(pod: Json) -> bool:
+    status = pod.get("status") or {}
+    deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
+    return status.get("phase") == "Running" and _is_ready(status) and not deleting
+
+
+def _pod_state(pod: Json) -> str:
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Unknown"
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return f"{phase}, terminating"
+    if phase == "Running":
+        return "Running, not Ready"
+    return phase
+
+
+def _not_running_reason(status: Json) -> str:
+    """A short why for a pod that is not Running (unschedulable, image pull...)."""
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return str(cond.get("reason") or "not scheduled")
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        state = cs.get("state") or {}
+        for key in ("waiting", "terminated"):
+            reason = (state.get(key) or {}).get("reason")
+            if reason:
+                return f"container {cs.get('name')}: {reason}"
+    return str(status.get("reason") or "")
+
+
+def _selector_text(selector: Json) -> str:
+    """A LabelSelector object as a ``labelSelector`` query string."""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def _status_message(body: Any) -> str | None:
+    """The ``message`` of a Kubernetes ``Status`` body, if it is one."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str):
+        return None
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and obj.get("kind") == "Status" and obj.get("message"):
+        return str(obj["message"])
+    return None
+
+
+def _short_reason(reason: Any) -> str:
+    text = str(reason)
+    match = _ERRNO.search(text)
+    if match:
+        return match[1].strip().lower()
+    return _first_line(reason) or type(reason).__name__
+
+
+def _first_line(exc: Any) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""

@@ -1,0 +1,93 @@
+"""``pdebug trace``: the steps of one request as a table, then the verdict.
+
+``-o table`` shows the steps Envoy takes; ``-o wide`` adds the filter chains that lost;
+``-o json|yaml`` give the request, every step (``kind``, ``name``, ``matched``,
+``reason`` and details) and the verdict, for machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pdebug.trace import Trace, Verdict
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Lines, Stack, Table
+
+COLUMNS = (Column("STEP"), Column("NAME"), Column("MATCH"), Column("REASON"))
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """``VERDICT: OK, routed to ...`` or ``VERDICT: FAIL, 404: ...``."""
+    return f"VERDICT: {'OK' if verdict.ok else 'FAIL'}, {verdict.summary}"
+
+
+def to_plain(trace: Trace) -> dict[str, Any]:
+    """The trace as plain data: request, steps, verdict (with its clusters) and notes."""
+    req = trace.request
+    steps = []
+    for st in trace.steps:
+        item: dict[str, Any] = {
+            "kind": st.kind,
+            "name": st.name,
+            "matched": st.matched,
+            "reason": st.reason,
+        }
+        if st.candidate:
+            item["candidate"] = True
+        item.update({k: v for k, v in st.detail.items() if k not in item})
+        steps.append(item)
+    verdict = trace.verdict
+    clusters = []
+    for c in verdict.clusters:
+        clusters.append(
+            {
+                "name": c.name,
+                "state": c.state,
+                "weight": c.weight,
+                "share": c.share,
+                "type": c.type,
+                "endpoints": len(c.endpoints),
+                "healthy": c.healthy,
+                "addresses": [dataclasses.asdict(e) for e in c.endpoints],
+            }
+        )
+    return {
+        "request": {
+            "url": req.url,
+            "method": req.method,
+            "scheme": req.scheme,
+            "authority": req.authority,
+            "path": req.path,
+            "destination": req.destination,
+            "headers": [{"name": k, "value": v} for k, v in req.headers],
+            "direction": req.direction,
+            "source_ip": str(req.source_ip) if req.source_ip is not None else None,
+        },
+        "steps": steps,
+        "verdict": {
+            "ok": verdict.ok,
+            "kind": verdict.kind,
+            "summary": verdict.summary,
+            "status": verdict.status,
+            "location": verdict.location,
+            "clusters": clusters,
+        },
+        "notes": list(trace.notes),
+    }
+
+
+def view(trace: Trace, wide: bool = False) -> ViewResult:
+    """The steps table (losing candidates only when ``wide``), the verdict and notes."""
+    table = Table(COLUMNS, padding=2, empty_message="No steps.")
+    for st in trace.steps:
+        if st.candidate and not wide:
+            continue
+        table.rows.append((st.kind, st.name, "yes" if st.matched else "no", st.reason))
+    lines = [verdict_line(trace.verdict)]
+    lines.extend(f"note: {n}" for n in dict.fromkeys(trace.notes))
+    parts: list[tuple[str, Table | Lines]] = [
+        ("Steps", table),
+        ("Verdict", Lines("\n".join(lines))),
+    ]
+    return ViewResult(Stack(parts), lambda: to_plain(trace))
