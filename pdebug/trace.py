@@ -331,13 +331,6 @@ class _Listener:
                 return addr
         return None
 
-    def label(self, port: int | None = None) -> str:
-        addr = self.address_for(port) if port is not None else None
-        addr = addr or (self.addresses[0] if self.addresses else None)
-        if addr is None:
-            return self.name
-        return f"{self.name} {_hostport(addr[1], addr[2])}"
-
 
 def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
     out: list[tuple[IP | None, str, int]] = []
@@ -984,14 +977,17 @@ class _Tracer:
     def run(self) -> Trace:
         try:
             lst, conn = self.listener()
-            chain, index = self.filter_chain(lst, conn)
-            self.network(lst, chain, index, conn)
+            chain = self.filter_chain(lst, conn)
+            self.network(lst, chain, conn)
             raise AssertionError("the trace ended without a verdict")  # pragma: no cover
         except _Done as done:
             verdict = done.verdict
         return Trace(self.req, self.steps, verdict, self.notes)
 
     # -- listener
+
+    def listener_step(self, lst: _Listener, why: str, port: int | None = None) -> None:
+        self.step("listener", lst.name, True, why, address=_addr_text(lst, port), state=lst.state)
 
     def listener(self) -> tuple[_Listener, Connection]:
         req = self.req
@@ -1009,14 +1005,10 @@ class _Tracer:
                         "INBOUND with an original_dst listener filter) is active",
                     )
                 )
-            self.step(
-                "listener",
-                cap.label(),
-                True,
+            self.listener_step(
+                cap,
                 "inbound: iptables send inbound connections here; the filter chain "
                 f"matches the original destination port {port}",
-                address=_addr_text(cap),
-                state=cap.state,
             )
             return cap, self.connection(cap, via_capture=True)
         direct = None if req.direction == "outbound" else _owner(serving, port, ip, bound=True)
@@ -1029,38 +1021,20 @@ class _Tracer:
             direct = _owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
-            self.step(
-                "listener",
-                lst.label(port),
-                True,
-                why,
-                address=_addr_text(lst, port),
-                state=lst.state,
-            )
+            self.listener_step(lst, why, port)
             return lst, self.connection(lst, via_capture=False)
         if capture is not None:
-            self.step(
-                "listener",
-                capture.label(),
-                True,
-                "outbound: use_original_dst; it captures the connection (Istio's iptables) "
-                "and hands it to the listener of the original destination",
-                address=_addr_text(capture),
-                state=capture.state,
+            self.listener_step(
+                capture,
+                "use_original_dst: takes outbound connections (Istio's iptables) and hands each "
+                "to the listener of its original destination",
             )
             others = [x for x in serving if x is not capture]
             own = ip is not None and any(a[0] == ip and a[2] == port for a in capture.addresses)
             owner = None if own else _owner(others, port, ip, bound=False, host=req.host)
             if owner is not None:
                 lst, why = owner
-                self.step(
-                    "listener",
-                    lst.label(port),
-                    True,
-                    f"hand-off: {why}",
-                    address=_addr_text(lst, port),
-                    state=lst.state,
-                )
+                self.listener_step(lst, f"hand-off: {why}", port)
                 return lst, self.connection(lst, via_capture=True)
             why = f"no listener owns {req.destination} or 0.0.0.0:{port}"
             if own:
@@ -1068,14 +1042,7 @@ class _Tracer:
             specific = [x.name for x in others if x.address_for(port)]
             if specific and ip is None:
                 why += f" (if {req.host} resolves to the IP of {', '.join(specific)}, that one)"
-            self.step(
-                "listener",
-                capture.label(),
-                True,
-                f"{why}: the connection stays on {capture.name}",
-                address=_addr_text(capture),
-                state=capture.state,
-            )
+            self.listener_step(capture, f"{why}: the connection stays on {capture.name}")
             return capture, self.connection(capture, via_capture=True)
         why = f"no active listener binds port {port}"
         unbound = [x.name for x in serving if not x.bound and x.address_for(port)]
@@ -1132,10 +1099,10 @@ class _Tracer:
 
     # -- filter chain
 
-    def filter_chain(self, lst: _Listener, conn: Connection) -> tuple[s.FilterChain, int | None]:
+    def filter_chain(self, lst: _Listener, conn: Connection) -> s.FilterChain:
         listener = lst.listener
         if _set(listener.filter_chain_matcher):
-            self.step("filter chain", lst.name, False, "filter_chain_matcher (a matcher tree)")
+            self.step("filter_chain", lst.name, False, "filter_chain_matcher (a matcher tree)")
             raise _Done(
                 Verdict(
                     False,
@@ -1149,36 +1116,40 @@ class _Tracer:
         for i, chain in enumerate(chains):
             label = _chain_label(chain, i)
             if i == choice.index:
-                self.step("filter chain", label, True, choice.reason, index=i)
+                self.step("filter_chain", label, True, choice.reason, index=i)
             else:
                 why = choice.lost.get(i, "not reached")
-                self.step("filter chain", label, False, why, candidate=True, index=i)
+                self.step("filter_chain", label, False, why, candidate=True, index=i)
         if choice.index is not None:
-            return chains[choice.index], choice.index
+            return chains[choice.index]
         failed = f" ({choice.failed})" if choice.failed else ""
         if listener.default_filter_chain is not None:
             chain = listener.default_filter_chain
             self.step(
-                "filter chain",
+                "filter_chain",
                 _chain_label(chain, None),
                 True,
                 f"default_filter_chain: none of the {len(chains)} filter chains matches{failed}",
                 index=None,
             )
-            return chain, None
+            return chain
         why = f"none of the {len(chains)} filter chains matches{failed} and there is no default"
-        self.step("filter chain", lst.name, False, why)
+        self.step("filter_chain", lst.name, False, why)
         raise _Done(Verdict(False, "no_filter_chain", f"Envoy closes the connection: {why}"))
 
     # -- network filters
 
-    def network(
-        self, lst: _Listener, chain: s.FilterChain, index: int | None, conn: Connection
-    ) -> None:
+    def network(self, lst: _Listener, chain: s.FilterChain, conn: Connection) -> None:
         names = [f.name or "(unnamed)" for f in chain.filters]
         for i, f in enumerate(chain.filters):
-            before = names[:i]
-            note = f" (before it, not evaluated: {', '.join(before)})" if before else ""
+            note = f" (before it, not evaluated: {_some(names[:i])})" if i else ""
+            if not _set(f.typed_config):
+                if f.name in (HCM, TCP_PROXY):
+                    self.step("network_filter", f.name, False, "no typed_config (a v2 config?)")
+                    raise _Done(
+                        Verdict(False, "inconclusive", f"{f.name} has no typed_config to read")
+                    )
+                continue
             type_url = decode_raw(f.typed_config, s.AnyType, lst.camel, f.name).type_url
             if f.name == HCM or type_url.endswith(".HttpConnectionManager"):
                 hcm = decode_raw(f.typed_config, s.HttpConnectionManager, lst.camel, f.name)
@@ -1188,9 +1159,9 @@ class _Tracer:
                 tcp = decode_raw(f.typed_config, s.TcpProxy, lst.camel, f.name)
                 self.tcp(tcp, f.name, note)
         if not names:
-            self.step("network filter", "-", False, "the filter chain has no network filters")
+            self.step("network_filter", "-", False, "the filter chain has no network filters")
             raise _Done(Verdict(False, "connection_closed", "Envoy closes the connection"))
-        self.step("network filter", names[-1], False, "not traced by pdebug")
+        self.step("network_filter", names[-1], False, "not traced by pdebug")
         raise _Done(
             Verdict(
                 False,
@@ -1202,14 +1173,16 @@ class _Tracer:
 
     def tcp(self, tcp: s.TcpProxy, name: str, note: str) -> None:
         if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
-            targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
+            targets: list[tuple[str, int | None]] = [
+                (c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters
+            ]
             what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
-            self.step("network filter", name, True, f"TCP proxy to {what}{note}")
-            self.clusters([(n, w) for n, w in targets], tcp=True)
+            self.step("network_filter", name, True, f"TCP proxy to {what}{note}")
+            self.clusters(targets, tcp=True)
         if tcp.cluster:
-            self.step("network filter", name, True, f"TCP proxy to cluster {tcp.cluster}{note}")
+            self.step("network_filter", name, True, f"TCP proxy to cluster {tcp.cluster}{note}")
             self.clusters([(tcp.cluster, None)], tcp=True)
-        self.step("network filter", name, False, "tcp_proxy without a cluster")
+        self.step("network_filter", name, False, "tcp_proxy without a cluster")
         raise _Done(Verdict(False, "inconclusive", "tcp_proxy names no cluster (on-demand?)"))
 
     # -- HTTP
@@ -1223,10 +1196,10 @@ class _Tracer:
     ) -> None:
         req = self.req
         filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
-        http_note = f"; HTTP filters not evaluated: {', '.join(filters)}" if filters else ""
+        http_note = f"; HTTP filters not evaluated: {_some(filters)}" if filters else ""
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
-        self.step("network filter", name, True, f"HTTP connection manager{note}{http_note}")
+        self.step("network_filter", name, True, f"HTTP connection manager{note}{http_note}")
         rc = self.route_config(hcm)
         authority = req.authority
         host, port = split_host_port(authority)
@@ -1271,7 +1244,7 @@ class _Tracer:
     def route_config(self, hcm: s.HttpConnectionManager) -> s.RouteConfiguration:
         if hcm.route_config is not None:
             rc = hcm.route_config
-            self.step("route config", rc.name or "(inline)", True, "inline route_config")
+            self.step("route_config", rc.name or "(inline)", True, "inline route_config")
             return rc
         if hcm.rds is not None and hcm.rds.route_config_name:
             rds = hcm.rds.route_config_name
@@ -1281,19 +1254,19 @@ class _Tracer:
                     if entry.route_config.name == rds:
                         self.rc_camel = entries.section.camel if entries.section else False
                         version = f", version {entry.version_info}" if entry.version_info else ""
-                        self.step("route config", rds, True, f"RDS{version}")
+                        self.step("route_config", rds, True, f"RDS{version}")
                         return entry.route_config
             why = f"RDS {rds} is not in the dump: Envoy has not received it"
             if not self.dump.has("routes"):
                 why = f"RDS {rds}: the dump has no routes section"
-            self.step("route config", rds, False, why)
+            self.step("route_config", rds, False, why)
             raise _Done(Verdict(False, "no_route", f"404: {why}", 404))
         if _set(hcm.scoped_routes):
-            self.step("route config", "scoped_routes", False, "scoped RDS")
+            self.step("route_config", "scoped_routes", False, "scoped RDS")
             raise _Done(
                 Verdict(False, "inconclusive", "scoped routes (SRDS): pdebug does not follow them")
             )
-        self.step("route config", "-", False, "the connection manager names no route config")
+        self.step("route_config", "-", False, "the connection manager names no route config")
         raise _Done(Verdict(False, "inconclusive", "no route config"))
 
     def virtual_host(self, rc: s.RouteConfiguration, host: str, shown: str) -> s.VirtualHost:
@@ -1311,12 +1284,12 @@ class _Tracer:
         if found is None:
             n = len(rc.virtual_hosts)
             why = f"no virtual host of {n} matches Host {shown}{hint}"
-            self.step("virtual host", host, False, why)
+            self.step("virtual_host", host, False, why)
             raise _Done(Verdict(False, "no_route", f"404: {why}", 404))
         index, domain, how = found
         vh = rc.virtual_hosts[index]
         self.step(
-            "virtual host", vh.name, True, f"Host {shown}: {how}{hint}", domain=domain, index=index
+            "virtual_host", vh.name, True, f"Host {shown}: {how}{hint}", domain=domain, index=index
         )
         if _set(vh.matcher):
             raise _Done(Verdict(False, "inconclusive", f"{vh.name} routes with a matcher tree"))
@@ -1535,6 +1508,12 @@ class _Tracer:
         return out, source + live
 
 
+def _some(names: list[str], most: int = 4) -> str:
+    """``a, b, c, d +2 more``."""
+    text = ", ".join(names[:most])
+    return text + (f" +{len(names) - most} more" if len(names) > most else "")
+
+
 def _pct(weight: int, total: int) -> str:
     return f"{100.0 * weight / total:.4g}%" if total else "0%"
 
@@ -1611,10 +1590,7 @@ def _owner(
         return None
     if ip is not None and specific and bound:
         x, a = specific[0]
-        return x, (
-            f"binds {_hostport(a[1], port)}, the only address on port {port} "
-            f"(not {ip}; taken as where the request arrives)"
-        )
+        return x, (f"binds {_hostport(a[1], port)}, not {ip}; taken as where the request arrives")
     return None
 
 

@@ -58,6 +58,16 @@ def ws_connect(
     return ws
 
 
+def ws_close(ws: websocket.WebSocket) -> None:
+    """Close, and free the socket even when the server closed first.
+
+    websocket-client answers a server's close frame inside ``recv_data`` and then treats the
+    connection as closed, so its ``close()`` returns early and leaves the socket open.
+    """
+    ws.close(timeout=1)
+    ws.shutdown()
+
+
 def recv_channel(ws: websocket.WebSocket) -> tuple[int, bytes]:
     opcode, data = ws.recv_data()
     assert opcode == websocket.ABNF.OPCODE_BINARY
@@ -235,7 +245,7 @@ def test_port_prefix_frames_and_data_channels(
         assert received.startswith(b"HTTP/1.0 200") or received.startswith(b"HTTP/1.1 200")
         assert b'"path": "/x"' in received
     finally:
-        ws.close()
+        ws_close(ws)
 
 
 def test_refused_target_reports_on_error_channel(kube: kd.KubeDouble, tmp_path: Path) -> None:
@@ -309,7 +319,7 @@ def test_drop_fault_cuts_the_stream(kube: kd.KubeDouble, upstream: eh.LoopbackUp
                 closed = True
                 break
             data += frame[1:]
-        ws.close()
+        ws_close(ws)
         return data, closed
 
     cut, closed = fetch()
@@ -326,7 +336,7 @@ def test_hanging_target_and_stalled_upgrade(kube: kd.KubeDouble) -> None:
     ws.settimeout(0.3)
     with pytest.raises(websocket.WebSocketTimeoutException):
         ws.recv_data()
-    ws.close()
+    ws_close(ws)
 
     kube.faults.stall_portforward = True
     sock = socket.create_connection(("127.0.0.1", kube.port), timeout=0.3)
@@ -377,7 +387,8 @@ def test_stop_ends_every_thread_and_connection(
     sock = pf.socket(8080)
     sock.settimeout(5)
     assert sock.recv(10) == b""  # the open port-forward was cut
-    ws.close()
+    pf.close()
+    ws_close(ws)
     eh.wait_for(
         lambda: (
             not [t for t in set(threading.enumerate()) - before if "port forward" not in t.name]

@@ -55,6 +55,7 @@ def trace_cmd(
         str | None,
         typer.Option(
             "--direction",
+            metavar="outbound|inbound",
             help="outbound (captured by virtualOutbound) or inbound (via virtualInbound); "
             "default: the listener on the port, else virtualOutbound.",
         ),
@@ -83,7 +84,7 @@ def trace_cmd(
     itself), 1 when it does not (no listener, no route, unknown cluster, no healthy
     endpoint), >1 on error.
 
-    Example: pdebug trace dump.json http://reviews:9080/reviews/0 -H end-user:jason
+    Example: pdebug trace dump.json http://reviews:9080/ -H end-user:jason
 
     Example: pdebug trace pod/productpage-v1-abc -n default http://ratings:9080/ -o json
     """

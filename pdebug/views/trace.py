@@ -83,7 +83,11 @@ def view(trace: Trace, wide: bool = False) -> ViewResult:
     for st in trace.steps:
         if st.candidate and not wide:
             continue
-        table.rows.append((st.kind, st.name, "yes" if st.matched else "no", st.reason))
+        name = st.name
+        if st.kind == "listener" and st.detail.get("address"):
+            name += f" {st.detail['address']}"
+        kind = st.kind.replace("_", " ")
+        table.rows.append((kind, name, "yes" if st.matched else "no", st.reason))
     lines = [verdict_line(trace.verdict)]
     lines.extend(f"note: {n}" for n in dict.fromkeys(trace.notes))
     parts: list[tuple[str, Table | Lines]] = [
