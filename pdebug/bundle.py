@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import orjson
 
 from pdebug import __version__
+from pdebug.atomic import atomic_open
 from pdebug.errors import InvalidInput, SourceUnavailable
 
 FORMAT = "pdebug-bundle/1"
@@ -54,33 +53,23 @@ def write_bundle(path: str, proxies: list[CapturedProxy], meta: dict[str, Any]) 
         **meta,
         "proxies": [],
     }
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            for proxy in proxies:
-                entry: dict[str, Any] = {
-                    "name": proxy.name,
-                    "source": proxy.source,
-                    **proxy.info,
-                    "files": {},
-                    "errors": proxy.errors,
+    with atomic_open(path) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for proxy in proxies:
+            entry: dict[str, Any] = {
+                "name": proxy.name,
+                "source": proxy.source,
+                **proxy.info,
+                "files": {},
+                "errors": proxy.errors,
+            }
+            for name, body in proxy.files.items():
+                _add(tar, f"{proxy.name}/{name}", body)
+                entry["files"][name] = {
+                    "sha256": hashlib.sha256(body).hexdigest(),
+                    "bytes": len(body),
                 }
-                for name, body in proxy.files.items():
-                    _add(tar, f"{proxy.name}/{name}", body)
-                    entry["files"][name] = {
-                        "sha256": hashlib.sha256(body).hexdigest(),
-                        "bytes": len(body),
-                    }
-                manifest["proxies"].append(entry)
-            _add(tar, "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            manifest["proxies"].append(entry)
+        _add(tar, "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
 
 
 def _add(tar: tarfile.TarFile, name: str, body: bytes) -> None:

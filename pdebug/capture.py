@@ -6,6 +6,7 @@ import os
 import re
 
 from pdebug import bundle
+from pdebug.atomic import write_atomic
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
 from pdebug.redact import redact_bytes
 from pdebug.sources import LiveOptions, open_source
@@ -55,27 +56,9 @@ def capture_one(text: str, output: str, options: LiveOptions, redact: bool = Tru
     if load(files[bundle.DUMP], source.label).dump is None:
         raise InvalidInput(f"{source.label}: the admin did not answer with a config dump")
     if output.endswith(".json"):
-        _write_atomic(output, files[bundle.DUMP])
+        write_atomic(output, files[bundle.DUMP])
     else:
         proxy = bundle.CapturedProxy(proxy_name(source.label), source.label, files)
         bundle.write_bundle(output, [proxy], {"source": source.label})
     size = sum(len(b) for b in files.values())
     return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
-
-
-def _write_atomic(path: str, body: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(
-        prefix=".pdebug-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path))
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
