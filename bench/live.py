@@ -38,24 +38,46 @@ def cluster(i: int) -> dict[str, Any]:
         "connect_timeout": "10s",
         "lb_policy": "LEAST_REQUEST",
         "circuit_breakers": {
-            "thresholds": [{"max_connections": 4294967295, "max_pending_requests": 4294967295,
-                            "max_requests": 4294967295, "max_retries": 4294967295}]
+            "thresholds": [
+                {
+                    "max_connections": 4294967295,
+                    "max_pending_requests": 4294967295,
+                    "max_requests": 4294967295,
+                    "max_retries": 4294967295,
+                }
+            ]
         },
-        "metadata": {"filter_metadata": {
-            "istio": {
-                "services": [{"host": host, "name": f"svc-{i}", "namespace": f"ns-{i % 20}"}],
-                "default_original_port": 80,
-            },
-            # Bulk standing in for Istio's TLS contexts, SAN lists and protocol options, so
-            # a cluster weighs about what it does in a real mesh (~12 KB in the dump).
-            "bench": {f"label-{k:03d}": f"value-{i}-{k}-" + "x" * 40 for k in range(110)},
-        }},
+        "metadata": {
+            "filter_metadata": {
+                "istio": {
+                    "services": [{"host": host, "name": f"svc-{i}", "namespace": f"ns-{i % 20}"}],
+                    "default_original_port": 80,
+                },
+                # Bulk standing in for Istio's TLS contexts, SAN lists and protocol options, so
+                # a cluster weighs about what it does in a real mesh (~12 KB in the dump).
+                "bench": {f"label-{k:03d}": f"value-{i}-{k}-" + "x" * 40 for k in range(110)},
+            }
+        },
         "load_assignment": {
             "cluster_name": f"outbound|80||{host}",
-            "endpoints": [{"locality": {"region": "r1", "zone": f"z{i % 3}"}, "lb_endpoints": [
-                {"endpoint": {"address": {"socket_address": {
-                    "address": f"127.{(i >> 8) & 255}.{i & 255}.{k + 1}", "port_value": 8080}}}}
-                for k in range(3)]}],
+            "endpoints": [
+                {
+                    "locality": {"region": "r1", "zone": f"z{i % 3}"},
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": f"127.{(i >> 8) & 255}.{i & 255}.{k + 1}",
+                                        "port_value": 8080,
+                                    }
+                                }
+                            }
+                        }
+                        for k in range(3)
+                    ],
+                }
+            ],
         },
     }
 
@@ -63,9 +85,13 @@ def cluster(i: int) -> dict[str, Any]:
 def bootstrap(xds: eh.XdsFiles, admin_port: int) -> dict[str, Any]:
     """Clusters over file-based CDS (one file: no inotify cost per cluster)."""
     return {
-        "node": {"id": "sidecar~127.0.0.1~bench.default~default.svc.cluster.local",
-                 "cluster": "bench"},
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "node": {
+            "id": "sidecar~127.0.0.1~bench.default~default.svc.cluster.local",
+            "cluster": "bench",
+        },
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+        },
         "dynamic_resources": {"cds_config": xds.cds_config},
     }
 
@@ -107,7 +133,8 @@ def main() -> int:
             url = envoy.admin_url
             envoy.wait_for(
                 lambda: b"svc-%d." % (args.clusters - 1) in envoy.get("/clusters"),
-                300, message=f"{args.clusters} clusters",
+                300,
+                message=f"{args.clusters} clusters",
             )
             setup = time.perf_counter() - t0
             target = f"svc-{args.clusters // 2}."
@@ -116,16 +143,21 @@ def main() -> int:
                 wall, size = timed_get(url, "/config_dump?include_eds")
                 rows.setdefault("whole dump fetch (config_dump?include_eds)", []).append(wall)
                 rows.setdefault("pdebug clusters ADMIN", []).append(
-                    timed_run([pdebug, "clusters", url]))
+                    timed_run([pdebug, "clusters", url])
+                )
                 rows.setdefault(f"pdebug clusters ADMIN --fqdn {target}", []).append(
-                    timed_run([pdebug, "clusters", url, "--fqdn", target]))
+                    timed_run([pdebug, "clusters", url, "--fqdn", target])
+                )
                 port_forward = _port_forward_fetch(url)
                 if port_forward is not None:
                     rows.setdefault("whole dump fetch through the port-forward", []).append(
-                        port_forward)
+                        port_forward
+                    )
     whole = statistics.median(rows["whole dump fetch (config_dump?include_eds)"])
-    print(f"## Live fetch: real Envoy 1.40, {args.clusters} clusters, dump {size / 1e6:.1f} MB "
-          f"(set-up {setup:.1f}s), median of {args.runs}\n")
+    print(
+        f"## Live fetch: real Envoy 1.40, {args.clusters} clusters, dump {size / 1e6:.1f} MB "
+        f"(set-up {setup:.1f}s), median of {args.runs}\n"
+    )
     print("| what | median s | × whole-dump fetch |\n|---|---:|---:|")
     out = {}
     for label, walls in rows.items():
@@ -133,15 +165,20 @@ def main() -> int:
         out[label] = {"median": med, "ratio": med / whole, "runs": walls}
         print(f"| {label} | {med:.3f} | {med / whole:.3f}× |")
     fqdn = out[f"pdebug clusters ADMIN --fqdn {target}"]["ratio"]
-    print(f"\ntarget `pdebug clusters --fqdn X` ≤ 0.1× whole-dump fetch: "
-          f"{'MET' if fqdn <= 0.1 else 'MISSED'} ({fqdn:.3f}×)")
+    print(
+        f"\ntarget `pdebug clusters --fqdn X` ≤ 0.1× whole-dump fetch: "
+        f"{'MET' if fqdn <= 0.1 else 'MISSED'} ({fqdn:.3f}×)"
+    )
     pf = out.get("whole dump fetch through the port-forward")
     if pf is not None:
-        print(f"target port-forward fetch ≤ 1.5× direct fetch: "
-              f"{'MET' if pf['ratio'] <= 1.5 else 'MISSED'} ({pf['ratio']:.2f}×)")
+        print(
+            f"target port-forward fetch ≤ 1.5× direct fetch: "
+            f"{'MET' if pf['ratio'] <= 1.5 else 'MISSED'} ({pf['ratio']:.2f}×)"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"clusters": args.clusters, "bytes": size,
-                                               "results": out}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"clusters": args.clusters, "bytes": size, "results": out}, indent=2)
+        )
     return 0
 
 

@@ -355,7 +355,9 @@ def bench_size(
     warmup: bool,
 ) -> list[Result]:
     results: list[Result] = []
-    file2 = str(mutated_copy(dump.path)) if any("{file2}" in " ".join(a) for _, a in commands) else ""
+    file2 = (
+        str(mutated_copy(dump.path)) if any("{file2}" in " ".join(a) for _, a in commands) else ""
+    )
     for label, template in commands:
         argv = expand(template, dict(subst, file=str(dump.path), file2=file2))
         if isinstance(argv, str):
