@@ -18,6 +18,9 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
     """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets normal rights
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

@@ -25,6 +25,10 @@ FORMATS = ["table", "wide", "json", "yaml", "markdown"]
 @pytest.mark.parametrize("view", VIEWS)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_view_golden(pdebug, golden, fixture, view, fmt):
+    if view == "all" and fmt in ("wide", "markdown") and fixture == "sidecar":
+        pytest.skip(
+            "wide secrets count days left from now: see test_secrets_golden_at_a_fixed_time"
+        )
     result = pdebug(view, FIXTURES / "real" / fixture / "config_dump.json", "-o", fmt)
     assert result.code == 0, result.err
     ext = {"json": "json", "yaml": "yaml", "markdown": "md"}.get(fmt, "txt")

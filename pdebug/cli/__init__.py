@@ -58,6 +58,7 @@ def _root(
 from pdebug.cli import check as _check  # noqa: E402,F401  (registers `check`)
 from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
 from pdebug.cli import dump as _dump  # noqa: E402,F401
+from pdebug.cli import report as _report  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401

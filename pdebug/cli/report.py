@@ -1,0 +1,113 @@
+"""``pdebug report``: one self-contained HTML file for an incident ticket."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli._run import Fetch, Target, load_proxy
+from pdebug.cli.check import CertDaysOpt, IgnoreOpt
+from pdebug.cli.views import (
+    AdminOpt,
+    AdminPortOpt,
+    ClustersJsonOpt,
+    ContainerOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    SourceArg,
+    TimeoutOpt,
+)
+from pdebug.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pdebug.report.inputs import Inputs
+
+#: Sections a live proxy may leave out when it has none of them.
+_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
+
+
+def _inputs(target: Target, clusters_json: str | None) -> Inputs:
+    """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
+    from pdebug.errors import UsageError
+    from pdebug.report.inputs import Inputs, read_health, read_inputs
+    from pdebug.sources import classify
+
+    if target.admin or classify(target.text) != "file":
+        fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+        return Inputs([load_proxy(target, fetch, clusters_json)])
+    inputs = read_inputs(target.text)
+    if clusters_json is not None:
+        if len(inputs.proxies) > 1:
+            raise UsageError(
+                f"--clusters-json is one proxy's; {target.text} holds {len(inputs.proxies)}",
+                hint=f"pick one: {target.text}:NAME (a bundle carries each proxy's /clusters)",
+            )
+        inputs.proxies[0].health = read_health(clusters_json).health
+    return inputs
+
+
+@app.command("report")
+def report_cmd(
+    source: SourceArg = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The HTML file to write (required; written atomically); '-' for stdout.",
+        ),
+    ] = "",
+    title: Annotated[
+        str | None,
+        typer.Option("--title", metavar="TEXT", help="Page title, e.g. the incident number."),
+    ] = None,
+    clusters_json: ClustersJsonOpt = None,
+    ignore: IgnoreOpt = None,
+    cert_days: CertDaysOpt = 7.0,
+    admin: AdminOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Write one self-contained HTML report of a proxy, or of every proxy in a bundle.
+
+    The page has a summary (versions, node, counts, endpoint health, sync state), the
+    check findings, sortable and filterable wide tables (clusters, listeners, routes,
+    endpoints, certificates) and a topology of listeners -> routes -> virtual hosts ->
+    clusters -> endpoints coloured by health. No network, no secrets, no raw dump.
+
+    Example: pdebug report dump.json --clusters-json clusters.json -o report.html
+
+    Example: pdebug report bundle.tar.gz --title 'INC-1234' -o incident.html
+    """
+    from pdebug.checks import CheckOptions, parse_codes
+    from pdebug.errors import UsageError
+    from pdebug.report import ReportMeta, check_output, render_page, report_data, write_report
+    from pdebug.sources import LiveOptions
+
+    if not output:
+        raise UsageError("missing -o FILE", hint="e.g. pdebug report dump.json -o report.html")
+    check_output(output)
+    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
+    live = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    target = Target.of(source, admin, live)
+    inputs = _inputs(target, clusters_json)
+    meta = ReportMeta(target.text, title, capture=inputs.capture, proxies=inputs.info)
+    doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
+    write_report(output, render_page(doc))
+    n = len(inputs.proxies)
+    if output != "-":
+        print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)
+    if any(p["checks"]["inconclusive"] for p in doc["proxies"]):
+        print("pdebug: error: some checks could not read the input", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
+    return ExitCode.OK

@@ -1,0 +1,401 @@
+"""``pdebug report``: one self-contained HTML file about a proxy, or every proxy of a bundle.
+
+:func:`build_report` is pure: proxies and :class:`ReportMeta` in, HTML text out. The
+page is static markup plus two scripts: the data (plain JSON in a
+``<script type="application/json">`` block, ``<``, ``>`` and ``&`` escaped so no name
+from a dump can end the block) and the renderer from :mod:`pdebug.report.assets`, which
+builds everything with DOM APIs and ``textContent``. A Content-Security-Policy allows
+that one script (by hash) and no network at all.
+
+What a proxy gets: a summary (versions, node, counts, endpoint health, sync state), the
+``check`` findings, the ``-o wide`` tables of the views (secrets as certificate metadata
+only: never key material, never the raw dump) and the topology of
+:mod:`pdebug.report.topology`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pdebug import __version__
+from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
+from pdebug.checks.context import Context
+from pdebug.errors import PdebugError, SourceUnavailable
+from pdebug.model import ProxyData
+from pdebug.report import assets
+from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
+from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Lines, Table
+
+__all__ = [
+    "ProxyInfo",
+    "ReportMeta",
+    "build_report",
+    "check_output",
+    "render_page",
+    "report_data",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    """What a capture says about a proxy beyond its documents (a bundle's manifest).
+
+    Attributes:
+        name: A short name for the proxy picker (default: the source label).
+        sync: istiod's sync state when the capture recorded it, e.g. ``SYNCED`` or
+            ``CDS SYNCED, LDS STALE``; None when unknown.
+        errors: What went wrong while capturing it.
+    """
+
+    name: str | None = None
+    sync: str | None = None
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """Everything about a report that is not a proxy's data.
+
+    Attributes:
+        source: What the user named (a file, a bundle, a pod...).
+        title: A title for the page (e.g. an incident number); None for a default.
+        generated: When the report was made (also the time certificates are judged at).
+        capture: What a bundle's manifest says about the capture (``created``, ``tool``,
+            ``source``).
+        proxies: Per-proxy capture facts, keyed by :attr:`ProxyData.source`.
+        options: Options for the checks.
+    """
+
+    source: str
+    title: str | None = None
+    generated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    capture: Mapping[str, str] = field(default_factory=dict)
+    proxies: Mapping[str, ProxyInfo] = field(default_factory=dict)
+    options: CheckOptions = CheckOptions()
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- tables ---------------------------------------------------------------------------
+
+
+def _table(tid: str, title: str, build: Callable[[], ViewResult]) -> dict[str, Any]:
+    """A view's wide table as plain data; a view that cannot run leaves a note instead."""
+    out: dict[str, Any] = {"id": tid, "title": title, "columns": [], "rows": [], "note": None}
+    try:
+        result = build()
+    except PdebugError as exc:
+        out["note"] = exc.message
+        return out
+    table = result.table
+    if isinstance(table, Table):
+        headers, rows = table.visible(True)
+        out["columns"] = headers
+        out["rows"] = [list(r) for r in rows]
+        out["note"] = result.note or (None if rows else table.empty_message)
+    elif isinstance(table, Lines):
+        out["note"] = table.text
+    return out
+
+
+def _tables(proxy: ProxyData, now: datetime) -> list[dict[str, Any]]:
+    return [
+        _table(
+            "clusters", "Clusters", lambda: clusters.view(proxy, clusters.ClusterFilter(), True)
+        ),
+        _table(
+            "listeners",
+            "Listeners",
+            lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
+        ),
+        _table("routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)),
+        _table(
+            "endpoints",
+            "Endpoints",
+            lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
+        ),
+        _table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now)),
+    ]
+
+
+def _findings(report: CheckReport) -> dict[str, Any]:
+    return {
+        "id": "findings",
+        "title": "Findings",
+        "columns": ["CODE", "SEVERITY", "RESOURCE", "MESSAGE", "HINT"],
+        "rows": [[f.code, f.severity.name, f.resource, f.message, f.hint] for f in report.findings],
+        "note": None if report.findings else "No findings.",
+    }
+
+
+# --- summary --------------------------------------------------------------------------
+
+
+def _versions(proxy: ProxyData) -> list[list[str]]:
+    try:
+        pairs = bootstrap.summary_rows(proxy, wide=True)
+    except PdebugError:
+        pairs = []
+    rows = [[label.rstrip(":"), value or "unknown"] for label, value in pairs]
+    have = {label for label, _ in rows}
+    for label in ("Istio Version", "Envoy Version", "Node ID"):
+        if label not in have:
+            rows.append([label, "unknown"])
+    return rows
+
+
+def _health_source(proxy: ProxyData) -> str:
+    if proxy.health is not None:
+        return "/clusters?format=json (Envoy's live view)"
+    if proxy.dump is not None and proxy.dump.has("endpoints"):
+        return "EDS in the dump (add --clusters-json for outlier ejections and health checks)"
+    return "not captured (a dump with include_eds, or --clusters-json)"
+
+
+def _summary(
+    proxy: ProxyData, ctx: Context, report: CheckReport, info: ProxyInfo
+) -> dict[str, Any]:
+    def count(kind: str, size: Callable[[], int]) -> str:
+        """``-`` when the input lacks ``kind``, ``?`` when its section is damaged."""
+        if not ctx.has(kind) and not (kind == "endpoints" and ctx.has("health")):
+            return "-"
+        try:
+            return str(size())
+        except PdebugError:
+            return "?"
+
+    try:
+        statuses = [endpoint_status(h) for hs in ctx.hosts.values() for h in hs.hosts]
+        warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
+    except PdebugError:
+        statuses, warming = [], 0
+    n_err, n_warn, n_info = (
+        report.count(Severity.ERROR),
+        report.count(Severity.WARNING),
+        report.count(Severity.INFO),
+    )
+    n_bad, n_degraded = statuses.count(BAD), statuses.count(WARN)
+    counts = [
+        ["Clusters", count("clusters", lambda: len(ctx.clusters)), WARN if warming else ""],
+        ["Listeners", count("listeners", lambda: len({lc.name for lc in ctx.listeners})), ""],
+        ["Route configs", count("routes", lambda: len(ctx.route_configs)), ""],
+        [
+            "Virtual hosts",
+            count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in ctx.route_configs)),
+            "",
+        ],
+        ["Endpoints", count("endpoints", lambda: len(statuses)), ""],
+        ["Healthy", count("endpoints", lambda: statuses.count(OK)), OK if statuses else ""],
+        ["Draining / degraded", count("endpoints", lambda: n_degraded), WARN if n_degraded else ""],
+        ["Unhealthy", count("endpoints", lambda: n_bad), BAD if n_bad else ""],
+        ["Secrets", count("secrets", lambda: len(secrets.items(proxy))), ""],
+        ["Errors", str(n_err), BAD if n_err else OK],
+        ["Warnings", str(n_warn), WARN if n_warn else OK],
+        ["Info", str(n_info), ""],
+    ]
+    rows = [["Source", proxy.source], *_versions(proxy)]
+    rows.append(["Sync state", info.sync or "unknown"])
+    rows.append(["Endpoint health from", _health_source(proxy)])
+    if warming:
+        rows.append(["Warming clusters", str(warming)])
+    return {"rows": rows, "counts": counts, "errors": list(info.errors)}
+
+
+def _checks(report: CheckReport) -> dict[str, Any]:
+    top = report.findings[0] if report.findings else None
+    return {
+        "run": report.run,
+        "error": report.count(Severity.ERROR),
+        "warning": report.count(Severity.WARNING),
+        "info": report.count(Severity.INFO),
+        "top": f"{top.code} {top.resource}: {top.message}" if top is not None else "",
+        "skipped": [[s.code, s.name, s.reason] for s in report.skipped],
+        "ignored": list(report.ignored),
+        "inconclusive": report.inconclusive,
+    }
+
+
+# --- the document ---------------------------------------------------------------------
+
+
+def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
+    """Everything the page shows about one proxy, as plain data."""
+    options = meta.options
+    if options.now is None:
+        options = dataclasses.replace(options, now=meta.generated)
+    info = meta.proxies.get(proxy.source, ProxyInfo())
+    captured = proxy.dump is not None or proxy.health is not None
+    # A proxy whose capture failed has nothing to check (checks would say "needs a dump").
+    report = run_checks(proxy, options) if captured else CheckReport(proxy.source)
+    ctx = Context(proxy, options)
+    checks = _checks(report)
+    if not captured:
+        checks["top"] = "capture failed: " + ("; ".join(info.errors) or "no documents")
+    return {
+        "name": info.name or proxy.source,
+        "source": proxy.source,
+        "summary": _summary(proxy, ctx, report, info),
+        "checks": checks,
+        "findings": _findings(report),
+        "tables": _tables(proxy, meta.generated),
+        "graph": build_graph(ctx, report.findings).plain(),
+    }
+
+
+def _overview(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = []
+    for d in docs:
+        counts = {label: value for label, value, _ in d["summary"]["counts"]}
+        sync = next((v for k, v in d["summary"]["rows"] if k == "Sync state"), "unknown")
+        c = d["checks"]
+        rows.append(
+            [
+                d["name"],
+                str(c["error"]),
+                str(c["warning"]),
+                str(c["info"]),
+                counts["Endpoints"],
+                counts["Unhealthy"],
+                sync,
+                c["top"] or "-",
+            ]
+        )
+    return {
+        "id": "overview",
+        "title": "Proxies",
+        "columns": [
+            "PROXY",
+            "ERRORS",
+            "WARNINGS",
+            "INFO",
+            "ENDPOINTS",
+            "UNHEALTHY",
+            "SYNC",
+            "TOP FINDING",
+        ],
+        "rows": rows,
+        "note": None,
+    }
+
+
+def report_data(proxies: list[ProxyData], meta: ReportMeta) -> dict[str, Any]:
+    """The report as plain data: what the page embeds (and what tests can read)."""
+    docs = [proxy_data(p, meta) for p in proxies]
+    return {
+        "format": "pdebug-report/1",
+        "title": meta.title,
+        "source": meta.source,
+        "generated": _stamp(meta.generated),
+        "tool": f"pdebug {__version__}",
+        "capture": dict(meta.capture),
+        "overview": _overview(docs),
+        "proxies": docs,
+    }
+
+
+def embed_json(doc: Any) -> str:
+    r"""JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, where ``\u003c`` etc. mean
+    the same: so ``</script>`` or ``<!--`` in a name can never end or bend the block.
+    U+2028/2029 are escaped too (harmless in JSON, line breaks in older JS parsers).
+    """
+    try:
+        text = orjson.dumps(doc).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
+        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(assets.JS.encode()).digest()).decode()
+    return (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; "
+        "style-src 'unsafe-inline'; "
+        "img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_page(doc: dict[str, Any]) -> str:
+    """The HTML page around :func:`report_data`'s document."""
+    head, rest = assets.PAGE.split("@DATA@")
+    head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.CSS)
+    return head + embed_json(doc) + rest.replace("@JS@", assets.JS)
+
+
+def build_report(proxies: list[ProxyData], meta: ReportMeta) -> str:
+    """The whole HTML page for ``proxies``.
+
+    Args:
+        proxies: One or more proxies (a dump, a bundle's proxies...).
+        meta: The source, title, time, capture facts and check options.
+
+    Returns:
+        One self-contained HTML document: no network, no external resource.
+    """
+    return render_page(report_data(proxies, meta))
+
+
+def check_output(path: str) -> None:
+    """Fail early (before reading a live proxy) when ``path``'s directory does not exist.
+
+    Raises:
+        SourceUnavailable: the directory is missing.
+    """
+    import os
+
+    if path == "-":
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise SourceUnavailable(f"{path}: directory {parent} does not exist")
+
+
+def write_report(path: str, html: str) -> None:
+    """Write ``html`` to ``path`` atomically (``-`` writes to stdout).
+
+    Raises:
+        SourceUnavailable: the file cannot be written (directory missing, permissions).
+    """
+    import os
+    import sys
+
+    if path == "-":
+        sys.stdout.write(html)
+        sys.stdout.flush()
+        return
+    from pdebug.atomic import write_atomic
+
+    try:
+        write_atomic(path, html.encode())
+    except OSError as exc:
+        parent = os.path.dirname(os.path.abspath(path))
+        hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None
+        raise SourceUnavailable(
+            f"{path}: cannot write the report ({exc.strerror or exc})", hint=hint
+        ) from None

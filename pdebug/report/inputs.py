@@ -1,0 +1,108 @@
+"""What ``pdebug report`` reads from files: a dump, a ``/clusters`` document, or a bundle.
+
+A bundle is read once and every proxy in it becomes one :class:`ProxyData` (or only
+``bundle.tar.gz:NAME``). Its manifest says when the capture was made and, per proxy,
+what went wrong and, when the capturing tool recorded it, istiod's sync state (a
+``sync`` entry: a string such as ``SYNCED``, or a mapping ``{"CDS": "SYNCED", ...}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pdebug import bundle
+from pdebug.errors import InvalidInput
+from pdebug.model import ProxyData
+from pdebug.model.load import load
+from pdebug.report import ProxyInfo
+from pdebug.sources import split_member
+from pdebug.sources.file import read_file
+
+
+@dataclass
+class Inputs:
+    """Proxies to report on, and what their capture says about them."""
+
+    proxies: list[ProxyData]
+    info: dict[str, ProxyInfo] = field(default_factory=dict)
+    capture: dict[str, str] = field(default_factory=dict)
+
+
+def sync_text(value: Any) -> str | None:
+    """A manifest's ``sync`` entry as one line, or None when absent or unreadable."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, dict) and value:
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return None
+
+
+def _proxy(data: bytes | memoryview, label: str) -> ProxyData:
+    loaded = load(data, label)
+    return ProxyData(label, loaded.dump, loaded.clusters)
+
+
+def read_inputs(text: str) -> Inputs:
+    """Read a file SOURCE (``-`` is stdin): one proxy, or each proxy of a bundle.
+
+    Raises:
+        InvalidInput: the file is not a dump, a ``/clusters`` document or a bundle, or a
+            bundle member is damaged.
+        SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
+    """
+    path, member = split_member(text)
+    data, label = read_file(path)
+    if not bundle.is_tar(data):
+        if member is not None:
+            raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
+        return Inputs([_proxy(data, label)])
+    opened = bundle.read_bundle(bytes(data), label)
+    names = [member] if member is not None else opened.proxies
+    if not names:
+        raise InvalidInput(f"{label}: the bundle holds no proxy", hint="capture it again")
+    entries = {str(p.get("name")): p for p in opened.manifest.get("proxies", [])}
+    out = Inputs([])
+    for key in ("created", "tool", "source"):
+        if isinstance(opened.manifest.get(key), str):
+            out.capture[key] = opened.manifest[key]
+    for name in names:
+        files = opened.proxy(name)
+        plabel = f"{label}:{name}"
+        proxy = ProxyData(plabel)
+        if bundle.DUMP in files:
+            proxy = _proxy(files[bundle.DUMP], plabel)
+        if bundle.CLUSTERS in files:
+            health = load(files[bundle.CLUSTERS], f"{plabel}/{bundle.CLUSTERS}").clusters
+            if health is None:
+                raise InvalidInput(
+                    f"{plabel}/{bundle.CLUSTERS}: not a /clusters?format=json document"
+                )
+            proxy.health = health
+        entry = entries.get(name, {})
+        errors = entry.get("errors") or []
+        if proxy.dump is None and proxy.health is None and not errors:
+            errors = [f"the bundle has no {bundle.DUMP} or {bundle.CLUSTERS} for this proxy"]
+        out.proxies.append(proxy)
+        out.info[plabel] = ProxyInfo(
+            name=name,
+            sync=sync_text(entry.get("sync")),
+            errors=tuple(str(e) for e in errors),
+        )
+    return out
+
+
+def read_health(path: str) -> ProxyData:
+    """A ``--clusters-json`` file, which must be a ``/clusters?format=json`` document.
+
+    Raises:
+        InvalidInput: it is something else (a config dump, say).
+    """
+    data, label = read_file(path)
+    proxy = _proxy(data, label)
+    if proxy.health is None:
+        raise InvalidInput(
+            f"{label}: --clusters-json needs a /clusters?format=json document, not a config dump",
+            hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
+        )
+    return proxy

@@ -1,0 +1,383 @@
+"""The report's topology: listeners -> route configs -> virtual hosts -> clusters -> endpoints.
+
+:func:`build_graph` turns one proxy's data into a layered graph with a health status
+per node. The page draws it (``assets.JS`` lays the columns out); this module only
+decides what is connected to what and how healthy each part is:
+
+* an endpoint is ``ok`` (Envoy sends it traffic), ``warn`` (DRAINING, DEGRADED) or
+  ``bad`` (UNHEALTHY, TIMEOUT, failing health checks, ejected);
+* a cluster is ``bad`` when none of its endpoints is usable, ``warn`` when some are
+  not, ``unknown`` when nothing says (DNS and original-destination clusters without
+  ``/clusters``), ``missing`` when something routes to it but the proxy lacks it;
+* listeners, route configs and virtual hosts take the health of what they lead to:
+  ``bad`` when every path ends badly, ``warn`` when some do;
+* a check finding on a resource raises its node to ``warn`` (warning) or ``bad``
+  (error) and is listed on it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pdebug.checks import Finding, Severity
+from pdebug.checks.context import Context, Host, route_targets, tcp_targets
+from pdebug.errors import PdebugError
+from pdebug.model import schema as s
+from pdebug.views.common import ClusterName, port_of, socket_or_pipe, summarize_domains
+
+#: Node kinds, in column order (the page draws one column per kind).
+LISTENER, ROUTE, VHOST, CLUSTER, ENDPOINT = range(5)
+KIND_NAMES = ("listener", "route", "vhost", "cluster", "endpoint")
+
+OK = "ok"
+WARN = "warn"
+BAD = "bad"
+MISSING = "missing"
+UNKNOWN = "unknown"
+#: How bad each status is; ``unknown`` says nothing and never wins.
+_RANK = {UNKNOWN: 0, OK: 1, WARN: 2, BAD: 3, MISSING: 4}
+_FINDING_STATUS = {Severity.ERROR: BAD, Severity.WARNING: WARN}
+_BAD_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
+_WARN_EDS = frozenset({"DRAINING", "DEGRADED"})
+
+
+def endpoint_status(host: Host) -> str:
+    """``ok``, ``warn`` (draining, degraded) or ``bad`` (unhealthy, failing, ejected)."""
+    hs = host.status
+    if hs is not None and (
+        hs.failed_active_health_check
+        or hs.failed_outlier_check
+        or hs.excluded_via_immediate_hc_fail
+        or hs.pending_dynamic_removal
+    ):
+        return BAD
+    if host.eds in _BAD_EDS:
+        return BAD
+    if host.eds in _WARN_EDS:
+        return WARN
+    return OK
+
+
+def _worse(a: str, b: str) -> str:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+@dataclass
+class _Node:
+    kind: int
+    label: str
+    detail: str
+    status: str = UNKNOWN
+    codes: list[str] = field(default_factory=list)
+    sort: tuple[Any, ...] = ()
+
+
+class Graph:
+    """Nodes keyed by kind and name, and the edges between them (deduplicated)."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[tuple[int, str], _Node] = {}
+        self._edges: dict[tuple[tuple[int, str], tuple[int, str]], None] = {}
+        self._by_label: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        #: What could not be drawn (a damaged section), said on the page.
+        self.notes: list[str] = []
+
+    def add(
+        self,
+        kind: int,
+        key: str,
+        label: str,
+        detail: str = "",
+        status: str = UNKNOWN,
+        sort: tuple[Any, ...] = (),
+    ) -> tuple[int, str]:
+        """Add a node (the first addition of a key wins) and return its key."""
+        k = (kind, key)
+        if k not in self._nodes:
+            self._nodes[k] = _Node(kind, label, detail, status, sort=sort or (label,))
+            self._by_label[(kind, label)].append(k)
+        return k
+
+    def has(self, kind: int, key: str) -> bool:
+        """Whether the node exists."""
+        return (kind, key) in self._nodes
+
+    def node(self, k: tuple[int, str]) -> _Node:
+        """The node with key ``k``."""
+        return self._nodes[k]
+
+    def link(self, a: tuple[int, str], b: tuple[int, str]) -> None:
+        """Add the edge ``a -> b``."""
+        self._edges[(a, b)] = None
+
+    def labelled(self, kind: int, label: str) -> list[tuple[int, str]]:
+        """Keys of the nodes of ``kind`` shown as ``label``."""
+        return self._by_label.get((kind, label), [])
+
+    def keys(self, kind: int) -> list[tuple[int, str]]:
+        """Keys of the nodes of ``kind``, in insertion order."""
+        return [k for k in self._nodes if k[0] == kind]
+
+    def children(self) -> dict[tuple[int, str], list[tuple[int, str]]]:
+        """Each node's direct successors."""
+        out: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        for a, b in self._edges:
+            out[a].append(b)
+        return out
+
+    def plain(self) -> dict[str, Any]:
+        """Compact plain data for the page.
+
+        ``nodes`` are ``[kind, label, status, detail, codes]`` sorted by kind, then
+        by each kind's natural order; ``edges`` are ``[from, to]`` node indexes.
+        """
+        keys = sorted(self._nodes, key=lambda k: (k[0], self._nodes[k].sort, k[1]))
+        index = {k: i for i, k in enumerate(keys)}
+        nodes = []
+        for k in keys:
+            n = self._nodes[k]
+            nodes.append([n.kind, n.label, n.status, n.detail, " ".join(n.codes)])
+        edges = sorted([index[a], index[b]] for a, b in self._edges)
+        counts = [0] * len(KIND_NAMES)
+        for k in keys:
+            counts[k[0]] += 1
+        return {
+            "kinds": list(KIND_NAMES),
+            "nodes": nodes,
+            "edges": edges,
+            "counts": counts,
+            "notes": list(self.notes),
+        }
+
+
+def _listener_detail(lst: s.Listener, state: str) -> str:
+    address = socket_or_pipe(lst.address)
+    port = port_of(lst.address)
+    where = f"{address}:{port}" if port else address
+    return " ".join(part for part in (where, state) if part)
+
+
+def _cluster_sort(name: str) -> tuple[Any, ...]:
+    key = ClusterName.parse(name)
+    return (0 if key.istio else 1, *key.sort_key())
+
+
+class _Builder:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.graph = Graph()
+        self.walked = False
+
+    def route_config(self, key: str, rc: s.RouteConfiguration, detail: str) -> tuple[int, str]:
+        """A route config node with its virtual hosts and their clusters."""
+        g = self.graph
+        if g.has(ROUTE, key):
+            return (ROUTE, key)
+        rk = g.add(ROUTE, key, rc.name or "(inline)", detail, OK)
+        for vh in rc.virtual_hosts:
+            vk = g.add(
+                VHOST,
+                f"{key}\x00{vh.name}",
+                vh.name or "(unnamed)",
+                summarize_domains(vh.domains),
+                OK,
+                sort=(g.node(rk).sort, vh.name),
+            )
+            g.link(rk, vk)
+        for vh, _, cluster in route_targets(rc):
+            g.link((VHOST, f"{key}\x00{vh.name}"), self.cluster(cluster))
+        return rk
+
+    def cluster(self, name: str) -> tuple[int, str]:
+        """The node of cluster ``name`` (``missing`` until the proxy is found to have it)."""
+        return self.graph.add(
+            CLUSTER, name, name, "not in the proxy's clusters", MISSING, _cluster_sort(name)
+        )
+
+    @cached_property
+    def rds(self) -> dict[str, s.RouteConfiguration]:
+        """RDS route configs by name (inline ones are read from their listeners)."""
+        if not self.ctx.has("routes"):
+            return {}
+        entries = self.ctx.dump.route_entries("dynamic_route_configs").items
+        return {e.route_config.name: e.route_config for e in entries}
+
+    def listeners(self) -> None:
+        """Listener nodes and what their filters lead to."""
+        g = self.graph
+        rds = self.rds
+        for lc in self.ctx.listeners:
+            where = _listener_detail(lc.listener, "")
+            key = lc.name or f"\x00{where}"  # unnamed (static) listeners: one per address
+            if g.has(LISTENER, key):
+                continue  # the first state (active) wins; a warming copy adds nothing new
+            status = OK if lc.state in ("ACTIVE", "STATIC") else WARN
+            lk = g.add(
+                LISTENER,
+                key,
+                lc.name or where or "(unnamed)",
+                _listener_detail(lc.listener, lc.state),
+                status,
+                sort=(port_of(lc.listener.address), lc.name),
+            )
+            try:
+                filters = list(self.ctx.network_filters(lc))
+            except PdebugError as exc:
+                node = g.node(lk)
+                node.status, node.detail = BAD, f"{node.detail}; could not read: {exc.message}"
+                continue
+            for _, _, flt in filters:
+                if isinstance(flt, s.TcpProxy):
+                    for cluster in tcp_targets(flt):
+                        g.link(lk, self.cluster(cluster))
+                elif flt.route_config is not None:
+                    rkey = f"inline\x00{lc.name}\x00{flt.route_config.name}"
+                    detail = f"inline in listener {g.node(lk).label}"
+                    g.link(lk, self.route_config(rkey, flt.route_config, detail))
+                elif flt.rds is not None and flt.rds.route_config_name:
+                    name = flt.rds.route_config_name
+                    rc = rds.get(name)
+                    if rc is None:
+                        g.link(lk, g.add(ROUTE, name, name, "RDS: not received", MISSING))
+                    else:
+                        g.link(lk, self.route_config(name, rc, "RDS"))
+        self.walked = True
+
+    def route_configs(self) -> None:
+        """RDS route configs no listener led to (all of them when listeners are unreadable)."""
+        detail = "RDS, used by no listener" if self.walked else "RDS"
+        for name, rc in self.rds.items():
+            if not self.graph.has(ROUTE, name):
+                self.route_config(name, rc, detail)
+
+    def clusters(self) -> None:
+        """Every cluster the proxy has (or /clusters names), its health and its endpoints."""
+        g = self.graph
+        hosts = self.ctx.hosts
+        names = dict.fromkeys([*self.ctx.clusters, *hosts])
+        for name in names:
+            k = self.cluster(name)
+            node = g.node(k)
+            cc = self.ctx.clusters.get(name)
+            state = cc.state if cc is not None else "in /clusters only"
+            kind = (cc.cluster.type or "STATIC") if cc is not None else ""
+            hs = hosts.get(name)
+            if hs is None:
+                node.status = WARN if state == "WARMING" else UNKNOWN
+                node.detail = ", ".join(p for p in (state, kind, "endpoints not known") if p)
+                continue
+            statuses = [endpoint_status(h) for h in hs.hosts]
+            usable = sum(1 for h in hs.hosts if h.usable)
+            if not hs.hosts:
+                node.status = UNKNOWN
+            elif not usable:
+                node.status = BAD
+            elif any(st != OK for st in statuses):
+                node.status = WARN
+            else:
+                node.status = OK
+            if state == "WARMING":
+                node.status = _worse(node.status, WARN)
+            source = "/clusters" if hs.live else "EDS"
+            node.detail = ", ".join(
+                p
+                for p in (state, kind, f"{usable} of {len(hs.hosts)} endpoints usable ({source})")
+                if p
+            )
+            for host, st in zip(hs.hosts, statuses, strict=True):
+                flags = _flags(host)
+                ek = g.add(
+                    ENDPOINT,
+                    f"{name}\x00{host.address}",
+                    host.address,
+                    f"{host.eds}{flags} in {name}",
+                    st,
+                    sort=(node.sort, host.address),
+                )
+                g.link(k, ek)
+
+    def findings(self, findings: list[Finding]) -> None:
+        """List each finding on the node it names; errors and warnings colour it."""
+        g = self.graph
+        kinds = {"listener": LISTENER, "route": ROUTE, "cluster": CLUSTER}
+        for f in findings:
+            prefix, _, name = f.resource.partition("/")
+            kind = kinds.get(prefix)
+            if kind is None:
+                continue
+            keys = g.labelled(kind, name)
+            if not keys and kind == LISTENER:
+                keys = [g.add(LISTENER, name, name, "rejected by Envoy", BAD)]
+            for k in keys:
+                node = g.node(k)
+                if f.code not in node.codes:
+                    node.codes.append(f.code)
+                status = _FINDING_STATUS.get(f.severity)
+                if status is not None:
+                    node.status = _worse(node.status, status)
+
+    def propagate(self) -> None:
+        """Listeners, route configs and virtual hosts take the health of what they lead to."""
+        g = self.graph
+        children = g.children()
+        for kind in (VHOST, ROUTE, LISTENER):
+            for k in g.keys(kind):
+                known = [
+                    g.node(c).status for c in children.get(k, []) if g.node(c).status != UNKNOWN
+                ]
+                if not known:
+                    continue
+                if all(st in (BAD, MISSING) for st in known):
+                    agg = BAD
+                elif any(st != OK for st in known):
+                    agg = WARN
+                else:
+                    agg = OK
+                node = g.node(k)
+                node.status = _worse(node.status, agg)
+
+
+def _flags(host: Host) -> str:
+    hs = host.status
+    if hs is None:
+        return ""
+    flags = [
+        label
+        for label, on in (
+            ("failed active health check", hs.failed_active_health_check),
+            ("ejected by outlier detection", hs.failed_outlier_check),
+            ("excluded", hs.excluded_via_immediate_hc_fail),
+            ("pending removal", hs.pending_dynamic_removal),
+        )
+        if on
+    ]
+    return f" ({', '.join(flags)})" if flags else ""
+
+
+def build_graph(ctx: Context, findings: list[Finding]) -> Graph:
+    """The topology of one proxy, with a health status on every node.
+
+    Args:
+        ctx: The proxy's data (a check context: its indexes are shared with the checks).
+        findings: The proxy's check findings; each marks the resource it names.
+
+    Returns:
+        The graph; :meth:`Graph.plain` is what the page embeds.
+    """
+    builder = _Builder(ctx)
+    steps = [
+        builder.listeners,
+        builder.route_configs,
+        builder.clusters,
+        lambda: builder.findings(findings),
+        builder.propagate,
+    ]
+    for step in steps:
+        try:
+            step()
+        except PdebugError as exc:  # a damaged section: draw the rest, say what is missing
+            builder.graph.notes.append(f"not drawn: {exc.message}")
+    return builder.graph
