@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.errors import InvalidInput, UsageError
 from pdebug.model import ConfigDump, ProxyData
 from pdebug.render import Format, get_format
 from pdebug.sources import LiveOptions, Source
@@ -273,4 +273,4 @@ def run_view(
     return 0
 
 
-__all__ = ["Fetch", "SourceUnavailable", "Target", "load_proxy", "run_view"]
+__all__ = ["Fetch", "Target", "load_proxy", "run_view"]

@@ -138,11 +138,6 @@ class Section:
             out[key] = self.generic(key)
         return out
 
-    def generic_snake(self, key: str) -> Any:
-        """Like :meth:`generic`, with field names respelled to snake_case."""
-        value = self.generic(key)
-        return snake_keys(value) if self.camel else value
-
 
 @dataclass(frozen=True)
 class Ref:

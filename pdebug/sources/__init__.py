@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pdebug.sources.file import read_file
 
-__all__ = ["LiveOptions", "Source", "classify", "open_source", "read_source"]
+__all__ = ["FileSource", "LiveOptions", "Source", "classify", "open_source"]
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,3 @@ def open_source(text: str, options: LiveOptions | None = None) -> Source:
         kube: Source = KubeSource(text, options)
         return kube
     return FileSource(text)
-
-
-def read_source(source: str) -> tuple[bytes | memoryview, str]:
-    """Read a file source (``-`` is stdin); kept for callers that only take files."""
-    return read_file(source)
