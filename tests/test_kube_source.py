@@ -20,7 +20,7 @@ import envoy_harness as eh
 import kube_double as kd
 import pytest
 
-from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.sources import LiveOptions, classify, open_source
 from pdebug.sources import kube as kube_module
 from pdebug.sources.admin import AdminHTTPError
@@ -87,8 +87,8 @@ def fetch(target: str, options: LiveOptions, path: str = "/server_info") -> tupl
         source.close()
 
 
-def failure(target: str, options: LiveOptions, path: str = "/server_info") -> SourceUnavailable:
-    with pytest.raises(SourceUnavailable) as err:
+def failure(target: str, options: LiveOptions, path: str = "/server_info") -> PdebugError:
+    with pytest.raises((SourceUnavailable, UsageError)) as err:
         fetch(target, options, path)
     return err.value
 
@@ -241,6 +241,7 @@ def test_in_cluster_configuration(
         assert fetch("web-1", opts())[0] == "pod/web-1.mesh"
         err = failure("web-1", opts(context="prod"))
         assert "unknown context 'prod'" in err.message
+        assert isinstance(err, UsageError)  # a typo in --context is a usage error (exit 2)
 
 
 # --------------------------------------------------------------------------- failures
@@ -425,6 +426,7 @@ def test_kubeconfig_problems(
     assert "is not a kubeconfig" in failure("web-1", opts(str(broken))).message
 
     err = failure("web-1", opts(kubeconfig, context="prod"))
+    assert isinstance(err, UsageError)
     assert err.message == (
         f"web-1: unknown kubeconfig context 'prod' in {kubeconfig} (known: staging, test)"
     )

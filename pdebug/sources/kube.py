@@ -44,7 +44,18 @@ from pdebug.sources.admin import AdminHTTPError
 if TYPE_CHECKING:
     from pdebug.sources import LiveOptions
 
-__all__ = ["SERVICE_ACCOUNT_DIR", "KubeSource", "KubeTarget", "parse_target"]
+__all__ = [
+    "SERVICE_ACCOUNT_DIR",
+    "KubeCluster",
+    "KubeSource",
+    "KubeTarget",
+    "PodForward",
+    "owned_pods",
+    "parse_target",
+    "pod_state",
+    "running_and_ready",
+    "sidecar_problem",
+]
 
 Json = dict[str, Any]
 
@@ -123,7 +134,7 @@ class _Dropped(Exception):
 
 
 class _ForwardedConnection(http.client.HTTPConnection):
-    """HTTP/1.1 to the admin port over a port-forward socket, opened on demand."""
+    """HTTP/1.1 to a pod port over a port-forward socket, opened on demand."""
 
     def __init__(self, port: int, timeout: float, open_socket: Callable[[], Any]) -> None:
         super().__init__("127.0.0.1", port, timeout=timeout)
@@ -136,48 +147,332 @@ class _ForwardedConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class KubeSource:
-    """Envoy admin GETs on a sidecar in a pod, through a Kubernetes port-forward.
+class KubeCluster:
+    """A read-only session with one Kubernetes cluster.
+
+    Loads the kubeconfig (``--kubeconfig``, ``KUBECONFIG``, ``~/.kube/config``) with its
+    ``--context``, or the pod's service account when running in a cluster, on first use.
+    Every error is a :class:`SourceUnavailable` whose message starts with the ``label`` the
+    caller passes (the target the user typed), so the user sees what failed for which target.
 
     Args:
-        text: ``pod/NAME``, ``NAME``, ``NAME.NS``, ``deploy/NAME``, ``sts/NAME``, ``ds/NAME``
-            or ``rs/NAME`` (each with an optional ``.NS``).
-        options: Namespace, context, kubeconfig, admin port, container and timeout.
-
-    Raises:
-        UsageError: ``text`` is not a valid target (raised here, before any I/O).
-
-    The cluster is contacted on the first :meth:`get`; :attr:`label` then names the pod
-    (and, for a workload, which pod was picked).
+        options: Context, kubeconfig and timeout (the rest is ignored here).
+        label: Names the work in errors raised while loading the configuration.
     """
 
-    live = True
-
-    def __init__(self, text: str, options: LiveOptions) -> None:
-        self.target = parse_target(text)
+    def __init__(self, options: LiveOptions, label: str) -> None:
         self.options = options
-        self.label = text
-        self.namespace: str | None = None
-        self.pod: str | None = None
-        self._timeout = max(options.timeout, 0.001)
-        self._config: Any = None
+        self.label = label
+        self.timeout = max(options.timeout, 0.001)
+        self.config: Any = None
+        self.context: str | None = None
+        self.default_namespace: str | None = None
         self._client: Any = None
-        self._context: str | None = None
+
+    @property
+    def host(self) -> str:
+        """The API server's URL (after :meth:`connect`)."""
+        return str(self.config.host) if self.config is not None else "?"
+
+    def connect(self) -> KubeCluster:
+        """Load the configuration (once); :attr:`default_namespace` is then known."""
+        if self.config is None:
+            from kubernetes import client
+
+            self.default_namespace = self._load_config()
+            self._client = client.ApiClient(self.config)
+        return self
+
+    def namespace(self, explicit: str | None = None) -> str:
+        """``explicit``, else ``-n``, else the context's namespace, else ``default``."""
+        self.connect()
+        return explicit or self.options.namespace or self.default_namespace or "default"
+
+    def close(self) -> None:
+        """Release the API client's connection pool (idempotent)."""
+        api, self._client = self._client, None
+        if api is not None:
+            api.close()
+
+    # ------------------------------------------------------------------ config
+
+    def _kubeconfig_path(self) -> str | None:
+        """The kubeconfig to load, or ``None`` for in-cluster configuration."""
+        explicit = self.options.kubeconfig
+        if explicit:
+            if not os.path.isfile(os.path.expanduser(explicit)):
+                raise SourceUnavailable(
+                    f"{self.label}: kubeconfig {explicit}: no such file",
+                    hint="check the --kubeconfig path",
+                )
+            return explicit
+        env = os.environ.get("KUBECONFIG", "")
+        if env:
+            paths = [p for p in env.split(os.pathsep) if p]
+            if not any(os.path.isfile(os.path.expanduser(p)) for p in paths):
+                raise SourceUnavailable(
+                    f"{self.label}: KUBECONFIG={env}: no such file",
+                    hint="fix or unset KUBECONFIG, or pass --kubeconfig FILE",
+                )
+            return env
+        default = os.path.expanduser(os.path.join("~", ".kube", "config"))
+        if os.path.isfile(default):
+            return default
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return None
+        raise SourceUnavailable(
+            f"{self.label}: no kubeconfig ({default} does not exist, KUBECONFIG is not "
+            "set, and pdebug is not running in a pod)",
+            hint="pass --kubeconfig FILE or set KUBECONFIG; or read a saved dump instead",
+        )
+
+    def _load_config(self) -> str | None:
+        """Set up the client configuration; return the namespace the config defaults to."""
+        from kubernetes.client import Configuration
+        from urllib3.util.retry import Retry
+
+        path = self._kubeconfig_path()
+        config = Configuration()
+        namespace = self._load_in_cluster(config) if path is None else self._load_file(path, config)
+        # One retry for a failed connect; none for a read (that would double --timeout).
+        config.retries = Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0)
+        self.config = config
+        return namespace
+
+    def _load_file(self, path: str, config: Any) -> str | None:
+        from kubernetes.config import ConfigException, load_kube_config
+
+        contexts, current = _read_contexts(path, self.label)
+        name = self.options.context or current
+        known = ", ".join(sorted(contexts)) or "none"
+        if not name:
+            raise SourceUnavailable(
+                f"{self.label}: kubeconfig {path} has no current context",
+                hint=f"pick one with --context (known: {known})",
+            )
+        if name not in contexts:
+            raise UsageError(
+                f"{self.label}: unknown kubeconfig context {name!r} in {path} (known: {known})",
+                hint="check --context, or run: kubectl config get-contexts",
+            )
+        self.context = name
+        try:
+            load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=name, client_configuration=config, persist_config=False
+            )
+        except (ConfigException, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.label}: kubeconfig {path}, context {name!r}: {_first_line(exc)}",
+                hint="check the context's cluster and user entries (kubectl config view)",
+            ) from None
+        return contexts[name]
+
+    def _load_in_cluster(self, config: Any) -> str | None:
+        from kubernetes.config import ConfigException
+        from kubernetes.config.incluster_config import InClusterConfigLoader
+
+        if self.options.context:
+            raise UsageError(
+                f"{self.label}: unknown context {self.options.context!r}: there is no "
+                "kubeconfig, only the pod's service account",
+                hint="drop --context, or pass --kubeconfig FILE",
+            )
+        loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
+            token_filename=os.path.join(SERVICE_ACCOUNT_DIR, "token"),
+            cert_filename=os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt"),
+        )
+        try:
+            loader.load_and_set(config)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError) as exc:
+            raise SourceUnavailable(
+                f"{self.label}: in-cluster configuration failed ({_first_line(exc)})",
+                hint="is the service account token mounted? or pass --kubeconfig FILE",
+            ) from None
+        try:
+            with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace")) as fh:
+                return fh.read().strip() or None
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------------ API calls
+
+    def read(self, resource: str, name: str, namespace: str, label: str) -> Json:
+        """GET one pod or workload as raw JSON.
+
+        Raises:
+            SourceUnavailable: Not found, forbidden, or the API server is unreachable; the
+                message starts with ``label``.
+        """
+        from kubernetes import client
+
+        self.connect()
+        call: Callable[..., Any]
+        if resource == "pods":
+            call = client.CoreV1Api(self._client).read_namespaced_pod
+        else:
+            apps = client.AppsV1Api(self._client)
+            call = {
+                "deployments": apps.read_namespaced_deployment,
+                "statefulsets": apps.read_namespaced_stateful_set,
+                "daemonsets": apps.read_namespaced_daemon_set,
+                "replicasets": apps.read_namespaced_replica_set,
+            }[resource]
+        return self._api(call, label, "get", resource, namespace, name, namespace)
+
+    def list(self, resource: str, namespace: str | None, selector: str, label: str) -> list[Json]:
+        """LIST pods or replicasets matching ``selector`` in ``namespace`` (``None``: all)."""
+        from kubernetes import client
+
+        self.connect()
+        core, apps = client.CoreV1Api(self._client), client.AppsV1Api(self._client)
+        call: Callable[..., Any]
+        args: tuple[Any, ...] = (namespace,)
+        if namespace is None:
+            args = ()
+            call = {
+                "pods": core.list_pod_for_all_namespaces,
+                "replicasets": apps.list_replica_set_for_all_namespaces,
+            }[resource]
+        else:
+            call = {
+                "pods": core.list_namespaced_pod,
+                "replicasets": apps.list_namespaced_replica_set,
+            }[resource]
+        obj = self._api(call, label, "list", resource, namespace, *args, label_selector=selector)
+        return [item for item in obj.get("items") or [] if isinstance(item, dict)]
+
+    def _api(
+        self,
+        call: Callable[..., Any],
+        label: str,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        *args: Any,
+        **kw: Any,
+    ) -> Json:
+        """One API read, raw JSON (no model validation), with the timeout and error mapping."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            resp = call(*args, _preload_content=False, _request_timeout=self.timeout, **kw)
+            data = resp.data
+            resp.release_conn()
+        except ApiException as exc:
+            name = args[0] if verb == "get" else None
+            raise self._api_error(exc, label, verb, resource, namespace, name) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.unreachable(exc, label) from None
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise SourceUnavailable(
+                f"{label}: the API server at {self.host} answered "
+                f"{verb} {resource} with something else than JSON",
+                hint="is the kubeconfig's server a Kubernetes API server?",
+            )
+        return obj
+
+    def _api_error(
+        self,
+        exc: Any,
+        label: str,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        name: str | None,
+    ) -> SourceUnavailable:
+        status, message = int(exc.status or 0), _status_message(exc.body) or str(exc.reason)
+        where = f"in namespace {namespace}" if namespace else "in all namespaces"
+        flag = f"-n {namespace}" if namespace else "-A"
+        if status == 404 and name is not None:
+            kind = resource.rstrip("s")
+            return SourceUnavailable(
+                f"{label}: {kind} {name!r} not found {where}",
+                hint=f"list them with: kubectl get {resource} {flag}",
+            )
+        if status == 403:
+            return SourceUnavailable(
+                f"{label}: forbidden to {verb} {resource} {where} ({message})",
+                hint=f"pdebug needs RBAC permission to {verb} {resource} {where}",
+            )
+        if status == 401:
+            return self.unauthorized(label)
+        if status == 0:
+            return SourceUnavailable(
+                f"{label}: cannot talk to the API server at {self.host} ({_first_line(message)})",
+                hint="check the cluster's certificate-authority in the kubeconfig",
+            )
+        return SourceUnavailable(
+            f"{label}: the API server answered HTTP {status} to {verb} {resource} ({message})",
+            hint="check the cluster's health (kubectl get --raw /readyz)",
+        )
+
+    def unauthorized(self, label: str) -> SourceUnavailable:
+        """The credentials were rejected (HTTP 401)."""
+        context = f" (context {self.context})" if self.context else ""
+        return SourceUnavailable(
+            f"{label}: the API server at {self.host} rejected the credentials{context}: "
+            "401 Unauthorized",
+            hint="log in again or refresh the token (kubectl auth whoami shows who you are)",
+        )
+
+    def unreachable(self, exc: BaseException, label: str) -> SourceUnavailable:
+        """The API server could not be reached, or did not answer in time."""
+        import urllib3
+
+        reason = getattr(exc, "reason", None) or exc
+        # NewConnectionError subclasses ConnectTimeoutError (urllib3 compatibility): test first.
+        if not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
+            reason, (urllib3.exceptions.TimeoutError, TimeoutError)
+        ):
+            return SourceUnavailable(
+                f"{label}: the API server at {self.host} did not answer within {self.timeout:g}s",
+                hint="check the network (VPN?) to the cluster, or raise --timeout",
+            )
+        return SourceUnavailable(
+            f"{label}: cannot reach the Kubernetes API server at {self.host} "
+            f"({_short_reason(reason)})",
+            hint="is the cluster up, and are --context / --kubeconfig the right ones?",
+        )
+
+    def forward(
+        self, pod: str, namespace: str, port: int, label: str, *, service: str = "Envoy admin"
+    ) -> PodForward:
+        """An HTTP client for ``port`` in ``pod``, over a port-forward opened on first GET."""
+        self.connect()
+        return PodForward(self, pod, namespace, port, label, service)
+
+
+class PodForward:
+    """HTTP GETs on one port of one pod, through the API server's port-forward.
+
+    The connection is kept alive across calls and reopened once if the stream drops.
+    ``service`` names what listens on the port in messages (``Envoy admin``, ``istiod``).
+    """
+
+    def __init__(
+        self, cluster: KubeCluster, pod: str, namespace: str, port: int, label: str, service: str
+    ) -> None:
+        self.cluster = cluster
+        self.pod = pod
+        self.namespace = namespace
+        self.port = port
+        self.label = label
+        self.service = service
         self._forward: Any = None
         self._conn: _ForwardedConnection | None = None
 
-    # ------------------------------------------------------------------ public
-
     def get(self, path: str) -> bytes:
-        """GET an admin path on the sidecar; the body on HTTP 200.
+        """GET ``path``; the body on HTTP 200.
 
         Raises:
-            SourceUnavailable: The pod cannot be found or reached (the message names the
-                target and the hint says what to check).
-            AdminHTTPError: Envoy answered another status than 200.
+            SourceUnavailable: The port-forward cannot be opened or the port does not answer.
+            AdminHTTPError: The server answered another status than 200.
         """
-        if self.pod is None:
-            self._resolve()
         try:
             return self._fetch(path)
         except _Dropped:
@@ -196,363 +491,20 @@ class KubeSource:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        self._close_forward()
-
-    # ------------------------------------------------------------------ naming
-
-    def _display(self) -> str:
-        """The target as typed, with the namespace appended when it was not in it."""
-        t = self.target
-        if t.namespace is None and self.namespace is not None:
-            return f"{t.text}.{self.namespace}"
-        return t.text
-
-    def _pod_word(self, name: str) -> str:
-        return "the pod" if self.target.kind == "pod" else f"pod {name}"
-
-    # ------------------------------------------------------------------ config
-
-    def _kubeconfig_path(self) -> str | None:
-        """The kubeconfig to load, or ``None`` for in-cluster configuration."""
-        explicit = self.options.kubeconfig
-        if explicit:
-            if not os.path.isfile(os.path.expanduser(explicit)):
-                raise SourceUnavailable(
-                    f"{self.target.text}: kubeconfig {explicit}: no such file",
-                    hint="check the --kubeconfig path",
-                )
-            return explicit
-        env = os.environ.get("KUBECONFIG", "")
-        if env:
-            paths = [p for p in env.split(os.pathsep) if p]
-            if not any(os.path.isfile(os.path.expanduser(p)) for p in paths):
-                raise SourceUnavailable(
-                    f"{self.target.text}: KUBECONFIG={env}: no such file",
-                    hint="fix or unset KUBECONFIG, or pass --kubeconfig FILE",
-                )
-            return env
-        default = os.path.expanduser(os.path.join("~", ".kube", "config"))
-        if os.path.isfile(default):
-            return default
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return None
-        raise SourceUnavailable(
-            f"{self.target.text}: no kubeconfig ({default} does not exist, KUBECONFIG is not "
-            "set, and pdebug is not running in a pod)",
-            hint="pass --kubeconfig FILE or set KUBECONFIG; or read a saved dump instead",
-        )
-
-    def _load_config(self) -> str | None:
-        """Set up the client configuration; return the namespace the config defaults to."""
-        from kubernetes.client import Configuration
-        from urllib3.util.retry import Retry
-
-        path = self._kubeconfig_path()
-        config = Configuration()
-        namespace = self._load_in_cluster(config) if path is None else self._load_file(path, config)
-        # One retry for a failed connect; none for a read (that would double --timeout).
-        config.retries = Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0)
-        self._config = config
-        return namespace
-
-    def _load_file(self, path: str, config: Any) -> str | None:
-        from kubernetes.config import ConfigException, load_kube_config
-
-        contexts, current = _read_contexts(path, self.target.text)
-        name = self.options.context or current
-        known = ", ".join(sorted(contexts)) or "none"
-        if not name:
-            raise SourceUnavailable(
-                f"{self.target.text}: kubeconfig {path} has no current context",
-                hint=f"pick one with --context (known: {known})",
-            )
-        if name not in contexts:
-            raise SourceUnavailable(
-                f"{self.target.text}: unknown kubeconfig context {name!r} in {path} "
-                f"(known: {known})",
-                hint="check --context, or run: kubectl config get-contexts",
-            )
-        self._context = name
-        try:
-            load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=name, client_configuration=config, persist_config=False
-            )
-        except (ConfigException, KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
-            raise SourceUnavailable(
-                f"{self.target.text}: kubeconfig {path}, context {name!r}: {_first_line(exc)}",
-                hint="check the context's cluster and user entries (kubectl config view)",
-            ) from None
-        return contexts[name]
-
-    def _load_in_cluster(self, config: Any) -> str | None:
-        from kubernetes.config import ConfigException
-        from kubernetes.config.incluster_config import InClusterConfigLoader
-
-        if self.options.context:
-            raise SourceUnavailable(
-                f"{self.target.text}: unknown context {self.options.context!r}: there is no "
-                "kubeconfig, only the pod's service account",
-                hint="drop --context, or pass --kubeconfig FILE",
-            )
-        loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
-            token_filename=os.path.join(SERVICE_ACCOUNT_DIR, "token"),
-            cert_filename=os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt"),
-        )
-        try:
-            loader.load_and_set(config)  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError) as exc:
-            raise SourceUnavailable(
-                f"{self.target.text}: in-cluster configuration failed ({_first_line(exc)})",
-                hint="is the service account token mounted? or pass --kubeconfig FILE",
-            ) from None
-        try:
-            with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace")) as fh:
-                return fh.read().strip() or None
-        except OSError:
-            return None
-
-    # ------------------------------------------------------------------ API calls
-
-    def _api(
-        self, call: Callable[..., Any], verb: str, resource: str, *args: Any, **kw: Any
-    ) -> Json:
-        """One API read, raw JSON (no model validation), with the timeout and error mapping."""
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            resp = call(*args, _preload_content=False, _request_timeout=self._timeout, **kw)
-            data = resp.data
-            resp.release_conn()
-        except ApiException as exc:
-            name = args[0] if verb == "get" else None
-            raise self._api_error(exc, verb, resource, name) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc) from None
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
-            raise SourceUnavailable(
-                f"{self._display()}: the API server at {self._config.host} answered "
-                f"{verb} {resource} with something else than JSON",
-                hint="is the kubeconfig's server a Kubernetes API server?",
-            )
-        return obj
-
-    def _api_error(self, exc: Any, verb: str, resource: str, name: str | None) -> SourceUnavailable:
-        status, message = int(exc.status or 0), _status_message(exc.body) or str(exc.reason)
-        where = f"in namespace {self.namespace}"
-        if status == 404 and name is not None:
-            kind = resource.rstrip("s")
-            return SourceUnavailable(
-                f"{self._display()}: {kind} {name!r} not found {where}",
-                hint=f"list them with: kubectl get {resource} -n {self.namespace}",
-            )
-        if status == 403:
-            return SourceUnavailable(
-                f"{self._display()}: forbidden to {verb} {resource} {where} ({message})",
-                hint=f"pdebug needs RBAC permission to {verb} {resource} {where}",
-            )
-        if status == 401:
-            return self._unauthorized()
-        if status == 0:
-            return SourceUnavailable(
-                f"{self._display()}: cannot talk to the API server at {self._config.host} "
-                f"({_first_line(message)})",
-                hint="check the cluster's certificate-authority in the kubeconfig",
-            )
-        return SourceUnavailable(
-            f"{self._display()}: the API server answered HTTP {status} to {verb} {resource} "
-            f"({message})",
-            hint="check the cluster's health (kubectl get --raw /readyz)",
-        )
-
-    def _unauthorized(self) -> SourceUnavailable:
-        context = f" (context {self._context})" if self._context else ""
-        return SourceUnavailable(
-            f"{self._display()}: the API server at {self._config.host} rejected the "
-            f"credentials{context}: 401 Unauthorized",
-            hint="log in again or refresh the token (kubectl auth whoami shows who you are)",
-        )
-
-    def _unreachable(self, exc: BaseException) -> SourceUnavailable:
-        import urllib3
-
-        reason = getattr(exc, "reason", None) or exc
-        host = self._config.host
-        # NewConnectionError subclasses ConnectTimeoutError (urllib3 compatibility): test first.
-        if not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
-            reason, (urllib3.exceptions.TimeoutError, TimeoutError)
-        ):
-            return SourceUnavailable(
-                f"{self._display()}: the API server at {host} did not answer within "
-                f"{self._timeout:g}s",
-                hint="check the network (VPN?) to the cluster, or raise --timeout",
-            )
-        return SourceUnavailable(
-            f"{self._display()}: cannot reach the Kubernetes API server at {host} "
-            f"({_short_reason(reason)})",
-            hint="is the cluster up, and are --context / --kubeconfig the right ones?",
-        )
-
-    def _read(self, resource: str, name: str) -> Json:
-        from kubernetes import client
-
-        ns = self.namespace
-        if resource == "pods":
-            return self._api(
-                client.CoreV1Api(self._client).read_namespaced_pod, "get", resource, name, ns
-            )
-        apps = client.AppsV1Api(self._client)
-        call = {
-            "deployments": apps.read_namespaced_deployment,
-            "statefulsets": apps.read_namespaced_stateful_set,
-            "daemonsets": apps.read_namespaced_daemon_set,
-            "replicasets": apps.read_namespaced_replica_set,
-        }[resource]
-        return self._api(call, "get", resource, name, ns)
-
-    def _list(self, resource: str, selector: str) -> list[Json]:
-        from kubernetes import client
-
-        call: Callable[..., Any]
-        if resource == "pods":
-            call = client.CoreV1Api(self._client).list_namespaced_pod
-        else:
-            call = client.AppsV1Api(self._client).list_namespaced_replica_set
-        obj = self._api(call, "list", resource, self.namespace, label_selector=selector)
-        return [item for item in obj.get("items") or [] if isinstance(item, dict)]
-
-    # ------------------------------------------------------------------ finding the pod
-
-    def _resolve(self) -> None:
-        """Load the config, find the pod and check it can be port-forwarded to."""
-        from kubernetes import client
-
-        default_ns = self._load_config()
-        t = self.target
-        self.namespace = t.namespace or self.options.namespace or default_ns or "default"
-        self._client = client.ApiClient(self._config)
-        try:
-            if t.kind == "pod":
-                pod = self._read("pods", t.name)
-            else:
-                pod = self._pick(self._read(t.resource, t.name))
-            self._check(pod)
-        finally:
-            self._client.close()
-        self.pod = _name(pod)
-        if t.kind == "pod":
-            self.label = f"pod/{self.pod}.{self.namespace}"
-        else:
-            self.label = f"{t.kind}/{t.name}.{self.namespace} (pod {self.pod})"
-
-    def _pick(self, workload: Json) -> Json:
-        """The first (by name) Running and Ready pod of a workload."""
-        spec = workload.get("spec") or {}
-        selector = _selector_text(spec.get("selector") or {})
-        kind = self.target.kind
-        if not selector:
-            raise SourceUnavailable(
-                f"{self._display()}: the {kind} has an empty selector, so no pods",
-                hint=f"kubectl get {self.target.resource} {self.target.name} "
-                f"-n {self.namespace} -o yaml",
-            )
-        listing = f"kubectl get pods -n {self.namespace} -l {selector}"
-        pods = self._list("pods", selector)
-        if not pods:
-            raise SourceUnavailable(
-                f"{self._display()}: no pods match the {kind}'s selector {selector}",
-                hint=f"is it scaled to zero? {listing}",
-            )
-        owned = self._owned(workload, pods, selector)
-        if not owned:
-            raise SourceUnavailable(
-                f"{self._display()}: {len(pods)} pods match {selector}, but none belongs to "
-                f"the {kind}",
-                hint=listing,
-            )
-        ready = sorted((p for p in owned if _running_and_ready(p)), key=_name)
-        if not ready:
-            states = "; ".join(f"{_name(p)}: {_pod_state(p)}" for p in sorted(owned, key=_name)[:5])
-            more = f"; and {len(owned) - 5} more" if len(owned) > 5 else ""
-            raise SourceUnavailable(
-                f"{self._display()}: no Running and Ready pod ({states}{more})",
-                hint=listing,
-            )
-        return ready[0]
-
-    def _owned(self, workload: Json, pods: list[Json], selector: str) -> list[Json]:
-        """The pods a workload controls (a Deployment through its ReplicaSets)."""
-        uid = (workload.get("metadata") or {}).get("uid")
-        if not uid:
-            return pods
-        owners = {uid}
-        if self.target.kind == "deployment":
-            try:
-                replicasets = self._list("replicasets", selector)
-            except SourceUnavailable:
-                return pods  # cannot list ReplicaSets: trust the selector, as kubectl does
-            owners = {
-                rs_uid
-                for rs in replicasets
-                if _controller_uid(rs) == uid and (rs_uid := (rs.get("metadata") or {}).get("uid"))
-            }
-        return [p for p in pods if _controller_uid(p) in owners]
-
-    def _check(self, pod: Json) -> None:
-        """Fail unless the pod is Running and has a running sidecar container."""
-        name, spec, status = _name(pod), pod.get("spec") or {}, pod.get("status") or {}
-        phase = status.get("phase") or "Unknown"
-        describe = f"kubectl describe pod {name} -n {self.namespace}"
-        if phase != "Running":
-            why = _not_running_reason(status)
-            raise SourceUnavailable(
-                f"{self._display()}: {self._pod_word(name)} is {phase}, not Running"
-                + (f" ({why})" if why else ""),
-                hint=describe,
-            )
-        wanted = self.options.container
-        containers = [c.get("name", "") for c in spec.get("containers") or []]
-        # Istio's native-sidecar mode runs istio-proxy as an init container that keeps running.
-        sidecars = [
-            c.get("name", "")
-            for c in spec.get("initContainers") or []
-            if c.get("restartPolicy") == "Always"
-        ]
-        if wanted not in containers and wanted not in sidecars:
-            raise SourceUnavailable(
-                f"{self._display()}: {self._pod_word(name)} has no container {wanted!r} "
-                f"(containers: {', '.join(containers + sidecars) or 'none'})",
-                hint="is the Istio sidecar injected? for another proxy container use --container",
-            )
-        for cs in (status.get("containerStatuses") or []) + (
-            status.get("initContainerStatuses") or []
-        ):
-            if cs.get("name") != wanted:
-                continue
-            state = cs.get("state") or {}
-            for key in ("waiting", "terminated"):
-                if key in state:
-                    reason = (state[key] or {}).get("reason") or key
-                    raise SourceUnavailable(
-                        f"{self._display()}: container {wanted} of {self._pod_word(name)} is "
-                        f"{key} ({reason}), not running",
-                        hint=f"kubectl logs {name} -c {wanted} -n {self.namespace} --previous",
-                    )
-
-    # ------------------------------------------------------------------ port-forward
+        forward, self._forward = self._forward, None
+        if forward is not None:
+            forward.close()
 
     def _open_socket(self) -> Any:
-        """Open a fresh port-forward to the admin port; its local socket."""
+        """Open a fresh port-forward to the port; its local socket."""
         from kubernetes import client
         from kubernetes.stream import portforward
 
-        self._close_forward()
-        port = self.options.admin_port
-        api: Any = client.ApiClient(self._config)
+        forward, self._forward = self._forward, None
+        if forward is not None:
+            forward.close()
+        timeout = self.cluster.timeout
+        api: Any = client.ApiClient(self.cluster.config)
         core = client.CoreV1Api(api)
         box: dict[str, Any] = {}
 
@@ -562,25 +514,25 @@ class KubeSource:
                     core.connect_get_namespaced_pod_portforward,
                     self.pod,
                     self.namespace,
-                    ports=str(port),
+                    ports=str(self.port),
                 )
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 box["error"] = exc
 
         thread = threading.Thread(target=run, name="pdebug-port-forward", daemon=True)
         thread.start()
-        thread.join(self._timeout)
+        thread.join(timeout)
         if thread.is_alive():
             # The thread is left behind (daemon): the client gives no way to cancel it.
             raise SourceUnavailable(
-                f"{self.label}: the port-forward did not open within {self._timeout:g}s",
+                f"{self.label}: the port-forward did not open within {timeout:g}s",
                 hint="the API server or the kubelet is slow to answer; raise --timeout",
             )
         api.close()
         if "error" in box:
             raise self._forward_error(box["error"]) from None
         self._forward = box["forward"]
-        return self._forward.socket(port)
+        return self._forward.socket(self.port)
 
     def _forward_error(self, exc: BaseException) -> SourceUnavailable:
         """Explain why the API server refused (or could not take) the port-forward."""
@@ -589,7 +541,7 @@ class KubeSource:
         if match is None:
             return SourceUnavailable(
                 f"{self.label}: cannot open a port-forward through the API server at "
-                f"{self._config.host} ({_short_reason(text)})",
+                f"{self.cluster.host} ({_short_reason(text)})",
                 hint="is the cluster reachable? check --context / --kubeconfig",
             )
         status = int(match[1])
@@ -602,7 +554,7 @@ class KubeSource:
                 hint=f"ask for RBAC permission to create pods/portforward in namespace {ns}",
             )
         if status == 401:
-            return self._unauthorized()
+            return self.cluster.unauthorized(self.label)
         if status == 404:
             return SourceUnavailable(
                 f"{self.label}: pod {self.pod} is gone from namespace {ns}",
@@ -618,35 +570,24 @@ class KubeSource:
         forward = self._forward
         if forward is None:
             return None
-        error = forward.error(self.options.admin_port)
+        error = forward.error(self.port)
         return str(error).strip() if error else None
-
-    def _close_forward(self) -> None:
-        forward, self._forward = self._forward, None
-        if forward is not None:
-            forward.close()
-
-    def _reset(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-        self._close_forward()
 
     def _fetch(self, path: str) -> bytes:
         """One GET over the (kept-alive) forwarded connection."""
-        port = self.options.admin_port
+        port, timeout = self.port, self.cluster.timeout
         if self._conn is None:
-            self._conn = _ForwardedConnection(port, self._timeout, self._open_socket)
+            self._conn = _ForwardedConnection(port, timeout, self._open_socket)
         try:
             self._conn.request("GET", path, headers={"Accept": "application/json"})
             resp = self._conn.getresponse()
             body = resp.read()
         except TimeoutError:
-            self._reset()
+            self.close()
             raise SourceUnavailable(
-                f"{self.label}: the Envoy admin on port {port} did not answer {path} within "
-                f"{self._timeout:g}s",
-                hint="Envoy may be stuck or the dump huge; raise --timeout",
+                f"{self.label}: the {self.service} on port {port} did not answer {path} within "
+                f"{timeout:g}s",
+                hint=f"the {self.service} may be stuck or the answer huge; raise --timeout",
             ) from None
         except (http.client.HTTPException, OSError) as exc:
             said = self._kubelet_error()
@@ -654,17 +595,16 @@ class KubeSource:
                 # The stream ended from the far side. The client's proxy thread has stopped
                 # without closing its WebSocket: close it here, or the socket leaks.
                 websocket = getattr(self._forward, "websocket", None)
-                self._reset()
+                self.close()
                 if websocket is not None:
                     websocket.shutdown()
                 raise _Dropped(_first_line(exc) or type(exc).__name__) from None
-            self._reset()
+            self.close()
             if "connection refused" in said.lower():
                 raise SourceUnavailable(
                     f"{self.label}: nothing listens on port {port} in the pod "
                     "(the kubelet says: connection refused)",
-                    hint="is this the Envoy admin port? Istio sidecars use 15000; "
-                    "pick another with --admin-port",
+                    hint=_REFUSED_HINT.get(self.service, f"is the {self.service} running?"),
                 ) from None
             raise SourceUnavailable(
                 f"{self.label}: the port-forward to port {port} failed: {said}",
@@ -673,12 +613,220 @@ class KubeSource:
         if resp.status != 200:
             snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
             raise AdminHTTPError(
-                f"{self.label}: Envoy admin answered HTTP {resp.status} to {path}"
+                f"{self.label}: {self.service} answered HTTP {resp.status} to {path}"
                 + (f" ({snippet[0]})" if snippet else ""),
                 resp.status,
-                hint="check the admin path, and that --admin-port is Envoy's admin port",
+                hint=_STATUS_HINT.get(self.service, "check the path"),
             )
         return body
+
+
+_REFUSED_HINT = {
+    "Envoy admin": "is this the Envoy admin port? Istio sidecars use 15000; "
+    "pick another with --admin-port",
+}
+_STATUS_HINT = {
+    "Envoy admin": "check the admin path, and that --admin-port is Envoy's admin port",
+}
+
+
+class KubeSource:
+    """Envoy admin GETs on a sidecar in a pod, through a Kubernetes port-forward.
+
+    Args:
+        text: ``pod/NAME``, ``NAME``, ``NAME.NS``, ``deploy/NAME``, ``sts/NAME``, ``ds/NAME``
+            or ``rs/NAME`` (each with an optional ``.NS``).
+        options: Namespace, context, kubeconfig, admin port, container and timeout.
+        cluster: A session to share (``pdebug snapshot`` reads many pods through one).
+
+    Raises:
+        UsageError: ``text`` is not a valid target (raised here, before any I/O).
+
+    The cluster is contacted on the first :meth:`get`; :attr:`label` then names the pod
+    (and, for a workload, which pod was picked).
+    """
+
+    live = True
+
+    def __init__(self, text: str, options: LiveOptions, cluster: KubeCluster | None = None) -> None:
+        self.target = parse_target(text)
+        self.options = options
+        self.label = text
+        self.namespace: str | None = None
+        self.pod: str | None = None
+        self.pod_object: Json | None = None
+        self.cluster = cluster or KubeCluster(options, text)
+        self._owns_cluster = cluster is None
+        self._http: PodForward | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def get(self, path: str) -> bytes:
+        """GET an admin path on the sidecar; the body on HTTP 200.
+
+        Raises:
+            SourceUnavailable: The pod cannot be found or reached (the message names the
+                target and the hint says what to check).
+            AdminHTTPError: Envoy answered another status than 200.
+        """
+        if self._http is None:
+            self._resolve()
+            assert self._http is not None
+        return self._http.get(path)
+
+    def close(self) -> None:
+        """Close the HTTP connection and the port-forward (idempotent)."""
+        if self._http is not None:
+            self._http.close()
+        if self._owns_cluster:
+            self.cluster.close()
+
+    # ------------------------------------------------------------------ naming
+
+    def _display(self) -> str:
+        """The target as typed, with the namespace appended when it was not in it."""
+        t = self.target
+        if t.namespace is None and self.namespace is not None:
+            return f"{t.text}.{self.namespace}"
+        return t.text
+
+    def _pod_word(self, name: str) -> str:
+        return "the pod" if self.target.kind == "pod" else f"pod {name}"
+
+    # ------------------------------------------------------------------ finding the pod
+
+    def _resolve(self) -> None:
+        """Load the config, find the pod and check it can be port-forwarded to."""
+        t = self.target
+        self.namespace = self.cluster.namespace(t.namespace)
+        ns = self.namespace
+        if t.kind == "pod":
+            pod = self.cluster.read("pods", t.name, ns, self._display())
+        else:
+            pod = self._pick(self.cluster.read(t.resource, t.name, ns, self._display()))
+        self._check(pod)
+        self.pod = _name(pod)
+        self.pod_object = pod
+        if t.kind == "pod":
+            self.label = f"pod/{self.pod}.{ns}"
+        else:
+            self.label = f"{t.kind}/{t.name}.{ns} (pod {self.pod})"
+        self._http = self.cluster.forward(self.pod, ns, self.options.admin_port, self.label)
+
+    def _pick(self, workload: Json) -> Json:
+        """The first (by name) Running and Ready pod of a workload."""
+        spec = workload.get("spec") or {}
+        selector = _selector_text(spec.get("selector") or {})
+        kind = self.target.kind
+        if not selector:
+            raise SourceUnavailable(
+                f"{self._display()}: the {kind} has an empty selector, so no pods",
+                hint=f"kubectl get {self.target.resource} {self.target.name} "
+                f"-n {self.namespace} -o yaml",
+            )
+        listing = f"kubectl get pods -n {self.namespace} -l {selector}"
+        pods = self.cluster.list("pods", self.namespace, selector, self._display())
+        if not pods:
+            raise SourceUnavailable(
+                f"{self._display()}: no pods match the {kind}'s selector {selector}",
+                hint=f"is it scaled to zero? {listing}",
+            )
+        owned = owned_pods(
+            self.cluster, workload, kind, pods, selector, self._display(), self.namespace
+        )
+        if not owned:
+            raise SourceUnavailable(
+                f"{self._display()}: {len(pods)} pods match {selector}, but none belongs to "
+                f"the {kind}",
+                hint=listing,
+            )
+        ready = sorted((p for p in owned if running_and_ready(p)), key=_name)
+        if not ready:
+            states = "; ".join(f"{_name(p)}: {pod_state(p)}" for p in sorted(owned, key=_name)[:5])
+            more = f"; and {len(owned) - 5} more" if len(owned) > 5 else ""
+            raise SourceUnavailable(
+                f"{self._display()}: no Running and Ready pod ({states}{more})",
+                hint=listing,
+            )
+        return ready[0]
+
+    def _check(self, pod: Json) -> None:
+        """Fail unless the pod is Running and has a running sidecar container."""
+        problem = sidecar_problem(pod, self.options.container)
+        if problem is None:
+            return
+        name, ns = _name(pod), self.namespace
+        what, hint = problem
+        raise SourceUnavailable(
+            f"{self._display()}: " + what.replace("{pod}", self._pod_word(name)),
+            hint=hint.format(pod=name, ns=ns),
+        )
+
+
+def owned_pods(
+    cluster: KubeCluster,
+    workload: Json,
+    kind: str,
+    pods: list[Json],
+    selector: str,
+    label: str,
+    namespace: str | None,
+) -> list[Json]:
+    """The pods a workload controls (a Deployment through its ReplicaSets)."""
+    uid = (workload.get("metadata") or {}).get("uid")
+    if not uid:
+        return pods
+    owners = {uid}
+    if kind == "deployment":
+        try:
+            replicasets = cluster.list("replicasets", namespace, selector, label)
+        except SourceUnavailable:
+            return pods  # cannot list ReplicaSets: trust the selector, as kubectl does
+        owners = {
+            rs_uid
+            for rs in replicasets
+            if _controller_uid(rs) == uid and (rs_uid := (rs.get("metadata") or {}).get("uid"))
+        }
+    return [p for p in pods if _controller_uid(p) in owners]
+
+
+def sidecar_problem(pod: Json, container: str) -> tuple[str, str] | None:
+    """Why ``pod`` cannot be read (not Running, no or a dead sidecar), or ``None``.
+
+    Returns ``(what, hint)``: ``what`` contains ``{pod}`` where the pod is named, ``hint``
+    contains ``{pod}`` and ``{ns}`` placeholders.
+    """
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase = status.get("phase") or "Unknown"
+    describe = "kubectl describe pod {pod} -n {ns}"
+    if phase != "Running":
+        why = _not_running_reason(status)
+        return f"{{pod}} is {phase}, not Running" + (f" ({why})" if why else ""), describe
+    containers = [c.get("name", "") for c in spec.get("containers") or []]
+    # Istio's native-sidecar mode runs istio-proxy as an init container that keeps running.
+    sidecars = [
+        c.get("name", "")
+        for c in spec.get("initContainers") or []
+        if c.get("restartPolicy") == "Always"
+    ]
+    if container not in containers and container not in sidecars:
+        listed = ", ".join(containers + sidecars) or "none"
+        return (
+            f"{{pod}} has no container {container!r} (containers: {listed})",
+            "is the Istio sidecar injected? for another proxy container use --container",
+        )
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") != container:
+            continue
+        state = cs.get("state") or {}
+        for key in ("waiting", "terminated"):
+            if key in state:
+                reason = (state[key] or {}).get("reason") or key
+                return (
+                    f"container {container} of {{pod}} is {key} ({reason}), not running",
+                    f"kubectl logs {{pod}} -c {container} -n {{ns}} --previous",
+                )
+    return None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -742,13 +890,15 @@ def _is_ready(status: Json) -> bool:
     )
 
 
-def _running_and_ready(pod: Json) -> bool:
+def running_and_ready(pod: Json) -> bool:
+    """Running, Ready, and not being deleted."""
     status = pod.get("status") or {}
     deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
     return status.get("phase") == "Running" and _is_ready(status) and not deleting
 
 
-def _pod_state(pod: Json) -> str:
+def pod_state(pod: Json) -> str:
+    """A pod's state in a few words, for listing why none was picked."""
     status = pod.get("status") or {}
     phase = status.get("phase") or "Unknown"
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
