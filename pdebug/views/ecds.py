@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model.dump import decode_raw
 from pdebug.model.schema import AnyType
@@ -26,7 +27,8 @@ def view(data: ProxyData, wide: bool = False) -> ViewResult:
             type_url = decode_raw(f.typed_config, AnyType, ref.section.camel, name).type_url
         found.append((type_url, name, ref, entry))
     in_dump_order = [ref for _, _, ref, _ in found]
-    found.sort(key=lambda x: (x[0], x[1]))
+    # istioctl: sort.Slice by type URL, then name (two filters of one name can tie).
+    go_sort_by_key(found, _ecds_key)
     cols = (
         Column("ECDS NAME"),
         Column("TYPE"),
@@ -42,3 +44,7 @@ def view(data: ProxyData, wide: bool = False) -> ViewResult:
         return {"ecds_filters": [ref.resolve() for ref in in_dump_order]}
 
     return ViewResult(table, objects)
+
+
+def _ecds_key(found: tuple[str, str, Any, Any]) -> tuple[str, str]:
+    return (found[0], found[1])

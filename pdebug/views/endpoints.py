@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
@@ -85,37 +86,53 @@ class EdsRow:
 
 
 def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
-    """Endpoints from the EDS section, CLAs in cluster order, endpoints in dump order."""
+    """Endpoints from the EDS section, CLAs in cluster order, endpoints in dump order.
+
+    As istioctl: CLAs left with no matching endpoint are dropped first, then the rest
+    are sorted with Go's ``sort.Slice`` on the cluster key (unstable, so the order of
+    the two steps matters when two CLAs share a key).
+    """
     dump = data.need_dump("the eds view")
-    rows: list[EdsRow] = []
-    clas: list[tuple[Ref, s.ClusterLoadAssignment]] = []
+    groups: list[tuple[tuple[str, str, int, str], list[EdsRow]]] = []
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
         entries = dump.endpoint_entries(key)
         for i, entry in enumerate(entries.items):
-            clas.append((entries.ref(i, "endpoint_config"), entry.endpoint_config))
-    clas.sort(key=lambda rc: ClusterName.parse(rc[1].cluster_name).sort_key())
+            cla = entry.endpoint_config
+            if not _eq(flt.cluster, cla.cluster_name):
+                continue
+            rows = _cla_rows(entries.ref(i, "endpoint_config"), cla, flt)
+            if rows:
+                groups.append((ClusterName.parse(cla.cluster_name).sort_key(), rows))
+    go_sort_by_key(groups, _group_key)
+    return [row for _, rows in groups for row in rows]
+
+
+def _group_key(group: tuple[tuple[str, str, int, str], list[EdsRow]]) -> tuple[str, str, int, str]:
+    return group[0]
+
+
+def _cla_rows(ref: Ref, cla: s.ClusterLoadAssignment, flt: EndpointFilter) -> list[EdsRow]:
+    """The endpoints of one CLA that pass the address, port and status filters."""
+    rows: list[EdsRow] = []
     want_address = flt.address.lower() if flt.address is not None else None
-    for ref, cla in clas:
-        if not _eq(flt.cluster, cla.cluster_name):
-            continue
-        for gi, group in enumerate(cla.endpoints):
-            locality = _locality(group.locality)
-            for li, lb in enumerate(group.lb_endpoints):
-                ep = lb.endpoint
-                sa = ep.address.socket_address if ep is not None and ep.address else None
-                if sa is not None and ep is not None and not ep.additional_addresses:
-                    ip, port = sa.address, sa.port_value
-                    addrs = [f"{ip}:{port}"]
-                else:
-                    addrs = _addresses(ep)
-                    ip, port = (sa.address, sa.port_value) if sa is not None else (addrs[0], 0)
-                if want_address is not None and want_address not in (a.lower() for a in addrs):
-                    continue
-                if flt.port is not None and port != flt.port:
-                    continue
-                if flt.status is not None and not _eq(flt.status, lb.health_status or "UNKNOWN"):
-                    continue
-                rows.append(EdsRow(ref, cla, gi, li, lb, addrs, ip, port, locality))
+    for gi, group in enumerate(cla.endpoints):
+        locality = _locality(group.locality)
+        for li, lb in enumerate(group.lb_endpoints):
+            ep = lb.endpoint
+            sa = ep.address.socket_address if ep is not None and ep.address else None
+            if sa is not None and ep is not None and not ep.additional_addresses:
+                ip, port = sa.address, sa.port_value
+                addrs = [f"{ip}:{port}"]
+            else:
+                addrs = _addresses(ep)
+                ip, port = (sa.address, sa.port_value) if sa is not None else (addrs[0], 0)
+            if want_address is not None and want_address not in (a.lower() for a in addrs):
+                continue
+            if flt.port is not None and port != flt.port:
+                continue
+            if flt.status is not None and not _eq(flt.status, lb.health_status or "UNKNOWN"):
+                continue
+            rows.append(EdsRow(ref, cla, gi, li, lb, addrs, ip, port, locality))
     return rows
 
 
@@ -203,6 +220,10 @@ def health_flags(host: s.HostStatus) -> str:
     return ",".join(flags) or "-"
 
 
+def _endpoint_key(f: tuple[str, int, str, int, s.HostStatus]) -> tuple[str, int, str]:
+    return (f[0], f[1], f[2])
+
+
 def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> ViewResult:
     """ENDPOINT STATUS OUTLIER CHECK CLUSTER from ``/clusters``; EDS-only rows otherwise.
 
@@ -234,7 +255,8 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             if not _eq(flt.status, eds):
                 continue
             found.append((addr, port, status.name, ci, host))
-    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    # istioctl: sort.Slice by address, then port, then cluster name.
+    go_sort_by_key(found, _endpoint_key)
     table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     for addr, port, cluster, _, host in found:
         hs = host.health_status
@@ -266,6 +288,8 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
         for r in eds_select(data, bare)
         if flt.address is None or r.ip.lower() == flt.address.lower()
     ]
+    # Same order as the /clusters table. istioctl never builds this table from EDS, so
+    # there is no Go order to follow for ties: a stable sort keeps them in EDS order.
     rows.sort(key=lambda r: (r.ip, r.port, r.cla.cluster_name))
     table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     for r in rows:

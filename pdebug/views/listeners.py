@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import msgspec
 
 from pdebug.errors import InvalidInput
+from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref, decode_raw
@@ -235,8 +236,13 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
                 )
             )
     rows = [r for r in rows if _matches(r, flt)]
-    rows.sort(key=lambda r: (r.port, r.addresses[0], r.type))
+    # istioctl: sort.Slice after filtering, less = port, then address, then type.
+    go_sort_by_key(rows, _listener_key)
     return rows
+
+
+def _listener_key(row: ListenerRow) -> tuple[int, str, str]:
+    return (row.port, row.addresses[0], row.type)
 
 
 def _row(
@@ -264,10 +270,18 @@ def _matches(row: ListenerRow, flt: ListenerFilter) -> bool:
 
 
 def chain_rows(row: ListenerRow) -> list[tuple[str, str]]:
-    """(MATCH, DESTINATION) per chain, sorted by DESTINATION descending (stable)."""
+    """(MATCH, DESTINATION) per chain, sorted by DESTINATION descending.
+
+    istioctl: ``sort.Slice`` with less = ``a.destination > b.destination``; ties keep
+    chain order up to 12 chains and follow Go's pdqsort beyond (e.g. virtualInbound).
+    """
     out = [(chain_match(c), chain_destination(c, row.camel)) for c in chains(row.listener)]
-    out.sort(key=lambda md: md[1], reverse=True)
+    go_sort_by_key(out, _destination, descending=True)
     return out
+
+
+def _destination(md: tuple[str, str]) -> str:
+    return md[1]
 
 
 def view(

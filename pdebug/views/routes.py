@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from pdebug.gosort import go_sort_slice
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
@@ -44,36 +46,61 @@ class RouteRow:
     entry: s.RouteConfigEntry
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _go_atoi(text: str) -> int | None:
+    """Go's ``strconv.Atoi``: ASCII digits with an optional sign, within int64, else None.
+
+    Stricter than ``int()``, which also takes spaces, ``_`` and non-ASCII digits.
+    """
+    if _GO_INT.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value in _INT64 else None
+
+
 def _less(a: str, b: str) -> bool:
     """Istioctl's comparator: only two numeric names are ordered."""
-    try:
-        return int(a) < int(b)
-    except ValueError:
-        return False
+    x, y = _go_atoi(a), _go_atoi(b)
+    return x is not None and y is not None and x < y
+
+
+def _less_parsed(p: tuple[int | None, RouteRow], q: tuple[int | None, RouteRow]) -> bool:
+    """``_less`` on names parsed once up front."""
+    x, y = p[0], q[0]
+    return x is not None and y is not None and x < y
 
 
 def _istioctl_order(rows: list[RouteRow]) -> list[RouteRow]:
-    """Go's insertion sort with istioctl's partial comparator (exact for <= 12 configs)."""
-    out = list(rows)
-    for i in range(1, len(out)):
-        j = i
-        while j > 0 and _less(out[j].entry.route_config.name, out[j - 1].entry.route_config.name):
-            out[j], out[j - 1] = out[j - 1], out[j]
-            j -= 1
-    return out
+    """Go's ``sort.Slice`` with istioctl's partial comparator (``_less``).
+
+    The comparator is no strict weak order, so above 12 configs the order is whatever
+    Go's pdqsort makes of it; ``go_sort_slice`` replays exactly that.
+    """
+    keyed = [(_go_atoi(r.entry.route_config.name), r) for r in rows]
+    go_sort_slice(keyed, _less_parsed)
+    return [r for _, r in keyed]
 
 
 def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
-    """Dynamic then static route configs, filtered by exact name, in istioctl's order."""
+    """Dynamic then static route configs in istioctl's order, filtered by exact name.
+
+    istioctl sorts every config and filters afterwards; with an unstable sort that is
+    not the same as filtering first (two configs of the same name could swap).
+    """
     dump = data.need_dump("the routes view")
     dump.require("routes")
     rows = []
     for key in ("dynamic_route_configs", "static_route_configs"):
         entries = dump.route_entries(key)
         for i, entry in enumerate(entries.items):
-            if flt.name is None or entry.route_config.name == flt.name:
-                rows.append(RouteRow(entries.ref(i, "route_config"), entry))
-    return _istioctl_order(rows)
+            rows.append(RouteRow(entries.ref(i, "route_config"), entry))
+    rows = _istioctl_order(rows)
+    if flt.name is not None:
+        rows = [r for r in rows if r.entry.route_config.name == flt.name]
+    return rows
 
 
 def action(route: s.Route) -> str:

@@ -180,6 +180,10 @@ def view(
     now = now or datetime.now(UTC)
     every = list(doc.proxies())
     proxies = [p for p in every if flt.matches(p)]
+    # istioctl uses sort.Slice here too, but feeds it from a Go map of istiod answers
+    # (random order; the xDS variant even re-sorts after every proxy), so ties (one
+    # node ID from two istiods) have no reproducible order. Node IDs are unique within
+    # one answer, and without ties every sort agrees: Python's is kept.
     if doc.kind == "legacy":
         proxies.sort(key=lambda p: (p.cluster, p.name))
     else:
