@@ -360,10 +360,22 @@ class _WebSocket:
         self.sock.sendall(encode_frame(opcode, payload))
 
     def send_channel(self, channel: int, payload: bytes) -> None:
-        self.send(OP_BINARY, bytes([channel]) + payload)
+        # One binary frame, header and channel byte joined to the payload in a single copy.
+        n = len(payload) + 1
+        if n < 126:
+            head = bytes((0x80 | OP_BINARY, n, channel))
+        elif n < 1 << 16:
+            head = bytes((0x80 | OP_BINARY, 126)) + n.to_bytes(2, "big") + bytes((channel,))
+        else:
+            head = bytes((0x80 | OP_BINARY, 127)) + n.to_bytes(8, "big") + bytes((channel,))
+        self.sock.sendall(head + payload)
+
+    def buffered(self) -> bool:
+        """Whether decrypted bytes wait in the TLS layer (``select`` cannot see those)."""
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
 
     def readable(self, timeout: float) -> bool:
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+        if self.buffered():
             return True
         ready, _, _ = select.select([self.sock], [], [], timeout)
         return bool(ready)
@@ -1291,9 +1303,10 @@ class KubeDouble:
             budget = self._take_drop()
             while any(t is not None for t in targets) and not self._stop.is_set():
                 live = [t for t in targets if t is not None]
-                if ws.readable(0):
+                if ws.buffered():
                     ready: Iterable[socket.socket] = [ws.sock]
                 else:
+                    # One select per relayed chunk (no extra zero-timeout poll of the WebSocket).
                     ready, _, _ = select.select([ws.sock, *live], [], [], 0.1)
                 for sock in ready:
                     if sock is ws.sock:

@@ -624,10 +624,10 @@ def test_bad_input_is_one_clear_error(pdebug, tmp_path, content, code, message):
 
 def test_bad_command_lines(pdebug, tmp_path):
     source = LEGACY / "http_syncz_single_pilot.reconstructed.json"
-    live = pdebug("status")
-    assert live.code == 2
-    assert live.err.startswith(
-        "pdebug: error: live istiod discovery is not available yet; use --file\n"
+    both = pdebug("status", "-f", source, "--istiod", "http://127.0.0.1:15014")
+    assert both.code == 2  # live status is tested in test_istiod.py
+    assert both.err.startswith(
+        "pdebug: error: --file reads a saved answer; --istiod is for asking istiod live\n"
     )
     assert pdebug("status", "-f", source, "--layout", "nope").code == 2
     assert pdebug("status", "-f", source, "-o", "nope").code == 2

@@ -137,8 +137,22 @@ class Target:
     options: LiveOptions = field(default_factory=LiveOptions)
 
     @classmethod
-    def of(cls, source: str | None, admin: str | None, options: LiveOptions) -> Target:
-        """Check that exactly one of SOURCE and ``--admin`` was given."""
+    def of(
+        cls,
+        source: str | None,
+        admin: str | None,
+        options: LiveOptions,
+        bundle: str | None = None,
+    ) -> Target:
+        """Check that exactly one of SOURCE and ``--admin`` was given.
+
+        With ``--bundle B``, SOURCE names a proxy in B (``pod/NAME``, ``NAME``,
+        ``NAME.NS``, ``-n`` for the namespace) and becomes ``B:NAME.NS``.
+        """
+        if bundle is not None:
+            if admin:
+                raise UsageError("give --bundle or --admin, not both")
+            return cls(bundle_source(bundle, source, options.namespace), False, options)
         if source and admin:
             raise UsageError(
                 "give SOURCE or --admin, not both",
@@ -154,11 +168,102 @@ class Target:
     def open(self) -> Source:
         """Open the source this target names."""
         from pdebug.sources import open_source
-        from pdebug.sources.admin import AdminSource
 
         if self.admin:
+            from pdebug.sources.admin import AdminSource
+
             return AdminSource(self.text, self.options.timeout)
         return open_source(self.text, self.options)
+
+
+def bundle_source(path: str, text: str | None, namespace: str | None) -> str:
+    """``--bundle PATH TEXT`` as a SOURCE: ``PATH:NAME.NS`` (just ``PATH`` without TEXT).
+
+    Raises:
+        SourceUnavailable: PATH is missing, or holds no such proxy (the message lists
+            those it holds), or that proxy was not captured (the message says why).
+        InvalidInput: PATH is not a bundle.
+        UsageError: TEXT names a workload, or a pod in several namespaces.
+    """
+    import os
+
+    from pdebug import bundle
+    from pdebug.errors import SourceUnavailable
+
+    manifest = bundle.peek_manifest(path)
+    if manifest is None:
+        if not os.path.exists(path):
+            raise SourceUnavailable(f"--bundle {path}: no such file")
+        raise InvalidInput(
+            f"--bundle {path}: not a pdebug bundle",
+            hint="--bundle reads the .tar.gz of pdebug snapshot or pdebug dump",
+        )
+    if not text:
+        return path
+    return f"{path}:{bundle.find_proxy(manifest, text, namespace, path)}"
+
+
+def multi_bundle(text: str | None) -> dict[str, object] | None:
+    """The manifest of ``text`` when it names a whole bundle of several proxies, else None.
+
+    ``B:NAME`` (one member), single-proxy bundles, dumps, URLs and pods give None.
+    """
+    from pdebug import bundle
+    from pdebug.sources import split_member
+
+    if not text or text == "-" or split_member(text)[1] is not None:
+        return None
+    manifest = bundle.peek_manifest(text)
+    if manifest is None or len(bundle.proxy_entries(manifest)) == 1:
+        return None
+    return manifest
+
+
+def bundle_pair(source: str, other: str | None) -> bool:
+    """Whether ``pdebug diff SOURCE OTHER`` compares two bundles proxy by proxy.
+
+    True when both are whole bundles (no ``:NAME``) and one holds several proxies.
+    """
+    from pdebug import bundle
+    from pdebug.sources import split_member
+
+    if not other or any(split_member(t)[1] is not None for t in (source, other)):
+        return False
+    left, right = bundle.peek_manifest(source), bundle.peek_manifest(other)
+    if left is None or right is None:
+        return False
+    return len(bundle.proxy_entries(left)) != 1 or len(bundle.proxy_entries(right)) != 1
+
+
+def bundle_diff(
+    source: str,
+    other: str | None,
+    include: list[str] | None,
+    ignore: str | None,
+    output: str,
+) -> int:
+    """Print which proxies changed between two bundles; 0 when none did, else 1."""
+    from pdebug import bundle
+    from pdebug.sources.file import read_file
+    from pdebug.views import bundlediff
+
+    assert other is not None
+    fmt = get_format(output)
+    kinds = ["clusters", "listeners", "routes"]
+    include_static = False
+    for item in ",".join(include or []).split(","):
+        item = item.strip().lower()
+        if item == "static":
+            include_static = True
+        elif item in ("secrets", "endpoints"):
+            kinds.append(item)
+        elif item:
+            raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
+    left, right = (bundle.read_bundle(bytes(read_file(t)[0]), t) for t in (source, other))
+    result = bundlediff.compare_bundles(left, right, kinds, include_static, ignore)
+    out = fmt.render(bundlediff.view(result))
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return 0 if result.same else 1
 
 
 def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
@@ -273,4 +378,13 @@ def run_view(
     return 0
 
 
-__all__ = ["Fetch", "Target", "load_proxy", "run_view"]
+__all__ = [
+    "Fetch",
+    "Target",
+    "bundle_diff",
+    "bundle_pair",
+    "bundle_source",
+    "load_proxy",
+    "multi_bundle",
+    "run_view",
+]

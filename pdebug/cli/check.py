@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,7 @@ from pdebug.cli import app
 from pdebug.cli.views import (
     AdminOpt,
     AdminPortOpt,
+    BundleOpt,
     ClustersJsonOpt,
     ContainerOpt,
     ContextOpt,
@@ -21,6 +22,10 @@ from pdebug.cli.views import (
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pdebug.checks import CheckOptions, Severity
+    from pdebug.render import Format
 
 FailOnOpt = Annotated[
     str,
@@ -55,6 +60,7 @@ def check_cmd(
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -67,14 +73,18 @@ def check_cmd(
     Each finding has a stable code (PD101...), a severity, the resource, what is wrong and
     a hint. Endpoint health and ejections need /clusters?format=json: a live proxy is asked
     for it, a saved dump needs --clusters-json FILE (those checks are skipped otherwise).
+    A bundle of several proxies (pdebug snapshot) is checked proxy by proxy, with one
+    summary row each (PROXY ERRORS WARNINGS TOP FINDING), worst first.
     Exit 0 when clean, 1 when a finding reaches --fail-on, >1 on error.
 
     Example: pdebug check dump.json --clusters-json clusters.json
 
     Example: pdebug check pod/productpage-v1-abc -n default --ignore PD602 -o json
+
+    Example: pdebug check snapshot.tar.gz --fail-on error
     """
     from pdebug.checks import CheckOptions, parse_codes, parse_fail_on, run_checks
-    from pdebug.cli._run import Fetch, Target, load_proxy
+    from pdebug.cli._run import Fetch, Target, load_proxy, multi_bundle
     from pdebug.render import get_format
     from pdebug.sources import LiveOptions
     from pdebug.views import check as v
@@ -83,11 +93,49 @@ def check_cmd(
     threshold = parse_fail_on(fail_on)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
     live = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    whole = source if bundle is None else (None if source else bundle)
+    if admin is None and multi_bundle(whole) is not None:
+        assert whole is not None
+        return _check_bundle(whole, fmt, threshold, options, clusters_json)
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-    proxy = load_proxy(Target.of(source, admin, live), fetch, clusters_json)
+    proxy = load_proxy(Target.of(source, admin, live, bundle), fetch, clusters_json)
     report = run_checks(proxy, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:
         print("pdebug: error: some checks could not read the input", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     return ExitCode.FINDINGS if report.fails(threshold) else ExitCode.OK
+
+
+def _check_bundle(
+    path: str,
+    fmt: Format,
+    threshold: Severity | None,
+    options: CheckOptions,
+    clusters_json: str | None,
+) -> int:
+    """Every proxy of a bundle: the summary table, exit as for one proxy."""
+    from pdebug.checks import run_checks
+    from pdebug.errors import UsageError
+    from pdebug.report.inputs import read_inputs
+    from pdebug.views import bundlecheck as v
+
+    if clusters_json is not None:
+        raise UsageError(
+            f"--clusters-json is one proxy's; {path} holds several",
+            hint=f"pick one: {path}:NAME (a bundle carries each proxy's /clusters)",
+        )
+    inputs = read_inputs(path)
+    checks = []
+    for proxy in inputs.proxies:
+        info = inputs.info[proxy.source]
+        name = info.name or proxy.source
+        if proxy.dump is None and proxy.health is None:
+            checks.append(v.ProxyCheck(name, None, info.errors))
+        else:
+            checks.append(v.ProxyCheck(name, run_checks(proxy, options), info.errors))
+    sys.stdout.write(fmt.render(v.view(checks, path, threshold)))
+    if any(c.report is not None and c.report.inconclusive for c in checks):
+        print("pdebug: error: some checks could not read the input", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
+    return ExitCode.FINDINGS if any(c.fails(threshold) for c in checks) else ExitCode.OK

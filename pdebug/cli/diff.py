@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pdebug.cli import app
 from pdebug.cli.views import (
     AdminPortOpt,
+    BundleOpt,
     ContainerOpt,
     ContextOpt,
     KubeconfigOpt,
@@ -18,6 +19,45 @@ from pdebug.cli.views import (
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from pdebug.cli._run import Fetch
+    from pdebug.model import ProxyData
+    from pdebug.sources import LiveOptions
+    from pdebug.sources.istiod import Istiod
+
+_ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
+
+IstioNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istio-namespace",
+        "-i",
+        help="Where istiod runs (default istio-system).",
+        metavar="NS",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        "-r",
+        help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
+        metavar="REV",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+IstiodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istiod",
+        help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
+        "port-forward) instead of finding its pods.",
+        metavar="URL",
+        rich_help_panel=_ISTIOD,
+    ),
+]
 
 
 @app.command("diff")
@@ -60,6 +100,19 @@ def diff_cmd(
         bool, typer.Option("--unified", help="Print unified JSON diffs like istioctl.")
     ] = False,
     output: OutputOpt = "table",
+    istio_namespace: IstioNamespaceOpt = None,
+    revision: RevisionOpt = None,
+    istiod: IstiodOpt = None,
+    proxy_id: Annotated[
+        str | None,
+        typer.Option(
+            "--proxy-id",
+            help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
+            metavar="POD.NS",
+            rich_help_panel=_ISTIOD,
+        ),
+    ] = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -69,20 +122,32 @@ def diff_cmd(
 ) -> int:
     """Say which resources and fields differ between two views of a proxy's config.
 
+    With SOURCE alone, compares the proxy with istiod's view of it (istioctl proxy-status
+    POD): pdebug finds the istiod pods, asks each for /debug/config_dump?proxyID=POD.NS and
+    takes the first that knows the proxy. Or compare with OTHER, or with --expected FILE.
+
     First istioctl's verdicts (Clusters/Listeners/Routes Match or Don't Match), then each
     resource only on one side, each changed field as old -> new, and why Envoy rejected
     an update when it did. Exit 0 when the same, 1 when different, >1 on error.
+
+    Example: pdebug diff pod/productpage-v1-abc -n default
 
     Example: pdebug diff before.json after.json
 
     Example: pdebug diff dump.json --expected istiod-view.json --include secrets
     """
     from pdebug import diff as d
-    from pdebug.cli._run import Fetch, Target, load_proxy
+    from pdebug.cli._run import Fetch, Target, bundle_diff, bundle_pair, bundle_source, load_proxy
     from pdebug.render import get_format
     from pdebug.sources import LiveOptions
     from pdebug.views import diffreport
 
+    # Bundles (pdebug snapshot): --bundle B picks proxies in B; B1 B2 compares every proxy.
+    if bundle is not None:
+        source = bundle_source(bundle, source, namespace)
+        other = bundle_source(bundle, other, namespace) if other else None
+    elif not expected and bundle_pair(source, other):
+        return bundle_diff(source, other, include, ignore, output)
     fmt = get_format(output)
     kinds = list(d.DEFAULT_KINDS)
     include_static = False
@@ -98,11 +163,13 @@ def diff_cmd(
             raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
     if other and expected:
         raise UsageError("give OTHER or --expected, not both")
-    if not other and not expected:
+    live = {"--istiod": istiod, "--revision": revision, "--istio-namespace": istio_namespace}
+    live["--proxy-id"] = proxy_id
+    if (other or expected) and any(live.values()):
+        given = ", ".join(k for k, x in live.items() if x)
         raise UsageError(
-            "comparing with istiod live is not available yet",
-            hint="save istiod's view (/debug/config_dump?proxyID=POD.NS on istiod:15014) and "
-            "pass it with --expected FILE, or compare two dumps: pdebug diff A B",
+            f"{given}: only for comparing with istiod (SOURCE alone)",
+            hint="drop OTHER/--expected to compare with istiod, or drop " + given,
         )
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     fetch = Fetch(include_eds="endpoints" in kinds)
@@ -110,10 +177,16 @@ def diff_cmd(
         left = load_proxy(Target.of(expected, None, options), fetch)
         right = load_proxy(Target.of(source, None, options), fetch)
         labels = (f"expected ({left.source})", f"Envoy ({right.source})")
-    else:
+    elif other:
         left = load_proxy(Target.of(source, None, options), fetch)
         right = load_proxy(Target.of(other, None, options), fetch)
         labels = (left.source, right.source)
+    else:
+        from pdebug.sources.istiod import Istiod
+
+        where = Istiod(options, namespace=istio_namespace, revision=revision, url=istiod)
+        left, right = against_istiod(source, options, fetch, where, proxy_id)
+        labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")
     right_dump = right.need_dump("diff")
     report = d.compare(left_dump, right_dump, kinds, include_static, ignore, *labels)
@@ -127,3 +200,78 @@ def diff_cmd(
     out = fmt.render(diffreport.view(report, text))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return ExitCode.OK if report.same else ExitCode.FINDINGS
+
+
+def against_istiod(
+    source: str, options: LiveOptions, fetch: Fetch, istiod: Istiod, proxy_id: str | None
+) -> tuple[ProxyData, ProxyData]:
+    """(istiod's view, the proxy's dump): the proxy first, then istiod for its ID.
+
+    A pod target gives its ``POD.NS`` and shares its cluster session with istiod's
+    discovery; a file or admin URL needs ``--istiod`` and gives the proxy ID from
+    ``--proxy-id`` or the dump's bootstrap node ID.
+    """
+    from pdebug.cli._run import Target, _fetch_live, load_proxy
+    from pdebug.sources import classify
+    from pdebug.sources.kube import KubeCluster, KubeSource
+
+    kind = classify(source)
+    if kind != "kube" and istiod.url is None:
+        what = "a saved dump" if kind == "file" else "an admin URL"
+        raise UsageError(
+            f"{source}: comparing {what} with istiod needs --istiod URL "
+            "(pdebug finds istiod itself only for a pod)",
+            hint="pass the pod (pdebug diff pod/NAME -n NS), or forward istiod (kubectl -n "
+            "istio-system port-forward deploy/istiod 15014) and add --istiod "
+            "http://127.0.0.1:15014 --proxy-id POD.NS, or pass a saved answer: --expected FILE",
+        )
+    cluster = KubeCluster(options, source) if kind == "kube" and istiod.url is None else None
+    try:
+        if kind == "kube":
+            kube = KubeSource(source, options, cluster)
+            try:
+                envoy = _fetch_live(kube, fetch)
+            finally:
+                kube.close()
+            proxy_id = proxy_id or f"{kube.pod}.{kube.namespace}"
+        else:
+            envoy = load_proxy(Target.of(source, None, options), fetch)
+            proxy_id = proxy_id or _node_proxy_id(envoy)
+            if not proxy_id:
+                raise UsageError(
+                    f"{source}: which proxy is this? its dump has no Istio node ID",
+                    hint="name it for istiod: --proxy-id POD.NAMESPACE",
+                )
+        if cluster is not None:
+            istiod.use_cluster(cluster)
+        try:
+            body, name = istiod.config_dump(proxy_id, include_eds=fetch.include_eds)
+        finally:
+            istiod.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return load_expected(body, f"istiod ({name})"), envoy
+
+
+def load_expected(body: bytes, label: str) -> ProxyData:
+    """Read istiod's answer as the expected side of a diff."""
+    from pdebug.model import ProxyData
+    from pdebug.model.load import load
+
+    return ProxyData(label, load(body, label).dump)
+
+
+def _node_proxy_id(proxy: ProxyData) -> str | None:
+    """``POD.NS`` from the dump's bootstrap node ID, if it is an Istio proxy's."""
+    from pdebug.errors import MissingSection
+    from pdebug.sources.istiod import proxy_id_of_node
+
+    if proxy.dump is None:
+        return None
+    try:
+        node = proxy.dump.bootstrap().get("node") or {}
+    except MissingSection:
+        return None
+    node_id = node.get("id") if isinstance(node, dict) else None
+    return proxy_id_of_node(node_id) if isinstance(node_id, str) else None

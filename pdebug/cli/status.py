@@ -1,19 +1,25 @@
 """``pdebug status``: istiod's sync status of every proxy (istioctl proxy-status).
 
-For now it reads a saved answer (``--file``); finding and asking the istiod pods live is
-a separate piece of work, and until it lands the command says so instead of guessing.
+Live, it asks ``/debug/syncz`` of every istiod replica (found as istioctl finds them, see
+:mod:`pdebug.sources.istiod`) and merges their answers: each replica only knows the
+proxies connected to it. ``--file`` reads a saved answer instead.
 """
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pdebug.cli import app
+from pdebug.cli.diff import IstiodOpt, IstioNamespaceOpt, RevisionOpt
+from pdebug.cli.views import ContextOpt, KubeconfigOpt, TimeoutOpt
 from pdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    from pdebug.model.syncz import SyncDocument
 
 
 @app.command("status")
@@ -56,17 +62,25 @@ def status_cmd(
             "instead of the current time.",
         ),
     ] = None,
+    istio_namespace: IstioNamespaceOpt = None,
+    revision: RevisionOpt = None,
+    istiod: IstiodOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> int:
     """Show whether istiod's config reached each proxy (istioctl proxy-status).
 
-    Per xDS type: SYNCED, NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED.
-    Wide adds which types are out of sync, since when, and istiod's last error.
+    Asks every istiod replica (app=istiod pods in --istio-namespace, through port-forwards)
+    and merges their answers; --file reads a saved answer instead. Per xDS type: SYNCED,
+    NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED. Wide adds which types
+    are out of sync, since when, and istiod's last error.
 
-    Example: pdebug status --file syncz.json -n default -o wide
+    Example: pdebug status -n default -o wide
+
+    Example: pdebug status --file syncz.json --layout types
     """
-    from pdebug.model.syncz import parse_syncz
     from pdebug.render import get_format
-    from pdebug.sources.file import read_file
     from pdebug.views import status as v
 
     fmt = get_format(output)
@@ -74,14 +88,19 @@ def status_cmd(
     if shape is None:
         raise UsageError(f"unknown layout {layout!r}", hint="use one of: " + ", ".join(v.LAYOUTS))
     when = _parse_now(now)
-    if file is None:
-        raise UsageError(
-            "live istiod discovery is not available yet; use --file",
-            hint="save istiod's answer: kubectl -n istio-system port-forward deploy/istiod "
-            "15014, then curl -s localhost:15014/debug/syncz > syncz.json",
-        )
-    data, label = read_file(file)
-    result = v.view(parse_syncz(data, label), v.StatusFilter(namespace), shape, when)
+    if file is not None:
+        live = [f for f, x in (("--istiod", istiod), ("--revision", revision)) if x]
+        live += ["--istio-namespace"] if istio_namespace else []
+        if live:
+            verb = "is" if len(live) == 1 else "are"
+            raise UsageError(
+                f"--file reads a saved answer; {', '.join(live)} {verb} for asking istiod live",
+                hint="drop --file to ask istiod live, or drop " + ", ".join(live),
+            )
+        doc = _saved(file)
+    else:
+        doc = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
+    result = v.view(doc, v.StatusFilter(namespace), shape, when)
     sys.stdout.write(fmt.render(result))
     sys.stdout.flush()
     if result.note:
@@ -91,6 +110,37 @@ def status_cmd(
 
 for _alias in ("proxy-status", "ps"):  # istioctl's names
     app.command(_alias, hidden=True)(status_cmd)
+
+
+def _saved(file: str) -> SyncDocument:
+    from pdebug.model.syncz import parse_syncz
+    from pdebug.sources.file import read_file
+
+    data, label = read_file(file)
+    return parse_syncz(data, label)
+
+
+def _live(
+    istio_namespace: str | None,
+    revision: str | None,
+    url: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+    timeout: float,
+) -> SyncDocument:
+    """Every istiod replica's /debug/syncz, merged."""
+    from pdebug.model.syncz import parse_answers
+    from pdebug.sources import LiveOptions
+    from pdebug.sources.istiod import Istiod
+
+    options = LiveOptions(timeout, None, context, kubeconfig)
+    istiod = Istiod(options, namespace=istio_namespace, revision=revision, url=url)
+    try:
+        parts = istiod.syncz()
+        label = istiod.describe()
+    finally:
+        istiod.close()
+    return parse_answers(parts, label)
 
 
 def _parse_now(text: str | None) -> datetime | None:

@@ -10,6 +10,7 @@ import typer
 from pdebug.cli import app
 from pdebug.cli.views import (
     AdminPortOpt,
+    BundleOpt,
     ClustersJsonOpt,
     ContainerOpt,
     ContextOpt,
@@ -68,6 +69,7 @@ def trace_cmd(
     ] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -87,6 +89,8 @@ def trace_cmd(
     Example: pdebug trace dump.json http://reviews:9080/ -H end-user:jason
 
     Example: pdebug trace pod/productpage-v1-abc -n default http://ratings:9080/ -o json
+
+    Example: pdebug trace --bundle snapshot.tar.gz pod/productpage-v1-abc http://ratings:9080/
     """
     from pdebug import trace as t
     from pdebug.cli._run import Fetch, Target, load_proxy
@@ -98,7 +102,7 @@ def trace_cmd(
     request = t.parse_request(url, method, header or [], direction, source_ip)
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     fetch = Fetch(include_eds=True, health=True)
-    proxy = load_proxy(Target.of(source, None, options), fetch, clusters_json)
+    proxy = load_proxy(Target.of(source, None, options, bundle), fetch, clusters_json)
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

@@ -20,6 +20,16 @@ SourceArg = Annotated[
     ),
 ]
 _LIVE = "Live proxy"
+BundleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bundle",
+        metavar="FILE",
+        help="Read SOURCE (pod/NAME, NAME, NAME.NS; -n for the namespace) from this "
+        "snapshot or dump bundle: the same as FILE:NAME.NS.",
+        show_default=False,
+    ),
+]
 AdminOpt = Annotated[
     str | None,
     typer.Option(
@@ -95,6 +105,7 @@ def _target(
     admin_port: int,
     container: str,
     timeout: float,
+    bundle: str | None = None,
 ) -> Target:
     from pdebug.sources import LiveOptions
 
@@ -102,6 +113,7 @@ def _target(
         source,
         admin,
         LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
+        bundle,
     )
 
 
@@ -117,6 +129,7 @@ def clusters_cmd(
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -135,7 +148,9 @@ def clusters_cmd(
     from pdebug.views import clusters as v
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
     return run_view(target, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
 
@@ -156,6 +171,7 @@ def listeners_cmd(
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -173,7 +189,9 @@ def listeners_cmd(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(target, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
 
 
@@ -187,6 +205,7 @@ def routes_cmd(
     verbose: Annotated[bool, typer.Option(help="One row per route.")] = True,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -203,7 +222,9 @@ def routes_cmd(
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(
         target, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose)
     )
@@ -226,6 +247,7 @@ def endpoints_cmd(
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -244,7 +266,9 @@ def endpoints_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
     return run_view(
         target, output, fetch, lambda d, f: v.endpoints_view(d, flt, f.wide), clusters_json
@@ -263,6 +287,7 @@ def eds_cmd(
     status: StatusOpt = None,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -277,7 +302,9 @@ def eds_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(target, output, Fetch.eds(cluster), lambda d, f: v.eds_view(d, flt))
 
 
@@ -286,6 +313,7 @@ def secrets_cmd(
     source: SourceArg = None,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -301,7 +329,9 @@ def secrets_cmd(
     """
     from pdebug.views import secrets as v
 
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(target, output, Fetch.secrets(), lambda d, f: v.view(d, f.wide))
 
 
@@ -313,6 +343,7 @@ def bootstrap_cmd(
     source: SourceArg = None,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -326,7 +357,9 @@ def bootstrap_cmd(
     """
     from pdebug.views import bootstrap as v
 
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(target, output, Fetch.bootstrap(), lambda d, f: v.view(d, f.wide))
 
 
@@ -338,6 +371,7 @@ def ecds_cmd(
     source: SourceArg = None,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -351,7 +385,9 @@ def ecds_cmd(
     """
     from pdebug.views import ecds as v
 
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(target, output, Fetch.ecds(), lambda d, f: v.view(d, f.wide))
 
 
@@ -367,6 +403,7 @@ def all_cmd(
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
+    bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -388,7 +425,9 @@ def all_cmd(
     cf = ClusterFilter(fqdn=fqdn, port=port)
     lf = ListenerFilter(address=address, port=port)
     ef = EndpointFilter(address=address, port=port)
-    target = _target(source, admin, namespace, context, kubeconfig, admin_port, container, timeout)
+    target = _target(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     return run_view(
         target, output, Fetch.everything(), lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers)
     )

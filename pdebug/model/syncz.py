@@ -10,6 +10,9 @@
 * **legacy** (HTTP ``GET :15014/debug/syncz``): a JSON array of SyncStatus objects with
   per-type sent/acked nonces, bare or as ``{"<istiod pod>": [...]}``.
 
+Live, each istiod replica answers for the proxies connected to it; :func:`parse_answers`
+merges those answers as if they had been saved as ``{"<istiod pod>": answer}``.
+
 The shape is told from the content, never from the file name. Keys may be spelled
 lowerCamelCase (proto-JSON) or snake_case; anything that is not one of these documents
 (a config dump, HTML, an unrelated object) is an :class:`~pdebug.errors.InvalidInput`.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -264,6 +267,45 @@ def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
                 "statuses nor a DiscoveryResponse)",
                 hint=_HINT,
             )
+    return SyncDocument(label, answers, keyed=True)
+
+
+def parse_answers(
+    parts: Sequence[tuple[str, bytes | memoryview]], label: str, path: str = "/debug/syncz"
+) -> SyncDocument:
+    """Merge live answers, one per istiod replica, keyed by the replica's name.
+
+    Each answer is what one replica served at ``path``: the legacy SyncStatus array (or
+    an xDS DiscoveryResponse). Empty bodies are dropped, as istioctl does. The result is
+    a keyed document, as if saved as ``{"<istiod>": answer, ...}``; ``label`` names the
+    whole (e.g. ``istiod in istio-system (istiod-a, istiod-b)``).
+
+    Raises:
+        InvalidInput: an answer is not a sync status (HTML, not JSON, a config dump...);
+            the message names the replica.
+    """
+    answers: list[IstiodAnswer] = []
+    for key, data in parts:
+        if len(data) < 4096 and not bytes(data).strip():
+            continue
+        where = f"{key} {path}"
+        _sniff(data, where)
+        values = _decode(data, where)
+        top = values[0] if len(values) == 1 else None
+        if isinstance(top, list):
+            answer = _legacy_answer(top, None, where)
+            answer.key = answer.istiod = key
+            for proxy in answer.proxies:
+                proxy.istiod = key
+        elif isinstance(top, dict):
+            _reject_other_documents(top, where)
+            if top and not _is_response(top):
+                raise InvalidInput(f"{where}: not a sync status answer", hint=_HINT)
+            answer = _xds_answer(top, key, path)
+        else:
+            what = f"a JSON {_json_type(top)}" if top is not None else "several JSON values"
+            raise InvalidInput(f"{where}: {what}, not a sync status answer", hint=_HINT)
+        answers.append(answer)
     return SyncDocument(label, answers, keyed=True)
 
 

@@ -1,0 +1,171 @@
+"""``pdebug snapshot``: capture many sidecars at once into one bundle, for later."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli.views import AdminPortOpt, ContainerOpt, ContextOpt, KubeconfigOpt, TimeoutOpt
+from pdebug.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pdebug.snapshot import Progress
+
+_SELECT = "Which proxies"
+
+
+class _Printer:
+    """Progress on stderr: one updating line on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.counts = {"captured": 0, "failed": 0, "skipped": 0}
+
+    def __call__(self, event: Progress) -> None:
+        record = event.record
+        self.counts[record.status] = self.counts.get(record.status, 0) + 1
+        why = record.reason or "; ".join(e.removeprefix(record.label + ": ") for e in record.errors)
+        line = f"{record.status} {record.label} ({event.done}/{event.total})"
+        if why:
+            line += f": {why}"
+        if not self.tty:
+            print(line, file=self.stream, flush=True)
+            return
+        self.stream.write("\r\x1b[K")
+        if record.status != "captured":  # failures stay on screen; progress redraws below
+            self.stream.write(line + "\n")
+        width = 30
+        filled = width * event.done // max(event.total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        c = self.counts
+        self.stream.write(
+            f"[{bar}] {event.done}/{event.total}  {c['captured']} captured, "
+            f"{c['failed']} failed, {c['skipped']} skipped"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the updating line."""
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+@app.command("snapshot")
+def snapshot_cmd(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="TARGET",
+            help="Pods or workloads (pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME); "
+            "a workload means all of its pods.",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="Capture the pods of this namespace (and find TARGETs in it).",
+            rich_help_panel=_SELECT,
+        ),
+    ] = None,
+    all_namespaces: Annotated[
+        bool,
+        typer.Option(
+            "--all-namespaces",
+            "-A",
+            help="Capture pods in every namespace.",
+            rich_help_panel=_SELECT,
+        ),
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "--selector",
+            "-l",
+            metavar="SELECTOR",
+            help="Only pods with these labels (app=web,version!=v1).",
+            rich_help_panel=_SELECT,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The bundle to write (.tar.gz); default snapshot-CONTEXT-UTCTIME.tar.gz.",
+        ),
+    ] = None,
+    directory: Annotated[
+        str | None,
+        typer.Option("--dir", metavar="DIR", help="Write plain files into this new directory."),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", help="Proxies read at once.", min=1, max=64)
+    ] = 8,
+    no_redact: Annotated[
+        bool,
+        typer.Option(
+            "--no-redact", help="Keep tokens and header values (keys Envoy hides, never)."
+        ),
+    ] = False,
+    istio_namespace: Annotated[
+        str, typer.Option("--istio-namespace", help="Where istiod runs.")
+    ] = "istio-system",
+    no_istiod: Annotated[
+        bool, typer.Option("--no-istiod", help="Do not ask istiod for its view.")
+    ] = False,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Capture every sidecar of a namespace (or a selection) into one bundle, for later.
+
+    Per proxy: config_dump?include_eds, /clusters, /server_info and /certs, and istiod's
+    view of it when istiod answers; a manifest names the pod, namespace, node, sha256 of
+    each file and what failed. Pods without the sidecar are skipped; a proxy that fails
+    (not Running, hanging past --timeout) is recorded and the others go on. Redacted
+    unless --no-redact; written atomically (Ctrl-C leaves nothing). Every view, check,
+    diff, trace and report reads the bundle (BUNDLE:POD.NS or --bundle BUNDLE pod/NAME).
+    Exit 0 when all were captured, 1 when some failed, 3 when none was.
+
+    Example: pdebug snapshot -n shop -o incident.tar.gz
+
+    Example: pdebug snapshot -A -l app=reviews --parallel 16 --timeout 10
+    """
+    from pdebug.snapshot import Selection, SnapshotOptions, take_snapshot
+    from pdebug.sources import LiveOptions
+
+    live = LiveOptions(timeout, None, context, kubeconfig, admin_port, container)
+    selection = Selection(tuple(targets or ()), namespace, all_namespaces, selector)
+    options = SnapshotOptions(
+        live,
+        selection,
+        parallel=parallel,
+        redact=not no_redact,
+        istiod=not no_istiod,
+        istio_namespace=istio_namespace,
+    )
+    printer = _Printer(sys.stderr)
+    try:
+        result = take_snapshot(options, output, directory, printer)
+    except KeyboardInterrupt:
+        printer.finish()
+        print("pdebug: interrupted; nothing was written", file=sys.stderr)
+        raise
+    finally:
+        printer.finish()
+    if result.istiod.get("error") and not no_istiod:
+        print(f"istiod not captured: {result.istiod['error']}", file=sys.stderr)
+    print(f"{result.summary()}: wrote {result.output}", file=sys.stderr)
+    print(result.output)
+    return ExitCode.OK if result.ok else ExitCode.FINDINGS

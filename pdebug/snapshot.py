@@ -1,0 +1,815 @@
+"""Capture many sidecars at once into one bundle (``pdebug snapshot``).
+
+The flow: list the pods the selection names (one shared :class:`KubeCluster`), sort them
+into *planned* (Running, with the sidecar), *skipped* (no sidecar container, or a
+finished pod) and *failed* (a pod named on the command line that cannot be read, a
+Pending pod, a dead sidecar); capture the planned ones with ``parallel`` worker threads,
+each with a :class:`PodForward` of its own; then write the bundle.
+
+Per proxy the bundle holds ``config_dump?include_eds``, ``/clusters?format=json``,
+``/server_info`` and ``/certs`` (redacted unless asked otherwise), plus istiod's view of
+the proxy when istiod is reachable (see :func:`open_istiod`). A failure of one proxy is
+recorded in the manifest and never stops the others; ``--timeout`` bounds every request.
+
+Atomicity: documents are staged in a hidden temp directory beside the output (a worker
+writes a proxy's files under a lock, and never after the stage is discarded); the bundle
+is made from it and renamed into place at the very end, so an interrupted snapshot leaves
+nothing that looks complete, and no temp files.
+
+istiod is optional: :func:`open_istiod` is the one place :mod:`pdebug.sources.istiod`
+plugs in, and every failure there becomes the manifest's ``istiod: {error: ...}`` (or a
+proxy's ``istiod_error``) while the snapshot goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from pdebug import bundle
+from pdebug.errors import PdebugError, SourceUnavailable, UsageError
+from pdebug.redact import redact_bytes
+
+if TYPE_CHECKING:
+    from pdebug.sources import LiveOptions
+    from pdebug.sources.kube import KubeCluster
+
+__all__ = [
+    "PATHS",
+    "IstiodLink",
+    "ProxyRecord",
+    "Selection",
+    "SnapshotOptions",
+    "SnapshotResult",
+    "open_istiod",
+    "sync_by_proxy",
+    "take_snapshot",
+]
+
+Json = dict[str, Any]
+
+#: What is saved per proxy: bundle member -> admin path.
+PATHS = {
+    bundle.DUMP: "/config_dump?include_eds",
+    bundle.CLUSTERS: "/clusters?format=json",
+    bundle.SERVER_INFO: "/server_info",
+    bundle.CERTS: "/certs",
+}
+#: Pods in these phases are done: there is no proxy to read, and nothing is wrong.
+_FINISHED = ("Succeeded", "Failed")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which pods to capture: TARGETs, or ``-n``/``-A`` with an optional ``-l``.
+
+    Attributes:
+        targets: ``pod/NAME``, ``NAME.NS``, ``deploy/NAME``... (KubeSource syntax); a
+            workload means all of its pods.
+        namespace: ``-n``: the namespace to list, and of TARGETs without ``.NS``.
+        all_namespaces: ``-A``.
+        selector: ``-l``: a label selector.
+    """
+
+    targets: tuple[str, ...] = ()
+    namespace: str | None = None
+    all_namespaces: bool = False
+    selector: str | None = None
+
+    def check(self) -> None:
+        """Reject combinations that cannot work, before any I/O.
+
+        Raises:
+            UsageError: nothing selected, ``-A`` with ``-n``, or TARGETs with ``-A``/``-l``.
+        """
+        from pdebug.sources.kube import parse_target
+
+        if self.all_namespaces and self.namespace:
+            raise UsageError("give -n NAMESPACE or -A, not both")
+        if self.targets and (self.all_namespaces or self.selector):
+            raise UsageError(
+                "give TARGETs or -A / -l SELECTOR, not both",
+                hint="e.g. pdebug snapshot -n shop -l app=web, or pdebug snapshot pod/a pod/b",
+            )
+        if not (self.targets or self.namespace or self.all_namespaces or self.selector):
+            raise UsageError(
+                "say which proxies to capture",
+                hint="-n NAMESPACE, -A (every namespace), -l SELECTOR, or pods/workloads "
+                "(pod/NAME, NAME.NS, deploy/NAME)",
+            )
+        for text in self.targets:
+            parse_target(text)
+
+    def plain(self) -> Json:
+        """The selection for the manifest."""
+        return {
+            "targets": list(self.targets),
+            "namespace": self.namespace,
+            "all_namespaces": self.all_namespaces,
+            "selector": self.selector,
+        }
+
+    def describe(self, namespace: str) -> str:
+        """In words, e.g. ``pods matching app=web in namespace shop``."""
+        if self.targets:
+            n = len(self.targets)
+            return ", ".join(self.targets) if n <= 3 else f"{n} targets"
+        where = "all namespaces" if self.all_namespaces else f"namespace {namespace}"
+        if self.selector:
+            return f"pods matching {self.selector} in {where}"
+        return where
+
+
+@dataclass(frozen=True)
+class SnapshotOptions:
+    """How to take the snapshot.
+
+    Attributes:
+        live: Context, kubeconfig, admin port, container, and ``timeout`` per request.
+        selection: Which pods.
+        parallel: How many proxies are read at once.
+        redact: Redact secrets (``--no-redact`` turns it off; recorded in the manifest).
+        istiod: Ask istiod too (``--no-istiod`` turns it off).
+        istio_namespace: Where istiod runs.
+    """
+
+    live: LiveOptions
+    selection: Selection
+    parallel: int = 8
+    redact: bool = True
+    istiod: bool = True
+    istio_namespace: str = "istio-system"
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class ProxyRecord:
+    """One pod's line in the manifest.
+
+    ``status`` is ``captured`` (the config dump is saved; ``errors`` lists any other
+    document that failed), ``failed`` (no config dump: ``errors`` says why) or
+    ``skipped`` (not a proxy to read: ``reason``).
+    """
+
+    pod: str
+    namespace: str
+    node: str | None = None
+    status: str = "failed"
+    errors: list[str] = field(default_factory=list)
+    files: dict[str, Json] = field(default_factory=dict)
+    reason: str = ""
+    sync: dict[str, str] | None = None
+    istiod_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The bundle member name, ``POD.NS``."""
+        return f"{self.pod}.{self.namespace}"
+
+    @property
+    def label(self) -> str:
+        """``pod/POD.NS``, as the user would type it."""
+        return f"pod/{self.name}"
+
+    def plain(self) -> Json:
+        """The manifest entry (``proxies`` for captured/failed, ``skipped`` otherwise)."""
+        if self.status == "skipped":
+            return {
+                "pod": self.pod,
+                "namespace": self.namespace,
+                "node": self.node,
+                "reason": self.reason,
+            }
+        entry: Json = {
+            "name": self.name,
+            "source": self.label,
+            "pod": self.pod,
+            "namespace": self.namespace,
+            "node": self.node,
+            "status": self.status,
+            "files": self.files,
+            "errors": self.errors,
+        }
+        if self.sync is not None:
+            entry["sync"] = self.sync
+        if self.istiod_error is not None:
+            entry["istiod_error"] = self.istiod_error
+        return entry
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One proxy finished (or was skipped): what the command line shows."""
+
+    record: ProxyRecord
+    done: int
+    total: int
+
+
+@dataclass
+class SnapshotResult:
+    """What was written, and how each pod fared."""
+
+    output: str
+    records: list[ProxyRecord]
+    istiod: Json
+    manifest: Json
+
+    def count(self, status: str) -> int:
+        """How many pods have ``status``."""
+        return sum(1 for r in self.records if r.status == status)
+
+    @property
+    def incomplete(self) -> int:
+        """Captured proxies with a document missing."""
+        return sum(1 for r in self.records if r.status == "captured" and r.errors)
+
+    @property
+    def ok(self) -> bool:
+        """Every proxy captured with every document (skipped pods are fine)."""
+        return self.count("failed") == 0 and self.incomplete == 0
+
+    def summary(self) -> str:
+        """``3 proxies captured, 1 failed, 2 skipped`` (plus documents missing, if any)."""
+        captured = self.count("captured")
+        text = f"{captured} prox{'y' if captured == 1 else 'ies'} captured"
+        if self.incomplete:
+            text += f" ({self.incomplete} with documents missing)"
+        text += f", {self.count('failed')} failed"
+        if self.count("skipped"):
+            text += f", {self.count('skipped')} skipped"
+        return text
+
+
+# --------------------------------------------------------------------------- istiod
+
+
+class IstiodLink(Protocol):
+    """What snapshot needs from istiod: two questions, and a way to hang up."""
+
+    def config_dump(self, proxy_id: str) -> bytes:
+        """The answer to ``/debug/config_dump?proxyID=POD.NS``."""
+        ...
+
+    def syncz(self) -> bytes:
+        """The answer to ``/debug/syncz`` (every replica's, in one document)."""
+        ...
+
+    def close(self) -> None:
+        """Close the port-forwards."""
+        ...
+
+
+class _IstiodSource:
+    """:class:`pdebug.sources.istiod.Istiod` as snapshot asks it."""
+
+    def __init__(self, istiod: Any) -> None:
+        self.istiod = istiod
+
+    def config_dump(self, proxy_id: str) -> bytes:
+        body, _replica = self.istiod.config_dump(proxy_id)
+        return bytes(body)
+
+    def syncz(self) -> bytes:
+        # {"<replica>": <its answer>, ...}: the keyed shape pdebug status reads
+        answers: list[tuple[str, bytes]] = self.istiod.syncz()
+        parts = [orjson.dumps(name) + b": " + bytes(body).strip() for name, body in answers]
+        return b"{\n" + b",\n".join(parts) + b"\n}\n"
+
+    def close(self) -> None:
+        self.istiod.close()
+
+
+def open_istiod(cluster: KubeCluster, options: SnapshotOptions) -> IstiodLink:
+    """The one place snapshot plugs into :mod:`pdebug.sources.istiod`.
+
+    Nothing is contacted here: istiod is discovered on the first question.
+
+    Raises:
+        ModuleNotFoundError: that module is not there.
+        UsageError: a bad option.
+    """
+    from pdebug.sources.istiod import Istiod
+
+    return _IstiodSource(Istiod(options.live, namespace=options.istio_namespace, cluster=cluster))
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, PdebugError):
+        return exc.message
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+class _Istiod:
+    """istiod, guarded: every failure becomes a message, and calls are serialized.
+
+    ``open_istiod``'s object keeps one connection, so the workers take turns.
+    """
+
+    def __init__(self, cluster: KubeCluster, options: SnapshotOptions) -> None:
+        self.namespace = options.istio_namespace
+        self.error: str | None = None
+        self.files: dict[str, Json] = {}
+        self._link: IstiodLink | None = None
+        self._lock = threading.Lock()
+        try:
+            self._link = open_istiod(cluster, options)
+        except ModuleNotFoundError as exc:
+            if exc.name != "pdebug.sources.istiod":
+                raise
+            self.error = "this pdebug cannot read istiod yet (no pdebug.sources.istiod)"
+        except Exception as exc:  # noqa: BLE001 - istiod is optional: never fail the snapshot
+            self.error = _why(exc)
+
+    def syncz(self) -> bytes | None:
+        """The sync table; on failure, istiod is given up for this snapshot."""
+        if self._link is None:
+            return None
+        try:
+            with self._lock:
+                return self._link.syncz()
+        except Exception as exc:  # noqa: BLE001
+            self.error = _why(exc)
+            self.close()
+            return None
+
+    def config_dump(self, proxy_id: str) -> tuple[bytes | None, str | None]:
+        """Istiod's config for one proxy, or why not."""
+        link = self._link
+        if link is None:
+            return None, None
+        try:
+            with self._lock:
+                return link.config_dump(proxy_id), None
+        except Exception as exc:  # noqa: BLE001
+            return None, _why(exc)
+
+    def plain(self) -> Json:
+        """The manifest's ``istiod`` entry."""
+        out: Json = {"namespace": self.namespace}
+        if self.error is not None:
+            out["error"] = self.error
+        else:
+            out["files"] = self.files
+        return out
+
+    def close(self) -> None:
+        """Close istiod's connection, if the link has one."""
+        link, self._link = self._link, None
+        if link is not None:
+            with contextlib.suppress(Exception):
+                link.close()
+
+
+#: istiod's sync states, as istioctl prints them.
+_SYNC_TEXT = {"UNKNOWN": "IGNORED", "NOT_SENT": "NOT SENT"}
+_SYNC_TEXT["STALE_NEVER_ACKED"] = "STALE (Never Acknowledged)"
+
+
+def sync_by_proxy(syncz: bytes, label: str) -> dict[str, dict[str, str]]:
+    """Per ``POD.NS``: ``{"CDS": "SYNCED", "LDS": "STALE", ...}`` from a syncz answer.
+
+    Raises:
+        InvalidInput: not a syncz document.
+    """
+    from pdebug.model import syncz as m
+
+    order = {m.CDS: 0, m.LDS: 1, m.EDS: 2, m.RDS: 3, m.ECDS: 4}
+    out: dict[str, dict[str, str]] = {}
+    for proxy in m.parse_syncz(syncz, label).proxies():
+        # xDS answers may carry the whole node ID: sidecar~IP~POD.NS~NS.svc.cluster.local
+        parts = proxy.name.split("~")
+        key = parts[2] if len(parts) == 4 else proxy.name
+        types = sorted(proxy.types.values(), key=lambda t: (order.get(t.type_url, 9), t.type_url))
+        out[key] = {m.short_name(t.type_url): _SYNC_TEXT.get(t.status, t.status) for t in types}
+    return out
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _meta(pod: Json, key: str) -> str:
+    return str((pod.get("metadata") or {}).get(key) or "")
+
+
+def _record(pod: Json, namespace: str) -> ProxyRecord:
+    node = (pod.get("spec") or {}).get("nodeName")
+    return ProxyRecord(
+        _meta(pod, "name"), _meta(pod, "namespace") or namespace, str(node) if node else None
+    )
+
+
+def _has_container(pod: Json, container: str) -> bool:
+    spec = pod.get("spec") or {}
+    names = {c.get("name") for c in spec.get("containers") or []}
+    for init in spec.get("initContainers") or []:
+        if init.get("restartPolicy") == "Always":  # Istio's native sidecar
+            names.add(init.get("name"))
+    return container in names
+
+
+def _sort(pod: Json, namespace: str, container: str, explicit: bool) -> ProxyRecord:
+    """A record: planned (status ``pending``), skipped or failed, with the reason."""
+    from pdebug.sources.kube import sidecar_problem
+
+    record = _record(pod, namespace)
+    problem = sidecar_problem(pod, container)
+    if problem is None:
+        record.status = "pending"
+        return record
+    what = problem[0].replace("{pod}", "the pod")
+    phase = (pod.get("status") or {}).get("phase")
+    if not explicit and (not _has_container(pod, container) or phase in _FINISHED):
+        record.status, record.reason = "skipped", what
+    else:
+        record.errors.append(what)
+    return record
+
+
+def discover(cluster: KubeCluster, options: SnapshotOptions) -> list[ProxyRecord]:
+    """Every pod the selection names, sorted by namespace and name, each with a status.
+
+    A TARGET that cannot be read (not found, forbidden) becomes a failed record; a failed
+    listing (``-n``/``-A``/``-l``) is an error: there would be nothing to capture.
+
+    Raises:
+        SourceUnavailable: the pods cannot be listed.
+    """
+    from pdebug.sources.kube import _selector_text, owned_pods, parse_target
+
+    sel, container = options.selection, options.live.container
+    found: dict[str, ProxyRecord] = {}
+
+    def add(record: ProxyRecord) -> None:
+        found.setdefault(record.name, record)
+
+    if not sel.targets:
+        ns = None if sel.all_namespaces else cluster.namespace(sel.namespace)
+        label = f"pods in {sel.describe(ns or '')}"
+        for pod in cluster.list("pods", ns, sel.selector or "", label):
+            add(_sort(pod, ns or "", container, explicit=False))
+    for text in sel.targets:
+        target = parse_target(text)
+        ns = cluster.namespace(target.namespace or sel.namespace)
+        shown = text if target.namespace else f"{text}.{ns}"
+        try:
+            if target.kind == "pod":
+                add(_sort(cluster.read("pods", target.name, ns, shown), ns, container, True))
+                continue
+            workload = cluster.read(target.resource, target.name, ns, shown)
+            selector = _selector_text((workload.get("spec") or {}).get("selector") or {})
+            pods = cluster.list("pods", ns, selector, shown) if selector else []
+            owned = owned_pods(cluster, workload, target.kind, pods, selector, shown, ns)
+            if not owned:
+                why = f"{shown}: the {target.kind} has no pods"
+                add(ProxyRecord(target.name, ns, errors=[why]))
+            for pod in owned:
+                add(_sort(pod, ns, container, explicit=False))
+        except SourceUnavailable as exc:
+            add(ProxyRecord(target.name, ns, errors=[exc.message]))
+    return sorted(found.values(), key=lambda r: (r.namespace, r.pod))
+
+
+# --------------------------------------------------------------------------- capture
+
+
+def _looks_like_dump(body: bytes) -> bool:
+    head = body[:4096].lstrip()
+    return head.startswith(b"{") and b'"configs"' in body[: 1 << 20]
+
+
+class _Stage:
+    """The hidden temp directory where documents wait for the bundle."""
+
+    def __init__(self, parent: str) -> None:
+        self.root = tempfile.mkdtemp(prefix=".pdebug-snapshot-", suffix=".tmp", dir=parent)
+        self.lock = threading.Lock()
+        self.closed = False
+        self.members: list[str] = []
+
+    def write(self, name: str, body: bytes) -> None:
+        """Write one member (``POD.NS/file`` or a top-level file), unless cancelled."""
+        with self.lock:
+            if self.closed:
+                raise _Cancelled
+            directory, _, _ = name.rpartition("/")
+            if directory and not os.path.isdir(os.path.join(self.root, directory)):
+                os.mkdir(os.path.join(self.root, directory))  # never the root itself
+            with open(os.path.join(self.root, name), "wb") as fh:
+                fh.write(body)
+            self.members.append(name)
+
+    def discard(self) -> None:
+        """Remove everything staged (idempotent); later writes are refused."""
+        with self.lock:
+            self.closed = True
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class _Cancelled(Exception):
+    """The snapshot was interrupted: stop this proxy quietly."""
+
+
+def _capture(
+    record: ProxyRecord,
+    cluster: KubeCluster,
+    options: SnapshotOptions,
+    istiod: _Istiod | None,
+    stage: _Stage,
+    cancel: threading.Event,
+) -> None:
+    """Read one proxy's documents and stage them; every failure lands in ``record``."""
+    from pdebug.sources.admin import AdminHTTPError
+
+    files: dict[str, bytes] = {}
+    forward = cluster.forward(record.pod, record.namespace, options.live.admin_port, record.label)
+    try:
+        for name, path in PATHS.items():
+            if cancel.is_set():
+                raise _Cancelled
+            try:
+                body = forward.get(path)
+            except AdminHTTPError as exc:
+                record.errors.append(exc.message)
+                continue
+            except SourceUnavailable as exc:
+                record.errors.append(exc.message)
+                break  # unreachable or hanging: the other documents would fail the same way
+            files[name] = redact_bytes(body) if options.redact else body
+    finally:
+        forward.close()
+    if bundle.DUMP in files and not _looks_like_dump(files[bundle.DUMP]):
+        del files[bundle.DUMP]
+        record.errors.append(f"{record.label}: the admin did not answer with a config dump")
+    if istiod is not None and bundle.DUMP in files and not cancel.is_set():
+        expected, error = istiod.config_dump(record.name)
+        if expected is not None:
+            files[bundle.ISTIOD_DUMP] = redact_bytes(expected) if options.redact else expected
+        record.istiod_error = error
+    for name, body in files.items():
+        stage.write(f"{record.name}/{name}", body)
+        record.files[name] = bundle.file_entry(body)
+    record.status = "captured" if bundle.DUMP in files else "failed"
+
+
+def _run_workers(
+    records: list[ProxyRecord],
+    work: Callable[[ProxyRecord, threading.Event], None],
+    parallel: int,
+    report: Callable[[ProxyRecord], None],
+) -> None:
+    """Run ``work`` on each record with ``parallel`` daemon threads; report as each ends.
+
+    Daemon threads, so that Ctrl-C never waits for a hanging proxy: the main thread
+    sets the cancel event, and the process exits whatever the workers are doing.
+    """
+    todo: queue.Queue[ProxyRecord] = queue.Queue()
+    done: queue.Queue[ProxyRecord] = queue.Queue()
+    cancel = threading.Event()
+    for record in records:
+        todo.put(record)
+
+    def worker() -> None:
+        while not cancel.is_set():
+            try:
+                record = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                work(record, cancel)
+            except _Cancelled:
+                return
+            except Exception as exc:  # noqa: BLE001 - one proxy never stops the others
+                record.status = "failed"
+                record.errors.append(_why(exc))
+            done.put(record)
+
+    threads = [
+        threading.Thread(target=worker, name=f"pdebug-snapshot-{i}", daemon=True)
+        for i in range(min(parallel, len(records)))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in records:
+            while True:
+                try:
+                    report(done.get(timeout=0.2))
+                    break
+                except queue.Empty:
+                    continue
+    finally:
+        cancel.set()
+
+
+# --------------------------------------------------------------------------- output
+
+
+def default_output(context: str | None, now: float | None = None) -> str:
+    """``snapshot-<context>-<UTC time>.tar.gz`` (the context made file-name safe)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", context or "in-cluster").strip("_") or "cluster"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"snapshot-{safe}-{stamp}.tar.gz"
+
+
+def check_output(output: str | None, directory: str | None) -> None:
+    """Reject an output that cannot be written, before any I/O on the cluster.
+
+    Raises:
+        UsageError: both ``-o`` and ``--dir``, a wrong extension, or ``--dir`` exists.
+        SourceUnavailable: the parent directory does not exist.
+    """
+    if output and directory:
+        raise UsageError("give -o FILE or --dir DIR, not both")
+    if output and not output.endswith((".tar.gz", ".tgz")):
+        raise UsageError(
+            f"{output}: a snapshot is a .tar.gz bundle",
+            hint="use -o NAME.tar.gz, or --dir DIR for plain files",
+        )
+    if directory and os.path.lexists(directory):
+        raise UsageError(
+            f"--dir {directory}: already exists",
+            hint="name a new directory; pdebug never writes into an existing one",
+        )
+    path = output or directory
+    if path:
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise SourceUnavailable(f"{path}: directory {parent} does not exist")
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+
+def take_snapshot(
+    options: SnapshotOptions,
+    output: str | None = None,
+    directory: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> SnapshotResult:
+    """Capture the selected proxies into a bundle (``output``) or a directory.
+
+    Raises:
+        UsageError: a bad selection or output (before any I/O).
+        SourceUnavailable: the pods cannot be listed, none was found, or none could be
+            captured (then nothing is written).
+    """
+    from pdebug.sources.kube import KubeCluster
+
+    options.selection.check()
+    check_output(output, directory)
+    cluster = KubeCluster(options.live, "pdebug snapshot")
+    try:
+        return _snapshot(cluster, options, output, directory, progress or (lambda _: None))
+    finally:
+        cluster.close()
+
+
+def _snapshot(
+    cluster: KubeCluster,
+    options: SnapshotOptions,
+    output: str | None,
+    directory: str | None,
+    progress: Callable[[Progress], None],
+) -> SnapshotResult:
+    sel = options.selection
+    cluster.connect()
+    namespace = "" if sel.all_namespaces else cluster.namespace(sel.namespace)
+    records = discover(cluster, options)
+    if not records:
+        flag = "-A" if sel.all_namespaces else f"-n {namespace}"
+        raise SourceUnavailable(
+            f"no pods in {sel.describe(namespace)}",
+            hint=f"kubectl get pods {flag}" + (f" -l {sel.selector}" if sel.selector else ""),
+        )
+    planned = [r for r in records if r.status == "pending"]
+    if not planned and not any(r.status == "failed" for r in records):
+        raise SourceUnavailable(
+            f"none of the {len(records)} pods in {sel.describe(namespace)} runs the "
+            f"{options.live.container} sidecar",
+            hint="is sidecar injection on for the namespace? for another proxy container "
+            "use --container",
+        )
+    target = output or directory or default_output(cluster.context)
+    stage = _Stage(os.path.dirname(os.path.abspath(target)))
+    istiod: _Istiod | None = None
+    try:
+        total, done = len(records), 0
+        for record in records:
+            if record.status != "pending":
+                done += 1
+                progress(Progress(record, done, total))
+        if options.istiod and planned:
+            istiod = _Istiod(cluster, options)
+            syncz = istiod.syncz()
+            if syncz is not None:
+                stage.write(bundle.ISTIOD_SYNCZ, syncz)
+                istiod.files[bundle.ISTIOD_SYNCZ] = bundle.file_entry(syncz)
+                try:
+                    sync = sync_by_proxy(syncz, "istiod /debug/syncz")
+                except PdebugError as exc:
+                    istiod.error, sync = f"unreadable /debug/syncz: {exc.message}", {}
+                for record in planned:
+                    record.sync = sync.get(record.name)
+
+        def report(record: ProxyRecord) -> None:
+            nonlocal done
+            done += 1
+            progress(Progress(record, done, total))
+
+        _run_workers(
+            planned,
+            lambda r, cancel: _capture(r, cluster, options, istiod, stage, cancel),
+            options.parallel,
+            report,
+        )
+        if not any(r.status == "captured" for r in records):
+            failed = [r for r in records if r.status == "failed"]
+            first = failed[0].errors[0] if failed and failed[0].errors else "unknown"
+            raise SourceUnavailable(
+                f"no proxy captured ({len(failed)} failed): {first}",
+                hint="nothing was written; fix the first failure and run it again",
+            )
+        manifest = _manifest(cluster, options, records, istiod, namespace)
+        _publish(stage, manifest, output, directory, target)
+    except BaseException:
+        stage.discard()
+        raise
+    finally:
+        if istiod is not None:
+            istiod.close()
+    return SnapshotResult(target, records, istiod.plain() if istiod else {}, manifest)
+
+
+def _manifest(
+    cluster: KubeCluster,
+    options: SnapshotOptions,
+    records: list[ProxyRecord],
+    istiod: _Istiod | None,
+    namespace: str,
+) -> Json:
+    sel = options.selection
+    where = f" in context {cluster.context}" if cluster.context else ""
+    manifest = bundle.new_manifest(
+        {
+            "kind": "snapshot",
+            "source": f"pdebug snapshot of {sel.describe(namespace)}{where}",
+            "context": cluster.context,
+            "targets": sel.plain(),
+            "redacted": options.redact,
+            "options": {
+                "timeout": options.live.timeout,
+                "parallel": options.parallel,
+                "admin_port": options.live.admin_port,
+                "container": options.live.container,
+            },
+        }
+    )
+    counts = {s: sum(1 for r in records if r.status == s) for s in ("captured", "failed")}
+    manifest["summary"] = {**counts, "skipped": sum(1 for r in records if r.status == "skipped")}
+    if istiod is not None:
+        manifest["istiod"] = istiod.plain()
+    elif not options.istiod:
+        manifest["istiod"] = {"error": "not asked (--no-istiod)"}
+    manifest["proxies"] = [r.plain() for r in records if r.status != "skipped"]
+    manifest["skipped"] = [r.plain() for r in records if r.status == "skipped"]
+    return manifest
+
+
+def _publish(
+    stage: _Stage, manifest: Json, output: str | None, directory: str | None, target: str
+) -> None:
+    """Turn the staged files into the bundle (or the directory) in one rename."""
+    members = sorted(stage.members)
+    if directory:
+        body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+        stage.write(bundle.MANIFEST, body)
+        with stage.lock:
+            os.chmod(stage.root, 0o777 & ~_umask())
+            os.rename(stage.root, directory)
+            stage.closed = True
+        return
+    bundle.write_tree(target, stage.root, manifest, members)
+    stage.discard()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,128 @@
+"""``pdebug check BUNDLE``: the checks of every proxy in a bundle, one summary row each.
+
+The table reads worst first: proxies with errors, then with warnings, then clean ones,
+then those the capture missed. ``-o wide`` adds INFO; json/yaml carry each proxy's full
+check report (the keys of ``pdebug check -o json``) under ``report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pdebug.checks import CheckReport, Severity
+from pdebug.views.check import report_plain
+from pdebug.views.result import ViewResult
+from pdebug.views.table import Column, Lines, Stack, Table
+
+COLUMNS = (
+    Column("PROXY"),
+    Column("ERRORS"),
+    Column("WARNINGS"),
+    Column("INFO", wide=True),
+    Column("TOP FINDING"),
+)
+
+
+@dataclass
+class ProxyCheck:
+    """One proxy of the bundle: its check report, or why it has none.
+
+    Attributes:
+        name: The bundle member name (``POD.NS``).
+        report: The checks' report; None when the capture got no document to check.
+        capture_errors: What the capture recorded as failed for this proxy.
+    """
+
+    name: str
+    report: CheckReport | None
+    capture_errors: tuple[str, ...] = ()
+
+    def fails(self, fail_on: Severity | None) -> bool:
+        """Whether a finding reaches ``fail_on``."""
+        return self.report is not None and self.report.fails(fail_on)
+
+
+def top_finding(report: CheckReport) -> str:
+    """``CODE resource: message`` of the worst finding, or ``-``."""
+    if not report.findings:
+        return "-"
+    top = report.findings[0]
+    return f"{top.code} {top.resource}: {top.message}"
+
+
+def _order(item: ProxyCheck) -> tuple[int, int, int, str]:
+    r = item.report
+    if r is None:
+        return (1, 0, 0, item.name)
+    return (0, -r.count(Severity.ERROR), -r.count(Severity.WARNING), item.name)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def summary_text(checks: list[ProxyCheck], source: str) -> str:
+    """``Checked 3 proxies: 1 with errors, 1 with warnings, 1 clean; 1 not captured.``."""
+    done = [c.report for c in checks if c.report is not None]
+    errors = sum(1 for r in done if r.count(Severity.ERROR))
+    warnings = sum(1 for r in done if not r.count(Severity.ERROR) and r.count(Severity.WARNING))
+    clean = len(done) - errors - warnings
+    parts = [f"{errors} with errors", f"{warnings} with warnings", f"{clean} clean"]
+    text = f"Checked {_plural(len(done), 'proxy', 'proxies')}: {', '.join(parts)}"
+    missed = len(checks) - len(done)
+    if missed:
+        text += f"; {missed} not captured"
+    name = next((c.name for c in sorted(checks, key=_order) if c.report is not None), "POD.NS")
+    return text + f".\nOne proxy's findings: pdebug check {source}:{name}"
+
+
+def plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> dict[str, Any]:
+    """The whole result for ``-o json|yaml`` (stable keys)."""
+    proxies = []
+    for c in checks:
+        r = c.report
+        proxies.append(
+            {
+                "name": c.name,
+                "captured": r is not None,
+                "capture_errors": list(c.capture_errors),
+                "error": r.count(Severity.ERROR) if r else 0,
+                "warning": r.count(Severity.WARNING) if r else 0,
+                "info": r.count(Severity.INFO) if r else 0,
+                "top_finding": top_finding(r) if r and r.findings else None,
+                "failed": c.fails(fail_on),
+                "report": report_plain(r, fail_on) if r else None,
+            }
+        )
+    return {
+        "source": source,
+        "proxies": proxies,
+        "fail_on": fail_on.label if fail_on is not None else "never",
+        "failed": any(c.fails(fail_on) for c in checks),
+    }
+
+
+def view(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> ViewResult:
+    """The summary table (worst first) and a line of totals."""
+    table = Table(COLUMNS, padding=2, empty_message="The bundle holds no proxy.")
+    for c in sorted(checks, key=_order):
+        r = c.report
+        if r is None:
+            why = c.capture_errors[0] if c.capture_errors else "no documents in the bundle"
+            table.rows.append((c.name, "-", "-", "-", f"capture failed: {why}"))
+            continue
+        table.rows.append(
+            (
+                c.name,
+                str(r.count(Severity.ERROR)),
+                str(r.count(Severity.WARNING)),
+                str(r.count(Severity.INFO)),
+                top_finding(r),
+            )
+        )
+    summary = Lines(summary_text(checks, source))
+    return ViewResult(
+        Stack([("Proxies", table), ("Summary", summary)]),
+        lambda: plain(checks, source, fail_on),
+    )

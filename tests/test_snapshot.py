@@ -1,0 +1,564 @@
+"""pdebug snapshot end to end: real Envoys behind the Kubernetes API double, in two namespaces.
+
+Three real Envoys serve the module: ``secret`` (the seed demo plus credentials seeded where a
+config can hold them), ``sidecar`` (the Istio-shaped sidecar, whose SDS secrets carry inline
+private keys) and ``plain`` (the seed demo). Each test gets a fresh
+:class:`kube_double.KubeDouble` whose pods port-forward to them, plus the faults the issue
+asks for: a pod not Running, a hanging admin, a pod without the sidecar. The double's
+request log must show reads and port-forwards only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import envoy_harness as eh
+import kube_double as kd
+import pytest
+
+from pdebug.errors import ExitCode
+
+ADMIN = 15000
+READS = {
+    ("get", "pods"),
+    ("list", "pods"),
+    ("get", "deployments"),
+    ("list", "replicasets"),
+    ("create", "pods/portforward"),
+}
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzbmFwc2hvdC10ZXN0In0.c25hcHNob3Qtc2lnbmF0dXJl"
+BEARER_TOKEN = "sn4psh0t-b3arer-t0ken-98765"
+COOKIE = "session=c00kie-value-abcdef"
+GENERIC = "generic-s3cret-value-424242"
+
+pytestmark = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+
+
+def _secret_bootstrap(admin_port: int, listener_port: int, upstream_port: int, pki) -> dict:
+    boot = eh.seed_demo_bootstrap(admin_port, listener_port, upstream_port)
+    hcm = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    vhost = hcm["route_config"]["virtual_hosts"][0]
+    vhost["request_headers_to_add"] = [
+        {"header": {"key": "authorization", "value": f"Bearer {BEARER_TOKEN}"}},
+        {"header": {"key": "x-forwarded-jwt", "value": JWT}},
+    ]
+    vhost["routes"][0]["match"]["headers"] = [
+        {"name": "cookie", "string_match": {"exact": COOKIE}, "invert_match": True}
+    ]
+    boot["static_resources"]["secrets"] = [
+        {
+            "name": "server-cert",
+            "tls_certificate": {
+                "certificate_chain": {"inline_string": pki.cert_pem.decode()},
+                "private_key": {"inline_string": pki.key_pem.decode()},
+            },
+        },
+        {"name": "hmac", "generic_secret": {"secret": {"inline_string": GENERIC}}},
+    ]
+    return boot
+
+
+@pytest.fixture(scope="module")
+def envoys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    pki = eh.make_test_pki(tmp_path_factory.mktemp("pki"))
+    with (
+        eh.LoopbackUpstream("app") as up,
+        eh.Envoy(_secret_bootstrap(eh.free_port(), eh.free_port(), up.port, pki)) as secret,
+        eh.seed_demo() as plain,
+        eh.istio_sidecar() as sidecar,
+    ):
+        yield {
+            "secret": secret,
+            "plain": plain.envoy,
+            "sidecar": sidecar.envoy,
+            "pki": pki,
+            "sidecar_pki": sidecar.pki,
+        }
+
+
+def admin_of(envoy: eh.Envoy) -> tuple[str, int]:
+    return ("127.0.0.1", int(envoy.admin_url.rsplit(":", 1)[1]))
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def kube() -> Iterator[kd.KubeDouble]:
+    with kd.KubeDouble() as double:
+        yield double
+        bad = [r for r in double.requests if r.method != "GET" or (r.verb, r.resource) not in READS]
+        assert not bad, f"pdebug did more than read: {bad}"
+
+
+@pytest.fixture
+def kubeconfig(kube: kd.KubeDouble, tmp_path: Path) -> str:
+    return str(kube.write_kubeconfig(tmp_path / "kubeconfig", context="prod-eu"))
+
+
+def mesh(kube: kd.KubeDouble, envoys: dict[str, Any], faults: bool = True) -> None:
+    """Three proxies in two namespaces; with ``faults``, the three kinds of trouble."""
+    kube.add_pod(
+        "web-1", "default", labels={"app": "web"}, forwards={ADMIN: admin_of(envoys["secret"])}
+    )
+    kube.add_pod(
+        "productpage-v1-abc",
+        "default",
+        labels={"app": "productpage"},
+        forwards={ADMIN: admin_of(envoys["sidecar"])},
+        node_name="kind-worker2",
+    )
+    kube.add_pod(
+        "ratings-1", "shop", labels={"app": "ratings"}, forwards={ADMIN: admin_of(envoys["plain"])}
+    )
+    if faults:
+        kube.add_pod("batch-1", "default", containers=("app",))  # no sidecar
+        kube.add_pod("pending-1", "shop", phase="Pending", node_name=None)  # not Running
+        kube.add_pod("hang-1", "shop", forwards={ADMIN: kube.hanging_target()})  # hangs
+
+
+def members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    return json.loads(members(path)["manifest.json"])
+
+
+def entries(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in manifest["proxies"]}
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+
+@pytest.mark.envoy
+def test_all_namespaces_with_faults(pdebug, kube, kubeconfig, envoys, tmp_path):
+    mesh(kube, envoys)
+    out = tmp_path / "snap.tar.gz"
+    started = time.monotonic()
+    result = pdebug(
+        "snapshot", "-A", "-o", out, "--kubeconfig", kubeconfig, "--timeout", "2", "--parallel", "4"
+    )
+    assert time.monotonic() - started < 20  # the hanging admin costs --timeout, not forever
+    assert result.code == ExitCode.FINDINGS, result.err
+    assert result.out == f"{out}\n"
+    lines = result.err.splitlines()
+    assert lines[-1] == f"3 proxies captured, 2 failed, 1 skipped: wrote {out}"
+    assert lines[-2].startswith("istiod not captured: ")  # there is no istiod: said, no harm
+    progress = lines[:-2]
+    assert len(progress) == 6 and all(re.search(r"\(\d/6\)", line) for line in progress)
+    assert "captured pod/web-1.default (" in result.err
+    assert "skipped pod/batch-1.default (" in result.err
+    assert "failed pod/pending-1.shop (" in result.err
+
+    manifest = manifest_of(out)
+    assert manifest["format"] == "pdebug-bundle/1" and manifest["kind"] == "snapshot"
+    assert manifest["tool"].startswith("pdebug ") and manifest["created"].endswith("Z")
+    assert manifest["context"] == "prod-eu"
+    assert manifest["targets"] == {
+        "targets": [],
+        "namespace": None,
+        "all_namespaces": True,
+        "selector": None,
+    }
+    assert manifest["redacted"] is True
+    assert manifest["summary"] == {"captured": 3, "failed": 2, "skipped": 1}
+    assert "error" in manifest["istiod"]  # no istiod in this cluster: said, and no harm done
+    proxies = entries(manifest)
+    assert list(proxies) == [
+        "productpage-v1-abc.default",
+        "web-1.default",
+        "hang-1.shop",
+        "pending-1.shop",
+        "ratings-1.shop",
+    ]
+    web = proxies["web-1.default"]
+    assert (web["pod"], web["namespace"], web["node"], web["status"]) == (
+        "web-1",
+        "default",
+        "kind-worker",
+        "captured",
+    )
+    assert proxies["productpage-v1-abc.default"]["node"] == "kind-worker2"
+    assert set(web["files"]) == {
+        "config_dump.json",
+        "clusters.json",
+        "server_info.json",
+        "certs.json",
+    }
+    assert web["errors"] == []
+    hang = proxies["hang-1.shop"]
+    assert hang["status"] == "failed" and hang["files"] == {}
+    assert "did not answer /config_dump?include_eds within 2s" in hang["errors"][0]
+    pending = proxies["pending-1.shop"]
+    assert pending["status"] == "failed" and pending["node"] is None
+    assert "the pod is Pending, not Running" in pending["errors"][0]
+    (skipped,) = manifest["skipped"]
+    assert skipped["pod"] == "batch-1" and skipped["namespace"] == "default"
+    assert "has no container 'istio-proxy'" in skipped["reason"]
+
+    # Every file is where the manifest says, with its sha256 and size.
+    files = members(out)
+    listed = {
+        f"{name}/{file}": meta for name, p in proxies.items() for file, meta in p["files"].items()
+    }
+    assert set(files) == {"manifest.json", *listed}
+    for member, meta in listed.items():
+        assert hashlib.sha256(files[member]).hexdigest() == meta["sha256"]
+        assert len(files[member]) == meta["bytes"]
+    dump = json.loads(files["ratings-1.shop/config_dump.json"])
+    assert dump == envoys["plain"].config_dump(include_eds=True)
+    assert json.loads(files["web-1.default/certs.json"]) == {"certificates": []}
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".pdebug")]
+
+
+@pytest.mark.envoy
+def test_namespace_selector_and_targets(pdebug, kube, kubeconfig, envoys, tmp_path):
+    mesh(kube, envoys)
+    cfg = ("--kubeconfig", kubeconfig, "--timeout", "2")
+    one = pdebug("snapshot", "-n", "default", "-l", "app=web", "-o", tmp_path / "a.tar.gz", *cfg)
+    assert one.code == 0, one.err
+    assert one.err.splitlines()[-1].startswith("1 proxy captured, 0 failed: wrote ")
+    assert list(entries(manifest_of(tmp_path / "a.tar.gz"))) == ["web-1.default"]
+    # -n alone: that namespace only; the pod without a sidecar is skipped, not failed
+    ns = pdebug("snapshot", "-n", "default", "-o", tmp_path / "b.tar.gz", *cfg)
+    assert ns.code == 0, ns.err
+    assert ns.err.splitlines()[-1].startswith("2 proxies captured, 0 failed, 1 skipped")
+    # TARGETs: pods and NAME.NS; a named pod that is missing or down is a failure
+    targets = pdebug(
+        "snapshot", "pod/web-1", "ratings-1.shop", "pod/nope", "batch-1",
+        "-o", tmp_path / "c.tar.gz", *cfg,
+    )  # fmt: skip
+    assert targets.code == ExitCode.FINDINGS
+    got = entries(manifest_of(tmp_path / "c.tar.gz"))
+    assert [n for n, p in got.items() if p["status"] == "captured"] == [
+        "web-1.default",
+        "ratings-1.shop",
+    ]
+    assert "pod 'nope' not found in namespace default" in got["nope.default"]["errors"][0]
+    assert "has no container 'istio-proxy'" in got["batch-1.default"]["errors"][0]
+
+
+@pytest.mark.envoy
+def test_a_deployment_means_all_its_pods(pdebug, kube, kubeconfig, envoys, tmp_path):
+    dep = kube.add_deployment("reviews-v1", "default", labels={"app": "reviews"})
+    for envoy in ("plain", "secret"):
+        kube.add_pod(owner=dep, forwards={ADMIN: admin_of(envoys[envoy])})
+    kube.add_pod("reviews-v1-bare", labels={"app": "reviews"})  # not the deployment's
+    out = tmp_path / "d.tar.gz"
+    result = pdebug("snapshot", "deploy/reviews-v1", "-o", out, "--kubeconfig", kubeconfig)
+    assert result.code == 0, result.err
+    names = list(entries(manifest_of(out)))
+    assert len(names) == 2 and all(n.startswith("reviews-v1-") for n in names)
+    assert "reviews-v1-bare.default" not in names
+
+
+@pytest.mark.envoy
+def test_default_name_and_dir_output(pdebug, kube, kubeconfig, envoys, tmp_path, monkeypatch):
+    mesh(kube, envoys, faults=False)
+    monkeypatch.chdir(tmp_path)
+    result = pdebug("snapshot", "-n", "shop", "--kubeconfig", kubeconfig)
+    assert result.code == 0, result.err
+    name = result.out.strip()
+    assert re.fullmatch(r"snapshot-prod-eu-\d{8}T\d{6}Z\.tar\.gz", name), name
+    assert (tmp_path / name).is_file()
+
+    out = tmp_path / "incident"
+    result = pdebug("snapshot", "-A", "--dir", out, "--kubeconfig", kubeconfig)
+    assert result.code == 0, result.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    for pname, proxy in entries(manifest).items():
+        for file, meta in proxy["files"].items():
+            body = (out / pname / file).read_bytes()
+            assert hashlib.sha256(body).hexdigest() == meta["sha256"]
+    assert pdebug("clusters", out / "ratings-1.shop" / "config_dump.json").code == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pdebug")]
+    again = pdebug("snapshot", "-A", "--dir", out, "--kubeconfig", kubeconfig)
+    assert again.code == ExitCode.USAGE and "already exists" in again.err
+
+
+@pytest.mark.envoy
+def test_nothing_captured_writes_nothing(pdebug, kube, kubeconfig, tmp_path):
+    kube.add_pod("hang-1", "shop", forwards={ADMIN: kube.hanging_target()})
+    kube.add_pod("batch-1", "shop", containers=("app",))
+    out = tmp_path / "x.tar.gz"
+    args = ("--kubeconfig", kubeconfig, "-o", out, "--timeout", "0.5")
+    result = pdebug("snapshot", "-n", "shop", *args)
+    assert result.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "no proxy captured (1 failed)" in result.err and "within 0.5s" in result.err
+    empty = pdebug("snapshot", "-n", "empty", *args)
+    assert empty.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "pdebug: error: no pods in namespace empty" in empty.err
+    kube.remove_pod("hang-1", "shop")
+    plain = pdebug("snapshot", "-n", "shop", *args)
+    assert plain.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "none of the 1 pods in namespace shop runs the istio-proxy sidecar" in plain.err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["kubeconfig"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "say which proxies to capture"),
+        (["-A", "-n", "x"], "give -n NAMESPACE or -A, not both"),
+        (["pod/a", "-A"], "give TARGETs or -A / -l SELECTOR, not both"),
+        (["-A", "-o", "x.zip"], "a snapshot is a .tar.gz bundle"),
+        (["-A", "-o", "x.tar.gz", "--dir", "d"], "give -o FILE or --dir DIR, not both"),
+        (["Bad_Name"], "is not a valid pod name"),
+    ],
+)
+def test_usage_errors_before_any_io(pdebug, args, needle):
+    result = pdebug("snapshot", *args, "--kubeconfig", "/nonexistent")
+    assert result.code == ExitCode.USAGE, result.err
+    assert needle in result.err
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+SEEDED = (
+    BEARER_TOKEN,
+    JWT,
+    COOKIE,
+    GENERIC,
+    "PRIVATE KEY",
+)
+
+
+@pytest.mark.envoy
+def test_no_seeded_secret_survives_and_no_redact_keeps_tokens(
+    pdebug, kube, kubeconfig, envoys, tmp_path
+):
+    mesh(kube, envoys, faults=False)
+    key_lines = [
+        line
+        for pki in (envoys["pki"], envoys["sidecar_pki"])
+        for line in pki.key_pem.decode().splitlines()[1:-1]
+    ]
+    needles = [s.encode() for s in (*SEEDED, *key_lines)]
+    out = tmp_path / "r.tar.gz"
+    assert pdebug("snapshot", "-n", "default", "-o", out, "--kubeconfig", kubeconfig).code == 0
+    everything = b"".join(members(out).values())
+    for needle in needles:
+        assert needle not in everything, needle
+    assert b"[redacted]" in everything
+    # the configuration around the secrets is intact
+    web = json.loads(members(out)["web-1.default/config_dump.json"])
+    text = json.dumps(web)
+    assert '"authorization"' in text and '"cookie"' in text and '"hmac"' in text
+
+    raw = tmp_path / "raw.tar.gz"
+    args = ("snapshot", "-n", "default", "-o", raw, "--kubeconfig", kubeconfig, "--no-redact")
+    assert pdebug(*args).code == 0
+    assert manifest_of(raw)["redacted"] is False
+    everything = b"".join(members(raw).values())
+    for kept in (BEARER_TOKEN, JWT, COOKIE):
+        assert kept.encode() in everything, kept
+    # Envoy itself never shows private keys or generic secrets
+    for hidden in (GENERIC, "PRIVATE KEY"):
+        assert hidden.encode() not in everything
+
+
+# --------------------------------------------------------------------------- interruption
+
+
+@pytest.mark.envoy
+def test_ctrl_c_leaves_nothing(kube, envoys, tmp_path):
+    kube.add_pod("web-1", "default", forwards={ADMIN: admin_of(envoys["plain"])})
+    kube.add_pod("hang-1", "default", forwards={ADMIN: kube.hanging_target()})
+    config = kube.write_kubeconfig(tmp_path / "cfg" / "kubeconfig")
+    work = tmp_path / "out"
+    work.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("KUBECONFIG", None)
+    for args in (["-o", "snap.tar.gz"], ["--dir", "snapdir"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pdebug", "snapshot", "-n", "default", *args,
+             "--kubeconfig", str(config), "--timeout", "60", "--parallel", "2"],
+            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()  # the first proxy done: web-1; hang-1 still hangs
+            assert line.startswith("captured pod/web-1.default"), line
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert proc.returncode == ExitCode.INTERRUPTED, err
+        assert "pdebug: interrupted; nothing was written" in err
+        assert list(work.iterdir()) == [], list(work.iterdir())
+
+
+# --------------------------------------------------------------------------- istiod
+
+
+SYNCZ = [
+    {"proxy": "web-1.default", "cluster_id": "Kubernetes", "istio_version": "1.24.0",
+     "cluster_sent": "a", "cluster_acked": "a", "listener_sent": "b", "listener_acked": "b",
+     "route_sent": "c", "route_acked": "old", "endpoint_sent": "d", "endpoint_acked": "d"},
+]  # fmt: skip
+
+
+@pytest.mark.envoy
+def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp_path):
+    import istiod_double as idd
+
+    mesh(kube, envoys, faults=False)
+    with (
+        idd.IstiodDouble("istiod-7c9d-a", syncz=json.dumps(SYNCZ).encode()) as a,
+        idd.IstiodDouble("istiod-7c9d-b") as b,
+    ):
+        view = idd.istiod_view(envoys["sidecar"].config_dump())
+        a.connect("web-1.default", {**view, "note": f"token {JWT}"})
+        idd.register(kube, a, a.name)
+        idd.register(kube, b, b.name)
+        out = tmp_path / "i.tar.gz"
+        result = pdebug("snapshot", "-A", "-o", out, "--kubeconfig", kubeconfig)
+        assert result.code == 0, result.err
+        assert "istiod not captured" not in result.err
+        quiet = tmp_path / "q.tar.gz"
+        asked = len(a.requests)
+        args = ("-A", "-o", quiet, "--kubeconfig", kubeconfig, "--no-istiod")
+        assert pdebug("snapshot", *args).code == 0
+        assert len(a.requests) == asked  # --no-istiod does not ask
+    assert result.err.splitlines()[-1] == f"3 proxies captured, 0 failed, 2 skipped: wrote {out}"
+    files = members(out)
+    manifest = json.loads(files["manifest.json"])
+    syncz = manifest["istiod"]["files"]["istiod_syncz.json"]
+    assert hashlib.sha256(files["istiod_syncz.json"]).hexdigest() == syncz["sha256"]
+    assert json.loads(files["istiod_syncz.json"]) == {"istiod-7c9d-a": SYNCZ, "istiod-7c9d-b": []}
+    web = entries(manifest)["web-1.default"]
+    assert web["sync"] == {
+        "CDS": "SYNCED",
+        "LDS": "SYNCED",
+        "EDS": "SYNCED",
+        "RDS": "STALE",
+        "ECDS": "NOT SENT",
+    }
+    assert "istiod_config_dump.json" in web["files"]
+    assert JWT.encode() not in files["web-1.default/istiod_config_dump.json"]
+    assert b"[redacted]" in files["web-1.default/istiod_config_dump.json"]
+    ratings = entries(manifest)["ratings-1.shop"]
+    assert ratings["status"] == "captured" and "sync" not in ratings
+    assert "proxy ratings-1.shop is not connected to any istiod" in ratings["istiod_error"]
+    # pdebug report shows the sync state the snapshot recorded
+    from pdebug.report.inputs import read_inputs
+
+    info = read_inputs(str(out)).info[f"{out}:web-1.default"]
+    assert info.sync == "CDS SYNCED, LDS SYNCED, EDS SYNCED, RDS STALE, ECDS NOT SENT"
+    assert manifest_of(quiet)["istiod"] == {"error": "not asked (--no-istiod)"}
+
+
+# --------------------------------------------------------------------------- reading it back
+
+
+@pytest.mark.envoy
+def test_views_read_a_snapshot_member_and_bundle_option(pdebug, kube, kubeconfig, envoys, tmp_path):
+    mesh(kube, envoys)
+    out = tmp_path / "v.tar.gz"
+    args = ("-A", "-o", out, "--kubeconfig", kubeconfig, "--timeout", "1")
+    assert pdebug("snapshot", *args).code == ExitCode.FINDINGS
+    live = pdebug("clusters", envoys["plain"].admin_url).out
+    assert live
+    assert pdebug("clusters", f"{out}:ratings-1.shop").out == live
+    assert pdebug("clusters", "--bundle", out, "pod/ratings-1", "-n", "shop").out == live
+    assert pdebug("clusters", "--bundle", out, "ratings-1").out == live  # one namespace has it
+    assert pdebug("clusters", "--bundle", out, "ratings-1.shop").out == live
+    # endpoints use the bundle's /clusters; trace and check read it too
+    assert pdebug("endpoints", "--bundle", out, "ratings-1").code == 0
+    trace = pdebug("trace", "--bundle", out, "ratings-1", "http://example.com/")
+    assert trace.code in (0, 1) and "listener" in trace.out
+    assert pdebug("check", "--bundle", out, "web-1", "-n", "default").code in (0, 1)
+
+    missing = pdebug("clusters", "--bundle", out, "pod/nope")
+    assert missing.code == ExitCode.SOURCE_UNAVAILABLE
+    assert f"{out}: no proxy 'nope' in the bundle" in missing.err
+    assert "hint: proxies: productpage-v1-abc.default, web-1.default, hang-1.shop" in missing.err
+    down = pdebug("clusters", "--bundle", out, "hang-1")
+    assert down.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "hang-1.shop was not captured: pod/hang-1.shop: the Envoy admin" in down.err
+    skipped = pdebug("clusters", "--bundle", out, "batch-1")
+    assert "batch-1.default was not captured: the pod has no container" in skipped.err
+    workload = pdebug("clusters", "--bundle", out, "deploy/web")
+    assert workload.code == ExitCode.USAGE and "web-1.default" in workload.err
+    whole = pdebug("clusters", out)
+    assert whole.code == ExitCode.INVALID_INPUT and "holds 5 proxies; pick one" in whole.err
+
+
+# --------------------------------------------------------------------------- check and diff
+
+
+@pytest.mark.envoy
+def test_check_and_diff_two_snapshots(pdebug, kube, kubeconfig, envoys, tmp_path):
+    mesh(kube, envoys, faults=False)
+    cfg = ("-A", "--kubeconfig", kubeconfig)
+    before, same, after = (tmp_path / f"{n}.tar.gz" for n in ("before", "same", "after"))
+    assert pdebug("snapshot", *cfg, "-o", before).code == 0
+    assert pdebug("snapshot", *cfg, "-o", same).code == 0
+    unchanged = pdebug("diff", before, same)
+    assert unchanged.code == 0, unchanged.out + unchanged.err
+    assert "0 of 3 proxies changed, 3 unchanged." in unchanged.out
+
+    # ratings-1 now runs the sidecar's config; web-1 is gone; a new pod came
+    kube.forward("ratings-1", "shop", ADMIN, admin_of(envoys["sidecar"]))
+    kube.remove_pod("web-1", "default")
+    kube.add_pod("web-2", "default", forwards={ADMIN: admin_of(envoys["secret"])})
+    assert pdebug("snapshot", *cfg, "-o", after).code == 0
+    result = pdebug("diff", before, after)
+    assert result.code == ExitCode.FINDINGS, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["PROXY", "STATUS", "CHANGES"]
+    rows = {line.split()[0]: line for line in lines[1:5]}
+    assert re.search(
+        r"ratings-1\.shop\s+changed\s+clusters \d+ added; listeners \d+ added; routes 1 added$",
+        rows["ratings-1.shop"],
+    )
+    assert re.search(
+        rf"web-1\.default\s+only in {re.escape(str(before))}\s+-$", rows["web-1.default"]
+    )
+    assert re.search(
+        rf"web-2\.default\s+only in {re.escape(str(after))}\s+-$", rows["web-2.default"]
+    )
+    assert re.search(
+        r"productpage-v1-abc\.default\s+unchanged\s+-$", rows["productpage-v1-abc.default"]
+    )
+    assert (
+        f"1 of 4 proxies changed, 1 only in {before}, 1 only in {after}, 1 unchanged." in result.out
+    )
+    as_json = json.loads(pdebug("diff", before, after, "-o", "json").out)
+    assert as_json["same"] is False
+    by = {p["name"]: p for p in as_json["proxies"]}
+    assert by["ratings-1.shop"]["status"] == "changed"
+    clusters = by["ratings-1.shop"]["kinds"]["clusters"]
+    assert clusters["added"] > 0 and clusters["changed"] == clusters["removed"] == 0
+    assert by["web-1.default"]["status"] == "only-left"
+    # one proxy of each: the usual field-level diff
+    one = pdebug("diff", f"{before}:ratings-1.shop", f"{after}:ratings-1.shop")
+    assert one.code == 1 and "Clusters Don't Match" in one.out
+    same_member = pdebug("diff", "--bundle", before, "ratings-1", "ratings-1.shop")
+    assert same_member.code == 0
+
+    # check: one row per proxy
+    checked = pdebug("check", after, "--fail-on", "never")
+    assert checked.code == 0, checked.err
+    assert checked.out.splitlines()[0].split() == ["PROXY", "ERRORS", "WARNINGS", "TOP", "FINDING"]
+    assert "Checked 3 proxies:" in checked.out
