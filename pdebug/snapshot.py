@@ -451,7 +451,7 @@ def discover(cluster: KubeCluster, options: SnapshotOptions) -> list[ProxyRecord
     Raises:
         SourceUnavailable: the pods cannot be listed.
     """
-    from pdebug.sources.kube import _selector_text, owned_pods, parse_target
+    from pdebug.sources.kube import owned_pods, parse_target, selector_text
 
     sel, container = options.selection, options.live.container
     found: dict[str, ProxyRecord] = {}
@@ -473,7 +473,7 @@ def discover(cluster: KubeCluster, options: SnapshotOptions) -> list[ProxyRecord
                 add(_sort(cluster.read("pods", target.name, ns, shown), ns, container, True))
                 continue
             workload = cluster.read(target.resource, target.name, ns, shown)
-            selector = _selector_text((workload.get("spec") or {}).get("selector") or {})
+            selector = selector_text((workload.get("spec") or {}).get("selector") or {})
             pods = cluster.list("pods", ns, selector, shown) if selector else []
             owned = owned_pods(cluster, workload, target.kind, pods, selector, shown, ns)
             if not owned:

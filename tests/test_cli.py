@@ -104,3 +104,30 @@ def test_python_dash_m_and_broken_pipe():
     )
     assert proc.stdout.startswith("Istio Version:")
     assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
+    """A fetch that hangs, then Ctrl-C: 'pdebug: interrupted' and 130, no traceback."""
+    import signal
+    import socket
+    import time
+
+    with socket.create_server(("127.0.0.1", 0)) as server:  # accepts, never answers
+        port = server.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pdebug", "clusters", f"http://127.0.0.1:{port}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            conn, _ = server.accept()  # pdebug is now waiting for the answer
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+            conn.close()
+        finally:
+            proc.kill()
+    assert proc.returncode == 130
+    assert err == "pdebug: interrupted\n"
+    assert out == ""

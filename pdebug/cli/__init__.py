@@ -111,6 +111,9 @@ def _main(argv: list[str] | None) -> int:
 
     try:
         result = _app_for(args)(args=args, prog_name="pdebug", standalone_mode=False)
+        if result == ExitCode.INTERRUPTED:
+            # Typer turns Ctrl-C into this return value; no command returns it otherwise.
+            print("pdebug: interrupted", file=sys.stderr)
         return int(result) if isinstance(result, int) else ExitCode.OK
     except PdebugError as exc:
         if debug:

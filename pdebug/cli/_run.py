@@ -298,7 +298,7 @@ def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
     return dump
 
 
-def _fetch_live(source: Source, fetch: Fetch) -> ProxyData:
+def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
     """Ask a live proxy for exactly what the view needs."""
     from pdebug.model.load import load
 
@@ -323,7 +323,7 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
     source = target.open()
     try:
         if source.live:
-            proxy = _fetch_live(source, fetch)
+            proxy = fetch_live(source, fetch)
         else:
             proxy = _load(source.get(""), source.label, fetch.mask)
             from pdebug.sources import FileSource

@@ -211,7 +211,7 @@ def against_istiod(
     discovery; a file or admin URL needs ``--istiod`` and gives the proxy ID from
     ``--proxy-id`` or the dump's bootstrap node ID.
     """
-    from pdebug.cli._run import Target, _fetch_live, load_proxy
+    from pdebug.cli._run import Target, fetch_live, load_proxy
     from pdebug.sources import classify
     from pdebug.sources.kube import KubeCluster, KubeSource
 
@@ -230,7 +230,7 @@ def against_istiod(
         if kind == "kube":
             kube = KubeSource(source, options, cluster)
             try:
-                envoy = _fetch_live(kube, fetch)
+                envoy = fetch_live(kube, fetch)
             finally:
                 kube.close()
             proxy_id = proxy_id or f"{kube.pod}.{kube.namespace}"

@@ -160,7 +160,7 @@ def snapshot_cmd(
         result = take_snapshot(options, output, directory, printer)
     except KeyboardInterrupt:
         printer.finish()
-        print("pdebug: interrupted; nothing was written", file=sys.stderr)
+        print("snapshot stopped: nothing was written", file=sys.stderr)
         raise
     finally:
         printer.finish()

@@ -54,6 +54,7 @@ __all__ = [
     "parse_target",
     "pod_state",
     "running_and_ready",
+    "selector_text",
     "sidecar_problem",
 ]
 
@@ -716,7 +717,7 @@ class KubeSource:
     def _pick(self, workload: Json) -> Json:
         """The first (by name) Running and Ready pod of a workload."""
         spec = workload.get("spec") or {}
-        selector = _selector_text(spec.get("selector") or {})
+        selector = selector_text(spec.get("selector") or {})
         kind = self.target.kind
         if not selector:
             raise SourceUnavailable(
@@ -922,7 +923,7 @@ def _not_running_reason(status: Json) -> str:
     return str(status.get("reason") or "")
 
 
-def _selector_text(selector: Json) -> str:
+def selector_text(selector: Json) -> str:
     """A LabelSelector object as a ``labelSelector`` query string."""
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
