@@ -135,6 +135,13 @@ class Sample:
     stderr: bytes
 
 
+#: The environment of every measured process. PYTHONDONTWRITEBYTECODE (set on some CI and
+#: sandbox machines) is dropped: with it, every pdebug process would compile pdebug's own
+#: modules from source (~60 ms), which no install does (pip writes the .pyc files), while the
+#: typer baseline's modules come compiled from site-packages. The warm-up pass writes them.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_once(argv: list[str], timeout: float) -> Sample:
     """Run ``argv`` (stdout to /dev/null) and return its wall time and its own peak RSS.
 
@@ -145,7 +152,12 @@ def run_once(argv: list[str], timeout: float) -> Sample:
         t0 = time.perf_counter()
         try:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=ROOT,
+                env=CHILD_ENV,
             )
         except OSError as exc:
             return Sample(0.0, 0, 127, f"cannot run {argv[0]}: {exc.strerror}".encode())

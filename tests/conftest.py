@@ -1,9 +1,10 @@
-"""Shared test helpers: run pdebug in-process, fixture paths, golden files."""
+"""Shared test helpers: run pdebug in-process, fixture paths, golden files, live doubles."""
 
 from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,12 @@ ISTIOCTL = FIXTURES / "istioctl"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import envoy_harness as eh  # noqa: E402 - needs the sys.path entry above
+import kube_double as kd  # noqa: E402
+
+#: What pdebug may ask of the API server double by default: (RBAC verb, resource).
+PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,3 +71,49 @@ def golden(request: pytest.FixtureRequest):
             pytest.fail(f"output differs from golden/{name}:\n{diff}")
 
     return check
+
+
+# --------------------------------------------------------------------------- live doubles
+
+
+@pytest.fixture
+def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Never read the developer's kubeconfig, nor act as if in a pod."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def kube_reads() -> Collection[tuple[str, str]]:
+    """The (verb, resource) requests pdebug may make of ``kube``; a module overrides it."""
+    return PORT_FORWARD_READS
+
+
+@pytest.fixture
+def kube(kube_reads: Collection[tuple[str, str]]) -> Iterator[kd.KubeDouble]:
+    """A fresh Kubernetes API server double; afterwards pdebug must only have read from it."""
+    with kd.KubeDouble() as double:
+        yield double
+        bad = [
+            r
+            for r in double.requests
+            if r.method != "GET" or (r.verb, r.resource) not in kube_reads
+        ]
+        assert not bad, f"pdebug did more than read: {bad}"
+
+
+@pytest.fixture
+def kubeconfig(kube: kd.KubeDouble, tmp_path: Path) -> str:
+    """A kubeconfig for ``kube`` (context ``test``, namespace ``default``)."""
+    return str(kube.write_kubeconfig(tmp_path / "kubeconfig"))
+
+
+@pytest.fixture(scope="module")
+def sidecar() -> Iterator[eh.SidecarRun]:
+    """One real Istio-shaped sidecar Envoy per test module (skips without an envoy binary)."""
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary")
+    with eh.istio_sidecar() as run:
+        yield run

@@ -7,7 +7,10 @@ This module has no pytest dependency: tests import it, and so does
 * :class:`Envoy`, a context manager that starts ``envoy`` on a bootstrap dict and
   talks to its admin interface;
 * :class:`XdsFiles`, file-based xDS (``path_config_source``) in a temp dir;
-* :class:`LoopbackUpstream`, a tiny HTTP server that names itself;
+* :class:`ServerContext`, the ``with``-statement protocol of every test server here and in
+  the other doubles, and :class:`LoopbackHTTPServer`, a threaded HTTP server on 127.0.0.1
+  whose subclasses only answer GETs (:class:`LoopbackUpstream`, a tiny HTTP server that
+  names itself, is one);
 * :func:`make_test_pki`, a throwaway CA plus a SPIFFE leaf certificate;
 * bootstrap builders: :func:`seed_demo_bootstrap` (the seed tutorial config) and
   :func:`istio_sidecar_bootstrap` / :func:`istio_sidecar_resources` (an
@@ -50,7 +53,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import yaml
 
@@ -74,8 +77,10 @@ __all__ = [
     "SPIFFE_ID",
     "Envoy",
     "EnvoyError",
+    "LoopbackHTTPServer",
     "LoopbackUpstream",
     "SeedDemo",
+    "ServerContext",
     "SidecarPorts",
     "SidecarResources",
     "SidecarRun",
@@ -252,10 +257,33 @@ def _next_base_id() -> int:
     return (os.getpid() % 100_000) * 1000 + n % 1000
 
 
+class ServerContext:
+    """Something a test starts and stops: ``with X() as x`` is ``x.start()`` ... ``x.stop()``."""
+
+    def start(self) -> Self:
+        """Start serving; return ``self``."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving and release what :meth:`start` took."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------- Envoy
 
 
-class Envoy:
+class Envoy(ServerContext):
     """A real Envoy process started on a bootstrap dict.
 
     The bootstrap is deep-copied and written to a temp dir. If it has no
@@ -375,7 +403,7 @@ class Envoy:
             cmd += ["--concurrency", str(self.concurrency)]
         return cmd + self.extra_args
 
-    def start(self) -> Envoy:
+    def start(self) -> Self:
         """Write the bootstrap, start Envoy and wait until its admin answers.
 
         Returns:
@@ -479,18 +507,14 @@ class Envoy:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
-    def __enter__(self) -> Envoy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- admin
+
+    @property
+    def admin_address(self) -> tuple[str, int]:
+        """``("127.0.0.1", admin port)``: where a port-forward to the admin interface goes."""
+        if not self.admin_url:
+            raise EnvoyError("envoy admin is not up")
+        return "127.0.0.1", int(self.admin_url.rsplit(":", 1)[1])
 
     def request(self, path: str, *, timeout: float = 5.0) -> tuple[int, bytes]:
         """GET an admin path and return ``(status, body)`` without raising on HTTP errors.
@@ -725,26 +749,22 @@ class XdsFiles:
 # --------------------------------------------------------------------------- upstream
 
 
-class LoopbackUpstream:
-    """A threaded HTTP server on ``127.0.0.1`` that names itself.
+class LoopbackHTTPServer(ServerContext):
+    """A threaded HTTP/1.1 server on ``127.0.0.1``, serving in a daemon thread.
 
-    Every GET answers ``status`` with a JSON body
-    ``{"upstream": name, "path": ..., "host": <Host header>}``. ``status`` can be
-    changed while running. Use it as a context manager.
+    A subclass answers GETs in :meth:`respond`; everything else (binding, the handler
+    class, the thread, shutting down) is here.
     """
 
-    def __init__(self, name: str = "upstream", status: int = 200, port: int = 0) -> None:
+    def __init__(self, port: int = 0, thread_name: str = "loopback-http") -> None:
         """Create (but do not start) the server.
 
         Args:
-            name: Reported in every response body.
-            status: HTTP status of every response.
             port: Port to bind; 0 lets the OS choose.
+            thread_name: Name of the serving thread.
         """
-        self.name = name
-        self.status = status
         self.requested_port = port
-        self.requests: list[str] = []
+        self.thread_name = thread_name
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -752,28 +772,38 @@ class LoopbackUpstream:
     def port(self) -> int:
         """The port the server listens on."""
         if self._server is None:
-            raise RuntimeError("upstream not started")
+            raise RuntimeError(f"{type(self).__name__} not started")
         return int(self._server.server_address[1])
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``("127.0.0.1", port)``."""
+        return "127.0.0.1", self.port
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> LoopbackUpstream:
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
+        """Answer one GET (called in a handler thread).
+
+        Returns:
+            ``(status, body, content type)``.
+        """
+        raise NotImplementedError
+
+    def start(self) -> Self:
         """Bind ``127.0.0.1:port`` (0: ephemeral) and serve in a daemon thread."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive, as Go's net/http and Envoy's admin
 
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                owner.requests.append(self.path)
-                body = json.dumps(
-                    {"upstream": owner.name, "path": self.path, "host": self.headers.get("Host")}
-                ).encode()
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
+                status, body, content_type = owner.respond(self)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -786,7 +816,7 @@ class LoopbackUpstream:
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"upstream-{self.name}",
+            name=self.thread_name,
             daemon=True,
         )
         self._thread.start()
@@ -802,16 +832,35 @@ class LoopbackUpstream:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> LoopbackUpstream:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class LoopbackUpstream(LoopbackHTTPServer):
+    """A threaded HTTP server on ``127.0.0.1`` that names itself.
+
+    Every GET answers ``status`` with a JSON body
+    ``{"upstream": name, "path": ..., "host": <Host header>}``. ``status`` can be
+    changed while running. Use it as a context manager.
+    """
+
+    def __init__(self, name: str = "upstream", status: int = 200, port: int = 0) -> None:
+        """Create (but do not start) the server.
+
+        Args:
+            name: Reported in every response body.
+            status: HTTP status of every response.
+            port: Port to bind; 0 lets the OS choose.
+        """
+        super().__init__(port, f"upstream-{name}")
+        self.name = name
+        self.status = status
+        self.requests: list[str] = []
+
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
+        """Name this upstream, the path and the Host header, as JSON."""
+        self.requests.append(request.path)
+        body = json.dumps(
+            {"upstream": self.name, "path": request.path, "host": request.headers.get("Host")}
+        ).encode()
+        return self.status, body, "application/json"
 
 
 def http_get(
@@ -1452,6 +1501,40 @@ class SidecarResources:
     def secret_names(self) -> list[str]:
         """Names of the SDS secrets."""
         return [str(s["name"]) for s in self.secrets]
+
+    def config_dump(self) -> Json:
+        """The CDS, LDS and RDS resources as a ``/config_dump``: what this proxy should have.
+
+        istiod's view of the sidecar, before :func:`istiod_double.istiod_view` shapes it
+        the way istiod answers, or an ``--expected`` file for ``pdebug diff``.
+        """
+        admin = "type.googleapis.com/envoy.admin.v3."
+        return {
+            "configs": [
+                {
+                    "@type": admin + "ClustersConfigDump",
+                    "dynamic_active_clusters": [
+                        {"cluster": {"@type": CLUSTER_TYPE, **c}} for c in self.clusters
+                    ],
+                },
+                {
+                    "@type": admin + "ListenersConfigDump",
+                    "dynamic_listeners": [
+                        {
+                            "name": lst["name"],
+                            "active_state": {"listener": {"@type": LISTENER_TYPE, **lst}},
+                        }
+                        for lst in self.listeners
+                    ],
+                },
+                {
+                    "@type": admin + "RoutesConfigDump",
+                    "dynamic_route_configs": [
+                        {"route_config": {"@type": ROUTE_TYPE, **r}} for r in self.route_configs
+                    ],
+                },
+            ]
+        }
 
 
 def istio_sidecar_bootstrap(xds: XdsFiles, ports: SidecarPorts) -> Json:

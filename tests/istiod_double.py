@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+import envoy_harness as eh
 
 __all__ = [
     "NOT_CONNECTED_BODY",
@@ -48,77 +49,24 @@ _JSON = "application/json"
 _TEXT = "text/plain; charset=utf-8"
 
 
-class RecordedHTTP:
+class RecordedHTTP(eh.LoopbackHTTPServer):
     """A small HTTP/1.1 server on 127.0.0.1 whose answers a subclass decides."""
 
     def __init__(self) -> None:
+        super().__init__(thread_name=type(self).__name__)
         self.requests: list[str] = []
         #: ``{path: (status, body, content type)}``: answers that win over everything.
         self.override: dict[str, Answer] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -------------------------------------------------------------- lifecycle
-
-    def start(self) -> RecordedHTTP:
-        double = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as Go's net/http
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                url = urllib.parse.urlsplit(self.path)
-                with double._lock:
-                    double.requests.append(self.path)
-                    answer = double.override.get(url.path)
-                if answer is None:
-                    answer = double.answer(url.path, urllib.parse.parse_qs(url.query))
-                status, body, content_type = answer
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=type(self).__name__, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> RecordedHTTP:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    @property
-    def url(self) -> str:
-        host, port = self.address
-        return f"http://{host}:{port}"
+    def respond(self, request: BaseHTTPRequestHandler) -> Answer:
+        url = urllib.parse.urlsplit(request.path)
+        with self._lock:
+            self.requests.append(request.path)
+            answer = self.override.get(url.path)
+        if answer is None:
+            answer = self.answer(url.path, urllib.parse.parse_qs(url.query))
+        return answer
 
     # -------------------------------------------------------------- answers
 
@@ -139,10 +87,6 @@ class IstiodDouble(RecordedHTTP):
         self.name = name
         self.syncz = syncz
         self.dumps: dict[str, bytes] = {}
-
-    def __enter__(self) -> IstiodDouble:
-        self.start()
-        return self
 
     def connect(self, proxy_id: str, dump: bytes | Json) -> None:
         """Make ``proxy_id`` connected to this replica, with ``dump`` as istiod's view."""
@@ -169,10 +113,6 @@ class EnvoyAdminDouble(RecordedHTTP):
     def __init__(self, dump: bytes) -> None:
         super().__init__()
         self.dump = dump
-
-    def __enter__(self) -> EnvoyAdminDouble:
-        self.start()
-        return self
 
     def answer(self, path: str, query: dict[str, list[str]]) -> Answer:
         if path == "/config_dump":

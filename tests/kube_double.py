@@ -91,9 +91,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+import envoy_harness as eh
 import yaml
 
 __all__ = [
@@ -758,7 +758,7 @@ def _not_found(resource: str, name: str) -> Json:
     return _status(404, "NotFound", f'{_qualified(resource)} "{name}" not found', details)
 
 
-class KubeDouble:
+class KubeDouble(eh.ServerContext):
     """A Kubernetes API server double on ``127.0.0.1`` (see the module docstring).
 
     Args:
@@ -790,7 +790,7 @@ class KubeDouble:
 
     # -- lifecycle
 
-    def start(self) -> KubeDouble:
+    def start(self) -> Self:
         """Bind an ephemeral port on 127.0.0.1 and serve in a thread."""
         ctx = None
         if self._pki is not None:
@@ -832,17 +832,6 @@ class KubeDouble:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> KubeDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -16,12 +16,6 @@ from pdebug.errors import ExitCode
 needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
 
 
-@pytest.fixture(scope="module")
-def sidecar():
-    with eh.istio_sidecar() as run:
-        yield run
-
-
 def _saved(sidecar, tmp_path: Path) -> Path:
     path = tmp_path / "dump.json"
     path.write_bytes(sidecar.envoy.get("/config_dump?include_eds"))

@@ -32,12 +32,6 @@ ROUTE_9080 = "9080"
 Json = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def sidecar():
-    with eh.istio_sidecar() as run:
-        yield run
-
-
 def _pristine(run: eh.SidecarRun) -> bool:
     """Back to what was fed: no extra, warming or rejected listener or cluster."""
     if not eh.sidecar_is_ready(run.envoy, run.resources):

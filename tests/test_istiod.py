@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,32 +38,15 @@ MATCH_2020 = [
     "Listeners Match",
     "Routes Match (RDS last loaded at Fri, 06 Mar 2020 21:51:34 UTC)",
 ]
-READS = {("get", "pods"), ("list", "pods"), ("create", "pods/portforward")}
 
 
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _environment(monkeypatch: pytest.MonkeyPatch, no_ambient_config: None) -> None:
     """UTC for the RDS time; never the developer's kubeconfig or a pod's service account."""
     import time
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def kube() -> Iterator[kd.KubeDouble]:
-    with kd.KubeDouble() as double:
-        yield double
-        bad = [r for r in double.requests if r.method != "GET" or (r.verb, r.resource) not in READS]
-        assert not bad, f"pdebug did more than read: {bad}"
-
-
-@pytest.fixture
-def kubeconfig(kube: kd.KubeDouble, tmp_path: Path) -> str:
-    return str(kube.write_kubeconfig(tmp_path / "kubeconfig"))
 
 
 @pytest.fixture
@@ -209,48 +192,13 @@ def test_include_endpoints_asks_istiod_for_eds(pdebug, kube, kubeconfig, replica
 
 def istiod_answer(resources: eh.SidecarResources) -> dict[str, Any]:
     """istiod's /debug/config_dump for the sidecar: the xDS resources fed to Envoy."""
-    fed = {
-        "configs": [
-            {
-                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
-                "dynamic_active_clusters": [
-                    {"cluster": {"@type": eh.CLUSTER_TYPE, **c}} for c in resources.clusters
-                ],
-            },
-            {
-                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
-                "dynamic_listeners": [
-                    {
-                        "name": x["name"],
-                        "active_state": {"listener": {"@type": eh.LISTENER_TYPE, **x}},
-                    }
-                    for x in resources.listeners
-                ],
-            },
-            {
-                "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
-                "dynamic_route_configs": [
-                    {"route_config": {"@type": eh.ROUTE_TYPE, **r}} for r in resources.route_configs
-                ],
-            },
-        ]
-    }
-    return idd.istiod_view(fed)
-
-
-@pytest.fixture(scope="module")
-def sidecar() -> Iterator[eh.SidecarRun]:
-    if not eh.envoy_available():
-        pytest.skip("no envoy binary")
-    with eh.istio_sidecar() as run:
-        yield run
+    return idd.istiod_view(resources.config_dump())
 
 
 @pytest.mark.envoy
 def test_real_envoy_in_sync_with_istiod(pdebug, kube, kubeconfig, replicas, sidecar):
     a, b = replicas
-    admin = ("127.0.0.1", int(sidecar.envoy.admin_url.rsplit(":", 1)[1]))
-    kube.add_pod(SIDECAR_POD, forwards={15000: admin})
+    kube.add_pod(SIDECAR_POD, forwards={15000: sidecar.envoy.admin_address})
     idd.register(kube, a, a.name)
     idd.register(kube, b, b.name)
     b.connect(eh.SIDECAR_NODE_ID.split("~")[2], istiod_answer(sidecar.resources))
@@ -265,8 +213,7 @@ def test_real_envoy_in_sync_with_istiod(pdebug, kube, kubeconfig, replicas, side
 @pytest.mark.envoy
 def test_real_envoy_out_of_sync_with_istiod(pdebug, kube, kubeconfig, replicas, sidecar):
     a, _ = replicas
-    admin = ("127.0.0.1", int(sidecar.envoy.admin_url.rsplit(":", 1)[1]))
-    kube.add_pod(SIDECAR_POD, forwards={15000: admin})
+    kube.add_pod(SIDECAR_POD, forwards={15000: sidecar.envoy.admin_address})
     idd.register(kube, a, a.name)
     newer = copy.deepcopy(sidecar.resources)  # istiod has moved on; Envoy has not (yet)
     details = next(c for c in newer.clusters if c["name"] == eh.DETAILS)
@@ -287,69 +234,129 @@ def test_real_envoy_out_of_sync_with_istiod(pdebug, kube, kubeconfig, replicas, 
 # ------------------------------------------------------------------ diff: faults
 
 
-def test_no_istiod_pods(pdebug, kube, kubeconfig, envoy_2020):
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
-        "no istiod pods in namespace istio-system (selector app=istiod)",
-        "is the control plane in another namespace? pass --istio-namespace NS "
-        "(find it: kubectl get pods -A -l app=istiod)",
+Setup = Callable[[kd.KubeDouble, idd.IstiodDouble, idd.IstiodDouble], None]
+
+
+def no_istiod(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+    """Nothing in istio-system."""
+
+
+def default_and_1_27(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+    idd.register(kube, a, a.name)
+    idd.register(kube, b, b.name, revision="1-27")
+
+
+def pending(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+    idd.register(kube, a, "istiod-7c9d-a", phase="Pending")
+
+
+def proxy_elsewhere(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+    idd.register(kube, a, a.name)
+    idd.register(kube, b, b.name)
+    a.connect("someone-else.default", PILOT_2020.read_bytes())
+
+
+def refused(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+    """An app=istiod pod (no istiod annotations) where nothing listens on 15014."""
+    kube.add_pod(
+        "istiod-7c9d-a",
+        "istio-system",
+        labels={"app": "istiod"},
+        containers=("discovery",),
+        forwards={15014: ("127.0.0.1", eh.free_port())},
     )
 
 
-def test_revision_selector_matches_nothing(pdebug, kube, kubeconfig, replicas, envoy_2020):
-    a, b = replicas
-    idd.register(kube, a, a.name)
-    idd.register(kube, b, b.name, revision="1-27")
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig, "--revision", "canary")
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
+def answers(status: int, body: bytes, content_type: str) -> Setup:
+    """One replica, answering /debug/config_dump with this whatever the proxy."""
+
+    def setup(kube: kd.KubeDouble, a: idd.IstiodDouble, b: idd.IstiodDouble) -> None:
+        idd.register(kube, a, a.name)
+        a.override["/debug/config_dump"] = (status, body, content_type)
+
+    return setup
+
+
+DIFF_FAULTS = [
+    pytest.param(
+        no_istiod,
+        (),
+        ExitCode.SOURCE_UNAVAILABLE,
+        "no istiod pods in namespace istio-system (selector app=istiod)",
+        "is the control plane in another namespace? pass --istio-namespace NS "
+        "(find it: kubectl get pods -A -l app=istiod)",
+        id="no-istiod-pods",
+    ),
+    pytest.param(
+        default_and_1_27,
+        ("--revision", "canary"),
+        ExitCode.SOURCE_UNAVAILABLE,
         "no istiod pods in namespace istio-system (selector app=istiod,istio.io/rev=canary); "
         "revisions there: 1-27, default",
         "check --revision (kubectl get pods -A -l app=istiod -L istio.io/rev), "
         "or --istio-namespace",
-    )
-
-
-def test_istiod_pod_not_running(pdebug, kube, kubeconfig, replicas, envoy_2020):
-    a, _ = replicas
-    idd.register(kube, a, "istiod-7c9d-a", phase="Pending")
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
+        id="revision-selector-matches-nothing",
+    ),
+    pytest.param(
+        pending,
+        (),
+        ExitCode.SOURCE_UNAVAILABLE,
         "no Running istiod pod in namespace istio-system (selector app=istiod; "
         "istiod-7c9d-a: Pending)",
         "kubectl get pods -n istio-system -l app=istiod",
-    )
-
-
-def test_proxy_unknown_to_every_istiod(pdebug, kube, kubeconfig, replicas, envoy_2020):
-    a, b = replicas
-    idd.register(kube, a, a.name)
-    idd.register(kube, b, b.name)
-    a.connect("someone-else.default", PILOT_2020.read_bytes())
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
+        id="istiod-pod-not-running",
+    ),
+    pytest.param(
+        proxy_elsewhere,
+        (),
+        ExitCode.SOURCE_UNAVAILABLE,
         f"proxy {ID_2020} is not connected to any istiod in namespace istio-system "
         "(asked istiod-7c9d-a, istiod-7c9d-b)",
         "is it in the mesh and on this control plane (--revision)? pdebug status lists the "
         "proxies istiod knows, and which replica each is on",
-    )
-
-
-def test_istiod_answers_empty(pdebug, kube, kubeconfig, replicas, envoy_2020):
-    a, _ = replicas
-    idd.register(kube, a, a.name)
-    a.override["/debug/config_dump"] = (200, b"", "application/json")
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.INVALID_INPUT
-    assert one_error(result) == (
+        id="proxy-unknown-to-every-istiod",
+    ),
+    pytest.param(
+        answers(200, b"", "application/json"),
+        (),
+        ExitCode.INVALID_INPUT,
         f"pod/istiod-7c9d-a.istio-system /debug/config_dump?proxyID={ID_2020}: istiod "
         "answered with an empty body",
         "istiod may be restarting or overloaded; try again, or read its log: "
         "kubectl logs -n istio-system istiod-7c9d-a",
-    )
+        id="istiod-answers-empty",
+    ),
+    pytest.param(
+        refused,
+        (),
+        ExitCode.SOURCE_UNAVAILABLE,
+        "pod/istiod-7c9d-a.istio-system: nothing listens on port 15014 in the pod "
+        "(the kubelet says: connection refused)",
+        "is istiod up, and is 15014 its monitoring port (the pod's prometheus.io/port "
+        "annotation)? kubectl logs -n istio-system istiod-7c9d-a",
+        id="istiod-port-forward-refused",
+    ),
+    pytest.param(
+        answers(404, b"404 page not found\n", "text/plain"),
+        (),
+        ExitCode.SOURCE_UNAVAILABLE,
+        "pod/istiod-7c9d-a.istio-system: istiod has no /debug/config_dump "
+        "(HTTP 404 (404 page not found))",
+        "is port 15014 istiod's monitoring port? Its debug endpoints may be off "
+        "(ENABLE_DEBUG_ON_HTTP=false)",
+        id="istiod-debug-endpoints-off",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setup", "args", "code", "message", "hint"), DIFF_FAULTS)
+def test_diff_with_live_istiod_fault(
+    pdebug, kube, kubeconfig, replicas, envoy_2020, setup, args, code, message, hint
+):
+    setup(kube, *replicas)
+    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig, *args)
+    assert result.code == code
+    assert one_error(result) == (message, hint)
 
 
 def test_istiod_knows_the_proxy_but_has_nothing_for_it(
@@ -396,36 +403,8 @@ def test_istiod_answers_something_else(pdebug, kube, kubeconfig, replicas, envoy
     )
 
 
-def test_istiod_port_forward_refused(pdebug, kube, kubeconfig, envoy_2020):
-    kube.add_pod(
-        "istiod-7c9d-a",
-        "istio-system",
-        labels={"app": "istiod"},
-        containers=("discovery",),
-        forwards={15014: ("127.0.0.1", eh.free_port())},
-    )
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
-        "pod/istiod-7c9d-a.istio-system: nothing listens on port 15014 in the pod "
-        "(the kubelet says: connection refused)",
-        "is istiod up, and is 15014 its monitoring port (the pod's prometheus.io/port "
-        "annotation)? kubectl logs -n istio-system istiod-7c9d-a",
-    )
-
-
-def test_istiod_debug_endpoints_off_or_refused(pdebug, kube, kubeconfig, replicas, envoy_2020):
+def test_istiod_url_refuses_debug(pdebug, replicas):
     a, _ = replicas
-    idd.register(kube, a, a.name)
-    a.override["/debug/config_dump"] = (404, b"404 page not found\n", "text/plain")
-    result = pdebug("diff", f"pod/{POD_2020}", "--kubeconfig", kubeconfig)
-    assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result) == (
-        "pod/istiod-7c9d-a.istio-system: istiod has no /debug/config_dump "
-        "(HTTP 404 (404 page not found))",
-        "is port 15014 istiod's monitoring port? Its debug endpoints may be off "
-        "(ENABLE_DEBUG_ON_HTTP=false)",
-    )
     a.override["/debug/config_dump"] = (401, b"", "text/plain")
     result = pdebug("diff", ENVOY_2020, "--istiod", a.url)
     assert result.code == ExitCode.SOURCE_UNAVAILABLE

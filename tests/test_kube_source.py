@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import envoy_harness as eh
@@ -39,34 +38,17 @@ READS = {
 }
 
 
-@pytest.fixture(scope="module")
-def sidecar() -> Iterator[eh.SidecarRun]:
-    if not eh.envoy_available():
-        pytest.skip("no envoy binary")
-    with eh.istio_sidecar() as run:
-        yield run
+pytestmark = pytest.mark.usefixtures("no_ambient_config")
 
 
 @pytest.fixture
 def admin(sidecar: eh.SidecarRun) -> tuple[str, int]:
-    return ("127.0.0.1", int(sidecar.envoy.admin_url.rsplit(":", 1)[1]))
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Never read the developer's kubeconfig, nor act as if in a pod."""
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return sidecar.envoy.admin_address
 
 
 @pytest.fixture
-def kube() -> Iterator[kd.KubeDouble]:
-    with kd.KubeDouble() as double:
-        yield double
-        bad = [r for r in double.requests if r.method != "GET" or (r.verb, r.resource) not in READS]
-        assert not bad, f"pdebug did more than read: {bad}"
+def kube_reads() -> set[tuple[str, str]]:
+    return READS
 
 
 @pytest.fixture

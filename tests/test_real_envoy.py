@@ -23,12 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sidecar():
-    with eh.istio_sidecar() as run:
-        yield run
-
-
 def _save(tmp_path: Path, name: str, body: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(body)

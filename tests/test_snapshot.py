@@ -42,7 +42,10 @@ BEARER_TOKEN = "sn4psh0t-b3arer-t0ken-98765"
 COOKIE = "session=c00kie-value-abcdef"
 GENERIC = "generic-s3cret-value-424242"
 
-pytestmark = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+pytestmark = [
+    pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary"),
+    pytest.mark.usefixtures("no_ambient_config"),
+]
 
 
 def _secret_bootstrap(admin_port: int, listener_port: int, upstream_port: int, pki) -> dict:
@@ -87,23 +90,9 @@ def envoys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         }
 
 
-def admin_of(envoy: eh.Envoy) -> tuple[str, int]:
-    return ("127.0.0.1", int(envoy.admin_url.rsplit(":", 1)[1]))
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
 @pytest.fixture
-def kube() -> Iterator[kd.KubeDouble]:
-    with kd.KubeDouble() as double:
-        yield double
-        bad = [r for r in double.requests if r.method != "GET" or (r.verb, r.resource) not in READS]
-        assert not bad, f"pdebug did more than read: {bad}"
+def kube_reads() -> set[tuple[str, str]]:
+    return READS
 
 
 @pytest.fixture
@@ -114,17 +103,20 @@ def kubeconfig(kube: kd.KubeDouble, tmp_path: Path) -> str:
 def mesh(kube: kd.KubeDouble, envoys: dict[str, Any], faults: bool = True) -> None:
     """Three proxies in two namespaces; with ``faults``, the three kinds of trouble."""
     kube.add_pod(
-        "web-1", "default", labels={"app": "web"}, forwards={ADMIN: admin_of(envoys["secret"])}
+        "web-1", "default", labels={"app": "web"}, forwards={ADMIN: envoys["secret"].admin_address}
     )
     kube.add_pod(
         "productpage-v1-abc",
         "default",
         labels={"app": "productpage"},
-        forwards={ADMIN: admin_of(envoys["sidecar"])},
+        forwards={ADMIN: envoys["sidecar"].admin_address},
         node_name="kind-worker2",
     )
     kube.add_pod(
-        "ratings-1", "shop", labels={"app": "ratings"}, forwards={ADMIN: admin_of(envoys["plain"])}
+        "ratings-1",
+        "shop",
+        labels={"app": "ratings"},
+        forwards={ADMIN: envoys["plain"].admin_address},
     )
     if faults:
         kube.add_pod("batch-1", "default", containers=("app",))  # no sidecar
@@ -260,7 +252,7 @@ def test_namespace_selector_and_targets(pdebug, kube, kubeconfig, envoys, tmp_pa
 def test_a_deployment_means_all_its_pods(pdebug, kube, kubeconfig, envoys, tmp_path):
     dep = kube.add_deployment("reviews-v1", "default", labels={"app": "reviews"})
     for envoy in ("plain", "secret"):
-        kube.add_pod(owner=dep, forwards={ADMIN: admin_of(envoys[envoy])})
+        kube.add_pod(owner=dep, forwards={ADMIN: envoys[envoy].admin_address})
     kube.add_pod("reviews-v1-bare", labels={"app": "reviews"})  # not the deployment's
     out = tmp_path / "d.tar.gz"
     result = pdebug("snapshot", "deploy/reviews-v1", "-o", out, "--kubeconfig", kubeconfig)
@@ -381,7 +373,7 @@ def test_no_seeded_secret_survives_and_no_redact_keeps_tokens(
 
 @pytest.mark.envoy
 def test_ctrl_c_leaves_nothing(kube, envoys, tmp_path):
-    kube.add_pod("web-1", "default", forwards={ADMIN: admin_of(envoys["plain"])})
+    kube.add_pod("web-1", "default", forwards={ADMIN: envoys["plain"].admin_address})
     kube.add_pod("hang-1", "default", forwards={ADMIN: kube.hanging_target()})
     config = kube.write_kubeconfig(tmp_path / "cfg" / "kubeconfig")
     work = tmp_path / "out"
@@ -519,9 +511,9 @@ def test_check_and_diff_two_snapshots(pdebug, kube, kubeconfig, envoys, tmp_path
     assert "0 of 3 proxies changed, 3 unchanged." in unchanged.out
 
     # ratings-1 now runs the sidecar's config; web-1 is gone; a new pod came
-    kube.forward("ratings-1", "shop", ADMIN, admin_of(envoys["sidecar"]))
+    kube.forward("ratings-1", "shop", ADMIN, envoys["sidecar"].admin_address)
     kube.remove_pod("web-1", "default")
-    kube.add_pod("web-2", "default", forwards={ADMIN: admin_of(envoys["secret"])})
+    kube.add_pod("web-2", "default", forwards={ADMIN: envoys["secret"].admin_address})
     assert pdebug("snapshot", *cfg, "-o", after).code == 0
     result = pdebug("diff", before, after)
     assert result.code == ExitCode.FINDINGS, result.err

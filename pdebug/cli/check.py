@@ -20,6 +20,7 @@ from pdebug.cli.views import (
     OutputOpt,
     SourceArg,
     TimeoutOpt,
+    target_of,
 )
 from pdebug.errors import ExitCode
 
@@ -84,21 +85,22 @@ def check_cmd(
     Example: pdebug check snapshot.tar.gz --fail-on error
     """
     from pdebug.checks import CheckOptions, parse_codes, parse_fail_on, run_checks
-    from pdebug.cli._run import Fetch, Target, load_proxy, multi_bundle
+    from pdebug.cli._run import Fetch, load_proxy, multi_bundle
     from pdebug.render import get_format
-    from pdebug.sources import LiveOptions
     from pdebug.views import check as v
 
     fmt = get_format(output)
     threshold = parse_fail_on(fail_on)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
-    live = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     whole = source if bundle is None else (None if source else bundle)
     if admin is None and multi_bundle(whole) is not None:
         assert whole is not None
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
+    target = target_of(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-    proxy = load_proxy(Target.of(source, admin, live, bundle), fetch, clusters_json)
+    proxy = load_proxy(target, fetch, clusters_json)
     report = run_checks(proxy, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:

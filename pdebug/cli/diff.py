@@ -13,9 +13,13 @@ from pdebug.cli.views import (
     BundleOpt,
     ContainerOpt,
     ContextOpt,
+    IstiodOpt,
+    IstioNamespaceOpt,
     KubeconfigOpt,
     NamespaceOpt,
     OutputOpt,
+    ProxyIdOpt,
+    RevisionOpt,
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode, UsageError
@@ -25,39 +29,6 @@ if TYPE_CHECKING:
     from pdebug.model import ProxyData
     from pdebug.sources import LiveOptions
     from pdebug.sources.istiod import Istiod
-
-_ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
-
-IstioNamespaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--istio-namespace",
-        "-i",
-        help="Where istiod runs (default istio-system).",
-        metavar="NS",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-RevisionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--revision",
-        "-r",
-        help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
-        metavar="REV",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-IstiodOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--istiod",
-        help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
-        "port-forward) instead of finding its pods.",
-        metavar="URL",
-        rich_help_panel=_ISTIOD,
-    ),
-]
 
 
 @app.command("diff")
@@ -103,15 +74,7 @@ def diff_cmd(
     istio_namespace: IstioNamespaceOpt = None,
     revision: RevisionOpt = None,
     istiod: IstiodOpt = None,
-    proxy_id: Annotated[
-        str | None,
-        typer.Option(
-            "--proxy-id",
-            help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
-            metavar="POD.NS",
-            rich_help_panel=_ISTIOD,
-        ),
-    ] = None,
+    proxy_id: ProxyIdOpt = None,
     bundle: BundleOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,

@@ -14,6 +14,7 @@ from pdebug.cli.views import (
     ContextOpt,
     KubeconfigOpt,
     NamespaceOpt,
+    NoRedactOpt,
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode
@@ -39,9 +40,7 @@ def dump_cmd(
             "or NAME.json (the config dump only).",
         ),
     ],
-    no_redact: Annotated[
-        bool, typer.Option("--no-redact", help="Keep tokens and header values (keys never).")
-    ] = False,
+    no_redact: NoRedactOpt = False,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,

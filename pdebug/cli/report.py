@@ -21,6 +21,7 @@ from pdebug.cli.views import (
     NamespaceOpt,
     SourceArg,
     TimeoutOpt,
+    target_of,
 )
 from pdebug.errors import ExitCode
 
@@ -92,14 +93,14 @@ def report_cmd(
     from pdebug.checks import CheckOptions, parse_codes
     from pdebug.errors import UsageError
     from pdebug.report import ReportMeta, check_output, render_page, report_data, write_report
-    from pdebug.sources import LiveOptions
 
     if not output:
         raise UsageError("missing -o FILE", hint="e.g. pdebug report dump.json -o report.html")
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
-    live = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
-    target = Target.of(source, admin, live)
+    target = target_of(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout
+    )
     inputs = _inputs(target, clusters_json)
     meta = ReportMeta(target.text, title, capture=inputs.capture, proxies=inputs.info)
     doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))

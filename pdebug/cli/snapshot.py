@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from pdebug.cli import app
-from pdebug.cli.views import AdminPortOpt, ContainerOpt, ContextOpt, KubeconfigOpt, TimeoutOpt
+from pdebug.cli.views import (
+    AdminPortOpt,
+    ContainerOpt,
+    ContextOpt,
+    IstioNamespaceOpt,
+    KubeconfigOpt,
+    NoRedactOpt,
+    TimeoutOpt,
+)
 from pdebug.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -110,15 +118,8 @@ def snapshot_cmd(
     parallel: Annotated[
         int, typer.Option("--parallel", help="Proxies read at once.", min=1, max=64)
     ] = 8,
-    no_redact: Annotated[
-        bool,
-        typer.Option(
-            "--no-redact", help="Keep tokens and header values (keys Envoy hides, never)."
-        ),
-    ] = False,
-    istio_namespace: Annotated[
-        str, typer.Option("--istio-namespace", help="Where istiod runs.")
-    ] = "istio-system",
+    no_redact: NoRedactOpt = False,
+    istio_namespace: IstioNamespaceOpt = "istio-system",
     no_istiod: Annotated[
         bool, typer.Option("--no-istiod", help="Do not ask istiod for its view.")
     ] = False,
@@ -153,7 +154,7 @@ def snapshot_cmd(
         parallel=parallel,
         redact=not no_redact,
         istiod=not no_istiod,
-        istio_namespace=istio_namespace,
+        istio_namespace=istio_namespace or "istio-system",
     )
     printer = _Printer(sys.stderr)
     try:

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pdebug.cli import app
-from pdebug.cli.diff import IstiodOpt, IstioNamespaceOpt, RevisionOpt
-from pdebug.cli.views import ContextOpt, KubeconfigOpt, TimeoutOpt
+from pdebug.cli.views import (
+    ContextOpt,
+    IstiodOpt,
+    IstioNamespaceOpt,
+    KubeconfigOpt,
+    OutputOpt,
+    RevisionOpt,
+    TimeoutOpt,
+)
 from pdebug.errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,12 +54,7 @@ def status_cmd(
             "TYPES) or per-type (istioctl 1.27's -v 1: one column per type).",
         ),
     ] = "fixed",
-    output: Annotated[
-        str,
-        typer.Option(
-            "--output", "-o", help="table, wide, json, yaml or markdown.", metavar="FORMAT"
-        ),
-    ] = "table",
+    output: OutputOpt = "table",
     now: Annotated[
         str | None,
         typer.Option(

@@ -18,6 +18,7 @@ from pdebug.cli.views import (
     NamespaceOpt,
     OutputOpt,
     TimeoutOpt,
+    target_of,
 )
 from pdebug.errors import ExitCode
 
@@ -93,16 +94,16 @@ def trace_cmd(
     Example: pdebug trace --bundle snapshot.tar.gz pod/productpage-v1-abc http://ratings:9080/
     """
     from pdebug import trace as t
-    from pdebug.cli._run import Fetch, Target, load_proxy
+    from pdebug.cli._run import Fetch, load_proxy
     from pdebug.render import get_format
-    from pdebug.sources import LiveOptions
     from pdebug.views import trace as v
 
     fmt = get_format(output)
     request = t.parse_request(url, method, header or [], direction, source_ip)
-    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
-    fetch = Fetch(include_eds=True, health=True)
-    proxy = load_proxy(Target.of(source, None, options, bundle), fetch, clusters_json)
+    target = target_of(
+        source, None, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
+    proxy = load_proxy(target, Fetch(include_eds=True, health=True), clusters_json)
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

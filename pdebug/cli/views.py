@@ -88,6 +88,51 @@ ClustersJsonOpt = Annotated[
     ),
 ]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Only this port.", min=0, max=65535)]
+NoRedactOpt = Annotated[
+    bool,
+    typer.Option("--no-redact", help="Keep tokens and header values (private keys stay hidden)."),
+]
+
+_ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
+IstioNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istio-namespace",
+        "-i",
+        help="Where istiod runs (default istio-system).",
+        metavar="NS",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        "-r",
+        help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
+        metavar="REV",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+IstiodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istiod",
+        help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
+        "port-forward) instead of finding its pods.",
+        metavar="URL",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+ProxyIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy-id",
+        help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
+        metavar="POD.NS",
+        rich_help_panel=_ISTIOD,
+    ),
+]
 
 
 def _aliases(func: Callable[..., int], *names: str) -> None:
@@ -96,7 +141,7 @@ def _aliases(func: Callable[..., int], *names: str) -> None:
         app.command(name, hidden=True)(func)
 
 
-def _target(
+def target_of(
     source: str | None,
     admin: str | None,
     namespace: str | None,
@@ -107,6 +152,7 @@ def _target(
     timeout: float,
     bundle: str | None = None,
 ) -> Target:
+    """The proxy a command reads, from its SOURCE, ``--admin``, live and ``--bundle`` options."""
     from pdebug.sources import LiveOptions
 
     return Target.of(
@@ -148,7 +194,7 @@ def clusters_cmd(
     from pdebug.views import clusters as v
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
@@ -189,7 +235,7 @@ def listeners_cmd(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(target, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
@@ -222,7 +268,7 @@ def routes_cmd(
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(
@@ -266,7 +312,7 @@ def endpoints_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
@@ -302,7 +348,7 @@ def eds_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(target, output, Fetch.eds(cluster), lambda d, f: v.eds_view(d, flt))
@@ -329,7 +375,7 @@ def secrets_cmd(
     """
     from pdebug.views import secrets as v
 
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(target, output, Fetch.secrets(), lambda d, f: v.view(d, f.wide))
@@ -357,7 +403,7 @@ def bootstrap_cmd(
     """
     from pdebug.views import bootstrap as v
 
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(target, output, Fetch.bootstrap(), lambda d, f: v.view(d, f.wide))
@@ -385,7 +431,7 @@ def ecds_cmd(
     """
     from pdebug.views import ecds as v
 
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(target, output, Fetch.ecds(), lambda d, f: v.view(d, f.wide))
@@ -425,7 +471,7 @@ def all_cmd(
     cf = ClusterFilter(fqdn=fqdn, port=port)
     lf = ListenerFilter(address=address, port=port)
     ef = EndpointFilter(address=address, port=port)
-    target = _target(
+    target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     return run_view(

@@ -73,10 +73,11 @@ class FileSource:
     def _read(self) -> None:
         if self._data is not None or self._files is not None:
             return
-        from pdebug import bundle
-
         data, self.label = read_file(self.path)
-        if bundle.is_tar(data):
+        # bundle.is_tar's test, made here so that a plain dump never imports the bundle code.
+        if bytes(data[257:262]) == b"ustar":
+            from pdebug import bundle
+
             opened = bundle.read_bundle(bytes(data), self.label)
             self._files = opened.proxy(self.member)
             name = self.member or opened.proxies[0]

@@ -141,8 +141,10 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
 
 def cells(row: ClusterRow, prefix_names: bool = False) -> tuple[str, ...]:
     """The six istioctl cells of a cluster row."""
-    c = row.entry.cluster
-    k = row.key
+    return _cells(row.entry.cluster, row.key, prefix_names)
+
+
+def _cells(c: s.Cluster, k: ClusterName, prefix_names: bool = False) -> tuple[str, ...]:
     if k.istio:
         head: tuple[str, ...] = (k.fqdn, str(k.port), or_dash(k.subset), k.direction)
     else:
@@ -152,8 +154,35 @@ def cells(row: ClusterRow, prefix_names: bool = False) -> tuple[str, ...]:
     return (*head, ctype, istio_config_ref(c.metadata))
 
 
+def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
+    """The rows of the table without filters or ``-o wide``, in one pass over the clusters.
+
+    The same rows in the same order as :func:`select` then :func:`cells`, without a
+    :class:`ClusterRow` per cluster: the sort sees the same keys in the same order.
+    """
+    dump = data.need_dump("the clusters view")
+    dump.require("clusters")
+    parse = ClusterName.parse
+    keyed: list[tuple[tuple[str, str, int, str], tuple[str, ...]]] = []
+    for key in ("dynamic_active_clusters", "static_clusters"):
+        for entry in dump.cluster_entries(key).items:
+            k = parse(entry.cluster.name)
+            keyed.append((k.sort_key(), _cells(entry.cluster, k)))
+    go_sort_by_key(keyed, _first)
+    return [row for _, row in keyed]
+
+
+def _first(pair: tuple[tuple[str, str, int, str], tuple[str, ...]]) -> tuple[str, str, int, str]:
+    return pair[0]
+
+
 def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
     """Build the clusters table (and the raw clusters for json/yaml)."""
+    if flt.empty and not wide:
+        table = Table(COLUMNS, empty_message="No clusters found.")
+        table.rows = _plain_rows(data)
+        objects = lambda: [r.ref.resolve() for r in select(data, flt, include_warming=False)]  # noqa: E731
+        return ViewResult(table, objects)
     rows = select(data, flt, include_warming=wide)
     counts = endpoint_counts(data) if wide else {}
     table = Table(COLUMNS, empty_message="No clusters found.")

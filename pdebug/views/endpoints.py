@@ -279,9 +279,8 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
     return ViewResult(table, lambda: [health.raw_status(i) for i in indexes], note)
 
 
-def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
-    dump = data.need_dump("the endpoints view")
-    dump.require("endpoints")
+def _eds_endpoint_rows(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
+    """The EDS endpoints of the endpoints table, in its order (see _endpoints_from_eds)."""
     bare = EndpointFilter(None, flt.port, flt.cluster, flt.status)
     rows = [
         r
@@ -291,9 +290,15 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     # Same order as the /clusters table. istioctl never builds this table from EDS, so
     # there is no Go order to follow for ties: a stable sort keeps them in EDS order.
     rows.sort(key=lambda r: (r.ip, r.port, r.cla.cluster_name))
-    table = Table(EP_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
-    for r in rows:
-        table.rows.append(
+    return rows
+
+
+def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
+    dump = data.need_dump("the endpoints view")
+    dump.require("endpoints")
+    cells = _eds_endpoint_cells(data, flt, wide)
+    if cells is None:
+        cells = [
             (
                 r.addresses[0],
                 r.lb.health_status or "UNKNOWN",
@@ -302,9 +307,68 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
                 "-",
                 r.locality or "-",
                 str(r.lb.load_balancing_weight or 1),
-            )
-        )
+            )[: len(EP_COLUMNS) if wide else 4]
+            for r in _eds_endpoint_rows(data, flt)
+        ]
+    # Without -o wide only the first four columns are shown: the table holds just those.
+    table = Table(
+        EP_COLUMNS if wide else EP_COLUMNS[:4],
+        header_when_empty=True,
+        empty_message="No endpoints found.",
+    )
+    table.rows = cells
     note = "Outlier status needs live data: add --clusters-json FILE (GET /clusters?format=json)."
-    if not rows and not flt.empty:
+    if not cells and not flt.empty:
         note = "No endpoints match the filter."
-    return ViewResult(table, lambda: _eds_objects(rows, flt), note)
+    return ViewResult(table, lambda: _eds_objects(_eds_endpoint_rows(data, flt), flt), note)
+
+
+def _eds_endpoint_cells(
+    data: ProxyData, flt: EndpointFilter, wide: bool
+) -> list[tuple[str, ...]] | None:
+    """The table's rows straight from the CLAs, without a row object per endpoint.
+
+    The same rows in the same order as from :func:`_eds_endpoint_rows`, when no two CLAs
+    name the same cluster: rows that tie on (address, port, cluster) then come from one
+    CLA, in its order, whatever order the CLAs were sorted in. Otherwise ``None``.
+    """
+    dump = data.need_dump("the endpoints view")
+    clas = [
+        entry.endpoint_config
+        for key in ("dynamic_endpoint_configs", "static_endpoint_configs")
+        for entry in dump.endpoint_entries(key).items
+    ]
+    if len({cla.cluster_name for cla in clas}) != len(clas):
+        return None
+    want_cluster = flt.cluster.lower() if flt.cluster is not None else None
+    want_address = flt.address.lower() if flt.address is not None else None
+    want_status = flt.status.lower() if flt.status is not None else None
+    found: list[tuple[str, int, str, int, str, str, str, s.LbEndpoint]] = []
+    for cla in clas:
+        name = cla.cluster_name
+        if want_cluster is not None and name.lower() != want_cluster:
+            continue
+        for group in cla.endpoints:
+            locality = (_locality(group.locality) or "-") if wide else ""
+            for lb in group.lb_endpoints:
+                ep = lb.endpoint
+                sa = ep.address.socket_address if ep is not None and ep.address else None
+                if sa is not None and ep is not None and not ep.additional_addresses:
+                    ip, port = sa.address, sa.port_value
+                    first = f"{ip}:{port}"
+                else:
+                    first = _addresses(ep)[0]
+                    ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
+                if want_address is not None and ip.lower() != want_address:
+                    continue
+                if flt.port is not None and port != flt.port:
+                    continue
+                status = lb.health_status or "UNKNOWN"
+                if want_status is not None and status.lower() != want_status:
+                    continue
+                # The position breaks ties: dump order, as the stable sort keeps it.
+                found.append((ip, port, name, len(found), first, status, locality, lb))
+    found.sort()
+    if not wide:
+        return [(f[4], f[5], "-", f[2]) for f in found]
+    return [(f[4], f[5], "-", f[2], "-", f[6], str(f[7].load_balancing_weight or 1)) for f in found]
