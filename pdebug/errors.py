@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1  # diff found a difference / a check failed (kubectl diff convention)
     USAGE = 2  # bad command line (Typer's own usage errors use 2 too)
-    SOURCE_UNAVAILABLE = 3  # file missing, admin/pod unreachable
+    SOURCE_UNAVAILABLE = 3  # file missing or unwritable, admin/pod unreachable
     INVALID_INPUT = 4  # the input is not what pdebug can read
     INTERNAL = 5  # a bug in pdebug: please report it with --debug output
     INTERRUPTED = 130  # Ctrl-C

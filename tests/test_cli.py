@@ -131,3 +131,47 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
     assert proc.returncode == 130
     assert err == "pdebug: interrupted\n"
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            ["snapshot", "--parallel", "0", "-A"],
+            "Invalid value for '--parallel': Input should be greater than or equal to 1",
+            "see: pdebug snapshot --help",
+        ),
+        (["clusters", "--bogus", "x"], "No such option: --bogus", "see: pdebug clusters --help"),
+        (["nosuch"], "No such command 'nosuch'.", "see: pdebug --help"),
+    ],
+)
+def test_click_usage_errors_are_one_line_and_exit_2(pdebug, args, message, hint):
+    result = pdebug(*args)
+    assert result.code == 2
+    assert result.err == f"pdebug: error: {message}\nhint: {hint}\n"
+
+
+def test_unwritable_stdout_is_one_line_and_exit_3():
+    """Disk full while writing the table: not an internal error, and no traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pdebug", "clusters", str(ALL_DUMP)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("pdebug: error: No space left on device")
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_unexpected_error_is_exit_5_without_traceback(pdebug, monkeypatch):
+    from pdebug.views import clusters
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(clusters, "view", broken)
+    result = pdebug("clusters", str(ALL_DUMP))
+    assert result.code == 5
+    assert result.err.startswith("pdebug: error: internal error: RuntimeError: boom\n")

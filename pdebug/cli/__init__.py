@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -106,7 +107,8 @@ def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
-    # Typer vendors Click; its exception types are not re-exported, so take them here.
+    # Typer vendors Click: its usage errors live in typer._click, Abort/Exit in typer.
+    from typer import Abort, Exit
     from typer._click import exceptions as click_exc
 
     try:
@@ -120,19 +122,32 @@ def _main(argv: list[str] | None) -> int:
             raise
         _error(exc.message, exc.hint)
         return exc.exit_code
+    except click_exc.UsageError as exc:
+        _usage_error(exc)
+        return ExitCode.USAGE
     except click_exc.ClickException as exc:
-        exc.show()
+        _error(exc.format_message(), None)
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
-    except (click_exc.Abort, KeyboardInterrupt):  # type: ignore[attr-defined]
+    except (Abort, KeyboardInterrupt):
         print("pdebug: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except click_exc.Exit as exc:  # type: ignore[attr-defined]
+    except Exit as exc:
         return int(exc.exit_code)
     except BrokenPipeError:
         # `pdebug ... | head`: the reader left; that is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitCode.OK
+    except OSError as exc:
+        if debug:
+            raise
+        # Writing stdout to a full disk, a file the OS refuses: the machine's problem.
+        where = f": {exc.filename}" if exc.filename else " (writing the output)"
+        _error(
+            f"{exc.strerror or exc}{where}",
+            "free some space, or check the path and its permissions",
+        )
+        return ExitCode.SOURCE_UNAVAILABLE
     except Exception as exc:  # noqa: BLE001 - the funnel's last resort
         if debug:
             raise
@@ -160,6 +175,14 @@ def _app_for(args: list[str]) -> typer.Typer:
     only = copy.copy(app)
     only.registered_commands = picked
     return only
+
+
+def _usage_error(exc: Any) -> None:
+    """Click's three-line usage error as pdebug's one line, with where to read more."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "pdebug"
+    message = " ".join(exc.format_message().split())
+    _error(message, f"see: {path} --help")
 
 
 def _error(message: str, hint: str | None) -> None:
