@@ -8,6 +8,39 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from pdebug.errors import SourceUnavailable
+
+_HINT = "check that the directory exists and is writable (and has space), or write elsewhere"
+
+
+def cannot_write(path: str, exc: OSError) -> SourceUnavailable:
+    """``cannot write PATH: REASON``, with a hint (the directory is named when missing)."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return SourceUnavailable(
+            f"cannot write {path}: directory {parent} does not exist",
+            hint="create it first (mkdir -p), or write elsewhere",
+        )
+    return SourceUnavailable(f"cannot write {path}: {exc.strerror or exc}", hint=_HINT)
+
+
+def check_writable(path: str) -> None:
+    """Fail early, before any slow capture, when nothing can be written beside ``path``.
+
+    Creates and removes a temp file in ``path``'s directory: what the atomic write does.
+
+    Raises:
+        SourceUnavailable: the directory is missing, read-only, full, or not a real one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
 
 @contextlib.contextmanager
 def atomic_open(path: str) -> Iterator[BinaryIO]:
@@ -15,9 +48,15 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
 
     On any exception (Ctrl-C included) the temp file is removed, so ``path`` is either the
     old file, or absent, or complete: never a partial write that looks finished.
+
+    Raises:
+        SourceUnavailable: the temp file cannot be created (see :func:`cannot_write`).
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets normal rights

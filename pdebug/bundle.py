@@ -2,7 +2,8 @@
 
 A bundle is a ``.tar.gz`` holding ``manifest.json`` and one directory per proxy with
 ``config_dump.json`` (``?include_eds``), ``clusters.json`` (``/clusters?format=json``),
-``server_info.json`` and (snapshots) ``certs.json`` and ``istiod_config_dump.json``.
+``server_info.json`` and (snapshots) ``certs.json`` and ``istiod_config_dump.json``; the
+directory ``pdebug snapshot --dir`` writes (the same files, unpacked) is a bundle too.
 Every view accepts a bundle as SOURCE: ``bundle.tar.gz`` when it holds one proxy,
 ``bundle.tar.gz:POD.NS`` to pick one. Writes are atomic: a temp file in the target
 directory, renamed over the target only once complete.
@@ -122,19 +123,29 @@ def _add(tar: tarfile.TarFile, name: str, body: bytes) -> None:
 
 @dataclass
 class Bundle:
-    """A read bundle: its manifest and member bytes."""
+    """A read bundle: its manifest and member bytes.
+
+    A snapshot directory (``root`` set) keeps ``members`` empty: files are read from
+    ``root`` when asked for, so picking one proxy reads only that proxy's files.
+    """
 
     label: str
     manifest: dict[str, Any]
     members: dict[str, bytes]
+    root: str | None = None
 
     @property
     def proxies(self) -> list[str]:
         """Proxy names, in manifest order."""
         return [str(p["name"]) for p in self.manifest.get("proxies", [])]
 
-    def proxy(self, name: str | None) -> dict[str, bytes]:
-        """The files of proxy ``name`` (or of the only proxy when ``name`` is None)."""
+    def member(self, name: str) -> bytes | None:
+        """A top-level member (e.g. ``istiod_syncz.json``), or None when absent."""
+        if self.root is None:
+            return self.members.get(name)
+        return _read_member(os.path.join(self.root, name), f"{self.label}/{name}")
+
+    def _resolve(self, name: str | None) -> str:
         names = self.proxies
         if name is None:
             if len(names) != 1:
@@ -149,8 +160,109 @@ class Bundle:
                 f"{self.label}: no proxy {name!r} in the bundle",
                 hint="proxies: " + ", ".join(names[:20]),
             )
+        return name
+
+    def pick(self, name: str | None) -> str:
+        """The proxy ``name`` names (the only one when None), checked to be captured.
+
+        Raises:
+            InvalidInput: ``name`` is None and the bundle holds several proxies (or none).
+            SourceUnavailable: no such proxy, or its capture failed (the reason is given).
+        """
+        name = self._resolve(name)
+        error = not_captured(self.manifest, name, self.label)
+        if error is not None:
+            raise error
+        return name
+
+    def proxy(self, name: str | None) -> dict[str, bytes]:
+        """The files of proxy ``name`` (or of the only proxy when ``name`` is None)."""
+        name = self._resolve(name)
+        if self.root is not None:
+            return _read_proxy_dir(self.root, name, self.label)
         prefix = name + "/"
         return {k[len(prefix) :]: v for k, v in self.members.items() if k.startswith(prefix)}
+
+
+def _read_member(path: str, label: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except OSError as exc:
+        raise SourceUnavailable(f"{label}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_proxy_dir(root: str, name: str, label: str) -> dict[str, bytes]:
+    """The files of proxy ``name`` in a snapshot directory (none when it has no folder)."""
+    if name in ("", ".", "..") or "/" in name or os.sep in name:
+        return {}  # a manifest naming something outside the bundle: ignore it
+    folder = os.path.join(root, name)
+    try:
+        entries = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        raise SourceUnavailable(f"{label}/{name}: cannot read ({exc.strerror or exc})") from None
+    out: dict[str, bytes] = {}
+    for entry in entries:
+        body = _read_member(os.path.join(folder, entry), f"{label}/{name}/{entry}")
+        if body is not None:
+            out[entry] = body
+    return out
+
+
+def is_dir_bundle(path: str) -> bool:
+    """Whether ``path`` is a directory holding a bundle (``pdebug snapshot --dir``)."""
+    return path != "-" and os.path.isfile(os.path.join(path, MANIFEST))
+
+
+def _parse_manifest(raw: bytes, label: str) -> dict[str, Any]:
+    try:
+        manifest = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput(f"{label}: damaged manifest.json in the bundle") from None
+    if not isinstance(manifest, dict):
+        raise InvalidInput(f"{label}: damaged manifest.json in the bundle")
+    return manifest
+
+
+def read_dir_bundle(path: str, label: str | None = None) -> Bundle:
+    """Open a snapshot directory (``pdebug snapshot --dir``): its manifest, files on demand.
+
+    Raises:
+        InvalidInput: the directory has no manifest.json, or a damaged one.
+        SourceUnavailable: the manifest cannot be read.
+    """
+    label = label or path
+    raw = _read_member(os.path.join(path, MANIFEST), f"{label}/{MANIFEST}")
+    if raw is None:
+        raise InvalidInput(
+            f"{label}: a directory without manifest.json is not a pdebug bundle",
+            hint="pass a config_dump JSON file inside it, or a pdebug snapshot --dir directory",
+        )
+    return Bundle(label, _parse_manifest(raw, label), {}, root=path)
+
+
+def open_bundle(path: str) -> Bundle:
+    """The bundle at ``path``: a ``.tar.gz`` or a snapshot directory.
+
+    Raises:
+        SourceUnavailable: ``path`` cannot be read.
+        InvalidInput: it is not a bundle, or a damaged one.
+    """
+    from pdebug.sources.file import read_file
+
+    if path != "-" and os.path.isdir(path):
+        return read_dir_bundle(path)
+    data, label = read_file(path)
+    if not is_tar(data):
+        raise InvalidInput(
+            f"{label}: not a pdebug bundle",
+            hint="a bundle is the .tar.gz (or --dir directory) of pdebug snapshot or pdebug dump",
+        )
+    return read_bundle(bytes(data), label)
 
 
 def read_bundle(data: bytes, label: str) -> Bundle:
@@ -171,11 +283,7 @@ def read_bundle(data: bytes, label: str) -> Bundle:
             f"{label}: a tar archive without manifest.json is not a pdebug bundle",
             hint="create bundles with pdebug dump (or pdebug snapshot)",
         )
-    try:
-        manifest = orjson.loads(raw_manifest)
-    except orjson.JSONDecodeError:
-        raise InvalidInput(f"{label}: damaged manifest.json in the bundle") from None
-    return Bundle(label, manifest, members)
+    return Bundle(label, _parse_manifest(raw_manifest, label), members)
 
 
 def peek_manifest(path: str) -> dict[str, Any] | None:
@@ -183,9 +291,18 @@ def peek_manifest(path: str) -> dict[str, Any] | None:
 
     Streams the archive up to ``manifest.json`` (the first member of bundles written by
     this version), so asking costs next to nothing; plain and gzipped JSON files are told
-    apart from their first block.
+    apart from their first block. A snapshot directory answers with its manifest.json.
     """
-    if path == "-" or not os.path.isfile(path):
+    if path == "-":
+        return None
+    if os.path.isdir(path):
+        try:
+            raw = _read_member(os.path.join(path, MANIFEST), path)
+            manifest = orjson.loads(raw) if raw is not None else None
+        except (SourceUnavailable, orjson.JSONDecodeError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+    if not os.path.isfile(path):
         return None
     try:
         with tarfile.open(path, mode="r|*") as tar:
@@ -218,9 +335,40 @@ def _pod_of(entry: dict[str, Any]) -> tuple[str, str | None]:
     return (base, rest) if dot else (name, None)
 
 
-def _listing(names: list[str]) -> str:
+def _listing(names: list[str], what: str = "proxies") -> str:
     more = f" ... and {len(names) - 20} more" if len(names) > 20 else ""
-    return "proxies: " + (", ".join(names[:20]) or "none") + more
+    return f"{what}: " + (", ".join(names[:20]) or "none") + more
+
+
+def _failed(entry: dict[str, Any]) -> bool:
+    """Whether the capture of this proxy entry failed (no config dump saved)."""
+    return entry.get("status") == "failed" or (not entry.get("files") and bool(entry.get("errors")))
+
+
+def captured_names(manifest: dict[str, Any]) -> list[str]:
+    """The proxies whose capture succeeded, in manifest order."""
+    return [str(e["name"]) for e in proxy_entries(manifest) if not _failed(e)]
+
+
+def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnavailable | None:
+    """The error for proxy ``name`` when its capture failed (the manifest's reason), else None.
+
+    The message is ``LABEL:NAME: this proxy was not captured (REASON)``; the hint lists the
+    proxies that were captured.
+    """
+    entry = next((e for e in proxy_entries(manifest) if e["name"] == name), None)
+    if entry is None or not _failed(entry):
+        return None
+    errors = entry.get("errors") or ["no documents"]
+    captured = captured_names(manifest)
+    hint = (
+        f"pick a captured proxy ({_listing(captured, 'captured')}), or take another snapshot"
+        if captured
+        else "no proxy of this bundle was captured; take another snapshot"
+    )
+    return SourceUnavailable(
+        f"{label}:{name}: this proxy was not captured ({errors[0]})", hint=hint
+    )
 
 
 _POD_PREFIXES = ("pod/", "pods/", "po/")
@@ -285,11 +433,7 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
             f"{label}: pod {rest} is in several namespaces of the bundle: {', '.join(wanted)}",
             hint=f"add -n NAMESPACE, or write {rest}.NAMESPACE",
         )
-    entry = by_name[wanted[0]]
-    if entry.get("status") == "failed" or (not entry.get("files") and entry.get("errors")):
-        errors = entry.get("errors") or ["no documents"]
-        raise SourceUnavailable(
-            f"{label}: {wanted[0]} was not captured: {errors[0]}",
-            hint="take another snapshot, or pick a captured proxy (" + _listing(names) + ")",
-        )
+    error = not_captured(manifest, wanted[0], label)
+    if error is not None:
+        raise error
     return wanted[0]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from pdebug import bundle
-from pdebug.atomic import write_atomic
-from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.atomic import check_writable, write_atomic
+from pdebug.errors import InvalidInput, UsageError
 from pdebug.redact import redact_bytes
 from pdebug.sources import LiveOptions, open_source
 
@@ -33,9 +32,7 @@ def capture_one(text: str, output: str, options: LiveOptions, redact: bool = Tru
             f"{output}: unknown kind of output file",
             hint="use NAME.tar.gz (a bundle every view reads) or NAME.json (the dump only)",
         )
-    parent = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(parent):
-        raise SourceUnavailable(f"{output}: directory {parent} does not exist")
+    check_writable(output)
     source = open_source(text, options)
     if not source.live:
         raise UsageError(

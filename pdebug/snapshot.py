@@ -13,8 +13,11 @@ recorded in the manifest and never stops the others; ``--timeout`` bounds every 
 
 Atomicity: documents are staged in a hidden temp directory beside the output (a worker
 writes a proxy's files under a lock, and never after the stage is discarded); the bundle
-is made from it and renamed into place at the very end, so an interrupted snapshot leaves
-nothing that looks complete, and no temp files.
+is made from it and renamed into place at the very end, so an interrupted snapshot (Ctrl-C
+or SIGTERM) leaves nothing that looks complete, and no temp files. A stage is named after
+its host and process (``.pdebug-snapshot-HOST-PID-*.tmp``): one left by a snapshot that was
+killed outright (SIGKILL) is removed by the next snapshot writing to the same directory.
+An existing ``-o`` file is never replaced without ``force``.
 
 istiod is optional: :func:`open_istiod` is the one place :mod:`pdebug.sources.istiod`
 plugs in, and every failure there becomes the manifest's ``istiod: {error: ...}`` (or a
@@ -28,6 +31,7 @@ import os
 import queue
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -132,6 +136,13 @@ class Selection:
         if self.selector:
             return f"pods matching {self.selector} in {where}"
         return where
+
+    def pods(self, namespace: str) -> str:
+        """The listed pods in words: ``pods in namespace shop``, ``pods matching app=web in
+        any namespace``.
+        """
+        where = "any namespace" if self.all_namespaces else f"namespace {namespace}"
+        return f"pods matching {self.selector} in {where}" if self.selector else f"pods in {where}"
 
 
 @dataclass(frozen=True)
@@ -281,6 +292,9 @@ class _IstiodSource:
 
     def __init__(self, istiod: Any) -> None:
         self.istiod = istiod
+        #: After :meth:`syncz`: each replica that did not answer -> why (its proxies are
+        #: missing from the table); the answers of the others are kept.
+        self.failed: dict[str, str] = {}
 
     def config_dump(self, proxy_id: str) -> bytes:
         body, _replica = self.istiod.config_dump(proxy_id)
@@ -288,8 +302,9 @@ class _IstiodSource:
 
     def syncz(self) -> bytes:
         # {"<replica>": <its answer>, ...}: the keyed shape pdebug status reads
-        answers: list[tuple[str, bytes]] = self.istiod.syncz()
-        parts = [orjson.dumps(name) + b": " + bytes(body).strip() for name, body in answers]
+        result = self.istiod.syncz()  # raises only when no replica answered
+        self.failed = {f.replica: f.error.message for f in result.failures}
+        parts = [orjson.dumps(n) + b": " + bytes(body).strip() for n, body in result.answers]
         return b"{\n" + b",\n".join(parts) + b"\n}\n"
 
     def close(self) -> None:
@@ -326,6 +341,7 @@ class _Istiod:
         self.namespace = options.istio_namespace
         self.error: str | None = None
         self.files: dict[str, Json] = {}
+        self.failed_replicas: dict[str, str] = {}  # replica -> why it gave no /debug/syncz
         self._link: IstiodLink | None = None
         self._lock = threading.Lock()
         try:
@@ -343,7 +359,9 @@ class _Istiod:
             return None
         try:
             with self._lock:
-                return self._link.syncz()
+                body = self._link.syncz()
+                self.failed_replicas = dict(getattr(self._link, "failed", None) or {})
+                return body
         except Exception as exc:  # noqa: BLE001
             self.error = _why(exc)
             self.close()
@@ -367,6 +385,8 @@ class _Istiod:
             out["error"] = self.error
         else:
             out["files"] = self.files
+            if self.failed_replicas:
+                out["failed_replicas"] = self.failed_replicas
         return out
 
     def close(self) -> None:
@@ -461,7 +481,7 @@ def discover(cluster: KubeCluster, options: SnapshotOptions) -> list[ProxyRecord
 
     if not sel.targets:
         ns = None if sel.all_namespaces else cluster.namespace(sel.namespace)
-        label = f"pods in {sel.describe(ns or '')}"
+        label = sel.pods(ns or "")
         for pod in cluster.list("pods", ns, sel.selector or "", label):
             add(_sort(pod, ns or "", container, explicit=False))
     for text in sel.targets:
@@ -494,11 +514,63 @@ def _looks_like_dump(body: bytes) -> bool:
     return head.startswith(b"{") and b'"configs"' in body[: 1 << 20]
 
 
+_STAGE_PREFIX = ".pdebug-snapshot-"
+_STAGE = re.compile(r"^\.pdebug-snapshot-(?P<host>.+)-(?P<pid>\d+)-[^-]+\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: someone else's live process
+        return True
+    return True
+
+
+def remove_stale_stages(parent: str) -> list[str]:
+    """Remove stages left in ``parent`` by snapshots of this host that are no longer running.
+
+    Only directories named as :class:`_Stage` names them, for this host, whose process is
+    gone: a snapshot running elsewhere (another host on a shared disk, another process
+    here) is left alone. Returns the names removed.
+    """
+    host, removed = _host(), list[str]()
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        match = _STAGE.match(name)
+        if match is None or match["host"] != host or _alive(int(match["pid"])):
+            continue
+        path = os.path.join(parent, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 class _Stage:
     """The hidden temp directory where documents wait for the bundle."""
 
-    def __init__(self, parent: str) -> None:
-        self.root = tempfile.mkdtemp(prefix=".pdebug-snapshot-", suffix=".tmp", dir=parent)
+    def __init__(self, parent: str, target: str) -> None:
+        """Create the stage in ``parent`` (the output's directory).
+
+        Raises:
+            SourceUnavailable: ``cannot write TARGET: REASON`` (read-only, missing, full).
+        """
+        from pdebug.atomic import cannot_write
+
+        prefix = f"{_STAGE_PREFIX}{_host()}-{os.getpid()}-"
+        try:
+            self.root = tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent)
+        except OSError as exc:
+            raise cannot_write(target, exc) from None
         self.lock = threading.Lock()
         self.closed = False
         self.members: list[str] = []
@@ -628,13 +700,16 @@ def default_output(context: str | None, now: float | None = None) -> str:
     return f"snapshot-{safe}-{stamp}.tar.gz"
 
 
-def check_output(output: str | None, directory: str | None) -> None:
+def check_output(output: str | None, directory: str | None, force: bool = False) -> None:
     """Reject an output that cannot be written, before any I/O on the cluster.
 
     Raises:
-        UsageError: both ``-o`` and ``--dir``, a wrong extension, or ``--dir`` exists.
-        SourceUnavailable: the parent directory does not exist.
+        UsageError: both ``-o`` and ``--dir``, a wrong extension, ``--dir`` exists, or
+            the ``-o`` file exists and ``force`` is not set.
+        SourceUnavailable: ``cannot write ...``: the directory is missing or not writable.
     """
+    from pdebug.atomic import check_writable
+
     if output and directory:
         raise UsageError("give -o FILE or --dir DIR, not both")
     if output and not output.endswith((".tar.gz", ".tgz")):
@@ -647,11 +722,26 @@ def check_output(output: str | None, directory: str | None) -> None:
             f"--dir {directory}: already exists",
             hint="name a new directory; pdebug never writes into an existing one",
         )
+    if output:
+        refuse_existing(output, force)
     path = output or directory
     if path:
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise SourceUnavailable(f"{path}: directory {parent} does not exist")
+        check_writable(path)
+
+
+def refuse_existing(output: str, force: bool) -> None:
+    """Never replace an earlier capture by accident.
+
+    Raises:
+        UsageError: ``output`` exists (a directory always; a file unless ``force``).
+    """
+    if os.path.isdir(output):
+        raise UsageError(f"{output}: is a directory", hint="-o names the bundle file to write")
+    if os.path.lexists(output) and not force:
+        raise UsageError(
+            f"{output}: already exists",
+            hint="pass --force to replace it, or name another file (-o NEW.tar.gz)",
+        )
 
 
 # --------------------------------------------------------------------------- the snapshot
@@ -662,21 +752,24 @@ def take_snapshot(
     output: str | None = None,
     directory: str | None = None,
     progress: Callable[[Progress], None] | None = None,
+    force: bool = False,
 ) -> SnapshotResult:
     """Capture the selected proxies into a bundle (``output``) or a directory.
 
+    ``force`` lets the bundle replace an existing ``output`` file.
+
     Raises:
-        UsageError: a bad selection or output (before any I/O).
+        UsageError: a bad selection or output (before any I/O), or an existing output.
         SourceUnavailable: the pods cannot be listed, none was found, or none could be
             captured (then nothing is written).
     """
     from pdebug.sources.kube import KubeCluster
 
     options.selection.check()
-    check_output(output, directory)
+    check_output(output, directory, force)
     cluster = KubeCluster(options.live, "pdebug snapshot")
     try:
-        return _snapshot(cluster, options, output, directory, progress or (lambda _: None))
+        return _snapshot(cluster, options, output, directory, progress or (lambda _: None), force)
     finally:
         cluster.close()
 
@@ -687,6 +780,7 @@ def _snapshot(
     output: str | None,
     directory: str | None,
     progress: Callable[[Progress], None],
+    force: bool = False,
 ) -> SnapshotResult:
     sel = options.selection
     cluster.connect()
@@ -695,19 +789,23 @@ def _snapshot(
     if not records:
         flag = "-A" if sel.all_namespaces else f"-n {namespace}"
         raise SourceUnavailable(
-            f"no pods in {sel.describe(namespace)}",
+            "no " + sel.pods(namespace).replace("pods matching", "pods match", 1),
             hint=f"kubectl get pods {flag}" + (f" -l {sel.selector}" if sel.selector else ""),
         )
     planned = [r for r in records if r.status == "pending"]
     if not planned and not any(r.status == "failed" for r in records):
         raise SourceUnavailable(
-            f"none of the {len(records)} pods in {sel.describe(namespace)} runs the "
+            f"none of the {len(records)} {sel.pods(namespace)} runs the "
             f"{options.live.container} sidecar",
             hint="is sidecar injection on for the namespace? for another proxy container "
             "use --container",
         )
     target = output or directory or default_output(cluster.context)
-    stage = _Stage(os.path.dirname(os.path.abspath(target)))
+    if not (output or directory):
+        refuse_existing(target, force)
+    parent = os.path.dirname(os.path.abspath(target))
+    remove_stale_stages(parent)
+    stage = _Stage(parent, target)
     istiod: _Istiod | None = None
     try:
         total, done = len(records), 0

@@ -439,9 +439,13 @@ _EXISTS_REQ = re.compile(r"^(!?)([\w./-]+)$")
 def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     """Whether ``labels`` satisfy a Kubernetes label selector string.
 
+    The whole selector is parsed before any label is matched, as the API server does: a
+    malformed requirement is an error even after one that does not match.
+
     Raises:
         ValueError: The selector cannot be parsed (the double answers 400 then).
     """
+    checks: list[bool] = []
     for req in _split_requirements(selector):
         if m := _SET_REQ.match(req):
             key, op, values = m[1], m[2], {v.strip() for v in m[3].split(",") if v.strip()}
@@ -453,9 +457,8 @@ def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
             ok = (m[2] in labels) != (m[1] == "!")
         else:
             raise ValueError(f"unable to parse requirement: {req!r}")
-        if not ok:
-            return False
-    return True
+        checks.append(ok)
+    return all(checks)
 
 
 # --------------------------------------------------------------------------- TLS

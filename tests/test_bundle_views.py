@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -334,3 +335,247 @@ def test_progress_lines_and_bar(tty):
         assert "\r\x1b[K" in text and "failed pod/b.ns (2/2): it hangs\n" in text
         assert "[###############...............] 1/2  1 captured, 0 failed, 0 skipped" in text
         assert text.endswith("\r\x1b[K")
+
+
+# --------------------------------------------------------------------------- damaged, failed
+
+
+def rewrite(path: Path, extra: dict[str, bytes], **manifest_keys) -> Path:
+    """Add top-level or proxy members to a bundle, and keys to its manifest."""
+    with tarfile.open(path) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    manifest = {**json.loads(files.pop(bundle.MANIFEST)), **manifest_keys}
+    files.update(extra)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in [(bundle.MANIFEST, json.dumps(manifest).encode()), *files.items()]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def unpack(path: Path, directory: Path) -> Path:
+    """The bundle as ``pdebug snapshot --dir`` writes it: manifest.json and POD.NS/ folders."""
+    with tarfile.open(path) as tar:
+        tar.extractall(directory, filter="data")
+    return directory
+
+
+def page_data(html: str) -> dict:
+    """The JSON a report page embeds."""
+    m = re.search(r'<script type="application/json" id="pdebug-data">(.*?)</script>', html, re.S)
+    assert m, "no data block"
+    return json.loads(m.group(1))
+
+
+def truncated_sidecar() -> bytes:
+    body = (SIDECAR / "config_dump.json").read_bytes()
+    return body[: len(body) // 2]
+
+
+def test_one_damaged_proxy_never_hides_the_others(pdebug, tmp_path):
+    snap = make_snapshot(tmp_path / "snap.tar.gz", sidecar_dump=truncated_sidecar())
+    result = pdebug("check", snap, *NO_CERTS)
+    assert result.code == ExitCode.INVALID_INPUT, result.err
+    rows = {line.split()[0]: line for line in result.out.splitlines()[1:5]}
+    assert set(rows) == {
+        "gateway-7f9.istio-system",
+        "seed.demo",
+        "productpage-v1-abc.default",
+        "reviews-v2-xyz.default",
+    }
+    assert rows["gateway-7f9.istio-system"].split()[1:3] == ["1", "0"]  # still checked
+    assert rows["productpage-v1-abc.default"].split()[1:4] == ["-", "-", "unreadable:"]
+    assert "unreadable: the JSON is truncated" in rows["productpage-v1-abc.default"]
+    assert "1 unreadable, 1 not captured." in result.out
+    err = result.err.splitlines()
+    assert len(err) == 2 and err[1].startswith("hint: ")
+    assert err[0].startswith(
+        f"pdebug: error: {snap}: cannot read the documents of productpage-v1-abc.default "
+        "(the JSON is truncated"
+    )
+    doc = json.loads(pdebug("check", snap, *NO_CERTS, "-o", "json").out)
+    page = {p["name"]: p for p in doc["proxies"]}["productpage-v1-abc.default"]
+    assert page["unreadable"].startswith("the JSON is truncated")
+    assert (page["error"], page["warning"], page["report"]) == (None, None, None)
+    # report: the page is written with every proxy, then exit 4
+    out = tmp_path / "r.html"
+    report = pdebug("report", snap, "-o", out)
+    assert report.code == ExitCode.INVALID_INPUT
+    assert report.err.splitlines()[0] == f"wrote {out} (4 proxies)"
+    assert "pdebug: error: " in report.err.splitlines()[1]
+    assert "cannot read the documents of productpage-v1-abc.default" in report.err
+    data = page_data(out.read_text())
+    ov = {r[0]: r for r in data["overview"]["rows"]}
+    assert ov["productpage-v1-abc.default"][7].startswith("unreadable: the JSON is truncated")
+    assert ov["gateway-7f9.istio-system"][1] not in ("-", "0")  # still checked
+
+
+def test_failed_captures_have_no_counts_and_all_failed_is_an_error(pdebug, tmp_path):
+    snap = make_snapshot(tmp_path / "snap.tar.gz")
+    doc = json.loads(pdebug("check", snap, *NO_CERTS, "-o", "json").out)
+    down = {p["name"]: p for p in doc["proxies"]}["reviews-v2-xyz.default"]
+    assert (down["error"], down["warning"], down["info"], down["failed"]) == (None,) * 4
+    assert "did not answer" in down["capture_errors"][0]
+    # the HTML report: "not captured" and the reason, not zeros
+    out = tmp_path / "r.html"
+    assert pdebug("report", snap, "-o", out).code == 0
+    data = page_data(out.read_text())
+    row = {r[0]: r for r in data["overview"]["rows"]}["reviews-v2-xyz.default"]
+    assert row[1:4] == ["-", "-", "-"]
+    assert row[7].startswith("not captured: pod/reviews-v2-xyz.default: the Envoy admin")
+    # nothing captured at all: a clear line and exit 3, after the table
+    why = "pod/{}: the Envoy admin on port 15000 did not answer /config_dump within 2s"
+    dead = tmp_path / "dead.tar.gz"
+    bundle.write_bundle(
+        str(dead),
+        [proxy(n, None, errors=[why.format(n)]) for n in ("a-1.shop", "b-1.shop")],
+        {"kind": "snapshot"},
+    )
+    result = pdebug("check", dead)
+    assert result.code == ExitCode.SOURCE_UNAVAILABLE, result.err
+    assert "Checked 0" not in result.out and "Nothing checked: 2 not captured." in result.out
+    assert "capture failed: pod/a-1.shop: the Envoy admin" in result.out
+    assert result.err.splitlines()[0] == (
+        f"pdebug: error: {dead}: nothing to check: none of its 2 proxies was captured"
+    )
+
+
+def test_a_member_that_was_not_captured_says_why(pdebug, tmp_path):
+    snap = make_snapshot(tmp_path / "snap.tar.gz")
+    member = pdebug("routes", f"{snap}:reviews-v2-xyz.default")
+    option = pdebug("routes", "--bundle", snap, "pod/reviews-v2-xyz", "-n", "default")
+    for result in (member, option):
+        assert result.code == ExitCode.SOURCE_UNAVAILABLE
+        assert result.err.splitlines() == [
+            f"pdebug: error: {snap}:reviews-v2-xyz.default: this proxy was not captured "
+            "(pod/reviews-v2-xyz.default: the Envoy admin on port 15000 did not answer "
+            "/config_dump?include_eds within 2s)",
+            "hint: pick a captured proxy (captured: productpage-v1-abc.default, seed.demo, "
+            "gateway-7f9.istio-system), or take another snapshot",
+        ]
+
+
+def test_a_missing_bundle_with_a_member_is_a_missing_file(pdebug, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["check", "nonexist.tar.gz:web-1.default"],
+        ["routes", "nonexist.tgz:web-1.default"],
+        ["report", "nonexist.tar.gz:web-1.default", "-o", "r.html"],
+    ):
+        result = pdebug(*args)
+        assert result.code == ExitCode.SOURCE_UNAVAILABLE, (args, result.err)
+        name = args[1].split(":")[0]
+        assert result.err.startswith(f"pdebug: error: {name}: no such file\n"), result.err
+
+
+def test_a_snapshot_directory_is_a_bundle(pdebug, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_snapshot(Path("snap.tar.gz"))
+    make_snapshot(Path("b2.tar.gz"), sidecar_dump=changed_sidecar())
+    unpack(Path("snap.tar.gz"), Path("d1"))
+    checked = pdebug("check", "d1", *NO_CERTS)
+    tarred = pdebug("check", "snap.tar.gz", *NO_CERTS)
+    assert checked.code == tarred.code == ExitCode.FINDINGS, checked.err
+    assert checked.out == tarred.out.replace("snap.tar.gz", "d1")
+    assert pdebug("check", "--bundle", "d1", *NO_CERTS).out == checked.out
+    member = pdebug("routes", "d1:productpage-v1-abc.default")
+    assert member.code == 0, member.err
+    assert member.out == pdebug("routes", "snap.tar.gz:productpage-v1-abc.default").out
+    # the bundle's /clusters gives the endpoints their health, as from the .tar.gz
+    endpoints = pdebug("endpoints", "--bundle", "d1", "pod/productpage-v1-abc", "-n", "default")
+    assert endpoints.code == 0 and "UNHEALTHY" in endpoints.out
+    assert endpoints.out == pdebug("endpoints", "snap.tar.gz:productpage-v1-abc.default").out
+    down = pdebug("clusters", "--bundle", "d1", "reviews-v2-xyz")
+    assert down.code == ExitCode.SOURCE_UNAVAILABLE and "this proxy was not captured" in down.err
+    report = pdebug("report", "d1", "-o", "x.html")
+    assert report.code == 0 and report.err == "wrote x.html (4 proxies)\n"
+    diff = pdebug("diff", "d1", "b2.tar.gz")
+    assert diff.code == ExitCode.FINDINGS and "clusters 1 changed" in diff.out
+    # a plain directory is still not a dump
+    Path("plain").mkdir()
+    assert pdebug("check", "plain").code == ExitCode.INVALID_INPUT
+    assert "not a pdebug bundle" in pdebug("clusters", "--bundle", "plain", "x").err
+
+
+def test_diff_a_member_with_the_istiod_view_it_recorded(pdebug, tmp_path):
+    seed = (SEED / "config_dump.json").read_bytes()
+    snap = tmp_path / "s1.tar.gz"
+    bundle.write_bundle(
+        str(snap),
+        [
+            bundle.CapturedProxy(
+                "seed.demo",
+                "pod/seed.demo",
+                {bundle.DUMP: seed, bundle.ISTIOD_DUMP: seed},
+                info={"status": "captured"},
+            ),
+            bundle.CapturedProxy(
+                "page.default",
+                "pod/page.default",
+                {bundle.DUMP: seed, bundle.ISTIOD_DUMP: changed_sidecar()},
+                info={"status": "captured"},
+            ),
+            bundle.CapturedProxy(
+                "alone.shop",
+                "pod/alone.shop",
+                {bundle.DUMP: seed},
+                info={
+                    "status": "captured",
+                    "istiod_error": "proxy alone.shop is not connected to any istiod",
+                },
+            ),
+        ],
+        {"kind": "snapshot", "istiod": {"namespace": "istio-system", "files": {}}},
+    )
+    same = pdebug("diff", f"{snap}:seed.demo")
+    assert same.code == 0, same.err
+    assert same.out.startswith("Clusters Match\nListeners Match\nRoutes Match")
+    assert pdebug("diff", "--bundle", snap, "seed").out == same.out
+    differs = pdebug("diff", f"{snap}:page.default")
+    assert differs.code == ExitCode.FINDINGS, differs.err
+    assert f"only in istiod (recorded in {snap})" in differs.out
+    missing = pdebug("diff", f"{snap}:alone.shop")
+    assert missing.code == ExitCode.SOURCE_UNAVAILABLE
+    assert missing.err.splitlines() == [
+        f"pdebug: error: {snap}:alone.shop: the bundle has no istiod view for this proxy "
+        "(proxy alone.shop is not connected to any istiod)",
+        "hint: compare with istiod live (pdebug diff pod/alone -n shop), or with a saved "
+        "istiod answer (--expected FILE)",
+    ]
+    # no istiod asked at all: the manifest's reason
+    quiet = make_snapshot(tmp_path / "q.tar.gz")
+    rewrite(quiet, {}, istiod={"error": "not asked (--no-istiod)"})
+    none = pdebug("diff", f"{quiet}:seed.demo")
+    assert none.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "no istiod view for this proxy (not asked (--no-istiod))" in none.err
+
+
+SYNCZ = {
+    "istiod-7c9d-a": [
+        {"proxy": "web-1.default", "cluster_id": "Kubernetes", "istio_version": "1.24.0",
+         "cluster_sent": "a", "cluster_acked": "a", "listener_sent": "b", "listener_acked": "b",
+         "route_sent": "c", "route_acked": "old", "endpoint_sent": "d", "endpoint_acked": "d"},
+    ],
+    "istiod-7c9d-b": [],
+}  # fmt: skip
+
+
+def test_status_file_reads_the_sync_status_a_bundle_recorded(pdebug, tmp_path):
+    body = json.dumps(SYNCZ).encode()
+    saved = tmp_path / "syncz.json"
+    saved.write_bytes(body)
+    want = pdebug("status", "--file", saved, "-o", "wide")
+    assert want.code == 0 and "web-1.default" in want.out
+    snap = rewrite(make_snapshot(tmp_path / "s.tar.gz"), {bundle.ISTIOD_SYNCZ: body})
+    for source in (snap, unpack(snap, tmp_path / "d")):
+        got = pdebug("status", "--file", source, "-o", "wide")
+        assert (got.code, got.out) == (0, want.out), got.err
+    # no syncz recorded: said, with why
+    bare = rewrite(make_snapshot(tmp_path / "b.tar.gz"), {}, istiod={"error": "no istiod pods"})
+    result = pdebug("status", "--file", bare)
+    assert result.code == ExitCode.SOURCE_UNAVAILABLE
+    assert result.err.splitlines()[0] == (
+        f"pdebug: error: {bare}: the bundle has no recorded istiod sync status (no istiod pods)"
+    )
+    assert result.err.splitlines()[1].startswith("hint: ask istiod live")

@@ -520,7 +520,7 @@ def test_status_live_namespace_filter_and_url(pdebug, kube, kubeconfig, two_sync
     assert one_error(empty)[0] == "no istiod pods in namespace other (selector app=istiod)"
 
 
-def test_status_replica_answers_garbage_or_is_down(pdebug, kube, kubeconfig, two_syncz):
+def test_status_replica_answers_garbage_or_nothing(pdebug, kube, kubeconfig, two_syncz):
     _, b = two_syncz
     b.override["/debug/syncz"] = (200, b"<html>Pilot Debug Console</html>", "text/html")
     result = pdebug("status", "--kubeconfig", kubeconfig)
@@ -530,13 +530,83 @@ def test_status_replica_answers_garbage_or_is_down(pdebug, kube, kubeconfig, two
     b.override["/debug/syncz"] = (200, b"", "application/json")  # dropped, as istioctl does
     result = pdebug("status", "--kubeconfig", kubeconfig)
     assert result.code == ExitCode.OK and len(result.out.splitlines()) == 3
-    kube.forward(b.name, "istio-system", 15014, ("127.0.0.1", eh.free_port()))
+
+
+REFUSED_B = (
+    "istiod-7c9d-b: nothing listens on port 15014 in the pod (the kubelet says: connection "
+    "refused); proxies connected to it are missing from the table"
+)
+
+
+def test_status_shows_the_replicas_that_answer(pdebug, kube, kubeconfig, two_syncz):
+    """One dead replica: the others' proxies, and a note naming it (istioctl fails)."""
+    a, b = two_syncz
+    kube.forward(b.name, "istio-system", 15014, ("127.0.0.1", eh.free_port()))  # refuses
+    result = pdebug("status", "--kubeconfig", kubeconfig)
+    assert result.code == ExitCode.OK, result.err
+    assert result.out == "".join(LIVE_TABLE.splitlines(True)[:3])  # istiod-7c9d-a's rows
+    assert result.err.splitlines() == [REFUSED_B]
+    as_json = pdebug("status", "--kubeconfig", kubeconfig, "-o", "json")
+    assert as_json.code == ExitCode.OK
+    assert json.loads(as_json.out) == {"istiod-7c9d-a": json.loads(a.syncz)}
+    assert as_json.err.splitlines() == [REFUSED_B]
+    # a replica that answers an error status is a missing replica too
+    kube.forward(b.name, "istio-system", 15014, b.address)
+    b.override["/debug/syncz"] = (503, b"overloaded\n", "text/plain")
+    result = pdebug("status", "--kubeconfig", kubeconfig)
+    assert result.code == ExitCode.OK
+    assert result.out == "".join(LIVE_TABLE.splitlines(True)[:3])
+    assert result.err.splitlines() == [
+        "istiod-7c9d-b: istiod answered HTTP 503 to /debug/syncz (overloaded); proxies "
+        "connected to it are missing from the table",
+    ]
+
+
+def test_status_fails_when_no_replica_answers(pdebug, kube, kubeconfig, two_syncz):
+    a, b = two_syncz
+    for replica in (a, b):
+        kube.forward(replica.name, "istio-system", 15014, ("127.0.0.1", eh.free_port()))
     result = pdebug("status", "--kubeconfig", kubeconfig)
     assert result.code == ExitCode.SOURCE_UNAVAILABLE
-    assert one_error(result)[0] == (
-        "pod/istiod-7c9d-b.istio-system: nothing listens on port 15014 in the pod "
-        "(the kubelet says: connection refused)"
+    assert one_error(result) == (
+        "pod/istiod-7c9d-a.istio-system: nothing listens on port 15014 in the pod "
+        "(the kubelet says: connection refused)",
+        "is istiod up, and is 15014 its monitoring port (the pod's prometheus.io/port "
+        "annotation)? kubectl logs -n istio-system istiod-7c9d-a",
     )
+
+
+def test_snapshot_keeps_the_replicas_that_answer(pdebug, kube, kubeconfig, replicas, envoy_2020):
+    """The manifest records the dead replica; the live one's syncz and views are kept."""
+    import tarfile
+
+    a, b = replicas
+    a.syncz = json.dumps(
+        [{"proxy": ID_2020, "cluster_id": "Kubernetes", "cluster_sent": "1", "cluster_acked": "1"}]
+    ).encode()
+    a.connect(ID_2020, PILOT_2020.read_bytes())
+    idd.register(kube, a, a.name)
+    idd.register(kube, b, b.name)
+    kube.forward(b.name, "istio-system", 15014, ("127.0.0.1", eh.free_port()))  # refuses
+    out = Path(kubeconfig).parent / "s.tar.gz"
+    result = pdebug("snapshot", "-n", "default", "-o", out, "--kubeconfig", kubeconfig)
+    # exit 1: the recorded Envoy serves /config_dump only (the other documents are missing)
+    assert result.code == ExitCode.FINDINGS, result.err
+    assert "istiod not captured" not in result.err
+    with tarfile.open(out) as tar:
+        files = {m.name.split("/", 1)[-1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    manifest = json.loads(files["manifest.json"])
+    istiod = manifest["istiod"]
+    assert "error" not in istiod
+    assert istiod["failed_replicas"] == {
+        "istiod-7c9d-b": "pod/istiod-7c9d-b.istio-system: nothing listens on port 15014 in "
+        "the pod (the kubelet says: connection refused)"
+    }
+    assert json.loads(files["istiod_syncz.json"]) == {"istiod-7c9d-a": json.loads(a.syncz)}
+    (proxy,) = manifest["proxies"]
+    assert proxy["sync"]["CDS"] == "SYNCED"
+    assert "istiod_config_dump.json" in proxy["files"]
+    assert b.requests == []  # never reached
 
 
 def test_status_file_and_live_options_do_not_mix(pdebug):

@@ -393,8 +393,9 @@ def test_a_bundle_reports_every_proxy_with_a_summary_across_them(pdebug, tmp_pat
     assert rows["seed-demo"][6] == "SYNCED"
     assert rows["reviews-v2-xyz.default"][6] == "unknown"
     assert rows["reviews-v2-xyz.default"][7] == (
-        "capture failed: GET /config_dump: connection refused"
+        "not captured: GET /config_dump: connection refused"
     )
+    assert rows["reviews-v2-xyz.default"][1:4] == ["-", "-", "-"]  # unknown, not 0
     broken = doc["proxies"][2]
     assert broken["summary"]["errors"] == ["GET /config_dump: connection refused"]
     assert all(t["note"] and not t["rows"] for t in broken["tables"])

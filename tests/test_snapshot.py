@@ -26,10 +26,12 @@ from typing import Any
 import envoy_harness as eh
 import kube_double as kd
 import pytest
+from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
 
 ADMIN = 15000
+SEED_DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
 READS = {
     ("get", "pods"),
     ("list", "pods"),
@@ -282,6 +284,16 @@ def test_default_name_and_dir_output(pdebug, kube, kubeconfig, envoys, tmp_path,
             assert hashlib.sha256(body).hexdigest() == meta["sha256"]
     assert pdebug("clusters", out / "ratings-1.shop" / "config_dump.json").code == 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pdebug")]
+    # the directory is a bundle wherever a .tar.gz is: views, --bundle, check, report, diff
+    live = pdebug("routes", envoys["plain"].admin_url).out
+    assert pdebug("routes", f"{out}:ratings-1.shop").out == live
+    assert pdebug("routes", "--bundle", out, "pod/ratings-1").out == live
+    checked = pdebug("check", out, "--fail-on", "never")
+    assert checked.code == 0, checked.err
+    assert "Checked 3 proxies:" in checked.out
+    report = pdebug("report", out, "-o", tmp_path / "x.html")
+    assert report.code == 0 and report.err == f"wrote {tmp_path / 'x.html'} (3 proxies)\n"
+    assert pdebug("diff", out, tmp_path / name).code in (0, 1)
     again = pdebug("snapshot", "-A", "--dir", out, "--kubeconfig", kubeconfig)
     assert again.code == ExitCode.USAGE and "already exists" in again.err
 
@@ -303,6 +315,83 @@ def test_nothing_captured_writes_nothing(pdebug, kube, kubeconfig, tmp_path):
     assert plain.code == ExitCode.SOURCE_UNAVAILABLE
     assert "none of the 1 pods in namespace shop runs the istio-proxy sidecar" in plain.err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["kubeconfig"]
+
+
+@pytest.mark.envoy
+def test_an_existing_output_is_kept_unless_force(pdebug, kube, kubeconfig, envoys, tmp_path):
+    mesh(kube, envoys, faults=False)
+    out = tmp_path / "s2.tar.gz"
+    out.write_bytes(b"the before capture")
+    args = ("snapshot", "-n", "shop", "-o", out, "--kubeconfig", kubeconfig)
+    refused = pdebug(*args)
+    assert refused.code == ExitCode.USAGE
+    assert refused.err.splitlines() == [
+        f"pdebug: error: {out}: already exists",
+        "hint: pass --force to replace it, or name another file (-o NEW.tar.gz)",
+    ]
+    assert out.read_bytes() == b"the before capture"
+    assert not [r for r in kube.requests if r.resource == "pods"]  # refused before any I/O
+    forced = pdebug(*args, "--force")
+    assert forced.code == 0, forced.err
+    assert list(entries(manifest_of(out))) == ["ratings-1.shop"]
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (["snapshot", "-A", "--kubeconfig", "/nonexistent", "-o", "/proc/x.tgz"], "/proc/x.tgz"),
+        (["snapshot", "-A", "--kubeconfig", "/nonexistent", "--dir", "/proc/d"], "/proc/d"),
+        (["dump", "http://127.0.0.1:1", "-o", "/proc/x.tar.gz"], "/proc/x.tar.gz"),
+        (["report", str(SEED_DUMP), "-o", "/proc/x.html"], "/proc/x.html"),
+    ],
+)  # fmt: skip
+def test_an_output_that_cannot_be_written_is_one_line_before_any_io(pdebug, args, path):
+    result = pdebug(*args)
+    assert result.code == ExitCode.SOURCE_UNAVAILABLE, result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("hint: "), lines
+    assert lines[0].startswith(f"pdebug: error: cannot write {path}: "), lines
+
+
+def test_a_missing_report_directory_says_cannot_write(pdebug, tmp_path):
+    out = tmp_path / "no" / "r.html"
+    result = pdebug("report", SEED_DUMP, "-o", out)
+    assert result.code == ExitCode.SOURCE_UNAVAILABLE
+    assert result.err.splitlines() == [
+        f"pdebug: error: cannot write {out}: directory {out.parent} does not exist",
+        "hint: create it first (mkdir -p), or write elsewhere",
+    ]
+
+
+def test_the_stage_says_cannot_write(tmp_path):
+    from pdebug.errors import SourceUnavailable
+    from pdebug.snapshot import _Stage
+
+    with pytest.raises(SourceUnavailable) as err:
+        _Stage("/proc", "/proc/x.tar.gz")
+    assert err.value.message.startswith("cannot write /proc/x.tar.gz: ")
+    assert err.value.hint
+
+
+def test_stale_stages_of_dead_snapshots_are_removed(tmp_path):
+    from pdebug.snapshot import _host, remove_stale_stages
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(done.stdout)
+    names = {
+        "dead": f".pdebug-snapshot-{_host()}-{dead}-abc123_x.tmp",
+        "running": f".pdebug-snapshot-{_host()}-{os.getpid()}-abc123_x.tmp",
+        "other host": f".pdebug-snapshot-elsewhere-{dead}-abc123_x.tmp",
+        "not a stage": ".pdebug-snapshot-notes",
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "web-1.default").mkdir()
+    assert remove_stale_stages(str(tmp_path)) == [names["dead"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for k, n in names.items() if k != "dead"
+    )
 
 
 @pytest.mark.parametrize(
@@ -400,6 +489,51 @@ def test_ctrl_c_leaves_nothing(kube, envoys, tmp_path):
         assert list(work.iterdir()) == [], list(work.iterdir())
 
 
+@pytest.mark.envoy
+def test_sigterm_leaves_nothing_either(kube, envoys, tmp_path):
+    kube.add_pod("web-1", "default", forwards={ADMIN: envoys["plain"].admin_address})
+    kube.add_pod("hang-1", "default", forwards={ADMIN: kube.hanging_target()})
+    config = kube.write_kubeconfig(tmp_path / "cfg" / "kubeconfig")
+    work = tmp_path / "out"
+    work.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("KUBECONFIG", None)
+    for args in (["-o", "snap.tar.gz"], ["--dir", "snapdir"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pdebug", "snapshot", "-n", "default", *args,
+             "--kubeconfig", str(config), "--timeout", "60", "--parallel", "2"],
+            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()  # web-1 is done; hang-1 hangs
+            assert line.startswith("captured pod/web-1.default"), line
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert proc.returncode == ExitCode.INTERRUPTED, err
+        assert err.endswith("snapshot stopped: nothing was written\npdebug: interrupted\n"), err
+        assert list(work.iterdir()) == [], list(work.iterdir())
+
+
+@pytest.mark.envoy
+def test_a_killed_snapshot_is_cleaned_up_by_the_next(pdebug, kube, kubeconfig, envoys, tmp_path):
+    from pdebug.snapshot import _host
+
+    mesh(kube, envoys, faults=False)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".pdebug-snapshot-{_host()}-{int(done.stdout)}-k1ll3d_x.tmp"
+    (stale / "web-1.default").mkdir(parents=True)
+    (stale / "web-1.default" / "config_dump.json").write_text("{}")
+    out = tmp_path / "s.tar.gz"
+    assert pdebug("snapshot", "-n", "shop", "-o", out, "--kubeconfig", kubeconfig).code == 0
+    assert not stale.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pdebug")]
+
+
 # --------------------------------------------------------------------------- istiod
 
 
@@ -457,6 +591,17 @@ def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp
 
     info = read_inputs(str(out)).info[f"{out}:web-1.default"]
     assert info.sync == "CDS SYNCED, LDS SYNCED, EDS SYNCED, RDS STALE, ECDS NOT SENT"
+    # diff of a member: against the istiod view the snapshot recorded, no --istiod needed
+    recorded = pdebug("diff", f"{out}:web-1.default")
+    assert recorded.code == ExitCode.FINDINGS, recorded.err
+    assert f"(recorded in {out})" in recorded.out
+    unseen = pdebug("diff", "--bundle", out, "ratings-1")
+    assert unseen.code == ExitCode.SOURCE_UNAVAILABLE
+    assert "no istiod view for this proxy (proxy ratings-1.shop is not connected" in unseen.err
+    # status --file reads the recorded syncz answers
+    status = pdebug("status", "--file", out)
+    assert status.code == 0, status.err
+    assert re.search(r"web-1\.default\s+Kubernetes\s+SYNCED", status.out), status.out
     assert manifest_of(quiet)["istiod"] == {"error": "not asked (--no-istiod)"}
 
 
@@ -487,7 +632,12 @@ def test_views_read_a_snapshot_member_and_bundle_option(pdebug, kube, kubeconfig
     assert "hint: proxies: productpage-v1-abc.default, web-1.default, hang-1.shop" in missing.err
     down = pdebug("clusters", "--bundle", out, "hang-1")
     assert down.code == ExitCode.SOURCE_UNAVAILABLE
-    assert "hang-1.shop was not captured: pod/hang-1.shop: the Envoy admin" in down.err
+    assert f"{out}:hang-1.shop: this proxy was not captured (pod/hang-1.shop: the Envoy" in down.err
+    hint = down.err.splitlines()[1]
+    assert hint.startswith("hint: pick a captured proxy (captured: productpage-v1-abc.default, ")
+    assert "hang-1" not in hint and "pending-1" not in hint  # only those that were captured
+    member = pdebug("routes", f"{out}:hang-1.shop")  # the same answer without --bundle
+    assert (member.code, member.err) == (down.code, down.err)
     skipped = pdebug("clusters", "--bundle", out, "batch-1")
     assert "batch-1.default was not captured: the pod has no container" in skipped.err
     workload = pdebug("clusters", "--bundle", out, "deploy/web")

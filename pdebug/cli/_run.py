@@ -196,7 +196,8 @@ def bundle_source(path: str, text: str | None, namespace: str | None) -> str:
             raise SourceUnavailable(f"--bundle {path}: no such file")
         raise InvalidInput(
             f"--bundle {path}: not a pdebug bundle",
-            hint="--bundle reads the .tar.gz of pdebug snapshot or pdebug dump",
+            hint="--bundle reads the .tar.gz of pdebug snapshot or pdebug dump, or the "
+            "directory of pdebug snapshot --dir",
         )
     if not text:
         return path
@@ -244,7 +245,6 @@ def bundle_diff(
 ) -> int:
     """Print which proxies changed between two bundles; 0 when none did, else 1."""
     from pdebug import bundle
-    from pdebug.sources.file import read_file
     from pdebug.views import bundlediff
 
     assert other is not None
@@ -259,7 +259,7 @@ def bundle_diff(
             kinds.append(item)
         elif item:
             raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
-    left, right = (bundle.read_bundle(bytes(read_file(t)[0]), t) for t in (source, other))
+    left, right = (bundle.open_bundle(t) for t in (source, other))
     result = bundlediff.compare_bundles(left, right, kinds, include_static, ignore)
     out = fmt.render(bundlediff.view(result))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

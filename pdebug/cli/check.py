@@ -133,11 +133,35 @@ def _check_bundle(
         info = inputs.info[proxy.source]
         name = info.name or proxy.source
         if proxy.dump is None and proxy.health is None:
-            checks.append(v.ProxyCheck(name, None, info.errors))
+            checks.append(v.ProxyCheck(name, None, info.errors, info.unreadable))
         else:
             checks.append(v.ProxyCheck(name, run_checks(proxy, options), info.errors))
     sys.stdout.write(fmt.render(v.view(checks, path, threshold)))
+    # Errors come after the table: one damaged or missing proxy never hides the others.
+    unreadable = [c for c in checks if c.unreadable is not None]
+    if unreadable:
+        first = unreadable[0]
+        more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+        _error(
+            f"{path}: cannot read the documents of {first.name} ({first.unreadable}){more}; "
+            "the other proxies were checked",
+            f"its saved documents are damaged; capture it again if you can "
+            f"(pdebug snapshot {first.name})",
+        )
+        return ExitCode.INVALID_INPUT
+    if not any(c.report is not None for c in checks):
+        _error(
+            f"{path}: nothing to check: none of its {len(checks)} proxies was captured",
+            "take another snapshot; each proxy's capture error is in the table",
+        )
+        return ExitCode.SOURCE_UNAVAILABLE
     if any(c.report is not None and c.report.inconclusive for c in checks):
         print("pdebug: error: some checks could not read the input", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     return ExitCode.FINDINGS if any(c.fails(threshold) for c in checks) else ExitCode.OK
+
+
+def _error(message: str, hint: str) -> None:
+    """An error after the output: pdebug's one line (and its hint) on stderr."""
+    print(f"pdebug: error: {message}", file=sys.stderr)
+    print(f"hint: {hint}", file=sys.stderr)

@@ -87,7 +87,9 @@ def diff_cmd(
 
     With SOURCE alone, compares the proxy with istiod's view of it (istioctl proxy-status
     POD): pdebug finds the istiod pods, asks each for /debug/config_dump?proxyID=POD.NS and
-    takes the first that knows the proxy. Or compare with OTHER, or with --expected FILE.
+    takes the first that knows the proxy. A bundle member (BUNDLE:POD.NS, --bundle) is
+    compared with the istiod view the snapshot recorded. Or compare with OTHER, or with
+    --expected FILE.
 
     First istioctl's verdicts (Clusters/Listeners/Routes Match or Don't Match), then each
     resource only on one side, each changed field as old -> new, and why Envoy rejected
@@ -145,10 +147,14 @@ def diff_cmd(
         right = load_proxy(Target.of(other, None, options), fetch)
         labels = (left.source, right.source)
     else:
-        from pdebug.sources.istiod import Istiod
+        recorded = against_recorded(source) if istiod is None else None
+        if recorded is not None:
+            left, right = recorded
+        else:
+            from pdebug.sources.istiod import Istiod
 
-        where = Istiod(options, namespace=istio_namespace, revision=revision, url=istiod)
-        left, right = against_istiod(source, options, fetch, where, proxy_id)
+            where = Istiod(options, namespace=istio_namespace, revision=revision, url=istiod)
+            left, right = against_istiod(source, options, fetch, where, proxy_id)
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")
     right_dump = right.need_dump("diff")
@@ -215,6 +221,50 @@ def against_istiod(
         if cluster is not None:
             cluster.close()
     return load_expected(body, f"istiod ({name})"), envoy
+
+
+def against_recorded(source: str) -> tuple[ProxyData, ProxyData] | None:
+    """(istiod's view recorded in the bundle, the proxy's dump) when SOURCE is a bundle.
+
+    None when SOURCE is not a bundle (or a member of one): then istiod is asked live.
+
+    Raises:
+        SourceUnavailable: the bundle recorded no istiod view of the proxy (the manifest's
+            reason is given when it has one), or the proxy was not captured.
+    """
+    from pdebug import bundle
+    from pdebug.errors import SourceUnavailable
+    from pdebug.model import ProxyData
+    from pdebug.model.load import load
+    from pdebug.sources import split_member
+
+    path, member = split_member(source)
+    if bundle.peek_manifest(path) is None:
+        return None
+    opened = bundle.open_bundle(path)
+    name = opened.pick(member)
+    files = opened.proxy(name)
+    expected = files.get(bundle.ISTIOD_DUMP)
+    if expected is None:
+        entry = next((e for e in bundle.proxy_entries(opened.manifest) if e["name"] == name), {})
+        why = entry.get("istiod_error") or (opened.manifest.get("istiod") or {}).get("error")
+        pod, _, ns = name.rpartition(".")
+        raise SourceUnavailable(
+            f"{path}:{name}: the bundle has no istiod view for this proxy"
+            + (f" ({why})" if why else ""),
+            hint=f"compare with istiod live (pdebug diff pod/{pod or name}"
+            + (f" -n {ns}" if pod else "")
+            + "), or with a saved istiod answer (--expected FILE)",
+        )
+    label = f"{opened.label}:{name}"
+    body = files.get(bundle.DUMP)
+    if body is None:  # a capture that recorded istiod but no dump: not a proxy to compare
+        raise SourceUnavailable(f"{label}: the bundle has no {bundle.DUMP} for this proxy")
+    envoy = load(body, label)
+    return (
+        load_expected(expected, f"istiod (recorded in {path})"),
+        ProxyData(label, envoy.dump, envoy.clusters),
+    )
 
 
 def load_expected(body: bytes, label: str) -> ProxyData:

@@ -108,6 +108,16 @@ def report_cmd(
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)
+    unreadable = [(i.name, i.unreadable) for i in inputs.info.values() if i.unreadable]
+    if unreadable:
+        name, why = unreadable[0]
+        more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+        print(
+            f"pdebug: error: {target.text}: cannot read the documents of {name} ({why}){more}; "
+            "the report shows the other proxies",
+            file=sys.stderr,
+        )
+        return ExitCode.INVALID_INPUT
     if any(p["checks"]["inconclusive"] for p in doc["proxies"]):
         print("pdebug: error: some checks could not read the input", file=sys.stderr)
         return ExitCode.INVALID_INPUT

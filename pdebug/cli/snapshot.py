@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -63,6 +68,28 @@ class _Printer:
             self.stream.flush()
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a CI timeout, a pod shutdown) stops the snapshot as Ctrl-C does.
+
+    Python's default for SIGTERM is to die at once, leaving the stage directory behind;
+    raised as KeyboardInterrupt in the main thread, it goes through the same clean-up
+    (nothing written, no temp files) and exits 130.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command("snapshot")
 def snapshot_cmd(
     targets: Annotated[
@@ -115,6 +142,10 @@ def snapshot_cmd(
         str | None,
         typer.Option("--dir", metavar="DIR", help="Write plain files into this new directory."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the -o file if it exists (refused otherwise)."),
+    ] = False,
     parallel: Annotated[
         int, typer.Option("--parallel", help="Proxies read at once.", min=1, max=64)
     ] = 8,
@@ -135,9 +166,10 @@ def snapshot_cmd(
     view of it when istiod answers; a manifest names the pod, namespace, node, sha256 of
     each file and what failed. Pods without the sidecar are skipped; a proxy that fails
     (not Running, hanging past --timeout) is recorded and the others go on. Redacted
-    unless --no-redact; written atomically (Ctrl-C leaves nothing). Every view, check,
-    diff, trace and report reads the bundle (BUNDLE:POD.NS or --bundle BUNDLE pod/NAME).
-    Exit 0 when all were captured, 1 when some failed, 3 when none was.
+    unless --no-redact; written atomically (Ctrl-C or SIGTERM leaves nothing, exit 130); an
+    existing -o file is kept unless --force. Every view, check, diff, trace, report and
+    status --file reads the bundle, or the --dir directory (BUNDLE:POD.NS or --bundle
+    BUNDLE pod/NAME). Exit 0 when all were captured, 1 when some failed, 3 when none was.
 
     Example: pdebug snapshot -n shop -o incident.tar.gz
 
@@ -158,7 +190,8 @@ def snapshot_cmd(
     )
     printer = _Printer(sys.stderr)
     try:
-        result = take_snapshot(options, output, directory, printer)
+        with _sigterm_as_interrupt():
+            result = take_snapshot(options, output, directory, printer, force)
     except KeyboardInterrupt:
         printer.finish()
         print("snapshot stopped: nothing was written", file=sys.stderr)

@@ -26,6 +26,7 @@ from pdebug.cli.views import (
 from pdebug.errors import UsageError
 
 if TYPE_CHECKING:
+    from pdebug.bundle import Bundle
     from pdebug.model.syncz import SyncDocument
 
 
@@ -39,7 +40,8 @@ def status_cmd(
             metavar="FILE",
             help="istiod's saved sync status ('-' = stdin, .gz ok): GET :15014/debug/syncz "
             "(an array, or {istiod: array}) or the istio.io/debug/syncz answer "
-            "(istioctl proxy-status -o json).",
+            "(istioctl proxy-status -o json), or a pdebug snapshot bundle (.tar.gz or "
+            "--dir directory): the answers it recorded.",
         ),
     ] = None,
     namespace: Annotated[
@@ -74,9 +76,9 @@ def status_cmd(
     """Show whether istiod's config reached each proxy (istioctl proxy-status).
 
     Asks every istiod replica (app=istiod pods in --istio-namespace, through port-forwards)
-    and merges their answers; --file reads a saved answer instead. Per xDS type: SYNCED,
-    NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED. Wide adds which types
-    are out of sync, since when, and istiod's last error.
+    and merges their answers; --file reads a saved answer (or a snapshot bundle's) instead.
+    Per xDS type: SYNCED, NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED.
+    Wide adds which types are out of sync, since when, and istiod's last error.
 
     Example: pdebug status -n default -o wide
 
@@ -90,6 +92,7 @@ def status_cmd(
     if shape is None:
         raise UsageError(f"unknown layout {layout!r}", hint="use one of: " + ", ".join(v.LAYOUTS))
     when = _parse_now(now)
+    missing: list[str] = []  # one line per istiod replica that did not answer
     if file is not None:
         live = [f for f, x in (("--istiod", istiod), ("--revision", revision)) if x]
         live += ["--istio-namespace"] if istio_namespace else []
@@ -101,12 +104,14 @@ def status_cmd(
             )
         doc = _saved(file)
     else:
-        doc = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
+        doc, missing = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
     result = v.view(doc, v.StatusFilter(namespace), shape, when)
     sys.stdout.write(fmt.render(result))
     sys.stdout.flush()
     if result.note:
         print(result.note, file=sys.stderr)
+    for line in missing:
+        print(line, file=sys.stderr)
     return 0
 
 
@@ -115,11 +120,41 @@ for _alias in ("proxy-status", "ps"):  # istioctl's names
 
 
 def _saved(file: str) -> SyncDocument:
+    """A saved syncz answer, or the one a bundle (``pdebug snapshot``) recorded."""
+    import os
+
+    from pdebug import bundle
     from pdebug.model.syncz import parse_syncz
     from pdebug.sources.file import read_file
 
+    if file != "-" and os.path.isdir(file):
+        return _recorded(bundle.read_dir_bundle(file))
     data, label = read_file(file)
+    if bundle.is_tar(data):
+        return _recorded(bundle.read_bundle(bytes(data), label))
     return parse_syncz(data, label)
+
+
+def _recorded(opened: Bundle) -> SyncDocument:
+    """The ``istiod_syncz.json`` a snapshot recorded, or why there is none.
+
+    Raises:
+        SourceUnavailable: the bundle recorded no sync status.
+    """
+    from pdebug import bundle
+    from pdebug.errors import SourceUnavailable
+    from pdebug.model.syncz import parse_syncz
+
+    body = opened.member(bundle.ISTIOD_SYNCZ)
+    if body is None:
+        why = (opened.manifest.get("istiod") or {}).get("error")
+        raise SourceUnavailable(
+            f"{opened.label}: the bundle has no recorded istiod sync status"
+            + (f" ({why})" if why else ""),
+            hint="ask istiod live: pdebug status (without --file); pdebug snapshot records "
+            "it when istiod answers",
+        )
+    return parse_syncz(body, f"{opened.label}:{bundle.ISTIOD_SYNCZ}")
 
 
 def _live(
@@ -129,8 +164,13 @@ def _live(
     context: str | None,
     kubeconfig: str | None,
     timeout: float,
-) -> SyncDocument:
-    """Every istiod replica's /debug/syncz, merged."""
+) -> tuple[SyncDocument, list[str]]:
+    """Every istiod replica's /debug/syncz, merged; and a line per replica that failed.
+
+    A replica that cannot be asked does not fail the command (istioctl's does): the others'
+    proxies are shown, and the line says whose are missing. If none answers, its error is
+    raised.
+    """
     from pdebug.model.syncz import parse_answers
     from pdebug.sources import LiveOptions
     from pdebug.sources.istiod import Istiod
@@ -138,11 +178,15 @@ def _live(
     options = LiveOptions(timeout, None, context, kubeconfig)
     istiod = Istiod(options, namespace=istio_namespace, revision=revision, url=url)
     try:
-        parts = istiod.syncz()
+        result = istiod.syncz()
         label = istiod.describe()
     finally:
         istiod.close()
-    return parse_answers(parts, label)
+    missing = [
+        f"{f.replica}: {f.reason}; proxies connected to it are missing from the table"
+        for f in result.failures
+    ]
+    return parse_answers(result.answers, label), missing
 
 
 def _parse_now(text: str | None) -> datetime | None:

@@ -57,11 +57,14 @@ class ProxyInfo:
         sync: istiod's sync state when the capture recorded it, e.g. ``SYNCED`` or
             ``CDS SYNCED, LDS STALE``; None when unknown.
         errors: What went wrong while capturing it.
+        unreadable: Why its saved documents cannot be read (a damaged bundle member);
+            None when they could be.
     """
 
     name: str | None = None
     sync: str | None = None
     errors: tuple[str, ...] = ()
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,12 +210,19 @@ def _summary(
         ["Warnings", str(n_warn), WARN if n_warn else OK],
         ["Info", str(n_info), ""],
     ]
+    if proxy.dump is None and proxy.health is None:  # nothing was checked: no counts
+        counts[-3:] = [["Errors", "-", ""], ["Warnings", "-", ""], ["Info", "-", ""]]
     rows = [["Source", proxy.source], *_versions(proxy)]
     rows.append(["Sync state", info.sync or "unknown"])
     rows.append(["Endpoint health from", _health_source(proxy)])
     if warming:
         rows.append(["Warming clusters", str(warming)])
-    return {"rows": rows, "counts": counts, "errors": list(info.errors)}
+    return {
+        "rows": rows,
+        "counts": counts,
+        "errors": list(info.errors),
+        "unreadable": info.unreadable,
+    }
 
 
 def _checks(report: CheckReport) -> dict[str, Any]:
@@ -226,6 +236,7 @@ def _checks(report: CheckReport) -> dict[str, Any]:
         "skipped": [[s.code, s.name, s.reason] for s in report.skipped],
         "ignored": list(report.ignored),
         "inconclusive": report.inconclusive,
+        "unchecked": None,
     }
 
 
@@ -244,7 +255,13 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
     ctx = Context(proxy, options)
     checks = _checks(report)
     if not captured:
-        checks["top"] = "capture failed: " + ("; ".join(info.errors) or "no documents")
+        # Not 0 errors: unknown. Say why instead (the capture failed, or the saved
+        # documents are damaged).
+        if info.unreadable is not None:
+            why = f"unreadable: {info.unreadable}"
+        else:
+            why = "not captured: " + ("; ".join(info.errors) or "no documents")
+        checks.update(error=None, warning=None, info=None, top=why, unchecked=why)
     return {
         "name": info.name or proxy.source,
         "source": proxy.source,
@@ -265,9 +282,7 @@ def _overview(docs: list[dict[str, Any]]) -> dict[str, Any]:
         rows.append(
             [
                 d["name"],
-                str(c["error"]),
-                str(c["warning"]),
-                str(c["info"]),
+                *("-" if c[k] is None else str(c[k]) for k in ("error", "warning", "info")),
                 counts["Endpoints"],
                 counts["Unhealthy"],
                 sync,
@@ -362,18 +377,16 @@ def build_report(proxies: list[ProxyData], meta: ReportMeta) -> str:
 
 
 def check_output(path: str) -> None:
-    """Fail early (before reading a live proxy) when ``path``'s directory does not exist.
+    """Fail early (before reading a live proxy) when ``path`` cannot be written.
 
     Raises:
-        SourceUnavailable: the directory is missing.
+        SourceUnavailable: ``cannot write PATH: REASON`` (directory missing, read-only...).
     """
-    import os
+    from pdebug.atomic import check_writable
 
     if path == "-":
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise SourceUnavailable(f"{path}: directory {parent} does not exist")
+    check_writable(path)
 
 
 def write_report(path: str, html: str) -> None:

@@ -648,8 +648,8 @@ JS = r"""
       picker.setAttribute("aria-label", "Proxy");
       DATA.proxies.forEach(function (p, i) {
         var c = p.checks;
-        var o = el("option", null, p.name + " \u2014 " + c.error + " errors, " + c.warning +
-          " warnings");
+        var o = el("option", null, p.name + " \u2014 " + (c.unchecked ? c.unchecked :
+          c.error + " errors, " + c.warning + " warnings"));
         o.value = String(i);
         picker.appendChild(o);
       });
@@ -682,6 +682,9 @@ JS = r"""
     p.summary.rows.forEach(function (r) { add(dl, el("dt", null, r[0]), el("dd", null, r[1])); });
     add(box, cards, dl);
     p.summary.errors.forEach(function (e) { add(box, el("div", "errbox", "capture: " + e)); });
+    if (p.summary.unreadable) {
+      add(box, el("div", "errbox", "unreadable: " + p.summary.unreadable));
+    }
     if (p.checks.inconclusive) {
       add(box, el("div", "errbox", "Some checks could not read the input (see below)."));
     }
@@ -696,8 +699,8 @@ JS = r"""
     var f = makeTable(p.findings);
     var c = p.checks;
     var sub = f.el.querySelector("h2 .sub");
-    sub.textContent = c.error + " errors, " + c.warning + " warnings, " + c.info + " info (" +
-      c.run + " checks run)";
+    sub.textContent = c.unchecked ? c.unchecked + " (no checks run)" : c.error + " errors, " +
+      c.warning + " warnings, " + c.info + " info (" + c.run + " checks run)";
     if (c.skipped.length) {
       var ul = el("ul", "skipped");
       c.skipped.forEach(function (s) {

@@ -1,9 +1,12 @@
 """What ``pdebug report`` reads from files: a dump, a ``/clusters`` document, or a bundle.
 
-A bundle is read once and every proxy in it becomes one :class:`ProxyData` (or only
-``bundle.tar.gz:NAME``). Its manifest says when the capture was made and, per proxy,
-what went wrong and, when the capturing tool recorded it, istiod's sync state (a
-``sync`` entry: a string such as ``SYNCED``, or a mapping ``{"CDS": "SYNCED", ...}``).
+A bundle (a ``.tar.gz`` or a ``pdebug snapshot --dir`` directory) is read once and every
+proxy in it becomes one :class:`ProxyData` (or only ``bundle.tar.gz:NAME``); a proxy whose
+documents cannot be read becomes an empty one whose :class:`ProxyInfo` says why
+(``unreadable``), so that one damaged member never hides the others. Its manifest says
+when the capture was made and, per proxy, what went wrong and, when the capturing tool
+recorded it, istiod's sync state (a ``sync`` entry: a string such as ``SYNCED``, or a
+mapping ``{"CDS": "SYNCED", ...}``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pdebug import bundle
-from pdebug.errors import InvalidInput
+from pdebug.errors import InvalidInput, PdebugError
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.report import ProxyInfo
@@ -47,17 +50,23 @@ def read_inputs(text: str) -> Inputs:
     """Read a file SOURCE (``-`` is stdin): one proxy, or each proxy of a bundle.
 
     Raises:
-        InvalidInput: the file is not a dump, a ``/clusters`` document or a bundle, or a
-            bundle member is damaged.
+        InvalidInput: the file is not a dump, a ``/clusters`` document or a bundle (a
+            damaged bundle member is not raised: its ``ProxyInfo.unreadable`` says why).
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
+    import os
+
     path, member = split_member(text)
-    data, label = read_file(path)
-    if not bundle.is_tar(data):
-        if member is not None:
-            raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
-        return Inputs([_proxy(data, label)])
-    opened = bundle.read_bundle(bytes(data), label)
+    if path != "-" and os.path.isdir(path) and bundle.is_dir_bundle(path):
+        opened = bundle.read_dir_bundle(path)
+    else:
+        data, label = read_file(path)
+        if not bundle.is_tar(data):
+            if member is not None:
+                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
+            return Inputs([_proxy(data, label)])
+        opened = bundle.read_bundle(bytes(data), label)
+    label = opened.label
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{label}: the bundle holds no proxy", hint="capture it again")
@@ -69,27 +78,45 @@ def read_inputs(text: str) -> Inputs:
     for name in names:
         files = opened.proxy(name)
         plabel = f"{label}:{name}"
-        proxy = ProxyData(plabel)
-        if bundle.DUMP in files:
-            proxy = _proxy(files[bundle.DUMP], plabel)
-        if bundle.CLUSTERS in files:
-            health = load(files[bundle.CLUSTERS], f"{plabel}/{bundle.CLUSTERS}").clusters
-            if health is None:
-                raise InvalidInput(
-                    f"{plabel}/{bundle.CLUSTERS}: not a /clusters?format=json document"
-                )
-            proxy.health = health
+        unreadable = None
+        try:
+            proxy = _bundle_proxy(files, plabel)
+        except PdebugError as exc:
+            proxy, unreadable = ProxyData(plabel), _without(exc.message, plabel)
         entry = entries.get(name, {})
         errors = entry.get("errors") or []
-        if proxy.dump is None and proxy.health is None and not errors:
+        if proxy.dump is None and proxy.health is None and not errors and unreadable is None:
             errors = [f"the bundle has no {bundle.DUMP} or {bundle.CLUSTERS} for this proxy"]
         out.proxies.append(proxy)
         out.info[plabel] = ProxyInfo(
             name=name,
             sync=sync_text(entry.get("sync")),
             errors=tuple(str(e) for e in errors),
+            unreadable=unreadable,
         )
     return out
+
+
+def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:
+    """One bundle member's dump and ``/clusters`` document, parsed."""
+    proxy = ProxyData(plabel)
+    if bundle.DUMP in files:
+        proxy = _proxy(files[bundle.DUMP], plabel)
+    if bundle.CLUSTERS in files:
+        health = load(files[bundle.CLUSTERS], f"{plabel}/{bundle.CLUSTERS}").clusters
+        if health is None:
+            raise InvalidInput(f"{plabel}/{bundle.CLUSTERS}: not a /clusters?format=json document")
+        proxy.health = health
+    return proxy
+
+
+def _without(message: str, plabel: str) -> str:
+    """``B:NAME: the JSON is truncated`` -> ``the JSON is truncated`` (the row names it)."""
+    if message.startswith(plabel + ": "):
+        return message[len(plabel) + 2 :]
+    if message.startswith(plabel + "/"):
+        return message[len(plabel) + 1 :]
+    return message
 
 
 def read_health(path: str) -> ProxyData:

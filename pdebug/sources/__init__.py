@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pdebug.sources.file import read_file
+
+if TYPE_CHECKING:
+    from pdebug.bundle import Bundle
 
 __all__ = ["FileSource", "LiveOptions", "Source", "classify", "open_source"]
 
@@ -44,22 +47,35 @@ class Source(Protocol):
         ...
 
 
+_BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
+
+
 def split_member(text: str) -> tuple[str, str | None]:
-    """``bundle.tar.gz:POD.NS`` -> (``bundle.tar.gz``, ``POD.NS``) when the file exists."""
+    """``bundle.tar.gz:POD.NS`` -> (``bundle.tar.gz``, ``POD.NS``).
+
+    Split when the part before the last ``:`` exists (a bundle file or a snapshot
+    directory), or names a ``.tar.gz``/``.tgz`` even if missing: then reading it says
+    "no such file" rather than taking the text for a pod name.
+    """
     import os
 
     if text == "-" or os.path.exists(text) or ":" not in text:
         return text, None
     base, member = text.rsplit(":", 1)
-    return (base, member) if os.path.exists(base) else (text, None)
+    if os.path.exists(base):
+        return base, member
+    if member and "://" not in base and base.lower().endswith(_BUNDLE_SUFFIXES):
+        return base, member
+    return text, None
 
 
 class FileSource:
     """A saved document or bundle: every path answers from the file.
 
     A plain file answers every path with its content; a bundle (``pdebug dump``,
-    ``pdebug snapshot``) answers ``/clusters...`` with the proxy's ``clusters.json`` and
-    anything else with its ``config_dump.json``.
+    ``pdebug snapshot``, or the directory of ``pdebug snapshot --dir``) answers
+    ``/clusters...`` with the proxy's ``clusters.json`` and anything else with its
+    ``config_dump.json``.
     """
 
     live = False
@@ -73,15 +89,20 @@ class FileSource:
     def _read(self) -> None:
         if self._data is not None or self._files is not None:
             return
+        import os
+
+        if self.path != "-" and os.path.isdir(self.path):
+            from pdebug import bundle
+
+            if bundle.is_dir_bundle(self.path):
+                self._open(bundle.read_dir_bundle(self.path))
+                return
         data, self.label = read_file(self.path)
         # bundle.is_tar's test, made here so that a plain dump never imports the bundle code.
         if bytes(data[257:262]) == b"ustar":
             from pdebug import bundle
 
-            opened = bundle.read_bundle(bytes(data), self.label)
-            self._files = opened.proxy(self.member)
-            name = self.member or opened.proxies[0]
-            self.label = f"{self.label}:{name}"
+            self._open(bundle.read_bundle(bytes(data), self.label))
         else:
             if self.member is not None:
                 from pdebug.errors import InvalidInput
@@ -90,6 +111,11 @@ class FileSource:
                     f"{self.path}: not a bundle, so there is no proxy {self.member!r} in it"
                 )
             self._data = data
+
+    def _open(self, opened: Bundle) -> None:
+        name = opened.pick(self.member)
+        self._files = opened.proxy(name)
+        self.label = f"{opened.label}:{name}"
 
     def get(self, path: str) -> bytes | memoryview:
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""
@@ -100,7 +126,10 @@ class FileSource:
 
             name = bundle.CLUSTERS if path.startswith("/clusters") else bundle.DUMP
             if name not in self._files:
-                raise InvalidInput(f"{self.label}: the bundle has no {name} for this proxy")
+                raise InvalidInput(
+                    f"{self.label}: the bundle has no {name} for this proxy",
+                    hint="the capture saved no such document; take another snapshot",
+                )
             return self._files[name]
         assert self._data is not None
         return self._data

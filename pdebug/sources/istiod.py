@@ -16,7 +16,9 @@ Facts about istiod (``pilot/pkg/xds/debug.go``) this module relies on:
   ``Proxy not connected to this Pilot instance. It may be connected to another instance.``,
   so every replica is asked in turn and the first answer with resources wins;
 * ``GET /debug/syncz`` answers a JSON array of SyncStatus objects for the proxies
-  connected to that replica only: the status table merges every replica's answer;
+  connected to that replica only: the status table merges every replica's answer, and a
+  replica that cannot be asked is reported beside the answers of the others (its proxies
+  are missing from them) rather than failing the whole question;
 * debug handlers answer only localhost (a port-forward is) or authenticated callers
   (``401`` otherwise), and are not registered at all when ``ENABLE_DEBUG_ON_HTTP=false``
   (Go's plain ``404 page not found``).
@@ -25,7 +27,7 @@ Facts about istiod (``pilot/pkg/xds/debug.go``) this module relies on:
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pdebug.errors import InvalidInput, PdebugError, SourceUnavailable, UsageError
@@ -40,6 +42,8 @@ __all__ = [
     "DEFAULT_PORT",
     "NOT_CONNECTED",
     "Istiod",
+    "ReplicaFailure",
+    "SynczAnswers",
     "has_resources",
     "proxy_id_of_node",
 ]
@@ -78,6 +82,40 @@ class _Replica:
     label: str  # how errors name it: pod/NAME.NS, or the URL
     port: int
     client: _Client
+
+
+@dataclass(frozen=True)
+class ReplicaFailure:
+    """A replica that could not be asked, or refused.
+
+    Attributes:
+        replica: The pod name (or the URL), as the ISTIOD column shows it.
+        label: How the error names it (``pod/NAME.NS``).
+        error: What went wrong; its message starts with ``label``.
+    """
+
+    replica: str
+    label: str
+    error: PdebugError
+
+    @property
+    def reason(self) -> str:
+        """The error's message without the leading ``label: ``."""
+        return self.error.message.removeprefix(f"{self.label}: ")
+
+
+@dataclass
+class SynczAnswers:
+    """``/debug/syncz`` of every replica: the answers, and why the other replicas gave none.
+
+    Attributes:
+        answers: ``(replica, body)`` of each replica that answered, in replica order.
+        failures: The replicas that did not answer; the proxies connected to them are
+            missing from ``answers``.
+    """
+
+    answers: list[tuple[str, bytes]] = field(default_factory=list)
+    failures: list[ReplicaFailure] = field(default_factory=list)
 
 
 class Istiod:
@@ -207,22 +245,29 @@ class Istiod:
             hint="is it in the mesh and on this control plane (--revision)? " + _STATUS_HINT,
         )
 
-    def syncz(self) -> list[tuple[str, bytes]]:
-        """``/debug/syncz`` of every replica, as ``(replica, body)`` in replica order.
+    def syncz(self) -> SynczAnswers:
+        """``/debug/syncz`` of every replica that answers, and why the others did not.
 
         Raises:
-            SourceUnavailable: No istiod, or one of them cannot be reached or refuses.
+            SourceUnavailable: No istiod, or none of them answered (the first replica's
+                error).
         """
-        answers: list[tuple[str, bytes]] = []
+        result = SynczAnswers()
         for replica in self.replicas():
+            error: PdebugError
             try:
                 body = replica.client.get(SYNCZ)
             except AdminHTTPError as exc:
-                raise self._http_error(replica, exc, SYNCZ) from None
+                error = self._http_error(replica, exc, SYNCZ)
             except SourceUnavailable as exc:
-                raise self._unreachable(replica, exc) from None
-            answers.append((replica.name, body))
-        return answers
+                error = self._unreachable(replica, exc)
+            else:
+                result.answers.append((replica.name, body))
+                continue
+            result.failures.append(ReplicaFailure(replica.name, replica.label, error))
+        if result.failures and not result.answers:
+            raise result.failures[0].error
+        return result
 
     def close(self) -> None:
         """Close every port-forward (and the cluster session, if this object made it)."""

@@ -12,14 +12,22 @@ and ``create`` on ``pods/portforward`` (the RBAC verb a port-forward is authoriz
 
 Facts about the ``kubernetes`` client (v37) this module relies on:
 
-* ``kubernetes.stream.portforward`` opens its WebSocket without any timeout (the generated
-  ``_request_timeout`` is dropped on that path), so the port-forward is opened in a helper
-  thread that is given up after ``--timeout``;
+* the generated API classes (``CoreV1Api``, ``AppsV1Api``) import about 280 pydantic model
+  modules when first used (about 0.6 s), even with ``_preload_content=False``; pdebug never
+  touches them: it builds each request with ``ApiClient.param_serialize`` (URL, query,
+  the ``Authorization`` header from the configuration, token refresh included) and sends it
+  with ``ApiClient.call_api``, which returns the raw response whatever its status (the
+  generated methods raise ``ApiException.from_response`` for a non-2xx one; so does pdebug);
+* importing any part of the package runs ``kubernetes/__init__``, which imports
+  ``config``, ``stream``, ``watch``, ``dynamic``... (about 0.25 s): that much is paid by every
+  command that talks to a cluster;
+* ``kubernetes.stream.ws_client.portforward_call`` (what ``kubernetes.stream.portforward``
+  ends up calling, through a generated method) opens its WebSocket without any timeout (it
+  ignores ``_request_timeout``), so the port-forward is opened in a helper thread that is
+  given up after ``--timeout``;
 * it reports every failure of the upgrade as ``ApiException(status=0)`` whose ``reason`` is
   the text of websocket-client's ``Handshake status 403 Forbidden -+-+- headers -+-+- body``:
   the HTTP status and the API server's ``Status`` are parsed back out of it;
-* it temporarily replaces ``call_api`` on the ``ApiClient`` it is given, so each
-  port-forward gets an ``ApiClient`` of its own;
 * a kubelet error on the port's error channel (``... connection refused``) makes it close
   the local socket; the text is in ``PortForward.error(port)``;
 * ``KUBECONFIG`` is read when ``kubernetes.config`` is imported, so pdebug resolves the
@@ -34,7 +42,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +82,7 @@ _KINDS: dict[str, tuple[str, str]] = {
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # DNS-1123 subdomain
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
 _TARGET_HINT = "e.g. pod/NAME, NAME.NAMESPACE, deploy/NAME -n NAMESPACE, sts/NAME, ds/NAME"
+_SELECTOR_HINT = "label selector syntax: key=value,key!=value,key in (a,b)"
 _HANDSHAKE = re.compile(r"Handshake status (\d{3})")
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
@@ -154,7 +163,8 @@ class KubeCluster:
     Loads the kubeconfig (``--kubeconfig``, ``KUBECONFIG``, ``~/.kube/config``) with its
     ``--context``, or the pod's service account when running in a cluster, on first use.
     Every error is a :class:`SourceUnavailable` whose message starts with the ``label`` the
-    caller passes (the target the user typed), so the user sees what failed for which target.
+    caller passes (the target the user typed), so the user sees what failed for which target;
+    but a label selector the API server cannot parse is a :class:`UsageError` naming it.
 
     Args:
         options: Context, kubeconfig and timeout (the rest is ignored here).
@@ -178,10 +188,10 @@ class KubeCluster:
     def connect(self) -> KubeCluster:
         """Load the configuration (once); :attr:`default_namespace` is then known."""
         if self.config is None:
-            from kubernetes import client
+            from kubernetes.client import ApiClient
 
             self.default_namespace = self._load_config()
-            self._client = client.ApiClient(self.config)
+            self._client = ApiClient(self.config)
         return self
 
     def namespace(self, explicit: str | None = None) -> str:
@@ -304,65 +314,73 @@ class KubeCluster:
             SourceUnavailable: Not found, forbidden, or the API server is unreachable; the
                 message starts with ``label``.
         """
-        from kubernetes import client
-
-        self.connect()
-        call: Callable[..., Any]
-        if resource == "pods":
-            call = client.CoreV1Api(self._client).read_namespaced_pod
-        else:
-            apps = client.AppsV1Api(self._client)
-            call = {
-                "deployments": apps.read_namespaced_deployment,
-                "statefulsets": apps.read_namespaced_stateful_set,
-                "daemonsets": apps.read_namespaced_daemon_set,
-                "replicasets": apps.read_namespaced_replica_set,
-            }[resource]
-        return self._api(call, label, "get", resource, namespace, name, namespace)
+        return self._api(label, "get", resource, namespace, name=name)
 
     def list(self, resource: str, namespace: str | None, selector: str, label: str) -> list[Json]:
-        """LIST pods or replicasets matching ``selector`` in ``namespace`` (``None``: all)."""
-        from kubernetes import client
+        """LIST pods or replicasets matching ``selector`` in ``namespace`` (``None``: all).
 
-        self.connect()
-        core, apps = client.CoreV1Api(self._client), client.AppsV1Api(self._client)
-        call: Callable[..., Any]
-        args: tuple[Any, ...] = (namespace,)
-        if namespace is None:
-            args = ()
-            call = {
-                "pods": core.list_pod_for_all_namespaces,
-                "replicasets": apps.list_replica_set_for_all_namespaces,
-            }[resource]
-        else:
-            call = {
-                "pods": core.list_namespaced_pod,
-                "replicasets": apps.list_namespaced_replica_set,
-            }[resource]
-        obj = self._api(call, label, "list", resource, namespace, *args, label_selector=selector)
+        Raises:
+            SourceUnavailable: Forbidden, or the API server is unreachable.
+            UsageError: The API server cannot parse ``selector`` (HTTP 400).
+        """
+        obj = self._api(label, "list", resource, namespace, selector=selector)
         return [item for item in obj.get("items") or [] if isinstance(item, dict)]
+
+    def request(self, path: str, params: dict[str, str], query: Sequence[tuple[str, str]]) -> Any:
+        """A GET serialized by the client: ``(method, url, headers, body, post_params)``.
+
+        ``path`` has ``{name}`` placeholders that ``params`` fill (URL-quoted); the headers
+        carry the configuration's credentials (refreshed if they expire).
+        """
+        return self._api_client().param_serialize(
+            "GET",
+            path,
+            path_params=params,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+
+    def _api_client(self) -> Any:
+        self.connect()
+        if self._client is None:  # closed: a new pool
+            from kubernetes.client import ApiClient
+
+            self._client = ApiClient(self.config)
+        return self._client
 
     def _api(
         self,
-        call: Callable[..., Any],
         label: str,
         verb: str,
         resource: str,
         namespace: str | None,
-        *args: Any,
-        **kw: Any,
+        *,
+        name: str | None = None,
+        selector: str | None = None,
     ) -> Json:
         """One API read, raw JSON (no model validation), with the timeout and error mapping."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
+        group = "/api/v1" if resource == "pods" else "/apis/apps/v1"
+        path, params = f"{group}/{resource}", {}
+        if namespace is not None:
+            path, params = f"{group}/namespaces/{{namespace}}/{resource}", {"namespace": namespace}
+        if name is not None:
+            path, params = path + "/{name}", {**params, "name": name}
+        query = [("labelSelector", selector)] if selector is not None else []
         try:
-            resp = call(*args, _preload_content=False, _request_timeout=self.timeout, **kw)
-            data = resp.data
-            resp.release_conn()
+            request = self.request(path, params, query)
+            resp = self._api_client().call_api(*request, _request_timeout=self.timeout)
+            try:
+                data = resp.read()
+            finally:
+                resp.response.release_conn()
+            if not 200 <= resp.status <= 299:
+                raise ApiException.from_response(http_resp=resp, body=None, data=None)
         except ApiException as exc:
-            name = args[0] if verb == "get" else None
-            raise self._api_error(exc, label, verb, resource, namespace, name) from None
+            raise self._api_error(exc, label, verb, resource, namespace, name, selector) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self.unreachable(exc, label) from None
         try:
@@ -385,7 +403,8 @@ class KubeCluster:
         resource: str,
         namespace: str | None,
         name: str | None,
-    ) -> SourceUnavailable:
+        selector: str | None,
+    ) -> SourceUnavailable | UsageError:
         status, message = int(exc.status or 0), _status_message(exc.body) or str(exc.reason)
         where = f"in namespace {namespace}" if namespace else "in all namespaces"
         flag = f"-n {namespace}" if namespace else "-A"
@@ -394,6 +413,12 @@ class KubeCluster:
             return SourceUnavailable(
                 f"{label}: {kind} {name!r} not found {where}",
                 hint=f"list them with: kubectl get {resource} {flag}",
+            )
+        if status == 400 and verb == "list" and selector:
+            # The only parameter of a list: the API server cannot parse the selector.
+            return UsageError(
+                f"invalid label selector {selector!r} ({_first_line(message)})",
+                hint=_SELECTOR_HINT,
             )
         if status == 403:
             return SourceUnavailable(
@@ -498,24 +523,23 @@ class PodForward:
 
     def _open_socket(self) -> Any:
         """Open a fresh port-forward to the port; its local socket."""
-        from kubernetes import client
-        from kubernetes.stream import portforward
+        from kubernetes.stream.ws_client import portforward_call
 
         forward, self._forward = self._forward, None
         if forward is not None:
             forward.close()
-        timeout = self.cluster.timeout
-        api: Any = client.ApiClient(self.cluster.config)
-        core = client.CoreV1Api(api)
+        timeout, cluster = self.cluster.timeout, self.cluster
+        path = "/api/v1/namespaces/{namespace}/pods/{name}/portforward"
+        params = {"namespace": self.namespace, "name": self.pod}
         box: dict[str, Any] = {}
 
         def run() -> None:
             try:
-                box["forward"] = portforward(
-                    core.connect_get_namespaced_pod_portforward,
-                    self.pod,
-                    self.namespace,
-                    ports=str(self.port),
+                method, url, headers, _, _ = cluster.request(
+                    path, params, [("ports", str(self.port))]
+                )
+                box["forward"] = portforward_call(  # type: ignore[no-untyped-call]
+                    cluster.config, method, url, headers=headers
                 )
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 box["error"] = exc
@@ -529,7 +553,6 @@ class PodForward:
                 f"{self.label}: the port-forward did not open within {timeout:g}s",
                 hint="the API server or the kubelet is slow to answer; raise --timeout",
             )
-        api.close()
         if "error" in box:
             raise self._forward_error(box["error"]) from None
         self._forward = box["forward"]

@@ -1,8 +1,10 @@
 """``pdebug check BUNDLE``: the checks of every proxy in a bundle, one summary row each.
 
 The table reads worst first: proxies with errors, then with warnings, then clean ones,
-then those the capture missed. ``-o wide`` adds INFO; json/yaml carry each proxy's full
-check report (the keys of ``pdebug check -o json``) under ``report``.
+then those that could not be checked: a damaged member (``unreadable: ...``) or a proxy
+the capture missed. ``-o wide`` adds INFO; json/yaml carry each proxy's full check report
+(the keys of ``pdebug check -o json``) under ``report``, and null counts for a proxy that
+was not checked (with ``capture_errors`` or ``unreadable`` saying why).
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ class ProxyCheck:
 
     Attributes:
         name: The bundle member name (``POD.NS``).
-        report: The checks' report; None when the capture got no document to check.
+        report: The checks' report; None when there was no readable document to check.
         capture_errors: What the capture recorded as failed for this proxy.
+        unreadable: Why its saved documents cannot be read (a damaged member), or None.
     """
 
     name: str
     report: CheckReport | None
     capture_errors: tuple[str, ...] = ()
+    unreadable: str | None = None
 
     def fails(self, fail_on: Severity | None) -> bool:
         """Whether a finding reaches ``fail_on``."""
@@ -65,14 +69,19 @@ def _plural(n: int, one: str, many: str) -> str:
 def summary_text(checks: list[ProxyCheck], source: str) -> str:
     """``Checked 3 proxies: 1 with errors, 1 with warnings, 1 clean; 1 not captured.``."""
     done = [c.report for c in checks if c.report is not None]
+    unreadable = sum(1 for c in checks if c.report is None and c.unreadable is not None)
+    missed = len(checks) - len(done) - unreadable
+    unchecked = [f"{unreadable} unreadable"] if unreadable else []
+    unchecked += [f"{missed} not captured"] if missed else []
+    if not done:
+        return f"Nothing checked: {', '.join(unchecked) or 'no proxy'}."
     errors = sum(1 for r in done if r.count(Severity.ERROR))
     warnings = sum(1 for r in done if not r.count(Severity.ERROR) and r.count(Severity.WARNING))
     clean = len(done) - errors - warnings
     parts = [f"{errors} with errors", f"{warnings} with warnings", f"{clean} clean"]
     text = f"Checked {_plural(len(done), 'proxy', 'proxies')}: {', '.join(parts)}"
-    missed = len(checks) - len(done)
-    if missed:
-        text += f"; {missed} not captured"
+    if unchecked:
+        text += "; " + ", ".join(unchecked)
     name = next((c.name for c in sorted(checks, key=_order) if c.report is not None), "POD.NS")
     return text + f".\nOne proxy's findings: pdebug check {source}:{name}"
 
@@ -85,13 +94,15 @@ def plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> di
         proxies.append(
             {
                 "name": c.name,
-                "captured": r is not None,
+                "captured": r is not None or c.unreadable is not None,
                 "capture_errors": list(c.capture_errors),
-                "error": r.count(Severity.ERROR) if r else 0,
-                "warning": r.count(Severity.WARNING) if r else 0,
-                "info": r.count(Severity.INFO) if r else 0,
+                "unreadable": c.unreadable,
+                # not checked: the counts are unknown, not 0
+                "error": r.count(Severity.ERROR) if r else None,
+                "warning": r.count(Severity.WARNING) if r else None,
+                "info": r.count(Severity.INFO) if r else None,
                 "top_finding": top_finding(r) if r and r.findings else None,
-                "failed": c.fails(fail_on),
+                "failed": c.fails(fail_on) if r else None,
                 "report": report_plain(r, fail_on) if r else None,
             }
         )
@@ -109,8 +120,12 @@ def view(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> Vie
     for c in sorted(checks, key=_order):
         r = c.report
         if r is None:
-            why = c.capture_errors[0] if c.capture_errors else "no documents in the bundle"
-            table.rows.append((c.name, "-", "-", "-", f"capture failed: {why}"))
+            if c.unreadable is not None:
+                top = f"unreadable: {c.unreadable}"
+            else:
+                why = c.capture_errors[0] if c.capture_errors else "no documents in the bundle"
+                top = f"capture failed: {why}"
+            table.rows.append((c.name, "-", "-", "-", top))
             continue
         table.rows.append(
             (
