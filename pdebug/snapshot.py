@@ -138,9 +138,7 @@ class Selection:
         return where
 
     def pods(self, namespace: str) -> str:
-        """The listed pods in words: ``pods in namespace shop``, ``pods matching app=web in
-        any namespace``.
-        """
+        """The listed pods in words: ``pods in namespace shop``, ``pods matching X in ...``."""
         where = "any namespace" if self.all_namespaces else f"namespace {namespace}"
         return f"pods matching {self.selector} in {where}" if self.selector else f"pods in {where}"
 
