@@ -250,6 +250,10 @@ def test_diff_two_bundles(pdebug, tmp_path, monkeypatch):
     same = pdebug("diff", "b1.tar.gz", "b1.tar.gz")
     assert "0 of 4 proxies changed, 1 not compared, 3 unchanged." in same.out
     assert same.code == ExitCode.FINDINGS  # a proxy that was not captured is not "the same"
+    # per-proxy options make no sense across two bundles: say so instead of ignoring them
+    wrong = pdebug("diff", "b1.tar.gz", "b2.tar.gz", "--unified")
+    assert wrong.code == ExitCode.USAGE
+    assert wrong.err.startswith("pdebug: error: --unified: not for comparing two bundles")
 
 
 def test_diff_bundle_option_and_include(pdebug, tmp_path):

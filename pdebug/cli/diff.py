@@ -112,6 +112,14 @@ def diff_cmd(
         source = bundle_source(bundle, source, namespace)
         other = bundle_source(bundle, other, namespace) if other else None
     elif not expected and bundle_pair(source, other):
+        extra = {"--unified": unified, "--istiod": istiod, "--proxy-id": proxy_id}
+        extra |= {"--revision": revision, "--istio-namespace": istio_namespace}
+        given = ", ".join(k for k, x in extra.items() if x)
+        if given:
+            raise UsageError(
+                f"{given}: not for comparing two bundles (every proxy in both)",
+                hint="to look closer at one proxy: pdebug diff B1:POD.NS B2:POD.NS " + given,
+            )
         return bundle_diff(source, other, include, ignore, output)
     fmt = get_format(output)
     kinds = list(d.DEFAULT_KINDS)
