@@ -58,7 +58,9 @@ def diff_cmd(
     include: Annotated[
         list[str] | None,
         typer.Option(
-            "--include", help="Also compare: secrets, endpoints, static (repeatable or comma list)."
+            "--include",
+            help="Also compare: secrets, endpoints, static (repeatable or comma list).",
+            metavar="KINDS",
         ),
     ] = None,
     ignore: Annotated[

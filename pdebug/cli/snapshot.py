@@ -107,6 +107,7 @@ def snapshot_cmd(
             "--namespace",
             "-n",
             help="Capture the pods of this namespace (and find TARGETs in it).",
+            metavar="NS",
             rich_help_panel=_SELECT,
         ),
     ] = None,
@@ -147,7 +148,7 @@ def snapshot_cmd(
         typer.Option("--force", help="Replace the -o file if it exists (refused otherwise)."),
     ] = False,
     parallel: Annotated[
-        int, typer.Option("--parallel", help="Proxies read at once.", min=1, max=64)
+        int, typer.Option("--parallel", help="Proxies read at once.", metavar="N", min=1, max=64)
     ] = 8,
     no_redact: NoRedactOpt = False,
     istio_namespace: IstioNamespaceOpt = "istio-system",

@@ -45,7 +45,8 @@ def status_cmd(
         ),
     ] = None,
     namespace: Annotated[
-        str | None, typer.Option("--namespace", "-n", help="Only proxies in this namespace.")
+        str | None,
+        typer.Option("--namespace", "-n", help="Only proxies in this namespace.", metavar="NS"),
     ] = None,
     layout: Annotated[
         str,

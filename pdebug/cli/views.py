@@ -39,17 +39,23 @@ AdminOpt = Annotated[
 NamespaceOpt = Annotated[
     str | None,
     typer.Option(
-        "--namespace", "-n", help="Namespace of the pod or workload.", rich_help_panel=_LIVE
+        "--namespace",
+        "-n",
+        help="Namespace of the pod or workload.",
+        metavar="NS",
+        rich_help_panel=_LIVE,
     ),
 ]
 ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubeconfig context.", rich_help_panel=_LIVE)
+    str | None,
+    typer.Option("--context", help="Kubeconfig context.", metavar="NAME", rich_help_panel=_LIVE),
 ]
 KubeconfigOpt = Annotated[
     str | None,
     typer.Option(
         "--kubeconfig",
         help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
+        metavar="FILE",
         rich_help_panel=_LIVE,
     ),
 ]
@@ -58,19 +64,24 @@ AdminPortOpt = Annotated[
     typer.Option(
         "--admin-port",
         help="Envoy admin port inside the pod.",
+        metavar="PORT",
         min=1,
         max=65535,
         rich_help_panel=_LIVE,
     ),
 ]
 ContainerOpt = Annotated[
-    str, typer.Option("--container", help="Sidecar container name.", rich_help_panel=_LIVE)
+    str,
+    typer.Option(
+        "--container", help="Sidecar container name.", metavar="NAME", rich_help_panel=_LIVE
+    ),
 ]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
         help="Seconds to wait for the proxy or the API server.",
+        metavar="SECONDS",
         min=0.1,
         rich_help_panel=_LIVE,
     ),
@@ -87,7 +98,9 @@ ClustersJsonOpt = Annotated[
         metavar="FILE",
     ),
 ]
-PortOpt = Annotated[int | None, typer.Option("--port", help="Only this port.", min=0, max=65535)]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", help="Only this port.", metavar="PORT", min=0, max=65535)
+]
 NoRedactOpt = Annotated[
     bool,
     typer.Option("--no-redact", help="Keep tokens and header values (private keys stay hidden)."),
@@ -99,7 +112,7 @@ IstioNamespaceOpt = Annotated[
     typer.Option(
         "--istio-namespace",
         "-i",
-        help="Where istiod runs (default istio-system).",
+        help="Where istiod runs.",
         metavar="NS",
         rich_help_panel=_ISTIOD,
     ),
@@ -167,11 +180,15 @@ def target_of(
 def clusters_cmd(
     source: SourceArg = None,
     fqdn: Annotated[
-        str | None, typer.Option(help="Cluster name contains this (service FQDN).")
+        str | None, typer.Option(help="Cluster name contains this (service FQDN).", metavar="FQDN")
     ] = None,
     port: PortOpt = None,
-    subset: Annotated[str | None, typer.Option(help="Cluster name contains this subset.")] = None,
-    direction: Annotated[str | None, typer.Option(help="inbound or outbound (substring).")] = None,
+    subset: Annotated[
+        str | None, typer.Option(help="Cluster name contains this subset.", metavar="SUBSET")
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="inbound or outbound (substring).", metavar="DIR")
+    ] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
@@ -208,11 +225,11 @@ _aliases(clusters_cmd, "cluster", "c")
 def listeners_cmd(
     source: SourceArg = None,
     address: Annotated[
-        str | None, typer.Option(help="Listener address (any of its addresses).")
+        str | None, typer.Option(help="Listener address (any of its addresses).", metavar="IP")
     ] = None,
     port: PortOpt = None,
     type: Annotated[  # noqa: A002 - istioctl's flag name
-        str | None, typer.Option("--type", help="HTTP, TCP, HTTP+TCP or UNKNOWN.")
+        str | None, typer.Option("--type", help="HTTP, TCP, HTTP+TCP or UNKNOWN.", metavar="TYPE")
     ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
@@ -247,7 +264,9 @@ _aliases(listeners_cmd, "listener", "l")
 @app.command("routes")
 def routes_cmd(
     source: SourceArg = None,
-    name: Annotated[str | None, typer.Option(help="Only the route config with this name.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Only the route config with this name.", metavar="NAME")
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per route.")] = True,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
@@ -278,9 +297,13 @@ def routes_cmd(
 
 _aliases(routes_cmd, "route", "r")
 
-AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.")]
-ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Full cluster name.")]
-StatusOpt = Annotated[str | None, typer.Option(help="HEALTHY, UNHEALTHY, DRAINING, UNKNOWN...")]
+AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.", metavar="IP")]
+ClusterOpt = Annotated[
+    str | None, typer.Option("--cluster", help="Full cluster name.", metavar="NAME")
+]
+StatusOpt = Annotated[
+    str | None, typer.Option(help="HEALTHY, UNHEALTHY, DRAINING, UNKNOWN...", metavar="STATUS")
+]
 
 
 @app.command("endpoints")
@@ -327,7 +350,9 @@ _aliases(endpoints_cmd, "endpoint", "ep")
 @app.command("eds")
 def eds_cmd(
     source: SourceArg = None,
-    address: Annotated[str | None, typer.Option(help="Endpoint address as IP:PORT.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Endpoint address as IP:PORT.", metavar="IP:PORT")
+    ] = None,
     port: PortOpt = None,
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
@@ -443,9 +468,13 @@ _aliases(ecds_cmd, "ec")
 @app.command("all")
 def all_cmd(
     source: SourceArg = None,
-    address: Annotated[str | None, typer.Option(help="Listener/endpoint address.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Listener/endpoint address.", metavar="IP")
+    ] = None,
     port: PortOpt = None,
-    fqdn: Annotated[str | None, typer.Option(help="Cluster name contains this.")] = None,
+    fqdn: Annotated[
+        str | None, typer.Option(help="Cluster name contains this.", metavar="FQDN")
+    ] = None,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
     admin: AdminOpt = None,
