@@ -437,3 +437,56 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
     if error is not None:
         raise error
     return wanted[0]
+
+
+def member_source(path: str, text: str | None, namespace: str | None) -> str:
+    """``--bundle PATH TEXT`` as a SOURCE: ``PATH:NAME.NS`` (just ``PATH`` without TEXT).
+
+    Raises:
+        SourceUnavailable: PATH is missing, or holds no such proxy (the message lists
+            those it holds), or that proxy was not captured (the message says why).
+        InvalidInput: PATH is not a bundle.
+        UsageError: TEXT names a workload, or a pod in several namespaces.
+    """
+    manifest = peek_manifest(path)
+    if manifest is None:
+        if not os.path.exists(path):
+            raise SourceUnavailable(f"--bundle {path}: no such file")
+        raise InvalidInput(
+            f"--bundle {path}: not a pdebug bundle",
+            hint="--bundle reads the .tar.gz of pdebug snapshot or pdebug dump, or the "
+            "directory of pdebug snapshot --dir",
+        )
+    if not text:
+        return path
+    return f"{path}:{find_proxy(manifest, text, namespace, path)}"
+
+
+def multi_manifest(text: str | None) -> dict[str, Any] | None:
+    """The manifest of ``text`` when it names a whole bundle of several proxies, else None.
+
+    ``B:NAME`` (one member), single-proxy bundles, dumps, URLs and pods give None.
+    """
+    from pdebug.sources import split_member
+
+    if not text or text == "-" or split_member(text)[1] is not None:
+        return None
+    manifest = peek_manifest(text)
+    if manifest is None or len(proxy_entries(manifest)) == 1:
+        return None
+    return manifest
+
+
+def is_pair(source: str, other: str | None) -> bool:
+    """Whether ``pdebug diff SOURCE OTHER`` compares two bundles proxy by proxy.
+
+    True when both are whole bundles (no ``:NAME``) and one holds several proxies.
+    """
+    from pdebug.sources import split_member
+
+    if not other or any(split_member(t)[1] is not None for t in (source, other)):
+        return False
+    left, right = peek_manifest(source), peek_manifest(other)
+    if left is None or right is None:
+        return False
+    return len(proxy_entries(left)) != 1 or len(proxy_entries(right)) != 1

@@ -10,8 +10,8 @@ import envoy_harness as eh
 import pytest
 from conftest import ISTIOCTL
 
-from pdebug.cli._run import Fetch
 from pdebug.errors import ExitCode
+from pdebug.proxy import Fetch
 
 needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
 

@@ -84,8 +84,9 @@ def check_cmd(
 
     Example: pdebug check snapshot.tar.gz --fail-on error
     """
+    from pdebug.bundle import multi_manifest
     from pdebug.checks import CheckOptions, parse_codes, parse_fail_on, run_checks
-    from pdebug.cli._run import Fetch, load_proxy, multi_bundle
+    from pdebug.proxy import Fetch, load_proxy
     from pdebug.render import get_format
     from pdebug.views import check as v
 
@@ -93,7 +94,7 @@ def check_cmd(
     threshold = parse_fail_on(fail_on)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
     whole = source if bundle is None else (None if source else bundle)
-    if admin is None and multi_bundle(whole) is not None:
+    if admin is None and multi_manifest(whole) is not None:
         assert whole is not None
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
     target = target_of(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -23,12 +23,6 @@ from pdebug.cli.views import (
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from pdebug.cli._run import Fetch
-    from pdebug.model import ProxyData
-    from pdebug.sources import LiveOptions
-    from pdebug.sources.istiod import Istiod
 
 
 @app.command("diff")
@@ -104,16 +98,18 @@ def diff_cmd(
     Example: pdebug diff dump.json --expected istiod-view.json --include secrets
     """
     from pdebug import diff as d
-    from pdebug.cli._run import Fetch, Target, bundle_diff, bundle_pair, bundle_source, load_proxy
+    from pdebug import expected as e
+    from pdebug.bundle import is_pair, member_source
+    from pdebug.proxy import Fetch
     from pdebug.render import get_format
     from pdebug.sources import LiveOptions
     from pdebug.views import diffreport
 
     # Bundles (pdebug snapshot): --bundle B picks proxies in B; B1 B2 compares every proxy.
     if bundle is not None:
-        source = bundle_source(bundle, source, namespace)
-        other = bundle_source(bundle, other, namespace) if other else None
-    elif not expected and bundle_pair(source, other):
+        source = member_source(bundle, source, namespace)
+        other = member_source(bundle, other, namespace) if other else None
+    elif not expected and is_pair(source, other):
         extra = {"--unified": unified, "--istiod": istiod, "--proxy-id": proxy_id}
         extra |= {"--revision": revision, "--istio-namespace": istio_namespace}
         given = ", ".join(k for k, x in extra.items() if x)
@@ -122,20 +118,10 @@ def diff_cmd(
                 f"{given}: not for comparing two bundles (every proxy in both)",
                 hint="to look closer at one proxy: pdebug diff B1:POD.NS B2:POD.NS " + given,
             )
-        return bundle_diff(source, other, include, ignore, output)
+        assert other is not None
+        return _bundle_diff(source, other, include, ignore, output)
     fmt = get_format(output)
-    kinds = list(d.DEFAULT_KINDS)
-    include_static = False
-    for item in ",".join(include or []).split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        if item == "static":
-            include_static = True
-        elif item in ("secrets", "endpoints"):
-            kinds.append(item)
-        else:
-            raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
+    kinds, include_static = _kinds(include)
     if other and expected:
         raise UsageError("give OTHER or --expected, not both")
     live = {"--istiod": istiod, "--revision": revision, "--istio-namespace": istio_namespace}
@@ -149,22 +135,20 @@ def diff_cmd(
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     fetch = Fetch(include_eds="endpoints" in kinds)
     if expected:
-        left = load_proxy(Target.of(expected, None, options), fetch)
-        right = load_proxy(Target.of(source, None, options), fetch)
+        left, right = e.against_file(expected, source, options, fetch)
         labels = (f"expected ({left.source})", f"Envoy ({right.source})")
     elif other:
-        left = load_proxy(Target.of(source, None, options), fetch)
-        right = load_proxy(Target.of(other, None, options), fetch)
+        left, right = e.against_file(source, other, options, fetch)
         labels = (left.source, right.source)
     else:
-        recorded = against_recorded(source) if istiod is None else None
+        recorded = e.against_recorded(source) if istiod is None else None
         if recorded is not None:
             left, right = recorded
         else:
             from pdebug.sources.istiod import Istiod
 
             where = Istiod(options, namespace=istio_namespace, revision=revision, url=istiod)
-            left, right = against_istiod(source, options, fetch, where, proxy_id)
+            left, right = e.against_istiod(source, options, fetch, where, proxy_id)
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")
     right_dump = right.need_dump("diff")
@@ -181,120 +165,37 @@ def diff_cmd(
     return ExitCode.OK if report.same else ExitCode.FINDINGS
 
 
-def against_istiod(
-    source: str, options: LiveOptions, fetch: Fetch, istiod: Istiod, proxy_id: str | None
-) -> tuple[ProxyData, ProxyData]:
-    """(istiod's view, the proxy's dump): the proxy first, then istiod for its ID.
+def _kinds(include: list[str] | None) -> tuple[list[str], bool]:
+    """``--include`` as (the kinds to compare, whether to compare static resources too)."""
+    from pdebug.diff import DEFAULT_KINDS
 
-    A pod target gives its ``POD.NS`` and shares its cluster session with istiod's
-    discovery; a file or admin URL needs ``--istiod`` and gives the proxy ID from
-    ``--proxy-id`` or the dump's bootstrap node ID.
-    """
-    from pdebug.cli._run import Target, fetch_live, load_proxy
-    from pdebug.sources import classify
-    from pdebug.sources.kube import KubeCluster, KubeSource
-
-    kind = classify(source)
-    if kind != "kube" and istiod.url is None:
-        what = "a saved dump" if kind == "file" else "an admin URL"
-        raise UsageError(
-            f"{source}: comparing {what} with istiod needs --istiod URL "
-            "(pdebug finds istiod itself only for a pod)",
-            hint="pass the pod (pdebug diff pod/NAME -n NS), or forward istiod (kubectl -n "
-            "istio-system port-forward deploy/istiod 15014) and add --istiod "
-            "http://127.0.0.1:15014 --proxy-id POD.NS, or pass a saved answer: --expected FILE",
-        )
-    cluster = KubeCluster(options, source) if kind == "kube" and istiod.url is None else None
-    try:
-        if kind == "kube":
-            kube = KubeSource(source, options, cluster)
-            try:
-                envoy = fetch_live(kube, fetch)
-            finally:
-                kube.close()
-            proxy_id = proxy_id or f"{kube.pod}.{kube.namespace}"
+    kinds = list(DEFAULT_KINDS)
+    include_static = False
+    for item in ",".join(include or []).split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        if item == "static":
+            include_static = True
+        elif item in ("secrets", "endpoints"):
+            kinds.append(item)
         else:
-            envoy = load_proxy(Target.of(source, None, options), fetch)
-            proxy_id = proxy_id or _node_proxy_id(envoy)
-            if not proxy_id:
-                raise UsageError(
-                    f"{source}: which proxy is this? its dump has no Istio node ID",
-                    hint="name it for istiod: --proxy-id POD.NAMESPACE",
-                )
-        if cluster is not None:
-            istiod.use_cluster(cluster)
-        try:
-            body, name = istiod.config_dump(proxy_id, include_eds=fetch.include_eds)
-        finally:
-            istiod.close()
-    finally:
-        if cluster is not None:
-            cluster.close()
-    return load_expected(body, f"istiod ({name})"), envoy
+            raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
+    return kinds, include_static
 
 
-def against_recorded(source: str) -> tuple[ProxyData, ProxyData] | None:
-    """(istiod's view recorded in the bundle, the proxy's dump) when SOURCE is a bundle.
+def _bundle_diff(
+    source: str, other: str, include: list[str] | None, ignore: str | None, output: str
+) -> int:
+    """Print which proxies changed between two bundles; 0 when none did, else 1."""
+    from pdebug.bundle import open_bundle
+    from pdebug.render import get_format
+    from pdebug.views import bundlediff
 
-    None when SOURCE is not a bundle (or a member of one): then istiod is asked live.
-
-    Raises:
-        SourceUnavailable: the bundle recorded no istiod view of the proxy (the manifest's
-            reason is given when it has one), or the proxy was not captured.
-    """
-    from pdebug import bundle
-    from pdebug.errors import SourceUnavailable
-    from pdebug.model import ProxyData
-    from pdebug.model.load import load
-    from pdebug.sources import split_member
-
-    path, member = split_member(source)
-    if bundle.peek_manifest(path) is None:
-        return None
-    opened = bundle.open_bundle(path)
-    name = opened.pick(member)
-    files = opened.proxy(name)
-    expected = files.get(bundle.ISTIOD_DUMP)
-    if expected is None:
-        entry = next((e for e in bundle.proxy_entries(opened.manifest) if e["name"] == name), {})
-        why = entry.get("istiod_error") or (opened.manifest.get("istiod") or {}).get("error")
-        pod, _, ns = name.rpartition(".")
-        raise SourceUnavailable(
-            f"{path}:{name}: the bundle has no istiod view for this proxy"
-            + (f" ({why})" if why else ""),
-            hint=f"compare with istiod live (pdebug diff pod/{pod or name}"
-            + (f" -n {ns}" if pod else "")
-            + "), or with a saved istiod answer (--expected FILE)",
-        )
-    label = f"{opened.label}:{name}"
-    body = files.get(bundle.DUMP)
-    if body is None:  # a capture that recorded istiod but no dump: not a proxy to compare
-        raise SourceUnavailable(f"{label}: the bundle has no {bundle.DUMP} for this proxy")
-    envoy = load(body, label)
-    return (
-        load_expected(expected, f"istiod (recorded in {path})"),
-        ProxyData(label, envoy.dump, envoy.clusters),
-    )
-
-
-def load_expected(body: bytes, label: str) -> ProxyData:
-    """Read istiod's answer as the expected side of a diff."""
-    from pdebug.model import ProxyData
-    from pdebug.model.load import load
-
-    return ProxyData(label, load(body, label).dump)
-
-
-def _node_proxy_id(proxy: ProxyData) -> str | None:
-    """``POD.NS`` from the dump's bootstrap node ID, if it is an Istio proxy's."""
-    from pdebug.errors import MissingSection
-    from pdebug.sources.istiod import proxy_id_of_node
-
-    if proxy.dump is None:
-        return None
-    try:
-        node = proxy.dump.bootstrap().get("node") or {}
-    except MissingSection:
-        return None
-    node_id = node.get("id") if isinstance(node, dict) else None
-    return proxy_id_of_node(node_id) if isinstance(node_id, str) else None
+    fmt = get_format(output)
+    kinds, include_static = _kinds(include)
+    left, right = open_bundle(source), open_bundle(other)
+    result = bundlediff.compare_bundles(left, right, kinds, include_static, ignore)
+    out = fmt.render(bundlediff.view(result))
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return ExitCode.OK if result.same else ExitCode.FINDINGS

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pdebug.cli import app
-from pdebug.cli._run import Fetch, Target, load_proxy
 from pdebug.cli.check import CertDaysOpt, IgnoreOpt
 from pdebug.cli.views import (
     AdminOpt,
@@ -24,6 +23,7 @@ from pdebug.cli.views import (
     target_of,
 )
 from pdebug.errors import ExitCode
+from pdebug.proxy import Fetch, Target, load_proxy
 
 if TYPE_CHECKING:
     from pdebug.report.inputs import Inputs

@@ -94,7 +94,7 @@ def trace_cmd(
     Example: pdebug trace --bundle snapshot.tar.gz pod/productpage-v1-abc http://ratings:9080/
     """
     from pdebug import trace as t
-    from pdebug.cli._run import Fetch, load_proxy
+    from pdebug.proxy import Fetch, load_proxy
     from pdebug.render import get_format
     from pdebug.views import trace as v
 

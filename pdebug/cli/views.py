@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from pdebug.cli import app
-from pdebug.cli._run import Fetch, Target, run_view
+from pdebug.cli._run import run_view
+from pdebug.proxy import Fetch, Target
 
 SourceArg = Annotated[
     str | None,

@@ -1,0 +1,166 @@
+"""The expected side of a diff: what istiod meant the proxy to have.
+
+:mod:`pdebug.diff` compares two loaded dumps and does no I/O; this module obtains the
+pair to compare for ``pdebug diff SOURCE``: the expected config and the proxy's own dump.
+The expected config comes from one of three places:
+
+* a saved file (``--expected FILE``): :func:`against_file`;
+* the istiod view a snapshot bundle recorded for the proxy: :func:`against_recorded`;
+* istiod itself, live (``/debug/config_dump?proxyID=POD.NS``): :func:`against_istiod`.
+
+Each returns ``(expected, envoy)`` as :class:`~pdebug.model.ProxyData`. Heavy modules
+(the Kubernetes client) are imported only when a live path needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    from pdebug.model import ProxyData
+    from pdebug.proxy import Fetch
+    from pdebug.sources import LiveOptions
+    from pdebug.sources.istiod import Istiod
+
+__all__ = ["against_file", "against_istiod", "against_recorded", "load_expected"]
+
+
+def against_file(
+    expected: str, source: str, options: LiveOptions, fetch: Fetch
+) -> tuple[ProxyData, ProxyData]:
+    """(the saved expected config, the proxy's dump): ``expected`` is read first.
+
+    Both are any SOURCE a view accepts: ``expected`` usually a saved istiod answer,
+    ``source`` the proxy (a dump, an admin URL or a pod). ``pdebug diff SOURCE OTHER``
+    reads its before/after pair the same way.
+    """
+    from pdebug.proxy import Target, load_proxy
+
+    left = load_proxy(Target.of(expected, None, options), fetch)
+    right = load_proxy(Target.of(source, None, options), fetch)
+    return left, right
+
+
+def against_istiod(
+    source: str, options: LiveOptions, fetch: Fetch, istiod: Istiod, proxy_id: str | None
+) -> tuple[ProxyData, ProxyData]:
+    """(istiod's view, the proxy's dump): the proxy first, then istiod for its ID.
+
+    A pod target gives its ``POD.NS`` and shares its cluster session with istiod's
+    discovery; a file or admin URL needs ``--istiod`` and gives the proxy ID from
+    ``--proxy-id`` or the dump's bootstrap node ID.
+
+    Raises:
+        UsageError: SOURCE is a file or an admin URL and ``istiod`` has no URL, or its
+            dump carries no Istio node ID and no ``proxy_id`` was given.
+    """
+    from pdebug.proxy import Target, fetch_live, load_proxy
+    from pdebug.sources import classify
+    from pdebug.sources.kube import KubeCluster, KubeSource
+
+    kind = classify(source)
+    if kind != "kube" and istiod.url is None:
+        what = "a saved dump" if kind == "file" else "an admin URL"
+        raise UsageError(
+            f"{source}: comparing {what} with istiod needs --istiod URL "
+            "(pdebug finds istiod itself only for a pod)",
+            hint="pass the pod (pdebug diff pod/NAME -n NS), or forward istiod (kubectl -n "
+            "istio-system port-forward deploy/istiod 15014) and add --istiod "
+            "http://127.0.0.1:15014 --proxy-id POD.NS, or pass a saved answer: --expected FILE",
+        )
+    cluster = KubeCluster(options, source) if kind == "kube" and istiod.url is None else None
+    try:
+        if kind == "kube":
+            kube = KubeSource(source, options, cluster)
+            try:
+                envoy = fetch_live(kube, fetch)
+            finally:
+                kube.close()
+            proxy_id = proxy_id or f"{kube.pod}.{kube.namespace}"
+        else:
+            envoy = load_proxy(Target.of(source, None, options), fetch)
+            proxy_id = proxy_id or _node_proxy_id(envoy)
+            if not proxy_id:
+                raise UsageError(
+                    f"{source}: which proxy is this? its dump has no Istio node ID",
+                    hint="name it for istiod: --proxy-id POD.NAMESPACE",
+                )
+        if cluster is not None:
+            istiod.use_cluster(cluster)
+        try:
+            body, name = istiod.config_dump(proxy_id, include_eds=fetch.include_eds)
+        finally:
+            istiod.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return load_expected(body, f"istiod ({name})"), envoy
+
+
+def against_recorded(source: str) -> tuple[ProxyData, ProxyData] | None:
+    """(istiod's view recorded in the bundle, the proxy's dump) when SOURCE is a bundle.
+
+    None when SOURCE is not a bundle (or a member of one): then istiod is asked live.
+
+    Raises:
+        SourceUnavailable: the bundle recorded no istiod view of the proxy (the manifest's
+            reason is given when it has one), or the proxy was not captured.
+    """
+    from pdebug import bundle
+    from pdebug.errors import SourceUnavailable
+    from pdebug.model import ProxyData
+    from pdebug.model.load import load
+    from pdebug.sources import split_member
+
+    path, member = split_member(source)
+    if bundle.peek_manifest(path) is None:
+        return None
+    opened = bundle.open_bundle(path)
+    name = opened.pick(member)
+    files = opened.proxy(name)
+    expected = files.get(bundle.ISTIOD_DUMP)
+    if expected is None:
+        entry = next((e for e in bundle.proxy_entries(opened.manifest) if e["name"] == name), {})
+        why = entry.get("istiod_error") or (opened.manifest.get("istiod") or {}).get("error")
+        pod, _, ns = name.rpartition(".")
+        raise SourceUnavailable(
+            f"{path}:{name}: the bundle has no istiod view for this proxy"
+            + (f" ({why})" if why else ""),
+            hint=f"compare with istiod live (pdebug diff pod/{pod or name}"
+            + (f" -n {ns}" if pod else "")
+            + "), or with a saved istiod answer (--expected FILE)",
+        )
+    label = f"{opened.label}:{name}"
+    body = files.get(bundle.DUMP)
+    if body is None:  # a capture that recorded istiod but no dump: not a proxy to compare
+        raise SourceUnavailable(f"{label}: the bundle has no {bundle.DUMP} for this proxy")
+    envoy = load(body, label)
+    return (
+        load_expected(expected, f"istiod (recorded in {path})"),
+        ProxyData(label, envoy.dump, envoy.clusters),
+    )
+
+
+def load_expected(body: bytes, label: str) -> ProxyData:
+    """Read istiod's answer as the expected side of a diff."""
+    from pdebug.model import ProxyData
+    from pdebug.model.load import load
+
+    return ProxyData(label, load(body, label).dump)
+
+
+def _node_proxy_id(proxy: ProxyData) -> str | None:
+    """``POD.NS`` from the dump's bootstrap node ID, if it is an Istio proxy's."""
+    from pdebug.errors import MissingSection
+    from pdebug.sources.istiod import proxy_id_of_node
+
+    if proxy.dump is None:
+        return None
+    try:
+        node = proxy.dump.bootstrap().get("node") or {}
+    except MissingSection:
+        return None
+    node_id = node.get("id") if isinstance(node, dict) else None
+    return proxy_id_of_node(node_id) if isinstance(node_id, str) else None

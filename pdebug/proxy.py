@@ -1,0 +1,266 @@
+"""Read one proxy: which (:class:`Target`), what to ask for (:class:`Fetch`), and how.
+
+:func:`load_proxy` fetches and parses a target into :class:`~pdebug.model.ProxyData`.
+Live proxies get only what the view needs (a ``/config_dump`` mask and ``name_regex``,
+``/clusters?format=json`` for health); files and bundles are read whole. No rendering,
+no printing: the CLI's ``run_view`` does that.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, field
+
+from pdebug.errors import InvalidInput, UsageError
+from pdebug.model import ConfigDump, ProxyData
+from pdebug.sources import LiveOptions, Source
+
+CLUSTERS_JSON = "/clusters?format=json"
+
+
+def _regex(value: str, *, contains: bool = False, ignore_case: bool = False) -> str:
+    """An Envoy ``name_regex`` (RE2, full match) for a literal name or a substring."""
+    import re
+
+    body = re.escape(value)
+    if contains:
+        body = f".*{body}.*"
+    return ("(?i)" if ignore_case else "") + body
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What a view needs from a live proxy, pushed down to Envoy's admin API.
+
+    ``dump`` is the ``/config_dump`` query; ``mask`` lists its top-level fields (Envoy
+    answers with just those sections) and ``kinds`` the sections they belong to, which
+    count as present-but-empty when Envoy has nothing of them. ``health`` also asks for
+    ``/clusters?format=json``. Files ignore all of this: they are what they are.
+    """
+
+    dump: bool = True
+    kinds: tuple[str, ...] = ()
+    mask: tuple[str, ...] = ()
+    include_eds: bool = False
+    name_regex: str | None = None
+    health: bool = False
+    dump_optional: bool = False
+
+    def dump_path(self) -> str:
+        """The admin path for the dump, e.g. ``/config_dump?mask=...&name_regex=...``."""
+        query: list[str] = []
+        if self.include_eds:
+            query.append("include_eds")
+        if self.mask:
+            query.append("mask=" + ",".join(self.mask))
+        if self.name_regex is not None:
+            query.append("name_regex=" + urllib.parse.quote(self.name_regex, safe=""))
+        return "/config_dump" + ("?" + "&".join(query) if query else "")
+
+    @classmethod
+    def clusters(cls, name_contains: str | None = None, health: bool = False) -> Fetch:
+        """Cluster sections; ``--fqdn`` becomes ``name_regex`` (same substring test)."""
+        return cls(
+            kinds=("clusters",),
+            mask=("dynamic_active_clusters", "static_clusters", "dynamic_warming_clusters"),
+            name_regex=_regex(name_contains, contains=True) if name_contains else None,
+            health=health,
+        )
+
+    @classmethod
+    def listeners(cls) -> Fetch:
+        """Listener sections."""
+        return cls(kinds=("listeners",), mask=("dynamic_listeners", "static_listeners"))
+
+    @classmethod
+    def routes(cls, name: str | None = None) -> Fetch:
+        """Route sections; ``--name`` becomes an exact ``name_regex``."""
+        return cls(
+            kinds=("routes",),
+            mask=("dynamic_route_configs", "static_route_configs"),
+            name_regex=_regex(name) if name else None,
+        )
+
+    @classmethod
+    def eds(cls, cluster: str | None = None) -> Fetch:
+        """EDS sections; ``--cluster`` (case-insensitive) becomes ``name_regex``."""
+        return cls(
+            kinds=("endpoints",),
+            mask=("dynamic_endpoint_configs", "static_endpoint_configs"),
+            include_eds=True,
+            name_regex=_regex(cluster, ignore_case=True) if cluster else None,
+        )
+
+    @classmethod
+    def endpoints(cls, cluster: str | None = None, eds: bool = False) -> Fetch:
+        """``/clusters?format=json``, plus EDS (for locality and weight) when ``eds``."""
+        base = cls.eds(cluster)
+        return cls(
+            dump=eds,
+            kinds=base.kinds,
+            mask=base.mask,
+            include_eds=True,
+            name_regex=base.name_regex,
+            health=True,
+            dump_optional=True,
+        )
+
+    @classmethod
+    def secrets(cls) -> Fetch:
+        """Secret sections."""
+        return cls(
+            kinds=("secrets",),
+            mask=("dynamic_active_secrets", "dynamic_warming_secrets", "static_secrets"),
+        )
+
+    @classmethod
+    def bootstrap(cls) -> Fetch:
+        """The bootstrap section."""
+        return cls(kinds=("bootstrap",), mask=("bootstrap",))
+
+    @classmethod
+    def ecds(cls) -> Fetch:
+        """ECDS sections."""
+        return cls(kinds=("ecds",), mask=("ecds_filters",))
+
+    @classmethod
+    def everything(cls) -> Fetch:
+        """The whole dump with EDS."""
+        return cls(include_eds=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The proxy a command reads: SOURCE or ``--admin``, plus how to reach it live."""
+
+    text: str
+    admin: bool = False
+    options: LiveOptions = field(default_factory=LiveOptions)
+
+    @classmethod
+    def of(
+        cls,
+        source: str | None,
+        admin: str | None,
+        options: LiveOptions,
+        bundle: str | None = None,
+    ) -> Target:
+        """Check that exactly one of SOURCE and ``--admin`` was given.
+
+        With ``--bundle B``, SOURCE names a proxy in B (``pod/NAME``, ``NAME``,
+        ``NAME.NS``, ``-n`` for the namespace) and becomes ``B:NAME.NS``.
+        """
+        if bundle is not None:
+            if admin:
+                raise UsageError("give --bundle or --admin, not both")
+            from pdebug.bundle import member_source
+
+            return cls(member_source(bundle, source, options.namespace), False, options)
+        if source and admin:
+            raise UsageError(
+                "give SOURCE or --admin, not both",
+                hint="e.g. pdebug clusters --admin http://127.0.0.1:15000",
+            )
+        if not source and not admin:
+            raise UsageError(
+                "missing SOURCE",
+                hint="pass a saved dump, '-' for stdin, an admin URL, or a pod (pod/NAME -n NS)",
+            )
+        return cls(admin or source or "", bool(admin), options)
+
+    def open(self) -> Source:
+        """Open the source this target names."""
+        from pdebug.sources import open_source
+
+        if self.admin:
+            from pdebug.sources.admin import AdminSource
+
+            return AdminSource(self.text, self.options.timeout)
+        return open_source(self.text, self.options)
+
+
+def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
+    """Parse a file's bytes (a dump or a /clusters document) into ProxyData."""
+    from pdebug.model.load import load
+
+    loaded = load(body, label, plan)
+    return ProxyData(label, loaded.dump, loaded.clusters)
+
+
+def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
+    """GET the dump the view needs; a mask Envoy cannot apply means "none of it"."""
+    from pdebug.model.dump import ConfigDump
+    from pdebug.model.load import load
+    from pdebug.sources.admin import AdminHTTPError
+
+    try:
+        body = source.get(fetch.dump_path())
+    except AdminHTTPError as exc:
+        # Envoy answers 400 when no section has the masked fields: there is none of it.
+        if exc.status != 400 or not fetch.mask:
+            raise
+        dump = ConfigDump([], source.label)
+    else:
+        loaded = load(body, source.label, fetch.mask)
+        if loaded.dump is None:
+            raise InvalidInput(
+                f"{source.label}: the admin answered with something other than a config dump",
+                hint="is this the Envoy admin port (15000 in Istio sidecars)?",
+            )
+        dump = loaded.dump
+    dump.assume_empty(fetch.kinds)
+    return dump
+
+
+def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
+    """Ask a live proxy for exactly what the view needs."""
+    from pdebug.model.load import load
+
+    proxy = ProxyData(source.label)
+    if fetch.dump:
+        proxy.dump = _fetch_dump(source, fetch)
+    if fetch.health:
+        label = f"{source.label}{CLUSTERS_JSON}"
+        health = load(source.get(CLUSTERS_JSON), label).clusters
+        if health is None:
+            raise InvalidInput(f"{label}: not a /clusters?format=json document")
+        proxy.health = health
+    # A Kubernetes source knows which pod (and namespace) it reached only after the fetch.
+    proxy.source = source.label
+    if proxy.dump is not None:
+        proxy.dump.source = source.label
+    return proxy
+
+
+def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -> ProxyData:
+    """Read and parse the target (and an optional /clusters?format=json file)."""
+    source = target.open()
+    try:
+        if source.live:
+            proxy = fetch_live(source, fetch)
+        else:
+            proxy = _load(source.get(""), source.label, fetch.mask)
+            from pdebug.sources import FileSource
+
+            if isinstance(source, FileSource) and proxy.health is None:
+                doc = source.health_document()
+                if doc is not None:
+                    proxy.health = _load(doc, f"{source.label}/clusters.json").health
+    finally:
+        source.close()
+    if clusters_json is not None:
+        from pdebug.sources import FileSource
+
+        extra = FileSource(clusters_json)
+        more = _load(extra.get(""), extra.label)
+        if more.health is None:
+            raise InvalidInput(
+                f"{extra.label}: --clusters-json needs a /clusters?format=json document, "
+                "not a config dump",
+                hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
+            )
+        proxy.health = more.health
+    return proxy
+
+
+__all__ = ["CLUSTERS_JSON", "Fetch", "Target", "fetch_live", "load_proxy"]
