@@ -29,7 +29,7 @@ import orjson
 
 from pdebug import __version__
 from pdebug.atomic import atomic_open
-from pdebug.errors import InvalidInput, SourceUnavailable
+from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
 
 FORMAT = "pdebug-bundle/1"
 DUMP = "config_dump.json"
@@ -149,12 +149,17 @@ class Bundle:
         names = self.proxies
         if name is None:
             if len(names) != 1:
-                raise InvalidInput(
+                # Several proxies: the command line must say which (a usage error, 2);
+                # none at all: the bundle itself is unusable (invalid input, 4).
+                error = UsageError if names else InvalidInput
+                raise error(
                     f"{self.label}: the bundle holds {len(names)} proxies; pick one",
                     hint=f"e.g. {self.label}:{names[0] if names else 'POD.NS'} "
                     f"(proxies: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''})",
                 )
             name = names[0]
+        if name not in names:
+            name = by_pod_and_namespace(self.manifest, name) or name
         if name not in names:
             raise SourceUnavailable(
                 f"{self.label}: no proxy {name!r} in the bundle",
@@ -166,7 +171,8 @@ class Bundle:
         """The proxy ``name`` names (the only one when None), checked to be captured.
 
         Raises:
-            InvalidInput: ``name`` is None and the bundle holds several proxies (or none).
+            UsageError: ``name`` is None and the bundle holds several proxies.
+            InvalidInput: ``name`` is None and the bundle holds no proxy.
             SourceUnavailable: no such proxy, or its capture failed (the reason is given).
         """
         name = self._resolve(name)
@@ -335,6 +341,19 @@ def _pod_of(entry: dict[str, Any]) -> tuple[str, str | None]:
     return (base, rest) if dot else (name, None)
 
 
+def by_pod_and_namespace(manifest: dict[str, Any], text: str) -> str | None:
+    """The member whose ``pod`` and ``namespace`` make ``text`` (``POD.NS``), if any.
+
+    A snapshot shortens a member name too long for a file name (a 253-character pod
+    name), so the full ``POD.NS`` is found through these fields.
+    """
+    for entry in proxy_entries(manifest):
+        pod, namespace = entry.get("pod"), entry.get("namespace")
+        if isinstance(pod, str) and isinstance(namespace, str) and f"{pod}.{namespace}" == text:
+            return str(entry["name"])
+    return None
+
+
 def _listing(names: list[str], what: str = "proxies") -> str:
     more = f" ... and {len(names) - 20} more" if len(names) > 20 else ""
     return f"{what}: " + (", ".join(names[:20]) or "none") + more
@@ -384,8 +403,6 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
         UsageError: ``text`` names a workload, or a pod in several namespaces.
         SourceUnavailable: no such proxy, or it was not captured (the reason is given).
     """
-    from pdebug.errors import UsageError
-
     entries = proxy_entries(manifest)
     names = [str(e["name"]) for e in entries]
     by_name = {str(e["name"]): e for e in entries}
@@ -404,10 +421,13 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
                 hint=(_listing(pods) if pods else _listing(names)),
             )
     wanted: list[str] = []
+    full = by_pod_and_namespace(manifest, f"{rest}.{namespace}" if namespace else rest)
     if namespace and f"{rest}.{namespace}" in by_name:
         wanted = [f"{rest}.{namespace}"]
     elif rest in by_name:
         wanted = [rest]
+    elif full is not None:
+        wanted = [full]
     elif not namespace:
         wanted = [n for n in names if _pod_of(by_name[n])[0] == rest]
     shown = f"{rest}.{namespace}" if namespace else rest

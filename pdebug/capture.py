@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from pdebug import bundle
@@ -25,12 +26,26 @@ def proxy_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "proxy"
 
 
-def capture_one(text: str, output: str, options: LiveOptions, redact: bool = True) -> str:
-    """Fetch SOURCE's documents and write them to ``output``; returns a summary line."""
+def capture_one(
+    text: str, output: str, options: LiveOptions, redact: bool = True, force: bool = False
+) -> str:
+    """Fetch SOURCE's documents and write them to ``output``; returns a summary line.
+
+    Raises:
+        UsageError: a wrong extension, or ``output`` exists (and ``force`` is not set).
+    """
     if not output.endswith((".tar.gz", ".tgz", ".json")):
         raise UsageError(
             f"{output}: unknown kind of output file",
             hint="use NAME.tar.gz (a bundle every view reads) or NAME.json (the dump only)",
+        )
+    # As pdebug snapshot: never replace an earlier capture by accident.
+    if os.path.isdir(output):
+        raise UsageError(f"{output}: is a directory", hint="-o names the file to write")
+    if os.path.lexists(output) and not force:
+        raise UsageError(
+            f"{output}: already exists",
+            hint="pass --force to replace it, or name another file",
         )
     check_writable(output)
     source = open_source(text, options)

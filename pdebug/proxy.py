@@ -238,6 +238,10 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
     try:
         if source.live:
             proxy = fetch_live(source, fetch)
+            from pdebug.sources.kube import KubeSource
+
+            if isinstance(source, KubeSource) and source.target.kind != "pod":
+                proxy.picked_pod = f"{source.pod}.{source.namespace}"
         else:
             proxy = _load(source.get(""), source.label, fetch.mask)
             from pdebug.sources import FileSource

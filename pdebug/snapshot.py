@@ -27,6 +27,7 @@ proxy's ``istiod_error``) while the snapshot goes on.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import queue
 import re
@@ -56,6 +57,8 @@ __all__ = [
     "Selection",
     "SnapshotOptions",
     "SnapshotResult",
+    "failed_replicas_note",
+    "member_name",
     "open_istiod",
     "sync_by_proxy",
     "take_snapshot",
@@ -72,6 +75,24 @@ PATHS = {
 }
 #: Pods in these phases are done: there is no proxy to read, and nothing is wrong.
 _FINISHED = ("Succeeded", "Failed")
+#: The longest member directory name kept as is (file systems allow 255 bytes).
+MAX_MEMBER = 200
+
+
+def member_name(proxy_id: str) -> str:
+    """A bundle member (directory) name for ``POD.NS``, short enough for a file name.
+
+    ``POD.NS`` itself when it is at most :data:`MAX_MEMBER` bytes, else its start plus
+    ``-`` and 16 hex digits of its sha256: Kubernetes allows a 253-character pod name
+    and a 63-character namespace, too long for one file name. The manifest's ``pod``
+    and ``namespace`` keep the full names.
+    """
+    raw = proxy_id.encode()
+    if len(raw) <= MAX_MEMBER:
+        return proxy_id
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    head = raw[: MAX_MEMBER - 17].decode("utf-8", "ignore")
+    return f"{head}-{digest}"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -116,7 +137,7 @@ class Selection:
                 "(pod/NAME, NAME.NS, deploy/NAME)",
             )
         for text in self.targets:
-            parse_target(text)
+            parse_target(text, self.namespace)
 
     def plain(self) -> Json:
         """The selection for the manifest."""
@@ -187,9 +208,14 @@ class ProxyRecord:
     istiod_error: str | None = None
 
     @property
-    def name(self) -> str:
-        """The bundle member name, ``POD.NS``."""
+    def proxy_id(self) -> str:
+        """``POD.NS``: how istiod and the user name the proxy."""
         return f"{self.pod}.{self.namespace}"
+
+    @property
+    def name(self) -> str:
+        """The bundle member name: ``POD.NS``, shortened when too long for a file name."""
+        return member_name(self.proxy_id)
 
     @property
     def label(self) -> str:
@@ -272,8 +298,8 @@ class SnapshotResult:
 class IstiodLink(Protocol):
     """What snapshot needs from istiod: two questions, and a way to hang up."""
 
-    def config_dump(self, proxy_id: str) -> bytes:
-        """The answer to ``/debug/config_dump?proxyID=POD.NS``."""
+    def config_dump(self, proxy_id: str, prefer: str | None = None) -> bytes:
+        """The answer to ``/debug/config_dump?proxyID=POD.NS`` (``prefer`` asked first)."""
         ...
 
     def syncz(self) -> bytes:
@@ -293,17 +319,31 @@ class _IstiodSource:
         #: After :meth:`syncz`: each replica that did not answer -> why (its proxies are
         #: missing from the table); the answers of the others are kept.
         self.failed: dict[str, str] = {}
+        #: After :meth:`syncz`: every replica asked, in order.
+        self.replicas: list[str] = []
 
-    def config_dump(self, proxy_id: str) -> bytes:
-        body, _replica = self.istiod.config_dump(proxy_id)
+    def config_dump(self, proxy_id: str, prefer: str | None = None) -> bytes:
+        # replicas that failed /debug/syncz (hanging, dead) are not asked again
+        body, _replica = self.istiod.config_dump(proxy_id, prefer=prefer)
         return bytes(body)
 
     def syncz(self) -> bytes:
-        # {"<replica>": <its answer>, ...}: the keyed shape pdebug status reads
+        # {"<replica>": <its answer>, ...}: the keyed shape pdebug status reads, each answer
+        # parsed (Istiod.syncz checked it is a sync status) and written as JSON again
         result = self.istiod.syncz()  # raises only when no replica answered
         self.failed = {f.replica: f.error.message for f in result.failures}
-        parts = [orjson.dumps(n) + b": " + bytes(body).strip() for n, body in result.answers]
-        return b"{\n" + b",\n".join(parts) + b"\n}\n"
+        self.replicas = [n for n, _ in result.answers] + list(self.failed)
+        answers: Json = {}
+        for name, body in result.answers:
+            if not bytes(body).strip():
+                continue  # an empty answer: no proxy on that replica (istioctl drops it)
+            try:
+                answers[name] = orjson.loads(body)
+            except orjson.JSONDecodeError:  # several JSON values: not the HTTP answer
+                self.failed[name] = f"{name}: answered several JSON values, not a sync status"
+        if not answers and self.failed:
+            raise SourceUnavailable(next(iter(self.failed.values())))
+        return orjson.dumps(answers, option=orjson.OPT_INDENT_2) + b"\n"
 
     def close(self) -> None:
         self.istiod.close()
@@ -340,6 +380,8 @@ class _Istiod:
         self.error: str | None = None
         self.files: dict[str, Json] = {}
         self.failed_replicas: dict[str, str] = {}  # replica -> why it gave no /debug/syncz
+        self.replicas: list[str] = []  # every replica asked
+        self.connected: dict[str, str] = {}  # POD.NS -> the replica syncz says it is on
         self._link: IstiodLink | None = None
         self._lock = threading.Lock()
         try:
@@ -359,6 +401,7 @@ class _Istiod:
             with self._lock:
                 body = self._link.syncz()
                 self.failed_replicas = dict(getattr(self._link, "failed", None) or {})
+                self.replicas = list(getattr(self._link, "replicas", None) or [])
                 return body
         except Exception as exc:  # noqa: BLE001
             self.error = _why(exc)
@@ -372,7 +415,10 @@ class _Istiod:
             return None, None
         try:
             with self._lock:
-                return link.config_dump(proxy_id), None
+                prefer = self.connected.get(proxy_id)
+                if prefer is None:
+                    return link.config_dump(proxy_id), None
+                return link.config_dump(proxy_id, prefer), None
         except Exception as exc:  # noqa: BLE001
             return None, _why(exc)
 
@@ -383,6 +429,8 @@ class _Istiod:
             out["error"] = self.error
         else:
             out["files"] = self.files
+            if self.replicas:
+                out["replicas"] = self.replicas
             if self.failed_replicas:
                 out["failed_replicas"] = self.failed_replicas
         return out
@@ -395,13 +443,47 @@ class _Istiod:
                 link.close()
 
 
+def failed_replicas_note(entry: Any) -> str | None:
+    """The line about the istiod replicas that did not answer, from the manifest's ``istiod``.
+
+    ``istiod: 1 of 3 replicas did not answer (istiod-b: REASON); proxies connected to it
+    have no istiod view``; None when every replica answered (or nothing was recorded).
+    """
+    if not isinstance(entry, dict):
+        return None
+    failed = entry.get("failed_replicas")
+    if not isinstance(failed, dict) or not failed:
+        return None
+    asked = entry.get("replicas")
+    total = len(asked) if isinstance(asked, list) and len(asked) >= len(failed) else None
+    reasons = "; ".join(f"{name}: {_reason(str(name), str(why))}" for name, why in failed.items())
+    n = len(failed)
+    verb = "replica did" if (total or n) == 1 else "replicas did"
+    counted = f"{n} of {total} {verb}" if total is not None else f"{n} {verb}"
+    them = "it" if n == 1 else "them"
+    return (
+        f"istiod: {counted} not answer ({reasons}); proxies connected to {them} have no istiod view"
+    )
+
+
+def _reason(name: str, why: str) -> str:
+    """``why`` without its leading ``pod/NAME.NS: `` (or ``NAME: ``)."""
+    if why.startswith(f"pod/{name}.") and ": " in why:
+        return why.partition(": ")[2]
+    return why.removeprefix(f"{name}: ")
+
+
 #: istiod's sync states, as istioctl prints them.
 _SYNC_TEXT = {"UNKNOWN": "IGNORED", "NOT_SENT": "NOT SENT"}
 _SYNC_TEXT["STALE_NEVER_ACKED"] = "STALE (Never Acknowledged)"
 
 
-def sync_by_proxy(syncz: bytes, label: str) -> dict[str, dict[str, str]]:
+def sync_by_proxy(
+    syncz: bytes, label: str, connected: dict[str, str] | None = None
+) -> dict[str, dict[str, str]]:
     """Per ``POD.NS``: ``{"CDS": "SYNCED", "LDS": "STALE", ...}`` from a syncz answer.
+
+    ``connected``, when given, is filled with ``POD.NS -> the istiod replica it is on``.
 
     Raises:
         InvalidInput: not a syncz document.
@@ -416,6 +498,8 @@ def sync_by_proxy(syncz: bytes, label: str) -> dict[str, dict[str, str]]:
         key = parts[2] if len(parts) == 4 else proxy.name
         types = sorted(proxy.types.values(), key=lambda t: (order.get(t.type_url, 9), t.type_url))
         out[key] = {m.short_name(t.type_url): _SYNC_TEXT.get(t.status, t.status) for t in types}
+        if connected is not None and proxy.istiod:
+            connected.setdefault(key, proxy.istiod)
     return out
 
 
@@ -483,7 +567,7 @@ def discover(cluster: KubeCluster, options: SnapshotOptions) -> list[ProxyRecord
         for pod in cluster.list("pods", ns, sel.selector or "", label):
             add(_sort(pod, ns or "", container, explicit=False))
     for text in sel.targets:
-        target = parse_target(text)
+        target = parse_target(text, sel.namespace)
         ns = cluster.namespace(target.namespace or sel.namespace)
         shown = text if target.namespace else f"{text}.{ns}"
         try:
@@ -628,7 +712,7 @@ def _capture(
         del files[bundle.DUMP]
         record.errors.append(f"{record.label}: the admin did not answer with a config dump")
     if istiod is not None and bundle.DUMP in files and not cancel.is_set():
-        expected, error = istiod.config_dump(record.name)
+        expected, error = istiod.config_dump(record.proxy_id)
         if expected is not None:
             files[bundle.ISTIOD_DUMP] = redact_bytes(expected) if options.redact else expected
         record.istiod_error = error
@@ -818,11 +902,11 @@ def _snapshot(
                 stage.write(bundle.ISTIOD_SYNCZ, syncz)
                 istiod.files[bundle.ISTIOD_SYNCZ] = bundle.file_entry(syncz)
                 try:
-                    sync = sync_by_proxy(syncz, "istiod /debug/syncz")
+                    sync = sync_by_proxy(syncz, "istiod /debug/syncz", istiod.connected)
                 except PdebugError as exc:
                     istiod.error, sync = f"unreadable /debug/syncz: {exc.message}", {}
                 for record in planned:
-                    record.sync = sync.get(record.name)
+                    record.sync = sync.get(record.proxy_id)
 
         def report(record: ProxyRecord) -> None:
             nonlocal done

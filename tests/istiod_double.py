@@ -10,7 +10,8 @@ It answers the two debug endpoints pdebug asks, the way ``pilot/pkg/xds/debug.go
 * anything else: Go's ``404 page not found``.
 
 Faults: :attr:`IstiodDouble.override` answers a path (without the query) with any status,
-body and content type: an empty ``200``, an HTML page, a ``401``.
+body and content type: an empty ``200``, an HTML page, a ``401``; :attr:`RecordedHTTP.hang`
+makes every request hang (recorded, never answered) until the double stops.
 
 :func:`register` adds a pod for a double to a :class:`kube_double.KubeDouble` the way istiod
 pods look (``app=istiod``, ``istio.io/rev``, the ``prometheus.io/port`` annotation, container
@@ -57,13 +58,22 @@ class RecordedHTTP(eh.LoopbackHTTPServer):
         self.requests: list[str] = []
         #: ``{path: (status, body, content type)}``: answers that win over everything.
         self.override: dict[str, Answer] = {}
+        #: Record every request, then never answer it (until :meth:`stop`).
+        self.hang = False
+        self._released = threading.Event()
         self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._released.set()
+        super().stop()
 
     def respond(self, request: BaseHTTPRequestHandler) -> Answer:
         url = urllib.parse.urlsplit(request.path)
         with self._lock:
             self.requests.append(request.path)
             answer = self.override.get(url.path)
+        if self.hang:
+            self._released.wait(60)
         if answer is None:
             answer = self.answer(url.path, urllib.parse.parse_qs(url.query))
         return answer

@@ -157,6 +157,16 @@ def test_bundle_option_names_a_member(pdebug, tmp_path):
     assert gone.code == ExitCode.SOURCE_UNAVAILABLE and "no such file" in gone.err
 
 
+def test_a_bundle_of_several_proxies_needs_a_member_named(pdebug, tmp_path):
+    snap = make_snapshot(tmp_path / "snap.tar.gz")
+    result = pdebug("routes", snap)
+    assert result.code == ExitCode.USAGE
+    message, hint = result.err.splitlines()
+    assert message == f"pdebug: error: {snap}: the bundle holds 4 proxies; pick one"
+    assert hint.startswith(f"hint: e.g. {snap}:productpage-v1-abc.default (proxies: ")
+    assert "seed.demo" in hint
+
+
 def test_bundle_option_pod_in_two_namespaces(pdebug, tmp_path):
     seed = (SEED / "config_dump.json").read_bytes()
     path = tmp_path / "b.tar.gz"

@@ -31,6 +31,13 @@ def test_root_help_lists_commands_and_exit_codes(pdebug):
     assert "Exit codes" in result.out
 
 
+def test_no_arguments_prints_the_help_unsquashed(pdebug):
+    result = pdebug()
+    assert (result.code, result.err) == (0, "")
+    assert result.out == pdebug("--help").out
+    assert len(result.out.splitlines()) > 10
+
+
 def test_version(pdebug):
     result = pdebug("--version")
     assert result.code == 0 and result.out.startswith("pdebug ")
@@ -175,3 +182,26 @@ def test_an_unexpected_error_is_exit_5_without_traceback(pdebug, monkeypatch):
     result = pdebug("clusters", str(ALL_DUMP))
     assert result.code == 5
     assert result.err.startswith("pdebug: error: internal error: RuntimeError: boom\n")
+
+
+def test_ecds_of_a_full_dump_without_an_ecds_section_is_none_found(pdebug, tmp_path):
+    """Envoy omits the ECDS section when there are no ECDS filters: 'none', as live."""
+    sidecar = ROOT / "fixtures/real/sidecar/config_dump.json"
+    result = pdebug("ecds", sidecar)
+    assert (result.code, result.out, result.err) == (0, "", "No ECDS filters found.\n")
+    assert pdebug("ecds", sidecar, "-o", "yaml").out == "ecds_filters: []\n"
+    partial = tmp_path / "clusters-only.json"
+    configs = json.loads(sidecar.read_text())["configs"]
+    kept = [c for c in configs if "ClustersConfigDump" in c["@type"]]
+    partial.write_text(json.dumps({"configs": kept}))
+    assert pdebug("ecds", partial).code == 4  # a partial dump: ECDS may just not be captured
+
+
+def test_status_with_a_pod_points_at_diff(pdebug):
+    result = pdebug("status", "productpage-v1-abc.default")
+    assert result.code == 2
+    assert result.err == (
+        "pdebug: error: pdebug status takes no POD argument (got productpage-v1-abc.default)\n"
+        "hint: pdebug diff POD compares one proxy with istiod; "
+        "pdebug status -n NS shows one namespace\n"
+    )

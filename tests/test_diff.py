@@ -188,6 +188,8 @@ def test_include_secrets_and_endpoints(pdebug, tmp_path):
     [
         (["--include", "bogus"], "--include bogus"),
         (["--expected", "x.json", "y.json"], "not both"),
+        ([str(SIDECAR), "-o", "markdown"], "-o markdown: not supported by pdebug diff"),
+        ([str(SIDECAR), "-o", "md"], "use -o table, wide, json or yaml"),
     ],
 )
 def test_usage_errors(pdebug, args, needle):

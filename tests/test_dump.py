@@ -109,6 +109,22 @@ def test_json_output_is_the_redacted_dump(pdebug, secret_envoy, tmp_path):
     assert pdebug("clusters", out).out == pdebug("clusters", envoy.admin_url).out
 
 
+@pytest.mark.envoy
+def test_an_existing_output_is_kept_unless_force(pdebug, secret_envoy, tmp_path):
+    envoy, _ = secret_envoy
+    out = tmp_path / "old.tar.gz"
+    out.write_bytes(b"earlier capture")
+    result = pdebug("dump", envoy.admin_url, "-o", out)
+    assert result.code == ExitCode.USAGE
+    assert result.err == (
+        f"pdebug: error: {out}: already exists\n"
+        "hint: pass --force to replace it, or name another file\n"
+    )
+    assert out.read_bytes() == b"earlier capture"
+    assert pdebug("dump", envoy.admin_url, "-o", out, "--force").code == 0
+    assert pdebug("clusters", out).code == 0
+
+
 def test_failed_capture_leaves_no_file(pdebug, tmp_path):
     out = tmp_path / "x.tar.gz"
     result = pdebug("dump", f"127.0.0.1:{eh.free_port()}", "-o", out)
@@ -155,3 +171,15 @@ def test_redact_bytes_keeps_json_valid_and_envoy_markers():
     assert out["h"][0]["header"]["value"] == "[redacted]"
     assert out["t"] == "token=[redacted]"
     assert out["c"] == "Bearer [redacted]"
+
+
+def test_readme_states_the_dump_timeout_default():
+    import inspect
+
+    from conftest import ROOT
+
+    from pdebug.cli.dump import dump_cmd
+
+    default = inspect.signature(dump_cmd).parameters["timeout"].default
+    section = (ROOT / "README.md").read_text().split("### `pdebug dump", 1)[1].split("###")[0]
+    assert f"`--timeout` defaults to {default:g} seconds" in section

@@ -520,16 +520,158 @@ def test_status_live_namespace_filter_and_url(pdebug, kube, kubeconfig, two_sync
     assert one_error(empty)[0] == "no istiod pods in namespace other (selector app=istiod)"
 
 
-def test_status_replica_answers_garbage_or_nothing(pdebug, kube, kubeconfig, two_syncz):
-    _, b = two_syncz
-    b.override["/debug/syncz"] = (200, b"<html>Pilot Debug Console</html>", "text/html")
+GARBAGE = [
+    ((200, b"<html>Pilot Debug Console</html>", "text/html"), "an HTML page"),
+    ((200, b'{"foo": 1}', "application/json"), "a JSON object"),
+    ((200, b"[1, 2]", "application/json"), "a JSON array"),
+]
+
+
+@pytest.mark.parametrize(("answer", "what"), GARBAGE)
+def test_status_replica_answers_garbage_or_nothing(
+    pdebug, kube, kubeconfig, two_syncz, answer, what
+):
+    """A replica answering 200 with something else is a missing replica, like a 500."""
+    a, b = two_syncz
+    b.override["/debug/syncz"] = answer
+    result = pdebug("status", "--kubeconfig", kubeconfig)
+    assert result.code == ExitCode.OK, result.err
+    assert result.out == "".join(LIVE_TABLE.splitlines(True)[:3])  # istiod-7c9d-a's rows
+    assert result.err.splitlines() == [
+        f"istiod-7c9d-b: answered /debug/syncz with {what}, not a sync status; proxies "
+        "connected to it are missing from the table"
+    ]
+    a.override["/debug/syncz"] = answer  # none answers a sync status: the first's error
     result = pdebug("status", "--kubeconfig", kubeconfig)
     assert result.code == ExitCode.INVALID_INPUT
-    message, _ = one_error(result)
-    assert message == "istiod-7c9d-b /debug/syncz: this is an HTML page, not istiod's sync status"
+    assert one_error(result)[0] == (
+        f"pod/istiod-7c9d-a.istio-system: answered /debug/syncz with {what}, not a sync status"
+    )
+    del a.override["/debug/syncz"]
     b.override["/debug/syncz"] = (200, b"", "application/json")  # dropped, as istioctl does
     result = pdebug("status", "--kubeconfig", kubeconfig)
     assert result.code == ExitCode.OK and len(result.out.splitlines()) == 3
+    assert result.err == ""
+
+
+def test_snapshot_records_a_replica_that_answers_garbage(
+    pdebug, kube, kubeconfig, replicas, envoy_2020
+):
+    """Valid JSON in istiod_syncz.json, the bad replica in the manifest and on stderr."""
+    import tarfile
+
+    from pdebug.report.inputs import read_inputs
+
+    a, b = replicas
+    a.syncz = json.dumps(
+        [{"proxy": ID_2020, "cluster_id": "Kubernetes", "cluster_sent": "1", "cluster_acked": "1"}]
+    ).encode()
+    a.connect(ID_2020, PILOT_2020.read_bytes())
+    b.override["/debug/syncz"] = (200, b"<html>Pilot Debug Console</html>", "text/html")
+    idd.register(kube, a, a.name)
+    idd.register(kube, b, b.name)
+    out = Path(kubeconfig).parent / "g.tar.gz"
+    result = pdebug("snapshot", "-n", "default", "-o", out, "--kubeconfig", kubeconfig)
+    assert result.code == ExitCode.FINDINGS, result.err  # the double serves /config_dump only
+    note = (
+        "istiod: 1 of 2 replicas did not answer (istiod-7c9d-b: answered /debug/syncz with "
+        "an HTML page, not a sync status); proxies connected to it have no istiod view"
+    )
+    assert result.err.splitlines()[-1] == note
+    assert result.err.splitlines()[-2].endswith(f": wrote {out}")
+    with tarfile.open(out) as tar:
+        files = {m.name.split("/", 1)[-1]: tar.extractfile(m).read() for m in tar if m.isfile()}
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["istiod"]["replicas"] == ["istiod-7c9d-a", "istiod-7c9d-b"]
+    assert list(manifest["istiod"]["failed_replicas"]) == ["istiod-7c9d-b"]
+    assert json.loads(files["istiod_syncz.json"]) == {"istiod-7c9d-a": json.loads(a.syncz)}
+    (proxy,) = manifest["proxies"]
+    assert proxy["sync"]["CDS"] == "SYNCED"
+    status = pdebug("status", "--file", out)
+    assert status.code == ExitCode.OK, status.err
+    assert ID_2020 in status.out
+    assert status.err.splitlines() == [note]
+    assert read_inputs(str(out)).capture["istiod"] == note
+
+
+def test_snapshot_skips_a_hanging_replica_and_asks_the_connected_one_first(
+    pdebug, kube, kubeconfig, envoy_2020
+):
+    """A replica that timed out on /debug/syncz is not asked again; syncz names the one."""
+    with (
+        idd.IstiodDouble("istiod-7c9d-a") as hung,
+        idd.IstiodDouble("istiod-7c9d-b") as other,
+        idd.IstiodDouble("istiod-7c9d-c") as home,
+    ):
+        hung.hang = True
+        unlisted = "reviews-v1-xyz"  # connected to istiod-7c9d-c, missing from its syncz
+        kube.add_pod(unlisted, forwards={15000: envoy_2020.address})
+        home.syncz = json.dumps(
+            [{"proxy": ID_2020, "cluster_id": "Kubernetes", "cluster_sent": "1"}]
+        ).encode()
+        home.connect(ID_2020, PILOT_2020.read_bytes())
+        home.connect(f"{unlisted}.default", PILOT_2020.read_bytes())
+        for replica in (hung, other, home):
+            idd.register(kube, replica, replica.name)
+        out = Path(kubeconfig).parent / "h.tar.gz"
+        args = ("-n", "default", "-o", out, "--kubeconfig", kubeconfig, "--timeout", "1")
+        result = pdebug("snapshot", *args)
+        assert hung.requests == ["/debug/syncz"]  # asked once, never for a config dump
+        # the listed proxy: istiod-7c9d-c first; the unlisted one: every replica left
+        assert other.requests == ["/debug/syncz", f"/debug/config_dump?proxyID={unlisted}.default"]
+    assert result.code == ExitCode.FINDINGS, result.err
+    assert result.err.splitlines()[-1].startswith(
+        "istiod: 1 of 3 replicas did not answer (istiod-7c9d-a: "
+    )
+    manifest = json.loads(_member(out, "manifest.json"))
+    for proxy in manifest["proxies"]:
+        assert "istiod_config_dump.json" in proxy["files"], proxy
+
+
+def _member(path: Path, name: str) -> bytes:
+    import tarfile
+
+    with tarfile.open(path) as tar:
+        member = tar.extractfile(name)
+        assert member is not None
+        return member.read()
+
+
+def test_snapshot_of_a_pod_whose_name_is_too_long_for_a_file(
+    pdebug, kube, kubeconfig, replicas, envoy_2020
+):
+    """A 253-character pod name: a shortened member, found by its full POD.NS."""
+    import hashlib
+
+    a, _ = replicas
+    pod = ("reviews-" + "x" * 300)[:253]
+    full = f"{pod}.default"
+    kube.add_pod(pod, forwards={15000: envoy_2020.address})
+    a.syncz = json.dumps([{"proxy": full, "cluster_id": "Kubernetes"}]).encode()
+    a.connect(full, PILOT_2020.read_bytes())
+    idd.register(kube, a, a.name)
+    out = Path(kubeconfig).parent / "long.tar.gz"
+    result = pdebug("snapshot", "-n", "default", "-o", out, "--kubeconfig", kubeconfig)
+    assert result.code == ExitCode.FINDINGS, result.err  # the double serves /config_dump only
+    assert "internal error" not in result.err
+    manifest = json.loads(_member(out, "manifest.json"))
+    entry = next(p for p in manifest["proxies"] if p["pod"] == pod)
+    name = entry["name"]
+    assert name == full[:183] + "-" + hashlib.sha256(full.encode()).hexdigest()[:16]
+    assert len(name.encode()) == 200
+    assert entry["status"] == "captured" and "sync" in entry
+    assert "istiod_config_dump.json" in entry["files"]
+    assert _member(out, f"{name}/config_dump.json") == ENVOY_2020.read_bytes()
+    # B:POD.NS and --bundle B POD.NS find it by the full name
+    by_full = pdebug("clusters", f"{out}:{full}")
+    assert by_full.code == ExitCode.OK, by_full.err
+    assert by_full.out == pdebug("clusters", f"{out}:{name}").out
+    assert pdebug("clusters", "--bundle", out, f"pod/{pod}").out == by_full.out
+    directory = Path(kubeconfig).parent / "long-dir"
+    args = ("-n", "default", "--dir", directory, "--kubeconfig", kubeconfig, "--no-istiod")
+    assert pdebug("snapshot", *args).code == ExitCode.FINDINGS
+    assert (directory / name / "config_dump.json").is_file()
+    assert pdebug("clusters", f"{directory}:{full}").out == by_full.out
 
 
 REFUSED_B = (

@@ -109,7 +109,8 @@ def test_config_dump_through_the_port_forward(
     [
         ("pod/web-1", "prod", "default", "prod"),  # -n
         ("web-1.prod", None, "default", "prod"),  # NAME.NS
-        ("po/web-1.prod", "other", "default", "prod"),  # .NS beats -n
+        ("po/web-1.prod", "prod", "default", "prod"),  # .NS agreeing with -n
+        ("web-1.prod", "prod", "other", "prod"),
         ("pods/web-1", None, "prod", "prod"),  # the context's namespace
         ("web-1", None, None, "default"),  # else "default"
     ],
@@ -148,6 +149,20 @@ def test_deployment_picks_the_first_running_ready_pod(
         assert json.loads(body)["state"] == "LIVE"
     lists = [r.query for r in kube.requests if r.verb == "list"]
     assert {"labelSelector": ["app=reviews,version=v1"]} in lists
+
+
+@pytest.mark.envoy
+def test_a_view_of_a_workload_says_which_pod_it_read(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, admin: tuple[str, int]
+) -> None:
+    dep = kube.add_deployment("details", labels={"app": "details"})
+    kube.add_pod("details-v1-abc", owner=dep, forwards={ADMIN: admin})
+    result = pdebug("clusters", "deploy/details", "--kubeconfig", kubeconfig)
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[0] == "reading pod details-v1-abc.default (deploy/details)"
+    assert "reading" not in result.out
+    as_pod = pdebug("clusters", "pod/details-v1-abc", "--kubeconfig", kubeconfig)
+    assert as_pod.out == result.out and "reading" not in as_pod.err
 
 
 @pytest.mark.envoy
@@ -451,6 +466,24 @@ def test_parse_target(text: str, kind: str, name: str, namespace: str | None) ->
     target = parse_target(text)
     assert (target.kind, target.name, target.namespace) == (kind, name, namespace)
     assert classify(text) == "kube"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "namespace"),
+    [
+        ("pod/api.v2-0", "api.v2-0", None),  # not the -n namespace: all of it is the name
+        ("api.v2-0", "api.v2-0", None),
+        ("deploy/api.v2", "api.v2", None),
+        ("api.shop", "api", "shop"),  # .NS equal to -n: split as istioctl does
+        ("api.v2.shop", "api.v2", "shop"),
+    ],
+)
+def test_parse_target_with_namespace_keeps_dotted_names(
+    text: str, name: str, namespace: str | None
+) -> None:
+    target = parse_target(text, "shop")
+    assert (target.name, target.namespace) == (name, namespace)
+    assert KubeSource(text, LiveOptions(namespace="shop")).target == target
 
 
 def test_file_mode_never_imports_kubernetes(tmp_path: Path) -> None:

@@ -248,6 +248,11 @@ def test_namespace_selector_and_targets(pdebug, kube, kubeconfig, envoys, tmp_pa
     ]
     assert "pod 'nope' not found in namespace default" in got["nope.default"]["errors"][0]
     assert "has no container 'istio-proxy'" in got["batch-1.default"]["errors"][0]
+    # with -n, a dotted pod name is the pod's name, not NAME.NAMESPACE
+    kube.add_pod("api.v2-0", "shop", forwards={ADMIN: envoys["plain"].admin_address})
+    dotted = pdebug("snapshot", "pod/api.v2-0", "-n", "shop", "-o", tmp_path / "d.tar.gz", *cfg)
+    assert dotted.code == 0, dotted.err
+    assert list(entries(manifest_of(tmp_path / "d.tar.gz"))) == ["api.v2-0.shop"]
 
 
 @pytest.mark.envoy
@@ -643,7 +648,7 @@ def test_views_read_a_snapshot_member_and_bundle_option(pdebug, kube, kubeconfig
     workload = pdebug("clusters", "--bundle", out, "deploy/web")
     assert workload.code == ExitCode.USAGE and "web-1.default" in workload.err
     whole = pdebug("clusters", out)
-    assert whole.code == ExitCode.INVALID_INPUT and "holds 5 proxies; pick one" in whole.err
+    assert whole.code == ExitCode.USAGE and "holds 5 proxies; pick one" in whole.err
 
 
 # --------------------------------------------------------------------------- check and diff

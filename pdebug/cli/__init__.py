@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 from typing import Any
 
@@ -122,6 +123,12 @@ def _main(argv: list[str] | None) -> int:
             raise
         _error(exc.message, exc.hint)
         return exc.exit_code
+    except click_exc.NoArgsIsHelpError as exc:
+        # Bare `pdebug`: the full help, as-is, on stdout with exit 0, as `istioctl` and
+        # `kubectl` do with no arguments (Click would send it to stderr with exit 2). It is
+        # a request for help, not a mistake, and `pdebug | less` should page it.
+        print(exc.format_message())
+        return ExitCode.OK
     except click_exc.UsageError as exc:
         _usage_error(exc)
         return ExitCode.USAGE
@@ -182,6 +189,14 @@ def _usage_error(exc: Any) -> None:
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "pdebug"
     message = " ".join(exc.format_message().split())
+    extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
+    if extra and ctx is not None and ctx.info_name in ("status", "proxy-status", "ps"):
+        # istioctl proxy-status POD compares one proxy with istiod: that is pdebug diff.
+        _error(
+            f"{path} takes no POD argument (got {extra.group(1)})",
+            f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace",
+        )
+        return
     _error(message, f"see: {path} --help")
 
 

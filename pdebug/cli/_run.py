@@ -26,6 +26,9 @@ def run_view(
     """Validate ``-o`` first, then fetch, build the view, render it and print it."""
     fmt = get_format(output)
     proxy = load_proxy(target, fetch, clusters_json)
+    if proxy.picked_pod is not None:
+        # Say which pod of the workload was read; stdout stays the data alone.
+        print(f"reading pod {proxy.picked_pod} ({target.text})", file=sys.stderr)
     result = build(proxy, fmt)
     text = fmt.render(result)
     if text:

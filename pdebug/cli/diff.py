@@ -121,6 +121,14 @@ def diff_cmd(
         assert other is not None
         return _bundle_diff(source, other, include, ignore, output)
     fmt = get_format(output)
+    if fmt.name == "markdown":
+        # The report is verdict lines and field changes, not a table: markdown would
+        # only be the plain text again.
+        raise UsageError(
+            f"-o {output}: not supported by pdebug diff of one proxy",
+            hint="use -o table, wide, json or yaml (markdown works for two bundles: "
+            "pdebug diff B1.tar.gz B2.tar.gz -o markdown)",
+        )
     kinds, include_static = _kinds(include)
     if other and expected:
         raise UsageError("give OTHER or --expected, not both")

@@ -40,6 +40,10 @@ def dump_cmd(
             "or NAME.json (the config dump only).",
         ),
     ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the -o file if it exists (refused otherwise)."),
+    ] = False,
     no_redact: NoRedactOpt = False,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
@@ -52,7 +56,7 @@ def dump_cmd(
 
     Every view, diff and check accepts the result as SOURCE. Secrets are redacted: Envoy
     already hides private keys; pdebug also hides JWTs, bearer tokens and authorization /
-    cookie header values. The write is atomic.
+    cookie header values. The write is atomic; an existing -o file is kept unless --force.
 
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
@@ -60,6 +64,6 @@ def dump_cmd(
     from pdebug.sources import LiveOptions
 
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
-    summary = capture_one(source, output, options, redact=not no_redact)
+    summary = capture_one(source, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

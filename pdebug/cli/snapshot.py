@@ -176,7 +176,7 @@ def snapshot_cmd(
 
     Example: pdebug snapshot -A -l app=reviews --parallel 16 --timeout 10
     """
-    from pdebug.snapshot import Selection, SnapshotOptions, take_snapshot
+    from pdebug.snapshot import Selection, SnapshotOptions, failed_replicas_note, take_snapshot
     from pdebug.sources import LiveOptions
 
     live = LiveOptions(timeout, None, context, kubeconfig, admin_port, container)
@@ -202,5 +202,8 @@ def snapshot_cmd(
     if result.istiod.get("error") and not no_istiod:
         print(f"istiod not captured: {result.istiod['error']}", file=sys.stderr)
     print(f"{result.summary()}: wrote {result.output}", file=sys.stderr)
+    note = failed_replicas_note(result.istiod)
+    if note:
+        print(note, file=sys.stderr)
     print(result.output)
     return ExitCode.OK if result.ok else ExitCode.FINDINGS

@@ -103,7 +103,7 @@ def status_cmd(
                 f"--file reads a saved answer; {', '.join(live)} {verb} for asking istiod live",
                 hint="drop --file to ask istiod live, or drop " + ", ".join(live),
             )
-        doc = _saved(file)
+        doc, missing = _saved(file)
     else:
         doc, missing = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
     result = v.view(doc, v.StatusFilter(namespace), shape, when)
@@ -120,8 +120,11 @@ for _alias in ("proxy-status", "ps"):  # istioctl's names
     app.command(_alias, hidden=True)(status_cmd)
 
 
-def _saved(file: str) -> SyncDocument:
-    """A saved syncz answer, or the one a bundle (``pdebug snapshot``) recorded."""
+def _saved(file: str) -> tuple[SyncDocument, list[str]]:
+    """A saved syncz answer, or the one a bundle (``pdebug snapshot``) recorded.
+
+    With it, the line about the istiod replicas the bundle says did not answer.
+    """
     import os
 
     from pdebug import bundle
@@ -133,10 +136,10 @@ def _saved(file: str) -> SyncDocument:
     data, label = read_file(file)
     if bundle.is_tar(data):
         return _recorded(bundle.read_bundle(bytes(data), label))
-    return parse_syncz(data, label)
+    return parse_syncz(data, label), []
 
 
-def _recorded(opened: Bundle) -> SyncDocument:
+def _recorded(opened: Bundle) -> tuple[SyncDocument, list[str]]:
     """The ``istiod_syncz.json`` a snapshot recorded, or why there is none.
 
     Raises:
@@ -145,6 +148,7 @@ def _recorded(opened: Bundle) -> SyncDocument:
     from pdebug import bundle
     from pdebug.errors import SourceUnavailable
     from pdebug.model.syncz import parse_syncz
+    from pdebug.snapshot import failed_replicas_note
 
     body = opened.member(bundle.ISTIOD_SYNCZ)
     if body is None:
@@ -155,7 +159,8 @@ def _recorded(opened: Bundle) -> SyncDocument:
             hint="ask istiod live: pdebug status (without --file); pdebug snapshot records "
             "it when istiod answers",
         )
-    return parse_syncz(body, f"{opened.label}:{bundle.ISTIOD_SYNCZ}")
+    note = failed_replicas_note(opened.manifest.get("istiod"))
+    return parse_syncz(body, f"{opened.label}:{bundle.ISTIOD_SYNCZ}"), [note] if note else []
 
 
 def _live(

@@ -18,6 +18,8 @@ class ProxyData:
     source: str
     dump: ConfigDump | None = None
     health: ClustersStatus | None = None
+    #: ``NAME.NS`` of the pod read, when a workload target (``deploy/x``) resolved to one.
+    picked_pod: str | None = None
 
     def need_dump(self, what: str) -> ConfigDump:
         """The config dump, or an error saying ``what`` needs one."""

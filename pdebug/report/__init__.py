@@ -76,7 +76,7 @@ class ReportMeta:
         title: A title for the page (e.g. an incident number); None for a default.
         generated: When the report was made (also the time certificates are judged at).
         capture: What a bundle's manifest says about the capture (``created``, ``tool``,
-            ``source``).
+            ``source``, and ``istiod``: the replicas that did not answer, in words).
         proxies: Per-proxy capture facts, keyed by :attr:`ProxyData.source`.
         options: Options for the checks.
     """

@@ -642,6 +642,9 @@ JS = r"""
       meta += " \u00b7 captured " + DATA.capture.created;
     }
     add(top, el("span", "meta", meta));
+    if (DATA.capture && DATA.capture.istiod) {
+      add(top, el("div", "meta", DATA.capture.istiod));
+    }
     var nav = el("nav");
     if (DATA.proxies.length > 1) {
       picker = el("select");

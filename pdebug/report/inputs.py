@@ -6,7 +6,8 @@ documents cannot be read becomes an empty one whose :class:`ProxyInfo` says why
 (``unreadable``), so that one damaged member never hides the others. Its manifest says
 when the capture was made and, per proxy, what went wrong and, when the capturing tool
 recorded it, istiod's sync state (a ``sync`` entry: a string such as ``SYNCED``, or a
-mapping ``{"CDS": "SYNCED", ...}``).
+mapping ``{"CDS": "SYNCED", ...}``), and which istiod replicas did not answer (the
+``istiod`` capture fact, shown under the report's title).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pdebug.errors import InvalidInput, PdebugError
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.report import ProxyInfo
+from pdebug.snapshot import failed_replicas_note
 from pdebug.sources import split_member
 from pdebug.sources.file import read_file
 
@@ -75,6 +77,9 @@ def read_inputs(text: str) -> Inputs:
     for key in ("created", "tool", "source"):
         if isinstance(opened.manifest.get(key), str):
             out.capture[key] = opened.manifest[key]
+    note = failed_replicas_note(opened.manifest.get("istiod"))
+    if note:  # istiod replicas that did not answer the snapshot: their proxies lack a view
+        out.capture["istiod"] = note
     for name in names:
         files = opened.proxy(name)
         plabel = f"{label}:{name}"

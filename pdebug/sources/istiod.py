@@ -17,8 +17,9 @@ Facts about istiod (``pilot/pkg/xds/debug.go``) this module relies on:
   so every replica is asked in turn and the first answer with resources wins;
 * ``GET /debug/syncz`` answers a JSON array of SyncStatus objects for the proxies
   connected to that replica only: the status table merges every replica's answer, and a
-  replica that cannot be asked is reported beside the answers of the others (its proxies
-  are missing from them) rather than failing the whole question;
+  replica that cannot be asked, or whose answer is not a sync status (an HTML page, an
+  unrelated JSON value), is reported beside the answers of the others (its proxies are
+  missing from them) rather than failing the whole question;
 * debug handlers answer only localhost (a port-forward is) or authenticated callers
   (``401`` otherwise), and are not registered at all when ``ENABLE_DEBUG_ON_HTTP=false``
   (Go's plain ``404 page not found``).
@@ -151,6 +152,8 @@ class Istiod:
         self._cluster = cluster
         self._owns_cluster = cluster is None
         self._replicas: list[_Replica] | None = None
+        #: Replicas given up on (unreachable, hanging, no sync status): never asked again.
+        self.failed: dict[str, ReplicaFailure] = {}
 
     def use_cluster(self, cluster: KubeCluster) -> None:
         """Discover through this (shared) session; :meth:`close` leaves it open."""
@@ -171,8 +174,13 @@ class Istiod:
 
     # ------------------------------------------------------------------ questions
 
-    def config_dump(self, proxy_id: str, include_eds: bool = False) -> tuple[bytes, str]:
+    def config_dump(
+        self, proxy_id: str, include_eds: bool = False, *, prefer: str | None = None
+    ) -> tuple[bytes, str]:
         """Ask for istiod's view of one proxy: the first replica's answer that has resources.
+
+        ``prefer`` (the replica the sync status says the proxy is connected to) is asked
+        first; replicas in :attr:`failed` (unreachable, hanging) are not asked again.
 
         Returns:
             The body (an Envoy admin config dump) and the replica that answered it.
@@ -188,7 +196,10 @@ class Istiod:
         failures: list[PdebugError] = []
         empty: list[_Replica] = []
         unknown: list[_Replica] = []
-        for replica in self.replicas():
+        replicas = sorted(self.replicas(), key=lambda r: r.name != prefer)  # stable
+        for replica in replicas:
+            if replica.name in self.failed:
+                continue
             try:
                 body = replica.client.get(path)
             except AdminHTTPError as exc:
@@ -198,7 +209,9 @@ class Istiod:
                     failures.append(self._http_error(replica, exc, path))
                 continue
             except SourceUnavailable as exc:
-                failures.append(self._unreachable(replica, exc))
+                error = self._unreachable(replica, exc)
+                self.failed[replica.name] = ReplicaFailure(replica.name, replica.label, error)
+                failures.append(error)
                 continue
             where = f"{replica.label} {path}"
             if not body.strip():
@@ -226,6 +239,8 @@ class Istiod:
             empty.append(replica)
         if failures:
             raise failures[0]
+        if not empty and not unknown and self.failed:
+            raise next(iter(self.failed.values())).error
         if empty:
             raise SourceUnavailable(
                 f"{empty[0].label}: istiod knows proxy {proxy_id} but has no clusters, "
@@ -248,9 +263,14 @@ class Istiod:
     def syncz(self) -> SynczAnswers:
         """``/debug/syncz`` of every replica that answers, and why the others did not.
 
+        Every answer kept is a sync status (or empty, as istioctl drops); a replica that
+        answers something else (an HTML page, ``{"foo": 1}``) is a failure like an HTTP
+        error. Failed replicas are remembered in :attr:`failed`.
+
         Raises:
             SourceUnavailable: No istiod, or none of them answered (the first replica's
                 error).
+            InvalidInput: None answered, and the first answered something else.
         """
         result = SynczAnswers()
         for replica in self.replicas():
@@ -262,9 +282,14 @@ class Istiod:
             except SourceUnavailable as exc:
                 error = self._unreachable(replica, exc)
             else:
-                result.answers.append((replica.name, body))
-                continue
-            result.failures.append(ReplicaFailure(replica.name, replica.label, error))
+                bad = _not_syncz(replica, body)
+                if bad is None:
+                    result.answers.append((replica.name, body))
+                    continue
+                error = bad
+            failure = ReplicaFailure(replica.name, replica.label, error)
+            result.failures.append(failure)
+            self.failed[replica.name] = failure
         if result.failures and not result.answers:
             raise result.failures[0].error
         return result
@@ -415,6 +440,36 @@ def has_resources(body: bytes | memoryview, label: str) -> bool:
             if raw is not None and bytes(raw).translate(None, b" \t\r\n") not in (b"[]", b"null"):
                 return True
     return False
+
+
+def _not_syncz(replica: _Replica, body: bytes) -> InvalidInput | None:
+    """Why ``body`` is not a ``/debug/syncz`` answer, or None when it is one (or empty)."""
+    import json
+
+    from pdebug.model.syncz import parse_answers
+
+    try:
+        parse_answers([(replica.name, body)], replica.label)
+    except InvalidInput:
+        pass
+    else:
+        return None
+    head = bytes(body[:512]).lstrip().lower()
+    if head.startswith(b"<"):
+        what = "an HTML page"
+    else:
+        try:
+            value = json.loads(body)
+        except ValueError:
+            what = "something that is not JSON"
+        else:
+            kinds: dict[type, str] = {dict: "an object", list: "an array"}
+            what = "a JSON " + kinds.get(type(value), "a value").split()[-1]
+    return InvalidInput(
+        f"{replica.label}: answered {SYNCZ} with {what}, not a sync status",
+        hint=f"is port {replica.port} istiod's monitoring port? (the pod's "
+        f"{PORT_ANNOTATION} annotation, else {DEFAULT_PORT})",
+    )
 
 
 def proxy_id_of_node(node_id: str) -> str | None:

@@ -106,8 +106,13 @@ class KubeTarget:
     namespace: str | None
 
 
-def parse_target(text: str) -> KubeTarget:
+def parse_target(text: str, namespace: str | None = None) -> KubeTarget:
     """Parse ``[KIND/]NAME[.NAMESPACE]``, splitting the namespace at the last dot (istioctl's rule).
+
+    istioctl always splits, so a pod whose name has a dot cannot be named. pdebug departs
+    from that when ``-n`` is given (``namespace``): ``api.v2-0 -n shop`` is the pod
+    ``api.v2-0`` in ``shop``, as the text after the last dot is not the ``-n`` namespace;
+    ``api.shop -n shop`` is still the pod ``api`` in ``shop``.
 
     Raises:
         UsageError: The kind is unknown or a name is not a valid Kubernetes name.
@@ -122,21 +127,21 @@ def parse_target(text: str) -> KubeTarget:
             "statefulsets, daemonsets and replicasets)",
             hint=_TARGET_HINT,
         )
-    name, dot, namespace = rest.rpartition(".")
-    if not dot:
-        name, namespace = rest, ""
+    name, dot, suffix = rest.rpartition(".")
+    if not dot or (namespace and suffix != namespace and _NAME.match(rest)):
+        name, dot, suffix = rest, "", ""
     if not _NAME.match(name) or len(name) > 253:
         raise UsageError(
             f"{text}: {name!r} is not a valid {known[0]} name "
             "(lowercase letters, digits, '-' and '.')",
             hint=_TARGET_HINT,
         )
-    if dot and (not _NAMESPACE.match(namespace) or len(namespace) > 63):
+    if dot and (not _NAMESPACE.match(suffix) or len(suffix) > 63):
         raise UsageError(
-            f"{text}: {namespace!r} is not a valid namespace (after the last '.')",
+            f"{text}: {suffix!r} is not a valid namespace (after the last '.')",
             hint=_TARGET_HINT,
         )
-    return KubeTarget(text, known[0], known[1], name, namespace or None)
+    return KubeTarget(text, known[0], known[1], name, suffix or None)
 
 
 class _Dropped(Exception):
@@ -673,7 +678,7 @@ class KubeSource:
     live = True
 
     def __init__(self, text: str, options: LiveOptions, cluster: KubeCluster | None = None) -> None:
-        self.target = parse_target(text)
+        self.target = parse_target(text, options.namespace)
         self.options = options
         self.label = text
         self.namespace: str | None = None

@@ -12,11 +12,17 @@ from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
 PREFIX = "type.googleapis.com/"
+#: Sections every full ``/config_dump`` of a running Envoy has.
+FULL_DUMP = ("bootstrap", "clusters", "listeners")
 
 
 def view(data: ProxyData, wide: bool = False) -> ViewResult:
     """ECDS NAME, TYPE; sorted by full type URL then name (istioctl)."""
     dump = data.need_dump("the ecds view")
+    if all(dump.has(kind) for kind in FULL_DUMP):
+        # Envoy leaves the ECDS section out of a full dump when it has no ECDS filter:
+        # "none", as a live read says (only a partial dump lacks it for want of capture).
+        dump.assume_empty(("ecds",))
     dump.require("ecds")
     found = []
     for ref, entry in dump.ecds_entries():
