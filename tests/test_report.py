@@ -107,11 +107,26 @@ def assert_self_contained(text: str) -> None:
         "title",
         "style",
         "body",
-        "noscript",
         "p",
         "svg",
         "div",
         "script",
+        # the script-free copy of the summary and findings
+        "header",
+        "h1",
+        "h2",
+        "span",
+        "main",
+        "section",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "tr",
+        "th",
+        "td",
+        "ul",
+        "li",
     }, names
     for tag, attrs in tags:
         for key, value in attrs:
@@ -283,6 +298,60 @@ def test_hostile_names_never_become_markup(pdebug, tmp_path):
         "new Function",
     ):
         assert bad not in assets.JS, bad
+
+
+def without_scripts(text: str) -> str:
+    """What a viewer that strips scripts shows: the text outside every <script> element."""
+    text = re.sub(r"<script\b[^>]*>.*?</script>", "", text, flags=re.S | re.I)
+    text = re.sub(r"<style\b[^>]*>.*?</style>", "", text, flags=re.S | re.I)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return html.unescape(re.sub(r"\s+", " ", text))
+
+
+def test_the_summary_and_findings_are_readable_without_scripts(pdebug, tmp_path):
+    out = tmp_path / "report.html"
+    assert pdebug("report", DUMP, "--clusters-json", CLUSTERS, "-o", out).code == 0
+    page = out.read_text()
+    text = without_scripts(page)
+    p = page_data(page)["proxies"][0]
+    for label, value in p["summary"]["rows"]:
+        assert f"{label} {value}" in text, label
+    assert "Istio Version 1.24.0" in text and "Sync state unknown" in text
+    for label, value, _ in p["summary"]["counts"]:
+        assert f"{label} {value}" in text, label
+    finding = p["findings"]["rows"][0]
+    assert finding[0].startswith("PD403")
+    for cell in finding:
+        assert cell in text, cell
+    assert "0 errors, 1 warnings, 4 info" in text
+    assert "drawn by the JavaScript embedded in this file" in text
+    # A bundle: every proxy, its sync state, and istiod's failed replicas.
+    src = tmp_path / "incident.tar.gz"
+    make_bundle(src)
+    out = tmp_path / "incident.html"
+    assert pdebug("report", src, "--title", "INC-1234", "-o", out).code == 0
+    page = out.read_text()
+    text = without_scripts(page)
+    doc = page_data(page)
+    assert "INC-1234" in text and "bundle of 3 proxies" in text
+    assert doc["capture"]["source"] == "3 pods"
+    assert "Sync state CDS SYNCED, LDS SYNCED, EDS STALE" in text
+    assert "capture: GET /config_dump: connection refused" in text
+
+
+def test_the_static_copy_names_istiods_failed_replicas():
+    line = "istiod: 1 of 3 replicas did not answer (istiod-2: timeout)"
+    page = build_report([proxy_of(DUMP, CLUSTERS)], ReportMeta("x", capture={"istiod": line}))
+    assert line in without_scripts(page)
+
+
+def test_the_static_copy_is_escaped(pdebug, tmp_path):
+    out = tmp_path / "report.html"
+    result = pdebug("report", hostile_dump(tmp_path), "--title", HOSTILE, "-o", out)
+    assert result.code == 0, result.err
+    text = without_scripts(out.read_text())
+    assert HOSTILE in text  # as text: the markup checks are in the test above
+    assert "@CSS@" not in out.read_text()
 
 
 def test_embedded_json_cannot_end_its_script_block():

@@ -126,6 +126,7 @@ def test_sidecar_report_renders_sorts_filters_and_draws(pdebug, chromium, tmp_pa
     result, dom, seconds = selftest(chromium, tmp_path, page, "reviews")
     print(f"\nsidecar report: loaded and self-tested in Chromium in {seconds:.1f} s")
     assert result["proxies"] == 1 and result["scripts"] == 2
+    assert 'id="pdebug-static"' not in dom  # the script-free copy gives way to the full page
     r = result["results"][0]
     tables = r["tables"]
     assert set(tables) == {"findings", "clusters", "listeners", "routes", "endpoints", "secrets"}

@@ -5,7 +5,9 @@ page is static markup plus two scripts: the data (plain JSON in a
 ``<script type="application/json">`` block, ``<``, ``>`` and ``&`` escaped so no name
 from a dump can end the block) and the renderer from :mod:`pdebug.report.assets`, which
 builds everything with DOM APIs and ``textContent``. A Content-Security-Policy allows
-that one script (by hash) and no network at all.
+that one script (by hash) and no network at all. Before the scripts, an escaped
+server-rendered copy of the summary and findings (:mod:`pdebug.report.static`) serves
+viewers that strip scripts; the renderer removes it.
 
 What a proxy gets: a summary (versions, node, counts, endpoint health, sync state), the
 ``check`` findings, the ``-o wide`` tables of the views (secrets as certificate metadata
@@ -32,6 +34,7 @@ from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, SourceUnavailable
 from pdebug.model import ProxyData
 from pdebug.report import assets
+from pdebug.report.static import render_static
 from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
 from pdebug.views.result import ViewResult
@@ -360,6 +363,8 @@ def render_page(doc: dict[str, Any]) -> str:
     """The HTML page around :func:`report_data`'s document."""
     head, rest = assets.PAGE.split("@DATA@")
     head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.CSS)
+    # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
+    head = head.replace("@STATIC@", render_static(doc))
     return head + embed_json(doc) + rest.replace("@JS@", assets.JS)
 
 

@@ -730,6 +730,8 @@ JS = r"""
   }
 
   function render() {
+    var stat = d.getElementById("pdebug-static");  // the script-free copy: drawn fully below
+    if (stat) { stat.parentNode.removeChild(stat); }
     add(app, header());
     var main = el("main");
     if (DATA.proxies.length > 1) {
@@ -866,8 +868,7 @@ PAGE = """<!DOCTYPE html>
 <style>@CSS@</style>
 </head>
 <body>
-<noscript><p>This report is drawn by the JavaScript embedded in this file (it makes no
-network request): open it in a browser with JavaScript enabled.</p></noscript>
+@STATIC@
 <svg id="pdebug-svgns" width="0" height="0" aria-hidden="true"></svg>
 <div id="app"></div>
 <script type="application/json" id="pdebug-data">@DATA@</script>

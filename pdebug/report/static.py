@@ -1,0 +1,101 @@
+"""The report's essential content as server-rendered HTML (no script needed to read it).
+
+Viewers that strip scripts (ticket systems, mail previews, ``lynx``) still show the
+header, each proxy's summary and its findings. Every value goes through
+:func:`html.escape`. The page's script removes this block before drawing the full,
+interactive page; the big tables and the topology stay JavaScript-only.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+__all__ = ["STATIC_ID", "render_static"]
+
+STATIC_ID = "pdebug-static"
+
+_JS_ONLY = (
+    "The full tables (clusters, listeners, routes, endpoints, secrets) and the topology "
+    "graph are drawn by the JavaScript embedded in this file (it makes no network "
+    "request): open it in a browser with JavaScript enabled to see them."
+)
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ['<table class="data">', "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    out.append("</table>")
+    return out
+
+
+def _checks_line(c: dict[str, Any]) -> str:
+    if c["unchecked"]:
+        return f"{c['unchecked']} (no checks run)"
+    return f"{c['error']} errors, {c['warning']} warnings, {c['info']} info ({c['run']} checks run)"
+
+
+def _proxy(p: dict[str, Any]) -> list[str]:
+    s, c, f = p["summary"], p["checks"], p["findings"]
+    out = [
+        '<section class="block">',
+        f'<h2>Summary <span class="sub">{_e(p["name"])}</span></h2>',
+        '<dl class="kv">',
+    ]
+    out += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in s["rows"]]
+    out += [f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value, _ in s["counts"]]
+    out.append("</dl>")
+    out += [f'<div class="errbox">capture: {_e(e)}</div>' for e in s["errors"]]
+    if s["unreadable"]:
+        out.append(f'<div class="errbox">unreadable: {_e(s["unreadable"])}</div>')
+    if c["inconclusive"]:
+        out.append('<div class="errbox">Some checks could not read the input.</div>')
+    out += [
+        "</section>",
+        '<section class="block">',
+        f'<h2>Findings <span class="sub">{_e(_checks_line(c))}</span></h2>',
+    ]
+    if f["rows"]:
+        out += _table(f["columns"], f["rows"])
+    else:
+        out.append(f'<p class="note">{_e(f["note"] or "No findings.")}</p>')
+    if c["skipped"]:
+        out.append('<ul class="skipped">')
+        out += [f"<li>skipped {_e(a)} {_e(b)}: {_e(r)}</li>" for a, b, r in c["skipped"]]
+        out.append("</ul>")
+    if c["ignored"]:
+        out.append(f'<p class="note">Ignored (--ignore): {_e(", ".join(c["ignored"]))}</p>')
+    out.append("</section>")
+    return out
+
+
+def render_static(doc: dict[str, Any]) -> str:
+    """Escaped HTML for :func:`pdebug.report.report_data`'s document."""
+    proxies = doc["proxies"]
+    capture = doc.get("capture") or {}
+    meta = f"{doc['source']} · generated {doc['generated']} by {doc['tool']}"
+    if capture.get("created"):
+        meta += f" · captured {capture['created']}"
+    what = proxies[0]["name"] if len(proxies) == 1 else f"bundle of {len(proxies)} proxies"
+    out = [
+        f'<div id="{STATIC_ID}">',
+        '<header class="top">',
+        f"<h1>{_e(doc['title'] or 'pdebug report')}</h1>",
+        f'<div class="meta">{_e(what)}: {_e(meta)}</div>',
+    ]
+    if capture.get("istiod"):
+        out.append(f'<div class="meta">{_e(capture["istiod"])}</div>')
+    out += ["</header>", "<main>", f'<p class="note">{_e(_JS_ONLY)}</p>']
+    if len(proxies) > 1:
+        ov = doc["overview"]
+        out += ['<section class="block">', f"<h2>{_e(ov['title'])}</h2>"]
+        out += _table(ov["columns"], ov["rows"])
+        out.append("</section>")
+    for p in proxies:
+        out += _proxy(p)
+    out += ["</main>", "</div>"]
+    return "\n".join(out)
