@@ -30,6 +30,7 @@ import orjson
 from pdebug import __version__
 from pdebug.atomic import atomic_open
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.sources.file import is_tar
 
 FORMAT = "pdebug-bundle/1"
 DUMP = "config_dump.json"
@@ -50,11 +51,6 @@ class CapturedProxy:
     files: dict[str, bytes] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def is_tar(data: bytes | memoryview) -> bool:
-    """Whether ``data`` (already gunzipped) is a tar archive."""
-    return len(data) > 262 and bytes(data[257:262]) == b"ustar"
 
 
 def file_entry(body: bytes) -> dict[str, Any]:
@@ -258,17 +254,30 @@ def open_bundle(path: str) -> Bundle:
         SourceUnavailable: ``path`` cannot be read.
         InvalidInput: it is not a bundle, or a damaged one.
     """
+    opened = read_any(path)
+    if isinstance(opened, Bundle):
+        return opened
+    raise InvalidInput(
+        f"{opened[1]}: not a pdebug bundle",
+        hint="a bundle is the .tar.gz (or --dir directory) of pdebug snapshot or pdebug dump",
+    )
+
+
+def read_any(path: str) -> Bundle | tuple[bytes | memoryview, str]:
+    """The bundle at ``path`` (a ``.tar.gz`` or a snapshot directory), else its bytes and label.
+
+    Raises:
+        SourceUnavailable: ``path`` cannot be read.
+        InvalidInput: a damaged bundle, or a directory that is not one.
+    """
     from pdebug.sources.file import read_file
 
     if path != "-" and os.path.isdir(path):
         return read_dir_bundle(path)
     data, label = read_file(path)
-    if not is_tar(data):
-        raise InvalidInput(
-            f"{label}: not a pdebug bundle",
-            hint="a bundle is the .tar.gz (or --dir directory) of pdebug snapshot or pdebug dump",
-        )
-    return read_bundle(bytes(data), label)
+    if is_tar(data):
+        return read_bundle(bytes(data), label)
+    return data, label
 
 
 def read_bundle(data: bytes, label: str) -> Bundle:

@@ -8,7 +8,7 @@ each with a :class:`PodForward` of its own; then write the bundle.
 
 Per proxy the bundle holds ``config_dump?include_eds``, ``/clusters?format=json``,
 ``/server_info`` and ``/certs`` (redacted unless asked otherwise), plus istiod's view of
-the proxy when istiod is reachable (see :func:`open_istiod`). A failure of one proxy is
+the proxy when istiod is reachable (see :class:`_Istiod`). A failure of one proxy is
 recorded in the manifest and never stops the others; ``--timeout`` bounds every request.
 
 Atomicity: documents are staged in a hidden temp directory beside the output (a worker
@@ -19,7 +19,7 @@ its host and process (``.pdebug-snapshot-HOST-PID-*.tmp``): one left by a snapsh
 killed outright (SIGKILL) is removed by the next snapshot writing to the same directory.
 An existing ``-o`` file is never replaced without ``force``.
 
-istiod is optional: :func:`open_istiod` is the one place :mod:`pdebug.sources.istiod`
+istiod is optional: :class:`_Istiod` is the one place :mod:`pdebug.sources.istiod`
 plugs in, and every failure there becomes the manifest's ``istiod: {error: ...}`` (or a
 proxy's ``istiod_error``) while the snapshot goes on.
 """
@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -47,19 +47,18 @@ from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.redact import redact_bytes
 
 if TYPE_CHECKING:
+    from pdebug.model.syncz import SyncDocument
     from pdebug.sources import LiveOptions
     from pdebug.sources.kube import KubeCluster
 
 __all__ = [
     "PATHS",
-    "IstiodLink",
     "ProxyRecord",
     "Selection",
     "SnapshotOptions",
     "SnapshotResult",
     "failed_replicas_note",
     "member_name",
-    "open_istiod",
     "sync_by_proxy",
     "take_snapshot",
 ]
@@ -295,74 +294,6 @@ class SnapshotResult:
 # --------------------------------------------------------------------------- istiod
 
 
-class IstiodLink(Protocol):
-    """What snapshot needs from istiod: two questions, and a way to hang up."""
-
-    def config_dump(self, proxy_id: str, prefer: str | None = None) -> bytes:
-        """The answer to ``/debug/config_dump?proxyID=POD.NS`` (``prefer`` asked first)."""
-        ...
-
-    def syncz(self) -> bytes:
-        """The answer to ``/debug/syncz`` (every replica's, in one document)."""
-        ...
-
-    def close(self) -> None:
-        """Close the port-forwards."""
-        ...
-
-
-class _IstiodSource:
-    """:class:`pdebug.sources.istiod.Istiod` as snapshot asks it."""
-
-    def __init__(self, istiod: Any) -> None:
-        self.istiod = istiod
-        #: After :meth:`syncz`: each replica that did not answer -> why (its proxies are
-        #: missing from the table); the answers of the others are kept.
-        self.failed: dict[str, str] = {}
-        #: After :meth:`syncz`: every replica asked, in order.
-        self.replicas: list[str] = []
-
-    def config_dump(self, proxy_id: str, prefer: str | None = None) -> bytes:
-        # replicas that failed /debug/syncz (hanging, dead) are not asked again
-        body, _replica = self.istiod.config_dump(proxy_id, prefer=prefer)
-        return bytes(body)
-
-    def syncz(self) -> bytes:
-        # {"<replica>": <its answer>, ...}: the keyed shape pdebug status reads, each answer
-        # parsed (Istiod.syncz checked it is a sync status) and written as JSON again
-        result = self.istiod.syncz()  # raises only when no replica answered
-        self.failed = {f.replica: f.error.message for f in result.failures}
-        self.replicas = [n for n, _ in result.answers] + list(self.failed)
-        answers: Json = {}
-        for name, body in result.answers:
-            if not bytes(body).strip():
-                continue  # an empty answer: no proxy on that replica (istioctl drops it)
-            try:
-                answers[name] = orjson.loads(body)
-            except orjson.JSONDecodeError:  # several JSON values: not the HTTP answer
-                self.failed[name] = f"{name}: answered several JSON values, not a sync status"
-        if not answers and self.failed:
-            raise SourceUnavailable(next(iter(self.failed.values())))
-        return orjson.dumps(answers, option=orjson.OPT_INDENT_2) + b"\n"
-
-    def close(self) -> None:
-        self.istiod.close()
-
-
-def open_istiod(cluster: KubeCluster, options: SnapshotOptions) -> IstiodLink:
-    """The one place snapshot plugs into :mod:`pdebug.sources.istiod`.
-
-    Nothing is contacted here: istiod is discovered on the first question.
-
-    Raises:
-        ModuleNotFoundError: that module is not there.
-        UsageError: a bad option.
-    """
-    from pdebug.sources.istiod import Istiod
-
-    return _IstiodSource(Istiod(options.live, namespace=options.istio_namespace, cluster=cluster))
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, PdebugError):
         return exc.message
@@ -372,53 +303,65 @@ def _why(exc: BaseException) -> str:
 class _Istiod:
     """istiod, guarded: every failure becomes a message, and calls are serialized.
 
-    ``open_istiod``'s object keeps one connection, so the workers take turns.
+    :class:`pdebug.sources.istiod.Istiod`, asked as snapshot needs. Nothing is
+    contacted on creation: istiod is discovered on the first question. It keeps one
+    connection, so the workers take turns.
     """
 
     def __init__(self, cluster: KubeCluster, options: SnapshotOptions) -> None:
+        from pdebug.sources.istiod import Istiod
+
         self.namespace = options.istio_namespace
         self.error: str | None = None
         self.files: dict[str, Json] = {}
         self.failed_replicas: dict[str, str] = {}  # replica -> why it gave no /debug/syncz
         self.replicas: list[str] = []  # every replica asked
         self.connected: dict[str, str] = {}  # POD.NS -> the replica syncz says it is on
-        self._link: IstiodLink | None = None
+        self.document: SyncDocument | None = None  # the sync status, after syncz()
+        self._link: Istiod | None = None
         self._lock = threading.Lock()
         try:
-            self._link = open_istiod(cluster, options)
-        except ModuleNotFoundError as exc:
-            if exc.name != "pdebug.sources.istiod":
-                raise
-            self.error = "this pdebug cannot read istiod yet (no pdebug.sources.istiod)"
+            self._link = Istiod(options.live, namespace=options.istio_namespace, cluster=cluster)
         except Exception as exc:  # noqa: BLE001 - istiod is optional: never fail the snapshot
             self.error = _why(exc)
 
     def syncz(self) -> bytes | None:
-        """The sync table; on failure, istiod is given up for this snapshot."""
+        """The sync table; on failure, istiod is given up for this snapshot.
+
+        It is ``{"<replica>": <its answer>, ...}``, the keyed shape pdebug status reads.
+        Replicas that failed (hanging, dead) are remembered by the Istiod object, and
+        not asked again for config dumps.
+        """
         if self._link is None:
             return None
         try:
             with self._lock:
-                body = self._link.syncz()
-                self.failed_replicas = dict(getattr(self._link, "failed", None) or {})
-                self.replicas = list(getattr(self._link, "replicas", None) or [])
-                return body
+                result = self._link.syncz()  # raises only when no replica answered
+                self.failed_replicas = {f.replica: f.error.message for f in result.failures}
+                self.replicas = [n for n, _ in result.answers] + list(self.failed_replicas)
+                # each answer was parsed (Istiod.syncz checked it is a sync status): write
+                # it as JSON again, skipping empty ones (no proxy there; istioctl drops them)
+                answers: Json = {
+                    name: orjson.loads(body) for name, body in result.answers if body.strip()
+                }
+                if not answers and self.failed_replicas:
+                    raise SourceUnavailable(next(iter(self.failed_replicas.values())))
+                self.document = result.document("istiod /debug/syncz")
+                return orjson.dumps(answers, option=orjson.OPT_INDENT_2) + b"\n"
         except Exception as exc:  # noqa: BLE001
             self.error = _why(exc)
             self.close()
             return None
 
     def config_dump(self, proxy_id: str) -> tuple[bytes | None, str | None]:
-        """Istiod's config for one proxy, or why not."""
+        """Istiod's config for one proxy (its syncz replica asked first), or why not."""
         link = self._link
         if link is None:
             return None, None
         try:
             with self._lock:
-                prefer = self.connected.get(proxy_id)
-                if prefer is None:
-                    return link.config_dump(proxy_id), None
-                return link.config_dump(proxy_id, prefer), None
+                body, _replica = link.config_dump(proxy_id, prefer=self.connected.get(proxy_id))
+                return bytes(body), None
         except Exception as exc:  # noqa: BLE001
             return None, _why(exc)
 
@@ -436,7 +379,7 @@ class _Istiod:
         return out
 
     def close(self) -> None:
-        """Close istiod's connection, if the link has one."""
+        """Close istiod's connection."""
         link, self._link = self._link, None
         if link is not None:
             with contextlib.suppress(Exception):
@@ -479,20 +422,17 @@ _SYNC_TEXT["STALE_NEVER_ACKED"] = "STALE (Never Acknowledged)"
 
 
 def sync_by_proxy(
-    syncz: bytes, label: str, connected: dict[str, str] | None = None
+    document: SyncDocument, connected: dict[str, str] | None = None
 ) -> dict[str, dict[str, str]]:
-    """Per ``POD.NS``: ``{"CDS": "SYNCED", "LDS": "STALE", ...}`` from a syncz answer.
+    """Per ``POD.NS``: ``{"CDS": "SYNCED", "LDS": "STALE", ...}`` from a sync status.
 
     ``connected``, when given, is filled with ``POD.NS -> the istiod replica it is on``.
-
-    Raises:
-        InvalidInput: not a syncz document.
     """
     from pdebug.model import syncz as m
 
     order = {m.CDS: 0, m.LDS: 1, m.EDS: 2, m.RDS: 3, m.ECDS: 4}
     out: dict[str, dict[str, str]] = {}
-    for proxy in m.parse_syncz(syncz, label).proxies():
+    for proxy in document.proxies():
         # xDS answers may carry the whole node ID: sidecar~IP~POD.NS~NS.svc.cluster.local
         parts = proxy.name.split("~")
         key = parts[2] if len(parts) == 4 else proxy.name
@@ -898,13 +838,10 @@ def _snapshot(
         if options.istiod and planned:
             istiod = _Istiod(cluster, options)
             syncz = istiod.syncz()
-            if syncz is not None:
+            if syncz is not None and istiod.document is not None:
                 stage.write(bundle.ISTIOD_SYNCZ, syncz)
                 istiod.files[bundle.ISTIOD_SYNCZ] = bundle.file_entry(syncz)
-                try:
-                    sync = sync_by_proxy(syncz, "istiod /debug/syncz", istiod.connected)
-                except PdebugError as exc:
-                    istiod.error, sync = f"unreadable /debug/syncz: {exc.message}", {}
+                sync = sync_by_proxy(istiod.document, istiod.connected)
                 for record in planned:
                     record.sync = sync.get(record.proxy_id)
 

@@ -125,18 +125,13 @@ def _saved(file: str) -> tuple[SyncDocument, list[str]]:
 
     With it, the line about the istiod replicas the bundle says did not answer.
     """
-    import os
-
     from pdebug import bundle
     from pdebug.model.syncz import parse_syncz
-    from pdebug.sources.file import read_file
 
-    if file != "-" and os.path.isdir(file):
-        return _recorded(bundle.read_dir_bundle(file))
-    data, label = read_file(file)
-    if bundle.is_tar(data):
-        return _recorded(bundle.read_bundle(bytes(data), label))
-    return parse_syncz(data, label), []
+    opened = bundle.read_any(file)
+    if isinstance(opened, bundle.Bundle):
+        return _recorded(opened)
+    return parse_syncz(*opened), []
 
 
 def _recorded(opened: Bundle) -> tuple[SyncDocument, list[str]]:
@@ -177,7 +172,6 @@ def _live(
     proxies are shown, and the line says whose are missing. If none answers, its error is
     raised.
     """
-    from pdebug.model.syncz import parse_answers
     from pdebug.sources import LiveOptions
     from pdebug.sources.istiod import Istiod
 
@@ -192,7 +186,7 @@ def _live(
         f"{f.replica}: {f.reason}; proxies connected to it are missing from the table"
         for f in result.failures
     ]
-    return parse_answers(result.answers, label), missing
+    return result.document(label), missing
 
 
 def _parse_now(text: str | None) -> datetime | None:

@@ -190,6 +190,23 @@ KEY_TYPES: dict[str, type[msgspec.Struct]] = {
     "ecds_filters": s.EcdsEntry,
 }
 
+#: The section kind whose field each planned key is.
+KEY_KINDS = {
+    "static_clusters": "clusters",
+    "dynamic_active_clusters": "clusters",
+    "dynamic_warming_clusters": "clusters",
+    "static_listeners": "listeners",
+    "dynamic_listeners": "listeners",
+    "static_route_configs": "routes",
+    "dynamic_route_configs": "routes",
+    "static_endpoint_configs": "endpoints",
+    "dynamic_endpoint_configs": "endpoints",
+    "static_secrets": "secrets",
+    "dynamic_active_secrets": "secrets",
+    "dynamic_warming_secrets": "secrets",
+    "ecds_filters": "ecds",
+}
+
 
 class ConfigDump:
     """A parsed ``/config_dump``: sections by kind, typed accessors that decode lazily."""

@@ -12,6 +12,7 @@ import msgspec
 
 from pdebug.errors import InvalidInput
 from pdebug.model.dump import (
+    KEY_KINDS,
     KEY_TYPES,
     KIND_TYPE_URL,
     SECTION_KINDS,
@@ -269,22 +270,6 @@ def _plan_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
     return _plan_types(keys)[1]
 
 
-#: The section kind whose field each planned key is.
-KEY_KINDS = {
-    "static_clusters": "clusters",
-    "dynamic_active_clusters": "clusters",
-    "dynamic_warming_clusters": "clusters",
-    "static_listeners": "listeners",
-    "dynamic_listeners": "listeners",
-    "static_route_configs": "routes",
-    "dynamic_route_configs": "routes",
-    "static_endpoint_configs": "endpoints",
-    "dynamic_endpoint_configs": "endpoints",
-    "static_secrets": "secrets",
-    "dynamic_active_secrets": "secrets",
-    "dynamic_warming_secrets": "secrets",
-    "ecds_filters": "ecds",
-}
 _ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
 _WINDOW = 64  # how far around a section boundary the layout checks look
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace

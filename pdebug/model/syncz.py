@@ -284,29 +284,38 @@ def parse_answers(
         InvalidInput: an answer is not a sync status (HTML, not JSON, a config dump...);
             the message names the replica.
     """
-    answers: list[IstiodAnswer] = []
-    for key, data in parts:
-        if len(data) < 4096 and not bytes(data).strip():
-            continue
-        where = f"{key} {path}"
-        _sniff(data, where)
-        values = _decode(data, where)
-        top = values[0] if len(values) == 1 else None
-        if isinstance(top, list):
-            answer = _legacy_answer(top, None, where)
-            answer.key = answer.istiod = key
-            for proxy in answer.proxies:
-                proxy.istiod = key
-        elif isinstance(top, dict):
-            _reject_other_documents(top, where)
-            if top and not _is_response(top):
-                raise InvalidInput(f"{where}: not a sync status answer", hint=_HINT)
-            answer = _xds_answer(top, key, path)
-        else:
-            what = f"a JSON {_json_type(top)}" if top is not None else "several JSON values"
-            raise InvalidInput(f"{where}: {what}, not a sync status answer", hint=_HINT)
-        answers.append(answer)
-    return SyncDocument(label, answers, keyed=True)
+    answers = [parse_answer(key, data, path) for key, data in parts]
+    return SyncDocument(label, [a for a in answers if a is not None], keyed=True)
+
+
+def parse_answer(
+    key: str, data: bytes | memoryview, path: str = "/debug/syncz"
+) -> IstiodAnswer | None:
+    """One replica's answer at ``path`` (see :func:`parse_answers`); None when empty.
+
+    Raises:
+        InvalidInput: the answer is not a sync status; the message names the replica.
+    """
+    if len(data) < 4096 and not bytes(data).strip():
+        return None
+    where = f"{key} {path}"
+    _sniff(data, where)
+    values = _decode(data, where)
+    top = values[0] if len(values) == 1 else None
+    if isinstance(top, list):
+        answer = _legacy_answer(top, None, where)
+        answer.key = answer.istiod = key
+        for proxy in answer.proxies:
+            proxy.istiod = key
+    elif isinstance(top, dict):
+        _reject_other_documents(top, where)
+        if top and not _is_response(top):
+            raise InvalidInput(f"{where}: not a sync status answer", hint=_HINT)
+        answer = _xds_answer(top, key, path)
+    else:
+        what = f"a JSON {_json_type(top)}" if top is not None else "several JSON values"
+        raise InvalidInput(f"{where}: {what}, not a sync status answer", hint=_HINT)
+    return answer
 
 
 def _sniff(data: bytes | memoryview, label: str) -> None:

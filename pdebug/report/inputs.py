@@ -56,18 +56,13 @@ def read_inputs(text: str) -> Inputs:
             damaged bundle member is not raised: its ``ProxyInfo.unreadable`` says why).
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
-    import os
-
     path, member = split_member(text)
-    if path != "-" and os.path.isdir(path) and bundle.is_dir_bundle(path):
-        opened = bundle.read_dir_bundle(path)
-    else:
-        data, label = read_file(path)
-        if not bundle.is_tar(data):
-            if member is not None:
-                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
-            return Inputs([_proxy(data, label)])
-        opened = bundle.read_bundle(bytes(data), label)
+    opened = bundle.read_any(path)
+    if not isinstance(opened, bundle.Bundle):
+        data, label = opened
+        if member is not None:
+            raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
+        return Inputs([_proxy(data, label)])
     label = opened.label
     names = [member] if member is not None else opened.proxies
     if not names:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pdebug.sources.file import read_file
+from pdebug.sources.file import is_tar, read_file
 
 if TYPE_CHECKING:
     from pdebug.bundle import Bundle
@@ -98,8 +98,7 @@ class FileSource:
                 self._open(bundle.read_dir_bundle(self.path))
                 return
         data, self.label = read_file(self.path)
-        # bundle.is_tar's test, made here so that a plain dump never imports the bundle code.
-        if bytes(data[257:262]) == b"ustar":
+        if is_tar(data):  # from sources.file: a plain dump never imports the bundle code
             from pdebug import bundle
 
             self._open(bundle.read_bundle(bytes(data), self.label))

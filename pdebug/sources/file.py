@@ -17,6 +17,11 @@ MMAP_THRESHOLD = 4 << 20
 Buffer = bytes | memoryview
 
 
+def is_tar(data: Buffer) -> bool:
+    """Whether ``data`` (already gunzipped) is a tar archive (a bundle)."""
+    return len(data) > 262 and bytes(data[257:262]) == b"ustar"
+
+
 def read_file(path: str) -> tuple[Buffer, str]:
     """Read ``path`` (``-`` = stdin) and gunzip it when compressed.
 

@@ -35,6 +35,7 @@ from pdebug.errors import InvalidInput, PdebugError, SourceUnavailable, UsageErr
 from pdebug.sources.admin import AdminHTTPError, AdminSource, normalise_admin_url
 
 if TYPE_CHECKING:
+    from pdebug.model.syncz import IstiodAnswer, SyncDocument
     from pdebug.sources import LiveOptions
     from pdebug.sources.kube import KubeCluster
 
@@ -113,10 +114,18 @@ class SynczAnswers:
         answers: ``(replica, body)`` of each replica that answered, in replica order.
         failures: The replicas that did not answer; the proxies connected to them are
             missing from ``answers``.
+        parsed: The non-empty answers, parsed (in replica order).
     """
 
     answers: list[tuple[str, bytes]] = field(default_factory=list)
     failures: list[ReplicaFailure] = field(default_factory=list)
+    parsed: list[IstiodAnswer] = field(default_factory=list)
+
+    def document(self, label: str) -> SyncDocument:
+        """The answers merged, as :func:`pdebug.model.syncz.parse_answers` would."""
+        from pdebug.model.syncz import SyncDocument
+
+        return SyncDocument(label, list(self.parsed), keyed=True)
 
 
 class Istiod:
@@ -282,11 +291,15 @@ class Istiod:
             except SourceUnavailable as exc:
                 error = self._unreachable(replica, exc)
             else:
-                bad = _not_syncz(replica, body)
-                if bad is None:
+                try:
+                    parsed = _parse_syncz(replica, body)
+                except InvalidInput as exc:
+                    error = exc
+                else:
                     result.answers.append((replica.name, body))
+                    if parsed is not None:
+                        result.parsed.append(parsed)
                     continue
-                error = bad
             failure = ReplicaFailure(replica.name, replica.label, error)
             result.failures.append(failure)
             self.failed[replica.name] = failure
@@ -317,24 +330,24 @@ class Istiod:
         return _Replica(self.url, self.url, port, client)
 
     def _discover(self) -> list[_Replica]:
-        from pdebug.sources.kube import KubeCluster, pod_state
+        from pdebug.sources.kube import KubeCluster, name_of, pod_state
 
         if self._cluster is None:
             self._cluster = KubeCluster(self.options, self.label)
         cluster, ns, selector = self._cluster, self.namespace, self.selector
-        pods = sorted(cluster.list("pods", ns, selector, self.label), key=_name)
+        pods = sorted(cluster.list("pods", ns, selector, self.label), key=name_of)
         running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         if not pods:
             raise self._not_found()
         if not running:
-            states = "; ".join(f"{_name(p)}: {pod_state(p)}" for p in pods[:5])
+            states = "; ".join(f"{name_of(p)}: {pod_state(p)}" for p in pods[:5])
             raise SourceUnavailable(
                 f"no Running istiod pod in namespace {ns} (selector {selector}; {states})",
                 hint=f"kubectl get pods -n {ns} -l {selector}",
             )
         replicas = []
         for pod in running:
-            name, port = _name(pod), _monitoring_port(pod)
+            name, port = name_of(pod), _monitoring_port(pod)
             label = f"pod/{name}.{ns}"
             forward = cluster.forward(name, ns, port, label, service="istiod")
             replicas.append(_Replica(name, label, port, forward))
@@ -442,18 +455,20 @@ def has_resources(body: bytes | memoryview, label: str) -> bool:
     return False
 
 
-def _not_syncz(replica: _Replica, body: bytes) -> InvalidInput | None:
-    """Why ``body`` is not a ``/debug/syncz`` answer, or None when it is one (or empty)."""
+def _parse_syncz(replica: _Replica, body: bytes) -> IstiodAnswer | None:
+    """``body`` parsed as a ``/debug/syncz`` answer (None when empty).
+
+    Raises:
+        InvalidInput: it is not one (the message says what it is instead).
+    """
     import json
 
-    from pdebug.model.syncz import parse_answers
+    from pdebug.model.syncz import parse_answer
 
     try:
-        parse_answers([(replica.name, body)], replica.label)
+        return parse_answer(replica.name, body)
     except InvalidInput:
         pass
-    else:
-        return None
     head = bytes(body[:512]).lstrip().lower()
     if head.startswith(b"<"):
         what = "an HTML page"
@@ -465,7 +480,7 @@ def _not_syncz(replica: _Replica, body: bytes) -> InvalidInput | None:
         else:
             kinds: dict[type, str] = {dict: "an object", list: "an array"}
             what = "a JSON " + kinds.get(type(value), "a value").split()[-1]
-    return InvalidInput(
+    raise InvalidInput(
         f"{replica.label}: answered {SYNCZ} with {what}, not a sync status",
         hint=f"is port {replica.port} istiod's monitoring port? (the pod's "
         f"{PORT_ANNOTATION} annotation, else {DEFAULT_PORT})",
@@ -505,10 +520,6 @@ def _monitoring_port(pod: Json) -> int:
     if value.isdigit() and 0 < int(value) < 65536:
         return int(value)
     return DEFAULT_PORT
-
-
-def _name(obj: Json) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
 
 
 def _snippet(exc: AdminHTTPError) -> str:

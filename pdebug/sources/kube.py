@@ -57,6 +57,7 @@ __all__ = [
     "KubeCluster",
     "KubeSource",
     "KubeTarget",
+    "name_of",
     "PodForward",
     "owned_pods",
     "parse_target",
@@ -734,7 +735,7 @@ class KubeSource:
         else:
             pod = self._pick(self.cluster.read(t.resource, t.name, ns, self._display()))
         self._check(pod)
-        self.pod = _name(pod)
+        self.pod = name_of(pod)
         self.pod_object = pod
         if t.kind == "pod":
             self.label = f"pod/{self.pod}.{ns}"
@@ -769,9 +770,11 @@ class KubeSource:
                 f"the {kind}",
                 hint=listing,
             )
-        ready = sorted((p for p in owned if running_and_ready(p)), key=_name)
+        ready = sorted((p for p in owned if running_and_ready(p)), key=name_of)
         if not ready:
-            states = "; ".join(f"{_name(p)}: {pod_state(p)}" for p in sorted(owned, key=_name)[:5])
+            states = "; ".join(
+                f"{name_of(p)}: {pod_state(p)}" for p in sorted(owned, key=name_of)[:5]
+            )
             more = f"; and {len(owned) - 5} more" if len(owned) > 5 else ""
             raise SourceUnavailable(
                 f"{self._display()}: no Running and Ready pod ({states}{more})",
@@ -784,7 +787,7 @@ class KubeSource:
         problem = sidecar_problem(pod, self.options.container)
         if problem is None:
             return
-        name, ns = _name(pod), self.namespace
+        name, ns = name_of(pod), self.namespace
         what, hint = problem
         raise SourceUnavailable(
             f"{self._display()}: " + what.replace("{pod}", self._pod_word(name)),
@@ -899,7 +902,8 @@ def _read_contexts(path: str, label: str) -> tuple[dict[str, str | None], str | 
     return contexts, current
 
 
-def _name(obj: Json) -> str:
+def name_of(obj: Json) -> str:
+    """A Kubernetes object's ``metadata.name`` ('' when missing)."""
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
