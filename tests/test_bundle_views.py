@@ -236,7 +236,7 @@ def test_diff_two_bundles(pdebug, tmp_path, monkeypatch):
         "PROXY                       STATUS             CHANGES\n"
         "productpage-v1-abc.default  changed            clusters 1 changed\n"
         "ratings-1.shop              only in b2.tar.gz  -\n"
-        f"reviews-v2-xyz.default      not-compared       not captured in b1.tar.gz: {why}\n"
+        f"reviews-v2-xyz.default      not-compared       not captured in either: {why}\n"
         "gateway-7f9.istio-system    unchanged          -\n"
         "seed.demo                   unchanged          -\n"
         "\n"
@@ -256,14 +256,54 @@ def test_diff_two_bundles(pdebug, tmp_path, monkeypatch):
         "diff", "b1.tar.gz:productpage-v1-abc.default", "b2.tar.gz:productpage-v1-abc.default"
     )
     assert one.code == 1 and 'connect_timeout: "10s" -> "7s"' in one.out
-    # the same bundle twice: nothing changed (digest fast path) except the failed proxy
+    # the same bundle twice: nothing changed (digest fast path); the proxy that failed in
+    # both captures the same way is not compared, and that is no difference (#11.10)
     same = pdebug("diff", "b1.tar.gz", "b1.tar.gz")
     assert "0 of 4 proxies changed, 1 not compared, 3 unchanged." in same.out
-    assert same.code == ExitCode.FINDINGS  # a proxy that was not captured is not "the same"
+    assert f"reviews-v2-xyz.default      not-compared  not captured in either: {why}" in same.out
+    assert same.code == ExitCode.OK, same.out
+    doc = json.loads(pdebug("diff", "b1.tar.gz", "b1.tar.gz", "-o", "json").out)
+    assert doc["same"] is True
+    down = {p["name"]: p for p in doc["proxies"]}["reviews-v2-xyz.default"]
+    assert (down["status"], down["differs"]) == ("not-compared", False)
+    assert by["reviews-v2-xyz.default"]["differs"] is False  # failed alike in both
     # per-proxy options make no sense across two bundles: say so instead of ignoring them
     wrong = pdebug("diff", "b1.tar.gz", "b2.tar.gz", "--unified")
     assert wrong.code == ExitCode.USAGE
     assert wrong.err.startswith("pdebug: error: --unified: not for comparing two bundles")
+
+
+def test_diff_bundles_a_proxy_failed_on_one_side_or_differently(pdebug, tmp_path):
+    """Not captured on one side only, or for another reason: a difference (exit 1)."""
+    b1 = make_snapshot(tmp_path / "b1.tar.gz")
+    seed = (SEED / "config_dump.json").read_bytes()
+    b2 = tmp_path / "b2.tar.gz"
+    b3 = tmp_path / "b3.tar.gz"
+    bundle.write_bundle(
+        str(b2),
+        [proxy("reviews-v2-xyz.default", seed), proxy("seed.demo", seed)],
+        {"kind": "snapshot"},
+    )
+    bundle.write_bundle(
+        str(b3),
+        [
+            proxy("reviews-v2-xyz.default", None, errors=["pod/reviews-v2-xyz.default: not Running"]),
+            proxy("seed.demo", seed),
+        ],
+        {"kind": "snapshot"},
+    )
+    for other, note in (
+        (b2, f"not captured in {b1}: pod/reviews-v2-xyz.default: the Envoy admin"),
+        (b3, f"; in {b3}: pod/reviews-v2-xyz.default: not Running"),
+    ):
+        result = pdebug("diff", b1, other, "-o", "json")
+        assert result.code == ExitCode.FINDINGS, result.err
+        doc = json.loads(result.out)
+        down = {p["name"]: p for p in doc["proxies"]}["reviews-v2-xyz.default"]
+        assert (down["status"], down["differs"]) == ("not-compared", True)
+        assert note in down["note"]
+    # b3 with itself: the same failure on both sides
+    assert pdebug("diff", b3, b3).code == ExitCode.OK
 
 
 def test_diff_bundle_option_and_include(pdebug, tmp_path):

@@ -3,7 +3,9 @@
 Per proxy (by member name, ``POD.NS``): ``unchanged``, ``changed`` with the kinds that
 changed and how many resources (changed, added = only in B2, removed = only in B1),
 ``only-left`` / ``only-right`` (the pod is in one capture only) or ``not-compared`` (a
-side has no config dump: the capture failed, or the dump cannot be read). Byte-identical
+side has no config dump: the capture failed, or the dump cannot be read). A proxy whose
+capture failed the same way in both bundles is not compared and is no difference (``pdebug
+diff B B`` exits 0); one that failed on one side only, or differently, is one. Byte-identical
 dumps are unchanged without being parsed; the rest goes through :func:`pdebug.diff.compare`
 (names, not order; ``version_info``/``last_updated`` and proto3 defaults ignored).
 """
@@ -47,12 +49,21 @@ class KindChange:
 
 @dataclass
 class ProxyDiff:
-    """One proxy's verdict; ``note`` says why it was not compared."""
+    """One proxy's verdict; ``note`` says why it was not compared.
+
+    ``differs`` is False for ``unchanged``, and for ``not-compared`` when both sides
+    failed the same way (nothing was captured to compare, and nothing changed in that).
+    """
 
     name: str
     status: str  # unchanged | changed | only-left | only-right | not-compared
     kinds: list[KindChange] = field(default_factory=list)
     note: str = ""
+    differs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.status == "unchanged":
+            self.differs = False
 
 
 @dataclass
@@ -65,14 +76,15 @@ class BundleDiff:
 
     @property
     def same(self) -> bool:
-        """Whether every proxy is in both and unchanged."""
-        return all(p.status == "unchanged" for p in self.proxies)
+        """Whether no proxy differs: each is in both and unchanged, or failed alike in both."""
+        return not any(p.differs for p in self.proxies)
 
 
-def _why_missing(b: bundle.Bundle, name: str) -> str:
+def _failure(b: bundle.Bundle, name: str) -> str:
+    """Why ``name`` has no config dump in ``b`` (its manifest's first error)."""
     entry = next((p for p in bundle.proxy_entries(b.manifest) if p["name"] == name), {})
     errors = entry.get("errors") or ["no config dump"]
-    return f"not captured in {b.label}: {errors[0]}"
+    return str(errors[0])
 
 
 def _dump(b: bundle.Bundle, name: str, body: bytes) -> Any:
@@ -93,10 +105,18 @@ def compare_proxy(
     from pdebug import diff
 
     a, b = left.proxy(name).get(bundle.DUMP), right.proxy(name).get(bundle.DUMP)
+    if a is None and b is None:
+        why_left, why_right = _failure(left, name), _failure(right, name)
+        if why_left == why_right:
+            return ProxyDiff(
+                name, "not-compared", note=f"not captured in either: {why_left}", differs=False
+            )
+        note = f"not captured in {left.label}: {why_left}; in {right.label}: {why_right}"
+        return ProxyDiff(name, "not-compared", note=note)
     if a is None or b is None:
-        return ProxyDiff(
-            name, "not-compared", note=_why_missing(left if a is None else right, name)
-        )
+        side = left if a is None else right
+        note = f"not captured in {side.label}: {_failure(side, name)}"
+        return ProxyDiff(name, "not-compared", note=note)
     if a == b:  # the digest fast path: same bytes, nothing to parse
         return ProxyDiff(name, "unchanged")
     try:
@@ -190,6 +210,7 @@ def plain(result: BundleDiff) -> dict[str, Any]:
                     for k in p.kinds
                 },
                 "note": p.note or None,
+                "differs": p.differs,
             }
             for p in result.proxies
         ],
