@@ -105,6 +105,7 @@ def diff_cmd(
     from pdebug.sources import LiveOptions
     from pdebug.views import diffreport
 
+    _check_regex("--ignore", ignore)
     # Bundles (pdebug snapshot): --bundle B picks proxies in B; B1 B2 compares every proxy.
     if bundle is not None:
         source = member_source(bundle, source, namespace)
@@ -171,6 +172,22 @@ def diff_cmd(
     out = fmt.render(diffreport.view(report, text))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return ExitCode.OK if report.same else ExitCode.FINDINGS
+
+
+def _check_regex(option: str, pattern: str | None) -> None:
+    """A usage error naming ``option`` when ``pattern`` is not a Python regular expression."""
+    import re
+
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(
+            f"{option} {pattern}: not a regular expression ({exc})",
+            hint=f"{option} takes a Python regex over field paths, e.g. "
+            f"{option} 'connect_timeout|metadata'; escape ( [ * with \\",
+        ) from None
 
 
 def _kinds(include: list[str] | None) -> tuple[list[str], bool]:

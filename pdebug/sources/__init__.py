@@ -148,6 +148,8 @@ class FileSource:
 
 _URL = re.compile(r"^https?://", re.I)
 _HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):(\d{1,5})(/.*)?$")
+#: An IP or localhost with any port text: an admin address, never a pod (its port is checked).
+_IP_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$")
 _KUBE = re.compile(
     r"^(pod|pods|po|deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|"
     r"daemonsets|rs|replicaset|replicasets)/",
@@ -166,7 +168,7 @@ def classify(text: str) -> str:
 
     if text == "-" or os.path.exists(text) or split_member(text)[1] is not None:
         return "file"
-    if _URL.match(text) or _HOST_PORT.match(text):
+    if _URL.match(text) or _HOST_PORT.match(text) or _IP_PORT.match(text):
         return "admin"
     if _KUBE.match(text):
         return "kube"

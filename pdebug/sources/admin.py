@@ -7,7 +7,7 @@ import socket
 import time
 import urllib.parse
 
-from pdebug.errors import InvalidInput, SourceUnavailable
+from pdebug.errors import SourceUnavailable, UsageError
 
 #: Transient failures worth one more try (a dropped connection, a reset).
 _TRANSIENT = (ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead)
@@ -28,17 +28,40 @@ def normalise_admin_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def check_admin_url(text: str, what: str = "SOURCE") -> urllib.parse.SplitResult:
+    """``text`` as an admin URL, or a usage error naming ``what`` (``SOURCE``, ``--admin``).
+
+    Raises:
+        UsageError: not an http(s) URL with a host, or a port that is not a number
+            in 1-65535.
+    """
+    example = "e.g. http://127.0.0.1:15000 (the Envoy admin port; 15000 in Istio sidecars)"
+    try:
+        parsed = urllib.parse.urlsplit(normalise_admin_url(text))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("not an Envoy admin URL")
+    except ValueError as exc:
+        raise UsageError(f"{what} {text}: {exc}", hint=example) from None
+    host_port = parsed.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and [v6]
+    colon, port = host_port.partition(":")[1:]
+    if colon and not port.isdigit():
+        why = f"port {port!r} is not a number" if port else "no port after ':'"
+        raise UsageError(f"{what} {text}: {why}", hint=example)
+    if port and not 0 < int(port) < 65536:
+        raise UsageError(f"{what} {text}: port {port} is out of range (1-65535)", hint=example)
+    return parsed
+
+
 class AdminSource:
     """GETs against an Envoy admin address, with a bounded timeout and one retry."""
 
     live = True
 
-    def __init__(self, url: str, timeout: float = 30.0, label: str | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = 30.0, label: str | None = None, what: str = "SOURCE"
+    ) -> None:
         self.url = normalise_admin_url(url)
-        parsed = urllib.parse.urlsplit(self.url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise InvalidInput(f"{url}: not an Envoy admin URL", hint="e.g. http://127.0.0.1:15000")
-        self._parsed = parsed
+        self._parsed = check_admin_url(url, what)
         self.timeout = timeout
         self.label = label or self.url
 
