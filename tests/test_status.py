@@ -72,9 +72,15 @@ def response(*resources: dict[str, object], ident: str | None = IDENT) -> dict[s
 @pytest.mark.parametrize(
     ("case", "source", "golden", "args"),
     [
-        # istioctl >= 1.27's default table is pdebug's --layout types
+        # istioctl >= 1.27's default table for the xDS answer is pdebug's default for it
         (
             "ps-single-pilot",
+            XDS / "xds_syncz_single_pilot.reconstructed.json",
+            XDS / "multiXdsStatusSinglePilot.txt",
+            [],
+        ),
+        (
+            "ps-single-pilot-types",
             XDS / "xds_syncz_single_pilot.reconstructed.json",
             XDS / "multiXdsStatusSinglePilot.txt",
             ["--layout", "types"],
@@ -154,8 +160,30 @@ def test_ps_json_golden_is_the_istiod1_answer(pdebug):
 # ----------------------------------------------------------------- layouts, filters
 
 
-def test_default_fixed_layout_on_xds_data(pdebug):
-    out = pdebug("status", "-f", XDS / "xds_syncz_single_pilot.reconstructed.json").out
+def test_default_layout_is_istioctls_table_for_the_answer(pdebug):
+    """xDS sync status: istioctl 1.27+'s SUBSCRIBED TYPES; legacy HTTP: the fixed columns."""
+    xds = XDS / "xds_syncz_single_pilot.reconstructed.json"
+    assert pdebug("status", "-f", xds).out == (XDS / "multiXdsStatusSinglePilot.txt").read_text()
+    assert pdebug("status", "-f", xds, "--layout", "auto").out.split()[:5] == [
+        "NAME",
+        "CLUSTER",
+        "ISTIOD",
+        "VERSION",
+        "SUBSCRIBED",
+    ]
+    legacy = LEGACY / "http_syncz_single_pilot.reconstructed.json"
+    assert pdebug("status", "-f", legacy).out.split()[2:7] == ["CDS", "LDS", "EDS", "RDS", "ECDS"]
+    # --layout still overrides, both ways
+    assert pdebug("status", "-f", legacy, "--layout", "types").out.split()[4] == "SUBSCRIBED"
+    assert pdebug("status", "-f", legacy, "--layout", "fixed").out == pdebug(
+        "status", "-f", legacy
+    ).out
+
+
+def test_fixed_layout_on_xds_data(pdebug):
+    out = pdebug(
+        "status", "-f", XDS / "xds_syncz_single_pilot.reconstructed.json", "--layout", "fixed"
+    ).out
     assert out == (
         "NAME       CLUSTER      CDS       LDS        EDS        RDS          ECDS         "
         "ISTIOD      VERSION\n"
@@ -362,7 +390,7 @@ def test_xds_cells_carry_the_age_of_last_updated(tmp_path):
     doc = parse_syncz(body, "f")
     from pdebug.render.text import render_text
 
-    result = v.view(doc, now=NOW)
+    result = v.view(doc, layout="fixed", now=NOW)
     rows = _cells(render_text(result.table, wide=True))
     assert rows[1][2:7] == ["STALE (5m)", "SYNCED (3h30m)", "NOT SENT", "ERROR (0s)", "IGNORED"]
     assert rows[1][-3:] == ["CDS,RDS", "5m (2024-03-04T08:35:00Z)", "-"]
@@ -372,9 +400,10 @@ def test_xds_cells_carry_the_age_of_last_updated(tmp_path):
 
 def test_cli_now_option_and_current_time(pdebug, tmp_path):
     path = write(tmp_path, response(client_config("p.ns", CDS=("STALE", "2024-03-04T08:35:00Z"))))
-    out = pdebug("status", "-f", path, "--now", "2024-03-04T09:40:00+01:00").out
+    fixed = ("--layout", "fixed")
+    out = pdebug("status", "-f", path, *fixed, "--now", "2024-03-04T09:40:00+01:00").out
     assert _cells(out)[1][2] == "STALE (5m)"
-    current = pdebug("status", "-f", path).out  # years later: the wall clock
+    current = pdebug("status", "-f", path, *fixed).out  # years later: the wall clock
     assert _cells(current)[1][2].startswith("STALE (") and "y" in _cells(current)[1][2]
     bad = pdebug("status", "-f", path, "--now", "yesterday")
     assert bad.code == 2 and "--now" in bad.err
@@ -415,7 +444,7 @@ def test_xds_old_xds_config_form_and_numeric_enums(pdebug, tmp_path):
             {"status": "STALE", "scopedRouteConfig": {}},
         ],
     }
-    out = pdebug("status", "-f", write(tmp_path, response(resource))).out
+    out = pdebug("status", "-f", write(tmp_path, response(resource)), "--layout", "fixed").out
     assert _cells(out)[1][:7] == [
         "old.ns",
         "c",

@@ -53,10 +53,12 @@ def status_cmd(
         typer.Option(
             "--layout",
             metavar="LAYOUT",
-            help="fixed (CDS LDS EDS RDS ECDS columns), types (istioctl 1.27's SUBSCRIBED "
-            "TYPES) or per-type (istioctl 1.27's -v 1: one column per type).",
+            help="auto (default: istioctl's table for the answer: types for the xDS sync "
+            "status, fixed for the legacy HTTP one), fixed (CDS LDS EDS RDS ECDS columns), "
+            "types (istioctl 1.27's SUBSCRIBED TYPES) or per-type (istioctl 1.27's -v 1: one "
+            "column per type).",
         ),
-    ] = "fixed",
+    ] = "auto",
     output: OutputOpt = "table",
     now: Annotated[
         str | None,

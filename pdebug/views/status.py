@@ -1,10 +1,13 @@
 """``pdebug status``: istiod's view of every proxy's xDS sync (istioctl proxy-status).
 
-Three layouts of the same rows:
+Three layouts of the same rows; by default (``auto``) the one istioctl prints for the
+answer it got (:func:`default_layout`):
 
-* ``fixed`` (default): ``NAME CLUSTER CDS LDS EDS RDS ECDS ISTIOD VERSION``, one status
-  per type; istioctl <= 1.21 for legacy data (byte for byte), 1.22-1.26 for xDS data.
-* ``types``: istioctl >= 1.27's ``NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES``.
+* ``fixed``: ``NAME CLUSTER CDS LDS EDS RDS ECDS ISTIOD VERSION``, one status per type;
+  istioctl's table for the legacy HTTP answer (<= 1.21, byte for byte; the default for it),
+  and istioctl 1.22-1.26's for xDS data.
+* ``types``: istioctl >= 1.27's ``NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES``; the
+  default for the xDS answer (istioctl 1.27+ asks istiod over xDS).
 * ``per-type``: istioctl >= 1.27's ``-v 1``, one column per type, sorted by type URL.
 
 ``-o wide`` adds what istioctl does not say: which types are out of sync, since when (the
@@ -25,7 +28,7 @@ from pdebug.model.syncz import ProxySync, SyncDocument, TypeSync
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
-LAYOUTS = ("fixed", "types", "per-type")
+LAYOUTS = ("auto", "fixed", "types", "per-type")
 LAYOUT_ALIASES = {"verbose": "per-type", "pertype": "per-type", "subscribed": "types"}
 #: The fixed layout's type columns, in istioctl's order.
 FIXED_TYPES = (m.CDS, m.LDS, m.EDS, m.RDS, m.ECDS)
@@ -154,6 +157,11 @@ def subscribed_types(proxy: ProxySync, order: list[str], now: datetime) -> str:
     return f"{len(names)} ({','.join(names)})" if names else "0"
 
 
+def default_layout(doc: SyncDocument) -> str:
+    """What istioctl prints for this answer: ``fixed`` for legacy HTTP, ``types`` for xDS."""
+    return "fixed" if doc.kind == "legacy" else "types"
+
+
 def normalize_layout(name: str) -> str | None:
     """The layout called ``name`` (``verbose`` = ``per-type``), or None."""
     key = name.lower()
@@ -164,10 +172,12 @@ def normalize_layout(name: str) -> str | None:
 def view(
     doc: SyncDocument,
     flt: StatusFilter | None = None,
-    layout: str = "fixed",
+    layout: str = "auto",
     now: datetime | None = None,
 ) -> ViewResult:
-    """The status table of every proxy that passes ``flt``.
+    """The status table of every proxy that passes ``flt``, in ``layout``.
+
+    ``auto`` is :func:`default_layout`: istioctl's table for the kind of answer.
 
     Rows sort by proxy ID (xDS) or by cluster ID then proxy ID (legacy), as istioctl.
     json/yaml give what istiod answered, less the proxies the filter dropped: a lone xDS
@@ -176,6 +186,8 @@ def view(
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}")  # the CLI checks it first
+    if layout == "auto":
+        layout = default_layout(doc)
     flt = flt or StatusFilter()
     now = now or datetime.now(UTC)
     every = list(doc.proxies())
