@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ISTIOCTL
+from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.model.camel import snake_keys
 
@@ -117,18 +117,13 @@ def test_text_tables_match_istioctl_byte_for_byte(pdebug, case, args, golden):
     assert result.out == (ISTIOCTL / golden).read_text()
 
 
-def normalise(value: Any, top: bool = True) -> Any:
-    """Respell keys as snake_case and drop each resource's own ``@type`` (istioctl does)."""
-    value = snake_keys(value)
-    if isinstance(value, list):
-        return [_drop_type(v) for v in value]
-    return _drop_type(value)
+def normalise(value: Any) -> Any:
+    """Respell keys as snake_case (pdebug keeps Envoy's spelling; istioctl's is camelCase).
 
-
-def _drop_type(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: x for k, x in v.items() if k != "@type"}
-    return v
+    Nothing else: the ``@type`` of the Any a resource sits in must be gone, as in istioctl
+    (#11.8), and a nested Any keeps its ``@type`` on both sides.
+    """
+    return snake_keys(value)
 
 
 @pytest.mark.parametrize(("case", "args", "golden"), SEMANTIC, ids=[c[0] for c in SEMANTIC])
@@ -141,3 +136,46 @@ def test_structured_output_matches_istioctl_as_data(pdebug, case, args, golden):
     else:
         want, got = json.loads(text), json.loads(result.out)
     assert normalise(got) == normalise(want)
+
+
+SIDECAR_DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
+
+
+@pytest.mark.parametrize(
+    ("view", "section", "key", "field"),
+    [
+        ("clusters", "ClustersConfigDump", "dynamic_active_clusters", "cluster"),
+        ("listeners", "ListenersConfigDump", "dynamic_listeners", "active_state"),
+        ("routes", "RoutesConfigDump", "dynamic_route_configs", "route_config"),
+        ("eds", "EndpointsConfigDump", "dynamic_endpoint_configs", "endpoint_config"),
+    ],
+)
+def test_json_resources_are_bare_messages_as_istioctl_prints_them(
+    pdebug, view, section, key, field
+):
+    """Each resource without the ``@type`` of the Any holding it; nested Anys keep theirs."""
+    dump = json.loads(SIDECAR_DUMP.read_text())
+    sec = next(c for c in dump["configs"] if c["@type"].endswith("." + section))
+    wrapped = [e[field] for e in sec[key]]
+    if field == "active_state":
+        wrapped = [e["listener"] for e in wrapped]
+    by_name = {r.get("name") or r.get("cluster_name"): r for r in wrapped}
+    got = json.loads(pdebug(view, SIDECAR_DUMP, "-o", "json").out)
+    assert got and all("@type" not in r for r in got)
+    for r in got:
+        want = by_name.get(r.get("name") or r.get("cluster_name"))
+        if want is not None:  # a static resource is not among the dynamic ones
+            assert want["@type"].startswith("type.googleapis.com/envoy.")
+            assert r == {k: v for k, v in want.items() if k != "@type"}
+    assert '"@type"' in pdebug(view, SIDECAR_DUMP, "-o", "json").out or view == "eds"
+
+
+@pytest.mark.parametrize(("view", "keys"), [("bootstrap", {"bootstrap", "last_updated"})])
+def test_json_dumps_are_bare_messages(pdebug, view, keys):
+    got = json.loads(pdebug(view, SIDECAR_DUMP, "-o", "json").out)
+    assert set(got) == keys
+    secrets = json.loads(pdebug("secrets", SIDECAR_DUMP, "-o", "json").out)
+    assert "@type" not in secrets and secrets["dynamic_active_secrets"]
+    assert all(
+        e["secret"]["@type"].endswith("tls.v3.Secret") for e in secrets["dynamic_active_secrets"]
+    )

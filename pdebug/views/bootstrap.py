@@ -6,6 +6,7 @@ from typing import Any
 
 from pdebug.model import ProxyData
 from pdebug.redact import redact_keys
+from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -48,8 +49,11 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
 
 
 def view(data: ProxyData, wide: bool = False) -> ViewResult:
-    """Version lines (tabwriter padding 1, no header); json/yaml give BootstrapConfigDump."""
+    """Version lines (tabwriter padding 1, no header); json/yaml give BootstrapConfigDump.
+
+    The message itself, as istioctl prints it (no ``@type``).
+    """
     table = Table((Column("KEY"), Column("VALUE")), padding=1, header=False)
     table.rows.extend(summary_rows(data, wide))
     sec = data.need_dump("the bootstrap view").require("bootstrap")
-    return ViewResult(table, lambda: redact_keys(sec.plain()))
+    return ViewResult(table, lambda: bare(redact_keys(sec.plain())))

@@ -10,7 +10,7 @@ from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Entries, Ref
 from pdebug.model.health import host_is_healthy
-from pdebug.views.common import ClusterName, istio_config_ref, or_dash
+from pdebug.views.common import ClusterName, bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -181,7 +181,7 @@ def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
         table.rows = _plain_rows(data)
-        objects = lambda: [r.ref.resolve() for r in select(data, flt, include_warming=False)]  # noqa: E731
+        objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects)
     rows = select(data, flt, include_warming=wide)
     counts = endpoint_counts(data) if wide else {}
@@ -202,7 +202,7 @@ def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
             )
         table.rows.append(base)
     note = None if rows or flt.empty else "No clusters match the filter."
-    return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)
+    return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
 def _wide_counts(c: s.Cluster, counts: dict[str, tuple[int, int]]) -> tuple[str, str]:

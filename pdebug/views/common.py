@@ -178,3 +178,15 @@ def or_dash(value: Any) -> str:
     """``-`` for an empty cell (istioctl's habit for missing parts)."""
     text = str(value) if value is not None else ""
     return text if text else "-"
+
+
+def bare(message: Any) -> Any:
+    """A resource as istioctl's ``-o json`` prints it: without the ``@type`` of its Any.
+
+    Envoy's dump holds each resource (a Cluster, a ClusterLoadAssignment, the
+    BootstrapConfigDump...) in a protobuf Any, written as ``{"@type": URL, fields}``;
+    istioctl unpacks it and prints the message itself. Nested Anys keep their ``@type``.
+    """
+    if isinstance(message, dict) and "@type" in message:
+        return {k: v for k, v in message.items() if k != "@type"}
+    return message

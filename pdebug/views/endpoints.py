@@ -15,7 +15,7 @@ from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
-from pdebug.views.common import ClusterName, eds_address
+from pdebug.views.common import ClusterName, bare, eds_address
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -144,7 +144,7 @@ def _eds_objects(rows: list[EdsRow], flt: EndpointFilter) -> list[Any]:
     for row in rows:
         key = id(row.cla)
         if key not in seen:
-            seen[key] = (row.cla_ref.resolve(), set())
+            seen[key] = (bare(row.cla_ref.resolve()), set())  # the CLA, as istioctl
             order.append(key)
         seen[key][1].add((row.group, row.index))
     for key in order:

@@ -11,7 +11,13 @@ from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref, decode_raw
-from pdebug.views.common import cluster_label, inline_route_description, port_of, socket_or_pipe
+from pdebug.views.common import (
+    bare,
+    cluster_label,
+    inline_route_description,
+    port_of,
+    socket_or_pipe,
+)
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -311,4 +317,4 @@ def view(
         for row in rows:
             table.rows.append((",".join(row.addresses), str(row.port), row.type))
     note = None if rows or flt.empty else "No listeners match the filter."
-    return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)
+    return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)

@@ -9,7 +9,12 @@ from pdebug.gosort import go_sort_slice
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
-from pdebug.views.common import istio_config_ref, match_description, summarize_domains
+from pdebug.views.common import (
+    bare,
+    istio_config_ref,
+    match_description,
+    summarize_domains,
+)
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -158,4 +163,4 @@ def view(
                         )
                     )
     note = None if rows or flt.empty else f"No route config is named {flt.name!r}."
-    return ViewResult(table, lambda: [r.ref.resolve() for r in rows], note)
+    return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)

@@ -12,6 +12,7 @@ from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Section, decode_raw
 from pdebug.redact import redact_keys
+from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Table
 
@@ -186,5 +187,5 @@ def view(
 
 
 def _objects(sec: Section) -> Callable[[], Any]:
-    """The whole SecretsConfigDump (istioctl's ``-o json``), private keys redacted."""
-    return lambda: redact_keys(sec.plain())
+    """The whole SecretsConfigDump, bare as istioctl prints it, private keys redacted."""
+    return lambda: bare(redact_keys(sec.plain()))
