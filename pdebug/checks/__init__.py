@@ -23,6 +23,7 @@ from pdebug.checks.base import (
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
+from pdebug.views.common import is_full_dump
 
 __all__ = [
     "ALL_CHECKS",
@@ -74,7 +75,9 @@ def _missing(ctx: Context, chk: Check) -> str | None:
         if ctx.proxy.dump is None:
             return f"needs a config dump; {ctx.proxy.source} is a /clusters?format=json document"
         kinds = " or ".join(n for n in group if n != "health")
-        return f"the dump has no {kinds} section"
+        if is_full_dump(ctx.proxy.dump):
+            return f"the dump has no {kinds} section"
+        return f"the dump has no {kinds} section (taken with a mask? capture the whole /config_dump)"
     return None
 
 

@@ -20,7 +20,7 @@ from pdebug.model import ConfigDump, ProxyData
 from pdebug.model import schema as s
 from pdebug.model.camel import snake_keys
 from pdebug.model.dump import Ref, decode_raw
-from pdebug.views.common import eds_address
+from pdebug.views.common import eds_address, none_when_absent
 from pdebug.views.listeners import HCM, TCP_PROXY, chains
 
 _HCM_TYPE = "HttpConnectionManager"
@@ -121,10 +121,15 @@ class Context:
         return self.proxy.dump
 
     def has(self, need: str) -> bool:
-        """Whether the data has ``need``: a dump section kind, or ``health``."""
+        """Whether the data has ``need``: a dump section kind, or ``health``.
+
+        A full dump without a secrets section has it: the proxy has no secrets (older
+        Envoys write no empty section), so the secret checks run and find nothing.
+        """
         if need == "health":
             return self.proxy.health is not None
-        return self.proxy.dump is not None and self.proxy.dump.has(need)
+        dump = self.proxy.dump
+        return dump is not None and (dump.has(need) or none_when_absent(dump, need))
 
     def camel(self, kind: str) -> bool:
         """Whether section ``kind`` is spelled lowerCamelCase."""

@@ -7,6 +7,7 @@ from typing import Any
 from pdebug.errors import MissingSection
 from pdebug.model import ProxyData
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
+from pdebug.views.common import none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -67,7 +68,7 @@ def view(
         ),
     ]
     for title, kind, build in builders:
-        if not dump.has(kind):
+        if not dump.has(kind) and not none_when_absent(dump, kind):
             missing.append(kind)
             continue
         try:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pdebug.model import schema as s
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump
 
 
 class _IstioMeta(msgspec.Struct, gc=False):
@@ -190,3 +193,21 @@ def bare(message: Any) -> Any:
     if isinstance(message, dict) and "@type" in message:
         return {k: v for k, v in message.items() if k != "@type"}
     return message
+
+
+#: Sections every full ``/config_dump`` of a running Envoy has.
+FULL_DUMP = ("bootstrap", "clusters", "listeners")
+#: Sections a full dump leaves out when the proxy has none of them: Envoy writes the ECDS
+#: section only once an ECDS filter exists, and older Envoys (Istio <= 1.6) no secrets
+#: section without secrets.
+NONE_WHEN_ABSENT = ("secrets", "ecds")
+
+
+def is_full_dump(dump: ConfigDump) -> bool:
+    """Whether ``dump`` is a whole ``/config_dump`` (not one taken with a mask)."""
+    return all(dump.has(kind) for kind in FULL_DUMP)
+
+
+def none_when_absent(dump: ConfigDump, kind: str) -> bool:
+    """Whether a missing ``kind`` section means "none" (a full dump) not "not captured"."""
+    return kind in NONE_WHEN_ABSENT and not dump.has(kind) and is_full_dump(dump)

@@ -8,18 +8,17 @@ from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model.dump import decode_raw
 from pdebug.model.schema import AnyType
+from pdebug.views.common import none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
 PREFIX = "type.googleapis.com/"
-#: Sections every full ``/config_dump`` of a running Envoy has.
-FULL_DUMP = ("bootstrap", "clusters", "listeners")
 
 
 def view(data: ProxyData, wide: bool = False) -> ViewResult:
     """ECDS NAME, TYPE; sorted by full type URL then name (istioctl)."""
     dump = data.need_dump("the ecds view")
-    if all(dump.has(kind) for kind in FULL_DUMP):
+    if none_when_absent(dump, "ecds"):
         # Envoy leaves the ECDS section out of a full dump when it has no ECDS filter:
         # "none", as a live read says (only a partial dump lacks it for want of capture).
         dump.assume_empty(("ecds",))

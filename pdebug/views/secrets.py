@@ -10,9 +10,9 @@ from typing import Any
 
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import Section, decode_raw
+from pdebug.model.dump import ConfigDump, Section, decode_raw
 from pdebug.redact import redact_keys
-from pdebug.views.common import bare
+from pdebug.views.common import bare, none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Table
 
@@ -94,10 +94,23 @@ class SecretItem:
     last_updated: str
 
 
+def secrets_section(dump: ConfigDump) -> Section | None:
+    """The secrets section; None when a full dump has none (then the proxy has no secrets).
+
+    Raises:
+        MissingSection: a partial dump (taken with a mask) without it: not captured.
+    """
+    if none_when_absent(dump, "secrets"):
+        return None
+    return dump.require("secrets")
+
+
 def items(data: ProxyData) -> list[SecretItem]:
     """Warming secrets first, then active ones, each in dump order (istioctl)."""
     dump = data.need_dump("the secrets view")
-    sec = dump.require("secrets")
+    sec = secrets_section(dump)
+    if sec is None:
+        return []
     out: list[SecretItem] = []
     for key, status in (
         ("dynamic_warming_secrets", "WARMING"),
@@ -140,7 +153,9 @@ def view(
     """RESOURCE NAME TYPE STATUS VALID CERT SERIAL NUMBER NOT AFTER NOT BEFORE [TRUST DOMAIN]."""
     now = now or datetime.now(UTC)
     dump = data.need_dump("the secrets view")
-    sec = dump.require("secrets")
+    sec = secrets_section(dump)
+    if sec is None:  # a full dump without secrets: Envoy has none
+        return ViewResult(Lines("No active or warming secrets found."), lambda: {})
     active = dump.secret_entries("dynamic_active_secrets").items
     warming = dump.secret_entries("dynamic_warming_secrets").items
     if not active and not warming:
