@@ -62,6 +62,8 @@ _EDS_OR_HEALTH = (
     "needs endpoints: a dump taken with config_dump?include_eds, or --clusters-json FILE"
 )
 
+_PARTIAL = "(taken with a mask? capture the whole /config_dump)"
+
 
 def _missing(ctx: Context, chk: Check) -> str | None:
     """Why ``chk`` cannot run on this data, or None when it can."""
@@ -77,7 +79,7 @@ def _missing(ctx: Context, chk: Check) -> str | None:
         kinds = " or ".join(n for n in group if n != "health")
         if is_full_dump(ctx.proxy.dump):
             return f"the dump has no {kinds} section"
-        return f"the dump has no {kinds} section (taken with a mask? capture the whole /config_dump)"
+        return f"the dump has no {kinds} section {_PARTIAL}"
     return None
 
 

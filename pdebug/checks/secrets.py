@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
-from pdebug.model import schema as s
-from pdebug.views.secrets import CertInfo, items, parse_pem
+from pdebug.views.secrets import CertInfo, items, static_items
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,40 +18,16 @@ class _Cert:
     info: CertInfo
 
 
-def _pem(ds: s.DataSource | None) -> bytes:
-    if ds is None:
-        return b""
-    if ds.inline_bytes:
-        try:
-            return base64.b64decode(ds.inline_bytes)
-        except (binascii.Error, ValueError):
-            return b""
-    return ds.inline_string.encode()
-
-
 def _certs(ctx: Context) -> list[_Cert]:
-    """Every decodable certificate: dynamic secrets (SPIFFE bundles too), then static ones."""
+    """Every decodable certificate: dynamic secrets, then static ones (SPIFFE bundles too)."""
     out: list[_Cert] = []
-    for item in items(ctx.proxy):
+    for item in [*items(ctx.proxy), *static_items(ctx.proxy)]:
         if item.cert.not_after is None:
             continue
         resource = f"secret/{item.name}"
         if item.trust_domain and item.cert.type == "CA":
             resource += f" (trust domain {item.trust_domain})"
         out.append(_Cert(resource, _kind(item.cert), item.cert))
-    for entry in ctx.dump.secret_entries("static_secrets").items:
-        secret = entry.secret
-        if secret is None:
-            continue
-        name = entry.name or secret.name
-        pem = b""
-        if secret.tls_certificate is not None:
-            pem = _pem(secret.tls_certificate.certificate_chain)
-        elif secret.validation_context is not None:
-            pem = _pem(secret.validation_context.trusted_ca)
-        info = parse_pem(pem) if pem else CertInfo()
-        if info.not_after is not None:
-            out.append(_Cert(f"secret/{name}", _kind(info), info))
     return out
 
 

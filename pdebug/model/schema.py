@@ -378,6 +378,7 @@ class TrustDomain(_S):
 class SpiffeValidatorConfig(_S):
     type_url: str = field(default="", name="@type")
     trust_domains: list[TrustDomain] = []
+    trust_bundles: DataSource | None = None  # a SPIFFE bundle map (JSON); wins over the above
 
 
 class CustomValidatorConfig(_S):
