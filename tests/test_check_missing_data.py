@@ -122,3 +122,12 @@ def test_no_eds_with_clusters_nothing_reaches_means_no_false_no_endpoints(tmp_pa
     report = report_of(doc)
     assert not any(f.code in EDS_CHECKS for f in report.findings)
     assert {s.code for s in report.skipped} >= EDS_CHECKS | HEALTH_CHECKS
+
+
+def test_eds_view_without_endpoints_section_says_unknown_not_none(pdebug, tmp_path):
+    """istioctl's header-only table stays (stdout), stderr says the endpoints were not captured."""
+    result = pdebug("eds", save(tmp_path, without("Endpoints")))
+    assert result.code == 0
+    assert result.out == "NAME     STATUS     LOCALITY     CLUSTER\n"
+    assert "no endpoints section" in result.err and "include_eds" in result.err
+    assert pdebug("eds", DUMP).err == ""

@@ -179,6 +179,12 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
             )
         )
     note = None if rows or flt.empty else "No endpoints match the filter."
+    dump = data.need_dump("the eds view")
+    if not dump.has("endpoints"):  # istioctl prints the header alone: unknown, not none
+        note = (
+            "The dump has no endpoints section (not captured: Envoy writes EDS only to "
+            "config_dump?include_eds), so no endpoint is known."
+        )
     return ViewResult(table, lambda: _eds_objects(rows, flt), note)
 
 
