@@ -287,7 +287,9 @@ def test_diff_bundles_a_proxy_failed_on_one_side_or_differently(pdebug, tmp_path
     bundle.write_bundle(
         str(b3),
         [
-            proxy("reviews-v2-xyz.default", None, errors=["pod/reviews-v2-xyz.default: not Running"]),
+            proxy(
+                "reviews-v2-xyz.default", None, errors=["pod/reviews-v2-xyz.default: not Running"]
+            ),
             proxy("seed.demo", seed),
         ],
         {"kind": "snapshot"},

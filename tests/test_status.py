@@ -175,9 +175,10 @@ def test_default_layout_is_istioctls_table_for_the_answer(pdebug):
     assert pdebug("status", "-f", legacy).out.split()[2:7] == ["CDS", "LDS", "EDS", "RDS", "ECDS"]
     # --layout still overrides, both ways
     assert pdebug("status", "-f", legacy, "--layout", "types").out.split()[4] == "SUBSCRIBED"
-    assert pdebug("status", "-f", legacy, "--layout", "fixed").out == pdebug(
-        "status", "-f", legacy
-    ).out
+    assert (
+        pdebug("status", "-f", legacy, "--layout", "fixed").out
+        == pdebug("status", "-f", legacy).out
+    )
 
 
 def test_fixed_layout_on_xds_data(pdebug):
