@@ -32,6 +32,8 @@ def test_diff_ignore_regex_that_does_not_compile(pdebug, pattern):
         ("http://127.0.0.1:abc", "port 'abc' is not a number"),
         ("https://127.0.0.1:-1", "port '-1' is not a number"),
         ("127.0.0.1:", "no port after ':'"),
+        ("127.0.0.1:\u00b2", "port '\u00b2' is not a number"),
+        ("http://127.0.0.1:\uff11\uff12", "port '\uff11\uff12' is not a number"),
         ("http://[::1", "Invalid IPv6 URL"),
     ],
 )

@@ -44,7 +44,7 @@ def check_admin_url(text: str, what: str = "SOURCE") -> urllib.parse.SplitResult
         raise UsageError(f"{what} {text}: {exc}", hint=example) from None
     host_port = parsed.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and [v6]
     colon, port = host_port.partition(":")[1:]
-    if colon and not port.isdigit():
+    if colon and not (port.isascii() and port.isdigit()):
         why = f"port {port!r} is not a number" if port else "no port after ':'"
         raise UsageError(f"{what} {text}: {why}", hint=example)
     if port and not 0 < int(port) < 65536:
