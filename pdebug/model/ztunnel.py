@@ -58,6 +58,8 @@ _CANON = {_fold(name): name for name in _FIELDS}
 def _name(key: str) -> str:
     """``key`` in ztunnel's spelling when it is a field pdebug knows, else as it is."""
     return _CANON.get(_fold(key)) or key
+
+
 #: Fields whose value is a map keyed by data (ports, UIDs): the keys are kept as they are.
 _DATA_KEYS = frozenset({"ports", "endpoints", "port", "workloadState"})
 
