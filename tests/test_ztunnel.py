@@ -458,3 +458,140 @@ def test_no_ztunnel_installed(pdebug, kube, kubeconfig):
     r = pdebug("zc", "workload", "-c", kubeconfig)
     assert r.code == 3
     assert "ztunnel" in r.err
+
+
+# --- check -------------------------------------------------------------------------------
+
+
+def codes(pdebug, path: str, *extra: str) -> set[str]:
+    r = pdebug("check", path, "-o", "json", "--fail-on", "never", *extra)
+    assert r.code == 0, r.err
+    return {f["code"] for f in json.loads(r.out)["findings"]}
+
+
+def test_check_on_istioctls_dump(pdebug):
+    r = pdebug("check", DUMP)
+    assert r.code == 1  # errors: the inverted root, the allow-nothing policy
+    found = codes(pdebug, str(DUMP))
+    assert {"PD702", "PD708", "PD701", "PD712"} <= found
+    assert "PD706" not in found  # default/kubernetes has no workload endpoints, by design
+
+
+def _first_lists(d: dict[str, Any]) -> dict[str, Any]:
+    return as_lists(d)
+
+
+def _when(days: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cert(state: str, after: str = "2099-01-01T00:00:00Z", before: str = "2020-01-01T00:00:00Z"):
+    chain = [{"pem": "", "serialNumber": "1", "validFrom": before, "expirationTime": after}]
+    return {
+        "identity": "spiffe://td/ns/a/sa/b",
+        "state": state,
+        "certChain": chain,
+        "rootCerts": [],
+    }
+
+
+def _svc(d, name):
+    return next(s for s in d["services"] if s["name"] == name)
+
+
+MUTATIONS = {
+    "PD701": lambda d: d["certificates"].append(_cert("Initializing") | {"certChain": []}),
+    "PD702": lambda d: d["certificates"].append(_cert("Available", after=_when(-30))),
+    "PD703": lambda d: d["certificates"].append(_cert("Available", after=_when(2))),
+    "PD704": lambda d: d["workloads"][0].__setitem__("waypoint", {"destination": "/192.0.2.9"}),
+    "PD705": lambda d: _svc(d, "namespace-istio-waypoint").__setitem__("endpoints", {}),
+    "PD706": lambda d: _svc(d, "details").__setitem__("endpoints", {}),
+    "PD707": lambda d: _svc(d, "ratings")["endpoints"].update({"x": {"workloadUid": "gone"}}),
+    "PD708": lambda d: None,
+    "PD709": lambda d: d["workloads"][0].__setitem__("authorizationPolicies", ["ns/missing"]),
+    "PD710": lambda d: d["policies"][0].__setitem__("dryRun", True),
+    "PD711": lambda d: next(iter(d["workloadState"].values()))["connections"]["outbound"].append(
+        {
+            "src": "1.1.1.1:1",
+            "originalDst": None,
+            "actualDst": "10.244.2.53:9080",
+            "protocol": "TCP",
+        }
+    ),
+    "PD712": lambda d: None,
+    "PD713": lambda d: next(iter(d["workloadState"].values())).__setitem__("state", "Pending"),
+    "PD714": lambda d: next(w for w in d["workloads"] if w["protocol"] == "TCP").__setitem__(
+        "waypoint", {"destination": "/10.96.65.117"}
+    ),
+}
+
+
+def clean(d: dict[str, Any]) -> dict[str, Any]:
+    """istioctl's dump less what fires by itself: a clean baseline for each check."""
+    d = as_lists(d)
+    d["certificates"] = []
+    d["policies"] = [p for p in d["policies"] if p["rules"]]
+    for state in d["workloadState"].values():
+        state["connections"] = {"inbound": [], "outbound": []}
+    return d
+
+
+@pytest.mark.parametrize("code", sorted(MUTATIONS))
+def test_each_check_fires_on_its_fault_and_not_without(pdebug, tmp_path, code):
+    base = clean(doc())
+    found = codes(pdebug, write(tmp_path, base, "clean.json"))
+    assert found == set(), found  # the baseline is clean
+    broken = clean(doc())
+    if code == "PD708":
+        broken["policies"].append(
+            {"name": "deny", "namespace": "a", "action": "Allow", "rules": [], "scope": "Namespace"}
+        )
+    elif code == "PD712":
+        next(iter(broken["workloadState"].values()))["connections"]["outbound"].append(
+            {
+                "src": "10.244.2.53:1",
+                "originalDst": "203.0.113.7:443",
+                "actualDst": "203.0.113.7:443",
+                "protocol": "TCP",
+            }
+        )
+    else:
+        MUTATIONS[code](broken)
+    assert code in codes(pdebug, write(tmp_path, broken, "broken.json"))
+
+
+def test_check_ignore_takes_ztunnel_codes(pdebug):
+    found = codes(pdebug, str(DUMP), "--ignore", "PD702,PD708")
+    assert "PD702" not in found and "PD708" not in found
+
+
+# --- diff --------------------------------------------------------------------------------
+
+
+def test_diff_of_one_dump_in_two_eras_matches(pdebug, tmp_path):
+    r = pdebug("diff", DUMP, write(tmp_path, lower_keys(as_lists(doc()))))
+    assert r.code == 0, r.out + r.err
+    assert r.out.splitlines()[:4] == [
+        "Workloads Match",
+        "Services Match",
+        "Policies Match",
+        "Certificates Match",
+    ]
+
+
+def test_diff_names_what_changed(pdebug, tmp_path):
+    d = as_lists(doc())
+    d["workloads"][3]["status"] = "Unhealthy"
+    d["policies"] = d["policies"][:1]
+    r = pdebug("diff", DUMP, write(tmp_path, d))
+    assert r.code == 1
+    assert "Workloads Don't Match" in r.out and 'status: "Healthy" -> "Unhealthy"' in r.out
+    assert "- default/allow-waypoint: only in" in r.out
+    j = pdebug("diff", DUMP, write(tmp_path, d), "-o", "json")
+    assert json.loads(j.out)["match"] is False
+    quiet = pdebug("diff", DUMP, write(tmp_path, d), "--ignore", "^status$")
+    assert "Workloads Match" in quiet.out
+    bad = pdebug("diff", DUMP, write(tmp_path, d), "--ignore", "(")
+    assert bad.code == 2

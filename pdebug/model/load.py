@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from pdebug.errors import InvalidInput
+from pdebug.errors import InvalidInput, ZtunnelDumpGiven
 from pdebug.model.dump import (
     KEY_KINDS,
     KEY_TYPES,
@@ -199,7 +199,7 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if top.configs is not None:
         return Loaded(dump=_dump(top.configs, source))
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
-        raise InvalidInput(
+        raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
             hint=f"read it with: pdebug ztunnel-config workload|service|policy|certificate|"
             f"connections|all -f {source}",

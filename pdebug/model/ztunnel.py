@@ -40,7 +40,9 @@ _FIELDS = (
     "visibility weightedWaypoints workloadUid service address routingPreferences mode "
     "healthPolicy "
     # policy
-    "scope action rules dryRun "
+    "scope action rules dryRun namespaces notNamespaces principals notPrincipals sourceIps "
+    "notSourceIps destinationIps notDestinationIps destinationPorts notDestinationPorts "
+    "serviceAccounts notServiceAccounts Exact Prefix Suffix Presence "
     # certificate
     "identity state certChain rootCerts pem serialNumber validFrom expirationTime "
     # workload state
