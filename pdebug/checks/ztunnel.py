@@ -133,8 +133,9 @@ def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
 
 @_check("PD704", Severity.ERROR, "ztunnel-waypoint-unresolved")
 def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    index = zv.waypoint_index(d.services)
     for w in d.workloads:
-        if zv.waypoint_name(w.get("waypoint"), d.services) == "NA":
+        if zv.waypoint_name(w.get("waypoint"), index) == "NA":
             dest = zv._obj(w.get("waypoint")).get("destination")
             yield this.finding(
                 _wname(w),
@@ -143,7 +144,7 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
                 "istiod binds a waypoint only once it has an address",
             )
     for s in d.services:
-        if zv.waypoint_name(s.get("waypoint"), d.services) == "NA":
+        if zv.waypoint_name(s.get("waypoint"), index) == "NA":
             dest = zv._obj(s.get("waypoint")).get("destination")
             yield this.finding(
                 _sname(s),
@@ -156,8 +157,9 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
 def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     by_uid = zv.workloads_by_uid(d)
     users: dict[str, list[str]] = {}
+    index = zv.waypoint_index(d.services)
     for obj in [*d.workloads, *d.services]:
-        name = zv.waypoint_name(obj.get("waypoint"), d.services)
+        name = zv.waypoint_name(obj.get("waypoint"), index)
         if name not in ("None", "NA"):
             users.setdefault(name, []).append(zv._s(obj.get("name")))
     for s in d.services:

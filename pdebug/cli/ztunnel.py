@@ -162,7 +162,7 @@ def _run(
     dump = parse(got.data, got.label)
     for warning in dump.warnings:
         print(f"pdebug: warning: {got.label}: {warning}", file=sys.stderr)
-    result = build(dump, got.workload)
+    result = build(dump, got.workload, fmt.wide)
     assert isinstance(result, ViewResult)
     text = fmt.render(result)
     if text:
@@ -233,10 +233,10 @@ def workload_cmd(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
 
-    def build(dump: object, workload: tuple[str, str] | None) -> object:
+    def build(dump: object, workload: tuple[str, str] | None, wide: bool) -> object:
         name, ns = workload or (workload_name, workload_namespace)
         flt = v.WorkloadFilter(ns, address, workload_node, name)
-        return v.workloads(dump, flt)  # type: ignore[arg-type]
+        return v.workloads(dump, flt, wide)  # type: ignore[arg-type]
 
     return _run(common, output, build)
 
@@ -268,7 +268,7 @@ def service_cmd(
     common = _Common(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
-    return _run(common, output, lambda d, _w: v.services(d, service_namespace))
+    return _run(common, output, lambda d, _w, _wide: v.services(d, service_namespace))
 
 
 @_command("policy", "policies", "pol", "p")
@@ -298,7 +298,7 @@ def policy_cmd(
     common = _Common(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
-    return _run(common, output, lambda d, _w: v.policies(d, policy_namespace))
+    return _run(common, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
 
 
 @_command("certificate", "certificates", "certs", "cert")
@@ -329,7 +329,7 @@ def certificate_cmd(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
 
-    def build(dump: object, _w: object) -> object:
+    def build(dump: object, _w: object, _wide: bool) -> object:
         for note in v.bad_time_notes(dump, when):  # type: ignore[arg-type]
             print(f"pdebug: warning: {note}", file=sys.stderr)
         return v.certificates(dump, when)  # type: ignore[arg-type]
@@ -368,7 +368,7 @@ def connections_cmd(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
 
-    def build(dump: object, workload: tuple[str, str] | None) -> object:
+    def build(dump: object, workload: tuple[str, str] | None, _wide: bool) -> object:
         name, ns = workload or (workload_name, workload_namespace)
         flt = v.ConnectionFilter(ns, name, direction, raw)
         return v.connections(dump, flt)  # type: ignore[arg-type]
@@ -403,7 +403,7 @@ def all_cmd(
     common = _Common(
         source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
     )
-    return _run(common, output, lambda d, _w: v.everything(d, with_headers, when), lead="\n")
+    return _run(common, output, lambda d, _w, _wide: v.everything(d, with_headers, when), lead="\n")
 
 
 __all__ = ["zc_app"]

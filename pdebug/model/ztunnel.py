@@ -66,19 +66,40 @@ def _name(key: str) -> str:
 _DATA_KEYS = frozenset({"ports", "endpoints", "port", "workloadState"})
 
 
+#: Fields whose values hold objects (or lists of them) that may need respelling too.
+_NESTED = frozenset(
+    "waypoint networkGateway applicationTunnel locality endpoints port loadBalancer rules "
+    "certChain rootCerts connections inbound outbound info cidrVips serviceAccounts "
+    "notServiceAccounts namespaces notNamespaces principals notPrincipals".split()
+)
+_KNOWN = frozenset(_FIELDS)
+
+
 def canonical(obj: Any, data_keys: bool = False) -> Any:
-    """``obj`` with every known field name in ztunnel's spelling (values recursively)."""
+    """``obj`` with every known field name in ztunnel's spelling (values recursively).
+
+    A dict already spelled as ztunnel spells it today is kept as it is (a C-level set
+    test), and only its object-valued fields are looked into, so a current dump costs
+    little more than its decode.
+    """
     if isinstance(obj, list):
-        return [canonical(v) for v in obj]
+        return [canonical(v) for v in obj] if any(isinstance(v, dict | list) for v in obj) else obj
     if not isinstance(obj, dict):
+        return obj
+    if data_keys:
+        return {k: canonical(v) for k, v in obj.items()}
+    if _KNOWN.issuperset(obj):
+        for name in obj.keys() & _NESTED:
+            value = obj[name]
+            if isinstance(value, dict | list):
+                obj[name] = canonical(value, name in _DATA_KEYS)
         return obj
     out: dict[str, Any] = {}
     for key, value in obj.items():
-        name = str(key) if data_keys else _name(str(key))
-        if name in _DATA_KEYS and isinstance(value, dict):
-            out[name] = {k: canonical(v) for k, v in value.items()}
-        else:
-            out[name] = canonical(value)
+        name = _name(str(key))
+        if isinstance(value, dict | list):
+            value = canonical(value, name in _DATA_KEYS)
+        out[name] = value
     return out
 
 

@@ -24,6 +24,8 @@ Obj = dict[str, Any]
 
 def _s(value: Any) -> str:
     """A cell from a JSON value, as Go's ``%v`` prints the common cases."""
+    if value.__class__ is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, str):
@@ -52,16 +54,30 @@ def _eq_fold(a: Any, b: str) -> bool:
 # --- shared rules -----------------------------------------------------------------------
 
 
-def waypoint_name(waypoint: Any, services: list[Obj]) -> str:
+def waypoint_index(services: list[Obj]) -> dict[str, str]:
+    """What a waypoint ``destination`` may name -> the service's name (first one wins).
+
+    istioctl walks the services in dump order and takes the first whose
+    ``namespace/hostname``, or one of whose ``vips`` (``network/ip``), equals the
+    destination; this index answers the same in one lookup.
+    """
+    index: dict[str, str] = {}
+    for svc in services:
+        name = _s(svc.get("name"))
+        index.setdefault(f"{_s(svc.get('namespace'))}/{_s(svc.get('hostname'))}", name)
+        for vip in _list(svc.get("vips")):
+            if isinstance(vip, str):
+                index.setdefault(vip, name)
+    return index
+
+
+def waypoint_name(waypoint: Any, services: list[Obj] | dict[str, str]) -> str:
     """WAYPOINT: ``None`` without one, the first service it names, else ``NA``."""
     if waypoint is None:
         return "None"
+    index = services if isinstance(services, dict) else waypoint_index(services)
     dest = _obj(waypoint).get("destination")
-    for svc in services:
-        key = f"{_s(svc.get('namespace'))}/{_s(svc.get('hostname'))}"
-        if dest == key or (dest is not None and dest in _list(svc.get("vips"))):
-            return _s(svc.get("name"))
-    return "NA"
+    return index.get(dest, "NA") if isinstance(dest, str) else "NA"
 
 
 def _vip(entry: Any) -> str:
@@ -142,28 +158,37 @@ def select_workloads(dump: ZtunnelDump, flt: WorkloadFilter) -> list[Obj]:
     return [w for w in dump.workloads if flt.keep(w)]
 
 
-def workload_table(dump: ZtunnelDump, flt: WorkloadFilter = WorkloadFilter()) -> Table:
-    """``ztunnel-config workload``."""
+_WIDE_WORKLOAD = (
+    "status",
+    "serviceAccount",
+    "trustDomain",
+    "canonicalName",
+    "canonicalRevision",
+    "network",
+    "clusterId",
+)
+
+
+def workload_table(
+    dump: ZtunnelDump, flt: WorkloadFilter = WorkloadFilter(), wide: bool = True
+) -> Table:
+    """``ztunnel-config workload`` (the wide columns only when ``wide``)."""
     rows: list[tuple[str, ...]] = []
+    waypoints = waypoint_index(dump.services)
     for w in sorted(select_workloads(dump, flt), key=_workload_key):
-        rows.append(
-            (
-                _s(w.get("namespace")),
-                _s(w.get("name")),
-                _workload_address(w),
-                _s(w.get("node")),
-                waypoint_name(w.get("waypoint"), dump.services),
-                _s(w.get("protocol")),
-                _s(w.get("status")),
-                _s(w.get("serviceAccount")),
-                _s(w.get("trustDomain")),
-                _s(w.get("canonicalName")),
-                _s(w.get("canonicalRevision")),
-                _s(w.get("network")),
-                _s(w.get("clusterId")),
-            )
+        row: tuple[str, ...] = (
+            _s(w.get("namespace")),
+            _s(w.get("name")),
+            _workload_address(w),
+            _s(w.get("node")),
+            waypoint_name(w.get("waypoint"), waypoints),
+            _s(w.get("protocol")),
         )
-    return Table(WORKLOAD_COLUMNS, rows, padding=1, header_when_empty=True)
+        if wide:
+            row += tuple(_s(w.get(k)) for k in _WIDE_WORKLOAD)
+        rows.append(row)
+    columns = WORKLOAD_COLUMNS if wide else WORKLOAD_COLUMNS[:6]
+    return Table(columns, rows, padding=1, header_when_empty=True)
 
 
 # --- services ---------------------------------------------------------------------------
@@ -192,6 +217,7 @@ def select_services(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
 def service_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
     """``ztunnel-config service``."""
     by_uid = workloads_by_uid(dump)
+    waypoints = waypoint_index(dump.services)
     rows: list[tuple[str, ...]] = []
     for svc in select_services(dump, namespace):
         healthy, total = endpoint_counts(svc, by_uid)
@@ -201,7 +227,7 @@ def service_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
                 _s(svc.get("namespace")),
                 _s(svc.get("name")),
                 ",".join(_vip(v) for v in _list(svc.get("vips"))),
-                waypoint_name(svc.get("waypoint"), dump.services),
+                waypoint_name(svc.get("waypoint"), waypoints),
                 f"{healthy}/{total}",
                 _s(svc.get("hostname")),
                 ports,
@@ -548,10 +574,10 @@ def _result(table: Table, objects: Callable[[], Any], empty: str) -> ViewResult:
     return ViewResult(table, objects, note)
 
 
-def workloads(dump: ZtunnelDump, flt: WorkloadFilter) -> ViewResult:
+def workloads(dump: ZtunnelDump, flt: WorkloadFilter, wide: bool = True) -> ViewResult:
     """Workload table; json keeps the dump's objects (unknown fields too), in dump order."""
     return _result(
-        workload_table(dump, flt),
+        workload_table(dump, flt, wide),
         lambda: select_workloads(dump, flt),
         "No workloads found." if flt == WorkloadFilter() else "No workload matches the filters.",
     )
