@@ -45,6 +45,7 @@ golden: $(STAMP)  ## rewrite golden files from the current output (review the di
 bench: $(STAMP)  ## measure pdebug against the JSON-parse floor (see README)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/ztunnel.py
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -33,6 +33,11 @@ TITLES = {
     "routes": "Routes",
     "secrets": "Secrets",
     "endpoints": "Endpoints",
+    # ztunnel (ambient) dumps: pdebug.diff_ztunnel
+    "workloads": "Workloads",
+    "services": "Services",
+    "policies": "Policies",
+    "certificates": "Certificates",
 }
 
 

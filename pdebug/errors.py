@@ -70,3 +70,7 @@ class InvalidInput(PdebugError):
 
 class MissingSection(InvalidInput):
     """The dump is valid but lacks the section a view needs (e.g. no secrets)."""
+
+
+class ZtunnelDumpGiven(InvalidInput):
+    """An Envoy command was given a ztunnel (ambient) dump: ``check``/``diff`` read it too."""

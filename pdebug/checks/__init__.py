@@ -118,22 +118,25 @@ def run_checks(proxy: ProxyData, options: CheckOptions | None = None) -> CheckRe
     return report
 
 
-def parse_codes(values: Iterable[str]) -> frozenset[str]:
-    """``--ignore`` values (repeatable, comma lists, any case) as known codes.
+def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:
+    """``--ignore`` values (repeatable, comma lists, any case) as codes of ``known``.
+
+    ``known`` defaults to the Envoy checks' codes (the ztunnel checks pass theirs).
 
     Raises:
         UsageError: a value names no check.
     """
+    allowed = list(BY_CODE if known is None else known)
     codes: set[str] = set()
     for value in values:
         for part in value.split(","):
             code = part.strip().upper()
             if not code:
                 continue
-            if code not in BY_CODE:
+            if code not in allowed:
                 raise UsageError(
                     f"--ignore {part.strip()}: no check has this code",
-                    hint="codes: " + ", ".join(BY_CODE),
+                    hint="codes: " + ", ".join(allowed),
                 )
             codes.add(code)
     return frozenset(codes)

@@ -65,6 +65,7 @@ from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401
+from pdebug.cli import ztunnel as _ztunnel  # noqa: E402,F401  (registers ztunnel-config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,18 +171,33 @@ def _app_for(args: list[str]) -> typer.Typer:
 
     Typer builds the Click parameters of every registered command (some 30 with the
     aliases) before it dispatches to one; building just the one that runs is the same
-    CLI for it, and a good part of the start-up of a small view. Anything else (no
-    command, ``--help``, an unknown name) gets the whole app.
+    CLI for it, and a good part of the start-up of a small view. A group (``zc``) is cut
+    the same way, down to its one subcommand. Anything else (no command, ``--help``, an
+    unknown name) gets the whole app.
     """
     import copy
 
-    name = next((a for a in args if not a.startswith("-")), None)
+    words = [a for a in args if not a.startswith("-")]
+    name = words[0] if words else None
     picked = [c for c in app.registered_commands if c.name == name]
-    if len(picked) != 1:
-        return app
-    only = copy.copy(app)
-    only.registered_commands = picked
-    return only
+    groups = [g for g in app.registered_groups if g.name == name]
+    if len(picked) == 1:
+        only = copy.copy(app)
+        only.registered_commands = picked
+        only.registered_groups = []
+        return only
+    if len(groups) == 1 and groups[0].typer_instance is not None and len(words) > 1:
+        group = groups[0].typer_instance
+        sub = [c for c in group.registered_commands if c.name == words[1]]
+        if len(sub) == 1:
+            cut = copy.copy(group)
+            cut.registered_commands = sub
+            only = copy.copy(app)
+            only.registered_commands = []
+            only.registered_groups = [copy.copy(groups[0])]
+            only.registered_groups[0].typer_instance = cut
+            return only
+    return app
 
 
 def _usage_error(exc: Any) -> None:

@@ -22,10 +22,11 @@ from pdebug.cli.views import (
     TimeoutOpt,
     target_of,
 )
-from pdebug.errors import ExitCode
+from pdebug.errors import ExitCode, ZtunnelDumpGiven
 
 if TYPE_CHECKING:
-    from pdebug.checks import CheckOptions, Severity
+    from pdebug.checks import CheckOptions, CheckReport, Severity
+    from pdebug.proxy import Target
     from pdebug.render import Format
 
 FailOnOpt = Annotated[
@@ -83,6 +84,9 @@ def check_cmd(
     Example: pdebug check pod/productpage-v1-abc -n default --ignore PD602 -o json
 
     Example: pdebug check snapshot.tar.gz --fail-on error
+
+    A ztunnel dump (Istio ambient) gets the PD7xx checks: certificates, waypoints,
+    services without endpoints, policies that deny everything, HBONE/TCP mismatches.
     """
     from pdebug.bundle import multi_manifest
     from pdebug.checks import CheckOptions, parse_codes, parse_fail_on, run_checks
@@ -92,7 +96,11 @@ def check_cmd(
 
     fmt = get_format(output)
     threshold = parse_fail_on(fail_on)
-    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
+    from pdebug.checks import BY_CODE
+    from pdebug.checks import ztunnel as zchecks
+
+    known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
+    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
     whole = source if bundle is None else (None if source else bundle)
     if admin is None and multi_manifest(whole) is not None:
         assert whole is not None
@@ -101,13 +109,30 @@ def check_cmd(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-    proxy = load_proxy(target, fetch, clusters_json)
-    report = run_checks(proxy, options)
+    try:
+        proxy = load_proxy(target, fetch, clusters_json)
+    except ZtunnelDumpGiven:
+        report = _ztunnel_report(target, options)
+    else:
+        report = run_checks(proxy, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:
         print("pdebug: error: some checks could not read the input", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     return ExitCode.FINDINGS if report.fails(threshold) else ExitCode.OK
+
+
+def _ztunnel_report(target: Target, options: CheckOptions) -> CheckReport:
+    """The ``PD7xx`` checks of a ztunnel (ambient) dump, read again as one."""
+    from pdebug.checks import ztunnel as zchecks
+    from pdebug.model.ztunnel import parse
+
+    source = target.open()
+    try:
+        dump = parse(source.get("/config_dump"), source.label)
+    finally:
+        source.close()
+    return zchecks.run(dump, options)
 
 
 def _check_bundle(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,7 +22,11 @@ from pdebug.cli.views import (
     RevisionOpt,
     TimeoutOpt,
 )
-from pdebug.errors import ExitCode, UsageError
+from pdebug.errors import ExitCode, UsageError, ZtunnelDumpGiven
+
+if TYPE_CHECKING:
+    from pdebug.render import Format
+    from pdebug.sources import LiveOptions
 
 
 @app.command("diff")
@@ -147,7 +151,10 @@ def diff_cmd(
         left, right = e.against_file(expected, source, options, fetch)
         labels = (f"expected ({left.source})", f"Envoy ({right.source})")
     elif other:
-        left, right = e.against_file(source, other, options, fetch)
+        try:
+            left, right = e.against_file(source, other, options, fetch)
+        except ZtunnelDumpGiven:
+            return _ztunnel_diff(source, other, options, ignore, fmt)
         labels = (left.source, right.source)
     else:
         recorded = e.against_recorded(source) if istiod is None else None
@@ -188,6 +195,28 @@ def _check_regex(option: str, pattern: str | None) -> None:
             hint=f"{option} takes a Python regex over field paths, e.g. "
             f"{option} 'connect_timeout|metadata'; escape ( [ * with \\",
         ) from None
+
+
+def _ztunnel_diff(
+    source: str, other: str, options: LiveOptions, ignore: str | None, fmt: Format
+) -> int:
+    """Two ztunnel dumps: workloads, services, policies and certificates."""
+    from pdebug.diff_ztunnel import compare
+    from pdebug.model.ztunnel import parse
+    from pdebug.sources import open_source
+    from pdebug.views import diffreport
+
+    dumps = []
+    for text in (source, other):
+        src = open_source(text, options)
+        try:
+            dumps.append(parse(src.get("/config_dump"), src.label))
+        finally:
+            src.close()
+    report = compare(dumps[0], dumps[1], ignore)
+    out = fmt.render(diffreport.view(report, None))
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    return ExitCode.OK if report.same else ExitCode.FINDINGS
 
 
 def _kinds(include: list[str] | None) -> tuple[list[str], bool]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from pdebug.errors import InvalidInput
+from pdebug.errors import InvalidInput, ZtunnelDumpGiven
 from pdebug.model.dump import (
     KEY_KINDS,
     KEY_TYPES,
@@ -31,6 +31,10 @@ class _Top(msgspec.Struct, gc=False):
     clusterStatuses: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     apiVersion: str | None = None  # noqa: N815 - a Kubernetes object, not a dump
     kind: str | None = None
+    # A ztunnel (ambient) dump, not an Envoy one: said so, with the command that reads it.
+    workloads: msgspec.Raw = msgspec.Raw()
+    workloadState: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    certificates: msgspec.Raw = msgspec.Raw()
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -194,6 +198,12 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
         )
     if top.configs is not None:
         return Loaded(dump=_dump(top.configs, source))
+    if len(top.workloads) or len(top.workloadState) or len(top.certificates):
+        raise ZtunnelDumpGiven(
+            f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
+            hint=f"read it with: pdebug ztunnel-config workload|service|policy|certificate|"
+            f"connections|all -f {source}",
+        )
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:
         return Loaded(clusters=ClustersStatus.parse(bytes(data), source))

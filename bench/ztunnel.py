@@ -1,0 +1,77 @@
+"""Benchmark ``pdebug ztunnel-config`` on a generated 10,000-workload ztunnel dump.
+
+Whole processes, interleaved, median of ``--runs``: ``pdebug zc workload -f FILE`` (and
+``service``, ``all``) against an ``orjson.loads`` process of the same file (the floor), in
+the same run. Target (issue #15): the workload table in <= 0.3x the floor. Prints one row
+per command with its ratio, and MET/MISSED for the target, plus the load average before
+and after (the machine is shared: compare ratios, not seconds).
+
+Usage::
+
+    python bench/ztunnel.py [--workloads 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import genztunnel  # noqa: E402
+from run import FLOOR_SRC, OUT, ROOT, run_once, tools  # noqa: E402
+
+TARGET = 0.3
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workloads", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pdebug", help="pdebug executable (default .venv/bin/pdebug)")
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"ztunnel-{args.workloads}.json"
+    if not path.exists():
+        genztunnel.main(["--workloads", str(args.workloads), "-o", str(path)])
+    pdebug = tools(args.pdebug)["pdebug"] or "pdebug"
+    commands = {
+        "orjson floor": [sys.executable, "-c", FLOOR_SRC, str(path)],
+        "pdebug zc workload": [pdebug, "zc", "workload", "-f", str(path)],
+        "pdebug zc service": [pdebug, "zc", "service", "-f", str(path)],
+        "pdebug zc all": [pdebug, "zc", "all", "-f", str(path)],
+    }
+    load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(args.runs):  # interleaved, so load changes hit every command alike
+        for label, argv_ in commands.items():
+            sample = run_once(argv_, 600)
+            if sample.rc != 0:
+                print(f"{label}: exit {sample.rc}: {sample.stderr[:200]!r}", file=sys.stderr)
+                return 1
+            times[label].append(sample.wall)
+    floor = statistics.median(times["orjson floor"])
+    size = path.stat().st_size / 1e6
+    print(f"ztunnel dump: {args.workloads} workloads, {size:.1f} MB, {args.runs} runs")
+    print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n")
+    print("| command | median | min-max | vs floor | target |")
+    print("| --- | --- | --- | --- | --- |")
+    for label, values in times.items():
+        med = statistics.median(values)
+        ratio = med / floor
+        target = ""
+        if label == "pdebug zc workload":
+            target = f"<= {TARGET}x: {'MET' if ratio <= TARGET else 'MISSED'}"
+        print(
+            f"| {label} | {med:.3f} s | {min(values):.3f}-{max(values):.3f} | "
+            f"{ratio:.2f}x | {target} |"
+        )
+    print(f"\n(file: {path.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""``pdebug check`` on a ztunnel dump (Istio ambient): codes ``PD7xx``.
+
+Each rule is grounded in the research note ``ztunnel.md`` §5 (the number in brackets is
+that table's row) and reads one dump only. Codes are a runbook contract, as for the Envoy
+checks: never renumbered, never reused.
+
+=====  ========  ==================================================================
+PD701  warning   certificate not available (Initializing, or Unavailable: reason) [1]
+PD702  error     certificate outside its validity period (leaf, intermediate, root) [2]
+PD703  warning   leaf certificate expires within --cert-days [3]
+PD704  error     waypoint reference resolves to no known service (WAYPOINT ``NA``) [6]
+PD705  error     waypoint service with no healthy endpoint: bound traffic is dropped [7]
+PD706  warning   service without endpoints (``0/0``; not ``default/kubernetes``) [10]
+PD707  warning   endpoint whose workload is unknown (counted unhealthy) [11]
+PD708  error     ALLOW policy without rules: denies everything it applies to [22]
+PD709  warning   workload lists a policy the dump does not have [21]
+PD710  info      dry-run policy (istioctl's table hides the flag) [23]
+PD711  warning   HBONE/TCP mismatch in a connection [14, 15]
+PD712  warning   connection to an address ztunnel knows nothing about [16, 20]
+PD713  warning   captured pod still Pending in ztunnel [18]
+PD714  warning   waypoint set on a workload ztunnel does not capture (TCP) [13]
+=====  ========  ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pdebug.checks.base import CheckOptions, CheckReport, Finding, Severity
+from pdebug.model.ztunnel import ZtunnelDump
+from pdebug.views import ztunnel as zv
+
+HBONE_PORT = "15008"
+
+
+@dataclass(frozen=True)
+class ZCheck:
+    """One ztunnel check: stable code, severity, name, and the rule."""
+
+    code: str
+    severity: Severity
+    name: str
+    func: Callable[[ZtunnelDump, CheckOptions, ZCheck], Iterator[Finding]]
+
+    def finding(self, resource: str, message: str, hint: str) -> Finding:
+        """A finding of this check."""
+        return Finding(self.code, self.severity, resource, message, hint)
+
+
+CHECKS: list[ZCheck] = []
+
+
+def _check(
+    code: str, severity: Severity, name: str
+) -> Callable[[Callable[[ZtunnelDump, CheckOptions, ZCheck], Iterator[Finding]]], None]:
+    def register(func: Callable[[ZtunnelDump, CheckOptions, ZCheck], Iterator[Finding]]) -> None:
+        CHECKS.append(ZCheck(code, severity, name, func))
+
+    return register
+
+
+def _now(options: CheckOptions) -> datetime:
+    return options.now or datetime.now(UTC)
+
+
+def _wname(w: dict[str, Any]) -> str:
+    return f"workload/{zv._s(w.get('name'))}.{zv._s(w.get('namespace'))}"
+
+
+def _sname(s: dict[str, Any]) -> str:
+    return f"service/{zv._s(s.get('name'))}.{zv._s(s.get('namespace'))}"
+
+
+# --- certificates -------------------------------------------------------------------------
+
+
+@_check("PD701", Severity.WARNING, "ztunnel-cert-unavailable")
+def _cert_unavailable(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    available = {c.get("identity") for c in d.certificates if c.get("state") == "Available"}
+    for cert in d.certificates:
+        state = zv._s(cert.get("state"))
+        if state == "Available" or "no longer needed" in state:
+            continue
+        identity = zv._s(cert.get("identity"))
+        also = " (another entry of it is Available)" if identity in available else ""
+        yield this.finding(
+            f"certificate/{identity}",
+            f"ztunnel holds no usable certificate: {state or 'no state'}{also}",
+            "ztunnel fetches certificates from istiod (CA_ADDRESS): check istiod and "
+            "ztunnel's log for CSR errors",
+        )
+
+
+@_check("PD702", Severity.ERROR, "ztunnel-cert-invalid")
+def _cert_invalid(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for row in zv.cert_rows(d, _now(o)):
+        if row.kind == "NA" or row.valid or row.status != "Available":
+            continue
+        why = (
+            "its times do not parse"
+            if row.bad_time
+            else (f"valid {row.not_before} .. {row.not_after}")
+        )
+        yield this.finding(
+            f"certificate/{row.identity}",
+            f"{row.kind} certificate (serial {row.serial}) is not valid now: {why}",
+            "mTLS with this identity fails; check the CA's root and istiod's certificate",
+        )
+
+
+@_check("PD703", Severity.WARNING, "ztunnel-cert-expiring")
+def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    now = _now(o)
+    horizon = now + timedelta(days=o.cert_days)
+    for row in zv.cert_rows(d, now):
+        if row.kind != "Leaf" or not row.valid or row.expires is None:
+            continue
+        if row.expires <= horizon:
+            days = (row.expires - now).total_seconds() / 86400
+            yield this.finding(
+                f"certificate/{row.identity}",
+                f"leaf certificate expires in {days:.1f} days ({row.not_after})",
+                "workload certificates rotate well before expiry; a leaf this close to its end "
+                "suggests rotation is stuck (ztunnel's log, istiod)",
+            )
+
+
+# --- waypoints and services ---------------------------------------------------------------
+
+
+@_check("PD704", Severity.ERROR, "ztunnel-waypoint-unresolved")
+def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    index = zv.waypoint_index(d.services)
+    for w in d.workloads:
+        if zv.waypoint_name(w.get("waypoint"), index) == "NA":
+            dest = zv._obj(w.get("waypoint")).get("destination")
+            yield this.finding(
+                _wname(w),
+                f"waypoint {zv._s(dest)!r} matches no service ztunnel knows",
+                "is the waypoint deployed and ready? kubectl get gateway -A; "
+                "istiod binds a waypoint only once it has an address",
+            )
+    for s in d.services:
+        if zv.waypoint_name(s.get("waypoint"), index) == "NA":
+            dest = zv._obj(s.get("waypoint")).get("destination")
+            yield this.finding(
+                _sname(s),
+                f"waypoint {zv._s(dest)!r} matches no service ztunnel knows",
+                "is the waypoint deployed and ready? kubectl get gateway -A",
+            )
+
+
+@_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
+def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    by_uid = zv.workloads_by_uid(d)
+    users: dict[str, list[str]] = {}
+    index = zv.waypoint_index(d.services)
+    for obj in [*d.workloads, *d.services]:
+        name = zv.waypoint_name(obj.get("waypoint"), index)
+        if name not in ("None", "NA"):
+            users.setdefault(name, []).append(zv._s(obj.get("name")))
+    for s in d.services:
+        name = zv._s(s.get("name"))
+        if name not in users:
+            continue
+        healthy, total = zv.endpoint_counts(s, by_uid)
+        if healthy == 0:
+            bound = ", ".join(sorted(set(users[name]))[:5])
+            yield this.finding(
+                _sname(s),
+                f"waypoint has {healthy}/{total} healthy endpoints; traffic to {bound} "
+                "through it has nowhere to go",
+                f"kubectl get pods -n {zv._s(s.get('namespace'))} "
+                f"-l gateway.networking.k8s.io/gateway-name={name}",
+            )
+
+
+@_check("PD706", Severity.WARNING, "ztunnel-service-no-endpoints")
+def _no_endpoints(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for s in d.services:
+        if (s.get("namespace"), s.get("name")) == ("default", "kubernetes"):
+            continue  # the API server is not a workload
+        if not zv._obj(s.get("endpoints")):
+            yield this.finding(
+                _sname(s),
+                "service has no endpoints (0/0): connections to it fail",
+                "are its pods running and selected? kubectl get endpointslices -n "
+                f"{zv._s(s.get('namespace'))} -l kubernetes.io/service-name={zv._s(s.get('name'))}",
+            )
+
+
+@_check("PD707", Severity.WARNING, "ztunnel-endpoint-dangling")
+def _dangling_endpoint(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    by_uid = zv.workloads_by_uid(d)
+    for s in d.services:
+        missing = [
+            zv._s(zv._obj(ep).get("workloadUid"))
+            for ep in zv._obj(s.get("endpoints")).values()
+            if zv._obj(ep).get("workloadUid") not in by_uid
+        ]
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            yield this.finding(
+                _sname(s),
+                f"endpoint workload {missing[0]}{more} is unknown to ztunnel (counted unhealthy)",
+                "ztunnel's workload and service state disagree; istiod may be pushing",
+            )
+
+
+# --- policies -------------------------------------------------------------------------------
+
+
+@_check("PD708", Severity.ERROR, "ztunnel-allow-nothing")
+def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for p in d.policies:
+        if p.get("action") != "Allow" or zv._list(p.get("rules")):
+            continue
+        scope = zv._s(p.get("scope"))
+        where = {
+            "Global": "every captured workload in the mesh",
+            "Namespace": f"every captured workload of namespace {zv._s(p.get('namespace'))}",
+        }.get(scope, "the workloads it selects")
+        yield this.finding(
+            f"policy/{zv._s(p.get('name'))}.{zv._s(p.get('namespace'))}",
+            f"ALLOW policy with no rules matches nothing: unless another ALLOW matches, "
+            f"{where} denies all inbound connections",
+            "intended as deny-all? if not, add rules (kubectl get authorizationpolicy -A)",
+        )
+
+
+@_check("PD709", Severity.WARNING, "ztunnel-policy-dangling")
+def _policy_dangling(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    known = {f"{zv._s(p.get('namespace'))}/{zv._s(p.get('name'))}" for p in d.policies}
+    for w in d.workloads:
+        for key in zv._list(w.get("authorizationPolicies")):
+            if key not in known:
+                yield this.finding(
+                    _wname(w),
+                    f"selected by policy {zv._s(key)} that ztunnel does not have "
+                    "(skipped when authorizing)",
+                    "istiod may still be pushing; or the policy failed to convert",
+                )
+
+
+@_check("PD710", Severity.INFO, "ztunnel-policy-dry-run")
+def _dry_run(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for p in d.policies:
+        if p.get("dryRun") is True:
+            yield this.finding(
+                f"policy/{zv._s(p.get('name'))}.{zv._s(p.get('namespace'))}",
+                f"{zv._s(p.get('action'))} policy is dry-run: it is logged, not enforced",
+                "istioctl's policy table does not show this; pdebug zc policy -o wide does",
+            )
+
+
+# --- connections and capture -------------------------------------------------------------
+
+
+def _port(addr: Any) -> str | None:
+    parts = zv.split_host_port(zv._s(addr))
+    return parts[1] if parts else None
+
+
+def _host(addr: Any) -> str | None:
+    parts = zv.split_host_port(zv._s(addr))
+    return parts[0] if parts else None
+
+
+def _connections(d: ZtunnelDump) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for state in d.workload_state.values():
+        info = zv._obj(state.get("info"))
+        pod = f"{zv._s(info.get('name'))}.{zv._s(info.get('namespace'))}"
+        conns = zv._obj(state.get("connections"))
+        for direction in ("inbound", "outbound"):
+            for c in map(zv._obj, zv._list(conns.get(direction))):
+                yield pod, direction, c
+
+
+@_check("PD711", Severity.WARNING, "ztunnel-hbone-mismatch")
+def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    meshed = {
+        zv._s(ip)
+        for w in d.workloads
+        if w.get("protocol") == "HBONE"
+        for ip in zv._list(w.get("workloadIps"))
+    }
+    for pod, direction, c in _connections(d):
+        proto = zv._s(c.get("protocol"))
+        if direction == "outbound":
+            port = _port(c.get("actualDst"))
+            if proto in ("HBONE", "DOUBLEHBONE") and port != HBONE_PORT:
+                why = f"{proto} connection to {zv._s(c.get('actualDst'))}, not port 15008"
+            elif proto == "TCP" and port == HBONE_PORT:
+                why = f"plain TCP to the HBONE port ({zv._s(c.get('actualDst'))})"
+            elif proto == "TCP" and _host(c.get("actualDst")) in meshed:
+                why = f"plain TCP to meshed pod {zv._s(c.get('actualDst'))} (expected HBONE)"
+            else:
+                continue
+        else:
+            if proto != "TCP" or _host(c.get("actualDst")) not in meshed:
+                continue
+            why = (
+                f"plaintext inbound from {zv._s(c.get('src'))} to a meshed pod "
+                "(a client without mesh identity)"
+            )
+        yield this.finding(
+            f"connection/{pod}",
+            why,
+            "STRICT mTLS would refuse it; is the peer in the mesh (istio.io/dataplane-mode)?",
+        )
+
+
+@_check("PD712", Severity.WARNING, "ztunnel-unknown-destination")
+def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    known = {zv._s(ip) for w in d.workloads for ip in zv._list(w.get("workloadIps"))}
+    known |= {zv._vip(v) for s in d.services for v in zv._list(s.get("vips"))}
+    for pod, direction, c in _connections(d):
+        if direction != "outbound":
+            continue
+        target = c.get("originalDst") or c.get("actualDst")
+        host = _host(target)
+        if host and host not in known:
+            yield this.finding(
+                f"connection/{pod}",
+                f"outbound to {zv._s(target)}, an address of no workload or service "
+                "ztunnel knows (passed through, unmanaged)",
+                "is the destination in this cluster? a ServiceEntry makes external "
+                "destinations known",
+            )
+
+
+@_check("PD713", Severity.WARNING, "ztunnel-pod-pending")
+def _pod_pending(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for state in d.workload_state.values():
+        if state.get("state") == "Pending":
+            info = zv._obj(state.get("info"))
+            yield this.finding(
+                f"workload/{zv._s(info.get('name'))}.{zv._s(info.get('namespace'))}",
+                "ztunnel has not finished capturing this pod (Pending)",
+                "istio-cni hands pods to ztunnel; check the istio-cni node agent's log",
+            )
+
+
+@_check("PD714", Severity.WARNING, "ztunnel-waypoint-not-captured")
+def _waypoint_tcp(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    for w in d.workloads:
+        if w.get("waypoint") is not None and w.get("protocol") == "TCP":
+            yield this.finding(
+                _wname(w),
+                "has a waypoint but is not captured by ztunnel (TCP): the 'only via the "
+                "waypoint' rule cannot be enforced for it",
+                "label its namespace istio.io/dataplane-mode=ambient",
+            )
+
+
+BY_CODE = {c.code: c for c in CHECKS}
+
+
+def run(dump: ZtunnelDump, options: CheckOptions) -> CheckReport:
+    """Every ztunnel check not ignored, findings in report order."""
+    report = CheckReport(dump.source, ignored=sorted(options.ignore & set(BY_CODE)))
+    found: list[Finding] = []
+    for chk in CHECKS:
+        if chk.code in options.ignore:
+            continue
+        report.run += 1
+        found.extend(chk.func(dump, options, chk))
+    unique = list(dict.fromkeys(found))
+    unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
+    report.findings = unique
+    return report

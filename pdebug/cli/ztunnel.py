@@ -1,0 +1,409 @@
+"""``pdebug ztunnel-config`` (``zc``): istioctl's ambient-mode views of a ztunnel."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli.views import ContextOpt, TimeoutOpt
+
+zc_app = typer.Typer(
+    name="ztunnel-config",
+    help="Istio ambient mode: show a ztunnel's workloads, services, policies, certificates "
+    "and connections (istioctl ztunnel-config, alias zc).\n\n"
+    "SOURCE is a saved ztunnel GET /config_dump (or -f FILE; '-' = stdin, .gz ok), a "
+    "ztunnel admin URL (http://127.0.0.1:15000), a ztunnel pod, or a workload pod "
+    "(its node's ztunnel, filtered to that workload). Without SOURCE: --node NODE, else "
+    "a pod of the ztunnel DaemonSet.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(zc_app, name="ztunnel-config")
+app.add_typer(zc_app, name="zc", hidden=True)
+
+_LIVE = "Live ztunnel"
+ZSourceArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="SOURCE",
+        help="A saved ztunnel dump, an admin URL, a ztunnel pod or a workload pod "
+        "([pod/]NAME[.NS]).",
+        show_default=False,
+    ),
+]
+FileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--file", "-f", help="A saved ztunnel /config_dump ('-' = stdin).", metavar="FILE"
+    ),
+]
+NodeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--node",
+        help="Ask the ztunnel on this Kubernetes node.",
+        metavar="NODE",
+        rich_help_panel=_LIVE,
+    ),
+]
+ZOutputOpt = Annotated[
+    str,
+    typer.Option(
+        "--output", "-o", help="short (table), wide, json, yaml or markdown.", metavar="FORMAT"
+    ),
+]
+ZNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the pod SOURCE.",
+        metavar="NS",
+        rich_help_panel=_LIVE,
+    ),
+]
+ZIstioNamespaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--istio-namespace",
+        "-i",
+        help="Where the ztunnel DaemonSet runs.",
+        metavar="NS",
+        envvar="ISTIOCTL_ISTIONAMESPACE",
+        rich_help_panel=_LIVE,
+    ),
+]
+AdminPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--proxy-admin-port",
+        "--admin-port",
+        help="ztunnel's admin port.",
+        metavar="PORT",
+        min=1,
+        max=65535,
+        rich_help_panel=_LIVE,
+    ),
+]
+KubeconfigShortOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        "-c",
+        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
+        metavar="FILE",
+        rich_help_panel=_LIVE,
+    ),
+]
+WorkloadNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(help="Only workloads of this namespace.", metavar="NS"),
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Judge certificate validity as of this RFC 3339 time (default: now).",
+        metavar="TIME",
+    ),
+]
+
+
+class _Common:
+    """The options every ``zc`` view shares, gathered once."""
+
+    def __init__(
+        self,
+        source: str | None,
+        file: str | None,
+        node: str | None,
+        namespace: str | None,
+        istio_namespace: str,
+        context: str | None,
+        kubeconfig: str | None,
+        admin_port: int,
+        timeout: float,
+    ) -> None:
+        self.source, self.file, self.node = source, file, node
+        self.istio_namespace = istio_namespace
+        from pdebug.sources import LiveOptions
+
+        self.options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port)
+
+
+def _run(
+    common: _Common,
+    output: str,
+    build: Callable[..., object],
+    need_one: bool = False,
+    lead: str = "",
+) -> int:
+    """Fetch, parse, build the view, render and print (the zc twin of ``run_view``)."""
+    from pdebug.model.ztunnel import parse
+    from pdebug.render import get_format
+    from pdebug.sources import ztunnel as source
+    from pdebug.views.result import ViewResult
+    from pdebug.views.table import Table
+
+    fmt = get_format(output)
+    got = source.fetch(
+        common.source,
+        common.file,
+        common.node,
+        common.options,
+        common.istio_namespace,
+        need_one=need_one,
+    )
+    dump = parse(got.data, got.label)
+    for warning in dump.warnings:
+        print(f"pdebug: warning: {got.label}: {warning}", file=sys.stderr)
+    result = build(dump, got.workload, fmt.wide)
+    assert isinstance(result, ViewResult)
+    text = fmt.render(result)
+    if text:
+        sys.stdout.write(text if fmt.structured else lead + text)
+        sys.stdout.flush()
+    if result.note and not fmt.structured and isinstance(result.table, Table):
+        print(result.note, file=sys.stderr)
+    return 0
+
+
+def _now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    from pdebug.errors import UsageError
+    from pdebug.views.ztunnel import parse_time
+
+    when = parse_time(text)
+    if when is None:
+        raise UsageError(
+            f"--now {text!r} is not an RFC 3339 time", hint="e.g. 2026-01-31T12:00:00Z"
+        )
+    return when
+
+
+def _command(name: str, *aliases: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    def register(func: Callable[..., int]) -> Callable[..., int]:
+        zc_app.command(name)(func)
+        for alias in aliases:
+            zc_app.command(alias, hidden=True)(func)
+        return func
+
+    return register
+
+
+@_command("workload", "workloads", "w")
+def workload_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    workload_namespace: WorkloadNamespaceOpt = None,
+    workload_name: Annotated[
+        str | None, typer.Option(help="Only the workload (pod) of this name.", metavar="NAME")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Only workloads with this IP.", metavar="IP")
+    ] = None,
+    workload_node: Annotated[
+        str | None, typer.Option(help="Only workloads on this node.", metavar="NODE")
+    ] = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Workloads ztunnel knows: namespace, pod, address, node, waypoint, protocol.
+
+    Wide adds status, service account, trust domain, canonical name and revision, network
+    and cluster.
+
+    Example: pdebug zc workload -f ztunnel-dump.json --workload-namespace bookinfo
+    """
+    from pdebug.views import ztunnel as v
+
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+
+    def build(dump: object, workload: tuple[str, str] | None, wide: bool) -> object:
+        name, ns = workload or (workload_name, workload_namespace)
+        flt = v.WorkloadFilter(ns, address, workload_node, name)
+        return v.workloads(dump, flt, wide)  # type: ignore[arg-type]
+
+    return _run(common, output, build)
+
+
+@_command("service", "services", "svc", "s")
+def service_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    service_namespace: Annotated[
+        str | None, typer.Option(help="Only services of this namespace.", metavar="NS")
+    ] = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Services: namespace, name, VIPs, waypoint and healthy/total endpoints.
+
+    Wide adds the hostname and the ports (service port->target port).
+
+    Example: pdebug zc svc -f ztunnel-dump.json --service-namespace bookinfo
+    """
+    from pdebug.views import ztunnel as v
+
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+    return _run(common, output, lambda d, _w, _wide: v.services(d, service_namespace))
+
+
+@_command("policy", "policies", "pol", "p")
+def policy_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    policy_namespace: Annotated[
+        str | None, typer.Option(help="Only policies of this namespace.", metavar="NS")
+    ] = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Authorization policies ztunnel enforces: namespace, name, action, scope.
+
+    Wide adds the number of rules and whether the policy is dry-run (istioctl hides it).
+
+    Example: pdebug zc policy -f ztunnel-dump.json
+    """
+    from pdebug.views import ztunnel as v
+
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+    return _run(common, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
+
+
+@_command("certificate", "certificates", "certs", "cert")
+def certificate_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    now: NowOpt = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Certificates of one ztunnel: identity, type, status, validity, serial and dates.
+
+    Wide adds the days left. Live, this view needs one ztunnel: SOURCE, --node, or a
+    cluster with a single ztunnel pod.
+
+    Example: pdebug zc certificate --node ambient-worker
+    """
+    from pdebug.views import ztunnel as v
+
+    when = _now(now)
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+
+    def build(dump: object, _w: object, _wide: bool) -> object:
+        for note in v.bad_time_notes(dump, when):  # type: ignore[arg-type]
+            print(f"pdebug: warning: {note}", file=sys.stderr)
+        return v.certificates(dump, when)  # type: ignore[arg-type]
+
+    return _run(common, output, build, need_one=True)
+
+
+@_command("connections", "cons")
+def connections_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    direction: Annotated[
+        str | None, typer.Option(help="inbound or outbound (default both).", metavar="DIR")
+    ] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Do not resolve addresses to names.")] = False,
+    workload_namespace: WorkloadNamespaceOpt = None,
+    workload_name: Annotated[
+        str | None, typer.Option(help="Only the pod of this name.", metavar="NAME")
+    ] = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Live connections of the pods one ztunnel captures, names resolved.
+
+    Example: pdebug zc connections pod/productpage-v1-abc -n bookinfo --direction outbound
+    """
+    from pdebug.views import ztunnel as v
+
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+
+    def build(dump: object, workload: tuple[str, str] | None, _wide: bool) -> object:
+        name, ns = workload or (workload_name, workload_namespace)
+        flt = v.ConnectionFilter(ns, name, direction, raw)
+        return v.connections(dump, flt)  # type: ignore[arg-type]
+
+    return _run(common, output, build, need_one=True)
+
+
+@_command("all")
+def all_cmd(
+    source: ZSourceArg = None,
+    file: FileOpt = None,
+    output: ZOutputOpt = "table",
+    with_headers: Annotated[bool, typer.Option(help="Title each table.")] = False,
+    now: NowOpt = None,
+    node: NodeOpt = None,
+    namespace: ZNamespaceOpt = None,
+    istio_namespace: ZIstioNamespaceOpt = "istio-system",
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigShortOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Every table: workloads, services, policies, certificates, connections.
+
+    -o json|yaml print the whole dump as ztunnel wrote it.
+
+    Example: pdebug zc all -f ztunnel-dump.json --with-headers
+    """
+    from pdebug.views import ztunnel as v
+
+    when = _now(now)
+    common = _Common(
+        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    )
+    return _run(common, output, lambda d, _w, _wide: v.everything(d, with_headers, when), lead="\n")
+
+
+__all__ = ["zc_app"]

@@ -1,0 +1,171 @@
+"""Where a ztunnel's ``/config_dump`` comes from: a file, an admin URL, or the cluster.
+
+The cluster rules are istioctl ``ztunnel-config``'s (research note ``ztunnel.md`` §3.2):
+
+* ``--node N``: the pod of the ``ztunnel`` DaemonSet (in the Istio namespace) on node N;
+* a ztunnel pod (label ``app=ztunnel``, or no ``app`` label and a name starting with
+  ``ztunnel``): that pod;
+* any other pod (a workload): the ztunnel on that pod's node, and the workload's name and
+  namespace become filters of the workload and connection tables;
+* nothing: a pod of the ``ztunnel`` DaemonSet; the per-instance views (certificates,
+  connections) insist that there is exactly one.
+
+A bare ``NAME`` without ``-n`` is looked up in the Istio namespace, as istioctl does.
+Everything is read-only: GETs on the API server and on ztunnel's admin port (15000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.sources import LiveOptions
+
+Json = dict[str, Any]
+DAEMONSET = "ztunnel"
+ADMIN_PATH = "/config_dump"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A ztunnel dump's bytes, who answered, and the workload a pod argument named."""
+
+    data: bytes | memoryview
+    label: str
+    workload: tuple[str, str] | None = None  # (pod name, namespace)
+
+
+def is_ztunnel_pod(pod: Json) -> bool:
+    """Istioctl's test: ``app=ztunnel``, or no ``app`` label and a ``ztunnel`` name prefix."""
+    meta = pod.get("metadata") or {}
+    app = (meta.get("labels") or {}).get("app")
+    if app is not None:
+        return bool(app == "ztunnel")
+    return str(meta.get("name") or "").startswith("ztunnel")
+
+
+def fetch(
+    source: str | None,
+    file: str | None,
+    node: str | None,
+    options: LiveOptions,
+    istio_namespace: str,
+    need_one: bool = False,
+) -> Fetched:
+    """The dump the command line names (see the module docstring)."""
+    given = [x for x in (source, file, node) if x]
+    if len(given) > 1:
+        raise UsageError(
+            "give at most one of SOURCE, -f/--file and --node",
+            hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
+        )
+    from pdebug.sources import classify
+
+    if file or (source and classify(source) == "file"):
+        from pdebug.sources import FileSource
+
+        fs = FileSource(file or source or "")
+        return Fetched(fs.get(ADMIN_PATH), fs.label)
+    if source and classify(source) == "admin":
+        from pdebug.sources.admin import AdminSource
+
+        admin = AdminSource(source, options.timeout)
+        try:
+            return Fetched(admin.get(ADMIN_PATH), admin.label)
+        finally:
+            admin.close()
+    return _from_cluster(source, node, options, istio_namespace, need_one)
+
+
+def _from_cluster(
+    source: str | None, node: str | None, options: LiveOptions, istio_ns: str, need_one: bool
+) -> Fetched:
+    from pdebug.sources.kube import KubeCluster, name_of, parse_target
+
+    label = source or (f"--node {node}" if node else f"daemonset/{DAEMONSET}.{istio_ns}")
+    cluster = KubeCluster(options, label)
+    try:
+        workload: tuple[str, str] | None = None
+        if node:
+            pod = _on_node(cluster, node, istio_ns, label)
+        elif source:
+            target = parse_target(source, options.namespace)
+            ns = target.namespace or options.namespace or istio_ns
+            if target.kind == "pod":
+                pod = cluster.read("pods", target.name, ns, f"{target.name}.{ns}")
+            else:
+                pod = _first(_pods_of(cluster, target.resource, target.name, ns), label)
+            if not is_ztunnel_pod(pod):
+                name = name_of(pod)
+                where = (pod.get("spec") or {}).get("nodeName")
+                if not where:
+                    raise SourceUnavailable(
+                        f"pod {name}.{ns} is not scheduled to a node, so no ztunnel serves it",
+                        hint=f"kubectl get pod {name} -n {ns} -o wide",
+                    )
+                workload = (name, ns)
+                pod = _on_node(cluster, str(where), istio_ns, f"{name}.{ns}")
+        else:
+            pods = _pods_of(cluster, "daemonsets", DAEMONSET, istio_ns)
+            if need_one and len(pods) != 1:
+                raise UsageError(
+                    f"this view is per ztunnel and {len(pods)} ztunnel pods run in {istio_ns}",
+                    hint="name one: pdebug zc VIEW ztunnel-POD, --node NODE, or a workload pod",
+                )
+            pod = _first(pods, label)
+        name = name_of(pod)
+        ns = str((pod.get("metadata") or {}).get("namespace") or istio_ns)
+        where = f"pod/{name}.{ns}"
+        forward = cluster.forward(name, ns, options.admin_port, where, service="ztunnel admin")
+        try:
+            return Fetched(forward.get(ADMIN_PATH), where, workload)
+        finally:
+            forward.close()
+    finally:
+        cluster.close()
+
+
+def _pods_of(cluster: Any, resource: str, name: str, namespace: str) -> list[Json]:
+    """The pods of a workload (for the DaemonSet: by its selector's ``matchLabels``)."""
+    from pdebug.sources.kube import selector_text
+
+    obj = cluster.read(resource, name, namespace, f"{resource}/{name}.{namespace}")
+    selector = selector_text(((obj.get("spec") or {}).get("selector")) or {})
+    if not selector:
+        raise SourceUnavailable(
+            f"{resource}/{name}.{namespace} has no selector, so no pods",
+            hint=f"kubectl get {resource} {name} -n {namespace} -o yaml",
+        )
+    pods: list[Json] = cluster.list("pods", namespace, selector, f"{resource}/{name}")
+    return pods
+
+
+def _on_node(cluster: Any, node: str, istio_ns: str, label: str) -> Json:
+    pods = [
+        p
+        for p in _pods_of(cluster, "daemonsets", DAEMONSET, istio_ns)
+        if (p.get("spec") or {}).get("nodeName") == node
+    ]
+    if not pods:
+        raise SourceUnavailable(
+            f"{label}: no ztunnel pod on node {node} (daemonset/{DAEMONSET} in {istio_ns})",
+            hint=f"kubectl get pods -n {istio_ns} -l app=ztunnel -o wide; "
+            "is the namespace ambient (istio.io/dataplane-mode=ambient)?",
+        )
+    return _first(pods, label)
+
+
+def _first(pods: list[Json], label: str) -> Json:
+    """The first Running and Ready pod by name (else the first by name)."""
+    from pdebug.sources.kube import name_of, running_and_ready
+
+    if not pods:
+        raise SourceUnavailable(
+            f"{label}: no ztunnel pods found",
+            hint="is Istio installed in ambient mode? kubectl get ds -A -l app=ztunnel "
+            "(-i names the Istio namespace)",
+        )
+    ordered = sorted(pods, key=name_of)
+    ready = [p for p in ordered if running_and_ready(p)]
+    return (ready or ordered)[0]
