@@ -57,6 +57,7 @@ def _root(
     """Root options."""
 
 
+from pdebug.cli import assert_ as _assert  # noqa: E402,F401  (registers `assert`)
 from pdebug.cli import check as _check  # noqa: E402,F401  (registers `check`)
 from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
 from pdebug.cli import dump as _dump  # noqa: E402,F401

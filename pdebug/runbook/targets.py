@@ -1,0 +1,133 @@
+"""The proxies ``pdebug assert`` judges: every SOURCE, each proxy of a bundle, each pod.
+
+* a file: a dump, or every proxy of a snapshot/dump bundle (offline, with the istiod sync
+  state the bundle recorded);
+* an Envoy admin URL: that proxy;
+* ``pod/NAME``, ``NAME.NS``, ``deploy/NAME``...: the pod, or every pod of the workload;
+* no SOURCE with ``-n NS`` / ``-l SELECTOR``: every sidecar those select, as ``pdebug
+  snapshot`` finds them, read in parallel.
+
+A proxy that cannot be read is kept, with why: its expectations say ERROR, and the others
+are still judged.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from pdebug.errors import PdebugError, SourceUnavailable, UsageError
+from pdebug.runbook.evaluate import Proxy, parse_sync
+from pdebug.sources import LiveOptions
+
+#: Sections a live proxy may leave out when it has none of them (as ``pdebug check``).
+_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the command line names."""
+
+    sources: tuple[str, ...] = ()
+    namespace: str | None = None
+    selector: str | None = None
+    parallel: int = 8
+
+
+def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
+    """The proxies, and whether one could not be reached (an exit-3 condition)."""
+    from pdebug.sources import classify
+
+    if not sel.sources and not (sel.namespace or sel.selector):
+        raise UsageError(
+            "say which proxies to judge",
+            hint="SOURCE... (dumps, bundles, admin URLs, pods, workloads), or -n NS / -l SELECTOR",
+        )
+    proxies: list[Proxy] = []
+    kube: list[str] = []
+    for text in sel.sources:
+        kind = classify(text)
+        if kind == "file":
+            proxies += _files(text)
+        elif kind == "admin":
+            proxies.append(_live(text, options, admin=True))
+        else:
+            kube.append(text)
+    if kube or (not sel.sources and (sel.namespace or sel.selector)):
+        if kube and sel.selector:
+            raise UsageError("give pods/workloads or -l SELECTOR, not both")
+        proxies += _pods(tuple(kube), sel, options)
+    unreachable = any(p.data is None and p.error_code == 3 for p in proxies)
+    return proxies, unreachable
+
+
+def _files(text: str) -> list[Proxy]:
+    from pdebug.report.inputs import read_inputs
+
+    inputs = read_inputs(text)
+    out = []
+    for data in inputs.proxies:
+        info = inputs.info.get(data.source)
+        if info is not None and (info.unreadable or (data.dump is None and data.health is None)):
+            why = info.unreadable or "; ".join(info.errors) or "not captured"
+            out.append(Proxy(data.source, None, why, name=info.name or data.source))
+            continue
+        sync = parse_sync(info.sync) if info is not None else None
+        out.append(Proxy.of(data.source, data, sync))
+    return out
+
+
+def _load(text: str, options: LiveOptions, admin: bool) -> Proxy:
+    from pdebug.proxy import Fetch, Target, load_proxy
+
+    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+    data = load_proxy(Target(text, admin, options), fetch)
+    return Proxy.of(data.source, data)
+
+
+def _live(text: str, options: LiveOptions, admin: bool = False) -> Proxy:
+    try:
+        return _load(text, options, admin)
+    except PdebugError as exc:
+        proxy = Proxy(text, None, exc.message)
+        proxy.error_code = int(exc.exit_code)
+        return proxy
+
+
+def _pods(targets: tuple[str, ...], sel: Selection, options: LiveOptions) -> list[Proxy]:
+    from pdebug import snapshot
+    from pdebug.sources.kube import KubeCluster
+
+    choice = snapshot.Selection(targets, sel.namespace, False, sel.selector)
+    choice.check()
+    cluster = KubeCluster(options, choice.describe(sel.namespace or "default"))
+    try:
+        records = snapshot.discover(
+            cluster, snapshot.SnapshotOptions(options, choice, parallel=sel.parallel)
+        )
+    finally:
+        cluster.close()
+    if not records:
+        raise SourceUnavailable(
+            f"no pods in {choice.describe(sel.namespace or 'the namespace')}",
+            hint="check -n/-l: kubectl get pods -n NS -l SELECTOR",
+        )
+    wanted = [r for r in records if r.status != "skipped"]
+    with ThreadPoolExecutor(max_workers=max(1, sel.parallel)) as pool:
+        loaded = list(
+            pool.map(
+                lambda r: (
+                    _live(f"pod/{r.pod}.{r.namespace}", options)
+                    if not r.errors
+                    else _failed(r.label, "; ".join(r.errors))
+                ),
+                wanted,
+            )
+        )
+    return loaded
+
+
+def _failed(label: str, why: str) -> Proxy:
+    proxy = Proxy(label, None, why)
+    proxy.error_code = 3
+    return proxy
