@@ -46,6 +46,7 @@ bench: $(STAMP)  ## measure pdebug against the JSON-parse floor (see README)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/ztunnel.py
+	$(BIN)/python bench/assert_bench.py
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

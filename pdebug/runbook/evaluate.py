@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pdebug.errors import PdebugError
 from pdebug.model import ProxyData
 from pdebug.runbook.load import Expectation, Runbook, Selector
 from pdebug.runbook.predicates import holds
 
+T = TypeVar("T")
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
 #: istiod sync states that mean "nothing is waiting to be acknowledged".
 _IN_SYNC = {"SYNCED", "NOT SENT", "IGNORED"}
@@ -47,6 +48,15 @@ class Proxy:
     sync: dict[str, str] | None = None
     #: the exit code of the error that kept it from being read (3 unreachable, 4 invalid)
     error_code: int = 4
+    #: work shared by the expectations judged on this proxy (check reports, resources)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def cached(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()`` once per proxy and ``key`` (many expectations ask the same)."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        value: T = self.memo[key]
+        return value
 
     @classmethod
     def of(cls, label: str, data: ProxyData, sync: dict[str, str] | None = None) -> Proxy:
@@ -133,13 +143,13 @@ def judge(exp: Expectation, proxy: Proxy, now: datetime | None = None) -> Result
         return result(ERROR, f"the proxy could not be read: {proxy.error}")
     try:
         if exp.kind == "request":
-            status, why = _request(exp, proxy.data)
+            status, why = _request(exp, proxy)
         elif exp.kind == "resource":
-            status, why = _resource(exp, proxy.data)
+            status, why = _resource(exp, proxy)
         elif exp.kind == "check":
-            status, why = _check(exp, proxy.data, now)
+            status, why = _check(exp, proxy, now)
         elif exp.kind == "certificates":
-            status, why = _certificates(exp, proxy.data, now)
+            status, why = _certificates(exp, proxy, now)
         else:
             status, why = _sync(proxy)
     except PdebugError as exc:
@@ -170,11 +180,15 @@ def request_of(exp: Expectation) -> Any:
 _UNKNOWN_KINDS = {"incomplete", "inconclusive"}
 
 
-def _request(exp: Expectation, data: ProxyData) -> tuple[str, str]:
+def _request(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     from pdebug.trace import trace
 
+    data = proxy.data
+    assert data is not None
     want = exp.spec["expect"]
-    verdict = trace(data, request_of(exp)).verdict
+    verdict = proxy.cached(
+        ("trace", repr(exp.spec["request"])), lambda: trace(data, request_of(exp)).verdict
+    )
     said = f"trace: {verdict.summary}"
     if verdict.kind in _UNKNOWN_KINDS and want.get("verdict") != "unknown":
         return ERROR, said
@@ -215,15 +229,16 @@ def _request(exp: Expectation, data: ProxyData) -> tuple[str, str]:
 # --- resources -----------------------------------------------------------------------
 
 
-def _resource(exp: Expectation, data: ProxyData) -> tuple[str, str]:
+def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     from pdebug.diff import collect
 
+    assert proxy.data is not None
     spec = exp.spec["resource"]
-    dump = data.need_dump("a resource expectation")
+    dump = proxy.data.need_dump("a resource expectation")
     section = _SECTIONS[spec["kind"]]
     if not dump.has(section):
         return ERROR, f"the dump has no {section} section"
-    found = collect(dump, section, include_static=True)
+    found = proxy.cached(("collect", section), lambda: collect(dump, section, True))
     if "name" in spec:
         names = [spec["name"]] if spec["name"] in found else []
         what = f"{spec['kind']} {spec['name']}"
@@ -242,7 +257,7 @@ def _resource(exp: Expectation, data: ProxyData) -> tuple[str, str]:
         return FAIL, f"no {what}"
     failures: list[str] = []
     for name in names:
-        plain = found[name].plain()
+        plain = proxy.cached(("plain", section, name), found[name].plain)
         for pred in exp.predicates:
             ok, seen = holds(pred, plain)
             if not ok:
@@ -258,17 +273,27 @@ def _resource(exp: Expectation, data: ProxyData) -> tuple[str, str]:
 # --- checks and certificates ------------------------------------------------------------
 
 
-def _run_checks(data: ProxyData, cert_days: float, now: datetime | None) -> Any:
-    from pdebug.checks import CheckOptions, run_checks
-
-    return run_checks(data, CheckOptions(cert_days=cert_days, now=now))
+_CERT_CODES = frozenset({"PD501", "PD502"})
 
 
-def _check(exp: Expectation, data: ProxyData, now: datetime | None) -> tuple[str, str]:
+def _run_checks(
+    proxy: Proxy, cert_days: float, now: datetime | None, only: frozenset[str] | None = None
+) -> Any:
+    """``pdebug check`` of the proxy (only some codes), once per proxy and options."""
+    from pdebug.checks import BY_CODE, CheckOptions, run_checks
+
+    data = proxy.data
+    assert data is not None
+    ignore = frozenset(BY_CODE) - only if only is not None else frozenset()
+    options = CheckOptions(cert_days=cert_days, ignore=ignore, now=now)
+    return proxy.cached(("checks", cert_days, now, only), lambda: run_checks(data, options))
+
+
+def _check(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple[str, str]:
     from pdebug.checks import Severity
 
     spec = exp.spec["check"]
-    report = _run_checks(data, 7.0, now)
+    report = _run_checks(proxy, 7.0, now)
     absent = {c.upper() for c in spec.get("absent") or []}
     could_not = [s for s in report.skipped if s.code in absent]
     bad = [f for f in report.findings if f.code in absent]
@@ -287,10 +312,10 @@ def _check(exp: Expectation, data: ProxyData, now: datetime | None) -> tuple[str
     return PASS, f"no {asked} ({report.run} checks run)"
 
 
-def _certificates(exp: Expectation, data: ProxyData, now: datetime | None) -> tuple[str, str]:
+def _certificates(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple[str, str]:
     days = float(exp.spec["certificates"]["min_days"])
-    report = _run_checks(data, days, now)
-    codes = {"PD501", "PD502"}
+    report = _run_checks(proxy, days, now, _CERT_CODES)
+    codes = _CERT_CODES
     bad = [f for f in report.findings if f.code in codes]
     if bad:
         first = bad[0]
