@@ -122,8 +122,12 @@ _RESOURCES: dict[str, tuple[str, str, str]] = {
     "statefulsets": ("apps", "apps/v1", "StatefulSet"),
     "daemonsets": ("apps", "apps/v1", "DaemonSet"),
     "replicasets": ("apps", "apps/v1", "ReplicaSet"),
+    "services": ("", "v1", "Service"),
+    "namespaces": ("", "v1", "Namespace"),
+    "gateways": ("gateway.networking.k8s.io", "gateway.networking.k8s.io/v1", "Gateway"),
 }
 _APPS = "deployments|statefulsets|daemonsets|replicasets"
+_GATEWAY_API = r"/apis/gateway\.networking\.k8s\.io/v1"
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/portforward$"), "pf"),
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods)/(?P<name>[^/]+)$"), "get"),
@@ -135,6 +139,17 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})$"), "list"),
     (re.compile(rf"^/apis/apps/v1/(?P<res>{_APPS})$"), "list"),
+    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>services)/(?P<name>[^/]+)$"), "get"),
+    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>services)$"), "list"),
+    (re.compile(r"^/api/v1/(?P<res>services)$"), "list"),
+    (re.compile(r"^/api/v1/(?P<res>namespaces)/(?P<name>[^/]+)$"), "get"),
+    (re.compile(r"^/api/v1/(?P<res>namespaces)$"), "list"),
+    (
+        re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)/(?P<name>[^/]+)$"),
+        "get",
+    ),
+    (re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)$"), "list"),
+    (re.compile(rf"^{_GATEWAY_API}/(?P<res>gateways)$"), "list"),
 ]
 #: A healthy one-replica status per workload resource (the required fields included).
 _WORKLOAD_STATUS: dict[str, Json] = {
@@ -1181,6 +1196,85 @@ class KubeDouble(eh.ServerContext):
             _owner_ref(sts),
             f"{name}-",
         )
+
+    def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> Json:
+        """Add (or replace) a Namespace (cluster-scoped) with ``labels``."""
+        meta = self._meta(name, "", labels)
+        meta.pop("namespace", None)
+        obj: Json = {
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": meta,
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }
+        with self._lock:
+            self._objects[("namespaces", "", name)] = obj
+        return obj
+
+    def add_service(
+        self,
+        name: str,
+        namespace: str = "default",
+        *,
+        labels: Mapping[str, str] | None = None,
+        selector: Mapping[str, str] | None = None,
+        ports: Sequence[int] = (80,),
+    ) -> Json:
+        """Add (or replace) a ClusterIP Service selecting ``selector`` (default app=NAME)."""
+        obj: Json = {
+            "kind": "Service",
+            "apiVersion": "v1",
+            "metadata": self._meta(name, namespace, labels),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": dict(selector or {"app": name}),
+                "ports": [{"name": f"p{p}", "port": p, "protocol": "TCP"} for p in ports],
+                "clusterIP": f"10.96.{len(self._objects) % 250}.{len(self._objects) // 250 + 1}",
+            },
+            "status": {"loadBalancer": {}},
+        }
+        with self._lock:
+            self._objects[("services", namespace, name)] = obj
+        return obj
+
+    def add_gateway(
+        self,
+        name: str,
+        namespace: str = "default",
+        *,
+        gateway_class: str = "istio-waypoint",
+        labels: Mapping[str, str] | None = None,
+        programmed: bool | None = True,
+    ) -> Json:
+        """Add a Gateway API Gateway (a waypoint by default: class istio-waypoint, HBONE 15008).
+
+        ``programmed`` sets the ``Programmed`` condition (``None``: no conditions yet).
+        """
+        conditions = []
+        if programmed is not None:
+            conditions.append(
+                {
+                    "type": "Programmed",
+                    "status": "True" if programmed else "False",
+                    "reason": "Programmed" if programmed else "Invalid",
+                    "message": "Resource programmed" if programmed else "Deployment not ready",
+                    "lastTransitionTime": _CREATED,
+                }
+            )
+        obj: Json = {
+            "kind": "Gateway",
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "metadata": self._meta(name, namespace, labels),
+            "spec": {
+                "gatewayClassName": gateway_class,
+                "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}],
+            },
+            "status": {"conditions": conditions},
+        }
+        with self._lock:
+            self._objects[("gateways", namespace, name)] = obj
+        return obj
 
     def add_daemonset(
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None

@@ -66,6 +66,7 @@ from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401
+from pdebug.cli import waypoints as _waypoints  # noqa: E402,F401
 from pdebug.cli import ztunnel as _ztunnel  # noqa: E402,F401  (registers ztunnel-config)
 
 

@@ -88,6 +88,15 @@ _HANDSHAKE = re.compile(r"Handshake status (\d{3})")
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
+#: The API path of each resource pdebug reads (apps/v1 for the workloads).
+_API_GROUPS = {
+    "pods": "/api/v1",
+    "services": "/api/v1",
+    "namespaces": "/api/v1",
+    "gateways": "/apis/gateway.networking.k8s.io/v1",
+}
+
+
 @dataclass(frozen=True)
 class KubeTarget:
     """A SOURCE argument that names a pod or a workload.
@@ -313,7 +322,7 @@ class KubeCluster:
 
     # ------------------------------------------------------------------ API calls
 
-    def read(self, resource: str, name: str, namespace: str, label: str) -> Json:
+    def read(self, resource: str, name: str, namespace: str | None, label: str) -> Json:
         """GET one pod or workload as raw JSON.
 
         Raises:
@@ -369,7 +378,7 @@ class KubeCluster:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        group = "/api/v1" if resource == "pods" else "/apis/apps/v1"
+        group = _API_GROUPS.get(resource, "/apis/apps/v1")
         path, params = f"{group}/{resource}", {}
         if namespace is not None:
             path, params = f"{group}/namespaces/{{namespace}}/{resource}", {"namespace": namespace}
@@ -419,6 +428,13 @@ class KubeCluster:
             return SourceUnavailable(
                 f"{label}: {kind} {name!r} not found {where}",
                 hint=f"list them with: kubectl get {resource} {flag}",
+            )
+        if status == 404 and resource == "gateways":
+            return SourceUnavailable(
+                f"{label}: the Gateway API (gateway.networking.k8s.io/v1) is not installed, "
+                "so there are no waypoints",
+                hint="ambient waypoints are Gateways: install the Gateway API CRDs "
+                "(kubectl get crd gateways.gateway.networking.k8s.io)",
             )
         if status == 400 and verb == "list" and selector:
             # The only parameter of a list: the API server cannot parse the selector.

@@ -1,0 +1,69 @@
+"""``pdebug waypoints`` (istioctl ``waypoint list``): ambient waypoints and what uses them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli.views import ContextOpt, KubeconfigOpt, NamespaceOpt, OutputOpt, TimeoutOpt
+
+
+@app.command("waypoints")
+def waypoints_cmd(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[list]", help="istioctl's 'waypoint list' (the default).", show_default=False
+        ),
+    ] = None,
+    output: OutputOpt = "table",
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
+    ] = False,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """List ambient waypoints (Gateways of class istio-waypoint) as istioctl waypoint list.
+
+    NAME REVISION TRAFFIC TYPE PROGRAMMED; wide adds why it is (not) programmed and the
+    services and workloads bound to it (istio.io/use-waypoint on them or their namespace,
+    as istiod binds them: istio.io/waypoint-for decides services, workloads or both).
+    Read-only: lists gateways, services, pods and namespaces.
+
+    Example: pdebug waypoints -n bookinfo -o wide
+
+    Example: pdebug waypoints -A
+    """
+    from pdebug.errors import UsageError
+    from pdebug.model.waypoints import bind
+    from pdebug.render import get_format
+    from pdebug.sources import LiveOptions
+    from pdebug.sources.waypoints import read
+    from pdebug.views import waypoints as v
+
+    if action not in (None, "list"):
+        raise UsageError(
+            f"pdebug waypoints {action}: pdebug only lists waypoints (read-only)",
+            hint="istioctl waypoint status is pdebug waypoints -o wide (the REASON column); "
+            "apply, generate and delete change the cluster, which pdebug never does",
+        )
+    if all_namespaces and namespace:
+        raise UsageError("give -n NAMESPACE or -A, not both")
+    fmt = get_format(output)
+    options = LiveOptions(timeout, namespace, context, kubeconfig)
+    gateways, services, pods, namespaces = read(options, all_namespaces)
+    result = v.view(bind(gateways, services, pods, namespaces), all_namespaces, bool(gateways))
+    text = fmt.render(result)
+    if text:
+        sys.stdout.write(text)
+    elif not fmt.structured:
+        print("No waypoints found.", file=sys.stderr)
+    return 0
+
+
+app.command("waypoint", hidden=True)(waypoints_cmd)
