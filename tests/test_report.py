@@ -146,9 +146,9 @@ def assert_self_contained(text: str) -> None:
         if dict(a).get("http-equiv") == ("Content-Security-Policy")
     )
     assert csp is not None and "default-src 'none'" in csp
-    digest = base64.b64encode(hashlib.sha256(assets.JS.encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(assets.js().encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp
-    assert f"<script>{assets.JS}</script>" in text
+    assert f"<script>{assets.js()}</script>" in text
 
 
 # --- one dump ----------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_hostile_names_never_become_markup(pdebug, tmp_path):
         "eval(",
         "new Function",
     ):
-        assert bad not in assets.JS, bad
+        assert bad not in assets.js(), bad
 
 
 def without_scripts(text: str) -> str:
@@ -365,10 +365,10 @@ def test_embedded_json_cannot_end_its_script_block():
 
 
 def test_assets_cannot_break_out_of_their_elements():
-    assert "</script" not in assets.JS.lower() and "<!--" not in assets.JS
-    assert "</style" not in assets.CSS.lower()
-    assert "@DATA@" not in assets.JS + assets.CSS
-    assert "http" not in assets.JS + assets.CSS  # not even the SVG namespace: read from the DOM
+    assert "</script" not in assets.js().lower() and "<!--" not in assets.js()
+    assert "</style" not in assets.css().lower()
+    assert "@DATA@" not in assets.js() + assets.css()
+    assert "http" not in assets.js() + assets.css()  # not even the SVG namespace: read from the DOM
 
 
 def test_build_report_is_pure_and_deterministic():

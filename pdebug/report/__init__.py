@@ -349,7 +349,7 @@ def embed_json(doc: Any) -> str:
 
 
 def _csp() -> str:
-    digest = base64.b64encode(hashlib.sha256(assets.JS.encode()).digest()).decode()
+    digest = base64.b64encode(hashlib.sha256(assets.js().encode()).digest()).decode()
     return (
         "default-src 'none'; "
         f"script-src 'sha256-{digest}'; "
@@ -361,11 +361,11 @@ def _csp() -> str:
 
 def render_page(doc: dict[str, Any]) -> str:
     """The HTML page around :func:`report_data`'s document."""
-    head, rest = assets.PAGE.split("@DATA@")
-    head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.CSS)
+    head, rest = assets.page().split("@DATA@")
+    head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
     # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
     head = head.replace("@STATIC@", render_static(doc))
-    return head + embed_json(doc) + rest.replace("@JS@", assets.JS)
+    return head + embed_json(doc) + rest.replace("@JS@", assets.js())
 
 
 def build_report(proxies: list[ProxyData], meta: ReportMeta) -> str:

@@ -1,7 +1,7 @@
 """The report's topology: listeners -> route configs -> virtual hosts -> clusters -> endpoints.
 
 :func:`build_graph` turns one proxy's data into a layered graph with a health status
-per node. The page draws it (``assets.JS`` lays the columns out); this module only
+per node. The page draws it (``static/report.js`` lays the columns out); this module only
 decides what is connected to what and how healthy each part is:
 
 * an endpoint is ``ok`` (Envoy sends it traffic), ``warn`` (DRAINING, DEGRADED) or

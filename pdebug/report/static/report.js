@@ -1,0 +1,723 @@
+(function () {
+  "use strict";
+  var PAGE_ROWS = @PAGE_ROWS@;
+  var GRAPH_THRESHOLD = @GRAPH_THRESHOLD@;
+  var GRAPH_CAP = 3000, SEED_CAP = 150;
+  var KIND_TITLES = ["Listeners", "Route configs", "Virtual hosts", "Clusters", "Endpoints"];
+  var NODE_W = 214, NODE_H = 18, ROW = 24, COL_GAP = 60, TOP = 30, LEFT = 10, LABEL = 32;
+  var d = document;
+  var errors = [];
+  var SVG_NS = d.getElementById("pdebug-svgns").namespaceURI;
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+
+  function el(tag, cls, text) {
+    var e = d.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function sv(tag, attrs) {
+    var e = d.createElementNS(SVG_NS, tag);
+    if (attrs) { for (var k in attrs) { e.setAttribute(k, String(attrs[k])); } }
+    return e;
+  }
+  function add(parent) {
+    for (var i = 1; i < arguments.length; i++) {
+      if (arguments[i]) { parent.appendChild(arguments[i]); }
+    }
+    return parent;
+  }
+  function fmt(n) { return Number(n).toLocaleString("en-US"); }
+  function shortLabel(s) {
+    // The mesh suffix says nothing here (the tooltip has the full name); then cut the middle.
+    s = s.replace(/\.svc\.cluster\.local(?=$|:)/, "");
+    if (s.length <= LABEL) { return s; }
+    var head = Math.ceil(LABEL * 0.6);
+    return s.slice(0, head) + "\u2026" + s.slice(s.length - (LABEL - head - 1));
+  }
+
+  // ---- cell values that carry a status ---------------------------------------------
+  var BAD_WORDS = {ERROR: 1, UNHEALTHY: 1, FAILED: 1, TIMEOUT: 1, FALSE: 1, MISSING: 1};
+  var WARN_WORDS = {WARNING: 1, WARMING: 1, DRAINING: 1, DEGRADED: 1};
+  var OK_WORDS = {HEALTHY: 1, ACTIVE: 1, OK: 1, TRUE: 1};
+  var BADGE_COLUMNS = {"SEVERITY": 1, "STATUS": 1, "STATE": 1, "VALID CERT": 1,
+    "OUTLIER CHECK": 1};
+  var COUNT_COLUMNS = {"ERRORS": "bad", "UNHEALTHY": "bad", "WARNINGS": "warn"};
+  function wordClass(value) {
+    var worst = "";
+    String(value).toUpperCase().split(/[,\s]+/).forEach(function (w) {
+      if (BAD_WORDS[w]) { worst = "bad"; }
+      else if (WARN_WORDS[w] && worst !== "bad") { worst = "warn"; }
+      else if (w === "INFO" && !worst) { worst = "info"; }
+      else if (OK_WORDS[w] && !worst) { worst = "ok"; }
+    });
+    return worst;
+  }
+  function cellNode(column, value) {
+    var td = el("td");
+    var cls = "";
+    if (BADGE_COLUMNS[column]) { cls = wordClass(value); }
+    else if (COUNT_COLUMNS[column] && /^[1-9]/.test(value)) { cls = COUNT_COLUMNS[column]; }
+    if (cls) { td.appendChild(el("span", "badge " + cls, value)); }
+    else { td.textContent = value; }
+    return td;
+  }
+
+  // ---- sortable, filterable table --------------------------------------------------
+  var NUM = /^-?\d+(\.\d+)?$/;
+  function compareCells(a, b) {
+    var ea = a === "" || a === "-", eb = b === "" || b === "-";
+    if (ea || eb) { return ea === eb ? 0 : (ea ? 1 : -1); }
+    if (NUM.test(a) && NUM.test(b)) { return parseFloat(a) - parseFloat(b); }
+    return collator.compare(a, b);
+  }
+
+  function makeTable(spec, onPick) {
+    var box = el("section", "block");
+    box.setAttribute("data-table", spec.id);
+    var rows = spec.rows, cols = spec.columns, n = rows.length;
+    var title = el("h2", null, spec.title);
+    add(title, el("span", "sub", cols.length ? fmt(n) + " rows" : ""));
+    add(box, title);
+    var api = {id: spec.id, el: box, total: n, matched: n, spec: spec};
+    if (!cols.length) {
+      add(box, el("p", "note", spec.note || "Not available."));
+      api.setFilter = function () {}; api.sortBy = function () {};
+      api.shownRows = function () { return []; };
+      return api;
+    }
+    var bar = el("div", "toolbar");
+    var input = el("input");
+    input.type = "search";
+    input.placeholder = "Filter " + fmt(n) + " rows (words, all must match)";
+    input.setAttribute("aria-label", "Filter " + spec.title);
+    var count = el("span", "count");
+    add(bar, input, count);
+    bar.hidden = n === 0;
+    var scroll = el("div", "scroll");
+    var table = el("table", "data");
+    var thead = el("thead"), tbody = el("tbody"), hr = el("tr");
+    var ths = cols.map(function (c, i) {
+      var th = el("th", null, c);
+      th.tabIndex = 0;
+      th.title = "Sort by " + c;
+      th.addEventListener("click", function () { api.sortBy(i); });
+      th.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); api.sortBy(i); }
+      });
+      hr.appendChild(th);
+      return th;
+    });
+    add(table, add(thead, hr), tbody);
+    var more = el("button", "more");
+    more.type = "button";
+    more.hidden = true;
+    add(box, bar, add(scroll, table), more);
+    if (spec.note) { add(box, el("p", "note", spec.note)); }
+
+    var keys = null, query = "", sortCol = -1, sortDir = 1, limit = PAGE_ROWS, shown = [];
+    function apply() {
+      var terms = query.toLowerCase().split(/\s+/).filter(Boolean);
+      var idx = [];
+      if (terms.length && keys === null) {
+        keys = rows.map(function (r) { return r.join("\u0001").toLowerCase(); });
+      }
+      for (var i = 0; i < n; i++) {
+        var ok = true;
+        for (var t = 0; t < terms.length && ok; t++) { ok = keys[i].indexOf(terms[t]) >= 0; }
+        if (ok) { idx.push(i); }
+      }
+      if (sortCol >= 0) {
+        idx.sort(function (a, b) {
+          return sortDir * compareCells(rows[a][sortCol], rows[b][sortCol]) || a - b;
+        });
+      }
+      api.matched = idx.length;
+      shown = idx;
+      draw();
+    }
+    function draw() {
+      tbody.textContent = "";
+      var frag = d.createDocumentFragment();
+      var upto = Math.min(shown.length, limit);
+      for (var k = 0; k < upto; k++) {
+        var r = rows[shown[k]], tr = el("tr");
+        for (var c = 0; c < cols.length; c++) { tr.appendChild(cellNode(cols[c], r[c])); }
+        if (onPick) {
+          tr.className = "pick";
+          tr.setAttribute("data-row", String(shown[k]));
+        }
+        frag.appendChild(tr);
+      }
+      tbody.appendChild(frag);
+      count.textContent = (shown.length === n ? fmt(n) + " rows" :
+        fmt(shown.length) + " of " + fmt(n) + " rows match") +
+        (upto < shown.length ? "; showing the first " + fmt(upto) : "");
+      more.hidden = upto >= shown.length;
+      more.textContent = "Show all " + fmt(shown.length) + " rows";
+    }
+    more.addEventListener("click", function () { limit = Infinity; draw(); });
+    var timer = 0;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { api.setFilter(input.value); }, 120);
+    });
+    if (onPick) {
+      tbody.addEventListener("click", function (ev) {
+        var tr = ev.target.closest("tr");
+        if (tr) { onPick(Number(tr.getAttribute("data-row"))); }
+      });
+    }
+    api.setFilter = function (q) { input.value = q; query = q; apply(); };
+    api.sortBy = function (i) {
+      sortDir = sortCol === i ? -sortDir : 1;
+      sortCol = i;
+      ths.forEach(function (th, j) {
+        if (j === i) { th.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending"); }
+        else { th.removeAttribute("aria-sort"); }
+      });
+      apply();
+    };
+    api.shownRows = function () {
+      return Array.prototype.map.call(tbody.rows, function (tr) {
+        return Array.prototype.map.call(tr.cells, function (td) { return td.textContent; });
+      });
+    };
+    apply();
+    return api;
+  }
+
+  // ---- topology ----------------------------------------------------------------------
+  function makeGraph(g) {
+    var nodes = g.nodes, N = nodes.length;
+    var box = el("section", "block");
+    box.setAttribute("data-graph", "");
+    var h = el("h2", null, "Topology");
+    var kindCounts = g.counts.map(function (c, i) {
+      return fmt(c) + " " + KIND_TITLES[i].toLowerCase();
+    }).join(", ");
+    add(h, el("span", "sub", kindCounts));
+    add(box, h);
+    (g.notes || []).forEach(function (note) { add(box, el("div", "errbox", note)); });
+    var api = {el: box, total: N};
+    if (!N) {
+      add(box, el("p", "note", "Nothing to draw: the input has no listeners, routes or clusters."));
+      api.search = function () {}; api.drawn = function () { return 0; };
+      return api;
+    }
+    var out = [], inn = [], i;
+    for (i = 0; i < N; i++) { out.push([]); inn.push([]); }
+    g.edges.forEach(function (e) { out[e[0]].push(e[1]); inn[e[1]].push(e[0]); });
+    var text = null;
+
+    var bar = el("div", "toolbar");
+    var input = el("input");
+    input.type = "search";
+    input.placeholder = "Search nodes: name, address, domain (shows whole paths)";
+    input.setAttribute("aria-label", "Search the topology");
+    var allBox = el("input"); allBox.type = "checkbox";
+    var epBox = el("input"); epBox.type = "checkbox"; epBox.checked = true;
+    var allLabel = add(el("label"), allBox, d.createTextNode(" Show all " + fmt(N) + " nodes"));
+    var epLabel = add(el("label"), epBox, d.createTextNode(" Endpoints"));
+    var legend = el("span", "legend");
+    [["ok", "healthy"], ["warn", "degraded / some unhealthy"], ["bad", "unhealthy"],
+      ["missing", "missing"], ["unknown", "unknown"]].forEach(function (p) {
+      legend.appendChild(el("span", p[0], p[1]));
+    });
+    add(bar, input, allLabel, epLabel, legend);
+    var status = el("div", "count");
+    var HELP = "Click a node to highlight its paths; hover for its full name and details " +
+      "(labels omit .svc.cluster.local).";
+    var info = el("div", "graphinfo", HELP);
+    var scroll = el("div", "scroll tall");
+    var svg = sv("svg", {"class": "topo", role: "img"});
+    svg.setAttribute("aria-label", "Topology: listeners, route configs, virtual hosts, " +
+      "clusters and endpoints");
+    add(box, bar, status, info, add(scroll, svg));
+
+    function reach(seeds, adj, mark) {
+      var stack = seeds.slice();
+      while (stack.length) {
+        var v = stack.pop();
+        var next = adj[v];
+        for (var k = 0; k < next.length; k++) {
+          if (!mark[next[k]]) { mark[next[k]] = 1; stack.push(next[k]); }
+        }
+      }
+    }
+    function visibleSet() {
+      var vis = new Uint8Array(N), reason, q = input.value.trim().toLowerCase(), k;
+      if (allBox.checked) {
+        vis.fill(1);
+        reason = "all nodes";
+      } else if (q) {
+        if (text === null) {
+          text = nodes.map(function (n) { return (n[1] + " " + n[3] + " " + n[4]).toLowerCase(); });
+        }
+        var seeds = [];
+        for (k = 0; k < N; k++) { if (text[k].indexOf(q) >= 0) { seeds.push(k); } }
+        seeds.forEach(function (s) { vis[s] = 1; });
+        var up = new Uint8Array(N), down = new Uint8Array(N);
+        reach(seeds, inn, up); reach(seeds, out, down);
+        for (k = 0; k < N; k++) { if (up[k] || down[k]) { vis[k] = 1; } }
+        reason = fmt(seeds.length) + " nodes match \u201c" + input.value.trim() +
+          "\u201d, shown with their paths";
+      } else if (N <= GRAPH_THRESHOLD) {
+        vis.fill(1);
+        reason = "all nodes";
+      } else {
+        // Problem clusters (and rejected listeners), worst first, capped; then their
+        // paths back to the listeners and their endpoints that are not healthy.
+        var worst = [], weak = [];
+        for (k = 0; k < N; k++) {
+          var st = nodes[k][2], kind = nodes[k][0];
+          if (kind === 3 || (kind === 0 && out[k].length === 0)) {
+            if (st === "bad" || st === "missing") { worst.push(k); }
+            else if (st === "warn") { weak.push(k); }
+          }
+        }
+        var picked = worst.concat(weak), problems = picked.length;
+        picked = picked.slice(0, SEED_CAP);
+        if (picked.length) {
+          picked.forEach(function (s) { vis[s] = 1; });
+          reach(picked, inn, vis);
+          picked.forEach(function (s) {
+            out[s].forEach(function (t) { if (nodes[t][2] !== "ok") { vis[t] = 1; } });
+          });
+          reason = "collapsed to the paths to " + (problems > picked.length ? "the first " +
+            fmt(picked.length) + " of " : "") + fmt(problems) +
+            " clusters with problems (" + fmt(worst.length) + " failing, " + fmt(weak.length) +
+            " degraded) and their unhealthy endpoints";
+        } else {
+          for (k = 0; k < N; k++) { if (nodes[k][0] <= 1) { vis[k] = 1; } }
+          reason = "collapsed to listeners and route configs (no cluster has a problem)";
+        }
+        reason += " (" + fmt(N) + " nodes in all; search, or tick Show all)";
+      }
+      if (!epBox.checked) {
+        for (k = 0; k < N; k++) { if (nodes[k][0] === 4) { vis[k] = 0; } }
+      }
+      var count = 0;
+      for (k = 0; k < N; k++) {
+        if (vis[k]) {
+          count++;
+          if (count > GRAPH_CAP && !allBox.checked) { vis[k] = 0; }
+        }
+      }
+      if (count > GRAPH_CAP && !allBox.checked) {
+        reason += "; drawing the first " + fmt(GRAPH_CAP) + " of " + fmt(count) +
+          " (refine the search)";
+      }
+      return {vis: vis, reason: reason};
+    }
+
+    function layout(vis) {
+      var cols = [[], [], [], [], []], y = new Float64Array(N), k, c;
+      for (k = 0; k < N; k++) { if (vis[k]) { cols[nodes[k][0]].push(k); } }
+      cols.forEach(function (col) { col.forEach(function (v, r) { y[v] = r * ROW; }); });
+      // The lower median of the visible neighbours: a node shared by a far-away neighbour
+      // (one cluster behind two route configs) stays next to its first one.
+      function median(v, adj) {
+        var a = adj[v], got = [];
+        for (var j = 0; j < a.length; j++) { if (vis[a[j]]) { got.push(y[a[j]]); } }
+        if (!got.length) { return -1; }
+        got.sort(function (p, q) { return p - q; });
+        return got[(got.length - 1) >> 1];
+      }
+      // Order a column by where its neighbours sit, then pack it top-down: each node as
+      // close to that place as the nodes above it allow (order kept, never overlapping).
+      function sweep(col, adj) {
+        var want = new Float64Array(N);
+        col.forEach(function (v) {
+          var m = median(v, adj);
+          want[v] = m < 0 ? y[v] : m;
+        });
+        col.sort(function (a, b) { return want[a] - want[b] || y[a] - y[b]; });
+        var prev = -Infinity;
+        col.forEach(function (v) {
+          y[v] = Math.max(want[v], prev + ROW);
+          prev = y[v];
+        });
+      }
+      for (var pass = 0; pass < 2; pass++) {
+        for (c = 3; c >= 0; c--) { sweep(cols[c], out); }
+        for (c = 1; c < 5; c++) { sweep(cols[c], inn); }
+      }
+      // Close the bands no column uses (left by the first, compact placement).
+      var placed = [];
+      for (k = 0; k < N; k++) { if (vis[k]) { placed.push(k); } }
+      placed.sort(function (a, b) { return y[a] - y[b]; });
+      var shift = placed.length ? y[placed[0]] : 0, last = shift, height = 0;
+      placed.forEach(function (v) {
+        var gap = y[v] - last;
+        last = y[v];
+        if (gap > ROW) { shift += gap - ROW; }
+        y[v] -= shift;
+        if (y[v] > height) { height = y[v]; }
+      });
+      return {cols: cols, y: y, height: height + ROW};
+    }
+
+    var edgeEls = [], nodeEls = {}, selected = -1;
+    function colX(kind) { return LEFT + kind * (NODE_W + COL_GAP); }
+    function draw() {
+      var vs = visibleSet(), vis = vs.vis, lay = layout(vis);
+      svg.textContent = "";
+      svg.classList.remove("focus");
+      edgeEls = []; nodeEls = {}; selected = -1;
+      var width = colX(5) - COL_GAP + LEFT, height = TOP + lay.height;
+      svg.setAttribute("width", width);
+      svg.setAttribute("height", height);
+      svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+      lay.cols.forEach(function (col, kind) {
+        var t = sv("text", {x: colX(kind), y: 16, "class": "colhead"});
+        t.textContent = KIND_TITLES[kind] + " (" + fmt(col.length) + "/" +
+          fmt(g.counts[kind]) + ")";
+        svg.appendChild(t);
+      });
+      var edges = sv("g"), layer = sv("g");
+      var frag = d.createDocumentFragment();
+      g.edges.forEach(function (e) {
+        var a = e[0], b = e[1];
+        if (!vis[a] || !vis[b]) { return; }
+        var x1 = colX(nodes[a][0]) + NODE_W, y1 = TOP + lay.y[a] + NODE_H / 2;
+        var x2 = colX(nodes[b][0]), y2 = TOP + lay.y[b] + NODE_H / 2;
+        var dx = Math.max(30, (x2 - x1) / 2);
+        var p = sv("path", {"class": "edge st-" + nodes[b][2],
+          d: "M" + x1 + " " + y1 + "C" + (x1 + dx) + " " + y1 + " " + (x2 - dx) + " " + y2 +
+            " " + x2 + " " + y2});
+        frag.appendChild(p);
+        edgeEls.push([a, b, p]);
+      });
+      edges.appendChild(frag);
+      frag = d.createDocumentFragment();
+      lay.cols.forEach(function (col, kind) {
+        col.forEach(function (v) {
+          var n = nodes[v];
+          var gEl = sv("g", {"class": "node st-" + n[2],
+            transform: "translate(" + colX(kind) + "," + (TOP + lay.y[v]) + ")"});
+          gEl.setAttribute("data-i", String(v));
+          var tip = sv("title");
+          tip.textContent = n[1] + "\n" + KIND_TITLES[kind].replace(/s$/, "") + ", " + n[2] +
+            (n[3] ? "\n" + n[3] : "") + (n[4] ? "\nfindings: " + n[4] : "");
+          var label = sv("text", {x: 6, y: 13});
+          label.textContent = shortLabel(n[1]);
+          add(gEl, tip, sv("rect", {width: NODE_W, height: NODE_H, rx: 4}), label);
+          frag.appendChild(gEl);
+          nodeEls[v] = gEl;
+        });
+      });
+      layer.appendChild(frag);
+      add(svg, edges, layer);
+      var drawn = 0;
+      for (var k = 0; k < N; k++) { if (vis[k]) { drawn++; } }
+      status.textContent = "Showing " + fmt(drawn) + " of " + fmt(N) + " nodes: " + vs.reason + ".";
+      info.textContent = HELP;
+      api.lastDrawn = drawn;
+    }
+    function focus(v) {
+      var up = new Uint8Array(N), down = new Uint8Array(N);
+      up[v] = 1; down[v] = 1;
+      reach([v], inn, up); reach([v], out, down);
+      svg.classList.add("focus");
+      Object.keys(nodeEls).forEach(function (k) {
+        var on = up[k] || down[k];
+        nodeEls[k].classList.toggle("hl", !!on);
+        nodeEls[k].classList.toggle("sel", Number(k) === v);
+      });
+      edgeEls.forEach(function (e) {
+        var on = (up[e[0]] && up[e[1]]) || (down[e[0]] && down[e[1]]);
+        e[2].classList.toggle("hl", !!on);
+      });
+      selected = v;
+      var n = nodes[v];
+      info.textContent = "";
+      add(info, d.createTextNode(KIND_TITLES[n[0]].replace(/s$/, "") + " "), el("b", null, n[1]),
+        d.createTextNode(" \u2014 " + n[2] + (n[3] ? "; " + n[3] : "") +
+          (n[4] ? "; findings: " + n[4] : "") + " (click again or on the background to clear)"));
+    }
+    function clear() {
+      svg.classList.remove("focus");
+      selected = -1;
+      info.textContent = HELP;
+    }
+    svg.addEventListener("click", function (ev) {
+      var gEl = ev.target.closest ? ev.target.closest("g.node") : null;
+      if (!gEl) { clear(); return; }
+      var v = Number(gEl.getAttribute("data-i"));
+      if (v === selected) { clear(); } else { focus(v); }
+    });
+    var timer = 0;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(draw, 150);
+    });
+    allBox.addEventListener("change", draw);
+    epBox.addEventListener("change", draw);
+    api.search = function (q) { input.value = q; draw(); };
+    api.showAll = function (on) { allBox.checked = on; draw(); };
+    api.drawn = function () { return svg.querySelectorAll("g.node").length; };
+    api.edges = function () { return svg.querySelectorAll("path.edge").length; };
+    api.click = function (v) {
+      var gEl = nodeEls[v];
+      if (gEl) { gEl.dispatchEvent(new MouseEvent("click", {bubbles: true})); }
+      return svg.querySelectorAll("g.node.hl").length;
+    };
+    api.firstDrawn = function () {
+      var gEl = svg.querySelector("g.node");
+      return gEl ? Number(gEl.getAttribute("data-i")) : -1;
+    };
+    api.svg = svg;
+    draw();
+    return api;
+  }
+
+  // ---- page ------------------------------------------------------------------------
+  var DATA = JSON.parse(d.getElementById("pdebug-data").textContent);
+  var app = d.getElementById("app");
+  var params = {};
+  location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+    if (!part) { return; }
+    var eq = part.indexOf("=");
+    var k = eq < 0 ? part : part.slice(0, eq);
+    try { params[k] = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1)); }
+    catch (e) { params[k] = ""; }
+  });
+  var current = {index: -1, tables: [], graph: null}, overview = null;
+  var proxyBox = el("div");
+  var picker = null;
+
+  function sectionButton(label, target) {
+    var b = el("button", null, label);
+    b.type = "button";
+    b.addEventListener("click", function () {
+      var t = target();
+      if (t) { t.scrollIntoView({block: "start"}); }
+    });
+    return b;
+  }
+
+  function header() {
+    var top = el("header", "top");
+    var title = DATA.title || "pdebug report";
+    d.title = title + " \u2014 " + (DATA.proxies.length === 1 ? DATA.proxies[0].name :
+      DATA.proxies.length + " proxies");
+    add(top, el("h1", null, title));
+    var meta = DATA.source + " \u00b7 generated " + DATA.generated + " by " + DATA.tool;
+    if (DATA.capture && DATA.capture.created) {
+      meta += " \u00b7 captured " + DATA.capture.created;
+    }
+    add(top, el("span", "meta", meta));
+    if (DATA.capture && DATA.capture.istiod) {
+      add(top, el("div", "meta", DATA.capture.istiod));
+    }
+    var nav = el("nav");
+    if (DATA.proxies.length > 1) {
+      picker = el("select");
+      picker.setAttribute("aria-label", "Proxy");
+      DATA.proxies.forEach(function (p, i) {
+        var c = p.checks;
+        var o = el("option", null, p.name + " \u2014 " + (c.unchecked ? c.unchecked :
+          c.error + " errors, " + c.warning + " warnings"));
+        o.value = String(i);
+        picker.appendChild(o);
+      });
+      picker.addEventListener("change", function () { showProxy(Number(picker.value), true); });
+      add(nav, picker, sectionButton("Proxies", function () {
+        return d.querySelector("[data-table=overview]");
+      }));
+    }
+    [["Summary", "[data-summary]"], ["Findings", "[data-table=findings]"],
+      ["Topology", "[data-graph]"], ["Clusters", "[data-table=clusters]"],
+      ["Listeners", "[data-table=listeners]"], ["Routes", "[data-table=routes]"],
+      ["Endpoints", "[data-table=endpoints]"], ["Secrets", "[data-table=secrets]"]
+    ].forEach(function (p) {
+      nav.appendChild(sectionButton(p[0], function () { return d.querySelector(p[1]); }));
+    });
+    add(top, nav);
+    return top;
+  }
+
+  function summary(p) {
+    var box = el("section", "block");
+    box.setAttribute("data-summary", "");
+    add(box, add(el("h2", null, "Summary"), el("span", "sub", p.name)));
+    var cards = el("div", "cards");
+    p.summary.counts.forEach(function (c) {
+      cards.appendChild(add(el("div", "card" + (c[2] ? " " + c[2] : "")), el("div", "n", c[1]),
+        el("div", "l", c[0])));
+    });
+    var dl = el("dl", "kv");
+    p.summary.rows.forEach(function (r) { add(dl, el("dt", null, r[0]), el("dd", null, r[1])); });
+    add(box, cards, dl);
+    p.summary.errors.forEach(function (e) { add(box, el("div", "errbox", "capture: " + e)); });
+    if (p.summary.unreadable) {
+      add(box, el("div", "errbox", "unreadable: " + p.summary.unreadable));
+    }
+    if (p.checks.inconclusive) {
+      add(box, el("div", "errbox", "Some checks could not read the input (see below)."));
+    }
+    return box;
+  }
+
+  function showProxy(i, user) {
+    var p = DATA.proxies[i];
+    current = {index: i, tables: [], graph: null};
+    proxyBox.textContent = "";
+    add(proxyBox, summary(p));
+    var f = makeTable(p.findings);
+    var c = p.checks;
+    var sub = f.el.querySelector("h2 .sub");
+    sub.textContent = c.unchecked ? c.unchecked + " (no checks run)" : c.error + " errors, " +
+      c.warning + " warnings, " + c.info + " info (" + c.run + " checks run)";
+    if (c.skipped.length) {
+      var ul = el("ul", "skipped");
+      c.skipped.forEach(function (s) {
+        ul.appendChild(el("li", null, "skipped " + s[0] + " " + s[1] + ": " + s[2]));
+      });
+      f.el.appendChild(ul);
+    }
+    if (c.ignored.length) {
+      f.el.appendChild(el("p", "note", "Ignored (--ignore): " + c.ignored.join(", ")));
+    }
+    current.tables.push(f);
+    add(proxyBox, f.el);
+    current.graph = makeGraph(p.graph);
+    add(proxyBox, current.graph.el);
+    p.tables.forEach(function (t) {
+      var api = makeTable(t);
+      current.tables.push(api);
+      proxyBox.appendChild(api.el);
+    });
+    if (picker) { picker.value = String(i); }
+    if (user && !("selftest" in params)) {
+      history.replaceState(null, "", "#proxy=" + i);
+    }
+  }
+
+  function render() {
+    var stat = d.getElementById("pdebug-static");  // the script-free copy: drawn fully below
+    if (stat) { stat.parentNode.removeChild(stat); }
+    add(app, header());
+    var main = el("main");
+    if (DATA.proxies.length > 1) {
+      var ov = makeTable(DATA.overview, function (row) {
+        showProxy(row, true);
+        proxyBox.scrollIntoView({block: "start"});
+      });
+      ov.el.querySelector("h2 .sub").textContent = DATA.proxies.length +
+        " proxies; click a row to open it";
+      main.appendChild(ov.el);
+      overview = ov;
+    }
+    add(main, proxyBox);
+    var foot = el("footer", null, "Self-contained report: no network requests. Secrets show " +
+      "certificate metadata only; the raw config dump is not included.");
+    add(main, foot);
+    app.appendChild(main);
+    var start = Number(params.proxy || 0);
+    showProxy(start >= 0 && start < DATA.proxies.length ? start : 0, false);
+    var target = params.view ? d.querySelector(params.view === "topology" ? "[data-graph]" :
+      "[data-table=\"" + params.view.replace(/[^a-z]/g, "") + "\"]") : null;
+    if (target) { target.scrollIntoView({block: "start"}); }
+  }
+
+  // ---- #selftest: exercise the page and write what happened into the DOM ----------
+  function sortedBy(rows, col, dir) {
+    for (var k = 1; k < rows.length; k++) {
+      if (dir * compareCells(rows[k - 1][col], rows[k][col]) > 0) { return false; }
+    }
+    return true;
+  }
+  function selftest() {
+    var t0 = performance.now();
+    var term = params.selftest || "";
+    var res = {proxies: DATA.proxies.length, overview: null, results: []};
+    if (overview) {
+      res.overview = {rows: overview.total, shown: overview.shownRows().length};
+    }
+    var start = current.index;
+    var limit = Math.min(DATA.proxies.length, 20);
+    for (var i = 0; i < limit; i++) {
+      showProxy(i, false);
+      var pr = {name: DATA.proxies[i].name, tables: {}, graph: {}};
+      current.tables.forEach(function (t) {
+        var r = {rows: t.total, shown: t.shownRows().length};
+        if (t.total > 1) {
+          t.sortBy(0);
+          r.sortedAsc = sortedBy(t.shownRows(), 0, 1);
+          t.sortBy(0);
+          r.sortedDesc = sortedBy(t.shownRows(), 0, -1);
+          var q = term || t.spec.rows[Math.floor(t.total / 2)][0];
+          t.setFilter(q);
+          var got = t.shownRows();
+          r.filter = q;
+          r.matched = t.matched;
+          r.filteredShown = got.length;
+          var words = q.toLowerCase().split(/\s+/).filter(Boolean);
+          r.allContain = got.every(function (row) {
+            var line = row.join("\u0001").toLowerCase();
+            return words.every(function (w) { return line.indexOf(w) >= 0; });
+          });
+          t.setFilter("");
+          r.afterClear = t.shownRows().length;
+        }
+        pr.tables[t.id] = r;
+      });
+      var g = current.graph;
+      pr.graph = {total: g.total, drawn: g.drawn(), edges: g.edges ? g.edges() : 0,
+        status: g.el.querySelector(".count") ? g.el.querySelector(".count").textContent : ""};
+      if (g.total) {
+        var first = g.firstDrawn();
+        pr.graph.highlighted = g.click(first);
+        g.click(first);
+        if (term) {
+          g.search(term);
+          pr.graph.searchDrawn = g.drawn();
+          pr.graph.searchLabels = Array.prototype.map.call(
+            g.svg.querySelectorAll("g.node title"), function (x) {
+              return x.textContent.split("\n")[0];
+            }).slice(0, 50);
+          g.search("");
+        }
+        if (params.showall !== undefined) {
+          var t1 = performance.now();
+          g.showAll(true);
+          pr.graph.allDrawn = g.drawn();
+          pr.graph.allMs = Math.round(performance.now() - t1);
+          g.showAll(false);
+        }
+      }
+      res.results.push(pr);
+    }
+    showProxy(start, false);
+    res.images = d.querySelectorAll("img").length;
+    res.resources = performance.getEntriesByType("resource").map(function (e) {
+      return e.name;
+    });
+    res.scripts = d.scripts.length;
+    res.title = d.title;
+    res.errors = errors;
+    res.renderMs = Math.round(t0);
+    res.selftestMs = Math.round(performance.now() - t0);
+    var pre = el("pre", null, JSON.stringify(res));
+    pre.id = "pdebug-selftest";
+    pre.hidden = true;
+    d.body.appendChild(pre);
+  }
+
+  try {
+    render();
+  } catch (e) {
+    errors.push(String(e && e.stack || e));
+    app.appendChild(el("div", "errbox", "The report could not be rendered: " + e));
+  }
+  if ("selftest" in params) {
+    try { selftest(); } catch (e) {
+      errors.push(String(e && e.stack || e));
+      var pre = el("pre", null, JSON.stringify({errors: errors}));
+      pre.id = "pdebug-selftest";
+      d.body.appendChild(pre);
+    }
+  }
+})();
