@@ -19,9 +19,9 @@ from pdebug.checks.base import CheckOptions
 from pdebug.model import ConfigDump, ProxyData
 from pdebug.model import schema as s
 from pdebug.model.camel import snake_keys
-from pdebug.model.dump import Ref, decode_raw
+from pdebug.model.dump import Ref
 from pdebug.views.common import eds_address
-from pdebug.views.listeners import HCM, TCP_PROXY, chains
+from pdebug.views.listeners import HCM, LEGACY_NAMES, TCP_PROXY, chains, decode_filter
 
 _HCM_TYPE = "HttpConnectionManager"
 _TCP_TYPE = "tcp_proxy.v3.TcpProxy"
@@ -178,15 +178,15 @@ class Context:
                     yield (
                         index,
                         chain,
-                        decode_raw(
-                            f.typed_config, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"
+                        decode_filter(
+                            f, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"
                         ),
                     )
                 elif kind == TCP_PROXY:
                     yield (
                         index,
                         chain,
-                        decode_raw(f.typed_config, s.TcpProxy, lc.camel, f"listener {lc.name}"),
+                        decode_filter(f, s.TcpProxy, lc.camel, f"listener {lc.name}"),
                     )
 
     # -- clusters ----------------------------------------------------------------------
@@ -321,6 +321,8 @@ _ANY = msgspec.json.Decoder(s.AnyType, strict=False)
 def _filter_kind(f: s.TypedExtension, camel: bool) -> str:
     if f.name in (HCM, TCP_PROXY):
         return f.name
+    if f.name in LEGACY_NAMES:  # Envoy <= 1.14 names, with a v2 `config` Struct
+        return LEGACY_NAMES[f.name]
     raw = bytes(f.typed_config)
     if b"@type" not in raw:
         return ""
