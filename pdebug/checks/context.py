@@ -178,9 +178,7 @@ class Context:
                     yield (
                         index,
                         chain,
-                        decode_filter(
-                            f, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"
-                        ),
+                        decode_filter(f, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"),
                     )
                 elif kind == TCP_PROXY:
                     yield (
