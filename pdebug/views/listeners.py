@@ -93,7 +93,7 @@ def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
     if legacy is not None:
         return legacy
     if by_type:
-        head = bytes(f.typed_config[:200])
+        head = memoryview(f.typed_config)[:200].tobytes()
         if b"@type" in head:
             if _HCM_TYPE + b'"' in head:
                 return HCM
