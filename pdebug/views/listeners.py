@@ -263,6 +263,9 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
     sec = dump.require("listeners")
     rows: list[ListenerRow] = []
     dynamic = dump.dynamic_listeners()
+    # Envoy writes a rejected update twice: in the listener's named entry and in a
+    # name-less error-only entry. One resource, one row: the twin is skipped.
+    rejected = {d.name for d in dynamic.items if d.name and d.error_state is not None}
     for i, dyn in enumerate(dynamic.items):
         state, st = _state(dyn)
         if dyn.active_state is not None:
@@ -273,6 +276,8 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
             failed = dyn.error_state.failed_configuration
             if len(failed) and bytes(failed) != b"null":
                 lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
+                if not dyn.name and lst.name in rejected:
+                    continue
                 rows.append(
                     _row(
                         dynamic.ref(i, "error_state", "failed_configuration"),
