@@ -255,6 +255,8 @@ class _Builder:
         """
         from pdebug.checks.listeners import envoy_reason
 
+        if not self.ctx.has("listeners"):
+            return
         g = self.graph
         camel = self.ctx.camel("listeners")
         for dyn in self.ctx.dump.dynamic_listeners().items:

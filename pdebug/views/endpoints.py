@@ -368,16 +368,15 @@ def _eds_endpoint_cells(
         for key in ("dynamic_endpoint_configs", "static_endpoint_configs")
         for entry in dump.endpoint_entries(key).items
     ]
-    if len({cla.cluster_name for cla in clas}) != len(clas) or not all(
-        cla.cluster_name for cla in clas
-    ):
-        return None  # repeated or nameless (attributed) names: the row path
+    names = _attribution(data)
+    effective = [names.cluster_of(cla) or UNATTRIBUTED for cla in clas]
+    if len(set(effective)) != len(clas):
+        return None
     want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     found: list[tuple[str, int, str, int, str, str, str, s.LbEndpoint]] = []
-    for cla in clas:
-        name = cla.cluster_name
+    for cla, name in zip(clas, effective, strict=True):
         if want_cluster is not None and name.lower() != want_cluster:
             continue
         for group in cla.endpoints:
