@@ -263,9 +263,13 @@ class Context:
         out: dict[str, HostSet] = {}
         clas: dict[str, s.ClusterLoadAssignment] = {}
         if self.has("endpoints"):
+            from pdebug.model.eds import attribute  # nameless assignments (Consul, OSM)
+
+            names = attribute(self.dump)
             for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
                 for entry in self.dump.endpoint_entries(key).items:
-                    clas.setdefault(entry.endpoint_config.cluster_name, entry.endpoint_config)
+                    assignment = entry.endpoint_config
+                    clas.setdefault(names.cluster_of(assignment), assignment)
         for name, cc in self.clusters.items():
             if cc.state == "WARMING":
                 continue
