@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from pdebug.errors import InvalidInput
 from pdebug.model.camel import snake_keys
 from pdebug.model.dump import ConfigDump, Section
 
@@ -329,11 +330,16 @@ def _v2alpha_listeners(sec: Section) -> dict[str, Resource]:
         ("dynamic_active_listeners", "active"),
     ):
         raw = sec.raw(key)
-        for entry in _STATES.decode(raw) if raw is not None else []:
-            if len(entry.listener):
-                out[_name_of(entry.listener)] = Resource(
-                    _name_of(entry.listener), entry.listener, sec.camel, state
-                )
+        try:
+            for entry in _STATES.decode(raw) if raw is not None else []:
+                if len(entry.listener):
+                    name = _name_of(entry.listener)
+                    out[name] = Resource(name, entry.listener, sec.camel, state)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(
+                f"{key}: unexpected value ({exc})",
+                hint="the dump may be damaged or from an unsupported Envoy version",
+            ) from None
     return out
 
 

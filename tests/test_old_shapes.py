@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import socket
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,80 @@ def test_report_on_a_never_active_rejected_listener(pdebug, rejected, tmp_path):
     held = [n for n in graph["nodes"] if n[0] == LISTENER and n[1] == "held_port"]
     assert len(held) == 1 and held[0][2] == "bad"
     assert "cannot bind" in held[0][3]
+
+
+def test_v2alpha_warming_and_draining_listeners(pdebug, tmp_path):
+    doc = _doc()
+    sec = _section(doc, "ListenersConfigDump")
+    by_name = {e["listener"]["name"]: e for e in sec["dynamic_active_listeners"]}
+    warming, draining = by_name.pop("10.43.252.202_44134"), by_name.pop("10.40.3.59_8080")
+    sec["dynamic_active_listeners"] = list(by_name.values())
+    sec["dynamic_warming_listeners"] = [warming]
+    sec["dynamic_draining_listeners"] = [draining]
+    path = tmp_path / "states.json"
+    path.write_text(json.dumps(doc))
+    table = pdebug("listeners", path, "--address", "10.43.252.202").out
+    assert "44134" not in table  # warming: not serving, not in istioctl's table
+    wide = pdebug("listeners", path, "-o", "wide").out.splitlines()
+    states = {line.split()[0]: line for line in wide[1:]}
+    assert " WARMING " in states["10.43.252.202_44134"]
+    assert " DRAINING " in states["10.40.3.59_8080"]
+    objects = json.loads(pdebug("listeners", path, "--port", "8080", "-o", "json").out)
+    assert {o["name"] for o in objects} == {"0.0.0.0_8080"}
+    # not serving yet: Istio's `virtual` keeps the connection and sends it to BlackHole
+    trace = json.loads(pdebug("trace", path, "tcp://10.43.252.202:44134", "-o", "json").out)
+    assert [c["name"] for c in trace["verdict"]["clusters"]] == ["BlackHoleCluster"]
+    assert trace["verdict"]["outcome"] == "FAIL"
+
+
+def _mutations(rng: random.Random, value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with some leaves and lists swapped for values of other types.
+
+    The sections' own ``@type`` stays: which section is which is load.py's concern.
+    """
+    odd = [None, 0, -1, "", "x", [], {}, True, 1.5, [{}], {"@type": 7}]
+    if isinstance(value, dict):
+        return {
+            k: (
+                v
+                if depth == 2 and k == "@type"
+                else rng.choice(odd)
+                if rng.random() < 0.03
+                else _mutations(rng, v, depth + 1)
+            )
+            for k, v in value.items()
+            if rng.random() > 0.01 or (depth == 2 and k == "@type")
+        }
+    if isinstance(value, list):
+        return [_mutations(rng, v, depth + 1) for v in value if rng.random() > 0.02]
+    return rng.choice(odd) if rng.random() < 0.02 else value
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_damaged_old_and_other_mesh_dumps_never_crash(pdebug, tmp_path, seed):
+    """Seeded damage to the v2alpha, Consul and OSM dumps: one clear line, never exit 5."""
+    rng = random.Random(seed)
+    for source in (ECHO, SHAPES / "consul-k8s-config_dump.json", SHAPES / "osm-bookstore.json"):
+        path = tmp_path / f"{seed}-{source.name}"
+        doc = json.loads(source.read_text())
+        boot = [c for c in doc["configs"] if c["@type"].endswith("BootstrapConfigDump")]
+        damaged = _mutations(rng, doc)
+        if isinstance(damaged.get("configs"), list):  # the bootstrap is not tested here
+            damaged["configs"] = boot + [
+                c
+                for c in damaged["configs"]
+                if not (isinstance(c, dict) and str(c.get("@type")).endswith("BootstrapConfigDump"))
+            ]
+        path.write_text(json.dumps(damaged))
+        for args in (
+            ("listeners", path, "-o", "wide"),
+            ("eds", path),
+            ("endpoints", path),
+            ("check", path),
+            ("trace", path, "http://frontend/"),
+            ("trace", path, "http://10.96.196.30:14001/"),
+            ("report", path, "-o", tmp_path / "report.html"),
+        ):
+            result = pdebug(*args)
+            assert result.code != ExitCode.INTERNAL, (args, result.err)
+            assert "Traceback" not in result.err

@@ -119,6 +119,8 @@ class Cluster(_S):
     transport_socket: TypedExtension | None = None
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
+    #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
+    hosts: list[Address] = []
 
 
 # --- listeners ------------------------------------------------------------------------
