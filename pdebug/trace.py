@@ -1539,8 +1539,8 @@ class _Tracer:
             cla, source = cluster.load_assignment, "the cluster's load_assignment"
         if cla is None and _cluster_type(cluster) == "STATIC":
             # a static cluster's own config is what Envoy uses (v2: ``hosts``)
-            hosts = [Endpoint(_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
-            return hosts, ("the cluster's hosts" if hosts else "the cluster's config") + live
+            own = [Endpoint(_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
+            return own, ("the cluster's hosts" if own else "the cluster's config") + live
         if cla is None:
             if not self.dump.has("endpoints"):
                 return None, ""
