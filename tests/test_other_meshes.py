@@ -148,6 +148,9 @@ def test_consul_endpoints_match_consul_k8s_expectations(pdebug):
     assert not any(row.split()[-1] == "HEALTHY" for row in rows)  # never a blank CLUSTER
     assert "2 EDS assignments without cluster_name" in eds.err
     assert CLIENT in eds.err and FRONTEND in eds.err
+    every = pdebug("all", CONSUL)
+    assert "endpoint/192.168.63.120:20000" in every.out
+    assert "2 EDS assignments without cluster_name" in every.err
 
 
 def test_consul_eds_cluster_filter_finds_attributed_endpoints(pdebug, tmp_path):
