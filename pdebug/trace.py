@@ -728,6 +728,10 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         rx = _regex(hm.safe_regex_match.regex)
         ok = rx is not None and rx.fullmatch(value) is not None
         return ok, f"regex {hm.safe_regex_match.regex!r}"
+    if hm.regex_match is not None:  # v2
+        rx = _regex(hm.regex_match)
+        ok = rx is not None and rx.fullmatch(value) is not None
+        return ok, f"regex {hm.regex_match!r}"
     if hm.string_match is not None:
         return _string_match(hm.string_match, value)
     if hm.range_match is not None:
@@ -749,6 +753,7 @@ def _has_value_matcher(hm: s.HeaderMatcher) -> bool:
             hm.suffix_match,
             hm.contains_match,
             hm.safe_regex_match,
+            hm.regex_match,
             hm.string_match,
             hm.range_match,
         )
@@ -819,6 +824,12 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
             return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
         ok = rx.fullmatch(path) is not None
         return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.safe_regex.regex}"
+    if m.regex is not None:  # v2
+        rx = _regex(m.regex)
+        if rx is None:
+            return None, f"regex {m.regex!r}: pdebug cannot compile it"
+        ok = rx.fullmatch(path) is not None
+        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.regex}"
     if m.path_separated_prefix is not None:
         p = fold(m.path_separated_prefix)
         ok = folded == p or folded.startswith(p + "/")

@@ -387,3 +387,30 @@ def test_damaged_old_and_other_mesh_dumps_never_crash(pdebug, tmp_path, seed):
             result = pdebug(*args)
             assert result.code != ExitCode.INTERNAL, (args, result.err)
             assert "Traceback" not in result.err
+
+
+def test_v2_regex_route_and_header_matchers(pdebug, tmp_path):
+    """Envoy <= 1.14 routes: ``match.regex`` and ``headers[].regex_match`` (whole match)."""
+    doc = _doc()
+    routes = _section(doc, "RoutesConfigDump")["dynamic_route_configs"]
+    rc = next(r for r in routes if r["route_config"]["name"] == "80")["route_config"]
+    vh = next(v for v in rc["virtual_hosts"] if "a:80" in v["domains"])
+    first = vh["routes"][0]
+    vh["routes"].insert(
+        0,
+        {
+            "match": {"regex": "/v[0-9]+/.*", "headers": [{"name": "x-v", "regex_match": "b.*"}]},
+            "route": {"cluster": "outbound|80||heapster.kube-system.svc.cluster.local"},
+        },
+    )
+    assert first["match"] == {"prefix": "/"}
+    path = tmp_path / "regex.json"
+    path.write_text(json.dumps(doc))
+
+    def cluster(url: str, *args: str) -> str:
+        out = json.loads(pdebug("trace", path, url, "-o", "json", *args).out)
+        return str(out["verdict"]["clusters"][0]["name"])
+
+    assert cluster("http://a:80/v2/x", "-H", "x-v:beta").startswith("outbound|80||heapster")
+    assert cluster("http://a:80/v2/x", "-H", "x-v:alpha").startswith("outbound|80||a.")
+    assert cluster("http://a:80/v2", "-H", "x-v:beta").startswith("outbound|80||a.")
