@@ -12,8 +12,11 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   default): the one on the destination IP, else ``0.0.0.0``/``::``. When no listener binds
   the port but one has ``use_original_dst`` (Istio's ``virtualOutbound``), the connection is
   taken as captured by it (outbound); Envoy hands it to the listener owning the original
-  destination ``IP:port``, else ``0.0.0.0:port``, else keeps it. ``--direction inbound``
-  starts at ``virtualInbound``, whose filter chains pick by destination port.
+  destination ``IP:port``, else ``0.0.0.0:port``, else keeps it. A listener with the
+  ``original_dst`` listener filter but no ``use_original_dst`` (OSM, Consul) captures too
+  and keeps every connection: its chains match the original destination (checked against
+  Envoy 1.40 by ``tests/test_other_meshes.py``). ``--direction inbound`` starts at
+  ``virtualInbound``, whose filter chains pick by destination port.
 * **Filter chain.** Criteria in Envoy's order: destination port, destination IP, server
   name, transport protocol, application protocols, direct source IP, source type, source
   IP, source port. At each one the most specific value that matches wins and the others
@@ -31,6 +34,8 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   value of a name, not URL-decoded.
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
+* **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:
+  the verdict is UNKNOWN (kinds ``incomplete``, ``inconclusive``) and says what to capture.
 """
 
 from __future__ import annotations
