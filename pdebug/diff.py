@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from pdebug.errors import InvalidInput
 from pdebug.model.camel import snake_keys
 from pdebug.model.dump import ConfigDump, Section
 
@@ -101,6 +102,9 @@ class Resource:
         keys are snake_case around camelCase resources (istioctl's own test data).
         """
         value = normalise(snake_keys(orjson.loads(bytes(self.raw))))
+        if isinstance(value, dict):
+            # The resource's own type is its kind: v2alpha dumps leave it out.
+            value.pop("@type", None)
         if isinstance(value, dict) and isinstance(value.get("virtual_hosts"), list):
             # istioctl sorts a route config's virtual hosts by name before comparing
             value["virtual_hosts"] = sorted(
@@ -307,6 +311,8 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
         "endpoints": ["dynamic_endpoint_configs"]
         + (["static_endpoint_configs"] if include_static else []),
     }[kind]
+    if kind == "listeners" and sec.raw("dynamic_listeners") is None:
+        out.update(_v2alpha_listeners(sec))
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
@@ -315,6 +321,30 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
             res = _resource(kind, key, entry, sec)
             if res is not None:
                 out[res.name] = res
+    return out
+
+
+_STATES = msgspec.json.Decoder(list[_State], strict=False)
+
+
+def _v2alpha_listeners(sec: Section) -> dict[str, Resource]:
+    """Envoy <= 1.14 lists dynamic listeners per state: ``{listener, ...}`` entries."""
+    out: dict[str, Resource] = {}
+    for key, state in (
+        ("dynamic_warming_listeners", "warming"),
+        ("dynamic_active_listeners", "active"),
+    ):
+        raw = sec.raw(key)
+        try:
+            for entry in _STATES.decode(raw) if raw is not None else []:
+                if len(entry.listener):
+                    name = _name_of(entry.listener)
+                    out[name] = Resource(name, entry.listener, sec.camel, state)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(
+                f"{key}: unexpected value ({exc})",
+                hint="the dump may be damaged or from an unsupported Envoy version",
+            ) from None
     return out
 
 

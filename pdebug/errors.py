@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     SOURCE_UNAVAILABLE = 3  # file missing or unwritable, admin/pod unreachable
     INVALID_INPUT = 4  # the input is not what pdebug can read
     INTERNAL = 5  # a bug in pdebug: please report it with --debug output
+    UNKNOWN = 6  # no answer: the input lacks what it needs (trace UNKNOWN), says what to capture
     INTERRUPTED = 130  # Ctrl-C
 
 

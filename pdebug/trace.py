@@ -12,8 +12,11 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   default): the one on the destination IP, else ``0.0.0.0``/``::``. When no listener binds
   the port but one has ``use_original_dst`` (Istio's ``virtualOutbound``), the connection is
   taken as captured by it (outbound); Envoy hands it to the listener owning the original
-  destination ``IP:port``, else ``0.0.0.0:port``, else keeps it. ``--direction inbound``
-  starts at ``virtualInbound``, whose filter chains pick by destination port.
+  destination ``IP:port``, else ``0.0.0.0:port``, else keeps it. A listener with the
+  ``original_dst`` listener filter but no ``use_original_dst`` (OSM, Consul) captures too
+  and keeps every connection: its chains match the original destination (checked against
+  Envoy 1.40 by ``tests/test_other_meshes.py``). ``--direction inbound`` starts at
+  ``virtualInbound``, whose filter chains pick by destination port.
 * **Filter chain.** Criteria in Envoy's order: destination port, destination IP, server
   name, transport protocol, application protocols, direct source IP, source type, source
   IP, source port. At each one the most specific value that matches wins and the others
@@ -31,6 +34,8 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   value of a name, not URL-decoded.
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
+* **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:
+  the verdict is UNKNOWN (kinds ``incomplete``, ``inconclusive``) and says what to capture.
 """
 
 from __future__ import annotations
@@ -45,16 +50,16 @@ from typing import Any
 
 import msgspec
 
-from pdebug.errors import UsageError
+from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump, decode_raw
+from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import host_is_healthy
+from pdebug.views.listeners import HCM, TCP_PROXY, decode_filter, filter_config, network_kind
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-HCM = "envoy.filters.network.http_connection_manager"
-TCP_PROXY = "envoy.filters.network.tcp_proxy"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 SCHEMES = ("http", "https", "tcp")
 DIRECTIONS = ("outbound", "inbound")
@@ -73,6 +78,16 @@ _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERV
 _TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
 _SHOWN_ENDPOINTS = 4
+#: Names of Istio's outbound capture listener (``virtual`` in Istio <= 1.2).
+OUTBOUND_CAPTURE_NAMES = ("virtualOutbound", "virtual")
+#: What to capture when a section is missing.
+FULL_DUMP = "capture the full dump: curl -s 'localhost:15000/config_dump?include_eds'"
+WITH_EDS = (
+    "capture with EDS (curl -s 'localhost:15000/config_dump?include_eds') or add "
+    "--clusters-json FILE (GET /clusters?format=json)"
+)
+#: Verdict kinds that say pdebug cannot tell (UNKNOWN), rather than OK or FAIL.
+UNKNOWN_KINDS = ("incomplete", "inconclusive")
 
 
 # --- the request ----------------------------------------------------------------------
@@ -250,8 +265,9 @@ class ClusterOutcome:
     """Where a (share of the) request ends up.
 
     ``state`` is ``ok``, ``missing``, ``warming``, ``empty`` (no endpoints), ``panic``
-    (none healthy: Envoy still sends to all), ``unknown`` (endpoints not in the dump)
-    or ``unsupported`` (a custom cluster type).
+    (none healthy: Envoy still sends to all), ``unknown`` (the dump lacks the cluster's
+    section or endpoints: ``why`` says what to capture) or ``unsupported`` (a custom
+    cluster type).
     """
 
     name: str
@@ -260,6 +276,7 @@ class ClusterOutcome:
     share: float | None = None
     type: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
+    why: str = ""
 
     @property
     def ok(self) -> bool:
@@ -279,7 +296,9 @@ class Verdict:
     ``kind`` is one of ``upstream``, ``direct_response``, ``redirect`` (all ``ok``),
     ``no_listener``, ``no_filter_chain``, ``connection_closed``, ``no_route``,
     ``unknown_cluster``, ``cluster_warming``, ``no_endpoints``, ``no_healthy_endpoints``
-    or ``inconclusive`` (pdebug cannot follow the config further).
+    (all FAIL), ``incomplete`` (the dump lacks what the answer needs: the summary says
+    what to capture) or ``inconclusive`` (pdebug cannot follow the config further); those
+    two are UNKNOWN, neither OK nor FAIL.
     ``status`` is the HTTP status Envoy answers itself, when it does.
     """
 
@@ -289,6 +308,13 @@ class Verdict:
     status: int | None = None
     location: str | None = None
     clusters: list[ClusterOutcome] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        """``OK``, ``FAIL`` or ``UNKNOWN`` (the dump or pdebug cannot tell)."""
+        if self.ok:
+            return "OK"
+        return "UNKNOWN" if self.kind in UNKNOWN_KINDS else "FAIL"
 
 
 @dataclass
@@ -369,7 +395,7 @@ def _listener_filter_kinds(lst: s.Listener) -> set[str]:
     """Short names of the listener filters: tls_inspector, http_inspector, original_dst..."""
     kinds = set()
     for f in lst.listener_filters:
-        raw = bytes(f.typed_config)
+        raw = memoryview(filter_config(f))[:300].tobytes()
         for kind, type_name in (
             ("tls_inspector", b".TlsInspector"),
             ("http_inspector", b".HttpInspector"),
@@ -707,6 +733,10 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         rx = _regex(hm.safe_regex_match.regex)
         ok = rx is not None and rx.fullmatch(value) is not None
         return ok, f"regex {hm.safe_regex_match.regex!r}"
+    if hm.regex_match is not None:  # v2
+        rx = _regex(hm.regex_match)
+        ok = rx is not None and rx.fullmatch(value) is not None
+        return ok, f"regex {hm.regex_match!r}"
     if hm.string_match is not None:
         return _string_match(hm.string_match, value)
     if hm.range_match is not None:
@@ -728,6 +758,7 @@ def _has_value_matcher(hm: s.HeaderMatcher) -> bool:
             hm.suffix_match,
             hm.contains_match,
             hm.safe_regex_match,
+            hm.regex_match,
             hm.string_match,
             hm.range_match,
         )
@@ -798,6 +829,12 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
             return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
         ok = rx.fullmatch(path) is not None
         return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.safe_regex.regex}"
+    if m.regex is not None:  # v2
+        rx = _regex(m.regex)
+        if rx is None:
+            return None, f"regex {m.regex!r}: pdebug cannot compile it"
+        ok = rx.fullmatch(path) is not None
+        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.regex}"
     if m.path_separated_prefix is not None:
         p = fold(m.path_separated_prefix)
         ok = folded == p or folded.startswith(p + "/")
@@ -961,6 +998,7 @@ class _Tracer:
         self.notes: list[str] = []
         self._clusters: dict[str, tuple[s.Cluster, str]] | None = None
         self._cla: dict[str, s.ClusterLoadAssignment] | None = None
+        self._attribution: Attribution | None = None
         self.rc_camel = False
 
     def step(
@@ -991,6 +1029,10 @@ class _Tracer:
 
     def listener(self) -> tuple[_Listener, Connection]:
         req = self.req
+        if not self.dump.has("listeners"):
+            why = "the dump has no listeners section"
+            self.step("listener", f"port {req.port}", False, why)
+            raise _Done(Verdict(False, "incomplete", f"{why}: {FULL_DUMP}"))
         serving, idle = _collect_listeners(self.dump)
         port, ip = req.port, req.dest_ip
         if req.direction == "inbound":
@@ -1023,6 +1065,14 @@ class _Tracer:
             lst, why = direct
             self.listener_step(lst, why, port)
             return lst, self.connection(lst, via_capture=False)
+        if capture is not None and not capture.listener.use_original_dst:
+            self.listener_step(
+                capture,
+                "original_dst listener filter: takes outbound connections (redirected to it "
+                "by iptables) and matches its filter chains on their original destination "
+                f"{req.destination}; no hand-off (use_original_dst is not set)",
+            )
+            return capture, self.connection(capture, via_capture=True, keeps=True)
         if capture is not None:
             self.listener_step(
                 capture,
@@ -1054,10 +1104,13 @@ class _Tracer:
         self.step("listener", f"port {port}", False, why)
         raise _Done(Verdict(False, "no_listener", f"connection refused: {why}"))
 
-    def connection(self, lst: _Listener, via_capture: bool) -> Connection:
+    def connection(self, lst: _Listener, via_capture: bool, keeps: bool = False) -> Connection:
         req = self.req
         dest_ip = req.dest_ip
         notes = []
+        if dest_ip is None and keeps:
+            dest_ip, note = _guess_destination(lst.listener, req.host)
+            notes.append(note)
         if dest_ip is None and not via_capture:
             addr = lst.address_for(req.port)
             if addr is not None and addr[0] is not None and not addr[0].is_unspecified:
@@ -1143,21 +1196,18 @@ class _Tracer:
         names = [f.name or "(unnamed)" for f in chain.filters]
         for i, f in enumerate(chain.filters):
             note = f" (before it, not evaluated: {_some(names[:i])})" if i else ""
-            if not _set(f.typed_config):
-                if f.name in (HCM, TCP_PROXY):
-                    self.step("network_filter", f.name, False, "no typed_config (a v2 config?)")
-                    raise _Done(
-                        Verdict(False, "inconclusive", f"{f.name} has no typed_config to read")
-                    )
+            kind = network_kind(f)
+            if not kind:
                 continue
-            type_url = decode_raw(f.typed_config, s.AnyType, lst.camel, f.name).type_url
-            if f.name == HCM or type_url.endswith(".HttpConnectionManager"):
-                hcm = decode_raw(f.typed_config, s.HttpConnectionManager, lst.camel, f.name)
+            if not _set(filter_config(f)):
+                self.step("network_filter", f.name, False, "no typed_config or config to read")
+                raise _Done(Verdict(False, "inconclusive", f"{f.name} has no config to read"))
+            if kind == HCM:
+                hcm = decode_filter(f, s.HttpConnectionManager, lst.camel, f.name)
                 self.rc_camel = lst.camel
                 self.http(hcm, f.name, note, conn)
-            if f.name == TCP_PROXY or type_url.endswith(".TcpProxy"):
-                tcp = decode_raw(f.typed_config, s.TcpProxy, lst.camel, f.name)
-                self.tcp(tcp, f.name, note)
+            tcp = decode_filter(f, s.TcpProxy, lst.camel, f.name)
+            self.tcp(tcp, f.name, note)
         if not names:
             self.step("network_filter", "-", False, "the filter chain has no network filters")
             raise _Done(Verdict(False, "connection_closed", "Envoy closes the connection"))
@@ -1256,9 +1306,11 @@ class _Tracer:
                         version = f", version {entry.version_info}" if entry.version_info else ""
                         self.step("route_config", rds, True, f"RDS{version}")
                         return entry.route_config
-            why = f"RDS {rds} is not in the dump: Envoy has not received it"
             if not self.dump.has("routes"):
                 why = f"RDS {rds}: the dump has no routes section"
+                self.step("route_config", rds, False, why)
+                raise _Done(Verdict(False, "incomplete", f"{why}: {FULL_DUMP}"))
+            why = f"RDS {rds} is not in the dump: Envoy has not received it"
             self.step("route_config", rds, False, why)
             raise _Done(Verdict(False, "no_route", f"404: {why}", 404))
         if _set(hcm.scoped_routes):
@@ -1384,12 +1436,20 @@ class _Tracer:
             self._clusters = found
         return self._clusters
 
+    def attribution(self) -> Attribution:
+        if self._attribution is None:
+            self._attribution = attribute(self.dump, self.proxy.health)
+        return self._attribution
+
     def cla_index(self) -> dict[str, s.ClusterLoadAssignment]:
         if self._cla is None:
             found: dict[str, s.ClusterLoadAssignment] = {}
+            names = self.attribution()
             for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
                 for entry in self.dump.endpoint_entries(key).items:
-                    found[entry.endpoint_config.cluster_name] = entry.endpoint_config
+                    name = names.cluster_of(entry.endpoint_config)
+                    if name:
+                        found[name] = entry.endpoint_config
             self._cla = found
         return self._cla
 
@@ -1407,7 +1467,7 @@ class _Tracer:
         part = "" if share is None else f"; {share:.4g}% of requests"
         if not self.dump.has("clusters"):
             self.step("cluster", name, False, "the dump has no clusters section")
-            return ClusterOutcome(name, "unknown", weight, share)
+            return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.cluster_index().get(name)
         if found is None:
             self.step("cluster", name, False, f"no such cluster in the dump{part}")
@@ -1431,9 +1491,9 @@ class _Tracer:
         )
         endpoints, source = self.endpoints(cluster)
         if endpoints is None:
-            why = "unknown: the dump has no EDS (capture config_dump?include_eds)"
-            self.step("endpoints", name, False, why)
-            return ClusterOutcome(name, "unknown", weight, share, ctype)
+            why = source or f"the dump has no EDS: {WITH_EDS}"
+            self.step("endpoints", name, False, f"unknown: {why}")
+            return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
         healthy = sum(1 for e in endpoints if e.usable == "healthy")
         degraded = sum(1 for e in endpoints if e.usable == "degraded")
         shown = ", ".join(f"{e.address} {e.health}" for e in endpoints[:_SHOWN_ENDPOINTS])
@@ -1493,9 +1553,21 @@ class _Tracer:
         source = "EDS"
         if cla is None and cluster.load_assignment is not None:
             cla, source = cluster.load_assignment, "the cluster's load_assignment"
+        if cla is None and _cluster_type(cluster) == "STATIC":
+            # a static cluster's own config is what Envoy uses (v2: ``hosts``)
+            own = [Endpoint(_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
+            return own, ("the cluster's hosts" if own else "the cluster's config") + live
         if cla is None:
-            if cluster.type == "EDS" or not self.dump.has("endpoints"):
+            if not self.dump.has("endpoints"):
                 return None, ""
+            if cluster.type == "EDS":
+                pending = self.attribution().unattributed
+                if pending:
+                    return None, (
+                        "Envoy wrote its endpoints without cluster_name; "
+                        + next(iter(pending.values()))
+                    )
+                return None, f"the dump's EDS has no assignment for it: {WITH_EDS}"
             return [], source + live
         out = []
         for group in cla.endpoints:
@@ -1525,9 +1597,80 @@ def _addr_text(lst: _Listener, port: int | None = None) -> str:
 
 
 def _outbound_capture(listeners: list[_Listener]) -> _Listener | None:
+    """Where iptables sends outbound connections, if a listener takes them.
+
+    A ``use_original_dst`` listener (Istio's ``virtualOutbound``), else one with the
+    ``original_dst`` listener filter that is not inbound (OSM's ``outbound-listener``,
+    Consul's ``outbound_listener``).
+    """
     found = [x for x in listeners if x.listener.use_original_dst]
-    named = [x for x in found if x.name == "virtualOutbound"]
+    named = [x for x in found if x.name in OUTBOUND_CAPTURE_NAMES]
+    if found:
+        return (named or found)[0]
+    found = [
+        x
+        for x in listeners
+        if x.listener.traffic_direction != "INBOUND"
+        and "original_dst" in _listener_filter_kinds(x.listener)
+    ]
+    named = [x for x in found if x.listener.traffic_direction == "OUTBOUND"]
     return (named or found)[0] if found else None
+
+
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9_-]+")
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_TOKEN_SPLIT.split(text.lower())) - {""}
+
+
+def _guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
+    """The original destination IP for a URL that names a host, when the chains tell.
+
+    A transparent-proxy listener that keeps its connections (OSM, Consul) picks a chain
+    by destination IP. When exactly one chain matching on IPs names the host (its name,
+    or a tcp_proxy cluster, has the host's first label as a word), its address is taken.
+    """
+    label = host.split(".", 1)[0].lower()
+    by_ip = [
+        c for c in lst.filter_chains if c.filter_chain_match and c.filter_chain_match.prefix_ranges
+    ]
+    if not by_ip:
+        return None, "destination IP unknown"
+    named: list[tuple[int, s.FilterChain]] = []
+    for index, chain in enumerate(lst.filter_chains):
+        if chain not in by_ip:
+            continue
+        words = _tokens(chain.name)
+        for f in chain.filters:
+            if network_kind(f) == TCP_PROXY:
+                try:
+                    tcp = decode_filter(f, s.TcpProxy, False, f.name)
+                except PdebugError:
+                    continue
+                words |= _tokens(tcp.cluster)
+                if tcp.weighted_clusters is not None:
+                    for wc in tcp.weighted_clusters.clusters:
+                        words |= _tokens(wc.name)
+        if label in words:
+            named.append((index, chain))
+    give = f"give the IP in the URL and the name in -H Host:{host}"
+    if len(named) == 1:
+        index, chain = named[0]
+        m = chain.filter_chain_match
+        assert m is not None
+        r = m.prefix_ranges[0]
+        ip = _ip(r.address_prefix)
+        if ip is not None:
+            label_text = _chain_label(chain, index)
+            return ip, (
+                f"destination IP taken as {ip}: {host} is a name and {label_text} is the only "
+                f"chain matching by IP that names it ({give} to be sure)"
+            )
+    return None, (
+        f"destination IP unknown: {len(by_ip)} filter chains match by IP, "
+        f"{len(named) or 'none'} of them name {host}; {give}"
+    )
 
 
 def _inbound_capture(listeners: list[_Listener]) -> _Listener | None:
@@ -1599,7 +1742,7 @@ def _routes_to_host(lst: s.Listener, host: str) -> bool:
     needle = f"|{host}".encode()
     for chain in lst.filter_chains:
         for f in chain.filters:
-            raw = bytes(f.typed_config)
+            raw = bytes(filter_config(f))
             if needle + b"." in raw or needle + b'"' in raw:
                 return True
     return False
@@ -1608,7 +1751,8 @@ def _routes_to_host(lst: s.Listener, host: str) -> bool:
 def _final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Request) -> Verdict:
     """The verdict once the request's clusters are known."""
     live = [o for o in outcomes if o.share is None or o.share > 0]
-    bad = [o for o in live if not o.ok]
+    # A definite failure says more than a share pdebug cannot tell about.
+    bad = sorted((o for o in live if not o.ok), key=lambda o: o.state in ("unknown", "unsupported"))
 
     def part(o: ClusterOutcome) -> str:
         share = f" ({o.share:.4g}%)" if o.share is not None else ""
@@ -1657,6 +1801,8 @@ def _final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Re
         )
         return Verdict(False, "no_healthy_endpoints", what, clusters=outcomes)
     what = f"pdebug cannot tell whether cluster {worst.name} can serve{scope}"
+    if worst.state == "unknown":
+        return Verdict(False, "incomplete", f"{what}: {worst.why}", clusters=outcomes)
     return Verdict(False, "inconclusive", what, clusters=outcomes)
 
 

@@ -33,7 +33,7 @@ def _proxy(data: bytes, plan: tuple[str, ...] = ()) -> ProxyData:
 
 def _general_eds_cells(proxy: ProxyData, flt: endpoints.EndpointFilter) -> list[tuple[str, ...]]:
     return [
-        (r.addresses[0], r.lb.health_status or "UNKNOWN", "-", r.cla.cluster_name)
+        (r.addresses[0], r.lb.health_status or "UNKNOWN", "-", r.cluster or endpoints.UNATTRIBUTED)
         for r in endpoints._eds_endpoint_rows(proxy, flt)
     ]
 
@@ -61,7 +61,11 @@ def test_endpoints_cells(path: Path, flt: endpoints.EndpointFilter) -> None:
     proxy = _proxy(path.read_bytes(), EDS_KEYS)
     assert proxy.dump is not None and proxy.dump.has("endpoints")
     fast = endpoints._eds_endpoint_cells(proxy, flt, wide=False)
-    assert fast is not None
+    if fast is None:  # only when two assignments end up with one CLUSTER cell
+        rows = endpoints.eds_select(proxy, endpoints.EndpointFilter())
+        cells = {id(r.cla): r.cluster or endpoints.UNATTRIBUTED for r in rows}
+        assert len(set(cells.values())) < len(cells)
+        return
     assert fast == _general_eds_cells(proxy, flt)
 
 

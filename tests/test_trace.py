@@ -124,7 +124,7 @@ def _http_dump(tmp_path: Path, routes: list[Any], domains: list[str] | None = No
 
 def _run(pdebug, *args: Any) -> tuple[int, dict[str, Any]]:
     result = pdebug("trace", *args, "-o", "json")
-    assert result.code in (0, 1), result.err
+    assert result.code in (0, 1, 6), result.err
     return result.code, json.loads(result.out)
 
 
@@ -192,7 +192,9 @@ def test_inputs_that_are_not_dumps(pdebug, tmp_path):
     assert pdebug("trace", tmp_path / "nope.json", "http://x/").code == ExitCode.SOURCE_UNAVAILABLE
     secrets = ISTIOCTL / "proxy-config-secret/istio/config_dump.json"
     result = pdebug("trace", secrets, "http://x/")
-    assert result.code == ExitCode.INVALID_INPUT and "no listeners section" in result.err
+    # a dump without listeners cannot tell: UNKNOWN, saying what to capture (issue 11)
+    assert result.code == ExitCode.UNKNOWN and "no listeners section" in result.out
+    assert "VERDICT: UNKNOWN" in result.out and "config_dump" in result.out
 
 
 # --- listeners --------------------------------------------------------------------------
@@ -747,14 +749,14 @@ def test_cluster_outcomes(pdebug, tmp_path):
         "/warming": ("cluster_warming", 503),
         "/panic": ("no_healthy_endpoints", None),
         "/half": ("upstream", None),
-        "/eds": ("inconclusive", None),
+        "/eds": ("incomplete", None),
         "/split": ("unknown_cluster", 503),
         "/hdr": ("unknown_cluster", 503),
     }
     for path, (kind, status) in expect.items():
         code, doc = _run(pdebug, dump, "http://127.0.0.1" + path)
         assert (doc["verdict"]["kind"], doc["verdict"]["status"]) == (kind, status), path
-        assert code == (0 if kind == "upstream" else 1)
+        assert code == {"upstream": 0, "incomplete": 6}.get(kind, 1)
     _, doc = _run(pdebug, dump, "http://127.0.0.1/split")
     assert "75% of requests" in doc["verdict"]["summary"]
     _, doc = _run(pdebug, dump, "http://127.0.0.1/eds")
@@ -807,4 +809,62 @@ ISTIOCTL_DUMPS = [
 def test_istioctl_dumps_trace_without_errors(pdebug, dump):
     for url in ("http://reviews:9080/", "https://example.com/", "tcp://10.0.0.1:3306"):
         result = pdebug("trace", ISTIOCTL / dump, url)
-        assert result.code in (0, 1), result.err
+        assert result.code in (0, 1, 6), result.err
+
+
+# --- issue 11, item 5: unknown is not failure ---------------------------------------------
+
+
+def _without(path: Path, message: str) -> Path:
+    doc = json.loads(path.read_text())
+    doc["configs"] = [c for c in doc["configs"] if not c["@type"].endswith(message)]
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_missing_sections_give_unknown_with_what_to_capture(pdebug, tmp_path):
+    """No routes section, no clusters section, no EDS: UNKNOWN (exit 6), never a 404 or FAIL."""
+    lst = _listener("l", "127.0.0.1", 80, [{"filters": [_hcm(rds="rc")]}])
+    route = {"match": {"prefix": "/"}, "route": {"cluster": "eds"}}
+    rc = {"name": "rc", "virtual_hosts": [_vh("vh", ["*"], [route])]}
+    clusters = [_cluster("eds", kind="EDS")]
+    cases = {
+        "RoutesConfigDump": "the dump has no routes section",
+        "ClustersConfigDump": "the dump has no clusters section",
+    }
+    for section, said in cases.items():
+        dump = _without(_dump(tmp_path, [lst], [rc], clusters), section)
+        code, doc = _run(pdebug, dump, "http://127.0.0.1/")
+        verdict = doc["verdict"]
+        assert (code, verdict["outcome"], verdict["kind"]) == (6, "UNKNOWN", "incomplete"), said
+        assert verdict["status"] is None and not verdict["ok"]
+        assert "config_dump" in verdict["summary"], verdict["summary"]
+        assert said in json.dumps(doc["steps"]), said
+    code, doc = _run(pdebug, _dump(tmp_path, [lst], [rc], clusters), "http://127.0.0.1/")
+    assert (code, doc["verdict"]["outcome"]) == (6, "UNKNOWN")
+    assert "include_eds" in doc["verdict"]["summary"]
+    table = pdebug("trace", _dump(tmp_path, [lst], [rc], clusters), "http://127.0.0.1/")
+    assert table.code == ExitCode.UNKNOWN
+    assert "VERDICT: UNKNOWN, pdebug cannot tell whether cluster eds can serve" in table.out
+
+
+def test_a_definite_failure_outranks_an_unknown_share(pdebug, tmp_path):
+    routes = [
+        {
+            "match": {"prefix": "/"},
+            "route": {
+                "weighted_clusters": {
+                    "clusters": [{"name": "eds", "weight": 1}, {"name": "gone", "weight": 1}]
+                }
+            },
+        }
+    ]
+    rc = {"name": "rc", "virtual_hosts": [_vh("vh", ["*"], routes)]}
+    lst = _listener("l", "127.0.0.1", 80, [{"filters": [_hcm(rds="rc")]}])
+    dump = _dump(tmp_path, [lst], [rc], [_cluster("eds", kind="EDS")])
+    code, doc = _run(pdebug, dump, "http://127.0.0.1/")
+    assert (code, doc["verdict"]["outcome"], doc["verdict"]["kind"]) == (
+        1,
+        "FAIL",
+        "unknown_cluster",
+    )

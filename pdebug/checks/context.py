@@ -21,7 +21,7 @@ from pdebug.model import schema as s
 from pdebug.model.camel import snake_keys
 from pdebug.model.dump import Ref, decode_raw
 from pdebug.views.common import eds_address, none_when_absent
-from pdebug.views.listeners import HCM, TCP_PROXY, chains
+from pdebug.views.listeners import HCM, LEGACY_NAMES, TCP_PROXY, chains, decode_filter
 
 _HCM_TYPE = "HttpConnectionManager"
 _TCP_TYPE = "tcp_proxy.v3.TcpProxy"
@@ -183,15 +183,13 @@ class Context:
                     yield (
                         index,
                         chain,
-                        decode_raw(
-                            f.typed_config, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"
-                        ),
+                        decode_filter(f, s.HttpConnectionManager, lc.camel, f"listener {lc.name}"),
                     )
                 elif kind == TCP_PROXY:
                     yield (
                         index,
                         chain,
-                        decode_raw(f.typed_config, s.TcpProxy, lc.camel, f"listener {lc.name}"),
+                        decode_filter(f, s.TcpProxy, lc.camel, f"listener {lc.name}"),
                     )
 
     # -- clusters ----------------------------------------------------------------------
@@ -270,9 +268,13 @@ class Context:
         out: dict[str, HostSet] = {}
         clas: dict[str, s.ClusterLoadAssignment] = {}
         if self.has("endpoints"):
+            from pdebug.model.eds import attribute  # nameless assignments (Consul, OSM)
+
+            names = attribute(self.dump)
             for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
                 for entry in self.dump.endpoint_entries(key).items:
-                    clas.setdefault(entry.endpoint_config.cluster_name, entry.endpoint_config)
+                    assignment = entry.endpoint_config
+                    clas.setdefault(names.cluster_of(assignment), assignment)
         for name, cc in self.clusters.items():
             if cc.state == "WARMING":
                 continue
@@ -326,6 +328,8 @@ _ANY = msgspec.json.Decoder(s.AnyType, strict=False)
 def _filter_kind(f: s.TypedExtension, camel: bool) -> str:
     if f.name in (HCM, TCP_PROXY):
         return f.name
+    if f.name in LEGACY_NAMES:  # Envoy <= 1.14 names, with a v2 `config` Struct
+        return LEGACY_NAMES[f.name]
     raw = bytes(f.typed_config)
     if b"@type" not in raw:
         return ""

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
 from pdebug.checks.context import Context, ListenerConfig, tcp_targets
 from pdebug.model import schema as s
-from pdebug.model.dump import decode_raw
-from pdebug.views.listeners import TCP_PROXY
+from pdebug.views.listeners import TCP_PROXY, decode_filter, network_kind
 
 VIRTUAL_OUTBOUND = "virtualOutbound"
+#: Istio <= 1.2 named its outbound capture listener ``virtual``.
+CAPTURE_NAMES = (VIRTUAL_OUTBOUND, "virtual")
 PASSTHROUGH = "PassthroughCluster"
 BLACKHOLE = "BlackHoleCluster"
 
@@ -53,7 +54,10 @@ def check_initializing(ctx: Context, this: Check) -> Iterator[Finding]:
 
 
 def _outbound(ctx: Context) -> ListenerConfig | None:
-    found = [lc for lc in ctx.listeners if lc.name == VIRTUAL_OUTBOUND]
+    for name in CAPTURE_NAMES:
+        found = [lc for lc in ctx.listeners if lc.name == name]
+        if found:
+            break
     for state in ("ACTIVE", "STATIC", "WARMING", "DRAINING"):
         for lc in found:
             if lc.state == state:
@@ -79,10 +83,10 @@ def check_outbound_policy(ctx: Context, this: Check) -> Iterator[Finding]:
         chain = unmatched[-1] if unmatched else None
     targets: list[str] = []
     for f in chain.filters if chain is not None else []:
-        if f.name == TCP_PROXY:
-            tcp = decode_raw(f.typed_config, s.TcpProxy, lc.camel, f"listener {lc.name}")
+        if network_kind(f, by_type=False) == TCP_PROXY:
+            tcp = decode_filter(f, s.TcpProxy, lc.camel, f"listener {lc.name}")
             targets.extend(tcp_targets(tcp))
-    resource = f"listener/{VIRTUAL_OUTBOUND}"
+    resource = f"listener/{lc.name}"
     if targets == [PASSTHROUGH]:
         yield this.finding(
             resource,

@@ -85,7 +85,8 @@ def trace_cmd(
     filter chains that lost; -o json is for machines. Exit 0 when the request reaches a
     cluster with a healthy endpoint (or Envoy answers a redirect / direct response
     itself), 1 when it does not (no listener, no route, unknown cluster, no healthy
-    endpoint), >1 on error.
+    endpoint), 6 when the dump cannot tell (VERDICT: UNKNOWN, e.g. no EDS captured: it
+    says what to capture), other codes on error.
 
     Example: pdebug trace dump.json http://reviews:9080/ -H end-user:jason
 
@@ -107,4 +108,7 @@ def trace_cmd(
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
-    return ExitCode.OK if result.verdict.ok else ExitCode.FINDINGS
+    outcome = result.verdict.outcome
+    if outcome == "UNKNOWN":
+        return ExitCode.UNKNOWN
+    return ExitCode.OK if outcome == "OK" else ExitCode.FINDINGS

@@ -271,8 +271,15 @@ class ConfigDump:
         return self._entries("clusters", key, s.ClusterEntry)
 
     def dynamic_listeners(self) -> Entries[s.DynamicListener]:
-        """``dynamic_listeners[]``, including name-less error-only entries."""
-        return self._entries("listeners", "dynamic_listeners", s.DynamicListener)
+        """``dynamic_listeners[]``, including name-less error-only entries.
+
+        A v2alpha dump (Envoy <= 1.14) lists its dynamic listeners per state instead
+        (``dynamic_active_listeners`` ...): those are folded in (see :func:`_v2alpha_listeners`).
+        """
+        found = self._entries("listeners", "dynamic_listeners", s.DynamicListener)
+        if found.items or found.section is None:
+            return found
+        return _v2alpha_listeners(found.section, self.source) or found
 
     def static_listeners(self) -> Entries[s.StaticListener]:
         """``static_listeners[]``."""
@@ -303,6 +310,48 @@ class ConfigDump:
         sec = self.require("bootstrap")
         value = snake_keys(sec.generic("bootstrap"))
         return value if isinstance(value, dict) else {}
+
+
+# --- v2alpha listeners (Envoy <= 1.14; kept apart from the decoding machinery above) ----
+
+#: v2alpha ``ListenersConfigDump`` fields, one per state, each a list of
+#: ``{version_info, listener, last_updated}``, and the v3 state each becomes.
+V2ALPHA_LISTENER_KEYS = (
+    ("dynamic_active_listeners", "active_state"),
+    ("dynamic_warming_listeners", "warming_state"),
+    ("dynamic_draining_listeners", "draining_state"),
+)
+
+
+@dataclass
+class FoldedEntries(Entries[s.DynamicListener]):
+    """v2alpha listeners as v3 ``dynamic_listeners`` entries; refs point at the v2 ones."""
+
+    origins: list[tuple[str, int]] = field(default_factory=list)
+
+    def ref(self, index: int, *path: str) -> Ref:
+        """Where ``items[index]`` sits: ``active_state.listener`` -> ``[i].listener``."""
+        assert self.section is not None
+        key, at = self.origins[index]
+        if path and path[0].endswith("_state"):
+            path = path[1:]
+        return Ref(self.section, key, at, path)
+
+
+def _v2alpha_listeners(sec: Section, source: str) -> FoldedEntries | None:
+    items: list[s.DynamicListener] = []
+    origins: list[tuple[str, int]] = []
+    for key, state in V2ALPHA_LISTENER_KEYS:
+        entries = sec.typed(key, list[s.ListenerState], list, f"{source}: {key}")
+        for i, st in enumerate(entries):
+            name = st.listener.name if st.listener is not None else ""
+            entry = s.DynamicListener(name=name)
+            setattr(entry, state, st)
+            items.append(entry)
+            origins.append((key, i))
+    if not items:
+        return None
+    return FoldedEntries(sec, "dynamic_listeners", items, origins)
 
 
 _CAMEL_KEY = re.compile(rb'"[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*"\s*:')

@@ -61,6 +61,9 @@ class TypedExtension(_S):
 
     name: str = ""
     typed_config: Raw = NULL
+    #: Envoy <= 1.14 (v2): a filter's config as a Struct (no ``@type``), instead of
+    #: ``typed_config``; read with :func:`pdebug.views.listeners.filter_config`.
+    config: Raw = NULL
 
 
 # --- clusters -------------------------------------------------------------------------
@@ -116,6 +119,8 @@ class Cluster(_S):
     transport_socket: TypedExtension | None = None
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
+    #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
+    hosts: list[Address] = []
 
 
 # --- listeners ------------------------------------------------------------------------
@@ -187,6 +192,8 @@ class HeaderMatcher(_S):
     suffix_match: str | None = None
     contains_match: str | None = None
     safe_regex_match: RegexMatcher | None = None
+    #: Envoy <= 1.14 (v2): an ECMAScript regex, matched whole.
+    regex_match: str | None = None
     present_match: bool | None = None
     string_match: StringMatcher | None = None
     invert_match: bool = False
@@ -204,6 +211,8 @@ class RouteMatch(_S):
     prefix: str | None = None
     path: str | None = None
     safe_regex: RegexMatcher | None = None
+    #: Envoy <= 1.14 (v2): an ECMAScript regex on the path, matched whole.
+    regex: str | None = None
     path_separated_prefix: str | None = None
     connect_matcher: Raw = NULL
     case_sensitive: bool | None = None

@@ -26,6 +26,7 @@ from pdebug.checks import Finding, Severity
 from pdebug.checks.context import Context, Host, route_targets, tcp_targets
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw
 from pdebug.views.common import ClusterName, port_of, socket_or_pipe, summarize_domains
 
 #: Node kinds, in column order (the page draws one column per kind).
@@ -244,7 +245,33 @@ class _Builder:
                         g.link(lk, g.add(ROUTE, name, name, "RDS: not received", MISSING))
                     else:
                         g.link(lk, self.route_config(name, rc, "RDS"))
+        self.rejected()
         self.walked = True
+
+    def rejected(self) -> None:
+        """Listeners Envoy rejected and never ran (no state but ``error_state``).
+
+        One node each, however many times Envoy lists the rejection.
+        """
+        from pdebug.checks.listeners import envoy_reason
+
+        if not self.ctx.has("listeners"):
+            return
+        g = self.graph
+        camel = self.ctx.camel("listeners")
+        for dyn in self.ctx.dump.dynamic_listeners().items:
+            err = dyn.error_state
+            if err is None or any((dyn.active_state, dyn.warming_state, dyn.draining_state)):
+                continue
+            lst = s.Listener(name=dyn.name)
+            raw = err.failed_configuration
+            if len(raw) and bytes(raw) != b"null":
+                lst = decode_raw(raw, s.Listener, camel, "rejected listener")
+            name = dyn.name or lst.name
+            if not name or g.has(LISTENER, name):
+                continue
+            detail = _listener_detail(lst, "rejected by Envoy: " + envoy_reason(err.details))
+            g.add(LISTENER, name, name, detail, BAD, sort=(port_of(lst.address), name))
 
     def route_configs(self) -> None:
         """RDS route configs no listener led to (all of them when listeners are unreadable)."""
@@ -310,7 +337,7 @@ class _Builder:
                 continue
             keys = g.labelled(kind, name)
             if not keys and kind == LISTENER:
-                keys = [g.add(LISTENER, name, name, "rejected by Envoy", BAD)]
+                keys = [g.add(LISTENER, name, name, "rejected by Envoy", BAD, sort=(0, name))]
             for k in keys:
                 node = g.node(k)
                 if f.code not in node.codes:

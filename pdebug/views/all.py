@@ -76,6 +76,9 @@ def view(
         except MissingSection:
             missing.append(kind)
     note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+    if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
+        said = endpoints.attribution_note(data)
+        note = "\n".join(n for n in (note, said) if n) or None
 
     def objects() -> Any:
         return {"configs": [sec.plain() for sec in dump.sections]}

@@ -15,6 +15,7 @@ from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
+from pdebug.model.eds import Attribution, attribute
 from pdebug.views.common import ClusterName, bare, eds_address
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -83,6 +84,30 @@ class EdsRow:
     ip: str  # the main address without port (a pipe or internal address as printed)
     port: int
     locality: str
+    cluster: str  # cluster_name, or the cluster a nameless assignment is attributed to
+
+
+#: CLUSTER cell of an assignment Envoy wrote without cluster_name that pdebug could not
+#: attribute (the note on stderr says why).
+UNATTRIBUTED = "(no cluster_name)"
+
+
+def _attribution(data: ProxyData) -> Attribution:
+    dump = data.need_dump("the eds view")
+    return attribute(dump, data.health)
+
+
+def attribution_note(data: ProxyData) -> str | None:
+    """What stderr says about nameless EDS assignments, or None when there are none."""
+    if data.dump is None or not data.dump.has("endpoints"):
+        return None
+    notes = _attribution(data).notes()
+    return "; ".join(notes) if notes else None
+
+
+def _join(*notes: str | None) -> str | None:
+    text = "\n".join(n for n in notes if n)
+    return text or None
 
 
 def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
@@ -93,16 +118,18 @@ def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
     the two steps matters when two CLAs share a key).
     """
     dump = data.need_dump("the eds view")
+    names = _attribution(data)
     groups: list[tuple[tuple[str, str, int, str], list[EdsRow]]] = []
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
         entries = dump.endpoint_entries(key)
         for i, entry in enumerate(entries.items):
             cla = entry.endpoint_config
-            if not _eq(flt.cluster, cla.cluster_name):
+            cluster = names.cluster_of(cla)
+            if not _eq(flt.cluster, cluster):
                 continue
-            rows = _cla_rows(entries.ref(i, "endpoint_config"), cla, flt)
+            rows = _cla_rows(entries.ref(i, "endpoint_config"), cla, cluster, flt)
             if rows:
-                groups.append((ClusterName.parse(cla.cluster_name).sort_key(), rows))
+                groups.append((ClusterName.parse(cluster).sort_key(), rows))
     go_sort_by_key(groups, _group_key)
     return [row for _, rows in groups for row in rows]
 
@@ -111,7 +138,9 @@ def _group_key(group: tuple[tuple[str, str, int, str], list[EdsRow]]) -> tuple[s
     return group[0]
 
 
-def _cla_rows(ref: Ref, cla: s.ClusterLoadAssignment, flt: EndpointFilter) -> list[EdsRow]:
+def _cla_rows(
+    ref: Ref, cla: s.ClusterLoadAssignment, cluster: str, flt: EndpointFilter
+) -> list[EdsRow]:
     """The endpoints of one CLA that pass the address, port and status filters."""
     rows: list[EdsRow] = []
     want_address = flt.address.lower() if flt.address is not None else None
@@ -132,7 +161,7 @@ def _cla_rows(ref: Ref, cla: s.ClusterLoadAssignment, flt: EndpointFilter) -> li
                 continue
             if flt.status is not None and not _eq(flt.status, lb.health_status or "UNKNOWN"):
                 continue
-            rows.append(EdsRow(ref, cla, gi, li, lb, addrs, ip, port, locality))
+            rows.append(EdsRow(ref, cla, gi, li, lb, addrs, ip, port, locality, cluster))
     return rows
 
 
@@ -175,7 +204,7 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
                 prefix + ",".join(row.addresses),
                 row.lb.health_status or "UNKNOWN",
                 row.locality,
-                row.cla.cluster_name,
+                row.cluster or UNATTRIBUTED,
             )
         )
     note = None if rows or flt.empty else "No endpoints match the filter."
@@ -185,7 +214,7 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
             "The dump has no endpoints section (not captured: Envoy writes EDS only to "
             "config_dump?include_eds), so no endpoint is known."
         )
-    return ViewResult(table, lambda: _eds_objects(rows, flt), note)
+    return ViewResult(table, lambda: _eds_objects(rows, flt), _join(note, attribution_note(data)))
 
 
 # --- /clusters?format=json ------------------------------------------------------------
@@ -245,7 +274,7 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             sa = ep.address.socket_address if ep and ep.address else None
             if sa is not None:
                 weight = str(row.lb.load_balancing_weight or 1)
-                locality[(row.cla.cluster_name, sa.address, sa.port_value)] = (
+                locality[(row.cluster, sa.address, sa.port_value)] = (
                     row.locality,
                     weight,
                 )
@@ -295,7 +324,7 @@ def _eds_endpoint_rows(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
     ]
     # Same order as the /clusters table. istioctl never builds this table from EDS, so
     # there is no Go order to follow for ties: a stable sort keeps them in EDS order.
-    rows.sort(key=lambda r: (r.ip, r.port, r.cla.cluster_name))
+    rows.sort(key=lambda r: (r.ip, r.port, r.cluster or UNATTRIBUTED))
     return rows
 
 
@@ -309,7 +338,7 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
                 r.addresses[0],
                 r.lb.health_status or "UNKNOWN",
                 "-",
-                r.cla.cluster_name,
+                r.cluster or UNATTRIBUTED,
                 "-",
                 r.locality or "-",
                 str(r.lb.load_balancing_weight or 1),
@@ -326,7 +355,8 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     note = "Outlier status needs live data: add --clusters-json FILE (GET /clusters?format=json)."
     if not cells and not flt.empty:
         note = "No endpoints match the filter."
-    return ViewResult(table, lambda: _eds_objects(_eds_endpoint_rows(data, flt), flt), note)
+    said = _join(note, attribution_note(data))
+    return ViewResult(table, lambda: _eds_objects(_eds_endpoint_rows(data, flt), flt), said)
 
 
 def _eds_endpoint_cells(
@@ -344,14 +374,15 @@ def _eds_endpoint_cells(
         for key in ("dynamic_endpoint_configs", "static_endpoint_configs")
         for entry in dump.endpoint_entries(key).items
     ]
-    if len({cla.cluster_name for cla in clas}) != len(clas):
+    names = _attribution(data)
+    effective = [names.cluster_of(cla) or UNATTRIBUTED for cla in clas]
+    if len(set(effective)) != len(clas):
         return None
     want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     found: list[tuple[str, int, str, int, str, str, str, s.LbEndpoint]] = []
-    for cla in clas:
-        name = cla.cluster_name
+    for cla, name in zip(clas, effective, strict=True):
         if want_cluster is not None and name.lower() != want_cluster:
             continue
         for group in cla.endpoints:

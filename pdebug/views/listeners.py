@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_by_key
@@ -23,6 +25,13 @@ from pdebug.views.table import Column, Table
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
+#: Envoy <= 1.14 names of the same filters (v2, usually with a ``config`` Struct).
+LEGACY_NAMES = {
+    "envoy.http_connection_manager": HCM,
+    "envoy.tcp_proxy": TCP_PROXY,
+}
+_HCM_TYPE = b".HttpConnectionManager"
+_TCP_TYPE = b".TcpProxy"
 
 COLUMNS = (
     Column("NAME", wide=True),
@@ -74,8 +83,74 @@ class ListenerRow:
     type: str
 
 
+def filter_config(f: s.TypedExtension) -> msgspec.Raw:
+    """A filter's config: ``typed_config``, else the v2 ``config`` Struct (Envoy <= 1.14)."""
+    raw = f.typed_config
+    if len(raw) and bytes(raw) != b"null":
+        return raw
+    return f.config
+
+
+def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
+    """:data:`HCM`, :data:`TCP_PROXY` or ``""``: by current or legacy name, else ``@type``."""
+    if f.name in (HCM, TCP_PROXY):
+        return f.name
+    legacy = LEGACY_NAMES.get(f.name)
+    if legacy is not None:
+        return legacy
+    if by_type:
+        head = memoryview(f.typed_config)[:200].tobytes()
+        if b"@type" in head:
+            if _HCM_TYPE + b'"' in head:
+                return HCM
+            if _TCP_TYPE + b'"' in head:
+                return TCP_PROXY
+    return ""
+
+
+T = TypeVar("T")
+
+
+def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
+    """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
+
+    A v2 ``config`` is a Struct holding the config as it was written (a bootstrap's
+    YAML): Envoy took a single object where the proto has a list
+    (``http_filters: {name: envoy.router}``), so such a value is read as a one-item list.
+    """
+    raw = filter_config(f)
+    if raw is f.typed_config:
+        return decode_raw(raw, tp, camel, what)
+    try:
+        return decode_raw(raw, tp, camel, what)
+    except InvalidInput:
+        fixed = _as_lists(msgspec.inspect.type_info(tp), msgspec.json.decode(raw), camel)
+        return decode_raw(msgspec.Raw(msgspec.json.encode(fixed)), tp, camel, what)
+
+
+def _as_lists(info: Any, value: Any, camel: bool) -> Any:
+    """``value`` with each single object the schema wants as a list wrapped in one."""
+    mi = msgspec.inspect
+    if isinstance(info, mi.UnionType):
+        for sub in info.types:
+            if isinstance(sub, mi.StructType | mi.ListType):
+                return _as_lists(sub, value, camel)
+        return value
+    if isinstance(info, mi.ListType):
+        items = value if isinstance(value, list) else [value]
+        return [_as_lists(info.item_type, v, camel) for v in items]
+    if isinstance(info, mi.StructType) and isinstance(value, dict):
+        out = dict(value)
+        for fld in info.fields:
+            for key in (fld.encode_name, fld.name):
+                if key in out:
+                    out[key] = _as_lists(fld.type, out[key], camel)
+        return out
+    return value
+
+
 def _decode_filter(f: s.TypedExtension, tp: type[msgspec.Struct], camel: bool) -> msgspec.Struct:
-    return decode_raw(f.typed_config, tp, camel, f"filter {f.name}")
+    return decode_filter(f, tp, camel, f"filter {f.name}")
 
 
 def chains(listener: s.Listener) -> list[s.FilterChain]:
@@ -90,6 +165,8 @@ def listener_type(listener: s.Listener) -> str:
     """HTTP, TCP, HTTP+TCP or UNKNOWN, counting HCM and tcp_proxy filters by name.
 
     A tcp_proxy that mentions BlackHoleCluster anywhere does not count (istioctl).
+    The legacy names (``envoy.http_connection_manager``) count for nothing, as in
+    istioctl: such a listener's TYPE is UNKNOWN (its DESTINATION is read all the same).
     """
     http = tcp = 0
     for chain in chains(listener):
@@ -131,9 +208,14 @@ def chain_match(chain: s.FilterChain) -> str:
 
 
 def chain_destination(chain: s.FilterChain, camel: bool) -> str:
-    """Istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides."""
+    """Istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides.
+
+    Filters are recognised by name, as istioctl does, and also by their Envoy <= 1.14
+    names (istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true).
+    """
     for f in chain.filters:
-        if f.name == HCM:
+        kind = network_kind(f, by_type=False)
+        if kind == HCM:
             try:
                 hcm = _decode_filter(f, s.HttpConnectionManager, camel)
             except InvalidInput as exc:  # istioctl prints the decode error in the cell
@@ -144,8 +226,8 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
             if hcm.rds is not None and hcm.rds.route_config_name:
                 return f"Route: {hcm.rds.route_config_name}"
             return "HTTP"
-        if f.name == TCP_PROXY:
-            if b"BlackHoleCluster" in bytes(f.typed_config):
+        if kind == TCP_PROXY:
+            if b"BlackHoleCluster" in bytes(filter_config(f)):
                 continue
             tcp = _decode_filter(f, s.TcpProxy, camel)
             assert isinstance(tcp, s.TcpProxy)
@@ -187,6 +269,9 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
     sec = dump.require("listeners")
     rows: list[ListenerRow] = []
     dynamic = dump.dynamic_listeners()
+    # Envoy writes a rejected update twice: in the listener's named entry and in a
+    # name-less error-only entry. One resource, one row: the twin is skipped.
+    rejected = {d.name for d in dynamic.items if d.name and d.error_state is not None}
     for i, dyn in enumerate(dynamic.items):
         state, st = _state(dyn)
         if dyn.active_state is not None:
@@ -197,6 +282,8 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
             failed = dyn.error_state.failed_configuration
             if len(failed) and bytes(failed) != b"null":
                 lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
+                if not dyn.name and lst.name in rejected:
+                    continue
                 rows.append(
                     _row(
                         dynamic.ref(i, "error_state", "failed_configuration"),

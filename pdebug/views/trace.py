@@ -18,8 +18,8 @@ COLUMNS = (Column("STEP"), Column("NAME"), Column("MATCH"), Column("REASON"))
 
 
 def verdict_line(verdict: Verdict) -> str:
-    """``VERDICT: OK, routed to ...`` or ``VERDICT: FAIL, 404: ...``."""
-    return f"VERDICT: {'OK' if verdict.ok else 'FAIL'}, {verdict.summary}"
+    """``VERDICT: OK, routed to ...``, ``VERDICT: FAIL, 404: ...`` or ``VERDICT: UNKNOWN, ...``."""
+    return f"VERDICT: {verdict.outcome}, {verdict.summary}"
 
 
 def to_plain(trace: Trace) -> dict[str, Any]:
@@ -67,6 +67,7 @@ def to_plain(trace: Trace) -> dict[str, Any]:
         "steps": steps,
         "verdict": {
             "ok": verdict.ok,
+            "outcome": verdict.outcome,
             "kind": verdict.kind,
             "summary": verdict.summary,
             "status": verdict.status,
