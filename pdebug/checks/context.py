@@ -19,7 +19,7 @@ from pdebug.checks.base import CheckOptions
 from pdebug.model import ConfigDump, ProxyData
 from pdebug.model import schema as s
 from pdebug.model.camel import snake_keys
-from pdebug.model.dump import Ref, decode_raw
+from pdebug.model.dump import Ref
 from pdebug.views.common import eds_address, none_when_absent
 from pdebug.views.listeners import HCM, LEGACY_NAMES, TCP_PROXY, chains, decode_filter
 
