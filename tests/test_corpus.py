@@ -70,6 +70,8 @@ LEGACY = "deprecated filter names: envoy.http_connection_manager with a config S
 ORIG_DST = "original_dst trace: transparent outbound listener not followed"
 SPIFFE = "SPIFFE: one row per trust domain of the SPIFFE validator"
 CONFIGS_MAP = "configs as a map (Envoy <= 1.7, Istio 1.0): not read"
+UNKNOWN = "unknown is not failure: no EDS in the dump gives FAIL, not UNKNOWN"
+SRDS = "scoped routes (SRDS): trace does not follow scoped_routes to the route config"
 
 KNOWN: dict[tuple[str, str], str] = {}
 
@@ -124,6 +126,8 @@ _known(
     ["trace"],
     ORIG_DST + ": 'connection refused'",
 )
+_known(["aeraki/thrift-sample-client-configdump"], ["trace"], UNKNOWN)
+_known(["higress/gateway-config_dump"], ["trace"], SRDS)
 _known(["istio/2024-10-spire/config_dump"], ["secrets-table", "secrets-wide"], SPIFFE)
 _known(
     ["istio/2018-06-pilot/configdump"],
@@ -454,6 +458,11 @@ def _candidates(e: Expect) -> Iterator[tuple[dict[str, Any], dict[str, Any], str
                 continue
             ranges = g(m, "prefix_ranges", []) or []
             if _transparent(lst):
+                # Inbound capture (Istio's virtualInbound) wants --direction inbound; a
+                # 0.0.0.0/0 range is the catch-all: aim at a named destination instead.
+                ranges = [r for r in ranges if g(r, "prefix_len", 0)]
+                if g(lst, "traffic_direction") == "INBOUND":
+                    continue
                 if not ranges:
                     continue  # the catch-all chain: any other destination
                 ip, dport = g(ranges[0], "address_prefix", ""), g(m, "destination_port") or 8080
