@@ -808,6 +808,40 @@ def test_egctl_goldens(pdebug: Any) -> None:
     assert g(g(g(boot, "bootstrap"), "node"), "id") == g(node, "id")
 
 
+def test_egctl_goldens_as_data(pdebug: Any) -> None:
+    """egctl's objects and pdebug's -o json objects are the same data (respelled alike)."""
+    from pdebug.model.camel import snake_keys
+
+    path = str(DUMPS["envoy-gateway/in.all"])
+    sections = {
+        "cluster": ("clusters", ["dynamic_active_clusters", "static_clusters"], "cluster"),
+        "listener": ("listeners", ["dynamic_listeners"], "active_state"),
+        "route": ("routes", ["dynamic_route_configs"], "route_config"),
+        "endpoints": ("eds", ["static_endpoint_configs"], "endpoint_config"),
+    }
+    for section, (view, keys, inner) in sections.items():
+        data = _egctl(section)
+        want = [g(e, inner) for k in keys for e in g(data, k, []) or []]
+        want = [g(w, "listener") if inner == "active_state" else w for w in want]
+        got = json.loads(run(pdebug, view, path, "-o", "json").out)
+
+        def by_name(objs: list[Any]) -> dict[str, Any]:
+            return {g(o, "name") or g(o, "cluster_name"): snake_keys(o) for o in objs}
+
+        assert by_name(got) == by_name(want), f"{view}: pdebug -o json differs from egctl's"
+
+
+def test_diff_snake_dump_against_egctl_camel_rendering(pdebug: Any, tmp_path: Path) -> None:
+    """egctl's out.all.json is in.all.json re-serialised as protojson: the same config."""
+    doc = json.loads((CORPUS / "envoy-gateway/egctl-out/out.all.json").read_text())
+    ((dump,),) = [list(pods.values()) for pods in doc.values()]
+    camel = tmp_path / "camel.json"
+    camel.write_text(json.dumps(dump))
+    path = str(DUMPS["envoy-gateway/in.all"])
+    res = run(pdebug, "diff", path, str(camel), "--include", "static,endpoints,secrets")
+    assert res.code == 0 and "Don't Match" not in res.out, res.out + res.err
+
+
 CONSUL = "consul-k8s/test_config_dump"
 
 
