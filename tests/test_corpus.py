@@ -71,6 +71,7 @@ ORIG_DST = "original_dst trace: transparent outbound listener not followed"
 SPIFFE = "SPIFFE: one row per trust domain of the SPIFFE validator"
 CONFIGS_MAP = "configs as a map (Envoy <= 1.7, Istio 1.0): not read"
 EDS_ATTRIBUTION = "EDS attribution: a CLA without cluster_name gives a blank CLUSTER cell"
+VIRTUAL = "check: older Istio's capture listener named 'virtual' not recognised"
 UNKNOWN = "unknown is not failure: no EDS in the dump gives FAIL, not UNKNOWN"
 SRDS = "scoped routes (SRDS): trace does not follow scoped_routes to the route config"
 
@@ -104,7 +105,14 @@ _known(
     SPELLING,
 )
 _known(
-    ["istio/2019-04-echo/echo-2019-v2alpha"], [*_LISTENERS, "check"], V2ALPHA + " (and false PD601)"
+    ["istio/2019-04-echo/echo-2019-v2alpha"],
+    [*_LISTENERS, "check"],
+    V2ALPHA + " (and false PD601; then 'virtual' capture listener)",
+)
+_known(
+    ["istio/2020-01-productpage/productpage_config_dump", "istio/2020-07-echo/config_dump"],
+    ["check"],
+    VIRTUAL + ": PD602 skipped as 'not an Istio sidecar'",
 )
 _known(
     ["istio/2020-01-productpage/productpage_config_dump", "istio/2020-07-echo/config_dump"],
@@ -635,6 +643,11 @@ def test_corpus(pdebug: Any, tmp_path: Path, dump: str, case: str) -> None:
         codes = {f["code"] for f in json.loads(res.out)["findings"]}
         dynamic = len(e.active_listeners()) > len(e._static_listeners())
         assert not (dynamic and "PD601" in codes), "PD601 (initializing) with dynamic listeners"
+        capture = {g(lst, "name") for lst in e.active_listeners()} & {"virtual", "virtualOutbound"}
+        skipped = [x["reason"] for x in json.loads(res.out)["skipped"]]
+        assert not (capture and any("virtualOutbound" in r for r in skipped)), (
+            f"Istio capture listener {capture} not recognised: {skipped}"
+        )
         return
     if case == "diff":
         res = run(pdebug, "diff", path, path)
