@@ -703,7 +703,7 @@ def test_corpus(pdebug: Any, tmp_path: Path, dump: str, case: str) -> None:
 def test_corpus_has_25_dumps_from_8_sources() -> None:
     corpus = [d for d in DUMPS if d not in EXTRA]
     assert len(corpus) >= 25
-    assert len({d.split("/")[0] for d in corpus}) >= 6
+    assert len({d.split("/")[0] for d in corpus}) >= 8
 
 
 # --------------------------------------------------------------------------- peer goldens
