@@ -3,9 +3,9 @@
 One parametrized family: each dump x (each view x table/wide/json, check, trace of one
 plausible request, diff with itself, report). Each run is in-process through
 ``pdebug.cli.main`` and must not crash (exit 5, traceback), must not hang (a per-run
-alarm) and, for the tables, must print as many rows as an INDEPENDENT count of the JSON
-under istioctl's rules (../shared/research/istioctl.md section 4), done here with the
-plain ``json`` module. Beside it, the peer goldens the sources ship: istioctl's 2020
+alarm) and, for the tables, must print the rows (count, then the cells that identify
+them) that an INDEPENDENT reading of the JSON under istioctl's rules gives
+(../shared/research/istioctl.md section 4), done here with the plain ``json`` module. Beside it, the peer goldens the sources ship: istioctl's 2020
 summaries, egctl's expected JSON, consul-k8s's parse of its test dump.
 
 Known failures (bugs being fixed elsewhere) are marked ``xfail(strict=False)`` per
@@ -442,6 +442,133 @@ def _address(addr: Any) -> str:
     return "unknown"
 
 
+APP_LABELS = {
+    ("http/1.0", "http/1.1", "h2c", "istio-http/1.0", "istio-http/1.1", "istio-h2"): "HTTP TLS",
+    ("istio", "istio-http/1.0", "istio-http/1.1", "istio-h2"): "Istio HTTP Plain",
+    ("istio-peer-exchange", "istio"): "TCP TLS",
+    ("http/1.0", "http/1.1", "h2c"): "HTTP",
+}
+LEGACY_NAMES = ("envoy.http_connection_manager", "envoy.tcp_proxy")
+
+
+def chain_match(ch: dict[str, Any]) -> str:
+    """istioctl's MATCH of one filter chain (section 4.2)."""
+    m = g(ch, "filter_chain_match") or {}
+    parts = []
+    if g(m, "server_names"):
+        parts.append("SNI: " + ",".join(g(m, "server_names")))
+    if g(m, "transport_protocol"):
+        parts.append("Trans: " + g(m, "transport_protocol"))
+    apps = tuple(g(m, "application_protocols", []) or [])
+    if apps:
+        parts.append("App: " + APP_LABELS.get(apps, ",".join(apps)))
+    ranges = g(m, "prefix_ranges", []) or []
+    port = g(m, "destination_port")
+    if ranges:
+        addr = ",".join(
+            f"{g(r, 'address_prefix', '')}/{g(r, 'prefix_len', 0) or 0}" for r in ranges
+        )
+        parts.append("Addr: " + addr + (f":{port}" if port else ""))
+    elif port:
+        parts.append(f"Addr: *:{port}")
+    return "; ".join(parts) or "ALL"
+
+
+def _match_desc(r: dict[str, Any]) -> str:
+    m = g(r, "match") or {}
+    parts = []
+    if g(m, "prefix"):
+        parts.append(g(m, "prefix") + "*")
+    if g(m, "path_separated_prefix"):
+        parts.append("PathPrefix:" + g(m, "path_separated_prefix"))
+    if g(m, "path"):
+        parts.append(g(m, "path"))
+    if g(m, "safe_regex"):
+        parts.append("regex " + str(g(g(m, "safe_regex"), "regex", "")))
+    return " ".join(parts)
+
+
+def _bare(cluster: str) -> str:
+    return cluster if "Cluster" in cluster else f"Cluster: {cluster}"
+
+
+def chain_destination(ch: dict[str, Any]) -> str | None:
+    """istioctl's DESTINATION of one chain (section 4.2); None where istioctl and pdebug
+    may rightly differ (legacy filter names, which pdebug reads and istioctl does not)."""
+    for f in g(ch, "filters", []) or []:
+        name = g(f, "name")
+        if name in LEGACY_NAMES:
+            return None
+        cfg = g(f, "typed_config") or {}
+        if name == HCM[0]:
+            rc = g(cfg, "route_config")
+            if rc is not None:
+                vhs = g(rc, "virtual_hosts", []) or []
+                if len(vhs) == 1 and (g(vhs[0], "domains", []) or []) == ["*"]:
+                    routes = g(vhs[0], "routes", []) or []
+                    target = g(g(routes[0], "route"), "cluster") if len(routes) == 1 else None
+                    if target and g(g(routes[0], "match"), "prefix") == "/":
+                        return _bare(target)
+                descs = []
+                for vh in vhs:
+                    domains = g(vh, "domains", []) or []
+                    head = "" if domains == ["*"] else "/".join(domains) + " "
+                    descs.append(
+                        head + ", ".join(_match_desc(r) for r in g(vh, "routes", []) or [])
+                    )
+                return "Inline Route: " + "; ".join(descs)
+            rds = g(g(cfg, "rds"), "route_config_name")
+            return f"Route: {rds}" if rds else "HTTP"
+        if name == TCP[0]:
+            if "BlackHoleCluster" in json.dumps(cfg):
+                continue
+            return _bare(str(g(cfg, "cluster", "") or ""))
+    return "Non-HTTP/Non-TCP"
+
+
+def domains_cell(domains: list[str]) -> str:
+    """istioctl's DOMAINS cell (section 4.3)."""
+    if len(domains) < 2:
+        return domains[0] if domains else ""
+    kept = [d for d in domains if ":" not in d or (d.count(":") > 2 and d.endswith("]"))]
+    shown = []
+    for d in kept:
+        short = [d.removesuffix(x) for x in (".svc.cluster.local", ".svc") if d.endswith(x)]
+        if not any(x in kept for x in short):
+            shown.append(d)
+    if len(shown) > 2:
+        return f"{shown[0]}, {shown[1]} + {len(shown) - 2} more..."
+    return ", ".join(shown)
+
+
+def istio_config(meta: Any) -> str:
+    """istioctl's rendering of filter_metadata.istio.config (section 4.1)."""
+    istio = g(g(meta, "filter_metadata"), "istio")
+    if not isinstance(istio, dict) or "config" not in istio:
+        return ""
+    path = istio["config"]
+    if not isinstance(path, str) or not path.startswith("/apis/networking.istio.io/"):
+        return "<unknown>"
+    pieces = path.split("/")
+    return f"{pieces[7]}.{pieces[5]}" if len(pieces) == 8 else ""
+
+
+def route_cells(e: Expect) -> list[tuple[str, ...]]:
+    """NAME, VHOST NAME, DOMAINS, MATCH, VIRTUAL SERVICE per row (section 4.3)."""
+    rows = []
+    for rc in e.route_configs():
+        for vh in g(rc, "virtual_hosts", []) or []:
+            head = (str(g(rc, "name", "")), str(g(vh, "name", "")))
+            dom = domains_cell(g(vh, "domains", []) or [])
+            routes = g(vh, "routes", []) or []
+            if not routes:
+                rows.append((*head, dom, "/*", "404"))
+            for r in routes:
+                if g(g(r, "route"), "cluster") != "PassthroughCluster":
+                    rows.append((*head, dom, _match_desc(r), istio_config(g(r, "metadata"))))
+    return sorted(rows)
+
+
 def check_cells(e: Expect, view: str, out: str, where: str) -> None:
     """The identifying cells of each row, from the JSON alone, as istioctl derives them."""
     got = cells(out, COLUMNS[view])
@@ -462,6 +589,19 @@ def check_cells(e: Expect, view: str, out: str, where: str) -> None:
             key = (",".join([main, *extra]), str(g(sock, "port_value") or 0))
             want_l += [key] * e.chains(lst)
         assert [r[:2] for r in got] == sorted(want_l), f"{where}: ADDRESSES/PORT per chain"
+        full = cells(out, [*COLUMNS[view], "DESTINATION"])
+        want_m = []
+        for lst in e.active_listeners():
+            chains = list(g(lst, "filter_chains", []) or [])
+            if g(lst, "default_filter_chain"):
+                chains.append(g(lst, "default_filter_chain"))
+            for ch in chains:
+                dest = chain_destination(ch)
+                want_m.append((chain_match(ch), None if dest is None else dest.strip()))
+        assert sorted(r[2] for r in full) == sorted(m for m, _ in want_m), f"{where}: MATCH"
+        dests = sorted(d for _, d in want_m if d is not None)
+        if len(dests) == len(want_m):
+            assert sorted(r[3] for r in full) == dests, f"{where}: DESTINATION"
     elif view == "routes":
         want_r = []
         for rc in e.route_configs():
@@ -476,6 +616,8 @@ def check_cells(e: Expect, view: str, out: str, where: str) -> None:
                 )
                 want_r += [(str(g(rc, "name", "")), str(g(vh, "name", "")))] * n
         assert [r[:2] for r in got] == sorted(want_r), f"{where}: NAME/VHOST NAME per route"
+        full = cells(out, ["NAME", "VHOST NAME", "DOMAINS", "MATCH", "VIRTUAL SERVICE"])
+        assert full == route_cells(e), f"{where}: DOMAINS/MATCH/VIRTUAL SERVICE"
     elif view == "eds":
         want_e = []
         for cla in e.clas():
