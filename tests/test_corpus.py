@@ -5,8 +5,9 @@ plausible request, diff with itself, report). Each run is in-process through
 ``pdebug.cli.main`` and must not crash (exit 5, traceback), must not hang (a per-run
 alarm) and, for the tables, must print the rows (count, then the cells that identify
 them) that an INDEPENDENT reading of the JSON under istioctl's rules gives
-(../shared/research/istioctl.md section 4), done here with the plain ``json`` module. Beside it, the peer goldens the sources ship: istioctl's 2020
-summaries, egctl's expected JSON, consul-k8s's parse of its test dump.
+(../shared/research/istioctl.md section 4), done here with the plain ``json`` module.
+Beside it, the peer goldens the sources ship: istioctl's 2020 summaries, egctl's expected
+JSON, consul-k8s's parse of its test dump.
 
 Known failures (bugs being fixed elsewhere) are marked ``xfail(strict=False)`` per
 (dump, case) in ``KNOWN``, with the reason's class first: remove a line when its fix lands.
