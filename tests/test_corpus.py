@@ -1013,11 +1013,20 @@ def test_consul_k8s_clusters(pdebug: Any) -> None:
     )
 
 
-def test_consul_k8s_endpoints_from_clusters_json(pdebug: Any) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["consul-k8s/test_clusters.json"],
+        ["consul-k8s/test_config_dump.json", "--clusters-json", "consul-k8s/test_clusters.json"],
+    ],
+    ids=["clusters-json", "dump+clusters-json"],
+)
+def test_consul_k8s_endpoints_from_clusters_json(pdebug: Any, args: list[str]) -> None:
     """/clusters?format=json of the same proxy: each endpoint under consul-k8s's cluster."""
     fqdn = {c["name"]: c["fqdn"] for c in _consul()["clusters"]}
     want = sorted((e["address"], fqdn[e["cluster"]]) for e in _consul()["endpoints"])
-    res = run(pdebug, "endpoints", str(CORPUS / "consul-k8s/test_clusters.json"))
+    paths = [str(CORPUS / a) if a.endswith(".json") else a for a in args]
+    res = run(pdebug, "endpoints", *paths)
     got = sorted((r[0], r[-1]) for r in (ln.split() for ln in res.out.splitlines()[1:]) if r)
     assert got == want
 
