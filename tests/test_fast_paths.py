@@ -17,14 +17,26 @@ from pdebug.views import clusters, endpoints
 from pdebug.views.table import Column, Table
 
 V3 = "type.googleapis.com/envoy.admin.v3."
+#: fixtures/corpus/ keeps egctl's outputs (dumps wrapped per pod) and an Envoy <= 1.7 dump
+#: (configs as a map) beside its dumps: not dumps these paths load.
+NOT_LOADED = ("egctl-out/", "-to-xds.all.json", "2018-06-pilot/")
+#: Several CLAs without cluster_name (one shared empty name): the general path, by design.
+SHARED_CLA_NAMES = ("consul-k8s/test_config_dump.json",)
 DUMPS = sorted(
     p
     for p in FIXTURES.rglob("*.json")
-    if b'"configs"' in p.read_bytes()[:4096] and b"ConfigDump" in p.read_bytes()
+    if b'"configs"' in p.read_bytes()[:4096]
+    and b"ConfigDump" in p.read_bytes()
+    and not any(n in p.as_posix() for n in NOT_LOADED)
 )
 EDS_KEYS = ("dynamic_endpoint_configs", "static_endpoint_configs")
 WITH_CLUSTERS = [p for p in DUMPS if b"ClustersConfigDump" in p.read_bytes()]
-WITH_EDS = [p for p in DUMPS if b"EndpointsConfigDump" in p.read_bytes()]
+WITH_EDS = [
+    p
+    for p in DUMPS
+    if b"EndpointsConfigDump" in p.read_bytes()
+    and not any(p.as_posix().endswith(n) for n in SHARED_CLA_NAMES)
+]
 
 
 def _proxy(data: bytes, plan: tuple[str, ...] = ()) -> ProxyData:
