@@ -79,7 +79,7 @@ def _sname(s: dict[str, Any]) -> str:
 
 @_check("PD701", Severity.WARNING, "ztunnel-cert-unavailable")
 def _cert_unavailable(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    available = {c.get("identity") for c in d.certificates if c.get("state") == "Available"}
+    available = {zv._s(c.get("identity")) for c in d.certificates if c.get("state") == "Available"}
     for cert in d.certificates:
         state = zv._s(cert.get("state"))
         if state == "Available" or "no longer needed" in state:
@@ -199,7 +199,7 @@ def _dangling_endpoint(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterato
         missing = [
             zv._s(zv._obj(ep).get("workloadUid"))
             for ep in zv._obj(s.get("endpoints")).values()
-            if zv._obj(ep).get("workloadUid") not in by_uid
+            if zv._s(zv._obj(ep).get("workloadUid")) not in by_uid
         ]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -236,7 +236,7 @@ def _policy_dangling(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[
     known = {f"{zv._s(p.get('namespace'))}/{zv._s(p.get('name'))}" for p in d.policies}
     for w in d.workloads:
         for key in zv._list(w.get("authorizationPolicies")):
-            if key not in known:
+            if zv._s(key) not in known:
                 yield this.finding(
                     _wname(w),
                     f"selected by policy {zv._s(key)} that ztunnel does not have "
