@@ -547,3 +547,18 @@ def test_namespace_fan_out(pdebug, sc, tmp_path, no_ambient_config):
             config,
         )
         assert missing.code == 3, missing.out + missing.err
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("a: &x [1, 2]\nb: [*x, *x]\n", "aliases"),
+        ("expectations: " + "[" * 5000 + "]" * 5000 + "\n", "nest"),
+        ("\x00\x01", "not valid YAML"),
+        ("- 1\n- 2\n", "is not of type 'object'"),
+    ],
+)
+def test_hostile_files_are_one_line(pdebug, tmp_path, text, what):
+    r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
+    assert r.code == 4, r.err
+    assert what in r.err and "Traceback" not in r.err

@@ -19,6 +19,7 @@ from pdebug.runbook.predicates import parse as parse_predicate
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KINDS = ("request", "resource", "check", "certificates", "sync")
 _MAX_INCLUDES = 50
+_MAX_BYTES = 10_000_000
 
 
 def schema() -> dict[str, Any]:
@@ -121,14 +122,28 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
     if len(docs) >= _MAX_INCLUDES:
         raise InvalidInput(f"{path}: more than {_MAX_INCLUDES} included files")
     try:
+        if path.is_file() and path.stat().st_size > _MAX_BYTES:
+            raise InvalidInput(f"{path}: larger than {_MAX_BYTES // 1_000_000} MB")
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise SourceUnavailable(f"{path}: no such expectations file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceUnavailable(f"{path}: cannot read it ({exc})") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # Aliases would let a few lines expand into an exponential tree (a "billion laughs"):
+        # an expectations file has no use for them.
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise InvalidInput(
+                    f"{path}:{mark.line + 1}: YAML aliases (*name) are not allowed here",
+                    hint="repeat the value, or share it with vars: and include:",
+                )
+        node = yaml.compose(text, Loader=loader)
         doc = yaml.safe_load(text)
+    except RecursionError:
+        raise InvalidInput(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
