@@ -135,9 +135,9 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         # an expectations file has no use for them.
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                at = event.start_mark.line + 1 if event.start_mark is not None else 1
                 raise InvalidInput(
-                    f"{path}:{line}: YAML aliases (*name) are not allowed here",
+                    f"{path}:{at}: YAML aliases (*name) are not allowed here",
                     hint="repeat the value, or share it with vars: and include:",
                 )
         node = yaml.compose(text, Loader=loader)
