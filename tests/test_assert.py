@@ -367,26 +367,35 @@ def test_no_healthy_endpoints(pdebug, sc):
     assert got["no cluster is left without a healthy endpoint"]["why"].startswith("PD202 ")
 
 
-@needs_envoy
-@pytest.mark.envoy
-def test_rejected_listener(pdebug, sc):
+def _reject_a_listener(run: eh.SidecarRun) -> socket.socket:
+    """Push a listener on a port this test holds, and wait until Envoy rejects it.
+
+    Returns the held socket (close it when done).
+    """
     held = socket.socket()
     held.bind(("127.0.0.1", 0))
     held.listen(1)
     port = held.getsockname()[1]
+    listener = {
+        "name": "held_port",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [eh._hcm("held_port", route_config={"name": "x"})]}],
+    }
+    run.xds.write_lds([*run.resources.listeners, listener])
+
+    def rejected() -> bool:
+        section = eh.config_section(run.envoy.config_dump(), "ListenersConfigDump")
+        return any("error_state" in x for x in section.get("dynamic_listeners", []))
+
+    run.envoy.wait_for(rejected, 10, message="listener rejected")
+    return held
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_rejected_listener(pdebug, sc):
+    held = _reject_a_listener(sc)
     try:
-        listener = {
-            "name": "held_port",
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-            "filter_chains": [{"filters": [eh._hcm("held_port", route_config={"name": "x"})]}],
-        }
-        sc.xds.write_lds([*sc.resources.listeners, listener])
-
-        def rejected() -> bool:
-            section = eh.config_section(sc.envoy.config_dump(), "ListenersConfigDump")
-            return any("error_state" in x for x in section.get("dynamic_listeners", []))
-
-        sc.envoy.wait_for(rejected, 10, message="listener rejected")
         code, got = run_example(pdebug, "rejected-listener.yaml", sc.envoy.admin_url)
     finally:
         held.close()
@@ -474,23 +483,7 @@ def test_sync_with_istiod_on_bundles(pdebug, sc, tmp_path):
 @needs_envoy
 @pytest.mark.envoy
 def test_watch_waits_until_green(pdebug, sc, tmp_path):
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    held.listen(1)
-    port = held.getsockname()[1]
-    listener = {
-        "name": "held_port",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [eh._hcm("held_port", route_config={"name": "x"})]}],
-    }
-    sc.xds.write_lds([*sc.resources.listeners, listener])
-
-    def rejected() -> bool:
-        section = eh.config_section(sc.envoy.config_dump(), "ListenersConfigDump")
-        return any("error_state" in x for x in section.get("dynamic_listeners", []))
-
-    sc.envoy.wait_for(rejected, 10, message="listener rejected")
-    held.close()
+    _reject_a_listener(sc).close()
 
     def fix() -> None:  # the operator's fix: the bad listener is withdrawn
         sc.resources.write(sc.xds)
