@@ -49,10 +49,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import orjson
 
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
+from pdebug.model.camel import snake_keys
 from pdebug.model.dump import ConfigDump, decode_raw
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import host_is_healthy
@@ -1094,6 +1096,9 @@ class _Tracer:
                 why += f" (if {req.host} resolves to the IP of {', '.join(specific)}, that one)"
             self.listener_step(capture, f"{why}: the connection stays on {capture.name}")
             return capture, self.connection(capture, via_capture=True)
+        inner = _waypoint_listener(serving)
+        if inner is not None:
+            return self.waypoint(serving, inner)
         why = f"no active listener binds port {port}"
         unbound = [x.name for x in serving if not x.bound and x.address_for(port)]
         if unbound:
@@ -1103,6 +1108,37 @@ class _Tracer:
             why += f"; not serving yet: {', '.join(waiting)}"
         self.step("listener", f"port {port}", False, why)
         raise _Done(Verdict(False, "no_listener", f"connection refused: {why}"))
+
+    def waypoint(self, serving: list[_Listener], inner: _Listener) -> tuple[_Listener, Connection]:
+        """An ambient waypoint: HBONE in on connect_terminate, then its internal listener."""
+        req = self.req
+        terminate = next((x for x in serving if x.name == "connect_terminate"), None)
+        tunnel = (
+            f"HBONE: ztunnel opens an HTTP/2 CONNECT to {req.destination} over mTLS on port "
+            f"15008; the waypoint ends the tunnel and passes the stream to {inner.name}"
+        )
+        if terminate is not None:
+            self.listener_step(terminate, tunnel, 15008)
+        else:
+            self.notes.append(
+                f"waypoint: the dump has no connect_terminate listener; {tunnel} (assumed)"
+            )
+        self.listener_step(
+            inner,
+            "internal listener of a waypoint: the tunnel's original destination "
+            f"{req.destination} picks the filter chain (filter_chain_matcher)",
+        )
+        conn = self.connection(inner, via_capture=True)
+        if conn.dest_ip is None:
+            guess = _waypoint_destination(inner, req.host, req.port)
+            if guess is not None:
+                ip, chain = guess
+                conn = dataclasses.replace(conn, dest_ip=ip)
+                self.notes.append(
+                    f"{req.host} taken as {ip}: the matcher's chain for it on port {req.port} "
+                    f"is {chain}"
+                )
+        return inner, conn
 
     def connection(self, lst: _Listener, via_capture: bool, keeps: bool = False) -> Connection:
         req = self.req
@@ -1155,15 +1191,7 @@ class _Tracer:
     def filter_chain(self, lst: _Listener, conn: Connection) -> s.FilterChain:
         listener = lst.listener
         if _set(listener.filter_chain_matcher):
-            self.step("filter_chain", lst.name, False, "filter_chain_matcher (a matcher tree)")
-            raise _Done(
-                Verdict(
-                    False,
-                    "inconclusive",
-                    f"{lst.name} picks chains with filter_chain_matcher, which pdebug does "
-                    "not evaluate",
-                )
-            )
+            return self.matched_chain(lst, conn)
         chains = listener.filter_chains
         choice = select_filter_chain(chains, conn)
         for i, chain in enumerate(chains):
@@ -1187,6 +1215,58 @@ class _Tracer:
             )
             return chain
         why = f"none of the {len(chains)} filter chains matches{failed} and there is no default"
+        self.step("filter_chain", lst.name, False, why)
+        raise _Done(Verdict(False, "no_filter_chain", f"Envoy closes the connection: {why}"))
+
+    def matched_chain(self, lst: _Listener, conn: Connection) -> s.FilterChain:
+        """The chain a ``filter_chain_matcher`` (matcher tree) names, as Envoy walks it."""
+        from pdebug import matcher as mt
+
+        listener = lst.listener
+        tree = orjson.loads(bytes(listener.filter_chain_matcher))
+        if lst.camel:
+            tree = snake_keys(tree)
+        inputs = mt.Inputs(
+            str(conn.dest_ip) if conn.dest_ip is not None else None,
+            conn.dest_port,
+            str(conn.source_ip) if conn.source_ip is not None else None,
+            conn.source_port,
+            None,
+            conn.server_name,
+            conn.transport,
+            conn.alpn,
+        )
+        try:
+            found = mt.evaluate(tree, inputs)
+        except mt.Unsupported as exc:
+            self.step("filter_chain", lst.name, False, f"filter_chain_matcher: {exc}")
+            raise _Done(
+                Verdict(
+                    False,
+                    "inconclusive",
+                    f"{lst.name} picks chains with filter_chain_matcher: {exc}",
+                )
+            ) from None
+        walk = "; ".join(found.steps)
+        by_name = {c.name: c for c in listener.filter_chains}
+        if found.action is not None and found.action in by_name:
+            self.step(
+                "filter_chain",
+                found.action,
+                True,
+                f"filter_chain_matcher: {walk}",
+                index=listener.filter_chains.index(by_name[found.action]),
+            )
+            return by_name[found.action]
+        if found.action is not None:
+            why = f"the matcher names chain {found.action!r}, which the listener lacks"
+        else:
+            why = f"the matcher leads to no chain ({walk})"
+        if listener.default_filter_chain is not None:
+            chain = listener.default_filter_chain
+            label = _chain_label(chain, None)
+            self.step("filter_chain", label, True, f"default: {why}", index=None)
+            return chain
         self.step("filter_chain", lst.name, False, why)
         raise _Done(Verdict(False, "no_filter_chain", f"Envoy closes the connection: {why}"))
 
@@ -1671,6 +1751,43 @@ def _guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
         f"destination IP unknown: {len(by_ip)} filter chains match by IP, "
         f"{len(named) or 'none'} of them name {host}; {give}"
     )
+
+
+def _waypoint_listener(listeners: list[_Listener]) -> _Listener | None:
+    """A waypoint's ``main_internal``: an internal listener choosing chains by a matcher."""
+    for lst in listeners:
+        listener = lst.listener
+        if _set(listener.internal_listener) and _set(listener.filter_chain_matcher):
+            if lst.name == "main_internal" or len(listener.filter_chains) > 1:
+                return lst
+    return None
+
+
+def _waypoint_destination(lst: _Listener, host: str, port: int) -> tuple[IP, str] | None:
+    """The service VIP a host name stands for, from the waypoint's own matcher.
+
+    The matcher maps each VIP (a /32 or /128 range) to chains per port named after the
+    service (``inbound-vip|PORT|http|HOST``): the one VIP whose chain on ``port`` names
+    ``host`` (its first label) is taken.
+    """
+    tree = orjson.loads(bytes(lst.listener.filter_chain_matcher))
+    if lst.camel:
+        tree = snake_keys(tree)
+    label = host.split(".")[0]
+    found: list[tuple[IP, str]] = []
+    custom = (tree.get("matcher_tree") or {}).get("custom_match") or {}
+    for rm in (custom.get("typed_config") or {}).get("range_matchers") or []:
+        sub = ((rm.get("on_match") or {}).get("matcher") or {}).get("matcher_tree") or {}
+        chains = ((sub.get("exact_match_map") or {}).get("map") or {}).get(str(port)) or {}
+        name = str(((chains.get("action") or {}).get("name")) or "")
+        parts = name.split("|")
+        if len(parts) < 4 or not parts[3].startswith(label + "."):
+            continue
+        for r in rm.get("ranges") or []:
+            ip = _ip(str(r.get("address_prefix", "")))
+            if ip is not None:
+                found.append((ip, name))
+    return found[0] if len({ip for ip, _ in found}) == 1 else None
 
 
 def _inbound_capture(listeners: list[_Listener]) -> _Listener | None:

@@ -76,6 +76,11 @@ def check_outbound_policy(ctx: Context, this: Check) -> Iterator[Finding]:
     """Where virtualOutbound's default filter chain sends traffic to unknown destinations."""
     lc = _outbound(ctx)
     if lc is None:
+        if any(x.name in ("main_internal", "connect_terminate") for x in ctx.listeners):
+            raise SkipCheck(
+                "an ambient waypoint (main_internal/connect_terminate listeners): it has no "
+                "outbound capture; ztunnel decides what reaches it"
+            )
         raise SkipCheck("no virtualOutbound listener (not an Istio sidecar)")
     chain = lc.listener.default_filter_chain
     if chain is None:

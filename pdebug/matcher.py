@@ -1,0 +1,229 @@
+"""Evaluate a listener's ``filter_chain_matcher`` (an xDS matcher tree) for one connection.
+
+Istio's waypoints (ambient) pick the filter chain of their ``main_internal`` listener this
+way instead of ``filter_chain_match``: a tree of inputs (destination IP, destination port,
+application protocol...) whose leaves name a filter chain. The tree is plain data in the
+dump; this module walks it the way Envoy's matcher framework does:
+
+* ``matcher_tree``: read one input, then ``exact_match_map`` (the value equals a key),
+  ``prefix_match_map`` (the longest key that prefixes the value) or ``custom_match`` with
+  ``xds.type.matcher.v3.IPMatcher`` (the longest CIDR range containing the IP);
+* ``matcher_list``: the first ``field_matchers`` entry whose predicate holds
+  (``single_predicate`` with ``value_match`` exact/prefix/suffix/contains/safe_regex, and
+  ``and_matcher``/``or_matcher``/``not_matcher``);
+* a match leads to ``on_match``: an ``action`` (the filter chain's name, a
+  ``google.protobuf.StringValue``) or a nested ``matcher``; no match leads to the
+  matcher's ``on_no_match``; nothing at all means "no filter chain".
+
+A field of the tree pdebug does not know is reported (the trace says so), never guessed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+
+
+class Unsupported(Exception):
+    """The tree uses an input or a match pdebug does not evaluate."""
+
+
+@dataclass
+class Inputs:
+    """What Envoy knows about the connection (``None``: unknown)."""
+
+    destination_ip: str | None = None
+    destination_port: int | None = None
+    source_ip: str | None = None
+    source_port: int | None = None
+    direct_source_ip: str | None = None
+    server_name: str = ""
+    transport_protocol: str = "raw_buffer"
+    application_protocols: tuple[str, ...] = ()
+
+    def read(self, input_: Json) -> str | None:
+        """The value of one matcher input, as Envoy's input of that type gives it."""
+        config = input_.get("typed_config") or {}
+        kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
+        if kind == "DestinationIPInput":
+            return self.destination_ip
+        if kind == "DestinationPortInput":
+            return None if self.destination_port is None else str(self.destination_port)
+        if kind == "SourceIPInput":
+            return self.source_ip
+        if kind == "SourcePortInput":
+            return None if self.source_port is None else str(self.source_port)
+        if kind == "DirectSourceIPInput":
+            return self.direct_source_ip or self.source_ip
+        if kind == "ServerNameInput":
+            return self.server_name
+        if kind == "TransportProtocolInput":
+            return self.transport_protocol
+        if kind == "ApplicationProtocolInput":
+            # Envoy joins the protocols, each single-quoted: 'h2c','http/1.1'
+            return ",".join(f"'{p}'" for p in self.application_protocols)
+        raise Unsupported(f"matcher input {kind or input_.get('name') or '?'}")
+
+
+@dataclass
+class Result:
+    """Where the tree led: the action's name (a filter chain), and the steps taken."""
+
+    action: str | None
+    steps: list[str] = field(default_factory=list)
+
+
+def evaluate(matcher: Json, inputs: Inputs) -> Result:
+    """Walk ``matcher`` for ``inputs``.
+
+    Raises:
+        Unsupported: the tree needs an input or a match type pdebug does not evaluate, or
+            an input whose value is unknown (e.g. the destination IP of a host name).
+    """
+    result = Result(None)
+    result.action = _matcher(matcher, inputs, result.steps, 0)
+    return result
+
+
+_MAX_DEPTH = 32
+
+
+def _matcher(m: Json, inputs: Inputs, steps: list[str], depth: int) -> str | None:
+    if depth > _MAX_DEPTH:
+        raise Unsupported("a matcher tree nested deeper than 32 levels")
+    if not isinstance(m, dict):
+        raise Unsupported("a matcher that is not an object")
+    found: Json | None = None
+    if "matcher_tree" in m:
+        found = _tree(m["matcher_tree"], inputs, steps)
+    elif "matcher_list" in m:
+        found = _list(m["matcher_list"], inputs, steps)
+    else:
+        raise Unsupported("a matcher with neither matcher_tree nor matcher_list")
+    if found is None:
+        no_match = m.get("on_no_match")
+        if not isinstance(no_match, dict):
+            steps.append("no match and no on_no_match")
+            return None
+        steps.append("no match: on_no_match")
+        found = no_match
+    return _on_match(found, inputs, steps, depth)
+
+
+def _on_match(on_match: Json, inputs: Inputs, steps: list[str], depth: int) -> str | None:
+    if "matcher" in on_match:
+        return _matcher(on_match["matcher"], inputs, steps, depth + 1)
+    action = on_match.get("action")
+    if not isinstance(action, dict):
+        raise Unsupported("an on_match with neither action nor matcher")
+    config = action.get("typed_config") or {}
+    value = config.get("value") if isinstance(config, dict) else None
+    return str(value if isinstance(value, str) else action.get("name") or "")
+
+
+def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str:
+    if not isinstance(input_, dict):
+        raise Unsupported("a matcher without an input")
+    value = inputs.read(input_)
+    name = str((input_.get("typed_config") or {}).get("@type", "")).rsplit(".", 1)[-1]
+    if value is None:
+        raise Unsupported(f"{name} is not known for this request (give an IP address)")
+    steps.append(f"{name} = {value}")
+    return value
+
+
+def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> Json | None:
+    value = _input_value(tree.get("input"), inputs, steps)
+    if "exact_match_map" in tree:
+        table = (tree["exact_match_map"] or {}).get("map") or {}
+        hit = table.get(value)
+        steps.append(f"exact match {value!r}: {'yes' if hit is not None else 'no'}")
+        return hit if isinstance(hit, dict) else None
+    if "prefix_match_map" in tree:
+        table = (tree["prefix_match_map"] or {}).get("map") or {}
+        keys = sorted((k for k in table if value.startswith(k)), key=len, reverse=True)
+        steps.append(f"prefix match {value!r}: {keys[0]!r}" if keys else f"no prefix of {value!r}")
+        return table[keys[0]] if keys else None
+    custom = tree.get("custom_match")
+    if isinstance(custom, dict):
+        config = custom.get("typed_config") or {}
+        kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
+        if kind == "IPMatcher":
+            return _ip_matcher(config, value, steps)
+        raise Unsupported(f"custom match {kind or '?'}")
+    raise Unsupported("a matcher_tree with no known match")
+
+
+def _ip_matcher(config: Json, value: str, steps: list[str]) -> Json | None:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        steps.append(f"{value!r} is not an IP address: no range matches")
+        return None
+    best: tuple[int, Json, str] | None = None
+    for rm in config.get("range_matchers") or []:
+        for r in rm.get("ranges") or []:
+            try:
+                net = ipaddress.ip_network(
+                    f"{r.get('address_prefix', '')}/{int(r.get('prefix_len', 0))}", strict=False
+                )
+            except (ValueError, TypeError):
+                continue
+            better = best is None or net.prefixlen > best[0]
+            if ip.version == net.version and ip in net and better:
+                best = (net.prefixlen, rm.get("on_match") or {}, str(net))
+    steps.append(f"{ip} in {best[2]}" if best else f"{ip} is in no range")
+    return best[1] if best else None
+
+
+def _list(lst: Json, inputs: Inputs, steps: list[str]) -> Json | None:
+    for fm in lst.get("matchers") or []:
+        if _predicate(fm.get("predicate") or {}, inputs, steps):
+            on_match = fm.get("on_match")
+            return on_match if isinstance(on_match, dict) else None
+    return None
+
+
+def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool:
+    if "single_predicate" in p:
+        sp = p["single_predicate"]
+        value = _input_value(sp.get("input"), inputs, steps)
+        vm = sp.get("value_match")
+        if not isinstance(vm, dict):
+            raise Unsupported("a single_predicate without value_match")
+        return _string_match(vm, value)
+    if "and_matcher" in p:
+        return all(_predicate(x, inputs, steps) for x in p["and_matcher"].get("predicate") or [])
+    if "or_matcher" in p:
+        return any(_predicate(x, inputs, steps) for x in p["or_matcher"].get("predicate") or [])
+    if "not_matcher" in p:
+        return not _predicate(p["not_matcher"], inputs, steps)
+    raise Unsupported("a predicate pdebug does not evaluate")
+
+
+def _string_match(vm: Json, value: str) -> bool:
+    fold = bool(vm.get("ignore_case"))
+    text = value.lower() if fold else value
+
+    def want(key: str) -> str:
+        raw = str(vm[key])
+        return raw.lower() if fold else raw
+
+    if "exact" in vm:
+        return text == want("exact")
+    if "prefix" in vm:
+        return text.startswith(want("prefix"))
+    if "suffix" in vm:
+        return text.endswith(want("suffix"))
+    if "contains" in vm:
+        return want("contains") in text
+    if "safe_regex" in vm:
+        try:
+            return re.fullmatch(str(vm["safe_regex"].get("regex", "")), value) is not None
+        except re.error as exc:
+            raise Unsupported(f"a regex Python cannot read ({exc})") from None
+    raise Unsupported("a string match pdebug does not evaluate")
