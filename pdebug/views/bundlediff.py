@@ -92,7 +92,10 @@ def compare_proxy(
     """Compare proxy ``name`` of both bundles (it is in both)."""
     from pdebug import diff
 
-    a, b = left.proxy(name).get(bundle.DUMP), right.proxy(name).get(bundle.DUMP)
+    try:  # a member failing its sha256 (or not a file) is this proxy's note
+        a, b = left.proxy(name).get(bundle.DUMP), right.proxy(name).get(bundle.DUMP)
+    except PdebugError as exc:
+        return ProxyDiff(name, "not-compared", note=exc.message)
     if a is None or b is None:
         return ProxyDiff(
             name, "not-compared", note=_why_missing(left if a is None else right, name)
