@@ -118,9 +118,8 @@ def _add(tar: tarfile.TarFile, name: str, body: bytes) -> None:
     tar.addfile(info, io.BytesIO(body))
 
 
-#: The members of a proxy that commands read (``server_info.json`` and ``certs.json`` are
-#: kept for people, not read back).
-READ_FILES = frozenset({DUMP, CLUSTERS, ISTIOD_DUMP})
+#: The members of a proxy no command reads back (kept for people): never held in memory.
+UNREAD_FILES = frozenset({SERVER_INFO, CERTS})
 #: The most a manifest may take (a 10,000-proxy snapshot's is about 6 MB).
 MANIFEST_LIMIT = 64 << 20
 #: The most a tar extended header (pax, GNU long name) may take.
@@ -220,7 +219,7 @@ class Bundle:
     def proxy(self, name: str | None) -> dict[str, bytes]:
         """The files of proxy ``name`` (or of the only proxy when ``name`` is None).
 
-        Only the files commands read (:data:`READ_FILES`) are returned.
+        The files commands read (not :data:`UNREAD_FILES`) are returned.
 
         Raises:
             InvalidInput: a file does not match the manifest's sha256 or size, or (in a
@@ -381,7 +380,7 @@ def _refused(label: str, kind: str, want: str = "a regular file") -> InvalidInpu
 def _read_proxy_dir(root: str, name: str, label: str) -> dict[str, bytes]:
     """The files of proxy ``name`` in a snapshot directory (none when it has no folder).
 
-    Every entry of the folder must be a regular file; only :data:`READ_FILES` are read.
+    Every entry of the folder must be a regular file; :data:`UNREAD_FILES` are not read.
     """
     if _name_problem(name) is not None or "/" in name:
         return {}  # a manifest naming something outside the bundle: ignore it
@@ -399,7 +398,7 @@ def _read_proxy_dir(root: str, name: str, label: str) -> dict[str, bytes]:
             out: dict[str, bytes] = {}
             for entry in folder.names():
                 folder.check(entry)
-                if entry in READ_FILES:
+                if entry not in UNREAD_FILES:
                     body = folder.read(entry)
                     if body is not None:
                         out[entry] = body
@@ -618,7 +617,7 @@ def read_tar(
     names (no ``..``, no absolute path, no control character), each named once, each
     within ``PDEBUG_MAX_INPUT``; anything else refuses the whole archive. ``keep`` says
     which proxies' files to hold (None: all), once the manifest is known; only
-    :data:`READ_FILES` and ``istiod_syncz.json`` are held, together within
+    proxies' files (not :data:`UNREAD_FILES`) and ``istiod_syncz.json`` are held, together within
     ``PDEBUG_MAX_INPUT``. A held member that does not match the manifest's sha256 or size
     is recorded in :attr:`Bundle.damaged`. ``manifest_only`` stops at the manifest.
 
@@ -684,7 +683,7 @@ def _holds(name: str, wanted: set[str] | None) -> bool:
     proxy, _, file = name.partition("/")
     if not file:
         return name == ISTIOD_SYNCZ
-    return file in READ_FILES and (wanted is None or proxy in wanted)
+    return file not in UNREAD_FILES and (wanted is None or proxy in wanted)
 
 
 def _extract(tar: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:

@@ -92,10 +92,7 @@ def compare_proxy(
     """Compare proxy ``name`` of both bundles (it is in both)."""
     from pdebug import diff
 
-    try:  # a member failing its sha256 (or not a file) is this proxy's note
-        a, b = left.proxy(name).get(bundle.DUMP), right.proxy(name).get(bundle.DUMP)
-    except PdebugError as exc:
-        return ProxyDiff(name, "not-compared", note=exc.message)
+    a, b = left.proxy(name).get(bundle.DUMP), right.proxy(name).get(bundle.DUMP)
     if a is None or b is None:
         return ProxyDiff(
             name, "not-compared", note=_why_missing(left if a is None else right, name)
@@ -142,7 +139,10 @@ def compare_bundles(
         elif name not in in_left:
             out.append(ProxyDiff(name, "only-right"))
         else:
-            out.append(compare_proxy(name, left, right, kinds, include_static, ignore))
+            try:  # a member failing its sha256 (or not a file) is this proxy's note
+                out.append(compare_proxy(name, left, right, kinds, include_static, ignore))
+            except PdebugError as exc:
+                out.append(ProxyDiff(name, "not-compared", note=exc.message))
     return BundleDiff(left.label, right.label, out)
 
 
