@@ -696,14 +696,16 @@ def read_bundle(data: bytes, label: str) -> Bundle:
     return read_tar(io.BytesIO(data), label)
 
 
-def open_bundle(path: str) -> Bundle:
+def open_bundle(path: str, keep: Callable[[Bundle], Iterable[str] | None] | None = None) -> Bundle:
     """The bundle at ``path``: a ``.tar.gz`` or a snapshot directory.
+
+    ``keep`` picks the proxies whose files are held (see :func:`read_tar`; None: all).
 
     Raises:
         SourceUnavailable: ``path`` cannot be read.
         InvalidInput: it is not a bundle, or a damaged one.
     """
-    opened = read_any(path)
+    opened = read_any(path, keep)
     if isinstance(opened, Bundle):
         return opened
     raise InvalidInput(

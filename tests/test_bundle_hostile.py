@@ -461,6 +461,8 @@ def test_limits_are_overridable(pdebug, tmp_path, monkeypatch):
 def test_a_bundle_over_the_limit_as_a_whole_still_reads_one_proxy(pdebug, tmp_path, good):
     path = held_bomb(tmp_path)
     assert pdebug("clusters", f"{path}:{NAMES[0]}").code == 0
+    recorded = pdebug("diff", f"{path}:{NAMES[0]}")  # only this proxy is held: no istiod view
+    assert recorded.code == ExitCode.SOURCE_UNAVAILABLE and "no istiod view" in recorded.err
     for args in commands(path, good, tmp_path)[2:]:
         result = run_bounded(pdebug, args)
         if args[0] == "status":  # reads only the recorded sync status: there is none
