@@ -12,6 +12,12 @@ The manifest is the tar's first member (bundles written before 0.1.0 have it las
 :func:`peek_manifest` can tell what a bundle holds without decompressing the rest.
 Format ``pdebug-bundle/1``: later additions (``pod``, ``namespace``, ``node``, ``status``,
 ``sync``, ``skipped``, ``istiod``...) are optional keys that readers may ignore.
+
+Reading treats a bundle as an untrusted archive: a ``.tar.gz`` is streamed (never
+unpacked), each member judged before it is read (regular files with plain relative names,
+each once, within ``PDEBUG_MAX_INPUT``), only the proxies asked for are held, the manifest's
+shape is checked and each file read is verified against its sha256 and size. A ``--dir``
+bundle never follows a link nor opens a FIFO or device (``lstat``, then ``O_NOFOLLOW``).
 """
 
 from __future__ import annotations
