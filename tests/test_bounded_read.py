@@ -140,3 +140,22 @@ def test_sizes_and_defaults(monkeypatch):
     monkeypatch.delenv("PDEBUG_MAX_INPUT", raising=False)
     monkeypatch.delenv("PDEBUG_MAX_RATIO", raising=False)
     assert limits() == Limits(1 << 30, 200.0)
+
+
+def test_gzip_members_padding_and_garbage(tmp_path: Path):
+    import gzip
+
+    from pdebug.errors import InvalidInput
+    from pdebug.sources.file import read_file
+
+    body = DUMP.read_bytes()
+    half = len(body) // 2
+    path = tmp_path / "d.json.gz"
+    path.write_bytes(gzip.compress(body[:half]) + gzip.compress(body[half:]) + b"\0" * 700)
+    assert bytes(read_file(str(path))[0]) == body  # concatenated members, zero padding
+    path.write_bytes(gzip.compress(body) + b"garbage")
+    with pytest.raises(InvalidInput, match="damaged gzip data"):
+        read_file(str(path))
+    path.write_bytes(gzip.compress(body)[:-9])
+    with pytest.raises(InvalidInput, match="damaged gzip data"):
+        read_file(str(path))
