@@ -339,15 +339,15 @@ class _Dir:
             return None
         except OSError as exc:
             raise SourceUnavailable(
-                f"{self.label}/{name}: cannot read ({exc.strerror or exc})"
+                f"{self.label}/{_shown(name)}: cannot read ({exc.strerror or exc})"
             ) from None
         if not stat.S_ISREG(info.st_mode):
-            raise _refused(f"{self.label}/{name}", _kind(info.st_mode))
+            raise _refused(f"{self.label}/{_shown(name)}", _kind(info.st_mode))
         return info
 
     def read(self, name: str) -> bytes | None:
         """A regular file's bytes (bounded by ``PDEBUG_MAX_INPUT``); None when absent."""
-        label = f"{self.label}/{name}"
+        label = f"{self.label}/{_shown(name)}"
         limit = MANIFEST_LIMIT if name == MANIFEST else limits().max_input
         info = self.check(name)
         if info is None:
@@ -372,6 +372,11 @@ class _Dir:
         if len(body) > limit:
             raise too_large(label, limit, "the file")
         return body
+
+
+def _shown(name: str) -> str:
+    """A file name for a message: as is when printable, else escaped as Python does."""
+    return name if name.isprintable() else repr(name)
 
 
 def _refused(label: str, kind: str, want: str = "a regular file") -> InvalidInput:

@@ -551,6 +551,12 @@ def dir_fifo_extra(tmp: Path) -> Path:
     return root
 
 
+def dir_escape_name(tmp: Path) -> Path:
+    root = good_dir(tmp)
+    os.mkfifo(root / NAMES[0] / "\x1b]52;c;ZXZpbA==\x07\x9b2J")
+    return root
+
+
 def dir_fifo_manifest(tmp: Path) -> Path:
     root = good_dir(tmp)
     (root / bundle.MANIFEST).unlink()
@@ -595,6 +601,7 @@ DIR_MEMBER: dict[str, Case] = {
     "symlink-folder": dir_symlink_folder,
     "fifo-member": dir_fifo_member,
     "fifo-extra": dir_fifo_extra,
+    "escape-name": dir_escape_name,
     "device-member": dir_device_member,
     "sha-mismatch": dir_sha_mismatch,
 }
