@@ -501,7 +501,7 @@ def check_manifest(manifest: Any, label: str) -> None:
     """
     if not isinstance(manifest, dict):
         raise _shape_error(label, "the manifest", "an object", manifest)
-    proxies = manifest.get("proxies", [])
+    proxies = manifest.get("proxies") or []  # null: as if absent
     if not isinstance(proxies, list):
         raise _shape_error(label, "proxies", "a list", proxies)
     seen: set[str] = set()
@@ -530,22 +530,22 @@ def check_manifest(manifest: Any, label: str) -> None:
         for key in _ENTRY_OPTIONAL:
             if entry.get(key) is not None and not isinstance(entry[key], str):
                 raise _shape_error(label, f"{where}.{key}", "a string", entry[key])
-        errors = entry.get("errors", [])
+        errors = entry.get("errors") or []
         if not isinstance(errors, list):
             raise _shape_error(label, f"{where}.errors", "a list", errors)
         for i, error in enumerate(errors):
             if not isinstance(error, str):
                 raise _shape_error(label, f"{where}.errors[{i}]", "a string", error)
-        if "files" in entry:
+        if entry.get("files") is not None:
             _check_files(label, f"{where}.files", entry["files"])
-    istiod = manifest.get("istiod", {})
+    istiod = manifest.get("istiod") or {}
     if not isinstance(istiod, dict):
         raise _shape_error(label, "istiod", "an object", istiod)
     if "error" in istiod and not isinstance(istiod["error"], str):
         raise _shape_error(label, "istiod.error", "a string", istiod["error"])
-    if "files" in istiod:
+    if istiod.get("files") is not None:
         _check_files(label, "istiod.files", istiod["files"])
-    skipped = manifest.get("skipped", [])
+    skipped = manifest.get("skipped") or []
     if not isinstance(skipped, list):
         raise _shape_error(label, "skipped", "a list", skipped)
 

@@ -703,3 +703,12 @@ def test_manifest_sha_fields_are_what_snapshot_writes():
     # a manifest that lists a file is verified; one that does not is used as is
     assert bundle._mismatch({"proxies": [{"name": "a", "files": {}}]}, "a/x", body) is None
     io.BytesIO()  # keep io imported for readers of the helpers above
+
+
+def test_null_manifest_keys_read_as_absent(pdebug, tmp_path):
+    manifest = _manifest(_proxy_files())
+    manifest.update(istiod=None, skipped=None)
+    manifest["proxies"][1].update(errors=None, files=None)
+    path = _write(tmp_path, good_archive(manifest=manifest).gz())
+    assert pdebug("clusters", f"{path}:{NAMES[1]}").code == 0
+    assert pdebug("status", "--file", path).code == ExitCode.SOURCE_UNAVAILABLE
