@@ -627,10 +627,11 @@ def read_tar(
     Every member is judged before it is read: only regular files with plain relative
     names (no ``..``, no absolute path, no control character), each named once, each
     within ``PDEBUG_MAX_INPUT``; anything else refuses the whole archive. ``keep`` says
-    which proxies' files to hold (None: all), once the manifest is known; only
-    proxies' files (not :data:`UNREAD_FILES`) and ``istiod_syncz.json`` are held, together within
-    ``PDEBUG_MAX_INPUT``. A held member that does not match the manifest's sha256 or size
-    is recorded in :attr:`Bundle.damaged`. ``manifest_only`` stops at the manifest.
+    which proxies' files to hold (None: all the manifest lists), once the manifest is
+    known; their files (not :data:`UNREAD_FILES`) and ``istiod_syncz.json`` are held,
+    together within ``PDEBUG_MAX_INPUT``. A held member that does not match the manifest's
+    sha256 or size is recorded in :attr:`Bundle.damaged`. ``manifest_only`` stops at the
+    manifest.
 
     Raises:
         InvalidInput: a refused member, a damaged archive or manifest, no manifest.
@@ -662,7 +663,7 @@ def read_tar(
                     if manifest_only:
                         return opened
                     found = keep(opened) if keep is not None else None
-                    wanted = set(found) if found is not None else None
+                    wanted = set(found if found is not None else opened.proxies)
                     continue
                 if manifest_only or not _holds(name, wanted):
                     continue
