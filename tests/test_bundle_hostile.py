@@ -500,9 +500,13 @@ def good_dir(tmp: Path, name: str = "snap") -> Path:
 def outside_dump(tmp: Path) -> Path:
     """A valid dump outside the bundle, with a cluster name that must never be printed."""
     doc = json.loads(SEED_DUMP)
+    renamed = 0
     for section in doc["configs"]:
-        for entry in section.get("dynamic_active_clusters", []):
-            entry["cluster"]["name"] = OUTSIDE_MARKER
+        for key in ("static_clusters", "dynamic_active_clusters"):
+            for entry in section.get(key, []):
+                entry["cluster"]["name"] = OUTSIDE_MARKER
+                renamed += 1
+    assert renamed
     path = tmp / "outside.json"
     path.write_text(json.dumps(doc))
     return path
@@ -511,6 +515,11 @@ def outside_dump(tmp: Path) -> Path:
 def _relink(path: Path, target: Path | str) -> None:
     path.unlink()
     os.symlink(target, path)
+
+
+def test_the_outside_file_would_show(pdebug, tmp_path):
+    """The marker reaches stdout when the outside file is read directly (the tests' premise)."""
+    assert OUTSIDE_MARKER.split("|")[-1] in pdebug("clusters", outside_dump(tmp_path)).out
 
 
 def dir_symlink_member(tmp: Path) -> Path:
@@ -638,7 +647,7 @@ def test_dir_bundle_refuses_links_fifos_devices_per_proxy(pdebug, tmp_path, good
     for args in commands(root, good, tmp_path):
         result = run_bounded(pdebug, args)
         assert_clean(result, args, {1, 3, 4})
-        assert OUTSIDE_MARKER not in result.out
+        assert "outside-the-bundle" not in result.out
     page = (tmp_path / "r.html").read_text(errors="replace")
     assert "outside-the-bundle" not in page and NAMES[1] in page
 
