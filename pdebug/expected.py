@@ -117,7 +117,7 @@ def against_recorded(source: str) -> tuple[ProxyData, ProxyData] | None:
     path, member = split_member(source)
     if bundle.peek_manifest(path) is None:
         return None
-    opened = bundle.open_bundle(path)
+    opened = bundle.open_bundle(path, lambda b: [b.pick(member)])  # only this proxy is held
     name = opened.pick(member)
     files = opened.proxy(name)
     expected = files.get(bundle.ISTIOD_DUMP)

@@ -130,7 +130,7 @@ def _saved(file: str) -> tuple[SyncDocument, list[str]]:
     from pdebug import bundle
     from pdebug.model.syncz import parse_syncz
 
-    opened = bundle.read_any(file)
+    opened = bundle.read_any(file, lambda _: ())  # only the recorded syncz is read
     if isinstance(opened, bundle.Bundle):
         return _recorded(opened)
     return parse_syncz(*opened), []

@@ -57,7 +57,7 @@ def read_inputs(text: str) -> Inputs:
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
     path, member = split_member(text)
-    opened = bundle.read_any(path)
+    opened = bundle.read_any(path, None if member is None else lambda b: [b.resolve(member)])
     if not isinstance(opened, bundle.Bundle):
         data, label = opened
         if member is not None:
@@ -67,7 +67,7 @@ def read_inputs(text: str) -> Inputs:
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{label}: the bundle holds no proxy", hint="capture it again")
-    entries = {str(p.get("name")): p for p in opened.manifest.get("proxies", [])}
+    entries = {str(p["name"]): p for p in bundle.proxy_entries(opened.manifest)}
     out = Inputs([])
     for key in ("created", "tool", "source"):
         if isinstance(opened.manifest.get(key), str):
@@ -76,11 +76,10 @@ def read_inputs(text: str) -> Inputs:
     if note:  # istiod replicas that did not answer the snapshot: their proxies lack a view
         out.capture["istiod"] = note
     for name in names:
-        files = opened.proxy(name)
         plabel = f"{label}:{name}"
         unreadable = None
-        try:
-            proxy = _bundle_proxy(files, plabel)
+        try:  # a member that fails its sha256 or is not a file is this proxy's problem
+            proxy = _bundle_proxy(opened.proxy(name), plabel)
         except PdebugError as exc:
             proxy, unreadable = ProxyData(plabel), _without(exc.message, plabel)
         entry = entries.get(name, {})

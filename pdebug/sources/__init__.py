@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pdebug.sources.file import is_tar, read_file
+from pdebug.sources.file import open_input
 
 if TYPE_CHECKING:
     from pdebug.bundle import Bundle
@@ -97,19 +97,21 @@ class FileSource:
             if bundle.is_dir_bundle(self.path):
                 self._open(bundle.read_dir_bundle(self.path))
                 return
-        data, self.label = read_file(self.path)
-        if is_tar(data):  # from sources.file: a plain dump never imports the bundle code
-            from pdebug import bundle
+        with open_input(self.path) as opened:
+            self.label = opened.label
+            if opened.is_tar():  # a plain dump never imports the bundle code
+                from pdebug import bundle
 
-            self._open(bundle.read_bundle(bytes(data), self.label))
-        else:
+                member = self.member
+                self._open(bundle.read_tar(opened, opened.label, lambda b: [b.pick(member)]))
+                return
             if self.member is not None:
                 from pdebug.errors import InvalidInput
 
                 raise InvalidInput(
                     f"{self.path}: not a bundle, so there is no proxy {self.member!r} in it"
                 )
-            self._data = data
+            self._data = opened.read_all()
 
     def _open(self, opened: Bundle) -> None:
         name = opened.pick(self.member)

@@ -159,7 +159,10 @@ def compare_bundles(
         elif name not in in_left:
             out.append(ProxyDiff(name, "only-right"))
         else:
-            out.append(compare_proxy(name, left, right, kinds, include_static, ignore))
+            try:  # a member failing its sha256 (or not a file) is this proxy's note
+                out.append(compare_proxy(name, left, right, kinds, include_static, ignore))
+            except PdebugError as exc:
+                out.append(ProxyDiff(name, "not-compared", note=exc.message))
     return BundleDiff(left.label, right.label, out)
 
 

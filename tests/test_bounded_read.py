@@ -1,0 +1,161 @@
+"""Bounded reading: no input is read whole before it is judged, none past the limit.
+
+``head -c 2G /dev/zero | pdebug clusters -`` and ``pdebug clusters /dev/zero`` stop after
+the first bytes; a stream that starts like JSON stops at ``PDEBUG_MAX_INPUT``; a FIFO given
+as SOURCE is still read (``<(...)``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from pdebug.errors import ExitCode
+from pdebug.sources.file import Limits, limits, parse_size
+
+DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
+
+
+class Endless(io.RawIOBase):
+    """An endless stream (``prefix`` then ``fill`` forever) that counts what was read."""
+
+    def __init__(self, fill: bytes, prefix: bytes = b"") -> None:
+        self.pending = prefix
+        self.fill = fill
+        self.served = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        n = len(buffer)
+        data = (self.pending + self.fill * (n // len(self.fill) + 1))[:n]
+        self.pending = b""
+        buffer[:n] = data
+        self.served += n
+        return n
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, raw: Endless) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(raw)))
+
+
+def _bounded(pdebug, *args: str, mb: int = 64):
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        result = pdebug(*args)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert time.monotonic() - start < 20
+    assert peak < mb << 20, f"peak {peak >> 20} MiB"
+    return result
+
+
+def _one_error(result, needle: str) -> None:
+    assert result.code == ExitCode.INVALID_INPUT, result
+    lines = result.err.splitlines()
+    assert lines[0].startswith("pdebug: error: ") and needle in lines[0], result.err
+    assert all(line.startswith("hint: ") for line in lines[1:])
+    assert "Traceback" not in result.err and result.out == ""
+
+
+def test_zeros_on_stdin_stop_after_the_first_bytes(pdebug, monkeypatch):
+    raw = Endless(b"\0")
+    _stdin(monkeypatch, raw)
+    _one_error(_bounded(pdebug, "clusters", "-"), "stdin: binary data")
+    assert raw.served < 1 << 20
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_dev_zero_as_source(pdebug):
+    _one_error(_bounded(pdebug, "clusters", "/dev/zero"), "/dev/zero: binary data")
+    _one_error(_bounded(pdebug, "status", "--file", "/dev/zero"), "/dev/zero: binary data")
+
+
+def test_json_looking_endless_stdin_stops_at_the_limit(pdebug, monkeypatch):
+    monkeypatch.setenv("PDEBUG_MAX_INPUT", "4M")
+    raw = Endless(b"x", prefix=b'{"configs": [], "x": "')
+    _stdin(monkeypatch, raw)
+    result = _bounded(pdebug, "clusters", "-")
+    _one_error(result, "stdin: the data is larger than 4 MiB (PDEBUG_MAX_INPUT): refused")
+    assert raw.served < 6 << 20
+    assert "hint: if it is a genuine capture, raise the limit: PDEBUG_MAX_INPUT=" in result.err
+
+
+def test_whitespace_forever_is_not_json(pdebug, monkeypatch):
+    raw = Endless(b" \n")
+    _stdin(monkeypatch, raw)
+    _one_error(_bounded(pdebug, "clusters", "-"), "only whitespace in the first 64 KiB")
+    assert raw.served < 1 << 20
+
+
+def test_gzip_on_stdin_is_judged_after_gunzip(pdebug, monkeypatch):
+    import gzip
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(b"\0" * 4096))))
+    _one_error(_bounded(pdebug, "clusters", "-"), "binary data")
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(pdebug, monkeypatch):
+    monkeypatch.setenv("PDEBUG_MAX_INPUT", "64K")
+    _one_error(pdebug("clusters", DUMP), "the file (132.3 KiB) is larger than 64 KiB")
+    monkeypatch.setenv("PDEBUG_MAX_INPUT", "1M")
+    assert pdebug("clusters", DUMP).code == 0
+
+
+def test_a_fifo_source_is_still_read(pdebug, tmp_path: Path):
+    fifo = tmp_path / "in"
+    os.mkfifo(fifo)
+    body = DUMP.read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(body)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    result = pdebug("clusters", fifo)
+    writer.join(10)
+    assert result.code == 0 and result.out == pdebug("clusters", DUMP).out.replace(
+        str(DUMP), str(fifo)
+    )
+
+
+def test_sizes_and_defaults(monkeypatch):
+    assert parse_size("2G") == 2 << 30
+    assert parse_size("512m") == 512 << 20
+    assert parse_size("1.5KiB") == 1536
+    assert parse_size("100") == 100
+    for bad in ("", "x", "0", "-1", "nan", "inf", "1Q"):
+        assert parse_size(bad) is None, bad
+    monkeypatch.delenv("PDEBUG_MAX_INPUT", raising=False)
+    monkeypatch.delenv("PDEBUG_MAX_RATIO", raising=False)
+    assert limits() == Limits(1 << 30, 200.0)
+
+
+def test_gzip_members_padding_and_garbage(tmp_path: Path):
+    import gzip
+
+    from pdebug.errors import InvalidInput
+    from pdebug.sources.file import read_file
+
+    body = DUMP.read_bytes()
+    half = len(body) // 2
+    path = tmp_path / "d.json.gz"
+    path.write_bytes(gzip.compress(body[:half]) + gzip.compress(body[half:]) + b"\0" * 700)
+    assert bytes(read_file(str(path))[0]) == body  # concatenated members, zero padding
+    path.write_bytes(gzip.compress(body) + b"garbage")
+    with pytest.raises(InvalidInput, match="damaged gzip data"):
+        read_file(str(path))
+    path.write_bytes(gzip.compress(body)[:-9])
+    with pytest.raises(InvalidInput, match="damaged gzip data"):
+        read_file(str(path))
