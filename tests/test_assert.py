@@ -555,3 +555,70 @@ def test_hostile_files_are_one_line(pdebug, tmp_path, text, what):
     r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
     assert r.code == 4, r.err
     assert what in r.err and "Traceback" not in r.err
+
+
+def _syncz(proxy: str, acked: str) -> bytes:
+    entry = {"proxy": proxy, "istio_version": "1.24.0"}
+    for t in ("cluster", "listener", "route", "endpoint"):
+        entry[f"{t}_sent"] = "v2"
+        entry[f"{t}_acked"] = acked if t == "listener" else "v2"
+    return json.dumps([entry]).encode()
+
+
+@needs_envoy
+@pytest.mark.envoy
+@pytest.mark.parametrize(
+    ("acked", "code", "why"), [("v2", 0, "istiod: CDS SYNCED"), ("v1", 1, "LDS STALE")]
+)
+def test_sync_with_istiod_live(pdebug, sc, tmp_path, no_ambient_config, acked, code, why):
+    import istiod_double as idd
+
+    with (
+        kd.KubeDouble() as kube,
+        idd.IstiodDouble(syncz=_syncz("productpage-v1-abc.default", acked)) as istiod,
+    ):
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig")
+        kube.add_pod("productpage-v1-abc", forwards={15000: sc.envoy.admin_address})
+        idd.register(kube, istiod, istiod.name)
+        r = pdebug(
+            "assert",
+            EXAMPLES / "sync-with-istiod.yaml",
+            "pod/productpage-v1-abc",
+            "-n",
+            "default",
+            "--kubeconfig",
+            config,
+            "-o",
+            "json",
+        )
+        assert r.code == code, r.out + r.err
+        got = {x["expectation"]: x for x in json.loads(r.out)["results"]}
+        assert why in got["istiod's last push was acknowledged"]["why"]
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_sync_when_istiod_does_not_know_the_proxy(pdebug, sc, tmp_path, no_ambient_config):
+    import istiod_double as idd
+
+    with kd.KubeDouble() as kube, idd.IstiodDouble(syncz=_syncz("other.default", "v2")) as istiod:
+        config = kube.write_kubeconfig(tmp_path / "kubeconfig")
+        kube.add_pod("productpage-v1-abc", forwards={15000: sc.envoy.admin_address})
+        idd.register(kube, istiod, istiod.name)
+        r = pdebug(
+            "assert",
+            EXAMPLES / "sync-with-istiod.yaml",
+            "pod/productpage-v1-abc",
+            "-n",
+            "default",
+            "--kubeconfig",
+            config,
+            "-o",
+            "json",
+        )
+        assert r.code == 4, r.out + r.err
+        got = {x["expectation"]: x for x in json.loads(r.out)["results"]}
+        assert (
+            "does not list productpage-v1-abc.default"
+            in got["istiod's last push was acknowledged"]["why"]
+        )

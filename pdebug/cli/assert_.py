@@ -13,8 +13,11 @@ from pdebug.cli.views import (
     AdminPortOpt,
     ContainerOpt,
     ContextOpt,
+    IstiodOpt,
+    IstioNamespaceOpt,
     KubeconfigOpt,
     NamespaceOpt,
+    RevisionOpt,
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode, UsageError
@@ -74,6 +77,9 @@ def assert_cmd(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the expectations file's JSON Schema.")
     ] = False,
+    istio_namespace: IstioNamespaceOpt = None,
+    revision: RevisionOpt = None,
+    istiod: IstiodOpt = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -142,8 +148,13 @@ def assert_cmd(
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     selection = targets.Selection(tuple(sources or ()), namespace, selector, parallel)
     runs = count if watch else 1
+    wants_sync = any(e.kind == "sync" for e in book.expectations)
     for run in range(1, runs + 1):
         proxies, unreachable = targets.gather(selection, options)
+        live = any(not targets.is_file(t) for t in selection.sources) or not selection.sources
+        if wants_sync and (live or istiod):
+            choice = targets.IstiodChoice(istio_namespace, revision, istiod)
+            targets.add_sync(proxies, options, choice)
         results = ev.evaluate(book, proxies, when)
         counts = ev.summary(results)
         done = counts[ev.FAIL] == 0 and counts[ev.ERROR] == 0

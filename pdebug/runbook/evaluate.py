@@ -46,6 +46,8 @@ class Proxy:
     labels: dict[str, str] = field(default_factory=dict)
     #: istiod's sync state per type, when known (a snapshot bundle records it)
     sync: dict[str, str] | None = None
+    #: why istiod's sync state is not known, when it was asked and could not tell
+    sync_error: str | None = None
     #: the exit code of the error that kept it from being read (3 unreachable, 4 invalid)
     error_code: int = 4
     #: work shared by the expectations judged on this proxy (check reports, resources)
@@ -332,10 +334,12 @@ def _certificates(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple
 
 
 def _sync(proxy: Proxy) -> tuple[str, str]:
+    if proxy.sync is None and proxy.sync_error is not None:
+        return ERROR, proxy.sync_error
     if proxy.sync is None:
         return ERROR, (
-            "istiod's sync status is not known for this proxy: assert on a pdebug snapshot "
-            "bundle, which records it (pdebug snapshot -n NS)"
+            "istiod's sync status is not known for this proxy: assert on a live pod, a "
+            "pdebug snapshot bundle (it records it), or pass --istiod URL"
         )
     behind = {t: s for t, s in proxy.sync.items() if s not in _IN_SYNC}
     shown = ", ".join(f"{t} {s}" for t, s in proxy.sync.items())

@@ -34,6 +34,48 @@ class Selection:
     parallel: int = 8
 
 
+@dataclass(frozen=True)
+class IstiodChoice:
+    """Where istiod's sync status comes from, for proxies no bundle recorded it for."""
+
+    namespace: str | None = None
+    revision: str | None = None
+    url: str | None = None
+
+
+def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -> None:
+    """Ask istiod's ``/debug/syncz`` once; each proxy without a recorded state gets its own.
+
+    A proxy istiod does not list (connected elsewhere, or not at all), or an istiod that
+    cannot be asked, is said in the proxy's ``sync_error`` (its sync expectations then say
+    ERROR with that reason).
+    """
+    wanting = [p for p in proxies if p.data is not None and p.sync is None]
+    if not wanting:
+        return
+    from pdebug.snapshot import sync_by_proxy
+    from pdebug.sources.istiod import Istiod
+
+    istiod = Istiod(options, namespace=choice.namespace, revision=choice.revision, url=choice.url)
+    try:
+        states = sync_by_proxy(istiod.syncz().document("istiod /debug/syncz"))
+    except PdebugError as exc:
+        for p in wanting:
+            p.sync_error = f"istiod's sync status could not be read: {exc.message}"
+        return
+    finally:
+        istiod.close()
+    for p in wanting:
+        state = states.get(f"{p.name}.{p.namespace}")
+        if state is None:
+            p.sync_error = (
+                f"istiod ({istiod.label}) does not list {p.name}.{p.namespace}: not connected "
+                "to this control plane (-i, -r)"
+            )
+        else:
+            p.sync = state
+
+
 def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
     """The proxies, and whether one could not be reached (an exit-3 condition)."""
     from pdebug.sources import classify
@@ -59,6 +101,13 @@ def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
         proxies += _pods(tuple(kube), sel, options)
     unreachable = any(p.data is None and p.error_code == 3 for p in proxies)
     return proxies, unreachable
+
+
+def is_file(text: str) -> bool:
+    """Whether a SOURCE is a file (a dump or a bundle), not a live proxy."""
+    from pdebug.sources import classify
+
+    return classify(text) == "file"
 
 
 def _files(text: str) -> list[Proxy]:
