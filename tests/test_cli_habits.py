@@ -44,3 +44,195 @@ def test_readme_seed_fix_makes_envoy_140_accept_the_seed_demo(tmp_path):
         [envoy, "--mode", "validate", "-c", str(fixed)], capture_output=True, text=True, timeout=60
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+# --- item 4: istioctl's proxy-config VIEW, its aliases and flags ---------------------------
+
+_VIEW_ALIASES = [
+    ("clusters", ("cluster", "clusters", "c")),
+    ("listeners", ("listener", "listeners", "l")),
+    ("routes", ("route", "routes", "r")),
+    ("endpoints", ("endpoint", "endpoints", "ep")),
+    ("secrets", ("secret", "secrets", "s")),
+    ("bootstrap", ("bootstrap", "b")),
+    ("ecds", ("ecds", "ec")),
+    ("all", ("all", "a")),
+    ("eds", ("eds",)),
+]
+
+
+@pytest.mark.parametrize("pc", ["proxy-config", "pc"])
+@pytest.mark.parametrize(("command", "views"), _VIEW_ALIASES)
+def test_proxy_config_view_is_the_pdebug_command(pdebug, pc, command, views):
+    want = pdebug(command, ALL_DUMP)
+    for view in views:
+        got = pdebug(pc, view, ALL_DUMP)
+        assert (got.code, got.out, got.err) == (want.code, want.out, want.err), view
+
+
+def test_proxy_config_log_says_pdebug_only_reads(pdebug):
+    result = pdebug("proxy-config", "log", "productpage-v1-abc", "--level", "debug")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        "pdebug: error: pdebug proxy-config log: pdebug does not change Envoy's log levels "
+        "(it only reads)"
+    )
+    assert result.err.splitlines()[1].startswith("hint: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pc"], "pdebug pc needs a view: cluster|c, listener|l"),
+        (["proxy-config", "-n", "x"], "pdebug proxy-config needs a view"),
+        (["pc", "clusterz", "x"], "pdebug pc clusterz: istioctl has no such proxy-config view"),
+    ],
+)
+def test_proxy_config_without_a_known_view(pdebug, args, message):
+    result = pdebug(*args)
+    assert result.code == 2
+    assert result.err.startswith(f"pdebug: error: {message}")
+    assert len(result.err.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-f", SIDECAR],
+        ["--file", SIDECAR],
+        [f"--file={SIDECAR}"],
+        [f"-f{SIDECAR}"],
+    ],
+)
+def test_file_flag_is_the_source(pdebug, args):
+    want = pdebug("clusters", SIDECAR, "--fqdn", "reviews")
+    got = pdebug("clusters", *args, "--fqdn", "reviews")
+    assert (got.code, got.out) == (0, want.out)
+
+
+def test_file_flag_on_trace_check_and_diff(pdebug):
+    url = "http://reviews:9080/"
+    assert pdebug("trace", url, "-f", SIDECAR).out == pdebug("trace", SIDECAR, url).out
+    assert pdebug("check", "-f", SIDECAR).out == pdebug("check", SIDECAR).out
+    same = pdebug("diff", "-f", SIDECAR, SIDECAR)
+    assert same.code == 0, same.err
+
+
+def test_file_flag_twice_is_a_usage_error(pdebug):
+    result = pdebug("clusters", "-f", SIDECAR, "--file", ALL_DUMP)
+    assert result.code == 2
+    assert "-f/--file given 2 times" in result.err
+
+
+def test_status_keeps_its_own_file_option(pdebug, tmp_path):
+    syncz = tmp_path / "syncz.json"
+    syncz.write_text("[]")
+    result = pdebug("status", "-f", syncz)
+    assert result.code == 0, result.err
+
+
+def test_istioctl_docs_command_line_works(pdebug):
+    # istioctl's docs: `istioctl proxy-config cluster <pod> --fqdn ... --port 9080
+    # --direction outbound -o json`, here with -f for the saved dump.
+    fqdn = "reviews.default.svc.cluster.local"
+    args = ["--fqdn", fqdn, "--port", "9080", "--direction", "outbound"]
+    got = pdebug("proxy-config", "cluster", "-f", SIDECAR, *args, "-o", "json")
+    assert got.code == 0, got.err
+    assert got.out == pdebug("clusters", SIDECAR, *args, "-o", "json").out
+    assert fqdn in got.out
+
+
+@pytest.mark.parametrize("short", [["-o", "short"], ["--output=short"], ["-oshort"]])
+def test_output_short_is_the_table(pdebug, short):
+    assert pdebug("routes", SIDECAR, *short).out == pdebug("routes", SIDECAR).out
+
+
+@pytest.mark.parametrize("command", ["listeners", "routes", "l", "r"])
+def test_verbose_false_is_no_verbose(pdebug, command):
+    want = pdebug(command, SIDECAR, "--no-verbose")
+    assert pdebug(command, SIDECAR, "--verbose=false").out == want.out
+    assert pdebug(command, SIDECAR, "--verbose=true").out == pdebug(command, SIDECAR).out
+
+
+def test_verbose_on_a_command_without_it(pdebug):
+    assert pdebug("clusters", SIDECAR, "--verbose=true").code == 0
+    result = pdebug("clusters", SIDECAR, "--verbose=false")
+    assert result.code == 2
+    assert "pdebug clusters has no --verbose option" in result.err
+    assert pdebug("routes", SIDECAR, "--verbose=maybe").code == 2
+
+
+def test_short_c_is_kubeconfig(pdebug, tmp_path):
+    missing = tmp_path / "nope"
+    result = pdebug("clusters", "pod/x", "-c", missing)
+    assert result.code == 3
+    assert f"kubeconfig {missing}: no such file" in result.err
+
+
+def test_istioctl_flag_spellings(pdebug, tmp_path):
+    missing = tmp_path / "nope"
+    result = pdebug("pc", "c", "pod/x", "--proxy-admin-port", "15000", "-c", missing)
+    assert result.code == 3, result.err
+    result = pdebug("status", "--istioNamespace", "istio-system", "-c", missing)
+    assert result.code == 3, result.err
+
+
+def test_no_command_uses_short_c_for_anything_else():
+    from pdebug.cli import app
+
+    for command in app.registered_commands:
+        import typer.main
+
+        click_command = typer.main.get_command_from_info(
+            command,
+            pretty_exceptions_short=False,
+            rich_markup_mode=None,
+        )
+        for param in click_command.params:
+            if "-c" in getattr(param, "opts", []):
+                assert "--kubeconfig" in param.opts, command.name
+
+
+# --- item 6: options before the command, as kubectl allows -------------------------------
+
+
+def test_output_before_the_command(pdebug):
+    want = pdebug("clusters", SIDECAR, "-o", "wide")
+    assert pdebug("-o", "wide", "clusters", SIDECAR).out == want.out
+    assert pdebug("--output=wide", "clusters", SIDECAR).out == want.out
+    assert pdebug("-owide", "c", SIDECAR).out == want.out
+
+
+def test_namespace_and_context_before_the_command(pdebug, tmp_path):
+    missing = tmp_path / "nope"
+    result = pdebug("-n", "default", "--context", "c", "-c", missing, "clusters", "pod/x")
+    assert result.code == 3
+    assert f"pod/x: kubeconfig {missing}: no such file" in result.err
+    result = pdebug("--context", "c", "-c", missing, "status")
+    assert result.code == 3
+    assert f"kubeconfig {missing}: no such file" in result.err
+
+
+def test_root_options_still_work_before_the_command(pdebug):
+    assert pdebug("--version").out.startswith("pdebug ")
+    assert pdebug("-n", "x", "--help").code == 0
+
+
+# --- item 13: status without a kubeconfig points at --file -------------------------------
+
+
+def test_status_without_a_kubeconfig_hints_at_file(pdebug, monkeypatch, tmp_path):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = pdebug("status")
+    assert result.code == 3
+    hint = result.err.splitlines()[1]
+    assert "pdebug status --file syncz.json" in hint
+    assert "saved dump" not in hint
+
+
+def test_options_without_a_command(pdebug):
+    result = pdebug("-n", "shop")
+    assert result.code == 2
+    assert result.err.startswith("pdebug: error: missing COMMAND after -n shop\nhint: ")

@@ -149,7 +149,8 @@ def test_make_rebuilds_a_venv_left_by_a_wrong_python(tmp_path: Path) -> None:
     # A Python that passes the check; `-m venv` only records that .venv was gone by then.
     good = _fake_python(
         tmp_path / "python3",
-        f'if [ "$1" = -m ]; then ls -a {tmp_path} > {log}; exit 7; fi\nexec {sys.executable} "$@"\n',
+        f'if [ "$1" = -m ]; then ls -a {tmp_path} > {log}; exit 7; fi\n'
+        f'exec {sys.executable} "$@"\n',
     )
     result = _make(tmp_path, f"PY={good}")
     assert result.returncode != 0  # the fake's `-m venv` fails on purpose

@@ -113,6 +113,9 @@ def _main(argv: list[str] | None) -> int:
     from typer._click import exceptions as click_exc
 
     try:
+        from pdebug.cli.habits import normalize
+
+        args = normalize(args)  # istioctl's and kubectl's habits (pc VIEW, -f, -o short...)
         result = _app_for(args)(args=args, prog_name="pdebug", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:
             # Typer turns Ctrl-C into this return value; no command returns it otherwise.

@@ -55,6 +55,7 @@ KubeconfigOpt = Annotated[
     str | None,
     typer.Option(
         "--kubeconfig",
+        "-c",
         help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
         metavar="FILE",
         rich_help_panel=_LIVE,
