@@ -11,7 +11,7 @@ Served (everything else: a ``404`` ``Status``; any method but GET: ``405``):
 
 * ``GET /api/v1/namespaces/{ns}/pods/{name}``, ``GET /api/v1/namespaces/{ns}/pods`` and
   ``GET /api/v1/pods`` (``labelSelector`` with ``=``, ``==``, ``!=``, ``in``, ``notin``,
-  ``key`` and ``!key``);
+  ``key`` and ``!key``); the same for ``services`` (:meth:`KubeDouble.add_service`);
 * ``GET /apis/apps/v1/namespaces/{ns}/{deployments,statefulsets,daemonsets,replicasets}``
   (one by name, or a list by ``labelSelector``), and the cluster-wide lists;
 * ``GET /api/v1/namespaces/{ns}/pods/{name}/portforward?ports=N[,M]``: a WebSocket upgrade
@@ -118,6 +118,7 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 #: resource plural -> (API group, apiVersion, kind)
 _RESOURCES: dict[str, tuple[str, str, str]] = {
     "pods": ("", "v1", "Pod"),
+    "services": ("", "v1", "Service"),
     "deployments": ("apps", "apps/v1", "Deployment"),
     "statefulsets": ("apps", "apps/v1", "StatefulSet"),
     "daemonsets": ("apps", "apps/v1", "DaemonSet"),
@@ -126,9 +127,12 @@ _RESOURCES: dict[str, tuple[str, str, str]] = {
 _APPS = "deployments|statefulsets|daemonsets|replicasets"
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/portforward$"), "pf"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods)/(?P<name>[^/]+)$"), "get"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods)$"), "list"),
-    (re.compile(r"^/api/v1/(?P<res>pods)$"), "list"),
+    (
+        re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)/(?P<name>[^/]+)$"),
+        "get",
+    ),
+    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)$"), "list"),
+    (re.compile(r"^/api/v1/(?P<res>pods|services)$"), "list"),
     (
         re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})/(?P<name>[^/]+)$"),
         "get",
@@ -1100,6 +1104,34 @@ class KubeDouble(eh.ServerContext):
             **extra_spec,
         }
         return self._add_workload(resource, name, namespace, spec), selector, pod_labels
+
+    def add_service(
+        self,
+        name: str,
+        namespace: str = "default",
+        *,
+        selector: Mapping[str, str] | None = None,
+        ports: Sequence[int] = (80,),
+    ) -> Json:
+        """Add a ClusterIP Service; ``selector={}`` gives one without a selector."""
+        spec: Json = {
+            "type": "ClusterIP",
+            "clusterIP": f"10.96.0.{len(self._objects) % 250 + 2}",
+            "ports": [{"port": p, "protocol": "TCP", "targetPort": p} for p in ports],
+        }
+        chosen = {"app": name} if selector is None else dict(selector)
+        if chosen:
+            spec["selector"] = chosen
+        obj: Json = {
+            "kind": "Service",
+            "apiVersion": "v1",
+            "metadata": self._meta(name, namespace, {"app": name}),
+            "spec": spec,
+            "status": {"loadBalancer": {}},
+        }
+        with self._lock:
+            self._objects[("services", namespace, name)] = obj
+        return obj
 
     def add_deployment(
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None

@@ -236,3 +236,53 @@ def test_options_without_a_command(pdebug):
     result = pdebug("-n", "shop")
     assert result.code == 2
     assert result.err.startswith("pdebug: error: missing COMMAND after -n shop\nhint: ")
+
+
+# --- item 5: svc/NAME targets --------------------------------------------------------------
+
+_SVC_READS = {
+    ("get", "services"),
+    ("list", "pods"),
+    ("get", "pods"),
+    ("create", "pods/portforward"),
+}
+
+
+@pytest.fixture
+def kube_reads():
+    return _SVC_READS
+
+
+@pytest.mark.envoy
+@pytest.mark.parametrize("spelling", ["svc/web", "service/web", "services/web.shop"])
+def test_service_target_reads_a_running_ready_pod_behind_it(
+    pdebug, kube, sidecar, spelling, tmp_path, no_ambient_config
+):
+    kubeconfig_path = str(tmp_path / "config")
+    kube.write_kubeconfig(kubeconfig_path, context="t", namespace="default")
+    admin = sidecar.envoy.admin_address
+    kube.add_service("web", "shop", selector={"app": "web"})
+    kube.add_pod("web-aaa", "shop", labels={"app": "web"}, phase="Pending")
+    kube.add_pod("web-bbb", "shop", labels={"app": "web"}, ready=False)
+    kube.add_pod("web-ccc", "shop", labels={"app": "web"}, forwards={15000: admin})
+    kube.add_pod("other-000", "shop", labels={"app": "other"})
+    result = pdebug("clusters", spelling, "-n", "shop", "-c", kubeconfig_path)
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[0].startswith("reading pod web-ccc.shop (")
+    assert result.out.startswith("SERVICE FQDN")
+    assert {(r.verb, r.resource) for r in kube.requests} <= _SVC_READS
+
+
+def test_service_without_selector_or_pods(pdebug, kube, tmp_path, no_ambient_config):
+    config = str(kube.write_kubeconfig(tmp_path / "config", context="t", namespace="shop"))
+    kube.add_service("ext", "shop", selector={})
+    result = pdebug("clusters", "svc/ext", "-c", config)
+    assert result.code == 3
+    assert "svc/ext.shop: the service has no selector" in result.err
+    kube.add_service("web", "shop")
+    result = pdebug("clusters", "svc/web", "-c", config)
+    assert result.code == 3
+    assert "svc/web.shop: no pods match the service's selector app=web" in result.err
+    result = pdebug("clusters", "svc/ghost", "-c", config)
+    assert result.code == 3
+    assert "svc/ghost.shop: service 'ghost' not found" in result.err

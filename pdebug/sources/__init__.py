@@ -150,7 +150,7 @@ _URL = re.compile(r"^https?://", re.I)
 _HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):(\d{1,5})(/.*)?$")
 _KUBE = re.compile(
     r"^(pod|pods|po|deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|"
-    r"daemonsets|rs|replicaset|replicasets)/",
+    r"daemonsets|rs|replicaset|replicasets|svc|service|services)/",
     re.I,
 )
 
