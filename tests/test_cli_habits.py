@@ -286,3 +286,46 @@ def test_service_without_selector_or_pods(pdebug, kube, tmp_path, no_ambient_con
     result = pdebug("clusters", "svc/ghost", "-c", config)
     assert result.code == 3
     assert "svc/ghost.shop: service 'ghost' not found" in result.err
+
+
+# --- item 7: an admin URL with a path is the admin address; https is refused -------------
+
+
+@pytest.mark.envoy
+@pytest.mark.parametrize("path", ["/config_dump", "/clusters", "/clusters?format=json", "/"])
+def test_admin_url_with_a_path_is_the_admin_address(pdebug, sidecar, path):
+    host, port = sidecar.envoy.admin_address
+    plain = pdebug("clusters", f"http://{host}:{port}", "--fqdn", "reviews")
+    assert plain.code == 0, plain.err
+    got = pdebug("clusters", f"http://{host}:{port}{path}", "--fqdn", "reviews")
+    assert (got.code, got.out) == (0, plain.out)
+    if path == "/":
+        assert got.err == plain.err
+    else:
+        assert got.err.splitlines()[0] == (
+            f"note: reading the Envoy admin at http://{host}:{port} (pdebug asks it for the "
+            f"paths it needs; {path} is not used)"
+        )
+    with_admin = pdebug("clusters", "--admin", f"{host}:{port}{path}", "--fqdn", "reviews")
+    assert (with_admin.code, with_admin.out) == (0, plain.out)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clusters", "https://127.0.0.1:15000"],
+        ["clusters", "--admin", "https://127.0.0.1:15000/config_dump"],
+        ["dump", "https://127.0.0.1:15000", "-o", "x.tar.gz"],
+        ["diff", "https://127.0.0.1:15000", "https://127.0.0.1:15001"],
+    ],
+)
+def test_https_admin_is_one_error_line_with_a_hint(pdebug, args):
+    result = pdebug(*args)
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[0].startswith("pdebug: error: https://127.0.0.1:15000")
+    assert "speaks plain HTTP, not HTTPS" in lines[0]
+    assert lines[1] == (
+        "hint: use http://127.0.0.1:15000; for a pod: pdebug clusters pod/NAME -n NS "
+        "(a port-forward, no TLS needed)"
+    )

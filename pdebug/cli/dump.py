@@ -61,8 +61,10 @@ def dump_cmd(
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
     from pdebug.capture import capture_one
+    from pdebug.cli.habits import admin_address
     from pdebug.sources import LiveOptions
 
+    source = admin_address(source) or source
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     summary = capture_one(source, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)

@@ -168,11 +168,12 @@ def target_of(
     bundle: str | None = None,
 ) -> Target:
     """The proxy a command reads, from its SOURCE, ``--admin``, live and ``--bundle`` options."""
+    from pdebug.cli.habits import admin_address
     from pdebug.sources import LiveOptions
 
     return Target.of(
-        source,
-        admin,
+        admin_address(source),
+        admin_address(admin),
         LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
         bundle,
     )
