@@ -329,3 +329,83 @@ def test_https_admin_is_one_error_line_with_a_hint(pdebug, args):
         "hint: use http://127.0.0.1:15000; for a pod: pdebug clusters pod/NAME -n NS "
         "(a port-forward, no TLS needed)"
     )
+
+
+# --- item 10: -o that names a file (dump, report, snapshot) --------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "wide", "table", "markdown", "short", "JSON"])
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("dump", ["http://127.0.0.1:1"]),
+        ("report", [SIDECAR]),
+        ("snapshot", ["-n", "shop"]),
+    ],
+)
+def test_a_format_name_as_a_file_output_is_a_usage_error(
+    pdebug, tmp_path, monkeypatch, command, args, fmt
+):
+    monkeypatch.chdir(tmp_path)
+    result = pdebug(command, *args, "-o", fmt)
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[0] == (
+        f"pdebug: error: -o {fmt}: pdebug {command}'s -o names the file to write, not a format"
+    )
+    assert lines[1].startswith("hint: e.g. pdebug ")
+    assert "'-o -' writes to stdout" in lines[1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _run_binary(capsysbinary, *args):
+    from pdebug.cli import main
+
+    capsysbinary.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsysbinary.readouterr()
+    return code, captured.out, captured.err.decode()
+
+
+def test_report_to_stdout(capsysbinary):
+    code, out, err = _run_binary(capsysbinary, "report", SIDECAR, "-o", "-")
+    assert code == 0, err
+    assert out.startswith(b"<!DOCTYPE html>")
+
+
+@pytest.mark.envoy
+def test_dump_to_stdout_is_the_bundle(capsysbinary, sidecar, tmp_path):
+    host, port = sidecar.envoy.admin_address
+    code, out, err = _run_binary(capsysbinary, "dump", f"http://{host}:{port}", "-o", "-")
+    assert code == 0, err
+    assert out[:2] == b"\x1f\x8b"  # gzip
+    assert err.startswith(f"saved http://{host}:{port} to stdout (")
+    saved = tmp_path / "saved.tar.gz"
+    saved.write_bytes(out)
+    assert list(tmp_path.iterdir()) == [saved]  # no temporary file left behind
+    assert _run_binary(capsysbinary, "clusters", saved)[0] == 0
+
+
+@pytest.mark.envoy
+def test_snapshot_to_stdout_is_the_bundle(capsysbinary, sidecar, tmp_path, kube, no_ambient_config):
+    config = str(kube.write_kubeconfig(tmp_path / "config", context="t", namespace="shop"))
+    kube.add_pod("web-1", "shop", forwards={15000: sidecar.envoy.admin_address})
+    code, out, err = _run_binary(
+        capsysbinary, "snapshot", "-n", "shop", "-c", config, "--no-istiod", "-o", "-"
+    )
+    assert code == 0, err
+    assert out[:2] == b"\x1f\x8b"
+    assert "1 proxies captured" in err or "1 proxy captured" in err
+    assert err.rstrip().endswith("wrote stdout")
+    saved = tmp_path / "snap.tar.gz"
+    saved.write_bytes(out)
+    assert _run_binary(capsysbinary, "clusters", f"{saved}:web-1.shop")[0] == 0
+
+
+def test_binary_to_a_terminal_is_refused(monkeypatch, pdebug):
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    result = pdebug("dump", "http://127.0.0.1:1", "-o", "-")
+    assert result.code == 2
+    assert "-o -: pdebug dump writes a binary bundle, not shown on a terminal" in result.err

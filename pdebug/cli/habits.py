@@ -17,7 +17,12 @@ Pure argument work: no imports beyond the errors, so start-up does not pay for i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pdebug.errors import UsageError
+
+T = TypeVar("T")
 
 #: istioctl proxy-config views (names and aliases) -> pdebug's command.
 VIEWS: dict[str, str] = {
@@ -232,9 +237,6 @@ def normalize(args: list[str]) -> list[str]:
     return root + [command] + _rewrite_options(command, moved + rest)
 
 
-__all__ = ["FILE_OUTPUT", "VIEWS", "normalize"]
-
-
 def admin_address(text: str | None) -> str | None:
     """An admin URL with a path (``http://localhost:9901/config_dump``) as its address.
 
@@ -270,3 +272,51 @@ def admin_address(text: str | None) -> str | None:
         file=sys.stderr,
     )
     return address
+
+
+#: ``-o`` values that name a format: a mistake where ``-o`` names the file to write.
+FORMAT_NAMES = frozenset({"json", "yaml", "yml", "wide", "table", "markdown", "md", "short"})
+_FILE_EXAMPLE = {
+    "dump": "pdebug dump pod/NAME -o proxy.tar.gz",
+    "report": "pdebug report dump.json -o report.html",
+    "snapshot": "pdebug snapshot -n NS -o incident.tar.gz",
+}
+
+
+def file_output(command: str, value: str | None) -> None:
+    """Refuse a format name as the file ``-o`` of ``dump``, ``report`` and ``snapshot``."""
+    if value is not None and value.lower() in FORMAT_NAMES:
+        raise UsageError(
+            f"-o {value}: pdebug {command}'s -o names the file to write, not a format",
+            hint=f"e.g. {_FILE_EXAMPLE[command]} ('-o -' writes to stdout); the views take "
+            "-o json, yaml, wide...",
+        )
+
+
+def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
+    """``-o -``: write to a temporary file with ``write(path)``, then copy it to stdout.
+
+    Returns what ``write`` returned. A bundle is binary: it is refused on a terminal
+    (exit 2), as ``tar czf -`` does.
+    """
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    if sys.stdout.isatty():
+        raise UsageError(
+            f"-o -: pdebug {command} writes a binary bundle, not shown on a terminal",
+            hint=f"redirect it: pdebug {command} ... -o - > capture{suffix}",
+        )
+    with tempfile.TemporaryDirectory(prefix=".pdebug-stdout-") as tmp:
+        path = os.path.join(tmp, "capture" + suffix)
+        said = write(path)
+        sys.stdout.flush()
+        with open(path, "rb") as f:
+            shutil.copyfileobj(f, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    return said
+
+
+__all__ = ["FILE_OUTPUT", "VIEWS", "admin_address", "file_output", "normalize", "via_stdout"]
