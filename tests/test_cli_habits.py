@@ -409,3 +409,53 @@ def test_binary_to_a_terminal_is_refused(monkeypatch, pdebug):
     result = pdebug("dump", "http://127.0.0.1:1", "-o", "-")
     assert result.code == 2
     assert "-o -: pdebug dump writes a binary bundle, not shown on a terminal" in result.err
+
+
+# --- item 11: exit codes hold with a closed stderr and with --debug ----------------------
+
+
+def _pipeline(shell: str) -> list[int]:
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    script = f'{shell}; echo "${{PIPESTATUS[@]}}"'
+    result = subprocess.run(
+        ["bash", "-c", script.replace("PDEBUG", f"{sys.executable} -m pdebug")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    return [int(x) for x in result.stdout.split()[-2:]]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ("clusters /nonexistent.json", 3),
+        ("clusters --port http x.json", 2),
+        ("nosuchcommand", 2),
+        ("clusters /nonexistent.json --debug", 3),
+    ],
+)
+def test_closed_stderr_keeps_the_exit_code(args, code):
+    # head exits after the first line: the hint (and traceback) meet a closed pipe.
+    assert _pipeline(f"PDEBUG {args} 2>&1 | head -c 1 > /dev/null")[0] == code
+    assert _pipeline(f"PDEBUG {args} 2>&1 >/dev/null | true")[0] == code
+
+
+def test_debug_adds_a_traceback_and_keeps_the_code(pdebug, monkeypatch):
+    result = pdebug("clusters", "/nonexistent.json", "--debug")
+    assert result.code == 3
+    assert "Traceback (most recent call last)" in result.err
+    assert "pdebug: error: " in result.err
+    import pdebug.cli._run as run
+
+    def broken(*args, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run, "load_proxy", broken)
+    result = pdebug("clusters", SIDECAR, "--debug")
+    assert result.code == 5
+    assert "RuntimeError: boom" in result.err

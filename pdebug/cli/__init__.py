@@ -123,8 +123,8 @@ def _main(argv: list[str] | None) -> int:
         return int(result) if isinstance(result, int) else ExitCode.OK
     except PdebugError as exc:
         if debug:
-            raise
-        _error(exc.message, exc.hint)
+            _traceback()
+        _say(exc.message, exc.hint)
         return exc.exit_code
     except click_exc.NoArgsIsHelpError as exc:
         # Bare `pdebug`: the full help, as-is, on stdout with exit 0, as `istioctl` and
@@ -133,10 +133,10 @@ def _main(argv: list[str] | None) -> int:
         print(exc.format_message())
         return ExitCode.OK
     except click_exc.UsageError as exc:
-        _usage_error(exc)
+        _say_usage(exc)
         return ExitCode.USAGE
     except click_exc.ClickException as exc:
-        _error(exc.format_message(), None)
+        _say(exc.format_message(), None)
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
     except (Abort, KeyboardInterrupt):
         print("pdebug: interrupted", file=sys.stderr)
@@ -150,18 +150,18 @@ def _main(argv: list[str] | None) -> int:
         return ExitCode.OK
     except OSError as exc:
         if debug:
-            raise
+            _traceback()
         # Writing stdout to a full disk, a file the OS refuses: the machine's problem.
         where = f": {exc.filename}" if exc.filename else " (writing the output)"
-        _error(
+        _say(
             f"{exc.strerror or exc}{where}",
             "free some space, or check the path and its permissions",
         )
         return ExitCode.SOURCE_UNAVAILABLE
     except Exception as exc:  # noqa: BLE001 - the funnel's last resort
         if debug:
-            raise
-        _error(
+            _traceback()
+        _say(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a pdebug bug; rerun with --debug and report the traceback",
         )
@@ -185,6 +185,31 @@ def _app_for(args: list[str]) -> typer.Typer:
     only = copy.copy(app)
     only.registered_commands = picked
     return only
+
+
+def _traceback() -> None:
+    """``--debug``: the traceback on stderr; the exit code stays the error's own."""
+    import traceback
+
+    try:
+        traceback.print_exc()
+    except OSError:
+        pass
+
+
+def _say(message: str, hint: str | None) -> None:
+    """:func:`_error`, but a closed stderr (``2>&1 | head -1``) keeps the exit code."""
+    try:
+        _error(message, hint)
+    except OSError:
+        pass
+
+
+def _say_usage(exc: Any) -> None:
+    try:
+        _usage_error(exc)
+    except OSError:
+        pass
 
 
 def _usage_error(exc: Any) -> None:
