@@ -459,3 +459,54 @@ def test_debug_adds_a_traceback_and_keeps_the_code(pdebug, monkeypatch):
     result = pdebug("clusters", SIDECAR, "--debug")
     assert result.code == 5
     assert "RuntimeError: boom" in result.err
+
+
+# --- item 12: an empty endpoint table says why -----------------------------------------
+
+
+def _seed_dump(tmp_path, keep_eds_section: bool):
+    import json
+
+    dump = json.loads((FIXTURES / "real/seed-demo/config_dump.json").read_text())
+    configs = []
+    for section in dump["configs"]:
+        if "EndpointsConfigDump" in section["@type"]:
+            if not keep_eds_section:
+                continue
+            section = {"@type": section["@type"]}
+        configs.append(section)
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"configs": configs}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "keep", "why"),
+    [
+        ("eds", False, "this dump has no EDS (taken without ?include_eds)"),
+        ("eds", True, "no cluster of this dump gets endpoints from EDS"),
+        ("endpoints", True, "no cluster of this dump gets endpoints from EDS"),
+    ],
+)
+def test_empty_endpoint_table_of_the_seed_demo_says_why(pdebug, tmp_path, command, keep, why):
+    result = pdebug(command, _seed_dump(tmp_path, keep))
+    assert result.code == 0
+    assert len(result.out.splitlines()) == 1  # the header only, as istioctl
+    assert result.err.splitlines() == [
+        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: pass "
+        "the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE (a saved "
+        "GET /clusters?format=json)."
+    ]
+    # With /clusters, the static cluster's endpoint is there.
+    full = pdebug(
+        "endpoints",
+        _seed_dump(tmp_path, keep),
+        "--clusters-json",
+        FIXTURES / "real/seed-demo/clusters.json",
+    )
+    assert "service_google" in full.out
+
+
+def test_a_filter_that_matches_nothing_still_says_so(pdebug, tmp_path):
+    result = pdebug("eds", _seed_dump(tmp_path, True), "--port", "1")
+    assert "No endpoints match the filter." in result.err

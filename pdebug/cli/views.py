@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pdebug.cli import app
 from pdebug.cli._run import run_view
 from pdebug.proxy import Fetch, Target
+
+if TYPE_CHECKING:
+    from pdebug.model import ProxyData
+    from pdebug.views.endpoints import EndpointFilter
+    from pdebug.views.result import ViewResult
 
 SourceArg = Annotated[
     str | None,
@@ -343,7 +348,11 @@ def endpoints_cmd(
     )
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
     return run_view(
-        target, output, fetch, lambda d, f: v.endpoints_view(d, flt, f.wide), clusters_json
+        target,
+        output,
+        fetch,
+        lambda d, f: explain_empty(d, v.endpoints_view(d, flt, f.wide), flt),
+        clusters_json,
     )
 
 
@@ -379,7 +388,33 @@ def eds_cmd(
     target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
-    return run_view(target, output, Fetch.eds(cluster), lambda d, f: v.eds_view(d, flt))
+    return run_view(
+        target, output, Fetch.eds(cluster), lambda d, f: explain_empty(d, v.eds_view(d, flt), flt)
+    )
+
+
+def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
+    """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
+    import dataclasses
+
+    from pdebug.views.table import Table
+
+    table = result.table
+    if not flt.empty or not isinstance(table, Table) or table.rows:
+        return result
+    if data.dump is None or data.health is not None:
+        return result
+    why = (
+        "this dump has no EDS (taken without ?include_eds)"
+        if not data.dump.has("endpoints")
+        else "no cluster of this dump gets endpoints from EDS"
+    )
+    note = (
+        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: "
+        "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
+        "(a saved GET /clusters?format=json)."
+    )
+    return dataclasses.replace(result, note=note)
 
 
 @app.command("secrets")
