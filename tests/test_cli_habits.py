@@ -510,3 +510,48 @@ def test_empty_endpoint_table_of_the_seed_demo_says_why(pdebug, tmp_path, comman
 def test_a_filter_that_matches_nothing_still_says_so(pdebug, tmp_path):
     result = pdebug("eds", _seed_dump(tmp_path, True), "--port", "1")
     assert "No endpoints match the filter." in result.err
+
+
+# --- item 13: right diagnoses for {} and YAML ---------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["clusters", "endpoints", "check"])
+def test_an_empty_object_is_not_a_clusters_document(pdebug, tmp_path, command):
+    path = tmp_path / "x.json"
+    path.write_text("{}\n")
+    result = pdebug(command, path)
+    assert result.code == 4
+    assert result.err.splitlines()[0] == (
+        f"pdebug: error: {path}: an empty JSON object ({{}}), not an Envoy config dump"
+    )
+    assert "/clusters?format=json document" not in result.err
+
+
+def test_a_yaml_dump_is_read_like_the_json_one(pdebug, tmp_path):
+    saved = pdebug("all", SIDECAR, "-o", "yaml")
+    path = tmp_path / "dump.yaml"
+    path.write_text(saved.out)
+    for args in (["clusters", "-o", "wide"], ["listeners"], ["routes"], ["secrets"]):
+        assert pdebug(*args, path).out == pdebug(*args, SIDECAR).out, args
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n",
+            "this is a Kubernetes Pod object (YAML), not an Envoy config dump",
+        ),
+        (None, "this is a YAML list of 12 resources (one view's -o yaml), not a whole"),
+        ("name: x\nvalue: 1\n", "YAML without a 'configs' list, not an Envoy config dump"),
+    ],
+)
+def test_other_yaml_is_named_for_what_it_is(pdebug, tmp_path, text, message):
+    if text is None:
+        text = pdebug("clusters", SIDECAR, "-o", "yaml").out
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    result = pdebug("clusters", path)
+    assert result.code == 4
+    assert result.err.startswith(f"pdebug: error: {path}: {message}")
+    assert len(result.err.splitlines()) == 2
