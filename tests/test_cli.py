@@ -149,7 +149,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
             "see: pdebug snapshot --help",
         ),
         (["clusters", "--bogus", "x"], "No such option: --bogus", "see: pdebug clusters --help"),
-        (["nosuch"], "No such command 'nosuch'.", "see: pdebug --help"),
+        (["nosuch"], "no such command 'nosuch'", "pdebug --help lists the commands"),
     ],
 )
 def test_click_usage_errors_are_one_line_and_exit_2(pdebug, args, message, hint):

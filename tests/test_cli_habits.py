@@ -555,3 +555,43 @@ def test_other_yaml_is_named_for_what_it_is(pdebug, tmp_path, text, message):
     assert result.code == 4
     assert result.err.startswith(f"pdebug: error: {path}: {message}")
     assert len(result.err.splitlines()) == 2
+
+
+# --- item 9: suggestions that make sense; pdebug help [COMMAND] ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"),
+    [
+        ("clsuters", "did you mean clusters? "),
+        ("listner", "did you mean listeners? "),
+        ("rout", "did you mean routes? "),
+        ("proxy-confg", "did you mean proxy-config? "),
+        ("zzz", ""),
+        ("x1", ""),
+    ],
+)
+def test_did_you_mean(pdebug, word, hint):
+    result = pdebug(word, SIDECAR)
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        f"pdebug: error: no such command {word!r}",
+        f"hint: {hint}pdebug --help lists the commands",
+    ]
+
+
+def test_short_words_suggest_no_unrelated_one_letter_aliases():
+    from pdebug.cli import app
+    from pdebug.cli.habits import suggest_command
+
+    names = [(c.name or "", c.hidden) for c in app.registered_commands]
+    assert "r" not in suggest_command("rc", names)
+    assert "c" not in suggest_command("rc", names)
+    assert suggest_command("ep", names) == ["endpoints"]
+    assert "ep" not in suggest_command("help", names)
+
+
+def test_help_command(pdebug):
+    assert pdebug("help").out == pdebug("--help").out
+    assert pdebug("help", "clusters").out == pdebug("clusters", "--help").out
+    assert pdebug("help", "clusters").out.startswith("Usage: pdebug clusters")

@@ -225,6 +225,16 @@ def _usage_error(exc: Any) -> None:
             f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace",
         )
         return
+    unknown = re.match(r"No such command '(.*)'\.", message)
+    if unknown:
+        from pdebug.cli.habits import suggest_command
+
+        word = unknown.group(1)
+        names = [(c.name or "", c.hidden) for c in app.registered_commands]
+        near = suggest_command(word, names)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        _error(f"no such command {word!r}", f"{hint}pdebug --help lists the commands")
+        return
     _error(message, f"see: {path} --help")
 
 

@@ -320,3 +320,36 @@ def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
 
 
 __all__ = ["FILE_OUTPUT", "VIEWS", "admin_address", "file_output", "normalize", "via_stdout"]
+
+
+def suggest_command(word: str, commands: list[tuple[str, bool]]) -> list[str]:
+    """Commands the user may have meant by ``word``, as their visible names.
+
+    ``commands`` is (name, hidden) for every registered name; a hidden one is an alias.
+    Aliases count when they match exactly or closely but are suggested as the command they
+    stand for. Short words (two letters) only match a command's beginning: difflib would
+    find ``r`` and ``c`` close to ``rc``, which helps nobody.
+    """
+    import difflib
+
+    word = word.lower()
+    canonical = {**{v: v for v in VIEWS.values()}, **VIEWS}
+    visible = [name for name, hidden in commands if not hidden]
+    every = [name for name, _ in commands] + list(VIEWS) + ["proxy-config", "pc"]
+
+    def shown(name: str) -> str:
+        return canonical.get(name, name) if canonical.get(name, name) in visible else name
+
+    found: list[str] = []
+    if word in VIEWS:
+        found.append(shown(word))
+    if len(word) <= 2:
+        found += [name for name in visible if name.startswith(word)]
+    else:
+        found += [name for name in visible if name.startswith(word[:4]) and len(word) >= 4]
+        found += [shown(n) for n in difflib.get_close_matches(word, every, n=4, cutoff=0.75)]
+    unique: list[str] = []
+    for name in found:
+        if name not in unique and name != word:
+            unique.append(name)
+    return unique[:3]
