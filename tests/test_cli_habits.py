@@ -595,3 +595,55 @@ def test_help_command(pdebug):
     assert pdebug("help").out == pdebug("--help").out
     assert pdebug("help", "clusters").out == pdebug("clusters", "--help").out
     assert pdebug("help", "clusters").out.startswith("Usage: pdebug clusters")
+
+
+# --- item 14: help that reads well ----------------------------------------------------------
+
+
+def _visible_commands():
+    from pdebug.cli import app
+
+    return [c for c in app.registered_commands if not c.hidden]
+
+
+def test_root_help_has_whole_summaries_and_every_source_kind(pdebug):
+    out = " ".join(pdebug("--help").out.split())
+    squeezed = "".join(out.split())  # Click may wrap at a hyphen
+    for info in _visible_commands():
+        summary = "".join(info.short_help.split())
+        assert f"{info.name}{summary}" in squeezed, info.name
+        assert not summary.endswith("..."), info.name
+    assert "(e.g. Wasm filters)" in out
+    for kind in ("dump.json", "clusters.json", "bundle.tar.gz", "http://HOST:15000", "pod/NAME"):
+        assert kind in out
+    for kind in ("deploy/NAME", "sts/NAME", "ds/NAME", "svc/NAME", "-f FILE"):
+        assert kind in out
+
+
+@pytest.mark.parametrize("name", [c.name for c in _visible_commands()])
+def test_command_help_usage_examples_and_aliases(pdebug, name):
+    import inspect
+
+    from pdebug.cli import app
+
+    result = pdebug(name, "--help")
+    assert result.code == 0
+    usage = result.out.splitlines()[0]
+    assert "{" not in usage and "[[" not in usage, usage
+    info = next(c for c in _visible_commands() if c.name == name)
+    doc = inspect.cleandoc(info.callback.__doc__)
+    lines = result.out.splitlines()
+    for example in re.findall(r"^Example: (.*)$", doc, re.M):
+        assert f"  Example: {example}" in lines, example  # on one line, not rewrapped
+    aliases = [c.name for c in app.registered_commands if c.hidden and c.callback is info.callback]
+    if aliases:
+        assert f"  Aliases: {', '.join(aliases)}." in lines
+
+
+def test_defaults_shown_the_same_way(pdebug):
+    def option_line(command):
+        out = pdebug(command, "--help").out
+        return " ".join(next(x for x in out.splitlines() if "-i, --istio-namespace" in x).split())
+
+    assert option_line("status") == option_line("snapshot") == option_line("diff")
+    assert "(default istio-system)" in option_line("status")

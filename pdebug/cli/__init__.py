@@ -20,8 +20,19 @@ from pdebug.errors import ExitCode, PdebugError
 HELP = """Debug Istio/Envoy sidecars from their config dumps: istioctl's proxy-config
 tables, faster, offline, with clear errors.
 
-SOURCE is a saved GET /config_dump (`-` for stdin, .gz is fine) or a
-/clusters?format=json document.
+SOURCE (or -f FILE, as istioctl) is one of:
+
+\b
+  dump.json              a saved GET /config_dump (- for stdin, .gz, YAML ok)
+  clusters.json          a saved GET /clusters?format=json (endpoints)
+  bundle.tar.gz[:POD.NS] a pdebug dump or snapshot (or its --dir directory)
+  http://HOST:15000      an Envoy admin address (also HOST:PORT)
+  pod/NAME, NAME.NS      a sidecar, through a Kubernetes port-forward
+  deploy/NAME, sts/NAME, ds/NAME, rs/NAME, svc/NAME
+                         a Running and Ready pod of the workload or service
+
+istioctl habits work: pdebug pc cluster POD, -o short, --verbose=false,
+-c KUBECONFIG, and options before the command (pdebug -n NS clusters POD).
 
 Exit codes: 0 ok, 1 findings (diff/check), 2 usage, 3 source unavailable,
 4 invalid input, 5 internal error, 130 interrupted.
@@ -65,6 +76,47 @@ from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401
+
+
+def _polish_help() -> None:
+    """Help that reads well: whole summaries, examples kept on one line, aliases named.
+
+    * the command list shows each command's whole first paragraph (Click would cut it at
+      the first ". " or at the terminal width: ``ecds`` ended at "(e.g.");
+    * ``Example:`` paragraphs are not rewrapped (Click's backslash-b marker), so a command line
+      is never split in the middle;
+    * each command's help ends with its hidden aliases (istioctl's short names);
+    * the usage line shows ``SOURCE [OTHER]`` rather than Typer's ``{SOURCE} [[OTHER]]``.
+    """
+    import inspect
+
+    aliases: dict[Any, list[str]] = {}
+    for info in app.registered_commands:
+        if info.hidden and info.name:
+            aliases.setdefault(info.callback, []).append(info.name)
+    for info in app.registered_commands:
+        doc = inspect.cleandoc(info.callback.__doc__ or "") if info.callback else ""
+        if not doc or info.help is not None:
+            continue
+        paragraphs = doc.split("\n\n")
+        info.short_help = " ".join(paragraphs[0].split())
+        kept = ["\b\n" + p if p.startswith("Example:") else p for p in paragraphs]
+        names = aliases.get(info.callback, [])
+        if names and not info.hidden:
+            kept.append("Aliases: " + ", ".join(names) + ".")
+        info.help = "\n\n".join(kept)
+
+
+def _usage_display_name(self: Any) -> str:
+    """An argument on the usage line as Click writes it: ``NAME``, ``[NAME]``, ``NAME...``."""
+    name = str(self.display_name_raw)
+    if not self.required and not name.startswith("["):
+        name = f"[{name}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+_polish_help()
+typer.core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:

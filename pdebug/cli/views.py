@@ -119,7 +119,8 @@ IstioNamespaceOpt = Annotated[
     typer.Option(
         "--istio-namespace",
         "-i",
-        help="Where istiod runs.",
+        help="Where istiod runs (default istio-system).",
+        show_default=False,
         metavar="NS",
         rich_help_panel=_ISTIOD,
     ),
