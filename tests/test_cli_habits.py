@@ -647,3 +647,53 @@ def test_defaults_shown_the_same_way(pdebug):
 
     assert option_line("status") == option_line("snapshot") == option_line("diff")
     assert "(default istio-system)" in option_line("status")
+
+
+# --- item 17: rootca-compare -----------------------------------------------------------------
+
+SECRET_DUMP = ISTIOCTL / "proxy-config-secret/istio/config_dump.json"
+
+
+@pytest.mark.parametrize("spelling", [["rootca-compare"], ["rc"], ["pc", "rootca-compare"]])
+def test_rootca_compare_same_roots(pdebug, spelling):
+    result = pdebug(*spelling, SECRET_DUMP, ALL_DUMP)
+    assert result.code == 0, result.err
+    assert result.out == (
+        f"Both [{SECRET_DUMP}] and [{ALL_DUMP}] have the identical ROOTCA, theoretically the "
+        "connectivity between them is available\n"
+    )
+
+
+def test_rootca_compare_different_roots(pdebug):
+    result = pdebug("rootca-compare", SIDECAR, ALL_DUMP, "-o", "wide")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].endswith(
+        "have non identical ROOTCA, theoretically the connectivity between them is unavailable"
+    )
+    assert lines[2].split() == ["ROOT", "CA", "TRUSTED", "BY", "NOT", "AFTER", "SHA-256"]
+    assert "A only" in lines[3] and "B only" in lines[4]
+
+
+def test_rootca_compare_json_and_bundle_member(pdebug, tmp_path):
+    import json
+
+    result = pdebug("rootca-compare", SIDECAR, SIDECAR, "-o", "json")
+    doc = json.loads(result.out)
+    assert doc["identical"] is True and len(doc["shared"]) == 1
+    assert set(doc) == {"a", "b", "identical", "shared", "roots_a", "roots_b"}
+
+
+def test_rootca_compare_without_a_rootca(pdebug):
+    seed = FIXTURES / "real/seed-demo/config_dump.json"
+    result = pdebug("rootca-compare", seed, SIDECAR)
+    assert result.code == 4
+    assert result.err.startswith(f"pdebug: error: {seed}: no active ROOTCA secret")
+
+
+@pytest.mark.envoy
+def test_rootca_compare_live_and_file(pdebug, sidecar):
+    host, port = sidecar.envoy.admin_address
+    result = pdebug("rc", f"http://{host}:{port}", SIDECAR)
+    assert result.code in (0, 1), result.err
+    assert result.out.startswith(f"Both [http://{host}:{port}] and [{SIDECAR}] have ")
