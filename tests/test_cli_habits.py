@@ -697,3 +697,91 @@ def test_rootca_compare_live_and_file(pdebug, sidecar):
     result = pdebug("rc", f"http://{host}:{port}", SIDECAR)
     assert result.code in (0, 1), result.err
     assert result.out.startswith(f"Both [http://{host}:{port}] and [{SIDECAR}] have ")
+
+
+# --- item 18: pdebug stats -----------------------------------------------------------------
+
+
+def _admin_get(sidecar, path: str) -> bytes:
+    import urllib.request
+
+    host, port = sidecar.envoy.admin_address
+    with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as resp:
+        return resp.read()
+
+
+@pytest.mark.envoy
+def test_stats_live_and_every_saved_format(pdebug, sidecar, tmp_path):
+    host, port = sidecar.envoy.admin_address
+    live = pdebug("stats", f"http://{host}:{port}", "--filter", r"^cluster_manager\.cds\.")
+    assert live.code == 0, live.err
+    assert live.out.splitlines()[0].split() == ["NAME", "VALUE"]
+    names = [line.split()[0] for line in live.out.splitlines()[1:]]
+    assert "cluster_manager.cds.update_rejected" in names
+    for path in ("/stats", "/stats?format=json"):
+        saved = tmp_path / "stats.txt"
+        saved.write_bytes(_admin_get(sidecar, path))
+        got = pdebug(
+            "stats", saved, "--filter", r"^cluster_manager\.cds\.update_(rejected|success)"
+        )
+        assert got.code == 0, got.err
+        assert [x.split()[0] for x in got.out.splitlines()[1:]] == [
+            "cluster_manager.cds.update_rejected",
+            "cluster_manager.cds.update_success",
+        ], path
+    prom = tmp_path / "prom.txt"
+    prom.write_bytes(_admin_get(sidecar, "/stats/prometheus"))
+    got = pdebug("stats", prom, "--filter", "cds_update_rejected", "-o", "wide")
+    assert got.code == 0, got.err
+    assert (
+        got.out.splitlines()[1].split()[0].startswith("envoy_cluster_manager_cds_update_rejected")
+    )
+    assert got.out.splitlines()[1].split()[-1] == "counter"
+
+
+@pytest.mark.envoy
+def test_stats_json_output_and_bundle(pdebug, sidecar, tmp_path):
+    import json
+
+    host, port = sidecar.envoy.admin_address
+    result = pdebug("stats", f"{host}:{port}", "--filter", "update_rejected", "-o", "json")
+    doc = json.loads(result.out)
+    assert doc and all(set(d) == {"name", "value"} for d in doc)
+    assert all("update_rejected" in d["name"] for d in doc)
+    bundle = tmp_path / "b.tar.gz"
+    assert pdebug("dump", f"http://{host}:{port}", "-o", bundle).code == 0
+    from_bundle = pdebug("stats", bundle, "--filter", r"^server\.live$")
+    assert from_bundle.code == 0, from_bundle.err
+    assert from_bundle.out.splitlines()[1].split() == ["server.live", "1"]
+
+
+def test_stats_bad_input(pdebug, tmp_path):
+    bad = pdebug("stats", SIDECAR)
+    assert bad.code == 4
+    assert "this is a config dump; pdebug stats reads Envoy's /stats" in bad.err
+    regex = pdebug("stats", SIDECAR, "--filter", "(")
+    assert regex.code == 2
+    assert "--filter '(': not a valid regular expression" in regex.err
+    garbage = tmp_path / "g.txt"
+    garbage.write_text("hello world\n")
+    assert pdebug("stats", garbage).code == 4
+    old = pdebug("stats", FIXTURES / "real/sidecar")  # no such bundle member
+    assert old.code in (3, 4)
+
+
+def test_stats_parses_the_three_formats():
+    from pdebug.views import stats as v
+
+    text = b"cluster_manager.cds.update_rejected: 2\nhttp.x.rq_time: P0(nan,1) P25(nan,2)\n"
+    assert [s.name for s in v.parse(text, "t")] == [
+        "cluster_manager.cds.update_rejected",
+        "http.x.rq_time",
+    ]
+    js = b'{"stats":[{"name":"a.update_rejected","value":3},{"name":"b","value":0}]}'
+    assert [(s.name, s.value) for s in v.rejected(v.parse(js, "j"))] == [("a.update_rejected", "3")]
+    prom = (
+        b"# TYPE envoy_http_rds_update_rejected counter\n"
+        b'envoy_http_rds_update_rejected{envoy_rds_route_config="80"} 1\n'
+    )
+    (stat,) = v.parse(prom, "p")
+    assert stat.kind == "counter" and v.rejected([stat]) == [stat]

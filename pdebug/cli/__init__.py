@@ -74,6 +74,7 @@ from pdebug.cli import dump as _dump  # noqa: E402,F401
 from pdebug.cli import report as _report  # noqa: E402,F401
 from pdebug.cli import rootca as _rootca  # noqa: E402,F401
 from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
+from pdebug.cli import stats as _stats  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401

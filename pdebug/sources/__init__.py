@@ -124,6 +124,8 @@ class FileSource:
             from pdebug.errors import InvalidInput
 
             name = bundle.CLUSTERS if path.startswith("/clusters") else bundle.DUMP
+            if path.startswith("/stats"):
+                name = bundle.STATS
             if name not in self._files:
                 raise InvalidInput(
                     f"{self.label}: the bundle has no {name} for this proxy",
