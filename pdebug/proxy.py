@@ -45,6 +45,9 @@ class Fetch:
     name_regex: str | None = None
     health: bool = False
     dump_optional: bool = False
+    #: Also ``/stats?format=json`` (a bundle's ``stats.json``): ``pdebug check``'s
+    #: update_rejected counters. A live proxy that cannot answer it leaves it out.
+    stats: bool = False
 
     def dump_path(self) -> str:
         """The admin path for the dump, e.g. ``/config_dump?mask=...&name_regex=...``."""
@@ -273,6 +276,13 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
         if health is None:
             raise InvalidInput(f"{label}: not a /clusters?format=json document")
         proxy.health = health
+    if fetch.stats:
+        from pdebug.sources.admin import AdminHTTPError
+
+        try:
+            proxy.stats = bytes(source.get("/stats?format=json"))
+        except AdminHTTPError:
+            proxy.stats = None  # the check that needs it says it was skipped
     # A Kubernetes source knows which pod (and namespace) it reached only after the fetch.
     proxy.source = source.label
     if proxy.dump is not None:
@@ -298,6 +308,10 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
                 doc = source.health_document()
                 if doc is not None:
                     proxy.health = _load(doc, f"{source.label}/clusters.json").health
+            if isinstance(source, FileSource) and fetch.stats:
+                from pdebug.bundle import STATS
+
+                proxy.stats = source.document(STATS)
     finally:
         source.close()
     if clusters_json is not None:

@@ -785,3 +785,45 @@ def test_stats_parses_the_three_formats():
     )
     (stat,) = v.parse(prom, "p")
     assert stat.kind == "counter" and v.rejected([stat]) == [stat]
+
+
+@pytest.mark.envoy
+def test_check_finds_a_rejected_rds_update_only_stats_show(pdebug, sidecar, tmp_path):
+    # Envoy 1.40 rejects a route config where two virtual hosts claim one domain; the dump
+    # keeps the previous config, so only update_rejected tells (PD701). Run last: the
+    # counter lives as long as this module's Envoy.
+    import copy
+    import json
+    import re as _re
+
+    def rejected() -> int:
+        body = sidecar.envoy.get("/stats?filter=rds.9080.update_rejected").decode()
+        match = _re.search(r"update_rejected: (\d+)", body)
+        return int(match.group(1)) if match else 0
+
+    url = sidecar.envoy.admin_url
+    before = json.loads(pdebug("check", url, "-o", "json").out)
+    assert not [f for f in before["findings"] if f["code"] == "PD701"]
+    assert "PD701" not in [s["code"] for s in before["skipped"]]
+    rc = copy.deepcopy(sidecar.resources.route_configs[0])
+    rc["virtual_hosts"][1]["domains"].append(rc["virtual_hosts"][0]["domains"][0])
+    count = rejected()
+    try:
+        sidecar.xds.write_rds(rc)
+        sidecar.envoy.wait_for(lambda: rejected() > count, 10, message="RDS update rejected")
+        result = pdebug("check", url, "-o", "json")
+        assert result.code == 1
+        [finding] = [f for f in json.loads(result.out)["findings"] if f["code"] == "PD701"]
+        assert finding["resource"].startswith("stats/http.")
+        assert finding["resource"].endswith(".rds.9080.update_rejected")
+        assert "RDS (route config 9080) update(s)" in finding["message"]
+        # The same from a bundle that pdebug dump saved (stats.json), not from the dump alone.
+        bundle = tmp_path / "b.tar.gz"
+        assert pdebug("dump", url, "-o", bundle).code == 0
+        from_bundle = json.loads(pdebug("check", bundle, "-o", "json").out)
+        assert [f["resource"] for f in from_bundle["findings"] if f["code"] == "PD701"] == [
+            finding["resource"]
+        ]
+        assert pdebug("stats", bundle, "--filter", r"rds\.9080\.update_rejected").code == 0
+    finally:
+        sidecar.resources.write(sidecar.xds)

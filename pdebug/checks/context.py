@@ -124,6 +124,8 @@ class Context:
         """Whether the data has ``need``: a dump section kind, or ``health``."""
         if need == "health":
             return self.proxy.health is not None
+        if need == "stats":
+            return self.proxy.stats is not None
         return self.proxy.dump is not None and self.proxy.dump.has(need)
 
     def camel(self, kind: str) -> bool:

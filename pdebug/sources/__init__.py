@@ -144,6 +144,11 @@ class FileSource:
 
         return self._files.get(bundle.CLUSTERS)
 
+    def document(self, name: str) -> bytes | None:
+        """A bundle's document ``name`` for this proxy (``None``: absent, or not a bundle)."""
+        self._read()
+        return None if self._files is None else self._files.get(name)
+
     def close(self) -> None:
         """Nothing to release."""
 
