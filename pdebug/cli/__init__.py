@@ -42,7 +42,7 @@ app = typer.Typer(
     name="pdebug",
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -162,6 +162,11 @@ def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
+    if os.environ.get("_PDEBUG_COMPLETE"):
+        # The shell asks for completions: aliases too (see pdebug.cli.completion).
+        from pdebug.cli.completion import include_aliases
+
+        include_aliases()
     # Typer vendors Click: its usage errors live in typer._click, Abort/Exit in typer.
     from typer import Abort, Exit
     from typer._click import exceptions as click_exc

@@ -114,6 +114,8 @@ def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
     i = 0
     while i < len(rest):
         arg = rest[i]
+        if arg in ("-h", "--help"):
+            return "proxy-config", ["--help"]  # its own help (the registered command)
         if arg.startswith("-") and arg != "-":
             if _takes_value(arg):
                 i += 1
@@ -133,8 +135,6 @@ def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
             hint="istioctl proxy-config log POD --level LEVEL does; pdebug never changes "
             "the cluster",
         )
-    if view in ("-h", "--help"):
-        raise UsageError(f"pdebug {pc} needs a view: {_VIEW_LIST}", hint="e.g. pdebug clusters -h")
     command = VIEWS.get(view)
     if command is None:
         raise UsageError(
