@@ -10,8 +10,6 @@ falls back to file names).
 Nothing here runs unless the shell asks for completions: the callbacks import lazily.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,23 +18,24 @@ FORMATS = ("table", "wide", "json", "yaml", "markdown", "short")
 LIVE_TIMEOUT = 2.0
 
 
-# Click's ``shell_complete(ctx, param, incomplete)`` callbacks: Typer passes them through
-# as they are (its ``autocompletion=`` would inspect each callback on every start-up).
+# Typer inspects each ``autocompletion=`` callback (signature, type hints) every time it
+# builds the command, so this module keeps real (not stringified) annotations: no
+# ``from __future__ import annotations`` here, and nothing to evaluate.
 
 
-def complete_format(ctx: Any, param: Any, incomplete: str) -> list[str]:
+def complete_format(incomplete: str) -> list[str]:
     """The ``-o`` formats of the views."""
     return [f for f in FORMATS if f.startswith(incomplete.lower())]
 
 
-def complete_view(ctx: Any, param: Any, incomplete: str) -> list[str]:
+def complete_view(incomplete: str) -> list[str]:
     """Istioctl's proxy-config view names and aliases."""
     from pdebug.cli.habits import VIEWS
 
     return [v for v in VIEWS if v.startswith(incomplete)]
 
 
-def complete_source(ctx: Any, param: Any, incomplete: str) -> list[str]:
+def complete_source(ctx: Any, incomplete: str) -> list[str]:
     """Pod names of the namespace (``pod/NAME`` when ``pod/`` is typed); else nothing.
 
     A path-like word (``./``, ``/``, ``~``, ``x.json``) gets nothing, so the shell completes

@@ -25,7 +25,7 @@ SourceArg = Annotated[
         "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME, "
         "svc/NAME. -f/--file FILE is the same (istioctl's flag).",
         show_default=False,
-        shell_complete=complete_source,
+        autocompletion=complete_source,
     ),
 ]
 _LIVE = "Live proxy"
@@ -103,7 +103,7 @@ OutputOpt = Annotated[
         "-o",
         help="table (also: short), wide, json, yaml or markdown.",
         metavar="FORMAT",
-        shell_complete=complete_format,
+        autocompletion=complete_format,
     ),
 ]
 ClustersJsonOpt = Annotated[
@@ -567,7 +567,7 @@ def proxy_config_cmd(
     view: Annotated[
         str,
         typer.Argument(
-            metavar="VIEW", help="A view, as istioctl names it.", shell_complete=complete_view
+            metavar="VIEW", help="A view, as istioctl names it.", autocompletion=complete_view
         ),
     ],
 ) -> int:
