@@ -827,3 +827,23 @@ def test_check_finds_a_rejected_rds_update_only_stats_show(pdebug, sidecar, tmp_
         assert pdebug("stats", bundle, "--filter", r"rds\.9080\.update_rejected").code == 0
     finally:
         sidecar.resources.write(sidecar.xds)
+
+
+@pytest.mark.envoy
+def test_snapshot_of_a_service_captures_its_pods(
+    pdebug, kube, sidecar, tmp_path, no_ambient_config
+):
+    import tarfile
+
+    config = str(kube.write_kubeconfig(tmp_path / "config", context="t", namespace="shop"))
+    kube.add_service("web", "shop", selector={"app": "web"})
+    admin = sidecar.envoy.admin_address
+    kube.add_pod("web-1", "shop", labels={"app": "web"}, forwards={15000: admin})
+    kube.add_pod("web-2", "shop", labels={"app": "web"}, forwards={15000: admin})
+    kube.add_pod("db-1", "shop", labels={"app": "db"}, forwards={15000: admin})
+    out = tmp_path / "s.tar.gz"
+    result = pdebug("snapshot", "svc/web", "-c", config, "--no-istiod", "-o", out)
+    assert result.code == 0, result.err
+    with tarfile.open(out) as tar:
+        names = {n.split("/")[0] for n in tar.getnames() if "/" in n}
+    assert names == {"web-1.shop", "web-2.shop"}
