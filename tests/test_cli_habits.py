@@ -847,3 +847,12 @@ def test_snapshot_of_a_service_captures_its_pods(
     with tarfile.open(out) as tar:
         names = {n.split("/")[0] for n in tar.getnames() if "/" in n}
     assert names == {"web-1.shop", "web-2.shop"}
+
+
+@pytest.mark.parametrize("words", [["x", "envoy-stats"], ["experimental", "envoy-stats"]])
+def test_istioctl_envoy_stats_spelling(pdebug, tmp_path, words):
+    saved = tmp_path / "stats.txt"
+    saved.write_text("cluster_manager.cds.update_rejected: 0\nserver.live: 1\n")
+    result = pdebug(*words, saved, "--filter", "live")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1].split() == ["server.live", "1"]
