@@ -856,3 +856,12 @@ def test_istioctl_envoy_stats_spelling(pdebug, tmp_path, words):
     result = pdebug(*words, saved, "--filter", "live")
     assert result.code == 0, result.err
     assert result.out.splitlines()[1].split() == ["server.live", "1"]
+
+
+def test_endpoints_of_a_dump_without_eds_names_the_clusters_way(pdebug, tmp_path):
+    result = pdebug("endpoints", _seed_dump(tmp_path, keep_eds_section=False))
+    assert result.code == 4
+    lines = result.err.splitlines()
+    assert "the dump has no endpoints section" in lines[0]
+    assert lines[1].startswith("hint: capture with EDS (config_dump?include_eds); a static")
+    assert "--clusters-json FILE" in lines[1]

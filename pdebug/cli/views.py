@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -361,7 +361,7 @@ def endpoints_cmd(
         target,
         output,
         fetch,
-        lambda d, f: explain_empty(d, v.endpoints_view(d, flt, f.wide), flt),
+        lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
         clusters_json,
     )
 
@@ -401,6 +401,24 @@ def eds_cmd(
     return run_view(
         target, output, Fetch.eds(cluster), lambda d, f: explain_empty(d, v.eds_view(d, flt), flt)
     )
+
+
+def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
+    """The endpoints view; a dump without EDS also names the /clusters way."""
+    from pdebug.errors import MissingSection
+
+    try:
+        result: ViewResult = v.endpoints_view(data, flt, wide)
+    except MissingSection as exc:
+        if "endpoints section" not in exc.message:
+            raise
+        raise MissingSection(
+            exc.message,
+            hint="capture with EDS (config_dump?include_eds); a static cluster's endpoints "
+            "come from /clusters: pass the admin URL (pdebug endpoints localhost:15000) or "
+            "--clusters-json FILE (a saved GET /clusters?format=json)",
+        ) from exc
+    return result
 
 
 def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
