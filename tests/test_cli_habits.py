@@ -865,3 +865,9 @@ def test_endpoints_of_a_dump_without_eds_names_the_clusters_way(pdebug, tmp_path
     assert "the dump has no endpoints section" in lines[0]
     assert lines[1].startswith("hint: capture with EDS (config_dump?include_eds); a static")
     assert "--clusters-json FILE" in lines[1]
+
+
+def test_file_flag_without_a_value(pdebug):
+    result = pdebug("clusters", "--file")
+    assert result.code == 2
+    assert result.err.startswith("pdebug: error: --file needs a FILE (a saved dump)\n")

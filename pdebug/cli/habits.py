@@ -165,7 +165,9 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
                 files.append(rest[i + 1])
                 i += 1
             else:
-                out.append(arg)  # Click says it needs a value
+                raise UsageError(
+                    f"{arg} needs a FILE (a saved dump)", hint=f"e.g. pdebug {command} -f dump.json"
+                )
             i += 1
             continue
         if command not in OWN_FILE and arg.startswith("-f") and len(arg) > 2 and arg[2] != "-":
