@@ -9,7 +9,17 @@ STAMP   := $(VENV)/.installed
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
+# The Python is checked before anything is created, and a .venv left by an earlier failed
+# or older-Python install is rebuilt rather than reused (`make demo PY=python3.10` then
+# `make demo` works). pdebug needs 3.11+.
+PYCHECK := import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
+
 $(STAMP): pyproject.toml
+	@$(PY) -c '$(PYCHECK)' 2>/dev/null || { \
+	  echo "pdebug needs Python 3.11 or newer; '$(PY)' is $$($(PY) --version 2>&1 | head -1)." >&2; \
+	  echo "hint: make demo PY=python3.12 (any python3.11+ on your PATH)" >&2; exit 1; }
+	@if [ -e $(VENV) ] && ! $(BIN)/python -c '$(PYCHECK)' 2>/dev/null; then \
+	  echo "removing $(VENV): it was not made by a working Python 3.11+"; rm -rf $(VENV); fi
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -26,6 +36,10 @@ demo: $(STAMP)  ## run pdebug on the dumps shipped in fixtures/
 	@echo
 	@echo '$$ pdebug endpoints fixtures/real/sidecar/config_dump.json --clusters-json fixtures/real/sidecar/clusters.json -o wide'
 	@$(BIN)/pdebug endpoints fixtures/real/sidecar/config_dump.json --clusters-json fixtures/real/sidecar/clusters.json -o wide
+	@echo
+	@echo 'pdebug is installed in $(VENV). To type `pdebug` in your shell, either:'
+	@echo '  . $(VENV)/bin/activate       # this shell (then: pdebug --help)'
+	@echo '  pipx install .               # every shell, without the dev tools'
 
 test: $(STAMP)  ## run the test suite (what CI runs)
 	$(BIN)/pytest -q

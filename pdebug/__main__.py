@@ -1,5 +1,45 @@
-"""``python -m pdebug``."""
+"""``python -m pdebug``.
 
-from pdebug.cli import main
+Run from a checkout with a Python that lacks pdebug's dependencies (or is too old), it
+says so in one line with the way to install, instead of a traceback. This file keeps to
+syntax every Python 3 parses, so that the version check itself can run.
+"""
+
+import sys
+
+_INSTALL = (
+    "hint: make install, then . .venv/bin/activate (or pipx install . for a `pdebug` command)"
+)
+
+
+def _missing():  # type: () -> str | None
+    """The first dependency this Python cannot import, if any."""
+    import importlib.util
+
+    for module in ("typer", "msgspec", "orjson", "yaml", "tabulate"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
+
+
+if sys.version_info < (3, 11):  # noqa: UP036 - this is the check that says so
+    print(
+        f"pdebug: error: pdebug needs Python 3.11 or newer; this is "
+        f"{sys.version_info[0]}.{sys.version_info[1]} ({sys.executable})",
+        file=sys.stderr,
+    )
+    print(_INSTALL, file=sys.stderr)
+    raise SystemExit(3)
+_absent = _missing()
+if _absent is not None:
+    print(
+        f"pdebug: error: this Python ({sys.executable}) does not have pdebug's "
+        f"dependencies (no module {_absent!r})",
+        file=sys.stderr,
+    )
+    print(_INSTALL, file=sys.stderr)
+    raise SystemExit(3)
+
+from pdebug.cli import main  # noqa: E402
 
 raise SystemExit(main())

@@ -44,6 +44,7 @@ DUMP = "config_dump.json"
 CLUSTERS = "clusters.json"
 SERVER_INFO = "server_info.json"
 CERTS = "certs.json"
+STATS = "stats.json"  # /stats?format=json (pdebug stats; update_rejected counters)
 ISTIOD_DUMP = "istiod_config_dump.json"
 ISTIOD_SYNCZ = "istiod_syncz.json"
 MANIFEST = "manifest.json"

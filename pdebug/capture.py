@@ -15,6 +15,7 @@ PATHS = {
     bundle.DUMP: "/config_dump?include_eds",
     bundle.CLUSTERS: "/clusters?format=json",
     bundle.SERVER_INFO: "/server_info",
+    bundle.STATS: "/stats?format=json",
 }
 
 

@@ -45,6 +45,9 @@ class Fetch:
     name_regex: str | None = None
     health: bool = False
     dump_optional: bool = False
+    #: Also ``/stats?format=json`` (a bundle's ``stats.json``): ``pdebug check``'s
+    #: update_rejected counters. A live proxy that cannot answer it leaves it out.
+    stats: bool = False
 
     def dump_path(self) -> str:
         """The admin path for the dump, e.g. ``/config_dump?mask=...&name_regex=...``."""
@@ -183,8 +186,56 @@ def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> P
     """Parse a file's bytes (a dump or a /clusters document) into ProxyData."""
     from pdebug.model.load import load
 
-    loaded = load(body, label, plan)
+    loaded = load(_from_yaml(body, label), label, plan)
+    if loaded.clusters is not None and not loaded.clusters.doc.cluster_statuses:
+        if bytes(body[:64]).strip() == b"{}":
+            # An empty object is no evidence of a /clusters document: say what it is.
+            raise InvalidInput(
+                f"{label}: an empty JSON object ({{}}), not an Envoy config dump",
+                hint="expected the JSON of GET /config_dump (or /clusters?format=json)",
+            )
     return ProxyData(label, loaded.dump, loaded.clusters)
+
+
+def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
+    """A YAML config dump (``pdebug all -o yaml``, a YAML-converted capture) as JSON.
+
+    JSON input is returned as it is, untouched (the fast path). Other YAML is named as
+    what it is: a Kubernetes object, one view's list of resources, or some other mapping.
+    """
+    head = bytes(body[:512]).lstrip()
+    if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
+        return body
+    import yaml
+
+    try:
+        text = bytes(body).decode("utf-8")
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return body  # not YAML either: the JSON reader says what it is
+    if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
+        import orjson
+
+        return orjson.dumps(doc)
+    if isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
+        raise InvalidInput(
+            f"{label}: this is a Kubernetes {doc['kind']} object (YAML), not an Envoy config dump",
+            hint="pass the pod itself (pdebug clusters pod/NAME -n NS) or save "
+            "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
+        )
+    if isinstance(doc, list):
+        raise InvalidInput(
+            f"{label}: this is a YAML list of {len(doc)} resources (one view's -o yaml), "
+            "not a whole Envoy config dump",
+            hint="save a whole dump: pdebug all SOURCE -o yaml (or -o json), or GET /config_dump",
+        )
+    if isinstance(doc, dict):
+        raise InvalidInput(
+            f"{label}: YAML without a 'configs' list, not an Envoy config dump",
+            hint="expected GET /config_dump (JSON, or pdebug all -o yaml)",
+        )
+    return body
 
 
 def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
@@ -225,6 +276,13 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
         if health is None:
             raise InvalidInput(f"{label}: not a /clusters?format=json document")
         proxy.health = health
+    if fetch.stats:
+        from pdebug.sources.admin import AdminHTTPError
+
+        try:
+            proxy.stats = bytes(source.get("/stats?format=json"))
+        except AdminHTTPError:
+            proxy.stats = None  # the check that needs it says it was skipped
     # A Kubernetes source knows which pod (and namespace) it reached only after the fetch.
     proxy.source = source.label
     if proxy.dump is not None:
@@ -250,6 +308,10 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
                 doc = source.health_document()
                 if doc is not None:
                     proxy.health = _load(doc, f"{source.label}/clusters.json").health
+            if isinstance(source, FileSource) and fetch.stats:
+                from pdebug.bundle import STATS
+
+                proxy.stats = source.document(STATS)
     finally:
         source.close()
     if clusters_json is not None:

@@ -71,6 +71,7 @@ PATHS = {
     bundle.CLUSTERS: "/clusters?format=json",
     bundle.SERVER_INFO: "/server_info",
     bundle.CERTS: "/certs",
+    bundle.STATS: "/stats?format=json",
 }
 #: Pods in these phases are done: there is no proxy to read, and nothing is wrong.
 _FINISHED = ("Succeeded", "Failed")

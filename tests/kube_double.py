@@ -11,7 +11,7 @@ Served (everything else: a ``404`` ``Status``; any method but GET: ``405``):
 
 * ``GET /api/v1/namespaces/{ns}/pods/{name}``, ``GET /api/v1/namespaces/{ns}/pods`` and
   ``GET /api/v1/pods`` (``labelSelector`` with ``=``, ``==``, ``!=``, ``in``, ``notin``,
-  ``key`` and ``!key``);
+  ``key`` and ``!key``); the same for ``services`` (:meth:`KubeDouble.add_service`);
 * ``GET /apis/apps/v1/namespaces/{ns}/{deployments,statefulsets,daemonsets,replicasets}``
   (one by name, or a list by ``labelSelector``), and the cluster-wide lists;
 * ``GET /api/v1/namespaces/{ns}/pods/{name}/portforward?ports=N[,M]``: a WebSocket upgrade
@@ -118,11 +118,11 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 #: resource plural -> (API group, apiVersion, kind)
 _RESOURCES: dict[str, tuple[str, str, str]] = {
     "pods": ("", "v1", "Pod"),
+    "services": ("", "v1", "Service"),
     "deployments": ("apps", "apps/v1", "Deployment"),
     "statefulsets": ("apps", "apps/v1", "StatefulSet"),
     "daemonsets": ("apps", "apps/v1", "DaemonSet"),
     "replicasets": ("apps", "apps/v1", "ReplicaSet"),
-    "services": ("", "v1", "Service"),
     "namespaces": ("", "v1", "Namespace"),
     "gateways": ("gateway.networking.k8s.io", "gateway.networking.k8s.io/v1", "Gateway"),
 }
@@ -130,18 +130,18 @@ _APPS = "deployments|statefulsets|daemonsets|replicasets"
 _GATEWAY_API = r"/apis/gateway\.networking\.k8s\.io/v1"
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/portforward$"), "pf"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods)/(?P<name>[^/]+)$"), "get"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods)$"), "list"),
-    (re.compile(r"^/api/v1/(?P<res>pods)$"), "list"),
+    (
+        re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)/(?P<name>[^/]+)$"),
+        "get",
+    ),
+    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)$"), "list"),
+    (re.compile(r"^/api/v1/(?P<res>pods|services)$"), "list"),
     (
         re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})/(?P<name>[^/]+)$"),
         "get",
     ),
     (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})$"), "list"),
     (re.compile(rf"^/apis/apps/v1/(?P<res>{_APPS})$"), "list"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>services)/(?P<name>[^/]+)$"), "get"),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>services)$"), "list"),
-    (re.compile(r"^/api/v1/(?P<res>services)$"), "list"),
     (re.compile(r"^/api/v1/(?P<res>namespaces)/(?P<name>[^/]+)$"), "get"),
     (re.compile(r"^/api/v1/(?P<res>namespaces)$"), "list"),
     (
@@ -1116,6 +1116,38 @@ class KubeDouble(eh.ServerContext):
         }
         return self._add_workload(resource, name, namespace, spec), selector, pod_labels
 
+    def add_service(
+        self,
+        name: str,
+        namespace: str = "default",
+        *,
+        selector: Mapping[str, str] | None = None,
+        ports: Sequence[int] = (80,),
+        labels: Mapping[str, str] | None = None,
+    ) -> Json:
+        """Add a ClusterIP Service; ``selector={}`` gives one without a selector.
+
+        Its labels are ``app=NAME`` plus ``labels`` (``istio.io/use-waypoint``...).
+        """
+        spec: Json = {
+            "type": "ClusterIP",
+            "clusterIP": f"10.96.0.{len(self._objects) % 250 + 2}",
+            "ports": [{"port": p, "protocol": "TCP", "targetPort": p} for p in ports],
+        }
+        chosen = {"app": name} if selector is None else dict(selector)
+        if chosen:
+            spec["selector"] = chosen
+        obj: Json = {
+            "kind": "Service",
+            "apiVersion": "v1",
+            "metadata": self._meta(name, namespace, {"app": name, **(labels or {})}),
+            "spec": spec,
+            "status": {"loadBalancer": {}},
+        }
+        with self._lock:
+            self._objects[("services", namespace, name)] = obj
+        return obj
+
     def add_deployment(
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None
     ) -> Workload:
@@ -1210,32 +1242,6 @@ class KubeDouble(eh.ServerContext):
         }
         with self._lock:
             self._objects[("namespaces", "", name)] = obj
-        return obj
-
-    def add_service(
-        self,
-        name: str,
-        namespace: str = "default",
-        *,
-        labels: Mapping[str, str] | None = None,
-        selector: Mapping[str, str] | None = None,
-        ports: Sequence[int] = (80,),
-    ) -> Json:
-        """Add (or replace) a ClusterIP Service selecting ``selector`` (default app=NAME)."""
-        obj: Json = {
-            "kind": "Service",
-            "apiVersion": "v1",
-            "metadata": self._meta(name, namespace, labels),
-            "spec": {
-                "type": "ClusterIP",
-                "selector": dict(selector or {"app": name}),
-                "ports": [{"name": f"p{p}", "port": p, "protocol": "TCP"} for p in ports],
-                "clusterIP": f"10.96.{len(self._objects) % 250}.{len(self._objects) // 250 + 1}",
-            },
-            "status": {"loadBalancer": {}},
-        }
-        with self._lock:
-            self._objects[("services", namespace, name)] = obj
         return obj
 
     def add_gateway(

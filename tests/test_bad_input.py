@@ -143,10 +143,12 @@ def test_bad_port_is_a_usage_error(pdebug):
 def test_debug_shows_the_traceback(pdebug, tmp_path):
     path = tmp_path / "empty.json"
     path.write_bytes(b"")
-    from pdebug.errors import InvalidInput
-
-    with pytest.raises(InvalidInput):
-        pdebug("clusters", path, "--debug")
+    # --debug adds the traceback and keeps the error line and its exit code (issue 13).
+    result = pdebug("clusters", path, "--debug")
+    assert result.code == ExitCode.INVALID_INPUT
+    assert "Traceback (most recent call last)" in result.err
+    assert "InvalidInput" in result.err
+    assert "pdebug: error: " in result.err
 
 
 def test_gzip_input_is_read(pdebug, tmp_path):

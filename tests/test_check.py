@@ -93,7 +93,7 @@ def test_codes_are_unique_sorted_and_well_formed():
     all_codes = [c.code for c in ALL_CHECKS]
     assert all_codes == sorted(set(all_codes))
     for chk in ALL_CHECKS:
-        assert re.fullmatch(r"PD[1-6]\d\d", chk.code), chk.code
+        assert re.fullmatch(r"PD[1-7]\d\d", chk.code), chk.code
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", chk.name), chk.name
         assert chk.summary.endswith(".") and chk.needs
         assert isinstance(chk.severity, Severity)
@@ -122,6 +122,7 @@ def test_codes_are_stable():
         "PD503": ("secret-warming", "warning"),
         "PD601": ("server-initializing", "error"),
         "PD602": ("outbound-traffic-policy", "info"),
+        "PD603": ("xds-update-rejected", "warning"),
     }
 
 
@@ -136,6 +137,8 @@ def test_clean_dump_exits_0_and_says_what_was_skipped(pdebug):
         "Skipped PD401, PD402: needs live endpoint health (GET /clusters?format=json): "
         "add --clusters-json FILE, or check the live proxy.\n"
         "Skipped PD602: no virtualOutbound listener (not an Istio sidecar).\n"
+        "Skipped PD603: needs Envoy's /stats: check the live proxy, or a pdebug dump/snapshot "
+        "bundle.\n"
     )
 
 
@@ -143,7 +146,7 @@ def test_clusters_json_runs_the_health_checks(pdebug):
     report = check_json(
         pdebug, SEED / "config_dump.json", "--clusters-json", SEED / "clusters.json"
     )
-    assert [s["code"] for s in report["skipped"]] == ["PD602"]
+    assert [s["code"] for s in report["skipped"]] == ["PD602", "PD603"]
     assert report["summary"]["checks_run"] == 17
 
 
@@ -189,8 +192,9 @@ def test_table_puts_each_hint_under_its_finding(pdebug):
     for finding, hint in zip(rows[::2], rows[1::2], strict=True):
         assert re.match(r"PD\d{3}  (ERROR|WARNING|INFO) ", finding)
         assert hint[:message_col].strip() == "" and hint[message_col:].startswith("hint: ")
-    assert out[-2].startswith("Found 3 warnings, 2 info (16 checks run).")
-    assert out[-1].startswith("Skipped PD401, PD402: needs live endpoint health")
+    assert out[-3].startswith("Found 3 warnings, 2 info (16 checks run).")
+    assert out[-2].startswith("Skipped PD401, PD402: needs live endpoint health")
+    assert out[-1].startswith("Skipped PD603: needs Envoy's /stats")
 
 
 def test_wide_and_markdown_have_a_hint_column(pdebug):
@@ -316,6 +320,7 @@ def test_skipped_checks_name_the_missing_data():
         "PD402": reasons["PD402"],
         "PD403": eds,
         "PD404": eds,
+        "PD603": "needs Envoy's /stats: check the live proxy, or a pdebug dump/snapshot bundle",
     }  # a full dump without a secrets section: no secrets, so PD5xx run (#11.5)
     assert "GET /clusters?format=json" in reasons["PD401"]
     assert not report.inconclusive

@@ -635,7 +635,7 @@ def test_seed_demo_is_clean_and_exits_0(pdebug):
     with eh.seed_demo() as demo:
         result = pdebug("check", demo.envoy.admin_url)
     assert result.code == 0, result.out + result.err
-    assert result.out.startswith("No findings (17 checks run).")
+    assert result.out.startswith("No findings (18 checks run).")  # PD603 reads /stats
     assert "Skipped PD602: no virtualOutbound listener (not an Istio sidecar)." in result.out
 
 
@@ -658,4 +658,4 @@ def test_pod_source_finds_what_the_admin_address_finds(pdebug, sc, tmp_path, mon
     assert via_pod["source"].startswith("pod/productpage-v1-abc")
     assert via_pod["findings"] == direct["findings"]
     assert _found(via_pod, "PD403", f"cluster/{eh.RATINGS}")
-    assert via_pod["summary"]["checks_run"] == 18
+    assert via_pod["summary"]["checks_run"] == 19

@@ -149,7 +149,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
             "see: pdebug snapshot --help",
         ),
         (["clusters", "--bogus", "x"], "No such option: --bogus", "see: pdebug clusters --help"),
-        (["nosuch"], "No such command 'nosuch'.", "see: pdebug --help"),
+        (["nosuch"], "no such command 'nosuch'", "pdebug --help lists the commands"),
     ],
 )
 def test_click_usage_errors_are_one_line_and_exit_2(pdebug, args, message, hint):
@@ -205,3 +205,33 @@ def test_status_with_a_pod_points_at_diff(pdebug):
         "hint: pdebug diff POD compares one proxy with istiod; "
         "pdebug status -n NS shows one namespace\n"
     )
+
+
+def _readme_examples():
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            if not line.startswith("$ pdebug "):
+                continue
+            args = shlex.split(line[len("$ pdebug ") :])
+            files = [a for a in args if "/" in a and not a.startswith("-")]
+            if files and all((ROOT / f.split(":")[0]).exists() for f in files):
+                yield line, args, block
+
+
+@pytest.mark.parametrize(("line", "args", "block"), list(_readme_examples()))
+def test_readme_examples_on_the_fixtures_run_as_written(
+    pdebug, monkeypatch, tmp_path, line, args, block
+):
+    # Issue 13: every README example that names files of the clone runs as written (in a
+    # directory of its own that sees the clone's fixtures/: an -o file lands there).
+    (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
+    monkeypatch.chdir(tmp_path)
+    result = pdebug(*args)
+    assert result.code in (0, 1), (line, result.err)
+    if args[0] == "diff":
+        shown = block.split(line + "\n", 1)[1].split("\n$ ", 1)[0]
+        assert result.out == shown, line

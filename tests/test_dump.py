@@ -62,7 +62,13 @@ def test_bundle_has_every_document_with_checksums_and_no_secret(pdebug, secret_e
     manifest = json.loads(members.pop("manifest.json"))
     assert manifest["format"] == "pdebug-bundle/1"
     (proxy,) = manifest["proxies"]
-    assert set(proxy["files"]) == {"config_dump.json", "clusters.json", "server_info.json"}
+    # stats.json since issue 13 (pdebug stats, update_rejected counters)
+    assert set(proxy["files"]) == {
+        "config_dump.json",
+        "clusters.json",
+        "server_info.json",
+        "stats.json",
+    }
     for name, meta in proxy["files"].items():
         body = members[f"{proxy['name']}/{name}"]
         assert hashlib.sha256(body).hexdigest() == meta["sha256"]

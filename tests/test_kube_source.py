@@ -443,7 +443,7 @@ def test_kubeconfig_problems(
 
 @pytest.mark.parametrize(
     "text",
-    ["pod/", "pod/Web_1", "web-1.", ".prod", "web-1.Prod", "svc/web", "deploy/a/b", "x" * 254],
+    ["pod/", "pod/Web_1", "web-1.", ".prod", "web-1.Prod", "ing/web", "deploy/a/b", "x" * 254],
 )
 def test_malformed_targets_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError) as err:

@@ -196,6 +196,7 @@ def test_all_namespaces_with_faults(pdebug, kube, kubeconfig, envoys, tmp_path):
         "clusters.json",
         "server_info.json",
         "certs.json",
+        "stats.json",  # issue 13: pdebug stats reads it
     }
     assert web["errors"] == []
     hang = proxies["hang-1.shop"]

@@ -3,14 +3,15 @@
 :data:`ALL_CHECKS` is the registry, in code order. Codes are a contract for runbooks
 (documented in the README): a code is never renumbered or reused, and a retired check
 keeps its number. ``PD1xx`` listeners, ``PD2xx`` clusters, ``PD3xx`` routes, ``PD4xx``
-endpoints, ``PD5xx`` secrets, ``PD6xx`` the server as a whole.
+endpoints, ``PD5xx`` secrets, ``PD6xx`` the server as a whole (``PD603`` from Envoy's
+stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server
+from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
     Check,
     CheckOptions,
@@ -48,6 +49,7 @@ ALL_CHECKS: tuple[Check, ...] = tuple(
             *endpoints.CHECKS,
             *secrets.CHECKS,
             *server.CHECKS,
+            *stats.CHECKS,
         ),
         key=lambda c: c.code,
     )
@@ -74,6 +76,8 @@ def _missing(ctx: Context, chk: Check) -> str | None:
             return _HEALTH
         if set(group) == {"endpoints", "health"}:
             return _EDS_OR_HEALTH
+        if set(group) == {"stats"}:
+            return "needs Envoy's /stats: check the live proxy, or a pdebug dump/snapshot bundle"
         if ctx.proxy.dump is None:
             return f"needs a config dump; {ctx.proxy.source} is a /clusters?format=json document"
         kinds = " or ".join(n for n in group if n != "health")

@@ -128,6 +128,8 @@ class Context:
         """
         if need == "health":
             return self.proxy.health is not None
+        if need == "stats":
+            return self.proxy.stats is not None
         dump = self.proxy.dump
         return dump is not None and (dump.has(need) or none_when_absent(dump, need))
 

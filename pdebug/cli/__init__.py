@@ -20,8 +20,19 @@ from pdebug.errors import ExitCode, PdebugError
 HELP = """Debug Istio/Envoy sidecars from their config dumps: istioctl's proxy-config
 tables, faster, offline, with clear errors.
 
-SOURCE is a saved GET /config_dump (`-` for stdin, .gz is fine) or a
-/clusters?format=json document.
+SOURCE (or -f FILE, as istioctl) is one of:
+
+\b
+  dump.json              a saved GET /config_dump (- for stdin, .gz, YAML ok)
+  clusters.json          a saved GET /clusters?format=json (endpoints)
+  bundle.tar.gz[:POD.NS] a pdebug dump or snapshot (or its --dir directory)
+  http://HOST:15000      an Envoy admin address (also HOST:PORT)
+  pod/NAME, NAME.NS      a sidecar, through a Kubernetes port-forward
+  deploy/NAME, sts/NAME, ds/NAME, rs/NAME, svc/NAME
+                         a Running and Ready pod of the workload or service
+
+istioctl habits work: pdebug pc cluster POD, -o short, --verbose=false,
+-c KUBECONFIG, and options before the command (pdebug -n NS clusters POD).
 
 Exit codes: 0 ok, 1 findings (diff/check), 2 usage, 3 source unavailable,
 4 invalid input, 5 internal error, 130 interrupted.
@@ -31,7 +42,7 @@ app = typer.Typer(
     name="pdebug",
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -62,12 +73,55 @@ from pdebug.cli import check as _check  # noqa: E402,F401  (registers `check`)
 from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
 from pdebug.cli import dump as _dump  # noqa: E402,F401
 from pdebug.cli import report as _report  # noqa: E402,F401
+from pdebug.cli import rootca as _rootca  # noqa: E402,F401
 from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
+from pdebug.cli import stats as _stats  # noqa: E402,F401
 from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
 from pdebug.cli import trace as _trace  # noqa: E402,F401
 from pdebug.cli import views as _views  # noqa: E402,F401
 from pdebug.cli import waypoints as _waypoints  # noqa: E402,F401
 from pdebug.cli import ztunnel as _ztunnel  # noqa: E402,F401  (registers ztunnel-config)
+
+
+def _polish_help() -> None:
+    """Help that reads well: whole summaries, examples kept on one line, aliases named.
+
+    * the command list shows each command's whole first paragraph (Click would cut it at
+      the first ". " or at the terminal width: ``ecds`` ended at "(e.g.");
+    * ``Example:`` paragraphs are not rewrapped (Click's backslash-b marker), so a command line
+      is never split in the middle;
+    * each command's help ends with its hidden aliases (istioctl's short names);
+    * the usage line shows ``SOURCE [OTHER]`` rather than Typer's ``{SOURCE} [[OTHER]]``.
+    """
+    import inspect
+
+    aliases: dict[Any, list[str]] = {}
+    for info in app.registered_commands:
+        if info.hidden and info.name:
+            aliases.setdefault(info.callback, []).append(info.name)
+    for info in app.registered_commands:
+        doc = inspect.cleandoc(info.callback.__doc__ or "") if info.callback else ""
+        if not doc or info.help is not None:
+            continue
+        paragraphs = doc.split("\n\n")
+        info.short_help = " ".join(paragraphs[0].split())
+        kept = ["\b\n" + p if p.startswith("Example:") else p for p in paragraphs]
+        names = aliases.get(info.callback, [])
+        if names and not info.hidden:
+            kept.append("Aliases: " + ", ".join(names) + ".")
+        info.help = "\n\n".join(kept)
+
+
+def _usage_display_name(self: Any) -> str:
+    """An argument on the usage line as Click writes it: ``NAME``, ``[NAME]``, ``NAME...``."""
+    name = str(self.display_name_raw)
+    if not self.required and not name.startswith("["):
+        name = f"[{name}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+_polish_help()
+typer.core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,11 +165,19 @@ def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
+    if os.environ.get("_PDEBUG_COMPLETE"):
+        # The shell asks for completions: aliases too (see pdebug.cli.completion).
+        from pdebug.cli.completion import include_aliases
+
+        include_aliases()
     # Typer vendors Click: its usage errors live in typer._click, Abort/Exit in typer.
     from typer import Abort, Exit
     from typer._click import exceptions as click_exc
 
     try:
+        from pdebug.cli.habits import normalize
+
+        args = normalize(args)  # istioctl's and kubectl's habits (pc VIEW, -f, -o short...)
         result = _app_for(args)(args=args, prog_name="pdebug", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:
             # Typer turns Ctrl-C into this return value; no command returns it otherwise.
@@ -123,8 +185,8 @@ def _main(argv: list[str] | None) -> int:
         return int(result) if isinstance(result, int) else ExitCode.OK
     except PdebugError as exc:
         if debug:
-            raise
-        _error(exc.message, exc.hint)
+            _traceback()
+        _say(exc.message, exc.hint)
         return exc.exit_code
     except click_exc.NoArgsIsHelpError as exc:
         # Bare `pdebug`: the full help, as-is, on stdout with exit 0, as `istioctl` and
@@ -133,10 +195,10 @@ def _main(argv: list[str] | None) -> int:
         print(exc.format_message())
         return ExitCode.OK
     except click_exc.UsageError as exc:
-        _usage_error(exc)
+        _say_usage(exc)
         return ExitCode.USAGE
     except click_exc.ClickException as exc:
-        _error(exc.format_message(), None)
+        _say(exc.format_message(), None)
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
     except (Abort, KeyboardInterrupt):
         print("pdebug: interrupted", file=sys.stderr)
@@ -150,18 +212,18 @@ def _main(argv: list[str] | None) -> int:
         return ExitCode.OK
     except OSError as exc:
         if debug:
-            raise
+            _traceback()
         # Writing stdout to a full disk, a file the OS refuses: the machine's problem.
         where = f": {exc.filename}" if exc.filename else " (writing the output)"
-        _error(
+        _say(
             f"{exc.strerror or exc}{where}",
             "free some space, or check the path and its permissions",
         )
         return ExitCode.SOURCE_UNAVAILABLE
     except Exception as exc:  # noqa: BLE001 - the funnel's last resort
         if debug:
-            raise
-        _error(
+            _traceback()
+        _say(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a pdebug bug; rerun with --debug and report the traceback",
         )
@@ -202,6 +264,31 @@ def _app_for(args: list[str]) -> typer.Typer:
     return app
 
 
+def _traceback() -> None:
+    """``--debug``: the traceback on stderr; the exit code stays the error's own."""
+    import traceback
+
+    try:
+        traceback.print_exc()
+    except OSError:
+        pass
+
+
+def _say(message: str, hint: str | None) -> None:
+    """:func:`_error`, but a closed stderr (``2>&1 | head -1``) keeps the exit code."""
+    try:
+        _error(message, hint)
+    except OSError:
+        pass
+
+
+def _say_usage(exc: Any) -> None:
+    try:
+        _usage_error(exc)
+    except OSError:
+        pass
+
+
 def _usage_error(exc: Any) -> None:
     """Click's three-line usage error as pdebug's one line, with where to read more."""
     ctx = getattr(exc, "ctx", None)
@@ -214,6 +301,16 @@ def _usage_error(exc: Any) -> None:
             f"{path} takes no POD argument (got {extra.group(1)})",
             f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace",
         )
+        return
+    unknown = re.match(r"No such command '(.*)'\.", message)
+    if unknown:
+        from pdebug.cli.habits import suggest_command
+
+        word = unknown.group(1)
+        names = [(c.name or "", c.hidden) for c in app.registered_commands]
+        near = suggest_command(word, names)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        _error(f"no such command {word!r}", f"{hint}pdebug --help lists the commands")
         return
     _error(message, f"see: {path} --help")
 

@@ -108,7 +108,7 @@ def check_cmd(
     target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
-    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True, stats=True)
     try:
         proxy = load_proxy(target, fetch, clusters_json)
     except ZtunnelDumpGiven:

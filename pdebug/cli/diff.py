@@ -145,6 +145,9 @@ def diff_cmd(
             f"{given}: only for comparing with istiod (SOURCE alone)",
             hint="drop OTHER/--expected to compare with istiod, or drop " + given,
         )
+    from pdebug.cli.habits import admin_address
+
+    source, other = admin_address(source) or source, admin_address(other)
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     fetch = Fetch(include_eds="endpoints" in kinds)
     if expected:

@@ -37,7 +37,7 @@ def dump_cmd(
             "-o",
             metavar="FILE",
             help="Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
-            "or NAME.json (the config dump only).",
+            "or NAME.json (the config dump only); '-' for stdout (a bundle).",
         ),
     ],
     force: Annotated[
@@ -61,9 +61,21 @@ def dump_cmd(
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
     from pdebug.capture import capture_one
+    from pdebug.cli.habits import admin_address, file_output, via_stdout
     from pdebug.sources import LiveOptions
 
+    file_output("dump", output)
+    source = admin_address(source) or source
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
-    summary = capture_one(source, output, options, redact=not no_redact, force=force)
+    if output == "-":  # the bundle on stdout, as report -o - writes the page there
+        summary = via_stdout(
+            "dump",
+            ".tar.gz",
+            lambda path: capture_one(source, path, options, redact=not no_redact).replace(
+                path, "stdout"
+            ),
+        )
+    else:
+        summary = capture_one(source, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

@@ -96,6 +96,9 @@ def report_cmd(
 
     if not output:
         raise UsageError("missing -o FILE", hint="e.g. pdebug report dump.json -o report.html")
+    from pdebug.cli.habits import file_output
+
+    file_output("report", output)
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
     target = target_of(

@@ -22,10 +22,10 @@ from pdebug.cli.views import (
     NoRedactOpt,
     TimeoutOpt,
 )
-from pdebug.errors import ExitCode
+from pdebug.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pdebug.snapshot import Progress
+    from pdebug.snapshot import Progress, SnapshotOptions
 
 _SELECT = "Which proxies"
 
@@ -136,7 +136,8 @@ def snapshot_cmd(
             "--output",
             "-o",
             metavar="FILE",
-            help="The bundle to write (.tar.gz); default snapshot-CONTEXT-UTCTIME.tar.gz.",
+            help="The bundle to write (.tar.gz); default snapshot-CONTEXT-UTCTIME.tar.gz; "
+            "'-' for stdout.",
         ),
     ] = None,
     directory: Annotated[
@@ -176,9 +177,11 @@ def snapshot_cmd(
 
     Example: pdebug snapshot -A -l app=reviews --parallel 16 --timeout 10
     """
-    from pdebug.snapshot import Selection, SnapshotOptions, failed_replicas_note, take_snapshot
+    from pdebug.cli.habits import file_output, via_stdout
+    from pdebug.snapshot import Selection, SnapshotOptions
     from pdebug.sources import LiveOptions
 
+    file_output("snapshot", output)
     live = LiveOptions(timeout, None, context, kubeconfig, admin_port, container)
     selection = Selection(tuple(targets or ()), namespace, all_namespaces, selector)
     options = SnapshotOptions(
@@ -189,6 +192,27 @@ def snapshot_cmd(
         istiod=not no_istiod,
         istio_namespace=istio_namespace or "istio-system",
     )
+    if output == "-":
+        if directory is not None:
+            raise UsageError("give -o - or --dir, not both", hint="--dir writes plain files")
+        # The bundle goes to stdout once complete (nothing when no proxy could be read).
+        return via_stdout(
+            "snapshot", ".tar.gz", lambda path: _take(options, path, None, False, to_stdout=True)
+        )
+    return _take(options, output, directory, force)
+
+
+def _take(
+    options: SnapshotOptions,
+    output: str | None,
+    directory: str | None,
+    force: bool,
+    *,
+    to_stdout: bool = False,
+) -> int:
+    """Take the snapshot, report progress on stderr; the bundle's name on stdout."""
+    from pdebug.snapshot import failed_replicas_note, take_snapshot
+
     printer = _Printer(sys.stderr)
     try:
         with _sigterm_as_interrupt():
@@ -199,11 +223,13 @@ def snapshot_cmd(
         raise
     finally:
         printer.finish()
-    if result.istiod.get("error") and not no_istiod:
+    if result.istiod.get("error") and options.istiod:
         print(f"istiod not captured: {result.istiod['error']}", file=sys.stderr)
-    print(f"{result.summary()}: wrote {result.output}", file=sys.stderr)
+    where = "stdout" if to_stdout else result.output
+    print(f"{result.summary()}: wrote {where}", file=sys.stderr)
     note = failed_replicas_note(result.istiod)
     if note:
         print(note, file=sys.stderr)
-    print(result.output)
+    if not to_stdout:
+        print(result.output)
     return ExitCode.OK if result.ok else ExitCode.FINDINGS

@@ -107,7 +107,20 @@ def status_cmd(
             )
         doc, missing = _saved(file)
     else:
-        doc, missing = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
+        from pdebug.errors import SourceUnavailable
+
+        try:
+            doc, missing = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
+        except SourceUnavailable as exc:
+            if "kubeconfig" not in exc.message.lower():
+                raise
+            # No cluster to ask: the other way to use status is a saved answer.
+            raise SourceUnavailable(
+                exc.message,
+                hint=f"{(exc.hint or '').split('; or read a saved dump')[0]}; or read a saved "
+                "answer: pdebug status --file syncz.json "
+                "(istiod's :15014/debug/syncz) or --file snapshot.tar.gz",
+            ) from exc
     result = v.view(doc, v.StatusFilter(namespace), shape, when)
     sys.stdout.write(fmt.render(result))
     sys.stdout.flush()

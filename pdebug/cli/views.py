@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pdebug.cli import app
 from pdebug.cli._run import run_view
+from pdebug.cli.completion import complete_format, complete_source, complete_view
 from pdebug.proxy import Fetch, Target
+
+if TYPE_CHECKING:
+    from pdebug.model import ProxyData
+    from pdebug.views.endpoints import EndpointFilter
+    from pdebug.views.result import ViewResult
 
 SourceArg = Annotated[
     str | None,
     typer.Argument(
         metavar="SOURCE",
         help="A saved dump ('-' = stdin, .gz ok), an Envoy admin URL (http://127.0.0.1:15000, "
-        "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME.",
+        "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME, "
+        "svc/NAME. -f/--file FILE is the same (istioctl's flag).",
         show_default=False,
+        autocompletion=complete_source,
     ),
 ]
 _LIVE = "Live proxy"
@@ -55,6 +63,7 @@ KubeconfigOpt = Annotated[
     str | None,
     typer.Option(
         "--kubeconfig",
+        "-c",
         help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
         metavar="FILE",
         rich_help_panel=_LIVE,
@@ -89,7 +98,13 @@ TimeoutOpt = Annotated[
 ]
 OutputOpt = Annotated[
     str,
-    typer.Option("--output", "-o", help="table, wide, json, yaml or markdown.", metavar="FORMAT"),
+    typer.Option(
+        "--output",
+        "-o",
+        help="table (also: short), wide, json, yaml or markdown.",
+        metavar="FORMAT",
+        autocompletion=complete_format,
+    ),
 ]
 ClustersJsonOpt = Annotated[
     str | None,
@@ -113,7 +128,8 @@ IstioNamespaceOpt = Annotated[
     typer.Option(
         "--istio-namespace",
         "-i",
-        help="Where istiod runs.",
+        help="Where istiod runs (default istio-system).",
+        show_default=False,
         metavar="NS",
         rich_help_panel=_ISTIOD,
     ),
@@ -167,11 +183,12 @@ def target_of(
     bundle: str | None = None,
 ) -> Target:
     """The proxy a command reads, from its SOURCE, ``--admin``, live and ``--bundle`` options."""
+    from pdebug.cli.habits import admin_address
     from pdebug.sources import LiveOptions
 
     return Target.of(
-        source,
-        admin,
+        admin_address(source),
+        admin_address(admin),
         LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
         bundle,
     )
@@ -341,7 +358,11 @@ def endpoints_cmd(
     )
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
     return run_view(
-        target, output, fetch, lambda d, f: v.endpoints_view(d, flt, f.wide), clusters_json
+        target,
+        output,
+        fetch,
+        lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
+        clusters_json,
     )
 
 
@@ -377,7 +398,51 @@ def eds_cmd(
     target = target_of(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
     )
-    return run_view(target, output, Fetch.eds(cluster), lambda d, f: v.eds_view(d, flt))
+    return run_view(
+        target, output, Fetch.eds(cluster), lambda d, f: explain_empty(d, v.eds_view(d, flt), flt)
+    )
+
+
+def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
+    """The endpoints view; a dump without EDS also names the /clusters way."""
+    from pdebug.errors import MissingSection
+
+    try:
+        result: ViewResult = v.endpoints_view(data, flt, wide)
+    except MissingSection as exc:
+        if "endpoints section" not in exc.message:
+            raise
+        raise MissingSection(
+            exc.message,
+            hint="capture with EDS (config_dump?include_eds); a static cluster's endpoints "
+            "come from /clusters: pass the admin URL (pdebug endpoints localhost:15000) or "
+            "--clusters-json FILE (a saved GET /clusters?format=json)",
+        ) from exc
+    return result
+
+
+def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
+    """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
+    import dataclasses
+
+    from pdebug.views.table import Table
+
+    table = result.table
+    if not flt.empty or not isinstance(table, Table) or table.rows:
+        return result
+    if data.dump is None or data.health is not None:
+        return result
+    why = (
+        "this dump has no EDS (taken without ?include_eds)"
+        if not data.dump.has("endpoints")
+        else "no cluster of this dump gets endpoints from EDS"
+    )
+    note = (
+        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: "
+        "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
+        "(a saved GET /clusters?format=json)."
+    )
+    return dataclasses.replace(result, note=note)
 
 
 @app.command("secrets")
@@ -510,3 +575,34 @@ def all_cmd(
 
 
 _aliases(all_cmd, "a")
+
+
+@app.command(
+    "proxy-config",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def proxy_config_cmd(
+    view: Annotated[
+        str,
+        typer.Argument(
+            metavar="VIEW", help="A view, as istioctl names it.", autocompletion=complete_view
+        ),
+    ],
+) -> int:
+    """Run a view by its istioctl name (pdebug pc cluster POD is pdebug clusters POD).
+
+    VIEW is one of istioctl's names: cluster|clusters|c, listener|listeners|l,
+    route|routes|r, endpoint|endpoints|ep, secret|secrets|s, bootstrap|b, ecds, all|a,
+    eds, rootca-compare|rc. Everything after VIEW goes to that command, so a line from
+    istioctl's docs works with istioctl replaced by pdebug. log is not supported: pdebug
+    never changes Envoy's log levels (it only reads).
+
+    Example: pdebug proxy-config cluster productpage-v1-abc.default --fqdn reviews
+
+    Example: pdebug pc ep -f dump.json --status UNHEALTHY
+    """
+    # pdebug.cli.habits.normalize turns `proxy-config VIEW` into `VIEW`: never here.
+    raise AssertionError(f"proxy-config {view} was not rewritten")
+
+
+_aliases(proxy_config_cmd, "pc")

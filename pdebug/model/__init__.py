@@ -20,6 +20,8 @@ class ProxyData:
     health: ClustersStatus | None = None
     #: ``NAME.NS`` of the pod read, when a workload target (``deploy/x``) resolved to one.
     picked_pod: str | None = None
+    #: Envoy's ``/stats?format=json`` body, when asked for and available (``pdebug check``).
+    stats: bytes | None = None
 
     def need_dump(self, what: str) -> ConfigDump:
         """The config dump, or an error saying ``what`` needs one."""

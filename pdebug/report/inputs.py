@@ -106,6 +106,7 @@ def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:
         if health is None:
             raise InvalidInput(f"{plabel}/{bundle.CLUSTERS}: not a /clusters?format=json document")
         proxy.health = health
+    proxy.stats = files.get(bundle.STATS)  # pdebug check's PD603 (update_rejected)
     return proxy
 
 

@@ -126,6 +126,8 @@ class FileSource:
             from pdebug.errors import InvalidInput
 
             name = bundle.CLUSTERS if path.startswith("/clusters") else bundle.DUMP
+            if path.startswith("/stats"):
+                name = bundle.STATS
             if name not in self._files:
                 raise InvalidInput(
                     f"{self.label}: the bundle has no {name} for this proxy",
@@ -144,6 +146,11 @@ class FileSource:
 
         return self._files.get(bundle.CLUSTERS)
 
+    def document(self, name: str) -> bytes | None:
+        """A bundle's document ``name`` for this proxy (``None``: absent, or not a bundle)."""
+        self._read()
+        return None if self._files is None else self._files.get(name)
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -154,7 +161,7 @@ _HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):
 _IP_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$")
 _KUBE = re.compile(
     r"^(pod|pods|po|deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|"
-    r"daemonsets|rs|replicaset|replicasets)/",
+    r"daemonsets|rs|replicaset|replicasets|svc|service|services)/",
     re.I,
 )
 

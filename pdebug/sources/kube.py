@@ -79,10 +79,13 @@ _KINDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("sts", "statefulset", "statefulsets"), ("statefulset", "statefulsets")),
     **dict.fromkeys(("ds", "daemonset", "daemonsets"), ("daemonset", "daemonsets")),
     **dict.fromkeys(("rs", "replicaset", "replicasets"), ("replicaset", "replicasets")),
+    **dict.fromkeys(("svc", "service", "services"), ("service", "services")),
 }
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # DNS-1123 subdomain
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
-_TARGET_HINT = "e.g. pod/NAME, NAME.NAMESPACE, deploy/NAME -n NAMESPACE, sts/NAME, ds/NAME"
+_TARGET_HINT = (
+    "e.g. pod/NAME, NAME.NAMESPACE, deploy/NAME -n NAMESPACE, sts/NAME, ds/NAME, svc/NAME"
+)
 _SELECTOR_HINT = "label selector syntax: key=value,key!=value,key in (a,b)"
 _HANDSHAKE = re.compile(r"Handshake status (\d{3})")
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
@@ -134,7 +137,7 @@ def parse_target(text: str, namespace: str | None = None) -> KubeTarget:
     if known is None:
         raise UsageError(
             f"{text}: unknown kind {kind_text!r} (pdebug reads pods, deployments, "
-            "statefulsets, daemonsets and replicasets)",
+            "statefulsets, daemonsets, replicasets and services)",
             hint=_TARGET_HINT,
         )
     name, dot, suffix = rest.rpartition(".")
@@ -764,6 +767,13 @@ class KubeSource:
         spec = workload.get("spec") or {}
         selector = selector_text(spec.get("selector") or {})
         kind = self.target.kind
+        if not selector and kind == "service":
+            raise SourceUnavailable(
+                f"{self._display()}: the service has no selector, so no pods behind it "
+                "(ExternalName, or endpoints managed by hand)",
+                hint=f"name a pod instead: kubectl get endpointslices -n {self.namespace} "
+                f"-l kubernetes.io/service-name={self.target.name}",
+            )
         if not selector:
             raise SourceUnavailable(
                 f"{self._display()}: the {kind} has an empty selector, so no pods",
@@ -822,8 +832,8 @@ def owned_pods(
 ) -> list[Json]:
     """The pods a workload controls (a Deployment through its ReplicaSets)."""
     uid = (workload.get("metadata") or {}).get("uid")
-    if not uid:
-        return pods
+    if not uid or kind == "service":
+        return pods  # a service owns no pods: its selector is all there is
     owners = {uid}
     if kind == "deployment":
         try:
@@ -972,7 +982,10 @@ def _not_running_reason(status: Json) -> str:
 
 
 def selector_text(selector: Json) -> str:
-    """A LabelSelector object as a ``labelSelector`` query string."""
+    """A LabelSelector object (or a Service's plain map) as a ``labelSelector`` query string."""
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        # A Service's spec.selector is a plain map of labels.
+        return ",".join(f"{k}={v}" for k, v in sorted(selector.items()) if isinstance(v, str))
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []

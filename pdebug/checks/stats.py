@@ -1,0 +1,62 @@
+"""Checks over Envoy's stats (PD7xx): what a config dump cannot show.
+
+A rejected CDS or RDS update leaves no trace in ``/config_dump``: Envoy keeps the previous
+config and only counts the rejection (``cluster_manager.cds.update_rejected``,
+``http.<prefix>.rds.<name>.update_rejected``...). Needs ``/stats`` (a live proxy, or a
+bundle from ``pdebug dump``/``snapshot``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.context import Context
+
+_KINDS = (
+    (re.compile(r"^cluster_manager\.cds\.update_rejected$"), "CDS (clusters)"),
+    (re.compile(r"^listener_manager\.lds\.update_rejected$"), "LDS (listeners)"),
+    (re.compile(r"\.rds\.(?P<name>.+)\.update_rejected$"), "RDS (route config {name})"),
+    (re.compile(r"^cluster\.(?P<name>.+)\.update_rejected$"), "EDS (cluster {name})"),
+    (re.compile(r"^sds\.(?P<name>.+)\.update_rejected$"), "SDS (secret {name})"),
+    (
+        re.compile(r"^extension_config_discovery\.(?P<name>.+)\.update_rejected$"),
+        "ECDS ({name})",
+    ),
+)
+
+
+def _what(name: str) -> str:
+    for rx, text in _KINDS:
+        m = rx.search(name)
+        if m:
+            return text.format(**m.groupdict())
+    return "xDS"
+
+
+@check(
+    "PD603",
+    Severity.WARNING,
+    "xds-update-rejected",
+    "Envoy rejected xDS updates since it started (update_rejected stats): the dump shows "
+    "the config from before.",
+    ("stats",),
+)
+def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Each non-zero ``*.update_rejected`` counter is one finding."""
+    from pdebug.views import stats as v
+
+    assert ctx.proxy.stats is not None
+    for stat in v.rejected(v.parse(ctx.proxy.stats, f"{ctx.proxy.source} /stats")):
+        what = _what(stat.name)
+        yield this.finding(
+            f"stats/{stat.name}",
+            f"Envoy rejected {stat.value} {what} update(s) since it started; a rejected "
+            "update leaves the previous config in place and no trace in the dump",
+            'Envoy\'s log says why ("gRPC config for ... rejected"); pdebug diff POD shows '
+            "what istiod sent that the proxy does not have",
+        )
+
+
+CHECKS = (check_update_rejected,)

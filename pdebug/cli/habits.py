@@ -1,0 +1,357 @@
+"""istioctl's and kubectl's command-line habits, turned into pdebug's command line.
+
+:func:`normalize` rewrites the arguments before Typer parses them, so that a command line
+copied from istioctl's docs (with ``istioctl`` replaced by ``pdebug``) or typed with
+kubectl's muscle memory works, or fails naming exactly the part pdebug does not support:
+
+* ``proxy-config VIEW`` / ``pc VIEW`` with istioctl's view names and aliases; ``log``
+  is refused (pdebug only reads); ``x envoy-stats`` is ``stats``; ``help [COMMAND]``;
+* options before the command (``pdebug -n shop clusters pod/x``, ``-o wide``,
+  ``--context c status``) move after it, as kubectl allows;
+* ``-f/--file FILE`` (istioctl's saved-dump flag) is the SOURCE argument;
+* ``-o short`` (istioctl's name for the table) is ``-o table``; ``--verbose=false`` is
+  ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings.
+
+Pure argument work: no imports beyond the errors, so start-up does not pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pdebug.errors import UsageError
+
+T = TypeVar("T")
+
+#: istioctl proxy-config views (names and aliases) -> pdebug's command.
+VIEWS: dict[str, str] = {
+    **dict.fromkeys(("cluster", "clusters", "c"), "clusters"),
+    **dict.fromkeys(("listener", "listeners", "l"), "listeners"),
+    **dict.fromkeys(("route", "routes", "r"), "routes"),
+    **dict.fromkeys(("endpoint", "endpoints", "ep"), "endpoints"),
+    **dict.fromkeys(("secret", "secrets", "s"), "secrets"),
+    **dict.fromkeys(("bootstrap", "b"), "bootstrap"),
+    **dict.fromkeys(("ecds", "ec"), "ecds"),
+    **dict.fromkeys(("all", "a"), "all"),
+    "eds": "eds",
+    **dict.fromkeys(("rootca-compare", "rc"), "rootca-compare"),
+}
+_VIEW_LIST = "cluster|c, listener|l, route|r, endpoint|ep, secret|s, bootstrap|b, ecds, all, eds"
+
+#: Commands whose ``-o`` names a file to write, not a format.
+FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
+#: Commands with a ``--file`` of their own (``status --file`` is istiod's saved answer).
+OWN_FILE = frozenset({"status", "proxy-status", "ps"})
+#: Commands with ``--verbose/--no-verbose``.
+VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r"})
+
+#: Options that take a value, as they may come before the command (kubectl style).
+_VALUE_OPTS = frozenset(
+    {
+        "-n",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "-c",
+        "-o",
+        "--output",
+        "-i",
+        "--istio-namespace",
+        "--istioNamespace",
+        "-r",
+        "--revision",
+        "--timeout",
+        "--admin-port",
+        "--proxy-admin-port",
+        "--container",
+        "--admin",
+        "--bundle",
+        "-f",
+        "--file",
+    }
+)
+#: Options of the root itself; they stay before the command.
+_ROOT_OPTS = frozenset({"--version", "-h", "--help", "--install-completion", "--show-completion"})
+#: istioctl's spellings -> pdebug's.
+_RENAMED = {"--proxy-admin-port": "--admin-port", "--istioNamespace": "--istio-namespace"}
+_FALSE = frozenset({"false", "f", "0", "no"})
+_TRUE = frozenset({"true", "t", "1", "yes"})
+
+
+def _takes_value(arg: str) -> bool:
+    return arg in _VALUE_OPTS or arg in _RENAMED
+
+
+def _split_leading(args: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(root options, options to move after the command, the command and what follows)."""
+    root: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if arg in _ROOT_OPTS or arg == "--":
+            root.append(arg)
+            if arg == "--":
+                i += 1
+                break
+        elif "=" in arg and _takes_value(name):
+            moved.append(arg)
+        elif _takes_value(arg):
+            moved.extend(args[i : i + 2])
+            i += 1
+        elif len(arg) > 2 and arg[1] != "-" and _takes_value(arg[:2]):
+            moved.append(arg)  # -ndefault, -owide
+        else:
+            root.append(arg)  # unknown here: Click names it
+        i += 1
+    return root, moved, args[i:]
+
+
+def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
+    """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("-h", "--help"):
+            return "proxy-config", ["--help"]  # its own help (the registered command)
+        if arg.startswith("-") and arg != "-":
+            if _takes_value(arg):
+                i += 1
+            i += 1
+            continue
+        break
+    if i >= len(rest):
+        raise UsageError(
+            f"pdebug {pc} needs a view: {_VIEW_LIST}",
+            hint=f"e.g. pdebug {pc} cluster pod/NAME -n NS (or: pdebug clusters ...)",
+        )
+    view = rest[i]
+    others = rest[:i] + rest[i + 1 :]
+    if view in ("log", "o"):
+        raise UsageError(
+            f"pdebug {pc} log: pdebug does not change Envoy's log levels (it only reads)",
+            hint="istioctl proxy-config log POD --level LEVEL does; pdebug never changes "
+            "the cluster",
+        )
+    command = VIEWS.get(view)
+    if command is None:
+        raise UsageError(
+            f"pdebug {pc} {view}: istioctl has no such proxy-config view",
+            hint=f"views: {_VIEW_LIST}",
+        )
+    return command, others
+
+
+def _rewrite_options(command: str, rest: list[str]) -> list[str]:
+    """Per-command rewrites after the command name: -f, -o short, --verbose=BOOL, renames."""
+    files: list[str] = []
+    out: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            out.extend(rest[i:])
+            break
+        name, eq, value = arg.partition("=")
+        if name in _RENAMED:
+            arg = _RENAMED[name] + eq + value
+            name = _RENAMED[name]
+        if command not in OWN_FILE and name in ("-f", "--file"):
+            if eq:
+                files.append(value)
+            elif i + 1 < len(rest):
+                files.append(rest[i + 1])
+                i += 1
+            else:
+                raise UsageError(
+                    f"{arg} needs a FILE (a saved dump)", hint=f"e.g. pdebug {command} -f dump.json"
+                )
+            i += 1
+            continue
+        if command not in OWN_FILE and arg.startswith("-f") and len(arg) > 2 and arg[2] != "-":
+            files.append(arg[2:])  # -fdump.json
+            i += 1
+            continue
+        if name == "--verbose" and eq:
+            flag = _bool_flag(command, value)
+            if flag:
+                out.append(flag)
+            i += 1
+            continue
+        if command not in FILE_OUTPUT:
+            if name in ("-o", "--output") and not eq and i + 1 < len(rest):
+                out.extend([name, _format(rest[i + 1])])
+                i += 2
+                continue
+            if name in ("-o", "--output") and eq:
+                arg = f"{name}={_format(value)}"
+            elif arg.startswith("-o") and len(arg) > 2 and arg[2] != "-":
+                arg = "-o" + _format(arg[2:])
+        out.append(arg)
+        i += 1
+    if len(files) > 1:
+        raise UsageError(
+            f"-f/--file given {len(files)} times ({', '.join(files)})",
+            hint="give one saved dump; pdebug diff A B compares two",
+        )
+    return files + out
+
+
+def _format(value: str) -> str:
+    return "table" if value.lower() == "short" else value
+
+
+def _bool_flag(command: str, value: str) -> str | None:
+    low = value.lower()
+    if low not in _TRUE and low not in _FALSE:
+        raise UsageError(
+            f"--verbose={value}: not true or false", hint="--verbose=false or --no-verbose"
+        )
+    if command not in VERBOSE:
+        if low in _TRUE:
+            return None  # what pdebug prints anyway
+        raise UsageError(
+            f"pdebug {command} has no --verbose option",
+            hint="listeners and routes take --verbose=false (the same as --no-verbose)",
+        )
+    return "--verbose" if low in _TRUE else "--no-verbose"
+
+
+def normalize(args: list[str]) -> list[str]:
+    """``args`` as pdebug's own command line (see the module docstring)."""
+    root, moved, rest = _split_leading(args)
+    if not rest:
+        if not moved or set(root) & _ROOT_OPTS:
+            return root  # `pdebug -n x --help` is a request for help
+        raise UsageError(
+            f"missing COMMAND after {' '.join(moved)}",
+            hint="e.g. pdebug -n NS clusters pod/NAME; pdebug --help lists the commands",
+        )
+    command, rest = rest[0], rest[1:]
+    if command in ("proxy-config", "pc"):
+        command, rest = _view_of(command, rest)
+    elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
+        command, rest = "stats", rest[1:]
+    elif command == "help":
+        return root + (rest[:1] if rest else []) + ["--help"]
+    return root + [command] + _rewrite_options(command, moved + rest)
+
+
+def admin_address(text: str | None) -> str | None:
+    """An admin URL with a path (``http://localhost:9901/config_dump``) as its address.
+
+    pdebug asks the admin for the paths each view needs, so a path typed after the address
+    would only lead to a 404: it is dropped, with a note on stderr. Envoy's admin speaks
+    plain HTTP only, so ``https://`` is refused with a hint. Anything that is not an admin
+    address (a file, a pod, a bundle member) is returned as it is.
+    """
+    if not text:
+        return text
+    from pdebug.sources import classify
+
+    if classify(text) != "admin":
+        return text
+    import sys
+    import urllib.parse
+
+    full = text if "://" in text else "http://" + text
+    parts = urllib.parse.urlsplit(full)
+    if parts.scheme.lower() == "https":
+        raise UsageError(
+            f"{text}: Envoy's admin interface speaks plain HTTP, not HTTPS",
+            hint=f"use http://{parts.netloc}; for a pod: pdebug clusters pod/NAME -n NS "
+            "(a port-forward, no TLS needed)",
+        )
+    if parts.path in ("", "/") and not parts.query:
+        return text
+    address = f"{parts.scheme}://{parts.netloc}"
+    typed = parts.path + (f"?{parts.query}" if parts.query else "")
+    print(
+        f"note: reading the Envoy admin at {address} (pdebug asks it for the paths it needs; "
+        f"{typed} is not used)",
+        file=sys.stderr,
+    )
+    return address
+
+
+#: ``-o`` values that name a format: a mistake where ``-o`` names the file to write.
+FORMAT_NAMES = frozenset({"json", "yaml", "yml", "wide", "table", "markdown", "md", "short"})
+_FILE_EXAMPLE = {
+    "dump": "pdebug dump pod/NAME -o proxy.tar.gz",
+    "report": "pdebug report dump.json -o report.html",
+    "snapshot": "pdebug snapshot -n NS -o incident.tar.gz",
+}
+
+
+def file_output(command: str, value: str | None) -> None:
+    """Refuse a format name as the file ``-o`` of ``dump``, ``report`` and ``snapshot``."""
+    if value is not None and value.lower() in FORMAT_NAMES:
+        raise UsageError(
+            f"-o {value}: pdebug {command}'s -o names the file to write, not a format",
+            hint=f"e.g. {_FILE_EXAMPLE[command]} ('-o -' writes to stdout); the views take "
+            "-o json, yaml, wide...",
+        )
+
+
+def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
+    """``-o -``: write to a temporary file with ``write(path)``, then copy it to stdout.
+
+    Returns what ``write`` returned. A bundle is binary: it is refused on a terminal
+    (exit 2), as ``tar czf -`` does.
+    """
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    if sys.stdout.isatty():
+        raise UsageError(
+            f"-o -: pdebug {command} writes a binary bundle, not shown on a terminal",
+            hint=f"redirect it: pdebug {command} ... -o - > capture{suffix}",
+        )
+    with tempfile.TemporaryDirectory(prefix=".pdebug-stdout-") as tmp:
+        path = os.path.join(tmp, "capture" + suffix)
+        said = write(path)
+        sys.stdout.flush()
+        with open(path, "rb") as f:
+            shutil.copyfileobj(f, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    return said
+
+
+__all__ = ["FILE_OUTPUT", "VIEWS", "admin_address", "file_output", "normalize", "via_stdout"]
+
+
+def suggest_command(word: str, commands: list[tuple[str, bool]]) -> list[str]:
+    """Commands the user may have meant by ``word``, as their visible names.
+
+    ``commands`` is (name, hidden) for every registered name; a hidden one is an alias.
+    Aliases count when they match exactly or closely but are suggested as the command they
+    stand for. Short words (two letters) only match a command's beginning: difflib would
+    find ``r`` and ``c`` close to ``rc``, which helps nobody.
+    """
+    import difflib
+
+    word = word.lower()
+    canonical = {**{v: v for v in VIEWS.values()}, **VIEWS}
+    visible = [name for name, hidden in commands if not hidden]
+    every = [name for name, _ in commands] + list(VIEWS) + ["proxy-config", "pc"]
+
+    def shown(name: str) -> str:
+        return canonical.get(name, name) if canonical.get(name, name) in visible else name
+
+    found: list[str] = []
+    if word in VIEWS:
+        found.append(shown(word))
+    if len(word) <= 2:
+        found += [name for name in visible if name.startswith(word)]
+    else:
+        found += [name for name in visible if name.startswith(word[:4]) and len(word) >= 4]
+        found += [shown(n) for n in difflib.get_close_matches(word, every, n=4, cutoff=0.75)]
+    unique: list[str] = []
+    for name in found:
+        if name not in unique and name != word:
+            unique.append(name)
+    return unique[:3]

@@ -1,0 +1,78 @@
+"""``pdebug stats``: Envoy's statistics, filtered (istioctl experimental envoy-stats)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pdebug.cli import app
+from pdebug.cli.views import (
+    AdminOpt,
+    AdminPortOpt,
+    BundleOpt,
+    ContainerOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    OutputOpt,
+    SourceArg,
+    TimeoutOpt,
+    target_of,
+)
+
+
+@app.command("stats")
+def stats_cmd(
+    source: SourceArg = None,
+    filter: Annotated[  # noqa: A002 - the option's name
+        str | None,
+        typer.Option(
+            "--filter",
+            help="Only stats whose name matches this regular expression (searched anywhere).",
+            metavar="REGEX",
+        ),
+    ] = None,
+    output: OutputOpt = "table",
+    admin: AdminOpt = None,
+    bundle: BundleOpt = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    admin_port: AdminPortOpt = 15000,
+    container: ContainerOpt = "istio-proxy",
+    timeout: TimeoutOpt = 30.0,
+) -> int:
+    """Show Envoy's statistics, e.g. the update_rejected counters a dump cannot show.
+
+    A live proxy is asked for /stats?format=json; a file may be a saved /stats,
+    /stats?format=json or /stats/prometheus; a pdebug dump or snapshot bundle carries
+    the stats it captured. Wide adds the TYPE (Prometheus input says it).
+
+    Example: pdebug stats pod/productpage-v1-abc -n default --filter update_rejected
+
+    Example: pdebug stats snapshot.tar.gz:web-1.shop --filter '^cluster_manager' -o json
+    """
+    import sys
+
+    from pdebug.render import get_format
+    from pdebug.views import stats as v
+
+    fmt = get_format(output)
+    v.select([], filter)  # a bad --filter is a usage error before any I/O
+    target = target_of(
+        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    )
+    src = target.open()
+    try:
+        body = src.get("/stats?format=json")
+    finally:
+        src.close()
+    result = v.view(v.parse(body, src.label), filter)
+    text = fmt.render(result)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if result.note and not fmt.structured:
+        print(result.note, file=sys.stderr)
+    return 0
