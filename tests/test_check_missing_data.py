@@ -129,5 +129,5 @@ def test_eds_view_without_endpoints_section_says_unknown_not_none(pdebug, tmp_pa
     result = pdebug("eds", save(tmp_path, without("Endpoints")))
     assert result.code == 0
     assert result.out == "NAME     STATUS     LOCALITY     CLUSTER\n"
-    assert "no endpoints section" in result.err and "include_eds" in result.err
+    assert "has no EDS" in result.err and "include_eds" in result.err
     assert pdebug("eds", DUMP).err == ""

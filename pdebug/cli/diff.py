@@ -147,7 +147,7 @@ def diff_cmd(
         )
     from pdebug.cli.habits import admin_address
 
-    source, other = admin_address(source) or source, admin_address(other)
+    source, other = admin_address(source) or source, admin_address(other, "OTHER")
     options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
     fetch = Fetch(include_eds="endpoints" in kinds)
     if expected:

@@ -41,8 +41,9 @@ _VIEW_LIST = "cluster|c, listener|l, route|r, endpoint|ep, secret|s, bootstrap|b
 
 #: Commands whose ``-o`` names a file to write, not a format.
 FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
-#: Commands with a ``--file`` of their own (``status --file`` is istiod's saved answer).
-OWN_FILE = frozenset({"status", "proxy-status", "ps"})
+#: Commands with a ``--file`` of their own (``status --file`` is istiod's saved answer;
+#: ``zc -f`` is istioctl ztunnel-config's own, declared on each of its views).
+OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r"})
 
@@ -239,7 +240,7 @@ def normalize(args: list[str]) -> list[str]:
     return root + [command] + _rewrite_options(command, moved + rest)
 
 
-def admin_address(text: str | None) -> str | None:
+def admin_address(text: str | None, what: str = "SOURCE") -> str | None:
     """An admin URL with a path (``http://localhost:9901/config_dump``) as its address.
 
     pdebug asks the admin for the paths each view needs, so a path typed after the address
@@ -254,10 +255,10 @@ def admin_address(text: str | None) -> str | None:
     if classify(text) != "admin":
         return text
     import sys
-    import urllib.parse
 
-    full = text if "://" in text else "http://" + text
-    parts = urllib.parse.urlsplit(full)
+    from pdebug.sources.admin import check_admin_url
+
+    parts = check_admin_url(text, what)  # a port that is no port is named first
     if parts.scheme.lower() == "https":
         raise UsageError(
             f"{text}: Envoy's admin interface speaks plain HTTP, not HTTPS",

@@ -188,7 +188,7 @@ def target_of(
 
     return Target.of(
         admin_address(source),
-        admin_address(admin),
+        admin_address(admin, "--admin"),
         LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
         bundle,
     )
