@@ -175,7 +175,7 @@ class Target:
         if self.admin:
             from pdebug.sources.admin import AdminSource
 
-            return AdminSource(self.text, self.options.timeout)
+            return AdminSource(self.text, self.options.timeout, max_body=self.options.max_body)
         return open_source(self.text, self.options)
 
 

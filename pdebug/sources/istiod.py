@@ -326,7 +326,9 @@ class Istiod:
     def _url_replica(self) -> _Replica:
         assert self.url is not None
         port = urllib.parse.urlsplit(self.url).port or DEFAULT_PORT
-        client = AdminSource(self.url, self.options.timeout, label=self.url)
+        client = AdminSource(
+            self.url, self.options.timeout, label=self.url, max_body=self.options.max_body
+        )
         return _Replica(self.url, self.url, port, client)
 
     def _discover(self) -> list[_Replica]:
