@@ -13,6 +13,7 @@ from pdebug.cli.views import (
     ContainerOpt,
     ContextOpt,
     KubeconfigOpt,
+    MaxBodyOpt,
     NamespaceOpt,
     NoRedactOpt,
     TimeoutOpt,
@@ -51,6 +52,7 @@ def dump_cmd(
     admin_port: AdminPortOpt = 15000,
     container: ContainerOpt = "istio-proxy",
     timeout: TimeoutOpt = 60.0,
+    max_body: MaxBodyOpt = None,
 ) -> int:
     """Save a live proxy's config_dump?include_eds, /clusters and /server_info for later.
 
@@ -63,7 +65,9 @@ def dump_cmd(
     from pdebug.capture import capture_one
     from pdebug.sources import LiveOptions
 
-    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    options = LiveOptions(
+        timeout, namespace, context, kubeconfig, admin_port, container, max_body=max_body
+    )
     summary = capture_one(source, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

@@ -87,6 +87,31 @@ TimeoutOpt = Annotated[
         rich_help_panel=_LIVE,
     ),
 ]
+
+
+def _size(text: str) -> int:
+    """``--max-body`` SIZE -> bytes (a usage error otherwise)."""
+    from pdebug.sources.httpget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+MaxBodyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-body",
+        help="The largest answer to accept from a live proxy (default 1GiB, or "
+        "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
+        metavar="SIZE",
+        parser=_size,
+        show_default=False,
+        rich_help_panel=_LIVE,
+    ),
+]
+
 OutputOpt = Annotated[
     str,
     typer.Option("--output", "-o", help="table, wide, json, yaml or markdown.", metavar="FORMAT"),
