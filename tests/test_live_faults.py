@@ -303,7 +303,7 @@ def test_garbage(pdebug, hostile):
 def test_header_flood(pdebug, hostile):
     flood = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(80))
     server = hostile(("send", b"HTTP/1.1 200 OK\r\n" + flood), ("stream", 10**7, b"a"))
-    one_line(view(pdebug, server), "sent more than 64 KiB of status and headers")
+    one_line(view(pdebug, server), "sent more than 64 KiB of status line and headers")
 
 
 def test_announced_2gb_body(pdebug, hostile):

@@ -8,7 +8,15 @@ import urllib.parse
 from typing import Any, BinaryIO
 
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
-from pdebug.sources.httpget import Body, Deadline, HTTPFault, Response, Wire, max_body_from_env
+from pdebug.sources.httpget import (
+    Body,
+    Deadline,
+    HTTPFault,
+    Response,
+    Wire,
+    max_body_from_env,
+    printable,
+)
 
 #: Seconds between a dropped connection and the one retry (within the deadline).
 RETRY_PAUSE = 0.2
@@ -36,7 +44,8 @@ def status_error(
     """``LABEL HTTP 404AFTER (first line of the body)``."""
     snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
     return AdminHTTPError(
-        f"{label} HTTP {response.status}{after}" + (f" ({snippet[0]})" if snippet else ""),
+        f"{label} HTTP {response.status}{after}"
+        + (f" ({printable(snippet[0], 120, quote=False)})" if snippet else ""),
         response.status,
         hint=hint,
     )

@@ -20,9 +20,9 @@ not say what the server did. Here:
 
 from __future__ import annotations
 
+import io
 import os
 import re
-import select
 import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -148,36 +148,35 @@ class Body:
     def __init__(self, file: BinaryIO | None = None) -> None:
         self.file = file
         self.size = 0
-        self._buf = bytearray()
+        self._parts: list[bytes] = []
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: bytes) -> None:
         """Append ``data``."""
         if self.file is not None:
             self.file.write(data)
         else:
-            self._buf += data
+            self._parts.append(data)
         self.size += len(data)
 
     def reset(self) -> None:
         """Forget what was written (before a retry)."""
         self.size = 0
+        self._parts = []
         if self.file is not None:
             self.file.seek(0)
             self.file.truncate()
-        else:
-            self._buf = bytearray()
 
     def head(self, size: int = 120) -> bytes:
         """The first ``size`` bytes written (for an error message)."""
         if self.file is None:
-            return bytes(self._buf[:size])
+            return b"".join(self._parts)[:size] if len(self._parts) != 1 else self._parts[0][:size]
         self.file.seek(0)
         return self.file.read(size)
 
     def value(self) -> bytes:
-        """The bytes kept in memory (empty for a file body)."""
-        data, self._buf = bytes(self._buf), bytearray()
-        return data
+        """The bytes kept in memory (empty for a file body); a single read is not copied."""
+        parts, self._parts = self._parts, []
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @dataclass
@@ -191,26 +190,60 @@ class Response:
     keep_alive: bool = False
 
 
-def _printable(data: bytes, limit: int = 40) -> str:
-    """A short, quoted, escaped rendering of raw bytes (never a control character)."""
-    text = data[:limit].decode("latin-1")
+def printable(text: str | bytes, limit: int = 40, quote: bool = True) -> str:
+    """A short rendering of server-sent text with every control character escaped."""
+    raw = text.encode("latin-1", "replace") if isinstance(text, str) else text
+    shown = raw[:limit].decode("latin-1")
     out = "".join(
         c if " " <= c <= "~" else {"\r": "\\r", "\n": "\\n", "\t": "\\t"}.get(c, f"\\x{ord(c):02x}")
-        for c in text
+        for c in shown
     )
-    return f"'{out}'" + ("..." if len(data) > limit else "")
+    more = "..." if len(raw) > limit else ""
+    return f"'{out}'{more}" if quote else out + more
+
+
+class _DeadlineIO(io.RawIOBase):
+    """The socket as a raw stream whose every ``recv`` waits only for what is left.
+
+    ``deadline`` is the current request's; ``probe`` makes reads non-blocking (``None``
+    when nothing has arrived), to look at what is buffered without waiting.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = Deadline(0)
+        self.received = 0
+        self.probe = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        if self.probe:
+            self.sock.settimeout(0.0)
+            try:
+                n = int(self.sock.recv_into(buffer))
+            except OSError:  # nothing there yet (or the peer is gone): nothing more sent
+                return None
+        else:
+            self.sock.settimeout(self.deadline.remaining())
+            n = int(self.sock.recv_into(buffer))
+        self.received += n
+        return n
 
 
 class Wire:
-    """One HTTP/1.1 connection on ``sock`` (anything with ``recv``/``sendall``/``settimeout``).
+    """One HTTP/1.1 connection, for one GET after another (keep-alive).
 
-    Bytes read past one answer stay buffered for the next (keep-alive).
+    ``sock`` is anything with ``recv_into``, ``sendall`` and ``settimeout``: a TCP socket,
+    or the local end of a Kubernetes port-forward.
     """
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock
-        self._buf = bytearray()
-        self._received = 0  # bytes of the current answer received, for messages
+        self._raw = _DeadlineIO(sock)
+        self._reader = io.BufferedReader(self._raw, 65536)
 
     # ------------------------------------------------------------------ requests
 
@@ -225,15 +258,17 @@ class Wire:
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
             "User-Agent: pdebug\r\n\r\n"
         ).encode("latin-1", "replace")
-        self._received = 0
-        state = _State()
+        self._raw.deadline = deadline
+        state = _State(mark=self._raw.received)
         try:
             self.sock.settimeout(deadline.remaining())
             self.sock.sendall(request)
-            return self._read(deadline, max_body, body, state)
+            return self._read(max_body, body, state)
         except TimeoutError:
-            raise HTTPFault(_timeout(deadline, state, self._received), timed_out=True) from None
+            self._progress(state)
+            raise HTTPFault(_timeout(deadline, state), timed_out=True) from None
         except ConnectionResetError:
+            self._progress(state)
             raise HTTPFault(_where(state, "reset the connection"), dropped=True) from None
         except BrokenPipeError:
             raise HTTPFault(
@@ -242,58 +277,56 @@ class Wire:
         except OSError as exc:
             raise HTTPFault(f"the connection failed ({exc.strerror or exc})") from None
 
+    def _progress(self, state: _State) -> None:
+        """After a failed read: how much of the answer had come (body bytes, or any)."""
+        state.received = self._raw.received - state.mark
+        if state.phase == "body":
+            state.got = max(state.got, self._raw.received - state.body_mark)
+
+    def _buffered(self) -> int:
+        """Bytes received but not consumed yet (never waits)."""
+        self._raw.probe = True
+        try:
+            return len(self._reader.peek(1))
+        finally:
+            self._raw.probe = False
+
     # ------------------------------------------------------------------ reading
 
-    def _fill(self, deadline: Deadline, want: int = _CHUNK) -> bool:
-        """Receive more bytes; ``False`` at the end of the stream."""
-        self.sock.settimeout(deadline.remaining())
-        data = self.sock.recv(want)
-        if not data:
-            return False
-        self._received += len(data)
-        self._buf += data
-        return True
+    def _line(self, state: _State, what: str) -> bytes | None:
+        """One line of the head (CRLF or LF kept); ``None`` at the end of the stream."""
+        left = MAX_HEAD - state.head
+        line = self._reader.readline(left + 1)
+        if not line:
+            return None
+        state.head += len(line)
+        if state.head > MAX_HEAD or not line.endswith(b"\n") and len(line) > left:
+            raise HTTPFault(f"sent more than {format_size(MAX_HEAD)} of {what}")
+        return line
 
-    def _line(self, deadline: Deadline, state: _State) -> bytes | None:
-        """One header-block line (CRLF or LF kept), ``None`` at the end of the stream."""
-        while True:
-            end = self._buf.find(b"\n")
-            if end >= 0:
-                line = bytes(self._buf[: end + 1])
-                del self._buf[: end + 1]
-                state.head += len(line)
-                if state.head > MAX_HEAD:
-                    raise HTTPFault(f"sent more than {format_size(MAX_HEAD)} of status and headers")
-                return line
-            if state.head + len(self._buf) > MAX_HEAD:
-                raise HTTPFault(f"sent more than {format_size(MAX_HEAD)} of status and headers")
-            if not self._fill(deadline, 65536):
-                if self._buf:
-                    line = bytes(self._buf)
-                    self._buf.clear()
-                    return line
-                return None
-
-    def _read(self, deadline: Deadline, max_body: int, body: Body, state: _State) -> Response:
+    def _read(self, max_body: int, body: Body, state: _State) -> Response:
         for _ in range(MAX_INFORMATIONAL + 1):
-            response = self._head(deadline, state)
+            response = self._head(state)
             if response.status >= 200:
                 break
-            state.informational = f"{response.status} {response.reason}".strip()
+            state.informational = printable(
+                f"{response.status} {response.reason}".strip(), 60, False
+            )
         else:
             raise HTTPFault(
                 f"sent {MAX_INFORMATIONAL} informational (1xx) answers and no final one"
             )
-        state.phase = "body"
         headers = response.headers
         encoding = headers.get("transfer-encoding", "").strip().lower()
         length = headers.get("content-length")
+        state.phase = "body"
+        state.body_mark = self._raw.received - self._buffered()
         if response.status in (204, 304):
             return response
         if encoding:
-            if encoding.replace(" ", "").split(",")[-1] != "chunked" or "," in encoding:
-                raise HTTPFault(f"sent an unsupported Transfer-Encoding ({encoding[:40]})")
-            self._chunked(deadline, max_body, body, state)
+            if encoding != "chunked":
+                raise HTTPFault(f"sent an unsupported Transfer-Encoding ({printable(encoding)})")
+            self._chunked(max_body, body, state)
         elif length is not None:
             total = _content_length(length)
             if total > max_body:
@@ -303,60 +336,48 @@ class Wire:
                     too_large=True,
                 )
             state.total = total
-            self._exactly(total, deadline, body, state)
-            extra = bytes(self._buf[:20])
-            if not extra and self._readable_now():
+            self._exactly(total, body, state)
+            if self._buffered():
+                self._raw.probe = True
                 try:
-                    self.sock.settimeout(0.001)
-                    extra = self.sock.recv(20)
-                except OSError:  # a timeout or a reset: nothing more was sent
-                    extra = b""
-            if extra:
+                    extra = self._reader.peek(20)[:20]
+                finally:
+                    self._raw.probe = False
                 raise HTTPFault(
                     f"sent more bytes than its Content-Length ({total}) announced "
-                    f"(then {_printable(extra, 20)})"
+                    f"(then {printable(extra, 20)})"
                 )
         else:
-            self._until_close(deadline, max_body, body, state)
+            self._until_close(max_body, body, state)
             response.keep_alive = False
         response.size = body.size
         return response
 
-    def _readable_now(self) -> bool:
-        fileno = getattr(self.sock, "fileno", None)
-        if fileno is None:
-            return False
-        try:
-            ready, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        return bool(ready)
-
-    def _head(self, deadline: Deadline, state: _State) -> Response:
+    def _head(self, state: _State) -> Response:
         """The status line and headers of one answer."""
         state.phase = "status"
-        first = self._line(deadline, state)
+        start = self._reader.peek(5)[:5]  # waits for a first byte only
+        if start and not (start.startswith(b"HTTP/") or b"HTTP/".startswith(start)):
+            said = self._reader.peek(40)
+            raise HTTPFault(f"sent no valid HTTP status line (it began {printable(said)})")
+        first = self._line(state, "status line and headers")
         if first is None:
-            if state.informational:
-                raise HTTPFault(
-                    f"answered {state.informational}, then closed the connection", dropped=True
-                )
-            raise HTTPFault("closed the connection without answering", dropped=True)
+            raise HTTPFault(_where(state, "closed the connection"), dropped=True)
         match = _STATUS.fullmatch(first)
         if match is None or match[1] != b"1":
-            said = first + bytes(self._buf[:40])
+            said = first
             if not said.strip():
                 raise HTTPFault("sent an empty line instead of an HTTP status line")
-            raise HTTPFault(f"sent no valid HTTP status line (it began {_printable(said)})")
+            raise HTTPFault(f"sent no valid HTTP status line (it began {printable(said)})")
         minor, status = int(match[2]), int(match[3])
         reason = first[len(b"HTTP/1.1 000") :].strip().decode("latin-1")
         state.phase = "headers"
         headers: dict[str, str] = {}
         count = 0
         while True:
-            line = self._line(deadline, state)
+            line = self._line(state, "status line and headers")
             if line is None:
-                raise HTTPFault("closed the connection in the middle of the headers", dropped=True)
+                raise HTTPFault(_where(state, "closed the connection"), dropped=True)
             if line in (b"\r\n", b"\n"):
                 break
             count += 1
@@ -364,63 +385,57 @@ class Wire:
                 raise HTTPFault(f"sent more than {MAX_HEADERS} header fields")
             name, colon, value = line.partition(b":")
             if not colon or not name or name != name.strip() or b" " in name:
-                raise HTTPFault(f"sent a malformed header line ({_printable(line)})")
+                raise HTTPFault(f"sent a malformed header line ({printable(line)})")
             key = name.decode("latin-1").lower()
             text = value.strip().decode("latin-1")
-            if key == "content-length" and key in headers and headers[key] != text:
-                raise HTTPFault("sent two different Content-Length headers")
-            headers[key] = (
-                f"{headers[key]}, {text}" if key in headers and key != "content-length" else text
-            )
+            if key in headers:
+                if key == "content-length" and headers[key] != text:
+                    raise HTTPFault("sent two different Content-Length headers")
+                if key != "content-length":
+                    text = f"{headers[key]}, {text}"
+            headers[key] = text
         connection = headers.get("connection", "").lower()
         keep = "close" not in connection and (minor >= 1 or "keep-alive" in connection)
         return Response(status, reason, headers, keep_alive=keep)
 
-    def _exactly(self, total: int, deadline: Deadline, body: Body, state: _State) -> None:
-        """Read a body of ``total`` bytes."""
+    def _exactly(self, total: int, body: Body, state: _State) -> None:
+        """Read a body of ``total`` bytes: in one piece into memory, in 1 MiB pieces to a file."""
         while state.got < total:
-            if not self._buf and not self._fill(deadline, min(_CHUNK, total - state.got)):
+            want = total - state.got if body.file is None else min(_CHUNK, total - state.got)
+            data = self._reader.read(want)
+            body.write(data)
+            state.got += len(data)
+            if len(data) < want:
                 raise HTTPFault(
                     f"closed the connection after {state.got} of {total} bytes", dropped=True
                 )
-            take = min(len(self._buf), total - state.got)
-            body.write(memoryview(self._buf)[:take])
-            del self._buf[:take]
-            state.got += take
 
-    def _until_close(self, deadline: Deadline, max_body: int, body: Body, state: _State) -> None:
+    def _until_close(self, max_body: int, body: Body, state: _State) -> None:
         """Read a body delimited by the end of the connection."""
         while True:
-            if self._buf:
-                if state.got + len(self._buf) > max_body:
-                    raise HTTPFault(
-                        f"answer exceeds the {format_size(max_body)} limit (--max-body)",
-                        too_large=True,
-                    )
-                body.write(self._buf)
-                state.got += len(self._buf)
-                self._buf.clear()
-            if not self._fill(deadline):
+            data = self._reader.read1(_CHUNK)
+            if not data:
                 return
+            state.got += len(data)
+            if state.got > max_body:
+                raise HTTPFault(
+                    f"answer exceeds the {format_size(max_body)} limit (--max-body)",
+                    too_large=True,
+                )
+            body.write(data)
 
-    def _chunked(self, deadline: Deadline, max_body: int, body: Body, state: _State) -> None:
+    def _chunked(self, max_body: int, body: Body, state: _State) -> None:
         """Read a ``Transfer-Encoding: chunked`` body (and its trailers)."""
         state.chunked = True
+        cut = "closed the connection after {} bytes of a chunked body"
         while True:
-            state.head = 0  # each chunk-size line is bounded on its own
-            line = self._line(deadline, state)
+            state.head = 0  # each size line is bounded on its own
+            line = self._line(state, "chunk size line")
             if line is None:
-                raise HTTPFault(
-                    f"closed the connection after {state.got} bytes of a chunked body",
-                    dropped=True,
-                )
+                raise HTTPFault(cut.format(state.got), dropped=True)
             digits = line.split(b";", 1)[0].strip()
-            if (
-                not digits
-                or len(digits) > 16
-                or not all(c in b"0123456789abcdefABCDEF" for c in digits)
-            ):
-                raise HTTPFault(f"sent an invalid chunk size line ({_printable(line)})")
+            if not _HEX.fullmatch(digits):
+                raise HTTPFault(f"sent an invalid chunk size line ({printable(line)})")
             size = int(digits, 16)
             if size == 0:
                 break
@@ -431,26 +446,20 @@ class Wire:
                 )
             end = state.got + size
             while state.got < end:
-                if not self._buf and not self._fill(deadline, min(_CHUNK, end - state.got)):
-                    raise HTTPFault(
-                        f"closed the connection after {state.got} bytes of a chunked body",
-                        dropped=True,
-                    )
-                take = min(len(self._buf), end - state.got)
-                body.write(memoryview(self._buf)[:take])
-                del self._buf[:take]
-                state.got += take
-            crlf = self._line(deadline, state)
+                want = end - state.got if body.file is None else min(_CHUNK, end - state.got)
+                data = self._reader.read(want)
+                body.write(data)
+                state.got += len(data)
+                if len(data) < want:
+                    raise HTTPFault(cut.format(state.got), dropped=True)
+            crlf = self._line(state, "chunk size line")
+            if crlf is None:
+                raise HTTPFault(cut.format(state.got), dropped=True)
             if crlf not in (b"\r\n", b"\n"):
-                if crlf is None:
-                    raise HTTPFault(
-                        f"closed the connection after {state.got} bytes of a chunked body",
-                        dropped=True,
-                    )
                 raise HTTPFault("sent a chunk longer than its size line announced")
         state.head = 0
         while True:  # trailers, up to the empty line
-            line = self._line(deadline, state)
+            line = self._line(state, "trailers")
             if line is None or line in (b"\r\n", b"\n"):
                 return
 
@@ -459,20 +468,24 @@ class Wire:
 class _State:
     """Progress through one answer, for limits and messages."""
 
+    mark: int = 0  # bytes received on the connection before this answer
     phase: str = "status"
     head: int = 0
+    received: int = 0
+    body_mark: int = 0  # bytes received on the connection before the body
     got: int = 0
     total: int | None = None
     chunked: bool = False
     informational: str = ""
 
 
+_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+
+
 def _content_length(text: str) -> int:
     value = text.strip()
     if not value.isdigit() or len(value) > 19:
-        raise HTTPFault(
-            f"sent an invalid Content-Length ({_printable(value.encode('latin-1', 'replace'))})"
-        )
+        raise HTTPFault(f"sent an invalid Content-Length ({printable(value)})")
     return int(value)
 
 
@@ -489,7 +502,7 @@ def _where(state: _State, what: str) -> str:
     return f"{what} without answering"
 
 
-def _timeout(deadline: Deadline, state: _State, received: int) -> str:
+def _timeout(deadline: Deadline, state: _State) -> str:
     """Why the deadline passed, in words."""
     within = f"within {deadline.seconds:g}s"
     if state.phase == "body":
@@ -497,6 +510,6 @@ def _timeout(deadline: Deadline, state: _State, received: int) -> str:
         return f"no complete answer {within} (got {state.got}{total} bytes of the body)"
     if state.informational:
         return f"answered {state.informational}, then no final answer {within}"
-    if state.phase == "headers" or received:
+    if state.phase == "headers" or state.received:
         return f"no complete answer {within} (the status line and headers were not finished)"
     return f"no answer {within}"
