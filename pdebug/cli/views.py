@@ -81,7 +81,7 @@ TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds to wait for the proxy or the API server.",
+        help="Seconds a whole request to the proxy (or the API server) may take.",
         metavar="SECONDS",
         min=0.1,
         rich_help_panel=_LIVE,
