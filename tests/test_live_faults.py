@@ -72,8 +72,9 @@ class HostileServer:
     client goes away).
     """
 
-    def __init__(self, script: Sequence[Step]) -> None:
+    def __init__(self, script: Sequence[Step], wait_request: bool = True) -> None:
         self.script = list(script)
+        self.wait_request = wait_request
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -101,7 +102,7 @@ class HostileServer:
         try:
             conn.settimeout(5)
             request = b""
-            while b"\r\n\r\n" not in request:
+            while self.wait_request and b"\r\n\r\n" not in request:
                 data = conn.recv(4096)
                 if not data:
                     return
@@ -166,8 +167,8 @@ class HostileServer:
 def hostile() -> Iterator[Any]:
     servers: list[HostileServer] = []
 
-    def make(*script: Step) -> HostileServer:
-        server = HostileServer(script)
+    def make(*script: Step, wait_request: bool = True) -> HostileServer:
+        server = HostileServer(script, wait_request)
         servers.append(server)
         return server
 
@@ -355,6 +356,20 @@ def test_bad_max_body_setting_is_a_usage_error(pdebug, hostile, monkeypatch, tmp
     assert result.code == ExitCode.USAGE and "--max-body" in result.err
 
 
+@pytest.mark.parametrize(
+    ("script", "needle"),
+    [
+        ([("drip", b"\x16\x03\x03\x00\x40" + b"\x00" * 64, 0.05)], "no TLS handshake within 1s"),
+        ([("send", answer()), ("close",)], "TLS failed ("),
+    ],
+    ids=["drip", "plain-http"],
+)
+def test_https_handshake_is_bounded_too(pdebug, hostile, script, needle):
+    server = hostile(*script, wait_request=False)
+    https = server.url.replace("http://", "https://")
+    one_line(run(pdebug, "clusters", https, "--timeout", str(TIMEOUT)), needle)
+
+
 def test_a_slow_but_steady_answer_within_the_timeout_is_fine(pdebug, hostile):
     body = answer()
     server = hostile(("drip", body[:40], 0.005), ("send", body[40:]), ("close",))
@@ -455,6 +470,8 @@ def test_faults_of_istiod(pdebug, hostile, script, needle):
     timed = run(pdebug, "status", "--istiod", server.url, "--timeout", str(TIMEOUT))
     line = one_line(timed, needle)
     assert server.url in line
+    if "status line" in needle:
+        assert "monitoring port" in timed.result.err  # the hint fits what went wrong
 
 
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")
@@ -545,6 +562,26 @@ def test_generated_faults(pdebug, seed):
             assert all(line.startswith(("pdebug: error: ", "hint: ")) for line in lines)
         else:
             assert json.dumps("httpbin") and "httpbin" in result.out, description
+
+
+@pytest.mark.usefixtures("no_ambient_config", "kube_warm")
+def test_generated_faults_through_the_port_forward(pdebug, kube: kd.KubeDouble, kubeconfig):
+    rng = random.Random(7)
+    for i, (description, script, allowed) in enumerate(_mutations(rng, 6)):
+        server = HostileServer(script)
+        kube.add_pod(f"web-{i}", forwards={15000: server.address})
+        try:
+            timed = run(
+                pdebug, "clusters", f"pod/web-{i}", "--kubeconfig", kubeconfig, "--timeout", "1"
+            )
+        finally:
+            server.stop()
+        result = timed.result
+        assert result.code in allowed, (description, result)
+        assert "Traceback" not in result.err, (description, result.err)
+        assert timed.seconds <= 1 + KUBE_SLACK, (description, timed.seconds, result.err)
+        if result.code:
+            assert result.err.startswith(f"pdebug: error: pod/web-{i}.default: "), description
 
 
 def test_readme_documents_the_deadline_and_the_limit():

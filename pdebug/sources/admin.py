@@ -31,6 +31,18 @@ class AdminHTTPError(SourceUnavailable):
         self.status = status
 
 
+class AnswerError(SourceUnavailable):
+    """The server's answer broke HTTP, did not complete in time, or was too large.
+
+    Attributes:
+        fault: What the server did (``fault.timed_out``, ``fault.too_large``...).
+    """
+
+    def __init__(self, message: str, fault: HTTPFault, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.fault = fault
+
+
 def normalise_admin_url(text: str) -> str:
     """``localhost:15000`` -> ``http://localhost:15000`` (no trailing slash)."""
     if "://" not in text:
@@ -73,6 +85,8 @@ class AdminSource:
             raise InvalidInput(f"{url}: not an Envoy admin URL", hint="e.g. http://127.0.0.1:15000")
         try:
             port = parsed.port
+            if port == 0:
+                raise ValueError(port)
         except ValueError:
             raise UsageError(
                 f"{url}: the port is not a number from 1 to 65535",
@@ -154,30 +168,42 @@ class AdminSource:
             sock.close()
 
     def _tls(self, sock: Any, host: str, url: str, deadline: Deadline) -> Any:
+        """The TLS handshake, bounded by the deadline as a whole (not per read)."""
+        import select
         import ssl
 
+        hint = "is this an HTTPS port? Envoy's admin is usually plain http://"
         try:
-            sock.settimeout(deadline.remaining())
-            return ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            tls = ssl.create_default_context().wrap_socket(
+                sock, server_hostname=host, do_handshake_on_connect=False
+            )
+            tls.setblocking(False)
+            while True:
+                try:
+                    tls.do_handshake()
+                    return tls
+                except ssl.SSLWantReadError:
+                    select.select([tls], [], [], deadline.remaining())
+                except ssl.SSLWantWriteError:
+                    select.select([], [tls], [], deadline.remaining())
         except TimeoutError:
             raise SourceUnavailable(
-                f"{url}: no TLS handshake within {self.timeout:g}s",
-                hint="is this an HTTPS port? Envoy's admin is usually plain http://",
+                f"{url}: no TLS handshake within {self.timeout:g}s", hint=hint
             ) from None
         except (ssl.SSLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc.strerror or exc
             raise SourceUnavailable(
-                f"{url}: TLS failed ({getattr(exc, 'reason', None) or exc.strerror or exc})",
-                hint="is this an HTTPS port? Envoy's admin is usually plain http://",
+                f"{url}: TLS failed ({printable(str(reason), 120, quote=False)})", hint=hint
             ) from None
 
-    def _fault(self, url: str, fault: HTTPFault) -> SourceUnavailable:
+    def _fault(self, url: str, fault: HTTPFault) -> AnswerError:
         if fault.timed_out:
             hint = "Envoy may be stuck, overloaded or the dump huge; raise --timeout"
         elif fault.too_large:
             hint = LIMIT_HINT
         else:
             hint = "is this an Envoy admin port? a proxy or load balancer in between may break it"
-        return SourceUnavailable(f"{url}: {fault.message}", hint=hint)
+        return AnswerError(f"{url}: {fault.message}", fault, hint=hint)
 
     def close(self) -> None:
         """Nothing kept open between requests."""

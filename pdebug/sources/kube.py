@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pdebug.errors import SourceUnavailable, UsageError
-from pdebug.sources.admin import LIMIT_HINT, status_error
+from pdebug.sources.admin import LIMIT_HINT, AnswerError, status_error
 from pdebug.sources.httpget import Body, Deadline, HTTPFault, Wire, max_body_from_env
 
 if TYPE_CHECKING:
@@ -653,12 +653,13 @@ class PodForward:
                 after=f" to {path}",
             )
 
-    def _fault(self, path: str, fault: HTTPFault) -> SourceUnavailable:
+    def _fault(self, path: str, fault: HTTPFault) -> AnswerError:
         """The server on the port broke HTTP, was too slow or too large: its words, a hint."""
         where = f"{self.label}: the {self.service} on port {self.port}"
         if fault.message == f"no answer within {self.cluster.timeout:g}s":
-            return SourceUnavailable(
+            return AnswerError(
                 f"{where} did not answer {path} within {self.cluster.timeout:g}s",
+                fault,
                 hint=f"the {self.service} may be stuck or the answer huge; raise --timeout",
             )
         if fault.timed_out:
@@ -667,7 +668,7 @@ class PodForward:
             hint = LIMIT_HINT
         else:
             hint = f"is port {self.port} the {self.service}'s port?"
-        return SourceUnavailable(f"{where}, {path}: {fault.message}", hint=hint)
+        return AnswerError(f"{where}, {path}: {fault.message}", fault, hint=hint)
 
 
 _REFUSED_HINT = {
