@@ -303,6 +303,19 @@ def test_closed_without_answering(pdebug, hostile):
     assert server.accepted == 2
 
 
+@pytest.mark.parametrize(
+    ("sent", "needle"),
+    [
+        (b"HTTP/1.1 20", "closed the connection in the middle of the status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", "closed the connection in the middle of the headers"),
+    ],
+)
+def test_closed_inside_the_head(pdebug, hostile, sent, needle):
+    server = hostile(("send", sent), ("close",))
+    one_line(view(pdebug, server), needle)
+    assert server.accepted == 2
+
+
 def test_http_0_9(pdebug, hostile):
     server = hostile(("send", DUMP), ("close",))
     one_line(view(pdebug, server), "sent no valid HTTP status line (it began '{\\n")
@@ -588,3 +601,30 @@ def test_readme_documents_the_deadline_and_the_limit():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "--max-body" in readme and "PDEBUG_MAX_BODY" in readme and "1 GiB" in readme
     assert "whole request" in readme
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1GiB", 1 << 30),
+        ("2G", 2 << 30),
+        ("500M", 500 << 20),
+        ("512k", 512 << 10),
+        ("1048576", 1 << 20),
+        ("1.5 GiB", 3 << 29),
+        ("4tb", 4 << 40),
+    ],
+)
+def test_parse_size(text, size):
+    from pdebug.sources.httpget import format_size, parse_size
+
+    assert parse_size(text) == size
+    assert parse_size(format_size(size).replace(" ", "")) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "1 GB extra", "100", "0"])
+def test_parse_size_refuses(text):
+    from pdebug.sources.httpget import parse_size
+
+    with pytest.raises(ValueError):
+        parse_size(text)

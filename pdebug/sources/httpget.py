@@ -302,6 +302,14 @@ class Wire:
         state.head += len(line)
         if state.head > MAX_HEAD or not line.endswith(b"\n") and len(line) > left:
             raise HTTPFault(f"sent more than {format_size(MAX_HEAD)} of {what}")
+        if not line.endswith(b"\n"):  # the stream ended inside the line
+            if state.phase == "body":
+                raise HTTPFault(
+                    f"closed the connection after {state.got} bytes of a chunked body",
+                    dropped=True,
+                )
+            where = "the status line" if state.phase == "status" else "the headers"
+            raise HTTPFault(f"closed the connection in the middle of {where}", dropped=True)
         return line
 
     def _read(self, max_body: int, body: Body, state: _State) -> Response:
