@@ -467,6 +467,35 @@ def test_faults_through_the_port_forward(pdebug, hostile, kube: kd.KubeDouble, k
     assert line.startswith("pdebug: error: pod/web-1.default: ")
 
 
+@pytest.mark.usefixtures("no_ambient_config")
+def test_dump_through_the_port_forward_streams_to_disk(
+    pdebug, hostile, kube: kd.KubeDouble, kubeconfig, tmp_path
+):
+    padded = DUMP.rstrip()[:-1] + b', "pad": "' + b" " * (16 << 20) + b'"}'
+    server = hostile(
+        ("send", ok_head(None, "Transfer-Encoding: chunked\r\n") + chunked(padded, 1 << 20)),
+        ("stall",),
+    )
+    kube.add_pod("web-1", forwards={15000: server.address})
+    out = tmp_path / "web.json"
+    tracemalloc.start()
+    try:
+        result = pdebug("dump", "pod/web-1", "--kubeconfig", kubeconfig, "-o", out, "--no-redact")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.code == 0, result.err
+    assert out.read_bytes() == padded
+    assert peak < 12 << 20, peak
+
+    cut = tmp_path / "cut.tar.gz"
+    timed = run(
+        pdebug, "dump", "pod/web-1", "--kubeconfig", kubeconfig, "-o", cut, "--max-body", "1M"
+    )
+    one_line(timed, "answer exceeds the 1 MiB limit (--max-body)", slack=KUBE_SLACK)
+    assert sorted(os.listdir(tmp_path)) == ["kubeconfig", "web.json"]  # no output, no stage
+
+
 # --------------------------------------------------------------------------- istiod
 
 

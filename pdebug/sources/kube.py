@@ -719,10 +719,17 @@ class KubeSource:
                 target and the hint says what to check).
             AdminHTTPError: Envoy answered another status than 200.
         """
+        return self._forward().get(path)
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET an admin path straight into ``file`` (``pdebug dump``); the body's size."""
+        return self._forward().get_to(path, file)
+
+    def _forward(self) -> PodForward:
         if self._http is None:
             self._resolve()
             assert self._http is not None
-        return self._http.get(path)
+        return self._http
 
     def close(self) -> None:
         """Close the HTTP connection and the port-forward (idempotent)."""
