@@ -467,7 +467,7 @@ def test_faults_through_the_port_forward(pdebug, hostile, kube: kd.KubeDouble, k
     assert line.startswith("pdebug: error: pod/web-1.default: ")
 
 
-@pytest.mark.usefixtures("no_ambient_config")
+@pytest.mark.usefixtures("no_ambient_config", "kube_warm")
 def test_dump_through_the_port_forward_streams_to_disk(
     pdebug, hostile, kube: kd.KubeDouble, kubeconfig, tmp_path
 ):
@@ -486,7 +486,7 @@ def test_dump_through_the_port_forward_streams_to_disk(
         tracemalloc.stop()
     assert result.code == 0, result.err
     assert out.read_bytes() == padded
-    assert peak < 12 << 20, peak
+    assert peak < 10 << 20, peak  # the same for 8 or 32 MB: about 5 MB of relay buffers
 
     cut = tmp_path / "cut.tar.gz"
     timed = run(
