@@ -32,6 +32,9 @@ from conftest import ISTIOCTL, Result
 
 from pdebug.errors import ExitCode
 
+#: A thread that dies of an exception (the client's port-forward relay) is a failure here.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 DUMP = (ISTIOCTL / "proxy-config-all/config_dump.json").read_bytes()
 TIMEOUT = 1.0
 SLACK = 0.6  # start-up of the command, the retry pause, thread scheduling
@@ -456,7 +459,9 @@ def kube_warm() -> None:
 
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")
 @pytest.mark.parametrize("fault", sorted(KUBE_FAULTS))
-def test_faults_through_the_port_forward(pdebug, hostile, kube: kd.KubeDouble, kubeconfig, fault):
+def test_faults_through_the_port_forward(
+    pdebug, hostile, kube: kd.KubeDouble, kubeconfig, capsys, fault
+):
     script, needle = KUBE_FAULTS[fault]
     server = hostile(*script)
     kube.add_pod("web-1", forwards={15000: server.address})
@@ -465,6 +470,9 @@ def test_faults_through_the_port_forward(pdebug, hostile, kube: kd.KubeDouble, k
     )
     line = one_line(timed, needle, slack=KUBE_SLACK)
     assert line.startswith("pdebug: error: pod/web-1.default: ")
+    server.stop()
+    time.sleep(0.2)  # the client's relay thread ends after pdebug closed its side
+    assert "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")
@@ -607,7 +615,7 @@ def test_generated_faults(pdebug, seed):
 
 
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")
-def test_generated_faults_through_the_port_forward(pdebug, kube: kd.KubeDouble, kubeconfig):
+def test_generated_faults_through_the_port_forward(pdebug, kube: kd.KubeDouble, kubeconfig, capsys):
     rng = random.Random(7)
     for i, (description, script, allowed) in enumerate(_mutations(rng, 6)):
         server = HostileServer(script)
@@ -624,6 +632,8 @@ def test_generated_faults_through_the_port_forward(pdebug, kube: kd.KubeDouble, 
         assert timed.seconds <= 1 + KUBE_SLACK, (description, timed.seconds, result.err)
         if result.code:
             assert result.err.startswith(f"pdebug: error: pod/web-{i}.default: "), description
+    time.sleep(0.2)  # a relay thread that dies late must not print either
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_readme_documents_the_deadline_and_the_limit():

@@ -539,6 +539,8 @@ class PodForward:
         """Open a fresh port-forward to the port; its local socket."""
         from kubernetes.stream.ws_client import portforward_call
 
+        _quiet_forward_threads()
+
         forward, self._forward = self._forward, None
         if forward is not None:
             forward.close()
@@ -620,15 +622,15 @@ class PodForward:
             response = self._wire.get(f"127.0.0.1:{port}", path, deadline, self.max_body, body)
         except HTTPFault as fault:
             said = self._kubelet_error()
-            if said is None and fault.dropped:
-                # The stream ended from the far side. The client's proxy thread has stopped
-                # without closing its WebSocket: close it here, or the socket leaks.
-                websocket = getattr(self._forward, "websocket", None)
-                self.close()
-                if websocket is not None:
-                    websocket.shutdown()
-                raise _Dropped(fault.message) from None
+            # The client's proxy thread may have stopped (the stream ended from the far
+            # side) or may die now that the local socket closes mid-answer: either way it
+            # leaves its WebSocket open, so close that here, or the connection leaks.
+            websocket = getattr(self._forward, "websocket", None)
             self.close()
+            if websocket is not None:
+                websocket.shutdown()
+            if said is None and fault.dropped:
+                raise _Dropped(fault.message) from None
             if said is None:
                 raise self._fault(path, fault) from None
             if "connection refused" in said.lower():
@@ -669,6 +671,34 @@ class PodForward:
         else:
             hint = f"is port {self.port} the {self.service}'s port?"
         return AnswerError(f"{where}, {path}: {fault.message}", fault, hint=hint)
+
+
+#: The name the ``kubernetes`` client gives its port-forward relay threads.
+_FORWARD_THREAD = "Kubernetes port forward proxy"
+
+
+def _quiet_forward_threads() -> None:
+    """Keep the client's port-forward threads from printing tracebacks on stderr.
+
+    When pdebug gives up on an answer (a fault, ``--timeout``, ``--max-body``) it closes
+    its end of the forward while the relay thread still has data for it; the thread then
+    dies of ``ConnectionResetError`` (or, once the WebSocket is shut, of another error),
+    which Python prints as ``Exception in thread ...`` with a traceback. pdebug has already
+    reported what happened, in one line; those threads' deaths are expected. Every other
+    thread's exception still goes to the previous hook.
+    """
+    previous = threading.excepthook
+    if getattr(previous, "pdebug_forward_quiet", False):
+        return
+
+    def hook(args: Any) -> None:
+        name = str(getattr(args.thread, "name", "") or "")
+        if name.startswith(_FORWARD_THREAD):
+            return
+        previous(args)
+
+    hook.pdebug_forward_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 _REFUSED_HINT = {
