@@ -162,7 +162,8 @@ class AdminSource:
         try:
             if p.scheme == "https":
                 sock = self._tls(sock, host, url, deadline)
-            where = host if self._port in (80, 443) else f"{host}:{self._port}"
+            name = f"[{host}]" if ":" in host else host  # an IPv6 address
+            where = name if self._port in (80, 443) else f"{name}:{self._port}"
             return Wire(sock).get(where, (p.path or "") + path, deadline, self.max_body, body)
         finally:
             sock.close()
