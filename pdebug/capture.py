@@ -1,12 +1,25 @@
-"""Capture a live proxy into a bundle (``pdebug dump``)."""
+"""Capture a live proxy into a bundle (``pdebug dump``).
+
+Every document is streamed from the proxy to a file in a hidden stage directory beside
+the output (so a 240 MB ``config_dump?include_eds`` is never held whole in memory while
+it is read), redacted there, checked to be a config dump, then published atomically: the
+bundle is written from the staged files, or the staged dump is renamed to ``NAME.json``.
+The stage is removed whatever happens (an error, Ctrl-C).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import mmap
 import os
 import re
+import shutil
+import tempfile
+from typing import Any, BinaryIO
 
 from pdebug import bundle
-from pdebug.atomic import check_writable, write_atomic
+from pdebug.atomic import cannot_write, check_writable
 from pdebug.errors import InvalidInput, UsageError
 from pdebug.redact import redact_bytes
 from pdebug.sources import LiveOptions, open_source
@@ -34,6 +47,8 @@ def capture_one(
 
     Raises:
         UsageError: a wrong extension, or ``output`` exists (and ``force`` is not set).
+        SourceUnavailable: the proxy cannot be read (within ``--timeout``, ``--max-body``).
+        InvalidInput: the proxy's answer is not a config dump.
     """
     if not output.endswith((".tar.gz", ".tgz", ".json")):
         raise UsageError(
@@ -55,23 +70,107 @@ def capture_one(
             f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
-    files: dict[str, bytes] = {}
+    as_json = output.endswith(".json")
     try:
-        for name, path in PATHS.items():
-            if output.endswith(".json") and name != bundle.DUMP:
-                continue
-            body = bytes(source.get(path))
-            files[name] = redact_bytes(body) if redact else body
+        stage = tempfile.mkdtemp(
+            prefix=".pdebug-dump-", dir=os.path.dirname(os.path.abspath(output))
+        )
+    except OSError as exc:
+        raise cannot_write(output, exc) from None
+    try:
+        staged: dict[str, str] = {}
+        try:
+            # The label names the pod once the first GET found it: stage under a neutral name.
+            os.mkdir(os.path.join(stage, "proxy"))
+            for name, path in PATHS.items():
+                if as_json and name != bundle.DUMP:
+                    continue
+                staged[name] = os.path.join(stage, "proxy", name)
+                with open(staged[name], "w+b") as fh:
+                    _stream(source, path, fh)
+                    if redact:
+                        _redact_in_place(fh)
+        finally:
+            source.close()
+        _check_dump(staged[bundle.DUMP], source.label)
+        size = sum(os.path.getsize(path) for path in staged.values())
+        if as_json:
+            _publish(staged[bundle.DUMP], output)
+        else:
+            proxy = proxy_name(source.label)
+            os.rename(os.path.join(stage, "proxy"), os.path.join(stage, proxy))
+            manifest = bundle.new_manifest({"source": source.label})
+            manifest["proxies"] = [
+                {
+                    "name": proxy,
+                    "source": source.label,
+                    "files": {name: _entry(os.path.join(stage, proxy, name)) for name in staged},
+                    "errors": [],
+                }
+            ]
+            bundle.write_tree(output, stage, manifest, [f"{proxy}/{name}" for name in staged])
     finally:
-        source.close()
+        shutil.rmtree(stage, ignore_errors=True)
+    return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
+
+
+def _stream(source: Any, path: str, fh: BinaryIO) -> None:
+    """GET ``path`` into ``fh``: streamed when the source can, else through memory."""
+    get_to = getattr(source, "get_to", None)
+    if get_to is not None:
+        get_to(path, fh)
+    else:
+        fh.write(bytes(source.get(path)))
+
+
+def _redact_in_place(fh: BinaryIO) -> None:
+    """Redact the file's content (read through a map; the result is written back)."""
+    fh.flush()
+    if os.fstat(fh.fileno()).st_size == 0:
+        return
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        redacted = redact_bytes(mapped)  # type: ignore[arg-type]  # any buffer works
+    fh.seek(0)
+    fh.truncate()
+    fh.write(redacted)
+    fh.flush()
+
+
+def _check_dump(path: str, label: str) -> None:
+    """Fail unless the staged file is an Envoy config dump (read through a map)."""
     from pdebug.model.load import load
 
-    if load(files[bundle.DUMP], source.label).dump is None:
-        raise InvalidInput(f"{source.label}: the admin did not answer with a config dump")
-    if output.endswith(".json"):
-        write_atomic(output, files[bundle.DUMP])
-    else:
-        proxy = bundle.CapturedProxy(proxy_name(source.label), source.label, files)
-        bundle.write_bundle(output, [proxy], {"source": source.label})
-    size = sum(len(b) for b in files.values())
-    return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            is_dump = load(b"", label).dump is not None  # raises: the answer was empty
+        else:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                is_dump = load(memoryview(mapped), label).dump is not None
+            finally:
+                with contextlib.suppress(BufferError):  # a slice still referenced: GC frees it
+                    mapped.close()
+    if not is_dump:
+        raise InvalidInput(f"{label}: the admin did not answer with a config dump")
+
+
+def _entry(path: str) -> dict[str, Any]:
+    """The manifest ``files`` entry of a staged file (as :func:`bundle.file_entry`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+        return {"sha256": digest.hexdigest(), "bytes": fh.tell()}
+
+
+def _publish(staged: str, output: str) -> None:
+    """Move the staged file to ``output`` atomically, with normal file rights."""
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(staged, 0o666 & ~umask)
+        os.replace(staged, output)
+    except OSError as exc:
+        raise cannot_write(output, exc) from None

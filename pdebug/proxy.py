@@ -178,7 +178,9 @@ class Target:
         if self.admin:
             from pdebug.sources.admin import AdminSource
 
-            return AdminSource(self.text, self.options.timeout, what="--admin")
+            return AdminSource(
+                self.text, self.options.timeout, max_body=self.options.max_body, what="--admin"
+            )
         return open_source(self.text, self.options)
 
 

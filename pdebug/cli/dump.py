@@ -13,6 +13,7 @@ from pdebug.cli.views import (
     ContainerOpt,
     ContextOpt,
     KubeconfigOpt,
+    MaxBodyOpt,
     NamespaceOpt,
     NoRedactOpt,
     TimeoutOpt,
@@ -51,6 +52,7 @@ def dump_cmd(
     admin_port: AdminPortOpt = 15000,
     container: ContainerOpt = "istio-proxy",
     timeout: TimeoutOpt = 60.0,
+    max_body: MaxBodyOpt = None,
 ) -> int:
     """Save a live proxy's config_dump?include_eds, /clusters and /server_info for later.
 
@@ -66,7 +68,9 @@ def dump_cmd(
 
     file_output("dump", output)
     source = admin_address(source) or source
-    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    options = LiveOptions(
+        timeout, namespace, context, kubeconfig, admin_port, container, max_body=max_body
+    )
     if output == "-":  # the bundle on stdout, as report -o - writes the page there
         summary = via_stdout(
             "dump",

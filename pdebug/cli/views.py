@@ -90,12 +90,37 @@ TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds to wait for the proxy or the API server.",
+        help="Seconds a whole request to the proxy (or the API server) may take.",
         metavar="SECONDS",
         min=0.1,
         rich_help_panel=_LIVE,
     ),
 ]
+
+
+def _size(text: str) -> int:
+    """``--max-body`` SIZE -> bytes (a usage error otherwise)."""
+    from pdebug.sources.httpget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+MaxBodyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-body",
+        help="The largest answer to accept from a live proxy (default 1GiB, or "
+        "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
+        metavar="SIZE",
+        parser=_size,
+        show_default=False,
+        rich_help_panel=_LIVE,
+    ),
+]
+
 OutputOpt = Annotated[
     str,
     typer.Option(

@@ -30,6 +30,7 @@ class LiveOptions:
     kubeconfig: str | None = None
     admin_port: int = 15000
     container: str = "istio-proxy"
+    max_body: int | None = None  # bytes per answer; None: PDEBUG_MAX_BODY, else 1 GiB
 
 
 class Source(Protocol):
@@ -193,7 +194,7 @@ def open_source(text: str, options: LiveOptions | None = None) -> Source:
     if kind == "admin":
         from pdebug.sources.admin import AdminSource
 
-        return AdminSource(text, options.timeout)
+        return AdminSource(text, options.timeout, max_body=options.max_body)
     if kind == "kube":
         from pdebug.sources.kube import KubeSource
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 import time
 import urllib.parse
+from typing import Any, BinaryIO
 
 from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.sources.httpget import (
+    Body,
+    Deadline,
+    HTTPFault,
+    Response,
+    Wire,
+    max_body_from_env,
+    printable,
+)
 
-#: Transient failures worth one more try (a dropped connection, a reset).
-_TRANSIENT = (ConnectionResetError, http.client.RemoteDisconnected, http.client.IncompleteRead)
+#: Seconds between a dropped connection and the one retry (within the deadline).
+RETRY_PAUSE = 0.2
+LIMIT_HINT = "raise the limit with --max-body SIZE (pdebug dump) or PDEBUG_MAX_BODY=SIZE, e.g. 2GiB"
 
 
 class AdminHTTPError(SourceUnavailable):
@@ -19,6 +29,18 @@ class AdminHTTPError(SourceUnavailable):
     def __init__(self, message: str, status: int, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.status = status
+
+
+class AnswerError(SourceUnavailable):
+    """The server's answer broke HTTP, did not complete in time, or was too large.
+
+    Attributes:
+        fault: What the server did (``fault.timed_out``, ``fault.too_large``...).
+    """
+
+    def __init__(self, message: str, fault: HTTPFault, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.fault = fault
 
 
 def normalise_admin_url(text: str) -> str:
@@ -52,39 +74,91 @@ def check_admin_url(text: str, what: str = "SOURCE") -> urllib.parse.SplitResult
     return parsed
 
 
+def status_error(
+    label: str, response: Response, body: bytes, hint: str, after: str = ""
+) -> AdminHTTPError:
+    """``LABEL HTTP 404AFTER (first line of the body)``."""
+    snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
+    return AdminHTTPError(
+        f"{label} HTTP {response.status}{after}"
+        + (f" ({printable(snippet[0], 120, quote=False)})" if snippet else ""),
+        response.status,
+        hint=hint,
+    )
+
+
 class AdminSource:
-    """GETs against an Envoy admin address, with a bounded timeout and one retry."""
+    """GETs against an Envoy admin address.
+
+    ``timeout`` bounds each whole GET (connecting, the answer, and one retry of a dropped
+    connection); ``max_body`` bounds each answer (``None``: ``PDEBUG_MAX_BODY``, else 1 GiB).
+    """
 
     live = True
 
     def __init__(
-        self, url: str, timeout: float = 30.0, label: str | None = None, what: str = "SOURCE"
+        self,
+        url: str,
+        timeout: float = 30.0,
+        label: str | None = None,
+        max_body: int | None = None,
+        what: str = "SOURCE",
     ) -> None:
         self.url = normalise_admin_url(url)
-        self._parsed = check_admin_url(url, what)
+        parsed = check_admin_url(url, what)
+        self._parsed = parsed
+        self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self.timeout = timeout
+        self.max_body = max_body if max_body is not None else max_body_from_env()
         self.label = label or self.url
 
     def get(self, path: str) -> bytes:
-        """GET ``path``; one retry on a transient drop; errors name the URL and a hint."""
-        try:
-            return self._get(path)
-        except _TRANSIENT:
-            time.sleep(0.2)
-            return self._get(path)
+        """GET ``path``; the body on HTTP 200; errors name the URL and a hint.
 
-    def _get(self, path: str) -> bytes:
-        p = self._parsed
-        conn_cls = (
-            http.client.HTTPSConnection if p.scheme == "https" else http.client.HTTPConnection
-        )
-        port = p.port or (443 if p.scheme == "https" else 80)
+        Raises:
+            SourceUnavailable: unreachable, too slow, too large, or not HTTP.
+            AdminHTTPError: Envoy answered another status than 200.
+        """
+        body = Body()
+        self._get(path, body)
+        return body.value()
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET ``path`` straight into ``file`` (from its start); the body's size."""
+        body = Body(file)
+        self._get(path, body)
+        return body.size
+
+    def _get(self, path: str, body: Body) -> None:
+        deadline = Deadline(self.timeout)
         url = f"{self.url}{path}"
-        conn = conn_cls(p.hostname or "", port, timeout=self.timeout)
         try:
-            conn.request("GET", (p.path or "") + path, headers={"Accept": "application/json"})
-            resp = conn.getresponse()
-            body = resp.read()
+            try:
+                response = self._once(path, deadline, body)
+            except HTTPFault as fault:
+                if not fault.dropped or deadline.left() <= RETRY_PAUSE:
+                    raise
+                time.sleep(RETRY_PAUSE)
+                body.reset()
+                response = self._once(path, deadline, body)
+        except HTTPFault as fault:
+            raise self._fault(url, fault) from None
+        if response.status != 200:
+            data = body.head()
+            raise status_error(
+                f"{url}: Envoy answered",
+                response,
+                data,
+                "check the admin path and that this is an Envoy admin port",
+            )
+
+    def _once(self, path: str, deadline: Deadline, body: Body) -> Response:
+        """One connection, one GET."""
+        p = self._parsed
+        host = p.hostname or ""
+        url = f"{self.url}{path}"
+        try:
+            sock: Any = socket.create_connection((host, self._port), timeout=deadline.remaining())
         except ConnectionRefusedError:
             raise SourceUnavailable(
                 f"{url}: connection refused (nothing listens there)",
@@ -92,26 +166,59 @@ class AdminSource:
             ) from None
         except TimeoutError:
             raise SourceUnavailable(
-                f"{url}: no answer within {self.timeout:g}s",
-                hint="Envoy may be overloaded or the dump huge; raise --timeout",
+                f"{url}: could not connect within {self.timeout:g}s",
+                hint="is the address right and reachable? or raise --timeout",
             ) from None
         except socket.gaierror as exc:
             raise SourceUnavailable(f"{url}: unknown host ({exc.strerror})") from None
-        except _TRANSIENT:
-            raise
         except OSError as exc:
             raise SourceUnavailable(f"{url}: {exc.strerror or exc}") from None
+        try:
+            if p.scheme == "https":
+                sock = self._tls(sock, host, url, deadline)
+            name = f"[{host}]" if ":" in host else host  # an IPv6 address
+            where = name if self._port in (80, 443) else f"{name}:{self._port}"
+            return Wire(sock).get(where, (p.path or "") + path, deadline, self.max_body, body)
         finally:
-            conn.close()
-        if resp.status != 200:
-            snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
-            raise AdminHTTPError(
-                f"{url}: Envoy answered HTTP {resp.status}"
-                + (f" ({snippet[0]})" if snippet else ""),
-                resp.status,
-                hint="check the admin path and that this is an Envoy admin port",
+            sock.close()
+
+    def _tls(self, sock: Any, host: str, url: str, deadline: Deadline) -> Any:
+        """The TLS handshake, bounded by the deadline as a whole (not per read)."""
+        import select
+        import ssl
+
+        hint = "is this an HTTPS port? Envoy's admin is usually plain http://"
+        try:
+            tls = ssl.create_default_context().wrap_socket(
+                sock, server_hostname=host, do_handshake_on_connect=False
             )
-        return body
+            tls.setblocking(False)
+            while True:
+                try:
+                    tls.do_handshake()
+                    return tls
+                except ssl.SSLWantReadError:
+                    select.select([tls], [], [], deadline.remaining())
+                except ssl.SSLWantWriteError:
+                    select.select([], [tls], [], deadline.remaining())
+        except TimeoutError:
+            raise SourceUnavailable(
+                f"{url}: no TLS handshake within {self.timeout:g}s", hint=hint
+            ) from None
+        except (ssl.SSLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc.strerror or exc
+            raise SourceUnavailable(
+                f"{url}: TLS failed ({printable(str(reason), 120, quote=False)})", hint=hint
+            ) from None
+
+    def _fault(self, url: str, fault: HTTPFault) -> AnswerError:
+        if fault.timed_out:
+            hint = "Envoy may be stuck, overloaded or the dump huge; raise --timeout"
+        elif fault.too_large:
+            hint = LIMIT_HINT
+        else:
+            hint = "is this an Envoy admin port? a proxy or load balancer in between may break it"
+        return AnswerError(f"{url}: {fault.message}", fault, hint=hint)
 
     def close(self) -> None:
         """Nothing kept open between requests."""

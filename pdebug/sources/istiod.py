@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pdebug.errors import InvalidInput, PdebugError, SourceUnavailable, UsageError
-from pdebug.sources.admin import AdminHTTPError, AdminSource, normalise_admin_url
+from pdebug.sources.admin import AdminHTTPError, AdminSource, AnswerError, normalise_admin_url
 
 if TYPE_CHECKING:
     from pdebug.model.syncz import IstiodAnswer, SyncDocument
@@ -326,7 +326,9 @@ class Istiod:
     def _url_replica(self) -> _Replica:
         assert self.url is not None
         port = urllib.parse.urlsplit(self.url).port or DEFAULT_PORT
-        client = AdminSource(self.url, self.options.timeout, label=self.url)
+        client = AdminSource(
+            self.url, self.options.timeout, label=self.url, max_body=self.options.max_body
+        )
         return _Replica(self.url, self.url, port, client)
 
     def _discover(self) -> list[_Replica]:
@@ -409,6 +411,15 @@ class Istiod:
     def _unreachable(self, replica: _Replica, exc: SourceUnavailable) -> SourceUnavailable:
         """The port-forward or the connection failed: keep the message, fit the hint."""
         text = exc.message.lower()
+        if isinstance(exc, AnswerError):
+            if exc.fault.too_large:
+                return exc  # the hint says how to raise the limit
+            if not exc.fault.timed_out:
+                return SourceUnavailable(
+                    exc.message,
+                    hint=f"is port {replica.port} istiod's monitoring port? (the pod's "
+                    f"{PORT_ANNOTATION} annotation, else {DEFAULT_PORT})",
+                )
         if "connection refused" in text:
             if self.url is not None:
                 hint = (

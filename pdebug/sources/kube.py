@@ -36,18 +36,18 @@ Facts about the ``kubernetes`` client (v37) this module relies on:
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pdebug.errors import SourceUnavailable, UsageError
-from pdebug.sources.admin import AdminHTTPError
+from pdebug.sources.admin import LIMIT_HINT, AnswerError, status_error
+from pdebug.sources.httpget import Body, Deadline, HTTPFault, Wire, max_body_from_env
 
 if TYPE_CHECKING:
     from pdebug.sources import LiveOptions
@@ -159,20 +159,6 @@ def parse_target(text: str, namespace: str | None = None) -> KubeTarget:
 
 class _Dropped(Exception):
     """The port-forward stream broke without a kubelet error: worth one more try."""
-
-
-class _ForwardedConnection(http.client.HTTPConnection):
-    """HTTP/1.1 to a pod port over a port-forward socket, opened on demand."""
-
-    def __init__(self, port: int, timeout: float, open_socket: Callable[[], Any]) -> None:
-        super().__init__("127.0.0.1", port, timeout=timeout)
-        self._open_socket = open_socket
-
-    def connect(self) -> None:
-        """Open a (new) port-forward instead of dialling TCP."""
-        sock = self._open_socket()
-        sock.settimeout(self.timeout)
-        self.sock = sock
 
 
 class KubeCluster:
@@ -503,6 +489,8 @@ class PodForward:
 
     The connection is kept alive across calls and reopened once if the stream drops.
     ``service`` names what listens on the port in messages (``Envoy admin``, ``istiod``).
+    ``--timeout`` bounds each whole GET: opening the port-forward (when it is not open
+    yet), the answer, and the one retry; the body is bounded by ``--max-body``.
     """
 
     def __init__(
@@ -514,41 +502,63 @@ class PodForward:
         self.port = port
         self.label = label
         self.service = service
+        limit = cluster.options.max_body
+        self.max_body: int = limit if limit is not None else max_body_from_env()
         self._forward: Any = None
-        self._conn: _ForwardedConnection | None = None
+        self._wire: Wire | None = None
 
     def get(self, path: str) -> bytes:
         """GET ``path``; the body on HTTP 200.
 
         Raises:
-            SourceUnavailable: The port-forward cannot be opened or the port does not answer.
+            SourceUnavailable: The port-forward cannot be opened, the port does not answer
+                in time, or answers something that is not HTTP or is too large.
             AdminHTTPError: The server answered another status than 200.
         """
+        body = Body()
+        self._get(path, body)
+        return body.value()
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET ``path`` straight into ``file`` (from its start); the body's size."""
+        body = Body(file)
+        self._get(path, body)
+        return body.size
+
+    def _get(self, path: str, body: Body) -> None:
+        deadline = Deadline(self.cluster.timeout)
         try:
-            return self._fetch(path)
-        except _Dropped:
-            time.sleep(0.1)
-        try:
-            return self._fetch(path)
+            self._fetch(path, deadline, body)
+            return
         except _Dropped as exc:
-            raise SourceUnavailable(
-                f"{self.label}: the port-forward broke twice while reading {path} ({exc})",
-                hint="the API server or kubelet closed the stream; try again, or check the pod "
-                f"with: kubectl describe pod {self.pod} -n {self.namespace}",
-            ) from None
+            if deadline.left() <= 0.1:
+                raise self._broke(path, exc, "once") from None
+            time.sleep(0.1)
+            body.reset()
+        try:
+            self._fetch(path, deadline, body)
+        except _Dropped as exc:
+            raise self._broke(path, exc, "twice") from None
+
+    def _broke(self, path: str, exc: _Dropped, times: str) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"{self.label}: the port-forward broke {times} while reading {path} ({exc})",
+            hint="the API server or kubelet closed the stream; try again, or check the pod "
+            f"with: kubectl describe pod {self.pod} -n {self.namespace}",
+        )
 
     def close(self) -> None:
         """Close the HTTP connection and the port-forward (idempotent)."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        self._wire = None
         forward, self._forward = self._forward, None
         if forward is not None:
             forward.close()
 
-    def _open_socket(self) -> Any:
+    def _open_socket(self, deadline: Deadline) -> Any:
         """Open a fresh port-forward to the port; its local socket."""
         from kubernetes.stream.ws_client import portforward_call
+
+        _quiet_forward_threads()
 
         forward, self._forward = self._forward, None
         if forward is not None:
@@ -571,7 +581,7 @@ class PodForward:
 
         thread = threading.Thread(target=run, name="pdebug-port-forward", daemon=True)
         thread.start()
-        thread.join(timeout)
+        thread.join(max(deadline.left(), 0.0))
         if thread.is_alive():
             # The thread is left behind (daemon): the client gives no way to cancel it.
             raise SourceUnavailable(
@@ -622,33 +632,26 @@ class PodForward:
         error = forward.error(self.port)
         return str(error).strip() if error else None
 
-    def _fetch(self, path: str) -> bytes:
+    def _fetch(self, path: str, deadline: Deadline, body: Body) -> None:
         """One GET over the (kept-alive) forwarded connection."""
-        port, timeout = self.port, self.cluster.timeout
-        if self._conn is None:
-            self._conn = _ForwardedConnection(port, timeout, self._open_socket)
+        port = self.port
+        if self._wire is None:
+            self._wire = Wire(self._open_socket(deadline))
         try:
-            self._conn.request("GET", path, headers={"Accept": "application/json"})
-            resp = self._conn.getresponse()
-            body = resp.read()
-        except TimeoutError:
-            self.close()
-            raise SourceUnavailable(
-                f"{self.label}: the {self.service} on port {port} did not answer {path} within "
-                f"{timeout:g}s",
-                hint=f"the {self.service} may be stuck or the answer huge; raise --timeout",
-            ) from None
-        except (http.client.HTTPException, OSError) as exc:
+            response = self._wire.get(f"127.0.0.1:{port}", path, deadline, self.max_body, body)
+        except HTTPFault as fault:
             said = self._kubelet_error()
-            if said is None:
-                # The stream ended from the far side. The client's proxy thread has stopped
-                # without closing its WebSocket: close it here, or the socket leaks.
-                websocket = getattr(self._forward, "websocket", None)
-                self.close()
-                if websocket is not None:
-                    websocket.shutdown()
-                raise _Dropped(_first_line(exc) or type(exc).__name__) from None
+            # The client's proxy thread may have stopped (the stream ended from the far
+            # side) or may die now that the local socket closes mid-answer: either way it
+            # leaves its WebSocket open, so close that here, or the connection leaks.
+            websocket = getattr(self._forward, "websocket", None)
             self.close()
+            if websocket is not None:
+                websocket.shutdown()
+            if said is None and fault.dropped:
+                raise _Dropped(fault.message) from None
+            if said is None:
+                raise self._fault(path, fault) from None
             if "connection refused" in said.lower():
                 raise SourceUnavailable(
                     f"{self.label}: nothing listens on port {port} in the pod "
@@ -659,15 +662,62 @@ class PodForward:
                 f"{self.label}: the port-forward to port {port} failed: {said}",
                 hint=f"kubectl describe pod {self.pod} -n {self.namespace}",
             ) from None
-        if resp.status != 200:
-            snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
-            raise AdminHTTPError(
-                f"{self.label}: {self.service} answered HTTP {resp.status} to {path}"
-                + (f" ({snippet[0]})" if snippet else ""),
-                resp.status,
-                hint=_STATUS_HINT.get(self.service, "check the path"),
+        if not response.keep_alive:
+            self.close()
+        if response.status != 200:
+            data = body.head()
+            raise status_error(
+                f"{self.label}: {self.service} answered",
+                response,
+                data,
+                _STATUS_HINT.get(self.service, "check the path"),
+                after=f" to {path}",
             )
-        return body
+
+    def _fault(self, path: str, fault: HTTPFault) -> AnswerError:
+        """The server on the port broke HTTP, was too slow or too large: its words, a hint."""
+        where = f"{self.label}: the {self.service} on port {self.port}"
+        if fault.message == f"no answer within {self.cluster.timeout:g}s":
+            return AnswerError(
+                f"{where} did not answer {path} within {self.cluster.timeout:g}s",
+                fault,
+                hint=f"the {self.service} may be stuck or the answer huge; raise --timeout",
+            )
+        if fault.timed_out:
+            hint = f"the {self.service} may be stuck or the answer huge; raise --timeout"
+        elif fault.too_large:
+            hint = LIMIT_HINT
+        else:
+            hint = f"is port {self.port} the {self.service}'s port?"
+        return AnswerError(f"{where}, {path}: {fault.message}", fault, hint=hint)
+
+
+#: The name the ``kubernetes`` client gives its port-forward relay threads.
+_FORWARD_THREAD = "Kubernetes port forward proxy"
+
+
+def _quiet_forward_threads() -> None:
+    """Keep the client's port-forward threads from printing tracebacks on stderr.
+
+    When pdebug gives up on an answer (a fault, ``--timeout``, ``--max-body``) it closes
+    its end of the forward while the relay thread still has data for it; the thread then
+    dies of ``ConnectionResetError`` (or, once the WebSocket is shut, of another error),
+    which Python prints as ``Exception in thread ...`` with a traceback. pdebug has already
+    reported what happened, in one line; those threads' deaths are expected. Every other
+    thread's exception still goes to the previous hook.
+    """
+    previous = threading.excepthook
+    if getattr(previous, "pdebug_forward_quiet", False):
+        return
+
+    def hook(args: Any) -> None:
+        name = str(getattr(args.thread, "name", "") or "")
+        if name.startswith(_FORWARD_THREAD):
+            return
+        previous(args)
+
+    hook.pdebug_forward_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 _REFUSED_HINT = {
@@ -718,10 +768,17 @@ class KubeSource:
                 target and the hint says what to check).
             AdminHTTPError: Envoy answered another status than 200.
         """
+        return self._forward().get(path)
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET an admin path straight into ``file`` (``pdebug dump``); the body's size."""
+        return self._forward().get_to(path, file)
+
+    def _forward(self) -> PodForward:
         if self._http is None:
             self._resolve()
             assert self._http is not None
-        return self._http.get(path)
+        return self._http
 
     def close(self) -> None:
         """Close the HTTP connection and the port-forward (idempotent)."""
