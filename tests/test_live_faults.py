@@ -381,9 +381,13 @@ def test_bad_max_body_setting_is_a_usage_error(pdebug, hostile, monkeypatch, tmp
     ids=["drip", "plain-http"],
 )
 def test_https_handshake_is_bounded_too(pdebug, hostile, script, needle):
+    # Envoy's admin is plain HTTP (an https:// admin address is a usage error), but an
+    # istiod given as --istiod https://... is read by the same reader, TLS first
     server = hostile(*script, wait_request=False)
     https = server.url.replace("http://", "https://")
-    one_line(run(pdebug, "clusters", https, "--timeout", str(TIMEOUT)), needle)
+    one_line(run(pdebug, "status", "--istiod", https, "--timeout", str(TIMEOUT)), needle)
+    refused = run(pdebug, "clusters", https, "--timeout", str(TIMEOUT))
+    assert refused.result.code == ExitCode.USAGE and "plain HTTP" in refused.result.err
 
 
 def test_a_slow_but_steady_answer_within_the_timeout_is_fine(pdebug, hostile):
