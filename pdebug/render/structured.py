@@ -13,19 +13,27 @@ from typing import Any
 from pdebug.render.escape import escape_json
 
 
-def render_json(obj: Any) -> str:
-    """Indented JSON (2 spaces), keys in dump order, ending with a newline."""
+def render_json(obj: Any, redact: bool = True) -> str:
+    """Indented JSON (2 spaces), keys in dump order, ending with a newline.
+
+    Secrets are redacted (:mod:`pdebug.redact`: the README's redaction table) unless
+    ``redact`` is false.
+    """
     import orjson
 
     try:
-        text = orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+        body = orjson.dumps(obj, option=orjson.OPT_INDENT_2)
     except TypeError:
         # What orjson refuses but JSON can say: an integer past 64 bits, a lone surrogate
         # from a "\ud800" escape in the input. The standard library writes them exactly.
         import json
 
-        text = json.dumps(obj, indent=2, ensure_ascii=True)
-    return escape_json(text) + "\n"
+        body = json.dumps(obj, indent=2, ensure_ascii=True).encode()
+    if redact:
+        from pdebug.redact import redact_bytes
+
+        body = redact_bytes(body)
+    return escape_json(body.decode()) + "\n"
 
 
 _YAML_DUMPERS: dict[bool, Any] = {}
@@ -69,9 +77,14 @@ def _yaml_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
-def render_yaml(obj: Any) -> str:
-    """Block-style YAML, keys in dump order."""
+def render_yaml(obj: Any, redact: bool = True) -> str:
+    """Block-style YAML, keys in dump order; secrets redacted unless ``redact`` is false."""
     import yaml
+
+    if redact:
+        from pdebug.redact import redact_keys
+
+        obj = redact_keys(obj)
 
     options: dict[str, Any] = {
         "sort_keys": False,
