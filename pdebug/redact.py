@@ -111,6 +111,7 @@ _NEXT_ARG = re.compile(
     rb"\\?[\"'][ \t]*(?:[:,][ \t]*\\?\"(?:value|raw_value)\\?\"[ \t]*:|,)[ \t]*(\\\"|')"
 )
 _CALL_OR_KEY = re.compile(rb"(?:\([ \t]*|\"(?:key|name)\\?\"[ \t]*:[ \t]*)\\?[\"']$")
+_AUTH_SCHEMES = frozenset({b"bearer", b"basic", b"digest", b"token", b"negotiate"})
 _STOP_UNQUOTED = re.compile(rb"[\s\"'\\,;&)}\]]")
 
 
@@ -348,6 +349,12 @@ def _text_value(data: bytes, low: bytes, a: int, after: int, spans: _Spans) -> N
             return
         found = _STOP_UNQUOTED.search(data, i, stop)
         end = stop if found is None else found.start()
+        if low[i:end] in _AUTH_SCHEMES:  # "Authorization: Bearer X": X is the secret
+            i = end
+            while i < stop and data[i] in b" \t":
+                i += 1
+            found = _STOP_UNQUOTED.search(data, i, stop)
+            end = stop if found is None else found.start()
     value = data[i:end]
     if value and value not in (_REDACTED_B, ENVOY_REDACTED_B64):
         spans.add(i, end, _REDACTED_B)
