@@ -8,7 +8,7 @@ import re
 from pdebug import bundle
 from pdebug.atomic import check_writable, write_atomic
 from pdebug.errors import InvalidInput, UsageError
-from pdebug.redact import redact_bytes
+from pdebug.redact import redact_bytes, redact_text
 from pdebug.sources import LiveOptions, open_source
 
 PATHS = {
@@ -54,23 +54,26 @@ def capture_one(
             f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
+    # The label is saved (manifest, member names) and printed: no user:password@ in it.
+    label = redact_text(source.label)
     files: dict[str, bytes] = {}
     try:
         for name, path in PATHS.items():
             if output.endswith(".json") and name != bundle.DUMP:
                 continue
             body = bytes(source.get(path))
-            files[name] = redact_bytes(body) if redact else body
+            # --no-redact keeps tokens and header values, never private keys.
+            files[name] = redact_bytes(body, tokens=redact)
     finally:
         source.close()
     from pdebug.model.load import load
 
-    if load(files[bundle.DUMP], source.label).dump is None:
-        raise InvalidInput(f"{source.label}: the admin did not answer with a config dump")
+    if load(files[bundle.DUMP], label).dump is None:
+        raise InvalidInput(f"{label}: the admin did not answer with a config dump")
     if output.endswith(".json"):
         write_atomic(output, files[bundle.DUMP])
     else:
-        proxy = bundle.CapturedProxy(proxy_name(source.label), source.label, files)
-        bundle.write_bundle(output, [proxy], {"source": source.label})
+        proxy = bundle.CapturedProxy(proxy_name(label), label, files)
+        bundle.write_bundle(output, [proxy], {"source": label})
     size = sum(len(b) for b in files.values())
-    return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
+    return f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"

@@ -491,11 +491,23 @@ class _Producer(eh.LoopbackHTTPServer):
 def test_dump_of_a_producer_that_hides_nothing_and_its_admin_url(pdebug, planted, tmp_path):
     with _Producer(planted["other_file"].read_bytes()) as admin:
         out = tmp_path / "other.tar.gz"
-        url = f"http://127.0.0.1:{admin.port}"
+        password = secret("admin url password", "c4n4ry-admin-url-pw")
+        url = f"http://admin:{password}@127.0.0.1:{admin.port}"
         r = pdebug("dump", url, "-o", out)
         assert r.code == 0, r.err
-        for member, body in files_of(out).items():
+        members = files_of(out)
+        for member, body in members.items():
+            assert leaks(member, "member name") == []
             assert leaks(body, f"dump:{member}") == []
+        assert "admin:[redacted]@127.0.0.1" in json.loads(members["manifest.json"])["source"]
+        assert leaks(r.err, "dump stderr") == []
+        # --no-redact keeps tokens, never private keys
+        raw = tmp_path / "raw.json"
+        assert pdebug("dump", url, "-o", raw, "--no-redact").code == 0
+        body = raw.read_text()
+        assert "c4n4ry-vhost-bearer-1" in body
+        assert [n for n, k in SECRETS.items() if k == "tls private key" and n in body] == []
+        assert "PRIVATE KEY-----" not in body
 
 
 @pytest.mark.envoy
