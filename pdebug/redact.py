@@ -124,6 +124,8 @@ class _Spans:
 
     def __init__(self) -> None:
         self.items: list[tuple[int, int, bytes]] = []
+        self.failures = 0  # structural look-ups that did not end (see _MAX_FAILURES)
+        self.fallback_until = 0  # where the last fallback window ended
 
     def add(self, start: int, end: int, new: bytes) -> None:
         if end > start:
@@ -180,19 +182,32 @@ def _skip_ws(data: bytes, i: int) -> int:
     return i
 
 
-def _container_end(data: bytes, i: int, limit: int = 1 << 22) -> int:
-    """The index after the object or array that opens at ``i`` (-1 when it does not end)."""
+_STRUCT = re.compile(rb'["{}\[\]]')
+#: Structural look-ups that may fail (unterminated, huge) before only the fallbacks run:
+#: hostile input made of thousands of half objects stays linear.
+_MAX_FAILURES = 32
+
+
+def _container_end(data: bytes, i: int, limit: int = 1 << 20, tokens: int = 1 << 12) -> int:
+    """The index after the object or array that opens at ``i`` (-1 when it does not end).
+
+    Gives up (-1) past ``limit`` bytes or ``tokens`` strings and brackets.
+    """
     depth = 0
     n = min(len(data), i + limit)
     j = i
-    while j < n:
+    for _ in range(tokens):
+        m = _STRUCT.search(data, j, n)
+        if m is None:
+            return -1
+        j = m.start()
         c = data[j]
         if c == 0x22:  # "
             j = _string_end(data, j + 1) + 1
             continue
         if c in (0x7B, 0x5B):
             depth += 1
-        elif c in (0x7D, 0x5D):
+        else:
             depth -= 1
             if depth == 0:
                 return j + 1
@@ -200,26 +215,46 @@ def _container_end(data: bytes, i: int, limit: int = 1 << 22) -> int:
     return -1
 
 
-def _enclosing_object(data: bytes, i: int, limit: int = 1 << 16) -> int:
+def _enclosing_object(data: bytes, i: int, limit: int = 1 << 14) -> int:
     """The ``{`` of the object around position ``i`` (outside strings), or -1."""
     depth = 0
-    j = i - 1
+    j = i
     lo = max(0, i - limit)
-    while j >= lo:
+    while True:
+        j = max(data.rfind(c, lo, j) for c in (b'"', b"{", b"}", b"[", b"]"))
+        if j < 0:
+            return -1
         c = data[j]
-        if c == 0x22:  # the end of a string: go to its start
-            j = _string_start(data, j) - 1
-            if j < -1:
+        if c == 0x22:  # the end of a string: go on before its start
+            j = _string_start(data, j, limit)
+            if j < lo:
                 return -1
             continue
         if c in (0x7D, 0x5D):
             depth += 1
-        elif c in (0x7B, 0x5B):
-            if depth == 0:
-                return j if c == 0x7B else -1
+        elif depth == 0:
+            return j if c == 0x7B else -1
+        else:
             depth -= 1
-        j -= 1
-    return -1
+
+
+_NEAR_VALUE = re.compile(
+    rb'"(?:value|raw_?[vV]alue|exact|prefix|suffix|contains|regex|'
+    rb'(?:exact|prefix|suffix|contains)_?[mM]atch|inline_?[sSbB]\w+)"[ \t\r\n]*:[ \t\r\n]*"'
+)
+
+
+def _fallback(data: bytes, start: int, end: int, spans: _Spans) -> None:
+    """Where the structure cannot be followed: every value-like string near goes."""
+    start = max(start, spans.fallback_until, 0)
+    end = min(end, len(data))
+    if start >= end:
+        return
+    spans.fallback_until = end
+    for m in _NEAR_VALUE.finditer(data, start, end):
+        close = _string_end(data, m.end())
+        if data[m.end() : close] not in (_REDACTED_B, ENVOY_REDACTED_B64):
+            spans.add(m.end(), close, _REDACTED_B)
 
 
 # --- plain-object helpers (small objects around a marker, re-encoded) ---
@@ -298,8 +333,10 @@ def _key_field(data: bytes, key_start: int, key_end: int, name: bytes, spans: _S
         if value not in (_REDACTED_B, ENVOY_REDACTED_B64) and value:
             spans.add(i + 1, end, _REDACTED_B)
     elif c in (0x7B, 0x5B):
-        end = _container_end(data, i)
+        end = _container_end(data, i) if spans.failures < _MAX_FAILURES else -1
         if end < 0:
+            spans.failures += 1
+            _fallback(data, i, i + (1 << 14), spans)
             return
         # Envoy's SDS dump calls a whole Secret "secret": only its own inline data goes.
         depth = 1 if name == b"secret" else 99
@@ -308,11 +345,13 @@ def _key_field(data: bytes, key_start: int, key_end: int, name: bytes, spans: _S
 
 def _header_object(data: bytes, quote: int, spans: _Spans) -> None:
     """A credential header's name at ``quote``: its value or match goes, any field order."""
-    start = _enclosing_object(data, quote)
-    if start < 0:
-        return
-    end = _container_end(data, start, 1 << 20)
+    start = end = -1
+    if spans.failures < _MAX_FAILURES:
+        start = _enclosing_object(data, quote)
+        end = _container_end(data, start, 1 << 20) if start >= 0 else -1
     if end < 0:
+        spans.failures += 1
+        _fallback(data, quote - (1 << 12), quote + (1 << 12), spans)
         return
 
     def change(obj: Any) -> Any:
@@ -364,6 +403,16 @@ def _text_value(data: bytes, low: bytes, a: int, after: int, spans: _Spans) -> N
         spans.add(i, end, _REDACTED_B)
 
 
+def _word_start(low: bytes, i: int) -> int:
+    r"""Where the name that reaches ``i`` starts; an escape (``\n``, ``\t``) ends a name."""
+    a = i
+    while a > 0 and low[a - 1] in _IDENT:
+        if a > 1 and low[a - 2] == 0x5C and low[a - 1] in b"ntrbf" and not _escaped(low, a - 2):
+            break
+        a -= 1
+    return a
+
+
 def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
     """Every secret-looking name in the document, and what it names."""
     seen: set[int] = set()
@@ -372,9 +421,7 @@ def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
         while i >= 0:
             b = _IDENT_RUN.match(low, i + len(marker)).end()  # type: ignore[union-attr]
             if _CANDIDATE.search(low, max(0, i - 24), b):
-                a = i
-                while a > 0 and low[a - 1] in _IDENT:
-                    a -= 1
+                a = _word_start(low, i)
                 if a not in seen:
                     seen.add(a)
                     _name(data, low, a, b, spans, tokens)
@@ -435,7 +482,7 @@ def _patterns(data: bytes, low: bytes, spans: _Spans) -> None:
             if m.lastindex is None:
                 spans.add(m.start(), m.end(), _REDACTED_B)
             elif m.group(1) != _REDACTED_B and (
-                pattern is not _SCHEME or m.start() == 0 or low[m.start() - 1] not in _IDENT
+                pattern is not _SCHEME or _word_start(low, m.start()) == m.start()
             ):
                 spans.add(m.start(1), m.end(1), _REDACTED_B)
 
