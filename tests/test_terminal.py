@@ -341,3 +341,15 @@ def test_error_messages_with_control_text_from_the_input(pdebug, tmp_path):
     r = pdebug("clusters", text)
     assert r.code == 4
     assert_clean(r.err, "stderr")
+
+
+def test_long_texts_are_escaped_chunk_by_chunk_as_a_whole_would_be():
+    rng = random.Random(7)
+    parts = ["plain ascii line\n", "日本語\n", "\x1b[2J", "\u202e", "é", "\t", "\x9b"]
+    text = "".join(rng.choice(parts) for _ in range(400_000))  # several 1 MB chunks
+    naive = "".join(ch if ch.isprintable() or ch in "\n\t" else escape_cell(ch) for ch in text)
+    assert escape_text(text) == naive
+    assert text_is_safe(naive)
+    as_json = json.dumps(text, ensure_ascii=False)
+    assert json.loads(escape_json(as_json)) == text
+    assert_clean(escape_json(as_json), "json")

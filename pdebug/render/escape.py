@@ -70,18 +70,38 @@ def _ascii_clean(text: str, allowed: bytes) -> bool:
     return True
 
 
+def _chunks(text: str) -> list[str]:
+    return [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)] if text else [text]
+
+
 def text_is_safe(text: str) -> bool:
     """Whether ``text`` prints as it is: printable, newlines and tabs only."""
     if text.isascii():
         return _ascii_clean(text, _ASCII_TEXT)
-    return all(run.isprintable() for run in _TEXT_CANDIDATES.findall(text))
+    for chunk in _chunks(text):  # the regex only where there is something not ASCII
+        if chunk.isascii():
+            if not _ascii_clean(chunk, _ASCII_TEXT):
+                return False
+        elif not all(run.isprintable() for run in _TEXT_CANDIDATES.findall(chunk)):
+            return False
+    return True
+
+
+def _substitute(text: str, repl: Any) -> str:
+    """``_TEXT_CANDIDATES.sub(repl, text)``, skipping the ASCII stretches of a long text."""
+    return "".join(
+        chunk
+        if chunk.isascii() and "\x7f" not in chunk and _ascii_clean(chunk, _ASCII_TEXT)
+        else _TEXT_CANDIDATES.sub(repl, chunk)
+        for chunk in _chunks(text)
+    )
 
 
 def escape_text(text: str) -> str:
     """``text`` with every unprintable character escaped except its newlines and tabs."""
     if text_is_safe(text):
         return text
-    return _TEXT_CANDIDATES.sub(_run, text)
+    return _substitute(text, _run)
 
 
 def escape_lines(text: str) -> str:
@@ -121,7 +141,7 @@ def escape_json(text: str) -> str:
     """
     if text.isascii() and "\x7f" not in text:
         return text
-    return _TEXT_CANDIDATES.sub(_json_run, text)
+    return _substitute(text, _json_run)
 
 
 # --- the streams ---
@@ -141,7 +161,7 @@ class SafeStream:
     def write(self, text: str) -> int:
         """Write ``text`` escaped (:func:`escape_text`)."""
         if type(text) is str and not text_is_safe(text):
-            text = _TEXT_CANDIDATES.sub(_run, text)
+            text = _substitute(text, _run)
         return self._stream.write(text)
 
     def writelines(self, lines: Any) -> None:
