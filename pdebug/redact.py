@@ -125,7 +125,7 @@ class _Spans:
     def __init__(self) -> None:
         self.items: list[tuple[int, int, bytes]] = []
         self.failures = 0  # structural look-ups that did not end (see _MAX_FAILURES)
-        self.fallback_until = 0  # where the last fallback window ended
+        self.fallbacks: set[tuple[int, int]] = set()  # the windows _fallback has done
 
     def add(self, start: int, end: int, new: bytes) -> None:
         if end > start:
@@ -173,6 +173,13 @@ def _string_start(data: bytes, i: int, limit: int = 1 << 16) -> int:
         if j < 0 or not _escaped(data, j):
             return j
         i = j
+
+
+def _value_stop(data: bytes, i: int) -> int:
+    """The end of the string ``i`` is in; in text (a diff's lines), the end of its line."""
+    end = _string_end(data, i)
+    line = data.find(b"\n", i, end)
+    return end if line < 0 else line
 
 
 def _skip_ws(data: bytes, i: int) -> int:
@@ -246,11 +253,10 @@ _NEAR_VALUE = re.compile(
 
 def _fallback(data: bytes, start: int, end: int, spans: _Spans) -> None:
     """Where the structure cannot be followed: every value-like string near goes."""
-    start = max(start, spans.fallback_until, 0)
-    end = min(end, len(data))
-    if start >= end:
+    start, end = max(start, 0), min(end, len(data))
+    if start >= end or (start, end) in spans.fallbacks:
         return
-    spans.fallback_until = end
+    spans.fallbacks.add((start, end))
     for m in _NEAR_VALUE.finditer(data, start, end):
         close = _string_end(data, m.end())
         if data[m.end() : close] not in (_REDACTED_B, ENVOY_REDACTED_B64):
@@ -300,7 +306,8 @@ def _reencode(data: bytes, start: int, end: int, change: Any, spans: _Spans) -> 
 
     try:
         value = orjson.loads(data[start:end])
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # not JSON (a diff's "+ " lines): values near it go
+        _fallback(data, start, end, spans)
         return
     new = change(value)
     if new != value:
@@ -313,7 +320,7 @@ def _reencode(data: bytes, start: int, end: int, change: Any, spans: _Spans) -> 
 def _pem_blocks(data: bytes, spans: _Spans) -> None:
     for m in _PEM_BEGIN.finditer(data):
         end_m = _PEM_END.search(data, m.end(), m.end() + (1 << 20))
-        stop = _string_end(data, m.end())
+        stop = _value_stop(data, m.end())
         end = end_m.end() if end_m is not None and end_m.end() <= stop else stop
         spans.add(m.start(), end, _REDACTED_B)
 
@@ -376,7 +383,7 @@ def _text_value(data: bytes, low: bytes, a: int, after: int, spans: _Spans) -> N
     Inside one JSON string (Lua code, an ``inline_string``, a metadata value): the value
     never reaches past the string's end, so the document stays valid.
     """
-    stop = _string_end(data, after)
+    stop = _value_stop(data, after)
     m = _ASSIGN.match(low, after, stop)
     if m is None and _CALL_OR_KEY.search(low, max(0, a - 12), a):
         m = _NEXT_ARG.match(low, after, stop)
@@ -528,3 +535,55 @@ def redact_text(text: str) -> str:
 
     out: str = orjson.loads(redact_bytes(orjson.dumps(text)))
     return out
+
+
+# A diff line ``PATH: OLD -> NEW`` whose path is a header, metadata or a secret's name.
+_DIFF_LINE = re.compile(rb"(?m)^([ \t]*[^\s:]+): (.*?) -> (.*)$")
+_SENSITIVE_PATH = re.compile(
+    rb"(?i)(?:headers_to_add|headers?\[|initial_metadata|query_parameters|"
+    rb"\.header\.|(?:%s|authorization|cookie)(?:\[\d+\])?$)" % _SECRET_NAMES
+)
+
+
+def _diff_line(m: re.Match[bytes]) -> bytes:
+    if not _SENSITIVE_PATH.search(m.group(1)):
+        return m.group(0)
+    sides = [b'"' + _REDACTED_B + b'"' if v.startswith(b'"') else v for v in m.group(2, 3)]
+    return m.group(1) + b": " + sides[0] + b" -> " + sides[1]
+
+
+# The same as a diff report's json (``"path": P, "left": L, "right": R``) and yaml.
+_DIFF_JSON = re.compile(
+    rb'("path":\s*"((?:[^"\\]|\\.)*)",\s*"left":\s*)("(?:[^"\\]|\\.)*")?'
+    rb'([^,]*,\s*"right":\s*)("(?:[^"\\]|\\.)*")?'
+)
+_DIFF_YAML = re.compile(rb"(?m)^([ \t-]*path: (.*)\n[ \t]*left: )(.*)(\n[ \t]*right: )(.*)$")
+_YAML_KEEP = re.compile(rb"-?[0-9.]+|true|false|null|\{\}|\[\]|")
+
+
+def _diff_field(m: re.Match[bytes]) -> bytes:
+    if not _SENSITIVE_PATH.search(m.group(2).strip(b"'\"")):
+        return m.group(0)
+    yaml = m.group(0).lstrip(b" \t-").startswith(b"path:")
+    new = []
+    for value in (m.group(3), m.group(5)):
+        if value is None or (yaml and _YAML_KEEP.fullmatch(value.strip())):
+            new.append(value or b"")
+        else:
+            new.append(b"'" + _REDACTED_B + b"'" if yaml else b'"' + _REDACTED_B + b'"')
+    return m.group(1) + new[0] + m.group(4) + new[1]
+
+
+def redact_output(text: str) -> str:
+    """Text that quotes the config (a diff's lines): what :func:`redact_bytes` hides.
+
+    Also the values of ``PATH: OLD -> NEW`` lines whose path is a header, gRPC metadata,
+    a query parameter or named like a secret: such a line does not say the header's name.
+    """
+    body = text.encode("utf-8", "surrogatepass")
+    out = redact_bytes(body)
+    if b" -> " in out:
+        out = _DIFF_LINE.sub(_diff_line, out)
+    if b"path" in out:
+        out = _DIFF_YAML.sub(_diff_field, _DIFF_JSON.sub(_diff_field, out))
+    return text if out == body else out.decode("utf-8", "surrogatepass")

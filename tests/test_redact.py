@@ -568,3 +568,16 @@ def test_report_writes_no_planted_secret(pdebug, planted, tmp_path):
         r = pdebug("report", planted[source], "-o", out)
         assert r.code in (0, 1), r.err
         assert leaks(out.read_bytes(), f"report {source}") == []
+
+
+@pytest.mark.envoy
+def test_diff_lines_quote_no_planted_secret(pdebug, planted, tmp_path):
+    """A diff prints the values that differ: redacted as json/yaml are."""
+    before = json.loads(planted["other_file"].read_text())
+    stripped = json.loads(json.dumps(before).replace("c4n4ry", "changed"))
+    left = tmp_path / "left.json"
+    left.write_text(json.dumps(stripped))
+    for extra in (["--unified"], [], ["-o", "wide"], ["-o", "json"], ["-o", "yaml"]):
+        r = pdebug("diff", left, planted["other_file"], "--include", "static", *extra)
+        assert r.code == 1, r.err
+        assert leaks(r.out, f"diff {extra}") == []
