@@ -353,3 +353,23 @@ def test_long_texts_are_escaped_chunk_by_chunk_as_a_whole_would_be():
     as_json = json.dumps(text, ensure_ascii=False)
     assert json.loads(escape_json(as_json)) == text
     assert_clean(escape_json(as_json), "json")
+
+
+def test_a_debug_traceback_is_escaped_too(tmp_path):
+    import subprocess
+    import sys
+
+    evil = tmp_path / "dump\x1b]52;c;QUFB\x07.json"
+    evil.write_bytes(b'{"configs": [{"@type": "\x1b]0;t\x07x"}]}')
+    run = subprocess.run(
+        [sys.executable, "-m", "pdebug", "--debug", "clusters", str(evil)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert b"Traceback" in run.stderr
+    assert b"\x1b" not in run.stderr and b"\x07" not in run.stderr, run.stderr[-300:]
+    run = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", str(evil)], capture_output=True, timeout=60
+    )
+    assert run.returncode == 4 and b"\x1b" not in run.stderr and b"\\x1b" in run.stderr

@@ -113,7 +113,9 @@ def _main(argv: list[str] | None) -> int:
     try:
         return _run_main(argv)
     finally:
-        sys.stdout, sys.stderr = out, err
+        # Run as the program, the wrappers stay: a --debug traceback is escaped too.
+        if argv is not None:
+            sys.stdout, sys.stderr = out, err
 
 
 def _run_main(argv: list[str] | None) -> int:
