@@ -109,7 +109,10 @@ def _main(argv: list[str] | None) -> int:
     from pdebug.render.escape import SafeStream
 
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = SafeStream(out), SafeStream(err)
+    if out is not None:  # None: started with the stream closed; print() then skips it
+        sys.stdout = SafeStream(out)
+    if err is not None:
+        sys.stderr = SafeStream(err)
     try:
         return _run_main(argv)
     finally:
