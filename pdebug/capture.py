@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from pdebug import bundle
 from pdebug.atomic import cannot_write, check_writable
 from pdebug.errors import InvalidInput, UsageError
-from pdebug.redact import redact_bytes
+from pdebug.redact import redact_bytes, redact_text
 from pdebug.sources import LiveOptions, open_source
 
 PATHS = {
@@ -70,6 +70,8 @@ def capture_one(
             f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
+    # The label is saved (manifest, member names) and printed: no user:password@ in it.
+    label = redact_text(source.label)
     as_json = output.endswith(".json")
     try:
         stage = tempfile.mkdtemp(
@@ -88,22 +90,23 @@ def capture_one(
                 staged[name] = os.path.join(stage, "proxy", name)
                 with open(staged[name], "w+b") as fh:
                     _stream(source, path, fh)
-                    if redact:
-                        _redact_in_place(fh)
+                    # --no-redact keeps tokens and header values, never private keys.
+                    _redact_in_place(fh, tokens=redact)
         finally:
             source.close()
-        _check_dump(staged[bundle.DUMP], source.label)
+        label = redact_text(source.label)  # a pod source knows its pod after the first GET
+        _check_dump(staged[bundle.DUMP], label)
         size = sum(os.path.getsize(path) for path in staged.values())
         if as_json:
             _publish(staged[bundle.DUMP], output)
         else:
-            proxy = proxy_name(source.label)
+            proxy = proxy_name(label)
             os.rename(os.path.join(stage, "proxy"), os.path.join(stage, proxy))
-            manifest = bundle.new_manifest({"source": source.label})
+            manifest = bundle.new_manifest({"source": label})
             manifest["proxies"] = [
                 {
                     "name": proxy,
-                    "source": source.label,
+                    "source": label,
                     "files": {name: _entry(os.path.join(stage, proxy, name)) for name in staged},
                     "errors": [],
                 }
@@ -111,7 +114,7 @@ def capture_one(
             bundle.write_tree(output, stage, manifest, [f"{proxy}/{name}" for name in staged])
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return f"saved {source.label} to {output} ({size / 1e6:.1f} MB of documents)"
+    return f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
 
 
 def _stream(source: Any, path: str, fh: BinaryIO) -> None:
@@ -123,13 +126,16 @@ def _stream(source: Any, path: str, fh: BinaryIO) -> None:
         fh.write(bytes(source.get(path)))
 
 
-def _redact_in_place(fh: BinaryIO) -> None:
-    """Redact the file's content (read through a map; the result is written back)."""
+def _redact_in_place(fh: BinaryIO, tokens: bool = True) -> None:
+    """Redact the file's content (read through a map; the result is written back).
+
+    Private keys always; tokens and secret values unless ``tokens`` is False.
+    """
     fh.flush()
     if os.fstat(fh.fileno()).st_size == 0:
         return
     with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        redacted = redact_bytes(mapped)  # type: ignore[arg-type]  # any buffer works
+        redacted = redact_bytes(mapped, tokens=tokens)  # type: ignore[arg-type]
     fh.seek(0)
     fh.truncate()
     fh.write(redacted)

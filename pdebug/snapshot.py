@@ -646,7 +646,7 @@ def _capture(
             except SourceUnavailable as exc:
                 record.errors.append(exc.message)
                 break  # unreachable or hanging: the other documents would fail the same way
-            files[name] = redact_bytes(body) if options.redact else body
+            files[name] = redact_bytes(body, tokens=options.redact)  # keys always go
     finally:
         forward.close()
     if bundle.DUMP in files and not _looks_like_dump(files[bundle.DUMP]):
@@ -655,7 +655,7 @@ def _capture(
     if istiod is not None and bundle.DUMP in files and not cancel.is_set():
         expected, error = istiod.config_dump(record.proxy_id)
         if expected is not None:
-            files[bundle.ISTIOD_DUMP] = redact_bytes(expected) if options.redact else expected
+            files[bundle.ISTIOD_DUMP] = redact_bytes(expected, tokens=options.redact)
         record.istiod_error = error
     for name, body in files.items():
         stage.write(f"{record.name}/{name}", body)

@@ -110,7 +110,8 @@ def test_two_clas_of_one_cluster_take_the_general_path() -> None:
 def test_render_cleans_only_the_rows_that_need_it() -> None:
     table = Table((Column("A"), Column("B")), padding=1)
     table.rows = [("x\ty", "1"), ("ok", "line\nmore"), ("fine", "2")]
-    assert render_table(table, False) == "A    B\nx?y  1\nok   line\nfine 2\n"
+    # #12.4: a tab or newline from the input is shown escaped, never cut or replaced by "?"
+    assert render_table(table, False) == "A    B\nx\\ty 1\nok   line\\nmore\nfine 2\n"
 
 
 @pytest.fixture(scope="module")

@@ -162,6 +162,23 @@ def _exit_now(code: int) -> None:
 def _main(argv: list[str] | None) -> int:
     # Short-lived process over large acyclic trees: cyclic GC would only cost time.
     gc.disable()
+    # Whatever is printed, nothing from the input reaches the terminal raw (escape.py).
+    from pdebug.render.escape import SafeStream
+
+    out, err = sys.stdout, sys.stderr
+    if out is not None:  # None: started with the stream closed; print() then skips it
+        sys.stdout = SafeStream(out)
+    if err is not None:
+        sys.stderr = SafeStream(err)
+    try:
+        return _run_main(argv)
+    finally:
+        # Run as the program, the wrappers stay: a --debug traceback is escaped too.
+        if argv is not None:
+            sys.stdout, sys.stderr = out, err
+
+
+def _run_main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PDEBUG_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
@@ -316,6 +333,9 @@ def _usage_error(exc: Any) -> None:
 
 
 def _error(message: str, hint: str | None) -> None:
-    print(f"pdebug: error: {message}", file=sys.stderr)
+    """The one error line (and its hint); input in them is escaped, newlines too."""
+    from pdebug.render.escape import escape_cell
+
+    print(f"pdebug: error: {escape_cell(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {escape_cell(hint)}", file=sys.stderr)

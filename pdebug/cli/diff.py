@@ -105,6 +105,7 @@ def diff_cmd(
     from pdebug import expected as e
     from pdebug.bundle import is_pair, member_source
     from pdebug.proxy import Fetch
+    from pdebug.redact import redact_output
     from pdebug.render import get_format
     from pdebug.sources import LiveOptions
     from pdebug.views import diffreport
@@ -180,6 +181,7 @@ def diff_cmd(
         }
         text = diffreport.unified(report, sides)
     out = fmt.render(diffreport.view(report, text))
+    out = redact_output(out)  # a diff quotes the config: no secrets in any format
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return ExitCode.OK if report.same else ExitCode.FINDINGS
 
@@ -246,6 +248,7 @@ def _bundle_diff(
 ) -> int:
     """Print which proxies changed between two bundles; 0 when none did, else 1."""
     from pdebug.bundle import open_bundle
+    from pdebug.redact import redact_output
     from pdebug.render import get_format
     from pdebug.views import bundlediff
 
@@ -254,5 +257,6 @@ def _bundle_diff(
     left, right = open_bundle(source), open_bundle(other)
     result = bundlediff.compare_bundles(left, right, kinds, include_static, ignore)
     out = fmt.render(bundlediff.view(result))
+    out = redact_output(out)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return ExitCode.OK if result.same else ExitCode.FINDINGS

@@ -23,6 +23,7 @@ from pdebug.cli.views import (
     TimeoutOpt,
 )
 from pdebug.errors import ExitCode, UsageError
+from pdebug.render.escape import write_control
 
 if TYPE_CHECKING:
     from pdebug.snapshot import Progress, SnapshotOptions
@@ -48,7 +49,7 @@ class _Printer:
         if not self.tty:
             print(line, file=self.stream, flush=True)
             return
-        self.stream.write("\r\x1b[K")
+        write_control(self.stream, "\r\x1b[K")  # ours; names are escaped
         if record.status != "captured":  # failures stay on screen; progress redraws below
             self.stream.write(line + "\n")
         width = 30
@@ -64,7 +65,7 @@ class _Printer:
     def finish(self) -> None:
         """End the updating line."""
         if self.tty:
-            self.stream.write("\r\x1b[K")
+            write_control(self.stream, "\r\x1b[K")  # ours; names are escaped
             self.stream.flush()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from pdebug.render.escape import escape_cell, escape_lines
 from pdebug.views.table import Lines, Stack, Table
 
 
@@ -47,25 +48,15 @@ def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _clean(cell: str) -> str:
-    """Cut a cell at its first newline and drop control characters (kubectl)."""
-    if "\n" in cell:
-        cell = cell.split("\n", 1)[0]
-    if not cell.isprintable():
-        cell = "".join(ch if ch.isprintable() else "?" for ch in cell)
-    return cell
-
-
 def render_table(table: Table, wide: bool) -> str:
     """One table; empty tables print nothing unless ``header_when_empty``."""
     headers, rows = table.visible(wide)
     if not rows and not table.header_when_empty:
         return ""
-    # One test over every cell first: a row at a time only when something needs cleaning.
+    # One test over every cell first: a row at a time only when something needs escaping
+    # (a control character, a newline or a bidi override from the input: escape.py).
     if not "".join(itertools.chain.from_iterable(rows)).isprintable():
-        rows = [
-            row if "".join(row).isprintable() else tuple(_clean(c) for c in row) for row in rows
-        ]
+        rows = [row if "".join(row).isprintable() else tuple(map(escape_cell, row)) for row in rows]
     lines = [tuple(headers), *rows] if table.header else rows
     return tabwrite(lines, table.padding)
 
@@ -73,14 +64,14 @@ def render_table(table: Table, wide: bool) -> str:
 def render_text(part: Table | Lines | Stack, wide: bool) -> str:
     """Render a table, free text or a stack of them."""
     if isinstance(part, Lines):
-        return part.text + "\n"
+        return escape_lines(part.text) + "\n"
     if isinstance(part, Table):
         return render_table(part, wide)
     chunks = []
     for title, sub in part.parts:
         text = render_text(sub, wide)
         if part.with_titles:
-            text = f"------ {title} ------\n\n" + text
+            text = f"------ {escape_cell(title)} ------\n\n" + text
         chunks.append(text)
     return "\n".join(chunks)
 
@@ -90,13 +81,16 @@ def render_markdown(part: Table | Lines | Stack) -> str:
     from tabulate import tabulate
 
     if isinstance(part, Lines):
-        return part.text + "\n"
+        return escape_lines(part.text) + "\n"
     if isinstance(part, Stack):
-        return "\n".join(f"### {title}\n\n" + render_markdown(sub) for title, sub in part.parts)
+        return "\n".join(
+            f"### {escape_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
+        )
     headers, rows = part.visible(True)
+    rows = [tuple(map(escape_cell, row)) for row in rows]
     if not part.header:
         return "\n".join(f"- **{r[0]}** {' '.join(r[1:])}" for r in rows) + "\n"
     if not rows:
-        return "_" + part.empty_message + "_\n"
+        return "_" + escape_cell(part.empty_message) + "_\n"
     esc = [[c.replace("|", "\\|") or " " for c in row] for row in rows]
     return tabulate(esc, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
