@@ -110,7 +110,13 @@ class AdminSource:
         self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self.timeout = timeout
         self.max_body = max_body if max_body is not None else max_body_from_env()
-        self.label = label or self.url
+        #: the URL as errors and labels show it: no user:password@
+        self.shown = self.url
+        if "@" in self.url:
+            from pdebug.redact import redact_text
+
+            self.shown = redact_text(self.url)
+        self.label = label or self.shown
 
     def get(self, path: str) -> bytes:
         """GET ``path``; the body on HTTP 200; errors name the URL and a hint.
@@ -131,7 +137,7 @@ class AdminSource:
 
     def _get(self, path: str, body: Body) -> None:
         deadline = Deadline(self.timeout)
-        url = f"{self.url}{path}"
+        url = f"{self.shown}{path}"
         try:
             try:
                 response = self._once(path, deadline, body)
@@ -156,7 +162,7 @@ class AdminSource:
         """One connection, one GET."""
         p = self._parsed
         host = p.hostname or ""
-        url = f"{self.url}{path}"
+        url = f"{self.shown}{path}"
         try:
             sock: Any = socket.create_connection((host, self._port), timeout=deadline.remaining())
         except ConnectionRefusedError:
