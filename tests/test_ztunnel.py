@@ -595,3 +595,42 @@ def test_diff_names_what_changed(pdebug, tmp_path):
     assert "Workloads Match" in quiet.out
     bad = pdebug("diff", DUMP, write(tmp_path, d), "--ignore", "(")
     assert bad.code == 2
+
+
+# --- hostile dumps: seeded mutations never escape the error funnel -------------------------
+
+_REPLACEMENTS: list[Any] = [None, "", "x\x1b[31m", 0, -1, 10**30, 1.5, True, [], {}, [1], {"a": 1}]
+
+
+def _mutate(obj: Any, rng: Any, rate: float) -> Any:
+    if rng.random() < rate:
+        return rng.choice(_REPLACEMENTS)
+    if isinstance(obj, dict):
+        return {k: _mutate(v, rng, rate) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_mutate(v, rng, rate) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mutated_dumps_never_crash(pdebug, tmp_path, seed):
+    import random
+
+    rng = random.Random(seed)
+    base = as_lists(doc()) if seed % 2 else doc()
+    path = write(tmp_path, _mutate(base, rng, rate=0.02 + 0.01 * (seed % 5)))
+    runs = [
+        ("zc", "all", "-f", path, "--now", NOW),
+        ("zc", "w", "-f", path, "-o", "wide"),
+        ("zc", "svc", "-f", path, "-o", "json"),
+        ("zc", "cons", "-f", path, "-o", "yaml"),
+        ("zc", "cert", "-f", path, "-o", "wide"),
+        ("check", path, "-o", "json"),
+        ("diff", str(DUMP), path),
+    ]
+    for args in runs:
+        r = pdebug(*args)
+        assert r.code in (0, 1, 4), (args, r.code, r.err)
+        assert "Traceback" not in r.err and "internal error" not in r.err, (args, r.err)
+        if "json" not in args and "yaml" not in args:
+            assert "\x1b" not in r.out, args  # escaped by the text renderer
