@@ -213,6 +213,8 @@ _OPAQUE = frozenset(
     {
         "filter_metadata",
         "typed_filter_metadata",
+        "typed_extension_protocol_options",
+        "typed_per_filter_config",
         "labels",
         "key_values",
         "fields",
