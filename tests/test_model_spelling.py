@@ -142,7 +142,10 @@ def test_istioctl_2020_camel_pilot_dump_reads() -> None:
 
 # --- a real Envoy 1.40 dump vs its camelCase rendering ---------------------------------
 
-_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_HCM = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    "HttpConnectionManager"
+)
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _HTTP_OPTS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 _ZIPKIN = "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig"
