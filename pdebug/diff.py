@@ -91,7 +91,8 @@ class Resource:
         if isinstance(value, dict) and isinstance(value.get("virtual_hosts"), list):
             # istioctl sorts a route config's virtual hosts by name before comparing
             value["virtual_hosts"] = sorted(
-                value["virtual_hosts"], key=lambda vh: str(vh.get("name", ""))
+                value["virtual_hosts"],
+                key=lambda vh: str(vh.get("name", "")) if isinstance(vh, dict) else "",
             )
         return value
 

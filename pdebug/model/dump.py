@@ -68,6 +68,8 @@ def decode_failure(exc: BaseException) -> str:
         return "nested too deeply"
     if isinstance(exc, MemoryError):
         return "too large to decode in the memory available"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 in a string"
     text = str(exc)
     if "truncated" in text:
         return "the JSON is truncated (the capture was cut off)"
@@ -141,7 +143,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
     try:
         parts = _RAW_LIST.decode(raw)
     except DECODE_FAILURES as exc:
-        if isinstance(exc, msgspec.ValidationError) and bytes(raw[:1]).strip() != b"[":
+        if isinstance(exc, msgspec.ValidationError) and bytes(raw)[:1] != b"[":
             exc = msgspec.ValidationError(f"Expected `array`, got `{_json_kind(raw)}`")
         raise InvalidInput(
             f"{what}: {decode_failure(exc)}",
@@ -184,7 +186,7 @@ def position(items: list[Any], index: int) -> int:
 
 
 def _json_kind(raw: msgspec.Raw) -> str:
-    first = bytes(raw[:1])
+    first = bytes(raw)[:1]
     return {b"{": "object", b'"': "str", b"t": "bool", b"f": "bool", b"n": "null"}.get(
         first, "number"
     )

@@ -335,7 +335,7 @@ def _sniff(data: bytes | memoryview, label: str) -> None:
     if first not in (b"{", b"["):
         try:
             scalar = msgspec.json.decode(data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
             pass
         else:
             raise InvalidInput(
@@ -372,6 +372,14 @@ def _decode(data: bytes | memoryview, label: str) -> list[Any]:
         return [msgspec.json.decode(data)]
     except msgspec.DecodeError as exc:
         text = str(exc)
+    except (UnicodeDecodeError, RecursionError, MemoryError) as exc:
+        from pdebug.model.dump import decode_failure
+
+        reason = "invalid UTF-8 in a string" if isinstance(exc, UnicodeDecodeError) else ""
+        raise InvalidInput(
+            f"{label}: {reason or decode_failure(exc)}",
+            hint="the file is damaged or is not istiod's sync status; save it again",
+        ) from None
     if "truncated" in text:
         raise InvalidInput(
             f"{label}: the JSON is truncated (the capture was cut off)",
@@ -381,7 +389,11 @@ def _decode(data: bytes | memoryview, label: str) -> list[Any]:
         values = _decode_stream(bytes(data))
         if values is not None:
             return values
-    raise InvalidInput(f"{label}: invalid JSON: {text}", hint="the file is damaged; save it again")
+    from pdebug.model.dump import sanitize
+
+    raise InvalidInput(
+        f"{label}: invalid JSON: {sanitize(text)}", hint="the file is damaged; save it again"
+    )
 
 
 def _decode_stream(data: bytes) -> list[Any] | None:
@@ -400,7 +412,7 @@ def _decode_stream(data: bytes) -> list[Any] | None:
             return values
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
         values.append(value)
 
