@@ -288,7 +288,8 @@ def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
             res = run(argv)
             assert sys.getrecursionlimit() == limit
             found.runs += 1
-            what = f"seed={seed} case={case} {kind}/{ckind}/{skind} of {original.name}: pdebug {' '.join(argv)}"
+            what = f"seed={seed} case={case} {kind}/{ckind}/{skind} of {original.name}"
+            what += f": pdebug {' '.join(argv)}"
             if res.code not in DOCUMENTED:
                 found.bad_exit.append(f"{what} -> exit {res.code}: {res.err.strip()[:300]}")
             if "Traceback" in res.err or "Traceback" in res.out:
