@@ -1,4 +1,4 @@
-"""Decoding never escapes the error funnel: each class of damage is exit 4 or one skipped resource."""
+"""Decoding never escapes the error funnel: exit 4, or one resource skipped with a warning."""
 
 from __future__ import annotations
 
