@@ -163,9 +163,12 @@ def _get(doc: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _bad_utf8(rng: random.Random, data: bytes) -> bytes:
-    quotes = [m.start() for m in re.finditer(rb'"[a-z]', data)]
-    pos = rng.choice(quotes) + 1 if quotes and rng.random() < 0.8 else 0
-    return data[:pos] + rng.choice([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80"]) + data[pos:]
+    quotes = [m.start() for m in re.finditer(rb'"[a-z/]', data)]
+    for _ in range(rng.randint(1, 6)):
+        pos = rng.choice(quotes) + 1 if quotes and rng.random() < 0.9 else 0
+        bad = rng.choice([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80"])
+        data = data[:pos] + bad + data[pos:]
+    return data
 
 
 def _flip(rng: random.Random, data: bytes) -> bytes:

@@ -168,3 +168,15 @@ def test_one_bad_cluster_status_is_skipped(pdebug, tmp_path: Path) -> None:
     result = pdebug("endpoints", path)
     assert result.code == ExitCode.OK, result.err
     assert "cluster_statuses[0] skipped" in result.err
+
+
+def test_invalid_utf8_inside_undecoded_subtrees(pdebug, tmp_path: Path) -> None:
+    """Raw subtrees (metadata, typed_config) are checked only when read: still never exit 5."""
+    data = SIDECAR.read_bytes()
+    for needle in (b'"/apis/networking.istio.io', b'"type.googleapis.com/envoy.extensions'):
+        assert needle in data
+        path = _write(tmp_path, data.replace(needle, needle[:1] + b"\xff" + needle[1:]))
+        for args in (["clusters", "-o", "wide"], ["listeners"], ["check"], ["all"]):
+            result = pdebug(args[0], path, *args[1:])
+            assert result.code in (0, 1, 4), (args, result.err)
+            assert "internal error" not in result.err, (args, result.err)
