@@ -116,7 +116,7 @@ def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "")
         result: T = _decode(raw, tp)
     except DECODE_FAILURES as exc:
         raise InvalidInput(
-            f"{what}: {decode_failure(exc)}",
+            sanitize(f"{what}: {decode_failure(exc)}"),
             hint="the dump may be damaged or from an unsupported Envoy version",
         ) from None
     return result
@@ -146,7 +146,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         if isinstance(exc, msgspec.ValidationError) and bytes(raw)[:1] != b"[":
             exc = msgspec.ValidationError(f"Expected `array`, got `{_json_kind(raw)}`")
         raise InvalidInput(
-            f"{what}: {decode_failure(exc)}",
+            sanitize(f"{what}: {decode_failure(exc)}"),
             hint="the dump may be damaged or from an unsupported Envoy version",
         ) from None
     items: Kept[T] = Kept()
@@ -164,7 +164,8 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         first = skipped[0].replace(" skipped:", ":", 1)
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
         raise InvalidInput(
-            first + more, hint="the dump may be damaged or from an unsupported Envoy version"
+            sanitize(first + more),
+            hint="the dump may be damaged or from an unsupported Envoy version",
         )
     for line in skipped:
         warn(line)

@@ -432,9 +432,16 @@ def _reject_other_documents(top: dict[str, Any], label: str) -> None:
         )
     if isinstance(top.get("apiVersion"), str) and isinstance(top.get("kind"), str):
         raise InvalidInput(
-            f"{label}: this is a Kubernetes {top['kind']} object, not istiod's sync status",
+            f"{label}: this is a Kubernetes {_safe(top['kind'])} object, not istiod's sync status",
             hint=_HINT,
         )
+
+
+def _safe(text: str) -> str:
+    """Input text for an error message: control characters escaped."""
+    from pdebug.model.dump import sanitize
+
+    return sanitize(text)
 
 
 def _is_response(value: dict[str, Any]) -> bool:
@@ -492,7 +499,7 @@ def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> Istiod
     type_url = _str(_get(response, "typeUrl"))
     if type_url and type_url != CLIENT_CONFIG:
         raise InvalidInput(
-            f"{where}: a DiscoveryResponse of {type_url}, not istio.io/debug/syncz "
+            f"{where}: a DiscoveryResponse of {_safe(type_url)}, not istio.io/debug/syncz "
             "(its resources must be ClientConfig)",
             hint=_HINT,
         )
@@ -507,7 +514,7 @@ def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> Istiod
         rtype = _str(resource.get("@type"))
         if rtype and rtype != CLIENT_CONFIG:
             raise InvalidInput(
-                f"{where}: resource {index} is a {rtype}, not a ClientConfig "
+                f"{where}: resource {index} is a {_safe(rtype)}, not a ClientConfig "
                 "(is this another istio.io/debug answer?)",
                 hint=_HINT,
             )
