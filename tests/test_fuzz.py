@@ -8,7 +8,7 @@ a documented exit code (never 5), no traceback, in bounded time; text output mus
 carry raw control bytes.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
-``PDEBUG_FUZZ_CASES`` (mutated inputs, default 24), ``PDEBUG_FUZZ_SEED`` (default 12),
+``PDEBUG_FUZZ_CASES`` (mutated inputs, default 60), ``PDEBUG_FUZZ_SEED`` (default 12),
 ``PDEBUG_FUZZ_BUDGET`` (seconds for the whole run, default 35).
 """
 
@@ -34,7 +34,7 @@ from test_model_spelling import camelize
 
 from pdebug.cli import main
 
-CASES = int(os.environ.get("PDEBUG_FUZZ_CASES", "24"))
+CASES = int(os.environ.get("PDEBUG_FUZZ_CASES", "60"))
 SEED = int(os.environ.get("PDEBUG_FUZZ_SEED", "12"))
 BUDGET = float(os.environ.get("PDEBUG_FUZZ_BUDGET", "35"))
 #: Longest any one in-process run may take (the inputs are at most ~200 KB).
