@@ -281,3 +281,23 @@ def test_a_real_change_in_a_digit_field_is_one_field(
     assert result.code == ExitCode.FINDINGS, result.out
     fields = [line.strip() for line in result.out.splitlines() if ":" in line and "->" in line]
     assert fields == ["outlier_detection.consecutive_5xx: 4 -> 3"], result.out
+
+
+@pytest.mark.parametrize("value", ["null", '"null"', "0", '"x"', "{}", "[]"])
+def test_a_camel_key_with_any_value_is_read_not_dropped(value: str) -> None:
+    """The snake_case decoder refuses a camelCase key whatever its value (even ``"null"``)."""
+    doc = json.loads(SIDECAR.read_text())
+    sec = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    cluster = sec["dynamic_active_clusters"][3]["cluster"]
+    name = cluster["name"]
+    cluster.pop("lb_policy", None)
+    cluster["lbPolicy"] = "@V@"
+    data = json.dumps(doc).replace('"@V@"', value).encode()
+    expected = {'"x"': "x", '"null"': "null", "null": ""}.get(value)
+    for plan in ((), ("dynamic_active_clusters",)):
+        dump = load(data, "t", plan).dump
+        items = dump.cluster_entries("dynamic_active_clusters").items
+        got = [e.cluster.lb_policy for e in items if e.cluster.name == name]
+        # a value of the wrong type skips that one cluster (with a warning)
+        assert got == ([] if expected is None else [expected]), (value, plan)
+        assert len(items) == len(sec["dynamic_active_clusters"]) - (expected is None)

@@ -9,10 +9,10 @@ schema Struct gets three derived decoders (:func:`variant`):
 
 ``snake``
     the schema's own wire names, plus a *sentinel* field for the lowerCamelCase
-    spelling of every field whose two spellings differ. A sentinel only accepts
-    ``null``: any camel key in the bytes makes the decode fail, at C speed, with no
-    Python call per object. Envoy's own (all snake_case) dumps decode this way at the
-    speed of the plain schema.
+    spelling of every field whose two spellings differ. A sentinel accepts no JSON
+    value at all (its type is :data:`msgspec.UnsetType`): any camel key in the bytes
+    makes the decode fail, at C speed, with no Python call per object. Envoy's own
+    (all snake_case) dumps decode this way at the speed of the plain schema.
 ``camel``
     the lowerCamelCase wire names, with sentinels for the snake_case spellings.
 ``both``
@@ -152,16 +152,18 @@ def variant(cls: type[S], mode: Mode) -> type[S]:
             continue
         if mode == "snake":
             rename[f.name] = snake
-            spec.append((_SENTINEL + f.name, None, None))
+            spec.append((_SENTINEL + f.name, msgspec.UnsetType, msgspec.UNSET))
             rename[_SENTINEL + f.name] = camel
         elif mode == "camel":
             rename[f.name] = camel
-            spec.append((_SENTINEL + f.name, None, None))
+            spec.append((_SENTINEL + f.name, msgspec.UnsetType, msgspec.UNSET))
             rename[_SENTINEL + f.name] = snake
         else:
             rename[f.name] = snake
             other = _OTHER + f.name
-            spec.append((other, tp | msgspec.UnsetType, msgspec.UNSET))
+            # null is the field's default (protojson); Raw keeps it as Raw(b"null")
+            nullable = tp if tp is msgspec.Raw else tp | None
+            spec.append((other, nullable | msgspec.UnsetType, msgspec.UNSET))
             rename[other] = camel
             pairs.append((f.name, other, f.default))
     namespace: dict[str, Any] = {}
@@ -190,6 +192,8 @@ def _merger(pairs: tuple[tuple[str, str, Any], ...]) -> Any:
             if value is unset:
                 continue
             setattr(self, other, unset)
+            if value is None:  # protojson: null is the field's default
+                continue
             current = getattr(self, name)
             if default is msgspec.NODEFAULT or current == default or current is None:
                 setattr(self, name, value)
