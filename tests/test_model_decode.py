@@ -180,3 +180,12 @@ def test_invalid_utf8_inside_undecoded_subtrees(pdebug, tmp_path: Path) -> None:
             result = pdebug(args[0], path, *args[1:])
             assert result.code in (0, 1, 4), (args, result.err)
             assert "internal error" not in result.err, (args, result.err)
+
+
+def test_a_null_list_is_empty(pdebug, tmp_path: Path) -> None:
+    doc = _doc()
+    sec = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    sec["dynamic_active_clusters"] = None
+    result = pdebug("clusters", _write(tmp_path, json.dumps(doc)))
+    assert result.code == ExitCode.OK, result.err
+    assert "xds-grpc" in result.out  # a static cluster

@@ -140,6 +140,8 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         return whole
     except DECODE_FAILURES:
         pass
+    if bytes(raw).strip() == b"null":  # protojson: null is the empty list
+        return []
     try:
         parts = _RAW_LIST.decode(raw)
     except DECODE_FAILURES as exc:
