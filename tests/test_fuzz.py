@@ -127,7 +127,7 @@ def _retype(rng: random.Random, doc: Any) -> bytes:
 
 
 def _nest(rng: random.Random, doc: Any) -> bytes:
-    depth = rng.choice([200, 3000, 100_000])
+    depth = rng.choice([150, 600, 3000, 100_000])
     path = _pick(rng, doc, lambda v: True)
     opener, closer = rng.choice([("[", "]"), ('{"a":', "}")])
     doc = _replace(doc, path or (), _Big(opener * depth + "1" + closer * depth))

@@ -189,3 +189,30 @@ def test_a_null_list_is_empty(pdebug, tmp_path: Path) -> None:
     result = pdebug("clusters", _write(tmp_path, json.dumps(doc)))
     assert result.code == ExitCode.OK, result.err
     assert "xds-grpc" in result.out  # a static cluster
+
+
+@pytest.mark.parametrize("depth", [150, 300, 600, 900])
+def test_nesting_that_json_libraries_accept_is_still_bounded(pdebug, tmp_path: Path, depth: int):
+    """Deep enough for orjson/msgspec, too deep for recursive walkers: exit 4, never 5."""
+    doc = _doc()
+    sec = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    sec["dynamic_active_clusters"][2]["cluster"]["metadata"] = {"filter_metadata": {"x": "@D@"}}
+    boot = next(c for c in doc["configs"] if c["@type"].endswith("BootstrapConfigDump"))
+    boot["bootstrap"]["node"]["metadata"]["X"] = "@D@"
+    nested = "[" * depth + "]" * depth
+    path = _write(tmp_path, json.dumps(doc).replace('"@D@"', nested))
+    for args in (
+        ["clusters", path, "-o", "json"],
+        ["clusters", path, "-o", "yaml"],
+        ["bootstrap", path],
+        ["bootstrap", path, "-o", "yaml"],
+        ["all", path, "-o", "json"],
+        ["diff", SIDECAR, path],
+        ["check", path],
+        ["report", path, "-o", tmp_path / "r.html"],
+    ):
+        result = pdebug(*args)
+        assert result.code in (0, 1, 4), (args, result.err)
+        assert "internal error" not in result.err, (args, result.err)
+    syncz = _write(tmp_path, "[" + nested + "]", "syncz.json")
+    assert pdebug("status", "--file", syncz, "-o", "json").code == ExitCode.INVALID_INPUT

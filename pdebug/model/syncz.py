@@ -368,16 +368,19 @@ def _json_type(value: Any) -> str:
 
 
 def _decode(data: bytes | memoryview, label: str) -> list[Any]:
+    from pdebug.model.dump import MAX_DEPTH, bounded, decode_failure
+
     try:
-        return [msgspec.json.decode(data)]
+        # bounded: the answer is printed back (-o json/yaml), by recursive encoders
+        return [bounded(lambda: msgspec.json.decode(data))]
     except msgspec.DecodeError as exc:
         text = str(exc)
     except (UnicodeDecodeError, RecursionError, MemoryError) as exc:
-        from pdebug.model.dump import decode_failure
-
-        reason = "invalid UTF-8 in a string" if isinstance(exc, UnicodeDecodeError) else ""
+        reason = decode_failure(exc)
+        if isinstance(exc, RecursionError):
+            reason = f"nested deeper than {MAX_DEPTH} levels"
         raise InvalidInput(
-            f"{label}: {reason or decode_failure(exc)}",
+            f"{label}: {reason}",
             hint="the file is damaged or is not istiod's sync status; save it again",
         ) from None
     if "truncated" in text:
@@ -413,6 +416,10 @@ def _decode_stream(data: bytes) -> list[Any] | None:
         try:
             value, pos = decoder.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError):
+            return None
+        from pdebug.model.dump import MAX_DEPTH, _depth_of
+
+        if _depth_of(value) > MAX_DEPTH:
             return None
         values.append(value)
 
