@@ -216,3 +216,27 @@ def test_nesting_that_json_libraries_accept_is_still_bounded(pdebug, tmp_path: P
         assert "internal error" not in result.err, (args, result.err)
     syncz = _write(tmp_path, "[" + nested + "]", "syncz.json")
     assert pdebug("status", "--file", syncz, "-o", "json").code == ExitCode.INVALID_INPUT
+
+
+def test_depth_bound_without_lowering_the_limit_in_threads(monkeypatch) -> None:
+    """With other threads running, the shared recursion limit is left alone."""
+    import sys
+    import threading
+
+    from pdebug.errors import InvalidInput
+    from pdebug.model import dump as d
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert not d.can_bound()
+        limit = sys.getrecursionlimit()
+        monkeypatch.setattr(sys, "setrecursionlimit", lambda n: pytest.fail("limit changed"))
+        with pytest.raises(InvalidInput, match="nested deeper than"):
+            d.plain_json(b"[" * 150 + b"]" * 150, "x")
+        assert d.plain_json(b"[" * 50 + b"]" * 50, "x")
+        assert sys.getrecursionlimit() == limit
+    finally:
+        stop.set()
+        worker.join()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -239,6 +240,22 @@ def _probe_works() -> bool:
 _BOUNDED = _probe_works()
 
 
+def can_bound() -> bool:
+    """Whether :func:`bounded` may be used now.
+
+    The recursion limit is the interpreter's, shared by every thread: lowering it while
+    another thread runs (``snapshot --parallel``) could fail that thread. Then plain data
+    is measured after decoding instead (:func:`check_depth`).
+    """
+    return _BOUNDED and threading.active_count() == 1
+
+
+def check_depth(value: Any) -> None:
+    """Raise :class:`RecursionError` if plain ``value`` nests deeper than :data:`MAX_DEPTH`."""
+    if _depth_of(value) > MAX_DEPTH:
+        raise RecursionError(f"nested deeper than {MAX_DEPTH} levels")
+
+
 def _depth_of(value: Any) -> int:
     """Nesting depth of plain data, without recursion."""
     deepest, stack = 0, [(value, 1)]
@@ -260,11 +277,12 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
     nesting deeper than :data:`MAX_DEPTH`.
     """
     try:
-        if _BOUNDED:
+        fast = can_bound()
+        if fast:
             bounded(lambda: _SKIP.decode(raw))
         value = orjson.loads(bytes(raw))
-        if not _BOUNDED and _depth_of(value) > MAX_DEPTH:
-            raise RecursionError
+        if not fast:
+            check_depth(value)
         return value
     except (*DECODE_FAILURES, orjson.JSONDecodeError, RecursionError, MemoryError) as exc:
         reason = f"invalid JSON ({exc})"

@@ -368,11 +368,15 @@ def _json_type(value: Any) -> str:
 
 
 def _decode(data: bytes | memoryview, label: str) -> list[Any]:
-    from pdebug.model.dump import MAX_DEPTH, bounded, decode_failure
+    from pdebug.model.dump import MAX_DEPTH, bounded, can_bound, check_depth, decode_failure
 
     try:
         # bounded: the answer is printed back (-o json/yaml), by recursive encoders
-        return [bounded(lambda: msgspec.json.decode(data))]
+        if can_bound():
+            return [bounded(lambda: msgspec.json.decode(data))]
+        value = msgspec.json.decode(data)
+        check_depth(value)
+        return [value]
     except msgspec.DecodeError as exc:
         text = str(exc)
     except (UnicodeDecodeError, RecursionError, MemoryError) as exc:
@@ -417,9 +421,11 @@ def _decode_stream(data: bytes) -> list[Any] | None:
             value, pos = decoder.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError):
             return None
-        from pdebug.model.dump import MAX_DEPTH, _depth_of
+        from pdebug.model.dump import check_depth
 
-        if _depth_of(value) > MAX_DEPTH:
+        try:
+            check_depth(value)
+        except RecursionError:
             return None
         values.append(value)
 
