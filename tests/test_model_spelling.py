@@ -301,3 +301,18 @@ def test_a_camel_key_with_any_value_is_read_not_dropped(value: str) -> None:
         # a value of the wrong type skips that one cluster (with a warning)
         assert got == ([] if expected is None else [expected]), (value, plan)
         assert len(items) == len(sec["dynamic_active_clusters"]) - (expected is None)
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5])
+def test_clusters_json_in_any_spelling(pdebug, tmp_path: Path, keep: float) -> None:
+    clusters_json = FIXTURES / "real" / "sidecar" / "clusters.json"
+    doc = camelize(json.loads(clusters_json.read_bytes()), keep=keep, rng=random.Random(3))
+    path = tmp_path / "clusters.json"
+    path.write_text(json.dumps(doc))
+    for args in (
+        ["endpoints", path],
+        ["endpoints", SIDECAR, "--clusters-json", path, "-o", "wide"],
+    ):
+        want = pdebug(*[clusters_json if a == path else a for a in args])
+        got = pdebug(*args)
+        assert (got.code, got.out) == (want.code, want.out), got.err
