@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: help install demo test check lint typecheck golden bench clean
+.PHONY: help install demo test fuzz check lint typecheck golden bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -43,6 +43,10 @@ demo: $(STAMP)  ## run pdebug on the dumps shipped in fixtures/
 
 test: $(STAMP)  ## run the test suite (what CI runs)
 	$(BIN)/pytest -q
+
+fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET)
+	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
+		$(BIN)/pytest -q tests/test_fuzz.py
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench

@@ -23,7 +23,7 @@ import orjson
 
 from pdebug.errors import InvalidInput
 from pdebug.model.camel import snake_keys
-from pdebug.model.dump import ConfigDump, Section
+from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
 KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
@@ -45,43 +45,33 @@ TITLES = {
 class _Named(msgspec.Struct, gc=False):
     name: str = ""
     cluster_name: str = ""
-    clusterName: str = ""  # noqa: N815 - wire spelling
 
 
 class _Entry(msgspec.Struct, gc=False):
-    """Any admin dump entry; the resource itself stays undecoded."""
+    """Any admin dump entry; the resource itself stays undecoded.
+
+    Decoded by :func:`pdebug.model.dump.decode_items`: each field in either spelling.
+    """
 
     name: str = ""
     cluster: msgspec.Raw = msgspec.Raw()
+    listener: msgspec.Raw = msgspec.Raw()
     route_config: msgspec.Raw = msgspec.Raw()
-    routeConfig: msgspec.Raw = msgspec.Raw()  # noqa: N815
     endpoint_config: msgspec.Raw = msgspec.Raw()
-    endpointConfig: msgspec.Raw = msgspec.Raw()  # noqa: N815
     secret: msgspec.Raw = msgspec.Raw()
     active_state: msgspec.Raw = msgspec.Raw()
-    activeState: msgspec.Raw = msgspec.Raw()  # noqa: N815
     warming_state: msgspec.Raw = msgspec.Raw()
-    warmingState: msgspec.Raw = msgspec.Raw()  # noqa: N815
     error_state: msgspec.Raw = msgspec.Raw()
-    errorState: msgspec.Raw = msgspec.Raw()  # noqa: N815
 
 
 class _State(msgspec.Struct, gc=False):
     listener: msgspec.Raw = msgspec.Raw()
     last_updated: str = ""
-    lastUpdated: str = ""  # noqa: N815
 
 
 class _Error(msgspec.Struct, gc=False):
     details: str = ""
     last_update_attempt: str = ""
-    lastUpdateAttempt: str = ""  # noqa: N815
-
-
-_ENTRIES = msgspec.json.Decoder(list[_Entry], strict=False)
-_NAMED = msgspec.json.Decoder(_Named, strict=False)
-_STATE = msgspec.json.Decoder(_State, strict=False)
-_ERROR = msgspec.json.Decoder(_Error, strict=False)
 
 
 @dataclass
@@ -90,10 +80,11 @@ class Resource:
 
     name: str
     raw: msgspec.Raw
-    camel: bool
+    camel: bool = False  # unused: spellings are normalised per field
     state: str = "active"  # listeners: active / warming / error
     error: str = ""
     error_at: str = ""
+    where: str = ""  # the input, for error messages
 
     def plain(self) -> Any:
         """The resource as normalised plain data (snake_case, v3 types, no defaults).
@@ -101,14 +92,15 @@ class Resource:
         Keys are respelled whatever the section looked like: dumps exist whose section
         keys are snake_case around camelCase resources (istioctl's own test data).
         """
-        value = normalise(snake_keys(orjson.loads(bytes(self.raw))))
+        value = normalise(snake_keys(plain_json(self.raw, f"{self.where}{self.name}")))
         if isinstance(value, dict):
             # The resource's own type is its kind: v2alpha dumps leave it out.
             value.pop("@type", None)
         if isinstance(value, dict) and isinstance(value.get("virtual_hosts"), list):
             # istioctl sorts a route config's virtual hosts by name before comparing
             value["virtual_hosts"] = sorted(
-                value["virtual_hosts"], key=lambda vh: str(vh.get("name", ""))
+                value["virtual_hosts"],
+                key=lambda vh: str(vh.get("name", "")) if isinstance(vh, dict) else "",
             )
         return value
 
@@ -284,16 +276,12 @@ def normalise(value: Any) -> Any:
 # --- collecting each side's resources ----------------------------------------------
 
 
-def _first(*raws: msgspec.Raw) -> msgspec.Raw:
-    for raw in raws:
-        if len(raw):
-            return raw
-    return msgspec.Raw()
-
-
 def _name_of(raw: msgspec.Raw) -> str:
-    named = _NAMED.decode(raw)
-    return named.name or named.cluster_name or named.clusterName
+    try:
+        named = decode_raw(raw, _Named, what="resource")
+    except InvalidInput:
+        return ""
+    return named.name or named.cluster_name
 
 
 def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[str, Resource]:
@@ -317,9 +305,14 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
         raw = sec.raw(key)
         if raw is None:
             continue
-        for entry in _ENTRIES.decode(raw):
-            res = _resource(kind, key, entry, sec)
+        for entry in decode_items(raw, _Entry, f"{dump.source}: {key}", dump.warn):
+            try:
+                res = _resource(kind, key, entry, sec)
+            except InvalidInput as exc:
+                dump.warn(f"{exc.message}; skipped")
+                continue
             if res is not None:
+                res.where = f"{dump.source}: {key} "
                 out[res.name] = res
     return out
 
@@ -352,9 +345,9 @@ def _resource(kind: str, key: str, entry: _Entry, sec: Section) -> Resource | No
     if kind == "clusters":
         body = entry.cluster
     elif kind == "routes":
-        body = _first(entry.route_config, entry.routeConfig)
+        body = entry.route_config
     elif kind == "endpoints":
-        body = _first(entry.endpoint_config, entry.endpointConfig)
+        body = entry.endpoint_config
     elif kind == "secrets":
         body = entry.secret
         if not len(body):
@@ -370,14 +363,14 @@ def _resource(kind: str, key: str, entry: _Entry, sec: Section) -> Resource | No
 def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
     if key == "static_listeners":
         return (
-            Resource(_name_of(entry.cluster), entry.cluster, sec.camel)
-            if len(entry.cluster)
+            Resource(_name_of(entry.listener), entry.listener, sec.camel)
+            if len(entry.listener)
             else None
         )
-    active = _first(entry.active_state, entry.activeState)
-    warming = _first(entry.warming_state, entry.warmingState)
-    error = _first(entry.error_state, entry.errorState)
-    err = _ERROR.decode(error) if len(error) else None
+    active, warming, error = entry.active_state, entry.warming_state, entry.error_state
+    err = (
+        decode_raw(error, _Error, what=f"listener {entry.name} error_state") if len(error) else None
+    )
     state_raw = active if len(active) else warming
     if not len(state_raw):
         if err is None or not entry.name:
@@ -388,9 +381,9 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
             sec.camel,
             "error",
             err.details,
-            err.last_update_attempt or err.lastUpdateAttempt,
+            err.last_update_attempt,
         )
-    state = _STATE.decode(state_raw)
+    state = decode_raw(state_raw, _State, what=f"listener {entry.name}")
     res = Resource(
         entry.name or _name_of(state.listener),
         state.listener,
@@ -400,7 +393,7 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
     if err is not None:
         res.state = "error"
         res.error = err.details
-        res.error_at = err.last_update_attempt or err.lastUpdateAttempt
+        res.error_at = err.last_update_attempt
     return res
 
 
@@ -468,7 +461,7 @@ def compare_kind(
         if b is None:
             report.changes.append(Change(name, "only-left"))
             continue
-        if bytes(a.raw) == bytes(b.raw) and a.camel == b.camel:
+        if bytes(a.raw) == bytes(b.raw):
             continue
         if bytes(b.raw) == b"null":  # rejected new listener: present in expected only
             report.changes.append(Change(name, "only-left", note="rejected by Envoy"))

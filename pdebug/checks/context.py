@@ -337,7 +337,7 @@ def _filter_kind(f: s.TypedExtension, camel: bool) -> str:
         return ""
     try:
         type_url = _ANY.decode(raw).type_url
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return ""
     if type_url.endswith(_HCM_TYPE):
         return HCM

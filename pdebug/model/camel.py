@@ -1,10 +1,31 @@
 """Key spelling: Envoy writes snake_case, istiod and istioctl re-emit lowerCamelCase.
 
-The typed schema (:mod:`pdebug.model.schema`) is written once in snake_case.
-:func:`camel_twin` derives, per Struct class, a subclass that decodes the
-lowerCamelCase spelling into the same attribute names, so views never care which
-spelling a dump used. :func:`snake_keys` normalises a generic document whose
-spellings are *mixed* (istioctl's old ``/clusters`` test data is).
+protojson reads either spelling of every field, wherever it occurs, and some producers
+mix them in one document (istioctl's own test dumps spell the admin fields
+lowerCamelCase and the filter configs snake_case). pdebug does the same, per field.
+
+The typed schema (:mod:`pdebug.model.schema`) is written once, in snake_case. Each
+schema Struct gets three derived decoders (:func:`variant`):
+
+``snake``
+    the schema's own wire names, plus a *sentinel* field for the lowerCamelCase
+    spelling of every field whose two spellings differ. A sentinel accepts no JSON
+    value at all (its type is :data:`msgspec.UnsetType`): any camel key in the bytes
+    makes the decode fail, at C speed, with no Python call per object. Envoy's own
+    (all snake_case) dumps decode this way at the speed of the plain schema.
+``camel``
+    the lowerCamelCase wire names, with sentinels for the snake_case spellings.
+``both``
+    both spellings as separate fields, merged after decoding (a Python call per object):
+    the decoder for a document that mixes the spellings, used only when the other two
+    refused it.
+
+:func:`pdebug.model.dump.decode_raw` tries them in that order, so every field is read
+in either spelling wherever it occurs, and no file or section is guessed from a sample.
+
+Field names with digits follow protobuf's json_name rule (an underscore is dropped and
+the next *letter* capitalised): ``consecutive_5xx`` is ``consecutive5xx``. The reverse
+is ambiguous, so :data:`DIGIT_FIELDS` lists Envoy's API fields that have ``_<digit>``.
 """
 
 from __future__ import annotations
@@ -13,72 +34,176 @@ import functools
 import re
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
 S = TypeVar("S", bound=msgspec.Struct)
 
-_TWINS: dict[type[Any], type[Any]] = {}
+Mode = Literal["snake", "camel", "both"]
+MODES: tuple[Mode, ...] = ("snake", "camel", "both")
+
+#: Every field of Envoy's API (envoyproxy/data-plane-api, ``envoy/**/*.proto``, v2 and
+#: v3) whose name has an underscore before a digit: the only fields whose snake_case
+#: spelling cannot be derived from protobuf's lowerCamelCase JSON name.
+DIGIT_FIELDS: frozenset[str] = frozenset(
+    {
+        "accept_http_10",
+        "consecutive_5xx",
+        "default_host_for_http_10",
+        "enforcing_consecutive_5xx",
+        "ignore_http_11_upgrade",
+        "normalize_path_rfc_3986",
+        "proxy_100_continue",
+        "trace_id_128bit",
+    }
+)
 
 
 def to_camel(name: str) -> str:
-    """``route_config_name`` -> ``routeConfigName``."""
+    """Protobuf's json_name: ``route_config_name`` -> ``routeConfigName``.
+
+    The character after an underscore is upper-cased when it is a letter; a digit stays
+    (``consecutive_5xx`` -> ``consecutive5xx``, ``http2_protocol_options`` ->
+    ``http2ProtocolOptions``).
+    """
+    if "_" not in name:
+        return name
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
+#: lowerCamelCase JSON name -> proto field name, for the names the hump rule gets wrong.
+_DIGIT_SNAKE = {to_camel(n): n for n in DIGIT_FIELDS}
+
 
 def to_snake(name: str) -> str:
-    """``routeConfigName`` -> ``route_config_name``; ``ISTIO_VERSION`` is left alone."""
+    """``routeConfigName`` -> ``route_config_name``; ``ISTIO_VERSION`` is left alone.
+
+    ``consecutive5xx`` -> ``consecutive_5xx`` (from :data:`DIGIT_FIELDS`).
+    """
+    known = _DIGIT_SNAKE.get(name)
+    if known is not None:
+        return known
     return _CAMEL_HUMP.sub(lambda m: "_" + m.group(1).lower(), name)
 
 
-def _convert_type(tp: Any) -> Any:
+def spellings(name: str) -> tuple[str, str]:
+    """``(snake, camel)`` of a proto field name given in either spelling."""
+    snake = to_snake(name)
+    return snake, to_camel(snake)
+
+
+_VARIANTS: dict[tuple[type[Any], str], type[Any]] = {}
+
+#: Attribute-name prefixes of the derived fields (never read by views).
+_SENTINEL = "pd_sentinel__"
+_OTHER = "pd_camel__"
+
+
+def _convert_type(tp: Any, mode: Mode) -> Any:
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-        return camel_twin(tp)
+        return variant(tp, mode)
     origin = typing.get_origin(tp)
     if origin is None:
         return tp
-    args = tuple(_convert_type(a) for a in typing.get_args(tp))
+    args = tuple(_convert_type(a, mode) for a in typing.get_args(tp))
     if origin in (types.UnionType, typing.Union):
         return functools.reduce(lambda a, b: a | b, args)
     return origin[args]
 
 
-def camel_twin(cls: type[S]) -> type[S]:
-    """Return the subclass of ``cls`` that decodes lowerCamelCase keys.
+def convert(tp: Any, mode: Mode) -> Any:
+    """``tp`` (a schema Struct, or a list/union of them) with every Struct as ``mode``."""
+    return _convert_type(tp, mode)
 
-    Explicit wire names (``@type``) are kept; nested Struct types are twinned too.
+
+def _spec_of(f: Any, tp: Any) -> Any:
+    if f.default is not msgspec.NODEFAULT:
+        return (f.name, tp, f.default)
+    if f.default_factory is not msgspec.NODEFAULT:
+        return (f.name, tp, msgspec.field(default_factory=f.default_factory))
+    return (f.name, tp)
+
+
+def variant(cls: type[S], mode: Mode) -> type[S]:
+    """The subclass of schema Struct ``cls`` that decodes key spelling ``mode``.
+
+    Explicit wire names (``@type``) are kept as they are; nested Structs are converted
+    too. Instances are instances of ``cls``: views read the snake_case attributes.
     """
-    known = _TWINS.get(cls)
+    key = (cls, mode)
+    known = _VARIANTS.get(key)
     if known is not None:
         return known
     fields = msgspec.structs.fields(cls)
-    rename = {
-        f.name: (f.encode_name if f.encode_name != f.name else to_camel(f.name)) for f in fields
-    }
     spec: list[Any] = []
+    rename: dict[str, str] = {}
+    pairs: list[tuple[str, str, Any]] = []
     for f in fields:
-        tp = _convert_type(f.type)
-        if f.default is not msgspec.NODEFAULT:
-            spec.append((f.name, tp, f.default))
-        elif f.default_factory is not msgspec.NODEFAULT:
-            spec.append((f.name, tp, msgspec.field(default_factory=f.default_factory)))
+        tp = _convert_type(f.type, mode)
+        spec.append(_spec_of(f, tp))
+        snake = f.encode_name
+        camel = to_camel(snake) if snake == f.name else snake
+        if camel == snake:
+            rename[f.name] = snake
+            continue
+        if mode == "snake":
+            rename[f.name] = snake
+            spec.append((_SENTINEL + f.name, msgspec.UnsetType, msgspec.UNSET))
+            rename[_SENTINEL + f.name] = camel
+        elif mode == "camel":
+            rename[f.name] = camel
+            spec.append((_SENTINEL + f.name, msgspec.UnsetType, msgspec.UNSET))
+            rename[_SENTINEL + f.name] = snake
         else:
-            spec.append((f.name, tp))
-    twin: type[Any] = msgspec.defstruct(
-        cls.__name__ + "Camel",
+            rename[f.name] = snake
+            other = _OTHER + f.name
+            # null is the field's default (protojson); Raw keeps it as Raw(b"null")
+            nullable = tp if tp is msgspec.Raw else tp | None
+            spec.append((other, nullable | msgspec.UnsetType, msgspec.UNSET))
+            rename[other] = camel
+            pairs.append((f.name, other, f.default))
+    namespace: dict[str, Any] = {}
+    if mode == "both" and pairs:
+        namespace["__post_init__"] = _merger(tuple(pairs))
+    made: type[Any] = msgspec.defstruct(
+        f"{cls.__name__}_{mode}",
         spec,
         bases=(cls,),
         rename=rename,
         module=cls.__module__,
+        namespace=namespace,
         **_struct_config(cls),
     )
-    _TWINS[cls] = twin
-    return twin
+    _VARIANTS[key] = made
+    return made
+
+
+def _merger(pairs: tuple[tuple[str, str, Any], ...]) -> Any:
+    """``__post_init__`` of a ``both`` variant: a camel value fills an unset snake field."""
+    unset = msgspec.UNSET
+
+    def merge(self: Any) -> None:
+        for name, other, default in pairs:
+            value = getattr(self, other)
+            if value is unset:
+                continue
+            setattr(self, other, unset)
+            if value is None:  # protojson: null is the field's default
+                continue
+            current = getattr(self, name)
+            if default is msgspec.NODEFAULT or current == default or current is None:
+                setattr(self, name, value)
+
+    return merge
+
+
+def camel_twin(cls: type[S]) -> type[S]:
+    """The lowerCamelCase decoder of ``cls`` (kept for callers of the old API)."""
+    return variant(cls, "camel")
 
 
 def _struct_config(cls: type[msgspec.Struct]) -> dict[str, Any]:
@@ -92,6 +217,8 @@ _OPAQUE = frozenset(
     {
         "filter_metadata",
         "typed_filter_metadata",
+        "typed_extension_protocol_options",
+        "typed_per_filter_config",
         "labels",
         "key_values",
         "fields",

@@ -10,6 +10,8 @@ decodes the selected resources generically, as they are in the dump.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -19,7 +21,7 @@ import orjson
 
 from pdebug.errors import InvalidInput, MissingSection
 from pdebug.model import schema as s
-from pdebug.model.camel import camel_twin, snake_keys
+from pdebug.model.camel import MODES, Mode, convert, snake_keys, to_camel
 
 T = TypeVar("T")
 
@@ -39,46 +41,259 @@ KIND_TYPE_URL = {
     kind: f"type.googleapis.com/envoy.admin.v3.{msg}" for msg, kind in SECTION_KINDS.items()
 }
 
-_DECODERS: dict[tuple[Any, bool], msgspec.json.Decoder[Any]] = {}
+_DECODERS: dict[tuple[Any, str], msgspec.json.Decoder[Any]] = {}
 
 
-def decoder(tp: Any, camel: bool) -> msgspec.json.Decoder[Any]:
-    """A cached, lenient decoder for ``tp`` in the given key spelling."""
-    key = (tp, camel)
+def decoder(tp: Any, mode: Mode | bool = "snake") -> msgspec.json.Decoder[Any]:
+    """A cached, lenient decoder for ``tp`` in key spelling ``mode`` (see :mod:`.camel`).
+
+    ``True``/``False`` (the old per-section flag) mean ``camel``/``snake``.
+    """
+    if isinstance(mode, bool):
+        mode = "camel" if mode else "snake"
+    key = (tp, mode)
     dec = _DECODERS.get(key)
     if dec is None:
-        target = tp
-        if camel:
-            target = _camelize(tp)
-        dec = msgspec.json.Decoder(target, strict=False)
+        dec = msgspec.json.Decoder(convert(tp, mode), strict=False)
         _DECODERS[key] = dec
     return dec
 
 
-def _camelize(tp: Any) -> Any:
-    origin = getattr(tp, "__origin__", None)
-    if origin is list:
-        return list[_camelize(tp.__args__[0])]  # type: ignore[misc]
-    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
-        return camel_twin(tp)
-    return tp
+#: What a decode of damaged bytes can raise, besides :class:`msgspec.DecodeError`.
+DECODE_FAILURES = (msgspec.DecodeError, RecursionError, MemoryError, UnicodeDecodeError)
 
 
-def decode_raw(raw: msgspec.Raw, tp: type[T], camel: bool, what: str) -> T:
-    """Decode one Raw subtree; a type clash becomes :class:`InvalidInput` naming ``what``."""
+def decode_failure(exc: BaseException) -> str:
+    """One line saying why bytes did not decode (``exc`` from :data:`DECODE_FAILURES`)."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large to decode in the memory available"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8 in a string"
+    text = str(exc)
+    if "truncated" in text:
+        return "the JSON is truncated (the capture was cut off)"
+    if isinstance(exc, msgspec.ValidationError):
+        return f"unexpected value ({sanitize(text)})"
+    return f"invalid JSON ({sanitize(text)})"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def sanitize(text: str) -> str:
+    """``text`` with each control character escaped as a hex code (safe on a terminal)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _decode(raw: msgspec.Raw | bytes, tp: Any) -> Any:
+    """Decode ``raw`` as ``tp`` in whichever spellings it uses, field by field.
+
+    Tried in order: snake_case (Envoy), lowerCamelCase (istiod, istioctl), then both
+    (a document mixing them). The first two refuse, at C speed, a key of the other
+    spelling; so each field is read in either spelling wherever it occurs.
+    """
+    for mode in MODES[:-1]:
+        try:
+            return decoder(tp, mode).decode(raw)
+        except msgspec.ValidationError:
+            pass
+    # The last error says where the bytes really disagree with the schema.
+    return decoder(tp, MODES[-1]).decode(raw)
+
+
+def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "") -> T:
+    """Decode one Raw subtree as ``tp``, reading either key spelling of every field.
+
+    ``camel`` is ignored (spellings are read per field); it is kept for old callers.
+
+    Raises:
+        InvalidInput: the subtree is damaged or of the wrong shape; names ``what``.
+    """
+    if isinstance(camel, str) and not what:
+        what = camel
     try:
-        result: T = decoder(tp, camel).decode(raw)
-    except msgspec.ValidationError as exc:
+        result: T = _decode(raw, tp)
+    except DECODE_FAILURES as exc:
         raise InvalidInput(
-            f"{what}: unexpected value ({exc})",
+            sanitize(f"{what}: {decode_failure(exc)}"),
             hint="the dump may be damaged or from an unsupported Envoy version",
         ) from None
     return result
 
 
-def _to_camel_key(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw], strict=False)
+
+
+def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str], None]) -> list[T]:
+    """Decode a JSON list of ``tp``; an item that does not decode is skipped with a warning.
+
+    A wrong type inside one resource (one cluster, one listener...) leaves the rest of
+    the dump usable, as istioctl's lenient parsing does. A list that is not a list, or
+    not JSON, is an error for the whole field.
+
+    Raises:
+        InvalidInput: ``raw`` is not a JSON list.
+    """
+    try:
+        whole: list[T] = _decode(raw, list[tp])  # type: ignore[valid-type]
+        return whole
+    except DECODE_FAILURES:
+        pass
+    if bytes(raw).strip() == b"null":  # protojson: null is the empty list
+        return []
+    try:
+        parts = _RAW_LIST.decode(raw)
+    except DECODE_FAILURES as exc:
+        if isinstance(exc, msgspec.ValidationError) and bytes(raw)[:1] != b"[":
+            exc = msgspec.ValidationError(f"Expected `array`, got `{_json_kind(raw)}`")
+        raise InvalidInput(
+            sanitize(f"{what}: {decode_failure(exc)}"),
+            hint="the dump may be damaged or from an unsupported Envoy version",
+        ) from None
+    items: Kept[T] = Kept()
+    skipped: list[str] = []
+    for index, part in enumerate(parts):
+        try:
+            items.append(_decode(part, tp))
+        except DECODE_FAILURES as exc:
+            reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
+            skipped.append(f"{what}[{index}] skipped: {reason}")
+            continue
+        items.positions.append(index)
+    if skipped and not items:
+        # Nothing of it is usable: that is the dump's problem, not one resource's.
+        first = skipped[0].replace(" skipped:", ":", 1)
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise InvalidInput(
+            sanitize(first + more),
+            hint="the dump may be damaged or from an unsupported Envoy version",
+        )
+    for line in skipped:
+        warn(line)
+    return items
+
+
+class Kept(list[T]):
+    """The items of a list that decoded, and where each sits in the dump's list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: list[int] = []
+
+
+def position(items: list[Any], index: int) -> int:
+    """Where ``items[index]`` sits in the dump (items may have been skipped)."""
+    positions = getattr(items, "positions", None)
+    return positions[index] if positions is not None else index
+
+
+def _json_kind(raw: msgspec.Raw) -> str:
+    first = bytes(raw)[:1]
+    return {b"{": "object", b'"': "str", b"t": "bool", b"f": "bool", b"n": "null"}.get(
+        first, "number"
+    )
+
+
+#: The deepest nesting handed to views as plain data. Envoy and istiod documents nest
+#: about 25 levels; deeper input would overflow the recursive walkers downstream
+#: (respelling, diff, JSON and YAML output), so it is refused where it is decoded.
+MAX_DEPTH = 100
+
+_SKIP = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _stack_depth() -> int:
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return depth
+
+
+def bounded(decode: Callable[[], T], depth: int = MAX_DEPTH) -> T:
+    """Run a msgspec ``decode`` that must not nest deeper than ``depth`` levels.
+
+    msgspec counts nesting against the interpreter's recursion limit (CPython 3.11), so
+    with the limit set ``depth`` frames above the caller's, deeper input raises
+    :class:`RecursionError` at C speed, before any Python object is built.
+    """
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + depth)
+    try:
+        return decode()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _probe_works() -> bool:
+    deep = b"[" * 40 + b"]" * 40
+    try:
+        bounded(lambda: _SKIP.decode(deep), 20)
+    except RecursionError:
+        return True
+    return False
+
+
+#: Whether :func:`bounded` bounds msgspec (else plain data is measured after decoding).
+_BOUNDED = _probe_works()
+
+
+def can_bound() -> bool:
+    """Whether :func:`bounded` may be used now.
+
+    The recursion limit is the interpreter's, shared by every thread: lowering it while
+    another thread runs (``snapshot --parallel``) could fail that thread. Then plain data
+    is measured after decoding instead (:func:`check_depth`).
+    """
+    return _BOUNDED and threading.active_count() == 1
+
+
+def check_depth(value: Any) -> None:
+    """Raise :class:`RecursionError` if plain ``value`` nests deeper than :data:`MAX_DEPTH`."""
+    if _depth_of(value) > MAX_DEPTH:
+        raise RecursionError(f"nested deeper than {MAX_DEPTH} levels")
+
+
+def _depth_of(value: Any) -> int:
+    """Nesting depth of plain data, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node if isinstance(child, (dict, list)))
+    return deepest
+
+
+def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
+    """``raw`` as plain JSON data; damage is :class:`InvalidInput` naming ``what``.
+
+    Refused: invalid JSON or UTF-8, integers beyond 64 bits, infinite numbers, and
+    nesting deeper than :data:`MAX_DEPTH`.
+    """
+    try:
+        fast = can_bound()
+        if fast:
+            bounded(lambda: _SKIP.decode(raw))
+        value = orjson.loads(bytes(raw))
+        if not fast:
+            check_depth(value)
+        return value
+    except (*DECODE_FAILURES, orjson.JSONDecodeError, RecursionError, MemoryError) as exc:
+        reason = f"invalid JSON ({exc})"
+        if isinstance(exc, RecursionError) or "ecursion" in str(exc):
+            reason = f"nested deeper than {MAX_DEPTH} levels"
+        elif isinstance(exc, (msgspec.DecodeError, MemoryError, UnicodeDecodeError)):
+            reason = decode_failure(exc)
+        raise InvalidInput(
+            f"{what}: {sanitize(reason)}",
+            hint="the dump may be damaged; capture it again",
+        ) from None
 
 
 @dataclass
@@ -89,7 +304,12 @@ class Section:
     kind: str  # "" when the type is unknown to pdebug (kept, never fatal)
     fields: dict[str, msgspec.Raw]
     index: int
+    #: Unused: kept for callers that still pass it to :func:`decode_raw`.
     camel: bool = False
+    #: Called with one line when a resource is skipped (set by :class:`ConfigDump`).
+    warn: Callable[[str], None] | None = field(default=None, repr=False)
+    #: The input's name, for error messages (set by :class:`ConfigDump`).
+    where: str = field(default="", repr=False)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     #: Set when the section came from a planned one-pass decode: call it to read the
     #: rest of the section's fields (see :func:`pdebug.model.load.load`).
@@ -105,29 +325,55 @@ class Section:
         return self.type_url.rsplit(".", 1)[-1]
 
     def raw(self, key: str) -> msgspec.Raw | None:
-        """The Raw value of snake_case field ``key`` in whichever spelling the dump used."""
+        """The Raw value of field ``key`` (snake_case) in either spelling.
+
+        Both spellings in one section (a hand-merged file) is read as protojson would
+        refuse it; the snake_case one wins.
+        """
         self._ensure()
         raw = self.fields.get(key)
-        if raw is None and self.camel:
-            raw = self.fields.get(_to_camel_key(key))
+        if raw is None:
+            raw = self.fields.get(to_camel(key))
         return raw
 
     def typed(self, key: str, tp: type[T], default: Callable[[], T], what: str) -> T:
-        """Decode field ``key`` as ``tp`` (cached); ``default()`` when absent."""
+        """Decode field ``key`` as ``tp`` (cached); ``default()`` when absent.
+
+        A list of resources (``list[ClusterEntry]``...) skips a resource that does not
+        decode, with a warning; any other field that does not decode is an error.
+        """
         ck = (key, tp)
         if ck in self._cache:
             return self._cache[ck]  # type: ignore[no-any-return]
         raw = self.raw(key)
-        value = default() if raw is None else decode_raw(raw, tp, self.camel, what)
+        value: Any
+        if raw is None:
+            value = default()
+        elif getattr(tp, "__origin__", None) is list:
+            value = decode_items(raw, tp.__args__[0], what, self._warn)  # type: ignore[attr-defined]
+        else:
+            value = decode_raw(raw, tp, what=what)
         self._cache[ck] = value
-        return value
+        return value  # type: ignore[no-any-return]
+
+    def _what(self, key: str) -> str:
+        return f"{self.where}: {self.message}.{key}" if self.where else key
+
+    def _warn(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
 
     def generic(self, key: str) -> Any:
-        """Field ``key`` decoded as plain JSON data (as in the dump), cached."""
+        """Field ``key`` decoded as plain JSON data (as in the dump), cached.
+
+        Raises:
+            InvalidInput: the field is not JSON that can be decoded (nested too deeply,
+                invalid UTF-8, a number beyond 64 bits...).
+        """
         ck = ("generic", key)
         if ck not in self._cache:
             raw = self.raw(key)
-            self._cache[ck] = None if raw is None else orjson.loads(bytes(raw))
+            self._cache[ck] = None if raw is None else plain_json(raw, self._what(key))
         return self._cache[ck]
 
     def plain(self) -> dict[str, Any]:
@@ -150,11 +396,14 @@ class Ref:
 
     def resolve(self) -> Any:
         """The resource as plain JSON data, exactly as in the dump."""
-        value = self.section.generic(self.key)[self.index]
+        items = self.section.generic(self.key)
+        if not isinstance(items, list) or not 0 <= self.index < len(items):
+            return None
+        value = items[self.index]
         for step in self.path:
             if not isinstance(value, dict):
                 return None
-            value = value.get(step, value.get(_to_camel_key(step)))
+            value = value[step] if step in value else value.get(to_camel(step))
         return value
 
 
@@ -169,7 +418,7 @@ class Entries(Generic[T]):
     def ref(self, index: int, *path: str) -> Ref:
         """Where ``items[index]`` (or a field ``path`` inside it) sits in the dump."""
         assert self.section is not None
-        return Ref(self.section, self.key, index, path)
+        return Ref(self.section, self.key, position(self.items, index), path)
 
 
 #: The entry type of each list-valued section field, as the typed accessors decode it.
@@ -214,6 +463,18 @@ class ConfigDump:
     def __init__(self, sections: list[Section], source: str) -> None:
         self.sections = sections
         self.source = source
+        #: One line per resource skipped because it did not decode (printed once each).
+        self.warnings: list[str] = []
+        for sec in sections:
+            sec.warn = self.warn
+            sec.where = source
+
+    def warn(self, message: str) -> None:
+        """Say on stderr, once, that a part of the dump was skipped."""
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        print(f"pdebug: warning: {sanitize(message)}", file=sys.stderr)
 
     # -- sections ----------------------------------------------------------------------
 
@@ -250,7 +511,9 @@ class ConfigDump:
         """
         for kind in kinds:
             if self.section(kind) is None:
-                self.sections.append(Section(KIND_TYPE_URL[kind], kind, {}, len(self.sections)))
+                sec = Section(KIND_TYPE_URL[kind], kind, {}, len(self.sections))
+                sec.warn, sec.where = self.warn, self.source
+                self.sections.append(sec)
 
     def has(self, kind: str) -> bool:
         """Whether the dump carries a section of ``kind``."""
@@ -302,7 +565,9 @@ class ConfigDump:
         out: list[tuple[Ref, s.EcdsEntry]] = []
         for sec in self.sections_of("ecds"):
             items = sec.typed("ecds_filters", list[s.EcdsEntry], list, f"{self.source}: ecds")
-            out.extend((Ref(sec, "ecds_filters", i), e) for i, e in enumerate(items))
+            out.extend(
+                (Ref(sec, "ecds_filters", position(items, i)), e) for i, e in enumerate(items)
+            )
         return out
 
     def bootstrap(self) -> dict[str, Any]:
@@ -352,27 +617,3 @@ def _v2alpha_listeners(sec: Section, source: str) -> FoldedEntries | None:
     if not items:
         return None
     return FoldedEntries(sec, "dynamic_listeners", items, origins)
-
-
-_CAMEL_KEY = re.compile(rb'"[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*"\s*:')
-_SNAKE_KEY = re.compile(rb'"[a-z][a-z0-9]*_[a-z0-9_]+"\s*:')
-_SAMPLE = 16384
-
-
-def camel_section(fields: dict[str, msgspec.Raw]) -> bool:
-    """Whether a section is spelled lowerCamelCase (istiod / istioctl output).
-
-    Section keys and a sample of the content vote (istioctl's test dumps mix snake
-    section keys with camel content).
-    """
-    camel = snake = 0
-    for key in fields:
-        if "_" in key:
-            snake += 1
-        elif not key.islower():
-            camel += 1
-    for raw in fields.values():
-        sample = memoryview(raw)[:_SAMPLE].tobytes()
-        camel += len(_CAMEL_KEY.findall(sample))
-        snake += len(_SNAKE_KEY.findall(sample))
-    return camel > snake

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import msgspec
-import orjson
 
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
-from pdebug.model.camel import snake_keys
 
-# Any of these means the document is (at least partly) lowerCamelCase.
-_CAMEL_MARKERS = (b'"clusterStatuses"', b'"hostStatuses"', b'"healthStatus"', b'"socketAddress"')
+
+class _Document(msgspec.Struct, gc=False):
+    cluster_statuses: msgspec.Raw = msgspec.Raw()
+    clusterStatuses: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+
+
+_DOCUMENT = msgspec.json.Decoder(_Document, strict=False)
 
 
 class ClustersStatus:
@@ -26,19 +30,32 @@ class ClustersStatus:
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> ClustersStatus:
-        """Decode ``data``; mixed snake/camel spellings are normalised first."""
+        """Decode ``data``, each field in either spelling (snake_case or lowerCamelCase).
+
+        A cluster whose status does not decode is skipped with a warning.
+
+        Raises:
+            InvalidInput: not JSON, or not a ``/clusters?format=json`` document.
+        """
+        from pdebug.model.dump import DECODE_FAILURES, decode_failure, decode_items, sanitize
+
+        hint = "capture it with: curl -s 'localhost:15000/clusters?format=json'"
         try:
-            if any(marker in data for marker in _CAMEL_MARKERS):
-                plain = snake_keys(orjson.loads(data))
-                doc = msgspec.convert(plain, s.ClustersDocument, strict=False)
-            else:
-                doc = msgspec.json.decode(data, type=s.ClustersDocument, strict=False)
-        except (msgspec.ValidationError, orjson.JSONDecodeError) as exc:
+            top = _DOCUMENT.decode(data)
+        except DECODE_FAILURES as exc:
             raise InvalidInput(
-                f"{source}: not a valid /clusters?format=json document ({exc})",
-                hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
+                f"{source}: not a valid /clusters?format=json document ({decode_failure(exc)})",
+                hint=hint,
             ) from None
-        return cls(doc, data, source)
+        raw = top.cluster_statuses if len(top.cluster_statuses) else top.clusterStatuses
+        statuses: list[s.ClusterStatus] = []
+        if len(raw) and bytes(raw) != b"null":
+
+            def warn(message: str) -> None:
+                print(f"pdebug: warning: {sanitize(message)}", file=sys.stderr)
+
+            statuses = decode_items(raw, s.ClusterStatus, f"{source}: cluster_statuses", warn)
+        return cls(s.ClustersDocument(cluster_statuses=statuses), data, source)
 
     @property
     def statuses(self) -> list[s.ClusterStatus]:
@@ -46,11 +63,14 @@ class ClustersStatus:
         return self.doc.cluster_statuses
 
     def raw_status(self, index: int) -> Any:
-        """``cluster_statuses[index]`` as plain data, as in the document."""
+        """``cluster_statuses[index]`` (as :attr:`statuses` numbers it) as in the document."""
+        from pdebug.model.dump import plain_json, position
+
         if self._generic is None:
-            top = orjson.loads(self._data)
-            self._generic = top.get("cluster_statuses", top.get("clusterStatuses", []))
-        return self._generic[index]
+            top = plain_json(self._data, self.source)
+            found = top.get("cluster_statuses", top.get("clusterStatuses", []))
+            self._generic = found if isinstance(found, list) else []
+        return self._generic[position(self.doc.cluster_statuses, index)]
 
 
 def host_is_healthy(host: s.HostStatus) -> bool:

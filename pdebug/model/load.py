@@ -11,14 +11,17 @@ from typing import Any
 import msgspec
 
 from pdebug.errors import InvalidInput, ZtunnelDumpGiven
+from pdebug.model.camel import variant
 from pdebug.model.dump import (
+    DECODE_FAILURES,
     KEY_KINDS,
     KEY_TYPES,
     KIND_TYPE_URL,
     SECTION_KINDS,
     ConfigDump,
     Section,
-    camel_section,
+    decode_failure,
+    sanitize,
 )
 from pdebug.model.health import ClustersStatus
 
@@ -106,16 +109,36 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     """
     sniff(data, source)
     typed = tuple(k for k in plan if k in KEY_TYPES)
-    if typed and not _looks_camel(data):
-        configs = _sliced_configs(data, typed)
-        if configs is None:
-            configs = _decode_top(_plan_decoder(typed), data, source).configs
-        if not _keeps_raw(typed):
-            _release_pages(data)
+    if typed:
+        configs = _planned_configs(data, typed)
         if configs is not None and not any(_entry_type(sec.type_url) for sec in configs):
             return Loaded(dump=_planned_dump(configs, typed, data, source))
     top = _decode_top(_TOP, data, source)
     return _loaded(top, data, source)
+
+
+def _planned_configs(data: Buffer, typed: tuple[str, ...]) -> list[Any] | None:
+    """The one-pass typed decode of a snake_case dump, or ``None`` to read it lazily.
+
+    The planned decoders refuse any lowerCamelCase key of the schema (see
+    :mod:`pdebug.model.camel`) and any value of the wrong type: such a dump is read
+    section by section instead, where each field is read in either spelling and a
+    damaged resource is skipped with a warning.
+    """
+    try:
+        configs = _sliced_configs(data, typed)
+        if configs is None:
+            configs = _plan_decoder(typed).decode(data).configs
+    except (*DECODE_FAILURES, _Refused):
+        return None  # the lazy path reads it, or says why it cannot
+    finally:
+        if not _keeps_raw(typed):
+            _release_pages(data)
+    return configs
+
+
+class _Refused(Exception):
+    """A planned section did not decode with the snake_case schema."""
 
 
 _KEEPS_RAW: dict[tuple[str, ...], bool] = {}
@@ -166,14 +189,19 @@ def _release_pages(data: Buffer) -> None:
 def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -> Any:
     try:
         return decoder.decode(data)
+    except (RecursionError, MemoryError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            f"{source}: {decode_failure(exc)}",
+            hint="the file is damaged or is not a config dump; capture the dump again",
+        ) from None
     except msgspec.ValidationError as exc:
         if "$.configs[" in str(exc):
             raise InvalidInput(
-                f"{source}: unexpected value ({exc})",
+                f"{source}: unexpected value ({sanitize(str(exc))})",
                 hint="the dump may be damaged or from an unsupported Envoy version",
             ) from None
         raise InvalidInput(
-            f"{source}: not an Envoy config dump ({exc})",
+            f"{source}: not an Envoy config dump ({sanitize(str(exc))})",
             hint="expected {'configs': [...]} as served by GET /config_dump",
         ) from None
     except msgspec.DecodeError as exc:
@@ -184,7 +212,7 @@ def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -
                 hint="capture the dump again; large dumps need a longer timeout",
             ) from None
         raise InvalidInput(
-            f"{source}: invalid JSON: {text}",
+            f"{source}: invalid JSON: {sanitize(text)}",
             hint="the file is damaged; capture the dump again",
         ) from None
 
@@ -234,16 +262,6 @@ def _entry_type(type_url: str) -> tuple[str, str] | None:
     return ENTRY_TYPES.get(".".join(type_url.rsplit(".", 2)[-2:]))
 
 
-_CAMEL_KEY = re.compile(rb'"[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*"\s*:')
-_SNAKE_KEY = re.compile(rb'"[a-z][a-z0-9]*_[a-z0-9_]+"\s*:')
-
-
-def _looks_camel(data: Buffer) -> bool:
-    """Whether the document's start has more lowerCamelCase keys than snake_case ones."""
-    head = bytes(data[:65536])
-    return len(_CAMEL_KEY.findall(head)) > len(_SNAKE_KEY.findall(head))
-
-
 def _list_of(tp: Any) -> Any:
     """``list[tp]`` for a runtime type (equal to the annotation the accessors cache by)."""
     return list.__class_getitem__(tp)
@@ -257,7 +275,7 @@ def _plan_types(keys: tuple[str, ...]) -> tuple[Any, msgspec.json.Decoder[Any]]:
     found = _PLAN_DECODERS.get(keys)
     if found is None:
         fields: list[Any] = [("type_url", str, msgspec.field(default="", name="@type"))]
-        fields += [(k, _list_of(KEY_TYPES[k]) | None, None) for k in keys]
+        fields += [(k, _list_of(variant(KEY_TYPES[k], "snake")) | None, None) for k in keys]
         section = msgspec.defstruct("PlannedSection", fields, gc=False)
         top = msgspec.defstruct(
             "PlannedTop",
@@ -361,7 +379,9 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
             continue
         try:
             section = decoder.decode(view[start:stop])
-        except msgspec.DecodeError:  # ValidationError too: the whole decode says why
+        except msgspec.ValidationError:  # camel keys, or a wrong type: read it lazily
+            raise _Refused from None
+        except msgspec.DecodeError:  # the whole decode says why
             return None
         if section.type_url != type_url:
             return None
@@ -397,11 +417,10 @@ def _planned_dump(
 
     def complete() -> None:
         """Read every section's remaining fields (one more scan), once."""
-        top = _TOP.decode(data)
+        top = _decode_top(_TOP, data, source)
         for sec, fields in zip(dump.sections, top.configs or [], strict=False):
             fields.pop("@type", None)
             sec.fields = fields
-            sec.camel = camel_section(fields)
             sec.complete = None
 
     for sec in sections:
@@ -423,18 +442,28 @@ def _entry_bytes(fields: dict[str, msgspec.Raw]) -> bytes:
     return b"{" + b",".join(parts) + b"}"
 
 
+def _type_url(raw: msgspec.Raw | None) -> str:
+    """A section's ``@type``; one that is not a string is no type pdebug knows."""
+    if raw is None:
+        return ""
+    try:
+        return _STR.decode(raw)
+    except DECODE_FAILURES:
+        return ""
+
+
 def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
     sections: list[Section] = []
     grouped: dict[tuple[str, str], list[bytes]] = {}
     for index, fields in enumerate(configs):
         raw_type = fields.pop("@type", None)
-        type_url = _STR.decode(raw_type) if raw_type is not None else ""
+        type_url = _type_url(raw_type)
         entry = _entry_type(type_url)
         if entry is not None:
             grouped.setdefault(entry, []).append(_entry_bytes(fields))
             continue
         kind = SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "")
-        sections.append(Section(type_url, kind, fields, index, camel=camel_section(fields)))
+        sections.append(Section(type_url, kind, fields, index))
     for (kind, key), items in grouped.items():
         fields = {key: msgspec.Raw(b"[" + b",".join(items) + b"]")}
         sec = next((x for x in sections if x.kind == kind and key not in x.fields), None)
@@ -442,6 +471,5 @@ def _dump(configs: list[dict[str, msgspec.Raw]], source: str) -> ConfigDump:
             sec = Section(KIND_TYPE_URL[kind], kind, {}, len(sections))
             sections.append(sec)
         sec.fields.update(fields)
-        sec.camel = camel_section(sec.fields)
     _require_known(sections, source)
     return ConfigDump(sections, source)

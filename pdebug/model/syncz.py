@@ -335,7 +335,7 @@ def _sniff(data: bytes | memoryview, label: str) -> None:
     if first not in (b"{", b"["):
         try:
             scalar = msgspec.json.decode(data)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
             pass
         else:
             raise InvalidInput(
@@ -368,10 +368,25 @@ def _json_type(value: Any) -> str:
 
 
 def _decode(data: bytes | memoryview, label: str) -> list[Any]:
+    from pdebug.model.dump import MAX_DEPTH, bounded, can_bound, check_depth, decode_failure
+
     try:
-        return [msgspec.json.decode(data)]
+        # bounded: the answer is printed back (-o json/yaml), by recursive encoders
+        if can_bound():
+            return [bounded(lambda: msgspec.json.decode(data))]
+        value = msgspec.json.decode(data)
+        check_depth(value)
+        return [value]
     except msgspec.DecodeError as exc:
         text = str(exc)
+    except (UnicodeDecodeError, RecursionError, MemoryError) as exc:
+        reason = decode_failure(exc)
+        if isinstance(exc, RecursionError):
+            reason = f"nested deeper than {MAX_DEPTH} levels"
+        raise InvalidInput(
+            f"{label}: {reason}",
+            hint="the file is damaged or is not istiod's sync status; save it again",
+        ) from None
     if "truncated" in text:
         raise InvalidInput(
             f"{label}: the JSON is truncated (the capture was cut off)",
@@ -381,7 +396,11 @@ def _decode(data: bytes | memoryview, label: str) -> list[Any]:
         values = _decode_stream(bytes(data))
         if values is not None:
             return values
-    raise InvalidInput(f"{label}: invalid JSON: {text}", hint="the file is damaged; save it again")
+    from pdebug.model.dump import sanitize
+
+    raise InvalidInput(
+        f"{label}: invalid JSON: {sanitize(text)}", hint="the file is damaged; save it again"
+    )
 
 
 def _decode_stream(data: bytes) -> list[Any] | None:
@@ -400,7 +419,13 @@ def _decode_stream(data: bytes) -> list[Any] | None:
             return values
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        from pdebug.model.dump import check_depth
+
+        try:
+            check_depth(value)
+        except RecursionError:
             return None
         values.append(value)
 
@@ -420,9 +445,16 @@ def _reject_other_documents(top: dict[str, Any], label: str) -> None:
         )
     if isinstance(top.get("apiVersion"), str) and isinstance(top.get("kind"), str):
         raise InvalidInput(
-            f"{label}: this is a Kubernetes {top['kind']} object, not istiod's sync status",
+            f"{label}: this is a Kubernetes {_safe(top['kind'])} object, not istiod's sync status",
             hint=_HINT,
         )
+
+
+def _safe(text: str) -> str:
+    """Input text for an error message: control characters escaped."""
+    from pdebug.model.dump import sanitize
+
+    return sanitize(text)
 
 
 def _is_response(value: dict[str, Any]) -> bool:
@@ -480,7 +512,7 @@ def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> Istiod
     type_url = _str(_get(response, "typeUrl"))
     if type_url and type_url != CLIENT_CONFIG:
         raise InvalidInput(
-            f"{where}: a DiscoveryResponse of {type_url}, not istio.io/debug/syncz "
+            f"{where}: a DiscoveryResponse of {_safe(type_url)}, not istio.io/debug/syncz "
             "(its resources must be ClientConfig)",
             hint=_HINT,
         )
@@ -495,7 +527,7 @@ def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> Istiod
         rtype = _str(resource.get("@type"))
         if rtype and rtype != CLIENT_CONFIG:
             raise InvalidInput(
-                f"{where}: resource {index} is a {rtype}, not a ClientConfig "
+                f"{where}: resource {index} is a {_safe(rtype)}, not a ClientConfig "
                 "(is this another istio.io/debug answer?)",
                 hint=_HINT,
             )

@@ -68,7 +68,7 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
         return ""
     try:
         istio = _ISTIO_META.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return ""
     if not isinstance(istio, _IstioMeta) or istio.config is None:
         return ""
