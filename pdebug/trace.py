@@ -1002,6 +1002,7 @@ class _Tracer:
         self._cla: dict[str, s.ClusterLoadAssignment] | None = None
         self._attribution: Attribution | None = None
         self.rc_camel = False
+        self.conn: Connection | None = None
 
     def step(
         self,
@@ -1273,6 +1274,7 @@ class _Tracer:
     # -- network filters
 
     def network(self, lst: _Listener, chain: s.FilterChain, conn: Connection) -> None:
+        self.conn = conn
         names = [f.name or "(unnamed)" for f in chain.filters]
         for i, f in enumerate(chain.filters):
             note = f" (before it, not evaluated: {_some(names[:i])})" if i else ""
@@ -1312,8 +1314,32 @@ class _Tracer:
         if tcp.cluster:
             self.step("network_filter", name, True, f"TCP proxy to cluster {tcp.cluster}{note}")
             self.clusters([(tcp.cluster, None)], tcp=True)
+        v1 = tcp.value.route_config if tcp.value is not None else None
+        if v1 is not None:
+            self.tcp_v1(v1.routes, name, note)
         self.step("network_filter", name, False, "tcp_proxy without a cluster")
         raise _Done(Verdict(False, "inconclusive", "tcp_proxy names no cluster (on-demand?)"))
+
+    def tcp_v1(self, routes: list[s.TcpProxyV1Route], name: str, note: str) -> None:
+        """The v1 TCP proxy (Istio 1.0): the first route whose IPs and ports match."""
+        conn = self.conn
+        assert conn is not None
+        for i, route in enumerate(routes):
+            why = _v1_route_mismatch(route, conn)
+            if why is None and route.cluster:
+                self.step(
+                    "network_filter",
+                    name,
+                    True,
+                    f"TCP proxy (deprecated_v1) route #{i} to cluster {route.cluster}{note}",
+                )
+                self.clusters([(route.cluster, None)], tcp=True)
+            if why is not None:
+                self.step("route", f"#{i} {route.cluster}", False, why, candidate=True)
+        self.step("network_filter", name, False, "no deprecated_v1 TCP route matches")
+        raise _Done(
+            Verdict(False, "connection_closed", "Envoy closes the connection: no TCP route matches")
+        )
 
     # -- HTTP
 
@@ -1751,6 +1777,52 @@ def _guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
         f"destination IP unknown: {len(by_ip)} filter chains match by IP, "
         f"{len(named) or 'none'} of them name {host}; {give}"
     )
+
+
+def _v1_ports(spec: str, port: int | None) -> bool | None:
+    """Whether ``port`` is in a v1 port list ``"443,8000-8090"`` (None: unknown)."""
+    if not spec:
+        return True
+    if port is None:
+        return None
+    for part in spec.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            if int(low) <= port <= int(high or low):
+                return True
+        except ValueError:
+            return None
+    return False
+
+
+def _v1_route_mismatch(route: s.TcpProxyV1Route, conn: Connection) -> str | None:
+    """Why a v1 TCP route does not take the connection, or None when it does."""
+    checks = (
+        (
+            "destination",
+            route.destination_ip_list,
+            conn.dest_ip,
+            route.destination_ports,
+            conn.dest_port,
+        ),
+        ("source", route.source_ip_list, conn.source_ip, route.source_ports, conn.source_port),
+    )
+    for what, ranges, ip, ports, port in checks:
+        if ranges:
+            shown = ",".join(ranges)
+            if ip is None:
+                return f"{what} IP unknown (the route needs {shown})"
+            nets = []
+            for r in ranges:
+                try:
+                    nets.append(ipaddress.ip_network(r, strict=False))
+                except ValueError:
+                    continue
+            if not any(ip.version == n.version and ip in n for n in nets):
+                return f"{what} {ip} not in {shown}"
+        if _v1_ports(ports, port) is not True:
+            return f"{what} port {port} not in {ports}"
+    return None
 
 
 def _waypoint_listener(listeners: list[_Listener]) -> _Listener | None:

@@ -25,7 +25,7 @@ from pdebug.model.load import load
 from pdebug.views import listeners, routes
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
-WRITER_2020 = Path("/work/shared/corpus/istio-writer-2020/configdump.json")
+WRITER_2020 = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
 
 
 def json_name(field: str) -> str:
@@ -119,7 +119,6 @@ def test_planned_and_lazy_reads_agree_on_a_mixed_dump() -> None:
     assert all(c.cluster.name for c in a)
 
 
-@pytest.mark.skipif(not WRITER_2020.exists(), reason="shared corpus not present")
 def test_istioctl_2020_writer_dump_lists_its_listeners(pdebug) -> None:
     result = pdebug("listeners", WRITER_2020, "--no-verbose")
     assert result.code == 0, result.err

@@ -414,3 +414,15 @@ def test_v2_regex_route_and_header_matchers(pdebug, tmp_path):
     assert cluster("http://a:80/v2/x", "-H", "x-v:beta").startswith("outbound|80||heapster")
     assert cluster("http://a:80/v2/x", "-H", "x-v:alpha").startswith("outbound|80||a.")
     assert cluster("http://a:80/v2", "-H", "x-v:beta").startswith("outbound|80||a.")
+
+
+def test_trace_follows_the_v1_tcp_proxy_of_istio_1_0(pdebug):
+    """Envoy <= 1.8 (Istio 1.0): tcp_proxy config {deprecated_v1: true, value: {route_config:
+    {routes: [{cluster, destination_ip_list}]}}}: the first route whose IPs match."""
+    from conftest import FIXTURES
+
+    dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
+    hit = pdebug("trace", dump, "tcp://172.21.134.116:443", "-o", "json")
+    steps = [s for s in json.loads(hit.out)["steps"] if s["kind"] == "network_filter"]
+    assert "deprecated_v1) route #0 to cluster outbound|443||istio-galley" in steps[-1]["reason"]
+    assert json.loads(hit.out)["verdict"]["kind"] == "unknown_cluster"  # not in that dump

@@ -302,11 +302,6 @@ def _camel_inside_secrets(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="spelling per field, not per section (#11.1, the model branch): until it lands "
-    "a secret spelled camelCase inside a snake_case section decodes empty",
-)
 def test_mixed_spelling_gives_the_same_rows(pdebug, federated, tmp_path: Path):
     doc = _camel_inside_secrets(json.loads(federated["path"].read_text()))
     path = tmp_path / "mixed.json"

@@ -306,11 +306,32 @@ class HttpConnectionManager(_S):
     merge_slashes: bool = False
 
 
+class TcpProxyV1Route(_S):
+    """A route of the v1 TCP proxy (Envoy <= 1.8, Istio 1.0): the first that matches wins."""
+
+    cluster: str = ""
+    destination_ip_list: list[str] = []  # "172.21.134.116/32"
+    destination_ports: str = ""  # "443,8000-8090"
+    source_ip_list: list[str] = []
+    source_ports: str = ""
+
+
+class TcpProxyV1RouteConfig(_S):
+    routes: list[TcpProxyV1Route] = []
+
+
+class TcpProxyV1(_S):
+    route_config: TcpProxyV1RouteConfig | None = None
+
+
 class TcpProxy(_S):
     type_url: str = field(default="", name="@type")
     stat_prefix: str = ""
     cluster: str = ""
     weighted_clusters: WeightedClusters | None = None
+    # Envoy <= 1.8: config {deprecated_v1: true, value: {route_config: {routes: [...]}}}
+    deprecated_v1: bool | None = None
+    value: TcpProxyV1 | None = None
 
 
 class AnyType(_S):

@@ -119,6 +119,8 @@ def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T
     (``http_filters: {name: envoy.router}``), so such a value is read as a one-item list.
     """
     raw = filter_config(f)
+    if bytes(raw).strip() in (b"", b"null"):
+        return tp()  # a filter named without any config (istioctl's 2020 test dump has one)
     if raw is f.typed_config:
         return decode_raw(raw, tp, camel, what)
     try:

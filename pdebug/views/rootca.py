@@ -63,7 +63,7 @@ def _pems(data: ProxyData, label: str) -> list[bytes]:
         if name != ROOTCA or secret is None or secret.validation_context is None:
             continue
         vc = secret.validation_context
-        if vc.trusted_ca is not None:
+        if vc.trusted_ca is not None and _data(vc.trusted_ca):  # SPIRE: an empty one
             return [_data(vc.trusted_ca)]
         if vc.custom_validator_config is not None:
             raw = vc.custom_validator_config.typed_config

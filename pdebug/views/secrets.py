@@ -193,7 +193,9 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
         cert = parse_pem(_data(secret.tls_certificate.certificate_chain))
         return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
     vc = secret.validation_context if secret is not None else None
-    if vc is not None and vc.trusted_ca is not None:
+    if vc is not None and vc.trusted_ca is not None and _data(vc.trusted_ca):
+        # istioctl reads trusted_ca's data, else the SPIFFE validator: SPIRE writes an
+        # empty trusted_ca beside its trust domains
         cert = parse_pem(_data(vc.trusted_ca))
         return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
     if vc is not None and vc.custom_validator_config is not None:
