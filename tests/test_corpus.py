@@ -67,9 +67,9 @@ DUMPS = _dumps()
 # What pdebug still does not read, by class; each mark is strict: a fix that makes one of
 # these pass fails the test until its line is removed. (The classes this corpus found first,
 # mixed spellings, v2alpha listeners, legacy filter names, 'virtual' capture listeners,
+# Envoy <= 1.7's configs map,
 # transparent-proxy traces, nameless EDS assignments, SPIFFE trust domains and UNKNOWN
 # verdicts, are fixed: changes in the CHANGELOG.)
-CONFIGS_MAP = "configs as a map (Envoy <= 1.7, Istio 1.0): not read, exit 4 says so"
 SRDS = "scoped routes (SRDS): trace does not follow scoped_routes to the route config"
 ISTIOCTL_2020_TYPE = (
     "istioctl changed since 2020: today's istioctl (and pdebug) print TYPE UNKNOWN for the "
@@ -86,12 +86,6 @@ def _known(dumps: list[str], cases: list[str], reason: str) -> None:
 
 
 _known(["higress/gateway-config_dump"], ["trace"], SRDS)
-_known(
-    ["istio/2018-06-pilot/configdump"],
-    [f"{v}-{f}" for v in ("clusters", "listeners", "routes", "eds", "ecds") for f in FORMATS]
-    + ["bootstrap-table", "all-table", "all-json", "check", "trace", "diff", "report"],
-    CONFIGS_MAP,
-)
 #: istioctl's 2020 goldens that no longer hold for today's istioctl rules
 GOLDEN_2020_CHANGED = {"listenersummary.txt", "listenersummaryfiltered.txt"}
 

@@ -44,6 +44,15 @@ _TOP = msgspec.json.Decoder(_Top, strict=False)
 _STR = msgspec.json.Decoder(str)
 
 
+class _TopMap(msgspec.Struct, gc=False):
+    """Envoy <= 1.7 (Istio 1.0) wrote ``configs`` as a map of section name to section."""
+
+    configs: dict[str, dict[str, msgspec.Raw]]
+
+
+_TOP_MAP = msgspec.json.Decoder(_TopMap, strict=False)
+
+
 @dataclass
 class Loaded:
     """What one input turned out to hold."""
@@ -113,7 +122,15 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
         configs = _planned_configs(data, typed)
         if configs is not None and not any(_entry_type(sec.type_url) for sec in configs):
             return Loaded(dump=_planned_dump(configs, typed, data, source))
-    top = _decode_top(_TOP, data, source)
+    try:
+        top = _decode_top(_TOP, data, source)
+    except InvalidInput as exc:
+        if "got `object` - at `$.configs`" not in exc.message:
+            raise
+        # Envoy <= 1.7: {"configs": {"clusters": {...}, "listeners": {...}}}: the sections
+        # are the values (each still has its @type), read as a list.
+        old = _decode_top(_TOP_MAP, data, source)
+        top = _Top(configs=list(old.configs.values()))
     return _loaded(top, data, source)
 
 

@@ -35,6 +35,11 @@ class Table:
         if wide or not any(c.wide for c in self.columns):
             return [c.name for c in self.columns], self.rows
         keep = [i for i, c in enumerate(self.columns) if not c.wide]
+        width = len(self.columns)
+        if any(len(r) != width for r in self.rows):
+            # istioctl's ragged rows (a cluster without a name has no NAME cell in `all`)
+            rows = [tuple(r[i] for i in keep if i < len(r)) for r in self.rows]
+            return [self.columns[i].name for i in keep], rows
         pick = operator.itemgetter(*keep)
         rows = list(map(pick, self.rows)) if len(keep) > 1 else [(r[keep[0]],) for r in self.rows]
         return [self.columns[i].name for i in keep], rows
