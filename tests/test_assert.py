@@ -622,3 +622,33 @@ def test_sync_when_istiod_does_not_know_the_proxy(pdebug, sc, tmp_path, no_ambie
             "does not list productpage-v1-abc.default"
             in got["istiod's last push was acknowledged"]["why"]
         )
+
+
+@needs_envoy
+@pytest.mark.envoy
+def test_resource_expectations_fail_on_the_live_proxy(pdebug, sc, tmp_path):
+    book = write(
+        tmp_path,
+        f"""
+expectations:
+  - name: ratings connects fast
+    resource:
+      kind: cluster
+      name: "{eh.RATINGS}"
+      where: ["connect_timeout < 0.1s", "type == EDS"]
+  - name: no passthrough
+    resource: {{kind: cluster, name: PassthroughCluster, exists: false}}
+  - name: every outbound cluster is EDS
+    resource: {{kind: cluster, name_matches: "^outbound\\\\|9080\\\\|", where: ["type == EDS"]}}
+""",
+    )
+    r = pdebug("assert", book, sc.envoy.admin_url, "-o", "json")
+    assert r.code == 1, r.out + r.err
+    got = {x["expectation"]: x for x in json.loads(r.out)["results"]}
+    fast = got["ratings connects fast"]
+    assert fast["result"] == "FAIL" and "connect_timeout < 0.1s (found" in fast["why"]
+    assert got["no passthrough"]["result"] == "FAIL"
+    assert "exists" in got["no passthrough"]["why"]
+    eds = got["every outbound cluster is EDS"]
+    # details is STRICT_DNS in the harness: the one that breaks the rule is named
+    assert eds["result"] == "FAIL" and eh.DETAILS in eds["why"] and "type == EDS" in eds["why"]

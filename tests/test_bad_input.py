@@ -158,3 +158,16 @@ def test_gzip_input_is_read(pdebug, tmp_path):
     plain = pdebug("clusters", ISTIOCTL / "proxy-config-all/config_dump.json")
     zipped = pdebug("clusters", path)
     assert zipped.code == 0 and zipped.out == plain.out
+
+
+def test_out_of_memory_is_exit_4_not_an_internal_error(pdebug, monkeypatch):
+    """Raised limits on a small machine: MemoryError anywhere is one line, exit 4."""
+    import pdebug.cli.views as views
+
+    def boom(*_: object, **__: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(views, "run_view", boom)
+    result = pdebug("clusters", "whatever.json")
+    assert result.code == 4
+    assert result.err.startswith("pdebug: error: out of memory") and "Traceback" not in result.err

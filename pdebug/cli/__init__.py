@@ -237,6 +237,16 @@ def _run_main(argv: list[str] | None) -> int:
             "free some space, or check the path and its permissions",
         )
         return ExitCode.SOURCE_UNAVAILABLE
+    except MemoryError:
+        if debug:
+            raise
+        # Past the input limits someone raised (PDEBUG_MAX_INPUT...), or a small ulimit.
+        _error(
+            "out of memory reading the input (it is too large for this machine)",
+            "lower PDEBUG_MAX_INPUT / PDEBUG_MAX_BODY back toward their 1G default, or use a "
+            "machine with more memory",
+        )
+        return ExitCode.INVALID_INPUT
     except Exception as exc:  # noqa: BLE001 - the funnel's last resort
         if debug:
             _traceback()
