@@ -90,6 +90,13 @@ def test_report_assets_are_in_the_wheel(fresh_venv: Path, tmp_path: Path) -> Non
     assert out.read_text().startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.install
+def test_expectation_schema_is_in_the_wheel(fresh_venv: Path, tmp_path: Path) -> None:
+    result = _run(fresh_venv / "bin/pdebug", "assert", "--schema", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"expectations"' in result.stdout
+
+
 def test_python_dash_m_without_the_dependencies_says_how_to_install(tmp_path: Path) -> None:
     # `python -m pdebug` from the checkout with a Python that has none of the dependencies.
     venv = tmp_path / "bare"
