@@ -171,3 +171,37 @@ def test_out_of_memory_is_exit_4_not_an_internal_error(pdebug, monkeypatch):
     result = pdebug("clusters", "whatever.json")
     assert result.code == 4
     assert result.err.startswith("pdebug: error: out of memory") and "Traceback" not in result.err
+
+
+def test_closed_stdout_is_one_line_and_exit_3(tmp_path):
+    """`pdebug ... >&-`: Python gives no sys.stdout; the output cannot be written (exit 3),
+    while a command writing to a file (report -o F) still works."""
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    dump = str(FIXTURES / "real" / "sidecar" / "config_dump.json")
+    code = "import sys; from pdebug.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "clusters", dump],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert done.returncode == 0  # a sanity check of the harness
+    closed = subprocess.run(
+        f'"{sys.executable}" -c "{code}" clusters {dump} >&-',
+        shell=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert closed.returncode == 3, closed.stderr
+    assert closed.stderr.startswith("pdebug: error: standard output is closed")
+    assert "Traceback" not in closed.stderr
+    report = subprocess.run(
+        f'"{sys.executable}" -c "{code}" report {dump} -o {tmp_path / "r.html"} >&-',
+        shell=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr

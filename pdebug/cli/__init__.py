@@ -153,10 +153,31 @@ def _exit_now(code: int) -> None:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: the process was started with it closed
+                stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
             pass
     os._exit(code)
+
+
+class _ClosedStream:
+    """Standard output when the process started without one: writing is an OSError.
+
+    The funnel makes that one line and exit 3, as for a full disk; a command whose output
+    goes to a file (``dump -o F``) never writes here and works.
+    """
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
 
 
 def _main(argv: list[str] | None) -> int:
@@ -166,7 +187,9 @@ def _main(argv: list[str] | None) -> int:
     from pdebug.render.escape import SafeStream
 
     out, err = sys.stdout, sys.stderr
-    if out is not None:  # None: started with the stream closed; print() then skips it
+    if out is None:  # started with stdout closed (`pdebug ... >&-`)
+        sys.stdout = _ClosedStream()
+    else:
         sys.stdout = SafeStream(out)
     if err is not None:
         sys.stderr = SafeStream(err)
@@ -232,9 +255,12 @@ def _run_main(argv: list[str] | None) -> int:
             _traceback()
         # Writing stdout to a full disk, a file the OS refuses: the machine's problem.
         where = f": {exc.filename}" if exc.filename else " (writing the output)"
+        closed = isinstance(sys.stdout, _ClosedStream) and not exc.filename
         _say(
             f"{exc.strerror or exc}{where}",
-            "free some space, or check the path and its permissions",
+            "redirect the output to a file or a pipe instead of closing it"
+            if closed
+            else "free some space, or check the path and its permissions",
         )
         return ExitCode.SOURCE_UNAVAILABLE
     except MemoryError:
