@@ -235,3 +235,11 @@ def test_readme_examples_on_the_fixtures_run_as_written(
     if args[0] == "diff":
         shown = block.split(line + "\n", 1)[1].split("\n$ ", 1)[0]
         assert result.out == shown, line
+
+
+def test_main_as_a_library_leaves_the_garbage_collector_alone(pdebug):
+    import gc
+
+    assert gc.isenabled()
+    pdebug("clusters", ALL_DUMP)
+    assert gc.isenabled()

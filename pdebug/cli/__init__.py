@@ -128,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run pdebug; every error ends here as one line on stderr and an exit code.
 
     Run as the program (``argv`` None), the process then ends at once: see
-    :func:`_exit_now`. Called with ``argv`` (tests, embedding), it returns the code.
+    :func:`_exit_now`. Called with ``argv`` (tests, embedding), it returns the code, and
+    leaves the caller's garbage collector alone.
     """
+    if argv is None:
+        # A short-lived process over large acyclic trees: cyclic GC would only cost time.
+        gc.disable()
     code = _main(argv)
     if argv is None:
         _exit_now(code)
@@ -181,8 +185,6 @@ class _ClosedStream:
 
 
 def _main(argv: list[str] | None) -> int:
-    # Short-lived process over large acyclic trees: cyclic GC would only cost time.
-    gc.disable()
     # Whatever is printed, nothing from the input reaches the terminal raw (escape.py).
     from pdebug.render.escape import SafeStream
 
