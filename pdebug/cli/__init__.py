@@ -17,8 +17,9 @@ import typer
 from pdebug import __version__
 from pdebug.errors import ExitCode, PdebugError
 
-HELP = """Debug Istio/Envoy sidecars from their config dumps: istioctl's proxy-config
-tables, faster, offline, with clear errors.
+HELP = """Debug Istio/Envoy sidecars, gateways and waypoints from their config dumps
+(istioctl's proxy-config tables, faster, offline, with clear errors), ambient ztunnels
+(ztunnel-config, zc), and runbooks written as expectations (assert).
 
 SOURCE (or -f FILE, as istioctl) is one of:
 
@@ -34,8 +35,8 @@ SOURCE (or -f FILE, as istioctl) is one of:
 istioctl habits work: pdebug pc cluster POD, -o short, --verbose=false,
 -c KUBECONFIG, and options before the command (pdebug -n NS clusters POD).
 
-Exit codes: 0 ok, 1 findings (diff/check), 2 usage, 3 source unavailable,
-4 invalid input, 5 internal error, 130 interrupted.
+Exit codes: 0 ok, 1 findings (diff/check/trace/assert), 2 usage, 3 source
+unavailable, 4 invalid input, 5 internal error, 6 trace unknown, 130 interrupted.
 """
 
 app = typer.Typer(

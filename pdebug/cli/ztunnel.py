@@ -14,8 +14,8 @@ from pdebug.cli.views import ContextOpt, TimeoutOpt
 
 zc_app = typer.Typer(
     name="ztunnel-config",
-    help="Istio ambient mode: show a ztunnel's workloads, services, policies, certificates "
-    "and connections (istioctl ztunnel-config, alias zc).\n\n"
+    help="Show an ambient ztunnel's workloads, services, policies, certificates, connections.\n\n"
+    "istioctl ztunnel-config (alias zc), cell for cell.\n\n"
     "SOURCE is a saved ztunnel GET /config_dump (or -f FILE; '-' = stdin, .gz ok), a "
     "ztunnel admin URL (http://127.0.0.1:15000), a ztunnel pod, or a workload pod "
     "(its node's ztunnel, filtered to that workload). Without SOURCE: --node NODE, else "
@@ -23,7 +23,11 @@ zc_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(zc_app, name="ztunnel-config")
+app.add_typer(
+    zc_app,
+    name="ztunnel-config",
+    short_help="Show an ambient ztunnel's workloads, services, policies, certs, connections (zc).",
+)
 app.add_typer(zc_app, name="zc", hidden=True)
 
 _LIVE = "Live ztunnel"
