@@ -183,6 +183,8 @@ class SnapshotOptions:
     redact: bool = True
     istiod: bool = True
     istio_namespace: str = "istio-system"
+    #: also capture the ztunnel (Istio ambient) of every node the selected pods run on
+    ambient: bool = False
 
 
 # --------------------------------------------------------------------------- records
@@ -204,6 +206,8 @@ class ProxyRecord:
     errors: list[str] = field(default_factory=list)
     files: dict[str, Json] = field(default_factory=dict)
     reason: str = ""
+    #: ``sidecar`` (an Envoy: every view reads it) or ``ztunnel`` (``pdebug zc`` reads it)
+    kind: str = "sidecar"
     sync: dict[str, str] | None = None
     istiod_error: str | None = None
 
@@ -245,6 +249,8 @@ class ProxyRecord:
             entry["sync"] = self.sync
         if self.istiod_error is not None:
             entry["istiod_error"] = self.istiod_error
+        if self.kind != "sidecar":
+            entry["kind"] = self.kind
         return entry
 
 
@@ -663,6 +669,60 @@ def _capture(
     record.status = "captured" if bundle.DUMP in files else "failed"
 
 
+def ztunnels_of(
+    cluster: KubeCluster, options: SnapshotOptions, nodes: list[str]
+) -> list[ProxyRecord]:
+    """A record per ztunnel pod (the ``ztunnel`` DaemonSet) on ``nodes``, to capture."""
+    from pdebug.sources.ztunnel import DAEMONSET, ztunnel_pods
+
+    found: list[ProxyRecord] = []
+    try:
+        pods = ztunnel_pods(cluster, options.istio_namespace)
+    except SourceUnavailable as exc:
+        record = ProxyRecord(DAEMONSET, options.istio_namespace, kind="ztunnel")
+        record.errors.append(f"daemonset/{DAEMONSET}.{options.istio_namespace}: {exc.message}")
+        return [record]
+    for pod in pods:
+        record = _record(pod, options.istio_namespace)
+        if record.node in nodes:
+            record.kind, record.status = "ztunnel", "pending"
+            found.append(record)
+    return sorted(found, key=lambda r: r.pod)
+
+
+def _capture_ztunnel(
+    record: ProxyRecord, cluster: KubeCluster, options: SnapshotOptions, stage: _Stage
+) -> None:
+    """Read one ztunnel's ``/config_dump`` (its admin port) and stage it."""
+    import orjson as json_
+
+    from pdebug.model.ztunnel import looks_like_ztunnel
+
+    forward = cluster.forward(
+        record.pod, record.namespace, options.live.admin_port, record.label, service="ztunnel admin"
+    )
+    try:
+        body = forward.get("/config_dump")
+    except SourceUnavailable as exc:  # AdminHTTPError too
+        record.errors.append(exc.message)
+        record.status = "failed"
+        return
+    finally:
+        forward.close()
+    try:
+        top = json_.loads(body)
+    except json_.JSONDecodeError:
+        top = None
+    if not isinstance(top, dict) or not looks_like_ztunnel(top):
+        record.errors.append(f"{record.label}: the admin did not answer with a ztunnel dump")
+        record.status = "failed"
+        return
+    body = redact_bytes(body, tokens=options.redact)
+    stage.write(f"{record.name}/{bundle.DUMP}", body)
+    record.files[bundle.DUMP] = bundle.file_entry(body)
+    record.status = "captured"
+
+
 def _run_workers(
     records: list[ProxyRecord],
     work: Callable[[ProxyRecord, threading.Event], None],
@@ -815,13 +875,16 @@ def _snapshot(
             "no " + sel.pods(namespace).replace("pods matching", "pods match", 1),
             hint=f"kubectl get pods {flag}" + (f" -l {sel.selector}" if sel.selector else ""),
         )
+    if options.ambient:
+        nodes = sorted({r.node for r in records if r.node})
+        records += ztunnels_of(cluster, options, nodes)
     planned = [r for r in records if r.status == "pending"]
     if not planned and not any(r.status == "failed" for r in records):
         raise SourceUnavailable(
             f"none of the {len(records)} {sel.pods(namespace)} runs the "
             f"{options.live.container} sidecar",
             hint="is sidecar injection on for the namespace? for another proxy container "
-            "use --container",
+            "use --container; for an ambient namespace, --ambient captures its ztunnels",
         )
     target = output or directory or default_output(cluster.context)
     if not (output or directory):
@@ -851,12 +914,13 @@ def _snapshot(
             done += 1
             progress(Progress(record, done, total))
 
-        _run_workers(
-            planned,
-            lambda r, cancel: _capture(r, cluster, options, istiod, stage, cancel),
-            options.parallel,
-            report,
-        )
+        def work(record: ProxyRecord, cancel: threading.Event) -> None:
+            if record.kind == "ztunnel":
+                _capture_ztunnel(record, cluster, options, stage)
+            else:
+                _capture(record, cluster, options, istiod, stage, cancel)
+
+        _run_workers(planned, work, options.parallel, report)
         if not any(r.status == "captured" for r in records):
             failed = [r for r in records if r.status == "failed"]
             first = failed[0].errors[0] if failed and failed[0].errors else "unknown"

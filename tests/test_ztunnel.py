@@ -634,3 +634,66 @@ def test_mutated_dumps_never_crash(pdebug, tmp_path, seed):
         assert "Traceback" not in r.err and "internal error" not in r.err, (args, r.err)
         if "json" not in args and "yaml" not in args:
             assert "\x1b" not in r.out, args  # escaped by the text renderer
+
+
+# --- snapshot --ambient: the nodes' ztunnels in the bundle ---------------------------------
+
+
+def test_snapshot_ambient_captures_the_nodes_ztunnels(pdebug, kube, kubeconfig, ambient, tmp_path):
+    import istiod_double as idd
+
+    from conftest import FIXTURES
+
+    sidecar = FIXTURES / "real" / "sidecar" / "config_dump.json"
+    with idd.EnvoyAdminDouble(sidecar.read_bytes()) as envoy:
+        kube.add_pod(
+            "sleep-1", "bookinfo", node_name="ambient-worker2", forwards={15000: envoy.address}
+        )
+        out = tmp_path / "snap.tar.gz"
+        r = pdebug(
+            "snapshot", "-n", "bookinfo", "--ambient", "--no-istiod", "-o", out, "-c", kubeconfig
+        )
+        # 1: the recorded sidecar serves /config_dump only, its other documents are missing
+        assert r.code == 1 and "2 proxies captured" in r.err, r.err
+    z2 = ambient["pods"]["ambient-worker2"]
+    member = f"{z2}.istio-system"
+    # only the ztunnel of the node the selected pods run on
+    assert ambient["z2"].requests == ["/config_dump"] and ambient["z1"].requests == []
+    # zc reads the bundle's only ztunnel (its policies were emptied: the node's own dump)
+    pol = pdebug("zc", "policy", out)
+    assert pol.code == 0, pol.err
+    assert rows(pol.out) == []
+    named = pdebug("zc", "workload", f"{out}:{member}", "--workload-namespace", "bookinfo")
+    assert named.code == 0 and len(rows(named.out)) == 8
+    # check: the sidecar's row and the ztunnel's PD7xx row; report: the ambient line
+    chk = pdebug("check", out, "-o", "json", "--fail-on", "never")
+    assert chk.code == 0, chk.err
+    assert member in chk.out and "sleep-1.bookinfo" in chk.out
+    page = tmp_path / "r.html"
+    rep = pdebug("report", out, "-o", page)
+    assert rep.code == 0, rep.err
+    assert "ambient ztunnels: " + member in page.read_text()
+    # an Envoy view on the ztunnel member names the command that reads it
+    wrong = pdebug("clusters", f"{out}:{member}")
+    assert wrong.code == 4 and "pdebug ztunnel-config" in wrong.err
+
+
+def test_snapshot_without_ambient_refuses_a_namespace_without_sidecars(
+    pdebug, kubeconfig, ambient, tmp_path
+):
+    r = pdebug(
+        "snapshot", "-n", "bookinfo", "--no-istiod", "-o", tmp_path / "s.tar.gz", "-c", kubeconfig
+    )
+    assert r.code == 3 and "--ambient captures its ztunnels" in r.err
+    ok = pdebug(
+        "snapshot",
+        "-n",
+        "bookinfo",
+        "--ambient",
+        "--no-istiod",
+        "-o",
+        tmp_path / "a.tar.gz",
+        "-c",
+        kubeconfig,
+    )
+    assert ok.code == 0, ok.err

@@ -162,6 +162,13 @@ def _check_bundle(
             checks.append(v.ProxyCheck(name, None, info.errors, info.unreadable))
         else:
             checks.append(v.ProxyCheck(name, run_checks(proxy, options), info.errors))
+    for name, dump in inputs.ztunnels:  # a snapshot --ambient: the ztunnels' PD7xx checks
+        from pdebug.checks import ztunnel as zchecks
+
+        if isinstance(dump, str):
+            checks.append(v.ProxyCheck(name, None, (), dump))
+        else:
+            checks.append(v.ProxyCheck(name, zchecks.run(dump, options)))
     sys.stdout.write(fmt.render(v.view(checks, path, threshold)))
     # Errors come after the table: one damaged or missing proxy never hides the others.
     unreadable = [c for c in checks if c.unreadable is not None]

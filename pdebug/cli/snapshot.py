@@ -157,6 +157,14 @@ def snapshot_cmd(
     no_istiod: Annotated[
         bool, typer.Option("--no-istiod", help="Do not ask istiod for its view.")
     ] = False,
+    ambient: Annotated[
+        bool,
+        typer.Option(
+            "--ambient",
+            help="Also capture the ztunnel (Istio ambient) of each node the pods run on; "
+            "read them with pdebug zc VIEW BUNDLE[:ztunnel-POD.NS].",
+        ),
+    ] = False,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     admin_port: AdminPortOpt = 15000,
@@ -192,6 +200,7 @@ def snapshot_cmd(
         redact=not no_redact,
         istiod=not no_istiod,
         istio_namespace=istio_namespace or "istio-system",
+        ambient=ambient,
     )
     if output == "-":
         if directory is not None:

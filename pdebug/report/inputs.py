@@ -13,7 +13,7 @@ mapping ``{"CDS": "SYNCED", ...}``), and which istiod replicas did not answer (t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdebug import bundle
 from pdebug.errors import InvalidInput, PdebugError
@@ -24,6 +24,9 @@ from pdebug.snapshot import failed_replicas_note
 from pdebug.sources import split_member
 from pdebug.sources.file import read_file
 
+if TYPE_CHECKING:
+    from pdebug.model.ztunnel import ZtunnelDump
+
 
 @dataclass
 class Inputs:
@@ -32,6 +35,8 @@ class Inputs:
     proxies: list[ProxyData]
     info: dict[str, ProxyInfo] = field(default_factory=dict)
     capture: dict[str, str] = field(default_factory=dict)
+    #: the ztunnels a ``snapshot --ambient`` captured: (member name, dump or why not)
+    ztunnels: list[tuple[str, ZtunnelDump | str]] = field(default_factory=list)
 
 
 def sync_text(value: Any) -> str | None:
@@ -75,6 +80,15 @@ def read_inputs(text: str) -> Inputs:
     note = failed_replicas_note(opened.manifest.get("istiod"))
     if note:  # istiod replicas that did not answer the snapshot: their proxies lack a view
         out.capture["istiod"] = note
+    kinds = {name: entries.get(name, {}).get("kind") for name in names}
+    for name in [n for n in names if kinds[n] == "ztunnel"]:
+        out.ztunnels.append((name, _ztunnel(opened, name, f"{label}:{name}", entries[name])))
+    if out.ztunnels:
+        out.capture["ambient"] = ambient_line(out.ztunnels)
+    names = [n for n in names if kinds[n] != "ztunnel"]
+    if not names and out.ztunnels:
+        # an ambient namespace: no sidecar, only its nodes' ztunnels
+        out.capture.setdefault("source", label)
     for name in names:
         plabel = f"{label}:{name}"
         unreadable = None
@@ -94,6 +108,39 @@ def read_inputs(text: str) -> Inputs:
             unreadable=unreadable,
         )
     return out
+
+
+def _ztunnel(
+    opened: bundle.Bundle, name: str, plabel: str, entry: dict[str, Any]
+) -> ZtunnelDump | str:
+    """A captured ztunnel's dump, or why there is none."""
+    from pdebug.model.ztunnel import parse
+
+    try:
+        body = opened.proxy(name).get(bundle.DUMP)
+        if body is None:
+            errors = entry.get("errors") or ["not captured"]
+            return "; ".join(str(e) for e in errors)
+        return parse(body, plabel)
+    except PdebugError as exc:
+        return _without(exc.message, plabel)
+
+
+def ambient_line(ztunnels: list[tuple[str, ZtunnelDump | str]]) -> str:
+    """One line per capture: each ztunnel, its node, what it knows and its certificates."""
+    parts = []
+    for name, dump in ztunnels:
+        if isinstance(dump, str):
+            parts.append(f"{name}: {dump}")
+            continue
+        node = dump.local_node or "?"
+        certs = [str(c.get("state", "")) for c in dump.certificates]
+        ok = sum(1 for c in certs if c == "Available")
+        parts.append(
+            f"{name} (node {node}): {len(dump.workloads)} workloads, {len(dump.services)} "
+            f"services, {len(dump.policies)} policies, certificates {ok}/{len(certs)} available"
+        )
+    return "ambient ztunnels: " + "; ".join(parts)
 
 
 def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:

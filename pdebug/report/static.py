@@ -89,6 +89,8 @@ def render_static(doc: dict[str, Any]) -> str:
     ]
     if capture.get("istiod"):
         out.append(f'<div class="meta">{_e(capture["istiod"])}</div>')
+    if capture.get("ambient"):
+        out.append(f'<div class="meta">{_e(capture["ambient"])}</div>')
     out += ["</header>", "<main>", f'<p class="note">{_e(_JS_ONLY)}</p>']
     if len(proxies) > 1:
         ov = doc["overview"]

@@ -65,7 +65,7 @@ def fetch(
     if file or (source and classify(source) == "file"):
         from pdebug.sources import FileSource
 
-        fs = FileSource(file or source or "")
+        fs = FileSource(_bundle_ztunnel(file or source or ""))
         return Fetched(fs.get(ADMIN_PATH), fs.label)
     if source and classify(source) == "admin":
         from pdebug.sources.admin import AdminSource
@@ -76,6 +76,24 @@ def fetch(
         finally:
             admin.close()
     return _from_cluster(source, node, options, istio_namespace, need_one)
+
+
+def _bundle_ztunnel(text: str) -> str:
+    """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
+    from pdebug.bundle import multi_manifest, proxy_entries
+
+    manifest = multi_manifest(text)
+    if manifest is None:
+        return text
+    names = [str(e.get("name")) for e in proxy_entries(manifest) if e.get("kind") == "ztunnel"]
+    if len(names) == 1:
+        return f"{text}:{names[0]}"
+    raise UsageError(
+        f"{text}: the bundle holds {len(names)} ztunnels; pick one as {text}:NAME"
+        if names
+        else f"{text}: the bundle holds no ztunnel (take the snapshot with --ambient)",
+        hint="ztunnels: " + (", ".join(names[:10]) or "none"),
+    )
 
 
 def _from_cluster(
@@ -124,6 +142,11 @@ def _from_cluster(
             forward.close()
     finally:
         cluster.close()
+
+
+def ztunnel_pods(cluster: Any, istio_namespace: str) -> list[Json]:
+    """The pods of the ``ztunnel`` DaemonSet (``pdebug snapshot --ambient`` captures them)."""
+    return _pods_of(cluster, "daemonsets", DAEMONSET, istio_namespace)
 
 
 def _pods_of(cluster: Any, resource: str, name: str, namespace: str) -> list[Json]:
