@@ -641,7 +641,6 @@ def test_mutated_dumps_never_crash(pdebug, tmp_path, seed):
 
 def test_snapshot_ambient_captures_the_nodes_ztunnels(pdebug, kube, kubeconfig, ambient, tmp_path):
     import istiod_double as idd
-
     from conftest import FIXTURES
 
     sidecar = FIXTURES / "real" / "sidecar" / "config_dump.json"
