@@ -669,6 +669,22 @@ def _capture(
     record.status = "captured" if bundle.DUMP in files else "failed"
 
 
+def _ambient_namespace(cluster: KubeCluster, sel: Selection, namespace: str) -> bool:
+    """Whether the snapshot's namespace is in Istio's ambient mode (its dataplane label).
+
+    Asked only for a namespace selection; a namespace pdebug may not read (no ``get
+    namespaces`` permission) is taken as not ambient: ``--ambient`` says it then.
+    """
+    if sel.targets or sel.all_namespaces or not namespace:
+        return False
+    try:
+        ns = cluster.read("namespaces", namespace, None, f"namespace {namespace}")
+    except SourceUnavailable:
+        return False
+    labels = (ns.get("metadata") or {}).get("labels") or {}
+    return isinstance(labels, dict) and labels.get("istio.io/dataplane-mode") == "ambient"
+
+
 def ztunnels_of(
     cluster: KubeCluster, options: SnapshotOptions, nodes: list[str]
 ) -> list[ProxyRecord]:
@@ -875,7 +891,7 @@ def _snapshot(
             "no " + sel.pods(namespace).replace("pods matching", "pods match", 1),
             hint=f"kubectl get pods {flag}" + (f" -l {sel.selector}" if sel.selector else ""),
         )
-    if options.ambient:
+    if options.ambient or _ambient_namespace(cluster, sel, namespace):
         nodes = sorted({r.node for r in records if r.node})
         records += ztunnels_of(cluster, options, nodes)
     planned = [r for r in records if r.status == "pending"]

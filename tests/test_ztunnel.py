@@ -28,6 +28,7 @@ READS = frozenset(
         ("get", "pods"),
         ("list", "pods"),
         ("get", "daemonsets"),
+        ("get", "namespaces"),
         ("create", "pods/portforward"),
     }
 )
@@ -675,6 +676,17 @@ def test_snapshot_ambient_captures_the_nodes_ztunnels(pdebug, kube, kubeconfig, 
     # an Envoy view on the ztunnel member names the command that reads it
     wrong = pdebug("clusters", f"{out}:{member}")
     assert wrong.code == 4 and "pdebug ztunnel-config" in wrong.err
+
+
+def test_snapshot_of_an_ambient_namespace_captures_its_ztunnels_unasked(
+    pdebug, kube, kubeconfig, ambient, tmp_path
+):
+    kube.add_namespace("bookinfo", {"istio.io/dataplane-mode": "ambient"})
+    out = tmp_path / "s.tar.gz"
+    r = pdebug("snapshot", "-n", "bookinfo", "--no-istiod", "-o", out, "-c", kubeconfig)
+    assert r.code == 0, r.err
+    assert ambient["z2"].requests == ["/config_dump"]
+    assert pdebug("zc", "policy", out).code == 0
 
 
 def test_snapshot_without_ambient_refuses_a_namespace_without_sidecars(
