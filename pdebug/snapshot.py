@@ -208,6 +208,8 @@ class ProxyRecord:
     reason: str = ""
     #: ``sidecar`` (an Envoy: every view reads it) or ``ztunnel`` (``pdebug zc`` reads it)
     kind: str = "sidecar"
+    #: the pod is captured by ztunnel (annotation ``ambient.istio.io/redirection: enabled``)
+    ambient: bool = False
     sync: dict[str, str] | None = None
     istiod_error: str | None = None
 
@@ -457,11 +459,20 @@ def _meta(pod: Json, key: str) -> str:
     return str((pod.get("metadata") or {}).get(key) or "")
 
 
+#: What istio-cni writes on each pod ztunnel captures (Istio ambient).
+AMBIENT_ANNOTATION = "ambient.istio.io/redirection"
+
+
 def _record(pod: Json, namespace: str) -> ProxyRecord:
     node = (pod.get("spec") or {}).get("nodeName")
-    return ProxyRecord(
+    record = ProxyRecord(
         _meta(pod, "name"), _meta(pod, "namespace") or namespace, str(node) if node else None
     )
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    if isinstance(annotations, dict):
+        record.ambient = annotations.get(AMBIENT_ANNOTATION) == "enabled"
+    return record
+
 
 
 def _has_container(pod: Json, container: str) -> bool:
@@ -667,22 +678,6 @@ def _capture(
         stage.write(f"{record.name}/{name}", body)
         record.files[name] = bundle.file_entry(body)
     record.status = "captured" if bundle.DUMP in files else "failed"
-
-
-def _ambient_namespace(cluster: KubeCluster, sel: Selection, namespace: str) -> bool:
-    """Whether the snapshot's namespace is in Istio's ambient mode (its dataplane label).
-
-    Asked only for a namespace selection; a namespace pdebug may not read (no ``get
-    namespaces`` permission) is taken as not ambient: ``--ambient`` says it then.
-    """
-    if sel.targets or sel.all_namespaces or not namespace:
-        return False
-    try:
-        ns = cluster.read("namespaces", namespace, None, f"namespace {namespace}")
-    except SourceUnavailable:
-        return False
-    labels = (ns.get("metadata") or {}).get("labels") or {}
-    return isinstance(labels, dict) and labels.get("istio.io/dataplane-mode") == "ambient"
 
 
 def ztunnels_of(
@@ -891,7 +886,8 @@ def _snapshot(
             "no " + sel.pods(namespace).replace("pods matching", "pods match", 1),
             hint=f"kubectl get pods {flag}" + (f" -l {sel.selector}" if sel.selector else ""),
         )
-    if options.ambient or _ambient_namespace(cluster, sel, namespace):
+    # istio-cni marks each pod ztunnel captures: such a pod makes the snapshot ambient
+    if options.ambient or any(r.ambient for r in records):
         nodes = sorted({r.node for r in records if r.node})
         records += ztunnels_of(cluster, options, nodes)
     planned = [r for r in records if r.status == "pending"]

@@ -245,7 +245,6 @@ _SVC_READS = {
     ("list", "pods"),
     ("get", "pods"),
     ("create", "pods/portforward"),
-    ("get", "namespaces"),  # snapshot -n: is the namespace ambient?
 }
 
 

@@ -35,7 +35,6 @@ SEED_DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
 READS = {
     ("get", "pods"),
     ("list", "pods"),
-    ("get", "namespaces"),  # is the namespace ambient? (its ztunnels are captured then)
     ("get", "deployments"),
     ("list", "replicasets"),
     ("create", "pods/portforward"),

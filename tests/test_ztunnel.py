@@ -28,7 +28,6 @@ READS = frozenset(
         ("get", "pods"),
         ("list", "pods"),
         ("get", "daemonsets"),
-        ("get", "namespaces"),
         ("create", "pods/portforward"),
     }
 )
@@ -678,10 +677,13 @@ def test_snapshot_ambient_captures_the_nodes_ztunnels(pdebug, kube, kubeconfig, 
     assert wrong.code == 4 and "pdebug ztunnel-config" in wrong.err
 
 
-def test_snapshot_of_an_ambient_namespace_captures_its_ztunnels_unasked(
+def test_snapshot_of_ambient_pods_captures_their_ztunnels_unasked(
     pdebug, kube, kubeconfig, ambient, tmp_path
 ):
-    kube.add_namespace("bookinfo", {"istio.io/dataplane-mode": "ambient"})
+    pod = kube.add_pod(
+        "reviews-v1-x", "bookinfo", containers=("reviews",), node_name="ambient-worker2"
+    )
+    pod["metadata"]["annotations"]["ambient.istio.io/redirection"] = "enabled"  # istio-cni's mark
     out = tmp_path / "s.tar.gz"
     r = pdebug("snapshot", "-n", "bookinfo", "--no-istiod", "-o", out, "-c", kubeconfig)
     assert r.code == 0, r.err
