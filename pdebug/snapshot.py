@@ -474,7 +474,6 @@ def _record(pod: Json, namespace: str) -> ProxyRecord:
     return record
 
 
-
 def _has_container(pod: Json, container: str) -> bool:
     spec = pod.get("spec") or {}
     names = {c.get("name") for c in spec.get("containers") or []}
