@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from pdebug import bundle
 from pdebug.atomic import cannot_write, check_writable
 from pdebug.errors import InvalidInput, UsageError
-from pdebug.redact import redact_bytes, redact_text
+from pdebug.redact import may_hold_private_key, redact_bytes, redact_text
 from pdebug.sources import LiveOptions, open_source
 from pdebug.sources.admin import AdminHTTPError
 
@@ -134,33 +134,6 @@ def _stream(source: Any, path: str, fh: BinaryIO) -> None:
         fh.write(bytes(source.get(path)))
 
 
-#: What a private key the redaction would hide looks like: a PEM block (also base64-encoded,
-#: in ``inline_bytes``), a session ticket key, or a key data source whose inline value is not
-#: Envoy's own ``[redacted]`` (Envoy redacts the private keys it dumps).
-_PEM_MARKERS = (
-    b"PRIVATE KEY",
-    b"ession_ticket_keys",
-    b"essionTicketKeys",
-    # base64 of "-----BEGIN PRIVATE KEY", "... RSA/EC/DSA/OPENSSH/ENCRYPTED/PGP PRIVATE ..."
-    b"LS0tLS1CRUdJTiBQUklWQVRF",
-    b"LS0tLS1CRUdJTiBSU0EgUFJJVkFURS",
-    b"LS0tLS1CRUdJTiBFQyBQUklWQVRF",
-    b"LS0tLS1CRUdJTiBEU0EgUFJJVkFURS",
-    b"LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVE",
-    b"LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURS",
-    b"LS0tLS1CRUdJTiBQR1AgUFJJVkFURS",
-)
-_UNREDACTED_KEY = re.compile(
-    rb'(?:rivate_?[kK]ey|pkcs12)"\s*:\s*\{\s*"inline_?[a-zA-Z]+"\s*:\s*"'
-    rb'(?!\[redacted\]"|W3JlZGFjdGVkXQ==")'  # Envoy's own [redacted], also base64
-)
-
-
-def _has_private_key(data: Any) -> bool:
-    """Whether a document may hold a private key (C-speed searches over a mapped file)."""
-    return any(data.find(m) >= 0 for m in _PEM_MARKERS) or bool(_UNREDACTED_KEY.search(data))
-
-
 def _redact_in_place(fh: BinaryIO, tokens: bool = True) -> None:
     """Redact the file's content (read through a map; the result is written back).
 
@@ -170,7 +143,7 @@ def _redact_in_place(fh: BinaryIO, tokens: bool = True) -> None:
     if os.fstat(fh.fileno()).st_size == 0:
         return
     with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        if not tokens and not _has_private_key(mapped):
+        if not tokens and not may_hold_private_key(mapped):
             return  # --no-redact and no private key anywhere: nothing to rewrite
         redacted = redact_bytes(mapped, tokens=tokens)  # type: ignore[arg-type]
     fh.seek(0)

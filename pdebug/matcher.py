@@ -77,6 +77,25 @@ class Result:
     steps: list[str] = field(default_factory=list)
 
 
+def snake_tree(tree: Any, keys_are_data: bool = False) -> Any:
+    """``tree`` with its field names in snake_case, whichever spelling each used.
+
+    istiod writes lowerCamelCase. The keys of an ``exact_match_map``/``prefix_match_map``
+    ``map`` are data (ports, protocols, chain names) and are kept as they are.
+    """
+    from pdebug.model.camel import to_snake
+
+    if isinstance(tree, list):
+        return [snake_tree(v) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = key if keys_are_data or key.startswith("@") else to_snake(key)
+        out[name] = snake_tree(value, keys_are_data=name == "map")
+    return out
+
+
 def evaluate(matcher: Json, inputs: Inputs) -> Result:
     """Walk ``matcher`` for ``inputs``.
 

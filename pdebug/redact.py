@@ -517,6 +517,37 @@ def redact_bytes(data: bytes, tokens: bool = True) -> bytes:
     return _redact(bytes(data), tokens)
 
 
+#: What a private key the redaction would hide looks like: a PEM block (also base64-encoded,
+#: in ``inline_bytes``), a session ticket key, or a key data source whose inline value is not
+#: Envoy's own ``[redacted]`` (Envoy redacts the private keys it dumps).
+_PEM_MARKERS = (
+    b"PRIVATE KEY",
+    b"ession_ticket_keys",
+    b"essionTicketKeys",
+    # base64 of "-----BEGIN PRIVATE KEY", "... RSA/EC/DSA/OPENSSH/ENCRYPTED/PGP PRIVATE ..."
+    b"LS0tLS1CRUdJTiBQUklWQVRF",
+    b"LS0tLS1CRUdJTiBSU0EgUFJJVkFURS",
+    b"LS0tLS1CRUdJTiBFQyBQUklWQVRF",
+    b"LS0tLS1CRUdJTiBEU0EgUFJJVkFURS",
+    b"LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVE",
+    b"LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURS",
+    b"LS0tLS1CRUdJTiBQR1AgUFJJVkFURS",
+)
+_UNREDACTED_KEY = re.compile(
+    rb'(?:rivate_?[kK]ey|pkcs12)"\s*:\s*\{\s*"inline_?[a-zA-Z]+"\s*:\s*"'
+    rb'(?!\[redacted\]"|W3JlZGFjdGVkXQ==")'  # Envoy's own [redacted], also base64
+)
+
+
+def may_hold_private_key(data: Any) -> bool:
+    """Whether a document may hold a private key (``redact_bytes(tokens=False)`` hides those).
+
+    C-speed searches: over a mapped file, nothing is copied. False means
+    ``redact_bytes(data, tokens=False)`` would change nothing.
+    """
+    return any(data.find(m) >= 0 for m in _PEM_MARKERS) or bool(_UNREDACTED_KEY.search(data))
+
+
 def redact_keys(obj: Any) -> Any:
     """``obj`` (plain JSON data) with what :func:`redact_bytes` hides replaced."""
     import orjson

@@ -54,7 +54,6 @@ import orjson
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.camel import snake_keys
 from pdebug.model.dump import ConfigDump, decode_raw
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import host_is_healthy
@@ -1224,9 +1223,7 @@ class _Tracer:
         from pdebug import matcher as mt
 
         listener = lst.listener
-        tree = orjson.loads(bytes(listener.filter_chain_matcher))
-        if lst.camel:
-            tree = snake_keys(tree)
+        tree = _matcher_tree(lst)
         inputs = mt.Inputs(
             str(conn.dest_ip) if conn.dest_ip is not None else None,
             conn.dest_port,
@@ -1825,6 +1822,13 @@ def _v1_route_mismatch(route: s.TcpProxyV1Route, conn: Connection) -> str | None
     return None
 
 
+def _matcher_tree(lst: _Listener) -> Any:
+    """The listener's ``filter_chain_matcher`` as plain data, in snake_case."""
+    from pdebug.matcher import snake_tree
+
+    return snake_tree(orjson.loads(bytes(lst.listener.filter_chain_matcher)))
+
+
 def _waypoint_listener(listeners: list[_Listener]) -> _Listener | None:
     """A waypoint's ``main_internal``: an internal listener choosing chains by a matcher."""
     for lst in listeners:
@@ -1842,9 +1846,7 @@ def _waypoint_destination(lst: _Listener, host: str, port: int) -> tuple[IP, str
     service (``inbound-vip|PORT|http|HOST``): the one VIP whose chain on ``port`` names
     ``host`` (its first label) is taken.
     """
-    tree = orjson.loads(bytes(lst.listener.filter_chain_matcher))
-    if lst.camel:
-        tree = snake_keys(tree)
+    tree = _matcher_tree(lst)
     label = host.split(".")[0]
     found: list[tuple[IP, str]] = []
     custom = (tree.get("matcher_tree") or {}).get("custom_match") or {}

@@ -581,3 +581,27 @@ def test_diff_lines_quote_no_planted_secret(pdebug, planted, tmp_path):
         r = pdebug("diff", left, planted["other_file"], "--include", "static", *extra)
         assert r.code == 1, r.err
         assert leaks(r.out, f"diff {extra}") == []
+
+
+def test_the_private_key_precheck_never_misses_what_redaction_hides():
+    """dump skips rewriting a --no-redact document when may_hold_private_key says no: that
+    must only ever happen when redaction would change nothing."""
+    import base64
+    import glob
+
+    from pdebug.redact import may_hold_private_key, redact_bytes
+
+    pem = b"-----BEGIN PRIVATE KEY-----\\nMIIBVQ\\n-----END PRIVATE KEY-----\\n"
+    planted = [
+        b'{"private_key": {"inline_string": "' + pem + b'"}}',
+        b'{"privateKey": {"inlineBytes": "' + base64.b64encode(pem) + b'"}}',
+        b'{"x": "' + base64.b64encode(pem.replace(b"\\\\n", b"\\n")) + b'"}',
+    ]
+    for doc in planted:
+        assert may_hold_private_key(doc), doc
+    from conftest import FIXTURES
+
+    for path in glob.glob(str(FIXTURES / "**" / "*.json"), recursive=True):
+        data = open(path, "rb").read()
+        if not may_hold_private_key(data):
+            assert redact_bytes(data, tokens=False) == data, path

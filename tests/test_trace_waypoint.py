@@ -218,3 +218,31 @@ def test_check_knows_a_waypoint_from_a_sidecar(pdebug):
     r = pdebug("check", WAYPOINT, "-o", "json")
     skipped = {s["code"]: s["reason"] for s in json.loads(r.out)["skipped"]}
     assert skipped["PD602"].startswith("an ambient waypoint")
+
+
+def test_a_camel_case_waypoint_dump_is_traced_the_same(pdebug, tmp_path):
+    """istiod's rendering (lowerCamelCase) of the waypoint: the matcher's field names are
+    respelled, its map keys (ports, chain names) are data and kept."""
+    from pdebug.model.camel import to_camel
+
+    def camel(obj: Any, data: bool = False) -> Any:
+        if isinstance(obj, list):
+            return [camel(v) for v in obj]
+        if isinstance(obj, dict):
+            return {
+                (k if data or k.startswith("@") else to_camel(k)): camel(v, k == "map")
+                for k, v in obj.items()
+            }
+        return obj
+
+    doc = json.loads(WAYPOINT.read_bytes())
+    for section in doc["configs"]:
+        for entry in section.get("dynamic_listeners", []):
+            lst = entry.get("active_state", {}).get("listener", {})
+            if "filter_chain_matcher" in lst:
+                lst["filterChainMatcher"] = camel(lst.pop("filter_chain_matcher"))
+    path = tmp_path / "camel.json"
+    path.write_text(json.dumps(doc))
+    want = pdebug("trace", WAYPOINT, "http://10.104.171.68:8000/", "-o", "json")
+    got = pdebug("trace", path, "http://10.104.171.68:8000/", "-o", "json")
+    assert json.loads(got.out)["verdict"] == json.loads(want.out)["verdict"]

@@ -62,12 +62,16 @@ class ProxyInfo:
         errors: What went wrong while capturing it.
         unreadable: Why its saved documents cannot be read (a damaged bundle member);
             None when they could be.
+        sync_states: The same sync state per xDS type, for code that judges it.
     """
 
     name: str | None = None
     sync: str | None = None
     errors: tuple[str, ...] = ()
     unreadable: str | None = None
+    #: ``sync`` per xDS type as recorded (``{"CDS": "SYNCED", ...}``; one recorded word is
+    #: ``{"ALL": word}``), None when unknown
+    sync_states: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,15 @@ def sync_text(value: Any) -> str | None:
     return None
 
 
+def sync_states(value: Any) -> dict[str, str] | None:
+    """A manifest's ``sync`` entry per xDS type (one word: ``{"ALL": word}``), else None."""
+    if isinstance(value, str) and value.strip():
+        return {"ALL": value.strip()}
+    if isinstance(value, dict) and value:
+        return {str(k): str(v) for k, v in value.items()}
+    return None
+
+
 def _proxy(data: bytes | memoryview, label: str) -> ProxyData:
     loaded = load(data, label)
     return ProxyData(label, loaded.dump, loaded.clusters)
@@ -104,6 +113,7 @@ def read_inputs(text: str) -> Inputs:
         out.info[plabel] = ProxyInfo(
             name=name,
             sync=sync_text(entry.get("sync")),
+            sync_states=sync_states(entry.get("sync")),
             errors=tuple(str(e) for e in errors),
             unreadable=unreadable,
         )

@@ -348,20 +348,6 @@ def _sync(proxy: Proxy) -> tuple[str, str]:
     return PASS, f"istiod: {shown}"
 
 
-def parse_sync(text: str | None) -> dict[str, str] | None:
-    """A manifest's sync line (``CDS SYNCED, LDS STALE``, or ``SYNCED``) per type."""
-    if not text:
-        return None
-    out: dict[str, str] = {}
-    for part in text.split(", "):
-        kind, space, state = part.partition(" ")
-        if space and kind.isupper() and kind.isalpha() and len(kind) <= 5:
-            out[kind] = state
-        else:
-            out["ALL"] = part
-    return out
-
-
 def summary(results: Iterable[Result]) -> dict[str, int]:
     """How many results of each status."""
     counts = {PASS: 0, FAIL: 0, ERROR: 0}

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
-from pdebug.runbook.evaluate import Proxy, parse_sync
+from pdebug.runbook.evaluate import Proxy
 from pdebug.sources import LiveOptions
 
 #: Sections a live proxy may leave out when it has none of them (as ``pdebug check``).
@@ -121,7 +121,7 @@ def _files(text: str) -> list[Proxy]:
             why = info.unreadable or "; ".join(info.errors) or "not captured"
             out.append(Proxy(data.source, None, why, name=info.name or data.source))
             continue
-        sync = parse_sync(info.sync) if info is not None else None
+        sync = info.sync_states if info is not None else None
         out.append(Proxy.of(data.source, data, sync))
     return out
 

@@ -15,8 +15,6 @@ from typing import Any
 
 from pdebug.errors import InvalidInput
 from pdebug.model import ProxyData
-from pdebug.model import schema as s
-from pdebug.model.dump import decode_raw
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -53,7 +51,7 @@ class RootCompare:
 
 
 def _pems(data: ProxyData, label: str) -> list[bytes]:
-    from pdebug.views.secrets import SPIFFE_VALIDATOR, _data
+    from pdebug.views.secrets import _data, spiffe_validator, trusted_ca
 
     dump = data.need_dump("rootca-compare")
     sec = dump.require("secrets")
@@ -63,13 +61,11 @@ def _pems(data: ProxyData, label: str) -> list[bytes]:
         if name != ROOTCA or secret is None or secret.validation_context is None:
             continue
         vc = secret.validation_context
-        if vc.trusted_ca is not None and _data(vc.trusted_ca):  # SPIRE: an empty one
-            return [_data(vc.trusted_ca)]
-        if vc.custom_validator_config is not None:
-            raw = vc.custom_validator_config.typed_config
-            spiffe = decode_raw(raw, s.SpiffeValidatorConfig, sec.camel, "SPIFFE validator")
-            if spiffe.type_url.endswith(SPIFFE_VALIDATOR):
-                return [_data(td.trust_bundle) for td in spiffe.trust_domains]
+        if trusted_ca(vc):
+            return [trusted_ca(vc)]
+        spiffe = spiffe_validator(vc, sec.camel)
+        if spiffe is not None:
+            return [_data(td.trust_bundle) for td in spiffe.trust_domains]
     raise InvalidInput(
         f"{label}: no active {ROOTCA} secret with root certificates",
         hint="pdebug secrets SOURCE lists the proxy's secrets (is it an Istio sidecar?)",

@@ -186,6 +186,24 @@ def static_items(data: ProxyData) -> list[SecretItem]:
     return out
 
 
+def trusted_ca(vc: s.ValidationContext) -> bytes:
+    """The CA bundle of ``trusted_ca`` (empty when none).
+
+    istioctl reads trusted_ca's data, else the SPIFFE validator: SPIRE writes an empty
+    ``trusted_ca`` beside its trust domains.
+    """
+    return _data(vc.trusted_ca) if vc.trusted_ca is not None else b""
+
+
+def spiffe_validator(vc: s.ValidationContext, camel: bool) -> s.SpiffeValidatorConfig | None:
+    """The SPIFFE certificate validator's config, when the context uses it."""
+    if vc.custom_validator_config is None:
+        return None
+    raw = vc.custom_validator_config.typed_config
+    spiffe = decode_raw(raw, s.SpiffeValidatorConfig, camel, "SPIFFE validator")
+    return spiffe if spiffe.type_url.endswith(SPIFFE_VALIDATOR) else None
+
+
 def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
     secret = entry.secret
     meta = (entry.version_info, entry.last_updated)
@@ -193,15 +211,12 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
         cert = parse_pem(_data(secret.tls_certificate.certificate_chain))
         return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
     vc = secret.validation_context if secret is not None else None
-    if vc is not None and vc.trusted_ca is not None and _data(vc.trusted_ca):
-        # istioctl reads trusted_ca's data, else the SPIFFE validator: SPIRE writes an
-        # empty trusted_ca beside its trust domains
-        cert = parse_pem(_data(vc.trusted_ca))
+    if vc is not None and trusted_ca(vc):
+        cert = parse_pem(trusted_ca(vc))
         return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
-    if vc is not None and vc.custom_validator_config is not None:
-        raw = vc.custom_validator_config.typed_config
-        spiffe = decode_raw(raw, s.SpiffeValidatorConfig, camel, "SPIFFE validator")
-        if spiffe.type_url.endswith(SPIFFE_VALIDATOR):
+    if vc is not None:
+        spiffe = spiffe_validator(vc, camel)
+        if spiffe is not None:
             # istioctl: one row per trust domain, named after the inner Secret. A bundle
             # map (trust_bundles) takes precedence over trust_domains in Envoy; istioctl
             # does not read it (one empty row): pdebug does, one row per trust domain too.
