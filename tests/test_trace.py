@@ -868,3 +868,19 @@ def test_a_definite_failure_outranks_an_unknown_share(pdebug, tmp_path):
         "FAIL",
         "unknown_cluster",
     )
+
+
+def test_trace_is_imported_only_by_what_needs_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pdebug.cli import main; "
+        f"rc = main(['clusters', {str(SIDECAR)!r}]); "
+        "print('TRACE', sorted(m for m in sys.modules if m.startswith('pdebug.trace'))); "
+        "from pdebug.trace import parse_request; "
+        "print('REQUEST', 'pdebug.trace.tracer' in sys.modules); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "TRACE []" in proc.stdout
+    assert "REQUEST False" in proc.stdout

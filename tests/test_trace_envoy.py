@@ -690,6 +690,14 @@ class Case:
     source_port: int = 40000
 
 
+def _inbound(id: str, url: str, expect: str, source: str | None = None) -> Case:
+    """A request iptables would send to virtualInbound; ``source``: also --source-ip."""
+    if source is None:
+        return Case(id, url, expect, args=("--direction", "inbound"), via="inbound")
+    args = ("--direction", "inbound", "--source-ip", source)
+    return Case(id, url, expect, args=args, via="inbound", source=source)
+
+
 G = "http://127.0.0.1:{A}"
 R = ("Host:routes.test",)
 
@@ -781,102 +789,19 @@ CASES = [
     Case("outbound-passthrough", "http://10.1.2.3:{X}/", "passthrough", via="outbound"),
     Case("outbound-own-port", "http://127.0.0.1:{V}/", "closed", via="outbound"),
     # inbound: virtualInbound filter chains
-    Case(
-        "inbound-http-chain",
-        "http://10.1.2.3:9080/",
-        "in-9080",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-source-24",
-        "http://10.1.2.3:9090/",
-        "in-src24",
-        args=("--direction", "inbound", "--source-ip", "10.8.1.5"),
-        via="inbound",
-        source="10.8.1.5",
-    ),
-    Case(
-        "inbound-source-16",
-        "http://10.1.2.3:9090/",
-        "in-src16",
-        args=("--direction", "inbound", "--source-ip", "10.8.9.9"),
-        via="inbound",
-        source="10.8.9.9",
-    ),
-    Case(
-        "inbound-source-any",
-        "http://10.1.2.3:9090/",
-        "in-9090",
-        args=("--direction", "inbound", "--source-ip", "10.7.0.1"),
-        via="inbound",
-        source="10.7.0.1",
-    ),
-    Case(
-        "inbound-external",
-        "http://10.1.2.3:9091/",
-        "in-ext",
-        args=("--direction", "inbound", "--source-ip", "10.0.0.1"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-local",
-        "http://10.1.2.3:9091/",
-        "in-local",
-        args=("--direction", "inbound", "--source-ip", "127.0.0.1"),
-        via="inbound",
-        source="127.0.0.1",
-    ),
-    Case(
-        "inbound-same-ip",
-        "http://10.1.2.3:9091/",
-        "in-local",
-        args=("--direction", "inbound", "--source-ip", "10.1.2.3"),
-        via="inbound",
-        source="10.1.2.3",
-    ),
-    Case(
-        "inbound-ip-32",
-        "http://10.1.2.3:9092/",
-        "in-ip32",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-ip-24",
-        "http://10.1.2.4:9092/",
-        "in-ip24",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-ip-none-no-fallback",
-        "http://10.1.3.4:9092/",
-        "closed",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-app-protocol",
-        "http://10.1.2.3:9094/",
-        "in-any-http",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-port-then-tls-no-fallback",
-        "http://10.1.2.3:9095/",
-        "closed",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
-    Case(
-        "inbound-source-port",
-        "http://10.1.2.3:9096/",
-        "in-9096",
-        args=("--direction", "inbound"),
-        via="inbound",
-    ),
+    _inbound("inbound-http-chain", "http://10.1.2.3:9080/", "in-9080"),
+    _inbound("inbound-source-24", "http://10.1.2.3:9090/", "in-src24", source="10.8.1.5"),
+    _inbound("inbound-source-16", "http://10.1.2.3:9090/", "in-src16", source="10.8.9.9"),
+    _inbound("inbound-source-any", "http://10.1.2.3:9090/", "in-9090", source="10.7.0.1"),
+    _inbound("inbound-external", "http://10.1.2.3:9091/", "in-ext", source="10.0.0.1"),
+    _inbound("inbound-local", "http://10.1.2.3:9091/", "in-local", source="127.0.0.1"),
+    _inbound("inbound-same-ip", "http://10.1.2.3:9091/", "in-local", source="10.1.2.3"),
+    _inbound("inbound-ip-32", "http://10.1.2.3:9092/", "in-ip32"),
+    _inbound("inbound-ip-24", "http://10.1.2.4:9092/", "in-ip24"),
+    _inbound("inbound-ip-none-no-fallback", "http://10.1.3.4:9092/", "closed"),
+    _inbound("inbound-app-protocol", "http://10.1.2.3:9094/", "in-any-http"),
+    _inbound("inbound-port-then-tls-no-fallback", "http://10.1.2.3:9095/", "closed"),
+    _inbound("inbound-source-port", "http://10.1.2.3:9096/", "in-9096"),
 ]
 
 

@@ -15,7 +15,8 @@ dump; this module walks it the way Envoy's matcher framework does:
   ``google.protobuf.StringValue``) or a nested ``matcher``; no match leads to the
   matcher's ``on_no_match``; nothing at all means "no filter chain".
 
-A field of the tree pdebug does not know is reported (the trace says so), never guessed.
+A field of the tree pdebug does not know is reported (the trace says so), never guessed:
+the walk stops with :attr:`Result.unsupported` saying what it met.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+import orjson
+
+from pdebug.model import schema as s
+
 Json = dict[str, Any]
-
-
-class Unsupported(Exception):
-    """The tree uses an input or a match pdebug does not evaluate."""
 
 
 @dataclass
@@ -45,8 +47,11 @@ class Inputs:
     transport_protocol: str = "raw_buffer"
     application_protocols: tuple[str, ...] = ()
 
-    def read(self, input_: Json) -> str | None:
-        """The value of one matcher input, as Envoy's input of that type gives it."""
+    def read(self, input_: Json) -> str | None | _Unknown:
+        """The value of one matcher input, as Envoy's input of that type gives it.
+
+        An input pdebug does not read is :class:`_Unknown`, not None (the value is unknown).
+        """
         config = input_.get("typed_config") or {}
         kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
         if kind == "DestinationIPInput":
@@ -66,15 +71,28 @@ class Inputs:
         if kind == "ApplicationProtocolInput":
             # Envoy joins the protocols, each single-quoted: 'h2c','http/1.1'
             return ",".join(f"'{p}'" for p in self.application_protocols)
-        raise Unsupported(f"matcher input {kind or input_.get('name') or '?'}")
+        return _Unknown(f"matcher input {kind or input_.get('name') or '?'}")
+
+
+@dataclass
+class _Unknown:
+    """What pdebug cannot evaluate, and stops the walk at."""
+
+    why: str
 
 
 @dataclass
 class Result:
-    """Where the tree led: the action's name (a filter chain), and the steps taken."""
+    """Where the tree led: the action's name (a filter chain), and the steps taken.
+
+    ``unsupported`` (when not empty) says what stopped the walk: an input or a match type
+    pdebug does not evaluate, or an input whose value is unknown (e.g. the destination IP of
+    a host name); ``action`` is then None and means nothing.
+    """
 
     action: str | None
     steps: list[str] = field(default_factory=list)
+    unsupported: str = ""
 
 
 def snake_tree(tree: Any, keys_are_data: bool = False) -> Any:
@@ -96,33 +114,46 @@ def snake_tree(tree: Any, keys_are_data: bool = False) -> Any:
     return out
 
 
-def evaluate(matcher: Json, inputs: Inputs) -> Result:
-    """Walk ``matcher`` for ``inputs``.
+def is_set(raw: msgspec.Raw) -> bool:
+    """Whether a raw field of the dump is present (not absent, not ``null``)."""
+    return len(raw) > 0 and bytes(raw) != b"null"
 
-    Raises:
-        Unsupported: the tree needs an input or a match type pdebug does not evaluate, or
-            an input whose value is unknown (e.g. the destination IP of a host name).
-    """
+
+def listener_tree(listener: s.Listener) -> Any:
+    """The listener's ``filter_chain_matcher`` as plain data, in snake_case."""
+    return snake_tree(orjson.loads(bytes(listener.filter_chain_matcher)))
+
+
+def evaluate(matcher: Json, inputs: Inputs) -> Result:
+    """Walk ``matcher`` for ``inputs``; see :attr:`Result.unsupported`."""
     result = Result(None)
-    result.action = _matcher(matcher, inputs, result.steps, 0)
+    found = _matcher(matcher, inputs, result.steps, 0)
+    if isinstance(found, _Unknown):
+        result.unsupported = found.why
+    else:
+        result.action = found
     return result
 
 
 _MAX_DEPTH = 32
+#: A branch of the tree: the ``on_match`` it leads to (None: no match), or what stopped it.
+_Branch = Json | None | _Unknown
 
 
-def _matcher(m: Json, inputs: Inputs, steps: list[str], depth: int) -> str | None:
+def _matcher(m: Json, inputs: Inputs, steps: list[str], depth: int) -> str | None | _Unknown:
     if depth > _MAX_DEPTH:
-        raise Unsupported("a matcher tree nested deeper than 32 levels")
+        return _Unknown("a matcher tree nested deeper than 32 levels")
     if not isinstance(m, dict):
-        raise Unsupported("a matcher that is not an object")
-    found: Json | None = None
+        return _Unknown("a matcher that is not an object")
+    found: _Branch
     if "matcher_tree" in m:
         found = _tree(m["matcher_tree"], inputs, steps)
     elif "matcher_list" in m:
         found = _list(m["matcher_list"], inputs, steps)
     else:
-        raise Unsupported("a matcher with neither matcher_tree nor matcher_list")
+        return _Unknown("a matcher with neither matcher_tree nor matcher_list")
+    if isinstance(found, _Unknown):
+        return found
     if found is None:
         no_match = m.get("on_no_match")
         if not isinstance(no_match, dict):
@@ -133,30 +164,36 @@ def _matcher(m: Json, inputs: Inputs, steps: list[str], depth: int) -> str | Non
     return _on_match(found, inputs, steps, depth)
 
 
-def _on_match(on_match: Json, inputs: Inputs, steps: list[str], depth: int) -> str | None:
+def _on_match(
+    on_match: Json, inputs: Inputs, steps: list[str], depth: int
+) -> str | None | _Unknown:
     if "matcher" in on_match:
         return _matcher(on_match["matcher"], inputs, steps, depth + 1)
     action = on_match.get("action")
     if not isinstance(action, dict):
-        raise Unsupported("an on_match with neither action nor matcher")
+        return _Unknown("an on_match with neither action nor matcher")
     config = action.get("typed_config") or {}
     value = config.get("value") if isinstance(config, dict) else None
     return str(value if isinstance(value, str) else action.get("name") or "")
 
 
-def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str:
+def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str | _Unknown:
     if not isinstance(input_, dict):
-        raise Unsupported("a matcher without an input")
+        return _Unknown("a matcher without an input")
     value = inputs.read(input_)
+    if isinstance(value, _Unknown):
+        return value
     name = str((input_.get("typed_config") or {}).get("@type", "")).rsplit(".", 1)[-1]
     if value is None:
-        raise Unsupported(f"{name} is not known for this request (give an IP address)")
+        return _Unknown(f"{name} is not known for this request (give an IP address)")
     steps.append(f"{name} = {value}")
     return value
 
 
-def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> Json | None:
+def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> _Branch:
     value = _input_value(tree.get("input"), inputs, steps)
+    if isinstance(value, _Unknown):
+        return value
     if "exact_match_map" in tree:
         table = (tree["exact_match_map"] or {}).get("map") or {}
         hit = table.get(value)
@@ -173,8 +210,8 @@ def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> Json | None:
         kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
         if kind == "IPMatcher":
             return _ip_matcher(config, value, steps)
-        raise Unsupported(f"custom match {kind or '?'}")
-    raise Unsupported("a matcher_tree with no known match")
+        return _Unknown(f"custom match {kind or '?'}")
+    return _Unknown("a matcher_tree with no known match")
 
 
 def _ip_matcher(config: Json, value: str, steps: list[str]) -> Json | None:
@@ -199,32 +236,42 @@ def _ip_matcher(config: Json, value: str, steps: list[str]) -> Json | None:
     return best[1] if best else None
 
 
-def _list(lst: Json, inputs: Inputs, steps: list[str]) -> Json | None:
+def _list(lst: Json, inputs: Inputs, steps: list[str]) -> _Branch:
     for fm in lst.get("matchers") or []:
-        if _predicate(fm.get("predicate") or {}, inputs, steps):
+        holds = _predicate(fm.get("predicate") or {}, inputs, steps)
+        if isinstance(holds, _Unknown):
+            return holds
+        if holds:
             on_match = fm.get("on_match")
             return on_match if isinstance(on_match, dict) else None
     return None
 
 
-def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool:
+def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
     if "single_predicate" in p:
         sp = p["single_predicate"]
         value = _input_value(sp.get("input"), inputs, steps)
+        if isinstance(value, _Unknown):
+            return value
         vm = sp.get("value_match")
         if not isinstance(vm, dict):
-            raise Unsupported("a single_predicate without value_match")
+            return _Unknown("a single_predicate without value_match")
         return _string_match(vm, value)
-    if "and_matcher" in p:
-        return all(_predicate(x, inputs, steps) for x in p["and_matcher"].get("predicate") or [])
-    if "or_matcher" in p:
-        return any(_predicate(x, inputs, steps) for x in p["or_matcher"].get("predicate") or [])
+    for key, every in (("and_matcher", True), ("or_matcher", False)):
+        if key in p:
+            # all() / any() in order, stopping at the first unknown as Envoy would fail
+            for sub in p[key].get("predicate") or []:
+                holds = _predicate(sub, inputs, steps)
+                if isinstance(holds, _Unknown) or holds != every:
+                    return holds
+            return every
     if "not_matcher" in p:
-        return not _predicate(p["not_matcher"], inputs, steps)
-    raise Unsupported("a predicate pdebug does not evaluate")
+        holds = _predicate(p["not_matcher"], inputs, steps)
+        return holds if isinstance(holds, _Unknown) else not holds
+    return _Unknown("a predicate pdebug does not evaluate")
 
 
-def _string_match(vm: Json, value: str) -> bool:
+def _string_match(vm: Json, value: str) -> bool | _Unknown:
     fold = bool(vm.get("ignore_case"))
     text = value.lower() if fold else value
 
@@ -244,5 +291,5 @@ def _string_match(vm: Json, value: str) -> bool:
         try:
             return re.fullmatch(str(vm["safe_regex"].get("regex", "")), value) is not None
         except re.error as exc:
-            raise Unsupported(f"a regex Python cannot read ({exc})") from None
-    raise Unsupported("a string match pdebug does not evaluate")
+            return _Unknown(f"a regex Python cannot read ({exc})")
+    return _Unknown("a string match pdebug does not evaluate")

@@ -1,0 +1,217 @@
+"""Follow one request through a proxy's config, the way Envoy matches it.
+
+:func:`parse_request` turns ``URL`` plus options into a :class:`Request`; :func:`trace`
+walks it through a :class:`~pdebug.model.ProxyData` and returns a :class:`Trace`: every
+step (listener, filter chain, network filter, route config, virtual host, routes tried,
+action, cluster, endpoints) with whether it matched and why, then a :class:`Verdict`.
+Nothing here prints; :mod:`pdebug.views.trace` renders a trace.
+
+The package, in the order a request meets it: :mod:`.request` (the URL and options as a
+typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`
+(``filter_chain_match``), :mod:`.matchers` (``filter_chain_matcher`` trees),
+:mod:`.routes` (virtual host, route, redirect), :mod:`.clusters` (clusters, endpoints,
+the final verdict), :mod:`.tracer` (the walk that records each step) and :mod:`.result`
+(steps, verdict; states as ``Literal`` types). Names are imported from their module on
+first use, so ``from pdebug.trace import parse_request`` does not load the tracer.
+
+The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_envoy.py``):
+
+* **Listener.** A client reaches the listener bound to the URL's port (80/443 by
+  default): the one on the destination IP, else ``0.0.0.0``/``::``. When no listener binds
+  the port but one has ``use_original_dst`` (Istio's ``virtualOutbound``), the connection is
+  taken as captured by it (outbound); Envoy hands it to the listener owning the original
+  destination ``IP:port``, else ``0.0.0.0:port``, else keeps it. A listener with the
+  ``original_dst`` listener filter but no ``use_original_dst`` (OSM, Consul) captures too
+  and keeps every connection: its chains match the original destination (checked against
+  Envoy 1.40 by ``tests/test_other_meshes.py``). ``--direction inbound`` starts at
+  ``virtualInbound``, whose filter chains pick by destination port.
+* **Filter chain.** Criteria in Envoy's order: destination port, destination IP, server
+  name, transport protocol, application protocols, direct source IP, source type, source
+  IP, source port. At each one the most specific value that matches wins and the others
+  drop out; there is no going back to a less specific chain when a later criterion fails.
+  No chain left: ``default_filter_chain``, else Envoy closes the connection.
+* **Virtual host.** The Host header (lower-cased; the port stays unless the HTTP
+  connection manager strips it or the route config ignores it): exact domain, else the
+  longest ``*suffix`` wildcard, else the longest ``prefix*`` wildcard, else ``*``. A
+  wildcard never matches an empty string.
+* **Route.** First match wins. The path matchers see the path without its query;
+  ``case_sensitive`` (default true) applies to ``prefix``, ``path`` and
+  ``path_separated_prefix``, not to ``safe_regex`` (a full match). Headers: a matcher on
+  an absent header fails (``invert_match`` does not change that) unless it is a presence
+  match; with several values, one matching value is enough. Query parameters: the first
+  value of a name, not URL-decoded.
+* **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
+  50% healthy endpoints Envoy is in panic mode and sends to all of them.
+* **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:
+  the verdict is UNKNOWN (kinds ``incomplete``, ``inconclusive``) and says what to capture.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pdebug.trace.chains import (
+        CHAIN_CRITERIA as CHAIN_CRITERIA,
+    )
+    from pdebug.trace.chains import (
+        ChainChoice as ChainChoice,
+    )
+    from pdebug.trace.chains import (
+        Connection as Connection,
+    )
+    from pdebug.trace.chains import (
+        select_filter_chain as select_filter_chain,
+    )
+    from pdebug.trace.clusters import (
+        PANIC_THRESHOLD as PANIC_THRESHOLD,
+    )
+    from pdebug.trace.listeners import (
+        OUTBOUND_CAPTURE_NAMES as OUTBOUND_CAPTURE_NAMES,
+    )
+    from pdebug.trace.request import (
+        DEFAULT_PORTS as DEFAULT_PORTS,
+    )
+    from pdebug.trace.request import (
+        DIRECTIONS as DIRECTIONS,
+    )
+    from pdebug.trace.request import (
+        HTTPS_ALPN as HTTPS_ALPN,
+    )
+    from pdebug.trace.request import (
+        IP as IP,
+    )
+    from pdebug.trace.request import (
+        SCHEMES as SCHEMES,
+    )
+    from pdebug.trace.request import (
+        Direction as Direction,
+    )
+    from pdebug.trace.request import (
+        HttpRequest as HttpRequest,
+    )
+    from pdebug.trace.request import (
+        Request as Request,
+    )
+    from pdebug.trace.request import (
+        Scheme as Scheme,
+    )
+    from pdebug.trace.request import (
+        parse_request as parse_request,
+    )
+    from pdebug.trace.request import (
+        split_host_port as split_host_port,
+    )
+    from pdebug.trace.result import (
+        FULL_DUMP as FULL_DUMP,
+    )
+    from pdebug.trace.result import (
+        UNKNOWN_KINDS as UNKNOWN_KINDS,
+    )
+    from pdebug.trace.result import (
+        WITH_EDS as WITH_EDS,
+    )
+    from pdebug.trace.result import (
+        ClusterOutcome as ClusterOutcome,
+    )
+    from pdebug.trace.result import (
+        ClusterState as ClusterState,
+    )
+    from pdebug.trace.result import (
+        Endpoint as Endpoint,
+    )
+    from pdebug.trace.result import (
+        Outcome as Outcome,
+    )
+    from pdebug.trace.result import (
+        Step as Step,
+    )
+    from pdebug.trace.result import (
+        StepKind as StepKind,
+    )
+    from pdebug.trace.result import (
+        Trace as Trace,
+    )
+    from pdebug.trace.result import (
+        Usable as Usable,
+    )
+    from pdebug.trace.result import (
+        Verdict as Verdict,
+    )
+    from pdebug.trace.result import (
+        VerdictKind as VerdictKind,
+    )
+    from pdebug.trace.routes import (
+        REDIRECT_CODES as REDIRECT_CODES,
+    )
+    from pdebug.trace.routes import (
+        match_header as match_header,
+    )
+    from pdebug.trace.routes import (
+        match_query as match_query,
+    )
+    from pdebug.trace.routes import (
+        match_route as match_route,
+    )
+    from pdebug.trace.routes import (
+        remove_dot_segments as remove_dot_segments,
+    )
+    from pdebug.trace.routes import (
+        select_virtual_host as select_virtual_host,
+    )
+    from pdebug.trace.tracer import (
+        trace as trace,
+    )
+
+#: Public name -> the module of the package that defines it.
+_HOME = {
+    "DEFAULT_PORTS": "request",
+    "DIRECTIONS": "request",
+    "HTTPS_ALPN": "request",
+    "IP": "request",
+    "SCHEMES": "request",
+    "Direction": "request",
+    "HttpRequest": "request",
+    "Request": "request",
+    "Scheme": "request",
+    "parse_request": "request",
+    "split_host_port": "request",
+    "FULL_DUMP": "result",
+    "UNKNOWN_KINDS": "result",
+    "WITH_EDS": "result",
+    "ClusterOutcome": "result",
+    "ClusterState": "result",
+    "Endpoint": "result",
+    "Outcome": "result",
+    "Step": "result",
+    "StepKind": "result",
+    "Trace": "result",
+    "Usable": "result",
+    "Verdict": "result",
+    "VerdictKind": "result",
+    "CHAIN_CRITERIA": "chains",
+    "ChainChoice": "chains",
+    "Connection": "chains",
+    "select_filter_chain": "chains",
+    "REDIRECT_CODES": "routes",
+    "match_header": "routes",
+    "match_query": "routes",
+    "match_route": "routes",
+    "remove_dot_segments": "routes",
+    "select_virtual_host": "routes",
+    "OUTBOUND_CAPTURE_NAMES": "listeners",
+    "PANIC_THRESHOLD": "clusters",
+    "trace": "tracer",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (keeps ``pdebug.trace`` light)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,234 @@
+"""Where a request ends up, and the verdict.
+
+The dump's clusters, their endpoints and whether Envoy would send to them (live
+``/clusters`` health, else EDS's), and the :class:`Verdict` once the request's clusters
+are known.
+"""
+
+from __future__ import annotations
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import ConfigDump
+from pdebug.model.eds import Attribution, attribute
+from pdebug.model.health import host_is_healthy
+from pdebug.trace.request import Request, hostport
+from pdebug.trace.result import WITH_EDS, ClusterOutcome, Endpoint, Usable, Verdict
+
+#: Envoy's default healthy panic threshold (percent of usable endpoints).
+PANIC_THRESHOLD = 50.0
+_HEALTH_NOTE = (
+    "endpoint health is EDS's as captured: add --clusters-json FILE "
+    "(GET /clusters?format=json) or trace a live proxy for Envoy's own view"
+)
+
+
+def cluster_type(cluster: s.Cluster) -> str:
+    """``EDS``, ``STRICT_DNS``, ``ORIGINAL_DST``... or a custom cluster type's name."""
+    if cluster.cluster_type is not None and cluster.cluster_type.name:
+        return cluster.cluster_type.name
+    return cluster.type or "STATIC"
+
+
+# The endpoint-health rule and address formatter below are trace's own: the lead swaps
+# them for pdebug.model's single ones at merge.
+
+
+def live_usable(host: s.HostStatus) -> Usable:
+    """Whether Envoy sends to a host of live ``/clusters`` (trace's endpoint-health rule)."""
+    hs = host.health_status
+    if not host_is_healthy(host):
+        if hs is not None and hs.eds_health_status == "DEGRADED":
+            return "degraded"
+        return "unhealthy"
+    if hs is not None and hs.failed_active_degraded_check:
+        return "degraded"
+    return "healthy"
+
+
+def eds_usable(status: str) -> Usable:
+    """Whether Envoy sends to an endpoint of EDS ``health_status`` (trace's rule)."""
+    if status in ("", "UNKNOWN", "HEALTHY"):
+        return "healthy"
+    if status == "DEGRADED":
+        return "degraded"
+    return "unhealthy"
+
+
+def endpoint_address(address: s.Address | None) -> str:
+    """``host:port``, ``unix://PATH`` or ``envoy://LISTENER/ID`` (trace's formatter)."""
+    if address is None:
+        return "unknown"
+    if address.socket_address is not None:
+        sa = address.socket_address
+        return hostport(sa.address, sa.port_value)
+    if address.pipe is not None:
+        return "unix://" + address.pipe.path
+    if address.envoy_internal_address is not None:
+        ia = address.envoy_internal_address
+        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}"
+    return "unknown"
+
+
+class Upstreams:
+    """The dump's clusters and endpoints, indexed once per trace.
+
+    Caveats (e.g. health is EDS's, not Envoy's live view) are added to ``notes``.
+    """
+
+    def __init__(self, proxy: ProxyData, dump: ConfigDump, notes: list[str]) -> None:
+        self.proxy = proxy
+        self.dump = dump
+        self.notes = notes
+        self._clusters: dict[str, tuple[s.Cluster, str]] | None = None
+        self._cla: dict[str, s.ClusterLoadAssignment] | None = None
+        self._attribution: Attribution | None = None
+
+    def index(self) -> dict[str, tuple[s.Cluster, str]]:
+        """Cluster name -> (cluster, ``ACTIVE``/``STATIC``/``WARMING``); active ones win."""
+        if self._clusters is None:
+            found: dict[str, tuple[s.Cluster, str]] = {}
+            if self.dump.has("clusters"):
+                for key, state in (
+                    ("dynamic_warming_clusters", "WARMING"),
+                    ("static_clusters", "STATIC"),
+                    ("dynamic_active_clusters", "ACTIVE"),
+                ):
+                    for entry in self.dump.cluster_entries(key).items:
+                        found[entry.cluster.name] = (entry.cluster, state)
+            self._clusters = found
+        return self._clusters
+
+    def attribution(self) -> Attribution:
+        """Which cluster each EDS assignment belongs to."""
+        if self._attribution is None:
+            self._attribution = attribute(self.dump, self.proxy.health)
+        return self._attribution
+
+    def cla_index(self) -> dict[str, s.ClusterLoadAssignment]:
+        """Cluster name -> its EDS assignment."""
+        if self._cla is None:
+            found: dict[str, s.ClusterLoadAssignment] = {}
+            names = self.attribution()
+            for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
+                for entry in self.dump.endpoint_entries(key).items:
+                    name = names.cluster_of(entry.endpoint_config)
+                    if name:
+                        found[name] = entry.endpoint_config
+            self._cla = found
+        return self._cla
+
+    def endpoints(self, cluster: s.Cluster) -> tuple[list[Endpoint] | None, str]:
+        """The cluster's endpoints and where their health comes from.
+
+        (None, why): the dump cannot tell (no EDS section, or no cluster names in it).
+        """
+        if self.proxy.health is not None:
+            for live_status in self.proxy.health.statuses:
+                if live_status.name == cluster.name:
+                    hosts = live_status.host_statuses
+                    return [
+                        Endpoint(
+                            endpoint_address(h.address),
+                            (h.health_status.eds_health_status if h.health_status else "")
+                            or "HEALTHY",
+                            live_usable(h),
+                        )
+                        for h in hosts
+                    ], "/clusters"
+        live = ""
+        if self.proxy.health is None:
+            live = " (no live /clusters data)"
+            if _HEALTH_NOTE not in self.notes:
+                self.notes.append(_HEALTH_NOTE)
+        cla = self.cla_index().get(cluster.name)
+        if cla is None and cluster.eds_cluster_config is not None:
+            cla = self.cla_index().get(cluster.eds_cluster_config.service_name)
+        source = "EDS"
+        if cla is None and cluster.load_assignment is not None:
+            cla, source = cluster.load_assignment, "the cluster's load_assignment"
+        if cla is None and cluster_type(cluster) == "STATIC":
+            # a static cluster's own config is what Envoy uses (v2: ``hosts``)
+            own = [Endpoint(endpoint_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
+            return own, ("the cluster's hosts" if own else "the cluster's config") + live
+        if cla is None:
+            if not self.dump.has("endpoints"):
+                return None, ""
+            if cluster.type == "EDS":
+                pending = self.attribution().unattributed
+                if pending:
+                    return None, (
+                        "Envoy wrote its endpoints without cluster_name; "
+                        + next(iter(pending.values()))
+                    )
+                return None, f"the dump's EDS has no assignment for it: {WITH_EDS}"
+            return [], source + live
+        out = []
+        for group in cla.endpoints:
+            for lb in group.lb_endpoints:
+                ep = lb.endpoint
+                status = lb.health_status or "UNKNOWN"
+                out.append(
+                    Endpoint(
+                        endpoint_address(ep.address if ep else None), status, eds_usable(status)
+                    )
+                )
+        return out, source + live
+
+
+def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Request) -> Verdict:
+    """The verdict once the request's clusters are known."""
+    live = [o for o in outcomes if o.share is None or o.share > 0]
+    # A definite failure says more than a share pdebug cannot tell about.
+    bad = sorted((o for o in live if not o.ok), key=lambda o: o.state in ("unknown", "unsupported"))
+
+    def part(o: ClusterOutcome) -> str:
+        share = f" ({o.share:.4g}%)" if o.share is not None else ""
+        return o.name + share
+
+    if not bad:
+        if any(o.type == "ORIGINAL_DST" for o in live):
+            names = ", ".join(part(o) for o in live)
+            return Verdict(
+                True,
+                "upstream",
+                f"passed through to {req.destination} via {names}",
+                None,
+                clusters=outcomes,
+            )
+        text = ", ".join(f"{part(o)}: {o.healthy} of {len(o.endpoints)} healthy" for o in live)
+        return Verdict(True, "upstream", f"routed to {text}", clusters=outcomes)
+    worst = bad[0]
+    scope = f" ({worst.share:.4g}% of requests)" if worst.share is not None else ""
+    closed = "Envoy closes the connection"
+    if worst.state == "missing":
+        what = f"cluster {worst.name} is not in the dump{scope}"
+        if tcp:
+            return Verdict(False, "unknown_cluster", f"{closed}: {what}", clusters=outcomes)
+        return Verdict(
+            False,
+            "unknown_cluster",
+            f"{missing_code}: {what}",
+            missing_code,
+            clusters=outcomes,
+        )
+    if worst.state == "warming":
+        what = f"cluster {worst.name} is still warming{scope}"
+        status = None if tcp else 503
+        text = f"{closed}: {what}" if tcp else f"503: {what}"
+        return Verdict(False, "cluster_warming", text, status, clusters=outcomes)
+    if worst.state == "empty":
+        what = f"cluster {worst.name} has no endpoints{scope}"
+        status = None if tcp else 503
+        text = f"{closed}: {what}" if tcp else f"503 no healthy upstream: {what}"
+        return Verdict(False, "no_endpoints", text, status, clusters=outcomes)
+    if worst.state == "panic":
+        what = (
+            f"cluster {worst.name} has no healthy endpoint{scope}; in panic mode Envoy "
+            f"still sends to all {len(worst.endpoints)}"
+        )
+        return Verdict(False, "no_healthy_endpoints", what, clusters=outcomes)
+    what = f"pdebug cannot tell whether cluster {worst.name} can serve{scope}"
+    if worst.state == "unknown":
+        return Verdict(False, "incomplete", f"{what}: {worst.why}", clusters=outcomes)
+    return Verdict(False, "inconclusive", what, clusters=outcomes)

@@ -1,0 +1,332 @@
+"""Which listener a connection reaches, and what Envoy knows of the connection there.
+
+The dump's listeners as they serve (active/static, or warming/draining), the one bound
+to the destination, Istio's and other meshes' capture listeners (``use_original_dst``,
+the ``original_dst`` listener filter), and a waypoint's internal listener.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pdebug.errors import PdebugError
+from pdebug.model import schema as s
+from pdebug.model.dump import ConfigDump
+from pdebug.trace.chains import Connection, chain_label
+from pdebug.trace.matchers import is_set, listener_tree
+from pdebug.trace.request import HTTPS_ALPN, IP, Request, hostport, ip_of
+from pdebug.views.listeners import TCP_PROXY, decode_filter, filter_config, network_kind
+
+EntryState = Literal["ACTIVE", "WARMING", "DRAINING", "STATIC"]
+#: Names of Istio's outbound capture listener (``virtual`` in Istio <= 1.2).
+OUTBOUND_CAPTURE_NAMES = ("virtualOutbound", "virtual")
+
+
+@dataclass
+class ListenerEntry:
+    """A listener of the dump, its state and its addresses (IP or None, text, port)."""
+
+    listener: s.Listener
+    state: EntryState
+    camel: bool
+    addresses: list[tuple[IP | None, str, int]]
+
+    @property
+    def name(self) -> str:
+        """The listener's name."""
+        return self.listener.name or "(unnamed)"
+
+    @property
+    def bound(self) -> bool:
+        """Whether it binds its address (``bind_to_port`` is not false)."""
+        return self.listener.bind_to_port is not False
+
+    def address_for(self, port: int) -> tuple[IP | None, str, int] | None:
+        """Its address on ``port``, if it has one."""
+        for addr in self.addresses:
+            if addr[2] == port:
+                return addr
+        return None
+
+
+def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
+    out: list[tuple[IP | None, str, int]] = []
+    addrs = [lst.address] + [a.address for a in lst.additional_addresses]
+    for a in addrs:
+        if a is not None and a.socket_address is not None:
+            sa = a.socket_address
+            out.append((ip_of(sa.address), sa.address, sa.port_value))
+    return out
+
+
+def collect_listeners(dump: ConfigDump) -> tuple[list[ListenerEntry], list[ListenerEntry]]:
+    """(serving, not serving): active dynamic and static listeners; warming/draining ones."""
+    camel = dump.require("listeners").camel
+    serving: list[ListenerEntry] = []
+    idle: list[ListenerEntry] = []
+    for dyn in dump.dynamic_listeners().items:
+        states: tuple[tuple[EntryState, s.ListenerState | None], ...] = (
+            ("ACTIVE", dyn.active_state),
+            ("WARMING", dyn.warming_state),
+            ("DRAINING", dyn.draining_state),
+        )
+        for state, st in states:
+            if st is not None and st.listener is not None:
+                lst = ListenerEntry(st.listener, state, camel, _listener_addresses(st.listener))
+                (serving if state == "ACTIVE" else idle).append(lst)
+                break
+    for stat in dump.static_listeners().items:
+        if stat.listener is not None:
+            serving.append(
+                ListenerEntry(stat.listener, "STATIC", camel, _listener_addresses(stat.listener))
+            )
+    return serving, idle
+
+
+def listener_filter_kinds(lst: s.Listener) -> set[str]:
+    """Short names of the listener filters: tls_inspector, http_inspector, original_dst..."""
+    kinds = set()
+    for f in lst.listener_filters:
+        raw = memoryview(filter_config(f))[:300].tobytes()
+        for kind, type_name in (
+            ("tls_inspector", b".TlsInspector"),
+            ("http_inspector", b".HttpInspector"),
+            ("original_dst", b".OriginalDst"),
+            ("proxy_protocol", b".ProxyProtocol"),
+        ):
+            if f.name.endswith(kind) or type_name in raw:
+                kinds.add(kind)
+    return kinds
+
+
+def addr_text(lst: ListenerEntry, port: int | None = None) -> str:
+    """The listener's address on ``port`` (else its first) as text."""
+    addr = lst.address_for(port) if port is not None else None
+    addr = addr or (lst.addresses[0] if lst.addresses else None)
+    return hostport(addr[1], addr[2]) if addr else ""
+
+
+def outbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
+    """Where iptables sends outbound connections, if a listener takes them.
+
+    A ``use_original_dst`` listener (Istio's ``virtualOutbound``), else one with the
+    ``original_dst`` listener filter that is not inbound (OSM's ``outbound-listener``,
+    Consul's ``outbound_listener``).
+    """
+    found = [x for x in listeners if x.listener.use_original_dst]
+    named = [x for x in found if x.name in OUTBOUND_CAPTURE_NAMES]
+    if found:
+        return (named or found)[0]
+    found = [
+        x
+        for x in listeners
+        if x.listener.traffic_direction != "INBOUND"
+        and "original_dst" in listener_filter_kinds(x.listener)
+    ]
+    named = [x for x in found if x.listener.traffic_direction == "OUTBOUND"]
+    return (named or found)[0] if found else None
+
+
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9_-]+")
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_TOKEN_SPLIT.split(text.lower())) - {""}
+
+
+def guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
+    """The original destination IP for a URL that names a host, when the chains tell.
+
+    A transparent-proxy listener that keeps its connections (OSM, Consul) picks a chain
+    by destination IP. When exactly one chain matching on IPs names the host (its name,
+    or a tcp_proxy cluster, has the host's first label as a word), its address is taken.
+    """
+    label = host.split(".", 1)[0].lower()
+    by_ip = [
+        c for c in lst.filter_chains if c.filter_chain_match and c.filter_chain_match.prefix_ranges
+    ]
+    if not by_ip:
+        return None, "destination IP unknown"
+    named: list[tuple[int, s.FilterChain]] = []
+    for index, chain in enumerate(lst.filter_chains):
+        if chain not in by_ip:
+            continue
+        words = _tokens(chain.name)
+        for f in chain.filters:
+            if network_kind(f) == TCP_PROXY:
+                try:
+                    tcp = decode_filter(f, s.TcpProxy, False, f.name)
+                except PdebugError:
+                    continue
+                words |= _tokens(tcp.cluster)
+                if tcp.weighted_clusters is not None:
+                    for wc in tcp.weighted_clusters.clusters:
+                        words |= _tokens(wc.name)
+        if label in words:
+            named.append((index, chain))
+    give = f"give the IP in the URL and the name in -H Host:{host}"
+    if len(named) == 1:
+        index, chain = named[0]
+        m = chain.filter_chain_match
+        assert m is not None
+        r = m.prefix_ranges[0]
+        ip = ip_of(r.address_prefix)
+        if ip is not None:
+            label_text = chain_label(chain, index)
+            return ip, (
+                f"destination IP taken as {ip}: {host} is a name and {label_text} is the only "
+                f"chain matching by IP that names it ({give} to be sure)"
+            )
+    return None, (
+        f"destination IP unknown: {len(by_ip)} filter chains match by IP, "
+        f"{len(named) or 'none'} of them name {host}; {give}"
+    )
+
+
+def waypoint_listener(listeners: list[ListenerEntry]) -> ListenerEntry | None:
+    """A waypoint's ``main_internal``: an internal listener choosing chains by a matcher."""
+    for lst in listeners:
+        listener = lst.listener
+        if is_set(listener.internal_listener) and is_set(listener.filter_chain_matcher):
+            if lst.name == "main_internal" or len(listener.filter_chains) > 1:
+                return lst
+    return None
+
+
+def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, str] | None:
+    """The service VIP a host name stands for, from the waypoint's own matcher.
+
+    The matcher maps each VIP (a /32 or /128 range) to chains per port named after the
+    service (``inbound-vip|PORT|http|HOST``): the one VIP whose chain on ``port`` names
+    ``host`` (its first label) is taken.
+    """
+    tree = listener_tree(lst.listener)
+    label = host.split(".")[0]
+    found: list[tuple[IP, str]] = []
+    custom = (tree.get("matcher_tree") or {}).get("custom_match") or {}
+    for rm in (custom.get("typed_config") or {}).get("range_matchers") or []:
+        sub = ((rm.get("on_match") or {}).get("matcher") or {}).get("matcher_tree") or {}
+        chains = ((sub.get("exact_match_map") or {}).get("map") or {}).get(str(port)) or {}
+        name = str(((chains.get("action") or {}).get("name")) or "")
+        parts = name.split("|")
+        if len(parts) < 4 or not parts[3].startswith(label + "."):
+            continue
+        for r in rm.get("ranges") or []:
+            ip = ip_of(str(r.get("address_prefix", "")))
+            if ip is not None:
+                found.append((ip, name))
+    return found[0] if len({ip for ip, _ in found}) == 1 else None
+
+
+def inbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
+    """Where iptables sends inbound connections: virtualInbound, else an INBOUND capture."""
+    named = [x for x in listeners if x.name == "virtualInbound"]
+    if named:
+        return named[0]
+    for x in listeners:
+        if x.listener.traffic_direction == "INBOUND" and "original_dst" in listener_filter_kinds(
+            x.listener
+        ):
+            return x
+    return None
+
+
+def owner(
+    listeners: list[ListenerEntry], port: int, ip: IP | None, bound: bool, host: str = ""
+) -> tuple[ListenerEntry, str] | None:
+    """The listener a connection to ``ip:port`` reaches, and why (None: none)."""
+    on_port = [
+        (x, addr)
+        for x in listeners
+        if (x.bound or not bound)
+        for addr in x.addresses
+        if addr[2] == port
+    ]
+    if not on_port:
+        return None
+    if ip is not None:
+        for x, addr in on_port:
+            if addr[0] == ip:
+                return x, f"binds {hostport(addr[1], port)}, the destination"
+    wild = [(x, a) for x, a in on_port if a[0] is not None and a[0].is_unspecified]
+    specific = [(x, a) for x, a in on_port if not (a[0] is not None and a[0].is_unspecified)]
+    if ip is None and specific and not bound:
+        # A host name: Istio gives TCP services per-VIP listeners; pick the one whose
+        # cluster names the host (reviews -> outbound|9080||reviews.default.svc...).
+        named = [(x, a) for x, a in specific if host and _routes_to_host(x.listener, host)]
+        if len(named) == 1:
+            x, a = named[0]
+            return x, (
+                f"{x.name} ({hostport(a[1], port)}) sends to a cluster of {host}; "
+                "the URL host is a name, so pdebug takes it as that listener's IP"
+            )
+    if wild:
+        x, a = wild[0]
+        why = f"binds {hostport(a[1], port)} (any address on port {port})"
+        if ip is None and specific:
+            others = ", ".join(f"{s_.name}" for s_, _ in specific)
+            why += f"; if {host or 'the host'} resolves to another listener's IP: {others}"
+        return x, why
+    if ip is None and specific:
+        x, a = specific[0]
+        why = f"binds {hostport(a[1], port)}"
+        if len(specific) > 1:
+            why += f", first of {len(specific)} listeners on port {port} (give the IP in the URL)"
+        else:
+            why += f", the only listener on port {port}"
+        if bound:
+            return x, why
+        return None
+    if ip is not None and specific and bound:
+        x, a = specific[0]
+        return x, (f"binds {hostport(a[1], port)}, not {ip}; taken as where the request arrives")
+    return None
+
+
+def _routes_to_host(lst: s.Listener, host: str) -> bool:
+    """Whether a listener's chains name a cluster of ``host`` (``|host.`` in the name)."""
+    needle = f"|{host}".encode()
+    for chain in lst.filter_chains:
+        for f in chain.filters:
+            raw = bytes(filter_config(f))
+            if needle + b"." in raw or needle + b'"' in raw:
+                return True
+    return False
+
+
+def connect(
+    lst: ListenerEntry, req: Request, via_capture: bool, keeps: bool = False
+) -> tuple[Connection, list[str]]:
+    """What Envoy knows of ``req``'s connection on ``lst``, and notes on how pdebug knows it.
+
+    ``via_capture``: the connection was redirected (its destination is not the listener's
+    own address); ``keeps``: a capture listener that matches chains on the original
+    destination itself (the IP of a host name is then guessed from its chains).
+    """
+    dest_ip = req.dest_ip
+    notes = []
+    if dest_ip is None and keeps:
+        dest_ip, note = guess_destination(lst.listener, req.host)
+        notes.append(note)
+    if dest_ip is None and not via_capture:
+        addr = lst.address_for(req.port)
+        if addr is not None and addr[0] is not None and not addr[0].is_unspecified:
+            dest_ip = addr[0]
+            notes.append(f"destination IP {dest_ip} (the listener's own address)")
+    kinds = listener_filter_kinds(lst.listener)
+    transport, sni = "raw_buffer", ""
+    alpn: tuple[str, ...] = ()
+    if req.scheme == "https":
+        if "tls_inspector" in kinds:
+            transport = "tls"
+            sni = "" if req.dest_ip is not None else req.host
+            alpn = HTTPS_ALPN
+            notes.append(f"TLS (tls_inspector): SNI {sni or 'none'}, ALPN {','.join(alpn)} assumed")
+        else:
+            notes.append("no tls_inspector: Envoy sees transport raw_buffer, no SNI")
+    elif req.scheme == "http" and "http_inspector" in kinds:
+        alpn = ("http/1.1",)
+        notes.append("http_inspector detects http/1.1")
+    return Connection(dest_ip, req.port, req.source_ip, None, sni, transport, alpn), notes

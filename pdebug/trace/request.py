@@ -1,0 +1,225 @@
+"""The request being traced.
+
+The command line's URL and options as a typed :class:`Request`, and
+:class:`HttpRequest`, the same request as Envoy's router sees it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from dataclasses import dataclass
+from typing import Literal
+
+from pdebug.errors import UsageError
+
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+Scheme = Literal["http", "https", "tcp"]
+Direction = Literal["outbound", "inbound"]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+SCHEMES: tuple[Scheme, ...] = ("http", "https", "tcp")
+DIRECTIONS: tuple[Direction, ...] = ("outbound", "inbound")
+#: What an HTTPS client offers in ALPN (curl's default), when a tls_inspector reads it.
+HTTPS_ALPN = ("h2", "http/1.1")
+_TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to trace, as a client would send it.
+
+    Attributes:
+        url: The URL as given.
+        scheme: ``http``, ``https`` or ``tcp`` (a plain TCP connection).
+        host: The URL's host, lower-cased, without brackets.
+        port: The destination port (the URL's, else 80/443).
+        path: ``:path`` as sent: the path and its query.
+        method: ``:method``.
+        authority: The Host header: ``-H Host:...`` or the URL's host[:port] as written.
+        headers: Other request headers, names lower-cased, in the order given.
+        direction: ``outbound``, ``inbound`` or None (decided from the listeners).
+        source_ip: The client's address when known.
+    """
+
+    url: str
+    scheme: Scheme
+    host: str
+    port: int
+    path: str
+    method: str = "GET"
+    authority: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    direction: Direction | None = None
+    source_ip: IP | None = None
+
+    @property
+    def dest_ip(self) -> IP | None:
+        """The destination IP when the URL's host is an IP literal."""
+        return ip_of(self.host)
+
+    @property
+    def destination(self) -> str:
+        """``host:port`` (IPv6 in brackets)."""
+        return hostport(self.host, self.port)
+
+
+def parse_request(
+    url: str,
+    method: str = "GET",
+    headers: list[str] | tuple[str, ...] = (),
+    direction: str | None = None,
+    source_ip: str | None = None,
+) -> Request:
+    """Build a :class:`Request` from the command line.
+
+    Args:
+        url: ``http://host[:port]/path?query``, ``https://...`` or ``tcp://host:port``;
+            a URL without a scheme is taken as ``http://``.
+        method: The HTTP method.
+        headers: ``NAME:VALUE`` strings; ``Host:...`` replaces the URL's authority.
+        direction: ``outbound``, ``inbound`` or None.
+        source_ip: The client's IP address.
+
+    Raises:
+        UsageError: the URL, a header, the direction or the source IP cannot be used.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(
+            f"cannot parse URL {url!r}: {exc}", hint="e.g. http://reviews:9080/api?x=1"
+        ) from None
+    scheme_text = parts.scheme.lower()
+    if scheme_text not in SCHEMES:
+        raise UsageError(
+            f"URL {url!r}: unsupported scheme {parts.scheme!r}",
+            hint="use http://, https:// or tcp://HOST:PORT",
+        )
+    scheme: Scheme = scheme_text
+    host = (parts.hostname or "").lower()
+    if not host or (ip_of(host) is None and not _HOST.match(host)):
+        raise UsageError(f"URL {url!r} has no usable host", hint="e.g. http://reviews:9080/")
+    if port is None:
+        if scheme == "tcp":
+            raise UsageError(f"URL {url!r}: tcp:// needs a port", hint="e.g. tcp://mysql:3306")
+        port = DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise UsageError(f"URL {url!r}: port 0 cannot be reached")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    if any(ch.isspace() or not ch.isprintable() for ch in path):
+        raise UsageError(
+            f"URL {url!r}: the path has spaces or control characters",
+            hint="percent-encode them (a space is %20)",
+        )
+    host_text = f"[{host}]" if ":" in host else host
+    authority = f"{host_text}:{port}" if parts.port is not None else host_text
+    pairs: list[tuple[str, str]] = []
+    for item in headers:
+        name, value = _split_header(item)
+        if name in ("host", ":authority"):
+            authority = value
+        else:
+            pairs.append((name, value))
+    way: Direction | None = None
+    if direction is not None:
+        lowered = direction.lower()
+        if lowered not in DIRECTIONS:
+            raise UsageError(f"--direction {lowered!r}", hint="use outbound or inbound")
+        way = lowered
+    src: IP | None = None
+    if source_ip is not None:
+        src = ip_of(source_ip.strip())
+        if src is None:
+            raise UsageError(f"--source-ip {source_ip!r} is not an IP address")
+    verb = method.strip().upper()
+    if not _TOKEN.match(verb) or verb.startswith(":"):
+        raise UsageError(f"--method {method!r} is not an HTTP method")
+    return Request(url, scheme, host, port, path, verb, authority, tuple(pairs), way, src)
+
+
+def _split_header(item: str) -> tuple[str, str]:
+    """``NAME:VALUE`` (``:pseudo:VALUE`` too) -> (lower-cased name, stripped value)."""
+    start = 1 if item.startswith(":") else 0
+    cut = item.find(":", start)
+    name = item[:cut].strip().lower() if cut > 0 else ""
+    if not name or not _TOKEN.match(name):
+        raise UsageError(
+            f"--header {item!r}: expected NAME:VALUE", hint="e.g. --header end-user:jason"
+        )
+    return name, item[cut + 1 :].strip()
+
+
+def ip_of(text: str) -> IP | None:
+    """``text`` as an IP address (brackets allowed), None when it is a name."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def hostport(host: str, port: int) -> str:
+    """``host:port``, IPv6 in brackets.
+
+    trace's own address formatter: the lead swaps it for pdebug.model's one at merge.
+    """
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def split_host_port(authority: str) -> tuple[str, int | None]:
+    """``host:port`` / ``[v6]:port`` -> (host, port); (authority, None) without a port."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end > 0 and authority[end + 1 : end + 2] == ":" and authority[end + 2 :].isdigit():
+            return authority[: end + 1], int(authority[end + 2 :])
+        return authority, None
+    host, sep, port = authority.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return authority, None
+
+
+@dataclass
+class HttpRequest:
+    """The request as the router sees it (after the connection manager's rewrites)."""
+
+    authority: str
+    path: str  # :path with query
+    method: str
+    scheme: str
+    headers: dict[str, list[str]]  # lower-cased name -> values; pseudo-headers included
+
+    @property
+    def path_only(self) -> str:
+        """The path without query (what path matchers compare)."""
+        return self.path.split("?", 1)[0].split("#", 1)[0]
+
+    @property
+    def query(self) -> str:
+        """The raw query string."""
+        return self.path.split("?", 1)[1] if "?" in self.path else ""
+
+    def query_params(self) -> dict[str, str]:
+        """Query parameters, first value of each name, not URL-decoded (as Envoy matches)."""
+        out: dict[str, str] = {}
+        for part in self.query.split("&"):
+            if not part:
+                continue
+            name, _, value = part.partition("=")
+            out.setdefault(name, value)
+        return out
+
+    def values(self, name: str) -> list[str] | None:
+        """The values of header ``name`` (``host`` is ``:authority``), None when absent."""
+        name = name.lower()
+        if name == "host":
+            name = ":authority"
+        return self.headers.get(name)

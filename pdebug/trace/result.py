@@ -1,0 +1,143 @@
+"""What a trace produces: the :class:`Step` list and the :class:`Verdict`.
+
+Their states are ``Literal`` types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pdebug.trace.request import Request
+
+StepKind = Literal[
+    "listener",
+    "connection",
+    "filter_chain",
+    "network_filter",
+    "route_config",
+    "virtual_host",
+    "route",
+    "action",
+    "cluster",
+    "endpoints",
+]
+#: Whether Envoy sends to an endpoint.
+Usable = Literal["healthy", "degraded", "unhealthy"]
+ClusterState = Literal["ok", "missing", "warming", "empty", "panic", "unknown", "unsupported"]
+VerdictKind = Literal[
+    "upstream",
+    "direct_response",
+    "redirect",
+    "no_listener",
+    "no_filter_chain",
+    "connection_closed",
+    "no_route",
+    "unknown_cluster",
+    "cluster_warming",
+    "no_endpoints",
+    "no_healthy_endpoints",
+    "incomplete",
+    "inconclusive",
+]
+Outcome = Literal["OK", "FAIL", "UNKNOWN"]
+#: Verdict kinds that say pdebug cannot tell (UNKNOWN), rather than OK or FAIL.
+UNKNOWN_KINDS: tuple[VerdictKind, ...] = ("incomplete", "inconclusive")
+#: What to capture when a section is missing.
+FULL_DUMP = "capture the full dump: curl -s 'localhost:15000/config_dump?include_eds'"
+WITH_EDS = (
+    "capture with EDS (curl -s 'localhost:15000/config_dump?include_eds') or add "
+    "--clusters-json FILE (GET /clusters?format=json)"
+)
+
+
+@dataclass
+class Step:
+    """One decision Envoy makes, and why.
+
+    ``candidate`` marks an alternative that lost (a filter chain that did not match):
+    ``-o wide`` and json show those, the table hides them.
+    """
+
+    kind: StepKind
+    name: str
+    matched: bool
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    candidate: bool = False
+
+
+@dataclass
+class Endpoint:
+    """One endpoint of a cluster and whether Envoy would use it."""
+
+    address: str
+    health: str
+    usable: Usable
+
+
+@dataclass
+class ClusterOutcome:
+    """Where a (share of the) request ends up.
+
+    ``state`` is ``ok``, ``missing``, ``warming``, ``empty`` (no endpoints), ``panic``
+    (none healthy: Envoy still sends to all), ``unknown`` (the dump lacks the cluster's
+    section or endpoints: ``why`` says what to capture) or ``unsupported`` (a custom
+    cluster type).
+    """
+
+    name: str
+    state: ClusterState
+    weight: int | None = None
+    share: float | None = None
+    type: str = ""
+    endpoints: list[Endpoint] = field(default_factory=list)
+    why: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the request reaches an upstream that can serve it."""
+        return self.state == "ok"
+
+    @property
+    def healthy(self) -> int:
+        """How many endpoints are healthy."""
+        return sum(1 for e in self.endpoints if e.usable == "healthy")
+
+
+@dataclass
+class Verdict:
+    """How the trace ends.
+
+    ``kind`` is one of ``upstream``, ``direct_response``, ``redirect`` (all ``ok``),
+    ``no_listener``, ``no_filter_chain``, ``connection_closed``, ``no_route``,
+    ``unknown_cluster``, ``cluster_warming``, ``no_endpoints``, ``no_healthy_endpoints``
+    (all FAIL), ``incomplete`` (the dump lacks what the answer needs: the summary says
+    what to capture) or ``inconclusive`` (pdebug cannot follow the config further); those
+    two are UNKNOWN, neither OK nor FAIL.
+    ``status`` is the HTTP status Envoy answers itself, when it does.
+    """
+
+    ok: bool
+    kind: VerdictKind
+    summary: str
+    status: int | None = None
+    location: str | None = None
+    clusters: list[ClusterOutcome] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        """``OK``, ``FAIL`` or ``UNKNOWN`` (the dump or pdebug cannot tell)."""
+        if self.ok:
+            return "OK"
+        return "UNKNOWN" if self.kind in UNKNOWN_KINDS else "FAIL"
+
+
+@dataclass
+class Trace:
+    """The steps of one request and the verdict; ``notes`` are caveats."""
+
+    request: Request
+    steps: list[Step]
+    verdict: Verdict
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,309 @@
+"""Envoy's HTTP routing for one request.
+
+The virtual host for its Host, the first route whose path, headers, query and gRPC
+matchers hold, and where a redirect sends it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pdebug.model import schema as s
+from pdebug.trace.matchers import is_set
+from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
+
+REDIRECT_CODES = {
+    "MOVED_PERMANENTLY": 301,
+    "FOUND": 302,
+    "SEE_OTHER": 303,
+    "TEMPORARY_REDIRECT": 307,
+    "PERMANENT_REDIRECT": 308,
+}
+
+
+def select_virtual_host(vhosts: list[s.VirtualHost], host: str) -> tuple[int, str, str] | None:
+    """Envoy's virtual host for a Host: (index, domain, how) or None.
+
+    Exact domain, then the longest suffix wildcard (``*.foo.com``), then the longest
+    prefix wildcard (``foo.*``), then ``*``. Wildcards never match an empty string.
+    """
+    host = host.lower()
+    suffix: tuple[int, int, str] | None = None
+    prefix: tuple[int, int, str] | None = None
+    star: tuple[int, str] | None = None
+    for i, vh in enumerate(vhosts):
+        for domain in vh.domains:
+            d = domain.lower()
+            if d == host:
+                return i, domain, f"exact domain {domain}"
+            if d == "*":
+                star = star or (i, domain)
+            elif d.startswith("*"):
+                tail = d[1:]
+                if len(host) > len(tail) and host.endswith(tail):
+                    if suffix is None or len(tail) > suffix[0]:
+                        suffix = (len(tail), i, domain)
+            elif d.endswith("*"):
+                head = d[:-1]
+                if len(host) > len(head) and host.startswith(head):
+                    if prefix is None or len(head) > prefix[0]:
+                        prefix = (len(head), i, domain)
+    if suffix is not None:
+        return suffix[1], suffix[2], f"suffix wildcard {suffix[2]} (longest matching wildcard)"
+    if prefix is not None:
+        return prefix[1], prefix[2], f"prefix wildcard {prefix[2]} (no exact or suffix match)"
+    if star is not None:
+        return star[0], star[1], "* (no exact or wildcard domain matches)"
+    return None
+
+
+_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
+
+
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    """Compile an RE2 pattern with Python's ``re`` (close enough for routing regexes)."""
+    if pattern not in _REGEX_CACHE:
+        try:
+            _REGEX_CACHE[pattern] = re.compile(pattern)
+        except re.error:
+            _REGEX_CACHE[pattern] = None
+    return _REGEX_CACHE[pattern]
+
+
+def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
+    fold = m.ignore_case
+    v = value.lower() if fold else value
+    ic = " (ignore_case)" if fold else ""
+    if m.exact is not None:
+        return v == (m.exact.lower() if fold else m.exact), f"exact {m.exact!r}{ic}"
+    if m.prefix is not None:
+        return v.startswith(m.prefix.lower() if fold else m.prefix), f"prefix {m.prefix!r}{ic}"
+    if m.suffix is not None:
+        return v.endswith(m.suffix.lower() if fold else m.suffix), f"suffix {m.suffix!r}{ic}"
+    if m.contains is not None:
+        return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
+    if m.safe_regex is not None:
+        rx = _regex(m.safe_regex.regex)
+        return rx is not None and rx.fullmatch(value) is not None, f"regex {m.safe_regex.regex!r}"
+    return False, "an empty string matcher"
+
+
+def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
+    if hm.exact_match is not None:
+        return value == hm.exact_match, f"exact {hm.exact_match!r}"
+    if hm.prefix_match is not None:
+        return value.startswith(hm.prefix_match), f"prefix {hm.prefix_match!r}"
+    if hm.suffix_match is not None:
+        return value.endswith(hm.suffix_match), f"suffix {hm.suffix_match!r}"
+    if hm.contains_match is not None:
+        return hm.contains_match in value, f"contains {hm.contains_match!r}"
+    if hm.safe_regex_match is not None:
+        rx = _regex(hm.safe_regex_match.regex)
+        ok = rx is not None and rx.fullmatch(value) is not None
+        return ok, f"regex {hm.safe_regex_match.regex!r}"
+    if hm.regex_match is not None:  # v2
+        rx = _regex(hm.regex_match)
+        ok = rx is not None and rx.fullmatch(value) is not None
+        return ok, f"regex {hm.regex_match!r}"
+    if hm.string_match is not None:
+        return _string_match(hm.string_match, value)
+    if hm.range_match is not None:
+        r = hm.range_match
+        try:
+            number = int(value)
+        except ValueError:
+            return False, f"range [{r.start},{r.end})"
+        return r.start <= number < r.end, f"range [{r.start},{r.end})"
+    return True, "present"
+
+
+def _has_value_matcher(hm: s.HeaderMatcher) -> bool:
+    return any(
+        x is not None
+        for x in (
+            hm.exact_match,
+            hm.prefix_match,
+            hm.suffix_match,
+            hm.contains_match,
+            hm.safe_regex_match,
+            hm.regex_match,
+            hm.string_match,
+            hm.range_match,
+        )
+    )
+
+
+def match_header(hm: s.HeaderMatcher, req: HttpRequest) -> tuple[bool, str]:
+    """One header matcher: (matched, why)."""
+    name = hm.name.lower()
+    values = req.values(name)
+    present = values is not None
+    if values is None and hm.treat_missing_header_as_empty:
+        values = [""]
+    inv = " inverted" if hm.invert_match else ""
+    if hm.present_match is not None or not _has_value_matcher(hm):
+        want = hm.present_match if hm.present_match is not None else True
+        result = present == want
+        desc = f"present_match {str(want).lower()}{inv}"
+        state = "present" if present else "absent"
+    else:
+        _, desc = _header_value_match(hm, "")
+        desc += inv
+        if values is None:
+            return False, f"header {name} absent (wants {desc}; an absent header never matches)"
+        result = any(_header_value_match(hm, v)[0] for v in values)
+        state = ",".join(repr(v) for v in values)
+    if hm.invert_match:
+        result = not result
+    verb = "matches" if result else "does not match"
+    return result, f"header {name} {state} {verb} {desc}"
+
+
+def match_query(qm: s.QueryParameterMatcher, params: dict[str, str]) -> tuple[bool, str]:
+    """One query parameter matcher: (matched, why)."""
+    value = params.get(qm.name)
+    if qm.string_match is not None and qm.present_match is None:
+        ok, desc = _string_match(qm.string_match, value or "")
+        if value is None:
+            return False, f"query {qm.name} absent (wants {desc})"
+        verb = "matches" if ok else "does not match"
+        return ok, f"query {qm.name}={value!r} {verb} {desc}"
+    want = qm.present_match is not False
+    ok = (value is not None) == want
+    state = "present" if value is not None else "absent"
+    return ok, f"query {qm.name} {state} ({'must be present' if want else 'must be absent'})"
+
+
+def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
+    """The path specifier: (matched, why); None when pdebug cannot evaluate it."""
+    path = req.path_only
+    sensitive = m.case_sensitive is not False
+    folded = path if sensitive else path.lower()
+    ci = "" if sensitive else " (case-insensitive)"
+
+    def fold(text: str) -> str:
+        return text if sensitive else text.lower()
+
+    if m.prefix is not None:
+        ok = folded.startswith(fold(m.prefix))
+        verb = "starts with" if ok else "does not start with"
+        return ok, f"path {path} {verb} prefix {m.prefix}{ci}"
+    if m.path is not None:
+        ok = folded == fold(m.path)
+        return ok, f"path {path} {'is' if ok else 'is not'} {m.path}{ci}"
+    if m.safe_regex is not None:
+        rx = _regex(m.safe_regex.regex)
+        if rx is None:
+            return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
+        ok = rx.fullmatch(path) is not None
+        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.safe_regex.regex}"
+    if m.regex is not None:  # v2
+        rx = _regex(m.regex)
+        if rx is None:
+            return None, f"regex {m.regex!r}: pdebug cannot compile it"
+        ok = rx.fullmatch(path) is not None
+        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.regex}"
+    if m.path_separated_prefix is not None:
+        p = fold(m.path_separated_prefix)
+        ok = folded == p or folded.startswith(p + "/")
+        verb = "is under" if ok else "is not under"
+        return ok, f"path {path} {verb} path_separated_prefix {m.path_separated_prefix}{ci}"
+    if is_set(m.connect_matcher):
+        ok = req.method == "CONNECT"
+        return ok, f"connect_matcher: method {req.method}"
+    if is_set(m.path_match_policy):
+        return None, "path_match_policy (URI template): pdebug does not evaluate it"
+    return None, "no path specifier"
+
+
+def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]:
+    """Whether ``route`` matches: (matched, why, caveats)."""
+    m = route.match
+    if m is None:
+        return False, "no match block", []
+    ok, why = _path_match(m, req)
+    if ok is None:
+        return False, why + " (taken as not matching)", [f"route {route.name or '?'}: {why}"]
+    if not ok:
+        return False, why, []
+    texts = [why]
+    for hm in m.headers:
+        hok, hwhy = match_header(hm, req)
+        if not hok:
+            return False, hwhy, []
+        texts.append(hwhy)
+    params = req.query_params() if m.query_parameters else {}
+    for qm in m.query_parameters:
+        qok, qwhy = match_query(qm, params)
+        if not qok:
+            return False, qwhy, []
+        texts.append(qwhy)
+    if is_set(m.grpc):
+        ctype = (req.values("content-type") or [""])[0]
+        if not ctype.startswith("application/grpc"):
+            return False, f"grpc: content-type {ctype or 'absent'} is not application/grpc", []
+        texts.append("grpc content-type")
+    caveats = []
+    for label, raw in (
+        ("runtime_fraction", m.runtime_fraction),
+        ("tls_context", m.tls_context),
+    ):
+        if is_set(raw):
+            caveats.append(f"route {route.name or '?'}: {label} not evaluated (taken as matching)")
+    if m.dynamic_metadata:
+        caveats.append(
+            f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
+        )
+    return True, "; ".join(texts), caveats
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4 (what ``normalize_path`` does to the path)."""
+    out: list[str] = []
+    for seg in path.split("/")[1:]:
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg != ".":
+            out.append(seg)
+    result = "/" + "/".join(out)
+    if path.endswith(("/.", "/..")) and not result.endswith("/"):
+        result += "/"
+    return result
+
+
+def redirect_location(
+    req: Request, http: HttpRequest, rd: s.RedirectAction, matched_prefix: str | None
+) -> tuple[str, list[str]]:
+    """The Location of a redirect: (URL, caveats)."""
+    caveats: list[str] = []
+    scheme = "https" if req.scheme == "https" else "http"
+    new_scheme = "https" if rd.https_redirect else (rd.scheme_redirect or scheme).lower()
+    host, port = split_host_port(http.authority)
+    if rd.host_redirect:
+        host, port = split_host_port(rd.host_redirect)
+    elif new_scheme != scheme and port == DEFAULT_PORTS.get(scheme):
+        port = None
+    if rd.port_redirect:
+        port = rd.port_redirect
+    path_only, query = http.path_only, http.query
+    if rd.path_redirect:
+        path_only = rd.path_redirect
+        if "?" in path_only:
+            path_only, query = path_only.split("?", 1)
+    elif rd.prefix_rewrite is not None and matched_prefix is not None:
+        path_only = rd.prefix_rewrite + path_only[len(matched_prefix) :]
+    elif is_set(rd.regex_rewrite):
+        caveats.append("redirect regex_rewrite not applied to the Location shown")
+    if rd.strip_query:
+        query = ""
+    hostport = f"{host}:{port}" if port is not None else host
+    return f"{new_scheme}://{hostport}{path_only}" + (f"?{query}" if query else ""), caveats
+
+
+def redirect_status(rd: s.RedirectAction) -> int:
+    """The redirect's HTTP status (301 unless ``response_code`` says otherwise)."""
+    code = rd.response_code
+    if isinstance(code, int):
+        return {0: 301, 1: 302, 2: 303, 3: 307, 4: 308}.get(code, 301)
+    return REDIRECT_CODES.get(code or "MOVED_PERMANENTLY", 301)

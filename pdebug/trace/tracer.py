@@ -1,0 +1,664 @@
+"""The walk of one request, recording a :class:`Step` at each decision.
+
+Listener -> filter chain -> network filter -> route config -> virtual host -> route ->
+action -> clusters -> endpoints.
+Every stage returns what the next one needs, or the :class:`Verdict` that ends the trace;
+nothing is raised to stop a walk (errors that leave the program stay ``PdebugError``).
+This is one module over 500 lines because it is one walk: each stage reads the state
+the previous ones left (the listener's spelling, the route config's, the connection), and
+cutting it would spread that state across modules; the rules each stage applies live in
+:mod:`~pdebug.trace.listeners`, :mod:`~pdebug.trace.chains`, :mod:`~pdebug.trace.matchers`,
+:mod:`~pdebug.trace.routes` and :mod:`~pdebug.trace.clusters`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from pdebug.model import ProxyData
+from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw
+from pdebug.trace import listeners as ls
+from pdebug.trace.chains import Connection, chain_label, select_filter_chain, v1_route_mismatch
+from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, cluster_type, final
+from pdebug.trace.listeners import ListenerEntry
+from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
+from pdebug.trace.request import HttpRequest, Request, hostport, split_host_port
+from pdebug.trace.result import (
+    FULL_DUMP,
+    WITH_EDS,
+    ClusterOutcome,
+    ClusterState,
+    Step,
+    StepKind,
+    Trace,
+    Verdict,
+)
+from pdebug.trace.routes import (
+    match_route,
+    redirect_location,
+    redirect_status,
+    remove_dot_segments,
+    select_virtual_host,
+)
+from pdebug.views.listeners import HCM, decode_filter, filter_config, network_kind
+
+_NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
+_SHOWN_ENDPOINTS = 4
+_Targets = list[tuple[str, int | None]]
+
+
+class Tracer:
+    """One trace: the request, the steps so far and the dump's indexes."""
+
+    def __init__(self, proxy: ProxyData, request: Request) -> None:
+        self.proxy = proxy
+        self.dump = proxy.need_dump("trace")
+        self.req = request
+        self.steps: list[Step] = []
+        self.notes: list[str] = []
+        self.upstreams = Upstreams(proxy, self.dump, self.notes)
+        self.rc_camel = False
+        self.conn: Connection | None = None
+
+    def step(
+        self,
+        kind: StepKind,
+        name: str,
+        matched: bool,
+        reason: str,
+        candidate: bool = False,
+        **detail: Any,
+    ) -> None:
+        """Record one decision."""
+        self.steps.append(Step(kind, name, matched, reason, detail, candidate))
+
+    def run(self) -> Trace:
+        """Walk the request and return its steps and verdict."""
+        return Trace(self.req, self.steps, self.walk(), self.notes)
+
+    def walk(self) -> Verdict:
+        """Listener, filter chain, then the network filter that decides the rest."""
+        entry = self.listener()
+        if isinstance(entry, Verdict):
+            return entry
+        lst, conn = entry
+        chain = self.filter_chain(lst, conn)
+        if isinstance(chain, Verdict):
+            return chain
+        return self.network(lst, chain, conn)
+
+    # -- listener
+
+    def listener_step(self, lst: ListenerEntry, why: str, port: int | None = None) -> None:
+        """The listener a connection reaches."""
+        self.step("listener", lst.name, True, why, address=ls.addr_text(lst, port), state=lst.state)
+
+    def listener(self) -> tuple[ListenerEntry, Connection] | Verdict:
+        """The listener that takes the connection, and the connection as it sees it."""
+        req = self.req
+        if not self.dump.has("listeners"):
+            why = "the dump has no listeners section"
+            self.step("listener", f"port {req.port}", False, why)
+            return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
+        serving, idle = ls.collect_listeners(self.dump)
+        port, ip = req.port, req.dest_ip
+        if req.direction == "inbound":
+            cap = ls.inbound_capture(serving)
+            if cap is None:
+                self.step("listener", "virtualInbound", False, "no inbound capture listener")
+                return Verdict(
+                    False,
+                    "no_listener",
+                    "--direction inbound, but no listener named virtualInbound (or "
+                    "INBOUND with an original_dst listener filter) is active",
+                )
+            self.listener_step(
+                cap,
+                "inbound: iptables send inbound connections here; the filter chain "
+                f"matches the original destination port {port}",
+            )
+            return cap, self.connection(cap, via_capture=True)
+        direct = None if req.direction == "outbound" else ls.owner(serving, port, ip, bound=True)
+        capture = ls.outbound_capture(serving) if direct is None else None
+        if req.direction == "outbound" and capture is None:
+            self.notes.append(
+                "--direction outbound: no listener has use_original_dst; "
+                "taking the connection to reach the port directly"
+            )
+            direct = ls.owner(serving, port, ip, bound=True)
+        if direct is not None:
+            lst, why = direct
+            self.listener_step(lst, why, port)
+            return lst, self.connection(lst, via_capture=False)
+        if capture is not None:
+            return self.captured(capture, serving)
+        inner = ls.waypoint_listener(serving)
+        if inner is not None:
+            return self.waypoint(serving, inner)
+        why = f"no active listener binds port {port}"
+        unbound = [x.name for x in serving if not x.bound and x.address_for(port)]
+        if unbound:
+            why += f" ({', '.join(unbound)} has bind_to_port false and no listener captures)"
+        waiting = [f"{x.name} ({x.state})" for x in idle if x.address_for(port)]
+        if waiting:
+            why += f"; not serving yet: {', '.join(waiting)}"
+        self.step("listener", f"port {port}", False, why)
+        return Verdict(False, "no_listener", f"connection refused: {why}")
+
+    def captured(
+        self, capture: ListenerEntry, serving: list[ListenerEntry]
+    ) -> tuple[ListenerEntry, Connection]:
+        """An outbound connection iptables redirected to a capture listener."""
+        req = self.req
+        port, ip = req.port, req.dest_ip
+        if not capture.listener.use_original_dst:
+            self.listener_step(
+                capture,
+                "original_dst listener filter: takes outbound connections (redirected to it "
+                "by iptables) and matches its filter chains on their original destination "
+                f"{req.destination}; no hand-off (use_original_dst is not set)",
+            )
+            return capture, self.connection(capture, via_capture=True, keeps=True)
+        self.listener_step(
+            capture,
+            "use_original_dst: takes outbound connections (Istio's iptables) and hands each "
+            "to the listener of its original destination",
+        )
+        others = [x for x in serving if x is not capture]
+        own = ip is not None and any(a[0] == ip and a[2] == port for a in capture.addresses)
+        owner = None if own else ls.owner(others, port, ip, bound=False, host=req.host)
+        if owner is not None:
+            lst, why = owner
+            self.listener_step(lst, f"hand-off: {why}", port)
+            return lst, self.connection(lst, via_capture=True)
+        why = f"no listener owns {req.destination} or 0.0.0.0:{port}"
+        if own:
+            why = f"{req.destination} is {capture.name}'s own address: no hand-off"
+        specific = [x.name for x in others if x.address_for(port)]
+        if specific and ip is None:
+            why += f" (if {req.host} resolves to the IP of {', '.join(specific)}, that one)"
+        self.listener_step(capture, f"{why}: the connection stays on {capture.name}")
+        return capture, self.connection(capture, via_capture=True)
+
+    def waypoint(
+        self, serving: list[ListenerEntry], inner: ListenerEntry
+    ) -> tuple[ListenerEntry, Connection]:
+        """An ambient waypoint: HBONE in on connect_terminate, then its internal listener."""
+        req = self.req
+        terminate = next((x for x in serving if x.name == "connect_terminate"), None)
+        tunnel = (
+            f"HBONE: ztunnel opens an HTTP/2 CONNECT to {req.destination} over mTLS on port "
+            f"15008; the waypoint ends the tunnel and passes the stream to {inner.name}"
+        )
+        if terminate is not None:
+            self.listener_step(terminate, tunnel, 15008)
+        else:
+            self.notes.append(
+                f"waypoint: the dump has no connect_terminate listener; {tunnel} (assumed)"
+            )
+        self.listener_step(
+            inner,
+            "internal listener of a waypoint: the tunnel's original destination "
+            f"{req.destination} picks the filter chain (filter_chain_matcher)",
+        )
+        conn = self.connection(inner, via_capture=True)
+        if conn.dest_ip is None:
+            guess = ls.waypoint_destination(inner, req.host, req.port)
+            if guess is not None:
+                ip, chain = guess
+                conn = dataclasses.replace(conn, dest_ip=ip)
+                self.notes.append(
+                    f"{req.host} taken as {ip}: the matcher's chain for it on port {req.port} "
+                    f"is {chain}"
+                )
+        return inner, conn
+
+    def connection(self, lst: ListenerEntry, via_capture: bool, keeps: bool = False) -> Connection:
+        """What Envoy knows of the connection on ``lst`` (a ``connection`` step)."""
+        req = self.req
+        conn, notes = ls.connect(lst, req, via_capture, keeps)
+        dest_ip, alpn = conn.dest_ip, conn.alpn
+        dest = hostport(str(dest_ip), req.port) if dest_ip else req.destination
+        src = str(req.source_ip) if req.source_ip else "unknown client"
+        base = f"transport {conn.transport}" + (f", ALPN {','.join(alpn)}" if alpn else "")
+        self.step(
+            "connection",
+            f"{src} -> {dest}",
+            True,
+            "; ".join([base, *notes]),
+            destination_ip=str(dest_ip) if dest_ip else None,
+            destination_port=req.port,
+            source_ip=str(req.source_ip) if req.source_ip else None,
+            server_name=conn.server_name or None,
+            transport_protocol=conn.transport,
+            application_protocols=list(alpn),
+        )
+        return conn
+
+    # -- filter chain
+
+    def filter_chain(self, lst: ListenerEntry, conn: Connection) -> s.FilterChain | Verdict:
+        """The chain ``filter_chain_match`` (or a matcher tree) picks."""
+        listener = lst.listener
+        if is_set(listener.filter_chain_matcher):
+            return self.matched_chain(lst, conn)
+        chains = listener.filter_chains
+        choice = select_filter_chain(chains, conn)
+        for i, chain in enumerate(chains):
+            label = chain_label(chain, i)
+            if i == choice.index:
+                self.step("filter_chain", label, True, choice.reason, index=i)
+            else:
+                why = choice.lost.get(i, "not reached")
+                self.step("filter_chain", label, False, why, candidate=True, index=i)
+        if choice.index is not None:
+            return chains[choice.index]
+        failed = f" ({choice.failed})" if choice.failed else ""
+        why = f"none of the {len(chains)} filter chains matches{failed}"
+        return self.default_chain(
+            lst, f"default_filter_chain: {why}", f"{why} and there is no default"
+        )
+
+    def default_chain(self, lst: ListenerEntry, taken: str, closed: str) -> s.FilterChain | Verdict:
+        """No chain matched: the listener's default chain (``taken``), else Envoy closes."""
+        chain = lst.listener.default_filter_chain
+        if chain is not None:
+            self.step("filter_chain", chain_label(chain, None), True, taken, index=None)
+            return chain
+        self.step("filter_chain", lst.name, False, closed)
+        return Verdict(False, "no_filter_chain", f"Envoy closes the connection: {closed}")
+
+    def matched_chain(self, lst: ListenerEntry, conn: Connection) -> s.FilterChain | Verdict:
+        """The chain a ``filter_chain_matcher`` (matcher tree) names, as Envoy walks it."""
+        listener = lst.listener
+        inputs = Inputs(
+            str(conn.dest_ip) if conn.dest_ip is not None else None,
+            conn.dest_port,
+            str(conn.source_ip) if conn.source_ip is not None else None,
+            conn.source_port,
+            None,
+            conn.server_name,
+            conn.transport,
+            conn.alpn,
+        )
+        found = evaluate(listener_tree(listener), inputs)
+        if found.unsupported:
+            self.step("filter_chain", lst.name, False, f"filter_chain_matcher: {found.unsupported}")
+            return Verdict(
+                False,
+                "inconclusive",
+                f"{lst.name} picks chains with filter_chain_matcher: {found.unsupported}",
+            )
+        walk = "; ".join(found.steps)
+        by_name = {c.name: c for c in listener.filter_chains}
+        if found.action is not None and found.action in by_name:
+            self.step(
+                "filter_chain",
+                found.action,
+                True,
+                f"filter_chain_matcher: {walk}",
+                index=listener.filter_chains.index(by_name[found.action]),
+            )
+            return by_name[found.action]
+        if found.action is not None:
+            why = f"the matcher names chain {found.action!r}, which the listener lacks"
+        else:
+            why = f"the matcher leads to no chain ({walk})"
+        return self.default_chain(lst, f"default: {why}", why)
+
+    # -- network filters
+
+    def network(self, lst: ListenerEntry, chain: s.FilterChain, conn: Connection) -> Verdict:
+        """The first network filter pdebug follows (HTTP connection manager, TCP proxy)."""
+        self.conn = conn
+        names = [f.name or "(unnamed)" for f in chain.filters]
+        for i, f in enumerate(chain.filters):
+            note = f" (before it, not evaluated: {_some(names[:i])})" if i else ""
+            kind = network_kind(f)
+            if not kind:
+                continue
+            if not is_set(filter_config(f)):
+                self.step("network_filter", f.name, False, "no typed_config or config to read")
+                return Verdict(False, "inconclusive", f"{f.name} has no config to read")
+            if kind == HCM:
+                hcm = decode_filter(f, s.HttpConnectionManager, lst.camel, f.name)
+                self.rc_camel = lst.camel
+                return self.http(hcm, f.name, note, conn)
+            tcp = decode_filter(f, s.TcpProxy, lst.camel, f.name)
+            return self.tcp(tcp, f.name, note)
+        if not names:
+            self.step("network_filter", "-", False, "the filter chain has no network filters")
+            return Verdict(False, "connection_closed", "Envoy closes the connection")
+        self.step("network_filter", names[-1], False, "not traced by pdebug")
+        return Verdict(
+            False,
+            "inconclusive",
+            f"the chain ends in {names[-1]}; pdebug traces http_connection_manager and tcp_proxy",
+        )
+
+    def tcp(self, tcp: s.TcpProxy, name: str, note: str) -> Verdict:
+        """A TCP proxy: its (weighted) cluster, or a v1 route."""
+        if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
+            targets: _Targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
+            what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
+            self.step("network_filter", name, True, f"TCP proxy to {what}{note}")
+            return self.clusters(targets, tcp=True)
+        if tcp.cluster:
+            self.step("network_filter", name, True, f"TCP proxy to cluster {tcp.cluster}{note}")
+            return self.clusters([(tcp.cluster, None)], tcp=True)
+        v1 = tcp.value.route_config if tcp.value is not None else None
+        if v1 is not None:
+            return self.tcp_v1(v1.routes, name, note)
+        self.step("network_filter", name, False, "tcp_proxy without a cluster")
+        return Verdict(False, "inconclusive", "tcp_proxy names no cluster (on-demand?)")
+
+    def tcp_v1(self, routes: list[s.TcpProxyV1Route], name: str, note: str) -> Verdict:
+        """The v1 TCP proxy (Istio 1.0): the first route whose IPs and ports match."""
+        conn = self.conn
+        assert conn is not None
+        for i, route in enumerate(routes):
+            why = v1_route_mismatch(route, conn)
+            if why is None and route.cluster:
+                self.step(
+                    "network_filter",
+                    name,
+                    True,
+                    f"TCP proxy (deprecated_v1) route #{i} to cluster {route.cluster}{note}",
+                )
+                return self.clusters([(route.cluster, None)], tcp=True)
+            if why is not None:
+                self.step("route", f"#{i} {route.cluster}", False, why, candidate=True)
+        self.step("network_filter", name, False, "no deprecated_v1 TCP route matches")
+        return Verdict(
+            False, "connection_closed", "Envoy closes the connection: no TCP route matches"
+        )
+
+    # -- HTTP
+
+    def http(
+        self,
+        hcm: s.HttpConnectionManager,
+        name: str,
+        note: str,
+        conn: Connection,
+    ) -> Verdict:
+        """The HTTP connection manager: the request as the router sees it, then routing."""
+        req = self.req
+        filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
+        http_note = f"; HTTP filters not evaluated: {_some(filters)}" if filters else ""
+        if req.scheme == "tcp":
+            http_note += "; a tcp:// client is traced as an HTTP GET /"
+        self.step("network_filter", name, True, f"HTTP connection manager{note}{http_note}")
+        rc = self.route_config(hcm)
+        if isinstance(rc, Verdict):
+            return rc
+        http = _router_view(req, hcm, conn)
+        authority = http.authority
+        vhost_host = authority
+        shown = authority
+        if authority != req.authority:
+            shown = f"{req.authority} (port stripped by the connection manager)"
+        if rc.ignore_port_in_host_matching and split_host_port(authority)[1] is not None:
+            vhost_host = split_host_port(authority)[0]
+            shown = f"{authority} (port ignored: ignore_port_in_host_matching)"
+        vhost = self.virtual_host(rc, vhost_host, shown)
+        if isinstance(vhost, Verdict):
+            return vhost
+        if vhost.require_tls == "ALL" and http.scheme != "https":
+            location = f"https://{http.authority}{http.path}"
+            self.step("action", "require_tls", True, f"require_tls ALL: redirect to {location}")
+            return Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
+        route = self.route(vhost, http)
+        if isinstance(route, Verdict):
+            return route
+        return self.action(route, http)
+
+    def route_config(self, hcm: s.HttpConnectionManager) -> s.RouteConfiguration | Verdict:
+        """The route config: inline, or the RDS one in the dump."""
+        if hcm.route_config is not None:
+            rc = hcm.route_config
+            self.step("route_config", rc.name or "(inline)", True, "inline route_config")
+            return rc
+        if hcm.rds is not None and hcm.rds.route_config_name:
+            rds = hcm.rds.route_config_name
+            for key in ("dynamic_route_configs", "static_route_configs"):
+                entries = self.dump.route_entries(key)
+                for entry in entries.items:
+                    if entry.route_config.name == rds:
+                        self.rc_camel = entries.section.camel if entries.section else False
+                        version = f", version {entry.version_info}" if entry.version_info else ""
+                        self.step("route_config", rds, True, f"RDS{version}")
+                        return entry.route_config
+            if not self.dump.has("routes"):
+                why = f"RDS {rds}: the dump has no routes section"
+                self.step("route_config", rds, False, why)
+                return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
+            why = f"RDS {rds} is not in the dump: Envoy has not received it"
+            self.step("route_config", rds, False, why)
+            return Verdict(False, "no_route", f"404: {why}", 404)
+        if is_set(hcm.scoped_routes):
+            self.step("route_config", "scoped_routes", False, "scoped RDS")
+            return Verdict(
+                False, "inconclusive", "scoped routes (SRDS): pdebug does not follow them"
+            )
+        self.step("route_config", "-", False, "the connection manager names no route config")
+        return Verdict(False, "inconclusive", "no route config")
+
+    def virtual_host(
+        self, rc: s.RouteConfiguration, host: str, shown: str
+    ) -> s.VirtualHost | Verdict:
+        """The virtual host for the Host header."""
+        found = select_virtual_host(rc.virtual_hosts, host)
+        hint = ""
+        bare, port = split_host_port(host)
+        if port is not None and (found is None or not found[2].startswith("exact")):
+            exact = select_virtual_host(rc.virtual_hosts, bare)
+            if exact is not None and exact[2].startswith("exact"):
+                vh_name = rc.virtual_hosts[exact[0]].name
+                hint = (
+                    f"; {bare} (without the port) would match {vh_name}: Envoy compares the "
+                    "Host header with its port"
+                )
+        if found is None:
+            n = len(rc.virtual_hosts)
+            why = f"no virtual host of {n} matches Host {shown}{hint}"
+            self.step("virtual_host", host, False, why)
+            return Verdict(False, "no_route", f"404: {why}", 404)
+        index, domain, how = found
+        vh = rc.virtual_hosts[index]
+        self.step(
+            "virtual_host", vh.name, True, f"Host {shown}: {how}{hint}", domain=domain, index=index
+        )
+        if is_set(vh.matcher):
+            return Verdict(False, "inconclusive", f"{vh.name} routes with a matcher tree")
+        return vh
+
+    def route(
+        self, vhost: s.VirtualHost, http: HttpRequest
+    ) -> tuple[s.Route, str | None] | Verdict:
+        """The first route that matches, and the prefix it matched (for a redirect)."""
+        for i, route in enumerate(vhost.routes):
+            ok, why, caveats = match_route(route, http)
+            self.notes.extend(caveats)
+            label = route.name or f"#{i}"
+            self.step("route", label, ok, why, index=i)
+            if ok:
+                m = route.match
+                prefix = None
+                if m is not None:
+                    prefix = m.prefix if m.prefix is not None else m.path_separated_prefix
+                return route, prefix
+        why = f"none of the {len(vhost.routes)} routes of {vhost.name} matches"
+        return Verdict(False, "no_route", f"404: {why}", 404)
+
+    def action(self, matched: tuple[s.Route, str | None], http: HttpRequest) -> Verdict:
+        """What the route does: answer, redirect, or send to clusters."""
+        route, prefix = matched
+        if route.direct_response is not None:
+            dr = route.direct_response
+            body = dr.body.inline_string if dr.body is not None else ""
+            self.step("action", "direct_response", True, f"Envoy answers {dr.status} itself")
+            return Verdict(
+                True,
+                "direct_response",
+                f"{dr.status} from Envoy (direct_response)" + (f": {body[:60]!r}" if body else ""),
+                dr.status,
+            )
+        if is_set(route.redirect):
+            rd = decode_raw(route.redirect, s.RedirectAction, self.rc_camel, "redirect")
+            location, caveats = redirect_location(self.req, http, rd, prefix)
+            self.notes.extend(caveats)
+            status = redirect_status(rd)
+            self.step("action", "redirect", True, f"{status} to {location}", location=location)
+            return Verdict(True, "redirect", f"{status} redirect to {location}", status, location)
+        act = route.route
+        if act is None:
+            self.step("action", "-", False, "the route has no route/redirect/direct_response")
+            return Verdict(False, "inconclusive", "a route action pdebug does not know")
+        missing_code = _NOT_FOUND_CODES.get(act.cluster_not_found_response_code, 503)
+        if act.weighted_clusters is not None and act.weighted_clusters.clusters:
+            targets: _Targets = [(c.name, c.weight or 0) for c in act.weighted_clusters.clusters]
+            total = sum(w or 0 for _, w in targets)
+            text = ", ".join(f"{n} {_pct(w or 0, total)}" for n, w in targets)
+            self.step("action", "weighted_clusters", True, text, total_weight=total)
+            return self.clusters(targets, tcp=False, missing_code=missing_code)
+        if act.cluster:
+            self.step("action", "cluster", True, f"route to cluster {act.cluster}")
+            return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
+        if act.cluster_header:
+            values = http.values(act.cluster_header)
+            if not values or not values[0]:
+                why = f"cluster_header {act.cluster_header} is absent"
+                self.step("action", "cluster_header", False, why)
+                return Verdict(False, "unknown_cluster", f"{missing_code}: {why}", missing_code)
+            self.step(
+                "action",
+                "cluster_header",
+                True,
+                f"cluster from header {act.cluster_header}: {values[0]}",
+            )
+            return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
+        self.step("action", "-", False, "cluster_specifier_plugin or an unknown action")
+        return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
+
+    # -- clusters
+
+    def clusters(self, targets: _Targets, tcp: bool, missing_code: int = 503) -> Verdict:
+        """The verdict for the request's clusters (their shares by weight)."""
+        total = sum(w or 0 for _, w in targets)
+        outcomes = []
+        for name, weight in targets:
+            share = None if weight is None else (100.0 * weight / total if total else 0.0)
+            outcomes.append(self.cluster(name, weight, share))
+        return final(outcomes, tcp, missing_code, self.req)
+
+    def cluster(self, name: str, weight: int | None, share: float | None) -> ClusterOutcome:
+        """One cluster and its endpoints (``cluster`` and ``endpoints`` steps)."""
+        part = "" if share is None else f"; {share:.4g}% of requests"
+        if not self.dump.has("clusters"):
+            self.step("cluster", name, False, "the dump has no clusters section")
+            return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
+        found = self.upstreams.index().get(name)
+        if found is None:
+            self.step("cluster", name, False, f"no such cluster in the dump{part}")
+            return ClusterOutcome(name, "missing", weight, share)
+        cluster, state = found
+        ctype = cluster_type(cluster)
+        if state == "WARMING":
+            self.step("cluster", name, False, f"{ctype}, still warming: not serving yet{part}")
+            return ClusterOutcome(name, "warming", weight, share, ctype)
+        if ctype == "ORIGINAL_DST":
+            why = f"ORIGINAL_DST: Envoy connects to the original destination {self.req.destination}"
+            self.step("cluster", name, True, why + part, type=ctype, weight=weight, share=share)
+            return ClusterOutcome(name, "ok", weight, share, ctype)
+        if cluster.cluster_type is not None and cluster.cluster_type.name:
+            self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
+            self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
+            return ClusterOutcome(name, "unsupported", weight, share, ctype)
+        lb = cluster.lb_policy or "ROUND_ROBIN"
+        self.step(
+            "cluster", name, True, f"{ctype}, {lb}{part}", type=ctype, weight=weight, share=share
+        )
+        endpoints, source = self.upstreams.endpoints(cluster)
+        if endpoints is None:
+            why = source or f"the dump has no EDS: {WITH_EDS}"
+            self.step("endpoints", name, False, f"unknown: {why}")
+            return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
+        healthy = sum(1 for e in endpoints if e.usable == "healthy")
+        degraded = sum(1 for e in endpoints if e.usable == "degraded")
+        shown = ", ".join(f"{e.address} {e.health}" for e in endpoints[:_SHOWN_ENDPOINTS])
+        if len(endpoints) > _SHOWN_ENDPOINTS:
+            shown += f", +{len(endpoints) - _SHOWN_ENDPOINTS} more"
+        usable_pct = 100.0 * (healthy + degraded) / len(endpoints) if endpoints else 0.0
+        verdict: ClusterState = "ok"
+        if not endpoints:
+            verdict, why = "empty", "no endpoints"
+        elif healthy + degraded == 0:
+            verdict = "panic"
+            why = f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all ({shown})"
+        else:
+            why = f"{healthy} of {len(endpoints)} healthy"
+            if degraded:
+                why += f", {degraded} degraded"
+            if usable_pct < PANIC_THRESHOLD:
+                why += " (below 50%: panic mode, Envoy sends to all)"
+            why += f": {shown}"
+        self.step(
+            "endpoints",
+            name,
+            verdict == "ok",
+            f"{why}; health from {source}",
+            health_source=source,
+            endpoints=[dataclasses.asdict(e) for e in endpoints],
+            healthy=healthy,
+        )
+        return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+
+
+def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -> HttpRequest:
+    """The request after the connection manager's rewrites (host port, path normalization)."""
+    authority = req.authority
+    host, port = split_host_port(authority)
+    if hcm.strip_any_host_port and port is not None:
+        authority = host
+    elif hcm.strip_matching_host_port and port == conn.dest_port:
+        authority = host
+    path = req.path if req.scheme != "tcp" else "/"
+    if hcm.normalize_path or hcm.merge_slashes:
+        only, sep, query = path.partition("?")
+        if hcm.normalize_path:
+            only = remove_dot_segments(only)
+        if hcm.merge_slashes:
+            only = re.sub("/{2,}", "/", only)
+        path = only + sep + query
+    headers: dict[str, list[str]] = {
+        ":authority": [authority],
+        ":path": [path],
+        ":method": [req.method],
+        ":scheme": ["https" if req.scheme == "https" else "http"],
+    }
+    for key, value in req.headers:
+        headers.setdefault(key, []).append(value)
+    return HttpRequest(authority, path, req.method, headers[":scheme"][0], headers)
+
+
+def _some(names: list[str], most: int = 4) -> str:
+    """``a, b, c, d +2 more``."""
+    text = ", ".join(names[:most])
+    return text + (f" +{len(names) - most} more" if len(names) > most else "")
+
+
+def _pct(weight: int, total: int) -> str:
+    return f"{100.0 * weight / total:.4g}%" if total else "0%"
+
+
+def trace(proxy: ProxyData, request: Request) -> Trace:
+    """Walk ``request`` through the proxy's listeners, routes and clusters.
+
+    Raises:
+        InvalidInput: the source has no config dump, or its listeners section is missing.
+    """
+    return Tracer(proxy, request).run()
