@@ -35,6 +35,10 @@ class Connection:
 _Rank = tuple[int | None, str]
 
 
+_DEST_UNKNOWN = "destination IP unknown (put the IP in the URL, the name in -H Host:NAME)"
+_CLIENT_UNKNOWN = "client IP unknown (give --source-ip)"
+
+
 def _cidrs(ranges: list[s.CidrRange]) -> str:
     return ",".join(f"{r.address_prefix}/{r.prefix_len}" for r in ranges)
 
@@ -70,15 +74,6 @@ def _rank_equal(what: str, wanted: object, have: object) -> _Rank:
     return None, f"{what} {wanted}, not {have}"
 
 
-def _rank_dest_port(m: s.FilterChainMatch, c: Connection) -> _Rank:
-    return _rank_equal("destination_port", m.destination_port, c.dest_port)
-
-
-def _rank_dest_ip(m: s.FilterChainMatch, c: Connection) -> _Rank:
-    unknown = "destination IP unknown (put the IP in the URL, the name in -H Host:NAME)"
-    return _rank_cidr(m.prefix_ranges, c.dest_ip, "prefix_ranges", unknown)
-
-
 def _rank_server_name(m: s.FilterChainMatch, c: Connection) -> _Rank:
     if not m.server_names:
         return 0, ""
@@ -100,10 +95,6 @@ def _rank_server_name(m: s.FilterChainMatch, c: Connection) -> _Rank:
     )
 
 
-def _rank_transport(m: s.FilterChainMatch, c: Connection) -> _Rank:
-    return _rank_equal("transport_protocol", m.transport_protocol, c.transport)
-
-
 def _rank_alpn(m: s.FilterChainMatch, c: Connection) -> _Rank:
     if not m.application_protocols:
         return 0, ""
@@ -115,26 +106,16 @@ def _rank_alpn(m: s.FilterChainMatch, c: Connection) -> _Rank:
     return None, f"application_protocols {wanted}, connection: {have}"
 
 
-def _rank_direct_source(m: s.FilterChainMatch, c: Connection) -> _Rank:
-    unknown = "client IP unknown (give --source-ip)"
-    return _rank_cidr(m.direct_source_prefix_ranges, c.source_ip, "direct_source_prefix", unknown)
-
-
 def _rank_source_type(m: s.FilterChainMatch, c: Connection) -> _Rank:
     kind = m.source_type or "ANY"
     if kind == "ANY":
         return 0, ""
     if c.source_ip is None:
-        return None, f"source_type {kind}: client IP unknown (give --source-ip)"
+        return None, f"source_type {kind}: {_CLIENT_UNKNOWN}"
     local = c.source_ip.is_loopback or c.source_ip == c.dest_ip
     if (kind == "SAME_IP_OR_LOOPBACK") == local:
         return 1, f"source_type {kind} ({c.source_ip})"
     return None, f"source_type {kind}, but {c.source_ip} is {'local' if local else 'external'}"
-
-
-def _rank_source_ip(m: s.FilterChainMatch, c: Connection) -> _Rank:
-    unknown = "client IP unknown (give --source-ip)"
-    return _rank_cidr(m.source_prefix_ranges, c.source_ip, "source_prefix_ranges", unknown)
 
 
 def _rank_source_port(m: s.FilterChainMatch, c: Connection) -> _Rank:
@@ -149,14 +130,33 @@ def _rank_source_port(m: s.FilterChainMatch, c: Connection) -> _Rank:
 
 
 CHAIN_CRITERIA: tuple[tuple[str, Callable[[s.FilterChainMatch, Connection], _Rank]], ...] = (
-    ("destination port", _rank_dest_port),
-    ("destination IP", _rank_dest_ip),
+    (
+        "destination port",
+        lambda m, c: _rank_equal("destination_port", m.destination_port, c.dest_port),
+    ),
+    (
+        "destination IP",
+        lambda m, c: _rank_cidr(m.prefix_ranges, c.dest_ip, "prefix_ranges", _DEST_UNKNOWN),
+    ),
     ("server name", _rank_server_name),
-    ("transport protocol", _rank_transport),
+    (
+        "transport protocol",
+        lambda m, c: _rank_equal("transport_protocol", m.transport_protocol, c.transport),
+    ),
     ("application protocols", _rank_alpn),
-    ("direct source IP", _rank_direct_source),
+    (
+        "direct source IP",
+        lambda m, c: _rank_cidr(
+            m.direct_source_prefix_ranges, c.source_ip, "direct_source_prefix", _CLIENT_UNKNOWN
+        ),
+    ),
     ("source type", _rank_source_type),
-    ("source IP", _rank_source_ip),
+    (
+        "source IP",
+        lambda m, c: _rank_cidr(
+            m.source_prefix_ranges, c.source_ip, "source_prefix_ranges", _CLIENT_UNKNOWN
+        ),
+    ),
     ("source port", _rank_source_port),
 )
 _EMPTY_MATCH = s.FilterChainMatch()
