@@ -3,7 +3,9 @@
 Envoy 1.40 evaluates the same xDS matcher tree on an ordinary listener: one listener on
 three loopback ports whose matcher sends each port (and, nested, each source range) to a
 different chain answering its own status. pdebug's trace must predict, for each port, the
-status Envoy really answers. Then the waypoint path itself on istioctl's waypoint dump.
+status Envoy really answers. Then the waypoint path itself on istioctl's waypoint dump,
+and on a waypoint-shaped config run by Envoy 1.40 (connect_terminate -> main_internal ->
+inbound-vip cluster -> connect_originate), with real CONNECTs through it.
 """
 
 from __future__ import annotations
@@ -244,3 +246,316 @@ def test_a_camel_case_waypoint_dump_is_traced_the_same(pdebug, tmp_path):
     want = pdebug("trace", WAYPOINT, "http://10.104.171.68:8000/", "-o", "json")
     got = pdebug("trace", path, "http://10.104.171.68:8000/", "-o", "json")
     assert json.loads(got.out)["verdict"] == json.loads(want.out)["verdict"]
+
+
+# --- a waypoint on real Envoy: connect_terminate -> main_internal -> connect_originate --------
+
+VIP = "10.96.0.10"
+SERVICE = "echo.default.svc.cluster.local"
+SERVED = f"inbound-vip|8000|http|{SERVICE}"  # a backend behind connect_originate
+EMPTY = f"inbound-vip|8002|http|{SERVICE}"  # no endpoints
+TYPES = "type.googleapis.com/envoy.extensions."
+NETWORK_INPUT = TYPES + "matching.common_inputs.network.v3."
+ORIGINAL_DST = {
+    "name": "envoy.filters.listener.original_dst",
+    "typed_config": {"@type": TYPES + "filters.listener.original_dst.v3.OriginalDst"},
+}
+RAW_BUFFER = {
+    "name": "raw_buffer",
+    "typed_config": {"@type": TYPES + "transport_sockets.raw_buffer.v3.RawBuffer"},
+}
+
+
+def _internal_upstream(**extra: Any) -> Json:
+    """The transport socket of a cluster whose endpoints are internal listeners."""
+    typed = {
+        "@type": TYPES + "transport_sockets.internal_upstream.v3.InternalUpstreamTransport",
+        "transport_socket": RAW_BUFFER,
+        **extra,
+    }
+    return {"name": "internal_upstream", "typed_config": typed}
+
+
+def _routed(name: str, route: Json, filters: list[Json] | None = None, **hcm: Any) -> Json:
+    """A chain whose connection manager sends every request (``route``) somewhere."""
+    rc = {"name": name, "virtual_hosts": [{"name": name, "domains": ["*"], "routes": [route]}]}
+    typed = {
+        "@type": TYPES + "filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": name.replace("|", "_"),
+        "route_config": rc,
+        "http_filters": [*(filters or []), eh._router()],
+        **hcm,
+    }
+    return {
+        "name": name,
+        "filters": [
+            {"name": "envoy.filters.network.http_connection_manager", "typed_config": typed}
+        ],
+    }
+
+
+def _waypoint_bootstrap(terminate_port: int, backend_port: int) -> Json:
+    """A waypoint as istiod shapes one, minus mTLS: HBONE CONNECT in on ``connect_terminate``
+    (its authority becomes the original destination of the internal connection), the
+    internal listener ``main_internal`` picking a chain per service VIP and port with a
+    ``filter_chain_matcher``, and ``inbound-vip|...`` clusters whose endpoints are
+    ``envoy://connect_originate/IP:PORT`` (an internal listener tcp-proxying to the original
+    destination: here the backend on 127.0.0.1, not a pod's HBONE port)."""
+    original = "envoy.filters.listener.original_dst"
+    connect_authority = {
+        "name": "connect_authority",
+        "typed_config": {
+            "@type": TYPES + "filters.http.set_filter_state.v3.Config",
+            "on_request_headers": [
+                {
+                    "object_key": f"{original}.{key}",
+                    "format_string": {"text_format_source": {"inline_string": value}},
+                    "shared_with_upstream": "ONCE",
+                }
+                for key, value in (
+                    ("local_ip", "%REQ(:AUTHORITY)%"),
+                    ("remote_ip", "%DOWNSTREAM_REMOTE_ADDRESS%"),
+                )
+            ],
+        },
+    }
+    tunnel = {
+        "match": {"connect_matcher": {}},
+        "route": {
+            "cluster": "main_internal",
+            "upgrade_configs": [{"upgrade_type": "CONNECT", "connect_config": {}}],
+        },
+    }
+    terminate = {
+        "name": "connect_terminate",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": terminate_port}},
+        "filter_chains": [
+            _routed(
+                "default",
+                tunnel,
+                [connect_authority],
+                http2_protocol_options={"allow_connect": True},
+                upgrade_configs=[{"upgrade_type": "CONNECT"}],
+            )
+        ],
+    }
+    by_port = {
+        "matcher_tree": {
+            "input": {
+                "name": "port",
+                "typed_config": {"@type": NETWORK_INPUT + "DestinationPortInput"},
+            },
+            "exact_match_map": {"map": {"8000": _action(SERVED), "8002": _action(EMPTY)}},
+        }
+    }
+    by_vip = {
+        "matcher_tree": {
+            "input": {
+                "name": "ip",
+                "typed_config": {"@type": NETWORK_INPUT + "DestinationIPInput"},
+            },
+            "custom_match": {
+                "name": "ip",
+                "typed_config": {
+                    "@type": IP_MATCHER,
+                    "range_matchers": [
+                        {
+                            "ranges": [{"address_prefix": VIP, "prefix_len": 32}],
+                            "on_match": {"matcher": by_port},
+                        }
+                    ],
+                },
+            },
+        }
+    }
+    main_internal = {
+        "name": "main_internal",
+        "internal_listener": {},
+        "traffic_direction": "INBOUND",
+        "listener_filters": [ORIGINAL_DST],
+        "filter_chains": [
+            _routed(name, {"name": "default", "match": {"prefix": "/"}, "route": {"cluster": name}})
+            for name in (SERVED, EMPTY)
+        ],
+        "filter_chain_matcher": by_vip,
+    }
+    tcp_proxy = {
+        "name": "envoy.filters.network.tcp_proxy",
+        "typed_config": {
+            "@type": TYPES + "filters.network.tcp_proxy.v3.TcpProxy",
+            "stat_prefix": "connect_originate",
+            "cluster": "connect_originate",
+        },
+    }
+    connect_originate = {
+        "name": "connect_originate",
+        "internal_listener": {},
+        "listener_filters": [ORIGINAL_DST],
+        "filter_chains": [{"filters": [tcp_proxy]}],
+    }
+    backend = f"127.0.0.1:{backend_port}"
+
+    def internal(listener: str, endpoint_id: str = "", **extra: Any) -> Json:
+        address = {"server_listener_name": listener, "endpoint_id": endpoint_id}
+        return {"endpoint": {"address": {"envoy_internal_address": address}}, **extra}
+
+    def static(name: str, endpoints: list[Json], **extra: Any) -> Json:
+        cla = {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": endpoints}] if endpoints else [],
+        }
+        return {
+            "name": name,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": cla,
+            **extra,
+        }
+
+    metadata = {"filter_metadata": {original: {"local": backend}}}
+    clusters = [
+        static("main_internal", [internal("main_internal")], transport_socket=_internal_upstream()),
+        static(
+            SERVED,
+            [internal("connect_originate", backend, metadata=metadata)],
+            transport_socket=_internal_upstream(
+                passthrough_metadata=[{"kind": {"host": {}}, "name": original}]
+            ),
+        ),
+        static(EMPTY, []),
+        {
+            "name": "connect_originate",
+            "type": "ORIGINAL_DST",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "connect_timeout": "1s",
+        },
+    ]
+    internal_listeners = {
+        "name": "envoy.bootstrap.internal_listener",
+        "typed_config": {"@type": TYPES + "bootstrap.internal_listener.v3.InternalListener"},
+    }
+    return {
+        "bootstrap_extensions": [internal_listeners],
+        "static_resources": {
+            "listeners": [terminate, main_internal, connect_originate],
+            "clusters": clusters,
+        },
+    }
+
+
+def _through_tunnel(port: int, destination: str) -> tuple[int, int | None, bytes]:
+    """An HTTP CONNECT to ``destination`` (as ztunnel's HBONE, in HTTP/1.1 and without
+    mTLS), then a GET through the tunnel: (CONNECT status, GET status or None, GET body)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        connect_status = int(answer.split(b" ", 2)[1])
+        if connect_status != 200:
+            return connect_status, None, b""
+        request = f"GET /hello HTTP/1.1\r\nHost: {SERVICE}\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode())
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return connect_status, int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.envoy
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+def test_trace_follows_hbone_through_a_real_waypoint(pdebug, tmp_path):
+    """What Envoy 1.40 does with each CONNECT is what pdebug's trace of its dump says."""
+    destinations = [f"{VIP}:8000", f"{VIP}:8002", f"{VIP}:8001", "10.96.0.99:8000"]
+    with eh.LoopbackUpstream("echo") as backend:
+        port, backend_port = eh.free_port(), backend.port
+        with eh.Envoy(_waypoint_bootstrap(port, backend_port)) as envoy:
+            seen = {dest: _through_tunnel(port, dest) for dest in destinations}
+            dump = tmp_path / "waypoint.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            live = tmp_path / "clusters.json"
+            live.write_bytes(envoy.get("/clusters?format=json"))
+    # what Envoy did: the served VIP:port reaches the backend through both internal
+    # listeners; a port or a VIP the matcher does not route fails the CONNECT itself
+    assert seen[f"{VIP}:8000"][:2] == (200, 200)
+    assert json.loads(seen[f"{VIP}:8000"][2])["upstream"] == "echo"
+    assert seen[f"{VIP}:8002"][:2] == (200, 503)  # tunnel up, no healthy upstream
+    assert seen[f"{VIP}:8001"][0] == 503
+    assert seen["10.96.0.99:8000"][0] == 503
+
+    def trace(url: str) -> tuple[int, Json]:
+        r = pdebug("trace", dump, url, "--clusters-json", live, "-o", "json")
+        assert r.code in (0, 1), r.err
+        return r.code, json.loads(r.out)
+
+    for dest, (connect, inner, _) in seen.items():
+        code, got = trace(f"http://{dest}/hello")
+        verdict = got["verdict"]
+        if connect != 200:
+            assert (code, verdict["kind"], verdict["status"]) == (1, "no_filter_chain", connect), (
+                dest
+            )
+        elif inner == 200:
+            assert (code, verdict["kind"]) == (0, "upstream"), dest
+        else:
+            assert (code, verdict["kind"], verdict["status"]) == (1, "no_endpoints", inner), dest
+
+    code, got = trace(f"http://{VIP}:8000/hello")
+    path = [(s["kind"], s["name"]) for s in got["steps"] if s["matched"]]
+    assert path == [
+        ("listener", "connect_terminate"),
+        ("filter_chain", "default (#0)"),
+        ("network_filter", "envoy.filters.network.http_connection_manager"),
+        ("route_config", "default"),
+        ("virtual_host", "default"),
+        ("route", "#0"),
+        ("action", "cluster"),
+        ("cluster", "main_internal"),
+        ("listener", "main_internal"),
+        ("connection", f"unknown client -> {VIP}:8000"),
+        ("filter_chain", SERVED),
+        ("network_filter", "envoy.filters.network.http_connection_manager"),
+        ("route_config", SERVED),
+        ("virtual_host", SERVED),
+        ("route", "default"),
+        ("action", "cluster"),
+        ("cluster", SERVED),
+        ("endpoints", SERVED),
+    ]
+    endpoints = got["steps"][-1]
+    assert endpoints["health_source"] == "/clusters"  # Envoy's own view of the endpoint
+    assert [e["address"] for e in endpoints["endpoints"]] == [
+        f"envoy://connect_originate/127.0.0.1:{backend_port}"
+    ]
+    # connect_originate (an internal listener with original_dst) is no capture listener
+    assert all(s["name"] != "connect_originate" for s in got["steps"] if s["kind"] == "listener")
+    # the service's name instead of its VIP: the matcher tells which VIP it stands for
+    by_name = trace("http://echo.default:8000/hello")[1]
+    assert by_name["verdict"]["kind"] == "upstream"
+
+
+def test_the_connect_is_routed_by_the_dump_not_assumed(pdebug, tmp_path):
+    """istiod's waypoint listeners with only part of the clusters (istioctl's diff data):
+    the CONNECT route names main_internal, which this dump lacks; without a clusters
+    section at all pdebug cannot tell (UNKNOWN), it does not guess."""
+    dump = ISTIOCTL / "proxy-status-diff" / "current" / "configdump.json"
+    r = pdebug("trace", dump, "http://details.default:9080/", "-o", "json")
+    got = json.loads(r.out)
+    assert (r.code, got["verdict"]["kind"], got["verdict"]["status"]) == (1, "unknown_cluster", 503)
+    assert [(s["kind"], s["name"]) for s in got["steps"]][-3:] == [
+        ("route", "#0"),
+        ("action", "cluster"),
+        ("cluster", "main_internal"),
+    ]
+    doc = json.loads(dump.read_bytes())
+    doc["configs"] = [c for c in doc["configs"] if "Clusters" not in c["@type"]]
+    partial = tmp_path / "no-clusters.json"
+    partial.write_text(json.dumps(doc))
+    r = pdebug("trace", partial, "http://details.default:9080/", "-o", "json")
+    assert (r.code, json.loads(r.out)["verdict"]["kind"]) == (6, "incomplete")

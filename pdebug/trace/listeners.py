@@ -113,8 +113,10 @@ def outbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
 
     A ``use_original_dst`` listener (Istio's ``virtualOutbound``), else one with the
     ``original_dst`` listener filter that is not inbound (OSM's ``outbound-listener``,
-    Consul's ``outbound_listener``).
+    Consul's ``outbound_listener``). An internal listener (a waypoint's
+    ``connect_originate``) has no socket for iptables to redirect to: it never captures.
     """
+    listeners = [x for x in listeners if not is_set(x.listener.internal_listener)]
     found = [x for x in listeners if x.listener.use_original_dst]
     named = [x for x in found if x.name in OUTBOUND_CAPTURE_NAMES]
     if found:

@@ -62,6 +62,8 @@ class Tracer:
         self.upstreams = Upstreams(proxy, self.dump, self.notes)
         self.rc_camel = False
         self.conn: Connection | None = None
+        #: The cluster a waypoint's CONNECT went through to its internal listener.
+        self.tunneled = ""
 
     def step(
         self,
@@ -87,6 +89,10 @@ class Tracer:
         lst, conn = entry
         chain = self.filter_chain(lst, conn)
         if isinstance(chain, Verdict):
+            if self.tunneled and chain.kind == "no_filter_chain":
+                # the internal connection fails: connect_terminate answers the CONNECT
+                summary = f"503 to the CONNECT (upstream connect error): {chain.summary}"
+                return dataclasses.replace(chain, summary=summary, status=503)
             return chain
         return self.network(lst, chain, conn)
 
@@ -185,20 +191,26 @@ class Tracer:
 
     def waypoint(
         self, serving: list[ListenerEntry], inner: ListenerEntry
-    ) -> tuple[ListenerEntry, Connection]:
-        """An ambient waypoint: HBONE in on connect_terminate, then its internal listener."""
+    ) -> tuple[ListenerEntry, Connection] | Verdict:
+        """An ambient waypoint: HBONE in on connect_terminate, then its internal listener.
+
+        With ``connect_terminate`` in the dump, the CONNECT is routed as Envoy routes it
+        (its ``connect_matcher`` route, the cluster, the internal listener the cluster's
+        endpoint names); without it, the tunnel into ``inner`` is assumed.
+        """
         req = self.req
         terminate = next((x for x in serving if x.name == "connect_terminate"), None)
-        tunnel = (
-            f"HBONE: ztunnel opens an HTTP/2 CONNECT to {req.destination} over mTLS on port "
-            f"15008; the waypoint ends the tunnel and passes the stream to {inner.name}"
-        )
-        if terminate is not None:
-            self.listener_step(terminate, tunnel, 15008)
-        else:
+        if terminate is None:
             self.notes.append(
-                f"waypoint: the dump has no connect_terminate listener; {tunnel} (assumed)"
+                "waypoint: the dump has no connect_terminate listener; HBONE: ztunnel opens an "
+                f"HTTP/2 CONNECT to {req.destination} over mTLS on port 15008; the waypoint "
+                f"ends the tunnel and passes the stream to {inner.name} (assumed)"
             )
+        else:
+            found = self.tunnel(terminate, serving)
+            if isinstance(found, Verdict):
+                return found
+            inner = found
         self.listener_step(
             inner,
             "internal listener of a waypoint: the tunnel's original destination "
@@ -215,6 +227,78 @@ class Tracer:
                     f"is {chain}"
                 )
         return inner, conn
+
+    def tunnel(
+        self, terminate: ListenerEntry, serving: list[ListenerEntry]
+    ) -> ListenerEntry | Verdict:
+        """The HBONE CONNECT on ``connect_terminate``, routed to the internal listener."""
+        req = self.req
+        port = terminate.addresses[0][2] if terminate.addresses else 15008
+        self.listener_step(
+            terminate,
+            f"HBONE: ztunnel opens an HTTP/2 CONNECT to {req.destination} over mTLS on port "
+            f"{port}; the waypoint routes the CONNECT request",
+        )
+        # what ztunnel's connection looks like: mTLS, ALPN h2
+        hbone = Connection(None, port, req.source_ip, None, "", "tls", ("h2",))
+        chain = self.filter_chain(terminate, hbone)
+        if isinstance(chain, Verdict):
+            return chain
+        hcm_filter = next((f for f in chain.filters if network_kind(f) == HCM), None)
+        if hcm_filter is None or not is_set(filter_config(hcm_filter)):
+            self.step("network_filter", terminate.name, False, "no HTTP connection manager")
+            return Verdict(False, "inconclusive", f"{terminate.name} does not end the CONNECT")
+        hcm = decode_filter(hcm_filter, s.HttpConnectionManager, terminate.camel, hcm_filter.name)
+        self.rc_camel = terminate.camel
+        self.step("network_filter", hcm_filter.name, True, "HTTP connection manager (CONNECT)")
+        rc = self.route_config(hcm)
+        if isinstance(rc, Verdict):
+            return rc
+        target = req.destination
+        headers = {":authority": [target], ":method": ["CONNECT"]}
+        connect = HttpRequest(target, "", "CONNECT", "http", headers)
+        vhost = self.virtual_host(rc, target, target)
+        if isinstance(vhost, Verdict):
+            return vhost
+        matched = self.route(vhost, connect)
+        if isinstance(matched, Verdict):
+            return matched
+        act = matched[0].route
+        if act is None or not act.cluster:
+            self.step("action", "-", False, "the CONNECT route names no cluster")
+            return Verdict(False, "inconclusive", "the CONNECT route names no cluster pdebug knows")
+        self.step("action", "cluster", True, f"CONNECT to cluster {act.cluster}")
+        return self.internal_listener(act.cluster, serving)
+
+    def internal_listener(self, name: str, serving: list[ListenerEntry]) -> ListenerEntry | Verdict:
+        """The internal listener cluster ``name``'s endpoint addresses (``envoy://LISTENER``)."""
+        if not self.dump.has("clusters"):
+            why = "the dump has no clusters section"
+            self.step("cluster", name, False, why)
+            return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
+        found = self.upstreams.index().get(name)
+        cla = found[0].load_assignment if found is not None else None
+        targets = [
+            lb.endpoint.address.envoy_internal_address.server_listener_name
+            for group in (cla.endpoints if cla is not None else [])
+            for lb in group.lb_endpoints
+            if lb.endpoint is not None
+            and lb.endpoint.address is not None
+            and lb.endpoint.address.envoy_internal_address is not None
+        ]
+        if found is None or not targets:
+            why = "not in the dump" if found is None else "has no internal listener endpoint"
+            self.step("cluster", name, False, f"cluster {name} {why}")
+            return Verdict(False, "unknown_cluster", f"503 to the CONNECT: {name} {why}", 503)
+        inner = next((x for x in serving if x.name == targets[0]), None)
+        if inner is None:
+            why = f"endpoint envoy://{targets[0]}: no active internal listener {targets[0]}"
+            self.step("cluster", name, False, why)
+            return Verdict(False, "no_listener", f"503 to the CONNECT: {why}", 503)
+        why = f"endpoint envoy://{targets[0]}: the tunnel's payload goes to that listener"
+        self.step("cluster", name, True, why, type=cluster_type(found[0]))
+        self.tunneled = name
+        return inner
 
     def connection(self, lst: ListenerEntry, via_capture: bool, keeps: bool = False) -> Connection:
         """What Envoy knows of the connection on ``lst`` (a ``connection`` step)."""
