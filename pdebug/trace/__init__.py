@@ -25,6 +25,13 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   and keeps every connection: its chains match the original destination (checked against
   Envoy 1.40 by ``tests/test_other_meshes.py``). ``--direction inbound`` starts at
   ``virtualInbound``, whose filter chains pick by destination port.
+* **Waypoint.** With no listener on the port, an internal listener choosing chains with a
+  ``filter_chain_matcher`` (ambient's ``main_internal``) is reached through HBONE: the
+  CONNECT is routed on ``connect_terminate`` (its ``connect_matcher`` route and cluster),
+  the cluster's ``envoy://`` endpoint names the internal listener, and the tunnel's
+  destination VIP and port pick its chain; a destination the matcher does not route
+  fails the CONNECT with 503 (checked against Envoy 1.40 by
+  ``tests/test_trace_waypoint.py``). Internal listeners never capture connections.
 * **Filter chain.** Criteria in Envoy's order: destination port, destination IP, server
   name, transport protocol, application protocols, direct source IP, source type, source
   IP, source port. At each one the most specific value that matches wins and the others
