@@ -21,7 +21,7 @@ import pytest
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.sources import LiveOptions, classify, open_source
-from pdebug.sources import kube as kube_module
+from pdebug.sources.kube import config as kube_module
 from pdebug.sources.admin import AdminHTTPError
 from pdebug.sources.kube import KubeSource, parse_target
 

@@ -35,11 +35,6 @@ FIXED_TYPES = (m.CDS, m.LDS, m.EDS, m.RDS, m.ECDS)
 #: SUBSCRIBED TYPES lists these first (those seen), then every other type URL sorted.
 FIRST_TYPES = (m.CDS, m.LDS, m.EDS, m.RDS)
 OUT_OF_SYNC = frozenset({m.STALE, m.STALE_NEVER_ACKED, m.ERROR})
-_TEXT = {
-    m.UNKNOWN: "IGNORED",
-    m.NOT_SENT: "NOT SENT",
-    m.STALE_NEVER_ACKED: "STALE (Never Acknowledged)",
-}
 _MAX_NS = 2**63 - 1  # Go's time.Duration saturates here (~292 years)
 _NS = 10**9
 _WIDE = (
@@ -114,7 +109,7 @@ def status_text(sync: TypeSync | None, now: datetime) -> str:
     """
     if sync is None:
         return "IGNORED"
-    text = _TEXT.get(sync.status, sync.status)
+    text = m.state_text(sync.status)
     if sync.last_updated is not None and sync.status not in (m.UNKNOWN, m.NOT_SENT):
         text += f" ({human_duration(now - sync.last_updated)})"
     return text
