@@ -29,6 +29,7 @@ import pytest
 from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from pdebug.manifest import Manifest
 
 ADMIN = 15000
 SEED_DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
@@ -222,6 +223,8 @@ def test_all_namespaces_with_faults(pdebug, kube, kubeconfig, envoys, tmp_path):
     assert dump == envoys["plain"].config_dump(include_eds=True)
     assert json.loads(files["web-1.default/certs.json"]) == {"certificates": []}
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".pdebug")]
+    # the typed manifest the bundle reader parses holds every key the snapshot wrote
+    assert Manifest.from_plain(manifest).plain() == manifest
 
 
 @pytest.mark.envoy
@@ -583,6 +586,8 @@ def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp
     assert status.code == 0, status.err
     assert re.search(r"web-1\.default\s+Kubernetes\s+SYNCED", status.out), status.out
     assert manifest_of(quiet)["istiod"] == {"error": "not asked (--no-istiod)"}
+    for written in (manifest, manifest_of(quiet)):  # sync, istiod files; --no-istiod
+        assert Manifest.from_plain(written).plain() == written
 
 
 # --------------------------------------------------------------------------- reading it back
