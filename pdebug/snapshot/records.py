@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from pdebug.manifest import FileEntry, IstiodEntry, Manifest, ProxyEntry, SkippedEntry
 
@@ -85,10 +84,6 @@ class ProxyRecord:
     def skipped(self) -> SkippedEntry:
         """The manifest's ``skipped`` entry."""
         return SkippedEntry(self.pod, self.namespace, self.node, self.reason)
-
-    def plain(self) -> dict[str, Any]:
-        """The manifest entry (``proxies`` for captured/failed, ``skipped`` otherwise)."""
-        return self.skipped().plain() if self.status == "skipped" else self.entry().plain()
 
 
 @dataclass(frozen=True)

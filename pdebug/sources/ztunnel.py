@@ -82,12 +82,13 @@ def fetch(
 
 def _bundle_ztunnel(text: str) -> str:
     """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
-    from pdebug.bundle import multi_manifest, proxy_entries
+    from pdebug.bundle import multi_manifest
+    from pdebug.manifest import Manifest
 
     manifest = multi_manifest(text)
     if manifest is None:
         return text
-    names = [str(e.get("name")) for e in proxy_entries(manifest) if e.get("kind") == "ztunnel"]
+    names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
     if len(names) == 1:
         return f"{text}:{names[0]}"
     raise UsageError(
