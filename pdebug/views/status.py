@@ -108,7 +108,7 @@ def status_text(sync: TypeSync | None, now: datetime) -> str:
     never for IGNORED or NOT SENT).
     """
     if sync is None:
-        return "IGNORED"
+        return m.state_text(m.UNKNOWN)
     text = m.state_text(sync.status)
     if sync.last_updated is not None and sync.status not in (m.UNKNOWN, m.NOT_SENT):
         text += f" ({human_duration(now - sync.last_updated)})"
@@ -147,7 +147,9 @@ def _seen(proxies: list[ProxySync]) -> list[str]:
 def subscribed_types(proxy: ProxySync, order: list[str], now: datetime) -> str:
     """``N (CDS,LDS,...)``: the types (in ``order``) whose status is not IGNORED, or ``0``."""
     names = [
-        m.short_name(url) for url in order if status_text(proxy.types.get(url), now) != "IGNORED"
+        m.short_name(url)
+        for url in order
+        if status_text(proxy.types.get(url), now) != m.state_text(m.UNKNOWN)
     ]
     return f"{len(names)} ({','.join(names)})" if names else "0"
 
