@@ -784,27 +784,16 @@ def proxy_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _pod_of(entry: dict[str, Any]) -> tuple[str, str | None]:
-    """(pod, namespace) of a proxy entry: its fields, else its ``POD.NS`` name."""
-    pod, ns = entry.get("pod"), entry.get("namespace")
-    if isinstance(pod, str) and isinstance(ns, str):
-        return pod, ns
-    name = str(entry["name"])
-    base, dot, rest = name.rpartition(".")
-    return (base, rest) if dot else (name, None)
-
-
 def by_pod_and_namespace(manifest: dict[str, Any], text: str) -> str | None:
     """The member whose ``pod`` and ``namespace`` make ``text`` (``POD.NS``), if any.
 
     A snapshot shortens a member name too long for a file name (a 253-character pod
     name), so the full ``POD.NS`` is found through these fields.
     """
-    for entry in proxy_entries(manifest):
-        pod, namespace = entry.get("pod"), entry.get("namespace")
-        if isinstance(pod, str) and isinstance(namespace, str) and f"{pod}.{namespace}" == text:
-            return str(entry["name"])
-    return None
+    from pdebug.manifest import Manifest
+
+    entries = Manifest.from_plain(manifest).proxies
+    return next((e.name for e in entries if e.proxy_id == text), None)
 
 
 def _listing(names: list[str], what: str = "proxies") -> str:
@@ -812,14 +801,11 @@ def _listing(names: list[str], what: str = "proxies") -> str:
     return f"{what}: " + (", ".join(names[:20]) or "none") + more
 
 
-def _failed(entry: dict[str, Any]) -> bool:
-    """Whether the capture of this proxy entry failed (no config dump saved)."""
-    return entry.get("status") == "failed" or (not entry.get("files") and bool(entry.get("errors")))
-
-
 def captured_names(manifest: dict[str, Any]) -> list[str]:
     """The proxies whose capture succeeded, in manifest order."""
-    return [str(e["name"]) for e in proxy_entries(manifest) if not _failed(e)]
+    from pdebug.manifest import Manifest
+
+    return Manifest.from_plain(manifest).captured
 
 
 def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnavailable | None:
@@ -828,11 +814,14 @@ def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnava
     The message is ``LABEL:NAME: this proxy was not captured (REASON)``; the hint lists the
     proxies that were captured.
     """
-    entry = next((e for e in proxy_entries(manifest) if e["name"] == name), None)
-    if entry is None or not _failed(entry):
+    from pdebug.manifest import Manifest
+
+    parsed = Manifest.from_plain(manifest)
+    entry = parsed.proxy(name)
+    if entry is None or not entry.failed:
         return None
-    errors = entry.get("errors") or ["no documents"]
-    captured = captured_names(manifest)
+    errors = entry.errors or ["no documents"]
+    captured = parsed.captured
     hint = (
         f"pick a captured proxy ({_listing(captured, 'captured')}), or take another snapshot"
         if captured
@@ -856,9 +845,11 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
         UsageError: ``text`` names a workload, or a pod in several namespaces.
         SourceUnavailable: no such proxy, or it was not captured (the reason is given).
     """
-    entries = proxy_entries(manifest)
-    names = [str(e["name"]) for e in entries]
-    by_name = {str(e["name"]): e for e in entries}
+    from pdebug.manifest import Manifest
+
+    parsed = Manifest.from_plain(manifest)
+    names = [e.name for e in parsed.proxies]
+    by_name = {e.name: e for e in parsed.proxies}
     rest = text
     for prefix in _POD_PREFIXES:
         if rest.lower().startswith(prefix):
@@ -882,22 +873,19 @@ def find_proxy(manifest: dict[str, Any], text: str, namespace: str | None, label
     elif full is not None:
         wanted = [full]
     elif not namespace:
-        wanted = [n for n in names if _pod_of(by_name[n])[0] == rest]
+        wanted = [n for n in names if by_name[n].pod_and_namespace[0] == rest]
     shown = f"{rest}.{namespace}" if namespace else rest
     if not wanted:
         skipped = [
             s
-            for s in manifest.get("skipped") or []
-            if isinstance(s, dict)
-            and (
-                f"{s.get('pod')}.{s.get('namespace')}" == shown
-                or (not namespace and s.get("pod") == rest)
-            )
+            for s in parsed.skipped or []
+            if f"{s.pod}.{s.namespace}" == shown or (not namespace and s.pod == rest)
         ]
         if skipped:
-            pod = f"{skipped[0].get('pod')}.{skipped[0].get('namespace')}"
+            first = skipped[0]
+            why = first.reason if first.reason is not None else "skipped"
             raise SourceUnavailable(
-                f"{label}: {pod} was not captured: {skipped[0].get('reason', 'skipped')}",
+                f"{label}: {first.pod}.{first.namespace} was not captured: {why}",
                 hint=_listing(names),
             )
         raise SourceUnavailable(f"{label}: no proxy {shown!r} in the bundle", hint=_listing(names))

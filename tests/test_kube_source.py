@@ -21,9 +21,9 @@ import pytest
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.sources import LiveOptions, classify, open_source
-from pdebug.sources import kube as kube_module
 from pdebug.sources.admin import AdminHTTPError
 from pdebug.sources.kube import KubeSource, parse_target
+from pdebug.sources.kube import config as kube_module
 
 ADMIN = 15000
 READS = {
@@ -517,4 +517,22 @@ def test_close_ends_the_port_forward(
         lambda: not any("port forward" in t.name for t in threading.enumerate()),
         5,
         message="the client's port-forward thread to end",
+    )
+
+
+@pytest.mark.envoy
+def test_leaving_the_with_ends_the_port_forward(
+    kube: kd.KubeDouble, kubeconfig: str, admin: tuple[str, int]
+) -> None:
+    """KubeSource and PodForward are context managers (as kr8s' port-forward is)."""
+    kube.add_pod("web-1", forwards={ADMIN: admin})
+    with KubeSource("web-1", opts(kubeconfig)) as source:
+        source.get("/ready")
+        assert any("port forward" in t.name for t in threading.enumerate())
+        with source.cluster.forward("web-1", "default", ADMIN, "pod/web-1.default") as forward:
+            assert forward.get("/ready").strip() == b"LIVE"
+    eh.wait_for(
+        lambda: not any("port forward" in t.name for t in threading.enumerate()),
+        5,
+        message="the client's port-forward threads to end",
     )

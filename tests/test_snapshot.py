@@ -29,6 +29,7 @@ import pytest
 from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from pdebug.manifest import Manifest
 
 ADMIN = 15000
 SEED_DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
@@ -222,6 +223,8 @@ def test_all_namespaces_with_faults(pdebug, kube, kubeconfig, envoys, tmp_path):
     assert dump == envoys["plain"].config_dump(include_eds=True)
     assert json.loads(files["web-1.default/certs.json"]) == {"certificates": []}
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".pdebug")]
+    # the typed manifest the bundle reader parses holds every key the snapshot wrote
+    assert Manifest.from_plain(manifest).plain() == manifest
 
 
 @pytest.mark.envoy
@@ -371,16 +374,17 @@ def test_a_missing_report_directory_says_cannot_write(pdebug, tmp_path):
 
 def test_the_stage_says_cannot_write(tmp_path):
     from pdebug.errors import SourceUnavailable
-    from pdebug.snapshot import _Stage
+    from pdebug.snapshot.stage import Stage
 
     with pytest.raises(SourceUnavailable) as err:
-        _Stage("/proc", "/proc/x.tar.gz")
+        Stage("/proc", "/proc/x.tar.gz")
     assert err.value.message.startswith("cannot write /proc/x.tar.gz: ")
     assert err.value.hint
 
 
 def test_stale_stages_of_dead_snapshots_are_removed(tmp_path):
-    from pdebug.snapshot import _host, remove_stale_stages
+    from pdebug.snapshot.stage import host as _host
+    from pdebug.snapshot.stage import remove_stale_stages
 
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -467,7 +471,9 @@ def test_no_seeded_secret_survives_and_no_redact_keeps_tokens(
 
 
 @pytest.mark.envoy
-def test_ctrl_c_leaves_nothing(kube, envoys, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_snapshot_leaves_nothing(kube, envoys, tmp_path, sig):
+    """Ctrl-C, and SIGTERM (kill, a CI timeout) alike: exit 130, nothing written, no temp files."""
     kube.add_pod("web-1", "default", forwards={ADMIN: envoys["plain"].admin_address})
     kube.add_pod("hang-1", "default", forwards={ADMIN: kube.hanging_target()})
     config = kube.write_kubeconfig(tmp_path / "cfg" / "kubeconfig")
@@ -486,36 +492,7 @@ def test_ctrl_c_leaves_nothing(kube, envoys, tmp_path):
             line = proc.stderr.readline()  # the first proxy done: web-1; hang-1 still hangs
             assert line.startswith("captured pod/web-1.default"), line
             time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=20)
-        finally:
-            proc.kill()
-        assert proc.returncode == ExitCode.INTERRUPTED, err
-        assert err.endswith("snapshot stopped: nothing was written\npdebug: interrupted\n"), err
-        assert list(work.iterdir()) == [], list(work.iterdir())
-
-
-@pytest.mark.envoy
-def test_sigterm_leaves_nothing_either(kube, envoys, tmp_path):
-    kube.add_pod("web-1", "default", forwards={ADMIN: envoys["plain"].admin_address})
-    kube.add_pod("hang-1", "default", forwards={ADMIN: kube.hanging_target()})
-    config = kube.write_kubeconfig(tmp_path / "cfg" / "kubeconfig")
-    work = tmp_path / "out"
-    work.mkdir()
-    env = {**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    env.pop("KUBECONFIG", None)
-    for args in (["-o", "snap.tar.gz"], ["--dir", "snapdir"]):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pdebug", "snapshot", "-n", "default", *args,
-             "--kubeconfig", str(config), "--timeout", "60", "--parallel", "2"],
-            cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stderr is not None
-            line = proc.stderr.readline()  # web-1 is done; hang-1 hangs
-            assert line.startswith("captured pod/web-1.default"), line
-            time.sleep(0.2)
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             _, err = proc.communicate(timeout=20)
         finally:
             proc.kill()
@@ -526,7 +503,7 @@ def test_sigterm_leaves_nothing_either(kube, envoys, tmp_path):
 
 @pytest.mark.envoy
 def test_a_killed_snapshot_is_cleaned_up_by_the_next(pdebug, kube, kubeconfig, envoys, tmp_path):
-    from pdebug.snapshot import _host
+    from pdebug.snapshot.stage import host as _host
 
     mesh(kube, envoys, faults=False)
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -609,6 +586,8 @@ def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp
     assert status.code == 0, status.err
     assert re.search(r"web-1\.default\s+Kubernetes\s+SYNCED", status.out), status.out
     assert manifest_of(quiet)["istiod"] == {"error": "not asked (--no-istiod)"}
+    for written in (manifest, manifest_of(quiet)):  # sync, istiod files; --no-istiod
+        assert Manifest.from_plain(written).plain() == written
 
 
 # --------------------------------------------------------------------------- reading it back

@@ -233,8 +233,8 @@ def _take(
         raise
     finally:
         printer.finish()
-    if result.istiod.get("error") and options.istiod:
-        print(f"istiod not captured: {result.istiod['error']}", file=sys.stderr)
+    if result.istiod is not None and result.istiod.error and options.istiod:
+        print(f"istiod not captured: {result.istiod.error}", file=sys.stderr)
     where = "stdout" if to_stdout else result.output
     print(f"{result.summary()}: wrote {where}", file=sys.stderr)
     note = failed_replicas_note(result.istiod)

@@ -72,6 +72,12 @@ ERROR = "ERROR"
 UNKNOWN = "UNKNOWN"
 STALE_NEVER_ACKED = "STALE_NEVER_ACKED"
 _CONFIG_STATUS = (UNKNOWN, SYNCED, NOT_SENT, STALE, ERROR)  # enum numbers 0..4
+#: How istioctl writes a state where it is not the state's own name.
+_STATE_TEXT = {
+    UNKNOWN: "IGNORED",
+    NOT_SENT: "NOT SENT",
+    STALE_NEVER_ACKED: "STALE (Never Acknowledged)",
+}
 
 #: The legacy SyncStatus nonce fields, per type.
 LEGACY_FIELDS: tuple[tuple[str, str], ...] = (
@@ -115,6 +121,15 @@ _HINT = (
 def short_name(type_url: str) -> str:
     """``CDS``, ``LDS``... for the xDS types Istio names; the full URL for any other."""
     return SHORT_NAMES.get(type_url, type_url)
+
+
+def state_text(status: str) -> str:
+    """A sync state as istioctl writes it: ``SYNCED``, ``NOT SENT``, ``IGNORED``...
+
+    The one place the words are made: ``pdebug status``'s cells and the sync states a
+    snapshot records per proxy both come from here.
+    """
+    return _STATE_TEXT.get(status, status)
 
 
 def nonce_state(sent: str, acked: str, ztunnel: bool = False) -> str:

@@ -22,8 +22,6 @@ from pdebug.runbook.predicates import holds
 
 T = TypeVar("T")
 PASS, FAIL, ERROR = "PASS", "FAIL", "ERROR"
-#: istiod sync states that mean "nothing is waiting to be acknowledged".
-_IN_SYNC = {"SYNCED", "NOT SENT", "IGNORED"}
 #: The resource kinds of expectation files -> the dump's section kinds.
 _SECTIONS = {
     "cluster": "clusters",
@@ -341,7 +339,11 @@ def _sync(proxy: Proxy) -> tuple[str, str]:
             "istiod's sync status is not known for this proxy: assert on a live pod, a "
             "pdebug snapshot bundle (it records it), or pass --istiod URL"
         )
-    behind = {t: s for t, s in proxy.sync.items() if s not in _IN_SYNC}
+    from pdebug.model.syncz import NOT_SENT, SYNCED, UNKNOWN, state_text
+
+    # the states that mean "nothing is waiting to be acknowledged", as recorded (in words)
+    in_sync = {state_text(s) for s in (SYNCED, NOT_SENT, UNKNOWN)}
+    behind = {t: s for t, s in proxy.sync.items() if s not in in_sync}
     shown = ", ".join(f"{t} {s}" for t, s in proxy.sync.items())
     if behind:
         return FAIL, ", ".join(f"{t} {s}" for t, s in behind.items()) + f" (istiod: {shown})"

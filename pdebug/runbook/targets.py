@@ -149,13 +149,10 @@ def _pods(targets: tuple[str, ...], sel: Selection, options: LiveOptions) -> lis
 
     choice = snapshot.Selection(targets, sel.namespace, False, sel.selector)
     choice.check()
-    cluster = KubeCluster(options, choice.describe(sel.namespace or "default"))
-    try:
+    with KubeCluster(options, choice.describe(sel.namespace or "default")) as cluster:
         records = snapshot.discover(
             cluster, snapshot.SnapshotOptions(options, choice, parallel=sel.parallel)
         )
-    finally:
-        cluster.close()
     if not records:
         raise SourceUnavailable(
             f"no pods in {choice.describe(sel.namespace or 'the namespace')}",

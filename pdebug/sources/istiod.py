@@ -37,7 +37,7 @@ from pdebug.sources.admin import AdminHTTPError, AdminSource, AnswerError, norma
 if TYPE_CHECKING:
     from pdebug.model.syncz import IstiodAnswer, SyncDocument
     from pdebug.sources import LiveOptions
-    from pdebug.sources.kube import KubeCluster
+    from pdebug.sources.kube import KubeCluster, Pod
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -332,24 +332,24 @@ class Istiod:
         return _Replica(self.url, self.url, port, client)
 
     def _discover(self) -> list[_Replica]:
-        from pdebug.sources.kube import KubeCluster, name_of, pod_state
+        from pdebug.sources.kube import KubeCluster
 
         if self._cluster is None:
             self._cluster = KubeCluster(self.options, self.label)
         cluster, ns, selector = self._cluster, self.namespace, self.selector
-        pods = sorted(cluster.list("pods", ns, selector, self.label), key=name_of)
-        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        pods = sorted(cluster.pods(ns, selector, self.label), key=lambda p: p.name)
+        running = [p for p in pods if p.phase == "Running"]
         if not pods:
             raise self._not_found()
         if not running:
-            states = "; ".join(f"{name_of(p)}: {pod_state(p)}" for p in pods[:5])
+            states = "; ".join(f"{p.name}: {p.state}" for p in pods[:5])
             raise SourceUnavailable(
                 f"no Running istiod pod in namespace {ns} (selector {selector}; {states})",
                 hint=f"kubectl get pods -n {ns} -l {selector}",
             )
         replicas = []
         for pod in running:
-            name, port = name_of(pod), _monitoring_port(pod)
+            name, port = pod.name, _monitoring_port(pod)
             label = f"pod/{name}.{ns}"
             forward = cluster.forward(name, ns, port, label, service="istiod")
             replicas.append(_Replica(name, label, port, forward))
@@ -365,13 +365,8 @@ class Istiod:
                 hint="is the control plane in another namespace? pass --istio-namespace NS "
                 "(find it: kubectl get pods -A -l app=istiod)",
             )
-        others = self._cluster.list("pods", ns, "app=istiod", self.label)
-        revisions = sorted(
-            {
-                ((p.get("metadata") or {}).get("labels") or {}).get("istio.io/rev") or "default"
-                for p in others
-            }
-        )
+        others = self._cluster.pods(ns, "app=istiod", self.label)
+        revisions = sorted({p.labels.get("istio.io/rev") or "default" for p in others})
         there = f"revisions there: {', '.join(revisions)}" if revisions else "no istiod at all"
         return SourceUnavailable(
             f"{message}; {there}",
@@ -524,10 +519,9 @@ def _check_url(url: str) -> str:
     return normal
 
 
-def _monitoring_port(pod: Json) -> int:
+def _monitoring_port(pod: Pod) -> int:
     """The pod's ``prometheus.io/port`` annotation, else 15014."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    value = str(annotations.get(PORT_ANNOTATION) or "").strip()
+    value = pod.annotations.get(PORT_ANNOTATION, "").strip()
     if value.isdigit() and 0 < int(value) < 65536:
         return int(value)
     return DEFAULT_PORT

@@ -17,8 +17,7 @@ def read(options: LiveOptions, all_namespaces: bool) -> tuple[list[Json], ...]:
     """(gateways, services, pods, namespaces) of ``-n`` (or the context's) or every namespace."""
     from pdebug.sources.kube import KubeCluster
 
-    cluster = KubeCluster(options, "waypoints")
-    try:
+    with KubeCluster(options, "waypoints") as cluster:
         ns = None if all_namespaces else cluster.namespace()
         where = "all namespaces" if ns is None else f"namespace {ns}"
         gateways = cluster.list("gateways", ns, "", f"gateways in {where}")
@@ -29,5 +28,3 @@ def read(options: LiveOptions, all_namespaces: bool) -> tuple[list[Json], ...]:
         else:
             namespaces = [cluster.read("namespaces", ns, None, f"namespace {ns}")]
         return gateways, services, pods, namespaces
-    finally:
-        cluster.close()

@@ -17,10 +17,13 @@ Everything is read-only: GETs on the API server and on ztunnel's admin port (150
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources import LiveOptions
+
+if TYPE_CHECKING:
+    from pdebug.sources.kube import KubeCluster, Pod
 
 Json = dict[str, Any]
 DAEMONSET = "ztunnel"
@@ -36,13 +39,12 @@ class Fetched:
     workload: tuple[str, str] | None = None  # (pod name, namespace)
 
 
-def is_ztunnel_pod(pod: Json) -> bool:
+def is_ztunnel_pod(pod: Pod) -> bool:
     """Istioctl's test: ``app=ztunnel``, or no ``app`` label and a ``ztunnel`` name prefix."""
-    meta = pod.get("metadata") or {}
-    app = (meta.get("labels") or {}).get("app")
+    app = pod.labels.get("app")
     if app is not None:
-        return bool(app == "ztunnel")
-    return str(meta.get("name") or "").startswith("ztunnel")
+        return app == "ztunnel"
+    return pod.name.startswith("ztunnel")
 
 
 def fetch(
@@ -80,12 +82,13 @@ def fetch(
 
 def _bundle_ztunnel(text: str) -> str:
     """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
-    from pdebug.bundle import multi_manifest, proxy_entries
+    from pdebug.bundle import multi_manifest
+    from pdebug.manifest import Manifest
 
     manifest = multi_manifest(text)
     if manifest is None:
         return text
-    names = [str(e.get("name")) for e in proxy_entries(manifest) if e.get("kind") == "ztunnel"]
+    names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
     if len(names) == 1:
         return f"{text}:{names[0]}"
     raise UsageError(
@@ -99,11 +102,10 @@ def _bundle_ztunnel(text: str) -> str:
 def _from_cluster(
     source: str | None, node: str | None, options: LiveOptions, istio_ns: str, need_one: bool
 ) -> Fetched:
-    from pdebug.sources.kube import KubeCluster, name_of, parse_target
+    from pdebug.sources.kube import KubeCluster, parse_target
 
     label = source or (f"--node {node}" if node else f"daemonset/{DAEMONSET}.{istio_ns}")
-    cluster = KubeCluster(options, label)
-    try:
+    with KubeCluster(options, label) as cluster:
         workload: tuple[str, str] | None = None
         if node:
             pod = _on_node(cluster, node, istio_ns, label)
@@ -111,19 +113,18 @@ def _from_cluster(
             target = parse_target(source, options.namespace)
             ns = target.namespace or options.namespace or istio_ns
             if target.kind == "pod":
-                pod = cluster.read("pods", target.name, ns, f"{target.name}.{ns}")
+                pod = cluster.pod(target.name, ns, f"{target.name}.{ns}")
             else:
                 pod = _first(_pods_of(cluster, target.resource, target.name, ns), label)
             if not is_ztunnel_pod(pod):
-                name = name_of(pod)
-                where = (pod.get("spec") or {}).get("nodeName")
+                name, where = pod.name, pod.node
                 if not where:
                     raise SourceUnavailable(
                         f"pod {name}.{ns} is not scheduled to a node, so no ztunnel serves it",
                         hint=f"kubectl get pod {name} -n {ns} -o wide",
                     )
                 workload = (name, ns)
-                pod = _on_node(cluster, str(where), istio_ns, f"{name}.{ns}")
+                pod = _on_node(cluster, where, istio_ns, f"{name}.{ns}")
         else:
             pods = _pods_of(cluster, "daemonsets", DAEMONSET, istio_ns)
             if need_one and len(pods) != 1:
@@ -132,24 +133,18 @@ def _from_cluster(
                     hint="name one: pdebug zc VIEW ztunnel-POD, --node NODE, or a workload pod",
                 )
             pod = _first(pods, label)
-        name = name_of(pod)
-        ns = str((pod.get("metadata") or {}).get("namespace") or istio_ns)
+        name, ns = pod.name, pod.namespace or istio_ns
         where = f"pod/{name}.{ns}"
-        forward = cluster.forward(name, ns, options.admin_port, where, service="ztunnel admin")
-        try:
-            return Fetched(forward.get(ADMIN_PATH), where, workload)
-        finally:
-            forward.close()
-    finally:
-        cluster.close()
+        with cluster.forward(name, ns, options.admin_port, where, service="ztunnel admin") as fwd:
+            return Fetched(fwd.get(ADMIN_PATH), where, workload)
 
 
-def ztunnel_pods(cluster: Any, istio_namespace: str) -> list[Json]:
+def ztunnel_pods(cluster: KubeCluster, istio_namespace: str) -> list[Pod]:
     """The pods of the ``ztunnel`` DaemonSet (``pdebug snapshot --ambient`` captures them)."""
     return _pods_of(cluster, "daemonsets", DAEMONSET, istio_namespace)
 
 
-def _pods_of(cluster: Any, resource: str, name: str, namespace: str) -> list[Json]:
+def _pods_of(cluster: KubeCluster, resource: str, name: str, namespace: str) -> list[Pod]:
     """The pods of a workload (for the DaemonSet: by its selector's ``matchLabels``)."""
     from pdebug.sources.kube import selector_text
 
@@ -160,16 +155,11 @@ def _pods_of(cluster: Any, resource: str, name: str, namespace: str) -> list[Jso
             f"{resource}/{name}.{namespace} has no selector, so no pods",
             hint=f"kubectl get {resource} {name} -n {namespace} -o yaml",
         )
-    pods: list[Json] = cluster.list("pods", namespace, selector, f"{resource}/{name}")
-    return pods
+    return cluster.pods(namespace, selector, f"{resource}/{name}")
 
 
-def _on_node(cluster: Any, node: str, istio_ns: str, label: str) -> Json:
-    pods = [
-        p
-        for p in _pods_of(cluster, "daemonsets", DAEMONSET, istio_ns)
-        if (p.get("spec") or {}).get("nodeName") == node
-    ]
+def _on_node(cluster: KubeCluster, node: str, istio_ns: str, label: str) -> Pod:
+    pods = [p for p in _pods_of(cluster, "daemonsets", DAEMONSET, istio_ns) if p.node == node]
     if not pods:
         raise SourceUnavailable(
             f"{label}: no ztunnel pod on node {node} (daemonset/{DAEMONSET} in {istio_ns})",
@@ -179,16 +169,14 @@ def _on_node(cluster: Any, node: str, istio_ns: str, label: str) -> Json:
     return _first(pods, label)
 
 
-def _first(pods: list[Json], label: str) -> Json:
+def _first(pods: list[Pod], label: str) -> Pod:
     """The first Running and Ready pod by name (else the first by name)."""
-    from pdebug.sources.kube import name_of, running_and_ready
-
     if not pods:
         raise SourceUnavailable(
             f"{label}: no ztunnel pods found",
             hint="is Istio installed in ambient mode? kubectl get ds -A -l app=ztunnel "
             "(-i names the Istio namespace)",
         )
-    ordered = sorted(pods, key=name_of)
-    ready = [p for p in ordered if running_and_ready(p)]
+    ordered = sorted(pods, key=lambda p: p.name)
+    ready = [p for p in ordered if p.running_and_ready]
     return (ready or ordered)[0]

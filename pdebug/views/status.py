@@ -35,11 +35,6 @@ FIXED_TYPES = (m.CDS, m.LDS, m.EDS, m.RDS, m.ECDS)
 #: SUBSCRIBED TYPES lists these first (those seen), then every other type URL sorted.
 FIRST_TYPES = (m.CDS, m.LDS, m.EDS, m.RDS)
 OUT_OF_SYNC = frozenset({m.STALE, m.STALE_NEVER_ACKED, m.ERROR})
-_TEXT = {
-    m.UNKNOWN: "IGNORED",
-    m.NOT_SENT: "NOT SENT",
-    m.STALE_NEVER_ACKED: "STALE (Never Acknowledged)",
-}
 _MAX_NS = 2**63 - 1  # Go's time.Duration saturates here (~292 years)
 _NS = 10**9
 _WIDE = (
@@ -113,8 +108,8 @@ def status_text(sync: TypeSync | None, now: datetime) -> str:
     never for IGNORED or NOT SENT).
     """
     if sync is None:
-        return "IGNORED"
-    text = _TEXT.get(sync.status, sync.status)
+        return m.state_text(m.UNKNOWN)
+    text = m.state_text(sync.status)
     if sync.last_updated is not None and sync.status not in (m.UNKNOWN, m.NOT_SENT):
         text += f" ({human_duration(now - sync.last_updated)})"
     return text
@@ -152,7 +147,9 @@ def _seen(proxies: list[ProxySync]) -> list[str]:
 def subscribed_types(proxy: ProxySync, order: list[str], now: datetime) -> str:
     """``N (CDS,LDS,...)``: the types (in ``order``) whose status is not IGNORED, or ``0``."""
     names = [
-        m.short_name(url) for url in order if status_text(proxy.types.get(url), now) != "IGNORED"
+        m.short_name(url)
+        for url in order
+        if status_text(proxy.types.get(url), now) != m.state_text(m.UNKNOWN)
     ]
     return f"{len(names)} ({','.join(names)})" if names else "0"
 
