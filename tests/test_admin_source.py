@@ -6,12 +6,12 @@ import socket
 import threading
 from pathlib import Path
 
-import envoy_harness as eh
 import pytest
-from conftest import ISTIOCTL
 
 from pdebug.errors import ExitCode
 from pdebug.proxy import Fetch
+from tests import harness as eh
+from tests.harness import ISTIOCTL
 
 needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
 

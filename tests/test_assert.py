@@ -1,7 +1,7 @@
 """``pdebug assert``: expectation files judged on real Envoy states, bundles and pods.
 
 The runbooks of examples/runbooks are run against a real Envoy 1.40 sidecar
-(tests/envoy_harness.py) in a healthy state (all pass, exit 0) and in the broken state
+(tests/harness/envoy.py) in a healthy state (all pass, exit 0) and in the broken state
 each is about (exit 1, with the WHY a user needs). Schema errors name file, line and key.
 """
 
@@ -16,10 +16,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
-from conftest import FIXTURES, ROOT
+
+from tests import harness as eh
+from tests.harness import FIXTURES, ROOT
+from tests.harness import kube_double as kd
 
 EXAMPLES = ROOT / "examples" / "runbooks"
 SIDECAR_DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
@@ -578,7 +579,7 @@ def _syncz(proxy: str, acked: str) -> bytes:
     ids=["synced", "stale", "unknown-to-istiod"],
 )
 def test_sync_with_istiod_live(pdebug, sc, tmp_path, no_ambient_config, listed, acked, code, why):
-    import istiod_double as idd
+    from tests.harness import istiod_double as idd
 
     with kd.KubeDouble() as kube, idd.IstiodDouble(syncz=_syncz(listed, acked)) as istiod:
         config = kube.write_kubeconfig(tmp_path / "kubeconfig")

@@ -15,10 +15,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
 from pdebug.sources.file import Limits, limits, parse_size
+from tests.harness import FIXTURES
 
 DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
 

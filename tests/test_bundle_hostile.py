@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug import bundle
 from pdebug.errors import ExitCode
+from tests.harness import FIXTURES
 
 SEED_DUMP = (FIXTURES / "real" / "seed-demo" / "config_dump.json").read_bytes()
 SEED_CLUSTERS = (FIXTURES / "real" / "seed-demo" / "clusters.json").read_bytes()

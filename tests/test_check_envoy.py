@@ -1,6 +1,6 @@
 """``pdebug check`` against real Envoy 1.40 put in each state a check looks for.
 
-Each test drives the sidecar (tests/envoy_harness.py) into one state through file
+Each test drives the sidecar (tests/harness/envoy.py) into one state through file
 xDS, waits (bounded polling) until Envoy's own admin output shows that state, then
 runs ``pdebug check`` on the live admin address or on what a user would save, and
 checks the finding. One sidecar serves the module; each test restores it.
@@ -17,8 +17,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
+
+from tests import harness as eh
 
 pytestmark = [
     pytest.mark.envoy,
@@ -644,8 +645,9 @@ def test_seed_demo_is_clean_and_exits_0(pdebug):
 
 def test_pod_source_finds_what_the_admin_address_finds(pdebug, sc, tmp_path, monkeypatch):
     """``pdebug check pod/...`` goes through the Kubernetes port-forward (the API server
-    double of tests/kube_double.py relays to this Envoy) and finds the same things."""
-    kd = pytest.importorskip("kube_double")
+    double of tests/harness/kube_double.py relays to this Envoy) and finds the same things."""
+    from tests.harness import kube_double as kd
+
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ISTIOCTL, ROOT
 
 from pdebug.cli import app
+from tests.harness import ISTIOCTL, ROOT
 
 COMMANDS = [c for c in app.registered_commands if not c.hidden]
 ALL_DUMP = ISTIOCTL / "proxy-config-all/config_dump.json"

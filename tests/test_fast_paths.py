@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
 
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.render.text import render_table
 from pdebug.views import clusters, endpoints
 from pdebug.views.table import Column, Table
+from tests.harness import FIXTURES, ROOT
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 #: fixtures/corpus/ keeps egctl's outputs (dumps wrapped per pod) and an Envoy <= 1.7 dump

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kube_double as kd
 import pytest
-from conftest import ISTIOCTL, Result
 
 from pdebug.errors import ExitCode
+from tests.harness import ISTIOCTL, Result
+from tests.harness import kube_double as kd
 
 #: A thread that dies of an exception (the client's port-forward relay) is a failure here.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
 
 from pdebug.errors import InvalidInput
 from pdebug.model import load as loader
 from pdebug.model.dump import KEY_TYPES, ConfigDump
+from tests.harness import FIXTURES, ROOT
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 PLANS = [

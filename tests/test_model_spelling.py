@@ -14,15 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.errors import ExitCode
 from pdebug.model import ProxyData
 from pdebug.model.camel import DIGIT_FIELDS, to_camel, to_snake
 from pdebug.model.load import load
 from pdebug.views import listeners, routes
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
 WRITER_2020 = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"

@@ -17,11 +17,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness import FIXTURES
 
 SHAPES = FIXTURES / "shapes"
 ECHO = SHAPES / "echo-2019-v2alpha.json"
@@ -419,7 +419,7 @@ def test_v2_regex_route_and_header_matchers(pdebug, tmp_path):
 def test_trace_follows_the_v1_tcp_proxy_of_istio_1_0(pdebug):
     """Envoy <= 1.8 (Istio 1.0): tcp_proxy config {deprecated_v1: true, value: {route_config:
     {routes: [{cluster, destination_ip_list}]}}}: the first route whose IPs match."""
-    from conftest import FIXTURES
+    from tests.harness import FIXTURES
 
     dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
     hit = pdebug("trace", dump, "tcp://172.21.134.116:443", "-o", "json")

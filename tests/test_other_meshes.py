@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness import FIXTURES
 
 SHAPES = FIXTURES / "shapes"
 OSM = SHAPES / "osm-bookstore.json"

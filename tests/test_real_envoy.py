@@ -1,6 +1,6 @@
 """pdebug against real Envoy 1.40: tables must say what the test fed Envoy.
 
-A sidecar is fed by file-based xDS (tests/envoy_harness.py); pdebug reads the dump Envoy
+A sidecar is fed by file-based xDS (tests/harness/envoy.py); pdebug reads the dump Envoy
 serves, and each table is checked against the resources written, not against pdebug.
 """
 
@@ -12,8 +12,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
+
+from tests import harness as eh
 
 pytestmark = [
     pytest.mark.envoy,

@@ -19,9 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL, ROOT
 
 from pdebug import bundle
 from pdebug.checks import CheckOptions, run_checks
@@ -32,6 +30,8 @@ from pdebug.report import ReportMeta, assets, build_report, embed_json, report_d
 from pdebug.report.topology import BAD, MISSING, OK, WARN, build_graph
 from pdebug.views import clusters, endpoints, listeners, routes, secrets
 from pdebug.views.table import Table
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL, ROOT
 
 SIDECAR = FIXTURES / "real/sidecar"
 SEED = FIXTURES / "real/seed-demo"

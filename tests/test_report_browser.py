@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT
-from test_report import HOSTILE, hostile_dump, make_bundle
+
+from tests.harness import FIXTURES, ROOT
+from tests.test_report import HOSTILE, hostile_dump, make_bundle
 
 SIDECAR = FIXTURES / "real/sidecar"
 FLAGS = (

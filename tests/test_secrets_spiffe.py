@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import eh
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
 
 pytestmark = [
     pytest.mark.skipif(

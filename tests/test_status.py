@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ISTIOCTL
 
 from pdebug.errors import InvalidInput
 from pdebug.model import syncz as m
 from pdebug.model.syncz import TypeSync, parse_syncz
 from pdebug.views import status as v
+from tests.harness import ISTIOCTL
 
 PS = ISTIOCTL / "proxy-status"
 XDS = PS / "xds"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import ISTIOCTL
+
+from tests import harness as eh
+from tests.harness import ISTIOCTL
 
 WAYPOINT = ISTIOCTL / "proxy-config-all" / "config_dump.json"
 PORT_INPUT = (

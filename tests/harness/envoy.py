@@ -57,6 +57,8 @@ from typing import Any, Literal, Self, TypeVar
 
 import yaml
 
+from .helpers import ROOT
+
 __all__ = [
     "BLACKHOLE",
     "CLA_TYPE",
@@ -130,7 +132,7 @@ _HTTP_PROTOCOL_OPTIONS_TYPE = (
 
 #: Where the seed tutorial config lives, relative to the repository's parent.
 _SEED_RELATIVE = Path("shared") / "seed" / "envoy-demo.yaml"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+_REPO_ROOT = ROOT
 
 # A direct opener: never send 127.0.0.1 requests through an http_proxy from the env.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -29,7 +29,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-import envoy_harness as eh
+from . import envoy as eh
 
 __all__ = [
     "NOT_CONNECTED_BODY",

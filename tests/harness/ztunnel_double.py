@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from istiod_double import Answer, RecordedHTTP
+from .istiod_double import Answer, RecordedHTTP
 
 _JSON = "application/json"
 

@@ -93,8 +93,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
-import envoy_harness as eh
 import yaml
+
+from . import envoy as eh
 
 __all__ = [
     "PORTFORWARD_PROTOCOL",
