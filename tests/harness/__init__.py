@@ -25,7 +25,6 @@ from .envoy import (
     ROUTE_TYPE,
     SECRET_TYPE,
     SIDECAR_NODE_ID,
-    SPIFFE_ID,
     Envoy,
     EnvoyError,
     LoopbackHTTPServer,
@@ -35,7 +34,6 @@ from .envoy import (
     SidecarPorts,
     SidecarResources,
     SidecarRun,
-    TestPki,
     XdsFiles,
     config_section,
     envoy_available,
@@ -46,7 +44,6 @@ from .envoy import (
     istio_sidecar,
     istio_sidecar_bootstrap,
     istio_sidecar_resources,
-    make_test_pki,
     seed_demo,
     seed_demo_bootstrap,
     sidecar_is_ready,
@@ -60,6 +57,7 @@ from .helpers import (
     ROOT,
     Result,
 )
+from .pki import SPIFFE_ID, TestPki, make_test_pki
 
 __all__ = [
     "BLACKHOLE",

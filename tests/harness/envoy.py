@@ -11,7 +11,7 @@ This module has no pytest dependency: tests import it, and so does
   the other doubles, and :class:`LoopbackHTTPServer`, a threaded HTTP server on 127.0.0.1
   whose subclasses only answer GETs (:class:`LoopbackUpstream`, a tiny HTTP server that
   names itself, is one);
-* :func:`make_test_pki`, a throwaway CA plus a SPIFFE leaf certificate;
+* the Istio sidecar uses :func:`pki.make_test_pki` for its SDS secrets;
 * bootstrap builders: :func:`seed_demo_bootstrap` (the seed tutorial config) and
   :func:`istio_sidecar_bootstrap` / :func:`istio_sidecar_resources` (an
   Istio-shaped sidecar fed by files), with :func:`seed_demo` and
@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import datetime as dt
 import hashlib
 import itertools
 import json
@@ -58,6 +57,7 @@ from typing import Any, Literal, Self, TypeVar
 import yaml
 
 from .helpers import ROOT
+from .pki import TestPki, make_test_pki
 
 __all__ = [
     "BLACKHOLE",
@@ -76,7 +76,6 @@ __all__ = [
     "ROUTE_TYPE",
     "SECRET_TYPE",
     "SIDECAR_NODE_ID",
-    "SPIFFE_ID",
     "Envoy",
     "EnvoyError",
     "LoopbackHTTPServer",
@@ -86,7 +85,6 @@ __all__ = [
     "SidecarPorts",
     "SidecarResources",
     "SidecarRun",
-    "TestPki",
     "XdsFiles",
     "config_section",
     "envoy_available",
@@ -97,7 +95,6 @@ __all__ = [
     "istio_sidecar",
     "istio_sidecar_bootstrap",
     "istio_sidecar_resources",
-    "make_test_pki",
     "seed_demo",
     "seed_demo_bootstrap",
     "sidecar_is_ready",
@@ -881,170 +878,6 @@ def http_get(
             return int(resp.status), bytes(resp.read())
     except urllib.error.HTTPError as err:
         return int(err.code), bytes(err.read())
-
-
-# --------------------------------------------------------------------------- test PKI
-
-SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/productpage"
-
-
-@dataclass(frozen=True)
-class TestPki:
-    """A throwaway CA and one SPIFFE workload certificate, as PEM.
-
-    Attributes:
-        ca_pem: The self-signed root CA certificate.
-        cert_pem: The workload (leaf) certificate, signed by the CA.
-        key_pem: The leaf's private key (PKCS#8, unencrypted).
-        directory: Where ``root-cert.pem``, ``cert-chain.pem`` and ``key.pem`` were written.
-    """
-
-    __test__ = False  # not a pytest test class
-
-    ca_pem: bytes
-    cert_pem: bytes
-    key_pem: bytes
-    directory: Path
-
-    @property
-    def ca_path(self) -> Path:
-        """The CA certificate file."""
-        return self.directory / "root-cert.pem"
-
-    @property
-    def cert_path(self) -> Path:
-        """The leaf certificate file."""
-        return self.directory / "cert-chain.pem"
-
-    @property
-    def key_path(self) -> Path:
-        """The leaf private key file."""
-        return self.directory / "key.pem"
-
-
-def make_test_pki(
-    directory: str | os.PathLike[str],
-    *,
-    spiffe_id: str = SPIFFE_ID,
-    valid_days: int = 3650,
-    leaf_not_after: dt.datetime | None = None,
-) -> TestPki:
-    """Generate a throwaway ECDSA P-256 CA and a leaf certificate with a SPIFFE URI SAN.
-
-    Args:
-        directory: Where to write ``root-cert.pem``, ``cert-chain.pem`` and ``key.pem``.
-        spiffe_id: The leaf's URI SAN.
-        valid_days: Validity of both certificates, starting one hour ago.
-        leaf_not_after: End the leaf's validity then instead (in the past for an
-            expired certificate, soon for one about to expire); the leaf then starts
-            one day before it (or one hour ago, whichever is earlier). The CA keeps
-            ``valid_days``.
-
-    Returns:
-        The PEM bytes and their directory.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    not_before = now - dt.timedelta(hours=1)
-    not_after = now + dt.timedelta(days=valid_days)
-    leaf_not_before, leaf_until = not_before, not_after
-    if leaf_not_after is not None:
-        leaf_until = leaf_not_after.astimezone(dt.UTC).replace(microsecond=0)
-        leaf_not_before = min(not_before, leaf_until - dt.timedelta(days=1))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cluster.local"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "pdebug test root CA"),
-        ]
-    )
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(leaf_not_before)
-        .not_valid_after(leaf_until)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]), critical=True
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    pki = TestPki(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
-        cert_pem=leaf_cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=leaf_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        directory=Path(directory),
-    )
-    pki.directory.mkdir(parents=True, exist_ok=True)
-    pki.ca_path.write_bytes(pki.ca_pem)
-    pki.cert_path.write_bytes(pki.cert_pem)
-    pki.key_path.write_bytes(pki.key_pem)
-    pki.key_path.chmod(0o600)
-    return pki
 
 
 # --------------------------------------------------------------------------- seed demo
