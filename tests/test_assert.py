@@ -343,7 +343,7 @@ def test_no_healthy_endpoints(pdebug, sc):
             "endpoints": [
                 {
                     "lb_endpoints": [
-                        eh._lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
+                        eh.lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
                         for i in (21, 22)
                     ]
                 }
@@ -380,7 +380,7 @@ def _reject_a_listener(run: eh.SidecarRun) -> socket.socket:
     listener = {
         "name": "held_port",
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [eh._hcm("held_port", route_config={"name": "x"})]}],
+        "filter_chains": [{"filters": [eh.hcm("held_port", route_config={"name": "x"})]}],
     }
     run.xds.write_lds([*run.resources.listeners, listener])
 

@@ -84,7 +84,7 @@ def _loopback_listener(name: str, port: int, route_config: Json | None = None, *
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [eh._hcm(name, route_config=route_config, **hcm)]}],
+        "filter_chains": [{"filters": [eh.hcm(name, route_config=route_config, **hcm)]}],
     }
 
 
@@ -281,7 +281,7 @@ def test_cluster_with_zero_healthy_endpoints(pdebug, sc, tmp_path):
             "endpoints": [
                 {
                     "lb_endpoints": [
-                        eh._lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
+                        eh.lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
                         for i in (21, 22)
                     ]
                 }
@@ -613,7 +613,7 @@ def test_outbound_traffic_policy_allow_any_then_registry_only(pdebug, sc):
 
     listeners = copy.deepcopy(sc.resources.listeners)
     outbound = next(lst for lst in listeners if lst["name"] == "virtualOutbound")
-    outbound["default_filter_chain"]["filters"] = [eh._tcp_proxy(eh.BLACKHOLE)]
+    outbound["default_filter_chain"]["filters"] = [eh.tcp_proxy(eh.BLACKHOLE)]
     sc.xds.write_lds(listeners)
 
     def blackholed() -> bool:

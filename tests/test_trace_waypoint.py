@@ -48,7 +48,7 @@ def _chain(name: str, status: int) -> Json:
             }
         ],
     }
-    return {"name": name, "filters": [eh._hcm(name, route_config=route)]}
+    return {"name": name, "filters": [eh.hcm(name, route_config=route)]}
 
 
 def _bootstrap(ports: list[int]) -> Json:
