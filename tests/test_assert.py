@@ -337,30 +337,7 @@ def _jason_lands(run: eh.SidecarRun) -> str | None:
 @needs_envoy
 @pytest.mark.envoy
 def test_no_healthy_endpoints(pdebug, sc):
-    sc.xds.write_eds(
-        eh.RATINGS,
-        {
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        eh.lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
-                        for i in (21, 22)
-                    ]
-                }
-            ]
-        },
-    )
-
-    def all_unhealthy() -> bool:
-        for status in sc.envoy.clusters_json().get("cluster_statuses", []):
-            if status["name"] == eh.RATINGS:
-                hosts = status.get("host_statuses", [])
-                return len(hosts) == 2 and all(
-                    h["health_status"]["eds_health_status"] == "UNHEALTHY" for h in hosts
-                )
-        return False
-
-    sc.envoy.wait_for(all_unhealthy, 10, message="ratings all UNHEALTHY")
+    eh.publish_all_unhealthy(sc)
     code, got = run_example(pdebug, "no-healthy-endpoints.yaml", sc.envoy.admin_url)
     assert code == 1
     assert got["ratings answers from a healthy endpoint"]["result"] == "FAIL"

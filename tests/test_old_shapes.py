@@ -207,30 +207,7 @@ def rejected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         with eh.XdsFiles(tmp / "xds") as xds:
             good = _tcp_listener("good", eh.free_port())
             xds.write_lds([good, _tcp_listener("held_port", port)])
-            upstream = {
-                "name": "upstream",
-                "type": "STATIC",
-                "connect_timeout": "1s",
-                "load_assignment": {
-                    "cluster_name": "upstream",
-                    "endpoints": [
-                        {
-                            "lb_endpoints": [
-                                {
-                                    "endpoint": {
-                                        "address": {
-                                            "socket_address": {
-                                                "address": "127.0.0.1",
-                                                "port_value": 1,
-                                            }
-                                        }
-                                    }
-                                }
-                            ]
-                        }
-                    ],
-                },
-            }
+            upstream = eh.static_cluster("upstream", 1)
             boot = {
                 "node": {"id": "rejected-test", "cluster": "rejected-test"},
                 "dynamic_resources": {"lds_config": xds.lds_config},

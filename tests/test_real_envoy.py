@@ -163,18 +163,7 @@ def test_rejected_listener_and_warming_cluster_show_in_wide(pdebug, sidecar, tmp
                 "name": "outbound|7777||never.default.svc.cluster.local",
                 "type": "EDS",
                 "connect_timeout": "1s",
-                "eds_cluster_config": {
-                    "eds_config": {
-                        "api_config_source": {
-                            "api_type": "REST",
-                            "transport_api_version": "V3",
-                            "cluster_names": ["agent"],
-                            "refresh_delay": "1s",
-                        },
-                        "initial_fetch_timeout": "0s",
-                        "resource_api_version": "V3",
-                    }
-                },
+                "eds_cluster_config": {"eds_config": eh.never_answers()},
             }
         )
         sidecar.xds.write_cds(clusters)

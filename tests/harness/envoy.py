@@ -203,15 +203,6 @@ def config_section(dump: Mapping[str, Any], kind: str) -> Json:
     return {}
 
 
-def _http_get(url: str, timeout: float) -> tuple[int, bytes]:
-    """GET ``url`` without any proxy and return ``(status, body)``, even for errors."""
-    try:
-        with _OPENER.open(url, timeout=timeout) as resp:
-            return int(resp.status), bytes(resp.read())
-    except urllib.error.HTTPError as err:
-        return int(err.code), bytes(err.read())
-
-
 def _next_base_id() -> int:
     """Return a base id unique among the Envoys of this process and unlikely to clash."""
     with _base_id_lock:
@@ -418,7 +409,7 @@ class Envoy(ServerContext):
                     state = "admin interface"
             else:
                 try:
-                    status, body = _http_get(self.admin_url + "/ready", timeout=1.0)
+                    status, body = http_get(self.admin_url + "/ready", timeout=1.0)
                 except OSError:
                     pass
                 else:
@@ -487,7 +478,7 @@ class Envoy(ServerContext):
         """
         if not self.admin_url:
             raise EnvoyError("envoy admin is not up")
-        return _http_get(self.admin_url + path, timeout=timeout)
+        return http_get(self.admin_url + path, timeout=timeout)
 
     def get(self, path: str, *, timeout: float = 5.0) -> bytes:
         """GET an admin path.
@@ -569,7 +560,7 @@ def _safe_filename(name: str) -> str:
     return f"{stem}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
-class XdsFiles:
+class XdsFiles(ServerContext):
     """File-based xDS (``path_config_source``) rooted in one directory.
 
     Every ``write_*`` call writes a ``DiscoveryResponse`` JSON to a new file in the
@@ -596,15 +587,12 @@ class XdsFiles:
         if self._own_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> XdsFiles:
+    def start(self) -> Self:
+        """Nothing to start: the directory exists from the constructor on."""
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """The end of a ``with`` block: :meth:`close`."""
         self.close()
 
     # -- paths

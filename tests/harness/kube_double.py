@@ -129,29 +129,28 @@ _RESOURCES: dict[str, tuple[str, str, str]] = {
 }
 _APPS = "deployments|statefulsets|daemonsets|replicasets"
 _GATEWAY_API = r"/apis/gateway\.networking\.k8s\.io/v1"
+
+
+def _resource_routes(prefix: str, resources: str) -> list[tuple[re.Pattern[str], str]]:
+    """Routes for ``resources`` under the API ``prefix``: get one in a namespace, list in a
+    namespace, list across namespaces."""
+    namespaced = rf"^{prefix}/namespaces/(?P<ns>[^/]+)/(?P<res>{resources})"
+    return [
+        (re.compile(namespaced + r"/(?P<name>[^/]+)$"), "get"),
+        (re.compile(namespaced + "$"), "list"),
+        (re.compile(rf"^{prefix}/(?P<res>{resources})$"), "list"),
+    ]
+
+
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/portforward$"), "pf"),
-    (
-        re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)$"), "list"),
-    (re.compile(r"^/api/v1/(?P<res>pods|services)$"), "list"),
-    (
-        re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})$"), "list"),
-    (re.compile(rf"^/apis/apps/v1/(?P<res>{_APPS})$"), "list"),
+    *_resource_routes("/api/v1", "pods|services"),
+    *_resource_routes("/apis/apps/v1", _APPS),
     (re.compile(r"^/api/v1/(?P<res>namespaces)/(?P<name>[^/]+)$"), "get"),
     (re.compile(r"^/api/v1/(?P<res>namespaces)$"), "list"),
-    (
-        re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)$"), "list"),
-    (re.compile(rf"^{_GATEWAY_API}/(?P<res>gateways)$"), "list"),
+    *_resource_routes(_GATEWAY_API, "gateways"),
 ]
+
 #: A healthy one-replica status per workload resource (the required fields included).
 _WORKLOAD_STATUS: dict[str, Json] = {
     "deployments": {

@@ -1,27 +1,20 @@
 """An Istio-shaped ``productpage`` sidecar: real Envoy fed by file xDS from data templates.
 
 The resources are data, not code: ``templates/sidecar-bootstrap.yaml`` and
-``templates/sidecar-resources.yaml`` hold them as istiod would push them, and :func:`render`
-fills in what varies per run (ports, file config sources, certificates). This module adds
-the names tests refer to (:data:`REVIEWS`, ...), :func:`istio_sidecar` (start it and wait
-until every resource is active), and small builders (:func:`hcm`, :func:`tcp_proxy`,
-:func:`lb_endpoint`) for tests that write resources of their own.
+``templates/sidecar-resources.yaml`` hold them as istiod would push them, and
+:func:`resources.render` fills in what varies per run (ports, file config sources,
+certificates). This module adds the names tests refer to (:data:`REVIEWS`, ...) and
+:func:`istio_sidecar` (start it and wait until every resource is active).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import copy
-import functools
 import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .envoy import (
     CLUSTER_TYPE,
@@ -36,6 +29,7 @@ from .envoy import (
     free_port,
 )
 from .pki import TestPki, make_test_pki
+from .resources import lb_endpoint, parsed_template, render
 
 __all__ = [
     "BLACKHOLE",
@@ -49,25 +43,18 @@ __all__ = [
     "REVIEWS_V1",
     "REVIEWS_V2",
     "SIDECAR_NODE_ID",
-    "TEMPLATES",
     "SidecarPorts",
     "SidecarResources",
     "SidecarRun",
-    "hcm",
+    "cluster_hosts",
     "istio_sidecar",
     "istio_sidecar_bootstrap",
     "istio_sidecar_resources",
-    "lb_endpoint",
-    "load_template",
-    "render",
+    "publish_all_unhealthy",
     "sidecar_is_ready",
-    "tcp_proxy",
 ]
 
 Json = dict[str, Any]
-
-#: Where the data templates live.
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SIDECAR_NODE_ID = "sidecar~127.0.0.1~productpage-v1-abc.default~default.svc.cluster.local"
 ISTIO_VERSION = "1.24.0"
@@ -82,47 +69,6 @@ BLACKHOLE = "BlackHoleCluster"
 PASSTHROUGH = "PassthroughCluster"
 INBOUND_PASSTHROUGH = "InboundPassthroughCluster"
 
-_HCM_TYPE = (
-    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-    ".HttpConnectionManager"
-)
-_TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
-
-
-# --------------------------------------------------------------------------- templates
-
-#: A whole string ``$name`` or ``$name(argument)``: a placeholder.
-_PLACEHOLDER = re.compile(r"\$(\w+)(?:\((.*)\))?")
-
-
-@functools.cache
-def _parsed(name: str) -> Any:
-    return yaml.safe_load((TEMPLATES / name).read_text())
-
-
-def load_template(name: str) -> Any:
-    """The data of ``templates/NAME``, unfilled (a fresh copy: callers may change it)."""
-    return copy.deepcopy(_parsed(name))
-
-
-def render(template: Any, values: Mapping[str, Any]) -> Any:
-    """Fill the placeholders of ``template`` (a copy; YAML aliases become separate objects).
-
-    A string that is a whole placeholder is replaced: ``$name`` by ``values[name]``,
-    ``$name(arg)`` by ``values[name](arg)``. Anything else is copied as it is.
-
-    Raises:
-        KeyError: A placeholder has no value.
-    """
-    if isinstance(template, dict):
-        return {k: render(v, values) for k, v in template.items()}
-    if isinstance(template, list):
-        return [render(v, values) for v in template]
-    if isinstance(template, str) and (m := _PLACEHOLDER.fullmatch(template)):
-        value = values[m.group(1)]
-        return value(m.group(2)) if m.group(2) is not None else copy.deepcopy(value)
-    return template
-
 
 def _xds_values(xds: XdsFiles) -> dict[str, Any]:
     return {
@@ -132,55 +78,6 @@ def _xds_values(xds: XdsFiles) -> dict[str, Any]:
         "eds": xds.eds_cluster_config,
         "rds": xds.rds_config,
     }
-
-
-# --------------------------------------------------------------------------- builders
-
-
-def sock(address: str, port: int) -> Json:
-    """A ``socket_address`` address."""
-    return {"socket_address": {"address": address, "port_value": port}}
-
-
-def tcp_proxy(cluster: str) -> Json:
-    """A ``tcp_proxy`` network filter to ``cluster`` (its stat prefix is the cluster)."""
-    return {
-        "name": "envoy.filters.network.tcp_proxy",
-        "typed_config": {"@type": _TCP_PROXY_TYPE, "stat_prefix": cluster, "cluster": cluster},
-    }
-
-
-def hcm(stat_prefix: str, *, rds: Json | None = None, route_config: Json | None = None) -> Json:
-    """An Istio-style HTTP connection manager (cors, fault, router), with RDS or inline routes."""
-    resources = load_template("sidecar-resources.yaml")
-    outbound = next(lst for lst in resources["listeners"] if lst["name"] == "0.0.0.0_9080")
-    typed: Json = outbound["filter_chains"][0]["filters"][0]["typed_config"]
-    typed["stat_prefix"] = stat_prefix
-    del typed["rds"]
-    if rds is not None:
-        typed["rds"] = rds
-    if route_config is not None:
-        typed["route_config"] = route_config
-    return {"name": "envoy.filters.network.http_connection_manager", "typed_config": typed}
-
-
-def lb_endpoint(
-    ip: str, port: int, health: str | None, *, version: str, app: str, weight: int = 1
-) -> Json:
-    """An Istio endpoint (``tlsMode: istio``, the workload metadata) in a health state."""
-    ep: Json = {
-        "endpoint": {"address": sock(ip, port)},
-        "metadata": {
-            "filter_metadata": {
-                "envoy.transport_socket_match": {"tlsMode": "istio"},
-                "istio": {"workload": f"{app}-{version};default;{app};{version};Kubernetes"},
-            }
-        },
-        "load_balancing_weight": weight,
-    }
-    if health is not None:
-        ep["health_status"] = health
-    return ep
 
 
 # --------------------------------------------------------------------------- the sidecar
@@ -323,7 +220,7 @@ def istio_sidecar_bootstrap(xds: XdsFiles, ports: SidecarPorts) -> Json:
         **ports.values(),
         **_xds_values(xds),
     }
-    boot: Json = render(_parsed("sidecar-bootstrap.yaml"), values)
+    boot: Json = render(parsed_template("sidecar-bootstrap.yaml"), values)
     return boot
 
 
@@ -345,7 +242,7 @@ def istio_sidecar_resources(xds: XdsFiles, ports: SidecarPorts, pki: TestPki) ->
         "key_b64": b64(pki.key_pem),
         "ca_b64": b64(pki.ca_pem),
     }
-    data = render(_parsed("sidecar-resources.yaml"), values)
+    data = render(parsed_template("sidecar-resources.yaml"), values)
     return SidecarResources(
         clusters=data["clusters"],
         listeners=data["listeners"],
@@ -482,3 +379,29 @@ def istio_sidecar(
             finally:
                 envoy.stop()
             return
+
+
+def cluster_hosts(run: SidecarRun, name: str) -> list[Json] | None:
+    """The ``host_statuses`` of cluster ``name`` in ``/clusters?format=json`` (``None``: no
+    such cluster; warming clusters are not listed)."""
+    for status in run.envoy.clusters_json().get("cluster_statuses", []):
+        if status["name"] == name:
+            return list(status.get("host_statuses", []))
+    return None
+
+
+def publish_all_unhealthy(run: SidecarRun, cluster: str = RATINGS) -> None:
+    """Publish two UNHEALTHY endpoints (``127.0.0.21``/``.22:9080``) as file-EDS ``cluster``'s
+    only ones, and wait until Envoy shows exactly them, both UNHEALTHY per EDS."""
+    endpoints = [
+        lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r") for i in (21, 22)
+    ]
+    run.xds.write_eds(cluster, {"endpoints": [{"lb_endpoints": endpoints}]})
+
+    def all_unhealthy() -> bool:
+        hosts = cluster_hosts(run, cluster) or []
+        return len(hosts) == 2 and all(
+            h["health_status"]["eds_health_status"] == "UNHEALTHY" for h in hosts
+        )
+
+    run.envoy.wait_for(all_unhealthy, 10, message=f"{cluster} all UNHEALTHY")
