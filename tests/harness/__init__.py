@@ -38,6 +38,7 @@ from .helpers import (
     PORT_FORWARD_READS,
     ROOT,
     Result,
+    run_bounded,
 )
 from .pki import (
     SPIFFE_ID,
@@ -80,6 +81,7 @@ from .sidecar import (
 )
 
 __all__ = [
+    "run_bounded",
     "publish_all_unhealthy",
     "cluster_hosts",
     "BLACKHOLE",

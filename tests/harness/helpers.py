@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,7 @@ __all__ = [
     "PORT_FORWARD_READS",
     "ROOT",
     "Result",
+    "run_bounded",
 ]
 
 #: The repository root.
@@ -31,3 +35,20 @@ class Result:
     code: int
     out: str
     err: str
+
+
+def run_bounded(
+    pdebug: Callable[..., Result], args: list[str], budget_s: float = 20.0, budget_mb: int = 96
+) -> Result:
+    """Run ``pdebug ARGS`` in-process; the Python heap's peak and the wall time must stay small."""
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        result = pdebug(*args)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    took = time.monotonic() - start
+    assert took < budget_s, f"{args}: {took:.1f}s"
+    assert peak < budget_mb << 20, f"{args}: peak {peak >> 20} MiB"
+    return result
