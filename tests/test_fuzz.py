@@ -31,8 +31,7 @@ from typing import Any
 import pytest
 
 from pdebug.cli import main
-from tests.harness import FIXTURES
-from tests.test_model_spelling import camelize
+from tests.harness import FIXTURES, camelize
 
 CASES = int(os.environ.get("PDEBUG_FUZZ_CASES", "60"))
 SEED = int(os.environ.get("PDEBUG_FUZZ_SEED", "12"))

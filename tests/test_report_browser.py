@@ -20,7 +20,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES, ROOT
+from tests.harness import FIXTURES, generated_dump
 from tests.test_report import HOSTILE, hostile_dump, make_bundle
 
 SIDECAR = FIXTURES / "real/sidecar"
@@ -196,19 +195,7 @@ def test_a_bundle_has_a_proxy_picker_and_a_summary_across_proxies(pdebug, chromi
 
 
 def test_a_thousand_cluster_report_loads_quickly(pdebug, chromium, tmp_path):
-    dump = tmp_path / "dump-500.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench/gendump.py"),
-            "--services",
-            "500",
-            "-o",
-            str(dump),
-            "-q",
-        ],
-        check=True,
-    )
+    dump = generated_dump(tmp_path / "dump-500.json", 500)
     page = make_report(pdebug, tmp_path / "big.html", dump)
     size = page.stat().st_size
     result, dom, seconds = selftest(chromium, tmp_path, page, "svc-42.", "&showall")

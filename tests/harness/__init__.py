@@ -38,6 +38,9 @@ from .helpers import (
     PORT_FORWARD_READS,
     ROOT,
     Result,
+    camelize,
+    generated_dump,
+    json_name,
     run_bounded,
 )
 from .pki import (
@@ -81,6 +84,9 @@ from .sidecar import (
 )
 
 __all__ = [
+    "camelize",
+    "json_name",
+    "generated_dump",
     "run_bounded",
     "publish_all_unhealthy",
     "cluster_hosts",

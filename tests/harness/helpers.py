@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "FIXTURES",
@@ -15,6 +19,9 @@ __all__ = [
     "PORT_FORWARD_READS",
     "ROOT",
     "Result",
+    "camelize",
+    "generated_dump",
+    "json_name",
     "run_bounded",
 ]
 
@@ -52,3 +59,62 @@ def run_bounded(
     assert took < budget_s, f"{args}: {took:.1f}s"
     assert peak < budget_mb << 20, f"{args}: peak {peak >> 20} MiB"
     return result
+
+
+def generated_dump(path: Path, services: int) -> Path:
+    """Write the benchmark generator's Istio-shaped dump of ``services`` services to ``path``."""
+    gendump = ROOT / "bench" / "gendump.py"
+    cmd = [sys.executable, str(gendump), "--services", str(services), "-o", str(path), "-q"]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+# --------------------------------------------------------------------------- key spelling
+
+
+def json_name(field: str) -> str:
+    """protobuf's json_name: drop each ``_``, upper-case the next char if a lowercase letter."""
+    out, upper = [], False
+    for ch in field:
+        if ch == "_":
+            upper = True
+            continue
+        out.append(ch.upper() if upper and "a" <= ch <= "z" else ch)
+        upper = False
+    return "".join(out)
+
+
+#: Maps whose keys are data (names), not proto fields.
+_MAPS = {
+    "filter_metadata",
+    "typed_filter_metadata",
+    "typed_extension_protocol_options",
+    "typed_per_filter_config",
+    "labels",
+    "fields",
+}
+
+
+def camelize(
+    value: Any, parent: str = "", keep: float = 0.0, rng: random.Random | None = None
+) -> Any:
+    """``value`` with every proto field name in its JSON name.
+
+    With ``keep`` > 0, that share of the keys (picked by ``rng``) stays snake_case: a mixed
+    document as istioctl's old test data is.
+    """
+    if isinstance(value, list):
+        return [camelize(v, parent, keep, rng) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if parent in _MAPS:
+            out[key] = camelize(item, "", keep, rng)
+            continue
+        if parent == "metadata" and key not in ("filter_metadata", "typed_filter_metadata"):
+            out[key] = item  # node metadata: a protobuf Struct, its keys are data
+            continue
+        stay = keep and rng is not None and rng.random() < keep
+        out[key if stay or key.startswith("@") else json_name(key)] = camelize(item, key, keep, rng)
+    return out
