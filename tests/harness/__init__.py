@@ -40,6 +40,7 @@ from .helpers import (
     Result,
     camelize,
     generated_dump,
+    heavy_imports,
     json_name,
     run_bounded,
 )
@@ -84,6 +85,7 @@ from .sidecar import (
 )
 
 __all__ = [
+    "heavy_imports",
     "camelize",
     "json_name",
     "generated_dump",

@@ -21,6 +21,7 @@ __all__ = [
     "Result",
     "camelize",
     "generated_dump",
+    "heavy_imports",
     "json_name",
     "run_bounded",
 ]
@@ -67,6 +68,25 @@ def generated_dump(path: Path, services: int) -> Path:
     cmd = [sys.executable, str(gendump), "--services", str(services), "-o", str(path), "-q"]
     subprocess.run(cmd, check=True)
     return path
+
+
+#: Modules a file-mode view must not import (slow to import; only some commands need them).
+HEAVY_MODULES = ("kubernetes", "deepdiff", "yaml", "cryptography", "tabulate")
+
+
+def heavy_imports(*args: str) -> str:
+    """Run ``pdebug ARGS`` in a fresh interpreter; ``HEAVY [...]``: the heavy modules it imported.
+
+    The command must succeed (exit 0).
+    """
+    code = (
+        "import sys; from pdebug.cli import main; "
+        f"rc = main({list(args)!r}); "
+        f"bad = [m for m in {HEAVY_MODULES!r} "
+        "if m in sys.modules]; print('HEAVY', bad, file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return proc.stderr
 
 
 # --------------------------------------------------------------------------- key spelling
