@@ -217,3 +217,32 @@ def test_a_thousand_cluster_report_loads_quickly(pdebug, chromium, tmp_path):
     assert 0 < graph["drawn"] <= 1000 and "collapsed" in graph["status"]
     assert 0 < graph["searchDrawn"] < 200
     assert graph["allDrawn"] == graph["total"]
+
+
+def test_the_ambient_section_renders_its_workloads_and_flags(pdebug, chromium, tmp_path):
+    from tests.harness.ambient import make_bundle, worker, worker2
+
+    src = make_bundle(tmp_path / "ambient.tar.gz", worker(), worker2())
+    page = make_report(pdebug, tmp_path / "ambient.html", src)
+    result, dom, _ = selftest(chromium, tmp_path, page, "unresolved")
+    amb = result["ambient"]
+    # 8 bookinfo workloads; STATUS badges: 2 errors (details, ratings), 3 warnings (the
+    # reviews without a certificate) and 3 OK
+    assert (amb["rows"], amb["shown"]) == (8, 8)
+    assert (amb["bad"], amb["warn"], amb["ok"]) == (2, 3, 3)
+    [details] = amb["filtered"]
+    assert details[1] == "details-v1-698d88b-dqrbr" and details[5] == "unresolved"
+    assert details[6] == "expiring" and details[8] == "ERROR"
+    assert '<section class="block" data-table="ambient">' in dom
+    assert "ambient ztunnels: ztunnel-xljhg.istio-system (node ambient-worker)" in dom
+    assert result["proxies"] == 1 and result["results"][0]["tables"]["clusters"]["rows"] > 0
+
+
+def test_an_ambient_capture_without_sidecars_renders(pdebug, chromium, tmp_path):
+    from tests.harness.ambient import make_bundle, worker, worker2
+
+    src = make_bundle(tmp_path / "only.tar.gz", worker(), worker2(), sidecar=False)
+    page = make_report(pdebug, tmp_path / "only.html", src)
+    result, dom, _ = selftest(chromium, tmp_path, page)
+    assert result["proxies"] == 0 and result["ambient"]["rows"] == 8
+    assert "No sidecar or waypoint proxy in this capture." in dom
