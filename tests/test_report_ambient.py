@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from tests.harness import FIXTURES
+from tests.harness import istiod_double as idd
+from tests.harness import ztunnel_double as zd
 from tests.harness.ambient import NOW, Z1, Z2, make_bundle, stamp, worker, worker2
 
 SIDECAR_DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
@@ -154,3 +156,50 @@ def test_hostile_names_stay_text(pdebug, tmp_path):
     doc = report(pdebug, make_bundle(tmp_path / "evil.tar.gz", worker(), copy.deepcopy(z2)))
     assert evil in by_name(doc["ambient"])
     assert evil not in doc["_html"]  # escaped in the data block and in the static copy
+
+
+# --- through a real snapshot --------------------------------------------------------------
+
+
+@pytest.fixture
+def kube_reads():
+    """snapshot --ambient also lists the ztunnel DaemonSet's pods."""
+    return frozenset(
+        {
+            ("get", "pods"),
+            ("list", "pods"),
+            ("get", "daemonsets"),
+            ("create", "pods/portforward"),
+        }
+    )
+
+
+def test_a_snapshot_ambient_bundle_reports_its_workloads(
+    pdebug, kube, kubeconfig, no_ambient_config, tmp_path
+):
+    """The manifest ``snapshot --ambient`` writes carries what the section needs."""
+    z1 = json.dumps(worker()).encode()
+    z2 = json.dumps(worker2()).encode()
+    with (
+        zd.ZtunnelAdminDouble(z1) as d1,
+        zd.ZtunnelAdminDouble(z2) as d2,
+        idd.EnvoyAdminDouble(SIDECAR_DUMP.read_bytes()) as envoy,
+    ):
+        pods = zd.register(kube, {"ambient-worker": d1, "ambient-worker2": d2})
+        kube.add_pod(
+            "sleep-1", "bookinfo", node_name="ambient-worker2", forwards={15000: envoy.address}
+        )
+        kube.add_pod(
+            "reviews-v1-x", "bookinfo", containers=("reviews",), node_name="ambient-worker"
+        )
+        out = tmp_path / "snap.tar.gz"
+        r = pdebug(
+            "snapshot", "-n", "bookinfo", "--ambient", "--no-istiod", "-o", out, "-c", kubeconfig
+        )
+        assert "3 proxies captured" in r.err, r.err
+    rows = by_name(report(pdebug, out)["ambient"])
+    assert len(rows) == 8 and {r["NAMESPACE"] for r in rows.values()} == {"bookinfo"}
+    member = {node: f"{pod}.istio-system" for node, pod in pods.items()}
+    assert rows["reviews-v1-5b5d6494f4-qwjv4"]["ZTUNNEL"] == member["ambient-worker"]
+    assert rows["ratings-v1-6484c4d9bb-mdxm5"]["ZTUNNEL"] == member["ambient-worker2"]
+    assert rows["ratings-v1-6484c4d9bb-mdxm5"]["CERTIFICATE"] == "expired"
