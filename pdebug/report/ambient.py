@@ -24,6 +24,7 @@ from pdebug.checks.base import CheckOptions, Finding, Severity
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
+    from pdebug.views.ztunnel import CertRow
 
 __all__ = ["AMBIENT_COLUMNS", "AmbientCapture", "ambient_table"]
 
@@ -63,15 +64,47 @@ class AmbientCapture:
 
 @dataclass
 class _Ztunnel:
+    """One captured ztunnel, its check findings and certificates indexed for row lookups."""
+
     name: str
     node: str
     dump: ZtunnelDump | None
     why: str = ""
     findings: list[Finding] = field(default_factory=list)
+    #: findings by resource (``workload/N.NS``, ``certificate/ID``...)
+    by_resource: dict[str, list[Finding]] = field(default_factory=dict)
+    #: PD705-style findings on services, by service name (a waypoint's resolved name)
+    by_service: dict[str, list[Finding]] = field(default_factory=dict)
+    #: certificate entries by the identity's ``/ns/NS/sa/SA`` tail
+    certs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: leaf certificate rows (istioctl's cells) by identity
+    leaves: dict[str, list[CertRow]] = field(default_factory=dict)
+    waypoints: dict[str, str] = field(default_factory=dict)
+
+    def index(self, now: datetime) -> None:
+        """Build the lookups (once per ztunnel: a row costs dictionary reads)."""
+        from pdebug.views.ztunnel import _s, cert_rows, waypoint_index
+
+        if self.dump is None:
+            return
+        for f in self.findings:
+            self.by_resource.setdefault(f.resource, []).append(f)
+            if f.resource.startswith("service/"):
+                service = f.resource[len("service/") :].split(".", 1)[0]
+                self.by_service.setdefault(service, []).append(f)
+        for entry in self.dump.certificates:
+            identity = _s(entry.get("identity"))
+            at = identity.find("/ns/") if identity.startswith("spiffe://") else -1
+            if at >= 0:
+                self.certs.setdefault(identity[at:], []).append(entry)
+        for row in cert_rows(self.dump, now):
+            if row.kind == "Leaf":
+                self.leaves.setdefault(row.identity, []).append(row)
+        self.waypoints = waypoint_index(self.dump.services)
 
 
-def _identity_matches(identity: str, w: dict[str, Any]) -> bool:
-    """Whether a certificate ``identity`` is workload ``w``'s SPIFFE identity.
+def _identities(w: dict[str, Any], z: _Ztunnel) -> list[dict[str, Any]]:
+    """The certificate entries of workload ``w``'s SPIFFE identity in ``z``.
 
     ``spiffe://<trustDomain>/ns/<ns>/sa/<sa>``; ztunnel leaves out a default trust domain
     and service account, so an absent trust domain matches any, and an absent service
@@ -80,71 +113,69 @@ def _identity_matches(identity: str, w: dict[str, Any]) -> bool:
     from pdebug.views.ztunnel import _s
 
     sa = _s(w.get("serviceAccount")) or "default"
-    tail = f"/ns/{_s(w.get('namespace'))}/sa/{sa}"
+    entries = z.certs.get(f"/ns/{_s(w.get('namespace'))}/sa/{sa}", [])
     domain = _s(w.get("trustDomain"))
     if domain:
-        return identity == f"spiffe://{domain}{tail}"
-    return identity.startswith("spiffe://") and identity.endswith(tail)
+        want = f"spiffe://{domain}/ns/"
+        entries = [c for c in entries if _s(c.get("identity")).startswith(want)]
+    return entries
 
 
 def _certificate(
     w: dict[str, Any], z: _Ztunnel, now: datetime
-) -> tuple[str, str, list[str], Severity | None]:
-    """(state, expiry, problems, worst severity) of ``w``'s certificate in its ztunnel."""
-    from pdebug.views.ztunnel import _s, cert_rows, cert_status
+) -> tuple[str, str, list[Finding], str | None]:
+    """(state, expiry, findings, report's own warning) of ``w``'s certificate in ``z``."""
+    from pdebug.views.ztunnel import _s, cert_status
 
     if z.dump is None:
         return "unknown", "-", [], None
-    entries = [c for c in z.dump.certificates if _identity_matches(_s(c.get("identity")), w)]
+    entries = _identities(w, z)
     if not entries:
         if w.get("protocol") != "HBONE":
             return "-", "-", [], None  # not captured by ztunnel: no mesh certificate
         why = "no certificate for its identity in its ztunnel (fetched lazily; mTLS waits)"
-        return "missing", "-", [why], Severity.WARNING
-    identities = {_s(c.get("identity")) for c in entries}
+        return "missing", "-", [], why
+    identities = list(dict.fromkeys(_s(c.get("identity")) for c in entries))
     states = [cert_status(c.get("state")) for c in entries]
     state = "Available" if "Available" in states else (states[0] or "no state")
-    leaves = [r for r in cert_rows(z.dump, now) if r.identity in identities and r.kind == "Leaf"]
+    leaves = [r for i in identities for r in z.leaves.get(i, [])]
     expiry = next((r.not_after for r in leaves if r.status == "Available"), "-")
-    found = [f for f in z.findings if f.resource in {f"certificate/{i}" for i in identities}]
+    found = [f for i in identities for f in z.by_resource.get(f"certificate/{i}", [])]
     codes = {f.code for f in found}
     if "PD702" in codes:
         expired = any(r.expires is not None and r.expires <= now for r in leaves)
         state = "expired" if expired else "not valid"
     elif "PD703" in codes:
         state = "expiring"
-    problems = [f"{f.code} {f.message}" for f in found]
-    worst = max((f.severity for f in found), default=None)
-    return state, expiry, problems, worst
+    return state, expiry, found, None
 
 
 def _row(w: dict[str, Any], z: _Ztunnel, now: datetime) -> list[str]:
-    from pdebug.views.ztunnel import _s, waypoint_index, waypoint_name
+    from pdebug.views.ztunnel import _s, waypoint_name
 
     ns, name = _s(w.get("namespace")), _s(w.get("name"))
     ztunnel = z.name if z.dump is not None else f"{z.name} (not captured: {z.why})"
-    worst: Severity | None = None
-    problems: list[str] = []
+    found: list[Finding] = []
+    notes: list[str] = []  # the report's own warnings (no PD code)
     if z.dump is None:
         waypoint = "unknown"
-        worst = Severity.WARNING
-        problems.append(f"its node's ztunnel was not captured: {z.why}")
+        notes.append(f"its node's ztunnel was not captured: {z.why}")
     else:
-        resolved = waypoint_name(w.get("waypoint"), waypoint_index(z.dump.services))
+        resolved = waypoint_name(w.get("waypoint"), z.waypoints)
         waypoint = {"None": "none", "NA": "unresolved"}.get(resolved, resolved)
-        mine = {f"workload/{name}.{ns}", f"connection/{name}.{ns}"}
+        for resource in (f"workload/{name}.{ns}", f"connection/{name}.{ns}"):
+            found += z.by_resource.get(resource, [])
         if resolved not in ("None", "NA"):
-            prefix = f"service/{resolved}."
-            mine |= {f.resource for f in z.findings if f.resource.startswith(prefix)}
-        for f in z.findings:
-            if f.resource in mine:
-                problems.append(f"{f.code} {f.message}")
-                worst = f.severity if worst is None else max(worst, f.severity)
-    cert, expiry, cert_problems, cert_worst = _certificate(w, z, now)
-    problems += cert_problems
-    if cert_worst is not None:
-        worst = cert_worst if worst is None else max(worst, cert_worst)
+            found += z.by_service.get(resolved, [])  # the waypoint itself is down (PD705)
+    cert, expiry, cert_found, cert_note = _certificate(w, z, now)
+    found += cert_found
+    if cert_note:
+        notes.append(cert_note)
+    worst = max((f.severity for f in found), default=None)
+    if notes and (worst is None or worst < Severity.WARNING):
+        worst = Severity.WARNING
     status = "OK" if worst is None else _STATUS[worst]
+    problems = [f"{f.code} {f.message}" for f in found] + notes
     return [
         ns,
         name,
@@ -179,6 +210,7 @@ def ambient_table(capture: AmbientCapture, options: CheckOptions) -> dict[str, A
         else:
             node = dump.local_node or capture.nodes.get(name, "")
             z = _Ztunnel(name, node, dump, findings=zcheck.run(dump, options).findings)
+            z.index(now)
         if not node:
             unknown_node.append(name)
             continue
