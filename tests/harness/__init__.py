@@ -2,8 +2,13 @@
 
 Import the public names from here (``from tests import harness as eh``; ``eh.istio_sidecar()``,
 ``eh.FIXTURES``); the doubles are modules of their own (``from tests.harness import kube_double
-as kd``). Nothing here depends on pytest, so scripts (``fixtures/real/capture.py``,
-``bench/live.py``) use it too.
+as kd``, ``istiod_double``, ``ztunnel_double``), and so are ``hostile`` (a misbehaving TCP
+server) and ``ambient`` (ambient snapshot bundles). Modules: ``envoy`` (real Envoy, file
+xDS, loopback servers), ``sidecar`` (the Istio-shaped sidecar from ``templates/``),
+``resources`` (template loader, Envoy resource builders), ``pki`` (every test certificate),
+``helpers`` (paths and small helpers). Nothing here depends on pytest, so scripts
+(``fixtures/real/capture.py``, ``bench/live.py``) use it too; pytest fixtures stay in
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -85,13 +90,6 @@ from .sidecar import (
 )
 
 __all__ = [
-    "heavy_imports",
-    "camelize",
-    "json_name",
-    "generated_dump",
-    "run_bounded",
-    "publish_all_unhealthy",
-    "cluster_hosts",
     "BLACKHOLE",
     "CLA_TYPE",
     "CLUSTER_TYPE",
@@ -127,22 +125,29 @@ __all__ = [
     "TEMPLATES",
     "TestPki",
     "XdsFiles",
+    "camelize",
+    "cluster_hosts",
     "config_section",
     "envoy_available",
     "find_envoy",
     "find_seed_config",
     "free_port",
+    "generated_dump",
     "hcm",
+    "heavy_imports",
     "http_get",
     "istio_sidecar",
     "istio_sidecar_bootstrap",
     "istio_sidecar_resources",
+    "json_name",
     "lb_endpoint",
     "load_assignment",
     "load_template",
     "make_test_pki",
     "never_answers",
+    "publish_all_unhealthy",
     "render",
+    "run_bounded",
     "seed_demo",
     "seed_demo_bootstrap",
     "sidecar_is_ready",
