@@ -5,7 +5,7 @@ Measures, in one run (medians of --runs, the rows interleaved round by round):
   * `pdebug clusters ADMIN` (the whole clusters section, mask pushed down);
   * `pdebug clusters ADMIN --fqdn svc-N.` (the filter pushed down as name_regex);
   * the same view through the Kubernetes port-forward: `pdebug clusters pod/NAME.NS
-    --kubeconfig K`, where K points at the API server double (tests/kube_double.py), which
+    --kubeconfig K`, where K points at the API server double (tests/harness/kube_double.py), which
     speaks the kubelet's v4.channel.k8s.io WebSocket and relays to this same Envoy;
   * in one Python process, a fresh `KubeSource(...).get('/config_dump?include_eds')` (pod
     lookup, port-forward and transfer) against `AdminSource(...).get(...)`.
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the tests.harness package
 
-import envoy_harness as eh  # noqa: E402
+from tests import harness as eh  # noqa: E402
 
 POD, NAMESPACE, ADMIN_PORT = "bench-sidecar", "default", 15000
 WHOLE = "whole dump fetch (config_dump?include_eds)"
@@ -178,7 +178,7 @@ def admin_fetch(url: str, path: str) -> bytes:
 
 def serve_double(envoy_port: int, kubeconfig: Path) -> Iterator[None]:
     """The API server double, with one Running sidecar pod whose admin port is this Envoy."""
-    import kube_double as kd
+    from tests.harness import kube_double as kd
 
     with kd.KubeDouble() as kube:
         kube.add_pod(POD, NAMESPACE)
@@ -291,7 +291,9 @@ def main() -> int:
         f"(set-up {setup:.1f}s), median of {args.runs}\n"
     )
     where = "in this process" if args.double_in_process else "in a child process"
-    print(f"Port-forward rows: the API server double (tests/kube_double.py) runs {where}.\n")
+    print(
+        f"Port-forward rows: the API server double (tests/harness/kube_double.py) runs {where}.\n"
+    )
     print("| what | median s | min s | × whole-dump fetch |\n|---|---:|---:|---:|")
     out: dict[str, dict[str, Any]] = {}
     for label, _ in measures:

@@ -1,38 +1,23 @@
-"""Shared test helpers: run pdebug in-process, fixture paths, golden files, live doubles."""
+"""pytest fixtures: run pdebug in-process, golden files, live doubles.
+
+Paths, doubles and helpers are in the :mod:`tests.harness` package; this file holds fixtures only.
+"""
 
 from __future__ import annotations
 
 import difflib
-import sys
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
-ISTIOCTL = FIXTURES / "istioctl"
-GOLDEN = Path(__file__).resolve().parent / "golden"
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import envoy_harness as eh  # noqa: E402 - needs the sys.path entry above
-import kube_double as kd  # noqa: E402
-
-#: What pdebug may ask of the API server double by default: (RBAC verb, resource).
-PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
+from tests import harness as eh
+from tests.harness import kube_double as kd
+from tests.harness.helpers import GOLDEN, PORT_FORWARD_READS, Result
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ files")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture

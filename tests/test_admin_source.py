@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
+from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import ISTIOCTL
 
 from pdebug.errors import ExitCode
 from pdebug.proxy import Fetch
+from tests import harness as eh
+from tests.harness import ISTIOCTL
+from tests.harness.hostile import HostileServer, http_answer
 
 needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
 
@@ -109,61 +109,26 @@ def test_connection_refused(pdebug):
     _one_line(pdebug("clusters", f"127.0.0.1:{port}"), ExitCode.SOURCE_UNAVAILABLE, "refused")
 
 
-class _Server:
-    """A loopback TCP server with scripted misbehaviour."""
-
-    def __init__(self, behaviour: str) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.behaviour = behaviour
-        self.accepted = 0
-        self.conns: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            conn.recv(65536)
-            if self.behaviour == "hang":
-                continue
-            if self.behaviour == "drop-once" and self.accepted == 1:
-                conn.close()
-                continue
-            body = {
-                "html": b"<html><body>upstream connect error</body></html>",
-                "drop-once": (ISTIOCTL / "proxy-config-all/config_dump.json").read_bytes(),
-                "503": b"no healthy upstream",
-            }[self.behaviour]
-            status = b"503 Service Unavailable" if self.behaviour == "503" else b"200 OK"
-            conn.sendall(
-                b"HTTP/1.1 "
-                + status
-                + b"\r\nContent-Length: "
-                + str(len(body)).encode()
-                + b"\r\nConnection: close\r\n\r\n"
-                + body
-            )
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
+def _script(behaviour: str) -> dict[str, Any]:
+    """The scripted misbehaviour of the loopback admin port."""
+    if behaviour == "hang":
+        return {"script": [("stall",)]}
+    if behaviour == "drop-once":
+        dump = (ISTIOCTL / "proxy-config-all/config_dump.json").read_bytes()
+        return {"script": [("send", http_answer("200 OK", dump))], "first": [("close",)]}
+    if behaviour == "503":
+        return {
+            "script": [("send", http_answer("503 Service Unavailable", b"no healthy upstream"))]
+        }
+    html = b"<html><body>upstream connect error</body></html>"
+    return {"script": [("send", http_answer("200 OK", html))]}
 
 
 @pytest.fixture
 def server(request):
-    srv = _Server(request.param)
+    srv = HostileServer(**_script(request.param))
     yield srv
-    srv.close()
+    srv.stop()
 
 
 @pytest.mark.parametrize("server", ["hang"], indirect=True)

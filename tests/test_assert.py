@@ -1,7 +1,7 @@
 """``pdebug assert``: expectation files judged on real Envoy states, bundles and pods.
 
 The runbooks of examples/runbooks are run against a real Envoy 1.40 sidecar
-(tests/envoy_harness.py) in a healthy state (all pass, exit 0) and in the broken state
+(tests/harness/envoy.py) in a healthy state (all pass, exit 0) and in the broken state
 each is about (exit 1, with the WHY a user needs). Schema errors name file, line and key.
 """
 
@@ -16,10 +16,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
-from conftest import FIXTURES, ROOT
+
+from tests import harness as eh
+from tests.harness import FIXTURES, ROOT
+from tests.harness import kube_double as kd
 
 EXAMPLES = ROOT / "examples" / "runbooks"
 SIDECAR_DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
@@ -336,30 +337,7 @@ def _jason_lands(run: eh.SidecarRun) -> str | None:
 @needs_envoy
 @pytest.mark.envoy
 def test_no_healthy_endpoints(pdebug, sc):
-    sc.xds.write_eds(
-        eh.RATINGS,
-        {
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        eh._lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
-                        for i in (21, 22)
-                    ]
-                }
-            ]
-        },
-    )
-
-    def all_unhealthy() -> bool:
-        for status in sc.envoy.clusters_json().get("cluster_statuses", []):
-            if status["name"] == eh.RATINGS:
-                hosts = status.get("host_statuses", [])
-                return len(hosts) == 2 and all(
-                    h["health_status"]["eds_health_status"] == "UNHEALTHY" for h in hosts
-                )
-        return False
-
-    sc.envoy.wait_for(all_unhealthy, 10, message="ratings all UNHEALTHY")
+    eh.publish_all_unhealthy(sc)
     code, got = run_example(pdebug, "no-healthy-endpoints.yaml", sc.envoy.admin_url)
     assert code == 1
     assert got["ratings answers from a healthy endpoint"]["result"] == "FAIL"
@@ -379,7 +357,7 @@ def _reject_a_listener(run: eh.SidecarRun) -> socket.socket:
     listener = {
         "name": "held_port",
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [eh._hcm("held_port", route_config={"name": "x"})]}],
+        "filter_chains": [{"filters": [eh.hcm("held_port", route_config={"name": "x"})]}],
     }
     run.xds.write_lds([*run.resources.listeners, listener])
 
@@ -578,7 +556,7 @@ def _syncz(proxy: str, acked: str) -> bytes:
     ids=["synced", "stale", "unknown-to-istiod"],
 )
 def test_sync_with_istiod_live(pdebug, sc, tmp_path, no_ambient_config, listed, acked, code, why):
-    import istiod_double as idd
+    from tests.harness import istiod_double as idd
 
     with kd.KubeDouble() as kube, idd.IstiodDouble(syncz=_syncz(listed, acked)) as istiod:
         config = kube.write_kubeconfig(tmp_path / "kubeconfig")

@@ -7,9 +7,9 @@ import io
 import json
 
 import pytest
-from conftest import ISTIOCTL
 
 from pdebug.errors import ExitCode
+from tests.harness import ISTIOCTL
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reviews-v1-abc"}, "spec": {}}
 
@@ -179,7 +179,7 @@ def test_closed_stdout_is_one_line_and_exit_3(tmp_path):
     import subprocess
     import sys
 
-    from conftest import FIXTURES
+    from tests.harness import FIXTURES
 
     dump = str(FIXTURES / "real" / "sidecar" / "config_dump.json")
     code = "import sys; from pdebug.cli import main; sys.exit(main(sys.argv[1:]))"

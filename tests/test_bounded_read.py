@@ -10,15 +10,13 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
 from pdebug.sources.file import Limits, limits, parse_size
+from tests.harness import FIXTURES, run_bounded
 
 DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
 
@@ -47,17 +45,8 @@ def _stdin(monkeypatch: pytest.MonkeyPatch, raw: Endless) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(raw)))
 
 
-def _bounded(pdebug, *args: str, mb: int = 64):
-    tracemalloc.start()
-    start = time.monotonic()
-    try:
-        result = pdebug(*args)
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    assert time.monotonic() - start < 20
-    assert peak < mb << 20, f"peak {peak >> 20} MiB"
-    return result
+def _bounded(pdebug, *args: str):
+    return run_bounded(pdebug, list(args), budget_mb=64)
 
 
 def _one_error(result, needle: str) -> None:

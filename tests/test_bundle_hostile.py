@@ -18,17 +18,15 @@ import os
 import random
 import stat
 import tarfile
-import time
-import tracemalloc
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug import bundle
 from pdebug.errors import ExitCode
+from tests.harness import FIXTURES, run_bounded
 
 SEED_DUMP = (FIXTURES / "real" / "seed-demo" / "config_dump.json").read_bytes()
 SEED_CLUSTERS = (FIXTURES / "real" / "seed-demo" / "clusters.json").read_bytes()
@@ -345,21 +343,6 @@ def commands(b: Path, good: Path, tmp: Path) -> list[list[str]]:
         ["status", "--file", str(b)],
         ["report", str(b), "-o", str(tmp / "r.html")],
     ]
-
-
-def run_bounded(pdebug, args: list[str], budget_s: float = 20.0, budget_mb: int = 96):
-    """Run in-process; the Python heap's peak and the wall time must stay small."""
-    tracemalloc.start()
-    start = time.monotonic()
-    try:
-        result = pdebug(*args)
-    finally:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    took = time.monotonic() - start
-    assert took < budget_s, f"{args}: {took:.1f}s"
-    assert peak < budget_mb << 20, f"{args}: peak {peak >> 20} MiB"
-    return result
 
 
 def assert_clean(result, args: list[str], codes: set[int]) -> None:

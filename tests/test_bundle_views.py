@@ -13,11 +13,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug import bundle
 from pdebug.errors import ExitCode
 from pdebug.redact import redact_bytes, redact_keys
+from tests.harness import FIXTURES
 
 SIDECAR = FIXTURES / "real" / "sidecar"
 SEED = FIXTURES / "real" / "seed-demo"

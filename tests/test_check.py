@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.checks import ALL_CHECKS, BY_CODE, CheckOptions, Severity, run_checks
 from pdebug.checks.listeners import envoy_reason
 from pdebug.model import ProxyData
 from pdebug.model.load import load
+from tests.harness import FIXTURES, ISTIOCTL
 
 SIDECAR = FIXTURES / "real/sidecar"
 SEED = FIXTURES / "real/seed-demo"

@@ -1,6 +1,6 @@
 """``pdebug check`` against real Envoy 1.40 put in each state a check looks for.
 
-Each test drives the sidecar (tests/envoy_harness.py) into one state through file
+Each test drives the sidecar (tests/harness/envoy.py) into one state through file
 xDS, waits (bounded polling) until Envoy's own admin output shows that state, then
 runs ``pdebug check`` on the live admin address or on what a user would save, and
 checks the finding. One sidecar serves the module; each test restores it.
@@ -17,8 +17,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
+
+from tests import harness as eh
 
 pytestmark = [
     pytest.mark.envoy,
@@ -83,7 +84,7 @@ def _loopback_listener(name: str, port: int, route_config: Json | None = None, *
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [eh._hcm(name, route_config=route_config, **hcm)]}],
+        "filter_chains": [{"filters": [eh.hcm(name, route_config=route_config, **hcm)]}],
     }
 
 
@@ -100,33 +101,11 @@ def _route_all_to(cluster: str) -> Json:
     }
 
 
-def _never_answers() -> Json:
-    """A ConfigSource that never answers: REST via the bootstrap's ``agent`` cluster,
-    whose 127.0.0.1:15020 has no xDS server, and no initial fetch timeout."""
-    return {
-        "api_config_source": {
-            "api_type": "REST",
-            "transport_api_version": "V3",
-            "cluster_names": ["agent"],
-            "refresh_delay": "1s",
-        },
-        "initial_fetch_timeout": "0s",
-        "resource_api_version": "V3",
-    }
-
-
 def _rds_rejected(run: eh.SidecarRun) -> int:
     """Envoy's count of rejected updates of route config 9080 (it lives as long as Envoy)."""
     body = run.envoy.get("/stats?filter=rds.9080.update_rejected").decode()
     match = re.search(r"update_rejected: (\d+)", body)
     return int(match.group(1)) if match else 0
-
-
-def _cluster_hosts(run: eh.SidecarRun, name: str) -> list[Json] | None:
-    for status in run.envoy.clusters_json().get("cluster_statuses", []):
-        if status["name"] == name:
-            return list(status.get("host_statuses", []))
-    return None
 
 
 # --- 1. rejected listener updates ----------------------------------------------------
@@ -175,7 +154,7 @@ def test_listener_warming_on_rds_that_never_answers(pdebug, sc, tmp_path):
     warm = _loopback_listener(
         "warm_rds",
         eh.free_port(),
-        rds={"route_config_name": "never_rds", "config_source": _never_answers()},
+        rds={"route_config_name": "never_rds", "config_source": eh.never_answers()},
     )
     sc.xds.write_lds([*sc.resources.listeners, warm])
 
@@ -201,7 +180,7 @@ def test_cluster_warming_on_eds_that_never_answers(pdebug, sc, tmp_path):
         "name": NOPE,
         "type": "EDS",
         "connect_timeout": "1s",
-        "eds_cluster_config": {"eds_config": _never_answers()},
+        "eds_cluster_config": {"eds_config": eh.never_answers()},
     }
     sc.xds.write_cds([*sc.resources.clusters, never])
 
@@ -212,7 +191,7 @@ def test_cluster_warming_on_eds_that_never_answers(pdebug, sc, tmp_path):
         return body if NOPE in names else None
 
     dump = _save(tmp_path, "dump.json", sc.envoy.wait_for(warming, 10, message="warming"))
-    assert _cluster_hosts(sc, NOPE) is None  # /clusters leaves warming clusters out
+    assert eh.cluster_hosts(sc, NOPE) is None  # /clusters leaves warming clusters out
     _, report = _report(pdebug, dump)
     [finding] = _found(report, "PD201", f"cluster/{NOPE}")
     assert "waiting for EDS from REST via cluster agent" in finding["message"]
@@ -274,27 +253,7 @@ def _listens(port: int) -> bool:
 
 
 def test_cluster_with_zero_healthy_endpoints(pdebug, sc, tmp_path):
-    sc.xds.write_eds(
-        eh.RATINGS,
-        {
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        eh._lb_endpoint(f"127.0.0.{i}", 9080, "UNHEALTHY", version="v1", app="r")
-                        for i in (21, 22)
-                    ]
-                }
-            ]
-        },
-    )
-
-    def all_unhealthy() -> bool:
-        hosts = _cluster_hosts(sc, eh.RATINGS) or []
-        return len(hosts) == 2 and all(
-            h["health_status"]["eds_health_status"] == "UNHEALTHY" for h in hosts
-        )
-
-    sc.envoy.wait_for(all_unhealthy, 10, message="ratings all UNHEALTHY")
+    eh.publish_all_unhealthy(sc)
     code, report = _report(pdebug, sc.envoy.admin_url)
     assert code == 1
     [finding] = _found(report, "PD202", f"cluster/{eh.RATINGS}")
@@ -312,7 +271,7 @@ def test_cluster_with_zero_healthy_endpoints(pdebug, sc, tmp_path):
 def test_routed_cluster_with_no_endpoints(pdebug, sc):
     sc.xds.write_eds(eh.REVIEWS_V1, {"endpoints": []})
     sc.envoy.wait_for(
-        lambda: _cluster_hosts(sc, eh.REVIEWS_V1) == [], 10, message="reviews-v1 empty"
+        lambda: eh.cluster_hosts(sc, eh.REVIEWS_V1) == [], 10, message="reviews-v1 empty"
     )
     _, report = _report(pdebug, sc.envoy.admin_url)
     [finding] = _found(report, "PD203", f"cluster/{eh.REVIEWS_V1}")
@@ -361,7 +320,7 @@ def test_endpoints_failing_active_health_checks(pdebug, sc, tmp_path):
     sc.xds.write_cds([*sc.resources.clusters, hc])
 
     def failing() -> bool:
-        hosts = _cluster_hosts(sc, "hc_closed") or []
+        hosts = eh.cluster_hosts(sc, "hc_closed") or []
         return len(hosts) == 2 and all(
             h["health_status"].get("failed_active_health_check") for h in hosts
         )
@@ -388,28 +347,7 @@ def test_endpoint_ejected_by_outlier_detection(pdebug, sc):
     with eh.LoopbackUpstream("failing", status=503) as upstream:
         address = f"127.0.0.1:{upstream.port}"
         cluster = {
-            "name": "od_503",
-            "type": "STATIC",
-            "connect_timeout": "0.25s",
-            "load_assignment": {
-                "cluster_name": "od_503",
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": {
-                                        "socket_address": {
-                                            "address": "127.0.0.1",
-                                            "port_value": upstream.port,
-                                        }
-                                    }
-                                }
-                            }
-                        ]
-                    }
-                ],
-            },
+            **eh.static_cluster("od_503", upstream.port, connect_timeout="0.25s"),
             "outlier_detection": {
                 "consecutive_5xx": 3,
                 "interval": "1s",
@@ -426,7 +364,7 @@ def test_endpoint_ejected_by_outlier_detection(pdebug, sc):
 
         def ejected() -> bool:
             eh.http_get(url)  # each 503 counts towards consecutive_5xx
-            hosts = _cluster_hosts(sc, "od_503") or []
+            hosts = eh.cluster_hosts(sc, "od_503") or []
             return bool(hosts) and hosts[0]["health_status"].get("failed_outlier_check", False)
 
         sc.envoy.wait_for(ejected, 10, interval=0.02, message="outlier ejection")
@@ -548,46 +486,12 @@ def test_duplicate_domain_rejected_by_envoy_and_found_in_a_crafted_dump(pdebug, 
 
 def test_server_stuck_initializing_without_dynamic_listeners(pdebug):
     closed = eh.free_port()
-    never = {
-        "api_config_source": {
-            "api_type": "REST",
-            "transport_api_version": "V3",
-            "cluster_names": ["xds"],
-            "refresh_delay": "1s",
-        },
-        "initial_fetch_timeout": "0s",
-        "resource_api_version": "V3",
-    }
+    never = eh.never_answers("xds")
     boot = {
         "node": {"id": "sidecar~127.0.0.1~stuck.default~default.svc.cluster.local", "cluster": "x"},
         "dynamic_resources": {"lds_config": never},
         "static_resources": {
-            "clusters": [
-                {
-                    "name": "xds",
-                    "type": "STATIC",
-                    "connect_timeout": "0.25s",
-                    "load_assignment": {
-                        "cluster_name": "xds",
-                        "endpoints": [
-                            {
-                                "lb_endpoints": [
-                                    {
-                                        "endpoint": {
-                                            "address": {
-                                                "socket_address": {
-                                                    "address": "127.0.0.1",
-                                                    "port_value": closed,
-                                                }
-                                            }
-                                        }
-                                    }
-                                ]
-                            }
-                        ],
-                    },
-                }
-            ],
+            "clusters": [eh.static_cluster("xds", closed, connect_timeout="0.25s")],
             "listeners": [_loopback_listener("stats", eh.free_port(), _route_all_to("xds"))],
         },
     }
@@ -612,7 +516,7 @@ def test_outbound_traffic_policy_allow_any_then_registry_only(pdebug, sc):
 
     listeners = copy.deepcopy(sc.resources.listeners)
     outbound = next(lst for lst in listeners if lst["name"] == "virtualOutbound")
-    outbound["default_filter_chain"]["filters"] = [eh._tcp_proxy(eh.BLACKHOLE)]
+    outbound["default_filter_chain"]["filters"] = [eh.tcp_proxy(eh.BLACKHOLE)]
     sc.xds.write_lds(listeners)
 
     def blackholed() -> bool:
@@ -644,8 +548,9 @@ def test_seed_demo_is_clean_and_exits_0(pdebug):
 
 def test_pod_source_finds_what_the_admin_address_finds(pdebug, sc, tmp_path, monkeypatch):
     """``pdebug check pod/...`` goes through the Kubernetes port-forward (the API server
-    double of tests/kube_double.py relays to this Envoy) and finds the same things."""
-    kd = pytest.importorskip("kube_double")
+    double of tests/harness/kube_double.py relays to this Envoy) and finds the same things."""
+    from tests.harness import kube_double as kd
+
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

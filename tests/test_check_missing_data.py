@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.checks import ALL_CHECKS, run_checks
 from pdebug.errors import ExitCode
 from pdebug.model import ProxyData
 from pdebug.model.load import load
+from tests.harness import FIXTURES
 
 DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
 _BASE = json.loads(DUMP.read_text())

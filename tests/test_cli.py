@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ISTIOCTL, ROOT
 
 from pdebug.cli import app
+from tests.harness import ISTIOCTL, ROOT, heavy_imports
 
 COMMANDS = [c for c in app.registered_commands if not c.hidden]
 ALL_DUMP = ISTIOCTL / "proxy-config-all/config_dump.json"
@@ -91,14 +91,7 @@ def test_stdin(pdebug, monkeypatch):
 
 
 def test_file_mode_views_do_not_import_heavy_modules():
-    code = (
-        "import sys; from pdebug.cli import main; "
-        f"rc = main(['clusters', {str(ALL_DUMP)!r}]); "
-        "bad = [m for m in ('kubernetes', 'deepdiff', 'yaml', 'cryptography', 'tabulate') "
-        "if m in sys.modules]; print('HEAVY', bad, file=sys.stderr); sys.exit(rc)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "HEAVY []" in proc.stderr
+    assert "HEAVY []" in heavy_imports("clusters", str(ALL_DUMP))
 
 
 def test_python_dash_m_and_broken_pipe():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL, ROOT
+
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL, ROOT
 
 SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
 SIDECAR_CLUSTERS = FIXTURES / "real/sidecar/clusters.json"

@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+
+from tests.harness import ROOT
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.model.camel import snake_keys
+from tests.harness import FIXTURES, ISTIOCTL
 
 EXACT = [
     (

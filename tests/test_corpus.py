@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+
+from tests.harness import FIXTURES
 
 CORPUS = FIXTURES / "corpus"
 

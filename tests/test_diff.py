@@ -9,12 +9,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.errors import ExitCode
 from pdebug.model.camel import to_camel
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL
 
 PSD = ISTIOCTL / "proxy-status-diff"
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"

@@ -6,11 +6,11 @@ import hashlib
 import json
 import tarfile
 
-import envoy_harness as eh
 import pytest
 
 from pdebug.errors import ExitCode
 from pdebug.redact import redact_bytes
+from tests import harness as eh
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzcGlmZmU6Ly9jbHVzdGVyLmxvY2FsIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 BEARER = "Bearer s3cr3t-t0ken-value-123456"
@@ -182,9 +182,8 @@ def test_redact_bytes_keeps_json_valid_and_envoy_markers():
 def test_readme_states_the_dump_timeout_default():
     import inspect
 
-    from conftest import ROOT
-
     from pdebug.cli.dump import dump_cmd
+    from tests.harness import ROOT
 
     default = inspect.signature(dump_cmd).parameters["timeout"].default
     section = (ROOT / "README.md").read_text().split("### `pdebug dump", 1)[1].split("###")[0]

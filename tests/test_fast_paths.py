@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
 
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.render.text import render_table
 from pdebug.views import clusters, endpoints
 from pdebug.views.table import Column, Table
+from tests.harness import FIXTURES, generated_dump
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 #: fixtures/corpus/ keeps egctl's outputs (dumps wrapped per pod) and an Envoy <= 1.7 dump
@@ -118,11 +116,7 @@ def test_render_cleans_only_the_rows_that_need_it() -> None:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """An Istio-shaped dump from the benchmark's generator: subsets, DRs, mixed health."""
     path = tmp_path_factory.mktemp("mesh") / "dump.json"
-    gendump = ROOT / "bench" / "gendump.py"
-    subprocess.run(
-        [sys.executable, str(gendump), "--services", "60", "-o", str(path), "-q"], check=True
-    )
-    return path.read_bytes()
+    return generated_dump(path, 60).read_bytes()
 
 
 def test_generated_mesh_clusters(mesh: bytes) -> None:

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
-from test_model_spelling import camelize
 
 from pdebug.cli import main
+from tests.harness import FIXTURES, camelize
 
 CASES = int(os.environ.get("PDEBUG_FUZZ_CASES", "60"))
 SEED = int(os.environ.get("PDEBUG_FUZZ_SEED", "12"))

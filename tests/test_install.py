@@ -16,7 +16,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+
+from tests.harness import FIXTURES, ROOT
 
 SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
 

@@ -1,7 +1,7 @@
 """Live istiod: ``pdebug diff POD`` against istiod's view, and ``pdebug status`` from the cluster.
 
 Every test runs the real CLI (the error funnel included) against the Kubernetes API server
-double of tests/kube_double.py. istiod replicas are :class:`istiod_double.IstiodDouble`
+double of tests/harness/kube_double.py. istiod replicas are :class:`istiod_double.IstiodDouble`
 servers registered as ``istiod-*`` pods in ``istio-system``, reached through the double's
 real port-forward, serving recorded istiod answers (fixtures/istioctl: the 2020 pilot dump
 and its Envoy twin, the legacy ``/debug/syncz`` arrays). The proxy side is a real Envoy
@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
-import istiod_double as idd
-import kube_double as kd
 import pytest
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import istiod_double as idd
+from tests.harness import kube_double as kd
 
 H2020 = ISTIOCTL / "proxy-status-diff" / "historical-2020"
 ENVOY_2020 = H2020 / "envoyconfigdump2020.json"

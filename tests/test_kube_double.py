@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
 import websocket
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward
+
+from tests import harness as eh
+from tests.harness import kube_double as kd
 
 
 @pytest.fixture

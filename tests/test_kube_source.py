@@ -15,8 +15,6 @@ import sys
 import threading
 from pathlib import Path
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
@@ -24,6 +22,8 @@ from pdebug.sources import LiveOptions, classify, open_source
 from pdebug.sources.admin import AdminHTTPError
 from pdebug.sources.kube import KubeSource, parse_target
 from pdebug.sources.kube import config as kube_module
+from tests import harness as eh
+from tests.harness import kube_double as kd
 
 ADMIN = 15000
 READS = {

@@ -16,21 +16,19 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
-import struct
-import threading
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kube_double as kd
 import pytest
-from conftest import ISTIOCTL, Result
 
 from pdebug.errors import ExitCode
+from tests.harness import ISTIOCTL, Result
+from tests.harness import kube_double as kd
+from tests.harness.hostile import HostileServer, Step, chunked
 
 #: A thread that dies of an exception (the client's port-forward relay) is a failure here.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -45,8 +43,6 @@ KUBE_SLACK = 1.0
 
 # --------------------------------------------------------------------------- the server
 
-Step = tuple[Any, ...]
-
 
 def ok_head(length: int | None, extra: str = "") -> bytes:
     """A 200 status line and headers (``Content-Length`` unless ``length`` is None)."""
@@ -56,114 +52,6 @@ def ok_head(length: int | None, extra: str = "") -> bytes:
 
 def answer(body: bytes = DUMP) -> bytes:
     return ok_head(len(body)) + body
-
-
-def chunked(body: bytes, size: int = 4096) -> bytes:
-    out = b"".join(
-        f"{len(body[i : i + size]):x}\r\n".encode() + body[i : i + size] + b"\r\n"
-        for i in range(0, len(body), size)
-    )
-    return out + b"0\r\n\r\n"
-
-
-class HostileServer:
-    """Serves the same script to every connection: a list of steps.
-
-    Steps: ``("send", bytes)``, ``("drip", bytes, seconds_per_byte)``, ``("sleep", s)``,
-    ``("stall",)`` (until the server stops), ``("close",)``, ``("reset",)`` (an RST),
-    ``("stream", total, byte)`` (``total`` bytes of ``byte``, in 64 KiB writes, until the
-    client goes away).
-    """
-
-    def __init__(self, script: Sequence[Step], wait_request: bool = True) -> None:
-        self.script = list(script)
-        self.wait_request = wait_request
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.address = ("127.0.0.1", self.port)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.accepted = 0
-        self.sent = 0
-        self.stop_event = threading.Event()
-        self.conns: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(5)
-            request = b""
-            while self.wait_request and b"\r\n\r\n" not in request:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                request += data
-            conn.settimeout(None)
-            for step in self.script:
-                if self._step(conn, step):
-                    return
-        except OSError:
-            return
-        finally:
-            if not self.stop_event.is_set():
-                try:
-                    conn.close()
-                except OSError:
-                    pass
-
-    def _step(self, conn: socket.socket, step: Step) -> bool:
-        """Run one step; True when the connection is finished."""
-        kind = step[0]
-        if kind == "send":
-            conn.sendall(step[1])
-            self.sent += len(step[1])
-        elif kind == "drip":
-            for i in range(len(step[1])):
-                if self.stop_event.wait(step[2]):
-                    return True
-                conn.sendall(step[1][i : i + 1])
-        elif kind == "sleep":
-            self.stop_event.wait(step[1])
-        elif kind == "stall":
-            self.stop_event.wait(30)
-            return True
-        elif kind == "close":
-            conn.close()
-            return True
-        elif kind == "reset":
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
-            return True
-        elif kind == "stream":
-            block = step[2] * 65536
-            left = step[1]
-            while left > 0 and not self.stop_event.is_set():
-                n = min(left, len(block))
-                conn.sendall(block[:n])
-                self.sent += n
-                left -= n
-        return False
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.sock.close()
-        for conn in self.conns:
-            try:
-                conn.close()
-            except OSError:
-                pass
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import mmap
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
 
 from pdebug.errors import InvalidInput
 from pdebug.model import load as loader
 from pdebug.model.dump import KEY_TYPES, ConfigDump
+from tests.harness import FIXTURES, generated_dump
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 PLANS = [
@@ -155,11 +153,7 @@ def test_damage_in_a_section_the_view_does_not_read_goes_unnoticed() -> None:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """An Istio-shaped dump from the benchmark's generator, pretty-printed as Envoy does."""
     path = tmp_path_factory.mktemp("mesh") / "dump.json"
-    gendump = ROOT / "bench" / "gendump.py"
-    subprocess.run(
-        [sys.executable, str(gendump), "--services", "60", "-o", str(path), "-q"], check=True
-    )
-    return path.read_bytes()
+    return generated_dump(path, 60).read_bytes()
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: p[0])

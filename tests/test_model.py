@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ISTIOCTL
 
 from pdebug.model import ProxyData
 from pdebug.model.camel import snake_keys, to_camel, to_snake
 from pdebug.model.load import load
 from pdebug.views import clusters, listeners, routes
 from pdebug.views.common import ClusterName, summarize_domains
+from tests.harness import ISTIOCTL
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 DR = "/apis/networking.istio.io/v1/namespaces/b/destination-rule/a"

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests.harness import FIXTURES
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
 CLUSTERS = FIXTURES / "real" / "sidecar" / "clusters.json"

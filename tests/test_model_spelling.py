@@ -1,8 +1,8 @@
 """Key spelling per field: snake_case, lowerCamelCase and mixes, and protobuf json_name digits.
 
 protojson reads either spelling of every field wherever it occurs; so does pdebug. The
-camelCase renderings here are made by :func:`json_name`, this file's own implementation
-of protobuf's rule (not pdebug's code under test).
+camelCase renderings here are made by :func:`tests.harness.json_name`, the tests' own
+implementation of protobuf's rule (not pdebug's code under test).
 """
 
 from __future__ import annotations
@@ -14,66 +14,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.errors import ExitCode
 from pdebug.model import ProxyData
 from pdebug.model.camel import DIGIT_FIELDS, to_camel, to_snake
 from pdebug.model.load import load
 from pdebug.views import listeners, routes
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL, camelize, json_name
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
 WRITER_2020 = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
-
-
-def json_name(field: str) -> str:
-    """protobuf's json_name: drop each ``_``, upper-case the next char if a lowercase letter."""
-    out, upper = [], False
-    for ch in field:
-        if ch == "_":
-            upper = True
-            continue
-        out.append(ch.upper() if upper and "a" <= ch <= "z" else ch)
-        upper = False
-    return "".join(out)
-
-
-#: Maps whose keys are data (names), not proto fields.
-_MAPS = {
-    "filter_metadata",
-    "typed_filter_metadata",
-    "typed_extension_protocol_options",
-    "typed_per_filter_config",
-    "labels",
-    "fields",
-}
-
-
-def camelize(
-    value: Any, parent: str = "", keep: float = 0.0, rng: random.Random | None = None
-) -> Any:
-    """``value`` with every proto field name in its JSON name.
-
-    With ``keep`` > 0, that share of the keys (picked by ``rng``) stays snake_case: a mixed
-    document as istioctl's old test data is.
-    """
-    if isinstance(value, list):
-        return [camelize(v, parent, keep, rng) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for key, item in value.items():
-        if parent in _MAPS:
-            out[key] = camelize(item, "", keep, rng)
-            continue
-        if parent == "metadata" and key not in ("filter_metadata", "typed_filter_metadata"):
-            out[key] = item  # node metadata: a protobuf Struct, its keys are data
-            continue
-        stay = keep and rng is not None and rng.random() < keep
-        out[key if stay or key.startswith("@") else json_name(key)] = camelize(item, key, keep, rng)
-    return out
 
 
 def test_json_name_rule_with_digits() -> None:

@@ -17,11 +17,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness import FIXTURES
 
 SHAPES = FIXTURES / "shapes"
 ECHO = SHAPES / "echo-2019-v2alpha.json"
@@ -207,30 +207,7 @@ def rejected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         with eh.XdsFiles(tmp / "xds") as xds:
             good = _tcp_listener("good", eh.free_port())
             xds.write_lds([good, _tcp_listener("held_port", port)])
-            upstream = {
-                "name": "upstream",
-                "type": "STATIC",
-                "connect_timeout": "1s",
-                "load_assignment": {
-                    "cluster_name": "upstream",
-                    "endpoints": [
-                        {
-                            "lb_endpoints": [
-                                {
-                                    "endpoint": {
-                                        "address": {
-                                            "socket_address": {
-                                                "address": "127.0.0.1",
-                                                "port_value": 1,
-                                            }
-                                        }
-                                    }
-                                }
-                            ]
-                        }
-                    ],
-                },
-            }
+            upstream = eh.static_cluster("upstream", 1)
             boot = {
                 "node": {"id": "rejected-test", "cluster": "rejected-test"},
                 "dynamic_resources": {"lds_config": xds.lds_config},
@@ -419,7 +396,7 @@ def test_v2_regex_route_and_header_matchers(pdebug, tmp_path):
 def test_trace_follows_the_v1_tcp_proxy_of_istio_1_0(pdebug):
     """Envoy <= 1.8 (Istio 1.0): tcp_proxy config {deprecated_v1: true, value: {route_config:
     {routes: [{cluster, destination_ip_list}]}}}: the first route whose IPs match."""
-    from conftest import FIXTURES
+    from tests.harness import FIXTURES
 
     dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
     hit = pdebug("trace", dump, "tcp://172.21.134.116:443", "-o", "json")

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness import FIXTURES
 
 SHAPES = FIXTURES / "shapes"
 OSM = SHAPES / "osm-bookstore.json"
@@ -213,46 +213,9 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
             for name, up in ups.items():
                 if name == "frontend":
                     continue
-                ep = {
-                    "endpoint": {
-                        "address": {
-                            "socket_address": {"address": "127.0.0.1", "port_value": up.port}
-                        }
-                    }
-                }
-                clusters.append(
-                    {
-                        "name": name,
-                        "type": "STATIC",
-                        "connect_timeout": "1s",
-                        "load_assignment": {
-                            "cluster_name": name,
-                            "endpoints": [{"lb_endpoints": [ep]}],
-                        },
-                    }
-                )
+                clusters.append(eh.static_cluster(name, up.port))
             # an EDS cluster without service_name, as Consul writes them
-            xds.write_eds(
-                "frontend",
-                {
-                    "endpoints": [
-                        {
-                            "lb_endpoints": [
-                                {
-                                    "endpoint": {
-                                        "address": {
-                                            "socket_address": {
-                                                "address": "127.0.0.1",
-                                                "port_value": ups["frontend"].port,
-                                            }
-                                        }
-                                    }
-                                }
-                            ]
-                        }
-                    ]
-                },
-            )
+            xds.write_eds("frontend", eh.load_assignment([("127.0.0.1", ups["frontend"].port)]))
             xds.write_cds(
                 [
                     {

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
 import yaml
-from conftest import FIXTURES
 
 from pdebug.redact import ENVOY_REDACTED_B64, REDACTED, redact_bytes, redact_keys, redact_text
+from tests import harness as eh
+from tests.harness import FIXTURES
+from tests.harness import kube_double as kd
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
 LUA = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua"
@@ -599,7 +599,7 @@ def test_the_private_key_precheck_never_misses_what_redaction_hides():
     ]
     for doc in planted:
         assert may_hold_private_key(doc), doc
-    from conftest import FIXTURES
+    from tests.harness import FIXTURES
 
     for path in glob.glob(str(FIXTURES / "**" / "*.json"), recursive=True):
         data = open(path, "rb").read()

@@ -16,9 +16,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.redact import redact_bytes
+from tests.harness import FIXTURES
 
 DUMPS = [
     FIXTURES / "real" / "sidecar" / "config_dump.json",

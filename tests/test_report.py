@@ -13,15 +13,11 @@ import html.parser
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import FIXTURES, ISTIOCTL, ROOT
 
 from pdebug import bundle
 from pdebug.checks import CheckOptions, run_checks
@@ -32,6 +28,8 @@ from pdebug.report import ReportMeta, assets, build_report, embed_json, report_d
 from pdebug.report.topology import BAD, MISSING, OK, WARN, build_graph
 from pdebug.views import clusters, endpoints, listeners, routes, secrets
 from pdebug.views.table import Table
+from tests import harness as eh
+from tests.harness import FIXTURES, ISTIOCTL, ROOT, generated_dump
 
 SIDECAR = FIXTURES / "real/sidecar"
 SEED = FIXTURES / "real/seed-demo"
@@ -582,20 +580,7 @@ def test_a_bad_input_keeps_the_previous_report(pdebug, tmp_path):
 @pytest.fixture(scope="module")
 def big_dump(tmp_path_factory) -> Path:
     """A generated 500-service sidecar dump: ~1,270 clusters, ~5,300 endpoints."""
-    path = tmp_path_factory.mktemp("big") / "dump-500.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench/gendump.py"),
-            "--services",
-            "500",
-            "-o",
-            str(path),
-            "-q",
-        ],
-        check=True,
-    )
-    return path
+    return generated_dump(tmp_path_factory.mktemp("big") / "dump-500.json", 500)
 
 
 def test_a_thousand_cluster_report_stays_small_and_quick(pdebug, big_dump, tmp_path):

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.harness import ROOT
 
 STATIC = ROOT / "pdebug" / "report" / "static"
 

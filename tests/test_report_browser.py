@@ -20,15 +20,15 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT
-from test_report import HOSTILE, hostile_dump, make_bundle
+
+from tests.harness import FIXTURES, generated_dump
+from tests.test_report import HOSTILE, hostile_dump, make_bundle
 
 SIDECAR = FIXTURES / "real/sidecar"
 FLAGS = (
@@ -195,19 +195,7 @@ def test_a_bundle_has_a_proxy_picker_and_a_summary_across_proxies(pdebug, chromi
 
 
 def test_a_thousand_cluster_report_loads_quickly(pdebug, chromium, tmp_path):
-    dump = tmp_path / "dump-500.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench/gendump.py"),
-            "--services",
-            "500",
-            "-o",
-            str(dump),
-            "-q",
-        ],
-        check=True,
-    )
+    dump = generated_dump(tmp_path / "dump-500.json", 500)
     page = make_report(pdebug, tmp_path / "big.html", dump)
     size = page.stat().st_size
     result, dom, seconds = selftest(chromium, tmp_path, page, "svc-42.", "&showall")
@@ -229,3 +217,32 @@ def test_a_thousand_cluster_report_loads_quickly(pdebug, chromium, tmp_path):
     assert 0 < graph["drawn"] <= 1000 and "collapsed" in graph["status"]
     assert 0 < graph["searchDrawn"] < 200
     assert graph["allDrawn"] == graph["total"]
+
+
+def test_the_ambient_section_renders_its_workloads_and_flags(pdebug, chromium, tmp_path):
+    from tests.harness.ambient import make_bundle, worker, worker2
+
+    src = make_bundle(tmp_path / "ambient.tar.gz", worker(), worker2())
+    page = make_report(pdebug, tmp_path / "ambient.html", src)
+    result, dom, _ = selftest(chromium, tmp_path, page, "unresolved")
+    amb = result["ambient"]
+    # 8 bookinfo workloads; STATUS badges: 2 errors (details, ratings), 3 warnings (the
+    # reviews without a certificate) and 3 OK
+    assert (amb["rows"], amb["shown"]) == (8, 8)
+    assert (amb["bad"], amb["warn"], amb["ok"]) == (2, 3, 3)
+    [details] = amb["filtered"]
+    assert details[1] == "details-v1-698d88b-dqrbr" and details[5] == "unresolved"
+    assert details[6] == "expiring" and details[8] == "ERROR"
+    assert '<section class="block" data-table="ambient">' in dom
+    assert "ambient ztunnels: ztunnel-xljhg.istio-system (node ambient-worker)" in dom
+    assert result["proxies"] == 1 and result["results"][0]["tables"]["clusters"]["rows"] > 0
+
+
+def test_an_ambient_capture_without_sidecars_renders(pdebug, chromium, tmp_path):
+    from tests.harness.ambient import make_bundle, worker, worker2
+
+    src = make_bundle(tmp_path / "only.tar.gz", worker(), worker2(), sidecar=False)
+    page = make_report(pdebug, tmp_path / "only.html", src)
+    result, dom, _ = selftest(chromium, tmp_path, page)
+    assert result["proxies"] == 0 and result["ambient"]["rows"] == 8
+    assert "No sidecar or waypoint proxy in this capture." in dom

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import eh
 
 from pdebug.errors import ExitCode
+from tests import harness as eh
+from tests.harness.pki import make_ca
 
 pytestmark = [
     pytest.mark.skipif(
@@ -33,29 +34,6 @@ SPIFFE_TYPE = (
 )
 TLS_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 NOW = dt.datetime.now(dt.UTC)
-
-
-def _ca(common_name: str, not_before: dt.datetime, not_after: dt.datetime) -> bytes:
-    """A self-signed CA certificate (PEM) valid from ``not_before`` to ``not_after``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _b64(data: bytes) -> str:
@@ -117,11 +95,11 @@ def federated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The dump of a real Envoy holding both SPIFFE secrets, and the CA of each domain."""
     hour = dt.timedelta(hours=1)
     cas = {
-        "a.example": _ca("a root", NOW - hour, NOW + dt.timedelta(days=3650)),
-        "b.example": _ca("b root", NOW - hour, NOW + dt.timedelta(days=2)),
-        "c.example": _ca("c root", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1)),
-        "d.example": _ca("d root", NOW - hour, NOW + dt.timedelta(days=365)),
-        "e.example": _ca("e root", NOW - hour, NOW + dt.timedelta(days=730)),
+        "a.example": make_ca("a root", NOW - hour, NOW + dt.timedelta(days=3650)),
+        "b.example": make_ca("b root", NOW - hour, NOW + dt.timedelta(days=2)),
+        "c.example": make_ca("c root", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1)),
+        "d.example": make_ca("d root", NOW - hour, NOW + dt.timedelta(days=365)),
+        "e.example": make_ca("e root", NOW - hour, NOW + dt.timedelta(days=730)),
     }
     rootca = {
         "name": "ROOTCA",

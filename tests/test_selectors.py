@@ -11,13 +11,13 @@ import json
 import urllib.parse
 from pathlib import Path
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
 
 from pdebug.errors import ExitCode, UsageError
 from pdebug.sources import LiveOptions
 from pdebug.sources.kube import KubeCluster
+from tests import harness as eh
+from tests.harness import kube_double as kd
 
 pytestmark = pytest.mark.usefixtures("no_ambient_config")
 

@@ -23,13 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
-import kube_double as kd
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
 from pdebug.manifest import Manifest
+from tests import harness as eh
+from tests.harness import FIXTURES
+from tests.harness import kube_double as kd
 
 ADMIN = 15000
 SEED_DUMP = FIXTURES / "real" / "seed-demo" / "config_dump.json"
@@ -529,7 +529,7 @@ SYNCZ = [
 
 @pytest.mark.envoy
 def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp_path):
-    import istiod_double as idd
+    from tests.harness import istiod_double as idd
 
     mesh(kube, envoys, faults=False)
     with (

@@ -9,19 +9,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ISTIOCTL
 
 from pdebug.errors import InvalidInput
 from pdebug.model import syncz as m
 from pdebug.model.syncz import TypeSync, parse_syncz
 from pdebug.views import status as v
+from tests.harness import ISTIOCTL, heavy_imports
 
 PS = ISTIOCTL / "proxy-status"
 XDS = PS / "xds"
@@ -673,11 +671,4 @@ def test_parse_errors_are_invalid_input():
 
 def test_status_does_not_import_heavy_modules():
     source = LEGACY / "http_syncz_single_pilot.reconstructed.json"
-    code = (
-        "import sys; from pdebug.cli import main; "
-        f"rc = main(['status', '-f', {str(source)!r}]); "
-        "bad = [m for m in ('kubernetes', 'deepdiff', 'yaml', 'cryptography', 'tabulate') "
-        "if m in sys.modules]; print('HEAVY', bad, file=sys.stderr); sys.exit(rc)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "HEAVY []" in proc.stderr
+    assert "HEAVY []" in heavy_imports("status", "-f", str(source))

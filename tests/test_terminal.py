@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug.render.escape import (
     SafeStream,
@@ -29,6 +28,7 @@ from pdebug.render.escape import (
 from pdebug.render.structured import render_json, render_yaml
 from pdebug.render.text import render_markdown, render_table, render_text
 from pdebug.views.table import Column, Lines, Stack, Table
+from tests.harness import FIXTURES, ISTIOCTL
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ISTIOCTL
 
 from pdebug import trace as t
 from pdebug.errors import ExitCode, UsageError
 from pdebug.model import schema as s
+from tests.harness import FIXTURES, ISTIOCTL
 
 SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
 SIDECAR_CLUSTERS = FIXTURES / "real" / "sidecar" / "clusters.json"

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import envoy_harness as eh
 import pytest
 
 from pdebug.trace import HTTPS_ALPN
+from tests import harness as eh
 
 pytestmark = [
     pytest.mark.envoy,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import envoy_harness as eh
 import pytest
-from conftest import ISTIOCTL
+
+from tests import harness as eh
+from tests.harness import ISTIOCTL
 
 WAYPOINT = ISTIOCTL / "proxy-config-all" / "config_dump.json"
 PORT_INPUT = (
@@ -49,7 +50,7 @@ def _chain(name: str, status: int) -> Json:
             }
         ],
     }
-    return {"name": name, "filters": [eh._hcm(name, route_config=route)]}
+    return {"name": name, "filters": [eh.hcm(name, route_config=route)]}
 
 
 def _bootstrap(ports: list[int]) -> Json:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.errors import ExitCode
+from tests.harness import FIXTURES
 
 DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
 

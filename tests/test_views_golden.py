@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FIXTURES
 
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.render.text import render_text
 from pdebug.views import secrets
+from tests.harness import FIXTURES
 
 REAL = ["sidecar", "seed-demo"]
 VIEWS = ["clusters", "listeners", "routes", "eds", "bootstrap", "all"]

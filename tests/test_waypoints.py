@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-import kube_double as kd
 import pytest
+
+from tests.harness import kube_double as kd
 
 READS = frozenset(
     {

@@ -2,7 +2,7 @@
 
 Conformance data: fixtures/istioctl/ztunnel-config (istioctl's own test dump and goldens,
 Apache-2.0, see fixtures/istioctl/MANIFEST.md). ztunnel cannot run here, so live tests
-serve that recorded dump from tests/ztunnel_double.py behind the Kubernetes API double.
+serve that recorded dump from tests/harness/ztunnel_double.py behind the Kubernetes API double.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kube_double as kd
 import pytest
-import ztunnel_double as zd
-from conftest import FIXTURES, ISTIOCTL
+
+from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import kube_double as kd
+from tests.harness import ztunnel_double as zd
 
 ZC = ISTIOCTL / "ztunnel-config"
 DUMP = ZC / "dump.json"
@@ -640,8 +641,8 @@ def test_mutated_dumps_never_crash(pdebug, tmp_path, seed):
 
 
 def test_snapshot_ambient_captures_the_nodes_ztunnels(pdebug, kube, kubeconfig, ambient, tmp_path):
-    import istiod_double as idd
-    from conftest import FIXTURES
+    from tests.harness import FIXTURES
+    from tests.harness import istiod_double as idd
 
     sidecar = FIXTURES / "real" / "sidecar" / "config_dump.json"
     with idd.EnvoyAdminDouble(sidecar.read_bytes()) as envoy:

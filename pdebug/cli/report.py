@@ -105,7 +105,9 @@ def report_cmd(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout
     )
     inputs = _inputs(target, clusters_json)
-    meta = ReportMeta(target.text, title, capture=inputs.capture, proxies=inputs.info)
+    meta = ReportMeta(
+        target.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
+    )
     doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
     write_report(output, render_page(doc))
     n = len(inputs.proxies)

@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -39,6 +39,9 @@ from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines, Table
+
+if TYPE_CHECKING:
+    from pdebug.report.ambient import AmbientCapture
 
 __all__ = [
     "ProxyInfo",
@@ -86,6 +89,8 @@ class ReportMeta:
             ``source``, and ``istiod``: the replicas that did not answer, in words).
         proxies: Per-proxy capture facts, keyed by :attr:`ProxyData.source`.
         options: Options for the checks.
+        ambient: The ztunnels of a ``snapshot --ambient`` bundle: the page's ambient
+            workloads section (None: no such section).
     """
 
     source: str
@@ -94,6 +99,7 @@ class ReportMeta:
     capture: Mapping[str, str] = field(default_factory=dict)
     proxies: Mapping[str, ProxyInfo] = field(default_factory=dict)
     options: CheckOptions = CheckOptions()
+    ambient: AmbientCapture | None = None
 
 
 def _stamp(t: datetime) -> str:
@@ -317,7 +323,7 @@ def _overview(docs: list[dict[str, Any]]) -> dict[str, Any]:
 def report_data(proxies: list[ProxyData], meta: ReportMeta) -> dict[str, Any]:
     """The report as plain data: what the page embeds (and what tests can read)."""
     docs = [proxy_data(p, meta) for p in proxies]
-    return {
+    doc = {
         "format": "pdebug-report/1",
         "title": meta.title,
         "source": meta.source,
@@ -327,6 +333,19 @@ def report_data(proxies: list[ProxyData], meta: ReportMeta) -> dict[str, Any]:
         "overview": _overview(docs),
         "proxies": docs,
     }
+    if meta.ambient is not None:
+        doc["ambient"] = _ambient(meta.ambient, meta)
+    return doc
+
+
+def _ambient(capture: AmbientCapture, meta: ReportMeta) -> dict[str, Any]:
+    """The ambient workloads section (certificates judged at the report's time)."""
+    from pdebug.report.ambient import ambient_table
+
+    options = meta.options
+    if options.now is None:
+        options = dataclasses.replace(options, now=meta.generated)
+    return ambient_table(capture, options)
 
 
 def embed_json(doc: Any) -> str:

@@ -26,6 +26,7 @@ from pdebug.sources.file import read_file
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
+    from pdebug.report.ambient import AmbientCapture
 
 
 @dataclass
@@ -37,6 +38,18 @@ class Inputs:
     capture: dict[str, str] = field(default_factory=dict)
     #: the ztunnels a ``snapshot --ambient`` captured: (member name, dump or why not)
     ztunnels: list[tuple[str, ZtunnelDump | str]] = field(default_factory=list)
+    #: the manifest's node of each ztunnel member
+    ztunnel_nodes: dict[str, str] = field(default_factory=dict)
+    #: the namespaces of the captured (and skipped) pods, from the manifest
+    namespaces: set[str] = field(default_factory=set)
+
+    def ambient(self) -> AmbientCapture | None:
+        """What the report's ambient section reads; None without ztunnels."""
+        from pdebug.report.ambient import AmbientCapture
+
+        if not self.ztunnels:
+            return None
+        return AmbientCapture(self.ztunnels, self.ztunnel_nodes, frozenset(self.namespaces))
 
 
 def sync_text(value: Any) -> str | None:
@@ -92,8 +105,11 @@ def read_inputs(text: str) -> Inputs:
     kinds = {name: entries.get(name, {}).get("kind") for name in names}
     for name in [n for n in names if kinds[n] == "ztunnel"]:
         out.ztunnels.append((name, _ztunnel(opened, name, f"{label}:{name}", entries[name])))
+        if isinstance(entries[name].get("node"), str):
+            out.ztunnel_nodes[name] = entries[name]["node"]
     if out.ztunnels:
         out.capture["ambient"] = ambient_line(out.ztunnels)
+        out.namespaces = _pod_namespaces(opened.manifest)
     names = [n for n in names if kinds[n] != "ztunnel"]
     if not names and out.ztunnels:
         # an ambient namespace: no sidecar, only its nodes' ztunnels
@@ -151,6 +167,18 @@ def ambient_line(ztunnels: list[tuple[str, ZtunnelDump | str]]) -> str:
             f"services, {len(dump.policies)} policies, certificates {ok}/{len(certs)} available"
         )
     return "ambient ztunnels: " + "; ".join(parts)
+
+
+def _pod_namespaces(manifest: dict[str, Any]) -> set[str]:
+    """The namespaces of a snapshot's pods (captured, failed or skipped), ztunnels aside."""
+    entries = [*bundle.proxy_entries(manifest), *(manifest.get("skipped") or [])]
+    return {
+        e["namespace"]
+        for e in entries
+        if isinstance(e, dict)
+        and e.get("kind") != "ztunnel"
+        and isinstance(e.get("namespace"), str)
+    }
 
 
 def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:

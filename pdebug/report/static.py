@@ -73,6 +73,21 @@ def _proxy(p: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ambient(section: dict[str, Any]) -> list[str]:
+    """The ambient workloads of a ``snapshot --ambient`` bundle (:mod:`pdebug.report.ambient`)."""
+    sub = f"{len(section['rows'])} workloads, {section['ztunnels']} ztunnels"
+    out = [
+        '<section class="block">',
+        f'<h2>{_e(section["title"])} <span class="sub">{_e(sub)}</span></h2>',
+    ]
+    if section["rows"]:
+        out += _table(section["columns"], section["rows"])
+    if section["note"]:
+        out.append(f'<p class="note">{_e(section["note"])}</p>')
+    out.append("</section>")
+    return out
+
+
 def render_static(doc: dict[str, Any]) -> str:
     """Escaped HTML for :func:`pdebug.report.report_data`'s document."""
     proxies = doc["proxies"]
@@ -97,6 +112,8 @@ def render_static(doc: dict[str, Any]) -> str:
         out += ['<section class="block">', f"<h2>{_e(ov['title'])}</h2>"]
         out += _table(ov["columns"], ov["rows"])
         out.append("</section>")
+    if doc.get("ambient"):
+        out += _ambient(doc["ambient"])
     for p in proxies:
         out += _proxy(p)
     out += ["</main>", "</div>"]

@@ -483,7 +483,7 @@
     try { params[k] = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1)); }
     catch (e) { params[k] = ""; }
   });
-  var current = {index: -1, tables: [], graph: null}, overview = null;
+  var current = {index: -1, tables: [], graph: null}, overview = null, ambient = null;
   var proxyBox = el("div");
   var picker = null;
 
@@ -511,7 +511,15 @@
     if (DATA.capture && DATA.capture.istiod) {
       add(top, el("div", "meta", DATA.capture.istiod));
     }
+    if (DATA.capture && DATA.capture.ambient) {
+      add(top, el("div", "meta", DATA.capture.ambient));
+    }
     var nav = el("nav");
+    if (DATA.ambient) {
+      add(nav, sectionButton("Ambient", function () {
+        return d.querySelector("[data-table=ambient]");
+      }));
+    }
     if (DATA.proxies.length > 1) {
       picker = el("select");
       picker.setAttribute("aria-label", "Proxy");
@@ -610,13 +618,26 @@
       main.appendChild(ov.el);
       overview = ov;
     }
+    if (DATA.ambient) {  // a snapshot --ambient: each workload, its ztunnel, waypoint, cert
+      ambient = makeTable(DATA.ambient);
+      ambient.el.querySelector("h2 .sub").textContent = DATA.ambient.rows.length +
+        " workloads, " + DATA.ambient.ztunnels + " ztunnels";
+      if (DATA.ambient.note && DATA.ambient.rows.length) {
+        ambient.el.appendChild(el("p", "note", DATA.ambient.note));
+      }
+      main.appendChild(ambient.el);
+    }
     add(main, proxyBox);
     var foot = el("footer", null, "Self-contained report: no network requests. Secrets show " +
       "certificate metadata only; the raw config dump is not included.");
     add(main, foot);
     app.appendChild(main);
     var start = Number(params.proxy || 0);
-    showProxy(start >= 0 && start < DATA.proxies.length ? start : 0, false);
+    if (DATA.proxies.length) {
+      showProxy(start >= 0 && start < DATA.proxies.length ? start : 0, false);
+    } else {
+      add(proxyBox, el("p", "note", "No sidecar or waypoint proxy in this capture."));
+    }
     var target = params.view ? d.querySelector(params.view === "topology" ? "[data-graph]" :
       "[data-table=\"" + params.view.replace(/[^a-z]/g, "") + "\"]") : null;
     if (target) { target.scrollIntoView({block: "start"}); }
@@ -635,6 +656,18 @@
     var res = {proxies: DATA.proxies.length, overview: null, results: []};
     if (overview) {
       res.overview = {rows: overview.total, shown: overview.shownRows().length};
+    }
+    if (ambient) {
+      var badges = function (cls) {
+        return ambient.el.querySelectorAll("tbody .badge." + cls).length;
+      };
+      res.ambient = {rows: ambient.total, shown: ambient.shownRows().length, bad: badges("bad"),
+        warn: badges("warn"), ok: badges("ok")};
+      if (term) {
+        ambient.setFilter(term);
+        res.ambient.filtered = ambient.shownRows();
+        ambient.setFilter("");
+      }
     }
     var start = current.index;
     var limit = Math.min(DATA.proxies.length, 20);
@@ -690,7 +723,7 @@
       }
       res.results.push(pr);
     }
-    showProxy(start, false);
+    if (start >= 0) { showProxy(start, false); }
     res.images = d.querySelectorAll("img").length;
     res.resources = performance.getEntriesByType("resource").map(function (e) {
       return e.name;

@@ -29,10 +29,11 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-import envoy_harness as eh
+from . import envoy as eh
 
 __all__ = [
     "NOT_CONNECTED_BODY",
+    "ConfigDumpDouble",
     "EnvoyAdminDouble",
     "IstiodDouble",
     "RecordedHTTP",
@@ -117,8 +118,9 @@ class IstiodDouble(RecordedHTTP):
         return super().answer(path, query)
 
 
-class EnvoyAdminDouble(RecordedHTTP):
-    """An Envoy admin port that serves one recorded ``/config_dump`` (any query)."""
+class ConfigDumpDouble(RecordedHTTP):
+    """An admin port that serves one recorded ``/config_dump`` (any query); any other path
+    is :meth:`other`'s answer."""
 
     def __init__(self, dump: bytes) -> None:
         super().__init__()
@@ -127,6 +129,17 @@ class EnvoyAdminDouble(RecordedHTTP):
     def answer(self, path: str, query: dict[str, list[str]]) -> Answer:
         if path == "/config_dump":
             return 200, self.dump, _JSON
+        return self.other(path)
+
+    def other(self, path: str) -> Answer:
+        """The answer to a path other than ``/config_dump``."""
+        raise NotImplementedError
+
+
+class EnvoyAdminDouble(ConfigDumpDouble):
+    """An Envoy admin port that serves one recorded ``/config_dump`` (any query)."""
+
+    def other(self, path: str) -> Answer:
         return 404, b"invalid path. admin commands are:\n", _TEXT
 
 

@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import hashlib
 import itertools
 import json
@@ -93,8 +92,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
-import envoy_harness as eh
 import yaml
+
+from . import envoy as eh
+from . import pki
 
 __all__ = [
     "PORTFORWARD_PROTOCOL",
@@ -128,29 +129,28 @@ _RESOURCES: dict[str, tuple[str, str, str]] = {
 }
 _APPS = "deployments|statefulsets|daemonsets|replicasets"
 _GATEWAY_API = r"/apis/gateway\.networking\.k8s\.io/v1"
+
+
+def _resource_routes(prefix: str, resources: str) -> list[tuple[re.Pattern[str], str]]:
+    """Routes for ``resources`` under the API ``prefix``: get one in a namespace, list in a
+    namespace, list across namespaces."""
+    namespaced = rf"^{prefix}/namespaces/(?P<ns>[^/]+)/(?P<res>{resources})"
+    return [
+        (re.compile(namespaced + r"/(?P<name>[^/]+)$"), "get"),
+        (re.compile(namespaced + "$"), "list"),
+        (re.compile(rf"^{prefix}/(?P<res>{resources})$"), "list"),
+    ]
+
+
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/portforward$"), "pf"),
-    (
-        re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<res>pods|services)$"), "list"),
-    (re.compile(r"^/api/v1/(?P<res>pods|services)$"), "list"),
-    (
-        re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(rf"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>{_APPS})$"), "list"),
-    (re.compile(rf"^/apis/apps/v1/(?P<res>{_APPS})$"), "list"),
+    *_resource_routes("/api/v1", "pods|services"),
+    *_resource_routes("/apis/apps/v1", _APPS),
     (re.compile(r"^/api/v1/(?P<res>namespaces)/(?P<name>[^/]+)$"), "get"),
     (re.compile(r"^/api/v1/(?P<res>namespaces)$"), "list"),
-    (
-        re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)/(?P<name>[^/]+)$"),
-        "get",
-    ),
-    (re.compile(rf"^{_GATEWAY_API}/namespaces/(?P<ns>[^/]+)/(?P<res>gateways)$"), "list"),
-    (re.compile(rf"^{_GATEWAY_API}/(?P<res>gateways)$"), "list"),
+    *_resource_routes(_GATEWAY_API, "gateways"),
 ]
+
 #: A healthy one-replica status per workload resource (the required fields included).
 _WORKLOAD_STATUS: dict[str, Json] = {
     "deployments": {
@@ -479,73 +479,6 @@ def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
 # --------------------------------------------------------------------------- TLS
 
 
-@dataclass(frozen=True)
-class _Pki:
-    ca_pem: bytes
-    cert_pem: bytes
-    key_pem: bytes
-
-
-def _make_server_pki() -> _Pki:
-    """A throwaway CA and a server certificate for 127.0.0.1 / localhost."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-double-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return _Pki(
-        ca.public_bytes(pem),
-        cert.public_bytes(pem),
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-    )
-
-
 # --------------------------------------------------------------------------- the server
 
 
@@ -803,7 +736,7 @@ class KubeDouble(eh.ServerContext):
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._hangers: list[_HangingTarget] = []
-        self._pki: _Pki | None = _make_server_pki() if tls else None
+        self._pki: pki.ServerPki | None = pki.make_server_pki() if tls else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle

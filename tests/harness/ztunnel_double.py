@@ -16,21 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from istiod_double import Answer, RecordedHTTP
-
-_JSON = "application/json"
+from .istiod_double import Answer, ConfigDumpDouble, RecordedHTTP
 
 
-class ZtunnelAdminDouble(RecordedHTTP):
+class ZtunnelAdminDouble(ConfigDumpDouble):
     """ztunnel's admin port serving one recorded ``/config_dump``."""
 
-    def __init__(self, dump: bytes) -> None:
-        super().__init__()
-        self.dump = dump
-
-    def answer(self, path: str, query: dict[str, list[str]]) -> Answer:
-        if path == "/config_dump":
-            return 200, self.dump, _JSON
+    def other(self, path: str) -> Answer:
         if path == "/":
             index = b"<html><body><a href='/config_dump'>config_dump</a></body></html>\n"
             return 200, index, "text/html"

@@ -1,0 +1,140 @@
+"""Paths and small helpers shared by the tests (no pytest fixtures: those live in conftest.py)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FIXTURES",
+    "GOLDEN",
+    "ISTIOCTL",
+    "PORT_FORWARD_READS",
+    "ROOT",
+    "Result",
+    "camelize",
+    "generated_dump",
+    "heavy_imports",
+    "json_name",
+    "run_bounded",
+]
+
+#: The repository root.
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+ISTIOCTL = FIXTURES / "istioctl"
+GOLDEN = ROOT / "tests" / "golden"
+
+#: What pdebug may ask of the API server double by default: (RBAC verb, resource).
+PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
+
+
+@dataclass
+class Result:
+    """What one in-process ``pdebug`` run gave: exit code, stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_bounded(
+    pdebug: Callable[..., Result], args: list[str], budget_s: float = 20.0, budget_mb: int = 96
+) -> Result:
+    """Run ``pdebug ARGS`` in-process; the Python heap's peak and the wall time must stay small."""
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        result = pdebug(*args)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    took = time.monotonic() - start
+    assert took < budget_s, f"{args}: {took:.1f}s"
+    assert peak < budget_mb << 20, f"{args}: peak {peak >> 20} MiB"
+    return result
+
+
+def generated_dump(path: Path, services: int) -> Path:
+    """Write the benchmark generator's Istio-shaped dump of ``services`` services to ``path``."""
+    gendump = ROOT / "bench" / "gendump.py"
+    cmd = [sys.executable, str(gendump), "--services", str(services), "-o", str(path), "-q"]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+#: Modules a file-mode view must not import (slow to import; only some commands need them).
+HEAVY_MODULES = ("kubernetes", "deepdiff", "yaml", "cryptography", "tabulate")
+
+
+def heavy_imports(*args: str) -> str:
+    """Run ``pdebug ARGS`` in a fresh interpreter; ``HEAVY [...]``: the heavy modules it imported.
+
+    The command must succeed (exit 0).
+    """
+    code = (
+        "import sys; from pdebug.cli import main; "
+        f"rc = main({list(args)!r}); "
+        f"bad = [m for m in {HEAVY_MODULES!r} "
+        "if m in sys.modules]; print('HEAVY', bad, file=sys.stderr); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return proc.stderr
+
+
+# --------------------------------------------------------------------------- key spelling
+
+
+def json_name(field: str) -> str:
+    """protobuf's json_name: drop each ``_``, upper-case the next char if a lowercase letter."""
+    out, upper = [], False
+    for ch in field:
+        if ch == "_":
+            upper = True
+            continue
+        out.append(ch.upper() if upper and "a" <= ch <= "z" else ch)
+        upper = False
+    return "".join(out)
+
+
+#: Maps whose keys are data (names), not proto fields.
+_MAPS = {
+    "filter_metadata",
+    "typed_filter_metadata",
+    "typed_extension_protocol_options",
+    "typed_per_filter_config",
+    "labels",
+    "fields",
+}
+
+
+def camelize(
+    value: Any, parent: str = "", keep: float = 0.0, rng: random.Random | None = None
+) -> Any:
+    """``value`` with every proto field name in its JSON name.
+
+    With ``keep`` > 0, that share of the keys (picked by ``rng``) stays snake_case: a mixed
+    document as istioctl's old test data is.
+    """
+    if isinstance(value, list):
+        return [camelize(v, parent, keep, rng) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if parent in _MAPS:
+            out[key] = camelize(item, "", keep, rng)
+            continue
+        if parent == "metadata" and key not in ("filter_metadata", "typed_filter_metadata"):
+            out[key] = item  # node metadata: a protobuf Struct, its keys are data
+            continue
+        stay = keep and rng is not None and rng.random() < keep
+        out[key if stay or key.startswith("@") else json_name(key)] = camelize(item, key, keep, rng)
+    return out
