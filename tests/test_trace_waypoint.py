@@ -284,7 +284,7 @@ def _routed(name: str, route: Json, filters: list[Json] | None = None, **hcm: An
         "@type": TYPES + "filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": name.replace("|", "_"),
         "route_config": rc,
-        "http_filters": [*(filters or []), eh._router()],
+        "http_filters": [*(filters or []), eh.router()],
         **hcm,
     }
     return {

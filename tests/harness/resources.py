@@ -3,7 +3,7 @@
 * :func:`load_template` / :func:`render`: the YAML files in ``templates/`` (whole-string
   placeholders ``$name`` and ``$name(arg)``, filled from a mapping);
 * builders for tests that write resources of their own: :func:`sock`, :func:`tcp_proxy`,
-  :func:`hcm` (Istio's HTTP connection manager, taken from the sidecar template),
+  :func:`hcm` (Istio's HTTP connection manager, taken from the sidecar template), :func:`router`,
   :func:`lb_endpoint`, :func:`load_assignment`, :func:`static_cluster`,
   :func:`never_answers`.
 """
@@ -28,6 +28,7 @@ __all__ = [
     "never_answers",
     "parsed_template",
     "render",
+    "router",
     "sock",
     "static_cluster",
     "tcp_proxy",
@@ -39,6 +40,7 @@ Json = dict[str, Any]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 _TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+_ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 
 
 # --------------------------------------------------------------------------- templates
@@ -91,6 +93,11 @@ def tcp_proxy(cluster: str) -> Json:
         "name": "envoy.filters.network.tcp_proxy",
         "typed_config": {"@type": _TCP_PROXY_TYPE, "stat_prefix": cluster, "cluster": cluster},
     }
+
+
+def router() -> Json:
+    """The HTTP router filter, the last of every HTTP filter chain."""
+    return {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}
 
 
 def hcm(stat_prefix: str, *, rds: Json | None = None, route_config: Json | None = None) -> Json:
