@@ -1,14 +1,38 @@
-"""Envoy ``/clusters?format=json``: live endpoint health and outlier flags."""
+"""Facts: endpoint health. Envoy's ``/clusters?format=json`` and the one health rule.
+
+:func:`endpoint_health` is the only place pdebug decides whether Envoy sends traffic to
+an endpoint; views (``clusters -o wide``, ``endpoints``), checks, the report's topology
+and ``trace`` all ask it. Envoy's rule (``Host::coarseHealth`` and the excluded host
+set, Envoy >= 1.20), from what the data says of a host:
+
+* **unhealthy** (no traffic outside panic mode): it failed active health checking
+  (``failed_active_health_check``), outlier detection ejected it
+  (``failed_outlier_check``), an immediate health-check failure excluded it
+  (``excluded_via_immediate_hc_fail``), or EDS says ``UNHEALTHY`` or ``TIMEOUT``;
+* **draining**: EDS says ``DRAINING`` (the pod is going away): no new traffic either,
+  but on purpose, so the report shows it as a warning, not an error;
+* **degraded**: EDS says ``DEGRADED`` or active health checking found it degraded
+  (``failed_active_degraded_check``): used only when too few healthy hosts are left;
+* **healthy** otherwise: EDS ``HEALTHY``, ``UNKNOWN`` or unset. A host pending removal
+  (``pending_dynamic_removal``: EDS dropped it but it still passes health checks) keeps
+  its health: Envoy keeps load-balancing to it until it fails a check.
+
+A config dump (EDS) carries only the EDS status; ``/clusters`` carries the flags too,
+and it keeps ``DRAINING`` where ``config_dump?include_eds`` reports ``UNHEALTHY``.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
+from pdebug.model.address import address_text
 
 
 class _Document(msgspec.Struct, gc=False):
@@ -73,11 +97,95 @@ class ClustersStatus:
         return self._generic[position(self.doc.cluster_statuses, index)]
 
 
-def host_is_healthy(host: s.HostStatus) -> bool:
-    """Whether Envoy would send traffic to ``host`` (no failure flag, EDS status usable)."""
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+DRAINING = "draining"
+UNHEALTHY = "unhealthy"
+
+#: EDS statuses Envoy never sends traffic to (``DRAINING`` is told apart, see above).
+UNHEALTHY_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
+
+
+def endpoint_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
+    """:data:`HEALTHY`, :data:`DEGRADED`, :data:`DRAINING` or :data:`UNHEALTHY`.
+
+    Args:
+        eds: The EDS health status (``""`` and ``UNKNOWN`` mean unset).
+        flags: Envoy's live flags on the host (``/clusters``), None from a dump.
+    """
+    if flags is not None and (
+        flags.failed_active_health_check
+        or flags.failed_outlier_check
+        or flags.excluded_via_immediate_hc_fail
+    ):
+        return UNHEALTHY
+    if eds in UNHEALTHY_EDS:
+        return UNHEALTHY
+    if eds == "DRAINING":
+        return DRAINING
+    if eds == "DEGRADED" or (flags is not None and flags.failed_active_degraded_check):
+        return DEGRADED
+    return HEALTHY
+
+
+def is_usable(level: str) -> bool:
+    """Whether Envoy load-balances to an endpoint of ``level`` (degraded ones count)."""
+    return level in (HEALTHY, DEGRADED)
+
+
+def host_health(host: s.HostStatus) -> str:
+    """:func:`endpoint_health` of a ``/clusters`` host."""
     hs = host.health_status
-    if hs is None:
-        return True
-    if hs.failed_active_health_check or hs.failed_outlier_check or hs.pending_dynamic_removal:
-        return False
-    return hs.eds_health_status in ("", "UNKNOWN", "HEALTHY")
+    return endpoint_health(hs.eds_health_status if hs is not None else "", hs)
+
+
+def host_is_healthy(host: s.HostStatus) -> bool:
+    """Whether a ``/clusters`` host is healthy (not degraded, draining or failing)."""
+    return host_health(host) == HEALTHY
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One endpoint of a cluster as far as the data says.
+
+    ``status`` is Envoy's live view (``/clusters?format=json``); ``None`` when the host
+    comes from the dump (EDS or a static ``load_assignment``), where only ``eds`` is known.
+    """
+
+    address: str
+    eds: str
+    status: s.HostHealthStatus | None = None
+
+    @property
+    def health(self) -> str:
+        """:func:`endpoint_health` of this host."""
+        return endpoint_health(self.eds, self.status)
+
+    @property
+    def usable(self) -> bool:
+        """Whether Envoy load-balances to it outside panic mode (degraded hosts count)."""
+        return is_usable(self.health)
+
+
+@dataclass(frozen=True, slots=True)
+class HostSet:
+    """A cluster's hosts and whether they come from live health (``/clusters``)."""
+
+    cluster: str
+    hosts: list[Host]
+    live: bool
+
+
+def live_host(h: s.HostStatus) -> Host:
+    """A ``/clusters`` host as a :class:`Host` (EDS status ``UNKNOWN`` when unset)."""
+    hs = h.health_status
+    eds = (hs.eds_health_status if hs is not None else "") or "UNKNOWN"
+    return Host(address_text(h.address), eds, hs or s.HostHealthStatus())
+
+
+def assignment_hosts(cla: s.ClusterLoadAssignment) -> Iterator[Host]:
+    """The hosts of an EDS assignment (or a static ``load_assignment``)."""
+    for group in cla.endpoints:
+        for lb in group.lb_endpoints:
+            address = address_text(lb.endpoint.address if lb.endpoint is not None else None)
+            yield Host(address, lb.health_status or "UNKNOWN")

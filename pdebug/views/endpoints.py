@@ -14,9 +14,12 @@ from typing import Any
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
+from pdebug.model.address import address_text as eds_address
+from pdebug.model.address import host_port
+from pdebug.model.clusters import ClusterName
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
-from pdebug.views.common import ClusterName, bare, eds_address
+from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -221,17 +224,7 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
 
 
 def _host_address(host: s.HostStatus) -> tuple[str, int]:
-    a = host.address
-    if a is None:
-        return "unknown", 0
-    if a.socket_address is not None:
-        return a.socket_address.address, a.socket_address.port_value
-    if a.pipe is not None:
-        return "unix://" + a.pipe.path, 0
-    if a.envoy_internal_address is not None:
-        ia = a.envoy_internal_address
-        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}", 0
-    return "unknown", 0
+    return host_port(host.address, pipe_scheme=True)
 
 
 def health_flags(host: s.HostStatus) -> str:
