@@ -128,6 +128,21 @@ def endpoint_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
     return HEALTHY
 
 
+def unusable_reasons(eds: str, flags: s.HostHealthStatus | None = None) -> list[str]:
+    """Why :func:`endpoint_health` finds an endpoint unhealthy or draining (empty if not)."""
+    out: list[str] = []
+    if flags is not None:
+        if flags.failed_active_health_check:
+            out.append("fail active health checks")
+        if flags.failed_outlier_check:
+            out.append("ejected by outlier detection")
+        if flags.excluded_via_immediate_hc_fail:
+            out.append("excluded (immediate health check fail)")
+    if eds in UNHEALTHY_EDS or eds == "DRAINING":
+        out.append(f"{eds} per EDS")
+    return out
+
+
 def is_usable(level: str) -> bool:
     """Whether Envoy load-balances to an endpoint of ``level`` (degraded ones count)."""
     return level in (HEALTHY, DEGRADED)
@@ -137,6 +152,21 @@ def host_health(host: s.HostStatus) -> str:
     """:func:`endpoint_health` of a ``/clusters`` host."""
     hs = host.health_status
     return endpoint_health(hs.eds_health_status if hs is not None else "", hs)
+
+
+def lb_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
+    """:data:`HEALTHY`, :data:`DEGRADED` or :data:`UNHEALTHY`: the load balancer's sets.
+
+    A draining endpoint is one of the unhealthy here (``trace`` speaks of these three).
+    """
+    level = endpoint_health(eds, flags)
+    return UNHEALTHY if level == DRAINING else level
+
+
+def host_lb_health(host: s.HostStatus) -> str:
+    """:func:`lb_health` of a ``/clusters`` host."""
+    hs = host.health_status
+    return lb_health(hs.eds_health_status if hs is not None else "", hs)
 
 
 def host_is_healthy(host: s.HostStatus) -> bool:
