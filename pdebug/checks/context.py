@@ -22,7 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
-from pdebug.model.health import Host, HostSet, assignment_hosts, live_host
+from pdebug.model.health import Host, HostSet, host_sets
 from pdebug.model.listeners import (
     HCM,
     TCP_PROXY,
@@ -165,39 +165,5 @@ class Context:
 
     @cached_property
     def hosts(self) -> dict[str, HostSet]:
-        """Each cluster's hosts: live ones from ``/clusters`` when given, else the dump's.
-
-        From the dump: EDS clusters from the endpoints section (``include_eds``), other
-        clusters of type STATIC from their ``load_assignment``. DNS clusters resolve at
-        run time, so only ``/clusters`` knows their hosts.
-        """
-        if self.proxy.health is not None:
-            return {
-                st.name: HostSet(st.name, [live_host(h) for h in st.host_statuses], True)
-                for st in self.proxy.health.statuses
-            }
-        out: dict[str, HostSet] = {}
-        clas: dict[str, s.ClusterLoadAssignment] = {}
-        if self.has("endpoints"):
-            from pdebug.model.eds import attribute  # nameless assignments (Consul, OSM)
-
-            names = attribute(self.dump)
-            for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
-                for entry in self.dump.endpoint_entries(key).items:
-                    assignment = entry.endpoint_config
-                    clas.setdefault(names.cluster_of(assignment), assignment)
-        for name, cc in self.clusters.items():
-            if cc.state == "WARMING":
-                continue
-            cluster = cc.cluster
-            kind = cluster_kind(cluster)
-            cla: s.ClusterLoadAssignment | None = None
-            if kind == "EDS":
-                eds = cluster.eds_cluster_config
-                service = eds.service_name if eds is not None and eds.service_name else name
-                cla = clas.get(service) or clas.get(name)
-            elif kind == "STATIC":
-                cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
-            if cla is not None:
-                out[name] = HostSet(name, list(assignment_hosts(cla)), False)
-        return out
+        """Each cluster's hosts (:func:`pdebug.model.health.host_sets`)."""
+        return host_sets(self.proxy, self.clusters)

@@ -26,13 +26,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
 from pdebug.model.address import address_text
+
+if TYPE_CHECKING:
+    from pdebug.model import ProxyData
+    from pdebug.model.clusters import ClusterRecord
 
 
 class _Document(msgspec.Struct, gc=False):
@@ -219,3 +223,49 @@ def assignment_hosts(cla: s.ClusterLoadAssignment) -> Iterator[Host]:
         for lb in group.lb_endpoints:
             address = address_text(lb.endpoint.address if lb.endpoint is not None else None)
             yield Host(address, lb.health_status or "UNKNOWN")
+
+
+def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str, HostSet]:
+    """Each cluster's hosts: live ones from ``/clusters`` when given, else the dump's.
+
+    From the dump: EDS clusters from the endpoints section (``include_eds``), other
+    clusters of type STATIC from their ``load_assignment``. DNS clusters resolve at
+    run time, so only ``/clusters`` knows their hosts.
+
+    Args:
+        proxy: The proxy's data.
+        clusters: Its clusters by name (:func:`pdebug.model.clusters.by_name`).
+    """
+    from pdebug.model.clusters import kind as cluster_kind
+
+    if proxy.health is not None:
+        return {
+            st.name: HostSet(st.name, [live_host(h) for h in st.host_statuses], True)
+            for st in proxy.health.statuses
+        }
+    out: dict[str, HostSet] = {}
+    clas: dict[str, s.ClusterLoadAssignment] = {}
+    dump = proxy.dump
+    if dump is not None and dump.has("endpoints"):
+        from pdebug.model.eds import attribute  # nameless assignments (Consul, OSM)
+
+        names = attribute(dump)
+        for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
+            for entry in dump.endpoint_entries(key).items:
+                assignment = entry.endpoint_config
+                clas.setdefault(names.cluster_of(assignment), assignment)
+    for name, cc in clusters.items():
+        if cc.state == "WARMING":
+            continue
+        cluster = cc.cluster
+        kind = cluster_kind(cluster)
+        cla: s.ClusterLoadAssignment | None = None
+        if kind == "EDS":
+            eds = cluster.eds_cluster_config
+            service = eds.service_name if eds is not None and eds.service_name else name
+            cla = clas.get(service) or clas.get(name)
+        elif kind == "STATIC":
+            cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
+        if cla is not None:
+            out[name] = HostSet(name, list(assignment_hosts(cla)), False)
+    return out
