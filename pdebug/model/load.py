@@ -65,34 +65,21 @@ class Loaded:
 Buffer = bytes | memoryview
 
 
+#: What :func:`sniff` says per kind of input that is not a config dump.
+_SNIFF_HINTS = {
+    "empty": "the capture failed or was cut off; capture the dump again",
+    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
+    "array": "a config dump is an object with a 'configs' list (GET /config_dump)",
+    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+    "text": "expected the JSON of GET /config_dump or /clusters?format=json",
+}
+
+
 def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
     found = sniff_bytes(data)
-    if found.kind == "empty":
-        raise InvalidInput(
-            f"{source}: the input is empty",
-            hint="the capture failed or was cut off; capture the dump again",
-        )
-    if found.kind == "markup":
-        raise InvalidInput(
-            f"{source}: this is {found.what}, not an Envoy config dump",
-            hint="an error page was saved instead of the dump; check the URL/port-forward",
-        )
-    if found.kind == "array":
-        raise InvalidInput(
-            f"{source}: this is a JSON array, not an Envoy config dump",
-            hint="a config dump is an object with a 'configs' list (GET /config_dump)",
-        )
-    if found.kind == "binary":
-        raise InvalidInput(
-            f"{source}: binary data, not an Envoy config dump",
-            hint="if this is compressed, pdebug reads .gz; otherwise capture the dump again",
-        )
-    if found.kind == "text":
-        raise InvalidInput(
-            f"{source}: not JSON (starts with {found.first_line!r})",
-            hint="expected the JSON of GET /config_dump or /clusters?format=json",
-        )
+    if found.kind != "object":
+        raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
 
 
 def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:

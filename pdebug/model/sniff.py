@@ -9,7 +9,10 @@ one look; each reader words its own message (:func:`pdebug.model.load.sniff`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pdebug.errors import InvalidInput
 
 #: How much of the head is looked at.
 HEAD = 512
@@ -30,6 +33,26 @@ class Sniffed:
     kind: str
     what: str = ""
     first_line: str = ""
+
+    def refuse(self, source: str, expected: str, hints: Mapping[str, str]) -> InvalidInput:
+        """The error saying the bytes from ``source`` are not ``expected`` but this.
+
+        Args:
+            source: Where the bytes came from (the message's first word).
+            expected: What the reader wanted, e.g. ``an Envoy config dump``.
+            hints: The reader's hint per :attr:`kind`.
+        """
+        if self.kind == "empty":
+            text = "the input is empty"
+        elif self.kind == "text":
+            text = f"not JSON (starts with {self.first_line!r})"
+        elif self.kind == "array":
+            text = f"this is a JSON array, not {expected}"
+        elif self.kind == "binary":
+            text = f"binary data, not {expected}"
+        else:
+            text = f"this is {self.what or 'a JSON object'}, not {expected}"
+        return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind))
 
 
 def sniff_bytes(data: bytes | memoryview) -> Sniffed:

@@ -318,20 +318,21 @@ def parse_answer(
     return answer
 
 
+#: What :func:`_sniff` says per kind of input that is not a sync status answer.
+_SNIFF_HINTS = {
+    "empty": "the capture failed or was cut off; save istiod's /debug/syncz again",
+    "markup": "an error page was saved instead; check the istiod port-forward (15014)",
+    "binary": "pdebug reads .gz; otherwise save the JSON again",
+    "text": "save the JSON answer (istioctl proxy-status -o json, or GET /debug/syncz)",
+}
+
+
 def _sniff(data: bytes | memoryview, label: str) -> None:
     from pdebug.model.sniff import sniff_bytes
 
     found = sniff_bytes(data)
-    if found.kind == "empty":
-        raise InvalidInput(
-            f"{label}: the input is empty",
-            hint="the capture failed or was cut off; save istiod's /debug/syncz again",
-        )
-    if found.kind == "markup":
-        raise InvalidInput(
-            f"{label}: this is {found.what}, not istiod's sync status",
-            hint="an error page was saved instead; check the istiod port-forward (15014)",
-        )
+    if found.kind in ("object", "array"):
+        return
     if found.kind in ("binary", "text"):
         try:
             scalar = msgspec.json.decode(data)
@@ -341,15 +342,7 @@ def _sniff(data: bytes | memoryview, label: str) -> None:
             raise InvalidInput(
                 f"{label}: a JSON {_json_type(scalar)}, not a syncz document", hint=_HINT
             )
-        if found.kind == "binary":
-            raise InvalidInput(
-                f"{label}: binary data, not istiod's sync status",
-                hint="pdebug reads .gz; otherwise save the JSON again",
-            )
-        raise InvalidInput(
-            f"{label}: not JSON (starts with {found.first_line!r})",
-            hint="save the JSON answer (istioctl proxy-status -o json, or GET /debug/syncz)",
-        )
+    raise found.refuse(label, "istiod's sync status", _SNIFF_HINTS)
 
 
 def _json_type(value: Any) -> str:
