@@ -214,7 +214,7 @@ def test_live_host_helpers_agree_with_the_rule() -> None:
             host = s.HostStatus(health_status=hs)
             level = endpoint_health(eds, hs)
             assert host_health(host) == level
-            assert host_is_healthy(host) == (level == HEALTHY)
+            assert host_is_healthy(host) == (is_usable(level) and eds != "DEGRADED")
             assert host_lb_health(host) == (UNHEALTHY if level == DRAINING else level)
             assert Host("x", eds or "UNKNOWN", hs).usable == is_usable(level)
     assert host_health(s.HostStatus()) == HEALTHY  # no health_status at all

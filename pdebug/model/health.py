@@ -174,8 +174,14 @@ def host_lb_health(host: s.HostStatus) -> str:
 
 
 def host_is_healthy(host: s.HostStatus) -> bool:
-    """Whether a ``/clusters`` host is healthy (not degraded, draining or failing)."""
-    return host_health(host) == HEALTHY
+    """Whether a ``/clusters`` host is usable and not degraded by EDS (``trace``'s test).
+
+    Kept for ``trace``, which then asks ``failed_active_degraded_check`` itself; new code
+    calls :func:`host_lb_health` (the same answer in one step).
+    """
+    hs = host.health_status
+    eds = hs.eds_health_status if hs is not None else ""
+    return eds != "DEGRADED" and is_usable(host_health(host))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,8 @@ from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
 from pdebug.model.routes import records as route_records
-from pdebug.views.common import (
-    bare,
-    istio_config_ref,
-    match_description,
-    summarize_domains,
-)
+from pdebug.model.routes import summarize_domains
+from pdebug.views.common import bare, istio_config_ref, match_description
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
