@@ -20,7 +20,6 @@ from pdebug.model.health import (
     DRAINING,
     HEALTHY,
     UNHEALTHY,
-    Host,
     endpoint_health,
     host_health,
     host_is_healthy,
@@ -29,6 +28,7 @@ from pdebug.model.health import (
     lb_health,
     unusable_reasons,
 )
+from pdebug.model.hosts import Host
 from pdebug.model.listeners import ListenerFacts, network_kind
 from pdebug.model.load import load, sniff
 from pdebug.model.routes import configs, find, rds_by_name, route_targets, tcp_targets

@@ -22,7 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
-from pdebug.model.health import Host, HostSet, host_sets
+from pdebug.model.hosts import Host, HostSet, host_sets
 from pdebug.model.listeners import (
     HCM,
     TCP_PROXY,

@@ -14,7 +14,6 @@ config by name with :func:`find`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pdebug.model import schema as s
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 KINDS = (("dynamic_route_configs", "rds"), ("static_route_configs", "static"))
 
 
-@dataclass(frozen=True, slots=True)
 class RouteConfigRecord:
     """One route configuration as the dump holds it.
 
@@ -37,10 +35,16 @@ class RouteConfigRecord:
         entry: The entry (``version_info``, ``last_updated``, ``route_config``).
     """
 
-    kind: str
-    entries: Entries[s.RouteConfigEntry]
-    index: int
-    entry: s.RouteConfigEntry
+    __slots__ = ("entries", "entry", "index", "kind")
+
+    def __init__(
+        self, kind: str, entries: Entries[s.RouteConfigEntry], index: int, entry: s.RouteConfigEntry
+    ) -> None:
+        # a plain class, not a dataclass: the views import this module at start
+        self.kind = kind
+        self.entries = entries
+        self.index = index
+        self.entry = entry
 
     @property
     def name(self) -> str:

@@ -10,7 +10,6 @@ one look; each reader words its own message (:func:`pdebug.model.load.sniff`,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from pdebug.errors import InvalidInput
 
@@ -18,7 +17,6 @@ from pdebug.errors import InvalidInput
 HEAD = 512
 
 
-@dataclass(frozen=True, slots=True)
 class Sniffed:
     """What the head of some bytes says.
 
@@ -30,9 +28,13 @@ class Sniffed:
         first_line: For ``text``: the first line, at most 60 characters.
     """
 
-    kind: str
-    what: str = ""
-    first_line: str = ""
+    __slots__ = ("first_line", "kind", "what")
+
+    def __init__(self, kind: str, what: str = "", first_line: str = "") -> None:
+        # a plain class, not a dataclass: every command imports this module at start
+        self.kind = kind
+        self.what = what
+        self.first_line = first_line
 
     def refuse(self, source: str, expected: str, hints: Mapping[str, str]) -> InvalidInput:
         """The error saying the bytes from ``source`` are not ``expected`` but this.

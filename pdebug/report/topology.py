@@ -28,7 +28,8 @@ from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
 from pdebug.model.clusters import ClusterName, table_type
-from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, Host
+from pdebug.model.health import DEGRADED, DRAINING, HEALTHY
+from pdebug.model.hosts import Host
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
 
 #: Node kinds, in column order (the page draws one column per kind).
