@@ -365,7 +365,7 @@ def test_one_walk_over_every_state() -> None:
         "listener/g",
     ]
     ctx = Context(data, CheckOptions())
-    assert ctx.listeners == facts.configs
+    assert [(r.name, r.state, r.serving, r.first) for r in ctx.listeners] == got
 
 
 def test_v2alpha_listeners_are_walked_like_v3() -> None:

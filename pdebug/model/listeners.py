@@ -26,7 +26,6 @@ its ``@type`` (:func:`network_kind`). :func:`decode_filter` reads its config fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,7 +138,6 @@ def chains(listener: s.Listener) -> list[s.FilterChain]:
 # --- states -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class ListenerRecord:
     """One listener config Envoy holds (not a rejected one), in one state.
 
@@ -156,15 +154,41 @@ class ListenerRecord:
         ref: Where the config sits in the dump.
     """
 
-    name: str
-    state: str
-    listener: s.Listener
-    camel: bool
-    version: str
-    since: str
-    serving: bool
-    first: bool
-    ref: Ref
+    # Plain classes, not dataclasses, here: ``listeners`` and ``trace`` import this
+    # module at start, and each dataclass costs a millisecond to create.
+    __slots__ = (
+        "camel",
+        "first",
+        "listener",
+        "name",
+        "ref",
+        "serving",
+        "since",
+        "state",
+        "version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        state: str,
+        listener: s.Listener,
+        camel: bool,
+        version: str,
+        since: str,
+        serving: bool,
+        first: bool,
+        ref: Ref,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.listener = listener
+        self.camel = camel
+        self.version = version
+        self.since = since
+        self.serving = serving
+        self.first = first
+        self.ref = ref
 
 
 class DynamicEntry:
@@ -235,7 +259,6 @@ class DynamicEntry:
         return self.ref(key, "listener")
 
 
-@dataclass(frozen=True, slots=True)
 class Rejection:
     """A listener update Envoy rejected (its ``error_state``), once per listener.
 
@@ -245,9 +268,12 @@ class Rejection:
         error: The ``error_state``.
     """
 
-    name: str
-    entry: DynamicEntry
-    error: s.UpdateFailureState
+    __slots__ = ("entry", "error", "name")
+
+    def __init__(self, name: str, entry: DynamicEntry, error: s.UpdateFailureState) -> None:
+        self.name = name
+        self.entry = entry
+        self.error = error
 
     @property
     def serving(self) -> bool:
