@@ -498,3 +498,42 @@ def test_both_readers_use_the_sniffer() -> None:
         parse_syncz(b"<html></html>", "f")
     with pytest.raises(InvalidInput, match="binary data, not an Envoy config dump"):
         sniff(b"\x1f\x8b\x08\x00", "f")
+
+
+def test_every_reader_of_live_health_asks_the_one_rule() -> None:
+    from pdebug.model.health import ClustersStatus
+    from pdebug.views import clusters as cluster_view
+
+    def host(port: int, **health: object) -> dict:
+        return {
+            "address": {"socket_address": {"address": "10.0.0.1", "port_value": port}},
+            "health_status": {"eds_health_status": "HEALTHY", **health},
+        }
+
+    doc = {
+        "cluster_statuses": [
+            {
+                "name": "outbound|80||a",
+                "host_statuses": [
+                    host(1),
+                    host(2, pending_dynamic_removal=True),
+                    host(3, failed_active_degraded_check=True),
+                    host(4, eds_health_status="DRAINING"),
+                    host(5, excluded_via_immediate_hc_fail=True),
+                ],
+            }
+        ]
+    }
+    health = ClustersStatus.parse(json.dumps(doc).encode(), "c")
+    data = ProxyData("c", None, health)
+    assert cluster_view.endpoint_counts(data) == {"outbound|80||a": (5, 2)}
+    hosts = Context(data, CheckOptions()).hosts["outbound|80||a"].hosts
+    assert [h.usable for h in hosts] == [True, True, True, False, False]
+    assert [endpoint_status(h) for h in hosts] == [OK, OK, WARN, WARN, BAD]
+    assert [host_lb_health(h) for h in health.statuses[0].host_statuses] == [
+        HEALTHY,
+        HEALTHY,
+        DEGRADED,
+        UNHEALTHY,
+        UNHEALTHY,
+    ]
