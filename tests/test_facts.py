@@ -537,3 +537,21 @@ def test_every_reader_of_live_health_asks_the_one_rule() -> None:
         UNHEALTHY,
         UNHEALTHY,
     ]
+
+
+def test_one_flag_table_for_the_endpoints_view_and_the_report() -> None:
+    from pdebug.model.health import HOST_FLAGS, set_flags
+    from pdebug.report.topology import _flags
+    from pdebug.views.endpoints import health_flags
+
+    every = s.HostHealthStatus(**{name: True for name, _, _ in HOST_FLAGS})
+    assert [f for f, *_ in HOST_FLAGS] == list(FLAGS)  # every flag Envoy reports
+    assert health_flags(s.HostStatus(health_status=every)) == (
+        "FAILED_ACTIVE_HC,FAILED_OUTLIER,FAILED_DEGRADED_HC,PENDING_REMOVAL,"
+        "PENDING_ACTIVE_HC,EXCLUDED,HC_TIMEOUT"
+    )
+    assert health_flags(s.HostStatus()) == "-"
+    assert _flags(Host("a", "HEALTHY", every)) == (
+        " (failed active health check, ejected by outlier detection, pending removal, excluded)"
+    )
+    assert set_flags(None) == [] and _flags(Host("a", "HEALTHY")) == ""

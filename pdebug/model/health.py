@@ -103,6 +103,26 @@ UNHEALTHY = "unhealthy"
 UNHEALTHY_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
 
 
+#: Envoy's flags on a ``/clusters`` host: field, the ``endpoints`` table's code, and the
+#: words the report uses (None: the report does not show it).
+HOST_FLAGS: tuple[tuple[str, str, str | None], ...] = (
+    ("failed_active_health_check", "FAILED_ACTIVE_HC", "failed active health check"),
+    ("failed_outlier_check", "FAILED_OUTLIER", "ejected by outlier detection"),
+    ("failed_active_degraded_check", "FAILED_DEGRADED_HC", None),
+    ("pending_dynamic_removal", "PENDING_REMOVAL", "pending removal"),
+    ("pending_active_hc", "PENDING_ACTIVE_HC", None),
+    ("excluded_via_immediate_hc_fail", "EXCLUDED", "excluded"),
+    ("active_hc_timeout", "HC_TIMEOUT", None),
+)
+
+
+def set_flags(flags: s.HostHealthStatus | None) -> list[tuple[str, str | None]]:
+    """``(code, words)`` of each flag set on a host, in :data:`HOST_FLAGS` order."""
+    if flags is None:
+        return []
+    return [(code, words) for name, code, words in HOST_FLAGS if getattr(flags, name)]
+
+
 def endpoint_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
     """:data:`HEALTHY`, :data:`DEGRADED`, :data:`DRAINING` or :data:`UNHEALTHY`.
 

@@ -28,7 +28,7 @@ from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
 from pdebug.model.clusters import ClusterName, table_type
-from pdebug.model.health import DEGRADED, DRAINING, HEALTHY
+from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, set_flags
 from pdebug.model.hosts import Host
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
 
@@ -353,19 +353,7 @@ class _Builder:
 
 
 def _flags(host: Host) -> str:
-    hs = host.status
-    if hs is None:
-        return ""
-    flags = [
-        label
-        for label, on in (
-            ("failed active health check", hs.failed_active_health_check),
-            ("ejected by outlier detection", hs.failed_outlier_check),
-            ("excluded", hs.excluded_via_immediate_hc_fail),
-            ("pending removal", hs.pending_dynamic_removal),
-        )
-        if on
-    ]
+    flags = [words for _, words in set_flags(host.status) if words]
     return f" ({', '.join(flags)})" if flags else ""
 
 

@@ -19,6 +19,7 @@ from pdebug.model.address import host_port
 from pdebug.model.clusters import ClusterName
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
+from pdebug.model.health import set_flags
 from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -229,23 +230,7 @@ def _host_address(host: s.HostStatus) -> tuple[str, int]:
 
 def health_flags(host: s.HostStatus) -> str:
     """Envoy's failure flags on a host, comma-separated, or ``-``."""
-    hs = host.health_status
-    if hs is None:
-        return "-"
-    flags = [
-        name
-        for name, on in (
-            ("FAILED_ACTIVE_HC", hs.failed_active_health_check),
-            ("FAILED_OUTLIER", hs.failed_outlier_check),
-            ("FAILED_DEGRADED_HC", hs.failed_active_degraded_check),
-            ("PENDING_REMOVAL", hs.pending_dynamic_removal),
-            ("PENDING_ACTIVE_HC", hs.pending_active_hc),
-            ("EXCLUDED", hs.excluded_via_immediate_hc_fail),
-            ("HC_TIMEOUT", hs.active_hc_timeout),
-        )
-        if on
-    ]
-    return ",".join(flags) or "-"
+    return ",".join(code for code, _ in set_flags(host.health_status)) or "-"
 
 
 def _endpoint_key(f: tuple[str, int, str, int, s.HostStatus]) -> tuple[str, int, str]:
