@@ -24,7 +24,7 @@ from pdebug.checks.base import (
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
-from pdebug.views.common import is_full_dump
+from pdebug.model.sections import is_full_dump
 
 __all__ = [
     "ALL_CHECKS",

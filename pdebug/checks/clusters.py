@@ -8,6 +8,7 @@ from typing import Any
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, Host, cluster_kind
+from pdebug.model.health import unusable_reasons
 
 #: Istio's sink for blocked traffic: empty on purpose.
 BLACKHOLE = "BlackHoleCluster"
@@ -65,15 +66,7 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
 def _reasons(hosts: list[Host]) -> str:
     counts: Counter[str] = Counter()
     for h in hosts:
-        hs = h.status
-        if hs is not None and hs.failed_active_health_check:
-            counts["fail active health checks"] += 1
-        if hs is not None and hs.failed_outlier_check:
-            counts["ejected by outlier detection"] += 1
-        if hs is not None and hs.excluded_via_immediate_hc_fail:
-            counts["excluded (immediate health check fail)"] += 1
-        if h.eds in ("UNHEALTHY", "DRAINING", "TIMEOUT"):
-            counts[f"{h.eds} per EDS"] += 1
+        counts.update(unusable_reasons(h.eds, h.status))
     return ", ".join(f"{n} {why}" for why, n in counts.most_common())
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, Host
+from pdebug.model.health import UNHEALTHY_EDS
 
 _SHOWN = 3
 
@@ -85,7 +86,7 @@ _EDS_SOURCE_NOTE = " (config_dump reports DRAINING as UNHEALTHY: --clusters-json
 def check_eds_unhealthy(ctx: Context, this: Check) -> Iterator[Finding]:
     """Hosts whose EDS status is UNHEALTHY or TIMEOUT."""
     for name, hs in ctx.hosts.items():
-        bad = [h for h in hs.hosts if h.eds in ("UNHEALTHY", "TIMEOUT")]
+        bad = [h for h in hs.hosts if h.eds in UNHEALTHY_EDS]
         if not bad:
             continue
         states = "/".join(sorted({h.eds for h in bad}))

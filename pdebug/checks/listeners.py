@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, tcp_targets
 from pdebug.model import schema as s
-from pdebug.model.dump import decode_raw
 
 _MAX_REASON = 240
 
@@ -61,27 +60,18 @@ def _rejection_hint(reason: str, serving: bool) -> str:
 def check_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
     """One finding per rejected listener (Envoy lists each twice: once name-less)."""
     seen: set[tuple[str, str]] = set()
-    camel = ctx.camel("listeners")
-    for dyn in ctx.dump.dynamic_listeners().items:
-        err = dyn.error_state
-        if err is None:
-            continue
-        name = dyn.name
-        raw = err.failed_configuration
-        if not name and len(raw) and bytes(raw) != b"null":
-            failed = decode_raw(raw, s.Listener, camel, "rejected listener")
-            name = failed.name
+    for rej in ctx.listener_facts.rejections:
+        err = rej.error
         reason = envoy_reason(err.details)
-        if (name, reason) in seen:
+        if (rej.name, reason) in seen:
             continue
-        seen.add((name, reason))
-        serving = dyn.active_state is not None
+        seen.add((rej.name, reason))
         when = f" at {err.last_update_attempt}" if err.last_update_attempt else ""
         version = f" (version {err.version_info})" if err.version_info else ""
         yield this.finding(
-            f"listener/{name or '(unnamed)'}",
+            f"listener/{rej.name or '(unnamed)'}",
             f"Envoy rejected an update{version}{when}: {reason}",
-            _rejection_hint(reason, serving),
+            _rejection_hint(reason, rej.serving),
         )
 
 

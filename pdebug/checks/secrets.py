@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
-from pdebug.views.secrets import CertInfo, items, static_items
+from pdebug.model.secrets import CertInfo, items, static_items
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
 from pdebug.checks.context import Context, ListenerConfig, tcp_targets
 from pdebug.model import schema as s
-from pdebug.views.listeners import TCP_PROXY, decode_filter, network_kind
+from pdebug.model.listeners import TCP_PROXY, decode_filter, network_kind
 
 VIRTUAL_OUTBOUND = "virtualOutbound"
 #: Istio <= 1.2 named its outbound capture listener ``virtual``.

@@ -45,7 +45,7 @@ def _what(name: str) -> str:
 )
 def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
     """Each non-zero ``*.update_rejected`` counter is one finding."""
-    from pdebug.views import stats as v
+    from pdebug.model import stats as v
 
     assert ctx.proxy.stats is not None
     for stat in v.rejected(v.parse(ctx.proxy.stats, f"{ctx.proxy.source} /stats")):

@@ -1,4 +1,10 @@
-"""The parsed model of one proxy: its config dump and/or its live ``/clusters`` health."""
+"""The parsed model of one proxy: its config dump and/or its live ``/clusters`` health.
+
+Parsing: :mod:`.load`, :mod:`.dump`, :mod:`.schema`, :mod:`.camel`. The facts every
+reader shares, one module per resource: :mod:`.clusters`, :mod:`.listeners`,
+:mod:`.routes`, :mod:`.health` (the endpoint-health rule), :mod:`.hosts`,
+:mod:`.address`, :mod:`.secrets`, :mod:`.stats`, :mod:`.sections`, :mod:`.sniff`.
+"""
 
 from __future__ import annotations
 

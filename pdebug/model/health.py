@@ -1,4 +1,25 @@
-"""Envoy ``/clusters?format=json``: live endpoint health and outlier flags."""
+"""Facts: endpoint health. Envoy's ``/clusters?format=json`` and the one health rule.
+
+:func:`endpoint_health` is the only place pdebug decides whether Envoy sends traffic to
+an endpoint; views (``clusters -o wide``, ``endpoints``), checks, the report's topology
+and ``trace`` all ask it. Envoy's rule (``Host::coarseHealth`` and the excluded host
+set, Envoy >= 1.20), from what the data says of a host:
+
+* **unhealthy** (no traffic outside panic mode): it failed active health checking
+  (``failed_active_health_check``), outlier detection ejected it
+  (``failed_outlier_check``), an immediate health-check failure excluded it
+  (``excluded_via_immediate_hc_fail``), or EDS says ``UNHEALTHY`` or ``TIMEOUT``;
+* **draining**: EDS says ``DRAINING`` (the pod is going away): no new traffic either,
+  but on purpose, so the report shows it as a warning, not an error;
+* **degraded**: EDS says ``DEGRADED`` or active health checking found it degraded
+  (``failed_active_degraded_check``): used only when too few healthy hosts are left;
+* **healthy** otherwise: EDS ``HEALTHY``, ``UNKNOWN`` or unset. A host pending removal
+  (``pending_dynamic_removal``: EDS dropped it but it still passes health checks) keeps
+  its health: Envoy keeps load-balancing to it until it fails a check.
+
+A config dump (EDS) carries only the EDS status; ``/clusters`` carries the flags too,
+and it keeps ``DRAINING`` where ``config_dump?include_eds`` reports ``UNHEALTHY``.
+"""
 
 from __future__ import annotations
 
@@ -73,11 +94,104 @@ class ClustersStatus:
         return self._generic[position(self.doc.cluster_statuses, index)]
 
 
-def host_is_healthy(host: s.HostStatus) -> bool:
-    """Whether Envoy would send traffic to ``host`` (no failure flag, EDS status usable)."""
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+DRAINING = "draining"
+UNHEALTHY = "unhealthy"
+
+#: EDS statuses Envoy never sends traffic to (``DRAINING`` is told apart, see above).
+UNHEALTHY_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
+
+
+#: Envoy's flags on a ``/clusters`` host: field, the ``endpoints`` table's code, and the
+#: words the report uses (None: the report does not show it).
+HOST_FLAGS: tuple[tuple[str, str, str | None], ...] = (
+    ("failed_active_health_check", "FAILED_ACTIVE_HC", "failed active health check"),
+    ("failed_outlier_check", "FAILED_OUTLIER", "ejected by outlier detection"),
+    ("failed_active_degraded_check", "FAILED_DEGRADED_HC", None),
+    ("pending_dynamic_removal", "PENDING_REMOVAL", "pending removal"),
+    ("pending_active_hc", "PENDING_ACTIVE_HC", None),
+    ("excluded_via_immediate_hc_fail", "EXCLUDED", "excluded"),
+    ("active_hc_timeout", "HC_TIMEOUT", None),
+)
+
+
+def set_flags(flags: s.HostHealthStatus | None) -> list[tuple[str, str | None]]:
+    """``(code, words)`` of each flag set on a host, in :data:`HOST_FLAGS` order."""
+    if flags is None:
+        return []
+    return [(code, words) for name, code, words in HOST_FLAGS if getattr(flags, name)]
+
+
+def endpoint_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
+    """:data:`HEALTHY`, :data:`DEGRADED`, :data:`DRAINING` or :data:`UNHEALTHY`.
+
+    Args:
+        eds: The EDS health status (``""`` and ``UNKNOWN`` mean unset).
+        flags: Envoy's live flags on the host (``/clusters``), None from a dump.
+    """
+    if flags is not None and (
+        flags.failed_active_health_check
+        or flags.failed_outlier_check
+        or flags.excluded_via_immediate_hc_fail
+    ):
+        return UNHEALTHY
+    if eds in UNHEALTHY_EDS:
+        return UNHEALTHY
+    if eds == "DRAINING":
+        return DRAINING
+    if eds == "DEGRADED" or (flags is not None and flags.failed_active_degraded_check):
+        return DEGRADED
+    return HEALTHY
+
+
+def unusable_reasons(eds: str, flags: s.HostHealthStatus | None = None) -> list[str]:
+    """Why :func:`endpoint_health` finds an endpoint unhealthy or draining (empty if not)."""
+    out: list[str] = []
+    if flags is not None:
+        if flags.failed_active_health_check:
+            out.append("fail active health checks")
+        if flags.failed_outlier_check:
+            out.append("ejected by outlier detection")
+        if flags.excluded_via_immediate_hc_fail:
+            out.append("excluded (immediate health check fail)")
+    if eds in UNHEALTHY_EDS or eds == "DRAINING":
+        out.append(f"{eds} per EDS")
+    return out
+
+
+def is_usable(level: str) -> bool:
+    """Whether Envoy load-balances to an endpoint of ``level`` (degraded ones count)."""
+    return level in (HEALTHY, DEGRADED)
+
+
+def host_health(host: s.HostStatus) -> str:
+    """:func:`endpoint_health` of a ``/clusters`` host."""
     hs = host.health_status
-    if hs is None:
-        return True
-    if hs.failed_active_health_check or hs.failed_outlier_check or hs.pending_dynamic_removal:
-        return False
-    return hs.eds_health_status in ("", "UNKNOWN", "HEALTHY")
+    return endpoint_health(hs.eds_health_status if hs is not None else "", hs)
+
+
+def lb_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
+    """:data:`HEALTHY`, :data:`DEGRADED` or :data:`UNHEALTHY`: the load balancer's sets.
+
+    A draining endpoint is one of the unhealthy here (``trace`` speaks of these three).
+    """
+    level = endpoint_health(eds, flags)
+    return UNHEALTHY if level == DRAINING else level
+
+
+def host_lb_health(host: s.HostStatus) -> str:
+    """:func:`lb_health` of a ``/clusters`` host."""
+    hs = host.health_status
+    return lb_health(hs.eds_health_status if hs is not None else "", hs)
+
+
+def host_is_healthy(host: s.HostStatus) -> bool:
+    """Whether a ``/clusters`` host is usable and not degraded by EDS (``trace``'s test).
+
+    Kept for ``trace``, which then asks ``failed_active_degraded_check`` itself; new code
+    calls :func:`host_lb_health` (the same answer in one step).
+    """
+    hs = host.health_status
+    eds = hs.eds_health_status if hs is not None else ""
+    return eds != "DEGRADED" and is_usable(host_health(host))

@@ -24,6 +24,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
+from pdebug.model.sniff import sniff_bytes
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -64,46 +65,21 @@ class Loaded:
 Buffer = bytes | memoryview
 
 
+#: What :func:`sniff` says per kind of input that is not a config dump.
+_SNIFF_HINTS = {
+    "empty": "the capture failed or was cut off; capture the dump again",
+    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
+    "array": "a config dump is an object with a 'configs' list (GET /config_dump)",
+    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+    "text": "expected the JSON of GET /config_dump or /clusters?format=json",
+}
+
+
 def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
-    head = bytes(data[:512]).lstrip()
-    if not head:
-        raise InvalidInput(
-            f"{source}: the input is empty",
-            hint="the capture failed or was cut off; capture the dump again",
-        )
-    first = head[:1]
-    if first == b"<":
-        lower = head[:256].lower()
-        what = "an HTML page" if b"html" in lower else "XML/HTML markup"
-        raise InvalidInput(
-            f"{source}: this is {what}, not an Envoy config dump",
-            hint="an error page was saved instead of the dump; check the URL/port-forward",
-        )
-    if first == b"[":
-        raise InvalidInput(
-            f"{source}: this is a JSON array, not an Envoy config dump",
-            hint="a config dump is an object with a 'configs' list (GET /config_dump)",
-        )
-    if first != b"{":
-        if b"\x00" in head or _not_text(head):
-            raise InvalidInput(
-                f"{source}: binary data, not an Envoy config dump",
-                hint="if this is compressed, pdebug reads .gz; otherwise capture the dump again",
-            )
-        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-        raise InvalidInput(
-            f"{source}: not JSON (starts with {line!r})",
-            hint="expected the JSON of GET /config_dump or /clusters?format=json",
-        )
-
-
-def _not_text(head: bytes) -> bool:
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+    found = sniff_bytes(data)
+    if found.kind != "object":
+        raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
 
 
 def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:

@@ -62,7 +62,7 @@ class TypedExtension(_S):
     name: str = ""
     typed_config: Raw = NULL
     #: Envoy <= 1.14 (v2): a filter's config as a Struct (no ``@type``), instead of
-    #: ``typed_config``; read with :func:`pdebug.views.listeners.filter_config`.
+    #: ``typed_config``; read with :func:`pdebug.model.listeners.filter_config`.
     config: Raw = NULL
 
 

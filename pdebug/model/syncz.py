@@ -333,21 +333,22 @@ def parse_answer(
     return answer
 
 
+#: What :func:`_sniff` says per kind of input that is not a sync status answer.
+_SNIFF_HINTS = {
+    "empty": "the capture failed or was cut off; save istiod's /debug/syncz again",
+    "markup": "an error page was saved instead; check the istiod port-forward (15014)",
+    "binary": "pdebug reads .gz; otherwise save the JSON again",
+    "text": "save the JSON answer (istioctl proxy-status -o json, or GET /debug/syncz)",
+}
+
+
 def _sniff(data: bytes | memoryview, label: str) -> None:
-    head = bytes(data[:512]).lstrip()
-    if not head:
-        raise InvalidInput(
-            f"{label}: the input is empty",
-            hint="the capture failed or was cut off; save istiod's /debug/syncz again",
-        )
-    first = head[:1]
-    if first == b"<":
-        what = "an HTML page" if b"html" in head[:256].lower() else "XML/HTML markup"
-        raise InvalidInput(
-            f"{label}: this is {what}, not istiod's sync status",
-            hint="an error page was saved instead; check the istiod port-forward (15014)",
-        )
-    if first not in (b"{", b"["):
+    from pdebug.model.sniff import sniff_bytes
+
+    found = sniff_bytes(data)
+    if found.kind in ("object", "array"):
+        return
+    if found.kind in ("binary", "text"):
         try:
             scalar = msgspec.json.decode(data)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
@@ -356,22 +357,7 @@ def _sniff(data: bytes | memoryview, label: str) -> None:
             raise InvalidInput(
                 f"{label}: a JSON {_json_type(scalar)}, not a syncz document", hint=_HINT
             )
-        try:
-            head.decode("utf-8")
-            binary = b"\x00" in head
-        except UnicodeDecodeError as exc:
-            # not binary if it is only a character cut in two at byte 512
-            binary = len(data) <= 512 or exc.start < len(head) - 4
-        if binary:
-            raise InvalidInput(
-                f"{label}: binary data, not istiod's sync status",
-                hint="pdebug reads .gz; otherwise save the JSON again",
-            )
-        line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-        raise InvalidInput(
-            f"{label}: not JSON (starts with {line!r})",
-            hint="save the JSON answer (istioctl proxy-status -o json, or GET /debug/syncz)",
-        )
+    raise found.refuse(label, "istiod's sync status", _SNIFF_HINTS)
 
 
 def _json_type(value: Any) -> str:

@@ -33,6 +33,7 @@ from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, SourceUnavailable
 from pdebug.model import ProxyData
+from pdebug.model.secrets import items as secret_items
 from pdebug.report import assets
 from pdebug.report.static import render_static
 from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
@@ -218,7 +219,7 @@ def _summary(
         ["Healthy", count("endpoints", lambda: statuses.count(OK)), OK if statuses else ""],
         ["Draining / degraded", count("endpoints", lambda: n_degraded), WARN if n_degraded else ""],
         ["Unhealthy", count("endpoints", lambda: n_bad), BAD if n_bad else ""],
-        ["Secrets", count("secrets", lambda: len(secrets.items(proxy))), ""],
+        ["Secrets", count("secrets", lambda: len(secret_items(proxy))), ""],
         ["Errors", str(n_err), BAD if n_err else OK],
         ["Warnings", str(n_warn), WARN if n_warn else OK],
         ["Info", str(n_info), ""],

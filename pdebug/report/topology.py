@@ -4,8 +4,8 @@
 per node. The page draws it (``static/report.js`` lays the columns out); this module only
 decides what is connected to what and how healthy each part is:
 
-* an endpoint is ``ok`` (Envoy sends it traffic), ``warn`` (DRAINING, DEGRADED) or
-  ``bad`` (UNHEALTHY, TIMEOUT, failing health checks, ejected);
+* an endpoint is ``ok`` (Envoy sends it traffic), ``warn`` (draining, degraded) or
+  ``bad`` (unhealthy): the levels of :func:`pdebug.model.health.endpoint_health`;
 * a cluster is ``bad`` when none of its endpoints is usable, ``warn`` when some are
   not, ``unknown`` when nothing says (DNS and original-destination clusters without
   ``/clusters``), ``missing`` when something routes to it but the proxy lacks it;
@@ -23,11 +23,14 @@ from functools import cached_property
 from typing import Any
 
 from pdebug.checks import Finding, Severity
-from pdebug.checks.context import Context, Host, route_targets, tcp_targets
+from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
-from pdebug.model.dump import decode_raw
-from pdebug.views.common import ClusterName, port_of, socket_or_pipe, summarize_domains
+from pdebug.model.address import bind_host, port_of
+from pdebug.model.clusters import ClusterName, table_type
+from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, set_flags
+from pdebug.model.hosts import Host
+from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
 
 #: Node kinds, in column order (the page draws one column per kind).
 LISTENER, ROUTE, VHOST, CLUSTER, ENDPOINT = range(5)
@@ -41,25 +44,13 @@ UNKNOWN = "unknown"
 #: How bad each status is; ``unknown`` says nothing and never wins.
 _RANK = {UNKNOWN: 0, OK: 1, WARN: 2, BAD: 3, MISSING: 4}
 _FINDING_STATUS = {Severity.ERROR: BAD, Severity.WARNING: WARN}
-_BAD_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
-_WARN_EDS = frozenset({"DRAINING", "DEGRADED"})
+#: :func:`pdebug.model.health.endpoint_health` level -> node status.
+_LEVEL_STATUS = {HEALTHY: OK, DEGRADED: WARN, DRAINING: WARN}
 
 
 def endpoint_status(host: Host) -> str:
     """``ok``, ``warn`` (draining, degraded) or ``bad`` (unhealthy, failing, ejected)."""
-    hs = host.status
-    if hs is not None and (
-        hs.failed_active_health_check
-        or hs.failed_outlier_check
-        or hs.excluded_via_immediate_hc_fail
-        or hs.pending_dynamic_removal
-    ):
-        return BAD
-    if host.eds in _BAD_EDS:
-        return BAD
-    if host.eds in _WARN_EDS:
-        return WARN
-    return OK
+    return _LEVEL_STATUS.get(host.health, BAD)
 
 
 def _worse(a: str, b: str) -> str:
@@ -155,7 +146,7 @@ class Graph:
 
 
 def _listener_detail(lst: s.Listener, state: str) -> str:
-    address = socket_or_pipe(lst.address)
+    address = bind_host(lst.address)
     port = port_of(lst.address)
     where = f"{address}:{port}" if port else address
     return " ".join(part for part in (where, state) if part)
@@ -203,8 +194,7 @@ class _Builder:
         """RDS route configs by name (inline ones are read from their listeners)."""
         if not self.ctx.has("routes"):
             return {}
-        entries = self.ctx.dump.route_entries("dynamic_route_configs").items
-        return {e.route_config.name: e.route_config for e in entries}
+        return rds_by_name(self.ctx.dump)
 
     def listeners(self) -> None:
         """Listener nodes and what their filters lead to."""
@@ -258,19 +248,14 @@ class _Builder:
         if not self.ctx.has("listeners"):
             return
         g = self.graph
-        camel = self.ctx.camel("listeners")
-        for dyn in self.ctx.dump.dynamic_listeners().items:
-            err = dyn.error_state
-            if err is None or any((dyn.active_state, dyn.warming_state, dyn.draining_state)):
+        for rej in self.ctx.listener_facts.rejections:
+            if rej.ever_ran:
                 continue
-            lst = s.Listener(name=dyn.name)
-            raw = err.failed_configuration
-            if len(raw) and bytes(raw) != b"null":
-                lst = decode_raw(raw, s.Listener, camel, "rejected listener")
-            name = dyn.name or lst.name
+            lst = rej.entry.failed() or s.Listener(name=rej.entry.entry.name)
+            name = rej.name
             if not name or g.has(LISTENER, name):
                 continue
-            detail = _listener_detail(lst, "rejected by Envoy: " + envoy_reason(err.details))
+            detail = _listener_detail(lst, "rejected by Envoy: " + envoy_reason(rej.error.details))
             g.add(LISTENER, name, name, detail, BAD, sort=(port_of(lst.address), name))
 
     def route_configs(self) -> None:
@@ -290,7 +275,7 @@ class _Builder:
             node = g.node(k)
             cc = self.ctx.clusters.get(name)
             state = cc.state if cc is not None else "in /clusters only"
-            kind = (cc.cluster.type or "STATIC") if cc is not None else ""
+            kind = table_type(cc.cluster) if cc is not None else ""
             hs = hosts.get(name)
             if hs is None:
                 node.status = WARN if state == "WARMING" else UNKNOWN
@@ -368,19 +353,7 @@ class _Builder:
 
 
 def _flags(host: Host) -> str:
-    hs = host.status
-    if hs is None:
-        return ""
-    flags = [
-        label
-        for label, on in (
-            ("failed active health check", hs.failed_active_health_check),
-            ("ejected by outlier detection", hs.failed_outlier_check),
-            ("excluded", hs.excluded_via_immediate_hc_fail),
-            ("pending removal", hs.pending_dynamic_removal),
-        )
-        if on
-    ]
+    flags = [words for _, words in set_flags(host.status) if words]
     return f" ({', '.join(flags)})" if flags else ""
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from pdebug.errors import MissingSection
 from pdebug.model import ProxyData
+from pdebug.model.sections import none_when_absent
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
-from pdebug.views.common import none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pdebug.checks import CheckReport, Severity
+from pdebug.checks.base import CheckReport, Severity
 from pdebug.views.check import report_plain
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table

@@ -1,4 +1,9 @@
-"""``pdebug clusters``: istioctl's cluster summary, plus state and endpoint health in wide."""
+"""``pdebug clusters``: istioctl's cluster summary, plus state and endpoint health in wide.
+
+Cluster records (name parts, state, type) come from :mod:`pdebug.model.clusters`, the
+HEALTHY count from :func:`pdebug.model.health.endpoint_health`; this module holds
+istioctl's filters, columns and row order.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from dataclasses import dataclass
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import Entries, Ref
-from pdebug.model.health import host_is_healthy
-from pdebug.views.common import ClusterName, bare, istio_config_ref, or_dash
+from pdebug.model.clusters import ClusterName, ClusterRecord, table_type
+from pdebug.model.clusters import records as cluster_records
+from pdebug.model.health import HEALTHY, endpoint_health, host_health
+from pdebug.views.common import bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -55,20 +61,8 @@ class ClusterFilter:
         return not (self.fqdn or self.port is not None or self.subset or self.direction)
 
 
-@dataclass(slots=True)
-class ClusterRow:
-    """One selected cluster with what the table needs."""
-
-    entries: Entries[s.ClusterEntry]
-    index: int
-    entry: s.ClusterEntry
-    state: str
-    key: ClusterName
-
-    @property
-    def ref(self) -> Ref:
-        """Where the cluster sits in the dump (for ``-o json``)."""
-        return self.entries.ref(self.index, "cluster")
+#: One selected cluster (the model's record: entry, state, parsed name, ref).
+ClusterRow = ClusterRecord
 
 
 def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[ClusterRow]:
@@ -79,28 +73,17 @@ def select(data: ProxyData, flt: ClusterFilter, include_warming: bool) -> list[C
     """
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
-    keys = [("dynamic_active_clusters", "ACTIVE"), ("static_clusters", "STATIC")]
-    if include_warming:
-        keys.append(("dynamic_warming_clusters", "WARMING"))
-    parse = ClusterName.parse
-    found = [
-        (entries, i, entry, state)
-        for key, state in keys
-        for entries in (dump.cluster_entries(key),)
-        for i, entry in enumerate(entries.items)
-    ]
+    states = ("ACTIVE", "STATIC", "WARMING") if include_warming else ("ACTIVE", "STATIC")
+    found = list(cluster_records(dump, states))
     if not flt.empty:
         # istioctl sorts every cluster and filters afterwards. When the picked rows have
         # distinct keys, any correct sort leaves them in key order, so sorting only them
         # is the same answer and skips parsing the other names (--fqdn on 20k clusters).
-        picked = [f for f in found if flt.matches(f[2].cluster.name)]
-        rows = [
-            ClusterRow(e, i, entry, st, parse(entry.cluster.name)) for e, i, entry, st in picked
-        ]
+        rows = [r for r in found if flt.matches(r.name)]
         if len({r.key.sort_key() for r in rows}) == len(rows):
             rows.sort(key=_sort_key)
             return rows
-    rows = [ClusterRow(e, i, entry, st, parse(entry.cluster.name)) for e, i, entry, st in found]
+    rows = found
     # Two clusters tie only when their names parse alike (a non-numeric port reads as 0,
     # a host holding a separator reads as ""), which Istio does not generate; with no tie
     # go_sort_by_key is Python's own sort, so the 5k-20k cluster benchmark stays fast.
@@ -120,7 +103,7 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
     if data.health is not None:
         for status in data.health.statuses:
             total = len(status.host_statuses)
-            healthy = sum(1 for h in status.host_statuses if host_is_healthy(h))
+            healthy = sum(1 for h in status.host_statuses if host_health(h) == HEALTHY)
             counts[status.name] = (total, healthy)
         return counts
     dump = data.dump
@@ -134,7 +117,7 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
             for group in cla.endpoints:
                 for lb in group.lb_endpoints:
                     total_c[cla.cluster_name] += 1
-                    if lb.health_status in ("", "UNKNOWN", "HEALTHY"):
+                    if endpoint_health(lb.health_status) == HEALTHY:
                         healthy_c[cla.cluster_name] += 1
     return {name: (total_c[name], healthy_c[name]) for name in total_c}
 
@@ -150,8 +133,7 @@ def _cells(c: s.Cluster, k: ClusterName, prefix_names: bool = False) -> tuple[st
     else:
         fqdn = f"cluster/{c.name}" if prefix_names else c.name
         head = (fqdn, "-", "-", "-")
-    ctype = c.type or "STATIC"
-    return (*head, ctype, istio_config_ref(c.metadata))
+    return (*head, table_type(c), istio_config_ref(c.metadata))
 
 
 def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:

@@ -1,16 +1,39 @@
-"""Derivation rules shared by several views (istioctl's, see docs/istioctl rules)."""
+"""Derivation rules shared by several views (istioctl's, see docs/istioctl rules).
+
+Facts the views share with checks, the report and trace (cluster names, addresses,
+which sections a dump has) live in the model and are re-exported here for the views:
+:mod:`pdebug.model.clusters`, :mod:`pdebug.model.address`, :mod:`pdebug.model.sections`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from pdebug.model import schema as s
+from pdebug.model.address import address_text as eds_address
+from pdebug.model.address import bind_host as socket_or_pipe
+from pdebug.model.address import port_of
+from pdebug.model.clusters import ClusterName
+from pdebug.model.routes import summarize_domains
+from pdebug.model.sections import is_full_dump, none_when_absent
 
-if TYPE_CHECKING:
-    from pdebug.model.dump import ConfigDump
+__all__ = [
+    "ClusterName",
+    "bare",
+    "cluster_label",
+    "eds_address",
+    "inline_route_description",
+    "is_full_dump",
+    "istio_config_ref",
+    "match_description",
+    "none_when_absent",
+    "or_dash",
+    "port_of",
+    "socket_or_pipe",
+    "summarize_domains",
+]
 
 
 class _IstioMeta(msgspec.Struct, gc=False):
@@ -20,43 +43,6 @@ class _IstioMeta(msgspec.Struct, gc=False):
 
 
 _ISTIO_META = msgspec.json.Decoder(_IstioMeta)
-
-
-@dataclass(slots=True)
-class ClusterName:
-    """An Istio cluster name ``direction|port|subset|fqdn`` split into its parts.
-
-    ``istio`` is False for names with fewer than three separators (``BlackHoleCluster``,
-    ``xds-grpc``): then ``fqdn`` is the whole name and the other parts are empty.
-    """
-
-    direction: str
-    port: int
-    subset: str
-    fqdn: str
-    istio: bool
-
-    @classmethod
-    def parse(cls, name: str) -> ClusterName:
-        """Split ``name``; DNS-SRV names (``outbound_.80_._.x``) use ``_.`` as separator."""
-        if name.count("|") < 3:
-            return cls("", 0, "", name, False)
-        sep = "_." if name.startswith(("outbound_", "inbound_")) else "|"
-        parts = name.split(sep, 3)
-        if len(parts) < 4:
-            return cls("", 0, "", name, False)
-        direction, port_text, subset, host = parts
-        try:
-            port = int(port_text)
-        except ValueError:
-            port = 0
-        if sep in host:
-            host = ""
-        return cls(direction, port, subset, host, True)
-
-    def sort_key(self) -> tuple[str, str, int, str]:
-        """Istioctl's cluster order: fqdn, subset, port, direction."""
-        return (self.fqdn, self.subset, self.port, self.direction)
 
 
 def istio_config_ref(metadata: s.Metadata | None) -> str:
@@ -124,59 +110,6 @@ def inline_route_description(rc: s.RouteConfiguration) -> str:
     return "Inline Route: " + "; ".join(described)
 
 
-def summarize_domains(domains: list[str]) -> str:
-    """Istioctl's DOMAINS cell: drop ``:port`` and ``.svc[.cluster.local]`` variants."""
-    if not domains:
-        return ""
-    if len(domains) == 1:
-        return domains[0]
-    kept = [d for d in domains if ":" not in d or (d.count(":") > 2 and d.endswith("]"))]
-    present = set(kept)
-    result = []
-    for d in kept:
-        if d.endswith(".svc.cluster.local") and d[: -len(".svc.cluster.local")] in present:
-            continue
-        if d.endswith(".svc") and d[: -len(".svc")] in present:
-            continue
-        result.append(d)
-    if len(result) > 2:
-        return f"{result[0]}, {result[1]} + {len(result) - 2} more..."
-    return ", ".join(result)
-
-
-def socket_or_pipe(address: s.Address | None) -> str:
-    """Listener address: socket address, else pipe path, else empty (internal)."""
-    if address is None:
-        return ""
-    if address.socket_address is not None:
-        return address.socket_address.address
-    if address.pipe is not None:
-        return address.pipe.path
-    return ""
-
-
-def port_of(address: s.Address | None) -> int:
-    """The socket port of ``address``, or 0."""
-    if address is None or address.socket_address is None:
-        return 0
-    return address.socket_address.port_value
-
-
-def eds_address(address: s.Address | None) -> str:
-    """An EDS endpoint address as istioctl's eds table prints it."""
-    if address is None:
-        return "unknown"
-    if address.socket_address is not None:
-        sa = address.socket_address
-        return f"{sa.address}:{sa.port_value}"
-    if address.pipe is not None:
-        return address.pipe.path
-    if address.envoy_internal_address is not None:
-        ia = address.envoy_internal_address
-        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}"
-    return "unknown"
-
-
 def or_dash(value: Any) -> str:
     """``-`` for an empty cell (istioctl's habit for missing parts)."""
     text = str(value) if value is not None else ""
@@ -193,21 +126,3 @@ def bare(message: Any) -> Any:
     if isinstance(message, dict) and "@type" in message:
         return {k: v for k, v in message.items() if k != "@type"}
     return message
-
-
-#: Sections every full ``/config_dump`` of a running Envoy has.
-FULL_DUMP = ("bootstrap", "clusters", "listeners")
-#: Sections a full dump leaves out when the proxy has none of them: Envoy writes the ECDS
-#: section only once an ECDS filter exists, and older Envoys (Istio <= 1.6) no secrets
-#: section without secrets.
-NONE_WHEN_ABSENT = ("secrets", "ecds")
-
-
-def is_full_dump(dump: ConfigDump) -> bool:
-    """Whether ``dump`` is a whole ``/config_dump`` (not one taken with a mask)."""
-    return all(dump.has(kind) for kind in FULL_DUMP)
-
-
-def none_when_absent(dump: ConfigDump, kind: str) -> bool:
-    """Whether a missing ``kind`` section means "none" (a full dump) not "not captured"."""
-    return kind in NONE_WHEN_ABSENT and not dump.has(kind) and is_full_dump(dump)

@@ -8,7 +8,7 @@ from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model.dump import decode_raw
 from pdebug.model.schema import AnyType
-from pdebug.views.common import none_when_absent
+from pdebug.model.sections import none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 

@@ -14,9 +14,13 @@ from typing import Any
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
+from pdebug.model.address import address_text as eds_address
+from pdebug.model.address import host_port
+from pdebug.model.clusters import ClusterName
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
-from pdebug.views.common import ClusterName, bare, eds_address
+from pdebug.model.health import set_flags
+from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -221,38 +225,12 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
 
 
 def _host_address(host: s.HostStatus) -> tuple[str, int]:
-    a = host.address
-    if a is None:
-        return "unknown", 0
-    if a.socket_address is not None:
-        return a.socket_address.address, a.socket_address.port_value
-    if a.pipe is not None:
-        return "unix://" + a.pipe.path, 0
-    if a.envoy_internal_address is not None:
-        ia = a.envoy_internal_address
-        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}", 0
-    return "unknown", 0
+    return host_port(host.address, pipe_scheme=True)
 
 
 def health_flags(host: s.HostStatus) -> str:
     """Envoy's failure flags on a host, comma-separated, or ``-``."""
-    hs = host.health_status
-    if hs is None:
-        return "-"
-    flags = [
-        name
-        for name, on in (
-            ("FAILED_ACTIVE_HC", hs.failed_active_health_check),
-            ("FAILED_OUTLIER", hs.failed_outlier_check),
-            ("FAILED_DEGRADED_HC", hs.failed_active_degraded_check),
-            ("PENDING_REMOVAL", hs.pending_dynamic_removal),
-            ("PENDING_ACTIVE_HC", hs.pending_active_hc),
-            ("EXCLUDED", hs.excluded_via_immediate_hc_fail),
-            ("HC_TIMEOUT", hs.active_hc_timeout),
-        )
-        if on
-    ]
-    return ",".join(flags) or "-"
+    return ",".join(code for code, _ in set_flags(host.health_status)) or "-"
 
 
 def _endpoint_key(f: tuple[str, int, str, int, s.HostStatus]) -> tuple[str, int, str]:

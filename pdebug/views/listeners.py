@@ -1,37 +1,35 @@
-"""``pdebug listeners``: istioctl's verbose listener table (one row per filter chain)."""
+"""``pdebug listeners``: istioctl's verbose listener table (one row per filter chain).
+
+The listeners, their states and filters are facts of :mod:`pdebug.model.listeners`
+(whose filter helpers are re-exported here for older callers); this module holds
+istioctl's presentation rules: TYPE, MATCH, DESTINATION and the row order.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import msgspec
-import msgspec.inspect
 
 from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import Ref, decode_raw
-from pdebug.views.common import (
-    bare,
-    cluster_label,
-    inline_route_description,
-    port_of,
-    socket_or_pipe,
+from pdebug.model.address import bind_host, port_of
+from pdebug.model.dump import Ref
+from pdebug.model.listeners import (
+    HCM,
+    LEGACY_NAMES,
+    TCP_PROXY,
+    ListenerFacts,
+    chains,
+    decode_filter,
+    filter_config,
+    network_kind,
 )
+from pdebug.views.common import bare, cluster_label, inline_route_description
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
-
-HCM = "envoy.filters.network.http_connection_manager"
-TCP_PROXY = "envoy.filters.network.tcp_proxy"
-#: Envoy <= 1.14 names of the same filters (v2, usually with a ``config`` Struct).
-LEGACY_NAMES = {
-    "envoy.http_connection_manager": HCM,
-    "envoy.tcp_proxy": TCP_PROXY,
-}
-_HCM_TYPE = b".HttpConnectionManager"
-_TCP_TYPE = b".TcpProxy"
 
 COLUMNS = (
     Column("NAME", wide=True),
@@ -44,6 +42,24 @@ COLUMNS = (
     Column("LAST UPDATED", wide=True),
 )
 SHORT_COLUMNS = (Column("ADDRESSES"), Column("PORT"), Column("TYPE"))
+
+__all__ = [
+    "HCM",
+    "LEGACY_NAMES",
+    "TCP_PROXY",
+    "ListenerFilter",
+    "ListenerRow",
+    "chain_destination",
+    "chain_match",
+    "chain_rows",
+    "chains",
+    "decode_filter",
+    "filter_config",
+    "listener_type",
+    "network_kind",
+    "select",
+    "view",
+]
 
 # application_protocols lists istioctl recognises as a whole, and their labels.
 _APP_LABELS = {
@@ -83,84 +99,8 @@ class ListenerRow:
     type: str
 
 
-def filter_config(f: s.TypedExtension) -> msgspec.Raw:
-    """A filter's config: ``typed_config``, else the v2 ``config`` Struct (Envoy <= 1.14)."""
-    raw = f.typed_config
-    if len(raw) and bytes(raw) != b"null":
-        return raw
-    return f.config
-
-
-def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
-    """:data:`HCM`, :data:`TCP_PROXY` or ``""``: by current or legacy name, else ``@type``."""
-    if f.name in (HCM, TCP_PROXY):
-        return f.name
-    legacy = LEGACY_NAMES.get(f.name)
-    if legacy is not None:
-        return legacy
-    if by_type:
-        head = memoryview(f.typed_config)[:200].tobytes()
-        if b"@type" in head:
-            if _HCM_TYPE + b'"' in head:
-                return HCM
-            if _TCP_TYPE + b'"' in head:
-                return TCP_PROXY
-    return ""
-
-
-T = TypeVar("T")
-
-
-def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
-    """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
-
-    A v2 ``config`` is a Struct holding the config as it was written (a bootstrap's
-    YAML): Envoy took a single object where the proto has a list
-    (``http_filters: {name: envoy.router}``), so such a value is read as a one-item list.
-    """
-    raw = filter_config(f)
-    if bytes(raw).strip() in (b"", b"null"):
-        return tp()  # a filter named without any config (istioctl's 2020 test dump has one)
-    if raw is f.typed_config:
-        return decode_raw(raw, tp, camel, what)
-    try:
-        return decode_raw(raw, tp, camel, what)
-    except InvalidInput:
-        fixed = _as_lists(msgspec.inspect.type_info(tp), msgspec.json.decode(raw), camel)
-        return decode_raw(msgspec.Raw(msgspec.json.encode(fixed)), tp, camel, what)
-
-
-def _as_lists(info: Any, value: Any, camel: bool) -> Any:
-    """``value`` with each single object the schema wants as a list wrapped in one."""
-    mi = msgspec.inspect
-    if isinstance(info, mi.UnionType):
-        for sub in info.types:
-            if isinstance(sub, mi.StructType | mi.ListType):
-                return _as_lists(sub, value, camel)
-        return value
-    if isinstance(info, mi.ListType):
-        items = value if isinstance(value, list) else [value]
-        return [_as_lists(info.item_type, v, camel) for v in items]
-    if isinstance(info, mi.StructType) and isinstance(value, dict):
-        out = dict(value)
-        for fld in info.fields:
-            for key in (fld.encode_name, fld.name):
-                if key in out:
-                    out[key] = _as_lists(fld.type, out[key], camel)
-        return out
-    return value
-
-
 def _decode_filter(f: s.TypedExtension, tp: type[msgspec.Struct], camel: bool) -> msgspec.Struct:
     return decode_filter(f, tp, camel, f"filter {f.name}")
-
-
-def chains(listener: s.Listener) -> list[s.FilterChain]:
-    """Filter chains in order, then the default chain."""
-    out = list(listener.filter_chains)
-    if listener.default_filter_chain is not None:
-        out.append(listener.default_filter_chain)
-    return out
 
 
 def listener_type(listener: s.Listener) -> str:
@@ -238,59 +178,39 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
 
 
 def _addresses(listener: s.Listener) -> list[str]:
-    out = [socket_or_pipe(listener.address)]
+    out = [bind_host(listener.address)]
     for extra in listener.additional_addresses:
         if extra.address is not None and extra.address.socket_address is not None:
             out.append(extra.address.socket_address.address)
     return out
 
 
-def _state(entry: s.DynamicListener) -> tuple[str, s.ListenerState | None]:
-    states = []
-    shown = None
-    for label, st in (
-        ("ACTIVE", entry.active_state),
-        ("WARMING", entry.warming_state),
-        ("DRAINING", entry.draining_state),
-    ):
-        if st is not None:
-            states.append(label)
-            shown = shown or st
-    if entry.error_state is not None:
-        states.append("ERROR")
-    return ",".join(states), shown
-
-
 def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list[ListenerRow]:
     """Dynamic listeners with an active state, then static ones; filtered and sorted.
 
-    With ``include_inactive`` (``-o wide``) warming and draining listeners are added.
+    With ``include_inactive`` (``-o wide``) warming and draining listeners are added, and
+    rejected ones (STATE ``ERROR``; see :mod:`pdebug.model.listeners` for the twin).
     Sort: port, main address, type (istioctl's order; stable for ties).
     """
     dump = data.need_dump("the listeners view")
-    sec = dump.require("listeners")
+    dump.require("listeners")
+    facts = ListenerFacts(dump)
     rows: list[ListenerRow] = []
-    dynamic = dump.dynamic_listeners()
-    # Envoy writes a rejected update twice: in the listener's named entry and in a
-    # name-less error-only entry. One resource, one row: the twin is skipped.
-    rejected = {d.name for d in dynamic.items if d.name and d.error_state is not None}
-    for i, dyn in enumerate(dynamic.items):
-        state, st = _state(dyn)
+    for e in facts.dynamic:
+        dyn = e.entry
+        st = e.shown
         if dyn.active_state is not None:
             st = dyn.active_state
         elif not include_inactive:
             continue
         if (st is None or st.listener is None) and dyn.error_state is not None:
-            failed = dyn.error_state.failed_configuration
-            if len(failed) and bytes(failed) != b"null":
-                lst = decode_raw(failed, s.Listener, sec.camel, "rejected listener")
-                if not dyn.name and lst.name in rejected:
-                    continue
+            lst = e.failed()
+            if lst is not None and not facts.is_twin(e):
                 rows.append(
                     _row(
-                        dynamic.ref(i, "error_state", "failed_configuration"),
+                        e.ref("error_state", "failed_configuration"),
                         lst,
-                        sec.camel,
+                        facts.camel,
                         "ERROR",
                         dyn.error_state.version_info,
                         dyn.error_state.last_update_attempt,
@@ -299,32 +219,24 @@ def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list
             continue
         if st is None or st.listener is None:
             continue
-        path = (
-            "active_state"
-            if st is dyn.active_state
-            else "warming_state"
-            if st is dyn.warming_state
-            else "draining_state",
-            "listener",
-        )
         rows.append(
             _row(
-                dynamic.ref(i, *path),
+                e.state_ref(st),
                 st.listener,
-                sec.camel,
-                state,
+                facts.camel,
+                e.state_text,
                 st.version_info,
                 st.last_updated,
             )
         )
-    static = dump.static_listeners()
+    static = facts.static
     for i, stat in enumerate(static.items):
         if stat.listener is not None:
             rows.append(
                 _row(
                     static.ref(i, "listener"),
                     stat.listener,
-                    sec.camel,
+                    facts.camel,
                     "STATIC",
                     "",
                     stat.last_updated,

@@ -51,7 +51,7 @@ class RootCompare:
 
 
 def _pems(data: ProxyData, label: str) -> list[bytes]:
-    from pdebug.views.secrets import _data, spiffe_validator, trusted_ca
+    from pdebug.model.secrets import _data, spiffe_validator, trusted_ca
 
     dump = data.need_dump("rootca-compare")
     sec = dump.require("secrets")

@@ -9,12 +9,9 @@ from pdebug.gosort import go_sort_slice
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import Ref
-from pdebug.views.common import (
-    bare,
-    istio_config_ref,
-    match_description,
-    summarize_domains,
-)
+from pdebug.model.routes import records as route_records
+from pdebug.model.routes import summarize_domains
+from pdebug.views.common import bare, istio_config_ref, match_description
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -97,11 +94,7 @@ def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
     """
     dump = data.need_dump("the routes view")
     dump.require("routes")
-    rows = []
-    for key in ("dynamic_route_configs", "static_route_configs"):
-        entries = dump.route_entries(key)
-        for i, entry in enumerate(entries.items):
-            rows.append(RouteRow(entries.ref(i, "route_config"), entry))
+    rows = [RouteRow(rec.ref, rec.entry) for rec in route_records(dump)]
     rows = _istioctl_order(rows)
     if flt.name is not None:
         rows = [r for r in rows if r.entry.route_config.name == flt.name]

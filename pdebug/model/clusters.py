@@ -1,0 +1,160 @@
+"""Facts: clusters. Istio's cluster names, each cluster's type and state.
+
+istioctl keeps these facts (``util/configdump/cluster.go``) apart from the code that
+prints them; so does pdebug: ``views/clusters.py`` prints, ``checks/clusters.py`` judges,
+the report draws, ``trace`` follows, and all of them read clusters from here.
+
+* **Name**: Istio names a cluster ``direction|port|subset|fqdn`` (``outbound|80||x``);
+  DNS-SRV style names (``outbound_.80_._.x``) use ``_.``. A name with fewer than three
+  separators (``BlackHoleCluster``, ``xds-grpc``) is not an Istio name: its fqdn is the
+  whole name (istioctl's rule, see :class:`ClusterName`).
+* **State**: ``ACTIVE`` (``dynamic_active_clusters``), ``STATIC`` (``static_clusters``)
+  or ``WARMING`` (``dynamic_warming_clusters``: received, waiting for its endpoints or
+  secrets; the active version, if any, still serves).
+* **Type**: see :func:`table_type`, :func:`kind` and :func:`extension_type`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pdebug.model import schema as s
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump, Entries, Ref
+
+#: Cluster list of the clusters section -> the state it means.
+STATE_KEYS = {
+    "ACTIVE": "dynamic_active_clusters",
+    "STATIC": "static_clusters",
+    "WARMING": "dynamic_warming_clusters",
+}
+
+
+@dataclass(slots=True)
+class ClusterName:
+    """An Istio cluster name ``direction|port|subset|fqdn`` split into its parts.
+
+    ``istio`` is False for names with fewer than three separators (``BlackHoleCluster``,
+    ``xds-grpc``): then ``fqdn`` is the whole name and the other parts are empty.
+    """
+
+    direction: str
+    port: int
+    subset: str
+    fqdn: str
+    istio: bool
+
+    @classmethod
+    def parse(cls, name: str) -> ClusterName:
+        """Split ``name``; DNS-SRV names (``outbound_.80_._.x``) use ``_.`` as separator."""
+        if name.count("|") < 3:
+            return cls("", 0, "", name, False)
+        sep = "_." if name.startswith(("outbound_", "inbound_")) else "|"
+        parts = name.split(sep, 3)
+        if len(parts) < 4:
+            return cls("", 0, "", name, False)
+        direction, port_text, subset, host = parts
+        try:
+            port = int(port_text)
+        except ValueError:
+            port = 0
+        if sep in host:
+            host = ""
+        return cls(direction, port, subset, host, True)
+
+    def sort_key(self) -> tuple[str, str, int, str]:
+        """Istioctl's cluster order: fqdn, subset, port, direction."""
+        return (self.fqdn, self.subset, self.port, self.direction)
+
+
+def table_type(cluster: s.Cluster) -> str:
+    """Istioctl's TYPE column: the discovery ``type``, ``STATIC`` when unset.
+
+    A cluster with a ``cluster_type`` extension (aggregate, dynamic forward proxy) has
+    no ``type`` and reads ``STATIC`` too, as in istioctl.
+    """
+    return cluster.type or "STATIC"
+
+
+def kind(cluster: s.Cluster) -> str:
+    """``EDS``, ``STATIC``, ``STRICT_DNS``... or ``CUSTOM`` for a ``cluster_type``."""
+    if cluster.cluster_type is not None:
+        return "CUSTOM"
+    return cluster.type or "STATIC"
+
+
+def extension_type(cluster: s.Cluster) -> str:
+    """The ``cluster_type`` extension's name when there is one, else :func:`table_type`."""
+    if cluster.cluster_type is not None and cluster.cluster_type.name:
+        return cluster.cluster_type.name
+    return table_type(cluster)
+
+
+class ClusterRecord:
+    """One cluster as the dump holds it: where it is, its state, its parsed name.
+
+    The name is split on first use (:attr:`key`): a check over 20k clusters that never
+    asks for the parts does not pay for them.
+    """
+
+    __slots__ = ("_key", "entries", "entry", "index", "state")
+
+    def __init__(
+        self,
+        entries: Entries[s.ClusterEntry],
+        index: int,
+        entry: s.ClusterEntry,
+        state: str,
+        key: ClusterName | None = None,
+    ) -> None:
+        self.entries = entries
+        self.index = index
+        self.entry = entry
+        self.state = state
+        self._key = key
+
+    @property
+    def cluster(self) -> s.Cluster:
+        """The typed cluster."""
+        return self.entry.cluster
+
+    @property
+    def name(self) -> str:
+        """The cluster's name."""
+        return self.entry.cluster.name
+
+    @property
+    def key(self) -> ClusterName:
+        """The name split into direction, port, subset and fqdn."""
+        if self._key is None:
+            self._key = ClusterName.parse(self.entry.cluster.name)
+        return self._key
+
+    @property
+    def since(self) -> str:
+        """``last_updated`` of the entry."""
+        return self.entry.last_updated
+
+    @property
+    def ref(self) -> Ref:
+        """Where the cluster sits in the dump (for ``-o json`` and plain reads)."""
+        return self.entries.ref(self.index, "cluster")
+
+
+def records(dump: ConfigDump, states: Iterable[str]) -> Iterator[ClusterRecord]:
+    """The clusters of ``states`` (in that order), each list in dump order."""
+    for state in states:
+        entries = dump.cluster_entries(STATE_KEYS[state])
+        for i, entry in enumerate(entries.items):
+            yield ClusterRecord(entries, i, entry, state)
+
+
+def by_name(dump: ConfigDump) -> dict[str, ClusterRecord]:
+    """Clusters by name: active and static first, then warming ones not yet active."""
+    out: dict[str, ClusterRecord] = {}
+    for rec in records(dump, ("ACTIVE", "STATIC", "WARMING")):
+        out.setdefault(rec.name, rec)
+    return out

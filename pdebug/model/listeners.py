@@ -1,0 +1,385 @@
+"""Facts: listeners. Their states from one walk, their filter chains and network filters.
+
+**States.** A ``ListenersConfigDump`` lists each dynamic listener once, in
+``dynamic_listeners[]``, with up to four states: ``active_state`` (serving),
+``warming_state`` (received, waiting for RDS/SDS/ECDS), ``draining_state`` (replaced,
+finishing its connections) and ``error_state`` (Envoy rejected the last update; the
+config it refused is in ``failed_configuration``). Two quirks:
+
+* Envoy writes a rejected update twice: in the listener's named entry and again in a
+  name-less, error-only entry. Both are one rejection: the name-less *twin* is dropped
+  (:attr:`ListenerFacts.rejections`), one resource, one row, one finding.
+* A v2alpha dump (Envoy <= 1.14) lists dynamic listeners per state instead
+  (``dynamic_active_listeners`` ...); :meth:`ConfigDump.dynamic_listeners` folds them
+  into v3 entries, so the walk here sees one shape.
+
+:class:`ListenerFacts` walks the entries once (:attr:`~ListenerFacts.dynamic`) and
+derives what views (``listeners``), checks (PD1xx), the report and ``trace`` read:
+:attr:`~ListenerFacts.configs` (every listener config Envoy holds, by state) and
+:attr:`~ListenerFacts.rejections`.
+
+**Filters.** A network filter is an HTTP connection manager or a tcp_proxy when its
+name says so (today's, or Envoy <= 1.14's ``envoy.http_connection_manager``), else by
+its ``@type`` (:func:`network_kind`). :func:`decode_filter` reads its config from
+``typed_config`` or from a v2 ``config`` Struct.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+import msgspec.inspect
+
+from pdebug.errors import InvalidInput
+from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump, Entries, Ref
+
+HCM = "envoy.filters.network.http_connection_manager"
+TCP_PROXY = "envoy.filters.network.tcp_proxy"
+#: Envoy <= 1.14 names of the same filters (v2, usually with a ``config`` Struct).
+LEGACY_NAMES = {
+    "envoy.http_connection_manager": HCM,
+    "envoy.tcp_proxy": TCP_PROXY,
+}
+_HCM_TYPE = b".HttpConnectionManager"
+_TCP_TYPE = b".TcpProxy"
+
+#: The dynamic states of a listener, in the order they are read and shown.
+STATES = ("ACTIVE", "WARMING", "DRAINING")
+
+T = TypeVar("T")
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+def filter_config(f: s.TypedExtension) -> msgspec.Raw:
+    """A filter's config: ``typed_config``, else the v2 ``config`` Struct (Envoy <= 1.14)."""
+    raw = f.typed_config
+    if len(raw) and bytes(raw) != b"null":
+        return raw
+    return f.config
+
+
+def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
+    """:data:`HCM`, :data:`TCP_PROXY` or ``""``: by current or legacy name, else ``@type``.
+
+    ``@type`` is looked for at the head of ``typed_config``, where Envoy and istiod
+    write it; ``by_type=False`` recognises names only (istioctl's DESTINATION rule).
+    """
+    if f.name in (HCM, TCP_PROXY):
+        return f.name
+    legacy = LEGACY_NAMES.get(f.name)
+    if legacy is not None:
+        return legacy
+    if by_type:
+        head = memoryview(f.typed_config)[:200].tobytes()
+        if b"@type" in head:
+            if _HCM_TYPE + b'"' in head:
+                return HCM
+            if _TCP_TYPE + b'"' in head:
+                return TCP_PROXY
+    return ""
+
+
+def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
+    """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
+
+    A v2 ``config`` is a Struct holding the config as it was written (a bootstrap's
+    YAML): Envoy took a single object where the proto has a list
+    (``http_filters: {name: envoy.router}``), so such a value is read as a one-item list.
+    """
+    raw = filter_config(f)
+    if bytes(raw).strip() in (b"", b"null"):
+        return tp()  # a filter named without any config (istioctl's 2020 test dump has one)
+    if raw is f.typed_config:
+        return decode_raw(raw, tp, camel, what)
+    try:
+        return decode_raw(raw, tp, camel, what)
+    except InvalidInput:
+        fixed = _as_lists(msgspec.inspect.type_info(tp), msgspec.json.decode(raw), camel)
+        return decode_raw(msgspec.Raw(msgspec.json.encode(fixed)), tp, camel, what)
+
+
+def _as_lists(info: Any, value: Any, camel: bool) -> Any:
+    """``value`` with each single object the schema wants as a list wrapped in one."""
+    mi = msgspec.inspect
+    if isinstance(info, mi.UnionType):
+        for sub in info.types:
+            if isinstance(sub, mi.StructType | mi.ListType):
+                return _as_lists(sub, value, camel)
+        return value
+    if isinstance(info, mi.ListType):
+        items = value if isinstance(value, list) else [value]
+        return [_as_lists(info.item_type, v, camel) for v in items]
+    if isinstance(info, mi.StructType) and isinstance(value, dict):
+        out = dict(value)
+        for fld in info.fields:
+            for key in (fld.encode_name, fld.name):
+                if key in out:
+                    out[key] = _as_lists(fld.type, out[key], camel)
+        return out
+    return value
+
+
+def chains(listener: s.Listener) -> list[s.FilterChain]:
+    """Filter chains in order, then the default chain."""
+    out = list(listener.filter_chains)
+    if listener.default_filter_chain is not None:
+        out.append(listener.default_filter_chain)
+    return out
+
+
+# --- states -----------------------------------------------------------------------------
+
+
+class ListenerRecord:
+    """One listener config Envoy holds (not a rejected one), in one state.
+
+    Attributes:
+        name: The listener name.
+        state: ``ACTIVE``, ``WARMING``, ``DRAINING`` or ``STATIC``.
+        listener: The typed config.
+        camel: Whether the dump spells keys lowerCamelCase.
+        version: ``version_info`` of that state.
+        since: ``last_updated`` of that state.
+        serving: Whether another state of the same listener is active (for warming).
+        first: Whether this is the first state (in :data:`STATES` order) its entry holds
+            a config for: one record per listener, the one that decides where it binds.
+        ref: Where the config sits in the dump.
+    """
+
+    # Plain classes, not dataclasses, here: ``listeners`` and ``trace`` import this
+    # module at start, and each dataclass costs a millisecond to create.
+    __slots__ = (
+        "camel",
+        "first",
+        "listener",
+        "name",
+        "ref",
+        "serving",
+        "since",
+        "state",
+        "version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        state: str,
+        listener: s.Listener,
+        camel: bool,
+        version: str,
+        since: str,
+        serving: bool,
+        first: bool,
+        ref: Ref,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.listener = listener
+        self.camel = camel
+        self.version = version
+        self.since = since
+        self.serving = serving
+        self.first = first
+        self.ref = ref
+
+
+class DynamicEntry:
+    """One ``dynamic_listeners[]`` entry, its states read once."""
+
+    __slots__ = ("_decoded", "_failed", "camel", "entries", "entry", "index", "labels", "shown")
+
+    def __init__(
+        self, entries: Entries[s.DynamicListener], index: int, entry: s.DynamicListener, camel: bool
+    ) -> None:
+        self.entries = entries
+        self.index = index
+        self.entry = entry
+        self.camel = camel
+        labels: list[str] = []
+        shown: s.ListenerState | None = None
+        for label, st in zip(STATES, self.states(), strict=True):
+            if st is not None:
+                labels.append(label)
+                shown = shown or st
+        #: The states present, in :data:`STATES` order.
+        self.labels = tuple(labels)
+        #: The first state present (its listener may be missing).
+        self.shown = shown
+        self._failed: s.Listener | None = None
+        self._decoded = False
+
+    def states(self) -> tuple[s.ListenerState | None, ...]:
+        """``(active, warming, draining)`` states, None where absent."""
+        e = self.entry
+        return (e.active_state, e.warming_state, e.draining_state)
+
+    @property
+    def state_text(self) -> str:
+        """``ACTIVE``, ``ACTIVE,WARMING``, ``WARMING,ERROR``... (the STATE column)."""
+        if self.entry.error_state is not None:
+            return ",".join((*self.labels, "ERROR"))
+        return ",".join(self.labels)
+
+    def failed(self) -> s.Listener | None:
+        """The config Envoy refused (``error_state.failed_configuration``), or None.
+
+        Raises:
+            InvalidInput: the refused config does not decode.
+        """
+        if not self._decoded:
+            err = self.entry.error_state
+            raw = err.failed_configuration if err is not None else None
+            if raw is not None and len(raw) and bytes(raw) != b"null":
+                self._failed = decode_raw(raw, s.Listener, self.camel, "rejected listener")
+            self._decoded = True
+        return self._failed
+
+    def ref(self, *path: str) -> Ref:
+        """Where ``path`` of this entry sits in the dump."""
+        return self.entries.ref(self.index, *path)
+
+    def state_ref(self, st: s.ListenerState) -> Ref:
+        """Where the listener of state ``st`` (one of :meth:`states`) sits."""
+        e = self.entry
+        key = (
+            "active_state"
+            if st is e.active_state
+            else "warming_state"
+            if st is e.warming_state
+            else "draining_state"
+        )
+        return self.ref(key, "listener")
+
+
+class Rejection:
+    """A listener update Envoy rejected (its ``error_state``), once per listener.
+
+    Attributes:
+        name: The listener's name (the entry's, else the refused config's).
+        entry: The dynamic entry holding it.
+        error: The ``error_state``.
+    """
+
+    __slots__ = ("entry", "error", "name")
+
+    def __init__(self, name: str, entry: DynamicEntry, error: s.UpdateFailureState) -> None:
+        self.name = name
+        self.entry = entry
+        self.error = error
+
+    @property
+    def serving(self) -> bool:
+        """Whether an earlier version of the listener is active (still serves)."""
+        return self.entry.entry.active_state is not None
+
+    @property
+    def ever_ran(self) -> bool:
+        """Whether the listener has any state besides the error (active, warming...)."""
+        return bool(self.entry.labels)
+
+
+class ListenerFacts:
+    """The listeners of one dump, walked once; each derived list is built on first use."""
+
+    def __init__(self, dump: ConfigDump) -> None:
+        self.dump = dump
+        sec = dump.section("listeners")
+        self.present = sec is not None
+        self.camel = sec is not None and sec.camel
+
+    @cached_property
+    def dynamic(self) -> list[DynamicEntry]:
+        """Every ``dynamic_listeners[]`` entry (v2alpha ones folded in), in dump order."""
+        if not self.present:
+            return []
+        entries = self.dump.dynamic_listeners()
+        return [DynamicEntry(entries, i, d, self.camel) for i, d in enumerate(entries.items)]
+
+    @cached_property
+    def static(self) -> Entries[s.StaticListener]:
+        """``static_listeners[]``."""
+        return self.dump.static_listeners()
+
+    @cached_property
+    def _named_rejected(self) -> set[str]:
+        return {e.entry.name for e in self.dynamic if e.entry.name and e.entry.error_state}
+
+    def is_twin(self, e: DynamicEntry) -> bool:
+        """Whether ``e`` is the name-less copy of a rejection a named entry holds."""
+        if e.entry.name or e.entry.error_state is None:
+            return False
+        failed = e.failed()
+        return failed is not None and failed.name in self._named_rejected
+
+    @cached_property
+    def configs(self) -> list[ListenerRecord]:
+        """Every listener config Envoy holds: dynamic (any state but error), then static."""
+        if not self.present:
+            return []
+        out: list[ListenerRecord] = []
+        for e in self.dynamic:
+            dyn = e.entry
+            active = dyn.active_state is not None and dyn.active_state.listener is not None
+            first = True
+            for label, st in zip(STATES, e.states(), strict=True):
+                if st is None or st.listener is None:
+                    continue
+                out.append(
+                    ListenerRecord(
+                        dyn.name or st.listener.name,
+                        label,
+                        st.listener,
+                        self.camel,
+                        st.version_info,
+                        st.last_updated,
+                        active and label != "ACTIVE",
+                        first,
+                        e.state_ref(st),
+                    )
+                )
+                first = False
+        static = self.static
+        for i, stat in enumerate(static.items):
+            if stat.listener is not None:
+                lst = stat.listener
+                out.append(
+                    ListenerRecord(
+                        lst.name,
+                        "STATIC",
+                        lst,
+                        self.camel,
+                        "",
+                        stat.last_updated,
+                        True,
+                        True,
+                        static.ref(i, "listener"),
+                    )
+                )
+        return out
+
+    @cached_property
+    def rejections(self) -> list[Rejection]:
+        """Each rejected update once (twins dropped), in dump order.
+
+        Raises:
+            InvalidInput: a name-less entry's refused config does not decode.
+        """
+        out: list[Rejection] = []
+        for e in self.dynamic:
+            err = e.entry.error_state
+            if err is None or self.is_twin(e):
+                continue
+            name = e.entry.name
+            if not name:
+                failed = e.failed()
+                name = failed.name if failed is not None else ""
+            out.append(Rejection(name, e, err))
+        return out

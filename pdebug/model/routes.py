@@ -1,0 +1,141 @@
+"""Facts: route configurations, their virtual hosts, and where routes send traffic.
+
+A ``RoutesConfigDump`` holds ``dynamic_route_configs`` (received by RDS) and
+``static_route_configs`` (the bootstrap's, and the HCMs' inline ``route_config`` that
+Envoy also lists there). A listener's HTTP connection manager names an RDS config
+(``rds.route_config_name``) or carries one inline. A route sends to one ``cluster`` or
+to ``weighted_clusters``; a tcp_proxy likewise (:func:`tcp_targets`).
+
+``views/routes.py`` prints :func:`records` in istioctl's order, checks and the report
+read :func:`configs` (each config once) and :func:`route_targets`, ``trace`` finds a
+config by name with :func:`find`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from pdebug.model import schema as s
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump, Entries, Ref
+
+#: Route config list of the routes section -> its kind.
+KINDS = (("dynamic_route_configs", "rds"), ("static_route_configs", "static"))
+
+
+class RouteConfigRecord:
+    """One route configuration as the dump holds it.
+
+    Attributes:
+        kind: ``rds`` (``dynamic_route_configs``) or ``static``.
+        entries: The list it is in.
+        index: Its position there.
+        entry: The entry (``version_info``, ``last_updated``, ``route_config``).
+    """
+
+    __slots__ = ("entries", "entry", "index", "kind")
+
+    def __init__(
+        self, kind: str, entries: Entries[s.RouteConfigEntry], index: int, entry: s.RouteConfigEntry
+    ) -> None:
+        # a plain class, not a dataclass: the views import this module at start
+        self.kind = kind
+        self.entries = entries
+        self.index = index
+        self.entry = entry
+
+    @property
+    def name(self) -> str:
+        """The route configuration's name."""
+        return self.entry.route_config.name
+
+    @property
+    def config(self) -> s.RouteConfiguration:
+        """The typed route configuration."""
+        return self.entry.route_config
+
+    @property
+    def ref(self) -> Ref:
+        """Where the route configuration sits in the dump."""
+        return self.entries.ref(self.index, "route_config")
+
+
+def records(dump: ConfigDump) -> Iterator[RouteConfigRecord]:
+    """Dynamic then static route configurations, in dump order (repeats included)."""
+    for key, kind in KINDS:
+        entries = dump.route_entries(key)
+        for i, entry in enumerate(entries.items):
+            yield RouteConfigRecord(kind, entries, i, entry)
+
+
+def configs(dump: ConfigDump) -> list[RouteConfigRecord]:
+    """:func:`records` with a name repeated within its kind counted once (the first)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[RouteConfigRecord] = []
+    for rec in records(dump):
+        if (rec.kind, rec.name) not in seen:
+            seen.add((rec.kind, rec.name))
+            out.append(rec)
+    return out
+
+
+def rds_by_name(dump: ConfigDump) -> dict[str, s.RouteConfiguration]:
+    """RDS route configurations by name (the first of a repeated name)."""
+    out: dict[str, s.RouteConfiguration] = {}
+    for rec in records(dump):
+        if rec.kind == "rds":
+            out.setdefault(rec.name, rec.config)
+    return out
+
+
+def find(dump: ConfigDump, name: str) -> RouteConfigRecord | None:
+    """The route configuration an HCM's ``rds.route_config_name`` names, or None."""
+    for rec in records(dump):
+        if rec.name == name:
+            return rec
+    return None
+
+
+def route_targets(rc: s.RouteConfiguration) -> Iterator[tuple[s.VirtualHost, s.Route, str]]:
+    """``(virtual host, route, cluster)`` for every named cluster a route sends to."""
+    for vh in rc.virtual_hosts:
+        for route in vh.routes:
+            action = route.route
+            if action is None:
+                continue
+            if action.cluster:
+                yield vh, route, action.cluster
+            if action.weighted_clusters is not None:
+                for wc in action.weighted_clusters.clusters:
+                    if wc.name:
+                        yield vh, route, wc.name
+
+
+def tcp_targets(tcp: s.TcpProxy) -> list[str]:
+    """The clusters a tcp_proxy sends to."""
+    out = [tcp.cluster] if tcp.cluster else []
+    if tcp.weighted_clusters is not None:
+        out.extend(wc.name for wc in tcp.weighted_clusters.clusters if wc.name)
+    return out
+
+
+def summarize_domains(domains: list[str]) -> str:
+    """Istioctl's DOMAINS cell: drop ``:port`` and ``.svc[.cluster.local]`` variants."""
+    if not domains:
+        return ""
+    if len(domains) == 1:
+        return domains[0]
+    kept = [d for d in domains if ":" not in d or (d.count(":") > 2 and d.endswith("]"))]
+    present = set(kept)
+    result = []
+    for d in kept:
+        if d.endswith(".svc.cluster.local") and d[: -len(".svc.cluster.local")] in present:
+            continue
+        if d.endswith(".svc") and d[: -len(".svc")] in present:
+            continue
+        result.append(d)
+    if len(result) > 2:
+        return f"{result[0]}, {result[1]} + {len(result) - 2} more..."
+    return ", ".join(result)

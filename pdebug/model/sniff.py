@@ -1,0 +1,88 @@
+"""Facts about bytes: what a document plainly is, before anything tries to parse it.
+
+Every reader of a JSON document (a config dump, ``/clusters``, istiod's sync status)
+first looks at the head of the bytes, so that an error page, a binary file or an empty
+capture is named as what it is rather than reported as a JSON syntax error. This is the
+one look; each reader words its own message (:func:`pdebug.model.load.sniff`,
+``model/syncz.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pdebug.errors import InvalidInput
+
+#: How much of the head is looked at.
+HEAD = 512
+
+
+class Sniffed:
+    """What the head of some bytes says.
+
+    Attributes:
+        kind: ``empty``, ``object`` (``{``), ``array`` (``[``), ``markup`` (``<``),
+            ``binary`` or ``text`` (anything else: a JSON scalar or not JSON).
+        what: For ``markup``: ``an HTML page`` or ``XML/HTML markup``; for ``binary``:
+            ``binary data``; else ``""``.
+        first_line: For ``text``: the first line, at most 60 characters.
+    """
+
+    __slots__ = ("first_line", "kind", "what")
+
+    def __init__(self, kind: str, what: str = "", first_line: str = "") -> None:
+        # a plain class, not a dataclass: every command imports this module at start
+        self.kind = kind
+        self.what = what
+        self.first_line = first_line
+
+    def refuse(self, source: str, expected: str, hints: Mapping[str, str]) -> InvalidInput:
+        """The error saying the bytes from ``source`` are not ``expected`` but this.
+
+        Args:
+            source: Where the bytes came from (the message's first word).
+            expected: What the reader wanted, e.g. ``an Envoy config dump``.
+            hints: The reader's hint per :attr:`kind`.
+        """
+        if self.kind == "empty":
+            text = "the input is empty"
+        elif self.kind == "text":
+            text = f"not JSON (starts with {self.first_line!r})"
+        elif self.kind == "array":
+            text = f"this is a JSON array, not {expected}"
+        elif self.kind == "binary":
+            text = f"binary data, not {expected}"
+        else:
+            text = f"this is {self.what or 'a JSON object'}, not {expected}"
+        return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind))
+
+
+def sniff_bytes(data: bytes | memoryview) -> Sniffed:
+    """Look at the first :data:`HEAD` bytes of ``data`` (leading whitespace skipped)."""
+    head = bytes(data[:HEAD]).lstrip()
+    if not head:
+        return Sniffed("empty")
+    first = head[:1]
+    if first == b"{":
+        return Sniffed("object")
+    if first == b"[":
+        return Sniffed("array")
+    if first == b"<":
+        html = b"html" in head[:256].lower()
+        return Sniffed("markup", "an HTML page" if html else "XML/HTML markup")
+    if _binary(head, len(data)):
+        return Sniffed("binary", "binary data")
+    line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    return Sniffed("text", first_line=line)
+
+
+def _binary(head: bytes, size: int) -> bool:
+    """NUL bytes, or bytes that are not UTF-8 (a character cut at the edge is not)."""
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # not binary if it is only a character cut in two at the end of the head
+        return size <= HEAD or exc.start < len(head) - 4
+    return False

@@ -1,0 +1,157 @@
+"""Facts: Envoy's ``/stats`` (read by ``pdebug stats`` and check PD603), in any format.
+
+Reads the three shapes Envoy serves: ``/stats?format=json`` (``{"stats": [{"name",
+"value"}, ..., {"histograms": ...}]}``), ``/stats/prometheus`` (text exposition format,
+``# TYPE`` lines give the kind) and plain ``/stats`` (``name: value`` lines). Counters that
+a dump cannot show live here: a rejected CDS or RDS update leaves no trace in the config
+dump (Envoy keeps the previous config), only ``*.update_rejected`` counts it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pdebug.errors import InvalidInput, UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """One statistic: its name (Prometheus: with labels), value and kind when known."""
+
+    name: str
+    value: str
+    kind: str = ""
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _from_json(doc: Any, label: str) -> list[Stat]:
+    entries = doc.get("stats") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise InvalidInput(
+            f"{label}: JSON without a 'stats' list, not Envoy's /stats?format=json",
+            hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
+        )
+    out: list[Stat] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        if "name" in entry and "value" in entry:
+            out.append(Stat(str(entry["name"]), _number(entry["value"])))
+        histograms = entry.get("histograms")
+        if isinstance(histograms, dict):
+            quantiles = histograms.get("supported_quantiles") or []
+            for h in histograms.get("computed_quantiles") or []:
+                if not isinstance(h, dict):
+                    continue
+                values = h.get("values") or []
+                parts = [
+                    f"P{_number(q)}={_number(v.get('cumulative'))}"
+                    for q, v in zip(quantiles, values, strict=False)
+                    if isinstance(v, dict) and v.get("cumulative") is not None
+                ]
+                out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
+    return out
+
+
+_PROM_TYPE = re.compile(r"^# TYPE (\S+) (\S+)")
+_PROM_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{.*\})?)\s+(\S+)")
+
+
+def _from_prometheus(text: str) -> list[Stat]:
+    kinds: dict[str, str] = {}
+    out: list[Stat] = []
+    for line in text.splitlines():
+        typed = _PROM_TYPE.match(line)
+        if typed:
+            kinds[typed.group(1)] = typed.group(2)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        sample = _PROM_SAMPLE.match(line)
+        if sample is None:
+            continue
+        name = sample.group(1)
+        base = name.split("{", 1)[0]
+        kind = kinds.get(base) or kinds.get(re.sub(r"_(bucket|sum|count)$", "", base), "")
+        out.append(Stat(name, sample.group(2), kind))
+    return out
+
+
+def _from_text(text: str, label: str) -> list[Stat]:
+    out: list[Stat] = []
+    for line in text.splitlines():
+        name, sep, value = line.partition(": ")
+        if not sep or not name or " " in name:
+            if line.strip():
+                raise InvalidInput(
+                    f"{label}: not Envoy stats (line {line[:60]!r})",
+                    hint="expected GET /stats, /stats?format=json or /stats/prometheus",
+                )
+            continue
+        kind = "histogram" if value.startswith(("P0(", "No recorded values")) else ""
+        out.append(Stat(name, value.strip(), kind))
+    return out
+
+
+def parse(body: bytes | memoryview, label: str) -> list[Stat]:
+    """Envoy's stats in any of its three formats, in the order Envoy listed them."""
+    data = bytes(body)
+    head = data[:4096].lstrip()
+    if not head:
+        raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")
+    if head[:1] == b"{":
+        import orjson
+
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"{label}: invalid JSON: {exc}") from None
+        if isinstance(doc, dict) and "configs" in doc:
+            raise InvalidInput(
+                f"{label}: this is a config dump; pdebug stats reads Envoy's /stats",
+                hint="pass the admin URL or pod, a bundle from pdebug dump/snapshot, or a "
+                "saved GET /stats?format=json",
+            )
+        return _from_json(doc, label)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{label}: binary data, not Envoy stats") from None
+    if head.startswith(b"# TYPE") or head.startswith(b"# HELP") or "{" in text.split("\n", 1)[0]:
+        return _from_prometheus(text)
+    return _from_text(text, label)
+
+
+def select(stats: list[Stat], pattern: str | None) -> list[Stat]:
+    """The stats whose name matches ``pattern`` (a Python regex, searched anywhere)."""
+    if not pattern:
+        return stats
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(
+            f"--filter {pattern!r}: not a valid regular expression ({exc})",
+            hint="e.g. --filter 'update_rejected' or --filter '^cluster\\.outbound'",
+        ) from None
+    return [s for s in stats if rx.search(s.name)]
+
+
+#: Counters that count xDS updates Envoy refused (the config dump keeps the old config).
+REJECTED = re.compile(r"(^|[._])update_rejected($|\{)")
+
+
+def rejected(stats: list[Stat]) -> list[Stat]:
+    """The non-zero ``*.update_rejected`` counters (CDS, LDS, RDS, EDS, SDS...)."""
+    return [s for s in stats if REJECTED.search(s.name) and s.value not in ("0", "0.0")]
+
+
+__all__ = ["REJECTED", "Stat", "parse", "rejected", "select"]
