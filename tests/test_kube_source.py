@@ -20,7 +20,7 @@ import kube_double as kd
 import pytest
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
-from pdebug.sources import LiveOptions, classify, open_source
+from pdebug.sources import KubeProxy, LiveOptions, classify, open_source
 from pdebug.sources import kube as kube_module
 from pdebug.sources.admin import AdminHTTPError
 from pdebug.sources.kube import KubeSource, parse_target
@@ -88,7 +88,7 @@ def test_config_dump_through_the_port_forward(
 ) -> None:
     kube.add_pod("productpage-v1-abc", forwards={ADMIN: admin})
     source = open_source("pod/productpage-v1-abc", opts(kubeconfig))
-    assert isinstance(source, KubeSource) and source.live
+    assert isinstance(source, KubeProxy) and isinstance(source.kube, KubeSource) and source.live
     try:
         dump = json.loads(source.get("/config_dump?include_eds"))
         assert source.label == "pod/productpage-v1-abc.default"

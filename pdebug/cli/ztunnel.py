@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import ContextOpt, TimeoutOpt
+from pdebug.cli.options import ContextOpt, TimeoutOpt
 
 zc_app = typer.Typer(
     name="ztunnel-config",
@@ -23,12 +22,6 @@ zc_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(
-    zc_app,
-    name="ztunnel-config",
-    short_help="Show an ambient ztunnel's workloads, services, policies, certs, connections (zc).",
-)
-app.add_typer(zc_app, name="zc", hidden=True)
 
 _LIVE = "Live ztunnel"
 ZSourceArg = Annotated[
@@ -156,8 +149,7 @@ def _run(
 
     fmt = get_format(output)
     got = source.fetch(
-        common.source,
-        common.file,
+        source.source_of(common.source, common.file, common.node),
         common.node,
         common.options,
         common.istio_namespace,

@@ -8,6 +8,7 @@ import urllib.parse
 from typing import Any, BinaryIO
 
 from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.sources.base import SourceBase
 from pdebug.sources.httpget import (
     Body,
     Deadline,
@@ -87,7 +88,7 @@ def status_error(
     )
 
 
-class AdminSource:
+class AdminSource(SourceBase):
     """GETs against an Envoy admin address.
 
     ``timeout`` bounds each whole GET (connecting, the answer, and one retry of a dropped
