@@ -22,7 +22,7 @@ from pdebug import bundle
 from pdebug.atomic import cannot_write, check_writable
 from pdebug.errors import InvalidInput, UsageError
 from pdebug.redact import may_hold_private_key, redact_bytes, redact_text
-from pdebug.sources import LiveOptions, open_source
+from pdebug.sources import LiveOptions, open_text
 from pdebug.sources.admin import AdminHTTPError
 
 PATHS = {
@@ -65,7 +65,7 @@ def capture_one(
             hint="pass --force to replace it, or name another file",
         )
     check_writable(output)
-    source = open_source(text, options)
+    source = open_text(text, options)
     if not source.live:
         raise UsageError(
             f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",

@@ -167,8 +167,8 @@ def against_istiod(
             dump carries no Istio node ID and no ``proxy_id`` was given.
     """
     from pdebug.proxy import fetch_live, load_proxy
-    from pdebug.sources import KubeProxy
     from pdebug.sources.kube import KubeCluster
+    from pdebug.sources.pod import KubeProxy
 
     kind = source.kind
     if kind != "kube" and istiod.url is None:

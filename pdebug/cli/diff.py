@@ -163,17 +163,8 @@ def _specs(
     source: str, other: str | None, expected: str | None, bundle: str | None, live: LiveOptions
 ) -> tuple[SourceSpec, SourceSpec | None, SourceSpec | None]:
     """SOURCE, OTHER and ``--expected`` parsed (with ``--bundle B``: proxies of B)."""
-    first: SourceSpec
-    second: SourceSpec | None = None
-    if bundle is not None:
-        from pdebug.sources.spec import in_bundle
-
-        first = in_bundle(bundle, source, live.namespace)
-        if other:
-            second = in_bundle(bundle, other, live.namespace)
-    else:
-        first = word_of(source)
-        second = word_of(other, "OTHER") if other else None
+    first = word_of(source, "SOURCE", bundle, live)
+    second = word_of(other, "OTHER", bundle, live) if other else None
     return first, second, word_of(expected, "--expected") if expected else None
 
 

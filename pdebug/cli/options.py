@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -250,28 +251,40 @@ def live_options(
     group.append(("timeout", TimeoutOpt, timeout))
     if max_body:
         group.append(("max_body", MaxBodyOpt, None))
-    names = [name for name, _, _ in group]
 
     def decorate(func: F) -> F:
-        signature = inspect.signature(func, eval_str=True)
+        return _LiveCommand(func, tuple(group))  # type: ignore[return-value]
+
+    return decorate
+
+
+class _LiveCommand:
+    """A command with the live options added; called with them, it passes one ``live``.
+
+    Typer reads the signature only when it builds the command that runs (``main`` builds
+    just that one), so the signature is made then, not at import: evaluating a command's
+    annotations costs about a millisecond, and there are some twenty commands.
+    """
+
+    def __init__(self, func: Callable[..., Any], group: tuple[tuple[str, Any, Any], ...]) -> None:
+        functools.update_wrapper(self, func)
+        self._func = func
+        self._group = group
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name, _, _ in self._group}
+        return self._func(*args, live=LiveOptions(**values), **kwargs)
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        """The command's own parameters (without ``live``), then the live options."""
+        signature = inspect.signature(self._func, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "live"]
         added = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=value)
-            for name, ann, value in group
+            for name, ann, value in self._group
         ]
-
-        @functools.wraps(func)
-        def command(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name) for name in names}
-            return func(*args, live=LiveOptions(**values), **kwargs)
-
-        params = own + added
-        command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
-        command.__annotations__["return"] = signature.return_annotation
-        return command  # type: ignore[return-value]
-
-    return decorate
+        return signature.replace(parameters=own + added)
 
 
 def source_of(
@@ -284,16 +297,24 @@ def source_of(
     from pdebug.sources.spec import source_spec
 
     spec = source_spec(source, admin, bundle, live.namespace if live else None)
-    _note(spec)
+    note = getattr(spec, "note", None)
+    if note:  # a path typed after an admin address is not used: say so
+        print(note, file=sys.stderr)
     return spec
 
 
-def word_of(text: str, what: str = "SOURCE") -> SourceSpec:
-    """One more SOURCE word (``OTHER``, rootca-compare's second proxy) parsed."""
-    from pdebug.sources.spec import parse_source
+def word_of(
+    text: str, what: str = "SOURCE", bundle: str | None = None, live: LiveOptions | None = None
+) -> SourceSpec:
+    """One SOURCE word parsed (``OTHER``, ``--expected``...); with ``--bundle B``, B's proxy."""
+    from pdebug.sources.spec import in_bundle, parse_source
 
+    if bundle is not None:
+        return in_bundle(bundle, text, live.namespace if live else None)
     spec = parse_source(text, what)
-    _note(spec)
+    note = getattr(spec, "note", None)
+    if note:
+        print(note, file=sys.stderr)
     return spec
 
 
@@ -302,12 +323,3 @@ def file_of(text: str | None) -> FileSpec | MemberSpec | None:
     from pdebug.sources.spec import file_spec
 
     return None if text is None else file_spec(text)
-
-
-def _note(spec: SourceSpec) -> None:
-    """Say on stderr that the path typed after an admin address is not used."""
-    note = getattr(spec, "note", None)
-    if note:
-        import sys
-
-        print(note, file=sys.stderr)

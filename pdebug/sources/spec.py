@@ -27,9 +27,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 __all__ = [
     "AdminSpec",
@@ -37,8 +40,11 @@ __all__ = [
     "KubeSpec",
     "MemberSpec",
     "SourceSpec",
+    "check_admin_url",
     "classify",
     "file_spec",
+    "in_bundle",
+    "normalise_admin_url",
     "parse_source",
     "source_spec",
     "split_member",
@@ -93,6 +99,18 @@ class AdminSpec:
     def text(self) -> str:
         """The address."""
         return self.url
+
+    @property
+    def address(self) -> str:
+        """The URL to connect to: ``http://`` added, no trailing slash."""
+        return normalise_admin_url(self.url)
+
+    @property
+    def parts(self) -> SplitResult:
+        """:attr:`address` split (checked when the spec was parsed)."""
+        import urllib.parse
+
+        return urllib.parse.urlsplit(self.address)
 
     @property
     def note(self) -> str | None:
@@ -184,9 +202,40 @@ def parse_source(text: str, what: str = "SOURCE") -> SourceSpec:
     return _admin(text, what)
 
 
-def _admin(text: str, what: str) -> AdminSpec:
-    from pdebug.sources.admin import check_admin_url
+def normalise_admin_url(text: str) -> str:
+    """``localhost:15000`` -> ``http://localhost:15000`` (no trailing slash)."""
+    if "://" not in text:
+        text = "http://" + text
+    return text.rstrip("/")
 
+
+def check_admin_url(text: str, what: str = "SOURCE") -> SplitResult:
+    """``text`` as an admin URL, or a usage error naming ``what`` (``SOURCE``, ``--admin``).
+
+    Raises:
+        UsageError: not an http(s) URL with a host, or a port that is not a number
+            in 1-65535.
+    """
+    import urllib.parse
+
+    example = "e.g. http://127.0.0.1:15000 (the Envoy admin port; 15000 in Istio sidecars)"
+    try:
+        parsed = urllib.parse.urlsplit(normalise_admin_url(text))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("not an Envoy admin URL")
+    except ValueError as exc:
+        raise UsageError(f"{what} {text}: {exc}", hint=example) from None
+    host_port = parsed.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and [v6]
+    colon, port = host_port.partition(":")[1:]
+    if colon and not (port.isascii() and port.isdigit()):
+        why = f"port {port!r} is not a number" if port else "no port after ':'"
+        raise UsageError(f"{what} {text}: {why}", hint=example)
+    if port and not 0 < int(port) < 65536:
+        raise UsageError(f"{what} {text}: port {port} is out of range (1-65535)", hint=example)
+    return parsed
+
+
+def _admin(text: str, what: str) -> AdminSpec:
     parts = check_admin_url(text, what)  # a port that is no port is named first
     if parts.scheme.lower() == "https":
         raise UsageError(
@@ -231,14 +280,14 @@ def source_spec(
         UsageError: both or neither of SOURCE and ``--admin``, ``--bundle`` with
             ``--admin``, or a malformed admin address (see :func:`parse_source`).
     """
+    if bundle is not None:  # SOURCE names a proxy of the bundle
+        if admin:
+            raise UsageError("give --bundle or --admin, not both")
+        return in_bundle(bundle, source, namespace)
     parsed = parse_source(source) if source else None
     admin_spec = parse_source(admin, "--admin") if admin else None
     if admin_spec is not None and not isinstance(admin_spec, AdminSpec):
         admin_spec = AdminSpec(admin or "", "--admin")  # AdminSource names what is wrong
-    if bundle is not None:
-        if admin:
-            raise UsageError("give --bundle or --admin, not both")
-        return in_bundle(bundle, parsed.text if parsed else source, namespace)
     if parsed is not None and admin_spec is not None:
         raise UsageError(
             "give SOURCE or --admin, not both",

@@ -86,7 +86,7 @@ def fetch(
         case AdminSpec():
             from pdebug.sources.admin import AdminSource
 
-            with AdminSource(spec.url, options.timeout, what=spec.what) as admin:
+            with AdminSource.of(spec, options.timeout) as admin:
                 return Fetched(admin.get(ADMIN_PATH), admin.label)
         case KubeSpec():
             return _from_cluster(spec.text, node, options, istio_namespace, need_one)
