@@ -186,6 +186,7 @@ def test_source_or_admin(files: Path) -> None:
         ((None, None, None), UsageError, "missing SOURCE"),
         (("pod/x", "localhost:1", "snap.tar.gz"), UsageError, "give --bundle or --admin, not both"),
         ((None, "localhost:x", None), UsageError, "--admin localhost:x: port 'x' is not a number"),
+        ((None, "ftp://h:1", None), UsageError, "--admin ftp://h:1: not an Envoy admin URL"),
         (("pod/x", None, "nope.tar.gz"), SourceUnavailable, "--bundle nope.tar.gz: no such file"),
         (("pod/x", None, "dump.json"), InvalidInput, "--bundle dump.json: not a pdebug bundle"),
         (

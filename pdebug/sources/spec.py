@@ -40,6 +40,7 @@ __all__ = [
     "KubeSpec",
     "MemberSpec",
     "SourceSpec",
+    "admin_spec",
     "check_admin_url",
     "classify",
     "file_spec",
@@ -199,7 +200,7 @@ def parse_source(text: str, what: str = "SOURCE") -> SourceSpec:
         return file_spec(text)
     if kind == "kube":
         return KubeSpec(text)
-    return _admin(text, what)
+    return admin_spec(text, what)
 
 
 def normalise_admin_url(text: str) -> str:
@@ -235,7 +236,8 @@ def check_admin_url(text: str, what: str = "SOURCE") -> SplitResult:
     return parsed
 
 
-def _admin(text: str, what: str) -> AdminSpec:
+def admin_spec(text: str, what: str = "SOURCE") -> AdminSpec:
+    """``text`` as an Envoy admin address, checked (see :func:`parse_source`)."""
     parts = check_admin_url(text, what)  # a port that is no port is named first
     if parts.scheme.lower() == "https":
         raise UsageError(
@@ -285,19 +287,17 @@ def source_spec(
             raise UsageError("give --bundle or --admin, not both")
         return in_bundle(bundle, source, namespace)
     parsed = parse_source(source) if source else None
-    admin_spec = parse_source(admin, "--admin") if admin else None
-    if admin_spec is not None and not isinstance(admin_spec, AdminSpec):
-        admin_spec = AdminSpec(admin or "", "--admin")  # AdminSource names what is wrong
-    if parsed is not None and admin_spec is not None:
+    address = admin_spec(admin, "--admin") if admin else None  # an address, whatever it looks like
+    if parsed is not None and address is not None:
         raise UsageError(
             "give SOURCE or --admin, not both",
             hint="e.g. pdebug clusters --admin http://127.0.0.1:15000",
         )
-    if parsed is None and admin_spec is None:
+    if parsed is None and address is None:
         raise UsageError(
             "missing SOURCE",
             hint="pass a saved dump, '-' for stdin, an admin URL, or a pod (pod/NAME -n NS)",
         )
-    spec = admin_spec or parsed
+    spec = address or parsed
     assert spec is not None
     return spec
