@@ -20,36 +20,8 @@ import orjson
 
 from pdebug import __version__
 from pdebug.atomic import atomic_open
-from pdebug.sources.bundle import (  # the reader's names, as before the move
-    CERTS,
-    CLUSTERS,
-    DUMP,
-    FORMAT,
-    ISTIOD_DUMP,
-    ISTIOD_SYNCZ,
-    MANIFEST,
-    MANIFEST_LIMIT,
-    SERVER_INFO,
-    STATS,
-    UNREAD_FILES,
-    Bundle,
-    by_pod_and_namespace,
-    captured_names,
-    check_manifest,
-    find_proxy,
-    is_dir_bundle,
-    is_pair,
-    member_name,
-    multi_manifest,
-    not_captured,
-    open_bundle,
-    peek_manifest,
-    proxy_entries,
-    read_any,
-    read_bundle,
-    read_dir_bundle,
-    read_tar,
-)
+from pdebug.sources.bundle import *  # noqa: F403 - the reader's names, where they were
+from pdebug.sources.bundle import FORMAT, MANIFEST
 
 
 @dataclass
@@ -127,38 +99,4 @@ def _add(tar: tarfile.TarFile, name: str, body: bytes) -> None:
     tar.addfile(info, io.BytesIO(body))
 
 
-__all__ = [
-    "Bundle",
-    "CERTS",
-    "CLUSTERS",
-    "CapturedProxy",
-    "DUMP",
-    "FORMAT",
-    "ISTIOD_DUMP",
-    "ISTIOD_SYNCZ",
-    "MANIFEST",
-    "MANIFEST_LIMIT",
-    "SERVER_INFO",
-    "STATS",
-    "UNREAD_FILES",
-    "by_pod_and_namespace",
-    "captured_names",
-    "check_manifest",
-    "file_entry",
-    "find_proxy",
-    "is_dir_bundle",
-    "is_pair",
-    "member_name",
-    "multi_manifest",
-    "new_manifest",
-    "not_captured",
-    "open_bundle",
-    "peek_manifest",
-    "proxy_entries",
-    "read_any",
-    "read_bundle",
-    "read_dir_bundle",
-    "read_tar",
-    "write_bundle",
-    "write_tree",
-]
+__all__ = ["CapturedProxy", "file_entry", "new_manifest", "write_bundle", "write_tree"]

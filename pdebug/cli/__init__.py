@@ -72,8 +72,8 @@ def _root(
 def _register() -> None:
     """Register every command, from one list: (name, function, hidden aliases).
 
-    The list's order is the help's. Command modules only define functions; nothing is
-    registered by importing them.
+    The list's order is the help's (then the ``zc`` group's views, from its own list).
+    Command modules only define functions; nothing is registered by importing them.
     """
     from pdebug.cli import (
         assert_,
@@ -122,6 +122,18 @@ def _register() -> None:
         app.command(name, **extra)(func)
         for alias in aliases:
             app.command(alias, hidden=True, **extra)(func)
+    zc_commands: list[tuple[str, Any, tuple[str, ...]]] = [  # ztunnel-config (zc) VIEW
+        ("workload", ztunnel.workload_cmd, ("workloads", "w")),
+        ("service", ztunnel.service_cmd, ("services", "svc", "s")),
+        ("policy", ztunnel.policy_cmd, ("policies", "pol", "p")),
+        ("certificate", ztunnel.certificate_cmd, ("certificates", "certs", "cert")),
+        ("connections", ztunnel.connections_cmd, ("cons",)),
+        ("all", ztunnel.all_cmd, ()),
+    ]
+    for name, func, aliases in zc_commands:
+        ztunnel.zc_app.command(name)(func)
+        for alias in aliases:
+            ztunnel.zc_app.command(alias, hidden=True)(func)
     app.add_typer(
         ztunnel.zc_app,
         name="ztunnel-config",

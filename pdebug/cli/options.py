@@ -242,7 +242,7 @@ def live_options(
     panel: ``-n``, ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``,
     ``--timeout``, ``--max-body``.
     """
-    group: list[tuple[str, Any, Any]] = []
+    group: list[GroupOption] = []
     if namespace:
         group.append(("namespace", NamespaceOpt, None))
     group += [("context", ContextOpt, None), ("kubeconfig", KubeconfigOpt, None)]
@@ -252,34 +252,59 @@ def live_options(
     if max_body:
         group.append(("max_body", MaxBodyOpt, None))
 
+    return option_group(group, "live", LiveOptions)
+
+
+#: One option of a group: (parameter name, its ``Annotated`` Typer type, its default).
+GroupOption = tuple[str, Any, Any]
+
+
+def option_group(
+    group: list[GroupOption], into: str, build: Callable[..., Any]
+) -> Callable[[F], F]:
+    """Add ``group``'s options after a command's own; it gets ``build(**them)`` as ``into``.
+
+    The command declares ``into`` (keyword-only) instead of the options. Typer sees the
+    options in the command's signature, in ``group``'s order.
+    """
+
     def decorate(func: F) -> F:
-        return _LiveCommand(func, tuple(group))  # type: ignore[return-value]
+        return _GroupedCommand(func, tuple(group), into, build)  # type: ignore[return-value]
 
     return decorate
 
 
-class _LiveCommand:
-    """A command with the live options added; called with them, it passes one ``live``.
+class _GroupedCommand:
+    """A command with an option group added; called with the group, it passes one value.
 
     Typer reads the signature only when it builds the command that runs (``main`` builds
     just that one), so the signature is made then, not at import: evaluating a command's
-    annotations costs about a millisecond, and there are some twenty commands.
+    annotations costs about a millisecond, and there are some thirty commands.
     """
 
-    def __init__(self, func: Callable[..., Any], group: tuple[tuple[str, Any, Any], ...]) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        group: tuple[GroupOption, ...],
+        into: str,
+        build: Callable[..., Any],
+    ) -> None:
         functools.update_wrapper(self, func)
         self._func = func
         self._group = group
+        self._into = into
+        self._build = build
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name, _, _ in self._group}
-        return self._func(*args, live=LiveOptions(**values), **kwargs)
+        kwargs[self._into] = self._build(**values)
+        return self._func(*args, **kwargs)
 
     @functools.cached_property
     def __signature__(self) -> inspect.Signature:
-        """The command's own parameters (without ``live``), then the live options."""
+        """The command's own parameters (without ``into``), then the group's options."""
         signature = inspect.signature(self._func, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != "live"]
+        own = [p for p in signature.parameters.values() if p.name != self._into]
         added = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=value)
             for name, ann, value in self._group

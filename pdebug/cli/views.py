@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -247,63 +248,54 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     return dataclasses.replace(result, note=note)
 
 
-@live_options()
-def secrets_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    *,
-    live: LiveOptions,
-) -> int:
+def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[..., int]:
+    """A view command with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
+
+    def command(
+        source: SourceArg = None,
+        output: OutputOpt = "table",
+        admin: AdminOpt = None,
+        bundle: BundleOpt = None,
+        *,
+        live: LiveOptions,
+    ) -> int:
+        import importlib
+
+        v = importlib.import_module(f"pdebug.views.{module}")
+        spec = source_of(source, admin, bundle, live)
+        return run_view(spec, live, output, fetch(), lambda d, f: v.view(d, f.wide))
+
+    command.__name__ = command.__qualname__ = f"{module}_cmd"
+    command.__doc__ = doc
+    return live_options()(command)
+
+
+secrets_cmd = _whole_view(
+    "secrets",
+    Fetch.secrets,
     """Show certificates: type, validity, serial, expiry and trust domain.
 
     Wide adds days until expiry and the chain length. Keys are never printed.
 
     Example: pdebug secrets dump.json -o wide
-    """
-    from pdebug.views import secrets as v
-
-    spec = source_of(source, admin, bundle, live)
-    return run_view(spec, live, output, Fetch.secrets(), lambda d, f: v.view(d, f.wide))
-
-
-@live_options()
-def bootstrap_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    *,
-    live: LiveOptions,
-) -> int:
+    """,
+)
+bootstrap_cmd = _whole_view(
+    "bootstrap",
+    Fetch.bootstrap,
     """Show Istio and Envoy versions (table) or the bootstrap config (json/yaml).
 
     Example: pdebug bootstrap dump.json -o wide
-    """
-    from pdebug.views import bootstrap as v
-
-    spec = source_of(source, admin, bundle, live)
-    return run_view(spec, live, output, Fetch.bootstrap(), lambda d, f: v.view(d, f.wide))
-
-
-@live_options()
-def ecds_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    *,
-    live: LiveOptions,
-) -> int:
+    """,
+)
+ecds_cmd = _whole_view(
+    "ecds",
+    Fetch.ecds,
     """Show extension configs delivered by ECDS (e.g. Wasm filters).
 
     Example: pdebug ecds dump.json -o yaml
-    """
-    from pdebug.views import ecds as v
-
-    spec = source_of(source, admin, bundle, live)
-    return run_view(spec, live, output, Fetch.ecds(), lambda d, f: v.view(d, f.wide))
+    """,
+)
 
 
 @live_options()
