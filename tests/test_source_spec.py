@@ -215,3 +215,33 @@ def test_bundle_names_a_member(files: Path) -> None:
         "snap.tar.gz", "api-1.shop"
     )
     assert source_spec(None, bundle="snap.tar.gz") == FileSpec("snap.tar.gz")
+
+
+def test_a_file_word_is_a_file_whatever_it_looks_like(files: Path) -> None:
+    from pdebug.sources.spec import file_spec
+
+    assert file_spec("localhost:15000") == FileSpec("localhost:15000")  # -f, --clusters-json
+    assert file_spec("pod/x") == FileSpec("pod/x")
+    assert file_spec("snap.tar.gz:web-1.shop") == MemberSpec("snap.tar.gz", "web-1.shop")
+
+
+def test_an_admin_spec_knows_where_to_connect() -> None:
+    spec = parse_source("localhost:15000")
+    assert isinstance(spec, AdminSpec)
+    assert spec.address == "http://localhost:15000"
+    assert (spec.parts.hostname, spec.parts.port) == ("localhost", 15000)
+
+
+def test_a_member_opens_its_saved_answers(files: Path) -> None:
+    from pdebug.sources import open_source
+
+    clusters = b'{"cluster_statuses": []}'
+    proxy = bundle.CapturedProxy("web-1.shop", "pod/web-1", {bundle.DUMP: DUMP})
+    proxy.files[bundle.CLUSTERS] = clusters
+    bundle.write_bundle(str(files / "one.tar.gz"), [proxy], {})
+    with open_source(parse_source("one.tar.gz:web-1.shop")) as source:
+        assert not source.live
+        assert bytes(source.get("/config_dump")) == DUMP
+        assert source.saved("/clusters?format=json") == clusters
+        assert source.saved("/stats?format=json") is None
+        assert source.label.endswith("one.tar.gz:web-1.shop")
