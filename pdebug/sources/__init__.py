@@ -4,7 +4,7 @@ The path of a SOURCE argument: :mod:`pdebug.sources.spec` parses the command lin
 once into a :data:`~pdebug.sources.spec.SourceSpec`; :func:`open_source` opens that spec
 as a :class:`Source`, used in a ``with`` block that closes it:
 
-* a file, stdin, a bundle or one of its proxies: :class:`~pdebug.sources.file.FileSource`
+* a file, stdin, a bundle or one of its proxies: :class:`~pdebug.sources.saved.FileSource`
   (bundles are read by :mod:`pdebug.sources.bundle`);
 * an Envoy admin address: :class:`~pdebug.sources.admin.AdminSource`;
 * a pod, workload or service: :class:`~pdebug.sources.pod.KubeProxy` over
@@ -29,9 +29,9 @@ from pdebug.sources.spec import (
 )
 
 if TYPE_CHECKING:
-    from pdebug.sources.file import FileSource
     from pdebug.sources.kube import KubeCluster
     from pdebug.sources.pod import KubeProxy
+    from pdebug.sources.saved import FileSource
 
 __all__ = [
     "FileSource",
@@ -65,7 +65,7 @@ def open_source(
 
             return KubeProxy(spec.text, options, cluster)
         case _:
-            from pdebug.sources.file import FileSource as _FileSource
+            from pdebug.sources.saved import FileSource as _FileSource
 
             return _FileSource(spec)
 
@@ -78,7 +78,7 @@ def open_text(text: str, options: LiveOptions | None = None) -> Source:
 def __getattr__(name: str) -> object:
     """``FileSource`` and ``KubeProxy`` without importing their code up front."""
     if name == "FileSource":
-        from pdebug.sources.file import FileSource as _FileSource
+        from pdebug.sources.saved import FileSource as _FileSource
 
         return _FileSource
     if name == "KubeProxy":

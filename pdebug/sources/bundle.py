@@ -5,7 +5,7 @@ A bundle is a ``.tar.gz`` holding ``manifest.json`` and one directory per proxy 
 ``server_info.json`` and (snapshots) ``certs.json`` and ``istiod_config_dump.json``; the
 directory ``pdebug snapshot --dir`` writes (the same files, unpacked) is a bundle too.
 Every view accepts a bundle as SOURCE: ``bundle.tar.gz`` when it holds one proxy,
-``bundle.tar.gz:POD.NS`` to pick one (:class:`~pdebug.sources.file.FileSource` opens it
+``bundle.tar.gz:POD.NS`` to pick one (:class:`~pdebug.sources.saved.FileSource` opens it
 through this module). Writing bundles is :mod:`pdebug.bundle`'s, which builds on this one;
 nothing here imports it.
 

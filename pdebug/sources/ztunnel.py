@@ -79,7 +79,7 @@ def fetch(
 
     match spec:
         case FileSpec() | MemberSpec():
-            from pdebug.sources.file import FileSource
+            from pdebug.sources.saved import FileSource
 
             with FileSource(_bundle_ztunnel(spec)) as fs:
                 return Fetched(fs.get(ADMIN_PATH), fs.label)
