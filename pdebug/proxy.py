@@ -1,6 +1,9 @@
-"""Read one proxy: which (:class:`Target`), what to ask for (:class:`Fetch`), and how.
+"""Read one proxy: what to ask for (:class:`Fetch`), and how (:func:`load_proxy`).
 
-:func:`load_proxy` fetches and parses a target into :class:`~pdebug.model.ProxyData`.
+:func:`load_proxy` opens a parsed SOURCE (:mod:`pdebug.sources.spec`) with
+:func:`~pdebug.sources.open_source`, fetches and parses it into
+:class:`~pdebug.model.ProxyData`; it never looks at which kind of source it holds beyond
+``live``.
 Live proxies get only what the view needs (a ``/config_dump`` mask and ``name_regex``,
 ``/clusters?format=json`` for health); files and bundles are read whole. No rendering,
 no printing: the CLI's ``run_view`` does that.
@@ -9,13 +12,18 @@ no printing: the CLI's ``run_view`` does that.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pdebug.errors import InvalidInput, UsageError
+from pdebug.errors import InvalidInput
 from pdebug.model import ConfigDump, ProxyData
-from pdebug.sources import LiveOptions, Source
+from pdebug.sources.base import LiveOptions, Source
+
+if TYPE_CHECKING:
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
 
 CLUSTERS_JSON = "/clusters?format=json"
+STATS_JSON = "/stats?format=json"
 
 
 def _regex(value: str, *, contains: bool = False, ignore_case: bool = False) -> str:
@@ -132,58 +140,6 @@ class Fetch:
         return cls(include_eds=True)
 
 
-@dataclass(frozen=True)
-class Target:
-    """The proxy a command reads: SOURCE or ``--admin``, plus how to reach it live."""
-
-    text: str
-    admin: bool = False
-    options: LiveOptions = field(default_factory=LiveOptions)
-
-    @classmethod
-    def of(
-        cls,
-        source: str | None,
-        admin: str | None,
-        options: LiveOptions,
-        bundle: str | None = None,
-    ) -> Target:
-        """Check that exactly one of SOURCE and ``--admin`` was given.
-
-        With ``--bundle B``, SOURCE names a proxy in B (``pod/NAME``, ``NAME``,
-        ``NAME.NS``, ``-n`` for the namespace) and becomes ``B:NAME.NS``.
-        """
-        if bundle is not None:
-            if admin:
-                raise UsageError("give --bundle or --admin, not both")
-            from pdebug.bundle import member_source
-
-            return cls(member_source(bundle, source, options.namespace), False, options)
-        if source and admin:
-            raise UsageError(
-                "give SOURCE or --admin, not both",
-                hint="e.g. pdebug clusters --admin http://127.0.0.1:15000",
-            )
-        if not source and not admin:
-            raise UsageError(
-                "missing SOURCE",
-                hint="pass a saved dump, '-' for stdin, an admin URL, or a pod (pod/NAME -n NS)",
-            )
-        return cls(admin or source or "", bool(admin), options)
-
-    def open(self) -> Source:
-        """Open the source this target names."""
-        from pdebug.sources import open_source
-
-        if self.admin:
-            from pdebug.sources.admin import AdminSource
-
-            return AdminSource(
-                self.text, self.options.timeout, max_body=self.options.max_body, what="--admin"
-            )
-        return open_source(self.text, self.options)
-
-
 def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
     """Parse a file's bytes (a dump or a /clusters document) into ProxyData."""
     from pdebug.model.load import load
@@ -282,7 +238,7 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
         from pdebug.sources.admin import AdminHTTPError
 
         try:
-            proxy.stats = bytes(source.get("/stats?format=json"))
+            proxy.stats = bytes(source.get(STATS_JSON))
         except AdminHTTPError:
             proxy.stats = None  # the check that needs it says it was skipped
     # A Kubernetes source knows which pod (and namespace) it reached only after the fetch.
@@ -292,35 +248,34 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
     return proxy
 
 
-def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -> ProxyData:
-    """Read and parse the target (and an optional /clusters?format=json file)."""
-    source = target.open()
-    try:
+def load_proxy(
+    spec: SourceSpec,
+    live: LiveOptions,
+    fetch: Fetch,
+    clusters_json: FileSpec | MemberSpec | None = None,
+) -> ProxyData:
+    """Open the source ``spec`` names, read and parse it (plus a /clusters?format=json file).
+
+    A live proxy is asked for what ``fetch`` needs; a file is read whole, and a bundle's
+    saved ``/clusters`` and ``/stats`` answers come along.
+    """
+    from pdebug.sources import open_source
+
+    with open_source(spec, live) as source:
         if source.live:
             proxy = fetch_live(source, fetch)
-            from pdebug.sources.kube import KubeSource
-
-            if isinstance(source, KubeSource) and source.target.kind != "pod":
-                proxy.picked_pod = f"{source.pod}.{source.namespace}"
+            proxy.picked_pod = source.picked
         else:
             proxy = _load(source.get(""), source.label, fetch.mask)
-            from pdebug.sources import FileSource
-
-            if isinstance(source, FileSource) and proxy.health is None:
-                doc = source.health_document()
+            if proxy.health is None:
+                doc = source.saved(CLUSTERS_JSON)
                 if doc is not None:
                     proxy.health = _load(doc, f"{source.label}/clusters.json").health
-            if isinstance(source, FileSource) and fetch.stats:
-                from pdebug.bundle import STATS
-
-                proxy.stats = source.document(STATS)
-    finally:
-        source.close()
+            if fetch.stats:
+                proxy.stats = source.saved(STATS_JSON)
     if clusters_json is not None:
-        from pdebug.sources import FileSource
-
-        extra = FileSource(clusters_json)
-        more = _load(extra.get(""), extra.label)
+        with open_source(clusters_json) as extra:
+            more = _load(extra.get(""), extra.label)
         if more.health is None:
             raise InvalidInput(
                 f"{extra.label}: --clusters-json needs a /clusters?format=json document, "
@@ -331,4 +286,4 @@ def load_proxy(target: Target, fetch: Fetch, clusters_json: str | None = None) -
     return proxy
 
 
-__all__ = ["CLUSTERS_JSON", "Fetch", "Target", "fetch_live", "load_proxy"]
+__all__ = ["CLUSTERS_JSON", "STATS_JSON", "Fetch", "fetch_live", "load_proxy"]

@@ -26,6 +26,7 @@ import pytest
 
 from pdebug import bundle
 from pdebug.errors import ExitCode
+from pdebug.sources import bundle as sources_bundle
 from tests.harness import FIXTURES, run_bounded
 
 SEED_DUMP = (FIXTURES / "real" / "seed-demo" / "config_dump.json").read_bytes()
@@ -693,7 +694,7 @@ def test_manifest_sha_fields_are_what_snapshot_writes():
     body = b"abc"
     assert bundle.file_entry(body) == {"sha256": hashlib.sha256(body).hexdigest(), "bytes": 3}
     # a manifest that lists a file is verified; one that does not is used as is
-    assert bundle._mismatch({"proxies": [{"name": "a", "files": {}}]}, "a/x", body) is None
+    assert sources_bundle._mismatch({"proxies": [{"name": "a", "files": {}}]}, "a/x", body) is None
     io.BytesIO()  # keep io imported for readers of the helpers above
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
-from pdebug.sources import LiveOptions, classify, open_source
+from pdebug.sources import LiveOptions, classify, open_text
 from pdebug.sources.admin import AdminHTTPError
 from pdebug.sources.kube import KubeSource, parse_target
 from pdebug.sources.kube import config as kube_module
+from pdebug.sources.pod import KubeProxy
 from tests import harness as eh
 from tests.harness import kube_double as kd
 
@@ -87,8 +88,8 @@ def test_config_dump_through_the_port_forward(
     kube: kd.KubeDouble, kubeconfig: str, sidecar: eh.SidecarRun, admin: tuple[str, int]
 ) -> None:
     kube.add_pod("productpage-v1-abc", forwards={ADMIN: admin})
-    source = open_source("pod/productpage-v1-abc", opts(kubeconfig))
-    assert isinstance(source, KubeSource) and source.live
+    source = open_text("pod/productpage-v1-abc", opts(kubeconfig))
+    assert isinstance(source, KubeProxy) and isinstance(source.kube, KubeSource) and source.live
     try:
         dump = json.loads(source.get("/config_dump?include_eds"))
         assert source.label == "pod/productpage-v1-abc.default"
@@ -491,8 +492,8 @@ def test_file_mode_never_imports_kubernetes(tmp_path: Path) -> None:
     dump.write_text('{"configs": []}')
     code = (
         "import sys\n"
-        "from pdebug.sources import open_source, LiveOptions\n"
-        f"open_source({str(dump)!r}).get('')\n"
+        "from pdebug.sources import open_text, LiveOptions\n"
+        f"open_text({str(dump)!r}).get('')\n"
         "from pdebug.sources.kube import KubeSource\n"
         "KubeSource('deploy/x', LiveOptions())\n"
         "print('kubernetes' in sys.modules, 'urllib3' in sys.modules)\n"

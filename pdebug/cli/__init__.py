@@ -69,19 +69,81 @@ def _root(
     """Root options."""
 
 
-from pdebug.cli import assert_ as _assert  # noqa: E402,F401  (registers `assert`)
-from pdebug.cli import check as _check  # noqa: E402,F401  (registers `check`)
-from pdebug.cli import diff as _diff  # noqa: E402,F401  (registers the commands)
-from pdebug.cli import dump as _dump  # noqa: E402,F401
-from pdebug.cli import report as _report  # noqa: E402,F401
-from pdebug.cli import rootca as _rootca  # noqa: E402,F401
-from pdebug.cli import snapshot as _snapshot  # noqa: E402,F401
-from pdebug.cli import stats as _stats  # noqa: E402,F401
-from pdebug.cli import status as _status  # noqa: E402,F401  (registers `status`)
-from pdebug.cli import trace as _trace  # noqa: E402,F401
-from pdebug.cli import views as _views  # noqa: E402,F401
-from pdebug.cli import waypoints as _waypoints  # noqa: E402,F401
-from pdebug.cli import ztunnel as _ztunnel  # noqa: E402,F401  (registers ztunnel-config)
+def _register() -> None:
+    """Register every command, from one list: (name, function, hidden aliases).
+
+    The list's order is the help's (then the ``zc`` group's views, from its own list).
+    Command modules only define functions; nothing is registered by importing them.
+    """
+    from pdebug.cli import (
+        assert_,
+        check,
+        diff,
+        dump,
+        report,
+        rootca,
+        snapshot,
+        stats,
+        status,
+        trace,
+        views,
+        waypoints,
+        ztunnel,
+    )
+
+    commands: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("assert", assert_.assert_cmd, ()),
+        ("check", check.check_cmd, ()),
+        ("diff", diff.diff_cmd, ()),
+        ("dump", dump.dump_cmd, ()),
+        ("report", report.report_cmd, ()),
+        ("rootca-compare", rootca.rootca_compare_cmd, ("rc",)),  # istioctl's alias
+        ("snapshot", snapshot.snapshot_cmd, ()),
+        ("stats", stats.stats_cmd, ()),
+        ("status", status.status_cmd, ("proxy-status", "ps")),  # istioctl's names
+        ("trace", trace.trace_cmd, ()),
+        # istioctl proxy-config's views, with istioctl's short names
+        ("clusters", views.clusters_cmd, ("cluster", "c")),
+        ("listeners", views.listeners_cmd, ("listener", "l")),
+        ("routes", views.routes_cmd, ("route", "r")),
+        ("endpoints", views.endpoints_cmd, ("endpoint", "ep")),
+        ("eds", views.eds_cmd, ()),
+        ("secrets", views.secrets_cmd, ("secret", "s")),
+        ("bootstrap", views.bootstrap_cmd, ("b",)),
+        ("ecds", views.ecds_cmd, ("ec",)),
+        ("all", views.all_cmd, ("a",)),
+        ("proxy-config", views.proxy_config_cmd, ("pc",)),
+        ("waypoints", waypoints.waypoints_cmd, ("waypoint",)),
+    ]
+    for name, func, aliases in commands:
+        extra: dict[str, Any] = {}
+        if name == "proxy-config":  # everything after VIEW belongs to the view
+            extra["context_settings"] = {"allow_extra_args": True, "ignore_unknown_options": True}
+        app.command(name, **extra)(func)
+        for alias in aliases:
+            app.command(alias, hidden=True, **extra)(func)
+    zc_commands: list[tuple[str, Any, tuple[str, ...]]] = [  # ztunnel-config (zc) VIEW
+        ("workload", ztunnel.workload_cmd, ("workloads", "w")),
+        ("service", ztunnel.service_cmd, ("services", "svc", "s")),
+        ("policy", ztunnel.policy_cmd, ("policies", "pol", "p")),
+        ("certificate", ztunnel.certificate_cmd, ("certificates", "certs", "cert")),
+        ("connections", ztunnel.connections_cmd, ("cons",)),
+        ("all", ztunnel.all_cmd, ()),
+    ]
+    for name, func, aliases in zc_commands:
+        ztunnel.zc_app.command(name)(func)
+        for alias in aliases:
+            ztunnel.zc_app.command(alias, hidden=True)(func)
+    app.add_typer(
+        ztunnel.zc_app,
+        name="ztunnel-config",
+        short_help="Show an ambient ztunnel's workloads, services, policies, certs, "
+        "connections (zc).",
+    )
+    app.add_typer(ztunnel.zc_app, name="zc", hidden=True)
+
+
+_register()
 
 
 def _polish_help() -> None:

@@ -8,22 +8,17 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
-    ContainerOpt,
-    ContextOpt,
+from pdebug.cli.options import (
     IstiodOpt,
     IstioNamespaceOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
     RevisionOpt,
-    TimeoutOpt,
+    live_options,
 )
 from pdebug.errors import ExitCode, UsageError
+from pdebug.sources.base import LiveOptions
 
 
-@app.command("assert")
+@live_options()
 def assert_cmd(
     file: Annotated[
         str | None,
@@ -80,12 +75,8 @@ def assert_cmd(
     istio_namespace: IstioNamespaceOpt = None,
     revision: RevisionOpt = None,
     istiod: IstiodOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Check what must be true of proxies, written once in an expectations file.
 
@@ -117,7 +108,6 @@ def assert_cmd(
     from pdebug.runbook import evaluate as ev
     from pdebug.runbook import targets
     from pdebug.runbook.load import load
-    from pdebug.sources import LiveOptions
     from pdebug.views import runbook as v
 
     junit = output.lower() == "junit"
@@ -145,14 +135,14 @@ def assert_cmd(
                 ev.request_of(exp)
             except UsageError as exc:
                 raise InvalidInput(f"{exp.where}: {exp.name}: {exc.message}") from None
-    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
-    selection = targets.Selection(tuple(sources or ()), namespace, selector, parallel)
+    options = live
+    selection = targets.Selection(tuple(sources or ()), live.namespace, selector, parallel)
     runs = count if watch else 1
     wants_sync = any(e.kind == "sync" for e in book.expectations)
     for run in range(1, runs + 1):
         proxies, unreachable = targets.gather(selection, options)
-        live = any(not targets.is_file(t) for t in selection.sources) or not selection.sources
-        if wants_sync and (live or istiod):
+        reached = any(not targets.is_file(t) for t in selection.sources)
+        if wants_sync and (reached or not selection.sources or istiod):
             choice = targets.IstiodChoice(istio_namespace, revision, istiod)
             targets.add_sync(proxies, options, choice)
         results = ev.evaluate(book, proxies, when)

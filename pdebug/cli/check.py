@@ -3,57 +3,34 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from pdebug.cli import app
-from pdebug.cli.views import (
+from pdebug.cli.options import (
     AdminOpt,
-    AdminPortOpt,
     BundleOpt,
+    CertDaysOpt,
     ClustersJsonOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
+    FailOnOpt,
+    IgnoreOpt,
     OutputOpt,
     SourceArg,
-    TimeoutOpt,
-    target_of,
+    file_of,
+    live_options,
+    source_of,
 )
-from pdebug.errors import ExitCode, ZtunnelDumpGiven
+from pdebug.errors import ExitCode, InvalidInput, SourceUnavailable, ZtunnelDumpGiven
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions, CheckReport, Severity
-    from pdebug.proxy import Target
     from pdebug.render import Format
+    from pdebug.sources.spec import SourceSpec
 
-FailOnOpt = Annotated[
-    str,
-    typer.Option(
-        "--fail-on",
-        help="Exit 1 when a finding is at or above: error, warning, info or never.",
-        metavar="LEVEL",
-    ),
-]
-IgnoreOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--ignore", help="Do not run this check (repeatable, or CODE,CODE).", metavar="CODE"
-    ),
-]
-CertDaysOpt = Annotated[
-    float,
-    typer.Option(
-        "--cert-days", help="Warn about certificates expiring within N days.", min=0, metavar="N"
-    ),
-]
 #: Sections a live proxy may leave out when it has none of them.
 _KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
 
 
-@app.command("check")
+@live_options()
 def check_cmd(
     source: SourceArg = None,
     fail_on: FailOnOpt = "warning",
@@ -63,12 +40,8 @@ def check_cmd(
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Check a proxy for rejected or warming config, unhealthy endpoints, expiring certs.
 
@@ -88,7 +61,6 @@ def check_cmd(
     A ztunnel dump (Istio ambient) gets the PD7xx checks: certificates, waypoints,
     services without endpoints, policies that deny everything, HBONE/TCP mismatches.
     """
-    from pdebug.bundle import multi_manifest
     from pdebug.checks import CheckOptions, parse_codes, parse_fail_on, run_checks
     from pdebug.proxy import Fetch, load_proxy
     from pdebug.render import get_format
@@ -101,37 +73,42 @@ def check_cmd(
 
     known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
-    whole = source if bundle is None else (None if source else bundle)
-    if admin is None and multi_manifest(whole) is not None:
-        assert whole is not None
+    spec = source_of(source, admin, bundle, live)
+    whole = _several(spec)
+    if whole is not None:
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True, stats=True)
     try:
-        proxy = load_proxy(target, fetch, clusters_json)
+        proxy = load_proxy(spec, live, fetch, file_of(clusters_json))
     except ZtunnelDumpGiven:
-        report = _ztunnel_report(target, options)
+        report = _ztunnel_report(spec, live, options)
     else:
         report = run_checks(proxy, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:
-        print("pdebug: error: some checks could not read the input", file=sys.stderr)
-        return ExitCode.INVALID_INPUT
+        raise InvalidInput("some checks could not read the input")
     return ExitCode.FINDINGS if report.fails(threshold) else ExitCode.OK
 
 
-def _ztunnel_report(target: Target, options: CheckOptions) -> CheckReport:
+def _several(spec: SourceSpec) -> str | None:
+    """The path of a whole bundle of several proxies (checked proxy by proxy), else None."""
+    from pdebug.sources.spec import FileSpec
+
+    if not isinstance(spec, FileSpec):
+        return None
+    from pdebug.sources.bundle import multi_manifest
+
+    return spec.path if multi_manifest(spec.path) is not None else None
+
+
+def _ztunnel_report(spec: SourceSpec, live: LiveOptions, options: CheckOptions) -> CheckReport:
     """The ``PD7xx`` checks of a ztunnel (ambient) dump, read again as one."""
     from pdebug.checks import ztunnel as zchecks
     from pdebug.model.ztunnel import parse
+    from pdebug.sources import open_source
 
-    source = target.open()
-    try:
+    with open_source(spec, live) as source:
         dump = parse(source.get("/config_dump"), source.label)
-    finally:
-        source.close()
     return zchecks.run(dump, options)
 
 
@@ -175,26 +152,17 @@ def _check_bundle(
     if unreadable:
         first = unreadable[0]
         more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
-        _error(
+        raise InvalidInput(
             f"{path}: cannot read the documents of {first.name} ({first.unreadable}){more}; "
             "the other proxies were checked",
-            f"its saved documents are damaged; capture it again if you can "
+            hint=f"its saved documents are damaged; capture it again if you can "
             f"(pdebug snapshot {first.name})",
         )
-        return ExitCode.INVALID_INPUT
     if not any(c.report is not None for c in checks):
-        _error(
+        raise SourceUnavailable(
             f"{path}: nothing to check: none of its {len(checks)} proxies was captured",
-            "take another snapshot; each proxy's capture error is in the table",
+            hint="take another snapshot; each proxy's capture error is in the table",
         )
-        return ExitCode.SOURCE_UNAVAILABLE
     if any(c.report is not None and c.report.inconclusive for c in checks):
-        print("pdebug: error: some checks could not read the input", file=sys.stderr)
-        return ExitCode.INVALID_INPUT
+        raise InvalidInput("some checks could not read the input")
     return ExitCode.FINDINGS if any(c.fails(threshold) for c in checks) else ExitCode.OK
-
-
-def _error(message: str, hint: str) -> None:
-    """An error after the output: pdebug's one line (and its hint) on stderr."""
-    print(f"pdebug: error: {message}", file=sys.stderr)
-    print(f"hint: {hint}", file=sys.stderr)

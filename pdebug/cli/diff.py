@@ -7,29 +7,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
+from pdebug.cli.options import (
     BundleOpt,
-    ContainerOpt,
-    ContextOpt,
     IstiodOpt,
     IstioNamespaceOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
     OutputOpt,
     ProxyIdOpt,
     RevisionOpt,
-    TimeoutOpt,
+    live_options,
+    word_of,
 )
 from pdebug.errors import ExitCode, UsageError, ZtunnelDumpGiven
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.render import Format
-    from pdebug.sources import LiveOptions
+    from pdebug.sources.spec import SourceSpec
 
 
-@app.command("diff")
+@live_options()
 def diff_cmd(
     source: Annotated[
         str,
@@ -76,12 +72,8 @@ def diff_cmd(
     istiod: IstiodOpt = None,
     proxy_id: ProxyIdOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Say which resources and fields differ between two views of a proxy's config.
 
@@ -103,29 +95,23 @@ def diff_cmd(
     """
     from pdebug import diff as d
     from pdebug import expected as e
-    from pdebug.bundle import is_pair, member_source
     from pdebug.proxy import Fetch
     from pdebug.redact import redact_output
     from pdebug.render import get_format
-    from pdebug.sources import LiveOptions
     from pdebug.views import diffreport
 
-    _check_regex("--ignore", ignore)
-    # Bundles (pdebug snapshot): --bundle B picks proxies in B; B1 B2 compares every proxy.
-    if bundle is not None:
-        source = member_source(bundle, source, namespace)
-        other = member_source(bundle, other, namespace) if other else None
-    elif not expected and is_pair(source, other):
-        extra = {"--unified": unified, "--istiod": istiod, "--proxy-id": proxy_id}
-        extra |= {"--revision": revision, "--istio-namespace": istio_namespace}
-        given = ", ".join(k for k, x in extra.items() if x)
-        if given:
-            raise UsageError(
-                f"{given}: not for comparing two bundles (every proxy in both)",
-                hint="to look closer at one proxy: pdebug diff B1:POD.NS B2:POD.NS " + given,
-            )
-        assert other is not None
-        return _bundle_diff(source, other, include, ignore, output)
+    e.check_ignore(ignore)
+    req = e.DiffRequest(
+        *_specs(source, other, expected, bundle, live),
+        unified=unified,
+        istiod=istiod,
+        revision=revision,
+        istio_namespace=istio_namespace,
+        proxy_id=proxy_id,
+    )
+    pair = req.bundles()  # B1 B2: every proxy in both
+    if pair is not None:
+        return _bundle_diff(*pair, include, ignore, output)
     fmt = get_format(output)
     if fmt.name == "markdown":
         # The report is verdict lines and field changes, not a table: markdown would
@@ -135,40 +121,27 @@ def diff_cmd(
             hint="use -o table, wide, json or yaml (markdown works for two bundles: "
             "pdebug diff B1.tar.gz B2.tar.gz -o markdown)",
         )
-    kinds, include_static = _kinds(include)
-    if other and expected:
-        raise UsageError("give OTHER or --expected, not both")
-    live = {"--istiod": istiod, "--revision": revision, "--istio-namespace": istio_namespace}
-    live["--proxy-id"] = proxy_id
-    if (other or expected) and any(live.values()):
-        given = ", ".join(k for k, x in live.items() if x)
-        raise UsageError(
-            f"{given}: only for comparing with istiod (SOURCE alone)",
-            hint="drop OTHER/--expected to compare with istiod, or drop " + given,
-        )
-    from pdebug.cli.habits import admin_address
-
-    source, other = admin_address(source) or source, admin_address(other, "OTHER")
-    options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container)
+    kinds, include_static = e.parse_include(include)
+    req.check_one_proxy()
     fetch = Fetch(include_eds="endpoints" in kinds)
-    if expected:
-        left, right = e.against_file(expected, source, options, fetch)
+    if req.expected is not None:
+        left, right = e.against_file(req.expected, req.source, live, fetch)
         labels = (f"expected ({left.source})", f"Envoy ({right.source})")
-    elif other:
+    elif req.other is not None:
         try:
-            left, right = e.against_file(source, other, options, fetch)
+            left, right = e.against_file(req.source, req.other, live, fetch)
         except ZtunnelDumpGiven:
-            return _ztunnel_diff(source, other, options, ignore, fmt)
+            return _ztunnel_diff(req.source, req.other, live, ignore, fmt)
         labels = (left.source, right.source)
     else:
-        recorded = e.against_recorded(source) if istiod is None else None
+        recorded = e.against_recorded(req.source) if istiod is None else None
         if recorded is not None:
             left, right = recorded
         else:
             from pdebug.sources.istiod import Istiod
 
-            where = Istiod(options, namespace=istio_namespace, revision=revision, url=istiod)
-            left, right = e.against_istiod(source, options, fetch, where, proxy_id)
+            where = Istiod(live, namespace=istio_namespace, revision=revision, url=istiod)
+            left, right = e.against_istiod(req.source, live, fetch, where, proxy_id)
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")
     right_dump = right.need_dump("diff")
@@ -186,24 +159,17 @@ def diff_cmd(
     return ExitCode.OK if report.same else ExitCode.FINDINGS
 
 
-def _check_regex(option: str, pattern: str | None) -> None:
-    """A usage error naming ``option`` when ``pattern`` is not a Python regular expression."""
-    import re
-
-    if pattern is None:
-        return
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise UsageError(
-            f"{option} {pattern}: not a regular expression ({exc})",
-            hint=f"{option} takes a Python regex over field paths, e.g. "
-            f"{option} 'connect_timeout|metadata'; escape ( [ * with \\",
-        ) from None
+def _specs(
+    source: str, other: str | None, expected: str | None, bundle: str | None, live: LiveOptions
+) -> tuple[SourceSpec, SourceSpec | None, SourceSpec | None]:
+    """SOURCE, OTHER and ``--expected`` parsed (with ``--bundle B``: proxies of B)."""
+    first = word_of(source, "SOURCE", bundle, live)
+    second = word_of(other, "OTHER", bundle, live) if other else None
+    return first, second, word_of(expected, "--expected") if expected else None
 
 
 def _ztunnel_diff(
-    source: str, other: str, options: LiveOptions, ignore: str | None, fmt: Format
+    source: SourceSpec, other: SourceSpec, options: LiveOptions, ignore: str | None, fmt: Format
 ) -> int:
     """Two ztunnel dumps: workloads, services, policies and certificates."""
     from pdebug.diff_ztunnel import compare
@@ -212,48 +178,27 @@ def _ztunnel_diff(
     from pdebug.views import diffreport
 
     dumps = []
-    for text in (source, other):
-        src = open_source(text, options)
-        try:
+    for spec in (source, other):
+        with open_source(spec, options) as src:
             dumps.append(parse(src.get("/config_dump"), src.label))
-        finally:
-            src.close()
     report = compare(dumps[0], dumps[1], ignore)
     out = fmt.render(diffreport.view(report, None))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return ExitCode.OK if report.same else ExitCode.FINDINGS
 
 
-def _kinds(include: list[str] | None) -> tuple[list[str], bool]:
-    """``--include`` as (the kinds to compare, whether to compare static resources too)."""
-    from pdebug.diff import DEFAULT_KINDS
-
-    kinds = list(DEFAULT_KINDS)
-    include_static = False
-    for item in ",".join(include or []).split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        if item == "static":
-            include_static = True
-        elif item in ("secrets", "endpoints"):
-            kinds.append(item)
-        else:
-            raise UsageError(f"--include {item}: unknown", hint="use secrets, endpoints or static")
-    return kinds, include_static
-
-
 def _bundle_diff(
     source: str, other: str, include: list[str] | None, ignore: str | None, output: str
 ) -> int:
     """Print which proxies changed between two bundles; 0 when none did, else 1."""
-    from pdebug.bundle import open_bundle
+    from pdebug.expected import parse_include
     from pdebug.redact import redact_output
     from pdebug.render import get_format
+    from pdebug.sources.bundle import open_bundle
     from pdebug.views import bundlediff
 
     fmt = get_format(output)
-    kinds, include_static = _kinds(include)
+    kinds, include_static = parse_include(include)
     left, right = open_bundle(source), open_bundle(other)
     result = bundlediff.compare_bundles(left, right, kinds, include_static, ignore)
     out = fmt.render(bundlediff.view(result))

@@ -7,21 +7,16 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    MaxBodyOpt,
-    NamespaceOpt,
+from pdebug.cli.options import (
     NoRedactOpt,
-    TimeoutOpt,
+    live_options,
+    word_of,
 )
 from pdebug.errors import ExitCode
+from pdebug.sources.base import LiveOptions
 
 
-@app.command("dump")
+@live_options(timeout=60.0, max_body=True)
 def dump_cmd(
     source: Annotated[
         str,
@@ -46,13 +41,8 @@ def dump_cmd(
         typer.Option("--force", help="Replace the -o file if it exists (refused otherwise)."),
     ] = False,
     no_redact: NoRedactOpt = False,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 60.0,
-    max_body: MaxBodyOpt = None,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Save a live proxy's config_dump?include_eds, /clusters and /server_info for later.
 
@@ -62,24 +52,21 @@ def dump_cmd(
 
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
-    from pdebug.capture import capture_one
-    from pdebug.cli.habits import admin_address, file_output, via_stdout
-    from pdebug.sources import LiveOptions
+    from pdebug.cli.habits import file_output, via_stdout
+    from pdebug.snapshot.capture import capture_one
 
     file_output("dump", output)
-    source = admin_address(source) or source
-    options = LiveOptions(
-        timeout, namespace, context, kubeconfig, admin_port, container, max_body=max_body
-    )
+    spec = word_of(source)
+    options = live
     if output == "-":  # the bundle on stdout, as report -o - writes the page there
         summary = via_stdout(
             "dump",
             ".tar.gz",
-            lambda path: capture_one(source, path, options, redact=not no_redact).replace(
+            lambda path: capture_one(spec.text, path, options, redact=not no_redact).replace(
                 path, "stdout"
             ),
         )
     else:
-        summary = capture_one(source, output, options, redact=not no_redact, force=force)
+        summary = capture_one(spec.text, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

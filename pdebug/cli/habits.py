@@ -240,43 +240,6 @@ def normalize(args: list[str]) -> list[str]:
     return root + [command] + _rewrite_options(command, moved + rest)
 
 
-def admin_address(text: str | None, what: str = "SOURCE") -> str | None:
-    """An admin URL with a path (``http://localhost:9901/config_dump``) as its address.
-
-    pdebug asks the admin for the paths each view needs, so a path typed after the address
-    would only lead to a 404: it is dropped, with a note on stderr. Envoy's admin speaks
-    plain HTTP only, so ``https://`` is refused with a hint. Anything that is not an admin
-    address (a file, a pod, a bundle member) is returned as it is.
-    """
-    if not text:
-        return text
-    from pdebug.sources import classify
-
-    if classify(text) != "admin":
-        return text
-    import sys
-
-    from pdebug.sources.admin import check_admin_url
-
-    parts = check_admin_url(text, what)  # a port that is no port is named first
-    if parts.scheme.lower() == "https":
-        raise UsageError(
-            f"{text}: Envoy's admin interface speaks plain HTTP, not HTTPS",
-            hint=f"use http://{parts.netloc}; for a pod: pdebug clusters pod/NAME -n NS "
-            "(a port-forward, no TLS needed)",
-        )
-    if parts.path in ("", "/") and not parts.query:
-        return text
-    address = f"{parts.scheme}://{parts.netloc}"
-    typed = parts.path + (f"?{parts.query}" if parts.query else "")
-    print(
-        f"note: reading the Envoy admin at {address} (pdebug asks it for the paths it needs; "
-        f"{typed} is not used)",
-        file=sys.stderr,
-    )
-    return address
-
-
 #: ``-o`` values that name a format: a mistake where ``-o`` names the file to write.
 FORMAT_NAMES = frozenset({"json", "yaml", "yml", "wide", "table", "markdown", "md", "short"})
 _FILE_EXAMPLE = {
@@ -322,7 +285,7 @@ def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
     return said
 
 
-__all__ = ["FILE_OUTPUT", "VIEWS", "admin_address", "file_output", "normalize", "via_stdout"]
+__all__ = ["FILE_OUTPUT", "VIEWS", "file_output", "normalize", "via_stdout"]
 
 
 def suggest_command(word: str, commands: list[tuple[str, bool]]) -> list[str]:

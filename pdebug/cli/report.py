@@ -8,51 +8,48 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.check import CertDaysOpt, IgnoreOpt
-from pdebug.cli.views import (
+from pdebug.cli.options import (
     AdminOpt,
-    AdminPortOpt,
+    CertDaysOpt,
     ClustersJsonOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
+    IgnoreOpt,
     SourceArg,
-    TimeoutOpt,
-    target_of,
+    file_of,
+    live_options,
+    source_of,
 )
-from pdebug.errors import ExitCode
-from pdebug.proxy import Fetch, Target, load_proxy
+from pdebug.errors import ExitCode, InvalidInput
+from pdebug.proxy import Fetch, load_proxy
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.report.inputs import Inputs
+    from pdebug.sources.spec import SourceSpec
 
 #: Sections a live proxy may leave out when it has none of them.
 _KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
 
 
-def _inputs(target: Target, clusters_json: str | None) -> Inputs:
+def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> Inputs:
     """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
     from pdebug.errors import UsageError
     from pdebug.report.inputs import Inputs, read_health, read_inputs
-    from pdebug.sources import classify
 
-    if target.admin or classify(target.text) != "file":
+    if spec.kind != "file":
         fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-        return Inputs([load_proxy(target, fetch, clusters_json)])
-    inputs = read_inputs(target.text)
+        return Inputs([load_proxy(spec, live, fetch, file_of(clusters_json))])
+    inputs = read_inputs(spec.text)
     if clusters_json is not None:
         if len(inputs.proxies) > 1:
             raise UsageError(
-                f"--clusters-json is one proxy's; {target.text} holds {len(inputs.proxies)}",
-                hint=f"pick one: {target.text}:NAME (a bundle carries each proxy's /clusters)",
+                f"--clusters-json is one proxy's; {spec.text} holds {len(inputs.proxies)}",
+                hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
             )
         inputs.proxies[0].health = read_health(clusters_json).health
     return inputs
 
 
-@app.command("report")
+@live_options()
 def report_cmd(
     source: SourceArg = None,
     output: Annotated[
@@ -72,12 +69,8 @@ def report_cmd(
     ignore: IgnoreOpt = None,
     cert_days: CertDaysOpt = 7.0,
     admin: AdminOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Write one self-contained HTML report of a proxy, or of every proxy in a bundle.
 
@@ -101,12 +94,10 @@ def report_cmd(
     file_output("report", output)
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout
-    )
-    inputs = _inputs(target, clusters_json)
+    spec = source_of(source, admin, None, live)
+    inputs = _inputs(spec, live, clusters_json)
     meta = ReportMeta(
-        target.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
+        spec.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
     )
     doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
     write_report(output, render_page(doc))
@@ -117,13 +108,10 @@ def report_cmd(
     if unreadable:
         name, why = unreadable[0]
         more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
-        print(
-            f"pdebug: error: {target.text}: cannot read the documents of {name} ({why}){more}; "
-            "the report shows the other proxies",
-            file=sys.stderr,
+        raise InvalidInput(
+            f"{spec.text}: cannot read the documents of {name} ({why}){more}; "
+            "the report shows the other proxies"
         )
-        return ExitCode.INVALID_INPUT
     if any(p["checks"]["inconclusive"] for p in doc["proxies"]):
-        print("pdebug: error: some checks could not read the input", file=sys.stderr)
-        return ExitCode.INVALID_INPUT
+        raise InvalidInput("some checks could not read the input")
     return ExitCode.OK

@@ -6,18 +6,13 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
+from pdebug.cli.options import (
     OutputOpt,
-    TimeoutOpt,
-    target_of,
+    live_options,
+    word_of,
 )
 from pdebug.errors import ExitCode
+from pdebug.sources.base import LiveOptions
 
 _Proxy = Annotated[
     str,
@@ -30,17 +25,13 @@ _Proxy = Annotated[
 ]
 
 
-@app.command("rootca-compare")
+@live_options()
 def rootca_compare_cmd(
     first: _Proxy,
     second: _Proxy,
     output: OutputOpt = "table",
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Say whether two proxies trust the same root CAs (istioctl proxy-config rootca-compare).
 
@@ -60,16 +51,10 @@ def rootca_compare_cmd(
     from pdebug.views import rootca as v
 
     fmt = get_format(output)
-    args = (namespace, context, kubeconfig, admin_port, container, timeout)
-    proxies = []
-    for text in (first, second):
-        target = target_of(text, None, *args)
-        proxies.append((load_proxy(target, Fetch.secrets()), target.text))
+    specs = [word_of(first), word_of(second)]
+    proxies = [(load_proxy(spec, live, Fetch.secrets()), spec.text) for spec in specs]
     (a, label_a), (b, label_b) = proxies
     result = v.compare(a, b, a.source or label_a, b.source or label_b)
     sys.stdout.write(fmt.render(v.view(result, fmt.wide)))
     sys.stdout.flush()
     return ExitCode.OK if result.identical else ExitCode.FINDINGS
-
-
-app.command("rc", hidden=True)(rootca_compare_cmd)  # istioctl's alias

@@ -12,18 +12,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
-    ContainerOpt,
-    ContextOpt,
-    IstioNamespaceOpt,
-    KubeconfigOpt,
-    NoRedactOpt,
-    TimeoutOpt,
-)
+from pdebug.cli.options import IstioNamespaceOpt, NoRedactOpt, live_options
 from pdebug.errors import ExitCode, UsageError
 from pdebug.render.escape import write_control
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.snapshot import Progress, SnapshotOptions
@@ -91,7 +83,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@app.command("snapshot")
+@live_options(namespace=False)
 def snapshot_cmd(
     targets: Annotated[
         list[str] | None,
@@ -165,11 +157,8 @@ def snapshot_cmd(
             "read them with pdebug zc VIEW BUNDLE[:ztunnel-POD.NS].",
         ),
     ] = False,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Capture every sidecar of a namespace (or a selection) into one bundle, for later.
 
@@ -188,10 +177,8 @@ def snapshot_cmd(
     """
     from pdebug.cli.habits import file_output, via_stdout
     from pdebug.snapshot import Selection, SnapshotOptions
-    from pdebug.sources import LiveOptions
 
     file_output("snapshot", output)
-    live = LiveOptions(timeout, None, context, kubeconfig, admin_port, container)
     selection = Selection(tuple(targets or ()), namespace, all_namespaces, selector)
     options = SnapshotOptions(
         live,

@@ -6,23 +6,18 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
+from pdebug.cli.options import (
     AdminOpt,
-    AdminPortOpt,
     BundleOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
     OutputOpt,
     SourceArg,
-    TimeoutOpt,
-    target_of,
+    live_options,
+    source_of,
 )
+from pdebug.sources.base import LiveOptions
 
 
-@app.command("stats")
+@live_options()
 def stats_cmd(
     source: SourceArg = None,
     filter: Annotated[  # noqa: A002 - the option's name
@@ -36,12 +31,8 @@ def stats_cmd(
     output: OutputOpt = "table",
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show Envoy's statistics, e.g. the update_rejected counters a dump cannot show.
 
@@ -60,14 +51,11 @@ def stats_cmd(
 
     fmt = get_format(output)
     v.select([], filter)  # a bad --filter is a usage error before any I/O
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
-    src = target.open()
-    try:
+    from pdebug.sources import open_source
+
+    spec = source_of(source, admin, bundle, live)
+    with open_source(spec, live) as src:
         body = src.get("/stats?format=json")
-    finally:
-        src.close()
     result = v.view(v.parse(body, src.label), filter)
     text = fmt.render(result)
     if text:

@@ -13,24 +13,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    ContextOpt,
+from pdebug.cli.options import (
     IstiodOpt,
     IstioNamespaceOpt,
-    KubeconfigOpt,
     OutputOpt,
     RevisionOpt,
-    TimeoutOpt,
+    live_options,
 )
 from pdebug.errors import UsageError
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.bundle import Bundle
     from pdebug.model.syncz import SyncDocument
 
 
-@app.command("status")
+@live_options(namespace=False, pod=False)
 def status_cmd(
     file: Annotated[
         str | None,
@@ -72,9 +70,8 @@ def status_cmd(
     istio_namespace: IstioNamespaceOpt = None,
     revision: RevisionOpt = None,
     istiod: IstiodOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show whether istiod's config reached each proxy (istioctl proxy-status).
 
@@ -97,20 +94,20 @@ def status_cmd(
     when = _parse_now(now)
     missing: list[str] = []  # one line per istiod replica that did not answer
     if file is not None:
-        live = [f for f, x in (("--istiod", istiod), ("--revision", revision)) if x]
-        live += ["--istio-namespace"] if istio_namespace else []
-        if live:
-            verb = "is" if len(live) == 1 else "are"
+        asking = [f for f, x in (("--istiod", istiod), ("--revision", revision)) if x]
+        asking += ["--istio-namespace"] if istio_namespace else []
+        if asking:
+            verb = "is" if len(asking) == 1 else "are"
             raise UsageError(
-                f"--file reads a saved answer; {', '.join(live)} {verb} for asking istiod live",
-                hint="drop --file to ask istiod live, or drop " + ", ".join(live),
+                f"--file reads a saved answer; {', '.join(asking)} {verb} for asking istiod live",
+                hint="drop --file to ask istiod live, or drop " + ", ".join(asking),
             )
         doc, missing = _saved(file)
     else:
         from pdebug.errors import SourceUnavailable
 
         try:
-            doc, missing = _live(istio_namespace, revision, istiod, context, kubeconfig, timeout)
+            doc, missing = _live(istio_namespace, revision, istiod, live)
         except SourceUnavailable as exc:
             if "kubeconfig" not in exc.message.lower():
                 raise
@@ -129,10 +126,6 @@ def status_cmd(
     for line in missing:
         print(line, file=sys.stderr)
     return 0
-
-
-for _alias in ("proxy-status", "ps"):  # istioctl's names
-    app.command(_alias, hidden=True)(status_cmd)
 
 
 def _saved(file: str) -> tuple[SyncDocument, list[str]]:
@@ -177,9 +170,7 @@ def _live(
     istio_namespace: str | None,
     revision: str | None,
     url: str | None,
-    context: str | None,
-    kubeconfig: str | None,
-    timeout: float,
+    options: LiveOptions,
 ) -> tuple[SyncDocument, list[str]]:
     """Every istiod replica's /debug/syncz, merged; and a line per replica that failed.
 
@@ -187,10 +178,8 @@ def _live(
     proxies are shown, and the line says whose are missing. If none answers, its error is
     raised.
     """
-    from pdebug.sources import LiveOptions
     from pdebug.sources.istiod import Istiod
 
-    options = LiveOptions(timeout, None, context, kubeconfig)
     istiod = Istiod(options, namespace=istio_namespace, revision=revision, url=url)
     try:
         result = istiod.syncz()

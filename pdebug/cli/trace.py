@@ -7,23 +7,19 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import (
-    AdminPortOpt,
+from pdebug.cli.options import (
     BundleOpt,
     ClustersJsonOpt,
-    ContainerOpt,
-    ContextOpt,
-    KubeconfigOpt,
-    NamespaceOpt,
     OutputOpt,
-    TimeoutOpt,
-    target_of,
+    file_of,
+    live_options,
+    source_of,
 )
 from pdebug.errors import ExitCode
+from pdebug.sources.base import LiveOptions
 
 
-@app.command("trace")
+@live_options()
 def trace_cmd(
     source: Annotated[
         str,
@@ -71,12 +67,8 @@ def trace_cmd(
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Follow one request through the proxy's config the way Envoy matches it.
 
@@ -101,10 +93,8 @@ def trace_cmd(
 
     fmt = get_format(output)
     request = t.parse_request(url, method, header or [], direction, source_ip)
-    target = target_of(
-        source, None, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
-    proxy = load_proxy(target, Fetch(include_eds=True, health=True), clusters_json)
+    spec = source_of(source, None, bundle, live)
+    proxy = load_proxy(spec, live, Fetch(include_eds=True, health=True), file_of(clusters_json))
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

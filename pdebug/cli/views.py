@@ -7,219 +7,29 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pdebug.cli import app
 from pdebug.cli._run import run_view
-from pdebug.cli.completion import complete_format, complete_source, complete_view
-from pdebug.proxy import Fetch, Target
+from pdebug.cli.completion import complete_view
+from pdebug.cli.options import (
+    AdminOpt,
+    BundleOpt,
+    ClustersJsonOpt,
+    OutputOpt,
+    PortOpt,
+    SourceArg,
+    file_of,
+    live_options,
+    source_of,
+)
+from pdebug.proxy import Fetch
+from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.model import ProxyData
     from pdebug.views.endpoints import EndpointFilter
     from pdebug.views.result import ViewResult
 
-SourceArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="SOURCE",
-        help="A saved dump ('-' = stdin, .gz ok), an Envoy admin URL (http://127.0.0.1:15000, "
-        "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME, "
-        "svc/NAME. -f/--file FILE is the same (istioctl's flag).",
-        show_default=False,
-        autocompletion=complete_source,
-    ),
-]
-_LIVE = "Live proxy"
-BundleOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--bundle",
-        metavar="FILE",
-        help="Read SOURCE (pod/NAME, NAME, NAME.NS; -n for the namespace) from this "
-        "snapshot or dump bundle: the same as FILE:NAME.NS.",
-        show_default=False,
-    ),
-]
-AdminOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL", rich_help_panel=_LIVE
-    ),
-]
-NamespaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        help="Namespace of the pod or workload.",
-        metavar="NS",
-        rich_help_panel=_LIVE,
-    ),
-]
-ContextOpt = Annotated[
-    str | None,
-    typer.Option("--context", help="Kubeconfig context.", metavar="NAME", rich_help_panel=_LIVE),
-]
-KubeconfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--kubeconfig",
-        "-c",
-        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
-        metavar="FILE",
-        rich_help_panel=_LIVE,
-    ),
-]
-AdminPortOpt = Annotated[
-    int,
-    typer.Option(
-        "--admin-port",
-        help="Envoy admin port inside the pod.",
-        metavar="PORT",
-        min=1,
-        max=65535,
-        rich_help_panel=_LIVE,
-    ),
-]
-ContainerOpt = Annotated[
-    str,
-    typer.Option(
-        "--container", help="Sidecar container name.", metavar="NAME", rich_help_panel=_LIVE
-    ),
-]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        help="Seconds a whole request to the proxy (or the API server) may take.",
-        metavar="SECONDS",
-        min=0.1,
-        rich_help_panel=_LIVE,
-    ),
-]
 
-
-def _size(text: str) -> int:
-    """``--max-body`` SIZE -> bytes (a usage error otherwise)."""
-    from pdebug.sources.httpget import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
-MaxBodyOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-body",
-        help="The largest answer to accept from a live proxy (default 1GiB, or "
-        "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
-        metavar="SIZE",
-        parser=_size,
-        show_default=False,
-        rich_help_panel=_LIVE,
-    ),
-]
-
-OutputOpt = Annotated[
-    str,
-    typer.Option(
-        "--output",
-        "-o",
-        help="table (also: short), wide, json, yaml or markdown.",
-        metavar="FORMAT",
-        autocompletion=complete_format,
-    ),
-]
-ClustersJsonOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--clusters-json",
-        help="A saved GET /clusters?format=json of the same proxy, for live endpoint health.",
-        metavar="FILE",
-    ),
-]
-PortOpt = Annotated[
-    int | None, typer.Option("--port", help="Only this port.", metavar="PORT", min=0, max=65535)
-]
-NoRedactOpt = Annotated[
-    bool,
-    typer.Option("--no-redact", help="Keep tokens and header values (private keys stay hidden)."),
-]
-
-_ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
-IstioNamespaceOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--istio-namespace",
-        "-i",
-        help="Where istiod runs (default istio-system).",
-        show_default=False,
-        metavar="NS",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-RevisionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--revision",
-        "-r",
-        help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
-        metavar="REV",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-IstiodOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--istiod",
-        help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
-        "port-forward) instead of finding its pods.",
-        metavar="URL",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-ProxyIdOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--proxy-id",
-        help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
-        metavar="POD.NS",
-        rich_help_panel=_ISTIOD,
-    ),
-]
-
-
-def _aliases(func: Callable[..., int], *names: str) -> None:
-    """Register ``func`` again under each hidden alias name (istioctl's short names)."""
-    for name in names:
-        app.command(name, hidden=True)(func)
-
-
-def target_of(
-    source: str | None,
-    admin: str | None,
-    namespace: str | None,
-    context: str | None,
-    kubeconfig: str | None,
-    admin_port: int,
-    container: str,
-    timeout: float,
-    bundle: str | None = None,
-) -> Target:
-    """The proxy a command reads, from its SOURCE, ``--admin``, live and ``--bundle`` options."""
-    from pdebug.cli.habits import admin_address
-    from pdebug.sources import LiveOptions
-
-    return Target.of(
-        admin_address(source),
-        admin_address(admin, "--admin"),
-        LiveOptions(timeout, namespace, context, kubeconfig, admin_port, container),
-        bundle,
-    )
-
-
-@app.command("clusters")
+@live_options()
 def clusters_cmd(
     source: SourceArg = None,
     fqdn: Annotated[
@@ -236,12 +46,8 @@ def clusters_cmd(
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show the clusters of a proxy (istioctl proxy-config cluster).
 
@@ -254,17 +60,14 @@ def clusters_cmd(
     from pdebug.views import clusters as v
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
+    spec = source_of(source, admin, bundle, live)
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
-    return run_view(target, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
+    return run_view(
+        spec, live, output, fetch, lambda d, f: v.view(d, flt, f.wide), file_of(clusters_json)
+    )
 
 
-_aliases(clusters_cmd, "cluster", "c")
-
-
-@app.command("listeners")
+@live_options()
 def listeners_cmd(
     source: SourceArg = None,
     address: Annotated[
@@ -278,12 +81,8 @@ def listeners_cmd(
     output: OutputOpt = "table",
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show the listeners of a proxy and where each filter chain sends traffic.
 
@@ -295,16 +94,13 @@ def listeners_cmd(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
+    spec = source_of(source, admin, bundle, live)
+    return run_view(
+        spec, live, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose)
     )
-    return run_view(target, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
 
 
-_aliases(listeners_cmd, "listener", "l")
-
-
-@app.command("routes")
+@live_options()
 def routes_cmd(
     source: SourceArg = None,
     name: Annotated[
@@ -314,12 +110,8 @@ def routes_cmd(
     output: OutputOpt = "table",
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show route configs: virtual hosts, domains, matches and VirtualServices.
 
@@ -330,15 +122,11 @@ def routes_cmd(
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
+    spec = source_of(source, admin, bundle, live)
     return run_view(
-        target, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose)
+        spec, live, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose)
     )
 
-
-_aliases(routes_cmd, "route", "r")
 
 AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.", metavar="IP")]
 ClusterOpt = Annotated[
@@ -349,7 +137,7 @@ StatusOpt = Annotated[
 ]
 
 
-@app.command("endpoints")
+@live_options()
 def endpoints_cmd(
     source: SourceArg = None,
     address: AddressOpt = None,
@@ -360,12 +148,8 @@ def endpoints_cmd(
     clusters_json: ClustersJsonOpt = None,
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show endpoints with their health and outlier status (istioctl proxy-config endpoint).
 
@@ -378,23 +162,19 @@ def endpoints_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
+    spec = source_of(source, admin, bundle, live)
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
     return run_view(
-        target,
+        spec,
+        live,
         output,
         fetch,
         lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
-        clusters_json,
+        file_of(clusters_json),
     )
 
 
-_aliases(endpoints_cmd, "endpoint", "ep")
-
-
-@app.command("eds")
+@live_options()
 def eds_cmd(
     source: SourceArg = None,
     address: Annotated[
@@ -406,12 +186,8 @@ def eds_cmd(
     output: OutputOpt = "table",
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show the EDS endpoints in a dump taken with include_eds (istioctl proxy-config eds).
 
@@ -420,11 +196,13 @@ def eds_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
+    spec = source_of(source, admin, bundle, live)
     return run_view(
-        target, output, Fetch.eds(cluster), lambda d, f: explain_empty(d, v.eds_view(d, flt), flt)
+        spec,
+        live,
+        output,
+        Fetch.eds(cluster),
+        lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
     )
 
 
@@ -470,93 +248,57 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     return dataclasses.replace(result, note=note)
 
 
-@app.command("secrets")
-def secrets_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
-) -> int:
+def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[..., int]:
+    """A view command with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
+
+    def command(
+        source: SourceArg = None,
+        output: OutputOpt = "table",
+        admin: AdminOpt = None,
+        bundle: BundleOpt = None,
+        *,
+        live: LiveOptions,
+    ) -> int:
+        import importlib
+
+        v = importlib.import_module(f"pdebug.views.{module}")
+        spec = source_of(source, admin, bundle, live)
+        return run_view(spec, live, output, fetch(), lambda d, f: v.view(d, f.wide))
+
+    command.__name__ = command.__qualname__ = f"{module}_cmd"
+    command.__doc__ = doc
+    return live_options()(command)
+
+
+secrets_cmd = _whole_view(
+    "secrets",
+    Fetch.secrets,
     """Show certificates: type, validity, serial, expiry and trust domain.
 
     Wide adds days until expiry and the chain length. Keys are never printed.
 
     Example: pdebug secrets dump.json -o wide
-    """
-    from pdebug.views import secrets as v
-
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
-    return run_view(target, output, Fetch.secrets(), lambda d, f: v.view(d, f.wide))
-
-
-_aliases(secrets_cmd, "secret", "s")
-
-
-@app.command("bootstrap")
-def bootstrap_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
-) -> int:
+    """,
+)
+bootstrap_cmd = _whole_view(
+    "bootstrap",
+    Fetch.bootstrap,
     """Show Istio and Envoy versions (table) or the bootstrap config (json/yaml).
 
     Example: pdebug bootstrap dump.json -o wide
-    """
-    from pdebug.views import bootstrap as v
-
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
-    return run_view(target, output, Fetch.bootstrap(), lambda d, f: v.view(d, f.wide))
-
-
-_aliases(bootstrap_cmd, "b")
-
-
-@app.command("ecds")
-def ecds_cmd(
-    source: SourceArg = None,
-    output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
-) -> int:
+    """,
+)
+ecds_cmd = _whole_view(
+    "ecds",
+    Fetch.ecds,
     """Show extension configs delivered by ECDS (e.g. Wasm filters).
 
     Example: pdebug ecds dump.json -o yaml
-    """
-    from pdebug.views import ecds as v
-
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
-    return run_view(target, output, Fetch.ecds(), lambda d, f: v.view(d, f.wide))
+    """,
+)
 
 
-_aliases(ecds_cmd, "ec")
-
-
-@app.command("all")
+@live_options()
 def all_cmd(
     source: SourceArg = None,
     address: Annotated[
@@ -570,12 +312,8 @@ def all_cmd(
     output: OutputOpt = "table",
     admin: AdminOpt = None,
     bundle: BundleOpt = None,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    container: ContainerOpt = "istio-proxy",
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """Show every table: bootstrap, clusters, listeners, routes, secrets, endpoints.
 
@@ -591,21 +329,16 @@ def all_cmd(
     cf = ClusterFilter(fqdn=fqdn, port=port)
     lf = ListenerFilter(address=address, port=port)
     ef = EndpointFilter(address=address, port=port)
-    target = target_of(
-        source, admin, namespace, context, kubeconfig, admin_port, container, timeout, bundle
-    )
+    spec = source_of(source, admin, bundle, live)
     return run_view(
-        target, output, Fetch.everything(), lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers)
+        spec,
+        live,
+        output,
+        Fetch.everything(),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers),
     )
 
 
-_aliases(all_cmd, "a")
-
-
-@app.command(
-    "proxy-config",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
 def proxy_config_cmd(
     view: Annotated[
         str,
@@ -628,6 +361,3 @@ def proxy_config_cmd(
     """
     # pdebug.cli.habits.normalize turns `proxy-config VIEW` into `VIEW`: never here.
     raise AssertionError(f"proxy-config {view} was not rewritten")
-
-
-_aliases(proxy_config_cmd, "pc")

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import ContextOpt, KubeconfigOpt, NamespaceOpt, OutputOpt, TimeoutOpt
+from pdebug.cli.options import OutputOpt, live_options
+from pdebug.sources.base import LiveOptions
 
 
-@app.command("waypoints")
+@live_options(pod=False)
 def waypoints_cmd(
     action: Annotated[
         str | None,
@@ -23,10 +23,8 @@ def waypoints_cmd(
     all_namespaces: Annotated[
         bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
     ] = False,
-    namespace: NamespaceOpt = None,
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    live: LiveOptions,
 ) -> int:
     """List ambient waypoints (Gateways of class istio-waypoint) as istioctl waypoint list.
 
@@ -42,7 +40,6 @@ def waypoints_cmd(
     from pdebug.errors import UsageError
     from pdebug.model.waypoints import bind
     from pdebug.render import get_format
-    from pdebug.sources import LiveOptions
     from pdebug.sources.waypoints import read
     from pdebug.views import waypoints as v
 
@@ -52,11 +49,10 @@ def waypoints_cmd(
             hint="istioctl waypoint status is pdebug waypoints -o wide (the REASON column); "
             "apply, generate and delete change the cluster, which pdebug never does",
         )
-    if all_namespaces and namespace:
+    if all_namespaces and live.namespace:
         raise UsageError("give -n NAMESPACE or -A, not both")
     fmt = get_format(output)
-    options = LiveOptions(timeout, namespace, context, kubeconfig)
-    gateways, services, pods, namespaces = read(options, all_namespaces)
+    gateways, services, pods, namespaces = read(live, all_namespaces)
     result = v.view(bind(gateways, services, pods, namespaces), all_namespaces, bool(gateways))
     text = fmt.render(result)
     if text:
@@ -64,6 +60,3 @@ def waypoints_cmd(
     elif not fmt.structured:
         print("No waypoints found.", file=sys.stderr)
     return 0
-
-
-app.command("waypoint", hidden=True)(waypoints_cmd)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from pdebug.cli import app
-from pdebug.cli.views import ContextOpt, TimeoutOpt
+from pdebug.cli.options import ContextOpt, TimeoutOpt, option_group
+from pdebug.sources.base import LiveOptions
 
 zc_app = typer.Typer(
     name="ztunnel-config",
@@ -23,12 +24,6 @@ zc_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(
-    zc_app,
-    name="ztunnel-config",
-    short_help="Show an ambient ztunnel's workloads, services, policies, certs, connections (zc).",
-)
-app.add_typer(zc_app, name="zc", hidden=True)
 
 _LIVE = "Live ztunnel"
 ZSourceArg = Annotated[
@@ -118,30 +113,50 @@ NowOpt = Annotated[
 ]
 
 
-class _Common:
-    """The options every ``zc`` view shares, gathered once."""
+@dataclass(frozen=True)
+class Reach:
+    """How to find and reach the ztunnel: ``--node``, ``-i`` and the live options."""
 
-    def __init__(
-        self,
-        source: str | None,
-        file: str | None,
-        node: str | None,
-        namespace: str | None,
-        istio_namespace: str,
-        context: str | None,
-        kubeconfig: str | None,
-        admin_port: int,
-        timeout: float,
-    ) -> None:
-        self.source, self.file, self.node = source, file, node
-        self.istio_namespace = istio_namespace
-        from pdebug.sources import LiveOptions
+    node: str | None
+    istio_namespace: str
+    live: LiveOptions
 
-        self.options = LiveOptions(timeout, namespace, context, kubeconfig, admin_port)
+
+def _reach(
+    node: str | None,
+    namespace: str | None,
+    istio_namespace: str,
+    context: str | None,
+    kubeconfig: str | None,
+    admin_port: int,
+    timeout: float,
+) -> Reach:
+    return Reach(
+        node, istio_namespace, LiveOptions(timeout, namespace, context, kubeconfig, admin_port)
+    )
+
+
+#: ``--node``, ``-n``, ``-i``, ``--context``, ``-c``, ``--admin-port``, ``--timeout``: every
+#: view's, as one :class:`Reach`.
+zc_options = option_group(
+    [
+        ("node", NodeOpt, None),
+        ("namespace", ZNamespaceOpt, None),
+        ("istio_namespace", ZIstioNamespaceOpt, "istio-system"),
+        ("context", ContextOpt, None),
+        ("kubeconfig", KubeconfigShortOpt, None),
+        ("admin_port", AdminPortOpt, 15000),
+        ("timeout", TimeoutOpt, 30.0),
+    ],
+    "reach",
+    _reach,
+)
 
 
 def _run(
-    common: _Common,
+    source: str | None,
+    file: str | None,
+    reach: Reach,
     output: str,
     build: Callable[..., object],
     need_one: bool = False,
@@ -150,17 +165,16 @@ def _run(
     """Fetch, parse, build the view, render and print (the zc twin of ``run_view``)."""
     from pdebug.model.ztunnel import parse
     from pdebug.render import get_format
-    from pdebug.sources import ztunnel as source
+    from pdebug.sources import ztunnel as zsource
     from pdebug.views.result import ViewResult
     from pdebug.views.table import Table
 
     fmt = get_format(output)
-    got = source.fetch(
-        common.source,
-        common.file,
-        common.node,
-        common.options,
-        common.istio_namespace,
+    got = zsource.fetch(
+        zsource.source_of(source, file, reach.node),
+        reach.node,
+        reach.live,
+        reach.istio_namespace,
         need_one=need_one,
     )
     dump = parse(got.data, got.label)
@@ -191,17 +205,7 @@ def _now(text: str | None) -> datetime | None:
     return when
 
 
-def _command(name: str, *aliases: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
-    def register(func: Callable[..., int]) -> Callable[..., int]:
-        zc_app.command(name)(func)
-        for alias in aliases:
-            zc_app.command(alias, hidden=True)(func)
-        return func
-
-    return register
-
-
-@_command("workload", "workloads", "w")
+@zc_options
 def workload_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
@@ -216,13 +220,8 @@ def workload_cmd(
     workload_node: Annotated[
         str | None, typer.Option(help="Only workloads on this node.", metavar="NODE")
     ] = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Workloads ztunnel knows: namespace, pod, address, node, waypoint, protocol.
 
@@ -233,19 +232,15 @@ def workload_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
-    )
-
     def build(dump: object, workload: tuple[str, str] | None, wide: bool) -> object:
         name, ns = workload or (workload_name, workload_namespace)
         flt = v.WorkloadFilter(ns, address, workload_node, name)
         return v.workloads(dump, flt, wide)  # type: ignore[arg-type]
 
-    return _run(common, output, build)
+    return _run(source, file, reach, output, build)
 
 
-@_command("service", "services", "svc", "s")
+@zc_options
 def service_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
@@ -253,13 +248,8 @@ def service_cmd(
     service_namespace: Annotated[
         str | None, typer.Option(help="Only services of this namespace.", metavar="NS")
     ] = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Services: namespace, name, VIPs, waypoint and healthy/total endpoints.
 
@@ -269,13 +259,10 @@ def service_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
-    )
-    return _run(common, output, lambda d, _w, _wide: v.services(d, service_namespace))
+    return _run(source, file, reach, output, lambda d, _w, _wide: v.services(d, service_namespace))
 
 
-@_command("policy", "policies", "pol", "p")
+@zc_options
 def policy_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
@@ -283,13 +270,8 @@ def policy_cmd(
     policy_namespace: Annotated[
         str | None, typer.Option(help="Only policies of this namespace.", metavar="NS")
     ] = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Authorization policies ztunnel enforces: namespace, name, action, scope.
 
@@ -299,25 +281,17 @@ def policy_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
-    )
-    return _run(common, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
+    return _run(source, file, reach, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
 
 
-@_command("certificate", "certificates", "certs", "cert")
+@zc_options
 def certificate_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
     output: ZOutputOpt = "table",
     now: NowOpt = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Certificates of one ztunnel: identity, type, status, validity, serial and dates.
 
@@ -329,19 +303,16 @@ def certificate_cmd(
     from pdebug.views import ztunnel as v
 
     when = _now(now)
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
-    )
 
     def build(dump: object, _w: object, _wide: bool) -> object:
         for note in v.bad_time_notes(dump, when):  # type: ignore[arg-type]
             print(f"pdebug: warning: {note}", file=sys.stderr)
         return v.certificates(dump, when)  # type: ignore[arg-type]
 
-    return _run(common, output, build, need_one=True)
+    return _run(source, file, reach, output, build, need_one=True)
 
 
-@_command("connections", "cons")
+@zc_options
 def connections_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
@@ -354,13 +325,8 @@ def connections_cmd(
     workload_name: Annotated[
         str | None, typer.Option(help="Only the pod of this name.", metavar="NAME")
     ] = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Live connections of the pods one ztunnel captures, names resolved.
 
@@ -368,32 +334,23 @@ def connections_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
-    )
-
     def build(dump: object, workload: tuple[str, str] | None, _wide: bool) -> object:
         name, ns = workload or (workload_name, workload_namespace)
         flt = v.ConnectionFilter(ns, name, direction, raw)
         return v.connections(dump, flt)  # type: ignore[arg-type]
 
-    return _run(common, output, build, need_one=True)
+    return _run(source, file, reach, output, build, need_one=True)
 
 
-@_command("all")
+@zc_options
 def all_cmd(
     source: ZSourceArg = None,
     file: FileOpt = None,
     output: ZOutputOpt = "table",
     with_headers: Annotated[bool, typer.Option(help="Title each table.")] = False,
     now: NowOpt = None,
-    node: NodeOpt = None,
-    namespace: ZNamespaceOpt = None,
-    istio_namespace: ZIstioNamespaceOpt = "istio-system",
-    context: ContextOpt = None,
-    kubeconfig: KubeconfigShortOpt = None,
-    admin_port: AdminPortOpt = 15000,
-    timeout: TimeoutOpt = 30.0,
+    *,
+    reach: Reach,
 ) -> int:
     """Every table: workloads, services, policies, certificates, connections.
 
@@ -404,10 +361,14 @@ def all_cmd(
     from pdebug.views import ztunnel as v
 
     when = _now(now)
-    common = _Common(
-        source, file, node, namespace, istio_namespace, context, kubeconfig, admin_port, timeout
+    return _run(
+        source,
+        file,
+        reach,
+        output,
+        lambda d, _w, _wide: v.everything(d, with_headers, when),
+        lead="\n",
     )
-    return _run(common, output, lambda d, _w, _wide: v.everything(d, with_headers, when), lead="\n")
 
 
-__all__ = ["zc_app"]
+__all__ = ["Reach", "zc_app"]

@@ -127,10 +127,12 @@ def _files(text: str) -> list[Proxy]:
 
 
 def _load(text: str, options: LiveOptions, admin: bool) -> Proxy:
-    from pdebug.proxy import Fetch, Target, load_proxy
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.spec import KubeSpec, admin_spec
 
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-    data = load_proxy(Target(text, admin, options), fetch)
+    spec = admin_spec(text, "--admin") if admin else KubeSpec(text)
+    data = load_proxy(spec, options, fetch)
     return Proxy.of(data.source, data)
 
 

@@ -225,7 +225,7 @@ def capture_one(
         InvalidInput: the proxy's answer is not a config dump.
     """
     from pdebug.atomic import check_writable
-    from pdebug.sources import open_source
+    from pdebug.sources import open_text
 
     if not output.endswith((".tar.gz", ".tgz", ".json")):
         raise UsageError(
@@ -234,7 +234,7 @@ def capture_one(
         )
     refuse_existing(output, force, what="the file", another="")
     check_writable(output)
-    source = open_source(text, options)
+    source = open_text(text, options)
     if not source.live:
         raise UsageError(
             f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",

@@ -7,7 +7,8 @@ import time
 import urllib.parse
 from typing import Any, BinaryIO
 
-from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.errors import SourceUnavailable
+from pdebug.sources.base import SourceBase
 from pdebug.sources.httpget import (
     Body,
     Deadline,
@@ -17,6 +18,8 @@ from pdebug.sources.httpget import (
     max_body_from_env,
     printable,
 )
+from pdebug.sources.spec import AdminSpec, check_admin_url
+from pdebug.sources.spec import normalise_admin_url as normalise_admin_url  # istiod.py's
 
 #: Seconds between a dropped connection and the one retry (within the deadline).
 RETRY_PAUSE = 0.2
@@ -43,37 +46,6 @@ class AnswerError(SourceUnavailable):
         self.fault = fault
 
 
-def normalise_admin_url(text: str) -> str:
-    """``localhost:15000`` -> ``http://localhost:15000`` (no trailing slash)."""
-    if "://" not in text:
-        text = "http://" + text
-    return text.rstrip("/")
-
-
-def check_admin_url(text: str, what: str = "SOURCE") -> urllib.parse.SplitResult:
-    """``text`` as an admin URL, or a usage error naming ``what`` (``SOURCE``, ``--admin``).
-
-    Raises:
-        UsageError: not an http(s) URL with a host, or a port that is not a number
-            in 1-65535.
-    """
-    example = "e.g. http://127.0.0.1:15000 (the Envoy admin port; 15000 in Istio sidecars)"
-    try:
-        parsed = urllib.parse.urlsplit(normalise_admin_url(text))
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError("not an Envoy admin URL")
-    except ValueError as exc:
-        raise UsageError(f"{what} {text}: {exc}", hint=example) from None
-    host_port = parsed.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and [v6]
-    colon, port = host_port.partition(":")[1:]
-    if colon and not (port.isascii() and port.isdigit()):
-        why = f"port {port!r} is not a number" if port else "no port after ':'"
-        raise UsageError(f"{what} {text}: {why}", hint=example)
-    if port and not 0 < int(port) < 65536:
-        raise UsageError(f"{what} {text}: port {port} is out of range (1-65535)", hint=example)
-    return parsed
-
-
 def status_error(
     label: str, response: Response, body: bytes, hint: str, after: str = ""
 ) -> AdminHTTPError:
@@ -87,7 +59,7 @@ def status_error(
     )
 
 
-class AdminSource:
+class AdminSource(SourceBase):
     """GETs against an Envoy admin address.
 
     ``timeout`` bounds each whole GET (connecting, the answer, and one retry of a dropped
@@ -104,8 +76,24 @@ class AdminSource:
         max_body: int | None = None,
         what: str = "SOURCE",
     ) -> None:
-        self.url = normalise_admin_url(url)
-        parsed = check_admin_url(url, what)
+        self._setup(normalise_admin_url(url), check_admin_url(url, what), timeout, label, max_body)
+
+    @classmethod
+    def of(cls, spec: AdminSpec, timeout: float = 30.0, max_body: int | None = None) -> AdminSource:
+        """The admin a parsed SOURCE names (:mod:`pdebug.sources.spec` checked it)."""
+        source = cls.__new__(cls)
+        source._setup(spec.address, spec.parts, timeout, None, max_body)
+        return source
+
+    def _setup(
+        self,
+        url: str,
+        parsed: urllib.parse.SplitResult,
+        timeout: float,
+        label: str | None,
+        max_body: int | None,
+    ) -> None:
+        self.url = url
         self._parsed = parsed
         self._port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self.timeout = timeout

@@ -36,7 +36,7 @@ from pdebug.sources.admin import AdminHTTPError, AdminSource, AnswerError, norma
 
 if TYPE_CHECKING:
     from pdebug.model.syncz import IstiodAnswer, SyncDocument
-    from pdebug.sources import LiveOptions
+    from pdebug.sources.base import LiveOptions
     from pdebug.sources.kube import KubeCluster, Pod
 
 __all__ = [

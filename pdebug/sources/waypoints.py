@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pdebug.sources import LiveOptions
+from pdebug.sources.base import LiveOptions
 
 Json = dict[str, Any]
 

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import SourceUnavailable, UsageError
-from pdebug.sources import LiveOptions
+from pdebug.sources.base import LiveOptions
+
+if TYPE_CHECKING:
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
 
 if TYPE_CHECKING:
     from pdebug.sources.kube import KubeCluster, Pod
@@ -47,50 +50,66 @@ def is_ztunnel_pod(pod: Pod) -> bool:
     return pod.name.startswith("ztunnel")
 
 
-def fetch(
-    source: str | None,
-    file: str | None,
-    node: str | None,
-    options: LiveOptions,
-    istio_namespace: str,
-    need_one: bool = False,
-) -> Fetched:
-    """The dump the command line names (see the module docstring)."""
+def source_of(source: str | None, file: str | None, node: str | None) -> SourceSpec | None:
+    """The ztunnel a command line names: SOURCE, ``-f FILE`` (always a file) or neither.
+
+    Raises:
+        UsageError: more than one of SOURCE, ``-f`` and ``--node``; a malformed address.
+    """
     given = [x for x in (source, file, node) if x]
     if len(given) > 1:
         raise UsageError(
             "give at most one of SOURCE, -f/--file and --node",
             hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
         )
-    from pdebug.sources import classify
+    from pdebug.sources.spec import file_spec, parse_source
 
-    if file or (source and classify(source) == "file"):
-        from pdebug.sources import FileSource
-
-        fs = FileSource(_bundle_ztunnel(file or source or ""))
-        return Fetched(fs.get(ADMIN_PATH), fs.label)
-    if source and classify(source) == "admin":
-        from pdebug.sources.admin import AdminSource
-
-        admin = AdminSource(source, options.timeout)
-        try:
-            return Fetched(admin.get(ADMIN_PATH), admin.label)
-        finally:
-            admin.close()
-    return _from_cluster(source, node, options, istio_namespace, need_one)
+    if file:
+        return file_spec(file)
+    return parse_source(source) if source else None
 
 
-def _bundle_ztunnel(text: str) -> str:
+def fetch(
+    spec: SourceSpec | None,
+    node: str | None,
+    options: LiveOptions,
+    istio_namespace: str,
+    need_one: bool = False,
+) -> Fetched:
+    """The dump the command line names (see the module docstring)."""
+    from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
+
+    match spec:
+        case FileSpec() | MemberSpec():
+            from pdebug.sources.saved import FileSource
+
+            with FileSource(_bundle_ztunnel(spec)) as fs:
+                return Fetched(fs.get(ADMIN_PATH), fs.label)
+        case AdminSpec():
+            from pdebug.sources.admin import AdminSource
+
+            with AdminSource.of(spec, options.timeout) as admin:
+                return Fetched(admin.get(ADMIN_PATH), admin.label)
+        case KubeSpec():
+            return _from_cluster(spec.text, node, options, istio_namespace, need_one)
+    return _from_cluster(None, node, options, istio_namespace, need_one)
+
+
+def _bundle_ztunnel(spec: FileSpec | MemberSpec) -> FileSpec | MemberSpec:
     """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
-    from pdebug.bundle import multi_manifest
     from pdebug.manifest import Manifest
+    from pdebug.sources.bundle import multi_manifest
+    from pdebug.sources.spec import MemberSpec
 
+    if isinstance(spec, MemberSpec):
+        return spec
+    text = spec.path
     manifest = multi_manifest(text)
     if manifest is None:
-        return text
+        return spec
     names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
     if len(names) == 1:
-        return f"{text}:{names[0]}"
+        return MemberSpec(text, names[0])
     raise UsageError(
         f"{text}: the bundle holds {len(names)} ztunnels; pick one as {text}:NAME"
         if names

@@ -23,7 +23,7 @@ from pdebug.sources.kube._text import first_line, short_reason, status_message
 from pdebug.sources.kube.pod import Pod
 
 if TYPE_CHECKING:
-    from pdebug.sources import LiveOptions
+    from pdebug.sources.base import LiveOptions
     from pdebug.sources.kube.forward import PodForward
 
 Json = dict[str, Any]

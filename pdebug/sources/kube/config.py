@@ -16,7 +16,7 @@ from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources.kube._text import first_line
 
 if TYPE_CHECKING:
-    from pdebug.sources import LiveOptions
+    from pdebug.sources.base import LiveOptions
 
 #: Where the kubelet mounts a pod's service account (token, ca.crt, namespace).
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

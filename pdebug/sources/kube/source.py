@@ -18,7 +18,7 @@ from pdebug.sources.kube.pod import Pod
 from pdebug.sources.kube.target import owned_pods, parse_target, selector_text
 
 if TYPE_CHECKING:
-    from pdebug.sources import LiveOptions
+    from pdebug.sources.base import LiveOptions
     from pdebug.sources.kube.forward import PodForward
 
 Json = dict[str, Any]

@@ -1,0 +1,350 @@
+"""The options commands share, defined once, and the live options as one value.
+
+Like kubectl's ConfigFlags, the options that say how to reach a live proxy (``-n``,
+``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``, ``--timeout`` and,
+where a command has it, ``--max-body``) are one group: :func:`live_options` adds them to
+a command's signature and hands the command one
+:class:`~pdebug.sources.LiveOptions` value (``live``). :func:`source_of` parses the
+SOURCE words (SOURCE, ``--admin``, ``--bundle``) once into a
+:data:`~pdebug.sources.spec.SourceSpec`, at the edge: commands pass that spec on.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from pdebug.cli.completion import complete_format, complete_source
+from pdebug.sources.base import LiveOptions
+
+if TYPE_CHECKING:
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SourceArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="SOURCE",
+        help="A saved dump ('-' = stdin, .gz ok), an Envoy admin URL (http://127.0.0.1:15000, "
+        "localhost:15000), or a pod: pod/NAME, NAME.NS, deploy/NAME, sts/NAME, ds/NAME, "
+        "svc/NAME. -f/--file FILE is the same (istioctl's flag).",
+        show_default=False,
+        autocompletion=complete_source,
+    ),
+]
+_LIVE = "Live proxy"
+BundleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bundle",
+        metavar="FILE",
+        help="Read SOURCE (pod/NAME, NAME, NAME.NS; -n for the namespace) from this "
+        "snapshot or dump bundle: the same as FILE:NAME.NS.",
+        show_default=False,
+    ),
+]
+AdminOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL", rich_help_panel=_LIVE
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the pod or workload.",
+        metavar="NS",
+        rich_help_panel=_LIVE,
+    ),
+]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="Kubeconfig context.", metavar="NAME", rich_help_panel=_LIVE),
+]
+KubeconfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        "-c",
+        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
+        metavar="FILE",
+        rich_help_panel=_LIVE,
+    ),
+]
+AdminPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--admin-port",
+        help="Envoy admin port inside the pod.",
+        metavar="PORT",
+        min=1,
+        max=65535,
+        rich_help_panel=_LIVE,
+    ),
+]
+ContainerOpt = Annotated[
+    str,
+    typer.Option(
+        "--container", help="Sidecar container name.", metavar="NAME", rich_help_panel=_LIVE
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds a whole request to the proxy (or the API server) may take.",
+        metavar="SECONDS",
+        min=0.1,
+        rich_help_panel=_LIVE,
+    ),
+]
+
+
+def _size(text: str) -> int:
+    """``--max-body`` SIZE -> bytes (a usage error otherwise)."""
+    from pdebug.sources.httpget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+MaxBodyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-body",
+        help="The largest answer to accept from a live proxy (default 1GiB, or "
+        "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
+        metavar="SIZE",
+        parser=_size,
+        show_default=False,
+        rich_help_panel=_LIVE,
+    ),
+]
+
+OutputOpt = Annotated[
+    str,
+    typer.Option(
+        "--output",
+        "-o",
+        help="table (also: short), wide, json, yaml or markdown.",
+        metavar="FORMAT",
+        autocompletion=complete_format,
+    ),
+]
+ClustersJsonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--clusters-json",
+        help="A saved GET /clusters?format=json of the same proxy, for live endpoint health.",
+        metavar="FILE",
+    ),
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", help="Only this port.", metavar="PORT", min=0, max=65535)
+]
+NoRedactOpt = Annotated[
+    bool,
+    typer.Option("--no-redact", help="Keep tokens and header values (private keys stay hidden)."),
+]
+
+_ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
+IstioNamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istio-namespace",
+        "-i",
+        help="Where istiod runs (default istio-system).",
+        show_default=False,
+        metavar="NS",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        "-r",
+        help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
+        metavar="REV",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+IstiodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--istiod",
+        help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
+        "port-forward) instead of finding its pods.",
+        metavar="URL",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+ProxyIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy-id",
+        help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
+        metavar="POD.NS",
+        rich_help_panel=_ISTIOD,
+    ),
+]
+
+
+FailOnOpt = Annotated[
+    str,
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 when a finding is at or above: error, warning, info or never.",
+        metavar="LEVEL",
+    ),
+]
+IgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore", help="Do not run this check (repeatable, or CODE,CODE).", metavar="CODE"
+    ),
+]
+CertDaysOpt = Annotated[
+    float,
+    typer.Option(
+        "--cert-days", help="Warn about certificates expiring within N days.", min=0, metavar="N"
+    ),
+]
+
+
+def live_options(
+    *,
+    namespace: bool = True,
+    pod: bool = True,
+    timeout: float = 30.0,
+    max_body: bool = False,
+) -> Callable[[F], F]:
+    """Add the live options to a command; it gets them as one ``live: LiveOptions``.
+
+    Args:
+        namespace: Add ``-n/--namespace`` (commands whose ``-n`` selects, not reaches,
+            declare their own and pass False).
+        pod: Add ``--admin-port`` and ``--container`` (how to reach a sidecar in a pod).
+        timeout: The default of ``--timeout``.
+        max_body: Add ``--max-body`` (``pdebug dump``).
+
+    The options come after the command's own, in the order of the help's "Live proxy"
+    panel: ``-n``, ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``,
+    ``--timeout``, ``--max-body``.
+    """
+    group: list[GroupOption] = []
+    if namespace:
+        group.append(("namespace", NamespaceOpt, None))
+    group += [("context", ContextOpt, None), ("kubeconfig", KubeconfigOpt, None)]
+    if pod:
+        group += [("admin_port", AdminPortOpt, 15000), ("container", ContainerOpt, "istio-proxy")]
+    group.append(("timeout", TimeoutOpt, timeout))
+    if max_body:
+        group.append(("max_body", MaxBodyOpt, None))
+
+    return option_group(group, "live", LiveOptions)
+
+
+#: One option of a group: (parameter name, its ``Annotated`` Typer type, its default).
+GroupOption = tuple[str, Any, Any]
+
+
+def option_group(
+    group: list[GroupOption], into: str, build: Callable[..., Any]
+) -> Callable[[F], F]:
+    """Add ``group``'s options after a command's own; it gets ``build(**them)`` as ``into``.
+
+    The command declares ``into`` (keyword-only) instead of the options. Typer sees the
+    options in the command's signature, in ``group``'s order.
+    """
+
+    def decorate(func: F) -> F:
+        return _GroupedCommand(func, tuple(group), into, build)  # type: ignore[return-value]
+
+    return decorate
+
+
+class _GroupedCommand:
+    """A command with an option group added; called with the group, it passes one value.
+
+    Typer reads the signature only when it builds the command that runs (``main`` builds
+    just that one), so the signature is made then, not at import: evaluating a command's
+    annotations costs about a millisecond, and there are some thirty commands.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        group: tuple[GroupOption, ...],
+        into: str,
+        build: Callable[..., Any],
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self._func = func
+        self._group = group
+        self._into = into
+        self._build = build
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name, _, _ in self._group}
+        kwargs[self._into] = self._build(**values)
+        return self._func(*args, **kwargs)
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        """The command's own parameters (without ``into``), then the group's options."""
+        signature = inspect.signature(self._func, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != self._into]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=value)
+            for name, ann, value in self._group
+        ]
+        return signature.replace(parameters=own + added)
+
+
+def source_of(
+    source: str | None,
+    admin: str | None = None,
+    bundle: str | None = None,
+    live: LiveOptions | None = None,
+) -> SourceSpec:
+    """SOURCE, ``--admin`` and ``--bundle`` parsed once (a dropped URL path is noted)."""
+    from pdebug.sources.spec import source_spec
+
+    spec = source_spec(source, admin, bundle, live.namespace if live else None)
+    note = getattr(spec, "note", None)
+    if note:  # a path typed after an admin address is not used: say so
+        print(note, file=sys.stderr)
+    return spec
+
+
+def word_of(
+    text: str, what: str = "SOURCE", bundle: str | None = None, live: LiveOptions | None = None
+) -> SourceSpec:
+    """One SOURCE word parsed (``OTHER``, ``--expected``...); with ``--bundle B``, B's proxy."""
+    from pdebug.sources.spec import in_bundle, parse_source
+
+    if bundle is not None:
+        return in_bundle(bundle, text, live.namespace if live else None)
+    spec = parse_source(text, what)
+    note = getattr(spec, "note", None)
+    if note:
+        print(note, file=sys.stderr)
+    return spec
+
+
+def file_of(text: str | None) -> FileSpec | MemberSpec | None:
+    """A word that names a file whatever it looks like (``--clusters-json FILE``)."""
+    from pdebug.sources.spec import file_spec
+
+    return None if text is None else file_spec(text)

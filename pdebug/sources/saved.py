@@ -1,0 +1,99 @@
+"""A saved SOURCE as a source: a dump file, stdin, a bundle, or one proxy of a bundle.
+
+:class:`FileSource` reads the bytes with :mod:`pdebug.sources.file` (within the input
+limits) and, when they are a bundle, picks the proxy with :mod:`pdebug.sources.bundle`;
+a plain dump never imports the bundle code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from pdebug.errors import InvalidInput
+from pdebug.sources.base import SourceBase
+from pdebug.sources.file import open_input
+from pdebug.sources.spec import FileSpec, MemberSpec, file_spec
+
+if TYPE_CHECKING:
+    from pdebug.sources.bundle import Bundle
+
+__all__ = ["FileSource"]
+
+
+class FileSource(SourceBase):
+    """A saved document or bundle: every path answers from the file.
+
+    A plain file answers every path with its content; a bundle (``pdebug dump``,
+    ``pdebug snapshot``, or the directory of ``pdebug snapshot --dir``) answers
+    ``/clusters...`` with the proxy's ``clusters.json``, ``/stats...`` with its
+    ``stats.json`` and anything else with its ``config_dump.json``. Nothing is read
+    before the first :meth:`get`; a plain dump never imports the bundle code.
+    """
+
+    live = False
+
+    def __init__(self, spec: FileSpec | MemberSpec | str) -> None:
+        if isinstance(spec, str):
+            spec = file_spec(spec)
+        self.path = spec.path
+        self.member = spec.member if isinstance(spec, MemberSpec) else None
+        self.label = "stdin" if spec.text == "-" else spec.text
+        self._data: bytes | memoryview | None = None
+        self._files: dict[str, bytes] | None = None
+
+    def _read(self) -> None:
+        if self._data is not None or self._files is not None:
+            return
+        if self.path != "-" and os.path.isdir(self.path):
+            from pdebug.sources import bundle
+
+            if bundle.is_dir_bundle(self.path):
+                self._open(bundle.read_dir_bundle(self.path))
+                return
+        with open_input(self.path) as opened:
+            self.label = opened.label
+            if opened.is_tar():
+                from pdebug.sources import bundle
+
+                member = self.member
+                self._open(bundle.read_tar(opened, opened.label, lambda b: [b.pick(member)]))
+                return
+            if self.member is not None:
+                raise InvalidInput(
+                    f"{self.path}: not a bundle, so there is no proxy {self.member!r} in it"
+                )
+            self._data = opened.read_all()
+
+    def _open(self, opened: Bundle) -> None:
+        name = opened.pick(self.member)
+        self._files = opened.proxy(name)
+        self.label = f"{opened.label}:{name}"
+
+    def get(self, path: str) -> bytes | memoryview:
+        """The file's bytes (read once; gunzipped; large files memory-mapped)."""
+        self._read()
+        if self._files is not None:
+            name = _member_of(path)
+            if name not in self._files:
+                raise InvalidInput(
+                    f"{self.label}: the bundle has no {name} for this proxy",
+                    hint="the capture saved no such document; take another snapshot",
+                )
+            return self._files[name]
+        assert self._data is not None
+        return self._data
+
+    def saved(self, path: str) -> bytes | None:
+        """A bundle's saved answer to ``path`` for this proxy (None: absent, or no bundle)."""
+        self._read()
+        return None if self._files is None else self._files.get(_member_of(path))
+
+
+def _member_of(path: str) -> str:
+    """The bundle document that saved the answer to an admin ``path``."""
+    from pdebug.sources import bundle
+
+    if path.startswith("/clusters"):
+        return bundle.CLUSTERS
+    return bundle.STATS if path.startswith("/stats") else bundle.DUMP

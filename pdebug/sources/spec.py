@@ -1,0 +1,303 @@
+"""The SOURCE words of a command line, parsed once into one typed value.
+
+Every command turns its SOURCE argument (and ``--admin URL``, ``--bundle FILE``, ``-n``)
+into a :data:`SourceSpec` here, at the edge, and passes that value on:
+:func:`pdebug.sources.open_source` opens it, nothing downstream reads the string again.
+
+======================================  =================================================
+typed                                   spec
+======================================  =================================================
+``dump.json``, ``d.json.gz``, ``-``     :class:`FileSpec` (``-`` is stdin; a bundle or a
+``b.tar.gz``, a ``--dir`` directory     snapshot directory is a file until it is read)
+``b.tar.gz:POD.NS``, ``--bundle B X``   :class:`MemberSpec` (one proxy of a bundle)
+``http://h:15000``, ``localhost:15000``  :class:`AdminSpec` (a path after the address is
+``10.0.0.1:15000/config_dump``          dropped: pdebug asks for the paths it needs)
+``pod/x``, ``x``, ``x.ns``, ``deploy/x``  :class:`KubeSpec` (``svc/``, ``sts/``, ``ds/``,
+                                        ``rs/`` too; the kube source parses KIND/NAME.NS)
+======================================  =================================================
+
+Each malformed form has one error (:class:`~pdebug.errors.UsageError`, exit 2, or what
+``--bundle`` finds: :class:`~pdebug.errors.SourceUnavailable` /
+:class:`~pdebug.errors.InvalidInput`). No I/O beyond ``os.path.exists`` (which decides
+whether a word is a file), except for ``--bundle``, whose manifest names the proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
+
+__all__ = [
+    "AdminSpec",
+    "FileSpec",
+    "KubeSpec",
+    "MemberSpec",
+    "SourceSpec",
+    "admin_spec",
+    "check_admin_url",
+    "classify",
+    "file_spec",
+    "in_bundle",
+    "normalise_admin_url",
+    "parse_source",
+    "source_spec",
+    "split_member",
+]
+
+Kind = Literal["file", "admin", "kube"]
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A saved document (``-``: stdin; gzip ok), a whole bundle or a snapshot directory."""
+
+    path: str
+    kind: ClassVar[Kind] = "file"
+
+    @property
+    def text(self) -> str:
+        """The word as the user typed it."""
+        return self.path
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One proxy of a bundle: ``B.tar.gz:NAME`` (or ``--bundle B pod/NAME`` resolved)."""
+
+    path: str
+    member: str
+    kind: ClassVar[Kind] = "file"
+
+    @property
+    def text(self) -> str:
+        """``PATH:MEMBER``."""
+        return f"{self.path}:{self.member}"
+
+
+@dataclass(frozen=True)
+class AdminSpec:
+    """An Envoy admin address: ``http://HOST:PORT`` or ``HOST:PORT``, checked.
+
+    Attributes:
+        url: The address as typed, without the path typed after it (if any).
+        what: How the command line named it (``SOURCE``, ``--admin``, ``OTHER``), for errors.
+        dropped: The path typed after the address (``/config_dump``), which is not used.
+    """
+
+    url: str
+    what: str = "SOURCE"
+    dropped: str | None = None
+    kind: ClassVar[Kind] = "admin"
+
+    @property
+    def text(self) -> str:
+        """The address."""
+        return self.url
+
+    @property
+    def address(self) -> str:
+        """The URL to connect to: ``http://`` added, no trailing slash."""
+        return normalise_admin_url(self.url)
+
+    @property
+    def parts(self) -> SplitResult:
+        """:attr:`address` split (checked when the spec was parsed)."""
+        import urllib.parse
+
+        return urllib.parse.urlsplit(self.address)
+
+    @property
+    def note(self) -> str | None:
+        """What to tell the user about a dropped path (None: nothing was dropped)."""
+        if self.dropped is None:
+            return None
+        return (
+            f"note: reading the Envoy admin at {self.url} (pdebug asks it for the paths it "
+            f"needs; {self.dropped} is not used)"
+        )
+
+
+@dataclass(frozen=True)
+class KubeSpec:
+    """A pod, workload or service: ``pod/NAME``, ``NAME``, ``NAME.NS``, ``deploy/NAME``..."""
+
+    text: str
+    kind: ClassVar[Kind] = "kube"
+
+
+#: One SOURCE, parsed: match on the class (or read ``kind``: file, admin, kube).
+SourceSpec = FileSpec | MemberSpec | AdminSpec | KubeSpec
+
+_BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
+_URL = re.compile(r"^https?://", re.I)
+_HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):(\d{1,5})(/.*)?$")
+#: An IP or localhost with any port text: an admin address, never a pod (its port is checked).
+_IP_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$")
+_KUBE = re.compile(
+    r"^(pod|pods|po|deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|"
+    r"daemonsets|rs|replicaset|replicasets|svc|service|services)/",
+    re.I,
+)
+
+
+def split_member(text: str) -> tuple[str, str | None]:
+    """``bundle.tar.gz:POD.NS`` -> (``bundle.tar.gz``, ``POD.NS``); else (``text``, None).
+
+    Split when the part before the last ``:`` exists (a bundle file or a snapshot
+    directory), or names a ``.tar.gz``/``.tgz`` even if missing: then reading it says
+    "no such file" rather than taking the text for a pod name.
+    """
+    if text == "-" or os.path.exists(text) or ":" not in text:
+        return text, None
+    base, member = text.rsplit(":", 1)
+    if os.path.exists(base):
+        return base, member
+    if member and "://" not in base and base.lower().endswith(_BUNDLE_SUFFIXES):
+        return base, member
+    return text, None
+
+
+def file_spec(text: str) -> FileSpec | MemberSpec:
+    """A word that names a file whatever it looks like (``-f FILE``, ``--clusters-json``)."""
+    path, member = split_member(text)
+    return FileSpec(path) if member is None else MemberSpec(path, member)
+
+
+def classify(text: str) -> Kind:
+    """``file``, ``admin`` or ``kube`` for a SOURCE word (its form only; nothing checked).
+
+    An existing path or ``-`` is a file; ``http(s)://...`` and ``HOST:PORT`` are admin
+    addresses; ``KIND/NAME`` is a Kubernetes target. Anything else that does not exist as
+    a file but looks like ``NAME`` or ``NAME.NS`` is a pod.
+    """
+    if text == "-" or os.path.exists(text) or split_member(text)[1] is not None:
+        return "file"
+    if _URL.match(text) or _HOST_PORT.match(text) or _IP_PORT.match(text):
+        return "admin"
+    if _KUBE.match(text):
+        return "kube"
+    if "/" in text or text.endswith((".json", ".gz", ".tgz", ".tar.gz")):
+        return "file"
+    return "kube"
+
+
+def parse_source(text: str, what: str = "SOURCE") -> SourceSpec:
+    """One SOURCE word as a spec; ``what`` names it in errors (``SOURCE``, ``OTHER``...).
+
+    Raises:
+        UsageError: an admin address whose port is no port (or out of range), that is not
+            a URL, or that says ``https://`` (Envoy's admin speaks plain HTTP).
+    """
+    kind = classify(text)
+    if kind == "file":
+        return file_spec(text)
+    if kind == "kube":
+        return KubeSpec(text)
+    return admin_spec(text, what)
+
+
+def normalise_admin_url(text: str) -> str:
+    """``localhost:15000`` -> ``http://localhost:15000`` (no trailing slash)."""
+    if "://" not in text:
+        text = "http://" + text
+    return text.rstrip("/")
+
+
+def check_admin_url(text: str, what: str = "SOURCE") -> SplitResult:
+    """``text`` as an admin URL, or a usage error naming ``what`` (``SOURCE``, ``--admin``).
+
+    Raises:
+        UsageError: not an http(s) URL with a host, or a port that is not a number
+            in 1-65535.
+    """
+    import urllib.parse
+
+    example = "e.g. http://127.0.0.1:15000 (the Envoy admin port; 15000 in Istio sidecars)"
+    try:
+        parsed = urllib.parse.urlsplit(normalise_admin_url(text))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("not an Envoy admin URL")
+    except ValueError as exc:
+        raise UsageError(f"{what} {text}: {exc}", hint=example) from None
+    host_port = parsed.netloc.rpartition("@")[2].rpartition("]")[2]  # after user@ and [v6]
+    colon, port = host_port.partition(":")[1:]
+    if colon and not (port.isascii() and port.isdigit()):
+        why = f"port {port!r} is not a number" if port else "no port after ':'"
+        raise UsageError(f"{what} {text}: {why}", hint=example)
+    if port and not 0 < int(port) < 65536:
+        raise UsageError(f"{what} {text}: port {port} is out of range (1-65535)", hint=example)
+    return parsed
+
+
+def admin_spec(text: str, what: str = "SOURCE") -> AdminSpec:
+    """``text`` as an Envoy admin address, checked (see :func:`parse_source`)."""
+    parts = check_admin_url(text, what)  # a port that is no port is named first
+    if parts.scheme.lower() == "https":
+        raise UsageError(
+            f"{text}: Envoy's admin interface speaks plain HTTP, not HTTPS",
+            hint=f"use http://{parts.netloc}; for a pod: pdebug clusters pod/NAME -n NS "
+            "(a port-forward, no TLS needed)",
+        )
+    if parts.path in ("", "/") and not parts.query:
+        return AdminSpec(text, what)
+    typed = parts.path + (f"?{parts.query}" if parts.query else "")
+    return AdminSpec(f"{parts.scheme}://{parts.netloc}", what, typed)
+
+
+def in_bundle(bundle: str, text: str | None, namespace: str | None) -> FileSpec | MemberSpec:
+    """``--bundle BUNDLE [TEXT]``: the proxy TEXT names in BUNDLE (its manifest is read).
+
+    TEXT is ``pod/NAME``, ``NAME`` or ``NAME.NS`` (``namespace`` from ``-n``); without it
+    the whole bundle.
+
+    Raises:
+        SourceUnavailable: BUNDLE is missing, or holds no such proxy.
+        InvalidInput: BUNDLE is not a bundle.
+        UsageError: TEXT names a workload, or a pod in several namespaces.
+    """
+    from pdebug.sources.bundle import member_name
+
+    name = member_name(bundle, text, namespace)
+    return FileSpec(bundle) if name is None else MemberSpec(bundle, name)
+
+
+def source_spec(
+    source: str | None,
+    admin: str | None = None,
+    bundle: str | None = None,
+    namespace: str | None = None,
+) -> SourceSpec:
+    """The proxy a command reads, from its SOURCE, ``--admin URL`` and ``--bundle FILE``.
+
+    Exactly one of SOURCE and ``--admin`` (``--bundle`` takes SOURCE as a proxy's name).
+
+    Raises:
+        UsageError: both or neither of SOURCE and ``--admin``, ``--bundle`` with
+            ``--admin``, or a malformed admin address (see :func:`parse_source`).
+    """
+    if bundle is not None:  # SOURCE names a proxy of the bundle
+        if admin:
+            raise UsageError("give --bundle or --admin, not both")
+        return in_bundle(bundle, source, namespace)
+    parsed = parse_source(source) if source else None
+    address = admin_spec(admin, "--admin") if admin else None  # an address, whatever it looks like
+    if parsed is not None and address is not None:
+        raise UsageError(
+            "give SOURCE or --admin, not both",
+            hint="e.g. pdebug clusters --admin http://127.0.0.1:15000",
+        )
+    if parsed is None and address is None:
+        raise UsageError(
+            "missing SOURCE",
+            hint="pass a saved dump, '-' for stdin, an admin URL, or a pod (pod/NAME -n NS)",
+        )
+    spec = address or parsed
+    assert spec is not None
+    return spec
