@@ -136,11 +136,14 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
     Raises:
         InvalidInput: ``raw`` is not a JSON list.
     """
-    try:
-        whole: list[T] = _decode(raw, list[tp])  # type: ignore[valid-type]
-        return whole
-    except DECODE_FAILURES:
-        pass
+    # The whole list in one spelling, at C speed; else resource by resource, so only a
+    # resource that really mixes the spellings pays for the "both" decoder.
+    for mode in MODES[:-1]:
+        try:
+            whole: list[T] = decoder(list[tp], mode).decode(raw)  # type: ignore[valid-type]
+            return whole
+        except DECODE_FAILURES:
+            pass
     if bytes(raw).strip() == b"null":  # protojson: null is the empty list
         return []
     try:

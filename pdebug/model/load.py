@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from pdebug.errors import InvalidInput, ZtunnelDumpGiven
-from pdebug.model.camel import variant
+from pdebug.model.camel import Mode, to_camel, variant
 from pdebug.model.dump import (
     DECODE_FAILURES,
     KEY_KINDS,
@@ -145,7 +145,10 @@ def _planned_configs(data: Buffer, typed: tuple[str, ...]) -> list[Any] | None:
     try:
         configs = _sliced_configs(data, typed)
         if configs is None:
-            configs = _plan_decoder(typed).decode(data).configs
+            try:
+                configs = _plan_decoder(typed).decode(data).configs
+            except msgspec.ValidationError:  # lowerCamelCase (or a wrong type)
+                configs = _plan_decoder(typed, "camel").decode(data).configs
     except (*DECODE_FAILURES, _Refused):
         return None  # the lazy path reads it, or says why it cannot
     finally:
@@ -284,16 +287,39 @@ def _list_of(tp: Any) -> Any:
     return list.__class_getitem__(tp)
 
 
-_PLAN_DECODERS: dict[tuple[str, ...], tuple[Any, msgspec.json.Decoder[Any]]] = {}
+_PLAN_DECODERS: dict[tuple[tuple[str, ...], Mode], tuple[Any, msgspec.json.Decoder[Any]]] = {}
 
 
-def _plan_types(keys: tuple[str, ...]) -> tuple[Any, msgspec.json.Decoder[Any]]:
-    """The planned section struct and the decoder of a whole dump made of them."""
-    found = _PLAN_DECODERS.get(keys)
+def _plan_types(
+    keys: tuple[str, ...], mode: Mode = "snake"
+) -> tuple[Any, msgspec.json.Decoder[Any]]:
+    """The planned section struct and the decoder of a whole dump made of them.
+
+    ``mode`` is the key spelling of the section fields and of everything they hold
+    (see :mod:`pdebug.model.camel`); attribute names are snake_case either way.
+    """
+    found = _PLAN_DECODERS.get((keys, mode))
     if found is None:
         fields: list[Any] = [("type_url", str, msgspec.field(default="", name="@type"))]
-        fields += [(k, _list_of(variant(KEY_TYPES[k], "snake")) | None, None) for k in keys]
-        section = msgspec.defstruct("PlannedSection", fields, gc=False)
+        fields += [
+            (
+                k,
+                _list_of(variant(KEY_TYPES[k], mode)) | None,
+                msgspec.field(default=None, name=to_camel(k) if mode == "camel" else k),
+            )
+            for k in keys
+        ]
+        # The other spelling of each field is refused (a sentinel, as in camel.variant),
+        # or a section in it would decode as one without these fields.
+        fields += [
+            (
+                f"pd_sentinel__{k}",
+                msgspec.UnsetType,
+                msgspec.field(default=msgspec.UNSET, name=k if mode == "camel" else to_camel(k)),
+            )
+            for k in keys
+        ]
+        section = msgspec.defstruct(f"PlannedSection_{mode}", fields, gc=False)
         top = msgspec.defstruct(
             "PlannedTop",
             [
@@ -306,13 +332,13 @@ def _plan_types(keys: tuple[str, ...]) -> tuple[Any, msgspec.json.Decoder[Any]]:
             gc=False,
         )
         found = (section, msgspec.json.Decoder(top, strict=False))
-        _PLAN_DECODERS[keys] = found
+        _PLAN_DECODERS[(keys, mode)] = found
     return found
 
 
-def _plan_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
     """A decoder whose sections decode ``keys`` typed and skip everything else."""
-    return _plan_types(keys)[1]
+    return _plan_types(keys, mode)[1]
 
 
 _ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
@@ -386,7 +412,6 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     if not _keeps_raw(keys):
         _release_pages(data)  # the search read every page; the decode needs a few
     section_type, _ = _plan_types(keys)
-    decoder = _section_decoder(keys)
     view = memoryview(data) if isinstance(data, bytes) else data  # slices without copies
     wanted = {KEY_KINDS[k] for k in keys}
     configs: list[Any] = []
@@ -395,8 +420,8 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
             configs.append(section_type(type_url=type_url))
             continue
         try:
-            section = decoder.decode(view[start:stop])
-        except msgspec.ValidationError:  # camel keys, or a wrong type: read it lazily
+            section = _decode_section(keys, view[start:stop])
+        except msgspec.ValidationError:  # mixed spellings, or a wrong type: read it lazily
             raise _Refused from None
         except msgspec.DecodeError:  # the whole decode says why
             return None
@@ -406,15 +431,30 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     return configs
 
 
-_SECTION_DECODERS: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
+_SECTION_DECODERS: dict[tuple[tuple[str, ...], Mode], msgspec.json.Decoder[Any]] = {}
 
 
-def _section_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    dec = _SECTION_DECODERS.get(keys)
+def _section_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
+    dec = _SECTION_DECODERS.get((keys, mode))
     if dec is None:
-        dec = msgspec.json.Decoder(_plan_types(keys)[0], strict=False)
-        _SECTION_DECODERS[keys] = dec
+        dec = msgspec.json.Decoder(_plan_types(keys, mode)[0], strict=False)
+        _SECTION_DECODERS[(keys, mode)] = dec
     return dec
+
+
+def _decode_section(keys: tuple[str, ...], raw: Buffer) -> Any:
+    """One planned section, typed, in the spelling it is written in.
+
+    Envoy writes snake_case, istiod and istioctl lowerCamelCase: each decoder refuses,
+    at C speed, a key of the other spelling, so the second try costs only when the
+    first one was wrong. A section that mixes them raises the camel decoder's
+    :class:`msgspec.ValidationError` (it is then read field by field, lazily).
+    """
+    try:
+        return _section_decoder(keys).decode(raw)
+    except msgspec.ValidationError:
+        pass
+    return _section_decoder(keys, "camel").decode(raw)
 
 
 def _planned_dump(

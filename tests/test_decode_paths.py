@@ -1,0 +1,120 @@
+"""The fast decode paths take either key spelling (#17): istiod's lowerCamelCase dumps are
+read in the same single pass as Envoy's snake_case ones, and only a resource that mixes the
+spellings is decoded field by field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from pdebug.model import load as loader
+from pdebug.model import schema as s
+from pdebug.model.camel import snake_keys, to_camel
+from pdebug.model.dump import MODES, decode_items, decoder
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDECAR = ROOT / "fixtures" / "real" / "sidecar" / "config_dump.json"
+CLUSTERS = ("dynamic_active_clusters", "static_clusters", "dynamic_warming_clusters")
+LISTENERS = ("dynamic_listeners", "static_listeners")
+ROUTES = ("dynamic_route_configs", "static_route_configs")
+KEEP = {"filter_metadata", "labels", "key_values", "fields", "annotations"}
+
+
+def _camel(value: Any, parent: str = "") -> Any:
+    """protojson's lowerCamelCase, as istiod writes it (map keys kept)."""
+    if isinstance(value, list):
+        return [_camel(v, parent) for v in value]
+    if not isinstance(value, dict) or parent in KEEP:
+        return value
+    return {to_camel(k): _camel(v, k) for k, v in value.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Decoded values by attribute (not wire) name; a Raw as its snake_case JSON."""
+    if isinstance(value, msgspec.Raw):
+        return snake_keys(json.loads(bytes(value)))
+    if isinstance(value, msgspec.Struct):
+        names = [f for f in value.__struct_fields__ if not f.startswith("pd_")]
+        return {f: _plain(getattr(value, f)) for f in names}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _summary(dump: Any, plan: tuple[str, ...]) -> list[Any]:
+    out = []
+    for sec in dump.sections:
+        cached = {k: _plain(v) for (k, _), v in sec._cache.items() if k in plan}
+        out.append((sec.type_url, sec.kind, cached))
+    return out
+
+
+@pytest.mark.parametrize("plan", [CLUSTERS, LISTENERS, ROUTES])
+@pytest.mark.parametrize("sliced", [True, False])
+def test_camel_dump_is_decoded_in_the_one_pass(
+    plan: tuple[str, ...], sliced: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snake = SIDECAR.read_bytes()
+    camel = json.dumps(_camel(json.loads(snake)), indent=None if not sliced else 2).encode()
+    want = loader.load(snake, "t", plan).dump
+    assert want is not None
+
+    def no_second_scan(*args: Any) -> Any:
+        raise AssertionError("the planned sections were read again")
+
+    if not sliced:
+        monkeypatch.setattr(loader, "_sliced_configs", lambda data, keys: None)
+    monkeypatch.setattr(loader, "_decode_top", no_second_scan)
+    got = loader.load(camel, "t", plan).dump
+    assert got is not None
+    assert _summary(got, plan) == _summary(want, plan)
+    assert any(v for *_, v in _summary(got, plan))
+
+
+def test_a_camel_section_is_not_read_as_an_empty_snake_one() -> None:
+    section = {
+        "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+        "dynamicActiveClusters": [{"cluster": {"name": "a", "type": "EDS"}}],
+    }
+    dec = loader._section_decoder(CLUSTERS)
+    with pytest.raises(msgspec.ValidationError):
+        dec.decode(json.dumps(section).encode())
+    got = loader._decode_section(CLUSTERS, json.dumps(section).encode())
+    assert [e.cluster.name for e in got.dynamic_active_clusters] == ["a"]
+
+
+def test_only_mixed_resources_take_the_both_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    snake = {"version_info": "1", "cluster": {"name": "a", "lb_policy": "RING_HASH"}}
+    camel = {"versionInfo": "2", "cluster": {"name": "b", "lbPolicy": "MAGLEV"}}
+    mixed = {"version_info": "3", "cluster": {"name": "c", "lbPolicy": "RANDOM"}}
+    raw = msgspec.Raw(json.dumps([snake, camel, mixed]).encode())
+    both_calls: list[bytes] = []
+    both = decoder(s.ClusterEntry, MODES[-1])
+    real_decoder = decoder
+
+    class Counting:
+        def decode(self, data: Any) -> Any:
+            both_calls.append(bytes(data))
+            return both.decode(data)
+
+    def spy(tp: Any, mode: Any = "snake") -> Any:
+        if tp is s.ClusterEntry and mode == "both":
+            return Counting()
+        return real_decoder(tp, mode)
+
+    monkeypatch.setattr("pdebug.model.dump.decoder", spy)
+    warnings: list[str] = []
+    items = decode_items(raw, s.ClusterEntry, "t", warnings.append)
+    assert [(e.version_info, e.cluster.name, e.cluster.lb_policy) for e in items] == [
+        ("1", "a", "RING_HASH"),
+        ("2", "b", "MAGLEV"),
+        ("3", "c", "RANDOM"),
+    ]
+    assert warnings == []
+    assert len(both_calls) == 1 and b'"c"' in both_calls[0]
