@@ -118,3 +118,30 @@ def test_only_mixed_resources_take_the_both_decoder(monkeypatch: pytest.MonkeyPa
     ]
     assert warnings == []
     assert len(both_calls) == 1 and b'"c"' in both_calls[0]
+
+
+def test_the_raw_free_fields_are_the_schemas() -> None:
+    from pdebug.model.dump import KEY_TYPES
+
+    assert {k for k in KEY_TYPES if not loader.holds_raw(k)} == loader.RAW_FREE
+
+
+def test_a_mapped_file_lets_go_of_its_pages_and_still_reads_alike(tmp_path: Path) -> None:
+    """The lazy path releases the mapped pages after each decode (peak memory, #17);
+    the Raw slices it keeps read the same bytes afterwards (from the page cache)."""
+    import mmap
+
+    path = tmp_path / "d.json"
+    path.write_bytes(SIDECAR.read_bytes())
+    want = loader.load(SIDECAR.read_bytes(), "t").dump
+    assert want is not None
+    with path.open("rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        got = loader.load(memoryview(mapped), "t").dump
+        assert got is not None
+        assert all(sec.release is not None for sec in got.sections)
+        for key in CLUSTERS:
+            a, b = got.cluster_entries(key).items, want.cluster_entries(key).items
+            assert [_plain(x) for x in a] == [_plain(x) for x in b]
+        assert got.bootstrap() == want.bootstrap()
+        assert [sec.plain() for sec in got.sections] == [sec.plain() for sec in want.sections]

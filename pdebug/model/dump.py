@@ -317,6 +317,9 @@ class Section:
     #: Set when the section came from a planned one-pass decode: call it to read the
     #: rest of the section's fields (see :func:`pdebug.model.load.load`).
     complete: Callable[[], None] | None = field(default=None, repr=False)
+    #: Called after a field is decoded: lets go of the input's memory-mapped pages (they
+    #: are read again from the page cache if a Raw slice is used later). Set by load.
+    release: Callable[[], None] | None = field(default=None, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:
@@ -357,6 +360,8 @@ class Section:
         else:
             value = decode_raw(raw, tp, what=what)
         self._cache[ck] = value
+        if raw is not None and self.release is not None:
+            self.release()
         return value  # type: ignore[no-any-return]
 
     def _what(self, key: str) -> str:
@@ -377,6 +382,8 @@ class Section:
         if ck not in self._cache:
             raw = self.raw(key)
             self._cache[ck] = None if raw is None else plain_json(raw, self._what(key))
+            if raw is not None and self.release is not None:
+                self.release()
         return self._cache[ck]
 
     def plain(self) -> dict[str, Any]:

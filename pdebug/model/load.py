@@ -161,36 +161,47 @@ class _Refused(Exception):
     """A planned section did not decode with the snake_case schema."""
 
 
-_KEEPS_RAW: dict[tuple[str, ...], bool] = {}
+#: The planned section fields whose typed values hold no ``Raw`` slice of the input
+#: (checked against the schema by :func:`holds_raw`, in tests/test_decode_paths.py).
+RAW_FREE = frozenset({"static_endpoint_configs", "dynamic_endpoint_configs"})
 
 
 def _keeps_raw(keys: tuple[str, ...]) -> bool:
     """Whether the typed values of these section fields hold ``Raw`` slices of the input."""
-    found = _KEEPS_RAW.get(keys)
-    if found is None:
-        import msgspec.inspect as mi
+    return not RAW_FREE.issuperset(keys)
 
-        def walk(t: mi.Type, seen: set[type]) -> bool:
-            if isinstance(t, mi.RawType):
-                return True
-            if isinstance(t, mi.StructType):
-                if t.cls in seen:
-                    return False
-                seen.add(t.cls)
-                return any(walk(f.type, seen) for f in t.fields)
-            if isinstance(t, mi.CollectionType):
-                return walk(t.item_type, seen)
-            if isinstance(t, mi.DictType):
-                return walk(t.key_type, seen) or walk(t.value_type, seen)
-            if isinstance(t, mi.UnionType):
-                return any(walk(x, seen) for x in t.types)
-            if isinstance(t, mi.TupleType):
-                return any(walk(x, seen) for x in t.item_types)
-            return False
 
-        found = any(walk(mi.type_info(KEY_TYPES[k]), set()) for k in keys)
-        _KEEPS_RAW[keys] = found
-    return found
+def holds_raw(key: str) -> bool:
+    """Whether the schema type of section field ``key`` holds a ``Raw`` anywhere in it.
+
+    Walks the schema with :mod:`msgspec.inspect` (slow to import: the loader uses
+    :data:`RAW_FREE`, which this function keeps honest).
+    """
+    import msgspec.inspect as mi
+
+    def walk(t: mi.Type, seen: set[type]) -> bool:
+        if isinstance(t, mi.RawType):
+            return True
+        if isinstance(t, mi.StructType):
+            if t.cls in seen:
+                return False
+            seen.add(t.cls)
+            return any(walk(f.type, seen) for f in t.fields)
+        if isinstance(t, mi.CollectionType):
+            return walk(t.item_type, seen)
+        if isinstance(t, mi.DictType):
+            return walk(t.key_type, seen) or walk(t.value_type, seen)
+        if isinstance(t, mi.UnionType):
+            return any(walk(x, seen) for x in t.types)
+        if isinstance(t, mi.TupleType):
+            return any(walk(x, seen) for x in t.item_types)
+        return False
+
+    return walk(mi.type_info(KEY_TYPES[key]), set())
+
+
+def _mapped(data: Buffer) -> bool:
+    return isinstance(data, memoryview) and isinstance(data.obj, mmap.mmap)
 
 
 def _release_pages(data: Buffer) -> None:
@@ -245,7 +256,15 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
         )
     if top.configs is not None:
-        return Loaded(dump=_dump(top.configs, source))
+        dump = _dump(top.configs, source)
+        if _mapped(data):
+            # The scan read every page of the file; each field is decoded from its own
+            # pages later, and only the decoded values stay (peak memory: the file's
+            # pages are not all held beside the decoded sections).
+            _release_pages(data)
+            for sec in dump.sections:
+                sec.release = lambda: _release_pages(data)
+        return Loaded(dump=dump)
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
@@ -479,6 +498,10 @@ def _planned_dump(
             fields.pop("@type", None)
             sec.fields = fields
             sec.complete = None
+            if _mapped(data):
+                sec.release = lambda: _release_pages(data)
+        if _mapped(data):
+            _release_pages(data)
 
     for sec in sections:
         sec.complete = complete
