@@ -145,3 +145,72 @@ def test_a_mapped_file_lets_go_of_its_pages_and_still_reads_alike(tmp_path: Path
             assert [_plain(x) for x in a] == [_plain(x) for x in b]
         assert got.bootstrap() == want.bootstrap()
         assert [sec.plain() for sec in got.sections] == [sec.plain() for sec in want.sections]
+
+
+# --- ztunnel: a dump already in ztunnel's spelling is kept as decoded -----------------
+
+
+DATA_MAPS = {"ports", "endpoints", "port", "workloadstate"}
+
+
+def _respell(value: Any, how: Any, data: bool = False) -> Any:
+    """Field names respelled with ``how``; the keys of data maps (UIDs, ports) kept."""
+    if isinstance(value, list):
+        return [_respell(v, how) for v in value]
+    if isinstance(value, dict):
+        if data:
+            return {k: _respell(v, how) for k, v in value.items()}
+        return {
+            how(k): _respell(v, how, k.replace("_", "").lower() in DATA_MAPS)
+            for k, v in value.items()
+        }
+    return value
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def _ztunnel_docs() -> list[Any]:
+    docs = []
+    for name in ("dump.json", "connectionsdump.json"):
+        doc = json.loads((ROOT / "fixtures/istioctl/ztunnel-config" / name).read_text())
+        if isinstance(doc, list):  # the workload states alone
+            doc = {"workloadState": {f"uid-{i}": state for i, state in enumerate(doc)}}
+        docs += [doc, _respell(doc, _snake), _respell(doc, str.lower), _respell(doc, str.upper)]
+    return docs
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_same_says_exactly_when_canonical_changes_nothing(index: int) -> None:
+    import copy
+
+    from pdebug.model import ztunnel as z
+
+    doc = _ztunnel_docs()[index]
+    objects: list[Any] = []
+    for value in doc.values() if isinstance(doc, dict) else []:
+        items = list(value.values()) if isinstance(value, dict) else value
+        if isinstance(items, list):
+            objects += [v for v in items if isinstance(v, dict)]
+    assert objects
+    for obj in objects:
+        before = copy.deepcopy(obj)
+        same = z._same(obj)
+        after = z.canonical(copy.deepcopy(obj))
+        assert same == (json.dumps(after) == json.dumps(before)), obj
+    assert z._same(objects[0]) == (index % 4 == 0)
+
+
+def test_ztunnel_parse_reads_every_spelling_alike() -> None:
+    from pdebug.model import ztunnel as z
+
+    docs = _ztunnel_docs()
+    for base in (0, 4):
+        want = z.parse(json.dumps(docs[base]).encode(), "t")
+        for other in docs[base + 1 : base + 4]:
+            got = z.parse(json.dumps(other).encode(), "t")
+            for part in ("workloads", "services", "policies", "certificates", "workload_state"):
+                assert getattr(got, part) == getattr(want, part), part
