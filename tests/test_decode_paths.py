@@ -214,3 +214,85 @@ def test_ztunnel_parse_reads_every_spelling_alike() -> None:
             got = z.parse(json.dumps(other).encode(), "t")
             for part in ("workloads", "services", "policies", "certificates", "workload_state"):
                 assert getattr(got, part) == getattr(want, part), part
+
+
+# --- without a plan: each section read from its own bytes, on first use ---------------
+
+V3 = "type.googleapis.com/envoy.admin.v3."
+
+
+def _old_way(data: bytes, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as m:
+        m.setattr(loader, "_layout", lambda data: None)
+        return loader.load(data, "t").dump
+
+
+def _everything(dump: Any) -> Any:
+    out = []
+    for key in loader.KEY_TYPES:
+        for sec in dump.sections:
+            if loader.KEY_KINDS[key] == sec.kind:
+                items = sec.typed(key, list[loader.KEY_TYPES[key]], list, key)
+                out.append((key, _plain(list(items)), getattr(items, "positions", None)))
+    return out
+
+
+@pytest.mark.parametrize("camel", [False, True])
+def test_a_dump_without_plan_reads_each_section_once(
+    camel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = json.loads(SIDECAR.read_bytes())
+    data = json.dumps(_camel(doc) if camel else doc, indent=2).encode()
+    want = _old_way(data, monkeypatch)
+
+    def no_whole_scan(*args: Any) -> Any:
+        raise AssertionError("the whole document was scanned")
+
+    monkeypatch.setattr(loader, "_decode_top", no_whole_scan)
+    got = loader.load(data, "t").dump
+    assert got is not None and want is not None
+    assert [(s.type_url, s.kind, s.index) for s in got.sections] == [
+        (s.type_url, s.kind, s.index) for s in want.sections
+    ]
+    assert _everything(got) == _everything(want)
+    assert got.bootstrap() == want.bootstrap()
+    assert [s.plain() for s in got.sections] == [s.plain() for s in want.sections]
+
+
+def _two_sections(clusters: bytes) -> bytes:
+    boot = b'{"@type": "' + V3.encode() + b'BootstrapConfigDump", "bootstrap": {"node": {}}}'
+    head = b'{"@type": "' + V3.encode() + b'ClustersConfigDump", '
+    return b'{"configs": [\n' + boot + b",\n" + head + clusters + b"}\n]}\n"
+
+
+def test_a_damaged_section_reports_the_whole_documents_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pdebug.errors import InvalidInput
+
+    data = _two_sections(b'"dynamic_active_clusters": [{"cluster": {"name": "a",}}]')
+    with pytest.raises(InvalidInput) as old:
+        _old_way(data, monkeypatch)
+    dump = loader.load(data, "t").dump  # found by the byte search; read on use
+    assert dump is not None
+    assert dump.bootstrap() == {"node": {}}
+    with pytest.raises(InvalidInput) as new:
+        dump.cluster_entries("dynamic_active_clusters")
+    assert str(new.value) == str(old.value)
+    assert new.value.hint == old.value.hint
+
+
+def test_a_wrong_resource_is_skipped_with_the_same_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _two_sections(
+        b'"dynamic_active_clusters": [{"cluster": {"name": "a"}}, {"cluster": {"name": 7}}]'
+    )
+    want = _old_way(data, monkeypatch)
+    got = loader.load(data, "t").dump
+    assert want is not None and got is not None
+    a = got.cluster_entries("dynamic_active_clusters")
+    b = want.cluster_entries("dynamic_active_clusters")
+    assert [e.cluster.name for e in a.items] == [e.cluster.name for e in b.items] == ["a"]
+    assert got.warnings == want.warnings and got.warnings
+    assert got.cluster_entries("static_clusters").items == []

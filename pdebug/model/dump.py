@@ -320,6 +320,9 @@ class Section:
     #: Called after a field is decoded: lets go of the input's memory-mapped pages (they
     #: are read again from the page cache if a Raw slice is used later). Set by load.
     release: Callable[[], None] | None = field(default=None, repr=False)
+    #: Set by load for a section read from its own bytes: ``fast(key, tp)`` decodes the
+    #: section's resource lists typed, in one pass, and says whether ``key`` is cached.
+    fast: Callable[[str, Any], bool] | None = field(default=None, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:
@@ -350,6 +353,8 @@ class Section:
         """
         ck = (key, tp)
         if ck in self._cache:
+            return self._cache[ck]  # type: ignore[no-any-return]
+        if self.fast is not None and self.fast(key, tp):
             return self._cache[ck]  # type: ignore[no-any-return]
         raw = self.raw(key)
         value: Any

@@ -122,6 +122,10 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
         configs = _planned_configs(data, typed)
         if configs is not None and not any(_entry_type(sec.type_url) for sec in configs):
             return Loaded(dump=_planned_dump(configs, typed, data, source))
+    else:
+        sliced = _sliced_dump(data, source)
+        if sliced is not None:
+            return Loaded(dump=sliced)
     try:
         top = _decode_top(_TOP, data, source)
     except InvalidInput as exc:
@@ -369,20 +373,13 @@ _BETWEEN = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\Z")
 _TAIL = re.compile(rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z")
 
 
-def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
-    """The planned sections of a dump laid out as Envoy writes it, each decoded alone.
+def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
+    """The sections of a dump laid out as Envoy writes it: their types, starts and ends.
 
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
     admin ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``), then
     ``]}``. Those type strings are found with a byte search, far faster than parsing
-    what lies between, and only the sections owning ``keys`` are decoded, from their
-    own bytes (the clusters view of a 160 MB dump reads 76 MB of it). The others are
-    listed by their type only: their fields are read on first use, as with a full scan.
-
-    Returns ``None`` (decode the whole document instead) unless the layout is exactly
-    that and each needed section decodes as one JSON object. A damaged document gets
-    its error from the whole-document decode; damage inside a section the view does
-    not read goes unnoticed, as it does when a live proxy is asked for some sections.
+    what lies between. ``None`` unless the layout is exactly that.
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -426,6 +423,26 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     if tail is None:
         return None
     ends.append(tail_from + tail.start() + 1)
+    return types, starts, ends
+
+
+def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
+    """The planned sections of a dump laid out as Envoy writes it, each decoded alone.
+
+    The sections are found by :func:`_layout`, and only the sections owning ``keys`` are
+    decoded, from their own bytes (the clusters view of a 160 MB dump reads 76 MB of
+    it). The others are listed by their type only: their fields are read on first use,
+    as with a full scan.
+
+    Returns ``None`` (decode the whole document instead) unless the layout is exactly
+    that and each needed section decodes as one JSON object. A damaged document gets
+    its error from the whole-document decode; damage inside a section the view does
+    not read goes unnoticed, as it does when a live proxy is asked for some sections.
+    """
+    layout = _layout(data)
+    if layout is None:
+        return None
+    types, starts, ends = layout
     if any(_entry_type(t) for t in types):
         return None
     if not _keeps_raw(keys):
@@ -506,6 +523,103 @@ def _planned_dump(
     for sec in sections:
         sec.complete = complete
     return dump
+
+
+#: The list-valued fields of each section kind, decoded together on first use.
+KIND_KEYS: dict[str, tuple[str, ...]] = {
+    kind: tuple(k for k in KEY_TYPES if KEY_KINDS[k] == kind) for kind in set(KEY_KINDS.values())
+}
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw], strict=False)
+
+
+def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
+    """A dump laid out as Envoy writes it, each section read from its own bytes on use.
+
+    Without a plan nothing is decoded up front: the sections are found by
+    :func:`_layout` (a byte search), and a section is decoded the first time one of its
+    fields is read. Its resource lists (``dynamic_active_clusters``...) are then decoded
+    typed, together, in one pass over the section (where the whole-document scan read
+    each byte twice: once to split the document, once to decode the field); its other
+    fields are split on demand. Anything unusual (mixed spellings, a wrong type, bytes
+    that are not JSON) falls back to the field-by-field reading, and damage reports
+    the whole document's error, as before. ``None`` for any other layout.
+    """
+    layout = _layout(data)
+    if layout is None:
+        return None
+    types, starts, ends = layout
+    if any(_entry_type(t) for t in types):
+        return None
+    view = memoryview(data) if isinstance(data, bytes) else data
+    sections = [
+        Section(t, SECTION_KINDS.get(t.rsplit(".", 1)[-1], ""), {}, i) for i, t in enumerate(types)
+    ]
+    _require_known(sections, source)
+    dump = ConfigDump(sections, source)
+    release = (lambda: _release_pages(data)) if _mapped(data) else None
+    if release is not None:
+        release()  # the search read every page; each section maps its own again
+
+    def whole() -> None:
+        """The whole document's fields for every section (or its error), once."""
+        top = _decode_top(_TOP, data, source)
+        configs = top.configs or []
+        if [_type_url(c.get("@type")) for c in configs] != types:
+            raise InvalidInput(
+                f"{source}: the dump's sections could not be told apart",
+                hint="the file is damaged or was edited by hand; capture the dump again",
+            )
+        for sec, fields in zip(sections, configs, strict=True):
+            fields.pop("@type", None)
+            if sec.complete is not None:
+                sec.fields = fields
+            sec.complete = sec.fast = None
+
+    for sec, start, stop in zip(sections, starts, ends, strict=True):
+        sec.release = release
+        sec.complete, sec.fast = _section_readers(sec, view[start:stop], whole)
+    return dump
+
+
+def _section_readers(
+    sec: Section, raw: Buffer, whole: Callable[[], None]
+) -> tuple[Callable[[], None], Callable[[str, Any], bool] | None]:
+    """``complete`` (split the section's fields) and ``fast`` (its lists, typed)."""
+
+    def complete() -> None:
+        try:
+            fields = _FIELDS.decode(raw)
+        except DECODE_FAILURES:
+            whole()
+            return
+        if _type_url(fields.pop("@type", None)) != sec.type_url:
+            whole()
+            return
+        sec.fields = fields
+        sec.complete = None
+
+    keys = KIND_KEYS.get(sec.kind)
+    if not keys:
+        return complete, None
+
+    def fast(key: str, tp: Any) -> bool:
+        if key not in keys or tp != _list_of(KEY_TYPES[key]):
+            return False
+        sec.fast = None  # tried once, whatever happens
+        try:
+            planned = _decode_section(keys, raw)
+        except DECODE_FAILURES:  # read field by field: skipped resources, or the error
+            return False
+        if planned.type_url != sec.type_url:
+            return False
+        for k in keys:
+            value = getattr(planned, k)
+            sec._cache[(k, _list_of(KEY_TYPES[k]))] = [] if value is None else value
+        if sec.release is not None:
+            sec.release()
+        return True
+
+    return complete, fast
 
 
 def _require_known(sections: list[Section], source: str) -> None:
