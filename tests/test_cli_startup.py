@@ -123,3 +123,24 @@ def test_bad_values_keep_typers_messages(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "greater than or equal to 1" in out.stderr
+
+
+def test_only_the_command_that_runs_is_built() -> None:
+    from pdebug.cli import _app_for, app
+
+    one = _app_for(["clusters", "x.json"])
+    assert [c.name for c in one.registered_commands] == ["clusters"]
+    assert one.registered_groups == []
+    cut = _app_for(["zc", "workload", "-f", "x.json"])
+    assert cut.registered_commands == []
+    [group] = cut.registered_groups
+    assert group.typer_instance is not None
+    assert [c.name for c in group.typer_instance.registered_commands] == ["workload"]
+    # No subcommand named (help, an option first): the whole group, not the whole app.
+    whole_group = _app_for(["zc", "--help"])
+    assert whole_group.registered_commands == []
+    [group] = whole_group.registered_groups
+    assert group.typer_instance is not None
+    assert len(group.typer_instance.registered_commands) > 6
+    assert _app_for(["--help"]) is app
+    assert _app_for(["no-such-command"]) is app

@@ -403,17 +403,19 @@ def _app_for(args: list[str]) -> typer.Typer:
         only.registered_commands = picked
         only.registered_groups = []
         return only
-    if len(groups) == 1 and groups[0].typer_instance is not None and len(words) > 1:
+    if len(groups) == 1 and groups[0].typer_instance is not None:
         group = groups[0].typer_instance
-        sub = [c for c in group.registered_commands if c.name == words[1]]
-        if len(sub) == 1:
+        only = copy.copy(app)
+        only.registered_commands = []
+        only.registered_groups = [copy.copy(groups[0])]
+        # The subcommand is the first word after the group's name that names one (an
+        # option's value may come first: zc -f FILE workload); else the whole group.
+        sub = [c for w in words[1:] for c in group.registered_commands if c.name == w][:1]
+        if sub:
             cut = copy.copy(group)
             cut.registered_commands = sub
-            only = copy.copy(app)
-            only.registered_commands = []
-            only.registered_groups = [copy.copy(groups[0])]
             only.registered_groups[0].typer_instance = cut
-            return only
+        return only
     return app
 
 
