@@ -136,11 +136,14 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
     Raises:
         InvalidInput: ``raw`` is not a JSON list.
     """
-    try:
-        whole: list[T] = _decode(raw, list[tp])  # type: ignore[valid-type]
-        return whole
-    except DECODE_FAILURES:
-        pass
+    # The whole list in one spelling, at C speed; else resource by resource, so only a
+    # resource that really mixes the spellings pays for the "both" decoder.
+    for mode in MODES[:-1]:
+        try:
+            whole: list[T] = decoder(list[tp], mode).decode(raw)  # type: ignore[valid-type]
+            return whole
+        except DECODE_FAILURES:
+            pass
     if bytes(raw).strip() == b"null":  # protojson: null is the empty list
         return []
     try:
@@ -314,6 +317,12 @@ class Section:
     #: Set when the section came from a planned one-pass decode: call it to read the
     #: rest of the section's fields (see :func:`pdebug.model.load.load`).
     complete: Callable[[], None] | None = field(default=None, repr=False)
+    #: Called after a field is decoded: lets go of the input's memory-mapped pages (they
+    #: are read again from the page cache if a Raw slice is used later). Set by load.
+    release: Callable[[], None] | None = field(default=None, repr=False)
+    #: Set by load for a section read from its own bytes: ``fast(key, tp)`` decodes the
+    #: section's resource lists typed, in one pass, and says whether ``key`` is cached.
+    fast: Callable[[str, Any], bool] | None = field(default=None, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:
@@ -345,6 +354,8 @@ class Section:
         ck = (key, tp)
         if ck in self._cache:
             return self._cache[ck]  # type: ignore[no-any-return]
+        if self.fast is not None and self.fast(key, tp):
+            return self._cache[ck]  # type: ignore[no-any-return]
         raw = self.raw(key)
         value: Any
         if raw is None:
@@ -354,6 +365,8 @@ class Section:
         else:
             value = decode_raw(raw, tp, what=what)
         self._cache[ck] = value
+        if raw is not None and self.release is not None:
+            self.release()
         return value  # type: ignore[no-any-return]
 
     def _what(self, key: str) -> str:
@@ -374,6 +387,8 @@ class Section:
         if ck not in self._cache:
             raw = self.raw(key)
             self._cache[ck] = None if raw is None else plain_json(raw, self._what(key))
+            if raw is not None and self.release is not None:
+                self.release()
         return self._cache[ck]
 
     def plain(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from pdebug.errors import InvalidInput, ZtunnelDumpGiven
-from pdebug.model.camel import variant
+from pdebug.model.camel import Mode, to_camel, variant
 from pdebug.model.dump import (
     DECODE_FAILURES,
     KEY_KINDS,
@@ -98,6 +98,10 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
         configs = _planned_configs(data, typed)
         if configs is not None and not any(_entry_type(sec.type_url) for sec in configs):
             return Loaded(dump=_planned_dump(configs, typed, data, source))
+    else:
+        sliced = _sliced_dump(data, source)
+        if sliced is not None:
+            return Loaded(dump=sliced)
     try:
         top = _decode_top(_TOP, data, source)
     except InvalidInput as exc:
@@ -121,7 +125,10 @@ def _planned_configs(data: Buffer, typed: tuple[str, ...]) -> list[Any] | None:
     try:
         configs = _sliced_configs(data, typed)
         if configs is None:
-            configs = _plan_decoder(typed).decode(data).configs
+            try:
+                configs = _plan_decoder(typed).decode(data).configs
+            except msgspec.ValidationError:  # lowerCamelCase (or a wrong type)
+                configs = _plan_decoder(typed, "camel").decode(data).configs
     except (*DECODE_FAILURES, _Refused):
         return None  # the lazy path reads it, or says why it cannot
     finally:
@@ -134,36 +141,47 @@ class _Refused(Exception):
     """A planned section did not decode with the snake_case schema."""
 
 
-_KEEPS_RAW: dict[tuple[str, ...], bool] = {}
+#: The planned section fields whose typed values hold no ``Raw`` slice of the input
+#: (checked against the schema by :func:`holds_raw`, in tests/test_decode_paths.py).
+RAW_FREE = frozenset({"static_endpoint_configs", "dynamic_endpoint_configs"})
 
 
 def _keeps_raw(keys: tuple[str, ...]) -> bool:
     """Whether the typed values of these section fields hold ``Raw`` slices of the input."""
-    found = _KEEPS_RAW.get(keys)
-    if found is None:
-        import msgspec.inspect as mi
+    return not RAW_FREE.issuperset(keys)
 
-        def walk(t: mi.Type, seen: set[type]) -> bool:
-            if isinstance(t, mi.RawType):
-                return True
-            if isinstance(t, mi.StructType):
-                if t.cls in seen:
-                    return False
-                seen.add(t.cls)
-                return any(walk(f.type, seen) for f in t.fields)
-            if isinstance(t, mi.CollectionType):
-                return walk(t.item_type, seen)
-            if isinstance(t, mi.DictType):
-                return walk(t.key_type, seen) or walk(t.value_type, seen)
-            if isinstance(t, mi.UnionType):
-                return any(walk(x, seen) for x in t.types)
-            if isinstance(t, mi.TupleType):
-                return any(walk(x, seen) for x in t.item_types)
-            return False
 
-        found = any(walk(mi.type_info(KEY_TYPES[k]), set()) for k in keys)
-        _KEEPS_RAW[keys] = found
-    return found
+def holds_raw(key: str) -> bool:
+    """Whether the schema type of section field ``key`` holds a ``Raw`` anywhere in it.
+
+    Walks the schema with :mod:`msgspec.inspect` (slow to import: the loader uses
+    :data:`RAW_FREE`, which this function keeps honest).
+    """
+    import msgspec.inspect as mi
+
+    def walk(t: mi.Type, seen: set[type]) -> bool:
+        if isinstance(t, mi.RawType):
+            return True
+        if isinstance(t, mi.StructType):
+            if t.cls in seen:
+                return False
+            seen.add(t.cls)
+            return any(walk(f.type, seen) for f in t.fields)
+        if isinstance(t, mi.CollectionType):
+            return walk(t.item_type, seen)
+        if isinstance(t, mi.DictType):
+            return walk(t.key_type, seen) or walk(t.value_type, seen)
+        if isinstance(t, mi.UnionType):
+            return any(walk(x, seen) for x in t.types)
+        if isinstance(t, mi.TupleType):
+            return any(walk(x, seen) for x in t.item_types)
+        return False
+
+    return walk(mi.type_info(KEY_TYPES[key]), set())
+
+
+def _mapped(data: Buffer) -> bool:
+    return isinstance(data, memoryview) and isinstance(data.obj, mmap.mmap)
 
 
 def _release_pages(data: Buffer) -> None:
@@ -218,7 +236,15 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
         )
     if top.configs is not None:
-        return Loaded(dump=_dump(top.configs, source))
+        dump = _dump(top.configs, source)
+        if _mapped(data):
+            # The scan read every page of the file; each field is decoded from its own
+            # pages later, and only the decoded values stay (peak memory: the file's
+            # pages are not all held beside the decoded sections).
+            _release_pages(data)
+            for sec in dump.sections:
+                sec.release = lambda: _release_pages(data)
+        return Loaded(dump=dump)
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
@@ -260,16 +286,39 @@ def _list_of(tp: Any) -> Any:
     return list.__class_getitem__(tp)
 
 
-_PLAN_DECODERS: dict[tuple[str, ...], tuple[Any, msgspec.json.Decoder[Any]]] = {}
+_PLAN_DECODERS: dict[tuple[tuple[str, ...], Mode], tuple[Any, msgspec.json.Decoder[Any]]] = {}
 
 
-def _plan_types(keys: tuple[str, ...]) -> tuple[Any, msgspec.json.Decoder[Any]]:
-    """The planned section struct and the decoder of a whole dump made of them."""
-    found = _PLAN_DECODERS.get(keys)
+def _plan_types(
+    keys: tuple[str, ...], mode: Mode = "snake"
+) -> tuple[Any, msgspec.json.Decoder[Any]]:
+    """The planned section struct and the decoder of a whole dump made of them.
+
+    ``mode`` is the key spelling of the section fields and of everything they hold
+    (see :mod:`pdebug.model.camel`); attribute names are snake_case either way.
+    """
+    found = _PLAN_DECODERS.get((keys, mode))
     if found is None:
         fields: list[Any] = [("type_url", str, msgspec.field(default="", name="@type"))]
-        fields += [(k, _list_of(variant(KEY_TYPES[k], "snake")) | None, None) for k in keys]
-        section = msgspec.defstruct("PlannedSection", fields, gc=False)
+        fields += [
+            (
+                k,
+                _list_of(variant(KEY_TYPES[k], mode)) | None,
+                msgspec.field(default=None, name=to_camel(k) if mode == "camel" else k),
+            )
+            for k in keys
+        ]
+        # The other spelling of each field is refused (a sentinel, as in camel.variant),
+        # or a section in it would decode as one without these fields.
+        fields += [
+            (
+                f"pd_sentinel__{k}",
+                msgspec.UnsetType,
+                msgspec.field(default=msgspec.UNSET, name=k if mode == "camel" else to_camel(k)),
+            )
+            for k in keys
+        ]
+        section = msgspec.defstruct(f"PlannedSection_{mode}", fields, gc=False)
         top = msgspec.defstruct(
             "PlannedTop",
             [
@@ -282,13 +331,13 @@ def _plan_types(keys: tuple[str, ...]) -> tuple[Any, msgspec.json.Decoder[Any]]:
             gc=False,
         )
         found = (section, msgspec.json.Decoder(top, strict=False))
-        _PLAN_DECODERS[keys] = found
+        _PLAN_DECODERS[(keys, mode)] = found
     return found
 
 
-def _plan_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
     """A decoder whose sections decode ``keys`` typed and skip everything else."""
-    return _plan_types(keys)[1]
+    return _plan_types(keys, mode)[1]
 
 
 _ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
@@ -300,20 +349,13 @@ _BETWEEN = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\Z")
 _TAIL = re.compile(rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z")
 
 
-def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
-    """The planned sections of a dump laid out as Envoy writes it, each decoded alone.
+def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
+    """The sections of a dump laid out as Envoy writes it: their types, starts and ends.
 
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
     admin ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``), then
     ``]}``. Those type strings are found with a byte search, far faster than parsing
-    what lies between, and only the sections owning ``keys`` are decoded, from their
-    own bytes (the clusters view of a 160 MB dump reads 76 MB of it). The others are
-    listed by their type only: their fields are read on first use, as with a full scan.
-
-    Returns ``None`` (decode the whole document instead) unless the layout is exactly
-    that and each needed section decodes as one JSON object. A damaged document gets
-    its error from the whole-document decode; damage inside a section the view does
-    not read goes unnoticed, as it does when a live proxy is asked for some sections.
+    what lies between. ``None`` unless the layout is exactly that.
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -357,12 +399,31 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     if tail is None:
         return None
     ends.append(tail_from + tail.start() + 1)
+    return types, starts, ends
+
+
+def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
+    """The planned sections of a dump laid out as Envoy writes it, each decoded alone.
+
+    The sections are found by :func:`_layout`, and only the sections owning ``keys`` are
+    decoded, from their own bytes (the clusters view of a 160 MB dump reads 76 MB of
+    it). The others are listed by their type only: their fields are read on first use,
+    as with a full scan.
+
+    Returns ``None`` (decode the whole document instead) unless the layout is exactly
+    that and each needed section decodes as one JSON object. A damaged document gets
+    its error from the whole-document decode; damage inside a section the view does
+    not read goes unnoticed, as it does when a live proxy is asked for some sections.
+    """
+    layout = _layout(data)
+    if layout is None:
+        return None
+    types, starts, ends = layout
     if any(_entry_type(t) for t in types):
         return None
     if not _keeps_raw(keys):
         _release_pages(data)  # the search read every page; the decode needs a few
     section_type, _ = _plan_types(keys)
-    decoder = _section_decoder(keys)
     view = memoryview(data) if isinstance(data, bytes) else data  # slices without copies
     wanted = {KEY_KINDS[k] for k in keys}
     configs: list[Any] = []
@@ -371,8 +432,8 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
             configs.append(section_type(type_url=type_url))
             continue
         try:
-            section = decoder.decode(view[start:stop])
-        except msgspec.ValidationError:  # camel keys, or a wrong type: read it lazily
+            section = _decode_section(keys, view[start:stop])
+        except msgspec.ValidationError:  # mixed spellings, or a wrong type: read it lazily
             raise _Refused from None
         except msgspec.DecodeError:  # the whole decode says why
             return None
@@ -382,15 +443,30 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     return configs
 
 
-_SECTION_DECODERS: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
+_SECTION_DECODERS: dict[tuple[tuple[str, ...], Mode], msgspec.json.Decoder[Any]] = {}
 
 
-def _section_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
-    dec = _SECTION_DECODERS.get(keys)
+def _section_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
+    dec = _SECTION_DECODERS.get((keys, mode))
     if dec is None:
-        dec = msgspec.json.Decoder(_plan_types(keys)[0], strict=False)
-        _SECTION_DECODERS[keys] = dec
+        dec = msgspec.json.Decoder(_plan_types(keys, mode)[0], strict=False)
+        _SECTION_DECODERS[(keys, mode)] = dec
     return dec
+
+
+def _decode_section(keys: tuple[str, ...], raw: Buffer) -> Any:
+    """One planned section, typed, in the spelling it is written in.
+
+    Envoy writes snake_case, istiod and istioctl lowerCamelCase: each decoder refuses,
+    at C speed, a key of the other spelling, so the second try costs only when the
+    first one was wrong. A section that mixes them raises the camel decoder's
+    :class:`msgspec.ValidationError` (it is then read field by field, lazily).
+    """
+    try:
+        return _section_decoder(keys).decode(raw)
+    except msgspec.ValidationError:
+        pass
+    return _section_decoder(keys, "camel").decode(raw)
 
 
 def _planned_dump(
@@ -415,10 +491,111 @@ def _planned_dump(
             fields.pop("@type", None)
             sec.fields = fields
             sec.complete = None
+            if _mapped(data):
+                sec.release = lambda: _release_pages(data)
+        if _mapped(data):
+            _release_pages(data)
 
     for sec in sections:
         sec.complete = complete
     return dump
+
+
+#: The list-valued fields of each section kind, decoded together on first use.
+KIND_KEYS: dict[str, tuple[str, ...]] = {
+    kind: tuple(k for k in KEY_TYPES if KEY_KINDS[k] == kind) for kind in set(KEY_KINDS.values())
+}
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw], strict=False)
+
+
+def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
+    """A dump laid out as Envoy writes it, each section read from its own bytes on use.
+
+    Without a plan nothing is decoded up front: the sections are found by
+    :func:`_layout` (a byte search), and a section is decoded the first time one of its
+    fields is read. Its resource lists (``dynamic_active_clusters``...) are then decoded
+    typed, together, in one pass over the section (where the whole-document scan read
+    each byte twice: once to split the document, once to decode the field); its other
+    fields are split on demand. Anything unusual (mixed spellings, a wrong type, bytes
+    that are not JSON) falls back to the field-by-field reading, and damage reports
+    the whole document's error, as before. ``None`` for any other layout.
+    """
+    layout = _layout(data)
+    if layout is None:
+        return None
+    types, starts, ends = layout
+    if any(_entry_type(t) for t in types):
+        return None
+    view = memoryview(data) if isinstance(data, bytes) else data
+    sections = [
+        Section(t, SECTION_KINDS.get(t.rsplit(".", 1)[-1], ""), {}, i) for i, t in enumerate(types)
+    ]
+    _require_known(sections, source)
+    dump = ConfigDump(sections, source)
+    release = (lambda: _release_pages(data)) if _mapped(data) else None
+    if release is not None:
+        release()  # the search read every page; each section maps its own again
+
+    def whole() -> None:
+        """The whole document's fields for every section (or its error), once."""
+        top = _decode_top(_TOP, data, source)
+        configs = top.configs or []
+        if [_type_url(c.get("@type")) for c in configs] != types:
+            raise InvalidInput(
+                f"{source}: the dump's sections could not be told apart",
+                hint="the file is damaged or was edited by hand; capture the dump again",
+            )
+        for sec, fields in zip(sections, configs, strict=True):
+            fields.pop("@type", None)
+            if sec.complete is not None:
+                sec.fields = fields
+            sec.complete = sec.fast = None
+
+    for sec, start, stop in zip(sections, starts, ends, strict=True):
+        sec.release = release
+        sec.complete, sec.fast = _section_readers(sec, view[start:stop], whole)
+    return dump
+
+
+def _section_readers(
+    sec: Section, raw: Buffer, whole: Callable[[], None]
+) -> tuple[Callable[[], None], Callable[[str, Any], bool] | None]:
+    """``complete`` (split the section's fields) and ``fast`` (its lists, typed)."""
+
+    def complete() -> None:
+        try:
+            fields = _FIELDS.decode(raw)
+        except DECODE_FAILURES:
+            whole()
+            return
+        if _type_url(fields.pop("@type", None)) != sec.type_url:
+            whole()
+            return
+        sec.fields = fields
+        sec.complete = None
+
+    keys = KIND_KEYS.get(sec.kind)
+    if not keys:
+        return complete, None
+
+    def fast(key: str, tp: Any) -> bool:
+        if key not in keys or tp != _list_of(KEY_TYPES[key]):
+            return False
+        sec.fast = None  # tried once, whatever happens
+        try:
+            planned = _decode_section(keys, raw)
+        except DECODE_FAILURES:  # read field by field: skipped resources, or the error
+            return False
+        if planned.type_url != sec.type_url:
+            return False
+        for k in keys:
+            value = getattr(planned, k)
+            sec._cache[(k, _list_of(KEY_TYPES[k]))] = [] if value is None else value
+        if sec.release is not None:
+            sec.release()
+        return True
+
+    return complete, fast
 
 
 def _require_known(sections: list[Section], source: str) -> None:

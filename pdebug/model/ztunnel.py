@@ -103,6 +103,53 @@ def canonical(obj: Any, data_keys: bool = False) -> Any:
     return out
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(values: Any) -> bool:
+    """Whether ``values`` holds no object or list (one C-level set test)."""
+    return _SCALARS.issuperset(map(type, values))
+
+
+def _same(obj: Any, data_keys: bool = False) -> bool:
+    """Whether :func:`canonical` would leave ``obj`` as it is (every name ztunnel's own).
+
+    The same walk as :func:`canonical`, building nothing: a current dump (the common
+    case) is then kept as decoded, and only an object in another spelling is rebuilt.
+    Lists and maps of plain values, and objects of known fields without nested ones,
+    are judged by set tests, without a call per value.
+    """
+    if isinstance(obj, list):
+        return _flat(obj) or all(_same(v) for v in obj if isinstance(v, dict | list))
+    if not isinstance(obj, dict):
+        return True
+    if data_keys:
+        values = obj.values()
+        return _flat(values) or all(_same(v) for v in values if isinstance(v, dict | list))
+    if _KNOWN.issuperset(obj):
+        for name in obj.keys() & _NESTED:
+            value = obj[name]
+            if isinstance(value, dict):
+                if name in _DATA_KEYS:
+                    if _flat(value.values()) or _same(value, True):
+                        continue
+                    return False
+                if _NESTED.isdisjoint(value) and _KNOWN.issuperset(value):
+                    continue  # all its fields are known and none nests
+                if not _same(value):
+                    return False
+            elif isinstance(value, list) and not _same(value):
+                return False
+        return True
+    for key, value in obj.items():
+        name = _name(str(key))
+        if name != key:
+            return False
+        if isinstance(value, dict | list) and not _same(value, name in _DATA_KEYS):
+            return False
+    return True
+
+
 @dataclass
 class ZtunnelDump:
     """A ztunnel config dump: its sections as lists of plain objects (canonical keys)."""
@@ -189,7 +236,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     if isinstance(state, dict):
         for uid, entry in state.items():
             if isinstance(entry, dict):
-                dump.workload_state[uid] = canonical(entry)
+                dump.workload_state[uid] = entry if _same(entry) else canonical(entry)
             else:
                 dump.warnings.append(f"workloadState[{uid!r}] is not an object; skipped")
     elif state is not None:
@@ -220,7 +267,7 @@ def _objects(top: dict[str, Any], key: str, dump: ZtunnelDump) -> list[dict[str,
     out = []
     for index, item in enumerate(items):
         if isinstance(item, dict):
-            out.append(canonical(item))
+            out.append(item if _same(item) else canonical(item))
         else:
             dump.warnings.append(f"{key}[{index}] is not an object; skipped")
     return out

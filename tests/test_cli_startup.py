@@ -1,0 +1,146 @@
+"""Start-up of the hot commands: Typer's parameter coercion without pydantic (#17).
+
+pdebug replaces Typer 0.29's per-parameter pydantic ``TypeAdapter`` with a light coercion
+for plain values (``pdebug.cli._light_value``); whatever it does not take goes to Typer's
+own adapter. These tests hold it to pydantic's answers, and check that a table command
+never imports pydantic.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.models import OptionInfo
+
+from pdebug.cli import _NOT_LIGHT, _light_value
+
+ROOT = Path(__file__).resolve().parent.parent
+DUMP = ROOT / "fixtures" / "real" / "sidecar" / "config_dump.json"
+
+TEXTS = [
+    "0", "7", "012", "80", "65535", "65536", "-1", "-0", "1_000", " 12", "12 ", "+5",
+    "1e3", "1.5", "12.0", ".5", "5.", "nan", "inf", "-inf", "", "abc", "٣", "10" * 12,
+    "0.1", "30", "-2.5", "1" * 19,
+]  # fmt: skip
+
+CASES: list[tuple[Any, dict[str, Any]]] = [
+    (int, {}),
+    (int, {"min": 1, "max": 65535}),
+    (int, {"min": 0, "max": 65535}),
+    (int, {"min": 0, "max": 10, "clamp": True}),
+    (float, {}),
+    (float, {"min": 0.1}),
+    (float, {"min": 0}),
+    (str, {}),
+]
+
+
+def _pydantic(annotation: Any, info: OptionInfo, value: Any) -> tuple[str, Any]:
+    from typer._adapters import build_adapter
+
+    try:
+        out = build_adapter(annotation, info).validate_python(value)
+    except Exception as exc:  # noqa: BLE001 - any refusal
+        return ("error", type(exc).__name__)
+    return ("ok", (type(out), out))
+
+
+@pytest.mark.parametrize(("annotation", "bounds"), CASES)
+def test_light_coercion_agrees_with_pydantic(annotation: Any, bounds: dict[str, Any]) -> None:
+    info = OptionInfo(**bounds)
+    values: list[Any] = [*TEXTS, 0, 5, 15000, 70000, -3, 2.5, 30.0, True, None, b"80"]
+    for value in values:
+        light = _light_value(annotation, info, value)
+        if light is _NOT_LIGHT:
+            continue  # pydantic decides, as before
+        want = _pydantic(annotation, info, value)
+        assert want == ("ok", (type(light), light)), (annotation, bounds, value)
+
+
+def test_light_coercion_of_string_lists() -> None:
+    info = OptionInfo()
+    assert _light_value(list[str], info, ("a", "b")) == ["a", "b"]
+    assert _light_value(list[str], info, ()) == []
+    assert _light_value(list[str], info, (1,)) is _NOT_LIGHT
+    assert _light_value(list[int], info, ("1",)) is _NOT_LIGHT
+
+
+def test_values_it_leaves_to_pydantic() -> None:
+    info = OptionInfo(min=1, max=65535)
+    for value in ("0", "70000", "abc", " 12", "1_000", "+5", True):
+        assert _light_value(int, info, value) is _NOT_LIGHT
+
+
+def _imports_after(*args: str) -> set[str]:
+    code = (
+        "import sys, contextlib, io\n"
+        "from pdebug.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({list(args)!r})\n"
+        "assert code == 0, code\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("clusters", str(DUMP)),
+        ("listeners", str(DUMP), "--port", "15006"),
+        ("endpoints", str(DUMP), "--admin-port", "15000"),
+        ("routes", str(DUMP), "--timeout", "2.5"),
+    ],
+)
+def test_tables_do_not_import_pydantic(args: tuple[str, ...]) -> None:
+    assert "pydantic" not in _imports_after(*args)
+
+
+def test_bad_values_keep_typers_messages(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", str(DUMP), "--port", "abc"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 2
+    assert "Invalid value for '--port': Input should be a valid integer" in out.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", str(DUMP), "--admin-port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 2
+    assert "greater than or equal to 1" in out.stderr
+
+
+def test_only_the_command_that_runs_is_built() -> None:
+    from pdebug.cli import _app_for, app
+
+    one = _app_for(["clusters", "x.json"])
+    assert [c.name for c in one.registered_commands] == ["clusters"]
+    assert one.registered_groups == []
+    cut = _app_for(["zc", "workload", "-f", "x.json"])
+    assert cut.registered_commands == []
+    [group] = cut.registered_groups
+    assert group.typer_instance is not None
+    assert [c.name for c in group.typer_instance.registered_commands] == ["workload"]
+    # No subcommand named (help, an option first): the whole group, not the whole app.
+    whole_group = _app_for(["zc", "--help"])
+    assert whole_group.registered_commands == []
+    [group] = whole_group.registered_groups
+    assert group.typer_instance is not None
+    assert len(group.typer_instance.registered_commands) > 6
+    assert _app_for(["--help"]) is app
+    assert _app_for(["no-such-command"]) is app
