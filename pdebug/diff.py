@@ -15,6 +15,8 @@ normalised in Python and, if still different, handed to DeepDiff.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -474,12 +476,13 @@ _MEMBER = re.compile(
 )
 
 
-def _kept_names_safe(c: bytes) -> bool:
+def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
     """Whether no name the digest respells sits where ``snake_keys`` keeps names.
 
-    ``c`` is compact JSON (:func:`_compact`).
+    ``c`` is compact JSON (:func:`_compact`), ``humps`` where those names are (sorted).
     """
-    for m in _OPENER.finditer(c):
+    last = humps[-1]
+    for m in _OPENER.finditer(c, 0, last):
         start = m.end()
         if c[start : start + 1] not in (b"{", b"["):
             continue  # a scalar holds no names
@@ -487,7 +490,8 @@ def _kept_names_safe(c: bytes) -> bool:
         if value is None:
             return False  # nested too deep to tell
         end = value.end()
-        if _HUMP_KEY.search(c, start, end) is None:
+        i = bisect.bisect_left(humps, start)
+        if i == len(humps) or humps[i] >= end:
             continue
         name = m.group(1)
         # A list under such a key is kept as it is (or read as metadata): all of it.
@@ -520,13 +524,17 @@ def _respell(c: bytes) -> bytes | None:
     if len(parts) == 1:
         return c
     names = parts[1::2]
+    # Where each respelled key starts in ``c``: the parts before it, and 3 bytes (the
+    # quotes and the colon) per key before it.
+    ends = itertools.islice(itertools.accumulate(map(len, parts)), 0, len(parts) - 1, 2)
+    humps = [end + 3 * k for k, end in enumerate(ends)]
     try:
         parts[1::2] = [_RESPELL[name] for name in names]
     except KeyError:
         for name in set(names):
             _RESPELL.setdefault(name, _respelled(name))
         parts[1::2] = [_RESPELL[name] for name in names]
-    if None in parts or not _kept_names_safe(c):
+    if None in parts or not _kept_names_safe(c, humps):
         return None
     return b"".join(parts)
 
