@@ -119,7 +119,10 @@ def capture_one(
                     "errors": [],
                 }
             ]
-            bundle.write_tree(output, stage, manifest, [f"{proxy}/{name}" for name in staged])
+            # Level 1: a capture is written while someone waits for it; level 6 took 2.5x
+            # as long for a 1.3x smaller file (#17).
+            members = [f"{proxy}/{name}" for name in staged]
+            bundle.write_tree(output, stage, manifest, members, compresslevel=1)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
@@ -146,6 +149,8 @@ def _redact_in_place(fh: BinaryIO, tokens: bool = True) -> None:
         if not tokens and not may_hold_private_key(mapped):
             return  # --no-redact and no private key anywhere: nothing to rewrite
         redacted = redact_bytes(mapped, tokens=tokens)  # type: ignore[arg-type]
+        if memoryview(mapped) == redacted:
+            return  # nothing hidden: the file stays as it is (#17)
     fh.seek(0)
     fh.truncate()
     fh.write(redacted)
