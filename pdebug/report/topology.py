@@ -66,7 +66,7 @@ def _worse(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     kind: int
     label: str
