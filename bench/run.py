@@ -667,6 +667,8 @@ def targets_table(info: dict[str, Any], runs: int, targets: list[dict[str, Any]]
         "|---|---|---|",
     ]
     for t in targets:
+        if t["status"] == "N/A" and t["detail"].startswith("not measured"):
+            continue  # a row --only left out
         lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
     return lines
 
@@ -699,6 +701,11 @@ def parse_sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--readme-from"]:
+        # The README's table from a saved run (bench/out/results.json), as --readme writes it.
+        saved = json.loads(Path(args_in[1]).read_text())
+        write_readme(targets_table(saved["machine"], saved["runs"], saved["targets"]))
+        return 0
     if args_in[:1] == ["--mutate"]:
         _mutate(Path(args_in[1]), Path(args_in[2]), *args_in[3:4])
         return 0
