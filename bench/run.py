@@ -45,6 +45,10 @@ FLOOR2 = "orjson floor, both diff files"
 FLOOR2_SRC = "import orjson,sys; [orjson.loads(open(f,'rb').read()) for f in sys.argv[1:]]"
 #: How many clusters the second diff file changes.
 DIFF_CHANGES = 10
+FLOOR2_TABS = "orjson floor, diff A vs B re-indented"
+FLOOR2_CAMEL = "orjson floor, diff A camelCase vs B re-indented"
+DIFF_TABS = "pdebug diff A, B re-indented"
+DIFF_CAMEL = "pdebug diff A camelCase, B re-indented"
 
 FLOOR_SRC = "import orjson,sys; orjson.loads(open(sys.argv[1],'rb').read())"
 JQ_FILTER = (
@@ -76,10 +80,30 @@ COMMANDS: list[tuple[str, list[str]]] = [
     # diff: {file2} is {file} with 10 clusters changed (see mutated_copy()).
     (FLOOR2, ["{py}", "-c", FLOOR2_SRC, "{file}", "{file2}"]),
     ("pdebug diff", ["{pdebug}", "diff", "{file}", "{file2}"]),
+    # #17 rows (issue 17: structured output, report, diff of differently written dumps).
+    # {file2_tabs}: {file2} re-indented with tabs (an editor's re-save); {file_camel}: {file}
+    # with lowerCamelCase field names, as istiod writes it (see mutated_copy()).
+    (FLOOR2_TABS, ["{py}", "-c", FLOOR2_SRC, "{file}", "{file2_tabs}"]),
+    (DIFF_TABS, ["{pdebug}", "diff", "{file}", "{file2_tabs}"]),
+    (FLOOR2_CAMEL, ["{py}", "-c", FLOOR2_SRC, "{file_camel}", "{file2_tabs}"]),
+    (DIFF_CAMEL, ["{pdebug}", "diff", "{file_camel}", "{file2_tabs}"]),
+    ("pdebug clusters -o yaml", ["{pdebug}", "clusters", "{file}", "-o", "yaml"]),
+    ("pdebug all -o json", ["{pdebug}", "all", "{file}", "-o", "json"]),
+    ("pdebug report", ["{pdebug}", "report", "{file}", "-o", "{report}"]),
 ]
 
 #: Exit codes that are not failures for a command (diff says 1 when the dumps differ).
-OK_CODES = {"pdebug diff": (0, 1), "pdebug check": (0, 1)}
+OK_CODES = {"pdebug diff": (0, 1), DIFF_TABS: (0, 1), DIFF_CAMEL: (0, 1), "pdebug check": (0, 1)}
+
+#: Rows whose peak-RSS target is not the 1.5x-the-file one (below).
+_OWN_RSS_LIMIT = {
+    "pdebug diff",
+    DIFF_TABS,
+    DIFF_CAMEL,
+    "pdebug clusters -o yaml",
+    "pdebug all -o json",
+    "pdebug report",
+}
 
 # Targets checked on the same run: (command, size, metric, against, limit).
 #   metric "time": median(command) / median(against) <= limit
@@ -96,7 +120,7 @@ TARGETS: list[tuple[str, int, str, str, float]] = [
     *[
         (label, 5000, "rss", "file", 1.5)
         for label, _ in COMMANDS
-        if label.startswith("pdebug") and label != "pdebug diff"
+        if label.startswith("pdebug") and label not in _OWN_RSS_LIMIT
     ],
     # diff reads two files: 1.5x each.
     ("pdebug diff", 5000, "rss", "file", 3.0),
@@ -104,6 +128,15 @@ TARGETS: list[tuple[str, int, str, str, float]] = [
     # issue #17: a 7 MB dump's table in <= 0.1 s where `python -c pass` takes 0.02 s
     ("pdebug clusters", 200, "time", PYSTART, 5.0),
     ("pdebug diff", 5000, "time", FLOOR2, 1.0),
+    # #17
+    (DIFF_TABS, 5000, "time", FLOOR2_TABS, 0.5),
+    (DIFF_CAMEL, 5000, "time", FLOOR2_CAMEL, 0.5),
+    (DIFF_TABS, 5000, "rss", "file", 2.5),
+    (DIFF_CAMEL, 5000, "rss", "file", 2.5),
+    ("pdebug clusters -o yaml", 5000, "time", FLOOR, 1.0),
+    ("pdebug all -o json", 5000, "time", FLOOR, 0.5),
+    ("pdebug all -o json", 5000, "rss", "file", 2.0),
+    ("pdebug report", 5000, "time", FLOOR, 0.5),
 ]
 
 TYPER_APP = '''\
@@ -272,33 +305,69 @@ def get_dump(services: int, seed: int, regen: bool) -> Dump:
     return Dump(services, path, size, round(gen_seconds, 3), counts, False)
 
 
-def mutated_copy(path: Path) -> Path:
-    """``path`` with DIFF_CHANGES clusters' connect_timeout changed (cached beside it)."""
-    out = path.with_name(path.stem + f"-diff{DIFF_CHANGES}.json")
+def mutated_copy(path: Path, variant: str = "") -> Path:
+    """``path`` with DIFF_CHANGES clusters' connect_timeout changed (cached beside it).
+
+    ``variant``: "" (2-space indents, as the dump), "tabs" (the same re-indented with one
+    tab a level, as an editor re-saves it) or "camel" (``path`` itself, unchanged, with
+    lowerCamelCase field names as istiod writes them; map keys such as metadata kept).
+    """
+    suffix = {"": f"-diff{DIFF_CHANGES}", "tabs": f"-diff{DIFF_CHANGES}-tabs", "camel": "-camel"}
+    out = path.with_name(path.stem + suffix[variant] + ".json")
     if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
         return out
     # In a child process: Linux children inherit the parent's peak RSS as their own
     # ru_maxrss, so this process must never hold a parsed dump.
-    subprocess.run([sys.executable, __file__, "--mutate", str(path), str(out)], check=True)
+    argv = [sys.executable, __file__, "--mutate", str(path), str(out), variant]
+    subprocess.run(argv, check=True)
     return out
 
 
-def _mutate(path: Path, out: Path) -> None:
+def _to_camel(name: str) -> str:
+    """Protobuf's json_name rule (as pdebug.model.camel.to_camel)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+#: Maps whose keys are data (protojson keeps them), and maps of Any messages by name.
+_KEEP_KEYS = {"filter_metadata", "labels", "key_values", "fields", "annotations"}
+_ANY_MAPS = {"typed_filter_metadata", "typed_extension_protocol_options", "typed_per_filter_config"}
+
+
+def _camelize(value: Any, parent: str = "") -> Any:
+    if isinstance(value, list):
+        return [_camelize(v, parent) for v in value]
+    if not isinstance(value, dict) or parent in _KEEP_KEYS:
+        return value
+    if parent in _ANY_MAPS:
+        return {k: _camelize(v) for k, v in value.items()}
+    return {_to_camel(k): _camelize(v, k) for k, v in value.items()}
+
+
+def _mutate(path: Path, out: Path, variant: str = "") -> None:
     import orjson
 
     doc = orjson.loads(path.read_bytes())
     changed = 0
-    for section in doc["configs"]:
-        if section.get("@type", "").endswith(".ClustersConfigDump"):
-            entries = section.get("dynamic_active_clusters", [])
-            step = max(1, len(entries) // DIFF_CHANGES)
-            for entry in entries[::step][:DIFF_CHANGES]:
-                entry["cluster"]["connect_timeout"] = "42s"
-                changed += 1
+    if variant != "camel":
+        for section in doc["configs"]:
+            if section.get("@type", "").endswith(".ClustersConfigDump"):
+                entries = section.get("dynamic_active_clusters", [])
+                step = max(1, len(entries) // DIFF_CHANGES)
+                for entry in entries[::step][:DIFF_CHANGES]:
+                    entry["cluster"]["connect_timeout"] = "42s"
+                    changed += 1
+    else:
+        doc = _camelize(doc)
+    body = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    if variant == "tabs":
+        import re
+
+        body = re.sub(rb"(?m)^((?:  )+)", lambda m: b"\t" * (len(m.group(1)) // 2), body)
     tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    tmp.write_bytes(body)
     tmp.replace(out)
-    log(f"wrote {out.name}: {changed} clusters changed")
+    log(f"wrote {out.name}: {changed} clusters changed" + (f", {variant}" if variant else ""))
 
 
 def warm_page_cache(path: Path) -> None:
@@ -328,6 +397,10 @@ class Result:
     @property
     def min(self) -> float | None:
         return min(self.walls) if self.status == "ok" and self.walls else None
+
+    @property
+    def max(self) -> float | None:
+        return max(self.walls) if self.status == "ok" and self.walls else None
 
     @property
     def peak_rss_mb(self) -> float | None:
@@ -376,11 +449,12 @@ def bench_size(
     warmup: bool,
 ) -> list[Result]:
     results: list[Result] = []
-    file2 = (
-        str(mutated_copy(dump.path)) if any("{file2}" in " ".join(a) for _, a in commands) else ""
-    )
+    used = " ".join(" ".join(a) for _, a in commands)
+    files = {"file": str(dump.path), "report": str(OUT / "report.html")}
+    for key, variant in (("file2", ""), ("file2_tabs", "tabs"), ("file_camel", "camel")):
+        files[key] = str(mutated_copy(dump.path, variant)) if "{" + key + "}" in used else ""
     for label, template in commands:
-        argv = expand(template, dict(subst, file=str(dump.path), file2=file2))
+        argv = expand(template, dict(subst, **files))
         if isinstance(argv, str):
             results.append(Result(label, template, "missing", f"{argv} not found"))
         else:
@@ -480,15 +554,15 @@ def size_table(dump: Dump, results: list[Result]) -> list[str]:
         f"{c.get('lb_endpoints', '?')} endpoints; generated in {dump.gen_seconds:.2f}s"
         + (" (cached)" if dump.cached else ""),
         "",
-        "| command | median s | min s | peak RSS MB | × floor | × stdlib | note |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| command | median s | min s | max s | peak RSS MB | × floor | × stdlib | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         note = r.note.replace("|", "\\|") if r.status != "ok" else ""
         if r.status != "ok":
             note = f"**{r.status}**: {note}" if note else f"**{r.status}**"
         lines.append(
-            f"| {r.label} | {fmt(r.median, '.3f')} | {fmt(r.min, '.3f')} "
+            f"| {r.label} | {fmt(r.median, '.3f')} | {fmt(r.min, '.3f')} | {fmt(r.max, '.3f')} "
             f"| {fmt(r.peak_rss_mb, '.0f')} | {fmt(ratio(r.median, fmed), '.2f', '×')} "
             f"| {fmt(ratio(r.median, smed), '.2f', '×')} | {note} |"
         )
@@ -504,10 +578,15 @@ def evaluate_targets(
         size = min(sizes, key=lambda s: (abs(s - want), -s)) if sizes else want
         by = {r.label: r for r in results.get(size, [])}
         res = by.get(label)
+        spread: tuple[float, float] | None = None
         if metric == "time":
             desc = f"{label} @{want} ≤ {limit}× {against}"
             base = by.get(against)
             measured = ratio(res.median if res else None, base.median if base else None)
+            if res and base and res.status == base.status == "ok" and res.walls and base.walls:
+                # The same round's runs are neighbours in time: their ratios show the spread.
+                pairs = [a / b for a, b in zip(res.walls, base.walls, strict=False) if b]
+                spread = (min(pairs), max(pairs)) if pairs else None
         else:
             desc = f"{label} @{want} peak RSS ≤ {limit}× file size"
             mb = res.peak_rss_mb if res else None
@@ -523,6 +602,8 @@ def evaluate_targets(
         else:
             status = "MET" if measured <= limit else "MISSED"
             detail = f"{measured:.2f}×"
+            if spread is not None:
+                detail += f" (per round {spread[0]:.2f}–{spread[1]:.2f}×)"
         if size != want:
             detail += f" (at {size}: {want} not run)"
         out.append(
@@ -537,6 +618,7 @@ def evaluate_targets(
                 "measured": measured,
                 "status": status,
                 "detail": detail,
+                "spread": spread,
             }
         )
     return out
@@ -555,12 +637,12 @@ def report(
         "",
         f"- date: {info['date']}",
         f"- machine: {info['nproc']} CPUs ({info['usable_cpus']} usable), {info['cpu_model']}, "
-        f"load avg {info['loadavg_start'][0]:.2f} at start / {info['loadavg_end'][0]:.2f} at end",
+        f"load avg {info['loadavg_start'][0]:.2f} before / {info['loadavg_end'][0]:.2f} after",
         f"- python {info['python']} ({info['python_executable']}), orjson {info['orjson']}, "
         f"{info['jq'] or 'jq missing'}",
         f"- pdebug: {info['pdebug'] or 'missing'}",
-        f"- {args.runs} runs per command, interleaved; median and min wall time of the whole "
-        "process, peak RSS = max ru_maxrss over the runs; × = ratio of medians",
+        f"- {args.runs} runs per command, interleaved; median, min and max wall time of the "
+        "whole process, peak RSS = max ru_maxrss over the runs; × = ratio of medians",
         f"- total bench time {elapsed:.0f}s",
         "",
         "| services | file MB | clusters | listeners | vhosts | endpoints | gen s |",
@@ -576,11 +658,44 @@ def report(
     lines.append("")
     for n in sorted(results):
         lines += size_table(dumps[n], results[n])
-    lines += ["## Targets", "", "| target | result | measured |", "|---|---|---|"]
-    for t in targets:
-        lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
+    lines += ["## Targets", ""]
+    lines += targets_table(info, args.runs, targets)
     lines.append("")
     return "\n".join(lines)
+
+
+def targets_table(info: dict[str, Any], runs: int, targets: list[dict[str, Any]]) -> list[str]:
+    """The targets as a Markdown table (also what --readme writes into README.md)."""
+    start, end = info["loadavg_start"], info["loadavg_end"]
+    lines = [
+        f"Measured {info['date']}, {info['nproc']} CPUs, load average {start[0]:.2f} before "
+        f"and {end[0]:.2f} after; median of {runs} interleaved runs (per round: the spread "
+        "of the same round's ratio).",
+        "",
+        "| target | result | measured |",
+        "|---|---|---|",
+    ]
+    for t in targets:
+        if t["status"] == "N/A" and t["detail"].startswith("not measured"):
+            continue  # a row --only left out
+        lines.append(f"| {t['target']} | {t['status']} | {t['detail']} |")
+    return lines
+
+
+README = ROOT / "README.md"
+README_START = "<!-- bench/run.py --readme: start -->"
+README_END = "<!-- bench/run.py --readme: end -->"
+
+
+def write_readme(table: list[str]) -> None:
+    """Put ``table`` between the README's markers (the table is never typed by hand)."""
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        sys.exit(f"README.md has no {README_START} ... {README_END} markers")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    README.write_text(head + README_START + "\n" + "\n".join(table) + "\n" + README_END + tail)
+    log("wrote the targets table into README.md")
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -595,8 +710,13 @@ def parse_sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--readme-from"]:
+        # The README's table from a saved run (bench/out/results.json), as --readme writes it.
+        saved = json.loads(Path(args_in[1]).read_text())
+        write_readme(targets_table(saved["machine"], saved["runs"], saved["targets"]))
+        return 0
     if args_in[:1] == ["--mutate"]:
-        _mutate(Path(args_in[1]), Path(args_in[2]))
+        _mutate(Path(args_in[1]), Path(args_in[2]), *args_in[3:4])
         return 0
     ap = argparse.ArgumentParser(
         description="Benchmark pdebug against the JSON-parse floor on synthetic Istio dumps."
@@ -608,7 +728,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated service counts (default 200,1000,5000)",
     )
     ap.add_argument("--quick", action="store_true", help="only sizes 200,1000")
-    ap.add_argument("--runs", type=int, default=3, help="runs per command and size (default 3)")
+    ap.add_argument("--runs", type=int, default=5, help="runs per command and size (default 5)")
+    ap.add_argument(
+        "--readme",
+        action="store_true",
+        help="write the targets table into README.md (between its bench/run.py markers)",
+    )
     ap.add_argument("--seed", type=int, default=1, help="gendump seed (default 1)")
     ap.add_argument("--regen", action="store_true", help="regenerate dumps even if cached")
     ap.add_argument("--pdebug", help="pdebug executable (default .venv/bin/pdebug)")
@@ -659,6 +784,8 @@ def main(argv: list[str] | None = None) -> int:
 
     md = report(info, args, dumps, results, targets, elapsed)
     print(md)
+    if args.readme:
+        write_readme(targets_table(info, args.runs, targets))
     (OUT / "results.md").write_text(md)
     payload = {
         "machine": info,

@@ -70,16 +70,18 @@ def write_bundle(path: str, proxies: list[CapturedProxy], meta: dict[str, Any]) 
                 _add(tar, f"{proxy.name}/{name}", body)
 
 
-def write_tree(path: str, root: str, manifest: dict[str, Any], members: list[str]) -> None:
+def write_tree(
+    path: str, root: str, manifest: dict[str, Any], members: list[str], compresslevel: int = 6
+) -> None:
     """Write a bundle at ``path`` (atomically) from files staged under ``root``.
 
     ``members`` are paths relative to ``root``, written in that order after the
-    manifest. Level-6 gzip: nearly level 9's size at a fraction of its time on
-    hundreds of megabytes of JSON.
+    manifest. Level-6 gzip by default: nearly level 9's size at a fraction of its time
+    on hundreds of megabytes of JSON (``pdebug dump`` asks for level 1).
     """
     with (
         atomic_open(path) as raw,
-        tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
+        tarfile.open(fileobj=raw, mode="w:gz", compresslevel=compresslevel) as tar,
     ):
         _add(tar, MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         for member in members:

@@ -7,11 +7,16 @@ lowerCamelCase keys are normalised, and values that only differ by a proto3 defa
 (absent vs 0/false/""/[]/{}) are equal.
 
 Scale: a resource whose bytes are identical on both sides is equal without decoding;
-only differing ones are decoded, normalised and, if still different, handed to DeepDiff.
+one whose bytes differ is compared by its digest (:func:`_digest`: the decoded resource,
+compact, keys respelled and sorted, all at C speed), so a re-indented or respelled copy
+is equal without building it in Python; only resources whose digests differ are
+normalised in Python and, if still different, handed to DeepDiff.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ import msgspec
 import orjson
 
 from pdebug.errors import InvalidInput
-from pdebug.model.camel import snake_keys
+from pdebug.model.camel import snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
@@ -276,7 +281,19 @@ def normalise(value: Any) -> Any:
 # --- collecting each side's resources ----------------------------------------------
 
 
+#: A resource whose first field is a plain ``name`` (Envoy and istiod write it first).
+_FIRST_NAME = re.compile(
+    rb'\A\s*\{\s*(?:"@type"\s*:\s*"[^"\\]*"\s*,\s*)?"name"\s*:\s*"([^"\\\x00-\x1f]+)"\s*[,}]'
+)
+
+
 def _name_of(raw: msgspec.Raw) -> str:
+    first = _FIRST_NAME.match(raw)  # without decoding the whole resource
+    if first is not None:
+        try:
+            return first.group(1).decode()
+        except UnicodeDecodeError:
+            pass
     try:
         named = decode_raw(raw, _Named, what="resource")
     except InvalidInput:
@@ -397,6 +414,176 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
     return res
 
 
+# --- the meaning of a resource, at C speed --------------------------------------------
+#
+# Two sides rarely spell a resource byte for byte alike: Envoy pretty-prints, istiod
+# writes lowerCamelCase, jq and editors re-indent. :func:`_digest` is the resource as
+# compact JSON with its keys sorted and every field name respelled the way the full
+# comparison respells it (``snake_keys``: protobuf's json_name rule, read backwards),
+# for one Python call per distinct name. Equal digests mean equal normalised resources;
+# unequal digests (or None) go to the full comparison, which also drops proto3 defaults.
+#
+# Why equal digests are enough: a name is respelled to ``to_snake(name)``, only when
+# ``to_snake`` leaves that result alone, and never where ``snake_keys`` keeps names as
+# they are (metadata and label maps): a digest that would respell a name there is None.
+
+#: A field name ``to_snake`` changes, as a key of compact JSON: after ``{`` or ``,``
+#: nothing but a key starts with a quote (a quote inside a string is escaped).
+_HUMP = r"[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+|consecutive5xx"
+_HUMP_KEY = re.compile(rb'"(?<=[{,]")(%s)":' % _HUMP.encode())
+_HUMP_NAME = re.compile(_HUMP.encode())
+#: Keys of maps ``snake_keys`` keeps whole, in either spelling.
+_VERBATIM = frozenset(
+    {b"filter_metadata", b"filterMetadata", b"labels", b"key_values", b"keyValues"}
+    | {b"fields", b"annotations"}
+)
+#: Every key under which ``snake_keys`` keeps some names (see :mod:`pdebug.model.camel`).
+_OPENER = re.compile(
+    rb'"(filter_?[mM]etadata|typed_?[fF]ilter_?[mM]etadata|labels|key_?[vV]alues'
+    rb"|typed_?[eE]xtension_?[pP]rotocol_?[oO]ptions|typed_?[pP]er_?[fF]ilter_?[cC]onfig"
+    rb'|fields|annotations|metadata)":'
+)
+#: The names ``snake_keys`` respells directly inside a ``metadata`` object.
+_METADATA_FIELDS = frozenset({b"filterMetadata", b"typedFilterMetadata"})
+#: Up to the next bracket outside a string.
+_SKIP = re.compile(rb'[^"{}\[\]]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}\[\]]*)*')
+#: name -> its respelled key (quoted, with the colon), or None: not safe to respell.
+_RESPELL: dict[bytes, bytes | None] = {}
+
+
+def _respelled(name: bytes) -> bytes | None:
+    snake = to_snake(name.decode())
+    return f'"{snake}":'.encode() if to_snake(snake) == snake else None
+
+
+_STR = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+
+
+def _balanced(depth: int) -> bytes:
+    """A regex for a JSON object or array nested at most ``depth`` deep (compact, valid)."""
+    atom = rb'[^"{}\[\]]++|' + _STR
+    value = rb"[{\[](?:" + atom + rb")*+[}\]]"
+    for _ in range(depth):
+        value = rb"[{\[](?:" + atom + rb"|" + value + rb")*+[}\]]"
+    return value
+
+
+#: A value under an opener key, 16 levels deep at most (deeper: not shortcut).
+_CONTAINER = re.compile(_balanced(16))
+#: One member of a compact object: its name, and its whole value.
+_MEMBER = re.compile(
+    rb"[{,](" + _STR + rb'):(?:[^"{}\[\],]++|' + _STR + rb"|" + _balanced(15) + rb")"
+)
+
+
+def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
+    """Whether no name the digest respells sits where ``snake_keys`` keeps names.
+
+    ``c`` is compact JSON (:func:`_compact`), ``humps`` where those names are (sorted).
+    """
+    last = humps[-1]
+    for m in _OPENER.finditer(c, 0, last):
+        start = m.end()
+        if c[start : start + 1] not in (b"{", b"["):
+            continue  # a scalar holds no names
+        value = _CONTAINER.match(c, start)
+        if value is None:
+            return False  # nested too deep to tell
+        end = value.end()
+        i = bisect.bisect_left(humps, start)
+        if i == len(humps) or humps[i] >= end:
+            continue
+        name = m.group(1)
+        # A list under such a key is kept as it is (or read as metadata): all of it.
+        if name in _VERBATIM or c[start] == 0x5B:
+            return False
+        # A map whose own names are kept (the values' names are respelled).
+        pos = start
+        while pos < end - 1:
+            member = _MEMBER.match(c, pos, end)
+            if member is None:
+                return False
+            key = member.group(1)[1:-1]
+            if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
+                return False
+            pos = member.end()
+    return True
+
+
+def _compact(raw: msgspec.Raw) -> bytes | None:
+    """The resource's JSON text without whitespace (msgspec reformats it in C)."""
+    try:
+        return msgspec.json.format(raw, indent=-1)
+    except (msgspec.DecodeError, RecursionError, MemoryError):
+        return None
+
+
+def _respell(c: bytes) -> bytes | None:
+    """Compact JSON ``c`` with every name respelled as ``snake_keys`` would (None: unsafe)."""
+    parts = _HUMP_KEY.split(c)
+    if len(parts) == 1:
+        return c
+    names = parts[1::2]
+    # Where each respelled key starts in ``c``: the parts before it, and 3 bytes (the
+    # quotes and the colon) per key before it.
+    ends = itertools.islice(itertools.accumulate(map(len, parts)), 0, len(parts) - 1, 2)
+    humps = [end + 3 * k for k, end in enumerate(ends)]
+    try:
+        parts[1::2] = [_RESPELL[name] for name in names]
+    except KeyError:
+        for name in set(names):
+            _RESPELL.setdefault(name, _respelled(name))
+        parts[1::2] = [_RESPELL[name] for name in names]
+    if None in parts or not _kept_names_safe(c, humps):
+        return None
+    return b"".join(parts)
+
+
+class _Digests:
+    """A resource's ever more forgiving canonical forms, each made once, when asked."""
+
+    __slots__ = ("raw", "_compact", "_respelled", "_sorted")
+
+    def __init__(self, raw: msgspec.Raw) -> None:
+        self.raw = raw
+        self._compact: bytes | None | bool = False
+        self._respelled: bytes | None | bool = False
+        self._sorted: bytes | None | bool = False
+
+    def compact(self) -> bytes | None:
+        if self._compact is False:
+            self._compact = _compact(self.raw)
+        return self._compact  # type: ignore[return-value]
+
+    def respelled(self) -> bytes | None:
+        if self._respelled is False:
+            c = self.compact()
+            self._respelled = None if c is None else _respell(c)
+        return self._respelled  # type: ignore[return-value]
+
+    def sorted(self) -> bytes | None:
+        """Decoded, re-encoded with sorted keys, respelled: any key order, any escapes."""
+        if self._sorted is False:
+            self._sorted = None
+            try:
+                c = _respell(orjson.dumps(orjson.loads(bytes(self.raw))))
+                if c is not None:
+                    self._sorted = orjson.dumps(orjson.loads(c), option=orjson.OPT_SORT_KEYS)
+            except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
+                pass
+        return self._sorted  # type: ignore[return-value]
+
+
+def _same_meaning(a: msgspec.Raw, b: msgspec.Raw) -> bool:
+    """Whether two resources' digests say they are equal (False: compare them in full)."""
+    da, db = _Digests(a), _Digests(b)
+    for level in (_Digests.compact, _Digests.respelled, _Digests.sorted):
+        x = level(da)
+        if x is not None and x == level(db):
+            return True
+    return False
+
+
 # --- comparing ------------------------------------------------------------------------
 
 
@@ -465,6 +652,8 @@ def compare_kind(
             continue
         if bytes(b.raw) == b"null":  # rejected new listener: present in expected only
             report.changes.append(Change(name, "only-left", note="rejected by Envoy"))
+            continue
+        if _same_meaning(a.raw, b.raw):
             continue
         if _canonical(a) == _canonical(b):
             continue

@@ -559,7 +559,9 @@ def redact_keys(obj: Any) -> Any:
 
         out = redact_bytes(json.dumps(obj, ensure_ascii=True).encode())
         return json.loads(out)
-    return orjson.loads(redact_bytes(text))
+    out = redact_bytes(text)
+    # Nothing hidden: ``obj`` is what decoding its own encoding would give back.
+    return obj if out == text else orjson.loads(out)
 
 
 def redact_text(text: str) -> str:

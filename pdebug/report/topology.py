@@ -57,7 +57,7 @@ def _worse(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     kind: int
     label: str
@@ -126,13 +126,19 @@ class Graph:
         ``nodes`` are ``[kind, label, status, detail, codes]`` sorted by kind, then
         by each kind's natural order; ``edges`` are ``[from, to]`` node indexes.
         """
-        keys = sorted(self._nodes, key=lambda k: (k[0], self._nodes[k].sort, k[1]))
+        all_nodes = self._nodes
+        keys = sorted(all_nodes, key=lambda k: (k[0], all_nodes[k].sort, k[1]))
         index = {k: i for i, k in enumerate(keys)}
         nodes = []
         for k in keys:
-            n = self._nodes[k]
+            n = all_nodes[k]
             nodes.append([n.kind, n.label, n.status, n.detail, " ".join(n.codes)])
-        edges = sorted([index[a], index[b]] for a, b in self._edges)
+        # One integer per edge sorts as the pair does, without comparing lists.
+        width = len(keys) + 1
+        edges = [
+            [e // width, e % width]
+            for e in sorted(index[a] * width + index[b] for a, b in self._edges)
+        ]
         counts = [0] * len(KIND_NAMES)
         for k in keys:
             counts[k[0]] += 1

@@ -159,6 +159,8 @@ def _redact_in_place(fh: BinaryIO, tokens: bool = True) -> None:
         if not tokens and not may_hold_private_key(mapped):
             return  # --no-redact and no private key anywhere: nothing to rewrite
         redacted = redact_bytes(mapped, tokens=tokens)  # type: ignore[arg-type]
+        if memoryview(mapped) == redacted:
+            return  # nothing hidden: the file stays as it is (#17)
     fh.seek(0)
     fh.truncate()
     fh.write(redacted)
@@ -261,7 +263,9 @@ def capture_one(
             manifest = Manifest.new(source=label)
             manifest.proxies = [ProxyEntry(proxy, label, files=captured.files)]
             members = [f"{proxy}/{name}" for name in captured.files]
-            bundle.write_tree(output, stage.root, manifest.plain(), members)
+            # Level 1: a capture is written while someone waits for it; level 6 took 2.5x
+            # as long for a 1.3x smaller file (#17). snapshot keeps level 6.
+            bundle.write_tree(output, stage.root, manifest.plain(), members, compresslevel=1)
     finally:
         stage.discard()
     return f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"

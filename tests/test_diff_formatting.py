@@ -1,0 +1,166 @@
+"""pdebug diff compares what resources mean, whatever their layout or key spelling (#17).
+
+A re-indented copy or a lowerCamelCase copy (as istiod writes it) is equal; a real change
+inside such a copy is still found; and the fast digest never calls equal what the full
+comparison calls different (names inside metadata and label maps are data).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+
+from pdebug import diff as d
+from pdebug.errors import ExitCode
+from pdebug.model.camel import to_camel
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDECAR = ROOT / "fixtures" / "real" / "sidecar" / "config_dump.json"
+#: Maps whose keys are data: protojson keeps them as they are.
+KEEP = {"filter_metadata", "labels", "key_values", "fields", "annotations"}
+TYPED = {"typed_filter_metadata", "typed_extension_protocol_options", "typed_per_filter_config"}
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(SIDECAR.read_text())
+
+
+def _camelize(value: Any, parent: str = "") -> Any:
+    """lowerCamelCase field names, as protojson (istiod) writes them; map keys kept."""
+    if isinstance(value, list):
+        return [_camelize(v, parent) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if parent in KEEP:
+        return value
+    if parent in TYPED:
+        return {k: _camelize(v) for k, v in value.items()}
+    return {to_camel(k): _camelize(v, k) for k, v in value.items()}
+
+
+def _reindent(doc: Any) -> bytes:
+    """Four-space indents and a space before each colon: a re-saved file."""
+    text = json.dumps(doc, indent=4)
+    return re.sub(r'^( +)"', lambda m: m.group(1) + '"', text, flags=re.M).encode()
+
+
+def _first_cluster(doc: dict[str, Any]) -> dict[str, Any]:
+    for section in doc["configs"]:
+        if section.get("@type", "").endswith("ClustersConfigDump"):
+            entry: dict[str, Any] = section["dynamic_active_clusters"][0]["cluster"]
+            return entry
+    raise AssertionError("no clusters")
+
+
+def test_reindented_copy_is_equal(pdebug, tmp_path):
+    other = tmp_path / "reindented.json"
+    other.write_bytes(_reindent(_load()))
+    result = pdebug("diff", SIDECAR, other)
+    assert result.code == ExitCode.OK, result.out
+
+
+def test_compact_camel_copy_is_equal(pdebug, tmp_path):
+    other = tmp_path / "camel.json"
+    other.write_bytes(orjson.dumps(_camelize(_load())))
+    result = pdebug("diff", SIDECAR, other)
+    assert result.code == ExitCode.OK, result.out
+    # and in the other direction, against a re-indented snake_case copy
+    reindented = tmp_path / "reindented.json"
+    reindented.write_bytes(_reindent(_load()))
+    assert pdebug("diff", other, reindented).code == ExitCode.OK
+
+
+def test_change_inside_a_reindented_copy_is_found(pdebug, tmp_path):
+    doc = _load()
+    cluster = _first_cluster(doc)
+    cluster["connect_timeout"] = "42s"
+    other = tmp_path / "changed.json"
+    other.write_bytes(_reindent(doc))
+    result = pdebug("diff", SIDECAR, other)
+    assert result.code == ExitCode.FINDINGS
+    assert f"~ {cluster['name']}" in result.out
+    assert '-> "42s"' in result.out
+    camel = tmp_path / "changed-camel.json"
+    camel.write_bytes(orjson.dumps(_camelize(doc), option=orjson.OPT_INDENT_2))
+    result = pdebug("diff", SIDECAR, camel)
+    assert result.code == ExitCode.FINDINGS
+    assert f"~ {cluster['name']}" in result.out
+
+
+def _res(value: Any) -> d.Resource:
+    return d.Resource("r", msgspec.Raw(orjson.dumps(value, option=orjson.OPT_INDENT_2)))
+
+
+def _full(a: Any, b: Any) -> bool:
+    """The full comparison's answer (no digest): equal after normalising."""
+    return d._canonical(_res(a)) == d._canonical(_res(b))
+
+
+def _fast(a: Any, b: Any) -> bool:
+    return d._same_meaning(_res(a).raw, _res(b).raw)
+
+
+CASES: list[tuple[Any, Any]] = [
+    # map keys are data: a respelled label or metadata key is a real difference
+    (
+        {"name": "c", "metadata": {"filter_metadata": {"x": {"fooBar": 1}}}},
+        {"name": "c", "metadata": {"filterMetadata": {"x": {"foo_bar": 1}}}},
+    ),
+    ({"name": "c", "labels": {"appName": "a"}}, {"name": "c", "labels": {"app_name": "a"}}),
+    (
+        {"name": "c", "metadata": {"fooBar": {"a": 1}}},
+        {"name": "c", "metadata": {"foo_bar": {"a": 1}}},
+    ),
+    (
+        {"name": "c", "typed_per_filter_config": {"myFilter": {"a": 1}}},
+        {"name": "c", "typed_per_filter_config": {"my_filter": {"a": 1}}},
+    ),
+    ({"name": "c", "metadata": [{"fooBar": 1}]}, {"name": "c", "metadata": [{"foo_bar": 1}]}),
+    # respelled field names are the same field
+    (
+        {"name": "c", "connect_timeout": "1s", "lb_policy": "RING_HASH"},
+        {"name": "c", "connectTimeout": "1s", "lbPolicy": "RING_HASH"},
+    ),
+    (
+        {"name": "c", "outlier_detection": {"consecutive_5xx": 3}},
+        {"name": "c", "outlierDetection": {"consecutive5xx": 3}},
+    ),
+    (
+        {"name": "c", "metadata": {"filter_metadata": {"istio": {"a_b": 1}}}},
+        {"name": "c", "metadata": {"filterMetadata": {"istio": {"a_b": 1}}}},
+    ),
+    (
+        {"name": "c", "typed_per_filter_config": {"envoy.x": {"fooBar": 1}}},
+        {"name": "c", "typedPerFilterConfig": {"envoy.x": {"foo_bar": 1}}},
+    ),
+    # keys that respell twice, strings that look like keys, order, escapes
+    ({"name": "c", "aBC": 1}, {"name": "c", "a_bC": 1}),
+    ({"name": "c", "s": 'x,"fooBar":1'}, {"name": "c", "s": 'x,"foo_bar":1'}),
+    ({"name": "c", "a": 1, "b": {"y": 2, "x": 1}}, {"b": {"x": 1, "y": 2}, "a": 1, "name": "c"}),
+    ({"name": "c", "s": "é"}, {"name": "c", "s": "\u00e9"}),
+    ({"name": "c", "s": "a b"}, {"name": "c", "s": "ab"}),
+    ({"name": "c", "s": 'q": x'}, {"name": "c", "s": 'q":x'}),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), CASES)
+def test_digest_is_never_looser_than_the_full_comparison(a, b):
+    if _fast(a, b):
+        assert _full(a, b), (a, b)
+    if _fast(b, a):
+        assert _full(b, a), (a, b)
+
+
+def test_digest_finds_respelled_and_reindented_resources_equal():
+    cluster = _first_cluster(_load())
+    camel = _camelize(copy.deepcopy(cluster))
+    assert _fast(cluster, camel)
+    raw = msgspec.Raw(json.dumps(cluster, indent="\t").encode())
+    assert d._same_meaning(_res(cluster).raw, raw)
