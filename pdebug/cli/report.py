@@ -105,8 +105,15 @@ def report_cmd(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout
     )
     inputs = _inputs(target, clusters_json)
+    from pdebug.views.wide import wide_tables
+
     meta = ReportMeta(
-        target.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
+        target.text,
+        title,
+        capture=inputs.capture,
+        proxies=inputs.info,
+        ambient=inputs.ambient(),
+        tables=wide_tables,
     )
     doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
     write_report(output, render_page(doc))

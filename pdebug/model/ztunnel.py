@@ -14,7 +14,7 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
 
-The facts ``ztunnel-config`` (:mod:`pdebug.views.ztunnel`), ``check``
+The facts ``ztunnel-config`` (``views/ztunnel.py``), ``check``
 (:mod:`pdebug.checks.ztunnel`) and the report's ambient section all read live here too:
 a JSON value as a cell (:func:`cell`), which service a waypoint names
 (:func:`waypoint_name`), a service's healthy endpoints (:func:`endpoint_counts`), the
