@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pdebug.checks.base import CheckOptions, CheckReport, Finding, Severity
+from pdebug.checks.base import CheckReport, Finding, Severity
+from pdebug.checks.options import CheckOptions
 from pdebug.model import ztunnel as zm
 from pdebug.model.ztunnel import ZtunnelDump
 

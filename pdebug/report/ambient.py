@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pdebug.checks.base import CheckOptions, Finding, Severity
+from pdebug.checks.base import Finding, Severity
+from pdebug.checks.options import CheckOptions
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import CertRow, ZtunnelDump
