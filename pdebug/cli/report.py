@@ -105,17 +105,14 @@ def report_cmd(
         source, admin, namespace, context, kubeconfig, admin_port, container, timeout
     )
     inputs = _inputs(target, clusters_json)
-    from pdebug.views.wide import wide_tables
-
     meta = ReportMeta(
-        target.text,
-        title,
-        capture=inputs.capture,
-        proxies=inputs.info,
-        ambient=inputs.ambient(),
-        tables=wide_tables,
+        target.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
     )
-    doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
+    from pdebug.views.wide import wide_tables  # the one place views join the page
+
+    doc = report_data(
+        inputs.proxies, dataclasses.replace(meta, options=options, tables=wide_tables)
+    )
     write_report(output, render_page(doc))
     n = len(inputs.proxies)
     if output != "-":
