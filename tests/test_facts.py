@@ -22,7 +22,6 @@ from pdebug.model.health import (
     UNHEALTHY,
     endpoint_health,
     host_health,
-    host_is_healthy,
     host_lb_health,
     is_usable,
     lb_health,
@@ -214,7 +213,6 @@ def test_live_host_helpers_agree_with_the_rule() -> None:
             host = s.HostStatus(health_status=hs)
             level = endpoint_health(eds, hs)
             assert host_health(host) == level
-            assert host_is_healthy(host) == (is_usable(level) and eds != "DEGRADED")
             assert host_lb_health(host) == (UNHEALTHY if level == DRAINING else level)
             assert Host("x", eds or "UNKNOWN", hs).usable == is_usable(level)
     assert host_health(s.HostStatus()) == HEALTHY  # no health_status at all
@@ -555,3 +553,40 @@ def test_one_flag_table_for_the_endpoints_view_and_the_report() -> None:
         " (failed active health check, ejected by outlier detection, pending removal, excluded)"
     )
     assert set_flags(None) == [] and _flags(Host("a", "HEALTHY")) == ""
+
+
+def test_trace_reads_endpoints_through_the_one_rule_and_formatter() -> None:
+    from pdebug.model.health import ClustersStatus
+    from pdebug.trace.clusters import Upstreams
+
+    def host(address: dict, **health: object) -> dict:
+        return {"address": address, "health_status": {"eds_health_status": "HEALTHY", **health}}
+
+    v6 = {"socket_address": {"address": "fd00::1", "port_value": 80}}
+    pipe = {"pipe": {"path": "/run/x.sock"}}
+    doc = {
+        "cluster_statuses": [
+            {
+                "name": "c",
+                "host_statuses": [
+                    host(v6),
+                    host(pipe, failed_active_degraded_check=True),
+                    # ejected: unhealthy, even though EDS says DEGRADED (the one rule)
+                    host(v6, eds_health_status="DEGRADED", failed_outlier_check=True),
+                    host(v6, eds_health_status="DRAINING"),
+                ],
+            }
+        ]
+    }
+    health = ClustersStatus.parse(json.dumps(doc).encode(), "c")
+    dump = load(_dump({"@type": V3 + "ClustersConfigDump"}), "d").dump
+    assert dump is not None
+    ups = Upstreams(ProxyData("c", dump, health), dump, [])
+    endpoints, source = ups.endpoints(s.Cluster(name="c"))
+    assert source == "/clusters" and endpoints is not None
+    assert [(e.address, e.usable) for e in endpoints] == [
+        ("[fd00::1]:80", "healthy"),
+        ("unix:///run/x.sock", "degraded"),
+        ("[fd00::1]:80", "unhealthy"),
+        ("[fd00::1]:80", "unhealthy"),
+    ]

@@ -276,8 +276,8 @@ def test_report_on_a_never_active_rejected_listener(pdebug, rejected, tmp_path):
     page = out.read_text()
     data = page[page.index("held_port") - 2000 :]
     assert "rejected by Envoy: cannot bind" in data
-    from pdebug.checks.base import CheckOptions
     from pdebug.checks.context import Context
+    from pdebug.checks.options import CheckOptions
     from pdebug.model import ProxyData
     from pdebug.model.load import load
     from pdebug.report.topology import LISTENER, build_graph

@@ -28,6 +28,7 @@ from pdebug.report import ReportMeta, assets, build_report, embed_json, report_d
 from pdebug.report.topology import BAD, MISSING, OK, WARN, build_graph
 from pdebug.views import clusters, endpoints, listeners, routes, secrets
 from pdebug.views.table import Table
+from pdebug.views.wide import wide_tables
 from tests import harness as eh
 from tests.harness import FIXTURES, ISTIOCTL, ROOT, generated_dump
 
@@ -372,7 +373,7 @@ def test_assets_cannot_break_out_of_their_elements():
 def test_build_report_is_pure_and_deterministic():
     from datetime import UTC, datetime
 
-    meta = ReportMeta("x", generated=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    meta = ReportMeta("x", generated=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), tables=wide_tables)
     one = build_report([proxy_of(DUMP, CLUSTERS)], meta)
     two = build_report([proxy_of(DUMP, CLUSTERS)], meta)
     assert one == two
@@ -632,8 +633,9 @@ def test_a_live_envoy_report(pdebug, tmp_path):
 
 
 def test_report_data_round_trips_through_json():
-    meta = ReportMeta("x")
+    meta = ReportMeta("x", tables=wide_tables)
     doc = report_data([proxy_of(DUMP, CLUSTERS)], meta)
+    assert table(doc["proxies"][0], "clusters")["rows"]
     assert json.loads(json.dumps(doc)) == doc
     doc2 = copy.deepcopy(doc)
     assert doc2["proxies"][0]["graph"]["kinds"] == [

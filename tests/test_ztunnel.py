@@ -258,7 +258,7 @@ def test_connections_resolve_names_unless_raw(pdebug, tmp_path):
 
 
 def test_waypoint_resolution_rules():
-    from pdebug.views.ztunnel import waypoint_name
+    from pdebug.model.ztunnel import waypoint_name
 
     services = [
         {
@@ -275,7 +275,7 @@ def test_waypoint_resolution_rules():
 
 
 def test_serials_and_times():
-    from pdebug.views.ztunnel import parse_time, serial_hex
+    from pdebug.model.ztunnel import parse_time, serial_hex
 
     assert (
         serial_hex("305554775863395697262503895661564044819") == "e5dfb59150b2ba7f108d93dcec5aa613"

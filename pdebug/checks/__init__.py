@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
     Check,
-    CheckOptions,
     CheckReport,
     Finding,
     Severity,
@@ -22,6 +21,7 @@ from pdebug.checks.base import (
     Skipped,
 )
 from pdebug.checks.context import Context
+from pdebug.checks.options import CheckOptions
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model.sections import is_full_dump

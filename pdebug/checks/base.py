@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -119,21 +118,6 @@ class SkipCheck(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOptions:
-    """What the user asked for.
-
-    Attributes:
-        cert_days: Warn about certificates expiring within this many days.
-        ignore: Codes not to run.
-        now: The time certificates are judged at (default: the current time).
-    """
-
-    cert_days: float = 7.0
-    ignore: frozenset[str] = frozenset()
-    now: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from pdebug.checks.base import CheckOptions
+from pdebug.checks.options import CheckOptions
 from pdebug.model import ConfigDump, ProxyData
 from pdebug.model import schema as s
 from pdebug.model.camel import snake_keys

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pdebug.checks.base import CheckOptions, CheckReport, Finding, Severity
+from pdebug.checks.base import CheckReport, Finding, Severity
+from pdebug.checks.options import CheckOptions
+from pdebug.model import ztunnel as zm
 from pdebug.model.ztunnel import ZtunnelDump
-from pdebug.views import ztunnel as zv
 
 HBONE_PORT = "15008"
 
@@ -67,11 +68,11 @@ def _now(options: CheckOptions) -> datetime:
 
 
 def _wname(w: dict[str, Any]) -> str:
-    return f"workload/{zv._s(w.get('name'))}.{zv._s(w.get('namespace'))}"
+    return f"workload/{zm.cell(w.get('name'))}.{zm.cell(w.get('namespace'))}"
 
 
 def _sname(s: dict[str, Any]) -> str:
-    return f"service/{zv._s(s.get('name'))}.{zv._s(s.get('namespace'))}"
+    return f"service/{zm.cell(s.get('name'))}.{zm.cell(s.get('namespace'))}"
 
 
 # --- certificates -------------------------------------------------------------------------
@@ -79,12 +80,14 @@ def _sname(s: dict[str, Any]) -> str:
 
 @_check("PD701", Severity.WARNING, "ztunnel-cert-unavailable")
 def _cert_unavailable(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    available = {zv._s(c.get("identity")) for c in d.certificates if c.get("state") == "Available"}
+    available = {
+        zm.cell(c.get("identity")) for c in d.certificates if c.get("state") == "Available"
+    }
     for cert in d.certificates:
-        state = zv._s(cert.get("state"))
+        state = zm.cell(cert.get("state"))
         if state == "Available" or "no longer needed" in state:
             continue
-        identity = zv._s(cert.get("identity"))
+        identity = zm.cell(cert.get("identity"))
         also = " (another entry of it is Available)" if identity in available else ""
         yield this.finding(
             f"certificate/{identity}",
@@ -96,7 +99,7 @@ def _cert_unavailable(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator
 
 @_check("PD702", Severity.ERROR, "ztunnel-cert-invalid")
 def _cert_invalid(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    for row in zv.cert_rows(d, _now(o)):
+    for row in zm.cert_rows(d, _now(o)):
         if row.kind == "NA" or row.valid or row.status != "Available":
             continue
         why = (
@@ -115,7 +118,7 @@ def _cert_invalid(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
 def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     now = _now(o)
     horizon = now + timedelta(days=o.cert_days)
-    for row in zv.cert_rows(d, now):
+    for row in zm.cert_rows(d, now):
         if row.kind != "Leaf" or not row.valid or row.expires is None:
             continue
         if row.expires <= horizon:
@@ -133,47 +136,47 @@ def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
 
 @_check("PD704", Severity.ERROR, "ztunnel-waypoint-unresolved")
 def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    index = zv.waypoint_index(d.services)
+    index = zm.waypoint_index(d.services)
     for w in d.workloads:
-        if zv.waypoint_name(w.get("waypoint"), index) == "NA":
-            dest = zv._obj(w.get("waypoint")).get("destination")
+        if zm.waypoint_name(w.get("waypoint"), index) == "NA":
+            dest = zm.as_obj(w.get("waypoint")).get("destination")
             yield this.finding(
                 _wname(w),
-                f"waypoint {zv._s(dest)!r} matches no service ztunnel knows",
+                f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
                 "is the waypoint deployed and ready? kubectl get gateway -A; "
                 "istiod binds a waypoint only once it has an address",
             )
     for s in d.services:
-        if zv.waypoint_name(s.get("waypoint"), index) == "NA":
-            dest = zv._obj(s.get("waypoint")).get("destination")
+        if zm.waypoint_name(s.get("waypoint"), index) == "NA":
+            dest = zm.as_obj(s.get("waypoint")).get("destination")
             yield this.finding(
                 _sname(s),
-                f"waypoint {zv._s(dest)!r} matches no service ztunnel knows",
+                f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
                 "is the waypoint deployed and ready? kubectl get gateway -A",
             )
 
 
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
 def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    by_uid = zv.workloads_by_uid(d)
+    by_uid = zm.workloads_by_uid(d)
     users: dict[str, list[str]] = {}
-    index = zv.waypoint_index(d.services)
+    index = zm.waypoint_index(d.services)
     for obj in [*d.workloads, *d.services]:
-        name = zv.waypoint_name(obj.get("waypoint"), index)
+        name = zm.waypoint_name(obj.get("waypoint"), index)
         if name not in ("None", "NA"):
-            users.setdefault(name, []).append(zv._s(obj.get("name")))
+            users.setdefault(name, []).append(zm.cell(obj.get("name")))
     for s in d.services:
-        name = zv._s(s.get("name"))
+        name = zm.cell(s.get("name"))
         if name not in users:
             continue
-        healthy, total = zv.endpoint_counts(s, by_uid)
+        healthy, total = zm.endpoint_counts(s, by_uid)
         if healthy == 0:
             bound = ", ".join(sorted(set(users[name]))[:5])
             yield this.finding(
                 _sname(s),
                 f"waypoint has {healthy}/{total} healthy endpoints; traffic to {bound} "
                 "through it has nowhere to go",
-                f"kubectl get pods -n {zv._s(s.get('namespace'))} "
+                f"kubectl get pods -n {zm.cell(s.get('namespace'))} "
                 f"-l gateway.networking.k8s.io/gateway-name={name}",
             )
 
@@ -183,23 +186,24 @@ def _no_endpoints(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
     for s in d.services:
         if (s.get("namespace"), s.get("name")) == ("default", "kubernetes"):
             continue  # the API server is not a workload
-        if not zv._obj(s.get("endpoints")):
+        if not zm.as_obj(s.get("endpoints")):
             yield this.finding(
                 _sname(s),
                 "service has no endpoints (0/0): connections to it fail",
                 "are its pods running and selected? kubectl get endpointslices -n "
-                f"{zv._s(s.get('namespace'))} -l kubernetes.io/service-name={zv._s(s.get('name'))}",
+                f"{zm.cell(s.get('namespace'))} "
+                f"-l kubernetes.io/service-name={zm.cell(s.get('name'))}",
             )
 
 
 @_check("PD707", Severity.WARNING, "ztunnel-endpoint-dangling")
 def _dangling_endpoint(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    by_uid = zv.workloads_by_uid(d)
+    by_uid = zm.workloads_by_uid(d)
     for s in d.services:
         missing = [
-            zv._s(zv._obj(ep).get("workloadUid"))
-            for ep in zv._obj(s.get("endpoints")).values()
-            if zv._s(zv._obj(ep).get("workloadUid")) not in by_uid
+            zm.cell(zm.as_obj(ep).get("workloadUid"))
+            for ep in zm.as_obj(s.get("endpoints")).values()
+            if zm.cell(zm.as_obj(ep).get("workloadUid")) not in by_uid
         ]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -216,15 +220,15 @@ def _dangling_endpoint(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterato
 @_check("PD708", Severity.ERROR, "ztunnel-allow-nothing")
 def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for p in d.policies:
-        if p.get("action") != "Allow" or zv._list(p.get("rules")):
+        if p.get("action") != "Allow" or zm.as_list(p.get("rules")):
             continue
-        scope = zv._s(p.get("scope"))
+        scope = zm.cell(p.get("scope"))
         where = {
             "Global": "every captured workload in the mesh",
-            "Namespace": f"every captured workload of namespace {zv._s(p.get('namespace'))}",
+            "Namespace": f"every captured workload of namespace {zm.cell(p.get('namespace'))}",
         }.get(scope, "the workloads it selects")
         yield this.finding(
-            f"policy/{zv._s(p.get('name'))}.{zv._s(p.get('namespace'))}",
+            f"policy/{zm.cell(p.get('name'))}.{zm.cell(p.get('namespace'))}",
             f"ALLOW policy with no rules matches nothing: unless another ALLOW matches, "
             f"{where} denies all inbound connections",
             "intended as deny-all? if not, add rules (kubectl get authorizationpolicy -A)",
@@ -233,13 +237,13 @@ def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
 
 @_check("PD709", Severity.WARNING, "ztunnel-policy-dangling")
 def _policy_dangling(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    known = {f"{zv._s(p.get('namespace'))}/{zv._s(p.get('name'))}" for p in d.policies}
+    known = {f"{zm.cell(p.get('namespace'))}/{zm.cell(p.get('name'))}" for p in d.policies}
     for w in d.workloads:
-        for key in zv._list(w.get("authorizationPolicies")):
-            if zv._s(key) not in known:
+        for key in zm.as_list(w.get("authorizationPolicies")):
+            if zm.cell(key) not in known:
                 yield this.finding(
                     _wname(w),
-                    f"selected by policy {zv._s(key)} that ztunnel does not have "
+                    f"selected by policy {zm.cell(key)} that ztunnel does not have "
                     "(skipped when authorizing)",
                     "istiod may still be pushing; or the policy failed to convert",
                 )
@@ -250,8 +254,8 @@ def _dry_run(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]
     for p in d.policies:
         if p.get("dryRun") is True:
             yield this.finding(
-                f"policy/{zv._s(p.get('name'))}.{zv._s(p.get('namespace'))}",
-                f"{zv._s(p.get('action'))} policy is dry-run: it is logged, not enforced",
+                f"policy/{zm.cell(p.get('name'))}.{zm.cell(p.get('namespace'))}",
+                f"{zm.cell(p.get('action'))} policy is dry-run: it is logged, not enforced",
                 "istioctl's policy table does not show this; pdebug zc policy -o wide does",
             )
 
@@ -260,50 +264,50 @@ def _dry_run(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]
 
 
 def _port(addr: Any) -> str | None:
-    parts = zv.split_host_port(zv._s(addr))
+    parts = zm.split_host_port(zm.cell(addr))
     return parts[1] if parts else None
 
 
 def _host(addr: Any) -> str | None:
-    parts = zv.split_host_port(zv._s(addr))
+    parts = zm.split_host_port(zm.cell(addr))
     return parts[0] if parts else None
 
 
 def _connections(d: ZtunnelDump) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for state in d.workload_state.values():
-        info = zv._obj(state.get("info"))
-        pod = f"{zv._s(info.get('name'))}.{zv._s(info.get('namespace'))}"
-        conns = zv._obj(state.get("connections"))
+        info = zm.as_obj(state.get("info"))
+        pod = f"{zm.cell(info.get('name'))}.{zm.cell(info.get('namespace'))}"
+        conns = zm.as_obj(state.get("connections"))
         for direction in ("inbound", "outbound"):
-            for c in map(zv._obj, zv._list(conns.get(direction))):
+            for c in map(zm.as_obj, zm.as_list(conns.get(direction))):
                 yield pod, direction, c
 
 
 @_check("PD711", Severity.WARNING, "ztunnel-hbone-mismatch")
 def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     meshed = {
-        zv._s(ip)
+        zm.cell(ip)
         for w in d.workloads
         if w.get("protocol") == "HBONE"
-        for ip in zv._list(w.get("workloadIps"))
+        for ip in zm.as_list(w.get("workloadIps"))
     }
     for pod, direction, c in _connections(d):
-        proto = zv._s(c.get("protocol"))
+        proto = zm.cell(c.get("protocol"))
         if direction == "outbound":
             port = _port(c.get("actualDst"))
             if proto in ("HBONE", "DOUBLEHBONE") and port != HBONE_PORT:
-                why = f"{proto} connection to {zv._s(c.get('actualDst'))}, not port 15008"
+                why = f"{proto} connection to {zm.cell(c.get('actualDst'))}, not port 15008"
             elif proto == "TCP" and port == HBONE_PORT:
-                why = f"plain TCP to the HBONE port ({zv._s(c.get('actualDst'))})"
+                why = f"plain TCP to the HBONE port ({zm.cell(c.get('actualDst'))})"
             elif proto == "TCP" and _host(c.get("actualDst")) in meshed:
-                why = f"plain TCP to meshed pod {zv._s(c.get('actualDst'))} (expected HBONE)"
+                why = f"plain TCP to meshed pod {zm.cell(c.get('actualDst'))} (expected HBONE)"
             else:
                 continue
         else:
             if proto != "TCP" or _host(c.get("actualDst")) not in meshed:
                 continue
             why = (
-                f"plaintext inbound from {zv._s(c.get('src'))} to a meshed pod "
+                f"plaintext inbound from {zm.cell(c.get('src'))} to a meshed pod "
                 "(a client without mesh identity)"
             )
         yield this.finding(
@@ -315,8 +319,8 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
 
 @_check("PD712", Severity.WARNING, "ztunnel-unknown-destination")
 def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    known = {zv._s(ip) for w in d.workloads for ip in zv._list(w.get("workloadIps"))}
-    known |= {zv._vip(v) for s in d.services for v in zv._list(s.get("vips"))}
+    known = {zm.cell(ip) for w in d.workloads for ip in zm.as_list(w.get("workloadIps"))}
+    known |= {zm.vip_address(v) for s in d.services for v in zm.as_list(s.get("vips"))}
     for pod, direction, c in _connections(d):
         if direction != "outbound":
             continue
@@ -325,7 +329,7 @@ def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
         if host and host not in known:
             yield this.finding(
                 f"connection/{pod}",
-                f"outbound to {zv._s(target)}, an address of no workload or service "
+                f"outbound to {zm.cell(target)}, an address of no workload or service "
                 "ztunnel knows (passed through, unmanaged)",
                 "is the destination in this cluster? a ServiceEntry makes external "
                 "destinations known",
@@ -336,9 +340,9 @@ def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
 def _pod_pending(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for state in d.workload_state.values():
         if state.get("state") == "Pending":
-            info = zv._obj(state.get("info"))
+            info = zm.as_obj(state.get("info"))
             yield this.finding(
-                f"workload/{zv._s(info.get('name'))}.{zv._s(info.get('namespace'))}",
+                f"workload/{zm.cell(info.get('name'))}.{zm.cell(info.get('namespace'))}",
                 "ztunnel has not finished capturing this pod (Pending)",
                 "istio-cni hands pods to ztunnel; check the istio-cni node agent's log",
             )

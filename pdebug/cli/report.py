@@ -99,7 +99,11 @@ def report_cmd(
     meta = ReportMeta(
         spec.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
     )
-    doc = report_data(inputs.proxies, dataclasses.replace(meta, options=options))
+    from pdebug.views.wide import wide_tables  # the one place views join the page
+
+    doc = report_data(
+        inputs.proxies, dataclasses.replace(meta, options=options, tables=wide_tables)
+    )
     write_report(output, render_page(doc))
     n = len(inputs.proxies)
     if output != "-":

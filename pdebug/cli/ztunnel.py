@@ -195,7 +195,7 @@ def _now(text: str | None) -> datetime | None:
     if text is None:
         return None
     from pdebug.errors import UsageError
-    from pdebug.views.ztunnel import parse_time
+    from pdebug.model.ztunnel import parse_time
 
     when = parse_time(text)
     if when is None:

@@ -9,7 +9,8 @@ tracer turn them into text here, and only the spelling differs by caller:
   ``/clusters``) prefixes ``unix://``: :func:`host_port` ``pipe_scheme``;
 * an internal address reads ``envoy://LISTENER/ENDPOINT_ID`` everywhere;
 * an IPv6 socket address is bracketed only where a port follows it in one string for a
-  person to paste (``trace``): :func:`address_text` ``bracket_ipv6``.
+  person to paste (``trace``): :func:`address_text` ``bracket_ipv6``, and
+  :func:`join_host_port` for a host and port ``trace`` holds apart.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ UNKNOWN = "unknown"
 def internal_text(ia: s.EnvoyInternalAddress) -> str:
     """``envoy://LISTENER/ENDPOINT_ID`` for an internal address."""
     return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}"
+
+
+def join_host_port(host: str, port: int) -> str:
+    """``HOST:PORT``, an IPv6 host in brackets (``[::1]:80``): one string to paste."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def host_port(address: s.Address | None, pipe_scheme: bool = False) -> tuple[str, int]:
@@ -56,8 +62,8 @@ def address_text(
     """
     if address is not None and address.socket_address is not None:
         sa = address.socket_address
-        if bracket_ipv6 and ":" in sa.address:
-            return f"[{sa.address}]:{sa.port_value}"
+        if bracket_ipv6:
+            return join_host_port(sa.address, sa.port_value)
         return f"{sa.address}:{sa.port_value}"
     return host_port(address, pipe_scheme)[0]
 

@@ -24,7 +24,7 @@ and it keeps ``DRAINING`` where ``config_dump?include_eds`` reports ``UNHEALTHY`
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -98,6 +98,8 @@ HEALTHY = "healthy"
 DEGRADED = "degraded"
 DRAINING = "draining"
 UNHEALTHY = "unhealthy"
+#: What :func:`lb_health` answers: the load balancer's three sets.
+LbHealth = Literal["healthy", "degraded", "unhealthy"]
 
 #: EDS statuses Envoy never sends traffic to (``DRAINING`` is told apart, see above).
 UNHEALTHY_EDS = frozenset({"UNHEALTHY", "TIMEOUT"})
@@ -171,27 +173,20 @@ def host_health(host: s.HostStatus) -> str:
     return endpoint_health(hs.eds_health_status if hs is not None else "", hs)
 
 
-def lb_health(eds: str, flags: s.HostHealthStatus | None = None) -> str:
+def lb_health(eds: str, flags: s.HostHealthStatus | None = None) -> LbHealth:
     """:data:`HEALTHY`, :data:`DEGRADED` or :data:`UNHEALTHY`: the load balancer's sets.
 
     A draining endpoint is one of the unhealthy here (``trace`` speaks of these three).
     """
     level = endpoint_health(eds, flags)
-    return UNHEALTHY if level == DRAINING else level
+    if level == HEALTHY:
+        return "healthy"
+    if level == DEGRADED:
+        return "degraded"
+    return "unhealthy"
 
 
-def host_lb_health(host: s.HostStatus) -> str:
+def host_lb_health(host: s.HostStatus) -> LbHealth:
     """:func:`lb_health` of a ``/clusters`` host."""
     hs = host.health_status
     return lb_health(hs.eds_health_status if hs is not None else "", hs)
-
-
-def host_is_healthy(host: s.HostStatus) -> bool:
-    """Whether a ``/clusters`` host is usable and not degraded by EDS (``trace``'s test).
-
-    Kept for ``trace``, which then asks ``failed_active_degraded_check`` itself; new code
-    calls :func:`host_lb_health` (the same answer in one step).
-    """
-    hs = host.health_status
-    eds = hs.eds_health_status if hs is not None else ""
-    return eds != "DEGRADED" and is_usable(host_health(host))

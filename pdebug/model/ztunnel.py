@@ -13,11 +13,19 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
+
+The facts ``ztunnel-config`` (``views/ztunnel.py``), ``check``
+(:mod:`pdebug.checks.ztunnel`) and the report's ambient section all read live here too:
+a JSON value as a cell (:func:`cell`), which service a waypoint names
+(:func:`waypoint_name`), a service's healthy endpoints (:func:`endpoint_counts`), the
+certificate rows of each identity (:func:`cert_rows`) and Go's ``SplitHostPort``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pdebug.errors import InvalidInput
@@ -271,3 +279,199 @@ def _objects(top: dict[str, Any], key: str, dump: ZtunnelDump) -> list[dict[str,
         else:
             dump.warnings.append(f"{key}[{index}] is not an object; skipped")
     return out
+
+
+# --- facts the views, checks and the report share ---------------------------------------
+# (``ztunnel-config`` prints them, ``check`` judges them, the report's ambient section
+# draws them; each rule is istioctl's, cell for cell, see the research note ``ztunnel.md``)
+
+Obj = dict[str, Any]
+
+
+def cell(value: Any) -> str:
+    """A cell from a JSON value, as Go's ``%v`` prints the common cases."""
+    if value.__class__ is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else ``[]``."""
+    return value if isinstance(value, list) else []
+
+
+def as_obj(value: Any) -> Obj:
+    """``value`` if it is an object, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def waypoint_index(services: list[Obj]) -> dict[str, str]:
+    """What a waypoint ``destination`` may name -> the service's name (first one wins).
+
+    istioctl walks the services in dump order and takes the first whose
+    ``namespace/hostname``, or one of whose ``vips`` (``network/ip``), equals the
+    destination; this index answers the same in one lookup.
+    """
+    index: dict[str, str] = {}
+    for svc in services:
+        name = cell(svc.get("name"))
+        index.setdefault(f"{cell(svc.get('namespace'))}/{cell(svc.get('hostname'))}", name)
+        for vip in as_list(svc.get("vips")):
+            if isinstance(vip, str):
+                index.setdefault(vip, name)
+    return index
+
+
+def waypoint_name(waypoint: Any, services: list[Obj] | dict[str, str]) -> str:
+    """WAYPOINT: ``None`` without one, the first service it names, else ``NA``."""
+    if waypoint is None:
+        return "None"
+    index = services if isinstance(services, dict) else waypoint_index(services)
+    dest = as_obj(waypoint).get("destination")
+    return index.get(dest, "NA") if isinstance(dest, str) else "NA"
+
+
+def vip_address(entry: Any) -> str:
+    """The IP of a ``vips`` entry (``network/ip``); ``""`` without a network part."""
+    text = cell(entry)
+    return text.split("/", 1)[1] if "/" in text else ""
+
+
+def endpoint_counts(svc: Obj, by_uid: dict[str, Obj]) -> tuple[int, int]:
+    """(healthy, total): healthy when the endpoint's workload is ``Healthy`` (istioctl)."""
+    endpoints = as_obj(svc.get("endpoints"))
+    healthy = 0
+    for ep in endpoints.values():
+        uid = as_obj(ep).get("workloadUid")
+        w = by_uid.get(uid) if isinstance(uid, str) else None
+        if w is not None and w.get("status") == "Healthy":
+            healthy += 1
+    return healthy, len(endpoints)
+
+
+def workloads_by_uid(dump: ZtunnelDump) -> dict[str, Obj]:
+    """Workloads by ``uid``; on a duplicate the last one wins (as istioctl)."""
+    return {w["uid"]: w for w in dump.workloads if isinstance(w.get("uid"), str)}
+
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
+)
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An RFC 3339 time (Go's ``time.RFC3339`` parser: offset required), else None."""
+    if not isinstance(text, str):
+        return None
+    m = _RFC3339.match(text)
+    if m is None:
+        return None
+    date, clock, frac, zone = m.groups()
+    frac = (frac or "")[:7]  # Python keeps microseconds
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}{frac}{zone}")
+    except ValueError:
+        return None
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9]+\Z", re.ASCII)
+
+
+def serial_hex(serial: Any) -> str:
+    """A decimal serial as lowercase hex (Go ``%x`` of a big.Int); ``<nil>`` if unparsable."""
+    if isinstance(serial, int) and not isinstance(serial, bool):
+        serial = str(serial)
+    if not isinstance(serial, str) or not _DECIMAL.match(serial):
+        return "<nil>"
+    value = int(serial)
+    return f"-{-value:x}" if value < 0 else f"{value:x}"
+
+
+def cert_status(state: Any) -> str:
+    """STATUS: the state, with every ``Unavailable: reason`` shortened to ``Unavailable``."""
+    text = cell(state)
+    return "Unavailable" if "Unavailable" in text else text
+
+
+@dataclass(frozen=True)
+class CertRow:
+    """One certificate of an identity's chain or roots, with istioctl's cells."""
+
+    identity: str
+    kind: str  # Leaf, Intermediate, Root or NA
+    status: str
+    valid: bool
+    serial: str
+    not_after: str
+    not_before: str
+    expires: datetime | None
+    bad_time: bool  # a time that does not parse (istioctl logs it)
+
+
+def cert_rows(dump: ZtunnelDump, now: datetime) -> list[CertRow]:
+    """Every certificate row, in dump order (istioctl does not sort them)."""
+    rows: list[CertRow] = []
+    for entry in dump.certificates:
+        identity = cell(entry.get("identity"))
+        status = cert_status(entry.get("state"))
+        chain = [as_obj(c) for c in as_list(entry.get("certChain"))]
+        roots = [as_obj(c) for c in as_list(entry.get("rootCerts"))]
+        if not chain:
+            rows.append(CertRow(identity, "NA", status, False, "NA", "NA", "NA", None, False))
+            continue
+        legacy = not roots
+        kinds = []
+        for i in range(len(chain)):
+            if i == 0:
+                kinds.append("Leaf")
+            elif legacy and i == len(chain) - 1:
+                kinds.append("Root")
+            else:
+                kinds.append("Intermediate")
+        kinds += ["Root"] * len(roots)
+        for kind, cert in zip(kinds, chain + roots, strict=True):
+            rows.append(_cert_row(identity, kind, status, cert, now))
+    return rows
+
+
+def _cert_row(identity: str, kind: str, status: str, cert: Obj, now: datetime) -> CertRow:
+    after_text, before_text = cell(cert.get("expirationTime")), cell(cert.get("validFrom"))
+    after, before = parse_time(after_text), parse_time(before_text)
+    bad = bool(after_text or before_text) and (after is None or before is None)
+    valid = after is not None and before is not None and before < now < after
+    return CertRow(
+        identity,
+        kind,
+        status,
+        valid,
+        serial_hex(cert.get("serialNumber")),
+        after_text or "NA",
+        before_text or "NA",
+        after,
+        bad,
+    )
+
+
+def split_host_port(addr: str) -> tuple[str, str] | None:
+    """Go's ``net.SplitHostPort``: ``host:port`` or ``[v6]:port``; None when it fails."""
+    if addr.startswith("["):
+        end = addr.find("]")
+        if end < 0 or addr[end + 1 : end + 2] != ":":
+            return None
+        host, port = addr[1:end], addr[end + 2 :]
+        return (host, port) if ":" not in port else None
+    i = addr.rfind(":")
+    if i < 0 or ":" in addr[:i]:
+        return None
+    return addr[:i], addr[i + 1 :]

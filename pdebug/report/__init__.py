@@ -13,6 +13,10 @@ What a proxy gets: a summary (versions, node, counts, endpoint health, sync stat
 ``check`` findings, the ``-o wide`` tables of the views (secrets as certificate metadata
 only: never key material, never the raw dump) and the topology of
 :mod:`pdebug.report.topology`.
+
+The report reads the model and the checks, never the views: the tables come in already
+built, from :attr:`ReportMeta.tables` (``cli/report.py`` passes
+``views/wide.py`` ``wide_tables``, the one place views are joined into the page).
 """
 
 from __future__ import annotations
@@ -33,13 +37,11 @@ from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, SourceUnavailable
 from pdebug.model import ProxyData
+from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
 from pdebug.report import assets
 from pdebug.report.static import render_static
 from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
-from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
-from pdebug.views.result import ViewResult
-from pdebug.views.table import Lines, Table
 
 if TYPE_CHECKING:
     from pdebug.report.ambient import AmbientCapture
@@ -92,6 +94,10 @@ class ReportMeta:
         options: Options for the checks.
         ambient: The ztunnels of a ``snapshot --ambient`` bundle: the page's ambient
             workloads section (None: no such section).
+        tables: Each proxy's ``-o wide`` tables as plain data, judged at a time
+            (``pdebug report`` passes ``views/wide.py`` ``wide_tables``); None: the
+            page has no tables. The report never imports the views: its caller joins
+            them in here.
     """
 
     source: str
@@ -101,52 +107,14 @@ class ReportMeta:
     proxies: Mapping[str, ProxyInfo] = field(default_factory=dict)
     options: CheckOptions = CheckOptions()
     ambient: AmbientCapture | None = None
+    tables: Callable[[ProxyData, datetime], list[dict[str, Any]]] | None = None
 
 
 def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# --- tables ---------------------------------------------------------------------------
-
-
-def _table(tid: str, title: str, build: Callable[[], ViewResult]) -> dict[str, Any]:
-    """A view's wide table as plain data; a view that cannot run leaves a note instead."""
-    out: dict[str, Any] = {"id": tid, "title": title, "columns": [], "rows": [], "note": None}
-    try:
-        result = build()
-    except PdebugError as exc:
-        out["note"] = exc.message
-        return out
-    table = result.table
-    if isinstance(table, Table):
-        headers, rows = table.visible(True)
-        out["columns"] = headers
-        out["rows"] = [list(r) for r in rows]
-        out["note"] = result.note or (None if rows else table.empty_message)
-    elif isinstance(table, Lines):
-        out["note"] = table.text
-    return out
-
-
-def _tables(proxy: ProxyData, now: datetime) -> list[dict[str, Any]]:
-    return [
-        _table(
-            "clusters", "Clusters", lambda: clusters.view(proxy, clusters.ClusterFilter(), True)
-        ),
-        _table(
-            "listeners",
-            "Listeners",
-            lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
-        ),
-        _table("routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)),
-        _table(
-            "endpoints",
-            "Endpoints",
-            lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
-        ),
-        _table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now)),
-    ]
+# --- findings -------------------------------------------------------------------------
 
 
 def _findings(report: CheckReport) -> dict[str, Any]:
@@ -164,7 +132,7 @@ def _findings(report: CheckReport) -> dict[str, Any]:
 
 def _versions(proxy: ProxyData) -> list[list[str]]:
     try:
-        pairs = bootstrap.summary_rows(proxy, wide=True)
+        pairs = summary_rows(proxy, wide=True)
     except PdebugError:
         pairs = []
     rows = [[label.rstrip(":"), value or "unknown"] for label, value in pairs]
@@ -282,7 +250,7 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         "summary": _summary(proxy, ctx, report, info),
         "checks": checks,
         "findings": _findings(report),
-        "tables": _tables(proxy, meta.generated),
+        "tables": meta.tables(proxy, meta.generated) if meta.tables is not None else [],
         "graph": build_graph(ctx, report.findings).plain(),
     }
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pdebug.checks.base import CheckOptions, Finding, Severity
+from pdebug.checks.base import Finding, Severity
+from pdebug.checks.options import CheckOptions
 
 if TYPE_CHECKING:
-    from pdebug.model.ztunnel import ZtunnelDump
-    from pdebug.views.ztunnel import CertRow
+    from pdebug.model.ztunnel import CertRow, ZtunnelDump
 
 __all__ = ["AMBIENT_COLUMNS", "AmbientCapture", "ambient_table"]
 
@@ -83,7 +83,7 @@ class _Ztunnel:
 
     def index(self, now: datetime) -> None:
         """Build the lookups (once per ztunnel: a row costs dictionary reads)."""
-        from pdebug.views.ztunnel import _s, cert_rows, waypoint_index
+        from pdebug.model.ztunnel import cell, cert_rows, waypoint_index
 
         if self.dump is None:
             return
@@ -93,7 +93,7 @@ class _Ztunnel:
                 service = f.resource[len("service/") :].split(".", 1)[0]
                 self.by_service.setdefault(service, []).append(f)
         for entry in self.dump.certificates:
-            identity = _s(entry.get("identity"))
+            identity = cell(entry.get("identity"))
             at = identity.find("/ns/") if identity.startswith("spiffe://") else -1
             if at >= 0:
                 self.certs.setdefault(identity[at:], []).append(entry)
@@ -110,14 +110,14 @@ def _identities(w: dict[str, Any], z: _Ztunnel) -> list[dict[str, Any]]:
     and service account, so an absent trust domain matches any, and an absent service
     account is ``default``.
     """
-    from pdebug.views.ztunnel import _s
+    from pdebug.model.ztunnel import cell
 
-    sa = _s(w.get("serviceAccount")) or "default"
-    entries = z.certs.get(f"/ns/{_s(w.get('namespace'))}/sa/{sa}", [])
-    domain = _s(w.get("trustDomain"))
+    sa = cell(w.get("serviceAccount")) or "default"
+    entries = z.certs.get(f"/ns/{cell(w.get('namespace'))}/sa/{sa}", [])
+    domain = cell(w.get("trustDomain"))
     if domain:
         want = f"spiffe://{domain}/ns/"
-        entries = [c for c in entries if _s(c.get("identity")).startswith(want)]
+        entries = [c for c in entries if cell(c.get("identity")).startswith(want)]
     return entries
 
 
@@ -125,7 +125,7 @@ def _certificate(
     w: dict[str, Any], z: _Ztunnel, now: datetime
 ) -> tuple[str, str, list[Finding], str | None]:
     """(state, expiry, findings, report's own warning) of ``w``'s certificate in ``z``."""
-    from pdebug.views.ztunnel import _s, cert_status
+    from pdebug.model.ztunnel import cell, cert_status
 
     if z.dump is None:
         return "unknown", "-", [], None
@@ -135,7 +135,7 @@ def _certificate(
             return "-", "-", [], None  # not captured by ztunnel: no mesh certificate
         why = "no certificate for its identity in its ztunnel (fetched lazily; mTLS waits)"
         return "missing", "-", [], why
-    identities = list(dict.fromkeys(_s(c.get("identity")) for c in entries))
+    identities = list(dict.fromkeys(cell(c.get("identity")) for c in entries))
     states = [cert_status(c.get("state")) for c in entries]
     state = "Available" if "Available" in states else (states[0] or "no state")
     leaves = [r for i in identities for r in z.leaves.get(i, [])]
@@ -151,9 +151,9 @@ def _certificate(
 
 
 def _row(w: dict[str, Any], z: _Ztunnel, now: datetime) -> list[str]:
-    from pdebug.views.ztunnel import _s, waypoint_name
+    from pdebug.model.ztunnel import cell, waypoint_name
 
-    ns, name = _s(w.get("namespace")), _s(w.get("name"))
+    ns, name = cell(w.get("namespace")), cell(w.get("name"))
     ztunnel = z.name if z.dump is not None else f"{z.name} (not captured: {z.why})"
     found: list[Finding] = []
     notes: list[str] = []  # the report's own warnings (no PD code)
@@ -179,9 +179,9 @@ def _row(w: dict[str, Any], z: _Ztunnel, now: datetime) -> list[str]:
     return [
         ns,
         name,
-        _s(w.get("node")),
+        cell(w.get("node")),
         ztunnel,
-        _s(w.get("protocol")) or "-",
+        cell(w.get("protocol")) or "-",
         waypoint,
         cert,
         expiry,
@@ -197,7 +197,7 @@ def ambient_table(capture: AmbientCapture, options: CheckOptions) -> dict[str, A
     capture names namespaces, in one of them. Rows are sorted by namespace and name.
     """
     from pdebug.checks import ztunnel as zcheck
-    from pdebug.views.ztunnel import _s
+    from pdebug.model.ztunnel import cell
 
     now = options.now or datetime.now(UTC)
     options = dataclasses.replace(options, now=now)
@@ -217,9 +217,9 @@ def ambient_table(capture: AmbientCapture, options: CheckOptions) -> dict[str, A
         ztunnels.setdefault(node, z)
 
     def wanted(w: dict[str, Any], node: str) -> bool:
-        if _s(w.get("node")) != node:
+        if cell(w.get("node")) != node:
             return False
-        return not capture.namespaces or _s(w.get("namespace")) in capture.namespaces
+        return not capture.namespaces or cell(w.get("namespace")) in capture.namespaces
 
     readable = [z.dump for z in ztunnels.values() if z.dump is not None]
     rows: list[list[str]] = []

@@ -4,7 +4,7 @@
 walks it through a :class:`~pdebug.model.ProxyData` and returns a :class:`Trace`: every
 step (listener, filter chain, network filter, route config, virtual host, routes tried,
 action, cluster, endpoints) with whether it matched and why, then a :class:`Verdict`.
-Nothing here prints; :mod:`pdebug.views.trace` renders a trace.
+Nothing here prints; ``views/trace.py`` renders a trace.
 
 The package, in the order a request meets it: :mod:`.request` (the URL and options as a
 typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`

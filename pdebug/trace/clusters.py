@@ -2,18 +2,23 @@
 
 The dump's clusters, their endpoints and whether Envoy would send to them (live
 ``/clusters`` health, else EDS's), and the :class:`Verdict` once the request's clusters
-are known.
+are known. The facts come from :mod:`pdebug.model`: clusters by name and their type
+(:mod:`~pdebug.model.clusters`), the one endpoint-health rule
+(:func:`~pdebug.model.health.lb_health`) and the one address formatter
+(:func:`~pdebug.model.address.address_text`).
 """
 
 from __future__ import annotations
 
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
+from pdebug.model.address import address_text
+from pdebug.model.clusters import by_name, extension_type
 from pdebug.model.dump import ConfigDump
 from pdebug.model.eds import Attribution, attribute
-from pdebug.model.health import host_is_healthy
-from pdebug.trace.request import Request, hostport
-from pdebug.trace.result import WITH_EDS, ClusterOutcome, Endpoint, Usable, Verdict
+from pdebug.model.health import host_lb_health, lb_health
+from pdebug.trace.request import Request
+from pdebug.trace.result import WITH_EDS, ClusterOutcome, Endpoint, Verdict
 
 #: Envoy's default healthy panic threshold (percent of usable endpoints).
 PANIC_THRESHOLD = 50.0
@@ -23,51 +28,9 @@ _HEALTH_NOTE = (
 )
 
 
-def cluster_type(cluster: s.Cluster) -> str:
-    """``EDS``, ``STRICT_DNS``, ``ORIGINAL_DST``... or a custom cluster type's name."""
-    if cluster.cluster_type is not None and cluster.cluster_type.name:
-        return cluster.cluster_type.name
-    return cluster.type or "STATIC"
-
-
-# The endpoint-health rule and address formatter below are trace's own: the lead swaps
-# them for pdebug.model's single ones at merge.
-
-
-def live_usable(host: s.HostStatus) -> Usable:
-    """Whether Envoy sends to a host of live ``/clusters`` (trace's endpoint-health rule)."""
-    hs = host.health_status
-    if not host_is_healthy(host):
-        if hs is not None and hs.eds_health_status == "DEGRADED":
-            return "degraded"
-        return "unhealthy"
-    if hs is not None and hs.failed_active_degraded_check:
-        return "degraded"
-    return "healthy"
-
-
-def eds_usable(status: str) -> Usable:
-    """Whether Envoy sends to an endpoint of EDS ``health_status`` (trace's rule)."""
-    if status in ("", "UNKNOWN", "HEALTHY"):
-        return "healthy"
-    if status == "DEGRADED":
-        return "degraded"
-    return "unhealthy"
-
-
-def endpoint_address(address: s.Address | None) -> str:
-    """``host:port``, ``unix://PATH`` or ``envoy://LISTENER/ID`` (trace's formatter)."""
-    if address is None:
-        return "unknown"
-    if address.socket_address is not None:
-        sa = address.socket_address
-        return hostport(sa.address, sa.port_value)
-    if address.pipe is not None:
-        return "unix://" + address.pipe.path
-    if address.envoy_internal_address is not None:
-        ia = address.envoy_internal_address
-        return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}"
-    return "unknown"
+def _address(address: s.Address | None) -> str:
+    """An endpoint's address as trace prints it (``unix://`` pipes, ``[IPv6]:PORT``)."""
+    return address_text(address, pipe_scheme=True, bracket_ipv6=True)
 
 
 class Upstreams:
@@ -87,16 +50,7 @@ class Upstreams:
     def index(self) -> dict[str, tuple[s.Cluster, str]]:
         """Cluster name -> (cluster, ``ACTIVE``/``STATIC``/``WARMING``); active ones win."""
         if self._clusters is None:
-            found: dict[str, tuple[s.Cluster, str]] = {}
-            if self.dump.has("clusters"):
-                for key, state in (
-                    ("dynamic_warming_clusters", "WARMING"),
-                    ("static_clusters", "STATIC"),
-                    ("dynamic_active_clusters", "ACTIVE"),
-                ):
-                    for entry in self.dump.cluster_entries(key).items:
-                        found[entry.cluster.name] = (entry.cluster, state)
-            self._clusters = found
+            self._clusters = {n: (r.cluster, r.state) for n, r in by_name(self.dump).items()}
         return self._clusters
 
     def attribution(self) -> Attribution:
@@ -129,10 +83,10 @@ class Upstreams:
                     hosts = live_status.host_statuses
                     return [
                         Endpoint(
-                            endpoint_address(h.address),
+                            _address(h.address),
                             (h.health_status.eds_health_status if h.health_status else "")
                             or "HEALTHY",
-                            live_usable(h),
+                            host_lb_health(h),
                         )
                         for h in hosts
                     ], "/clusters"
@@ -147,9 +101,9 @@ class Upstreams:
         source = "EDS"
         if cla is None and cluster.load_assignment is not None:
             cla, source = cluster.load_assignment, "the cluster's load_assignment"
-        if cla is None and cluster_type(cluster) == "STATIC":
+        if cla is None and extension_type(cluster) == "STATIC":
             # a static cluster's own config is what Envoy uses (v2: ``hosts``)
-            own = [Endpoint(endpoint_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
+            own = [Endpoint(_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
             return own, ("the cluster's hosts" if own else "the cluster's config") + live
         if cla is None:
             if not self.dump.has("endpoints"):
@@ -169,9 +123,7 @@ class Upstreams:
                 ep = lb.endpoint
                 status = lb.health_status or "UNKNOWN"
                 out.append(
-                    Endpoint(
-                        endpoint_address(ep.address if ep else None), status, eds_usable(status)
-                    )
+                    Endpoint(_address(ep.address if ep else None), status, lb_health(status))
                 )
         return out, source + live
 

@@ -13,13 +13,26 @@ from typing import Literal
 
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
+from pdebug.model.address import join_host_port
 from pdebug.model.dump import ConfigDump
+from pdebug.model.listeners import (
+    TCP_PROXY,
+    ListenerFacts,
+    decode_filter,
+    filter_config,
+    network_kind,
+)
 from pdebug.trace.chains import Connection, chain_label
 from pdebug.trace.matchers import is_set, listener_tree
-from pdebug.trace.request import HTTPS_ALPN, IP, Request, hostport, ip_of
-from pdebug.views.listeners import TCP_PROXY, decode_filter, filter_config, network_kind
+from pdebug.trace.request import HTTPS_ALPN, IP, Request, ip_of
 
 EntryState = Literal["ACTIVE", "WARMING", "DRAINING", "STATIC"]
+_STATES: dict[str, EntryState] = {
+    "ACTIVE": "ACTIVE",
+    "WARMING": "WARMING",
+    "DRAINING": "DRAINING",
+    "STATIC": "STATIC",
+}
 #: Names of Istio's outbound capture listener (``virtual`` in Istio <= 1.2).
 OUTBOUND_CAPTURE_NAMES = ("virtualOutbound", "virtual")
 
@@ -62,26 +75,20 @@ def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
 
 
 def collect_listeners(dump: ConfigDump) -> tuple[list[ListenerEntry], list[ListenerEntry]]:
-    """(serving, not serving): active dynamic and static listeners; warming/draining ones."""
-    camel = dump.require("listeners").camel
+    """(serving, not serving): active dynamic and static listeners; warming/draining ones.
+
+    One listener each: the first state its entry holds a config for (see
+    :class:`~pdebug.model.listeners.ListenerFacts`).
+    """
+    dump.require("listeners")
     serving: list[ListenerEntry] = []
     idle: list[ListenerEntry] = []
-    for dyn in dump.dynamic_listeners().items:
-        states: tuple[tuple[EntryState, s.ListenerState | None], ...] = (
-            ("ACTIVE", dyn.active_state),
-            ("WARMING", dyn.warming_state),
-            ("DRAINING", dyn.draining_state),
-        )
-        for state, st in states:
-            if st is not None and st.listener is not None:
-                lst = ListenerEntry(st.listener, state, camel, _listener_addresses(st.listener))
-                (serving if state == "ACTIVE" else idle).append(lst)
-                break
-    for stat in dump.static_listeners().items:
-        if stat.listener is not None:
-            serving.append(
-                ListenerEntry(stat.listener, "STATIC", camel, _listener_addresses(stat.listener))
-            )
+    for r in ListenerFacts(dump).configs:
+        if not r.first:
+            continue
+        state = _STATES[r.state]
+        lst = ListenerEntry(r.listener, state, r.camel, _listener_addresses(r.listener))
+        (serving if state in ("ACTIVE", "STATIC") else idle).append(lst)
     return serving, idle
 
 
@@ -105,7 +112,7 @@ def addr_text(lst: ListenerEntry, port: int | None = None) -> str:
     """The listener's address on ``port`` (else its first) as text."""
     addr = lst.address_for(port) if port is not None else None
     addr = addr or (lst.addresses[0] if lst.addresses else None)
-    return hostport(addr[1], addr[2]) if addr else ""
+    return join_host_port(addr[1], addr[2]) if addr else ""
 
 
 def outbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
@@ -251,7 +258,7 @@ def owner(
     if ip is not None:
         for x, addr in on_port:
             if addr[0] == ip:
-                return x, f"binds {hostport(addr[1], port)}, the destination"
+                return x, f"binds {join_host_port(addr[1], port)}, the destination"
     wild = [(x, a) for x, a in on_port if a[0] is not None and a[0].is_unspecified]
     specific = [(x, a) for x, a in on_port if not (a[0] is not None and a[0].is_unspecified)]
     if ip is None and specific and not bound:
@@ -261,19 +268,19 @@ def owner(
         if len(named) == 1:
             x, a = named[0]
             return x, (
-                f"{x.name} ({hostport(a[1], port)}) sends to a cluster of {host}; "
+                f"{x.name} ({join_host_port(a[1], port)}) sends to a cluster of {host}; "
                 "the URL host is a name, so pdebug takes it as that listener's IP"
             )
     if wild:
         x, a = wild[0]
-        why = f"binds {hostport(a[1], port)} (any address on port {port})"
+        why = f"binds {join_host_port(a[1], port)} (any address on port {port})"
         if ip is None and specific:
             others = ", ".join(f"{s_.name}" for s_, _ in specific)
             why += f"; if {host or 'the host'} resolves to another listener's IP: {others}"
         return x, why
     if ip is None and specific:
         x, a = specific[0]
-        why = f"binds {hostport(a[1], port)}"
+        why = f"binds {join_host_port(a[1], port)}"
         if len(specific) > 1:
             why += f", first of {len(specific)} listeners on port {port} (give the IP in the URL)"
         else:
@@ -283,7 +290,9 @@ def owner(
         return None
     if ip is not None and specific and bound:
         x, a = specific[0]
-        return x, (f"binds {hostport(a[1], port)}, not {ip}; taken as where the request arrives")
+        return x, (
+            f"binds {join_host_port(a[1], port)}, not {ip}; taken as where the request arrives"
+        )
     return None
 
 

@@ -63,7 +63,9 @@ class Request:
     @property
     def destination(self) -> str:
         """``host:port`` (IPv6 in brackets)."""
-        return hostport(self.host, self.port)
+        from pdebug.model.address import join_host_port
+
+        return join_host_port(self.host, self.port)
 
 
 def parse_request(
@@ -164,14 +166,6 @@ def ip_of(text: str) -> IP | None:
         return ipaddress.ip_address(text.strip("[]"))
     except ValueError:
         return None
-
-
-def hostport(host: str, port: int) -> str:
-    """``host:port``, IPv6 in brackets.
-
-    trace's own address formatter: the lead swaps it for pdebug.model's one at merge.
-    """
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def split_host_port(authority: str) -> tuple[str, int | None]:

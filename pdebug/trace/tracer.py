@@ -18,14 +18,18 @@ import re
 from typing import Any
 
 from pdebug.model import ProxyData
+from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
+from pdebug.model.address import join_host_port
+from pdebug.model.clusters import extension_type
 from pdebug.model.dump import decode_raw
+from pdebug.model.listeners import HCM, decode_filter, filter_config, network_kind
 from pdebug.trace import listeners as ls
 from pdebug.trace.chains import Connection, chain_label, select_filter_chain, v1_route_mismatch
-from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, cluster_type, final
+from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
-from pdebug.trace.request import HttpRequest, Request, hostport, split_host_port
+from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
     WITH_EDS,
@@ -43,7 +47,6 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.views.listeners import HCM, decode_filter, filter_config, network_kind
 
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
@@ -296,7 +299,7 @@ class Tracer:
             self.step("cluster", name, False, why)
             return Verdict(False, "no_listener", f"503 to the CONNECT: {why}", 503)
         why = f"endpoint envoy://{targets[0]}: the tunnel's payload goes to that listener"
-        self.step("cluster", name, True, why, type=cluster_type(found[0]))
+        self.step("cluster", name, True, why, type=extension_type(found[0]))
         self.tunneled = name
         return inner
 
@@ -305,7 +308,7 @@ class Tracer:
         req = self.req
         conn, notes = ls.connect(lst, req, via_capture, keeps)
         dest_ip, alpn = conn.dest_ip, conn.alpn
-        dest = hostport(str(dest_ip), req.port) if dest_ip else req.destination
+        dest = join_host_port(str(dest_ip), req.port) if dest_ip else req.destination
         src = str(req.source_ip) if req.source_ip else "unknown client"
         base = f"transport {conn.transport}" + (f", ALPN {','.join(alpn)}" if alpn else "")
         self.step(
@@ -508,14 +511,15 @@ class Tracer:
             return rc
         if hcm.rds is not None and hcm.rds.route_config_name:
             rds = hcm.rds.route_config_name
-            for key in ("dynamic_route_configs", "static_route_configs"):
-                entries = self.dump.route_entries(key)
-                for entry in entries.items:
-                    if entry.route_config.name == rds:
-                        self.rc_camel = entries.section.camel if entries.section else False
-                        version = f", version {entry.version_info}" if entry.version_info else ""
-                        self.step("route_config", rds, True, f"RDS{version}")
-                        return entry.route_config
+            rec = route_facts.find(self.dump, rds)
+            if rec is not None:
+                section = rec.entries.section
+                self.rc_camel = section.camel if section is not None else False
+                version = rec.entry.version_info
+                self.step(
+                    "route_config", rds, True, f"RDS, version {version}" if version else "RDS"
+                )
+                return rec.config
             if not self.dump.has("routes"):
                 why = f"RDS {rds}: the dump has no routes section"
                 self.step("route_config", rds, False, why)
@@ -650,7 +654,7 @@ class Tracer:
             self.step("cluster", name, False, f"no such cluster in the dump{part}")
             return ClusterOutcome(name, "missing", weight, share)
         cluster, state = found
-        ctype = cluster_type(cluster)
+        ctype = extension_type(cluster)
         if state == "WARMING":
             self.step("cluster", name, False, f"{ctype}, still warming: not serving yet{part}")
             return ClusterOutcome(name, "warming", weight, share, ctype)

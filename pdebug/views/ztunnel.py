@@ -9,42 +9,27 @@ what istioctl leaves out (status, identity, canonical labels, dry-run...).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pdebug.model.ztunnel import ZtunnelDump
+from pdebug.model.ztunnel import (
+    Obj,
+    ZtunnelDump,
+    as_list,
+    as_obj,
+    cell,
+    cert_rows,
+    endpoint_counts,
+    split_host_port,
+    vip_address,
+    waypoint_index,
+    waypoint_name,
+    workloads_by_uid,
+)
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Stack, Table
-
-Obj = dict[str, Any]
-
-
-def _s(value: Any) -> str:
-    """A cell from a JSON value, as Go's ``%v`` prints the common cases."""
-    if value.__class__ is str:
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    import orjson
-
-    return orjson.dumps(value).decode()
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _obj(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
 
 
 def _eq_fold(a: Any, b: str) -> bool:
@@ -54,57 +39,9 @@ def _eq_fold(a: Any, b: str) -> bool:
 # --- shared rules -----------------------------------------------------------------------
 
 
-def waypoint_index(services: list[Obj]) -> dict[str, str]:
-    """What a waypoint ``destination`` may name -> the service's name (first one wins).
-
-    istioctl walks the services in dump order and takes the first whose
-    ``namespace/hostname``, or one of whose ``vips`` (``network/ip``), equals the
-    destination; this index answers the same in one lookup.
-    """
-    index: dict[str, str] = {}
-    for svc in services:
-        name = _s(svc.get("name"))
-        index.setdefault(f"{_s(svc.get('namespace'))}/{_s(svc.get('hostname'))}", name)
-        for vip in _list(svc.get("vips")):
-            if isinstance(vip, str):
-                index.setdefault(vip, name)
-    return index
-
-
-def waypoint_name(waypoint: Any, services: list[Obj] | dict[str, str]) -> str:
-    """WAYPOINT: ``None`` without one, the first service it names, else ``NA``."""
-    if waypoint is None:
-        return "None"
-    index = services if isinstance(services, dict) else waypoint_index(services)
-    dest = _obj(waypoint).get("destination")
-    return index.get(dest, "NA") if isinstance(dest, str) else "NA"
-
-
-def _vip(entry: Any) -> str:
-    text = _s(entry)
-    return text.split("/", 1)[1] if "/" in text else ""
-
-
 def _workload_address(w: Obj) -> str:
-    ips = [_s(ip) for ip in _list(w.get("workloadIps"))]
-    return ",".join(ips) if ips else _s(w.get("hostname"))
-
-
-def endpoint_counts(svc: Obj, by_uid: dict[str, Obj]) -> tuple[int, int]:
-    """(healthy, total): healthy when the endpoint's workload is ``Healthy`` (istioctl)."""
-    endpoints = _obj(svc.get("endpoints"))
-    healthy = 0
-    for ep in endpoints.values():
-        uid = _obj(ep).get("workloadUid")
-        w = by_uid.get(uid) if isinstance(uid, str) else None
-        if w is not None and w.get("status") == "Healthy":
-            healthy += 1
-    return healthy, len(endpoints)
-
-
-def workloads_by_uid(dump: ZtunnelDump) -> dict[str, Obj]:
-    """Workloads by ``uid``; on a duplicate the last one wins (as istioctl)."""
-    return {w["uid"]: w for w in dump.workloads if isinstance(w.get("uid"), str)}
+    ips = [cell(ip) for ip in as_list(w.get("workloadIps"))]
+    return ",".join(ips) if ips else cell(w.get("hostname"))
 
 
 # --- workloads --------------------------------------------------------------------------
@@ -128,7 +65,7 @@ class WorkloadFilter:
         if self.node and not _eq_fold(w.get("node"), self.node):
             return False
         if self.address:
-            return any(_eq_fold(ip, self.address) for ip in _list(w.get("workloadIps")))
+            return any(_eq_fold(ip, self.address) for ip in as_list(w.get("workloadIps")))
         return True
 
 
@@ -150,7 +87,7 @@ WORKLOAD_COLUMNS = (
 
 
 def _workload_key(w: Obj) -> tuple[str, str]:
-    return f"{_s(w.get('namespace'))}.{_s(w.get('name'))}", _s(w.get("node"))
+    return f"{cell(w.get('namespace'))}.{cell(w.get('name'))}", cell(w.get("node"))
 
 
 def select_workloads(dump: ZtunnelDump, flt: WorkloadFilter) -> list[Obj]:
@@ -177,15 +114,15 @@ def workload_table(
     waypoints = waypoint_index(dump.services)
     for w in sorted(select_workloads(dump, flt), key=_workload_key):
         row: tuple[str, ...] = (
-            _s(w.get("namespace")),
-            _s(w.get("name")),
+            cell(w.get("namespace")),
+            cell(w.get("name")),
             _workload_address(w),
-            _s(w.get("node")),
+            cell(w.get("node")),
             waypoint_name(w.get("waypoint"), waypoints),
-            _s(w.get("protocol")),
+            cell(w.get("protocol")),
         )
         if wide:
-            row += tuple(_s(w.get(k)) for k in _WIDE_WORKLOAD)
+            row += tuple(cell(w.get(k)) for k in _WIDE_WORKLOAD)
         rows.append(row)
     columns = WORKLOAD_COLUMNS if wide else WORKLOAD_COLUMNS[:6]
     return Table(columns, rows, padding=1, header_when_empty=True)
@@ -205,7 +142,7 @@ SERVICE_COLUMNS = (
 
 
 def _service_key(svc: Obj) -> tuple[str, str, str]:
-    return _s(svc.get("namespace")), _s(svc.get("name")), _s(svc.get("hostname"))
+    return cell(svc.get("namespace")), cell(svc.get("name")), cell(svc.get("hostname"))
 
 
 def select_services(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
@@ -221,15 +158,15 @@ def service_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
     rows: list[tuple[str, ...]] = []
     for svc in select_services(dump, namespace):
         healthy, total = endpoint_counts(svc, by_uid)
-        ports = ",".join(f"{k}->{_s(v)}" for k, v in _obj(svc.get("ports")).items())
+        ports = ",".join(f"{k}->{cell(v)}" for k, v in as_obj(svc.get("ports")).items())
         rows.append(
             (
-                _s(svc.get("namespace")),
-                _s(svc.get("name")),
-                ",".join(_vip(v) for v in _list(svc.get("vips"))),
+                cell(svc.get("namespace")),
+                cell(svc.get("name")),
+                ",".join(vip_address(v) for v in as_list(svc.get("vips"))),
                 waypoint_name(svc.get("waypoint"), waypoints),
                 f"{healthy}/{total}",
-                _s(svc.get("hostname")),
+                cell(svc.get("hostname")),
                 ports,
             )
         )
@@ -251,18 +188,18 @@ POLICY_COLUMNS = (
 def select_policies(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
     """Policies of ``namespace`` (any when None), sorted by (namespace, name)."""
     picked = [p for p in dump.policies if not namespace or _eq_fold(p.get("namespace"), namespace)]
-    return sorted(picked, key=lambda p: (_s(p.get("namespace")), _s(p.get("name"))))
+    return sorted(picked, key=lambda p: (cell(p.get("namespace")), cell(p.get("name"))))
 
 
 def policy_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
     """``ztunnel-config policy``; wide shows the rule count and the dry-run flag."""
     rows: list[tuple[str, ...]] = [
         (
-            _s(p.get("namespace")),
-            _s(p.get("name")),
-            _s(p.get("action")),
-            _s(p.get("scope")),
-            str(len(_list(p.get("rules")))),
+            cell(p.get("namespace")),
+            cell(p.get("name")),
+            cell(p.get("action")),
+            cell(p.get("scope")),
+            str(len(as_list(p.get("rules")))),
             "true" if p.get("dryRun") is True else "false",
         )
         for p in select_policies(dump, namespace)
@@ -282,104 +219,6 @@ CERT_COLUMNS = (
     Column("NOT BEFORE"),
     Column("DAYS LEFT", wide=True),
 )
-
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
-)
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 time (Go's ``time.RFC3339`` parser: offset required), else None."""
-    if not isinstance(text, str):
-        return None
-    m = _RFC3339.match(text)
-    if m is None:
-        return None
-    date, clock, frac, zone = m.groups()
-    frac = (frac or "")[:7]  # Python keeps microseconds
-    zone = "+00:00" if zone in ("Z", "z") else zone
-    try:
-        return datetime.fromisoformat(f"{date}T{clock}{frac}{zone}")
-    except ValueError:
-        return None
-
-
-_DECIMAL = re.compile(r"[+-]?[0-9]+\Z", re.ASCII)
-
-
-def serial_hex(serial: Any) -> str:
-    """A decimal serial as lowercase hex (Go ``%x`` of a big.Int); ``<nil>`` if unparsable."""
-    if isinstance(serial, int) and not isinstance(serial, bool):
-        serial = str(serial)
-    if not isinstance(serial, str) or not _DECIMAL.match(serial):
-        return "<nil>"
-    value = int(serial)
-    return f"-{-value:x}" if value < 0 else f"{value:x}"
-
-
-def cert_status(state: Any) -> str:
-    """STATUS: the state, with every ``Unavailable: reason`` shortened to ``Unavailable``."""
-    text = _s(state)
-    return "Unavailable" if "Unavailable" in text else text
-
-
-@dataclass(frozen=True)
-class CertRow:
-    """One certificate of an identity's chain or roots, with istioctl's cells."""
-
-    identity: str
-    kind: str  # Leaf, Intermediate, Root or NA
-    status: str
-    valid: bool
-    serial: str
-    not_after: str
-    not_before: str
-    expires: datetime | None
-    bad_time: bool  # a time that does not parse (istioctl logs it)
-
-
-def cert_rows(dump: ZtunnelDump, now: datetime) -> list[CertRow]:
-    """Every certificate row, in dump order (istioctl does not sort them)."""
-    rows: list[CertRow] = []
-    for entry in dump.certificates:
-        identity = _s(entry.get("identity"))
-        status = cert_status(entry.get("state"))
-        chain = [_obj(c) for c in _list(entry.get("certChain"))]
-        roots = [_obj(c) for c in _list(entry.get("rootCerts"))]
-        if not chain:
-            rows.append(CertRow(identity, "NA", status, False, "NA", "NA", "NA", None, False))
-            continue
-        legacy = not roots
-        kinds = []
-        for i in range(len(chain)):
-            if i == 0:
-                kinds.append("Leaf")
-            elif legacy and i == len(chain) - 1:
-                kinds.append("Root")
-            else:
-                kinds.append("Intermediate")
-        kinds += ["Root"] * len(roots)
-        for kind, cert in zip(kinds, chain + roots, strict=True):
-            rows.append(_cert_row(identity, kind, status, cert, now))
-    return rows
-
-
-def _cert_row(identity: str, kind: str, status: str, cert: Obj, now: datetime) -> CertRow:
-    after_text, before_text = _s(cert.get("expirationTime")), _s(cert.get("validFrom"))
-    after, before = parse_time(after_text), parse_time(before_text)
-    bad = bool(after_text or before_text) and (after is None or before is None)
-    valid = after is not None and before is not None and before < now < after
-    return CertRow(
-        identity,
-        kind,
-        status,
-        valid,
-        serial_hex(cert.get("serialNumber")),
-        after_text or "NA",
-        before_text or "NA",
-        after,
-        bad,
-    )
 
 
 def certificate_table(dump: ZtunnelDump, now: datetime | None = None) -> Table:
@@ -425,36 +264,22 @@ CONNECTION_COLUMNS = (
 )
 
 
-def split_host_port(addr: str) -> tuple[str, str] | None:
-    """Go's ``net.SplitHostPort``: ``host:port`` or ``[v6]:port``; None when it fails."""
-    if addr.startswith("["):
-        end = addr.find("]")
-        if end < 0 or addr[end + 1 : end + 2] != ":":
-            return None
-        host, port = addr[1:end], addr[end + 2 :]
-        return (host, port) if ":" not in port else None
-    i = addr.rfind(":")
-    if i < 0 or ":" in addr[:i]:
-        return None
-    return addr[:i], addr[i + 1 :]
-
-
 def address_names(dump: ZtunnelDump) -> Callable[[Any], str]:
     """Istioctl's lookup: a service VIP or workload IP ``ip:port`` as ``name:port``."""
     services: dict[str, str] = {}
     for svc in dump.services:
-        vips = _list(svc.get("vips"))
-        key = _vip(vips[0]) if vips else ""
+        vips = as_list(svc.get("vips"))
+        key = vip_address(vips[0]) if vips else ""
         if key:
-            services[key] = _s(svc.get("hostname"))
+            services[key] = cell(svc.get("hostname"))
     workloads: dict[str, str] = {}
     for w in dump.workloads:
-        ips = _list(w.get("workloadIps"))
-        if ips and _s(ips[0]):
-            workloads[_s(ips[0])] = f"{_s(w.get('name'))}.{_s(w.get('namespace'))}"
+        ips = as_list(w.get("workloadIps"))
+        if ips and cell(ips[0]):
+            workloads[cell(ips[0])] = f"{cell(w.get('name'))}.{cell(w.get('namespace'))}"
 
     def lookup(addr: Any) -> str:
-        text = _s(addr)
+        text = cell(addr)
         parts = split_host_port(text)
         if parts is None or not parts[0]:
             return text
@@ -485,37 +310,37 @@ class ConnectionFilter:
 
 def select_states(dump: ZtunnelDump, flt: ConnectionFilter) -> list[Obj]:
     """The ``workloadState`` entries that pass ``flt``, sorted by (namespace, name)."""
-    states = [s for s in dump.workload_state.values() if flt.keep(_obj(s.get("info")))]
+    states = [s for s in dump.workload_state.values() if flt.keep(as_obj(s.get("info")))]
 
     def key(s: Obj) -> tuple[str, str]:
-        info = _obj(s.get("info"))
-        return _s(info.get("namespace")), _s(info.get("name"))
+        info = as_obj(s.get("info"))
+        return cell(info.get("namespace")), cell(info.get("name"))
 
     return sorted(states, key=key)
 
 
 def connection_table(dump: ZtunnelDump, flt: ConnectionFilter = ConnectionFilter()) -> Table:
     """``ztunnel-config connections``."""
-    lookup: Callable[[Any], str] = _s if flt.raw else address_names(dump)
+    lookup: Callable[[Any], str] = cell if flt.raw else address_names(dump)
     rows: list[tuple[str, ...]] = []
     for state in select_states(dump, flt):
-        info = _obj(state.get("info"))
-        workload = f"{_s(info.get('name'))}.{_s(info.get('namespace'))}"
-        conns = _obj(state.get("connections"))
+        info = as_obj(state.get("info"))
+        workload = f"{cell(info.get('name'))}.{cell(info.get('namespace'))}"
+        conns = as_obj(state.get("connections"))
         if flt.direction != "outbound":
-            for c in map(_obj, _list(conns.get("inbound"))):
+            for c in map(as_obj, as_list(conns.get("inbound"))):
                 rows.append(
                     (
                         workload,
                         "Inbound",
                         lookup(c.get("actualDst")),
                         lookup(c.get("src")),
-                        _s(c.get("originalDst")),
-                        _s(c.get("protocol")),
+                        cell(c.get("originalDst")),
+                        cell(c.get("protocol")),
                     )
                 )
         if flt.direction != "inbound":
-            for c in map(_obj, _list(conns.get("outbound"))):
+            for c in map(as_obj, as_list(conns.get("outbound"))):
                 rows.append(
                     (
                         workload,
@@ -523,7 +348,7 @@ def connection_table(dump: ZtunnelDump, flt: ConnectionFilter = ConnectionFilter
                         lookup(c.get("src")),
                         lookup(c.get("actualDst")),
                         lookup(c.get("originalDst")),
-                        _s(c.get("protocol")),
+                        cell(c.get("protocol")),
                     )
                 )
     return Table(CONNECTION_COLUMNS, rows, padding=1, header_when_empty=True)
@@ -534,12 +359,12 @@ def _connection_items(items: Any) -> list[Obj] | None:
         return None
     return [
         {
-            "src": _s(c.get("src")),
-            "originalDst": _s(c.get("originalDst")),
-            "actualDst": _s(c.get("actualDst")),
-            "protocol": _s(c.get("protocol")),
+            "src": cell(c.get("src")),
+            "originalDst": cell(c.get("originalDst")),
+            "actualDst": cell(c.get("actualDst")),
+            "protocol": cell(c.get("protocol")),
         }
-        for c in map(_obj, _list(items))
+        for c in map(as_obj, as_list(items))
     ]
 
 
@@ -547,8 +372,8 @@ def connection_objects(dump: ZtunnelDump, flt: ConnectionFilter) -> list[Obj]:
     """``connections -o json``: istioctl's shape, sorted like the table."""
     out = []
     for state in select_states(dump, flt):
-        info = _obj(state.get("info"))
-        conns = _obj(state.get("connections"))
+        info = as_obj(state.get("info"))
+        conns = as_obj(state.get("connections"))
         entry: Obj = {}
         if state.get("state"):
             entry["state"] = state["state"]
@@ -557,10 +382,10 @@ def connection_objects(dump: ZtunnelDump, flt: ConnectionFilter) -> list[Obj]:
             "outbound": _connection_items(conns.get("outbound")),
         }
         entry["info"] = {
-            "name": _s(info.get("name")),
-            "namespace": _s(info.get("namespace")),
-            "trustDomain": _s(info.get("trustDomain")),
-            "serviceAccount": _s(info.get("serviceAccount")),
+            "name": cell(info.get("name")),
+            "namespace": cell(info.get("namespace")),
+            "trustDomain": cell(info.get("trustDomain")),
+            "serviceAccount": cell(info.get("serviceAccount")),
         }
         out.append(entry)
     return out
