@@ -1,4 +1,10 @@
-"""The report page's files (pdebug/report/static): shipped as package data, well formed."""
+"""The report page's files (pdebug/report/static): shipped as package data, well formed, and
+clean under the linters for their language (ESLint, Stylelint, html-validate).
+
+The linters are pinned in tools/lint/package-lock.json and installed by ``make lint-assets``
+(``make test`` installs them too when npm is there). Without them the lint tests skip and
+say how to install them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,61 @@ import pytest
 from tests.harness import ROOT
 
 STATIC = ROOT / "pdebug" / "report" / "static"
+LINT = ROOT / "tools" / "lint"
+HARNESS = ROOT / "tests" / "harness" / "report_selftest.js"
+NO_LINTERS = (
+    "the asset linters are not installed (tools/lint/node_modules): run `make lint-assets` "
+    "(needs node >= 20.19 and npm; `cd tools/lint && npm ci`)"
+)
+
+
+def run_linter(tool: str, *args: str | Path) -> None:
+    """Run ``tools/lint/node_modules/.bin/TOOL ARGS`` from the repository root; no findings."""
+    exe = LINT / "node_modules" / ".bin" / tool
+    if not exe.exists() or shutil.which("node") is None:
+        pytest.skip(NO_LINTERS)
+    done = subprocess.run(
+        [str(exe), *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{tool} found problems:\n{done.stdout}{done.stderr}"
+
+
+def test_script_passes_eslint():
+    # the shipped script and the browser test's self-test script, as browser scripts
+    run_linter("eslint", "-c", LINT / "eslint.config.js", STATIC / "report.js", HARNESS)
+
+
+def test_style_sheet_passes_stylelint():
+    run_linter("stylelint", "-c", LINT / "stylelint.config.js", STATIC / "report.css")
+
+
+def test_page_passes_html_validate():
+    run_linter("html-validate", "-c", LINT / ".htmlvalidate.json", STATIC / "page.html")
+
+
+def test_the_linters_are_pinned_and_node_modules_is_not_committed():
+    import json
+
+    lock = json.loads((LINT / "package-lock.json").read_text())
+    wanted = json.loads((LINT / "package.json").read_text())["devDependencies"]
+    assert set(wanted) == {
+        "eslint",
+        "@eslint/js",
+        "globals",
+        "stylelint",
+        "stylelint-config-standard",
+        "html-validate",
+    }
+    for name, version in wanted.items():
+        assert version[0].isdigit(), f"{name} is not pinned: {version}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
+    assert "node_modules/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_shipped_script_has_no_test_code():
+    # the self-test lives in tests/harness/report_selftest.js, injected by the browser test
+    script = (STATIC / "report.js").read_text()
+    assert "selftest" not in script.lower()
 
 
 def test_the_files_are_package_data():
