@@ -49,7 +49,7 @@ LINT_STAMP := $(LINT_DIR)/node_modules/.installed
 ASSETS     := pdebug/report/static
 
 $(LINT_STAMP): $(LINT_DIR)/package-lock.json
-	cd $(LINT_DIR) && npm ci --no-audit --no-fund
+	cd $(LINT_DIR) && { npm ci --no-audit --no-fund --fetch-retries=1 || { rm -rf node_modules; exit 1; }; }
 	touch $(LINT_STAMP)
 
 test: $(STAMP)  ## run the test suite (what CI runs)

@@ -8,6 +8,7 @@ say how to install them.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -26,11 +27,21 @@ NO_LINTERS = (
 )
 
 
-def run_linter(tool: str, *args: str | Path) -> None:
-    """Run ``tools/lint/node_modules/.bin/TOOL ARGS`` from the repository root; no findings."""
+def need_linter(tool: str) -> Path:
+    """``tools/lint/node_modules/.bin/TOOL``, or skip the test saying how to install it."""
     exe = LINT / "node_modules" / ".bin" / tool
     if not exe.exists() or shutil.which("node") is None:
         pytest.skip(NO_LINTERS)
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    found = tuple(int(x) for x in re.findall(r"\d+", version)[:2])
+    if found < (20, 19):
+        pytest.skip(f"the asset linters need node >= 20.19; this node is {version.strip()}")
+    return exe
+
+
+def run_linter(tool: str, *args: str | Path) -> None:
+    """Run ``tools/lint/node_modules/.bin/TOOL ARGS`` from the repository root; no findings."""
+    exe = need_linter(tool)
     done = subprocess.run(
         [str(exe), *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
@@ -123,3 +134,24 @@ def test_page_is_well_formed_html_with_every_placeholder():
     parser = Tags()
     parser.feed(page)
     assert parser.stack == []
+
+
+def test_generated_pages_pass_html_validate(pdebug, tmp_path: Path):
+    # whole reports, with their script-free copy of the tables and hostile names in them
+    from tests.test_report import HOSTILE, hostile_dump, make_bundle
+
+    need_linter("html-validate")
+    sidecar = ROOT / "fixtures" / "real" / "sidecar"
+    bundle = tmp_path / "incident.tar.gz"
+    make_bundle(bundle)
+    pages = []
+    for name, args in (
+        ("sidecar", [sidecar / "config_dump.json", "--clusters-json", sidecar / "clusters.json"]),
+        ("hostile", [hostile_dump(tmp_path), "--title", HOSTILE]),
+        ("bundle", [bundle]),
+    ):
+        page = tmp_path / f"{name}.html"
+        result = pdebug("report", *args, "-o", page)
+        assert result.code == 0, result.err
+        pages.append(page)
+    run_linter("html-validate", "-c", LINT / ".htmlvalidate.json", *pages)
