@@ -13,6 +13,7 @@ from pdebug.cli.options import (
     IstioNamespaceOpt,
     RevisionOpt,
     live_options,
+    words_of,
 )
 from pdebug.errors import ExitCode, UsageError
 from pdebug.sources.base import LiveOptions
@@ -136,7 +137,8 @@ def assert_cmd(
             except UsageError as exc:
                 raise InvalidInput(f"{exp.where}: {exp.name}: {exc.message}") from None
     options = live
-    selection = targets.Selection(tuple(sources or ()), live.namespace, selector, parallel)
+    specs = words_of(sources)  # parsed at the edge: a malformed admin URL is a usage error
+    selection = targets.Selection(specs, live.namespace, selector, parallel)
     runs = count if watch else 1
     wants_sync = any(e.kind == "sync" for e in book.expectations)
     for run in range(1, runs + 1):

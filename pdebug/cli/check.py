@@ -24,7 +24,7 @@ from pdebug.sources.base import LiveOptions
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions, CheckReport, Severity
     from pdebug.render import Format
-    from pdebug.sources.spec import SourceSpec
+    from pdebug.sources.spec import FileSpec, SourceSpec
 
 #: Sections a live proxy may leave out when it has none of them.
 _KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
@@ -90,15 +90,15 @@ def check_cmd(
     return ExitCode.FINDINGS if report.fails(threshold) else ExitCode.OK
 
 
-def _several(spec: SourceSpec) -> str | None:
-    """The path of a whole bundle of several proxies (checked proxy by proxy), else None."""
+def _several(spec: SourceSpec) -> FileSpec | None:
+    """A whole bundle of several proxies (checked proxy by proxy), else None."""
     from pdebug.sources.spec import FileSpec
 
     if not isinstance(spec, FileSpec):
         return None
     from pdebug.sources.bundle import multi_manifest
 
-    return spec.path if multi_manifest(spec.path) is not None else None
+    return spec if multi_manifest(spec.path) is not None else None
 
 
 def _ztunnel_report(spec: SourceSpec, live: LiveOptions, options: CheckOptions) -> CheckReport:
@@ -113,7 +113,7 @@ def _ztunnel_report(spec: SourceSpec, live: LiveOptions, options: CheckOptions) 
 
 
 def _check_bundle(
-    path: str,
+    whole: FileSpec,
     fmt: Format,
     threshold: Severity | None,
     options: CheckOptions,
@@ -125,12 +125,13 @@ def _check_bundle(
     from pdebug.report.inputs import read_inputs
     from pdebug.views import bundlecheck as v
 
+    path = whole.path
     if clusters_json is not None:
         raise UsageError(
             f"--clusters-json is one proxy's; {path} holds several",
             hint=f"pick one: {path}:NAME (a bundle carries each proxy's /clusters)",
         )
-    inputs = read_inputs(path)
+    inputs = read_inputs(whole)
     checks = []
     for proxy in inputs.proxies:
         info = inputs.info[proxy.source]

@@ -62,11 +62,11 @@ def dump_cmd(
         summary = via_stdout(
             "dump",
             ".tar.gz",
-            lambda path: capture_one(spec.text, path, options, redact=not no_redact).replace(
+            lambda path: capture_one(spec, path, options, redact=not no_redact).replace(
                 path, "stdout"
             ),
         )
     else:
-        summary = capture_one(spec.text, output, options, redact=not no_redact, force=force)
+        summary = capture_one(spec, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

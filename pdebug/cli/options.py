@@ -343,6 +343,11 @@ def word_of(
     return spec
 
 
+def words_of(texts: list[str] | None) -> tuple[SourceSpec, ...]:
+    """Several SOURCE words (``pdebug assert FILE SOURCE...``), each parsed once."""
+    return tuple(word_of(text) for text in texts or ())
+
+
 def file_of(text: str | None) -> FileSpec | MemberSpec | None:
     """A word that names a file whatever it looks like (``--clusters-json FILE``)."""
     from pdebug.sources.spec import file_spec

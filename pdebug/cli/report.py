@@ -34,11 +34,12 @@ def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> I
     """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
     from pdebug.errors import UsageError
     from pdebug.report.inputs import Inputs, read_health, read_inputs
+    from pdebug.sources.spec import AdminSpec, KubeSpec
 
-    if spec.kind != "file":
+    if isinstance(spec, AdminSpec | KubeSpec):
         fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
         return Inputs([load_proxy(spec, live, fetch, file_of(clusters_json))])
-    inputs = read_inputs(spec.text)
+    inputs = read_inputs(spec)
     if clusters_json is not None:
         if len(inputs.proxies) > 1:
             raise UsageError(
