@@ -16,6 +16,10 @@ not say what the server did. Here:
 * every failure is an :class:`HTTPFault` whose message says what the server did, in
   words (``closed the connection after 1234 of 5678 bytes``, ``sent no valid HTTP
   status line``); callers prefix it with what they asked.
+
+One module over 500 lines because it is one protocol reader: the deadline, the body
+limit, the body's destination and the wording of each fault act on the same socket
+state in the same loop; cut apart, each part would need to know the others' state.
 """
 
 from __future__ import annotations
