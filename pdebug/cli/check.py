@@ -6,17 +6,14 @@ import sys
 from typing import TYPE_CHECKING
 
 from pdebug.cli.options import (
-    AdminOpt,
-    BundleOpt,
     CertDaysOpt,
     ClustersJsonOpt,
     FailOnOpt,
     IgnoreOpt,
     OutputOpt,
-    SourceArg,
+    ProxyOptions,
     file_of,
-    live_options,
-    source_of,
+    proxy_options,
 )
 from pdebug.errors import ExitCode, InvalidInput, SourceUnavailable, ZtunnelDumpGiven
 from pdebug.sources.base import LiveOptions
@@ -30,18 +27,15 @@ if TYPE_CHECKING:
 _KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
 
 
-@live_options()
+@proxy_options()
 def check_cmd(
-    source: SourceArg = None,
     fail_on: FailOnOpt = "warning",
     ignore: IgnoreOpt = None,
     cert_days: CertDaysOpt = 7.0,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Check a proxy for rejected or warming config, unhealthy endpoints, expiring certs.
 
@@ -73,17 +67,17 @@ def check_cmd(
 
     known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
-    spec = source_of(source, admin, bundle, live)
+    spec, live = proxy.spec(), proxy.live
     whole = _several(spec)
     if whole is not None:
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
     fetch = Fetch(kinds=_KINDS, include_eds=True, health=True, stats=True)
     try:
-        proxy = load_proxy(spec, live, fetch, file_of(clusters_json))
+        data = load_proxy(spec, live, fetch, file_of(clusters_json))
     except ZtunnelDumpGiven:
         report = _ztunnel_report(spec, live, options)
     else:
-        report = run_checks(proxy, options)
+        report = run_checks(data, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:
         raise InvalidInput("some checks could not read the input")

@@ -15,6 +15,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -242,6 +243,14 @@ def live_options(
     panel: ``-n``, ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``,
     ``--timeout``, ``--max-body``.
     """
+    group = _live_group(namespace=namespace, pod=pod, timeout=timeout, max_body=max_body)
+    return option_group(group, "live", LiveOptions)
+
+
+def _live_group(
+    *, namespace: bool = True, pod: bool = True, timeout: float = 30.0, max_body: bool = False
+) -> list[GroupOption]:
+    """The live options, in the order of the help's "Live proxy" panel."""
     group: list[GroupOption] = []
     if namespace:
         group.append(("namespace", NamespaceOpt, None))
@@ -251,8 +260,48 @@ def live_options(
     group.append(("timeout", TimeoutOpt, timeout))
     if max_body:
         group.append(("max_body", MaxBodyOpt, None))
+    return group
 
-    return option_group(group, "live", LiveOptions)
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """Which proxy a command reads and how to reach it, as one value.
+
+    SOURCE, ``--admin``, ``--bundle`` and the live options (:func:`proxy_options`).
+    """
+
+    source: str | None
+    admin: str | None
+    bundle: str | None
+    live: LiveOptions
+
+    def spec(self) -> SourceSpec:
+        """SOURCE, ``--admin`` and ``--bundle`` parsed once (see :func:`source_of`)."""
+        return source_of(self.source, self.admin, self.bundle, self.live)
+
+
+def _proxy_options(
+    source: str | None, admin: str | None, bundle: str | None, **live: Any
+) -> ProxyOptions:
+    return ProxyOptions(source, admin, bundle, LiveOptions(**live))
+
+
+def proxy_options() -> Callable[[F], F]:
+    """Add SOURCE, ``--admin``, ``--bundle`` and the live options to a command.
+
+    The command reads one proxy; it gets them as one ``proxy: ProxyOptions``
+    (``proxy.spec()``, ``proxy.live``).
+
+    ``--admin`` and ``--bundle`` come after the command's own options, then the "Live
+    proxy" panel as :func:`live_options` adds it.
+    """
+    group: list[GroupOption] = [
+        ("source", SourceArg, None),
+        ("admin", AdminOpt, None),
+        ("bundle", BundleOpt, None),
+        *_live_group(),
+    ]
+    return option_group(group, "proxy", _proxy_options)
 
 
 #: One option of a group: (parameter name, its ``Annotated`` Typer type, its default).

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli.options import ContextOpt, TimeoutOpt, option_group
+from pdebug.cli.options import ContextOpt, KubeconfigOpt, TimeoutOpt, option_group
 from pdebug.sources.base import LiveOptions
 
 zc_app = typer.Typer(
@@ -89,16 +89,6 @@ AdminPortOpt = Annotated[
         rich_help_panel=_LIVE,
     ),
 ]
-KubeconfigShortOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--kubeconfig",
-        "-c",
-        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
-        metavar="FILE",
-        rich_help_panel=_LIVE,
-    ),
-]
 WorkloadNamespaceOpt = Annotated[
     str | None,
     typer.Option(help="Only workloads of this namespace.", metavar="NS"),
@@ -144,7 +134,7 @@ zc_options = option_group(
         ("namespace", ZNamespaceOpt, None),
         ("istio_namespace", ZIstioNamespaceOpt, "istio-system"),
         ("context", ContextOpt, None),
-        ("kubeconfig", KubeconfigShortOpt, None),
+        ("kubeconfig", KubeconfigOpt, None),
         ("admin_port", AdminPortOpt, 15000),
         ("timeout", TimeoutOpt, 30.0),
     ],

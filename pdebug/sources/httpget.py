@@ -183,6 +183,35 @@ class Body:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+class BodyGetter:
+    """``get`` and ``get_to`` over one ``_get(path, body)``: the body in memory or a file.
+
+    The admin source and the port-forward share it; each defines ``_get``, which sends
+    the GET and puts the body of an HTTP 200 into ``body`` (or raises).
+    """
+
+    def _get(self, path: str, body: Body) -> None:
+        raise NotImplementedError
+
+    def get(self, path: str) -> bytes:
+        """GET ``path``; the body on HTTP 200 (errors name the address and a hint).
+
+        Raises:
+            SourceUnavailable: unreachable (or the port-forward cannot be opened), too
+                slow, too large, or not HTTP.
+            AdminHTTPError: the server answered another status than 200.
+        """
+        body = Body()
+        self._get(path, body)
+        return body.value()
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET ``path`` straight into ``file`` (from its start); the body's size."""
+        body = Body(file)
+        self._get(path, body)
+        return body.size
+
+
 @dataclass
 class Response:
     """A complete answer: status, headers (lower-case names), body size, reusability."""
