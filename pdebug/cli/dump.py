@@ -10,6 +10,7 @@ import typer
 from pdebug.cli.options import (
     NoRedactOpt,
     live_options,
+    output_file_option,
     word_of,
 )
 from pdebug.errors import ExitCode
@@ -28,11 +29,8 @@ def dump_cmd(
     ],
     output: Annotated[
         str,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
+        output_file_option(
+            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
             "or NAME.json (the config dump only); '-' for stdout (a bundle).",
         ),
     ],

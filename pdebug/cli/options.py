@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def option_in(panel: str, *names: str, **settings: Any) -> Any:
+    """A Typer option shown in the help panel ``panel`` (Live proxy, istiod...)."""
+    return typer.Option(*names, rich_help_panel=panel, **settings)
+
+
 SourceArg = Annotated[
     str | None,
     typer.Argument(
@@ -52,59 +58,49 @@ BundleOpt = Annotated[
 ]
 AdminOpt = Annotated[
     str | None,
-    typer.Option(
-        "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL", rich_help_panel=_LIVE
-    ),
+    option_in(_LIVE, "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL"),
 ]
 NamespaceOpt = Annotated[
     str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        help="Namespace of the pod or workload.",
-        metavar="NS",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--namespace", "-n", help="Namespace of the pod or workload.", metavar="NS"),
 ]
 ContextOpt = Annotated[
     str | None,
-    typer.Option("--context", help="Kubeconfig context.", metavar="NAME", rich_help_panel=_LIVE),
+    option_in(_LIVE, "--context", help="Kubeconfig context.", metavar="NAME"),
 ]
 KubeconfigOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--kubeconfig",
         "-c",
         help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
         metavar="FILE",
-        rich_help_panel=_LIVE,
     ),
 ]
 AdminPortOpt = Annotated[
     int,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--admin-port",
         help="Envoy admin port inside the pod.",
         metavar="PORT",
         min=1,
         max=65535,
-        rich_help_panel=_LIVE,
     ),
 ]
 ContainerOpt = Annotated[
     str,
-    typer.Option(
-        "--container", help="Sidecar container name.", metavar="NAME", rich_help_panel=_LIVE
-    ),
+    option_in(_LIVE, "--container", help="Sidecar container name.", metavar="NAME"),
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--timeout",
         help="Seconds a whole request to the proxy (or the API server) may take.",
         metavar="SECONDS",
         min=0.1,
-        rich_help_panel=_LIVE,
     ),
 ]
 
@@ -121,14 +117,14 @@ def _size(text: str) -> int:
 
 MaxBodyOpt = Annotated[
     int | None,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--max-body",
         help="The largest answer to accept from a live proxy (default 1GiB, or "
         "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
         metavar="SIZE",
         parser=_size,
         show_default=False,
-        rich_help_panel=_LIVE,
     ),
 ]
 
@@ -159,46 +155,53 @@ NoRedactOpt = Annotated[
 ]
 
 _ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
+
+
 IstioNamespaceOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--istio-namespace",
         "-i",
         help="Where istiod runs (default istio-system).",
-        show_default=False,
         metavar="NS",
-        rich_help_panel=_ISTIOD,
+        show_default=False,
     ),
 ]
 RevisionOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--revision",
         "-r",
         help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
         metavar="REV",
-        rich_help_panel=_ISTIOD,
     ),
 ]
 IstiodOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--istiod",
         help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
         "port-forward) instead of finding its pods.",
         metavar="URL",
-        rich_help_panel=_ISTIOD,
     ),
 ]
 ProxyIdOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--proxy-id",
         help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
         metavar="POD.NS",
-        rich_help_panel=_ISTIOD,
     ),
 ]
+
+
+def output_file_option(help: str) -> Any:  # noqa: A002
+    """``-o/--output FILE``: where a command that writes a file writes it."""
+    return typer.Option("--output", "-o", metavar="FILE", help=help)
 
 
 FailOnOpt = Annotated[
@@ -281,26 +284,24 @@ class ProxyOptions:
 
 
 def _proxy_options(
-    source: str | None, admin: str | None, bundle: str | None, **live: Any
+    source: str | None, admin: str | None, bundle: str | None = None, **live: Any
 ) -> ProxyOptions:
     return ProxyOptions(source, admin, bundle, LiveOptions(**live))
 
 
-def proxy_options() -> Callable[[F], F]:
+def proxy_options(*, bundle: bool = True) -> Callable[[F], F]:
     """Add SOURCE, ``--admin``, ``--bundle`` and the live options to a command.
 
     The command reads one proxy; it gets them as one ``proxy: ProxyOptions``
-    (``proxy.spec()``, ``proxy.live``).
+    (``proxy.spec()``, ``proxy.live``). ``bundle=False`` leaves ``--bundle`` out.
 
     ``--admin`` and ``--bundle`` come after the command's own options, then the "Live
     proxy" panel as :func:`live_options` adds it.
     """
-    group: list[GroupOption] = [
-        ("source", SourceArg, None),
-        ("admin", AdminOpt, None),
-        ("bundle", BundleOpt, None),
-        *_live_group(),
-    ]
+    group: list[GroupOption] = [("source", SourceArg, None), ("admin", AdminOpt, None)]
+    if bundle:
+        group.append(("bundle", BundleOpt, None))
+    group += _live_group()
     return option_group(group, "proxy", _proxy_options)
 
 

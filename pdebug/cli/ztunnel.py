@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli.options import ContextOpt, KubeconfigOpt, TimeoutOpt, option_group
+from pdebug.cli.options import ContextOpt, KubeconfigOpt, TimeoutOpt, option_group, option_in
 from pdebug.sources.base import LiveOptions
 
 zc_app = typer.Typer(
@@ -43,12 +43,7 @@ FileOpt = Annotated[
 ]
 NodeOpt = Annotated[
     str | None,
-    typer.Option(
-        "--node",
-        help="Ask the ztunnel on this Kubernetes node.",
-        metavar="NODE",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--node", help="Ask the ztunnel on this Kubernetes node.", metavar="NODE"),
 ]
 ZOutputOpt = Annotated[
     str,
@@ -58,35 +53,29 @@ ZOutputOpt = Annotated[
 ]
 ZNamespaceOpt = Annotated[
     str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        help="Namespace of the pod SOURCE.",
-        metavar="NS",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--namespace", "-n", help="Namespace of the pod SOURCE.", metavar="NS"),
 ]
 ZIstioNamespaceOpt = Annotated[
     str,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--istio-namespace",
         "-i",
         help="Where the ztunnel DaemonSet runs.",
         metavar="NS",
         envvar="ISTIOCTL_ISTIONAMESPACE",
-        rich_help_panel=_LIVE,
     ),
 ]
 AdminPortOpt = Annotated[
     int,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--proxy-admin-port",
         "--admin-port",
         help="ztunnel's admin port.",
         metavar="PORT",
         min=1,
         max=65535,
-        rich_help_panel=_LIVE,
     ),
 ]
 WorkloadNamespaceOpt = Annotated[
