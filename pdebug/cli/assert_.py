@@ -9,17 +9,16 @@ from typing import Annotated
 import typer
 
 from pdebug.cli.options import (
-    IstiodOpt,
-    IstioNamespaceOpt,
-    RevisionOpt,
+    istiod_options,
     live_options,
     words_of,
 )
 from pdebug.errors import ExitCode, UsageError
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 
 @live_options()
+@istiod_options()
 def assert_cmd(
     file: Annotated[
         str | None,
@@ -73,10 +72,8 @@ def assert_cmd(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the expectations file's JSON Schema.")
     ] = False,
-    istio_namespace: IstioNamespaceOpt = None,
-    revision: RevisionOpt = None,
-    istiod: IstiodOpt = None,
     *,
+    control: IstiodChoice,
     live: LiveOptions,
 ) -> int:
     """Check what must be true of proxies, written once in an expectations file.
@@ -144,9 +141,8 @@ def assert_cmd(
     for run in range(1, runs + 1):
         proxies, unreachable = targets.gather(selection, options)
         reached = any(not targets.is_file(t) for t in selection.sources)
-        if wants_sync and (reached or not selection.sources or istiod):
-            choice = targets.IstiodChoice(istio_namespace, revision, istiod)
-            targets.add_sync(proxies, options, choice)
+        if wants_sync and (reached or not selection.sources or control.url):
+            targets.add_sync(proxies, options, control)
         results = ev.evaluate(book, proxies, when)
         counts = ev.summary(results)
         done = counts[ev.FAIL] == 0 and counts[ev.ERROR] == 0

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from pdebug.cli.completion import complete_format, complete_source
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
@@ -199,6 +199,26 @@ ProxyIdOpt = Annotated[
 ]
 
 
+def istiod_options(before: str | None = None) -> Callable[[F], F]:
+    """Add ``-i``, ``-r`` and ``--istiod``; the command gets them as one ``control``.
+
+    ``control`` is an :class:`~pdebug.sources.base.IstiodChoice` (which istiod to ask);
+    the options come before the command's parameter ``before``, or after its own.
+    """
+    group: list[GroupOption] = [
+        ("istio_namespace", IstioNamespaceOpt, None),
+        ("revision", RevisionOpt, None),
+        ("istiod", IstiodOpt, None),
+    ]
+    return option_group(group, "control", _istiod_choice, before)
+
+
+def _istiod_choice(
+    istio_namespace: str | None, revision: str | None, istiod: str | None
+) -> IstiodChoice:
+    return IstiodChoice(istio_namespace, revision, istiod)
+
+
 def output_file_option(help: str) -> Any:  # noqa: A002
     """``-o/--output FILE``: where a command that writes a file writes it."""
     return typer.Option("--output", "-o", metavar="FILE", help=help)
@@ -310,16 +330,17 @@ GroupOption = tuple[str, Any, Any]
 
 
 def option_group(
-    group: list[GroupOption], into: str, build: Callable[..., Any]
+    group: list[GroupOption], into: str, build: Callable[..., Any], before: str | None = None
 ) -> Callable[[F], F]:
     """Add ``group``'s options after a command's own; it gets ``build(**them)`` as ``into``.
 
     The command declares ``into`` (keyword-only) instead of the options. Typer sees the
-    options in the command's signature, in ``group``'s order.
+    options in the command's signature, in ``group``'s order: after the command's own, or
+    just before its parameter ``before``.
     """
 
     def decorate(func: F) -> F:
-        return _GroupedCommand(func, tuple(group), into, build)  # type: ignore[return-value]
+        return _GroupedCommand(func, tuple(group), into, build, before)  # type: ignore[return-value]
 
     return decorate
 
@@ -338,12 +359,14 @@ class _GroupedCommand:
         group: tuple[GroupOption, ...],
         into: str,
         build: Callable[..., Any],
+        before: str | None = None,
     ) -> None:
         functools.update_wrapper(self, func)
         self._func = func
         self._group = group
         self._into = into
         self._build = build
+        self._before = before
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name, _, _ in self._group}
@@ -352,14 +375,16 @@ class _GroupedCommand:
 
     @functools.cached_property
     def __signature__(self) -> inspect.Signature:
-        """The command's own parameters (without ``into``), then the group's options."""
+        """The command's own parameters (without ``into``), the group's options among them."""
         signature = inspect.signature(self._func, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != self._into]
+        at = next((i for i, p in enumerate(own) if p.name == self._before), len(own))
+        kind = own[at].kind if at < len(own) else inspect.Parameter.KEYWORD_ONLY
         added = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=value)
+            inspect.Parameter(name, kind, annotation=ann, default=value)
             for name, ann, value in self._group
         ]
-        return signature.replace(parameters=own + added)
+        return signature.replace(parameters=own[:at] + added + own[at:])
 
 
 def source_of(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.runbook.evaluate import Proxy
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
 
 if TYPE_CHECKING:
@@ -39,15 +39,6 @@ class Selection:
     parallel: int = 8
 
 
-@dataclass(frozen=True)
-class IstiodChoice:
-    """Where istiod's sync status comes from, for proxies no bundle recorded it for."""
-
-    namespace: str | None = None
-    revision: str | None = None
-    url: str | None = None
-
-
 def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -> None:
     """Ask istiod's ``/debug/syncz`` once; each proxy without a recorded state gets its own.
 
@@ -59,9 +50,8 @@ def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -
     if not wanting:
         return
     from pdebug.snapshot import sync_by_proxy
-    from pdebug.sources.istiod import Istiod
 
-    istiod = Istiod(options, namespace=choice.namespace, revision=choice.revision, url=choice.url)
+    istiod = choice.open(options)
     try:
         states = sync_by_proxy(istiod.syncz().document("istiod /debug/syncz"))
     except PdebugError as exc:
