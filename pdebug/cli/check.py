@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from pdebug.render import Format
     from pdebug.sources.spec import FileSpec, SourceSpec
 
-#: Sections a live proxy may leave out when it has none of them.
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
-
 
 @proxy_options()
 def check_cmd(
@@ -71,7 +68,7 @@ def check_cmd(
     whole = _several(spec)
     if whole is not None:
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
-    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True, stats=True)
+    fetch = Fetch.checks(stats=True)
     try:
         data = load_proxy(spec, live, fetch, file_of(clusters_json))
     except ZtunnelDumpGiven:

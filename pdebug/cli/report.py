@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from pdebug.report.inputs import Inputs
     from pdebug.sources.spec import SourceSpec
 
-#: Sections a live proxy may leave out when it has none of them.
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
-
 
 def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> Inputs:
     """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
@@ -36,7 +33,7 @@ def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> I
     from pdebug.sources.spec import AdminSpec, KubeSpec
 
     if isinstance(spec, AdminSpec | KubeSpec):
-        fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+        fetch = Fetch.checks()
         return Inputs([load_proxy(spec, live, fetch, file_of(clusters_json))])
     inputs = read_inputs(spec)
     if clusters_json is not None:

@@ -25,9 +25,6 @@ from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
 if TYPE_CHECKING:
     from pdebug.sources.spec import SourceSpec
 
-#: Sections a live proxy may leave out when it has none of them (as ``pdebug check``).
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -120,7 +117,7 @@ def _files(spec: FileSpec | MemberSpec) -> list[Proxy]:
 def _load(spec: AdminSpec | KubeSpec, options: LiveOptions) -> Proxy:
     from pdebug.proxy import Fetch, load_proxy
 
-    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+    fetch = Fetch.checks()
     data = load_proxy(spec, options, fetch)
     return Proxy.of(data.source, data)
 
