@@ -329,6 +329,10 @@ def proxy_options(*, bundle: bool = True) -> Callable[[F], F]:
 GroupOption = tuple[str, Any, Any]
 
 
+#: ``option_group(..., before=FIRST)``: the group's options come before the command's own.
+FIRST = "*"
+
+
 def option_group(
     group: list[GroupOption], into: str, build: Callable[..., Any], before: str | None = None
 ) -> Callable[[F], F]:
@@ -336,7 +340,7 @@ def option_group(
 
     The command declares ``into`` (keyword-only) instead of the options. Typer sees the
     options in the command's signature, in ``group``'s order: after the command's own, or
-    just before its parameter ``before``.
+    just before its parameter ``before`` (:data:`FIRST`: before all of them).
     """
 
     def decorate(func: F) -> F:
@@ -378,7 +382,12 @@ class _GroupedCommand:
         """The command's own parameters (without ``into``), the group's options among them."""
         signature = inspect.signature(self._func, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != self._into]
-        at = next((i for i, p in enumerate(own) if p.name == self._before), len(own))
+        names = [p.name for p in own]
+        at = (
+            0
+            if self._before == FIRST
+            else next((i for i, name in enumerate(names) if name == self._before), len(own))
+        )
         kind = own[at].kind if at < len(own) else inspect.Parameter.KEYWORD_ONLY
         added = [
             inspect.Parameter(name, kind, annotation=ann, default=value)

@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli.options import ContextOpt, KubeconfigOpt, TimeoutOpt, option_group, option_in
+from pdebug.cli.options import (
+    FIRST,
+    ContextOpt,
+    KubeconfigOpt,
+    TimeoutOpt,
+    option_group,
+    option_in,
+)
 from pdebug.sources.base import LiveOptions
 
 zc_app = typer.Typer(
@@ -93,6 +100,20 @@ NowOpt = Annotated[
 
 
 @dataclass(frozen=True)
+class DumpChoice:
+    """Which ztunnel dump to read: SOURCE or ``-f FILE`` (else ``--node`` or any ztunnel)."""
+
+    source: str | None
+    file: str | None
+
+
+#: SOURCE and ``-f``: every view's, first, as one :class:`DumpChoice`.
+zc_dump = option_group(
+    [("source", ZSourceArg, None), ("file", FileOpt, None)], "chosen", DumpChoice, FIRST
+)
+
+
+@dataclass(frozen=True)
 class Reach:
     """How to find and reach the ztunnel: ``--node``, ``-i`` and the live options."""
 
@@ -133,8 +154,7 @@ zc_options = option_group(
 
 
 def _run(
-    source: str | None,
-    file: str | None,
+    chosen: DumpChoice,
     reach: Reach,
     output: str,
     build: Callable[..., object],
@@ -150,16 +170,16 @@ def _run(
 
     fmt = get_format(output)
     got = zsource.fetch(
-        zsource.source_of(source, file, reach.node),
+        zsource.source_of(chosen.source, chosen.file, reach.node),
         reach.node,
         reach.live,
         reach.istio_namespace,
         need_one=need_one,
     )
-    dump = parse(got.data, got.label)
-    for warning in dump.warnings:
+    parsed = parse(got.data, got.label)
+    for warning in parsed.warnings:
         print(f"pdebug: warning: {got.label}: {warning}", file=sys.stderr)
-    result = build(dump, got.workload, fmt.wide)
+    result = build(parsed, got.workload, fmt.wide)
     assert isinstance(result, ViewResult)
     text = fmt.render(result)
     if text:
@@ -185,9 +205,8 @@ def _now(text: str | None) -> datetime | None:
 
 
 @zc_options
+@zc_dump
 def workload_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     workload_namespace: WorkloadNamespaceOpt = None,
     workload_name: Annotated[
@@ -200,6 +219,7 @@ def workload_cmd(
         str | None, typer.Option(help="Only workloads on this node.", metavar="NODE")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Workloads ztunnel knows: namespace, pod, address, node, waypoint, protocol.
@@ -216,18 +236,18 @@ def workload_cmd(
         flt = v.WorkloadFilter(ns, address, workload_node, name)
         return v.workloads(dump, flt, wide)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build)
+    return _run(chosen, reach, output, build)
 
 
 @zc_options
+@zc_dump
 def service_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     service_namespace: Annotated[
         str | None, typer.Option(help="Only services of this namespace.", metavar="NS")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Services: namespace, name, VIPs, waypoint and healthy/total endpoints.
@@ -238,18 +258,18 @@ def service_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    return _run(source, file, reach, output, lambda d, _w, _wide: v.services(d, service_namespace))
+    return _run(chosen, reach, output, lambda d, _w, _wide: v.services(d, service_namespace))
 
 
 @zc_options
+@zc_dump
 def policy_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     policy_namespace: Annotated[
         str | None, typer.Option(help="Only policies of this namespace.", metavar="NS")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Authorization policies ztunnel enforces: namespace, name, action, scope.
@@ -260,16 +280,16 @@ def policy_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    return _run(source, file, reach, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
+    return _run(chosen, reach, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
 
 
 @zc_options
+@zc_dump
 def certificate_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     now: NowOpt = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Certificates of one ztunnel: identity, type, status, validity, serial and dates.
@@ -288,13 +308,12 @@ def certificate_cmd(
             print(f"pdebug: warning: {note}", file=sys.stderr)
         return v.certificates(dump, when)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build, need_one=True)
+    return _run(chosen, reach, output, build, need_one=True)
 
 
 @zc_options
+@zc_dump
 def connections_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     direction: Annotated[
         str | None, typer.Option(help="inbound or outbound (default both).", metavar="DIR")
@@ -305,6 +324,7 @@ def connections_cmd(
         str | None, typer.Option(help="Only the pod of this name.", metavar="NAME")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Live connections of the pods one ztunnel captures, names resolved.
@@ -318,17 +338,17 @@ def connections_cmd(
         flt = v.ConnectionFilter(ns, name, direction, raw)
         return v.connections(dump, flt)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build, need_one=True)
+    return _run(chosen, reach, output, build, need_one=True)
 
 
 @zc_options
+@zc_dump
 def all_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     with_headers: Annotated[bool, typer.Option(help="Title each table.")] = False,
     now: NowOpt = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Every table: workloads, services, policies, certificates, connections.
@@ -341,8 +361,7 @@ def all_cmd(
 
     when = _now(now)
     return _run(
-        source,
-        file,
+        chosen,
         reach,
         output,
         lambda d, _w, _wide: v.everything(d, with_headers, when),
@@ -350,4 +369,4 @@ def all_cmd(
     )
 
 
-__all__ = ["Reach", "zc_app"]
+__all__ = ["DumpChoice", "Reach", "zc_app"]
