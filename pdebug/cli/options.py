@@ -1,10 +1,13 @@
-"""The options commands share, defined once, and the live options as one value.
+"""The options commands share, defined once, and the groups of them that are one value.
 
 Like kubectl's ConfigFlags, the options that say how to reach a live proxy (``-n``,
 ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``, ``--timeout`` and,
 where a command has it, ``--max-body``) are one group: :func:`live_options` adds them to
 a command's signature and hands the command one
-:class:`~pdebug.sources.LiveOptions` value (``live``). :func:`source_of` parses the
+:class:`~pdebug.sources.LiveOptions` value (``live``). :func:`proxy_options` adds SOURCE,
+``--admin`` and ``--bundle`` to them (one :class:`ProxyOptions`, ``proxy``), and
+:func:`istiod_options` ``-i``, ``-r`` and ``--istiod`` (one
+:class:`~pdebug.sources.base.IstiodChoice`, ``control``). :func:`source_of` parses the
 SOURCE words (SOURCE, ``--admin``, ``--bundle``) once into a
 :data:`~pdebug.sources.spec.SourceSpec`, at the edge: commands pass that spec on.
 """
@@ -155,8 +158,6 @@ NoRedactOpt = Annotated[
 ]
 
 _ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
-
-
 IstioNamespaceOpt = Annotated[
     str | None,
     option_in(
