@@ -335,7 +335,7 @@ def all_cmd(
         live,
         output,
         Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
     )
 
 
