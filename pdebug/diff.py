@@ -27,7 +27,7 @@ import msgspec
 import orjson
 
 from pdebug.errors import InvalidInput
-from pdebug.model.camel import snake_keys, to_snake
+from pdebug.model.camel import METADATA_FIELDS, snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
@@ -444,7 +444,7 @@ _OPENER = re.compile(
     rb'|fields|annotations|metadata)":'
 )
 #: The names ``snake_keys`` respells directly inside a ``metadata`` object.
-_METADATA_FIELDS = frozenset({b"filterMetadata", b"typedFilterMetadata"})
+_METADATA_FIELDS = frozenset(name.encode() for name in METADATA_FIELDS)
 #: Up to the next bracket outside a string.
 _SKIP = re.compile(rb'[^"{}\[\]]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}\[\]]*)*')
 #: name -> its respelled key (quoted, with the colon), or None: not safe to respell.
