@@ -276,3 +276,18 @@ def test_custom_tag_metadata_names_respell_in_both_paths(name):
     assert not _full(
         {"name": "c", "metadata": {"fooBar": 1}}, {"name": "c", "metadata": {"foo_bar": 1}}
     )
+
+
+def test_fast_hump_regex_splits_as_the_plain_one():
+    """The possessive form of the respelled-name regex finds exactly the same keys."""
+    import random
+
+    plain = re.compile(rb'"(?<=[{,]")(%s)":' % d._HUMP.encode())
+    rng = random.Random(3)
+    alphabet = b'aZ0_"{},:5xc'
+    for _ in range(20_000):
+        text = b'{"' + bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert plain.split(text) == d._HUMP_KEY.split(text), text
+    text = b'{"fooBar":1,"consecutive5xx":2,"aB0C":3,"a_bC":1,"abc":{"xY":[]},"s":"q,\\"zZ\\":"}'
+    assert plain.split(text) == d._HUMP_KEY.split(text)
+    assert len(d._HUMP_KEY.split(text)) == 9
