@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pdebug.errors import PdebugError
+from pdebug.errors import ExitCode, PdebugError
 from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.render import get_format
@@ -159,3 +159,14 @@ def test_streams_pieces_not_one_text() -> None:
     pieces = list(get_format("json").stream(_result(body, True)))  # type: ignore[misc,arg-type]
     assert len(pieces) > 3
     assert all(type(p) in (bytes, str) for p in pieces)
+
+
+def test_damage_in_a_later_section_prints_nothing(pdebug, tmp_path):
+    """A section that is not JSON is an error before the first section is written."""
+    body = _dump(CLUSTER, CLUSTER | {"version_info": "2"})
+    cut = body.rindex(b'"version_info"')
+    damaged = tmp_path / "damaged.json"
+    damaged.write_bytes(body[:cut] + b'"version_info": tru, ' + body[cut + 30 :])
+    result = pdebug("all", damaged, "-o", "json")
+    assert result.code == ExitCode.INVALID_INPUT, result.out
+    assert result.out == ""

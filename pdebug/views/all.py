@@ -121,6 +121,10 @@ def _structured(data: ProxyData, dump: ConfigDump) -> ViewResult:
         return {"configs": [sec.plain() for sec in dump.sections]}
 
     def items() -> Iterator[Any]:
+        # Every section's layout first (a damaged one is an error before anything is
+        # printed, as when the whole document was decoded at once); then each in turn.
+        for sec in dump.sections:
+            sec._ensure()
         for sec in dump.sections:
             yield _raw_section(sec)
 
