@@ -530,8 +530,13 @@ def may_change(data: bytes) -> bool:
             i = low.find(marker, b)
     if _INLINE_BYTES.search(data) is not None:
         return True
-    sources = ((_JWT, data), (_CLOUD, data), (_USERINFO, data), (_SCHEME, low))
-    return any(pattern.search(source) is not None for pattern, source in sources)
+    # C-speed finds first: a JWT starts with "eyJ"; a URL's userinfo ends at an "@" that
+    # no quote precedes, which no "@" of an "@type" key can be.
+    if b"eyJ" in data and _JWT.search(data) is not None:
+        return True
+    if data.count(b"@") != data.count(b'"@type"') and _USERINFO.search(data) is not None:
+        return True
+    return _CLOUD.search(data) is not None or _SCHEME.search(low) is not None
 
 
 def redact_bytes(data: bytes, tokens: bool = True) -> bytes:

@@ -170,3 +170,24 @@ def test_damage_in_a_later_section_prints_nothing(pdebug, tmp_path):
     result = pdebug("all", damaged, "-o", "json")
     assert result.code == ExitCode.INVALID_INPUT, result.out
     assert result.out == ""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://user:hunter2@example.com/x",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+        "Bearer abcdefghijk",
+        "AKIAABCDEFGHIJKLMNOP",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+        "x",
+    ],
+)
+def test_may_change_is_never_false_when_redaction_changes_something(value: str) -> None:
+    from pdebug.redact import may_change, redact_bytes
+
+    for doc in ({"@type": "t", "v": value}, {"a": [{"b": value}]}, {"secret_token": value}):
+        for text in (json.dumps(doc).encode(), json.dumps(doc, indent=3).encode()):
+            if redact_bytes(text) != text:
+                assert may_change(text), text
+    assert not may_change(b'{"@type": "t", "v": "x"}')
