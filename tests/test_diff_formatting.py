@@ -164,3 +164,130 @@ def test_digest_finds_respelled_and_reindented_resources_equal():
     assert _fast(cluster, camel)
     raw = msgspec.Raw(json.dumps(cluster, indent="\t").encode())
     assert d._same_meaning(_res(cluster).raw, raw)
+
+
+def _tracing_listener(custom_tags: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sidecar's outbound listener as Envoy dumps it, with tracing custom tags."""
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+        "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "outbound_0.0.0.0_8080",
+        "rds": {
+            "config_source": {
+                "ads": {},
+                "initial_fetch_timeout": "0s",
+                "resource_api_version": "V3",
+            },
+            "route_config_name": "8080",
+        },
+        "tracing": {
+            "client_sampling": {"value": 100},
+            "random_sampling": {"value": 1},
+            "overall_sampling": {"value": 100},
+            "custom_tags": custom_tags,
+        },
+        "http_filters": [{"name": "envoy.filters.http.router"}],
+    }
+    listener = {
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": "0.0.0.0_8080",
+        "address": {"socket_address": {"address": "0.0.0.0", "port_value": 8080}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]
+            }
+        ],
+        "traffic_direction": "OUTBOUND",
+    }
+    return {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "dynamic_listeners": [
+                    {
+                        "name": "0.0.0.0_8080",
+                        "active_state": {"version_info": "1", "listener": listener},
+                    }
+                ],
+            }
+        ]
+    }
+
+
+CUSTOM_TAGS = [
+    {"tag": "istio.canonical_revision", "literal": {"value": "latest"}},
+    {
+        "tag": "istio.mesh_id",
+        "metadata": {
+            "kind": {"host": {}},
+            "metadata_key": {"key": "istio", "path": [{"key": "mesh_id"}]},
+        },
+    },
+    {
+        "tag": "upstream_cluster",
+        "metadata": {
+            "kind": {"cluster": {}},
+            "metadata_key": {"key": "istio", "path": [{"key": "service_name"}]},
+        },
+    },
+]
+
+
+def test_camel_custom_tag_metadata_is_not_a_difference(pdebug, tmp_path):
+    """``custom_tags[].metadata`` is CustomTag.Metadata, not a map: its names respell."""
+    doc = _tracing_listener(copy.deepcopy(CUSTOM_TAGS))
+    snake = tmp_path / "snake.json"
+    snake.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    camel_doc = _camelize(doc)
+    tags = camel_doc["configs"][0]["dynamicListeners"][0]["activeState"]["listener"]
+    hcm = tags["filterChains"][0]["filters"][0]["typedConfig"]
+    assert "metadataKey" in hcm["tracing"]["customTags"][1]["metadata"]
+    camel = tmp_path / "camel.json"
+    camel.write_bytes(orjson.dumps(camel_doc, option=orjson.OPT_INDENT_2))
+    for a, b in ((snake, camel), (camel, snake)):
+        result = pdebug("diff", a, b)
+        assert result.code == ExitCode.OK, result.out
+    # the full comparison and the digest agree
+    listener = doc["configs"][0]["dynamic_listeners"][0]["active_state"]["listener"]
+    assert _full(listener, _camelize(listener))
+    assert _fast(listener, _camelize(listener))
+    # a real change in the tag's metadata key is still a difference
+    changed = copy.deepcopy(doc)
+    entry = changed["configs"][0]["dynamic_listeners"][0]["active_state"]["listener"]
+    typed = entry["filter_chains"][0]["filters"][0]["typed_config"]
+    typed["tracing"]["custom_tags"][1]["metadata"]["metadata_key"]["key"] = "other"
+    other = tmp_path / "changed-camel.json"
+    other.write_bytes(orjson.dumps(_camelize(changed), option=orjson.OPT_INDENT_2))
+    result = pdebug("diff", snake, other)
+    assert result.code == ExitCode.FINDINGS, result.out
+    assert '"istio" -> "other"' in result.out
+
+
+@pytest.mark.parametrize("name", ["metadataKey", "metadataKind"])
+def test_custom_tag_metadata_names_respell_in_both_paths(name):
+    snake_name = name.replace("K", "_k")
+    a = {"name": "c", "metadata": {snake_name: {"key": "istio"}}}
+    b = {"name": "c", "metadata": {name: {"key": "istio"}}}
+    assert _full(a, b)
+    assert _fast(a, b)
+    # a Struct key beside them is still data
+    assert not _full(
+        {"name": "c", "metadata": {"fooBar": 1}}, {"name": "c", "metadata": {"foo_bar": 1}}
+    )
+
+
+def test_fast_hump_regex_splits_as_the_plain_one():
+    """The possessive form of the respelled-name regex finds exactly the same keys."""
+    import random
+
+    plain = re.compile(rb'"(?<=[{,]")(%s)":' % d._HUMP.encode())
+    rng = random.Random(3)
+    alphabet = b'aZ0_"{},:5xc'
+    for _ in range(20_000):
+        text = b'{"' + bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert plain.split(text) == d._HUMP_KEY.split(text), text
+    text = b'{"fooBar":1,"consecutive5xx":2,"aB0C":3,"a_bC":1,"abc":{"xY":[]},"s":"q,\\"zZ\\":"}'
+    assert plain.split(text) == d._HUMP_KEY.split(text)
+    assert len(d._HUMP_KEY.split(text)) == 9

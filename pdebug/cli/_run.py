@@ -36,10 +36,7 @@ def run_view(
         # Say which pod of the workload was read; stdout stays the data alone.
         print(f"reading pod {data.picked_pod} ({spec.text})", file=sys.stderr)
     result = build(data, fmt)
-    text = fmt.render(result)
-    if text:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    fmt.write(result, sys.stdout)
     note = result.note
     if (
         note is None

@@ -296,7 +296,7 @@ def all_cmd(
         proxy,
         output,
         Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
     )
 
 

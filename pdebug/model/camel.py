@@ -227,12 +227,22 @@ _OPAQUE = frozenset(
 )
 
 
+#: The field names respelled directly inside a ``metadata`` object: Envoy's Metadata
+#: message, and the tracing CustomTag.Metadata (``custom_tags[].metadata``: ``kind``,
+#: ``metadata_key``; ``metadataKind`` as the bench's generator and some tools spell it).
+#: Any other name there is a protobuf Struct key (node metadata): data, kept.
+METADATA_FIELDS = frozenset(
+    {"filterMetadata", "typedFilterMetadata", "metadataKey", "metadataKind"}
+)
+
+
 def snake_keys(obj: Any, *, _parent: str = "") -> Any:
     """Respell every field name in a generic JSON tree as snake_case.
 
     Map-valued fields (metadata, labels, ...) keep their keys. A ``metadata`` that is
     a protobuf Struct (node metadata) keeps its keys too; a ``metadata`` that is
-    Envoy's Metadata message only has ``filter_metadata``/``typed_filter_metadata``.
+    Envoy's Metadata message only has ``filter_metadata``/``typed_filter_metadata``,
+    a tracing custom tag's ``kind``/``metadata_key`` (:data:`METADATA_FIELDS`).
     """
     if isinstance(obj, list):
         return [snake_keys(v, _parent=_parent) for v in obj]
@@ -242,7 +252,7 @@ def snake_keys(obj: Any, *, _parent: str = "") -> Any:
     for key, value in obj.items():
         if _parent in _OPAQUE:
             new_key = key
-        elif _parent == "metadata" and key not in ("filterMetadata", "typedFilterMetadata"):
+        elif _parent == "metadata" and key not in METADATA_FIELDS:
             new_key = key
         else:
             new_key = to_snake(key)

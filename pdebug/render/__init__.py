@@ -7,8 +7,9 @@ A renderer turns a :class:`~pdebug.views.result.ViewResult` into text. Tables go
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 from pdebug.errors import UnknownFormat
 from pdebug.views.result import ViewResult
@@ -16,12 +17,40 @@ from pdebug.views.result import ViewResult
 
 @dataclass(frozen=True)
 class Format:
-    """An output format: how to render, and what the view must produce for it."""
+    """An output format: how to render, and what the view must produce for it.
+
+    ``stream``, for a format that can write a :class:`~pdebug.views.result.Listing` as it
+    goes, yields the same text as ``render`` in pieces; :meth:`write` picks.
+    """
 
     name: str
     render: Callable[[ViewResult], str]
     wide: bool = False
     structured: bool = False
+    stream: Callable[[ViewResult], Iterator[str | bytes]] | None = None
+
+    def write(self, result: ViewResult, out: TextIO) -> None:
+        """Write ``render(result)`` to ``out``, piece by piece when the format streams.
+
+        A bytes piece is printable ASCII and newlines (the renderer checked): it goes to
+        ``out``'s binary buffer when there is one, without a text copy.
+        """
+        if self.stream is None or result.listing is None:
+            text = self.render(result)
+            if text:
+                out.write(text)
+            out.flush()
+            return
+        buffer = getattr(out, "buffer", None)
+        for piece in self.stream(result):
+            if isinstance(piece, str):
+                out.write(piece)
+            elif buffer is not None:
+                out.flush()
+                buffer.write(piece)
+            else:
+                out.write(piece.decode("ascii"))
+        out.flush()
 
 
 def _table(result: ViewResult) -> str:
@@ -48,6 +77,20 @@ def _json(result: ViewResult) -> str:
     return render_json(result.objects())
 
 
+def _json_stream(result: ViewResult) -> Iterator[str | bytes]:
+    from pdebug.render.structured import json_listing
+
+    assert result.listing is not None
+    return json_listing(result.listing)
+
+
+def _yaml_stream(result: ViewResult) -> Iterator[str | bytes]:
+    from pdebug.render.structured import yaml_listing
+
+    assert result.listing is not None
+    return yaml_listing(result.listing)
+
+
 def _yaml(result: ViewResult) -> str:
     from pdebug.render.structured import render_yaml
 
@@ -57,8 +100,8 @@ def _yaml(result: ViewResult) -> str:
 FORMATS: dict[str, Format] = {
     "table": Format("table", _table),
     "wide": Format("wide", _wide, wide=True),
-    "json": Format("json", _json, structured=True),
-    "yaml": Format("yaml", _yaml, structured=True),
+    "json": Format("json", _json, structured=True, stream=_json_stream),
+    "yaml": Format("yaml", _yaml, structured=True, stream=_yaml_stream),
     "markdown": Format("markdown", _markdown, wide=True),
 }
 ALIASES = {"short": "table", "yml": "yaml", "md": "markdown"}

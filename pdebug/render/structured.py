@@ -8,9 +8,11 @@ double-quoted scalar's escapes (:mod:`pdebug.render.escape`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pdebug.render.escape import escape_json
+from pdebug.views.result import Listing, RawObject
 
 
 def render_json(obj: Any, redact: bool = True) -> str:
@@ -320,3 +322,202 @@ def _sequence(obj: list[Any], indent: str, lead: str, out: list[str]) -> None:
         else:
             append(f"{pre}- {_scalar(value)}\n")
         pre = indent
+
+
+# --- a Listing, item by item (``pdebug all -o json|yaml``) --------------------------------
+#
+# The text is what render_json/render_yaml write for ``{key: [items...]}``, byte for byte:
+# each item is encoded, redacted and escaped on its own (redaction and the escapes look at
+# an item's own text only), then written, so only one item is held at a time.
+
+#: A number orjson would write otherwise: a float (orjson writes the shortest repr), an
+#: integer past 64 bits (refused), ``-0`` (an integer 0). As object values in the 2-space
+#: layout, and as the first element of an array (a list of numbers).
+_ODD_NUMBER = re.compile(rb'": (-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))')
+_NUMBER_LIST = re.compile(rb"\[\n +-?[0-9]")
+_LIST_NUMBER = re.compile(rb"-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE])")
+_PRINTABLE_TEXT = bytes(range(0x20, 0x7F)) + b"\n"
+
+
+def _canonical_numbers(text: bytes) -> bool:
+    """Whether every number in ``text`` (msgspec's 2-space layout) is as orjson writes it."""
+    import orjson
+
+    found = [m.group(1) for m in _ODD_NUMBER.finditer(text)]
+    for m in _NUMBER_LIST.finditer(text):
+        end = text.find(b"]", m.end())
+        found.extend(_LIST_NUMBER.findall(text, m.start(), end))
+    for token in found:
+        try:
+            if orjson.dumps(orjson.loads(token)) != token:
+                return False
+        except orjson.JSONDecodeError:
+            return False
+    return True
+
+
+def _plain_text(text: bytes) -> bool | None:
+    r"""Whether decoding ``text`` and encoding it again could keep it as it is.
+
+    None: no (an escape orjson writes otherwise, ``\uXXXX`` or ``\/``; bytes that are
+    not UTF-8). True: yes, and what is written is printable ASCII (JSON allows no raw
+    control character in a string; DEL is looked for); False: yes, with other characters.
+    """
+    if b"\\u" in text or b"\\/" in text:
+        return None
+    if text.isascii():
+        return b"\x7f" not in text
+    try:
+        text.decode()
+    except UnicodeDecodeError:
+        return None
+    return False
+
+
+def _formatted(raw: Any, indent: bytes) -> bytes | None:
+    """One member's JSON text as orjson writes its decoded value at ``indent``, or None.
+
+    The text was checked by :func:`_plain_text`. None when decoding could change it (a
+    number orjson writes otherwise, damage, nesting deeper than the decoder allows:
+    decoding then says what is wrong). A name repeated in one object is the one thing
+    printed as it is in the input (decoding keeps the last).
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded
+
+    try:
+        formatted: bytes = bounded(lambda: msgspec.json.format(raw, indent=2))
+    except (msgspec.DecodeError, RecursionError, MemoryError):
+        return None
+    if not _canonical_numbers(formatted):
+        return None
+    return formatted.replace(b"\n", b"\n" + indent)
+
+
+def _raw_item(item: RawObject, redact: bool) -> list[tuple[str, Any, bool]] | None:
+    """The members of ``item`` to print undecoded, or None (decode it: ``item.plain()``).
+
+    Each is ``(name, raw, ascii)``. Also None when the redaction could hide anything in
+    the item (:func:`pdebug.redact.may_change`): the whole item is then redacted as before.
+    """
+    from pdebug.model.dump import can_bound
+    from pdebug.redact import may_change
+
+    if not can_bound():
+        return None
+    out = []
+    for name, raw in item.members():
+        text = bytes(raw)
+        plain = _plain_text(text)
+        if plain is None or (redact and may_change(text)):
+            return None
+        out.append((name, raw, plain))
+        del text
+        if item.release is not None:
+            item.release()
+    return out
+
+
+def _json_item(item: Any, redact: bool) -> Iterator[bytes | str]:
+    """One item at indent 4, starting at its ``{`` (or ``[``, a scalar), in pieces."""
+    import orjson
+
+    from pdebug.redact import redact_bytes
+
+    if isinstance(item, RawObject):
+        members = _raw_item(item, redact)
+        bodies: list[bytes] | None = [] if members is not None else None
+        for _name, raw, _ascii in members or ():
+            body = _formatted(raw, b"      ")
+            if body is None or bodies is None:
+                bodies = None
+                break
+            bodies.append(body)
+            if item.release is not None:
+                item.release()
+        if members is not None and bodies is not None:
+            if not members:
+                yield b"{}"
+                return
+            for i, (name, _raw, ascii_text) in enumerate(members):
+                yield (b"{" if i == 0 else b",") + b"\n      " + orjson.dumps(name) + b": "
+                body = bodies[i]
+                bodies[i] = b""
+                yield body if ascii_text else escape_json(body.decode())
+                del body
+            yield b"\n    }"
+            return
+        del members, bodies
+        item = item.plain()
+    try:
+        body = orjson.dumps(item, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        import json
+
+        body = json.dumps(item, indent=2, ensure_ascii=True).encode()
+    body = body.replace(b"\n", b"\n    ")
+    if redact:
+        body = redact_bytes(body)
+    yield _safe_json(body)
+
+
+def _safe_json(body: bytes) -> bytes | str:
+    """``body`` as it may be written: bytes when printable ASCII, else escaped text."""
+    if body.isascii() and not body.translate(None, _PRINTABLE_TEXT):
+        return body
+    return escape_json(body.decode())
+
+
+def json_listing(listing: Listing, redact: bool = True) -> Iterator[bytes | str]:
+    """``render_json({listing.key: [items]})``, item by item (bytes: printable ASCII)."""
+    import orjson
+
+    head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
+    for item in listing.items():
+        yield head
+        yield from _json_item(item, redact)
+        head = b",\n    "
+    if head == b",\n    ":
+        yield b"\n  ]\n}\n"
+    else:
+        yield render_json({listing.key: []}, redact)
+
+
+def _yaml_item(item: Any) -> str:
+    """One item of a top-level ``key:`` list, as render_yaml writes it there."""
+    import yaml
+
+    try:
+        out: list[str] = []
+        if type(item) is dict and item:
+            _mapping(item, "  ", "- ", out)
+        else:
+            _sequence([item], "", "", out)
+        text = "".join(out)
+    except _Unsupported:
+        # libyaml, for this item alone in the same place: its lines are the same.
+        wrapped = {"k": [item]}
+        try:
+            text = yaml.dump(wrapped, Dumper=_dumper(True), **_OPTIONS)
+        except UnicodeEncodeError:
+            text = yaml.dump(wrapped, Dumper=_dumper(False), **_OPTIONS)
+        text = text.split("\n", 1)[1]
+    return text if text.isascii() else _YAML_RAW.sub(_yaml_run, text)
+
+
+def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
+    """``render_yaml({listing.key: [items]})``, item by item."""
+    from pdebug.redact import redact_keys
+
+    first = True
+    for item in listing.items():
+        plain = item.plain() if isinstance(item, RawObject) else item
+        if redact:
+            plain = redact_keys(plain)
+        if first:
+            yield _key(listing.key) + ":\n"
+            first = False
+        yield _yaml_item(plain)
+    if first:
+        yield render_yaml({listing.key: []}, redact)

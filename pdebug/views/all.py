@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from pdebug.errors import MissingSection
 from pdebug.model import ProxyData
+from pdebug.model.dump import ConfigDump, Section
 from pdebug.model.sections import none_when_absent
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
-from pdebug.views.result import ViewResult
+from pdebug.views.result import Listing, RawObject, ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
 
@@ -43,12 +47,17 @@ def view(
     endpoint_filter: endpoints.EndpointFilter,
     wide: bool = False,
     with_titles: bool = False,
+    structured: bool = False,
 ) -> ViewResult:
     """Bootstrap, clusters, listeners, routes, secrets and EDS endpoints, in that order.
 
     A missing section is skipped and named in the note (istioctl stops instead).
+    ``structured`` (json/yaml, which print the whole dump): no table is built, and the
+    sections are handed over one by one, undecoded (:class:`Listing`).
     """
     dump = data.need_dump("pdebug all")
+    if structured:
+        return _structured(data, dump)
     parts: list[tuple[str, Table | Lines]] = []
     missing: list[str] = []
     builders: list[tuple[str, str, Any]] = [
@@ -84,3 +93,42 @@ def view(
         return {"configs": [sec.plain() for sec in dump.sections]}
 
     return ViewResult(Stack(parts, with_titles), objects, note)
+
+
+def _note(data: ProxyData, dump: ConfigDump, missing: list[str]) -> str | None:
+    note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+    if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
+        said = endpoints.attribution_note(data)
+        note = "\n".join(n for n in (note, said) if n) or None
+    return note
+
+
+def _raw_section(sec: Section) -> RawObject:
+    def members() -> list[tuple[str, Any]]:
+        sec._ensure()
+        out: list[tuple[str, Any]] = [("@type", orjson.dumps(sec.type_url))]
+        out.extend(sec.fields.items())
+        return out
+
+    return RawObject(members, sec.plain, sec.release)
+
+
+def _structured(data: ProxyData, dump: ConfigDump) -> ViewResult:
+    """What json/yaml print: the whole dump, section by section; the same note."""
+    missing = [kind for kind in _KINDS if not dump.has(kind) and not none_when_absent(dump, kind)]
+
+    def objects() -> Any:
+        return {"configs": [sec.plain() for sec in dump.sections]}
+
+    def items() -> Iterator[Any]:
+        # Every section's layout first (a damaged one is an error before anything is
+        # printed, as when the whole document was decoded at once); then each in turn.
+        for sec in dump.sections:
+            sec._ensure()
+        for sec in dump.sections:
+            yield _raw_section(sec)
+
+    return ViewResult(Stack([]), objects, _note(data, dump, missing), Listing("configs", items))
+
+
+_KINDS = ("bootstrap", "clusters", "listeners", "routes", "secrets", "endpoints")

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pdebug.views.table import Lines, Stack, Table
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """A JSON object given as its members' undecoded JSON texts, in order.
+
+    ``members`` are ``(name, JSON text)`` pairs, each text one JSON value (any layout) in
+    a bytes-like object;
+    ``plain()`` is the same object decoded (plain JSON data), and raises what decoding the
+    input raises. A renderer may print the texts without decoding them when that prints
+    exactly what printing ``plain()`` would (:mod:`pdebug.render.structured`).
+    """
+
+    members: Callable[[], list[tuple[str, Any]]]
+    plain: Callable[[], Any]
+    #: Called after a member's text was read: lets go of memory-mapped input pages.
+    release: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A document ``{key: [item, ...]}`` whose items are produced one at a time.
+
+    Each item is plain JSON data or a :class:`RawObject`. json and yaml print the same
+    text as for the whole document, written item by item (nothing else is kept).
+    """
+
+    key: str
+    items: Callable[[], Iterator[Any]]
 
 
 @dataclass
@@ -14,9 +43,11 @@ class ViewResult:
     """A table (or text) for ``-o table|wide|markdown`` and the raw objects for json/yaml.
 
     ``objects`` is a thunk: decoding resources generically is paid only for json/yaml.
-    ``note`` is said on stderr (e.g. that a filter matched nothing).
+    ``note`` is said on stderr (e.g. that a filter matched nothing). ``listing``, when
+    set, is ``objects()`` item by item, for the formats that can write it as it goes.
     """
 
     table: Table | Lines | Stack
     objects: Callable[[], Any]
     note: str | None = None
+    listing: Listing | None = None
