@@ -223,6 +223,7 @@ def against_recorded(source: SourceSpec) -> tuple[ProxyData, ProxyData] | None:
 
     if not isinstance(source, FileSpec | MemberSpec):
         return None
+    source = bundle.resolve(source)  # --bundle B TEXT: the proxy TEXT names
     path = source.path
     member = source.member if isinstance(source, MemberSpec) else None
     if bundle.peek_manifest(path) is None:

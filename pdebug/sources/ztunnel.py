@@ -23,10 +23,8 @@ from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
-
-if TYPE_CHECKING:
     from pdebug.sources.kube import KubeCluster, Pod
+    from pdebug.sources.spec import SourceSpec
 
 Json = dict[str, Any]
 DAEMONSET = "ztunnel"
@@ -83,7 +81,7 @@ def fetch(
         case FileSpec() | MemberSpec():
             from pdebug.sources.saved import FileSource
 
-            with FileSource(_bundle_ztunnel(spec)) as fs:
+            with FileSource(spec, want="ztunnel") as fs:
                 return Fetched(fs.get(ADMIN_PATH), fs.label)
         case AdminSpec():
             from pdebug.sources.admin import AdminSource
@@ -93,29 +91,6 @@ def fetch(
         case KubeSpec():
             return _from_cluster(spec.text, node, options, istio_namespace, need_one)
     return _from_cluster(None, node, options, istio_namespace, need_one)
-
-
-def _bundle_ztunnel(spec: FileSpec | MemberSpec) -> FileSpec | MemberSpec:
-    """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
-    from pdebug.manifest import Manifest
-    from pdebug.sources.bundle import multi_manifest
-    from pdebug.sources.spec import MemberSpec
-
-    if isinstance(spec, MemberSpec):
-        return spec
-    text = spec.path
-    manifest = multi_manifest(text)
-    if manifest is None:
-        return spec
-    names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
-    if len(names) == 1:
-        return MemberSpec(text, names[0])
-    raise UsageError(
-        f"{text}: the bundle holds {len(names)} ztunnels; pick one as {text}:NAME"
-        if names
-        else f"{text}: the bundle holds no ztunnel (take the snapshot with --ambient)",
-        hint="ztunnels: " + (", ".join(names[:10]) or "none"),
-    )
 
 
 def _from_cluster(
