@@ -49,6 +49,7 @@ __all__ = [
     "parse_source",
     "source_spec",
     "split_member",
+    "ztunnel_source",
 ]
 
 Kind = Literal["file", "admin", "kube"]
@@ -310,3 +311,22 @@ def source_spec(
     spec = address or parsed
     assert spec is not None
     return spec
+
+
+def ztunnel_source(source: str | None, file: str | None, node: str | None) -> SourceSpec | None:
+    """The ztunnel a ``zc`` command line names: SOURCE, ``-f FILE`` (always a file) or neither.
+
+    None: the cluster finds the ztunnel (``--node`` or the DaemonSet's pods).
+
+    Raises:
+        UsageError: more than one of SOURCE, ``-f`` and ``--node``; a malformed address.
+    """
+    given = [x for x in (source, file, node) if x]
+    if len(given) > 1:
+        raise UsageError(
+            "give at most one of SOURCE, -f/--file and --node",
+            hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
+        )
+    if file:
+        return file_spec(file)
+    return parse_source(source) if source else None

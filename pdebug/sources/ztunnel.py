@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources.base import LiveOptions
+from pdebug.sources.spec import ztunnel_source as source_of  # zc's SOURCE, -f and --node
 
 if TYPE_CHECKING:
     from pdebug.sources.kube import KubeCluster, Pod
     from pdebug.sources.spec import SourceSpec
+
+__all__ = ["DAEMONSET", "Fetched", "fetch", "is_ztunnel_pod", "source_of", "ztunnel_pods"]
 
 Json = dict[str, Any]
 DAEMONSET = "ztunnel"
@@ -48,25 +51,6 @@ def is_ztunnel_pod(pod: Pod) -> bool:
     return pod.name.startswith("ztunnel")
 
 
-def source_of(source: str | None, file: str | None, node: str | None) -> SourceSpec | None:
-    """The ztunnel a command line names: SOURCE, ``-f FILE`` (always a file) or neither.
-
-    Raises:
-        UsageError: more than one of SOURCE, ``-f`` and ``--node``; a malformed address.
-    """
-    given = [x for x in (source, file, node) if x]
-    if len(given) > 1:
-        raise UsageError(
-            "give at most one of SOURCE, -f/--file and --node",
-            hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
-        )
-    from pdebug.sources.spec import file_spec, parse_source
-
-    if file:
-        return file_spec(file)
-    return parse_source(source) if source else None
-
-
 def fetch(
     spec: SourceSpec | None,
     node: str | None,
@@ -78,6 +62,8 @@ def fetch(
     from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
 
     match spec:
+        case KubeSpec():
+            return _from_cluster(spec.text, node, options, istio_namespace, need_one)
         case FileSpec() | MemberSpec():
             from pdebug.sources.saved import FileSource
 
@@ -88,8 +74,6 @@ def fetch(
 
             with AdminSource.of(spec, options.timeout) as admin:
                 return Fetched(admin.get(ADMIN_PATH), admin.label)
-        case KubeSpec():
-            return _from_cluster(spec.text, node, options, istio_namespace, need_one)
     return _from_cluster(None, node, options, istio_namespace, need_one)
 
 
