@@ -271,3 +271,19 @@ def test_a_member_opens_its_saved_answers(files: Path) -> None:
         assert source.saved("/clusters?format=json") == clusters
         assert source.saved("/stats?format=json") is None
         assert source.label.endswith("one.tar.gz:web-1.shop")
+
+
+def test_diff_finds_bundle_proxies_before_its_other_checks(files: Path) -> None:
+    """``diff --bundle B X Y``: B's errors come first, as when parsing read the manifest."""
+    from pdebug.expected import DiffRequest
+    from pdebug.sources.spec import in_bundle
+
+    request = DiffRequest(in_bundle("snap.tar.gz", "web-1", None))
+    assert request.source == MemberSpec("snap.tar.gz", "web-1.shop")
+    with pytest.raises(SourceUnavailable, match="^snap.tar.gz: no proxy 'nobody' in the bundle$"):
+        # OTHER with --expected would be a usage error, checked after
+        DiffRequest(
+            in_bundle("snap.tar.gz", "nobody", None),
+            in_bundle("snap.tar.gz", "web-1", None),
+            FileSpec("dump.json"),
+        ).check_one_proxy()
