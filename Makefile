@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: help install demo test fuzz check lint typecheck golden bench clean
+.PHONY: help install demo test fuzz check lint lint-assets typecheck golden bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -41,7 +41,21 @@ demo: $(STAMP)  ## run pdebug on the dumps shipped in fixtures/
 	@echo '  . $(VENV)/bin/activate       # this shell (then: pdebug --help)'
 	@echo '  pipx install .               # every shell, without the dev tools'
 
+# The report page's linters (tools/lint/package-lock.json), installed with `npm ci`. `make test`
+# installs them when npm is there and carries on without them when it is not (or when the
+# registry cannot be reached): tests/test_report_assets.py then skips, saying why.
+LINT_DIR   := tools/lint
+LINT_STAMP := $(LINT_DIR)/node_modules/.installed
+ASSETS     := pdebug/report/static
+
+$(LINT_STAMP): $(LINT_DIR)/package-lock.json
+	cd $(LINT_DIR) && { npm ci --no-audit --no-fund --fetch-retries=1 || { rm -rf node_modules; exit 1; }; }
+	touch $(LINT_STAMP)
+
 test: $(STAMP)  ## run the test suite (what CI runs)
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(LINT_STAMP) \
+	  || echo "warning: npm ci failed; the report asset lint tests will be skipped" >&2; \
+	else echo "note: npm not found; the report asset lint tests will be skipped" >&2; fi
 	$(BIN)/pytest -q
 
 fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET)
@@ -51,6 +65,11 @@ fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PD
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench
 	$(BIN)/ruff format --check pdebug tests bench
+
+lint-assets: $(LINT_STAMP)  ## ESLint, Stylelint and html-validate on the report page (needs npm)
+	$(LINT_DIR)/node_modules/.bin/eslint -c $(LINT_DIR)/eslint.config.js $(ASSETS)/report.js
+	$(LINT_DIR)/node_modules/.bin/stylelint -c $(LINT_DIR)/stylelint.config.js $(ASSETS)/report.css
+	$(LINT_DIR)/node_modules/.bin/html-validate -c $(LINT_DIR)/.htmlvalidate.json $(ASSETS)/page.html
 
 typecheck: $(STAMP)  ## mypy --strict on pdebug/
 	$(BIN)/mypy
@@ -64,7 +83,8 @@ bench: $(STAMP)  ## measure pdebug against the JSON-parse floor (see README)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/ztunnel.py
+	$(BIN)/python bench/report_paint.py
 	$(BIN)/python bench/assert_bench.py
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info $(LINT_DIR)/node_modules

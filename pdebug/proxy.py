@@ -139,6 +139,19 @@ class Fetch:
         """The whole dump with EDS."""
         return cls(include_eds=True)
 
+    @classmethod
+    def checks(cls, stats: bool = False) -> Fetch:
+        """What the checks read (``check``, ``report``, ``assert``).
+
+        The whole dump with EDS, and ``/clusters``; a section the proxy has none of is
+        present but empty.
+        """
+        return cls(kinds=_CHECKED, include_eds=True, health=True, stats=stats)
+
+
+#: The sections a live proxy may leave out when it has none of them (for the checks).
+_CHECKED = ("listeners", "clusters", "routes", "endpoints", "secrets")
+
 
 def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
     """Parse a file's bytes (a dump or a /clusters document) into ProxyData."""

@@ -561,6 +561,7 @@ def test_snapshot_records_a_replica_that_answers_garbage(
     import tarfile
 
     from pdebug.report.inputs import read_inputs
+    from pdebug.sources.spec import FileSpec
 
     a, b = replicas
     a.syncz = json.dumps(
@@ -591,7 +592,7 @@ def test_snapshot_records_a_replica_that_answers_garbage(
     assert status.code == ExitCode.OK, status.err
     assert ID_2020 in status.out
     assert status.err.splitlines() == [note]
-    assert read_inputs(str(out)).capture["istiod"] == note
+    assert read_inputs(FileSpec(str(out))).capture["istiod"] == note
 
 
 def test_snapshot_skips_a_hanging_replica_and_asks_the_connected_one_first(

@@ -1,10 +1,12 @@
 """``pdebug report`` pages in a real headless Chromium: they render, sort, filter and scale.
 
-Each page is opened with ``#selftest[=TERM]``: after rendering, the page's own script
-sorts and filters every table, searches and clicks the topology, switches proxies, and
-writes what it saw as JSON into ``<pre id="pdebug-selftest">``; ``--dump-dom`` hands
-that DOM back. A screenshot of the sidecar report is kept under the test's tmp dir (its
-path is printed: run with ``-s`` to see it).
+Each page is opened with ``#selftest[=TERM]`` after :func:`with_selftest` injected
+``tests/harness/report_selftest.js`` into a copy of it (the shipped page has no test
+code): after the page rendered, that script sorts and filters every table through the
+DOM, searches and clicks the topology, switches proxies, and writes what it saw as JSON
+into ``<pre id="pdebug-selftest">``; ``--dump-dom`` hands that DOM back. A screenshot of
+the sidecar report is kept under the test's tmp dir (its path is printed: run with ``-s``
+to see it).
 
 Needs Chromium (Debian: ``apt-get install chromium``; or ``PDEBUG_CHROMIUM=/path``):
 without it every test here is skipped, saying how to install it.
@@ -12,6 +14,8 @@ without it every test here is skipped, saying how to install it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import itertools
 import json
@@ -27,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES, generated_dump
+from tests.harness import FIXTURES, ROOT, generated_dump
 from tests.test_report import HOSTILE, hostile_dump, make_bundle
 
 SIDECAR = FIXTURES / "real/sidecar"
@@ -86,13 +90,36 @@ def run_chromium(chromium: str, tmp_path: Path, url: str, *args: str) -> tuple[s
     return proc.stdout, seconds
 
 
+HARNESS = ROOT / "tests" / "harness" / "report_selftest.js"
+DATA_TAG = '<script type="application/json" id="pdebug-data">'
+
+
+def with_selftest(page: Path) -> Path:
+    """A copy of ``page`` that runs the self-test script too (allowed by its hash in the CSP)."""
+    script = HARNESS.read_text()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    text = page.read_text()
+    assert text.count("script-src 'sha256-") == 1 and text.count(DATA_TAG) == 1
+    text = text.replace("script-src 'sha256-", f"script-src 'sha256-{digest}' 'sha256-")
+    # Ahead of the page's own script, so that it sees any error the page throws.
+    tag = f'<script id="pdebug-selftest-harness">{script}</script>\n'
+    text = text.replace(DATA_TAG, tag + DATA_TAG)
+    copy = page.with_name(page.stem + "-selftest.html")
+    copy.write_text(text)
+    return copy
+
+
 def selftest(
     chromium: str, tmp_path: Path, page: Path, term: str = "", extra: str = ""
 ) -> tuple[dict[str, Any], str, float]:
-    """Load ``page#selftest=TERM`` and return the page's findings, the DOM and the time."""
+    """Load ``page#selftest=TERM`` with the self-test; its findings, the DOM and the time."""
     fragment = "#selftest" + ("=" + urllib.parse.quote(term) if term else "") + extra
     dom, seconds = run_chromium(
-        chromium, tmp_path, page.as_uri() + fragment, "--virtual-time-budget=10000", "--dump-dom"
+        chromium,
+        tmp_path,
+        with_selftest(page).as_uri() + fragment,
+        "--virtual-time-budget=30000",
+        "--dump-dom",
     )
     m = re.search(r'<pre id="pdebug-selftest"[^>]*>(.*?)</pre>', dom, re.S)
     assert m, "the page did not write its self test; end of the DOM:\n" + dom[-2000:]

@@ -571,8 +571,9 @@ def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp
     assert "proxy ratings-1.shop is not connected to any istiod" in ratings["istiod_error"]
     # pdebug report shows the sync state the snapshot recorded
     from pdebug.report.inputs import read_inputs
+    from pdebug.sources.spec import FileSpec
 
-    info = read_inputs(str(out)).info[f"{out}:web-1.default"]
+    info = read_inputs(FileSpec(str(out))).info[f"{out}:web-1.default"]
     assert info.sync == "CDS SYNCED, LDS SYNCED, EDS SYNCED, RDS STALE, ECDS NOT SENT"
     # diff of a member: against the istiod view the snapshot recorded, no --istiod needed
     recorded = pdebug("diff", f"{out}:web-1.default")

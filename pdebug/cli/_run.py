@@ -1,7 +1,7 @@
 """The shared body of every view command: load the proxy, build the view, render, print.
 
 Reading the proxy (:class:`~pdebug.proxy.Fetch`, :func:`~pdebug.proxy.load_proxy`) is
-library code in :mod:`pdebug.proxy`; the command parsed its SOURCE into a spec already.
+library code in :mod:`pdebug.proxy`; the command's SOURCE words are parsed here, once, into a spec.
 """
 
 from __future__ import annotations
@@ -17,25 +17,25 @@ from pdebug.views.result import ViewResult
 from pdebug.views.table import Table
 
 if TYPE_CHECKING:
-    from pdebug.sources.base import LiveOptions
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+    from pdebug.cli.options import ProxyOptions
+    from pdebug.sources.spec import FileSpec, MemberSpec
 
 
 def run_view(
-    spec: SourceSpec,
-    live: LiveOptions,
+    proxy: ProxyOptions,
     output: str,
     fetch: Fetch,
     build: Callable[[ProxyData, Format], ViewResult],
     clusters_json: FileSpec | MemberSpec | None = None,
 ) -> int:
-    """Validate ``-o`` first, then fetch, build the view, render it and print it."""
+    """Parse SOURCE, validate ``-o``, then fetch, build the view, render it and print it."""
+    spec = proxy.spec()
     fmt = get_format(output)
-    proxy = load_proxy(spec, live, fetch, clusters_json)
-    if proxy.picked_pod is not None:
+    data = load_proxy(spec, proxy.live, fetch, clusters_json)
+    if data.picked_pod is not None:
         # Say which pod of the workload was read; stdout stays the data alone.
-        print(f"reading pod {proxy.picked_pod} ({spec.text})", file=sys.stderr)
-    result = build(proxy, fmt)
+        print(f"reading pod {data.picked_pod} ({spec.text})", file=sys.stderr)
+    result = build(data, fmt)
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)

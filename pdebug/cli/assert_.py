@@ -9,16 +9,16 @@ from typing import Annotated
 import typer
 
 from pdebug.cli.options import (
-    IstiodOpt,
-    IstioNamespaceOpt,
-    RevisionOpt,
+    istiod_options,
     live_options,
+    words_of,
 )
 from pdebug.errors import ExitCode, UsageError
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 
 @live_options()
+@istiod_options()
 def assert_cmd(
     file: Annotated[
         str | None,
@@ -72,10 +72,8 @@ def assert_cmd(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the expectations file's JSON Schema.")
     ] = False,
-    istio_namespace: IstioNamespaceOpt = None,
-    revision: RevisionOpt = None,
-    istiod: IstiodOpt = None,
     *,
+    control: IstiodChoice,
     live: LiveOptions,
 ) -> int:
     """Check what must be true of proxies, written once in an expectations file.
@@ -136,15 +134,15 @@ def assert_cmd(
             except UsageError as exc:
                 raise InvalidInput(f"{exp.where}: {exp.name}: {exc.message}") from None
     options = live
-    selection = targets.Selection(tuple(sources or ()), live.namespace, selector, parallel)
+    specs = words_of(sources)  # parsed at the edge: a malformed admin URL is a usage error
+    selection = targets.Selection(specs, live.namespace, selector, parallel)
     runs = count if watch else 1
     wants_sync = any(e.kind == "sync" for e in book.expectations)
     for run in range(1, runs + 1):
         proxies, unreachable = targets.gather(selection, options)
         reached = any(not targets.is_file(t) for t in selection.sources)
-        if wants_sync and (reached or not selection.sources or istiod):
-            choice = targets.IstiodChoice(istio_namespace, revision, istiod)
-            targets.add_sync(proxies, options, choice)
+        if wants_sync and (reached or not selection.sources or control.url):
+            targets.add_sync(proxies, options, control)
         results = ev.evaluate(book, proxies, when)
         counts = ev.summary(results)
         done = counts[ev.FAIL] == 0 and counts[ev.ERROR] == 0

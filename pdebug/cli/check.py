@@ -6,17 +6,14 @@ import sys
 from typing import TYPE_CHECKING
 
 from pdebug.cli.options import (
-    AdminOpt,
-    BundleOpt,
     CertDaysOpt,
     ClustersJsonOpt,
     FailOnOpt,
     IgnoreOpt,
     OutputOpt,
-    SourceArg,
+    ProxyOptions,
     file_of,
-    live_options,
-    source_of,
+    proxy_options,
 )
 from pdebug.errors import ExitCode, InvalidInput, SourceUnavailable, ZtunnelDumpGiven
 from pdebug.sources.base import LiveOptions
@@ -24,24 +21,18 @@ from pdebug.sources.base import LiveOptions
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions, CheckReport, Severity
     from pdebug.render import Format
-    from pdebug.sources.spec import SourceSpec
-
-#: Sections a live proxy may leave out when it has none of them.
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
+    from pdebug.sources.spec import FileSpec, SourceSpec
 
 
-@live_options()
+@proxy_options()
 def check_cmd(
-    source: SourceArg = None,
     fail_on: FailOnOpt = "warning",
     ignore: IgnoreOpt = None,
     cert_days: CertDaysOpt = 7.0,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Check a proxy for rejected or warming config, unhealthy endpoints, expiring certs.
 
@@ -73,32 +64,32 @@ def check_cmd(
 
     known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
-    spec = source_of(source, admin, bundle, live)
+    spec, live = proxy.spec(), proxy.live
     whole = _several(spec)
     if whole is not None:
         return _check_bundle(whole, fmt, threshold, options, clusters_json)
-    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True, stats=True)
+    fetch = Fetch.checks(stats=True)
     try:
-        proxy = load_proxy(spec, live, fetch, file_of(clusters_json))
+        data = load_proxy(spec, live, fetch, file_of(clusters_json))
     except ZtunnelDumpGiven:
         report = _ztunnel_report(spec, live, options)
     else:
-        report = run_checks(proxy, options)
+        report = run_checks(data, options)
     sys.stdout.write(fmt.render(v.view(report, fmt.wide, threshold)))
     if report.inconclusive:
         raise InvalidInput("some checks could not read the input")
     return ExitCode.FINDINGS if report.fails(threshold) else ExitCode.OK
 
 
-def _several(spec: SourceSpec) -> str | None:
-    """The path of a whole bundle of several proxies (checked proxy by proxy), else None."""
+def _several(spec: SourceSpec) -> FileSpec | None:
+    """A whole bundle of several proxies (checked proxy by proxy), else None."""
     from pdebug.sources.spec import FileSpec
 
     if not isinstance(spec, FileSpec):
         return None
     from pdebug.sources.bundle import multi_manifest
 
-    return spec.path if multi_manifest(spec.path) is not None else None
+    return spec if multi_manifest(spec.path) is not None else None
 
 
 def _ztunnel_report(spec: SourceSpec, live: LiveOptions, options: CheckOptions) -> CheckReport:
@@ -113,7 +104,7 @@ def _ztunnel_report(spec: SourceSpec, live: LiveOptions, options: CheckOptions) 
 
 
 def _check_bundle(
-    path: str,
+    whole: FileSpec,
     fmt: Format,
     threshold: Severity | None,
     options: CheckOptions,
@@ -125,12 +116,13 @@ def _check_bundle(
     from pdebug.report.inputs import read_inputs
     from pdebug.views import bundlecheck as v
 
+    path = whole.path
     if clusters_json is not None:
         raise UsageError(
             f"--clusters-json is one proxy's; {path} holds several",
             hint=f"pick one: {path}:NAME (a bundle carries each proxy's /clusters)",
         )
-    inputs = read_inputs(path)
+    inputs = read_inputs(whole)
     checks = []
     for proxy in inputs.proxies:
         info = inputs.info[proxy.source]

@@ -9,16 +9,14 @@ import typer
 
 from pdebug.cli.options import (
     BundleOpt,
-    IstiodOpt,
-    IstioNamespaceOpt,
     OutputOpt,
     ProxyIdOpt,
-    RevisionOpt,
+    istiod_options,
     live_options,
     word_of,
 )
 from pdebug.errors import ExitCode, UsageError, ZtunnelDumpGiven
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.render import Format
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
 
 
 @live_options()
+@istiod_options(before="proxy_id")
 def diff_cmd(
     source: Annotated[
         str,
@@ -67,12 +66,10 @@ def diff_cmd(
         bool, typer.Option("--unified", help="Print unified JSON diffs like istioctl.")
     ] = False,
     output: OutputOpt = "table",
-    istio_namespace: IstioNamespaceOpt = None,
-    revision: RevisionOpt = None,
-    istiod: IstiodOpt = None,
     proxy_id: ProxyIdOpt = None,
     bundle: BundleOpt = None,
     *,
+    control: IstiodChoice,
     live: LiveOptions,
 ) -> int:
     """Say which resources and fields differ between two views of a proxy's config.
@@ -104,9 +101,9 @@ def diff_cmd(
     req = e.DiffRequest(
         *_specs(source, other, expected, bundle, live),
         unified=unified,
-        istiod=istiod,
-        revision=revision,
-        istio_namespace=istio_namespace,
+        istiod=control.url,
+        revision=control.revision,
+        istio_namespace=control.namespace,
         proxy_id=proxy_id,
     )
     pair = req.bundles()  # B1 B2: every proxy in both
@@ -134,13 +131,11 @@ def diff_cmd(
             return _ztunnel_diff(req.source, req.other, live, ignore, fmt)
         labels = (left.source, right.source)
     else:
-        recorded = e.against_recorded(req.source) if istiod is None else None
+        recorded = e.against_recorded(req.source) if control.url is None else None
         if recorded is not None:
             left, right = recorded
         else:
-            from pdebug.sources.istiod import Istiod
-
-            where = Istiod(live, namespace=istio_namespace, revision=revision, url=istiod)
+            where = control.open(live)
             left, right = e.against_istiod(req.source, live, fetch, where, proxy_id)
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")

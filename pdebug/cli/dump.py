@@ -10,6 +10,7 @@ import typer
 from pdebug.cli.options import (
     NoRedactOpt,
     live_options,
+    output_file_option,
     word_of,
 )
 from pdebug.errors import ExitCode
@@ -28,11 +29,8 @@ def dump_cmd(
     ],
     output: Annotated[
         str,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
+        output_file_option(
+            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
             "or NAME.json (the config dump only); '-' for stdout (a bundle).",
         ),
     ],
@@ -62,11 +60,11 @@ def dump_cmd(
         summary = via_stdout(
             "dump",
             ".tar.gz",
-            lambda path: capture_one(spec.text, path, options, redact=not no_redact).replace(
+            lambda path: capture_one(spec, path, options, redact=not no_redact).replace(
                 path, "stdout"
             ),
         )
     else:
-        summary = capture_one(spec.text, output, options, redact=not no_redact, force=force)
+        summary = capture_one(spec, output, options, redact=not no_redact, force=force)
     print(summary, file=sys.stderr)
     return ExitCode.OK

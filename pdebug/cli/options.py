@@ -1,10 +1,13 @@
-"""The options commands share, defined once, and the live options as one value.
+"""The options commands share, defined once, and the groups of them that are one value.
 
 Like kubectl's ConfigFlags, the options that say how to reach a live proxy (``-n``,
 ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``, ``--timeout`` and,
 where a command has it, ``--max-body``) are one group: :func:`live_options` adds them to
 a command's signature and hands the command one
-:class:`~pdebug.sources.LiveOptions` value (``live``). :func:`source_of` parses the
+:class:`~pdebug.sources.LiveOptions` value (``live``). :func:`proxy_options` adds SOURCE,
+``--admin`` and ``--bundle`` to them (one :class:`ProxyOptions`, ``proxy``), and
+:func:`istiod_options` ``-i``, ``-r`` and ``--istiod`` (one
+:class:`~pdebug.sources.base.IstiodChoice`, ``control``). :func:`source_of` parses the
 SOURCE words (SOURCE, ``--admin``, ``--bundle``) once into a
 :data:`~pdebug.sources.spec.SourceSpec`, at the edge: commands pass that spec on.
 """
@@ -15,17 +18,24 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from pdebug.cli.completion import complete_format, complete_source
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_in(panel: str, *names: str, **settings: Any) -> Any:
+    """A Typer option shown in the help panel ``panel`` (Live proxy, istiod...)."""
+    return typer.Option(*names, rich_help_panel=panel, **settings)
+
 
 SourceArg = Annotated[
     str | None,
@@ -51,59 +61,49 @@ BundleOpt = Annotated[
 ]
 AdminOpt = Annotated[
     str | None,
-    typer.Option(
-        "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL", rich_help_panel=_LIVE
-    ),
+    option_in(_LIVE, "--admin", help="Envoy admin URL (instead of SOURCE).", metavar="URL"),
 ]
 NamespaceOpt = Annotated[
     str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        help="Namespace of the pod or workload.",
-        metavar="NS",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--namespace", "-n", help="Namespace of the pod or workload.", metavar="NS"),
 ]
 ContextOpt = Annotated[
     str | None,
-    typer.Option("--context", help="Kubeconfig context.", metavar="NAME", rich_help_panel=_LIVE),
+    option_in(_LIVE, "--context", help="Kubeconfig context.", metavar="NAME"),
 ]
 KubeconfigOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--kubeconfig",
         "-c",
         help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
         metavar="FILE",
-        rich_help_panel=_LIVE,
     ),
 ]
 AdminPortOpt = Annotated[
     int,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--admin-port",
         help="Envoy admin port inside the pod.",
         metavar="PORT",
         min=1,
         max=65535,
-        rich_help_panel=_LIVE,
     ),
 ]
 ContainerOpt = Annotated[
     str,
-    typer.Option(
-        "--container", help="Sidecar container name.", metavar="NAME", rich_help_panel=_LIVE
-    ),
+    option_in(_LIVE, "--container", help="Sidecar container name.", metavar="NAME"),
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--timeout",
         help="Seconds a whole request to the proxy (or the API server) may take.",
         metavar="SECONDS",
         min=0.1,
-        rich_help_panel=_LIVE,
     ),
 ]
 
@@ -120,14 +120,14 @@ def _size(text: str) -> int:
 
 MaxBodyOpt = Annotated[
     int | None,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--max-body",
         help="The largest answer to accept from a live proxy (default 1GiB, or "
         "$PDEBUG_MAX_BODY), e.g. 2GiB, 500M.",
         metavar="SIZE",
         parser=_size,
         show_default=False,
-        rich_help_panel=_LIVE,
     ),
 ]
 
@@ -160,44 +160,69 @@ NoRedactOpt = Annotated[
 _ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
 IstioNamespaceOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--istio-namespace",
         "-i",
         help="Where istiod runs (default istio-system).",
-        show_default=False,
         metavar="NS",
-        rich_help_panel=_ISTIOD,
+        show_default=False,
     ),
 ]
 RevisionOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--revision",
         "-r",
         help="The control plane revision (istiod pods labelled istio.io/rev=REV).",
         metavar="REV",
-        rich_help_panel=_ISTIOD,
     ),
 ]
 IstiodOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--istiod",
         help="Ask istiod at this URL (e.g. http://127.0.0.1:15014 after your own "
         "port-forward) instead of finding its pods.",
         metavar="URL",
-        rich_help_panel=_ISTIOD,
     ),
 ]
 ProxyIdOpt = Annotated[
     str | None,
-    typer.Option(
+    option_in(
+        _ISTIOD,
         "--proxy-id",
         help="The proxy's ID for istiod (default: the pod's POD.NS, or the dump's node ID).",
         metavar="POD.NS",
-        rich_help_panel=_ISTIOD,
     ),
 ]
+
+
+def istiod_options(before: str | None = None) -> Callable[[F], F]:
+    """Add ``-i``, ``-r`` and ``--istiod``; the command gets them as one ``control``.
+
+    ``control`` is an :class:`~pdebug.sources.base.IstiodChoice` (which istiod to ask);
+    the options come before the command's parameter ``before``, or after its own.
+    """
+    group: list[GroupOption] = [
+        ("istio_namespace", IstioNamespaceOpt, None),
+        ("revision", RevisionOpt, None),
+        ("istiod", IstiodOpt, None),
+    ]
+    return option_group(group, "control", _istiod_choice, before)
+
+
+def _istiod_choice(
+    istio_namespace: str | None, revision: str | None, istiod: str | None
+) -> IstiodChoice:
+    return IstiodChoice(istio_namespace, revision, istiod)
+
+
+def output_file_option(help: str) -> Any:  # noqa: A002
+    """``-o/--output FILE``: where a command that writes a file writes it."""
+    return typer.Option("--output", "-o", metavar="FILE", help=help)
 
 
 FailOnOpt = Annotated[
@@ -242,6 +267,14 @@ def live_options(
     panel: ``-n``, ``--context``, ``--kubeconfig``, ``--admin-port``, ``--container``,
     ``--timeout``, ``--max-body``.
     """
+    group = _live_group(namespace=namespace, pod=pod, timeout=timeout, max_body=max_body)
+    return option_group(group, "live", LiveOptions)
+
+
+def _live_group(
+    *, namespace: bool = True, pod: bool = True, timeout: float = 30.0, max_body: bool = False
+) -> list[GroupOption]:
+    """The live options, in the order of the help's "Live proxy" panel."""
     group: list[GroupOption] = []
     if namespace:
         group.append(("namespace", NamespaceOpt, None))
@@ -251,25 +284,68 @@ def live_options(
     group.append(("timeout", TimeoutOpt, timeout))
     if max_body:
         group.append(("max_body", MaxBodyOpt, None))
+    return group
 
-    return option_group(group, "live", LiveOptions)
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """Which proxy a command reads and how to reach it, as one value.
+
+    SOURCE, ``--admin``, ``--bundle`` and the live options (:func:`proxy_options`).
+    """
+
+    source: str | None
+    admin: str | None
+    bundle: str | None
+    live: LiveOptions
+
+    def spec(self) -> SourceSpec:
+        """SOURCE, ``--admin`` and ``--bundle`` parsed once (see :func:`source_of`)."""
+        return source_of(self.source, self.admin, self.bundle, self.live)
+
+
+def _proxy_options(
+    source: str | None, admin: str | None, bundle: str | None = None, **live: Any
+) -> ProxyOptions:
+    return ProxyOptions(source, admin, bundle, LiveOptions(**live))
+
+
+def proxy_options(*, bundle: bool = True) -> Callable[[F], F]:
+    """Add SOURCE, ``--admin``, ``--bundle`` and the live options to a command.
+
+    The command reads one proxy; it gets them as one ``proxy: ProxyOptions``
+    (``proxy.spec()``, ``proxy.live``). ``bundle=False`` leaves ``--bundle`` out.
+
+    ``--admin`` and ``--bundle`` come after the command's own options, then the "Live
+    proxy" panel as :func:`live_options` adds it.
+    """
+    group: list[GroupOption] = [("source", SourceArg, None), ("admin", AdminOpt, None)]
+    if bundle:
+        group.append(("bundle", BundleOpt, None))
+    group += _live_group()
+    return option_group(group, "proxy", _proxy_options)
 
 
 #: One option of a group: (parameter name, its ``Annotated`` Typer type, its default).
 GroupOption = tuple[str, Any, Any]
 
 
+#: ``option_group(..., before=FIRST)``: the group's options come before the command's own.
+FIRST = "*"
+
+
 def option_group(
-    group: list[GroupOption], into: str, build: Callable[..., Any]
+    group: list[GroupOption], into: str, build: Callable[..., Any], before: str | None = None
 ) -> Callable[[F], F]:
     """Add ``group``'s options after a command's own; it gets ``build(**them)`` as ``into``.
 
     The command declares ``into`` (keyword-only) instead of the options. Typer sees the
-    options in the command's signature, in ``group``'s order.
+    options in the command's signature, in ``group``'s order: after the command's own, or
+    just before its parameter ``before`` (:data:`FIRST`: before all of them).
     """
 
     def decorate(func: F) -> F:
-        return _GroupedCommand(func, tuple(group), into, build)  # type: ignore[return-value]
+        return _GroupedCommand(func, tuple(group), into, build, before)  # type: ignore[return-value]
 
     return decorate
 
@@ -288,12 +364,14 @@ class _GroupedCommand:
         group: tuple[GroupOption, ...],
         into: str,
         build: Callable[..., Any],
+        before: str | None = None,
     ) -> None:
         functools.update_wrapper(self, func)
         self._func = func
         self._group = group
         self._into = into
         self._build = build
+        self._before = before
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name, _, _ in self._group}
@@ -302,14 +380,21 @@ class _GroupedCommand:
 
     @functools.cached_property
     def __signature__(self) -> inspect.Signature:
-        """The command's own parameters (without ``into``), then the group's options."""
+        """The command's own parameters (without ``into``), the group's options among them."""
         signature = inspect.signature(self._func, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != self._into]
+        names = [p.name for p in own]
+        at = (
+            0
+            if self._before == FIRST
+            else next((i for i, name in enumerate(names) if name == self._before), len(own))
+        )
+        kind = own[at].kind if at < len(own) else inspect.Parameter.KEYWORD_ONLY
         added = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=value)
+            inspect.Parameter(name, kind, annotation=ann, default=value)
             for name, ann, value in self._group
         ]
-        return signature.replace(parameters=own + added)
+        return signature.replace(parameters=own[:at] + added + own[at:])
 
 
 def source_of(
@@ -341,6 +426,11 @@ def word_of(
     if note:
         print(note, file=sys.stderr)
     return spec
+
+
+def words_of(texts: list[str] | None) -> tuple[SourceSpec, ...]:
+    """Several SOURCE words (``pdebug assert FILE SOURCE...``), each parsed once."""
+    return tuple(word_of(text) for text in texts or ())
 
 
 def file_of(text: str | None) -> FileSpec | MemberSpec | None:

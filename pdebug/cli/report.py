@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pdebug.cli.options import (
-    AdminOpt,
     CertDaysOpt,
     ClustersJsonOpt,
     IgnoreOpt,
-    SourceArg,
+    ProxyOptions,
     file_of,
-    live_options,
-    source_of,
+    output_file_option,
+    proxy_options,
 )
 from pdebug.errors import ExitCode, InvalidInput
 from pdebug.proxy import Fetch, load_proxy
@@ -26,19 +25,17 @@ if TYPE_CHECKING:
     from pdebug.report.inputs import Inputs
     from pdebug.sources.spec import SourceSpec
 
-#: Sections a live proxy may leave out when it has none of them.
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
-
 
 def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> Inputs:
     """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
     from pdebug.errors import UsageError
     from pdebug.report.inputs import Inputs, read_health, read_inputs
+    from pdebug.sources.spec import AdminSpec, KubeSpec
 
-    if spec.kind != "file":
-        fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
+    if isinstance(spec, AdminSpec | KubeSpec):
+        fetch = Fetch.checks()
         return Inputs([load_proxy(spec, live, fetch, file_of(clusters_json))])
-    inputs = read_inputs(spec.text)
+    inputs = read_inputs(spec)
     if clusters_json is not None:
         if len(inputs.proxies) > 1:
             raise UsageError(
@@ -49,16 +46,12 @@ def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> I
     return inputs
 
 
-@live_options()
+@proxy_options(bundle=False)
 def report_cmd(
-    source: SourceArg = None,
     output: Annotated[
         str,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="The HTML file to write (required; written atomically); '-' for stdout.",
+        output_file_option(
+            "The HTML file to write (required; written atomically); '-' for stdout.",
         ),
     ] = "",
     title: Annotated[
@@ -68,9 +61,8 @@ def report_cmd(
     clusters_json: ClustersJsonOpt = None,
     ignore: IgnoreOpt = None,
     cert_days: CertDaysOpt = 7.0,
-    admin: AdminOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Write one self-contained HTML report of a proxy, or of every proxy in a bundle.
 
@@ -94,8 +86,8 @@ def report_cmd(
     file_output("report", output)
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
-    spec = source_of(source, admin, None, live)
-    inputs = _inputs(spec, live, clusters_json)
+    spec = proxy.spec()
+    inputs = _inputs(spec, proxy.live, clusters_json)
     meta = ReportMeta(
         spec.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
     )

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from pdebug.cli.options import IstioNamespaceOpt, NoRedactOpt, live_options
+from pdebug.cli.options import (
+    IstioNamespaceOpt,
+    NoRedactOpt,
+    live_options,
+    option_in,
+    output_file_option,
+)
 from pdebug.errors import ExitCode, UsageError
 from pdebug.render.escape import write_control
 from pdebug.sources.base import LiveOptions
@@ -96,40 +102,32 @@ def snapshot_cmd(
     ] = None,
     namespace: Annotated[
         str | None,
-        typer.Option(
+        option_in(
+            _SELECT,
             "--namespace",
             "-n",
             help="Capture the pods of this namespace (and find TARGETs in it).",
             metavar="NS",
-            rich_help_panel=_SELECT,
         ),
     ] = None,
     all_namespaces: Annotated[
         bool,
-        typer.Option(
-            "--all-namespaces",
-            "-A",
-            help="Capture pods in every namespace.",
-            rich_help_panel=_SELECT,
-        ),
+        option_in(_SELECT, "--all-namespaces", "-A", help="Capture pods in every namespace."),
     ] = False,
     selector: Annotated[
         str | None,
-        typer.Option(
+        option_in(
+            _SELECT,
             "--selector",
             "-l",
             metavar="SELECTOR",
             help="Only pods with these labels (app=web,version!=v1).",
-            rich_help_panel=_SELECT,
         ),
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help="The bundle to write (.tar.gz); default snapshot-CONTEXT-UTCTIME.tar.gz; "
+        output_file_option(
+            "The bundle to write (.tar.gz); default snapshot-CONTEXT-UTCTIME.tar.gz; "
             "'-' for stdout.",
         ),
     ] = None,

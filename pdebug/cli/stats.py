@@ -7,19 +7,14 @@ from typing import Annotated
 import typer
 
 from pdebug.cli.options import (
-    AdminOpt,
-    BundleOpt,
     OutputOpt,
-    SourceArg,
-    live_options,
-    source_of,
+    ProxyOptions,
+    proxy_options,
 )
-from pdebug.sources.base import LiveOptions
 
 
-@live_options()
+@proxy_options()
 def stats_cmd(
-    source: SourceArg = None,
     filter: Annotated[  # noqa: A002 - the option's name
         str | None,
         typer.Option(
@@ -29,10 +24,8 @@ def stats_cmd(
         ),
     ] = None,
     output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show Envoy's statistics, e.g. the update_rejected counters a dump cannot show.
 
@@ -53,7 +46,7 @@ def stats_cmd(
     v.select([], filter)  # a bad --filter is a usage error before any I/O
     from pdebug.sources import open_source
 
-    spec = source_of(source, admin, bundle, live)
+    spec, live = proxy.spec(), proxy.live
     with open_source(spec, live) as src:
         body = src.get("/stats?format=json")
     result = v.view(v.parse(body, src.label), filter)

@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pdebug.cli.options import (
-    IstiodOpt,
-    IstioNamespaceOpt,
-    OutputOpt,
-    RevisionOpt,
-    live_options,
-)
+from pdebug.cli.options import OutputOpt, istiod_options, live_options
 from pdebug.errors import UsageError
-from pdebug.sources.base import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.bundle import Bundle
@@ -29,6 +23,7 @@ if TYPE_CHECKING:
 
 
 @live_options(namespace=False, pod=False)
+@istiod_options()
 def status_cmd(
     file: Annotated[
         str | None,
@@ -67,10 +62,8 @@ def status_cmd(
             "instead of the current time.",
         ),
     ] = None,
-    istio_namespace: IstioNamespaceOpt = None,
-    revision: RevisionOpt = None,
-    istiod: IstiodOpt = None,
     *,
+    control: IstiodChoice,
     live: LiveOptions,
 ) -> int:
     """Show whether istiod's config reached each proxy (istioctl proxy-status).
@@ -94,8 +87,8 @@ def status_cmd(
     when = _parse_now(now)
     missing: list[str] = []  # one line per istiod replica that did not answer
     if file is not None:
-        asking = [f for f, x in (("--istiod", istiod), ("--revision", revision)) if x]
-        asking += ["--istio-namespace"] if istio_namespace else []
+        asking = [f for f, x in (("--istiod", control.url), ("--revision", control.revision)) if x]
+        asking += ["--istio-namespace"] if control.namespace else []
         if asking:
             verb = "is" if len(asking) == 1 else "are"
             raise UsageError(
@@ -107,7 +100,7 @@ def status_cmd(
         from pdebug.errors import SourceUnavailable
 
         try:
-            doc, missing = _live(istio_namespace, revision, istiod, live)
+            doc, missing = _live(control, live)
         except SourceUnavailable as exc:
             if "kubeconfig" not in exc.message.lower():
                 raise
@@ -166,21 +159,14 @@ def _recorded(opened: Bundle) -> tuple[SyncDocument, list[str]]:
     return parse_syncz(body, f"{opened.label}:{bundle.ISTIOD_SYNCZ}"), [note] if note else []
 
 
-def _live(
-    istio_namespace: str | None,
-    revision: str | None,
-    url: str | None,
-    options: LiveOptions,
-) -> tuple[SyncDocument, list[str]]:
+def _live(control: IstiodChoice, options: LiveOptions) -> tuple[SyncDocument, list[str]]:
     """Every istiod replica's /debug/syncz, merged; and a line per replica that failed.
 
     A replica that cannot be asked does not fail the command (istioctl's does): the others'
     proxies are shown, and the line says whose are missing. If none answers, its error is
     raised.
     """
-    from pdebug.sources.istiod import Istiod
-
-    istiod = Istiod(options, namespace=istio_namespace, revision=revision, url=url)
+    istiod = control.open(options)
     try:
         result = istiod.syncz()
         label = istiod.describe()

@@ -10,18 +10,14 @@ import typer
 from pdebug.cli._run import run_view
 from pdebug.cli.completion import complete_view
 from pdebug.cli.options import (
-    AdminOpt,
-    BundleOpt,
     ClustersJsonOpt,
     OutputOpt,
     PortOpt,
-    SourceArg,
+    ProxyOptions,
     file_of,
-    live_options,
-    source_of,
+    proxy_options,
 )
 from pdebug.proxy import Fetch
-from pdebug.sources.base import LiveOptions
 
 if TYPE_CHECKING:
     from pdebug.model import ProxyData
@@ -29,9 +25,8 @@ if TYPE_CHECKING:
     from pdebug.views.result import ViewResult
 
 
-@live_options()
+@proxy_options()
 def clusters_cmd(
-    source: SourceArg = None,
     fqdn: Annotated[
         str | None, typer.Option(help="Cluster name contains this (service FQDN).", metavar="FQDN")
     ] = None,
@@ -44,10 +39,8 @@ def clusters_cmd(
     ] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show the clusters of a proxy (istioctl proxy-config cluster).
 
@@ -60,16 +53,14 @@ def clusters_cmd(
     from pdebug.views import clusters as v
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
-    spec = source_of(source, admin, bundle, live)
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
     return run_view(
-        spec, live, output, fetch, lambda d, f: v.view(d, flt, f.wide), file_of(clusters_json)
+        proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), file_of(clusters_json)
     )
 
 
-@live_options()
+@proxy_options()
 def listeners_cmd(
-    source: SourceArg = None,
     address: Annotated[
         str | None, typer.Option(help="Listener address (any of its addresses).", metavar="IP")
     ] = None,
@@ -79,10 +70,8 @@ def listeners_cmd(
     ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show the listeners of a proxy and where each filter chain sends traffic.
 
@@ -94,24 +83,18 @@ def listeners_cmd(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    spec = source_of(source, admin, bundle, live)
-    return run_view(
-        spec, live, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose)
-    )
+    return run_view(proxy, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
 
 
-@live_options()
+@proxy_options()
 def routes_cmd(
-    source: SourceArg = None,
     name: Annotated[
         str | None, typer.Option(help="Only the route config with this name.", metavar="NAME")
     ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per route.")] = True,
     output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show route configs: virtual hosts, domains, matches and VirtualServices.
 
@@ -122,10 +105,7 @@ def routes_cmd(
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    spec = source_of(source, admin, bundle, live)
-    return run_view(
-        spec, live, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose)
-    )
+    return run_view(proxy, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose))
 
 
 AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.", metavar="IP")]
@@ -137,19 +117,16 @@ StatusOpt = Annotated[
 ]
 
 
-@live_options()
+@proxy_options()
 def endpoints_cmd(
-    source: SourceArg = None,
     address: AddressOpt = None,
     port: PortOpt = None,
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show endpoints with their health and outlier status (istioctl proxy-config endpoint).
 
@@ -162,11 +139,9 @@ def endpoints_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    spec = source_of(source, admin, bundle, live)
     fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
     return run_view(
-        spec,
-        live,
+        proxy,
         output,
         fetch,
         lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
@@ -174,9 +149,8 @@ def endpoints_cmd(
     )
 
 
-@live_options()
+@proxy_options()
 def eds_cmd(
-    source: SourceArg = None,
     address: Annotated[
         str | None, typer.Option(help="Endpoint address as IP:PORT.", metavar="IP:PORT")
     ] = None,
@@ -184,10 +158,8 @@ def eds_cmd(
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
     output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show the EDS endpoints in a dump taken with include_eds (istioctl proxy-config eds).
 
@@ -196,10 +168,8 @@ def eds_cmd(
     from pdebug.views import endpoints as v
 
     flt = v.EndpointFilter(address, port, cluster, status)
-    spec = source_of(source, admin, bundle, live)
     return run_view(
-        spec,
-        live,
+        proxy,
         output,
         Fetch.eds(cluster),
         lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
@@ -252,22 +222,18 @@ def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[.
     """A view command with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
 
     def command(
-        source: SourceArg = None,
         output: OutputOpt = "table",
-        admin: AdminOpt = None,
-        bundle: BundleOpt = None,
         *,
-        live: LiveOptions,
+        proxy: ProxyOptions,
     ) -> int:
         import importlib
 
         v = importlib.import_module(f"pdebug.views.{module}")
-        spec = source_of(source, admin, bundle, live)
-        return run_view(spec, live, output, fetch(), lambda d, f: v.view(d, f.wide))
+        return run_view(proxy, output, fetch(), lambda d, f: v.view(d, f.wide))
 
     command.__name__ = command.__qualname__ = f"{module}_cmd"
     command.__doc__ = doc
-    return live_options()(command)
+    return proxy_options()(command)
 
 
 secrets_cmd = _whole_view(
@@ -298,9 +264,8 @@ ecds_cmd = _whole_view(
 )
 
 
-@live_options()
+@proxy_options()
 def all_cmd(
-    source: SourceArg = None,
     address: Annotated[
         str | None, typer.Option(help="Listener/endpoint address.", metavar="IP")
     ] = None,
@@ -310,10 +275,8 @@ def all_cmd(
     ] = None,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
-    admin: AdminOpt = None,
-    bundle: BundleOpt = None,
     *,
-    live: LiveOptions,
+    proxy: ProxyOptions,
 ) -> int:
     """Show every table: bootstrap, clusters, listeners, routes, secrets, endpoints.
 
@@ -329,10 +292,8 @@ def all_cmd(
     cf = ClusterFilter(fqdn=fqdn, port=port)
     lf = ListenerFilter(address=address, port=port)
     ef = EndpointFilter(address=address, port=port)
-    spec = source_of(source, admin, bundle, live)
     return run_view(
-        spec,
-        live,
+        proxy,
         output,
         Fetch.everything(),
         lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers),

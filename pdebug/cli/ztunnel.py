@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from pdebug.cli.options import ContextOpt, TimeoutOpt, option_group
+from pdebug.cli.options import (
+    FIRST,
+    ContextOpt,
+    KubeconfigOpt,
+    TimeoutOpt,
+    option_group,
+    option_in,
+)
 from pdebug.sources.base import LiveOptions
 
 zc_app = typer.Typer(
@@ -43,12 +50,7 @@ FileOpt = Annotated[
 ]
 NodeOpt = Annotated[
     str | None,
-    typer.Option(
-        "--node",
-        help="Ask the ztunnel on this Kubernetes node.",
-        metavar="NODE",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--node", help="Ask the ztunnel on this Kubernetes node.", metavar="NODE"),
 ]
 ZOutputOpt = Annotated[
     str,
@@ -58,45 +60,29 @@ ZOutputOpt = Annotated[
 ]
 ZNamespaceOpt = Annotated[
     str | None,
-    typer.Option(
-        "--namespace",
-        "-n",
-        help="Namespace of the pod SOURCE.",
-        metavar="NS",
-        rich_help_panel=_LIVE,
-    ),
+    option_in(_LIVE, "--namespace", "-n", help="Namespace of the pod SOURCE.", metavar="NS"),
 ]
 ZIstioNamespaceOpt = Annotated[
     str,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--istio-namespace",
         "-i",
         help="Where the ztunnel DaemonSet runs.",
         metavar="NS",
         envvar="ISTIOCTL_ISTIONAMESPACE",
-        rich_help_panel=_LIVE,
     ),
 ]
 AdminPortOpt = Annotated[
     int,
-    typer.Option(
+    option_in(
+        _LIVE,
         "--proxy-admin-port",
         "--admin-port",
         help="ztunnel's admin port.",
         metavar="PORT",
         min=1,
         max=65535,
-        rich_help_panel=_LIVE,
-    ),
-]
-KubeconfigShortOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--kubeconfig",
-        "-c",
-        help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config).",
-        metavar="FILE",
-        rich_help_panel=_LIVE,
     ),
 ]
 WorkloadNamespaceOpt = Annotated[
@@ -111,6 +97,20 @@ NowOpt = Annotated[
         metavar="TIME",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class DumpChoice:
+    """Which ztunnel dump to read: SOURCE or ``-f FILE`` (else ``--node`` or any ztunnel)."""
+
+    source: str | None
+    file: str | None
+
+
+#: SOURCE and ``-f``: every view's, first, as one :class:`DumpChoice`.
+zc_dump = option_group(
+    [("source", ZSourceArg, None), ("file", FileOpt, None)], "chosen", DumpChoice, FIRST
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ zc_options = option_group(
         ("namespace", ZNamespaceOpt, None),
         ("istio_namespace", ZIstioNamespaceOpt, "istio-system"),
         ("context", ContextOpt, None),
-        ("kubeconfig", KubeconfigShortOpt, None),
+        ("kubeconfig", KubeconfigOpt, None),
         ("admin_port", AdminPortOpt, 15000),
         ("timeout", TimeoutOpt, 30.0),
     ],
@@ -154,8 +154,7 @@ zc_options = option_group(
 
 
 def _run(
-    source: str | None,
-    file: str | None,
+    chosen: DumpChoice,
     reach: Reach,
     output: str,
     build: Callable[..., object],
@@ -171,16 +170,16 @@ def _run(
 
     fmt = get_format(output)
     got = zsource.fetch(
-        zsource.source_of(source, file, reach.node),
+        zsource.source_of(chosen.source, chosen.file, reach.node),
         reach.node,
         reach.live,
         reach.istio_namespace,
         need_one=need_one,
     )
-    dump = parse(got.data, got.label)
-    for warning in dump.warnings:
+    parsed = parse(got.data, got.label)
+    for warning in parsed.warnings:
         print(f"pdebug: warning: {got.label}: {warning}", file=sys.stderr)
-    result = build(dump, got.workload, fmt.wide)
+    result = build(parsed, got.workload, fmt.wide)
     assert isinstance(result, ViewResult)
     text = fmt.render(result)
     if text:
@@ -206,9 +205,8 @@ def _now(text: str | None) -> datetime | None:
 
 
 @zc_options
+@zc_dump
 def workload_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     workload_namespace: WorkloadNamespaceOpt = None,
     workload_name: Annotated[
@@ -221,6 +219,7 @@ def workload_cmd(
         str | None, typer.Option(help="Only workloads on this node.", metavar="NODE")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Workloads ztunnel knows: namespace, pod, address, node, waypoint, protocol.
@@ -237,18 +236,18 @@ def workload_cmd(
         flt = v.WorkloadFilter(ns, address, workload_node, name)
         return v.workloads(dump, flt, wide)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build)
+    return _run(chosen, reach, output, build)
 
 
 @zc_options
+@zc_dump
 def service_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     service_namespace: Annotated[
         str | None, typer.Option(help="Only services of this namespace.", metavar="NS")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Services: namespace, name, VIPs, waypoint and healthy/total endpoints.
@@ -259,18 +258,18 @@ def service_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    return _run(source, file, reach, output, lambda d, _w, _wide: v.services(d, service_namespace))
+    return _run(chosen, reach, output, lambda d, _w, _wide: v.services(d, service_namespace))
 
 
 @zc_options
+@zc_dump
 def policy_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     policy_namespace: Annotated[
         str | None, typer.Option(help="Only policies of this namespace.", metavar="NS")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Authorization policies ztunnel enforces: namespace, name, action, scope.
@@ -281,16 +280,16 @@ def policy_cmd(
     """
     from pdebug.views import ztunnel as v
 
-    return _run(source, file, reach, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
+    return _run(chosen, reach, output, lambda d, _w, _wide: v.policies(d, policy_namespace))
 
 
 @zc_options
+@zc_dump
 def certificate_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     now: NowOpt = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Certificates of one ztunnel: identity, type, status, validity, serial and dates.
@@ -309,13 +308,12 @@ def certificate_cmd(
             print(f"pdebug: warning: {note}", file=sys.stderr)
         return v.certificates(dump, when)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build, need_one=True)
+    return _run(chosen, reach, output, build, need_one=True)
 
 
 @zc_options
+@zc_dump
 def connections_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     direction: Annotated[
         str | None, typer.Option(help="inbound or outbound (default both).", metavar="DIR")
@@ -326,6 +324,7 @@ def connections_cmd(
         str | None, typer.Option(help="Only the pod of this name.", metavar="NAME")
     ] = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Live connections of the pods one ztunnel captures, names resolved.
@@ -339,17 +338,17 @@ def connections_cmd(
         flt = v.ConnectionFilter(ns, name, direction, raw)
         return v.connections(dump, flt)  # type: ignore[arg-type]
 
-    return _run(source, file, reach, output, build, need_one=True)
+    return _run(chosen, reach, output, build, need_one=True)
 
 
 @zc_options
+@zc_dump
 def all_cmd(
-    source: ZSourceArg = None,
-    file: FileOpt = None,
     output: ZOutputOpt = "table",
     with_headers: Annotated[bool, typer.Option(help="Title each table.")] = False,
     now: NowOpt = None,
     *,
+    chosen: DumpChoice,
     reach: Reach,
 ) -> int:
     """Every table: workloads, services, policies, certificates, connections.
@@ -362,8 +361,7 @@ def all_cmd(
 
     when = _now(now)
     return _run(
-        source,
-        file,
+        chosen,
         reach,
         output,
         lambda d, _w, _wide: v.everything(d, with_headers, when),
@@ -371,4 +369,4 @@ def all_cmd(
     )
 
 
-__all__ = ["Reach", "zc_app"]
+__all__ = ["DumpChoice", "Reach", "zc_app"]

@@ -5,6 +5,11 @@ Loading scans the document a single time to split it into sections (found by the
 A view then decodes just the section fields it reads, with the typed partial schema
 of :mod:`pdebug.model.schema`: everything else is skipped at C speed. ``-o json``
 decodes the selected resources generically, as they are in the dump.
+
+One module over 500 lines because it is one lazy document: the single scan, the
+sections it finds and the bounded decoding of their fields share the undecoded
+(:class:`msgspec.Raw`) representation and its decoders; the facts read from it live in
+the per-resource modules beside it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ merges those answers as if they had been saved as ``{"<istiod pod>": answer}``.
 The shape is told from the content, never from the file name. Keys may be spelled
 lowerCamelCase (proto-JSON) or snake_case; anything that is not one of these documents
 (a config dump, HTML, an unrelated object) is an :class:`~pdebug.errors.InvalidInput`.
+
+One module over 500 lines because it reads one fact, a proxy's sync state, from every
+shape istiod has served it in: the sniffing, the two decoders and the merge of replica
+answers produce the same :class:`ProxySync` and share its spelling rules.
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ Scale: tables render at most :data:`PAGE_ROWS` rows at a time (filter and sort w
 all rows); the topology shows everything up to a threshold of nodes, and beyond it
 only the paths to problems until the user searches or ticks "Show all".
 
-``#selftest`` (optionally ``#selftest=TERM``) in the URL makes the page exercise
-itself after rendering: sort and filter each table, search and click the graph,
-switch proxies, and write the results as JSON into ``<pre id="pdebug-selftest">``.
-The browser test reads that with ``chromium --dump-dom``.
+The files are linted as what they are (``make lint-assets``: ESLint, Stylelint,
+html-validate; see tools/lint), so the script's tunables are written as
+``Number("@PAGE_ROWS@")``, valid JavaScript before and after :func:`js` fills them in.
+The page carries no test code: the browser test injects its own self-test script
+(tests/harness/report_selftest.js) into a copy of a generated page.
 """
 
 from __future__ import annotations

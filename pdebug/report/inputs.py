@@ -21,12 +21,13 @@ from pdebug.model import ProxyData
 from pdebug.model.load import load
 from pdebug.report import ProxyInfo
 from pdebug.snapshot import failed_replicas_note
-from pdebug.sources import split_member
 from pdebug.sources.file import read_file
+from pdebug.sources.spec import MemberSpec
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
     from pdebug.report.ambient import AmbientCapture
+    from pdebug.sources.spec import FileSpec
 
 
 @dataclass
@@ -75,15 +76,17 @@ def _proxy(data: bytes | memoryview, label: str) -> ProxyData:
     return ProxyData(label, loaded.dump, loaded.clusters)
 
 
-def read_inputs(text: str) -> Inputs:
+def read_inputs(spec: FileSpec | MemberSpec) -> Inputs:
     """Read a file SOURCE (``-`` is stdin): one proxy, or each proxy of a bundle.
+
+    ``spec`` is the SOURCE as parsed at the command line (``B.tar.gz:NAME``: that proxy).
 
     Raises:
         InvalidInput: the file is not a dump, a ``/clusters`` document or a bundle (a
             damaged bundle member is not raised: its ``ProxyInfo.unreadable`` says why).
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
-    path, member = split_member(text)
+    path, member = spec.path, spec.member if isinstance(spec, MemberSpec) else None
     opened = bundle.read_any(path, None if member is None else lambda b: [b.resolve(member)])
     if not isinstance(opened, bundle.Bundle):
         data, label = opened

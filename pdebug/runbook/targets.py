@@ -15,32 +15,25 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pdebug.errors import PdebugError, SourceUnavailable, UsageError
 from pdebug.runbook.evaluate import Proxy
-from pdebug.sources import LiveOptions
+from pdebug.sources.base import IstiodChoice, LiveOptions
+from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
 
-#: Sections a live proxy may leave out when it has none of them (as ``pdebug check``).
-_KINDS = ("listeners", "clusters", "routes", "endpoints", "secrets")
+if TYPE_CHECKING:
+    from pdebug.sources.spec import SourceSpec
 
 
 @dataclass(frozen=True)
 class Selection:
-    """What the command line names."""
+    """What the command line names (its SOURCE words parsed once, at the edge)."""
 
-    sources: tuple[str, ...] = ()
+    sources: tuple[SourceSpec, ...] = ()
     namespace: str | None = None
     selector: str | None = None
     parallel: int = 8
-
-
-@dataclass(frozen=True)
-class IstiodChoice:
-    """Where istiod's sync status comes from, for proxies no bundle recorded it for."""
-
-    namespace: str | None = None
-    revision: str | None = None
-    url: str | None = None
 
 
 def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -> None:
@@ -54,9 +47,8 @@ def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -
     if not wanting:
         return
     from pdebug.snapshot import sync_by_proxy
-    from pdebug.sources.istiod import Istiod
 
-    istiod = Istiod(options, namespace=choice.namespace, revision=choice.revision, url=choice.url)
+    istiod = choice.open(options)
     try:
         states = sync_by_proxy(istiod.syncz().document("istiod /debug/syncz"))
     except PdebugError as exc:
@@ -78,8 +70,6 @@ def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -
 
 def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
     """The proxies, and whether one could not be reached (an exit-3 condition)."""
-    from pdebug.sources import classify
-
     if not sel.sources and not (sel.namespace or sel.selector):
         raise UsageError(
             "say which proxies to judge",
@@ -87,14 +77,14 @@ def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
         )
     proxies: list[Proxy] = []
     kube: list[str] = []
-    for text in sel.sources:
-        kind = classify(text)
-        if kind == "file":
-            proxies += _files(text)
-        elif kind == "admin":
-            proxies.append(_live(text, options, admin=True))
-        else:
-            kube.append(text)
+    for spec in sel.sources:
+        match spec:
+            case FileSpec() | MemberSpec():
+                proxies += _files(spec)
+            case AdminSpec():
+                proxies.append(_live(spec, options))
+            case KubeSpec():
+                kube.append(spec.text)
     if kube or (not sel.sources and (sel.namespace or sel.selector)):
         if kube and sel.selector:
             raise UsageError("give pods/workloads or -l SELECTOR, not both")
@@ -103,17 +93,15 @@ def gather(sel: Selection, options: LiveOptions) -> tuple[list[Proxy], bool]:
     return proxies, unreachable
 
 
-def is_file(text: str) -> bool:
+def is_file(spec: SourceSpec) -> bool:
     """Whether a SOURCE is a file (a dump or a bundle), not a live proxy."""
-    from pdebug.sources import classify
-
-    return classify(text) == "file"
+    return spec.kind == "file"
 
 
-def _files(text: str) -> list[Proxy]:
+def _files(spec: FileSpec | MemberSpec) -> list[Proxy]:
     from pdebug.report.inputs import read_inputs
 
-    inputs = read_inputs(text)
+    inputs = read_inputs(spec)
     out = []
     for data in inputs.proxies:
         info = inputs.info.get(data.source)
@@ -126,21 +114,19 @@ def _files(text: str) -> list[Proxy]:
     return out
 
 
-def _load(text: str, options: LiveOptions, admin: bool) -> Proxy:
+def _load(spec: AdminSpec | KubeSpec, options: LiveOptions) -> Proxy:
     from pdebug.proxy import Fetch, load_proxy
-    from pdebug.sources.spec import KubeSpec, admin_spec
 
-    fetch = Fetch(kinds=_KINDS, include_eds=True, health=True)
-    spec = admin_spec(text, "--admin") if admin else KubeSpec(text)
+    fetch = Fetch.checks()
     data = load_proxy(spec, options, fetch)
     return Proxy.of(data.source, data)
 
 
-def _live(text: str, options: LiveOptions, admin: bool = False) -> Proxy:
+def _live(spec: AdminSpec | KubeSpec, options: LiveOptions) -> Proxy:
     try:
-        return _load(text, options, admin)
+        return _load(spec, options)
     except PdebugError as exc:
-        proxy = Proxy(text, None, exc.message)
+        proxy = Proxy(spec.text, None, exc.message)
         proxy.error_code = int(exc.exit_code)
         return proxy
 
@@ -165,7 +151,7 @@ def _pods(targets: tuple[str, ...], sel: Selection, options: LiveOptions) -> lis
         loaded = list(
             pool.map(
                 lambda r: (
-                    _live(f"pod/{r.pod}.{r.namespace}", options)
+                    _live(KubeSpec(f"pod/{r.pod}.{r.namespace}"), options)
                     if not r.errors
                     else _failed(r.label, "; ".join(r.errors))
                 ),

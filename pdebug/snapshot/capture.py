@@ -29,6 +29,7 @@ from pdebug.snapshot.stage import Cancelled, Stage, refuse_existing, umask
 
 if TYPE_CHECKING:
     from pdebug.sources import LiveOptions
+    from pdebug.sources.spec import SourceSpec
 
 #: What is saved per proxy: bundle member -> admin path (``pdebug dump`` leaves out /certs).
 PATHS = {
@@ -215,9 +216,11 @@ def proxy_name(label: str) -> str:
 
 
 def capture_one(
-    text: str, output: str, options: LiveOptions, redact: bool = True, force: bool = False
+    spec: SourceSpec, output: str, options: LiveOptions, redact: bool = True, force: bool = False
 ) -> str:
     """``pdebug dump``: fetch SOURCE's documents and write them to ``output``; a summary line.
+
+    ``spec`` is SOURCE as parsed at the command line.
 
     ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone.
 
@@ -227,7 +230,7 @@ def capture_one(
         InvalidInput: the proxy's answer is not a config dump.
     """
     from pdebug.atomic import check_writable
-    from pdebug.sources import open_text
+    from pdebug.sources import open_source
 
     if not output.endswith((".tar.gz", ".tgz", ".json")):
         raise UsageError(
@@ -236,10 +239,10 @@ def capture_one(
         )
     refuse_existing(output, force, what="the file", another="")
     check_writable(output)
-    source = open_text(text, options)
+    source = open_source(spec, options)
     if not source.live:
         raise UsageError(
-            f"{text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
+            f"{spec.text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
     as_json = output.endswith(".json")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import time
 import urllib.parse
-from typing import Any, BinaryIO
+from typing import Any
 
 from pdebug.errors import SourceUnavailable
 from pdebug.sources.base import SourceBase
 from pdebug.sources.httpget import (
     Body,
+    BodyGetter,
     Deadline,
     HTTPFault,
     Response,
@@ -59,7 +60,7 @@ def status_error(
     )
 
 
-class AdminSource(SourceBase):
+class AdminSource(BodyGetter, SourceBase):
     """GETs against an Envoy admin address.
 
     ``timeout`` bounds each whole GET (connecting, the answer, and one retry of a dropped
@@ -105,23 +106,6 @@ class AdminSource(SourceBase):
 
             self.shown = redact_text(self.url)
         self.label = label or self.shown
-
-    def get(self, path: str) -> bytes:
-        """GET ``path``; the body on HTTP 200; errors name the URL and a hint.
-
-        Raises:
-            SourceUnavailable: unreachable, too slow, too large, or not HTTP.
-            AdminHTTPError: Envoy answered another status than 200.
-        """
-        body = Body()
-        self._get(path, body)
-        return body.value()
-
-    def get_to(self, path: str, file: BinaryIO) -> int:
-        """GET ``path`` straight into ``file`` (from its start); the body's size."""
-        body = Body(file)
-        self._get(path, body)
-        return body.size
 
     def _get(self, path: str, body: Body) -> None:
         deadline = Deadline(self.timeout)

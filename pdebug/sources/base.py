@@ -9,7 +9,11 @@ No imports beyond the standard library: every source module builds on this one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from pdebug.sources.istiod import Istiod
+    from pdebug.sources.kube import KubeCluster
 
 __all__ = ["LiveOptions", "Source", "SourceBase"]
 
@@ -25,6 +29,23 @@ class LiveOptions:
     admin_port: int = 15000
     container: str = "istio-proxy"
     max_body: int | None = None  # bytes per answer; None: PDEBUG_MAX_BODY, else 1 GiB
+
+
+@dataclass(frozen=True)
+class IstiodChoice:
+    """Which istiod to ask: ``--istio-namespace``, ``--revision``, ``--istiod URL``."""
+
+    namespace: str | None = None
+    revision: str | None = None
+    url: str | None = None
+
+    def open(self, options: LiveOptions, cluster: KubeCluster | None = None) -> Istiod:
+        """The control plane this choice names (nothing is asked yet)."""
+        from pdebug.sources.istiod import Istiod
+
+        return Istiod(
+            options, namespace=self.namespace, revision=self.revision, url=self.url, cluster=cluster
+        )
 
 
 class Source(Protocol):

@@ -16,6 +16,10 @@ not say what the server did. Here:
 * every failure is an :class:`HTTPFault` whose message says what the server did, in
   words (``closed the connection after 1234 of 5678 bytes``, ``sent no valid HTTP
   status line``); callers prefix it with what they asked.
+
+One module over 500 lines because it is one protocol reader: the deadline, the body
+limit, the body's destination and the wording of each fault act on the same socket
+state in the same loop; cut apart, each part would need to know the others' state.
 """
 
 from __future__ import annotations
@@ -177,6 +181,35 @@ class Body:
         """The bytes kept in memory (empty for a file body); a single read is not copied."""
         parts, self._parts = self._parts, []
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class BodyGetter:
+    """``get`` and ``get_to`` over one ``_get(path, body)``: the body in memory or a file.
+
+    The admin source and the port-forward share it; each defines ``_get``, which sends
+    the GET and puts the body of an HTTP 200 into ``body`` (or raises).
+    """
+
+    def _get(self, path: str, body: Body) -> None:
+        raise NotImplementedError
+
+    def get(self, path: str) -> bytes:
+        """GET ``path``; the body on HTTP 200 (errors name the address and a hint).
+
+        Raises:
+            SourceUnavailable: unreachable (or the port-forward cannot be opened), too
+                slow, too large, or not HTTP.
+            AdminHTTPError: the server answered another status than 200.
+        """
+        body = Body()
+        self._get(path, body)
+        return body.value()
+
+    def get_to(self, path: str, file: BinaryIO) -> int:
+        """GET ``path`` straight into ``file`` (from its start); the body's size."""
+        body = Body(file)
+        self._get(path, body)
+        return body.size
 
 
 @dataclass

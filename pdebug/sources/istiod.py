@@ -23,6 +23,11 @@ Facts about istiod (``pilot/pkg/xds/debug.go``) this module relies on:
 * debug handlers answer only localhost (a port-forward is) or authenticated callers
   (``401`` otherwise), and are not registered at all when ``ENABLE_DEBUG_ON_HTTP=false``
   (Go's plain ``404 page not found``).
+
+One module over 500 lines because it is one client of one service: finding the
+replicas, reaching each, asking them in turn and telling their answers (and failures)
+apart follow the facts above together; the parsing of what istiod says lives in
+:mod:`pdebug.model.syncz`.
 """
 
 from __future__ import annotations

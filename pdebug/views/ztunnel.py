@@ -5,6 +5,10 @@ tabwriter padding 1 (5 for certificates), workloads sorted by the string
 ``namespace.name`` then node, services by (namespace, name, hostname), policies by
 (namespace, name), certificates and connections as ztunnel lists them. ``-o wide`` adds
 what istioctl leaves out (status, identity, canonical labels, dry-run...).
+
+One module over 500 lines because it is one command's tables: the five views of
+``ztunnel-config`` share the dump's lookups (waypoints, workloads by UID, addresses)
+and istioctl's padding and sort rules; the dump itself is :mod:`pdebug.model.ztunnel`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 (function () {
   "use strict";
-  var PAGE_ROWS = @PAGE_ROWS@;
-  var GRAPH_THRESHOLD = @GRAPH_THRESHOLD@;
+  var PAGE_ROWS = Number("@PAGE_ROWS@");
+  var GRAPH_THRESHOLD = Number("@GRAPH_THRESHOLD@");
   var GRAPH_CAP = 3000, SEED_CAP = 150;
   var KIND_TITLES = ["Listeners", "Route configs", "Virtual hosts", "Clusters", "Endpoints"];
   var NODE_W = 214, NODE_H = 18, ROW = 24, COL_GAP = 60, TOP = 30, LEFT = 10, LABEL = 32;
   var d = document;
-  var errors = [];
   var SVG_NS = d.getElementById("pdebug-svgns").namespaceURI;
   var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
 
@@ -79,11 +78,9 @@
     var title = el("h2", null, spec.title);
     add(title, el("span", "sub", cols.length ? fmt(n) + " rows" : ""));
     add(box, title);
-    var api = {id: spec.id, el: box, total: n, matched: n, spec: spec};
+    var api = {el: box};
     if (!cols.length) {
       add(box, el("p", "note", spec.note || "Not available."));
-      api.setFilter = function () {}; api.sortBy = function () {};
-      api.shownRows = function () { return []; };
       return api;
     }
     var bar = el("div", "toolbar");
@@ -132,7 +129,6 @@
           return sortDir * compareCells(rows[a][sortCol], rows[b][sortCol]) || a - b;
         });
       }
-      api.matched = idx.length;
       shown = idx;
       draw();
     }
@@ -178,11 +174,6 @@
       });
       apply();
     };
-    api.shownRows = function () {
-      return Array.prototype.map.call(tbody.rows, function (tr) {
-        return Array.prototype.map.call(tr.cells, function (td) { return td.textContent; });
-      });
-    };
     apply();
     return api;
   }
@@ -199,10 +190,9 @@
     add(h, el("span", "sub", kindCounts));
     add(box, h);
     (g.notes || []).forEach(function (note) { add(box, el("div", "errbox", note)); });
-    var api = {el: box, total: N};
+    var api = {el: box};
     if (!N) {
       add(box, el("p", "note", "Nothing to draw: the input has no listeners, routes or clusters."));
-      api.search = function () {}; api.drawn = function () { return 0; };
       return api;
     }
     var out = [], inn = [], i;
@@ -413,7 +403,6 @@
       for (var k = 0; k < N; k++) { if (vis[k]) { drawn++; } }
       status.textContent = "Showing " + fmt(drawn) + " of " + fmt(N) + " nodes: " + vs.reason + ".";
       info.textContent = HELP;
-      api.lastDrawn = drawn;
     }
     function focus(v) {
       var up = new Uint8Array(N), down = new Uint8Array(N);
@@ -454,20 +443,6 @@
     });
     allBox.addEventListener("change", draw);
     epBox.addEventListener("change", draw);
-    api.search = function (q) { input.value = q; draw(); };
-    api.showAll = function (on) { allBox.checked = on; draw(); };
-    api.drawn = function () { return svg.querySelectorAll("g.node").length; };
-    api.edges = function () { return svg.querySelectorAll("path.edge").length; };
-    api.click = function (v) {
-      var gEl = nodeEls[v];
-      if (gEl) { gEl.dispatchEvent(new MouseEvent("click", {bubbles: true})); }
-      return svg.querySelectorAll("g.node.hl").length;
-    };
-    api.firstDrawn = function () {
-      var gEl = svg.querySelector("g.node");
-      return gEl ? Number(gEl.getAttribute("data-i")) : -1;
-    };
-    api.svg = svg;
     draw();
     return api;
   }
@@ -481,9 +456,8 @@
     var eq = part.indexOf("=");
     var k = eq < 0 ? part : part.slice(0, eq);
     try { params[k] = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1)); }
-    catch (e) { params[k] = ""; }
+    catch { params[k] = ""; }
   });
-  var current = {index: -1, tables: [], graph: null}, overview = null, ambient = null;
   var proxyBox = el("div");
   var picker = null;
 
@@ -570,7 +544,6 @@
 
   function showProxy(i, user) {
     var p = DATA.proxies[i];
-    current = {index: i, tables: [], graph: null};
     proxyBox.textContent = "";
     add(proxyBox, summary(p));
     var f = makeTable(p.findings);
@@ -588,17 +561,11 @@
     if (c.ignored.length) {
       f.el.appendChild(el("p", "note", "Ignored (--ignore): " + c.ignored.join(", ")));
     }
-    current.tables.push(f);
     add(proxyBox, f.el);
-    current.graph = makeGraph(p.graph);
-    add(proxyBox, current.graph.el);
-    p.tables.forEach(function (t) {
-      var api = makeTable(t);
-      current.tables.push(api);
-      proxyBox.appendChild(api.el);
-    });
+    add(proxyBox, makeGraph(p.graph).el);
+    p.tables.forEach(function (t) { proxyBox.appendChild(makeTable(t).el); });
     if (picker) { picker.value = String(i); }
-    if (user && !("selftest" in params)) {
+    if (user) {
       history.replaceState(null, "", "#proxy=" + i);
     }
   }
@@ -616,10 +583,9 @@
       ov.el.querySelector("h2 .sub").textContent = DATA.proxies.length +
         " proxies; click a row to open it";
       main.appendChild(ov.el);
-      overview = ov;
     }
     if (DATA.ambient) {  // a snapshot --ambient: each workload, its ztunnel, waypoint, cert
-      ambient = makeTable(DATA.ambient);
+      var ambient = makeTable(DATA.ambient);
       ambient.el.querySelector("h2 .sub").textContent = DATA.ambient.rows.length +
         " workloads, " + DATA.ambient.ztunnels + " ztunnels";
       if (DATA.ambient.note && DATA.ambient.rows.length) {
@@ -643,114 +609,9 @@
     if (target) { target.scrollIntoView({block: "start"}); }
   }
 
-  // ---- #selftest: exercise the page and write what happened into the DOM ----------
-  function sortedBy(rows, col, dir) {
-    for (var k = 1; k < rows.length; k++) {
-      if (dir * compareCells(rows[k - 1][col], rows[k][col]) > 0) { return false; }
-    }
-    return true;
-  }
-  function selftest() {
-    var t0 = performance.now();
-    var term = params.selftest || "";
-    var res = {proxies: DATA.proxies.length, overview: null, results: []};
-    if (overview) {
-      res.overview = {rows: overview.total, shown: overview.shownRows().length};
-    }
-    if (ambient) {
-      var badges = function (cls) {
-        return ambient.el.querySelectorAll("tbody .badge." + cls).length;
-      };
-      res.ambient = {rows: ambient.total, shown: ambient.shownRows().length, bad: badges("bad"),
-        warn: badges("warn"), ok: badges("ok")};
-      if (term) {
-        ambient.setFilter(term);
-        res.ambient.filtered = ambient.shownRows();
-        ambient.setFilter("");
-      }
-    }
-    var start = current.index;
-    var limit = Math.min(DATA.proxies.length, 20);
-    for (var i = 0; i < limit; i++) {
-      showProxy(i, false);
-      var pr = {name: DATA.proxies[i].name, tables: {}, graph: {}};
-      current.tables.forEach(function (t) {
-        var r = {rows: t.total, shown: t.shownRows().length};
-        if (t.total > 1) {
-          t.sortBy(0);
-          r.sortedAsc = sortedBy(t.shownRows(), 0, 1);
-          t.sortBy(0);
-          r.sortedDesc = sortedBy(t.shownRows(), 0, -1);
-          var q = term || t.spec.rows[Math.floor(t.total / 2)][0];
-          t.setFilter(q);
-          var got = t.shownRows();
-          r.filter = q;
-          r.matched = t.matched;
-          r.filteredShown = got.length;
-          var words = q.toLowerCase().split(/\s+/).filter(Boolean);
-          r.allContain = got.every(function (row) {
-            var line = row.join("\u0001").toLowerCase();
-            return words.every(function (w) { return line.indexOf(w) >= 0; });
-          });
-          t.setFilter("");
-          r.afterClear = t.shownRows().length;
-        }
-        pr.tables[t.id] = r;
-      });
-      var g = current.graph;
-      pr.graph = {total: g.total, drawn: g.drawn(), edges: g.edges ? g.edges() : 0,
-        status: g.el.querySelector(".count") ? g.el.querySelector(".count").textContent : ""};
-      if (g.total) {
-        var first = g.firstDrawn();
-        pr.graph.highlighted = g.click(first);
-        g.click(first);
-        if (term) {
-          g.search(term);
-          pr.graph.searchDrawn = g.drawn();
-          pr.graph.searchLabels = Array.prototype.map.call(
-            g.svg.querySelectorAll("g.node title"), function (x) {
-              return x.textContent.split("\n")[0];
-            }).slice(0, 50);
-          g.search("");
-        }
-        if (params.showall !== undefined) {
-          var t1 = performance.now();
-          g.showAll(true);
-          pr.graph.allDrawn = g.drawn();
-          pr.graph.allMs = Math.round(performance.now() - t1);
-          g.showAll(false);
-        }
-      }
-      res.results.push(pr);
-    }
-    if (start >= 0) { showProxy(start, false); }
-    res.images = d.querySelectorAll("img").length;
-    res.resources = performance.getEntriesByType("resource").map(function (e) {
-      return e.name;
-    });
-    res.scripts = d.scripts.length;
-    res.title = d.title;
-    res.errors = errors;
-    res.renderMs = Math.round(t0);
-    res.selftestMs = Math.round(performance.now() - t0);
-    var pre = el("pre", null, JSON.stringify(res));
-    pre.id = "pdebug-selftest";
-    pre.hidden = true;
-    d.body.appendChild(pre);
-  }
-
   try {
     render();
   } catch (e) {
-    errors.push(String(e && e.stack || e));
     app.appendChild(el("div", "errbox", "The report could not be rendered: " + e));
-  }
-  if ("selftest" in params) {
-    try { selftest(); } catch (e) {
-      errors.push(String(e && e.stack || e));
-      var pre = el("pre", null, JSON.stringify({errors: errors}));
-      pre.id = "pdebug-selftest";
-      d.body.appendChild(pre);
-    }
   }
 })();

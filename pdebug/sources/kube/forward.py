@@ -24,11 +24,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import SourceUnavailable
 from pdebug.sources.admin import LIMIT_HINT, AnswerError, status_error
-from pdebug.sources.httpget import Body, Deadline, HTTPFault, Wire, max_body_from_env
+from pdebug.sources.httpget import Body, BodyGetter, Deadline, HTTPFault, Wire, max_body_from_env
 from pdebug.sources.kube._text import short_reason, status_message
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class _Dropped(Exception):
     """The port-forward stream broke without a kubelet error: worth one more try."""
 
 
-class PodForward:
+class PodForward(BodyGetter):
     """HTTP GETs on one port of one pod, through the API server's port-forward.
 
     The connection is kept alive across calls and reopened once if the stream drops.
@@ -70,24 +70,6 @@ class PodForward:
         self.max_body: int = limit if limit is not None else max_body_from_env()
         self._forward: Any = None
         self._wire: Wire | None = None
-
-    def get(self, path: str) -> bytes:
-        """GET ``path``; the body on HTTP 200.
-
-        Raises:
-            SourceUnavailable: The port-forward cannot be opened, the port does not answer
-                in time, or answers something that is not HTTP or is too large.
-            AdminHTTPError: The server answered another status than 200.
-        """
-        body = Body()
-        self._get(path, body)
-        return body.value()
-
-    def get_to(self, path: str, file: BinaryIO) -> int:
-        """GET ``path`` straight into ``file`` (from its start); the body's size."""
-        body = Body(file)
-        self._get(path, body)
-        return body.size
 
     def _get(self, path: str, body: Body) -> None:
         deadline = Deadline(self.cluster.timeout)
