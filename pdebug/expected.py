@@ -94,6 +94,21 @@ class DiffRequest:
     istio_namespace: str | None = None
     proxy_id: str | None = None
 
+    def __post_init__(self) -> None:
+        """``--bundle B TEXT``: B's manifest names SOURCE's and OTHER's proxies first.
+
+        Parsing read no file; the bundle's errors (no such proxy, not a bundle...) still
+        come before the checks of the other options, as they always have.
+        """
+        from pdebug.sources.spec import FileSpec, MemberSpec
+
+        for name in ("source", "other"):
+            spec = getattr(self, name)
+            if isinstance(spec, FileSpec | MemberSpec) and spec.flag:
+                from pdebug.sources.bundle import resolve
+
+                object.__setattr__(self, name, resolve(spec))
+
     def bundles(self) -> tuple[str, str] | None:
         """The two bundle paths when SOURCE and OTHER are whole bundles compared proxy by proxy.
 
@@ -223,6 +238,7 @@ def against_recorded(source: SourceSpec) -> tuple[ProxyData, ProxyData] | None:
 
     if not isinstance(source, FileSpec | MemberSpec):
         return None
+    source = bundle.resolve(source)  # --bundle B TEXT: the proxy TEXT names
     path = source.path
     member = source.member if isinstance(source, MemberSpec) else None
     if bundle.peek_manifest(path) is None:

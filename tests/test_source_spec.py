@@ -201,20 +201,46 @@ def test_one_error_per_malformed_command_line(
 ) -> None:
     source, admin, in_bundle = args
     with pytest.raises(PdebugError) as caught:
-        source_spec(source, admin, in_bundle)
+        # --bundle's errors come when the spec is opened (parsing reads no file)
+        _opened(source_spec(source, admin, in_bundle))
     assert type(caught.value) is error
     assert caught.value.message == message
 
 
+def _opened(spec: object) -> object:
+    """The spec as opening it resolves it (``--bundle B TEXT``: B's proxy TEXT names)."""
+    from pdebug.sources.bundle import resolve
+
+    return resolve(spec) if isinstance(spec, FileSpec | MemberSpec) else spec
+
+
 def test_bundle_names_a_member(files: Path) -> None:
-    assert source_spec("pod/web-1", bundle="snap.tar.gz") == MemberSpec("snap.tar.gz", "web-1.shop")
-    assert source_spec("web-1", bundle="snap.tar.gz", namespace="shop") == MemberSpec(
+    assert _opened(source_spec("pod/web-1", bundle="snap.tar.gz")) == MemberSpec(
         "snap.tar.gz", "web-1.shop"
     )
-    assert source_spec("api-1.shop", bundle="snap.tar.gz") == MemberSpec(
+    assert _opened(source_spec("web-1", bundle="snap.tar.gz", namespace="shop")) == MemberSpec(
+        "snap.tar.gz", "web-1.shop"
+    )
+    assert _opened(source_spec("api-1.shop", bundle="snap.tar.gz")) == MemberSpec(
         "snap.tar.gz", "api-1.shop"
     )
-    assert source_spec(None, bundle="snap.tar.gz") == FileSpec("snap.tar.gz")
+    assert _opened(source_spec(None, bundle="snap.tar.gz")) == FileSpec("snap.tar.gz")
+
+
+def test_bundle_parsing_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--bundle B TEXT`` keeps TEXT as typed: B need not exist until the spec is opened."""
+    monkeypatch.chdir(tmp_path)
+    assert source_spec("pod/x", bundle="nope.tar.gz", namespace="ns") == MemberSpec(
+        "nope.tar.gz", "pod/x", "ns", flag=True
+    )
+    assert source_spec(None, bundle="nope.tar.gz") == FileSpec("nope.tar.gz", flag=True)
+    from pdebug.sources import open_source
+
+    with (
+        pytest.raises(SourceUnavailable, match="^--bundle nope.tar.gz: no such file$"),
+        open_source(source_spec("pod/x", bundle="nope.tar.gz")) as source,
+    ):
+        source.get("/config_dump")
 
 
 def test_a_file_word_is_a_file_whatever_it_looks_like(files: Path) -> None:
@@ -245,3 +271,19 @@ def test_a_member_opens_its_saved_answers(files: Path) -> None:
         assert source.saved("/clusters?format=json") == clusters
         assert source.saved("/stats?format=json") is None
         assert source.label.endswith("one.tar.gz:web-1.shop")
+
+
+def test_diff_finds_bundle_proxies_before_its_other_checks(files: Path) -> None:
+    """``diff --bundle B X Y``: B's errors come first, as when parsing read the manifest."""
+    from pdebug.expected import DiffRequest
+    from pdebug.sources.spec import in_bundle
+
+    request = DiffRequest(in_bundle("snap.tar.gz", "web-1", None))
+    assert request.source == MemberSpec("snap.tar.gz", "web-1.shop")
+    with pytest.raises(SourceUnavailable, match="^snap.tar.gz: no proxy 'nobody' in the bundle$"):
+        # OTHER with --expected would be a usage error, checked after
+        DiffRequest(
+            in_bundle("snap.tar.gz", "nobody", None),
+            in_bundle("snap.tar.gz", "web-1", None),
+            FileSpec("dump.json"),
+        ).check_one_proxy()

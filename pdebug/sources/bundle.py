@@ -33,12 +33,15 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
 from pdebug.sources.file import human, limits, open_input, too_large
+
+if TYPE_CHECKING:
+    from pdebug.sources.spec import FileSpec, MemberSpec
 
 __all__ = [
     "Bundle",
@@ -69,6 +72,7 @@ __all__ = [
     "read_bundle",
     "read_dir_bundle",
     "read_tar",
+    "resolve",
 ]
 
 FORMAT = "pdebug-bundle/1"
@@ -878,6 +882,59 @@ def member_name(path: str, text: str | None, namespace: str | None) -> str | Non
     if not text:
         return None
     return find_proxy(manifest, text, namespace, path)
+
+
+def resolve(
+    spec: FileSpec | MemberSpec, want: Literal["ztunnel"] | None = None
+) -> FileSpec | MemberSpec:
+    """The saved source ``spec`` names, with its proxy found in the bundle's manifest.
+
+    ``--bundle B TEXT`` (``spec.flag``) becomes ``B:MEMBER`` (:func:`member_name`; B alone:
+    B, checked to be a bundle); with ``want="ztunnel"``, a whole bundle of several proxies
+    becomes its only ztunnel (``pdebug snapshot --ambient``). Anything else is returned as
+    it is. This is where parsing's promise is kept: the command line was parsed without
+    reading a file, and the errors are the ones parsing used to raise.
+
+    Raises:
+        SourceUnavailable: ``--bundle`` B is missing, or holds no such proxy, or that proxy
+            was not captured.
+        InvalidInput: ``--bundle`` B is not a bundle.
+        UsageError: TEXT names a workload, or a pod in several namespaces; the bundle holds
+            no ztunnel or several.
+    """
+    from pdebug.sources.spec import FileSpec, MemberSpec
+
+    if spec.flag:
+        text = spec.member if isinstance(spec, MemberSpec) else None
+        namespace = spec.namespace if isinstance(spec, MemberSpec) else None
+        name = member_name(spec.path, text, namespace)
+        return FileSpec(spec.path) if name is None else MemberSpec(spec.path, name)
+    if want == "ztunnel" and isinstance(spec, FileSpec):
+        name = _only_ztunnel(spec.path)
+        return spec if name is None else MemberSpec(spec.path, name)
+    return spec
+
+
+def _only_ztunnel(path: str) -> str | None:
+    """The one ztunnel of a bundle of several proxies (None: not such a bundle).
+
+    Raises:
+        UsageError: the bundle holds no ztunnel, or several.
+    """
+    from pdebug.manifest import Manifest
+
+    manifest = multi_manifest(path)
+    if manifest is None:
+        return None
+    names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
+    if len(names) == 1:
+        return names[0]
+    raise UsageError(
+        f"{path}: the bundle holds {len(names)} ztunnels; pick one as {path}:NAME"
+        if names
+        else f"{path}: the bundle holds no ztunnel (take the snapshot with --ambient)",
+        hint="ztunnels: " + (", ".join(names[:10]) or "none"),
+    )
 
 
 def multi_manifest(path: str) -> dict[str, Any] | None:

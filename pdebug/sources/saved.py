@@ -1,19 +1,20 @@
 """A saved SOURCE as a source: a dump file, stdin, a bundle, or one proxy of a bundle.
 
 :class:`FileSource` reads the bytes with :mod:`pdebug.sources.file` (within the input
-limits) and, when they are a bundle, picks the proxy with :mod:`pdebug.sources.bundle`;
+limits) and, when they are a bundle, picks the proxy with :mod:`pdebug.sources.bundle`
+(which also finds the proxy ``--bundle B TEXT`` names, when the source is first read);
 a plain dump never imports the bundle code.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pdebug.errors import InvalidInput
 from pdebug.sources.base import SourceBase
 from pdebug.sources.file import open_input
-from pdebug.sources.spec import FileSpec, MemberSpec, file_spec
+from pdebug.sources.spec import FileSpec, MemberSpec
 
 if TYPE_CHECKING:
     from pdebug.sources.bundle import Bundle
@@ -29,22 +30,36 @@ class FileSource(SourceBase):
     ``/clusters...`` with the proxy's ``clusters.json``, ``/stats...`` with its
     ``stats.json`` and anything else with its ``config_dump.json``. Nothing is read
     before the first :meth:`get`; a plain dump never imports the bundle code.
+
+    ``want="ztunnel"``: a whole bundle of several proxies means its only ztunnel.
     """
 
     live = False
 
-    def __init__(self, spec: FileSpec | MemberSpec | str) -> None:
-        if isinstance(spec, str):
-            spec = file_spec(spec)
+    def __init__(self, spec: FileSpec | MemberSpec, want: Literal["ztunnel"] | None = None) -> None:
+        self.spec = spec
+        self.want = want
         self.path = spec.path
         self.member = spec.member if isinstance(spec, MemberSpec) else None
         self.label = "stdin" if spec.text == "-" else spec.text
         self._data: bytes | memoryview | None = None
         self._files: dict[str, bytes] | None = None
 
+    def _resolve(self) -> None:
+        """The proxy a ``--bundle`` spec (or ``want``) names, from the bundle's manifest."""
+        if not self.spec.flag and (self.want is None or self.member is not None):
+            return
+        from pdebug.sources.bundle import resolve
+
+        spec = self.spec = resolve(self.spec, self.want)
+        self.path = spec.path
+        self.member = spec.member if isinstance(spec, MemberSpec) else None
+        self.label = spec.text
+
     def _read(self) -> None:
         if self._data is not None or self._files is not None:
             return
+        self._resolve()
         if self.path != "-" and os.path.isdir(self.path):
             from pdebug.sources import bundle
 

@@ -16,10 +16,10 @@ typed                                   spec
                                         ``rs/`` too; the kube source parses KIND/NAME.NS)
 ======================================  =================================================
 
-Each malformed form has one error (:class:`~pdebug.errors.UsageError`, exit 2, or what
-``--bundle`` finds: :class:`~pdebug.errors.SourceUnavailable` /
-:class:`~pdebug.errors.InvalidInput`). No I/O beyond ``os.path.exists`` (which decides
-whether a word is a file), except for ``--bundle``, whose manifest names the proxy.
+Each malformed form has one error (:class:`~pdebug.errors.UsageError`, exit 2). Parsing
+reads no file (``os.path.exists`` alone decides whether a word is a file): ``--bundle B
+TEXT`` keeps TEXT as typed, and the bundle's manifest names the proxy when the source is
+opened (:func:`pdebug.sources.bundle.resolve`, with the same errors).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "parse_source",
     "source_spec",
     "split_member",
+    "ztunnel_source",
 ]
 
 Kind = Literal["file", "admin", "kube"]
@@ -56,9 +57,14 @@ Kind = Literal["file", "admin", "kube"]
 
 @dataclass(frozen=True)
 class FileSpec:
-    """A saved document (``-``: stdin; gzip ok), a whole bundle or a snapshot directory."""
+    """A saved document (``-``: stdin; gzip ok), a whole bundle or a snapshot directory.
+
+    ``flag``: typed as ``--bundle PATH`` (no proxy named): opening checks that PATH is a
+    bundle, with errors that name ``--bundle``.
+    """
 
     path: str
+    flag: bool = False
     kind: ClassVar[Kind] = "file"
 
     @property
@@ -69,10 +75,18 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class MemberSpec:
-    """One proxy of a bundle: ``B.tar.gz:NAME`` (or ``--bundle B pod/NAME`` resolved)."""
+    """One proxy of a bundle: ``B.tar.gz:NAME``, or ``--bundle B TEXT`` (``flag``).
+
+    ``member`` is the text as typed. ``B:NAME`` names a member (or its ``POD.NS``);
+    ``--bundle B TEXT`` takes ``pod/NAME``, ``NAME`` or ``NAME.NS`` (``namespace`` from
+    ``-n``), found in B's manifest when the source is opened
+    (:func:`pdebug.sources.bundle.resolve`).
+    """
 
     path: str
     member: str
+    namespace: str | None = None
+    flag: bool = False
     kind: ClassVar[Kind] = "file"
 
     @property
@@ -252,20 +266,16 @@ def admin_spec(text: str, what: str = "SOURCE") -> AdminSpec:
 
 
 def in_bundle(bundle: str, text: str | None, namespace: str | None) -> FileSpec | MemberSpec:
-    """``--bundle BUNDLE [TEXT]``: the proxy TEXT names in BUNDLE (its manifest is read).
+    """``--bundle BUNDLE [TEXT]``: the proxy TEXT names in BUNDLE, as typed (nothing read).
 
     TEXT is ``pod/NAME``, ``NAME`` or ``NAME.NS`` (``namespace`` from ``-n``); without it
-    the whole bundle.
-
-    Raises:
-        SourceUnavailable: BUNDLE is missing, or holds no such proxy.
-        InvalidInput: BUNDLE is not a bundle.
-        UsageError: TEXT names a workload, or a pod in several namespaces.
+    the whole bundle. Opening the spec reads BUNDLE's manifest and finds the proxy
+    (:func:`pdebug.sources.bundle.resolve` says what is wrong then: a missing file, not a
+    bundle, no such proxy, a workload, a pod in several namespaces).
     """
-    from pdebug.sources.bundle import member_name
-
-    name = member_name(bundle, text, namespace)
-    return FileSpec(bundle) if name is None else MemberSpec(bundle, name)
+    if not text:
+        return FileSpec(bundle, flag=True)
+    return MemberSpec(bundle, text, namespace, flag=True)
 
 
 def source_spec(
@@ -301,3 +311,22 @@ def source_spec(
     spec = address or parsed
     assert spec is not None
     return spec
+
+
+def ztunnel_source(source: str | None, file: str | None, node: str | None) -> SourceSpec | None:
+    """The ztunnel a ``zc`` command line names: SOURCE, ``-f FILE`` (always a file) or neither.
+
+    None: the cluster finds the ztunnel (``--node`` or the DaemonSet's pods).
+
+    Raises:
+        UsageError: more than one of SOURCE, ``-f`` and ``--node``; a malformed address.
+    """
+    given = [x for x in (source, file, node) if x]
+    if len(given) > 1:
+        raise UsageError(
+            "give at most one of SOURCE, -f/--file and --node",
+            hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
+        )
+    if file:
+        return file_spec(file)
+    return parse_source(source) if source else None

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources.base import LiveOptions
-
-if TYPE_CHECKING:
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+from pdebug.sources.spec import ztunnel_source as source_of  # zc's SOURCE, -f and --node
 
 if TYPE_CHECKING:
     from pdebug.sources.kube import KubeCluster, Pod
+    from pdebug.sources.spec import SourceSpec
+
+__all__ = ["DAEMONSET", "Fetched", "fetch", "is_ztunnel_pod", "source_of", "ztunnel_pods"]
 
 Json = dict[str, Any]
 DAEMONSET = "ztunnel"
@@ -50,25 +51,6 @@ def is_ztunnel_pod(pod: Pod) -> bool:
     return pod.name.startswith("ztunnel")
 
 
-def source_of(source: str | None, file: str | None, node: str | None) -> SourceSpec | None:
-    """The ztunnel a command line names: SOURCE, ``-f FILE`` (always a file) or neither.
-
-    Raises:
-        UsageError: more than one of SOURCE, ``-f`` and ``--node``; a malformed address.
-    """
-    given = [x for x in (source, file, node) if x]
-    if len(given) > 1:
-        raise UsageError(
-            "give at most one of SOURCE, -f/--file and --node",
-            hint="e.g. pdebug zc workload -f dump.json, or pdebug zc workload --node NODE",
-        )
-    from pdebug.sources.spec import file_spec, parse_source
-
-    if file:
-        return file_spec(file)
-    return parse_source(source) if source else None
-
-
 def fetch(
     spec: SourceSpec | None,
     node: str | None,
@@ -80,42 +62,19 @@ def fetch(
     from pdebug.sources.spec import AdminSpec, FileSpec, KubeSpec, MemberSpec
 
     match spec:
+        case KubeSpec():
+            return _from_cluster(spec.text, node, options, istio_namespace, need_one)
         case FileSpec() | MemberSpec():
             from pdebug.sources.saved import FileSource
 
-            with FileSource(_bundle_ztunnel(spec)) as fs:
+            with FileSource(spec, want="ztunnel") as fs:
                 return Fetched(fs.get(ADMIN_PATH), fs.label)
         case AdminSpec():
             from pdebug.sources.admin import AdminSource
 
             with AdminSource.of(spec, options.timeout) as admin:
                 return Fetched(admin.get(ADMIN_PATH), admin.label)
-        case KubeSpec():
-            return _from_cluster(spec.text, node, options, istio_namespace, need_one)
     return _from_cluster(None, node, options, istio_namespace, need_one)
-
-
-def _bundle_ztunnel(spec: FileSpec | MemberSpec) -> FileSpec | MemberSpec:
-    """``B`` (a snapshot with ``--ambient``) as ``B:ztunnel-member`` when it has one ztunnel."""
-    from pdebug.manifest import Manifest
-    from pdebug.sources.bundle import multi_manifest
-    from pdebug.sources.spec import MemberSpec
-
-    if isinstance(spec, MemberSpec):
-        return spec
-    text = spec.path
-    manifest = multi_manifest(text)
-    if manifest is None:
-        return spec
-    names = [e.name for e in Manifest.from_plain(manifest).proxies if e.kind == "ztunnel"]
-    if len(names) == 1:
-        return MemberSpec(text, names[0])
-    raise UsageError(
-        f"{text}: the bundle holds {len(names)} ztunnels; pick one as {text}:NAME"
-        if names
-        else f"{text}: the bundle holds no ztunnel (take the snapshot with --ambient)",
-        hint="ztunnels: " + (", ".join(names[:10]) or "none"),
-    )
 
 
 def _from_cluster(
