@@ -233,8 +233,9 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
     info = meta.proxies.get(proxy.source, ProxyInfo())
     captured = proxy.dump is not None or proxy.health is not None
     # A proxy whose capture failed has nothing to check (checks would say "needs a dump").
-    report = run_checks(proxy, options) if captured else CheckReport(proxy.source)
+    # One context for the checks, the summary and the topology: each index is built once.
     ctx = Context(proxy, options)
+    report = run_checks(proxy, options, ctx) if captured else CheckReport(proxy.source)
     checks = _checks(report)
     if not captured:
         # Not 0 errors: unknown. Say why instead (the capture failed, or the saved
