@@ -58,7 +58,7 @@ class HostSet:
     the assignment's statuses without a host object per endpoint.
     """
 
-    __slots__ = ("_cla", "_eds", "_hosts", "cluster", "live")
+    __slots__ = ("_cla", "_eds", "_hosts", "_levels", "cluster", "live")
 
     def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
         self.cluster = cluster
@@ -66,6 +66,7 @@ class HostSet:
         self._hosts: list[Host] | None = hosts
         self._cla: s.ClusterLoadAssignment | None = None
         self._eds: list[str] | None = None
+        self._levels: list[str] | None = None
 
     @classmethod
     def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
@@ -108,6 +109,27 @@ class HostSet:
         return self._eds
 
     @property
+    def addresses(self) -> list[str]:
+        """Each host's :attr:`Host.address`, in host order."""
+        if self._hosts is None:
+            assert self._cla is not None
+            return _addresses(self._cla)
+        return [h.address for h in self._hosts]
+
+    @property
+    def levels(self) -> list[str]:
+        """Each host's :attr:`Host.health` (:func:`endpoint_health`), in host order."""
+        if self._levels is None:
+            if self._hosts is None:
+                # From a dump the EDS status alone decides: one call per distinct status.
+                eds = self.eds
+                memo = {e: endpoint_health(e) for e in set(eds)}
+                self._levels = [memo[e] for e in eds]
+            else:
+                self._levels = [h.health for h in self._hosts]
+        return self._levels
+
+    @property
     def count(self) -> int:
         """How many hosts."""
         return len(self.hosts if self._hosts is not None else self.eds)
@@ -139,9 +161,14 @@ def assignment_hosts(cla: s.ClusterLoadAssignment) -> Iterator[Host]:
 
 
 def _assignment_hosts(cla: s.ClusterLoadAssignment) -> list[Host]:
+    eds = [lb.health_status or "UNKNOWN" for group in cla.endpoints for lb in group.lb_endpoints]
+    return [Host(a, e) for a, e in zip(_addresses(cla), eds, strict=True)]
+
+
+def _addresses(cla: s.ClusterLoadAssignment) -> list[str]:
     # One pass, the common socket address written inline: the report and the checks
-    # build a host for every endpoint of the dump (50k on a 5k-service mesh).
-    out: list[Host] = []
+    # read every endpoint of the dump (50k on a 5k-service mesh).
+    out: list[str] = []
     add = out.append
     for group in cla.endpoints:
         for lb in group.lb_endpoints:
@@ -149,10 +176,9 @@ def _assignment_hosts(cla: s.ClusterLoadAssignment) -> list[Host]:
             address = ep.address if ep is not None else None
             sa = address.socket_address if address is not None else None
             if sa is not None:
-                text = f"{sa.address}:{sa.port_value}"
+                add(f"{sa.address}:{sa.port_value}")
             else:
-                text = address_text(address)
-            add(Host(text, lb.health_status or "UNKNOWN"))
+                add(address_text(address))
     return out
 
 
