@@ -58,7 +58,7 @@ class HostSet:
     the assignment's statuses without a host object per endpoint.
     """
 
-    __slots__ = ("_cla", "_eds", "_hosts", "_levels", "cluster", "live")
+    __slots__ = ("_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
 
     def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
         self.cluster = cluster
@@ -67,6 +67,7 @@ class HostSet:
         self._cla: s.ClusterLoadAssignment | None = None
         self._eds: list[str] | None = None
         self._levels: list[str] | None = None
+        self._eds_set: frozenset[str] | None = None
 
     @classmethod
     def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
@@ -137,7 +138,9 @@ class HostSet:
     @property
     def eds_statuses(self) -> frozenset[str]:
         """The EDS statuses that occur among the hosts."""
-        return frozenset(self.eds)
+        if self._eds_set is None:
+            self._eds_set = frozenset(self.eds)
+        return self._eds_set
 
     def any_usable(self) -> bool:
         """Whether any host is :attr:`Host.usable`."""
