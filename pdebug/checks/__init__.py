@@ -87,14 +87,22 @@ def _missing(ctx: Context, chk: Check) -> str | None:
     return None
 
 
-def run_checks(proxy: ProxyData, options: CheckOptions | None = None) -> CheckReport:
+def run_checks(
+    proxy: ProxyData, options: CheckOptions | None = None, context: Context | None = None
+) -> CheckReport:
     """Run every check not ignored; skip (and say why) those whose data is missing.
 
     Findings are sorted by severity (errors first), then code, then resource; exact
     repeats (the same inline route config under two filter chains) are dropped.
+
+    Args:
+        proxy: The proxy's data.
+        options: The run's options (defaults when None).
+        context: A :class:`Context` over ``proxy`` with these ``options`` to reuse (the
+            report's topology reads the same indexes); a new one when None.
     """
     options = options or CheckOptions()
-    ctx = Context(proxy, options)
+    ctx = context if context is not None else Context(proxy, options)
     report = CheckReport(proxy.source, ignored=sorted(options.ignore & set(BY_CODE)))
     found: list[Finding] = []
     for chk in ALL_CHECKS:

@@ -80,9 +80,9 @@ def _reasons(hosts: list[Host]) -> str:
 def check_no_healthy(ctx: Context, this: Check) -> Iterator[Finding]:
     """Clusters whose every host is unhealthy, ejected, draining or failing checks."""
     for name, hs in ctx.hosts.items():
-        if not hs.hosts or any(h.usable for h in hs.hosts):
+        n = hs.count
+        if not n or hs.any_usable():
             continue
-        n = len(hs.hosts)
         endpoints = "its endpoint" if n == 1 else f"its {n} endpoints"
         source = "" if hs.live else "; active health checks and ejections need --clusters-json"
         yield this.finding(
@@ -106,7 +106,7 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
     """Empty clusters that something sends traffic to (503 UH no healthy upstream)."""
     refs = ctx.references
     for name, hs in ctx.hosts.items():
-        if hs.hosts or name == BLACKHOLE or name not in refs:
+        if hs.count or name == BLACKHOLE or name not in refs:
             continue
         cc = ctx.clusters.get(name)
         if cc is None or cluster_kind(cc.cluster) in ("ORIGINAL_DST", "CUSTOM"):

@@ -36,6 +36,9 @@ from pdebug.model.routes import RouteConfigRecord, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
 from pdebug.model.sections import none_when_absent
 
+#: ``(chain index, chain, decoded filter)``: what :meth:`Context.network_filters` yields.
+NetworkFilter = tuple[int, s.FilterChain, s.HttpConnectionManager | s.TcpProxy]
+
 #: Old names, kept for the checks and tests that use them.
 ListenerConfig = ListenerRecord
 ClusterConfig = ClusterRecord
@@ -61,6 +64,8 @@ class Context:
         self.proxy = proxy
         self.options = options
         self.now = options.now or datetime.now(UTC)
+        #: id(listener record) -> (the record, its decoded filters): see network_filters.
+        self._filters: dict[int, tuple[ListenerRecord, list[NetworkFilter]]] = {}
 
     @property
     def dump(self) -> ConfigDump:
@@ -101,13 +106,21 @@ class Context:
             return []
         return self.listener_facts.configs
 
-    def network_filters(
-        self, lc: ListenerRecord
-    ) -> Iterator[tuple[int, s.FilterChain, s.HttpConnectionManager | s.TcpProxy]]:
+    def network_filters(self, lc: ListenerRecord) -> Iterator[NetworkFilter]:
         """``(chain index, chain, decoded filter)`` for each HCM and tcp_proxy of ``lc``.
 
-        A filter is recognised by its well-known name or by its ``@type``.
+        A filter is recognised by its well-known name or by its ``@type``. Each
+        listener's filters are decoded once per run (three checks and the topology read
+        them); a filter that cannot be decoded raises its error on every call.
         """
+        held = self._filters.get(id(lc))
+        if held is None or held[0] is not lc:
+            held = (lc, list(self._decode_filters(lc)))
+            self._filters[id(lc)] = held
+        return iter(held[1])
+
+    @staticmethod
+    def _decode_filters(lc: ListenerRecord) -> Iterator[NetworkFilter]:
         for index, chain in enumerate(chains(lc.listener)):
             for f in chain.filters:
                 kind = network_kind(f)

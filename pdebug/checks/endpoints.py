@@ -13,6 +13,7 @@ from pdebug.checks.context import Context, Host
 from pdebug.model.health import UNHEALTHY_EDS
 
 _SHOWN = 3
+_DRAINING_EDS = frozenset({"DRAINING", "DEGRADED"})
 
 
 def _listing(hosts: list[Host]) -> str:
@@ -86,6 +87,8 @@ _EDS_SOURCE_NOTE = " (config_dump reports DRAINING as UNHEALTHY: --clusters-json
 def check_eds_unhealthy(ctx: Context, this: Check) -> Iterator[Finding]:
     """Hosts whose EDS status is UNHEALTHY or TIMEOUT."""
     for name, hs in ctx.hosts.items():
+        if hs.eds_statuses.isdisjoint(UNHEALTHY_EDS):
+            continue
         bad = [h for h in hs.hosts if h.eds in UNHEALTHY_EDS]
         if not bad:
             continue
@@ -109,7 +112,9 @@ def check_eds_unhealthy(ctx: Context, this: Check) -> Iterator[Finding]:
 def check_eds_draining(ctx: Context, this: Check) -> Iterator[Finding]:
     """Hosts whose EDS status is DRAINING (live data only) or DEGRADED."""
     for name, hs in ctx.hosts.items():
-        bad = [h for h in hs.hosts if h.eds in ("DRAINING", "DEGRADED")]
+        if hs.eds_statuses.isdisjoint(_DRAINING_EDS):
+            continue
+        bad = [h for h in hs.hosts if h.eds in _DRAINING_EDS]
         if not bad:
             continue
         kinds = sorted({h.eds for h in bad})

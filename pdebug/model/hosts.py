@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pdebug.model import schema as s
 from pdebug.model.address import address_text
-from pdebug.model.health import endpoint_health, is_usable
+from pdebug.model.health import UNHEALTHY_EDS, endpoint_health, is_usable
 
 if TYPE_CHECKING:
     from pdebug.model import ProxyData
@@ -45,13 +45,110 @@ class Host:
         return is_usable(self.health)
 
 
-@dataclass(frozen=True, slots=True)
-class HostSet:
-    """A cluster's hosts and whether they come from live health (``/clusters``)."""
+#: EDS statuses whose hosts Envoy does not load-balance to (from a dump, no live flags).
+_NOT_USABLE_EDS = UNHEALTHY_EDS | {"DRAINING"}
 
-    cluster: str
-    hosts: list[Host]
-    live: bool
+
+class HostSet:
+    """A cluster's hosts and whether they come from live health (``/clusters``).
+
+    From a dump, the :class:`Host` objects are built on first use of :attr:`hosts`: a
+    check that only asks whether any host is usable (:meth:`any_usable`), how many
+    there are (:attr:`count`) or which EDS statuses occur (:attr:`eds_statuses`) reads
+    the assignment's statuses without a host object per endpoint.
+    """
+
+    __slots__ = ("_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
+
+    def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
+        self.cluster = cluster
+        self.live = live
+        self._hosts: list[Host] | None = hosts
+        self._cla: s.ClusterLoadAssignment | None = None
+        self._eds: list[str] | None = None
+        self._levels: list[str] | None = None
+        self._eds_set: frozenset[str] | None = None
+
+    @classmethod
+    def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
+        """The hosts of an EDS assignment (or a static ``load_assignment``), from a dump."""
+        out = cls(cluster, [], False)
+        out._hosts = None
+        out._cla = cla
+        return out
+
+    def __repr__(self) -> str:
+        return f"HostSet(cluster={self.cluster!r}, hosts={self.hosts!r}, live={self.live!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HostSet):
+            return NotImplemented
+        return (self.cluster, self.hosts, self.live) == (other.cluster, other.hosts, other.live)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def hosts(self) -> list[Host]:
+        """The hosts, in the order the data lists them."""
+        if self._hosts is None:
+            assert self._cla is not None
+            self._hosts = _assignment_hosts(self._cla)
+        return self._hosts
+
+    @property
+    def eds(self) -> list[str]:
+        """Each host's EDS status (``UNKNOWN`` when unset), in host order."""
+        if self._eds is None:
+            if self._hosts is None and self._cla is not None:
+                self._eds = [
+                    lb.health_status or "UNKNOWN"
+                    for group in self._cla.endpoints
+                    for lb in group.lb_endpoints
+                ]
+            else:
+                self._eds = [h.eds for h in self.hosts]
+        return self._eds
+
+    @property
+    def addresses(self) -> list[str]:
+        """Each host's :attr:`Host.address`, in host order."""
+        if self._hosts is None:
+            assert self._cla is not None
+            return _addresses(self._cla)
+        return [h.address for h in self._hosts]
+
+    @property
+    def levels(self) -> list[str]:
+        """Each host's :attr:`Host.health` (:func:`endpoint_health`), in host order."""
+        if self._levels is None:
+            if self._hosts is None:
+                # From a dump the EDS status alone decides: one call per distinct status.
+                eds = self.eds
+                memo = {e: endpoint_health(e) for e in set(eds)}
+                self._levels = [memo[e] for e in eds]
+            else:
+                self._levels = [h.health for h in self._hosts]
+        return self._levels
+
+    @property
+    def count(self) -> int:
+        """How many hosts."""
+        return len(self.hosts if self._hosts is not None else self.eds)
+
+    @property
+    def eds_statuses(self) -> frozenset[str]:
+        """The EDS statuses that occur among the hosts."""
+        if self._eds_set is None:
+            self._eds_set = frozenset(self.eds)
+        return self._eds_set
+
+    def any_usable(self) -> bool:
+        """Whether any host is :attr:`Host.usable`."""
+        if self._hosts is None:
+            # Hosts from a dump carry no live flags: only the EDS status counts
+            # (endpoint_health without flags).
+            return not self.eds_statuses <= _NOT_USABLE_EDS
+        return any(h.usable for h in self.hosts)
 
 
 def live_host(h: s.HostStatus) -> Host:
@@ -63,10 +160,29 @@ def live_host(h: s.HostStatus) -> Host:
 
 def assignment_hosts(cla: s.ClusterLoadAssignment) -> Iterator[Host]:
     """The hosts of an EDS assignment (or a static ``load_assignment``)."""
+    return iter(_assignment_hosts(cla))
+
+
+def _assignment_hosts(cla: s.ClusterLoadAssignment) -> list[Host]:
+    eds = [lb.health_status or "UNKNOWN" for group in cla.endpoints for lb in group.lb_endpoints]
+    return [Host(a, e) for a, e in zip(_addresses(cla), eds, strict=True)]
+
+
+def _addresses(cla: s.ClusterLoadAssignment) -> list[str]:
+    # One pass, the common socket address written inline: the report and the checks
+    # read every endpoint of the dump (50k on a 5k-service mesh).
+    out: list[str] = []
+    add = out.append
     for group in cla.endpoints:
         for lb in group.lb_endpoints:
-            address = address_text(lb.endpoint.address if lb.endpoint is not None else None)
-            yield Host(address, lb.health_status or "UNKNOWN")
+            ep = lb.endpoint
+            address = ep.address if ep is not None else None
+            sa = address.socket_address if address is not None else None
+            if sa is not None:
+                add(f"{sa.address}:{sa.port_value}")
+            else:
+                add(address_text(address))
+    return out
 
 
 def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str, HostSet]:
@@ -111,5 +227,5 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
         elif kind == "STATIC":
             cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
         if cla is not None:
-            out[name] = HostSet(name, list(assignment_hosts(cla)), False)
+            out[name] = HostSet.of_assignment(name, cla)
     return out

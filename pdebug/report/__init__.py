@@ -41,7 +41,7 @@ from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
 from pdebug.report import assets
 from pdebug.report.static import render_static
-from pdebug.report.topology import BAD, OK, WARN, build_graph, endpoint_status
+from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
 
 if TYPE_CHECKING:
     from pdebug.report.ambient import AmbientCapture
@@ -164,7 +164,7 @@ def _summary(
             return "?"
 
     try:
-        statuses = [endpoint_status(h) for hs in ctx.hosts.values() for h in hs.hosts]
+        statuses = [level_status(lv) for hs in ctx.hosts.values() for lv in hs.levels]
         warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
     except PdebugError:
         statuses, warming = [], 0
@@ -233,8 +233,9 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
     info = meta.proxies.get(proxy.source, ProxyInfo())
     captured = proxy.dump is not None or proxy.health is not None
     # A proxy whose capture failed has nothing to check (checks would say "needs a dump").
-    report = run_checks(proxy, options) if captured else CheckReport(proxy.source)
+    # One context for the checks, the summary and the topology: each index is built once.
     ctx = Context(proxy, options)
+    report = run_checks(proxy, options, ctx) if captured else CheckReport(proxy.source)
     checks = _checks(report)
     if not captured:
         # Not 0 errors: unknown. Say why instead (the capture failed, or the saved

@@ -28,8 +28,8 @@ from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
 from pdebug.model.clusters import ClusterName, table_type
-from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, set_flags
-from pdebug.model.hosts import Host
+from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, is_usable, set_flags
+from pdebug.model.hosts import Host, HostSet
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
 
 #: Node kinds, in column order (the page draws one column per kind).
@@ -51,6 +51,11 @@ _LEVEL_STATUS = {HEALTHY: OK, DEGRADED: WARN, DRAINING: WARN}
 def endpoint_status(host: Host) -> str:
     """``ok``, ``warn`` (draining, degraded) or ``bad`` (unhealthy, failing, ejected)."""
     return _LEVEL_STATUS.get(host.health, BAD)
+
+
+def level_status(level: str) -> str:
+    """:func:`endpoint_status` of a host whose :attr:`Host.health` is ``level``."""
+    return _LEVEL_STATUS.get(level, BAD)
 
 
 def _worse(a: str, b: str) -> str:
@@ -92,6 +97,29 @@ class Graph:
             self._nodes[k] = _Node(kind, label, detail, status, sort=sort or (label,))
             self._by_label[(kind, label)].append(k)
         return k
+
+    def add_endpoints(self, cluster: tuple[int, str], hosts: HostSet, statuses: list[str]) -> None:
+        """An endpoint node per host of ``cluster`` (status from ``statuses``), linked.
+
+        What :meth:`add` and :meth:`link` do for each host, in one loop: a mesh has an
+        endpoint node per host of every cluster (50k at 5k services). Hosts from a dump
+        have no live flags, so no :class:`Host` object is needed for them.
+        """
+        nodes, by_label, edges = self._nodes, self._by_label, self._edges
+        name = cluster[1]
+        parent = nodes[cluster].sort
+        if hosts.live:
+            flags = [_flags(h) for h in hosts.hosts]
+        else:
+            flags = [""] * len(statuses)
+        for address, eds, flag, st in zip(hosts.addresses, hosts.eds, flags, statuses, strict=True):
+            k = (ENDPOINT, f"{name}\x00{address}")
+            if k not in nodes:
+                nodes[k] = _Node(
+                    ENDPOINT, address, f"{eds}{flag} in {name}", st, sort=(parent, address)
+                )
+                by_label[(ENDPOINT, address)].append(k)
+            edges[(cluster, k)] = None
 
     def has(self, kind: int, key: str) -> bool:
         """Whether the node exists."""
@@ -191,6 +219,8 @@ class _Builder:
 
     def cluster(self, name: str) -> tuple[int, str]:
         """The node of cluster ``name`` (``missing`` until the proxy is found to have it)."""
+        if self.graph.has(CLUSTER, name):
+            return (CLUSTER, name)
         return self.graph.add(
             CLUSTER, name, name, "not in the proxy's clusters", MISSING, _cluster_sort(name)
         )
@@ -287,13 +317,14 @@ class _Builder:
                 node.status = WARN if state == "WARMING" else UNKNOWN
                 node.detail = ", ".join(p for p in (state, kind, "endpoints not known") if p)
                 continue
-            statuses = [endpoint_status(h) for h in hs.hosts]
-            usable = sum(1 for h in hs.hosts if h.usable)
-            if not hs.hosts:
+            levels = hs.levels
+            statuses = [_LEVEL_STATUS.get(level, BAD) for level in levels]
+            usable = sum(1 for level in levels if is_usable(level))
+            if not levels:
                 node.status = UNKNOWN
             elif not usable:
                 node.status = BAD
-            elif any(st != OK for st in statuses):
+            elif statuses.count(OK) != len(statuses):
                 node.status = WARN
             else:
                 node.status = OK
@@ -302,20 +333,10 @@ class _Builder:
             source = "/clusters" if hs.live else "EDS"
             node.detail = ", ".join(
                 p
-                for p in (state, kind, f"{usable} of {len(hs.hosts)} endpoints usable ({source})")
+                for p in (state, kind, f"{usable} of {len(levels)} endpoints usable ({source})")
                 if p
             )
-            for host, st in zip(hs.hosts, statuses, strict=True):
-                flags = _flags(host)
-                ek = g.add(
-                    ENDPOINT,
-                    f"{name}\x00{host.address}",
-                    host.address,
-                    f"{host.eds}{flags} in {name}",
-                    st,
-                    sort=(node.sort, host.address),
-                )
-                g.link(k, ek)
+            g.add_endpoints(k, hs, statuses)
 
     def findings(self, findings: list[Finding]) -> None:
         """List each finding on the node it names; errors and warnings colour it."""
