@@ -135,7 +135,9 @@ def diff_cmd(
         if recorded is not None:
             left, right = recorded
         else:
-            where = control.open(live)
+            from pdebug.sources.istiod import Istiod
+
+            where = Istiod.of(control, live)
             left, right = e.against_istiod(req.source, live, fetch, where, proxy_id)
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")

@@ -166,7 +166,9 @@ def _live(control: IstiodChoice, options: LiveOptions) -> tuple[SyncDocument, li
     proxies are shown, and the line says whose are missing. If none answers, its error is
     raised.
     """
-    istiod = control.open(options)
+    from pdebug.sources.istiod import Istiod
+
+    istiod = Istiod.of(control, options)
     try:
         result = istiod.syncz()
         label = istiod.describe()

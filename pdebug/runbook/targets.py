@@ -47,8 +47,9 @@ def add_sync(proxies: list[Proxy], options: LiveOptions, choice: IstiodChoice) -
     if not wanting:
         return
     from pdebug.snapshot import sync_by_proxy
+    from pdebug.sources.istiod import Istiod
 
-    istiod = choice.open(options)
+    istiod = Istiod.of(choice, options)
     try:
         states = sync_by_proxy(istiod.syncz().document("istiod /debug/syncz"))
     except PdebugError as exc:

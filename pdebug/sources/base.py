@@ -9,11 +9,7 @@ No imports beyond the standard library: every source module builds on this one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Self
-
-if TYPE_CHECKING:
-    from pdebug.sources.istiod import Istiod
-    from pdebug.sources.kube import KubeCluster
+from typing import Protocol, Self
 
 __all__ = ["LiveOptions", "Source", "SourceBase"]
 
@@ -33,19 +29,14 @@ class LiveOptions:
 
 @dataclass(frozen=True)
 class IstiodChoice:
-    """Which istiod to ask: ``--istio-namespace``, ``--revision``, ``--istiod URL``."""
+    """Which istiod to ask: ``--istio-namespace``, ``--revision``, ``--istiod URL``.
+
+    A plain value; :meth:`pdebug.sources.istiod.Istiod.of` opens it.
+    """
 
     namespace: str | None = None
     revision: str | None = None
     url: str | None = None
-
-    def open(self, options: LiveOptions, cluster: KubeCluster | None = None) -> Istiod:
-        """The control plane this choice names (nothing is asked yet)."""
-        from pdebug.sources.istiod import Istiod
-
-        return Istiod(
-            options, namespace=self.namespace, revision=self.revision, url=self.url, cluster=cluster
-        )
 
 
 class Source(Protocol):

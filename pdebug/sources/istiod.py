@@ -41,7 +41,7 @@ from pdebug.sources.admin import AdminHTTPError, AdminSource, AnswerError, norma
 
 if TYPE_CHECKING:
     from pdebug.model.syncz import IstiodAnswer, SyncDocument
-    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.base import IstiodChoice, LiveOptions
     from pdebug.sources.kube import KubeCluster, Pod
 
 __all__ = [
@@ -168,6 +168,19 @@ class Istiod:
         self._replicas: list[_Replica] | None = None
         #: Replicas given up on (unreachable, hanging, no sync status): never asked again.
         self.failed: dict[str, ReplicaFailure] = {}
+
+    @classmethod
+    def of(
+        cls, choice: IstiodChoice, options: LiveOptions, cluster: KubeCluster | None = None
+    ) -> Istiod:
+        """The control plane ``choice`` names (nothing is asked yet)."""
+        return cls(
+            options,
+            namespace=choice.namespace,
+            revision=choice.revision,
+            url=choice.url,
+            cluster=cluster,
+        )
 
     def use_cluster(self, cluster: KubeCluster) -> None:
         """Discover through this (shared) session; :meth:`close` leaves it open."""

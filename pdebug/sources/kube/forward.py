@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pdebug.errors import SourceUnavailable
 from pdebug.sources.admin import LIMIT_HINT, AnswerError, status_error
@@ -32,7 +32,34 @@ from pdebug.sources.httpget import Body, BodyGetter, Deadline, HTTPFault, Wire, 
 from pdebug.sources.kube._text import short_reason, status_message
 
 if TYPE_CHECKING:
-    from pdebug.sources.kube.api import KubeCluster
+    from collections.abc import Sequence
+
+    from pdebug.sources.base import LiveOptions
+
+
+class ForwardingCluster(Protocol):
+    """What a port-forward needs of its Kubernetes session (:class:`~.api.KubeCluster`).
+
+    A protocol, so this module does not import the session that creates its forwards.
+    """
+
+    options: LiveOptions
+    timeout: float
+    config: Any
+
+    @property
+    def host(self) -> str:
+        """The API server's URL."""
+        ...
+
+    def request(self, path: str, params: dict[str, str], query: Sequence[tuple[str, str]]) -> Any:
+        """A GET serialized by the client: ``(method, url, headers, body, post_params)``."""
+        ...
+
+    def unauthorized(self, label: str) -> SourceUnavailable:
+        """The error for credentials the API server rejected."""
+        ...
+
 
 _HANDSHAKE = re.compile(r"Handshake status (\d{3})")
 _REFUSED_HINT = {
@@ -58,7 +85,13 @@ class PodForward(BodyGetter):
     """
 
     def __init__(
-        self, cluster: KubeCluster, pod: str, namespace: str, port: int, label: str, service: str
+        self,
+        cluster: ForwardingCluster,
+        pod: str,
+        namespace: str,
+        port: int,
+        label: str,
+        service: str,
     ) -> None:
         self.cluster = cluster
         self.pod = pod
