@@ -77,6 +77,7 @@ def capture_proxy(
     ztunnel: bool = False,
     cancel: threading.Event | None = None,
     pack: int | None = None,
+    first: tuple[str, ...] = (),
 ) -> Captured:
     """GET each of ``paths`` from ``source`` into ``stage`` under ``member/``.
 
@@ -96,8 +97,11 @@ def capture_proxy(
         optional: Files whose HTTP error is ignored (neither raised nor recorded).
         ztunnel: The config dump is a ztunnel's, not an Envoy's.
         cancel: Set when the capture is interrupted: stop before the next document.
-        pack: A gzip level: also keep each file gzipped as a tar member's content
+        pack: A gzip level: also keep each file deflated as a tar member's content
             (:attr:`Captured.packed`, for :func:`_write_packed`).
+        first: Files fetched before the others (the largest: each is then redacted
+            while the next is fetched, and the last one to finish is small). The
+            files keep the order of ``paths``.
 
     Raises:
         Cancelled: ``cancel`` was set, or the stage discarded.
@@ -115,7 +119,9 @@ def capture_proxy(
     # in memory at once), while this thread waits for the proxy's next answer.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdebug-redact") as worker:
         try:
-            for name, path in paths.items():
+            order = [n for n in first if n in paths] + [n for n in paths if n not in first]
+            for name in order:
+                path = paths[name]
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
                 target = f"{member}/{name}"
@@ -165,7 +171,7 @@ def capture_proxy(
             for name in staged:
                 stage.remove(f"{member}/{name}")  # nothing of a proxy that failed half-way
             raise
-    for name in staged:
+    for name in (n for n in paths if n in staged):  # the order of ``paths``
         entry, packed = finished[name]
         out.files[name] = entry
         if packed is not None:
@@ -417,6 +423,7 @@ def capture_one(
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS}), pack=None if as_json else _LEVEL,
+                first=(bundle.DUMP, bundle.STATS),
             )  # fmt: skip
         # The label is saved (manifest, member names) and printed: no user:password@ in it.
         label = redact_text(source.label)
