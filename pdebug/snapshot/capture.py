@@ -115,62 +115,62 @@ def capture_proxy(
     out = Captured()
     staged: list[str] = []
     done: dict[str, Future[tuple[FileEntry, _Piece | None]]] = {}
-    # One worker: the documents are finished in order, one at a time (one dump's copies
-    # in memory at once), while this thread waits for the proxy's next answer.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdebug-redact") as worker:
-        try:
-            order = [n for n in first if n in paths] + [n for n in paths if n not in first]
-            for name in order:
-                path = paths[name]
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled
-                target = f"{member}/{name}"
-                try:
-                    with stage.open(target) as fh:
-                        _stream(source, path, fh)
-                except AdminHTTPError as exc:
-                    stage.remove(target)
-                    if strict and name not in optional:
-                        raise
-                    if name not in optional:
-                        out.errors.append(exc.message)
-                    continue
-                except SourceUnavailable as exc:
-                    stage.remove(target)
-                    if strict:
-                        raise
-                    out.errors.append(exc.message)
-                    break  # unreachable or hanging: the other documents would fail the same way
-                staged.append(name)
-                done[name] = worker.submit(_finish, stage.path(target), redact, pack)
+    try:
+        # One worker: the documents are finished in order, one at a time (one dump's
+        # copies in memory at once), while this thread waits for the proxy's next answer.
+        # It is gone before the dump is checked (model.dump.can_bound counts threads).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdebug-redact") as worker:
             try:
-                finished = {name: future.result() for name, future in done.items()}
-            except OSError:
-                if stage.closed:  # discarded (interrupted) while a document was redacted
-                    raise Cancelled from None
+                order = [n for n in first if n in paths] + [n for n in paths if n not in first]
+                for name in order:
+                    path = paths[name]
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled
+                    target = f"{member}/{name}"
+                    try:
+                        with stage.open(target) as fh:
+                            _stream(source, path, fh)
+                    except AdminHTTPError as exc:
+                        stage.remove(target)
+                        if strict and name not in optional:
+                            raise
+                        if name not in optional:
+                            out.errors.append(exc.message)
+                        continue
+                    except SourceUnavailable as exc:
+                        stage.remove(target)
+                        if strict:
+                            raise
+                        out.errors.append(exc.message)
+                        break  # unreachable or hanging: the others would fail the same way
+                    staged.append(name)
+                    done[name] = worker.submit(_finish, stage.path(target), redact, pack)
+            except BaseException:
+                for future in done.values():
+                    future.cancel()  # the one running ends before the files are removed
                 raise
-            shown = label if label is not None else redact_text(source.label)
-            if bundle.DUMP in staged:
-                dump = f"{member}/{bundle.DUMP}"
-                what = "a ztunnel dump" if ztunnel else "a config dump"
-                if strict and not ztunnel:
-                    _check_dump(stage.path(dump), shown)  # raises
-                elif not _looks_right(stage.path(dump), ztunnel):
-                    if strict:
-                        raise InvalidInput(f"{shown}: the admin did not answer with {what}")
-                    stage.remove(dump)
-                    staged.remove(bundle.DUMP)
-                    out.errors.append(f"{shown}: the admin did not answer with {what}")
-        except BaseException:
-            for future in done.values():
-                future.cancel()
-            wait_for = [f for f in done.values() if not f.cancelled()]
-            for future in wait_for:  # the worker no longer reads a file removed below
-                with contextlib.suppress(BaseException):
-                    future.result()
-            for name in staged:
-                stage.remove(f"{member}/{name}")  # nothing of a proxy that failed half-way
+        try:
+            finished = {name: future.result() for name, future in done.items()}
+        except OSError:
+            if stage.closed:  # discarded (interrupted) while a document was redacted
+                raise Cancelled from None
             raise
+        shown = label if label is not None else redact_text(source.label)
+        if bundle.DUMP in staged:
+            dump = f"{member}/{bundle.DUMP}"
+            what = "a ztunnel dump" if ztunnel else "a config dump"
+            if strict and not ztunnel:
+                _check_dump(stage.path(dump), shown)  # raises
+            elif not _looks_right(stage.path(dump), ztunnel):
+                if strict:
+                    raise InvalidInput(f"{shown}: the admin did not answer with {what}")
+                stage.remove(dump)
+                staged.remove(bundle.DUMP)
+                out.errors.append(f"{shown}: the admin did not answer with {what}")
+    except BaseException:
+        for name in staged:
+            stage.remove(f"{member}/{name}")  # nothing of a proxy that failed half-way
+        raise
     for name in (n for n in paths if n in staged):  # the order of ``paths``
         entry, packed = finished[name]
         out.files[name] = entry
