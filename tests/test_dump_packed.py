@@ -96,3 +96,19 @@ def test_finish_redacts_in_place_and_hashes_what_it_keeps(tmp_path: Path) -> Non
     entry2, none = capture._finish(str(path), True, None)
     assert none is None and entry2 == entry
     assert os.stat(path).st_mtime_ns == before  # nothing hidden: not rewritten
+
+
+def test_finish_without_redaction_reads_in_blocks_and_gives_the_same_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = random.Random(5).randbytes(3 * 1000 + 17) + b'"token": "abc"'
+    path = tmp_path / "d.json"
+    path.write_bytes(body)
+    monkeypatch.setattr(capture, "_BLOCK", 1000)
+    entry, piece = capture._finish(str(path), False, 1)  # --no-redact: no private key
+    assert path.read_bytes() == body  # the token stays
+    assert entry == capture.FileEntry.of(body)
+    assert piece is not None
+    whole = body + capture._padding(len(body))
+    assert zlib.decompressobj(-15).decompress(piece.deflated) == whole
+    assert (piece.crc, piece.size) == (zlib.crc32(whole), len(whole))

@@ -13,6 +13,7 @@ failure is either recorded (a snapshot goes on with the other documents and prox
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mmap
 import os
 import re
@@ -21,7 +22,7 @@ import tarfile
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -182,13 +183,15 @@ def capture_proxy(
 def _finish(path: str, tokens: bool, pack: int | None) -> tuple[FileEntry, _Piece | None]:
     """Redact a staged document in place; its entry, and its tar content deflated.
 
-    Private keys always; tokens and secret values unless ``tokens`` is False. The file
-    is read once: the redaction, the sha256 and the deflate all work on that copy (the
-    last two release the GIL).
+    Private keys always; tokens and secret values unless ``tokens`` is False. A document
+    to redact is read once, and the redaction, the sha256 and the deflate all work on
+    that copy (the last two release the GIL). With ``--no-redact`` and no private key
+    (a search through a map), nothing is held whole: it is read in blocks.
     """
     with open(path, "r+b") as fh:
-        data = fh.read()
-        if data and (tokens or may_hold_private_key(data)):
+        size = os.fstat(fh.fileno()).st_size
+        if size and (tokens or _mapped_may_hold_private_key(fh)):
+            data = fh.read()
             redacted = redact_bytes(data, tokens=tokens)
             # ``redact_bytes`` gives back its very input when it hid nothing.
             if redacted is not data and redacted != data:
@@ -196,10 +199,36 @@ def _finish(path: str, tokens: bool, pack: int | None) -> tuple[FileEntry, _Piec
                 fh.truncate()
                 fh.write(redacted)
                 data = redacted
-    entry = FileEntry.of(data)
-    if pack is None:
+            blocks: Iterable[bytes] = (data,)
+        else:
+            fh.seek(0)
+            blocks = iter(lambda: fh.read(_BLOCK), b"")
+        digest = hashlib.sha256()
+        z = zlib.compressobj(pack, zlib.DEFLATED, -15) if pack is not None else None
+        deflated: list[bytes] = []
+        crc = total = 0
+        for block in blocks:
+            digest.update(block)
+            total += len(block)
+            if z is not None:
+                deflated.append(z.compress(block))
+                crc = zlib.crc32(block, crc)
+    entry = FileEntry(digest.hexdigest(), total)
+    if z is None:
         return entry, None
-    return entry, _Piece.of(pack, data, _padding(len(data)))
+    pad = _padding(total)
+    deflated += [z.compress(pad), z.flush(zlib.Z_SYNC_FLUSH)]
+    return entry, _Piece(b"".join(deflated), zlib.crc32(pad, crc), total + len(pad))
+
+
+#: Read size for a document that is not redacted (hashed and deflated block by block).
+_BLOCK = 1 << 20
+
+
+def _mapped_may_hold_private_key(fh: BinaryIO) -> bool:
+    """:func:`may_hold_private_key` over a map of the file (nothing copied)."""
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return may_hold_private_key(mapped)
 
 
 def _padding(size: int) -> bytes:
