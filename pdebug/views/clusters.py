@@ -140,16 +140,38 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
     """The rows of the table without filters or ``-o wide``, in one pass over the clusters.
 
     The same rows in the same order as :func:`select` then :func:`cells`, without a
-    :class:`ClusterRow` per cluster: the sort sees the same keys in the same order.
+    :class:`ClusterRow` or a :class:`ClusterName` per cluster: the name is split here as
+    :meth:`ClusterName.parse` splits it, and the sort sees the same keys in the same order.
     """
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
-    parse = ClusterName.parse
     keyed: list[tuple[tuple[str, str, int, str], tuple[str, ...]]] = []
+    add = keyed.append
     for key in ("dynamic_active_clusters", "static_clusters"):
         for entry in dump.cluster_entries(key).items:
-            k = parse(entry.cluster.name)
-            keyed.append((k.sort_key(), _cells(entry.cluster, k)))
+            c = entry.cluster
+            name = c.name
+            kind = c.type or "STATIC"  # table_type
+            ref = istio_config_ref(c.metadata)
+            if name.count("|") >= 3:  # ClusterName.parse, inlined
+                sep = "_." if name.startswith(("outbound_", "inbound_")) else "|"
+                parts = name.split(sep, 3)
+                if len(parts) == 4:
+                    direction, port_text, subset, host = parts
+                    try:
+                        port = int(port_text)
+                    except ValueError:
+                        port = 0
+                    if sep in host:
+                        host = ""
+                    add(
+                        (
+                            (host, subset, port, direction),
+                            (host, str(port), subset or "-", direction, kind, ref),
+                        )
+                    )
+                    continue
+            add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref)))
     go_sort_by_key(keyed, _first)
     return [row for _, row in keyed]
 

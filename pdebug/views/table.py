@@ -36,6 +36,10 @@ class Table:
             return [c.name for c in self.columns], self.rows
         keep = [i for i, c in enumerate(self.columns) if not c.wide]
         width = len(self.columns)
+        if keep == list(range(len(keep))) and all(len(r) == len(keep) for r in self.rows):
+            # The wide columns come last and the rows stop before them (the clusters
+            # table): the rows are the visible ones already.
+            return [self.columns[i].name for i in keep], self.rows
         if any(len(r) != width for r in self.rows):
             # istioctl's ragged rows (a cluster without a name has no NAME cell in `all`)
             rows = [tuple(r[i] for i in keep if i < len(r)) for r in self.rows]
