@@ -148,3 +148,32 @@ def test_gzip_members_padding_and_garbage(tmp_path: Path):
     path.write_bytes(gzip.compress(body)[:-9])
     with pytest.raises(InvalidInput, match="damaged gzip data"):
         read_file(str(path))
+
+
+@pytest.mark.parametrize("raw_chunk", [1, 7, 64, 4096, 65536])
+@pytest.mark.parametrize("out", [1, 13, 4096, -1])
+def test_concatenated_gzip_members_read_once_at_every_alignment(monkeypatch, raw_chunk, out):
+    """`cat a.gz b.gz` (and bgzip's blocks) inflate to a + b, whatever the read sizes.
+
+    zlib can leave a member's leftover bytes in both ``unused_data`` and
+    ``unconsumed_tail``; they were once taken twice, so the next member came out twice.
+    """
+    import gzip
+    import random
+
+    from pdebug.sources import file as source_file
+
+    monkeypatch.setattr(source_file, "_RAW_CHUNK", raw_chunk)
+    rng = random.Random(raw_chunk * 31 + out)
+    for sizes in ([5000, 1], [0, 70000, 5], [100, 100, 100, 100], [65536, 3]):
+        parts = [rng.randbytes(n) for n in sizes]
+        data = b"".join(gzip.compress(p, compresslevel=rng.choice([1, 6, 9])) for p in parts)
+        inflater = source_file.Inflater(io.BytesIO(data), "t", None, 0)
+        if out < 0:
+            got = inflater.read()
+        else:
+            chunks = []
+            while piece := inflater.read(out):
+                chunks.append(piece)
+            got = b"".join(chunks)
+        assert got == b"".join(parts), (sizes, len(got))

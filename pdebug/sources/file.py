@@ -168,7 +168,9 @@ class Inflater:
 
     def _next_member(self) -> None:
         """After a member's end: start the next one, or finish (EOF or zero padding)."""
-        rest = self._z.unused_data
+        # At a member's end zlib may leave the same leftover bytes in both unused_data and
+        # unconsumed_tail (which _buf holds): take them once, from unused_data.
+        rest, self._buf = self._z.unused_data, b""
         while True:
             if not rest and not self._feed():
                 self._done = True
