@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.clusters import ClusterName, ClusterRecord, table_type
+from pdebug.model.clusters import ClusterName, ClusterRecord, split_name, table_type
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
 from pdebug.views.common import bare, istio_config_ref, or_dash
@@ -140,8 +140,9 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
     """The rows of the table without filters or ``-o wide``, in one pass over the clusters.
 
     The same rows in the same order as :func:`select` then :func:`cells`, without a
-    :class:`ClusterRow` or a :class:`ClusterName` per cluster: the name is split here as
-    :meth:`ClusterName.parse` splits it, and the sort sees the same keys in the same order.
+    :class:`ClusterRow` or a :class:`ClusterName` per cluster: the name is split by
+    :func:`~pdebug.model.clusters.split_name` (the rule of :meth:`ClusterName.parse`), and
+    the sort sees the same keys in the same order.
     """
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
@@ -153,24 +154,16 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
             name = c.name
             kind = c.type or "STATIC"  # table_type
             ref = istio_config_ref(c.metadata)
-            if name.count("|") >= 3:  # ClusterName.parse, inlined
-                sep = "_." if name.startswith(("outbound_", "inbound_")) else "|"
-                parts = name.split(sep, 3)
-                if len(parts) == 4:
-                    direction, port_text, subset, host = parts
-                    try:
-                        port = int(port_text)
-                    except ValueError:
-                        port = 0
-                    if sep in host:
-                        host = ""
-                    add(
-                        (
-                            (host, subset, port, direction),
-                            (host, str(port), subset or "-", direction, kind, ref),
-                        )
+            parts = split_name(name)
+            if parts is not None:
+                direction, port, subset, host = parts
+                add(
+                    (
+                        (host, subset, port, direction),
+                        (host, str(port), subset or "-", direction, kind, ref),
                     )
-                    continue
+                )
+                continue
             add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref)))
     go_sort_by_key(keyed, _first)
     return [row for _, row in keyed]
