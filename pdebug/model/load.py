@@ -355,7 +355,8 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
     admin ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``), then
     ``]}``. Those type strings are found with a byte search, far faster than parsing
-    what lies between. ``None`` unless the layout is exactly that.
+    what lies between. ``None`` unless the layout is exactly that, with whole sections
+    (not the per-entry configs a ``?resource=`` answer holds).
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -399,6 +400,8 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     if tail is None:
         return None
     ends.append(tail_from + tail.start() + 1)
+    if any(_entry_type(t) for t in types):
+        return None  # a `?resource=` answer (one config per entry): the whole-document path
     return types, starts, ends
 
 
@@ -419,8 +422,6 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     if layout is None:
         return None
     types, starts, ends = layout
-    if any(_entry_type(t) for t in types):
-        return None
     if not _keeps_raw(keys):
         _release_pages(data)  # the search read every page; the decode needs a few
     section_type, _ = _plan_types(keys)
@@ -524,8 +525,6 @@ def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
     if layout is None:
         return None
     types, starts, ends = layout
-    if any(_entry_type(t) for t in types):
-        return None
     view = memoryview(data) if isinstance(data, bytes) else data
     sections = [
         Section(t, SECTION_KINDS.get(t.rsplit(".", 1)[-1], ""), {}, i) for i, t in enumerate(types)
