@@ -28,7 +28,6 @@ import argparse
 import fcntl
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests.harness package
 
 from run import OUT, get_dump, tools  # noqa: E402
+
+from tests.harness import find_chromium  # noqa: E402
 
 #: Issue #17: the HTML of a 200 MB dump's report "stays usable": first paint, and the
 #: page's script done (DOMContentLoaded: every table drawn, sortable), within this.
@@ -87,18 +89,6 @@ new Promise((resolve) => {
   done();
 })
 """
-
-
-def find_chromium() -> str | None:
-    """``$PDEBUG_CHROMIUM``, else Debian's /usr/bin/chromium, else one on PATH."""
-    wanted = os.environ.get("PDEBUG_CHROMIUM")
-    if wanted:
-        return wanted if os.access(wanted, os.X_OK) else None
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 class Browser:

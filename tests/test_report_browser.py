@@ -19,9 +19,7 @@ import hashlib
 import html
 import itertools
 import json
-import os
 import re
-import shutil
 import struct
 import subprocess
 import time
@@ -31,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES, ROOT, generated_dump
+from tests.harness import FIXTURES, ROOT, find_chromium, generated_dump
 from tests.test_report import HOSTILE, hostile_dump, make_bundle
 
 SIDECAR = FIXTURES / "real/sidecar"
@@ -51,18 +49,6 @@ INSTALL = (
     "Chromium/Chrome binary."
 )
 _profiles = itertools.count()
-
-
-def find_chromium() -> str | None:
-    """``$PDEBUG_CHROMIUM``, else Debian's /usr/bin/chromium, else one on PATH."""
-    wanted = os.environ.get("PDEBUG_CHROMIUM")
-    if wanted:
-        return wanted if os.access(wanted, os.X_OK) else None
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -440,16 +440,22 @@ class Wire:
         return Response(status, reason, headers, keep_alive=keep)
 
     def _exactly(self, total: int, body: Body, state: _State) -> None:
-        """Read a body of ``total`` bytes: in one piece into memory, in 1 MiB pieces to a file."""
-        while state.got < total:
-            want = total - state.got if body.file is None else min(_CHUNK, total - state.got)
+        """Read a body of ``total`` bytes."""
+        self._read_to(total, body, state, "closed the connection after {} of " + f"{total} bytes")
+
+    def _read_to(self, end: int, body: Body, state: _State, cut: str) -> None:
+        """Read body bytes until ``state.got`` is ``end`` (a Content-Length, a chunk's end).
+
+        In one piece into memory, in 1 MiB pieces to a file. An answer that ends before is
+        dropped: ``cut`` says so, its ``{}`` filled with the bytes read.
+        """
+        while state.got < end:
+            want = end - state.got if body.file is None else min(_CHUNK, end - state.got)
             data = self._reader.read(want)
             body.write(data)
             state.got += len(data)
             if len(data) < want:
-                raise HTTPFault(
-                    f"closed the connection after {state.got} of {total} bytes", dropped=True
-                )
+                raise HTTPFault(cut.format(state.got), dropped=True)
 
     def _until_close(self, max_body: int, body: Body, state: _State) -> None:
         """Read a body delimited by the end of the connection."""
@@ -485,14 +491,7 @@ class Wire:
                     f"answer exceeds the {format_size(max_body)} limit (--max-body)",
                     too_large=True,
                 )
-            end = state.got + size
-            while state.got < end:
-                want = end - state.got if body.file is None else min(_CHUNK, end - state.got)
-                data = self._reader.read(want)
-                body.write(data)
-                state.got += len(data)
-                if len(data) < want:
-                    raise HTTPFault(cut.format(state.got), dropped=True)
+            self._read_to(state.got + size, body, state, cut)
             crlf = self._line(state, "chunk size line")
             if crlf is None:
                 raise HTTPFault(cut.format(state.got), dropped=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ __all__ = [
     "ROOT",
     "Result",
     "camelize",
+    "find_chromium",
     "generated_dump",
     "heavy_imports",
     "json_name",
@@ -34,6 +37,22 @@ GOLDEN = ROOT / "tests" / "golden"
 
 #: What pdebug may ask of the API server double by default: (RBAC verb, resource).
 PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
+
+
+def find_chromium() -> str | None:
+    """``$PDEBUG_CHROMIUM``, else Debian's /usr/bin/chromium, else one on PATH.
+
+    The browser tests (tests/test_report_browser.py) and ``bench/report_paint.py`` look
+    for Chromium the same way.
+    """
+    wanted = os.environ.get("PDEBUG_CHROMIUM")
+    if wanted:
+        return wanted if os.access(wanted, os.X_OK) else None
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
 
 
 @dataclass

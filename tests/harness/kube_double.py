@@ -902,6 +902,15 @@ class KubeDouble(eh.ServerContext):
             "labels": dict(labels or {}),
         }
 
+    def _store(
+        self, resource: str, namespace: str, kind: str, api_version: str, meta: Json, **rest: Json
+    ) -> Json:
+        """Keep (or replace) one object: ``kind``, ``apiVersion``, ``metadata``, then ``rest``."""
+        obj: Json = {"kind": kind, "apiVersion": api_version, "metadata": meta, **rest}
+        with self._lock:
+            self._objects[(resource, namespace, meta["name"])] = obj
+        return obj
+
     def add_pod(
         self,
         name: str | None = None,
@@ -1017,16 +1026,16 @@ class KubeDouble(eh.ServerContext):
     def _add_workload(self, resource: str, name: str, namespace: str, spec: Json) -> Json:
         group, api_version, kind = _RESOURCES[resource]
         selector = spec["selector"]["matchLabels"]
-        obj: Json = {
-            "kind": kind,
-            "apiVersion": api_version,
-            "metadata": self._meta(name, namespace, selector),
-            "spec": spec,
-            "status": _WORKLOAD_STATUS[resource],
-        }
-        with self._lock:
-            self._objects[(resource, namespace, name)] = obj
-        return obj
+        meta = self._meta(name, namespace, selector)
+        return self._store(
+            resource,
+            namespace,
+            kind,
+            api_version,
+            meta,
+            spec=spec,
+            status=_WORKLOAD_STATUS[resource],
+        )
 
     def _workload(
         self,
@@ -1070,16 +1079,10 @@ class KubeDouble(eh.ServerContext):
         chosen = {"app": name} if selector is None else dict(selector)
         if chosen:
             spec["selector"] = chosen
-        obj: Json = {
-            "kind": "Service",
-            "apiVersion": "v1",
-            "metadata": self._meta(name, namespace, {"app": name, **(labels or {})}),
-            "spec": spec,
-            "status": {"loadBalancer": {}},
-        }
-        with self._lock:
-            self._objects[("services", namespace, name)] = obj
-        return obj
+        meta = self._meta(name, namespace, {"app": name, **(labels or {})})
+        return self._store(
+            "services", namespace, "Service", "v1", meta, spec=spec, status={"loadBalancer": {}}
+        )
 
     def add_deployment(
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None
@@ -1166,16 +1169,10 @@ class KubeDouble(eh.ServerContext):
         """Add (or replace) a Namespace (cluster-scoped) with ``labels``."""
         meta = self._meta(name, "", labels)
         meta.pop("namespace", None)
-        obj: Json = {
-            "kind": "Namespace",
-            "apiVersion": "v1",
-            "metadata": meta,
-            "spec": {"finalizers": ["kubernetes"]},
-            "status": {"phase": "Active"},
-        }
-        with self._lock:
-            self._objects[("namespaces", "", name)] = obj
-        return obj
+        spec = {"finalizers": ["kubernetes"]}
+        return self._store(
+            "namespaces", "", "Namespace", "v1", meta, spec=spec, status={"phase": "Active"}
+        )
 
     def add_gateway(
         self,
@@ -1201,19 +1198,19 @@ class KubeDouble(eh.ServerContext):
                     "lastTransitionTime": _CREATED,
                 }
             )
-        obj: Json = {
-            "kind": "Gateway",
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "metadata": self._meta(name, namespace, labels),
-            "spec": {
-                "gatewayClassName": gateway_class,
-                "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}],
-            },
-            "status": {"conditions": conditions},
+        spec = {
+            "gatewayClassName": gateway_class,
+            "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}],
         }
-        with self._lock:
-            self._objects[("gateways", namespace, name)] = obj
-        return obj
+        return self._store(
+            "gateways",
+            namespace,
+            "Gateway",
+            "gateway.networking.k8s.io/v1",
+            self._meta(name, namespace, labels),
+            spec=spec,
+            status={"conditions": conditions},
+        )
 
     def add_daemonset(
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None
