@@ -22,23 +22,24 @@ def _missing():  # type: () -> str | None
     return None
 
 
-if sys.version_info < (3, 11):  # noqa: UP036 - this is the check that says so
-    print(
-        f"pdebug: error: pdebug needs Python 3.11 or newer; this is "
-        f"{sys.version_info[0]}.{sys.version_info[1]} ({sys.executable})",
-        file=sys.stderr,
-    )
+def _cannot_run(why):  # type: (str) -> None
+    """Say why this Python cannot run pdebug, and how to install it; exit 3."""
+    print("pdebug: error: " + why, file=sys.stderr)
     print(_INSTALL, file=sys.stderr)
     raise SystemExit(3)
+
+
+if sys.version_info < (3, 11):  # noqa: UP036 - this is the check that says so
+    _cannot_run(
+        f"pdebug needs Python 3.11 or newer; this is "
+        f"{sys.version_info[0]}.{sys.version_info[1]} ({sys.executable})"
+    )
 _absent = _missing()
 if _absent is not None:
-    print(
-        f"pdebug: error: this Python ({sys.executable}) does not have pdebug's "
-        f"dependencies (no module {_absent!r})",
-        file=sys.stderr,
+    _cannot_run(
+        f"this Python ({sys.executable}) does not have pdebug's dependencies "
+        f"(no module {_absent!r})"
     )
-    print(_INSTALL, file=sys.stderr)
-    raise SystemExit(3)
 
 from pdebug.cli import main  # noqa: E402
 

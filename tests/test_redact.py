@@ -100,6 +100,20 @@ def _plantings(pki_key: str) -> dict[str, Any]:
     return {"gcp_sa": gcp_sa, "lua": lua, "env_text": env_text, "pki_key": pki_key}
 
 
+def _null_log(line: str) -> list[dict[str, Any]]:
+    """An ``access_log`` list: one file logger to /dev/null whose format is ``line``."""
+    return [
+        {
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": FILE_LOG,
+                "path": "/dev/null",
+                "log_format": {"text_format_source": {"inline_string": line + "\n"}},
+            },
+        }
+    ]
+
+
 def _header(key: str, value: str) -> dict[str, Any]:
     return {"header": {"key": key, "value": value}}
 
@@ -193,22 +207,9 @@ def planted_bootstrap(admin_port: int, listener_port: int, upstream_port: int, p
             }
         }
     }
-    hcm["access_log"] = [
-        {
-            "name": "envoy.access_loggers.file",
-            "typed_config": {
-                "@type": FILE_LOG,
-                "path": "/dev/null",
-                "log_format": {
-                    "text_format_source": {
-                        "inline_string": "%START_TIME% api_key="
-                        + secret("log format", "c4n4ry-log-format-key")
-                        + "\n"
-                    }
-                },
-            },
-        }
-    ]
+    hcm["access_log"] = _null_log(
+        "%START_TIME% api_key=" + secret("log format", "c4n4ry-log-format-key")
+    )
     # a second route answering directly, with credentials in its body
     vhost["routes"].insert(
         0,
@@ -260,22 +261,9 @@ def planted_bootstrap(admin_port: int, listener_port: int, upstream_port: int, p
             "ISTIO_VERSION": "1.27.1",
         },
     }
-    boot["admin"]["access_log"] = [
-        {
-            "name": "envoy.access_loggers.file",
-            "typed_config": {
-                "@type": FILE_LOG,
-                "path": "/dev/null",
-                "log_format": {
-                    "text_format_source": {
-                        "inline_string": "admin %REQ(:PATH)% Bearer "
-                        + secret("admin log", "c4n4ry-admin-log-bearer")
-                        + "\n"
-                    }
-                },
-            },
-        }
-    ]
+    boot["admin"]["access_log"] = _null_log(
+        "admin %REQ(:PATH)% Bearer " + secret("admin log", "c4n4ry-admin-log-bearer")
+    )
     boot["static_resources"]["secrets"] = [
         {
             "name": "server-cert",

@@ -137,23 +137,19 @@ def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
 @_check("PD704", Severity.ERROR, "ztunnel-waypoint-unresolved")
 def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     index = zm.waypoint_index(d.services)
-    for w in d.workloads:
-        if zm.waypoint_name(w.get("waypoint"), index) == "NA":
-            dest = zm.as_obj(w.get("waypoint")).get("destination")
-            yield this.finding(
-                _wname(w),
-                f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
-                "is the waypoint deployed and ready? kubectl get gateway -A; "
-                "istiod binds a waypoint only once it has an address",
-            )
-    for s in d.services:
-        if zm.waypoint_name(s.get("waypoint"), index) == "NA":
-            dest = zm.as_obj(s.get("waypoint")).get("destination")
-            yield this.finding(
-                _sname(s),
-                f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
-                "is the waypoint deployed and ready? kubectl get gateway -A",
-            )
+    hint = "is the waypoint deployed and ready? kubectl get gateway -A"
+    for objs, resource, why in (
+        (d.workloads, _wname, hint + "; istiod binds a waypoint only once it has an address"),
+        (d.services, _sname, hint),
+    ):
+        for obj in objs:
+            if zm.waypoint_name(obj.get("waypoint"), index) == "NA":
+                dest = zm.as_obj(obj.get("waypoint")).get("destination")
+                yield this.finding(
+                    resource(obj),
+                    f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
+                    why,
+                )
 
 
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")

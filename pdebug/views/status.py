@@ -78,26 +78,28 @@ def human_duration(delta: timedelta) -> str:
         return f"{seconds}s"
     minutes = ns // (60 * _NS)
     if minutes < 10:
-        s = seconds % 60
-        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
+        return _two_units(minutes, "m", seconds % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
     hours = ns // (3_600 * _NS)
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+        return _two_units(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
     days = hours // 24
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d" if rest == 0 else f"{days}d{rest}h"
+        return _two_units(days, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
         return f"{days}d"
     years, rest = divmod(days, 365)
-    if hours < 24 * 365 * 8 and rest:
-        return f"{years}y{rest}d"
+    if hours < 24 * 365 * 8:
+        return _two_units(years, "y", rest, "d")
     return f"{years}y"
+
+
+def _two_units(big: int, big_unit: str, rest: int, rest_unit: str) -> str:
+    """``3h``, or ``3h20m`` when the smaller unit's part is not zero (HumanDuration's pairs)."""
+    return f"{big}{big_unit}" if rest == 0 else f"{big}{big_unit}{rest}{rest_unit}"
 
 
 def status_text(sync: TypeSync | None, now: datetime) -> str:

@@ -40,6 +40,11 @@ def _eq_fold(a: Any, b: str) -> bool:
     return isinstance(a, str) and a.casefold() == b.casefold()
 
 
+def _in_namespace(objs: Iterable[Obj], namespace: str | None) -> list[Obj]:
+    """The objects of ``namespace`` (compared case-insensitively; every one when None)."""
+    return [o for o in objs if not namespace or _eq_fold(o.get("namespace"), namespace)]
+
+
 # --- shared rules -----------------------------------------------------------------------
 
 
@@ -151,8 +156,7 @@ def _service_key(svc: Obj) -> tuple[str, str, str]:
 
 def select_services(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
     """Services of ``namespace`` (any when None), sorted as istioctl sorts them."""
-    picked = [s for s in dump.services if not namespace or _eq_fold(s.get("namespace"), namespace)]
-    return sorted(picked, key=_service_key)
+    return sorted(_in_namespace(dump.services, namespace), key=_service_key)
 
 
 def service_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
@@ -191,7 +195,7 @@ POLICY_COLUMNS = (
 
 def select_policies(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
     """Policies of ``namespace`` (any when None), sorted by (namespace, name)."""
-    picked = [p for p in dump.policies if not namespace or _eq_fold(p.get("namespace"), namespace)]
+    picked = _in_namespace(dump.policies, namespace)
     return sorted(picked, key=lambda p: (cell(p.get("namespace")), cell(p.get("name"))))
 
 
