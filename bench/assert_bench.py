@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import OUT, ROOT, run_once, tools  # noqa: E402
+from interleave import interleaved_walls, print_ratio_table  # noqa: E402
+from run import OUT, ROOT, tools  # noqa: E402
 
 TARGET = 2.0
 PROXIES = 20
@@ -96,29 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         "pdebug assert RUNBOOK BUNDLE": [pdebug, "assert", str(book), str(bundle_path)],
     }
     load = os.getloadavg()[0]
-    times: dict[str, list[float]] = {k: [] for k in commands}
-    for _ in range(args.runs):
-        for label, argv_ in commands.items():
-            sample = run_once(argv_, 600)
-            if sample.rc not in (0, 1, 4):
-                print(f"{label}: exit {sample.rc}: {sample.stderr[:300]!r}", file=sys.stderr)
-                return 1
-            times[label].append(sample.wall)
-    base = statistics.median(times["pdebug check BUNDLE"])
+    times = interleaved_walls(commands, args.runs, ok=(0, 1, 4))
+    if times is None:
+        return 1
     print(f"{PROXIES} proxies, 50 expectations, {args.runs} runs")
     print(f"load average: {load:.2f} before, {os.getloadavg()[0]:.2f} after\n")
-    print("| command | median | min-max | vs check | target |")
-    print("| --- | --- | --- | --- | --- |")
-    for label, values in times.items():
-        med = statistics.median(values)
-        ratio = med / base
-        target = ""
-        if "assert" in label:
-            target = f"<= {TARGET}x: {'MET' if ratio <= TARGET else 'MISSED'}"
-        print(
-            f"| {label} | {med:.3f} s | {min(values):.3f}-{max(values):.3f} | "
-            f"{ratio:.2f}x | {target} |"
-        )
+    print_ratio_table(
+        times, "pdebug check BUNDLE", "check", TARGET, lambda label: "assert" in label
+    )
     print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
     return 0
 

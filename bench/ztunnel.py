@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import genztunnel  # noqa: E402
-from run import FLOOR_SRC, OUT, ROOT, run_once, tools  # noqa: E402
+from interleave import interleaved_walls, print_ratio_table  # noqa: E402
+from run import FLOOR_SRC, OUT, ROOT, tools  # noqa: E402
 
 TARGET = 0.3
 
@@ -45,30 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         "pdebug zc all": [pdebug, "zc", "all", "-f", str(path)],
     }
     load_before = os.getloadavg()[0]
-    times: dict[str, list[float]] = {k: [] for k in commands}
-    for _ in range(args.runs):  # interleaved, so load changes hit every command alike
-        for label, argv_ in commands.items():
-            sample = run_once(argv_, 600)
-            if sample.rc != 0:
-                print(f"{label}: exit {sample.rc}: {sample.stderr[:200]!r}", file=sys.stderr)
-                return 1
-            times[label].append(sample.wall)
-    floor = statistics.median(times["orjson floor"])
+    times = interleaved_walls(commands, args.runs)
+    if times is None:
+        return 1
     size = path.stat().st_size / 1e6
     print(f"ztunnel dump: {args.workloads} workloads, {size:.1f} MB, {args.runs} runs")
     print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after\n")
-    print("| command | median | min-max | vs floor | target |")
-    print("| --- | --- | --- | --- | --- |")
-    for label, values in times.items():
-        med = statistics.median(values)
-        ratio = med / floor
-        target = ""
-        if label == "pdebug zc workload":
-            target = f"<= {TARGET}x: {'MET' if ratio <= TARGET else 'MISSED'}"
-        print(
-            f"| {label} | {med:.3f} s | {min(values):.3f}-{max(values):.3f} | "
-            f"{ratio:.2f}x | {target} |"
-        )
+    print_ratio_table(
+        times, "orjson floor", "floor", TARGET, lambda label: label == "pdebug zc workload"
+    )
     print(f"\n(file: {path.relative_to(ROOT)})")
     return 0
 

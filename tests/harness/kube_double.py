@@ -1125,19 +1125,8 @@ class KubeDouble(eh.ServerContext):
         self, name: str, namespace: str = "default", *, labels: Mapping[str, str] | None = None
     ) -> Workload:
         """Add a bare ReplicaSet."""
-        rs, selector, pod_labels = self._workload(
-            "replicasets", name, namespace, labels, {"replicas": 1}, {}
-        )
-        meta = rs["metadata"]
-        return Workload(
-            "ReplicaSet",
-            name,
-            namespace,
-            meta["uid"],
-            selector,
-            pod_labels,
-            _owner_ref(rs),
-            f"{name}-",
+        return _owning_pods(
+            *self._workload("replicasets", name, namespace, labels, {"replicas": 1}, {})
         )
 
     def add_statefulset(
@@ -1145,24 +1134,15 @@ class KubeDouble(eh.ServerContext):
     ) -> Workload:
         """Add a StatefulSet (its generated pods are ``NAME-0``, ``NAME-1``...)."""
         revision = f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:10]}"
-        sts, selector, pod_labels = self._workload(
-            "statefulsets",
-            name,
-            namespace,
-            labels,
-            {"replicas": 1, "serviceName": name, "podManagementPolicy": "OrderedReady"},
-            {"controller-revision-hash": revision, "apps.kubernetes.io/pod-index": "0"},
-        )
-        meta = sts["metadata"]
-        return Workload(
-            "StatefulSet",
-            name,
-            namespace,
-            meta["uid"],
-            selector,
-            pod_labels,
-            _owner_ref(sts),
-            f"{name}-",
+        return _owning_pods(
+            *self._workload(
+                "statefulsets",
+                name,
+                namespace,
+                labels,
+                {"replicas": 1, "serviceName": name, "podManagementPolicy": "OrderedReady"},
+                {"controller-revision-hash": revision, "apps.kubernetes.io/pod-index": "0"},
+            )
         )
 
     def add_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> Json:
@@ -1217,24 +1197,15 @@ class KubeDouble(eh.ServerContext):
     ) -> Workload:
         """Add a DaemonSet."""
         revision = hashlib.sha1(name.encode()).hexdigest()[:10]
-        ds, selector, pod_labels = self._workload(
-            "daemonsets",
-            name,
-            namespace,
-            labels,
-            {"updateStrategy": {"type": "RollingUpdate"}},
-            {"controller-revision-hash": revision, "pod-template-generation": "1"},
-        )
-        meta = ds["metadata"]
-        return Workload(
-            "DaemonSet",
-            name,
-            namespace,
-            meta["uid"],
-            selector,
-            pod_labels,
-            _owner_ref(ds),
-            f"{name}-",
+        return _owning_pods(
+            *self._workload(
+                "daemonsets",
+                name,
+                namespace,
+                labels,
+                {"updateStrategy": {"type": "RollingUpdate"}},
+                {"controller-revision-hash": revision, "pod-template-generation": "1"},
+            )
         )
 
     # -- request handling (called from handler threads)
@@ -1434,6 +1405,22 @@ def _suffix(n: int) -> str:
         n, r = divmod(n, len(alphabet))
         out += alphabet[r]
     return out
+
+
+def _owning_pods(obj: Json, selector: dict[str, str], pod_labels: dict[str, str]) -> Workload:
+    """The workload ``obj`` as the direct owner of its pods (named ``NAME-...``)."""
+    meta = obj["metadata"]
+    name = meta["name"]
+    return Workload(
+        obj["kind"],
+        name,
+        meta["namespace"],
+        meta["uid"],
+        selector,
+        pod_labels,
+        _owner_ref(obj),
+        f"{name}-",
+    )
 
 
 def _owner_ref(obj: Json) -> Json:
