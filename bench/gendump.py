@@ -460,6 +460,21 @@ def sni(svc: Service, port: Port, subset: str) -> str:
     return f"outbound_.{port.number}_.{subset}_.{svc.fqdn}"
 
 
+def istio_tls_context(alpn: list[str], san: dict[str, str]) -> dict[str, Any]:
+    """A sidecar's mTLS ``common_tls_context``: SDS ``default`` and ``ROOTCA``, URI SAN ``san``."""
+    return {
+        "tls_params": TLS_PARAMS,
+        "alpn_protocols": alpn,
+        "tls_certificate_sds_secret_configs": [{"name": "default", "sds_config": SDS_CONFIG}],
+        "combined_validation_context": {
+            "default_validation_context": {
+                "match_typed_subject_alt_names": [{"san_type": "URI", "matcher": san}]
+            },
+            "validation_context_sds_secret_config": {"name": "ROOTCA", "sds_config": SDS_CONFIG},
+        },
+    }
+
+
 def upstream_tls_match(svc: Service, port: Port, subset: str) -> list[dict[str, Any]]:
     san = f"spiffe://cluster.local/ns/{svc.ns}/sa/{svc.name}"
     return [
@@ -470,24 +485,9 @@ def upstream_tls_match(svc: Service, port: Port, subset: str) -> list[dict[str, 
                 "name": "envoy.transport_sockets.tls",
                 "typed_config": {
                     "@type": T_UPSTREAM_TLS,
-                    "common_tls_context": {
-                        "tls_params": TLS_PARAMS,
-                        "alpn_protocols": ["istio-peer-exchange", "istio"],
-                        "tls_certificate_sds_secret_configs": [
-                            {"name": "default", "sds_config": SDS_CONFIG}
-                        ],
-                        "combined_validation_context": {
-                            "default_validation_context": {
-                                "match_typed_subject_alt_names": [
-                                    {"san_type": "URI", "matcher": {"exact": san}}
-                                ]
-                            },
-                            "validation_context_sds_secret_config": {
-                                "name": "ROOTCA",
-                                "sds_config": SDS_CONFIG,
-                            },
-                        },
-                    },
+                    "common_tls_context": istio_tls_context(
+                        ["istio-peer-exchange", "istio"], {"exact": san}
+                    ),
                     "sni": sni(svc, port, subset),
                 },
             },
@@ -909,24 +909,9 @@ def downstream_tls() -> dict[str, Any]:
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
             "@type": T_DOWNSTREAM_TLS,
-            "common_tls_context": {
-                "tls_params": TLS_PARAMS,
-                "alpn_protocols": ["h2", "http/1.1"],
-                "tls_certificate_sds_secret_configs": [
-                    {"name": "default", "sds_config": SDS_CONFIG}
-                ],
-                "combined_validation_context": {
-                    "default_validation_context": {
-                        "match_typed_subject_alt_names": [
-                            {"san_type": "URI", "matcher": {"prefix": "spiffe://cluster.local/"}}
-                        ]
-                    },
-                    "validation_context_sds_secret_config": {
-                        "name": "ROOTCA",
-                        "sds_config": SDS_CONFIG,
-                    },
-                },
-            },
+            "common_tls_context": istio_tls_context(
+                ["h2", "http/1.1"], {"prefix": "spiffe://cluster.local/"}
+            ),
             "require_client_certificate": True,
         },
     }
