@@ -189,19 +189,18 @@ def test_closed_stdout_is_one_line_and_exit_3(tmp_path):
         stderr=subprocess.PIPE,
     )
     assert done.returncode == 0  # a sanity check of the harness
-    closed = subprocess.run(
-        f'"{sys.executable}" -c "{code}" clusters {dump} >&-',
-        shell=True,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+
+    def with_stdout_closed(args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            f'"{sys.executable}" -c "{code}" {args} >&-',
+            shell=True,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    closed = with_stdout_closed(f"clusters {dump}")
     assert closed.returncode == 3, closed.stderr
     assert closed.stderr.startswith("pdebug: error: standard output is closed")
     assert "Traceback" not in closed.stderr
-    report = subprocess.run(
-        f'"{sys.executable}" -c "{code}" report {dump} -o {tmp_path / "r.html"} >&-',
-        shell=True,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    report = with_stdout_closed(f"report {dump} -o {tmp_path / 'r.html'}")
     assert report.returncode == 0, report.stderr

@@ -105,24 +105,23 @@ def test_tables_do_not_import_pydantic(args: tuple[str, ...]) -> None:
     assert "pydantic" not in _imports_after(*args)
 
 
-def test_bad_values_keep_typers_messages(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--port", "abc", "Invalid value for '--port': Input should be a valid integer"),
+        ("--admin-port", "0", "greater than or equal to 1"),
+    ],
+)
+def test_bad_values_keep_typers_messages(option: str, value: str, message: str) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(
-        [sys.executable, "-m", "pdebug", "clusters", str(DUMP), "--port", "abc"],
+        [sys.executable, "-m", "pdebug", "clusters", str(DUMP), option, value],
         capture_output=True,
         text=True,
         env=env,
     )
     assert out.returncode == 2
-    assert "Invalid value for '--port': Input should be a valid integer" in out.stderr
-    out = subprocess.run(
-        [sys.executable, "-m", "pdebug", "clusters", str(DUMP), "--admin-port", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert out.returncode == 2
-    assert "greater than or equal to 1" in out.stderr
+    assert message in out.stderr
 
 
 def test_only_the_command_that_runs_is_built() -> None:
