@@ -789,22 +789,16 @@ OUTBOUND_LISTENER_FILTERS = [
 ]
 
 
-def outbound_http_listener(port: int) -> dict[str, Any]:
-    name = f"0.0.0.0_{port}"
+def outbound_listener(
+    name: str, address: dict[str, Any], chains: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An outbound listener (not bound: virtualOutbound hands it connections), passthrough
+    by default."""
     return {
         "@type": T_LISTENER,
         "name": name,
-        "address": sock("0.0.0.0", port),
-        "filter_chains": [
-            {
-                "filter_chain_match": {
-                    "transport_protocol": "raw_buffer",
-                    "application_protocols": ["http/1.1", "h2c"],
-                },
-                "filters": [hcm(f"outbound_0.0.0.0_{port}", "outbound", rds=str(port))],
-                "name": name,
-            }
-        ],
+        "address": address,
+        "filter_chains": chains,
         "default_filter_chain": PASSTHROUGH_CHAIN,
         "listener_filters": OUTBOUND_LISTENER_FILTERS,
         "listener_filters_timeout": "0s",
@@ -812,24 +806,25 @@ def outbound_http_listener(port: int) -> dict[str, Any]:
         "traffic_direction": "OUTBOUND",
         "bind_to_port": False,
     }
+
+
+def outbound_http_listener(port: int) -> dict[str, Any]:
+    name = f"0.0.0.0_{port}"
+    chain = {
+        "filter_chain_match": {
+            "transport_protocol": "raw_buffer",
+            "application_protocols": ["http/1.1", "h2c"],
+        },
+        "filters": [hcm(f"outbound_0.0.0.0_{port}", "outbound", rds=str(port))],
+        "name": name,
+    }
+    return outbound_listener(name, sock("0.0.0.0", port), [chain])
 
 
 def outbound_tcp_listener(svc: Service, port: Port) -> dict[str, Any]:
     cluster = cluster_name(svc, port, "")
-    return {
-        "@type": T_LISTENER,
-        "name": f"{svc.ip}_{port.number}",
-        "address": sock(svc.ip, port.number),
-        "filter_chains": [
-            {"filters": [TCP_STATS, tcp_proxy(cluster)]},
-        ],
-        "default_filter_chain": PASSTHROUGH_CHAIN,
-        "listener_filters": OUTBOUND_LISTENER_FILTERS,
-        "listener_filters_timeout": "0s",
-        "continue_on_listener_filters_timeout": True,
-        "traffic_direction": "OUTBOUND",
-        "bind_to_port": False,
-    }
+    chains = [{"filters": [TCP_STATS, tcp_proxy(cluster)]}]
+    return outbound_listener(f"{svc.ip}_{port.number}", sock(svc.ip, port.number), chains)
 
 
 def outbound_tls_listener(externals: list[Service]) -> dict[str, Any]:
@@ -842,18 +837,7 @@ def outbound_tls_listener(externals: list[Service]) -> dict[str, Any]:
                 "filters": [TCP_STATS, tcp_proxy(cluster)],
             }
         )
-    return {
-        "@type": T_LISTENER,
-        "name": "0.0.0.0_443",
-        "address": sock("0.0.0.0", 443),
-        "filter_chains": chains,
-        "default_filter_chain": PASSTHROUGH_CHAIN,
-        "listener_filters": OUTBOUND_LISTENER_FILTERS,
-        "listener_filters_timeout": "0s",
-        "continue_on_listener_filters_timeout": True,
-        "traffic_direction": "OUTBOUND",
-        "bind_to_port": False,
-    }
+    return outbound_listener("0.0.0.0_443", sock("0.0.0.0", 443), chains)
 
 
 def virtual_outbound() -> dict[str, Any]:
