@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pdebug.checks import ALL_CHECKS, BY_CODE, CheckOptions, Severity, run_checks
+from pdebug.checks import ALL_CHECKS, BY_CODE, CheckOptions, Finding, Severity, run_checks
 from pdebug.checks.listeners import envoy_reason
 from pdebug.model import ProxyData
 from pdebug.model.load import load
@@ -80,6 +80,11 @@ def proxy(doc: Json | None = None, clusters: Json | None = None) -> ProxyData:
     if clusters is not None:
         data.health = load(json.dumps(clusters).encode(), "clusters").clusters
     return data
+
+
+def findings_of(doc: Json, code: str) -> list[Finding]:
+    """The findings of check ``code`` on the dump ``doc``, in the report's order."""
+    return [f for f in run_checks(proxy(doc)).findings if f.code == code]
 
 
 def codes(report: Any) -> set[str]:
@@ -410,7 +415,7 @@ def test_pd102_warming_listener_names_missing_rds():
     listener(doc, "virtualInbound")["warming_state"] = listener(doc, "virtualInbound")[
         "active_state"
     ]
-    found_ = {f.resource: f.message for f in run_checks(proxy(doc)).findings if f.code == "PD102"}
+    found_ = {f.resource: f.message for f in findings_of(doc, "PD102")}
     since = section(doc, "ListenersConfigDump")["dynamic_listeners"][2]["active_state"][
         "last_updated"
     ]
@@ -430,7 +435,7 @@ def test_pd103_filters_without_stat_prefix():
     del inbound["filter_chains"][1]["filters"][0]["typed_config"]["stat_prefix"]
     outbound = listener(doc, "virtualOutbound")["active_state"]["listener"]
     outbound["default_filter_chain"]["filters"][0]["typed_config"]["stat_prefix"] = ""
-    found_ = [(f.resource, f.message) for f in run_checks(proxy(doc)).findings if f.code == "PD103"]
+    found_ = [(f.resource, f.message) for f in findings_of(doc, "PD103")]
     assert found_ == [
         (
             "listener/virtualInbound",
@@ -449,7 +454,7 @@ def test_pd104_tcp_proxy_to_unknown_cluster():
     tcp = inbound["filter_chains"][3]["filters"][0]
     tcp["name"] = "some.custom.name"  # still recognised by its @type
     tcp["typed_config"]["cluster"] = "gone"
-    found_ = [(f.resource, f.message) for f in run_checks(proxy(doc)).findings if f.code == "PD104"]
+    found_ = [(f.resource, f.message) for f in findings_of(doc, "PD104")]
     assert found_ == [
         (
             "listener/virtualInbound",
@@ -473,7 +478,7 @@ def test_pd201_warming_cluster_and_its_config_source():
     dns = copy.deepcopy(warming)
     dns["cluster"] = {"name": "dns", "type": "STRICT_DNS"}
     clusters["dynamic_warming_clusters"] = [warming, dns]
-    found_ = {f.resource: f.message for f in run_checks(proxy(doc)).findings if f.code == "PD201"}
+    found_ = {f.resource: f.message for f in findings_of(doc, "PD201")}
     since = warming["last_updated"]
     assert found_ == {
         "cluster/outbound|1|x|warm.default.svc.cluster.local": f"warming since {since}: waiting "
@@ -489,7 +494,7 @@ def test_pd201_config_source_names_the_file():
     doc = sidecar_dump()
     clusters = section(doc, "ClustersConfigDump")
     clusters["dynamic_warming_clusters"] = [clusters["dynamic_active_clusters"].pop(4)]
-    [finding] = [f for f in run_checks(proxy(doc)).findings if f.code == "PD201"]
+    [finding] = findings_of(doc, "PD201")
     assert re.search(
         r"waiting for EDS from file /\S+/eds-outbound_9080_v1_reviews", finding.message
     )
@@ -505,7 +510,7 @@ def test_pd202_no_healthy_endpoint_from_eds():
     for group in _eds(doc, RATINGS)["endpoint_config"]["endpoints"]:
         for lb in group["lb_endpoints"]:
             lb["health_status"] = "UNHEALTHY"
-    [finding] = [f for f in run_checks(proxy(doc)).findings if f.code == "PD202"]
+    [finding] = findings_of(doc, "PD202")
     assert finding.resource == f"cluster/{RATINGS}"
     assert finding.message == "no healthy endpoint: its 4 endpoints: 4 UNHEALTHY per EDS"
     assert finding.hint.endswith("; active health checks and ejections need --clusters-json")
@@ -574,7 +579,7 @@ def test_pd301_route_and_weighted_cluster_to_unknown_clusters():
     reviews = next(vh for vh in rc["virtual_hosts"] if vh["name"].startswith("reviews"))
     reviews["routes"][1]["route"]["weighted_clusters"]["clusters"][0]["name"] = "gone"
     reviews["routes"][1]["route"]["weighted_clusters"]["clusters"][1]["name"] = "gone-too"
-    got = [(f.resource, f.message) for f in run_checks(proxy(doc)).findings if f.code == "PD301"]
+    got = [(f.resource, f.message) for f in findings_of(doc, "PD301")]
     vhost = rc["virtual_hosts"][0]["name"]
     assert got == [
         (
@@ -603,7 +608,7 @@ def test_pd302_duplicate_domains_case_insensitive_and_within_one_vhost():
     first, second = rc["virtual_hosts"][0], rc["virtual_hosts"][1]
     second["domains"].append(first["domains"][2].upper())
     first["domains"].append(first["domains"][0])
-    got = [f.message for f in run_checks(proxy(doc)).findings if f.code == "PD302"]
+    got = [f.message for f in findings_of(doc, "PD302")]
     assert got == [  # one resource: in dump order
         f"domain {first['domains'][0]!r} is listed twice in virtual host {first['name']!r}",
         f"domain {first['domains'][2].upper()!r} is claimed by virtual hosts "
@@ -694,7 +699,7 @@ def test_pd503_warming_secret():
     section(doc, "SecretsConfigDump")["dynamic_warming_secrets"] = [
         {"name": "kubernetes://my-cred", "last_updated": "2026-11-25T22:00:00Z"}
     ]
-    got = [(f.resource, f.message) for f in run_checks(proxy(doc)).findings if f.code == "PD503"]
+    got = [(f.resource, f.message) for f in findings_of(doc, "PD503")]
     assert got == [
         (
             "secret/kubernetes://my-cred",
@@ -711,13 +716,13 @@ def test_pd601_no_dynamic_listeners_while_static_ones_exist():
     listeners = section(doc, "ListenersConfigDump")
     listeners.pop("dynamic_listeners")
     version = listeners.pop("version_info")
-    [finding] = [f for f in run_checks(proxy(doc)).findings if f.code == "PD601"]
+    [finding] = findings_of(doc, "PD601")
     assert finding.resource == "server/listeners"
     assert finding.message == (
         "no dynamic listeners while 1 static listener exist: LDS has delivered nothing yet"
     )
     listeners["version_info"] = version
-    [finding] = [f for f in run_checks(proxy(doc)).findings if f.code == "PD601"]
+    [finding] = findings_of(doc, "PD601")
     assert finding.message.endswith(f"LDS delivered version {version} without listeners")
 
 
@@ -741,7 +746,7 @@ def test_pd602_outbound_traffic_policy(cluster, policy):
     doc = sidecar_dump()
     outbound = listener(doc, "virtualOutbound")["active_state"]["listener"]
     outbound["default_filter_chain"]["filters"][0]["typed_config"]["cluster"] = cluster
-    [finding] = [f for f in run_checks(proxy(doc)).findings if f.code == "PD602"]
+    [finding] = findings_of(doc, "PD602")
     assert finding.severity is Severity.INFO
     assert finding.message.startswith(policy)
 

@@ -485,6 +485,16 @@ def _mutations(rng: random.Random, n: int) -> Iterator[tuple[str, list[Step], se
             yield f"100 Continue then {framing} stall at {at}", script, allowed
 
 
+def _handled(description: str, timed: Timed, allowed: set[int], budget: float) -> Result:
+    """The run's result, once it ended in an ``allowed`` exit code, without a traceback,
+    within ``budget`` seconds (``description`` names the fault in a failure)."""
+    result = timed.result
+    assert result.code in allowed, (description, result)
+    assert "Traceback" not in result.err, (description, result.err)
+    assert timed.seconds <= budget, (description, timed.seconds, result.err)
+    return result
+
+
 @pytest.mark.parametrize("seed", [12, 2024])
 def test_generated_faults(pdebug, seed):
     rng = random.Random(seed)
@@ -494,10 +504,7 @@ def test_generated_faults(pdebug, seed):
             timed = run(pdebug, "clusters", server.url, "--timeout", "0.6")
         finally:
             server.stop()
-        result = timed.result
-        assert result.code in allowed, (description, result)
-        assert "Traceback" not in result.err, (description, result.err)
-        assert timed.seconds <= 0.6 + SLACK, (description, timed.seconds, result.err)
+        result = _handled(description, timed, allowed, 0.6 + SLACK)
         if result.code:
             lines = result.err.splitlines()
             assert lines[0].startswith("pdebug: error: "), (description, result.err)
@@ -518,10 +525,7 @@ def test_generated_faults_through_the_port_forward(pdebug, kube: kd.KubeDouble, 
             )
         finally:
             server.stop()
-        result = timed.result
-        assert result.code in allowed, (description, result)
-        assert "Traceback" not in result.err, (description, result.err)
-        assert timed.seconds <= 1 + KUBE_SLACK, (description, timed.seconds, result.err)
+        result = _handled(description, timed, allowed, 1 + KUBE_SLACK)
         if result.code:
             assert result.err.startswith(f"pdebug: error: pod/web-{i}.default: "), description
     time.sleep(0.2)  # a relay thread that dies late must not print either
