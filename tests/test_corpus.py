@@ -198,11 +198,7 @@ class Expect:
 
     # routes
     def route_configs(self) -> list[dict[str, Any]]:
-        sec = self.sections.get("Routes", {})
-        out = []
-        for key in ("dynamic_route_configs", "static_route_configs"):
-            out += [g(e, "route_config") or {} for e in g(sec, key, []) or []]
-        return out
+        return self._configs("Routes", "route")
 
     def route_rows(self) -> int:
         n = 0
@@ -217,10 +213,15 @@ class Expect:
 
     # endpoints (EDS)
     def clas(self) -> list[dict[str, Any]]:
-        sec = self.sections.get("Endpoints", {})
+        return self._configs("Endpoints", "endpoint")
+
+    def _configs(self, section: str, kind: str) -> list[dict[str, Any]]:
+        """The ``KIND_config`` of each ``dynamic_KIND_configs`` then ``static_KIND_configs``
+        entry of ``section``."""
+        sec = self.sections.get(section, {})
         out = []
-        for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
-            out += [g(e, "endpoint_config") or {} for e in g(sec, key, []) or []]
+        for key in (f"dynamic_{kind}_configs", f"static_{kind}_configs"):
+            out += [g(e, f"{kind}_config") or {} for e in g(sec, key, []) or []]
         return out
 
     def eds_rows(self) -> int:

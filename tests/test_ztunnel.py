@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,31 +124,29 @@ def as_lists(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def lower_keys(obj: Any) -> Any:
-    """Every key in lower case (Go's decoder matches keys case-insensitively)."""
+def rename_keys(obj: Any, rename: Callable[[str], str]) -> Any:
+    """``obj`` with every field name renamed (map keys, those with a ``/`` or a leading
+    digit, are kept as they are)."""
     if isinstance(obj, list):
-        return [lower_keys(v) for v in obj]
+        return [rename_keys(v, rename) for v in obj]
     if isinstance(obj, dict):
         return {
-            k if ("/" in k or k[:1].isdigit()) else k.lower(): lower_keys(v) for k, v in obj.items()
+            k if ("/" in k or k[:1].isdigit()) else rename(k): rename_keys(v, rename)
+            for k, v in obj.items()
         }
     return obj
+
+
+def lower_keys(obj: Any) -> Any:
+    """Every key in lower case (Go's decoder matches keys case-insensitively)."""
+    return rename_keys(obj, str.lower)
 
 
 def snake_keys(obj: Any) -> Any:
     """Pre-1.22 snake_case field names (cert_chain, workload_ips...)."""
     import re
 
-    if isinstance(obj, list):
-        return [snake_keys(v) for v in obj]
-    if isinstance(obj, dict):
-        return {
-            (
-                k if ("/" in k or k[:1].isdigit()) else re.sub(r"([A-Z])", r"_\1", k).lower()
-            ): snake_keys(v)
-            for k, v in obj.items()
-        }
-    return obj
+    return rename_keys(obj, lambda k: re.sub(r"([A-Z])", r"_\1", k).lower())
 
 
 def split_roots(d: dict[str, Any]) -> dict[str, Any]:
