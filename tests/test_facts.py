@@ -54,6 +54,8 @@ def _dump(*sections: dict) -> bytes:
         ),
         ("outbound|80||", ("outbound", 80, "", "", True)),
         ("inbound|8080||", ("inbound", 8080, "", "", True)),
+        ("inbound|9080||", ("inbound", 9080, "", "", True)),
+        ("outbound|http|v1|x", ("outbound", 0, "v1", "x", True)),
         ("outbound|80||a|b", ("outbound", 80, "", "", True)),  # the host holds a separator
         ("outbound|http||x", ("outbound", 0, "", "x", True)),  # a non-numeric port reads 0
         (
@@ -64,6 +66,14 @@ def _dump(*sections: dict) -> bytes:
         (
             "inbound-vip|9080|http|reviews.default.svc.cluster.local",
             ("inbound-vip", 9080, "http", "reviews.default.svc.cluster.local", True),
+        ),
+        (
+            "inbound-vip|8000|http|httpbin.default.svc.cluster.local",
+            ("inbound-vip", 8000, "http", "httpbin.default.svc.cluster.local", True),
+        ),
+        (
+            "outbound_.80_._.reviews.default.svc.cluster.local",
+            ("", 0, "", "outbound_.80_._.reviews.default.svc.cluster.local", False),
         ),
         ("BlackHoleCluster", ("", 0, "", "BlackHoleCluster", False)),
         ("PassthroughCluster", ("", 0, "", "PassthroughCluster", False)),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from pdebug.model import ProxyData
 from pdebug.model.camel import snake_keys, to_camel, to_snake
 from pdebug.model.load import load
 from pdebug.views import clusters, listeners, routes
-from pdebug.views.common import ClusterName, summarize_domains
+from pdebug.views.common import summarize_domains
 from tests.harness import ISTIOCTL
 
 V3 = "type.googleapis.com/envoy.admin.v3."
@@ -155,31 +153,6 @@ def test_error_only_listener_entry_is_shown_in_wide():
             "2026-01-01T00:00:00Z",
         )
     ]
-
-
-@pytest.mark.parametrize(
-    ("name", "parts"),
-    [
-        (
-            "outbound|9080|v1|reviews.default.svc.cluster.local",
-            ("outbound", 9080, "v1", "reviews.default.svc.cluster.local", True),
-        ),
-        ("inbound|9080||", ("inbound", 9080, "", "", True)),
-        ("outbound|http|v1|x", ("outbound", 0, "v1", "x", True)),
-        ("BlackHoleCluster", ("", 0, "", "BlackHoleCluster", False)),
-        (
-            "outbound_.80_._.reviews.default.svc.cluster.local",
-            ("", 0, "", "outbound_.80_._.reviews.default.svc.cluster.local", False),
-        ),
-        (
-            "inbound-vip|8000|http|httpbin.default.svc.cluster.local",
-            ("inbound-vip", 8000, "http", "httpbin.default.svc.cluster.local", True),
-        ),
-    ],
-)
-def test_cluster_name_parsing(name, parts):
-    n = ClusterName.parse(name)
-    assert (n.direction, n.port, n.subset, n.fqdn, n.istio) == parts
 
 
 def test_domain_summary_rules():

@@ -23,6 +23,7 @@ The common case costs almost nothing: an ASCII string is checked by one C-speed
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TextIO
 
 # Runs of characters outside printable ASCII: candidates only, isprintable() decides.
@@ -47,11 +48,15 @@ def _char(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-def _run(match: re.Match[str]) -> str:
-    run = match.group(0)
+def _escaped(run: str, char: Callable[[str], str]) -> str:
+    """``run`` with each unprintable character written as ``char`` spells it."""
     if run.isprintable():
         return run
-    return "".join(ch if ch.isprintable() else _char(ch) for ch in run)
+    return "".join(ch if ch.isprintable() else char(ch) for ch in run)
+
+
+def _run(match: re.Match[str]) -> str:
+    return _escaped(match.group(0), _char)
 
 
 def escape_cell(value: str) -> str:
@@ -126,10 +131,7 @@ def _json_char(ch: str) -> str:
 
 
 def _json_run(match: re.Match[str]) -> str:
-    run = match.group(0)
-    if run.isprintable():
-        return run
-    return "".join(ch if ch.isprintable() else _json_char(ch) for ch in run)
+    return _escaped(match.group(0), _json_char)
 
 
 def escape_json(text: str) -> str:
