@@ -143,8 +143,8 @@ def _recorded(opened: Bundle) -> tuple[SyncDocument, list[str]]:
     """
     from pdebug import bundle
     from pdebug.errors import SourceUnavailable
+    from pdebug.manifest import failed_replicas_note
     from pdebug.model.syncz import parse_syncz
-    from pdebug.snapshot import failed_replicas_note
 
     body = opened.member(bundle.ISTIOD_SYNCZ)
     if body is None:

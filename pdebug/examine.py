@@ -1,0 +1,56 @@
+"""``pdebug check SOURCE`` in one call: one proxy, a ztunnel, or every proxy of a bundle.
+
+:func:`check_source` reads what the SOURCE names (:func:`pdebug.inputs.read_checked`
+decides which it is) and runs the checks on it; the command renders what it returns.
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pdebug.checks import run_checks
+from pdebug.checks.base import BundleChecks, CheckReport, ProxyCheck
+from pdebug.inputs import ProxyInfo, read_checked
+
+if TYPE_CHECKING:
+    from pdebug.checks import CheckOptions
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceSpec
+
+
+def check_source(
+    spec: SourceSpec, live: LiveOptions, options: CheckOptions, clusters_json: str | None = None
+) -> CheckReport | BundleChecks:
+    """The checks of what ``spec`` names.
+
+    A bundle of several proxies proxy by proxy, a ztunnel dump its PD7xx checks, else
+    the one proxy's (with ``--clusters-json FILE``).
+
+    Raises:
+        UsageError: ``--clusters-json`` with a bundle of several proxies.
+    """
+    from pdebug.checks import ztunnel as zchecks
+
+    inputs = read_checked(spec, live, clusters_json)
+    checks = []
+    for proxy in inputs.proxies:
+        info = inputs.info.get(proxy.source) or ProxyInfo()
+        if inputs.several is not None and proxy.dump is None and proxy.health is None:
+            checks.append(ProxyCheck(info.name or proxy.source, None, info.errors, info.unreadable))
+        else:
+            report = run_checks(proxy, options)
+            checks.append(ProxyCheck(info.name or proxy.source, report, info.errors))
+    for name, dump in inputs.ztunnels:  # a ztunnel, or those a snapshot --ambient captured
+        if isinstance(dump, str):
+            checks.append(ProxyCheck(name, None, (), dump))
+        else:
+            checks.append(ProxyCheck(name, zchecks.run(dump, options)))
+    if inputs.several is None:
+        single = checks[0].report
+        assert single is not None  # noqa: S101 - one proxy is always checked
+        return single
+    return BundleChecks(inputs.several, checks)
+
+
+__all__ = ["check_source"]
