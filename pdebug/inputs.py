@@ -68,8 +68,6 @@ class Inputs:
     ztunnel_nodes: dict[str, str] = field(default_factory=dict)
     #: the namespaces of the captured (and skipped) pods, from the manifest
     namespaces: set[str] = field(default_factory=set)
-    #: a bundle of several proxies, as typed (``check`` then prints one row per proxy)
-    several: str | None = None
 
 
 def sync_text(value: Any) -> str | None:
@@ -254,36 +252,6 @@ def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None 
 
     extra = None if clusters_json is None else file_spec(clusters_json)
     return Inputs([load_proxy(spec, live, Fetch.checks(), extra)])
-
-
-def read_checked(spec: SourceSpec, live: LiveOptions, clusters_json: str | None = None) -> Inputs:
-    """What ``pdebug check`` reads: one proxy or ztunnel, or each proxy of a bundle.
-
-    A bundle of several proxies sets ``several``; a ztunnel dump is in ``ztunnels``; one
-    proxy of any source takes ``--clusters-json``.
-
-    Raises:
-        UsageError: ``--clusters-json`` with a bundle of several proxies.
-    """
-    from pdebug.errors import UsageError
-    from pdebug.sources.spec import FileSpec, file_spec
-
-    if isinstance(spec, FileSpec) and bundle.multi_manifest(spec.path) is not None:
-        if clusters_json is not None:
-            raise UsageError(
-                f"--clusters-json is one proxy's; {spec.path} holds several",
-                hint=f"pick one: {spec.path}:NAME (a bundle carries each proxy's /clusters)",
-            )
-        inputs = read_inputs(spec)
-        inputs.several = spec.path
-        return inputs
-    from pdebug.proxy import Fetch, load_any
-
-    extra = None if clusters_json is None else file_spec(clusters_json)
-    got = load_any(spec, live, Fetch.checks(stats=True), extra)
-    if isinstance(got, ProxyData):
-        return Inputs([got])
-    return Inputs([], ztunnels=[(spec.text, got)])
 
 
 def read_health(path: str) -> ProxyData:
