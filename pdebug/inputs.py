@@ -57,7 +57,7 @@ class ProxyInfo:
 
 @dataclass
 class Inputs:
-    """Proxies to report on, and what their capture says about them."""
+    """Proxies to check, judge or report on, and what their capture says about them."""
 
     proxies: list[ProxyData]
     info: dict[str, ProxyInfo] = field(default_factory=dict)
