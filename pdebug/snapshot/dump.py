@@ -78,8 +78,8 @@ def capture_one(
             _publish(stage.path(f"proxy/{bundle.DUMP}"), output)
         else:
             # a file-system-safe proxy name: pod/x.ns -> x.ns; URLs -> host_port
-            name = label.split("://", 1)[-1].removeprefix("pod/").split(" ", 1)[0]
-            proxy = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "proxy"
+            bare = label.split("://", 1)[-1].removeprefix("pod/").split(" ", 1)[0]
+            proxy = re.sub(r"[^A-Za-z0-9._-]+", "_", bare).strip("_") or "proxy"
             os.rename(stage.path("proxy"), stage.path(proxy))
             manifest = Manifest.new(source=label)
             manifest.proxies = [ProxyEntry(proxy, label, files=captured.files)]
