@@ -15,11 +15,12 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdebug.errors import InvalidInput
+from pdebug.errors import InvalidInput, ZtunnelDumpGiven
 from pdebug.model import ConfigDump, ProxyData
 from pdebug.sources.base import LiveOptions, Source
 
 if TYPE_CHECKING:
+    from pdebug.model.ztunnel import ZtunnelDump
     from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
 
 CLUSTERS_JSON = "/clusters?format=json"
@@ -275,28 +276,64 @@ def load_proxy(
     from pdebug.sources import open_source
 
     with open_source(spec, live) as source:
-        if source.live:
-            proxy = fetch_live(source, fetch)
-            proxy.picked_pod = source.picked
-        else:
-            proxy = _load(source.get(""), source.label, fetch.mask)
-            if proxy.health is None:
-                doc = source.saved(CLUSTERS_JSON)
-                if doc is not None:
-                    proxy.health = _load(doc, f"{source.label}/clusters.json").health
-            if fetch.stats:
-                proxy.stats = source.saved(STATS_JSON)
-    if clusters_json is not None:
-        with open_source(clusters_json) as extra:
-            more = _load(extra.get(""), extra.label)
-        if more.health is None:
-            raise InvalidInput(
-                f"{extra.label}: --clusters-json needs a /clusters?format=json document, "
-                "not a config dump",
-                hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
-            )
-        proxy.health = more.health
+        proxy = _read(source, fetch)
+    return _with_health(proxy, clusters_json)
+
+
+def load_any(
+    spec: SourceSpec,
+    live: LiveOptions,
+    fetch: Fetch,
+    clusters_json: FileSpec | MemberSpec | None = None,
+) -> ProxyData | ZtunnelDump:
+    """:func:`load_proxy`, or the ztunnel's dump when the source is a ztunnel (ambient).
+
+    The ztunnel's ``/config_dump`` is read from the same opened source.
+    """
+    from pdebug.sources import open_source
+
+    with open_source(spec, live) as source:
+        try:
+            proxy = _read(source, fetch)
+        except ZtunnelDumpGiven:
+            from pdebug.model.ztunnel import parse
+
+            return parse(source.get("/config_dump"), source.label)
+    return _with_health(proxy, clusters_json)
+
+
+def _read(source: Source, fetch: Fetch) -> ProxyData:
+    """An opened source's proxy: what ``fetch`` needs of a live one, a file whole."""
+    if source.live:
+        proxy = fetch_live(source, fetch)
+        proxy.picked_pod = source.picked
+        return proxy
+    proxy = _load(source.get(""), source.label, fetch.mask)
+    if proxy.health is None:
+        doc = source.saved(CLUSTERS_JSON)
+        if doc is not None:
+            proxy.health = _load(doc, f"{source.label}/clusters.json").health
+    if fetch.stats:
+        proxy.stats = source.saved(STATS_JSON)
     return proxy
 
 
-__all__ = ["CLUSTERS_JSON", "STATS_JSON", "Fetch", "fetch_live", "load_proxy"]
+def _with_health(proxy: ProxyData, clusters_json: FileSpec | MemberSpec | None) -> ProxyData:
+    """``proxy`` with the endpoint health of a ``--clusters-json FILE``, when given."""
+    if clusters_json is None:
+        return proxy
+    from pdebug.sources import open_source
+
+    with open_source(clusters_json) as extra:
+        more = _load(extra.get(""), extra.label)
+    if more.health is None:
+        raise InvalidInput(
+            f"{extra.label}: --clusters-json needs a /clusters?format=json document, "
+            "not a config dump",
+            hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
+        )
+    proxy.health = more.health
+    return proxy
+
+
+__all__ = ["CLUSTERS_JSON", "STATS_JSON", "Fetch", "fetch_live", "load_any", "load_proxy"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pdebug import bundle
-from pdebug.snapshot import capture
+from pdebug.snapshot import capture, pack
 from pdebug.sources.file import Inflater
 
 
@@ -26,9 +26,9 @@ def test_crc_join_is_the_crc_of_the_concatenation() -> None:
     for _ in range(300):
         a = rng.randbytes(rng.randint(0, 2000))
         b = rng.randbytes(rng.randint(0, 2000))
-        assert capture._crc_join(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+        assert pack._crc_join(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
     big = b"\0" * 5_000_000 + b"x"
-    assert capture._crc_join(zlib.crc32(b"head"), zlib.crc32(big), len(big)) == zlib.crc32(
+    assert pack._crc_join(zlib.crc32(b"head"), zlib.crc32(big), len(big)) == zlib.crc32(
         b"head" + big
     )
 
@@ -63,7 +63,7 @@ def test_packed_bundle_is_write_trees_tar_in_one_gzip_member(
         assert piece is not None
         packed.append((name, len(body), piece))
     out = tmp_path / "x.tar.gz"
-    capture._write_packed(str(out), manifest, packed, level)
+    pack.write_packed(str(out), manifest, packed, level)
     raw = out.read_bytes()
     tar = gzip.decompress(raw)
     assert tar == gzip.decompress(expected.read_bytes())
@@ -109,6 +109,6 @@ def test_finish_without_redaction_reads_in_blocks_and_gives_the_same_piece(
     assert path.read_bytes() == body  # the token stays
     assert entry == capture.FileEntry.of(body)
     assert piece is not None
-    whole = body + capture._padding(len(body))
+    whole = body + pack.padding(len(body))
     assert zlib.decompressobj(-15).decompress(piece.deflated) == whole
     assert (piece.crc, piece.size) == (zlib.crc32(whole), len(whole))

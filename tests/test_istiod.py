@@ -560,7 +560,7 @@ def test_snapshot_records_a_replica_that_answers_garbage(
     """Valid JSON in istiod_syncz.json, the bad replica in the manifest and on stderr."""
     import tarfile
 
-    from pdebug.report.inputs import read_inputs
+    from pdebug.inputs import read_inputs
     from pdebug.sources.spec import FileSpec
 
     a, b = replicas

@@ -570,7 +570,7 @@ def test_istiod_answers_go_into_the_bundle(pdebug, kube, kubeconfig, envoys, tmp
     assert ratings["status"] == "captured" and "sync" not in ratings
     assert "proxy ratings-1.shop is not connected to any istiod" in ratings["istiod_error"]
     # pdebug report shows the sync state the snapshot recorded
-    from pdebug.report.inputs import read_inputs
+    from pdebug.inputs import read_inputs
     from pdebug.sources.spec import FileSpec
 
     info = read_inputs(FileSpec(str(out))).info[f"{out}:web-1.default"]

@@ -476,6 +476,16 @@ def test_check_on_istioctls_dump(pdebug):
     assert "PD706" not in found  # default/kubernetes has no workload endpoints, by design
 
 
+def test_check_reads_a_ztunnel_dump_from_stdin(pdebug, monkeypatch):
+    """The ztunnel dump is read from the source already opened, not from stdin again."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(Path(DUMP).read_bytes())))
+    r = pdebug("check", "-", "-o", "json", "--fail-on", "never")
+    assert r.code == 0, r.err
+    assert {"PD702", "PD708"} <= {f["code"] for f in json.loads(r.out)["findings"]}
+
+
 def _first_lists(d: dict[str, Any]) -> dict[str, Any]:
     return as_lists(d)
 

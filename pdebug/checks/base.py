@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pdebug.checks.context import Context
+    from pdebug.errors import PdebugError
 
 
 class Severity(IntEnum):
@@ -156,3 +157,81 @@ class CheckReport:
     def inconclusive(self) -> bool:
         """Whether a check could not read its input."""
         return any(s.error for s in self.skipped)
+
+    def error(self) -> PdebugError | None:
+        """What the command raises after printing the report, or None."""
+        if not self.inconclusive:
+            return None
+        from pdebug.errors import InvalidInput
+
+        return InvalidInput("some checks could not read the input")
+
+
+@dataclass
+class ProxyCheck:
+    """One proxy of a bundle: its check report, or why it has none.
+
+    Attributes:
+        name: The bundle member name (``POD.NS``).
+        report: The checks' report; None when there was no readable document to check.
+        capture_errors: What the capture recorded as failed for this proxy.
+        unreadable: Why its saved documents cannot be read (a damaged member), or None.
+    """
+
+    name: str
+    report: CheckReport | None
+    capture_errors: tuple[str, ...] = ()
+    unreadable: str | None = None
+
+    def fails(self, fail_on: Severity | None) -> bool:
+        """Whether a finding reaches ``fail_on``."""
+        return self.report is not None and self.report.fails(fail_on)
+
+
+@dataclass
+class BundleChecks:
+    """``pdebug check BUNDLE``: every proxy of a bundle of several, checked one by one.
+
+    Attributes:
+        path: The bundle as typed.
+        checks: One per proxy (and per ztunnel a ``snapshot --ambient`` captured).
+    """
+
+    path: str
+    checks: list[ProxyCheck]
+
+    def fails(self, fail_on: Severity | None) -> bool:
+        """Whether a finding of any proxy reaches ``fail_on``."""
+        return any(c.fails(fail_on) for c in self.checks)
+
+    @property
+    def inconclusive(self) -> bool:
+        """Whether a check of some proxy could not read its input."""
+        return any(c.report is not None and c.report.inconclusive for c in self.checks)
+
+    def error(self) -> PdebugError | None:
+        """What the command raises after the table, or None for a clean run.
+
+        One damaged or missing proxy never hides the others, but it is no clean run.
+        """
+        from pdebug.errors import InvalidInput, SourceUnavailable
+
+        path, checks = self.path, self.checks
+        unreadable = [c for c in checks if c.unreadable is not None]
+        if unreadable:
+            first = unreadable[0]
+            more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+            return InvalidInput(
+                f"{path}: cannot read the documents of {first.name} ({first.unreadable}){more}; "
+                "the other proxies were checked",
+                hint=f"its saved documents are damaged; capture it again if you can "
+                f"(pdebug snapshot {first.name})",
+            )
+        if not any(c.report is not None for c in checks):
+            return SourceUnavailable(
+                f"{path}: nothing to check: none of its {len(checks)} proxies was captured",
+                hint="take another snapshot; each proxy's capture error is in the table",
+            )
+        if self.inconclusive:
+            return InvalidInput("some checks could not read the input")
+        return None

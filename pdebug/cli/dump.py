@@ -50,21 +50,16 @@ def dump_cmd(
 
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
-    from pdebug.cli.habits import file_output, via_stdout
-    from pdebug.snapshot.capture import capture_one
+    import contextlib
+
+    from pdebug.cli.habits import file_output, stdout_file
+    from pdebug.snapshot.dump import capture_one
 
     file_output("dump", output)
     spec = word_of(source)
-    options = live
-    if output == "-":  # the bundle on stdout, as report -o - writes the page there
-        summary = via_stdout(
-            "dump",
-            ".tar.gz",
-            lambda path: capture_one(spec, path, options, redact=not no_redact).replace(
-                path, "stdout"
-            ),
-        )
-    else:
-        summary = capture_one(spec, output, options, redact=not no_redact, force=force)
-    print(summary, file=sys.stderr)
+    # -o -: the bundle on stdout, as report -o - writes the page there
+    target = stdout_file("dump", ".tar.gz") if output == "-" else contextlib.nullcontext(output)
+    with target as path:
+        summary = capture_one(spec, path, live, redact=not no_redact, force=force)
+    print(summary.replace(path, "stdout") if path != output else summary, file=sys.stderr)
     return ExitCode.OK

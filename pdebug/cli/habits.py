@@ -17,7 +17,8 @@ Pure argument work: no imports beyond the errors, so start-up does not pay for i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from pdebug.errors import UsageError
@@ -259,11 +260,12 @@ def file_output(command: str, value: str | None) -> None:
         )
 
 
-def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
-    """``-o -``: write to a temporary file with ``write(path)``, then copy it to stdout.
+@contextlib.contextmanager
+def stdout_file(command: str, suffix: str) -> Iterator[str]:
+    """``-o -``: a temporary file's path to write; on leaving, the file goes to stdout.
 
-    Returns what ``write`` returned. A bundle is binary: it is refused on a terminal
-    (exit 2), as ``tar czf -`` does.
+    A bundle is binary: it is refused on a terminal (exit 2), as ``tar czf -`` does. When
+    the block raises, nothing is copied.
     """
     import os
     import shutil
@@ -277,15 +279,27 @@ def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
         )
     with tempfile.TemporaryDirectory(prefix=".pdebug-stdout-") as tmp:
         path = os.path.join(tmp, "capture" + suffix)
-        said = write(path)
+        yield path
         sys.stdout.flush()
         with open(path, "rb") as f:
             shutil.copyfileobj(f, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-    return said
 
 
-__all__ = ["FILE_OUTPUT", "VIEWS", "file_output", "normalize", "via_stdout"]
+def via_stdout(command: str, suffix: str, write: Callable[[str], T]) -> T:
+    """``-o -``: ``write(path)`` into :func:`stdout_file`; returns what it returned."""
+    with stdout_file(command, suffix) as path:
+        return write(path)
+
+
+__all__ = [
+    "FILE_OUTPUT",
+    "VIEWS",
+    "file_output",
+    "normalize",
+    "stdout_file",
+    "via_stdout",
+]
 
 
 def suggest_command(word: str, commands: list[tuple[str, bool]]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -13,37 +13,10 @@ from pdebug.cli.options import (
     ClustersJsonOpt,
     IgnoreOpt,
     ProxyOptions,
-    file_of,
     output_file_option,
     proxy_options,
 )
 from pdebug.errors import ExitCode, InvalidInput
-from pdebug.proxy import Fetch, load_proxy
-from pdebug.sources.base import LiveOptions
-
-if TYPE_CHECKING:
-    from pdebug.report.inputs import Inputs
-    from pdebug.sources.spec import SourceSpec
-
-
-def _inputs(spec: SourceSpec, live: LiveOptions, clusters_json: str | None) -> Inputs:
-    """Files (bundles: every proxy) are read here; live proxies as ``check`` reads them."""
-    from pdebug.errors import UsageError
-    from pdebug.report.inputs import Inputs, read_health, read_inputs
-    from pdebug.sources.spec import AdminSpec, KubeSpec
-
-    if isinstance(spec, AdminSpec | KubeSpec):
-        fetch = Fetch.checks()
-        return Inputs([load_proxy(spec, live, fetch, file_of(clusters_json))])
-    inputs = read_inputs(spec)
-    if clusters_json is not None:
-        if len(inputs.proxies) > 1:
-            raise UsageError(
-                f"--clusters-json is one proxy's; {spec.text} holds {len(inputs.proxies)}",
-                hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
-            )
-        inputs.proxies[0].health = read_health(clusters_json).health
-    return inputs
 
 
 @proxy_options(bundle=False)
@@ -77,7 +50,9 @@ def report_cmd(
     """
     from pdebug.checks import CheckOptions, parse_codes
     from pdebug.errors import UsageError
+    from pdebug.inputs import read_proxies
     from pdebug.report import ReportMeta, check_output, render_page, report_data, write_report
+    from pdebug.report.ambient import ambient_capture
 
     if not output:
         raise UsageError("missing -o FILE", hint="e.g. pdebug report dump.json -o report.html")
@@ -87,16 +62,21 @@ def report_cmd(
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
     spec = proxy.spec()
-    inputs = _inputs(spec, proxy.live, clusters_json)
+    inputs = read_proxies(spec, proxy.live, clusters_json)
     meta = ReportMeta(
-        spec.text, title, capture=inputs.capture, proxies=inputs.info, ambient=inputs.ambient()
+        spec.text,
+        title,
+        capture=inputs.capture,
+        proxies=inputs.info,
+        ambient=ambient_capture(inputs),
     )
     from pdebug.views.wide import wide_tables  # the one place views join the page
 
     doc = report_data(
         inputs.proxies, dataclasses.replace(meta, options=options, tables=wide_tables)
     )
-    write_report(output, render_page(doc))
+    page = render_page(doc)
+    write_report(output, page)
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)

@@ -18,7 +18,6 @@ from pdebug.errors import UsageError
 from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
-    from pdebug.bundle import Bundle
     from pdebug.model.syncz import SyncDocument
 
 
@@ -95,7 +94,9 @@ def status_cmd(
                 f"--file reads a saved answer; {', '.join(asking)} {verb} for asking istiod live",
                 hint="drop --file to ask istiod live, or drop " + ", ".join(asking),
             )
-        doc, missing = _saved(file)
+        from pdebug.sources.istiod import saved_syncz
+
+        doc, missing = saved_syncz(file)
     else:
         from pdebug.errors import SourceUnavailable
 
@@ -119,44 +120,6 @@ def status_cmd(
     for line in missing:
         print(line, file=sys.stderr)
     return 0
-
-
-def _saved(file: str) -> tuple[SyncDocument, list[str]]:
-    """A saved syncz answer, or the one a bundle (``pdebug snapshot``) recorded.
-
-    With it, the line about the istiod replicas the bundle says did not answer.
-    """
-    from pdebug import bundle
-    from pdebug.model.syncz import parse_syncz
-
-    opened = bundle.read_any(file, lambda _: ())  # only the recorded syncz is read
-    if isinstance(opened, bundle.Bundle):
-        return _recorded(opened)
-    return parse_syncz(*opened), []
-
-
-def _recorded(opened: Bundle) -> tuple[SyncDocument, list[str]]:
-    """The ``istiod_syncz.json`` a snapshot recorded, or why there is none.
-
-    Raises:
-        SourceUnavailable: the bundle recorded no sync status.
-    """
-    from pdebug import bundle
-    from pdebug.errors import SourceUnavailable
-    from pdebug.model.syncz import parse_syncz
-    from pdebug.snapshot import failed_replicas_note
-
-    body = opened.member(bundle.ISTIOD_SYNCZ)
-    if body is None:
-        why = (opened.manifest.get("istiod") or {}).get("error")
-        raise SourceUnavailable(
-            f"{opened.label}: the bundle has no recorded istiod sync status"
-            + (f" ({why})" if why else ""),
-            hint="ask istiod live: pdebug status (without --file); pdebug snapshot records "
-            "it when istiod answers",
-        )
-    note = failed_replicas_note(opened.manifest.get("istiod"))
-    return parse_syncz(body, f"{opened.label}:{bundle.ISTIOD_SYNCZ}"), [note] if note else []
 
 
 def _live(control: IstiodChoice, options: LiveOptions) -> tuple[SyncDocument, list[str]]:

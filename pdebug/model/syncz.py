@@ -239,6 +239,29 @@ class SyncDocument:
         for answer in self.answers:
             yield from answer.proxies
 
+    def raw_with(self, kept: list[ProxySync]) -> Any:
+        """What istiod answered, less the proxies not in ``kept``, in the file's shape.
+
+        A lone xDS answer as the DiscoveryResponse itself, answers saved keyed as
+        ``{istiod: answer}``, legacy arrays as one array, xDS answers back to back keyed
+        by istiod (``NAME#2`` for a second answer of one istiod).
+        """
+        keep = {id(p) for p in kept}
+        parts = [(a, a.raw_with([p for p in a.proxies if id(p) in keep])) for a in self.answers]
+        if len(parts) == 1 and parts[0][0].kind == "xds":
+            return parts[0][1]
+        if self.keyed:
+            return {a.key: raw for a, raw in parts}
+        if all(a.kind == "legacy" for a, _ in parts):
+            return [item for _, raw in parts for item in raw]
+        out: dict[str, Any] = {}
+        for a, raw in parts:
+            key, n = a.istiod, 2
+            while key in out:
+                key, n = f"{a.istiod}#{n}", n + 1
+            out[key] = raw
+        return out
+
 
 # --------------------------------------------------------------------------- parsing
 

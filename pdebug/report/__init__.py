@@ -36,6 +36,7 @@ from pdebug import __version__
 from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError, SourceUnavailable
+from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
@@ -55,29 +56,6 @@ __all__ = [
     "report_data",
     "write_report",
 ]
-
-
-@dataclass(frozen=True)
-class ProxyInfo:
-    """What a capture says about a proxy beyond its documents (a bundle's manifest).
-
-    Attributes:
-        name: A short name for the proxy picker (default: the source label).
-        sync: istiod's sync state when the capture recorded it, e.g. ``SYNCED`` or
-            ``CDS SYNCED, LDS STALE``; None when unknown.
-        errors: What went wrong while capturing it.
-        unreadable: Why its saved documents cannot be read (a damaged bundle member);
-            None when they could be.
-        sync_states: The same sync state per xDS type, for code that judges it.
-    """
-
-    name: str | None = None
-    sync: str | None = None
-    errors: tuple[str, ...] = ()
-    unreadable: str | None = None
-    #: ``sync`` per xDS type as recorded (``{"CDS": "SYNCED", ...}``; one recorded word is
-    #: ``{"ALL": word}``), None when unknown
-    sync_states: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

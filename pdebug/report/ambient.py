@@ -24,9 +24,10 @@ from pdebug.checks.base import Finding, Severity
 from pdebug.checks.options import CheckOptions
 
 if TYPE_CHECKING:
+    from pdebug.inputs import Inputs
     from pdebug.model.ztunnel import CertRow, ZtunnelDump
 
-__all__ = ["AMBIENT_COLUMNS", "AmbientCapture", "ambient_table"]
+__all__ = ["AMBIENT_COLUMNS", "AmbientCapture", "ambient_capture", "ambient_table"]
 
 AMBIENT_COLUMNS = [
     "NAMESPACE",
@@ -245,3 +246,10 @@ def ambient_table(capture: AmbientCapture, options: CheckOptions) -> dict[str, A
         "note": note,
         "ztunnels": len(capture.ztunnels),
     }
+
+
+def ambient_capture(inputs: Inputs) -> AmbientCapture | None:
+    """What the report's ambient section reads from a bundle; None without ztunnels."""
+    if not inputs.ztunnels:
+        return None
+    return AmbientCapture(inputs.ztunnels, inputs.ztunnel_nodes, frozenset(inputs.namespaces))

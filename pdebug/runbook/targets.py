@@ -100,7 +100,7 @@ def is_file(spec: SourceSpec) -> bool:
 
 
 def _files(spec: FileSpec | MemberSpec) -> list[Proxy]:
-    from pdebug.report.inputs import read_inputs
+    from pdebug.inputs import read_inputs
 
     inputs = read_inputs(spec)
     out = []

@@ -26,8 +26,10 @@ temp files.
 
 from __future__ import annotations
 
-from pdebug.snapshot.capture import PATHS, capture_one, capture_proxy
-from pdebug.snapshot.istiod import failed_replicas_note, sync_by_proxy
+from pdebug.manifest import failed_replicas_note
+from pdebug.snapshot.capture import PATHS, capture_proxy
+from pdebug.snapshot.dump import capture_one
+from pdebug.snapshot.istiod import sync_by_proxy
 from pdebug.snapshot.options import Selection, SnapshotOptions
 from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult, member_name
 from pdebug.snapshot.select import discover

@@ -112,39 +112,6 @@ class IstiodLink:
                 link.close()
 
 
-def failed_replicas_note(entry: IstiodEntry | Any) -> str | None:
-    """The line about the istiod replicas that did not answer, from the manifest's ``istiod``.
-
-    ``istiod: 1 of 3 replicas did not answer (istiod-b: REASON); proxies connected to it
-    have no istiod view``; None when every replica answered (or nothing was recorded).
-    ``entry`` is the typed entry, or the manifest's JSON value.
-    """
-    if not isinstance(entry, IstiodEntry):
-        if not isinstance(entry, dict):
-            return None
-        entry = IstiodEntry.from_plain(entry)
-    failed = entry.failed_replicas
-    if not failed:
-        return None
-    asked = entry.replicas
-    total = len(asked) if len(asked) >= len(failed) else None
-    reasons = "; ".join(f"{name}: {_reason(name, text)}" for name, text in failed.items())
-    n = len(failed)
-    verb = "replica did" if (total or n) == 1 else "replicas did"
-    counted = f"{n} of {total} {verb}" if total is not None else f"{n} {verb}"
-    them = "it" if n == 1 else "them"
-    return (
-        f"istiod: {counted} not answer ({reasons}); proxies connected to {them} have no istiod view"
-    )
-
-
-def _reason(name: str, why: str) -> str:
-    """``why`` without its leading ``pod/NAME.NS: `` (or ``NAME: ``)."""
-    if why.startswith(f"pod/{name}.") and ": " in why:
-        return why.partition(": ")[2]
-    return why.removeprefix(f"{name}: ")
-
-
 def sync_by_proxy(
     document: SyncDocument, connected: dict[str, str] | None = None
 ) -> dict[str, dict[str, str]]:

@@ -53,6 +53,7 @@ __all__ = [
     "SynczAnswers",
     "has_resources",
     "proxy_id_of_node",
+    "saved_syncz",
 ]
 
 Json = dict[str, Any]
@@ -455,6 +456,40 @@ class Istiod:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def saved_syncz(path: str) -> tuple[SyncDocument, list[str]]:
+    """A saved ``/debug/syncz`` answer, or the one a bundle (``pdebug snapshot``) recorded.
+
+    With it, the line about the istiod replicas the bundle says did not answer.
+
+    Raises:
+        SourceUnavailable: the bundle recorded no sync status.
+    """
+    from pdebug.manifest import failed_replicas_note
+    from pdebug.model.syncz import parse_syncz
+    from pdebug.sources import bundle
+
+    opened = bundle.read_any(path, lambda _: ())  # only the recorded syncz is read
+    if isinstance(opened, bundle.Bundle):
+        body = opened.member(bundle.ISTIOD_SYNCZ)
+        if body is None:
+            why = (opened.manifest.get("istiod") or {}).get("error")
+            raise SourceUnavailable(
+                f"{opened.label}: the bundle has no recorded istiod sync status"
+                + (f" ({why})" if why else ""),
+                hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
+                "records it when istiod answers",
+            )
+        data: bytes | memoryview = body
+        label = f"{opened.label}:{bundle.ISTIOD_SYNCZ}"
+    else:
+        data, label = opened
+    document = parse_syncz(data, label)
+    if not isinstance(opened, bundle.Bundle):
+        return document, []
+    note = failed_replicas_note(opened.manifest.get("istiod"))
+    return document, [note] if note else []
 
 
 def has_resources(body: bytes | memoryview, label: str) -> bool:

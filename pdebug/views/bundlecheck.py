@@ -9,10 +9,9 @@ was not checked (with ``capture_errors`` or ``unreadable`` saying why).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from pdebug.checks.base import CheckReport, Severity
+from pdebug.checks.base import CheckReport, ProxyCheck, Severity
 from pdebug.views.check import report_plain
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
@@ -24,27 +23,6 @@ COLUMNS = (
     Column("INFO", wide=True),
     Column("TOP FINDING"),
 )
-
-
-@dataclass
-class ProxyCheck:
-    """One proxy of the bundle: its check report, or why it has none.
-
-    Attributes:
-        name: The bundle member name (``POD.NS``).
-        report: The checks' report; None when there was no readable document to check.
-        capture_errors: What the capture recorded as failed for this proxy.
-        unreadable: Why its saved documents cannot be read (a damaged member), or None.
-    """
-
-    name: str
-    report: CheckReport | None
-    capture_errors: tuple[str, ...] = ()
-    unreadable: str | None = None
-
-    def fails(self, fail_on: Severity | None) -> bool:
-        """Whether a finding reaches ``fail_on``."""
-        return self.report is not None and self.report.fails(fail_on)
 
 
 def top_finding(report: CheckReport) -> str:

@@ -18,10 +18,8 @@ timestamp; ``now`` is a parameter so that a saved file can be read as of its cap
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pdebug.model import syncz as m
 from pdebug.model.syncz import ProxySync, SyncDocument, TypeSync
@@ -206,7 +204,7 @@ def view(
         note = f"No proxies found in {doc.label}."
         if every:
             note = f"No proxies in namespace {flt.namespace!r} ({len(every)} in other namespaces)."
-    return ViewResult(table, _objects(doc, proxies), note)
+    return ViewResult(table, lambda: doc.raw_with(proxies), note)
 
 
 def _table(proxies: list[ProxySync], layout: str, now: datetime) -> Table:
@@ -244,24 +242,3 @@ def _table(proxies: list[ProxySync], layout: str, now: datetime) -> Table:
     )
     table.rows = [row + _wide_cells(p, now) for row, p in zip(rows, proxies, strict=True)]
     return table
-
-
-def _objects(doc: SyncDocument, kept: list[ProxySync]) -> Callable[[], Any]:
-    def objects() -> Any:
-        keep = {id(p) for p in kept}
-        parts = [(a, a.raw_with([p for p in a.proxies if id(p) in keep])) for a in doc.answers]
-        if len(parts) == 1 and parts[0][0].kind == "xds":
-            return parts[0][1]
-        if doc.keyed:
-            return {a.key: raw for a, raw in parts}
-        if all(a.kind == "legacy" for a, _ in parts):
-            return [item for _, raw in parts for item in raw]
-        out: dict[str, Any] = {}  # xDS responses back to back: key them by istiod
-        for a, raw in parts:
-            key, n = a.istiod, 2
-            while key in out:
-                key, n = f"{a.istiod}#{n}", n + 1
-            out[key] = raw
-        return out
-
-    return objects

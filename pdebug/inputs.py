@@ -1,4 +1,7 @@
-"""What ``pdebug report`` reads from files: a dump, a ``/clusters`` document, or a bundle.
+"""Every proxy a file SOURCE holds: a dump, a ``/clusters`` document, or each proxy of a bundle.
+
+Beside :func:`pdebug.proxy.load_proxy` (one proxy, any source): ``check``, ``report`` and
+``assert`` read files through :func:`read_inputs`.
 
 A bundle (a ``.tar.gz`` or a ``pdebug snapshot --dir`` directory) is read once and every
 proxy in it becomes one :class:`ProxyData` (or only ``bundle.tar.gz:NAME``); a proxy whose
@@ -15,24 +18,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pdebug import bundle
 from pdebug.errors import InvalidInput, PdebugError
+from pdebug.manifest import failed_replicas_note
 from pdebug.model import ProxyData
 from pdebug.model.load import load
-from pdebug.report import ProxyInfo
-from pdebug.snapshot import failed_replicas_note
+from pdebug.sources import bundle
 from pdebug.sources.file import read_file
 from pdebug.sources.spec import MemberSpec
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
-    from pdebug.report.ambient import AmbientCapture
-    from pdebug.sources.spec import FileSpec
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import FileSpec, SourceSpec
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    """What a capture says about a proxy beyond its documents (a bundle's manifest).
+
+    Attributes:
+        name: A short name for the proxy picker (default: the source label).
+        sync: istiod's sync state when the capture recorded it, e.g. ``SYNCED`` or
+            ``CDS SYNCED, LDS STALE``; None when unknown.
+        errors: What went wrong while capturing it.
+        unreadable: Why its saved documents cannot be read (a damaged bundle member);
+            None when they could be.
+        sync_states: The same sync state per xDS type, for code that judges it.
+    """
+
+    name: str | None = None
+    sync: str | None = None
+    errors: tuple[str, ...] = ()
+    unreadable: str | None = None
+    #: ``sync`` per xDS type as recorded (``{"CDS": "SYNCED", ...}``; one recorded word is
+    #: ``{"ALL": word}``), None when unknown
+    sync_states: dict[str, str] | None = None
 
 
 @dataclass
 class Inputs:
-    """Proxies to report on, and what their capture says about them."""
+    """Proxies to check, judge or report on, and what their capture says about them."""
 
     proxies: list[ProxyData]
     info: dict[str, ProxyInfo] = field(default_factory=dict)
@@ -43,14 +68,6 @@ class Inputs:
     ztunnel_nodes: dict[str, str] = field(default_factory=dict)
     #: the namespaces of the captured (and skipped) pods, from the manifest
     namespaces: set[str] = field(default_factory=set)
-
-    def ambient(self) -> AmbientCapture | None:
-        """What the report's ambient section reads; None without ztunnels."""
-        from pdebug.report.ambient import AmbientCapture
-
-        if not self.ztunnels:
-            return None
-        return AmbientCapture(self.ztunnels, self.ztunnel_nodes, frozenset(self.namespaces))
 
 
 def sync_text(value: Any) -> str | None:
@@ -205,6 +222,36 @@ def _without(message: str, plabel: str) -> str:
     if message.startswith(plabel + "/"):
         return message[len(plabel) + 1 :]
     return message
+
+
+def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None = None) -> Inputs:
+    """What ``pdebug report`` reads: one live proxy, or every proxy of a file.
+
+    A live proxy is read as ``check`` reads it, a file by :func:`read_inputs`;
+    ``--clusters-json FILE`` joins a lone proxy.
+
+    Raises:
+        UsageError: ``--clusters-json`` with a file of several proxies.
+    """
+    from pdebug.sources.spec import FileSpec
+
+    if isinstance(spec, FileSpec | MemberSpec):
+        inputs = read_inputs(spec)
+        if clusters_json is not None:
+            if len(inputs.proxies) > 1:
+                from pdebug.errors import UsageError
+
+                raise UsageError(
+                    f"--clusters-json is one proxy's; {spec.text} holds {len(inputs.proxies)}",
+                    hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
+                )
+            inputs.proxies[0].health = read_health(clusters_json).health
+        return inputs
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.spec import file_spec
+
+    extra = None if clusters_json is None else file_spec(clusters_json)
+    return Inputs([load_proxy(spec, live, Fetch.checks(), extra)])
 
 
 def read_health(path: str) -> ProxyData:
