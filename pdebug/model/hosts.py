@@ -72,9 +72,13 @@ class HostSet:
     @classmethod
     def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
         """The hosts of an EDS assignment (or a static ``load_assignment``), from a dump."""
-        out = cls(cluster, [], False)
+        out = cls.__new__(cls)  # one per cluster of the dump: the slots set directly
+        out.cluster = cluster
+        out.live = False
         out._hosts = None
         out._cla = cla
+        out._eds = out._levels = None
+        out._eds_set = None
         return out
 
     def __repr__(self) -> str:
@@ -214,10 +218,11 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
             for entry in dump.endpoint_entries(key).items:
                 assignment = entry.endpoint_config
                 clas.setdefault(names.cluster_of(assignment), assignment)
+    of_assignment = HostSet.of_assignment
     for name, cc in clusters.items():
         if cc.state == "WARMING":
             continue
-        cluster = cc.cluster
+        cluster = cc.entry.cluster
         kind = cluster_kind(cluster)
         cla: s.ClusterLoadAssignment | None = None
         if kind == "EDS":
@@ -227,5 +232,5 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
         elif kind == "STATIC":
             cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
         if cla is not None:
-            out[name] = HostSet.of_assignment(name, cla)
+            out[name] = of_assignment(name, cla)
     return out
