@@ -264,3 +264,33 @@ def test_endpoint_nodes_found_by_label() -> None:
         k for k, n in g._nodes.items() if k[0] == ENDPOINT and n.label == label
     ]
     assert g.labelled(ENDPOINT, "no such address") == []
+
+
+def _embed_as_text(doc: Any) -> str:
+    """:func:`embed_json` as written before: the escapes replaced in the decoded text."""
+    import orjson
+
+    text = orjson.dumps(doc).decode()
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": "</script><!--<script>&amp;\u2028\u2029", "b": ["</SCRIPT>", "]]>"]},
+        {"é": "naïve ✓ \u2028x\u2029 € 𝄞 & <b>", "n": [1, 2.5, None, True]},
+        {"plain": "ascii only", "deep": [[{"x": "y"}]]},
+    ],
+)
+def test_embed_json_escapes_bytes_as_it_did_text(doc: Any) -> None:
+    from pdebug.report import embed_json
+
+    assert embed_json(doc) == _embed_as_text(doc)
