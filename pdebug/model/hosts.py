@@ -58,7 +58,7 @@ class HostSet:
     the assignment's statuses without a host object per endpoint.
     """
 
-    __slots__ = ("_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
+    __slots__ = ("_addrs", "_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
 
     def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
         self.cluster = cluster
@@ -68,6 +68,7 @@ class HostSet:
         self._eds: list[str] | None = None
         self._levels: list[str] | None = None
         self._eds_set: frozenset[str] | None = None
+        self._addrs: list[str] | None = None
 
     @classmethod
     def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
@@ -79,6 +80,7 @@ class HostSet:
         out._cla = cla
         out._eds = out._levels = None
         out._eds_set = None
+        out._addrs = None
         return out
 
     def __repr__(self) -> str:
@@ -118,7 +120,9 @@ class HostSet:
         """Each host's :attr:`Host.address`, in host order."""
         if self._hosts is None:
             assert self._cla is not None
-            return _addresses(self._cla)
+            if self._addrs is None:  # read by the EDS-status checks, then the topology
+                self._addrs = _addresses(self._cla)
+            return self._addrs
         return [h.address for h in self._hosts]
 
     @property
