@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from pdebug.checks.base import Check, Finding, Severity, check
-from pdebug.checks.context import Context, Host
+from pdebug.checks.context import Context, Host, HostSet
 from pdebug.model.health import UNHEALTHY_EDS
 
 _SHOWN = 3
@@ -17,9 +17,28 @@ _DRAINING_EDS = frozenset({"DRAINING", "DEGRADED"})
 
 
 def _listing(hosts: list[Host]) -> str:
-    shown = ", ".join(h.address for h in hosts[:_SHOWN])
-    more = len(hosts) - _SHOWN
+    return _listing_of([h.address for h in hosts[:_SHOWN]], len(hosts))
+
+
+def _listing_of(addresses: list[str], n: int) -> str:
+    """The first addresses of ``n`` hosts, and how many more there are."""
+    shown = ", ".join(addresses[:_SHOWN])
+    more = n - _SHOWN
     return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def _eds_in(hs: HostSet, states: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The EDS statuses and addresses of the hosts whose EDS status is in ``states``.
+
+    Read from the host set's status and address lists, in host order: no :class:`Host`
+    per endpoint of a dump (the same hosts as ``[h for h in hs.hosts if h.eds in ...]``).
+    """
+    eds = hs.eds
+    picked = [i for i, e in enumerate(eds) if e in states]
+    if not picked:
+        return [], []
+    addresses = hs.addresses
+    return [eds[i] for i in picked], [addresses[i] for i in picked[:_SHOWN]]
 
 
 def _per_cluster(
@@ -89,14 +108,15 @@ def check_eds_unhealthy(ctx: Context, this: Check) -> Iterator[Finding]:
     for name, hs in ctx.hosts.items():
         if hs.eds_statuses.isdisjoint(UNHEALTHY_EDS):
             continue
-        bad = [h for h in hs.hosts if h.eds in UNHEALTHY_EDS]
+        bad, shown = _eds_in(hs, UNHEALTHY_EDS)
         if not bad:
             continue
-        states = "/".join(sorted({h.eds for h in bad}))
+        states = "/".join(sorted(set(bad)))
         note = "" if hs.live else _EDS_SOURCE_NOTE
         yield this.finding(
             f"cluster/{name}",
-            f"{len(bad)} of {len(hs.hosts)} endpoints are {states} per EDS: {_listing(bad)}",
+            f"{len(bad)} of {hs.count} endpoints are {states} per EDS: "
+            + _listing_of(shown, len(bad)),
             "the control plane says so (pod not ready, failing readiness probe?): "
             "kubectl get endpointslices; kubectl describe the pods" + note,
         )
@@ -114,18 +134,18 @@ def check_eds_draining(ctx: Context, this: Check) -> Iterator[Finding]:
     for name, hs in ctx.hosts.items():
         if hs.eds_statuses.isdisjoint(_DRAINING_EDS):
             continue
-        bad = [h for h in hs.hosts if h.eds in _DRAINING_EDS]
+        bad, shown = _eds_in(hs, _DRAINING_EDS)
         if not bad:
             continue
-        kinds = sorted({h.eds for h in bad})
+        kinds = sorted(set(bad))
         hints = {
             "DEGRADED": "DEGRADED endpoints get traffic only when no healthy one is left",
             "DRAINING": "DRAINING endpoints get no new requests (pods terminating, a rollout)",
         }
         yield this.finding(
             f"cluster/{name}",
-            f"{len(bad)} of {len(hs.hosts)} endpoints are {'/'.join(kinds)} per EDS: "
-            + _listing(bad),
+            f"{len(bad)} of {hs.count} endpoints are {'/'.join(kinds)} per EDS: "
+            + _listing_of(shown, len(bad)),
             "; ".join(hints[k] for k in kinds),
         )
 

@@ -58,7 +58,7 @@ class HostSet:
     the assignment's statuses without a host object per endpoint.
     """
 
-    __slots__ = ("_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
+    __slots__ = ("_addrs", "_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
 
     def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
         self.cluster = cluster
@@ -68,13 +68,19 @@ class HostSet:
         self._eds: list[str] | None = None
         self._levels: list[str] | None = None
         self._eds_set: frozenset[str] | None = None
+        self._addrs: list[str] | None = None
 
     @classmethod
     def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
         """The hosts of an EDS assignment (or a static ``load_assignment``), from a dump."""
-        out = cls(cluster, [], False)
+        out = cls.__new__(cls)  # one per cluster of the dump: the slots set directly
+        out.cluster = cluster
+        out.live = False
         out._hosts = None
         out._cla = cla
+        out._eds = out._levels = None
+        out._eds_set = None
+        out._addrs = None
         return out
 
     def __repr__(self) -> str:
@@ -114,7 +120,9 @@ class HostSet:
         """Each host's :attr:`Host.address`, in host order."""
         if self._hosts is None:
             assert self._cla is not None
-            return _addresses(self._cla)
+            if self._addrs is None:  # read by the EDS-status checks, then the topology
+                self._addrs = _addresses(self._cla)
+            return self._addrs
         return [h.address for h in self._hosts]
 
     @property
@@ -214,10 +222,11 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
             for entry in dump.endpoint_entries(key).items:
                 assignment = entry.endpoint_config
                 clas.setdefault(names.cluster_of(assignment), assignment)
+    of_assignment = HostSet.of_assignment
     for name, cc in clusters.items():
         if cc.state == "WARMING":
             continue
-        cluster = cc.cluster
+        cluster = cc.entry.cluster
         kind = cluster_kind(cluster)
         cla: s.ClusterLoadAssignment | None = None
         if kind == "EDS":
@@ -227,5 +236,5 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
         elif kind == "STATIC":
             cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
         if cla is not None:
-            out[name] = HostSet.of_assignment(name, cla)
+            out[name] = of_assignment(name, cla)
     return out

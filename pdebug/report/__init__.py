@@ -304,19 +304,28 @@ def embed_json(doc: Any) -> str:
     U+2028/2029 are escaped too (harmless in JSON, line breaks in older JS parsers).
     """
     try:
-        text = orjson.dumps(doc).decode()
+        data = orjson.dumps(doc)
     except (TypeError, orjson.JSONEncodeError):
         # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
         text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
-    for raw, escaped in (
-        ("&", "\\u0026"),
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(raw, escaped)
-    return text
+        for raw, escaped in _ESCAPES:
+            text = text.replace(raw, escaped)
+        return text
+    # The same replacements on orjson's UTF-8 bytes, before the one decode (a page of
+    # 20 MB: each pass over the bytes is cheaper than over the decoded text).
+    for raw, escaped in _ESCAPES:
+        data = data.replace(raw.encode(), escaped.encode())
+    return data.decode()
+
+
+#: What :func:`embed_json` escapes, and how.
+_ESCAPES = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 def _csp() -> str:
