@@ -216,3 +216,19 @@ def test_istio_config_ref_shortcut(istio: bytes) -> None:
         parts = config.split("/")
         want = f"{parts[7]}.{parts[5]}" if len(parts) == 8 else ""
     assert istio_config_ref(meta) == want
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["plain", "café", "x\ny", "a\x1b[31mred", "evil\u202etxt", "tab\there", "\x7f", "zw\u200bsp"],
+)
+def test_render_checks_the_text_as_the_cells(cell: str) -> None:
+    """The whole-text test escapes exactly what the per-cell test escapes (#12.4)."""
+    from pdebug.render.escape import escape_cell
+    from pdebug.render.text import render_table, tabwrite
+    from pdebug.views.table import Column
+
+    table = Table((Column("A"), Column("B")), padding=1)
+    table.rows = [("x", "1"), (cell, "2"), ("y", cell)]
+    rows = [tuple(escape_cell(c) for c in row) for row in table.rows]
+    assert render_table(table, False) == tabwrite([("A", "B"), *rows], 1)
