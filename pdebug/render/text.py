@@ -18,7 +18,7 @@ def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
     """
     if not lines:
         return ""
-    lengths = {len(line) for line in lines}
+    lengths = set(map(len, lines))
     if len(lengths) == 1:  # the common case: one block per column, one format for all
         n = lengths.pop() - 1
         columns = zip(*lines, strict=True)

@@ -8,6 +8,7 @@ endpoints exist (and their locality), ``/clusters`` says how Envoy sees their he
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,7 +272,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
                 else:
                     groups.append(((parts[3], parts[2], parts[1], parts[0]), rows))
     go_sort_by_key(groups, _cells_group_key)
-    return [row for _, rows in groups for row in rows]
+    return list(itertools.chain.from_iterable(rows for _, rows in groups))
 
 
 def _cells_group_key(
