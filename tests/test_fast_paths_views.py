@@ -41,8 +41,12 @@ EDS_FILTERS = [
     endpoints.EndpointFilter(port=9080),
     endpoints.EndpointFilter(address="10.244.0.22"),
     endpoints.EndpointFilter(address="10.244.0.22:9080"),
+    # Empty values are filters too (flt.empty says otherwise): no row has them.
+    endpoints.EndpointFilter(status=""),
+    endpoints.EndpointFilter(cluster="", status=""),
+    endpoints.EndpointFilter(address=""),
 ]
-EDS_IDS = ["none", "status", "port", "ip", "ip-port"]
+EDS_IDS = ["none", "status", "port", "ip", "ip-port", "no-status", "no-cluster", "no-address"]
 
 
 def _proxy(data: bytes) -> ProxyData:
@@ -69,6 +73,24 @@ def _check_eds(proxy: ProxyData, flt: endpoints.EndpointFilter) -> list[tuple[st
     assert fast == _general_eds_cells(proxy, flt, "endpoint/")
     assert endpoints.eds_cells(proxy, flt) == _general_eds_cells(proxy, flt, "")
     return fast
+
+
+def _check_endpoints(proxy: ProxyData, flt: endpoints.EndpointFilter) -> None:
+    """The endpoints table's cells (no /clusters): as from a row object per endpoint.
+
+    Not for ``--cluster ""`` or ``--cluster "(no cluster_name)"``: there the one-pass path
+    filters on the CLUSTER cell and the general one on the name (as on main).
+    """
+    if flt.cluster in ("", endpoints.UNATTRIBUTED):
+        return
+    fast = endpoints._eds_endpoint_cells(proxy, flt, wide=False)
+    if fast is None:  # two assignments with one CLUSTER cell: the general path, by design
+        return
+    general = [
+        (r.addresses[0], r.lb.health_status or "UNKNOWN", "-", r.cluster or endpoints.UNATTRIBUTED)
+        for r in endpoints._eds_endpoint_rows(proxy, flt)
+    ]
+    assert fast == general
 
 
 def _check_all_clusters(proxy: ProxyData) -> Table:
@@ -111,6 +133,7 @@ def test_other_spellings(path: Path, spelling: str) -> None:
     if proxy.dump.has("endpoints"):
         for flt in EDS_FILTERS:
             _check_eds(proxy, flt)
+            _check_endpoints(proxy, flt)
     if proxy.dump.has("clusters"):
         _check_all_clusters(proxy)
 
@@ -131,6 +154,8 @@ def test_generated_mesh(mesh: bytes, spelling: str) -> None:
     proxy = _proxy(data)
     cells = _check_eds(proxy, endpoints.EndpointFilter())
     assert len(cells) > 100
+    _check_endpoints(proxy, endpoints.EndpointFilter())
+    _check_endpoints(proxy, endpoints.EndpointFilter(status="HEALTHY"))
     for flt in (
         endpoints.EndpointFilter(status="UNHEALTHY"),
         endpoints.EndpointFilter(port=8080),
@@ -183,6 +208,7 @@ def test_eds_cells_odd_addresses() -> None:
         endpoints.EndpointFilter(cluster=endpoints.UNATTRIBUTED),
     ]:
         _check_eds(proxy, flt)
+        _check_endpoints(proxy, flt)
     assert len(endpoints.eds_cells(proxy, endpoints.EndpointFilter())) == 7
 
 

@@ -231,7 +231,10 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     want_port = flt.port
+    # Not flt.empty: an empty --status "" is a filter here (no endpoint has that status).
+    unfiltered = want_address is None and want_port is None and want_status is None
     groups: list[tuple[tuple[str, str, int, str], list[tuple[str, ...]]]] = []
+    rows: list[tuple[str, ...]]
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
         for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
@@ -239,7 +242,12 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
             if want_cluster is not None and cluster.lower() != want_cluster:
                 continue
             shown = cluster or UNATTRIBUTED
-            rows: list[tuple[str, ...]] = []
+            if unfiltered:
+                rows = _plain_cells(cla, prefix, shown)
+                if rows:
+                    groups.append((_group_order(cluster), rows))
+                continue
+            rows = []
             add = rows.append
             for group in cla.endpoints:
                 locality = _locality(group.locality)
@@ -266,13 +274,34 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
                         continue
                     add((prefix + text, status, locality, shown))
             if rows:
-                parts = split_name(cluster)
-                if parts is None:
-                    groups.append(((cluster, "", 0, ""), rows))
-                else:
-                    groups.append(((parts[3], parts[2], parts[1], parts[0]), rows))
+                groups.append((_group_order(cluster), rows))
     go_sort_by_key(groups, _cells_group_key)
     return list(itertools.chain.from_iterable(rows for _, rows in groups))
+
+
+def _plain_cells(cla: s.ClusterLoadAssignment, prefix: str, shown: str) -> list[tuple[str, ...]]:
+    """The cells of every endpoint of ``cla`` (:func:`eds_cells` without a filter)."""
+    rows: list[tuple[str, ...]] = []
+    add = rows.append
+    for group in cla.endpoints:
+        locality = _locality(group.locality)
+        for lb in group.lb_endpoints:
+            ep = lb.endpoint
+            sa = ep.address.socket_address if ep is not None and ep.address else None
+            if sa is not None and ep is not None and not ep.additional_addresses:
+                text = f"{prefix}{sa.address}:{sa.port_value}"
+            else:
+                text = prefix + ",".join(_addresses(ep))
+            add((text, lb.health_status or "UNKNOWN", locality, shown))
+    return rows
+
+
+def _group_order(cluster: str) -> tuple[str, str, int, str]:
+    """``ClusterName.parse(cluster).sort_key()``, from :func:`split_name` alone."""
+    parts = split_name(cluster)
+    if parts is None:
+        return (cluster, "", 0, "")
+    return (parts[3], parts[2], parts[1], parts[0])
 
 
 def _cells_group_key(
@@ -416,6 +445,9 @@ def _eds_endpoint_cells(
     effective = [names.cluster_of(cla) or UNATTRIBUTED for cla in clas]
     if len(set(effective)) != len(clas):
         return None
+    # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
+    if flt == EndpointFilter() and not wide:
+        return _plain_endpoint_cells(clas, effective)
     want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
@@ -447,3 +479,26 @@ def _eds_endpoint_cells(
     if not wide:
         return [(f[4], f[5], "-", f[2]) for f in found]
     return [(f[4], f[5], "-", f[2], "-", f[6], str(f[7].load_balancing_weight or 1)) for f in found]
+
+
+def _plain_endpoint_cells(
+    clas: list[s.ClusterLoadAssignment], effective: list[str]
+) -> list[tuple[str, ...]]:
+    """:func:`_eds_endpoint_cells` without a filter or ``-o wide``, in the same order."""
+    found: list[tuple[str, int, str, int, str, str]] = []
+    add = found.append
+    for cla, name in zip(clas, effective, strict=True):
+        for group in cla.endpoints:
+            for lb in group.lb_endpoints:
+                ep = lb.endpoint
+                sa = ep.address.socket_address if ep is not None and ep.address else None
+                if sa is not None and ep is not None and not ep.additional_addresses:
+                    ip, port = sa.address, sa.port_value
+                    first = f"{ip}:{port}"
+                else:
+                    first = _addresses(ep)[0]
+                    ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
+                # The position breaks ties: dump order, as the stable sort keeps it.
+                add((ip, port, name, len(found), first, lb.health_status or "UNKNOWN"))
+    found.sort()
+    return [(f[4], f[5], "-", f[2]) for f in found]
