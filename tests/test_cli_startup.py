@@ -143,3 +143,35 @@ def test_only_the_command_that_runs_is_built() -> None:
     assert len(group.typer_instance.registered_commands) > 6
     assert _app_for(["--help"]) is app
     assert _app_for(["no-such-command"]) is app
+
+
+@pytest.mark.parametrize(
+    ("args", "module"),
+    [
+        (("clusters", str(DUMP)), "pdebug.cli.views"),
+        (("c", str(DUMP)), "pdebug.cli.views"),
+        (("routes", str(DUMP)), "pdebug.cli.views"),
+    ],
+)
+def test_a_command_imports_only_its_own_command_module(args: tuple[str, ...], module: str) -> None:
+    """#17: the other commands' modules (report, assert, snapshot, zc...) stay unimported."""
+    loaded = {m for m in _imports_after(*args) if m.startswith("pdebug.cli.")}
+    others = {f"pdebug.cli.{m}" for _, m, _, _ in _commands()} | {"pdebug.cli.ztunnel"}
+    assert module in loaded
+    assert loaded & others == {module}
+
+
+def _commands() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    from pdebug.cli import COMMANDS
+
+    return COMMANDS
+
+
+def test_the_whole_app_is_registered_on_first_use() -> None:
+    """``pdebug.cli.app`` (help, completion, errors) has every command of the list."""
+    from pdebug.cli import COMMANDS, ZC_NAMES, app
+
+    names = [c.name for c in app.registered_commands]
+    want = [n for name, _, _, aliases in COMMANDS for n in (name, *aliases)]
+    assert names == want
+    assert [g.name for g in app.registered_groups] == list(ZC_NAMES)

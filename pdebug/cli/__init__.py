@@ -39,16 +39,21 @@ Exit codes: 0 ok, 1 findings (diff/check/trace/assert), 2 usage, 3 source
 unavailable, 4 invalid input, 5 internal error, 6 trace unknown, 130 interrupted.
 """
 
-app = typer.Typer(
-    name="pdebug",
-    help=HELP,
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def _new_app() -> typer.Typer:
+    """The root app with its options and no command yet."""
+    root = typer.Typer(
+        name="pdebug",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_root)
+    return root
 
 
 def _version(value: bool) -> None:
@@ -57,7 +62,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -69,84 +73,104 @@ def _root(
     """Root options."""
 
 
-def _register() -> None:
-    """Register every command, from one list: (name, function, hidden aliases).
+#: Every command, in the help's order: (name, module in pdebug.cli, function, hidden
+#: aliases). A command's module is imported only when that command is registered: a run
+#: registers the one it runs (:func:`_app_for`), the help and anything else all of them.
+COMMANDS: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("assert", "assert_", "assert_cmd", ()),
+    ("check", "check", "check_cmd", ()),
+    ("diff", "diff", "diff_cmd", ()),
+    ("dump", "dump", "dump_cmd", ()),
+    ("report", "report", "report_cmd", ()),
+    ("rootca-compare", "rootca", "rootca_compare_cmd", ("rc",)),  # istioctl's alias
+    ("snapshot", "snapshot", "snapshot_cmd", ()),
+    ("stats", "stats", "stats_cmd", ()),
+    ("status", "status", "status_cmd", ("proxy-status", "ps")),  # istioctl's names
+    ("trace", "trace", "trace_cmd", ()),
+    # istioctl proxy-config's views, with istioctl's short names
+    ("clusters", "views", "clusters_cmd", ("cluster", "c")),
+    ("listeners", "views", "listeners_cmd", ("listener", "l")),
+    ("routes", "views", "routes_cmd", ("route", "r")),
+    ("endpoints", "views", "endpoints_cmd", ("endpoint", "ep")),
+    ("eds", "views", "eds_cmd", ()),
+    ("secrets", "views", "secrets_cmd", ("secret", "s")),
+    ("bootstrap", "views", "bootstrap_cmd", ("b",)),
+    ("ecds", "views", "ecds_cmd", ("ec",)),
+    ("all", "views", "all_cmd", ("a",)),
+    ("proxy-config", "views", "proxy_config_cmd", ("pc",)),
+    ("waypoints", "waypoints", "waypoints_cmd", ("waypoint",)),
+]
+#: ztunnel-config (zc) VIEW: (name, function in pdebug.cli.ztunnel, hidden aliases).
+ZC_COMMANDS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("workload", "workload_cmd", ("workloads", "w")),
+    ("service", "service_cmd", ("services", "svc", "s")),
+    ("policy", "policy_cmd", ("policies", "pol", "p")),
+    ("certificate", "certificate_cmd", ("certificates", "certs", "cert")),
+    ("connections", "connections_cmd", ("cons",)),
+    ("all", "all_cmd", ()),
+]
+ZC_NAMES = ("ztunnel-config", "zc")
 
-    The list's order is the help's (then the ``zc`` group's views, from its own list).
-    Command modules only define functions; nothing is registered by importing them.
-    """
-    from pdebug.cli import (
-        assert_,
-        check,
-        diff,
-        dump,
-        report,
-        rootca,
-        snapshot,
-        stats,
-        status,
-        trace,
-        views,
-        waypoints,
-        ztunnel,
-    )
 
-    commands: list[tuple[str, Any, tuple[str, ...]]] = [
-        ("assert", assert_.assert_cmd, ()),
-        ("check", check.check_cmd, ()),
-        ("diff", diff.diff_cmd, ()),
-        ("dump", dump.dump_cmd, ()),
-        ("report", report.report_cmd, ()),
-        ("rootca-compare", rootca.rootca_compare_cmd, ("rc",)),  # istioctl's alias
-        ("snapshot", snapshot.snapshot_cmd, ()),
-        ("stats", stats.stats_cmd, ()),
-        ("status", status.status_cmd, ("proxy-status", "ps")),  # istioctl's names
-        ("trace", trace.trace_cmd, ()),
-        # istioctl proxy-config's views, with istioctl's short names
-        ("clusters", views.clusters_cmd, ("cluster", "c")),
-        ("listeners", views.listeners_cmd, ("listener", "l")),
-        ("routes", views.routes_cmd, ("route", "r")),
-        ("endpoints", views.endpoints_cmd, ("endpoint", "ep")),
-        ("eds", views.eds_cmd, ()),
-        ("secrets", views.secrets_cmd, ("secret", "s")),
-        ("bootstrap", views.bootstrap_cmd, ("b",)),
-        ("ecds", views.ecds_cmd, ("ec",)),
-        ("all", views.all_cmd, ("a",)),
-        ("proxy-config", views.proxy_config_cmd, ("pc",)),
-        ("waypoints", waypoints.waypoints_cmd, ("waypoint",)),
-    ]
-    for name, func, aliases in commands:
-        extra: dict[str, Any] = {}
-        if name == "proxy-config":  # everything after VIEW belongs to the view
-            extra["context_settings"] = {"allow_extra_args": True, "ignore_unknown_options": True}
-        app.command(name, **extra)(func)
-        for alias in aliases:
-            app.command(alias, hidden=True, **extra)(func)
-    zc_commands: list[tuple[str, Any, tuple[str, ...]]] = [  # ztunnel-config (zc) VIEW
-        ("workload", ztunnel.workload_cmd, ("workloads", "w")),
-        ("service", ztunnel.service_cmd, ("services", "svc", "s")),
-        ("policy", ztunnel.policy_cmd, ("policies", "pol", "p")),
-        ("certificate", ztunnel.certificate_cmd, ("certificates", "certs", "cert")),
-        ("connections", ztunnel.connections_cmd, ("cons",)),
-        ("all", ztunnel.all_cmd, ()),
-    ]
-    for name, func, aliases in zc_commands:
-        ztunnel.zc_app.command(name)(func)
-        for alias in aliases:
-            ztunnel.zc_app.command(alias, hidden=True)(func)
-    app.add_typer(
+def _add_command(target: typer.Typer, entry: tuple[str, str, str, tuple[str, ...]]) -> None:
+    """Register one :data:`COMMANDS` entry (and its hidden aliases) on ``target``."""
+    import importlib
+
+    name, module, attr, aliases = entry
+    func = getattr(importlib.import_module(f"pdebug.cli.{module}"), attr)
+    extra: dict[str, Any] = {}
+    if name == "proxy-config":  # everything after VIEW belongs to the view
+        extra["context_settings"] = {"allow_extra_args": True, "ignore_unknown_options": True}
+    target.command(name, **extra)(func)
+    for alias in aliases:
+        target.command(alias, hidden=True, **extra)(func)
+
+
+def _add_zc(target: typer.Typer) -> None:
+    """Add the ``ztunnel-config`` group (and its hidden ``zc``) to ``target``."""
+    from pdebug.cli import ztunnel
+
+    if not ztunnel.zc_app.registered_commands:  # one zc_app: its commands once
+        for name, attr, aliases in ZC_COMMANDS:
+            func = getattr(ztunnel, attr)
+            ztunnel.zc_app.command(name)(func)
+            for alias in aliases:
+                ztunnel.zc_app.command(alias, hidden=True)(func)
+    target.add_typer(
         ztunnel.zc_app,
         name="ztunnel-config",
         short_help="Show an ambient ztunnel's workloads, services, policies, certs, "
         "connections (zc).",
     )
-    app.add_typer(ztunnel.zc_app, name="zc", hidden=True)
+    target.add_typer(ztunnel.zc_app, name="zc", hidden=True)
 
 
-_register()
+_FULL: list[typer.Typer] = []
 
 
-def _polish_help() -> None:
+def _full_app() -> typer.Typer:
+    """The app with every command registered (built once): the help, completion, errors.
+
+    Command modules only define functions; nothing is registered by importing them.
+    """
+    if not _FULL:
+        whole = _new_app()
+        for entry in COMMANDS:
+            _add_command(whole, entry)
+        _add_zc(whole)
+        _polish_help(whole)
+        _FULL.append(whole)
+    return _FULL[0]
+
+
+def __getattr__(name: str) -> Any:
+    """``pdebug.cli.app``: the whole app, registered on first use (PEP 562)."""
+    if name == "app":
+        return _full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _polish_help(app: typer.Typer) -> None:
     """Help that reads well: whole summaries, examples kept on one line, aliases named.
 
     * the command list shows each command's whole first paragraph (Click would cut it at
@@ -183,7 +207,6 @@ def _usage_display_name(self: Any) -> str:
     return name + ("..." if self.nargs != 1 else "")
 
 
-_polish_help()
 typer.core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
 
 
@@ -458,17 +481,20 @@ def _app_for(args: list[str]) -> typer.Typer:
 
     words = [a for a in args if not a.startswith("-")]
     name = words[0] if words else None
-    picked = [c for c in app.registered_commands if c.name == name]
-    groups = [g for g in app.registered_groups if g.name == name]
-    if len(picked) == 1:
-        only = copy.copy(app)
-        only.registered_commands = picked
-        only.registered_groups = []
+    entry = next((e for e in COMMANDS if name == e[0] or name in e[3]), None)
+    if entry is not None:
+        # Only this command's module is imported, its help polished as in the whole app.
+        only = _new_app()
+        _add_command(only, entry)
+        _polish_help(only)
+        only.registered_commands = [c for c in only.registered_commands if c.name == name]
         return only
-    if len(groups) == 1 and groups[0].typer_instance is not None:
+    if name in ZC_NAMES:
+        only = _new_app()
+        _add_zc(only)
+        groups = [g for g in only.registered_groups if g.name == name]
         group = groups[0].typer_instance
-        only = copy.copy(app)
-        only.registered_commands = []
+        assert group is not None
         only.registered_groups = [copy.copy(groups[0])]
         # The subcommand is the first word after the group's name that names one (an
         # option's value may come first: zc -f FILE workload); else the whole group.
@@ -478,7 +504,7 @@ def _app_for(args: list[str]) -> typer.Typer:
             cut.registered_commands = sub
             only.registered_groups[0].typer_instance = cut
         return only
-    return app
+    return _full_app()
 
 
 def _traceback() -> None:
@@ -524,7 +550,7 @@ def _usage_error(exc: Any) -> None:
         from pdebug.cli.habits import suggest_command
 
         word = unknown.group(1)
-        names = [(c.name or "", c.hidden) for c in app.registered_commands]
+        names = [(c.name or "", c.hidden) for c in _full_app().registered_commands]
         near = suggest_command(word, names)
         hint = f"did you mean {' or '.join(near)}? " if near else ""
         _error(f"no such command {word!r}", f"{hint}pdebug --help lists the commands")

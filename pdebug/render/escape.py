@@ -66,7 +66,7 @@ def escape_cell(value: str) -> str:
     return _CELL_CANDIDATES.sub(_run, value)
 
 
-def _ascii_clean(text: str, allowed: bytes) -> bool:
+def ascii_clean(text: str, allowed: bytes) -> bool:
     """Whether ASCII ``text`` has only ``allowed`` bytes (1 MB at a time, C speed)."""
     for start in range(0, len(text), _CHUNK):
         chunk = text[start : start + _CHUNK].encode("ascii")
@@ -82,10 +82,10 @@ def _chunks(text: str) -> list[str]:
 def text_is_safe(text: str) -> bool:
     """Whether ``text`` prints as it is: printable, newlines and tabs only."""
     if text.isascii():
-        return _ascii_clean(text, _ASCII_TEXT)
+        return ascii_clean(text, _ASCII_TEXT)
     for chunk in _chunks(text):  # the regex only where there is something not ASCII
         if chunk.isascii():
-            if not _ascii_clean(chunk, _ASCII_TEXT):
+            if not ascii_clean(chunk, _ASCII_TEXT):
                 return False
         elif not all(run.isprintable() for run in _TEXT_CANDIDATES.findall(chunk)):
             return False
@@ -96,7 +96,7 @@ def _substitute(text: str, repl: Any) -> str:
     """``_TEXT_CANDIDATES.sub(repl, text)``, skipping the ASCII stretches of a long text."""
     return "".join(
         chunk
-        if chunk.isascii() and "\x7f" not in chunk and _ascii_clean(chunk, _ASCII_TEXT)
+        if chunk.isascii() and "\x7f" not in chunk and ascii_clean(chunk, _ASCII_TEXT)
         else _TEXT_CANDIDATES.sub(repl, chunk)
         for chunk in _chunks(text)
     )

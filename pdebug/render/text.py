@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from pdebug.render.escape import escape_cell, escape_lines
+from pdebug.render.escape import ascii_clean, escape_cell, escape_lines
 from pdebug.views.table import Lines, Stack, Table
 
 
@@ -18,7 +18,7 @@ def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
     """
     if not lines:
         return ""
-    lengths = {len(line) for line in lines}
+    lengths = set(map(len, lines))
     if len(lengths) == 1:  # the common case: one block per column, one format for all
         n = lengths.pop() - 1
         columns = zip(*lines, strict=True)
@@ -53,12 +53,28 @@ def render_table(table: Table, wide: bool) -> str:
     headers, rows = table.visible(wide)
     if not rows and not table.header_when_empty:
         return ""
-    # One test over every cell first: a row at a time only when something needs escaping
-    # (a control character, a newline or a bidi override from the input: escape.py).
-    if not "".join(itertools.chain.from_iterable(rows)).isprintable():
-        rows = [row if "".join(row).isprintable() else tuple(map(escape_cell, row)) for row in rows]
+    lines = [tuple(headers), *rows] if table.header else rows
+    text = tabwrite(lines, table.padding)
+    # One test over the whole text first: a row at a time only when something needs
+    # escaping (a control character, a newline or a bidi override from the input:
+    # escape.py). Printable ASCII with one newline a line means every cell is printable.
+    if _plain_lines(text, len(lines)) or "".join(itertools.chain.from_iterable(rows)).isprintable():
+        return text
+    rows = [row if "".join(row).isprintable() else tuple(map(escape_cell, row)) for row in rows]
     lines = [tuple(headers), *rows] if table.header else rows
     return tabwrite(lines, table.padding)
+
+
+_PRINTABLE_LINES = bytes(range(0x20, 0x7F)) + b"\n"
+
+
+def _plain_lines(text: str, count: int) -> bool:
+    """Whether ``text`` is ``count`` lines of printable ASCII (no cell holds a newline).
+
+    A cheaper test than joining every cell (C speed over the text, 1 MB at a time); when
+    it fails (non-ASCII text, say), the cells themselves are tested.
+    """
+    return text.isascii() and text.count("\n") == count and ascii_clean(text, _PRINTABLE_LINES)
 
 
 def render_text(part: Table | Lines | Stack, wide: bool) -> str:

@@ -17,6 +17,12 @@ from pdebug.views.table import Column, Lines, Stack, Table
 
 
 def _clusters(data: ProxyData, flt: clusters.ClusterFilter, wide: bool) -> Table:
+    if flt.empty and not wide:
+        return _plain_clusters(data)
+    return _general_clusters(data, flt, wide)
+
+
+def _general_clusters(data: ProxyData, flt: clusters.ClusterFilter, wide: bool) -> Table:
     base = clusters.view(data, flt, wide)
     assert isinstance(base.table, Table)
     table = Table((Column("NAME"), *base.table.columns))
@@ -27,6 +33,19 @@ def _clusters(data: ProxyData, flt: clusters.ClusterFilter, wide: bool) -> Table
             cells = (f"cluster/{name}", *cells[1:])
         # istioctl drops the NAME cell of a cluster without a name
         table.rows.append((f"cluster/{name}", *cells) if name else cells)
+    return table
+
+
+def _plain_clusters(data: ProxyData) -> Table:
+    """:func:`_clusters` without filters or ``-o wide``, from the clusters table's fast path."""
+    table = Table((Column("NAME"), *clusters.COLUMNS))
+    rows = table.rows
+    for name, cells in clusters.plain_named_rows(data):
+        named = f"cluster/{name}"
+        if cells[1] == "-":  # not an Istio name (an Istio one has a port): NAME twice
+            cells = (named, *cells[1:])
+        # istioctl drops the NAME cell of a cluster without a name
+        rows.append((named, *cells) if name else cells)
     return table
 
 

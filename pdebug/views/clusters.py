@@ -144,9 +144,21 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
     :func:`~pdebug.model.clusters.split_name` (the rule of :meth:`ClusterName.parse`), and
     the sort sees the same keys in the same order.
     """
+    return [row for _, row, _ in _plain_keyed(data)]
+
+
+def plain_named_rows(data: ProxyData) -> list[tuple[str, tuple[str, ...]]]:
+    """``(cluster name, row)`` of each row of :func:`_plain_rows`, in its order."""
+    return [(name, row) for _, row, name in _plain_keyed(data)]
+
+
+_Keyed = tuple[tuple[str, str, int, str], tuple[str, ...], str]
+
+
+def _plain_keyed(data: ProxyData) -> list[_Keyed]:
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
-    keyed: list[tuple[tuple[str, str, int, str], tuple[str, ...]]] = []
+    keyed: list[_Keyed] = []
     add = keyed.append
     for key in ("dynamic_active_clusters", "static_clusters"):
         for entry in dump.cluster_entries(key).items:
@@ -161,16 +173,17 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
                     (
                         (host, subset, port, direction),
                         (host, str(port), subset or "-", direction, kind, ref),
+                        name,
                     )
                 )
                 continue
-            add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref)))
+            add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
     go_sort_by_key(keyed, _first)
-    return [row for _, row in keyed]
+    return keyed
 
 
-def _first(pair: tuple[tuple[str, str, int, str], tuple[str, ...]]) -> tuple[str, str, int, str]:
-    return pair[0]
+def _first(item: _Keyed) -> tuple[str, str, int, str]:
+    return item[0]
 
 
 def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:

@@ -52,8 +52,11 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
     raw = metadata.filter_metadata.get("istio")
     if raw is None:
         return ""
+    text = bytes(raw)
+    if b"config" not in text and b"\\u" not in text:
+        return ""  # no "config" key, spelled plainly or escaped: nothing to decode
     try:
-        istio = _ISTIO_META.decode(raw)
+        istio = _ISTIO_META.decode(text)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return ""
     if not isinstance(istio, _IstioMeta) or istio.config is None:

@@ -8,6 +8,7 @@ endpoints exist (and their locality), ``/clusters`` says how Envoy sees their he
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.address import address_text as eds_address
 from pdebug.model.address import host_port
-from pdebug.model.clusters import ClusterName
+from pdebug.model.clusters import ClusterName, split_name
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import set_flags
@@ -200,25 +201,113 @@ def _eds_objects(rows: list[EdsRow], flt: EndpointFilter) -> list[Any]:
 
 def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResult:
     """Istioctl's eds table: NAME STATUS LOCALITY CLUSTER (header only when empty)."""
-    rows = eds_select(data, flt)
     table = Table(EDS_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
-    for row in rows:
-        table.rows.append(
-            (
-                prefix + ",".join(row.addresses),
-                row.lb.health_status or "UNKNOWN",
-                row.locality,
-                row.cluster or UNATTRIBUTED,
-            )
-        )
-    note = None if rows or flt.empty else "No endpoints match the filter."
+    table.rows = eds_cells(data, flt, prefix)
+    note = None if table.rows or flt.empty else "No endpoints match the filter."
     dump = data.need_dump("the eds view")
     if not dump.has("endpoints"):  # istioctl prints the header alone: unknown, not none
         note = (
             "The dump has no endpoints section (not captured: Envoy writes EDS only to "
             "config_dump?include_eds), so no endpoint is known."
         )
-    return ViewResult(table, lambda: _eds_objects(rows, flt), _join(note, attribution_note(data)))
+    return ViewResult(
+        table,
+        lambda: _eds_objects(eds_select(data, flt), flt),
+        _join(note, attribution_note(data)),
+    )
+
+
+def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tuple[str, ...]]:
+    """The eds table's rows straight from the CLAs, without a row object per endpoint.
+
+    The same rows in the same order as :func:`eds_select` then the cells of
+    :func:`eds_view`: the same filters, the same groups (one per CLA with a row left),
+    sorted with the same keys (:func:`~pdebug.model.clusters.split_name` is the rule of
+    :meth:`ClusterName.parse`) by the same sort.
+    """
+    dump = data.need_dump("the eds view")
+    names = _attribution(data)
+    want_cluster = flt.cluster.lower() if flt.cluster is not None else None
+    want_address = flt.address.lower() if flt.address is not None else None
+    want_status = flt.status.lower() if flt.status is not None else None
+    want_port = flt.port
+    # Not flt.empty: an empty --status "" is a filter here (no endpoint has that status).
+    unfiltered = want_address is None and want_port is None and want_status is None
+    groups: list[tuple[tuple[str, str, int, str], list[tuple[str, ...]]]] = []
+    rows: list[tuple[str, ...]]
+    for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
+        for entry in dump.endpoint_entries(key).items:
+            cla = entry.endpoint_config
+            cluster = cla.cluster_name or names.cluster_of(cla)
+            if want_cluster is not None and cluster.lower() != want_cluster:
+                continue
+            shown = cluster or UNATTRIBUTED
+            if unfiltered:
+                rows = _plain_cells(cla, prefix, shown)
+                if rows:
+                    groups.append((_group_order(cluster), rows))
+                continue
+            rows = []
+            add = rows.append
+            for group in cla.endpoints:
+                locality = _locality(group.locality)
+                for lb in group.lb_endpoints:
+                    ep = lb.endpoint
+                    sa = ep.address.socket_address if ep is not None and ep.address else None
+                    if sa is not None and ep is not None and not ep.additional_addresses:
+                        port = sa.port_value
+                        text = f"{sa.address}:{port}"
+                        if want_address is not None and text.lower() != want_address:
+                            continue
+                    else:
+                        addrs = _addresses(ep)
+                        port = sa.port_value if sa is not None else 0
+                        if want_address is not None and want_address not in (
+                            a.lower() for a in addrs
+                        ):
+                            continue
+                        text = ",".join(addrs)
+                    if want_port is not None and port != want_port:
+                        continue
+                    status = lb.health_status or "UNKNOWN"
+                    if want_status is not None and status.lower() != want_status:
+                        continue
+                    add((prefix + text, status, locality, shown))
+            if rows:
+                groups.append((_group_order(cluster), rows))
+    go_sort_by_key(groups, _cells_group_key)
+    return list(itertools.chain.from_iterable(rows for _, rows in groups))
+
+
+def _plain_cells(cla: s.ClusterLoadAssignment, prefix: str, shown: str) -> list[tuple[str, ...]]:
+    """The cells of every endpoint of ``cla`` (:func:`eds_cells` without a filter)."""
+    rows: list[tuple[str, ...]] = []
+    add = rows.append
+    for group in cla.endpoints:
+        locality = _locality(group.locality)
+        for lb in group.lb_endpoints:
+            ep = lb.endpoint
+            sa = ep.address.socket_address if ep is not None and ep.address else None
+            if sa is not None and ep is not None and not ep.additional_addresses:
+                text = f"{prefix}{sa.address}:{sa.port_value}"
+            else:
+                text = prefix + ",".join(_addresses(ep))
+            add((text, lb.health_status or "UNKNOWN", locality, shown))
+    return rows
+
+
+def _group_order(cluster: str) -> tuple[str, str, int, str]:
+    """``ClusterName.parse(cluster).sort_key()``, from :func:`split_name` alone."""
+    parts = split_name(cluster)
+    if parts is None:
+        return (cluster, "", 0, "")
+    return (parts[3], parts[2], parts[1], parts[0])
+
+
+def _cells_group_key(
+    group: tuple[tuple[str, str, int, str], list[tuple[str, ...]]],
+) -> tuple[str, str, int, str]:
+    return group[0]
 
 
 # --- /clusters?format=json ------------------------------------------------------------
@@ -356,6 +445,9 @@ def _eds_endpoint_cells(
     effective = [names.cluster_of(cla) or UNATTRIBUTED for cla in clas]
     if len(set(effective)) != len(clas):
         return None
+    # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
+    if flt == EndpointFilter() and not wide:
+        return _plain_endpoint_cells(clas, effective)
     want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
@@ -387,3 +479,26 @@ def _eds_endpoint_cells(
     if not wide:
         return [(f[4], f[5], "-", f[2]) for f in found]
     return [(f[4], f[5], "-", f[2], "-", f[6], str(f[7].load_balancing_weight or 1)) for f in found]
+
+
+def _plain_endpoint_cells(
+    clas: list[s.ClusterLoadAssignment], effective: list[str]
+) -> list[tuple[str, ...]]:
+    """:func:`_eds_endpoint_cells` without a filter or ``-o wide``, in the same order."""
+    found: list[tuple[str, int, str, int, str, str]] = []
+    add = found.append
+    for cla, name in zip(clas, effective, strict=True):
+        for group in cla.endpoints:
+            for lb in group.lb_endpoints:
+                ep = lb.endpoint
+                sa = ep.address.socket_address if ep is not None and ep.address else None
+                if sa is not None and ep is not None and not ep.additional_addresses:
+                    ip, port = sa.address, sa.port_value
+                    first = f"{ip}:{port}"
+                else:
+                    first = _addresses(ep)[0]
+                    ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
+                # The position breaks ties: dump order, as the stable sort keeps it.
+                add((ip, port, name, len(found), first, lb.health_status or "UNKNOWN"))
+    found.sort()
+    return [(f[4], f[5], "-", f[2]) for f in found]
