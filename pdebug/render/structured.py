@@ -331,11 +331,13 @@ def _sequence(obj: list[Any], indent: str, lead: str, out: list[str]) -> None:
 # an item's own text only), then written, so only one item is held at a time.
 
 #: A number orjson would write otherwise: a float (orjson writes the shortest repr), an
-#: integer past 64 bits (refused), ``-0`` (an integer 0). As object values in the 2-space
-#: layout, and as the first element of an array (a list of numbers).
-_ODD_NUMBER = re.compile(rb'": (-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))')
-_NUMBER_LIST = re.compile(rb"\[\n +-?[0-9]")
-_LIST_NUMBER = re.compile(rb"-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE])")
+#: integer past 64 bits (refused), ``-0`` (an integer 0). In the 2-space layout it is an
+#: object's value (after ``": ``), an array's element (alone on its line: no string holds
+#: a raw line break), or the whole text.
+_NUMBER = rb"(-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))"
+_ODD_NUMBER = re.compile(rb'": ' + _NUMBER)
+_ODD_ELEMENT = re.compile(rb"\n +" + _NUMBER)
+_ODD_WHOLE = re.compile(_NUMBER)
 _PRINTABLE_TEXT = bytes(range(0x20, 0x7F)) + b"\n"
 
 
@@ -344,9 +346,10 @@ def _canonical_numbers(text: bytes) -> bool:
     import orjson
 
     found = [m.group(1) for m in _ODD_NUMBER.finditer(text)]
-    for m in _NUMBER_LIST.finditer(text):
-        end = text.find(b"]", m.end())
-        found.extend(_LIST_NUMBER.findall(text, m.start(), end))
+    found.extend(_ODD_ELEMENT.findall(text))
+    whole = _ODD_WHOLE.fullmatch(text)
+    if whole is not None:
+        found.append(whole.group(1))
     for token in found:
         try:
             if orjson.dumps(orjson.loads(token)) != token:
@@ -469,14 +472,154 @@ def _safe_json(body: bytes) -> bytes | str:
     return escape_json(body.decode())
 
 
+# --- an item printed from its own text (``RawObject.text``) -------------------------------
+#
+# A config dump's section is usually printed as it is in the input, reformatted: its text
+# says the same as its decoded value when every string and number in it is written as
+# orjson writes it (printable ASCII, no escape orjson writes otherwise, canonical numbers),
+# its own names are unique and its first member is ``lead``, and the redaction could hide
+# nothing in it. msgspec then reformats it in C into exactly orjson's 2-space layout (a
+# dump already in that layout, as Envoy writes it, is copied without keeping a second
+# copy). Anything else is printed member by member, or decoded, as below.
+
+#: ``{"k":[ITEM]}`` reformatted: ITEM's text sits between these, at indent 4.
+_WRAP_HEAD = b'{\n  "k": [\n    '
+_WRAP_TAIL = b"\n  ]\n}"
+#: A line holding one of the item's own members (indent 6; deeper ones are indented more).
+_OWN_MEMBER = b'\n      "'
+#: A number orjson could write otherwise, in compact JSON (a member's value follows
+#: ``":``, an element ``[`` or ``,``): a float, an integer past 64 bits, ``-0``. Three
+#: literal-led patterns: a character class first would make the regex engine test every
+#: byte. What they find inside a string (``"a,1.50"``) only sends the item the slow way.
+_ODD_COMPACT = [
+    re.compile(rb"%s(-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))" % re.escape(c))
+    for c in (b'":', b",", b"[")
+]
+_CHUNK = 1 << 22
+
+
+def _canonical_compact_numbers(compact: bytes) -> bool:
+    """Whether every number that may be odd in ``compact`` is as orjson writes it."""
+    import orjson
+
+    for pattern in _ODD_COMPACT:
+        for token in pattern.findall(compact):
+            try:
+                if orjson.dumps(orjson.loads(token)) != token:
+                    return False
+            except orjson.JSONDecodeError:
+                return False
+    return True
+
+
+def _reformatted(item: RawObject, redact: bool) -> bytes | None:
+    """``{"k":[ITEM]}`` in orjson's 2-space layout, from ``item.text``; None: decode it.
+
+    None unless printing ``item.plain()`` there writes exactly the same item text
+    (see above); damage and deep nesting are None too (the member path says why).
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded, can_bound
+
+    if item.text is None or not item.lead or not can_bound():
+        return None
+    try:
+        compact: bytes = bounded(lambda: msgspec.json.format(item.text, indent=-1))
+    except (msgspec.DecodeError, RecursionError, MemoryError, TypeError):
+        return None
+    if item.release is not None:
+        item.release()
+    if not compact.isascii() or b"\x7f" in compact:
+        return None
+    if b"\\" in compact and (b"\\u" in compact or b"\\/" in compact):
+        return None
+    first = b"{" + item.lead
+    if not compact.startswith(first) or compact[len(first) : len(first) + 1] not in b",}":
+        return None
+    if not _canonical_compact_numbers(compact):
+        return None
+    if redact:
+        from pdebug.redact import may_change
+
+        if may_change(compact):
+            return None
+    wrapped = b'{"k":[' + compact + b"]}"
+    del compact
+    try:
+        text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
+    except (msgspec.DecodeError, RecursionError, MemoryError):
+        return None
+    wrapped = b""
+    # The item's own names: unique (decoding keeps one of each), none escaped.
+    names = set()
+    end = len(text) - len(_WRAP_TAIL)
+    at = text.find(_OWN_MEMBER, len(_WRAP_HEAD), end)
+    while at >= 0:
+        start = at + len(_OWN_MEMBER)
+        close = text.find(b'"', start, end)
+        name = text[start:close]
+        if close < 0 or b"\\" in name or name in names:
+            return None
+        names.add(name)
+        at = text.find(_OWN_MEMBER, close, end)
+    return text
+
+
+def _plan(item: Any, redact: bool) -> str | None:
+    """How to print ``item``: "same" (its text as it is), "format" (reformatted) or None.
+
+    None: member by member (:func:`_json_item`); its members are read now
+    (``RawObject.check``), so that damage is an error before anything is printed.
+    """
+    if not isinstance(item, RawObject):
+        return None
+    text = _reformatted(item, redact)
+    if text is None:
+        if item.check is not None:
+            item.check()
+        return None
+    own = item.text
+    same = len(text) == len(_WRAP_HEAD) + len(own) + len(_WRAP_TAIL) and text.startswith(
+        own if isinstance(own, bytes) else memoryview(own), len(_WRAP_HEAD)
+    )
+    if item.release is not None:
+        item.release()
+    return "same" if same else "format"
+
+
+def _chunks(text: Any, release: Any) -> Iterator[bytes]:
+    view = memoryview(text)
+    for at in range(0, len(view), _CHUNK):
+        yield bytes(view[at : at + _CHUNK])
+        if release is not None:
+            release()
+
+
+def _whole_item(item: RawObject, plan: str, redact: bool) -> Iterator[bytes | str]:
+    if plan == "same":
+        yield from _chunks(item.text, item.release)
+        return
+    text = _reformatted(item, redact)
+    if text is None:  # not expected: the same text said otherwise before
+        yield from _json_item(item, redact)
+        return
+    yield from _chunks(memoryview(text)[len(_WRAP_HEAD) : len(text) - len(_WRAP_TAIL)], None)
+
+
 def json_listing(listing: Listing, redact: bool = True) -> Iterator[bytes | str]:
     """``render_json({listing.key: [items]})``, item by item (bytes: printable ASCII)."""
     import orjson
 
     head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
-    for item in listing.items():
+    items = list(listing.items())
+    plans = [_plan(item, redact) for item in items]
+    for item, plan in zip(items, plans, strict=True):
         yield head
-        yield from _json_item(item, redact)
+        if plan is not None:
+            yield from _whole_item(item, plan, redact)
+        else:
+            yield from _json_item(item, redact)
         head = b",\n    "
     if head == b",\n    ":
         yield b"\n  ]\n}\n"
@@ -511,7 +654,11 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
     from pdebug.redact import redact_keys
 
     first = True
-    for item in listing.items():
+    items = list(listing.items())
+    for item in items:  # damage is an error before anything is printed
+        if isinstance(item, RawObject) and item.check is not None:
+            item.check()
+    for item in items:
         plain = item.plain() if isinstance(item, RawObject) else item
         if redact:
             plain = redact_keys(plain)
