@@ -290,3 +290,40 @@ def test_what_the_text_would_not_say_is_printed_the_slow_way(extra: str) -> None
 def test_timestamps_and_addresses_are_not_numbers() -> None:
     cluster = CLUSTER | {"last_updated": "2024-05-01T12:00:00.000Z", "x": ["10.0.0.1,1.5"]}
     assert _plans(_reindent(_dump(cluster), "envoy")) == ["same"]
+
+
+def test_compact_number_check_never_passes_a_number_orjson_writes_otherwise() -> None:
+    """Generated compact documents: True means orjson writes every number the same (#17)."""
+    import random
+
+    import orjson
+
+    from pdebug.render.structured import _canonical_compact_numbers
+
+    numbers = ["0", "-0", "1", "-5", "1.5", "1.50", "1e5", "1E5", "-0.0", "0.1", "2.0"]
+    numbers += ["12345678901234567890", "-1234567890123456789", "1e-7", "5e-324", "100"]
+    strings = ['"a"', '"2024-05-01T12:00:00.000Z"', '"10.0.0.1,1.5"', '"x:-0"', '"[1.50]"']
+    rnd = random.Random(17)
+
+    def value(depth: int) -> str:
+        roll = rnd.random()
+        if depth > 3 or roll < 0.4:
+            return rnd.choice(numbers)
+        if roll < 0.6:
+            return rnd.choice(strings)
+        if roll < 0.8:
+            return "[" + ",".join(value(depth + 1) for _ in range(rnd.randint(0, 4))) + "]"
+        items = (f'"k{i}":{value(depth + 1)}' for i in range(rnd.randint(0, 4)))
+        return "{" + ",".join(items) + "}"
+
+    passed = 0
+    for _ in range(5000):
+        text = b'{"v":' + value(0).encode() + b"}"  # an item is an object
+        try:
+            same = orjson.dumps(orjson.loads(text)) == text
+        except orjson.JSONDecodeError:
+            same = False
+        if _canonical_compact_numbers(text):
+            passed += 1
+            assert same, text
+    assert passed > 500

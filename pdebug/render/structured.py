@@ -487,28 +487,43 @@ _WRAP_HEAD = b'{\n  "k": [\n    '
 _WRAP_TAIL = b"\n  ]\n}"
 #: A line holding one of the item's own members (indent 6; deeper ones are indented more).
 _OWN_MEMBER = b'\n      "'
-#: A number orjson could write otherwise, in compact JSON (a member's value follows
-#: ``":``, an element ``[`` or ``,``): a float, an integer past 64 bits, ``-0``. Three
-#: literal-led patterns: a character class first would make the regex engine test every
-#: byte. What they find inside a string (``"a,1.50"``) only sends the item the slow way.
-_ODD_COMPACT = [
-    re.compile(rb"%s(-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))" % re.escape(c))
-    for c in (b'":', b",", b"[")
-]
+#: Compact JSON with every digit and ``-`` as ``0`` and ``[`` as ``,``: a number that
+#: may be odd (a float, an integer of 19 digits or more) is then a member's value after
+#: ``":0`` or an element after ``,0``, two literal-led patterns the regex engine skips to
+#: (a character class first would test every byte). ``-0`` is looked for apart.
+_NUMBER_SHAPE = bytes(0x30 if c in b"0123456789-" else 0x2C if c == 0x5B else c for c in range(256))
+_ODD_VALUE = re.compile(rb'":0(?:0*[.eE]|0{18})')
+_ODD_ITEM = re.compile(rb",0(?:0*[.eE]|0{18})")
+_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
+_TOKEN = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _CHUNK = 1 << 22
 
 
 def _canonical_compact_numbers(compact: bytes) -> bool:
-    """Whether every number that may be odd in ``compact`` is as orjson writes it."""
+    """Whether every number in ``compact`` is as orjson writes it.
+
+    What is found inside a string (``"a,1.50"``) only sends the item the slow way.
+    """
     import orjson
 
-    for pattern in _ODD_COMPACT:
-        for token in pattern.findall(compact):
-            try:
-                if orjson.dumps(orjson.loads(token)) != token:
-                    return False
-            except orjson.JSONDecodeError:
+    shape = compact.translate(_NUMBER_SHAPE)
+    starts = [m.start() + 2 for m in _ODD_VALUE.finditer(shape)]
+    starts.extend(m.start() + 1 for m in _ODD_ITEM.finditer(shape))
+    del shape
+    for m in _MINUS_ZERO.finditer(compact):  # an integer 0 to orjson
+        at = m.start()
+        before = compact[at - 1 : at]
+        if before in (b",", b"[") or (before == b":" and compact[at - 2 : at - 1] == b'"'):
+            starts.append(at)
+    for start in starts:
+        token = _TOKEN.match(compact, start)
+        if token is None:
+            return False
+        try:
+            if orjson.dumps(orjson.loads(token.group())) != token.group():
                 return False
+        except orjson.JSONDecodeError:
+            return False
     return True
 
 
