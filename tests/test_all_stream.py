@@ -232,6 +232,13 @@ def _reindent(body: bytes, how: str) -> bytes:
     return json.dumps(camel(value), indent=2).encode()
 
 
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path bounds nesting with the recursion limit: only with one thread running
+    (``can_bound``); threads other tests left idle would turn it off here."""
+    monkeypatch.setattr("pdebug.model.dump.can_bound", lambda: True)
+
+
 def _plans(body: bytes) -> list[str | None]:
     from pdebug.render import structured
 
@@ -258,6 +265,7 @@ def test_shared_corpus_prints_the_same(path: Path, fmt: str) -> None:
             _same(_reindent(path.read_bytes(), how), "json")
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_envoy_layout_is_copied_and_other_layouts_reformatted() -> None:
     body = _reindent(_dump(CLUSTER, CLUSTER | {"version_info": "2"}), "envoy")
     assert _plans(body) == ["same", "same"]
@@ -279,6 +287,7 @@ def test_envoy_layout_is_copied_and_other_layouts_reformatted() -> None:
         '"version_info": "2"',  # a name repeated
     ],
 )
+@pytest.mark.usefixtures("one_thread")
 def test_what_the_text_would_not_say_is_printed_the_slow_way(extra: str) -> None:
     body = _reindent(_dump(CLUSTER), "envoy").replace(
         b'"version_info": "1"', b'"version_info": "1", ' + extra.encode()
@@ -287,6 +296,7 @@ def test_what_the_text_would_not_say_is_printed_the_slow_way(extra: str) -> None
     _same(body, "json")
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_timestamps_and_addresses_are_not_numbers() -> None:
     cluster = CLUSTER | {"last_updated": "2024-05-01T12:00:00.000Z", "x": ["10.0.0.1,1.5"]}
     assert _plans(_reindent(_dump(cluster), "envoy")) == ["same"]
