@@ -527,11 +527,11 @@ def _canonical_compact_numbers(compact: bytes) -> bool:
     return True
 
 
-def _reformatted(item: RawObject, redact: bool) -> bytes | None:
-    """``{"k":[ITEM]}`` in orjson's 2-space layout, from ``item.text``; None: decode it.
+def _checked_compact(item: RawObject, redact: bool) -> bytes | None:
+    """``item.text`` compacted, when it passes every check above but the names; or None.
 
-    None unless printing ``item.plain()`` there writes exactly the same item text
-    (see above); damage and deep nesting are None too (the member path says why).
+    None unless printing ``item.plain()`` could write the same item text (see above);
+    damage and deep nesting are None too (the member path says why).
     """
     import msgspec
 
@@ -559,14 +559,24 @@ def _reformatted(item: RawObject, redact: bool) -> bytes | None:
 
         if may_change(compact):
             return None
+    return compact
+
+
+def _laid_out(compact: bytes) -> bytes | None:
+    """``{"k":[ITEM]}`` in orjson's 2-space layout, from ITEM's checked compact text.
+
+    None when ITEM's own names are not unique or one is escaped (decoding changes it).
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded
+
     wrapped = b'{"k":[' + compact + b"]}"
-    del compact
     try:
         text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
     except (msgspec.DecodeError, RecursionError, MemoryError):
         return None
     wrapped = b""
-    # The item's own names: unique (decoding keeps one of each), none escaped.
     names = set()
     end = len(text) - len(_WRAP_TAIL)
     at = text.find(_OWN_MEMBER, len(_WRAP_HEAD), end)
@@ -581,16 +591,18 @@ def _reformatted(item: RawObject, redact: bool) -> bytes | None:
     return text
 
 
-def _plan(item: Any, redact: bool) -> str | None:
-    """How to print ``item``: "same" (its text as it is), "format" (reformatted) or None.
+def _plan(item: Any, redact: bool) -> bytes | str | None:
+    """How to print ``item``: "same", its checked compact text, or None.
 
-    None: member by member (:func:`_json_item`); its members are read now
+    "same": its text as it is. The compact text: laid out again when printed (the input
+    lays it out otherwise). None: member by member (:func:`_json_item`); its members are read now
     (``RawObject.check``), so that damage is an error before anything is printed.
     """
     if not isinstance(item, RawObject):
         return None
-    text = _reformatted(item, redact)
-    if text is None:
+    compact = _checked_compact(item, redact)
+    text = None if compact is None else _laid_out(compact)
+    if compact is None or text is None:
         if item.check is not None:
             item.check()
         return None
@@ -600,7 +612,7 @@ def _plan(item: Any, redact: bool) -> str | None:
     )
     if item.release is not None:
         item.release()
-    return "same" if same else "format"
+    return "same" if same else compact
 
 
 def _chunks(text: Any, release: Any) -> Iterator[bytes]:
@@ -611,12 +623,13 @@ def _chunks(text: Any, release: Any) -> Iterator[bytes]:
             release()
 
 
-def _whole_item(item: RawObject, plan: str, redact: bool) -> Iterator[bytes | str]:
+def _whole_item(item: RawObject, plan: bytes | str, redact: bool) -> Iterator[bytes | str]:
     if plan == "same":
         yield from _chunks(item.text, item.release)
         return
-    text = _reformatted(item, redact)
-    if text is None:  # not expected: the same text said otherwise before
+    assert isinstance(plan, bytes)
+    text = _laid_out(plan)
+    if text is None:  # not expected: the same text was laid out before
         yield from _json_item(item, redact)
         return
     yield from _chunks(memoryview(text)[len(_WRAP_HEAD) : len(text) - len(_WRAP_TAIL)], None)
@@ -629,7 +642,8 @@ def json_listing(listing: Listing, redact: bool = True) -> Iterator[bytes | str]
     head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
     items = list(listing.items())
     plans = [_plan(item, redact) for item in items]
-    for item, plan in zip(items, plans, strict=True):
+    for i, (item, plan) in enumerate(zip(items, plans, strict=True)):
+        plans[i] = None  # a compact text is let go once printed
         yield head
         if plan is not None:
             yield from _whole_item(item, plan, redact)
