@@ -562,21 +562,20 @@ def _checked_compact(item: RawObject, redact: bool) -> bytes | None:
     return compact
 
 
-def _laid_out(compact: bytes) -> bytes | None:
-    """``{"k":[ITEM]}`` in orjson's 2-space layout, from ITEM's checked compact text.
+def _laid_out(wrapped: bytes) -> bytes | None:
+    """``{"k":[ITEM]}`` in orjson's 2-space layout, from the same compact.
 
-    None when ITEM's own names are not unique or one is escaped (decoding changes it).
+    ITEM's text was checked (:func:`_checked_compact`). None when ITEM's own names are
+    not unique or one is escaped (decoding changes it).
     """
     import msgspec
 
     from pdebug.model.dump import bounded
 
-    wrapped = b'{"k":[' + compact + b"]}"
     try:
         text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
     except (msgspec.DecodeError, RecursionError, MemoryError):
         return None
-    wrapped = b""
     names = set()
     end = len(text) - len(_WRAP_TAIL)
     at = text.find(_OWN_MEMBER, len(_WRAP_HEAD), end)
@@ -592,7 +591,7 @@ def _laid_out(compact: bytes) -> bytes | None:
 
 
 def _plan(item: Any, redact: bool) -> bytes | str | None:
-    """How to print ``item``: "same", its checked compact text, or None.
+    """How to print ``item``: "same", its checked compact text (wrapped), or None.
 
     "same": its text as it is. The compact text: laid out again when printed (the input
     lays it out otherwise). None: member by member (:func:`_json_item`); its members are read now
@@ -601,18 +600,30 @@ def _plan(item: Any, redact: bool) -> bytes | str | None:
     if not isinstance(item, RawObject):
         return None
     compact = _checked_compact(item, redact)
-    text = None if compact is None else _laid_out(compact)
-    if compact is None or text is None:
+    wrapped = None if compact is None else b'{"k":[' + compact + b"]}"
+    del compact
+    text = None if wrapped is None else _laid_out(wrapped)
+    if wrapped is None or text is None:
         if item.check is not None:
             item.check()
         return None
-    own = item.text
-    same = len(text) == len(_WRAP_HEAD) + len(own) + len(_WRAP_TAIL) and text.startswith(
-        own if isinstance(own, bytes) else memoryview(own), len(_WRAP_HEAD)
-    )
-    if item.release is not None:
-        item.release()
-    return "same" if same else compact
+    return "same" if _same_text(text, item.text, item.release) else wrapped
+
+
+def _same_text(text: bytes, own: Any, release: Any) -> bool:
+    """Whether ``text`` holds ``own`` between the wrapper's head and tail.
+
+    Compared piece by piece, letting go of the mapped pages after each.
+    """
+    if len(text) != len(_WRAP_HEAD) + len(own) + len(_WRAP_TAIL):
+        return False
+    view = memoryview(own)
+    for at in range(0, len(view), _CHUNK):
+        if not text.startswith(view[at : at + _CHUNK], len(_WRAP_HEAD) + at):
+            return False
+        if release is not None:
+            release()
+    return True
 
 
 def _chunks(text: Any, release: Any) -> Iterator[bytes]:
