@@ -426,6 +426,21 @@ def _word_start(low: bytes, i: int) -> int:
     return a
 
 
+#: The last two characters of every name :data:`_CANDIDATE` accepts: a slice compared
+#: first, where the regex would try each of up to 24 starts (a dump names 25 000 SDS
+#: ``secret`` configs that are not secrets).
+_CANDIDATE_TAILS = frozenset(
+    {b"rd", b"wd", b"et", b"en", b"ey", b"id", b"al", b"ls", b"12", b"ys", b"er", b"on", b"ie"}
+)
+
+
+def _candidate(low: bytes, i: int, b: int) -> bool:
+    """Whether the name ending at ``b`` (a marker at ``i``) ends in a secret's name."""
+    if low[b - 2 : b] not in _CANDIDATE_TAILS:
+        return False
+    return _CANDIDATE.search(low, max(0, i - 24), b) is not None
+
+
 def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
     """Every secret-looking name in the document, and what it names."""
     seen: set[int] = set()
@@ -433,7 +448,7 @@ def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
         i = low.find(marker)
         while i >= 0:
             b = _IDENT_RUN.match(low, i + len(marker)).end()  # type: ignore[union-attr]
-            if _CANDIDATE.search(low, max(0, i - 24), b):
+            if _candidate(low, i, b):
                 a = _word_start(low, i)
                 if a not in seen:
                     seen.add(a)
@@ -529,7 +544,7 @@ def may_change(data: bytes) -> bool:
         i = low.find(marker)
         while i >= 0:
             b = _IDENT_RUN.match(low, i + len(marker)).end()  # type: ignore[union-attr]
-            if _CANDIDATE.search(low, max(0, i - 24), b):
+            if _candidate(low, i, b):
                 return True
             i = low.find(marker, b)
     if _INLINE_BYTES.search(data) is not None:

@@ -191,3 +191,161 @@ def test_may_change_is_never_false_when_redaction_changes_something(value: str) 
             if redact_bytes(text) != text:
                 assert may_change(text), text
     assert not may_change(b'{"@type": "t", "v": "x"}')
+
+
+# --- a section printed from its own text (#17): any formatting, the same bytes ----------
+
+
+def _shared_root() -> Path:
+    """``shared/`` beside the checkout (its corpus and istioctl's testdata), if there."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "corpus").is_dir():
+            return parent / "shared"
+    return Path(__file__).resolve().parent / "no-shared-directory"
+
+
+SHARED = _shared_root()
+
+
+def _shared_dumps() -> list[Path]:
+    out = []
+    for sub in ("corpus", "peers/istioctl"):
+        if not (SHARED / sub).is_dir():
+            continue
+        for path in sorted((SHARED / sub).rglob("*.json")):
+            if b'"configs"' in path.read_bytes()[:4096]:
+                out.append(path)
+    return out
+
+
+def _reindent(body: bytes, how: str) -> bytes:
+    value = json.loads(body)
+    if how == "tabs":
+        return json.dumps(value, indent="\t").encode()
+    if how == "minified":
+        return json.dumps(value, separators=(",", ":")).encode()
+    if how == "crlf":
+        return json.dumps(value, indent=2).replace("\n", "\r\n").encode()
+    if how == "envoy":  # Envoy's own layout: what the fast path copies as it is
+        import orjson
+
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    assert how == "camel"
+    from pdebug.model.camel import to_camel
+
+    def camel(v: object) -> object:
+        if isinstance(v, dict):
+            return {to_camel(k) if k != "@type" else k: camel(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [camel(x) for x in v]
+        return v
+
+    return json.dumps(camel(value), indent=2).encode()
+
+
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path bounds nesting with the recursion limit: only with one thread running
+    (``can_bound``); threads other tests left idle would turn it off here."""
+    monkeypatch.setattr("pdebug.model.dump.can_bound", lambda: True)
+
+
+def _plans(body: bytes) -> list[str | None]:
+    from pdebug.render import structured
+
+    listing = _result(body, True).listing  # type: ignore[attr-defined]
+    plans = [structured._plan(item, True) for item in listing.items()]
+    return ["format" if isinstance(p, bytes) else p for p in plans]  # laid out again
+
+
+@pytest.mark.parametrize("how", ["tabs", "minified", "crlf", "envoy", "camel"])
+@pytest.mark.parametrize("path", DUMPS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_every_fixture_dump_reformatted_prints_the_same(path: Path, how: str) -> None:
+    try:
+        body = _reindent(path.read_bytes(), how)
+    except ValueError:
+        pytest.skip("not JSON the standard library reads")
+    _same(body, "json")
+
+
+@pytest.mark.parametrize("path", _shared_dumps(), ids=lambda p: str(p.relative_to(SHARED)))
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_shared_corpus_prints_the_same(path: Path, fmt: str) -> None:
+    _same(path.read_bytes(), fmt)
+    if fmt == "json":
+        for how in ("tabs", "crlf", "envoy"):
+            _same(_reindent(path.read_bytes(), how), "json")
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_envoy_layout_is_copied_and_other_layouts_reformatted() -> None:
+    body = _reindent(_dump(CLUSTER, CLUSTER | {"version_info": "2"}), "envoy")
+    assert _plans(body) == ["same", "same"]
+    for how in ("tabs", "minified", "crlf"):
+        assert _plans(_reindent(body, how)) == ["format", "format"], how
+    # lowerCamelCase (istiod's spelling) is printed as it is written, in either layout
+    assert _plans(_reindent(body, "camel")) == ["same", "same"]
+    assert _plans(_reindent(_reindent(body, "camel"), "tabs")) == ["format", "format"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        '"x": 1.50',  # a number orjson writes otherwise
+        '"x": ["a", 1.0E5]',  # ... after a string in a list
+        '"x": "\\u0041"',  # an escape orjson writes otherwise
+        '"x": "caf\u00e9"',  # not ASCII
+        '"x": "Bearer abcdefghijk"',  # redacted
+        '"version_info": "2"',  # a name repeated
+    ],
+)
+@pytest.mark.usefixtures("one_thread")
+def test_what_the_text_would_not_say_is_printed_the_slow_way(extra: str) -> None:
+    body = _reindent(_dump(CLUSTER), "envoy").replace(
+        b'"version_info": "1"', b'"version_info": "1", ' + extra.encode()
+    )
+    assert _plans(body) == [None]
+    _same(body, "json")
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_timestamps_and_addresses_are_not_numbers() -> None:
+    cluster = CLUSTER | {"last_updated": "2024-05-01T12:00:00.000Z", "x": ["10.0.0.1,1.5"]}
+    assert _plans(_reindent(_dump(cluster), "envoy")) == ["same"]
+
+
+def test_compact_number_check_never_passes_a_number_orjson_writes_otherwise() -> None:
+    """Generated compact documents: True means orjson writes every number the same (#17)."""
+    import random
+
+    import orjson
+
+    from pdebug.render.structured import _canonical_compact_numbers
+
+    numbers = ["0", "-0", "1", "-5", "1.5", "1.50", "1e5", "1E5", "-0.0", "0.1", "2.0"]
+    numbers += ["12345678901234567890", "-1234567890123456789", "1e-7", "5e-324", "100"]
+    strings = ['"a"', '"2024-05-01T12:00:00.000Z"', '"10.0.0.1,1.5"', '"x:-0"', '"[1.50]"']
+    rnd = random.Random(17)
+
+    def value(depth: int) -> str:
+        roll = rnd.random()
+        if depth > 3 or roll < 0.4:
+            return rnd.choice(numbers)
+        if roll < 0.6:
+            return rnd.choice(strings)
+        if roll < 0.8:
+            return "[" + ",".join(value(depth + 1) for _ in range(rnd.randint(0, 4))) + "]"
+        items = (f'"k{i}":{value(depth + 1)}' for i in range(rnd.randint(0, 4)))
+        return "{" + ",".join(items) + "}"
+
+    passed = 0
+    for _ in range(5000):
+        text = b'{"v":' + value(0).encode() + b"}"  # an item is an object
+        try:
+            same = orjson.dumps(orjson.loads(text)) == text
+        except orjson.JSONDecodeError:
+            same = False
+        if _canonical_compact_numbers(text):
+            passed += 1
+            assert same, text
+    assert passed > 500

@@ -593,3 +593,29 @@ def test_the_private_key_precheck_never_misses_what_redaction_hides():
         data = open(path, "rb").read()
         if not may_hold_private_key(data):
             assert redact_bytes(data, tokens=False) == data, path
+
+
+def test_candidate_tails_keep_every_name_the_regex_accepts() -> None:
+    """The two-character test in front of ``_CANDIDATE`` never drops a name it accepts (#17)."""
+    import random
+
+    from pdebug import redact
+
+    parts = [
+        "pass", "word", "wd", "secret", "token", "api", "key", "access", "private", "id",
+        "json", "credential", "s", "pkcs12", "session", "ticket", "keys", "provider",
+        "authorization", "cookie", "_", "-", "x", "configs", "sds",
+    ]  # fmt: skip
+    rnd = random.Random(17)
+    names = {"".join(rnd.choice(parts) for _ in range(rnd.randint(1, 5))) for _ in range(50_000)}
+    accepted = 0
+    for name in names:
+        low = name.encode()
+        b = len(low)
+        for i in range(b):
+            if redact._CANDIDATE.search(low, max(0, i - 24), b):
+                accepted += 1
+                assert redact._candidate(low, i, b), name
+            else:
+                assert not redact._candidate(low, i, b), name
+    assert accepted > 1000

@@ -328,6 +328,9 @@ class Section:
     #: Set by load for a section read from its own bytes: ``fast(key, tp)`` decodes the
     #: section's resource lists typed, in one pass, and says whether ``key`` is cached.
     fast: Callable[[str, Any], bool] | None = field(default=None, repr=False)
+    #: The section's own JSON text (any layout), when load found it in the document as
+    #: one ``configs[]`` entry (a bytes-like object; a memory-mapped slice is not copied).
+    text: Any = field(default=None, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:

@@ -552,7 +552,8 @@ def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
 
     for sec, start, stop in zip(sections, starts, ends, strict=True):
         sec.release = release
-        sec.complete, sec.fast = _section_readers(sec, view[start:stop], whole)
+        sec.text = view[start:stop]
+        sec.complete, sec.fast = _section_readers(sec, sec.text, whole)
     return dump
 
 

@@ -331,11 +331,13 @@ def _sequence(obj: list[Any], indent: str, lead: str, out: list[str]) -> None:
 # an item's own text only), then written, so only one item is held at a time.
 
 #: A number orjson would write otherwise: a float (orjson writes the shortest repr), an
-#: integer past 64 bits (refused), ``-0`` (an integer 0). As object values in the 2-space
-#: layout, and as the first element of an array (a list of numbers).
-_ODD_NUMBER = re.compile(rb'": (-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))')
-_NUMBER_LIST = re.compile(rb"\[\n +-?[0-9]")
-_LIST_NUMBER = re.compile(rb"-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE])")
+#: integer past 64 bits (refused), ``-0`` (an integer 0). In the 2-space layout it is an
+#: object's value (after ``": ``), an array's element (alone on its line: no string holds
+#: a raw line break), or the whole text.
+_NUMBER = rb"(-?[0-9]+[.eE][0-9eE+-]*|-?[0-9]{19,}|-0(?![0-9.eE]))"
+_ODD_NUMBER = re.compile(rb'": ' + _NUMBER)
+_ODD_ELEMENT = re.compile(rb"\n +" + _NUMBER)
+_ODD_WHOLE = re.compile(_NUMBER)
 _PRINTABLE_TEXT = bytes(range(0x20, 0x7F)) + b"\n"
 
 
@@ -344,9 +346,10 @@ def _canonical_numbers(text: bytes) -> bool:
     import orjson
 
     found = [m.group(1) for m in _ODD_NUMBER.finditer(text)]
-    for m in _NUMBER_LIST.finditer(text):
-        end = text.find(b"]", m.end())
-        found.extend(_LIST_NUMBER.findall(text, m.start(), end))
+    found.extend(_ODD_ELEMENT.findall(text))
+    whole = _ODD_WHOLE.fullmatch(text)
+    if whole is not None:
+        found.append(whole.group(1))
     for token in found:
         try:
             if orjson.dumps(orjson.loads(token)) != token:
@@ -469,14 +472,194 @@ def _safe_json(body: bytes) -> bytes | str:
     return escape_json(body.decode())
 
 
+# --- an item printed from its own text (``RawObject.text``) -------------------------------
+#
+# A config dump's section is usually printed as it is in the input, reformatted: its text
+# says the same as its decoded value when every string and number in it is written as
+# orjson writes it (printable ASCII, no escape orjson writes otherwise, canonical numbers),
+# its own names are unique and its first member is ``lead``, and the redaction could hide
+# nothing in it. msgspec then reformats it in C into exactly orjson's 2-space layout (a
+# dump already in that layout, as Envoy writes it, is copied without keeping a second
+# copy). Anything else is printed member by member, or decoded, as below.
+
+#: ``{"k":[ITEM]}`` reformatted: ITEM's text sits between these, at indent 4.
+_WRAP_HEAD = b'{\n  "k": [\n    '
+_WRAP_TAIL = b"\n  ]\n}"
+#: A line holding one of the item's own members (indent 6; deeper ones are indented more).
+_OWN_MEMBER = b'\n      "'
+#: Compact JSON with every digit and ``-`` as ``0`` and ``[`` as ``,``: a number that
+#: may be odd (a float, an integer of 19 digits or more) is then a member's value after
+#: ``":0`` or an element after ``,0``, two literal-led patterns the regex engine skips to
+#: (a character class first would test every byte). ``-0`` is looked for apart.
+_NUMBER_SHAPE = bytes(0x30 if c in b"0123456789-" else 0x2C if c == 0x5B else c for c in range(256))
+_ODD_VALUE = re.compile(rb'":0(?:0*[.eE]|0{18})')
+_ODD_ITEM = re.compile(rb",0(?:0*[.eE]|0{18})")
+_MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
+_TOKEN = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_CHUNK = 1 << 22
+
+
+def _canonical_compact_numbers(compact: bytes) -> bool:
+    """Whether every number in ``compact`` is as orjson writes it.
+
+    What is found inside a string (``"a,1.50"``) only sends the item the slow way.
+    """
+    import orjson
+
+    shape = compact.translate(_NUMBER_SHAPE)
+    starts = [m.start() + 2 for m in _ODD_VALUE.finditer(shape)]
+    starts.extend(m.start() + 1 for m in _ODD_ITEM.finditer(shape))
+    del shape
+    for m in _MINUS_ZERO.finditer(compact):  # an integer 0 to orjson
+        at = m.start()
+        before = compact[at - 1 : at]
+        if before in (b",", b"[") or (before == b":" and compact[at - 2 : at - 1] == b'"'):
+            starts.append(at)
+    for start in starts:
+        token = _TOKEN.match(compact, start)
+        if token is None:
+            return False
+        try:
+            if orjson.dumps(orjson.loads(token.group())) != token.group():
+                return False
+        except orjson.JSONDecodeError:
+            return False
+    return True
+
+
+def _checked_compact(item: RawObject, redact: bool) -> bytes | None:
+    """``item.text`` compacted, when it passes every check above but the names; or None.
+
+    None unless printing ``item.plain()`` could write the same item text (see above);
+    damage and deep nesting are None too (the member path says why).
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded, can_bound
+
+    if item.text is None or not item.lead or not can_bound():
+        return None
+    try:
+        compact: bytes = bounded(lambda: msgspec.json.format(item.text, indent=-1))
+    except (msgspec.DecodeError, RecursionError, MemoryError, TypeError):
+        return None
+    if item.release is not None:
+        item.release()
+    if not compact.isascii() or b"\x7f" in compact:
+        return None
+    if b"\\" in compact and (b"\\u" in compact or b"\\/" in compact):
+        return None
+    first = b"{" + item.lead
+    if not compact.startswith(first) or compact[len(first) : len(first) + 1] not in b",}":
+        return None
+    if not _canonical_compact_numbers(compact):
+        return None
+    if redact:
+        from pdebug.redact import may_change
+
+        if may_change(compact):
+            return None
+    return compact
+
+
+def _laid_out(wrapped: bytes) -> bytes | None:
+    """``{"k":[ITEM]}`` in orjson's 2-space layout, from the same compact.
+
+    ITEM's text was checked (:func:`_checked_compact`). None when ITEM's own names are
+    not unique or one is escaped (decoding changes it).
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded
+
+    try:
+        text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
+    except (msgspec.DecodeError, RecursionError, MemoryError):
+        return None
+    names = set()
+    end = len(text) - len(_WRAP_TAIL)
+    at = text.find(_OWN_MEMBER, len(_WRAP_HEAD), end)
+    while at >= 0:
+        start = at + len(_OWN_MEMBER)
+        close = text.find(b'"', start, end)
+        name = text[start:close]
+        if close < 0 or b"\\" in name or name in names:
+            return None
+        names.add(name)
+        at = text.find(_OWN_MEMBER, close, end)
+    return text
+
+
+def _plan(item: Any, redact: bool) -> bytes | str | None:
+    """How to print ``item``: "same", its checked compact text (wrapped), or None.
+
+    "same": its text as it is. The compact text: laid out again when printed (the input
+    lays it out otherwise). None: member by member (:func:`_json_item`); its members are read now
+    (``RawObject.check``), so that damage is an error before anything is printed.
+    """
+    if not isinstance(item, RawObject):
+        return None
+    compact = _checked_compact(item, redact)
+    wrapped = None if compact is None else b'{"k":[' + compact + b"]}"
+    del compact
+    text = None if wrapped is None else _laid_out(wrapped)
+    if wrapped is None or text is None:
+        if item.check is not None:
+            item.check()
+        return None
+    return "same" if _same_text(text, item.text, item.release) else wrapped
+
+
+def _same_text(text: bytes, own: Any, release: Any) -> bool:
+    """Whether ``text`` holds ``own`` between the wrapper's head and tail.
+
+    Compared piece by piece, letting go of the mapped pages after each.
+    """
+    if len(text) != len(_WRAP_HEAD) + len(own) + len(_WRAP_TAIL):
+        return False
+    view = memoryview(own)
+    for at in range(0, len(view), _CHUNK):
+        if not text.startswith(view[at : at + _CHUNK], len(_WRAP_HEAD) + at):
+            return False
+        if release is not None:
+            release()
+    return True
+
+
+def _chunks(text: Any, release: Any) -> Iterator[bytes]:
+    view = memoryview(text)
+    for at in range(0, len(view), _CHUNK):
+        yield bytes(view[at : at + _CHUNK])
+        if release is not None:
+            release()
+
+
+def _whole_item(item: RawObject, plan: bytes | str, redact: bool) -> Iterator[bytes | str]:
+    if plan == "same":
+        yield from _chunks(item.text, item.release)
+        return
+    assert isinstance(plan, bytes)
+    text = _laid_out(plan)
+    if text is None:  # not expected: the same text was laid out before
+        yield from _json_item(item, redact)
+        return
+    yield from _chunks(memoryview(text)[len(_WRAP_HEAD) : len(text) - len(_WRAP_TAIL)], None)
+
+
 def json_listing(listing: Listing, redact: bool = True) -> Iterator[bytes | str]:
     """``render_json({listing.key: [items]})``, item by item (bytes: printable ASCII)."""
     import orjson
 
     head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
-    for item in listing.items():
+    items = list(listing.items())
+    plans = [_plan(item, redact) for item in items]
+    for i, (item, plan) in enumerate(zip(items, plans, strict=True)):
+        plans[i] = None  # a compact text is let go once printed
         yield head
-        yield from _json_item(item, redact)
+        if plan is not None:
+            yield from _whole_item(item, plan, redact)
+        else:
+            yield from _json_item(item, redact)
         head = b",\n    "
     if head == b",\n    ":
         yield b"\n  ]\n}\n"
@@ -511,7 +694,11 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
     from pdebug.redact import redact_keys
 
     first = True
-    for item in listing.items():
+    items = list(listing.items())
+    for item in items:  # damage is an error before anything is printed
+        if isinstance(item, RawObject) and item.check is not None:
+            item.check()
+    for item in items:
         plain = item.plain() if isinstance(item, RawObject) else item
         if redact:
             plain = redact_keys(plain)

@@ -129,7 +129,8 @@ def _raw_section(sec: Section) -> RawObject:
         out.extend(sec.fields.items())
         return out
 
-    return RawObject(members, sec.plain, sec.release)
+    lead = b'"@type":' + orjson.dumps(sec.type_url)
+    return RawObject(members, sec.plain, sec.release, sec.text, lead, sec._ensure)
 
 
 def _structured(data: ProxyData, dump: ConfigDump) -> ViewResult:
@@ -140,10 +141,9 @@ def _structured(data: ProxyData, dump: ConfigDump) -> ViewResult:
         return {"configs": [sec.plain() for sec in dump.sections]}
 
     def items() -> Iterator[Any]:
-        # Every section's layout first (a damaged one is an error before anything is
-        # printed, as when the whole document was decoded at once); then each in turn.
-        for sec in dump.sections:
-            sec._ensure()
+        # The renderers read every section's layout first (``RawObject.check``: a damaged
+        # one is an error before anything is printed, as when the whole document was
+        # decoded at once), or check its own text (``RawObject.text``); then each in turn.
         for sec in dump.sections:
             yield _raw_section(sec)
 

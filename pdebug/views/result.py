@@ -24,6 +24,15 @@ class RawObject:
     plain: Callable[[], Any]
     #: Called after a member's text was read: lets go of memory-mapped input pages.
     release: Callable[[], None] | None = None
+    #: The whole object's JSON text (any layout; a bytes-like object) when the input holds
+    #: it, with ``lead`` (``"name":value``, compact) the text of its first member. A
+    #: renderer may print it reformatted when that prints exactly what ``plain()`` would.
+    text: Any = None
+    lead: bytes = b""
+    #: Reads the members (raising what decoding the input raises) without printing: the
+    #: renderers call it for every item before printing the first (damage is an error
+    #: before any output), unless they checked ``text`` themselves.
+    check: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
