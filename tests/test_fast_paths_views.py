@@ -45,8 +45,13 @@ EDS_FILTERS = [
     endpoints.EndpointFilter(status=""),
     endpoints.EndpointFilter(cluster="", status=""),
     endpoints.EndpointFilter(address=""),
+    endpoints.EndpointFilter(cluster=""),
+    endpoints.EndpointFilter(cluster=endpoints.UNATTRIBUTED),
 ]
-EDS_IDS = ["none", "status", "port", "ip", "ip-port", "no-status", "no-cluster", "no-address"]
+EDS_IDS = [
+    *("none", "status", "port", "ip", "ip-port", "no-status", "no-cluster", "no-address"),
+    *("nameless", "unattributed"),
+]
 
 
 def _proxy(data: bytes) -> ProxyData:
@@ -76,13 +81,7 @@ def _check_eds(proxy: ProxyData, flt: endpoints.EndpointFilter) -> list[tuple[st
 
 
 def _check_endpoints(proxy: ProxyData, flt: endpoints.EndpointFilter) -> None:
-    """The endpoints table's cells (no /clusters): as from a row object per endpoint.
-
-    Not for ``--cluster ""`` or ``--cluster "(no cluster_name)"``: there the one-pass path
-    filters on the CLUSTER cell and the general one on the name (as on main).
-    """
-    if flt.cluster in ("", endpoints.UNATTRIBUTED):
-        return
+    """The endpoints table's cells (no /clusters): as from a row object per endpoint."""
     fast = endpoints._eds_endpoint_cells(proxy, flt, wide=False)
     if fast is None:  # two assignments with one CLUSTER cell: the general path, by design
         return

@@ -372,3 +372,32 @@ def test_envoy_140_names_eds_assignments_without_service_name(mesh, pdebug):
     assert names == ["frontend"]
     result = pdebug("eds", mesh.dump)
     assert "without cluster_name" not in result.err
+
+
+def _one_nameless(tmp_path: Path) -> Path:
+    """CONSUL with one of its two nameless assignments left out (the one-pass table path)."""
+    doc = json.loads(CONSUL.read_text())
+    for config in doc["configs"]:
+        if "EndpointsConfigDump" in config.get("@type", ""):
+            entries = config["dynamic_endpoint_configs"]
+            nameless = [e for e in entries if not e["endpoint_config"].get("cluster_name")]
+            assert len(nameless) == 2
+            entries.remove(nameless[1])
+    path = tmp_path / "one-nameless.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("one", [False, True], ids=["two-nameless", "one-nameless"])
+@pytest.mark.parametrize("view", ["endpoints", "eds"])
+def test_nameless_assignments_selected_by_either_name(pdebug, tmp_path, view, one):
+    """``--cluster ""`` and ``--cluster "(no cluster_name)"`` (what the table shows) select
+    the assignments without cluster_name alike, on both of the endpoints table's paths."""
+    dump = _one_nameless(tmp_path) if one else CONSUL
+    whole = pdebug(view, dump)
+    nameless = sorted(line for line in whole.out.splitlines() if "(no cluster_name)" in line)
+    assert nameless
+    for word in ("", "(no cluster_name)", "(NO CLUSTER_NAME)"):
+        got = pdebug(view, dump, "--cluster", word)
+        assert got.code == 0, got.err
+        assert sorted(got.out.splitlines()[1:]) == nameless, word

@@ -56,6 +56,19 @@ def _eq(want: str | None, have: str) -> bool:
     return want is None or want.lower() == have.lower()
 
 
+def cluster_selected(want: str | None, name: str) -> bool:
+    """Whether ``--cluster want`` selects an assignment of cluster ``name``.
+
+    Case-insensitive. An assignment whose cluster is not known (``name`` empty, shown as
+    ``(no cluster_name)``) is selected both by ``--cluster ""`` and by the text the table
+    shows for it, on every path of both tables.
+    """
+    if want is None:
+        return True
+    want = want.lower()
+    return want == name.lower() or (not name and want == UNATTRIBUTED.lower())
+
+
 def _locality(loc: s.Locality | None) -> str:
     if loc is None or not loc.region:
         return ""
@@ -130,7 +143,7 @@ def eds_select(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
         for i, entry in enumerate(entries.items):
             cla = entry.endpoint_config
             cluster = names.cluster_of(cla)
-            if not _eq(flt.cluster, cluster):
+            if not cluster_selected(flt.cluster, cluster):
                 continue
             rows = _cla_rows(entries.ref(i, "endpoint_config"), cla, cluster, flt)
             if rows:
@@ -239,7 +252,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
         for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
             cluster = cla.cluster_name or names.cluster_of(cla)
-            if want_cluster is not None and cluster.lower() != want_cluster:
+            if want_cluster is not None and not cluster_selected(want_cluster, cluster):
                 continue
             shown = cluster or UNATTRIBUTED
             if unfiltered:
@@ -442,7 +455,8 @@ def _eds_endpoint_cells(
         for entry in dump.endpoint_entries(key).items
     ]
     names = _attribution(data)
-    effective = [names.cluster_of(cla) or UNATTRIBUTED for cla in clas]
+    known = [names.cluster_of(cla) for cla in clas]
+    effective = [name or UNATTRIBUTED for name in known]
     if len(set(effective)) != len(clas):
         return None
     # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
@@ -452,8 +466,8 @@ def _eds_endpoint_cells(
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     found: list[tuple[str, int, str, int, str, str, str, s.LbEndpoint]] = []
-    for cla, name in zip(clas, effective, strict=True):
-        if want_cluster is not None and name.lower() != want_cluster:
+    for cla, name, raw in zip(clas, effective, known, strict=True):
+        if want_cluster is not None and not cluster_selected(want_cluster, raw):
             continue
         for group in cla.endpoints:
             locality = (_locality(group.locality) or "-") if wide else ""
