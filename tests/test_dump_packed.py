@@ -112,3 +112,29 @@ def test_finish_without_redaction_reads_in_blocks_and_gives_the_same_piece(
     whole = body + pack.padding(len(body))
     assert zlib.decompressobj(-15).decompress(piece.deflated) == whole
     assert (piece.crc, piece.size) == (zlib.crc32(whole), len(whole))
+
+
+def test_finish_with_nothing_to_hide_deflates_while_redacting_and_gives_the_same_piece(
+    tmp_path: Path,
+) -> None:
+    # The sha256 and the deflate run in a helper thread beside the redaction: when it hides
+    # nothing, their result is the one kept, the same as the block-by-block path gives.
+    body = b'{"a": "' + bytes(random.Random(7).choices(b"abcdef", k=5000)) + b'"}'
+    path = tmp_path / "d.json"
+    path.write_bytes(body)
+    before = os.stat(path).st_mtime_ns
+    entry, piece = capture._finish(str(path), True, 1)
+    assert path.read_bytes() == body and os.stat(path).st_mtime_ns == before
+    assert entry == capture.FileEntry.of(body)
+    whole = body + pack.padding(len(body))
+    assert piece is not None and (piece.crc, piece.size) == (zlib.crc32(whole), len(whole))
+    assert zlib.decompressobj(-15).decompress(piece.deflated) == whole
+    assert capture._finish(str(path), False, 1) == (entry, piece)  # the block path
+
+
+def test_dump_saves_the_stats_envoy_has_written() -> None:
+    # #17: usedonly (3.3 MB and 0.1 s of Envoy's admin thread for 5,000 clusters, not 59 MB
+    # and 0.8 s); a snapshot keeps every stat.
+    assert capture.DUMP_PATHS[bundle.STATS] == "/stats?usedonly&format=json"
+    assert capture.PATHS[bundle.STATS] == "/stats?format=json"
+    assert bundle.CERTS not in capture.DUMP_PATHS

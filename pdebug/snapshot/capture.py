@@ -41,8 +41,16 @@ PATHS = {
     bundle.CERTS: "/certs",
     bundle.STATS: "/stats?format=json",
 }
-#: What ``pdebug dump`` saves (``/stats`` may be missing: PD603 is the only reader).
-DUMP_PATHS = {name: path for name, path in PATHS.items() if name != bundle.CERTS}
+#: The stats Envoy has written since it started, and only those.
+USED_STATS = "/stats?usedonly&format=json"
+#: What ``pdebug dump`` saves (``/stats`` may be missing: PD603 is the only reader). Its
+#: stats are those Envoy has written (``usedonly``: one never written is 0): 3.3 MB and
+#: 0.1 s of Envoy's admin thread for 5,000 clusters, against 59 MB and 0.8 s for all (#17).
+DUMP_PATHS = {
+    name: USED_STATS if name == bundle.STATS else path
+    for name, path in PATHS.items()
+    if name != bundle.CERTS
+}
 #: A ztunnel's one document.
 ZTUNNEL_PATHS = {bundle.DUMP: "/config_dump"}
 
@@ -187,40 +195,62 @@ def _finish(path: str, tokens: bool, pack: int | None) -> tuple[FileEntry, Piece
 
     Private keys always; tokens and secret values unless ``tokens`` is False. A document
     to redact is read once, and the redaction, the sha256 and the deflate all work on
-    that copy (the last two release the GIL). With ``--no-redact`` and no private key
-    (a search through a map), nothing is held whole: it is read in blocks.
+    that copy. The sha256 and the deflate (which release the GIL) run in a thread of
+    their own while the redaction searches the same bytes: when it hides nothing (most
+    documents), they are done when it is; when it hides something, they run again on
+    what it gave. With ``--no-redact`` and no private key (a search through a map),
+    nothing is held whole: it is read in blocks.
     """
     with open(path, "r+b") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size and (tokens or _mapped_may_hold_private_key(fh)):
             data = fh.read()
-            redacted = redact_bytes(data, tokens=tokens)
+            side: list[_Sealed] = []
+            helper = threading.Thread(
+                target=lambda: side.append(_seal((data,), pack)), name="pdebug-deflate"
+            )
+            helper.start()
+            try:
+                redacted = redact_bytes(data, tokens=tokens)
+            finally:
+                helper.join()
             # ``redact_bytes`` gives back its very input when it hid nothing.
             if redacted is not data and redacted != data:
                 fh.seek(0)
                 fh.truncate()
                 fh.write(redacted)
-                data = redacted
-            blocks: Iterable[bytes] = (data,)
+                sealed = _seal((redacted,), pack)
+            else:  # the helper's, unless it failed (out of memory): then here again
+                sealed = side[0] if side else _seal((data,), pack)
         else:
             fh.seek(0)
-            blocks = iter(lambda: fh.read(_BLOCK), b"")
-        digest = hashlib.sha256()
-        z = zlib.compressobj(pack, zlib.DEFLATED, -15) if pack is not None else None
-        deflated: list[bytes] = []
-        crc = total = 0
-        for block in blocks:
-            digest.update(block)
-            total += len(block)
-            if z is not None:
-                deflated.append(z.compress(block))
-                crc = zlib.crc32(block, crc)
-    entry = FileEntry(digest.hexdigest(), total)
+            sealed = _seal(iter(lambda: fh.read(_BLOCK), b""), pack)
+    digest, total, z, deflated, crc = sealed
+    entry = FileEntry(digest, total)
     if z is None:
         return entry, None
     pad = padding(total)
     deflated += [z.compress(pad), z.flush(zlib.Z_SYNC_FLUSH)]
     return entry, Piece(b"".join(deflated), zlib.crc32(pad, crc), total + len(pad))
+
+
+#: A document's sha256 (hex), size, compressor (with ``pack``), what it gave, and CRC-32.
+_Sealed = tuple[str, int, Any, list[bytes], int]
+
+
+def _seal(blocks: Iterable[bytes], pack: int | None) -> _Sealed:
+    """Hash and (with ``pack``, a gzip level) deflate ``blocks``; the compressor is left open."""
+    digest = hashlib.sha256()
+    z = zlib.compressobj(pack, zlib.DEFLATED, -15) if pack is not None else None
+    deflated: list[bytes] = []
+    crc = total = 0
+    for block in blocks:
+        digest.update(block)
+        total += len(block)
+        if z is not None:
+            deflated.append(z.compress(block))
+            crc = zlib.crc32(block, crc)
+    return digest.hexdigest(), total, z, deflated, crc
 
 
 #: Read size for a document that is not redacted (hashed and deflated block by block).
