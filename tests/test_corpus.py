@@ -32,7 +32,13 @@ CORPUS = FIXTURES / "corpus"
 
 #: Files under fixtures/corpus/ that are not config dumps (companions, peer goldens,
 #: egctl's wrappers around dumps).
-NOT_DUMPS = ("egctl-out/", "expected-", "test_clusters.json", "-to-xds.all.json")
+NOT_DUMPS = (
+    "egctl-out/",
+    "expected-",
+    "test_clusters.json",
+    "-to-xds.all.json",
+    "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
+)
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,
 #: EDS with istioctl's golden, a waypoint; plain Envoy 1.40 captured by
