@@ -137,7 +137,8 @@ class Expect:
     # clusters
     def _clusters(self, key: str) -> list[dict[str, Any]]:
         sec = self.sections.get("Clusters", {})
-        return [g(e, "cluster") or {} for e in g(sec, key, []) or []]
+        # Envoy <= 1.7 listed static clusters bare (no {"cluster": ...} around them)
+        return [g(e, "cluster") or (e if g(e, "name") else {}) for e in g(sec, key, []) or []]
 
     def clusters(self) -> list[dict[str, Any]]:
         return self._clusters("dynamic_active_clusters") + self._clusters("static_clusters")
@@ -789,6 +790,17 @@ def test_corpus(pdebug: Any, tmp_path: Path, dump: str, case: str) -> None:
     assert got == want, f"pdebug {view} {path} -o {fmt}: {got} rows, JSON has {want}\n{res.out}"
     if fmt == "table" and view in COLUMNS and want:
         check_cells(e, view, res.out, f"pdebug {view} {path}")
+
+
+def test_envoy_17_static_clusters_keep_name_and_type(pdebug: Any) -> None:
+    """Envoy <= 1.7 (a ``configs`` map) listed static clusters bare: not a nameless row."""
+    res = pdebug("clusters", DUMPS["istio/2018-06-pilot/configdump"])
+    assert res.code == 0, res.err
+    rows = cells(res.out, COLUMNS["clusters"])
+    assert [(r[0], r[4]) for r in rows] == [
+        ("istio-policy.istio-system.svc.cluster.local", "EDS"),
+        ("xds-grpc", "STRICT_DNS"),
+    ]
 
 
 def test_corpus_has_25_dumps_from_8_sources() -> None:
