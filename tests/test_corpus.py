@@ -38,6 +38,7 @@ NOT_DUMPS = (
     "test_clusters.json",
     "-to-xds.all.json",
     "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
+    "clusters-json/",  # /clusters?format=json documents
 )
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,
@@ -801,6 +802,18 @@ def test_envoy_17_static_clusters_keep_name_and_type(pdebug: Any) -> None:
         ("istio-policy.istio-system.svc.cluster.local", "EDS"),
         ("xds-grpc", "STRICT_DNS"),
     ]
+
+
+def test_clusters_json_of_2018_with_stats_as_a_map(pdebug: Any) -> None:
+    """The Envoy builds of mid-2018 (Istio 1.0) wrote a host's ``stats`` as a map: the
+    endpoints are still read, as istioctl's golden of the time lists them."""
+    d = CORPUS / "istio/2018-09-clusters-json"
+    res = pdebug("endpoints", d / "clusters.json")
+    assert res.code == 0, res.err
+    want = [ln.split() for ln in (d / "clustersummary.txt").read_text().splitlines()]
+    got = [ln.split() for ln in res.out.splitlines()]
+    assert want[0] == ["ENDPOINT", "STATUS", "CLUSTER"]
+    assert [[r[0], r[1], r[-1]] for r in got[1:]] == want[1:]
 
 
 def test_corpus_has_25_dumps_from_8_sources() -> None:
