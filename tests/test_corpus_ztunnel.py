@@ -145,3 +145,15 @@ def test_pre_122_dump_as_one_workload_fixture(pdebug: Any, tmp_path: Path) -> No
     assert res.code == 0, res.err
     rows = _rows(res.out)[1:]
     assert len(rows) == 1 and rows[0][:2] == ["ns", "a"] and rows[0][-1] == "1/1", res.out
+
+
+def test_2023_ca_cert_is_a_root_row(pdebug: Any) -> None:
+    """ztunnel 1.18 kept the CA apart as ``ca_cert`` (today ``rootCerts``): its row is
+    listed, not dropped (istioctl of the time printed it as ``CA``)."""
+    d = _dump("2023-03")
+    entry = d["certificates"][0]
+    res = pdebug("zc", "certificate", ZT / "2023-03" / "dump.json")
+    assert res.code == 0, res.err
+    rows = [ln.split() for ln in res.out.splitlines()[1:] if ln.startswith(entry["identity"])]
+    assert [r[1] for r in rows] == ["Leaf", "Root"]
+    assert len(entry["ca_cert"]) == 1 and len(entry["cert_chain"]) == 1

@@ -68,6 +68,8 @@ def _fold(key: str) -> str:
 
 
 _CANON = {_fold(name): name for name in _FIELDS}
+#: ztunnel 1.18 kept a certificate's root apart as ``ca_cert``: today's ``rootCerts``.
+_CANON["cacert"] = "rootCerts"
 
 
 def _name(key: str) -> str:
