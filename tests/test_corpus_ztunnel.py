@@ -157,3 +157,15 @@ def test_2023_ca_cert_is_a_root_row(pdebug: Any) -> None:
     rows = [ln.split() for ln in res.out.splitlines()[1:] if ln.startswith(entry["identity"])]
     assert [r[1] for r in rows] == ["Leaf", "Root"]
     assert len(entry["ca_cert"]) == 1 and len(entry["cert_chain"]) == 1
+
+
+def test_2023_tagged_waypoint_destination(pdebug: Any) -> None:
+    """ztunnel 1.19 wrote a waypoint's destination as ``{"address": "Address", "content":
+    "network/ip"}``: it names its service (no false PD704 "matches no service")."""
+    path = ZT / "2023-05" / "dump.json"
+    res = pdebug("zc", "workload", path)
+    rows = {r[1]: r for r in _rows(res.out)[1:]}
+    assert rows["httpbin-797587ddc5-b74np"][4] == "httpbin-istio-waypoint"
+    res = pdebug("check", path, "-o", "json")
+    assert res.code in (0, 1), res.err
+    assert "PD704" not in {f["code"] for f in json.loads(res.out)["findings"]}

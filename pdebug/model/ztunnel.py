@@ -301,15 +301,33 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
         if isinstance(value, dict):
             value = list(value.values())
         if not isinstance(value, list) or not any(
-            isinstance(item, dict) and old in item and new not in item for item in value
+            isinstance(item, dict) and (old in item and new not in item or _tagged(item))
+            for item in value
         ):
             continue
-        by_name[section] = [
-            {**item, new: [item[old]] if isinstance(item[old], str) else item[old]}
-            if isinstance(item, dict) and old in item and new not in item
-            else item
-            for item in value
-        ]
+        by_name[section] = [_respelled(item, old, new) for item in value]
+
+
+def _tagged(item: dict[str, Any]) -> bool:
+    """Whether ``item``'s waypoint destination is 1.19's tagged value.
+
+    That is ``{"address": "Address", "content": "network/ip"}`` where today has the string.
+    """
+    dest = item.get("waypoint")
+    dest = dest.get("destination") if isinstance(dest, dict) else None
+    return isinstance(dest, dict) and isinstance(dest.get("content"), str)
+
+
+def _respelled(item: Any, old: str, new: str) -> Any:
+    """``item`` with today's spelling of ``old`` and of a tagged waypoint destination."""
+    if not isinstance(item, dict):
+        return item
+    if old in item and new not in item:
+        item = {**item, new: [item[old]] if isinstance(item[old], str) else item[old]}
+    if _tagged(item):
+        waypoint = item["waypoint"]
+        item = {**item, "waypoint": {**waypoint, "destination": waypoint["destination"]["content"]}}
+    return item
 
 
 def _objects(top: dict[str, Any], key: str, dump: ZtunnelDump) -> list[dict[str, Any]]:
