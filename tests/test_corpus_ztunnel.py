@@ -169,3 +169,23 @@ def test_2023_tagged_waypoint_destination(pdebug: Any) -> None:
     res = pdebug("check", path, "-o", "json")
     assert res.code in (0, 1), res.err
     assert "PD704" not in {f["code"] for f in json.loads(res.out)["findings"]}
+
+
+def test_istiod_117_ztunnel_answer_keeps_the_address(pdebug: Any, tmp_path: Path) -> None:
+    """istiod's ``/debug/config_dump?proxyID=<ztunnel>`` of Istio 1.17 (istio/istio PR
+    #42547) listed workloads as ``{Name, Namespace, Address, Identity, Node}``: the
+    ADDRESS column shows ``Address`` (hand-made input of that shape)."""
+    dump = {
+        "workloads": [
+            {"Name": "a-1", "Namespace": "ns", "Address": "10.0.0.7", "Node": "n1"},
+            {"Name": "b-1", "Namespace": "ns", "Address": "10.0.0.8", "Node": "n2"},
+        ]
+    }
+    path = tmp_path / "istiod-ztunnel.json"
+    path.write_text(json.dumps(dump))
+    res = pdebug("zc", "workload", path)
+    assert res.code == 0, res.err
+    assert [r[:4] for r in _rows(res.out)[1:]] == [
+        ["ns", "a-1", "10.0.0.7", "n1"],
+        ["ns", "b-1", "10.0.0.8", "n2"],
+    ]

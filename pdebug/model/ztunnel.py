@@ -271,8 +271,12 @@ _LEGACY = {
     "workloads": (("by_uid", "by_addr"), "uid"),
     "services": (("by_vip", "services_by_hostname", "services_by_ip"), "hostname"),
 }
-#: Fields ztunnel 1.18/1.19 spelled in the singular or otherwise: old name -> today's.
-_LEGACY_FIELDS = {"workloads": ("workloadIp", "workloadIps"), "services": ("addresses", "vips")}
+#: Fields ztunnel 1.18/1.19 (and istiod's 1.17 ``Address``) spelled otherwise: the old
+#: names (folded, see :func:`_fold`) -> today's.
+_LEGACY_FIELDS = {
+    "workloads": (("workloadip", "address"), "workloadIps"),
+    "services": (("addresses",), "vips"),
+}
 
 
 def _legacy_sections(by_name: dict[str, Any]) -> None:
@@ -282,7 +286,7 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
     address) is kept once: by namespace and ``uid``/``hostname``, else by identity.
     """
     for section, (indexes, ident) in _LEGACY.items():
-        old, new = _LEGACY_FIELDS[section]
+        olds, new = _LEGACY_FIELDS[section]
         value = by_name.get(section)
         if value is None:
             index = next((by_name[k] for k in indexes if isinstance(by_name.get(k), dict)), None)
@@ -301,11 +305,22 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
         if isinstance(value, dict):
             value = list(value.values())
         if not isinstance(value, list) or not any(
-            isinstance(item, dict) and (old in item and new not in item or _tagged(item))
+            isinstance(item, dict) and (_old_key(item, olds, new) or _tagged(item))
             for item in value
         ):
             continue
-        by_name[section] = [_respelled(item, old, new) for item in value]
+        by_name[section] = [_respelled(item, olds, new) for item in value]
+
+
+def _old_key(item: dict[str, Any], olds: tuple[str, ...], new: str) -> str | None:
+    """The key of ``item`` spelling field ``new`` the old way, if ``new`` itself is absent."""
+    if new in item:
+        return None
+    folded = _fold(new)
+    keys = {_fold(str(k)): k for k in item}
+    if folded in keys:
+        return None
+    return next((keys[o] for o in olds if o in keys), None)
 
 
 def _tagged(item: dict[str, Any]) -> bool:
@@ -318,11 +333,12 @@ def _tagged(item: dict[str, Any]) -> bool:
     return isinstance(dest, dict) and isinstance(dest.get("content"), str)
 
 
-def _respelled(item: Any, old: str, new: str) -> Any:
-    """``item`` with today's spelling of ``old`` and of a tagged waypoint destination."""
+def _respelled(item: Any, olds: tuple[str, ...], new: str) -> Any:
+    """``item`` with today's spelling of ``olds`` and of a tagged waypoint destination."""
     if not isinstance(item, dict):
         return item
-    if old in item and new not in item:
+    old = _old_key(item, olds, new)
+    if old is not None:
         item = {**item, new: [item[old]] if isinstance(item[old], str) else item[old]}
     if _tagged(item):
         waypoint = item["waypoint"]
