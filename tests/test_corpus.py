@@ -1033,3 +1033,26 @@ def test_consul_k8s_listeners(pdebug: Any) -> None:
         sock = lst["address"]["socket_address"]
         have.append((f"{sock['address']}:{sock['port_value']}", Expect.chains(lst)))
     assert sorted(have) == want
+
+
+def test_endpoints_wide_locality_from_clusters_json_alone(pdebug: Any) -> None:
+    """/clusters?format=json carries each host's locality (Envoy 1.40 here): without a
+    config dump, ``endpoints -o wide`` shows it rather than ``-``."""
+    path = FIXTURES / "real/sidecar/clusters.json"
+    doc = json.loads(path.read_bytes())
+    want = {
+        (h["address"]["socket_address"]["address"], c["name"]): "/".join(
+            h["locality"][k] for k in ("region", "zone", "sub_zone") if h["locality"].get(k)
+        )
+        or "-"
+        for c in doc["cluster_statuses"]
+        for h in c.get("host_statuses", [])
+        if "socket_address" in h["address"]
+    }
+    assert "region-1/zone-a" in want.values()
+    res = pdebug("endpoints", path, "-o", "wide")
+    assert res.code == 0, res.err
+    cols = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "HEALTH FLAGS", "LOCALITY", "WEIGHT"]
+    rows = [r for r in cells(res.out, cols) if not r[0].startswith("unix:")]
+    got = {(r[0].rsplit(":", 1)[0], r[3]): r[5] for r in rows}
+    assert got == want
