@@ -32,7 +32,14 @@ CORPUS = FIXTURES / "corpus"
 
 #: Files under fixtures/corpus/ that are not config dumps (companions, peer goldens,
 #: egctl's wrappers around dumps).
-NOT_DUMPS = ("egctl-out/", "expected-", "test_clusters.json", "-to-xds.all.json")
+NOT_DUMPS = (
+    "egctl-out/",
+    "expected-",
+    "test_clusters.json",
+    "-to-xds.all.json",
+    "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
+    "clusters-json/",  # /clusters?format=json documents
+)
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,
 #: EDS with istioctl's golden, a waypoint; plain Envoy 1.40 captured by
@@ -131,7 +138,8 @@ class Expect:
     # clusters
     def _clusters(self, key: str) -> list[dict[str, Any]]:
         sec = self.sections.get("Clusters", {})
-        return [g(e, "cluster") or {} for e in g(sec, key, []) or []]
+        # Envoy <= 1.7 listed static clusters bare (no {"cluster": ...} around them)
+        return [g(e, "cluster") or (e if g(e, "name") else {}) for e in g(sec, key, []) or []]
 
     def clusters(self) -> list[dict[str, Any]]:
         return self._clusters("dynamic_active_clusters") + self._clusters("static_clusters")
@@ -785,6 +793,29 @@ def test_corpus(pdebug: Any, tmp_path: Path, dump: str, case: str) -> None:
         check_cells(e, view, res.out, f"pdebug {view} {path}")
 
 
+def test_envoy_17_static_clusters_keep_name_and_type(pdebug: Any) -> None:
+    """Envoy <= 1.7 (a ``configs`` map) listed static clusters bare: not a nameless row."""
+    res = pdebug("clusters", DUMPS["istio/2018-06-pilot/configdump"])
+    assert res.code == 0, res.err
+    rows = cells(res.out, COLUMNS["clusters"])
+    assert [(r[0], r[4]) for r in rows] == [
+        ("istio-policy.istio-system.svc.cluster.local", "EDS"),
+        ("xds-grpc", "STRICT_DNS"),
+    ]
+
+
+def test_clusters_json_of_2018_with_stats_as_a_map(pdebug: Any) -> None:
+    """The Envoy builds of mid-2018 (Istio 1.0) wrote a host's ``stats`` as a map: the
+    endpoints are still read, as istioctl's golden of the time lists them."""
+    d = CORPUS / "istio/2018-09-clusters-json"
+    res = pdebug("endpoints", d / "clusters.json")
+    assert res.code == 0, res.err
+    want = [ln.split() for ln in (d / "clustersummary.txt").read_text().splitlines()]
+    got = [ln.split() for ln in res.out.splitlines()]
+    assert want[0] == ["ENDPOINT", "STATUS", "CLUSTER"]
+    assert [[r[0], r[1], r[-1]] for r in got[1:]] == want[1:]
+
+
 def test_corpus_has_25_dumps_from_8_sources() -> None:
     corpus = [d for d in DUMPS if d not in EXTRA]
     assert len(corpus) >= 25
@@ -1002,3 +1033,26 @@ def test_consul_k8s_listeners(pdebug: Any) -> None:
         sock = lst["address"]["socket_address"]
         have.append((f"{sock['address']}:{sock['port_value']}", Expect.chains(lst)))
     assert sorted(have) == want
+
+
+def test_endpoints_wide_locality_from_clusters_json_alone(pdebug: Any) -> None:
+    """/clusters?format=json carries each host's locality (Envoy 1.40 here): without a
+    config dump, ``endpoints -o wide`` shows it rather than ``-``."""
+    path = FIXTURES / "real/sidecar/clusters.json"
+    doc = json.loads(path.read_bytes())
+    want = {
+        (h["address"]["socket_address"]["address"], c["name"]): "/".join(
+            h["locality"][k] for k in ("region", "zone", "sub_zone") if h["locality"].get(k)
+        )
+        or "-"
+        for c in doc["cluster_statuses"]
+        for h in c.get("host_statuses", [])
+        if "socket_address" in h["address"]
+    }
+    assert "region-1/zone-a" in want.values()
+    res = pdebug("endpoints", path, "-o", "wide")
+    assert res.code == 0, res.err
+    cols = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "HEALTH FLAGS", "LOCALITY", "WEIGHT"]
+    rows = [r for r in cells(res.out, cols) if not r[0].startswith("unix:")]
+    got = {(r[0].rsplit(":", 1)[0], r[3]): r[5] for r in rows}
+    assert got == want

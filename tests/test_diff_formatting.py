@@ -291,3 +291,29 @@ def test_fast_hump_regex_splits_as_the_plain_one():
     text = b'{"fooBar":1,"consecutive5xx":2,"aB0C":3,"a_bC":1,"abc":{"xY":[]},"s":"q,\\"zZ\\":"}'
     assert plain.split(text) == d._HUMP_KEY.split(text)
     assert len(d._HUMP_KEY.split(text)) == 9
+
+
+def test_a_newline_in_a_name_or_key_does_not_forge_a_line(pdebug, tmp_path):
+    """A resource name or a map key holding a newline is one escaped line of the report,
+    never a line of its own (a forged verdict such as "Listeners Match")."""
+    doc = _load()
+    cluster = _first_cluster(doc)
+    old_name = cluster["name"]
+    cluster["name"] = "evil\nFORGED Match"
+    other = tmp_path / "evil.json"
+    other.write_bytes(orjson.dumps(doc))
+    result = pdebug("diff", SIDECAR, other)
+    assert result.code == ExitCode.FINDINGS
+    lines = result.out.splitlines()
+    assert "  + evil\\nFORGED Match: only in " + str(other) in lines
+    assert f"  - {old_name}: only in {SIDECAR}" in lines
+    assert not [ln for ln in lines if ln.startswith("FORGED")]
+    # and a changed resource's field path (map keys are data)
+    doc = _load()
+    meta = _first_cluster(doc).setdefault("metadata", {}).setdefault("filter_metadata", {})
+    meta["k\nFORGED Match"] = {"x": 1}
+    other.write_bytes(orjson.dumps(doc))
+    result = pdebug("diff", SIDECAR, other)
+    assert result.code == ExitCode.FINDINGS
+    assert "k\\nFORGED Match" in result.out
+    assert not [ln for ln in result.out.splitlines() if ln.startswith("FORGED")]

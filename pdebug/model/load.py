@@ -110,8 +110,32 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
         # Envoy <= 1.7: {"configs": {"clusters": {...}, "listeners": {...}}}: the sections
         # are the values (each still has its @type), read as a list.
         old = _decode_top(_TOP_MAP, data, source)
-        top = _Top(configs=list(old.configs.values()))
+        top = _Top(configs=[_wrap_static_clusters(sec) for sec in old.configs.values()])
     return _loaded(top, data, source)
+
+
+def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw]:
+    """Envoy <= 1.7 listed its static clusters bare, not as ``{"cluster": ...}``.
+
+    Such an entry (an object with no ``cluster`` field) is wrapped as later Envoys write
+    it, so the cluster keeps its name and type instead of reading as a nameless one.
+    """
+    for key in ("static_clusters", "staticClusters"):
+        raw = section.get(key)
+        if raw is None:
+            continue
+        try:
+            entries = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        if isinstance(entries, list) and any(
+            isinstance(e, dict) and "cluster" not in e for e in entries
+        ):
+            wrapped = [
+                {"cluster": e} if isinstance(e, dict) and "cluster" not in e else e for e in entries
+            ]
+            section = {**section, key: msgspec.Raw(msgspec.json.encode(wrapped))}
+    return section
 
 
 def _planned_configs(data: Buffer, typed: tuple[str, ...]) -> list[Any] | None:

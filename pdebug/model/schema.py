@@ -462,7 +462,9 @@ class HostStat(_S):
 
 class HostStatus(_S):
     address: Address | None = None
-    stats: list[HostStat] = []
+    # Envoy 1.8 and later: a list; the Envoy master builds of mid-2018 (Istio 1.0) wrote a
+    # map of stat name -> {value, type}
+    stats: list[HostStat] | dict[str, HostStat] = []
     health_status: HostHealthStatus | None = None
     success_rate: Raw = NULL
     weight: int = 0

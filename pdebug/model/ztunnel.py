@@ -9,7 +9,12 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * key spelling is lowerCamelCase today; keys are matched case-insensitively, as Go's
   ``encoding/json`` does for istioctl, and also across ``snake_case`` (``cert_chain``)
   for pre-1.22 dumps, which istioctl no longer reads;
-* ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``.
+* ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``;
+* before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
+  ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
+  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19). They are read
+  as the ``workloads``/``services``/``workloadIps``/``vips`` they hold (istioctl prints
+  empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
@@ -63,6 +68,8 @@ def _fold(key: str) -> str:
 
 
 _CANON = {_fold(name): name for name in _FIELDS}
+#: ztunnel 1.18 kept a certificate's root apart as ``ca_cert``: today's ``rootCerts``.
+_CANON["cacert"] = "rootCerts"
 
 
 def _name(key: str) -> str:
@@ -235,6 +242,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     by_name: dict[str, Any] = {}
     for key, value in top.items():
         by_name.setdefault(_name(str(key)), value)
+    _legacy_sections(by_name)
     dump.present = frozenset(k for k in by_name if k in _CANON.values())
     dump.workloads = _objects(by_name, "workloads", dump)
     dump.services = _objects(by_name, "services", dump)
@@ -256,6 +264,86 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     if isinstance(config, dict):
         dump.config = canonical(config)
     return dump
+
+
+#: Where ztunnel <= 1.21 kept each section: indexes of the same objects, first one wins.
+_LEGACY = {
+    "workloads": (("by_uid", "by_addr"), "uid"),
+    "services": (("by_vip", "services_by_hostname", "services_by_ip"), "hostname"),
+}
+#: Fields ztunnel 1.18/1.19 (and istiod's 1.17 ``Address``) spelled otherwise: the old
+#: names (folded, see :func:`_fold`) -> today's.
+_LEGACY_FIELDS = {
+    "workloads": (("workloadip", "address"), "workloadIps"),
+    "services": (("addresses",), "vips"),
+}
+
+
+def _legacy_sections(by_name: dict[str, Any]) -> None:
+    """Read a pre-1.22 dump's indexes as ``workloads`` and ``services``, in place.
+
+    An object indexed twice (a dual-stack service under each VIP, a workload under each
+    address) is kept once: by namespace and ``uid``/``hostname``, else by identity.
+    """
+    for section, (indexes, ident) in _LEGACY.items():
+        olds, new = _LEGACY_FIELDS[section]
+        value = by_name.get(section)
+        if value is None:
+            index = next((by_name[k] for k in indexes if isinstance(by_name.get(k), dict)), None)
+            if index is None:
+                continue
+            seen: set[Any] = set()
+            value = []
+            for item in index.values():
+                key: Any = id(item)
+                if isinstance(item, dict) and isinstance(item.get(ident), str) and item[ident]:
+                    key = (item.get("namespace"), item[ident])
+                if key not in seen:
+                    seen.add(key)
+                    value.append(item)
+            by_name[section] = value
+        if isinstance(value, dict):
+            value = list(value.values())
+        if not isinstance(value, list) or not any(
+            isinstance(item, dict) and (_old_key(item, olds, new) or _tagged(item))
+            for item in value
+        ):
+            continue
+        by_name[section] = [_respelled(item, olds, new) for item in value]
+
+
+def _old_key(item: dict[str, Any], olds: tuple[str, ...], new: str) -> str | None:
+    """The key of ``item`` spelling field ``new`` the old way, if ``new`` itself is absent."""
+    if new in item:
+        return None
+    folded = _fold(new)
+    keys = {_fold(str(k)): k for k in item}
+    if folded in keys:
+        return None
+    return next((keys[o] for o in olds if o in keys), None)
+
+
+def _tagged(item: dict[str, Any]) -> bool:
+    """Whether ``item``'s waypoint destination is 1.19's tagged value.
+
+    That is ``{"address": "Address", "content": "network/ip"}`` where today has the string.
+    """
+    dest = item.get("waypoint")
+    dest = dest.get("destination") if isinstance(dest, dict) else None
+    return isinstance(dest, dict) and isinstance(dest.get("content"), str)
+
+
+def _respelled(item: Any, olds: tuple[str, ...], new: str) -> Any:
+    """``item`` with today's spelling of ``olds`` and of a tagged waypoint destination."""
+    if not isinstance(item, dict):
+        return item
+    old = _old_key(item, olds, new)
+    if old is not None:
+        item = {**item, new: [item[old]] if isinstance(item[old], str) else item[old]}
+    if _tagged(item):
+        waypoint = item["waypoint"]
+        item = {**item, "waypoint": {**waypoint, "destination": waypoint["destination"]["content"]}}
+    return item
 
 
 def _objects(top: dict[str, Any], key: str, dump: ZtunnelDump) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from pdebug.diff import TITLES, DiffReport, KindReport, Resource
+from pdebug.render.escape import escape_cell as _one_line
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines
 
@@ -24,6 +25,8 @@ def _value(value: Any) -> str:
 def report_text(report: DiffReport) -> str:
     """The istioctl verdict lines first, then per kind what differs, field by field."""
     lines = [k.verdict for k in report.kinds]
+    # a name, a path (map keys are data) or a note may hold a newline: one line each
+    left, right = _one_line(report.left), _one_line(report.right)
     for kind in report.kinds:
         if kind.match and not kind.notes:
             continue
@@ -31,17 +34,18 @@ def report_text(report: DiffReport) -> str:
         differ = len(kind.changes)
         lines.append(f"{TITLES[kind.kind]}: {differ} of {kind.compared} differ")
         for note in kind.notes:
-            lines.append(f"  ! {note}")
+            lines.append(f"  ! {_one_line(note)}")
         for change in kind.changes:
             if change.status == "only-left":
-                extra = f" ({change.note})" if change.note else ""
-                lines.append(f"  - {change.name}: only in {report.left}{extra}")
+                extra = f" ({_one_line(change.note)})" if change.note else ""
+                lines.append(f"  - {_one_line(change.name)}: only in {left}{extra}")
             elif change.status == "only-right":
-                lines.append(f"  + {change.name}: only in {report.right}")
+                lines.append(f"  + {_one_line(change.name)}: only in {right}")
             else:
-                lines.append(f"  ~ {change.name}")
+                lines.append(f"  ~ {_one_line(change.name)}")
                 for f in change.fields:
-                    lines.append(f"      {f.path}: {_value(f.left)} -> {_value(f.right)}")
+                    path = _one_line(f.path)
+                    lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
     return "\n".join(lines)
 
 

@@ -377,7 +377,11 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
         hs = host.health_status
         eds = (hs.eds_health_status if hs else "") or "UNKNOWN"
         outlier = "FAILED" if hs is not None and hs.failed_outlier_check else "OK"
-        loc, weight = locality.get((cluster, addr, port), ("-", str(host.weight or "-")))
+        # without EDS in the dump, /clusters says each host's locality itself
+        loc, weight = locality.get((cluster, addr, port)) or (
+            (_locality(host.locality) if wide else "") or "-",
+            str(host.weight or "-"),
+        )
         table.rows.append(
             (
                 f"{addr}:{port}" if port else addr,

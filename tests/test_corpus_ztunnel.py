@@ -1,0 +1,191 @@
+"""ztunnel config dumps of older releases (fixtures/corpus/ztunnel/) through ``pdebug zc``.
+
+istioctl's own test dump in three earlier shapes (provenance: fixtures/corpus/MANIFEST.md):
+2023-03 (workloads keyed by IP with one ``workloadIp``, no service objects), 2023-05
+(``services_by_hostname`` with ``addresses``), 2024-03 (ztunnel <= 1.21: ``by_uid``,
+``by_addr``, ``by_vip``, snake_case). Every ``zc`` table must come out without a crash and
+with the workloads and services the JSON holds, counted here with the plain ``json``
+module; the 2024-03 dump's workload table is compared with istioctl's golden of the time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import FIXTURES
+
+ZT = FIXTURES / "corpus" / "ztunnel"
+DUMPS = sorted(p.parent.name for p in ZT.glob("*/dump.json"))
+TABLES = ("workload", "service", "policy", "certificate", "connections", "all")
+
+
+def _dump(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ZT / name / "dump.json").read_bytes())
+    return data
+
+
+def _workloads(d: dict[str, Any]) -> list[dict[str, Any]]:
+    for key in ("workloads", "by_uid", "by_addr"):
+        if isinstance(d.get(key), dict):
+            return list(d[key].values())
+    return []
+
+
+def _service_names(d: dict[str, Any]) -> set[tuple[str, str]]:
+    for key in ("services", "by_vip", "services_by_hostname"):
+        if isinstance(d.get(key), dict):
+            return {(s["namespace"], s["name"]) for s in d[key].values()}
+    return set()
+
+
+#: Column names of the tables read here (some hold a space).
+HEADERS = (
+    "NAMESPACE", "POD NAME", "NAME", "NETWORK", "ADDRESS", "IP", "NODE", "WAYPOINT",
+    "PROTOCOL", "SERVICE NAME", "SERVICE VIP", "ENDPOINTS",
+)  # fmt: skip
+
+
+def _rows(out: str) -> list[list[str]]:
+    """The cells of a table, cut at the header's column starts (Go tabwriter)."""
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    head, starts, at = lines[0], [], 0
+    while at < len(head):
+        name = max((h for h in HEADERS if head.startswith(h + " ", at) or head[at:] == h), key=len)
+        starts.append(at)
+        at += len(name)
+        while at < len(head) and head[at] == " ":
+            at += 1
+    ends = [*starts[1:], None]
+    return [[ln[a:b].strip() for a, b in zip(starts, ends, strict=True)] for ln in lines]
+
+
+def test_three_older_shapes() -> None:
+    assert DUMPS == ["2023-03", "2023-05", "2024-03"]
+
+
+@pytest.mark.parametrize("name", DUMPS)
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("fmt", ["table", "json", "yaml"])
+def test_zc_reads_older_dumps(pdebug: Any, name: str, table: str, fmt: str) -> None:
+    path = ZT / name / "dump.json"
+    res = pdebug("zc", table, path, "-o", fmt)
+    assert res.code == 0, res.err
+    assert "Traceback" not in res.err + res.out
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_every_workload_listed_with_its_address(pdebug: Any, name: str) -> None:
+    d = _dump(name)
+    res = pdebug("zc", "workload", ZT / name / "dump.json")
+    assert res.code == 0, res.err
+    rows = _rows(res.out)[1:]
+    want = sorted(
+        (w["namespace"], w["name"], ",".join(w.get("workloadIps") or [w.get("workloadIp")]))
+        for w in _workloads(d)
+    )
+    assert sorted((r[0], r[1], r[2]) for r in rows) == want
+
+
+@pytest.mark.parametrize("name", ["2023-05", "2024-03"])
+def test_every_service_listed_once(pdebug: Any, name: str) -> None:
+    res = pdebug("zc", "service", ZT / name / "dump.json")
+    assert res.code == 0, res.err
+    got = [(r[0], r[1]) for r in _rows(res.out)[1:]]
+    assert len(got) == len(set(got))
+    assert set(got) == _service_names(_dump(name))
+
+
+def test_2024_workloads_match_istioctl_golden_of_the_time(pdebug: Any) -> None:
+    """istioctl of 2024-03 printed NETWORK too; every other cell must agree."""
+    golden = _rows((ZT / "2024-03" / "workloadsummary.txt").read_text())
+    res = pdebug("zc", "workload", ZT / "2024-03" / "dump.json")
+    mine = _rows(res.out)
+    assert len(golden[0]) == len(mine[0]) + 1
+    net = golden[0].index("NETWORK")
+    want = sorted(tuple(r[:net] + r[net + 1 :]) for r in golden[1:])
+    assert sorted(tuple(r) for r in mine[1:]) == want
+
+
+def test_pre_122_dump_as_one_workload_fixture(pdebug: Any, tmp_path: Path) -> None:
+    """A hand-made ztunnel <= 1.21 dump: a dual-stack service under both VIPs is one row,
+    a workload under two addresses is one row."""
+    w = {
+        "uid": "Kubernetes//Pod/ns/a-1",
+        "name": "a-1",
+        "namespace": "ns",
+        "workloadIps": ["10.0.0.1", "fd00::1"],
+        "protocol": "HBONE",
+        "node": "n1",
+        "status": "Healthy",
+    }
+    svc = {
+        "name": "a",
+        "namespace": "ns",
+        "hostname": "a.ns.svc.cluster.local",
+        "vips": ["/10.96.0.1", "/fd00:96::1"],
+        "ports": {"80": 8080},
+        "endpoints": {"Kubernetes//Pod/ns/a-1:/10.0.0.1": {"workloadUid": w["uid"]}},
+    }
+    dump = {
+        "by_addr": {"/10.0.0.1": w, "/fd00::1": w},
+        "by_uid": {w["uid"]: w},
+        "by_vip": {"/10.96.0.1": svc, "/fd00:96::1": svc},
+        "certificates": [],
+    }
+    path = tmp_path / "zt.json"
+    path.write_text(json.dumps(dump))
+    res = pdebug("zc", "workload", path)
+    assert res.code == 0, res.err
+    assert [r[:3] for r in _rows(res.out)[1:]] == [["ns", "a-1", "10.0.0.1,fd00::1"]]
+    res = pdebug("zc", "service", path)
+    assert res.code == 0, res.err
+    rows = _rows(res.out)[1:]
+    assert len(rows) == 1 and rows[0][:2] == ["ns", "a"] and rows[0][-1] == "1/1", res.out
+
+
+def test_2023_ca_cert_is_a_root_row(pdebug: Any) -> None:
+    """ztunnel 1.18 kept the CA apart as ``ca_cert`` (today ``rootCerts``): its row is
+    listed, not dropped (istioctl of the time printed it as ``CA``)."""
+    d = _dump("2023-03")
+    entry = d["certificates"][0]
+    res = pdebug("zc", "certificate", ZT / "2023-03" / "dump.json")
+    assert res.code == 0, res.err
+    rows = [ln.split() for ln in res.out.splitlines()[1:] if ln.startswith(entry["identity"])]
+    assert [r[1] for r in rows] == ["Leaf", "Root"]
+    assert len(entry["ca_cert"]) == 1 and len(entry["cert_chain"]) == 1
+
+
+def test_2023_tagged_waypoint_destination(pdebug: Any) -> None:
+    """ztunnel 1.19 wrote a waypoint's destination as ``{"address": "Address", "content":
+    "network/ip"}``: it names its service (no false PD704 "matches no service")."""
+    path = ZT / "2023-05" / "dump.json"
+    res = pdebug("zc", "workload", path)
+    rows = {r[1]: r for r in _rows(res.out)[1:]}
+    assert rows["httpbin-797587ddc5-b74np"][4] == "httpbin-istio-waypoint"
+    res = pdebug("check", path, "-o", "json")
+    assert res.code in (0, 1), res.err
+    assert "PD704" not in {f["code"] for f in json.loads(res.out)["findings"]}
+
+
+def test_istiod_117_ztunnel_answer_keeps_the_address(pdebug: Any, tmp_path: Path) -> None:
+    """istiod's ``/debug/config_dump?proxyID=<ztunnel>`` of Istio 1.17 (istio/istio PR
+    #42547) listed workloads as ``{Name, Namespace, Address, Identity, Node}``: the
+    ADDRESS column shows ``Address`` (hand-made input of that shape)."""
+    dump = {
+        "workloads": [
+            {"Name": "a-1", "Namespace": "ns", "Address": "10.0.0.7", "Node": "n1"},
+            {"Name": "b-1", "Namespace": "ns", "Address": "10.0.0.8", "Node": "n2"},
+        ]
+    }
+    path = tmp_path / "istiod-ztunnel.json"
+    path.write_text(json.dumps(dump))
+    res = pdebug("zc", "workload", path)
+    assert res.code == 0, res.err
+    assert [r[:4] for r in _rows(res.out)[1:]] == [
+        ["ns", "a-1", "10.0.0.7", "n1"],
+        ["ns", "b-1", "10.0.0.8", "n2"],
+    ]
