@@ -130,4 +130,3 @@ def test_finish_with_nothing_to_hide_deflates_while_redacting_and_gives_the_same
     assert piece is not None and (piece.crc, piece.size) == (zlib.crc32(whole), len(whole))
     assert zlib.decompressobj(-15).decompress(piece.deflated) == whole
     assert capture._finish(str(path), False, 1) == (entry, piece)  # the block path
-
