@@ -189,3 +189,45 @@ def test_istiod_117_ztunnel_answer_keeps_the_address(pdebug: Any, tmp_path: Path
         ["ns", "a-1", "10.0.0.7", "n1"],
         ["ns", "b-1", "10.0.0.8", "n2"],
     ]
+
+
+def _services_by_hostname(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(d["services_by_hostname"].values())
+
+
+def test_endpoints_without_workload_uid_found_by_address(pdebug):
+    """ztunnel 1.19's endpoints name no ``workloadUid``: each is the workload at its
+    ``network/ip`` (the dump keys workloads so). ENDPOINTS counts those that are Healthy,
+    and check raises no PD705/PD707 about a waypoint or endpoint it could not resolve."""
+    d = _dump("2023-05")
+    status = {key: w.get("status") for key, w in d["workloads"].items()}
+    want = {}
+    for svc in _services_by_hostname(d):
+        eps = svc["endpoints"]
+        assert eps and all("workloadUid" not in ep for ep in eps.values())
+        healthy = sum(status.get(ep["address"]) == "Healthy" for ep in eps.values())
+        want[(svc["namespace"], svc["name"])] = f"{healthy}/{len(eps)}"
+    assert "1/1" in want.values()
+    got = pdebug("zc", "service", "-f", ZT / "2023-05" / "dump.json", "-o", "json")
+    assert got.code == 0, got.err
+    table = pdebug("zc", "service", "-f", ZT / "2023-05" / "dump.json")
+    rows = {tuple(line.split()[:2]): line.split()[-1] for line in table.out.splitlines()[1:]}
+    assert rows == want
+    check = pdebug("check", ZT / "2023-05" / "dump.json", "-o", "json")
+    codes = {f["code"] for f in json.loads(check.out)["findings"]}
+    assert not codes & {"PD705", "PD707"}, codes
+
+
+def test_endpoint_at_no_workload_address_is_dangling(pdebug, tmp_path):
+    """An endpoint without ``workloadUid`` whose address no workload has: PD707 names it."""
+    d = _dump("2023-05")
+    svc = d["services_by_hostname"]["default/httpbin.default.svc.cluster.local"]
+    svc["endpoints"] = {"/10.9.9.9": {"address": "/10.9.9.9", "port": {"8000": 80}}}
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(d))
+    check = pdebug("check", path, "-o", "json")
+    [finding] = [f for f in json.loads(check.out)["findings"] if f["code"] == "PD707"]
+    assert "/10.9.9.9" in finding["message"]
+    table = pdebug("zc", "service", "-f", path)
+    [row] = [line for line in table.out.splitlines() if line.split()[:2] == ["default", "httpbin"]]
+    assert row.split()[-1] == "0/1"

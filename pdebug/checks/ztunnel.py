@@ -154,7 +154,7 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
 
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
 def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    by_uid = zm.workloads_by_uid(d)
+    by_uid, by_address = zm.workloads_by_uid(d), zm.workloads_by_address(d)
     users: dict[str, list[str]] = {}
     index = zm.waypoint_index(d.services)
     for obj in [*d.workloads, *d.services]:
@@ -165,7 +165,7 @@ def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
         name = zm.cell(s.get("name"))
         if name not in users:
             continue
-        healthy, total = zm.endpoint_counts(s, by_uid)
+        healthy, total = zm.endpoint_counts(s, by_uid, by_address)
         if healthy == 0:
             bound = ", ".join(sorted(set(users[name]))[:5])
             yield this.finding(
@@ -194,12 +194,14 @@ def _no_endpoints(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
 
 @_check("PD707", Severity.WARNING, "ztunnel-endpoint-dangling")
 def _dangling_endpoint(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
-    by_uid = zm.workloads_by_uid(d)
+    by_uid, by_address = zm.workloads_by_uid(d), zm.workloads_by_address(d)
     for s in d.services:
         missing = [
             zm.cell(zm.as_obj(ep).get("workloadUid"))
-            for ep in zm.as_obj(s.get("endpoints")).values()
-            if zm.cell(zm.as_obj(ep).get("workloadUid")) not in by_uid
+            or zm.cell(zm.as_obj(ep).get("address"))
+            or key
+            for key, ep in zm.as_obj(s.get("endpoints")).items()
+            if zm.endpoint_workload(key, ep, by_uid, by_address) is None
         ]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""

@@ -435,21 +435,56 @@ def vip_address(entry: Any) -> str:
     return text.split("/", 1)[1] if "/" in text else ""
 
 
-def endpoint_counts(svc: Obj, by_uid: dict[str, Obj]) -> tuple[int, int]:
-    """(healthy, total): healthy when the endpoint's workload is ``Healthy`` (istioctl)."""
+def endpoint_counts(
+    svc: Obj, by_uid: dict[str, Obj], by_address: dict[str, Obj] | None = None
+) -> tuple[int, int]:
+    """(healthy, total): healthy when the endpoint's workload is ``Healthy`` (istioctl).
+
+    The workload is the one its ``workloadUid`` names. ztunnel <= 1.19 wrote endpoints
+    without one, keyed and addressed by ``network/ip``: given ``by_address``
+    (:func:`workloads_by_address`), such an endpoint's workload is the one at that
+    address (istioctl counts them all unhealthy).
+    """
     endpoints = as_obj(svc.get("endpoints"))
     healthy = 0
-    for ep in endpoints.values():
-        uid = as_obj(ep).get("workloadUid")
-        w = by_uid.get(uid) if isinstance(uid, str) else None
+    for key, ep in endpoints.items():
+        w = endpoint_workload(key, ep, by_uid, by_address)
         if w is not None and w.get("status") == "Healthy":
             healthy += 1
     return healthy, len(endpoints)
 
 
+def endpoint_workload(
+    key: str, ep: Any, by_uid: dict[str, Obj], by_address: dict[str, Obj] | None
+) -> Obj | None:
+    """The workload behind a service's endpoint ``key: ep`` (see :func:`endpoint_counts`)."""
+    uid = as_obj(ep).get("workloadUid")
+    if isinstance(uid, str) and uid:
+        return by_uid.get(uid)
+    if by_address is None:
+        return by_uid.get(uid) if isinstance(uid, str) else None
+    address = as_obj(ep).get("address")
+    return by_address.get(address if isinstance(address, str) else key)
+
+
 def workloads_by_uid(dump: ZtunnelDump) -> dict[str, Obj]:
     """Workloads by ``uid``; on a duplicate the last one wins (as istioctl)."""
     return {w["uid"]: w for w in dump.workloads if isinstance(w.get("uid"), str)}
+
+
+def workloads_by_address(dump: ZtunnelDump) -> dict[str, Obj]:
+    """Workloads by ``network/ip`` of each of their IPs, as old endpoints name them.
+
+    On a duplicate the last one wins.
+    """
+    out: dict[str, Obj] = {}
+    for w in dump.workloads:
+        network = w.get("network")
+        prefix = network if isinstance(network, str) else ""
+        for ip in as_list(w.get("workloadIps")):
+            if isinstance(ip, str) and ip:
+                out[f"{prefix}/{ip}"] = w
+    return out
 
 
 _RFC3339 = re.compile(

@@ -30,6 +30,7 @@ from pdebug.model.ztunnel import (
     vip_address,
     waypoint_index,
     waypoint_name,
+    workloads_by_address,
     workloads_by_uid,
 )
 from pdebug.views.result import ViewResult
@@ -161,11 +162,11 @@ def select_services(dump: ZtunnelDump, namespace: str | None) -> list[Obj]:
 
 def service_table(dump: ZtunnelDump, namespace: str | None = None) -> Table:
     """``ztunnel-config service``."""
-    by_uid = workloads_by_uid(dump)
+    by_uid, by_address = workloads_by_uid(dump), workloads_by_address(dump)
     waypoints = waypoint_index(dump.services)
     rows: list[tuple[str, ...]] = []
     for svc in select_services(dump, namespace):
-        healthy, total = endpoint_counts(svc, by_uid)
+        healthy, total = endpoint_counts(svc, by_uid, by_address)
         ports = ",".join(f"{k}->{cell(v)}" for k, v in as_obj(svc.get("ports")).items())
         rows.append(
             (
