@@ -2,6 +2,10 @@
 
 Commands only turn options into filters, call ``load -> view -> render`` and echo.
 Heavy modules are imported inside the commands so ``pdebug --help`` stays instant.
+
+One module over 500 lines because it is the program's one door: the command list, the
+lazy registration, Typer's fast option checks and the error funnel with its exit codes
+run on every call, before any command module is imported.
 """
 
 from __future__ import annotations

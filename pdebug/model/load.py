@@ -1,4 +1,10 @@
-"""Turn bytes into a model, or into one clear error naming what the bytes are instead."""
+"""Turn bytes into a model, or into one clear error naming what the bytes are instead.
+
+One module over 500 lines because it is one decision made once: what the bytes are
+(sniffed), which of the three ways to read a config dump fits them (whole, planned
+sections, sliced sections) and the error that names what they are instead share the
+same scan state; the model they produce lives in :mod:`pdebug.model.dump`.
+"""
 
 from __future__ import annotations
 

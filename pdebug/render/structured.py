@@ -3,6 +3,11 @@ r"""json and yaml from the same plain data (never from the table rows).
 Both keep the data exact and never put a control character, a bidi override or another
 unprintable character raw on the screen: JSON writes them as ``\uXXXX``, YAML as a
 double-quoted scalar's escapes (:mod:`pdebug.render.escape`).
+
+One module over 500 lines because it is one contract: the JSON and YAML writers, the
+streamed listing of a dump's sections from their own text, and the checks that decide
+when that text may be printed as it is all promise the same bytes as ``render_json``
+of the decoded data; split apart, that promise would live in three places.
 """
 
 from __future__ import annotations
