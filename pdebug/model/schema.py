@@ -344,11 +344,21 @@ class AnyType(_S):
 
 
 class ClusterEntry(_S):
-    """``static_clusters[]`` / ``dynamic_*_clusters[]``."""
+    """``static_clusters[]`` / ``dynamic_*_clusters[]``.
+
+    ``error_state`` (Envoy: not implemented for clusters) is kept raw: an entry holding
+    only it has no cluster (:attr:`absent`) and is not a row.
+    """
 
     version_info: str = ""
     cluster: Cluster = msgspec.field(default_factory=Cluster)
     last_updated: str = ""
+    error_state: Raw = NULL
+
+    @property
+    def absent(self) -> bool:
+        """No cluster here, only an ``error_state`` (a rejected update)."""
+        return not self.cluster.name and self.error_state != NULL
 
 
 class ListenerState(_S):
