@@ -31,3 +31,13 @@ def test_a_cluster_entry_holding_only_error_state_is_no_row(pdebug, tmp_path: Pa
         assert "STATIC" not in out, args
         assert len(out.splitlines()) == 2, out
     assert [c["name"] for c in json.loads(pdebug("clusters", f, "-o", "json").out)] == [ok["name"]]
+
+
+def test_a_deprecated_v1_tcp_proxy_names_the_cluster_of_its_routes(pdebug):
+    """Istio 1.0's tcp_proxy (``deprecated_v1``) has no ``cluster``, its one route does:
+    DESTINATION was ``Cluster: `` (empty) while trace followed the route."""
+    from tests.harness import FIXTURES
+
+    dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
+    out = pdebug("listeners", dump, "--port", "443").out
+    assert "Cluster: outbound|443||istio-galley.istio-system.svc.cluster.local" in out
