@@ -41,3 +41,47 @@ def test_a_deprecated_v1_tcp_proxy_names_the_cluster_of_its_routes(pdebug):
     dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
     out = pdebug("listeners", dump, "--port", "443").out
     assert "Cluster: outbound|443||istio-galley.istio-system.svc.cluster.local" in out
+
+
+def _tls_dump(tmp_path: Path, v2: bool) -> Path:
+    """Consul 1.7's public listener (from the hand-made corpus dump): one chain, no
+    match, TLS terminated by the chain (v2 ``tls_context`` or v3 ``transport_socket``)."""
+    from tests.harness import FIXTURES
+
+    src = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
+    dump = json.loads(src.read_text())
+    if not v2:
+        listeners = next(c for c in dump["configs"] if c["@type"].endswith("ListenersConfigDump"))
+        chain = listeners["dynamic_listeners"][0]["active_state"]["listener"]["filter_chains"][0]
+        tls = chain.pop("tls_context")
+        tls["@type"] = (
+            "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+        )
+        chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": tls}
+    out = tmp_path / "dump.json"
+    out.write_text(json.dumps(dump))
+    return out
+
+
+def test_trace_a_plaintext_client_into_a_chain_that_terminates_tls(pdebug, tmp_path: Path):
+    """The chain matches any connection but terminates TLS: a plaintext client fails the
+    handshake (was: OK, routed to local_app)."""
+    for v2 in (True, False):
+        dump = _tls_dump(tmp_path, v2)
+        for url in ("tcp://10.0.0.5:21000", "http://10.0.0.5:21000/"):
+            res = pdebug("trace", dump, url, "-o", "json")
+            verdict = json.loads(res.out)["verdict"]
+            assert res.code == 1, (v2, url, res.out)
+            assert verdict["kind"] == "connection_closed"
+            assert "terminates TLS" in verdict["summary"]
+        res = pdebug("trace", dump, "https://10.0.0.5:21000/", "-o", "json")
+        assert res.code == 0, res.out
+        assert json.loads(res.out)["verdict"]["kind"] == "upstream"
+
+
+def test_trace_a_consul_splitter_route_weights_by_total_weight(pdebug):
+    from tests.harness import FIXTURES
+
+    dump = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
+    out = pdebug("trace", dump, "http://127.0.0.1:9191/").out
+    assert "secondary.nginx.default.envoy-lab.internal.0000.consul 70%" in out

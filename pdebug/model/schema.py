@@ -148,6 +148,7 @@ class FilterChain(_S):
     filter_chain_match: FilterChainMatch | None = None
     filters: list[TypedExtension] = []
     transport_socket: TypedExtension | None = None
+    tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the chain's DownstreamTlsContext
 
 
 class Listener(_S):

@@ -25,7 +25,13 @@ from pdebug.model.clusters import extension_type
 from pdebug.model.dump import decode_raw
 from pdebug.model.listeners import HCM, decode_filter, filter_config, network_kind
 from pdebug.trace import listeners as ls
-from pdebug.trace.chains import Connection, chain_label, select_filter_chain, v1_route_mismatch
+from pdebug.trace.chains import (
+    Connection,
+    chain_label,
+    select_filter_chain,
+    terminates_tls,
+    v1_route_mismatch,
+)
 from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
@@ -97,6 +103,13 @@ class Tracer:
                 summary = f"503 to the CONNECT (upstream connect error): {chain.summary}"
                 return dataclasses.replace(chain, summary=summary, status=503)
             return chain
+        if self.req.scheme != "https" and terminates_tls(chain):
+            why = (
+                f"the chain terminates TLS and the {self.req.scheme}:// client sends "
+                "plaintext: the TLS handshake fails (trace an https:// URL for a TLS client)"
+            )
+            self.step("filter_chain", "transport_socket", False, why)
+            return Verdict(False, "connection_closed", f"Envoy closes the connection: {why}")
         return self.network(lst, chain, conn)
 
     # -- listener
