@@ -85,3 +85,28 @@ def test_trace_a_consul_splitter_route_weights_by_total_weight(pdebug):
     dump = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
     out = pdebug("trace", dump, "http://127.0.0.1:9191/").out
     assert "secondary.nginx.default.envoy-lab.internal.0000.consul 70%" in out
+
+
+def test_a_weighted_cluster_taken_from_a_header(pdebug, tmp_path: Path):
+    """``weighted_clusters.clusters[].cluster_header`` (no name): the cluster is the
+    request header's value. It was ``:1`` in routes -o wide and a 503 for cluster ``''``
+    in trace."""
+    from tests.harness import FIXTURES
+
+    src = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
+    dump = json.loads(src.read_text())
+    routes = next(c for c in dump["configs"] if c["@type"].endswith(".RoutesConfigDump"))
+    action = routes["dynamic_route_configs"][0]["route_config"]["virtual_hosts"][0]["routes"][0]
+    weighted = action["route"]["weighted_clusters"]
+    weighted["clusters"] = [{"cluster_header": "x-pick", "weight": 1}]
+    weighted.pop("total_weight")
+    f = tmp_path / "dump.json"
+    f.write_text(json.dumps(dump))
+    assert "header:x-pick:1" in pdebug("routes", f, "-o", "wide").out
+    target = "v2.nginx.default.envoy-lab.internal.0000.consul"
+    hit = json.loads(
+        pdebug("trace", f, "http://127.0.0.1:9191/", "-H", f"x-pick:{target}", "-o", "json").out
+    )
+    assert [s["name"] for s in hit["steps"] if s["kind"] == "cluster"] == [target]
+    miss = pdebug("trace", f, "http://127.0.0.1:9191/")
+    assert miss.code == 1 and "header x-pick absent" in miss.out

@@ -229,6 +229,7 @@ class RouteMatch(_S):
 class WeightedCluster(_S):
     name: str = ""
     weight: int | None = None
+    cluster_header: str = ""  # instead of name: the cluster is the header's value
 
 
 class WeightedClusters(_S):

@@ -621,7 +621,9 @@ class Tracer:
             return Verdict(False, "inconclusive", "a route action pdebug does not know")
         missing_code = _NOT_FOUND_CODES.get(act.cluster_not_found_response_code, 503)
         if act.weighted_clusters is not None and act.weighted_clusters.clusters:
-            targets: _Targets = [(c.name, c.weight or 0) for c in act.weighted_clusters.clusters]
+            targets: _Targets = [
+                (_weighted_name(c, http), c.weight or 0) for c in act.weighted_clusters.clusters
+            ]
             total = sum(w or 0 for _, w in targets)
             text = ", ".join(f"{n} {_pct(w or 0, total)}" for n, w in targets)
             self.step("action", "weighted_clusters", True, text, total_weight=total)
@@ -763,3 +765,13 @@ def trace(proxy: ProxyData, request: Request) -> Trace:
         InvalidInput: the source has no config dump, or its listeners section is missing.
     """
     return Tracer(proxy, request).run()
+
+
+def _weighted_name(wc: s.WeightedCluster, http: HttpRequest) -> str:
+    """A weighted cluster's name, or the value of its ``cluster_header`` in the request."""
+    if wc.name or not wc.cluster_header:
+        return wc.name
+    values = http.values(wc.cluster_header)
+    if values and values[0]:
+        return values[0]
+    return f"(header {wc.cluster_header} absent)"
