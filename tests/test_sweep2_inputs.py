@@ -110,3 +110,39 @@ def test_a_weighted_cluster_taken_from_a_header(pdebug, tmp_path: Path):
     assert [s["name"] for s in hit["steps"] if s["kind"] == "cluster"] == [target]
     miss = pdebug("trace", f, "http://127.0.0.1:9191/")
     assert miss.code == 1 and "header x-pick absent" in miss.out
+
+
+def _escaped_dump(tmp_path: Path, action: str) -> Path:
+    """The Consul dump with its HTTP listener's path_with_escaped_slashes_action set."""
+    from tests.harness import FIXTURES
+
+    src = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
+    dump = json.loads(src.read_text())
+    listeners = next(c for c in dump["configs"] if c["@type"].endswith("ListenersConfigDump"))
+    lst = listeners["dynamic_listeners"][1]["active_state"]["listener"]
+    hcm = lst["filter_chains"][0]["filters"][0]["config"]
+    hcm["path_with_escaped_slashes_action"] = action
+    hcm["normalize_path"] = True
+    out = tmp_path / f"{action}.json"
+    out.write_text(json.dumps(dump))
+    return out
+
+
+def test_trace_follows_path_with_escaped_slashes_action(pdebug, tmp_path: Path):
+    """Istio's DECODE_AND_MERGE_SLASHES sets UNESCAPE_AND_FORWARD: ``%2F`` is a ``/`` to
+    the router; REDIRECT answers 307, REJECT 400 (tests/test_trace_envoy.py checks these
+    against Envoy)."""
+    url = "http://127.0.0.1:9191/a%2F..%2Fb?q=%2F"
+    fwd = json.loads(
+        pdebug("trace", _escaped_dump(tmp_path, "UNESCAPE_AND_FORWARD"), url, "-o", "json").out
+    )
+    assert [s for s in fwd["steps"] if s["kind"] == "route"][0]["reason"].startswith(
+        "path /b starts"
+    )
+    red = pdebug("trace", _escaped_dump(tmp_path, "UNESCAPE_AND_REDIRECT"), url, "-o", "json")
+    verdict = json.loads(red.out)["verdict"]
+    assert (red.code, verdict["status"], verdict["location"]) == (0, 307, "/b?q=%2F")
+    rej = pdebug("trace", _escaped_dump(tmp_path, "REJECT_REQUEST"), url, "-o", "json")
+    assert (rej.code, json.loads(rej.out)["verdict"]["status"]) == (1, 400)
+    keep = pdebug("trace", _escaped_dump(tmp_path, "KEEP_UNCHANGED"), url, "-o", "json")
+    assert "a%2F..%2Fb" in keep.out

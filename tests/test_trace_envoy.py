@@ -395,6 +395,14 @@ def _tls_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
     }
 
 
+def _tls_only_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
+    """One chain with no match that terminates TLS (Consul's public listener's shape)."""
+    chains = _tls_listener(port, pki)["filter_chains"]
+    chain = next(c for c in chains if c["name"] == "tls-any")
+    only = {"transport_socket": chain["transport_socket"], "filters": chain["filters"]}
+    return {"name": "tls-only", "address": _sock("127.0.0.1", port), "filter_chains": [only]}
+
+
 @dataclass
 class Run:
     """One running Envoy, its dump and /clusters saved as a user would."""
@@ -440,7 +448,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     runs: list[Run] = []
     try:
         with eh.XdsFiles(tmp / "xds") as xds:
-            ports = {k: eh.free_port() for k in ("A", "B", "C", "N", "T", "V", "H", "X", "I")}
+            ports = {
+                k: eh.free_port()
+                for k in ("A", "B", "C", "N", "T", "V", "H", "X", "I", "S", "E", "R", "J")
+            }
             pki = eh.make_test_pki(tmp / "pki")
             xds.write_rds(_main_routes(ports["A"]))
             gw_clusters = [_cluster(n, ups[n].port) for n in GATEWAY_UPSTREAMS if n != "unhealthy"]
@@ -477,6 +488,26 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 },
             ]
             gw_listeners.append(_tls_listener(ports["T"], pki))
+            gw_listeners.append(_tls_only_listener(ports["S"], pki))
+            for key, action in (
+                ("E", "UNESCAPE_AND_FORWARD"),
+                ("R", "UNESCAPE_AND_REDIRECT"),
+                ("J", "REJECT_REQUEST"),
+            ):
+                hcm = _hcm(
+                    f"escaped-{key}",
+                    rds=xds.rds_config("main"),
+                    normalize_path=True,
+                    merge_slashes=True,
+                    path_with_escaped_slashes_action=action,
+                )
+                gw_listeners.append(
+                    {
+                        "name": f"http-{action.lower()}",
+                        "address": _sock("127.0.0.1", ports[key]),
+                        "filter_chains": [{"filters": [hcm]}],
+                    }
+                )
             gateway = _start("gateway", ups, gw_clusters, gw_listeners, ports, tmp)
             runs.append(gateway)
             sc_clusters = [_cluster(n, ups[n].port) for n in SIDECAR_UPSTREAMS]
@@ -777,6 +808,15 @@ CASES = [
     Case("tls-without-sni", "https://127.0.0.1:{T}/", "tls-any"),
     Case("sni-unknown-takes-chains-without-names", "https://nomatch.example:{T}/", "tls-any"),
     Case("plain-text-chain", "http://127.0.0.1:{T}/", "plain"),
+    Case("plaintext-into-a-tls-chain", "http://127.0.0.1:{S}/", "closed"),
+    Case("tcp-into-a-tls-chain", "tcp://127.0.0.1:{S}", "closed"),
+    Case("tls-into-a-tls-chain", "https://127.0.0.1:{S}/", "tls-any"),
+    # path_with_escaped_slashes_action (%2F and %5C)
+    Case("escaped-forward", "http://127.0.0.1:{E}/x%2F..%2Fexact", "path", R),
+    Case("escaped-forward-lower", "http://127.0.0.1:{E}/x%2f..%2fexact", "path", R),
+    Case("escaped-redirect", "http://127.0.0.1:{R}/x%2F..%2Fexact?q=%2F", "307 /exact?q=%2F", R),
+    Case("escaped-redirect-none", "http://127.0.0.1:{R}/exact", "path", R),
+    Case("escaped-reject", "http://127.0.0.1:{J}/x%5Cy", "400", R),
     # outbound: virtualOutbound hands off by the original destination
     Case(
         "outbound-ip-listener",
@@ -862,7 +902,13 @@ def _agree(prediction: dict[str, Any], answer: Answer, run: Run) -> None:
         assert (answer.status, answer.location) == (verdict["status"], verdict["location"])
     elif kind in ("no_route", "unknown_cluster", "no_endpoints") and verdict["status"]:
         assert (answer.status, answer.upstream) == (verdict["status"], None), answer
-    elif kind in ("no_listener", "no_filter_chain", "unknown_cluster", "no_endpoints"):
+    elif kind in (
+        "no_listener",
+        "no_filter_chain",
+        "connection_closed",
+        "unknown_cluster",
+        "no_endpoints",
+    ):
         assert answer.closed, answer  # a TCP proxy (or no listener) closes the connection
     else:
         pytest.fail(f"unexpected verdict {verdict}")
@@ -873,7 +919,7 @@ def _expected(case: Case, answer: Answer, ports: dict[str, int]) -> None:
     want = _fill(case.expect, ports)
     if want == "closed":
         assert answer.closed, answer
-    elif want in ("404", "503"):
+    elif want in ("400", "404", "503"):
         assert (answer.status, answer.upstream) == (int(want), None), answer
     elif want.startswith("direct "):
         assert answer.status == int(want.split()[1]) and answer.upstream is None, answer

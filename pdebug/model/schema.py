@@ -306,6 +306,7 @@ class HttpConnectionManager(_S):
     strip_matching_host_port: bool = False
     normalize_path: bool | None = None
     merge_slashes: bool = False
+    path_with_escaped_slashes_action: str = ""  # KEEP_UNCHANGED, UNESCAPE_AND_FORWARD...
 
 
 class TcpProxyV1Route(_S):

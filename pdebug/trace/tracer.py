@@ -492,6 +492,9 @@ class Tracer:
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
         self.step("network_filter", name, True, f"HTTP connection manager{note}{http_note}")
+        escaped = self.escaped_slashes(hcm)
+        if escaped is not None:
+            return escaped
         rc = self.route_config(hcm)
         if isinstance(rc, Verdict):
             return rc
@@ -515,6 +518,26 @@ class Tracer:
         if isinstance(route, Verdict):
             return route
         return self.action(route, http)
+
+    def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
+        """Envoy's answer to a path holding ``%2F`` or ``%5C``, if it answers itself.
+
+        ``path_with_escaped_slashes_action`` REJECT_REQUEST is a 400, UNESCAPE_AND_REDIRECT
+        a 307 to the rewritten path; None: routing goes on.
+        """
+        action = hcm.path_with_escaped_slashes_action
+        if action not in ("REJECT_REQUEST", "UNESCAPE_AND_REDIRECT") or self.req.scheme == "tcp":
+            return None
+        only = self.req.path.partition("?")[0]
+        if unescape_slashes(only) == only:
+            return None
+        why = f"path_with_escaped_slashes_action {action}: the path has %2F or %5C"
+        if action == "REJECT_REQUEST":
+            self.step("action", "escaped_slashes", False, f"{why}: Envoy answers 400")
+            return Verdict(False, "no_route", f"400 from Envoy: {why}", 400)
+        location = _normalized(self.req.path, hcm, unescape=True)
+        self.step("action", "escaped_slashes", True, f"{why}: 307 to {location}", location=location)
+        return Verdict(True, "redirect", f"307 redirect to {location} ({why})", 307, location)
 
     def route_config(self, hcm: s.HttpConnectionManager) -> s.RouteConfiguration | Verdict:
         """The route config: inline, or the RDS one in the dump."""
@@ -730,13 +753,8 @@ def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -
     elif hcm.strip_matching_host_port and port == conn.dest_port:
         authority = host
     path = req.path if req.scheme != "tcp" else "/"
-    if hcm.normalize_path or hcm.merge_slashes:
-        only, sep, query = path.partition("?")
-        if hcm.normalize_path:
-            only = remove_dot_segments(only)
-        if hcm.merge_slashes:
-            only = re.sub("/{2,}", "/", only)
-        path = only + sep + query
+    unescape = hcm.path_with_escaped_slashes_action == "UNESCAPE_AND_FORWARD"
+    path = _normalized(path, hcm, unescape)
     headers: dict[str, list[str]] = {
         ":authority": [authority],
         ":path": [path],
@@ -775,3 +793,28 @@ def _weighted_name(wc: s.WeightedCluster, http: HttpRequest) -> str:
     if values and values[0]:
         return values[0]
     return f"(header {wc.cluster_header} absent)"
+
+
+def _normalized(path: str, hcm: s.HttpConnectionManager, unescape: bool) -> str:
+    """The path as the connection manager rewrites it; the query is kept.
+
+    Escaped slashes (when ``unescape``), then ``normalize_path``, then ``merge_slashes``
+    (Envoy's order).
+    """
+    if not (unescape or hcm.normalize_path or hcm.merge_slashes):
+        return path
+    only, sep, query = path.partition("?")
+    if unescape:
+        only = unescape_slashes(only)
+    if hcm.normalize_path:
+        only = remove_dot_segments(only)
+    if hcm.merge_slashes:
+        only = re.sub("/{2,}", "/", only)
+    return only + sep + query
+
+
+def unescape_slashes(path: str) -> str:
+    """``%2F`` and ``%5C`` (either case) decoded, as Envoy's escaped-slashes actions do."""
+    if "%" not in path:
+        return path
+    return re.sub("%2[fF]", "/", re.sub("%5[cC]", "\\\\", path))
