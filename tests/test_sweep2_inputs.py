@@ -146,3 +146,60 @@ def test_trace_follows_path_with_escaped_slashes_action(pdebug, tmp_path: Path):
     assert (rej.code, json.loads(rej.out)["verdict"]["status"]) == (1, 400)
     keep = pdebug("trace", _escaped_dump(tmp_path, "KEEP_UNCHANGED"), url, "-o", "json")
     assert "a%2F..%2Fb" in keep.out
+
+
+def test_trace_never_takes_a_udp_quic_listener(pdebug, tmp_path: Path):
+    """Envoy Gateway's HTTP/3 listener binds the UDP side of the HTTPS port, listed before
+    the TCP one: trace took it and closed the connection (no SNI on that chain)."""
+    hcm = {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network"
+            ".http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "x",
+            "route_config": {
+                "virtual_hosts": [
+                    {
+                        "name": "v",
+                        "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}],
+                    }
+                ]
+            },
+        },
+    }
+
+    def listener(name: str, protocol: str) -> dict[str, object]:
+        sock = {"address": "0.0.0.0", "port_value": 10443, "protocol": protocol}
+        chain = {"filter_chain_match": {"server_names": ["www.example.com"]}, "filters": [hcm]}
+        return {"name": name, "address": {"socket_address": sock}, "filter_chains": [chain]}
+
+    listeners = [listener("https-quic", "UDP"), listener("https", "TCP")]
+    tls_inspector = {
+        "name": "envoy.filters.listener.tls_inspector",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3"
+            ".TlsInspector"
+        },
+    }
+    listeners[1]["listener_filters"] = [tls_inspector]
+    dump = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "dynamic_listeners": [
+                    {"name": x["name"], "active_state": {"listener": x}} for x in listeners
+                ],
+            }
+        ]
+    }
+    f = tmp_path / "dump.json"
+    f.write_text(json.dumps(dump))
+    res = pdebug("trace", f, "https://www.example.com:10443/", "-o", "json")
+    got = json.loads(res.out)
+    assert [s["name"] for s in got["steps"] if s["kind"] == "listener"][0] == "https"
+    assert res.code == 0, res.out
+    dump["configs"][0]["dynamic_listeners"].pop()
+    f.write_text(json.dumps(dump))
+    res = pdebug("trace", f, "https://www.example.com:10443/")
+    assert res.code == 1 and "UDP only (QUIC, HTTP/3)" in res.out

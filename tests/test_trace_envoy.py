@@ -395,6 +395,31 @@ def _tls_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
     }
 
 
+def _quic_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
+    """HTTP/3 on the UDP side of the TLS listener's port (Envoy Gateway's http3 shape)."""
+    tls = _tls_listener(port, pki)["filter_chains"][0]["transport_socket"]["typed_config"]
+    context = {k: v for k, v in tls.items() if k != "@type"}
+    context["common_tls_context"] = {**context["common_tls_context"], "alpn_protocols": ["h3"]}
+    socket = {
+        "name": "envoy.transport_sockets.quic",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.quic.v3"
+            ".QuicDownstreamTransport",
+            "downstream_tls_context": context,
+        },
+    }
+    hcm = _http_to("tls-any")[0]  # never reached by the TCP requests of the cases
+    hcm["typed_config"]["codec_type"] = "HTTP3"
+    return {
+        "name": "quic",
+        "address": {
+            "socket_address": {"address": "127.0.0.1", "port_value": port, "protocol": "UDP"}
+        },
+        "udp_listener_config": {"quic_options": {}},
+        "filter_chains": [{"transport_socket": socket, "filters": [hcm]}],
+    }
+
+
 def _tls_only_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
     """One chain with no match that terminates TLS (Consul's public listener's shape)."""
     chains = _tls_listener(port, pki)["filter_chains"]
@@ -487,6 +512,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                     "filter_chains": [{"filters": [_tcp(weighted=[("tcp-w1", 3), ("tcp-w2", 1)])]}],
                 },
             ]
+            gw_listeners.append(_quic_listener(ports["T"], pki))  # first: trace must skip it
             gw_listeners.append(_tls_listener(ports["T"], pki))
             gw_listeners.append(_tls_only_listener(ports["S"], pki))
             for key, action in (

@@ -167,6 +167,11 @@ class Tracer:
         waiting = [f"{x.name} ({x.state})" for x in idle if x.address_for(port)]
         if waiting:
             why += f"; not serving yet: {', '.join(waiting)}"
+        udp = [x.name for x in serving if ls.udp_port(x.listener, port)]
+        if udp:
+            why += (
+                f"; UDP only (QUIC, HTTP/3), which a TCP connection never reaches: {', '.join(udp)}"
+            )
         self.step("listener", f"port {port}", False, why)
         return Verdict(False, "no_listener", f"connection refused: {why}")
 
