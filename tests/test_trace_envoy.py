@@ -309,6 +309,12 @@ def _main_routes(port: int) -> dict[str, Any]:
         _route("unhealthy", {"prefix": "/unhealthy"}, route=_to("unhealthy")),
         _route("empty", {"prefix": "/empty"}, route=_to("empty")),
         _route("chdr", {"prefix": "/chdr"}, route={"cluster_header": "x-cluster"}),
+        _route(
+            "tls-yes", {"prefix": "/tlsctx", "tls_context": {"presented": True}}, route=_to("path")
+        ),
+        _route(
+            "tls-no", {"prefix": "/notls", "tls_context": {"presented": False}}, route=_to("path")
+        ),
         _route("fallback", {"prefix": "/fallback"}, route=_to("fallback")),
     ]
     return {
@@ -820,6 +826,8 @@ CASES = [
     Case("panic-mode", G + "/unhealthy", "unhealthy", R),
     Case("cluster-header", G + "/chdr", "exact", (*R, "x-cluster:exact")),
     Case("cluster-header-absent", G + "/chdr", "503", R),
+    Case("tls-context-presented-plaintext", G + "/tlsctx", "404", R),
+    Case("tls-context-not-presented-plaintext", G + "/notls", "path", R),
     Case("fallback-route", G + "/fallback", "fallback", R),
     Case("no-route", G + "/nothing", "404", R),
     Case("vhost-without-matching-route", G + "/x", "404", ("Host:noroute.test",)),

@@ -208,6 +208,13 @@ class QueryParameterMatcher(_S):
     present_match: bool | None = None
 
 
+class TlsContextMatch(_S):
+    """``match.tls_context``: whether the client presented (and had validated) a cert."""
+
+    presented: bool | None = None
+    validated: bool | None = None
+
+
 class RouteMatch(_S):
     prefix: str | None = None
     path: str | None = None
@@ -221,7 +228,7 @@ class RouteMatch(_S):
     query_parameters: list[QueryParameterMatcher] = []
     grpc: Raw = NULL
     runtime_fraction: Raw = NULL
-    tls_context: Raw = NULL
+    tls_context: TlsContextMatch | None = None
     dynamic_metadata: list[Raw] = []
     path_match_policy: Raw = NULL
 
