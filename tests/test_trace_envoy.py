@@ -532,6 +532,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                     normalize_path=True,
                     merge_slashes=True,
                     path_with_escaped_slashes_action=action,
+                    strip_trailing_host_dot=True,
                 )
                 gw_listeners.append(
                     {
@@ -846,6 +847,11 @@ CASES = [
     Case("tcp-into-a-tls-chain", "tcp://127.0.0.1:{S}", "closed"),
     Case("tls-into-a-tls-chain", "https://127.0.0.1:{S}/", "tls-any"),
     # path_with_escaped_slashes_action (%2F and %5C)
+    Case("trailing-host-dot-kept", G + "/", "star", ("Host:exact.example.com.",)),
+    Case(
+        "trailing-host-dot-stripped", "http://127.0.0.1:{E}/", "exact", ("Host:exact.example.com.",)
+    ),
+    Case("trailing-host-dot-port", "http://exact.example.com.:{E}/", "star"),
     Case("escaped-forward", "http://127.0.0.1:{E}/x%2F..%2Fexact", "path", R),
     Case("escaped-forward-lower", "http://127.0.0.1:{E}/x%2f..%2fexact", "path", R),
     Case("escaped-redirect", "http://127.0.0.1:{R}/x%2F..%2Fexact?q=%2F", "307 /exact?q=%2F", R),

@@ -314,6 +314,7 @@ class HttpConnectionManager(_S):
     normalize_path: bool | None = None
     merge_slashes: bool = False
     path_with_escaped_slashes_action: str = ""  # KEEP_UNCHANGED, UNESCAPE_AND_FORWARD...
+    strip_trailing_host_dot: bool = False
 
 
 class TcpProxyV1Route(_S):

@@ -753,6 +753,9 @@ def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -
     """The request after the connection manager's rewrites (host port, path normalization)."""
     authority = req.authority
     host, port = split_host_port(authority)
+    if hcm.strip_trailing_host_dot and host.endswith("."):
+        host = host[:-1]  # before the port is stripped, as Envoy does
+        authority = f"{host}:{port}" if port is not None else host
     if hcm.strip_any_host_port and port is not None:
         authority = host
     elif hcm.strip_matching_host_port and port == conn.dest_port:
