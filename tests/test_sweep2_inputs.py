@@ -203,3 +203,19 @@ def test_trace_never_takes_a_udp_quic_listener(pdebug, tmp_path: Path):
     f.write_text(json.dumps(dump))
     res = pdebug("trace", f, "https://www.example.com:10443/")
     assert res.code == 1 and "UDP only (QUIC, HTTP/3)" in res.out
+
+
+def test_trace_says_a_proxy_protocol_listener_needs_the_header(pdebug, tmp_path: Path):
+    """Gateways behind a load balancer (Envoy Gateway's enableProxyProtocol, Contour's
+    --use-proxy-protocol): a direct client without a PROXY header is closed by Envoy."""
+    from tests.harness import FIXTURES
+
+    src = FIXTURES / "corpus" / "handmade" / "consul-1.7-envoy-1.14-splitter.json"
+    dump = json.loads(src.read_text())
+    listeners = next(c for c in dump["configs"] if c["@type"].endswith("ListenersConfigDump"))
+    lst = listeners["dynamic_listeners"][1]["active_state"]["listener"]
+    lst["listener_filters"] = [{"name": "envoy.filters.listener.proxy_protocol"}]
+    f = tmp_path / "dump.json"
+    f.write_text(json.dumps(dump))
+    out = pdebug("trace", f, "http://127.0.0.1:9191/").out
+    assert "proxy_protocol: unless allow_requests_without_proxy_protocol" in out

@@ -342,6 +342,12 @@ def connect(
             dest_ip = addr[0]
             notes.append(f"destination IP {dest_ip} (the listener's own address)")
     kinds = listener_filter_kinds(lst.listener)
+    if "proxy_protocol" in kinds:
+        notes.append(
+            "proxy_protocol: unless allow_requests_without_proxy_protocol, Envoy closes a "
+            "connection that does not start with a PROXY header (a load balancer's); the "
+            "request's addresses are taken as the header's"
+        )
     transport, sni = "raw_buffer", ""
     alpn: tuple[str, ...] = ()
     if req.scheme == "https":
