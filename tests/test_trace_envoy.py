@@ -333,6 +333,8 @@ def _main_routes(port: int) -> dict[str, Any]:
                 ["noroute.test"],
                 [_route("only", {"prefix": "/only"}, route=_to("fallback"))],
             ),
+            {**vh("vh-tls-ext", ["ext.test"], to_all("exact")), "require_tls": "EXTERNAL_ONLY"},
+            {**vh("vh-tls-all", ["all.test"], to_all("exact")), "require_tls": "ALL"},
             vh("vh-star", ["*"], to_all("star")),
         ],
     }
@@ -829,6 +831,14 @@ CASES = [
     Case("cluster-header-absent", G + "/chdr", "503", R),
     Case("tls-context-presented-plaintext", G + "/tlsctx", "404", R),
     Case("tls-context-not-presented-plaintext", G + "/notls", "path", R),
+    Case("require-tls-all", G + "/x", "301 https://all.test/x", ("Host:all.test",)),
+    Case("require-tls-external", G + "/x", "301 https://ext.test/x", ("Host:ext.test",)),
+    Case(
+        "require-tls-client-says-internal",
+        G + "/x",
+        "301 https://ext.test/x",
+        ("Host:ext.test", "x-envoy-internal:true"),
+    ),
     Case("fallback-route", G + "/fallback", "fallback", R),
     Case("no-route", G + "/nothing", "404", R),
     Case("vhost-without-matching-route", G + "/x", "404", ("Host:noroute.test",)),

@@ -515,9 +515,15 @@ class Tracer:
         vhost = self.virtual_host(rc, vhost_host, shown)
         if isinstance(vhost, Verdict):
             return vhost
-        if vhost.require_tls == "ALL" and http.scheme != "https":
+        if vhost.require_tls in ("ALL", "EXTERNAL_ONLY") and http.scheme != "https":
             location = f"https://{http.authority}{http.path}"
-            self.step("action", "require_tls", True, f"require_tls ALL: redirect to {location}")
+            why = f"require_tls {vhost.require_tls}: redirect to {location}"
+            if vhost.require_tls == "EXTERNAL_ONLY":
+                why += (
+                    " (taken as external: Envoy sets x-envoy-internal itself, from the "
+                    "client's address and internal_address_config, not from the request)"
+                )
+            self.step("action", "require_tls", True, why)
             return Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
