@@ -309,6 +309,12 @@ def _main_routes(port: int) -> dict[str, Any]:
         _route("unhealthy", {"prefix": "/unhealthy"}, route=_to("unhealthy")),
         _route("empty", {"prefix": "/empty"}, route=_to("empty")),
         _route("chdr", {"prefix": "/chdr"}, route={"cluster_header": "x-cluster"}),
+        _route(
+            "tls-yes", {"prefix": "/tlsctx", "tls_context": {"presented": True}}, route=_to("path")
+        ),
+        _route(
+            "tls-no", {"prefix": "/notls", "tls_context": {"presented": False}}, route=_to("path")
+        ),
         _route("fallback", {"prefix": "/fallback"}, route=_to("fallback")),
     ]
     return {
@@ -327,6 +333,8 @@ def _main_routes(port: int) -> dict[str, Any]:
                 ["noroute.test"],
                 [_route("only", {"prefix": "/only"}, route=_to("fallback"))],
             ),
+            {**vh("vh-tls-ext", ["ext.test"], to_all("exact")), "require_tls": "EXTERNAL_ONLY"},
+            {**vh("vh-tls-all", ["all.test"], to_all("exact")), "require_tls": "ALL"},
             vh("vh-star", ["*"], to_all("star")),
         ],
     }
@@ -395,6 +403,39 @@ def _tls_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
     }
 
 
+def _quic_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
+    """HTTP/3 on the UDP side of the TLS listener's port (Envoy Gateway's http3 shape)."""
+    tls = _tls_listener(port, pki)["filter_chains"][0]["transport_socket"]["typed_config"]
+    context = {k: v for k, v in tls.items() if k != "@type"}
+    context["common_tls_context"] = {**context["common_tls_context"], "alpn_protocols": ["h3"]}
+    socket = {
+        "name": "envoy.transport_sockets.quic",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.quic.v3"
+            ".QuicDownstreamTransport",
+            "downstream_tls_context": context,
+        },
+    }
+    hcm = _http_to("tls-any")[0]  # never reached by the TCP requests of the cases
+    hcm["typed_config"]["codec_type"] = "HTTP3"
+    return {
+        "name": "quic",
+        "address": {
+            "socket_address": {"address": "127.0.0.1", "port_value": port, "protocol": "UDP"}
+        },
+        "udp_listener_config": {"quic_options": {}},
+        "filter_chains": [{"transport_socket": socket, "filters": [hcm]}],
+    }
+
+
+def _tls_only_listener(port: int, pki: eh.TestPki) -> dict[str, Any]:
+    """One chain with no match that terminates TLS (Consul's public listener's shape)."""
+    chains = _tls_listener(port, pki)["filter_chains"]
+    chain = next(c for c in chains if c["name"] == "tls-any")
+    only = {"transport_socket": chain["transport_socket"], "filters": chain["filters"]}
+    return {"name": "tls-only", "address": _sock("127.0.0.1", port), "filter_chains": [only]}
+
+
 @dataclass
 class Run:
     """One running Envoy, its dump and /clusters saved as a user would."""
@@ -440,7 +481,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     runs: list[Run] = []
     try:
         with eh.XdsFiles(tmp / "xds") as xds:
-            ports = {k: eh.free_port() for k in ("A", "B", "C", "N", "T", "V", "H", "X", "I")}
+            ports = {
+                k: eh.free_port()
+                for k in ("A", "B", "C", "N", "T", "V", "H", "X", "I", "S", "E", "R", "J")
+            }
             pki = eh.make_test_pki(tmp / "pki")
             xds.write_rds(_main_routes(ports["A"]))
             gw_clusters = [_cluster(n, ups[n].port) for n in GATEWAY_UPSTREAMS if n != "unhealthy"]
@@ -476,7 +520,29 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                     "filter_chains": [{"filters": [_tcp(weighted=[("tcp-w1", 3), ("tcp-w2", 1)])]}],
                 },
             ]
+            gw_listeners.append(_quic_listener(ports["T"], pki))  # first: trace must skip it
             gw_listeners.append(_tls_listener(ports["T"], pki))
+            gw_listeners.append(_tls_only_listener(ports["S"], pki))
+            for key, action in (
+                ("E", "UNESCAPE_AND_FORWARD"),
+                ("R", "UNESCAPE_AND_REDIRECT"),
+                ("J", "REJECT_REQUEST"),
+            ):
+                hcm = _hcm(
+                    f"escaped-{key}",
+                    rds=xds.rds_config("main"),
+                    normalize_path=True,
+                    merge_slashes=True,
+                    path_with_escaped_slashes_action=action,
+                    strip_trailing_host_dot=True,
+                )
+                gw_listeners.append(
+                    {
+                        "name": f"http-{action.lower()}",
+                        "address": _sock("127.0.0.1", ports[key]),
+                        "filter_chains": [{"filters": [hcm]}],
+                    }
+                )
             gateway = _start("gateway", ups, gw_clusters, gw_listeners, ports, tmp)
             runs.append(gateway)
             sc_clusters = [_cluster(n, ups[n].port) for n in SIDECAR_UPSTREAMS]
@@ -763,6 +829,16 @@ CASES = [
     Case("panic-mode", G + "/unhealthy", "unhealthy", R),
     Case("cluster-header", G + "/chdr", "exact", (*R, "x-cluster:exact")),
     Case("cluster-header-absent", G + "/chdr", "503", R),
+    Case("tls-context-presented-plaintext", G + "/tlsctx", "404", R),
+    Case("tls-context-not-presented-plaintext", G + "/notls", "path", R),
+    Case("require-tls-all", G + "/x", "301 https://all.test/x", ("Host:all.test",)),
+    Case("require-tls-external", G + "/x", "301 https://ext.test/x", ("Host:ext.test",)),
+    Case(
+        "require-tls-client-says-internal",
+        G + "/x",
+        "301 https://ext.test/x",
+        ("Host:ext.test", "x-envoy-internal:true"),
+    ),
     Case("fallback-route", G + "/fallback", "fallback", R),
     Case("no-route", G + "/nothing", "404", R),
     Case("vhost-without-matching-route", G + "/x", "404", ("Host:noroute.test",)),
@@ -777,6 +853,20 @@ CASES = [
     Case("tls-without-sni", "https://127.0.0.1:{T}/", "tls-any"),
     Case("sni-unknown-takes-chains-without-names", "https://nomatch.example:{T}/", "tls-any"),
     Case("plain-text-chain", "http://127.0.0.1:{T}/", "plain"),
+    Case("plaintext-into-a-tls-chain", "http://127.0.0.1:{S}/", "closed"),
+    Case("tcp-into-a-tls-chain", "tcp://127.0.0.1:{S}", "closed"),
+    Case("tls-into-a-tls-chain", "https://127.0.0.1:{S}/", "tls-any"),
+    # path_with_escaped_slashes_action (%2F and %5C)
+    Case("trailing-host-dot-kept", G + "/", "star", ("Host:exact.example.com.",)),
+    Case(
+        "trailing-host-dot-stripped", "http://127.0.0.1:{E}/", "exact", ("Host:exact.example.com.",)
+    ),
+    Case("trailing-host-dot-port", "http://exact.example.com.:{E}/", "star"),
+    Case("escaped-forward", "http://127.0.0.1:{E}/x%2F..%2Fexact", "path", R),
+    Case("escaped-forward-lower", "http://127.0.0.1:{E}/x%2f..%2fexact", "path", R),
+    Case("escaped-redirect", "http://127.0.0.1:{R}/x%2F..%2Fexact?q=%2F", "307 /exact?q=%2F", R),
+    Case("escaped-redirect-none", "http://127.0.0.1:{R}/exact", "path", R),
+    Case("escaped-reject", "http://127.0.0.1:{J}/x%5Cy", "400", R),
     # outbound: virtualOutbound hands off by the original destination
     Case(
         "outbound-ip-listener",
@@ -862,7 +952,13 @@ def _agree(prediction: dict[str, Any], answer: Answer, run: Run) -> None:
         assert (answer.status, answer.location) == (verdict["status"], verdict["location"])
     elif kind in ("no_route", "unknown_cluster", "no_endpoints") and verdict["status"]:
         assert (answer.status, answer.upstream) == (verdict["status"], None), answer
-    elif kind in ("no_listener", "no_filter_chain", "unknown_cluster", "no_endpoints"):
+    elif kind in (
+        "no_listener",
+        "no_filter_chain",
+        "connection_closed",
+        "unknown_cluster",
+        "no_endpoints",
+    ):
         assert answer.closed, answer  # a TCP proxy (or no listener) closes the connection
     else:
         pytest.fail(f"unexpected verdict {verdict}")
@@ -873,7 +969,7 @@ def _expected(case: Case, answer: Answer, ports: dict[str, int]) -> None:
     want = _fill(case.expect, ports)
     if want == "closed":
         assert answer.closed, answer
-    elif want in ("404", "503"):
+    elif want in ("400", "404", "503"):
         assert (answer.status, answer.upstream) == (int(want), None), answer
     elif want.startswith("direct "):
         assert answer.status == int(want.split()[1]) and answer.upstream is None, answer

@@ -161,7 +161,8 @@ def records(dump: ConfigDump, states: Iterable[str]) -> Iterator[ClusterRecord]:
     for state in states:
         entries = dump.cluster_entries(STATE_KEYS[state])
         for i, entry in enumerate(entries.items):
-            yield ClusterRecord(entries, i, entry, state)
+            if not entry.absent:
+                yield ClusterRecord(entries, i, entry, state)
 
 
 def by_name(dump: ConfigDump) -> dict[str, ClusterRecord]:

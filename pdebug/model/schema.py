@@ -148,6 +148,7 @@ class FilterChain(_S):
     filter_chain_match: FilterChainMatch | None = None
     filters: list[TypedExtension] = []
     transport_socket: TypedExtension | None = None
+    tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the chain's DownstreamTlsContext
 
 
 class Listener(_S):
@@ -207,6 +208,13 @@ class QueryParameterMatcher(_S):
     present_match: bool | None = None
 
 
+class TlsContextMatch(_S):
+    """``match.tls_context``: whether the client presented (and had validated) a cert."""
+
+    presented: bool | None = None
+    validated: bool | None = None
+
+
 class RouteMatch(_S):
     prefix: str | None = None
     path: str | None = None
@@ -220,7 +228,7 @@ class RouteMatch(_S):
     query_parameters: list[QueryParameterMatcher] = []
     grpc: Raw = NULL
     runtime_fraction: Raw = NULL
-    tls_context: Raw = NULL
+    tls_context: TlsContextMatch | None = None
     dynamic_metadata: list[Raw] = []
     path_match_policy: Raw = NULL
 
@@ -228,6 +236,7 @@ class RouteMatch(_S):
 class WeightedCluster(_S):
     name: str = ""
     weight: int | None = None
+    cluster_header: str = ""  # instead of name: the cluster is the header's value
 
 
 class WeightedClusters(_S):
@@ -304,6 +313,8 @@ class HttpConnectionManager(_S):
     strip_matching_host_port: bool = False
     normalize_path: bool | None = None
     merge_slashes: bool = False
+    path_with_escaped_slashes_action: str = ""  # KEEP_UNCHANGED, UNESCAPE_AND_FORWARD...
+    strip_trailing_host_dot: bool = False
 
 
 class TcpProxyV1Route(_S):
@@ -344,11 +355,21 @@ class AnyType(_S):
 
 
 class ClusterEntry(_S):
-    """``static_clusters[]`` / ``dynamic_*_clusters[]``."""
+    """``static_clusters[]`` / ``dynamic_*_clusters[]``.
+
+    ``error_state`` (Envoy: not implemented for clusters) is kept raw: an entry holding
+    only it has no cluster (:attr:`absent`) and is not a row.
+    """
 
     version_info: str = ""
     cluster: Cluster = msgspec.field(default_factory=Cluster)
     last_updated: str = ""
+    error_state: Raw = NULL
+
+    @property
+    def absent(self) -> bool:
+        """No cluster here, only an ``error_state`` (a rejected update)."""
+        return not self.cluster.name and self.error_state != NULL
 
 
 class ListenerState(_S):

@@ -206,6 +206,21 @@ def select_filter_chain(chains: list[s.FilterChain], conn: Connection) -> ChainC
     return ChainChoice(chosen, reason, lost)
 
 
+_TLS_SOCKETS = ("envoy.transport_sockets.tls", "tls")
+
+
+def terminates_tls(chain: s.FilterChain) -> bool:
+    """Whether the chain's transport socket is a downstream TLS one (v3 or v2 form)."""
+    if len(chain.tls_context) and bytes(chain.tls_context) != b"null":
+        return True
+    socket = chain.transport_socket
+    if socket is None:
+        return False
+    if socket.name in _TLS_SOCKETS:
+        return True
+    return b"DownstreamTlsContext" in bytes(socket.typed_config)
+
+
 def chain_label(chain: s.FilterChain, index: int | None) -> str:
     """``name (#2)``, ``#2`` or ``default_filter_chain`` (index None)."""
     if index is None:

@@ -65,13 +65,28 @@ class ListenerEntry:
 
 
 def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
+    """Its TCP addresses: a UDP one (QUIC, HTTP/3) never takes a traced connection."""
     out: list[tuple[IP | None, str, int]] = []
     addrs = [lst.address] + [a.address for a in lst.additional_addresses]
     for a in addrs:
         if a is not None and a.socket_address is not None:
             sa = a.socket_address
+            if sa.protocol.upper() == "UDP":
+                continue
             out.append((ip_of(sa.address), sa.address, sa.port_value))
     return out
+
+
+def udp_port(lst: s.Listener, port: int) -> bool:
+    """Whether the listener binds UDP ``port`` (a QUIC listener)."""
+    addrs = [lst.address] + [a.address for a in lst.additional_addresses]
+    return any(
+        a is not None
+        and a.socket_address is not None
+        and a.socket_address.protocol.upper() == "UDP"
+        and a.socket_address.port_value == port
+        for a in addrs
+    )
 
 
 def collect_listeners(dump: ConfigDump) -> tuple[list[ListenerEntry], list[ListenerEntry]]:
@@ -327,6 +342,12 @@ def connect(
             dest_ip = addr[0]
             notes.append(f"destination IP {dest_ip} (the listener's own address)")
     kinds = listener_filter_kinds(lst.listener)
+    if "proxy_protocol" in kinds:
+        notes.append(
+            "proxy_protocol: unless allow_requests_without_proxy_protocol, Envoy closes a "
+            "connection that does not start with a PROXY header (a load balancer's); the "
+            "request's addresses are taken as the header's"
+        )
     transport, sni = "raw_buffer", ""
     alpn: tuple[str, ...] = ()
     if req.scheme == "https":

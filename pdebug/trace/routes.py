@@ -244,17 +244,43 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
             return False, f"grpc: content-type {ctype or 'absent'} is not application/grpc", []
         texts.append("grpc content-type")
     caveats = []
-    for label, raw in (
-        ("runtime_fraction", m.runtime_fraction),
-        ("tls_context", m.tls_context),
-    ):
-        if is_set(raw):
-            caveats.append(f"route {route.name or '?'}: {label} not evaluated (taken as matching)")
+    if m.tls_context is not None:
+        tok, twhy = _tls_context_match(m.tls_context, req)
+        if tok is False:
+            return False, twhy, []
+        if tok is None:
+            caveats.append(f"route {route.name or '?'}: {twhy} (taken as matching)")
+        else:
+            texts.append(twhy)
+    if is_set(m.runtime_fraction):
+        caveats.append(
+            f"route {route.name or '?'}: runtime_fraction not evaluated (taken as matching)"
+        )
     if m.dynamic_metadata:
         caveats.append(
             f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
         )
     return True, "; ".join(texts), caveats
+
+
+def _tls_context_match(tc: s.TlsContextMatch, req: HttpRequest) -> tuple[bool | None, str]:
+    """``match.tls_context``: a plaintext request presents no client certificate.
+
+    None: an https client's certificate is not known.
+    """
+    wanted = [
+        (k, v)
+        for k, v in (("presented", tc.presented), ("validated", tc.validated))
+        if v is not None
+    ]
+    if not wanted:
+        return True, "tls_context: no condition"
+    if req.scheme == "https":
+        return None, "tls_context (client certificate) not evaluated"
+    for key, value in wanted:
+        if value:
+            return False, f"tls_context {key}: a plaintext request has no client certificate"
+    return True, "tls_context: no client certificate, as required"
 
 
 def remove_dot_segments(path: str) -> str:

@@ -25,7 +25,13 @@ from pdebug.model.clusters import extension_type
 from pdebug.model.dump import decode_raw
 from pdebug.model.listeners import HCM, decode_filter, filter_config, network_kind
 from pdebug.trace import listeners as ls
-from pdebug.trace.chains import Connection, chain_label, select_filter_chain, v1_route_mismatch
+from pdebug.trace.chains import (
+    Connection,
+    chain_label,
+    select_filter_chain,
+    terminates_tls,
+    v1_route_mismatch,
+)
 from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
@@ -97,6 +103,13 @@ class Tracer:
                 summary = f"503 to the CONNECT (upstream connect error): {chain.summary}"
                 return dataclasses.replace(chain, summary=summary, status=503)
             return chain
+        if self.req.scheme != "https" and terminates_tls(chain):
+            why = (
+                f"the chain terminates TLS and the {self.req.scheme}:// client sends "
+                "plaintext: the TLS handshake fails (trace an https:// URL for a TLS client)"
+            )
+            self.step("filter_chain", "transport_socket", False, why)
+            return Verdict(False, "connection_closed", f"Envoy closes the connection: {why}")
         return self.network(lst, chain, conn)
 
     # -- listener
@@ -154,6 +167,11 @@ class Tracer:
         waiting = [f"{x.name} ({x.state})" for x in idle if x.address_for(port)]
         if waiting:
             why += f"; not serving yet: {', '.join(waiting)}"
+        udp = [x.name for x in serving if ls.udp_port(x.listener, port)]
+        if udp:
+            why += (
+                f"; UDP only (QUIC, HTTP/3), which a TCP connection never reaches: {', '.join(udp)}"
+            )
         self.step("listener", f"port {port}", False, why)
         return Verdict(False, "no_listener", f"connection refused: {why}")
 
@@ -479,6 +497,9 @@ class Tracer:
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
         self.step("network_filter", name, True, f"HTTP connection manager{note}{http_note}")
+        escaped = self.escaped_slashes(hcm)
+        if escaped is not None:
+            return escaped
         rc = self.route_config(hcm)
         if isinstance(rc, Verdict):
             return rc
@@ -494,14 +515,40 @@ class Tracer:
         vhost = self.virtual_host(rc, vhost_host, shown)
         if isinstance(vhost, Verdict):
             return vhost
-        if vhost.require_tls == "ALL" and http.scheme != "https":
+        if vhost.require_tls in ("ALL", "EXTERNAL_ONLY") and http.scheme != "https":
             location = f"https://{http.authority}{http.path}"
-            self.step("action", "require_tls", True, f"require_tls ALL: redirect to {location}")
+            why = f"require_tls {vhost.require_tls}: redirect to {location}"
+            if vhost.require_tls == "EXTERNAL_ONLY":
+                why += (
+                    " (taken as external: Envoy sets x-envoy-internal itself, from the "
+                    "client's address and internal_address_config, not from the request)"
+                )
+            self.step("action", "require_tls", True, why)
             return Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
             return route
         return self.action(route, http)
+
+    def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
+        """Envoy's answer to a path holding ``%2F`` or ``%5C``, if it answers itself.
+
+        ``path_with_escaped_slashes_action`` REJECT_REQUEST is a 400, UNESCAPE_AND_REDIRECT
+        a 307 to the rewritten path; None: routing goes on.
+        """
+        action = hcm.path_with_escaped_slashes_action
+        if action not in ("REJECT_REQUEST", "UNESCAPE_AND_REDIRECT") or self.req.scheme == "tcp":
+            return None
+        only = self.req.path.partition("?")[0]
+        if unescape_slashes(only) == only:
+            return None
+        why = f"path_with_escaped_slashes_action {action}: the path has %2F or %5C"
+        if action == "REJECT_REQUEST":
+            self.step("action", "escaped_slashes", False, f"{why}: Envoy answers 400")
+            return Verdict(False, "no_route", f"400 from Envoy: {why}", 400)
+        location = _normalized(self.req.path, hcm, unescape=True)
+        self.step("action", "escaped_slashes", True, f"{why}: 307 to {location}", location=location)
+        return Verdict(True, "redirect", f"307 redirect to {location} ({why})", 307, location)
 
     def route_config(self, hcm: s.HttpConnectionManager) -> s.RouteConfiguration | Verdict:
         """The route config: inline, or the RDS one in the dump."""
@@ -608,7 +655,9 @@ class Tracer:
             return Verdict(False, "inconclusive", "a route action pdebug does not know")
         missing_code = _NOT_FOUND_CODES.get(act.cluster_not_found_response_code, 503)
         if act.weighted_clusters is not None and act.weighted_clusters.clusters:
-            targets: _Targets = [(c.name, c.weight or 0) for c in act.weighted_clusters.clusters]
+            targets: _Targets = [
+                (_weighted_name(c, http), c.weight or 0) for c in act.weighted_clusters.clusters
+            ]
             total = sum(w or 0 for _, w in targets)
             text = ", ".join(f"{n} {_pct(w or 0, total)}" for n, w in targets)
             self.step("action", "weighted_clusters", True, text, total_weight=total)
@@ -710,18 +759,16 @@ def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -
     """The request after the connection manager's rewrites (host port, path normalization)."""
     authority = req.authority
     host, port = split_host_port(authority)
+    if hcm.strip_trailing_host_dot and host.endswith("."):
+        host = host[:-1]  # before the port is stripped, as Envoy does
+        authority = f"{host}:{port}" if port is not None else host
     if hcm.strip_any_host_port and port is not None:
         authority = host
     elif hcm.strip_matching_host_port and port == conn.dest_port:
         authority = host
     path = req.path if req.scheme != "tcp" else "/"
-    if hcm.normalize_path or hcm.merge_slashes:
-        only, sep, query = path.partition("?")
-        if hcm.normalize_path:
-            only = remove_dot_segments(only)
-        if hcm.merge_slashes:
-            only = re.sub("/{2,}", "/", only)
-        path = only + sep + query
+    unescape = hcm.path_with_escaped_slashes_action == "UNESCAPE_AND_FORWARD"
+    path = _normalized(path, hcm, unescape)
     headers: dict[str, list[str]] = {
         ":authority": [authority],
         ":path": [path],
@@ -750,3 +797,38 @@ def trace(proxy: ProxyData, request: Request) -> Trace:
         InvalidInput: the source has no config dump, or its listeners section is missing.
     """
     return Tracer(proxy, request).run()
+
+
+def _weighted_name(wc: s.WeightedCluster, http: HttpRequest) -> str:
+    """A weighted cluster's name, or the value of its ``cluster_header`` in the request."""
+    if wc.name or not wc.cluster_header:
+        return wc.name
+    values = http.values(wc.cluster_header)
+    if values and values[0]:
+        return values[0]
+    return f"(header {wc.cluster_header} absent)"
+
+
+def _normalized(path: str, hcm: s.HttpConnectionManager, unescape: bool) -> str:
+    """The path as the connection manager rewrites it; the query is kept.
+
+    Escaped slashes (when ``unescape``), then ``normalize_path``, then ``merge_slashes``
+    (Envoy's order).
+    """
+    if not (unescape or hcm.normalize_path or hcm.merge_slashes):
+        return path
+    only, sep, query = path.partition("?")
+    if unescape:
+        only = unescape_slashes(only)
+    if hcm.normalize_path:
+        only = remove_dot_segments(only)
+    if hcm.merge_slashes:
+        only = re.sub("/{2,}", "/", only)
+    return only + sep + query
+
+
+def unescape_slashes(path: str) -> str:
+    """``%2F`` and ``%5C`` (either case) decoded, as Envoy's escaped-slashes actions do."""
+    if "%" not in path:
+        return path
+    return re.sub("%2[fF]", "/", re.sub("%5[cC]", "\\\\", path))

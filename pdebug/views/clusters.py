@@ -164,6 +164,8 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
         for entry in dump.cluster_entries(key).items:
             c = entry.cluster
             name = c.name
+            if not name and entry.absent:
+                continue
             kind = c.type or "STATIC"  # table_type
             ref = istio_config_ref(c.metadata)
             parts = split_name(name)

@@ -173,8 +173,19 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
                 continue
             tcp = _decode_filter(f, s.TcpProxy, camel)
             assert isinstance(tcp, s.TcpProxy)
-            return cluster_label(tcp.cluster)
+            return cluster_label(tcp.cluster or _v1_cluster(tcp))
     return "Non-HTTP/Non-TCP"
+
+
+def _v1_cluster(tcp: s.TcpProxy) -> str:
+    """The one cluster of a ``deprecated_v1`` tcp_proxy (Envoy <= 1.8), else ``""``.
+
+    istioctl reads only ``cluster`` and prints ``Cluster: `` for it; its routes name the
+    cluster (Istio 1.0 wrote one route per listener). Several clusters stay ``""``.
+    """
+    v1 = tcp.value.route_config if tcp.value is not None else None
+    names = {r.cluster for r in v1.routes if r.cluster} if v1 is not None else set()
+    return names.pop() if len(names) == 1 else ""
 
 
 def _addresses(listener: s.Listener) -> list[str]:

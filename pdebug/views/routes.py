@@ -106,11 +106,14 @@ def action(route: s.Route) -> str:
     if route.route is not None:
         act = route.route
         if act.weighted_clusters is not None:
-            return ",".join(f"{c.name}:{c.weight or 0}" for c in act.weighted_clusters.clusters)
+            return ",".join(
+                f"{c.name or _header(c.cluster_header)}:{c.weight or 0}"
+                for c in act.weighted_clusters.clusters
+            )
         if act.cluster:
             return act.cluster
         if act.cluster_header:
-            return f"header:{act.cluster_header}"
+            return _header(act.cluster_header)
         return "route"
     if route.direct_response is not None:
         return f"direct:{route.direct_response.status}"
@@ -157,3 +160,8 @@ def view(
                     )
     note = None if rows or flt.empty else f"No route config is named {flt.name!r}."
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def _header(name: str) -> str:
+    """A cluster taken from a request header (``cluster_header``), as the ACTION says it."""
+    return f"header:{name}" if name else ""
