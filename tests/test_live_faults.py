@@ -224,6 +224,43 @@ def test_header_flood(pdebug, hostile):
     one_line(view(pdebug, server), "sent more than 64 KiB of status line and headers")
 
 
+@pytest.mark.parametrize("command", ["clusters", "dump"])
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_compressed_body_nobody_asked_for(pdebug, hostile, tmp_path, command, coding):
+    """A proxy in between compressed the answer: said so (was "binary data ... reads .gz")."""
+    import gzip
+
+    body = gzip.compress(DUMP)
+    server = hostile(("send", ok_head(len(body), f"Content-Encoding: {coding}\r\n") + body))
+    extra = ("-o", str(tmp_path / "d.tar.gz")) if command == "dump" else ()
+    timed = run(pdebug, command, server.url, "--timeout", str(TIMEOUT), *extra)
+    one_line(timed, f"sent a compressed body (Content-Encoding: {coding})")
+    assert not (tmp_path / "d.tar.gz").exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "body", "code", "needle"),
+    [
+        ("302 Found", "Location: http://127.0.0.1:1/\r\n", b"", 3, "answered HTTP 302"),
+        ("503 Service Unavailable", "", b'{"error":"not ready"}', 3, 'HTTP 503 ({"error"'),
+        ("200 OK", "", b"<html><body>Bad Gateway</body></html>", 4, "this is an HTML page"),
+        ("200 OK", "", b"x" * (8 << 20), 4, "not JSON (starts with 'xxxx"),
+        ("200 OK", "", b"", 4, "the input is empty"),
+    ],
+)
+@pytest.mark.parametrize("command", ["clusters", "dump"])
+def test_error_answers_real_admins_give(
+    pdebug, hostile, tmp_path, command, status, extra, body, code, needle
+):
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
+    server = hostile(("send", head + body), ("close",))
+    out = ("-o", str(tmp_path / "d.tar.gz")) if command == "dump" else ()
+    one_line(run(pdebug, command, server.url, "--timeout", str(TIMEOUT), *out), needle, code=code)
+    if command == "clusters":  # (dump asks for /clusters and /server_info too)
+        assert server.accepted == 1  # no retry, no redirect followed
+    assert not (tmp_path / "d.tar.gz").exists()
+
+
 def test_announced_2gb_body(pdebug, hostile):
     server = hostile(("send", ok_head(2 * 1024**3)), ("stream", 2 * 1024**3, b" "))
     line = one_line(view(pdebug, server), "answer exceeds the 1 GiB limit (--max-body)")
