@@ -511,6 +511,21 @@ def test_several_responses_back_to_back(pdebug, tmp_path):
     assert pdebug("status", "-f", as_list, "--layout", "types").out == out
 
 
+def test_a_real_istiods_answer_carries_the_request_type(pdebug, tmp_path):
+    """istiod answers with the request's type, istio.io/debug/syncz (istioctl's unit tests
+    fake ClientConfig there); `istioctl proxy-status -o json` prints it as is. It was
+    exit 4 "a DiscoveryResponse of istio.io/debug/syncz, not istio.io/debug/syncz"."""
+    faked = response(client_config("a.ns", CDS="SYNCED"), client_config("b.ns", CDS="STALE"))
+    real = {**faked, "typeUrl": "istio.io/debug/syncz", "nonce": "n", "versionInfo": "v"}
+    want = pdebug("status", "-f", write(tmp_path, faked, "faked.json"))
+    got = pdebug("status", "-f", write(tmp_path, real, "real.json"))
+    assert got.code == 0 and got.out == want.out and "a.ns" in got.out, got.err
+    # an istiod no proxy is connected to: proto-JSON leaves out the empty resources
+    empty = {"versionInfo": "v", "typeUrl": "istio.io/debug/syncz", "nonce": "n"}
+    result = pdebug("status", "-f", write(tmp_path, {"istiod-1": empty}, "empty.json"))
+    assert result.code == 0 and "No proxies found in" in result.err, result.err
+
+
 def test_json_keeps_the_map_for_several_istiods_and_drops_filtered_proxies(pdebug, tmp_path):
     doc = {
         "istiod-a": response(client_config("a.foo", ns="foo", CDS="SYNCED")),

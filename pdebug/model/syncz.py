@@ -38,6 +38,8 @@ from pdebug.errors import InvalidInput
 
 PREFIX = "type.googleapis.com/"
 CLIENT_CONFIG = PREFIX + "envoy.service.status.v3.ClientConfig"
+#: The type a real istiod's answer carries: the request's (istioctl's fakes use CLIENT_CONFIG).
+SYNCZ_TYPE = "istio.io/debug/syncz"
 CDS = PREFIX + "envoy.config.cluster.v3.Cluster"
 LDS = PREFIX + "envoy.config.listener.v3.Listener"
 EDS = PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -538,7 +540,7 @@ def _control_plane_id(response: Mapping[str, Any], key: str | None) -> str:
 def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> IstiodAnswer:
     where = f"{label}" + (f" ({key})" if key else "")
     type_url = _str(_get(response, "typeUrl"))
-    if type_url and type_url != CLIENT_CONFIG:
+    if type_url and type_url not in (CLIENT_CONFIG, SYNCZ_TYPE):
         raise InvalidInput(
             f"{where}: a DiscoveryResponse of {_safe(type_url)}, not istio.io/debug/syncz "
             "(its resources must be ClientConfig)",
