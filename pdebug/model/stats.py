@@ -46,19 +46,45 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
             continue
         if "name" in entry and "value" in entry:
             out.append(Stat(str(entry["name"]), _number(entry["value"])))
-        histograms = entry.get("histograms")
-        if isinstance(histograms, dict):
-            quantiles = histograms.get("supported_quantiles") or []
-            for h in histograms.get("computed_quantiles") or []:
-                if not isinstance(h, dict):
-                    continue
-                values = h.get("values") or []
-                parts = [
-                    f"P{_number(q)}={_number(v.get('cumulative'))}"
-                    for q, v in zip(quantiles, values, strict=False)
-                    if isinstance(v, dict) and v.get("cumulative") is not None
-                ]
-                out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
+        out.extend(_histograms(entry.get("histograms")))
+    return out
+
+
+def _histograms(histograms: Any) -> list[Stat]:
+    """The histograms of one ``{"histograms": ...}`` entry, in each shape Envoy writes.
+
+    Default: ``{"supported_quantiles", "computed_quantiles"}``; ``histogram_buckets=
+    detailed``: ``{"supported_percentiles", "details"}``; ``=cumulative`` or ``=disjoint``:
+    a list of ``{"name", "buckets": [{"upper_bound", "cumulative"}]}``. Values are the
+    cumulative ones, ``P<q>=v`` or ``B<upper bound>=count``.
+    """
+    out: list[Stat] = []
+    if isinstance(histograms, list):
+        for h in histograms:
+            if not isinstance(h, dict):
+                continue
+            buckets = h.get("buckets") or []
+            parts = [
+                f"B{_number(b.get('upper_bound'))}={_number(b.get('cumulative'))}"
+                for b in buckets
+                if isinstance(b, dict) and b.get("cumulative") is not None
+            ]
+            out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
+        return out
+    if not isinstance(histograms, dict):
+        return out
+    detailed = "details" in histograms
+    quantiles = histograms.get("supported_percentiles" if detailed else "supported_quantiles")
+    for h in histograms.get("details" if detailed else "computed_quantiles") or []:
+        if not isinstance(h, dict):
+            continue
+        values = h.get("percentiles" if detailed else "values") or []
+        parts = [
+            f"P{_number(q)}={_number(v.get('cumulative'))}"
+            for q, v in zip(quantiles or [], values, strict=False)
+            if isinstance(v, dict) and v.get("cumulative") is not None
+        ]
+        out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
     return out
 
 
@@ -86,6 +112,11 @@ def _from_prometheus(text: str) -> list[Stat]:
     return out
 
 
+#: A text /stats histogram: quantiles ``P0(i,c) ...``, buckets (``histogram_buckets=``)
+#: ``B0.5(i,c) ...``, or none yet.
+_TEXT_HISTOGRAM = re.compile(r"P0\(|B[0-9.e+]+\(|No recorded values")
+
+
 def _from_text(text: str, label: str) -> list[Stat]:
     out: list[Stat] = []
     for line in text.splitlines():
@@ -97,7 +128,7 @@ def _from_text(text: str, label: str) -> list[Stat]:
                     hint="expected GET /stats, /stats?format=json or /stats/prometheus",
                 )
             continue
-        kind = "histogram" if value.startswith(("P0(", "No recorded values")) else ""
+        kind = "histogram" if _TEXT_HISTOGRAM.match(value) else ""
         out.append(Stat(name, value.strip(), kind))
     return out
 
