@@ -333,7 +333,41 @@ def _with_health(proxy: ProxyData, clusters_json: FileSpec | MemberSpec | None) 
             hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
         )
     proxy.health = more.health
+    warn_if_another_proxy(proxy, extra.label)
     return proxy
 
 
-__all__ = ["CLUSTERS_JSON", "STATS_JSON", "Fetch", "fetch_live", "load_any", "load_proxy"]
+def warn_if_another_proxy(proxy: ProxyData, label: str) -> None:
+    """Say on stderr when no cluster of ``--clusters-json`` is one of the dump's.
+
+    Then the file is another proxy's (or another mesh's): the health shown and checked
+    is that proxy's, not this one's.
+    """
+    dump, health = proxy.dump, proxy.health
+    if dump is None or health is None or not health.statuses or not dump.has("clusters"):
+        return
+    from pdebug.model.clusters import by_name
+
+    names = by_name(dump)
+    if not names or any(st.name in names for st in health.statuses):
+        return
+    import sys
+
+    from pdebug.model.dump import sanitize
+
+    print(
+        f"pdebug: warning: {sanitize(label)}: none of its clusters ({len(health.statuses)}) "
+        f"is in the config dump ({len(names)}): is it the same proxy's /clusters?",
+        file=sys.stderr,
+    )
+
+
+__all__ = [
+    "CLUSTERS_JSON",
+    "STATS_JSON",
+    "Fetch",
+    "fetch_live",
+    "load_any",
+    "load_proxy",
+    "warn_if_another_proxy",
+]
