@@ -202,6 +202,16 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             "not a whole Envoy config dump",
             hint="save a whole dump: pdebug all SOURCE -o yaml (or -o json), or GET /config_dump",
         )
+    if (
+        isinstance(doc, dict)
+        and doc
+        and all(isinstance(k, str) and "." in k for k in doc)
+        and all(isinstance(v, int | float | str) for v in doc.values())
+    ):
+        raise InvalidInput(  # "server.live: 1" lines parse as a YAML mapping
+            f"{label}: this looks like Envoy's text /stats, not a config dump",
+            hint="read it with: pdebug stats " + ("-" if label == "stdin" else label),
+        )
     if isinstance(doc, dict):
         raise InvalidInput(
             f"{label}: YAML without a 'configs' list, not an Envoy config dump",
