@@ -24,6 +24,7 @@ from tests.harness import ISTIOCTL, heavy_imports
 PS = ISTIOCTL / "proxy-status"
 XDS = PS / "xds"
 LEGACY = PS / "legacy-http-syncz"
+XDS_2024 = PS / "xds-fixed-2024"
 NOW = datetime(2024, 3, 4, 8, 40, 0, tzinfo=UTC)
 IDENT = json.dumps({"Component": "istiod", "ID": "istiod-7d4f", "Info": {"version": "1.27.1"}})
 
@@ -103,6 +104,21 @@ def test_conformance_exact(pdebug, case, source, golden, args):
     assert result.code == 0, result.err
     assert result.out == golden.read_text(), case
     assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "golden"),
+    [
+        ("xds_syncz_multi_pilot.reconstructed.json", "multiXdsStatusMultiPilot.txt"),
+        ("xds_syncz_single_pilot_2024.reconstructed.json", "multiXdsStatusSinglePilot.txt"),
+    ],
+)
+def test_conformance_istioctl_1_22_to_1_26_table(pdebug, source, golden):
+    """istioctl 1.22-1.26 printed the xDS answer in the per-type layout (--layout fixed)."""
+    result = pdebug("status", "--file", str(XDS_2024 / source), "--layout", "fixed")
+    assert result.code == 0, result.err
+    want = (XDS_2024 / golden).read_text()
+    assert result.out == (want if want.endswith("\n") else want + "\n")
 
 
 @pytest.mark.parametrize("when", [NOW, datetime(2031, 1, 1, tzinfo=UTC)])
