@@ -91,6 +91,12 @@ def response(*resources: dict[str, object], ident: str | None = IDENT) -> dict[s
             [],
         ),
         (
+            "ps-legacy-multi-pilot",
+            LEGACY / "http_syncz_multi_pilot.reconstructed.json",
+            LEGACY / "multiStatusMultiPilot.txt",
+            [],
+        ),
+        (
             "ps-legacy-fallback",
             LEGACY / "http_syncz_proxy_version_fallback.reconstructed.json",
             LEGACY / "singleStatusFallback.txt",
