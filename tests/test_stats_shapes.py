@@ -95,3 +95,57 @@ def test_cli_shows_bucket_histograms(pdebug, tmp_path):
     result = pdebug("stats", str(path), "--filter", "upstream_rq_time$", "-o", "wide")
     assert result.code == 0, result.err
     assert NAME in result.out and "B1800000=6" in result.out and "histogram" in result.out
+
+
+PROMETHEUS = (
+    b"# HELP envoy_server_live help text\n"
+    b"# TYPE envoy_server_live gauge\n"
+    b"envoy_server_live{} 1\n"
+    b'envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="a b}c",le="+Inf"} 6\n'
+    b"envoy_cluster_upstream_rq_time_sum{} NaN 1700000000000\n"
+    b"istio_requests_total -Inf\n"
+    b"\n"
+    b"# EOF\n"
+)
+
+
+def test_prometheus_text_with_help_nan_inf_and_timestamps():
+    got = st.parse(PROMETHEUS, "prom.txt")
+    assert [(s.name.split("{")[0], s.value, s.kind) for s in got] == [
+        ("envoy_server_live", "1", "gauge"),
+        ("envoy_cluster_upstream_rq_time_bucket", "6", ""),
+        ("envoy_cluster_upstream_rq_time_sum", "NaN", ""),
+        ("istio_requests_total", "-Inf", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello {world}\nfoo bar\n",  # was read as Prometheus: two made-up stats, exit 0
+        b"# TYPE a counter\na 1\n<html>oops</html>\n",
+        b"envoy_server_live{} one\n",
+    ],
+)
+def test_text_that_is_not_prometheus_is_refused(pdebug, tmp_path, data):
+    path = tmp_path / "stats.txt"
+    path.write_bytes(data)
+    result = pdebug("stats", str(path))
+    assert result.code == 4 and result.out == "", result
+    assert result.err.startswith(f"pdebug: error: {path}: not Envoy stats (line "), result.err
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "needle"),
+    [
+        # a Windows editor's UTF-8 byte-order mark: was read as Prometheus, nothing, exit 0
+        (b'\xef\xbb\xbf{"stats": [{"name": "server.live", "value": 1}]}', 0, "server.live"),
+        (b'\xef\xbb\xbf{"configs": []}', 4, "this is a config dump"),
+    ],
+)
+def test_a_byte_order_mark_is_skipped(pdebug, tmp_path, data, code, needle):
+    path = tmp_path / "stats.json"
+    path.write_bytes(data)
+    result = pdebug("stats", str(path))
+    assert result.code == code, result
+    assert needle in (result.out if code == 0 else result.err)

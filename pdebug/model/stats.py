@@ -92,7 +92,7 @@ _PROM_TYPE = re.compile(r"^# TYPE (\S+) (\S+)")
 _PROM_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{.*\})?)\s+(\S+)")
 
 
-def _from_prometheus(text: str) -> list[Stat]:
+def _from_prometheus(text: str, label: str) -> list[Stat]:
     kinds: dict[str, str] = {}
     out: list[Stat] = []
     for line in text.splitlines():
@@ -100,11 +100,15 @@ def _from_prometheus(text: str) -> list[Stat]:
         if typed:
             kinds[typed.group(1)] = typed.group(2)
             continue
-        if not line or line.startswith("#"):
+        if not line.strip() or line.startswith("#"):
             continue
         sample = _PROM_SAMPLE.match(line)
-        if sample is None:
-            continue
+        if sample is None or not _is_number(sample.group(2)):
+            # any other line means this is not the exposition format (nor Envoy's stats)
+            raise InvalidInput(
+                f"{label}: not Envoy stats (line {line[:60]!r})",
+                hint="expected GET /stats, /stats?format=json or /stats/prometheus",
+            )
         name = sample.group(1)
         base = name.split("{", 1)[0]
         kind = kinds.get(base) or kinds.get(re.sub(r"_(bucket|sum|count)$", "", base), "")
@@ -115,6 +119,15 @@ def _from_prometheus(text: str) -> list[Stat]:
 #: A text /stats histogram: quantiles ``P0(i,c) ...``, buckets (``histogram_buckets=``)
 #: ``B0.5(i,c) ...``, or none yet.
 _TEXT_HISTOGRAM = re.compile(r"P0\(|B[0-9.e+]+\(|No recorded values")
+
+
+def _is_number(value: str) -> bool:
+    """A Prometheus sample value: a float, ``NaN`` or ``+Inf``/``-Inf``."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_text(text: str, label: str) -> list[Stat]:
@@ -136,6 +149,8 @@ def _from_text(text: str, label: str) -> list[Stat]:
 def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     """Envoy's stats in any of its three formats, in the order Envoy listed them."""
     data = bytes(body)
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (a Windows editor's)
+        data = data[3:]
     head = data[:4096].lstrip()
     if not head:
         raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")
@@ -158,7 +173,7 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     except UnicodeDecodeError:
         raise InvalidInput(f"{label}: binary data, not Envoy stats") from None
     if head.startswith(b"# TYPE") or head.startswith(b"# HELP") or "{" in text.split("\n", 1)[0]:
-        return _from_prometheus(text)
+        return _from_prometheus(text, label)
     return _from_text(text, label)
 
 
