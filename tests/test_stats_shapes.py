@@ -149,3 +149,11 @@ def test_a_byte_order_mark_is_skipped(pdebug, tmp_path, data, code, needle):
     result = pdebug("stats", str(path))
     assert result.code == code, result
     assert needle in (result.out if code == 0 else result.err)
+
+
+def test_no_stats_at_all_says_so(pdebug, tmp_path):
+    """Was no output at all, exit 0 (every other view says "No ... found.")."""
+    path = tmp_path / "stats.json"
+    path.write_bytes(b'{"stats": []}')
+    result = pdebug("stats", str(path))
+    assert (result.code, result.out, result.err) == (0, "", "No stats found.\n")
