@@ -175,6 +175,9 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
     JSON input is returned as it is, untouched (the fast path). Other YAML is named as
     what it is: a Kubernetes object, one view's list of resources, or some other mapping.
     """
+    from pdebug.model.sniff import without_bom
+
+    body = without_bom(body)
     head = bytes(body[:512]).lstrip()
     if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
         return body

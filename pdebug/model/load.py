@@ -24,7 +24,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import sniff_bytes
+from pdebug.model.sniff import sniff_bytes, without_bom
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -117,6 +117,7 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     Raises:
         InvalidInput: the bytes are empty, truncated, not JSON, or not an admin document.
     """
+    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
     sniff(data, source)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:

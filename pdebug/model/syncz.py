@@ -275,6 +275,9 @@ def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
         InvalidInput: the bytes are empty, truncated, not JSON, or not a syncz document
             (a config dump, a /clusters document, HTML, an unrelated JSON value).
     """
+    from pdebug.model.sniff import without_bom
+
+    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
     _sniff(data, label)
     values = _decode(data, label)
     if len(values) > 1:  # istioctl -o json with several istiods: responses back to back
