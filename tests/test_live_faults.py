@@ -453,6 +453,30 @@ def test_faults_of_istiod(pdebug, hostile, script, needle):
         assert "monitoring port" in timed.result.err  # the hint fits what went wrong
 
 
+@pytest.mark.parametrize(
+    ("body", "extra", "code", "needle"),
+    [
+        # was "istiod answered an Envoy /clusters document"
+        (b"{}", "", 4, "istiod answered an empty JSON object ({}), not a config dump"),
+        (b"[]", "", 4, "istiod answered a JSON array, not an Envoy config dump"),
+        (b"<html>x</html>", "", 4, "istiod answered an HTML page"),
+        (DUMP, "Content-Encoding: gzip\r\n", 3, "sent a compressed body"),
+    ],
+)
+def test_odd_config_dump_answers_of_istiod(pdebug, hostile, body, extra, code, needle):
+    server = hostile(("send", ok_head(len(body), extra) + body), ("close",))
+    timed = run(
+        pdebug,
+        "diff",
+        str(ISTIOCTL / "proxy-config-all/config_dump.json"),
+        "--istiod",
+        server.url,
+        "--timeout",
+        str(TIMEOUT),
+    )
+    one_line(timed, needle, code=code)
+
+
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")
 def test_a_dripping_istiod_replica_found_through_the_cluster(
     pdebug, hostile, kube: kd.KubeDouble, kubeconfig
