@@ -548,6 +548,24 @@ def test_a_real_istiods_answer_carries_the_request_type(pdebug, tmp_path):
     assert result.code == 0 and "No proxies found in" in result.err, result.err
 
 
+def test_istioctl_yaml_output_is_read(pdebug, tmp_path):
+    """`istioctl proxy-status -o yaml` (was exit 4, "not JSON"): one mapping per istiod,
+    written one after another with nothing between them, or with ``---``."""
+    import yaml
+
+    one = pdebug("status", "--file", str(XDS / "multiXdsStatusSinglePilot.yaml"))
+    want = pdebug("status", "--file", str(XDS / "xds_syncz_one_proxy.reconstructed.json"))
+    assert (one.code, one.out) == (0, want.out), one.err
+    multi = json.loads((XDS_2024 / "xds_syncz_multi_pilot.reconstructed.json").read_text())
+    docs = [yaml.safe_dump(r, sort_keys=True) for r in multi.values()]
+    for sep, name in (("", "run.yaml"), ("---\n", "docs.yaml")):
+        path = tmp_path / name
+        path.write_text(sep.join(docs))
+        got = pdebug("status", "--file", str(path), "--layout", "fixed")
+        assert got.code == 0, got.err
+        assert got.out == (XDS_2024 / "multiXdsStatusMultiPilot.txt").read_text() + "\n"
+
+
 def test_json_keeps_the_map_for_several_istiods_and_drops_filtered_proxies(pdebug, tmp_path):
     doc = {
         "istiod-a": response(client_config("a.foo", ns="foo", CDS="SYNCED")),
@@ -638,7 +656,9 @@ def test_zero_timestamp_saturates_at_292y():
         (b'{"istiod-1": [{"proxy": "a", "cluster_sent', 4, "truncated"),
         (b"[1, 2", 4, "truncated"),
         (b"NAME  CLUSTER\nproxy1 c1\n", 4, "not JSON"),
-        (b"controlPlane:\n  identifier: x\n", 4, "not JSON"),
+        # YAML (istioctl proxy-status -o yaml) is read; a YAML that is no answer is refused
+        (b"hello: world\n", 4, "not a syncz document"),
+        (b"controlPlane: [unclosed\n", 4, "not JSON"),
         (b"\x00\x01\xff\xfe", 4, "binary data"),
         (b"N" * 511 + "\u00e9".encode(), 4, "not JSON"),  # a character cut at byte 512
         (b"42", 4, "a JSON number, not a syncz document"),
