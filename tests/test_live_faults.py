@@ -238,6 +238,16 @@ def test_a_compressed_body_nobody_asked_for(pdebug, hostile, tmp_path, command, 
     assert not (tmp_path / "d.tar.gz").exists()
 
 
+def test_a_compressed_error_answer_is_said_by_its_status(pdebug, hostile):
+    """A gzip 503 of a proxy in between: its status, not its bytes (were quoted raw)."""
+    import gzip
+
+    body = gzip.compress(b"upstream connect error or disconnect/reset before headers")
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Encoding: gzip\r\n"
+    server = hostile(("send", head + b"Content-Length: %d\r\n\r\n" % len(body) + body))
+    one_line(view(pdebug, server), "answered HTTP 503 (a gzip-compressed body)")
+
+
 @pytest.mark.parametrize(
     ("status", "extra", "body", "code", "needle"),
     [

@@ -365,8 +365,9 @@ class Wire:
         if response.status in (204, 304):
             return response
         coding = headers.get("content-encoding", "").strip().lower()
-        if coding not in ("", "identity"):
-            # Never asked for (no Accept-Encoding): a proxy in between compressed it.
+        if coding not in ("", "identity") and 200 <= response.status < 300:
+            # Never asked for (no Accept-Encoding): a proxy in between compressed it. (An
+            # error answer is still said by its status; its body is only quoted.)
             raise HTTPFault(
                 f"sent a compressed body (Content-Encoding: {printable(coding, quote=False)}) "
                 "that pdebug did not ask for"
