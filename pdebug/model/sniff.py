@@ -90,7 +90,7 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
     if not head:
         return Sniffed("empty")
     for kind, (mark, what) in _ENCODINGS.items():
-        if head.startswith(mark):
+        if head.startswith(mark) and _text_after(kind, head[len(mark) :]):
             return Sniffed(kind, what)
     first = head[:1]
     if first == b"{":
@@ -104,6 +104,20 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
         return Sniffed("binary", "binary data")
     line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
     return Sniffed("text", first_line=line)
+
+
+def _text_after(kind: str, rest: bytes) -> bool:
+    """Whether what follows a byte-order mark is text in that encoding.
+
+    An ASCII character first, as JSON and YAML start; not binary data that starts alike.
+    """
+    if kind == "utf8-bom":
+        return True
+    pair = rest[:2]
+    if len(pair) < 2:
+        return False
+    low, high = (pair[0], pair[1]) if kind == "utf16" else (pair[1], pair[0])
+    return high == 0 and 0 < low < 0x80
 
 
 def _binary(head: bytes, size: int) -> bool:
