@@ -251,7 +251,13 @@ def test_a_compressed_error_answer_is_said_by_its_status(pdebug, hostile):
 @pytest.mark.parametrize(
     ("status", "extra", "body", "code", "needle"),
     [
-        ("302 Found", "Location: http://127.0.0.1:1/\r\n", b"", 3, "answered HTTP 302"),
+        (
+            "302 Found",
+            "Location: http://127.0.0.1:1/login\r\n",
+            b"<a href=...>Found</a>",
+            3,
+            "answered HTTP 302 (redirects to http://127.0.0.1:1/login)",
+        ),
         ("503 Service Unavailable", "", b'{"error":"not ready"}', 3, 'HTTP 503 ({"error"'),
         ("200 OK", "", b"<html><body>Bad Gateway</body></html>", 4, "this is an HTML page"),
         ("200 OK", "", b"x" * (8 << 20), 4, "not JSON (starts with 'xxxx"),

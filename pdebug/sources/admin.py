@@ -52,7 +52,10 @@ def status_error(
 ) -> AdminHTTPError:
     """``LABEL HTTP 404AFTER (first line of the body)``."""
     coding = response.headers.get("content-encoding", "").strip().lower()
-    if coding not in ("", "identity"):  # no text to quote: say what the body is
+    location = response.headers.get("location", "").strip()
+    if 300 <= response.status < 400 and location:  # not followed: say where it pointed
+        snippet = [f"redirects to {location}"]
+    elif coding not in ("", "identity"):  # no text to quote: say what the body is
         snippet = [f"a {coding}-compressed body"]
     else:
         snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
