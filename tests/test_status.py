@@ -657,8 +657,9 @@ def test_zero_timestamp_saturates_at_292y():
         (b"[1, 2", 4, "truncated"),
         (b"NAME  CLUSTER\nproxy1 c1\n", 4, "not JSON"),
         # YAML (istioctl proxy-status -o yaml) is read; a YAML that is no answer is refused
-        (b"hello: world\n", 4, "not a syncz document"),
+        (b"hello:\n  world: 1\n", 4, "not a syncz document"),
         (b"controlPlane: [unclosed\n", 4, "not JSON"),
+        (b"error: exit status 1\n", 4, "not JSON (starts with 'error: exit status 1')"),
         (b"\x00\x01\xff\xfe", 4, "binary data"),
         (b"N" * 511 + "\u00e9".encode(), 4, "not JSON"),  # a character cut at byte 512
         (b"42", 4, "a JSON number, not a syncz document"),
