@@ -246,6 +246,9 @@ def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None 
                     hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
                 )
             inputs.proxies[0].health = read_health(clusters_json).health
+            from pdebug.proxy import warn_if_another_proxy
+
+            warn_if_another_proxy(inputs.proxies[0], clusters_json)
         return inputs
     from pdebug.proxy import Fetch, load_proxy
     from pdebug.sources.spec import file_spec

@@ -175,6 +175,9 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
     JSON input is returned as it is, untouched (the fast path). Other YAML is named as
     what it is: a Kubernetes object, one view's list of resources, or some other mapping.
     """
+    from pdebug.model.sniff import without_bom
+
+    body = without_bom(body)
     head = bytes(body[:512]).lstrip()
     if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
         return body
@@ -201,6 +204,16 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             f"{label}: this is a YAML list of {len(doc)} resources (one view's -o yaml), "
             "not a whole Envoy config dump",
             hint="save a whole dump: pdebug all SOURCE -o yaml (or -o json), or GET /config_dump",
+        )
+    if (
+        isinstance(doc, dict)
+        and doc
+        and all(isinstance(k, str) and "." in k for k in doc)
+        and all(isinstance(v, int | float | str) for v in doc.values())
+    ):
+        raise InvalidInput(  # "server.live: 1" lines parse as a YAML mapping
+            f"{label}: this looks like Envoy's text /stats, not a config dump",
+            hint="read it with: pdebug stats " + ("-" if label == "stdin" else label),
         )
     if isinstance(doc, dict):
         raise InvalidInput(
@@ -333,7 +346,41 @@ def _with_health(proxy: ProxyData, clusters_json: FileSpec | MemberSpec | None) 
             hint="capture it with: curl -s 'localhost:15000/clusters?format=json'",
         )
     proxy.health = more.health
+    warn_if_another_proxy(proxy, extra.label)
     return proxy
 
 
-__all__ = ["CLUSTERS_JSON", "STATS_JSON", "Fetch", "fetch_live", "load_any", "load_proxy"]
+def warn_if_another_proxy(proxy: ProxyData, label: str) -> None:
+    """Say on stderr when no cluster of ``--clusters-json`` is one of the dump's.
+
+    Then the file is another proxy's (or another mesh's): the health shown and checked
+    is that proxy's, not this one's.
+    """
+    dump, health = proxy.dump, proxy.health
+    if dump is None or health is None or not health.statuses or not dump.has("clusters"):
+        return
+    from pdebug.model.clusters import by_name
+
+    names = by_name(dump)
+    if not names or any(st.name in names for st in health.statuses):
+        return
+    import sys
+
+    from pdebug.model.dump import sanitize
+
+    print(
+        f"pdebug: warning: {sanitize(label)}: none of its clusters ({len(health.statuses)}) "
+        f"is in the config dump ({len(names)}): is it the same proxy's /clusters?",
+        file=sys.stderr,
+    )
+
+
+__all__ = [
+    "CLUSTERS_JSON",
+    "STATS_JSON",
+    "Fetch",
+    "fetch_live",
+    "load_any",
+    "load_proxy",
+    "warn_if_another_proxy",
+]

@@ -44,6 +44,39 @@ CASES = [
         "no section pdebug knows",
     ),
     ("no-configs", b'{"hello": "world"}', ExitCode.INVALID_INPUT, "no 'configs' list"),
+    # Envoy's other answers, saved where a dump or /clusters?format=json belongs (Envoy 1.40)
+    (
+        "text-clusters",
+        b"service_google::observability_name::service_google\n"
+        b"service_google::default_priority::max_connections::1024\n",
+        ExitCode.INVALID_INPUT,
+        "this is the text GET /clusters",
+    ),
+    (
+        "text-stats",
+        b"cluster.service_google.assignment_stale: 0\nserver.live: 1\n",
+        ExitCode.INVALID_INPUT,
+        "this looks like Envoy's text /stats",
+    ),
+    (
+        "kubectl-error",
+        b'error: unable to upgrade connection: container not found ("istio-proxy")\n',
+        ExitCode.INVALID_INPUT,
+        "not JSON (starts with 'error: unable",
+    ),
+    (
+        "prometheus-stats",
+        b"# TYPE envoy_cluster_assignment_stale counter\n"
+        b'envoy_cluster_assignment_stale{envoy_cluster_name="service_google"} 0\n',
+        ExitCode.INVALID_INPUT,
+        "this looks like Envoy's /stats",
+    ),
+    (
+        "json-stats",
+        b'{"stats": [{"name": "server.live", "value": 1}, {"histograms": {}}]}',
+        ExitCode.INVALID_INPUT,
+        "this is Envoy's /stats?format=json",
+    ),
     ("configs-not-list", b'{"configs": 3}', ExitCode.INVALID_INPUT, "not an Envoy config dump"),
     ("bad-json", b'{"configs": [}', ExitCode.INVALID_INPUT, "invalid JSON"),
     ("bad-gzip", gzip.compress(b'{"configs": []}')[:12], ExitCode.INVALID_INPUT, "damaged gzip"),
@@ -204,3 +237,14 @@ def test_closed_stdout_is_one_line_and_exit_3(tmp_path):
     assert "Traceback" not in closed.stderr
     report = with_stdout_closed(f"report {dump} -o {tmp_path / 'r.html'}")
     assert report.returncode == 0, report.stderr
+
+
+@pytest.mark.parametrize("name", ["text-clusters", "text-stats", "prometheus-stats", "json-stats"])
+def test_envoys_other_answers_as_clusters_json(pdebug, tmp_path, name):
+    [data] = [c[1] for c in CASES if c[0] == name]
+    path = tmp_path / f"{name}.txt"
+    path.write_bytes(data)
+    dump = ISTIOCTL / "proxy-config-all/config_dump.json"
+    result = pdebug("endpoints", dump, "--clusters-json", path)
+    _assert_one_clear_error(result, ExitCode.INVALID_INPUT, "", str(path))
+    assert ("pdebug stats" in result.err) != (name == "text-clusters"), result.err

@@ -224,6 +224,59 @@ def test_header_flood(pdebug, hostile):
     one_line(view(pdebug, server), "sent more than 64 KiB of status line and headers")
 
 
+@pytest.mark.parametrize("command", ["clusters", "dump"])
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_compressed_body_nobody_asked_for(pdebug, hostile, tmp_path, command, coding):
+    """A proxy in between compressed the answer: said so (was "binary data ... reads .gz")."""
+    import gzip
+
+    body = gzip.compress(DUMP)
+    server = hostile(("send", ok_head(len(body), f"Content-Encoding: {coding}\r\n") + body))
+    extra = ("-o", str(tmp_path / "d.tar.gz")) if command == "dump" else ()
+    timed = run(pdebug, command, server.url, "--timeout", str(TIMEOUT), *extra)
+    one_line(timed, f"sent a compressed body (Content-Encoding: {coding})")
+    assert not (tmp_path / "d.tar.gz").exists()
+
+
+def test_a_compressed_error_answer_is_said_by_its_status(pdebug, hostile):
+    """A gzip 503 of a proxy in between: its status, not its bytes (were quoted raw)."""
+    import gzip
+
+    body = gzip.compress(b"upstream connect error or disconnect/reset before headers")
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Encoding: gzip\r\n"
+    server = hostile(("send", head + b"Content-Length: %d\r\n\r\n" % len(body) + body))
+    one_line(view(pdebug, server), "answered HTTP 503 (a gzip-compressed body)")
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "body", "code", "needle"),
+    [
+        (
+            "302 Found",
+            "Location: http://127.0.0.1:1/login\r\n",
+            b"<a href=...>Found</a>",
+            3,
+            "answered HTTP 302 (redirects to http://127.0.0.1:1/login)",
+        ),
+        ("503 Service Unavailable", "", b'{"error":"not ready"}', 3, 'HTTP 503 ({"error"'),
+        ("200 OK", "", b"<html><body>Bad Gateway</body></html>", 4, "this is an HTML page"),
+        ("200 OK", "", b"x" * (8 << 20), 4, "not JSON (starts with 'xxxx"),
+        ("200 OK", "", b"", 4, "the input is empty"),
+    ],
+)
+@pytest.mark.parametrize("command", ["clusters", "dump"])
+def test_error_answers_real_admins_give(
+    pdebug, hostile, tmp_path, command, status, extra, body, code, needle
+):
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
+    server = hostile(("send", head + body), ("close",))
+    out = ("-o", str(tmp_path / "d.tar.gz")) if command == "dump" else ()
+    one_line(run(pdebug, command, server.url, "--timeout", str(TIMEOUT), *out), needle, code=code)
+    if command == "clusters":  # (dump asks for /clusters and /server_info too)
+        assert server.accepted == 1  # no retry, no redirect followed
+    assert not (tmp_path / "d.tar.gz").exists()
+
+
 def test_announced_2gb_body(pdebug, hostile):
     server = hostile(("send", ok_head(2 * 1024**3)), ("stream", 2 * 1024**3, b" "))
     line = one_line(view(pdebug, server), "answer exceeds the 1 GiB limit (--max-body)")
@@ -414,6 +467,30 @@ def test_faults_of_istiod(pdebug, hostile, script, needle):
     assert server.url in line
     if "status line" in needle:
         assert "monitoring port" in timed.result.err  # the hint fits what went wrong
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "code", "needle"),
+    [
+        # was "istiod answered an Envoy /clusters document"
+        (b"{}", "", 4, "istiod answered an empty JSON object ({}), not a config dump"),
+        (b"[]", "", 4, "istiod answered a JSON array, not an Envoy config dump"),
+        (b"<html>x</html>", "", 4, "istiod answered an HTML page"),
+        (DUMP, "Content-Encoding: gzip\r\n", 3, "sent a compressed body"),
+    ],
+)
+def test_odd_config_dump_answers_of_istiod(pdebug, hostile, body, extra, code, needle):
+    server = hostile(("send", ok_head(len(body), extra) + body), ("close",))
+    timed = run(
+        pdebug,
+        "diff",
+        str(ISTIOCTL / "proxy-config-all/config_dump.json"),
+        "--istiod",
+        server.url,
+        "--timeout",
+        str(TIMEOUT),
+    )
+    one_line(timed, needle, code=code)
 
 
 @pytest.mark.usefixtures("no_ambient_config", "kube_warm")

@@ -24,6 +24,7 @@ from tests.harness import ISTIOCTL, heavy_imports
 PS = ISTIOCTL / "proxy-status"
 XDS = PS / "xds"
 LEGACY = PS / "legacy-http-syncz"
+XDS_2024 = PS / "xds-fixed-2024"
 NOW = datetime(2024, 3, 4, 8, 40, 0, tzinfo=UTC)
 IDENT = json.dumps({"Component": "istiod", "ID": "istiod-7d4f", "Info": {"version": "1.27.1"}})
 
@@ -90,6 +91,12 @@ def response(*resources: dict[str, object], ident: str | None = IDENT) -> dict[s
             [],
         ),
         (
+            "ps-legacy-multi-pilot",
+            LEGACY / "http_syncz_multi_pilot.reconstructed.json",
+            LEGACY / "multiStatusMultiPilot.txt",
+            [],
+        ),
+        (
             "ps-legacy-fallback",
             LEGACY / "http_syncz_proxy_version_fallback.reconstructed.json",
             LEGACY / "singleStatusFallback.txt",
@@ -103,6 +110,21 @@ def test_conformance_exact(pdebug, case, source, golden, args):
     assert result.code == 0, result.err
     assert result.out == golden.read_text(), case
     assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "golden"),
+    [
+        ("xds_syncz_multi_pilot.reconstructed.json", "multiXdsStatusMultiPilot.txt"),
+        ("xds_syncz_single_pilot_2024.reconstructed.json", "multiXdsStatusSinglePilot.txt"),
+    ],
+)
+def test_conformance_istioctl_1_22_to_1_26_table(pdebug, source, golden):
+    """istioctl 1.22-1.26 printed the xDS answer in the per-type layout (--layout fixed)."""
+    result = pdebug("status", "--file", str(XDS_2024 / source), "--layout", "fixed")
+    assert result.code == 0, result.err
+    want = (XDS_2024 / golden).read_text()
+    assert result.out == (want if want.endswith("\n") else want + "\n")
 
 
 @pytest.mark.parametrize("when", [NOW, datetime(2031, 1, 1, tzinfo=UTC)])
@@ -511,6 +533,39 @@ def test_several_responses_back_to_back(pdebug, tmp_path):
     assert pdebug("status", "-f", as_list, "--layout", "types").out == out
 
 
+def test_a_real_istiods_answer_carries_the_request_type(pdebug, tmp_path):
+    """istiod answers with the request's type, istio.io/debug/syncz (istioctl's unit tests
+    fake ClientConfig there); `istioctl proxy-status -o json` prints it as is. It was
+    exit 4 "a DiscoveryResponse of istio.io/debug/syncz, not istio.io/debug/syncz"."""
+    faked = response(client_config("a.ns", CDS="SYNCED"), client_config("b.ns", CDS="STALE"))
+    real = {**faked, "typeUrl": "istio.io/debug/syncz", "nonce": "n", "versionInfo": "v"}
+    want = pdebug("status", "-f", write(tmp_path, faked, "faked.json"))
+    got = pdebug("status", "-f", write(tmp_path, real, "real.json"))
+    assert got.code == 0 and got.out == want.out and "a.ns" in got.out, got.err
+    # an istiod no proxy is connected to: proto-JSON leaves out the empty resources
+    empty = {"versionInfo": "v", "typeUrl": "istio.io/debug/syncz", "nonce": "n"}
+    result = pdebug("status", "-f", write(tmp_path, {"istiod-1": empty}, "empty.json"))
+    assert result.code == 0 and "No proxies found in" in result.err, result.err
+
+
+def test_istioctl_yaml_output_is_read(pdebug, tmp_path):
+    """`istioctl proxy-status -o yaml` (was exit 4, "not JSON"): one mapping per istiod,
+    written one after another with nothing between them, or with ``---``."""
+    import yaml
+
+    one = pdebug("status", "--file", str(XDS / "multiXdsStatusSinglePilot.yaml"))
+    want = pdebug("status", "--file", str(XDS / "xds_syncz_one_proxy.reconstructed.json"))
+    assert (one.code, one.out) == (0, want.out), one.err
+    multi = json.loads((XDS_2024 / "xds_syncz_multi_pilot.reconstructed.json").read_text())
+    docs = [yaml.safe_dump(r, sort_keys=True) for r in multi.values()]
+    for sep, name in (("", "run.yaml"), ("---\n", "docs.yaml")):
+        path = tmp_path / name
+        path.write_text(sep.join(docs))
+        got = pdebug("status", "--file", str(path), "--layout", "fixed")
+        assert got.code == 0, got.err
+        assert got.out == (XDS_2024 / "multiXdsStatusMultiPilot.txt").read_text() + "\n"
+
+
 def test_json_keeps_the_map_for_several_istiods_and_drops_filtered_proxies(pdebug, tmp_path):
     doc = {
         "istiod-a": response(client_config("a.foo", ns="foo", CDS="SYNCED")),
@@ -601,7 +656,10 @@ def test_zero_timestamp_saturates_at_292y():
         (b'{"istiod-1": [{"proxy": "a", "cluster_sent', 4, "truncated"),
         (b"[1, 2", 4, "truncated"),
         (b"NAME  CLUSTER\nproxy1 c1\n", 4, "not JSON"),
-        (b"controlPlane:\n  identifier: x\n", 4, "not JSON"),
+        # YAML (istioctl proxy-status -o yaml) is read; a YAML that is no answer is refused
+        (b"hello:\n  world: 1\n", 4, "not a syncz document"),
+        (b"controlPlane: [unclosed\n", 4, "not JSON"),
+        (b"error: exit status 1\n", 4, "not JSON (starts with 'error: exit status 1')"),
         (b"\x00\x01\xff\xfe", 4, "binary data"),
         (b"N" * 511 + "\u00e9".encode(), 4, "not JSON"),  # a character cut at byte 512
         (b"42", 4, "a JSON number, not a syncz document"),

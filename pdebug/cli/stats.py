@@ -41,6 +41,7 @@ def stats_cmd(
 
     from pdebug.render import get_format
     from pdebug.views import stats as v
+    from pdebug.views.table import Table
 
     fmt = get_format(output)
     v.select([], filter)  # a bad --filter is a usage error before any I/O
@@ -54,6 +55,9 @@ def stats_cmd(
     if text:
         sys.stdout.write(text)
         sys.stdout.flush()
-    if result.note and not fmt.structured:
-        print(result.note, file=sys.stderr)
+    note = result.note
+    if note is None and isinstance(result.table, Table) and not result.table.rows:
+        note = result.table.empty_message  # as every other view says it
+    if note and not fmt.structured:
+        print(note, file=sys.stderr)
     return 0

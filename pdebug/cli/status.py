@@ -32,7 +32,7 @@ def status_cmd(
             metavar="FILE",
             help="istiod's saved sync status ('-' = stdin, .gz ok): GET :15014/debug/syncz "
             "(an array, or {istiod: array}) or the istio.io/debug/syncz answer "
-            "(istioctl proxy-status -o json), or a pdebug snapshot bundle (.tar.gz or "
+            "(istioctl proxy-status -o json or -o yaml), or a pdebug snapshot bundle (.tar.gz or "
             "--dir directory): the answers it recorded.",
         ),
     ] = None,

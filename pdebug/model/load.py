@@ -30,7 +30,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import sniff_bytes
+from pdebug.model.sniff import sniff_bytes, without_bom
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -45,6 +45,8 @@ class _Top(msgspec.Struct, gc=False):
     workloads: msgspec.Raw = msgspec.Raw()
     workloadState: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     certificates: msgspec.Raw = msgspec.Raw()
+    # Envoy's /stats?format=json: said so, with the command that reads it.
+    stats: msgspec.Raw = msgspec.Raw()
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -81,9 +83,32 @@ _SNIFF_HINTS = {
 }
 
 
+#: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
+_TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
+
+
+def _arg(source: str) -> str:
+    """``source`` as the command-line argument that reads it again."""
+    return "-" if source == "stdin" else source
+
+
 def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
     found = sniff_bytes(data)
+    if found.kind == "text" and "::" in found.first_line:
+        raise InvalidInput(
+            f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
+            "not JSON",
+            hint="save GET /clusters?format=json (or GET /config_dump) instead",
+        )
+    if found.kind == "text" and (
+        _TEXT_STATS.match(found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
+    ):
+        raise InvalidInput(
+            f"{source}: this looks like Envoy's /stats (starts with "
+            f"{found.first_line!r}), not a config dump",
+            hint=f"read it with: pdebug stats {_arg(source)}",
+        )
     if found.kind != "object":
         raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
 
@@ -98,6 +123,7 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     Raises:
         InvalidInput: the bytes are empty, truncated, not JSON, or not an admin document.
     """
+    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
     sniff(data, source)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:
@@ -280,6 +306,11 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
             hint=f"read it with: pdebug ztunnel-config workload|service|policy|certificate|"
             f"connections|all -f {source}",
+        )
+    if len(top.stats) and bytes(top.stats)[:1] == b"[":
+        raise InvalidInput(
+            f"{source}: this is Envoy's /stats?format=json, not a config dump or /clusters",
+            hint=f"read it with: pdebug stats {_arg(source)}",
         )
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:

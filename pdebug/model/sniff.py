@@ -22,7 +22,8 @@ class Sniffed:
 
     Attributes:
         kind: ``empty``, ``object`` (``{``), ``array`` (``[``), ``markup`` (``<``),
-            ``binary`` or ``text`` (anything else: a JSON scalar or not JSON).
+            ``binary``, ``utf8-bom``/``utf16``/``utf16-be`` (a byte-order mark) or
+            ``text`` (anything else: a JSON scalar or not JSON).
         what: For ``markup``: ``an HTML page`` or ``XML/HTML markup``; for ``binary``:
             ``binary data``; else ``""``.
         first_line: For ``text``: the first line, at most 60 characters.
@@ -44,6 +45,9 @@ class Sniffed:
             expected: What the reader wanted, e.g. ``an Envoy config dump``.
             hints: The reader's hint per :attr:`kind`.
         """
+        if self.kind in _ENCODINGS:
+            text = f"this is {self.what}, not {expected} in UTF-8"
+            return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind, _ENCODING_HINT))
         if self.kind == "empty":
             text = "the input is empty"
         elif self.kind == "text":
@@ -57,11 +61,37 @@ class Sniffed:
         return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind))
 
 
+#: Byte-order marks: how PowerShell and Windows editors save text (``>`` in Windows
+#: PowerShell 5 writes UTF-16LE). JSON readers want plain UTF-8.
+_ENCODINGS = {
+    "utf8-bom": (b"\xef\xbb\xbf", "text with a UTF-8 byte-order mark"),
+    "utf16": (b"\xff\xfe", "UTF-16 text (as PowerShell 5's '>' saves it)"),
+    "utf16-be": (b"\xfe\xff", "UTF-16 text"),
+}
+_ENCODING_HINT = (
+    "save it as UTF-8 without a byte-order mark (PowerShell: | Set-Content -Encoding "
+    "utf8NoBOM FILE, or Out-File -Encoding ascii; or iconv -t UTF-8)"
+)
+
+
+def without_bom(data: bytes | memoryview) -> bytes | memoryview:
+    """``data`` after a UTF-8 byte-order mark, if it starts with one.
+
+    A memoryview stays a view (no copy of a mapped file).
+    """
+    if bytes(data[:3]) == _ENCODINGS["utf8-bom"][0]:
+        return data[3:]
+    return data
+
+
 def sniff_bytes(data: bytes | memoryview) -> Sniffed:
     """Look at the first :data:`HEAD` bytes of ``data`` (leading whitespace skipped)."""
     head = bytes(data[:HEAD]).lstrip()
     if not head:
         return Sniffed("empty")
+    for kind, (mark, what) in _ENCODINGS.items():
+        if head.startswith(mark) and _text_after(kind, head[len(mark) :]):
+            return Sniffed(kind, what)
     first = head[:1]
     if first == b"{":
         return Sniffed("object")
@@ -74,6 +104,20 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
         return Sniffed("binary", "binary data")
     line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
     return Sniffed("text", first_line=line)
+
+
+def _text_after(kind: str, rest: bytes) -> bool:
+    """Whether what follows a byte-order mark is text in that encoding.
+
+    An ASCII character first, as JSON and YAML start; not binary data that starts alike.
+    """
+    if kind == "utf8-bom":
+        return True
+    pair = rest[:2]
+    if len(pair) < 2:
+        return False
+    low, high = (pair[0], pair[1]) if kind == "utf16" else (pair[1], pair[0])
+    return high == 0 and 0 < low < 0x80
 
 
 def _binary(head: bytes, size: int) -> bool:

@@ -46,19 +46,45 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
             continue
         if "name" in entry and "value" in entry:
             out.append(Stat(str(entry["name"]), _number(entry["value"])))
-        histograms = entry.get("histograms")
-        if isinstance(histograms, dict):
-            quantiles = histograms.get("supported_quantiles") or []
-            for h in histograms.get("computed_quantiles") or []:
-                if not isinstance(h, dict):
-                    continue
-                values = h.get("values") or []
-                parts = [
-                    f"P{_number(q)}={_number(v.get('cumulative'))}"
-                    for q, v in zip(quantiles, values, strict=False)
-                    if isinstance(v, dict) and v.get("cumulative") is not None
-                ]
-                out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
+        out.extend(_histograms(entry.get("histograms")))
+    return out
+
+
+def _histograms(histograms: Any) -> list[Stat]:
+    """The histograms of one ``{"histograms": ...}`` entry, in each shape Envoy writes.
+
+    Default: ``{"supported_quantiles", "computed_quantiles"}``; ``histogram_buckets=
+    detailed``: ``{"supported_percentiles", "details"}``; ``=cumulative`` or ``=disjoint``:
+    a list of ``{"name", "buckets": [{"upper_bound", "cumulative"}]}``. Values are the
+    cumulative ones, ``P<q>=v`` or ``B<upper bound>=count``.
+    """
+    out: list[Stat] = []
+    if isinstance(histograms, list):
+        for h in histograms:
+            if not isinstance(h, dict):
+                continue
+            buckets = h.get("buckets") or []
+            parts = [
+                f"B{_number(b.get('upper_bound'))}={_number(b.get('cumulative'))}"
+                for b in buckets
+                if isinstance(b, dict) and b.get("cumulative") is not None
+            ]
+            out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
+        return out
+    if not isinstance(histograms, dict):
+        return out
+    detailed = "details" in histograms
+    quantiles = histograms.get("supported_percentiles" if detailed else "supported_quantiles")
+    for h in histograms.get("details" if detailed else "computed_quantiles") or []:
+        if not isinstance(h, dict):
+            continue
+        values = h.get("percentiles" if detailed else "values") or []
+        parts = [
+            f"P{_number(q)}={_number(v.get('cumulative'))}"
+            for q, v in zip(quantiles or [], values, strict=False)
+            if isinstance(v, dict) and v.get("cumulative") is not None
+        ]
+        out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
     return out
 
 
@@ -66,7 +92,7 @@ _PROM_TYPE = re.compile(r"^# TYPE (\S+) (\S+)")
 _PROM_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*(?:\{.*\})?)\s+(\S+)")
 
 
-def _from_prometheus(text: str) -> list[Stat]:
+def _from_prometheus(text: str, label: str) -> list[Stat]:
     kinds: dict[str, str] = {}
     out: list[Stat] = []
     for line in text.splitlines():
@@ -74,16 +100,34 @@ def _from_prometheus(text: str) -> list[Stat]:
         if typed:
             kinds[typed.group(1)] = typed.group(2)
             continue
-        if not line or line.startswith("#"):
+        if not line.strip() or line.startswith("#"):
             continue
         sample = _PROM_SAMPLE.match(line)
-        if sample is None:
-            continue
+        if sample is None or not _is_number(sample.group(2)):
+            # any other line means this is not the exposition format (nor Envoy's stats)
+            raise InvalidInput(
+                f"{label}: not Envoy stats (line {line[:60]!r})",
+                hint="expected GET /stats, /stats?format=json or /stats/prometheus",
+            )
         name = sample.group(1)
         base = name.split("{", 1)[0]
         kind = kinds.get(base) or kinds.get(re.sub(r"_(bucket|sum|count)$", "", base), "")
         out.append(Stat(name, sample.group(2), kind))
     return out
+
+
+#: A text /stats histogram: quantiles ``P0(i,c) ...``, buckets (``histogram_buckets=``)
+#: ``B0.5(i,c) ...``, or none yet.
+_TEXT_HISTOGRAM = re.compile(r"P0\(|B[0-9.e+]+\(|No recorded values")
+
+
+def _is_number(value: str) -> bool:
+    """A Prometheus sample value: a float, ``NaN`` or ``+Inf``/``-Inf``."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_text(text: str, label: str) -> list[Stat]:
@@ -97,7 +141,7 @@ def _from_text(text: str, label: str) -> list[Stat]:
                     hint="expected GET /stats, /stats?format=json or /stats/prometheus",
                 )
             continue
-        kind = "histogram" if value.startswith(("P0(", "No recorded values")) else ""
+        kind = "histogram" if _TEXT_HISTOGRAM.match(value) else ""
         out.append(Stat(name, value.strip(), kind))
     return out
 
@@ -105,6 +149,8 @@ def _from_text(text: str, label: str) -> list[Stat]:
 def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     """Envoy's stats in any of its three formats, in the order Envoy listed them."""
     data = bytes(body)
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (a Windows editor's)
+        data = data[3:]
     head = data[:4096].lstrip()
     if not head:
         raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")
@@ -127,7 +173,7 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     except UnicodeDecodeError:
         raise InvalidInput(f"{label}: binary data, not Envoy stats") from None
     if head.startswith(b"# TYPE") or head.startswith(b"# HELP") or "{" in text.split("\n", 1)[0]:
-        return _from_prometheus(text)
+        return _from_prometheus(text, label)
     return _from_text(text, label)
 
 

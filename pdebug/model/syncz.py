@@ -6,7 +6,7 @@
   ``genericXdsConfigs`` entry per type with ``configStatus`` and ``lastUpdated`` (older
   istiods send ``xdsConfig`` with one oneof per type instead). Read bare, as
   ``{"<istiod>": <response>}``, or as the responses one after another (what
-  ``istioctl proxy-status -o json`` prints when several istiods answer).
+  ``istioctl proxy-status -o json`` prints when several istiods answer; its ``-o yaml`` too).
 * **legacy** (HTTP ``GET :15014/debug/syncz``): a JSON array of SyncStatus objects with
   per-type sent/acked nonces, bare or as ``{"<istiod pod>": [...]}``.
 
@@ -38,6 +38,8 @@ from pdebug.errors import InvalidInput
 
 PREFIX = "type.googleapis.com/"
 CLIENT_CONFIG = PREFIX + "envoy.service.status.v3.ClientConfig"
+#: The type a real istiod's answer carries: the request's (istioctl's fakes use CLIENT_CONFIG).
+SYNCZ_TYPE = "istio.io/debug/syncz"
 CDS = PREFIX + "envoy.config.cluster.v3.Cluster"
 LDS = PREFIX + "envoy.config.listener.v3.Listener"
 EDS = PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -273,8 +275,13 @@ def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
         InvalidInput: the bytes are empty, truncated, not JSON, or not a syncz document
             (a config dump, a /clusters document, HTML, an unrelated JSON value).
     """
-    _sniff(data, label)
-    values = _decode(data, label)
+    from pdebug.model.sniff import without_bom
+
+    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
+    values = _yaml_values(data, label)
+    if values is None:
+        _sniff(data, label)
+        values = _decode(data, label)
     if len(values) > 1:  # istioctl -o json with several istiods: responses back to back
         answers = []
         for index, value in enumerate(values):
@@ -393,6 +400,48 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     return "boolean" if isinstance(value, bool) else "number"
+
+
+#: A top-level YAML mapping key at the start of a line (``controlPlane:``, ``'@type':``).
+_YAML_KEY = re.compile(r"^(?:'[^'\n]*'|\"[^\"\n]*\"|[A-Za-z_][\w.-]*):(?: |$)", re.M)
+
+
+def _yaml_values(data: bytes | memoryview, label: str) -> list[Any] | None:
+    """``istioctl proxy-status -o yaml``: its responses as values, or None if not YAML.
+
+    istioctl writes one YAML mapping per istiod with nothing between them (its keys
+    sorted, from ``controlPlane``), so a top-level key seen again starts the next
+    response; ``---`` separators are read too.
+    """
+    head = bytes(data[:512]).lstrip()
+    if not head or head[:1] in b"{[<" or not _YAML_KEY.match(head.decode("latin-1")):
+        return None
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    chunks: list[str] = []
+    for part in re.split(r"^---[ \t]*$", text, flags=re.M):
+        seen: set[str] = set()
+        start = 0
+        for match in _YAML_KEY.finditer(part):
+            if match.group(0) in seen:
+                chunks.append(part[start : match.start()])
+                start, seen = match.start(), set()
+            seen.add(match.group(0))
+        chunks.append(part[start:])
+    try:
+        docs = [yaml.load(c, Loader=loader) for c in chunks if c.strip()]  # noqa: S506 - safe
+    except yaml.YAMLError:
+        return None
+    if not docs or not all(isinstance(d, dict) for d in docs):
+        return None
+    if not all(any(isinstance(v, dict | list) for v in d.values()) for d in docs):
+        return None  # "error: exit status 1" (a saved kubectl error) is no answer: not JSON
+    return docs
 
 
 def _decode(data: bytes | memoryview, label: str) -> list[Any]:
@@ -538,7 +587,7 @@ def _control_plane_id(response: Mapping[str, Any], key: str | None) -> str:
 def _xds_answer(response: dict[str, Any], key: str | None, label: str) -> IstiodAnswer:
     where = f"{label}" + (f" ({key})" if key else "")
     type_url = _str(_get(response, "typeUrl"))
-    if type_url and type_url != CLIENT_CONFIG:
+    if type_url and type_url not in (CLIENT_CONFIG, SYNCZ_TYPE):
         raise InvalidInput(
             f"{where}: a DiscoveryResponse of {_safe(type_url)}, not istio.io/debug/syncz "
             "(its resources must be ClientConfig)",

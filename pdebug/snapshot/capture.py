@@ -170,6 +170,17 @@ def capture_proxy(
                 stage.remove(dump)
                 staged.remove(bundle.DUMP)
                 out.errors.append(f"{shown}: the admin did not answer with {what}")
+        for name in [n for n in _JSON_OBJECTS if n in staged]:
+            found = _not_json_object(stage.path(f"{member}/{name}"))
+            if found is None:
+                continue
+            message = f"{shown}: the admin answered {paths[name]} with {found}, not JSON"
+            if strict and name not in optional:
+                raise InvalidInput(message, hint="is this an Envoy admin port?")
+            stage.remove(f"{member}/{name}")  # no member no reader can read
+            staged.remove(name)
+            if name not in optional:
+                out.errors.append(message)
     except BaseException:
         for name in staged:
             stage.remove(f"{member}/{name}")  # nothing of a proxy that failed half-way
@@ -262,6 +273,24 @@ def _stream(source: Any, path: str, fh: BinaryIO) -> None:
         get_to(path, fh)
     else:
         fh.write(bytes(source.get(path)))
+
+
+#: Members that are JSON objects whatever the Envoy (``/server_info`` and ``/certs`` are
+#: also JSON, but nothing reads them back beyond a glance).
+_JSON_OBJECTS = (bundle.CLUSTERS, bundle.STATS)
+
+
+def _not_json_object(path: str) -> str | None:
+    """What a staged answer is when it is not a JSON object (an HTML page...), else None."""
+    from pdebug.model.sniff import sniff_bytes, without_bom
+
+    with open(path, "rb") as fh:
+        found = sniff_bytes(without_bom(fh.read(4096)))
+    if found.kind == "object":
+        return None
+    return {"empty": "nothing", "text": "text", "array": "a JSON array"}.get(
+        found.kind, found.what or found.kind
+    )
 
 
 def _looks_right(path: str, ztunnel: bool) -> bool:

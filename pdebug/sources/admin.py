@@ -51,7 +51,14 @@ def status_error(
     label: str, response: Response, body: bytes, hint: str, after: str = ""
 ) -> AdminHTTPError:
     """``LABEL HTTP 404AFTER (first line of the body)``."""
-    snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
+    coding = response.headers.get("content-encoding", "").strip().lower()
+    location = response.headers.get("location", "").strip()
+    if 300 <= response.status < 400 and location:  # not followed: say where it pointed
+        snippet = [f"redirects to {location}"]
+    elif coding not in ("", "identity"):  # no text to quote: say what the body is
+        snippet = [f"a {coding}-compressed body"]
+    else:
+        snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
     return AdminHTTPError(
         f"{label} HTTP {response.status}{after}"
         + (f" ({printable(snippet[0], 120, quote=False)})" if snippet else ""),

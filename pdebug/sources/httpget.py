@@ -364,6 +364,14 @@ class Wire:
         state.body_mark = self._raw.received - self._buffered()
         if response.status in (204, 304):
             return response
+        coding = headers.get("content-encoding", "").strip().lower()
+        if coding not in ("", "identity") and 200 <= response.status < 300:
+            # Never asked for (no Accept-Encoding): a proxy in between compressed it. (An
+            # error answer is still said by its status; its body is only quoted.)
+            raise HTTPFault(
+                f"sent a compressed body (Content-Encoding: {printable(coding, quote=False)}) "
+                "that pdebug did not ask for"
+            )
         if encoding:
             if encoding != "chunked":
                 raise HTTPFault(f"sent an unsupported Transfer-Encoding ({printable(encoding)})")

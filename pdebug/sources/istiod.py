@@ -501,6 +501,11 @@ def has_resources(body: bytes | memoryview, label: str) -> bool:
     from pdebug.model.load import load
 
     dump = load(body, label).dump
+    if dump is None and bytes(body[:64]).strip() == b"{}":
+        raise InvalidInput(  # no evidence of a /clusters document: say what it is
+            f"{label}: this is an empty JSON object ({{}}), not a config dump",
+            hint="istiod's /debug/config_dump answers a config dump",
+        )
     if dump is None:
         raise InvalidInput(
             f"{label}: this is an Envoy /clusters document, not a config dump",
