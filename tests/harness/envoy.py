@@ -112,12 +112,22 @@ def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago.
 
     Returns:
-        A port number obtained by binding ``127.0.0.1:0``. Another process may
-        take it before it is used; tests accept that small race.
+        A port number obtained by binding ``127.0.0.1:0``, never one this process was
+        given before (the kernel may hand a just-closed port out again, and one Envoy
+        config asks for many). Another process may take it before it is used; tests
+        accept that small race.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
+
+
+#: Every port :func:`free_port` returned in this process.
+_GIVEN: set[int] = set()
 
 
 def find_envoy() -> str | None:
