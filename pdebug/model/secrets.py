@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from pdebug.model.dump import ConfigDump, Section, decode_raw
 from pdebug.model.sections import none_when_absent
 
 SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
 @dataclass(slots=True)
@@ -43,10 +45,17 @@ def parse_pem(pem: bytes) -> CertInfo:
     """Decode the first certificate of ``pem``: type, serial, validity, SPIFFE trust domain."""
     from cryptography import x509  # lazy: only the secrets view pays for it
 
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        return CertInfo()
+    # istioctl decodes the first PEM block only: a bad later block (a truncated or
+    # unparsable root at the end of a bundle) must not blank the row. Later blocks only
+    # count towards the chain length, as far as they parse.
+    certs = []
+    for block in _PEM_BLOCK.finditer(pem):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block.group(0)))
+        except ValueError:
+            if not certs:
+                return CertInfo()
+            break
     return _info(certs)
 
 

@@ -1,0 +1,78 @@
+"""``pdebug secrets``/``check`` on certificate data as others write it (sweep4).
+
+Hand-made SecretsConfigDumps around certificates from the test PKI: what Envoy would
+hold if an SDS server or a bootstrap sent it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from pdebug.errors import ExitCode
+from tests.harness.pki import make_ca
+
+NOW = dt.datetime.now(dt.UTC)
+SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+BAD_BLOCK = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+
+
+def _ca(name: str, days: int = 30) -> bytes:
+    return make_ca(name, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=days))
+
+
+def _dump(tmp_path: Path, secrets: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "dump.json"
+    doc = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump",
+                "dynamic_active_secrets": secrets,
+            }
+        ]
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _root_secret(name: str, pem: bytes) -> dict[str, Any]:
+    data = base64.b64encode(pem).decode()
+    return {
+        "name": name,
+        "version_info": "v1",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": name,
+            "validation_context": {"trusted_ca": {"inline_bytes": data}},
+        },
+    }
+
+
+def _serial(pem: bytes) -> str:
+    return format(x509.load_pem_x509_certificate(pem).serial_number, "x").rjust(32, "0")
+
+
+def test_a_bad_block_after_the_first_certificate_keeps_the_row(pdebug, tmp_path: Path):
+    # istioctl decodes the first PEM block only; a truncated root at the end of a bundle
+    # used to blank the whole row (VALID CERT false, no serial) and hide it from check.
+    first = _ca("first")
+    path = _dump(tmp_path, [_root_secret("ROOTCA", first + _ca("second") + BAD_BLOCK)])
+    result = pdebug("secrets", "-o", "wide", path)
+    assert result.code == 0, result.err
+    row = result.out.splitlines()[1].split()
+    assert row[:5] == ["ROOTCA", "CA", "ACTIVE", "true", _serial(first)]
+    assert row[8] == "2"  # CHAIN: the certificates that parse
+
+
+def test_check_sees_an_expired_root_before_a_bad_block(pdebug, tmp_path: Path):
+    expired = make_ca("old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    path = _dump(tmp_path, [_root_secret("ROOTCA", expired + BAD_BLOCK)])
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    found = {(f["code"], f["resource"]) for f in json.loads(result.out)["findings"]}
+    assert ("PD501", "secret/ROOTCA") in found
