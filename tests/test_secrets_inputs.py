@@ -15,7 +15,7 @@ from typing import Any
 from cryptography import x509
 
 from pdebug.errors import ExitCode
-from tests.harness.pki import make_ca
+from tests.harness.pki import make_ca, make_test_pki
 
 NOW = dt.datetime.now(dt.UTC)
 SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -76,3 +76,40 @@ def test_check_sees_an_expired_root_before_a_bad_block(pdebug, tmp_path: Path):
     assert result.code == ExitCode.FINDINGS, result.err
     found = {(f["code"], f["resource"]) for f in json.loads(result.out)["findings"]}
     assert ("PD501", "secret/ROOTCA") in found
+
+
+def _chain_secret(name: str, pem: bytes) -> dict[str, Any]:
+    data = base64.b64encode(pem).decode()
+    return {
+        "name": name,
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": name,
+            "tls_certificate": {"certificate_chain": {"inline_bytes": data}},
+        },
+    }
+
+
+def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path):
+    # a valid leaf whose intermediate has expired (or is about to): peers reject the
+    # chain, yet check used to judge the first certificate only and say nothing
+    leaf = make_test_pki(tmp_path / "pki").cert_pem
+    expired = make_ca("inter", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    soon = _ca("inter2", days=2)
+    path = _dump(
+        tmp_path,
+        [
+            _chain_secret("default", leaf + expired + _ca("root", days=3650)),
+            _chain_secret("other", leaf + soon),
+            _root_secret("ROOTCA", _ca("root1", days=3650) + expired),  # a trust bundle
+        ],
+    )
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    found = [(f["code"], f["resource"], f["message"]) for f in json.loads(result.out)["findings"]]
+    pd5 = [(c, r, m.split(" expire")[0]) for c, r, m in found if c.startswith("PD50")]
+    assert pd5 == [
+        ("PD501", "secret/default", "CA certificate 2 of 3 in the chain"),
+        ("PD502", "secret/other", "CA certificate 2 of 2 in the chain"),
+    ]
+    assert _serial(expired) in found[0][2]

@@ -33,6 +33,8 @@ class CertInfo:
     not_before: datetime | None = None
     trust_domain: str = ""
     chain_length: int = 0
+    #: The certificates after the first (a chain's intermediates), each decoded alike.
+    rest: tuple[CertInfo, ...] = ()
 
     def valid(self, now: datetime) -> bool:
         """NotBefore < now < NotAfter."""
@@ -71,16 +73,22 @@ def parse_der(ders: list[bytes]) -> CertInfo:
 
 
 def _info(certs: list[Any]) -> CertInfo:
-    from cryptography import x509
-
     if not certs:
         return CertInfo()
-    cert = certs[0]
-    info = CertInfo(chain_length=len(certs))
+    info = _one(certs[0])
+    info.chain_length = len(certs)
+    info.rest = tuple(_one(c) for c in certs[1:])
+    return info
+
+
+def _one(cert: Any) -> CertInfo:
+    from cryptography import x509
+
+    info = CertInfo(chain_length=1)
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         info.type = "CA" if bc.ca else "Cert Chain"
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):  # ValueError: a malformed extension
         info.type = "Cert Chain"
     info.serial = format(cert.serial_number, "x").rjust(32, "0")
     info.not_after = cert.not_valid_after_utc
@@ -94,7 +102,7 @@ def _info(certs: list[Any]) -> CertInfo:
         ]
         if uris:
             info.trust_domain = uris[-1][len("spiffe://") :].split("/", 1)[0]
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):
         pass
     return info
 
