@@ -113,3 +113,37 @@ def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path
         ("PD502", "secret/other", "CA certificate 2 of 2 in the chain"),
     ]
     assert _serial(expired) in found[0][2]
+
+
+def _with_malformed_san() -> bytes:
+    """A self-signed certificate whose SubjectAlternativeName does not parse."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad-san")])
+    bad = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x86\x01")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=3))
+        .add_extension(bad, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_malformed_extension_makes_the_certificate_unparsable(pdebug, tmp_path: Path):
+    # this exited 5 (ValueError from cryptography's lazy extension parsing); Go's x509
+    # rejects such a certificate, so istioctl's row is empty and VALID CERT false
+    path = _dump(tmp_path, [_chain_secret("default", _with_malformed_san())])
+    for args in (("secrets",), ("secrets", "-o", "wide"), ("check",)):
+        result = pdebug(*args, path)
+        assert result.code == 0, (args, result.err)
+    row = pdebug("secrets", path).out.splitlines()[1].split()
+    assert row == ["default", "ACTIVE", "false"]

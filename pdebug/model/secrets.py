@@ -53,7 +53,7 @@ def parse_pem(pem: bytes) -> CertInfo:
     certs = []
     for block in _PEM_BLOCK.finditer(pem):
         try:
-            certs.append(x509.load_pem_x509_certificate(block.group(0)))
+            certs.append(_checked(x509.load_pem_x509_certificate(block.group(0))))
         except ValueError:
             if not certs:
                 return CertInfo()
@@ -66,10 +66,21 @@ def parse_der(ders: list[bytes]) -> CertInfo:
     from cryptography import x509
 
     try:
-        certs = [x509.load_der_x509_certificate(der) for der in ders]
+        certs = [_checked(x509.load_der_x509_certificate(der)) for der in ders]
     except ValueError:
         return CertInfo()
     return _info(certs)
+
+
+def _checked(cert: Any) -> Any:
+    """``cert`` once its extensions parse (cryptography reads them lazily).
+
+    Raises:
+        ValueError: a malformed extension: Go's x509 (istioctl) rejects the whole
+            certificate, so it is unparsable here too.
+    """
+    _ = cert.extensions
+    return cert
 
 
 def _info(certs: list[Any]) -> CertInfo:
@@ -88,7 +99,7 @@ def _one(cert: Any) -> CertInfo:
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         info.type = "CA" if bc.ca else "Cert Chain"
-    except (x509.ExtensionNotFound, ValueError):  # ValueError: a malformed extension
+    except x509.ExtensionNotFound:
         info.type = "Cert Chain"
     info.serial = format(cert.serial_number, "x").rjust(32, "0")
     info.not_after = cert.not_valid_after_utc
@@ -102,7 +113,7 @@ def _one(cert: Any) -> CertInfo:
         ]
         if uris:
             info.trust_domain = uris[-1][len("spiffe://") :].split("/", 1)[0]
-    except (x509.ExtensionNotFound, ValueError):
+    except x509.ExtensionNotFound:
         pass
     return info
 
