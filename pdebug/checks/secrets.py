@@ -28,6 +28,11 @@ def _certs(ctx: Context) -> list[_Cert]:
         if item.trust_domain and item.cert.type == "CA":
             resource += f" (trust domain {item.trust_domain})"
         out.append(_Cert(resource, _kind(item.cert), item.cert))
+        if item.cert.type != "CA":  # a served chain: its intermediates end it too
+            n = item.cert.chain_length
+            for i, info in enumerate(item.cert.rest, start=2):
+                if info.not_after is not None:
+                    out.append(_Cert(resource, f"{_kind(info)} {i} of {n} in the chain", info))
     return out
 
 

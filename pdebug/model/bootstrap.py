@@ -12,12 +12,26 @@ if TYPE_CHECKING:
     from pdebug.model import ProxyData
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else empty.
+
+    A hand-edited bootstrap may hold a string or a list where Envoy writes a message:
+    that reads as absent, not a crash.
+    """
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A Struct string value, as istioctl's ``GetStringValue`` (another kind gives "")."""
+    return value if isinstance(value, str) else ""
+
+
 def envoy_version(node: dict[str, Any]) -> str:
     """``MAJOR.MINOR.PATCH[-label][/status/type/ssl]`` from the node's build version."""
-    ubv = node.get("user_agent_build_version") or {}
-    v = ubv.get("version") or {}
+    ubv = _obj(_obj(node).get("user_agent_build_version"))
+    v = _obj(ubv.get("version"))
     text = f"{v.get('major_number', 0)}.{v.get('minor_number', 0)}.{v.get('patch', 0)}"
-    meta = ubv.get("metadata") or {}
+    meta = _obj(ubv.get("metadata"))
     if "build.label" in meta:
         text += f"-{meta['build.label']}"
     for key in ("revision.status", "build.type", "ssl.version"):
@@ -33,12 +47,12 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
         InvalidInput: ``data`` has no config dump, or it has no bootstrap section.
     """
     boot = data.need_dump("the bootstrap view").bootstrap()
-    node = boot.get("node") or {}
-    meta = node.get("metadata") or {}
+    node = _obj(boot.get("node"))
+    meta = _obj(node.get("metadata"))
     rows: list[tuple[str, str]] = []
-    if meta.get("ISTIO_VERSION"):
-        rows.append(("Istio Version:", str(meta["ISTIO_VERSION"])))
-    sha = str(meta.get("ISTIO_PROXY_SHA") or "")
+    if _text(meta.get("ISTIO_VERSION")):
+        rows.append(("Istio Version:", _text(meta["ISTIO_VERSION"])))
+    sha = _text(meta.get("ISTIO_PROXY_SHA"))
     if sha:
         parts = sha.split(":")
         rows.append(("Istio Proxy Version:", parts[1] if len(parts) > 1 else sha))

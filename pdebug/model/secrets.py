@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from pdebug.model.dump import ConfigDump, Section, decode_raw
 from pdebug.model.sections import none_when_absent
 
 SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
 @dataclass(slots=True)
@@ -31,6 +33,8 @@ class CertInfo:
     not_before: datetime | None = None
     trust_domain: str = ""
     chain_length: int = 0
+    #: The certificates after the first (a chain's intermediates), each decoded alike.
+    rest: tuple[CertInfo, ...] = ()
 
     def valid(self, now: datetime) -> bool:
         """NotBefore < now < NotAfter."""
@@ -43,10 +47,17 @@ def parse_pem(pem: bytes) -> CertInfo:
     """Decode the first certificate of ``pem``: type, serial, validity, SPIFFE trust domain."""
     from cryptography import x509  # lazy: only the secrets view pays for it
 
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        return CertInfo()
+    # istioctl decodes the first PEM block only: a bad later block (a truncated or
+    # unparsable root at the end of a bundle) must not blank the row. Later blocks only
+    # count towards the chain length, as far as they parse.
+    certs = []
+    for block in _PEM_BLOCK.finditer(pem):
+        try:
+            certs.append(_checked(x509.load_pem_x509_certificate(block.group(0))))
+        except ValueError:
+            if not certs:
+                return CertInfo()
+            break
     return _info(certs)
 
 
@@ -55,19 +66,36 @@ def parse_der(ders: list[bytes]) -> CertInfo:
     from cryptography import x509
 
     try:
-        certs = [x509.load_der_x509_certificate(der) for der in ders]
+        certs = [_checked(x509.load_der_x509_certificate(der)) for der in ders]
     except ValueError:
         return CertInfo()
     return _info(certs)
 
 
-def _info(certs: list[Any]) -> CertInfo:
-    from cryptography import x509
+def _checked(cert: Any) -> Any:
+    """``cert`` once its extensions parse (cryptography reads them lazily).
 
+    Raises:
+        ValueError: a malformed extension: Go's x509 (istioctl) rejects the whole
+            certificate, so it is unparsable here too.
+    """
+    _ = cert.extensions
+    return cert
+
+
+def _info(certs: list[Any]) -> CertInfo:
     if not certs:
         return CertInfo()
-    cert = certs[0]
-    info = CertInfo(chain_length=len(certs))
+    info = _one(certs[0])
+    info.chain_length = len(certs)
+    info.rest = tuple(_one(c) for c in certs[1:])
+    return info
+
+
+def _one(cert: Any) -> CertInfo:
+    from cryptography import x509
+
+    info = CertInfo(chain_length=1)
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         info.type = "CA" if bc.ca else "Cert Chain"

@@ -1,0 +1,149 @@
+"""``pdebug secrets``/``check`` on certificate data as others write it (sweep4).
+
+Hand-made SecretsConfigDumps around certificates from the test PKI: what Envoy would
+hold if an SDS server or a bootstrap sent it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from pdebug.errors import ExitCode
+from tests.harness.pki import make_ca, make_test_pki
+
+NOW = dt.datetime.now(dt.UTC)
+SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+BAD_BLOCK = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+
+
+def _ca(name: str, days: int = 30) -> bytes:
+    return make_ca(name, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=days))
+
+
+def _dump(tmp_path: Path, secrets: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "dump.json"
+    doc = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump",
+                "dynamic_active_secrets": secrets,
+            }
+        ]
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _root_secret(name: str, pem: bytes) -> dict[str, Any]:
+    data = base64.b64encode(pem).decode()
+    return {
+        "name": name,
+        "version_info": "v1",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": name,
+            "validation_context": {"trusted_ca": {"inline_bytes": data}},
+        },
+    }
+
+
+def _serial(pem: bytes) -> str:
+    return format(x509.load_pem_x509_certificate(pem).serial_number, "x").rjust(32, "0")
+
+
+def test_a_bad_block_after_the_first_certificate_keeps_the_row(pdebug, tmp_path: Path):
+    # istioctl decodes the first PEM block only; a truncated root at the end of a bundle
+    # used to blank the whole row (VALID CERT false, no serial) and hide it from check.
+    first = _ca("first")
+    path = _dump(tmp_path, [_root_secret("ROOTCA", first + _ca("second") + BAD_BLOCK)])
+    result = pdebug("secrets", "-o", "wide", path)
+    assert result.code == 0, result.err
+    row = result.out.splitlines()[1].split()
+    assert row[:5] == ["ROOTCA", "CA", "ACTIVE", "true", _serial(first)]
+    assert row[8] == "2"  # CHAIN: the certificates that parse
+
+
+def test_check_sees_an_expired_root_before_a_bad_block(pdebug, tmp_path: Path):
+    expired = make_ca("old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    path = _dump(tmp_path, [_root_secret("ROOTCA", expired + BAD_BLOCK)])
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    found = {(f["code"], f["resource"]) for f in json.loads(result.out)["findings"]}
+    assert ("PD501", "secret/ROOTCA") in found
+
+
+def _chain_secret(name: str, pem: bytes) -> dict[str, Any]:
+    data = base64.b64encode(pem).decode()
+    return {
+        "name": name,
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": name,
+            "tls_certificate": {"certificate_chain": {"inline_bytes": data}},
+        },
+    }
+
+
+def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path):
+    # a valid leaf whose intermediate has expired (or is about to): peers reject the
+    # chain, yet check used to judge the first certificate only and say nothing
+    leaf = make_test_pki(tmp_path / "pki").cert_pem
+    expired = make_ca("inter", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    soon = _ca("inter2", days=2)
+    path = _dump(
+        tmp_path,
+        [
+            _chain_secret("default", leaf + expired + _ca("root", days=3650)),
+            _chain_secret("other", leaf + soon),
+            _root_secret("ROOTCA", _ca("root1", days=3650) + expired),  # a trust bundle
+        ],
+    )
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    found = [(f["code"], f["resource"], f["message"]) for f in json.loads(result.out)["findings"]]
+    pd5 = [(c, r, m.split(" expire")[0]) for c, r, m in found if c.startswith("PD50")]
+    assert pd5 == [
+        ("PD501", "secret/default", "CA certificate 2 of 3 in the chain"),
+        ("PD502", "secret/other", "CA certificate 2 of 2 in the chain"),
+    ]
+    assert _serial(expired) in found[0][2]
+
+
+def _with_malformed_san() -> bytes:
+    """A self-signed certificate whose SubjectAlternativeName does not parse."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad-san")])
+    bad = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x86\x01")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=3))
+        .add_extension(bad, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_malformed_extension_makes_the_certificate_unparsable(pdebug, tmp_path: Path):
+    # this exited 5 (ValueError from cryptography's lazy extension parsing); Go's x509
+    # rejects such a certificate, so istioctl's row is empty and VALID CERT false
+    path = _dump(tmp_path, [_chain_secret("default", _with_malformed_san())])
+    for args in (("secrets",), ("secrets", "-o", "wide"), ("check",)):
+        result = pdebug(*args, path)
+        assert result.code == 0, (args, result.err)
+    row = pdebug("secrets", path).out.splitlines()[1].split()
+    assert row == ["default", "ACTIVE", "false"]
