@@ -396,8 +396,13 @@ def test_eds_unhealthy_and_draining_endpoints(pdebug, sc, tmp_path):
 # --- 9. certificates -------------------------------------------------------------------
 
 
-def _serve_leaf(run: eh.SidecarRun, tmp_path: Path, not_after: dt.datetime) -> eh.TestPki:
-    pki = eh.make_test_pki(tmp_path / "pki", leaf_not_after=not_after)
+def _serve_leaf(
+    run: eh.SidecarRun,
+    tmp_path: Path,
+    not_after: dt.datetime,
+    not_before: dt.datetime | None = None,
+) -> eh.TestPki:
+    pki = eh.make_test_pki(tmp_path / "pki", leaf_not_after=not_after, leaf_not_before=not_before)
 
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode()
@@ -429,7 +434,21 @@ def _serial(pki: eh.TestPki) -> str:
 
 def test_certificate_expiring_then_expired(pdebug, sc, tmp_path):
     now = dt.datetime.now(dt.UTC)
-    soon = _serve_leaf(sc, tmp_path / "soon", now + dt.timedelta(days=2))
+    # Istio's own case: a fresh 24-hour workload certificate, inside the 7-day window but
+    # not past half its lifetime (when Istio rotates it): healthy, no PD502.
+    _serve_leaf(sc, tmp_path / "fresh", now + dt.timedelta(hours=23), now - dt.timedelta(hours=1))
+    _, report = _report(pdebug, sc.envoy.admin_url)
+    assert not _found(report, "PD502")
+    # 12.5 hours into it: past half its life, the rotation was missed.
+    _serve_leaf(
+        sc, tmp_path / "stuck", now + dt.timedelta(hours=11.5), now - dt.timedelta(hours=12.5)
+    )
+    _, report = _report(pdebug, sc.envoy.admin_url)
+    [finding] = _found(report, "PD502", "secret/default")
+    assert re.match(r"certificate expires in 11\.[45] hours \(20", finding["message"])
+    soon = _serve_leaf(
+        sc, tmp_path / "soon", now + dt.timedelta(days=2), now - dt.timedelta(days=28)
+    )
     _, report = _report(pdebug, sc.envoy.admin_url)
     [finding] = _found(report, "PD502", "secret/default")
     assert finding["severity"] == "warning"

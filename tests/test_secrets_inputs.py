@@ -95,7 +95,7 @@ def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path
     # chain, yet check used to judge the first certificate only and say nothing
     leaf = make_test_pki(tmp_path / "pki").cert_pem
     expired = make_ca("inter", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
-    soon = _ca("inter2", days=2)
+    soon = make_ca("inter2", NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=2))  # past half
     path = _dump(
         tmp_path,
         [

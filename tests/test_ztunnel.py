@@ -571,6 +571,17 @@ def test_each_check_fires_on_its_fault_and_not_without(pdebug, tmp_path, code):
     assert code in codes(pdebug, write(tmp_path, broken, "broken.json"))
 
 
+def test_pd703_waits_for_half_a_lifetime(pdebug, tmp_path):
+    """Istio's 24-hour leaf is inside the 7-day window from its first hour: fresh, it is
+    healthy (ztunnel rotates it at half its life); 13 hours in, its rotation was missed."""
+    fresh = clean(doc())
+    fresh["certificates"].append(_cert("Available", after=_when(23 / 24), before=_when(-1 / 24)))
+    assert "PD703" not in codes(pdebug, write(tmp_path, fresh, "fresh.json"))
+    stuck = clean(doc())
+    stuck["certificates"].append(_cert("Available", after=_when(11 / 24), before=_when(-13 / 24)))
+    assert "PD703" in codes(pdebug, write(tmp_path, stuck, "stuck.json"))
+
+
 def test_check_ignore_takes_ztunnel_codes(pdebug):
     found = codes(pdebug, str(DUMP), "--ignore", "PD702,PD708")
     assert "PD702" not in found and "PD708" not in found

@@ -82,18 +82,17 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
     "PD502",
     Severity.WARNING,
     "cert-expiring",
-    "A certificate expires within --cert-days (default 7).",
+    "A certificate expires within --cert-days (default 7) and is past half its lifetime.",
     ("secrets",),
 )
 def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
     """Certificates that are valid now but end within ``cert_days``."""
-    horizon = ctx.now + timedelta(days=ctx.options.cert_days)
     for cert in _certs(ctx):
         info = cert.info
         assert info.not_after is not None
-        if not ctx.now < info.not_after <= horizon:
-            continue
         if info.not_before is not None and info.not_before > ctx.now:
+            continue
+        if not ctx.options.expiring(ctx.now, info.not_before, info.not_after):
             continue
         yield this.finding(
             cert.resource,

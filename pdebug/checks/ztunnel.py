@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pdebug.checks.base import CheckReport, Finding, Severity
@@ -117,11 +117,10 @@ def _cert_invalid(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
 @_check("PD703", Severity.WARNING, "ztunnel-cert-expiring")
 def _cert_expiring(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     now = _now(o)
-    horizon = now + timedelta(days=o.cert_days)
     for row in zm.cert_rows(d, now):
         if row.kind != "Leaf" or not row.valid or row.expires is None:
             continue
-        if row.expires <= horizon:
+        if o.expiring(now, zm.parse_time(row.not_before), row.expires):
             days = (row.expires - now).total_seconds() / 86400
             yield this.finding(
                 f"certificate/{row.identity}",

@@ -285,7 +285,10 @@ def _run_checks(
     data = proxy.data
     assert data is not None
     ignore = frozenset(BY_CODE) - only if only is not None else frozenset()
-    options = CheckOptions(cert_days=cert_days, ignore=ignore, now=now)
+    # certificates: {min_days: N} asks for the window alone; the checks expectation is
+    # `pdebug check` as the command line runs it.
+    rotation = only != _CERT_CODES
+    options = CheckOptions(cert_days=cert_days, ignore=ignore, now=now, rotation=rotation)
     return proxy.cached(("checks", cert_days, now, only), lambda: run_checks(data, options))
 
 

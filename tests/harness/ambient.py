@@ -48,12 +48,16 @@ def stamp(t: dt.datetime) -> str:
 
 
 def certificate(sa: str, *, days: float, state: str = "Available") -> Json:
-    """ztunnel's certificate entry for ``bookinfo/sa``: a leaf ending in ``days`` and a root."""
+    """ztunnel's certificate entry for ``bookinfo/sa``: a leaf ending in ``days`` and a root.
+
+    The leaf lasts 90 days, so one ending within a few weeks is past half its lifetime
+    (when it should have been rotated): PD703 judges it expiring.
+    """
     ends = NOW + dt.timedelta(days=days)
     leaf = {
         "pem": "",
         "serialNumber": "1234",
-        "validFrom": stamp(min(NOW, ends) - dt.timedelta(days=1)),
+        "validFrom": stamp(min(NOW - dt.timedelta(days=1), ends - dt.timedelta(days=90))),
         "expirationTime": stamp(ends),
     }
     root = {

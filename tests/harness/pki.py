@@ -188,6 +188,7 @@ def make_test_pki(
     spiffe_id: str = SPIFFE_ID,
     valid_days: int = 3650,
     leaf_not_after: dt.datetime | None = None,
+    leaf_not_before: dt.datetime | None = None,
 ) -> TestPki:
     """Generate a throwaway ECDSA P-256 CA and a leaf certificate with a SPIFFE URI SAN.
 
@@ -199,6 +200,9 @@ def make_test_pki(
             expired certificate, soon for one about to expire); the leaf then starts
             one day before it (or one hour ago, whichever is earlier). The CA keeps
             ``valid_days``.
+        leaf_not_before: Start the leaf's validity then instead (with
+            ``leaf_not_after``: a certificate past half its lifetime, whose rotation
+            was missed, starts long before it ends).
 
     Returns:
         The PEM bytes and their directory.
@@ -208,16 +212,18 @@ def make_test_pki(
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     not_before = now - dt.timedelta(hours=1)
     not_after = now + dt.timedelta(days=valid_days)
-    leaf_not_before, leaf_until = not_before, not_after
+    leaf_start, leaf_until = not_before, not_after
     if leaf_not_after is not None:
         leaf_until = leaf_not_after.astimezone(dt.UTC).replace(microsecond=0)
-        leaf_not_before = min(not_before, leaf_until - dt.timedelta(days=1))
+        leaf_start = min(not_before, leaf_until - dt.timedelta(days=1))
+    if leaf_not_before is not None:
+        leaf_start = leaf_not_before.astimezone(dt.UTC).replace(microsecond=0)
 
     ca = _issue_ca(_name("pdebug test root CA", "cluster.local"), not_before, not_after)
     leaf_key, leaf_cert = _issue_leaf(
         ca,
         x509.Name([]),
-        leaf_not_before,
+        leaf_start,
         leaf_until,
         sans=[x509.UniformResourceIdentifier(spiffe_id)],
         san_critical=True,  # an empty subject: the SAN carries the identity
