@@ -96,7 +96,7 @@ def federated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     hour = dt.timedelta(hours=1)
     cas = {
         "a.example": make_ca("a root", NOW - hour, NOW + dt.timedelta(days=3650)),
-        "b.example": make_ca("b root", NOW - hour, NOW + dt.timedelta(days=2)),
+        "b.example": make_ca("b root", NOW - dt.timedelta(days=60), NOW + dt.timedelta(days=2)),
         "c.example": make_ca("c root", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1)),
         "d.example": make_ca("d root", NOW - hour, NOW + dt.timedelta(days=365)),
         "e.example": make_ca("e root", NOW - hour, NOW + dt.timedelta(days=730)),
