@@ -138,7 +138,8 @@ def test_include_loop_is_refused(pdebug, tmp_path):
 
 def test_missing_file_and_missing_source(pdebug, tmp_path):
     assert pdebug("assert", tmp_path / "none.yaml", SIDECAR_DUMP).code == 3
-    r = pdebug("assert", write(tmp_path, "expectations: []\n"))
+    book = "expectations:\n  - name: x\n    check: {absent: [PD101]}\n"
+    r = pdebug("assert", write(tmp_path, book))
     assert r.code == 2 and "say which proxies" in r.err
 
 
@@ -606,3 +607,25 @@ expectations:
     eds = got["every outbound cluster is EDS"]
     # details is STRICT_DNS in the harness: the one that breaks the rule is named
     assert eds["result"] == "FAIL" and eh.DETAILS in eds["why"] and "type == EDS" in eds["why"]
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("", "no expectations"), ("expectations: []\n", "no expectations"), ("# nothing\n", "no")],
+)
+def test_an_empty_runbook_is_refused_not_passed(pdebug, tmp_path, text, what):
+    # sweep5: an empty (or truncated-to-nothing) file printed "0 passed" and exited 0.
+    r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
+    assert r.code == 4, r.out + r.err
+    assert what in r.err and "Traceback" not in r.err and r.err.count("\n") <= 2
+
+
+def test_a_runbook_not_in_utf8_is_invalid_input(pdebug, tmp_path):
+    # sweep5: a Latin-1 file was exit 3 ("cannot read it"), the code of a missing file.
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(
+        "expectations:\n  - name: caf\xe9\n    check: {absent: [PD101]}\n".encode("latin-1")
+    )
+    r = pdebug("assert", str(path), SIDECAR_DUMP)
+    assert r.code == 4, r.err
+    assert "not UTF-8" in r.err and "Traceback" not in r.err and r.err.count("\n") <= 2

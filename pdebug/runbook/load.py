@@ -95,6 +95,11 @@ def load(path: str, overrides: dict[str, str] | None = None) -> Runbook:
                 book.expectations.append(_expectation(_subst(item, variables, where), where))
             except UsageError as exc:  # the file's mistake, not the command line's
                 raise InvalidInput(exc.message, hint=exc.hint) from None
+    if not book.expectations:
+        raise InvalidInput(
+            f"{path}: no expectations (an empty runbook would pass without checking anything)",
+            hint="list them under expectations: (pdebug assert --schema prints the schema)",
+        )
     names = [e.name for e in book.expectations]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -127,7 +132,12 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise SourceUnavailable(f"{path}: no such expectations file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="save the expectations file as UTF-8",
+        ) from None
+    except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot read it ({exc})") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
