@@ -8,6 +8,7 @@ document is validated with the shipped JSON Schema (``schema.json``, printed by
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,8 @@ def load(path: str, overrides: dict[str, str] | None = None) -> Runbook:
             f"{path}: no expectations (an empty runbook would pass without checking anything)",
             hint="list them under expectations: (pdebug assert --schema prints the schema)",
         )
-    names = [e.name for e in book.expectations]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(e.name for e in book.expectations)
+    dupes = sorted(name for name, n in counts.items() if n > 1)
     if dupes:
         first = next(e for e in book.expectations if e.name == dupes[0])
         raise InvalidInput(
@@ -151,7 +152,7 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
                     hint="repeat the value, or share it with vars: and include:",
                 )
         node = yaml.compose(text, Loader=loader)
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader, C when built)
     except RecursionError:
         raise InvalidInput(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
