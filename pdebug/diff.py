@@ -81,6 +81,7 @@ class _State(msgspec.Struct, gc=False):
 
 class _Error(msgspec.Struct, gc=False):
     details: str = ""
+    failed_configuration: msgspec.Raw = msgspec.Raw()
     last_update_attempt: str = ""
 
 
@@ -334,6 +335,8 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
+                if not entry.name and kind == "listeners" and res.name in out:
+                    continue  # the name-less twin of a rejection a named entry holds
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
     return out
@@ -395,10 +398,17 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
     )
     state_raw = active if len(active) else warming
     if not len(state_raw):
-        if err is None or not entry.name:
-            return None  # Envoy's name-less error-only twin of a rejected update
+        # A name-less error-only entry: Envoy's twin of a named rejection (the caller keeps
+        # the named one), or the only trace of a rejected listener, named by its config.
+        name = entry.name or (
+            _name_of(err.failed_configuration)
+            if err is not None and len(err.failed_configuration)
+            else ""
+        )
+        if err is None or not name:
+            return None
         return Resource(
-            entry.name,
+            name,
             msgspec.Raw(b"null"),
             sec.camel,
             "error",
