@@ -307,6 +307,14 @@ def _name_of(raw: msgspec.Raw) -> str:
     return named.name or named.cluster_name
 
 
+#: Sections where Envoy lists each name once (static route configs and old Envoys'
+#: secrets repeat names legitimately: one per listener or subscription).
+_UNIQUE = frozenset(
+    {"dynamic_active_clusters", "static_clusters", "dynamic_listeners", "static_listeners"}
+    | {"dynamic_route_configs"}
+)
+
+
 def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[str, Resource]:
     """The named resources of ``kind`` that a diff compares, keyed by name."""
     out: dict[str, Resource] = {}
@@ -324,10 +332,12 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
     }[kind]
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
         out.update(_v2alpha_listeners(sec))
+    twins: set[str] = set()  # names only a name-less rejection holds so far
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
             continue
+        here: set[str] = set()
         for entry in decode_items(raw, _Entry, f"{dump.source}: {key}", dump.warn):
             try:
                 res = _resource(kind, key, entry, sec)
@@ -335,8 +345,19 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
-                if not entry.name and kind == "listeners" and res.name in out:
+                twin = not entry.name and kind == "listeners"
+                if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
+                if key in _UNIQUE and res.name in here and res.name not in twins:
+                    dump.warn(
+                        f"{dump.source}: {key}: {kind[:-1]} {res.name!r} appears more than once;"
+                        " the last one is compared"
+                    )
+                here.add(res.name)
+                if twin:
+                    twins.add(res.name)
+                else:
+                    twins.discard(res.name)
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
     return out

@@ -292,3 +292,19 @@ def test_a_rejection_left_only_in_the_nameless_twin_is_still_seen(pdebug, tmp_pa
     assert new.code == ExitCode.FINDINGS, new.out + new.err
     assert "! held_port: Envoy rejected an update" in new.out
     assert "+ held_port: only in" in new.out
+
+
+def test_a_duplicate_resource_name_is_said_not_silently_dropped(pdebug, tmp_path):
+    # sweep5: a dump listing one cluster twice (merged or hand-edited captures) compared
+    # only the last copy and said nothing: the first copy's fields vanished unseen.
+    doc = _load(SIDECAR)
+    entries = _section(doc, "ClustersConfigDump")["dynamic_active_clusters"]
+    twin = copy.deepcopy(entries[0])
+    twin["cluster"]["connect_timeout"] = "99s"
+    entries.append(twin)
+    name = twin["cluster"]["name"]
+    r = pdebug("diff", SIDECAR, _write(tmp_path, "dup.json", doc), "-o", "json")
+    assert r.code == ExitCode.FINDINGS
+    json.loads(r.out)  # warnings stay on stderr
+    assert f"cluster '{name}' appears more than once; the last one is compared" in r.err
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
