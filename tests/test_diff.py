@@ -308,3 +308,15 @@ def test_a_duplicate_resource_name_is_said_not_silently_dropped(pdebug, tmp_path
     json.loads(r.out)  # warnings stay on stderr
     assert f"cluster '{name}' appears more than once; the last one is compared" in r.err
     assert r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_stdin_for_both_sides_is_a_usage_error(pdebug, monkeypatch):
+    # sweep5: `pdebug diff - - < dump.json` read the dump for one side and an empty
+    # stdin for the other: "stdin: the input is empty", exit 4 (damaged input).
+    import io
+
+    for args in (("-", "-"), ("-", "--expected", "-")):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SIDECAR.read_bytes())))
+        r = pdebug("diff", *args)
+        assert r.code == ExitCode.USAGE, r.err
+        assert "read only once" in r.err and r.err.count("\n") <= 2
