@@ -629,3 +629,19 @@ def test_a_runbook_not_in_utf8_is_invalid_input(pdebug, tmp_path):
     r = pdebug("assert", str(path), SIDECAR_DUMP)
     assert r.code == 4, r.err
     assert "not UTF-8" in r.err and "Traceback" not in r.err and r.err.count("\n") <= 2
+
+
+def test_a_key_given_twice_is_refused_not_silently_dropped(pdebug, tmp_path):
+    # sweep5: two `expect:` blocks under one item kept only the last: an expectation that
+    # would fail (a cluster the request never lands on) vanished and the run said PASS.
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: x\n    request: {url: 'http://reviews:9080/'}\n"
+        "    expect: {cluster: 'outbound|9080||nope.default.svc.cluster.local'}\n"
+        "    expect: {clusters: {'outbound|9080|v1|reviews.default.svc.cluster.local': 80,"
+        " 'outbound|9080|v2|reviews.default.svc.cluster.local': 20}}\n",
+    )
+    r = pdebug("assert", book, SIDECAR_DUMP)
+    assert r.code == 4, r.out + r.err
+    assert f"{book}:5: key 'expect' appears twice" in r.err
+    assert r.err.count("\n") <= 2 and "Traceback" not in r.err

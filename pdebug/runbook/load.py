@@ -162,10 +162,34 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         raise InvalidInput(f"{path}{line}: not valid YAML ({problem})") from None
     if doc is None:
         doc = {}
+    _no_duplicate_keys(path, node)
     _validate(path, doc, node)
     docs.append((path, doc, node))
     for include in doc.get("include") or []:
         _read(path.parent / include, docs, [*stack, real])
+
+
+def _no_duplicate_keys(path: Path, root: Any) -> None:
+    """Refuse a mapping that names a key twice: YAML loaders keep the last one silently."""
+    import yaml
+
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise InvalidInput(
+                            f"{path}:{key.start_mark.line + 1}: key {key.value!r} appears twice "
+                            "in one mapping (only the last would count)",
+                            hint="merge the two, or make the second a new list item (- name: ...)",
+                        )
+                    seen.add(key.value)
+                todo.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
 
 
 def _validate(path: Path, doc: Any, node: Any) -> None:
