@@ -645,3 +645,20 @@ def test_a_key_given_twice_is_refused_not_silently_dropped(pdebug, tmp_path):
     assert r.code == 4, r.out + r.err
     assert f"{book}:5: key 'expect' appears twice" in r.err
     assert r.err.count("\n") <= 2 and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["description: {deep}", "resource: {{kind: cluster, name: a}}\n    where: {{a: {deep}}}"],
+)
+def test_nesting_too_deep_for_the_schema_check_is_one_line(pdebug, tmp_path, where):
+    # sweep5: 990 nested lists (under libyaml's own limit) crashed the schema check with
+    # RecursionError: "internal error", exit 5.
+    deep = "[" * 990 + "]" * 990
+    body = where.format(deep=deep)
+    text = f"expectations:\n  - name: x\n    check: {{absent: [PD101]}}\n    {body}\n"
+    if "resource" in where:
+        text = f"expectations:\n  - name: x\n    {body}\n"
+    r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
+    assert r.code == 4, r.err
+    assert "nested deeper than" in r.err and r.err.count("\n") <= 2

@@ -21,6 +21,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KINDS = ("request", "resource", "check", "certificates", "sync")
 _MAX_INCLUDES = 50
 _MAX_BYTES = 10_000_000
+#: Deeper YAML than this is refused (expectations need under 10 levels).
+_MAX_DEPTH = 64
 
 
 def schema() -> dict[str, Any]:
@@ -170,12 +172,20 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
 
 
 def _no_duplicate_keys(path: Path, root: Any) -> None:
-    """Refuse a mapping that names a key twice: YAML loaders keep the last one silently."""
+    """Refuse a key given twice in one mapping, and nesting deeper than ``_MAX_DEPTH``.
+
+    YAML loaders keep the last of two keys silently; the schema check recurses per level.
+    """
     import yaml
 
-    todo = [root] if root is not None else []
+    todo = [(root, 1)] if root is not None else []
     while todo:
-        node = todo.pop()
+        node, depth = todo.pop()
+        if depth > _MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            raise InvalidInput(
+                f"{path}:{node.start_mark.line + 1}: nested deeper than {_MAX_DEPTH} levels",
+                hint="an expectations file needs a few levels; is this the right file?",
+            )
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key, value in node.value:
@@ -187,9 +197,9 @@ def _no_duplicate_keys(path: Path, root: Any) -> None:
                             hint="merge the two, or make the second a new list item (- name: ...)",
                         )
                     seen.add(key.value)
-                todo.append(value)
+                todo.append((value, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
-            todo.extend(node.value)
+            todo.extend((item, depth + 1) for item in node.value)
 
 
 def _validate(path: Path, doc: Any, node: Any) -> None:
