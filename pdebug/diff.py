@@ -81,6 +81,7 @@ class _State(msgspec.Struct, gc=False):
 
 class _Error(msgspec.Struct, gc=False):
     details: str = ""
+    failed_configuration: msgspec.Raw = msgspec.Raw()
     last_update_attempt: str = ""
 
 
@@ -306,6 +307,14 @@ def _name_of(raw: msgspec.Raw) -> str:
     return named.name or named.cluster_name
 
 
+#: Sections where Envoy lists each name once (static route configs and old Envoys'
+#: secrets repeat names legitimately: one per listener or subscription).
+_UNIQUE = frozenset(
+    {"dynamic_active_clusters", "static_clusters", "dynamic_listeners", "static_listeners"}
+    | {"dynamic_route_configs"}
+)
+
+
 def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[str, Resource]:
     """The named resources of ``kind`` that a diff compares, keyed by name."""
     out: dict[str, Resource] = {}
@@ -323,10 +332,12 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
     }[kind]
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
         out.update(_v2alpha_listeners(sec))
+    twins: set[str] = set()  # names only a name-less rejection holds so far
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
             continue
+        here: set[str] = set()
         for entry in decode_items(raw, _Entry, f"{dump.source}: {key}", dump.warn):
             try:
                 res = _resource(kind, key, entry, sec)
@@ -334,6 +345,19 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
+                twin = not entry.name and kind == "listeners"
+                if twin and res.name in out:
+                    continue  # the name-less twin of a rejection a named entry holds
+                if key in _UNIQUE and res.name in here and res.name not in twins:
+                    dump.warn(
+                        f"{dump.source}: {key}: {kind[:-1]} {res.name!r} appears more than once;"
+                        " the last one is compared"
+                    )
+                here.add(res.name)
+                if twin:
+                    twins.add(res.name)
+                else:
+                    twins.discard(res.name)
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
     return out
@@ -395,10 +419,17 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
     )
     state_raw = active if len(active) else warming
     if not len(state_raw):
-        if err is None or not entry.name:
-            return None  # Envoy's name-less error-only twin of a rejected update
+        # A name-less error-only entry: Envoy's twin of a named rejection (the caller keeps
+        # the named one), or the only trace of a rejected listener, named by its config.
+        name = entry.name or (
+            _name_of(err.failed_configuration)
+            if err is not None and len(err.failed_configuration)
+            else ""
+        )
+        if err is None or not name:
+            return None
         return Resource(
-            entry.name,
+            name,
             msgspec.Raw(b"null"),
             sec.camel,
             "error",

@@ -138,7 +138,8 @@ def test_include_loop_is_refused(pdebug, tmp_path):
 
 def test_missing_file_and_missing_source(pdebug, tmp_path):
     assert pdebug("assert", tmp_path / "none.yaml", SIDECAR_DUMP).code == 3
-    r = pdebug("assert", write(tmp_path, "expectations: []\n"))
+    book = "expectations:\n  - name: x\n    check: {absent: [PD101]}\n"
+    r = pdebug("assert", write(tmp_path, book))
     assert r.code == 2 and "say which proxies" in r.err
 
 
@@ -606,3 +607,58 @@ expectations:
     eds = got["every outbound cluster is EDS"]
     # details is STRICT_DNS in the harness: the one that breaks the rule is named
     assert eds["result"] == "FAIL" and eh.DETAILS in eds["why"] and "type == EDS" in eds["why"]
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("", "no expectations"), ("expectations: []\n", "no expectations"), ("# nothing\n", "no")],
+)
+def test_an_empty_runbook_is_refused_not_passed(pdebug, tmp_path, text, what):
+    # sweep5: an empty (or truncated-to-nothing) file printed "0 passed" and exited 0.
+    r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
+    assert r.code == 4, r.out + r.err
+    assert what in r.err and "Traceback" not in r.err and r.err.count("\n") <= 2
+
+
+def test_a_runbook_not_in_utf8_is_invalid_input(pdebug, tmp_path):
+    # sweep5: a Latin-1 file was exit 3 ("cannot read it"), the code of a missing file.
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(
+        "expectations:\n  - name: caf\xe9\n    check: {absent: [PD101]}\n".encode("latin-1")
+    )
+    r = pdebug("assert", str(path), SIDECAR_DUMP)
+    assert r.code == 4, r.err
+    assert "not UTF-8" in r.err and "Traceback" not in r.err and r.err.count("\n") <= 2
+
+
+def test_a_key_given_twice_is_refused_not_silently_dropped(pdebug, tmp_path):
+    # sweep5: two `expect:` blocks under one item kept only the last: an expectation that
+    # would fail (a cluster the request never lands on) vanished and the run said PASS.
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: x\n    request: {url: 'http://reviews:9080/'}\n"
+        "    expect: {cluster: 'outbound|9080||nope.default.svc.cluster.local'}\n"
+        "    expect: {clusters: {'outbound|9080|v1|reviews.default.svc.cluster.local': 80,"
+        " 'outbound|9080|v2|reviews.default.svc.cluster.local': 20}}\n",
+    )
+    r = pdebug("assert", book, SIDECAR_DUMP)
+    assert r.code == 4, r.out + r.err
+    assert f"{book}:5: key 'expect' appears twice" in r.err
+    assert r.err.count("\n") <= 2 and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["description: {deep}", "resource: {{kind: cluster, name: a}}\n    where: {{a: {deep}}}"],
+)
+def test_nesting_too_deep_for_the_schema_check_is_one_line(pdebug, tmp_path, where):
+    # sweep5: 990 nested lists (under libyaml's own limit) crashed the schema check with
+    # RecursionError: "internal error", exit 5.
+    deep = "[" * 990 + "]" * 990
+    body = where.format(deep=deep)
+    text = f"expectations:\n  - name: x\n    check: {{absent: [PD101]}}\n    {body}\n"
+    if "resource" in where:
+        text = f"expectations:\n  - name: x\n    {body}\n"
+    r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
+    assert r.code == 4, r.err
+    assert "nested deeper than" in r.err and r.err.count("\n") <= 2

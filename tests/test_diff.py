@@ -265,3 +265,58 @@ def test_rejected_listener_and_changed_cluster_on_a_real_envoy(pdebug, tmp_path)
     changed = [line.split(":")[0] for line in lines if line.startswith(("  ~", "  -", "  +"))]
     assert changed == [f"  ~ {eh.RATINGS}".split(":")[0], "  - held_port"]
     assert live.code == ExitCode.FINDINGS and live.out.splitlines()[:2] == lines[:2]
+
+
+def test_a_rejection_left_only_in_the_nameless_twin_is_still_seen(pdebug, tmp_path):
+    # sweep5: a dump whose only trace of a rejected listener is a name-less entry with
+    # `error_state` (the model and `pdebug check` count it) lost it in diff: the same
+    # rejection read "- held_port: only in A", and a new one was no difference at all.
+    envoy = FIXTURES / "diff" / "envoy.json"
+    doc = _load(envoy)
+    section = _section(doc, "ListenersConfigDump")
+    only_twin = copy.deepcopy(doc)
+    _section(only_twin, "ListenersConfigDump")["dynamic_listeners"] = [
+        e for e in section["dynamic_listeners"] if e.get("name") != "held_port"
+    ]
+    same = pdebug("diff", envoy, _write(tmp_path, "twin.json", only_twin))
+    assert same.code == ExitCode.OK, same.out + same.err
+    assert "! held_port: Envoy rejected an update" in same.out
+    assert "only in" not in same.out
+    clean = copy.deepcopy(doc)
+    _section(clean, "ListenersConfigDump")["dynamic_listeners"] = [
+        e for e in section["dynamic_listeners"] if "error_state" not in e
+    ]
+    new = pdebug(
+        "diff", _write(tmp_path, "clean.json", clean), _write(tmp_path, "t.json", only_twin)
+    )
+    assert new.code == ExitCode.FINDINGS, new.out + new.err
+    assert "! held_port: Envoy rejected an update" in new.out
+    assert "+ held_port: only in" in new.out
+
+
+def test_a_duplicate_resource_name_is_said_not_silently_dropped(pdebug, tmp_path):
+    # sweep5: a dump listing one cluster twice (merged or hand-edited captures) compared
+    # only the last copy and said nothing: the first copy's fields vanished unseen.
+    doc = _load(SIDECAR)
+    entries = _section(doc, "ClustersConfigDump")["dynamic_active_clusters"]
+    twin = copy.deepcopy(entries[0])
+    twin["cluster"]["connect_timeout"] = "99s"
+    entries.append(twin)
+    name = twin["cluster"]["name"]
+    r = pdebug("diff", SIDECAR, _write(tmp_path, "dup.json", doc), "-o", "json")
+    assert r.code == ExitCode.FINDINGS
+    json.loads(r.out)  # warnings stay on stderr
+    assert f"cluster '{name}' appears more than once; the last one is compared" in r.err
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
+
+
+def test_stdin_for_both_sides_is_a_usage_error(pdebug, monkeypatch):
+    # sweep5: `pdebug diff - - < dump.json` read the dump for one side and an empty
+    # stdin for the other: "stdin: the input is empty", exit 4 (damaged input).
+    import io
+
+    for args in (("-", "-"), ("-", "--expected", "-")):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SIDECAR.read_bytes())))
+        r = pdebug("diff", *args)
+        assert r.code == ExitCode.USAGE, r.err
+        assert "read only once" in r.err and r.err.count("\n") <= 2

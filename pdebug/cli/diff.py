@@ -160,6 +160,11 @@ def _specs(
     source: str, other: str | None, expected: str | None, bundle: str | None, live: LiveOptions
 ) -> tuple[SourceSpec, SourceSpec | None, SourceSpec | None]:
     """SOURCE, OTHER and ``--expected`` parsed (with ``--bundle B``: proxies of B)."""
+    if [source, other, expected].count("-") > 1:
+        raise UsageError(
+            "stdin ('-') can be read only once: pass it for one side",
+            hint="save one dump to a file: pdebug diff - saved.json < other.json",
+        )
     first = word_of(source, "SOURCE", bundle, live)
     second = word_of(other, "OTHER", bundle, live) if other else None
     return first, second, word_of(expected, "--expected") if expected else None

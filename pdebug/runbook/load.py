@@ -8,6 +8,7 @@ document is validated with the shipped JSON Schema (``schema.json``, printed by
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KINDS = ("request", "resource", "check", "certificates", "sync")
 _MAX_INCLUDES = 50
 _MAX_BYTES = 10_000_000
+#: Deeper YAML than this is refused (expectations need under 10 levels).
+_MAX_DEPTH = 64
 
 
 def schema() -> dict[str, Any]:
@@ -95,8 +98,13 @@ def load(path: str, overrides: dict[str, str] | None = None) -> Runbook:
                 book.expectations.append(_expectation(_subst(item, variables, where), where))
             except UsageError as exc:  # the file's mistake, not the command line's
                 raise InvalidInput(exc.message, hint=exc.hint) from None
-    names = [e.name for e in book.expectations]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    if not book.expectations:
+        raise InvalidInput(
+            f"{path}: no expectations (an empty runbook would pass without checking anything)",
+            hint="list them under expectations: (pdebug assert --schema prints the schema)",
+        )
+    counts = Counter(e.name for e in book.expectations)
+    dupes = sorted(name for name, n in counts.items() if n > 1)
     if dupes:
         first = next(e for e in book.expectations if e.name == dupes[0])
         raise InvalidInput(
@@ -127,7 +135,12 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise SourceUnavailable(f"{path}: no such expectations file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="save the expectations file as UTF-8",
+        ) from None
+    except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot read it ({exc})") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -141,7 +154,7 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
                     hint="repeat the value, or share it with vars: and include:",
                 )
         node = yaml.compose(text, Loader=loader)
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader, C when built)
     except RecursionError:
         raise InvalidInput(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
@@ -151,10 +164,42 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         raise InvalidInput(f"{path}{line}: not valid YAML ({problem})") from None
     if doc is None:
         doc = {}
+    _no_duplicate_keys(path, node)
     _validate(path, doc, node)
     docs.append((path, doc, node))
     for include in doc.get("include") or []:
         _read(path.parent / include, docs, [*stack, real])
+
+
+def _no_duplicate_keys(path: Path, root: Any) -> None:
+    """Refuse a key given twice in one mapping, and nesting deeper than ``_MAX_DEPTH``.
+
+    YAML loaders keep the last of two keys silently; the schema check recurses per level.
+    """
+    import yaml
+
+    todo = [(root, 1)] if root is not None else []
+    while todo:
+        node, depth = todo.pop()
+        if depth > _MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            raise InvalidInput(
+                f"{path}:{node.start_mark.line + 1}: nested deeper than {_MAX_DEPTH} levels",
+                hint="an expectations file needs a few levels; is this the right file?",
+            )
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise InvalidInput(
+                            f"{path}:{key.start_mark.line + 1}: key {key.value!r} appears twice "
+                            "in one mapping (only the last would count)",
+                            hint="merge the two, or make the second a new list item (- name: ...)",
+                        )
+                    seen.add(key.value)
+                todo.append((value, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, depth + 1) for item in node.value)
 
 
 def _validate(path: Path, doc: Any, node: Any) -> None:
