@@ -32,7 +32,7 @@ from pdebug.model.health import UNHEALTHY_EDS
 from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, VHOST, Graph
-from tests.harness import FIXTURES, camelize
+from tests.harness import FIXTURES, camelize, corpus_config_dumps
 
 NOW = CheckOptions().now
 
@@ -99,13 +99,8 @@ def _synthetic(live: bool) -> tuple[bytes, bytes | None]:
 
 
 def _inputs() -> Iterator[tuple[str, bytes, bytes | None]]:
-    for p in sorted((FIXTURES / "corpus").rglob("*.json")):
-        rel = p.relative_to(FIXTURES).as_posix()
-        # Not Envoy config dumps: egctl's and ztunnel's outputs, /clusters answers, goldens.
-        skip = ("egctl-out/", "expected-", "test_clusters.json", ".all.json", "corpus/ztunnel/")
-        if any(x in rel for x in skip) or rel.endswith("-clusters-json/clusters.json"):
-            continue
-        yield rel, p.read_bytes(), None
+    for p in corpus_config_dumps():
+        yield p.relative_to(FIXTURES).as_posix(), p.read_bytes(), None
     for name in ("seed-demo", "sidecar"):
         d = FIXTURES / "real" / name
         dump, live = (d / "config_dump.json").read_bytes(), (d / "clusters.json").read_bytes()

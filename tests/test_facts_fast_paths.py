@@ -28,19 +28,14 @@ from pdebug.model.hosts import Host, HostSet
 from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, OK, UNKNOWN, WARN, Graph
-from tests.harness import FIXTURES
+from tests.harness import FIXTURES, corpus_config_dumps
 
 NOW = CheckOptions().now
 
 
 def _inputs() -> Iterator[tuple[str, bytes, bytes | None]]:
-    for p in sorted((FIXTURES / "corpus").rglob("*.json")):
-        rel = p.relative_to(FIXTURES).as_posix()
-        # Not Envoy config dumps: egctl's and ztunnel's outputs, /clusters answers, goldens.
-        skip = ("egctl-out/", "expected-", "test_clusters.json", ".all.json", "corpus/ztunnel/")
-        if any(x in rel for x in skip) or rel.endswith("-clusters-json/clusters.json"):
-            continue
-        yield rel, p.read_bytes(), None
+    for p in corpus_config_dumps():
+        yield p.relative_to(FIXTURES).as_posix(), p.read_bytes(), None
     for name in ("seed-demo", "sidecar"):
         d = FIXTURES / "real" / name
         dump, live = (d / "config_dump.json").read_bytes(), (d / "clusters.json").read_bytes()

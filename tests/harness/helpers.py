@@ -39,6 +39,28 @@ GOLDEN = ROOT / "tests" / "golden"
 PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
 
 
+#: Files under fixtures/corpus/ that are not Envoy config dumps: egctl's and ztunnel's
+#: outputs, saved /clusters answers, expected tables and ``all`` listings.
+_NOT_CONFIG_DUMPS = (
+    "egctl-out/",
+    "expected-",
+    "test_clusters.json",
+    ".all.json",
+    "corpus/ztunnel/",
+)
+
+
+def corpus_config_dumps() -> list[Path]:
+    """The Envoy config dumps of fixtures/corpus/, in path order."""
+    out = []
+    for p in sorted((FIXTURES / "corpus").rglob("*.json")):
+        rel = p.relative_to(FIXTURES).as_posix()
+        if any(x in rel for x in _NOT_CONFIG_DUMPS) or rel.endswith("-clusters-json/clusters.json"):
+            continue
+        out.append(p)
+    return out
+
+
 def find_chromium() -> str | None:
     """``$PDEBUG_CHROMIUM``, else Debian's /usr/bin/chromium, else one on PATH.
 
