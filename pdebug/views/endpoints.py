@@ -468,8 +468,6 @@ def _eds_endpoint_cells(
     if len(set(effective)) != len(clas):
         return None
     # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
-    if flt == EndpointFilter() and not wide:
-        return _plain_endpoint_cells(clas, effective)
     want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
@@ -501,26 +499,3 @@ def _eds_endpoint_cells(
     if not wide:
         return [(f[4], f[5], "-", f[2]) for f in found]
     return [(f[4], f[5], "-", f[2], "-", f[6], str(f[7].load_balancing_weight or 1)) for f in found]
-
-
-def _plain_endpoint_cells(
-    clas: list[s.ClusterLoadAssignment], effective: list[str]
-) -> list[tuple[str, ...]]:
-    """:func:`_eds_endpoint_cells` without a filter or ``-o wide``, in the same order."""
-    found: list[tuple[str, int, str, int, str, str]] = []
-    add = found.append
-    for cla, name in zip(clas, effective, strict=True):
-        for group in cla.endpoints:
-            for lb in group.lb_endpoints:
-                ep = lb.endpoint
-                sa = ep.address.socket_address if ep is not None and ep.address else None
-                if sa is not None and ep is not None and not ep.additional_addresses:
-                    ip, port = sa.address, sa.port_value
-                    first = f"{ip}:{port}"
-                else:
-                    first = _addresses(ep)[0]
-                    ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
-                # The position breaks ties: dump order, as the stable sort keeps it.
-                add((ip, port, name, len(found), first, lb.health_status or "UNKNOWN"))
-    found.sort()
-    return [(f[4], f[5], "-", f[2]) for f in found]
