@@ -244,7 +244,6 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
     """
     dump = data.need_dump("the eds view")
     names = _attribution(data)
-    want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     want_port = flt.port
@@ -256,7 +255,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
         for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
             cluster = cla.cluster_name or names.cluster_of(cla)
-            if want_cluster is not None and not cluster_selected(want_cluster, cluster):
+            if not cluster_selected(flt.cluster, cluster):
                 continue
             shown = cluster or UNATTRIBUTED
             if unfiltered:
@@ -468,12 +467,11 @@ def _eds_endpoint_cells(
     if len(set(effective)) != len(clas):
         return None
     # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
-    want_cluster = flt.cluster.lower() if flt.cluster is not None else None
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
     found: list[tuple[str, int, str, int, str, str, str, s.LbEndpoint]] = []
     for cla, name, raw in zip(clas, effective, known, strict=True):
-        if want_cluster is not None and not cluster_selected(want_cluster, raw):
+        if not cluster_selected(flt.cluster, raw):
             continue
         for group in cla.endpoints:
             locality = (_locality(group.locality) or "-") if wide else ""
