@@ -560,3 +560,22 @@ def test_the_connect_is_routed_by_the_dump_not_assumed(pdebug, tmp_path):
     partial.write_text(json.dumps(doc))
     r = pdebug("trace", partial, "http://details.default:9080/", "-o", "json")
     assert (r.code, json.loads(r.out)["verdict"]["kind"]) == (6, "incomplete")
+
+
+@pytest.mark.parametrize("url", ["http://10.104.171.68:8000/", "http://reviews:9080/"])
+def test_a_lone_surrogate_in_a_matcher_is_damage_not_a_crash(pdebug, tmp_path, url):
+    """A lone surrogate written as UTF-8 bytes (``ED B2 80``, as Python's surrogatepass
+    writes it), which no plain string can hold: in a filter_chain_matcher it is one line
+    naming the listener and exit 4, not exit 5 (found by `make fuzz`, seed 12)."""
+    doc = json.loads(WAYPOINT.read_bytes())
+    for section in doc["configs"]:
+        for entry in section.get("dynamic_listeners", []):
+            lst = entry.get("active_state", {}).get("listener", {})
+            if "filter_chain_matcher" in lst:
+                lst["filter_chain_matcher"]["on_no_match"] = {"action": {"name": "\udc80"}}
+    path = tmp_path / "surrogate.json"
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    r = pdebug("trace", path, url)
+    assert r.code == 4, r.err
+    assert "filter_chain_matcher" in r.err and "internal error" not in r.err
+    assert len(r.err.strip().splitlines()) == 2  # the error and its hint

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-import orjson
 
 from pdebug.model import schema as s
+from pdebug.model.dump import plain_json
 
 Json = dict[str, Any]
 
@@ -120,8 +120,13 @@ def is_set(raw: msgspec.Raw) -> bool:
 
 
 def listener_tree(listener: s.Listener) -> Any:
-    """The listener's ``filter_chain_matcher`` as plain data, in snake_case."""
-    return snake_tree(orjson.loads(bytes(listener.filter_chain_matcher)))
+    """The listener's ``filter_chain_matcher`` as plain data, in snake_case.
+
+    Damage JSON itself allows but plain data cannot hold (a lone surrogate escape) is
+    :class:`~pdebug.errors.InvalidInput` naming the listener.
+    """
+    what = f"listener {listener.name!r}: filter_chain_matcher"
+    return snake_tree(plain_json(listener.filter_chain_matcher, what))
 
 
 def evaluate(matcher: Json, inputs: Inputs) -> Result:
