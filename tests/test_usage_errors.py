@@ -54,3 +54,46 @@ def test_admin_url_that_is_not_http_is_a_usage_error(pdebug):
     result = pdebug("clusters", "--admin", "ftp://127.0.0.1:15000")
     assert result.code == ExitCode.USAGE
     assert result.err.startswith("pdebug: error: --admin ftp://127.0.0.1:15000: not an Envoy admin")
+
+
+#: A SOURCE that is malformed (a usage error on parsing) and an output that is wrong.
+BAD_SOURCE = "127.0.0.1:99999"
+SOURCE_ERROR = f"pdebug: error: SOURCE {BAD_SOURCE}: port 99999 is out of range (1-65535)"
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        # the views parse SOURCE (and say what is wrong with it) before they check -o
+        (("clusters", BAD_SOURCE, "-o", "xml"), SOURCE_ERROR),
+        (("listeners", BAD_SOURCE, "-o", "xml"), SOURCE_ERROR),
+        (("endpoints", BAD_SOURCE, "-o", "xml"), SOURCE_ERROR),
+        (("secrets", BAD_SOURCE, "-o", "xml"), SOURCE_ERROR),
+        (("all", BAD_SOURCE, "-o", "xml"), SOURCE_ERROR),
+        (("clusters", "--admin", "https://127.0.0.1:15000", "-o", "xml"), "speaks plain HTTP"),
+        # check, trace and stats check -o (and their other options) first
+        (("check", BAD_SOURCE, "-o", "xml"), "unknown output format 'xml'"),
+        (("check", BAD_SOURCE, "--fail-on", "nope"), "--fail-on"),
+        (("trace", BAD_SOURCE, "http://a/", "-o", "xml"), "unknown output format 'xml'"),
+        (("stats", BAD_SOURCE, "-o", "xml"), "unknown output format 'xml'"),
+        # report and dump check their output file first
+        (("report", BAD_SOURCE), "missing -o FILE"),
+        (("report", BAD_SOURCE, "-o", "json"), "-o json: pdebug report's -o names the file"),
+        (("report", BAD_SOURCE, "-o", "no/dir/page.html"), "cannot write no/dir/page.html"),
+        (("report", BAD_SOURCE, "-o", "page.html"), SOURCE_ERROR),
+        (("dump", BAD_SOURCE, "-o", "yaml"), "-o yaml: pdebug dump's -o names the file"),
+        # dump parses SOURCE before it looks at the file's name, or whether it exists
+        (("dump", BAD_SOURCE, "-o", "out.zip"), SOURCE_ERROR),
+        (("dump", BAD_SOURCE, "-o", "no/dir/out.tar.gz"), SOURCE_ERROR),
+    ],
+)
+def test_which_error_shows_first_when_source_and_output_are_both_wrong(
+    pdebug, tmp_path, monkeypatch, args, first
+):
+    """Both SOURCE and the output are wrong: the error each command has always shown first."""
+    monkeypatch.chdir(tmp_path)
+    result = pdebug(*args)
+    assert result.code == (ExitCode.SOURCE_UNAVAILABLE if "cannot" in first else ExitCode.USAGE)
+    line = result.err.splitlines()[0]
+    assert line.startswith("pdebug: error: ") and first in line, result.err
+    assert not list(tmp_path.iterdir())  # nothing written
