@@ -1,7 +1,7 @@
 """``pdebug check SOURCE`` in one call: one proxy, a ztunnel, or every proxy of a bundle.
 
-:func:`check_source` decides which the SOURCE is, reads it (a bundle of several
-proxies with :func:`pdebug.inputs.read_inputs`, anything else with
+:func:`check_source` parses the SOURCE words, decides which the SOURCE is, reads it (a
+bundle of several proxies with :func:`pdebug.inputs.read_inputs`, anything else with
 :func:`pdebug.proxy.load_any`) and runs the checks on every proxy it holds; the command
 renders what it returns. Nothing here prints.
 """
@@ -17,18 +17,21 @@ from pdebug.inputs import Inputs, ProxyInfo, read_inputs
 from pdebug.model import ProxyData
 from pdebug.proxy import Fetch, load_any
 from pdebug.sources.bundle import multi_manifest
-from pdebug.sources.spec import FileSpec, file_spec
+from pdebug.sources.spec import FileSpec, file_spec, spec_of
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions
     from pdebug.sources.base import LiveOptions
-    from pdebug.sources.spec import SourceSpec
+    from pdebug.sources.spec import SourceSpec, SourceWords
 
 
 def check_source(
-    spec: SourceSpec, live: LiveOptions, options: CheckOptions, clusters_json: str | None = None
+    given: SourceSpec | SourceWords,
+    live: LiveOptions,
+    options: CheckOptions,
+    clusters_json: str | None = None,
 ) -> CheckReport | BundleChecks:
-    """The checks of what ``spec`` names.
+    """The checks of what ``given`` names (SOURCE's words are parsed first).
 
     A bundle of several proxies proxy by proxy, a ztunnel dump its PD7xx checks, else
     the one proxy's (with ``--clusters-json FILE``).
@@ -38,6 +41,7 @@ def check_source(
     """
     from pdebug.checks import ztunnel as zchecks
 
+    spec = spec_of(given)
     several = isinstance(spec, FileSpec) and multi_manifest(spec.path) is not None
     if isinstance(spec, FileSpec) and several:
         if clusters_json is not None:

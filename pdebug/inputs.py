@@ -29,7 +29,7 @@ from pdebug.sources.spec import MemberSpec
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
     from pdebug.sources.base import LiveOptions
-    from pdebug.sources.spec import FileSpec, SourceSpec
+    from pdebug.sources.spec import FileSpec, SourceSpec, SourceWords
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class Inputs:
     ztunnel_nodes: dict[str, str] = field(default_factory=dict)
     #: the namespaces of the captured (and skipped) pods, from the manifest
     namespaces: set[str] = field(default_factory=set)
+    #: what SOURCE named, parsed (:func:`read_proxies`): a file, ``B:NAME``, an address
+    named: str = ""
 
 
 def sync_text(value: Any) -> str | None:
@@ -224,8 +226,12 @@ def _without(message: str, plabel: str) -> str:
     return message
 
 
-def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None = None) -> Inputs:
+def read_proxies(
+    given: SourceSpec | SourceWords, live: LiveOptions, clusters_json: str | None = None
+) -> Inputs:
     """What ``pdebug report`` reads: one live proxy, or every proxy of a file.
+
+    SOURCE's words are parsed first; :attr:`Inputs.named` is the parsed SOURCE's text.
 
     A live proxy is read as ``check`` reads it, a file by :func:`read_inputs`;
     ``--clusters-json FILE`` joins a lone proxy.
@@ -233,8 +239,9 @@ def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None 
     Raises:
         UsageError: ``--clusters-json`` with a file of several proxies.
     """
-    from pdebug.sources.spec import FileSpec
+    from pdebug.sources.spec import FileSpec, spec_of
 
+    spec = spec_of(given)
     if isinstance(spec, FileSpec | MemberSpec):
         inputs = read_inputs(spec)
         if clusters_json is not None:
@@ -249,12 +256,11 @@ def read_proxies(spec: SourceSpec, live: LiveOptions, clusters_json: str | None 
             from pdebug.proxy import warn_if_another_proxy
 
             warn_if_another_proxy(inputs.proxies[0], clusters_json)
+        inputs.named = spec.text
         return inputs
     from pdebug.proxy import Fetch, load_proxy
-    from pdebug.sources.spec import file_spec
 
-    extra = None if clusters_json is None else file_spec(clusters_json)
-    return Inputs([load_proxy(spec, live, Fetch.checks(), extra)])
+    return Inputs([load_proxy(spec, live, Fetch.checks(), clusters_json)], named=spec.text)
 
 
 def read_health(path: str) -> ProxyData:

@@ -1,7 +1,7 @@
 """Read one proxy: what to ask for (:class:`Fetch`), and how (:func:`load_proxy`).
 
-:func:`load_proxy` opens a parsed SOURCE (:mod:`pdebug.sources.spec`) with
-:func:`~pdebug.sources.open_source`, fetches and parses it into
+:func:`load_proxy` parses a command's SOURCE words (:mod:`pdebug.sources.spec`), opens
+them with :func:`~pdebug.sources.open_source`, fetches and parses the proxy into
 :class:`~pdebug.model.ProxyData`; it never looks at which kind of source it holds beyond
 ``live``.
 Live proxies get only what the view needs (a ``/config_dump`` mask and ``name_regex``,
@@ -20,8 +20,13 @@ from pdebug.model import ConfigDump, ProxyData
 from pdebug.sources.base import LiveOptions, Source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pdebug.model.ztunnel import ZtunnelDump
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
+
+    #: ``--clusters-json FILE``: the word as typed, or parsed.
+    ClustersJson = FileSpec | MemberSpec | str | None
 
 CLUSTERS_JSON = "/clusters?format=json"
 STATS_JSON = "/stats?format=json"
@@ -276,18 +281,25 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
 
 
 def load_proxy(
-    spec: SourceSpec,
+    given: SourceSpec | SourceWords,
     live: LiveOptions,
     fetch: Fetch,
-    clusters_json: FileSpec | MemberSpec | None = None,
+    clusters_json: ClustersJson = None,
+    before_read: Callable[[], object] | None = None,
 ) -> ProxyData:
-    """Open the source ``spec`` names, read and parse it (plus a /clusters?format=json file).
+    """Open the source ``given`` names, read and parse it (plus a /clusters?format=json file).
 
-    A live proxy is asked for what ``fetch`` needs; a file is read whole, and a bundle's
-    saved ``/clusters`` and ``/stats`` answers come along.
+    SOURCE words are parsed first (:func:`~pdebug.sources.spec.spec_of`), then
+    ``before_read`` runs (a command's checks that come after SOURCE's and before any I/O,
+    as a view's ``-o``). A live proxy is asked for what ``fetch`` needs; a file is read
+    whole, and a bundle's saved ``/clusters`` and ``/stats`` answers come along.
     """
     from pdebug.sources import open_source
+    from pdebug.sources.spec import spec_of
 
+    spec = spec_of(given)
+    if before_read is not None:
+        before_read()
     with open_source(spec, live) as source:
         proxy = _read(source, fetch)
     return _with_health(proxy, clusters_json)
@@ -297,7 +309,7 @@ def load_any(
     spec: SourceSpec,
     live: LiveOptions,
     fetch: Fetch,
-    clusters_json: FileSpec | MemberSpec | None = None,
+    clusters_json: ClustersJson = None,
 ) -> ProxyData | ZtunnelDump:
     """:func:`load_proxy`, or the ztunnel's dump when the source is a ztunnel (ambient).
 
@@ -331,11 +343,15 @@ def _read(source: Source, fetch: Fetch) -> ProxyData:
     return proxy
 
 
-def _with_health(proxy: ProxyData, clusters_json: FileSpec | MemberSpec | None) -> ProxyData:
+def _with_health(proxy: ProxyData, clusters_json: ClustersJson) -> ProxyData:
     """``proxy`` with the endpoint health of a ``--clusters-json FILE``, when given."""
     if clusters_json is None:
         return proxy
     from pdebug.sources import open_source
+    from pdebug.sources.spec import file_spec
+
+    if isinstance(clusters_json, str):  # a word that names a file, whatever it looks like
+        clusters_json = file_spec(clusters_json)
 
     with open_source(clusters_json) as extra:
         more = _load(extra.get(""), extra.label)

@@ -1,7 +1,8 @@
 """The shared body of every view command: load the proxy, build the view, render, print.
 
 Reading the proxy (:class:`~pdebug.proxy.Fetch`, :func:`~pdebug.proxy.load_proxy`) is
-library code in :mod:`pdebug.proxy`; the command's SOURCE words are parsed here, once, into a spec.
+library code in :mod:`pdebug.proxy`: the command hands it SOURCE's words as typed, and it
+parses them once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pdebug.views.table import Table
 
 if TYPE_CHECKING:
     from pdebug.cli.options import ProxyOptions
-    from pdebug.sources.spec import FileSpec, MemberSpec
 
 
 def run_view(
@@ -26,15 +26,16 @@ def run_view(
     output: str,
     fetch: Fetch,
     build: Callable[[ProxyData, Format], ViewResult],
-    clusters_json: FileSpec | MemberSpec | None = None,
+    clusters_json: str | None = None,
 ) -> int:
-    """Parse SOURCE, validate ``-o``, then fetch, build the view, render it and print it."""
-    spec = proxy.spec()
+    """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it."""
+    data = load_proxy(  # -o is checked once SOURCE is parsed, before anything is read
+        proxy.words, proxy.live, fetch, clusters_json, before_read=lambda: get_format(output)
+    )
     fmt = get_format(output)
-    data = load_proxy(spec, proxy.live, fetch, clusters_json)
     if data.picked_pod is not None:
         # Say which pod of the workload was read; stdout stays the data alone.
-        print(f"reading pod {data.picked_pod} ({spec.text})", file=sys.stderr)
+        print(f"reading pod {data.picked_pod} ({proxy.source})", file=sys.stderr)
     result = build(data, fmt)
     fmt.write(result, sys.stdout)
     note = result.note

@@ -56,8 +56,7 @@ def check_cmd(
     threshold = parse_fail_on(fail_on)
     known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
-    spec = proxy.spec()
-    result = check_source(spec, proxy.live, options, clusters_json)
+    result = check_source(proxy.words, proxy.live, options, clusters_json)
     view = (
         bundlecheck.view(result.checks, result.path, threshold)
         if isinstance(result, BundleChecks)

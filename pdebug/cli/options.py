@@ -7,9 +7,10 @@ a command's signature and hands the command one
 :class:`~pdebug.sources.LiveOptions` value (``live``). :func:`proxy_options` adds SOURCE,
 ``--admin`` and ``--bundle`` to them (one :class:`ProxyOptions`, ``proxy``), and
 :func:`istiod_options` ``-i``, ``-r`` and ``--istiod`` (one
-:class:`~pdebug.sources.base.IstiodChoice`, ``control``). :func:`source_of` parses the
-SOURCE words (SOURCE, ``--admin``, ``--bundle``) once into a
-:data:`~pdebug.sources.spec.SourceSpec`, at the edge: commands pass that spec on.
+:class:`~pdebug.sources.base.IstiodChoice`, ``control``). Commands hand the SOURCE words
+(SOURCE, ``--admin``, ``--bundle``: :attr:`ProxyOptions.words`) to the library as typed;
+it parses them once (:func:`~pdebug.sources.spec.spec_of`). :func:`word_of` parses the
+words of the commands that take several (``diff``, ``rootca``, ``assert``) and ``dump``'s.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pdebug.cli.completion import complete_format, complete_source
 from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -299,9 +300,12 @@ class ProxyOptions:
     bundle: str | None
     live: LiveOptions
 
-    def spec(self) -> SourceSpec:
-        """SOURCE, ``--admin`` and ``--bundle`` parsed once (see :func:`source_of`)."""
-        return source_of(self.source, self.admin, self.bundle, self.live)
+    @property
+    def words(self) -> SourceWords:
+        """SOURCE, ``--admin``, ``--bundle`` and ``-n`` as typed, for the library to parse."""
+        from pdebug.sources.spec import SourceWords
+
+        return SourceWords(self.source, self.admin, self.bundle, self.live.namespace)
 
 
 def _proxy_options(
@@ -314,7 +318,7 @@ def proxy_options(*, bundle: bool = True) -> Callable[[F], F]:
     """Add SOURCE, ``--admin``, ``--bundle`` and the live options to a command.
 
     The command reads one proxy; it gets them as one ``proxy: ProxyOptions``
-    (``proxy.spec()``, ``proxy.live``). ``bundle=False`` leaves ``--bundle`` out.
+    (``proxy.words``, ``proxy.live``). ``bundle=False`` leaves ``--bundle`` out.
 
     ``--admin`` and ``--bundle`` come after the command's own options, then the "Live
     proxy" panel as :func:`live_options` adds it.
@@ -395,22 +399,6 @@ class _GroupedCommand:
             for name, ann, value in self._group
         ]
         return signature.replace(parameters=own[:at] + added + own[at:])
-
-
-def source_of(
-    source: str | None,
-    admin: str | None = None,
-    bundle: str | None = None,
-    live: LiveOptions | None = None,
-) -> SourceSpec:
-    """SOURCE, ``--admin`` and ``--bundle`` parsed once (a dropped URL path is noted)."""
-    from pdebug.sources.spec import source_spec
-
-    spec = source_spec(source, admin, bundle, live.namespace if live else None)
-    note = getattr(spec, "note", None)
-    if note:  # a path typed after an admin address is not used: say so
-        print(note, file=sys.stderr)
-    return spec
 
 
 def word_of(

@@ -61,10 +61,9 @@ def report_cmd(
     file_output("report", output)
     check_output(output)
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
-    spec = proxy.spec()
-    inputs = read_proxies(spec, proxy.live, clusters_json)
+    inputs = read_proxies(proxy.words, proxy.live, clusters_json)
     meta = ReportMeta(
-        spec.text,
+        inputs.named,
         title,
         capture=inputs.capture,
         proxies=inputs.info,
@@ -85,7 +84,7 @@ def report_cmd(
         name, why = unreadable[0]
         more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
         raise InvalidInput(
-            f"{spec.text}: cannot read the documents of {name} ({why}){more}; "
+            f"{inputs.named}: cannot read the documents of {name} ({why}){more}; "
             "the report shows the other proxies"
         )
     if any(p["checks"]["inconclusive"] for p in doc["proxies"]):

@@ -46,9 +46,9 @@ def stats_cmd(
     fmt = get_format(output)
     v.select([], filter)  # a bad --filter is a usage error before any I/O
     from pdebug.sources import open_source
+    from pdebug.sources.spec import spec_of
 
-    spec, live = proxy.spec(), proxy.live
-    with open_source(spec, live) as src:
+    with open_source(spec_of(proxy.words), proxy.live) as src:
         body = src.get("/stats?format=json")
     result = v.view(v.parse(body, src.label), filter)
     text = fmt.render(result)

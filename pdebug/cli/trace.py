@@ -11,9 +11,7 @@ from pdebug.cli.options import (
     BundleOpt,
     ClustersJsonOpt,
     OutputOpt,
-    file_of,
     live_options,
-    source_of,
 )
 from pdebug.errors import ExitCode
 from pdebug.sources.base import LiveOptions
@@ -89,12 +87,13 @@ def trace_cmd(
     from pdebug import trace as t
     from pdebug.proxy import Fetch, load_proxy
     from pdebug.render import get_format
+    from pdebug.sources.spec import SourceWords
     from pdebug.views import trace as v
 
     fmt = get_format(output)
     request = t.parse_request(url, method, header or [], direction, source_ip)
-    spec = source_of(source, None, bundle, live)
-    proxy = load_proxy(spec, live, Fetch(include_eds=True, health=True), file_of(clusters_json))
+    words = SourceWords(source, None, bundle, live.namespace)
+    proxy = load_proxy(words, live, Fetch(include_eds=True, health=True), clusters_json)
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

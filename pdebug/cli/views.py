@@ -14,7 +14,6 @@ from pdebug.cli.options import (
     OutputOpt,
     PortOpt,
     ProxyOptions,
-    file_of,
     proxy_options,
 )
 from pdebug.proxy import Fetch
@@ -54,9 +53,7 @@ def clusters_cmd(
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
-    return run_view(
-        proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), file_of(clusters_json)
-    )
+    return run_view(proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
 
 
 @proxy_options()
@@ -145,7 +142,7 @@ def endpoints_cmd(
         output,
         fetch,
         lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
-        file_of(clusters_json),
+        clusters_json,
     )
 
 

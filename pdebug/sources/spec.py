@@ -1,8 +1,11 @@
 """The SOURCE words of a command line, parsed once into one typed value.
 
-Every command turns its SOURCE argument (and ``--admin URL``, ``--bundle FILE``, ``-n``)
-into a :data:`SourceSpec` here, at the edge, and passes that value on:
-:func:`pdebug.sources.open_source` opens it, nothing downstream reads the string again.
+A command hands the library its SOURCE words as typed (SOURCE, ``--admin URL``,
+``--bundle FILE``, ``-n``: one :class:`SourceWords`); the library's entry
+(:func:`pdebug.proxy.load_proxy`, :func:`pdebug.examine.check_source`,
+:func:`pdebug.inputs.read_proxies`) turns them into a :data:`SourceSpec` here, first,
+and passes that value down: :func:`pdebug.sources.open_source` opens it, nothing
+downstream reads the string again.
 
 ======================================  =================================================
 typed                                   spec
@@ -40,6 +43,7 @@ __all__ = [
     "KubeSpec",
     "MemberSpec",
     "SourceSpec",
+    "SourceWords",
     "admin_spec",
     "check_admin_url",
     "classify",
@@ -48,6 +52,7 @@ __all__ = [
     "normalise_admin_url",
     "parse_source",
     "source_spec",
+    "spec_of",
     "split_member",
     "ztunnel_source",
 ]
@@ -310,6 +315,46 @@ def source_spec(
         )
     spec = address or parsed
     assert spec is not None
+    return spec
+
+
+@dataclass(frozen=True)
+class SourceWords:
+    """The words of a command line that name one proxy, as typed: what a command hands down.
+
+    ``source`` (SOURCE), ``admin`` (``--admin URL``), ``bundle`` (``--bundle FILE``) and
+    ``namespace`` (``-n``: which namespace ``--bundle``'s proxy is in). The library
+    parses them once, before it reads anything (:func:`spec_of`).
+    """
+
+    source: str | None
+    admin: str | None = None
+    bundle: str | None = None
+    namespace: str | None = None
+
+    @property
+    def text(self) -> str:
+        """SOURCE as typed (or ``--admin``'s URL): what names the proxy before parsing."""
+        return self.source or self.admin or ""
+
+
+def spec_of(given: SourceSpec | SourceWords) -> SourceSpec:
+    """``given`` parsed (see :func:`source_spec`); a spec is returned as it is.
+
+    A path typed after an admin address is not used: a note on stderr says so, once, when
+    the words are parsed.
+
+    Raises:
+        UsageError: the words name no proxy, or two, or a malformed admin address.
+    """
+    if not isinstance(given, SourceWords):
+        return given
+    spec = source_spec(given.source, given.admin, given.bundle, given.namespace)
+    note = getattr(spec, "note", None)
+    if note:
+        import sys
+
+        print(note, file=sys.stderr)
     return spec
 
 
