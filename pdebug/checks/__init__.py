@@ -103,31 +103,32 @@ def run_checks(
     """
     options = options or CheckOptions()
     ctx = context if context is not None else Context(proxy, options)
-    report = CheckReport(proxy.source, ignored=sorted(options.ignore & set(BY_CODE)))
     found: list[Finding] = []
+    skipped: list[Skipped] = []
+    run = 0
     for chk in ALL_CHECKS:
         if chk.code in options.ignore:
             continue
         reason = _missing(ctx, chk)
         if reason is not None:
-            report.skipped.append(Skipped(chk.code, chk.name, reason))
+            skipped.append(Skipped(chk.code, chk.name, reason))
             continue
         try:
             results = chk.run(ctx)
         except SkipCheck as exc:
-            report.skipped.append(Skipped(chk.code, chk.name, exc.reason))
+            skipped.append(Skipped(chk.code, chk.name, exc.reason))
             continue
         except PdebugError as exc:
-            report.skipped.append(
+            skipped.append(
                 Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
             )
             continue
-        report.run += 1
+        run += 1
         found.extend(results)
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
-    report.findings = unique
-    return report
+    ignored = sorted(options.ignore & set(BY_CODE))
+    return CheckReport(proxy.source, unique, skipped, ignored, run)
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:

@@ -135,23 +135,38 @@ class Skipped:
     error: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckReport:
-    """Everything one run found, in report order (severity, then code, then resource)."""
+    """Everything one run found, in report order (severity, then code, then resource).
+
+    Built whole, when the run is over: ``counts`` and ``worst`` are counted then, so the
+    views read them as data.
+    """
 
     source: str
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     run: int = 0
+    #: How many findings each severity has (every severity is a key).
+    counts: dict[Severity, int] = field(init=False, repr=False, compare=False)
+    #: The highest severity found, None when nothing was found.
+    worst: Severity | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = dict.fromkeys(Severity, 0)
+        for f in self.findings:
+            counts[f.severity] += 1
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "worst", max((s for s, n in counts.items() if n), default=None))
 
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""
-        return sum(1 for f in self.findings if f.severity is severity)
+        return self.counts[severity]
 
     def fails(self, fail_on: Severity | None) -> bool:
         """Whether a finding is at or above ``fail_on`` (``None``: never fails)."""
-        return fail_on is not None and any(f.severity >= fail_on for f in self.findings)
+        return fail_on is not None and self.worst is not None and self.worst >= fail_on
 
     @property
     def inconclusive(self) -> bool:

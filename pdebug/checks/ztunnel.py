@@ -362,14 +362,14 @@ BY_CODE = {c.code: c for c in CHECKS}
 
 def run(dump: ZtunnelDump, options: CheckOptions) -> CheckReport:
     """Every ztunnel check not ignored, findings in report order."""
-    report = CheckReport(dump.source, ignored=sorted(options.ignore & set(BY_CODE)))
     found: list[Finding] = []
+    run = 0
     for chk in CHECKS:
         if chk.code in options.ignore:
             continue
-        report.run += 1
+        run += 1
         found.extend(chk.func(dump, options, chk))
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
-    report.findings = unique
-    return report
+    ignored = sorted(options.ignore & set(BY_CODE))
+    return CheckReport(dump.source, unique, [], ignored, run)

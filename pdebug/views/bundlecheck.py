@@ -37,7 +37,7 @@ def _order(item: ProxyCheck) -> tuple[int, int, int, str]:
     r = item.report
     if r is None:
         return (1, 0, 0, item.name)
-    return (0, -r.count(Severity.ERROR), -r.count(Severity.WARNING), item.name)
+    return (0, -r.counts[Severity.ERROR], -r.counts[Severity.WARNING], item.name)
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -53,8 +53,8 @@ def summary_text(checks: list[ProxyCheck], source: str) -> str:
     unchecked += [f"{missed} not captured"] if missed else []
     if not done:
         return f"Nothing checked: {', '.join(unchecked) or 'no proxy'}."
-    errors = sum(1 for r in done if r.count(Severity.ERROR))
-    warnings = sum(1 for r in done if not r.count(Severity.ERROR) and r.count(Severity.WARNING))
+    errors = sum(1 for r in done if r.counts[Severity.ERROR])
+    warnings = sum(1 for r in done if not r.counts[Severity.ERROR] and r.counts[Severity.WARNING])
     clean = len(done) - errors - warnings
     parts = [f"{errors} with errors", f"{warnings} with warnings", f"{clean} clean"]
     text = f"Checked {_plural(len(done), 'proxy', 'proxies')}: {', '.join(parts)}"
@@ -76,9 +76,9 @@ def plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> di
                 "capture_errors": list(c.capture_errors),
                 "unreadable": c.unreadable,
                 # not checked: the counts are unknown, not 0
-                "error": r.count(Severity.ERROR) if r else None,
-                "warning": r.count(Severity.WARNING) if r else None,
-                "info": r.count(Severity.INFO) if r else None,
+                "error": r.counts[Severity.ERROR] if r else None,
+                "warning": r.counts[Severity.WARNING] if r else None,
+                "info": r.counts[Severity.INFO] if r else None,
                 "top_finding": top_finding(r) if r and r.findings else None,
                 "failed": c.fails(fail_on) if r else None,
                 "report": report_plain(r, fail_on) if r else None,
@@ -108,9 +108,9 @@ def view(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> Vie
         table.rows.append(
             (
                 c.name,
-                str(r.count(Severity.ERROR)),
-                str(r.count(Severity.WARNING)),
-                str(r.count(Severity.INFO)),
+                str(r.counts[Severity.ERROR]),
+                str(r.counts[Severity.WARNING]),
+                str(r.counts[Severity.INFO]),
                 top_finding(r),
             )
         )

@@ -41,9 +41,9 @@ def _plural(n: int, word: str) -> str:
 def summary_text(report: CheckReport) -> str:
     """What was found (per code too when there is a lot), what was skipped or ignored, why."""
     counts = [
-        _plural(report.count(sev), sev.label)
+        _plural(report.counts[sev], sev.label)
         for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO)
-        if report.count(sev)
+        if report.counts[sev]
     ]
     ran = _plural(report.run, "check")
     lines = [f"Found {', '.join(counts)} ({ran} run)." if counts else f"No findings ({ran} run)."]
@@ -82,12 +82,12 @@ def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any
         "ignored": list(report.ignored),
         "summary": {
             "checks_run": report.run,
-            "error": report.count(Severity.ERROR),
-            "warning": report.count(Severity.WARNING),
-            "info": report.count(Severity.INFO),
+            "error": report.counts[Severity.ERROR],
+            "warning": report.counts[Severity.WARNING],
+            "info": report.counts[Severity.INFO],
         },
         "fail_on": fail_on.label if fail_on is not None else "never",
-        "failed": report.fails(fail_on),
+        "failed": fail_on is not None and report.worst is not None and report.worst >= fail_on,
     }
 
 
