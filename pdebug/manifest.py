@@ -229,6 +229,18 @@ class IstiodEntry:
         return out
 
 
+def proxy_entries(manifest: Json) -> list[Json]:
+    """The manifest's proxy entries (those that are mappings with a name), as read.
+
+    Readers count and pick proxies with it before (or without) typing the manifest.
+    """
+    return [
+        p
+        for p in manifest.get("proxies") or []
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    ]
+
+
 def failed_replicas_note(entry: IstiodEntry | Any) -> str | None:
     """The line about the istiod replicas that did not answer, from the manifest's ``istiod``.
 

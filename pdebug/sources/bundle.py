@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.manifest import proxy_entries  # a fact of the manifest's JSON; re-exported here
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
@@ -734,15 +735,6 @@ def peek_manifest(path: str) -> dict[str, Any] | None:
             return read_tar(opened, opened.label, manifest_only=True).manifest
     except (SourceUnavailable, _NoManifest):
         return None
-
-
-def proxy_entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The manifest's proxy entries (those that are mappings with a name)."""
-    return [
-        p
-        for p in manifest.get("proxies") or []
-        if isinstance(p, dict) and isinstance(p.get("name"), str)
-    ]
 
 
 def by_pod_and_namespace(manifest: dict[str, Any], text: str) -> str | None:
