@@ -483,13 +483,11 @@ def saved_syncz(path: str) -> tuple[SyncDocument, list[str]]:
             )
         data: bytes | memoryview = body
         label = f"{opened.label}:{bundle.ISTIOD_SYNCZ}"
+        note = failed_replicas_note(opened.manifest.get("istiod"))  # said after the table
+        notes = [note] if note else []
     else:
-        data, label = opened
-    document = parse_syncz(data, label)
-    if not isinstance(opened, bundle.Bundle):
-        return document, []
-    note = failed_replicas_note(opened.manifest.get("istiod"))
-    return document, [note] if note else []
+        (data, label), notes = opened, []
+    return parse_syncz(data, label), notes
 
 
 def has_resources(body: bytes | memoryview, label: str) -> bool:
