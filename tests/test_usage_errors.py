@@ -97,3 +97,24 @@ def test_which_error_shows_first_when_source_and_output_are_both_wrong(
     line = result.err.splitlines()[0]
     assert line.startswith("pdebug: error: ") and first in line, result.err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("source", "first"),
+    [
+        (BAD_SOURCE, SOURCE_ERROR),  # SOURCE is parsed before the terminal is refused
+        ("http://127.0.0.1:1", "-o -: pdebug dump writes a binary bundle, not shown on a terminal"),
+    ],
+)
+def test_dump_to_a_terminal_is_refused_after_source_is_parsed(
+    pdebug, monkeypatch, tmp_path, source, first
+):
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    result = pdebug("dump", source, "-o", "-")
+    assert result.code == ExitCode.USAGE, result.err
+    line = result.err.splitlines()[0]
+    assert line.startswith("pdebug: error: ") and first in line, result.err
+    assert result.out == ""
