@@ -11,7 +11,6 @@ from pdebug.cli.options import (
     NoRedactOpt,
     live_options,
     output_file_option,
-    word_of,
 )
 from pdebug.errors import ExitCode
 from pdebug.sources.base import LiveOptions
@@ -52,14 +51,26 @@ def dump_cmd(
     """
     import contextlib
 
-    from pdebug.cli.habits import file_output, stdout_file
+    from pdebug.cli.habits import file_output, refuse_terminal, stdout_file
     from pdebug.snapshot.dump import capture_one
 
     file_output("dump", output)
-    spec = word_of(source)
-    # -o -: the bundle on stdout, as report -o - writes the page there
-    target = stdout_file("dump", ".tar.gz") if output == "-" else contextlib.nullcontext(output)
+    # -o -: the bundle on stdout, as report -o - writes the page there; a terminal is
+    # refused once SOURCE is parsed, as it always was
+    to_stdout = output == "-"
+    target = (
+        stdout_file("dump", ".tar.gz", checked=True)
+        if to_stdout
+        else contextlib.nullcontext(output)
+    )
     with target as path:
-        summary = capture_one(spec, path, live, redact=not no_redact, force=force)
+        summary = capture_one(
+            source,
+            path,
+            live,
+            redact=not no_redact,
+            force=force,
+            before_read=(lambda: refuse_terminal("dump", ".tar.gz")) if to_stdout else None,
+        )
     print(summary.replace(path, "stdout") if path != output else summary, file=sys.stderr)
     return ExitCode.OK

@@ -260,23 +260,31 @@ def file_output(command: str, value: str | None) -> None:
         )
 
 
-@contextlib.contextmanager
-def stdout_file(command: str, suffix: str) -> Iterator[str]:
-    """``-o -``: a temporary file's path to write; on leaving, the file goes to stdout.
-
-    A bundle is binary: it is refused on a terminal (exit 2), as ``tar czf -`` does. When
-    the block raises, nothing is copied.
-    """
-    import os
-    import shutil
+def refuse_terminal(command: str, suffix: str) -> None:
+    """``-o -`` on a terminal: a bundle is binary, refused there (exit 2) as ``tar czf -`` does."""
     import sys
-    import tempfile
 
     if sys.stdout.isatty():
         raise UsageError(
             f"-o -: pdebug {command} writes a binary bundle, not shown on a terminal",
             hint=f"redirect it: pdebug {command} ... -o - > capture{suffix}",
         )
+
+
+@contextlib.contextmanager
+def stdout_file(command: str, suffix: str, *, checked: bool = False) -> Iterator[str]:
+    """``-o -``: a temporary file's path to write; on leaving, the file goes to stdout.
+
+    A terminal is refused first (:func:`refuse_terminal`; ``checked``: the caller does it
+    in the block, at its turn). When the block raises, nothing is copied.
+    """
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    if not checked:
+        refuse_terminal(command, suffix)
     with tempfile.TemporaryDirectory(prefix=".pdebug-stdout-") as tmp:
         path = os.path.join(tmp, "capture" + suffix)
         yield path
@@ -297,6 +305,7 @@ __all__ = [
     "VIEWS",
     "file_output",
     "normalize",
+    "refuse_terminal",
     "stdout_file",
     "via_stdout",
 ]

@@ -10,14 +10,13 @@ a command's signature and hands the command one
 :class:`~pdebug.sources.base.IstiodChoice`, ``control``). Commands hand the SOURCE words
 (SOURCE, ``--admin``, ``--bundle``: :attr:`ProxyOptions.words`) to the library as typed;
 it parses them once (:func:`~pdebug.sources.spec.spec_of`). :func:`word_of` parses the
-words of the commands that take several (``diff``, ``rootca``, ``assert``) and ``dump``'s.
+words of the commands that take several (``diff``, ``rootca``, ``assert``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -405,15 +404,11 @@ def word_of(
     text: str, what: str = "SOURCE", bundle: str | None = None, live: LiveOptions | None = None
 ) -> SourceSpec:
     """One SOURCE word parsed (``OTHER``, ``--expected``...); with ``--bundle B``, B's proxy."""
-    from pdebug.sources.spec import in_bundle, parse_source
+    from pdebug.sources.spec import in_bundle, word_spec
 
     if bundle is not None:
         return in_bundle(bundle, text, live.namespace if live else None)
-    spec = parse_source(text, what)
-    note = getattr(spec, "note", None)
-    if note:
-        print(note, file=sys.stderr)
-    return spec
+    return word_spec(text, what)
 
 
 def words_of(texts: list[str] | None) -> tuple[SourceSpec, ...]:

@@ -21,6 +21,8 @@ from pdebug.snapshot.pack import write_packed
 from pdebug.snapshot.stage import Stage, refuse_existing, umask
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pdebug.sources import LiveOptions
     from pdebug.sources.spec import SourceSpec
 
@@ -31,11 +33,18 @@ _LEVEL = 1
 
 
 def capture_one(
-    spec: SourceSpec, output: str, options: LiveOptions, redact: bool = True, force: bool = False
+    given: str | SourceSpec,
+    output: str,
+    options: LiveOptions,
+    redact: bool = True,
+    force: bool = False,
+    before_read: Callable[[], object] | None = None,
 ) -> str:
     """``pdebug dump``: fetch SOURCE's documents and write them to ``output``; a summary line.
 
-    ``spec`` is SOURCE as parsed at the command line.
+    ``given`` is SOURCE as typed (parsed here first:
+    :func:`~pdebug.sources.spec.word_spec`), or parsed; then ``before_read`` runs (the
+    command's checks that come after SOURCE's), then ``output`` is checked.
 
     ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone.
 
@@ -46,7 +55,11 @@ def capture_one(
     """
     from pdebug.atomic import check_writable
     from pdebug.sources import open_source
+    from pdebug.sources.spec import word_spec
 
+    spec = word_spec(given) if isinstance(given, str) else given
+    if before_read is not None:
+        before_read()
     if not output.endswith((".tar.gz", ".tgz", ".json")):
         raise UsageError(
             f"{output}: unknown kind of output file",

@@ -54,6 +54,7 @@ __all__ = [
     "source_spec",
     "spec_of",
     "split_member",
+    "word_spec",
     "ztunnel_source",
 ]
 
@@ -349,7 +350,19 @@ def spec_of(given: SourceSpec | SourceWords) -> SourceSpec:
     """
     if not isinstance(given, SourceWords):
         return given
-    spec = source_spec(given.source, given.admin, given.bundle, given.namespace)
+    return _noted(source_spec(given.source, given.admin, given.bundle, given.namespace))
+
+
+def word_spec(text: str, what: str = "SOURCE") -> SourceSpec:
+    """One word (``pdebug dump SOURCE``, ``OTHER``...) parsed as :func:`parse_source` does.
+
+    ``what`` names it in errors; a dropped path is noted on stderr, as by :func:`spec_of`.
+    """
+    return _noted(parse_source(text, what))
+
+
+def _noted(spec: SourceSpec) -> SourceSpec:
+    """``spec``, after saying on stderr that the path typed after its address is not used."""
     note = getattr(spec, "note", None)
     if note:
         import sys
