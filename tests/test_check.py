@@ -771,3 +771,25 @@ def test_many_findings_are_counted_per_code(pdebug, tmp_path):
     assert "Found 11 errors, 3 warnings, 2 info (16 checks run)." in out
     assert "By code: PD301 11, PD403 3, PD404 1, PD602 1." in out
     assert "By code:" not in pdebug("check", DUMP).out
+
+
+def test_a_report_is_built_whole_with_its_counts() -> None:
+    """#14: the views read counts and the worst severity as data, counted when it is built."""
+    import dataclasses
+
+    from pdebug.checks.base import CheckReport
+
+    def finding(code: str, severity: Severity) -> Finding:
+        return Finding(code, severity, f"cluster/{code}", "m", "h")
+
+    found = [finding("PD1", Severity.WARNING), finding("PD2", Severity.INFO)]
+    report = CheckReport("dump.json", found + [finding("PD3", Severity.WARNING)], run=3)
+    assert report.counts == {Severity.ERROR: 0, Severity.WARNING: 2, Severity.INFO: 1}
+    assert report.worst is Severity.WARNING
+    assert report.count(Severity.WARNING) == 2
+    assert report.fails(Severity.WARNING) and not report.fails(Severity.ERROR)
+    assert not report.fails(None)
+    clean = CheckReport("dump.json")
+    assert clean.worst is None and not clean.fails(Severity.INFO)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.findings = []  # type: ignore[misc]

@@ -287,3 +287,27 @@ def test_diff_finds_bundle_proxies_before_its_other_checks(files: Path) -> None:
             in_bundle("snap.tar.gz", "web-1", None),
             FileSpec("dump.json"),
         ).check_one_proxy()
+
+
+def test_the_library_parses_the_words_a_command_hands_it(files: Path, capsys) -> None:
+    """#14: commands hand SOURCE's words as typed; spec_of/word_spec parse them once."""
+    from pdebug.sources.spec import SourceWords, spec_of, word_spec
+
+    assert spec_of(SourceWords("dump.json")) == FileSpec("dump.json")
+    assert spec_of(SourceWords(None, "localhost:15000")) == AdminSpec("localhost:15000", "--admin")
+    assert spec_of(SourceWords("web-1", bundle="snap.tar.gz", namespace="shop")) == MemberSpec(
+        "snap.tar.gz", "web-1", "shop", flag=True
+    )
+    spec = KubeSpec("pod/web")
+    assert spec_of(spec) is spec  # a spec is already parsed
+    with pytest.raises(UsageError, match="missing SOURCE"):
+        spec_of(SourceWords(""))
+    assert word_spec("") == KubeSpec("")  # one word is never missing (pdebug dump's SOURCE)
+    capsys.readouterr()
+    spec_of(SourceWords("http://localhost:9901/config_dump"))
+    word_spec("http://localhost:9901/stats", "OTHER")
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(";")[1] for line in err] == [
+        " /config_dump is not used)",
+        " /stats is not used)",
+    ]

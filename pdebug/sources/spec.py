@@ -333,11 +333,6 @@ class SourceWords:
     bundle: str | None = None
     namespace: str | None = None
 
-    @property
-    def text(self) -> str:
-        """SOURCE as typed (or ``--admin``'s URL): what names the proxy before parsing."""
-        return self.source or self.admin or ""
-
 
 def spec_of(given: SourceSpec | SourceWords) -> SourceSpec:
     """``given`` parsed (see :func:`source_spec`); a spec is returned as it is.
