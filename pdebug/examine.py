@@ -17,7 +17,7 @@ from pdebug.inputs import Inputs, ProxyInfo, read_inputs
 from pdebug.model import ProxyData
 from pdebug.proxy import Fetch, load_any
 from pdebug.sources.bundle import multi_manifest
-from pdebug.sources.spec import FileSpec, file_spec, spec_of
+from pdebug.sources.spec import FileSpec, spec_of
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions
@@ -51,8 +51,7 @@ def check_source(
             )
         inputs = read_inputs(spec)
     else:
-        extra = None if clusters_json is None else file_spec(clusters_json)
-        got = load_any(spec, live, Fetch.checks(stats=True), extra)
+        got = load_any(spec, live, Fetch.checks(stats=True), clusters_json)
         inputs = (
             Inputs([got]) if isinstance(got, ProxyData) else Inputs([], ztunnels=[(spec.text, got)])
         )
