@@ -3,9 +3,10 @@
 A command hands the library its SOURCE words as typed (SOURCE, ``--admin URL``,
 ``--bundle FILE``, ``-n``: one :class:`SourceWords`); the library's entry
 (:func:`pdebug.proxy.load_proxy`, :func:`pdebug.examine.check_source`,
-:func:`pdebug.inputs.read_proxies`) turns them into a :data:`SourceSpec` here, first,
-and passes that value down: :func:`pdebug.sources.open_source` opens it, nothing
-downstream reads the string again.
+:func:`pdebug.inputs.read_proxies`; ``dump``'s one word
+:func:`pdebug.snapshot.dump.capture_one`) turns them into a :data:`SourceSpec` here
+(:func:`spec_of`, :func:`word_spec`), first, and passes that value down:
+:func:`pdebug.sources.open_source` opens it, nothing downstream reads the string again.
 
 ======================================  =================================================
 typed                                   spec
