@@ -18,16 +18,19 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+# Defined without Typer (a plain table runs without it); these are their names here too.
+from pdebug.cli._run import ProxyOptions as ProxyOptions
+from pdebug.cli._run import file_of as file_of
+from pdebug.cli._run import source_of as source_of
 from pdebug.cli.completion import complete_format, complete_source
 from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec
+    from pdebug.sources.spec import SourceSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -287,23 +290,6 @@ def _live_group(
     return group
 
 
-@dataclass(frozen=True)
-class ProxyOptions:
-    """Which proxy a command reads and how to reach it, as one value.
-
-    SOURCE, ``--admin``, ``--bundle`` and the live options (:func:`proxy_options`).
-    """
-
-    source: str | None
-    admin: str | None
-    bundle: str | None
-    live: LiveOptions
-
-    def spec(self) -> SourceSpec:
-        """SOURCE, ``--admin`` and ``--bundle`` parsed once (see :func:`source_of`)."""
-        return source_of(self.source, self.admin, self.bundle, self.live)
-
-
 def _proxy_options(
     source: str | None, admin: str | None, bundle: str | None = None, **live: Any
 ) -> ProxyOptions:
@@ -397,22 +383,6 @@ class _GroupedCommand:
         return signature.replace(parameters=own[:at] + added + own[at:])
 
 
-def source_of(
-    source: str | None,
-    admin: str | None = None,
-    bundle: str | None = None,
-    live: LiveOptions | None = None,
-) -> SourceSpec:
-    """SOURCE, ``--admin`` and ``--bundle`` parsed once (a dropped URL path is noted)."""
-    from pdebug.sources.spec import source_spec
-
-    spec = source_spec(source, admin, bundle, live.namespace if live else None)
-    note = getattr(spec, "note", None)
-    if note:  # a path typed after an admin address is not used: say so
-        print(note, file=sys.stderr)
-    return spec
-
-
 def word_of(
     text: str, what: str = "SOURCE", bundle: str | None = None, live: LiveOptions | None = None
 ) -> SourceSpec:
@@ -431,10 +401,3 @@ def word_of(
 def words_of(texts: list[str] | None) -> tuple[SourceSpec, ...]:
     """Several SOURCE words (``pdebug assert FILE SOURCE...``), each parsed once."""
     return tuple(word_of(text) for text in texts or ())
-
-
-def file_of(text: str | None) -> FileSpec | MemberSpec | None:
-    """A word that names a file whatever it looks like (``--clusters-json FILE``)."""
-    from pdebug.sources.spec import file_spec
-
-    return None if text is None else file_spec(text)
