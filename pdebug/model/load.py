@@ -542,6 +542,11 @@ def _planned_dump(
             value = getattr(planned, key)
             if value is not None:
                 sec._cache[(key, _list_of(KEY_TYPES[key]))] = value
+            elif kind == KEY_KINDS[key]:
+                # Absent (or null) in this section in both spellings (the planned
+                # decoders refuse the other one): read as an empty list, as a field
+                # read would, without scanning the whole document to find that out.
+                sec._cache[(key, _list_of(KEY_TYPES[key]))] = []
         sections.append(sec)
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
