@@ -208,10 +208,41 @@ def test_planned_lists_read_as_the_fields_themselves(
             return
     planned = loader.load(data, "t", plan).dump
     assert fields is not None and planned is not None
-    for key in plan:
+    # The planned lists, and every other section's lists and fields (read on use).
+    for key in (*plan, *(k for k in KEY_TYPES if k not in plan)):
         tp = list[KEY_TYPES[key]]  # type: ignore[valid-type]
         for one, other in zip(planned.sections, fields.sections, strict=True):
             if one.kind == loader.KEY_KINDS[key]:
                 got = one.typed(key, tp, list, key)
                 want = other.typed(key, tp, list, key)
                 assert got == want, (key, one.type_url)
+    assert [sec.plain() for sec in planned.sections] == [sec.plain() for sec in fields.sections]
+
+
+def _endpoints(*names: str) -> dict[str, object]:
+    return {
+        "@type": V3 + "EndpointsConfigDump",
+        "dynamic_endpoint_configs": [{"endpoint_config": {"cluster_name": n}} for n in names],
+    }
+
+
+def test_a_section_the_plan_left_out_is_read_from_its_own_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#17: `clusters -o wide` read the EDS section by scanning the whole dump again."""
+    data = _dump(_clusters("a"), {"@type": V3 + "ListenersConfigDump"}, _endpoints("a"), indent=2)
+    dump = loader.load(data, "t", PLANS[0]).dump
+    assert dump is not None
+    monkeypatch.setattr(loader, "_decode_top", _no_second_scan)
+    configs = dump.endpoint_entries("dynamic_endpoint_configs").items
+    assert [e.endpoint_config.cluster_name for e in configs] == ["a"]
+    assert dump.sections[1].plain() == {"@type": V3 + "ListenersConfigDump"}
+
+
+def test_damage_in_a_section_read_later_is_the_whole_documents_error() -> None:
+    data = _dump(_clusters("a"), _endpoints("a")).replace(b'"cluster_name": "a"}', b'"x": [}')
+    dump = loader.load(data, "t", PLANS[0]).dump
+    assert dump is not None
+    assert [e.cluster.name for e in dump.cluster_entries("dynamic_active_clusters").items] == ["a"]
+    with pytest.raises(InvalidInput, match="invalid JSON"):
+        dump.endpoint_entries("dynamic_endpoint_configs")
