@@ -1,7 +1,9 @@
 """The command line: a thin Typer layer and the one error funnel (:func:`main`).
 
 Commands only turn options into filters, call ``load -> view -> render`` and echo.
-Heavy modules are imported inside the commands so ``pdebug --help`` stays instant.
+Heavy modules are imported inside the commands so ``pdebug --help`` stays instant, and
+a plain table (``pdebug clusters dump.json``) runs without importing Typer at all
+(:func:`_plain_view`).
 
 One module over 500 lines because it is the program's one door: the command list, the
 lazy registration, Typer's fast option checks and the error funnel with its exit codes
