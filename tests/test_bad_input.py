@@ -195,7 +195,7 @@ def test_gzip_input_is_read(pdebug, tmp_path):
 
 def test_out_of_memory_is_exit_4_not_an_internal_error(pdebug, monkeypatch):
     """Raised limits on a small machine: MemoryError anywhere is one line, exit 4."""
-    import pdebug.cli.views as views
+    import pdebug.cli._run as views  # the view commands' bodies
 
     def boom(*_: object, **__: object) -> None:
         raise MemoryError

@@ -148,9 +148,9 @@ def test_only_the_command_that_runs_is_built() -> None:
 @pytest.mark.parametrize(
     ("args", "module"),
     [
-        (("clusters", str(DUMP)), "pdebug.cli.views"),
-        (("c", str(DUMP)), "pdebug.cli.views"),
-        (("routes", str(DUMP)), "pdebug.cli.views"),
+        (("clusters", str(DUMP), "--direction", "outbound"), "pdebug.cli.views"),
+        (("c", str(DUMP), "--direction", "outbound"), "pdebug.cli.views"),
+        (("routes", str(DUMP), "--no-verbose"), "pdebug.cli.views"),
     ],
 )
 def test_a_command_imports_only_its_own_command_module(args: tuple[str, ...], module: str) -> None:
@@ -175,3 +175,140 @@ def test_the_whole_app_is_registered_on_first_use() -> None:
     want = [n for name, _, _, aliases in COMMANDS for n in (name, *aliases)]
     assert names == want
     assert [g.name for g in app.registered_groups] == list(ZC_NAMES)
+
+
+# --- a plain table runs without Typer (#17) ----------------------------------------------
+
+PLAIN_LINES = [
+    ("clusters", str(DUMP)),
+    ("c", str(DUMP)),
+    ("cluster", "-o", "wide", str(DUMP)),
+    ("listeners", str(DUMP), "-o", "json"),
+    ("l", str(DUMP), "--output", "yaml"),
+    ("routes", str(DUMP)),
+    ("endpoints", str(DUMP)),
+    ("ep", str(DUMP), "-o", "wide"),
+    ("eds", str(DUMP)),
+    ("secrets", str(DUMP)),
+    ("bootstrap", str(DUMP), "-o", "markdown"),
+    ("ecds", str(DUMP)),
+    ("pc", "cluster", "-f", str(DUMP)),
+    ("clusters", "/nonexistent/dump.json"),
+    ("clusters", str(DUMP), "-o", "nosuchformat"),
+    ("clusters", str(DUMP), "-o", ""),
+    ("clusters", ""),
+    ("routes", str(ROOT / "fixtures")),
+]
+
+
+@pytest.mark.parametrize("args", PLAIN_LINES)
+def test_a_plain_table_is_what_typer_runs(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same output, messages and exit code with and without Typer."""
+    import pdebug.cli as cli
+    from pdebug.cli.habits import normalize
+
+    plain = list(args) != ["clusters", ""]
+    assert (cli._plain_view(normalize(list(args))) is not None) is plain
+    got = cli.main(list(args)), *capsys.readouterr()
+    monkeypatch.setattr(cli, "_plain_view", lambda args: None)
+    want = cli.main(list(args)), *capsys.readouterr()
+    assert got == want
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch, args: list[str], typer: bool) -> Any:
+    """The view body's arguments (by name, defaults applied) for one command line."""
+    import inspect
+
+    import pdebug.cli as cli
+    from pdebug.cli import _run
+
+    seen: list[Any] = []
+    for name in ("clusters", "listeners", "routes", "endpoints", "eds", "whole"):
+        body = getattr(_run, name)
+
+        def record(*a: Any, _body: Any = body, **kw: Any) -> int:
+            bound = inspect.signature(_body).bind(*a, **kw)
+            bound.apply_defaults()
+            seen.append((_body.__name__, dict(bound.arguments)))
+            return 0
+
+        monkeypatch.setattr(_run, name, record)
+    if typer:
+        code = cli._app_for(args)(args=args, prog_name="pdebug", standalone_mode=False)
+    else:
+        run = cli._plain_view(args)
+        assert run is not None
+        code = run()
+    assert code == 0
+    monkeypatch.undo()
+    return seen
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clusters", "dump.json"],
+        ["c", "-o", "wide", "x"],
+        ["listeners", "-"],
+        ["routes", "pod/x", "--output", "json"],
+        ["endpoints", "bundle.tar.gz:a.b"],
+        ["ep", "http://127.0.0.1:15000"],
+        ["eds", "x.json", "-o", "yaml"],
+        ["secrets", "x.json"],
+        ["s", "x.json", "-o", "wide"],
+        ["bootstrap", "x.json"],
+        ["ecds", "x.json"],
+    ],
+)
+def test_a_plain_table_gets_typers_values(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body gets what Typer gives it: SOURCE, -o and every default (the live ones too)."""
+    plain = _recorded(monkeypatch, args, typer=False)
+    typer = _recorded(monkeypatch, args, typer=True)
+    assert len(plain) == 1
+    assert plain == typer
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["clusters"],
+        ["clusters", "--help"],
+        ["clusters", "a", "b"],
+        ["clusters", "a", "--port", "80"],
+        ["clusters", "a", "-o"],
+        ["clusters", "a", "-o", "-x"],
+        ["clusters", "a", "-o", "wide", "-o", "json"],
+        ["clusters", "-oyaml", "a"],
+        ["clusters", "--output=json", "a"],
+        ["clusters", "--", "a"],
+        ["clusters", "-n", "x", "a"],
+        ["all", "a"],
+        ["check", "a"],
+        ["diff", "a"],
+        ["zc", "workload", "a"],
+        ["nosuch", "a"],
+    ],
+)
+def test_everything_else_goes_to_typer(args: list[str]) -> None:
+    from pdebug.cli import _plain_view
+
+    assert _plain_view(args) is None
+
+
+def test_shell_completion_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pdebug.cli import _plain_view
+
+    assert _plain_view(["clusters", "a"]) is not None
+    monkeypatch.setenv("_PDEBUG_COMPLETE", "complete_bash")
+    assert _plain_view(["clusters", "a"]) is None
+
+
+def test_a_plain_table_imports_no_typer_and_no_command_module() -> None:
+    for args in (("clusters", str(DUMP)), ("endpoints", str(DUMP), "-o", "wide")):
+        loaded = _imports_after(*args)
+        assert not {m for m in loaded if m == "typer" or m.startswith(("typer.", "click"))}
+        others = {f"pdebug.cli.{m}" for _, m, _, _ in _commands()} | {"pdebug.cli.ztunnel"}
+        assert not loaded & others

@@ -164,3 +164,85 @@ def test_generated_mesh_is_sliced_alike(
     sliced = loader.load(mesh, "t", plan).dump
     assert sliced is not None
     assert _summary(sliced, plan) == _summary(_full(mesh, plan, monkeypatch), plan)
+
+
+def _no_second_scan(*_: object) -> None:
+    raise AssertionError("the whole document was scanned again")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _dump(_clusters("a"), {"@type": V3 + "ListenersConfigDump"}, indent=2),
+        _dump({**_clusters("a"), "static_clusters": None}),
+        _dump(_clusters("a")).replace(b"dynamic_active_clusters", b"dynamicActiveClusters"),
+        _dump(_clusters("a"))[:-1] + b', "x": 1}',  # not Envoy's layout: one planned scan
+    ],
+    ids=["absent", "null", "camel-case", "whole-decode"],
+)
+def test_a_planned_list_the_section_lacks_is_empty_without_a_second_scan(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#17: `pdebug secrets` scanned all 161 MB again to learn there are no warming secrets."""
+    dump = loader.load(data, "t", PLANS[0]).dump
+    assert dump is not None
+    monkeypatch.setattr(loader, "_decode_top", _no_second_scan)
+    active = dump.cluster_entries("dynamic_active_clusters").items
+    assert [e.cluster.name for e in active] == ["a"]
+    assert dump.cluster_entries("static_clusters").items == []
+    assert dump.cluster_entries("dynamic_warming_clusters").items == []
+
+
+@pytest.mark.parametrize("path", DUMPS, ids=lambda p: str(p.relative_to(FIXTURES)))
+@pytest.mark.parametrize("plan", PLANS, ids=lambda p: p[0])
+def test_planned_lists_read_as_the_fields_themselves(
+    path: Path, plan: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each planned list (present, absent or null) is what reading the field gives."""
+    data = path.read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(loader, "_sliced_dump", lambda data, source: None)
+        try:
+            fields = loader.load(data, "t").dump
+        except InvalidInput:
+            return
+    planned = loader.load(data, "t", plan).dump
+    assert fields is not None and planned is not None
+    # The planned lists, and every other section's lists and fields (read on use).
+    for key in (*plan, *(k for k in KEY_TYPES if k not in plan)):
+        tp = list[KEY_TYPES[key]]  # type: ignore[valid-type]
+        for one, other in zip(planned.sections, fields.sections, strict=True):
+            if one.kind == loader.KEY_KINDS[key]:
+                got = one.typed(key, tp, list, key)
+                want = other.typed(key, tp, list, key)
+                assert got == want, (key, one.type_url)
+    assert [sec.plain() for sec in planned.sections] == [sec.plain() for sec in fields.sections]
+
+
+def _endpoints(*names: str) -> dict[str, object]:
+    return {
+        "@type": V3 + "EndpointsConfigDump",
+        "dynamic_endpoint_configs": [{"endpoint_config": {"cluster_name": n}} for n in names],
+    }
+
+
+def test_a_section_the_plan_left_out_is_read_from_its_own_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#17: `clusters -o wide` read the EDS section by scanning the whole dump again."""
+    data = _dump(_clusters("a"), {"@type": V3 + "ListenersConfigDump"}, _endpoints("a"), indent=2)
+    dump = loader.load(data, "t", PLANS[0]).dump
+    assert dump is not None
+    monkeypatch.setattr(loader, "_decode_top", _no_second_scan)
+    configs = dump.endpoint_entries("dynamic_endpoint_configs").items
+    assert [e.endpoint_config.cluster_name for e in configs] == ["a"]
+    assert dump.sections[1].plain() == {"@type": V3 + "ListenersConfigDump"}
+
+
+def test_damage_in_a_section_read_later_is_the_whole_documents_error() -> None:
+    data = _dump(_clusters("a"), _endpoints("a")).replace(b'"cluster_name": "a"}', b'"x": [}')
+    dump = loader.load(data, "t", PLANS[0]).dump
+    assert dump is not None
+    assert [e.cluster.name for e in dump.cluster_entries("dynamic_active_clusters").items] == ["a"]
+    with pytest.raises(InvalidInput, match="invalid JSON"):
+        dump.endpoint_entries("dynamic_endpoint_configs")

@@ -1,7 +1,9 @@
 """The command line: a thin Typer layer and the one error funnel (:func:`main`).
 
 Commands only turn options into filters, call ``load -> view -> render`` and echo.
-Heavy modules are imported inside the commands so ``pdebug --help`` stays instant.
+Heavy modules are imported inside the commands so ``pdebug --help`` stays instant, and
+a plain table (``pdebug clusters dump.json``) runs without importing Typer at all
+(:func:`_plain_view`).
 
 One module over 500 lines because it is the program's one door: the command list, the
 lazy registration, Typer's fast option checks and the error funnel with its exit codes
@@ -14,12 +16,14 @@ import gc
 import os
 import re
 import sys
-from typing import Any
-
-import typer
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pdebug import __version__
 from pdebug.errors import ExitCode, PdebugError
+
+if TYPE_CHECKING:
+    import typer
 
 HELP = """Debug Istio/Envoy sidecars, gateways and waypoints from their config dumps
 (istioctl's proxy-config tables, faster, offline, with clear errors), ambient ztunnels
@@ -46,6 +50,9 @@ unavailable, 4 invalid input, 5 internal error, 6 trace unknown, 130 interrupted
 
 def _new_app() -> typer.Typer:
     """The root app with its options and no command yet."""
+    _typer()
+    import typer
+
     root = typer.Typer(
         name="pdebug",
         help=HELP,
@@ -56,25 +63,33 @@ def _new_app() -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    root.callback()(_root)
+    root.callback()(_root_callback())
     return root
 
 
 def _version(value: bool) -> None:
     if value:
+        import typer
+
         typer.echo(f"pdebug {__version__}")
         raise typer.Exit()
 
 
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show a traceback on errors (also accepted after the command)."
-    ),
-) -> None:
-    """Root options."""
+def _root_callback() -> Callable[..., None]:
+    """The root's callback; its Typer options are made when an app is built."""
+    import typer
+
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+        debug: bool = typer.Option(
+            False, "--debug", help="Show a traceback on errors (also accepted after the command)."
+        ),
+    ) -> None:
+        """Root options."""
+
+    return _root
 
 
 #: Every command, in the help's order: (name, module in pdebug.cli, function, hidden
@@ -211,9 +226,6 @@ def _usage_display_name(self: Any) -> str:
     return name + ("..." if self.nargs != 1 else "")
 
 
-typer.core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
-
-
 _INT_TEXT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
 _FLOAT_TEXT = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?", re.ASCII)
 _NOT_LIGHT = object()
@@ -300,15 +312,38 @@ class _LightParam:
         return self._full
 
 
-try:
-    from typer._coercion import build_runtime_param
-except ImportError:  # pragma: no cover - another Typer: its own coercion, unchanged
-    pass
-else:
-    if hasattr(typer.core, "_TyperParameter") and hasattr(
-        typer.core._TyperParameter, "get_runtime_param"
-    ):
-        typer.core._TyperParameter.get_runtime_param = _runtime_param  # type: ignore[method-assign]
+_TYPER: list[Any] = []
+
+
+def _typer() -> Any:
+    """Typer, imported on first use with pdebug's two changes to it (once).
+
+    A plain table (:func:`_plain_view`) runs without it: importing Typer and its Click
+    is about a third of such a run's start-up.
+    """
+    if not _TYPER:
+        import typer
+        import typer.core
+
+        typer.core.TyperArgument._usage_display_name = _usage_display_name  # type: ignore[method-assign]
+        try:
+            from typer import _coercion  # noqa: F401 - whether this Typer has it
+        except ImportError:  # pragma: no cover - another Typer: its own coercion, unchanged
+            pass
+        else:
+            if hasattr(typer.core, "_TyperParameter") and hasattr(
+                typer.core._TyperParameter, "get_runtime_param"
+            ):
+                typer.core._TyperParameter.get_runtime_param = _runtime_param  # type: ignore[method-assign]
+        _TYPER.append(typer)
+    return _TYPER[0]
+
+
+def build_runtime_param(descriptor: Any) -> Any:
+    """Typer's own coercion of one parameter (pydantic's ``TypeAdapter``)."""
+    from typer._coercion import build_runtime_param as build
+
+    return build(descriptor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,14 +434,16 @@ def _run_main(argv: list[str] | None) -> int:
         from pdebug.cli.completion import include_aliases
 
         include_aliases()
-    # Typer vendors Click: its usage errors live in typer._click, Abort/Exit in typer.
-    from typer import Abort, Exit
-    from typer._click import exceptions as click_exc
-
+    # Typer's errors, once Typer is imported (a plain table runs without it).
+    typer_errors: Any = _NoTyper
     try:
         from pdebug.cli.habits import normalize
 
         args = normalize(args)  # istioctl's and kubectl's habits (pc VIEW, -f, -o short...)
+        plain = _plain_view(args)
+        if plain is not None:
+            return plain()
+        typer_errors = _TyperErrors()
         result = _app_for(args)(args=args, prog_name="pdebug", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:
             # Typer turns Ctrl-C into this return value; no command returns it otherwise.
@@ -417,22 +454,22 @@ def _run_main(argv: list[str] | None) -> int:
             _traceback()
         _say(exc.message, exc.hint)
         return exc.exit_code
-    except click_exc.NoArgsIsHelpError as exc:
+    except typer_errors.NoArgsIsHelpError as exc:
         # Bare `pdebug`: the full help, as-is, on stdout with exit 0, as `istioctl` and
         # `kubectl` do with no arguments (Click would send it to stderr with exit 2). It is
         # a request for help, not a mistake, and `pdebug | less` should page it.
         print(exc.format_message())
         return ExitCode.OK
-    except click_exc.UsageError as exc:
+    except typer_errors.UsageError as exc:
         _say_usage(exc)
         return ExitCode.USAGE
-    except click_exc.ClickException as exc:
+    except typer_errors.ClickException as exc:
         _say(exc.format_message(), None)
         return ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code
-    except (Abort, KeyboardInterrupt):
+    except (typer_errors.Abort, KeyboardInterrupt):
         print("pdebug: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
-    except Exit as exc:
+    except typer_errors.Exit as exc:
         return int(exc.exit_code)
     except BrokenPipeError:
         # `pdebug ... | head`: the reader left; that is not an error.
@@ -470,6 +507,96 @@ def _run_main(argv: list[str] | None) -> int:
             "this is a pdebug bug; rerun with --debug and report the traceback",
         )
         return ExitCode.INTERNAL
+
+
+class _Never(Exception):
+    """Raised by nothing: Typer's exceptions before Typer is imported."""
+
+
+class _NoTyper:
+    """Typer's exceptions before Typer is imported (a plain table): none can be raised."""
+
+    NoArgsIsHelpError: Any = _Never
+    UsageError: Any = _Never
+    ClickException: Any = _Never
+    Abort: Any = _Never
+    Exit: Any = _Never
+
+
+class _TyperErrors:
+    """Typer's exceptions the funnel turns into exit codes (Typer vendors Click)."""
+
+    def __init__(self) -> None:
+        from typer import Abort, Exit
+        from typer._click import exceptions as click_exc
+
+        self.NoArgsIsHelpError = click_exc.NoArgsIsHelpError
+        self.UsageError = click_exc.UsageError
+        self.ClickException = click_exc.ClickException
+        self.Abort = Abort
+        self.Exit = Exit
+
+
+#: The views a bare ``pdebug VIEW SOURCE [-o FORMAT]`` runs without Typer (their
+#: bodies in :mod:`pdebug.cli._run`); ``secrets``, ``bootstrap``, ``ecds`` are
+#: :func:`pdebug.cli._run.whole` views.
+PLAIN_VIEWS = ("clusters", "listeners", "routes", "endpoints", "eds")
+PLAIN_WHOLE = ("secrets", "bootstrap", "ecds")
+_COMPLETION_VARS = ("_PDEBUG_COMPLETE", "_TYPER_COMPLETE")
+
+
+def _plain_view(args: list[str]) -> Callable[[], int] | None:
+    """The run of a view given only SOURCE and perhaps ``-o FORMAT``, without Typer.
+
+    ``pdebug clusters dump.json`` is the command people type most, on dumps of any
+    size; importing Typer (and Click) and building the command was about 40% of its
+    start-up. Such a line means exactly the command's defaults and these two values, so
+    it calls the same body (:mod:`pdebug.cli._run`) with the same values Typer would
+    pass (tests/test_cli_startup.py compares them). Anything else (another option,
+    ``--help``, a second word, a word starting with ``-`` other than ``-`` itself, shell
+    completion) is ``None``: Typer parses it, as before.
+    """
+    if not args or any(k.startswith(_COMPLETION_VARS) for k in os.environ):
+        return None
+    entry = next((e for e in COMMANDS if args[0] == e[0] or args[0] in e[3]), None)
+    if entry is None or entry[0] not in PLAIN_VIEWS + PLAIN_WHOLE:
+        return None
+    source: str | None = None
+    output: str | None = None
+    rest = args[1:]
+    at = 0
+    while at < len(rest):
+        word = rest[at]
+        if word in ("-o", "--output") and output is None and at + 1 < len(rest):
+            output = rest[at + 1]
+            if output.startswith("-"):
+                return None
+            at += 2
+        elif (word == "-" or not word.startswith("-")) and word and source is None:
+            source = word
+            at += 1
+        else:
+            return None
+    if source is None:
+        return None
+    return _plain_runner(entry[0], source, "table" if output is None else output)
+
+
+def _plain_runner(name: str, source: str, output: str) -> Callable[[], int]:
+    def run() -> int:
+        from pdebug.cli import _run
+        from pdebug.proxy import Fetch
+        from pdebug.sources.base import LiveOptions
+
+        # What Typer passes for SOURCE and the defaults of --admin, --bundle and the
+        # live options (tests/test_cli_startup.py holds the two equal).
+        proxy = _run.ProxyOptions(source, None, None, LiveOptions())
+        if name in PLAIN_WHOLE:
+            return _run.whole(name, getattr(Fetch, name), proxy, output)
+        body: Callable[..., int] = getattr(_run, name)
+        return body(proxy, output=output)
+
+    return run
 
 
 def _app_for(args: list[str]) -> typer.Typer:

@@ -3,22 +3,50 @@
 Reading the proxy (:class:`~pdebug.proxy.Fetch`, :func:`~pdebug.proxy.load_proxy`) is
 library code in :mod:`pdebug.proxy`: the command hands it SOURCE's words as typed, and it
 parses them once.
+
+Nothing here imports Typer: the view bodies below run both under Typer (the commands of
+:mod:`pdebug.cli.views` call them) and without it, for a plain ``pdebug VIEW SOURCE``
+(see :func:`pdebug.cli._plain_view`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pdebug.model import ProxyData
 from pdebug.proxy import Fetch, load_proxy
 from pdebug.render import Format, get_format
+from pdebug.sources.base import LiveOptions
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Table
 
 if TYPE_CHECKING:
-    from pdebug.cli.options import ProxyOptions
+    from pdebug.sources.spec import SourceWords
+    from pdebug.views.endpoints import EndpointFilter
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """Which proxy a command reads and how to reach it, as one value.
+
+    SOURCE, ``--admin``, ``--bundle`` and the live options
+    (:func:`pdebug.cli.options.proxy_options`).
+    """
+
+    source: str | None
+    admin: str | None
+    bundle: str | None
+    live: LiveOptions
+
+    @property
+    def words(self) -> SourceWords:
+        """SOURCE, ``--admin``, ``--bundle`` and ``-n`` as typed, for the library to parse."""
+        from pdebug.sources.spec import SourceWords
+
+        return SourceWords(self.source, self.admin, self.bundle, self.live.namespace)
 
 
 def run_view(
@@ -52,4 +80,140 @@ def run_view(
     return 0
 
 
-__all__ = ["run_view"]
+# --- the bodies of the view commands (pdebug.cli.views declares their options) ---------
+
+
+def clusters(
+    proxy: ProxyOptions,
+    fqdn: str | None = None,
+    port: int | None = None,
+    subset: str | None = None,
+    direction: str | None = None,
+    output: str = "table",
+    clusters_json: str | None = None,
+) -> int:
+    """``pdebug clusters``."""
+    from pdebug.views import clusters as v
+
+    flt = v.ClusterFilter(fqdn, port, subset, direction)
+    fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
+    return run_view(proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
+
+
+def listeners(
+    proxy: ProxyOptions,
+    address: str | None = None,
+    port: int | None = None,
+    type: str | None = None,  # noqa: A002 - istioctl's flag name
+    verbose: bool = True,
+    output: str = "table",
+) -> int:
+    """``pdebug listeners``."""
+    from pdebug.views import listeners as v
+
+    flt = v.ListenerFilter(address, port, type)
+    return run_view(proxy, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
+
+
+def routes(
+    proxy: ProxyOptions, name: str | None = None, verbose: bool = True, output: str = "table"
+) -> int:
+    """``pdebug routes``."""
+    from pdebug.views import routes as v
+
+    flt = v.RouteFilter(name)
+    return run_view(proxy, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose))
+
+
+def endpoints(
+    proxy: ProxyOptions,
+    address: str | None = None,
+    port: int | None = None,
+    cluster: str | None = None,
+    status: str | None = None,
+    output: str = "table",
+    clusters_json: str | None = None,
+) -> int:
+    """``pdebug endpoints``."""
+    from pdebug.views import endpoints as v
+
+    flt = v.EndpointFilter(address, port, cluster, status)
+    fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
+    return run_view(
+        proxy,
+        output,
+        fetch,
+        lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
+        clusters_json,
+    )
+
+
+def eds(
+    proxy: ProxyOptions,
+    address: str | None = None,
+    port: int | None = None,
+    cluster: str | None = None,
+    status: str | None = None,
+    output: str = "table",
+) -> int:
+    """``pdebug eds``."""
+    from pdebug.views import endpoints as v
+
+    flt = v.EndpointFilter(address, port, cluster, status)
+    return run_view(
+        proxy,
+        output,
+        Fetch.eds(cluster),
+        lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
+    )
+
+
+def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
+    """The endpoints view; a dump without EDS also names the /clusters way."""
+    from pdebug.errors import MissingSection
+
+    try:
+        result: ViewResult = v.endpoints_view(data, flt, wide)
+    except MissingSection as exc:
+        if "endpoints section" not in exc.message:
+            raise
+        raise MissingSection(
+            exc.message,
+            hint="capture with EDS (config_dump?include_eds); a static cluster's endpoints "
+            "come from /clusters: pass the admin URL (pdebug endpoints localhost:15000) or "
+            "--clusters-json FILE (a saved GET /clusters?format=json)",
+        ) from exc
+    return result
+
+
+def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
+    """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
+    import dataclasses
+
+    table = result.table
+    if not flt.empty or not isinstance(table, Table) or table.rows:
+        return result
+    if data.dump is None or data.health is not None:
+        return result
+    why = (
+        "this dump has no EDS (taken without ?include_eds)"
+        if not data.dump.has("endpoints")
+        else "no cluster of this dump gets endpoints from EDS"
+    )
+    note = (
+        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: "
+        "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
+        "(a saved GET /clusters?format=json)."
+    )
+    return dataclasses.replace(result, note=note)
+
+
+def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: str) -> int:
+    """A view with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
+    import importlib
+
+    v = importlib.import_module(f"pdebug.views.{module}")
+    return run_view(proxy, output, fetch(), lambda d, f: v.view(d, f.wide))
+
+
+__all__ = ["ProxyOptions", "run_view"]

@@ -18,16 +18,17 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+# Defined without Typer (a plain table runs without it); these are their names here too.
+from pdebug.cli._run import ProxyOptions as ProxyOptions
 from pdebug.cli.completion import complete_format, complete_source
 from pdebug.sources.base import IstiodChoice, LiveOptions
 
 if TYPE_CHECKING:
-    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
+    from pdebug.sources.spec import SourceSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -287,26 +288,6 @@ def _live_group(
     return group
 
 
-@dataclass(frozen=True)
-class ProxyOptions:
-    """Which proxy a command reads and how to reach it, as one value.
-
-    SOURCE, ``--admin``, ``--bundle`` and the live options (:func:`proxy_options`).
-    """
-
-    source: str | None
-    admin: str | None
-    bundle: str | None
-    live: LiveOptions
-
-    @property
-    def words(self) -> SourceWords:
-        """SOURCE, ``--admin``, ``--bundle`` and ``-n`` as typed, for the library to parse."""
-        from pdebug.sources.spec import SourceWords
-
-        return SourceWords(self.source, self.admin, self.bundle, self.live.namespace)
-
-
 def _proxy_options(
     source: str | None, admin: str | None, bundle: str | None = None, **live: Any
 ) -> ProxyOptions:
@@ -414,10 +395,3 @@ def word_of(
 def words_of(texts: list[str] | None) -> tuple[SourceSpec, ...]:
     """Several SOURCE words (``pdebug assert FILE SOURCE...``), each parsed once."""
     return tuple(word_of(text) for text in texts or ())
-
-
-def file_of(text: str | None) -> FileSpec | MemberSpec | None:
-    """A word that names a file whatever it looks like (``--clusters-json FILE``)."""
-    from pdebug.sources.spec import file_spec
-
-    return None if text is None else file_spec(text)

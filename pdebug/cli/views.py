@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pdebug.cli import _run
 from pdebug.cli._run import run_view
 from pdebug.cli.completion import complete_view
 from pdebug.cli.options import (
@@ -49,11 +50,7 @@ def clusters_cmd(
 
     Example: pdebug clusters pod/productpage-v1-abc -n default --fqdn reviews
     """
-    from pdebug.views import clusters as v
-
-    flt = v.ClusterFilter(fqdn, port, subset, direction)
-    fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
-    return run_view(proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
+    return _run.clusters(proxy, fqdn, port, subset, direction, output, clusters_json)
 
 
 @proxy_options()
@@ -77,10 +74,7 @@ def listeners_cmd(
 
     Example: pdebug listeners dump.json --port 15006 -o wide
     """
-    from pdebug.views import listeners as v
-
-    flt = v.ListenerFilter(address, port, type)
-    return run_view(proxy, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
+    return _run.listeners(proxy, address, port, type, verbose, output)
 
 
 @proxy_options()
@@ -99,10 +93,7 @@ def routes_cmd(
 
     Example: pdebug routes dump.json --name 9080 -o wide
     """
-    from pdebug.views import routes as v
-
-    flt = v.RouteFilter(name)
-    return run_view(proxy, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose))
+    return _run.routes(proxy, name, verbose, output)
 
 
 AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.", metavar="IP")]
@@ -133,17 +124,7 @@ def endpoints_cmd(
 
     Example: pdebug endpoints dump.json --clusters-json clusters.json --status UNHEALTHY
     """
-    from pdebug.views import endpoints as v
-
-    flt = v.EndpointFilter(address, port, cluster, status)
-    fetch = Fetch.endpoints(cluster, eds=output.lower() == "wide")
-    return run_view(
-        proxy,
-        output,
-        fetch,
-        lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
-        clusters_json,
-    )
+    return _run.endpoints(proxy, address, port, cluster, status, output, clusters_json)
 
 
 @proxy_options()
@@ -162,57 +143,17 @@ def eds_cmd(
 
     Example: pdebug eds dump.json --cluster 'outbound|9080||reviews.default.svc.cluster.local'
     """
-    from pdebug.views import endpoints as v
-
-    flt = v.EndpointFilter(address, port, cluster, status)
-    return run_view(
-        proxy,
-        output,
-        Fetch.eds(cluster),
-        lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
-    )
+    return _run.eds(proxy, address, port, cluster, status, output)
 
 
 def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
     """The endpoints view; a dump without EDS also names the /clusters way."""
-    from pdebug.errors import MissingSection
-
-    try:
-        result: ViewResult = v.endpoints_view(data, flt, wide)
-    except MissingSection as exc:
-        if "endpoints section" not in exc.message:
-            raise
-        raise MissingSection(
-            exc.message,
-            hint="capture with EDS (config_dump?include_eds); a static cluster's endpoints "
-            "come from /clusters: pass the admin URL (pdebug endpoints localhost:15000) or "
-            "--clusters-json FILE (a saved GET /clusters?format=json)",
-        ) from exc
-    return result
+    return _run._endpoints(v, data, flt, wide)
 
 
 def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
     """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
-    import dataclasses
-
-    from pdebug.views.table import Table
-
-    table = result.table
-    if not flt.empty or not isinstance(table, Table) or table.rows:
-        return result
-    if data.dump is None or data.health is not None:
-        return result
-    why = (
-        "this dump has no EDS (taken without ?include_eds)"
-        if not data.dump.has("endpoints")
-        else "no cluster of this dump gets endpoints from EDS"
-    )
-    note = (
-        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: "
-        "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
-        "(a saved GET /clusters?format=json)."
-    )
-    return dataclasses.replace(result, note=note)
+    return _run.explain_empty(data, result, flt)
 
 
 def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[..., int]:
@@ -223,10 +164,7 @@ def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[.
         *,
         proxy: ProxyOptions,
     ) -> int:
-        import importlib
-
-        v = importlib.import_module(f"pdebug.views.{module}")
-        return run_view(proxy, output, fetch(), lambda d, f: v.view(d, f.wide))
+        return _run.whole(module, fetch, proxy, output)
 
     command.__name__ = command.__qualname__ = f"{module}_cmd"
     command.__doc__ = doc

@@ -466,6 +466,14 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     return types, starts, ends
 
 
+class _SlicedConfigs(list[Any]):
+    """The configs :func:`_sliced_configs` decoded, with the layout it found them in."""
+
+    def __init__(self, layout: tuple[list[str], list[int], list[int]]) -> None:
+        super().__init__()
+        self.layout = layout
+
+
 def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     """The planned sections of a dump laid out as Envoy writes it, each decoded alone.
 
@@ -488,7 +496,7 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     section_type, _ = _plan_types(keys)
     view = memoryview(data) if isinstance(data, bytes) else data  # slices without copies
     wanted = {KEY_KINDS[k] for k in keys}
-    configs: list[Any] = []
+    configs = _SlicedConfigs(layout)
     for type_url, start, stop in zip(types, starts, ends, strict=True):
         if SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "") not in wanted:
             configs.append(section_type(type_url=type_url))
@@ -542,9 +550,19 @@ def _planned_dump(
             value = getattr(planned, key)
             if value is not None:
                 sec._cache[(key, _list_of(KEY_TYPES[key]))] = value
+            elif kind == KEY_KINDS[key]:
+                # Absent (or null) in this section in both spellings (the planned
+                # decoders refuse the other one): read as an empty list, as a field
+                # read would, without scanning the whole document to find that out.
+                sec._cache[(key, _list_of(KEY_TYPES[key]))] = []
         sections.append(sec)
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
+    if isinstance(configs, _SlicedConfigs):
+        # Envoy's layout: anything else is read from each section's own bytes, as
+        # without a plan (`clusters -o wide` reads the EDS section, not all 161 MB).
+        _read_sections(dump, configs.layout, data, source)
+        return dump
 
     def complete() -> None:
         """Read every section's remaining fields (one more scan), once."""
@@ -585,16 +603,26 @@ def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
     layout = _layout(data)
     if layout is None:
         return None
-    types, starts, ends = layout
-    view = memoryview(data) if isinstance(data, bytes) else data
+    types = layout[0]
     sections = [
         Section(t, SECTION_KINDS.get(t.rsplit(".", 1)[-1], ""), {}, i) for i, t in enumerate(types)
     ]
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
+    if _mapped(data):
+        _release_pages(data)  # the search read every page; each section maps its own again
+    _read_sections(dump, layout, data, source)
+    return dump
+
+
+def _read_sections(
+    dump: ConfigDump, layout: tuple[list[str], list[int], list[int]], data: Buffer, source: str
+) -> None:
+    """Let each section of ``dump`` (found at ``layout``) read its fields from its own bytes."""
+    types, starts, ends = layout
+    sections = dump.sections
+    view = memoryview(data) if isinstance(data, bytes) else data
     release = (lambda: _release_pages(data)) if _mapped(data) else None
-    if release is not None:
-        release()  # the search read every page; each section maps its own again
 
     def whole() -> None:
         """The whole document's fields for every section (or its error), once."""
@@ -615,7 +643,6 @@ def _sliced_dump(data: Buffer, source: str) -> ConfigDump | None:
         sec.release = release
         sec.text = view[start:stop]
         sec.complete, sec.fast = _section_readers(sec, sec.text, whole)
-    return dump
 
 
 def _section_readers(
@@ -651,7 +678,8 @@ def _section_readers(
             return False
         for k in keys:
             value = getattr(planned, k)
-            sec._cache[(k, _list_of(KEY_TYPES[k]))] = [] if value is None else value
+            # A list a plan decoded already stays the one its readers hold.
+            sec._cache.setdefault((k, _list_of(KEY_TYPES[k])), [] if value is None else value)
         if sec.release is not None:
             sec.release()
         return True
