@@ -144,15 +144,19 @@ class KindReport:
     notes: list[str] = field(default_factory=list)
     compared: int = 0
     suffix: str = ""
+    #: Why this kind was not compared (one side has no such section), else "".
+    not_compared: str = ""
 
     @property
     def match(self) -> bool:
-        """Whether the two sides agree on this kind."""
-        return not self.changes
+        """Whether the two sides agree on this kind (never when it was not compared)."""
+        return not self.changes and not self.not_compared
 
     @property
     def verdict(self) -> str:
         """The istioctl verdict line, e.g. ``Routes Match (RDS last loaded at ...)``."""
+        if self.not_compared:
+            return f"{TITLES[self.kind]} Not Compared ({self.not_compared})"
         verdict = "Match" if self.match else "Don't Match"
         return f"{TITLES[self.kind]} {verdict}{self.suffix}"
 
@@ -733,6 +737,16 @@ def compare(
     pattern = re.compile(ignore) if ignore else None
     reports = []
     for kind in kinds:
+        lacking = [
+            label
+            for label, dump in ((left_label, left), (right_label, right))
+            if dump.section(kind) is None
+        ]
+        if len(lacking) == 1:
+            # A masked or partial capture: its missing section says nothing about the
+            # resources, so none of the other side's is "only in" it.
+            reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
+            continue
         rep = compare_kind(
             kind, collect(left, kind, include_static), collect(right, kind, include_static), pattern
         )
