@@ -108,11 +108,17 @@ def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path
     assert result.code == ExitCode.FINDINGS, result.err
     found = [(f["code"], f["resource"], f["message"]) for f in json.loads(result.out)["findings"]]
     pd5 = [(c, r, m.split(" expire")[0]) for c, r, m in found if c.startswith("PD50")]
+    # sweep7: a trust bundle's later roots are judged too (they used to be ignored:
+    # "judged by their first root only"); peers whose chain ends at that root fail
     assert pd5 == [
+        ("PD501", "secret/ROOTCA", "CA certificate 2 of 2 in the trust bundle"),
         ("PD501", "secret/default", "CA certificate 2 of 3 in the chain"),
         ("PD502", "secret/other", "CA certificate 2 of 2 in the chain"),
     ]
-    assert _serial(expired) in found[0][2]
+    assert all(_serial(expired) in m for c, r, m in found if c == "PD501")
+    # the table still shows the bundle's first root, as istioctl does
+    row = pdebug("secrets", path).out.splitlines()[-1].split()
+    assert row[:5] == ["ROOTCA", "CA", "ACTIVE", "true", row[4]] and row[4] != _serial(expired)
 
 
 def _with_malformed_san() -> bytes:
@@ -147,3 +153,36 @@ def test_a_malformed_extension_makes_the_certificate_unparsable(pdebug, tmp_path
         assert result.code == 0, (args, result.err)
     row = pdebug("secrets", path).out.splitlines()[1].split()
     assert row == ["default", "ACTIVE", "false"]
+
+
+def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path):
+    # sweep7: a SPIFFE validator's trust domain bundle with an expired second root
+    root = _ca("td-root", days=3650)
+    old = make_ca("td-old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(hours=2))
+    secret = {
+        "name": "ROOTCA",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": "ROOTCA",
+            "validation_context": {
+                "custom_validator_config": {
+                    "name": "envoy.tls.cert_validator.spiffe",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
+                        "v3.SPIFFECertValidatorConfig",
+                        "trust_domains": [
+                            {
+                                "name": "example.org",
+                                "trust_bundle": {"inline_bytes": base64.b64encode(root + old).decode()},
+                            }
+                        ],
+                    },
+                }
+            },
+        },
+    }
+    result = pdebug("check", "-o", "json", _dump(tmp_path, [secret]))
+    assert result.code == ExitCode.FINDINGS, result.err
+    (f,) = [f for f in json.loads(result.out)["findings"] if f["code"] == "PD501"]
+    assert f["resource"] == "secret/ROOTCA (trust domain example.org)"
+    assert f["message"].startswith("CA certificate 2 of 2 in the trust bundle expired 2.0 hours ago")

@@ -169,6 +169,8 @@ class SecretItem:
     trust_domain: str
     version: str
     last_updated: str
+    #: A trust bundle (validation context): every certificate in it is a root of its own.
+    bundle: bool = False
 
 
 def secrets_section(dump: ConfigDump) -> Section | None:
@@ -242,7 +244,7 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
     vc = secret.validation_context if secret is not None else None
     if vc is not None and trusted_ca(vc):
         cert = parse_pem(trusted_ca(vc))
-        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
+        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta, bundle=True)]
     if vc is not None:
         spiffe = spiffe_validator(vc, camel)
         if spiffe is not None:
@@ -253,9 +255,11 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
             if spiffe.trust_bundles is not None:
                 found = bundle_map(_data(spiffe.trust_bundles))
                 if found:
-                    return [SecretItem(name, status, c, td, *meta) for td, c in found]
+                    return [SecretItem(name, status, c, td, *meta, bundle=True) for td, c in found]
             return [
-                SecretItem(name, status, parse_pem(_data(td.trust_bundle)), td.name, *meta)
+                SecretItem(
+                    name, status, parse_pem(_data(td.trust_bundle)), td.name, *meta, bundle=True
+                )
                 for td in spiffe.trust_domains
             ]
     return [SecretItem(entry.name, status, CertInfo(), "", *meta)]
