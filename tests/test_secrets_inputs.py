@@ -186,3 +186,41 @@ def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path
     (f,) = [f for f in json.loads(result.out)["findings"] if f["code"] == "PD501"]
     assert f["resource"] == "secret/ROOTCA (trust domain example.org)"
     assert f["message"].startswith("CA certificate 2 of 2 in the trust bundle expired 2.0 hours ago")
+
+
+def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
+    # sweep7: a damaged SPIFFE validator in one secret, or static secrets that are all
+    # damaged, made PD501/PD502 "could not read the input" for every secret (exit 4),
+    # hiding an expired certificate beside them. The others are judged; the damaged one
+    # is named on stderr.
+    expired = make_ca("old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    spiffe = {
+        "name": "spiffe",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": "spiffe",
+            "validation_context": {
+                "custom_validator_config": {
+                    "name": "envoy.tls.cert_validator.spiffe",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
+                        "v3.SPIFFECertValidatorConfig",
+                        "trust_domains": [{"name": "x", "trust_bundle": {"inline_bytes": 12}}],
+                    },
+                }
+            },
+        },
+    }
+    path = _dump(tmp_path, [_root_secret("ROOTCA", expired), spiffe])
+    doc = json.loads(path.read_text())
+    doc["configs"][0]["static_secrets"] = [{"name": 12, "secret": {"name": "s"}}]
+    path.write_text(json.dumps(doc))
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    out = json.loads(result.out)
+    assert [(f["code"], f["resource"]) for f in out["findings"]] == [("PD501", "secret/ROOTCA")]
+    assert not [s for s in out["skipped"] if s["error"]]
+    assert f"{path}: secret 'spiffe': SPIFFE validator: unexpected value" in result.err
+    assert f"{path}: static_secrets[0]: unexpected value" in result.err
+    assert "static secrets not judged" in result.err and "Traceback" not in result.err
+    assert pdebug("secrets", path).code == ExitCode.OK

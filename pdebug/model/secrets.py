@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pdebug.errors import InvalidInput
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump, Section, decode_raw
@@ -196,7 +198,7 @@ def items(data: ProxyData) -> list[SecretItem]:
         ("dynamic_active_secrets", "ACTIVE"),
     ):
         for entry in dump.secret_entries(key).items:
-            out.extend(_expand(entry, status, sec.camel))
+            out.extend(_expand(entry, status, sec.camel, _warner(dump)))
     return out
 
 
@@ -210,10 +212,16 @@ def static_items(data: ProxyData) -> list[SecretItem]:
     if sec is None:
         return []
     out: list[SecretItem] = []
-    for entry in dump.secret_entries("static_secrets").items:
+    try:
+        entries = dump.secret_entries("static_secrets").items
+    except InvalidInput as exc:
+        # Every static secret is damaged: the dynamic ones are still judged.
+        dump.warn(f"{exc.message}; static secrets not judged")
+        return []
+    for entry in entries:
         if entry.secret is not None and not entry.name:
             entry = s.SecretEntry(name=entry.secret.name, secret=entry.secret)
-        out.extend(_expand(entry, "STATIC", sec.camel))
+        out.extend(_expand(entry, "STATIC", sec.camel, _warner(dump)))
     return out
 
 
@@ -235,7 +243,13 @@ def spiffe_validator(vc: s.ValidationContext, camel: bool) -> s.SpiffeValidatorC
     return spiffe if spiffe.type_url.endswith(SPIFFE_VALIDATOR) else None
 
 
-def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
+def _warner(dump: ConfigDump) -> Callable[[str], None]:
+    return lambda message: dump.warn(f"{dump.source}: {message}")
+
+
+def _expand(
+    entry: s.SecretEntry, status: str, camel: bool, warn: Callable[[str], None]
+) -> list[SecretItem]:
     secret = entry.secret
     meta = (entry.version_info, entry.last_updated)
     if secret is not None and secret.tls_certificate is not None:
@@ -246,7 +260,12 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
         cert = parse_pem(trusted_ca(vc))
         return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta, bundle=True)]
     if vc is not None:
-        spiffe = spiffe_validator(vc, camel)
+        try:
+            spiffe = spiffe_validator(vc, camel)
+        except InvalidInput as exc:
+            # one damaged validator: this secret's row is unparsable, the others stand
+            warn(f"secret {entry.name!r}: {exc.message}; its certificates not judged")
+            spiffe = None
         if spiffe is not None:
             # istioctl: one row per trust domain, named after the inner Secret. A bundle
             # map (trust_bundles) takes precedence over trust_domains in Envoy; istioctl
