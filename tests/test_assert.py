@@ -662,3 +662,30 @@ def test_nesting_too_deep_for_the_schema_check_is_one_line(pdebug, tmp_path, whe
     r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
     assert r.code == 4, r.err
     assert "nested deeper than" in r.err and r.err.count("\n") <= 2
+
+
+def test_the_expectations_file_on_stdin(pdebug, tmp_path, monkeypatch):
+    # sweep7: `pdebug assert - SOURCE < runbook.yaml` was "-: no such expectations file",
+    # exit 3, where every other command reads '-' as stdin.
+    import io
+
+    (tmp_path / "more.yaml").write_text(
+        "expectations:\n  - name: included\n    check: {absent: [PD101]}\n"
+    )
+    monkeypatch.chdir(tmp_path)  # includes of stdin are relative to the working directory
+    text = (
+        "include: [more.yaml]\nexpectations:\n  - name: no rejected listener\n"
+        "    check: {absent: [PD101]}\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    r = pdebug("assert", "-", SIDECAR_DUMP, "-o", "json")
+    assert r.code == 0, r.err
+    assert results(r.out) == {"no rejected listener": "PASS", "included": "PASS"}
+    assert json.loads(r.out)["file"] == "stdin"
+    # a mistake in it is named stdin:LINE
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"expectations: [\n")))
+    r = pdebug("assert", "-", SIDECAR_DUMP)
+    assert r.code == 4 and r.err.startswith("pdebug: error: stdin:"), r.err
+    # stdin cannot be both the file and a SOURCE
+    r = pdebug("assert", "-", "-")
+    assert r.code == 2 and "read only once" in r.err
