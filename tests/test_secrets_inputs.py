@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from pdebug.errors import ExitCode
@@ -173,7 +174,9 @@ def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path
                         "trust_domains": [
                             {
                                 "name": "example.org",
-                                "trust_bundle": {"inline_bytes": base64.b64encode(root + old).decode()},
+                                "trust_bundle": {
+                                    "inline_bytes": base64.b64encode(root + old).decode()
+                                },
                             }
                         ],
                     },
@@ -185,7 +188,9 @@ def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path
     assert result.code == ExitCode.FINDINGS, result.err
     (f,) = [f for f in json.loads(result.out)["findings"] if f["code"] == "PD501"]
     assert f["resource"] == "secret/ROOTCA (trust domain example.org)"
-    assert f["message"].startswith("CA certificate 2 of 2 in the trust bundle expired 2.0 hours ago")
+    assert f["message"].startswith(
+        "CA certificate 2 of 2 in the trust bundle expired 2.0 hours ago"
+    )
 
 
 def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
@@ -224,3 +229,53 @@ def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
     assert f"{path}: static_secrets[0]: unexpected value" in result.err
     assert "static secrets not judged" in result.err and "Traceback" not in result.err
     assert pdebug("secrets", path).code == ExitCode.OK
+
+
+def _leaf_with_uris(*uris: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd-spiffe")])
+    san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(u) for u in uris])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=300))
+        .add_extension(san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(
+    ("uris", "domain"),
+    [
+        (["spiffe://cluster.local/ns/a/sa/b"], "cluster.local"),
+        # userinfo is not part of the trust domain (Go's url.Host; it was "u@td")
+        (["spiffe://u@td.example/ns/a/sa/b"], "td.example"),
+        (["spiffe://u:pw@td.example:8443/ns/a"], "td.example:8443"),  # Go keeps the port
+        (["spiffe://td.example?x=1"], "td.example"),
+        (["spiffe://td.example#frag"], "td.example"),
+        (["SPIFFE://TD.example/x"], "TD.example"),  # the scheme is case-insensitive
+        # the last SPIFFE URI that Go's x509 accepts decides; the others name nothing
+        (["spiffe://first/x", "spiffe://td:abc/x"], "first"),
+        (["spiffe://first/x", "spiffe://td./x"], "first"),
+        (["spiffe://first/x", "spiffe://a..b/x"], "first"),
+        (["spiffe://first/x", "https://other/x"], "first"),
+    ],
+)
+def test_the_trust_domain_of_odd_spiffe_ids(pdebug, tmp_path: Path, uris, domain):
+    # sweep7: the trust domain was the text between "spiffe://" and the first "/"
+    path = _dump(tmp_path, [_chain_secret("default", _leaf_with_uris(*uris))])
+    result = pdebug("secrets", path)
+    assert result.code == 0, result.err
+    head, line = result.out.splitlines()
+    assert head.endswith("TRUST DOMAIN")
+    row = line.split()
+    assert row[-1] == domain and row[:4] == ["default", "Cert", "Chain", "ACTIVE"]

@@ -108,16 +108,58 @@ def _one(cert: Any) -> CertInfo:
     info.not_before = cert.not_valid_before_utc
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        uris = [
-            u
+        domains = [
+            host
             for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if u.startswith("spiffe://")
+            if (host := spiffe_host(u)) is not None
         ]
-        if uris:
-            info.trust_domain = uris[-1][len("spiffe://") :].split("/", 1)[0]
+        if domains:
+            info.trust_domain = domains[-1]
     except x509.ExtensionNotFound:
         pass
     return info
+
+
+_PORT = re.compile(r":[0-9]*")
+_USERINFO = re.compile(r"[A-Za-z0-9\-._:~!$&'()*+,;=%]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%[0-7][0-9A-Fa-f](?<!%25)")
+
+
+def spiffe_host(uri: str) -> str | None:
+    """The trust domain of a ``spiffe://`` URI as Go's ``url.URL.Host`` reads it (istioctl).
+
+    The authority ends at the first ``/``, ``?`` or ``#``; userinfo (up to the last ``@``)
+    is not part of it, a port is (``td:8443``). None when the URI is not a SPIFFE ID or
+    Go's x509 would not accept it (control characters, a port that is not digits, an
+    empty or non-printable label, a bad ``%`` escape): such a URI names no trust domain.
+    """
+    scheme, colon, rest = uri.partition(":")
+    if not colon or scheme.lower() != "spiffe" or not rest.startswith("//"):
+        return None
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in uri):
+        return None
+    authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+    userinfo, _, host = authority.rpartition("@")
+    if not _USERINFO.fullmatch(userinfo):
+        return None
+    if host.startswith("["):  # an IPv6 literal: kept whole, as Go does
+        end = host.find("]")
+        if end < 0 or not (host[end + 1 :] == "" or _PORT.fullmatch(host[end + 1 :])):
+            return None
+        return host
+    if ":" in host and not _PORT.fullmatch(host[host.rfind(":") :]):
+        return None
+    if _BAD_ESCAPE.search(host):
+        return None
+    if "%" in host:
+        from urllib.parse import unquote
+
+        host = unquote(host)
+    if host and any(not label for label in host.split(".")):
+        return None  # Go's x509: an empty label (a leading, trailing or double dot)
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in host):
+        return None  # Go's x509: a label character outside printable ASCII
+    return host
 
 
 def bundle_map(data: bytes) -> list[tuple[str, CertInfo]]:

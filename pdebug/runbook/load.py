@@ -100,7 +100,8 @@ def load(path: str, overrides: dict[str, str] | None = None) -> Runbook:
                 raise InvalidInput(exc.message, hint=exc.hint) from None
     if not book.expectations:
         raise InvalidInput(
-            f"{'stdin' if path == '-' else path}: no expectations (an empty runbook would pass without checking anything)",
+            f"{'stdin' if path == '-' else path}: no expectations"
+            " (an empty runbook would pass without checking anything)",
             hint="list them under expectations: (pdebug assert --schema prints the schema)",
         )
     counts = Counter(e.name for e in book.expectations)
