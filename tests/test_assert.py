@@ -689,3 +689,23 @@ def test_the_expectations_file_on_stdin(pdebug, tmp_path, monkeypatch):
     # stdin cannot be both the file and a SOURCE
     r = pdebug("assert", "-", "-")
     assert r.code == 2 and "read only once" in r.err
+
+
+def test_node_label_keys_keep_their_spelling(pdebug, tmp_path):
+    # sweep7: node metadata is a protobuf Struct, its keys data; the bootstrap reader
+    # respelled LABELS' keys (appTier -> app_tier), so `proxies: {labels: {appTier: web}}`
+    # matched no proxy and the expectation was skipped for lack of a proxy.
+    doc = json.loads(SIDECAR_DUMP.read_text())
+    for section in doc["configs"]:
+        if "bootstrap" in section:
+            section["bootstrap"]["node"]["metadata"]["LABELS"]["appTier"] = "web"
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: web tier\n    proxies: {labels: {appTier: web}}\n"
+        "    check: {absent: [PD101]}\n",
+    )
+    r = pdebug("assert", book, dump, "-o", "json")
+    assert r.code == 0, r.out + r.err
+    assert results(r.out) == {"web tier": "PASS"}
