@@ -63,8 +63,8 @@ def _rows(out: str) -> list[list[str]]:
     return [[ln[a:b].strip() for a, b in zip(starts, ends, strict=True)] for ln in lines]
 
 
-def test_three_older_shapes() -> None:
-    assert DUMPS == ["2023-03", "2023-05", "2024-03"]
+def test_four_older_shapes() -> None:
+    assert DUMPS == ["2023-02-blog", "2023-03", "2023-05", "2024-03"]
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -231,3 +231,24 @@ def test_endpoint_at_no_workload_address_is_dangling(pdebug, tmp_path):
     table = pdebug("zc", "service", "-f", path)
     [row] = [line for line in table.out.splitlines() if line.split()[:2] == ["default", "httpbin"]]
     assert row.split()[-1] == "0/1"
+
+
+def test_2023_blog_policy_groups_are_its_rules(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel 1.18 named a policy's rules ``groups`` (the istio.io blog's pasted dump):
+    they are its rules, so no false PD708 ("ALLOW policy with no rules matches nothing")."""
+    path = ZT / "2023-02-blog" / "dump.json"
+    res = pdebug("check", path, "-o", "json")
+    assert res.code == 0, res.out + res.err
+    assert json.loads(res.out)["findings"] == []
+    res = pdebug("zc", "policy", path, "-o", "wide")
+    assert res.out.splitlines()[1].split() == [
+        "default", "hw-viewer", "Allow", "WorkloadSelector", "1", "false"
+    ]  # fmt: skip
+    # a 1.18 policy with empty groups is still an ALLOW that matches nothing
+    d = _dump("2023-02-blog")
+    d["policies"]["default/hw-viewer"]["groups"] = []
+    empty = tmp_path / "empty-groups.json"
+    empty.write_text(json.dumps(d))
+    res = pdebug("check", "-o", "json", empty)
+    assert [f["code"] for f in json.loads(res.out)["findings"]] == ["PD708"]
+    assert "each workload it selects denies" in json.loads(res.out)["findings"][0]["message"]

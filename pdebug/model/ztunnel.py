@@ -12,9 +12,9 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``;
 * before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
   ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
-  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19). They are read
-  as the ``workloads``/``services``/``workloadIps``/``vips`` they hold (istioctl prints
-  empty tables for them).
+  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19), a policy's
+  ``groups`` (1.18). They are read as the ``workloads``/``services``/``workloadIps``/
+  ``vips``/``rules`` they hold (istioctl prints empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
@@ -273,12 +273,15 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
 _LEGACY = {
     "workloads": (("by_uid", "by_addr"), "uid"),
     "services": (("by_vip", "services_by_hostname", "services_by_ip"), "hostname"),
+    "policies": ((), "name"),
 }
 #: Fields ztunnel 1.18/1.19 (and istiod's 1.17 ``Address``) spelled otherwise: the old
 #: names (folded, see :func:`_fold`) -> today's.
 _LEGACY_FIELDS = {
     "workloads": (("workloadip", "address"), "workloadIps"),
     "services": (("addresses",), "vips"),
+    # ztunnel 1.18 called a policy's rules ``groups``
+    "policies": (("groups",), "rules"),
 }
 
 
