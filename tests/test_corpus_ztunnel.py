@@ -252,3 +252,13 @@ def test_2023_blog_policy_groups_are_its_rules(pdebug: Any, tmp_path: Path) -> N
     res = pdebug("check", "-o", "json", empty)
     assert [f["code"] for f in json.loads(res.out)["findings"]] == ["PD708"]
     assert "each workload it selects denies" in json.loads(res.out)["findings"][0]["message"]
+
+
+def test_one_tables_json_rows_are_named_for_what_they_are(pdebug: Any) -> None:
+    """istioctl's ``zc connections -o json`` (a JSON array of one table's rows, its test
+    data ``connectionsdump.json``) given to ``pdebug zc``: it said "not an Envoy config
+    dump" with a hint about Envoy's ``configs`` list; it names the ztunnel dump to save."""
+    res = pdebug("zc", "connections", FIXTURES / "istioctl/ztunnel-config/connectionsdump.json")
+    assert res.code == 4
+    assert "this is a JSON array, not a ztunnel config dump" in res.err
+    assert "istioctl zc all -o json" in res.err and "Envoy" not in res.err

@@ -204,12 +204,28 @@ def looks_like_ztunnel(top: dict[str, Any]) -> bool:
     return bool(folded & ZTUNNEL_KEYS) or "workloadstate" in folded
 
 
+#: What to do about input that is plainly not a ztunnel dump, by what it looks like.
+_ZT_HINTS = {
+    "empty": "the capture failed or was cut off; capture the dump again",
+    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
+    # istioctl ztunnel-config workload|service|... -o json prints one table's rows
+    "array": "that is one table's rows (istioctl ztunnel-config TABLE -o json); save the "
+    "whole dump: istioctl zc all -o json (it prints the dump unchanged), or GET "
+    "/config_dump on the ztunnel's admin port 15000",
+    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+}
+
+
 def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
 
     from pdebug.model.load import sniff
+    from pdebug.model.sniff import sniff_bytes
 
+    found = sniff_bytes(data)
+    if found.kind in _ZT_HINTS:
+        raise found.refuse(source, "a ztunnel config dump", _ZT_HINTS)
     sniff(data, source)
     raw = bytes(data)
     try:
