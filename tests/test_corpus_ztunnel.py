@@ -3,7 +3,8 @@
 istioctl's own test dump in three earlier shapes (provenance: fixtures/corpus/MANIFEST.md):
 2023-03 (workloads keyed by IP with one ``workloadIp``, no service objects), 2023-05
 (``services_by_hostname`` with ``addresses``), 2024-03 (ztunnel <= 1.21: ``by_uid``,
-``by_addr``, ``by_vip``, snake_case). Every ``zc`` table must come out without a crash and
+``by_addr``, ``by_vip``, snake_case); the istio.io blog's 1.18 paste (2023-02-blog) and a
+whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali). Every ``zc`` table must come out without a crash and
 with the workloads and services the JSON holds, counted here with the plain ``json``
 module; the 2024-03 dump's workload table is compared with istioctl's golden of the time.
 """
@@ -32,6 +33,8 @@ def _workloads(d: dict[str, Any]) -> list[dict[str, Any]]:
     for key in ("workloads", "by_uid", "by_addr"):
         if isinstance(d.get(key), dict):
             return list(d[key].values())
+        if isinstance(d.get(key), list):
+            return list(d[key])
     return []
 
 
@@ -39,6 +42,8 @@ def _service_names(d: dict[str, Any]) -> set[tuple[str, str]]:
     for key in ("services", "by_vip", "services_by_hostname"):
         if isinstance(d.get(key), dict):
             return {(s["namespace"], s["name"]) for s in d[key].values()}
+        if isinstance(d.get(key), list):
+            return {(s["namespace"], s["name"]) for s in d[key]}
     return set()
 
 
@@ -63,8 +68,8 @@ def _rows(out: str) -> list[list[str]]:
     return [[ln[a:b].strip() for a, b in zip(starts, ends, strict=True)] for ln in lines]
 
 
-def test_four_older_shapes() -> None:
-    assert DUMPS == ["2023-02-blog", "2023-03", "2023-05", "2024-03"]
+def test_the_corpus_shapes() -> None:
+    assert DUMPS == ["2023-02-blog", "2023-03", "2023-05", "2024-03", "2025-05-kiali"]
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -90,7 +95,7 @@ def test_every_workload_listed_with_its_address(pdebug: Any, name: str) -> None:
     assert sorted((r[0], r[1], r[2]) for r in rows) == want
 
 
-@pytest.mark.parametrize("name", ["2023-05", "2024-03"])
+@pytest.mark.parametrize("name", ["2023-05", "2024-03", "2025-05-kiali"])
 def test_every_service_listed_once(pdebug: Any, name: str) -> None:
     res = pdebug("zc", "service", ZT / name / "dump.json")
     assert res.code == 0, res.err
@@ -262,3 +267,16 @@ def test_one_tables_json_rows_are_named_for_what_they_are(pdebug: Any) -> None:
     assert res.code == 4
     assert "this is a JSON array, not a ztunnel config dump" in res.err
     assert "istioctl zc all -o json" in res.err and "Envoy" not in res.err
+
+
+def test_kiali_ztunnel_124_dump(pdebug: Any) -> None:
+    """A whole ztunnel 1.24 dump (Kiali's test data): services bound to the bookinfo
+    waypoint name it, endpoints keyed by workload UID count, and a healthy mesh has no
+    finding."""
+    path = ZT / "2025-05-kiali" / "dump.json"
+    rows = {(r[0], r[1]): r for r in _rows(pdebug("zc", "service", path).out)[1:]}
+    assert rows[("bookinfo", "reviews")][3:] == ["waypoint", "3/3"]
+    assert rows[("bookinfo", "waypoint")][3:] == ["None", "1/1"]
+    assert rows[("keycloak", "keycloak-headless")][2:] == ["", "None", "1/1"]
+    res = pdebug("check", path, "-o", "json")
+    assert (res.code, json.loads(res.out)["findings"]) == (0, []), res.out
