@@ -617,6 +617,22 @@ def test_diff_names_what_changed(pdebug, tmp_path):
     assert bad.code == 2
 
 
+def test_diff_a_section_one_side_lacks_is_not_compared(pdebug, tmp_path):
+    # sweep7: ztunnel <= 1.21 dumped no policies (fixtures/corpus/ztunnel/2024-03): every
+    # policy of a newer dump was "only in" it, as if all were deleted
+    old = FIXTURES / "corpus" / "ztunnel" / "2024-03" / "dump.json"
+    r = pdebug("diff", old, DUMP)
+    assert r.code == 1
+    assert f"Policies Not Compared ({old} has no policies section)" in r.out.splitlines()
+    assert "allow-waypoint" not in r.out
+    d = as_lists(doc())
+    del d["certificates"]
+    r = pdebug("diff", DUMP, write(tmp_path, d), "-o", "json")
+    kinds = {k["kind"]: k for k in json.loads(r.out)["kinds"]}
+    assert kinds["certificates"]["changes"] == [] and kinds["certificates"]["match"] is False
+    assert kinds["certificates"]["not_compared"].endswith("has no certificates section")
+
+
 # --- hostile dumps: seeded mutations never escape the error funnel -------------------------
 
 _REPLACEMENTS: list[Any] = [None, "", "x\x1b[31m", 0, -1, 10**30, 1.5, True, [], {}, [1], {"a": 1}]
