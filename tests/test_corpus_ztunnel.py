@@ -4,9 +4,10 @@ istioctl's own test dump in three earlier shapes (provenance: fixtures/corpus/MA
 2023-03 (workloads keyed by IP with one ``workloadIp``, no service objects), 2023-05
 (``services_by_hostname`` with ``addresses``), 2024-03 (ztunnel <= 1.21: ``by_uid``,
 ``by_addr``, ``by_vip``, snake_case); the istio.io blog's 1.18 paste (2023-02-blog) and a
-whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali). Every ``zc`` table must come out without a crash and
-with the workloads and services the JSON holds, counted here with the plain ``json``
-module; the 2024-03 dump's workload table is compared with istioctl's golden of the time.
+whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali). Every ``zc`` table must
+come out without a crash and with the workloads and services the JSON holds, counted here
+with the plain ``json`` module; the 2024-03 dump's workload table is compared with
+istioctl's golden of the time.
 """
 
 from __future__ import annotations
