@@ -34,6 +34,7 @@ import orjson
 from pdebug.errors import InvalidInput
 from pdebug.model.camel import METADATA_FIELDS, snake_keys, to_camel, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
+from pdebug.model.sections import none_when_absent
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
 KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
@@ -745,7 +746,7 @@ def compare(
         lacking = [
             label
             for label, dump in ((left_label, left), (right_label, right))
-            if dump.section(kind) is None
+            if dump.section(kind) is None and not none_when_absent(dump, kind)
         ]
         if len(lacking) == 1:
             # A masked or partial capture: its missing section says nothing about the

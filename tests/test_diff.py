@@ -347,3 +347,9 @@ def test_a_side_without_a_whole_section_is_not_compared(pdebug, tmp_path):
     assert unified.code == ExitCode.FINDINGS and "---" not in unified.out
     # a section both sides lack is compared as before (nothing on either side)
     assert pdebug("diff", masked, masked).code == ExitCode.OK
+    # a whole dump without secrets (older Envoys write none then) holds none: compared
+    doc = _load(SIDECAR)
+    doc["configs"] = [c for c in doc["configs"] if "SecretsConfigDump" not in c["@type"]]
+    none = _write(tmp_path, "no-secrets.json", doc)
+    r = pdebug("diff", SIDECAR, none, "--include", "secrets")
+    assert "Secrets Don't Match" in r.out and f"- default: only in {SIDECAR}" in r.out
