@@ -45,6 +45,9 @@ class _Top(msgspec.Struct, gc=False):
     workloads: msgspec.Raw = msgspec.Raw()
     workloadState: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     certificates: msgspec.Raw = msgspec.Raw()
+    # agentgateway's dump: ztunnel-like, but neither (see model/ztunnel.agentgateway_given)
+    binds: msgspec.Raw = msgspec.Raw()
+    backends: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
 
@@ -301,6 +304,10 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             for sec in dump.sections:
                 sec.release = lambda: _release_pages(data)
         return Loaded(dump=dump)
+    if len(top.binds) and len(top.backends):
+        from pdebug.model.ztunnel import agentgateway_given
+
+        raise agentgateway_given(source)
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",

@@ -216,6 +216,21 @@ _ZT_HINTS = {
 }
 
 
+def agentgateway_given(source: str) -> InvalidInput:
+    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
+
+    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
+    and ``backends``, but its service endpoints are its load balancer's state (a list of
+    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
+    """
+    return InvalidInput(
+        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
+        "not a ztunnel or Envoy one",
+        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
+        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
+    )
+
+
 def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
@@ -251,6 +266,8 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
             hint="read it with pdebug clusters|listeners|routes|... SOURCE "
             "(istioctl proxy-config); waypoints are Envoy proxies too",
         )
+    if {"binds", "backends"} <= {_fold(str(k)) for k in top}:
+        raise agentgateway_given(source)
     if not looks_like_ztunnel(top):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (no workloads, services, policies, "
