@@ -32,7 +32,7 @@ import msgspec
 import orjson
 
 from pdebug.errors import InvalidInput
-from pdebug.model.camel import METADATA_FIELDS, snake_keys, to_camel, to_snake
+from pdebug.model.camel import METADATA_FIELDS, metadata_field, snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
 from pdebug.model.sections import none_when_absent
 
@@ -550,7 +550,7 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
             key = member.group(1)[1:-1]
             if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
                 return False
-            if name == b"metadata" and to_camel(key.decode()) not in METADATA_FIELDS:
+            if name == b"metadata" and not metadata_field(key.decode()):
                 # a Struct entry (node metadata) is kept whole: no name in it is respelled
                 j = bisect.bisect_left(humps, member.start())
                 if j < len(humps) and humps[j] < member.end():

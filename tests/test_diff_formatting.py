@@ -332,3 +332,21 @@ def test_node_metadata_struct_keys_are_data_all_the_way_down():
     assert not _full(a, b)
     assert not _fast(a, b)
     assert _full(a, a) and _fast(a, copy.deepcopy(a))
+
+
+def test_an_rbac_metadata_matcher_respells_in_both_paths():
+    # sweep7: keeping node metadata's Struct entries whole must not keep a MetadataMatcher
+    # (an RBAC principal on a JWT claim: filter/path/value) unrespelled: istiod's
+    # lowerCamelCase copy of such a listener is the same listener
+    snake = {
+        "filter": "istio_authn",
+        "path": [{"key": "request.auth.claims"}, {"key": "groups"}],
+        "value": {"list_match": {"one_of": {"string_match": {"exact": "admins"}}}},
+    }
+    camel = {**snake, "value": {"listMatch": {"oneOf": {"stringMatch": {"exact": "admins"}}}}}
+    a = {"name": "c", "principals": [{"metadata": snake}]}
+    b = {"name": "c", "principals": [{"metadata": camel}]}
+    assert _full(a, b)
+    assert _fast(a, b)
+    other = {**snake, "value": {"string_match": {"exact": "users"}}}
+    assert not _full(a, {"name": "c", "principals": [{"metadata": other}]})
