@@ -32,8 +32,9 @@ import msgspec
 import orjson
 
 from pdebug.errors import InvalidInput
-from pdebug.model.camel import METADATA_FIELDS, snake_keys, to_snake
+from pdebug.model.camel import METADATA_FIELDS, metadata_field, snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
+from pdebug.model.sections import none_when_absent
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
 KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
@@ -144,15 +145,19 @@ class KindReport:
     notes: list[str] = field(default_factory=list)
     compared: int = 0
     suffix: str = ""
+    #: Why this kind was not compared (one side has no such section), else "".
+    not_compared: str = ""
 
     @property
     def match(self) -> bool:
-        """Whether the two sides agree on this kind."""
-        return not self.changes
+        """Whether the two sides agree on this kind (never when it was not compared)."""
+        return not self.changes and not self.not_compared
 
     @property
     def verdict(self) -> str:
         """The istioctl verdict line, e.g. ``Routes Match (RDS last loaded at ...)``."""
+        if self.not_compared:
+            return f"{TITLES[self.kind]} Not Compared ({self.not_compared})"
         verdict = "Match" if self.match else "Don't Match"
         return f"{TITLES[self.kind]} {verdict}{self.suffix}"
 
@@ -545,6 +550,11 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
             key = member.group(1)[1:-1]
             if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
                 return False
+            if name == b"metadata" and not metadata_field(key.decode()):
+                # a Struct entry (node metadata) is kept whole: no name in it is respelled
+                j = bisect.bisect_left(humps, member.start())
+                if j < len(humps) and humps[j] < member.end():
+                    return False
             pos = member.end()
     return True
 
@@ -733,6 +743,16 @@ def compare(
     pattern = re.compile(ignore) if ignore else None
     reports = []
     for kind in kinds:
+        lacking = [
+            label
+            for label, dump in ((left_label, left), (right_label, right))
+            if dump.section(kind) is None and not none_when_absent(dump, kind)
+        ]
+        if len(lacking) == 1:
+            # A masked or partial capture: its missing section says nothing about the
+            # resources, so none of the other side's is "only in" it.
+            reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
+            continue
         rep = compare_kind(
             kind, collect(left, kind, include_static), collect(right, kind, include_static), pattern
         )

@@ -81,6 +81,11 @@ def compare(
         raise UsageError(f"--ignore {ignore!r}: not a regular expression ({exc})") from None
     reports = []
     for kind in kinds:
+        lacking = [d.source for d in (left, right) if kind not in d.present]
+        if len(lacking) == 1:
+            # e.g. ztunnel <= 1.21 dumped no policies: not "every policy removed"
+            reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
+            continue
         a, b = _sides(left, kind), _sides(right, kind)
         report = KindReport(kind, compared=len(set(a) | set(b)))
         for name in sorted(set(a) | set(b)):

@@ -662,3 +662,50 @@ def test_nesting_too_deep_for_the_schema_check_is_one_line(pdebug, tmp_path, whe
     r = pdebug("assert", write(tmp_path, text), SIDECAR_DUMP)
     assert r.code == 4, r.err
     assert "nested deeper than" in r.err and r.err.count("\n") <= 2
+
+
+def test_the_expectations_file_on_stdin(pdebug, tmp_path, monkeypatch):
+    # sweep7: `pdebug assert - SOURCE < runbook.yaml` was "-: no such expectations file",
+    # exit 3, where every other command reads '-' as stdin.
+    import io
+
+    (tmp_path / "more.yaml").write_text(
+        "expectations:\n  - name: included\n    check: {absent: [PD101]}\n"
+    )
+    monkeypatch.chdir(tmp_path)  # includes of stdin are relative to the working directory
+    text = (
+        "include: [more.yaml]\nexpectations:\n  - name: no rejected listener\n"
+        "    check: {absent: [PD101]}\n"
+    )
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    r = pdebug("assert", "-", SIDECAR_DUMP, "-o", "json")
+    assert r.code == 0, r.err
+    assert results(r.out) == {"no rejected listener": "PASS", "included": "PASS"}
+    assert json.loads(r.out)["file"] == "stdin"
+    # a mistake in it is named stdin:LINE
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"expectations: [\n")))
+    r = pdebug("assert", "-", SIDECAR_DUMP)
+    assert r.code == 4 and r.err.startswith("pdebug: error: stdin:"), r.err
+    # stdin cannot be both the file and a SOURCE
+    r = pdebug("assert", "-", "-")
+    assert r.code == 2 and "read only once" in r.err
+
+
+def test_node_label_keys_keep_their_spelling(pdebug, tmp_path):
+    # sweep7: node metadata is a protobuf Struct, its keys data; the bootstrap reader
+    # respelled LABELS' keys (appTier -> app_tier), so `proxies: {labels: {appTier: web}}`
+    # matched no proxy and the expectation was skipped for lack of a proxy.
+    doc = json.loads(SIDECAR_DUMP.read_text())
+    for section in doc["configs"]:
+        if "bootstrap" in section:
+            section["bootstrap"]["node"]["metadata"]["LABELS"]["appTier"] = "web"
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: web tier\n    proxies: {labels: {appTier: web}}\n"
+        "    check: {absent: [PD101]}\n",
+    )
+    r = pdebug("assert", book, dump, "-o", "json")
+    assert r.code == 0, r.out + r.err
+    assert results(r.out) == {"web tier": "PASS"}

@@ -635,3 +635,21 @@ def test_status_file_reads_the_sync_status_a_bundle_recorded(pdebug, tmp_path):
         f"pdebug: error: {bare}: the bundle has no recorded istiod sync status (no istiod pods)"
     )
     assert result.err.splitlines()[1].startswith("hint: ask istiod live")
+
+
+def test_diff_bundles_a_proxy_whose_capture_lacks_a_section(pdebug, tmp_path):
+    # sweep7: a proxy captured without its clusters section (a masked capture) was
+    # "changed: clusters N removed"; it is not compared, and that is a difference.
+    seed = (SEED / "config_dump.json").read_bytes()
+    doc = json.loads(seed)
+    doc["configs"] = [c for c in doc["configs"] if "ClustersConfigDump" not in c["@type"]]
+    b1, b2 = tmp_path / "b1.tar.gz", tmp_path / "b2.tar.gz"
+    masked = json.dumps(doc).encode()
+    for path, dump in ((b1, seed), (b2, masked)):
+        members = [proxy("seed.demo", dump), proxy("other.demo", seed)]
+        bundle.write_bundle(str(path), members, {"kind": "snapshot"})
+    result = pdebug("diff", b1, b2, "-o", "json")
+    assert result.code == ExitCode.FINDINGS, result.err
+    p = {p["name"]: p for p in json.loads(result.out)["proxies"]}["seed.demo"]
+    assert (p["status"], p["differs"], p["kinds"]) == ("not-compared", True, {})
+    assert p["note"] == f"{b2} has no clusters section"

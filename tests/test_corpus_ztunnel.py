@@ -3,9 +3,11 @@
 istioctl's own test dump in three earlier shapes (provenance: fixtures/corpus/MANIFEST.md):
 2023-03 (workloads keyed by IP with one ``workloadIp``, no service objects), 2023-05
 (``services_by_hostname`` with ``addresses``), 2024-03 (ztunnel <= 1.21: ``by_uid``,
-``by_addr``, ``by_vip``, snake_case). Every ``zc`` table must come out without a crash and
-with the workloads and services the JSON holds, counted here with the plain ``json``
-module; the 2024-03 dump's workload table is compared with istioctl's golden of the time.
+``by_addr``, ``by_vip``, snake_case); the istio.io blog's 1.18 paste (2023-02-blog) and a
+whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali). Every ``zc`` table must
+come out without a crash and with the workloads and services the JSON holds, counted here
+with the plain ``json`` module; the 2024-03 dump's workload table is compared with
+istioctl's golden of the time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def _workloads(d: dict[str, Any]) -> list[dict[str, Any]]:
     for key in ("workloads", "by_uid", "by_addr"):
         if isinstance(d.get(key), dict):
             return list(d[key].values())
+        if isinstance(d.get(key), list):
+            return list(d[key])
     return []
 
 
@@ -39,6 +43,8 @@ def _service_names(d: dict[str, Any]) -> set[tuple[str, str]]:
     for key in ("services", "by_vip", "services_by_hostname"):
         if isinstance(d.get(key), dict):
             return {(s["namespace"], s["name"]) for s in d[key].values()}
+        if isinstance(d.get(key), list):
+            return {(s["namespace"], s["name"]) for s in d[key]}
     return set()
 
 
@@ -63,8 +69,8 @@ def _rows(out: str) -> list[list[str]]:
     return [[ln[a:b].strip() for a, b in zip(starts, ends, strict=True)] for ln in lines]
 
 
-def test_three_older_shapes() -> None:
-    assert DUMPS == ["2023-03", "2023-05", "2024-03"]
+def test_the_corpus_shapes() -> None:
+    assert DUMPS == ["2023-02-blog", "2023-03", "2023-05", "2024-03", "2025-05-kiali"]
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -90,7 +96,7 @@ def test_every_workload_listed_with_its_address(pdebug: Any, name: str) -> None:
     assert sorted((r[0], r[1], r[2]) for r in rows) == want
 
 
-@pytest.mark.parametrize("name", ["2023-05", "2024-03"])
+@pytest.mark.parametrize("name", ["2023-05", "2024-03", "2025-05-kiali"])
 def test_every_service_listed_once(pdebug: Any, name: str) -> None:
     res = pdebug("zc", "service", ZT / name / "dump.json")
     assert res.code == 0, res.err
@@ -231,3 +237,47 @@ def test_endpoint_at_no_workload_address_is_dangling(pdebug, tmp_path):
     table = pdebug("zc", "service", "-f", path)
     [row] = [line for line in table.out.splitlines() if line.split()[:2] == ["default", "httpbin"]]
     assert row.split()[-1] == "0/1"
+
+
+def test_2023_blog_policy_groups_are_its_rules(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel 1.18 named a policy's rules ``groups`` (the istio.io blog's pasted dump):
+    they are its rules, so no false PD708 ("ALLOW policy with no rules matches nothing")."""
+    path = ZT / "2023-02-blog" / "dump.json"
+    res = pdebug("check", path, "-o", "json")
+    assert res.code == 0, res.out + res.err
+    assert json.loads(res.out)["findings"] == []
+    res = pdebug("zc", "policy", path, "-o", "wide")
+    assert res.out.splitlines()[1].split() == [
+        "default", "hw-viewer", "Allow", "WorkloadSelector", "1", "false"
+    ]  # fmt: skip
+    # a 1.18 policy with empty groups is still an ALLOW that matches nothing
+    d = _dump("2023-02-blog")
+    d["policies"]["default/hw-viewer"]["groups"] = []
+    empty = tmp_path / "empty-groups.json"
+    empty.write_text(json.dumps(d))
+    res = pdebug("check", "-o", "json", empty)
+    assert [f["code"] for f in json.loads(res.out)["findings"]] == ["PD708"]
+    assert "each workload it selects denies" in json.loads(res.out)["findings"][0]["message"]
+
+
+def test_one_tables_json_rows_are_named_for_what_they_are(pdebug: Any) -> None:
+    """istioctl's ``zc connections -o json`` (a JSON array of one table's rows, its test
+    data ``connectionsdump.json``) given to ``pdebug zc``: it said "not an Envoy config
+    dump" with a hint about Envoy's ``configs`` list; it names the ztunnel dump to save."""
+    res = pdebug("zc", "connections", FIXTURES / "istioctl/ztunnel-config/connectionsdump.json")
+    assert res.code == 4
+    assert "this is a JSON array, not a ztunnel config dump" in res.err
+    assert "istioctl zc all -o json" in res.err and "Envoy" not in res.err
+
+
+def test_kiali_ztunnel_124_dump(pdebug: Any) -> None:
+    """A whole ztunnel 1.24 dump (Kiali's test data): services bound to the bookinfo
+    waypoint name it, endpoints keyed by workload UID count, and a healthy mesh has no
+    finding."""
+    path = ZT / "2025-05-kiali" / "dump.json"
+    rows = {(r[0], r[1]): r for r in _rows(pdebug("zc", "service", path).out)[1:]}
+    assert rows[("bookinfo", "reviews")][3:] == ["waypoint", "3/3"]
+    assert rows[("bookinfo", "waypoint")][3:] == ["None", "1/1"]
+    assert rows[("keycloak", "keycloak-headless")][2:] == ["", "None", "1/1"]
+    res = pdebug("check", path, "-o", "json")
+    assert (res.code, json.loads(res.out)["findings"]) == (0, []), res.out

@@ -320,3 +320,36 @@ def test_stdin_for_both_sides_is_a_usage_error(pdebug, monkeypatch):
         r = pdebug("diff", *args)
         assert r.code == ExitCode.USAGE, r.err
         assert "read only once" in r.err and r.err.count("\n") <= 2
+
+
+def test_a_side_without_a_whole_section_is_not_compared(pdebug, tmp_path):
+    # sweep7: a masked capture (secrets only: fixtures/corpus/istio/2023-06-secret)
+    # called every cluster, listener and route of the other side "only in" it, as if
+    # the proxy had lost them. The verdict now says the kind was not compared and why;
+    # still exit 1, since nothing proves the two the same.
+    masked = FIXTURES / "corpus" / "istio" / "2023-06-secret" / "config_dump.json"
+    r = pdebug("diff", SIDECAR, masked, "--include", "secrets")
+    assert r.code == ExitCode.FINDINGS, r.err
+    lines = r.out.splitlines()
+    assert lines[:3] == [
+        f"{title} Not Compared ({masked} has no {kind} section)"
+        for title, kind in (("Clusters", "clusters"), ("Listeners", "listeners"))
+        + (("Routes", "routes"),)
+    ]
+    assert lines[3].startswith("Secrets ") and "only in" not in r.out.split("Secrets:")[0]
+    doc = json.loads(pdebug("diff", masked, SIDECAR, "-o", "json").out)
+    assert doc["match"] is False
+    assert [k["not_compared"] for k in doc["kinds"]] == [
+        f"{masked} has no {kind} section" for kind in ("clusters", "listeners", "routes")
+    ]
+    assert all(k["changes"] == [] for k in doc["kinds"])
+    unified = pdebug("diff", masked, SIDECAR, "--unified")
+    assert unified.code == ExitCode.FINDINGS and "---" not in unified.out
+    # a section both sides lack is compared as before (nothing on either side)
+    assert pdebug("diff", masked, masked).code == ExitCode.OK
+    # a whole dump without secrets (older Envoys write none then) holds none: compared
+    doc = _load(SIDECAR)
+    doc["configs"] = [c for c in doc["configs"] if "SecretsConfigDump" not in c["@type"]]
+    none = _write(tmp_path, "no-secrets.json", doc)
+    r = pdebug("diff", SIDECAR, none, "--include", "secrets")
+    assert "Secrets Don't Match" in r.out and f"- default: only in {SIDECAR}" in r.out

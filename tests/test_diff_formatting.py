@@ -317,3 +317,36 @@ def test_a_newline_in_a_name_or_key_does_not_forge_a_line(pdebug, tmp_path):
     assert result.code == ExitCode.FINDINGS
     assert "k\\nFORGED Match" in result.out
     assert not [ln for ln in result.out.splitlines() if ln.startswith("FORGED")]
+
+
+def test_node_metadata_struct_keys_are_data_all_the_way_down():
+    # sweep7: snake_keys kept a node metadata key (LABELS) but respelled the keys inside
+    # its value (myLabel -> my_label, PROXY_CONFIG's binaryPath -> binary_path)
+    from pdebug.model.camel import snake_keys
+
+    node = {"metadata": {"LABELS": {"myLabel": "a"}, "PROXY_CONFIG": {"binaryPath": "/x"}}}
+    assert snake_keys({"node": node}) == {"node": node}
+    # a respelled key inside such an entry is a difference, in both paths
+    a = {"name": "c", "metadata": {"LABELS": {"myLabel": "a"}}}
+    b = {"name": "c", "metadata": {"LABELS": {"my_label": "a"}}}
+    assert not _full(a, b)
+    assert not _fast(a, b)
+    assert _full(a, a) and _fast(a, copy.deepcopy(a))
+
+
+def test_an_rbac_metadata_matcher_respells_in_both_paths():
+    # sweep7: keeping node metadata's Struct entries whole must not keep a MetadataMatcher
+    # (an RBAC principal on a JWT claim: filter/path/value) unrespelled: istiod's
+    # lowerCamelCase copy of such a listener is the same listener
+    snake = {
+        "filter": "istio_authn",
+        "path": [{"key": "request.auth.claims"}, {"key": "groups"}],
+        "value": {"list_match": {"one_of": {"string_match": {"exact": "admins"}}}},
+    }
+    camel = {**snake, "value": {"listMatch": {"oneOf": {"stringMatch": {"exact": "admins"}}}}}
+    a = {"name": "c", "principals": [{"metadata": snake}]}
+    b = {"name": "c", "principals": [{"metadata": camel}]}
+    assert _full(a, b)
+    assert _fast(a, b)
+    other = {**snake, "value": {"string_match": {"exact": "users"}}}
+    assert not _full(a, {"name": "c", "principals": [{"metadata": other}]})

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from pdebug.errors import ExitCode
@@ -108,11 +109,17 @@ def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path
     assert result.code == ExitCode.FINDINGS, result.err
     found = [(f["code"], f["resource"], f["message"]) for f in json.loads(result.out)["findings"]]
     pd5 = [(c, r, m.split(" expire")[0]) for c, r, m in found if c.startswith("PD50")]
+    # sweep7: a trust bundle's later roots are judged too (they used to be ignored:
+    # "judged by their first root only"); peers whose chain ends at that root fail
     assert pd5 == [
+        ("PD501", "secret/ROOTCA", "CA certificate 2 of 2 in the trust bundle"),
         ("PD501", "secret/default", "CA certificate 2 of 3 in the chain"),
         ("PD502", "secret/other", "CA certificate 2 of 2 in the chain"),
     ]
-    assert _serial(expired) in found[0][2]
+    assert all(_serial(expired) in m for c, r, m in found if c == "PD501")
+    # the table still shows the bundle's first root, as istioctl does
+    row = pdebug("secrets", path).out.splitlines()[-1].split()
+    assert row[:5] == ["ROOTCA", "CA", "ACTIVE", "true", row[4]] and row[4] != _serial(expired)
 
 
 def _with_malformed_san() -> bytes:
@@ -147,3 +154,127 @@ def test_a_malformed_extension_makes_the_certificate_unparsable(pdebug, tmp_path
         assert result.code == 0, (args, result.err)
     row = pdebug("secrets", path).out.splitlines()[1].split()
     assert row == ["default", "ACTIVE", "false"]
+
+
+def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path):
+    # sweep7: a SPIFFE validator's trust domain bundle with an expired second root
+    root = _ca("td-root", days=3650)
+    old = make_ca("td-old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(hours=2))
+    secret = {
+        "name": "ROOTCA",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": "ROOTCA",
+            "validation_context": {
+                "custom_validator_config": {
+                    "name": "envoy.tls.cert_validator.spiffe",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
+                        "v3.SPIFFECertValidatorConfig",
+                        "trust_domains": [
+                            {
+                                "name": "example.org",
+                                "trust_bundle": {
+                                    "inline_bytes": base64.b64encode(root + old).decode()
+                                },
+                            }
+                        ],
+                    },
+                }
+            },
+        },
+    }
+    result = pdebug("check", "-o", "json", _dump(tmp_path, [secret]))
+    assert result.code == ExitCode.FINDINGS, result.err
+    (f,) = [f for f in json.loads(result.out)["findings"] if f["code"] == "PD501"]
+    assert f["resource"] == "secret/ROOTCA (trust domain example.org)"
+    assert f["message"].startswith("CA certificate 2 of 2 in the trust bundle expired ")
+    assert _serial(old) in f["message"]  # NOW is taken at import: no exact age
+
+
+def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
+    # sweep7: a damaged SPIFFE validator in one secret, or static secrets that are all
+    # damaged, made PD501/PD502 "could not read the input" for every secret (exit 4),
+    # hiding an expired certificate beside them. The others are judged; the damaged one
+    # is named on stderr.
+    expired = make_ca("old", NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1))
+    spiffe = {
+        "name": "spiffe",
+        "secret": {
+            "@type": SECRET_TYPE,
+            "name": "spiffe",
+            "validation_context": {
+                "custom_validator_config": {
+                    "name": "envoy.tls.cert_validator.spiffe",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
+                        "v3.SPIFFECertValidatorConfig",
+                        "trust_domains": [{"name": "x", "trust_bundle": {"inline_bytes": 12}}],
+                    },
+                }
+            },
+        },
+    }
+    path = _dump(tmp_path, [_root_secret("ROOTCA", expired), spiffe])
+    doc = json.loads(path.read_text())
+    doc["configs"][0]["static_secrets"] = [{"name": 12, "secret": {"name": "s"}}]
+    path.write_text(json.dumps(doc))
+    result = pdebug("check", "-o", "json", path)
+    assert result.code == ExitCode.FINDINGS, result.err
+    out = json.loads(result.out)
+    assert [(f["code"], f["resource"]) for f in out["findings"]] == [("PD501", "secret/ROOTCA")]
+    assert not [s for s in out["skipped"] if s["error"]]
+    assert f"{path}: secret 'spiffe': SPIFFE validator: unexpected value" in result.err
+    assert f"{path}: static_secrets[0]: unexpected value" in result.err
+    assert "static secrets not judged" in result.err and "Traceback" not in result.err
+    assert pdebug("secrets", path).code == ExitCode.OK
+
+
+def _leaf_with_uris(*uris: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd-spiffe")])
+    san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(u) for u in uris])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=300))
+        .add_extension(san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(
+    ("uris", "domain"),
+    [
+        (["spiffe://cluster.local/ns/a/sa/b"], "cluster.local"),
+        # userinfo is not part of the trust domain (Go's url.Host; it was "u@td")
+        (["spiffe://u@td.example/ns/a/sa/b"], "td.example"),
+        (["spiffe://u:pw@td.example:8443/ns/a"], "td.example:8443"),  # Go keeps the port
+        (["spiffe://td.example?x=1"], "td.example"),
+        (["spiffe://td.example#frag"], "td.example"),
+        (["SPIFFE://TD.example/x"], "TD.example"),  # the scheme is case-insensitive
+        # the last SPIFFE URI that Go's x509 accepts decides; the others name nothing
+        (["spiffe://first/x", "spiffe://td:abc/x"], "first"),
+        (["spiffe://first/x", "spiffe://td./x"], "first"),
+        (["spiffe://first/x", "spiffe://a..b/x"], "first"),
+        (["spiffe://first/x", "https://other/x"], "first"),
+    ],
+)
+def test_the_trust_domain_of_odd_spiffe_ids(pdebug, tmp_path: Path, uris, domain):
+    # sweep7: the trust domain was the text between "spiffe://" and the first "/"
+    path = _dump(tmp_path, [_chain_secret("default", _leaf_with_uris(*uris))])
+    result = pdebug("secrets", path)
+    assert result.code == 0, result.err
+    head, line = result.out.splitlines()
+    assert head.endswith("TRUST DOMAIN")
+    row = line.split()
+    assert row[-1] == domain and row[:4] == ["default", "Cert", "Chain", "ACTIVE"]

@@ -730,3 +730,31 @@ def test_parse_errors_are_invalid_input():
 def test_status_does_not_import_heavy_modules():
     source = LEGACY / "http_syncz_single_pilot.reconstructed.json"
     assert "HEAVY []" in heavy_imports("status", "-f", str(source))
+
+
+def test_a_real_istiod_114_http_syncz_from_kiali(pdebug):
+    """istiod 1.14.1's own /debug/syncz answer (Kiali's test data, fixtures/corpus/istiod):
+    every proxy of the list, the egress gateway's RDS never sent, no ISTIOD name (one file
+    without the pod's name), exit 0."""
+    from tests.harness import FIXTURES
+
+    path = FIXTURES / "corpus/istiod/2022-10-kiali/registry-syncz.json"
+    doc = json.loads(path.read_text())
+    result = pdebug("status", "-f", path)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == [
+        "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"
+    ]  # fmt: skip
+    assert sorted(ln.split()[0] for ln in lines[1:]) == sorted(p["proxy"] for p in doc)
+    egress = next(ln for ln in lines if ln.startswith("istio-egressgateway"))
+    assert egress.split()[1:] == [
+        "Kubernetes",
+        *["SYNCED"] * 3,
+        "NOT",
+        "SENT",
+        "NOT",
+        "SENT",
+        "1.14.1",
+    ]
+    assert json.loads(pdebug("status", "-f", path, "-o", "json").out) == doc

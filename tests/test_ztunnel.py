@@ -617,6 +617,59 @@ def test_diff_names_what_changed(pdebug, tmp_path):
     assert bad.code == 2
 
 
+def test_diff_a_section_one_side_lacks_is_not_compared(pdebug, tmp_path):
+    # sweep7: ztunnel <= 1.21 dumped no policies (fixtures/corpus/ztunnel/2024-03): every
+    # policy of a newer dump was "only in" it, as if all were deleted
+    old = FIXTURES / "corpus" / "ztunnel" / "2024-03" / "dump.json"
+    r = pdebug("diff", old, DUMP)
+    assert r.code == 1
+    assert f"Policies Not Compared ({old} has no policies section)" in r.out.splitlines()
+    assert "allow-waypoint" not in r.out
+    d = as_lists(doc())
+    del d["certificates"]
+    r = pdebug("diff", DUMP, write(tmp_path, d), "-o", "json")
+    kinds = {k["kind"]: k for k in json.loads(r.out)["kinds"]}
+    assert kinds["certificates"]["changes"] == [] and kinds["certificates"]["match"] is False
+    assert kinds["certificates"]["not_compared"].endswith("has no certificates section")
+
+
+def _agentgateway_dump() -> dict[str, Any]:
+    """The shape of agentgateway's /config_dump (an ambient waypoint), hand-made after a
+    published e2e capture: ztunnel-like workloads and services, endpoints as its load
+    balancer's ``active``/``rejected`` maps, and its own binds/routes/backends."""
+    uid = "//Pod/agw-waypoint-e2e/backend-69cf876bf4-6bgtc"
+    workload = {
+        "workloadIps": ["10.244.0.37"], "protocol": "HBONE", "uid": uid,
+        "name": "backend-69cf876bf4-6bgtc", "namespace": "agw-waypoint-e2e",
+        "status": "Healthy", "node": "kind-control-plane",
+    }  # fmt: skip
+    endpoint = {"endpoint": {"workloadUid": uid, "port": {"80": 8080}, "status": "Healthy"}}
+    service = {
+        "name": "backend", "namespace": "agw-waypoint-e2e",
+        "hostname": "backend.agw-waypoint-e2e.svc.cluster.local", "vips": ["/10.96.161.234"],
+        "ports": {"80": 8080}, "endpoints": [{"active": {uid: endpoint}, "rejected": {}}],
+    }  # fmt: skip
+    return {
+        "workloads": [workload], "services": [service], "policies": [], "backends": [],
+        "binds": [{"key": "15008/agw-waypoint-e2e/agw-waypoint", "address": "[::]:15008"}],
+        "routes": {"httpMesh": {}, "tcpMesh": {}, "routeGroups": {}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args", [("zc", "service"), ("check",), ("clusters",), ("diff", str(DUMP))]
+)
+def test_an_agentgateway_dump_is_named_not_read_as_ztunnel(pdebug, tmp_path, args):
+    # sweep7: read as a ztunnel dump, every service of agentgateway's dump was 0/0 (its
+    # endpoints are its load balancer's state) and check raised PD706 for each; an Envoy
+    # view called it "a ztunnel config dump"
+    path = write(tmp_path, _agentgateway_dump())
+    r = pdebug(*args, path) if args[0] != "diff" else pdebug("diff", args[1], path)
+    assert r.code == 4, r.out + r.err
+    assert "this is an agentgateway config dump (binds, routes, backends)" in r.err
+    assert "PD706" not in r.out and r.err.count("\n") <= 2
+
+
 # --- hostile dumps: seeded mutations never escape the error funnel -------------------------
 
 _REPLACEMENTS: list[Any] = [None, "", "x\x1b[31m", 0, -1, 10**30, 1.5, True, [], {}, [1], {"a": 1}]

@@ -28,11 +28,14 @@ def _certs(ctx: Context) -> list[_Cert]:
         if item.trust_domain and item.cert.type == "CA":
             resource += f" (trust domain {item.trust_domain})"
         out.append(_Cert(resource, _kind(item.cert), item.cert))
-        if item.cert.type != "CA":  # a served chain: its intermediates end it too
+        # A served chain's intermediates end it too; a trust bundle's later roots are
+        # roots of their own (the table shows the first, as istioctl does).
+        where = "trust bundle" if item.bundle else "chain"
+        if item.bundle or item.cert.type != "CA":
             n = item.cert.chain_length
             for i, info in enumerate(item.cert.rest, start=2):
                 if info.not_after is not None:
-                    out.append(_Cert(resource, f"{_kind(info)} {i} of {n} in the chain", info))
+                    out.append(_Cert(resource, f"{_kind(info)} {i} of {n} in the {where}", info))
     return out
 
 

@@ -223,7 +223,7 @@ def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
         where = {
             "Global": "every captured workload in the mesh",
             "Namespace": f"every captured workload of namespace {zm.cell(p.get('namespace'))}",
-        }.get(scope, "the workloads it selects")
+        }.get(scope, "each workload it selects")
         yield this.finding(
             f"policy/{zm.cell(p.get('name'))}.{zm.cell(p.get('namespace'))}",
             f"ALLOW policy with no rules matches nothing: unless another ALLOW matches, "

@@ -22,7 +22,9 @@ from pdebug.sources.base import IstiodChoice, LiveOptions
 def assert_cmd(
     file: Annotated[
         str | None,
-        typer.Argument(metavar="FILE", help="The expectations file (YAML).", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="The expectations file (YAML; '-' for stdin).", show_default=False
+        ),
     ] = None,
     sources: Annotated[
         list[str] | None,
@@ -124,7 +126,13 @@ def assert_cmd(
             when = datetime.fromisoformat(now.replace("Z", "+00:00"))
         except ValueError:
             raise UsageError(f"--now {now!r} is not an RFC 3339 time") from None
+    if file == "-" and "-" in (sources or []):
+        raise UsageError(
+            "stdin ('-') can be read only once: pass it for the expectations file or a SOURCE",
+            hint="save one to a file: pdebug assert - saved.json < runbook.yaml",
+        )
     book = load(file, overrides)
+    label = "stdin" if file == "-" else file
     for exp in book.expectations:  # a request that cannot be sent is the file's mistake
         if exp.kind == "request":
             from pdebug.errors import InvalidInput
@@ -152,10 +160,10 @@ def assert_cmd(
             continue
         break
     if junit:
-        sys.stdout.write(v.junit(file, results))
+        sys.stdout.write(v.junit(label, results))
     else:
         assert fmt is not None
-        sys.stdout.write(fmt.render(v.view(file, results)))
+        sys.stdout.write(fmt.render(v.view(label, results)))
     if unreachable:
         return ExitCode.SOURCE_UNAVAILABLE
     if counts[ev.ERROR]:

@@ -82,7 +82,9 @@ def diff_cmd(
 
     First istioctl's verdicts (Clusters/Listeners/Routes Match or Don't Match), then each
     resource only on one side, each changed field as old -> new, and why Envoy rejected
-    an update when it did. Exit 0 when the same, 1 when different, >1 on error.
+    an update when it did. A kind one side has no section for is "Not Compared" (a
+    masked capture), not a list of resources only on the other side. Exit 0 when the
+    same, 1 when different or a kind was not compared, >1 on error.
 
     Example: pdebug diff pod/productpage-v1-abc -n default
 

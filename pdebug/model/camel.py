@@ -234,13 +234,25 @@ _OPAQUE = frozenset(
 METADATA_FIELDS = frozenset(
     {"filterMetadata", "typedFilterMetadata", "metadataKey", "metadataKind"}
 )
+#: Every field of a message Envoy names ``metadata``: Metadata, CustomTag.Metadata and the
+#: MetadataMatcher (RBAC principals: ``filter``, ``path``, ``value``, ``invert``), in
+#: lowerCamelCase. Any other name there is a protobuf Struct key (node metadata).
+_METADATA_MESSAGE = METADATA_FIELDS | {"kind", "filter", "path", "value", "invert"}
+
+
+def metadata_field(name: str) -> bool:
+    """Whether ``name`` inside a ``metadata`` object is a message field, not a Struct key.
+
+    Either spelling. A message field's value is respelled; a Struct entry is kept whole.
+    """
+    return to_camel(name) in _METADATA_MESSAGE
 
 
 def snake_keys(obj: Any, *, _parent: str = "") -> Any:
     """Respell every field name in a generic JSON tree as snake_case.
 
     Map-valued fields (metadata, labels, ...) keep their keys. A ``metadata`` that is
-    a protobuf Struct (node metadata) keeps its keys too; a ``metadata`` that is
+    a protobuf Struct (node metadata) keeps its keys and its values whole; a ``metadata`` that is
     Envoy's Metadata message only has ``filter_metadata``/``typed_filter_metadata``,
     a tracing custom tag's ``kind``/``metadata_key`` (:data:`METADATA_FIELDS`).
     """
@@ -252,8 +264,11 @@ def snake_keys(obj: Any, *, _parent: str = "") -> Any:
     for key, value in obj.items():
         if _parent in _OPAQUE:
             new_key = key
-        elif _parent == "metadata" and key not in METADATA_FIELDS:
-            new_key = key
+        elif _parent == "metadata" and not metadata_field(key):
+            # A protobuf Struct's entry (node metadata: LABELS, PROXY_CONFIG...): its
+            # keys all the way down are data, kept as written.
+            out[key] = value
+            continue
         else:
             new_key = to_snake(key)
         if new_key in _OPAQUE or _parent in _OPAQUE:

@@ -45,6 +45,9 @@ class _Top(msgspec.Struct, gc=False):
     workloads: msgspec.Raw = msgspec.Raw()
     workloadState: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     certificates: msgspec.Raw = msgspec.Raw()
+    # agentgateway's dump: ztunnel-like, but neither (see agentgateway_given)
+    binds: msgspec.Raw = msgspec.Raw()
+    backends: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
 
@@ -284,6 +287,21 @@ def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -
         ) from None
 
 
+def agentgateway_given(source: str) -> InvalidInput:
+    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
+
+    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
+    and ``backends``, but its service endpoints are its load balancer's state (a list of
+    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
+    """
+    return InvalidInput(
+        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
+        "not a ztunnel or Envoy one",
+        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
+        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
+    )
+
+
 def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if top.apiVersion is not None and top.kind is not None:
         raise InvalidInput(
@@ -301,6 +319,8 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             for sec in dump.sections:
                 sec.release = lambda: _release_pages(data)
         return Loaded(dump=dump)
+    if len(top.binds) and len(top.backends):
+        raise agentgateway_given(source)
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",

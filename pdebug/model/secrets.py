@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pdebug.errors import InvalidInput
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump, Section, decode_raw
@@ -106,16 +108,58 @@ def _one(cert: Any) -> CertInfo:
     info.not_before = cert.not_valid_before_utc
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        uris = [
-            u
+        domains = [
+            host
             for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if u.startswith("spiffe://")
+            if (host := spiffe_host(u)) is not None
         ]
-        if uris:
-            info.trust_domain = uris[-1][len("spiffe://") :].split("/", 1)[0]
+        if domains:
+            info.trust_domain = domains[-1]
     except x509.ExtensionNotFound:
         pass
     return info
+
+
+_PORT = re.compile(r":[0-9]*")
+_USERINFO = re.compile(r"[A-Za-z0-9\-._:~!$&'()*+,;=%]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|%[0-7][0-9A-Fa-f](?<!%25)")
+
+
+def spiffe_host(uri: str) -> str | None:
+    """The trust domain of a ``spiffe://`` URI as Go's ``url.URL.Host`` reads it (istioctl).
+
+    The authority ends at the first ``/``, ``?`` or ``#``; userinfo (up to the last ``@``)
+    is not part of it, a port is (``td:8443``). None when the URI is not a SPIFFE ID or
+    Go's x509 would not accept it (control characters, a port that is not digits, an
+    empty or non-printable label, a bad ``%`` escape): such a URI names no trust domain.
+    """
+    scheme, colon, rest = uri.partition(":")
+    if not colon or scheme.lower() != "spiffe" or not rest.startswith("//"):
+        return None
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in uri):
+        return None
+    authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+    userinfo, _, host = authority.rpartition("@")
+    if not _USERINFO.fullmatch(userinfo):
+        return None
+    if host.startswith("["):  # an IPv6 literal: kept whole, as Go does
+        end = host.find("]")
+        if end < 0 or not (host[end + 1 :] == "" or _PORT.fullmatch(host[end + 1 :])):
+            return None
+        return host
+    if ":" in host and not _PORT.fullmatch(host[host.rfind(":") :]):
+        return None
+    if _BAD_ESCAPE.search(host):
+        return None
+    if "%" in host:
+        from urllib.parse import unquote
+
+        host = unquote(host)
+    if host and any(not label for label in host.split(".")):
+        return None  # Go's x509: an empty label (a leading, trailing or double dot)
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in host):
+        return None  # Go's x509: a label character outside printable ASCII
+    return host
 
 
 def bundle_map(data: bytes) -> list[tuple[str, CertInfo]]:
@@ -169,6 +213,8 @@ class SecretItem:
     trust_domain: str
     version: str
     last_updated: str
+    #: A trust bundle (validation context): every certificate in it is a root of its own.
+    bundle: bool = False
 
 
 def secrets_section(dump: ConfigDump) -> Section | None:
@@ -194,7 +240,7 @@ def items(data: ProxyData) -> list[SecretItem]:
         ("dynamic_active_secrets", "ACTIVE"),
     ):
         for entry in dump.secret_entries(key).items:
-            out.extend(_expand(entry, status, sec.camel))
+            out.extend(_expand(entry, status, sec.camel, _warner(dump)))
     return out
 
 
@@ -208,10 +254,16 @@ def static_items(data: ProxyData) -> list[SecretItem]:
     if sec is None:
         return []
     out: list[SecretItem] = []
-    for entry in dump.secret_entries("static_secrets").items:
+    try:
+        entries = dump.secret_entries("static_secrets").items
+    except InvalidInput as exc:
+        # Every static secret is damaged: the dynamic ones are still judged.
+        dump.warn(f"{exc.message}; static secrets not judged")
+        return []
+    for entry in entries:
         if entry.secret is not None and not entry.name:
             entry = s.SecretEntry(name=entry.secret.name, secret=entry.secret)
-        out.extend(_expand(entry, "STATIC", sec.camel))
+        out.extend(_expand(entry, "STATIC", sec.camel, _warner(dump)))
     return out
 
 
@@ -233,7 +285,13 @@ def spiffe_validator(vc: s.ValidationContext, camel: bool) -> s.SpiffeValidatorC
     return spiffe if spiffe.type_url.endswith(SPIFFE_VALIDATOR) else None
 
 
-def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
+def _warner(dump: ConfigDump) -> Callable[[str], None]:
+    return lambda message: dump.warn(f"{dump.source}: {message}")
+
+
+def _expand(
+    entry: s.SecretEntry, status: str, camel: bool, warn: Callable[[str], None]
+) -> list[SecretItem]:
     secret = entry.secret
     meta = (entry.version_info, entry.last_updated)
     if secret is not None and secret.tls_certificate is not None:
@@ -242,9 +300,14 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
     vc = secret.validation_context if secret is not None else None
     if vc is not None and trusted_ca(vc):
         cert = parse_pem(trusted_ca(vc))
-        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
+        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta, bundle=True)]
     if vc is not None:
-        spiffe = spiffe_validator(vc, camel)
+        try:
+            spiffe = spiffe_validator(vc, camel)
+        except InvalidInput as exc:
+            # one damaged validator: this secret's row is unparsable, the others stand
+            warn(f"secret {entry.name!r}: {exc.message}; its certificates not judged")
+            spiffe = None
         if spiffe is not None:
             # istioctl: one row per trust domain, named after the inner Secret. A bundle
             # map (trust_bundles) takes precedence over trust_domains in Envoy; istioctl
@@ -253,9 +316,11 @@ def _expand(entry: s.SecretEntry, status: str, camel: bool) -> list[SecretItem]:
             if spiffe.trust_bundles is not None:
                 found = bundle_map(_data(spiffe.trust_bundles))
                 if found:
-                    return [SecretItem(name, status, c, td, *meta) for td, c in found]
+                    return [SecretItem(name, status, c, td, *meta, bundle=True) for td, c in found]
             return [
-                SecretItem(name, status, parse_pem(_data(td.trust_bundle)), td.name, *meta)
+                SecretItem(
+                    name, status, parse_pem(_data(td.trust_bundle)), td.name, *meta, bundle=True
+                )
                 for td in spiffe.trust_domains
             ]
     return [SecretItem(entry.name, status, CertInfo(), "", *meta)]

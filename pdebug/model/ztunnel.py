@@ -12,9 +12,9 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``;
 * before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
   ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
-  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19). They are read
-  as the ``workloads``/``services``/``workloadIps``/``vips`` they hold (istioctl prints
-  empty tables for them).
+  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19), a policy's
+  ``groups`` (1.18). They are read as the ``workloads``/``services``/``workloadIps``/
+  ``vips``/``rules`` they hold (istioctl prints empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
@@ -204,12 +204,28 @@ def looks_like_ztunnel(top: dict[str, Any]) -> bool:
     return bool(folded & ZTUNNEL_KEYS) or "workloadstate" in folded
 
 
+#: What to do about input that is plainly not a ztunnel dump, by what it looks like.
+_ZT_HINTS = {
+    "empty": "the capture failed or was cut off; capture the dump again",
+    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
+    # istioctl ztunnel-config workload|service|... -o json prints one table's rows
+    "array": "that is one table's rows (istioctl ztunnel-config TABLE -o json); save the "
+    "whole dump: istioctl zc all -o json (it prints the dump unchanged), or GET "
+    "/config_dump on the ztunnel's admin port 15000",
+    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+}
+
+
 def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
 
-    from pdebug.model.load import sniff
+    from pdebug.model.load import agentgateway_given, sniff
+    from pdebug.model.sniff import sniff_bytes
 
+    found = sniff_bytes(data)
+    if found.kind in _ZT_HINTS:
+        raise found.refuse(source, "a ztunnel config dump", _ZT_HINTS)
     sniff(data, source)
     raw = bytes(data)
     try:
@@ -235,6 +251,8 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
             hint="read it with pdebug clusters|listeners|routes|... SOURCE "
             "(istioctl proxy-config); waypoints are Envoy proxies too",
         )
+    if {"binds", "backends"} <= {_fold(str(k)) for k in top}:
+        raise agentgateway_given(source)
     if not looks_like_ztunnel(top):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (no workloads, services, policies, "
@@ -273,12 +291,15 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
 _LEGACY = {
     "workloads": (("by_uid", "by_addr"), "uid"),
     "services": (("by_vip", "services_by_hostname", "services_by_ip"), "hostname"),
+    "policies": ((), "name"),
 }
 #: Fields ztunnel 1.18/1.19 (and istiod's 1.17 ``Address``) spelled otherwise: the old
 #: names (folded, see :func:`_fold`) -> today's.
 _LEGACY_FIELDS = {
     "workloads": (("workloadip", "address"), "workloadIps"),
     "services": (("addresses",), "vips"),
+    # ztunnel 1.18 called a policy's rules ``groups``
+    "policies": (("groups",), "rules"),
 }
 
 

@@ -100,7 +100,8 @@ def load(path: str, overrides: dict[str, str] | None = None) -> Runbook:
                 raise InvalidInput(exc.message, hint=exc.hint) from None
     if not book.expectations:
         raise InvalidInput(
-            f"{path}: no expectations (an empty runbook would pass without checking anything)",
+            f"{'stdin' if path == '-' else path}: no expectations"
+            " (an empty runbook would pass without checking anything)",
             hint="list them under expectations: (pdebug assert --schema prints the schema)",
         )
     counts = Counter(e.name for e in book.expectations)
@@ -121,8 +122,11 @@ def _text(value: Any) -> str:
 
 
 def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[Path]) -> None:
-    import yaml
-
+    if str(path) == "-" and not stack:
+        # ``-``: the file on stdin, named "stdin"; its includes are relative to the
+        # working directory.
+        _parse(Path("stdin"), _stdin_text(), docs, stack, Path("-"))
+        return
     real = path.resolve()
     if real in stack:
         chain = " -> ".join(str(p) for p in [*stack, real])
@@ -142,6 +146,34 @@ def _read(path: Path, docs: list[tuple[Path, dict[str, Any], Any]], stack: list[
         ) from None
     except OSError as exc:
         raise SourceUnavailable(f"{path}: cannot read it ({exc})") from None
+    _parse(path, text, docs, stack, real)
+
+
+def _stdin_text() -> str:
+    """The expectations file given as ``-``: stdin, as UTF-8 text."""
+    import sys
+
+    data = sys.stdin.buffer.read(_MAX_BYTES + 1)
+    if len(data) > _MAX_BYTES:
+        raise InvalidInput(f"stdin: larger than {_MAX_BYTES // 1_000_000} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"stdin: not UTF-8 text (byte {exc.start}: {exc.reason})",
+            hint="save the expectations file as UTF-8",
+        ) from None
+
+
+def _parse(
+    path: Path,
+    text: str,
+    docs: list[tuple[Path, dict[str, Any], Any]],
+    stack: list[Path],
+    real: Path,
+) -> None:
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         # Aliases would let a few lines expand into an exponential tree (a "billion laughs"):

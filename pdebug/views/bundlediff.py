@@ -125,7 +125,8 @@ def compare_proxy(
         return ProxyDiff(name, "not-compared", note=exc.message)
     if before is None or after is None:
         return ProxyDiff(name, "not-compared", note="a side is not a config dump")
-    report = diff.compare(before, after, kinds, include_static, ignore)
+    report = diff.compare(before, after, kinds, include_static, ignore, left.label, right.label)
+    missing = "; ".join(rep.not_compared for rep in report.kinds if rep.not_compared)
     changes = []
     for rep in report.kinds:
         count = KindChange(rep.kind)
@@ -138,7 +139,9 @@ def compare_proxy(
                 count.removed += 1
         if rep.changes:
             changes.append(count)
-    return ProxyDiff(name, "changed" if changes else "unchanged", changes)
+    if missing and not changes:
+        return ProxyDiff(name, "not-compared", note=missing)
+    return ProxyDiff(name, "changed" if changes else "unchanged", changes, note=missing)
 
 
 def compare_bundles(

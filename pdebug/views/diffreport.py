@@ -24,12 +24,12 @@ def _value(value: Any) -> str:
 
 def report_text(report: DiffReport) -> str:
     """The istioctl verdict lines first, then per kind what differs, field by field."""
-    lines = [k.verdict for k in report.kinds]
+    lines = [_one_line(k.verdict) for k in report.kinds]
     # a name, a path (map keys are data) or a note may hold a newline: one line each
     left, right = _one_line(report.left), _one_line(report.right)
     for kind in report.kinds:
-        if kind.match and not kind.notes:
-            continue
+        if (kind.match and not kind.notes) or kind.not_compared:
+            continue  # a kind not compared says why in its verdict line
         lines.append("")
         differ = len(kind.changes)
         lines.append(f"{TITLES[kind.kind]}: {differ} of {kind.compared} differ")
@@ -65,6 +65,7 @@ def _kind_plain(kind: KindReport) -> dict[str, Any]:
         "verdict": kind.verdict,
         "match": kind.match,
         "compared": kind.compared,
+        **({"not_compared": kind.not_compared} if kind.not_compared else {}),
         "notes": kind.notes,
         "changes": [
             {
@@ -86,7 +87,7 @@ def unified(
     out: list[str] = []
     for kind in report.kinds:
         out.append(kind.verdict)
-        if kind.match:
+        if kind.match or kind.not_compared:
             continue
         left, right = sides[kind.kind]
         a = _pretty([left[n].plain() for n in sorted(left)])

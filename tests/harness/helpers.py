@@ -40,13 +40,15 @@ PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "p
 
 
 #: Files under fixtures/corpus/ that are not Envoy config dumps: egctl's and ztunnel's
-#: outputs, saved /clusters answers, expected tables and ``all`` listings.
+#: outputs, istiod's sync status, saved /clusters answers, expected tables and ``all``
+#: listings.
 _NOT_CONFIG_DUMPS = (
     "egctl-out/",
     "expected-",
     "test_clusters.json",
     ".all.json",
     "corpus/ztunnel/",
+    "corpus/istiod/",
 )
 
 
