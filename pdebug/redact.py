@@ -541,42 +541,68 @@ def may_change(data: bytes) -> bool:
     if searcher is None:
         return _may_change_finds(data)
     low = data.lower()  # ASCII only: the same offsets
-    done: set[int] = set()
+    scan = _Scan(data, low)
     reach = _LONGEST_LITERAL - 1
-    markers = len(_LOW_MARKERS)
-    for at in range(0, len(low), _SCAN_PIECE):
+    at = 0
+    while at < len(low):
         piece = low if len(low) <= _SCAN_PIECE else low[at : at + _SCAN_PIECE + reach]
-        for which, start, end in searcher.find_matches_as_indexes(piece):
+        for which, start, _end in searcher.find_matches_as_indexes(piece):
             i = at + start
-            if which < markers:
-                b = _IDENT_RUN.match(low, at + end).end()  # type: ignore[union-attr]
-                if _candidate(low, i, b):
-                    return True
-            elif _found(which, i, data, low, done):
+            if scan.found(which, i):
                 return True
             # What the leftmost, non-overlapping search stepped over: a literal starting
             # inside this one (every other occurrence is reported).
             for offset, other in _OVERLAPS[which]:
                 j = i + offset
-                if low.startswith(_LITERALS[other], j) and _found(other, j, data, low, done):
+                if low.startswith(_LITERALS[other], j) and scan.found(other, j):
                     return True
+        at += _SCAN_PIECE
+        if scan.covered > at + _SCAN_PIECE:
+            # A name runs on past the next piece (hostile input: megabytes of "keykey..."):
+            # no marker starting inside it needs a look, nor "://" or '"inline' (not name
+            # characters); the patterns led by name characters are searched whole, once.
+            if any(scan.whole(check) for check in range(len(_CHECKS)) if check != _AT_URL):
+                return True
+            at = scan.covered
     return False
 
 
-def _found(which: int, i: int, data: bytes, low: bytes, done: set[int]) -> bool:
-    """Whether literal ``which`` of :data:`_LITERALS` at ``i`` makes :func:`may_change` true."""
-    if which < len(_LOW_MARKERS):
-        b = _IDENT_RUN.match(low, i + len(_LITERALS[which])).end()  # type: ignore[union-attr]
-        return _candidate(low, i, b)
-    check = _TRIGGERS[which - len(_LOW_MARKERS)][1]
-    if check == _AT_URL:
-        # Every match of _USERINFO starts with "://", and stops before the next "/": tried
-        # at each "://", in linear time.
-        return _USERINFO.match(data, i) is not None
-    if check in done:
-        return False
-    done.add(check)
-    return _CHECKS[check](data, low) is not None
+class _Scan:
+    """What :func:`may_change` found so far in ``data`` (and ``low``, lower-cased)."""
+
+    __slots__ = ("data", "low", "done", "covered")
+
+    def __init__(self, data: bytes, low: bytes) -> None:
+        self.data = data
+        self.low = low
+        self.done: set[int] = set()
+        #: The end of the last name looked at: a marker starting before it lies in that
+        #: name and ends where it ends, and :func:`_candidate` of the earlier marker
+        #: searched a window holding the later one's.
+        self.covered = 0
+
+    def found(self, which: int, i: int) -> bool:
+        """Whether literal ``which`` of :data:`_LITERALS` at ``i`` makes the answer true."""
+        low = self.low
+        if which < len(_LOW_MARKERS):
+            if i < self.covered:
+                return False
+            b = _IDENT_RUN.match(low, i + len(_LITERALS[which])).end()  # type: ignore[union-attr]
+            self.covered = b
+            return _candidate(low, i, b)
+        check = _TRIGGERS[which - len(_LOW_MARKERS)][1]
+        if check == _AT_URL:
+            # Every match of _USERINFO starts with "://", and stops before the next "/":
+            # tried at each "://", in linear time.
+            return _USERINFO.match(self.data, i) is not None
+        return self.whole(check)
+
+    def whole(self, check: int) -> bool:
+        """Pattern ``check`` of :data:`_CHECKS` searched over the whole text, once."""
+        if check in self.done:
+            return False
+        self.done.add(check)
+        return _CHECKS[check](self.data, self.low) is not None
 
 
 #: For each stage of :func:`may_change` but the names, a literal (lower-cased) that every

@@ -166,3 +166,21 @@ def test_every_overlap_is_listed() -> None:
                 inside = lit + other[len(lit) - offset :] if len(other) > len(lit) - offset else lit
                 if inside.startswith(other, offset):
                     assert (offset, b) in redact._OVERLAPS[a], (lit, offset, other, text)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [b"key", b"secretoken", b"keyj", b"passwordakia", b"x-", b"authorizationbasic"],
+)
+def test_a_name_of_megabytes_is_read_in_linear_time(unit: bytes, monkeypatch) -> None:
+    """One name made of markers, longer than many pieces: the same answers, quickly."""
+    import time
+
+    monkeypatch.setattr(redact, "_SCAN_PIECE", 1 << 12)
+    for tail in (b"", b"password", b"://u:p@h", b'": "v'):
+        text = b'{"' + unit * (200_000 // len(unit)) + tail + b'": "v"}'
+        start = time.process_time()
+        fast = redact.may_change(text)
+        took = time.process_time() - start
+        assert fast == redact._may_change_finds(text), (unit, tail)
+        assert took < 2.0, (unit, tail, took)
