@@ -98,3 +98,19 @@ def test_every_corpus_dump_is_written_as_libyaml_writes_it() -> None:
     for path in eh.corpus_config_dumps():
         doc = json.loads(path.read_bytes())
         assert st.render_yaml(doc, redact=False) == _libyaml(doc), path
+
+
+def test_deep_nesting_is_encoded_within_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each level's encoding holds the levels below: a budget bounds the work."""
+    import time
+
+    monkeypatch.setattr(st, "_MEMO_BUDGET", 1 << 20)
+    doc: Any = {"leaf": ["x" * 50] * 2000}
+    for i in range(400):
+        doc = {f"k{i}": doc, "side": [i, "s"]}
+    start = time.process_time()
+    text = st._fast_yaml(doc)
+    assert time.process_time() - start < 5.0
+    assert st._MEMO_SIZE == [0, 0]  # cleared after the call
+    monkeypatch.setattr(st, "_MEMO_BUDGET", -1)  # no memo at all
+    assert st._fast_yaml(doc) == text

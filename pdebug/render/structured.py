@@ -284,24 +284,30 @@ _MEMO: dict[tuple[str, bytes], str] = {}
 #: _MEMO_TRIES (a cluster's own name in each) they are no longer encoded.
 _MEMO_MISSES: dict[tuple[str, Any], int] = {}
 _MEMO_TRIES = 8
-#: Characters kept at most (and the count so far, in _MEMO_SIZE[0]).
+#: Characters kept at most, and bytes encoded at most (the counts so far: _MEMO_SIZE). A
+#: subtree's encoding holds its own subtrees', so nesting N deep encodes the deepest N times:
+#: the budget keeps that from growing past a bounded cost.
 _MEMO_LIMIT = 1 << 25
-_MEMO_SIZE = [0]
+_MEMO_BUDGET = 1 << 27
+_MEMO_SIZE = [0, 0]
 
 
 def _memo_clear() -> None:
     _MEMO.clear()
     _MEMO_MISSES.clear()
-    _MEMO_SIZE[0] = 0
+    _MEMO_SIZE[0] = _MEMO_SIZE[1] = 0
 
 
 def _memo_key(value: Any) -> bytes | None:
     import orjson
 
+    if _MEMO_SIZE[1] > _MEMO_BUDGET:
+        return None
     try:
         encoded = orjson.dumps(value, option=_PASSTHROUGH)
     except TypeError:  # a subclass, an integer past 64 bits, a lone surrogate
         return None
+    _MEMO_SIZE[1] += len(encoded)
     return None if b"null" in encoded else encoded
 
 
