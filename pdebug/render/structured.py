@@ -111,7 +111,7 @@ def render_yaml(obj: Any, redact: bool = True) -> str:
     try:
         text = _fast_yaml(obj)
     except _Unsupported:
-        pass
+        _memo_clear()
     else:
         return text if text.isascii() else _YAML_RAW.sub(_yaml_run, text)
     try:
@@ -746,7 +746,9 @@ def _yaml_item(item: Any) -> str:
         else:
             _sequence([item], "", "", out)
         text = "".join(out)
+        _memo_clear()
     except _Unsupported:
+        _memo_clear()
         # libyaml, for this item alone in the same place: its lines are the same.
         wrapped = {"k": [item]}
         try:
