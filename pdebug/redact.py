@@ -537,6 +537,144 @@ def may_change(data: bytes) -> bool:
     a secret's name, an ``inline_bytes`` value, a credential's shape) and each of those is
     looked for here, whitespace playing no part in finding it. True is only "look closer".
     """
+    searcher = _searcher()
+    if searcher is None:
+        return _may_change_finds(data)
+    low = data.lower()  # ASCII only: the same offsets
+    scan = _Scan(data, low)
+    reach = _LONGEST_LITERAL - 1
+    at = 0
+    while at < len(low):
+        piece = low if len(low) <= _SCAN_PIECE else low[at : at + _SCAN_PIECE + reach]
+        for which, start, _end in searcher.find_matches_as_indexes(piece):
+            i = at + start
+            if scan.found(which, i):
+                return True
+            # What the leftmost, non-overlapping search stepped over: a literal starting
+            # inside this one (every other occurrence is reported).
+            for offset, other in _OVERLAPS[which]:
+                j = i + offset
+                if low.startswith(_LITERALS[other], j) and scan.found(other, j):
+                    return True
+        at += _SCAN_PIECE
+        if scan.covered > at + _SCAN_PIECE:
+            # A name runs on past the next piece (hostile input: megabytes of "keykey..."):
+            # no marker starting inside it needs a look, nor "://" or '"inline' (not name
+            # characters); the patterns led by name characters are searched whole, once.
+            if any(scan.whole(check) for check in range(len(_CHECKS)) if check != _AT_URL):
+                return True
+            at = scan.covered
+    return False
+
+
+class _Scan:
+    """What :func:`may_change` found so far in ``data`` (and ``low``, lower-cased)."""
+
+    __slots__ = ("data", "low", "done", "covered")
+
+    def __init__(self, data: bytes, low: bytes) -> None:
+        self.data = data
+        self.low = low
+        self.done: set[int] = set()
+        #: The end of the last name looked at: a marker starting before it lies in that
+        #: name and ends where it ends, and :func:`_candidate` of the earlier marker
+        #: searched a window holding the later one's.
+        self.covered = 0
+
+    def found(self, which: int, i: int) -> bool:
+        """Whether literal ``which`` of :data:`_LITERALS` at ``i`` makes the answer true."""
+        low = self.low
+        if which < len(_LOW_MARKERS):
+            if i < self.covered:
+                return False
+            b = _IDENT_RUN.match(low, i + len(_LITERALS[which])).end()  # type: ignore[union-attr]
+            self.covered = b
+            return _candidate(low, i, b)
+        check = _TRIGGERS[which - len(_LOW_MARKERS)][1]
+        if check == _AT_URL:
+            # Every match of _USERINFO starts with "://", and stops before the next "/":
+            # tried at each "://", in linear time.
+            return _USERINFO.match(self.data, i) is not None
+        return self.whole(check)
+
+    def whole(self, check: int) -> bool:
+        """Pattern ``check`` of :data:`_CHECKS` searched over the whole text, once."""
+        if check in self.done:
+            return False
+        self.done.add(check)
+        return _CHECKS[check](self.data, self.low) is not None
+
+
+#: For each stage of :func:`may_change` but the names, a literal (lower-cased) that every
+#: match of its pattern holds, and the stage: absent from the text, the stage cannot match.
+_TRIGGERS: tuple[tuple[bytes, int], ...] = (
+    (b"-----begin", 0),  # _PEM_BEGIN
+    (b'"inline_bytes"', 1),  # _INLINE_BYTES
+    (b'"inlinebytes"', 1),
+    (b"eyj", 2),  # _JWT
+    (b"://", 3),  # _USERINFO
+    (b"akia", 4),  # _CLOUD
+    (b"asia", 4),
+    (b"aiza", 4),
+    (b"bearer", 5),  # _SCHEME (over the lower-cased text)
+    (b"basic", 5),
+)
+_CHECKS: tuple[Any, ...] = (
+    lambda data, low: _PEM_BEGIN.search(data),
+    lambda data, low: _INLINE_BYTES.search(data),
+    lambda data, low: _JWT.search(data),
+    lambda data, low: _USERINFO.search(data),
+    lambda data, low: _CLOUD.search(data),
+    lambda data, low: _SCHEME.search(low),
+)
+_AT_URL = 3
+_LITERALS = (*_LOW_MARKERS, *(literal for literal, _check in _TRIGGERS))
+_LONGEST_LITERAL = max(len(literal) for literal in _LITERALS)
+
+
+def _overlaps(literal: bytes) -> tuple[tuple[int, int], ...]:
+    """Where another literal (or this one again) can start inside ``literal``."""
+    out = []
+    for offset in range(len(literal)):
+        rest = literal[offset:]
+        for other, text in enumerate(_LITERALS):
+            if offset == 0 and text == literal:
+                continue
+            if rest.startswith(text) if len(text) <= len(rest) else text.startswith(rest):
+                out.append((offset, other))
+    return tuple(out)
+
+
+#: The search reports the leftmost literal and goes on after it; these are the literals
+#: it can step over, by the literal reported: ``(offset, literal)``.
+_OVERLAPS = tuple(_overlaps(literal) for literal in _LITERALS)
+#: Text searched at a time: bounds the list of matches one call returns.
+_SCAN_PIECE = 1 << 20
+_SEARCHER: list[Any] = []
+
+
+def _searcher() -> Any:
+    """One automaton for every literal :func:`may_change` looks for, or None without it.
+
+    ahocorasick_rs (Rust's aho-corasick crate): one SIMD pass for all 18 literals, where
+    ``bytes.find`` needs one pass each.
+    """
+    if not _SEARCHER:
+        try:
+            import ahocorasick_rs
+        except ImportError:  # pragma: no cover - a declared dependency
+            _SEARCHER.append(None)
+        else:
+            _SEARCHER.append(
+                ahocorasick_rs.BytesAhoCorasick(
+                    list(_LITERALS), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
+                )
+            )
+    return _SEARCHER[0]
+
+
+def _may_change_finds(data: bytes) -> bool:
+    """:func:`may_change` with one ``bytes.find`` pass per marker (no automaton)."""
     if _PEM_BEGIN.search(data) is not None:
         return True
     low = data.lower()
@@ -609,6 +747,8 @@ def redact_keys(obj: Any) -> Any:
 
         out = redact_bytes(json.dumps(obj, ensure_ascii=True).encode())
         return json.loads(out)
+    if not may_change(text):  # the usual case: one search, no redaction pass
+        return obj
     out = redact_bytes(text)
     # Nothing hidden: ``obj`` is what decoding its own encoding would give back.
     return obj if out == text else orjson.loads(out)

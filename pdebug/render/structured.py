@@ -111,7 +111,7 @@ def render_yaml(obj: Any, redact: bool = True) -> str:
     try:
         text = _fast_yaml(obj)
     except _Unsupported:
-        pass
+        _memo_clear()
     else:
         return text if text.isascii() else _YAML_RAW.sub(_yaml_run, text)
     try:
@@ -258,6 +258,7 @@ def _key(key: Any) -> str:
 def _fast_yaml(obj: Any) -> str:
     """``obj`` (a dict or list of JSON data) as libyaml would write it (see above)."""
     out: list[str] = []
+    _memo_clear()
     if type(obj) is dict:
         if not obj:
             return "{}\n"
@@ -268,7 +269,50 @@ def _fast_yaml(obj: Any) -> str:
         _sequence(obj, "", "", out)
     else:
         raise _Unsupported
+    _memo_clear()
     return "".join(out)
+
+
+#: The text of a nested mapping or sequence, by its indent and its JSON encoding. A dump
+#: repeats whole subtrees (each cluster's circuit breakers, its SDS configs): one written
+#: before at the same indent is copied. The encoding tells apart every two values written
+#: differently (``1``, ``1.0`` and ``true``; ``null`` stands for None, NaN and the
+#: infinities alike, so a subtree holding one is not looked up), and orjson refuses a
+#: subclass of a JSON type here, as the writer does.
+_MEMO: dict[tuple[str, bytes], str] = {}
+#: Per ``(indent, key)``: how many subtrees were copied in a row without one written; past
+#: _MEMO_TRIES (a cluster's own name in each) they are no longer encoded.
+_MEMO_MISSES: dict[tuple[str, Any], int] = {}
+_MEMO_TRIES = 8
+#: Characters kept at most, and bytes encoded at most (the counts so far: _MEMO_SIZE). A
+#: subtree's encoding holds its own subtrees', so nesting N deep encodes the deepest N times:
+#: the budget keeps that from growing past a bounded cost.
+_MEMO_LIMIT = 1 << 25
+_MEMO_BUDGET = 1 << 27
+_MEMO_SIZE = [0, 0]
+
+
+def _memo_clear() -> None:
+    _MEMO.clear()
+    _MEMO_MISSES.clear()
+    _MEMO_SIZE[0] = _MEMO_SIZE[1] = 0
+
+
+def _memo_key(value: Any) -> bytes | None:
+    import orjson
+
+    if _MEMO_SIZE[1] > _MEMO_BUDGET:
+        return None
+    try:
+        encoded = orjson.dumps(value, option=_PASSTHROUGH)
+    except TypeError:  # a subclass, an integer past 64 bits, a lone surrogate
+        return None
+    _MEMO_SIZE[1] += len(encoded)
+    return None if b"null" in encoded else encoded
+
+
+#: orjson.OPT_PASSTHROUGH_SUBCLASS | OPT_PASSTHROUGH_DATACLASS | OPT_PASSTHROUGH_DATETIME
+_PASSTHROUGH = (1 << 8) | (1 << 11) | (1 << 9)
 
 
 def _mapping(obj: dict[Any, Any], indent: str, lead: str, out: list[str]) -> None:
@@ -276,6 +320,8 @@ def _mapping(obj: dict[Any, Any], indent: str, lead: str, out: list[str]) -> Non
     append = out.append
     keys = _KEYS
     scalars = _SCALARS
+    memo = _MEMO
+    misses = _MEMO_MISSES
     pre = lead
     inner = indent + "  "
     for key, value in obj.items():
@@ -283,18 +329,34 @@ def _mapping(obj: dict[Any, Any], indent: str, lead: str, out: list[str]) -> Non
         t = type(value)
         if t is str:
             append(f"{pre}{k}: {scalars.get(value) or _scalar_str(value)}\n")
-        elif t is dict:
-            if value:
-                append(f"{pre}{k}:\n")
-                _mapping(value, inner, inner, out)
+        elif t is dict or t is list:
+            if not value:
+                append(f"{pre}{k}: {{}}\n" if t is dict else f"{pre}{k}: []\n")
+                pre = indent
+                continue
+            append(f"{pre}{k}:\n")
+            pre = indent
+            slot = (indent, key)
+            missed = misses.get(slot, 0)
+            encoded = _memo_key(value) if missed < _MEMO_TRIES else None
+            if encoded is not None:
+                text = memo.get((indent, encoded))
+                if text is not None:
+                    misses[slot] = 0
+                    append(text)
+                    continue
+                misses[slot] = missed + 1
+            sub: list[str] = []
+            if t is dict:
+                _mapping(value, inner, inner, sub)
             else:
-                append(f"{pre}{k}: {{}}\n")
-        elif t is list:
-            if value:
-                append(f"{pre}{k}:\n")
-                _sequence(value, indent, indent, out)  # libyaml does not indent it
-            else:
-                append(f"{pre}{k}: []\n")
+                _sequence(value, indent, indent, sub)  # libyaml does not indent it
+            text = "".join(sub)
+            if encoded is not None and _MEMO_SIZE[0] < _MEMO_LIMIT:
+                memo[(indent, encoded)] = text
+                _MEMO_SIZE[0] += len(text)
+            append(text)
+            continue
         elif t is int:
             append(f"{pre}{k}: {value}\n")
         else:
@@ -678,12 +740,15 @@ def _yaml_item(item: Any) -> str:
 
     try:
         out: list[str] = []
+        _memo_clear()
         if type(item) is dict and item:
             _mapping(item, "  ", "- ", out)
         else:
             _sequence([item], "", "", out)
         text = "".join(out)
+        _memo_clear()
     except _Unsupported:
+        _memo_clear()
         # libyaml, for this item alone in the same place: its lines are the same.
         wrapped = {"k": [item]}
         try:

@@ -1,0 +1,186 @@
+"""Redaction's pre-check searches every literal in one pass (#17): the same answers.
+
+:func:`pdebug.redact.may_change` finds its markers and its patterns' literals with one
+automaton (``ahocorasick_rs``, leftmost and non-overlapping, plus the literals such a
+search steps over); :func:`pdebug.redact._may_change_finds` is the former code, one
+``bytes.find`` pass per marker. They must agree on every corpus and fixture dump (whole,
+compacted, section by section) and on generated text made of the literals' pieces, in
+every case, overlapping each other and across the pieces the search is cut into.
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import pytest
+
+from pdebug import redact
+from tests import harness as eh
+from tests.harness import FIXTURES
+
+
+def _dumps() -> list[bytes]:
+    paths = {*eh.corpus_config_dumps()}
+    for path in FIXTURES.rglob("*.json"):
+        if b'"configs"' in path.read_bytes()[:4096]:
+            paths.add(path)
+    return [p.read_bytes() for p in sorted(paths)]
+
+
+class _Top(msgspec.Struct):
+    configs: list[msgspec.Raw] = []
+
+
+def _texts(body: bytes) -> list[bytes]:
+    out = [body]
+    try:
+        out.append(msgspec.json.format(body, indent=-1))
+        sections = msgspec.json.decode(body, type=_Top).configs
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return out
+    for raw in sections:
+        out.append(bytes(raw))
+        out.append(msgspec.json.format(bytes(raw), indent=-1))
+    return out
+
+
+def _agree(text: bytes) -> bool:
+    fast = redact.may_change(text)
+    assert fast == redact._may_change_finds(text), text[:300]
+    return fast
+
+
+def test_the_automaton_is_there() -> None:
+    assert redact._searcher() is not None
+
+
+def test_every_dump_gets_the_same_answer() -> None:
+    answers = set()
+    for body in _dumps():
+        for text in _texts(body):
+            answers.add(_agree(text))
+    assert answers == {True, False}
+
+
+_PIECES = [
+    *(lit.decode() for lit in redact._LITERALS),
+    *(lit.decode()[: len(lit) // 2] for lit in redact._LITERALS),
+    *(lit.decode()[len(lit) // 2 :] for lit in redact._LITERALS),
+    "password",
+    "_key",
+    "api-key",
+    "secret_key",
+    "credentials",
+    "private_key_provider",
+    "sds_secret_configs",
+    "tokens",
+    "token_id",
+    "https://u:p@h/",
+    "://",
+    "@",
+    '"@type"',
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "AKIAABCDEFGHIJKLMNOP",
+    "AIza" + "A" * 35,
+    "Bearer abcdefghijk",
+    "basic  Zm9vOmJhcg==",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    '"inline_bytes": "',
+    '"inlineBytes":"',
+    '"',
+    ":",
+    ": ",
+    "=",
+    " ",
+    "\\n",
+    "\\",
+    "_",
+    "-",
+    ".",
+    "x",
+    "Z",
+    "9",
+    "{",
+    "}",
+    ",",
+    "\n",
+]
+
+
+def _hostile(rng: random.Random) -> bytes:
+    parts = []
+    for _ in range(rng.randrange(1, 12)):
+        piece = rng.choice(_PIECES)
+        roll = rng.random()
+        if roll < 0.3:
+            piece = piece.upper()
+        elif roll < 0.5:
+            piece = "".join(c.upper() if rng.random() < 0.5 else c for c in piece)
+        parts.append(piece)
+    return "".join(parts).encode()
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 64, 7, 1])
+def test_generated_text_gets_the_same_answer(piece: int, monkeypatch) -> None:
+    """Literals cut, overlapping, in any case; also searched in small pieces."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    rng = random.Random(17 + piece)
+    answers = set()
+    for _ in range(4000):
+        text = _hostile(rng)
+        answers.add(_agree(text))
+        if not answers or not redact.may_change(text):
+            for doc in (text, b'{"' + text + b'": "v"}', b'{"k": "' + text + b'"}'):
+                if not redact.may_change(doc):
+                    assert redact.redact_bytes(doc) == doc, doc
+    assert answers == {True, False}
+
+
+def test_overlapping_literals_are_all_seen() -> None:
+    """The search reports ``secret`` in ``secretoken``; ``token`` is found inside it."""
+    for text in (
+        b'{"secretoken": "v"}',
+        b'{"x": "credentialAKIAABCDEFGHIJKLMNOP"}',
+        b'{"x": "cookieyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}',
+        b'{"keyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln": 1}',
+    ):
+        assert redact.redact_bytes(text) != text, text
+        assert redact.may_change(text), text
+        assert redact._may_change_finds(text), text
+    assert _agree(b'{"x": "basicookie=1"}')  # a name ending in "cookie"
+    for text in (b'{"aiziakia": 1}', b'{"x": "asiakia"}', b'{"x": "asiAKIAABCDEFGHIJKLMNOP"}'):
+        _agree(text)
+    assert _agree(b'{"x": "asiAKIAABCDEFGHIJKLMNOP"}')
+
+
+def test_every_overlap_is_listed() -> None:
+    """_OVERLAPS holds every literal that can start inside another one (brute force)."""
+    lits = redact._LITERALS
+    for a, lit in enumerate(lits):
+        for offset in range(len(lit)):
+            for b, other in enumerate(lits):
+                text = lit + other
+                if (offset, b) == (0, a):
+                    continue
+                inside = lit + other[len(lit) - offset :] if len(other) > len(lit) - offset else lit
+                if inside.startswith(other, offset):
+                    assert (offset, b) in redact._OVERLAPS[a], (lit, offset, other, text)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [b"key", b"secretoken", b"keyj", b"passwordakia", b"x-", b"authorizationbasic"],
+)
+def test_a_name_of_megabytes_is_read_in_linear_time(unit: bytes, monkeypatch) -> None:
+    """One name made of markers, longer than many pieces: the same answers, quickly."""
+    import time
+
+    monkeypatch.setattr(redact, "_SCAN_PIECE", 1 << 12)
+    for tail in (b"", b"password", b"://u:p@h", b'": "v'):
+        text = b'{"' + unit * (200_000 // len(unit)) + tail + b'": "v"}'
+        start = time.process_time()
+        fast = redact.may_change(text)
+        took = time.process_time() - start
+        assert fast == redact._may_change_finds(text), (unit, tail)
+        assert took < 2.0, (unit, tail, took)
