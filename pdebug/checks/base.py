@@ -10,9 +10,10 @@ is missing and says why.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:
     from pdebug.checks.context import Context
@@ -44,8 +45,7 @@ class Severity(IntEnum):
             raise ValueError(text) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One thing wrong with one resource.
 
     Attributes:
@@ -67,8 +67,7 @@ class Finding:
 Need = str
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(msgspec.Struct, frozen=True):
     """A registered check.
 
     Attributes:
@@ -121,8 +120,7 @@ class SkipCheck(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(msgspec.Struct, frozen=True):
     """A check that did not run, and why.
 
     ``error`` is True when the check started but could not read its input (a damaged
@@ -135,14 +133,13 @@ class Skipped:
     error: bool = False
 
 
-@dataclass
-class CheckReport:
+class CheckReport(msgspec.Struct):
     """Everything one run found, in report order (severity, then code, then resource)."""
 
     source: str
-    findings: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
+    skipped: list[Skipped] = msgspec.field(default_factory=list)
+    ignored: list[str] = msgspec.field(default_factory=list)
     run: int = 0
 
     def count(self, severity: Severity) -> int:
@@ -167,8 +164,7 @@ class CheckReport:
         return InvalidInput("some checks could not read the input")
 
 
-@dataclass
-class ProxyCheck:
+class ProxyCheck(msgspec.Struct):
     """One proxy of a bundle: its check report, or why it has none.
 
     Attributes:
@@ -188,8 +184,7 @@ class ProxyCheck:
         return self.report is not None and self.report.fails(fail_on)
 
 
-@dataclass
-class BundleChecks:
+class BundleChecks(msgspec.Struct):
     """``pdebug check BUNDLE``: every proxy of a bundle of several, checked one by one.
 
     Attributes:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from pdebug.model import ProxyData, der
 from pdebug.model import schema as s
@@ -23,8 +24,7 @@ SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
-@dataclass(slots=True)
-class CertInfo:
+class CertInfo(msgspec.Struct):
     """What the first certificate of a PEM bundle says (empty when unparsable)."""
 
     type: str = ""
@@ -178,8 +178,7 @@ def _data(ds: s.DataSource | None) -> bytes:
     return ds.inline_string.encode()
 
 
-@dataclass(slots=True)
-class SecretItem:
+class SecretItem(msgspec.Struct):
     """One row: a secret (or one SPIFFE trust domain of it) and its certificate."""
 
     name: str
