@@ -8,15 +8,14 @@ renders what it returns. Nothing here prints.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from pdebug.checks import run_checks
 from pdebug.checks.base import BundleChecks, CheckReport, ProxyCheck
-from pdebug.errors import UsageError
-from pdebug.inputs import Inputs, ProxyInfo, read_inputs
+from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.model import ProxyData
 from pdebug.proxy import Fetch, load_any
-from pdebug.sources.bundle import multi_manifest
 from pdebug.sources.spec import FileSpec, spec_of
 
 if TYPE_CHECKING:
@@ -39,26 +38,54 @@ def check_source(
     Raises:
         UsageError: ``--clusters-json`` with a bundle of several proxies.
     """
+    spec = spec_of(given)
+    if isinstance(spec, FileSpec) and _several(spec.path):
+        return _bundle_checks(spec, options, clusters_json)
+    got = load_any(spec, live, Fetch.checks(stats=True), clusters_json)
+    if isinstance(got, ProxyData):
+        return run_checks(got, options)
     from pdebug.checks import ztunnel as zchecks
 
-    spec = spec_of(given)
-    several = isinstance(spec, FileSpec) and multi_manifest(spec.path) is not None
-    if isinstance(spec, FileSpec) and several:
-        if clusters_json is not None:
-            raise UsageError(
-                f"--clusters-json is one proxy's; {spec.text} holds several",
-                hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
-            )
-        inputs = read_inputs(spec)
-    else:
-        got = load_any(spec, live, Fetch.checks(stats=True), clusters_json)
-        inputs = (
-            Inputs([got]) if isinstance(got, ProxyData) else Inputs([], ztunnels=[(spec.text, got)])
+    return zchecks.run(got, options)
+
+
+def _several(path: str) -> bool:
+    """``multi_manifest(path) is not None``, without the bundle code for a plain file.
+
+    The same first step as :func:`pdebug.sources.bundle.peek_manifest`: a regular file
+    that is no tar archive (once gunzipped) is no bundle; the same errors propagate.
+    """
+    if path != "-" and os.path.isfile(path):
+        from pdebug.sources.file import open_input
+
+        try:
+            with open_input(path) as opened:
+                if not opened.is_tar():
+                    return False
+        except SourceUnavailable:
+            return False
+    from pdebug.sources.bundle import multi_manifest
+
+    return multi_manifest(path) is not None
+
+
+def _bundle_checks(
+    spec: FileSpec, options: CheckOptions, clusters_json: str | None
+) -> BundleChecks:
+    """The checks of a bundle of several proxies, proxy by proxy."""
+    from pdebug.checks import ztunnel as zchecks
+    from pdebug.inputs import ProxyInfo, read_inputs
+
+    if clusters_json is not None:
+        raise UsageError(
+            f"--clusters-json is one proxy's; {spec.text} holds several",
+            hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
         )
+    inputs = read_inputs(spec)
     checks = []
     for proxy in inputs.proxies:
         info = inputs.info.get(proxy.source) or ProxyInfo()
-        if several and proxy.dump is None and proxy.health is None:
+        if proxy.dump is None and proxy.health is None:
             checks.append(ProxyCheck(info.name or proxy.source, None, info.errors, info.unreadable))
         else:
             report = run_checks(proxy, options)
@@ -68,10 +95,6 @@ def check_source(
             checks.append(ProxyCheck(name, None, (), dump))
         else:
             checks.append(ProxyCheck(name, zchecks.run(dump, options)))
-    if not several:
-        single = checks[0].report
-        assert single is not None  # noqa: S101 - one proxy is always checked
-        return single
     return BundleChecks(spec.text, checks)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+import msgspec
+
 if TYPE_CHECKING:
     from pdebug.checks.context import Context
     from pdebug.errors import PdebugError
@@ -44,8 +46,7 @@ class Severity(IntEnum):
             raise ValueError(text) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One thing wrong with one resource.
 
     Attributes:
@@ -67,8 +68,7 @@ class Finding:
 Need = str
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(msgspec.Struct, frozen=True):
     """A registered check.
 
     Attributes:
@@ -121,8 +121,7 @@ class SkipCheck(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(msgspec.Struct, frozen=True):
     """A check that did not run, and why.
 
     ``error`` is True when the check started but could not read its input (a damaged
@@ -140,7 +139,8 @@ class CheckReport:
     """Everything one run found, in report order (severity, then code, then resource).
 
     Built whole, when the run is over: ``counts`` and ``worst`` are counted then, so the
-    views read them as data.
+    views read them as data. (A dataclass, not a frozen msgspec Struct as the records
+    above: a frozen Struct cannot set its derived fields in ``__post_init__``.)
     """
 
     source: str
@@ -182,8 +182,7 @@ class CheckReport:
         return InvalidInput("some checks could not read the input")
 
 
-@dataclass
-class ProxyCheck:
+class ProxyCheck(msgspec.Struct):
     """One proxy of a bundle: its check report, or why it has none.
 
     Attributes:
@@ -203,8 +202,7 @@ class ProxyCheck:
         return self.report is not None and self.report.fails(fail_on)
 
 
-@dataclass
-class BundleChecks:
+class BundleChecks(msgspec.Struct):
     """``pdebug check BUNDLE``: every proxy of a bundle of several, checked one by one.
 
     Attributes:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model.secrets import CertInfo, items, static_items
 
 
-@dataclass(frozen=True, slots=True)
-class _Cert:
+class _Cert(msgspec.Struct, frozen=True):
     resource: str
     what: str  # "certificate" or "CA certificate"
     info: CertInfo

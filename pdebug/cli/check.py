@@ -46,22 +46,25 @@ def check_cmd(
     services without endpoints, policies that deny everything, HBONE/TCP mismatches.
     """
     from pdebug.checks import BY_CODE, CheckOptions, parse_codes, parse_fail_on
-    from pdebug.checks import ztunnel as zchecks
     from pdebug.examine import check_source
     from pdebug.render import get_format
-    from pdebug.views import bundlecheck
     from pdebug.views import check as v
 
     fmt = get_format(output)
     threshold = parse_fail_on(fail_on)
-    known = [*BY_CODE, *zchecks.BY_CODE]  # which kind of dump it is is known only later
+    known: list[str] = []
+    if ignore:  # which kind of dump it is is known only later
+        from pdebug.checks import ztunnel as zchecks
+
+        known = [*BY_CODE, *zchecks.BY_CODE]
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
     result = check_source(proxy.words, proxy.live, options, clusters_json)
-    view = (
-        bundlecheck.view(result.checks, result.path, threshold)
-        if isinstance(result, BundleChecks)
-        else v.view(result, fmt.wide, threshold)
-    )
+    if isinstance(result, BundleChecks):
+        from pdebug.views import bundlecheck
+
+        view = bundlecheck.view(result.checks, result.path, threshold)
+    else:
+        view = v.view(result, fmt.wide, threshold)
     sys.stdout.write(fmt.render(view))
     error = result.error()  # after the table: one damaged proxy never hides the others
     if error is not None:

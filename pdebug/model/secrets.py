@@ -11,12 +11,13 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from pdebug.errors import InvalidInput
-from pdebug.model import ProxyData
+from pdebug.model import ProxyData, der
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump, Section, decode_raw
 from pdebug.model.sections import none_when_absent
@@ -25,8 +26,7 @@ SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
-@dataclass(slots=True)
-class CertInfo:
+class CertInfo(msgspec.Struct):
     """What the first certificate of a PEM bundle says (empty when unparsable)."""
 
     type: str = ""
@@ -47,15 +47,13 @@ class CertInfo:
 
 def parse_pem(pem: bytes) -> CertInfo:
     """Decode the first certificate of ``pem``: type, serial, validity, SPIFFE trust domain."""
-    from cryptography import x509  # lazy: only the secrets view pays for it
-
     # istioctl decodes the first PEM block only: a bad later block (a truncated or
     # unparsable root at the end of a bundle) must not blank the row. Later blocks only
     # count towards the chain length, as far as they parse.
-    certs = []
+    certs: list[der.Fields] = []
     for block in _PEM_BLOCK.finditer(pem):
         try:
-            certs.append(_checked(x509.load_pem_x509_certificate(block.group(0))))
+            certs.append(_pem_fields(block.group(0)))
         except ValueError:
             if not certs:
                 return CertInfo()
@@ -65,27 +63,62 @@ def parse_pem(pem: bytes) -> CertInfo:
 
 def parse_der(ders: list[bytes]) -> CertInfo:
     """Like :func:`parse_pem` for DER certificates (a SPIFFE bundle's ``x5c``)."""
-    from cryptography import x509
-
     try:
-        certs = [_checked(x509.load_der_x509_certificate(der)) for der in ders]
+        certs = [_der_fields(d) for d in ders]
     except ValueError:
         return CertInfo()
     return _info(certs)
 
 
-def _checked(cert: Any) -> Any:
-    """``cert`` once its extensions parse (cryptography reads them lazily).
+def _pem_fields(block: bytes) -> der.Fields:
+    """What pdebug reads of one PEM block: :mod:`pdebug.model.der`, else cryptography's.
 
     Raises:
-        ValueError: a malformed extension: Go's x509 (istioctl) rejects the whole
-            certificate, so it is unparsable here too.
+        ValueError: cryptography cannot read the certificate.
     """
-    _ = cert.extensions
-    return cert
+    fields = der.from_pem_block(block)
+    if fields is not None:
+        return fields
+    from cryptography import x509  # lazy: only a certificate der does not know pays for it
+
+    return _fields(x509.load_pem_x509_certificate(block))
 
 
-def _info(certs: list[Any]) -> CertInfo:
+def _der_fields(data: bytes) -> der.Fields:
+    """Like :func:`_pem_fields` for one DER certificate."""
+    fields = der.from_der(data)
+    if fields is not None:
+        return fields
+    from cryptography import x509
+
+    return _fields(x509.load_der_x509_certificate(data))
+
+
+def _fields(cert: Any) -> der.Fields:
+    """The fields of a certificate ``cryptography`` read, once its extensions parse.
+
+    cryptography reads the extensions lazily; a malformed one raises ValueError here, as
+    Go's x509 (istioctl) rejects the whole certificate for it.
+    """
+    from cryptography import x509
+
+    exts = cert.extensions
+    try:
+        ca = bool(exts.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        ca = False
+    uris: tuple[str, ...] = ()
+    try:
+        san = exts.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = tuple(san.get_values_for_type(x509.UniformResourceIdentifier))
+    except x509.ExtensionNotFound:
+        pass
+    return der.Fields(
+        cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc, ca, uris
+    )
+
+
+def _info(certs: list[der.Fields]) -> CertInfo:
     if not certs:
         return CertInfo()
     info = _one(certs[0])
@@ -94,29 +127,15 @@ def _info(certs: list[Any]) -> CertInfo:
     return info
 
 
-def _one(cert: Any) -> CertInfo:
-    from cryptography import x509
-
+def _one(cert: der.Fields) -> CertInfo:
     info = CertInfo(chain_length=1)
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        info.type = "CA" if bc.ca else "Cert Chain"
-    except x509.ExtensionNotFound:
-        info.type = "Cert Chain"
-    info.serial = format(cert.serial_number, "x").rjust(32, "0")
-    info.not_after = cert.not_valid_after_utc
-    info.not_before = cert.not_valid_before_utc
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        domains = [
-            host
-            for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if (host := spiffe_host(u)) is not None
-        ]
-        if domains:
-            info.trust_domain = domains[-1]
-    except x509.ExtensionNotFound:
-        pass
+    info.type = "CA" if cert.ca else "Cert Chain"
+    info.serial = format(cert.serial, "x").rjust(32, "0")
+    info.not_after = cert.not_after
+    info.not_before = cert.not_before
+    domains = [host for u in cert.uris if (host := spiffe_host(u)) is not None]
+    if domains:
+        info.trust_domain = domains[-1]
     return info
 
 
@@ -203,8 +222,7 @@ def _data(ds: s.DataSource | None) -> bytes:
     return ds.inline_string.encode()
 
 
-@dataclass(slots=True)
-class SecretItem:
+class SecretItem(msgspec.Struct):
     """One row: a secret (or one SPIFFE trust domain of it) and its certificate."""
 
     name: str
