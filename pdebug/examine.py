@@ -1,9 +1,9 @@
 """``pdebug check SOURCE`` in one call: one proxy, a ztunnel, or every proxy of a bundle.
 
-:func:`check_source` parses the SOURCE words, decides which the SOURCE is, reads it (a
-bundle of several proxies with :func:`pdebug.inputs.read_inputs`, anything else with
-:func:`pdebug.proxy.load_any`) and runs the checks on every proxy it holds; the command
-renders what it returns. Nothing here prints.
+:func:`check_source` reads every proxy SOURCE holds with
+:func:`pdebug.inputs.read_source` (which parses the words below it: a bundle of several
+proxies proxy by proxy, anything else as one proxy or ztunnel) and runs the checks on
+each; the command renders what it returns. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ from typing import TYPE_CHECKING
 
 from pdebug.checks import run_checks
 from pdebug.checks.base import BundleChecks, CheckReport, ProxyCheck
-from pdebug.errors import UsageError
-from pdebug.inputs import Inputs, ProxyInfo, read_inputs
-from pdebug.model import ProxyData
-from pdebug.proxy import Fetch, load_any
-from pdebug.sources.bundle import multi_manifest
-from pdebug.sources.spec import FileSpec, spec_of
+from pdebug.inputs import ProxyInfo, read_source
+from pdebug.proxy import Fetch
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions
@@ -41,20 +37,9 @@ def check_source(
     """
     from pdebug.checks import ztunnel as zchecks
 
-    spec = spec_of(given)
-    several = isinstance(spec, FileSpec) and multi_manifest(spec.path) is not None
-    if isinstance(spec, FileSpec) and several:
-        if clusters_json is not None:
-            raise UsageError(
-                f"--clusters-json is one proxy's; {spec.text} holds several",
-                hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
-            )
-        inputs = read_inputs(spec)
-    else:
-        got = load_any(spec, live, Fetch.checks(stats=True), clusters_json)
-        inputs = (
-            Inputs([got]) if isinstance(got, ProxyData) else Inputs([], ztunnels=[(spec.text, got)])
-        )
+    fetch = Fetch.checks(stats=True)
+    inputs = read_source(given, live, fetch, clusters_json, bundles="several")
+    several = inputs.bundle
     checks = []
     for proxy in inputs.proxies:
         info = inputs.info.get(proxy.source) or ProxyInfo()
@@ -72,7 +57,7 @@ def check_source(
         single = checks[0].report
         assert single is not None  # noqa: S101 - one proxy is always checked
         return single
-    return BundleChecks(spec.text, checks)
+    return BundleChecks(inputs.named, checks)
 
 
 __all__ = ["check_source"]
