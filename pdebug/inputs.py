@@ -1,7 +1,10 @@
-"""Every proxy a file SOURCE holds: a dump, a ``/clusters`` document, or each proxy of a bundle.
+"""Every proxy a SOURCE holds, parsed: one proxy, a ztunnel, or each proxy of a bundle.
 
-Beside :func:`pdebug.proxy.load_proxy` (one proxy, any source): ``check``, ``report`` and
-``assert`` read files through :func:`read_inputs`.
+``check`` (:mod:`pdebug.examine`), ``report`` (:func:`read_proxies`) and ``assert``
+(:func:`read_inputs`) read through :func:`read_source`, which hands SOURCE's words down
+to :func:`pdebug.proxy.read_every` (it parses them and reads them with
+:func:`pdebug.sources.held.hold`, and parses a lone proxy); what comes back read (a
+bundle's proxies, a plain file) is parsed here.
 
 A bundle (a ``.tar.gz`` or a ``pdebug snapshot --dir`` directory) is read once and every
 proxy in it becomes one :class:`ProxyData` (or only ``bundle.tar.gz:NAME``); a proxy whose
