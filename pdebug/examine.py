@@ -1,22 +1,19 @@
 """``pdebug check SOURCE`` in one call: one proxy, a ztunnel, or every proxy of a bundle.
 
-:func:`check_source` parses the SOURCE words, decides which the SOURCE is, reads it (a
-bundle of several proxies with :func:`pdebug.inputs.read_inputs`, anything else with
-:func:`pdebug.proxy.load_any`) and runs the checks on every proxy it holds; the command
-renders what it returns. Nothing here prints.
+:func:`check_source` reads every proxy SOURCE holds with
+:func:`pdebug.inputs.read_source` (which parses the words below it: a bundle of several
+proxies proxy by proxy, anything else as one proxy or ztunnel) and runs the checks on
+each; the command renders what it returns. Nothing here prints.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from pdebug.checks import run_checks
 from pdebug.checks.base import BundleChecks, CheckReport, ProxyCheck
-from pdebug.errors import SourceUnavailable, UsageError
-from pdebug.model import ProxyData
-from pdebug.proxy import Fetch, load_any
-from pdebug.sources.spec import FileSpec, spec_of
+from pdebug.inputs import ProxyInfo, read_source
+from pdebug.proxy import Fetch
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckOptions
@@ -38,54 +35,13 @@ def check_source(
     Raises:
         UsageError: ``--clusters-json`` with a bundle of several proxies.
     """
-    spec = spec_of(given)
-    if isinstance(spec, FileSpec) and _several(spec.path):
-        return _bundle_checks(spec, options, clusters_json)
-    got = load_any(spec, live, Fetch.checks(stats=True), clusters_json)
-    if isinstance(got, ProxyData):
-        return run_checks(got, options)
-    from pdebug.checks import ztunnel as zchecks
-
-    return zchecks.run(got, options)
-
-
-def _several(path: str) -> bool:
-    """``multi_manifest(path) is not None``, without the bundle code for a plain file.
-
-    The same first step as :func:`pdebug.sources.bundle.peek_manifest`: a regular file
-    that is no tar archive (once gunzipped) is no bundle; the same errors propagate.
-    """
-    if path != "-" and os.path.isfile(path):
-        from pdebug.sources.file import open_input
-
-        try:
-            with open_input(path) as opened:
-                if not opened.is_tar():
-                    return False
-        except SourceUnavailable:
-            return False
-    from pdebug.sources.bundle import multi_manifest
-
-    return multi_manifest(path) is not None
-
-
-def _bundle_checks(
-    spec: FileSpec, options: CheckOptions, clusters_json: str | None
-) -> BundleChecks:
-    """The checks of a bundle of several proxies, proxy by proxy."""
-    from pdebug.checks import ztunnel as zchecks
-    from pdebug.inputs import ProxyInfo, read_inputs
-
-    if clusters_json is not None:
-        raise UsageError(
-            f"--clusters-json is one proxy's; {spec.text} holds several",
-            hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
-        )
-    inputs = read_inputs(spec)
+    fetch = Fetch.checks(stats=True)
+    inputs = read_source(given, live, fetch, clusters_json, bundles="several")
+    several = inputs.bundle
     checks = []
     for proxy in inputs.proxies:
         info = inputs.info.get(proxy.source) or ProxyInfo()
-        if proxy.dump is None and proxy.health is None:
+        if several and proxy.dump is None and proxy.health is None:
             checks.append(ProxyCheck(info.name or proxy.source, None, info.errors, info.unreadable))
         else:
             report = run_checks(proxy, options)
@@ -94,8 +50,14 @@ def _bundle_checks(
         if isinstance(dump, str):
             checks.append(ProxyCheck(name, None, (), dump))
         else:
+            from pdebug.checks import ztunnel as zchecks  # only a ztunnel pays for them
+
             checks.append(ProxyCheck(name, zchecks.run(dump, options)))
-    return BundleChecks(spec.text, checks)
+    if not several:
+        single = checks[0].report
+        assert single is not None  # noqa: S101 - one proxy is always checked
+        return single
+    return BundleChecks(inputs.named, checks)
 
 
 __all__ = ["check_source"]

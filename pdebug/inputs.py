@@ -1,7 +1,10 @@
-"""Every proxy a file SOURCE holds: a dump, a ``/clusters`` document, or each proxy of a bundle.
+"""Every proxy a SOURCE holds, parsed: one proxy, a ztunnel, or each proxy of a bundle.
 
-Beside :func:`pdebug.proxy.load_proxy` (one proxy, any source): ``check``, ``report`` and
-``assert`` read files through :func:`read_inputs`.
+``check`` (:mod:`pdebug.examine`), ``report`` (:func:`read_proxies`) and ``assert``
+(:func:`read_inputs`) read through :func:`read_source`, which hands SOURCE's words down
+to :func:`pdebug.proxy.read_every` (it parses them and reads them with
+:func:`pdebug.sources.held.hold`, and parses a lone proxy); what comes back read (a
+bundle's proxies, a plain file) is parsed here.
 
 A bundle (a ``.tar.gz`` or a ``pdebug snapshot --dir`` directory) is read once and every
 proxy in it becomes one :class:`ProxyData` (or only ``bundle.tar.gz:NAME``); a proxy whose
@@ -19,17 +22,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import InvalidInput, PdebugError
-from pdebug.manifest import failed_replicas_note
 from pdebug.model import ProxyData
 from pdebug.model.load import load
-from pdebug.sources import bundle
+from pdebug.proxy import warn_if_another_proxy
 from pdebug.sources.file import read_file
-from pdebug.sources.spec import MemberSpec
+from pdebug.sources.held import Held
 
 if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
+    from pdebug.proxy import Fetch
     from pdebug.sources.base import LiveOptions
-    from pdebug.sources.spec import FileSpec, SourceSpec, SourceWords
+    from pdebug.sources.held import Bundles, HeldProxy
+    from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,10 @@ class Inputs:
     ztunnel_nodes: dict[str, str] = field(default_factory=dict)
     #: the namespaces of the captured (and skipped) pods, from the manifest
     namespaces: set[str] = field(default_factory=set)
-    #: what SOURCE named, parsed (:func:`read_proxies`): a file, ``B:NAME``, an address
+    #: what SOURCE named, parsed (:func:`read_source`): a file, ``B:NAME``, an address
     named: str = ""
+    #: read as a bundle's proxies (``check``: a bundle of several proxies)
+    bundle: bool = False
 
 
 def sync_text(value: Any) -> str | None:
@@ -105,73 +111,109 @@ def read_inputs(spec: FileSpec | MemberSpec) -> Inputs:
             damaged bundle member is not raised: its ``ProxyInfo.unreadable`` says why).
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
-    path, member = spec.path, spec.member if isinstance(spec, MemberSpec) else None
-    opened = bundle.read_any(path, None if member is None else lambda b: [b.resolve(member)])
-    if not isinstance(opened, bundle.Bundle):
-        data, label = opened
-        if member is not None:
-            raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
-        return Inputs([_proxy(data, label)])
-    label = opened.label
-    names = [member] if member is not None else opened.proxies
-    if not names:
-        raise InvalidInput(f"{label}: the bundle holds no proxy", hint="capture it again")
-    entries = {str(p["name"]): p for p in bundle.proxy_entries(opened.manifest)}
-    out = Inputs([])
-    for key in ("created", "tool", "source"):
-        if isinstance(opened.manifest.get(key), str):
-            out.capture[key] = opened.manifest[key]
-    note = failed_replicas_note(opened.manifest.get("istiod"))
-    if note:  # istiod replicas that did not answer the snapshot: their proxies lack a view
-        out.capture["istiod"] = note
-    kinds = {name: entries.get(name, {}).get("kind") for name in names}
-    for name in [n for n in names if kinds[n] == "ztunnel"]:
-        out.ztunnels.append((name, _ztunnel(opened, name, f"{label}:{name}", entries[name])))
-        if isinstance(entries[name].get("node"), str):
-            out.ztunnel_nodes[name] = entries[name]["node"]
+    from pdebug.proxy import Fetch
+    from pdebug.sources.base import LiveOptions
+
+    return read_source(spec, LiveOptions(), Fetch.checks(), bundles="any")
+
+
+def read_source(
+    given: SourceSpec | SourceWords,
+    live: LiveOptions,
+    fetch: Fetch,
+    clusters_json: str | None = None,
+    *,
+    bundles: Bundles,
+) -> Inputs:
+    """Every proxy SOURCE holds, parsed: the one entry of ``check``, ``report`` and ``assert``.
+
+    SOURCE's words are parsed and read below (:func:`pdebug.proxy.read_every`, which
+    parses one proxy); a bundle's proxies and a plain file are parsed here, with
+    ``--clusters-json FILE`` when they are one proxy.
+
+    Raises:
+        UsageError: ``--clusters-json`` with a file of several proxies.
+    """
+    from pdebug.proxy import read_every
+
+    named, got = read_every(given, live, fetch, clusters_json, bundles=bundles)
+    if isinstance(got, ProxyData):
+        return Inputs([got], named=named)
+    if not isinstance(got, Held):  # a ztunnel
+        return Inputs([], ztunnels=[(named, got)], named=named)
+    if got.data is not None:
+        inputs = Inputs([_proxy(got.data, got.label)], named=named)
+    else:
+        inputs = _bundle(got)
+    if clusters_json is not None:
+        if len(inputs.proxies) > 1:
+            from pdebug.errors import UsageError
+
+            raise UsageError(
+                f"--clusters-json is one proxy's; {named} holds {len(inputs.proxies)}",
+                hint=f"pick one: {named}:NAME (a bundle carries each proxy's /clusters)",
+            )
+        inputs.proxies[0].health = read_health(clusters_json).health
+        warn_if_another_proxy(inputs.proxies[0], clusters_json)
+    return inputs
+
+
+def _bundle(held: Held) -> Inputs:
+    """A bundle's proxies, parsed; a damaged one is empty and says why."""
+    from pdebug.sources.bundle import CLUSTERS, DUMP  # only a bundle pays for its reader
+
+    out = Inputs([], capture=dict(held.capture), named=held.named, bundle=True)
+    for member in held.proxies:
+        if member.kind != "ztunnel":
+            continue
+        out.ztunnels.append((member.name, _ztunnel(member)))
+        if isinstance(member.entry.get("node"), str):
+            out.ztunnel_nodes[member.name] = member.entry["node"]
     if out.ztunnels:
         out.capture["ambient"] = ambient_line(out.ztunnels)
-        out.namespaces = _pod_namespaces(opened.manifest)
-    names = [n for n in names if kinds[n] != "ztunnel"]
-    if not names and out.ztunnels:
+        out.namespaces = held.namespaces
+    sidecars = [m for m in held.proxies if m.kind != "ztunnel"]
+    if not sidecars and out.ztunnels:
         # an ambient namespace: no sidecar, only its nodes' ztunnels
-        out.capture.setdefault("source", label)
-    for name in names:
-        plabel = f"{label}:{name}"
+        out.capture.setdefault("source", held.label)
+    for member in sidecars:
+        plabel = member.label
         unreadable = None
         try:  # a member that fails its sha256 or is not a file is this proxy's problem
-            proxy = _bundle_proxy(opened.proxy(name), plabel)
+            if member.unreadable is not None:
+                raise member.unreadable
+            proxy = _bundle_proxy(member.files, plabel)
         except PdebugError as exc:
             proxy, unreadable = ProxyData(plabel), _without(exc.message, plabel)
-        entry = entries.get(name, {})
-        errors = entry.get("errors") or []
+        errors = member.entry.get("errors") or []
         if proxy.dump is None and proxy.health is None and not errors and unreadable is None:
-            errors = [f"the bundle has no {bundle.DUMP} or {bundle.CLUSTERS} for this proxy"]
+            errors = [f"the bundle has no {DUMP} or {CLUSTERS} for this proxy"]
         out.proxies.append(proxy)
         out.info[plabel] = ProxyInfo(
-            name=name,
-            sync=sync_text(entry.get("sync")),
-            sync_states=sync_states(entry.get("sync")),
+            name=member.name,
+            sync=sync_text(member.entry.get("sync")),
+            sync_states=sync_states(member.entry.get("sync")),
             errors=tuple(str(e) for e in errors),
             unreadable=unreadable,
         )
     return out
 
 
-def _ztunnel(
-    opened: bundle.Bundle, name: str, plabel: str, entry: dict[str, Any]
-) -> ZtunnelDump | str:
+def _ztunnel(member: HeldProxy) -> ZtunnelDump | str:
     """A captured ztunnel's dump, or why there is none."""
     from pdebug.model.ztunnel import parse
+    from pdebug.sources.bundle import DUMP
 
     try:
-        body = opened.proxy(name).get(bundle.DUMP)
+        if member.unreadable is not None:
+            raise member.unreadable
+        body = member.files.get(DUMP)
         if body is None:
-            errors = entry.get("errors") or ["not captured"]
+            errors = member.entry.get("errors") or ["not captured"]
             return "; ".join(str(e) for e in errors)
-        return parse(body, plabel)
+        return parse(body, member.label)
     except PdebugError as exc:
-        return _without(exc.message, plabel)
+        return _without(exc.message, member.label)
 
 
 def ambient_line(ztunnels: list[tuple[str, ZtunnelDump | str]]) -> str:
@@ -191,29 +233,19 @@ def ambient_line(ztunnels: list[tuple[str, ZtunnelDump | str]]) -> str:
     return "ambient ztunnels: " + "; ".join(parts)
 
 
-def _pod_namespaces(manifest: dict[str, Any]) -> set[str]:
-    """The namespaces of a snapshot's pods (captured, failed or skipped), ztunnels aside."""
-    entries = [*bundle.proxy_entries(manifest), *(manifest.get("skipped") or [])]
-    return {
-        e["namespace"]
-        for e in entries
-        if isinstance(e, dict)
-        and e.get("kind") != "ztunnel"
-        and isinstance(e.get("namespace"), str)
-    }
-
-
 def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:
     """One bundle member's dump and ``/clusters`` document, parsed."""
+    from pdebug.sources.bundle import CLUSTERS, DUMP, STATS
+
     proxy = ProxyData(plabel)
-    if bundle.DUMP in files:
-        proxy = _proxy(files[bundle.DUMP], plabel)
-    if bundle.CLUSTERS in files:
-        health = load(files[bundle.CLUSTERS], f"{plabel}/{bundle.CLUSTERS}").clusters
+    if DUMP in files:
+        proxy = _proxy(files[DUMP], plabel)
+    if CLUSTERS in files:
+        health = load(files[CLUSTERS], f"{plabel}/{CLUSTERS}").clusters
         if health is None:
-            raise InvalidInput(f"{plabel}/{bundle.CLUSTERS}: not a /clusters?format=json document")
+            raise InvalidInput(f"{plabel}/{CLUSTERS}: not a /clusters?format=json document")
         proxy.health = health
-    proxy.stats = files.get(bundle.STATS)  # pdebug check's PD603 (update_rejected)
+    proxy.stats = files.get(STATS)  # pdebug check's PD603 (update_rejected)
     return proxy
 
 
@@ -231,36 +263,15 @@ def read_proxies(
 ) -> Inputs:
     """What ``pdebug report`` reads: one live proxy, or every proxy of a file.
 
-    SOURCE's words are parsed first; :attr:`Inputs.named` is the parsed SOURCE's text.
-
-    A live proxy is read as ``check`` reads it, a file by :func:`read_inputs`;
-    ``--clusters-json FILE`` joins a lone proxy.
+    :func:`read_source`, with what the checks read of a live proxy; :attr:`Inputs.named`
+    is the parsed SOURCE's text. ``--clusters-json FILE`` joins a lone proxy.
 
     Raises:
         UsageError: ``--clusters-json`` with a file of several proxies.
     """
-    from pdebug.sources.spec import FileSpec, spec_of
+    from pdebug.proxy import Fetch
 
-    spec = spec_of(given)
-    if isinstance(spec, FileSpec | MemberSpec):
-        inputs = read_inputs(spec)
-        if clusters_json is not None:
-            if len(inputs.proxies) > 1:
-                from pdebug.errors import UsageError
-
-                raise UsageError(
-                    f"--clusters-json is one proxy's; {spec.text} holds {len(inputs.proxies)}",
-                    hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
-                )
-            inputs.proxies[0].health = read_health(clusters_json).health
-            from pdebug.proxy import warn_if_another_proxy
-
-            warn_if_another_proxy(inputs.proxies[0], clusters_json)
-        inputs.named = spec.text
-        return inputs
-    from pdebug.proxy import Fetch, load_proxy
-
-    return Inputs([load_proxy(spec, live, Fetch.checks(), clusters_json)], named=spec.text)
+    return read_source(given, live, Fetch.checks(), clusters_json, bundles="any")
 
 
 def read_health(path: str) -> ProxyData:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pdebug.model.ztunnel import ZtunnelDump
+    from pdebug.sources.held import Bundles, Held
     from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
 
     #: ``--clusters-json FILE``: the word as typed, or parsed.
@@ -318,13 +319,50 @@ def load_any(
     from pdebug.sources import open_source
 
     with open_source(spec, live) as source:
-        try:
-            proxy = _read(source, fetch)
-        except ZtunnelDumpGiven:
-            from pdebug.model.ztunnel import parse
+        got = _read_any(source, fetch)
+    return _with_health(got, clusters_json) if isinstance(got, ProxyData) else got
 
-            return parse(source.get("/config_dump"), source.label)
-    return _with_health(proxy, clusters_json)
+
+def read_every(
+    given: SourceSpec | SourceWords,
+    live: LiveOptions,
+    fetch: Fetch,
+    clusters_json: ClustersJson = None,
+    *,
+    bundles: Bundles,
+) -> tuple[str, ProxyData | ZtunnelDump | Held]:
+    """Every proxy SOURCE holds (``check``, ``report``, ``assert``): SOURCE's text, and them.
+
+    SOURCE's words are parsed first; :func:`~pdebug.sources.held.hold` reads what they
+    name, as ``bundles`` says. One proxy is parsed here as :func:`load_any` parses it
+    (``bundles="several"``: a ztunnel too) or :func:`load_proxy` (``"any"``), with
+    ``--clusters-json FILE``; a bundle's proxies and a plain file (``"any"``) come back
+    read, for :mod:`pdebug.inputs` to parse.
+
+    Raises:
+        UsageError: ``--clusters-json`` with a bundle of several proxies
+            (``bundles="several"``).
+    """
+    from pdebug.sources.held import hold
+    from pdebug.sources.spec import spec_of
+
+    spec = spec_of(given)
+    one_only = "--clusters-json" if clusters_json is not None else None
+    with hold(spec, live, bundles, one_only) as held:
+        if held.source is None:
+            return spec.text, held
+        got = _read_any(held.source, fetch) if bundles == "several" else _read(held.source, fetch)
+    return spec.text, _with_health(got, clusters_json) if isinstance(got, ProxyData) else got
+
+
+def _read_any(source: Source, fetch: Fetch) -> ProxyData | ZtunnelDump:
+    """:func:`_read`, or the ztunnel's dump when the source is a ztunnel."""
+    try:
+        return _read(source, fetch)
+    except ZtunnelDumpGiven:
+        from pdebug.model.ztunnel import parse
+
+        return parse(source.get("/config_dump"), source.label)
 
 
 def _read(source: Source, fetch: Fetch) -> ProxyData:
@@ -398,5 +436,6 @@ __all__ = [
     "fetch_live",
     "load_any",
     "load_proxy",
+    "read_every",
     "warn_if_another_proxy",
 ]

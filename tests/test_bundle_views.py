@@ -653,3 +653,33 @@ def test_diff_bundles_a_proxy_whose_capture_lacks_a_section(pdebug, tmp_path):
     p = {p["name"]: p for p in json.loads(result.out)["proxies"]}["seed.demo"]
     assert (p["status"], p["differs"], p["kinds"]) == ("not-compared", True, {})
     assert p["note"] == f"{b2} has no clusters section"
+
+
+def test_hold_reads_what_the_source_holds(tmp_path):
+    """sources.held.hold: a bundle of several proxies whole (check), else one source."""
+    from pdebug.errors import UsageError
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.held import hold
+    from pdebug.sources.spec import FileSpec, MemberSpec
+
+    snap = make_snapshot(tmp_path / "snap.tar.gz")
+    with hold(FileSpec(str(snap)), LiveOptions(), "several") as held:
+        assert held.source is None and held.label == str(snap)
+        names = [p.name for p in held.proxies]
+        assert names[:2] == ["productpage-v1-abc.default", "seed.demo"]
+        down = held.proxies[names.index("reviews-v2-xyz.default")]
+        assert down.files == {} and down.unreadable is None and down.entry.get("errors")
+    with pytest.raises(UsageError, match="--clusters-json is one proxy's"):
+        hold(FileSpec(str(snap)), LiveOptions(), "several", "--clusters-json")
+    member = MemberSpec(str(snap), "seed.demo")
+    with hold(member, LiveOptions(), "several") as held:  # one proxy: one source
+        assert held.source is not None and held.proxies == []
+    with hold(member, LiveOptions(), "any") as held:  # report: that proxy of the bundle
+        assert [p.name for p in held.proxies] == ["seed.demo"] and "config_dump.json" in (
+            held.proxies[0].files
+        )
+    plain = FileSpec(str(SEED / "config_dump.json"))
+    with hold(plain, LiveOptions(), "several") as held:
+        assert held.source is not None
+    with hold(plain, LiveOptions(), "any") as held:
+        assert held.source is None and held.data is not None and not held.proxies

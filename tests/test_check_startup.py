@@ -1,6 +1,6 @@
 """``pdebug check`` of one plain dump loads only what one proxy's checks need (#17).
 
-The bundle machinery (``pdebug.inputs``, the manifest, tarfile, hashlib), the ztunnel
+The bundle machinery (the bundle reader, the manifest, tarfile, hashlib), the ztunnel
 checks and cryptography (the certificates are read by ``pdebug.model.der``) stay out.
 """
 
@@ -13,7 +13,6 @@ import sys
 from tests import harness as eh
 
 _UNNEEDED = (
-    "pdebug.inputs",
     "pdebug.manifest",
     "pdebug.sources.bundle",
     "tarfile",

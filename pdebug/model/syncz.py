@@ -30,11 +30,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from pdebug.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pdebug.model.sniff import Sniffed
 
 PREFIX = "type.googleapis.com/"
 CLIENT_CONFIG = PREFIX + "envoy.service.status.v3.ClientConfig"
@@ -275,13 +278,17 @@ def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
         InvalidInput: the bytes are empty, truncated, not JSON, or not a syncz document
             (a config dump, a /clusters document, HTML, an unrelated JSON value).
     """
-    from pdebug.model.sniff import without_bom
-
-    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
+    # one look at the bytes (the shared sniffer), one decode, then what the values say
+    data, found, refusal = _look(data, label, strip_bom=True)
     values = _yaml_values(data, label)
     if values is None:
-        _sniff(data, label)
+        _refuse_unless_json(found, refusal, data, label)
         values = _decode(data, label)
+    return _document(values, label)
+
+
+def _document(values: list[Any], label: str) -> SyncDocument:
+    """The syncz document the decoded ``values`` are (one value, or several back to back)."""
     if len(values) > 1:  # istioctl -o json with several istiods: responses back to back
         answers = []
         for index, value in enumerate(values):
@@ -348,7 +355,8 @@ def parse_answer(
     if len(data) < 4096 and not bytes(data).strip():
         return None
     where = f"{key} {path}"
-    _sniff(data, where)
+    data, found, refusal = _look(data, where)
+    _refuse_unless_json(found, refusal, data, where)
     values = _decode(data, where)
     top = values[0] if len(values) == 1 else None
     if isinstance(top, list):
@@ -376,11 +384,30 @@ _SNIFF_HINTS = {
 }
 
 
-def _sniff(data: bytes | memoryview, label: str) -> None:
-    from pdebug.model.sniff import sniff_bytes
+def _look(
+    data: bytes | memoryview, label: str, *, strip_bom: bool = False
+) -> tuple[bytes | memoryview, Sniffed, InvalidInput | None]:
+    """The shared sniffer's one look: the bytes, what they are, and the error to raise.
 
+    ``strip_bom``: ``data`` without a UTF-8 byte-order mark, as Windows editors and
+    PowerShell save it. The error (None for a JSON object or array) is raised later, when
+    the bytes are no YAML either.
+    """
+    from pdebug.model.sniff import sniff_bytes, without_bom
+
+    if strip_bom:
+        data = without_bom(data)
     found = sniff_bytes(data)
     if found.kind in ("object", "array"):
+        return data, found, None
+    return data, found, found.refuse(label, "istiod's sync status", _SNIFF_HINTS)
+
+
+def _refuse_unless_json(
+    found: Sniffed, refusal: InvalidInput | None, data: bytes | memoryview, label: str
+) -> None:
+    """Raise what the bytes are unless the sniffer saw a JSON object or array."""
+    if refusal is None:
         return
     if found.kind in ("binary", "text"):
         try:
@@ -391,7 +418,7 @@ def _sniff(data: bytes | memoryview, label: str) -> None:
             raise InvalidInput(
                 f"{label}: a JSON {_json_type(scalar)}, not a syncz document", hint=_HINT
             )
-    raise found.refuse(label, "istiod's sync status", _SNIFF_HINTS)
+    raise refusal
 
 
 def _json_type(value: Any) -> str:

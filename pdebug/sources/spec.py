@@ -2,8 +2,8 @@
 
 A command hands the library its SOURCE words as typed (SOURCE, ``--admin URL``,
 ``--bundle FILE``, ``-n``: one :class:`SourceWords`); the library's entry
-(:func:`pdebug.proxy.load_proxy`, :func:`pdebug.examine.check_source`,
-:func:`pdebug.inputs.read_proxies`; ``dump``'s one word
+(:func:`pdebug.proxy.load_proxy`; :func:`pdebug.proxy.read_every` under ``check``,
+``report`` and ``assert``; ``dump``'s one word
 :func:`pdebug.snapshot.dump.capture_one`) turns them into a :data:`SourceSpec` here
 (:func:`spec_of`, :func:`word_spec`), first, and passes that value down:
 :func:`pdebug.sources.open_source` opens it, nothing downstream reads the string again.
