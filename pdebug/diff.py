@@ -538,16 +538,34 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
         # A list under such a key is kept as it is (or read as metadata): all of it.
         if name in _VERBATIM or c[start] == 0x5B:
             return False
-        # A map whose own names are kept (the values' names are respelled).
-        pos = start
-        while pos < end - 1:
-            member = _MEMBER.match(c, pos, end)
-            if member is None:
-                return False
-            key = member.group(1)[1:-1]
-            if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
-                return False
-            pos = member.end()
+        # A map whose own names are kept (the values' names are respelled): the same
+        # map (Istio repeats its protocol options in every cluster) is looked at once.
+        own = (name, c[start:end])
+        safe = _OWN_NAMES_SAFE.get(own)
+        if safe is None:
+            if len(_OWN_NAMES_SAFE) >= 4096:
+                _OWN_NAMES_SAFE.clear()
+            safe = _OWN_NAMES_SAFE[own] = _own_names_safe(name, own[1])
+        if not safe:
+            return False
+    return True
+
+
+#: (opener, its map) -> whether none of the map's own names is one the digest respells.
+_OWN_NAMES_SAFE: dict[tuple[bytes, bytes], bool] = {}
+
+
+def _own_names_safe(name: bytes, value: bytes) -> bool:
+    """Whether no own name of the compact map ``value`` (under key ``name``) is respelled."""
+    pos, end = 0, len(value)
+    while pos < end - 1:
+        member = _MEMBER.match(value, pos, end)
+        if member is None:
+            return False
+        key = member.group(1)[1:-1]
+        if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
+            return False
+        pos = member.end()
     return True
 
 
