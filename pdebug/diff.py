@@ -665,14 +665,16 @@ class _Digests:
         not give ``other``'s form, the ordinary way decides.
         """
         seen = self.seen
-        if self._respelled is False and seen is not None and seen.learned:
+        if self._respelled is False and seen is not None and seen.worth_trying():
             target = other.respelled()
             c = self.compact()
             if target is None or c is None:
                 return False
             if _respell_known(c, seen.names, target):
                 self._respelled = target
+                seen.tries = _TRIES
                 return True
+            seen.tries -= 1
         x = self.respelled()
         return x is not None and x == other.respelled()
 
@@ -689,14 +691,27 @@ class _Digests:
         return self._sorted  # type: ignore[return-value]
 
 
+#: How many resources in a row :meth:`_Digests.respelled_like` tries its shortcut on in
+#: vain before it stops trying for that side (two sides that really differ, or that both
+#: mix spellings, then pay for at most this many wasted tries between two that worked).
+_TRIES = 64
+#: Above this many names, replacing each is no cheaper than the regex split.
+_FEW_NAMES = 32
+
+
 class _Seen:
     """The field names respelled in one side's resources of one kind, so far."""
 
-    __slots__ = ("names", "learned")
+    __slots__ = ("names", "learned", "tries")
 
     def __init__(self) -> None:
         self.names: set[bytes] = set()
         self.learned = False  # a resource of this side was respelled (names may be empty)
+        self.tries = _TRIES
+
+    def worth_trying(self) -> bool:
+        """Whether the shortcut is worth trying for this side's next resource."""
+        return self.learned and self.tries > 0 and len(self.names) <= _FEW_NAMES
 
 
 def _same_meaning(a: msgspec.Raw, b: msgspec.Raw, seen: tuple[_Seen, _Seen] | None = None) -> bool:
