@@ -401,3 +401,20 @@ def test_learned_names_inside_an_escaped_key_answer_as_the_ordinary_way():
     for a, b in ((left, right), (right, left)):
         ordinary = d._same_meaning(_res(a).raw, _res(b).raw)
         assert d._same_meaning(_res(a).raw, _res(b).raw, seen) is ordinary
+
+
+def test_learned_names_stop_being_tried_after_misses_in_a_row():
+    seen = _learned(_warm_pairs())
+    light = min(seen, key=lambda s: len(s.names))
+    assert light.worth_trying()
+    left, right = {"name": "c", "fooBar": 1}, {"name": "c", "foo_bar": 2}
+    pair = (left, right) if light is seen[1] else (right, left)
+    for _ in range(d._TRIES):
+        assert not d._same_meaning(_res(pair[0]).raw, _res(pair[1]).raw, seen)
+    assert light.tries == 0 and not light.worth_trying()
+    # a success resets the count
+    light.tries = 1
+    same = (left, {"name": "c", "foo_bar": 1})
+    same = same if light is seen[1] else (same[1], same[0])
+    assert d._same_meaning(_res(same[0]).raw, _res(same[1]).raw, seen)
+    assert light.tries == d._TRIES
