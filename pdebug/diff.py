@@ -543,16 +543,20 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
         own = (name, c[start:end])
         safe = _OWN_NAMES_SAFE.get(own)
         if safe is None:
-            if len(_OWN_NAMES_SAFE) >= 4096:
-                _OWN_NAMES_SAFE.clear()
-            safe = _OWN_NAMES_SAFE[own] = _own_names_safe(name, own[1])
+            safe = _own_names_safe(name, own[1])
+            if end - start <= _OWN_MAX:
+                if len(_OWN_NAMES_SAFE) >= 4096:
+                    _OWN_NAMES_SAFE.clear()
+                _OWN_NAMES_SAFE[own] = safe
         if not safe:
             return False
     return True
 
 
-#: (opener, its map) -> whether none of the map's own names is one the digest respells.
+#: (opener, its map) -> whether none of the map's own names is one the digest respells
+#: (maps up to :data:`_OWN_MAX` bytes, 4096 of them at most: 32 MiB).
 _OWN_NAMES_SAFE: dict[tuple[bytes, bytes], bool] = {}
+_OWN_MAX = 8192
 
 
 def _own_names_safe(name: bytes, value: bytes) -> bool:
