@@ -526,8 +526,9 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
     ``c`` is compact JSON (:func:`_compact`), ``humps`` where those names are (sorted).
     """
     last = humps[-1]
-    for m in _OPENER.finditer(c, 0, last):
-        start = m.end()
+    at = 0
+    while (m := _OPENER.search(c, at, last)) is not None:
+        start = at = m.end()
         if c[start : start + 1] not in (b"{", b"["):
             continue  # a scalar holds no names
         value = _CONTAINER.match(c, start)
@@ -536,26 +537,65 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
         end = value.end()
         i = bisect.bisect_left(humps, start)
         if i == len(humps) or humps[i] >= end:
+            at = end  # the openers nested in it hold no such name either
             continue
         name = m.group(1)
         # A list under such a key is kept as it is (or read as metadata): all of it.
         if name in _VERBATIM or c[start] == 0x5B:
             return False
-        # A map whose own names are kept (the values' names are respelled).
-        pos = start
-        while pos < end - 1:
-            member = _MEMBER.match(c, pos, end)
-            if member is None:
+        # A map whose own names are kept (the values' names are respelled): the same
+        # map (Istio repeats its protocol options in every cluster) is looked at once.
+        own = (name, c[start:end])
+        safe = _OWN_NAMES_SAFE.get(own)
+        if safe is None:
+            safe = _own_names_safe(name, own[1])
+            if end - start <= _OWN_MAX:
+                if len(_OWN_NAMES_SAFE) >= 4096:
+                    _OWN_NAMES_SAFE.clear()
+                _OWN_NAMES_SAFE[own] = safe
+        if not safe:
+            return False
+        if name == b"metadata" and not _struct_entries_safe(c, start, end, humps):
+            return False
+    return True
+
+
+def _struct_entries_safe(c: bytes, start: int, end: int, humps: list[int]) -> bool:
+    """Whether no respelled name sits inside a Struct entry of the ``metadata`` map at ``start``.
+
+    A Struct entry (node metadata: ``LABELS``, ``PROXY_CONFIG``...) is kept whole by
+    ``snake_keys``: no name in it is respelled, so the digest must not respell one either.
+    """
+    pos = start
+    while pos < end - 1:
+        member = _MEMBER.match(c, pos, end)
+        if member is None:
+            return False
+        if not metadata_field(member.group(1)[1:-1].decode()):
+            j = bisect.bisect_left(humps, member.start())
+            if j < len(humps) and humps[j] < member.end():
                 return False
-            key = member.group(1)[1:-1]
-            if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
-                return False
-            if name == b"metadata" and not metadata_field(key.decode()):
-                # a Struct entry (node metadata) is kept whole: no name in it is respelled
-                j = bisect.bisect_left(humps, member.start())
-                if j < len(humps) and humps[j] < member.end():
-                    return False
-            pos = member.end()
+        pos = member.end()
+    return True
+
+
+#: (opener, its map) -> whether none of the map's own names is one the digest respells
+#: (maps up to :data:`_OWN_MAX` bytes, 4096 of them at most: 32 MiB).
+_OWN_NAMES_SAFE: dict[tuple[bytes, bytes], bool] = {}
+_OWN_MAX = 8192
+
+
+def _own_names_safe(name: bytes, value: bytes) -> bool:
+    """Whether no own name of the compact map ``value`` (under key ``name``) is respelled."""
+    pos, end = 0, len(value)
+    while pos < end - 1:
+        member = _MEMBER.match(value, pos, end)
+        if member is None:
+            return False
+        key = member.group(1)[1:-1]
+        if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
+            return False
+        pos = member.end()
     return True
 
 
@@ -567,8 +607,11 @@ def _compact(raw: msgspec.Raw) -> bytes | None:
         return None
 
 
-def _respell(c: bytes) -> bytes | None:
-    """Compact JSON ``c`` with every name respelled as ``snake_keys`` would (None: unsafe)."""
+def _respell(c: bytes, seen: set[bytes] | None = None) -> bytes | None:
+    """Compact JSON ``c`` with every name respelled as ``snake_keys`` would (None: unsafe).
+
+    The names it respelled are added to ``seen`` (when it is not None).
+    """
     parts = _HUMP_KEY.split(c)
     if len(parts) == 1:
         return c
@@ -585,16 +628,46 @@ def _respell(c: bytes) -> bytes | None:
         parts[1::2] = [_RESPELL[name] for name in names]
     if None in parts or not _kept_names_safe(c, humps):
         return None
+    if seen is not None:
+        seen.update(names)
     return b"".join(parts)
+
+
+def _respell_known(c: bytes, names: Iterable[bytes], target: bytes) -> bool:
+    """Whether ``_respell(c) == target``, respelling only ``names`` (``bytes.replace``).
+
+    ``target`` is another resource's respelled form: it holds no name ``_respell`` would
+    respell. So when ``c`` with its ``names`` respelled is ``target``, those were all of
+    the names ``_respell`` respells in ``c``, and, without a backslash (every ``"name":``
+    is then a whole key), exactly where it respells them; only the check of the names
+    kept whole (:func:`_kept_names_safe`, at the same places) is left to make.
+    """
+    if b"\\" in c:
+        return False
+    out = c
+    humps: list[int] = []
+    for name in names:
+        key = b'"%s":' % name
+        i = c.find(key)
+        if i < 0:
+            continue
+        while i >= 0:
+            humps.append(i)
+            i = c.find(key, i + len(key))
+        out = out.replace(key, _RESPELL[name])  # type: ignore[arg-type]
+    if out != target:
+        return False
+    return not humps or _kept_names_safe(c, sorted(humps))
 
 
 class _Digests:
     """A resource's ever more forgiving canonical forms, each made once, when asked."""
 
-    __slots__ = ("raw", "_compact", "_respelled", "_sorted")
+    __slots__ = ("raw", "seen", "_compact", "_respelled", "_sorted")
 
-    def __init__(self, raw: msgspec.Raw) -> None:
+    def __init__(self, raw: msgspec.Raw, seen: _Seen | None = None) -> None:
         self.raw = raw
+        self.seen = seen  # the names respelled on this side so far
         self._compact: bytes | None | bool = False
         self._respelled: bytes | None | bool = False
         self._sorted: bytes | None | bool = False
@@ -607,8 +680,33 @@ class _Digests:
     def respelled(self) -> bytes | None:
         if self._respelled is False:
             c = self.compact()
-            self._respelled = None if c is None else _respell(c)
+            seen = self.seen
+            self._respelled = None if c is None else _respell(c, seen.names if seen else None)
+            if seen is not None and self._respelled is not None:
+                seen.learned = True
         return self._respelled  # type: ignore[return-value]
+
+    def respelled_like(self, other: _Digests) -> bool:
+        """Whether this resource respelled is ``other`` respelled, found cheaply if it can be.
+
+        A side whose resources hold few names to respell (Envoy's snake_case, against
+        istiod's lowerCamelCase) has them respelled by ``bytes.replace`` of the names its
+        other resources held, instead of a regex split of all its text; if that does
+        not give ``other``'s form, the ordinary way decides.
+        """
+        seen = self.seen
+        if self._respelled is False and seen is not None and seen.worth_trying():
+            target = other.respelled()
+            c = self.compact()
+            if target is None or c is None:
+                return False
+            if _respell_known(c, seen.names, target):
+                self._respelled = target
+                seen.tries = _TRIES
+                return True
+            seen.tries -= 1
+        x = self.respelled()
+        return x is not None and x == other.respelled()
 
     def sorted(self) -> bytes | None:
         """Decoded, re-encoded with sorted keys, respelled: any key order, any escapes."""
@@ -623,17 +721,57 @@ class _Digests:
         return self._sorted  # type: ignore[return-value]
 
 
-def _same_meaning(a: msgspec.Raw, b: msgspec.Raw) -> bool:
-    """Whether two resources' digests say they are equal (False: compare them in full)."""
-    da, db = _Digests(a), _Digests(b)
-    for level in (_Digests.compact, _Digests.respelled, _Digests.sorted):
-        x = level(da)
-        if x is not None and x == level(db):
+#: How many resources in a row :meth:`_Digests.respelled_like` tries its shortcut on in
+#: vain before it stops trying for that side (two sides that really differ, or that both
+#: mix spellings, then pay for at most this many wasted tries between two that worked).
+_TRIES = 64
+#: Above this many names, replacing each is no cheaper than the regex split.
+_FEW_NAMES = 32
+
+
+class _Seen:
+    """The field names respelled in one side's resources of one kind, so far."""
+
+    __slots__ = ("names", "learned", "tries")
+
+    def __init__(self) -> None:
+        self.names: set[bytes] = set()
+        self.learned = False  # a resource of this side was respelled (names may be empty)
+        self.tries = _TRIES
+
+    def worth_trying(self) -> bool:
+        """Whether the shortcut is worth trying for this side's next resource."""
+        return self.learned and self.tries > 0 and len(self.names) <= _FEW_NAMES
+
+
+def _same_meaning(a: msgspec.Raw, b: msgspec.Raw, seen: tuple[_Seen, _Seen] | None = None) -> bool:
+    """Whether two resources' digests say they are equal (False: compare them in full).
+
+    ``seen``: what each side's resources respelled so far (:meth:`_Digests.respelled_like`);
+    the answer is the same with or without it.
+    """
+    da, db = (
+        (_Digests(a), _Digests(b)) if seen is None else (_Digests(a, seen[0]), _Digests(b, seen[1]))
+    )
+    x = da.compact()
+    if x is not None and x == db.compact():
+        return True
+    if seen is not None and da.compact() is not None and db.compact() is not None:
+        # The side with fewer names to respell is checked against the other's form.
+        light, heavy = (db, da) if len(seen[1].names) <= len(seen[0].names) else (da, db)
+        if light.respelled_like(heavy):
             return True
-    return False
+    else:
+        x = da.respelled()
+        if x is not None and x == db.respelled():
+            return True
+    x = da.sorted()
+    return x is not None and x == db.sorted()
 
 
 # --- comparing ------------------------------------------------------------------------
+
+_NULL = msgspec.Raw(b"null")
 
 
 def _canonical(res: Resource) -> bytes:
@@ -681,6 +819,7 @@ def compare_kind(
 ) -> KindReport:
     """Compare one kind: names on one side only, then changed resources field by field."""
     report = KindReport(kind, compared=len(set(left) | set(right)))
+    seen = (_Seen(), _Seen())
     for name in sorted(set(left) | set(right)):
         a, b = left.get(name), right.get(name)
         if b is not None and b.state == "error":
@@ -697,12 +836,12 @@ def compare_kind(
         if b is None:
             report.changes.append(Change(name, "only-left"))
             continue
-        if bytes(a.raw) == bytes(b.raw):
+        if a.raw == b.raw:
             continue
-        if bytes(b.raw) == b"null":  # rejected new listener: present in expected only
+        if b.raw == _NULL:  # rejected new listener: present in expected only
             report.changes.append(Change(name, "only-left", note="rejected by Envoy"))
             continue
-        if _same_meaning(a.raw, b.raw):
+        if _same_meaning(a.raw, b.raw, seen):
             continue
         if _canonical(a) == _canonical(b):
             continue

@@ -350,3 +350,104 @@ def test_an_rbac_metadata_matcher_respells_in_both_paths():
     assert _fast(a, b)
     other = {**snake, "value": {"string_match": {"exact": "users"}}}
     assert not _full(a, {"name": "c", "principals": [{"metadata": other}]})
+
+
+def _learned(pairs: list[tuple[Any, Any]]) -> tuple[d._Seen, d._Seen]:
+    """What each side respelled after comparing ``pairs`` (left, right) as compare_kind does."""
+    seen = (d._Seen(), d._Seen())
+    for a, b in pairs:
+        d._same_meaning(_res(a).raw, _res(b).raw, seen)
+    return seen
+
+
+def _warm_pairs() -> list[tuple[Any, Any]]:
+    """istiod's camelCase (left) against Envoy's snake_case (right), then a right-side
+    resource spelling ``appVersion``, ``fooBar`` and ``tlsMode`` (its learned names)."""
+    cluster = _first_cluster(_load())
+    many = {"name": "v", "aaBb": 1, "ccDd": 2, "eeFf": 3, "ggHh": 4, "iiJj": 5}
+    snake = {"name": "v", "aa_bb": 1, "cc_dd": 2, "ee_ff": 3, "gg_hh": 4, "ii_jj": 5}
+    odd = {"name": "w", "x": {"appVersion": 1, "fooBar": 2, "tlsMode": "istio"}}
+    odd_snake = {"name": "w", "x": {"app_version": 1, "foo_bar": 2, "tls_mode": "istio"}}
+    return [(_camelize(copy.deepcopy(cluster)), cluster), (many, snake), (odd_snake, odd)]
+
+
+#: Right sides holding a learned name where the left side spells it snake_case: in a map
+#: whose keys are data (a difference) and as a field (the same field).
+LEARNED_CASES: list[tuple[Any, Any, bool]] = [
+    (
+        {"name": "c", "fooBar": 1, "labels": {"app_version": "1"}},
+        {"name": "c", "foo_bar": 1, "labels": {"appVersion": "1"}},
+        False,
+    ),
+    (
+        {"name": "c", "metadata": {"filterMetadata": {"x": {"app_version": 1}}}},
+        {"name": "c", "metadata": {"filter_metadata": {"x": {"appVersion": 1}}}},
+        False,
+    ),
+    (
+        {"name": "c", "typedPerFilterConfig": {"app_version": {"fooBar": 1}}},
+        {"name": "c", "typed_per_filter_config": {"appVersion": {"foo_bar": 1}}},
+        False,
+    ),
+    (
+        {"name": "c", "appVersion": 1, "fooBar": 2},
+        {"name": "c", "app_version": 1, "fooBar": 2},
+        True,
+    ),
+    ({"name": "c", "app_version": 1}, {"name": "c", "appVersion": 1}, True),
+    ({"name": "c", "app_version": 1, "b": 2}, {"name": "c", "appVersion": 1, "b": 3}, False),
+    # a name the right side has not respelled before: the ordinary way decides
+    ({"name": "c", "new_name": 1}, {"name": "c", "newName": 1}, True),
+    (
+        {"name": "c", "s": 'a\\"b', "app_version": 1},
+        {"name": "c", "s": 'a\\"b', "appVersion": 1},
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), LEARNED_CASES)
+def test_learned_names_give_the_same_answer(a, b, same):
+    """The shortcut for the side with few names to respell answers as the ordinary way."""
+    assert _full(a, b) is same
+    for left, right in ((a, b), (b, a)):
+        for warm in (_warm_pairs(), [(y, x) for x, y in _warm_pairs()]):
+            seen = _learned(warm)
+            assert all(s.learned for s in seen)
+            assert {b"appVersion", b"fooBar"} <= (seen[0].names | seen[1].names)
+            assert d._same_meaning(_res(left).raw, _res(right).raw, seen) is same, (left, right)
+            assert d._same_meaning(_res(left).raw, _res(right).raw) is same
+
+
+@pytest.mark.parametrize(("a", "b"), CASES)
+def test_learned_names_never_loosen_the_digest(a, b):
+    seen = _learned(_warm_pairs())
+    for left, right in ((a, b), (b, a)):
+        fast = d._same_meaning(_res(left).raw, _res(right).raw, seen)
+        assert fast is d._same_meaning(_res(left).raw, _res(right).raw), (left, right)
+
+
+def test_learned_names_inside_an_escaped_key_answer_as_the_ordinary_way():
+    # ``"appVersion":`` is the end of the key ``x"appVersion`` here, not a key of its own
+    left, right = {"name": "c", 'x"app_version': 1}, {"name": "c", 'x"appVersion': 1}
+    seen = _learned(_warm_pairs())
+    for a, b in ((left, right), (right, left)):
+        ordinary = d._same_meaning(_res(a).raw, _res(b).raw)
+        assert d._same_meaning(_res(a).raw, _res(b).raw, seen) is ordinary
+
+
+def test_learned_names_stop_being_tried_after_misses_in_a_row():
+    seen = _learned(_warm_pairs())
+    light = min(seen, key=lambda s: len(s.names))
+    assert light.worth_trying()
+    left, right = {"name": "c", "fooBar": 1}, {"name": "c", "foo_bar": 2}
+    pair = (left, right) if light is seen[1] else (right, left)
+    for _ in range(d._TRIES):
+        assert not d._same_meaning(_res(pair[0]).raw, _res(pair[1]).raw, seen)
+    assert light.tries == 0 and not light.worth_trying()
+    # a success resets the count
+    light.tries = 1
+    same = (left, {"name": "c", "foo_bar": 1})
+    same = same if light is seen[1] else (same[1], same[0])
+    assert d._same_meaning(_res(same[0]).raw, _res(same[1]).raw, seen)
+    assert light.tries == d._TRIES
