@@ -27,7 +27,15 @@ def _text(value: Any) -> str:
 
 
 def envoy_version(node: dict[str, Any]) -> str:
-    """``MAJOR.MINOR.PATCH[-label][/status/type/ssl]`` from the node's build version."""
+    """``MAJOR.MINOR.PATCH[-label][/status/type/ssl]`` from the node's build version.
+
+    Envoy before 1.13 (v2 ``Node``) wrote no ``user_agent_build_version``, only the
+    string ``build_version`` = ``SHA/VERSION/STATUS/TYPE/SSL``: its text after the SHA is
+    the same line (istioctl, reading v3 fields only, prints ``0.0.0`` for it).
+    """
+    legacy = _obj(node).get("build_version")
+    if "user_agent_build_version" not in _obj(node) and isinstance(legacy, str) and "/" in legacy:
+        return legacy.split("/", 1)[1].rstrip("/") or "0.0.0"
     ubv = _obj(_obj(node).get("user_agent_build_version"))
     v = _obj(ubv.get("version"))
     text = f"{v.get('major_number', 0)}.{v.get('minor_number', 0)}.{v.get('patch', 0)}"
