@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
 from tests.harness import FIXTURES
 
 #: an Istio sidecar of 2019 talking to Traffic Director: every cluster and listener warming
@@ -27,3 +33,80 @@ def test_an_empty_table_says_the_warming_listeners_it_leaves_out(pdebug):
         assert result.out == ""
         assert result.err.startswith("No listeners found: 1 warming (not serving)")
     assert "No listeners match the filter." in pdebug("listeners", TD_WARMING, "--port", "1").err
+
+
+# --------------------------------------------------------------------------- URI templates
+_TEMPLATE_TYPE = (
+    "type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig"
+)
+
+
+def _template_route(name: str, template: str, camel: bool = False) -> dict[str, Any]:
+    config = {"@type": _TEMPLATE_TYPE, ("pathTemplate" if camel else "path_template"): template}
+    policy = {"name": "envoy.path.match.uri_template.uri_template_matcher"}
+    policy["typedConfig" if camel else "typed_config"] = config
+    body = {"status": 200, "body": {"inline_string": name}}
+    key = "pathMatchPolicy" if camel else "path_match_policy"
+    return {"name": name, "match": {key: policy}, "direct_response": body}
+
+
+def _routes_dump(tmp_path: Path, routes: list[dict[str, Any]]) -> Path:
+    vhost = {"name": "t", "domains": ["*"], "routes": routes}
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network"
+        ".http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "x",
+        "route_config": {"name": "rc", "virtual_hosts": [vhost]},
+    }
+    listener = {
+        "name": "l",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 8000}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]
+            }
+        ],
+    }
+    dump = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "static_listeners": [{"listener": listener}],
+            }
+        ]
+    }
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(dump))
+    return path
+
+
+#: (path, route Envoy 1.40 answered with) for the routes of _TEMPLATES, each checked by
+#: sending the request to a real Envoy with this route config (direct responses naming
+#: the route); "last" is the catch-all prefix "/" after them.
+_TEMPLATES = [("t1", "/t/{id}/x"), ("t2", "/s/*/y/**"), ("t3", "/v/{rest=**}.m3u8")]
+_TEMPLATES += [("t4", "/w/{a=x/*}/{b}"), ("t5", "/z/**")]
+_ENVOY_ANSWERS = [
+    ("/t/42/x", "t1"), ("/t/42/x?q=1", "t1"), ("/t//x", "last"), ("/t/a/b/x", "last"),
+    ("/T/42/x", "last"), ("/t/a%20b/x", "t1"), ("/t/a:b@c/x", "t1"), ("/s/a/y/", "t2"),
+    ("/s/a/y", "last"), ("/s/a/y/b/c", "t2"), ("/s/a/y/b.c", "t2"), ("/v/a/b.m3u8", "t3"),
+    ("/v/.m3u8", "t3"), ("/v/a.mp4", "last"), ("/w/x/1/2", "t4"), ("/w/y/1/2", "last"),
+    ("/w/x/1/2/3", "last"), ("/z", "last"), ("/z/", "t5"), ("/z/a/b", "t5"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("camel", [False, True])
+def test_trace_evaluates_uri_template_routes_as_envoy(pdebug, tmp_path: Path, camel: bool):
+    # a path_match_policy route was "not evaluated (taken as not matching)", so the trace
+    # went on to a later route and said OK for a route Envoy never takes
+    routes = [_template_route(n, t, camel) for n, t in _TEMPLATES]
+    routes.append({"name": "last", "match": {"prefix": "/"}, "direct_response": {"status": 200}})
+    dump = _routes_dump(tmp_path, routes)
+    for path, want in _ENVOY_ANSWERS:
+        result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:x", "-o", "json")
+        assert result.code == 0, (path, result.err)
+        doc = json.loads(result.out)
+        taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
+        assert taken == [want], path
+        assert doc["notes"] == [], path

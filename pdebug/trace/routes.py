@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 
+import msgspec
+
+from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
+from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import is_set
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 
@@ -212,8 +216,61 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         ok = req.method == "CONNECT"
         return ok, f"connect_matcher: method {req.method}"
     if is_set(m.path_match_policy):
-        return None, "path_match_policy (URI template): pdebug does not evaluate it"
+        template = _uri_template(m.path_match_policy)
+        rx = _regex(_uri_template_regex(template)) if template is not None else None
+        if template is None or rx is None:
+            return None, "path_match_policy: pdebug does not evaluate it"
+        ok = rx.fullmatch(path) is not None
+        verb = "matches" if ok else "does not match"
+        return ok, f"path {path} {verb} URI template {template}"
     return None, "no path specifier"
+
+
+#: Envoy's URI template globs (its uri_template matcher compiles a template to RE2 with
+#: these): ``*`` / ``{var}`` one path segment, ``**`` / ``{var=**}`` any text, ``/`` too.
+_SEGMENT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+"
+_TEXT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*"
+
+
+def _uri_template(raw: msgspec.Raw) -> str | None:
+    """The ``path_template`` of a route's URI template ``path_match_policy`` (else None)."""
+    try:
+        policy = plain_json(raw, "path_match_policy")
+    except InvalidInput:
+        return None
+    config = (
+        policy.get("typed_config", policy.get("typedConfig")) if isinstance(policy, dict) else None
+    )
+    if not isinstance(config, dict) or not str(config.get("@type", "")).endswith(
+        ".UriTemplateMatchConfig"
+    ):
+        return None
+    template = config.get("path_template", config.get("pathTemplate"))
+    return template if isinstance(template, str) and template.startswith("/") else None
+
+
+def _uri_template_regex(template: str) -> str:
+    """The regex Envoy matches a path with for ``template`` (``/v1/{id}/**.m3u8``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        if template[i] == "{":
+            end = template.find("}", i)
+            if end < 0:  # Envoy rejects such a template; a literal brace never matches a path
+                return "(?!)"
+            _, eq, sub = template[i + 1 : end].partition("=")
+            out.append(f"(?:{_uri_template_regex(sub)})" if eq else _SEGMENT_GLOB)
+            i = end + 1
+        elif template.startswith("**", i):
+            out.append(_TEXT_GLOB)
+            i += 2
+        elif template[i] == "*":
+            out.append(_SEGMENT_GLOB)
+            i += 1
+        else:
+            out.append(re.escape(template[i]))
+            i += 1
+    return "".join(out)
 
 
 def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]:
