@@ -110,3 +110,34 @@ def test_trace_evaluates_uri_template_routes_as_envoy(pdebug, tmp_path: Path, ca
         taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
         assert taken == [want], path
         assert doc["notes"] == [], path
+
+
+def _rewrite_route(prefix: str, regex: str, substitution: str) -> dict[str, Any]:
+    rewrite = {"pattern": {"regex": regex}, "substitution": substitution}
+    return {"match": {"prefix": prefix}, "redirect": {"regex_rewrite": rewrite}}
+
+
+#: (path, the Location Envoy 1.40 answered with), sent to a real Envoy with these routes
+_REWRITES = [
+    _rewrite_route("/rx/", r"^/rx/(\d+)/(.*)$", r"/v2/\2/\1"),
+    _rewrite_route("/all/", "one", "two"),
+    _rewrite_route("/zero/", "[a-c]+", r"<\0>"),
+    _rewrite_route("/none/", "qqq", "x"),
+]
+_ENVOY_LOCATIONS = [
+    ("/rx/12/abc?k=v", "http://a.com/v2/abc/12?k=v"),
+    ("/all/one/x/one?one=1", "http://a.com/all/two/x/two?one=1"),
+    ("/zero/abc/xbz", "http://a.com/zero/<abc>/x<b>z"),
+    ("/none/a", "http://a.com/none/a"),
+]
+
+
+def test_trace_applies_a_redirect_regex_rewrite_as_envoy(pdebug, tmp_path: Path):
+    # the Location kept the request's path, with a note "regex_rewrite not applied"
+    dump = _routes_dump(tmp_path, _REWRITES)
+    for path, want in _ENVOY_LOCATIONS:
+        result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:a.com", "-o", "json")
+        assert result.code == 0, (path, result.err)
+        doc = json.loads(result.out)
+        assert (doc["verdict"]["status"], doc["verdict"]["location"]) == (301, want), path
+        assert doc["notes"] == [], path

@@ -377,11 +377,53 @@ def redirect_location(
     elif rd.prefix_rewrite is not None and matched_prefix is not None:
         path_only = rd.prefix_rewrite + path_only[len(matched_prefix) :]
     elif is_set(rd.regex_rewrite):
-        caveats.append("redirect regex_rewrite not applied to the Location shown")
+        rewritten = _regex_rewrite(rd.regex_rewrite, path_only)
+        if rewritten is None:
+            caveats.append("redirect regex_rewrite not applied to the Location shown")
+        else:
+            path_only = rewritten
     if rd.strip_query:
         query = ""
     hostport = f"{host}:{port}" if port is not None else host
     return f"{new_scheme}://{hostport}{path_only}" + (f"?{query}" if query else ""), caveats
+
+
+def _regex_rewrite(raw: msgspec.Raw, path: str) -> str | None:
+    r"""``path`` with every match of the rewrite's pattern substituted; None if unreadable.
+
+    As Envoy's RE2 ``GlobalReplace``: ``\N`` in the substitution is group N, ``\0`` the
+    whole match.
+    """
+    try:
+        spec = plain_json(raw, "regex_rewrite")
+    except InvalidInput:
+        return None
+    pattern = spec.get("pattern") if isinstance(spec, dict) else None
+    regex = pattern.get("regex") if isinstance(pattern, dict) else None
+    substitution = spec.get("substitution", "") if isinstance(spec, dict) else None
+    rx = _regex(regex) if isinstance(regex, str) else None
+    if rx is None or not isinstance(substitution, str):
+        return None
+
+    def expand(m: re.Match[str]) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(substitution):
+            c = substitution[i]
+            nxt = substitution[i + 1 : i + 2]
+            if c == "\\" and nxt.isdigit():
+                group = int(nxt)
+                out.append((m.group(group) or "") if group <= rx.groups else "")
+                i += 2
+            elif c == "\\" and nxt == "\\":
+                out.append("\\")
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        return "".join(out)
+
+    return rx.sub(expand, path)
 
 
 def redirect_status(rd: s.RedirectAction) -> int:
