@@ -141,3 +141,42 @@ def test_trace_applies_a_redirect_regex_rewrite_as_envoy(pdebug, tmp_path: Path)
         doc = json.loads(result.out)
         assert (doc["verdict"]["status"], doc["verdict"]["location"]) == (301, want), path
         assert doc["notes"] == [], path
+
+
+def _direct(name: str, match: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "match": match, "direct_response": {"status": 200}}
+
+
+def _hcm_dump(tmp_path: Path, routes: list[dict[str, Any]], **hcm: Any) -> Path:
+    path = _routes_dump(tmp_path, routes)
+    doc = json.loads(path.read_text())
+    listener = doc["configs"][0]["static_listeners"][0]["listener"]
+    listener["filter_chains"][0]["filters"][0]["typed_config"].update(hcm)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+#: (path, route Envoy 1.40 took) with normalize_path on, sent to a real Envoy
+_NORMALIZED = [
+    ("/%61/b", "ab"), ("/a/%62", "ab"), ("/%7e/b", "tl"), ("/%7E/b", "tl"),
+    ("/%2e%2e/a/b", "ab"), ("/a/b/.%2e/b", "ab"), ("/a\\b", "ab"), ("/%41/b", "d1"),
+    ("/%3a/b", "d1"), ("/%3A/b", "pc"), ("/%20/b", "sp"), ("/a%5Cb", "d1"), ("/a/%zz", "d1"),
+]  # fmt: skip
+
+
+def test_normalize_path_decodes_unreserved_escapes_and_backslashes_as_envoy(pdebug, tmp_path):
+    # the trace removed dot segments only: /%61/b and /%2e%2e/a/b missed the route /a/b
+    routes = [
+        _direct("ab", {"path": "/a/b"}),
+        _direct("tl", {"path": "/~/b"}),
+        _direct("pc", {"path": "/%3A/b"}),
+        _direct("sp", {"path": "/%20/b"}),
+        _direct("d1", {"prefix": "/"}),
+    ]
+    dump = _hcm_dump(tmp_path, routes, normalize_path=True)
+    for path, want in _NORMALIZED:
+        result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:x", "-o", "json")
+        assert result.code == 0, (path, result.err)
+        doc = json.loads(result.out)
+        taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
+        assert taken == [want], path

@@ -821,10 +821,28 @@ def _normalized(path: str, hcm: s.HttpConnectionManager, unescape: bool) -> str:
     if unescape:
         only = unescape_slashes(only)
     if hcm.normalize_path:
-        only = remove_dot_segments(only)
+        only = remove_dot_segments(decode_unreserved(only))
     if hcm.merge_slashes:
         only = re.sub("/{2,}", "/", only)
     return only + sep + query
+
+
+def decode_unreserved(path: str) -> str:
+    r"""Backslashes as slashes, escapes of unreserved characters decoded (``%61`` is ``a``).
+
+    Envoy's ``normalize_path`` (its URL canonicalizer) does both before it removes dot
+    segments, so ``/%2e%2e/a`` is ``/a`` and ``/a\b`` is ``/a/b``; other escapes stay as
+    written (``%5C`` too).
+    """
+    path = path.replace("\\", "/")
+    if "%" not in path:
+        return path
+    return re.sub("%([0-9A-Fa-f]{2})", _unreserved_or_kept, path)
+
+
+def _unreserved_or_kept(m: re.Match[str]) -> str:
+    char = chr(int(m.group(1), 16))
+    return char if char.isascii() and (char.isalnum() or char in "-._~") else m.group(0)
 
 
 def unescape_slashes(path: str) -> str:
