@@ -180,3 +180,52 @@ def test_normalize_path_decodes_unreserved_escapes_and_backslashes_as_envoy(pdeb
         doc = json.loads(result.out)
         taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
         assert taken == [want], path
+
+
+def test_a_legacy_config_struct_in_camel_case_takes_one_object_for_a_list(pdebug, tmp_path):
+    # Istio 1.1's prometheus listener (fixtures/corpus/istio/2019-04-echo) wrote
+    # "http_filters": {"name": "envoy.router"} in its v2 config Struct; spelled
+    # "httpFilters" (protojson), the row said "unexpected value (Expected `array | null`)"
+    # and check could not run PD103/PD104
+    hcm = {
+        "codecType": "AUTO",
+        "httpFilters": {"name": "envoy.router"},
+        "statPrefix": "stats",
+        "routeConfig": {
+            "virtualHosts": [
+                {
+                    "domains": ["*"],
+                    "name": "backend",
+                    "routes": [
+                        {"route": {"cluster": "prometheus_stats"}, "match": {"prefix": "/stats"}}
+                    ],
+                }
+            ]
+        },
+    }
+    listener = {
+        "address": {"socketAddress": {"address": "0.0.0.0", "portValue": 15090}},
+        "filterChains": [{"filters": [{"name": "envoy.http_connection_manager", "config": hcm}]}],
+    }
+    doc = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v2alpha.ListenersConfigDump",
+                "staticListeners": [{"listener": listener}],
+            }
+        ]
+    }
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    result = pdebug("listeners", path)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1].split() == [
+        "0.0.0.0",
+        "15090",
+        "ALL",
+        "Inline",
+        "Route:",
+        "/stats*",
+    ]
+    check = pdebug("check", path)
+    assert "Could not run" not in check.out + check.err
