@@ -229,3 +229,113 @@ def test_a_legacy_config_struct_in_camel_case_takes_one_object_for_a_list(pdebug
     ]
     check = pdebug("check", path)
     assert "Could not run" not in check.out + check.err
+
+
+# --------------------------------------------------------------------------- scoped routes
+def _scope_rc(name: str) -> dict[str, Any]:
+    route = {
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 200, "body": {"inline_string": name}},
+    }
+    return {
+        "name": name,
+        "virtual_hosts": [{"name": "v-" + name, "domains": ["*"], "routes": [route]}],
+    }
+
+
+_SCOPE_KEYS = {
+    "s1": ["one", "v1", "c"],
+    "s2": ["two", "", "c"],
+    "s3": ["", "v1", "c"],
+    "s4": ["one", "v1", ""],
+}
+_KEY_BUILDER = [
+    {"header_value_extractor": {"name": "x-a", "element_separator": ";", "index": 1}},
+    {
+        "header_value_extractor": {
+            "name": "x-b",
+            "element_separator": ";",
+            "element": {"separator": "=", "key": "k"},
+        }
+    },
+    {"header_value_extractor": {"name": "x-c", "index": 0}},
+]
+#: (headers, what Envoy 1.40 answered: the scope's route config, or 404) with these
+#: scopes and key builder, each sent to a real Envoy
+_ENVOY_SCOPES = [
+    ({"x-a": "zero;one", "x-b": "k=v1", "x-c": "c"}, "rc-s1"),
+    ({"x-a": "zero;two;three", "x-b": "a=1;k", "x-c": "c"}, "rc-s2"),
+    ({"x-a": "zero;two;three", "x-b": "a=1;k=", "x-c": "c"}, "rc-s2"),
+    ({"x-a": "zero;", "x-b": "k=v1", "x-c": "c"}, "rc-s3"),
+    ({"x-a": "zero", "x-b": "k=v1", "x-c": "c"}, 404),
+    ({"x-a": "zero;one", "x-b": "k=v1;k=v2", "x-c": "c"}, "rc-s1"),
+    ({"x-a": "zero;one", "x-b": "j=1;;k=v1=z", "x-c": "c"}, 404),
+    ({"x-a": "zero;one", "x-b": "k=v1", "x-c": ""}, "rc-s4"),
+    ({"x-a": "zero;one", "x-b": "k=v1"}, 404),
+    ({"x-a": "zero; one", "x-b": "k=v1", "x-c": "c"}, 404),
+    ({"x-a": "ZERO;ONE", "x-b": "K=v1", "x-c": "c"}, 404),
+]
+
+
+def _scoped_dump(tmp_path: Path, dynamic: bool) -> Path:
+    scope_type = "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration"
+    scopes = []
+    for name, key in _SCOPE_KEYS.items():
+        scope: dict[str, Any] = {
+            "name": name,
+            "key": {"fragments": [{"string_key": k} for k in key]},
+        }
+        if dynamic:
+            scope.update({"@type": scope_type, "route_configuration_name": "rc-" + name})
+        else:
+            scope["route_configuration"] = _scope_rc("rc-" + name)
+        scopes.append(scope)
+    sr: dict[str, Any] = {"name": "sr", "scope_key_builder": {"fragments": _KEY_BUILDER}}
+    if dynamic:
+        sr["scoped_rds"] = {"scoped_rds_config_source": {"ads": {}}}
+        sr["rds_config_source"] = {"ads": {}}
+    else:
+        sr["scoped_route_configurations_list"] = {"scoped_route_configurations": scopes}
+    path = _routes_dump(tmp_path, [])
+    doc = json.loads(path.read_text())
+    hcm = doc["configs"][0]["static_listeners"][0]["listener"]["filter_chains"][0]["filters"][0]
+    del hcm["typed_config"]["route_config"]
+    hcm["typed_config"]["scoped_routes"] = sr
+    admin = "type.googleapis.com/envoy.admin.v3."
+    group = {"name": "sr", "scoped_route_configs": scopes}
+    if dynamic:
+        doc["configs"].append(
+            {"@type": admin + "ScopedRoutesConfigDump", "dynamic_scoped_route_configs": [group]}
+        )
+        rcs = [{"route_config": {"@type": "x", **_scope_rc("rc-" + n)}} for n in _SCOPE_KEYS]
+        doc["configs"].append({"@type": admin + "RoutesConfigDump", "dynamic_route_configs": rcs})
+    else:  # what Envoy 1.40 writes for an inline list (the route configs inside)
+        doc["configs"].append(
+            {"@type": admin + "ScopedRoutesConfigDump", "inline_scoped_route_configs": [group]}
+        )
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["inline", "srds"])
+def test_trace_follows_scoped_routes_as_envoy(pdebug, tmp_path: Path, dynamic: bool):
+    # every request through scoped routes was "UNKNOWN: scoped routes (SRDS): pdebug does
+    # not follow them" (exit 6)
+    dump = _scoped_dump(tmp_path, dynamic)
+    for headers, want in _ENVOY_SCOPES:
+        args = [a for k, v in headers.items() for a in ("-H", f"{k}:{v}")]
+        result = pdebug("trace", dump, "http://x:8000/", "-H", "Host:x", *args, "-o", "json")
+        verdict = json.loads(result.out)["verdict"]
+        if want == 404:
+            assert (result.code, verdict["status"]) == (1, 404), headers
+        else:
+            assert result.code == 0, (headers, result.out)
+            assert verdict["summary"] == f"200 from Envoy (direct_response): '{want}'", headers
+
+
+def test_trace_says_unknown_for_a_scope_key_builder_of_another_envoy_build(pdebug):
+    # Higress's Envoy builds scope keys from the local port and the host: not upstream's
+    dump = FIXTURES / "corpus/higress/gateway-config_dump.json"
+    result = pdebug("trace", dump, "http://foo.com:80/")
+    assert result.code == 6
+    assert "does not evaluate fragment builder local_port_value_extractor" in result.out
