@@ -339,3 +339,21 @@ def test_trace_says_unknown_for_a_scope_key_builder_of_another_envoy_build(pdebu
     result = pdebug("trace", dump, "http://foo.com:80/")
     assert result.code == 6
     assert "does not evaluate fragment builder local_port_value_extractor" in result.out
+
+
+def test_diff_says_a_cluster_only_on_one_side_is_warming_on_the_other(pdebug, tmp_path: Path):
+    # "+ NAME: only in after.json" read as if the cluster were new, while before.json held
+    # it, still warming (the 2019 Traffic Director dump, then its clusters active)
+    doc = json.loads(TD_WARMING.read_text())
+    clusters = doc["configs"][1]
+    clusters["dynamic_active_clusters"] = clusters.pop("dynamic_warming_clusters")[:3]
+    after = tmp_path / "after.json"
+    after.write_text(json.dumps(doc))
+    result = pdebug("diff", TD_WARMING, after)
+    assert result.code == 1
+    name = "cloud-internal-istio-staging:cloud_mp_987637929440_2779893103235860842"
+    assert f"  + {name}: only in {after}" in result.out
+    assert f"  ! {name}: warming in {TD_WARMING} (received, not active yet;" in result.out
+    back = json.loads(pdebug("diff", after, TD_WARMING, "-o", "json").out)
+    notes = back["kinds"][0]["notes"]
+    assert len(notes) == 3 and all(f"warming in {TD_WARMING}" in n for n in notes)
