@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import harness as eh
 from tests.harness import FIXTURES
 
 #: an Istio sidecar of 2019 talking to Traffic Director: every cluster and listener warming
@@ -357,3 +359,35 @@ def test_diff_says_a_cluster_only_on_one_side_is_warming_on_the_other(pdebug, tm
     back = json.loads(pdebug("diff", after, TD_WARMING, "-o", "json").out)
     notes = back["kinds"][0]["notes"]
     assert len(notes) == 3 and all(f"warming in {TD_WARMING}" in n for n in notes)
+
+
+# --------------------------------------------------------------------------- old live Envoy
+class _OldAdmin(eh.LoopbackHTTPServer):
+    """An Envoy 1.7 admin: /clusters?format=json answers the text /clusters."""
+
+    DUMP = (FIXTURES / "corpus/handmade/consul-1.5-envoy-1.9-v2alpha.json").read_bytes()
+
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
+        if request.path.startswith("/config_dump"):
+            return 200, self.DUMP, "application/json"
+        if request.path.startswith("/clusters"):
+            text = b"local_agent::127.0.0.1:8502::cx_active::1\n"
+            return 200, text, "text/plain"
+        if request.path.startswith("/stats"):
+            return 200, b"cluster.local_agent.upstream_cx_total: 3\n", "text/plain"
+        return 404, b"invalid path\n", "text/plain"
+
+
+def test_a_live_envoy_without_json_clusters_is_checked_and_traced_from_its_dump(pdebug):
+    # check and trace of a live Envoy 1.7 stopped at exit 4 ("this is the text GET
+    # /clusters ... save GET /clusters?format=json instead"), though they need its dump
+    with _OldAdmin() as admin:
+        check = pdebug("check", admin.url)
+        assert check.code == 0, check.err
+        assert "answered in text (an Envoy older than 1.8 has no JSON /clusters)" in check.err
+        assert "No findings" in check.out
+        trace = pdebug("trace", admin.url, "http://127.0.0.1:19000/")
+        assert trace.code == 1 and "VERDICT: FAIL, connection refused" in trace.out
+        endpoints = pdebug("endpoints", admin.url)
+        assert endpoints.code == 4
+        assert "Envoy 1.8 and later" in endpoints.err
