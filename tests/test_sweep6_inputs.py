@@ -391,3 +391,34 @@ def test_a_live_envoy_without_json_clusters_is_checked_and_traced_from_its_dump(
         endpoints = pdebug("endpoints", admin.url)
         assert endpoints.code == 4
         assert "Envoy 1.8 and later" in endpoints.err
+
+
+# --------------------------------------------------------------------------- no include_eds
+ECHO_2019 = FIXTURES / "corpus/istio/2019-04-echo/echo-2019-v2alpha.json"  # Envoy 1.10
+CONSUL_114 = FIXTURES / "corpus/handmade/consul-1.7-envoy-1.14-splitter.json"  # v3 admin types
+KUMA_119 = FIXTURES / "corpus/kuma/full_config.json"  # Envoy 1.19: include_eds exists
+
+
+@pytest.mark.parametrize("dump", [ECHO_2019, CONSUL_114], ids=["v2alpha", "envoy-1.14"])
+def test_an_envoy_before_1_15_is_not_told_to_capture_include_eds(pdebug, dump: Path):
+    # Envoy added ?include_eds (EndpointsConfigDump) in 1.15: "capture with EDS
+    # (config_dump?include_eds)" cannot be done on these proxies
+    endpoints = pdebug("endpoints", dump)
+    assert endpoints.code == 4
+    assert "hint: this Envoy (older than 1.15) cannot put EDS in its config dump" in endpoints.err
+    assert "include_eds" not in endpoints.err.split("hint:", 1)[1]
+    eds = pdebug("eds", dump)
+    assert "an Envoy older than 1.15 cannot write it). Its endpoints come from" in eds.err
+
+
+def test_trace_of_an_envoy_before_1_15_asks_for_clusters_json_only(pdebug):
+    result = pdebug("trace", ECHO_2019, "http://b.apps-1-99281:80/")
+    assert result.code == 6
+    verdict = result.out.split("VERDICT:", 1)[1]
+    assert "this Envoy (older than 1.15) cannot put EDS in its config dump" in verdict
+    assert "include_eds" not in verdict
+
+
+def test_an_envoy_since_1_15_is_still_told_to_capture_include_eds(pdebug):
+    endpoints = pdebug("endpoints", KUMA_119)
+    assert "hint: capture with EDS (config_dump?include_eds)" in endpoints.err

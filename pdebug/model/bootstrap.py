@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pdebug.model import ProxyData
+    from pdebug.model.dump import ConfigDump
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -74,3 +75,27 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
                     (key.replace("_", " ").title().replace("Id", "ID") + ":", str(meta[key]))
                 )
     return rows
+
+
+def predates_include_eds(dump: ConfigDump) -> bool:
+    """Whether the Envoy that wrote ``dump`` had no ``config_dump?include_eds`` (before 1.15).
+
+    Its admin types are ``envoy.admin.v2alpha`` (Envoy 1.14 and older), or its bootstrap
+    names an older release. Such a proxy's endpoints come only from ``/clusters``.
+    """
+    if any(".admin.v2alpha." in sec.type_url for sec in dump.sections):
+        return True
+    sec = dump.section("bootstrap")
+    if sec is None:
+        return False
+    from pdebug.errors import InvalidInput
+
+    try:
+        node = _obj(dump.bootstrap().get("node"))
+    except InvalidInput:  # a damaged bootstrap says nothing about the version
+        return False
+    head = envoy_version(node).split("/", 1)[0].split("-", 1)[0].split(".")
+    if len(head) < 2 or not (head[0].isdigit() and head[1].isdigit()):
+        return False
+    major, minor = int(head[0]), int(head[1])
+    return (major, minor) != (0, 0) and (major, minor) < (1, 15)

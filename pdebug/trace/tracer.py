@@ -42,6 +42,7 @@ from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
     WITH_EDS,
+    WITHOUT_EDS,
     ClusterOutcome,
     ClusterState,
     Step,
@@ -573,6 +574,12 @@ class Tracer:
         self.step("route_config", "-", False, "the connection manager names no route config")
         return Verdict(False, "inconclusive", "no route config")
 
+    def _with_eds(self) -> str:
+        """How to get endpoints into the dump (an Envoy before 1.15 cannot)."""
+        from pdebug.model.bootstrap import predates_include_eds
+
+        return WITHOUT_EDS if predates_include_eds(self.dump) else WITH_EDS
+
     def _rds(self, rds: str, how: str) -> s.RouteConfiguration | Verdict:
         """The route config named ``rds`` in the dump's routes section."""
         rec = route_facts.find(self.dump, rds)
@@ -782,7 +789,7 @@ class Tracer:
         )
         endpoints, source = self.upstreams.endpoints(cluster)
         if endpoints is None:
-            why = source or f"the dump has no EDS: {WITH_EDS}"
+            why = source or f"the dump has no EDS: {self._with_eds()}"
             self.step("endpoints", name, False, f"unknown: {why}")
             return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
         healthy = sum(1 for e in endpoints if e.usable == "healthy")
