@@ -215,6 +215,14 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             f"{label}: this looks like Envoy's text /stats, not a config dump",
             hint="read it with: pdebug stats " + ("-" if label == "stdin" else label),
         )
+    from pdebug.model.load import BOOTSTRAP_HINT, BOOTSTRAP_KEYS
+
+    if isinstance(doc, dict) and any(k in doc for k in BOOTSTRAP_KEYS):
+        raise InvalidInput(
+            f"{label}: this is an Envoy bootstrap (the config Envoy starts from), not a "
+            "config dump",
+            hint=BOOTSTRAP_HINT,
+        )
     if isinstance(doc, dict):
         raise InvalidInput(
             f"{label}: YAML without a 'configs' list, not an Envoy config dump",

@@ -422,3 +422,21 @@ def test_trace_of_an_envoy_before_1_15_asks_for_clusters_json_only(pdebug):
 def test_an_envoy_since_1_15_is_still_told_to_capture_include_eds(pdebug):
     endpoints = pdebug("endpoints", KUMA_119)
     assert "hint: capture with EDS (config_dump?include_eds)" in endpoints.err
+
+
+@pytest.mark.parametrize("suffix", ["json", "yaml"])
+@pytest.mark.parametrize("key", ["static_resources", "dynamicResources"])
+def test_an_envoy_bootstrap_is_named_as_such(pdebug, tmp_path: Path, suffix: str, key: str):
+    # an envoy.yaml/bootstrap JSON (Contour's envoy.json, a demo's envoy.yaml) said only
+    # "not an Envoy config dump (no 'configs' list)" or "YAML without a 'configs' list"
+    import yaml
+
+    boot = {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 9001}}}}
+    boot[key] = {"clusters": [{"name": "contour", "type": "STRICT_DNS"}]}
+    path = tmp_path / f"envoy.{suffix}"
+    path.write_text(json.dumps(boot) if suffix == "json" else yaml.safe_dump(boot))
+    for view in ("clusters", "listeners", "check"):
+        result = pdebug(view, path)
+        assert result.code == 4
+        assert f"{path}: this is an Envoy bootstrap (the config Envoy starts from)" in result.err
+        assert "hint: start Envoy with it, then save GET /config_dump" in result.err

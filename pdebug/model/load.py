@@ -47,6 +47,11 @@ class _Top(msgspec.Struct, gc=False):
     certificates: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
+    # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
+    static_resources: msgspec.Raw = msgspec.Raw()
+    staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    dynamic_resources: msgspec.Raw = msgspec.Raw()
+    dynamicResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -72,6 +77,14 @@ class Loaded:
 
 Buffer = bytes | memoryview
 
+
+#: Said of an Envoy bootstrap given where a config dump is expected.
+BOOTSTRAP_HINT = (
+    "start Envoy with it, then save GET /config_dump: its bootstrap section is this file, "
+    "its other sections what Envoy made of it"
+)
+#: Top-level keys only an Envoy bootstrap has (either spelling).
+BOOTSTRAP_KEYS = ("static_resources", "staticResources", "dynamic_resources", "dynamicResources")
 
 #: What :func:`sniff` says per kind of input that is not a config dump.
 _SNIFF_HINTS = {
@@ -315,6 +328,13 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:
         return Loaded(clusters=ClustersStatus.parse(bytes(data), source))
+    bootstrap = (top.static_resources, top.staticResources)
+    if any(len(raw) for raw in (*bootstrap, top.dynamic_resources, top.dynamicResources)):
+        raise InvalidInput(
+            f"{source}: this is an Envoy bootstrap (the config Envoy starts from), not a "
+            "config dump",
+            hint=BOOTSTRAP_HINT,
+        )
     raise InvalidInput(
         f"{source}: not an Envoy config dump (no 'configs' list)",
         hint="expected the JSON of GET /config_dump or /clusters?format=json",
