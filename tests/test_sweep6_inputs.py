@@ -440,3 +440,41 @@ def test_an_envoy_bootstrap_is_named_as_such(pdebug, tmp_path: Path, suffix: str
         assert result.code == 4
         assert f"{path}: this is an Envoy bootstrap (the config Envoy starts from)" in result.err
         assert "hint: start Envoy with it, then save GET /config_dump" in result.err
+
+
+def _fraction_route(
+    name: str, prefix: str, default: dict[str, Any], key: str = ""
+) -> dict[str, Any]:
+    fraction: dict[str, Any] = {"default_value": default}
+    if key:
+        fraction["runtime_key"] = key
+    return _direct(name, {"prefix": prefix, "runtime_fraction": fraction})
+
+
+def test_trace_takes_runtime_fraction_by_its_default_as_envoy(pdebug, tmp_path: Path):
+    # every runtime_fraction route was "taken as matching": a route at 0% (Envoy never
+    # takes it while no runtime layer sets its key) was the trace's answer
+    routes = [
+        _fraction_route("zero", "/z", {"numerator": 0, "denominator": "HUNDRED"}, "routing.z"),
+        _fraction_route("full", "/f", {"numerator": 100}, "routing.f"),
+        _fraction_route("million", "/m", {"numerator": 1000000, "denominator": "MILLION"}),
+        _fraction_route("nokey", "/n", {}),
+        _fraction_route("half", "/h", {"numerator": 50}, "routing.h"),
+        _direct("last", {"prefix": "/"}),
+    ]
+    dump = _routes_dump(tmp_path, routes)
+    # what Envoy 1.40 answered with these routes and no runtime layer setting the keys
+    for path, want in (("/z", "last"), ("/f", "full"), ("/m", "million"), ("/n", "last")):
+        result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:x", "-o", "json")
+        doc = json.loads(result.out)
+        taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
+        assert taken == [want], path
+    zero = json.loads(pdebug("trace", dump, "http://x:8000/z", "-H", "Host:x", "-o", "json").out)
+    assert zero["notes"] == [
+        "route zero: runtime_fraction 0% by default (unless runtime key routing.z is set)"
+    ]
+    half = json.loads(pdebug("trace", dump, "http://x:8000/h", "-H", "Host:x", "-o", "json").out)
+    assert half["notes"] == [
+        "route half: runtime_fraction 50% by default (unless runtime key routing.h is set)"
+        " (taken as matching)"
+    ]

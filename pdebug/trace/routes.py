@@ -310,14 +310,53 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         else:
             texts.append(twhy)
     if is_set(m.runtime_fraction):
-        caveats.append(
-            f"route {route.name or '?'}: runtime_fraction not evaluated (taken as matching)"
-        )
+        share, rwhy = _runtime_share(m.runtime_fraction)
+        label = f"route {route.name or '?'}"
+        if share is None:
+            caveats.append(f"{label}: runtime_fraction not evaluated (taken as matching)")
+        elif share <= 0:
+            return False, rwhy + " (taken as not matching)", [f"{label}: {rwhy}"]
+        elif share < 1:
+            caveats.append(f"{label}: {rwhy} (taken as matching)")
+            texts.append(rwhy)
+        else:
+            texts.append(rwhy)
     if m.dynamic_metadata:
         caveats.append(
             f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
         )
     return True, "; ".join(texts), caveats
+
+
+_DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
+
+
+def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
+    """The share of requests a ``runtime_fraction`` lets match, by its default value.
+
+    Envoy takes the runtime key's value when a runtime layer sets it, else
+    ``default_value`` (numerator 0 when absent): 0% never matches, 100% always.
+    """
+    from pdebug.trace.scoped import get
+
+    try:
+        spec = plain_json(raw, "runtime_fraction")
+    except InvalidInput:
+        return None, ""
+    default = get(spec, "default_value", {})
+    numerator = get(default, "numerator", 0)
+    denominator = get(default, "denominator", "HUNDRED")
+    if isinstance(denominator, int) and 0 <= denominator < len(_DENOMINATORS):
+        denominator = list(_DENOMINATORS)[denominator]
+    if not isinstance(numerator, int) or denominator not in _DENOMINATORS:
+        return None, ""
+    share = numerator / _DENOMINATORS[denominator]
+    key = get(spec, "runtime_key", "")
+    pct = f"{min(share, 1) * 100:g}%"
+    why = f"runtime_fraction {pct} by default"
+    if key and share < 1:
+        why += f" (unless runtime key {key} is set)"
+    return share, why
 
 
 def _tls_context_match(tc: s.TlsContextMatch, req: HttpRequest) -> tuple[bool | None, str]:
