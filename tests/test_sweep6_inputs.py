@@ -478,3 +478,18 @@ def test_trace_takes_runtime_fraction_by_its_default_as_envoy(pdebug, tmp_path: 
         "route half: runtime_fraction 50% by default (unless runtime key routing.h is set)"
         " (taken as matching)"
     ]
+
+
+def test_hostile_scopes_and_templates_are_not_internal_errors(pdebug, tmp_path: Path):
+    # a ScopedRoutes section whose list is a number, a template nested 3000 levels deep
+    dump = _scoped_dump(tmp_path, dynamic=True)
+    doc = json.loads(dump.read_text())
+    doc["configs"][1]["dynamic_scoped_route_configs"] = 5
+    dump.write_text(json.dumps(doc))
+    headers = ["-H", "x-a:zero;one", "-H", "x-b:k=v1", "-H", "x-c:c"]
+    result = pdebug("trace", dump, "http://x:8000/", "-H", "Host:x", *headers)
+    assert result.code == 6, result.err
+    assert "scoped routes sr: the dump has no scopes for it" in result.out
+    deep = _routes_dump(tmp_path, [_template_route("t", "/" + "{a=" * 3000 + "*" + "}" * 3000)])
+    result = pdebug("trace", deep, "http://x:8000/x", "-H", "Host:x")
+    assert result.code == 1, result.err

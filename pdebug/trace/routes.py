@@ -249,8 +249,10 @@ def _uri_template(raw: msgspec.Raw) -> str | None:
     return template if isinstance(template, str) and template.startswith("/") else None
 
 
-def _uri_template_regex(template: str) -> str:
+def _uri_template_regex(template: str, depth: int = 0) -> str:
     """The regex Envoy matches a path with for ``template`` (``/v1/{id}/**.m3u8``)."""
+    if depth > 8:  # Envoy rejects variables inside variables; a hostile file nests deeper
+        return "(?!)"
     out: list[str] = []
     i = 0
     while i < len(template):
@@ -259,7 +261,7 @@ def _uri_template_regex(template: str) -> str:
             if end < 0:  # Envoy rejects such a template; a literal brace never matches a path
                 return "(?!)"
             _, eq, sub = template[i + 1 : end].partition("=")
-            out.append(f"(?:{_uri_template_regex(sub)})" if eq else _SEGMENT_GLOB)
+            out.append(f"(?:{_uri_template_regex(sub, depth + 1)})" if eq else _SEGMENT_GLOB)
             i = end + 1
         elif template.startswith("**", i):
             out.append(_TEXT_GLOB)

@@ -620,7 +620,8 @@ class Tracer:
             found = None
             for sec in self.dump.sections_of("scoped_routes"):
                 for field in ("dynamic_scoped_route_configs", "inline_scoped_route_configs"):
-                    for group in sec.generic(field) or []:
+                    groups = sec.generic(field)
+                    for group in groups if isinstance(groups, list) else []:
                         if scoped.get(group, "name") == name:
                             found = scoped.scopes_of(scoped.get(group, "scoped_route_configs"))
             if found is None:
