@@ -493,3 +493,30 @@ def test_hostile_scopes_and_templates_are_not_internal_errors(pdebug, tmp_path: 
     deep = _routes_dump(tmp_path, [_template_route("t", "/" + "{a=" * 3000 + "*" + "}" * 3000)])
     result = pdebug("trace", deep, "http://x:8000/x", "-H", "Host:x")
     assert result.code == 1, result.err
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        # AWS App Mesh's Envoy, as its how-to shows it (GET /listeners)
+        (
+            "lds_ingress_0.0.0.0_15000::0.0.0.0:15000\nlds_egress_0.0.0.0_15001::0.0.0.0:15001\n",
+            "this is the text GET /listeners (starts with 'lds_ingress_0.0.0.0_15000::",
+        ),
+        ("virtualOutbound::[::]:15001\n", "this is the text GET /listeners"),
+        (
+            '{"listener_statuses": [{"name": "l", "local_address": {}}]}',
+            "this is Envoy's GET /listeners?format=json (names and addresses only)",
+        ),
+        ("version_info::abc\nx::1.2.3.4:80::cx_active::0\n", "this is the text GET /clusters"),
+        ("x::1.2.3.4:80::cx_active::0\n", "this is the text GET /clusters"),
+    ],
+)
+def test_envoy_listeners_answers_are_named_as_such(pdebug, tmp_path: Path, body: str, says: str):
+    # the text /listeners was called "the text GET /clusters"; its JSON "not an Envoy
+    # config dump (no 'configs' list)"
+    path = tmp_path / "answer.txt"
+    path.write_text(body)
+    result = pdebug("listeners", path)
+    assert result.code == 4
+    assert f"{path}: {says}" in result.err

@@ -47,6 +47,8 @@ class _Top(msgspec.Struct, gc=False):
     certificates: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
+    # Envoy's /listeners?format=json: said so.
+    listener_statuses: msgspec.Raw = msgspec.Raw()
     # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
     static_resources: msgspec.Raw = msgspec.Raw()
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
@@ -96,6 +98,10 @@ _SNIFF_HINTS = {
 }
 
 
+#: The first line of Envoy's text ``/listeners``: ``NAME::ADDRESS`` (``ip:port`` or a
+#: pipe path), where text ``/clusters`` has ``NAME::HOST::STAT::VALUE`` or
+#: ``version_info::VERSION``.
+_LISTENERS_TEXT = re.compile(r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$")
 #: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
 _TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
 
@@ -108,6 +114,12 @@ def _arg(source: str) -> str:
 def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
     found = sniff_bytes(data)
+    if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
+        raise InvalidInput(
+            f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
+            "not a config dump",
+            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
     if found.kind == "text" and "::" in found.first_line:
         raise InvalidInput(
             f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
@@ -328,6 +340,12 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:
         return Loaded(clusters=ClustersStatus.parse(bytes(data), source))
+    if len(top.listener_statuses):
+        raise InvalidInput(
+            f"{source}: this is Envoy's GET /listeners?format=json (names and addresses "
+            "only), not a config dump",
+            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
     bootstrap = (top.static_resources, top.staticResources)
     if any(len(raw) for raw in (*bootstrap, top.dynamic_resources, top.dynamicResources)):
         raise InvalidInput(
