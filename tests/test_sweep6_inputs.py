@@ -520,3 +520,21 @@ def test_envoy_listeners_answers_are_named_as_such(pdebug, tmp_path: Path, body:
     result = pdebug("listeners", path)
     assert result.code == 4
     assert f"{path}: {says}" in result.err
+
+
+def test_envoy_certs_answer_is_not_taken_for_a_ztunnel_dump(pdebug, tmp_path: Path):
+    # Envoy's GET /certs ({"certificates": [{"ca_cert": [...], "cert_chain": [...]}]})
+    # was "a ztunnel config dump", and pdebug check ran ztunnel's checks on it:
+    # "PD701 ztunnel holds no usable certificate: no state"
+    item = {"path": "<inline>", "serial_number": "2", "days_until_expiration": "0"}
+    path = tmp_path / "certs.json"
+    path.write_text(json.dumps({"certificates": [{"ca_cert": [item], "cert_chain": [item]}]}))
+    for view in ("secrets", "check"):
+        result = pdebug(view, path)
+        assert result.code == 4
+        assert (
+            "this is Envoy's GET /certs (the certificates it holds, not its config)" in result.err
+        )
+        assert "PD701" not in result.out
+    ztunnel = FIXTURES / "corpus/ztunnel/2023-05/dump.json"  # entries with ca_cert too
+    assert "ztunnel" in pdebug("secrets", ztunnel).err

@@ -309,6 +309,29 @@ def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -
         ) from None
 
 
+def _envoy_certs(raw: msgspec.Raw) -> bool:
+    """Whether ``certificates`` is Envoy's ``/certs`` list, not ztunnel's.
+
+    Envoy's entries hold ``ca_cert``/``cert_chain`` lists of ``{path, serial_number,
+    days_until_expiration, ...}``; ztunnel's have an ``identity`` and a ``state``.
+    """
+    try:
+        entries = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    if not isinstance(entries, list) or not entries:
+        return False
+    if any(isinstance(e, dict) and ("identity" in e or "state" in e) for e in entries):
+        return False
+    for entry in entries:
+        for key in ("ca_cert", "cert_chain"):
+            items = entry.get(key) if isinstance(entry, dict) else None
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and ("days_until_expiration" in item or "path" in item):
+                    return True
+    return False
+
+
 def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if top.apiVersion is not None and top.kind is not None:
         raise InvalidInput(
@@ -326,6 +349,14 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             for sec in dump.sections:
                 sec.release = lambda: _release_pages(data)
         return Loaded(dump=dump)
+    if len(top.certificates) and not (len(top.workloads) or len(top.workloadState)):
+        if _envoy_certs(top.certificates):
+            raise InvalidInput(
+                f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
+                "config), not a config dump",
+                hint="save GET /config_dump instead: pdebug secrets reads its SDS secrets "
+                "and pdebug check their expiry",
+            )
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
