@@ -538,3 +538,12 @@ def test_envoy_certs_answer_is_not_taken_for_a_ztunnel_dump(pdebug, tmp_path: Pa
         assert "PD701" not in result.out
     ztunnel = FIXTURES / "corpus/ztunnel/2023-05/dump.json"  # entries with ca_cert too
     assert "ztunnel" in pdebug("secrets", ztunnel).err
+
+
+def test_envoy_server_info_is_named_as_such(pdebug):
+    # a bundle's server_info.json given as the dump: "not an Envoy config dump (no
+    # 'configs' list)"
+    path = FIXTURES / "real/sidecar/server_info.json"  # Envoy 1.40's own answer
+    result = pdebug("clusters", path)
+    assert result.code == 4
+    assert f"{path}: this is Envoy's GET /server_info (its version and options)" in result.err

@@ -47,8 +47,10 @@ class _Top(msgspec.Struct, gc=False):
     certificates: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
-    # Envoy's /listeners?format=json: said so.
+    # Envoy's /listeners?format=json and /server_info: said so.
     listener_statuses: msgspec.Raw = msgspec.Raw()
+    hot_restart_version: msgspec.Raw = msgspec.Raw()
+    command_line_options: msgspec.Raw = msgspec.Raw()
     # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
     static_resources: msgspec.Raw = msgspec.Raw()
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
@@ -376,6 +378,12 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             f"{source}: this is Envoy's GET /listeners?format=json (names and addresses "
             "only), not a config dump",
             hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
+    if len(top.hot_restart_version) and len(top.command_line_options):
+        raise InvalidInput(
+            f"{source}: this is Envoy's GET /server_info (its version and options), not a "
+            "config dump",
+            hint="save GET /config_dump instead (a pdebug dump bundle holds both)",
         )
     bootstrap = (top.static_resources, top.staticResources)
     if any(len(raw) for raw in (*bootstrap, top.dynamic_resources, top.dynamicResources)):
