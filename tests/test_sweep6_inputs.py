@@ -547,3 +547,16 @@ def test_envoy_server_info_is_named_as_such(pdebug):
     result = pdebug("clusters", path)
     assert result.code == 4
     assert f"{path}: this is Envoy's GET /server_info (its version and options)" in result.err
+
+
+def test_a_redirect_prefix_rewrite_after_an_exact_path_replaces_the_path(pdebug, tmp_path: Path):
+    # the Location kept /ex: prefix_rewrite was applied only after prefix matches
+    routes = [
+        {"match": {"path": "/ex"}, "redirect": {"prefix_rewrite": "/fresh"}},
+        {"match": {"path_separated_prefix": "/old"}, "redirect": {"prefix_rewrite": "/new"}},
+    ]
+    dump = _routes_dump(tmp_path, routes)
+    # what Envoy 1.40 answered
+    for path, want in (("/ex?z", "http://a/fresh?z"), ("/old/x?q=1", "http://a/new/x?q=1")):
+        result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:a", "-o", "json")
+        assert json.loads(result.out)["verdict"]["location"] == want, path

@@ -692,8 +692,11 @@ class Tracer:
             if ok:
                 m = route.match
                 prefix = None
-                if m is not None:
-                    prefix = m.prefix if m.prefix is not None else m.path_separated_prefix
+                if m is not None:  # what prefix_rewrite replaces (an exact path: all of it)
+                    prefix = next(
+                        (p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None),
+                        None,
+                    )
                 return route, prefix
         why = f"none of the {len(vhost.routes)} routes of {vhost.name} matches"
         return Verdict(False, "no_route", f"404: {why}", 404)
