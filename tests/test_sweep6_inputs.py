@@ -560,3 +560,26 @@ def test_a_redirect_prefix_rewrite_after_an_exact_path_replaces_the_path(pdebug,
     for path, want in (("/ex?z", "http://a/fresh?z"), ("/old/x?q=1", "http://a/new/x?q=1")):
         result = pdebug("trace", dump, f"http://x:8000{path}", "-H", "Host:a", "-o", "json")
         assert json.loads(result.out)["verdict"]["location"] == want, path
+
+
+def test_a_grpc_route_match_takes_only_what_envoy_calls_grpc(pdebug, tmp_path: Path):
+    # any content-type starting "application/grpc" matched, grpc-web included
+    dump = _routes_dump(
+        tmp_path, [_direct("grpc", {"prefix": "/", "grpc": {}}), _direct("last", {"prefix": "/"})]
+    )
+    # what Envoy 1.40 took for each content-type (a POST to a real Envoy with these routes)
+    envoy = {
+        "application/grpc": "grpc",
+        "application/grpc+proto": "grpc",
+        "application/grpc-web": "last",
+        "application/grpc-web+proto": "last",
+        "application/grpc;charset=x": "last",
+        "application/grpcx": "last",
+        "Application/GRPC": "last",
+    }
+    for ctype, want in envoy.items():
+        args = ("-X", "POST", "-H", f"content-type:{ctype}", "-o", "json")
+        result = pdebug("trace", dump, "http://x:8000/", "-H", "Host:a", *args)
+        doc = json.loads(result.out)
+        taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
+        assert taken == [want], ctype

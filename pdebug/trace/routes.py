@@ -299,7 +299,9 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         texts.append(qwhy)
     if is_set(m.grpc):
         ctype = (req.values("content-type") or [""])[0]
-        if not ctype.startswith("application/grpc"):
+        # Envoy's gRPC test: exactly application/grpc or application/grpc+SUFFIX
+        # (application/grpc-web, application/grpc;charset=... are not gRPC)
+        if ctype != "application/grpc" and not ctype.startswith("application/grpc+"):
             return False, f"grpc: content-type {ctype or 'absent'} is not application/grpc", []
         texts.append("grpc content-type")
     caveats = []
