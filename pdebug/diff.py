@@ -897,5 +897,34 @@ def compare(
         )
         if kind == "routes":
             rep.suffix = rds_last_loaded(right)
+        if kind == "clusters":
+            rep.notes.extend(_warming_notes(rep, left, right, left_label, right_label))
         reports.append(rep)
     return DiffReport(left_label, right_label, reports)
+
+
+def _warming_notes(
+    rep: KindReport, left: ConfigDump, right: ConfigDump, left_label: str, right_label: str
+) -> list[str]:
+    """A cluster only on one side that the other side holds as warming: say so."""
+    notes: list[str] = []
+    one_side = [c for c in rep.changes if c.status in ("only-left", "only-right")]
+    if not one_side:
+        return notes
+    warming = {"only-left": _warming_names(right), "only-right": _warming_names(left)}
+    for change in one_side:
+        label = right_label if change.status == "only-left" else left_label
+        if change.name in warming[change.status]:
+            notes.append(
+                f"{change.name}: warming in {label} (received, not active yet; compared as "
+                "absent there, as istioctl does)"
+            )
+    return notes
+
+
+def _warming_names(dump: ConfigDump) -> frozenset[str]:
+    from pdebug.model.clusters import records
+
+    if dump.section("clusters") is None:
+        return frozenset()
+    return frozenset(rec.entry.cluster.name for rec in records(dump, ("WARMING",)))

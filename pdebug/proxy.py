@@ -221,6 +221,14 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             f"{label}: this looks like Envoy's text /stats, not a config dump",
             hint="read it with: pdebug stats " + ("-" if label == "stdin" else label),
         )
+    from pdebug.model.load import BOOTSTRAP_HINT, BOOTSTRAP_KEYS
+
+    if isinstance(doc, dict) and any(k in doc for k in BOOTSTRAP_KEYS):
+        raise InvalidInput(
+            f"{label}: this is an Envoy bootstrap (the config Envoy starts from), not a "
+            "config dump",
+            hint=BOOTSTRAP_HINT,
+        )
     if isinstance(doc, dict):
         raise InvalidInput(
             f"{label}: YAML without a 'configs' list, not an Envoy config dump",
@@ -254,6 +262,14 @@ def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
     return dump
 
 
+def _text_clusters(body: bytes | memoryview) -> bool:
+    """Whether ``body`` is Envoy's text ``/clusters`` (``name::host:port::stat::value``)."""
+    from pdebug.model.sniff import sniff_bytes
+
+    found = sniff_bytes(body)
+    return found.kind == "text" and "::" in found.first_line
+
+
 def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
     """Ask a live proxy for exactly what the view needs."""
     from pdebug.model.load import load
@@ -263,10 +279,22 @@ def fetch_live(source: Source, fetch: Fetch) -> ProxyData:
         proxy.dump = _fetch_dump(source, fetch)
     if fetch.health:
         label = f"{source.label}{CLUSTERS_JSON}"
-        health = load(source.get(CLUSTERS_JSON), label).clusters
-        if health is None:
-            raise InvalidInput(f"{label}: not a /clusters?format=json document")
-        proxy.health = health
+        body = source.get(CLUSTERS_JSON)
+        old = "answered in text (an Envoy older than 1.8 has no JSON /clusters)"
+        if proxy.dump is not None and _text_clusters(body):
+            # Envoy 1.7 and older ignore format=json: the view goes on with the dump alone
+            proxy.dump.warn(f"{label}: {old}: live endpoint health not read")
+        elif _text_clusters(body):
+            raise InvalidInput(
+                f"{label}: {old}",
+                hint="pdebug reads the JSON /clusters of Envoy 1.8 and later; the clusters "
+                "and listeners views read this proxy's config dump",
+            )
+        else:
+            health = load(body, label).clusters
+            if health is None:
+                raise InvalidInput(f"{label}: not a /clusters?format=json document")
+            proxy.health = health
     if fetch.stats:
         from pdebug.sources.admin import AdminHTTPError
 

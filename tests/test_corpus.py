@@ -79,7 +79,7 @@ DUMPS = _dumps()
 # Envoy <= 1.7's configs map,
 # transparent-proxy traces, nameless EDS assignments, SPIFFE trust domains and UNKNOWN
 # verdicts, are fixed: changes in the CHANGELOG.)
-SRDS = "scoped routes (SRDS): trace does not follow scoped_routes to the route config"
+SRDS = "scoped routes (SRDS) keyed by Higress's own fragment builders (local port, host): UNKNOWN"
 ISTIOCTL_2020_TYPE = (
     "istioctl changed since 2020: today's istioctl (and pdebug) print TYPE UNKNOWN for the "
     "legacy filter names this dump uses, its 2020 golden says HTTP/TCP"

@@ -177,11 +177,15 @@ def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> View
     except MissingSection as exc:
         if "endpoints section" not in exc.message:
             raise
+        from pdebug.model.bootstrap import predates_include_eds
+
+        how = "capture with EDS (config_dump?include_eds); a static cluster's endpoints come"
+        if data.dump is not None and predates_include_eds(data.dump):
+            how = "this Envoy (older than 1.15) cannot put EDS in its config dump; they come"
         raise MissingSection(
             exc.message,
-            hint="capture with EDS (config_dump?include_eds); a static cluster's endpoints "
-            "come from /clusters: pass the admin URL (pdebug endpoints localhost:15000) or "
-            "--clusters-json FILE (a saved GET /clusters?format=json)",
+            hint=f"{how} from /clusters: pass the admin URL (pdebug endpoints localhost:15000) "
+            "or --clusters-json FILE (a saved GET /clusters?format=json)",
         ) from exc
     return result
 
@@ -190,18 +194,26 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
     import dataclasses
 
+    from pdebug.views.table import Table
+
     table = result.table
     if not flt.empty or not isinstance(table, Table) or table.rows:
         return result
     if data.dump is None or data.health is not None:
         return result
+    from pdebug.model.bootstrap import predates_include_eds
+
     why = (
         "this dump has no EDS (taken without ?include_eds)"
         if not data.dump.has("endpoints")
         else "no cluster of this dump gets endpoints from EDS"
     )
+    whose = "A static cluster's endpoints come"
+    if not data.dump.has("endpoints") and predates_include_eds(data.dump):
+        why = "this dump has no EDS (an Envoy older than 1.15 cannot write it)"
+        whose = "Its endpoints come"
     note = (
-        f"No endpoints found: {why}. A static cluster's endpoints come from /clusters: "
+        f"No endpoints found: {why}. {whose} from /clusters: "
         "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
         "(a saved GET /clusters?format=json)."
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pdebug.model import ProxyData
+    from pdebug.model.dump import ConfigDump
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -27,7 +28,15 @@ def _text(value: Any) -> str:
 
 
 def envoy_version(node: dict[str, Any]) -> str:
-    """``MAJOR.MINOR.PATCH[-label][/status/type/ssl]`` from the node's build version."""
+    """``MAJOR.MINOR.PATCH[-label][/status/type/ssl]`` from the node's build version.
+
+    Envoy before 1.13 (v2 ``Node``) wrote no ``user_agent_build_version``, only the
+    string ``build_version`` = ``SHA/VERSION/STATUS/TYPE/SSL``: its text after the SHA is
+    the same line (istioctl, reading v3 fields only, prints ``0.0.0`` for it).
+    """
+    legacy = _obj(node).get("build_version")
+    if "user_agent_build_version" not in _obj(node) and isinstance(legacy, str) and "/" in legacy:
+        return legacy.split("/", 1)[1].rstrip("/") or "0.0.0"
     ubv = _obj(_obj(node).get("user_agent_build_version"))
     v = _obj(ubv.get("version"))
     text = f"{v.get('major_number', 0)}.{v.get('minor_number', 0)}.{v.get('patch', 0)}"
@@ -66,3 +75,27 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
                     (key.replace("_", " ").title().replace("Id", "ID") + ":", str(meta[key]))
                 )
     return rows
+
+
+def predates_include_eds(dump: ConfigDump) -> bool:
+    """Whether the Envoy that wrote ``dump`` had no ``config_dump?include_eds`` (before 1.15).
+
+    Its admin types are ``envoy.admin.v2alpha`` (Envoy 1.14 and older), or its bootstrap
+    names an older release. Such a proxy's endpoints come only from ``/clusters``.
+    """
+    if any(".admin.v2alpha." in sec.type_url for sec in dump.sections):
+        return True
+    sec = dump.section("bootstrap")
+    if sec is None:
+        return False
+    from pdebug.errors import InvalidInput
+
+    try:
+        node = _obj(dump.bootstrap().get("node"))
+    except InvalidInput:  # a damaged bootstrap says nothing about the version
+        return False
+    head = envoy_version(node).split("/", 1)[0].split("-", 1)[0].split(".")
+    if len(head) < 2 or not (head[0].isdigit() and head[1].isdigit()):
+        return False
+    major, minor = int(head[0]), int(head[1])
+    return (major, minor) != (0, 0) and (major, minor) < (1, 15)

@@ -34,6 +34,7 @@ import msgspec.inspect
 
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
+from pdebug.model.camel import spellings
 from pdebug.model.dump import decode_raw
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def _as_lists(info: Any, value: Any, camel: bool) -> Any:
     if isinstance(info, mi.StructType) and isinstance(value, dict):
         out = dict(value)
         for fld in info.fields:
-            for key in (fld.encode_name, fld.name):
+            for key in dict.fromkeys((fld.encode_name, *spellings(fld.name))):
                 if key in out:
                     out[key] = _as_lists(fld.type, out[key], camel)
         return out

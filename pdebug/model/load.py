@@ -50,6 +50,15 @@ class _Top(msgspec.Struct, gc=False):
     backends: msgspec.Raw = msgspec.Raw()
     # Envoy's /stats?format=json: said so, with the command that reads it.
     stats: msgspec.Raw = msgspec.Raw()
+    # Envoy's /listeners?format=json and /server_info: said so.
+    listener_statuses: msgspec.Raw = msgspec.Raw()
+    hot_restart_version: msgspec.Raw = msgspec.Raw()
+    command_line_options: msgspec.Raw = msgspec.Raw()
+    # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
+    static_resources: msgspec.Raw = msgspec.Raw()
+    staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    dynamic_resources: msgspec.Raw = msgspec.Raw()
+    dynamicResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -76,6 +85,14 @@ class Loaded:
 Buffer = bytes | memoryview
 
 
+#: Said of an Envoy bootstrap given where a config dump is expected.
+BOOTSTRAP_HINT = (
+    "start Envoy with it, then save GET /config_dump: its bootstrap section is this file, "
+    "its other sections what Envoy made of it"
+)
+#: Top-level keys only an Envoy bootstrap has (either spelling).
+BOOTSTRAP_KEYS = ("static_resources", "staticResources", "dynamic_resources", "dynamicResources")
+
 #: What :func:`sniff` says per kind of input that is not a config dump.
 _SNIFF_HINTS = {
     "empty": "the capture failed or was cut off; capture the dump again",
@@ -86,6 +103,10 @@ _SNIFF_HINTS = {
 }
 
 
+#: The first line of Envoy's text ``/listeners``: ``NAME::ADDRESS`` (``ip:port`` or a
+#: pipe path), where text ``/clusters`` has ``NAME::HOST::STAT::VALUE`` or
+#: ``version_info::VERSION``.
+_LISTENERS_TEXT = re.compile(r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$")
 #: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
 _TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
 
@@ -98,6 +119,12 @@ def _arg(source: str) -> str:
 def sniff(data: Buffer, source: str) -> None:
     """Reject input that is plainly not a JSON object, saying what it looks like."""
     found = sniff_bytes(data)
+    if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
+        raise InvalidInput(
+            f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
+            "not a config dump",
+            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
     if found.kind == "text" and "::" in found.first_line:
         raise InvalidInput(
             f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
@@ -302,6 +329,29 @@ def agentgateway_given(source: str) -> InvalidInput:
     )
 
 
+def _envoy_certs(raw: msgspec.Raw) -> bool:
+    """Whether ``certificates`` is Envoy's ``/certs`` list, not ztunnel's.
+
+    Envoy's entries hold ``ca_cert``/``cert_chain`` lists of ``{path, serial_number,
+    days_until_expiration, ...}``; ztunnel's have an ``identity`` and a ``state``.
+    """
+    try:
+        entries = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    if not isinstance(entries, list) or not entries:
+        return False
+    if any(isinstance(e, dict) and ("identity" in e or "state" in e) for e in entries):
+        return False
+    for entry in entries:
+        for key in ("ca_cert", "cert_chain"):
+            items = entry.get(key) if isinstance(entry, dict) else None
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and ("days_until_expiration" in item or "path" in item):
+                    return True
+    return False
+
+
 def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if top.apiVersion is not None and top.kind is not None:
         raise InvalidInput(
@@ -321,6 +371,15 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
         return Loaded(dump=dump)
     if len(top.binds) and len(top.backends):
         raise agentgateway_given(source)
+
+    if len(top.certificates) and not (len(top.workloads) or len(top.workloadState)):
+        if _envoy_certs(top.certificates):
+            raise InvalidInput(
+                f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
+                "config), not a config dump",
+                hint="save GET /config_dump instead: pdebug secrets reads its SDS secrets "
+                "and pdebug check their expiry",
+            )
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",
@@ -335,6 +394,25 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:
         return Loaded(clusters=ClustersStatus.parse(bytes(data), source))
+    if len(top.listener_statuses):
+        raise InvalidInput(
+            f"{source}: this is Envoy's GET /listeners?format=json (names and addresses "
+            "only), not a config dump",
+            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
+    if len(top.hot_restart_version) and len(top.command_line_options):
+        raise InvalidInput(
+            f"{source}: this is Envoy's GET /server_info (its version and options), not a "
+            "config dump",
+            hint="save GET /config_dump instead (a pdebug dump bundle holds both)",
+        )
+    bootstrap = (top.static_resources, top.staticResources)
+    if any(len(raw) for raw in (*bootstrap, top.dynamic_resources, top.dynamicResources)):
+        raise InvalidInput(
+            f"{source}: this is an Envoy bootstrap (the config Envoy starts from), not a "
+            "config dump",
+            hint=BOOTSTRAP_HINT,
+        )
     raise InvalidInput(
         f"{source}: not an Envoy config dump (no 'configs' list)",
         hint="expected the JSON of GET /config_dump or /clusters?format=json",

@@ -49,6 +49,11 @@ WITH_EDS = (
     "capture with EDS (curl -s 'localhost:15000/config_dump?include_eds') or add "
     "--clusters-json FILE (GET /clusters?format=json)"
 )
+#: The same for an Envoy older than 1.15, whose config dump cannot hold EDS.
+WITHOUT_EDS = (
+    "this Envoy (older than 1.15) cannot put EDS in its config dump: add --clusters-json "
+    "FILE (GET /clusters?format=json), or trace the live proxy"
+)
 
 
 @dataclass

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 
+import msgspec
+
+from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
+from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import is_set
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 
@@ -212,8 +216,63 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         ok = req.method == "CONNECT"
         return ok, f"connect_matcher: method {req.method}"
     if is_set(m.path_match_policy):
-        return None, "path_match_policy (URI template): pdebug does not evaluate it"
+        template = _uri_template(m.path_match_policy)
+        rx = _regex(_uri_template_regex(template)) if template is not None else None
+        if template is None or rx is None:
+            return None, "path_match_policy: pdebug does not evaluate it"
+        ok = rx.fullmatch(path) is not None
+        verb = "matches" if ok else "does not match"
+        return ok, f"path {path} {verb} URI template {template}"
     return None, "no path specifier"
+
+
+#: Envoy's URI template globs (its uri_template matcher compiles a template to RE2 with
+#: these): ``*`` / ``{var}`` one path segment, ``**`` / ``{var=**}`` any text, ``/`` too.
+_SEGMENT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+"
+_TEXT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*"
+
+
+def _uri_template(raw: msgspec.Raw) -> str | None:
+    """The ``path_template`` of a route's URI template ``path_match_policy`` (else None)."""
+    try:
+        policy = plain_json(raw, "path_match_policy")
+    except InvalidInput:
+        return None
+    config = (
+        policy.get("typed_config", policy.get("typedConfig")) if isinstance(policy, dict) else None
+    )
+    if not isinstance(config, dict) or not str(config.get("@type", "")).endswith(
+        ".UriTemplateMatchConfig"
+    ):
+        return None
+    template = config.get("path_template", config.get("pathTemplate"))
+    return template if isinstance(template, str) and template.startswith("/") else None
+
+
+def _uri_template_regex(template: str, depth: int = 0) -> str:
+    """The regex Envoy matches a path with for ``template`` (``/v1/{id}/**.m3u8``)."""
+    if depth > 8:  # Envoy rejects variables inside variables; a hostile file nests deeper
+        return "(?!)"
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        if template[i] == "{":
+            end = template.find("}", i)
+            if end < 0:  # Envoy rejects such a template; a literal brace never matches a path
+                return "(?!)"
+            _, eq, sub = template[i + 1 : end].partition("=")
+            out.append(f"(?:{_uri_template_regex(sub, depth + 1)})" if eq else _SEGMENT_GLOB)
+            i = end + 1
+        elif template.startswith("**", i):
+            out.append(_TEXT_GLOB)
+            i += 2
+        elif template[i] == "*":
+            out.append(_SEGMENT_GLOB)
+            i += 1
+        else:
+            out.append(re.escape(template[i]))
+            i += 1
+    return "".join(out)
 
 
 def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]:
@@ -240,7 +299,9 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         texts.append(qwhy)
     if is_set(m.grpc):
         ctype = (req.values("content-type") or [""])[0]
-        if not ctype.startswith("application/grpc"):
+        # Envoy's gRPC test: exactly application/grpc or application/grpc+SUFFIX
+        # (application/grpc-web, application/grpc;charset=... are not gRPC)
+        if ctype != "application/grpc" and not ctype.startswith("application/grpc+"):
             return False, f"grpc: content-type {ctype or 'absent'} is not application/grpc", []
         texts.append("grpc content-type")
     caveats = []
@@ -253,14 +314,53 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         else:
             texts.append(twhy)
     if is_set(m.runtime_fraction):
-        caveats.append(
-            f"route {route.name or '?'}: runtime_fraction not evaluated (taken as matching)"
-        )
+        share, rwhy = _runtime_share(m.runtime_fraction)
+        label = f"route {route.name or '?'}"
+        if share is None:
+            caveats.append(f"{label}: runtime_fraction not evaluated (taken as matching)")
+        elif share <= 0:
+            return False, rwhy + " (taken as not matching)", [f"{label}: {rwhy}"]
+        elif share < 1:
+            caveats.append(f"{label}: {rwhy} (taken as matching)")
+            texts.append(rwhy)
+        else:
+            texts.append(rwhy)
     if m.dynamic_metadata:
         caveats.append(
             f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
         )
     return True, "; ".join(texts), caveats
+
+
+_DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
+
+
+def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
+    """The share of requests a ``runtime_fraction`` lets match, by its default value.
+
+    Envoy takes the runtime key's value when a runtime layer sets it, else
+    ``default_value`` (numerator 0 when absent): 0% never matches, 100% always.
+    """
+    from pdebug.trace.scoped import get
+
+    try:
+        spec = plain_json(raw, "runtime_fraction")
+    except InvalidInput:
+        return None, ""
+    default = get(spec, "default_value", {})
+    numerator = get(default, "numerator", 0)
+    denominator = get(default, "denominator", "HUNDRED")
+    if isinstance(denominator, int) and 0 <= denominator < len(_DENOMINATORS):
+        denominator = list(_DENOMINATORS)[denominator]
+    if not isinstance(numerator, int) or denominator not in _DENOMINATORS:
+        return None, ""
+    share = numerator / _DENOMINATORS[denominator]
+    key = get(spec, "runtime_key", "")
+    pct = f"{min(share, 1) * 100:g}%"
+    why = f"runtime_fraction {pct} by default"
+    if key and share < 1:
+        why += f" (unless runtime key {key} is set)"
+    return share, why
 
 
 def _tls_context_match(tc: s.TlsContextMatch, req: HttpRequest) -> tuple[bool | None, str]:
@@ -320,11 +420,53 @@ def redirect_location(
     elif rd.prefix_rewrite is not None and matched_prefix is not None:
         path_only = rd.prefix_rewrite + path_only[len(matched_prefix) :]
     elif is_set(rd.regex_rewrite):
-        caveats.append("redirect regex_rewrite not applied to the Location shown")
+        rewritten = _regex_rewrite(rd.regex_rewrite, path_only)
+        if rewritten is None:
+            caveats.append("redirect regex_rewrite not applied to the Location shown")
+        else:
+            path_only = rewritten
     if rd.strip_query:
         query = ""
     hostport = f"{host}:{port}" if port is not None else host
     return f"{new_scheme}://{hostport}{path_only}" + (f"?{query}" if query else ""), caveats
+
+
+def _regex_rewrite(raw: msgspec.Raw, path: str) -> str | None:
+    r"""``path`` with every match of the rewrite's pattern substituted; None if unreadable.
+
+    As Envoy's RE2 ``GlobalReplace``: ``\N`` in the substitution is group N, ``\0`` the
+    whole match.
+    """
+    try:
+        spec = plain_json(raw, "regex_rewrite")
+    except InvalidInput:
+        return None
+    pattern = spec.get("pattern") if isinstance(spec, dict) else None
+    regex = pattern.get("regex") if isinstance(pattern, dict) else None
+    substitution = spec.get("substitution", "") if isinstance(spec, dict) else None
+    rx = _regex(regex) if isinstance(regex, str) else None
+    if rx is None or not isinstance(substitution, str):
+        return None
+
+    def expand(m: re.Match[str]) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(substitution):
+            c = substitution[i]
+            nxt = substitution[i + 1 : i + 2]
+            if c == "\\" and nxt.isdigit():
+                group = int(nxt)
+                out.append((m.group(group) or "") if group <= rx.groups else "")
+                i += 2
+            elif c == "\\" and nxt == "\\":
+                out.append("\\")
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        return "".join(out)
+
+    return rx.sub(expand, path)
 
 
 def redirect_status(rd: s.RedirectAction) -> int:

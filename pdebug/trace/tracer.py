@@ -17,14 +17,17 @@ import dataclasses
 import re
 from typing import Any
 
+import msgspec
+
 from pdebug.model import ProxyData
 from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
 from pdebug.model.clusters import extension_type
-from pdebug.model.dump import decode_raw
+from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import HCM, decode_filter, filter_config, network_kind
 from pdebug.trace import listeners as ls
+from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
     chain_label,
@@ -39,6 +42,7 @@ from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
     WITH_EDS,
+    WITHOUT_EDS,
     ClusterOutcome,
     ClusterState,
     Step,
@@ -500,10 +504,10 @@ class Tracer:
         escaped = self.escaped_slashes(hcm)
         if escaped is not None:
             return escaped
-        rc = self.route_config(hcm)
+        http = _router_view(req, hcm, conn)
+        rc = self.route_config(hcm, http)
         if isinstance(rc, Verdict):
             return rc
-        http = _router_view(req, hcm, conn)
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -550,37 +554,102 @@ class Tracer:
         self.step("action", "escaped_slashes", True, f"{why}: 307 to {location}", location=location)
         return Verdict(True, "redirect", f"307 redirect to {location} ({why})", 307, location)
 
-    def route_config(self, hcm: s.HttpConnectionManager) -> s.RouteConfiguration | Verdict:
-        """The route config: inline, or the RDS one in the dump."""
+    def route_config(
+        self, hcm: s.HttpConnectionManager, http: HttpRequest | None = None
+    ) -> s.RouteConfiguration | Verdict:
+        """The route config: inline, the RDS one in the dump, or the scope's (SRDS)."""
         if hcm.route_config is not None:
             rc = hcm.route_config
             self.step("route_config", rc.name or "(inline)", True, "inline route_config")
             return rc
         if hcm.rds is not None and hcm.rds.route_config_name:
-            rds = hcm.rds.route_config_name
-            rec = route_facts.find(self.dump, rds)
-            if rec is not None:
-                section = rec.entries.section
-                self.rc_camel = section.camel if section is not None else False
-                version = rec.entry.version_info
-                self.step(
-                    "route_config", rds, True, f"RDS, version {version}" if version else "RDS"
-                )
-                return rec.config
-            if not self.dump.has("routes"):
-                why = f"RDS {rds}: the dump has no routes section"
-                self.step("route_config", rds, False, why)
-                return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
-            why = f"RDS {rds} is not in the dump: Envoy has not received it"
-            self.step("route_config", rds, False, why)
-            return Verdict(False, "no_route", f"404: {why}", 404)
+            return self._rds(hcm.rds.route_config_name, "RDS")
         if is_set(hcm.scoped_routes):
-            self.step("route_config", "scoped_routes", False, "scoped RDS")
-            return Verdict(
-                False, "inconclusive", "scoped routes (SRDS): pdebug does not follow them"
-            )
+            if http is None:
+                self.step("route_config", "scoped_routes", False, "scoped RDS")
+                return Verdict(
+                    False, "inconclusive", "scoped routes (SRDS): pdebug does not follow them"
+                )
+            return self._scoped(hcm, http)
         self.step("route_config", "-", False, "the connection manager names no route config")
         return Verdict(False, "inconclusive", "no route config")
+
+    def _with_eds(self) -> str:
+        """How to get endpoints into the dump (an Envoy before 1.15 cannot)."""
+        from pdebug.model.bootstrap import predates_include_eds
+
+        return WITHOUT_EDS if predates_include_eds(self.dump) else WITH_EDS
+
+    def _rds(self, rds: str, how: str) -> s.RouteConfiguration | Verdict:
+        """The route config named ``rds`` in the dump's routes section."""
+        rec = route_facts.find(self.dump, rds)
+        if rec is not None:
+            section = rec.entries.section
+            self.rc_camel = section.camel if section is not None else False
+            version = rec.entry.version_info
+            self.step("route_config", rds, True, f"{how}, version {version}" if version else how)
+            return rec.config
+        if not self.dump.has("routes"):
+            why = f"{how} {rds}: the dump has no routes section"
+            self.step("route_config", rds, False, why)
+            return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
+        why = f"{how} {rds} is not in the dump: Envoy has not received it"
+        self.step("route_config", rds, False, why)
+        return Verdict(False, "no_route", f"404: {why}", 404)
+
+    def _scoped(
+        self, hcm: s.HttpConnectionManager, http: HttpRequest
+    ) -> s.RouteConfiguration | Verdict:
+        """The route config of the scope whose key the request builds (scoped RDS)."""
+        sr = plain_json(hcm.scoped_routes, "scoped_routes")
+        name = str(scoped.get(sr, "name", "") or "")
+        label = f"scoped routes {name}".rstrip()
+        try:
+            key, why = scoped.build_key(
+                scoped.get(scoped.get(sr, "scope_key_builder"), "fragments"), http
+            )
+        except ValueError as exc:
+            self.step("route_config", label, False, f"{exc}: not an upstream Envoy one")
+            return Verdict(False, "inconclusive", f"{label}: pdebug does not evaluate {exc}")
+        inline = scoped.get(
+            scoped.get(sr, "scoped_route_configurations_list"), "scoped_route_configurations"
+        )
+        if inline is not None:
+            scopes = scoped.scopes_of(inline)
+        else:
+            found = None
+            for sec in self.dump.sections_of("scoped_routes"):
+                for field in ("dynamic_scoped_route_configs", "inline_scoped_route_configs"):
+                    groups = sec.generic(field)
+                    for group in groups if isinstance(groups, list) else []:
+                        if scoped.get(group, "name") == name:
+                            found = scoped.scopes_of(scoped.get(group, "scoped_route_configs"))
+            if found is None:
+                why = f"{label}: the dump has no scopes for it"
+                if not self.dump.has("scoped_routes"):
+                    why = f"{label}: the dump has no scoped routes section"
+                self.step("route_config", label, False, why)
+                return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
+            scopes = found
+        if key is None:
+            why = f"{label}: no scope key ({why}), so no scope matches"
+            self.step("route_config", label, False, why)
+            return Verdict(False, "no_route", f"404: {why}", 404)
+        shown = ",".join(repr(k) for k in key)
+        scope = next((sc for sc in scopes if sc.key == key), None)
+        if scope is None:
+            why = f"{label}: none of the {len(scopes)} scopes has the key {shown}"
+            self.step("route_config", label, False, why)
+            return Verdict(False, "no_route", f"404: {why}", 404)
+        how = f"scope {scope.name} (key {shown}) of {label}"
+        if isinstance(scope.route_configuration, dict):
+            raw = msgspec.Raw(msgspec.json.encode(scope.route_configuration))
+            rc = decode_raw(raw, s.RouteConfiguration, what=f"scope {scope.name}")
+            self.step(
+                "route_config", rc.name or "(inline)", True, f"{how}: inline route configuration"
+            )
+            return rc
+        return self._rds(scope.route_configuration_name, how)
 
     def virtual_host(
         self, rc: s.RouteConfiguration, host: str, shown: str
@@ -623,8 +692,11 @@ class Tracer:
             if ok:
                 m = route.match
                 prefix = None
-                if m is not None:
-                    prefix = m.prefix if m.prefix is not None else m.path_separated_prefix
+                if m is not None:  # what prefix_rewrite replaces (an exact path: all of it)
+                    prefix = next(
+                        (p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None),
+                        None,
+                    )
                 return route, prefix
         why = f"none of the {len(vhost.routes)} routes of {vhost.name} matches"
         return Verdict(False, "no_route", f"404: {why}", 404)
@@ -721,7 +793,7 @@ class Tracer:
         )
         endpoints, source = self.upstreams.endpoints(cluster)
         if endpoints is None:
-            why = source or f"the dump has no EDS: {WITH_EDS}"
+            why = source or f"the dump has no EDS: {self._with_eds()}"
             self.step("endpoints", name, False, f"unknown: {why}")
             return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
         healthy = sum(1 for e in endpoints if e.usable == "healthy")
@@ -821,10 +893,28 @@ def _normalized(path: str, hcm: s.HttpConnectionManager, unescape: bool) -> str:
     if unescape:
         only = unescape_slashes(only)
     if hcm.normalize_path:
-        only = remove_dot_segments(only)
+        only = remove_dot_segments(decode_unreserved(only))
     if hcm.merge_slashes:
         only = re.sub("/{2,}", "/", only)
     return only + sep + query
+
+
+def decode_unreserved(path: str) -> str:
+    r"""Backslashes as slashes, escapes of unreserved characters decoded (``%61`` is ``a``).
+
+    Envoy's ``normalize_path`` (its URL canonicalizer) does both before it removes dot
+    segments, so ``/%2e%2e/a`` is ``/a`` and ``/a\b`` is ``/a/b``; other escapes stay as
+    written (``%5C`` too).
+    """
+    path = path.replace("\\", "/")
+    if "%" not in path:
+        return path
+    return re.sub("%([0-9A-Fa-f]{2})", _unreserved_or_kept, path)
+
+
+def _unreserved_or_kept(m: re.Match[str]) -> str:
+    char = chr(int(m.group(1), 16))
+    return char if char.isascii() and (char.isalnum() or char in "-._~") else m.group(0)
 
 
 def unescape_slashes(path: str) -> str:

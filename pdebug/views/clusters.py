@@ -194,7 +194,7 @@ def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
         table = Table(COLUMNS, empty_message="No clusters found.")
         table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
-        return ViewResult(table, objects)
+        return ViewResult(table, objects, None if table.rows else _warming_note(data))
     rows = select(data, flt, include_warming=wide)
     counts = endpoint_counts(data) if wide else {}
     table = Table(COLUMNS, empty_message="No clusters found.")
@@ -215,6 +215,17 @@ def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
         table.rows.append(base)
     note = None if rows or flt.empty else "No clusters match the filter."
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def _warming_note(data: ProxyData) -> str | None:
+    """Said when the table is empty only because every cluster is still warming."""
+    n = len(select(data, ClusterFilter(), include_warming=True))
+    if not n:
+        return None
+    return (
+        f"No clusters found: {n} warming (received, not serving yet), left out as istioctl"
+        " does; -o wide lists them, pdebug check says what they wait for."
+    )
 
 
 def _wide_counts(c: s.Cluster, counts: dict[str, tuple[int, int]]) -> tuple[str, str]:

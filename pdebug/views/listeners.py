@@ -7,6 +7,7 @@ istioctl's presentation rules: TYPE, MATCH, DESTINATION and the row order.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import msgspec
@@ -329,4 +330,18 @@ def view(
         for row in rows:
             table.rows.append((",".join(row.addresses), str(row.port), row.type))
     note = None if rows or flt.empty else "No listeners match the filter."
+    if not rows and flt.empty and not wide:
+        note = _inactive_note(data, flt)
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def _inactive_note(data: ProxyData, flt: ListenerFilter) -> str | None:
+    """Said when the table is empty only because every listener is warming/draining/rejected."""
+    states = Counter(r.state for r in select(data, flt, include_inactive=True))
+    if not states:
+        return None
+    said = ", ".join(f"{n} {state.lower()}" for state, n in sorted(states.items()))
+    return (
+        f"No listeners found: {said} (not serving), left out as istioctl does;"
+        " -o wide lists them, pdebug check says why."
+    )
