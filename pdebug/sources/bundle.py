@@ -799,18 +799,17 @@ def read_saved(
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
-    read: dict[str, tuple[dict[str, bytes], PdebugError | None]] = {}
-    for name in names:
-        try:  # a member that fails its sha256 or is not a file is this proxy's problem
-            read[name] = (opened.proxy(name), None)
-        except PdebugError as exc:
-            read[name] = ({}, exc)
     manifest = opened.manifest
     entries = {str(p["name"]): p for p in proxy_entries(manifest)}
     proxies = []
     for name in names:
+        files: dict[str, bytes] = {}
+        unreadable = None
+        try:  # a member that fails its sha256 or is not a file is this proxy's problem
+            files = opened.proxy(name)
+        except PdebugError as exc:
+            unreadable = exc
         entry = entries.get(name, {})
-        files, unreadable = read[name]
         label = f"{opened.label}:{name}"
         proxies.append(SavedProxy(name, label, entry.get("kind"), files, unreadable, entry))
     return SavedProxies(opened.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
