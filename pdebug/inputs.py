@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from pdebug.model.ztunnel import ZtunnelDump
     from pdebug.proxy import Fetch
     from pdebug.sources.base import LiveOptions
-    from pdebug.sources.held import Bundles, HeldProxy
+    from pdebug.sources.bundle import SavedProxy
+    from pdebug.sources.held import Bundles
     from pdebug.sources.spec import FileSpec, MemberSpec, SourceSpec, SourceWords
 
 
@@ -199,7 +200,7 @@ def _bundle(held: Held) -> Inputs:
     return out
 
 
-def _ztunnel(member: HeldProxy) -> ZtunnelDump | str:
+def _ztunnel(member: SavedProxy) -> ZtunnelDump | str:
     """A captured ztunnel's dump, or why there is none."""
     from pdebug.model.ztunnel import parse
     from pdebug.sources.bundle import DUMP

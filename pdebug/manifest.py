@@ -241,6 +241,33 @@ def proxy_entries(manifest: Json) -> list[Json]:
     ]
 
 
+def capture_facts(manifest: Json) -> dict[str, str]:
+    """What a bundle's manifest says of its capture, as the reports show it.
+
+    ``created``, ``tool`` and ``source`` (those that are strings), and ``istiod``: the
+    line about the istiod replicas that did not answer (:func:`failed_replicas_note`),
+    when some did not.
+    """
+    facts = {
+        k: manifest[k] for k in ("created", "tool", "source") if isinstance(manifest.get(k), str)
+    }
+    note = failed_replicas_note(manifest.get("istiod"))
+    if note:  # istiod replicas that did not answer the snapshot: their proxies lack a view
+        facts["istiod"] = note
+    return facts
+
+
+def pod_namespaces(manifest: Json) -> set[str]:
+    """The namespaces of the pods a snapshot captured and skipped, ztunnels aside."""
+    return {
+        e["namespace"]
+        for e in [*proxy_entries(manifest), *(manifest.get("skipped") or [])]
+        if isinstance(e, dict)
+        and e.get("kind") != "ztunnel"
+        and isinstance(e.get("namespace"), str)
+    }
+
+
 def failed_replicas_note(entry: IstiodEntry | Any) -> str | None:
     """The line about the istiod replicas that did not answer, from the manifest's ``istiod``.
 

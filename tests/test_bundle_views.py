@@ -683,3 +683,42 @@ def test_hold_reads_what_the_source_holds(tmp_path):
         assert held.source is not None
     with hold(plain, LiveOptions(), "any") as held:
         assert held.source is None and held.data is not None and not held.proxies
+
+
+def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatch):
+    """#14: check reads a bundle of several proxies with one open of the bundle reader.
+
+    The manifest decides (several proxies, or one: then one source), ``--clusters-json``
+    is refused before a member is read, and a single-proxy bundle is left to the source.
+    """
+    from pdebug.errors import UsageError
+    from pdebug.sources import bundle as reader
+    from pdebug.sources import file as file_mod
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.held import hold
+    from pdebug.sources.spec import FileSpec
+
+    snap = make_snapshot(tmp_path / "snap.tar.gz")
+    opened: list[str] = []
+    real = file_mod.open_input
+
+    def counting(path, *args, **kwargs):
+        opened.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(file_mod, "open_input", counting)
+    monkeypatch.setattr(reader, "open_input", counting)
+    with hold(FileSpec(str(snap)), LiveOptions(), "several") as held:
+        assert len(held.proxies) > 1 and held.capture.get("created")
+    assert opened == [str(snap), str(snap)]  # held's look at the first block, one read
+    read: list[str] = []
+    monkeypatch.setattr(reader.Bundle, "proxy", lambda self, name: read.append(name) or {})
+    with pytest.raises(UsageError, match="--clusters-json is one proxy's"):
+        hold(FileSpec(str(snap)), LiveOptions(), "several", "--clusters-json")
+    assert read == []  # refused before any member was read
+    one = tmp_path / "one.tar.gz"
+    bundle.write_bundle(
+        str(one), [proxy("seed.demo", (SEED / "config_dump.json").read_bytes())], {}
+    )
+    with hold(FileSpec(str(one)), LiveOptions(), "several") as held:
+        assert held.source is not None and held.proxies == []

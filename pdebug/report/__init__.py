@@ -6,8 +6,9 @@ page is static markup plus two scripts: the data (plain JSON in a
 from a dump can end the block) and the renderer from :mod:`pdebug.report.assets`, which
 builds everything with DOM APIs and ``textContent``. A Content-Security-Policy allows
 that one script (by hash) and no network at all. Before the scripts, an escaped
-server-rendered copy of the summary and findings (:mod:`pdebug.report.static`) serves
-viewers that strip scripts; the renderer removes it.
+server-rendered copy of the summary and findings serves viewers that strip scripts; the
+renderer removes it. This module builds the document (:func:`report_data`);
+:mod:`pdebug.report.static` renders the page around it (:func:`render_page`).
 
 What a proxy gets: a summary (versions, node, counts, endpoint health, sync state), the
 ``check`` findings, the ``-o wide`` tables of the views (secrets as certificate metadata
@@ -21,16 +22,11 @@ built, from :attr:`ReportMeta.tables` (``cli/report.py`` passes
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from pdebug import __version__
 from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
@@ -40,8 +36,7 @@ from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
-from pdebug.report import assets
-from pdebug.report.static import render_static
+from pdebug.report.static import embed_json, render_page
 from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
 
 if TYPE_CHECKING:
@@ -52,6 +47,7 @@ __all__ = [
     "ReportMeta",
     "build_report",
     "check_output",
+    "embed_json",
     "render_page",
     "report_data",
     "write_report",
@@ -294,58 +290,6 @@ def _ambient(capture: AmbientCapture, meta: ReportMeta) -> dict[str, Any]:
     if options.now is None:
         options = dataclasses.replace(options, now=meta.generated)
     return ambient_table(capture, options)
-
-
-def embed_json(doc: Any) -> str:
-    r"""JSON that is safe inside ``<script type="application/json">``.
-
-    ``<``, ``>`` and ``&`` only occur inside JSON strings, where ``\u003c`` etc. mean
-    the same: so ``</script>`` or ``<!--`` in a name can never end or bend the block.
-    U+2028/2029 are escaped too (harmless in JSON, line breaks in older JS parsers).
-    """
-    try:
-        data = orjson.dumps(doc)
-    except (TypeError, orjson.JSONEncodeError):
-        # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
-        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
-        for raw, escaped in _ESCAPES:
-            text = text.replace(raw, escaped)
-        return text
-    # The same replacements on orjson's UTF-8 bytes, before the one decode (a page of
-    # 20 MB: each pass over the bytes is cheaper than over the decoded text).
-    for raw, escaped in _ESCAPES:
-        data = data.replace(raw.encode(), escaped.encode())
-    return data.decode()
-
-
-#: What :func:`embed_json` escapes, and how.
-_ESCAPES = (
-    ("&", "\\u0026"),
-    ("<", "\\u003c"),
-    (">", "\\u003e"),
-    ("\u2028", "\\u2028"),
-    ("\u2029", "\\u2029"),
-)
-
-
-def _csp() -> str:
-    digest = base64.b64encode(hashlib.sha256(assets.js().encode()).digest()).decode()
-    return (
-        "default-src 'none'; "
-        f"script-src 'sha256-{digest}'; "
-        "style-src 'unsafe-inline'; "
-        "img-src data:; "
-        "base-uri 'none'; form-action 'none'"
-    )
-
-
-def render_page(doc: dict[str, Any]) -> str:
-    """The HTML page around :func:`report_data`'s document."""
-    head, rest = assets.page().split("@DATA@")
-    head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
-    # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
-    head = head.replace("@STATIC@", render_static(doc))
-    return head + embed_json(doc) + rest.replace("@JS@", assets.js())
 
 
 def build_report(proxies: list[ProxyData], meta: ReportMeta) -> str:

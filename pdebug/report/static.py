@@ -1,17 +1,29 @@
-"""The report's essential content as server-rendered HTML (no script needed to read it).
+"""The report's page as HTML: :func:`render_page` around :func:`pdebug.report.report_data`.
 
-Viewers that strip scripts (ticket systems, mail previews, ``lynx``) still show the
-header, each proxy's summary and its findings. Every value goes through
+The page is the template of :mod:`pdebug.report.assets` with its Content-Security-Policy,
+its CSS, the escaped static block below, the document as JSON (:func:`embed_json`) and
+the script that draws it.
+
+The static block is the report's essential content as server-rendered HTML (no script
+needed to read it): viewers that strip scripts (ticket systems, mail previews, ``lynx``)
+still show the header, each proxy's summary and its findings. Every value goes through
 :func:`html.escape`. The page's script removes this block before drawing the full,
 interactive page; the big tables and the topology stay JavaScript-only.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from html import escape
 from typing import Any
 
-__all__ = ["STATIC_ID", "render_static"]
+import orjson
+
+from pdebug.report import assets
+
+__all__ = ["STATIC_ID", "embed_json", "render_page", "render_static"]
 
 STATIC_ID = "pdebug-static"
 
@@ -118,3 +130,55 @@ def render_static(doc: dict[str, Any]) -> str:
         out += _proxy(p)
     out += ["</main>", "</div>"]
     return "\n".join(out)
+
+
+def embed_json(doc: Any) -> str:
+    r"""JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, where ``\u003c`` etc. mean
+    the same: so ``</script>`` or ``<!--`` in a name can never end or bend the block.
+    U+2028/2029 are escaped too (harmless in JSON, line breaks in older JS parsers).
+    """
+    try:
+        data = orjson.dumps(doc)
+    except (TypeError, orjson.JSONEncodeError):
+        # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
+        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
+        for raw, escaped in _ESCAPES:
+            text = text.replace(raw, escaped)
+        return text
+    # The same replacements on orjson's UTF-8 bytes, before the one decode (a page of
+    # 20 MB: each pass over the bytes is cheaper than over the decoded text).
+    for raw, escaped in _ESCAPES:
+        data = data.replace(raw.encode(), escaped.encode())
+    return data.decode()
+
+
+#: What :func:`embed_json` escapes, and how.
+_ESCAPES = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+
+
+def _csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(assets.js().encode()).digest()).decode()
+    return (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; "
+        "style-src 'unsafe-inline'; "
+        "img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_page(doc: dict[str, Any]) -> str:
+    """The HTML page around :func:`report_data`'s document."""
+    head, rest = assets.page().split("@DATA@")
+    head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
+    # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
+    head = head.replace("@STATIC@", render_static(doc))
+    return head + embed_json(doc) + rest.replace("@JS@", assets.js())

@@ -37,8 +37,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
-from pdebug.manifest import proxy_entries  # a fact of the manifest's JSON; re-exported here
+from pdebug.errors import InvalidInput, PdebugError, SourceUnavailable, UsageError
+from pdebug.manifest import (
+    capture_facts,
+    pod_namespaces,
+    proxy_entries,  # a fact of the manifest's JSON; re-exported here
+)
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
@@ -56,6 +60,9 @@ __all__ = [
     "MANIFEST_LIMIT",
     "SERVER_INFO",
     "STATS",
+    "Recorded",
+    "SavedProxies",
+    "SavedProxy",
     "UNREAD_FILES",
     "by_pod_and_namespace",
     "captured_names",
@@ -72,6 +79,8 @@ __all__ = [
     "read_any",
     "read_bundle",
     "read_dir_bundle",
+    "read_recorded",
+    "read_saved",
     "read_tar",
     "resolve",
 ]
@@ -584,6 +593,7 @@ def read_tar(
     label: str,
     keep: Callable[[Bundle], Iterable[str] | None] | None = None,
     manifest_only: bool = False,
+    stop: Callable[[Bundle], bool] | None = None,
 ) -> Bundle:
     """Read a (gunzipped) tar bundle from ``reader`` (``read(n)``), streaming its members.
 
@@ -594,7 +604,8 @@ def read_tar(
     known; their files (not :data:`UNREAD_FILES`) and ``istiod_syncz.json`` are held,
     together within ``PDEBUG_MAX_INPUT``. A held member that does not match the manifest's
     sha256 or size is recorded in :attr:`Bundle.damaged`. ``manifest_only`` stops at the
-    manifest.
+    manifest, and so does ``stop`` when it says so of the bundle its manifest makes
+    (before ``keep`` is asked).
 
     Raises:
         InvalidInput: a refused member, a damaged archive or manifest, no manifest.
@@ -623,7 +634,7 @@ def read_tar(
                     if info.size > MANIFEST_LIMIT:
                         raise too_large(f"{label}:{MANIFEST}", MANIFEST_LIMIT, "the manifest")
                     opened = Bundle(label, _parse_manifest(_extract(tar, info), label), {})
-                    if manifest_only:
+                    if manifest_only or (stop is not None and stop(opened)):
                         return opened
                     found = keep(opened) if keep is not None else None
                     wanted = set(found if found is not None else opened.proxies)
@@ -708,6 +719,168 @@ def read_any(
         if opened.is_tar():
             return read_tar(opened, opened.label, keep)
         return opened.read_all(), opened.label
+
+
+@dataclass(frozen=True)
+class SavedProxy:
+    """One proxy of a read bundle: its saved documents (or why not) and its manifest entry.
+
+    Attributes:
+        name: The proxy's name as SOURCE or the manifest gave it.
+        label: ``BUNDLE:NAME``, for messages.
+        kind: The manifest's ``kind`` (``ztunnel``), None for a sidecar.
+        files: Its saved documents (``config_dump.json``...); empty when unreadable.
+        unreadable: Why its documents cannot be read (a damaged member), else None.
+        entry: Its manifest entry (``sync``, ``errors``, ``node``), as read.
+    """
+
+    name: str
+    label: str
+    kind: Any
+    files: dict[str, bytes]
+    unreadable: PdebugError | None
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SavedProxies:
+    """A bundle's proxies, read, and what its manifest says of the capture.
+
+    Attributes:
+        label: The bundle, for messages.
+        proxies: The proxies asked for, in manifest order (or the one ``B:NAME`` named).
+        capture: The manifest's ``created``, ``tool``, ``source`` and the istiod
+            replicas' note (:func:`pdebug.manifest.capture_facts`).
+        namespaces: The namespaces of the captured (and skipped) pods, ztunnels aside.
+    """
+
+    label: str
+    proxies: list[SavedProxy]
+    capture: dict[str, str]
+    namespaces: set[str]
+
+
+def read_saved(
+    path: str,
+    member: str | None = None,
+    *,
+    several: bool = False,
+    before_members: Callable[[Bundle], object] | None = None,
+) -> SavedProxies | tuple[bytes | memoryview, str] | None:
+    """Every proxy the file at ``path`` holds, in one read: a bundle's, else the file's bytes.
+
+    A bundle (a ``.tar.gz`` or a snapshot directory) gives each proxy's files (``member``:
+    that proxy's), or why they cannot be read, with what the manifest says of them and of
+    the capture; any other file gives its bytes and label.
+
+    With ``several``, only a bundle of several proxies is read (``member`` is then None):
+    anything else (stdin, a dump, a bundle of one proxy, a tar without a manifest) gives
+    None, read no further than the bundle's manifest, for the caller to open as one
+    source. ``before_members`` then runs between the manifest and the first member (the
+    refusal of ``--clusters-json``).
+
+    Raises:
+        InvalidInput: a bundle that holds no proxy, a damaged or refused bundle (a damaged
+            member is not raised: its :attr:`SavedProxy.unreadable` says why), ``member``
+            in a file that is no bundle.
+        SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
+    """
+    if several:
+        opened = _several(path, before_members)
+        if opened is None:
+            return None
+    else:
+        got = read_any(path, None if member is None else lambda b: [b.resolve(member)])
+        if not isinstance(got, Bundle):
+            if member is not None:
+                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
+            return got
+        opened = got
+    names = [member] if member is not None else opened.proxies
+    if not names:
+        raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
+    manifest = opened.manifest
+    entries = {str(p["name"]): p for p in proxy_entries(manifest)}
+    proxies = []
+    for name in names:
+        files: dict[str, bytes] = {}
+        unreadable = None
+        try:  # a member that fails its sha256 or is not a file is this proxy's problem
+            files = opened.proxy(name)
+        except PdebugError as exc:
+            unreadable = exc
+        entry = entries.get(name, {})
+        label = f"{opened.label}:{name}"
+        proxies.append(SavedProxy(name, label, entry.get("kind"), files, unreadable, entry))
+    return SavedProxies(opened.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
+
+
+def _several(path: str, before_members: Callable[[Bundle], object] | None) -> Bundle | None:
+    """The bundle at ``path`` when it holds several proxies, else None (see :func:`read_saved`).
+
+    Errors are :func:`peek_manifest`'s up to the manifest, :func:`read_any`'s after it.
+    """
+    if path == "-":
+        return None
+    if os.path.isdir(path):
+        if not is_dir_bundle(path):
+            return None
+        opened = read_dir_bundle(path)  # the manifest; files are read when asked
+        if len(opened.proxies) == 1:
+            return None
+        if before_members is not None:
+            before_members(opened)
+        return opened
+    if not os.path.isfile(path):
+        return None
+    several = False
+
+    def keep(found: Bundle) -> None:  # asked once the manifest lists other than one proxy
+        nonlocal several
+        several = True
+        if before_members is not None:
+            before_members(found)
+
+    try:
+        with open_input(path) as reader:
+            if not reader.is_tar():
+                return None
+            opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
+    except (SourceUnavailable, _NoManifest):
+        if several:
+            raise
+        return None
+    return opened if several else None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A top-level member of a bundle, as :func:`read_recorded` read it.
+
+    Attributes:
+        label: The bundle, for messages.
+        body: The member's bytes; None when the bundle has none.
+        manifest: The bundle's manifest (what it says of the member's absence).
+    """
+
+    label: str
+    body: bytes | None
+    manifest: dict[str, Any]
+
+
+def read_recorded(path: str, name: str) -> Recorded | tuple[bytes | memoryview, str]:
+    """The top-level member ``name`` (``istiod_syncz.json``) of the bundle at ``path``.
+
+    No proxy's files are read. A file that is no bundle gives its bytes and label.
+
+    Raises:
+        SourceUnavailable: ``path`` cannot be read.
+        InvalidInput: a damaged or refused bundle, or the member does not match the manifest.
+    """
+    opened = read_any(path, lambda _: ())
+    if not isinstance(opened, Bundle):
+        return opened
+    return Recorded(opened.label, opened.member(name), opened.manifest)
 
 
 def peek_manifest(path: str) -> dict[str, Any] | None:

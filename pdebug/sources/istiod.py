@@ -468,25 +468,25 @@ def saved_syncz(path: str) -> tuple[SyncDocument, list[str]]:
     """
     from pdebug.manifest import failed_replicas_note
     from pdebug.model.syncz import parse_syncz
-    from pdebug.sources import bundle
+    from pdebug.sources.bundle import ISTIOD_SYNCZ, read_recorded
 
-    opened = bundle.read_any(path, lambda _: ())  # only the recorded syncz is read
-    if isinstance(opened, bundle.Bundle):
-        body = opened.member(bundle.ISTIOD_SYNCZ)
-        if body is None:
-            why = (opened.manifest.get("istiod") or {}).get("error")
+    recorded = read_recorded(path, ISTIOD_SYNCZ)  # only the recorded syncz is read
+    notes: list[str] = []
+    if isinstance(recorded, tuple):  # a file that is no bundle: a saved answer
+        data, label = recorded
+    else:
+        istiod = recorded.manifest.get("istiod")
+        if recorded.body is None:
+            why = (istiod or {}).get("error")
             raise SourceUnavailable(
-                f"{opened.label}: the bundle has no recorded istiod sync status"
+                f"{recorded.label}: the bundle has no recorded istiod sync status"
                 + (f" ({why})" if why else ""),
                 hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
                 "records it when istiod answers",
             )
-        data: bytes | memoryview = body
-        label = f"{opened.label}:{bundle.ISTIOD_SYNCZ}"
-        note = failed_replicas_note(opened.manifest.get("istiod"))  # said after the table
+        note = failed_replicas_note(istiod)  # said after the table
         notes = [note] if note else []
-    else:
-        (data, label), notes = opened, []
+        data, label = recorded.body, f"{recorded.label}:{ISTIOD_SYNCZ}"
     return parse_syncz(data, label), notes
 
 
