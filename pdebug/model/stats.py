@@ -26,6 +26,10 @@ class Stat:
 
 
 def _number(value: Any) -> str:
+    if value is None or isinstance(value, dict | list):
+        import orjson  # as JSON spells it (was Python's None, {'a': 1})
+
+        return orjson.dumps(value).decode()
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
@@ -171,6 +175,11 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
+        from pdebug.model.sniff import sniff_bytes
+
+        found = sniff_bytes(data)
+        if found.kind in ("utf16", "utf16-be"):  # PowerShell 5's '>' (was "binary data")
+            raise found.refuse(label, "Envoy stats", {}) from None
         raise InvalidInput(f"{label}: binary data, not Envoy stats") from None
     if head.startswith(b"# TYPE") or head.startswith(b"# HELP") or "{" in text.split("\n", 1)[0]:
         return _from_prometheus(text, label)

@@ -1,0 +1,118 @@
+"""Inputs the correctness sweep (sweep8) found mishandled, each as it was and as it is.
+
+- stdin (``-``) refused every text document from its head: a YAML dump (``YAML ok``),
+  text ``/stats`` and Prometheus (``pdebug stats -`` said "this looks like Envoy's /stats
+  ... hint: read it with: pdebug stats -", the very command), ``istioctl proxy-status -o
+  yaml`` (``status --file -``); the same bytes from a file were read.
+- ``pdebug stats`` of UTF-16 text said "binary data" (other readers name the encoding).
+- A ``/stats?format=json`` value that is null or an object printed as Python
+  (``None``, ``{'a': 1}``).
+- A JSON scalar (``null``, ``"x"``, ``3``) was called "not JSON".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import yaml
+
+from tests.harness import FIXTURES, ISTIOCTL
+
+DUMP = ISTIOCTL / "proxy-config-all/config_dump.json"
+SYNCZ = sorted((FIXTURES / "istioctl/proxy-status/xds").glob("*.json"))[0]
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_a_yaml_dump_on_stdin_reads_as_the_same_file(pdebug, monkeypatch, tmp_path):
+    text = yaml.safe_dump(json.loads(DUMP.read_bytes())).encode()
+    path = tmp_path / "dump.yaml"
+    path.write_bytes(text)
+    want = pdebug("clusters", path)
+    assert want.code == 0 and "httpbin" in want.out, want
+    _stdin(monkeypatch, text)
+    assert pdebug("clusters", "-") == want
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"server.live: 1\ncluster_manager.cds.update_rejected: 2\n", "update_rejected     2"),
+        (b"# TYPE envoy_server_live gauge\nenvoy_server_live{} 1\n", "envoy_server_live{}"),
+        (b'{"stats": [{"name": "server.live", "value": 1}]}', "server.live"),
+    ],
+)
+def test_stats_on_stdin(pdebug, monkeypatch, data, needle):
+    _stdin(monkeypatch, data)
+    result = pdebug("stats", "-")
+    assert result.code == 0 and needle in result.out, result
+
+
+def test_status_yaml_on_stdin(pdebug, monkeypatch, tmp_path):
+    text = yaml.safe_dump(json.loads(SYNCZ.read_bytes())).encode()
+    path = tmp_path / "status.yaml"
+    path.write_bytes(text)
+    want = pdebug("status", "--file", path)
+    assert want.code == 0 and want.out, want
+    _stdin(monkeypatch, text)
+    assert pdebug("status", "--file", "-") == want
+
+
+@pytest.mark.parametrize(
+    ("data", "command", "needle"),
+    [
+        (b"y\n" * 50_000, "clusters", "not JSON (starts with 'y')"),  # refused from its head
+        (b"server.live: 1\n", "clusters", "this looks like Envoy's text /stats"),
+        (b"a: b\n", "clusters", "YAML without a 'configs' list"),
+        (b"\x00\x01binary", "stats", "binary data"),
+    ],
+)
+def test_other_text_on_stdin_is_still_one_line(pdebug, monkeypatch, data, command, needle):
+    _stdin(monkeypatch, data)
+    result = pdebug(command, "-")
+    assert result.code == 4 and result.out == "", result
+    assert result.err.startswith("pdebug: error: stdin: ") and needle in result.err, result.err
+
+
+def test_stats_in_utf16_names_the_encoding(pdebug, tmp_path):
+    path = tmp_path / "stats.txt"
+    path.write_bytes("server.live: 1\n".encode("utf-16"))
+    result = pdebug("stats", path)
+    assert result.code == 4, result
+    assert f"{path}: this is UTF-16 text" in result.err and "iconv" in result.err
+
+
+def test_stats_values_that_are_not_numbers_print_as_json(pdebug, tmp_path):
+    path = tmp_path / "stats.json"
+    path.write_bytes(b'{"stats": [{"name": "a", "value": null}, {"name": "b", "value": {"x": 1}}]}')
+    result = pdebug("stats", path)
+    assert result.code == 0, result
+    assert "None" not in result.out and "'x'" not in result.out
+    assert [line.split(None, 1)[1] for line in result.out.splitlines()[1:]] == [
+        "null",
+        '{"x":1}',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [(b"null", "null"), (b'"x"\n', "string"), (b" 3 ", "number"), (b"true", "boolean")],
+)
+def test_a_json_scalar_is_named_as_one(pdebug, tmp_path, data, what):
+    path = tmp_path / "d.json"
+    path.write_bytes(data)
+    result = pdebug("clusters", path)
+    assert result.code == 4, result
+    assert f"{path}: this is a JSON {what}, not an Envoy config dump" in result.err
+
+
+@pytest.mark.parametrize("data", [b"NaN", b"1e999", b"nulls"])
+def test_not_json_stays_not_json(pdebug, tmp_path, data):
+    path = tmp_path / "d.json"
+    path.write_bytes(data)
+    result = pdebug("clusters", path)
+    assert result.code == 4 and "not JSON (starts with" in result.err, result
