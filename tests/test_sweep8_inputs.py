@@ -116,3 +116,24 @@ def test_not_json_stays_not_json(pdebug, tmp_path, data):
     path.write_bytes(data)
     result = pdebug("clusters", path)
     assert result.code == 4 and "not JSON (starts with" in result.err, result
+
+
+@pytest.mark.parametrize("depth", [150, 500, 900])
+@pytest.mark.parametrize(
+    "argv", [["zc", "all"], ["zc", "workload", "-o", "yaml"], ["check"], ["diff"]]
+)
+def test_a_deeply_nested_ztunnel_field_is_one_line(pdebug, tmp_path, depth, argv):
+    """A workload's field nested some 500 levels was exit 5 (RecursionError in the
+    respelling walk); now refused as Envoy dumps are, beyond 100 levels."""
+    doc = json.loads((ISTIOCTL / "ztunnel-config/dump.json").read_bytes())
+    first = next(iter(doc["workloads"].values()))
+    first["namespace"] = json.loads("[" * depth + "1" + "]" * depth)
+    path = tmp_path / "zt.json"
+    path.write_text(json.dumps(doc))
+    if argv == ["diff"]:
+        argv = ["diff", str(ISTIOCTL / "ztunnel-config/dump.json"), str(path)]
+    else:
+        argv = [*argv[:-2], str(path), *argv[-2:]] if "-o" in argv else [*argv, str(path)]
+    result = pdebug(*argv)
+    assert result.code == 4, result
+    assert result.err.startswith(f"pdebug: error: {path}: nested deeper than 100 levels")
