@@ -137,3 +137,40 @@ def test_a_deeply_nested_ztunnel_field_is_one_line(pdebug, tmp_path, depth, argv
     result = pdebug(*argv)
     assert result.code == 4, result
     assert result.err.startswith(f"pdebug: error: {path}: nested deeper than 100 levels")
+
+
+@pytest.mark.parametrize(
+    ("histograms", "needle"),
+    [
+        (
+            {"supported_quantiles": 3.5, "computed_quantiles": []},
+            "supported_quantiles: a JSON number",
+        ),
+        ({"supported_quantiles": [0], "computed_quantiles": 3.5}, "computed_quantiles: a JSON"),
+        (
+            {"supported_quantiles": [0], "computed_quantiles": [{"name": "h", "values": 7}]},
+            "the values of histogram 'h': a JSON number",
+        ),
+        (  # was read as quantiles 'a' and 'b': "Pa=1"
+            {"supported_quantiles": "ab", "computed_quantiles": [{"name": "h", "values": [{}]}]},
+            "supported_quantiles: a JSON string",
+        ),
+        ({"supported_percentiles": [0], "details": {"x": 1}}, "details: a JSON object"),
+        ([{"name": "h", "buckets": 7}], "the buckets of histogram 'h': a JSON number"),
+    ],
+)
+def test_stats_histograms_of_the_wrong_shape_are_one_line(pdebug, tmp_path, histograms, needle):
+    """Were exit 5 ("'float' object is not iterable"), found by tests/test_fuzz.py."""
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({"stats": [{"name": "a", "value": 1}, {"histograms": histograms}]}))
+    result = pdebug("stats", path)
+    assert result.code == 4 and result.out == "", result
+    assert result.err.startswith(f"pdebug: error: {path}: {needle}"), result.err
+
+
+def test_stats_histograms_with_null_lists_are_empty(pdebug, tmp_path):
+    path = tmp_path / "stats.json"
+    doc = {"histograms": {"supported_quantiles": None, "computed_quantiles": [{"name": "h"}]}}
+    path.write_text(json.dumps({"stats": [doc]}))
+    result = pdebug("stats", path)
+    assert result.code == 0 and result.out.splitlines()[1].split() == ["h", "-"], result

@@ -50,11 +50,28 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
             continue
         if "name" in entry and "value" in entry:
             out.append(Stat(str(entry["name"]), _number(entry["value"])))
-        out.extend(_histograms(entry.get("histograms")))
+        out.extend(_histograms(entry.get("histograms"), label))
     return out
 
 
-def _histograms(histograms: Any) -> list[Stat]:
+def _seq(value: Any, label: str, what: str) -> list[Any]:
+    """``value`` when it is a list (absent or null: empty); other JSON is refused.
+
+    A number or a string there was an internal error ("'float' object is not iterable")
+    or, for a string, quantiles made of its letters (``Pa=1``).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        kind = {str: "string", bool: "boolean", dict: "object"}.get(type(value), "number")
+        raise InvalidInput(
+            f"{label}: {what}: a JSON {kind} where Envoy writes a list, not Envoy's stats",
+            hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
+        )
+    return value
+
+
+def _histograms(histograms: Any, label: str) -> list[Stat]:
     """The histograms of one ``{"histograms": ...}`` entry, in each shape Envoy writes.
 
     Default: ``{"supported_quantiles", "computed_quantiles"}``; ``histogram_buckets=
@@ -67,7 +84,7 @@ def _histograms(histograms: Any) -> list[Stat]:
         for h in histograms:
             if not isinstance(h, dict):
                 continue
-            buckets = h.get("buckets") or []
+            buckets = _seq(h.get("buckets"), label, f"the buckets of histogram {h.get('name')!r}")
             parts = [
                 f"B{_number(b.get('upper_bound'))}={_number(b.get('cumulative'))}"
                 for b in buckets
@@ -78,14 +95,17 @@ def _histograms(histograms: Any) -> list[Stat]:
     if not isinstance(histograms, dict):
         return out
     detailed = "details" in histograms
-    quantiles = histograms.get("supported_percentiles" if detailed else "supported_quantiles")
-    for h in histograms.get("details" if detailed else "computed_quantiles") or []:
+    field = "supported_percentiles" if detailed else "supported_quantiles"
+    quantiles = _seq(histograms.get(field), label, field)
+    field = "details" if detailed else "computed_quantiles"
+    for h in _seq(histograms.get(field), label, field):
         if not isinstance(h, dict):
             continue
-        values = h.get("percentiles" if detailed else "values") or []
+        field = "percentiles" if detailed else "values"
+        values = _seq(h.get(field), label, f"the {field} of histogram {h.get('name')!r}")
         parts = [
             f"P{_number(q)}={_number(v.get('cumulative'))}"
-            for q, v in zip(quantiles or [], values, strict=False)
+            for q, v in zip(quantiles, values, strict=False)
             if isinstance(v, dict) and v.get("cumulative") is not None
         ]
         out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
