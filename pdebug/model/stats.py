@@ -26,10 +26,8 @@ class Stat:
 
 
 def _number(value: Any) -> str:
-    if value is None or isinstance(value, dict | list):
-        import orjson  # as JSON spells it (was Python's None, {'a': 1})
-
-        return orjson.dumps(value).decode()
+    if value is None:
+        return "null"  # as JSON spells it (was Python's None)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
@@ -49,7 +47,15 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
         if not isinstance(entry, dict):
             continue
         if "name" in entry and "value" in entry:
-            out.append(Stat(str(entry["name"]), _number(entry["value"])))
+            value = entry["value"]
+            if isinstance(value, dict | list):  # was Python's repr: {'a': 1}
+                raise InvalidInput(
+                    f"{label}: the value of stat {str(entry['name'])[:80]!r} is a JSON "
+                    f"{'object' if isinstance(value, dict) else 'list'}, not a number or "
+                    "a string: not Envoy's stats",
+                    hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
+                )
+            out.append(Stat(str(entry["name"]), _number(value)))
         out.extend(_histograms(entry.get("histograms"), label))
     return out
 

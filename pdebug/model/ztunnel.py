@@ -342,7 +342,8 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
             for item in index.values():
                 key: Any = id(item)
                 if isinstance(item, dict) and isinstance(item.get(ident), str) and item[ident]:
-                    key = (item.get("namespace"), item[ident])
+                    ns = item.get("namespace")  # a non-string one (a dict) is not hashable
+                    key = (ns if isinstance(ns, str | None) else id(item), item[ident])
                 if key not in seen:
                     seen.add(key)
                     value.append(item)
