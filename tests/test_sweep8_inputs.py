@@ -195,3 +195,41 @@ def test_a_legacy_ztunnel_index_with_an_object_namespace(pdebug, tmp_path):
         result = pdebug(*argv)
         assert result.code in (0, 1), result
         assert "internal error" not in result.err
+
+
+def _with_route(tmp_path, match: dict) -> str:
+    doc = json.loads((FIXTURES / "real/sidecar/config_dump.json").read_bytes())
+    for sec in doc["configs"]:
+        for rc in sec.get("dynamic_route_configs", []):
+            for vh in rc["route_config"].get("virtual_hosts", []):
+                if any(d.startswith("reviews") for d in vh["domains"]):
+                    route = {"match": match, "route": {"cluster": "BlackHoleCluster"}}
+                    vh["routes"].insert(0, {**route, "name": "evil"})
+    path = tmp_path / "redos.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"safe_regex": {"regex": "/(a+)+"}},
+        {"prefix": "/", "headers": [{"name": "x", "safe_regex_match": {"regex": "(a|aa)+"}}]},
+        {
+            "prefix": "/",
+            "headers": [{"name": "x", "string_match": {"safe_regex": {"regex": "(a+)+"}}}],
+        },
+    ],
+)
+def test_a_backtracking_route_regex_is_bounded(pdebug, tmp_path, match):
+    """Python's re is exponential on these (RE2 is linear): trace ran for minutes."""
+    import time
+
+    dump = _with_route(tmp_path, match)
+    url = "http://reviews:9080/" + "a" * 60 + "!"
+    start = time.monotonic()
+    result = pdebug("trace", dump, url, "-H", "x: " + "a" * 60 + "!")
+    assert time.monotonic() - start < 8, result
+    assert result.code in (0, 1, 6), result
+    if "safe_regex" in match:  # a path regex is a caveat of the verdict
+        assert "pdebug gave up after 0.5s" in result.out + result.err, result

@@ -70,6 +70,53 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
     return _REGEX_CACHE[pattern]
 
 
+#: Seconds one regex match may take. Python's ``re`` backtracks where Envoy's RE2 runs in
+#: linear time: ``/(a+)+`` against ``/aaaa…a!`` is exponential, and a route regex like
+#: ``^/api/([a-z]+/?)+$`` against a long non-matching path hung ``trace`` (and ``assert``).
+REGEX_BUDGET = 0.5
+
+
+class _RegexTimeout(Exception):
+    pass
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise _RegexTimeout
+
+
+def _fullmatch(rx: re.Pattern[str], text: str) -> bool | None:
+    """Whether ``rx`` matches all of ``text``; None when it ran past :data:`REGEX_BUDGET`.
+
+    Bounded by SIGALRM (``re`` checks signals while it backtracks) in the main thread
+    when no other interval timer is set; elsewhere the match runs unbounded, as before.
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return rx.fullmatch(text) is not None
+    old = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, REGEX_BUDGET)
+    try:
+        return rx.fullmatch(text) is not None
+    except _RegexTimeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _gave_up(pattern: str) -> str:
+    return (
+        f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s (Python's re backtracks "
+        "on it; Envoy's RE2 does not)"
+    )
+
+
 def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
     fold = m.ignore_case
     v = value.lower() if fold else value
@@ -84,7 +131,10 @@ def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
         return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
-        return rx is not None and rx.fullmatch(value) is not None, f"regex {m.safe_regex.regex!r}"
+        ok = rx is not None and _fullmatch(rx, value)
+        if ok is None:
+            return False, _gave_up(m.safe_regex.regex) + " (taken as not matching)"
+        return ok, f"regex {m.safe_regex.regex!r}"
     return False, "an empty string matcher"
 
 
@@ -97,14 +147,14 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         return value.endswith(hm.suffix_match), f"suffix {hm.suffix_match!r}"
     if hm.contains_match is not None:
         return hm.contains_match in value, f"contains {hm.contains_match!r}"
-    if hm.safe_regex_match is not None:
-        rx = _regex(hm.safe_regex_match.regex)
-        ok = rx is not None and rx.fullmatch(value) is not None
-        return ok, f"regex {hm.safe_regex_match.regex!r}"
-    if hm.regex_match is not None:  # v2
-        rx = _regex(hm.regex_match)
-        ok = rx is not None and rx.fullmatch(value) is not None
-        return ok, f"regex {hm.regex_match!r}"
+    if hm.safe_regex_match is not None or hm.regex_match is not None:
+        pattern = hm.regex_match if hm.safe_regex_match is None else hm.safe_regex_match.regex
+        pattern = pattern or ""
+        rx = _regex(pattern)
+        found = rx is not None and _fullmatch(rx, value)
+        if found is None:
+            return False, _gave_up(pattern) + " (taken as not matching)"
+        return found, f"regex {pattern!r}"
     if hm.string_match is not None:
         return _string_match(hm.string_match, value)
     if hm.range_match is not None:
@@ -195,14 +245,21 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         rx = _regex(m.safe_regex.regex)
         if rx is None:
             return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
-        ok = rx.fullmatch(path) is not None
-        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.safe_regex.regex}"
+        found = _fullmatch(rx, path)
+        if found is None:
+            return None, _gave_up(m.safe_regex.regex)
+        return (
+            found,
+            f"path {path} {'matches' if found else 'does not match'} regex {m.safe_regex.regex}",
+        )
     if m.regex is not None:  # v2
         rx = _regex(m.regex)
         if rx is None:
             return None, f"regex {m.regex!r}: pdebug cannot compile it"
-        ok = rx.fullmatch(path) is not None
-        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.regex}"
+        found = _fullmatch(rx, path)
+        if found is None:
+            return None, _gave_up(m.regex)
+        return found, f"path {path} {'matches' if found else 'does not match'} regex {m.regex}"
     if m.path_separated_prefix is not None:
         p = fold(m.path_separated_prefix)
         ok = folded == p or folded.startswith(p + "/")
