@@ -233,3 +233,15 @@ def test_a_backtracking_route_regex_is_bounded(pdebug, tmp_path, match):
     assert result.code in (0, 1, 6), result
     if "safe_regex" in match:  # a path regex is a caveat of the verdict
         assert "pdebug gave up after 0.5s" in result.out + result.err, result
+
+
+def test_a_backtracking_matcher_tree_regex_is_unknown_in_bounded_time():
+    import time
+
+    from pdebug.trace import matchers
+
+    start = time.monotonic()
+    got = matchers._string_match({"safe_regex": {"regex": "(a+)+"}}, "a" * 60 + "!")
+    assert time.monotonic() - start < 3
+    assert isinstance(got, matchers._Unknown) and "gave up" in got.why
+    assert matchers._string_match({"safe_regex": {"regex": "a+"}}, "aaa") is True

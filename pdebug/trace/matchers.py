@@ -276,6 +276,46 @@ def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
     return _Unknown("a predicate pdebug does not evaluate")
 
 
+#: Seconds one regex match may take. Python's ``re`` backtracks where Envoy's RE2 runs in
+#: linear time: ``/(a+)+`` against ``/aaaa…a!`` is exponential, and a route regex like
+#: ``^/api/([a-z]+/?)+$`` against a long non-matching path hung ``trace`` (and ``assert``).
+REGEX_BUDGET = 0.5
+
+
+class _RegexTimeout(Exception):
+    pass
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise _RegexTimeout
+
+
+def fullmatch_bounded(rx: re.Pattern[str], text: str) -> bool | None:
+    """Whether ``rx`` matches all of ``text``; None when it ran past :data:`REGEX_BUDGET`.
+
+    Bounded by SIGALRM (``re`` checks signals while it backtracks) in the main thread
+    when no other interval timer is set; elsewhere the match runs unbounded, as before.
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return rx.fullmatch(text) is not None
+    old = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, REGEX_BUDGET)
+    try:
+        return rx.fullmatch(text) is not None
+    except _RegexTimeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _string_match(vm: Json, value: str) -> bool | _Unknown:
     fold = bool(vm.get("ignore_case"))
     text = value.lower() if fold else value
@@ -293,8 +333,13 @@ def _string_match(vm: Json, value: str) -> bool | _Unknown:
     if "contains" in vm:
         return want("contains") in text
     if "safe_regex" in vm:
+        pattern = str(vm["safe_regex"].get("regex", ""))
         try:
-            return re.fullmatch(str(vm["safe_regex"].get("regex", "")), value) is not None
+            rx = re.compile(pattern)
         except re.error as exc:
             return _Unknown(f"a regex Python cannot read ({exc})")
+        found = fullmatch_bounded(rx, value)  # bounded: Python's re backtracks where RE2 cannot
+        if found is None:
+            return _Unknown(f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s")
+        return found
     return _Unknown("a string match pdebug does not evaluate")

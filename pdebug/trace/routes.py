@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from pdebug.model import schema as s
-from pdebug.trace.matchers import is_set
+from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 
 REDIRECT_CODES = {
@@ -70,46 +70,6 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
     return _REGEX_CACHE[pattern]
 
 
-#: Seconds one regex match may take. Python's ``re`` backtracks where Envoy's RE2 runs in
-#: linear time: ``/(a+)+`` against ``/aaaa…a!`` is exponential, and a route regex like
-#: ``^/api/([a-z]+/?)+$`` against a long non-matching path hung ``trace`` (and ``assert``).
-REGEX_BUDGET = 0.5
-
-
-class _RegexTimeout(Exception):
-    pass
-
-
-def _expire(signum: int, frame: object) -> None:
-    raise _RegexTimeout
-
-
-def _fullmatch(rx: re.Pattern[str], text: str) -> bool | None:
-    """Whether ``rx`` matches all of ``text``; None when it ran past :data:`REGEX_BUDGET`.
-
-    Bounded by SIGALRM (``re`` checks signals while it backtracks) in the main thread
-    when no other interval timer is set; elsewhere the match runs unbounded, as before.
-    """
-    import signal
-    import threading
-
-    if (
-        not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-        or signal.getitimer(signal.ITIMER_REAL)[0]
-    ):
-        return rx.fullmatch(text) is not None
-    old = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, REGEX_BUDGET)
-    try:
-        return rx.fullmatch(text) is not None
-    except _RegexTimeout:
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _gave_up(pattern: str) -> str:
     return (
         f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s (Python's re backtracks "
@@ -131,7 +91,7 @@ def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
         return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
-        ok = rx is not None and _fullmatch(rx, value)
+        ok = rx is not None and fullmatch_bounded(rx, value)
         if ok is None:
             return False, _gave_up(m.safe_regex.regex) + " (taken as not matching)"
         return ok, f"regex {m.safe_regex.regex!r}"
@@ -151,7 +111,7 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         pattern = hm.regex_match if hm.safe_regex_match is None else hm.safe_regex_match.regex
         pattern = pattern or ""
         rx = _regex(pattern)
-        found = rx is not None and _fullmatch(rx, value)
+        found = rx is not None and fullmatch_bounded(rx, value)
         if found is None:
             return False, _gave_up(pattern) + " (taken as not matching)"
         return found, f"regex {pattern!r}"
@@ -245,7 +205,7 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         rx = _regex(m.safe_regex.regex)
         if rx is None:
             return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
-        found = _fullmatch(rx, path)
+        found = fullmatch_bounded(rx, path)
         if found is None:
             return None, _gave_up(m.safe_regex.regex)
         return (
@@ -256,7 +216,7 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         rx = _regex(m.regex)
         if rx is None:
             return None, f"regex {m.regex!r}: pdebug cannot compile it"
-        found = _fullmatch(rx, path)
+        found = fullmatch_bounded(rx, path)
         if found is None:
             return None, _gave_up(m.regex)
         return found, f"path {path} {'matches' if found else 'does not match'} regex {m.regex}"
