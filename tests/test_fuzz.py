@@ -1,11 +1,14 @@
 """Seeded fuzzing of every command over mutated real dumps (issue #12.8).
 
 Each case mutates one real fixture (truncate, flip bytes, retype a value, nest deeply,
-huge numbers, invalid UTF-8, control characters in names, re-encode camelCase or
-re-indented) and runs every view, check, trace, diff, report, ``status --file`` and
+huge numbers, NaN/Infinity, duplicate keys, invalid UTF-8, lone surrogates, control,
+bidi and NUL characters in names, gzip (whole or truncated), UTF-16/32, re-encode
+camelCase or re-indented) and runs every view, check, trace, diff (also against a
+camelCase side), report, ``stats`` (JSON, text and Prometheus), ``ztunnel-config``,
+``assert`` (the example runbooks, also mutated), ``status --file`` and
 ``--clusters-json`` in-process through :func:`pdebug.cli.main`. Every run must end with
 a documented exit code (never 5), no traceback, in bounded time; text output must not
-carry raw control bytes.
+carry raw control bytes (nor bidi controls, line separators or lone surrogates).
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
 ``PDEBUG_FUZZ_CASES`` (mutated inputs, default 60), ``PDEBUG_FUZZ_SEED`` (default 12),
@@ -15,6 +18,7 @@ carry raw control bytes.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -23,6 +27,7 @@ import re
 import resource
 import sys
 import time
+import xml.dom.minidom
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +63,35 @@ CLUSTERS_DOCS = [
     FIXTURES / "istioctl/proxy-config-endpoints/clusters.json",
 ]
 SYNCZ = sorted((FIXTURES / "istioctl/proxy-status").rglob("*.json"))
+ZTUNNEL = sorted((FIXTURES / "corpus/ztunnel").rglob("dump.json")) + [
+    FIXTURES / "istioctl/ztunnel-config/dump.json"
+]
+RUNBOOKS = sorted((FIXTURES.parent / "examples/runbooks").glob("*.yaml"))
+STATS = [
+    json.dumps(
+        {
+            "stats": [
+                {"name": "cluster_manager.cds.update_rejected", "value": 2},
+                {"name": "cluster.outbound|9080||reviews.default.svc.cluster.local.x", "value": 1},
+                {"name": "server.version_label", "value": "1.40.0"},
+                {"histograms": {"supported_quantiles": [0, 50], "computed_quantiles": []}},
+            ]
+        }
+    ).encode(),
+    b"cluster_manager.cds.update_rejected: 2\nserver.live: 1\n"
+    b"cluster.outbound|9080||a.upstream_rq_time: P0(nan,1) P25(nan,2)\n",
+    b"# TYPE envoy_server_live gauge\nenvoy_server_live{} 1\n"
+    b'envoy_cluster_upstream_cx_total{envoy_cluster_name="x"} 4\n',
+]
 
 DOCUMENTED = {0, 1, 2, 3, 4, 6}  # 6: trace's UNKNOWN
 #: Raw terminal control bytes: C0 but TAB and LF, DEL, C1 (as characters).
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Also bidi controls (text that reads other than it is), line separators, lone surrogates.
+CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 TRAPS = ["\x1b[31mRED\x1b[0m", "\x1b]52;c;cGRlYnVn\x07", "a\rb", "\x9b2J", "bell\x07"]
+TRAPS += ["evil\u202egnp.exe", "nul\x00x", "\u2028ls", "\x85nel", "\u2066iso\u2069", "\ud800"]
 
 
 # --- mutations -------------------------------------------------------------------------
@@ -177,29 +206,79 @@ def _flip(rng: random.Random, data: bytes) -> bytes:
     return bytes(buf)
 
 
+def _dupkey(rng: random.Random, data: bytes) -> bytes:
+    """A duplicate ``name`` key (JSON readers keep the last one) at an object's start."""
+    starts = [m.start() for m in re.finditer(rb'\{"', data)] or [0]
+    pos = rng.choice(starts) + 1
+    return data[:pos] + b'"name": "dup\\u001b[2J\\u202e", ' + data[pos:]
+
+
+def _nan(rng: random.Random, doc: Any) -> bytes:
+    path = _pick(rng, doc, lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool))
+    big = rng.choice(["NaN", "Infinity", "-Infinity", "-0", "1E+2", "1e-999", "0.1e1"])
+    return _dumps(_replace(doc, path or (), _Big(big)))
+
+
+BYTE_KINDS = ["truncate", "flip", "utf8", "gzip", "gztrunc", "utf16"]
+DOC_KINDS = ["retype", "nest", "huge", "control", "escaped", "camel", "indent", "dupkey", "nan"]
+
+
 def mutate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     """One seeded mutation of ``data`` (a real admin document) and its name."""
-    kind = rng.choice(
-        ["truncate", "flip", "retype", "nest", "huge", "utf8", "control", "camel", "indent"]
-    )
+    try:
+        doc = json.loads(data)
+    except ValueError:  # text /stats or Prometheus: only the byte-level mutations
+        doc = None
+    kind = rng.choice(BYTE_KINDS + (DOC_KINDS if doc is not None else []))
     if kind == "truncate":
         return kind, data[: rng.randrange(len(data))]
     if kind == "flip":
         return kind, _flip(rng, data)
     if kind == "utf8":
         return kind, _bad_utf8(rng, data)
-    doc = json.loads(data)
+    if kind == "gzip":
+        return kind, gzip.compress(data, mtime=0)
+    if kind == "gztrunc":
+        packed = gzip.compress(data, mtime=0)
+        return kind, packed[: rng.randrange(2, len(packed))]
+    if kind == "utf16":
+        return kind, data.decode("utf-8").encode(rng.choice(["utf-16", "utf-16-le", "utf-32"]))
+    if kind == "dupkey":
+        return kind, _dupkey(rng, data)
     if kind == "retype":
         return kind, _retype(rng, doc)
     if kind == "nest":
         return kind, _nest(rng, doc)
     if kind == "huge":
         return kind, _huge(rng, doc)
+    if kind == "nan":
+        return kind, _nan(rng, doc)
     if kind == "control":
         return kind, _control(rng, doc)
+    if kind == "escaped":  # the same, written as JSON escapes (\\u202e, a lone \\ud800)
+        _control(rng, doc)
+        return kind, json.dumps(doc).encode()
     if kind == "camel":
         return kind, _dumps(camelize(doc, keep=rng.choice([0.0, 0.5]), rng=rng))
     return kind, _dumps(doc, indent=rng.choice([None, 1, 4]))
+
+
+def mutate_runbook(rng: random.Random, text: str) -> str:
+    """A runbook (YAML) with one to three values retyped, or cut short."""
+    import yaml
+
+    doc = yaml.safe_load(text)
+    for _ in range(rng.randint(1, 3)):
+        path = _pick(rng, doc, lambda v: True)
+        if path is None:
+            break
+        new = rng.choice(
+            ["x", 7, -1, 3.5, True, None, [], {}, [1, "a"], {"k": 1}, "", "${nope}", "${ns",
+             1e308, float("nan"), 10**30, "[", "(?P<", "a" * 5000, *TRAPS[:-1]]
+        )  # fmt: skip
+        doc = _replace(doc, path, new)
+    out = yaml.safe_dump(doc, allow_unicode=True)
+    return out[: rng.randrange(len(out))] if rng.random() < 0.15 else out
 
 
 # --- running ---------------------------------------------------------------------------
@@ -263,6 +342,41 @@ def _commands(dump: Path, clusters: Path, original: Path, tmp: Path) -> list[lis
     return cmds
 
 
+def _more_commands(
+    rng: random.Random, case: int, dump: Path, original: Path, tmp: Path
+) -> tuple[str, list[list[str]]]:
+    """The commands the first fuzzer left out: stats, zc, assert, diff against camelCase,
+    trace -o yaml, ztunnel check (their inputs mutated too); and the mutations' names."""
+    d = str(dump)
+    camel = tmp / f"case{case}-camel.json"
+    camel.write_bytes(_dumps(camelize(json.loads(original.read_bytes()), keep=0.3, rng=rng)))
+    zkind, zdata = mutate(rng, rng.choice(ZTUNNEL).read_bytes())
+    zt = tmp / f"case{case}-ztunnel.json"
+    zt.write_bytes(zdata)
+    tkind, tdata = mutate(rng, rng.choice(STATS))
+    stats = tmp / f"case{case}-stats.txt"
+    stats.write_bytes(tdata)
+    book = rng.choice(RUNBOOKS)
+    mutated = tmp / f"case{case}-runbook.yaml"
+    mutated.write_text(mutate_runbook(rng, book.read_text()), errors="surrogatepass")
+    z = str(zt)
+    cmds = [
+        ["diff", str(camel), d],
+        ["trace", d, "http://reviews:9080/", "-o", "yaml"],
+        ["stats", str(stats), "-o", "wide"],
+        ["stats", str(stats), "--filter", "update_rejected|live", "-o", "yaml"],
+        ["zc", "all", z],
+        ["zc", "workload", z, "-o", "wide"],
+        ["zc", "connections", z],
+        ["zc", "all", z, "-o", "yaml"],
+        ["check", z],
+        ["assert", str(book), d],
+        ["assert", str(mutated), str(original), "-o", "junit"],
+        ["assert", str(mutated), d, "-o", "wide"],
+    ]
+    return f"{zkind}/{tkind}", cmds
+
+
 def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
     rng = random.Random(seed)
     found = Findings()
@@ -286,11 +400,12 @@ def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
         status.write_bytes(sdata)
         cmds = _commands(dump, clusters, original, tmp)
         cmds.append(["status", "--file", str(status), "-o", "wide"])
-        for argv in cmds:
+        more, extra = _more_commands(rng, case, dump, original, tmp)
+        for argv in cmds + extra:
             res = run(argv)
             assert sys.getrecursionlimit() == limit
             found.runs += 1
-            what = f"seed={seed} case={case} {kind}/{ckind}/{skind} of {original.name}"
+            what = f"seed={seed} case={case} {kind}/{ckind}/{skind}/{more} of {original.name}"
             what += f": pdebug {' '.join(argv)}"
             if res.code not in DOCUMENTED:
                 found.bad_exit.append(f"{what} -> exit {res.code}: {res.err.strip()[:300]}")
@@ -298,7 +413,12 @@ def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
                 found.traceback.append(what)
             if res.seconds > RUN_LIMIT:
                 found.slow.append(f"{what} took {res.seconds:.1f}s")
-            structured = "json" in argv or "yaml" in argv
+            if "junit" in argv and res.code in (0, 1):
+                try:
+                    xml.dom.minidom.parseString(res.out.encode())
+                except Exception as exc:  # noqa: BLE001 - any parse failure is the finding
+                    found.control.append(f"{what}: not XML ({exc})")
+            structured = "json" in argv or "yaml" in argv or "junit" in argv
             streams = [res.err] if structured else [res.out, res.err]
             for text in streams:
                 hit = CONTROL.search(text)

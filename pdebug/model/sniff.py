@@ -50,6 +50,8 @@ class Sniffed:
             return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind, _ENCODING_HINT))
         if self.kind == "empty":
             text = "the input is empty"
+        elif self.kind == "text" and _scalar(self.first_line):
+            text = f"this is a JSON {_scalar(self.first_line)}, not {expected}"
         elif self.kind == "text":
             text = f"not JSON (starts with {self.first_line!r})"
         elif self.kind == "array":
@@ -59,6 +61,24 @@ class Sniffed:
         else:
             text = f"this is {self.what or 'a JSON object'}, not {expected}"
         return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind))
+
+
+def _scalar(line: str) -> str:
+    """What JSON value ``line`` is, when it is a whole JSON scalar (``null``, ``"x"``).
+
+    Such input is JSON, only not a document (was "not JSON (starts with 'null')").
+    """
+    import orjson
+
+    try:
+        value = orjson.loads(line.strip())
+    except orjson.JSONDecodeError:
+        return ""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "string" if isinstance(value, str) else "number"
 
 
 #: Byte-order marks: how PowerShell and Windows editors save text (``>`` in Windows

@@ -26,6 +26,8 @@ class Stat:
 
 
 def _number(value: Any) -> str:
+    if value is None:
+        return "null"  # as JSON spells it (was Python's None)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
@@ -45,12 +47,37 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
         if not isinstance(entry, dict):
             continue
         if "name" in entry and "value" in entry:
-            out.append(Stat(str(entry["name"]), _number(entry["value"])))
-        out.extend(_histograms(entry.get("histograms")))
+            value = entry["value"]
+            if isinstance(value, dict | list):  # was Python's repr: {'a': 1}
+                raise InvalidInput(
+                    f"{label}: the value of stat {str(entry['name'])[:80]!r} is a JSON "
+                    f"{'object' if isinstance(value, dict) else 'list'}, not a number or "
+                    "a string: not Envoy's stats",
+                    hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
+                )
+            out.append(Stat(str(entry["name"]), _number(value)))
+        out.extend(_histograms(entry.get("histograms"), label))
     return out
 
 
-def _histograms(histograms: Any) -> list[Stat]:
+def _seq(value: Any, label: str, what: str) -> list[Any]:
+    """``value`` when it is a list (absent or null: empty); other JSON is refused.
+
+    A number or a string there was an internal error ("'float' object is not iterable")
+    or, for a string, quantiles made of its letters (``Pa=1``).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        kind = {str: "string", bool: "boolean", dict: "object"}.get(type(value), "number")
+        raise InvalidInput(
+            f"{label}: {what}: a JSON {kind} where Envoy writes a list, not Envoy's stats",
+            hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
+        )
+    return value
+
+
+def _histograms(histograms: Any, label: str) -> list[Stat]:
     """The histograms of one ``{"histograms": ...}`` entry, in each shape Envoy writes.
 
     Default: ``{"supported_quantiles", "computed_quantiles"}``; ``histogram_buckets=
@@ -63,7 +90,7 @@ def _histograms(histograms: Any) -> list[Stat]:
         for h in histograms:
             if not isinstance(h, dict):
                 continue
-            buckets = h.get("buckets") or []
+            buckets = _seq(h.get("buckets"), label, f"the buckets of histogram {h.get('name')!r}")
             parts = [
                 f"B{_number(b.get('upper_bound'))}={_number(b.get('cumulative'))}"
                 for b in buckets
@@ -74,14 +101,17 @@ def _histograms(histograms: Any) -> list[Stat]:
     if not isinstance(histograms, dict):
         return out
     detailed = "details" in histograms
-    quantiles = histograms.get("supported_percentiles" if detailed else "supported_quantiles")
-    for h in histograms.get("details" if detailed else "computed_quantiles") or []:
+    field = "supported_percentiles" if detailed else "supported_quantiles"
+    quantiles = _seq(histograms.get(field), label, field)
+    field = "details" if detailed else "computed_quantiles"
+    for h in _seq(histograms.get(field), label, field):
         if not isinstance(h, dict):
             continue
-        values = h.get("percentiles" if detailed else "values") or []
+        field = "percentiles" if detailed else "values"
+        values = _seq(h.get(field), label, f"the {field} of histogram {h.get('name')!r}")
         parts = [
             f"P{_number(q)}={_number(v.get('cumulative'))}"
-            for q, v in zip(quantiles or [], values, strict=False)
+            for q, v in zip(quantiles, values, strict=False)
             if isinstance(v, dict) and v.get("cumulative") is not None
         ]
         out.append(Stat(str(h.get("name", "")), " ".join(parts) or "-", "histogram"))
@@ -171,6 +201,11 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
+        from pdebug.model.sniff import sniff_bytes
+
+        found = sniff_bytes(data)
+        if found.kind in ("utf16", "utf16-be"):  # PowerShell 5's '>' (was "binary data")
+            raise found.refuse(label, "Envoy stats", {}) from None
         raise InvalidInput(f"{label}: binary data, not Envoy stats") from None
     if head.startswith(b"# TYPE") or head.startswith(b"# HELP") or "{" in text.split("\n", 1)[0]:
         return _from_prometheus(text, label)

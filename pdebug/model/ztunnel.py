@@ -240,6 +240,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
         raise InvalidInput(
             f"{source}: invalid JSON: {text}", hint="the file is damaged; capture it again"
         ) from None
+    _check_depth(raw, top, source)
     if not isinstance(top, dict):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (a JSON {type(top).__name__})",
@@ -287,6 +288,26 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     return dump
 
 
+def _check_depth(raw: bytes, top: Any, source: str) -> None:
+    """Refuse nesting deeper than Envoy dumps may (``MAX_DEPTH``), as they are refused.
+
+    The walkers downstream (respelling, views, ``-o yaml``, the report) recurse: a value
+    nested some 500 levels was an internal error (RecursionError), not one line.
+    """
+    from pdebug.model.dump import _SKIP, MAX_DEPTH, bounded, can_bound, check_depth
+
+    try:
+        if can_bound():
+            bounded(lambda: _SKIP.decode(raw))  # C speed, nothing built
+        else:
+            check_depth(top)
+    except RecursionError:
+        raise InvalidInput(
+            f"{source}: nested deeper than {MAX_DEPTH} levels, not a ztunnel config dump",
+            hint="the file is damaged; capture it again",
+        ) from None
+
+
 #: Where ztunnel <= 1.21 kept each section: indexes of the same objects, first one wins.
 _LEGACY = {
     "workloads": (("by_uid", "by_addr"), "uid"),
@@ -321,7 +342,8 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
             for item in index.values():
                 key: Any = id(item)
                 if isinstance(item, dict) and isinstance(item.get(ident), str) and item[ident]:
-                    key = (item.get("namespace"), item[ident])
+                    ns = item.get("namespace")  # a non-string one (a dict) is not hashable
+                    key = (ns if isinstance(ns, str | None) else id(item), item[ident])
                 if key not in seen:
                     seen.add(key)
                     value.append(item)

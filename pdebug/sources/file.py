@@ -374,12 +374,27 @@ class Input:
                 "not an Envoy config dump",
                 hint="expected the JSON of GET /config_dump or /clusters?format=json",
             )
-        if text[:1] in (b"{", b"["):
+        if text[:1] in (b"{", b"[") or _text_document(text):
             return
         from pdebug.model.load import sniff
 
         sniff(text, self.label)  # raises: says what it looks like instead
         raise InvalidInput(f"{self.label}: not JSON")  # pragma: no cover - sniff raised
+
+
+def _text_document(head: bytes) -> bool:
+    """Whether ``head`` may start a text document a reader takes (not JSON).
+
+    YAML (a dump, istioctl proxy-status -o yaml), text ``/stats`` (``name: value``) or
+    Prometheus (``# TYPE``). Such a stream is read whole (within the limits), as a file
+    is, and its reader says what it is; other text (``yes |``) is refused from its head.
+    """
+    from pdebug.model.sniff import sniff_bytes
+
+    if sniff_bytes(head).kind != "text":
+        return False
+    first = head.split(b"\n", 1)[0]
+    return b":" in first or first.startswith((b"#", b"---"))
 
 
 class _Prefixed:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +277,76 @@ def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
     return _Unknown("a predicate pdebug does not evaluate")
 
 
+#: Seconds one regex match may take. Python's ``re`` backtracks where Envoy's RE2 runs in
+#: linear time: ``/(a+)+`` against ``/aaaa…a!`` is exponential, and a route regex like
+#: ``^/api/([a-z]+/?)+$`` against a long non-matching path hung ``trace`` (and ``assert``).
+REGEX_BUDGET = 0.5
+
+
+class _RegexTimeout(Exception):
+    pass
+
+
+def _expire(signum: int, frame: object) -> None:
+    raise _RegexTimeout
+
+
+#: A quantified group, or two unbounded quantifiers: the patterns that can backtrack
+#: much (``(a+)+``, ``(a|aa)*``, ``.*x.*y``); a plain ``/api/v[0-9]+/.*`` cannot.
+_BACKTRACKS = re.compile(r"\)[*+{?]|[*+}][^*+]*[*+]")
+_RISKY: dict[str, bool] = {}
+
+
+def _backtracks(pattern: str) -> bool:
+    risky = _RISKY.get(pattern)
+    if risky is None:
+        risky = _RISKY[pattern] = _BACKTRACKS.search(pattern) is not None
+    return risky
+
+
+def fullmatch_bounded(rx: re.Pattern[str], text: str) -> bool | None:
+    """Whether ``rx`` matches all of ``text``; None when it ran past :data:`REGEX_BUDGET`.
+
+    Bounded by SIGALRM (``re`` checks signals while it backtracks) in the main thread
+    when no other interval timer is set; elsewhere the match runs unbounded, as before.
+    """
+    found = _bounded(rx, text, lambda: rx.fullmatch(text) is not None)
+    return None if found is _GAVE_UP else bool(found)
+
+
+def sub_bounded(rx: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str) -> str | None:
+    """``rx.sub(repl, text)``; None when it ran past :data:`REGEX_BUDGET` (as above)."""
+    done = _bounded(rx, text, lambda: rx.sub(repl, text))
+    return None if done is _GAVE_UP else str(done)
+
+
+_GAVE_UP = object()
+
+
+def _bounded(rx: re.Pattern[str], text: str, run: Callable[[], object]) -> object:
+    """``run()`` (a search with ``rx`` over ``text``), or :data:`_GAVE_UP` past the budget."""
+    if len(text) < 16 or not _backtracks(rx.pattern):
+        return run()  # the common case: no timer (11 us) needed
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return run()
+    old = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, REGEX_BUDGET)
+    try:
+        return run()
+    except _RegexTimeout:
+        return _GAVE_UP
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _string_match(vm: Json, value: str) -> bool | _Unknown:
     fold = bool(vm.get("ignore_case"))
     text = value.lower() if fold else value
@@ -293,8 +364,13 @@ def _string_match(vm: Json, value: str) -> bool | _Unknown:
     if "contains" in vm:
         return want("contains") in text
     if "safe_regex" in vm:
+        pattern = str(vm["safe_regex"].get("regex", ""))
         try:
-            return re.fullmatch(str(vm["safe_regex"].get("regex", "")), value) is not None
+            rx = re.compile(pattern)
         except re.error as exc:
             return _Unknown(f"a regex Python cannot read ({exc})")
+        found = fullmatch_bounded(rx, value)  # bounded: Python's re backtracks where RE2 cannot
+        if found is None:
+            return _Unknown(f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s")
+        return found
     return _Unknown("a string match pdebug does not evaluate")

@@ -13,7 +13,7 @@ import msgspec
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
-from pdebug.trace.matchers import is_set
+from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_bounded
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 
 REDIRECT_CODES = {
@@ -74,6 +74,13 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
     return _REGEX_CACHE[pattern]
 
 
+def _gave_up(pattern: str) -> str:
+    return (
+        f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s (Python's re backtracks "
+        "on it; Envoy's RE2 does not)"
+    )
+
+
 def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
     fold = m.ignore_case
     v = value.lower() if fold else value
@@ -88,7 +95,10 @@ def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
         return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
-        return rx is not None and rx.fullmatch(value) is not None, f"regex {m.safe_regex.regex!r}"
+        ok = rx is not None and fullmatch_bounded(rx, value)
+        if ok is None:
+            return False, _gave_up(m.safe_regex.regex) + " (taken as not matching)"
+        return ok, f"regex {m.safe_regex.regex!r}"
     return False, "an empty string matcher"
 
 
@@ -101,14 +111,14 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         return value.endswith(hm.suffix_match), f"suffix {hm.suffix_match!r}"
     if hm.contains_match is not None:
         return hm.contains_match in value, f"contains {hm.contains_match!r}"
-    if hm.safe_regex_match is not None:
-        rx = _regex(hm.safe_regex_match.regex)
-        ok = rx is not None and rx.fullmatch(value) is not None
-        return ok, f"regex {hm.safe_regex_match.regex!r}"
-    if hm.regex_match is not None:  # v2
-        rx = _regex(hm.regex_match)
-        ok = rx is not None and rx.fullmatch(value) is not None
-        return ok, f"regex {hm.regex_match!r}"
+    if hm.safe_regex_match is not None or hm.regex_match is not None:
+        pattern = hm.regex_match if hm.safe_regex_match is None else hm.safe_regex_match.regex
+        pattern = pattern or ""
+        rx = _regex(pattern)
+        found = rx is not None and fullmatch_bounded(rx, value)
+        if found is None:
+            return False, _gave_up(pattern) + " (taken as not matching)"
+        return found, f"regex {pattern!r}"
     if hm.string_match is not None:
         return _string_match(hm.string_match, value)
     if hm.range_match is not None:
@@ -199,14 +209,21 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         rx = _regex(m.safe_regex.regex)
         if rx is None:
             return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
-        ok = rx.fullmatch(path) is not None
-        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.safe_regex.regex}"
+        found = fullmatch_bounded(rx, path)
+        if found is None:
+            return None, _gave_up(m.safe_regex.regex)
+        return (
+            found,
+            f"path {path} {'matches' if found else 'does not match'} regex {m.safe_regex.regex}",
+        )
     if m.regex is not None:  # v2
         rx = _regex(m.regex)
         if rx is None:
             return None, f"regex {m.regex!r}: pdebug cannot compile it"
-        ok = rx.fullmatch(path) is not None
-        return ok, f"path {path} {'matches' if ok else 'does not match'} regex {m.regex}"
+        found = fullmatch_bounded(rx, path)
+        if found is None:
+            return None, _gave_up(m.regex)
+        return found, f"path {path} {'matches' if found else 'does not match'} regex {m.regex}"
     if m.path_separated_prefix is not None:
         p = fold(m.path_separated_prefix)
         ok = folded == p or folded.startswith(p + "/")
@@ -466,7 +483,7 @@ def _regex_rewrite(raw: msgspec.Raw, path: str) -> str | None:
                 i += 1
         return "".join(out)
 
-    return rx.sub(expand, path)
+    return sub_bounded(rx, expand, path)  # None past the budget: not applied, said so
 
 
 def redirect_status(rd: s.RedirectAction) -> int:
