@@ -8,7 +8,8 @@ istioctl's filters, columns and row order.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+
+import msgspec
 
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
@@ -36,8 +37,7 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterFilter:
+class ClusterFilter(msgspec.Struct, frozen=True):
     """istioctl's cluster filters: each is a substring test on the full cluster name."""
 
     fqdn: str | None = None
@@ -188,11 +188,19 @@ def _first(item: _Keyed) -> tuple[str, str, int, str]:
     return item[0]
 
 
-def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
-    """Build the clusters table (and the raw clusters for json/yaml)."""
+def view(
+    data: ProxyData, flt: ClusterFilter, wide: bool = False, structured: bool = False
+) -> ViewResult:
+    """Build the clusters table (and the raw clusters for json/yaml).
+
+    ``structured`` (json/yaml print only the raw clusters): the unfiltered table's rows
+    are not built. Its note is None either way, and the raw clusters read the same
+    section (the same errors and warnings).
+    """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
-        table.rows = _plain_rows(data)
+        if not structured:
+            table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects)
     rows = select(data, flt, include_warming=wide)

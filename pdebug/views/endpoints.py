@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
@@ -41,8 +42,7 @@ EP_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointFilter:
+class EndpointFilter(msgspec.Struct, frozen=True):
     """``--address``, ``--port``, ``--cluster``, ``--status`` (case-insensitive equality)."""
 
     address: str | None = None
@@ -93,8 +93,7 @@ def _addresses(ep: s.Endpoint | None) -> list[str]:
     return out
 
 
-@dataclass(slots=True)
-class EdsRow:
+class EdsRow(msgspec.Struct):
     """One endpoint of a ClusterLoadAssignment (address, port, locality computed once)."""
 
     cla_ref: Ref

@@ -7,8 +7,6 @@ istioctl's presentation rules: TYPE, MATCH, DESTINATION and the row order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import msgspec
 
 from pdebug.errors import InvalidInput
@@ -70,8 +68,7 @@ _APP_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ListenerFilter:
+class ListenerFilter(msgspec.Struct, frozen=True):
     """``--address`` (any address, case-insensitive), ``--port``, ``--type`` (HTTP, TCP...)."""
 
     address: str | None = None
@@ -84,8 +81,7 @@ class ListenerFilter:
         return self.address is None and self.port is None and self.type is None
 
 
-@dataclass(slots=True)
-class ListenerRow:
+class ListenerRow(msgspec.Struct):
     """One selected listener."""
 
     ref: Ref
