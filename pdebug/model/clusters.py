@@ -61,6 +61,11 @@ class ClusterName(msgspec.Struct):
         return (self.fqdn, self.subset, self.port, self.direction)
 
 
+#: ``ConfigDump.facts`` key: cluster name -> its sort key (:meth:`ClusterName.sort_key`,
+#: from :func:`split_name`), left by the clusters table for the endpoints table.
+SORT_KEYS = "clusters.sort_keys"
+
+
 def split_name(name: str) -> tuple[str, int, str, str] | None:
     """``direction|port|subset|fqdn`` of an Istio cluster name, or None for another name.
 

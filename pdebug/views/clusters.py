@@ -14,7 +14,13 @@ import msgspec
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.clusters import ClusterName, ClusterRecord, split_name, table_type
+from pdebug.model.clusters import (
+    SORT_KEYS,
+    ClusterName,
+    ClusterRecord,
+    split_name,
+    table_type,
+)
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
 from pdebug.views.common import bare, istio_config_ref, or_dash
@@ -180,6 +186,9 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
                 )
                 continue
             add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
+    # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
+    # which orders its assignments by their clusters' names with the same rule.
+    dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
     go_sort_by_key(keyed, _first)
     return keyed
 
