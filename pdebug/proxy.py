@@ -12,8 +12,9 @@ no printing: the CLI's ``run_view`` does that.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from pdebug.errors import InvalidInput, ZtunnelDumpGiven
 from pdebug.model import ConfigDump, ProxyData
@@ -43,8 +44,7 @@ def _regex(value: str, *, contains: bool = False, ignore_case: bool = False) -> 
     return ("(?i)" if ignore_case else "") + body
 
 
-@dataclass(frozen=True)
-class Fetch:
+class Fetch(msgspec.Struct, frozen=True):
     """What a view needs from a live proxy, pushed down to Envoy's admin API.
 
     ``dump`` is the ``/config_dump`` query; ``mask`` lists its top-level fields (Envoy

@@ -120,6 +120,31 @@ def test_all_clusters_plain(path: Path) -> None:
     _check_all_clusters(_proxy(path.read_bytes()))
 
 
+@pytest.mark.parametrize(
+    "path",
+    [p for p in WITH_EDS if p in WITH_CLUSTERS],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_eds_cells_after_the_clusters_table(path: Path) -> None:
+    """``pdebug all``: the endpoints table reuses the clusters table's name keys and the
+    EDS attribution of the same dump; its rows are still the general path's."""
+    from pdebug.model.clusters import SORT_KEYS
+    from pdebug.model.eds import attribute
+
+    proxy = _proxy(path.read_bytes())
+    assert proxy.dump is not None
+    _check_all_clusters(proxy)
+    assert SORT_KEYS in proxy.dump.facts
+    for flt in EDS_FILTERS:
+        _check_eds(proxy, flt)
+    assert attribute(proxy.dump) is attribute(proxy.dump)  # worked out once per dump
+    fresh = _proxy(path.read_bytes())
+    flt = endpoints.EndpointFilter()
+    assert endpoints.eds_cells(proxy, flt, "endpoint/") == endpoints.eds_cells(
+        fresh, flt, "endpoint/"
+    )
+
+
 @pytest.mark.parametrize("spelling", ["camel", "mixed"])
 @pytest.mark.parametrize(
     "path", WITH_EDS[:6] + WITH_CLUSTERS[:6], ids=lambda p: f"{p.parent.name}/{p.name}"
@@ -164,6 +189,7 @@ def test_generated_mesh(mesh: bytes, spelling: str) -> None:
         assert _check_eds(proxy, flt)
     table = _check_all_clusters(proxy)
     assert any(row[6] for row in table.rows if len(row) == 7)  # DESTINATION RULE cells
+    _check_eds(proxy, endpoints.EndpointFilter())  # with the clusters table's keys now
 
 
 def test_eds_cells_odd_addresses() -> None:

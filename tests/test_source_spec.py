@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 from pathlib import Path
 
@@ -128,7 +127,7 @@ def test_a_dropped_path_is_noted_once() -> None:
 
 def test_specs_are_values() -> None:
     spec = parse_source("pod/web")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # frozen (a dataclass.FrozenInstanceError is one too)
         spec.text = "pod/api"  # type: ignore[misc]
     assert {parse_source("pod/web"), parse_source("pod/web")} == {KubeSpec("pod/web")}
 

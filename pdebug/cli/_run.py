@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from pdebug.model import ProxyData
 from pdebug.proxy import Fetch, load_proxy
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
     from pdebug.views.endpoints import EndpointFilter
 
 
-@dataclass(frozen=True)
-class ProxyOptions:
+class ProxyOptions(msgspec.Struct, frozen=True):
     """Which proxy a command reads and how to reach it, as one value.
 
     SOURCE, ``--admin``, ``--bundle`` and the live options
@@ -97,7 +97,9 @@ def clusters(
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
-    return run_view(proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide), clusters_json)
+    return run_view(
+        proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide, f.structured), clusters_json
+    )
 
 
 def listeners(
@@ -192,10 +194,6 @@ def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> View
 
 def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
     """An empty endpoint table says why: no EDS in the dump, and where static ones are."""
-    import dataclasses
-
-    from pdebug.views.table import Table
-
     table = result.table
     if not flt.empty or not isinstance(table, Table) or table.rows:
         return result
@@ -217,7 +215,7 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
         "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
         "(a saved GET /clusters?format=json)."
     )
-    return dataclasses.replace(result, note=note)
+    return msgspec.structs.replace(result, note=note)
 
 
 def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: str) -> int:

@@ -8,7 +8,7 @@ reader shares, one module per resource: :mod:`.clusters`, :mod:`.listeners`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from pdebug.errors import InvalidInput
 from pdebug.model.dump import ConfigDump
@@ -17,8 +17,7 @@ from pdebug.model.health import ClustersStatus
 __all__ = ["ClustersStatus", "ConfigDump", "ProxyData"]
 
 
-@dataclass
-class ProxyData:
+class ProxyData(msgspec.Struct):
     """Everything known about one proxy; either part may be missing."""
 
     source: str

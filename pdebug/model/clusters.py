@@ -17,8 +17,9 @@ the report draws, ``trace`` follows, and all of them read clusters from here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from pdebug.model import schema as s
 
@@ -33,8 +34,7 @@ STATE_KEYS = {
 }
 
 
-@dataclass(slots=True)
-class ClusterName:
+class ClusterName(msgspec.Struct):
     """An Istio cluster name ``direction|port|subset|fqdn`` split into its parts.
 
     ``istio`` is False for names with fewer than three separators (``BlackHoleCluster``,
@@ -59,6 +59,11 @@ class ClusterName:
     def sort_key(self) -> tuple[str, str, int, str]:
         """Istioctl's cluster order: fqdn, subset, port, direction."""
         return (self.fqdn, self.subset, self.port, self.direction)
+
+
+#: ``ConfigDump.facts`` key: cluster name -> its sort key (:meth:`ClusterName.sort_key`,
+#: from :func:`split_name`), left by the clusters table for the endpoints table.
+SORT_KEYS = "clusters.sort_keys"
 
 
 def split_name(name: str) -> tuple[str, int, str, str] | None:

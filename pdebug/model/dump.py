@@ -408,8 +408,7 @@ class Section:
         return out
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(msgspec.Struct, frozen=True):
     """Where a typed resource sits in the dump, to print it as it is."""
 
     section: Section
@@ -430,8 +429,7 @@ class Ref:
         return value
 
 
-@dataclass
-class Entries(Generic[T]):
+class Entries(msgspec.Struct, Generic[T]):
     """The typed items of one section field, and how to point back at each of them."""
 
     section: Section | None
@@ -488,6 +486,9 @@ class ConfigDump:
         self.source = source
         #: One line per resource skipped because it did not decode (printed once each).
         self.warnings: list[str] = []
+        #: Facts derived from the sections, kept for the next caller who asks (each
+        #: module that keeps one names its key: ``"eds.attribute"``).
+        self.facts: dict[str, Any] = {}
         for sec in sections:
             sec.warn = self.warn
             sec.where = source
@@ -611,11 +612,10 @@ V2ALPHA_LISTENER_KEYS = (
 )
 
 
-@dataclass
 class FoldedEntries(Entries[s.DynamicListener]):
     """v2alpha listeners as v3 ``dynamic_listeners`` entries; refs point at the v2 ones."""
 
-    origins: list[tuple[str, int]] = field(default_factory=list)
+    origins: list[tuple[str, int]] = msgspec.field(default_factory=list)
 
     def ref(self, index: int, *path: str) -> Ref:
         """Where ``items[index]`` sits: ``active_state.listener`` -> ``[i].listener``."""

@@ -19,7 +19,7 @@ and the candidates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump
@@ -33,13 +33,12 @@ _CLUSTER_KEYS = (
 )
 
 
-@dataclass
-class Attribution:
+class Attribution(msgspec.Struct):
     """The cluster of each nameless assignment (by ``id()``), or why there is none."""
 
-    names: dict[int, str] = field(default_factory=dict)
-    how: dict[int, str] = field(default_factory=dict)
-    unattributed: dict[int, str] = field(default_factory=dict)
+    names: dict[int, str] = msgspec.field(default_factory=dict)
+    how: dict[int, str] = msgspec.field(default_factory=dict)
+    unattributed: dict[int, str] = msgspec.field(default_factory=dict)
 
     def cluster_of(self, cla: s.ClusterLoadAssignment) -> str:
         """The assignment's cluster name as written, else as attributed, else ``""``."""
@@ -79,7 +78,20 @@ def _addresses(cla: s.ClusterLoadAssignment) -> set[str]:
 
 
 def attribute(dump: ConfigDump, health: ClustersStatus | None = None) -> Attribution:
-    """Attribute the dump's nameless EDS assignments (see the module docstring)."""
+    """Attribute the dump's nameless EDS assignments (see the module docstring).
+
+    Kept in ``dump.facts`` for the same ``health``: ``pdebug all`` asks three times
+    (the endpoints table, its note and the command's note). Callers only read it.
+    """
+    kept = dump.facts.get("eds.attribute")
+    if kept is not None and kept[0] is health:
+        return kept[1]  # type: ignore[no-any-return]
+    out = _attribute(dump, health)
+    dump.facts["eds.attribute"] = (health, out)
+    return out
+
+
+def _attribute(dump: ConfigDump, health: ClustersStatus | None) -> Attribution:
     out = Attribution()
     if not dump.has("endpoints"):
         return out

@@ -10,8 +10,9 @@ commands that judge endpoints load this.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.address import address_text
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
     from pdebug.model.clusters import ClusterRecord
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
+class Host(msgspec.Struct, frozen=True):
     """One endpoint of a cluster as far as the data says.
 
     ``status`` is Envoy's live view (``/clusters?format=json``); ``None`` when the host

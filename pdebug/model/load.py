@@ -11,7 +11,6 @@ from __future__ import annotations
 import mmap
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -74,8 +73,7 @@ class _TopMap(msgspec.Struct, gc=False):
 _TOP_MAP = msgspec.json.Decoder(_TopMap, strict=False)
 
 
-@dataclass
-class Loaded:
+class Loaded(msgspec.Struct):
     """What one input turned out to hold."""
 
     dump: ConfigDump | None = None

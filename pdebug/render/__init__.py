@@ -8,15 +8,15 @@ A renderer turns a :class:`~pdebug.views.result.ViewResult` into text. Tables go
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TextIO
+
+import msgspec
 
 from pdebug.errors import UnknownFormat
 from pdebug.views.result import ViewResult
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(msgspec.Struct, frozen=True):
     """An output format: how to render, and what the view must produce for it.
 
     ``stream``, for a format that can write a :class:`~pdebug.views.result.Listing` as it

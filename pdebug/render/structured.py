@@ -554,6 +554,7 @@ _WRAP_HEAD = b'{\n  "k": [\n    '
 _WRAP_TAIL = b"\n  ]\n}"
 #: A line holding one of the item's own members (indent 6; deeper ones are indented more).
 _OWN_MEMBER = b'\n      "'
+_OWN_MEMBER_RE = re.compile(re.escape(_OWN_MEMBER))
 #: Compact JSON with every digit and ``-`` as ``0`` and ``[`` as ``,``: a number that
 #: may be odd (a float, an integer of 19 digits or more) is then a member's value after
 #: ``":0`` or an element after ``,0``, two literal-led patterns the regex engine skips to
@@ -645,15 +646,18 @@ def _laid_out(wrapped: bytes) -> bytes | None:
         return None
     names = set()
     end = len(text) - len(_WRAP_TAIL)
-    at = text.find(_OWN_MEMBER, len(_WRAP_HEAD), end)
-    while at >= 0:
-        start = at + len(_OWN_MEMBER)
+    # A compiled search, not bytes.find: find skips one byte at a time over indentation
+    # (the spaces of the pattern are everywhere), 0.26 s against 0.1 s on 161 MB.
+    search = _OWN_MEMBER_RE.search
+    at = search(text, len(_WRAP_HEAD), end)
+    while at is not None:
+        start = at.end()
         close = text.find(b'"', start, end)
         name = text[start:close]
         if close < 0 or b"\\" in name or name in names:
             return None
         names.add(name)
-        at = text.find(_OWN_MEMBER, close, end)
+        at = search(text, close, end)
     return text
 
 

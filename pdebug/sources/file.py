@@ -20,9 +20,10 @@ import os
 import stat
 import sys
 import zlib
-from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, Protocol
+
+import msgspec
 
 from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
 
@@ -55,8 +56,7 @@ class Readable(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """How much pdebug reads of one input (``PDEBUG_MAX_INPUT``, ``PDEBUG_MAX_RATIO``)."""
 
     max_input: int = DEFAULT_MAX_INPUT

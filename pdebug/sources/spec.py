@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
+
+import msgspec
 
 from pdebug.errors import UsageError
 
@@ -62,8 +63,7 @@ __all__ = [
 Kind = Literal["file", "admin", "kube"]
 
 
-@dataclass(frozen=True)
-class FileSpec:
+class FileSpec(msgspec.Struct, frozen=True):
     """A saved document (``-``: stdin; gzip ok), a whole bundle or a snapshot directory.
 
     ``flag``: typed as ``--bundle PATH`` (no proxy named): opening checks that PATH is a
@@ -80,8 +80,7 @@ class FileSpec:
         return self.path
 
 
-@dataclass(frozen=True)
-class MemberSpec:
+class MemberSpec(msgspec.Struct, frozen=True):
     """One proxy of a bundle: ``B.tar.gz:NAME``, or ``--bundle B TEXT`` (``flag``).
 
     ``member`` is the text as typed. ``B:NAME`` names a member (or its ``POD.NS``);
@@ -102,8 +101,7 @@ class MemberSpec:
         return f"{self.path}:{self.member}"
 
 
-@dataclass(frozen=True)
-class AdminSpec:
+class AdminSpec(msgspec.Struct, frozen=True):
     """An Envoy admin address: ``http://HOST:PORT`` or ``HOST:PORT``, checked.
 
     Attributes:
@@ -145,8 +143,7 @@ class AdminSpec:
         )
 
 
-@dataclass(frozen=True)
-class KubeSpec:
+class KubeSpec(msgspec.Struct, frozen=True):
     """A pod, workload or service: ``pod/NAME``, ``NAME``, ``NAME.NS``, ``deploy/NAME``..."""
 
     text: str
@@ -320,8 +317,7 @@ def source_spec(
     return spec
 
 
-@dataclass(frozen=True)
-class SourceWords:
+class SourceWords(msgspec.Struct, frozen=True):
     """The words of a command line that name one proxy, as typed: what a command hands down.
 
     ``source`` (SOURCE), ``admin`` (``--admin URL``), ``bundle`` (``--bundle FILE``) and

@@ -8,12 +8,19 @@ istioctl's filters, columns and row order.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+
+import msgspec
 
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.clusters import ClusterName, ClusterRecord, split_name, table_type
+from pdebug.model.clusters import (
+    SORT_KEYS,
+    ClusterName,
+    ClusterRecord,
+    split_name,
+    table_type,
+)
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
 from pdebug.views.common import bare, istio_config_ref, or_dash
@@ -36,8 +43,7 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterFilter:
+class ClusterFilter(msgspec.Struct, frozen=True):
     """istioctl's cluster filters: each is a substring test on the full cluster name."""
 
     fqdn: str | None = None
@@ -180,6 +186,9 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
                 )
                 continue
             add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
+    # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
+    # which orders its assignments by their clusters' names with the same rule.
+    dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
     go_sort_by_key(keyed, _first)
     return keyed
 
@@ -188,11 +197,19 @@ def _first(item: _Keyed) -> tuple[str, str, int, str]:
     return item[0]
 
 
-def view(data: ProxyData, flt: ClusterFilter, wide: bool = False) -> ViewResult:
-    """Build the clusters table (and the raw clusters for json/yaml)."""
+def view(
+    data: ProxyData, flt: ClusterFilter, wide: bool = False, structured: bool = False
+) -> ViewResult:
+    """Build the clusters table (and the raw clusters for json/yaml).
+
+    ``structured`` (json/yaml print only the raw clusters): the unfiltered table's rows
+    are not built. Its note is None either way, and the raw clusters read the same
+    section (the same errors and warnings).
+    """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
-        table.rows = _plain_rows(data)
+        if not structured:
+            table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects, None if table.rows else _warming_note(data))
     rows = select(data, flt, include_warming=wide)

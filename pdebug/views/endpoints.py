@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.address import address_text as eds_address
 from pdebug.model.address import host_port
-from pdebug.model.clusters import ClusterName, split_name
+from pdebug.model.clusters import SORT_KEYS, ClusterName, split_name
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import set_flags
@@ -41,8 +42,7 @@ EP_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointFilter:
+class EndpointFilter(msgspec.Struct, frozen=True):
     """``--address``, ``--port``, ``--cluster``, ``--status`` (case-insensitive equality)."""
 
     address: str | None = None
@@ -93,8 +93,7 @@ def _addresses(ep: s.Endpoint | None) -> list[str]:
     return out
 
 
-@dataclass(slots=True)
-class EdsRow:
+class EdsRow(msgspec.Struct):
     """One endpoint of a ClusterLoadAssignment (address, port, locality computed once)."""
 
     cla_ref: Ref
@@ -249,6 +248,8 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
     want_port = flt.port
     # Not flt.empty: an empty --status "" is a filter here (no endpoint has that status).
     unfiltered = want_address is None and want_port is None and want_status is None
+    # The clusters table of the same run (``pdebug all``) has split these names already.
+    known: dict[str, tuple[str, str, int, str]] = dump.facts.get(SORT_KEYS) or {}
     groups: list[tuple[tuple[str, str, int, str], list[tuple[str, ...]]]] = []
     rows: list[tuple[str, ...]]
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
@@ -261,7 +262,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
             if unfiltered:
                 rows = _plain_cells(cla, prefix, shown)
                 if rows:
-                    groups.append((_group_order(cluster), rows))
+                    groups.append((known.get(cluster) or _group_order(cluster), rows))
                 continue
             rows = []
             add = rows.append
@@ -290,7 +291,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
                         continue
                     add((prefix + text, status, locality, shown))
             if rows:
-                groups.append((_group_order(cluster), rows))
+                groups.append((known.get(cluster) or _group_order(cluster), rows))
     go_sort_by_key(groups, _cells_group_key)
     return list(itertools.chain.from_iterable(rows for _, rows in groups))
 

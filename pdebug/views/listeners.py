@@ -8,7 +8,6 @@ istioctl's presentation rules: TYPE, MATCH, DESTINATION and the row order.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 import msgspec
 
@@ -71,8 +70,7 @@ _APP_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ListenerFilter:
+class ListenerFilter(msgspec.Struct, frozen=True):
     """``--address`` (any address, case-insensitive), ``--port``, ``--type`` (HTTP, TCP...)."""
 
     address: str | None = None
@@ -85,8 +83,7 @@ class ListenerFilter:
         return self.address is None and self.port is None and self.type is None
 
 
-@dataclass(slots=True)
-class ListenerRow:
+class ListenerRow(msgspec.Struct):
     """One selected listener."""
 
     ref: Ref

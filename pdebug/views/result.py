@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from pdebug.views.table import Lines, Stack, Table
 
 
-@dataclass(frozen=True)
-class RawObject:
+class RawObject(msgspec.Struct, frozen=True):
     """A JSON object given as its members' undecoded JSON texts, in order.
 
     ``members`` are ``(name, JSON text)`` pairs, each text one JSON value (any layout) in
@@ -35,8 +35,7 @@ class RawObject:
     check: Callable[[], None] | None = None
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(msgspec.Struct, frozen=True):
     """A document ``{key: [item, ...]}`` whose items are produced one at a time.
 
     Each item is plain JSON data or a :class:`RawObject`. json and yaml print the same
@@ -47,8 +46,7 @@ class Listing:
     items: Callable[[], Iterator[Any]]
 
 
-@dataclass
-class ViewResult:
+class ViewResult(msgspec.Struct):
     """A table (or text) for ``-o table|wide|markdown`` and the raw objects for json/yaml.
 
     ``objects`` is a thunk: decoding resources generically is paid only for json/yaml.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from pdebug.gosort import go_sort_slice
 from pdebug.model import ProxyData
@@ -28,8 +29,7 @@ COLUMNS = (
 SHORT_COLUMNS = (Column("NAME"), Column("VIRTUAL HOSTS"))
 
 
-@dataclass(frozen=True, slots=True)
-class RouteFilter:
+class RouteFilter(msgspec.Struct, frozen=True):
     """``--name``: exact route-config name."""
 
     name: str | None = None
@@ -40,8 +40,7 @@ class RouteFilter:
         return self.name is None
 
 
-@dataclass(slots=True)
-class RouteRow:
+class RouteRow(msgspec.Struct):
     """One selected route configuration."""
 
     ref: Ref

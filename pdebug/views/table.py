@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
+
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     """One column; ``wide`` columns appear only with ``-o wide``."""
 
     name: str
     wide: bool = False
 
 
-@dataclass(slots=True)
-class Table:
+class Table(msgspec.Struct):
     """Columns plus rows of strings, and how istioctl spaces them.
 
     ``padding`` is Go tabwriter's: cells are padded to the widest cell + padding.
@@ -24,7 +23,7 @@ class Table:
     """
 
     columns: tuple[Column, ...]
-    rows: list[tuple[str, ...]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = msgspec.field(default_factory=list)
     padding: int = 5
     empty_message: str = "No resources found."
     header_when_empty: bool = False
@@ -49,15 +48,13 @@ class Table:
         return [self.columns[i].name for i in keep], rows
 
 
-@dataclass(slots=True)
-class Lines:
+class Lines(msgspec.Struct):
     """Free text (e.g. the bootstrap summary) that a table renderer prints as is."""
 
     text: str
 
 
-@dataclass(slots=True)
-class Stack:
+class Stack(msgspec.Struct):
     """Several tables/texts printed one after another (``pdebug all``)."""
 
     parts: list[tuple[str, Table | Lines]]  # (title, part)
