@@ -77,3 +77,100 @@ def test_dump_of_a_port_that_answers_text_clusters_without_a_dump_still_fails(
         result = pdebug("dump", admin.url, "-o", tmp_path / "x.tar.gz")
     assert result.code == 4
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+FILE_LOG = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+
+
+def _diff_dump(path: Path, tls: str, log: str, subset: str, principal: str) -> Path:
+    cluster = {
+        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        "name": "outbound|80||a.b.svc.cluster.local",
+        "transportSocketMatches": [
+            {
+                "name": "tlsMode-istio",
+                "match": {"tlsMode": tls},
+                "transportSocket": {"name": "envoy.transport_sockets.raw_buffer"},
+            }
+        ],
+        "lbSubsetConfig": {"defaultSubset": {"appVersion": subset}},
+    }
+    rbac = {
+        "name": "envoy.filters.network.rbac",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC",
+            "rules": {
+                "policies": {
+                    "ns[default]-policy[allowGet]-rule[0]": {
+                        "permissions": [{"any": True}],
+                        "principals": [{"authenticated": {"principal_name": {"exact": principal}}}],
+                    }
+                }
+            },
+        },
+    }
+    log_format = {"json_format": {"upstreamHost": log, "requestId": "%REQ(X-REQUEST-ID)%"}}
+    listener = {
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": "l1",
+        "filter_chains": [{"filters": [rbac]}],
+        "access_log": [
+            {
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": FILE_LOG,
+                    "path": "/dev/stdout",
+                    "log_format": log_format,
+                },
+            }
+        ],
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "configs": [
+                    {
+                        "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                        "dynamic_active_clusters": [{"cluster": cluster}],
+                    },
+                    {
+                        "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                        "dynamic_listeners": [
+                            {"name": "l1", "active_state": {"listener": listener}}
+                        ],
+                    },
+                ]
+            }
+        )
+    )
+    return path
+
+
+def test_diff_prints_data_keys_as_written(pdebug, tmp_path: Path):
+    # the printed paths respelled keys that are data: match.tls_mode, json_format.
+    # upstream_host, default_subset.app_version, policies.ns[default]-policy[allow_get]...
+    left = _diff_dump(tmp_path / "a.json", "istio", "%UPSTREAM_HOST%", "v1", "a")
+    right = _diff_dump(tmp_path / "b.json", "disabled", "%UPSTREAM%", "v2", "b")
+    result = pdebug("diff", left, right)
+    assert result.code == 1
+    out = result.out
+    assert 'transport_socket_matches[0].match.tlsMode: "istio" -> "disabled"' in out
+    assert 'lb_subset_config.default_subset.appVersion: "v1" -> "v2"' in out
+    assert "log_format.json_format.upstreamHost:" in out
+    policy = "rules.policies.ns[default]-policy[allowGet]-rule[0].principals[0]"
+    assert f'{policy}.authenticated.principal_name.exact: "a" -> "b"' in out
+    for wrong in ("tls_mode", "app_version", "upstream_host", "allow_get", "request_id"):
+        assert wrong not in out
+    paths = [
+        f["path"]
+        for kind in json.loads(pdebug("diff", left, right, "-o", "json").out)["kinds"]
+        for change in kind["changes"]
+        for f in change["fields"]
+    ]
+    assert "transport_socket_matches[0].match.tlsMode" in paths
+    # --ignore matches the printed path (and the respelled one, as before)
+    for pattern in ("tlsMode", "tls_mode"):
+        ignored = pdebug("diff", left, right, "--ignore", pattern).out
+        assert "match.tlsMode" not in ignored and "appVersion" in ignored
+    # the same resources in two spellings still match
+    assert pdebug("diff", left, left).code == 0
