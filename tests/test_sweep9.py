@@ -174,3 +174,23 @@ def test_diff_prints_data_keys_as_written(pdebug, tmp_path: Path):
         assert "match.tlsMode" not in ignored and "appVersion" in ignored
     # the same resources in two spellings still match
     assert pdebug("diff", left, left).code == 0
+
+
+def test_a_filter_that_only_matches_a_rejected_listener_says_so(pdebug):
+    # "No listeners match the filter." though Envoy holds a rejected listener on 44409
+    dump = FIXTURES / "diff/envoy.json"  # Envoy 1.40: held_port failed to bind
+    result = pdebug("listeners", dump, "--port", "44409")
+    assert result.code == 0 and result.out == ""
+    assert result.err.startswith("No serving listener matches the filter: 1 error (not serving)")
+    assert "-o wide lists them" in result.err
+    assert "held_port" in pdebug("listeners", dump, "--port", "44409", "-o", "wide").out
+    assert pdebug("listeners", dump, "--port", "1").err == "No listeners match the filter.\n"
+
+
+def test_a_filter_that_only_matches_warming_clusters_says_so(pdebug):
+    # "No clusters match the filter." over 4 clusters of that FQDN waiting for EDS
+    dump = FIXTURES / "corpus/handmade/istio-2019-trafficdirector-warming-v2alpha.json"
+    result = pdebug("clusters", dump, "--fqdn", "cloud-internal-istio-staging")
+    assert result.code == 0 and result.out == ""
+    assert result.err.startswith("No active cluster matches the filter: 4 warming")
+    assert pdebug("clusters", dump, "--fqdn", "nope").err == "No clusters match the filter.\n"
