@@ -881,11 +881,16 @@ def _dotted(parts: Iterable[Any]) -> str:
     return text
 
 
+#: The note of a listener on one side only that Envoy rejected there (never served).
+_REJECTED_NEW = "rejected by Envoy: its failed config only, not serving"
+
+
 def compare_kind(
     kind: str,
     left: dict[str, Resource],
     right: dict[str, Resource],
     ignore: re.Pattern[str] | None = None,
+    left_label: str = "",
 ) -> KindReport:
     """Compare one kind: names on one side only, then changed resources field by field."""
     report = KindReport(kind, compared=len(set(left) | set(right)))
@@ -900,16 +905,34 @@ def compare_kind(
             )
         elif b is not None and b.state == "warming":
             report.notes.append(f"{name}: warming (Envoy has not finished initialising it)")
+        if (
+            a is not None
+            and a.state == "error"
+            and (b is None or (b.state, b.error, b.error_at) != (a.state, a.error, a.error_at))
+        ):
+            report.notes.append(
+                f"{name}: Envoy rejected an update"
+                + (f" in {left_label}" if left_label else "")
+                + (f" at {a.error_at}" if a.error_at else "")
+                + f": {a.error or 'no details'}"
+            )
+        # A rejected new listener holds no config but the one Envoy refused: not served.
         if a is None:
-            report.changes.append(Change(name, "only-right"))
+            note = _REJECTED_NEW if b is not None and b.raw == _NULL else ""
+            report.changes.append(Change(name, "only-right", note=note))
             continue
         if b is None:
-            report.changes.append(Change(name, "only-left"))
+            note = _REJECTED_NEW if a.raw == _NULL else ""
+            report.changes.append(Change(name, "only-left", note=note))
             continue
         if a.raw == b.raw:
             continue
         if b.raw == _NULL:  # rejected new listener: present in expected only
             report.changes.append(Change(name, "only-left", note="rejected by Envoy"))
+            continue
+        if a.raw == _NULL:  # rejected on the left, served on the right
+            note = "rejected by Envoy" + (f" in {left_label}" if left_label else " on the left")
+            report.changes.append(Change(name, "only-right", note=note))
             continue
         if _same_meaning(a.raw, b.raw, seen):
             continue
@@ -963,7 +986,11 @@ def compare(
             reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
             continue
         rep = compare_kind(
-            kind, collect(left, kind, include_static), collect(right, kind, include_static), pattern
+            kind,
+            collect(left, kind, include_static),
+            collect(right, kind, include_static),
+            pattern,
+            left_label,
         )
         if kind == "routes":
             rep.suffix = rds_last_loaded(right)

@@ -194,3 +194,30 @@ def test_a_filter_that_only_matches_warming_clusters_says_so(pdebug):
     assert result.code == 0 and result.out == ""
     assert result.err.startswith("No active cluster matches the filter: 4 warming")
     assert pdebug("clusters", dump, "--fqdn", "nope").err == "No clusters match the filter.\n"
+
+
+def test_diff_says_a_rejection_on_the_left_too(pdebug, tmp_path: Path):
+    # with Envoy's dump first, its rejected listener read "- held_port: only in A" with
+    # no word of the rejection (noted only when Envoy's dump was the second input)
+    envoy = FIXTURES / "diff/envoy.json"
+    doc = json.loads(envoy.read_text())
+    for config in doc["configs"]:
+        if config["@type"].endswith("ListenersConfigDump"):
+            config["dynamic_listeners"] = [
+                e for e in config["dynamic_listeners"] if "error_state" not in e
+            ]
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps(doc))
+    result = pdebug("diff", envoy, clean)
+    assert result.code == 1
+    assert f"  ! held_port: Envoy rejected an update in {envoy} at 2026-12-06T" in result.out
+    assert (
+        f"  - held_port: only in {envoy} (rejected by Envoy: its failed config only, not serving)"
+        in result.out
+    )
+    back = pdebug("diff", clean, envoy)
+    assert f"  + held_port: only in {envoy} (rejected by Envoy: its failed config only" in back.out
+    assert "  ! held_port: Envoy rejected an update at 2026-12-06T" in back.out
+    # the same rejection on both sides is no difference, said once
+    same = pdebug("diff", envoy, envoy)
+    assert same.code == 0 and same.out.count("held_port") == 1
