@@ -221,3 +221,14 @@ def test_diff_says_a_rejection_on_the_left_too(pdebug, tmp_path: Path):
     # the same rejection on both sides is no difference, said once
     same = pdebug("diff", envoy, envoy)
     assert same.code == 0 and same.out.count("held_port") == 1
+
+
+def test_a_ztunnel_certificate_whose_times_are_crossed_is_never_valid(pdebug):
+    # PD702 said "is not valid now: valid 2022-03-21T13:04:49Z .. 2022-03-18T13:04:49Z"
+    # (the end before the start: no "now" would do)
+    result = pdebug("check", FIXTURES / "istioctl/ztunnel-config/dump.json")
+    (line,) = [x for x in result.out.splitlines() if x.startswith("PD702")]
+    assert (
+        "Root certificate (serial 8a516645c40ce76c2c0d27ab4e2461c1) is not valid at any time: "
+        "its not-before 2022-03-21T13:04:49Z is later than its not-after 2022-03-18T13:04:49Z"
+    ) in line
