@@ -232,3 +232,25 @@ def test_a_ztunnel_certificate_whose_times_are_crossed_is_never_valid(pdebug):
         "Root certificate (serial 8a516645c40ce76c2c0d27ab4e2461c1) is not valid at any time: "
         "its not-before 2022-03-21T13:04:49Z is later than its not-after 2022-03-18T13:04:49Z"
     ) in line
+
+
+def test_diff_of_a_listener_rejected_on_the_left_and_served_on_the_right(pdebug, tmp_path: Path):
+    # it was compared field by field against null ("root: null -> {...}"-like noise)
+    envoy = FIXTURES / "diff/envoy.json"
+    doc = json.loads(envoy.read_text())
+    for config in doc["configs"]:
+        if config["@type"].endswith("ListenersConfigDump"):
+            served = []
+            for e in config["dynamic_listeners"]:
+                if "error_state" in e and e.get("name") == "held_port":
+                    listener = e["error_state"]["failed_configuration"]
+                    e = {"name": "held_port", "active_state": {"listener": listener}}
+                if "error_state" not in e:
+                    served.append(e)
+            config["dynamic_listeners"] = served
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps(doc))
+    result = pdebug("diff", envoy, fixed)
+    assert result.code == 1
+    assert f"  + held_port: only in {fixed} (rejected by Envoy in {envoy})" in result.out
+    assert "  ~ held_port" not in result.out
