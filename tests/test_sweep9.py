@@ -254,3 +254,14 @@ def test_diff_of_a_listener_rejected_on_the_left_and_served_on_the_right(pdebug,
     assert result.code == 1
     assert f"  + held_port: only in {fixed} (rejected by Envoy in {envoy})" in result.out
     assert "  ~ held_port" not in result.out
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_all_structured_with_a_filter_says_the_filter_is_for_tables(pdebug, fmt: str):
+    # `pdebug all DUMP --port 9080 -o json` printed the whole dump, silently unfiltered
+    dump = FIXTURES / "real/sidecar/config_dump.json"
+    result = pdebug("all", dump, "--port", "9080", "-o", fmt)
+    assert result.code == 0
+    assert "-o json/yaml print the whole dump, as istioctl does" in result.err
+    assert result.out == pdebug("all", dump, "-o", fmt).out  # istioctl's passthrough
+    assert "whole dump" not in pdebug("all", dump, "-o", fmt).err
