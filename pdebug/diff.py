@@ -778,14 +778,28 @@ def _canonical(res: Resource) -> bytes:
     return orjson.dumps(res.plain(), option=orjson.OPT_SORT_KEYS)
 
 
-def _field_changes(left: Any, right: Any, ignore: re.Pattern[str] | None) -> list[FieldChange]:
+def _field_changes(
+    left: Any,
+    right: Any,
+    ignore: re.Pattern[str] | None,
+    sides: tuple[Resource, Resource] | None = None,
+) -> list[FieldChange]:
     from deepdiff import DeepDiff  # lazy: only resources that really differ get here
 
     diff = DeepDiff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
+    originals: list[Any] = []
     for report_type, items in diff.items():
         for item in items:
-            path = _dotted(item.path(output_format="list"))
+            parts = item.path(output_format="list")
+            path = _dotted(parts)
+            if sides is not None and _holds_data_keys(parts):
+                if not originals:
+                    originals = [plain_json(res.raw, f"{res.where}{res.name}") for res in sides]
+                side = originals[1] if report_type.endswith("_added") else originals[0]
+                path, kept = _dotted(_as_written(parts, side)), path
+                if ignore is not None and ignore.search(kept):
+                    continue
             if ignore is not None and ignore.search(path):
                 continue
             l_val = None if report_type.endswith("_added") else item.t1
@@ -793,6 +807,62 @@ def _field_changes(left: Any, right: Any, ignore: re.Pattern[str] | None) -> lis
             changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
     changes.sort(key=lambda c: c.path)
     return changes
+
+
+#: Fields whose value is a protobuf Struct: its keys, all the way down, are data (a
+#: transport socket match's metadata keys, an access log's JSON keys, runtime keys).
+_STRUCT_FIELDS = frozenset({"json_format", "typed_json_format", "static_layer", "default_subset"})
+#: Map fields whose keys are names (RBAC policy names, a matcher's exact-match values).
+_NAMED_MAPS = frozenset({"policies", "map"})
+
+
+def _opens_data(parts: list[Any], i: int) -> bool:
+    """Whether the key after ``parts[i]`` is data (a Struct's or a named map's key)."""
+    part = parts[i]
+    if not isinstance(part, str):
+        return False
+    if part in _STRUCT_FIELDS or part in _NAMED_MAPS:
+        return True
+    return part == "match" and i >= 2 and parts[i - 2] == "transport_socket_matches"
+
+
+def _holds_data_keys(parts: list[Any]) -> bool:
+    """Whether a path goes through keys that are data (printed as written)."""
+    return any(_opens_data(parts, i) for i in range(len(parts) - 1))
+
+
+def _as_written(parts: list[Any], original: Any) -> list[Any]:
+    """``parts`` (a path in the respelled resource) with its data keys as ``original`` has them.
+
+    Field names stay respelled (snake_case, as every path prints them); keys of Struct
+    values and named maps are what the input holds (``tlsMode``, not ``tls_mode``).
+    Only the printed path changes: the comparison itself is the respelled one.
+    """
+    out: list[Any] = []
+    node = original
+    key_is_data = struct = False
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            if isinstance(node, list) and i == 1 and parts[0] == "virtual_hosts":
+                # Resource.plain sorts a route config's virtual hosts by name
+                node = sorted(
+                    node, key=lambda vh: str(vh.get("name", "")) if isinstance(vh, dict) else ""
+                )
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            out.append(part)
+            continue
+        key = part
+        if isinstance(node, dict) and part not in node:
+            key = next((k for k in node if isinstance(k, str) and to_snake(k) == part), part)
+        out.append(key if key_is_data or struct else part)
+        node = node.get(key) if isinstance(node, dict) else None
+        key_is_data = False
+        if not struct and _opens_data(parts, i):
+            if part in _NAMED_MAPS:
+                key_is_data = True  # the next key only: its value is a message
+            else:
+                struct = True  # every key below is data
+    return out
 
 
 def _scalar(value: Any) -> Any:
@@ -811,11 +881,16 @@ def _dotted(parts: Iterable[Any]) -> str:
     return text
 
 
+#: The note of a listener on one side only that Envoy rejected there (never served).
+_REJECTED_NEW = "rejected by Envoy: its failed config only, not serving"
+
+
 def compare_kind(
     kind: str,
     left: dict[str, Resource],
     right: dict[str, Resource],
     ignore: re.Pattern[str] | None = None,
+    left_label: str = "",
 ) -> KindReport:
     """Compare one kind: names on one side only, then changed resources field by field."""
     report = KindReport(kind, compared=len(set(left) | set(right)))
@@ -830,22 +905,40 @@ def compare_kind(
             )
         elif b is not None and b.state == "warming":
             report.notes.append(f"{name}: warming (Envoy has not finished initialising it)")
+        if (
+            a is not None
+            and a.state == "error"
+            and (b is None or (b.state, b.error, b.error_at) != (a.state, a.error, a.error_at))
+        ):
+            report.notes.append(
+                f"{name}: Envoy rejected an update"
+                + (f" in {left_label}" if left_label else "")
+                + (f" at {a.error_at}" if a.error_at else "")
+                + f": {a.error or 'no details'}"
+            )
+        # A rejected new listener holds no config but the one Envoy refused: not served.
         if a is None:
-            report.changes.append(Change(name, "only-right"))
+            note = _REJECTED_NEW if b is not None and b.raw == _NULL else ""
+            report.changes.append(Change(name, "only-right", note=note))
             continue
         if b is None:
-            report.changes.append(Change(name, "only-left"))
+            note = _REJECTED_NEW if a.raw == _NULL else ""
+            report.changes.append(Change(name, "only-left", note=note))
             continue
         if a.raw == b.raw:
             continue
         if b.raw == _NULL:  # rejected new listener: present in expected only
             report.changes.append(Change(name, "only-left", note="rejected by Envoy"))
             continue
+        if a.raw == _NULL:  # rejected on the left, served on the right
+            note = "rejected by Envoy" + (f" in {left_label}" if left_label else " on the left")
+            report.changes.append(Change(name, "only-right", note=note))
+            continue
         if _same_meaning(a.raw, b.raw, seen):
             continue
         if _canonical(a) == _canonical(b):
             continue
-        fields = _field_changes(a.plain(), b.plain(), ignore)
+        fields = _field_changes(a.plain(), b.plain(), ignore, (a, b))
         if fields:
             report.changes.append(Change(name, "changed", fields))
     return report
@@ -893,7 +986,11 @@ def compare(
             reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
             continue
         rep = compare_kind(
-            kind, collect(left, kind, include_static), collect(right, kind, include_static), pattern
+            kind,
+            collect(left, kind, include_static),
+            collect(right, kind, include_static),
+            pattern,
+            left_label,
         )
         if kind == "routes":
             rep.suffix = rds_last_loaded(right)

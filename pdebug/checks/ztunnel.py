@@ -107,9 +107,14 @@ def _cert_invalid(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
             if row.bad_time
             else (f"valid {row.not_before} .. {row.not_after}")
         )
+        when = "now"
+        start, end = zm.parse_time(row.not_before), zm.parse_time(row.not_after)
+        if not row.bad_time and start is not None and end is not None and start > end:
+            when = "at any time"
+            why = f"its not-before {row.not_before} is later than its not-after {row.not_after}"
         yield this.finding(
             f"certificate/{row.identity}",
-            f"{row.kind} certificate (serial {row.serial}) is not valid now: {why}",
+            f"{row.kind} certificate (serial {row.serial}) is not valid {when}: {why}",
             "mTLS with this identity fails; check the CA's root and istiod's certificate",
         )
 

@@ -327,6 +327,25 @@ def agentgateway_given(source: str) -> InvalidInput:
     )
 
 
+def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
+    """The error for Envoy's ``GET /certs`` given as a config dump (or a ztunnel's)."""
+    hint = (
+        "save GET /config_dump instead: pdebug secrets reads its SDS secrets "
+        "and pdebug check their expiry"
+    )
+    if ztunnel:
+        hint = (
+            "a ztunnel's certificates are in its GET /config_dump (admin port 15000); "
+            "for this Envoy's, save its GET /config_dump and run pdebug secrets"
+        )
+    wanted = "a ztunnel config dump" if ztunnel else "a config dump"
+    return InvalidInput(
+        f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
+        f"config), not {wanted}",
+        hint=hint,
+    )
+
+
 def _envoy_certs(raw: msgspec.Raw) -> bool:
     """Whether ``certificates`` is Envoy's ``/certs`` list, not ztunnel's.
 
@@ -337,6 +356,11 @@ def _envoy_certs(raw: msgspec.Raw) -> bool:
         entries = msgspec.json.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return False
+    return envoy_cert_entries(entries)
+
+
+def envoy_cert_entries(entries: object) -> bool:
+    """:func:`_envoy_certs` of an already decoded ``certificates`` value."""
     if not isinstance(entries, list) or not entries:
         return False
     if any(isinstance(e, dict) and ("identity" in e or "state" in e) for e in entries):
@@ -372,12 +396,7 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
 
     if len(top.certificates) and not (len(top.workloads) or len(top.workloadState)):
         if _envoy_certs(top.certificates):
-            raise InvalidInput(
-                f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
-                "config), not a config dump",
-                hint="save GET /config_dump instead: pdebug secrets reads its SDS secrets "
-                "and pdebug check their expiry",
-            )
+            raise envoy_certs_given(source)
     if len(top.workloads) or len(top.workloadState) or len(top.certificates):
         raise ZtunnelDumpGiven(
             f"{source}: this is a ztunnel config dump (Istio ambient), not an Envoy one",

@@ -220,7 +220,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
 
-    from pdebug.model.load import agentgateway_given, sniff
+    from pdebug.model.load import agentgateway_given, envoy_cert_entries, envoy_certs_given, sniff
     from pdebug.model.sniff import sniff_bytes
 
     found = sniff_bytes(data)
@@ -254,6 +254,12 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
         )
     if {"binds", "backends"} <= {_fold(str(k)) for k in top}:
         raise agentgateway_given(source)
+    if (
+        "certificates" in top
+        and not {"workloads", "workloadstate"} & {_fold(str(k)) for k in top}
+        and envoy_cert_entries(top["certificates"])
+    ):
+        raise envoy_certs_given(source, ztunnel=True)
     if not looks_like_ztunnel(top):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (no workloads, services, policies, "

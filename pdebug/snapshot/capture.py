@@ -175,7 +175,16 @@ def capture_proxy(
             if found is None:
                 continue
             message = f"{shown}: the admin answered {paths[name]} with {found}, not JSON"
-            if strict and name not in optional:
+            old_envoy = (
+                name == bundle.CLUSTERS and bundle.DUMP in staged and not ztunnel
+            ) and _text_clusters(stage.path(f"{member}/{name}"))
+            if old_envoy:
+                # Envoy 1.7 and older ignore format=json; its dump (checked) is saved
+                message = (
+                    f"{shown}: {paths[name]} answered in text (an Envoy older than 1.8 "
+                    f"has no JSON /clusters): {name} not saved, endpoint health not captured"
+                )
+            if strict and name not in optional and not old_envoy:
                 raise InvalidInput(message, hint="is this an Envoy admin port?")
             stage.remove(f"{member}/{name}")  # no member no reader can read
             staged.remove(name)
@@ -291,6 +300,15 @@ def _not_json_object(path: str) -> str | None:
     return {"empty": "nothing", "text": "text", "array": "a JSON array"}.get(
         found.kind, found.what or found.kind
     )
+
+
+def _text_clusters(path: str) -> bool:
+    """Whether a staged answer is Envoy's text ``/clusters`` (``name::host:port::...``)."""
+    from pdebug.model.sniff import sniff_bytes, without_bom
+
+    with open(path, "rb") as fh:
+        found = sniff_bytes(without_bom(fh.read(4096)))
+    return found.kind == "text" and "::" in found.first_line
 
 
 def _looks_right(path: str, ztunnel: bool) -> bool:

@@ -95,7 +95,9 @@ def capture_one(
             proxy = re.sub(r"[^A-Za-z0-9._-]+", "_", bare).strip("_") or "proxy"
             os.rename(stage.path("proxy"), stage.path(proxy))
             manifest = Manifest.new(source=label)
-            manifest.proxies = [ProxyEntry(proxy, label, files=captured.files)]
+            manifest.proxies = [
+                ProxyEntry(proxy, label, files=captured.files, errors=captured.errors)
+            ]
             members = [
                 (f"{proxy}/{name}", entry.size or 0, captured.packed[name])
                 for name, entry in captured.files.items()
@@ -103,7 +105,8 @@ def capture_one(
             write_packed(output, manifest.plain(), members, _LEVEL)
     finally:
         stage.discard()
-    return f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
+    saved = f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
+    return "\n".join([*(f"warning: {e}" for e in captured.errors), saved])
 
 
 def _publish(staged: str, output: str) -> None:

@@ -76,7 +76,15 @@ def view(
     """
     dump = data.need_dump("pdebug all")
     if structured:
-        return _structured(data, dump)
+        result = _structured(data, dump)
+        if not (cluster_filter.empty and listener_filter.empty and endpoint_filter.empty):
+            # istioctl's pc all -o json|yaml is the dump as read: the filters select rows
+            told = (
+                "-o json/yaml print the whole dump, as istioctl does: --address, --port "
+                "and --fqdn filter the tables only"
+            )
+            result.note = "\n".join(n for n in (told, result.note) if n)
+        return result
     parts: list[tuple[str, Table | Lines]] = []
     missing: list[str] = []
     builders: list[tuple[str, str, Any]] = [

@@ -231,16 +231,21 @@ def view(
             )
         table.rows.append(base)
     note = None if rows or flt.empty else "No clusters match the filter."
+    if not rows and not wide and not flt.empty:
+        note = _warming_note(data, flt) or note
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
-def _warming_note(data: ProxyData) -> str | None:
-    """Said when the table is empty only because every cluster is still warming."""
-    n = len(select(data, ClusterFilter(), include_warming=True))
+def _warming_note(data: ProxyData, flt: ClusterFilter | None = None) -> str | None:
+    """Said when the table is empty only because every cluster (matching) is still warming."""
+    n = len(select(data, flt or ClusterFilter(), include_warming=True))
     if not n:
         return None
+    head = (
+        "No clusters found" if flt is None or flt.empty else "No active cluster matches the filter"
+    )
     return (
-        f"No clusters found: {n} warming (received, not serving yet), left out as istioctl"
+        f"{head}: {n} warming (received, not serving yet), left out as istioctl"
         " does; -o wide lists them, pdebug check says what they wait for."
     )
 

@@ -40,7 +40,8 @@ def report_text(report: DiffReport) -> str:
                 extra = f" ({_one_line(change.note)})" if change.note else ""
                 lines.append(f"  - {_one_line(change.name)}: only in {left}{extra}")
             elif change.status == "only-right":
-                lines.append(f"  + {_one_line(change.name)}: only in {right}")
+                extra = f" ({_one_line(change.note)})" if change.note else ""
+                lines.append(f"  + {_one_line(change.name)}: only in {right}{extra}")
             else:
                 lines.append(f"  ~ {_one_line(change.name)}")
                 for f in change.fields:

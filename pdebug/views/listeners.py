@@ -327,8 +327,8 @@ def view(
         for row in rows:
             table.rows.append((",".join(row.addresses), str(row.port), row.type))
     note = None if rows or flt.empty else "No listeners match the filter."
-    if not rows and flt.empty and not wide:
-        note = _inactive_note(data, flt)
+    if not rows and not wide:
+        note = _inactive_note(data, flt) or note
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
@@ -338,7 +338,8 @@ def _inactive_note(data: ProxyData, flt: ListenerFilter) -> str | None:
     if not states:
         return None
     said = ", ".join(f"{n} {state.lower()}" for state, n in sorted(states.items()))
+    head = "No listeners found" if flt.empty else "No serving listener matches the filter"
     return (
-        f"No listeners found: {said} (not serving), left out as istioctl does;"
+        f"{head}: {said} (not serving), left out as istioctl does;"
         " -o wide lists them, pdebug check says why."
     )
