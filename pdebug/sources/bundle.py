@@ -46,7 +46,6 @@ from pdebug.manifest import (
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
-    from pdebug.sources.file import Input
     from pdebug.sources.spec import FileSpec, MemberSpec
 
 __all__ = [
@@ -80,7 +79,6 @@ __all__ = [
     "read_any",
     "read_bundle",
     "read_dir_bundle",
-    "read_opened",
     "read_recorded",
     "read_saved",
     "read_tar",
@@ -718,18 +716,9 @@ def read_any(
     if path != "-" and os.path.isdir(path):
         return read_dir_bundle(path)
     with open_input(path) as opened:
-        return read_opened(opened, keep)
-
-
-def read_opened(
-    opened: Input | str, keep: Callable[[Bundle], Iterable[str] | None] | None = None
-) -> Bundle | tuple[bytes | memoryview, str]:
-    """:func:`read_any` of a file already opened (or of a snapshot directory's path)."""
-    if isinstance(opened, str):
-        return read_dir_bundle(opened)
-    if opened.is_tar():
-        return read_tar(opened, opened.label, keep)
-    return opened.read_all(), opened.label
+        if opened.is_tar():
+            return read_tar(opened, opened.label, keep)
+        return opened.read_all(), opened.label
 
 
 @dataclass(frozen=True)
@@ -772,16 +761,13 @@ class SavedProxies:
 
 
 def read_saved(
-    opened: Input | str,
+    path: str,
     member: str | None = None,
     *,
     several: bool = False,
     before_members: Callable[[Bundle], object] | None = None,
 ) -> SavedProxies | tuple[bytes | memoryview, str] | None:
-    """Every proxy an opened file holds, in one read: a bundle's, else the file's bytes.
-
-    ``opened`` is the file, opened once by the caller (:func:`pdebug.sources.file.open_input`;
-    the manifest and the members are read from it), or a snapshot directory's path.
+    """Every proxy the file at ``path`` holds, in one read: a bundle's, else the file's bytes.
 
     A bundle (a ``.tar.gz`` or a snapshot directory) gives each proxy's files (``member``:
     that proxy's), or why they cannot be read, with what the manifest says of them and of
@@ -800,70 +786,71 @@ def read_saved(
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
     if several:
-        found = _several(opened, before_members)
-        if found is None:
+        opened = _several(path, before_members)
+        if opened is None:
             return None
     else:
-        got = read_opened(opened, None if member is None else lambda b: [b.resolve(member)])
+        got = read_any(path, None if member is None else lambda b: [b.resolve(member)])
         if not isinstance(got, Bundle):
             if member is not None:
-                path = opened if isinstance(opened, str) else opened.path
                 raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
             return got
-        found = got
-    names = [member] if member is not None else found.proxies
+        opened = got
+    names = [member] if member is not None else opened.proxies
     if not names:
-        raise InvalidInput(f"{found.label}: the bundle holds no proxy", hint="capture it again")
-    manifest = found.manifest
+        raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
+    manifest = opened.manifest
     entries = {str(p["name"]): p for p in proxy_entries(manifest)}
     proxies = []
     for name in names:
         files: dict[str, bytes] = {}
         unreadable = None
         try:  # a member that fails its sha256 or is not a file is this proxy's problem
-            files = found.proxy(name)
+            files = opened.proxy(name)
         except PdebugError as exc:
             unreadable = exc
         entry = entries.get(name, {})
-        label = f"{found.label}:{name}"
+        label = f"{opened.label}:{name}"
         proxies.append(SavedProxy(name, label, entry.get("kind"), files, unreadable, entry))
-    return SavedProxies(found.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
+    return SavedProxies(opened.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
 
 
-def _several(
-    opened: Input | str, before_members: Callable[[Bundle], object] | None
-) -> Bundle | None:
-    """The bundle opened when it holds several proxies, else None (see :func:`read_saved`).
+def _several(path: str, before_members: Callable[[Bundle], object] | None) -> Bundle | None:
+    """The bundle at ``path`` when it holds several proxies, else None (see :func:`read_saved`).
 
-    A file that cannot be read up to its manifest, or a tar without one, is None (the
-    caller opens it as one source, which says why); after the manifest, errors are raised.
+    Errors are :func:`peek_manifest`'s up to the manifest, :func:`read_any`'s after it.
     """
-    if isinstance(opened, str):
-        if not is_dir_bundle(opened):
+    if path == "-":
+        return None
+    if os.path.isdir(path):
+        if not is_dir_bundle(path):
             return None
-        found = read_dir_bundle(opened)  # the manifest; files are read when asked
-        if len(found.proxies) == 1:
+        opened = read_dir_bundle(path)  # the manifest; files are read when asked
+        if len(opened.proxies) == 1:
             return None
         if before_members is not None:
-            before_members(found)
-        return found
-    if not opened.is_tar():
+            before_members(opened)
+        return opened
+    if not os.path.isfile(path):
         return None
     several = False
 
-    def keep(bundle: Bundle) -> None:  # asked once the manifest lists other than one proxy
+    def keep(found: Bundle) -> None:  # asked once the manifest lists other than one proxy
         nonlocal several
         several = True
         if before_members is not None:
-            before_members(bundle)
+            before_members(found)
 
     try:
-        found = read_tar(opened, opened.label, keep, stop=lambda b: len(b.proxies) == 1)
+        with open_input(path) as reader:
+            if not reader.is_tar():
+                return None
+            opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
     except (SourceUnavailable, _NoManifest):
         if several:
             raise
         return None
-    return found if several else None
+    return opened if several else None
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,15 @@ model (:mod:`pdebug.inputs` and :mod:`pdebug.proxy` do, above it):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.errors import SourceUnavailable, UsageError
 from pdebug.sources.spec import FileSpec, MemberSpec
 
 if TYPE_CHECKING:
     from pdebug.sources.base import LiveOptions, Source
     from pdebug.sources.bundle import SavedProxy
-    from pdebug.sources.file import Input
     from pdebug.sources.spec import SourceSpec
 
 __all__ = ["Bundles", "Held", "hold"]
@@ -76,59 +74,24 @@ def hold(
             not raised: its :attr:`~pdebug.sources.bundle.SavedProxy.unreadable` says why).
         SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
     """
-    held = _read_whole(spec, bundles, one_only) if isinstance(spec, FileSpec | MemberSpec) else None
-    if held is not None:
-        return held
+    if isinstance(spec, FileSpec | MemberSpec):
+        held = _read_whole(spec, bundles, one_only)
+        if held is not None:
+            return held
     from pdebug.sources import open_source  # one proxy (nothing is read before its first GET)
 
     return Held(spec.text, source=open_source(spec, live))
 
 
 def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | None) -> Held | None:
-    """A file read whole, opened once here; None when it is one source (opened as such).
+    """A file read whole in one call to the bundle reader; None when it is one source.
 
-    A plain file's bytes, or every proxy of a bundle (``B:NAME``: that one), read by the
-    bundle reader from the opened file. For ``several``, stdin, a FIFO or device, a file
-    that cannot be opened and a plain dump are one source, and no bundle code is loaded
-    for them (the file's first block says whether it is a tar archive).
+    A plain file's bytes, or every proxy of a bundle (``B:NAME``: that one).
     """
     member = spec.member if isinstance(spec, MemberSpec) else None
     several = bundles == "several"
-    if several and member is not None:
-        return None  # one member: read as one source
-    path = spec.path
-    if path == "-" or not os.path.isdir(path):
-        if several and (path == "-" or not os.path.isfile(path)):
-            return None  # stdin, a FIFO or a device is one source
-        from pdebug.sources.file import open_input
-
-        try:
-            opened = open_input(path)
-        except SourceUnavailable:
-            if several:
-                return None  # one source, which says why it cannot be read
-            raise
-        with opened:
-            if not opened.is_tar():
-                if several:
-                    return None  # a plain dump: read as one source, without the bundle code
-                if member is not None:
-                    raise InvalidInput(
-                        f"{path}: not a bundle, so there is no proxy {member!r} in it"
-                    )
-                return Held(spec.text, data=opened.read_all(), label=opened.label)
-            return _from_bundle(spec, opened, member, several, one_only)
-    return _from_bundle(spec, path, member, several, one_only)  # a snapshot directory
-
-
-def _from_bundle(
-    spec: FileSpec | MemberSpec,
-    opened: Input | str,
-    member: str | None,
-    several: bool,
-    one_only: str | None,
-) -> Held | None:
-    """What the bundle reader reads from ``opened`` (the file, or a snapshot directory)."""
+    if several and (member is not None or not _maybe_tar(spec.path)):
+        return None  # a plain dump or one member: read as one source, without the bundle code
     from pdebug.sources.bundle import read_saved
 
     def refuse(_: object) -> None:
@@ -138,7 +101,7 @@ def _from_bundle(
         )
 
     read = read_saved(
-        opened, member, several=several, before_members=None if one_only is None else refuse
+        spec.path, member, several=several, before_members=None if one_only is None else refuse
     )
     if read is None:
         return None
@@ -152,3 +115,23 @@ def _from_bundle(
         capture=read.capture,
         namespaces=read.namespaces,
     )
+
+
+def _maybe_tar(path: str) -> bool:
+    """False for a regular file that is no tar archive (once gunzipped): no bundle.
+
+    The same first step as :func:`pdebug.sources.bundle.peek_manifest`, without importing
+    the bundle code (tarfile, hashlib, the manifest) for a plain dump; anything else
+    (stdin, a file that cannot be opened) goes on to the bundle reader and its errors.
+    """
+    import os
+
+    if path == "-" or not os.path.isfile(path):
+        return True
+    from pdebug.sources.file import open_input
+
+    try:
+        with open_input(path) as opened:
+            return bool(opened.is_tar())
+    except SourceUnavailable:
+        return True
