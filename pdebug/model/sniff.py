@@ -130,3 +130,18 @@ def _binary(head: bytes, size: int) -> bool:
         # not binary if it is only a character cut in two at the end of the head
         return size <= HEAD or exc.start < len(head) - 4
     return False
+
+
+def agentgateway_given(source: str) -> InvalidInput:
+    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
+
+    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
+    and ``backends``, but its service endpoints are its load balancer's state (a list of
+    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
+    """
+    return InvalidInput(
+        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
+        "not a ztunnel or Envoy one",
+        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
+        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
+    )
