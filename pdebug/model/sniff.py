@@ -3,8 +3,9 @@
 Every reader of a JSON document (a config dump, ``/clusters``, istiod's sync status)
 first looks at the head of the bytes, so that an error page, a binary file or an empty
 capture is named as what it is rather than reported as a JSON syntax error. This is the
-one look; each reader words its own message (:func:`pdebug.model.load.sniff`,
-``model/syncz.py``).
+one look; each reader words its own message (:func:`pdebug.model.load.sniff`, which the
+ztunnel reader calls with its own hints, ``model/syncz.py``). :func:`agentgateway_given`
+is the one refusal of agentgateway's dump, shared by the Envoy and ztunnel readers.
 """
 
 from __future__ import annotations
