@@ -60,9 +60,7 @@ def check_cmd(
     options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
     result = check_source(proxy.words, proxy.live, options, clusters_json)
     if isinstance(result, BundleChecks):
-        from pdebug.views import bundlecheck
-
-        view = bundlecheck.view(result.checks, result.path, threshold)
+        view = v.bundle_view(result.checks, result.path, threshold)
     else:
         view = v.view(result, fmt.wide, threshold)
     sys.stdout.write(fmt.render(view))

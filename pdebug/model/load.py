@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -29,7 +29,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import sniff_bytes, without_bom
+from pdebug.model.sniff import agentgateway_given, sniff_bytes, without_bom
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -114,9 +114,15 @@ def _arg(source: str) -> str:
     return "-" if source == "stdin" else source
 
 
-def sniff(data: Buffer, source: str) -> None:
-    """Reject input that is plainly not a JSON object, saying what it looks like."""
+def sniff(data: Buffer, source: str, first: tuple[str, Mapping[str, str]] | None = None) -> None:
+    """Reject input that is plainly not a JSON object, saying what it looks like.
+
+    ``first``: another reader's ``(expected, hints)`` (the ztunnel reader's), which words
+    the refusal of the kinds its hints name, before the Envoy texts are told apart.
+    """
     found = sniff_bytes(data)
+    if first is not None and found.kind in first[1]:
+        raise found.refuse(source, first[0], first[1])
     if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
         raise InvalidInput(
             f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
@@ -310,21 +316,6 @@ def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -
             f"{source}: invalid JSON: {sanitize(text)}",
             hint="the file is damaged; capture the dump again",
         ) from None
-
-
-def agentgateway_given(source: str) -> InvalidInput:
-    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
-
-    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
-    and ``backends``, but its service endpoints are its load balancer's state (a list of
-    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
-    """
-    return InvalidInput(
-        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
-        "not a ztunnel or Envoy one",
-        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
-        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
-    )
 
 
 def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:

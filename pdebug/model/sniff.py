@@ -3,8 +3,9 @@
 Every reader of a JSON document (a config dump, ``/clusters``, istiod's sync status)
 first looks at the head of the bytes, so that an error page, a binary file or an empty
 capture is named as what it is rather than reported as a JSON syntax error. This is the
-one look; each reader words its own message (:func:`pdebug.model.load.sniff`,
-``model/syncz.py``).
+one look; each reader words its own message (:func:`pdebug.model.load.sniff`, which the
+ztunnel reader calls with its own hints, ``model/syncz.py``). :func:`agentgateway_given`
+is the one refusal of agentgateway's dump, shared by the Envoy and ztunnel readers.
 """
 
 from __future__ import annotations
@@ -150,3 +151,18 @@ def _binary(head: bytes, size: int) -> bool:
         # not binary if it is only a character cut in two at the end of the head
         return size <= HEAD or exc.start < len(head) - 4
     return False
+
+
+def agentgateway_given(source: str) -> InvalidInput:
+    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
+
+    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
+    and ``backends``, but its service endpoints are its load balancer's state (a list of
+    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
+    """
+    return InvalidInput(
+        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
+        "not a ztunnel or Envoy one",
+        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
+        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
+    )

@@ -220,13 +220,10 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
 
-    from pdebug.model.load import agentgateway_given, envoy_cert_entries, envoy_certs_given, sniff
-    from pdebug.model.sniff import sniff_bytes
+    from pdebug.model.load import envoy_cert_entries, envoy_certs_given, sniff
+    from pdebug.model.sniff import agentgateway_given
 
-    found = sniff_bytes(data)
-    if found.kind in _ZT_HINTS:
-        raise found.refuse(source, "a ztunnel config dump", _ZT_HINTS)
-    sniff(data, source)
+    sniff(data, source, ("a ztunnel config dump", _ZT_HINTS))
     raw = bytes(data)
     try:
         top = orjson.loads(raw)
