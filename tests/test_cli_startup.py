@@ -21,6 +21,7 @@ from pdebug.cli import _NOT_LIGHT, _light_value
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMP = ROOT / "fixtures" / "real" / "sidecar" / "config_dump.json"
+ZTUNNEL = ROOT / "fixtures" / "istioctl" / "ztunnel-config" / "dump.json"
 
 TEXTS = [
     "0", "7", "012", "80", "65535", "65536", "-1", "-0", "1_000", " 12", "12 ", "+5",
@@ -198,6 +199,19 @@ PLAIN_LINES = [
     ("clusters", str(DUMP), "-o", ""),
     ("clusters", ""),
     ("routes", str(ROOT / "fixtures")),
+    ("all", str(DUMP)),
+    ("a", str(DUMP), "-o", "wide"),
+    ("all", str(DUMP), "-o", "json"),
+    ("all", str(DUMP), "-o", "nosuchformat"),
+    ("all", "/nonexistent/dump.json"),
+    ("check", str(DUMP)),
+    ("check", str(DUMP), "-o", "json"),
+    ("check", str(DUMP), "--output", "markdown"),
+    ("check", str(DUMP), "-o", "nosuchformat"),
+    ("check", "/nonexistent/dump.json"),
+    ("check", str(ZTUNNEL)),
+    ("check", str(ZTUNNEL), "-o", "wide"),
+    ("pc", "all", "-f", str(DUMP)),
 ]
 
 
@@ -225,7 +239,7 @@ def _recorded(monkeypatch: pytest.MonkeyPatch, args: list[str], typer: bool) -> 
     from pdebug.cli import _run
 
     seen: list[Any] = []
-    for name in ("clusters", "listeners", "routes", "endpoints", "eds", "whole"):
+    for name in ("clusters", "listeners", "routes", "endpoints", "eds", "whole", "all_", "check"):
         body = getattr(_run, name)
 
         def record(*a: Any, _body: Any = body, **kw: Any) -> int:
@@ -260,6 +274,13 @@ def _recorded(monkeypatch: pytest.MonkeyPatch, args: list[str], typer: bool) -> 
         ["s", "x.json", "-o", "wide"],
         ["bootstrap", "x.json"],
         ["ecds", "x.json"],
+        ["all", "x.json"],
+        ["a", "-o", "json", "x.json"],
+        ["all", "-"],
+        ["check", "x.json"],
+        ["check", "-o", "json", "bundle.tar.gz"],
+        ["check", "-"],
+        ["check", "pod/x", "--output", "wide"],
     ],
 )
 def test_a_plain_table_gets_typers_values(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -285,8 +306,14 @@ def test_a_plain_table_gets_typers_values(args: list[str], monkeypatch: pytest.M
         ["clusters", "--output=json", "a"],
         ["clusters", "--", "a"],
         ["clusters", "-n", "x", "a"],
-        ["all", "a"],
-        ["check", "a"],
+        ["all", "a", "--with-headers"],
+        ["all", "a", "--port", "80"],
+        ["check", "a", "--fail-on", "error"],
+        ["check", "a", "--ignore", "PD602"],
+        ["check", "a", "--cert-days", "30"],
+        ["check", "a", "--clusters-json", "c.json"],
+        ["check", "a", "-o", "json", "--fail-on", "info"],
+        ["check", "--help"],
         ["diff", "a"],
         ["zc", "workload", "a"],
         ["nosuch", "a"],
@@ -312,3 +339,100 @@ def test_a_plain_table_imports_no_typer_and_no_command_module() -> None:
         assert not {m for m in loaded if m == "typer" or m.startswith(("typer.", "click"))}
         others = {f"pdebug.cli.{m}" for _, m, _, _ in _commands()} | {"pdebug.cli.ztunnel"}
         assert not loaded & others
+
+
+# --- all and check, plain: bundles, ztunnels, stdin (#17) ---------------------------------
+
+
+def _both(
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: bytes | None = None,
+) -> tuple[Any, Any]:
+    """(plain run, Typer run) of one command line: exit code, stdout, stderr."""
+    import io
+
+    import pdebug.cli as cli
+    from pdebug.cli.habits import normalize
+
+    assert cli._plain_view(normalize(list(args))) is not None
+    runs = []
+    for typer in (False, True):
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        if typer:
+            monkeypatch.setattr(cli, "_plain_view", lambda args: None)
+        runs.append((cli.main(list(args)), *capsys.readouterr()))
+    monkeypatch.undo()
+    return runs[0], runs[1]
+
+
+def test_plain_check_of_bundles_is_typers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole bundles, one proxy of one, a failed capture inside: the same lines and codes."""
+    from tests.harness import ambient
+
+    fine = ambient.make_bundle(tmp_path / "fine.tar.gz", ambient.worker(), ambient.worker2())
+    broken = ambient.make_bundle(tmp_path / "broken.tar.gz", ambient.worker2(), None)
+    codes = set()
+    for args in (
+        ["check", str(fine)],
+        ["check", str(fine), "-o", "json"],
+        ["check", f"{fine}:sleep-1.bookinfo"],
+        ["check", f"{fine}:{ambient.Z2}"],
+        ["check", f"{fine}:nosuch.pod"],
+        ["check", str(broken)],
+        ["all", f"{fine}:sleep-1.bookinfo"],
+        ["all", str(fine)],
+    ):
+        plain, typer = _both(args, capsys, monkeypatch)
+        assert plain == typer, args
+        codes.add(plain[0])
+    # findings (1), a table (0), a usage error (2), no such pod (3), a failed capture (4)
+    assert codes == {0, 1, 2, 3, 4}
+
+
+def test_plain_check_and_all_of_stdin_are_typers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for args, data in (
+        (["check", "-"], DUMP.read_bytes()),
+        (["check", "-", "-o", "json"], ZTUNNEL.read_bytes()),
+        (["all", "-"], DUMP.read_bytes()),
+        (["check", "-"], b"{not json"),
+        (["all", "-"], b""),
+    ):
+        plain, typer = _both(args, capsys, monkeypatch, stdin=data)
+        assert plain == typer, args
+        assert plain[1] or plain[2]
+
+
+def test_plain_check_keeps_its_exit_codes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real sidecar has warnings: 1 under the default --fail-on warning, both ways."""
+    plain, typer = _both(["check", str(DUMP)], capsys, monkeypatch)
+    assert plain == typer
+    assert plain[0] == 1
+    assert "PD" in plain[1]
+
+
+def test_plain_all_and_check_import_no_typer() -> None:
+    for args in (("all", str(DUMP)), ("check", str(ZTUNNEL))):
+        code = (
+            "import sys, contextlib, io\n"
+            "from pdebug.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    main({list(args)!r})\n"
+            "print(' '.join(sorted(sys.modules)))\n"
+        )
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        loaded = set(out.stdout.split())
+        assert not {m for m in loaded if m == "typer" or m.startswith(("typer.", "click"))}
+        others = {f"pdebug.cli.{m}" for _, m, _, _ in _commands()} | {"pdebug.cli.ztunnel"}
+        assert not loaded & others, args

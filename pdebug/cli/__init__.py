@@ -540,13 +540,15 @@ class _TyperErrors:
 #: The views a bare ``pdebug VIEW SOURCE [-o FORMAT]`` runs without Typer (their
 #: bodies in :mod:`pdebug.cli._run`); ``secrets``, ``bootstrap``, ``ecds`` are
 #: :func:`pdebug.cli._run.whole` views.
-PLAIN_VIEWS = ("clusters", "listeners", "routes", "endpoints", "eds")
+PLAIN_VIEWS = ("clusters", "listeners", "routes", "endpoints", "eds", "all", "check")
 PLAIN_WHOLE = ("secrets", "bootstrap", "ecds")
+#: A plain command whose body in :mod:`pdebug.cli._run` has another name (``all`` is a builtin).
+_PLAIN_BODY = {"all": "all_"}
 _COMPLETION_VARS = ("_PDEBUG_COMPLETE", "_TYPER_COMPLETE")
 
 
 def _plain_view(args: list[str]) -> Callable[[], int] | None:
-    """The run of a view given only SOURCE and perhaps ``-o FORMAT``, without Typer.
+    """A view, ``all`` or ``check`` given only SOURCE and perhaps ``-o FORMAT``, unTypered.
 
     ``pdebug clusters dump.json`` is the command people type most, on dumps of any
     size; importing Typer (and Click) and building the command was about 40% of its
@@ -593,8 +595,8 @@ def _plain_runner(name: str, source: str, output: str) -> Callable[[], int]:
         proxy = _run.ProxyOptions(source, None, None, LiveOptions())
         if name in PLAIN_WHOLE:
             return _run.whole(name, getattr(Fetch, name), proxy, output)
-        body: Callable[..., int] = getattr(_run, name)
-        return body(proxy, output=output)
+        body: Callable[..., int] = getattr(_run, _PLAIN_BODY.get(name, name))
+        return int(body(proxy, output=output))
 
     return run
 

@@ -226,4 +226,64 @@ def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: 
     return run_view(proxy, output, fetch(), lambda d, f: v.view(d, f.wide))
 
 
+def all_(
+    proxy: ProxyOptions,
+    address: str | None = None,
+    port: int | None = None,
+    fqdn: str | None = None,
+    with_headers: bool = False,
+    output: str = "table",
+) -> int:
+    """``pdebug all``."""
+    from pdebug.views import all as v
+    from pdebug.views.clusters import ClusterFilter
+    from pdebug.views.endpoints import EndpointFilter
+    from pdebug.views.listeners import ListenerFilter
+
+    cf = ClusterFilter(fqdn=fqdn, port=port)
+    lf = ListenerFilter(address=address, port=port)
+    ef = EndpointFilter(address=address, port=port)
+    return run_view(
+        proxy,
+        output,
+        Fetch.everything(),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
+    )
+
+
+def check(
+    proxy: ProxyOptions,
+    fail_on: str = "warning",
+    ignore: list[str] | None = None,
+    cert_days: float = 7.0,
+    output: str = "table",
+    clusters_json: str | None = None,
+) -> int:
+    """``pdebug check``: exit 0 when clean, 1 when a finding reaches ``fail_on``."""
+    from pdebug.checks import BY_CODE, CheckOptions, parse_codes, parse_fail_on
+    from pdebug.checks.base import BundleChecks
+    from pdebug.errors import ExitCode
+    from pdebug.examine import check_source
+    from pdebug.views import check as v
+
+    fmt = get_format(output)
+    threshold = parse_fail_on(fail_on)
+    known: list[str] = []
+    if ignore:  # which kind of dump it is is known only later
+        from pdebug.checks import ztunnel as zchecks
+
+        known = [*BY_CODE, *zchecks.BY_CODE]
+    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
+    result = check_source(proxy.words, proxy.live, options, clusters_json)
+    if isinstance(result, BundleChecks):
+        view = v.bundle_view(result.checks, result.path, threshold)
+    else:
+        view = v.view(result, fmt.wide, threshold)
+    sys.stdout.write(fmt.render(view))
+    error = result.error()  # after the table: one damaged proxy never hides the others
+    if error is not None:
+        raise error
+    return ExitCode.FINDINGS if result.fails(threshold) else ExitCode.OK
+
+
 __all__ = ["ProxyOptions", "run_view"]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-from pdebug.checks.base import BundleChecks
 from pdebug.cli.options import (
     CertDaysOpt,
     ClustersJsonOpt,
@@ -14,7 +11,6 @@ from pdebug.cli.options import (
     ProxyOptions,
     proxy_options,
 )
-from pdebug.errors import ExitCode
 
 
 @proxy_options()
@@ -45,26 +41,6 @@ def check_cmd(
     A ztunnel dump (Istio ambient) gets the PD7xx checks: certificates, waypoints,
     services without endpoints, policies that deny everything, HBONE/TCP mismatches.
     """
-    from pdebug.checks import BY_CODE, CheckOptions, parse_codes, parse_fail_on
-    from pdebug.examine import check_source
-    from pdebug.render import get_format
-    from pdebug.views import check as v
+    from pdebug.cli import _run
 
-    fmt = get_format(output)
-    threshold = parse_fail_on(fail_on)
-    known: list[str] = []
-    if ignore:  # which kind of dump it is is known only later
-        from pdebug.checks import ztunnel as zchecks
-
-        known = [*BY_CODE, *zchecks.BY_CODE]
-    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or [], known))
-    result = check_source(proxy.words, proxy.live, options, clusters_json)
-    if isinstance(result, BundleChecks):
-        view = v.bundle_view(result.checks, result.path, threshold)
-    else:
-        view = v.view(result, fmt.wide, threshold)
-    sys.stdout.write(fmt.render(view))
-    error = result.error()  # after the table: one damaged proxy never hides the others
-    if error is not None:
-        raise error
-    return ExitCode.FINDINGS if result.fails(threshold) else ExitCode.OK
+    return _run.check(proxy, fail_on, ignore, cert_days, output, clusters_json)

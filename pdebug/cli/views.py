@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pdebug.cli import _run
-from pdebug.cli._run import run_view
 from pdebug.cli.completion import complete_view
 from pdebug.cli.options import (
     ClustersJsonOpt,
@@ -219,20 +218,7 @@ def all_cmd(
 
     Example: pdebug all dump.json --with-headers
     """
-    from pdebug.views import all as v
-    from pdebug.views.clusters import ClusterFilter
-    from pdebug.views.endpoints import EndpointFilter
-    from pdebug.views.listeners import ListenerFilter
-
-    cf = ClusterFilter(fqdn=fqdn, port=port)
-    lf = ListenerFilter(address=address, port=port)
-    ef = EndpointFilter(address=address, port=port)
-    return run_view(
-        proxy,
-        output,
-        Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
-    )
+    return _run.all_(proxy, address, port, fqdn, with_headers, output)
 
 
 def proxy_config_cmd(
