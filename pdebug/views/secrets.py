@@ -26,7 +26,6 @@ from pdebug.model.secrets import (
     static_items,
     trusted_ca,
 )
-from pdebug.redact import redact_keys
 from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Table
@@ -108,4 +107,10 @@ def view(
 
 def _objects(sec: Section) -> Callable[[], Any]:
     """The whole SecretsConfigDump, bare as istioctl prints it, private keys redacted."""
-    return lambda: bare(redact_keys(sec.plain()))
+
+    def objects() -> Any:
+        from pdebug.redact import redact_keys  # only json/yaml: a table never needs it
+
+        return bare(redact_keys(sec.plain()))
+
+    return objects
