@@ -46,7 +46,7 @@ FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
 #: ``zc -f`` is istioctl ztunnel-config's own, declared on each of its views).
 OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
 #: Commands with ``--verbose/--no-verbose``.
-VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r"})
+VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
 #: Options that take a value, as they may come before the command (kubectl style).
 _VALUE_OPTS = frozenset(

@@ -208,6 +208,17 @@ def all_cmd(
     fqdn: Annotated[
         str | None, typer.Option(help="Cluster name contains this.", metavar="FQDN")
     ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="Cluster name contains this (inbound, outbound).")
+    ] = None,
+    subset: Annotated[str | None, typer.Option(help="Cluster name contains this.")] = None,
+    type: Annotated[  # noqa: A002 - istioctl's flag name
+        str | None, typer.Option("--type", help="Listener type: HTTP, TCP, HTTP+TCP.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Only this route configuration.")] = None,
+    verbose: Annotated[
+        bool, typer.Option(help="Listeners one row per filter chain, routes one per route.")
+    ] = True,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
     *,
@@ -223,15 +234,17 @@ def all_cmd(
     from pdebug.views.clusters import ClusterFilter
     from pdebug.views.endpoints import EndpointFilter
     from pdebug.views.listeners import ListenerFilter
+    from pdebug.views.routes import RouteFilter
 
-    cf = ClusterFilter(fqdn=fqdn, port=port)
-    lf = ListenerFilter(address=address, port=port)
+    cf = ClusterFilter(fqdn=fqdn, port=port, subset=subset, direction=direction)
+    lf = ListenerFilter(address=address, port=port, type=type)
     ef = EndpointFilter(address=address, port=port)
+    rf = RouteFilter(name=name)
     return run_view(
         proxy,
         output,
         Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured, rf, verbose),
     )
 
 
