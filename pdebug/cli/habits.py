@@ -10,7 +10,8 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``--context c status``) move after it, as kubectl allows;
 * ``-f/--file FILE`` (istioctl's saved-dump flag) is the SOURCE argument;
 * ``-o short`` (istioctl's name for the table) is ``-o table``; ``--verbose=false`` is
-  ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings.
+  ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings;
+  ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``.
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 """
@@ -45,6 +46,8 @@ FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
 #: Commands with a ``--file`` of their own (``status --file`` is istiod's saved answer;
 #: ``zc -f`` is istioctl ztunnel-config's own, declared on each of its views).
 OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
+#: istioctl proxy-status and its names: ``-v/--verbosity N`` is ``--layout per-type``.
+STATUS = frozenset({"status", "proxy-status", "ps"})
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
@@ -176,6 +179,19 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             files.append(arg[2:])  # -fdump.json
             i += 1
             continue
+        if command in STATUS and (name in ("-v", "--verbosity") or _glued_v(arg)):
+            if eq:
+                level = value
+            elif _glued_v(arg):
+                level = arg[2:]
+            elif i + 1 < len(rest):
+                level = rest[i + 1]
+                i += 1
+            else:
+                level = ""
+            out.extend(_verbosity(arg, level))
+            i += 1
+            continue
         if name == "--verbose" and eq:
             flag = _bool_flag(command, value)
             if flag:
@@ -199,6 +215,20 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             hint="give one saved dump; pdebug diff A B compares two",
         )
     return files + out
+
+
+def _glued_v(arg: str) -> bool:
+    return arg.startswith("-v") and arg[2:].isdigit()
+
+
+def _verbosity(arg: str, level: str) -> list[str]:
+    """The ``-v/--verbosity N`` of istioctl proxy-status: 1 and more is one column per type."""
+    if not level.isdigit():
+        raise UsageError(
+            f"{arg}: needs a number (istioctl proxy-status -v 1)",
+            hint="-v 1 (the same as --layout per-type) shows one column per xDS type",
+        )
+    return ["--layout", "per-type"] if int(level) >= 1 else []
 
 
 def _format(value: str) -> str:

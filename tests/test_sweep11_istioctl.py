@@ -63,3 +63,28 @@ def test_all_prints_the_header_of_a_table_its_filters_emptied(pdebug):
         "            DOMAINS     MATCH     VIRTUAL SERVICE\n"
     )
     assert result.out.endswith("NAME     STATUS     LOCALITY     CLUSTER\n")
+
+
+XDS = ISTIOCTL / "proxy-status/xds"
+
+
+def test_proxy_status_verbosity_1_is_one_column_per_type(pdebug):
+    """istioctl.md §5.1: ``-v/--verbosity 1`` -> NAME, CLUSTER, types by URL, ISTIOD, VERSION."""
+    src = str(XDS / "xds_syncz_single_pilot.reconstructed.json")
+    want = (
+        "NAME       CLUSTER      CDS       ECDS         EDS        LDS        RDS"
+        "          ISTIOD      VERSION\n"
+        "proxy1     cluster1     STALE     NOT SENT     SYNCED     SYNCED     NOT SENT"
+        "     istiod1     1.20\n"
+        "proxy2     cluster2     STALE     NOT SENT     STALE      SYNCED     SYNCED"
+        "       istiod1     1.20\n"
+    )
+    for spelling in (["-v", "1"], ["-v1"], ["--verbosity", "1"], ["--verbosity=2"]):
+        result = pdebug("proxy-status", "--file", src, *spelling)
+        assert result.code == 0, (spelling, result.err)
+        assert result.out == want, spelling
+    result = pdebug("ps", "-f", src, "-v", "0")
+    assert result.out == (XDS / "multiXdsStatusSinglePilot.txt").read_text()
+    result = pdebug("ps", "-f", src, "-v", "x")
+    assert result.code == 2
+    assert "-v: needs a number" in result.err
