@@ -88,3 +88,23 @@ def test_proxy_status_verbosity_1_is_one_column_per_type(pdebug):
     result = pdebug("ps", "-f", src, "-v", "x")
     assert result.code == 2
     assert "-v: needs a number" in result.err
+
+
+BOOT = str(ISTIOCTL / "proxy-config-bootstrap/configdump.json")
+
+
+def test_pc_bootstrap_prints_json_by_default_as_istioctl_does(pdebug):
+    """istioctl.md §2: ``pc bootstrap`` defaults to ``-o json``; ``-o short`` is the summary."""
+    import json
+
+    from pdebug.model.camel import snake_keys
+
+    result = pdebug("pc", "bootstrap", "-f", BOOT)
+    assert result.code == 0, result.err
+    want = json.loads((ISTIOCTL / "proxy-config-bootstrap/bootstrapdump.json").read_text())
+    assert snake_keys(json.loads(result.out)) == snake_keys(want)
+    summary = (ISTIOCTL / "proxy-config-bootstrap/versionsummary.txt").read_text()
+    for args in (["pc", "b", "-f", BOOT, "-o", "short"], ["-o", "short", "pc", "b", "-f", BOOT]):
+        assert pdebug(*args).out == summary, args
+    assert pdebug("bootstrap", BOOT).out == summary  # pdebug's own command: the table
+    assert pdebug("pc", "b", "-f", BOOT, "-oyaml").out.startswith("bootstrap:\n")

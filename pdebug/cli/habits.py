@@ -11,7 +11,9 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
 * ``-f/--file FILE`` (istioctl's saved-dump flag) is the SOURCE argument;
 * ``-o short`` (istioctl's name for the table) is ``-o table``; ``--verbose=false`` is
   ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings;
-  ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``.
+  ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``; ``pc bootstrap``
+  prints JSON unless ``-o`` says otherwise, as istioctl's does (``pdebug bootstrap``: the
+  summary).
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 """
@@ -231,6 +233,15 @@ def _verbosity(arg: str, level: str) -> list[str]:
     return ["--layout", "per-type"] if int(level) >= 1 else []
 
 
+def _has_output(args: list[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("-o", "--output") or arg.startswith(("-o", "--output=")):
+            return True
+    return False
+
+
 def _format(value: str) -> str:
     return "table" if value.lower() == "short" else value
 
@@ -264,6 +275,8 @@ def normalize(args: list[str]) -> list[str]:
     command, rest = rest[0], rest[1:]
     if command in ("proxy-config", "pc"):
         command, rest = _view_of(command, rest)
+        if command == "bootstrap" and not _has_output(moved + rest):
+            rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
     elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
         command, rest = "stats", rest[1:]
     elif command == "help":
