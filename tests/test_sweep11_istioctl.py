@@ -108,3 +108,16 @@ def test_pc_bootstrap_prints_json_by_default_as_istioctl_does(pdebug):
         assert pdebug(*args).out == summary, args
     assert pdebug("bootstrap", BOOT).out == summary  # pdebug's own command: the table
     assert pdebug("pc", "b", "-f", BOOT, "-oyaml").out.startswith("bootstrap:\n")
+
+
+def test_pc_listener_waypoint_is_refused_by_name(pdebug):
+    """istioctl's hidden ``pc listener --waypoint`` (random row order, istioctl.md §4.2)."""
+    for args in (["pc", "l", "-f", DUMP, "--waypoint"], ["listeners", DUMP, "--waypoint=true"]):
+        result = pdebug(*args)
+        assert result.code == 2, args
+        first, hint = result.err.splitlines()[:2]
+        assert first == (
+            "pdebug: error: pdebug listeners has no --waypoint: istioctl's hidden waypoint "
+            "table walks the filter_chain_matcher in Go map order (random)"
+        )
+        assert hint.startswith("hint: pdebug listeners -o wide lists every chain")

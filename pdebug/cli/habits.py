@@ -50,6 +50,8 @@ FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
 OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
 #: istioctl proxy-status and its names: ``-v/--verbosity N`` is ``--layout per-type``.
 STATUS = frozenset({"status", "proxy-status", "ps"})
+#: The listener command and its names (istioctl's hidden ``--waypoint`` is refused).
+LISTENERS = frozenset({"listeners", "listener", "l"})
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
@@ -194,6 +196,13 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             out.extend(_verbosity(arg, level))
             i += 1
             continue
+        if name == "--waypoint" and command in LISTENERS:
+            raise UsageError(
+                f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
+                "the filter_chain_matcher in Go map order (random)",
+                hint="pdebug listeners -o wide lists every chain; pdebug trace follows a "
+                "request through the matcher",
+            )
         if name == "--verbose" and eq:
             flag = _bool_flag(command, value)
             if flag:
