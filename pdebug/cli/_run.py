@@ -233,21 +233,29 @@ def all_(
     fqdn: str | None = None,
     with_headers: bool = False,
     output: str = "table",
+    *,
+    direction: str | None = None,
+    subset: str | None = None,
+    type: str | None = None,  # noqa: A002 - istioctl's flag name
+    name: str | None = None,
+    verbose: bool = True,
 ) -> int:
     """``pdebug all``."""
     from pdebug.views import all as v
     from pdebug.views.clusters import ClusterFilter
     from pdebug.views.endpoints import EndpointFilter
     from pdebug.views.listeners import ListenerFilter
+    from pdebug.views.routes import RouteFilter
 
-    cf = ClusterFilter(fqdn=fqdn, port=port)
-    lf = ListenerFilter(address=address, port=port)
+    cf = ClusterFilter(fqdn=fqdn, port=port, subset=subset, direction=direction)
+    lf = ListenerFilter(address=address, port=port, type=type)
     ef = EndpointFilter(address=address, port=port)
+    rf = RouteFilter(name=name)
     return run_view(
         proxy,
         output,
         Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured),
+        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured, rf, verbose),
     )
 
 

@@ -10,7 +10,10 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``--context c status``) move after it, as kubectl allows;
 * ``-f/--file FILE`` (istioctl's saved-dump flag) is the SOURCE argument;
 * ``-o short`` (istioctl's name for the table) is ``-o table``; ``--verbose=false`` is
-  ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings.
+  ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings;
+  ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``; ``pc bootstrap``
+  prints JSON unless ``-o`` says otherwise, as istioctl's does (``pdebug bootstrap``: the
+  summary).
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 """
@@ -45,8 +48,12 @@ FILE_OUTPUT = frozenset({"dump", "report", "snapshot"})
 #: Commands with a ``--file`` of their own (``status --file`` is istiod's saved answer;
 #: ``zc -f`` is istioctl ztunnel-config's own, declared on each of its views).
 OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
+#: istioctl proxy-status and its names: ``-v/--verbosity N`` is ``--layout per-type``.
+STATUS = frozenset({"status", "proxy-status", "ps"})
+#: The listener command and its names (istioctl's hidden ``--waypoint`` is refused).
+LISTENERS = frozenset({"listeners", "listener", "l"})
 #: Commands with ``--verbose/--no-verbose``.
-VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r"})
+VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
 #: Options that take a value, as they may come before the command (kubectl style).
 _VALUE_OPTS = frozenset(
@@ -176,6 +183,26 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             files.append(arg[2:])  # -fdump.json
             i += 1
             continue
+        if command in STATUS and (name in ("-v", "--verbosity") or _glued_v(arg)):
+            if eq:
+                level = value
+            elif _glued_v(arg):
+                level = arg[2:]
+            elif i + 1 < len(rest):
+                level = rest[i + 1]
+                i += 1
+            else:
+                level = ""
+            out.extend(_verbosity(arg, level))
+            i += 1
+            continue
+        if name == "--waypoint" and command in LISTENERS:
+            raise UsageError(
+                f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
+                "the filter_chain_matcher in Go map order (random)",
+                hint="pdebug listeners -o wide lists every chain; pdebug trace follows a "
+                "request through the matcher",
+            )
         if name == "--verbose" and eq:
             flag = _bool_flag(command, value)
             if flag:
@@ -199,6 +226,29 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             hint="give one saved dump; pdebug diff A B compares two",
         )
     return files + out
+
+
+def _glued_v(arg: str) -> bool:
+    return arg.startswith("-v") and arg[2:].isdigit()
+
+
+def _verbosity(arg: str, level: str) -> list[str]:
+    """The ``-v/--verbosity N`` of istioctl proxy-status: 1 and more is one column per type."""
+    if not level.isdigit():
+        raise UsageError(
+            f"{arg}: needs a number (istioctl proxy-status -v 1)",
+            hint="-v 1 (the same as --layout per-type) shows one column per xDS type",
+        )
+    return ["--layout", "per-type"] if int(level) >= 1 else []
+
+
+def _has_output(args: list[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in ("-o", "--output") or arg.startswith(("-o", "--output=")):
+            return True
+    return False
 
 
 def _format(value: str) -> str:
@@ -234,6 +284,8 @@ def normalize(args: list[str]) -> list[str]:
     command, rest = rest[0], rest[1:]
     if command in ("proxy-config", "pc"):
         command, rest = _view_of(command, rest)
+        if command == "bootstrap" and not _has_output(moved + rest):
+            rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
     elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
         command, rest = "stats", rest[1:]
     elif command == "help":

@@ -207,6 +207,17 @@ def all_cmd(
     fqdn: Annotated[
         str | None, typer.Option(help="Cluster name contains this.", metavar="FQDN")
     ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="Cluster name contains this (inbound, outbound).")
+    ] = None,
+    subset: Annotated[str | None, typer.Option(help="Cluster name contains this.")] = None,
+    type: Annotated[  # noqa: A002 - istioctl's flag name
+        str | None, typer.Option("--type", help="Listener type: HTTP, TCP, HTTP+TCP.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Only this route configuration.")] = None,
+    verbose: Annotated[
+        bool, typer.Option(help="Listeners one row per filter chain, routes one per route.")
+    ] = True,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
     *,
@@ -218,7 +229,19 @@ def all_cmd(
 
     Example: pdebug all dump.json --with-headers
     """
-    return _run.all_(proxy, address, port, fqdn, with_headers, output)
+    return _run.all_(
+        proxy,
+        address,
+        port,
+        fqdn,
+        with_headers,
+        output,
+        direction=direction,
+        subset=subset,
+        type=type,
+        name=name,
+        verbose=verbose,
+    )
 
 
 def proxy_config_cmd(

@@ -49,7 +49,16 @@ def _plain_clusters(data: ProxyData) -> Table:
     return table
 
 
-def _listeners(data: ProxyData, flt: listeners.ListenerFilter, wide: bool) -> Table:
+def _listeners(
+    data: ProxyData, flt: listeners.ListenerFilter, wide: bool, verbose: bool = True
+) -> Table:
+    if not verbose:  # istioctl pc all --verbose=false: one row per listener, named
+        table = Table((Column("NAME"), *listeners.SHORT_COLUMNS), padding=1)
+        for row in listeners.select(data, flt, include_inactive=wide):
+            table.rows.append(
+                (f"listener/{row.listener.name}", ",".join(row.addresses), str(row.port), row.type)
+            )
+        return table
     base = listeners.view(data, flt, wide)
     assert isinstance(base.table, Table)
     cols = [c for c in base.table.columns if c.name != "NAME"]
@@ -67,21 +76,27 @@ def view(
     wide: bool = False,
     with_titles: bool = False,
     structured: bool = False,
+    route_filter: routes.RouteFilter | None = None,
+    verbose: bool = True,
 ) -> ViewResult:
     """Bootstrap, clusters, listeners, routes, secrets and EDS endpoints, in that order.
 
     A missing section is skipped and named in the note (istioctl stops instead).
+    ``verbose`` False (istioctl's ``--verbose=false``): listeners one row each with their
+    TYPE, routes one row each with their virtual-host count.
     ``structured`` (json/yaml, which print the whole dump): no table is built, and the
     sections are handed over one by one, undecoded (:class:`Listing`).
     """
     dump = data.need_dump("pdebug all")
+    rf = route_filter or routes.RouteFilter()
     if structured:
         result = _structured(data, dump)
-        if not (cluster_filter.empty and listener_filter.empty and endpoint_filter.empty):
+        filtered = cluster_filter.empty and listener_filter.empty and endpoint_filter.empty
+        if not (filtered and rf.empty):
             # istioctl's pc all -o json|yaml is the dump as read: the filters select rows
             told = (
-                "-o json/yaml print the whole dump, as istioctl does: --address, --port "
-                "and --fqdn filter the tables only"
+                "-o json/yaml print the whole dump, as istioctl does: --address, --port, "
+                "--fqdn, --direction, --subset, --type and --name filter the tables only"
             )
             result.note = "\n".join(n for n in (told, result.note) if n)
         return result
@@ -90,11 +105,11 @@ def view(
     builders: list[tuple[str, str, Any]] = [
         ("BOOTSTRAP INFO", "bootstrap", lambda: bootstrap.view(data, wide).table),
         ("CLUSTER INFO", "clusters", lambda: _clusters(data, cluster_filter, wide)),
-        ("LISTENER INFO", "listeners", lambda: _listeners(data, listener_filter, wide)),
+        ("LISTENER INFO", "listeners", lambda: _listeners(data, listener_filter, wide, verbose)),
         (
             "ROUTE INFO",
             "routes",
-            lambda: routes.view(data, routes.RouteFilter(), wide, prefix="route/").table,
+            lambda: routes.view(data, rf, wide, verbose, prefix="route/").table,
         ),
         ("SECRET INFO", "secrets", lambda: secrets.view(data, wide, prefix="secret/").table),
         (
@@ -108,9 +123,14 @@ def view(
             missing.append(kind)
             continue
         try:
-            parts.append((title, build()))
+            part = build()
         except MissingSection:
             missing.append(kind)
+            continue
+        if isinstance(part, Table) and kind in ("clusters", "listeners", "routes"):
+            # istioctl prints the header of a table its filters emptied
+            part.header_when_empty = True
+        parts.append((title, part))
     note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
     if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
         said = endpoints.attribution_note(data)
