@@ -645,3 +645,52 @@ def test_report_data_round_trips_through_json():
         "cluster",
         "endpoint",
     ]
+
+
+def _summary_counts(path: Path) -> dict[str, str]:
+    doc = report_data([proxy_of(path)], ReportMeta("x"))
+    return {label: value for label, value, _ in doc["proxies"][0]["summary"]["counts"]}
+
+
+def test_the_endpoint_counts_agree_with_the_endpoints_view(tmp_path):
+    # OSM: a LOGICAL_DNS and a STRICT_DNS cluster whose resolved hosts the EDS section lists
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    rows = endpoints.endpoints_view(proxy_of(osm), endpoints.EndpointFilter()).table.rows
+    counts = _summary_counts(osm)
+    assert (counts["Endpoints"], counts["Healthy"]) == (str(len(rows)), "7")
+    # An endpoints-only dump (istioctl proxy-config endpoints' input): not "0 endpoints"
+    dump = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+                "static_endpoint_configs": [
+                    {
+                        "endpoint_config": {
+                            "cluster_name": "outbound|80||a.default.svc.cluster.local",
+                            "endpoints": [
+                                {
+                                    "lb_endpoints": [
+                                        {
+                                            "endpoint": {
+                                                "address": {
+                                                    "socket_address": {
+                                                        "address": "10.0.0.1",
+                                                        "port_value": 80,
+                                                    }
+                                                }
+                                            },
+                                            "health_status": "HEALTHY",
+                                        }
+                                    ]
+                                }
+                            ],
+                        }
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "eds-only.json"
+    path.write_text(json.dumps(dump))
+    counts = _summary_counts(path)
+    assert (counts["Endpoints"], counts["Healthy"], counts["Clusters"]) == ("1", "1", "-")
