@@ -694,3 +694,20 @@ def test_the_endpoint_counts_agree_with_the_endpoints_view(tmp_path):
     path.write_text(json.dumps(dump))
     counts = _summary_counts(path)
     assert (counts["Endpoints"], counts["Healthy"], counts["Clusters"]) == ("1", "1", "-")
+
+
+def _summary(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    s = report_data([proxy_of(path)], ReportMeta("x"))["proxies"][0]["summary"]
+    return {k: v for k, v, _ in s["counts"]}, dict(s["rows"])
+
+
+def test_the_listener_count_and_its_not_serving_listeners():
+    # aeraki: two name-less static listeners are two listeners (listeners -o json: 20)
+    counts, _ = _summary(FIXTURES / "corpus/aeraki/thrift-sample-client-configdump.json")
+    assert counts["Listeners"] == "20"
+    # a listener still warming is said, as warming clusters are
+    _, rows = _summary(FIXTURES / "corpus/handmade/istio-2019-trafficdirector-warming-v2alpha.json")
+    assert (rows["Warming clusters"], rows["Warming listeners"]) == ("4", "1")
+    # a rejected update (and its name-less twin) is one line, as PD101 says
+    _, rows = _summary(FIXTURES / "diff/envoy.json")
+    assert rows["Rejected listener updates"] == "1"

@@ -142,6 +142,11 @@ def _summary(
         warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
     except PdebugError:
         statuses, warming = [], 0
+    try:  # listeners received but not serving: still warming, or refused by Envoy
+        warming_l = sum(1 for lc in ctx.listeners if lc.first and lc.state == "WARMING")
+        rejected_l = len(ctx.listener_facts.rejections) if ctx.has("listeners") else 0
+    except PdebugError:
+        warming_l, rejected_l = 0, 0
     n_err, n_warn, n_info = (
         report.count(Severity.ERROR),
         report.count(Severity.WARNING),
@@ -150,7 +155,12 @@ def _summary(
     n_bad, n_degraded = statuses.count(BAD), statuses.count(WARN)
     counts = [
         ["Clusters", count("clusters", lambda: len(ctx.clusters)), WARN if warming else ""],
-        ["Listeners", count("listeners", lambda: len({lc.name for lc in ctx.listeners})), ""],
+        [
+            "Listeners",
+            # one per listener (a name-less static one too), whatever its states
+            count("listeners", lambda: sum(1 for lc in ctx.listeners if lc.first)),
+            WARN if warming_l or rejected_l else "",
+        ],
         ["Route configs", count("routes", lambda: len(ctx.route_configs)), ""],
         [
             "Virtual hosts",
@@ -173,6 +183,10 @@ def _summary(
     rows.append(["Endpoint health from", _health_source(proxy)])
     if warming:
         rows.append(["Warming clusters", str(warming)])
+    if warming_l:
+        rows.append(["Warming listeners", str(warming_l)])
+    if rejected_l:
+        rows.append(["Rejected listener updates", str(rejected_l)])
     return {
         "rows": rows,
         "counts": counts,
