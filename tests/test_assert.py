@@ -709,3 +709,25 @@ def test_node_label_keys_keep_their_spelling(pdebug, tmp_path):
     r = pdebug("assert", book, dump, "-o", "json")
     assert r.code == 0, r.out + r.err
     assert results(r.out) == {"web tier": "PASS"}
+
+
+def test_an_endpoint_expectation_finds_the_assignment_the_view_attributes(pdebug, tmp_path):
+    # OSM's Envoy writes bookwarehouse's EDS assignment without cluster_name; the endpoints
+    # view shows it under bookwarehouse/bookwarehouse (the only EDS cluster without one).
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: warehouse\n"
+        "    resource: {kind: endpoint, name: bookwarehouse/bookwarehouse, where:\n"
+        "      ['endpoints[*].lb_endpoints[*].endpoint.address.socket_address.port_value"
+        " == 14001']}\n"
+        "  - name: sound\n    check: {max_severity: error}\n",
+    )
+    r = pdebug("assert", book, osm)
+    assert r.code == 0, r.out + r.err
+    assert "endpoint bookwarehouse/bookwarehouse exists, 1 condition holds" in r.out
+    assert "nothing above error (" in r.out and "no nothing" not in r.out
+    broken = tmp_path / "moved.json"
+    broken.write_text(osm.read_text().replace("14001", "14002"))
+    r = pdebug("assert", book, broken, "-o", "json")
+    assert r.code == 1 and results(r.out)["warehouse"] == "FAIL", r.out + r.err
