@@ -238,9 +238,10 @@ def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     section = _SECTIONS[spec["kind"]]
     if not dump.has(section):
         return ERROR, f"the dump has no {section} section"
-    found = proxy.cached(("collect", section), lambda: collect(dump, section, True))
+    collected = proxy.cached(("collect", section), lambda: collect(dump, section, True))
+    found: dict[str, Any] = collected
     if section == "endpoints":  # name-less EDS assignments under the cluster the view shows
-        found = proxy.cached(("attributed",), lambda: {**found, **_attributed(proxy)})
+        found = proxy.cached(("attributed",), lambda: {**collected, **_attributed(proxy)})
     if "name" in spec:
         names = [spec["name"]] if spec["name"] in found else []
         what = f"{spec['kind']} {spec['name']}"
