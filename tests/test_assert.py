@@ -731,3 +731,13 @@ def test_an_endpoint_expectation_finds_the_assignment_the_view_attributes(pdebug
     broken.write_text(osm.read_text().replace("14001", "14002"))
     r = pdebug("assert", book, broken, "-o", "json")
     assert r.code == 1 and results(r.out)["warehouse"] == "FAIL", r.out + r.err
+
+
+def test_certificates_with_no_readable_certificate_cannot_be_judged(pdebug, tmp_path):
+    # OSM's dump keeps its secrets but with the certificates cut out: "every certificate
+    # is valid for at least 7 more days" would be said of none.
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    book = write(tmp_path, "expectations:\n  - name: certs\n    certificates: {min_days: 7}\n")
+    r = pdebug("assert", book, osm, "-o", "json")
+    assert r.code == 4 and results(r.out) == {"certs": "ERROR"}, r.out + r.err
+    assert "no secret in the dump carries a readable certificate" in r.out

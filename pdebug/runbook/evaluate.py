@@ -362,8 +362,22 @@ def _certificates(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple
     skipped = [s for s in report.skipped if s.code in codes]
     if skipped:
         return ERROR, f"cannot judge certificates: {skipped[0].reason}"
+    if not _readable_certificates(proxy):  # not "every certificate is valid" of none
+        return ERROR, (
+            "cannot judge certificates: no secret in the dump carries a readable "
+            "certificate (pdebug secrets lists them)"
+        )
     unit = "day" if days == 1 else "days"
     return PASS, f"every certificate is valid for at least {days:g} more {unit}"
+
+
+def _readable_certificates(proxy: Proxy) -> int:
+    from pdebug.model.secrets import items, static_items
+
+    assert proxy.data is not None
+    data = proxy.data
+    every = [*items(data), *static_items(data)]
+    return sum(1 for item in every if item.cert.not_after is not None)
 
 
 # --- istiod sync -------------------------------------------------------------------------
