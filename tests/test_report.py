@@ -711,3 +711,11 @@ def test_the_listener_count_and_its_not_serving_listeners():
     # a rejected update (and its name-less twin) is one line, as PD101 says
     _, rows = _summary(FIXTURES / "diff/envoy.json")
     assert rows["Rejected listener updates"] == "1"
+
+
+def test_endpoints_no_cluster_could_be_given_are_said():
+    # Consul: 4 EDS endpoints in assignments without cluster_name, two candidate clusters;
+    # pdebug endpoints lists 6 rows, the summary's 2 (local_app, local_agent) plus these.
+    counts, rows = _summary(FIXTURES / "corpus/consul-k8s/test_config_dump.json")
+    assert counts["Endpoints"] == "2"
+    assert rows["Endpoints without a known cluster"].startswith("4 ")

@@ -185,6 +185,14 @@ def _summary(
         rows.append(["Warming clusters", str(warming)])
     if warming_l:
         rows.append(["Warming listeners", str(warming_l)])
+    nameless = _unattributed_endpoints(proxy)
+    if nameless:
+        rows.append(
+            [
+                "Endpoints without a known cluster",
+                f"{nameless} (EDS assignments without cluster_name; not counted above)",
+            ]
+        )
     if rejected_l:
         rows.append(["Rejected listener updates", str(rejected_l)])
     return {
@@ -193,6 +201,28 @@ def _summary(
         "errors": list(info.errors),
         "unreadable": info.unreadable,
     }
+
+
+def _unattributed_endpoints(proxy: ProxyData) -> int:
+    """Endpoints of the dump's EDS assignments no cluster could be given (Consul, OSM)."""
+    dump = proxy.dump
+    if proxy.health is not None or dump is None or not dump.has("endpoints"):
+        return 0
+    from pdebug.model.eds import attribute
+
+    try:
+        lost = attribute(dump).unattributed
+        if not lost:
+            return 0
+        return sum(
+            len(group.lb_endpoints)
+            for key in ("dynamic_endpoint_configs", "static_endpoint_configs")
+            for entry in dump.endpoint_entries(key).items
+            if id(entry.endpoint_config) in lost
+            for group in entry.endpoint_config.endpoints
+        )
+    except PdebugError:
+        return 0
 
 
 def _checks(report: CheckReport) -> dict[str, Any]:
