@@ -189,12 +189,16 @@ _BARE = (
 )
 
 
-def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw]:
-    """Envoy <= 1.7 listed its static clusters (and route configs) bare, not as
-    ``{"cluster": ...}`` (``{"route_config": ...}``).
+def _bare(entry: Any, spellings: tuple[str, ...]) -> bool:
+    return isinstance(entry, dict) and not any(s in entry for s in spellings)
 
-    Such an entry (an object without the wrapping field) is wrapped as later Envoys write
-    it, so the resource keeps its name and content instead of reading as a nameless one.
+
+def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw]:
+    """Envoy <= 1.7 listed its static clusters and route configs bare (unwrapped).
+
+    Later Envoys write ``{"cluster": ...}`` and ``{"route_config": ...}``: such an entry
+    (an object without the wrapping field) is wrapped so, and the resource keeps its name
+    and content instead of reading as a nameless, empty one.
     """
     for key, field, spellings in _BARE:
         raw = section.get(key)
@@ -204,12 +208,8 @@ def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.
             entries = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             continue
-
-        def bare(e: Any) -> bool:
-            return isinstance(e, dict) and not any(s in e for s in spellings)
-
-        if isinstance(entries, list) and any(bare(e) for e in entries):
-            wrapped = [{field: e} if bare(e) else e for e in entries]
+        if isinstance(entries, list) and any(_bare(e, spellings) for e in entries):
+            wrapped = [{field: e} if _bare(e, spellings) else e for e in entries]
             section = {**section, key: msgspec.Raw(msgspec.json.encode(wrapped))}
     return section
 
