@@ -741,3 +741,19 @@ def test_certificates_with_no_readable_certificate_cannot_be_judged(pdebug, tmp_
     r = pdebug("assert", book, osm, "-o", "json")
     assert r.code == 4 and results(r.out) == {"certs": "ERROR"}, r.out + r.err
     assert "no secret in the dump carries a readable certificate" in r.out
+
+
+@pytest.mark.parametrize("days", [None, "30"])
+def test_the_certificate_runbook_judges_the_days_its_name_says(days):
+    # It named "${days}" (a var) but judged a literal 7: --var days=30 printed "at least
+    # 30 days" over a 7-day check. Vars are text, min_days a number: no var at all now.
+    from pdebug.runbook.load import load
+
+    book = load(
+        str(ROOT / "examples/runbooks/expiring-certificate.yaml"),
+        {"days": days} if days else None,
+    )
+    for exp in book.expectations:
+        if exp.kind == "certificates":
+            n = exp.spec["certificates"]["min_days"]
+            assert f"at least {n:g} days" in exp.name
