@@ -709,3 +709,51 @@ def test_node_label_keys_keep_their_spelling(pdebug, tmp_path):
     r = pdebug("assert", book, dump, "-o", "json")
     assert r.code == 0, r.out + r.err
     assert results(r.out) == {"web tier": "PASS"}
+
+
+def test_an_endpoint_expectation_finds_the_assignment_the_view_attributes(pdebug, tmp_path):
+    # OSM's Envoy writes bookwarehouse's EDS assignment without cluster_name; the endpoints
+    # view shows it under bookwarehouse/bookwarehouse (the only EDS cluster without one).
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    book = write(
+        tmp_path,
+        "expectations:\n  - name: warehouse\n"
+        "    resource: {kind: endpoint, name: bookwarehouse/bookwarehouse, where:\n"
+        "      ['endpoints[*].lb_endpoints[*].endpoint.address.socket_address.port_value"
+        " == 14001']}\n"
+        "  - name: sound\n    check: {max_severity: error}\n",
+    )
+    r = pdebug("assert", book, osm)
+    assert r.code == 0, r.out + r.err
+    assert "endpoint bookwarehouse/bookwarehouse exists, 1 condition holds" in r.out
+    assert "nothing above error (" in r.out and "no nothing" not in r.out
+    broken = tmp_path / "moved.json"
+    broken.write_text(osm.read_text().replace("14001", "14002"))
+    r = pdebug("assert", book, broken, "-o", "json")
+    assert r.code == 1 and results(r.out)["warehouse"] == "FAIL", r.out + r.err
+
+
+def test_certificates_with_no_readable_certificate_cannot_be_judged(pdebug, tmp_path):
+    # OSM's dump keeps its secrets but with the certificates cut out: "every certificate
+    # is valid for at least 7 more days" would be said of none.
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    book = write(tmp_path, "expectations:\n  - name: certs\n    certificates: {min_days: 7}\n")
+    r = pdebug("assert", book, osm, "-o", "json")
+    assert r.code == 4 and results(r.out) == {"certs": "ERROR"}, r.out + r.err
+    assert "no secret in the dump carries a readable certificate" in r.out
+
+
+@pytest.mark.parametrize("days", [None, "30"])
+def test_the_certificate_runbook_judges_the_days_its_name_says(days):
+    # It named "${days}" (a var) but judged a literal 7: --var days=30 printed "at least
+    # 30 days" over a 7-day check. Vars are text, min_days a number: no var at all now.
+    from pdebug.runbook.load import load
+
+    book = load(
+        str(ROOT / "examples/runbooks/expiring-certificate.yaml"),
+        {"days": days} if days else None,
+    )
+    for exp in book.expectations:
+        if exp.kind == "certificates":
+            n = exp.spec["certificates"]["min_days"]
+            assert f"at least {n:g} days" in exp.name

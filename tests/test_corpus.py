@@ -230,7 +230,12 @@ class Expect:
         sec = self.sections.get(section, {})
         out = []
         for key in (f"dynamic_{kind}_configs", f"static_{kind}_configs"):
-            out += [g(e, f"{kind}_config") or {} for e in g(sec, key, []) or []]
+            # Envoy <= 1.7 listed static route configs bare, as its static clusters
+            bare = key.startswith("static_") and kind == "route"
+            out += [
+                g(e, f"{kind}_config") or (e if bare and g(e, "name") else {})
+                for e in g(sec, key, []) or []
+            ]
         return out
 
     def eds_rows(self) -> int:
@@ -803,6 +808,15 @@ def test_envoy_17_static_clusters_keep_name_and_type(pdebug: Any) -> None:
         ("istio-policy.istio-system.svc.cluster.local", "EDS"),
         ("xds-grpc", "STRICT_DNS"),
     ]
+
+
+def test_envoy_17_static_route_configs_keep_name_and_virtual_hosts(pdebug: Any) -> None:
+    """Envoy <= 1.7 listed static route configs bare too: not one nameless, empty one."""
+    res = pdebug("routes", DUMPS["istio/2018-06-pilot/configdump"], "-o", "json")
+    assert res.code == 0, res.err
+    [rc] = json.loads(res.out)
+    assert rc["name"] == "inbound|9080||details.default.svc.cluster.local"
+    assert len(rc["virtualHosts"]) == 1
 
 
 def test_clusters_json_of_2018_with_stats_as_a_map(pdebug: Any) -> None:

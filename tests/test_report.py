@@ -645,3 +645,77 @@ def test_report_data_round_trips_through_json():
         "cluster",
         "endpoint",
     ]
+
+
+def _summary_counts(path: Path) -> dict[str, str]:
+    doc = report_data([proxy_of(path)], ReportMeta("x"))
+    return {label: value for label, value, _ in doc["proxies"][0]["summary"]["counts"]}
+
+
+def test_the_endpoint_counts_agree_with_the_endpoints_view(tmp_path):
+    # OSM: a LOGICAL_DNS and a STRICT_DNS cluster whose resolved hosts the EDS section lists
+    osm = FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    rows = endpoints.endpoints_view(proxy_of(osm), endpoints.EndpointFilter()).table.rows
+    counts = _summary_counts(osm)
+    assert (counts["Endpoints"], counts["Healthy"]) == (str(len(rows)), "7")
+    # An endpoints-only dump (istioctl proxy-config endpoints' input): not "0 endpoints"
+    dump = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+                "static_endpoint_configs": [
+                    {
+                        "endpoint_config": {
+                            "cluster_name": "outbound|80||a.default.svc.cluster.local",
+                            "endpoints": [
+                                {
+                                    "lb_endpoints": [
+                                        {
+                                            "endpoint": {
+                                                "address": {
+                                                    "socket_address": {
+                                                        "address": "10.0.0.1",
+                                                        "port_value": 80,
+                                                    }
+                                                }
+                                            },
+                                            "health_status": "HEALTHY",
+                                        }
+                                    ]
+                                }
+                            ],
+                        }
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "eds-only.json"
+    path.write_text(json.dumps(dump))
+    counts = _summary_counts(path)
+    assert (counts["Endpoints"], counts["Healthy"], counts["Clusters"]) == ("1", "1", "-")
+
+
+def _summary(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    s = report_data([proxy_of(path)], ReportMeta("x"))["proxies"][0]["summary"]
+    return {k: v for k, v, _ in s["counts"]}, dict(s["rows"])
+
+
+def test_the_listener_count_and_its_not_serving_listeners():
+    # aeraki: two name-less static listeners are two listeners (listeners -o json: 20)
+    counts, _ = _summary(FIXTURES / "corpus/aeraki/thrift-sample-client-configdump.json")
+    assert counts["Listeners"] == "20"
+    # a listener still warming is said, as warming clusters are
+    _, rows = _summary(FIXTURES / "corpus/handmade/istio-2019-trafficdirector-warming-v2alpha.json")
+    assert (rows["Warming clusters"], rows["Warming listeners"]) == ("4", "1")
+    # a rejected update (and its name-less twin) is one line, as PD101 says
+    _, rows = _summary(FIXTURES / "diff/envoy.json")
+    assert rows["Rejected listener updates"] == "1"
+
+
+def test_endpoints_no_cluster_could_be_given_are_said():
+    # Consul: 4 EDS endpoints in assignments without cluster_name, two candidate clusters;
+    # pdebug endpoints lists 6 rows, the summary's 2 (local_app, local_agent) plus these.
+    counts, rows = _summary(FIXTURES / "corpus/consul-k8s/test_config_dump.json")
+    assert counts["Endpoints"] == "2"
+    assert rows["Endpoints without a known cluster"].startswith("4 ")

@@ -197,8 +197,9 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
     """Each cluster's hosts: live ones from ``/clusters`` when given, else the dump's.
 
     From the dump: EDS clusters from the endpoints section (``include_eds``), other
-    clusters of type STATIC from their ``load_assignment``. DNS clusters resolve at
-    run time, so only ``/clusters`` knows their hosts.
+    clusters of type STATIC from their ``load_assignment``, DNS clusters from the hosts
+    they resolved to when the endpoints section lists them (else only ``/clusters``
+    knows). A dump without a clusters section: one set per named assignment.
 
     Args:
         proxy: The proxy's data.
@@ -235,6 +236,13 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
             cla = clas.get(service) or clas.get(name)
         elif kind == "STATIC":
             cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
+        else:  # DNS clusters: Envoy's EDS section carries the hosts they resolved to
+            cla = clas.get(name)
         if cla is not None:
             out[name] = of_assignment(name, cla)
+    if not clusters and dump is not None and not dump.has("clusters"):
+        # An endpoints-only dump: each assignment is its cluster's hosts.
+        for name, cla in clas.items():
+            if name:
+                out[name] = of_assignment(name, cla)
     return out

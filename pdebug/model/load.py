@@ -180,13 +180,27 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     return _loaded(top, data, source)
 
 
-def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw]:
-    """Envoy <= 1.7 listed its static clusters bare, not as ``{"cluster": ...}``.
+#: The static lists Envoy <= 1.7 wrote bare, and the field later Envoys wrap each in.
+_BARE = (
+    ("static_clusters", "cluster", ("cluster",)),
+    ("staticClusters", "cluster", ("cluster",)),
+    ("static_route_configs", "route_config", ("route_config", "routeConfig")),
+    ("staticRouteConfigs", "route_config", ("route_config", "routeConfig")),
+)
 
-    Such an entry (an object with no ``cluster`` field) is wrapped as later Envoys write
-    it, so the cluster keeps its name and type instead of reading as a nameless one.
+
+def _bare(entry: Any, spellings: tuple[str, ...]) -> bool:
+    return isinstance(entry, dict) and not any(s in entry for s in spellings)
+
+
+def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw]:
+    """Envoy <= 1.7 listed its static clusters and route configs bare (unwrapped).
+
+    Later Envoys write ``{"cluster": ...}`` and ``{"route_config": ...}``: such an entry
+    (an object without the wrapping field) is wrapped so, and the resource keeps its name
+    and content instead of reading as a nameless, empty one.
     """
-    for key in ("static_clusters", "staticClusters"):
+    for key, field, spellings in _BARE:
         raw = section.get(key)
         if raw is None:
             continue
@@ -194,12 +208,8 @@ def _wrap_static_clusters(section: dict[str, msgspec.Raw]) -> dict[str, msgspec.
             entries = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             continue
-        if isinstance(entries, list) and any(
-            isinstance(e, dict) and "cluster" not in e for e in entries
-        ):
-            wrapped = [
-                {"cluster": e} if isinstance(e, dict) and "cluster" not in e else e for e in entries
-            ]
+        if isinstance(entries, list) and any(_bare(e, spellings) for e in entries):
+            wrapped = [{field: e} if _bare(e, spellings) else e for e in entries]
             section = {**section, key: msgspec.Raw(msgspec.json.encode(wrapped))}
     return section
 

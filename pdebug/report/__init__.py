@@ -142,6 +142,11 @@ def _summary(
         warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
     except PdebugError:
         statuses, warming = [], 0
+    try:  # listeners received but not serving: still warming, or refused by Envoy
+        warming_l = sum(1 for lc in ctx.listeners if lc.first and lc.state == "WARMING")
+        rejected_l = len(ctx.listener_facts.rejections) if ctx.has("listeners") else 0
+    except PdebugError:
+        warming_l, rejected_l = 0, 0
     n_err, n_warn, n_info = (
         report.count(Severity.ERROR),
         report.count(Severity.WARNING),
@@ -150,7 +155,12 @@ def _summary(
     n_bad, n_degraded = statuses.count(BAD), statuses.count(WARN)
     counts = [
         ["Clusters", count("clusters", lambda: len(ctx.clusters)), WARN if warming else ""],
-        ["Listeners", count("listeners", lambda: len({lc.name for lc in ctx.listeners})), ""],
+        [
+            "Listeners",
+            # one per listener (a name-less static one too), whatever its states
+            count("listeners", lambda: sum(1 for lc in ctx.listeners if lc.first)),
+            WARN if warming_l or rejected_l else "",
+        ],
         ["Route configs", count("routes", lambda: len(ctx.route_configs)), ""],
         [
             "Virtual hosts",
@@ -173,12 +183,46 @@ def _summary(
     rows.append(["Endpoint health from", _health_source(proxy)])
     if warming:
         rows.append(["Warming clusters", str(warming)])
+    if warming_l:
+        rows.append(["Warming listeners", str(warming_l)])
+    nameless = _unattributed_endpoints(proxy)
+    if nameless:
+        rows.append(
+            [
+                "Endpoints without a known cluster",
+                f"{nameless} (EDS assignments without cluster_name; not counted above)",
+            ]
+        )
+    if rejected_l:
+        rows.append(["Rejected listener updates", str(rejected_l)])
     return {
         "rows": rows,
         "counts": counts,
         "errors": list(info.errors),
         "unreadable": info.unreadable,
     }
+
+
+def _unattributed_endpoints(proxy: ProxyData) -> int:
+    """Endpoints of the dump's EDS assignments no cluster could be given (Consul, OSM)."""
+    dump = proxy.dump
+    if proxy.health is not None or dump is None or not dump.has("endpoints"):
+        return 0
+    from pdebug.model.eds import attribute
+
+    try:
+        lost = attribute(dump).unattributed
+        if not lost:
+            return 0
+        return sum(
+            len(group.lb_endpoints)
+            for key in ("dynamic_endpoint_configs", "static_endpoint_configs")
+            for entry in dump.endpoint_entries(key).items
+            if id(entry.endpoint_config) in lost
+            for group in entry.endpoint_config.endpoints
+        )
+    except PdebugError:
+        return 0
 
 
 def _checks(report: CheckReport) -> dict[str, Any]:

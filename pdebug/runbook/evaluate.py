@@ -238,7 +238,10 @@ def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     section = _SECTIONS[spec["kind"]]
     if not dump.has(section):
         return ERROR, f"the dump has no {section} section"
-    found = proxy.cached(("collect", section), lambda: collect(dump, section, True))
+    collected = proxy.cached(("collect", section), lambda: collect(dump, section, True))
+    found: dict[str, Any] = collected
+    if section == "endpoints":  # name-less EDS assignments under the cluster the view shows
+        found = proxy.cached(("attributed",), lambda: {**collected, **_attributed(proxy)})
     if "name" in spec:
         names = [spec["name"]] if spec["name"] in found else []
         what = f"{spec['kind']} {spec['name']}"
@@ -265,9 +268,41 @@ def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     if failures:
         more = f" and {len(failures) - 2} more" if len(failures) > 2 else ""
         return FAIL, "; ".join(failures[:2]) + more
-    held = f", {len(exp.predicates)} conditions hold" if exp.predicates else ""
+    n = len(exp.predicates)
+    held = f", {n} condition{' holds' if n == 1 else 's hold'}" if n else ""
     count = f"{len(names)} " if len(names) > 1 else ""
     return PASS, f"{count}{what} exists{held}"
+
+
+@dataclass
+class _Attributed:
+    """A name-less EDS assignment under the cluster :mod:`pdebug.model.eds` gives it."""
+
+    ref: Any
+    name: str
+
+    def plain(self) -> Any:
+        from pdebug.model.camel import snake_keys
+
+        value = snake_keys(self.ref.resolve())
+        return {**value, "cluster_name": self.name} if isinstance(value, dict) else value
+
+
+def _attributed(proxy: Proxy) -> dict[str, _Attributed]:
+    from pdebug.model.eds import attribute
+
+    assert proxy.data is not None
+    dump = proxy.data.need_dump("a resource expectation")
+    names = attribute(dump, proxy.data.health)
+    out: dict[str, _Attributed] = {}
+    for key in ("static_endpoint_configs", "dynamic_endpoint_configs"):
+        entries = dump.endpoint_entries(key)
+        for i, entry in enumerate(entries.items):
+            cla = entry.endpoint_config
+            name = names.cluster_of(cla)
+            if name and not cla.cluster_name:
+                out[name] = _Attributed(entries.ref(i, "endpoint_config"), name)
+    return out
 
 
 # --- checks and certificates ------------------------------------------------------------
@@ -311,8 +346,8 @@ def _check(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple[str, s
     if could_not:
         s = could_not[0]
         return ERROR, f"{s.code} could not run: {s.reason}"
-    asked = ", ".join(sorted(absent)) if absent else f"nothing above {limit}"
-    return PASS, f"no {asked} ({report.run} checks run)"
+    asked = "no " + ", ".join(sorted(absent)) if absent else f"nothing above {limit}"
+    return PASS, f"{asked} ({report.run} checks run)"
 
 
 def _certificates(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple[str, str]:
@@ -327,8 +362,22 @@ def _certificates(exp: Expectation, proxy: Proxy, now: datetime | None) -> tuple
     skipped = [s for s in report.skipped if s.code in codes]
     if skipped:
         return ERROR, f"cannot judge certificates: {skipped[0].reason}"
+    if not _readable_certificates(proxy):  # not "every certificate is valid" of none
+        return ERROR, (
+            "cannot judge certificates: no secret in the dump carries a readable "
+            "certificate (pdebug secrets lists them)"
+        )
     unit = "day" if days == 1 else "days"
     return PASS, f"every certificate is valid for at least {days:g} more {unit}"
+
+
+def _readable_certificates(proxy: Proxy) -> int:
+    from pdebug.model.secrets import items, static_items
+
+    assert proxy.data is not None
+    data = proxy.data
+    every = [*items(data), *static_items(data)]
+    return sum(1 for item in every if item.cert.not_after is not None)
 
 
 # --- istiod sync -------------------------------------------------------------------------
