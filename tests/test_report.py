@@ -322,7 +322,7 @@ def test_the_summary_and_findings_are_readable_without_scripts(pdebug, tmp_path)
     assert finding[0].startswith("PD403")
     for cell in finding:
         assert cell in text, cell
-    assert "0 errors, 1 warnings, 4 info" in text
+    assert "0 errors, 1 warning, 4 info (" in text and "1 warnings" not in text
     assert "drawn by the JavaScript embedded in this file" in text
     # A bundle: every proxy, its sync state, and istiod's failed replicas.
     src = tmp_path / "incident.tar.gz"

@@ -161,6 +161,7 @@ def test_sidecar_report_renders_sorts_filters_and_draws(pdebug, chromium, tmp_pa
     assert dom.count('<table class="data">') == 6
     assert dom.count('<g class="node ') == 40
     assert 'class="card bad"' in dom  # the unhealthy endpoint card
+    assert "0 errors, 1 warning, 4 info (" in dom and "1 warnings" not in dom  # counted words
     shot = tmp_path / "sidecar-report.png"
     run_chromium(
         chromium,

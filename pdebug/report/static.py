@@ -48,7 +48,14 @@ def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
 def _checks_line(c: dict[str, Any]) -> str:
     if c["unchecked"]:
         return f"{c['unchecked']} (no checks run)"
-    return f"{c['error']} errors, {c['warning']} warnings, {c['info']} info ({c['run']} checks run)"
+    return (
+        f"{_plural(c['error'], 'error')}, {_plural(c['warning'], 'warning')}, "
+        f"{c['info']} info ({_plural(c['run'], 'check')} run)"
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _proxy(p: dict[str, Any]) -> list[str]:

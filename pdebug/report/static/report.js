@@ -27,6 +27,11 @@
     return parent;
   }
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+  function checksLine(c) {
+    return plural(c.error, "error") + ", " + plural(c.warning, "warning") + ", " + c.info +
+      " info (" + plural(c.run, "check") + " run)";
+  }
   function shortLabel(s) {
     // The mesh suffix says nothing here (the tooltip has the full name); then cut the middle.
     s = s.replace(/\.svc\.cluster\.local(?=$|:)/, "");
@@ -500,7 +505,7 @@
       DATA.proxies.forEach(function (p, i) {
         var c = p.checks;
         var o = el("option", null, p.name + " \u2014 " + (c.unchecked ? c.unchecked :
-          c.error + " errors, " + c.warning + " warnings"));
+          plural(c.error, "error") + ", " + plural(c.warning, "warning")));
         o.value = String(i);
         picker.appendChild(o);
       });
@@ -549,8 +554,7 @@
     var f = makeTable(p.findings);
     var c = p.checks;
     var sub = f.el.querySelector("h2 .sub");
-    sub.textContent = c.unchecked ? c.unchecked + " (no checks run)" : c.error + " errors, " +
-      c.warning + " warnings, " + c.info + " info (" + c.run + " checks run)";
+    sub.textContent = c.unchecked ? c.unchecked + " (no checks run)" : checksLine(c);
     if (c.skipped.length) {
       var ul = el("ul", "skipped");
       c.skipped.forEach(function (s) {
