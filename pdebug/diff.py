@@ -147,6 +147,8 @@ class KindReport:
     suffix: str = ""
     #: Why this kind was not compared (one side has no such section), else "".
     not_compared: str = ""
+    #: Resources were named by :func:`collect` with ``exact`` (one has two ``name`` keys).
+    exact_names: bool = False
 
     @property
     def match(self) -> bool:
@@ -298,8 +300,13 @@ _FIRST_NAME = re.compile(
 )
 
 
-def _name_of(raw: msgspec.Raw) -> str:
-    first = _FIRST_NAME.match(raw)  # without decoding the whole resource
+def _name_of(raw: msgspec.Raw, exact: bool = False) -> str:
+    """The resource's name; unless ``exact``, its first ``name`` key when that leads.
+
+    JSON decoders (and so every view) keep the LAST of duplicate keys: :func:`compare`
+    asks again with ``exact`` when a name it would print may be a first of two.
+    """
+    first = None if exact else _FIRST_NAME.match(raw)  # without decoding the whole resource
     if first is not None:
         try:
             return first.group(1).decode()
@@ -320,8 +327,13 @@ _UNIQUE = frozenset(
 )
 
 
-def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[str, Resource]:
-    """The named resources of ``kind`` that a diff compares, keyed by name."""
+def collect(
+    dump: ConfigDump, kind: str, include_static: bool = False, exact: bool = False
+) -> dict[str, Resource]:
+    """The named resources of ``kind`` that a diff compares, keyed by name.
+
+    ``exact``: name each resource by its last ``name`` key even when it has two (slower).
+    """
     out: dict[str, Resource] = {}
     section_kind = kind
     sec = dump.section(section_kind)
@@ -336,7 +348,7 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
         + (["static_endpoint_configs"] if include_static else []),
     }[kind]
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
-        out.update(_v2alpha_listeners(sec))
+        out.update(_v2alpha_listeners(sec, exact))
     twins: set[str] = set()  # names only a name-less rejection holds so far
     for key in keys:
         raw = sec.raw(key)
@@ -345,7 +357,7 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
         here: set[str] = set()
         for entry in decode_items(raw, _Entry, f"{dump.source}: {key}", dump.warn):
             try:
-                res = _resource(kind, key, entry, sec)
+                res = _resource(kind, key, entry, sec, exact)
             except InvalidInput as exc:
                 dump.warn(f"{exc.message}; skipped")
                 continue
@@ -371,7 +383,7 @@ def collect(dump: ConfigDump, kind: str, include_static: bool = False) -> dict[s
 _STATES = msgspec.json.Decoder(list[_State], strict=False)
 
 
-def _v2alpha_listeners(sec: Section) -> dict[str, Resource]:
+def _v2alpha_listeners(sec: Section, exact: bool = False) -> dict[str, Resource]:
     """Envoy <= 1.14 lists dynamic listeners per state: ``{listener, ...}`` entries."""
     out: dict[str, Resource] = {}
     for key, state in (
@@ -382,7 +394,7 @@ def _v2alpha_listeners(sec: Section) -> dict[str, Resource]:
         try:
             for entry in _STATES.decode(raw) if raw is not None else []:
                 if len(entry.listener):
-                    name = _name_of(entry.listener)
+                    name = _name_of(entry.listener, exact)
                     out[name] = Resource(name, entry.listener, sec.camel, state)
         except msgspec.ValidationError as exc:
             raise InvalidInput(
@@ -392,7 +404,9 @@ def _v2alpha_listeners(sec: Section) -> dict[str, Resource]:
     return out
 
 
-def _resource(kind: str, key: str, entry: _Entry, sec: Section) -> Resource | None:
+def _resource(
+    kind: str, key: str, entry: _Entry, sec: Section, exact: bool = False
+) -> Resource | None:
     if kind == "clusters":
         body = entry.cluster
     elif kind == "routes":
@@ -403,18 +417,18 @@ def _resource(kind: str, key: str, entry: _Entry, sec: Section) -> Resource | No
         body = entry.secret
         if not len(body):
             return None
-        return Resource(entry.name or _name_of(body), body, sec.camel)
+        return Resource(entry.name or _name_of(body, exact), body, sec.camel)
     else:
-        return _listener(key, entry, sec)
+        return _listener(key, entry, sec, exact)
     if not len(body):
         return None
-    return Resource(_name_of(body), body, sec.camel)
+    return Resource(_name_of(body, exact), body, sec.camel)
 
 
-def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
+def _listener(key: str, entry: _Entry, sec: Section, exact: bool = False) -> Resource | None:
     if key == "static_listeners":
         return (
-            Resource(_name_of(entry.listener), entry.listener, sec.camel)
+            Resource(_name_of(entry.listener, exact), entry.listener, sec.camel)
             if len(entry.listener)
             else None
         )
@@ -427,7 +441,7 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
         # A name-less error-only entry: Envoy's twin of a named rejection (the caller keeps
         # the named one), or the only trace of a rejected listener, named by its config.
         name = entry.name or (
-            _name_of(err.failed_configuration)
+            _name_of(err.failed_configuration, exact)
             if err is not None and len(err.failed_configuration)
             else ""
         )
@@ -443,7 +457,7 @@ def _listener(key: str, entry: _Entry, sec: Section) -> Resource | None:
         )
     state = decode_raw(state_raw, _State, what=f"listener {entry.name}")
     res = Resource(
-        entry.name or _name_of(state.listener),
+        entry.name or _name_of(state.listener, exact),
         state.listener,
         sec.camel,
         "active" if len(active) else "warming",
@@ -944,6 +958,21 @@ def compare_kind(
     return report
 
 
+def _misnamed(rep: KindReport, left: dict[str, Resource], right: dict[str, Resource]) -> bool:
+    """Whether a resource the report names has a later ``name`` key than the one it got.
+
+    Only the reported resources are decoded here: the rest never print their names.
+    """
+    for change in rep.changes:
+        for res in (left.get(change.name), right.get(change.name)):
+            if res is None or res.raw == _NULL:
+                continue
+            first = _FIRST_NAME.match(res.raw)
+            if first is not None and _name_of(res.raw, exact=True) != res.name:
+                return True
+    return False
+
+
 def rds_last_loaded(dump: ConfigDump) -> str:
     """The istioctl suffix `` (RDS last loaded at <RFC1123, local time>)`` suffix, or ``""``."""
     sec = dump.section("routes")
@@ -985,13 +1014,15 @@ def compare(
             # resources, so none of the other side's is "only in" it.
             reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
             continue
-        rep = compare_kind(
-            kind,
-            collect(left, kind, include_static),
-            collect(right, kind, include_static),
-            pattern,
-            left_label,
-        )
+        sides = collect(left, kind, include_static), collect(right, kind, include_static)
+        rep = compare_kind(kind, *sides, pattern, left_label)
+        if _misnamed(rep, *sides):
+            sides = (
+                collect(left, kind, include_static, exact=True),
+                collect(right, kind, include_static, exact=True),
+            )
+            rep = compare_kind(kind, *sides, pattern, left_label)
+            rep.exact_names = True
         if kind == "routes":
             rep.suffix = rds_last_loaded(right)
         if kind == "clusters":

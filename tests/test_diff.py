@@ -353,3 +353,29 @@ def test_a_side_without_a_whole_section_is_not_compared(pdebug, tmp_path):
     none = _write(tmp_path, "no-secrets.json", doc)
     r = pdebug("diff", SIDECAR, none, "--include", "secrets")
     assert "Secrets Don't Match" in r.out and f"- default: only in {SIDECAR}" in r.out
+
+
+def test_a_resource_with_two_name_keys_is_named_by_the_last_as_every_view_names_it(
+    pdebug, tmp_path
+):
+    # sweep12: JSON decoders keep the last of duplicate keys (so does every view), while
+    # diff's shortcut read the first: it reported the cluster under a name no view shows.
+    doc = _load(SIDECAR)
+    entries = _section(doc, "ClustersConfigDump")["dynamic_active_clusters"]
+    old = entries[0]["cluster"]["name"]
+    entries[0]["cluster"]["zz-second-name"] = "renamed-by-its-last-key"
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(doc, indent=2).replace('"zz-second-name"', '"name"'))
+    r = pdebug("diff", SIDECAR, path, "-o", "json")
+    assert r.code == ExitCode.FINDINGS, r.err
+    changes = {
+        (c["name"], c["status"])
+        for k in json.loads(r.out)["kinds"]
+        if k["kind"] == "clusters"
+        for c in k["changes"]
+    }
+    assert changes == {(old, "only-left"), ("renamed-by-its-last-key", "only-right")}
+    assert "renamed-by-its-last-key" in pdebug("pc", "cluster", path, "-o", "json").out
+    # The unified diff finds both under the same names.
+    r = pdebug("diff", SIDECAR, path, "--unified")
+    assert "renamed-by-its-last-key" in r.out, r.out

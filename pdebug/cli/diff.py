@@ -147,8 +147,12 @@ def diff_cmd(
     report = d.compare(left_dump, right_dump, kinds, include_static, ignore, *labels)
     text = None
     if unified:
+        exact = {r.kind: r.exact_names for r in report.kinds}
         sides = {
-            k: (d.collect(left_dump, k, include_static), d.collect(right_dump, k, include_static))
+            k: (
+                d.collect(left_dump, k, include_static, exact.get(k, False)),
+                d.collect(right_dump, k, include_static, exact.get(k, False)),
+            )
             for k in kinds
         }
         text = diffreport.unified(report, sides)
