@@ -579,3 +579,42 @@ def test_a_lone_surrogate_in_a_matcher_is_damage_not_a_crash(pdebug, tmp_path, u
     assert r.code == 4, r.err
     assert "filter_chain_matcher" in r.err and "internal error" not in r.err
     assert len(r.err.strip().splitlines()) == 2  # the error and its hint
+
+
+def _range_matchers(m: Json) -> list[Json]:
+    return m["matcher_tree"]["custom_match"]["typed_config"]["range_matchers"]  # type: ignore[no-any-return]
+
+
+_RETYPED = {
+    "tree": lambda m: m.update(matcher_tree="x"),
+    "range_matchers": lambda m: m["matcher_tree"]["custom_match"]["typed_config"].update(
+        range_matchers="x"
+    ),
+    "range_matcher": lambda m: _range_matchers(m).insert(0, "x"),
+    "on_match": lambda m: _range_matchers(m)[0].update(on_match=["x"]),
+    "map_entry": lambda m: _range_matchers(m)[0]["on_match"]["matcher"]["matcher_tree"][
+        "exact_match_map"
+    ]["map"].update({"8000": "x"}),
+    "action": lambda m: _range_matchers(m)[0]["on_match"]["matcher"]["matcher_tree"][
+        "exact_match_map"
+    ]["map"]["8000"].update(action=7),
+    "range": lambda m: _range_matchers(m)[0]["ranges"].insert(0, "x"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(_RETYPED))
+def test_a_retyped_waypoint_matcher_node_is_not_a_crash(pdebug, tmp_path, where):
+    """A host name traced through a waypoint whose matcher holds a string (or list, or
+    number) where an object belongs: a trace verdict, not exit 5 with AttributeError
+    (found by `make fuzz`, seed 3003)."""
+    doc = json.loads(WAYPOINT.read_bytes())
+    for section in doc["configs"]:
+        for entry in section.get("dynamic_listeners", []):
+            lst = entry.get("active_state", {}).get("listener", {})
+            if "filter_chain_matcher" in lst:
+                _RETYPED[where](lst["filter_chain_matcher"])
+    path = tmp_path / "retyped.json"
+    path.write_text(json.dumps(doc))
+    r = pdebug("trace", path, "http://httpbin.default:8000/")
+    assert r.code in (0, 1, 4, 6), r.err
+    assert "internal error" not in r.err and "Traceback" not in r.err

@@ -355,7 +355,7 @@ def _envoy_certs(raw: msgspec.Raw) -> bool:
     """
     try:
         entries = msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return False
     return envoy_cert_entries(entries)
 

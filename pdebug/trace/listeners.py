@@ -23,7 +23,7 @@ from pdebug.model.listeners import (
     network_kind,
 )
 from pdebug.trace.chains import Connection, chain_label
-from pdebug.trace.matchers import is_set, listener_tree
+from pdebug.trace.matchers import as_obj, as_seq, is_set, listener_tree
 from pdebug.trace.request import HTTPS_ALPN, IP, Request, ip_of
 
 EntryState = Literal["ACTIVE", "WARMING", "DRAINING", "STATIC"]
@@ -226,19 +226,19 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
     service (``inbound-vip|PORT|http|HOST``): the one VIP whose chain on ``port`` names
     ``host`` (its first label) is taken.
     """
-    tree = listener_tree(lst.listener)
+    tree = as_obj(listener_tree(lst.listener))
     label = host.split(".")[0]
     found: list[tuple[IP, str]] = []
-    custom = (tree.get("matcher_tree") or {}).get("custom_match") or {}
-    for rm in (custom.get("typed_config") or {}).get("range_matchers") or []:
-        sub = ((rm.get("on_match") or {}).get("matcher") or {}).get("matcher_tree") or {}
-        chains = ((sub.get("exact_match_map") or {}).get("map") or {}).get(str(port)) or {}
-        name = str(((chains.get("action") or {}).get("name")) or "")
+    custom = as_obj(as_obj(tree.get("matcher_tree")).get("custom_match"))
+    for rm in as_seq(as_obj(custom.get("typed_config")).get("range_matchers")):
+        sub = as_obj(as_obj(as_obj(as_obj(rm).get("on_match")).get("matcher")).get("matcher_tree"))
+        chains = as_obj(as_obj(as_obj(sub.get("exact_match_map")).get("map")).get(str(port)))
+        name = str(as_obj(chains.get("action")).get("name") or "")
         parts = name.split("|")
         if len(parts) < 4 or not parts[3].startswith(label + "."):
             continue
-        for r in rm.get("ranges") or []:
-            ip = ip_of(str(r.get("address_prefix", "")))
+        for r in as_seq(as_obj(rm).get("ranges")):
+            ip = ip_of(str(as_obj(r).get("address_prefix", "")))
             if ip is not None:
                 found.append((ip, name))
     return found[0] if len({ip for ip, _ in found}) == 1 else None

@@ -35,6 +35,16 @@ from pdebug.model.dump import plain_json
 Json = dict[str, Any]
 
 
+def as_obj(value: Any) -> Json:
+    """``value`` if the (untyped, possibly damaged) JSON holds an object there, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_seq(value: Any) -> list[Any]:
+    """``value`` if the (untyped, possibly damaged) JSON holds an array there, else ``[]``."""
+    return value if isinstance(value, list) else []
+
+
 @dataclass
 class Inputs:
     """What Envoy knows about the connection (``None``: unknown)."""
@@ -53,8 +63,7 @@ class Inputs:
 
         An input pdebug does not read is :class:`_Unknown`, not None (the value is unknown).
         """
-        config = input_.get("typed_config") or {}
-        kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
+        kind = str(as_obj(input_.get("typed_config")).get("@type", "")).rsplit(".", 1)[-1]
         if kind == "DestinationIPInput":
             return self.destination_ip
         if kind == "DestinationPortInput":
@@ -72,7 +81,7 @@ class Inputs:
         if kind == "ApplicationProtocolInput":
             # Envoy joins the protocols, each single-quoted: 'h2c','http/1.1'
             return ",".join(f"'{p}'" for p in self.application_protocols)
-        return _Unknown(f"matcher input {kind or input_.get('name') or '?'}")
+        return _Unknown(f"matcher input {kind or str(input_.get('name') or '?')}")
 
 
 @dataclass
@@ -173,13 +182,14 @@ def _matcher(m: Json, inputs: Inputs, steps: list[str], depth: int) -> str | Non
 def _on_match(
     on_match: Json, inputs: Inputs, steps: list[str], depth: int
 ) -> str | None | _Unknown:
+    if not isinstance(on_match, dict):
+        return _Unknown("an on_match that is not an object")
     if "matcher" in on_match:
         return _matcher(on_match["matcher"], inputs, steps, depth + 1)
     action = on_match.get("action")
     if not isinstance(action, dict):
         return _Unknown("an on_match with neither action nor matcher")
-    config = action.get("typed_config") or {}
-    value = config.get("value") if isinstance(config, dict) else None
+    value = as_obj(action.get("typed_config")).get("value")
     return str(value if isinstance(value, str) else action.get("name") or "")
 
 
@@ -189,7 +199,7 @@ def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str | _Unknow
     value = inputs.read(input_)
     if isinstance(value, _Unknown):
         return value
-    name = str((input_.get("typed_config") or {}).get("@type", "")).rsplit(".", 1)[-1]
+    name = str(as_obj(input_.get("typed_config")).get("@type", "")).rsplit(".", 1)[-1]
     if value is None:
         return _Unknown(f"{name} is not known for this request (give an IP address)")
     steps.append(f"{name} = {value}")
@@ -197,22 +207,25 @@ def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str | _Unknow
 
 
 def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> _Branch:
+    if not isinstance(tree, dict):
+        return _Unknown("a matcher_tree that is not an object")
     value = _input_value(tree.get("input"), inputs, steps)
     if isinstance(value, _Unknown):
         return value
     if "exact_match_map" in tree:
-        table = (tree["exact_match_map"] or {}).get("map") or {}
+        table = as_obj(as_obj(tree["exact_match_map"]).get("map"))
         hit = table.get(value)
         steps.append(f"exact match {value!r}: {'yes' if hit is not None else 'no'}")
         return hit if isinstance(hit, dict) else None
     if "prefix_match_map" in tree:
-        table = (tree["prefix_match_map"] or {}).get("map") or {}
+        table = as_obj(as_obj(tree["prefix_match_map"]).get("map"))
         keys = sorted((k for k in table if value.startswith(k)), key=len, reverse=True)
         steps.append(f"prefix match {value!r}: {keys[0]!r}" if keys else f"no prefix of {value!r}")
-        return table[keys[0]] if keys else None
+        hit = table[keys[0]] if keys else None
+        return hit if isinstance(hit, dict) else None
     custom = tree.get("custom_match")
     if isinstance(custom, dict):
-        config = custom.get("typed_config") or {}
+        config = as_obj(custom.get("typed_config"))
         kind = str(config.get("@type", "")).rsplit(".", 1)[-1]
         if kind == "IPMatcher":
             return _ip_matcher(config, value, steps)
@@ -227,35 +240,37 @@ def _ip_matcher(config: Json, value: str, steps: list[str]) -> Json | None:
         steps.append(f"{value!r} is not an IP address: no range matches")
         return None
     best: tuple[int, Json, str] | None = None
-    for rm in config.get("range_matchers") or []:
-        for r in rm.get("ranges") or []:
+    for rm in as_seq(config.get("range_matchers")):
+        for r in as_seq(as_obj(rm).get("ranges")):
+            if not isinstance(r, dict):
+                continue
             try:
                 net = ipaddress.ip_network(
                     f"{r.get('address_prefix', '')}/{int(r.get('prefix_len', 0))}", strict=False
                 )
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 continue
             better = best is None or net.prefixlen > best[0]
             if ip.version == net.version and ip in net and better:
-                best = (net.prefixlen, rm.get("on_match") or {}, str(net))
+                best = (net.prefixlen, as_obj(rm.get("on_match")), str(net))
     steps.append(f"{ip} in {best[2]}" if best else f"{ip} is in no range")
     return best[1] if best else None
 
 
 def _list(lst: Json, inputs: Inputs, steps: list[str]) -> _Branch:
-    for fm in lst.get("matchers") or []:
-        holds = _predicate(fm.get("predicate") or {}, inputs, steps)
+    for fm in as_seq(as_obj(lst).get("matchers")):
+        holds = _predicate(as_obj(as_obj(fm).get("predicate")), inputs, steps)
         if isinstance(holds, _Unknown):
             return holds
         if holds:
-            on_match = fm.get("on_match")
+            on_match = as_obj(fm).get("on_match")
             return on_match if isinstance(on_match, dict) else None
     return None
 
 
 def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
     if "single_predicate" in p:
-        sp = p["single_predicate"]
+        sp = as_obj(p["single_predicate"])
         value = _input_value(sp.get("input"), inputs, steps)
         if isinstance(value, _Unknown):
             return value
@@ -266,13 +281,13 @@ def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
     for key, every in (("and_matcher", True), ("or_matcher", False)):
         if key in p:
             # all() / any() in order, stopping at the first unknown as Envoy would fail
-            for sub in p[key].get("predicate") or []:
-                holds = _predicate(sub, inputs, steps)
+            for sub in as_seq(as_obj(p[key]).get("predicate")):
+                holds = _predicate(as_obj(sub), inputs, steps)
                 if isinstance(holds, _Unknown) or holds != every:
                     return holds
             return every
     if "not_matcher" in p:
-        holds = _predicate(p["not_matcher"], inputs, steps)
+        holds = _predicate(as_obj(p["not_matcher"]), inputs, steps)
         return holds if isinstance(holds, _Unknown) else not holds
     return _Unknown("a predicate pdebug does not evaluate")
 
@@ -364,7 +379,7 @@ def _string_match(vm: Json, value: str) -> bool | _Unknown:
     if "contains" in vm:
         return want("contains") in text
     if "safe_regex" in vm:
-        pattern = str(vm["safe_regex"].get("regex", ""))
+        pattern = str(as_obj(vm["safe_regex"]).get("regex", ""))
         try:
             rx = re.compile(pattern)
         except re.error as exc:
