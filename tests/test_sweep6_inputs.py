@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -362,26 +361,10 @@ def test_diff_says_a_cluster_only_on_one_side_is_warming_on_the_other(pdebug, tm
 
 
 # --------------------------------------------------------------------------- old live Envoy
-class _OldAdmin(eh.LoopbackHTTPServer):
-    """An Envoy 1.7 admin: /clusters?format=json answers the text /clusters."""
-
-    DUMP = (FIXTURES / "corpus/handmade/consul-1.5-envoy-1.9-v2alpha.json").read_bytes()
-
-    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
-        if request.path.startswith("/config_dump"):
-            return 200, self.DUMP, "application/json"
-        if request.path.startswith("/clusters"):
-            text = b"local_agent::127.0.0.1:8502::cx_active::1\n"
-            return 200, text, "text/plain"
-        if request.path.startswith("/stats"):
-            return 200, b"cluster.local_agent.upstream_cx_total: 3\n", "text/plain"
-        return 404, b"invalid path\n", "text/plain"
-
-
 def test_a_live_envoy_without_json_clusters_is_checked_and_traced_from_its_dump(pdebug):
     # check and trace of a live Envoy 1.7 stopped at exit 4 ("this is the text GET
     # /clusters ... save GET /clusters?format=json instead"), though they need its dump
-    with _OldAdmin() as admin:
+    with eh.OldEnvoyAdmin() as admin:
         check = pdebug("check", admin.url)
         assert check.code == 0, check.err
         assert "answered in text (an Envoy older than 1.8 has no JSON /clusters)" in check.err

@@ -13,18 +13,11 @@ from typing import Any
 
 import pytest
 
+from tests import harness as eh
 from tests.harness import kube_double as kd
 from tests.test_fuzz import TRAPS, _nodes, _replace
 
-READS = frozenset(
-    {
-        ("list", "gateways"),
-        ("list", "services"),
-        ("list", "pods"),
-        ("list", "namespaces"),
-        ("get", "namespaces"),
-    }
-)
+READS = eh.WAYPOINT_READS
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -30,28 +29,11 @@ def test_zc_names_envoys_certs_answer(pdebug, tmp_path: Path, view: str):
     assert pdebug("zc", "certificate", ztunnel).code == 0
 
 
-class _OldAdmin(eh.LoopbackHTTPServer):
-    """An Envoy 1.7 admin: /clusters?format=json answers the text /clusters."""
-
-    DUMP = (FIXTURES / "corpus/handmade/consul-1.5-envoy-1.9-v2alpha.json").read_bytes()
-
-    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
-        if request.path.startswith("/config_dump"):
-            return 200, self.DUMP, "application/json"
-        if request.path.startswith("/clusters"):
-            return 200, b"local_agent::127.0.0.1:8502::cx_active::1\n", "text/plain"
-        if request.path.startswith("/server_info"):
-            return 200, b"envoy 1a2b/1.7.0/Clean/RELEASE live 9 9 0\n", "text/plain"
-        if request.path.startswith("/stats"):
-            return 200, b"cluster.local_agent.upstream_cx_total: 3\n", "text/plain"
-        return 404, b"invalid path\n", "text/plain"
-
-
 def test_dump_of_an_envoy_without_json_clusters_saves_its_dump(pdebug, tmp_path: Path):
     # pdebug dump refused the whole proxy: "the admin answered /clusters?format=json
     # with text, not JSON" / "is this an Envoy admin port?", though its dump is fine
     out = tmp_path / "old.tar.gz"
-    with _OldAdmin() as admin:
+    with eh.OldEnvoyAdmin() as admin:
         result = pdebug("dump", admin.url, "-o", out)
     assert result.code == 0, result.err
     assert "answered in text (an Envoy older than 1.8 has no JSON /clusters)" in result.err
@@ -70,7 +52,7 @@ def test_dump_of_an_envoy_without_json_clusters_saves_its_dump(pdebug, tmp_path:
 def test_dump_of_a_port_that_answers_text_clusters_without_a_dump_still_fails(
     pdebug, tmp_path: Path
 ):
-    class Broken(_OldAdmin):
+    class Broken(eh.OldEnvoyAdmin):
         DUMP = b"<html>no</html>"
 
     with Broken() as admin:

@@ -6,17 +6,10 @@ import json
 
 import pytest
 
+from tests import harness as eh
 from tests.harness import kube_double as kd
 
-READS = frozenset(
-    {
-        ("list", "gateways"),
-        ("list", "services"),
-        ("list", "pods"),
-        ("list", "namespaces"),
-        ("get", "namespaces"),
-    }
-)
+READS = eh.WAYPOINT_READS
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ __all__ = [
     "EnvoyError",
     "LoopbackHTTPServer",
     "LoopbackUpstream",
+    "OldEnvoyAdmin",
     "SeedDemo",
     "ServerContext",
     "XdsFiles",
@@ -791,6 +792,26 @@ class LoopbackHTTPServer(ServerContext):
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+class OldEnvoyAdmin(LoopbackHTTPServer):
+    """An Envoy 1.7 admin: ``/clusters?format=json`` answers the text ``/clusters``.
+
+    Its config dump is Consul 1.5's Envoy 1.9 (v2alpha) capture from the corpus.
+    """
+
+    DUMP = (ROOT / "fixtures/corpus/handmade/consul-1.5-envoy-1.9-v2alpha.json").read_bytes()
+
+    def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
+        if request.path.startswith("/config_dump"):
+            return 200, self.DUMP, "application/json"
+        if request.path.startswith("/clusters"):
+            return 200, b"local_agent::127.0.0.1:8502::cx_active::1\n", "text/plain"
+        if request.path.startswith("/server_info"):
+            return 200, b"envoy 1a2b/1.7.0/Clean/RELEASE live 9 9 0\n", "text/plain"
+        if request.path.startswith("/stats"):
+            return 200, b"cluster.local_agent.upstream_cx_total: 3\n", "text/plain"
+        return 404, b"invalid path\n", "text/plain"
 
 
 class LoopbackUpstream(LoopbackHTTPServer):

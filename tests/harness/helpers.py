@@ -19,6 +19,7 @@ __all__ = [
     "GOLDEN",
     "ISTIOCTL",
     "PORT_FORWARD_READS",
+    "WAYPOINT_READS",
     "ROOT",
     "Result",
     "camelize",
@@ -37,6 +38,16 @@ GOLDEN = ROOT / "tests" / "golden"
 
 #: What pdebug may ask of the API server double by default: (RBAC verb, resource).
 PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
+#: The API reads ``pdebug waypoints`` may make (and nothing else).
+WAYPOINT_READS = frozenset(
+    {
+        ("list", "gateways"),
+        ("list", "services"),
+        ("list", "pods"),
+        ("list", "namespaces"),
+        ("get", "namespaces"),
+    }
+)
 
 
 #: Files under fixtures/corpus/ that are not Envoy config dumps: egctl's and ztunnel's
