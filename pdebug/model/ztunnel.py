@@ -311,11 +311,18 @@ def _check_depth(raw: bytes, top: Any, source: str) -> None:
         ) from None
 
 
-#: Where ztunnel <= 1.21 kept each section: indexes of the same objects, first one wins.
-_LEGACY = {
-    "workloads": (("by_uid", "by_addr"), "uid"),
-    "services": (("by_vip", "services_by_hostname", "services_by_ip"), "hostname"),
-    "policies": ((), "name"),
+#: Where ztunnel <= 1.21 kept each section: groups of indexes of the same objects; the
+#: first group the dump has is read, every index of it (a value may be a list of
+#: objects), each object once. ztunnel 1.19-1.21 (istio/ztunnel@1.20.0 src/state/) kept a
+#: service with no VIP (headless) only in ``by_host`` (hostname -> [service]), and the
+#: policies in ``by_key`` (``ns/name`` -> policy).
+_LEGACY: dict[str, tuple[tuple[tuple[str, ...], ...], str]] = {
+    "workloads": ((("by_uid",), ("by_addr",)), "uid"),
+    "services": (
+        (("by_vip", "by_host"), ("services_by_hostname",), ("services_by_ip",)),
+        "hostname",
+    ),
+    "policies": ((("by_key",),), "name"),
 }
 #: Fields ztunnel 1.18/1.19 (and istiod's 1.17 ``Address``) spelled otherwise: the old
 #: names (folded, see :func:`_fold`) -> today's.
@@ -333,16 +340,23 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
     An object indexed twice (a dual-stack service under each VIP, a workload under each
     address) is kept once: by namespace and ``uid``/``hostname``, else by identity.
     """
-    for section, (indexes, ident) in _LEGACY.items():
+    for section, (groups, ident) in _LEGACY.items():
         olds, new = _LEGACY_FIELDS[section]
         value = by_name.get(section)
         if value is None:
-            index = next((by_name[k] for k in indexes if isinstance(by_name.get(k), dict)), None)
-            if index is None:
+            indexes = next(
+                (
+                    [by_name[k] for k in group if isinstance(by_name.get(k), dict)]
+                    for group in groups
+                    if any(isinstance(by_name.get(k), dict) for k in group)
+                ),
+                None,
+            )
+            if indexes is None:
                 continue
             seen: set[Any] = set()
             value = []
-            for item in index.values():
+            for item in _index_items(indexes):
                 key: Any = id(item)
                 if isinstance(item, dict) and isinstance(item.get(ident), str) and item[ident]:
                     ns = item.get("namespace")  # a non-string one (a dict) is not hashable
@@ -359,6 +373,16 @@ def _legacy_sections(by_name: dict[str, Any]) -> None:
         ):
             continue
         by_name[section] = [_respelled(item, olds, new) for item in value]
+
+
+def _index_items(indexes: list[dict[str, Any]]) -> Any:
+    """The objects of some indexes, in order; a list value (``by_host``) gives each item."""
+    for index in indexes:
+        for item in index.values():
+            if isinstance(item, list):
+                yield from item
+            else:
+                yield item
 
 
 def _old_key(item: dict[str, Any], olds: tuple[str, ...], new: str) -> str | None:
