@@ -6,7 +6,13 @@ Each test names the input that showed the bug; the inputs are in fixtures/corpus
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from tests import harness as eh
 from tests.harness import FIXTURES
+from tests.harness import kube_double as kd
 
 ZT120 = FIXTURES / "corpus/handmade/ztunnel-1.20-indexes.json"
 
@@ -37,3 +43,96 @@ def test_zc_1_20_policies_in_by_key(pdebug):
     check = pdebug("check", ZT120)
     assert "PD709" not in check.out
     assert "PD701" in check.out  # the Initializing certificate is still reported
+
+
+# --- pdebug waypoints: istiod's binding rules (istio/istio@86c9f01,
+# pilot/pkg/serviceregistry/ambient/waypoints.go: GetUseWaypoint, fetchWaypointForTarget,
+# fetchWaypointForService, makeAllowedRoutes); objects made by hand in the double ---
+
+
+@pytest.fixture
+def kube_reads():
+    return eh.WAYPOINT_READS
+
+
+def _wide_json(pdebug, kubeconfig: str) -> dict[str, dict[str, object]]:
+    r = pdebug("waypoints", "-A", "-o", "json", "--kubeconfig", kubeconfig)
+    assert r.code == 0, r.err
+    return {f"{w['namespace']}/{w['name']}": w for w in json.loads(r.out)}
+
+
+def test_waypoints_cross_namespace_needs_allowed_routes(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, no_ambient_config: None
+):
+    # a Service in another namespace asking for a waypoint whose HBONE listener keeps
+    # the Gateway API default (allowedRoutes from: Same) is refused by istiod
+    # ("attachment denied"); pdebug listed it as bound
+    kube.add_namespace("shared")
+    kube.add_namespace("app", {"team": "a"})
+    kube.add_namespace("other")
+    kube.add_gateway("same-only", "shared")
+    open_gw = kube.add_gateway("open", "shared")
+    open_gw["spec"]["listeners"][0]["allowedRoutes"] = {"namespaces": {"from": "All"}}
+    picky = kube.add_gateway("picky", "shared")
+    picky["spec"]["listeners"][0]["allowedRoutes"] = {
+        "namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "a"}}}
+    }
+    far = {"istio.io/use-waypoint-namespace": "shared"}
+    kube.add_service("a1", "app", labels={"istio.io/use-waypoint": "same-only", **far})
+    kube.add_service("a2", "app", labels={"istio.io/use-waypoint": "open", **far})
+    kube.add_service("a3", "app", labels={"istio.io/use-waypoint": "picky", **far})
+    kube.add_service("o3", "other", labels={"istio.io/use-waypoint": "picky", **far})
+    kube.add_service("s1", "shared", labels={"istio.io/use-waypoint": "same-only"})
+    got = _wide_json(pdebug, kubeconfig)
+    assert got["shared/same-only"]["services"] == ["shared/s1"]
+    assert got["shared/open"]["services"] == ["app/a2"]
+    assert got["shared/picky"]["services"] == ["app/a3"]
+
+
+def test_waypoints_namespace_override_read_where_the_binding_is(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, no_ambient_config: None
+):
+    # the object's own istio.io/use-waypoint goes with its own
+    # istio.io/use-waypoint-namespace only; an inherited one with the namespace's. pdebug
+    # mixed them: the namespace's override moved a Service's own binding elsewhere
+    kube.add_namespace("app", {"istio.io/use-waypoint-namespace": "shared"})
+    kube.add_namespace("shared")
+    for ns in ("app", "shared"):
+        gw = kube.add_gateway("wp", ns)
+        gw["spec"]["listeners"][0]["allowedRoutes"] = {"namespaces": {"from": "All"}}
+    kube.add_service("mine", "app", labels={"istio.io/use-waypoint": "wp"})
+    got = _wide_json(pdebug, kubeconfig)
+    assert got["app/wp"]["services"] == ["app/mine"]
+    assert got["shared/wp"]["services"] == []
+
+
+def test_waypoints_east_west_gateway_service_never_bound(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, no_ambient_config: None
+):
+    # istiod never gives a waypoint to a Service managed as a waypoint or an east-west
+    # gateway (gateway.istio.io/managed), e.g. an older waypoint's
+    # "<gateway>-istio-waypoint" Service in a namespace bound to it
+    kube.add_namespace("app", {"istio.io/use-waypoint": "waypoint"})
+    kube.add_gateway("waypoint", "app")
+    kube.add_service(
+        "waypoint-istio-waypoint",
+        "app",
+        labels={"gateway.istio.io/managed": "istio.io-mesh-controller"},
+    )
+    kube.add_service(
+        "eastwest", "app", labels={"gateway.istio.io/managed": "istio.io-eastwest-controller"}
+    )
+    kube.add_service("productpage", "app")
+    got = _wide_json(pdebug, kubeconfig)
+    assert got["app/waypoint"]["services"] == ["app/productpage"]
+
+
+def test_waypoints_empty_labels_print_as_istioctl(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, no_ambient_config: None
+):
+    # istioctl prints REVISION "default" and TRAFFIC TYPE "none" for an EMPTY label too
+    kube.add_namespace("default")
+    kube.add_gateway("wp", "default", labels={"istio.io/rev": "", "istio.io/waypoint-for": ""})
+    r = pdebug("waypoints", "--kubeconfig", kubeconfig)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1].split() == ["wp", "default", "none", "True"]

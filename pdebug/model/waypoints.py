@@ -79,8 +79,8 @@ def waypoint_of(gateway: Json) -> Waypoint:
     wp = Waypoint(
         name_of(gateway),
         namespace_of(gateway),
-        labels.get("istio.io/rev", "default"),
-        labels.get(FOR, "none"),
+        labels.get("istio.io/rev") or "default",  # istioctl: an empty label too
+        labels.get(FOR) or "none",
         programmed,
         reason,
         message,
@@ -90,15 +90,79 @@ def waypoint_of(gateway: Json) -> Waypoint:
 
 
 def _binding(obj: Json, namespace_labels: dict[str, str]) -> tuple[str, str] | None:
-    """(waypoint namespace, waypoint name) an object asks for, or None."""
+    """(waypoint namespace, waypoint name) an object asks for, or None.
+
+    As istiod's ``GetUseWaypoint``: the object's own ``istio.io/use-waypoint`` wins, and
+    then only the object's own ``istio.io/use-waypoint-namespace`` may move it to another
+    namespace; a binding inherited from the namespace reads both labels there. ``none``
+    (own or inherited) opts out.
+    """
     own = _labels(obj)
-    name = own.get(USE) or namespace_labels.get(USE)
-    if USE in own:
-        name = own[USE]
+    labels = own if USE in own else namespace_labels
+    name = labels.get(USE)
     if not name or name == "none":
         return None
-    ns = own.get(USE_NS) or namespace_labels.get(USE_NS) or namespace_of(obj)
-    return ns, name
+    return labels.get(USE_NS, namespace_of(obj)), name
+
+
+#: ``gateway.istio.io/managed`` values of Services that never get a waypoint (a waypoint's
+#: own, an east-west gateway's), as istiod's ``fetchWaypointForService``.
+MANAGED = "gateway.istio.io/managed"
+_NO_WAYPOINT = frozenset({"istio.io-mesh-controller", "istio.io-eastwest-controller"})
+
+
+def _from_namespaces(gateway: Json) -> tuple[str, Json]:
+    """(``from``, selector) of the HBONE 15008 listener's ``allowedRoutes.namespaces``.
+
+    istiod's ``makeAllowedRoutes`` (no inbound-binding annotation): ``Same`` when the
+    listener says nothing, or when the Gateway has no HBONE listener on 15008.
+    """
+    spec = gateway.get("spec")
+    listeners = spec.get("listeners") if isinstance(spec, dict) else None
+    for listener in listeners if isinstance(listeners, list) else []:
+        if not isinstance(listener, dict):
+            continue
+        if listener.get("protocol") != "HBONE" or listener.get("port") != 15008:
+            continue
+        routes = listener.get("allowedRoutes")
+        namespaces = routes.get("namespaces") if isinstance(routes, dict) else None
+        if not isinstance(namespaces, dict):
+            break
+        selector = namespaces.get("selector")
+        return str(namespaces.get("from") or "Same"), selector if isinstance(selector, dict) else {}
+    return "Same", {}
+
+
+def _selects(selector: Json, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes LabelSelector matches ``labels`` (an empty one matches all)."""
+    match = selector.get("matchLabels")
+    if isinstance(match, dict) and any(labels.get(str(k)) != str(v) for k, v in match.items()):
+        return False
+    exprs = selector.get("matchExpressions")
+    for expr in exprs if isinstance(exprs, list) else []:
+        if not isinstance(expr, dict):
+            return False
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = [str(v) for v in expr.get("values") or [] if isinstance(v, str | int)]
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }.get(str(op), False)
+        if not ok:
+            return False
+    return True
+
+
+def _attaches(gateway: Json, namespace: str, ns_labels: dict[str, dict[str, str]]) -> bool:
+    """Whether a waypoint lets an object of ``namespace`` attach (istiod's allowedRoutes)."""
+    frm, selector = _from_namespaces(gateway)
+    if frm == "All":
+        return True
+    if frm == "Selector":
+        return _selects(selector, ns_labels.get(namespace, {}))
+    return namespace_of(gateway) == namespace
 
 
 def bind(
@@ -106,26 +170,33 @@ def bind(
 ) -> list[Waypoint]:
     """The waypoints among ``gateways``, sorted by (namespace, name), with what uses each."""
     ns_labels = {name_of(n): _labels(n) for n in namespaces}
+    picked = [g for g in gateways if is_waypoint(g)]
     waypoints = sorted(
-        (waypoint_of(g) for g in gateways if is_waypoint(g)),
-        key=lambda w: (w.namespace, w.name),
+        ((waypoint_of(g), g) for g in picked), key=lambda wg: (wg[0].namespace, wg[0].name)
     )
-    index = {(w.namespace, w.name): w for w in waypoints}
-    waypoint_services = {(w.namespace, w.name) for w in waypoints}
+    index = {(w.namespace, w.name): (w, g) for w, g in waypoints}
+    waypoint_services = {(w.namespace, w.name) for w, _ in waypoints}
+
+    def find(obj: Json) -> Waypoint | None:
+        ns = namespace_of(obj)
+        want = _binding(obj, ns_labels.get(ns, {}))
+        found = index.get(want) if want else None
+        if found is None:
+            return None
+        wp, gateway = found
+        return wp if _attaches(gateway, ns, ns_labels) else None
+
     for svc in services:
         key = (namespace_of(svc), name_of(svc))
-        if key in waypoint_services:
-            continue  # a waypoint's own Service never gets a waypoint
-        want = _binding(svc, ns_labels.get(key[0], {}))
-        wp = index.get(want) if want else None
+        if key in waypoint_services or _labels(svc).get(MANAGED) in _NO_WAYPOINT:
+            continue  # a waypoint's (or an east-west gateway's) own Service never gets one
+        wp = find(svc)
         if wp is not None and wp.serves in ("service", "all"):
             wp.services.append(f"{key[0]}/{key[1]}")
     for pod in pods:
         if GATEWAY_NAME in _labels(pod):
             continue  # a waypoint's own pods
-        key = (namespace_of(pod), name_of(pod))
-        want = _binding(pod, ns_labels.get(key[0], {}))
-        wp = index.get(want) if want else None
+        wp = find(pod)
         if wp is not None and wp.serves in ("workload", "all"):
-            wp.workloads.append(f"{key[0]}/{key[1]}")
-    return waypoints
+            wp.workloads.append(f"{namespace_of(pod)}/{name_of(pod)}")
+    return [w for w, _ in waypoints]
