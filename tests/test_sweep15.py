@@ -136,3 +136,22 @@ def test_waypoints_empty_labels_print_as_istioctl(
     r = pdebug("waypoints", "--kubeconfig", kubeconfig)
     assert r.code == 0, r.err
     assert r.out.splitlines()[1].split() == ["wp", "default", "none", "True"]
+
+
+ISTIOD_ZT = FIXTURES / "corpus/handmade/istiod-1.28-config-dump-ztunnel.json"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("zc", "workload", "-f"), ("zc", "service", "-f"), ("clusters",), ("check",), ("all",)],
+)
+def test_istiod_view_of_a_ztunnel_is_named(pdebug, args: tuple[str, ...]):
+    # istiod's /debug/config_dump?proxyID=<ztunnel> (istio.workload.Address resources):
+    # zc said "this is an Envoy config dump, not a ztunnel one" (hint: pdebug clusters),
+    # and the Envoy views "the dump has no section pdebug knows"
+    result = pdebug(*args, ISTIOD_ZT)
+    assert result.code == 4
+    assert f"{ISTIOD_ZT}: this is istiod's view of a ztunnel" in result.err
+    assert "not an Envoy config dump, not a ztunnel one" not in result.err
+    assert "hint: read the ztunnel's own dump: pdebug zc all ZTUNNEL_POD" in result.err
+    assert result.out == ""

@@ -805,6 +805,10 @@ def _section_readers(
 
 def _require_known(sections: list[Section], source: str) -> None:
     if not any(sec.kind for sec in sections):
+        from pdebug.model.sniff import istiod_ztunnel_given, istiod_ztunnel_view
+
+        if istiod_ztunnel_view([sec.type_url or "" for sec in sections]):
+            raise istiod_ztunnel_given(source)
         found = ", ".join(sorted({sec.type_url or "(no @type)" for sec in sections})) or "none"
         raise InvalidInput(
             f"{source}: the dump has no section pdebug knows (found: {found})",

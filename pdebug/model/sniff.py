@@ -166,3 +166,28 @@ def agentgateway_given(source: str) -> InvalidInput:
         hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
         "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
     )
+
+
+#: The type URLs istiod answers ``/debug/config_dump?proxyID=`` with for a ztunnel: its
+#: WDS resources (``istio.workload.Address``; ``Workload`` before 1.18, and what
+#: ``?types=WDS,WADS`` adds), not Envoy's admin sections (``pilot/pkg/xds/debug.go``).
+ISTIOD_ZTUNNEL_TYPES = frozenset(
+    "type.googleapis.com/" + t
+    for t in ("istio.workload.Address", "istio.workload.Workload", "istio.security.Authorization")
+)
+
+
+def istiod_ztunnel_view(type_urls: list[str]) -> bool:
+    """Whether a ``configs`` list's type URLs are istiod's view of a ztunnel (WDS)."""
+    return bool(type_urls) and ISTIOD_ZTUNNEL_TYPES.issuperset(type_urls)
+
+
+def istiod_ztunnel_given(source: str) -> InvalidInput:
+    """The error for istiod's ``/debug/config_dump?proxyID=<ztunnel>`` answer."""
+    return InvalidInput(
+        f"{source}: this is istiod's view of a ztunnel (its WDS resources: "
+        "istio.workload.Address, as /debug/config_dump?proxyID=<ztunnel pod> answers), "
+        "not an Envoy or ztunnel config dump",
+        hint="read the ztunnel's own dump: pdebug zc all ZTUNNEL_POD (or save GET "
+        "/config_dump on its admin port 15000); istiod's sync state of it: pdebug status",
+    )

@@ -221,7 +221,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     import orjson
 
     from pdebug.model.load import envoy_cert_entries, envoy_certs_given, sniff
-    from pdebug.model.sniff import agentgateway_given
+    from pdebug.model.sniff import agentgateway_given, istiod_ztunnel_given, istiod_ztunnel_view
 
     sniff(data, source, ("a ztunnel config dump", _ZT_HINTS))
     raw = bytes(data)
@@ -244,6 +244,14 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
             hint="expected the JSON object of ztunnel's GET /config_dump",
         )
     if "configs" in top:
+        configs = top["configs"]
+        types = (
+            [c.get("@type") for c in configs if isinstance(c, dict)]
+            if isinstance(configs, list)
+            else []
+        )
+        if len(types) == len(configs) and istiod_ztunnel_view(types):
+            raise istiod_ztunnel_given(source)
         raise InvalidInput(
             f"{source}: this is an Envoy config dump, not a ztunnel one",
             hint="read it with pdebug clusters|listeners|routes|... SOURCE "
