@@ -7,6 +7,7 @@ Each test names the input that showed the bug; the inputs are in fixtures/corpus
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,70 @@ def test_istiod_view_of_a_ztunnel_is_named(pdebug, args: tuple[str, ...]):
     assert "not an Envoy config dump, not a ztunnel one" not in result.err
     assert "hint: read the ztunnel's own dump: pdebug zc all ZTUNNEL_POD" in result.err
     assert result.out == ""
+
+
+# --- trace through a multi-network waypoint (istiod with AMBIENT_ENABLE_MULTI_NETWORK:
+# istio/istio@86c9f01 pilot/pkg/networking/core/listener_waypoint.go puts an exact map on
+# the filter state io.istio.connect_authority, which connect_terminate's connect_authority
+# filter sets from the CONNECT's :authority, before the destination-IP matcher) ---
+
+WAYPOINT = FIXTURES / "istioctl/proxy-config-all/config_dump.json"
+_FILTER_STATE = (
+    "type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.FilterStateInput"
+)
+
+
+def _multi_network_waypoint(tmp_path: Path) -> Path:
+    doc = json.loads(WAYPOINT.read_bytes())
+    for section in doc["configs"]:
+        for entry in section.get("dynamic_listeners", []):
+            lst = entry.get("active_state", {}).get("listener", {})
+            if lst.get("name") != "main_internal":
+                continue
+            chain = "inbound-vip|8000||httpbin.default.svc.cluster.local-http"
+            action = {
+                "action": {
+                    "name": chain,
+                    "typed_config": {
+                        "@type": "type.googleapis.com/google.protobuf.StringValue",
+                        "value": chain,
+                    },
+                }
+            }
+            lst["filter_chain_matcher"] = {
+                "matcher_tree": {
+                    "input": {
+                        "name": "authority-filter-state",
+                        "typed_config": {
+                            "@type": _FILTER_STATE,
+                            "key": "io.istio.connect_authority",
+                        },
+                    },
+                    "exact_match_map": {"map": {"httpbin.default.svc.cluster.local:8000": action}},
+                },
+                "on_no_match": {"matcher": lst["filter_chain_matcher"]},
+            }
+    path = tmp_path / "waypoint-multi-network.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_trace_multi_network_waypoint_reads_the_connect_authority(pdebug, tmp_path: Path):
+    # the filter state input stopped the walk: "UNKNOWN ... matcher input FilterStateInput";
+    # ztunnel's CONNECT authority for a VIP is VIP:port, which no hostname key matches,
+    # so Envoy falls through to the IP matcher
+    dump = _multi_network_waypoint(tmp_path)
+    want = pdebug("trace", WAYPOINT, "http://10.104.171.68:8000/", "-o", "json")
+    got = pdebug("trace", dump, "http://10.104.171.68:8000/", "-o", "json")
+    assert json.loads(got.out)["verdict"] == json.loads(want.out)["verdict"]
+    chains = [
+        s["name"]
+        for s in json.loads(got.out)["steps"]
+        if s["kind"] == "filter_chain" and s["matched"]
+    ]
+    assert "inbound-vip|8000||httpbin.default.svc.cluster.local-http" in chains
+    other = pdebug("trace", dump, "http://10.9.9.9:8000/", "-o", "json")
+    assert json.loads(other.out)["verdict"]["kind"] == "no_filter_chain"
+    by_name = pdebug("trace", dump, "http://httpbin.default:8000/")
+    assert "httpbin.default taken as 10.104.171.68" in by_name.out + by_name.err
+    assert by_name.code == pdebug("trace", WAYPOINT, "http://httpbin.default:8000/").code

@@ -227,6 +227,10 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
     ``host`` (its first label) is taken.
     """
     tree = as_obj(listener_tree(lst.listener))
+    for _ in range(4):  # a multi-network waypoint asks the CONNECT authority first
+        if "custom_match" in as_obj(tree.get("matcher_tree")):
+            break
+        tree = as_obj(as_obj(tree.get("on_no_match")).get("matcher"))
     label = host.split(".")[0]
     found: list[tuple[IP, str]] = []
     custom = as_obj(as_obj(tree.get("matcher_tree")).get("custom_match"))

@@ -57,6 +57,9 @@ class Inputs:
     server_name: str = ""
     transport_protocol: str = "raw_buffer"
     application_protocols: tuple[str, ...] = ()
+    #: Filter state objects known to hold a value (``FilterStateInput`` by key); any
+    #: other key is unknown.
+    filter_state: dict[str, str] = field(default_factory=dict)
 
     def read(self, input_: Json) -> str | None | _Unknown:
         """The value of one matcher input, as Envoy's input of that type gives it.
@@ -81,6 +84,11 @@ class Inputs:
         if kind == "ApplicationProtocolInput":
             # Envoy joins the protocols, each single-quoted: 'h2c','http/1.1'
             return ",".join(f"'{p}'" for p in self.application_protocols)
+        if kind == "FilterStateInput":
+            key = as_obj(input_.get("typed_config")).get("key")
+            if isinstance(key, str) and key in self.filter_state:
+                return self.filter_state[key]
+            return _Unknown(f"matcher input FilterStateInput (filter state {key!r})")
         return _Unknown(f"matcher input {kind or str(input_.get('name') or '?')}")
 
 

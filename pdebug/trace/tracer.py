@@ -58,6 +58,8 @@ from pdebug.trace.routes import (
     select_virtual_host,
 )
 
+#: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
+CONNECT_AUTHORITY = "io.istio.connect_authority"
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
 _Targets = list[tuple[str, int | None]]
@@ -77,6 +79,10 @@ class Tracer:
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
+        #: Filter state a waypoint's connect_terminate sets from the CONNECT (Istio's
+        #: ``connect_authority`` filter: ``io.istio.connect_authority`` = its :authority),
+        #: which a multi-network waypoint's ``main_internal`` matcher reads first.
+        self.filter_state: dict[str, str] = {}
 
     def step(
         self,
@@ -251,6 +257,10 @@ class Tracer:
                     f"{req.host} taken as {ip}: the matcher's chain for it on port {req.port} "
                     f"is {chain}"
                 )
+        if conn.dest_ip is not None:
+            # ztunnel's CONNECT authority for a service or pod address is IP:port (a host
+            # name only across networks, which pdebug cannot tell from a name here)
+            self.filter_state[CONNECT_AUTHORITY] = join_host_port(str(conn.dest_ip), req.port)
         return inner, conn
 
     def tunnel(
@@ -392,6 +402,7 @@ class Tracer:
             conn.server_name,
             conn.transport,
             conn.alpn,
+            self.filter_state,
         )
         found = evaluate(listener_tree(listener), inputs)
         if found.unsupported:
