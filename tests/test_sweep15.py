@@ -223,3 +223,40 @@ def test_trace_multi_network_waypoint_reads_the_connect_authority(pdebug, tmp_pa
     by_name = pdebug("trace", dump, "http://httpbin.default:8000/")
     assert "httpbin.default taken as 10.104.171.68" in by_name.out + by_name.err
     assert by_name.code == pdebug("trace", WAYPOINT, "http://httpbin.default:8000/").code
+
+
+def test_trace_waypoint_host_name_through_a_protocol_matcher(pdebug, tmp_path: Path):
+    # a port whose protocol istiod does not know maps to a matcher on the application
+    # protocol (match.NewAppProtocol), not to a chain: a host name was "destination IP
+    # unknown" (UNKNOWN) because the VIP's chain for the port was not found
+    doc = json.loads(WAYPOINT.read_bytes())
+    chain = "inbound-vip|8000||httpbin.default.svc.cluster.local-http"
+
+    def action(name: str) -> dict[str, object]:
+        sv = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": name}
+        return {"action": {"name": name, "typed_config": sv}}
+
+    alpn = _FILTER_STATE.replace("FilterStateInput", "ApplicationProtocolInput")
+    for section in doc["configs"]:
+        for entry in section.get("dynamic_listeners", []):
+            lst = entry.get("active_state", {}).get("listener", {})
+            if lst.get("name") != "main_internal":
+                continue
+            ranges = lst["filter_chain_matcher"]["matcher_tree"]["custom_match"]["typed_config"]
+            ports = ranges["range_matchers"][0]["on_match"]["matcher"]["matcher_tree"]
+            ports["exact_match_map"]["map"]["8000"] = {
+                "matcher": {
+                    "matcher_tree": {
+                        "input": {"name": "application-protocol", "typed_config": {"@type": alpn}},
+                        "exact_match_map": {
+                            "map": {"'h2c'": action(chain), "'http/1.1'": action(chain)}
+                        },
+                    },
+                    "on_no_match": action(chain),
+                }
+            }
+    dump = tmp_path / "waypoint-app-protocol.json"
+    dump.write_text(json.dumps(doc))
+    by_name = pdebug("trace", dump, "http://httpbin.default:8000/")
+    assert "httpbin.default taken as 10.104.171.68" in by_name.out + by_name.err
+    assert "destination IP unknown" not in by_name.out + by_name.err

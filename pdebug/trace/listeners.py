@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
@@ -237,7 +237,7 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
     for rm in as_seq(as_obj(custom.get("typed_config")).get("range_matchers")):
         sub = as_obj(as_obj(as_obj(as_obj(rm).get("on_match")).get("matcher")).get("matcher_tree"))
         chains = as_obj(as_obj(as_obj(sub.get("exact_match_map")).get("map")).get(str(port)))
-        name = str(as_obj(chains.get("action")).get("name") or "")
+        name = _first_action(chains)
         parts = name.split("|")
         if len(parts) < 4 or not parts[3].startswith(label + "."):
             continue
@@ -246,6 +246,26 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
             if ip is not None:
                 found.append((ip, name))
     return found[0] if len({ip for ip, _ in found}) == 1 else None
+
+
+def _first_action(on_match: dict[str, Any], depth: int = 0) -> str:
+    """The first chain an ``on_match`` names: its action, or inside its matcher.
+
+    A port whose protocol istiod does not know is a matcher on the application protocol
+    (``'h2c'``/``'http/1.1'`` to the http chain, else the tcp chain), not an action.
+    """
+    name = as_obj(on_match.get("action")).get("name")
+    if isinstance(name, str) and name:
+        return name
+    sub = as_obj(on_match.get("matcher"))
+    if not sub or depth > 4:
+        return ""
+    tree = as_obj(sub.get("matcher_tree"))
+    for value in as_obj(as_obj(tree.get("exact_match_map")).get("map")).values():
+        found = _first_action(as_obj(value), depth + 1)
+        if found:
+            return found
+    return _first_action(as_obj(sub.get("on_no_match")), depth + 1)
 
 
 def inbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
