@@ -154,8 +154,8 @@ def test_pre_122_dump_as_one_workload_fixture(pdebug: Any, tmp_path: Path) -> No
 
 
 def test_2023_ca_cert_is_a_root_row(pdebug: Any) -> None:
-    """ztunnel 1.18 kept the CA apart as ``ca_cert`` (today ``rootCerts``): its row is
-    listed, not dropped (istioctl of the time printed it as ``CA``)."""
+    """ztunnel 1.18-1.21 wrote ``ca_cert`` (despite its name, the leaf) beside
+    ``cert_chain`` (the rest): both rows are listed, leaf first, not dropped."""
     d = _dump("2023-03")
     entry = d["certificates"][0]
     res = pdebug("zc", "certificate", ZT / "2023-03" / "dump.json")

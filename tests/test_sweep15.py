@@ -260,3 +260,41 @@ def test_trace_waypoint_host_name_through_a_protocol_matcher(pdebug, tmp_path: P
     by_name = pdebug("trace", dump, "http://httpbin.default:8000/")
     assert "httpbin.default taken as 10.104.171.68" in by_name.out + by_name.err
     assert "destination IP unknown" not in by_name.out + by_name.err
+
+
+# --- ztunnel 1.18-1.21 certificates: ``ca_cert`` is the LEAF (istio/ztunnel@1.20.0
+# src/admin.rs dump_certs writes dump_cert(certs.x509()) there), ``cert_chain`` the rest ---
+
+ZT_CERTS_120 = FIXTURES / "corpus/ztunnel/2023-08-ztunnel-1.20-test-certs/certificates.json"
+
+
+def _cert_rows(out: str, identity: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines() if line.startswith(identity + " ")]
+
+
+def test_zc_certificate_1_20_ca_cert_is_the_leaf(pdebug):
+    # ztunnel's own expected output of its 1.20 test: the 7-hour certificate of sa-0 is
+    # under ca_cert; pdebug printed it as the Root and the CA (valid to 2296) as the Leaf
+    result = pdebug("zc", "certificate", "-f", ZT_CERTS_120)
+    assert result.code == 0, result.err
+    rows = _cert_rows(result.out, "spiffe://trust_domain/ns/namespace/sa/sa-0")
+    leaf = f"{588850990443535479077311695632745359443207891470:x}"
+    assert [(r[1], r[4], r[5]) for r in rows] == [
+        ("Leaf", leaf, "2023-03-11T12:57:26Z"),
+        ("Root", f"{67955938755654933561614970125599055831405010529:x}", "2296-12-24T18:31:28Z"),
+    ]
+    check = pdebug("check", ZT_CERTS_120)
+    assert f"Leaf certificate (serial {leaf}) is not valid now" in check.out
+
+
+def test_zc_certificate_2023_dump_agrees_with_todays_golden(pdebug):
+    # istioctl's test dump of 2023 (ca_cert/cert_chain) holds the same istiod certificates
+    # as today's dump.json (certChain, leaf first): the rows must be the same; pdebug
+    # swapped Leaf and Root
+    old = pdebug("zc", "certificate", "-f", FIXTURES / "corpus/ztunnel/2023-03/dump.json")
+    golden = (FIXTURES / "istioctl/ztunnel-config/secretsummary.txt").read_text()
+    identity = "spiffe://cluster.local/ns/istio-system/sa/istiod"
+    want = [r for r in _cert_rows(golden, identity) if r[2] == "Available"]
+    got = [r for r in _cert_rows(old.out, identity) if r[2] == "Available"]
+    assert [r[1] for r in got] == ["Leaf", "Root"]
+    assert [r[1:] for r in got] == [r[1:] for r in want]

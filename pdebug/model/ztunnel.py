@@ -9,7 +9,8 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * key spelling is lowerCamelCase today; keys are matched case-insensitively, as Go's
   ``encoding/json`` does for istioctl, and also across ``snake_case`` (``cert_chain``)
   for pre-1.22 dumps, which istioctl no longer reads;
-* ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``;
+* ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``; up to
+  1.21 the leaf was ``ca_cert`` and ``cert_chain`` the rest (read as one chain);
 * before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
   ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
   workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19), a policy's
@@ -71,8 +72,11 @@ def _fold(key: str) -> str:
 
 
 _CANON = {_fold(name): name for name in _FIELDS}
-#: ztunnel 1.18 kept a certificate's root apart as ``ca_cert``: today's ``rootCerts``.
-_CANON["cacert"] = "rootCerts"
+#: ztunnel 1.18-1.21 wrote a certificate's LEAF as ``ca_cert`` (despite the name: its
+#: ``dump_cert(certs.x509())``, istio/ztunnel@1.20.0 src/admin.rs) and the rest of the
+#: chain, root last, as ``cert_chain``; :func:`_leaf_first` reads them as today's chain.
+_CA_CERT = "ca_cert"
+_CANON["cacert"] = _CA_CERT
 
 
 def _name(key: str) -> str:
@@ -280,7 +284,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     dump.workloads = _objects(by_name, "workloads", dump)
     dump.services = _objects(by_name, "services", dump)
     dump.policies = _objects(by_name, "policies", dump)
-    dump.certificates = _objects(by_name, "certificates", dump)
+    dump.certificates = [_leaf_first(c) for c in _objects(by_name, "certificates", dump)]
     state = by_name.get("workloadState")
     if isinstance(state, dict):
         for uid, entry in state.items():
@@ -297,6 +301,19 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     if isinstance(config, dict):
         dump.config = canonical(config)
     return dump
+
+
+def _leaf_first(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ztunnel <= 1.21 certificate entry (``ca_cert``: the leaf) as today's chain.
+
+    ``certChain`` becomes the leaf, then the old ``cert_chain`` (intermediates, root
+    last), as ztunnel 1.22-1.25 wrote it: the root is the chain's last element.
+    """
+    if _CA_CERT not in entry:
+        return entry
+    out = {k: v for k, v in entry.items() if k != _CA_CERT}
+    out["certChain"] = as_list(entry[_CA_CERT]) + as_list(entry.get("certChain"))
+    return out
 
 
 def _check_depth(raw: bytes, top: Any, source: str) -> None:
