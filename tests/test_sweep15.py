@@ -15,7 +15,7 @@ from tests import harness as eh
 from tests.harness import FIXTURES
 from tests.harness import kube_double as kd
 
-ZT120 = FIXTURES / "corpus/handmade/ztunnel-1.20-indexes.json"
+ZT120 = FIXTURES / "corpus/ztunnel/handmade-1.20-indexes/indexes.json"
 
 
 def test_zc_1_20_headless_service_only_in_by_host(pdebug):
@@ -139,7 +139,7 @@ def test_waypoints_empty_labels_print_as_istioctl(
     assert r.out.splitlines()[1].split() == ["wp", "default", "none", "True"]
 
 
-ISTIOD_ZT = FIXTURES / "corpus/handmade/istiod-1.28-config-dump-ztunnel.json"
+ISTIOD_ZT = FIXTURES / "corpus/istiod/handmade-1.28-ztunnel/config_dump.json"
 
 
 @pytest.mark.parametrize(
