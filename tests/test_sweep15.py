@@ -298,3 +298,13 @@ def test_zc_certificate_2023_dump_agrees_with_todays_golden(pdebug):
     got = [r for r in _cert_rows(old.out, identity) if r[2] == "Available"]
     assert [r[1] for r in got] == ["Leaf", "Root"]
     assert [r[1:] for r in got] == [r[1:] for r in want]
+
+
+@pytest.mark.parametrize("configs", ["5", '{"a": 1}', "[1]", '[{"@type": 3}]'])
+def test_zc_odd_configs_is_one_line(pdebug, tmp_path: Path, configs: str):
+    # the istiod-view probe must not trip over a damaged "configs" (exit 4, not 5)
+    path = tmp_path / "odd.json"
+    path.write_text('{"configs": ' + configs + "}")
+    result = pdebug("zc", "workload", "-f", path)
+    assert result.code == 4, result.err
+    assert "internal error" not in result.err

@@ -250,11 +250,11 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     if "configs" in top:
         configs = top["configs"]
         types = (
-            [c.get("@type") for c in configs if isinstance(c, dict)]
+            [str(c.get("@type")) for c in configs if isinstance(c, dict)]
             if isinstance(configs, list)
             else []
         )
-        if len(types) == len(configs) and istiod_ztunnel_view(types):
+        if isinstance(configs, list) and len(types) == len(configs) and istiod_ztunnel_view(types):
             raise istiod_ztunnel_given(source)
         raise InvalidInput(
             f"{source}: this is an Envoy config dump, not a ztunnel one",
