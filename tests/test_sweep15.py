@@ -308,3 +308,30 @@ def test_zc_odd_configs_is_one_line(pdebug, tmp_path: Path, configs: str):
     result = pdebug("zc", "workload", "-f", path)
     assert result.code == 4, result.err
     assert "internal error" not in result.err
+
+
+# --- pdebug status on istiod >= 1.24's HTTP /debug/syncz (``resources``: what each proxy
+# watches; istio/istio@1.28.0 pilot/pkg/xds/debug.go) ---
+
+HTTP_SYNCZ_128 = FIXTURES / "corpus/istiod/handmade-1.28-http-syncz/syncz.json"
+
+
+def test_status_http_syncz_unwatched_type_is_ignored(pdebug):
+    # the waypoint never subscribed to ECDS (not in its resources): pdebug said
+    # "ECDS NOT SENT" and counted it in SUBSCRIBED TYPES ("6 (...,ECDS,SDS)"); istiod's
+    # xDS answer for the same state leaves ECDS out, which istioctl shows IGNORED / "5 (...)"
+    types = pdebug("status", "-f", HTTP_SYNCZ_128, "--layout", "types")
+    assert types.code == 0, types.err
+    rows = {line.split()[0]: line for line in types.out.splitlines()[1:]}
+    assert rows["waypoint-7d6c9b8f7-abcde.bookinfo"].endswith("5 (CDS,LDS,EDS,RDS,SDS)")
+    assert rows["ztunnel-5x7kq.istio-system"].endswith("2 (WADS,WDS)")
+    fixed = pdebug("status", "-f", HTTP_SYNCZ_128, "--layout", "fixed")
+    cells = {line.split()[0]: line.split() for line in fixed.out.splitlines()[1:]}
+    assert cells["waypoint-7d6c9b8f7-abcde.bookinfo"][2:7] == [
+        "STALE",
+        "SYNCED",
+        "SYNCED",
+        "SYNCED",
+        "IGNORED",
+    ]
+    assert cells["ztunnel-5x7kq.istio-system"][2:7] == ["IGNORED"] * 5

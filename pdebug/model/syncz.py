@@ -715,11 +715,16 @@ def _sync_status(item: dict[str, Any], istiod: str, label: str) -> ProxySync:
                 rname = str(rkey)
                 per_type[_BY_SHORT.get(rname.upper(), rname)] = rvalue
     types: dict[str, TypeSync] = {}
+    # istiod >= 1.24 lists the types the proxy watches in `resources` (its
+    # WatchedResources): a type neither sent nor listed there is not subscribed to, which
+    # istiod's own xDS answer says by leaving it out (IGNORED), not NOT SENT
+    watched = isinstance(resources, dict)
     for url, stem in LEGACY_FIELDS:
         res = per_type.get(url, {})
         sent = _str(item.get(f"{stem}_sent")) or _str(res.get("sent"))
         acked = _str(item.get(f"{stem}_acked")) or _str(res.get("acked"))
-        types[url] = _legacy_type(url, sent, acked, ztunnel, res, label)
+        unwatched = watched and not sent and url not in per_type
+        types[url] = _legacy_type(url, sent, acked, ztunnel or unwatched, res, label)
     for url, res in per_type.items():
         if url not in types:
             sent, acked = _str(res.get("sent")), _str(res.get("acked"))
