@@ -335,3 +335,14 @@ def test_status_http_syncz_unwatched_type_is_ignored(pdebug):
         "IGNORED",
     ]
     assert cells["ztunnel-5x7kq.istio-system"][2:7] == ["IGNORED"] * 5
+
+
+def test_istiod_1_18_view_of_a_ztunnel_is_named(pdebug, tmp_path: Path):
+    # istiod 1.18 answered a ztunnel's config_dump with istio.workload.Workload resources
+    # (pilot/pkg/xds/debug.go at tag 1.18.0); later ones with istio.workload.Address
+    path = tmp_path / "istiod-1.18-ztunnel.json"
+    workload = {"@type": "type.googleapis.com/istio.workload.Workload", "name": "sleep-1"}
+    path.write_text(json.dumps({"configs": [workload]}))
+    for args in (("zc", "workload", "-f"), ("listeners",)):
+        result = pdebug(*args, path)
+        assert result.code == 4 and "this is istiod's view of a ztunnel" in result.err
