@@ -199,6 +199,12 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
         import orjson
 
         return orjson.dumps(doc)
+    from pdebug.model.ztunnel import looks_like_ztunnel
+
+    if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
+        import orjson  # istioctl zc all -o yaml: named (and read by zc) as a ztunnel dump
+
+        return orjson.dumps(doc, default=str)
     if isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
         raise InvalidInput(
             f"{label}: this is a Kubernetes {doc['kind']} object (YAML), not an Envoy config dump",

@@ -346,3 +346,44 @@ def test_istiod_1_18_view_of_a_ztunnel_is_named(pdebug, tmp_path: Path):
     for args in (("zc", "workload", "-f"), ("listeners",)):
         result = pdebug(*args, path)
         assert result.code == 4 and "this is istiod's view of a ztunnel" in result.err
+
+
+# --- istioctl zc all -o yaml: the whole dump as YAML (sigs.k8s.io/yaml JSONToYAML) ---
+
+ZC_DUMP = FIXTURES / "istioctl/ztunnel-config/dump.json"
+
+
+def _as_istioctl_yaml(tmp_path: Path, quote_times: bool = True) -> Path:
+    import yaml
+
+    text = yaml.safe_dump(json.loads(ZC_DUMP.read_bytes()), sort_keys=True)
+    if not quote_times:  # a converter that leaves RFC 3339 times unquoted
+        text = text.replace("'20", "20").replace("Z'", "Z")
+    path = tmp_path / "zc-all.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("quote_times", [True, False])
+@pytest.mark.parametrize("view", ["workload", "service", "policy", "certificate", "connections"])
+def test_zc_reads_istioctl_zc_all_yaml(pdebug, tmp_path: Path, view: str, quote_times: bool):
+    # `istioctl zc all -o yaml > dump.yaml` was "not JSON (starts with 'certificates:')"
+    # with a hint about /clusters; it is now read as the dump it holds
+    path = _as_istioctl_yaml(tmp_path, quote_times)
+    now = ("--now", "2026-01-01T00:00:00Z") if view == "certificate" else ()
+    got = pdebug("zc", view, "-f", path, *now)
+    want = pdebug("zc", view, "-f", ZC_DUMP, *now)
+    assert got.code == 0, got.err
+    assert got.out == want.out
+
+
+def test_zc_all_yaml_is_named_as_ztunnel_by_the_other_commands(pdebug, tmp_path: Path):
+    path = _as_istioctl_yaml(tmp_path)
+    listeners = pdebug("listeners", path)
+    assert listeners.code == 4
+    assert "this is a ztunnel config dump (Istio ambient)" in listeners.err
+    check = pdebug("check", path, "-o", "json")
+    want = pdebug("check", ZC_DUMP, "-o", "json")
+    assert check.code == want.code
+    assert json.loads(check.out)["findings"] == json.loads(want.out)["findings"]
+    assert pdebug("diff", path, ZC_DUMP).code == 0

@@ -227,6 +227,9 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     from pdebug.model.load import envoy_cert_entries, envoy_certs_given, sniff
     from pdebug.model.sniff import agentgateway_given, istiod_ztunnel_given, istiod_ztunnel_view
 
+    yaml_doc = yaml_dump(data)
+    if yaml_doc is not None:
+        data = orjson.dumps(yaml_doc)
     sniff(data, source, ("a ztunnel config dump", _ZT_HINTS))
     raw = bytes(data)
     try:
@@ -314,6 +317,37 @@ def _leaf_first(entry: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in entry.items() if k != _CA_CERT}
     out["certChain"] = as_list(entry[_CA_CERT]) + as_list(entry.get("certChain"))
     return out
+
+
+def yaml_dump(data: bytes | memoryview) -> dict[str, Any] | None:
+    """``istioctl zc all -o yaml`` (the whole dump as YAML): its mapping, else None.
+
+    Only a YAML mapping with ztunnel's top-level sections is taken; JSON (the common
+    case) is left to the JSON reader without a second look. A timestamp a converter left
+    unquoted is read back as the RFC 3339 text ztunnel wrote.
+    """
+    from pdebug.model.sniff import without_bom
+
+    body = without_bom(data)
+    head = bytes(body[:512]).lstrip()
+    if not head or head[:1] in b'{[<"' or b":" not in head:
+        return None
+    import yaml
+
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    try:
+        doc = yaml.load(bytes(body).decode("utf-8"), Loader=_Loader)  # noqa: S506 - safe
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
+        return doc
+    return None
 
 
 def _check_depth(raw: bytes, top: Any, source: str) -> None:
