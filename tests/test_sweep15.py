@@ -387,3 +387,20 @@ def test_zc_all_yaml_is_named_as_ztunnel_by_the_other_commands(pdebug, tmp_path:
     assert check.code == want.code
     assert json.loads(check.out)["findings"] == json.loads(want.out)["findings"]
     assert pdebug("diff", path, ZC_DUMP).code == 0
+
+
+@pytest.mark.parametrize("top", ["workloads", "configs"])
+@pytest.mark.parametrize("args", [("zc", "workload", "-f"), ("clusters",)])
+def test_yaml_alias_bomb_is_refused_at_once(pdebug, tmp_path: Path, top: str, args):
+    # nine lines of YAML aliases expand to 10^9 strings once turned back into JSON: the
+    # YAML readers (the ztunnel one new here, the Envoy one) went past 8 GB
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+    lines.append(f"{top}: [*i]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = pdebug(*args, path)
+    assert result.code == 4
+    if not (args[0] == "zc" and top == "configs"):  # (that one is no ztunnel YAML at all)
+        assert "YAML with aliases (*name)" in result.err

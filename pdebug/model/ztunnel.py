@@ -227,7 +227,7 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     from pdebug.model.load import envoy_cert_entries, envoy_certs_given, sniff
     from pdebug.model.sniff import agentgateway_given, istiod_ztunnel_given, istiod_ztunnel_view
 
-    yaml_doc = yaml_dump(data)
+    yaml_doc = yaml_dump(data, source)
     if yaml_doc is not None:
         data = orjson.dumps(yaml_doc)
     sniff(data, source, ("a ztunnel config dump", _ZT_HINTS))
@@ -319,7 +319,7 @@ def _leaf_first(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def yaml_dump(data: bytes | memoryview) -> dict[str, Any] | None:
+def yaml_dump(data: bytes | memoryview, source: str) -> dict[str, Any] | None:
     """``istioctl zc all -o yaml`` (the whole dump as YAML): its mapping, else None.
 
     Only a YAML mapping with ztunnel's top-level sections is taken; JSON (the common
@@ -346,8 +346,32 @@ def yaml_dump(data: bytes | memoryview) -> dict[str, Any] | None:
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
+        refuse_yaml_aliases(doc, source)
         return doc
     return None
+
+
+def refuse_yaml_aliases(doc: Any, source: str) -> None:
+    """Refuse a YAML document holding one object twice (aliases, ``*name``).
+
+    No dump writer emits them, and a few lines of them expand into an exponential tree
+    (a "billion laughs") once the document is turned back into JSON. Each object is
+    visited once, so the bomb itself is not walked.
+    """
+    seen: set[int] = set()
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict | list):
+            if id(item) in seen:
+                raise InvalidInput(
+                    f"{source}: YAML with aliases (*name): one object used twice, "
+                    "which no dump writer emits",
+                    hint="save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc "
+                    "all -o json)",
+                )
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
 
 
 def _check_depth(raw: bytes, top: Any, source: str) -> None:
