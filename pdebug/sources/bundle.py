@@ -46,6 +46,7 @@ from pdebug.manifest import (
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
+    from pdebug.sources.file import Input
     from pdebug.sources.spec import FileSpec, MemberSpec
 
 __all__ = [
@@ -762,40 +763,32 @@ class SavedProxies:
 
 def read_saved(
     path: str,
+    reader: Input | None,
     member: str | None = None,
     *,
     several: bool = False,
     before_members: Callable[[Bundle], object] | None = None,
-) -> SavedProxies | tuple[bytes | memoryview, str] | None:
-    """Every proxy the file at ``path`` holds, in one read: a bundle's, else the file's bytes.
+) -> SavedProxies | None:
+    """Every proxy of the bundle at ``path``, in one read, with what its manifest says.
 
-    A bundle (a ``.tar.gz`` or a snapshot directory) gives each proxy's files (``member``:
-    that proxy's), or why they cannot be read, with what the manifest says of them and of
-    the capture; any other file gives its bytes and label.
+    ``reader`` is the archive, opened (:func:`pdebug.sources.held.hold` opened it and saw
+    a tar); None for a snapshot directory. Each proxy's files (``member``: that proxy's),
+    or why they cannot be read, with what the manifest says of them and of the capture.
 
     With ``several``, only a bundle of several proxies is read (``member`` is then None):
-    anything else (stdin, a dump, a bundle of one proxy, a tar without a manifest) gives
-    None, read no further than the bundle's manifest, for the caller to open as one
-    source. ``before_members`` then runs between the manifest and the first member (the
-    refusal of ``--clusters-json``).
+    a bundle of one proxy, a directory or a tar without a manifest give None, read no
+    further than the manifest, for the caller to open as one source. ``before_members``
+    then runs between the manifest and the first member (the refusal of
+    ``--clusters-json``).
 
     Raises:
         InvalidInput: a bundle that holds no proxy, a damaged or refused bundle (a damaged
-            member is not raised: its :attr:`SavedProxy.unreadable` says why), ``member``
-            in a file that is no bundle.
-        SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
+            member is not raised: its :attr:`SavedProxy.unreadable` says why).
+        SourceUnavailable: the archive cannot be read, or the bundle has no such proxy.
     """
-    if several:
-        opened = _several(path, before_members)
-        if opened is None:
-            return None
-    else:
-        got = read_any(path, None if member is None else lambda b: [b.resolve(member)])
-        if not isinstance(got, Bundle):
-            if member is not None:
-                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
-            return got
-        opened = got
+    opened = _opened(path, reader, member, several, before_members)
+    if opened is None:
+        return None
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
@@ -815,42 +808,46 @@ def read_saved(
     return SavedProxies(opened.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
 
 
-def _several(path: str, before_members: Callable[[Bundle], object] | None) -> Bundle | None:
-    """The bundle at ``path`` when it holds several proxies, else None (see :func:`read_saved`).
+def _opened(
+    path: str,
+    reader: Input | None,
+    member: str | None,
+    several: bool,
+    before_members: Callable[[Bundle], object] | None,
+) -> Bundle | None:
+    """The bundle :func:`read_saved` reads (``several``: None unless it holds several).
 
-    Errors are :func:`peek_manifest`'s up to the manifest, :func:`read_any`'s after it.
+    Errors up to the manifest are :func:`peek_manifest`'s when ``several`` (None), after
+    it :func:`read_tar`'s.
     """
-    if path == "-":
-        return None
-    if os.path.isdir(path):
-        if not is_dir_bundle(path):
+    if reader is None:  # a snapshot directory: the manifest; files are read when asked
+        if several and not is_dir_bundle(path):
             return None
-        opened = read_dir_bundle(path)  # the manifest; files are read when asked
-        if len(opened.proxies) == 1:
+        opened = read_dir_bundle(path)
+        if several and len(opened.proxies) == 1:
             return None
-        if before_members is not None:
+        if several and before_members is not None:
             before_members(opened)
         return opened
-    if not os.path.isfile(path):
-        return None
-    several = False
+    if not several:
+        return read_tar(
+            reader, reader.label, None if member is None else lambda b: [b.resolve(member)]
+        )
+    found = False
 
-    def keep(found: Bundle) -> None:  # asked once the manifest lists other than one proxy
-        nonlocal several
-        several = True
+    def keep(bundle: Bundle) -> None:  # asked once the manifest lists other than one proxy
+        nonlocal found
+        found = True
         if before_members is not None:
-            before_members(found)
+            before_members(bundle)
 
     try:
-        with open_input(path) as reader:
-            if not reader.is_tar():
-                return None
-            opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
+        opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
     except (SourceUnavailable, _NoManifest):
-        if several:
+        if found:
             raise
         return None
-    return opened if several else None
+    return opened if found else None
 
 
 @dataclass(frozen=True)
