@@ -144,7 +144,7 @@ class Bundle:
         with _Dir(self.root, self.label) as top:
             body = top.read(name)
         if body is not None:
-            _raise_mismatch(self.label, name, _mismatch(self.manifest, name, body))
+            _raise_mismatch(self.label, name, _mismatch(_istiod_files(self.manifest), name, body))
         return body
 
     def _check_damage(self, name: str) -> None:
@@ -207,9 +207,9 @@ class Bundle:
         name = self.resolve(name)
         if self.root is not None:
             files = _read_proxy_dir(self.root, name, self.label)
+            listed = _proxy_files(self.manifest, name)
             for file, body in files.items():
-                member = f"{name}/{file}"
-                _raise_mismatch(self.label, member, _mismatch(self.manifest, member, body))
+                _raise_mismatch(self.label, f"{name}/{file}", _mismatch(listed, file, body))
             return files
         prefix = name + "/"
         out = {}
@@ -225,26 +225,33 @@ def _raise_mismatch(label: str, name: str, why: str | None) -> None:
         raise InvalidInput(f"{label}:{name}: {why}", hint=_MISMATCH_HINT)
 
 
-def _file_entries(manifest: dict[str, Any], name: str) -> tuple[dict[str, Any], str] | None:
-    """The manifest's ``files`` mapping that lists member ``name``, and its key there."""
+def _listed(manifest: dict[str, Any], name: str) -> tuple[Any, str]:
+    """The manifest's ``files`` mapping that should list member ``name``, and its key there."""
     top, _, rest = name.partition("/")
     if not rest:
-        istiod = manifest.get("istiod")
-        files = istiod.get("files") if isinstance(istiod, dict) else None
-        return (files, name) if isinstance(files, dict) else None
+        return _istiod_files(manifest), name
+    return _proxy_files(manifest, top), rest
+
+
+def _istiod_files(manifest: dict[str, Any]) -> Any:
+    """The ``files`` the manifest lists for the top-level members (istiod's), as read."""
+    istiod = manifest.get("istiod")
+    return istiod.get("files") if isinstance(istiod, dict) else None
+
+
+def _proxy_files(manifest: dict[str, Any], proxy: str) -> Any:
+    """The ``files`` the manifest lists for ``proxy``, as read (None: no such entry)."""
     for entry in proxy_entries(manifest):
-        if entry["name"] == top:
-            files = entry.get("files")
-            return (files, rest) if isinstance(files, dict) else None
+        if entry["name"] == proxy:
+            return entry.get("files")
     return None
 
 
-def _mismatch(manifest: dict[str, Any], name: str, body: bytes) -> str | None:
-    """Why member ``name`` does not match its manifest entry; None when it does or is unlisted."""
-    found = _file_entries(manifest, name)
-    if found is None or not isinstance(found[0].get(found[1]), dict):
+def _mismatch(files: Any, key: str, body: bytes) -> str | None:
+    """Why a member does not match ``files[key]``; None when it does or is unlisted."""
+    entry = files.get(key) if isinstance(files, dict) else None
+    if not isinstance(entry, dict):
         return None  # not listed (bundles may carry files added later): nothing to verify
-    entry = found[0][found[1]]
     size, digest = entry.get("bytes"), entry.get("sha256")
     if isinstance(size, int) and size != len(body):
         return f"{len(body)} bytes where the manifest says {size}: refused"
@@ -659,7 +666,7 @@ def read_tar(
         members = {k: v for k, v in members.items() if _holds(k, wanted)}
     opened.members = members
     for name, body in members.items():
-        why = _mismatch(opened.manifest, name, body)
+        why = _mismatch(*_listed(opened.manifest, name), body)
         if why is not None:
             opened.damaged[name] = why
     return opened
@@ -874,10 +881,14 @@ def read_recorded(path: str, name: str) -> Recorded | tuple[bytes | memoryview, 
         SourceUnavailable: ``path`` cannot be read.
         InvalidInput: a damaged or refused bundle, or the member does not match the manifest.
     """
-    opened = read_any(path, lambda _: ())
-    if not isinstance(opened, Bundle):
-        return opened
-    return Recorded(opened.label, opened.member(name), opened.manifest)
+    if path != "-" and os.path.isdir(path):
+        opened = read_dir_bundle(path)  # the member is read from the directory
+        return Recorded(opened.label, opened.member(name), opened.manifest)
+    with open_input(path) as reader:
+        if not reader.is_tar():
+            return reader.read_all(), reader.label
+        held = read_tar(reader, reader.label, lambda _: ())  # the top-level members only
+    return Recorded(held.label, held.member(name), held.manifest)
 
 
 def peek_manifest(path: str) -> dict[str, Any] | None:
