@@ -144,7 +144,7 @@ class Bundle:
         with _Dir(self.root, self.label) as top:
             body = top.read(name)
         if body is not None:
-            _raise_mismatch(self.label, name, _mismatch(_istiod_files(self.manifest), name, body))
+            _raise_mismatch(self.label, name, _differs(_istiod_files(self.manifest), name, body))
         return body
 
     def _check_damage(self, name: str) -> None:
@@ -209,7 +209,7 @@ class Bundle:
             files = _read_proxy_dir(self.root, name, self.label)
             listed = _proxy_files(self.manifest, name)
             for file, body in files.items():
-                _raise_mismatch(self.label, f"{name}/{file}", _mismatch(listed, file, body))
+                _raise_mismatch(self.label, f"{name}/{file}", _differs(listed, file, body))
             return files
         prefix = name + "/"
         out = {}
@@ -247,7 +247,12 @@ def _proxy_files(manifest: dict[str, Any], proxy: str) -> Any:
     return None
 
 
-def _mismatch(files: Any, key: str, body: bytes) -> str | None:
+def _mismatch(manifest: dict[str, Any], name: str, body: bytes) -> str | None:
+    """Why member ``name`` does not match its manifest entry; None when it does or is unlisted."""
+    return _differs(*_listed(manifest, name), body)
+
+
+def _differs(files: Any, key: str, body: bytes) -> str | None:
     """Why a member does not match ``files[key]``; None when it does or is unlisted."""
     entry = files.get(key) if isinstance(files, dict) else None
     if not isinstance(entry, dict):
@@ -666,7 +671,7 @@ def read_tar(
         members = {k: v for k, v in members.items() if _holds(k, wanted)}
     opened.members = members
     for name, body in members.items():
-        why = _mismatch(*_listed(opened.manifest, name), body)
+        why = _mismatch(opened.manifest, name, body)
         if why is not None:
             opened.damaged[name] = why
     return opened
