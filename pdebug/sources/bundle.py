@@ -886,14 +886,10 @@ def read_recorded(path: str, name: str) -> Recorded | tuple[bytes | memoryview, 
         SourceUnavailable: ``path`` cannot be read.
         InvalidInput: a damaged or refused bundle, or the member does not match the manifest.
     """
-    if path != "-" and os.path.isdir(path):
-        opened = read_dir_bundle(path)  # the member is read from the directory
-        return Recorded(opened.label, opened.member(name), opened.manifest)
-    with open_input(path) as reader:
-        if not reader.is_tar():
-            return reader.read_all(), reader.label
-        held = read_tar(reader, reader.label, lambda _: ())  # the top-level members only
-    return Recorded(held.label, held.member(name), held.manifest)
+    opened = read_any(path, lambda _: ())
+    if not isinstance(opened, Bundle):
+        return opened
+    return Recorded(opened.label, opened.member(name), opened.manifest)
 
 
 def peek_manifest(path: str) -> dict[str, Any] | None:
