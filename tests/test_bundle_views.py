@@ -694,6 +694,7 @@ def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatc
     from pdebug.errors import UsageError
     from pdebug.sources import bundle as reader
     from pdebug.sources import file as file_mod
+    from pdebug.sources import held as held_mod
     from pdebug.sources.base import LiveOptions
     from pdebug.sources.held import hold
     from pdebug.sources.spec import FileSpec
@@ -708,9 +709,10 @@ def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatc
 
     monkeypatch.setattr(file_mod, "open_input", counting)
     monkeypatch.setattr(reader, "open_input", counting)
+    monkeypatch.setattr(held_mod, "open_input", counting)
     with hold(FileSpec(str(snap)), LiveOptions(), "several") as held:
         assert len(held.proxies) > 1 and held.capture.get("created")
-    assert opened == [str(snap), str(snap)]  # held's look at the first block, one read
+    assert opened == [str(snap)]  # one open: its first block, then the bundle reader's read
     read: list[str] = []
     monkeypatch.setattr(reader.Bundle, "proxy", lambda self, name: read.append(name) or {})
     with pytest.raises(UsageError, match="--clusters-json is one proxy's"):

@@ -29,7 +29,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import agentgateway_given, sniff_bytes, without_bom
+from pdebug.model.sniff import agentgateway_given, envoy_certs_given, sniff_bytes, without_bom
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -326,25 +326,6 @@ def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -
             f"{source}: invalid JSON: {sanitize(text)}",
             hint="the file is damaged; capture the dump again",
         ) from None
-
-
-def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
-    """The error for Envoy's ``GET /certs`` given as a config dump (or a ztunnel's)."""
-    hint = (
-        "save GET /config_dump instead: pdebug secrets reads its SDS secrets "
-        "and pdebug check their expiry"
-    )
-    if ztunnel:
-        hint = (
-            "a ztunnel's certificates are in its GET /config_dump (admin port 15000); "
-            "for this Envoy's, save its GET /config_dump and run pdebug secrets"
-        )
-    wanted = "a ztunnel config dump" if ztunnel else "a config dump"
-    return InvalidInput(
-        f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
-        f"config), not {wanted}",
-        hint=hint,
-    )
 
 
 def _envoy_certs(raw: msgspec.Raw) -> bool:

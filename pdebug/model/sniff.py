@@ -5,7 +5,8 @@ first looks at the head of the bytes, so that an error page, a binary file or an
 capture is named as what it is rather than reported as a JSON syntax error. This is the
 one look; each reader words its own message (:func:`pdebug.model.load.sniff`, which the
 ztunnel reader calls with its own hints, ``model/syncz.py``). :func:`agentgateway_given`
-is the one refusal of agentgateway's dump, shared by the Envoy and ztunnel readers.
+and :func:`envoy_certs_given` are the one refusal of agentgateway's dump and of Envoy's
+``/certs``, shared by the Envoy and ztunnel readers.
 """
 
 from __future__ import annotations
@@ -190,4 +191,23 @@ def istiod_ztunnel_given(source: str) -> InvalidInput:
         "not an Envoy or ztunnel config dump",
         hint="read the ztunnel's own dump: pdebug zc all ZTUNNEL_POD (or save GET "
         "/config_dump on its admin port 15000); istiod's sync state of it: pdebug status",
+    )
+
+
+def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
+    """The error for Envoy's ``GET /certs`` given as a config dump (or a ztunnel's)."""
+    hint = (
+        "save GET /config_dump instead: pdebug secrets reads its SDS secrets "
+        "and pdebug check their expiry"
+    )
+    if ztunnel:
+        hint = (
+            "a ztunnel's certificates are in its GET /config_dump (admin port 15000); "
+            "for this Envoy's, save its GET /config_dump and run pdebug secrets"
+        )
+    wanted = "a ztunnel config dump" if ztunnel else "a config dump"
+    return InvalidInput(
+        f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
+        f"config), not {wanted}",
+        hint=hint,
     )

@@ -224,8 +224,14 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
     import orjson
 
-    from pdebug.model.load import envoy_cert_entries, envoy_certs_given, sniff
-    from pdebug.model.sniff import agentgateway_given, istiod_ztunnel_given, istiod_ztunnel_view
+    from pdebug.model.dump import MAX_DEPTH
+    from pdebug.model.load import envoy_cert_entries, sniff
+    from pdebug.model.sniff import (
+        agentgateway_given,
+        envoy_certs_given,
+        istiod_ztunnel_given,
+        istiod_ztunnel_view,
+    )
 
     yaml_doc = yaml_dump(data, source)
     if yaml_doc is not None:
@@ -244,7 +250,11 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
         raise InvalidInput(
             f"{source}: invalid JSON: {text}", hint="the file is damaged; capture it again"
         ) from None
-    _check_depth(raw, top, source)
+    if _too_deep(raw, top):
+        raise InvalidInput(
+            f"{source}: nested deeper than {MAX_DEPTH} levels, not a ztunnel config dump",
+            hint="the file is damaged; capture it again",
+        )
     if not isinstance(top, dict):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (a JSON {type(top).__name__})",
@@ -374,13 +384,13 @@ def refuse_yaml_aliases(doc: Any, source: str) -> None:
             stack.extend(item.values() if isinstance(item, dict) else item)
 
 
-def _check_depth(raw: bytes, top: Any, source: str) -> None:
-    """Refuse nesting deeper than Envoy dumps may (``MAX_DEPTH``), as they are refused.
+def _too_deep(raw: bytes, top: Any) -> bool:
+    """Whether nesting is deeper than Envoy dumps may be (``MAX_DEPTH``): refused as theirs.
 
     The walkers downstream (respelling, views, ``-o yaml``, the report) recurse: a value
     nested some 500 levels was an internal error (RecursionError), not one line.
     """
-    from pdebug.model.dump import _SKIP, MAX_DEPTH, bounded, can_bound, check_depth
+    from pdebug.model.dump import _SKIP, bounded, can_bound, check_depth
 
     try:
         if can_bound():
@@ -388,10 +398,8 @@ def _check_depth(raw: bytes, top: Any, source: str) -> None:
         else:
             check_depth(top)
     except RecursionError:
-        raise InvalidInput(
-            f"{source}: nested deeper than {MAX_DEPTH} levels, not a ztunnel config dump",
-            hint="the file is damaged; capture it again",
-        ) from None
+        return True
+    return False
 
 
 #: Where ztunnel <= 1.21 kept each section: groups of indexes of the same objects; the

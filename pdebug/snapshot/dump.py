@@ -8,7 +8,6 @@ bundle from the members deflated while they were captured).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from typing import TYPE_CHECKING
@@ -55,7 +54,7 @@ def capture_one(
     """
     from pdebug.atomic import check_writable
     from pdebug.sources import open_source
-    from pdebug.sources.spec import word_spec
+    from pdebug.sources.spec import FileSpec, MemberSpec, word_spec
 
     spec = word_spec(given) if isinstance(given, str) else given
     if before_read is not None:
@@ -67,8 +66,7 @@ def capture_one(
         )
     refuse_existing(output, force, what="the file", another="")
     check_writable(output)
-    source = open_source(spec, options)
-    if not source.live:
+    if isinstance(spec, FileSpec | MemberSpec):
         raise UsageError(
             f"{spec.text}: pdebug dump reads a live proxy (an admin URL or a pod), not a file",
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
@@ -78,7 +76,7 @@ def capture_one(
     stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
     try:
         # The label names the pod once the first GET found it: stage under a neutral name.
-        with contextlib.closing(source):
+        with open_source(spec, options) as source:  # closed before the file is written
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS}), pack=None if as_json else _LEVEL,

@@ -46,6 +46,7 @@ from pdebug.manifest import (
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
+    from pdebug.sources.file import Input
     from pdebug.sources.spec import FileSpec, MemberSpec
 
 __all__ = [
@@ -143,7 +144,7 @@ class Bundle:
         with _Dir(self.root, self.label) as top:
             body = top.read(name)
         if body is not None:
-            _raise_mismatch(self.label, name, _mismatch(self.manifest, name, body))
+            _raise_mismatch(self.label, name, _differs(_istiod_files(self.manifest), name, body))
         return body
 
     def _check_damage(self, name: str) -> None:
@@ -206,9 +207,9 @@ class Bundle:
         name = self.resolve(name)
         if self.root is not None:
             files = _read_proxy_dir(self.root, name, self.label)
+            listed = _proxy_files(self.manifest, name)
             for file, body in files.items():
-                member = f"{name}/{file}"
-                _raise_mismatch(self.label, member, _mismatch(self.manifest, member, body))
+                _raise_mismatch(self.label, f"{name}/{file}", _differs(listed, file, body))
             return files
         prefix = name + "/"
         out = {}
@@ -224,26 +225,38 @@ def _raise_mismatch(label: str, name: str, why: str | None) -> None:
         raise InvalidInput(f"{label}:{name}: {why}", hint=_MISMATCH_HINT)
 
 
-def _file_entries(manifest: dict[str, Any], name: str) -> tuple[dict[str, Any], str] | None:
-    """The manifest's ``files`` mapping that lists member ``name``, and its key there."""
+def _listed(manifest: dict[str, Any], name: str) -> tuple[Any, str]:
+    """The manifest's ``files`` mapping that should list member ``name``, and its key there."""
     top, _, rest = name.partition("/")
     if not rest:
-        istiod = manifest.get("istiod")
-        files = istiod.get("files") if isinstance(istiod, dict) else None
-        return (files, name) if isinstance(files, dict) else None
+        return _istiod_files(manifest), name
+    return _proxy_files(manifest, top), rest
+
+
+def _istiod_files(manifest: dict[str, Any]) -> Any:
+    """The ``files`` the manifest lists for the top-level members (istiod's), as read."""
+    istiod = manifest.get("istiod")
+    return istiod.get("files") if isinstance(istiod, dict) else None
+
+
+def _proxy_files(manifest: dict[str, Any], proxy: str) -> Any:
+    """The ``files`` the manifest lists for ``proxy``, as read (None: no such entry)."""
     for entry in proxy_entries(manifest):
-        if entry["name"] == top:
-            files = entry.get("files")
-            return (files, rest) if isinstance(files, dict) else None
+        if entry["name"] == proxy:
+            return entry.get("files")
     return None
 
 
 def _mismatch(manifest: dict[str, Any], name: str, body: bytes) -> str | None:
     """Why member ``name`` does not match its manifest entry; None when it does or is unlisted."""
-    found = _file_entries(manifest, name)
-    if found is None or not isinstance(found[0].get(found[1]), dict):
+    return _differs(*_listed(manifest, name), body)
+
+
+def _differs(files: Any, key: str, body: bytes) -> str | None:
+    """Why a member does not match ``files[key]``; None when it does or is unlisted."""
+    entry = files.get(key) if isinstance(files, dict) else None
+    if not isinstance(entry, dict):
         return None  # not listed (bundles may carry files added later): nothing to verify
-    entry = found[0][found[1]]
     size, digest = entry.get("bytes"), entry.get("sha256")
     if isinstance(size, int) and size != len(body):
         return f"{len(body)} bytes where the manifest says {size}: refused"
@@ -762,40 +775,32 @@ class SavedProxies:
 
 def read_saved(
     path: str,
+    reader: Input | None,
     member: str | None = None,
     *,
     several: bool = False,
     before_members: Callable[[Bundle], object] | None = None,
-) -> SavedProxies | tuple[bytes | memoryview, str] | None:
-    """Every proxy the file at ``path`` holds, in one read: a bundle's, else the file's bytes.
+) -> SavedProxies | None:
+    """Every proxy of the bundle at ``path``, in one read, with what its manifest says.
 
-    A bundle (a ``.tar.gz`` or a snapshot directory) gives each proxy's files (``member``:
-    that proxy's), or why they cannot be read, with what the manifest says of them and of
-    the capture; any other file gives its bytes and label.
+    ``reader`` is the archive, opened (:func:`pdebug.sources.held.hold` opened it and saw
+    a tar); None for a snapshot directory. Each proxy's files (``member``: that proxy's),
+    or why they cannot be read, with what the manifest says of them and of the capture.
 
     With ``several``, only a bundle of several proxies is read (``member`` is then None):
-    anything else (stdin, a dump, a bundle of one proxy, a tar without a manifest) gives
-    None, read no further than the bundle's manifest, for the caller to open as one
-    source. ``before_members`` then runs between the manifest and the first member (the
-    refusal of ``--clusters-json``).
+    a bundle of one proxy, a directory or a tar without a manifest give None, read no
+    further than the manifest, for the caller to open as one source. ``before_members``
+    then runs between the manifest and the first member (the refusal of
+    ``--clusters-json``).
 
     Raises:
         InvalidInput: a bundle that holds no proxy, a damaged or refused bundle (a damaged
-            member is not raised: its :attr:`SavedProxy.unreadable` says why), ``member``
-            in a file that is no bundle.
-        SourceUnavailable: the file cannot be read, or the bundle has no such proxy.
+            member is not raised: its :attr:`SavedProxy.unreadable` says why).
+        SourceUnavailable: the archive cannot be read, or the bundle has no such proxy.
     """
-    if several:
-        opened = _several(path, before_members)
-        if opened is None:
-            return None
-    else:
-        got = read_any(path, None if member is None else lambda b: [b.resolve(member)])
-        if not isinstance(got, Bundle):
-            if member is not None:
-                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
-            return got
-        opened = got
+    opened = _opened(path, reader, member, several, before_members)
+    if opened is None:
+        return None
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
@@ -815,42 +820,46 @@ def read_saved(
     return SavedProxies(opened.label, proxies, capture_facts(manifest), pod_namespaces(manifest))
 
 
-def _several(path: str, before_members: Callable[[Bundle], object] | None) -> Bundle | None:
-    """The bundle at ``path`` when it holds several proxies, else None (see :func:`read_saved`).
+def _opened(
+    path: str,
+    reader: Input | None,
+    member: str | None,
+    several: bool,
+    before_members: Callable[[Bundle], object] | None,
+) -> Bundle | None:
+    """The bundle :func:`read_saved` reads (``several``: None unless it holds several).
 
-    Errors are :func:`peek_manifest`'s up to the manifest, :func:`read_any`'s after it.
+    Errors up to the manifest are :func:`peek_manifest`'s when ``several`` (None), after
+    it :func:`read_tar`'s.
     """
-    if path == "-":
-        return None
-    if os.path.isdir(path):
-        if not is_dir_bundle(path):
+    if reader is None:  # a snapshot directory: the manifest; files are read when asked
+        if several and not is_dir_bundle(path):
             return None
-        opened = read_dir_bundle(path)  # the manifest; files are read when asked
-        if len(opened.proxies) == 1:
+        opened = read_dir_bundle(path)
+        if several and len(opened.proxies) == 1:
             return None
-        if before_members is not None:
+        if several and before_members is not None:
             before_members(opened)
         return opened
-    if not os.path.isfile(path):
-        return None
-    several = False
+    if not several:
+        return read_tar(
+            reader, reader.label, None if member is None else lambda b: [b.resolve(member)]
+        )
+    found = False
 
-    def keep(found: Bundle) -> None:  # asked once the manifest lists other than one proxy
-        nonlocal several
-        several = True
+    def keep(bundle: Bundle) -> None:  # asked once the manifest lists other than one proxy
+        nonlocal found
+        found = True
         if before_members is not None:
-            before_members(found)
+            before_members(bundle)
 
     try:
-        with open_input(path) as reader:
-            if not reader.is_tar():
-                return None
-            opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
+        opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
     except (SourceUnavailable, _NoManifest):
-        if several:
+        if found:
             raise
         return None
-    return opened if several else None
+    return opened if found else None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ model (:mod:`pdebug.inputs` and :mod:`pdebug.proxy` do, above it):
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pdebug.errors import SourceUnavailable, UsageError
+from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.sources.file import open_input
 from pdebug.sources.spec import FileSpec, MemberSpec
 
 if TYPE_CHECKING:
@@ -84,30 +87,50 @@ def hold(
 
 
 def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | None) -> Held | None:
-    """A file read whole in one call to the bundle reader; None when it is one source.
+    """A file read whole (a plain file's bytes, or a bundle's proxies); None: one source.
 
-    A plain file's bytes, or every proxy of a bundle (``B:NAME``: that one).
+    A bundle gives every proxy it holds (``B:NAME``: that one).
+
+    What the file is (a snapshot directory, a plain file, a tar) is decided here, on one
+    open: only a tar or a directory goes on to the bundle reader, with the opened archive,
+    so a plain dump never loads the bundle code.
     """
     member = spec.member if isinstance(spec, MemberSpec) else None
     several = bundles == "several"
-    if several and (member is not None or not _maybe_tar(spec.path)):
-        return None  # a plain dump or one member: read as one source, without the bundle code
-    from pdebug.sources.bundle import read_saved
+    path = spec.path
+    directory = path != "-" and os.path.isdir(path)
+    if several and (member is not None or not (directory or os.path.isfile(path))):
+        return None  # one member, stdin, a FIFO...: read as one source
+    try:  # one open: a tar goes on to the bundle reader, opened
+        opened = nullcontext() if directory else open_input(path)
+    except SourceUnavailable:
+        if several:
+            return None  # the source says why when it is read
+        raise
+    with opened as reader:
+        if reader is not None and not reader.is_tar():
+            if several:
+                return None  # a plain dump: one source, without the bundle code
+            if member is not None:
+                raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
+            return Held(spec.text, data=reader.read_all(), label=reader.label)
+        from pdebug.sources.bundle import read_saved
 
-    def refuse(_: object) -> None:
-        raise UsageError(
-            f"{one_only} is one proxy's; {spec.text} holds several",
-            hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
+        def refuse(_: object) -> None:
+            raise UsageError(
+                f"{one_only} is one proxy's; {spec.text} holds several",
+                hint=f"pick one: {spec.text}:NAME (a bundle carries each proxy's /clusters)",
+            )
+
+        read = read_saved(
+            path,
+            reader,
+            member,
+            several=several,
+            before_members=None if one_only is None else refuse,
         )
-
-    read = read_saved(
-        spec.path, member, several=several, before_members=None if one_only is None else refuse
-    )
     if read is None:
         return None
-    if isinstance(read, tuple):
-        data, label = read
-        return Held(spec.text, data=data, label=label)
     return Held(
         spec.text,
         label=read.label,
@@ -115,23 +138,3 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
         capture=read.capture,
         namespaces=read.namespaces,
     )
-
-
-def _maybe_tar(path: str) -> bool:
-    """False for a regular file that is no tar archive (once gunzipped): no bundle.
-
-    The same first step as :func:`pdebug.sources.bundle.peek_manifest`, without importing
-    the bundle code (tarfile, hashlib, the manifest) for a plain dump; anything else
-    (stdin, a file that cannot be opened) goes on to the bundle reader and its errors.
-    """
-    import os
-
-    if path == "-" or not os.path.isfile(path):
-        return True
-    from pdebug.sources.file import open_input
-
-    try:
-        with open_input(path) as opened:
-            return bool(opened.is_tar())
-    except SourceUnavailable:
-        return True

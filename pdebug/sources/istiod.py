@@ -471,23 +471,20 @@ def saved_syncz(path: str) -> tuple[SyncDocument, list[str]]:
     from pdebug.sources.bundle import ISTIOD_SYNCZ, read_recorded
 
     recorded = read_recorded(path, ISTIOD_SYNCZ)  # only the recorded syncz is read
-    notes: list[str] = []
     if isinstance(recorded, tuple):  # a file that is no bundle: a saved answer
-        data, label = recorded
-    else:
-        istiod = recorded.manifest.get("istiod")
-        if recorded.body is None:
-            why = (istiod or {}).get("error")
-            raise SourceUnavailable(
-                f"{recorded.label}: the bundle has no recorded istiod sync status"
-                + (f" ({why})" if why else ""),
-                hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
-                "records it when istiod answers",
-            )
-        note = failed_replicas_note(istiod)  # said after the table
-        notes = [note] if note else []
-        data, label = recorded.body, f"{recorded.label}:{ISTIOD_SYNCZ}"
-    return parse_syncz(data, label), notes
+        return parse_syncz(*recorded), []
+    istiod = recorded.manifest.get("istiod")
+    if recorded.body is None:
+        why = (istiod or {}).get("error")
+        raise SourceUnavailable(
+            f"{recorded.label}: the bundle has no recorded istiod sync status"
+            + (f" ({why})" if why else ""),
+            hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
+            "records it when istiod answers",
+        )
+    doc = parse_syncz(recorded.body, f"{recorded.label}:{ISTIOD_SYNCZ}")
+    note = failed_replicas_note(istiod)  # said after the table
+    return doc, [note] if note else []
 
 
 def has_resources(body: bytes | memoryview, label: str) -> bool:
