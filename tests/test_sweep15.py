@@ -404,3 +404,19 @@ def test_yaml_alias_bomb_is_refused_at_once(pdebug, tmp_path: Path, top: str, ar
     assert result.code == 4
     if not (args[0] == "zc" and top == "configs"):  # (that one is no ztunnel YAML at all)
         assert "YAML with aliases (*name)" in result.err
+
+
+def test_status_yaml_alias_bomb_is_refused_at_once(pdebug, tmp_path: Path):
+    # istioctl proxy-status -o yaml is read too: with aliases, -o json (which prints the
+    # answer back) went past 12 GB
+    lines = ["controlPlane: {identifier: x}", 'a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+    cc = "type.googleapis.com/envoy.service.status.v3.ClientConfig"
+    lines.append(f"resources: [{{'@type': {cc}, node: {{id: p.ns, metadata: {{X: *i}}}}}}]")
+    lines.append("typeUrl: istio.io/debug/syncz")
+    path = tmp_path / "syncz.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = pdebug("status", "-f", path, "-o", "json")
+    assert result.code == 4
+    assert "YAML with aliases (*name)" in result.err

@@ -346,32 +346,11 @@ def yaml_dump(data: bytes | memoryview, source: str) -> dict[str, Any] | None:
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
+        from pdebug.model.sniff import refuse_yaml_aliases
+
         refuse_yaml_aliases(doc, source)
         return doc
     return None
-
-
-def refuse_yaml_aliases(doc: Any, source: str) -> None:
-    """Refuse a YAML document holding one object twice (aliases, ``*name``).
-
-    No dump writer emits them, and a few lines of them expand into an exponential tree
-    (a "billion laughs") once the document is turned back into JSON. Each object is
-    visited once, so the bomb itself is not walked.
-    """
-    seen: set[int] = set()
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict | list):
-            if id(item) in seen:
-                raise InvalidInput(
-                    f"{source}: YAML with aliases (*name): one object used twice, "
-                    "which no dump writer emits",
-                    hint="save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc "
-                    "all -o json)",
-                )
-            seen.add(id(item))
-            stack.extend(item.values() if isinstance(item, dict) else item)
 
 
 def _check_depth(raw: bytes, top: Any, source: str) -> None:
