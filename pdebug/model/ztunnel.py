@@ -12,9 +12,10 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``; up to
   1.21 the leaf was ``ca_cert`` and ``cert_chain`` the rest (read as one chain);
 * before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
-  ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
-  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19), a policy's
-  ``groups`` (1.18). They are read as the ``workloads``/``services``/``workloadIps``/
+  ``by_addr``), services ``by_vip`` plus ``by_host`` (1.19-1.21: a service without a
+  VIP is only there) or ``services_by_hostname`` (1.19's development dumps), policies
+  ``by_key`` (1.19-1.21), a workload's one ``workloadIp`` and a service's ``addresses``
+  (1.18, 1.19), a policy's ``groups`` (1.18). They are read as the ``workloads``/``services``/``workloadIps``/
   ``vips``/``rules`` they hold (istioctl prints empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
