@@ -195,7 +195,8 @@ def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
         doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):
         return body  # not YAML either: the JSON reader says what it is
-    from pdebug.model.ztunnel import looks_like_ztunnel, refuse_yaml_aliases
+    from pdebug.model.sniff import refuse_yaml_aliases
+    from pdebug.model.ztunnel import looks_like_ztunnel
 
     if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
         import orjson

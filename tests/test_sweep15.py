@@ -404,3 +404,45 @@ def test_yaml_alias_bomb_is_refused_at_once(pdebug, tmp_path: Path, top: str, ar
     assert result.code == 4
     if not (args[0] == "zc" and top == "configs"):  # (that one is no ztunnel YAML at all)
         assert "YAML with aliases (*name)" in result.err
+
+
+def test_status_yaml_alias_bomb_is_refused_at_once(pdebug, tmp_path: Path):
+    # istioctl proxy-status -o yaml is read too: with aliases, -o json (which prints the
+    # answer back) went past 12 GB
+    lines = ["controlPlane: {identifier: x}", 'a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+    cc = "type.googleapis.com/envoy.service.status.v3.ClientConfig"
+    lines.append(f"resources: [{{'@type': {cc}, node: {{id: p.ns, metadata: {{X: *i}}}}}}]")
+    lines.append("typeUrl: istio.io/debug/syncz")
+    path = tmp_path / "syncz.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = pdebug("status", "-f", path, "-o", "json")
+    assert result.code == 4
+    assert "YAML with aliases (*name)" in result.err
+
+
+def test_waypoints_n_says_other_namespaces_may_attach(
+    pdebug, kube: kd.KubeDouble, kubeconfig: str, no_ambient_config: None
+):
+    # with -n, only that namespace's services and pods are read: a waypoint open to other
+    # namespaces showed "SERVICES -" as if nothing used it
+    kube.add_namespace("shared")
+    kube.add_namespace("app")
+    open_gw = kube.add_gateway("open", "shared")
+    open_gw["spec"]["listeners"][0]["allowedRoutes"] = {"namespaces": {"from": "All"}}
+    kube.add_gateway("closed", "shared")
+    kube.add_service(
+        "a2",
+        "app",
+        labels={"istio.io/use-waypoint": "open", "istio.io/use-waypoint-namespace": "shared"},
+    )
+    r = pdebug("waypoints", "-n", "shared", "-o", "wide", "--kubeconfig", kubeconfig)
+    assert r.code == 0, r.err
+    assert "note: waypoint open lets other namespaces attach (allowedRoutes from: All)" in r.err
+    assert "waypoint closed" not in r.err
+    table = pdebug("waypoints", "-n", "shared", "--kubeconfig", kubeconfig)
+    assert table.err == ""  # istioctl's table says nothing of bindings
+    every = _wide_json(pdebug, kubeconfig)
+    assert every["shared/open"]["services"] == ["app/a2"]
+    assert every["shared/open"]["attach_from"] == "All"

@@ -53,7 +53,16 @@ def waypoints_cmd(
         raise UsageError("give -n NAMESPACE or -A, not both")
     fmt = get_format(output)
     gateways, services, pods, namespaces = read(live, all_namespaces)
-    result = v.view(bind(gateways, services, pods, namespaces), all_namespaces, bool(gateways))
+    bound = bind(gateways, services, pods, namespaces)
+    result = v.view(bound, all_namespaces, bool(gateways))
+    if not all_namespaces and (fmt.wide or fmt.structured):
+        for w in bound:
+            if w.attach_from != "Same":  # bindings from namespaces -n did not read
+                print(
+                    f"note: waypoint {w.name} lets other namespaces attach (allowedRoutes "
+                    f"from: {w.attach_from}); their services and workloads are listed with -A",
+                    file=sys.stderr,
+                )
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)

@@ -12,6 +12,7 @@ and :func:`envoy_certs_given` are the one refusal of agentgateway's dump and of 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pdebug.errors import InvalidInput
 
@@ -211,3 +212,29 @@ def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
         f"config), not {wanted}",
         hint=hint,
     )
+
+
+def refuse_yaml_aliases(
+    doc: Any,
+    source: str,
+    hint: str = "save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc all -o json)",
+) -> None:
+    """Refuse a YAML document holding one object twice (aliases, ``*name``).
+
+    No dump writer emits them, and a few lines of them expand into an exponential tree
+    (a "billion laughs") once the document is turned back into JSON. Each object is
+    visited once, so the bomb itself is not walked.
+    """
+    seen: set[int] = set()
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict | list):
+            if id(item) in seen:
+                raise InvalidInput(
+                    f"{source}: YAML with aliases (*name): one object used twice, "
+                    "which no istioctl, Envoy or ztunnel output has",
+                    hint=hint,
+                )
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)

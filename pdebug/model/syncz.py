@@ -466,6 +466,10 @@ def _yaml_values(data: bytes | memoryview, label: str) -> list[Any] | None:
         return None
     if not docs or not all(isinstance(d, dict) for d in docs):
         return None
+    from pdebug.model.sniff import refuse_yaml_aliases
+
+    for doc in docs:
+        refuse_yaml_aliases(doc, label, "save istioctl proxy-status -o json instead")
     if not all(any(isinstance(v, dict | list) for v in d.values()) for d in docs):
         return None  # "error: exit status 1" (a saved kubectl error) is no answer: not JSON
     return docs

@@ -58,6 +58,8 @@ class Waypoint:
     serves: str = "service"
     services: list[str] = field(default_factory=list)  # NS/NAME
     workloads: list[str] = field(default_factory=list)  # NS/POD
+    #: which namespaces may attach (its HBONE listener's allowedRoutes: Same, All, Selector)
+    attach_from: str = "Same"
 
 
 def is_waypoint(gateway: Json) -> bool:
@@ -174,6 +176,8 @@ def bind(
     waypoints = sorted(
         ((waypoint_of(g), g) for g in picked), key=lambda wg: (wg[0].namespace, wg[0].name)
     )
+    for w, g in waypoints:
+        w.attach_from = _from_namespaces(g)[0]
     index = {(w.namespace, w.name): (w, g) for w, g in waypoints}
     waypoint_services = {(w.namespace, w.name) for w, _ in waypoints}
 

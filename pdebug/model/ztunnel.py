@@ -12,10 +12,12 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
 * ``certificates[].rootCerts`` is new (2025); before, the root ended ``certChain``; up to
   1.21 the leaf was ``ca_cert`` and ``cert_chain`` the rest (read as one chain);
 * before 1.22, ztunnel dumped its internal indexes instead: workloads ``by_uid`` (and
-  ``by_addr``), services ``by_vip`` (1.20, 1.21) or ``services_by_hostname`` (1.19), a
-  workload's one ``workloadIp`` and a service's ``addresses`` (1.18, 1.19), a policy's
-  ``groups`` (1.18). They are read as the ``workloads``/``services``/``workloadIps``/
-  ``vips``/``rules`` they hold (istioctl prints empty tables for them).
+  ``by_addr``), services ``by_vip`` plus ``by_host`` (1.19-1.21: a service without a
+  VIP is only there) or ``services_by_hostname`` (1.19's development dumps), policies
+  ``by_key`` (1.19-1.21), a workload's one ``workloadIp`` and a service's ``addresses``
+  (1.18, 1.19), a policy's ``groups`` (1.18). They are read as the
+  ``workloads``/``services``/``workloadIps``/``vips``/``rules`` they hold (istioctl
+  prints empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
 object is skipped with a warning rather than failing the whole dump.
@@ -356,32 +358,11 @@ def yaml_dump(data: bytes | memoryview, source: str) -> dict[str, Any] | None:
     except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
+        from pdebug.model.sniff import refuse_yaml_aliases
+
         refuse_yaml_aliases(doc, source)
         return doc
     return None
-
-
-def refuse_yaml_aliases(doc: Any, source: str) -> None:
-    """Refuse a YAML document holding one object twice (aliases, ``*name``).
-
-    No dump writer emits them, and a few lines of them expand into an exponential tree
-    (a "billion laughs") once the document is turned back into JSON. Each object is
-    visited once, so the bomb itself is not walked.
-    """
-    seen: set[int] = set()
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict | list):
-            if id(item) in seen:
-                raise InvalidInput(
-                    f"{source}: YAML with aliases (*name): one object used twice, "
-                    "which no dump writer emits",
-                    hint="save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc "
-                    "all -o json)",
-                )
-            seen.add(id(item))
-            stack.extend(item.values() if isinstance(item, dict) else item)
 
 
 def _too_deep(raw: bytes, top: Any) -> bool:
