@@ -202,8 +202,9 @@ class Expect:
             for e in g(sec, key, []) or []:
                 lst = g(e, "listener")
                 offer(g(lst, "name") or "", lst, rank)
-        rows = sum(self.chains(chosen[n]["listener"]) for n in order)
-        return rows + sum(self.chains(lst) for lst in self._static_listeners())
+        # -o wide shows a listener without filter chains (a UDP proxy) as one row
+        rows = sum(max(1, self.chains(chosen[n]["listener"])) for n in order)
+        return rows + sum(max(1, self.chains(lst)) for lst in self._static_listeners())
 
     # routes
     def route_configs(self) -> list[dict[str, Any]]:

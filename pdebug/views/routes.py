@@ -12,7 +12,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import Ref
 from pdebug.model.routes import records as route_records
 from pdebug.model.routes import summarize_domains
-from pdebug.views.common import bare, istio_config_ref, match_description
+from pdebug.views.common import bare, istio_config_ref, match_description, none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -92,6 +92,8 @@ def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
     not the same as filtering first (two configs of the same name could swap).
     """
     dump = data.need_dump("the routes view")
+    if none_when_absent(dump, "routes"):
+        return []
     dump.require("routes")
     rows = [RouteRow(rec.ref, rec.entry) for rec in route_records(dump)]
     rows = _istioctl_order(rows)
