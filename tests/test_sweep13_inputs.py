@@ -142,3 +142,99 @@ def test_envoy_gateway_udproute_listener_in_wide(pdebug):
     wide = pdebug("listeners", EG_TRANSLATE, "-o", "wide")
     udp = [r for r in wide.out.splitlines() if r.startswith("default/eg/udp ")]
     assert len(udp) == 1 and "UDP proxy: Cluster: udproute/default/backend/rule/-1" in udp[0]
+
+
+# --- a virtual host that routes with a matcher tree ------------------------------------
+
+
+def _rows(out: str) -> list[list[str]]:
+    return [[c.strip() for c in line.split("     ") if c.strip()] for line in out.splitlines()[1:]]
+
+
+@needs_envoy
+def test_virtual_host_matcher_routes_are_listed_not_404(pdebug, tmp_path):
+    """Envoy's docs config route-match-tree.yaml: the host routes through ``matcher``.
+
+    pdebug (as istioctl) printed one row ``/*  404`` for a host with no ``routes``, so a
+    host sending /new_endpoint/foo to cluster_0 read as one that answers 404 to all.
+    """
+    boot = yaml.safe_load((EXAMPLES / "docs/route-match-tree.yaml").read_text())
+    sa = boot["static_resources"]["listeners"][0]["address"]["socket_address"]
+    sa["address"], sa["port_value"] = "127.0.0.1", eh.free_port()
+    path = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        path.write_bytes(envoy.get("/config_dump"))
+    result = pdebug("routes", path, "-o", "wide")
+    assert result.code == 0 and "404" not in result.out
+    got = [(r[3], r[4]) for r in _rows(result.out)]
+    assert got == [
+        ("/bar* (:path=/new_endpoint/bar)", "cluster_1"),
+        ("/baz* (:path=/new_endpoint/baz)", "cluster_2"),
+        ("/baz* (:path=/new_endpoint/baz)", "cluster_3"),
+        ("/foo* (:path=/new_endpoint/foo)", "cluster_0"),
+    ]
+    table = pdebug("routes", path)
+    assert [r[3] for r in _rows(table.out)] == [m for m, _ in got]
+
+
+def _route(cluster: str) -> dict[str, Any]:
+    return {
+        "action": {
+            "name": "r",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.route.v3.Route",
+                "match": {"prefix": ""},
+                "route": {"cluster": cluster},
+            },
+        }
+    }
+
+
+HEADER_INPUT = "type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput"
+
+
+def _tree(header: str, kind: str, entries: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "matcher_tree": {
+            "input": {
+                "name": "request-headers",
+                "typed_config": {
+                    "@type": HEADER_INPUT,
+                    "header_name": header,
+                },
+            },
+            kind: {"map": entries},
+        }
+    }
+
+
+def test_nested_and_unread_matchers(pdebug, tmp_path):
+    """Nested prefix maps (the shape of Envoy's sublinear_routing_example2.yaml), a
+    ``matcher_list`` pdebug does not read, and ``on_no_match``: each is a row."""
+    nested = _tree("x-foo", "prefix_match_map", {"foo-1": _route("c_foo_1")})
+    tree = _tree(":path", "prefix_match_map", {"/p/1": _route("c1"), "/p/2": {"matcher": nested}})
+    tree["on_no_match"] = _route("c_default")
+    listed = {"matcher_list": {"matchers": []}}
+    rc = {
+        "name": "rc",
+        "virtual_hosts": [
+            {"name": "tree", "domains": ["*"], "matcher": tree},
+            {"name": "list", "domains": ["l"], "matcher": listed},
+        ],
+    }
+    doc = json.loads((eh.FIXTURES / "real/seed-demo/config_dump.json").read_text())
+    routes = {
+        "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+        "static_route_configs": [{"route_config": rc}],
+    }
+    doc["configs"] = [c for c in doc["configs"] if "RoutesConfigDump" not in c["@type"]]
+    doc["configs"].append(routes)
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    got = [(r[1], r[3], r[-3]) for r in _rows(pdebug("routes", path, "-o", "wide").out)]
+    assert got == [
+        ("tree", ":path^/p/1", "c1"),
+        ("tree", ":path^/p/2, x-foo^foo-1", "c_foo_1"),
+        ("tree", "no :path key", "c_default"),
+        ("list", "matcher (not shown)", "-"),
+    ]
