@@ -238,3 +238,62 @@ def test_nested_and_unread_matchers(pdebug, tmp_path):
         ("tree", "no :path key", "c_default"),
         ("list", "matcher (not shown)", "-"),
     ]
+
+
+# --- filters known by their type, clusters of an extension type ------------------------
+
+
+def _run_config(boot: dict[str, Any], tmp_path: Path) -> tuple[Path, Path]:
+    """Start Envoy 1.40 on ``boot``; save its dump and /clusters?format=json."""
+    for lst in boot["static_resources"]["listeners"]:
+        sa = lst.get("address", {}).get("socket_address")
+        if sa is not None:
+            sa["address"], sa["port_value"] = "127.0.0.1", eh.free_port()
+    boot.pop("admin", None)
+    dump, health = tmp_path / "dump.json", tmp_path / "clusters.json"
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        health.write_bytes(envoy.get("/clusters?format=json"))
+    return dump, health
+
+
+@needs_envoy
+def test_tcp_proxy_named_otherwise_is_a_tcp_proxy(pdebug, tmp_path):
+    """Envoy's configs/internal_listener_proxy.yaml names its tcp_proxy filters ``tcp``.
+
+    Envoy picks a filter by its typed_config type; pdebug (as istioctl, which matches
+    names) printed DESTINATION ``Non-HTTP/Non-TCP`` for both chains.
+    """
+    boot = yaml.safe_load((EXAMPLES / "configs/internal_listener_proxy.yaml").read_text())
+    dump, _ = _run_config(boot, tmp_path)
+    wide = pdebug("listeners", dump, "-o", "wide").out.splitlines()[1:]
+    dest = {line.split()[0]: line.split(" ALL ")[1].split(" STATIC")[0].strip() for line in wide}
+    assert dest == {"encap": "Cluster: cluster_0", "ingress": "Cluster: encap_cluster"}
+
+
+def test_osm_egress_tcp_proxy_named_tcp_proxy(pdebug):
+    """OSM's egress chain to httpbin.org:443 (filter named ``tcp_proxy``) goes to cluster 443."""
+    out = pdebug("listeners", eh.FIXTURES / "corpus/osm/curl_egress.json").out
+    row = next(line for line in out.splitlines() if "SNI: httpbin.org" in line)
+    assert row.rstrip().endswith("Cluster: 443")
+
+
+@needs_envoy
+def test_aggregate_cluster_type_in_wide(pdebug, tmp_path):
+    """Envoy's docs aggregate-cluster.yaml: ``cluster_type`` envoy.clusters.aggregate.
+
+    istioctl's TYPE reads STATIC (Go's zero value), and the table keeps that; -o wide,
+    pdebug's own, said STATIC too, of a cluster that has no endpoints of its own.
+    """
+    boot = yaml.safe_load((EXAMPLES / "docs/aggregate-cluster.yaml").read_text())
+    for i, name in enumerate(("primary", "secondary", "tertiary")):  # "defined outside"
+        ep = {"address": {"socket_address": {"address": f"127.0.0.{i + 2}", "port_value": 80}}}
+        cla = {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": ep}]}]}
+        boot["static_resources"]["clusters"].append({"name": name, "load_assignment": cla})
+    dump, _ = _run_config(boot, tmp_path)
+    wide = {r[0]: r for r in _rows(pdebug("clusters", dump, "-o", "wide").out)}
+    assert wide["example_cluster"][1:3] == ["-", "-"]
+    assert "envoy.clusters.aggregate" in wide["example_cluster"]
+    assert "STATIC" in wide["primary"]
+    table = {r[0]: r for r in _rows(pdebug("clusters", dump).out)}
+    assert table["example_cluster"][-1] == "STATIC"  # istioctl's cell, unchanged

@@ -150,11 +150,13 @@ def chain_match(chain: s.FilterChain) -> str:
 def chain_destination(chain: s.FilterChain, camel: bool) -> str:
     """Istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides.
 
-    Filters are recognised by name, as istioctl does, and also by their Envoy <= 1.14
-    names (istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true).
+    Filters are recognised by name, as istioctl does, by their Envoy <= 1.14 names, and
+    by their ``typed_config`` type whatever their name (Envoy picks a filter by its type:
+    Envoy's own ``internal_listener_proxy.yaml`` names its tcp_proxy filters ``tcp``);
+    istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true.
     """
     for f in chain.filters:
-        kind = network_kind(f, by_type=False)
+        kind = network_kind(f)
         if kind == HCM:
             try:
                 hcm = _decode_filter(f, s.HttpConnectionManager, camel)
