@@ -297,3 +297,35 @@ def test_aggregate_cluster_type_in_wide(pdebug, tmp_path):
     assert "STATIC" in wide["primary"]
     table = {r[0]: r for r in _rows(pdebug("clusters", dump).out)}
     assert table["example_cluster"][-1] == "STATIC"  # istioctl's cell, unchanged
+
+
+# --- one address in several localities of a cluster ------------------------------------
+
+
+@needs_envoy
+def test_one_address_in_four_localities_keeps_each_hosts_locality(pdebug, tmp_path):
+    """The locality-load-balancing sandbox with its four backends on one address.
+
+    Its cluster has one host per locality (local/zone-1 .. remote/zone-2, priorities 0-2);
+    served from one address (one backend on a laptop), ``-o wide`` printed remote/zone-2
+    (the last EDS entry of that address) on all four rows, where Envoy's /clusters names
+    each host's own locality.
+    """
+    boot = yaml.safe_load((EXAMPLES / "locality-load-balancing/envoy.yaml").read_text())
+    for cluster in boot["static_resources"]["clusters"]:
+        cluster["type"] = "STATIC"
+        for group in cluster["load_assignment"]["endpoints"]:
+            for lb in group["lb_endpoints"]:
+                lb["endpoint"]["address"]["socket_address"]["address"] = "127.0.0.1"
+    dump, health = _run_config(boot, tmp_path)
+    hosts = json.loads(health.read_text())["cluster_statuses"]
+    truth = sorted(
+        "/".join(h["locality"][k] for k in ("region", "zone"))
+        for c in hosts
+        if c["name"] == "backend"
+        for h in c["host_statuses"]
+    )
+    assert truth == ["local/zone-1", "local/zone-2", "remote/zone-1", "remote/zone-2"]
+    out = pdebug("endpoints", dump, "--clusters-json", health, "-o", "wide").out
+    got = sorted(r[5] for r in _rows(out) if r[3] == "backend")
+    assert got == truth
