@@ -319,6 +319,21 @@ def _name_of(raw: msgspec.Raw, exact: bool = False) -> str:
     return named.name or named.cluster_name
 
 
+def _bound_at(raw: msgspec.Raw) -> str:
+    """A name for a static listener that has none (Envoy's own examples): where it binds.
+
+    Keyed by name, every name-less listener would be one resource: the others dropped.
+    """
+    from pdebug.model import schema as s
+    from pdebug.model.address import bind_host, port_of
+
+    try:
+        lst = decode_raw(raw, s.Listener, what="listener")
+    except InvalidInput:
+        return ""
+    return f"(unnamed) {bind_host(lst.address)}:{port_of(lst.address)}"
+
+
 #: Sections where Envoy lists each name once (static route configs and old Envoys'
 #: secrets repeat names legitimately: one per listener or subscription).
 _UNIQUE = frozenset(
@@ -362,7 +377,7 @@ def collect(
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
-                twin = not entry.name and kind == "listeners"
+                twin = not entry.name and kind == "listeners" and key != "static_listeners"
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
                 if key in _UNIQUE and res.name in here and res.name not in twins:
@@ -427,11 +442,10 @@ def _resource(
 
 def _listener(key: str, entry: _Entry, sec: Section, exact: bool = False) -> Resource | None:
     if key == "static_listeners":
-        return (
-            Resource(_name_of(entry.listener, exact), entry.listener, sec.camel)
-            if len(entry.listener)
-            else None
-        )
+        if not len(entry.listener):
+            return None
+        name = _name_of(entry.listener, exact) or _bound_at(entry.listener)
+        return Resource(name, entry.listener, sec.camel)
     active, warming, error = entry.active_state, entry.warming_state, entry.error_state
     err = (
         decode_raw(error, _Error, what=f"listener {entry.name} error_state") if len(error) else None
@@ -1014,15 +1028,27 @@ def compare(
             # resources, so none of the other side's is "only in" it.
             reports.append(KindReport(kind, not_compared=f"{lacking[0]} has no {kind} section"))
             continue
-        sides = collect(left, kind, include_static), collect(right, kind, include_static)
+        static = include_static
+        sides = collect(left, kind, static), collect(right, kind, static)
+        if not static and not sides[0] and not sides[1]:
+            # A static config (Envoy's own examples, a hand-written bootstrap): no side
+            # has a dynamic one, so its static resources are all there is to compare.
+            wider = collect(left, kind, True), collect(right, kind, True)
+            if wider[0] or wider[1]:
+                static, sides = True, wider
         rep = compare_kind(kind, *sides, pattern, left_label)
         if _misnamed(rep, *sides):
             sides = (
-                collect(left, kind, include_static, exact=True),
-                collect(right, kind, include_static, exact=True),
+                collect(left, kind, static, exact=True),
+                collect(right, kind, static, exact=True),
             )
             rep = compare_kind(kind, *sides, pattern, left_label)
             rep.exact_names = True
+        if static and not include_static:
+            rep.notes.append(
+                f"neither side has dynamic {kind}: their static {kind} are compared"
+                " (as --include static does)"
+            )
         if kind == "routes":
             rep.suffix = rds_last_loaded(right)
         if kind == "clusters":

@@ -202,8 +202,9 @@ class Expect:
             for e in g(sec, key, []) or []:
                 lst = g(e, "listener")
                 offer(g(lst, "name") or "", lst, rank)
-        rows = sum(self.chains(chosen[n]["listener"]) for n in order)
-        return rows + sum(self.chains(lst) for lst in self._static_listeners())
+        # -o wide shows a listener without filter chains (a UDP proxy) as one row
+        rows = sum(max(1, self.chains(chosen[n]["listener"])) for n in order)
+        return rows + sum(max(1, self.chains(lst)) for lst in self._static_listeners())
 
     # routes
     def route_configs(self) -> list[dict[str, Any]]:
@@ -449,12 +450,16 @@ def _bare(cluster: str) -> str:
 
 def chain_destination(ch: dict[str, Any]) -> str | None:
     """istioctl's DESTINATION of one chain (section 4.2); None where istioctl and pdebug
-    may rightly differ (legacy filter names, which pdebug reads and istioctl does not)."""
+    may rightly differ (legacy filter names, and filters of any other name known by
+    their typed_config type, which pdebug reads and istioctl does not)."""
     for f in g(ch, "filters", []) or []:
         name = g(f, "name")
         if name in LEGACY_NAMES:
             return None
         cfg = g(f, "typed_config") or {}
+        kind = str(cfg.get("@type", "")) if isinstance(cfg, dict) else ""
+        if name not in (HCM[0], TCP[0]) and kind.endswith((".HttpConnectionManager", ".TcpProxy")):
+            return None
         if name == HCM[0]:
             rc = g(cfg, "route_config")
             if rc is not None:

@@ -114,7 +114,12 @@ def listeners(
     from pdebug.views import listeners as v
 
     flt = v.ListenerFilter(address, port, type)
-    return run_view(proxy, output, Fetch.listeners(), lambda d, f: v.view(d, flt, f.wide, verbose))
+    return run_view(
+        proxy,
+        output,
+        Fetch.listeners(),
+        lambda d, f: v.view(d, flt, f.wide, verbose, not f.structured),
+    )
 
 
 def routes(

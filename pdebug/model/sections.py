@@ -8,17 +8,18 @@ whether a check runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pdebug.model.dump import ConfigDump
+    from pdebug.model.dump import ConfigDump, Section
 
 #: Sections every full ``/config_dump`` of a running Envoy has.
 FULL_DUMP = ("bootstrap", "clusters", "listeners")
 #: Sections a full dump leaves out when the proxy has none of them: Envoy writes the ECDS
-#: section only once an ECDS filter exists, and older Envoys (Istio <= 1.6) no secrets
-#: section without secrets.
-NONE_WHEN_ABSENT = ("secrets", "ecds")
+#: section only once an ECDS filter exists, older Envoys (Istio <= 1.6) no secrets
+#: section without secrets, and no Envoy a routes section before its first HTTP
+#: connection manager exists (see :func:`none_when_absent`).
+NONE_WHEN_ABSENT = ("secrets", "ecds", "routes")
 
 
 def is_full_dump(dump: ConfigDump) -> bool:
@@ -27,5 +28,33 @@ def is_full_dump(dump: ConfigDump) -> bool:
 
 
 def none_when_absent(dump: ConfigDump, kind: str) -> bool:
-    """Whether a missing ``kind`` section means "none" (a full dump) not "not captured"."""
-    return kind in NONE_WHEN_ABSENT and not dump.has(kind) and is_full_dump(dump)
+    """Whether a missing ``kind`` section means "none" (a full dump) not "not captured".
+
+    Envoy registers its routes section with the first HTTP connection manager it builds
+    (Envoy 1.40 running a TCP-, UDP- or Redis-only config writes none), so a full dump
+    without one has no routes only when no listener names a connection manager; when
+    one does, the routes were cut out of the capture.
+    """
+    if kind not in NONE_WHEN_ABSENT or dump.has(kind) or not is_full_dump(dump):
+        return False
+    return kind != "routes" or not _names_a_connection_manager(dump)
+
+
+def _names_a_connection_manager(dump: ConfigDump) -> bool:
+    """Whether the listeners section mentions an HTTP connection manager anywhere.
+
+    Every spelling has ``http_connection_manager`` in it: the v3 and v2 type URLs, the
+    filter names (``envoy.filters.network.http_connection_manager``, the legacy
+    ``envoy.http_connection_manager``), an ECDS ``config_discovery`` of one.
+    """
+    sec = dump.section("listeners")
+    if sec is None:
+        return False
+    if sec.text is not None:
+        return b"http_connection_manager" in bytes(sec.text)
+    return any(b"http_connection_manager" in bytes(raw) for raw in _fields(sec).values())
+
+
+def _fields(sec: Section) -> dict[str, Any]:
+    sec.raw("")  # splits the section's fields when they are read lazily
+    return sec.fields

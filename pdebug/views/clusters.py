@@ -18,6 +18,7 @@ from pdebug.model.clusters import (
     SORT_KEYS,
     ClusterName,
     ClusterRecord,
+    extension_type,
     split_name,
     table_type,
 )
@@ -220,6 +221,8 @@ def view(
         if wide:
             c = row.entry.cluster
             total, healthy = _wide_counts(c, counts)
+            if c.cluster_type is not None:  # STATIC in the table, as istioctl; say what it is
+                base = (*base[:4], extension_type(c), *base[5:])
             base = (
                 *base,
                 row.state,

@@ -351,17 +351,17 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
     if data.health is None:
         return _endpoints_from_eds(data, flt, wide)
     health = data.health
-    locality: dict[tuple[str, str, int], tuple[str, str]] = {}
+    locality: dict[tuple[str, str, int], tuple[str, str] | None] = {}
     if wide and data.dump is not None and data.dump.has("endpoints"):
         for row in eds_select(data, EndpointFilter()):
             ep = row.lb.endpoint
             sa = ep.address.socket_address if ep and ep.address else None
             if sa is not None:
                 weight = str(row.lb.load_balancing_weight or 1)
-                locality[(row.cluster, sa.address, sa.port_value)] = (
-                    row.locality,
-                    weight,
-                )
+                key, seen = (row.cluster, sa.address, sa.port_value), (row.locality, weight)
+                # one address in two localities (or weights) of a cluster: EDS cannot say
+                # which host is which; each /clusters host says its own (None: ask it)
+                locality[key] = seen if locality.get(key, seen) == seen else None
     found: list[tuple[str, int, str, int, s.HostStatus]] = []
     for ci, status in enumerate(health.statuses):
         if not _eq(flt.cluster, status.name):

@@ -150,11 +150,13 @@ def chain_match(chain: s.FilterChain) -> str:
 def chain_destination(chain: s.FilterChain, camel: bool) -> str:
     """Istioctl's DESTINATION cell: the first HCM or non-BlackHole tcp_proxy decides.
 
-    Filters are recognised by name, as istioctl does, and also by their Envoy <= 1.14
-    names (istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true).
+    Filters are recognised by name, as istioctl does, by their Envoy <= 1.14 names, and
+    by their ``typed_config`` type whatever their name (Envoy picks a filter by its type:
+    Envoy's own ``internal_listener_proxy.yaml`` names its tcp_proxy filters ``tcp``);
+    istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true.
     """
     for f in chain.filters:
-        kind = network_kind(f, by_type=False)
+        kind = network_kind(f)
         if kind == HCM:
             try:
                 hcm = _decode_filter(f, s.HttpConnectionManager, camel)
@@ -301,15 +303,27 @@ def _destination(md: tuple[str, str]) -> str:
 
 
 def view(
-    data: ProxyData, flt: ListenerFilter, wide: bool = False, verbose: bool = True
+    data: ProxyData,
+    flt: ListenerFilter,
+    wide: bool = False,
+    verbose: bool = True,
+    table_only: bool = False,
 ) -> ViewResult:
-    """Build the listener table: one row per filter chain (``verbose``), or per listener."""
+    """Build the listener table: one row per filter chain (``verbose``), or per listener.
+
+    ``table_only``: the table is what is printed (not -o json/yaml, which list every
+    listener), so say which listeners it cannot show.
+    """
     rows = select(data, flt, include_inactive=wide)
+    chainless = [r for r in rows if not chains(r.listener)] if verbose and table_only else []
     if verbose:
         table = Table(COLUMNS, padding=1, empty_message="No listeners found.")
         for row in rows:
             addresses = ",".join(row.addresses)
-            for match, dest in chain_rows(row):
+            cells = chain_rows(row)
+            if not cells and wide:  # istioctl has no row for it; wide says it is there
+                cells = [("-", chainless_destination(row.listener))]
+            for match, dest in cells:
                 table.rows.append(
                     (
                         row.listener.name,
@@ -329,7 +343,64 @@ def view(
     note = None if rows or flt.empty else "No listeners match the filter."
     if not rows and not wide:
         note = _inactive_note(data, flt) or note
+    if chainless and not wide:
+        note = _chainless_note(chainless, every=len(chainless) == len(rows))
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def chainless_destination(listener: s.Listener) -> str:
+    """Where a listener without filter chains sends traffic: its UDP proxy's cluster.
+
+    Such a listener (UDP, Envoy Gateway's UDPRoute) proxies from a listener filter,
+    ``envoy.filters.udp_listener.udp_proxy``: its ``cluster`` (deprecated), or the route
+    its matcher takes when nothing else matches, when that is all the matcher holds.
+    """
+    for f in listener.listener_filters:
+        raw = bytes(filter_config(f))
+        if not f.name.endswith("udp_proxy") and b"UdpProxyConfig" not in raw[:200]:
+            continue
+        try:
+            cfg = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return "UDP proxy"
+        cluster = _udp_cluster(cfg)
+        return f"UDP proxy: {cluster_label(cluster)}" if cluster else "UDP proxy"
+    return "no filter chain"
+
+
+def _get(obj: object, key: str) -> object:
+    """Field ``key`` (snake_case) of a decoded JSON object in either spelling."""
+    if not isinstance(obj, dict):
+        return None
+    camel = key.split("_")[0] + "".join(w.title() for w in key.split("_")[1:])
+    return obj.get(key, obj.get(camel))
+
+
+def _udp_cluster(cfg: object) -> str:
+    cluster = _get(cfg, "cluster")
+    if isinstance(cluster, str) and cluster:
+        return cluster
+    matcher = _get(cfg, "matcher")
+    if _get(matcher, "matcher_list") is not None or _get(matcher, "matcher_tree") is not None:
+        return ""  # which cluster depends on the datagram's source: not one name
+    action = _get(_get(_get(matcher, "on_no_match"), "action"), "typed_config")
+    cluster = _get(action, "cluster")
+    return cluster if isinstance(cluster, str) else ""
+
+
+def _chainless_note(rows: list[ListenerRow], every: bool) -> str:
+    """Said when a selected listener has no filter chain, so no row (as in istioctl)."""
+    names = ", ".join(
+        f"{r.listener.name or '(unnamed)'} {','.join(r.addresses)}:{r.port}" for r in rows[:3]
+    )
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    count = f"{len(rows)} listener has" if len(rows) == 1 else f"{len(rows)} listeners have"
+    head = "No filter chains to show: " if every else ""
+    them = "it" if len(rows) == 1 else "them"
+    return (
+        f"{head}{count} no filter chain, so no row here, as in istioctl: {names}{more}"
+        f" (a UDP proxy works in a listener filter); -o wide or --no-verbose lists {them}."
+    )
 
 
 def _inactive_note(data: ProxyData, flt: ListenerFilter) -> str | None:

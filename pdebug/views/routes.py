@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 
 import msgspec
+import orjson
 
+from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_slice
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import Ref
+from pdebug.model.dump import Ref, decode_raw, plain_json
 from pdebug.model.routes import records as route_records
 from pdebug.model.routes import summarize_domains
-from pdebug.views.common import bare, istio_config_ref, match_description
+from pdebug.views.common import bare, istio_config_ref, match_description, none_when_absent
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -92,6 +94,8 @@ def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
     not the same as filtering first (two configs of the same name could swap).
     """
     dump = data.need_dump("the routes view")
+    if none_when_absent(dump, "routes"):
+        return []
     dump.require("routes")
     rows = [RouteRow(rec.ref, rec.entry) for rec in route_records(dump)]
     rows = _istioctl_order(rows)
@@ -138,6 +142,16 @@ def view(
             extra = (row.entry.version_info or "-", row.entry.last_updated or "-")
             for vh in rc.virtual_hosts:
                 domains = summarize_domains(vh.domains)
+                if (
+                    not vh.routes and len(vh.matcher) and bytes(vh.matcher) != b"null"
+                ):  # routes in a matcher tree
+                    for match, found in matcher_routes(vh):
+                        vs = istio_config_ref(found.metadata) if found is not None else ""
+                        act = action(found) if found is not None else "-"
+                        table.rows.append(
+                            (prefix + rc.name, vh.name, domains, match, vs, act, *extra)
+                        )
+                    continue
                 if not vh.routes:
                     table.rows.append(
                         (prefix + rc.name, vh.name, domains, "/*", "404", "404", *extra)
@@ -159,6 +173,82 @@ def view(
                     )
     note = None if rows or flt.empty else f"No route config is named {flt.name!r}."
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def matcher_routes(vh: s.VirtualHost) -> list[tuple[str, s.Route | None]]:
+    """(MATCH, route) for each route a virtual host's ``matcher`` tree can pick.
+
+    A virtual host routes with ``matcher`` instead of ``routes`` (Envoy's "route matching
+    with a match tree"): a ``matcher_tree`` reads one input and maps its value (exact or
+    prefix) to a ``Route`` or ``RouteList`` action, whose routes then match as usual.
+    MATCH is the route's own match and the tree's condition, e.g. ``/foo* (:path=/a)``;
+    a part pdebug does not read (``matcher_list``, custom matchers) is one row
+    ``matcher (not shown)`` with no route. istioctl prints ``/*`` 404 for such a host.
+    """
+    rows: list[tuple[str, s.Route | None]] = []
+    try:
+        tree = plain_json(vh.matcher, f"virtual host {vh.name}: matcher")
+        if not _walk_matcher(tree, "", rows, 0):
+            rows.append(("matcher (not shown)", None))
+    except InvalidInput:
+        rows = [("matcher (not shown)", None)]
+    return rows
+
+
+def _get(obj: object, key: str) -> object:
+    """Field ``key`` (snake_case) of decoded JSON in either spelling, else None."""
+    if not isinstance(obj, dict):
+        return None
+    camel = key.split("_")[0] + "".join(w.title() for w in key.split("_")[1:])
+    return obj.get(key, obj.get(camel))
+
+
+def _walk_matcher(m: object, cond: str, rows: list[tuple[str, s.Route | None]], depth: int) -> bool:
+    """Add the routes of matcher ``m`` under condition ``cond``; False if not understood."""
+    tree = _get(m, "matcher_tree")
+    if depth > 16 or not isinstance(tree, dict) or _get(m, "matcher_list") is not None:
+        return False
+    inp = _get(tree, "input")
+    header = _get(_get(inp, "typed_config"), "header_name")
+    label = header if isinstance(header, str) else str(_get(inp, "name") or "input")
+    found = False
+    for kind, op in (("exact_match_map", "="), ("prefix_match_map", "^")):
+        entries = _get(_get(tree, kind), "map")
+        if not isinstance(entries, dict):
+            continue
+        found = True
+        for key, on_match in sorted(entries.items()):
+            here = f"{cond}, {label}{op}{key}" if cond else f"{label}{op}{key}"
+            if not _on_match(on_match, here, rows, depth):
+                rows.append((f"matcher (not shown) ({here})", None))
+    no_match = _get(m, "on_no_match")
+    if no_match is not None:
+        here = f"{cond}, no {label} key" if cond else f"no {label} key"
+        if not _on_match(no_match, here, rows, depth):
+            rows.append((f"matcher (not shown) ({here})", None))
+    return found or no_match is not None
+
+
+def _on_match(
+    on_match: object, cond: str, rows: list[tuple[str, s.Route | None]], depth: int
+) -> bool:
+    nested = _get(on_match, "matcher")
+    if nested is not None:
+        return _walk_matcher(nested, cond, rows, depth + 1)
+    config = _get(_get(on_match, "action"), "typed_config")
+    kind = str(_get(config, "@type") or "")
+    if kind.endswith(".RouteList"):
+        routes = _get(config, "routes")
+        listed = routes if isinstance(routes, list) else []
+    elif kind.endswith(".Route"):
+        listed = [config]
+    else:
+        return False
+    for item in listed:
+        route = decode_raw(msgspec.Raw(orjson.dumps(item)), s.Route, what="matcher route")
+        desc = match_description(route.match)
+        rows.append((f"{desc} ({cond})" if desc else cond, route))
+    return True
 
 
 def _header(name: str) -> str:
