@@ -20,8 +20,6 @@ each half guess the other's rules.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -534,14 +532,14 @@ _MEMBER = re.compile(
 )
 
 
-def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
+def _kept_names_safe(c: bytes) -> bool:
     """Whether no name the digest respells sits where ``snake_keys`` keeps names.
 
-    ``c`` is compact JSON (:func:`_compact`), ``humps`` where those names are (sorted).
+    ``c`` is compact JSON (:func:`_compact`); the names the digest respells are its
+    keys that :data:`_HUMP_KEY` finds.
     """
-    last = humps[-1]
     at = 0
-    while (m := _OPENER.search(c, at, last)) is not None:
+    while (m := _OPENER.search(c, at)) is not None:
         start = at = m.end()
         if c[start : start + 1] not in (b"{", b"["):
             continue  # a scalar holds no names
@@ -549,65 +547,90 @@ def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
         if value is None:
             return False  # nested too deep to tell
         end = value.end()
-        i = bisect.bisect_left(humps, start)
-        if i == len(humps) or humps[i] >= end:
+        if _HUMP_KEY.search(c, start, end) is None:
             at = end  # the openers nested in it hold no such name either
             continue
         name = m.group(1)
         # A list under such a key is kept as it is (or read as metadata): all of it.
         if name in _VERBATIM or c[start] == 0x5B:
             return False
+        if name == b"metadata":
+            done = _metadata_safe(c, start, end)
+            if done is None:
+                return False
+            if done:
+                at = end  # every name in it was looked at
+            continue
         # A map whose own names are kept (the values' names are respelled): the same
         # map (Istio repeats its protocol options in every cluster) is looked at once.
-        own = (name, c[start:end])
+        own = c[start:end]
         safe = _OWN_NAMES_SAFE.get(own)
         if safe is None:
-            safe = _own_names_safe(name, own[1])
+            safe = _own_names_safe(own)
             if end - start <= _OWN_MAX:
                 if len(_OWN_NAMES_SAFE) >= 4096:
                     _OWN_NAMES_SAFE.clear()
                 _OWN_NAMES_SAFE[own] = safe
         if not safe:
             return False
-        if name == b"metadata" and not _struct_entries_safe(c, start, end, humps):
-            return False
     return True
 
 
-def _struct_entries_safe(c: bytes, start: int, end: int, humps: list[int]) -> bool:
+#: Own names of a ``metadata`` object whose value ``snake_keys`` keeps whole.
+_FILTER_METADATA = frozenset({b"filterMetadata", b"filter_metadata"})
+#: name -> whether ``metadata_field`` says it is a field of a ``metadata`` message.
+_METADATA_FIELD: dict[bytes, bool] = {}
+
+
+def _metadata_safe(c: bytes, start: int, end: int) -> bool | None:
     """Whether no respelled name sits inside a Struct entry of the ``metadata`` map at ``start``.
 
     A Struct entry (node metadata: ``LABELS``, ``PROXY_CONFIG``...) is kept whole by
     ``snake_keys``: no name in it is respelled, so the digest must not respell one either.
+    None: one does. True: every name in the map was looked at (its entries, and
+    ``filter_metadata`` maps, hold none); False: the openers inside are still to look at.
     """
     pos = start
+    done = True
     while pos < end - 1:
         member = _MEMBER.match(c, pos, end)
         if member is None:
-            return False
-        if not metadata_field(member.group(1)[1:-1].decode()):
-            j = bisect.bisect_left(humps, member.start())
-            if j < len(humps) and humps[j] < member.end():
-                return False
+            return None
+        key = member.group(1)[1:-1]
+        field = _METADATA_FIELD.get(key)
+        if field is None:
+            try:
+                field = metadata_field(key.decode())
+            except UnicodeDecodeError:
+                field = False
+            if len(_METADATA_FIELD) < 4096:
+                _METADATA_FIELD[key] = field
+        if not field:
+            if _HUMP_KEY.search(c, member.start(), member.end()) is not None:
+                return None
+        elif key in _FILTER_METADATA:
+            if _HUMP_KEY.search(c, member.start(1) + len(key) + 3, member.end()) is not None:
+                return None
+        else:
+            done = False
         pos = member.end()
-    return True
+    return done
 
 
-#: (opener, its map) -> whether none of the map's own names is one the digest respells
+#: a map under an opener -> whether none of its own names is one the digest respells
 #: (maps up to :data:`_OWN_MAX` bytes, 4096 of them at most: 32 MiB).
-_OWN_NAMES_SAFE: dict[tuple[bytes, bytes], bool] = {}
+_OWN_NAMES_SAFE: dict[bytes, bool] = {}
 _OWN_MAX = 8192
 
 
-def _own_names_safe(name: bytes, value: bytes) -> bool:
-    """Whether no own name of the compact map ``value`` (under key ``name``) is respelled."""
+def _own_names_safe(value: bytes) -> bool:
+    """Whether no own name of the compact map ``value`` is one the digest respells."""
     pos, end = 0, len(value)
     while pos < end - 1:
         member = _MEMBER.match(value, pos, end)
         if member is None:
             return False
-        key = member.group(1)[1:-1]
-        if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
+        if _HUMP_NAME.fullmatch(member.group(1)[1:-1]):
             return False
         pos = member.end()
     return True
@@ -630,48 +653,56 @@ def _respell(c: bytes, seen: set[bytes] | None = None) -> bytes | None:
     if len(parts) == 1:
         return c
     names = parts[1::2]
-    # Where each respelled key starts in ``c``: the parts before it, and 3 bytes (the
-    # quotes and the colon) per key before it.
-    ends = itertools.islice(itertools.accumulate(map(len, parts)), 0, len(parts) - 1, 2)
-    humps = [end + 3 * k for k, end in enumerate(ends)]
     try:
-        parts[1::2] = [_RESPELL[name] for name in names]
+        parts[1::2] = map(_RESPELL.__getitem__, names)
     except KeyError:
         for name in set(names):
             _RESPELL.setdefault(name, _respelled(name))
-        parts[1::2] = [_RESPELL[name] for name in names]
-    if None in parts or not _kept_names_safe(c, humps):
+        parts[1::2] = map(_RESPELL.__getitem__, names)
+    try:
+        out = b"".join(parts)
+    except TypeError:  # a None: a name that is not safe to respell
+        return None
+    if not _kept_names_safe(c):
         return None
     if seen is not None:
         seen.update(names)
-    return b"".join(parts)
+    return out
 
 
-def _respell_known(c: bytes, names: Iterable[bytes], target: bytes) -> bool:
-    """Whether ``_respell(c) == target``, respelling only ``names`` (``bytes.replace``).
+def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
+    """Whether compact JSON ``c``, respelled, is ``target`` respelled (True: proven).
 
-    ``target`` is another resource's respelled form: it holds no name ``_respell`` would
-    respell. So when ``c`` with its ``names`` respelled is ``target``, those were all of
-    the names ``_respell`` respells in ``c``, and, without a backslash (every ``"name":``
-    is then a whole key), exactly where it respells them; only the check of the names
-    kept whole (:func:`_kept_names_safe`, at the same places) is left to make.
+    ``target`` is the other side's compact text as it is, and ``seen`` what that side
+    respelled so far: the names it holds in lowerCamelCase (a transport socket match's
+    ``tlsMode`` in Envoy's own dump) are left as they are here, every other name is
+    respelled as :func:`_respell` does, and the result must be ``target`` byte for
+    byte. Then both sides are one text but for the names respelled here, and where they
+    sit ``snake_keys`` respells names (:func:`_kept_names_safe`, checked only then): so
+    both respelled (:func:`_respell`) are one text too. Only ``c`` is searched for
+    names; ``target`` is compared, never respelled.
     """
-    if b"\\" in c:
+    parts = _HUMP_KEY.split(c)
+    if len(parts) == 1:
+        return c == target
+    table = seen.table()
+    names = parts[1::2]
+    out = parts[:]
+    try:
+        out[1::2] = map(table.__getitem__, names)
+    except KeyError:
+        for name in set(names).difference(table):
+            if name in seen.names:
+                table[name] = b'"%s":' % name
+            else:
+                table[name] = _RESPELL[name] if name in _RESPELL else _respelled(name)
+        out[1::2] = map(table.__getitem__, names)
+    try:
+        if b"".join(out) != target:  # type: ignore[arg-type]
+            return False
+    except TypeError:  # a None: a name that is not safe to respell
         return False
-    out = c
-    humps: list[int] = []
-    for name in names:
-        key = b'"%s":' % name
-        i = c.find(key)
-        if i < 0:
-            continue
-        while i >= 0:
-            humps.append(i)
-            i = c.find(key, i + len(key))
-        out = out.replace(key, _RESPELL[name])  # type: ignore[arg-type]
-    if out != target:
-        return False
-    return not humps or _kept_names_safe(c, sorted(humps))
+    return _kept_names_safe(c)
 
 
 class _Digests:
@@ -704,18 +735,16 @@ class _Digests:
         """Whether this resource respelled is ``other`` respelled, found cheaply if it can be.
 
         A side whose resources hold few names to respell (Envoy's snake_case, against
-        istiod's lowerCamelCase) has them respelled by ``bytes.replace`` of the names its
-        other resources held, instead of a regex split of all its text; if that does
-        not give ``other``'s form, the ordinary way decides.
+        istiod's lowerCamelCase) is not respelled at all: ``other`` is, but for the names
+        this side's earlier resources held (:func:`_respelled_is`), and must then be this
+        resource's text as it is; otherwise the ordinary way decides.
         """
         seen = self.seen
         if self._respelled is False and seen is not None and seen.worth_trying():
-            target = other.respelled()
-            c = self.compact()
+            c, target = other.compact(), self.compact()
             if target is None or c is None:
                 return False
-            if _respell_known(c, seen.names, target):
-                self._respelled = target
+            if _respelled_is(c, target, seen):
                 seen.tries = _TRIES
                 return True
             seen.tries -= 1
@@ -746,16 +775,24 @@ _FEW_NAMES = 32
 class _Seen:
     """The field names respelled in one side's resources of one kind, so far."""
 
-    __slots__ = ("names", "learned", "tries")
+    __slots__ = ("names", "learned", "tries", "_table", "_table_of")
 
     def __init__(self) -> None:
         self.names: set[bytes] = set()
         self.learned = False  # a resource of this side was respelled (names may be empty)
         self.tries = _TRIES
+        self._table: dict[bytes, bytes | None] = {}
+        self._table_of = 0  # len(names) when the table was made
 
     def worth_trying(self) -> bool:
         """Whether the shortcut is worth trying for this side's next resource."""
         return self.learned and self.tries > 0 and len(self.names) <= _FEW_NAMES
+
+    def table(self) -> dict[bytes, bytes | None]:
+        """The key :func:`_respelled_is` writes for each name (filled there), per names seen."""
+        if self._table_of != len(self.names):
+            self._table, self._table_of = {}, len(self.names)
+        return self._table
 
 
 def _same_meaning(a: msgspec.Raw, b: msgspec.Raw, seen: tuple[_Seen, _Seen] | None = None) -> bool:
