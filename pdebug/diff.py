@@ -698,7 +698,7 @@ def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
                 table[name] = _RESPELL[name] if name in _RESPELL else _respelled(name)
         out[1::2] = map(table.__getitem__, names)
     try:
-        if b"".join(out) != target:  # type: ignore[arg-type]
+        if b"".join(out) != target:
             return False
     except TypeError:  # a None: a name that is not safe to respell
         return False
