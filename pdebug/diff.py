@@ -829,15 +829,36 @@ def _canonical(res: Resource) -> bytes:
     return orjson.dumps(res.plain(), option=orjson.OPT_SORT_KEYS)
 
 
+def _deepdiff() -> Any:
+    """DeepDiff's class, imported on first use (only resources that really differ need it).
+
+    DeepDiff imports pydantic, when it is installed, only to recognise pydantic models:
+    a diff compares plain JSON data, so pydantic (about a third of DeepDiff's import time)
+    is hidden while DeepDiff is imported, unless something imported it already.
+    """
+    import sys
+
+    if "deepdiff" in sys.modules or "pydantic" in sys.modules:
+        from deepdiff import DeepDiff
+
+        return DeepDiff
+    sys.modules["pydantic"] = None  # type: ignore[assignment]
+    try:
+        from deepdiff import DeepDiff
+    finally:
+        del sys.modules["pydantic"]
+    return DeepDiff
+
+
 def _field_changes(
     left: Any,
     right: Any,
     ignore: re.Pattern[str] | None,
     sides: tuple[Resource, Resource] | None = None,
 ) -> list[FieldChange]:
-    from deepdiff import DeepDiff  # lazy: only resources that really differ get here
+    deep_diff = _deepdiff()
 
-    diff = DeepDiff(left, right, ignore_order=False, verbose_level=2, view="tree")
+    diff = deep_diff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
     originals: list[Any] = []
     for report_type, items in diff.items():
