@@ -785,8 +785,13 @@ class _Seen:
         self._table_of = 0  # len(names) when the table was made
 
     def worth_trying(self) -> bool:
-        """Whether the shortcut is worth trying for this side's next resource."""
-        return self.learned and self.tries > 0 and len(self.names) <= _FEW_NAMES
+        """Whether the shortcut is worth trying for this side's next resource.
+
+        Before any resource of this side was respelled, it is tried as if this side held
+        no name to respell (Envoy's own dumps often hold none: a kind with a few large
+        resources, such as route configs, then respells no resource of this side).
+        """
+        return self.tries > 0 and len(self.names) <= _FEW_NAMES
 
     def table(self) -> dict[bytes, bytes | None]:
         """The key :func:`_respelled_is` writes for each name (filled there), per names seen."""
