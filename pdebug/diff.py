@@ -20,6 +20,7 @@ each half guess the other's rules.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -494,11 +495,27 @@ _VERBATIM = frozenset(
     | {b"fields", b"annotations"}
 )
 #: Every key under which ``snake_keys`` keeps some names (see :mod:`pdebug.model.camel`).
-_OPENER = re.compile(
-    rb'"(filter_?[mM]etadata|typed_?[fF]ilter_?[mM]etadata|labels|key_?[vV]alues'
+_OPENER_NAMES = (
+    rb"filter_?[mM]etadata|typed_?[fF]ilter_?[mM]etadata|labels|key_?[vV]alues"
     rb"|typed_?[eE]xtension_?[pP]rotocol_?[oO]ptions|typed_?[pP]er_?[fF]ilter_?[cC]onfig"
-    rb'|fields|annotations|metadata)":'
+    rb"|fields|annotations|metadata"
 )
+_OPENER = re.compile(rb'"(%s)":' % _OPENER_NAMES)
+#: The keys :data:`_HUMP_KEY` finds, and the openers' keys, in one pass.
+_HUMP_OR_OPENER_KEY = re.compile(rb'"(?<=[{,]")(%s|%s)":' % (_HUMP_FAST.encode(), _OPENER_NAMES))
+
+
+def _spellings(pattern: bytes) -> list[bytes]:
+    """Every name an alternative of :data:`_OPENER_NAMES` matches (``_?``, ``[xX]``)."""
+    choices = [
+        (b"_", b"") if tok == b"_?" else (tok[1:2], tok[2:3]) if tok[:1] == b"[" else (tok,)
+        for tok in re.findall(rb"_\?|\[..\]|[^_\[]+|_", pattern)
+    ]
+    return [b"".join(picked) for picked in itertools.product(*choices)]
+
+
+#: Every name :data:`_OPENER` finds.
+_IS_OPENER = frozenset(n for alt in _OPENER_NAMES.split(b"|") for n in _spellings(alt))
 #: The names ``snake_keys`` respells directly inside a ``metadata`` object.
 _METADATA_FIELDS = frozenset(name.encode() for name in METADATA_FIELDS)
 #: Up to the next bracket outside a string.
@@ -532,15 +549,28 @@ _MEMBER = re.compile(
 )
 
 
-def _kept_names_safe(c: bytes) -> bool:
+def _kept_names_safe(c: bytes, openers: list[tuple[int, bytes]] | None = None) -> bool:
     """Whether no name the digest respells sits where ``snake_keys`` keeps names.
 
     ``c`` is compact JSON (:func:`_compact`); the names the digest respells are its
-    keys that :data:`_HUMP_KEY` finds.
+    keys that :data:`_HUMP_KEY` finds. ``openers``: every opener key of ``c``, where
+    it ends and its name (:func:`_openers`), when known; else ``c`` is searched.
     """
-    at = 0
-    while (m := _OPENER.search(c, at)) is not None:
-        start = at = m.end()
+    at = i = 0
+    while True:
+        if openers is None:
+            m = _OPENER.search(c, at)
+            if m is None:
+                return True
+            start, name = m.end(), m.group(1)
+        else:
+            while i < len(openers) and openers[i][0] < at:
+                i += 1  # inside a map already looked at
+            if i == len(openers):
+                return True
+            start, name = openers[i]
+            i += 1
+        at = start
         if c[start : start + 1] not in (b"{", b"["):
             continue  # a scalar holds no names
         value = _CONTAINER.match(c, start)
@@ -550,7 +580,6 @@ def _kept_names_safe(c: bytes) -> bool:
         if _HUMP_KEY.search(c, start, end) is None:
             at = end  # the openers nested in it hold no such name either
             continue
-        name = m.group(1)
         # A list under such a key is kept as it is (or read as metadata): all of it.
         if name in _VERBATIM or c[start] == 0x5B:
             return False
@@ -573,7 +602,6 @@ def _kept_names_safe(c: bytes) -> bool:
                 _OWN_NAMES_SAFE[own] = safe
         if not safe:
             return False
-    return True
 
 
 #: Own names of a ``metadata`` object whose value ``snake_keys`` keeps whole.
@@ -682,7 +710,7 @@ def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
     both respelled (:func:`_respell`) are one text too. Only ``c`` is searched for
     names; ``target`` is compared, never respelled.
     """
-    parts = _HUMP_KEY.split(c)
+    parts = _HUMP_OR_OPENER_KEY.split(c)
     if len(parts) == 1:
         return c == target
     table = seen.table()
@@ -692,8 +720,8 @@ def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
         out[1::2] = map(table.__getitem__, names)
     except KeyError:
         for name in set(names).difference(table):
-            if name in seen.names:
-                table[name] = b'"%s":' % name
+            if name in seen.names or not _HUMP_NAME.fullmatch(name):
+                table[name] = b'"%s":' % name  # learned, or an opener: kept
             else:
                 table[name] = _RESPELL[name] if name in _RESPELL else _respelled(name)
         out[1::2] = map(table.__getitem__, names)
@@ -702,7 +730,25 @@ def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
             return False
     except TypeError:  # a None: a name that is not safe to respell
         return False
-    return _kept_names_safe(c)
+    return _kept_names_safe(c, _openers(c, names))
+
+
+def _openers(c: bytes, names: list[bytes]) -> list[tuple[int, bytes]]:
+    """Where each opener among ``names`` (keys of ``c`` in order) ends, and its name.
+
+    ``names`` are what :data:`_HUMP_OR_OPENER_KEY` cut out of ``c``: every key after
+    which ``snake_keys`` may keep names is among them, so ``c`` is not searched again.
+    """
+    out: list[tuple[int, bytes]] = []
+    at = 0
+    for name in filter(_IS_OPENER.__contains__, names):
+        key = b'"%s":' % name
+        at = c.find(key, at)
+        while c[at - 1] not in b"{,":  # a key ending in ``\"name``: not this one
+            at = c.find(key, at + 1)
+        at += len(key)
+        out.append((at, name))
+    return out
 
 
 class _Digests:
