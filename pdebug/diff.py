@@ -756,10 +756,12 @@ class _Digests:
 
     __slots__ = ("raw", "seen", "_compact", "_respelled", "_sorted")
 
-    def __init__(self, raw: msgspec.Raw, seen: _Seen | None = None) -> None:
+    def __init__(
+        self, raw: msgspec.Raw, seen: _Seen | None = None, compact: bytes | None | bool = False
+    ) -> None:
         self.raw = raw
         self.seen = seen  # the names respelled on this side so far
-        self._compact: bytes | None | bool = False
+        self._compact = compact  # False: not made yet
         self._respelled: bytes | None | bool = False
         self._sorted: bytes | None | bool = False
 
@@ -777,26 +779,6 @@ class _Digests:
                 seen.learned = True
         return self._respelled  # type: ignore[return-value]
 
-    def respelled_like(self, other: _Digests) -> bool:
-        """Whether this resource respelled is ``other`` respelled, found cheaply if it can be.
-
-        A side whose resources hold few names to respell (Envoy's snake_case, against
-        istiod's lowerCamelCase) is not respelled at all: ``other`` is, but for the names
-        this side's earlier resources held (:func:`_respelled_is`), and must then be this
-        resource's text as it is; otherwise the ordinary way decides.
-        """
-        seen = self.seen
-        if self._respelled is False and seen is not None and seen.worth_trying():
-            c, target = other.compact(), self.compact()
-            if target is None or c is None:
-                return False
-            if _respelled_is(c, target, seen):
-                seen.tries = _TRIES
-                return True
-            seen.tries -= 1
-        x = self.respelled()
-        return x is not None and x == other.respelled()
-
     def sorted(self) -> bytes | None:
         """Decoded, re-encoded with sorted keys, respelled: any key order, any escapes."""
         if self._sorted is False:
@@ -810,11 +792,12 @@ class _Digests:
         return self._sorted  # type: ignore[return-value]
 
 
-#: How many resources in a row :meth:`_Digests.respelled_like` tries its shortcut on in
+#: How many resources in a row :func:`_same_meaning` tries its shortcut on in
 #: vain before it stops trying for that side (two sides that really differ, or that both
 #: mix spellings, then pay for at most this many wasted tries between two that worked).
 _TRIES = 64
-#: Above this many names, replacing each is no cheaper than the regex split.
+#: A side that held more names than this to respell is not the one the shortcut spares
+#: (both sides then spell names in lowerCamelCase: the ordinary way decides).
 _FEW_NAMES = 32
 
 
@@ -849,24 +832,30 @@ class _Seen:
 def _same_meaning(a: msgspec.Raw, b: msgspec.Raw, seen: tuple[_Seen, _Seen] | None = None) -> bool:
     """Whether two resources' digests say they are equal (False: compare them in full).
 
-    ``seen``: what each side's resources respelled so far (:meth:`_Digests.respelled_like`);
-    the answer is the same with or without it.
+    ``seen``: what each side's resources respelled so far; the answer is the same with
+    or without it. With it, a side whose resources hold few names to respell (Envoy's
+    snake_case, against istiod's lowerCamelCase) is not respelled at all: the other
+    side is, but for the names this side's earlier resources held (:func:`_respelled_is`),
+    and must then be this side's text as it is; otherwise the ordinary way decides.
     """
-    da, db = (
-        (_Digests(a), _Digests(b)) if seen is None else (_Digests(a, seen[0]), _Digests(b, seen[1]))
-    )
-    x = da.compact()
-    if x is not None and x == db.compact():
+    ca, cb = _compact(a), _compact(b)
+    if ca is not None and ca == cb:
         return True
-    if seen is not None and da.compact() is not None and db.compact() is not None:
+    if seen is not None and ca is not None and cb is not None:
         # The side with fewer names to respell is checked against the other's form.
-        light, heavy = (db, da) if len(seen[1].names) <= len(seen[0].names) else (da, db)
-        if light.respelled_like(heavy):
-            return True
+        light = 1 if len(seen[1].names) <= len(seen[0].names) else 0
+        known = seen[light]
+        if known.worth_trying():
+            if _respelled_is(cb if light == 0 else ca, ca if light == 0 else cb, known):
+                known.tries = _TRIES
+                return True
+            known.tries -= 1
+        da, db = _Digests(a, seen[0], ca), _Digests(b, seen[1], cb)
     else:
-        x = da.respelled()
-        if x is not None and x == db.respelled():
-            return True
+        da, db = _Digests(a, None, ca), _Digests(b, None, cb)
+    x = da.respelled()
+    if x is not None and x == db.respelled():
+        return True
     x = da.sorted()
     return x is not None and x == db.sorted()
 
