@@ -730,10 +730,11 @@ def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
             return False
     except TypeError:  # a None: a name that is not safe to respell
         return False
-    return _kept_names_safe(c, _openers(c, names))
+    openers = _openers(c, names)
+    return openers is not None and _kept_names_safe(c, openers)
 
 
-def _openers(c: bytes, names: list[bytes]) -> list[tuple[int, bytes]]:
+def _openers(c: bytes, names: list[bytes]) -> list[tuple[int, bytes]] | None:
     """Where each opener among ``names`` (keys of ``c`` in order) ends, and its name.
 
     ``names`` are what :data:`_HUMP_OR_OPENER_KEY` cut out of ``c``: every key after
@@ -744,8 +745,10 @@ def _openers(c: bytes, names: list[bytes]) -> list[tuple[int, bytes]]:
     for name in filter(_IS_OPENER.__contains__, names):
         key = b'"%s":' % name
         at = c.find(key, at)
-        while c[at - 1] not in b"{,":  # a key ending in ``\"name``: not this one
+        while at > 0 and c[at - 1] not in b"{,":  # a key ending in ``\"name``: not it
             at = c.find(key, at + 1)
+        if at <= 0:
+            return None  # cannot be: ``names`` were cut out of ``c``
         at += len(key)
         out.append((at, name))
     return out
