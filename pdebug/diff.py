@@ -20,7 +20,6 @@ each half guess the other's rules.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import re
 from collections.abc import Iterable
@@ -510,11 +509,27 @@ _VERBATIM = frozenset(
     | {b"fields", b"annotations"}
 )
 #: Every key under which ``snake_keys`` keeps some names (see :mod:`pdebug.model.camel`).
-_OPENER = re.compile(
-    rb'"(filter_?[mM]etadata|typed_?[fF]ilter_?[mM]etadata|labels|key_?[vV]alues'
+_OPENER_NAMES = (
+    rb"filter_?[mM]etadata|typed_?[fF]ilter_?[mM]etadata|labels|key_?[vV]alues"
     rb"|typed_?[eE]xtension_?[pP]rotocol_?[oO]ptions|typed_?[pP]er_?[fF]ilter_?[cC]onfig"
-    rb'|fields|annotations|metadata)":'
+    rb"|fields|annotations|metadata"
 )
+_OPENER = re.compile(rb'"(%s)":' % _OPENER_NAMES)
+#: The keys :data:`_HUMP_KEY` finds, and the openers' keys, in one pass.
+_HUMP_OR_OPENER_KEY = re.compile(rb'"(?<=[{,]")(%s|%s)":' % (_HUMP_FAST.encode(), _OPENER_NAMES))
+
+
+def _spellings(pattern: bytes) -> list[bytes]:
+    """Every name an alternative of :data:`_OPENER_NAMES` matches (``_?``, ``[xX]``)."""
+    choices = [
+        (b"_", b"") if tok == b"_?" else (tok[1:2], tok[2:3]) if tok[:1] == b"[" else (tok,)
+        for tok in re.findall(rb"_\?|\[..\]|[^_\[]+|_", pattern)
+    ]
+    return [b"".join(picked) for picked in itertools.product(*choices)]
+
+
+#: Every name :data:`_OPENER` finds.
+_IS_OPENER = frozenset(n for alt in _OPENER_NAMES.split(b"|") for n in _spellings(alt))
 #: The names ``snake_keys`` respells directly inside a ``metadata`` object.
 _METADATA_FIELDS = frozenset(name.encode() for name in METADATA_FIELDS)
 #: Up to the next bracket outside a string.
@@ -548,80 +563,116 @@ _MEMBER = re.compile(
 )
 
 
-def _kept_names_safe(c: bytes, humps: list[int]) -> bool:
+def _kept_names_safe(c: bytes, openers: list[tuple[int, bytes]] | None = None) -> bool:
     """Whether no name the digest respells sits where ``snake_keys`` keeps names.
 
-    ``c`` is compact JSON (:func:`_compact`), ``humps`` where those names are (sorted).
+    ``c`` is compact JSON (:func:`_compact`); the names the digest respells are its
+    keys that :data:`_HUMP_KEY` finds. ``openers``: every opener key of ``c``, where
+    it ends and its name (:func:`_openers`), when known; else ``c`` is searched.
     """
-    last = humps[-1]
-    at = 0
-    while (m := _OPENER.search(c, at, last)) is not None:
-        start = at = m.end()
+    at = i = 0
+    while True:
+        if openers is None:
+            m = _OPENER.search(c, at)
+            if m is None:
+                return True
+            start, name = m.end(), m.group(1)
+        else:
+            while i < len(openers) and openers[i][0] < at:
+                i += 1  # inside a map already looked at
+            if i == len(openers):
+                return True
+            start, name = openers[i]
+            i += 1
+        at = start
         if c[start : start + 1] not in (b"{", b"["):
             continue  # a scalar holds no names
         value = _CONTAINER.match(c, start)
         if value is None:
             return False  # nested too deep to tell
         end = value.end()
-        i = bisect.bisect_left(humps, start)
-        if i == len(humps) or humps[i] >= end:
+        if _HUMP_KEY.search(c, start, end) is None:
             at = end  # the openers nested in it hold no such name either
             continue
-        name = m.group(1)
         # A list under such a key is kept as it is (or read as metadata): all of it.
         if name in _VERBATIM or c[start] == 0x5B:
             return False
+        if name == b"metadata":
+            done = _metadata_safe(c, start, end)
+            if done is None:
+                return False
+            if done:
+                at = end  # every name in it was looked at
+            continue
         # A map whose own names are kept (the values' names are respelled): the same
         # map (Istio repeats its protocol options in every cluster) is looked at once.
-        own = (name, c[start:end])
+        own = c[start:end]
         safe = _OWN_NAMES_SAFE.get(own)
         if safe is None:
-            safe = _own_names_safe(name, own[1])
+            safe = _own_names_safe(own)
             if end - start <= _OWN_MAX:
                 if len(_OWN_NAMES_SAFE) >= 4096:
                     _OWN_NAMES_SAFE.clear()
                 _OWN_NAMES_SAFE[own] = safe
         if not safe:
             return False
-        if name == b"metadata" and not _struct_entries_safe(c, start, end, humps):
-            return False
-    return True
 
 
-def _struct_entries_safe(c: bytes, start: int, end: int, humps: list[int]) -> bool:
+#: Own names of a ``metadata`` object whose value ``snake_keys`` keeps whole.
+_FILTER_METADATA = frozenset({b"filterMetadata", b"filter_metadata"})
+#: name -> whether ``metadata_field`` says it is a field of a ``metadata`` message.
+_METADATA_FIELD: dict[bytes, bool] = {}
+
+
+def _metadata_safe(c: bytes, start: int, end: int) -> bool | None:
     """Whether no respelled name sits inside a Struct entry of the ``metadata`` map at ``start``.
 
     A Struct entry (node metadata: ``LABELS``, ``PROXY_CONFIG``...) is kept whole by
     ``snake_keys``: no name in it is respelled, so the digest must not respell one either.
+    None: one does. True: every name in the map was looked at (its entries, and
+    ``filter_metadata`` maps, hold none); False: the openers inside are still to look at.
     """
     pos = start
+    done = True
     while pos < end - 1:
         member = _MEMBER.match(c, pos, end)
         if member is None:
-            return False
-        if not metadata_field(member.group(1)[1:-1].decode()):
-            j = bisect.bisect_left(humps, member.start())
-            if j < len(humps) and humps[j] < member.end():
-                return False
+            return None
+        key = member.group(1)[1:-1]
+        field = _METADATA_FIELD.get(key)
+        if field is None:
+            try:
+                field = metadata_field(key.decode())
+            except UnicodeDecodeError:
+                field = False
+            if len(_METADATA_FIELD) < 4096:
+                _METADATA_FIELD[key] = field
+        if not field:
+            if _HUMP_KEY.search(c, member.start(), member.end()) is not None:
+                return None
+        elif key in _FILTER_METADATA:
+            if _HUMP_KEY.search(c, member.start(1) + len(key) + 3, member.end()) is not None:
+                return None
+        else:
+            done = False
         pos = member.end()
-    return True
+    return done
 
 
-#: (opener, its map) -> whether none of the map's own names is one the digest respells
+#: a map under an opener -> whether none of its own names is one the digest respells
 #: (maps up to :data:`_OWN_MAX` bytes, 4096 of them at most: 32 MiB).
-_OWN_NAMES_SAFE: dict[tuple[bytes, bytes], bool] = {}
+_OWN_NAMES_SAFE: dict[bytes, bool] = {}
 _OWN_MAX = 8192
 
 
-def _own_names_safe(name: bytes, value: bytes) -> bool:
-    """Whether no own name of the compact map ``value`` (under key ``name``) is respelled."""
+def _own_names_safe(value: bytes) -> bool:
+    """Whether no own name of the compact map ``value`` is one the digest respells."""
     pos, end = 0, len(value)
     while pos < end - 1:
         member = _MEMBER.match(value, pos, end)
         if member is None:
             return False
-        key = member.group(1)[1:-1]
-        if _HUMP_NAME.fullmatch(key) and not (name == b"metadata" and key in _METADATA_FIELDS):
+        if _HUMP_NAME.fullmatch(member.group(1)[1:-1]):
             return False
         pos = member.end()
     return True
@@ -644,48 +695,77 @@ def _respell(c: bytes, seen: set[bytes] | None = None) -> bytes | None:
     if len(parts) == 1:
         return c
     names = parts[1::2]
-    # Where each respelled key starts in ``c``: the parts before it, and 3 bytes (the
-    # quotes and the colon) per key before it.
-    ends = itertools.islice(itertools.accumulate(map(len, parts)), 0, len(parts) - 1, 2)
-    humps = [end + 3 * k for k, end in enumerate(ends)]
     try:
-        parts[1::2] = [_RESPELL[name] for name in names]
+        parts[1::2] = map(_RESPELL.__getitem__, names)
     except KeyError:
         for name in set(names):
             _RESPELL.setdefault(name, _respelled(name))
-        parts[1::2] = [_RESPELL[name] for name in names]
-    if None in parts or not _kept_names_safe(c, humps):
+        parts[1::2] = map(_RESPELL.__getitem__, names)
+    try:
+        out = b"".join(parts)
+    except TypeError:  # a None: a name that is not safe to respell
+        return None
+    if not _kept_names_safe(c):
         return None
     if seen is not None:
         seen.update(names)
-    return b"".join(parts)
+    return out
 
 
-def _respell_known(c: bytes, names: Iterable[bytes], target: bytes) -> bool:
-    """Whether ``_respell(c) == target``, respelling only ``names`` (``bytes.replace``).
+def _respelled_is(c: bytes, target: bytes, seen: _Seen) -> bool:
+    """Whether compact JSON ``c``, respelled, is ``target`` respelled (True: proven).
 
-    ``target`` is another resource's respelled form: it holds no name ``_respell`` would
-    respell. So when ``c`` with its ``names`` respelled is ``target``, those were all of
-    the names ``_respell`` respells in ``c``, and, without a backslash (every ``"name":``
-    is then a whole key), exactly where it respells them; only the check of the names
-    kept whole (:func:`_kept_names_safe`, at the same places) is left to make.
+    ``target`` is the other side's compact text as it is, and ``seen`` what that side
+    respelled so far: the names it holds in lowerCamelCase (a transport socket match's
+    ``tlsMode`` in Envoy's own dump) are left as they are here, every other name is
+    respelled as :func:`_respell` does, and the result must be ``target`` byte for
+    byte. Then both sides are one text but for the names respelled here, and where they
+    sit ``snake_keys`` respells names (:func:`_kept_names_safe`, checked only then): so
+    both respelled (:func:`_respell`) are one text too. Only ``c`` is searched for
+    names; ``target`` is compared, never respelled.
     """
-    if b"\\" in c:
+    parts = _HUMP_OR_OPENER_KEY.split(c)
+    if len(parts) == 1:
+        return c == target
+    table = seen.table()
+    names = parts[1::2]
+    out = parts[:]
+    try:
+        out[1::2] = map(table.__getitem__, names)
+    except KeyError:
+        for name in set(names).difference(table):
+            if name in seen.names or not _HUMP_NAME.fullmatch(name):
+                table[name] = b'"%s":' % name  # learned, or an opener: kept
+            else:
+                table[name] = _RESPELL[name] if name in _RESPELL else _respelled(name)
+        out[1::2] = map(table.__getitem__, names)
+    try:
+        if b"".join(out) != target:
+            return False
+    except TypeError:  # a None: a name that is not safe to respell
         return False
-    out = c
-    humps: list[int] = []
-    for name in names:
+    openers = _openers(c, names)
+    return openers is not None and _kept_names_safe(c, openers)
+
+
+def _openers(c: bytes, names: list[bytes]) -> list[tuple[int, bytes]] | None:
+    """Where each opener among ``names`` (keys of ``c`` in order) ends, and its name.
+
+    ``names`` are what :data:`_HUMP_OR_OPENER_KEY` cut out of ``c``: every key after
+    which ``snake_keys`` may keep names is among them, so ``c`` is not searched again.
+    """
+    out: list[tuple[int, bytes]] = []
+    at = 0
+    for name in filter(_IS_OPENER.__contains__, names):
         key = b'"%s":' % name
-        i = c.find(key)
-        if i < 0:
-            continue
-        while i >= 0:
-            humps.append(i)
-            i = c.find(key, i + len(key))
-        out = out.replace(key, _RESPELL[name])  # type: ignore[arg-type]
-    if out != target:
-        return False
-    return not humps or _kept_names_safe(c, sorted(humps))
+        at = c.find(key, at)
+        while at > 0 and c[at - 1] not in b"{,":  # a key ending in ``\"name``: not it
+            at = c.find(key, at + 1)
+        if at <= 0:
+            return None  # cannot be: ``names`` were cut out of ``c``
+        at += len(key)
+        out.append((at, name))
+    return out
 
 
 class _Digests:
@@ -693,10 +773,12 @@ class _Digests:
 
     __slots__ = ("raw", "seen", "_compact", "_respelled", "_sorted")
 
-    def __init__(self, raw: msgspec.Raw, seen: _Seen | None = None) -> None:
+    def __init__(
+        self, raw: msgspec.Raw, seen: _Seen | None = None, compact: bytes | None | bool = False
+    ) -> None:
         self.raw = raw
         self.seen = seen  # the names respelled on this side so far
-        self._compact: bytes | None | bool = False
+        self._compact = compact  # False: not made yet
         self._respelled: bytes | None | bool = False
         self._sorted: bytes | None | bool = False
 
@@ -714,28 +796,6 @@ class _Digests:
                 seen.learned = True
         return self._respelled  # type: ignore[return-value]
 
-    def respelled_like(self, other: _Digests) -> bool:
-        """Whether this resource respelled is ``other`` respelled, found cheaply if it can be.
-
-        A side whose resources hold few names to respell (Envoy's snake_case, against
-        istiod's lowerCamelCase) has them respelled by ``bytes.replace`` of the names its
-        other resources held, instead of a regex split of all its text; if that does
-        not give ``other``'s form, the ordinary way decides.
-        """
-        seen = self.seen
-        if self._respelled is False and seen is not None and seen.worth_trying():
-            target = other.respelled()
-            c = self.compact()
-            if target is None or c is None:
-                return False
-            if _respell_known(c, seen.names, target):
-                self._respelled = target
-                seen.tries = _TRIES
-                return True
-            seen.tries -= 1
-        x = self.respelled()
-        return x is not None and x == other.respelled()
-
     def sorted(self) -> bytes | None:
         """Decoded, re-encoded with sorted keys, respelled: any key order, any escapes."""
         if self._sorted is False:
@@ -749,50 +809,70 @@ class _Digests:
         return self._sorted  # type: ignore[return-value]
 
 
-#: How many resources in a row :meth:`_Digests.respelled_like` tries its shortcut on in
+#: How many resources in a row :func:`_same_meaning` tries its shortcut on in
 #: vain before it stops trying for that side (two sides that really differ, or that both
 #: mix spellings, then pay for at most this many wasted tries between two that worked).
 _TRIES = 64
-#: Above this many names, replacing each is no cheaper than the regex split.
+#: A side that held more names than this to respell is not the one the shortcut spares
+#: (both sides then spell names in lowerCamelCase: the ordinary way decides).
 _FEW_NAMES = 32
 
 
 class _Seen:
     """The field names respelled in one side's resources of one kind, so far."""
 
-    __slots__ = ("names", "learned", "tries")
+    __slots__ = ("names", "learned", "tries", "_table", "_table_of")
 
     def __init__(self) -> None:
         self.names: set[bytes] = set()
         self.learned = False  # a resource of this side was respelled (names may be empty)
         self.tries = _TRIES
+        self._table: dict[bytes, bytes | None] = {}
+        self._table_of = 0  # len(names) when the table was made
 
     def worth_trying(self) -> bool:
-        """Whether the shortcut is worth trying for this side's next resource."""
-        return self.learned and self.tries > 0 and len(self.names) <= _FEW_NAMES
+        """Whether the shortcut is worth trying for this side's next resource.
+
+        Before any resource of this side was respelled, it is tried as if this side held
+        no name to respell (Envoy's own dumps often hold none: a kind with a few large
+        resources, such as route configs, then respells no resource of this side).
+        """
+        return self.tries > 0 and len(self.names) <= _FEW_NAMES
+
+    def table(self) -> dict[bytes, bytes | None]:
+        """The key :func:`_respelled_is` writes for each name (filled there), per names seen."""
+        if self._table_of != len(self.names):
+            self._table, self._table_of = {}, len(self.names)
+        return self._table
 
 
 def _same_meaning(a: msgspec.Raw, b: msgspec.Raw, seen: tuple[_Seen, _Seen] | None = None) -> bool:
     """Whether two resources' digests say they are equal (False: compare them in full).
 
-    ``seen``: what each side's resources respelled so far (:meth:`_Digests.respelled_like`);
-    the answer is the same with or without it.
+    ``seen``: what each side's resources respelled so far; the answer is the same with
+    or without it. With it, a side whose resources hold few names to respell (Envoy's
+    snake_case, against istiod's lowerCamelCase) is not respelled at all: the other
+    side is, but for the names this side's earlier resources held (:func:`_respelled_is`),
+    and must then be this side's text as it is; otherwise the ordinary way decides.
     """
-    da, db = (
-        (_Digests(a), _Digests(b)) if seen is None else (_Digests(a, seen[0]), _Digests(b, seen[1]))
-    )
-    x = da.compact()
-    if x is not None and x == db.compact():
+    ca, cb = _compact(a), _compact(b)
+    if ca is not None and ca == cb:
         return True
-    if seen is not None and da.compact() is not None and db.compact() is not None:
+    if seen is not None and ca is not None and cb is not None:
         # The side with fewer names to respell is checked against the other's form.
-        light, heavy = (db, da) if len(seen[1].names) <= len(seen[0].names) else (da, db)
-        if light.respelled_like(heavy):
-            return True
+        light = 1 if len(seen[1].names) <= len(seen[0].names) else 0
+        known = seen[light]
+        if known.worth_trying():
+            if _respelled_is(cb if light == 0 else ca, ca if light == 0 else cb, known):
+                known.tries = _TRIES
+                return True
+            known.tries -= 1
+        da, db = _Digests(a, seen[0], ca), _Digests(b, seen[1], cb)
     else:
-        x = da.respelled()
-        if x is not None and x == db.respelled():
-            return True
+        da, db = _Digests(a, None, ca), _Digests(b, None, cb)
+    x = da.respelled()
+    if x is not None and x == db.respelled():
+        return True
     x = da.sorted()
     return x is not None and x == db.sorted()
 
@@ -806,15 +886,36 @@ def _canonical(res: Resource) -> bytes:
     return orjson.dumps(res.plain(), option=orjson.OPT_SORT_KEYS)
 
 
+def _deepdiff() -> Any:
+    """DeepDiff's class, imported on first use (only resources that really differ need it).
+
+    DeepDiff imports pydantic, when it is installed, only to recognise pydantic models:
+    a diff compares plain JSON data, so pydantic (about a third of DeepDiff's import time)
+    is hidden while DeepDiff is imported, unless something imported it already.
+    """
+    import sys
+
+    if "deepdiff" in sys.modules or "pydantic" in sys.modules:
+        from deepdiff import DeepDiff
+
+        return DeepDiff
+    sys.modules["pydantic"] = None  # type: ignore[assignment]
+    try:
+        from deepdiff import DeepDiff
+    finally:
+        del sys.modules["pydantic"]
+    return DeepDiff
+
+
 def _field_changes(
     left: Any,
     right: Any,
     ignore: re.Pattern[str] | None,
     sides: tuple[Resource, Resource] | None = None,
 ) -> list[FieldChange]:
-    from deepdiff import DeepDiff  # lazy: only resources that really differ get here
+    deep_diff = _deepdiff()
 
-    diff = DeepDiff(left, right, ignore_order=False, verbose_level=2, view="tree")
+    diff = deep_diff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
     originals: list[Any] = []
     for report_type, items in diff.items():
