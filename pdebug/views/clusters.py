@@ -8,6 +8,8 @@ istioctl's filters, columns and row order.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -23,6 +25,7 @@ from pdebug.model.clusters import (
 )
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
+from pdebug.model.light import clusters_of, destination_rule
 from pdebug.views.common import bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -164,16 +167,25 @@ _Keyed = tuple[tuple[str, str, int, str], tuple[str, ...], str]
 def _plain_keyed(data: ProxyData) -> list[_Keyed]:
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
+    lists: Iterable[list[Any]]
+    light = clusters_of(dump)  # the same clusters, read for this table only (#17)
+    if light is not None:
+        lists = (light.dynamic_active_clusters, light.static_clusters)
+        ref_of: Callable[[Any], str] = destination_rule
+    else:
+        keys = ("dynamic_active_clusters", "static_clusters")
+        lists = (dump.cluster_entries(key).items for key in keys)
+        ref_of = _config_ref
     keyed: list[_Keyed] = []
     add = keyed.append
-    for key in ("dynamic_active_clusters", "static_clusters"):
-        for entry in dump.cluster_entries(key).items:
+    for items in lists:
+        for entry in items:
             c = entry.cluster
             name = c.name
-            if not name and entry.absent:
+            if not name and entry.error_state != s.NULL:  # ClusterEntry.absent
                 continue
             kind = c.type or "STATIC"  # table_type
-            ref = istio_config_ref(c.metadata)
+            ref = ref_of(c)
             parts = split_name(name)
             if parts is not None:
                 direction, port, subset, host = parts
@@ -191,6 +203,10 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
     dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
     go_sort_by_key(keyed, _first)
     return keyed
+
+
+def _config_ref(c: s.Cluster) -> str:
+    return istio_config_ref(c.metadata)
 
 
 def _first(item: _Keyed) -> tuple[str, str, int, str]:
