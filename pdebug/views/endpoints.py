@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import operator
 from typing import Any
 
 import msgspec
@@ -505,14 +506,10 @@ def _eds_endpoint_cells(
                     add((ip, port, (first, status, "-", name, "-", locality, weight)))
                 else:
                     add((ip, port, (first, status, "-", name)))
-    found.sort(key=_second)
-    found.sort(key=_first)
+    found.sort(key=_PORT)
+    found.sort(key=_ADDRESS)
     return [f[2] for f in found]
 
 
-def _first(item: tuple[Any, ...]) -> Any:
-    return item[0]
-
-
-def _second(item: tuple[Any, ...]) -> Any:
-    return item[1]
+_ADDRESS = operator.itemgetter(0)
+_PORT = operator.itemgetter(1)
