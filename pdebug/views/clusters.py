@@ -7,6 +7,7 @@ istioctl's filters, columns and row order.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -201,7 +202,7 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
     # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
     # which orders its assignments by their clusters' names with the same rule.
     dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
-    go_sort_by_key(keyed, _first)
+    go_sort_by_key(keyed, _FIRST)  # a C key: no Python call per cluster
     return keyed
 
 
@@ -209,8 +210,7 @@ def _config_ref(c: s.Cluster) -> str:
     return istio_config_ref(c.metadata)
 
 
-def _first(item: _Keyed) -> tuple[str, str, int, str]:
-    return item[0]
+_FIRST: Callable[[_Keyed], tuple[str, str, int, str]] = operator.itemgetter(0)
 
 
 def view(

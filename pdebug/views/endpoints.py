@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import itertools
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -293,7 +294,7 @@ def eds_cells(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> list[tu
                     add((prefix + text, status, locality, shown))
             if rows:
                 groups.append((known.get(cluster) or _group_order(cluster), rows))
-    go_sort_by_key(groups, _cells_group_key)
+    go_sort_by_key(groups, _GROUP_ORDER)
     return list(itertools.chain.from_iterable(rows for _, rows in groups))
 
 
@@ -322,10 +323,9 @@ def _group_order(cluster: str) -> tuple[str, str, int, str]:
     return (parts[3], parts[2], parts[1], parts[0])
 
 
-def _cells_group_key(
-    group: tuple[tuple[str, str, int, str], list[tuple[str, ...]]],
-) -> tuple[str, str, int, str]:
-    return group[0]
+_GROUP_ORDER: Callable[
+    [tuple[tuple[str, str, int, str], list[tuple[str, ...]]]], tuple[str, str, int, str]
+] = operator.itemgetter(0)
 
 
 # --- /clusters?format=json ------------------------------------------------------------
