@@ -129,6 +129,12 @@ REFUSED: dict[str, list[Any]] = {
     ],
     # A field in the other spelling (a hand-merged or re-saved dump): read per resource.
     "mixed spellings": [_entry("outbound|1||x.ns", connectTimeout="1s")],
+    "mixed spellings in a raw field's owner": [
+        _entry("outbound|1||x.ns", transport_socket={"name": "tls", "typedConfig": {}})
+    ],
+    "mixed spellings of a raw field": [
+        _entry("outbound|1||x.ns", outlierDetection={"consecutive_5xx": 1})
+    ],
     "mixed spellings in metadata": [
         _entry("outbound|1||x.ns", metadata={"filterMetadata": {"istio": {"config": DR}}})
     ],

@@ -1,18 +1,18 @@
-"""Light decodes: one section read for one table, and nothing it does not show (#17).
+"""Light decodes: a section read for one table, only as far as its cells need (#17).
 
 The clusters table shows each cluster's name, type and DESTINATION RULE (the ``config``
 of its ``filter_metadata.istio``). The full decode (:data:`pdebug.model.dump.KEY_TYPES`)
 keeps every ``filter_metadata`` value as raw bytes, which the table then copies and
 decodes again, cluster by cluster. The light decode reads ``istio.config`` in the same
-pass, and skips the raw values no table cell comes from.
+pass, without a map or a raw value per cluster.
 
 It never changes an answer, because it is *at least as strict* as the full decode:
 
 * every field the full schema declares is declared here with the same type (so the
   same values are refused: a wrong type anywhere in a cluster, or a key in the other
   spelling, through the same sentinels, :func:`pdebug.model.camel.variant`), except
-  raw fields (:class:`msgspec.Raw` accepts any JSON, and so does skipping it) and
-  ``filter_metadata``, whose only value read here, ``istio``, must be an object or null;
+  ``metadata.filter_metadata``, a map the full decode takes whatever its values are,
+  whose only value read here, ``istio``, must be an object or null;
 * the section's other planned list, ``dynamic_warming_clusters``, is decoded with the
   full type, so the light decode succeeds only where the full one of the whole section
   would.
@@ -57,19 +57,12 @@ class LightMetadata(s._S):
     filter_metadata: LightFilterMetadata = msgspec.field(default_factory=LightFilterMetadata)
 
 
-class LightTransportSocket(s._S):
-    """A cluster's ``transport_socket``: its raw configs are skipped."""
-
-    name: str = ""
-
-
 def _like(cls: type[msgspec.Struct], name: str, changed: dict[str, Any]) -> Any:
-    """``cls``'s fields with the same types and defaults, but ``changed`` (None: dropped)."""
+    """``cls``'s fields with the same types and defaults, but ``changed``."""
     spec: list[Any] = []
     for f in msgspec.structs.fields(cls):
+        assert f.encode_name == f.name  # no field renamed: the wire names are the same
         if f.name in changed:
-            if changed[f.name] is None:
-                continue
             spec.append((f.name, *changed[f.name]))
         elif f.default is not msgspec.NODEFAULT:
             spec.append((f.name, f.type, f.default))
@@ -84,11 +77,7 @@ def _like(cls: type[msgspec.Struct], name: str, changed: dict[str, Any]) -> Any:
 LightCluster = _like(
     s.Cluster,
     "LightCluster",
-    {
-        "metadata": (LightMetadata | None, None),
-        "transport_socket": (LightTransportSocket | None, None),
-        "outlier_detection": None,  # Raw: any JSON, as skipping it
-    },
+    {"metadata": (LightMetadata | None, None)},
 )
 #: :class:`pdebug.model.schema.ClusterEntry` with a :data:`LightCluster`.
 LightClusterEntry = _like(
