@@ -295,3 +295,26 @@ def test_the_light_lists_are_the_tables_only(
     entries = dump.cluster_entries("dynamic_active_clusters").items
     assert [e.cluster.name for e in entries] == [e["cluster"]["name"] for e in GOOD]
     assert type(entries[0]).__name__.startswith("ClusterEntry")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"\xff", b"\\ud800", b"caf\xc3"],
+    ids=["invalid-utf8", "lone-surrogate", "cut-utf8"],
+)
+def test_map_keys_are_checked_as_the_full_decode_checks_them(
+    key: bytes,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``filter_metadata`` key the full decode refuses is refused (not skipped) here too."""
+    odd = _entry("outbound|1||x.ns", metadata={"filter_metadata": {"KEY": {"config": DR}}})
+    path = _dump(tmp_path, [*GOOD, odd])
+    path.write_bytes(path.read_bytes().replace(b'"KEY"', b'"' + key + b'"'))
+    for command in ("clusters", "all"):
+        (code, out, err), took = _both(path, command, capsys, monkeypatch)
+        assert took == [False]
+        # The full decode skips that cluster with a warning (or, for a broken escape,
+        # refuses the file): a decode that skipped the key would have shown it.
+        assert "x.ns" not in out and ("skipped" in err or code == 4)

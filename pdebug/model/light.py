@@ -4,15 +4,15 @@ The clusters table shows each cluster's name, type and DESTINATION RULE (the ``c
 of its ``filter_metadata.istio``). The full decode (:data:`pdebug.model.dump.KEY_TYPES`)
 keeps every ``filter_metadata`` value as raw bytes, which the table then copies and
 decodes again, cluster by cluster. The light decode reads ``istio.config`` in the same
-pass, without a map or a raw value per cluster.
+pass, without a raw copy and a second decode per cluster.
 
 It never changes an answer, because it is *at least as strict* as the full decode:
 
 * every field the full schema declares is declared here with the same type (so the
   same values are refused: a wrong type anywhere in a cluster, or a key in the other
   spelling, through the same sentinels, :func:`pdebug.model.camel.variant`), except
-  ``metadata.filter_metadata``, a map the full decode takes whatever its values are,
-  whose only value read here, ``istio``, must be an object or null;
+  the values of ``metadata.filter_metadata``, which the full decode takes whatever
+  they are, and which must be objects or null here (only ``istio``'s is read);
 * the section's other planned list, ``dynamic_warming_clusters``, is decoded with the
   full type, so the light decode succeeds only where the full one of the whole section
   would.
@@ -45,16 +45,15 @@ class IstioConfig(s._S):
     config: Any = None
 
 
-class LightFilterMetadata(s._S):
-    """``filter_metadata``: a map of filter name -> Struct; only ``istio`` is read."""
-
-    istio: IstioConfig | None = None
-
-
 class LightMetadata(s._S):
-    """A cluster's ``metadata``."""
+    """A cluster's ``metadata``: ``filter_metadata`` maps a filter's name to a Struct.
 
-    filter_metadata: LightFilterMetadata = msgspec.field(default_factory=LightFilterMetadata)
+    Each value is read as :class:`IstioConfig` (only ``istio``'s is used): an object
+    (or null) whose other keys are skipped, as the full decode's raw value skips them.
+    The map's keys are decoded (checked) as the full decode's ``dict`` keys are.
+    """
+
+    filter_metadata: dict[str, IstioConfig | None] = {}
 
 
 def _like(cls: type[msgspec.Struct], name: str, changed: dict[str, Any]) -> Any:
@@ -144,7 +143,7 @@ def destination_rule(cluster: Any) -> str:
     md = cluster.metadata
     if md is None:
         return ""
-    istio = md.filter_metadata.istio
+    istio = md.filter_metadata.get("istio")
     if istio is None:
         return ""
     value = istio.config
