@@ -154,7 +154,7 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
     :func:`~pdebug.model.clusters.split_name` (the rule of :meth:`ClusterName.parse`), and
     the sort sees the same keys in the same order.
     """
-    return [row for _, row, _ in _plain_keyed(data)]
+    return [row for _, row, _ in _plain_keyed(data, share=False)]
 
 
 def plain_named_rows(data: ProxyData) -> list[tuple[str, tuple[str, ...]]]:
@@ -165,7 +165,8 @@ def plain_named_rows(data: ProxyData) -> list[tuple[str, tuple[str, ...]]]:
 _Keyed = tuple[tuple[str, str, int, str], tuple[str, ...], str]
 
 
-def _plain_keyed(data: ProxyData) -> list[_Keyed]:
+def _plain_keyed(data: ProxyData, share: bool = True) -> list[_Keyed]:
+    """The keyed rows in table order; ``share``: also each name's sort key, for ``all``."""
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
     lists: Iterable[list[Any]]
@@ -199,9 +200,10 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
                 )
                 continue
             add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
-    # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
-    # which orders its assignments by their clusters' names with the same rule.
-    dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
+    if share:
+        # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
+        # which orders its assignments by their clusters' names with the same rule.
+        dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
     go_sort_by_key(keyed, _FIRST)  # a C key: no Python call per cluster
     return keyed
 
