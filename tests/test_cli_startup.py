@@ -436,3 +436,66 @@ def test_plain_all_and_check_import_no_typer() -> None:
         assert not {m for m in loaded if m == "typer" or m.startswith(("typer.", "click"))}
         others = {f"pdebug.cli.{m}" for _, m, _, _ in _commands()} | {"pdebug.cli.ztunnel"}
         assert not loaded & others, args
+
+
+# --- what the program imports at start-up (#17) --------------------------------------------
+
+
+def _program_imports(*args: str) -> tuple[str, set[str]]:
+    """Run ``pdebug ARGS`` as the program does (``main()``), return stdout and sys.modules."""
+    code = (
+        "import sys, contextlib, io\n"
+        "import pdebug.cli as cli\n"
+        "cli._exit_now = lambda code: None  # keep the process, to list its modules\n"
+        f"sys.argv = ['pdebug', *{list(args)!r}]\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    assert cli.main() == 0\n"
+        "sys.stderr.write(' '.join(sorted(k for k, v in sys.modules.items() if v)))\n"
+        "sys.__stdout__.write(out.getvalue())\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout, set(out.stderr.split())
+
+
+def test_a_table_loads_msgspec_without_typing_extensions() -> None:
+    """msgspec falls back to :mod:`typing`'s hints: the same table, 13 ms less start-up."""
+    out, loaded = _program_imports("clusters", str(DUMP))
+    assert "msgspec" in loaded
+    assert "typing_extensions" not in loaded
+    assert "orjson" not in loaded  # -o json's decoder, imported by the code that uses it
+    with_it = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", str(DUMP)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=True,
+    )
+    assert out == with_it.stdout and out.count("\n") > 10
+
+
+def test_typing_extensions_is_refused_only_while_msgspec_loads() -> None:
+    code = (
+        "import builtins, sys\n"
+        "import pdebug.cli as cli\n"
+        "seen = []\n"
+        "real = builtins.__import__\n"
+        "def spy(name, *a, **k):\n"
+        "    if name == 'msgspec':\n"
+        "        seen.append(sys.modules.get('typing_extensions', 'absent'))\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = spy\n"
+        "cli._import_msgspec()\n"
+        "builtins.__import__ = real\n"
+        "assert seen[:1] == [None], seen\n"
+        "assert 'typing_extensions' not in sys.modules\n"
+        "import typing_extensions, msgspec\n"
+        "class S(msgspec.Struct):\n"
+        "    a: typing_extensions.Annotated[int, msgspec.Meta(ge=0)] = 0\n"
+        "assert msgspec.json.decode(b'{\"a\": 3}', type=S).a == 3\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)

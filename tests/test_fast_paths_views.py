@@ -90,6 +90,19 @@ def _check_endpoints(proxy: ProxyData, flt: endpoints.EndpointFilter) -> None:
         for r in endpoints._eds_endpoint_rows(proxy, flt)
     ]
     assert fast == general
+    wide = [
+        (
+            r.addresses[0],
+            r.lb.health_status or "UNKNOWN",
+            "-",
+            r.cluster or endpoints.UNATTRIBUTED,
+            "-",
+            r.locality or "-",
+            str(r.lb.load_balancing_weight or 1),
+        )
+        for r in endpoints._eds_endpoint_rows(proxy, flt)
+    ]
+    assert endpoints._eds_endpoint_cells(proxy, flt, wide=True) == wide
 
 
 def _check_all_clusters(proxy: ProxyData) -> Table:
@@ -283,3 +296,38 @@ def test_render_checks_the_text_as_the_cells(cell: str) -> None:
     table.rows = [("x", "1"), (cell, "2"), ("y", cell)]
     rows = [tuple(escape_cell(c) for c in row) for row in table.rows]
     assert render_table(table, False) == tabwrite([("A", "B"), *rows], 1)
+
+
+def test_endpoint_cells_ties_keep_dump_order() -> None:
+    """Rows tying on address, port and cluster (or on some of them) keep the dump's order.
+
+    The endpoints table sorts by address, port, cluster and then dump order; the fast
+    path does it with one stable sort per key. Shuffled assignments, one endpoint in
+    several clusters, one endpoint twice in a cluster (told apart by health and weight),
+    ports that order differently as numbers and as text.
+    """
+    rng = random.Random(5)
+
+    def lb(ip: str, port: int, status: str, weight: int) -> dict[str, object]:
+        address = {"socket_address": {"address": ip, "port_value": port}}
+        return {"endpoint": {"address": address}, "health_status": status,
+                "load_balancing_weight": weight}  # fmt: skip
+
+    clas = []
+    for c in range(12):
+        eps = [
+            lb(f"10.0.0.{rng.randrange(4)}", rng.choice([80, 9, 8080, 443]), st, rng.randrange(9))
+            for st in rng.choices(["HEALTHY", "UNHEALTHY", "DRAINING", ""], k=8)
+        ]
+        eps.append(dict(eps[0], health_status="DEGRADED"))  # the same address twice
+        name = f"outbound|{rng.choice([80, 9])}|{rng.choice(['', 'v1'])}|s{c}.ns"
+        clas.append({"cluster_name": name, "endpoints": [{"lb_endpoints": eps}]})
+    rng.shuffle(clas)
+    section = {
+        "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+        "dynamic_endpoint_configs": [{"endpoint_config": c} for c in clas],
+    }
+    proxy = _proxy(json.dumps({"configs": [section]}).encode())
+    assert endpoints._eds_endpoint_cells(proxy, endpoints.EndpointFilter(), wide=False)
+    for flt in EDS_FILTERS + [endpoints.EndpointFilter(address="10.0.0.1")]:
+        _check_endpoints(proxy, flt)

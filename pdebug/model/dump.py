@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import msgspec
-import orjson
 
 from pdebug.errors import InvalidInput, MissingSection
 from pdebug.model import schema as s
@@ -284,6 +283,8 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
     Refused: invalid JSON or UTF-8, integers beyond 64 bits, infinite numbers, and
     nesting deeper than :data:`MAX_DEPTH`.
     """
+    import orjson  # here: a table never needs it (its import brings json and dataclasses)
+
     try:
         fast = can_bound()
         if fast:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -564,11 +566,45 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
 
 
 class _SlicedConfigs(list[Any]):
-    """The configs :func:`_sliced_configs` decoded, with the layout it found them in."""
+    """The configs :func:`_sliced_configs` decoded, with the layout it found them in.
+
+    ``light``: index -> the light decode of a section whose table asked for one
+    (:func:`light_tables`); its planned lists are left to the full decode, on first use.
+    """
 
     def __init__(self, layout: tuple[list[str], list[int], list[int]]) -> None:
         super().__init__()
         self.layout = layout
+        self.light: dict[int, Any] = {}
+
+
+#: The section kinds whose table the running command builds from a light decode
+#: (:mod:`pdebug.model.light`), set around its load by :func:`light_tables`.
+_LIGHT: ContextVar[frozenset[str]] = ContextVar("pdebug_light_tables", default=frozenset())
+
+
+@contextmanager
+def light_tables(*kinds: str) -> Iterator[None]:
+    """Within: a planned load decodes the sections of ``kinds`` light, when it can.
+
+    Only ``clusters`` has a light decode. It is used when the plan holds every list
+    of the section (the light decode checks them all) and the dump is in Envoy's
+    layout; anything it does not take is decoded fully, there and then, as without
+    this (the same errors, warnings and fallbacks).
+    """
+    token = _LIGHT.set(frozenset(kinds))
+    try:
+        yield
+    finally:
+        _LIGHT.reset(token)
+
+
+def _light(keys: tuple[str, ...]) -> frozenset[str]:
+    """The kinds of ``_LIGHT`` whose every list is planned in ``keys``."""
+    wanted = _LIGHT.get()
+    if "clusters" in wanted and set(KIND_KEYS["clusters"]) <= set(keys):
+        return frozenset({"clusters"})
+    return frozenset()
 
 
 def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
@@ -593,11 +629,21 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
     section_type, _ = _plan_types(keys)
     view = memoryview(data) if isinstance(data, bytes) else data  # slices without copies
     wanted = {KEY_KINDS[k] for k in keys}
+    light = _light(keys)
     configs = _SlicedConfigs(layout)
     for type_url, start, stop in zip(types, starts, ends, strict=True):
-        if SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "") not in wanted:
+        kind = SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], "")
+        if kind not in wanted:
             configs.append(section_type(type_url=type_url))
             continue
+        if kind in light:
+            from pdebug.model.light import decode_clusters
+
+            found = decode_clusters(view[start:stop], type_url)
+            if found is not None:  # else the full decode below, as without a light table
+                configs.light[len(configs)] = found
+                configs.append(section_type(type_url=type_url))
+                continue
         try:
             section = _decode_section(keys, view[start:stop])
         except msgspec.ValidationError:  # mixed spellings, or a wrong type: read it lazily
@@ -640,9 +686,23 @@ def _planned_dump(
     configs: list[Any], keys: tuple[str, ...], data: Buffer, source: str
 ) -> ConfigDump:
     sections = []
+    light: dict[int, Any] = getattr(configs, "light", {})
     for index, planned in enumerate(configs):
         kind = SECTION_KINDS.get(planned.type_url.rsplit(".", 1)[-1], "")
         sec = Section(planned.type_url, kind, {}, index)
+        sections.append(sec)
+        if index in light:
+            # The table reads the light lists; any other reader decodes the section's
+            # lists fully from its bytes on first use (Section.fast). The warming list
+            # was decoded with its full type: it is the full decode's.
+            from pdebug.model.light import CLUSTERS_KEY
+
+            sec._cache[CLUSTERS_KEY] = light[index]
+            warming = "dynamic_warming_clusters"
+            sec._cache[(warming, _list_of(KEY_TYPES[warming]))] = light[
+                index
+            ].dynamic_warming_clusters
+            continue
         for key in keys:
             value = getattr(planned, key)
             if value is not None:
@@ -652,7 +712,6 @@ def _planned_dump(
                 # decoders refuse the other one): read as an empty list, as a field
                 # read would, without scanning the whole document to find that out.
                 sec._cache[(key, _list_of(KEY_TYPES[key]))] = []
-        sections.append(sec)
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
     if isinstance(configs, _SlicedConfigs):

@@ -7,7 +7,10 @@ istioctl's filters, columns and row order.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -24,6 +27,7 @@ from pdebug.model.clusters import (
 )
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
+from pdebug.model.light import clusters_of, destination_rule
 from pdebug.views.common import bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -151,7 +155,7 @@ def _plain_rows(data: ProxyData) -> list[tuple[str, ...]]:
     :func:`~pdebug.model.clusters.split_name` (the rule of :meth:`ClusterName.parse`), and
     the sort sees the same keys in the same order.
     """
-    return [row for _, row, _ in _plain_keyed(data)]
+    return [row for _, row, _ in _plain_keyed(data, share=False)]
 
 
 def plain_named_rows(data: ProxyData) -> list[tuple[str, tuple[str, ...]]]:
@@ -162,19 +166,29 @@ def plain_named_rows(data: ProxyData) -> list[tuple[str, tuple[str, ...]]]:
 _Keyed = tuple[tuple[str, str, int, str], tuple[str, ...], str]
 
 
-def _plain_keyed(data: ProxyData) -> list[_Keyed]:
+def _plain_keyed(data: ProxyData, share: bool = True) -> list[_Keyed]:
+    """The keyed rows in table order; ``share``: also each name's sort key, for ``all``."""
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
+    lists: Iterable[list[Any]]
+    light = clusters_of(dump)  # the same clusters, read for this table only (#17)
+    if light is not None:
+        lists = (light.dynamic_active_clusters, light.static_clusters)
+        ref_of: Callable[[Any], str] = destination_rule
+    else:
+        keys = ("dynamic_active_clusters", "static_clusters")
+        lists = (dump.cluster_entries(key).items for key in keys)
+        ref_of = _config_ref
     keyed: list[_Keyed] = []
     add = keyed.append
-    for key in ("dynamic_active_clusters", "static_clusters"):
-        for entry in dump.cluster_entries(key).items:
+    for items in lists:
+        for entry in items:
             c = entry.cluster
             name = c.name
-            if not name and entry.absent:
+            if not name and entry.error_state != s.NULL:  # ClusterEntry.absent
                 continue
             kind = c.type or "STATIC"  # table_type
-            ref = istio_config_ref(c.metadata)
+            ref = ref_of(c)
             parts = split_name(name)
             if parts is not None:
                 direction, port, subset, host = parts
@@ -187,15 +201,19 @@ def _plain_keyed(data: ProxyData) -> list[_Keyed]:
                 )
                 continue
             add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
-    # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
-    # which orders its assignments by their clusters' names with the same rule.
-    dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
-    go_sort_by_key(keyed, _first)
+    if share:
+        # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
+        # which orders its assignments by their clusters' names with the same rule.
+        dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
+    go_sort_by_key(keyed, _FIRST)  # a C key: no Python call per cluster
     return keyed
 
 
-def _first(item: _Keyed) -> tuple[str, str, int, str]:
-    return item[0]
+def _config_ref(c: s.Cluster) -> str:
+    return istio_config_ref(c.metadata)
+
+
+_FIRST: Callable[[_Keyed], tuple[str, str, int, str]] = operator.itemgetter(0)
 
 
 def view(
