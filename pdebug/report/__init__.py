@@ -36,7 +36,7 @@ from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
-from pdebug.report.static import embed_json, render_page
+from pdebug.report.static import embed_json, render_page, render_page_bytes
 from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "check_output",
     "embed_json",
     "render_page",
+    "render_page_bytes",
     "report_data",
     "write_report",
 ]
@@ -362,8 +363,8 @@ def check_output(path: str) -> None:
     check_writable(path)
 
 
-def write_report(path: str, html: str) -> None:
-    """Write ``html`` to ``path`` atomically (``-`` writes to stdout).
+def write_report(path: str, html: str | bytes) -> None:
+    """Write ``html`` (text, or its UTF-8 bytes) to ``path`` atomically (``-``: stdout).
 
     Raises:
         SourceUnavailable: the file cannot be written (directory missing, permissions).
@@ -372,13 +373,13 @@ def write_report(path: str, html: str) -> None:
     import sys
 
     if path == "-":
-        sys.stdout.write(html)
+        sys.stdout.write(html if isinstance(html, str) else html.decode())
         sys.stdout.flush()
         return
     from pdebug.atomic import write_atomic
 
     try:
-        write_atomic(path, html.encode())
+        write_atomic(path, html.encode() if isinstance(html, str) else html)
     except OSError as exc:
         parent = os.path.dirname(os.path.abspath(path))
         hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None
