@@ -28,7 +28,7 @@ from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
-from pdebug.model.clusters import ClusterName, table_type
+from pdebug.model.clusters import split_name, table_type
 from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, is_usable, set_flags
 from pdebug.model.hosts import Host, HostSet
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
@@ -385,8 +385,12 @@ def _listener_detail(lst: s.Listener, state: str) -> str:
 
 
 def _cluster_sort(name: str) -> tuple[Any, ...]:
-    key = ClusterName.parse(name)
-    return (0 if key.istio else 1, *key.sort_key())
+    """``(0, *sort key)`` of an Istio name, ``(1, *sort key)`` of another (ClusterName's)."""
+    parts = split_name(name)
+    if parts is None:
+        return (1, name, "", 0, "")
+    direction, port, subset, host = parts
+    return (0, host, subset, port, direction)
 
 
 class _Builder:
