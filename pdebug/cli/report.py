@@ -82,6 +82,9 @@ def report_cmd(
     )
     page = render_page_bytes(doc)
     write_report(output, page)
+    from pdebug.cli import linger
+
+    linger(inputs, doc, page)  # not freed one by one on return, only to end the process
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)
