@@ -18,7 +18,6 @@ decides what is connected to what and how healthy each part is:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -298,14 +297,14 @@ class Graph:
         edges = [[e // width, e % width] for e in codes]
         counts = [len(group) for group in groups]
         if self._eps:
-            got = self._plain_endpoints(index, len(keys))
-            if got is None:  # parents that do not sort: every node as an ordinary one
-                self._spill()
-                return self.plain()
+            first = sum(counts[:CLUSTER])
+            ep_nodes, ep_edges = self._plain_endpoints(
+                keys[first : first + counts[CLUSTER]], len(keys), first
+            )
             # Every other edge starts left of the clusters: these sort after them all.
-            nodes.extend(got[0])
-            edges.extend(got[1])
-            counts[ENDPOINT] += len(got[0])
+            nodes.extend(ep_nodes)
+            edges.extend(ep_edges)
+            counts[ENDPOINT] += len(ep_nodes)
         return {
             "kinds": list(KIND_NAMES),
             "nodes": nodes,
@@ -315,58 +314,77 @@ class Graph:
         }
 
     def _plain_endpoints(
-        self, index: dict[tuple[int, str], int], start: int
-    ) -> tuple[list[list[Any]], list[list[int]]] | None:
+        self, clusters: list[tuple[int, str]], start: int, first: int
+    ) -> tuple[list[list[Any]], list[list[int]]]:
         """The endpoint nodes kept as columns, in the order :meth:`_ordered` gives them.
 
-        That order is the parent cluster's sort tuple, then the address, then the key:
-        one bucket per distinct parent tuple, as :meth:`_ordered` makes them. A bucket
-        of one cluster is its distinct addresses sorted (its keys differ only there);
-        clusters that sort alike have their endpoints mixed, by address then key.
-        Returns the nodes and their edges (sorted), None when the parents do not sort.
+        That order is the parent cluster's sort tuple, then the address, then the key.
+        ``clusters`` are the cluster nodes in their order (by sort tuple, then key; the
+        first has index ``first``), so the parents come in that order, those that sort
+        alike one after another. One parent's endpoints are its distinct addresses
+        sorted (its keys differ only there); clusters that sort alike have their
+        endpoints mixed, by address then key (one bucket per distinct tuple, as in
+        :meth:`_ordered`). Endpoint nodes start at index ``start``.
+
+        Returns:
+            The nodes, and their edges in order (each cluster's, clusters in order).
         """
         core = self._core
-        buckets: dict[Any, list[_Endpoints]] = {}
-        try:
-            for eps in self._eps or ():
-                buckets.setdefault(core[eps.cluster].sort, []).append(eps)
-            parents = sorted(buckets)
-        except TypeError:
-            return None
+        held = {eps.cluster: eps for eps in self._eps or ()}
         nodes: list[list[Any]] = []
-        runs: list[tuple[int, Sequence[int]]] = []
-        for parent in parents:
-            group = buckets[parent]
-            if len(group) == 1:
-                eps = group[0]
-                addrs = eps.addresses
-                order = sorted(range(len(addrs)), key=addrs.__getitem__)
-                if len(set(addrs)) != len(addrs):
-                    # the first host of an address is its node (the stable sort kept it first)
-                    order = [
-                        i for j, i in enumerate(order) if not j or addrs[i] != addrs[order[j - 1]]
-                    ]
-                first = start + len(nodes)
-                nodes.extend(_endpoint_rows(eps, order))
-                runs.append((index[eps.cluster], range(first, first + len(order))))
+        edges: list[list[int]] = []
+        # (cluster index, endpoints) of the clusters that share one sort tuple
+        bucket: list[tuple[int, _Endpoints]] = []
+        parent: Any = None
+        for ci, k in enumerate(clusters, first):
+            eps = held.get(k)
+            if eps is None:
                 continue
-            items: list[tuple[str, str, int, int]] = []
-            for g, eps in enumerate(group):
-                prefix = eps.cluster[1] + "\x00"
-                seen: set[str] = set()
-                for i, address in enumerate(eps.addresses):
-                    if address not in seen:
-                        seen.add(address)
-                        items.append((address, prefix + address, g, i))
-            items.sort(key=lambda t: (t[0], t[1]))
-            mine: list[list[int]] = [[] for _ in group]
-            for _, _, g, i in items:
-                mine[g].append(start + len(nodes))
-                nodes.extend(_endpoint_rows(group[g], [i]))
-            runs.extend((index[eps.cluster], m) for eps, m in zip(group, mine, strict=True))
-        runs.sort(key=lambda run: run[0])
-        edges = [[c, e] for c, ends in runs for e in ends]
+            sort = core[k].sort
+            if bucket and sort == parent:
+                bucket.append((ci, eps))
+                continue
+            if bucket:
+                self._bucket(bucket, start, nodes, edges)
+            bucket, parent = [(ci, eps)], sort
+        if bucket:
+            self._bucket(bucket, start, nodes, edges)
         return nodes, edges
+
+    @staticmethod
+    def _bucket(
+        bucket: list[tuple[int, _Endpoints]],
+        start: int,
+        nodes: list[list[Any]],
+        edges: list[list[int]],
+    ) -> None:
+        """Add the endpoint nodes of clusters that sort alike (usually one) and their edges."""
+        if len(bucket) == 1:
+            ci, eps = bucket[0]
+            addrs = eps.addresses
+            order = sorted(range(len(addrs)), key=addrs.__getitem__)
+            if len(set(addrs)) != len(addrs):
+                # the first host of an address is its node (the stable sort kept it first)
+                order = [i for j, i in enumerate(order) if not j or addrs[i] != addrs[order[j - 1]]]
+            at = start + len(nodes)
+            nodes.extend(_endpoint_rows(eps, order))
+            edges.extend([[ci, e] for e in range(at, at + len(order))])
+            return
+        items: list[tuple[str, str, int, int]] = []
+        for g, (_, eps) in enumerate(bucket):
+            prefix = eps.cluster[1] + "\x00"
+            seen: set[str] = set()
+            for i, address in enumerate(eps.addresses):
+                if address not in seen:
+                    seen.add(address)
+                    items.append((address, prefix + address, g, i))
+        items.sort(key=lambda t: (t[0], t[1]))
+        mine: list[list[int]] = [[] for _ in bucket]
+        for _, _, g, i in items:
+            mine[g].append(start + len(nodes))
+            nodes.extend(_endpoint_rows(bucket[g][1], [i]))
+        for (ci, _), ends in zip(bucket, mine, strict=True):  # clusters in index order
+            edges.extend([[ci, e] for e in ends])
 
 
 def _endpoint_rows(eps: _Endpoints, order: list[int]) -> list[list[Any]]:
