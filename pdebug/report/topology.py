@@ -525,39 +525,47 @@ class _Builder:
         """Every cluster the proxy has (or /clusters names), its health and its endpoints."""
         g = self.graph
         hosts = self.ctx.hosts
-        names = dict.fromkeys([*self.ctx.clusters, *hosts])
+        clusters = self.ctx.clusters
+        names = dict.fromkeys([*clusters, *hosts])
+        status_of = _LEVEL_STATUS.get
         for name in names:
             k = self.cluster(name)
             node = g.node(k)
-            cc = self.ctx.clusters.get(name)
+            cc = clusters.get(name)
             state = cc.state if cc is not None else "in /clusters only"
-            kind = table_type(cc.cluster) if cc is not None else ""
+            kind = table_type(cc.entry.cluster) if cc is not None else ""
             hs = hosts.get(name)
             if hs is None:
                 node.status = WARN if state == "WARMING" else UNKNOWN
                 node.detail = ", ".join(p for p in (state, kind, "endpoints not known") if p)
                 continue
             levels = hs.levels
-            status_of = _LEVEL_STATUS.get
-            statuses = [status_of(level, BAD) for level in levels]
-            # is_usable once per distinct level (a cluster's hosts share a few)
-            usable = sum(levels.count(lv) for lv in set(levels) if is_usable(lv))
-            if not levels:
+            n = len(levels)
+            distinct = set(levels)
+            if len(distinct) == 1:  # the common case: every host alike
+                (level,) = distinct
+                status = status_of(level, BAD)
+                statuses = [status] * n
+                usable = n if is_usable(level) else 0
+                all_ok = status == OK
+            else:
+                statuses = [status_of(level, BAD) for level in levels]
+                # is_usable once per distinct level (a cluster's hosts share a few)
+                usable = sum(levels.count(lv) for lv in distinct if is_usable(lv))
+                all_ok = statuses.count(OK) == n
+            if not n:
                 node.status = UNKNOWN
             elif not usable:
                 node.status = BAD
-            elif statuses.count(OK) != len(statuses):
+            elif not all_ok:
                 node.status = WARN
             else:
                 node.status = OK
             if state == "WARMING":
                 node.status = _worse(node.status, WARN)
             source = "/clusters" if hs.live else "EDS"
-            node.detail = ", ".join(
-                p
-                for p in (state, kind, f"{usable} of {len(levels)} endpoints usable ({source})")
-                if p
-            )
+            counted = f"{usable} of {n} endpoints usable ({source})"
+            node.detail = ", ".join(p for p in (state, kind, counted) if p)
             g.add_endpoints(k, hs, statuses)
 
     def findings(self, findings: list[Finding]) -> None:
