@@ -23,6 +23,7 @@ built, from :attr:`ReportMeta.tables` (``cli/report.py`` passes
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,10 +140,16 @@ def _summary(
             return "?"
 
     try:
-        statuses = [level_status(lv) for hs in ctx.hosts.values() for lv in hs.levels]
+        levels: Counter[str] = Counter()
+        for hs in ctx.hosts.values():
+            levels.update(hs.levels)
+        # how many endpoints of each status (level_status once per distinct level)
+        statuses: Counter[str] = Counter()
+        for level, n in levels.items():
+            statuses[level_status(level)] += n
         warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
     except PdebugError:
-        statuses, warming = [], 0
+        statuses, warming = Counter(), 0
     try:  # listeners received but not serving: still warming, or refused by Envoy
         warming_l = sum(1 for lc in ctx.listeners if lc.first and lc.state == "WARMING")
         rejected_l = len(ctx.listener_facts.rejections) if ctx.has("listeners") else 0
@@ -153,7 +160,7 @@ def _summary(
         report.count(Severity.WARNING),
         report.count(Severity.INFO),
     )
-    n_bad, n_degraded = statuses.count(BAD), statuses.count(WARN)
+    n_bad, n_degraded = statuses[BAD], statuses[WARN]
     counts = [
         ["Clusters", count("clusters", lambda: len(ctx.clusters)), WARN if warming else ""],
         [
@@ -168,8 +175,8 @@ def _summary(
             count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in ctx.route_configs)),
             "",
         ],
-        ["Endpoints", count("endpoints", lambda: len(statuses)), ""],
-        ["Healthy", count("endpoints", lambda: statuses.count(OK)), OK if statuses else ""],
+        ["Endpoints", count("endpoints", lambda: statuses.total()), ""],
+        ["Healthy", count("endpoints", lambda: statuses[OK]), OK if statuses else ""],
         ["Draining / degraded", count("endpoints", lambda: n_degraded), WARN if n_degraded else ""],
         ["Unhealthy", count("endpoints", lambda: n_bad), BAD if n_bad else ""],
         ["Secrets", count("secrets", lambda: len(secret_items(proxy))), ""],
