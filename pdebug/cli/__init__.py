@@ -346,6 +346,21 @@ def build_runtime_param(descriptor: Any) -> Any:
     return build(descriptor)
 
 
+#: What commands leave to the end of the process (:func:`linger`); None: not run as the program.
+_LINGER: list[Any] | None = None
+
+
+def linger(*objects: Any) -> None:
+    """Keep ``objects`` to the end of the process when it ends at once (:func:`_exit_now`).
+
+    A command's big data (``report``: the decoded dump, the page's document) would
+    otherwise be freed object by object when the command returns, only to end the
+    process. Called from tests or an embedding program (``main(argv)``), nothing is kept.
+    """
+    if _LINGER is not None:
+        _LINGER.extend(objects)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run pdebug; every error ends here as one line on stderr and an exit code.
 
@@ -354,9 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     leaves the caller's garbage collector alone.
     """
     if argv is None:
+        global _LINGER
         # A short-lived process over large acyclic trees: cyclic GC would only cost time.
         gc.disable()
         _import_msgspec()
+        _LINGER = []
     code = _main(argv)
     if argv is None:
         _exit_now(code)

@@ -51,7 +51,13 @@ def report_cmd(
     from pdebug.checks import CheckOptions, parse_codes
     from pdebug.errors import UsageError
     from pdebug.inputs import read_proxies
-    from pdebug.report import ReportMeta, check_output, render_page, report_data, write_report
+    from pdebug.report import (
+        ReportMeta,
+        check_output,
+        render_page_bytes,
+        report_data,
+        write_report,
+    )
     from pdebug.report.ambient import ambient_capture
 
     if not output:
@@ -74,8 +80,11 @@ def report_cmd(
     doc = report_data(
         inputs.proxies, dataclasses.replace(meta, options=options, tables=wide_tables)
     )
-    page = render_page(doc)
+    page = render_page_bytes(doc)
     write_report(output, page)
+    from pdebug.cli import linger
+
+    linger(inputs, doc, page)  # not freed one by one on return, only to end the process
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)

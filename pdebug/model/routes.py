@@ -13,6 +13,7 @@ config by name with :func:`find`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -127,6 +128,12 @@ def summarize_domains(domains: list[str]) -> str:
         return ""
     if len(domains) == 1:
         return domains[0]
+    # The routes table and the report's topology both summarize every virtual host.
+    return _summarize(tuple(domains))
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _summarize(domains: tuple[str, ...]) -> str:
     kept = [d for d in domains if ":" not in d or (d.count(":") > 2 and d.endswith("]"))]
     present = set(kept)
     result = []

@@ -23,6 +23,7 @@ built, from :attr:`ReportMeta.tables` (``cli/report.py`` passes
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
 from pdebug.model.secrets import items as secret_items
-from pdebug.report.static import embed_json, render_page
+from pdebug.report.static import embed_json, render_page, render_page_bytes
 from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "check_output",
     "embed_json",
     "render_page",
+    "render_page_bytes",
     "report_data",
     "write_report",
 ]
@@ -138,10 +140,16 @@ def _summary(
             return "?"
 
     try:
-        statuses = [level_status(lv) for hs in ctx.hosts.values() for lv in hs.levels]
+        levels: Counter[str] = Counter()
+        for hs in ctx.hosts.values():
+            levels.update(hs.levels)
+        # how many endpoints of each status (level_status once per distinct level)
+        statuses: Counter[str] = Counter()
+        for level, n in levels.items():
+            statuses[level_status(level)] += n
         warming = sum(1 for c in ctx.clusters.values() if c.state == "WARMING")
     except PdebugError:
-        statuses, warming = [], 0
+        statuses, warming = Counter(), 0
     try:  # listeners received but not serving: still warming, or refused by Envoy
         warming_l = sum(1 for lc in ctx.listeners if lc.first and lc.state == "WARMING")
         rejected_l = len(ctx.listener_facts.rejections) if ctx.has("listeners") else 0
@@ -152,7 +160,7 @@ def _summary(
         report.count(Severity.WARNING),
         report.count(Severity.INFO),
     )
-    n_bad, n_degraded = statuses.count(BAD), statuses.count(WARN)
+    n_bad, n_degraded = statuses[BAD], statuses[WARN]
     counts = [
         ["Clusters", count("clusters", lambda: len(ctx.clusters)), WARN if warming else ""],
         [
@@ -167,8 +175,8 @@ def _summary(
             count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in ctx.route_configs)),
             "",
         ],
-        ["Endpoints", count("endpoints", lambda: len(statuses)), ""],
-        ["Healthy", count("endpoints", lambda: statuses.count(OK)), OK if statuses else ""],
+        ["Endpoints", count("endpoints", lambda: statuses.total()), ""],
+        ["Healthy", count("endpoints", lambda: statuses[OK]), OK if statuses else ""],
         ["Draining / degraded", count("endpoints", lambda: n_degraded), WARN if n_degraded else ""],
         ["Unhealthy", count("endpoints", lambda: n_bad), BAD if n_bad else ""],
         ["Secrets", count("secrets", lambda: len(secret_items(proxy))), ""],
@@ -362,8 +370,8 @@ def check_output(path: str) -> None:
     check_writable(path)
 
 
-def write_report(path: str, html: str) -> None:
-    """Write ``html`` to ``path`` atomically (``-`` writes to stdout).
+def write_report(path: str, html: str | bytes) -> None:
+    """Write ``html`` (text, or its UTF-8 bytes) to ``path`` atomically (``-``: stdout).
 
     Raises:
         SourceUnavailable: the file cannot be written (directory missing, permissions).
@@ -372,13 +380,13 @@ def write_report(path: str, html: str) -> None:
     import sys
 
     if path == "-":
-        sys.stdout.write(html)
+        sys.stdout.write(html if isinstance(html, str) else html.decode())
         sys.stdout.flush()
         return
     from pdebug.atomic import write_atomic
 
     try:
-        write_atomic(path, html.encode())
+        write_atomic(path, html.encode() if isinstance(html, str) else html)
     except OSError as exc:
         parent = os.path.dirname(os.path.abspath(path))
         hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None

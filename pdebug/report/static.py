@@ -23,7 +23,14 @@ import orjson
 
 from pdebug.report import assets
 
-__all__ = ["STATIC_ID", "embed_json", "render_page", "render_static"]
+__all__ = [
+    "STATIC_ID",
+    "embed_json",
+    "embed_json_bytes",
+    "render_page",
+    "render_page_bytes",
+    "render_static",
+]
 
 STATIC_ID = "pdebug-static"
 
@@ -146,6 +153,11 @@ def embed_json(doc: Any) -> str:
     the same: so ``</script>`` or ``<!--`` in a name can never end or bend the block.
     U+2028/2029 are escaped too (harmless in JSON, line breaks in older JS parsers).
     """
+    return embed_json_bytes(doc).decode()
+
+
+def embed_json_bytes(doc: Any) -> bytes:
+    """:func:`embed_json` as UTF-8 bytes (what the page's file holds)."""
     try:
         data = orjson.dumps(doc)
     except (TypeError, orjson.JSONEncodeError):
@@ -153,12 +165,13 @@ def embed_json(doc: Any) -> str:
         text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
         for raw, escaped in _ESCAPES:
             text = text.replace(raw, escaped)
-        return text
-    # The same replacements on orjson's UTF-8 bytes, before the one decode (a page of
-    # 20 MB: each pass over the bytes is cheaper than over the decoded text).
-    for raw, escaped in _ESCAPES:
-        data = data.replace(raw.encode(), escaped.encode())
-    return data.decode()
+        return text.encode()
+    # The same replacements on orjson's UTF-8 bytes (a page of 20 MB: each pass over the
+    # bytes is cheaper than over decoded text), each only when its character occurs.
+    for char, code in _BYTE_ESCAPES:
+        if char in data:
+            data = data.replace(char, code)
+    return data
 
 
 #: What :func:`embed_json` escapes, and how.
@@ -169,6 +182,7 @@ _ESCAPES = (
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
+_BYTE_ESCAPES = tuple((raw.encode(), escaped.encode()) for raw, escaped in _ESCAPES)
 
 
 def _csp() -> str:
@@ -184,8 +198,19 @@ def _csp() -> str:
 
 def render_page(doc: dict[str, Any]) -> str:
     """The HTML page around :func:`report_data`'s document."""
+    return render_page_bytes(doc).decode()
+
+
+def render_page_bytes(doc: dict[str, Any]) -> bytes:
+    """:func:`render_page` as the UTF-8 bytes of the page's file.
+
+    The document's JSON (nearly all of a big page) is written as orjson made it: never
+    decoded, joined into one text and encoded again.
+    """
     head, rest = assets.page().split("@DATA@")
     head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
     # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
     head = head.replace("@STATIC@", render_static(doc))
-    return head + embed_json(doc) + rest.replace("@JS@", assets.js())
+    return b"".join(
+        (head.encode(), embed_json_bytes(doc), rest.replace("@JS@", assets.js()).encode())
+    )

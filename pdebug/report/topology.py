@@ -27,7 +27,7 @@ from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
-from pdebug.model.clusters import ClusterName, table_type
+from pdebug.model.clusters import split_name, table_type
 from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, is_usable, set_flags
 from pdebug.model.hosts import Host, HostSet
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
@@ -72,15 +72,49 @@ class _Node:
     sort: tuple[Any, ...] = ()
 
 
+@dataclass(slots=True)
+class _Endpoints:
+    """One cluster's endpoint nodes, kept as columns until :meth:`Graph.plain` (see there)."""
+
+    cluster: tuple[int, str]
+    addresses: list[str]
+    eds: list[str]
+    #: what follows the EDS status in each node's detail: one text, or one per host
+    suffixes: str | list[str]
+    statuses: list[str]
+
+
 class Graph:
-    """Nodes keyed by kind and name, and the edges between them (deduplicated)."""
+    """Nodes keyed by kind and name, and the edges between them (deduplicated).
+
+    Endpoint nodes (50k at 5k services: most of the graph) are kept per cluster as
+    columns (:meth:`add_endpoints`) and become nodes only in :meth:`plain`, already in
+    their order: no node object, key or edge per endpoint. Asking for them one by one
+    (:meth:`node`, :meth:`labelled`, :attr:`_nodes`...) first turns them into ordinary
+    nodes and edges, as :meth:`add` and :meth:`link` would have made them.
+    """
 
     def __init__(self) -> None:
-        self._nodes: dict[tuple[int, str], _Node] = {}
-        self._edges: dict[tuple[tuple[int, str], tuple[int, str]], None] = {}
+        self._core: dict[tuple[int, str], _Node] = {}
+        self._core_edges: dict[tuple[tuple[int, str], tuple[int, str]], None] = {}
         self._by_label: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        #: endpoint nodes not yet made ordinary nodes, per cluster (see :meth:`plain`)
+        self._eps: list[_Endpoints] | None = []
+        self._ep_clusters: set[str] = set()
         #: What could not be drawn (a damaged section), said on the page.
         self.notes: list[str] = []
+
+    @property
+    def _nodes(self) -> dict[tuple[int, str], _Node]:
+        """Every node, endpoints included (made ordinary first)."""
+        self._spill()
+        return self._core
+
+    @property
+    def _edges(self) -> dict[tuple[tuple[int, str], tuple[int, str]], None]:
+        """Every edge, to endpoints included (made ordinary first)."""
+        self._spill()
+        return self._core_edges
 
     def add(
         self,
@@ -92,49 +126,80 @@ class Graph:
         sort: tuple[Any, ...] = (),
     ) -> tuple[int, str]:
         """Add a node (the first addition of a key wins) and return its key."""
+        if kind == ENDPOINT:
+            self._spill()
         k = (kind, key)
-        if k not in self._nodes:
-            self._nodes[k] = _Node(kind, label, detail, status, sort=sort or (label,))
+        if k not in self._core:
+            self._core[k] = _Node(kind, label, detail, status, sort=sort or (label,))
             self._by_label[(kind, label)].append(k)
         return k
 
     def add_endpoints(self, cluster: tuple[int, str], hosts: HostSet, statuses: list[str]) -> None:
         """An endpoint node per host of ``cluster`` (status from ``statuses``), linked.
 
-        What :meth:`add` and :meth:`link` do for each host, in one loop: a mesh has an
-        endpoint node per host of every cluster (50k at 5k services). Hosts from a dump
-        have no live flags, so no :class:`Host` object is needed for them. Endpoint
-        nodes are not indexed by label (:meth:`labelled` finds them by a scan: findings
-        never name an endpoint).
+        What :meth:`add` and :meth:`link` would do for each host (the first node of an
+        address wins; its key is the cluster's name, NUL, the address), kept as the
+        host set's columns. Hosts from a dump have no live flags, so no :class:`Host`
+        object is needed for them. Endpoint nodes are not indexed by label
+        (:meth:`labelled` finds them by a scan: findings never name an endpoint).
         """
-        nodes, edges = self._nodes, self._edges
+        name = cluster[1]
+        if hosts.live:
+            suffixes: str | list[str] = [f"{_flags(h)} in {name}" for h in hosts.hosts]
+        else:
+            suffixes = f" in {name}"
+        eps = _Endpoints(cluster, hosts.addresses, hosts.eds, suffixes, statuses)
+        if len(eps.addresses) != len(statuses) or len(eps.eds) != len(statuses):
+            raise ValueError("add_endpoints: one status per host")
+        if self._eps is None or "\x00" in name or name in self._ep_clusters:
+            # Another cluster's keys could collide with these: one node per key, as ever.
+            self._spill()
+            self._add_endpoint_nodes(eps)
+            return
+        self._eps.append(eps)
+        self._ep_clusters.add(name)
+
+    def _add_endpoint_nodes(self, eps: _Endpoints) -> None:
+        nodes, edges = self._core, self._core_edges
+        cluster = eps.cluster
         name = cluster[1]
         parent = nodes[cluster].sort
         prefix = name + "\x00"
-        if hosts.live:
-            flags = [_flags(h) for h in hosts.hosts]
-            suffixes = [f"{flag} in {name}" for flag in flags]
-        else:
-            suffixes = [f" in {name}"] * len(statuses)
+        n = len(eps.statuses)
+        suffixes = [eps.suffixes] * n if isinstance(eps.suffixes, str) else eps.suffixes
         for address, eds, suffix, st in zip(
-            hosts.addresses, hosts.eds, suffixes, statuses, strict=True
+            eps.addresses, eps.eds, suffixes, eps.statuses, strict=True
         ):
             k = (ENDPOINT, prefix + address)
             if k not in nodes:
                 nodes[k] = _Node(ENDPOINT, address, eds + suffix, st, [], (parent, address))
             edges[(cluster, k)] = None
 
+    def _spill(self) -> None:
+        """Make the endpoint nodes kept as columns ordinary nodes and edges (once)."""
+        if self._eps is None:
+            return
+        held, self._eps = self._eps, None
+        for eps in held:
+            self._add_endpoint_nodes(eps)
+
     def has(self, kind: int, key: str) -> bool:
         """Whether the node exists."""
-        return (kind, key) in self._nodes
+        if kind == ENDPOINT:
+            self._spill()
+        return (kind, key) in self._core
 
     def node(self, k: tuple[int, str]) -> _Node:
         """The node with key ``k``."""
-        return self._nodes[k]
+        if k[0] == ENDPOINT:
+            self._spill()
+        return self._core[k]
 
     def link(self, a: tuple[int, str], b: tuple[int, str]) -> None:
         """Add the edge ``a -> b``."""
-        self._edges[(a, b)] = None
+        if b[0] == ENDPOINT:
+            self._spill()
+        self._core_edges[(a, b)] = None
 
     def labelled(self, kind: int, label: str) -> list[tuple[int, str]]:
         """Keys of the nodes of ``kind`` shown as ``label``."""
@@ -144,27 +209,36 @@ class Graph:
 
     def keys(self, kind: int) -> list[tuple[int, str]]:
         """Keys of the nodes of ``kind``, in insertion order."""
-        return [k for k in self._nodes if k[0] == kind]
+        if kind == ENDPOINT:
+            self._spill()
+        return [k for k in self._core if k[0] == kind]
 
     def children(
         self, kinds: tuple[int, ...] | None = None
     ) -> dict[tuple[int, str], list[tuple[int, str]]]:
         """Each node's direct successors (of the nodes of ``kinds`` only, when given)."""
         out: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        if kinds is None or CLUSTER in kinds:
+            self._spill()  # only clusters lead to endpoints
         if kinds is None:
-            for a, b in self._edges:
+            for a, b in self._core_edges:
                 out[a].append(b)
             return out
         wanted = frozenset(kinds)
-        for a, b in self._edges:
+        for a, b in self._core_edges:
             if a[0] in wanted:
                 out[a].append(b)
         return out
 
     def by_kind(self) -> list[list[tuple[int, str]]]:
         """Keys of the nodes of each kind (one list per kind), in insertion order."""
+        self._spill()
+        return self._groups()
+
+    def _groups(self) -> list[list[tuple[int, str]]]:
+        """:meth:`by_kind` of the ordinary nodes (endpoints kept as columns left out)."""
         out: list[list[tuple[int, str]]] = [[] for _ in KIND_NAMES]
-        for k in self._nodes:
+        for k in self._core:
             out[k[0]].append(k)
         return out
 
@@ -175,7 +249,7 @@ class Graph:
         put in one bucket per distinct parent, the buckets taken in the parents' order
         and each sorted alone (the same order, with far fewer tuple comparisons).
         """
-        nodes = self._nodes
+        nodes = self._core
         sorts = [nodes[k].sort for k in keys]
         if sorts and all(len(x) == 2 and type(x[0]) is tuple for x in sorts):
             buckets: dict[Any, list[tuple[Any, str, tuple[int, str]]]] = {}
@@ -207,28 +281,118 @@ class Graph:
         ``nodes`` are ``[kind, label, status, detail, codes]`` sorted by kind, then
         by each kind's natural order; ``edges`` are ``[from, to]`` node indexes.
         """
-        all_nodes = self._nodes
-        groups = self.by_kind()
+        core = self._core
+        groups = self._groups()
         keys: list[tuple[int, str]] = []
         for group in groups:
             keys.extend(self._ordered(group))
         index = {k: i for i, k in enumerate(keys)}
-        nodes: list[list[Any]] = []
-        add = nodes.append
-        for k in keys:
-            n = all_nodes[k]
-            add([n.kind, n.label, n.status, n.detail, " ".join(n.codes)])
+        nodes: list[list[Any]] = [
+            [n.kind, n.label, n.status, n.detail, " ".join(n.codes)]
+            for n in map(core.__getitem__, keys)
+        ]
         # One integer per edge sorts as the pair does, without comparing lists.
         width = len(keys) + 1
-        codes = sorted([index[a] * width + index[b] for a, b in self._edges])
+        codes = sorted([index[a] * width + index[b] for a, b in self._core_edges])
         edges = [[e // width, e % width] for e in codes]
+        counts = [len(group) for group in groups]
+        if self._eps:
+            first = sum(counts[:CLUSTER])
+            ep_nodes, ep_edges = self._plain_endpoints(
+                keys[first : first + counts[CLUSTER]], len(keys), first
+            )
+            # Every other edge starts left of the clusters: these sort after them all.
+            nodes.extend(ep_nodes)
+            edges.extend(ep_edges)
+            counts[ENDPOINT] += len(ep_nodes)
         return {
             "kinds": list(KIND_NAMES),
             "nodes": nodes,
             "edges": edges,
-            "counts": [len(group) for group in groups],
+            "counts": counts,
             "notes": list(self.notes),
         }
+
+    def _plain_endpoints(
+        self, clusters: list[tuple[int, str]], start: int, first: int
+    ) -> tuple[list[list[Any]], list[list[int]]]:
+        """The endpoint nodes kept as columns, in the order :meth:`_ordered` gives them.
+
+        That order is the parent cluster's sort tuple, then the address, then the key.
+        ``clusters`` are the cluster nodes in their order (by sort tuple, then key; the
+        first has index ``first``), so the parents come in that order, those that sort
+        alike one after another. One parent's endpoints are its distinct addresses
+        sorted (its keys differ only there); clusters that sort alike have their
+        endpoints mixed, by address then key (one bucket per distinct tuple, as in
+        :meth:`_ordered`). Endpoint nodes start at index ``start``.
+
+        Returns:
+            The nodes, and their edges in order (each cluster's, clusters in order).
+        """
+        core = self._core
+        held = {eps.cluster: eps for eps in self._eps or ()}
+        nodes: list[list[Any]] = []
+        edges: list[list[int]] = []
+        # (cluster index, endpoints) of the clusters that share one sort tuple
+        bucket: list[tuple[int, _Endpoints]] = []
+        parent: Any = None
+        for ci, k in enumerate(clusters, first):
+            eps = held.get(k)
+            if eps is None:
+                continue
+            sort = core[k].sort
+            if bucket and sort == parent:
+                bucket.append((ci, eps))
+                continue
+            if bucket:
+                self._bucket(bucket, start, nodes, edges)
+            bucket, parent = [(ci, eps)], sort
+        if bucket:
+            self._bucket(bucket, start, nodes, edges)
+        return nodes, edges
+
+    @staticmethod
+    def _bucket(
+        bucket: list[tuple[int, _Endpoints]],
+        start: int,
+        nodes: list[list[Any]],
+        edges: list[list[int]],
+    ) -> None:
+        """Add the endpoint nodes of clusters that sort alike (usually one) and their edges."""
+        if len(bucket) == 1:
+            ci, eps = bucket[0]
+            addrs = eps.addresses
+            order = sorted(range(len(addrs)), key=addrs.__getitem__)
+            if len(set(addrs)) != len(addrs):
+                # the first host of an address is its node (the stable sort kept it first)
+                order = [i for j, i in enumerate(order) if not j or addrs[i] != addrs[order[j - 1]]]
+            at = start + len(nodes)
+            nodes.extend(_endpoint_rows(eps, order))
+            edges.extend([[ci, e] for e in range(at, at + len(order))])
+            return
+        items: list[tuple[str, str, int, int]] = []
+        for g, (_, eps) in enumerate(bucket):
+            prefix = eps.cluster[1] + "\x00"
+            seen: set[str] = set()
+            for i, address in enumerate(eps.addresses):
+                if address not in seen:
+                    seen.add(address)
+                    items.append((address, prefix + address, g, i))
+        items.sort(key=lambda t: (t[0], t[1]))
+        mine: list[list[int]] = [[] for _ in bucket]
+        for _, _, g, i in items:
+            mine[g].append(start + len(nodes))
+            nodes.extend(_endpoint_rows(bucket[g][1], [i]))
+        for (ci, _), ends in zip(bucket, mine, strict=True):  # clusters in index order
+            edges.extend([[ci, e] for e in ends])
+
+
+def _endpoint_rows(eps: _Endpoints, order: list[int]) -> list[list[Any]]:
+    """:meth:`Graph.plain` rows of the endpoints of ``eps`` at positions ``order``."""
+    addrs, eds, statuses, suffix = eps.addresses, eps.eds, eps.statuses, eps.suffixes
+    if isinstance(suffix, str):
+        return [[ENDPOINT, addrs[i], statuses[i], eds[i] + suffix, ""] for i in order]
+    return [[ENDPOINT, addrs[i], statuses[i], eds[i] + suffix[i], ""] for i in order]
 
 
 def _listener_detail(lst: s.Listener, state: str) -> str:
@@ -239,8 +403,12 @@ def _listener_detail(lst: s.Listener, state: str) -> str:
 
 
 def _cluster_sort(name: str) -> tuple[Any, ...]:
-    key = ClusterName.parse(name)
-    return (0 if key.istio else 1, *key.sort_key())
+    """``(0, *sort key)`` of an Istio name, ``(1, *sort key)`` of another (ClusterName's)."""
+    parts = split_name(name)
+    if parts is None:
+        return (1, name, "", 0, "")
+    direction, port, subset, host = parts
+    return (0, host, subset, port, direction)
 
 
 class _Builder:
@@ -357,39 +525,47 @@ class _Builder:
         """Every cluster the proxy has (or /clusters names), its health and its endpoints."""
         g = self.graph
         hosts = self.ctx.hosts
-        names = dict.fromkeys([*self.ctx.clusters, *hosts])
+        clusters = self.ctx.clusters
+        names = dict.fromkeys([*clusters, *hosts])
+        status_of = _LEVEL_STATUS.get
         for name in names:
             k = self.cluster(name)
             node = g.node(k)
-            cc = self.ctx.clusters.get(name)
+            cc = clusters.get(name)
             state = cc.state if cc is not None else "in /clusters only"
-            kind = table_type(cc.cluster) if cc is not None else ""
+            kind = table_type(cc.entry.cluster) if cc is not None else ""
             hs = hosts.get(name)
             if hs is None:
                 node.status = WARN if state == "WARMING" else UNKNOWN
                 node.detail = ", ".join(p for p in (state, kind, "endpoints not known") if p)
                 continue
             levels = hs.levels
-            status_of = _LEVEL_STATUS.get
-            statuses = [status_of(level, BAD) for level in levels]
-            # is_usable once per distinct level (a cluster's hosts share a few)
-            usable = sum(levels.count(lv) for lv in set(levels) if is_usable(lv))
-            if not levels:
+            n = len(levels)
+            distinct = set(levels)
+            if len(distinct) == 1:  # the common case: every host alike
+                (level,) = distinct
+                status = status_of(level, BAD)
+                statuses = [status] * n
+                usable = n if is_usable(level) else 0
+                all_ok = status == OK
+            else:
+                statuses = [status_of(level, BAD) for level in levels]
+                # is_usable once per distinct level (a cluster's hosts share a few)
+                usable = sum(levels.count(lv) for lv in distinct if is_usable(lv))
+                all_ok = statuses.count(OK) == n
+            if not n:
                 node.status = UNKNOWN
             elif not usable:
                 node.status = BAD
-            elif statuses.count(OK) != len(statuses):
+            elif not all_ok:
                 node.status = WARN
             else:
                 node.status = OK
             if state == "WARMING":
                 node.status = _worse(node.status, WARN)
             source = "/clusters" if hs.live else "EDS"
-            node.detail = ", ".join(
-                p
-                for p in (state, kind, f"{usable} of {len(levels)} endpoints usable ({source})")
-                if p
-            )
+            counted = f"{usable} of {n} endpoints usable ({source})"
+            node.detail = ", ".join(p for p in (state, kind, counted) if p)
             g.add_endpoints(k, hs, statuses)
 
     def findings(self, findings: list[Finding]) -> None:
@@ -417,8 +593,8 @@ class _Builder:
         g = self.graph
         order = (VHOST, ROUTE, LISTENER)
         children = g.children(order)
-        groups = g.by_kind()
-        nodes = g._nodes
+        groups = g._groups()
+        nodes = g._core
         for kind in order:
             for k in groups[kind]:
                 below = children.get(k)

@@ -19,6 +19,7 @@ from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.clusters import (
     SORT_KEYS,
+    STATE_KEYS,
     ClusterName,
     ClusterRecord,
     extension_type,
@@ -122,14 +123,20 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
         return counts
     total_c: Counter[str] = Counter()
     healthy_c: Counter[str] = Counter()
+    is_healthy: dict[str, bool] = {}  # endpoint_health once per distinct EDS status
     for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
         for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
-            for group in cla.endpoints:
-                for lb in group.lb_endpoints:
-                    total_c[cla.cluster_name] += 1
-                    if endpoint_health(lb.health_status) == HEALTHY:
-                        healthy_c[cla.cluster_name] += 1
+            statuses = [lb.health_status for group in cla.endpoints for lb in group.lb_endpoints]
+            if not statuses:
+                continue
+            for st in set(statuses).difference(is_healthy):
+                is_healthy[st] = endpoint_health(st) == HEALTHY
+            name = cla.cluster_name
+            total_c[name] += len(statuses)
+            n = sum(1 for st in statuses if is_healthy[st])
+            if n:
+                healthy_c[name] += n
     return {name: (total_c[name], healthy_c[name]) for name in total_c}
 
 
@@ -231,6 +238,11 @@ def view(
             table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects, None if table.rows else _warming_note(data))
+    if flt.empty and wide and not structured:
+        table = Table(COLUMNS, empty_message="No clusters found.")
+        table.rows = _wide_rows(data)
+        every = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=True)]  # noqa: E731
+        return ViewResult(table, every, None)
     rows = select(data, flt, include_warming=wide)
     counts = endpoint_counts(data) if wide else {}
     table = Table(COLUMNS, empty_message="No clusters found.")
@@ -255,6 +267,54 @@ def view(
     if not rows and not wide and not flt.empty:
         note = _warming_note(data, flt) or note
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
+    """The unfiltered ``-o wide`` rows, in one pass over the clusters (``pdebug report``).
+
+    The rows of :func:`select` (warming clusters too) then :func:`cells` and the wide
+    cells, in the same order (the same keys in the same order for the Go sort), without
+    a :class:`ClusterRow` or a :class:`ClusterName` per cluster (see :func:`_plain_keyed`).
+    """
+    dump = data.need_dump("the clusters view")
+    dump.require("clusters")
+    counts = endpoint_counts(data)
+    keyed: list[tuple[tuple[str, str, int, str], tuple[str, ...]]] = []
+    add = keyed.append
+    for state in ("ACTIVE", "STATIC", "WARMING"):
+        for entry in dump.cluster_entries(STATE_KEYS[state]).items:
+            if entry.absent:
+                continue
+            c = entry.cluster
+            name = c.name
+            total, healthy = _wide_counts(c, counts)
+            tail = (
+                c.type or "STATIC",  # table_type
+                istio_config_ref(c.metadata),
+                state,
+                c.lb_policy or "ROUND_ROBIN",
+                total,
+                healthy,
+                entry.version_info or "-",  # or_dash
+                entry.last_updated or "-",
+            )
+            parts = split_name(name)
+            if parts is not None:
+                direction, port, subset, host = parts
+                add(
+                    (
+                        (host, subset, port, direction),
+                        (host, str(port), subset or "-", direction, *tail),
+                    )
+                )
+            else:
+                add(((name, "", 0, ""), (name, "-", "-", "-", *tail)))
+    go_sort_by_key(keyed, _first_of)
+    return [row for _, row in keyed]
+
+
+def _first_of(item: tuple[tuple[str, str, int, str], tuple[str, ...]]) -> tuple[str, str, int, str]:
+    return item[0]
 
 
 def _warming_note(data: ProxyData, flt: ClusterFilter | None = None) -> str | None:

@@ -34,7 +34,7 @@ def plain_table(tid: str, title: str, build: Callable[[], ViewResult]) -> dict[s
     if isinstance(table, Table):
         headers, rows = table.visible(True)
         out["columns"] = headers
-        out["rows"] = [list(r) for r in rows]
+        out["rows"] = list(map(list, rows))
         out["note"] = result.note or (None if rows else table.empty_message)
     elif isinstance(table, Lines):
         out["note"] = table.text
