@@ -104,6 +104,11 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+def _dedented(block: bytes) -> bytes:
+    """A PEM block found in a YAML file's bytes as its block scalar holds it (no indent)."""
+    return b"\n".join(line.lstrip(b" \t") for line in block.split(b"\n"))
+
+
 def certificates_in(root: Path) -> tuple[set[bytes], set[bytes]]:
     """Every PEM block (and every base64 DER certificate of a JSON string) under ``root``."""
     pems: set[bytes] = set()
@@ -113,7 +118,7 @@ def certificates_in(root: Path) -> tuple[set[bytes], set[bytes]]:
             continue
         data = path.read_bytes()
         for text in (data, data.replace(b"\\n", b"\n")):
-            pems.update(m.group(0) for m in _PEM.finditer(text))
+            pems.update(_dedented(m.group(0)) for m in _PEM.finditer(text))
         if path.suffix != ".json":
             continue
         try:
