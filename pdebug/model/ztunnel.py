@@ -15,8 +15,8 @@ ztunnel is not Envoy: its admin port answers one JSON object with ``workloads``,
   ``by_addr``), services ``by_vip`` plus ``by_host`` (1.19-1.21: a service without a
   VIP is only there) or ``services_by_hostname`` (1.19's development dumps), policies
   ``by_key`` (1.19-1.21), a workload's one ``workloadIp`` and a service's ``addresses``
-  (1.18, 1.19), a policy's ``groups`` (1.18). They are read as the
-  ``workloads``/``services``/``workloadIps``/``vips``/``rules`` they hold (istioctl
+  (1.18, 1.19), a policy's ``groups`` (1.18). They are read as the ``workloads``/
+  ``services``/``policies``/``workloadIps``/``vips``/``rules`` they hold (istioctl
   prints empty tables for them).
 
 Every object keeps its unknown keys (``-o json`` prints them). An entry that is not an
