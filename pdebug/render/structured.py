@@ -565,13 +565,53 @@ _ODD_ITEM = re.compile(rb",0(?:0*[.eE]|0{18})")
 _MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
 _TOKEN = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _CHUNK = 1 << 22
+#: The same shape with every byte but ``"`` ``:`` ``,`` and the number characters left
+#: out, ``e``/``E`` as ``.``, and ``+`` left out (it follows an ``e``): a third of the
+#: compact text. What comes right before a number (``":``, ``,``, ``[`` as ``,``) and
+#: the number up to its ``.``/``e`` or 19th digit are kept as they are, so every odd
+#: number is still found; what is found in a string only asks for the look above.
+_SHORT_SHAPE = bytes(0x2E if c in b"eE" else _NUMBER_SHAPE[c] for c in range(256))
+_SHORT_KEEP = frozenset(b'":,[.eE-0123456789')
+_SHORT_DROP = bytes(c for c in range(256) if c not in _SHORT_KEEP)
+_SHORT_VALUE = re.compile(rb'":0(?:0*\.|0{18})')
+_SHORT_ITEM = re.compile(rb",0(?:0*\.|0{18})")
+#: Pieces of the compact text shortened at a time (they overlap by _SHORT_OVERLAP bytes,
+#: more than the 21 a match spans), so no shape as long as the text is ever held.
+_SHORT_PIECE = 1 << 20
+_SHORT_OVERLAP = 32
+#: An item's own members, undecoded (:func:`_unique_names`); made on first use.
+_OWN_FIELDS: list[Any] = []
 
 
 def _canonical_compact_numbers(compact: bytes) -> bool:
     """Whether every number in ``compact`` is as orjson writes it.
 
     What is found inside a string (``"a,1.50"``) only sends the item the slow way.
+    Most texts hold no number orjson could write otherwise (no float, no integer of 19
+    digits or more, no ``-0``): the short shape above says so at a third of the cost.
     """
+    if not _may_hold_odd_numbers(compact):
+        return True
+    return _numbers_one_by_one(compact)
+
+
+def _may_hold_odd_numbers(compact: bytes) -> bool:
+    """False when ``compact`` holds no float, no integer of 19 digits or more, no ``-0``."""
+    for m in _MINUS_ZERO.finditer(compact):
+        at = m.start()
+        before = compact[at - 1 : at]
+        if before in (b",", b"[") or (before == b":" and compact[at - 2 : at - 1] == b'"'):
+            return True
+    for at in range(0, len(compact), _SHORT_PIECE):
+        piece = compact[max(at - _SHORT_OVERLAP, 0) : at + _SHORT_PIECE]
+        short = piece.translate(_SHORT_SHAPE, _SHORT_DROP)
+        if _SHORT_VALUE.search(short) or _SHORT_ITEM.search(short):
+            return True
+    return False
+
+
+def _numbers_one_by_one(compact: bytes) -> bool:
+    """:func:`_canonical_compact_numbers`, each candidate number read by orjson."""
     import orjson
 
     shape = compact.translate(_NUMBER_SHAPE)
@@ -630,11 +670,48 @@ def _checked_compact(item: RawObject, redact: bool) -> bytes | None:
     return compact
 
 
-def _laid_out(wrapped: bytes) -> bytes | None:
+def _unique_names(compact: bytes) -> bool:
+    """Whether ``compact`` (a checked item's text) is, member for member, its decoded names.
+
+    Decoded as ``{name: raw text}`` (a repeated name keeps one member), the object is
+    written again in place: ``{`` then each ``"name":raw`` as orjson spells the name, at
+    the offset it must start at, then ``}`` exactly at the end. Every member of the text
+    is then a member of the decoded object, so no name is repeated and none is escaped
+    otherwise. A compare per member where :func:`_laid_out` searched the whole laid-out
+    text for the item's own lines; False only sends it to that search.
+    """
+    import msgspec
+    import orjson
+
+    from pdebug.model.dump import bounded
+
+    if not _OWN_FIELDS:
+        _OWN_FIELDS.append(msgspec.json.Decoder(dict[str, msgspec.Raw]))
+    decoder = _OWN_FIELDS[0]
+    try:
+        fields = bounded(lambda: decoder.decode(compact))
+    except (msgspec.DecodeError, RecursionError, MemoryError, TypeError):
+        return False
+    at = 1
+    for name, raw in fields.items():
+        if b"\\" in (key := orjson.dumps(name)) or not compact.startswith(key, at):
+            return False
+        at += len(key)
+        if compact[at : at + 1] != b":" or not compact.startswith(raw, at + 1):
+            return False
+        at += 1 + len(raw)
+        if compact[at : at + 1] != b",":
+            break
+        at += 1
+    return bool(fields) and at == len(compact) - 1 and compact[at:] == b"}"
+
+
+def _laid_out(wrapped: bytes, names_checked: bool = False) -> bytes | None:
     """``{"k":[ITEM]}`` in orjson's 2-space layout, from the same compact.
 
     ITEM's text was checked (:func:`_checked_compact`). None when ITEM's own names are
-    not unique or one is escaped (decoding changes it).
+    not unique or one is escaped (decoding changes it); ``names_checked``: they were
+    (:func:`_unique_names`).
     """
     import msgspec
 
@@ -644,6 +721,8 @@ def _laid_out(wrapped: bytes) -> bytes | None:
         text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
     except (msgspec.DecodeError, RecursionError, MemoryError):
         return None
+    if names_checked:
+        return text
     names = set()
     end = len(text) - len(_WRAP_TAIL)
     # A compiled search, not bytes.find: find skips one byte at a time over indentation
@@ -671,9 +750,10 @@ def _plan(item: Any, redact: bool) -> bytes | str | None:
     if not isinstance(item, RawObject):
         return None
     compact = _checked_compact(item, redact)
+    names = compact is not None and _unique_names(compact)
     wrapped = None if compact is None else b'{"k":[' + compact + b"]}"
     del compact
-    text = None if wrapped is None else _laid_out(wrapped)
+    text = None if wrapped is None else _laid_out(wrapped, names)
     if wrapped is None or text is None:
         if item.check is not None:
             item.check()
@@ -710,7 +790,7 @@ def _whole_item(item: RawObject, plan: bytes | str, redact: bool) -> Iterator[by
         yield from _chunks(item.text, item.release)
         return
     assert isinstance(plan, bytes)
-    text = _laid_out(plan)
+    text = _laid_out(plan, names_checked=True)  # the plan checked them
     if text is None:  # not expected: the same text was laid out before
         yield from _json_item(item, redact)
         return
