@@ -201,3 +201,58 @@ def test_bench_shaped_dump_own_name_repeated_prints_the_same() -> None:
     at = body.index(b'"version_info"')
     body = body[:at] + b'"version_info": "0",\n      ' + body[at:]
     assert _fast(body) == _slow(body)
+
+
+# --- a section laid out piece by piece -----------------------------------------------------
+
+
+def _fixture_sections() -> list[bytes]:
+    from tests.harness import FIXTURES
+
+    out = []
+    for path in sorted(FIXTURES.rglob("*.json")):
+        body = path.read_bytes()
+        if b'"configs"' not in body[:4096]:
+            continue
+        try:
+            configs = json.loads(body)["configs"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(configs, list):
+            out.extend(json.dumps(c).encode() for c in configs if isinstance(c, dict))
+    return out
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("run", [1, 40, 700, 1 << 20])
+def test_pieces_put_together_are_the_whole_layout(
+    run: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs of list elements of any length, every fixture section: the same bytes."""
+    monkeypatch.setattr(structured, "_RUN", run)
+    sections = _fixture_sections()
+    sections.append(b'{"@type":"t","a":[],"b":{},"c":[[1,[2]],{"d":[{}]}],"e":[1,2,3,4,5]}')
+    laid = 0
+    for text in sections:
+        compact = msgspec.json.format(text, indent=-1)
+        spans = structured._member_spans(compact)
+        if spans is None:
+            continue
+        whole = structured._laid_out(b'{"k":[' + compact + b"]}", names_checked=True)
+        assert whole is not None
+        inner = whole[len(structured._WRAP_HEAD) : len(whole) - len(structured._WRAP_TAIL)]
+        assert b"".join(structured._laid_pieces(compact, spans)) == inner
+        laid += 1
+    assert laid > 50
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("run", [1, 300])
+def test_bench_shaped_dump_in_short_runs_prints_the_same(
+    run: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(structured, "_RUN", run)
+    body = _mesh()
+    assert _fast(body) == _slow(body)
+    tabs = json.dumps(json.loads(body), indent="\t").encode()  # not Envoy's layout
+    assert _fast(tabs) == _slow(tabs)
