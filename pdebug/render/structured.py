@@ -735,7 +735,7 @@ _ELEMENTS_HEAD = b'{\n  "a": [\n    {\n      "b": [\n        '
 _ELEMENTS_TAIL = b"\n      ]\n    }\n  ]\n}"
 _ELEMENT_SEPARATOR = b",\n        "
 #: A list member longer than this (compact) is laid out about this much at a time.
-_RUN = 1 << 20
+_RUN = 1 << 18
 
 
 def _laid_piece(wrapped: bytes, head: bytes, tail: bytes) -> bytes:
