@@ -256,3 +256,28 @@ def test_bench_shaped_dump_in_short_runs_prints_the_same(
     assert _fast(body) == _slow(body)
     tabs = json.dumps(json.loads(body), indent="\t").encode()  # not Envoy's layout
     assert _fast(tabs) == _slow(tabs)
+
+
+# --- clusters -o json|yaml: the warming note only over warming clusters --------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_structured_clusters_say_no_warming_note_when_clusters_are_active(pdebug, fmt, tmp_path):
+    """It said "No clusters found: N warming" over every dump's active clusters (#17)."""
+    path = tmp_path / "mesh.json"
+    path.write_bytes(_mesh())
+    result = pdebug("clusters", path, "-o", fmt)
+    assert result.code == 0
+    assert "outbound|" in result.out
+    assert "warming" not in result.err
+    assert "No clusters found" not in result.err
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_structured_clusters_keep_the_warming_note_over_warming_clusters(pdebug, fmt):
+    from tests.harness import FIXTURES
+
+    warming = FIXTURES / "corpus/handmade/istio-2019-trafficdirector-warming-v2alpha.json"
+    result = pdebug("clusters", warming, "-o", fmt)
+    assert result.code == 0
+    assert result.err.startswith("No clusters found: 4 warming (received, not serving yet)")
