@@ -565,13 +565,53 @@ _ODD_ITEM = re.compile(rb",0(?:0*[.eE]|0{18})")
 _MINUS_ZERO = re.compile(rb"-0(?![0-9.eE])")
 _TOKEN = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _CHUNK = 1 << 22
+#: The same shape with every byte but ``"`` ``:`` ``,`` and the number characters left
+#: out, ``e``/``E`` as ``.``, and ``+`` left out (it follows an ``e``): a third of the
+#: compact text. What comes right before a number (``":``, ``,``, ``[`` as ``,``) and
+#: the number up to its ``.``/``e`` or 19th digit are kept as they are, so every odd
+#: number is still found; what is found in a string only asks for the look above.
+_SHORT_SHAPE = bytes(0x2E if c in b"eE" else _NUMBER_SHAPE[c] for c in range(256))
+_SHORT_KEEP = frozenset(b'":,[.eE-0123456789')
+_SHORT_DROP = bytes(c for c in range(256) if c not in _SHORT_KEEP)
+_SHORT_VALUE = re.compile(rb'":0(?:0*\.|0{18})')
+_SHORT_ITEM = re.compile(rb",0(?:0*\.|0{18})")
+#: Pieces of the compact text shortened at a time (they overlap by _SHORT_OVERLAP bytes,
+#: more than the 21 a match spans), so no shape as long as the text is ever held.
+_SHORT_PIECE = 1 << 20
+_SHORT_OVERLAP = 32
+#: An item's own members, undecoded (:func:`_unique_names`); made on first use.
+_OWN_FIELDS: list[Any] = []
 
 
 def _canonical_compact_numbers(compact: bytes) -> bool:
     """Whether every number in ``compact`` is as orjson writes it.
 
     What is found inside a string (``"a,1.50"``) only sends the item the slow way.
+    Most texts hold no number orjson could write otherwise (no float, no integer of 19
+    digits or more, no ``-0``): the short shape above says so at a third of the cost.
     """
+    if not _may_hold_odd_numbers(compact):
+        return True
+    return _numbers_one_by_one(compact)
+
+
+def _may_hold_odd_numbers(compact: bytes) -> bool:
+    """False when ``compact`` holds no float, no integer of 19 digits or more, no ``-0``."""
+    for m in _MINUS_ZERO.finditer(compact):
+        at = m.start()
+        before = compact[at - 1 : at]
+        if before in (b",", b"[") or (before == b":" and compact[at - 2 : at - 1] == b'"'):
+            return True
+    for at in range(0, len(compact), _SHORT_PIECE):
+        piece = compact[max(at - _SHORT_OVERLAP, 0) : at + _SHORT_PIECE]
+        short = piece.translate(_SHORT_SHAPE, _SHORT_DROP)
+        if _SHORT_VALUE.search(short) or _SHORT_ITEM.search(short):
+            return True
+    return False
+
+
+def _numbers_one_by_one(compact: bytes) -> bool:
+    """:func:`_canonical_compact_numbers`, each candidate number read by orjson."""
     import orjson
 
     shape = compact.translate(_NUMBER_SHAPE)
@@ -630,11 +670,169 @@ def _checked_compact(item: RawObject, redact: bool) -> bytes | None:
     return compact
 
 
-def _laid_out(wrapped: bytes) -> bytes | None:
+def _unique_names(compact: bytes) -> bool:
+    """Whether ``compact`` (a checked item's text) is, member for member, its decoded names.
+
+    See :func:`_member_spans`; False only sends the item to the search of
+    :func:`_laid_out`.
+    """
+    return _member_spans(compact) is not None
+
+
+def _member_spans(compact: bytes) -> list[tuple[bytes, int, int]] | None:
+    """Each member of ``compact`` as ``(name as written, value start, value end)``, or None.
+
+    Decoded as ``{name: raw text}`` (a repeated name keeps one member), the object is
+    written again in place: ``{`` then each ``"name":raw`` as orjson spells the name, at
+    the offset it must start at, then ``}`` exactly at the end. Every member of the text
+    is then a member of the decoded object, so no name is repeated and none is escaped
+    otherwise. A compare per member where :func:`_laid_out` searched the whole laid-out
+    text for the item's own lines. None: not shown (an escaped name, a repeated one).
+    """
+    import msgspec
+    import orjson
+
+    from pdebug.model.dump import bounded
+
+    if not _OWN_FIELDS:
+        _OWN_FIELDS.append(msgspec.json.Decoder(dict[str, msgspec.Raw]))
+    decoder = _OWN_FIELDS[0]
+    try:
+        fields = bounded(lambda: decoder.decode(compact))
+    except (msgspec.DecodeError, RecursionError, MemoryError, TypeError):
+        return None
+    spans = []
+    at = 1
+    for name, raw in fields.items():
+        if b"\\" in (key := orjson.dumps(name)) or not compact.startswith(key, at):
+            return None
+        at += len(key)
+        if compact[at : at + 1] != b":" or not compact.startswith(raw, at + 1):
+            return None
+        spans.append((key, at + 1, at + 1 + len(raw)))
+        at += 1 + len(raw)
+        if compact[at : at + 1] != b",":
+            break
+        at += 1
+    if not fields or at != len(compact) - 1 or compact[at:] != b"}":
+        return None
+    return spans
+
+
+# --- an item laid out piece by piece ------------------------------------------------------
+#
+# What _laid_out writes for an item, without the whole text at once (a section is up to a
+# few hundred MB laid out): each of its own members is laid out alone, in a wrapper that
+# puts it at the indent it has in the document, and a long list of resources
+# (``dynamic_active_clusters``) a run of its elements at a time. msgspec lays out by depth
+# alone, so the pieces put together are the same bytes.
+
+#: ``{"a":[{"b":VALUE}]}`` laid out: VALUE (an item's member) at indent 6 between these.
+_MEMBER_HEAD = b'{\n  "a": [\n    {\n      "b": '
+_MEMBER_TAIL = b"\n    }\n  ]\n}"
+#: ``{"a":[{"b":[ELEMENTS]}]}`` laid out: a member's list elements at indent 8.
+_ELEMENTS_HEAD = b'{\n  "a": [\n    {\n      "b": [\n        '
+_ELEMENTS_TAIL = b"\n      ]\n    }\n  ]\n}"
+_ELEMENT_SEPARATOR = b",\n        "
+#: A list member longer than this (compact) is laid out about this much at a time.
+_RUN = 1 << 18
+
+
+def _laid_piece(wrapped: bytes, head: bytes, tail: bytes) -> bytes:
+    import msgspec
+
+    from pdebug.model.dump import bounded
+
+    try:
+        text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
+    except (msgspec.DecodeError, RecursionError, MemoryError) as exc:
+        raise _Unsupported from exc
+    if not text.startswith(head) or not text.endswith(tail):
+        raise _Unsupported
+    return text[len(head) : len(text) - len(tail)]
+
+
+def _laid_pieces(compact: bytes, spans: list[tuple[bytes, int, int]]) -> Iterator[bytes]:
+    """The item laid out at indent 4, in pieces.
+
+    What :func:`_laid_out` writes between the wrapper's head and tail; raises
+    _Unsupported when a piece cannot be laid out alone.
+    """
+    import msgspec
+
+    from pdebug.model.dump import bounded
+
+    view = memoryview(compact)
+    yield b"{"
+    for i, (key, start, end) in enumerate(spans):
+        yield (b",\n      " if i else b"\n      ") + key + b": "
+        if end - start <= max(_RUN, 2) or compact[start : start + 1] != b"[":  # or "[]"
+            wrapped = b'{"a":[{"b":' + view[start:end] + b"}]}"
+            yield _laid_piece(wrapped, _MEMBER_HEAD, _MEMBER_TAIL)
+            continue
+        value = view[start:end]
+        try:
+            elements = bounded(lambda: _elements_decoder().decode(value))  # noqa: B023
+        except (msgspec.DecodeError, RecursionError, MemoryError) as exc:
+            raise _Unsupported from exc
+        yield b"["
+        lead = b"\n        "
+        at = run = start + 1
+        for raw in elements:
+            at += len(raw) + 1  # past its "," (or the closing "]")
+            if at - run >= _RUN:
+                wrapped = b'{"a":[{"b":[' + view[run : at - 1] + b"]}]}"
+                yield lead + _laid_piece(wrapped, _ELEMENTS_HEAD, _ELEMENTS_TAIL)
+                lead = _ELEMENT_SEPARATOR
+                run = at
+        if at != end:
+            raise _Unsupported
+        if at > run:
+            wrapped = b'{"a":[{"b":[' + view[run : at - 1] + b"]}]}"
+            yield lead + _laid_piece(wrapped, _ELEMENTS_HEAD, _ELEMENTS_TAIL)
+        yield b"\n      ]"
+    yield b"\n    }"
+
+
+def _elements_decoder() -> Any:
+    import msgspec
+
+    if len(_OWN_FIELDS) < 2:
+        _OWN_FIELDS.append(msgspec.json.Decoder(list[msgspec.Raw]))
+    return _OWN_FIELDS[1]
+
+
+def _same_pieces(
+    compact: bytes, spans: list[tuple[bytes, int, int]], own: Any, release: Any
+) -> bool | None:
+    """Whether the pieces of :func:`_laid_pieces` put together are ``own``.
+
+    None when a piece cannot be laid out alone. Every piece is laid out either way (so
+    that printing them later cannot fail half-way).
+    """
+    same = True
+    pos = 0
+    released = 0
+    try:
+        for piece in _laid_pieces(compact, spans):
+            if same:
+                part = own[pos : pos + len(piece)]
+                same = len(part) == len(piece) and piece.startswith(part)
+                pos += len(piece)
+                if release is not None and pos - released > _CHUNK:
+                    release()
+                    released = pos
+    except _Unsupported:
+        return None
+    return same and pos == len(own)
+
+
+def _laid_out(wrapped: bytes, names_checked: bool = False) -> bytes | None:
     """``{"k":[ITEM]}`` in orjson's 2-space layout, from the same compact.
 
     ITEM's text was checked (:func:`_checked_compact`). None when ITEM's own names are
-    not unique or one is escaped (decoding changes it).
+    not unique or one is escaped (decoding changes it); ``names_checked``: they were
+    (:func:`_unique_names`).
     """
     import msgspec
 
@@ -644,6 +842,8 @@ def _laid_out(wrapped: bytes) -> bytes | None:
         text: bytes = bounded(lambda: msgspec.json.format(wrapped, indent=2))
     except (msgspec.DecodeError, RecursionError, MemoryError):
         return None
+    if names_checked:
+        return text
     names = set()
     end = len(text) - len(_WRAP_TAIL)
     # A compiled search, not bytes.find: find skips one byte at a time over indentation
@@ -662,7 +862,7 @@ def _laid_out(wrapped: bytes) -> bytes | None:
 
 
 def _plan(item: Any, redact: bool) -> bytes | str | None:
-    """How to print ``item``: "same", its checked compact text (wrapped), or None.
+    """How to print ``item``: "same", its checked compact text, or None.
 
     "same": its text as it is. The compact text: laid out again when printed (the input
     lays it out otherwise). None: member by member (:func:`_json_item`); its members are read now
@@ -671,14 +871,22 @@ def _plan(item: Any, redact: bool) -> bytes | str | None:
     if not isinstance(item, RawObject):
         return None
     compact = _checked_compact(item, redact)
+    spans = None if compact is None else _member_spans(compact)
+    if compact is not None and spans is not None:
+        # Printed later from the same pieces (a compact text with spans is printed so);
+        # one that cannot be laid out alone (nesting near the limit) goes member by member.
+        same = _same_pieces(compact, spans, item.text, item.release)
+        if same is None and item.check is not None:
+            item.check()
+        return None if same is None else "same" if same else compact
     wrapped = None if compact is None else b'{"k":[' + compact + b"]}"
-    del compact
     text = None if wrapped is None else _laid_out(wrapped)
-    if wrapped is None or text is None:
+    del wrapped
+    if compact is None or text is None:
         if item.check is not None:
             item.check()
         return None
-    return "same" if _same_text(text, item.text, item.release) else wrapped
+    return "same" if _same_text(text, item.text, item.release) else compact
 
 
 def _same_text(text: bytes, own: Any, release: Any) -> bool:
@@ -710,7 +918,11 @@ def _whole_item(item: RawObject, plan: bytes | str, redact: bool) -> Iterator[by
         yield from _chunks(item.text, item.release)
         return
     assert isinstance(plan, bytes)
-    text = _laid_out(plan)
+    spans = _member_spans(plan)
+    if spans is not None:  # the plan laid out every piece already
+        yield from _laid_pieces(plan, spans)
+        return
+    text = _laid_out(b'{"k":[' + plan + b"]}", names_checked=True)  # the plan checked them
     if text is None:  # not expected: the same text was laid out before
         yield from _json_item(item, redact)
         return

@@ -234,8 +234,13 @@ def view(
     """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
-        if not structured:
-            table.rows = _plain_rows(data)
+        if structured:
+            # The table is not built: whether it would be empty is whether a cluster is
+            # active (the warming ones are left out of both).
+            active = select(data, flt, include_warming=False)
+            note = None if active else _warming_note(data)
+            return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in active], note)
+        table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects, None if table.rows else _warming_note(data))
     if flt.empty and wide and not structured:
