@@ -263,6 +263,74 @@ def test_endpoint_nodes_found_by_label() -> None:
     assert g.labelled(ENDPOINT, "no such address") == []
 
 
+def _graph_with_endpoints(names: list[str]) -> Graph:
+    """Clusters ``names`` with endpoints: repeated addresses, live flags, one without hosts."""
+    from pdebug.model import schema as s
+    from pdebug.model.hosts import Host, HostSet
+
+    hosts = [
+        [Host("10.0.0.2:80", "HEALTHY"), Host("10.0.0.1:80", "UNHEALTHY")]
+        + [Host("10.0.0.2:80", "DRAINING"), Host("10.0.0.10:80", "DEGRADED")],
+        [Host("10.0.0.1:80", "HEALTHY"), Host("10.0.0.3:80", "HEALTHY")],
+        [],
+        [Host("b:1", "HEALTHY", s.HostHealthStatus(failed_outlier_check=True))]
+        + [Host("a:1", "HEALTHY", s.HostHealthStatus()), Host("a:1", "UNHEALTHY")],
+    ]
+    g = Graph()
+    g.add(topology.LISTENER, "l", "l", status=topology.OK)
+    for i, name in enumerate(names):
+        k = g.add(CLUSTER, name, name, sort=topology._cluster_sort(name))
+        g.link((topology.LISTENER, "l"), k)
+        live = i == 3
+        hs = HostSet(name, hosts[i % len(hosts)], live)
+        g.add_endpoints(k, hs, [topology.endpoint_status(h) for h in hs.hosts])
+    return g
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["outbound|80||x", "outbound|080||x", "c", "live", "outbound|9080||y", "BlackHole"],
+        ["outbound|80||x", "a\x00b", "a", "live"],  # a NUL in a name: ordinary nodes
+    ],
+)
+def test_endpoints_kept_as_columns_give_the_ordinary_nodes(names: list[str]) -> None:
+    """:meth:`Graph.plain` from endpoint columns is what ordinary nodes and edges give."""
+    kept = _graph_with_endpoints(names)
+    ordinary = _graph_with_endpoints(names)
+    assert ordinary._nodes  # made ordinary
+    assert bool(kept._eps) == ("a\x00b" not in names)
+    got = kept.plain()
+    assert got == ordinary.plain() == _plain_graph_full(ordinary)
+    assert got["counts"][ENDPOINT] == sum(1 for n in got["nodes"] if n[0] == ENDPOINT)
+    # asked one by one afterwards, the endpoint nodes are there as before
+    assert kept.labelled(ENDPOINT, "10.0.0.1:80") == ordinary.labelled(ENDPOINT, "10.0.0.1:80")
+    assert kept.plain() == got
+
+
+def _plain_graph_full(g: Graph) -> dict[str, Any]:
+    """:func:`_plain_graph` with details and codes, in Graph.plain's shape."""
+    keys = _sorted_plainly(g)
+    index = {k: i for i, k in enumerate(keys)}
+    nodes = g._nodes
+    return {
+        "kinds": list(topology.KIND_NAMES),
+        "nodes": [
+            [
+                nodes[k].kind,
+                nodes[k].label,
+                nodes[k].status,
+                nodes[k].detail,
+                " ".join(nodes[k].codes),
+            ]
+            for k in keys
+        ],
+        "edges": sorted([index[a], index[b]] for a, b in g._edges),
+        "counts": [sum(1 for k in keys if k[0] == kind) for kind in range(5)],
+        "notes": [],
+    }
+
+
 def _embed_as_text(doc: Any) -> str:
     """:func:`embed_json` as written before: the escapes replaced in the decoded text."""
     import orjson

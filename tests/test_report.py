@@ -380,6 +380,28 @@ def test_build_report_is_pure_and_deterministic():
     assert page_data(one)["generated"] == "2026-01-02T03:04:05Z"
 
 
+def test_the_page_written_as_bytes_is_the_page_as_text(pdebug, tmp_path):
+    from datetime import UTC, datetime
+
+    from pdebug import cli
+    from pdebug.report import render_page, render_page_bytes
+    from pdebug.report.static import embed_json_bytes
+
+    meta = ReportMeta(HOSTILE, generated=datetime(2026, 1, 2, tzinfo=UTC), tables=wide_tables)
+    doc = report_data([proxy_of(DUMP, CLUSTERS)], meta)
+    assert render_page_bytes(doc) == render_page(doc).encode()
+    for nasty in ({"a": "</script>&\u2028\u2029é"}, {"x": "\ud800"}, {"plain": [1, "a"]}):
+        assert embed_json_bytes(nasty) == embed_json(nasty).encode()
+    # the command writes that page (its topology does not depend on the time); run from
+    # code (main(argv)), it keeps nothing for the process's end
+    out = tmp_path / "r.html"
+    assert pdebug("report", DUMP, "--clusters-json", CLUSTERS, "-o", out).code == 0
+    assert page_data(out.read_text())["proxies"][0]["graph"] == doc["proxies"][0]["graph"]
+    assert cli._LINGER is None
+    cli.linger(doc)
+    assert cli._LINGER is None
+
+
 def test_a_clusters_document_alone_still_makes_a_report(pdebug, tmp_path):
     out = tmp_path / "r.html"
     result = pdebug("report", ISTIOCTL / "proxy-config-endpoints/clusters.json", "-o", out)
