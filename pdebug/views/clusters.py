@@ -294,7 +294,8 @@ def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
             name = c.name
             total, healthy = _wide_counts(c, counts)
             tail = (
-                c.type or "STATIC",  # table_type
+                # table_type, or the cluster_type extension's name (as the filtered path)
+                extension_type(c) if c.cluster_type is not None else c.type or "STATIC",
                 istio_config_ref(c.metadata),
                 state,
                 c.lb_policy or "ROUND_ROBIN",
