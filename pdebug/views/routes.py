@@ -137,8 +137,12 @@ def view(
             table.rows.append((prefix + rc.name, str(len(rc.virtual_hosts))))
     else:
         table = Table(COLUMNS, empty_message="No routes found.")
+        add = table.rows.append
         for row in rows:
             rc = row.entry.route_config
+            name = prefix + rc.name
+            # Without -o wide the rows stop before the wide columns (ACTION, VERSION,
+            # LAST UPDATED), which come last: the renderer shows the same cells.
             extra = (row.entry.version_info or "-", row.entry.last_updated or "-")
             for vh in rc.virtual_hosts:
                 domains = summarize_domains(vh.domains)
@@ -153,24 +157,20 @@ def view(
                         )
                     continue
                 if not vh.routes:
-                    table.rows.append(
-                        (prefix + rc.name, vh.name, domains, "/*", "404", "404", *extra)
-                    )
+                    add((name, vh.name, domains, "/*", "404", "404", *extra) if wide else
+                        (name, vh.name, domains, "/*", "404"))  # fmt: skip
                     continue
                 for r in vh.routes:
                     if r.route is not None and r.route.cluster == "PassthroughCluster":
                         continue
-                    table.rows.append(
-                        (
-                            prefix + rc.name,
-                            vh.name,
-                            domains,
-                            match_description(r.match),
-                            istio_config_ref(r.metadata),
-                            action(r),
-                            *extra,
-                        )
+                    cells = (
+                        name,
+                        vh.name,
+                        domains,
+                        match_description(r.match),
+                        istio_config_ref(r.metadata),
                     )
+                    add((*cells, action(r), *extra) if wide else cells)
     note = None if rows or flt.empty else f"No route config is named {flt.name!r}."
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
