@@ -410,3 +410,35 @@ def test_check_reads_every_inline_route_config_of_a_shared_name(pdebug, tmp_path
     report = json.loads(pdebug("check", path, "-o", "json").out)
     found = [f for f in report["findings"] if f["code"] == "PD301"]
     assert len(found) == 1 and "'service1-envy'" in found[0]["message"]
+
+
+# --- static secrets ----------------------------------------------------------------------
+
+
+def test_static_secret_is_said_and_listed_in_wide(pdebug):
+    """Kuma's data plane holds its control plane's CA as a static secret (bootstrap).
+
+    istioctl's table shows only dynamic secrets, so pdebug said "No active or warming
+    secrets found." and nothing more, and -o wide (pdebug's own) showed nothing either.
+    The CA's facts below are openssl's reading of its inline bytes.
+    """
+    table = pdebug("secrets", KUMA)
+    assert (table.code, table.out) == (0, "No active or warming secrets found.\n")
+    assert table.err == (
+        "1 static secret (from the bootstrap) left out, as istioctl does; -o wide lists it.\n"
+    )
+    wide = pdebug("secrets", KUMA, "-o", "wide")
+    row = _rows(wide.out)
+    assert len(row) == 1 and row[0][:7] == [
+        "cp_validation_ctx",
+        "CA",
+        "STATIC",
+        "true",
+        "8579699e0c5c16f625f3bffb6188db57",
+        "2031-03-01T15:16:58Z",
+        "2021-03-03T15:16:58Z",
+    ]
+    as_json = pdebug("secrets", KUMA, "-o", "json")
+    assert as_json.err == "" and "cp_validation_ctx" in as_json.out
+    sidecar = pdebug("secrets", eh.FIXTURES / "real/sidecar/config_dump.json")
+    assert sidecar.err == "" and "STATIC" not in sidecar.out
