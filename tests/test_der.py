@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -112,7 +113,13 @@ def certificates_in(root: Path) -> tuple[set[bytes], set[bytes]]:
         if not path.is_file() or path.stat().st_size > 50_000_000:
             continue
         data = path.read_bytes()
-        for text in (data, data.replace(b"\\n", b"\n")):
+        texts = [data, data.replace(b"\\n", b"\n")]
+        if path.suffix in (".yaml", ".yml"):  # a block scalar's PEM is indented in the text
+            try:
+                texts = [s.encode() for s in _strings(yaml.safe_load(data))]
+            except yaml.YAMLError:
+                pass
+        for text in texts:
             pems.update(m.group(0) for m in _PEM.finditer(text))
         if path.suffix != ".json":
             continue
