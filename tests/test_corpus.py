@@ -247,10 +247,12 @@ class Expect:
         )
 
     # secrets
-    def secret_rows(self) -> int:
+    def secret_rows(self, wide: bool = False) -> int:
+        """istioctl's rows (dynamic secrets); -o wide adds the static ones."""
         sec = self.sections.get("Secrets", {})
         n = 0
-        for key in ("dynamic_warming_secrets", "dynamic_active_secrets"):
+        keys = ["dynamic_warming_secrets", "dynamic_active_secrets"]
+        for key in keys + (["static_secrets"] if wide else []):
             for e in g(sec, key, []) or []:
                 vc = g(g(e, "secret"), "validation_context")
                 typed = g(g(vc, "custom_validator_config"), "typed_config") or {}
@@ -294,7 +296,7 @@ def expected_rows(e: Expect, view: str, fmt: str) -> int | None:
     if view == "endpoints":
         return e.eds_rows() if e.has("Endpoints") else None
     if view == "secrets":
-        return e.secret_rows() if e.has("Secrets") else None
+        return e.secret_rows(fmt == "wide") if e.has("Secrets") else None
     if view == "ecds":
         full = all(e.has(k) for k in ("Bootstrap", "Clusters", "Listeners"))
         return len(e.ecds) if e.ecds or full else None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -104,11 +105,6 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _dedented(block: bytes) -> bytes:
-    """A PEM block found in a YAML file's bytes as its block scalar holds it (no indent)."""
-    return b"\n".join(line.lstrip(b" \t") for line in block.split(b"\n"))
-
-
 def certificates_in(root: Path) -> tuple[set[bytes], set[bytes]]:
     """Every PEM block (and every base64 DER certificate of a JSON string) under ``root``."""
     pems: set[bytes] = set()
@@ -117,8 +113,14 @@ def certificates_in(root: Path) -> tuple[set[bytes], set[bytes]]:
         if not path.is_file() or path.stat().st_size > 50_000_000:
             continue
         data = path.read_bytes()
-        for text in (data, data.replace(b"\\n", b"\n")):
-            pems.update(_dedented(m.group(0)) for m in _PEM.finditer(text))
+        texts = [data, data.replace(b"\\n", b"\n")]
+        if path.suffix in (".yaml", ".yml"):  # a block scalar's PEM is indented in the text
+            try:
+                texts = [s.encode() for s in _strings(yaml.safe_load(data))]
+            except yaml.YAMLError:
+                pass
+        for text in texts:
+            pems.update(m.group(0) for m in _PEM.finditer(text))
         if path.suffix != ".json":
             continue
         try:

@@ -382,3 +382,63 @@ def test_diff_of_two_static_configs_compares_them(pdebug, tmp_path):
     wide = pdebug("diff", a, b, "--include", "static")
     assert wide.out.count("(unnamed) 127.0.0.1:") == 4
     assert "neither side has dynamic" not in wide.out
+
+
+# --- two inline route configs of one name ----------------------------------------------
+
+
+@needs_envoy
+@pytest.mark.parametrize("which", [0, 1])
+def test_check_reads_every_inline_route_config_of_a_shared_name(pdebug, tmp_path, which):
+    """The front-proxy sandbox's two listeners both call their inline route config
+    ``local_route``; a typo in one's cluster (``validate_clusters: false``, so Envoy 1.40
+    starts) went unreported when Envoy dumped that config second (check read one config
+    per name), though ``pdebug routes`` shows it and Envoy answers 503 NC. Envoy's dump
+    order of the two is its own: the typo goes in each in turn."""
+    boot = yaml.safe_load((EXAMPLES / "front-proxy/envoy.yaml").read_text())
+    boot.pop("admin", None)
+    for lst in boot["static_resources"]["listeners"]:
+        lst["address"]["socket_address"].update(address="127.0.0.1", port_value=eh.free_port())
+    hcm = boot["static_resources"]["listeners"][which]["filter_chains"][0]["filters"][0]
+    config = hcm["typed_config"]["route_config"]
+    config["validate_clusters"] = False  # else Envoy refuses the typo at start
+    config["virtual_hosts"][0]["routes"][0]["route"]["cluster"] = "service1-envy"  # the typo
+    path = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        path.write_bytes(envoy.get("/config_dump"))
+    assert "service1-envy" in pdebug("routes", path, "-o", "wide").out
+    report = json.loads(pdebug("check", path, "-o", "json").out)
+    found = [f for f in report["findings"] if f["code"] == "PD301"]
+    assert len(found) == 1 and "'service1-envy'" in found[0]["message"]
+
+
+# --- static secrets ----------------------------------------------------------------------
+
+
+def test_static_secret_is_said_and_listed_in_wide(pdebug):
+    """Kuma's data plane holds its control plane's CA as a static secret (bootstrap).
+
+    istioctl's table shows only dynamic secrets, so pdebug said "No active or warming
+    secrets found." and nothing more, and -o wide (pdebug's own) showed nothing either.
+    The CA's facts below are openssl's reading of its inline bytes.
+    """
+    table = pdebug("secrets", KUMA)
+    assert (table.code, table.out) == (0, "No active or warming secrets found.\n")
+    assert table.err == (
+        "1 static secret (from the bootstrap) left out, as istioctl does; -o wide lists it.\n"
+    )
+    wide = pdebug("secrets", KUMA, "-o", "wide")
+    row = _rows(wide.out)
+    assert len(row) == 1 and row[0][:7] == [
+        "cp_validation_ctx",
+        "CA",
+        "STATIC",
+        "true",
+        "8579699e0c5c16f625f3bffb6188db57",
+        "2031-03-01T15:16:58Z",
+        "2021-03-03T15:16:58Z",
+    ]
+    as_json = pdebug("secrets", KUMA, "-o", "json")
+    assert as_json.err == "" and "cp_validation_ctx" in as_json.out
+    sidecar = pdebug("secrets", eh.FIXTURES / "real/sidecar/config_dump.json")
+    assert sidecar.err == "" and "STATIC" not in sidecar.out

@@ -240,7 +240,14 @@ def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: 
     import importlib
 
     v = importlib.import_module(f"pdebug.views.{module}")
-    return run_view(proxy, output, fetch(), lambda d, f: v.view(d, f.wide))
+
+    def build(d: ProxyData, f: Format) -> ViewResult:
+        result: ViewResult = v.view(d, f.wide)
+        if f.structured and getattr(v, "NOTES_OF_THE_TABLE", False):
+            result.note = None  # json/yaml print the whole section: nothing left out
+        return result
+
+    return run_view(proxy, output, fetch(), build)
 
 
 def all_(

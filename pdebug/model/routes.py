@@ -72,13 +72,27 @@ def records(dump: ConfigDump) -> Iterator[RouteConfigRecord]:
 
 
 def configs(dump: ConfigDump) -> list[RouteConfigRecord]:
-    """:func:`records` with a name repeated within its kind counted once (the first)."""
-    seen: set[tuple[str, str]] = set()
+    """:func:`records`, each route configuration once.
+
+    An RDS name repeated counts once (the first). Static entries are the inline route
+    configs of connection managers, one per manager: two listeners' configs may share a
+    name (Envoy's sandboxes all call theirs ``local_route``) and still differ, so a
+    static one is left out only when it repeats an earlier one of its name exactly.
+    """
+    seen: set[str] = set()
+    static: dict[str, list[s.RouteConfiguration]] = {}
     out: list[RouteConfigRecord] = []
     for rec in records(dump):
-        if (rec.kind, rec.name) not in seen:
-            seen.add((rec.kind, rec.name))
-            out.append(rec)
+        if rec.kind == "static":
+            earlier = static.setdefault(rec.name, [])
+            if any(rc == rec.config for rc in earlier):
+                continue
+            earlier.append(rec.config)
+        elif rec.name in seen:
+            continue
+        else:
+            seen.add(rec.name)
+        out.append(rec)
     return out
 
 

@@ -47,12 +47,18 @@ def _names_a_connection_manager(dump: ConfigDump) -> bool:
     filter names (``envoy.filters.network.http_connection_manager``, the legacy
     ``envoy.http_connection_manager``), an ECDS ``config_discovery`` of one.
     """
+    known = dump.facts.get("sections.hcm")
+    if isinstance(known, bool):
+        return known
     sec = dump.section("listeners")
     if sec is None:
-        return False
-    if sec.text is not None:
-        return b"http_connection_manager" in bytes(sec.text)
-    return any(b"http_connection_manager" in bytes(raw) for raw in _fields(sec).values())
+        found = False
+    elif sec.text is not None:
+        found = b"http_connection_manager" in bytes(sec.text)
+    else:
+        found = any(b"http_connection_manager" in bytes(raw) for raw in _fields(sec).values())
+    dump.facts["sections.hcm"] = found
+    return found
 
 
 def _fields(sec: Section) -> dict[str, Any]:

@@ -47,6 +47,10 @@ __all__ = [
 ]
 
 
+#: The view's note speaks of the table (what it leaves out): not said for json/yaml.
+NOTES_OF_THE_TABLE = True
+
+
 def _rfc3339(t: datetime | None) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
 
@@ -62,9 +66,19 @@ def view(
         return ViewResult(Lines("No active or warming secrets found."), lambda: {})
     active = dump.secret_entries("dynamic_active_secrets").items
     warming = dump.secret_entries("dynamic_warming_secrets").items
-    if not active and not warming:
-        return ViewResult(Lines("No active or warming secrets found."), _objects(sec))
-    rows = items(data)
+    # Static secrets (a bootstrap's: Kuma's CA, a plain Envoy's certificates): istioctl's
+    # table leaves them out; -o wide lists them, STATUS STATIC; the table says so.
+    statics = static_items(data) if sec.raw("static_secrets") is not None else []
+    note = None
+    if statics and not wide:
+        n = len(statics)
+        note = (
+            f"{n} static secret{'s' if n != 1 else ''} (from the bootstrap) left out,"
+            f" as istioctl does; -o wide lists {'it' if n == 1 else 'them'}."
+        )
+    if not active and not warming and not (wide and statics):
+        return ViewResult(Lines("No active or warming secrets found."), _objects(sec), note)
+    rows = items(data) + (statics if wide else [])
     if not rows:
         return ViewResult(Lines("No secret items to show."), _objects(sec))
     with_td = all(r.trust_domain for r in rows)
@@ -102,7 +116,7 @@ def view(
         days = f"{(c.not_after - now).total_seconds() / 86400:.1f}" if c.not_after else "-"
         cells += (days, str(c.chain_length or "-"), r.version or "-", r.last_updated or "-")
         table.rows.append(cells)
-    return ViewResult(table, _objects(sec))
+    return ViewResult(table, _objects(sec), note)
 
 
 def _objects(sec: Section) -> Callable[[], Any]:
