@@ -122,6 +122,8 @@ def check_stat_prefix(ctx: Context, this: Check) -> Iterator[Finding]:
         for index, chain, flt in ctx.network_filters(lc):
             if flt.stat_prefix:
                 continue
+            if isinstance(flt, s.TcpProxy) and flt.value is not None and flt.value.stat_prefix:
+                continue  # Envoy <= 1.8's v1 form keeps it in its value
             kind = (
                 "HTTP connection manager"
                 if isinstance(flt, s.HttpConnectionManager)

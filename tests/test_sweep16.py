@@ -1,0 +1,36 @@
+"""Sweep 16: `pdebug check` and `pdebug diff` findings checked by hand on inputs others made.
+
+Each test names the public input (fixtures/corpus/, fixtures/istioctl/: provenance in their
+MANIFESTs) whose finding was wrong or missing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.harness import FIXTURES
+
+ISTIO_2018 = FIXTURES / "corpus/istio/2018-11-istioctl/configdump.json"
+
+
+def _findings(pdebug, *args: str) -> list[tuple[str, str, str]]:
+    result = pdebug("check", *args, "-o", "json", "--fail-on", "never")
+    assert result.code == 0, result.err
+    return [(f["code"], f["resource"], f["message"]) for f in json.loads(result.out)["findings"]]
+
+
+def test_v1_tcp_proxy_stat_prefix_and_clusters(pdebug):
+    # istioctl's 2018 test dump (Envoy <= 1.8): listener 172.21.134.116_443 holds a
+    # tcp_proxy in deprecated_v1 form, its stat_prefix ("outbound|tcp|443") and routes in
+    # `value`. check said PD103 "tcp_proxy has no stat_prefix" (false) and did not see that
+    # its route sends to outbound|443||istio-galley..., a cluster the dump lacks (PD104).
+    found = _findings(pdebug, ISTIO_2018)
+    on_443 = [f for f in found if f[1] == "listener/172.21.134.116_443"]
+    assert on_443 == [
+        (
+            "PD104",
+            "listener/172.21.134.116_443",
+            "filter chain #0: tcp_proxy sends to unknown cluster "
+            "'outbound|443||istio-galley.istio-system.svc.cluster.local'",
+        )
+    ]
