@@ -34,3 +34,17 @@ def test_v1_tcp_proxy_stat_prefix_and_clusters(pdebug):
             "'outbound|443||istio-galley.istio-system.svc.cluster.local'",
         )
     ]
+
+
+ZT_ISTIOCTL = FIXTURES / "istioctl/ztunnel-config/dump.json"
+
+
+def test_pd712_hbone_connection_is_not_passed_through(pdebug):
+    # istioctl's ztunnel test dump: productpage's outbound to 10.233.25.246:9080 went over
+    # HBONE to 10.233.97.136:15008, yet PD712 said it was "passed through, unmanaged" (what
+    # ztunnel does only with a destination it does not know: plain TCP to it)
+    found = [f for f in _findings(pdebug, ZT_ISTIOCTL) if f[0] == "PD712"]
+    assert len(found) == 3
+    productpage = next(f for f in found if "productpage" in f[1])
+    assert "passed through" not in productpage[2]
+    assert "sent over HBONE to 10.233.97.136:15008" in productpage[2]

@@ -328,14 +328,25 @@ def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
             continue
         target = c.get("originalDst") or c.get("actualDst")
         host = _host(target)
-        if host and host not in known:
+        if not host or host in known:
+            continue
+        if zm.cell(c.get("protocol")) == "HBONE":
+            # ztunnel opens HBONE only to a destination it knew then: not passed through
             yield this.finding(
                 f"connection/{pod}",
                 f"outbound to {zm.cell(target)}, an address of no workload or service "
-                "ztunnel knows (passed through, unmanaged)",
-                "is the destination in this cluster? a ServiceEntry makes external "
-                "destinations known",
+                f"ztunnel knows now; it was sent over HBONE to {zm.cell(c.get('actualDst'))}, "
+                "so ztunnel knew it when the connection opened",
+                "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
+                "the IP)? the connection keeps its old destination until it closes",
             )
+            continue
+        yield this.finding(
+            f"connection/{pod}",
+            f"outbound to {zm.cell(target)}, an address of no workload or service "
+            "ztunnel knows (passed through, unmanaged)",
+            "is the destination in this cluster? a ServiceEntry makes external destinations known",
+        )
 
 
 @_check("PD713", Severity.WARNING, "ztunnel-pod-pending")
