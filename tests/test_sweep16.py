@@ -48,3 +48,28 @@ def test_pd712_hbone_connection_is_not_passed_through(pdebug):
     productpage = next(f for f in found if "productpage" in f[1])
     assert "passed through" not in productpage[2]
     assert "sent over HBONE to 10.233.97.136:15008" in productpage[2]
+
+
+K8S_GATEWAY = FIXTURES / "corpus/istio/2024-08-k8s-gateway/configdump.json"
+
+
+def test_pd301_names_the_routes_not_found_status(pdebug, tmp_path):
+    # istioctl's 2024 test dump of a Kubernetes Gateway API gateway (routes only): its route
+    # sets cluster_not_found_response_code INTERNAL_SERVER_ERROR, as Istio does for
+    # HTTPRoutes; with a clusters section lacking the route's cluster, PD301 said "Envoy
+    # answers 503 NC" where Envoy answers 500
+    dump = json.loads(K8S_GATEWAY.read_text())
+    dump["configs"].append(
+        {"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "static_clusters": []}
+    )
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps(dump))
+    found = {f[2] for f in _findings(pdebug, str(path)) if f[0] == "PD301"}
+    httpbin = "outbound|8000||httpbin.default.svc.cluster.local"
+    assert {m for m in found if httpbin in m} == {
+        f"virtual host 'httpbin.example.com:80' route 'default.http.0' sends to unknown "
+        f"cluster '{httpbin}': "
+        "Envoy answers 500 NC"
+    }
+    # the static route config's route (no such field) keeps Envoy's default
+    assert "virtual host 'backend' sends to unknown cluster 'agent': Envoy answers 503 NC" in found
