@@ -73,3 +73,31 @@ def test_pd301_names_the_routes_not_found_status(pdebug, tmp_path):
     }
     # the static route config's route (no such field) keeps Envoy's default
     assert "virtual host 'backend' sends to unknown cluster 'agent': Envoy answers 503 NC" in found
+
+
+def test_pd705_tells_waypoints_of_one_name_apart(pdebug, tmp_path):
+    # istioctl's ztunnel test dump, plus a second waypoint of the same name in namespace
+    # default, scaled to zero and used by nobody (every namespace's waypoint is usually
+    # called "waypoint"): PD705 matched waypoints by name, so it said default's had
+    # "nowhere to go" for bookinfo's workloads, which use bookinfo's healthy one
+    dump = json.loads(ZT_ISTIOCTL.read_text())
+    used = dump["services"]["/10.96.65.117"]
+    assert used["namespace"] == "bookinfo" and used["endpoints"]
+    idle = dict(
+        used,
+        namespace="default",
+        hostname="namespace-istio-waypoint.default.svc.cluster.local",
+        vips=["/10.96.65.200"],
+        endpoints={},
+    )
+    dump["services"]["/10.96.65.200"] = idle
+    path = tmp_path / "two-waypoints.json"
+    path.write_text(json.dumps(dump))
+    found = _findings(pdebug, str(path))
+    assert [f for f in found if f[0] == "PD705"] == []
+    assert ("PD706", "service/namespace-istio-waypoint.default") in {f[:2] for f in found}
+    # the same waypoint down where it is used is still an error
+    used["endpoints"] = {}
+    path.write_text(json.dumps(dump))
+    down = [f[1] for f in _findings(pdebug, str(path)) if f[0] == "PD705"]
+    assert down == ["service/namespace-istio-waypoint.bookinfo"]

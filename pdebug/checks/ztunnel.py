@@ -159,19 +159,27 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
 def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     by_uid, by_address = zm.workloads_by_uid(d), zm.workloads_by_address(d)
-    users: dict[str, list[str]] = {}
-    index = zm.waypoint_index(d.services)
+    # the waypoint service each destination names (zm.waypoint_index's rule, first wins),
+    # by identity: every namespace's waypoint is usually called "waypoint"
+    index: dict[str, int] = {}
+    for at, svc in enumerate(d.services):
+        index.setdefault(f"{zm.cell(svc.get('namespace'))}/{zm.cell(svc.get('hostname'))}", at)
+        for vip in zm.as_list(svc.get("vips")):
+            if isinstance(vip, str):
+                index.setdefault(vip, at)
+    users: dict[int, list[str]] = {}
     for obj in [*d.workloads, *d.services]:
-        name = zm.waypoint_name(obj.get("waypoint"), index)
-        if name not in ("None", "NA"):
-            users.setdefault(name, []).append(zm.cell(obj.get("name")))
-    for s in d.services:
+        dest = zm.as_obj(obj.get("waypoint")).get("destination")
+        at = index.get(dest) if isinstance(dest, str) else None
+        if at is not None:
+            users.setdefault(at, []).append(zm.cell(obj.get("name")))
+    for at, s in enumerate(d.services):
         name = zm.cell(s.get("name"))
-        if name not in users:
+        if at not in users:
             continue
         healthy, total = zm.endpoint_counts(s, by_uid, by_address)
         if healthy == 0:
-            bound = ", ".join(sorted(set(users[name]))[:5])
+            bound = ", ".join(sorted(set(users[at]))[:5])
             yield this.finding(
                 _sname(s),
                 f"waypoint has {healthy}/{total} healthy endpoints; traffic to {bound} "
