@@ -170,9 +170,9 @@ def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
     users: dict[int, list[str]] = {}
     for obj in [*d.workloads, *d.services]:
         dest = zm.as_obj(obj.get("waypoint")).get("destination")
-        at = index.get(dest) if isinstance(dest, str) else None
-        if at is not None:
-            users.setdefault(at, []).append(zm.cell(obj.get("name")))
+        used = index.get(dest) if isinstance(dest, str) else None
+        if used is not None:
+            users.setdefault(used, []).append(zm.cell(obj.get("name")))
     for at, s in enumerate(d.services):
         name = zm.cell(s.get("name"))
         if at not in users:
