@@ -101,3 +101,23 @@ def test_pd705_tells_waypoints_of_one_name_apart(pdebug, tmp_path):
     path.write_text(json.dumps(dump))
     down = [f[1] for f in _findings(pdebug, str(path)) if f[0] == "PD705"]
     assert down == ["service/namespace-istio-waypoint.bookinfo"]
+
+
+DSB_REJECTED = FIXTURES / "sweep16/deathstarbench-virtualinbound-rejected.json"
+
+
+def test_pd101_reason_of_an_envoy_1_26_validation_failure(pdebug):
+    # a real Istio 1.18 sidecar (DeathStarBench's config_dump.json, Envoy 1.26): Envoy
+    # refused virtualInbound ("Proto constraint validation failed (<reason>): <proto>",
+    # the proto over the next lines); PD101 ended its message with the proto's first line
+    # "...is required): default_source_code {"
+    found = _findings(pdebug, DSB_REJECTED)
+    assert found == [
+        (
+            "PD101",
+            "listener/virtualInbound",
+            "Envoy rejected an update at 2025-02-17T15:17:48.372Z: Proto constraint "
+            "validation failed (LuaValidationError.DefaultSourceCode: embedded message "
+            'failed validation | caused by field: "specifier", reason: is required)',
+        )
+    ]
