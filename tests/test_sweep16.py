@@ -121,3 +121,32 @@ def test_pd101_reason_of_an_envoy_1_26_validation_failure(pdebug):
             'failed validation | caused by field: "specifier", reason: is required)',
         )
     ]
+
+
+HIGRESS = FIXTURES / "corpus/higress/gateway-config_dump.json"
+
+
+def test_gateway_credential_hints_name_the_kubernetes_secret(pdebug):
+    # Higress's gateway dump: SDS secret kubernetes-ingress://Kubernetes/default/default
+    # warming (PD503). A gateway credential is served from a Kubernetes Secret (a missing
+    # one keeps it warming forever), yet the hint sent users to istio-agent / pilot-agent
+    result = pdebug("check", HIGRESS, "-o", "json", "--fail-on", "never")
+    hints = {
+        f["resource"]: f["hint"] for f in json.loads(result.out)["findings"] if f["code"] == "PD503"
+    }
+    hint = hints["secret/kubernetes-ingress://Kubernetes/default/default"]
+    assert "Kubernetes Secret default/default" in hint
+    assert "pilot-agent" not in hint
+
+
+def test_kube_secret_names():
+    from pdebug.checks.secrets import _kube_secret
+
+    assert _kube_secret("kubernetes://tls-cert") == "tls-cert (in the gateway's namespace)"
+    assert (
+        _kube_secret("kubernetes://istio-system/tls-cert-cacert") == "istio-system/tls-cert-cacert"
+    )
+    assert _kube_secret("kubernetes-gateway://default/gw-cert") == "default/gw-cert"
+    assert _kube_secret("kubernetes-ingress://Kubernetes/default/default") == "default/default"
+    assert _kube_secret("default") is None and _kube_secret("ROOTCA") is None
+    assert _kube_secret("file-cert:/etc/certs/cert.pem~/etc/certs/key.pem") is None
