@@ -150,3 +150,15 @@ def test_kube_secret_names():
     assert _kube_secret("kubernetes-ingress://Kubernetes/default/default") == "default/default"
     assert _kube_secret("default") is None and _kube_secret("ROOTCA") is None
     assert _kube_secret("file-cert:/etc/certs/cert.pem~/etc/certs/key.pem") is None
+
+
+def test_pd712_double_hbone_is_not_passed_through_either(pdebug, tmp_path):
+    # the same connection as a DOUBLEHBONE one (ztunnel's multi-network tunnel)
+    dump = json.loads(ZT_ISTIOCTL.read_text())
+    for state in dump["workloadState"].values():
+        for c in state["connections"]["outbound"]:
+            c["protocol"] = "DOUBLEHBONE"
+    path = tmp_path / "double.json"
+    path.write_text(json.dumps(dump))
+    found = [f[2] for f in _findings(pdebug, str(path)) if f[0] == "PD712"]
+    assert found and all("sent over DOUBLEHBONE to" in m for m in found), found

@@ -338,12 +338,13 @@ def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
         host = _host(target)
         if not host or host in known:
             continue
-        if zm.cell(c.get("protocol")) == "HBONE":
+        proto = zm.cell(c.get("protocol"))
+        if proto in ("HBONE", "DOUBLEHBONE"):
             # ztunnel opens HBONE only to a destination it knew then: not passed through
             yield this.finding(
                 f"connection/{pod}",
                 f"outbound to {zm.cell(target)}, an address of no workload or service "
-                f"ztunnel knows now; it was sent over HBONE to {zm.cell(c.get('actualDst'))}, "
+                f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
                 "so ztunnel knew it when the connection opened",
                 "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
                 "the IP)? the connection keeps its old destination until it closes",
