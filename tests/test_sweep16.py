@@ -162,3 +162,19 @@ def test_pd712_double_hbone_is_not_passed_through_either(pdebug, tmp_path):
     path.write_text(json.dumps(dump))
     found = [f[2] for f in _findings(pdebug, str(path)) if f[0] == "PD712"]
     assert found and all("sent over DOUBLEHBONE to" in m for m in found), found
+
+
+def test_diff_quotes_the_rejection_reason_as_check_does(pdebug, tmp_path):
+    # the DeathStarBench piece against an istiod view without the listener: diff's note
+    # printed Envoy's details raw, the refused proto included ("...): default_source_code
+    # {\n}\n")
+    view = tmp_path / "istiod.json"
+    view.write_text(
+        json.dumps(
+            {"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"}]}
+        )
+    )
+    result = pdebug("diff", DSB_REJECTED, view)
+    assert result.code == 1, result.err
+    note = next(line for line in result.out.splitlines() if line.startswith("  ! virtualInbound"))
+    assert note.endswith('caused by field: "specifier", reason: is required)'), note
