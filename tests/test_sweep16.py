@@ -178,3 +178,27 @@ def test_diff_quotes_the_rejection_reason_as_check_does(pdebug, tmp_path):
     assert result.code == 1, result.err
     note = next(line for line in result.out.splitlines() if line.startswith("  ! virtualInbound"))
     assert note.endswith('caused by field: "specifier", reason: is required)'), note
+
+
+TD_WARMING = FIXTURES / "corpus/handmade/istio-2019-trafficdirector-warming-v2alpha.json"
+
+
+def test_pd201_sees_an_update_warming_beside_the_active_cluster(pdebug, tmp_path):
+    # the Traffic Director dump's first warming cluster, given an earlier active version
+    # (Envoy keeps serving the old one while the update waits for EDS: envoyproxy/envoy
+    # issue #9416, a circuit_breakers change stuck in dynamic_warming_clusters). PD201 read
+    # clusters by name, active first, so the stuck update was never reported
+    dump = json.loads(TD_WARMING.read_text())
+    section = next(c for c in dump["configs"] if "Clusters" in c["@type"])
+    first = section["dynamic_warming_clusters"][0]
+    old = json.loads(json.dumps(first))
+    old["version_info"] = "1564686000000000000"
+    old["cluster"]["circuit_breakers"]["thresholds"][0]["max_connections"] = 1024
+    section["dynamic_active_clusters"] = [old]
+    path = tmp_path / "update-warming.json"
+    path.write_text(json.dumps(dump))
+    found = {f[1]: f[2] for f in _findings(pdebug, str(path)) if f[0] == "PD201"}
+    assert len(found) == 4
+    message = found[f"cluster/{first['cluster']['name']}"]
+    assert message.startswith("an update is warming since 2019-08-01T19:08:11.377Z")
+    assert message.endswith("; the previous version still serves")
