@@ -482,6 +482,13 @@ def _listener(key: str, entry: _Entry, sec: Section, exact: bool = False) -> Res
     return res
 
 
+def _reason(details: str) -> str:
+    """Envoy's rejection details as one line, as ``check`` PD101 quotes them."""
+    from pdebug.checks.listeners import envoy_reason  # only when a rejection is shown
+
+    return envoy_reason(details) if details else "no details"
+
+
 # --- the meaning of a resource, at C speed --------------------------------------------
 #
 # Two sides rarely spell a resource byte for byte alike: Envoy pretty-prints, istiod
@@ -1030,7 +1037,7 @@ def compare_kind(
             report.notes.append(
                 f"{name}: Envoy rejected an update"
                 + (f" at {b.error_at}" if b.error_at else "")
-                + f": {b.error or 'no details'}"
+                + f": {_reason(b.error)}"
             )
         elif b is not None and b.state == "warming":
             report.notes.append(f"{name}: warming (Envoy has not finished initialising it)")
@@ -1043,7 +1050,7 @@ def compare_kind(
                 f"{name}: Envoy rejected an update"
                 + (f" in {left_label}" if left_label else "")
                 + (f" at {a.error_at}" if a.error_at else "")
-                + f": {a.error or 'no details'}"
+                + f": {_reason(a.error)}"
             )
         # A rejected new listener holds no config but the one Envoy refused: not served.
         if a is None:

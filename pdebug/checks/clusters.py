@@ -8,6 +8,7 @@ from typing import Any
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, Host, cluster_kind
+from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import unusable_reasons
 
 #: Istio's sink for blocked traffic: empty on purpose.
@@ -44,9 +45,12 @@ def config_source(source: Any) -> str:
 )
 def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
     """Warming clusters and the config source their endpoints should come from."""
-    for cc in ctx.clusters.values():
-        if cc.state != "WARMING":
-            continue
+    if not ctx.has("clusters"):
+        return
+    # every warming entry: an update of a cluster Envoy already has warms beside it
+    for cc in cluster_records(ctx.dump, ("WARMING",)):
+        serving = ctx.clusters.get(cc.name)
+        update = serving is not None and serving.state != "WARMING"
         since = f" since {cc.since}" if cc.since else ""
         if cluster_kind(cc.cluster) == "EDS":
             eds = ctx.cluster_plain(cc).get("eds_cluster_config", {}).get("eds_config", {})
@@ -57,8 +61,14 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
             what = "waiting for its first DNS answer or its TLS secrets"
         yield this.finding(
             f"cluster/{cc.name}",
-            f"warming{since}: {what}",
-            "routes to it answer 503 NC until it is active: check the xDS connection to "
+            f"{'an update is warming' if update else 'warming'}{since}: {what}"
+            + ("; the previous version still serves" if update else ""),
+            (
+                "the change does not take effect until it is active: check the xDS "
+                "connection to that source (istiod reachable? pilot-agent logs)"
+            )
+            if update
+            else "routes to it answer 503 NC until it is active: check the xDS connection to "
             "that source (istiod reachable? pilot-agent logs)",
         )
 

@@ -10,6 +10,7 @@ from pdebug.checks.context import Context, tcp_targets
 from pdebug.model import schema as s
 
 _MAX_REASON = 240
+_VALIDATION = "Proto constraint validation failed ("
 
 
 def envoy_reason(details: str) -> str:
@@ -25,6 +26,15 @@ def envoy_reason(details: str) -> str:
         return "(no details)"
     dumped = lines[0].startswith("goo.gle/") or lines[-1].startswith(":")
     text = lines[-1] if len(lines) > 1 and dumped else lines[0]
+    if len(lines) > 1 and not dumped and text.startswith(_VALIDATION):
+        # Envoy <= 1.3x: "Proto constraint validation failed (<reason>): <proto dumped
+        # over the next lines>"; keep the reason, not the proto's first line
+        depth = 0
+        for at in range(len(_VALIDATION) - 1, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[at], 0)
+            if depth == 0:
+                text = text[: at + 1]
+                break
     text = re.sub(r"\s+", " ", text.lstrip(": ").strip())
     if len(text) > _MAX_REASON:
         text = text[: _MAX_REASON - 3] + "..."
@@ -122,6 +132,8 @@ def check_stat_prefix(ctx: Context, this: Check) -> Iterator[Finding]:
         for index, chain, flt in ctx.network_filters(lc):
             if flt.stat_prefix:
                 continue
+            if isinstance(flt, s.TcpProxy) and flt.value is not None and flt.value.stat_prefix:
+                continue  # Envoy <= 1.8's v1 form keeps it in its value
             kind = (
                 "HTTP connection manager"
                 if isinstance(flt, s.HttpConnectionManager)

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, route_targets
 
+# RouteAction.cluster_not_found_response_code (Envoy's default: 503); Istio sets 500 on
+# Kubernetes Gateway API routes
+_NOT_FOUND_STATUS = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
+
 
 @check(
     "PD301",
@@ -29,9 +33,13 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
                 continue
             seen.add(cluster)
             where = f"virtual host {vh.name!r}" + (f" route {route.name!r}" if route.name else "")
+            action = route.route
+            status = _NOT_FOUND_STATUS.get(
+                action.cluster_not_found_response_code if action is not None else "", 503
+            )
             yield this.finding(
                 f"route/{rc.name}",
-                f"{where} sends to unknown cluster {cluster!r}: Envoy answers 503 NC",
+                f"{where} sends to unknown cluster {cluster!r}: Envoy answers {status} NC",
                 "the destination's cluster never reached the proxy: check the host/subset in "
                 "the VirtualService and its DestinationRule, and Sidecar egress hosts",
             )

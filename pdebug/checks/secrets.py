@@ -14,6 +14,7 @@ from pdebug.model.secrets import CertInfo, items, static_items
 
 class _Cert(msgspec.Struct, frozen=True):
     resource: str
+    name: str  # the secret's name
     what: str  # "certificate" or "CA certificate"
     info: CertInfo
 
@@ -27,7 +28,7 @@ def _certs(ctx: Context) -> list[_Cert]:
         resource = f"secret/{item.name}"
         if item.trust_domain and item.cert.type == "CA":
             resource += f" (trust domain {item.trust_domain})"
-        out.append(_Cert(resource, _kind(item.cert), item.cert))
+        out.append(_Cert(resource, item.name, _kind(item.cert), item.cert))
         # A served chain's intermediates end it too; a trust bundle's later roots are
         # roots of their own (the table shows the first, as istioctl does).
         where = "trust bundle" if item.bundle else "chain"
@@ -35,12 +36,34 @@ def _certs(ctx: Context) -> list[_Cert]:
             n = item.cert.chain_length
             for i, info in enumerate(item.cert.rest, start=2):
                 if info.not_after is not None:
-                    out.append(_Cert(resource, f"{_kind(info)} {i} of {n} in the {where}", info))
+                    what = f"{_kind(info)} {i} of {n} in the {where}"
+                    out.append(_Cert(resource, item.name, what, info))
     return out
 
 
 def _kind(info: CertInfo) -> str:
     return "CA certificate" if info.type == "CA" else "certificate"
+
+
+def _kube_secret(name: str) -> str | None:
+    """The Kubernetes Secret an SDS name serves (a gateway's credentialName), else None.
+
+    Istio names them ``kubernetes://NAME`` (the gateway's namespace) or ``kubernetes://NS/NAME``,
+    ``kubernetes-gateway://NS/NAME`` (Gateway API); Higress ``kubernetes-ingress://CLUSTER/NS/NAME``.
+    """
+    scheme, sep, ref = name.partition("://")
+    if (
+        not sep
+        or not ref
+        or scheme not in ("kubernetes", "kubernetes-gateway", "kubernetes-ingress")
+    ):
+        return None
+    parts = ref.split("/")
+    if scheme == "kubernetes-ingress" and len(parts) == 3:
+        parts = parts[1:]
+    if len(parts) == 1:
+        return f"{parts[0]} (in the gateway's namespace)"
+    return "/".join(parts)
 
 
 def _when(t: datetime) -> str:
@@ -73,10 +96,14 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
             message = f"{cert.what} is not valid until {_when(info.not_before)}"
         else:
             continue
+        kube = _kube_secret(cert.name)
         yield this.finding(
             cert.resource,
             f"{message}, serial {info.serial}",
-            "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
+            f"TLS handshakes with it fail: it comes from the Kubernetes Secret {kube}; renew "
+            "the certificate there (cert-manager? kubectl get secret)"
+            if kube
+            else "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
             "logs, istiod/CA reachable)? For a CA, renew the mesh root",
         )
 
@@ -97,11 +124,15 @@ def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
             continue
         if not ctx.options.expiring(ctx.now, info.not_before, info.not_after):
             continue
+        kube = _kube_secret(cert.name)
         yield this.finding(
             cert.resource,
             f"{cert.what} expires in {_days(info.not_after - ctx.now)} "
             f"({_when(info.not_after)}), serial {info.serial}",
-            "Istio rotates workload certificates long before they end (24h lifetime by "
+            f"it comes from the Kubernetes Secret {kube}: renew the certificate there "
+            "(cert-manager? kubectl get secret); Envoy picks the new one up by itself"
+            if kube
+            else "Istio rotates workload certificates long before they end (24h lifetime by "
             "default): one this close is not being rotated; check pilot-agent logs and the CA",
         )
 
@@ -117,10 +148,15 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
     """``dynamic_warming_secrets`` entries."""
     for entry in ctx.dump.secret_entries("dynamic_warming_secrets").items:
         since = f" since {entry.last_updated}" if entry.last_updated else ""
+        kube = _kube_secret(entry.name)
         yield this.finding(
             f"secret/{entry.name}",
             f"SDS secret not received yet (warming{since})",
-            "listeners and clusters using it keep warming: check the SDS server "
+            f"listeners and clusters using it keep warming: it is served from the Kubernetes "
+            f"Secret {kube}; does it exist, with a certificate and key (kubectl get secret)? "
+            "the control plane's log (istiod) names a credential it cannot read"
+            if kube
+            else "listeners and clusters using it keep warming: check the SDS server "
             "(istio-agent: pilot-agent logs) or the secret's config source",
         )
 

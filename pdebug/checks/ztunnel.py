@@ -159,19 +159,27 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
 def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     by_uid, by_address = zm.workloads_by_uid(d), zm.workloads_by_address(d)
-    users: dict[str, list[str]] = {}
-    index = zm.waypoint_index(d.services)
+    # the waypoint service each destination names (zm.waypoint_index's rule, first wins),
+    # by identity: every namespace's waypoint is usually called "waypoint"
+    index: dict[str, int] = {}
+    for at, svc in enumerate(d.services):
+        index.setdefault(f"{zm.cell(svc.get('namespace'))}/{zm.cell(svc.get('hostname'))}", at)
+        for vip in zm.as_list(svc.get("vips")):
+            if isinstance(vip, str):
+                index.setdefault(vip, at)
+    users: dict[int, list[str]] = {}
     for obj in [*d.workloads, *d.services]:
-        name = zm.waypoint_name(obj.get("waypoint"), index)
-        if name not in ("None", "NA"):
-            users.setdefault(name, []).append(zm.cell(obj.get("name")))
-    for s in d.services:
+        dest = zm.as_obj(obj.get("waypoint")).get("destination")
+        used = index.get(dest) if isinstance(dest, str) else None
+        if used is not None:
+            users.setdefault(used, []).append(zm.cell(obj.get("name")))
+    for at, s in enumerate(d.services):
         name = zm.cell(s.get("name"))
-        if name not in users:
+        if at not in users:
             continue
         healthy, total = zm.endpoint_counts(s, by_uid, by_address)
         if healthy == 0:
-            bound = ", ".join(sorted(set(users[name]))[:5])
+            bound = ", ".join(sorted(set(users[at]))[:5])
             yield this.finding(
                 _sname(s),
                 f"waypoint has {healthy}/{total} healthy endpoints; traffic to {bound} "
@@ -328,14 +336,26 @@ def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
             continue
         target = c.get("originalDst") or c.get("actualDst")
         host = _host(target)
-        if host and host not in known:
+        if not host or host in known:
+            continue
+        proto = zm.cell(c.get("protocol"))
+        if proto in ("HBONE", "DOUBLEHBONE"):
+            # ztunnel opens HBONE only to a destination it knew then: not passed through
             yield this.finding(
                 f"connection/{pod}",
                 f"outbound to {zm.cell(target)}, an address of no workload or service "
-                "ztunnel knows (passed through, unmanaged)",
-                "is the destination in this cluster? a ServiceEntry makes external "
-                "destinations known",
+                f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
+                "so ztunnel knew it when the connection opened",
+                "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
+                "the IP)? the connection keeps its old destination until it closes",
             )
+            continue
+        yield this.finding(
+            f"connection/{pod}",
+            f"outbound to {zm.cell(target)}, an address of no workload or service "
+            "ztunnel knows (passed through, unmanaged)",
+            "is the destination in this cluster? a ServiceEntry makes external destinations known",
+        )
 
 
 @_check("PD713", Severity.WARNING, "ztunnel-pod-pending")

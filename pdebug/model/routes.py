@@ -133,6 +133,11 @@ def tcp_targets(tcp: s.TcpProxy) -> list[str]:
     out = [tcp.cluster] if tcp.cluster else []
     if tcp.weighted_clusters is not None:
         out.extend(wc.name for wc in tcp.weighted_clusters.clusters if wc.name)
+    if tcp.value is not None and tcp.value.route_config is not None:
+        # Envoy <= 1.8's v1 form: each route names its cluster.
+        for route in tcp.value.route_config.routes:
+            if route.cluster and route.cluster not in out:
+                out.append(route.cluster)
     return out
 
 

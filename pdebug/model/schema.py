@@ -332,6 +332,7 @@ class TcpProxyV1RouteConfig(_S):
 
 
 class TcpProxyV1(_S):
+    stat_prefix: str = ""
     route_config: TcpProxyV1RouteConfig | None = None
 
 
