@@ -1,4 +1,4 @@
-"""Sweep 14: hostile files, misbehaving admins and live sources (each test failed before its fix)."""
+"""Sweep 14: hostile files, misbehaving admins, live sources (each test failed before its fix)."""
 
 from __future__ import annotations
 
