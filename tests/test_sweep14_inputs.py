@@ -37,3 +37,60 @@ def test_assert_names_a_resource_with_two_name_keys_by_the_last_as_diff_and_the_
     assert r.code == ExitCode.FINDINGS, r.err
     verdicts = {row["expectation"]: row["result"] for row in json.loads(r.out)["results"]}
     assert verdicts == {"first": "FAIL", "last": "PASS", "gone": "FAIL"}, r.out
+
+
+class _Admin:
+    """A loopback admin answering each path with ``answers[path]`` (the real documents)."""
+
+    def __init__(self, answers: dict[str, bytes]) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                body = answers.get(self.path.partition("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_dump_says_when_the_envoy_changed_version_between_its_requests(pdebug, tmp_path) -> None:
+    # An Envoy upgraded between GET /config_dump and GET /server_info (a rollout, a
+    # restart): the bundle's documents are of two processes, and pdebug said nothing.
+    side = FIXTURES / "real" / "sidecar"
+    info = json.loads((side / "server_info.json").read_bytes())
+    info["node"]["user_agent_build_version"]["version"] = {"major_number": 1, "minor_number": 41}
+    answers = {
+        "/config_dump": (side / "config_dump.json").read_bytes(),
+        "/clusters": (side / "clusters.json").read_bytes(),
+        "/server_info": json.dumps(info).encode(),
+        "/stats": b'{"stats": []}',
+    }
+    admin = _Admin(answers)
+    try:
+        out = tmp_path / "b.tar.gz"
+        r = pdebug("dump", admin.url, "-o", out)
+        assert r.code == ExitCode.OK and out.exists(), r.err
+        assert (
+            "the proxy changed during the capture: its config dump is of Envoy 1.40.0, its "
+            "/server_info of Envoy 1.41.0" in r.err
+        ), r.err
+        assert "Traceback" not in r.err
+        # the same Envoy throughout: no word of it
+        answers["/server_info"] = (side / "server_info.json").read_bytes()
+        r = pdebug("dump", admin.url, "-o", tmp_path / "c.tar.gz")
+        assert r.code == ExitCode.OK and "changed during" not in r.err, r.err
+    finally:
+        admin.close()
