@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pdebug.errors import ExitCode
 from tests.harness import FIXTURES
 
@@ -94,3 +96,34 @@ def test_dump_says_when_the_envoy_changed_version_between_its_requests(pdebug, t
         assert r.code == ExitCode.OK and "changed during" not in r.err, r.err
     finally:
         admin.close()
+
+
+@pytest.mark.parametrize("plugin", ["missing", "fails"])
+def test_a_kubeconfig_whose_exec_credential_plugin_fails_is_one_line_naming_it(
+    pdebug, kube, tmp_path, no_ambient_config, plugin
+) -> None:
+    # The kubernetes client logs the failure ("ERROR:root:[Errno 2] ...", a second line
+    # on stderr through logging's default handler) and goes on without credentials; pdebug
+    # then blamed the API server: "rejected the credentials ... 401 Unauthorized".
+    import yaml
+
+    kube.add_pod("web-1", "default")
+    config = yaml.safe_load(kube.write_kubeconfig(tmp_path / "kc").read_text())
+    command = str(tmp_path / "no-such-plugin")
+    if plugin == "fails":
+        script = tmp_path / "plugin.sh"
+        script.write_text("#!/bin/sh\necho 'token expired \x1b[31mlogin again' >&2\nexit 1\n")
+        script.chmod(0o755)
+        command = str(script)
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": command}}
+    config["users"] = [{"name": "sso", "user": exec_user}]
+    config["contexts"][0]["context"]["user"] = "sso"
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    r = pdebug("clusters", "pod/web-1", "--kubeconfig", path)
+    assert r.code == ExitCode.SOURCE_UNAVAILABLE, r.err
+    lines = r.err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("pdebug: error: pod/web-1: kubeconfig "), r.err
+    assert "the user's credentials could not be obtained" in lines[0], r.err
+    assert "401" not in r.err and "ERROR:root" not in r.err and "\x1b" not in r.err
+    assert lines[1].startswith("hint: check the user's exec plugin"), r.err
