@@ -44,13 +44,22 @@ def test_assert_names_a_resource_with_two_name_keys_by_the_last_as_diff_and_the_
 class _Admin:
     """A loopback admin answering each path with ``answers[path]`` (the real documents)."""
 
-    def __init__(self, answers: dict[str, bytes]) -> None:
+    def __init__(self, answers: dict[str, bytes], redirects: dict[str, str] | None = None) -> None:
         import http.server
         import threading
 
+        moved = redirects or {}
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                body = answers.get(self.path.partition("?")[0])
+                path = self.path.partition("?")[0]
+                if path in moved:
+                    self.send_response(302)
+                    self.send_header("Location", moved[path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = answers.get(path)
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
@@ -127,3 +136,46 @@ def test_a_kubeconfig_whose_exec_credential_plugin_fails_is_one_line_naming_it(
     assert "the user's credentials could not be obtained" in lines[0], r.err
     assert "401" not in r.err and "ERROR:root" not in r.err and "\x1b" not in r.err
     assert lines[1].startswith("hint: check the user's exec plugin"), r.err
+
+
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZWRpcmVjdCJ9.c2lnbmF0dXJlLXJlZGlyZWN0"
+
+
+def test_a_redirect_with_credentials_is_not_saved_in_a_snapshot_manifest(
+    pdebug, kube, tmp_path, no_ambient_config
+) -> None:
+    # A proxy in front of the admin redirects /clusters to an SSO login carrying a token
+    # and userinfo: the error said where it pointed, and a snapshot's manifest saved it.
+    import tarfile
+
+    side = FIXTURES / "real" / "sidecar"
+    answers = {
+        "/config_dump": (side / "config_dump.json").read_bytes(),
+        "/server_info": (side / "server_info.json").read_bytes(),
+        "/stats": b'{"stats": []}',
+        "/certs": b'{"certificates": []}',
+    }
+    where = f"https://sso:hunter2@login.example/cb?access_token={TOKEN}"
+    admin = _Admin(answers, {"/clusters": where})
+    try:
+        kube.add_pod("web-1", "default", forwards={15000: admin.server.server_address[:2]})
+        config = kube.write_kubeconfig(tmp_path / "kc")
+        out = tmp_path / "s.tar.gz"
+        r = pdebug("snapshot", "-n", "default", "-o", out, "--kubeconfig", config, "--no-istiod")
+        assert r.code == ExitCode.FINDINGS, r.err  # a document missing
+        with tarfile.open(out) as tar:
+            saved = b"".join(
+                tar.extractfile(m).read()
+                for m in tar.getmembers()
+                if m.isfile()  # type: ignore[union-attr]
+            )
+        assert (
+            b"(redirects to https://sso:[redacted]@login.example/cb?access_token=[redacted])"
+            in saved
+        )
+        assert TOKEN.encode() not in saved and b"hunter2" not in saved
+        r = pdebug("dump", admin.url, "-o", tmp_path / "d.tar.gz")
+        assert r.code == ExitCode.SOURCE_UNAVAILABLE, r.err
+        assert "redirects to https://sso:[redacted]@" in r.err and TOKEN not in r.err, r.err
+    finally:
+        admin.close()
