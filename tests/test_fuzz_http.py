@@ -1,4 +1,4 @@
-"""Seeded fuzzing of the admin's HTTP answers themselves (sweep 14).
+"""Seeded fuzzing of the admin's HTTP answers themselves, and of bundles' tar headers (sweep 14).
 
 tests/test_fuzz.py mutates the documents; here the wire is mutated: a raw loopback server
 answers pdebug's GETs with the real fixtures' documents, except that one path (or every
@@ -16,6 +16,11 @@ exit code, no traceback, in bounded time (``--timeout`` honoured), and no raw co
 character on a text stream. ``make fuzz`` runs it longer (the same environment variables
 as tests/test_fuzz.py: ``PDEBUG_FUZZ_CASES``, ``PDEBUG_FUZZ_SEED``, ``PDEBUG_FUZZ_BUDGET``;
 this file runs a fifth of the cases, each case being about ten live commands).
+
+The bundle test rewrites one to three ustar header fields (name, mode, size, mtime, type,
+link, magic, prefix: ``..`` and absolute names, links, devices, huge or negative sizes,
+base-256 numbers, pax and GNU long-name types, bad checksums, a cut archive) of a bundle
+``pdebug dump`` wrote, and reads it with ``clusters``, ``check`` and ``endpoints``.
 """
 
 from __future__ import annotations
@@ -406,3 +411,80 @@ def test_fuzzed_admin_answers_are_one_line_a_documented_code_in_time(findings: F
 def test_answers_are_seeded() -> None:
     body = BODIES["/clusters"]
     assert mutated_answer(random.Random(3), body) == mutated_answer(random.Random(3), body)
+
+
+# --- bundle tar headers ------------------------------------------------------------------
+
+#: The ustar header fields a mutation rewrites: (offset, length).
+TAR_FIELDS = {
+    "name": (0, 100), "mode": (100, 8), "size": (124, 12), "mtime": (136, 12),
+    "type": (156, 1), "link": (157, 100), "magic": (257, 6), "prefix": (345, 155),
+}  # fmt: skip
+TAR_VALUES = [
+    b"../../etc/passwd", b"/abs/manifest.json", b"manifest.json", b"77777777777", b"-1",
+    b"\x80\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff", b"1", b"2", b"3", b"5", b"6", b"7",
+    b"L", b"K", b"x", b"g", b"\x1b[31m", b"\x00", b"00000000000", b"99999999999", b"ustar\x00",
+    b"GNUtar", b"web.ns/config_dump.json",
+]  # fmt: skip
+
+
+def _checksum(header: bytes) -> bytes:
+    h = bytearray(header)
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def mutated_bundle(rng: random.Random, tar: bytes, offsets: list[int]) -> bytes:
+    """``tar`` (a pdebug bundle, uncompressed) with one to three header fields rewritten
+    (the checksum fixed up, mostly), sometimes cut short; gzipped again."""
+    data = bytearray(tar)
+    for _ in range(rng.randint(1, 3)):
+        off = rng.choice(offsets)
+        start, length = rng.choice(list(TAR_FIELDS.values()))
+        if rng.random() < 0.8:
+            value = rng.choice(TAR_VALUES)[:length].ljust(length, b"\x00")
+        else:
+            value = bytes(rng.randrange(256) for _ in range(length))
+        header = bytes(data[off : off + 512])
+        header = header[:start] + value + header[start + length :]
+        data[off : off + 512] = _checksum(header) if rng.random() < 0.9 else header
+    if rng.random() < 0.2:
+        data = data[: rng.randrange(len(data))]
+    return gzip.compress(bytes(data), mtime=0)
+
+
+def test_fuzzed_bundle_tar_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reader of a bundle whose tar headers were rewritten: a documented exit code."""
+    import tarfile
+
+    monkeypatch.setenv("PDEBUG_MAX_INPUT", str(4 << 20))  # declared-huge members stop early
+    admin = FuzzAdmin()
+    admin.answer = lambda target: plain_answer(real_body(target) or b"{}")
+    try:
+        good = tmp_path / "good.tar.gz"
+        code, _, err, _ = run(["dump", admin.url, "-o", str(good)])
+        assert code == 0, err
+    finally:
+        admin.close()
+    assert run(["clusters", str(good)])[0] == 0
+    tar = gzip.decompress(good.read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        offsets = [m.offset for m in t.getmembers()]
+    rng = random.Random(SEED)
+    bad: list[str] = []
+    deadline = time.monotonic() + BUDGET / 2
+    for case in range(CASES * 3):
+        if time.monotonic() > deadline:
+            break
+        path = tmp_path / f"case{case}.tar.gz"
+        path.write_bytes(mutated_bundle(rng, tar, offsets))
+        for argv in (["clusters", str(path)], ["check", str(path)], ["endpoints", str(path)]):
+            code, out, err, seconds = run(argv)
+            what = f"seed={SEED} case={case}: pdebug {' '.join(argv)}"
+            if code not in DOCUMENTED or "Traceback" in err or seconds > RUN_LIMIT:
+                bad.append(f"{what} -> exit {code} in {seconds:.1f}s: {err.strip()[:300]}")
+            elif CONTROL.search(out + err):
+                bad.append(f"{what}: raw control character")
+        path.unlink()
+    assert not bad, "\n".join(bad[:20])
