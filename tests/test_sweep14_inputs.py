@@ -179,3 +179,26 @@ def test_a_redirect_with_credentials_is_not_saved_in_a_snapshot_manifest(
         assert "redirects to https://sso:[redacted]@" in r.err and TOKEN not in r.err, r.err
     finally:
         admin.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["clusters", "http://127.0.0.1:9", "--timeout", "inf"], "--timeout"),
+        (["dump", "http://127.0.0.1:9", "-o", "x.tar.gz", "--timeout", "99999999999"], "--timeout"),
+        (["check", str(SIDECAR), "--cert-days", "inf"], "--cert-days"),
+        (["report", str(SIDECAR), "--cert-days", "1e308", "-o", "r.html"], "--cert-days"),
+        (["assert", "book.yaml", str(SIDECAR), "--watch", "1e309"], "--watch"),
+    ],
+)
+def test_an_infinite_or_huge_duration_is_a_usage_error_not_an_overflow(
+    pdebug, tmp_path, monkeypatch, args, option
+) -> None:
+    # --timeout inf: "internal error: OverflowError: timestamp out of range for platform
+    # time_t" (exit 5); --cert-days inf: "cannot convert float infinity to integer".
+    monkeypatch.chdir(tmp_path)
+    r = pdebug(*args)
+    assert r.code == ExitCode.USAGE, r.err
+    assert r.err.startswith(f"pdebug: error: Invalid value for '{option}': "), r.err
+    assert "less than or equal to" in r.err and "internal error" not in r.err
+    assert list(tmp_path.iterdir()) == []
