@@ -202,3 +202,33 @@ def test_an_infinite_or_huge_duration_is_a_usage_error_not_an_overflow(
     assert r.err.startswith(f"pdebug: error: Invalid value for '{option}': "), r.err
     assert "less than or equal to" in r.err and "internal error" not in r.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+def test_a_gzip_body_without_content_encoding_is_said_as_such_for_a_url(
+    pdebug, tmp_path, framing
+) -> None:
+    # A proxy in between gzipped the answer and did not say so: it was "binary data, not
+    # an Envoy config dump" with the file hint "if this is compressed, pdebug reads .gz".
+    import gzip
+
+    from tests.harness.hostile import HostileServer, chunked
+
+    body = gzip.compress(SIDECAR.read_bytes(), mtime=0)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if framing == "length":
+        answer = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    elif framing == "chunked":
+        answer = head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(body, 1)
+    else:
+        answer = head + b"Connection: close\r\n\r\n" + body
+    server = HostileServer([("send", answer), ("close",)])
+    try:
+        for args in (["clusters", server.url], ["dump", server.url, "-o", tmp_path / "d.tar.gz"]):
+            r = pdebug(*args)
+            assert r.code == ExitCode.SOURCE_UNAVAILABLE, r.err
+            assert "sent gzip-compressed bytes without a Content-Encoding header" in r.err, r.err
+            assert ".gz" not in r.err and len(r.err.splitlines()) == 2, r.err
+        assert not (tmp_path / "d.tar.gz").exists()
+    finally:
+        server.stop()
