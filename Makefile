@@ -60,7 +60,7 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 
 fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET)
 	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
-		$(BIN)/pytest -q tests/test_fuzz.py
+		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench

@@ -75,3 +75,16 @@ class MissingSection(InvalidInput):
 
 class ZtunnelDumpGiven(InvalidInput):
     """An Envoy command was given a ztunnel (ambient) dump: ``check``/``diff`` read it too."""
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while unwinding, a Ctrl-C or SIGTERM.
+
+    A KeyboardInterrupt raised by a signal handler inside ``threading.Condition.wait``
+    (``Thread.start`` and ``Queue.get`` wait on one) leaves its lock released, and the
+    ``with`` around the wait then raises ``RuntimeError: release unlocked lock``: the user
+    interrupted, and that is what is said (exit 130), not an internal error.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return isinstance(exc, RuntimeError) and isinstance(exc.__context__, KeyboardInterrupt)

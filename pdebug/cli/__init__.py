@@ -539,6 +539,11 @@ def _run_main(argv: list[str] | None) -> int:
         )
         return ExitCode.INVALID_INPUT
     except Exception as exc:  # noqa: BLE001 - the funnel's last resort
+        from pdebug.errors import interrupted
+
+        if interrupted(exc):  # Ctrl-C inside a lock's wait: see errors.interrupted
+            print("pdebug: interrupted", file=sys.stderr)
+            return ExitCode.INTERRUPTED
         if debug:
             _traceback()
         _say(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pdebug.cli.options import (
+    MAX_SECONDS,
     istiod_options,
     live_options,
     words_of,
@@ -57,6 +58,7 @@ def assert_cmd(
             help="Judge again every SECONDS until everything passes (or --count runs).",
             metavar="SECONDS",
             min=0.1,
+            max=MAX_SECONDS,
         ),
     ] = None,
     count: Annotated[

@@ -38,6 +38,10 @@ def option_in(panel: str, *names: str, **settings: Any) -> Any:
     return typer.Option(*names, rich_help_panel=panel, **settings)
 
 
+#: The longest --timeout (or --watch) taken: a week. Past about 3e8 s the OS refuses it
+#: ("timestamp out of range": exit 5 for --timeout inf).
+MAX_SECONDS = 7 * 86400.0
+
 SourceArg = Annotated[
     str | None,
     typer.Argument(
@@ -105,6 +109,7 @@ TimeoutOpt = Annotated[
         help="Seconds a whole request to the proxy (or the API server) may take.",
         metavar="SECONDS",
         min=0.1,
+        max=MAX_SECONDS,
     ),
 ]
 
@@ -243,7 +248,11 @@ IgnoreOpt = Annotated[
 CertDaysOpt = Annotated[
     float,
     typer.Option(
-        "--cert-days", help="Warn about certificates expiring within N days.", min=0, metavar="N"
+        "--cert-days",
+        help="Warn about certificates expiring within N days.",
+        min=0,
+        max=36500,  # a century; past it the dates overflow (inf was exit 5)
+        metavar="N",
     ),
 ]
 

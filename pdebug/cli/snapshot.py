@@ -206,16 +206,19 @@ def _take(
     to_stdout: bool = False,
 ) -> int:
     """Take the snapshot, report progress on stderr; the bundle's name on stdout."""
+    from pdebug.errors import interrupted
     from pdebug.snapshot import failed_replicas_note, take_snapshot
 
     printer = _Printer(sys.stderr)
     try:
         with _sigterm_as_interrupt():
             result = take_snapshot(options, output, directory, printer, force)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
         printer.finish()
         print("snapshot stopped: nothing was written", file=sys.stderr)
-        raise
+        raise KeyboardInterrupt from None
     finally:
         printer.finish()
     if result.istiod is not None and result.istiod.error and options.istiod:

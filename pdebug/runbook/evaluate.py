@@ -238,7 +238,9 @@ def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     section = _SECTIONS[spec["kind"]]
     if not dump.has(section):
         return ERROR, f"the dump has no {section} section"
-    collected = proxy.cached(("collect", section), lambda: collect(dump, section, True))
+    # exact: a resource with two "name" keys is named by the last, as the views and diff
+    # name it (the fast first-key read named it by the first: assert and diff disagreed)
+    collected = proxy.cached(("collect", section), lambda: collect(dump, section, True, True))
     found: dict[str, Any] = collected
     if section == "endpoints":  # name-less EDS assignments under the cluster the view shows
         found = proxy.cached(("attributed",), lambda: {**collected, **_attributed(proxy)})

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import mmap
 import os
+import re
 import threading
 import zlib
 from collections.abc import Iterable, Mapping
@@ -170,6 +172,17 @@ def capture_proxy(
                 stage.remove(dump)
                 staged.remove(bundle.DUMP)
                 out.errors.append(f"{shown}: the admin did not answer with {what}")
+        if bundle.DUMP in staged and bundle.SERVER_INFO in staged and not ztunnel:
+            changed = _version_changed(
+                stage.path(f"{member}/{bundle.DUMP}"), stage.path(f"{member}/{bundle.SERVER_INFO}")
+            )
+            if changed:
+                out.errors.append(
+                    f"{shown}: the proxy changed during the capture: its config dump is of "
+                    f"Envoy {changed[0]}, its /server_info of Envoy {changed[1]} (it restarted "
+                    "between the requests): the saved documents are of two processes; "
+                    "capture it again"
+                )
         for name in [n for n in _JSON_OBJECTS if n in staged]:
             found = _not_json_object(stage.path(f"{member}/{name}"))
             if found is None:
@@ -287,6 +300,39 @@ def _stream(source: Any, path: str, fh: BinaryIO) -> None:
 #: Members that are JSON objects whatever the Envoy (``/server_info`` and ``/certs`` are
 #: also JSON, but nothing reads them back beyond a glance).
 _JSON_OBJECTS = (bundle.CLUSTERS, bundle.STATS)
+
+
+#: The build version in a bootstrap's node (``user_agent_build_version.version``).
+_BUILD_VERSION = re.compile(rb'"user_agent_build_version"\s*:\s*\{\s*"version"\s*:\s*(\{[^{}]*\})')
+
+
+def _version_changed(dump: str, server_info: str) -> tuple[str, str] | None:
+    """The Envoy versions of the dump's bootstrap and of /server_info, when they differ.
+
+    An Envoy upgraded (restarted) between the GETs answers them from two processes. Only
+    the head of the dump is read: Envoy writes its bootstrap first.
+    """
+    with open(dump, "rb") as fh:
+        head = fh.read(1 << 16)
+    with open(server_info, "rb") as fh:
+        info = fh.read(1 << 20)
+    versions = []
+    for text in (head, info):
+        match = _BUILD_VERSION.search(text)
+        if match is None:
+            return None
+        try:
+            v = json.loads(match.group(1))
+        except ValueError:
+            return None
+        parts = [v.get(k, 0) if isinstance(v, dict) else None for k in _VERSION_KEYS]
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in parts):
+            return None
+        versions.append(".".join(map(str, parts)))
+    return (versions[0], versions[1]) if versions[0] != versions[1] else None
+
+
+_VERSION_KEYS = ("major_number", "minor_number", "patch")
 
 
 def _not_json_object(path: str) -> str | None:

@@ -185,7 +185,10 @@ def _run_workers(
     sets the cancel event, and the process exits whatever the workers are doing.
     """
     todo: queue.Queue[ProxyRecord] = queue.Queue()
-    done: queue.Queue[ProxyRecord] = queue.Queue()
+    # The main thread waits on a SimpleQueue: its get() is C code that a KeyboardInterrupt
+    # from a signal handler (Ctrl-C, SIGTERM) leaves consistent; Queue.get's Condition did
+    # not ("release unlocked lock", see pdebug.errors.interrupted).
+    done: queue.SimpleQueue[ProxyRecord] = queue.SimpleQueue()
     cancel = threading.Event()
     for record in records:
         todo.put(record)

@@ -59,6 +59,10 @@ def status_error(
         snippet = [f"a {coding}-compressed body"]
     else:
         snippet = body[:120].decode("utf-8", "replace").strip().splitlines()
+    if snippet:  # a redirect's userinfo or token, a token quoted by an error page
+        from pdebug.redact import redact_text  # (a snapshot keeps errors in its manifest)
+
+        snippet[0] = redact_text(snippet[0])
     return AdminHTTPError(
         f"{label} HTTP {response.status}{after}"
         + (f" ({printable(snippet[0], 120, quote=False)})" if snippet else ""),

@@ -153,9 +153,13 @@ class Body:
         self.file = file
         self.size = 0
         self._parts: list[bytes] = []
+        #: the first two bytes (gzip's magic says a body was compressed unasked)
+        self.start = b""
 
     def write(self, data: bytes) -> None:
         """Append ``data``."""
+        if len(self.start) < 2:
+            self.start += data[: 2 - len(self.start)]
         if self.file is not None:
             self.file.write(data)
         else:
@@ -165,6 +169,7 @@ class Body:
     def reset(self) -> None:
         """Forget what was written (before a retry)."""
         self.size = 0
+        self.start = b""
         self._parts = []
         if self.file is not None:
             self.file.seek(0)
@@ -399,6 +404,13 @@ class Wire:
         else:
             self._until_close(max_body, body, state)
             response.keep_alive = False
+        if body.start == b"\x1f\x8b" and 200 <= response.status < 300:
+            # gzip's magic: no admin answer starts so; a proxy in between compressed it
+            # without saying so (with Content-Encoding it is refused above)
+            raise HTTPFault(
+                "sent gzip-compressed bytes without a Content-Encoding header "
+                "(pdebug did not ask for compression)"
+            )
         response.size = body.size
         return response
 

@@ -8,6 +8,7 @@ in-cluster service account) and always passes it explicitly. Contexts are merged
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,9 @@ def _load_file(options: LiveOptions, label: str, path: str, config: Any) -> tupl
             f"{label}: unknown kubeconfig context {name!r} in {path} (known: {known})",
             hint="check --context, or run: kubectl config get-contexts",
         )
+    logged = _Logged()
+    root = logging.getLogger()
+    root.addHandler(logged)  # root has a handler: logging.error() adds no stderr one
     try:
         load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, context=name, client_configuration=config, persist_config=False
@@ -116,7 +120,29 @@ def _load_file(options: LiveOptions, label: str, path: str, config: Any) -> tupl
             f"{label}: kubeconfig {path}, context {name!r}: {first_line(exc)}",
             hint="check the context's cluster and user entries (kubectl config view)",
         ) from None
+    finally:
+        root.removeHandler(logged)
+    if logged.errors:
+        # The client logs a failed exec credential plugin and goes on without credentials
+        # (its "ERROR:root:..." line, then a misleading 401); kubectl stops there.
+        raise SourceUnavailable(
+            f"{label}: kubeconfig {path}, context {name!r}: the user's credentials could not "
+            f"be obtained: {first_line(logged.errors[0])}",
+            hint="check the user's exec plugin or auth entry (kubectl get pods runs it too)",
+        )
     return name, contexts[name]
+
+
+class _Logged(logging.Handler):
+    """What the Kubernetes client logs while loading a kubeconfig (never printed raw)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.errors.append(record.getMessage())
 
 
 def _load_in_cluster(options: LiveOptions, label: str, config: Any) -> str | None:
