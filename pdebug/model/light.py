@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from pdebug.model import schema as s
-from pdebug.model.camel import variant
+from pdebug.model.camel import SENTINEL, variant
 
 if TYPE_CHECKING:
     from pdebug.model.dump import ConfigDump
@@ -96,7 +96,7 @@ def _section_type() -> Any:
         fields.append((k, list.__class_getitem__(item) | None, None))
     # The lowerCamelCase spelling of a list is refused, as the planned decoders do.
     fields += [
-        (f"pd_sentinel__{k}", msgspec.UnsetType, msgspec.field(default=msgspec.UNSET, name=c))
+        (f"pd_sentinel__{k}", SENTINEL, msgspec.field(default=msgspec.UNSET, name=c))
         for k, c in zip(
             keys,
             ("staticClusters", "dynamicActiveClusters", "dynamicWarmingClusters"),

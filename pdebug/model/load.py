@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from pdebug.errors import InvalidInput, ZtunnelDumpGiven
-from pdebug.model.camel import Mode, to_camel, variant
+from pdebug.model.camel import SENTINEL, Mode, to_camel, variant
 from pdebug.model.dump import (
     DECODE_FAILURES,
     KEY_KINDS,
@@ -468,12 +468,13 @@ def _plan_types(
             )
             for k in keys
         ]
-        # The other spelling of each field is refused (a sentinel, as in camel.variant),
-        # or a section in it would decode as one without these fields.
+        # The other spelling of each field is refused (a sentinel, as in camel.variant:
+        # refused at its first token, where UnsetType built the whole value first), or a
+        # section in it would decode as one without these fields.
         fields += [
             (
                 f"pd_sentinel__{k}",
-                msgspec.UnsetType,
+                SENTINEL,
                 msgspec.field(default=msgspec.UNSET, name=k if mode == "camel" else to_camel(k)),
             )
             for k in keys
