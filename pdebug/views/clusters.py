@@ -229,13 +229,17 @@ def view(
     """Build the clusters table (and the raw clusters for json/yaml).
 
     ``structured`` (json/yaml print only the raw clusters): the unfiltered table's rows
-    are not built. Its note is None either way, and the raw clusters read the same
-    section (the same errors and warnings).
+    are not built; the note (all warming) is said only when no active cluster is printed.
     """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
-        if not structured:
-            table.rows = _plain_rows(data)
+        if structured:
+            # json/yaml: the note only when no active cluster is printed (was said of every
+            # dump: the rows it looked at are not built here).
+            active = select(data, flt, include_warming=False)
+            objects = lambda: [bare(r.ref.resolve()) for r in active]  # noqa: E731
+            return ViewResult(table, objects, None if active else _warming_note(data))
+        table.rows = _plain_rows(data)
         objects = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=False)]  # noqa: E731
         return ViewResult(table, objects, None if table.rows else _warming_note(data))
     if flt.empty and wide and not structured:
