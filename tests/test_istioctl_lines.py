@@ -20,3 +20,61 @@ def test_clusters_json_says_nothing_of_warming_when_it_prints_clusters(pdebug, o
     assert got.err == ""
     warming = pdebug("clusters", WARMING, "-o", output)
     assert "No clusters found: 4 warming" in warming.err
+
+
+ZTUNNEL = FIXTURES / "istioctl/ztunnel-config/dump.json"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        # pflag reads `-o=json` as `-o json`; Click took "=json" as the format (exit 2).
+        (["pc", "cluster", "-f", SIDECAR, "--port", "9080", "-o=json"], ["-o", "json"]),
+        (["pc", "cluster", "-f", SIDECAR, "--port", "9080", "-o=short"], []),
+        (["pc", "cluster", f"-f={SIDECAR}", "--port", "9080", "-o=yaml"], ["-o", "yaml"]),
+    ],
+)
+def test_short_option_with_equals_is_its_value(pdebug, typed, meant):
+    got = pdebug(*typed)
+    assert got.code == 0, got.err
+    assert got.out == pdebug("clusters", SIDECAR, "--port", "9080", *meant).out
+
+
+def test_short_option_with_equals_on_ztunnel_config(pdebug):
+    got = pdebug("zc", "workload", f"-f={ZTUNNEL}", "-o=json")
+    assert got.code == 0, got.err
+    assert got.out == pdebug("zc", "workload", "-f", ZTUNNEL, "-o", "json").out
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        ["-i", "istio-system", "pc", "c", "-f", SIDECAR],
+        ["pc", "c", "-f", SIDECAR, "--istioNamespace=istio-system"],
+        ["clusters", SIDECAR, "-i=istio-system"],
+        ["clusters", SIDECAR, "--istio-namespace", "istio-system"],
+    ],
+)
+def test_istio_namespace_is_ignored_where_istioctl_ignores_it(pdebug, typed):
+    # istioctl's root -i/--istioNamespace: `istioctl -i istio-system pc c POD` runs; pdebug
+    # said "No such option: -i" (exit 2).
+    got = pdebug(*typed)
+    assert (got.code, got.err) == (0, "")
+    assert got.out == pdebug("clusters", SIDECAR).out
+
+
+def test_istio_namespace_still_reaches_the_commands_that_use_it(pdebug):
+    got = pdebug("zc", "workload", "-f", ZTUNNEL, "-i", "istio-system")
+    assert got.code == 0, got.err
+    clash = pdebug("status", "-f", ZTUNNEL, "-i", "istio-system")
+    assert clash.code == 2 and "--istio-namespace is for asking istiod live" in clash.err
+
+
+@pytest.mark.parametrize(
+    "typed", [["zc", "log"], ["ztunnel-config", "log", "-f", ZTUNNEL], ["zc", "o"]]
+)
+def test_ztunnel_config_log_says_pdebug_only_reads(pdebug, typed):
+    got = pdebug(*typed)
+    assert got.code == 2
+    assert "does not change ztunnel's log level (it only reads)" in got.err
+    assert "no such command" not in got.err

@@ -13,7 +13,9 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings;
   ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``; ``pc bootstrap``
   prints JSON unless ``-o`` says otherwise, as istioctl's does (``pdebug bootstrap``: the
-  summary).
+  summary); ``-o=json`` (pflag's ``-X=VALUE``) is ``-o json``; istioctl's root
+  ``-i/--istioNamespace`` is dropped on the commands that have no use for it (istioctl
+  ignores it there too); ``zc log`` is refused as ``pc log`` is.
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 """
@@ -52,6 +54,11 @@ OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
 STATUS = frozenset({"status", "proxy-status", "ps"})
 #: The listener command and its names (istioctl's hidden ``--waypoint`` is refused).
 LISTENERS = frozenset({"listeners", "listener", "l"})
+#: Commands with ``-i/--istio-namespace``; the others drop it (istioctl's root flag).
+ISTIO_NS = frozenset(
+    {"status", "proxy-status", "ps", "diff", "snapshot", "assert", "ztunnel-config", "zc"}
+)
+_ISTIO_NS = frozenset({"-i", "--istio-namespace"})
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
@@ -157,6 +164,7 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
     """Per-command rewrites after the command name: -f, -o short, --verbose=BOOL, renames."""
     files: list[str] = []
     out: list[str] = []
+    rest = _split_short_equals(rest)
     i = 0
     while i < len(rest):
         arg = rest[i]
@@ -196,6 +204,10 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             out.extend(_verbosity(arg, level))
             i += 1
             continue
+        if name in _ISTIO_NS and command not in ISTIO_NS:
+            # istioctl's root flag, which its proxy-config views ignore: so does pdebug
+            i += 1 if eq else 2
+            continue
         if name == "--waypoint" and command in LISTENERS:
             raise UsageError(
                 f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
@@ -226,6 +238,22 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             hint="give one saved dump; pdebug diff A B compares two",
         )
     return files + out
+
+
+def _split_short_equals(args: list[str]) -> list[str]:
+    """``-o=json`` as ``-o json``, as istioctl's flag parser (pflag) reads it.
+
+    Click would take ``=json`` as the value.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if len(arg) > 3 and arg[0] == "-" and arg[1].isalpha() and arg[2] == "=":
+            out += [arg[:2], arg[3:]]
+        else:
+            out.append(arg)
+    return out
 
 
 def _glued_v(arg: str) -> bool:
@@ -286,6 +314,12 @@ def normalize(args: list[str]) -> list[str]:
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):
             rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
+    elif command in ("ztunnel-config", "zc") and rest[:1] in (["log"], ["o"]):
+        raise UsageError(
+            f"pdebug {command} {rest[0]}: pdebug does not change ztunnel's log level (it only "
+            "reads)",
+            hint=f"istioctl {command} log POD --level LEVEL does; pdebug never changes the cluster",
+        )
     elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
         command, rest = "stats", rest[1:]
     elif command == "help":
