@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.harness import FIXTURES
@@ -78,3 +80,25 @@ def test_ztunnel_config_log_says_pdebug_only_reads(pdebug, typed):
     assert got.code == 2
     assert "does not change ztunnel's log level (it only reads)" in got.err
     assert "no such command" not in got.err
+
+
+@pytest.mark.parametrize(
+    "name", ["workload", "service", "policy", "certificate", "connections", "all"]
+)
+def test_ztunnel_config_help_keeps_examples_whole_and_names_aliases(pdebug, name, monkeypatch):
+    # `pdebug zc workload --help` wrapped its example mid-command ("--workload-namespace"
+    # / "bookinfo") and named no alias (istioctl's w, workloads, svc, certs...).
+    import inspect
+
+    from pdebug.cli import ZC_COMMANDS, ztunnel
+
+    monkeypatch.setenv("COLUMNS", "80")
+    got = pdebug("zc", name, "--help")
+    assert got.code == 0
+    _, attr, aliases = next(e for e in ZC_COMMANDS if e[0] == name)
+    doc = inspect.cleandoc(getattr(ztunnel, attr).__doc__)
+    lines = got.out.splitlines()
+    for example in re.findall(r"^Example: (.*)$", doc, re.M):
+        assert f"  Example: {example}" in lines, example
+    if aliases:
+        assert f"  Aliases: {', '.join(aliases)}." in lines

@@ -155,6 +155,7 @@ def _add_zc(target: typer.Typer) -> None:
             ztunnel.zc_app.command(name)(func)
             for alias in aliases:
                 ztunnel.zc_app.command(alias, hidden=True)(func)
+        _polish_help(ztunnel.zc_app)  # examples kept on one line, aliases named
     target.add_typer(
         ztunnel.zc_app,
         name="ztunnel-config",
