@@ -102,3 +102,38 @@ def test_ztunnel_config_help_keeps_examples_whole_and_names_aliases(pdebug, name
         assert f"  Example: {example}" in lines, example
     if aliases:
         assert f"  Aliases: {', '.join(aliases)}." in lines
+
+
+@pytest.fixture
+def saved_stats(tmp_path):
+    path = tmp_path / "stats.txt"
+    path.write_text("cluster_manager.cds.update_rejected: 2\nserver.live: 1\n")
+    return path
+
+
+@pytest.mark.parametrize("typed", [["--type", "server"], ["--type=server"]])
+def test_envoy_stats_type_server_is_the_default(pdebug, saved_stats, typed):
+    got = pdebug("x", "envoy-stats", "-f", saved_stats, *typed)
+    assert got.code == 0, got.err
+    assert got.out == pdebug("stats", saved_stats).out
+    assert "update_rejected" in got.out
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (["--output", "prom"], "-o prom: pdebug stats prints the stats as a table or -o json"),
+        (["-o", "prom-merged"], "-o prom-merged: pdebug stats prints"),
+        (["--output=prom"], "-o prom: pdebug stats prints"),
+        (["--type", "clusters"], "pdebug stats has no --type clusters"),
+    ],
+)
+def test_envoy_stats_flags_pdebug_does_not_have_say_what_to_type(
+    pdebug, saved_stats, typed, message
+):
+    # istioctl x envoy-stats POD --output prom / --type clusters: pdebug said "unknown output
+    # format 'prom'" / "No such option: --type".
+    got = pdebug("x", "envoy-stats", "-f", saved_stats, *typed)
+    assert got.code == 2
+    assert message in got.err
+    assert "hint: pdebug" in got.err

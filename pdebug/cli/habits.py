@@ -208,6 +208,17 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             # istioctl's root flag, which its proxy-config views ignore: so does pdebug
             i += 1 if eq else 2
             continue
+        if name == "--type" and command == "stats":
+            kind = value if eq else rest[i + 1] if i + 1 < len(rest) else ""
+            if kind == "server":  # istioctl's default: the server's stats, as pdebug's
+                i += 1 if eq else 2
+                continue
+            raise UsageError(
+                f"pdebug stats has no --type {kind}: istioctl envoy-stats --type clusters "
+                "prints Envoy's /clusters",
+                hint="pdebug endpoints SOURCE (-o json) shows each cluster's hosts, health "
+                "and outlier state from /clusters",
+            )
         if name == "--waypoint" and command in LISTENERS:
             raise UsageError(
                 f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
@@ -223,13 +234,13 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             continue
         if command not in FILE_OUTPUT:
             if name in ("-o", "--output") and not eq and i + 1 < len(rest):
-                out.extend([name, _format(rest[i + 1])])
+                out.extend([name, _format(rest[i + 1], command)])
                 i += 2
                 continue
             if name in ("-o", "--output") and eq:
-                arg = f"{name}={_format(value)}"
+                arg = f"{name}={_format(value, command)}"
             elif arg.startswith("-o") and len(arg) > 2 and arg[2] != "-":
-                arg = "-o" + _format(arg[2:])
+                arg = "-o" + _format(arg[2:], command)
         out.append(arg)
         i += 1
     if len(files) > 1:
@@ -279,7 +290,14 @@ def _has_output(args: list[str]) -> bool:
     return False
 
 
-def _format(value: str) -> str:
+def _format(value: str, command: str) -> str:
+    if command == "stats" and value.lower() in ("prom", "prom-merged"):
+        raise UsageError(
+            f"-o {value}: pdebug stats prints the stats as a table or -o json|yaml, not "
+            "istioctl envoy-stats' Prometheus text",
+            hint="pdebug stats SOURCE (a saved /stats/prometheus is read too); "
+            "pdebug stats SOURCE -o json",
+        )
     return "table" if value.lower() == "short" else value
 
 
