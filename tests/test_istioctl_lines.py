@@ -137,3 +137,45 @@ def test_envoy_stats_flags_pdebug_does_not_have_say_what_to_type(
     assert got.code == 2
     assert message in got.err
     assert "hint: pdebug" in got.err
+
+
+@pytest.mark.parametrize("file", [["--file", "cd.json"], ["-f=cd.json"], ["-f", "cd.json"]])
+def test_proxy_status_pod_with_a_saved_dump_points_at_diff_of_that_dump(pdebug, file):
+    # istio.io: `istioctl proxy-status POD.NS --file cd.json` compares that saved Envoy dump
+    # with istiod; pdebug's hint named `pdebug diff POD` (the live pod, not the file).
+    got = pdebug("proxy-status", "istio-egressgateway-59585c5b9c-ndc59.istio-system", *file)
+    assert got.code == 2
+    message, hint = got.err.splitlines()
+    assert message.endswith(
+        "takes no POD argument (got istio-egressgateway-59585c5b9c-ndc59.istio-system)"
+    )
+    assert hint.startswith(
+        "hint: pdebug diff cd.json --proxy-id istio-egressgateway-59585c5b9c-ndc59.istio-system "
+        "--istiod http://127.0.0.1:15014 compares that saved dump with istiod"
+    )
+
+
+@pytest.mark.parametrize("x", ["x", "experimental"])
+def test_experimental_ztunnel_config_of_istioctl_before_1_23(pdebug, x):
+    got = pdebug(x, "ztunnel-config", "workload", "-f", ZTUNNEL)
+    assert got.code == 0, got.err
+    assert got.out == pdebug("zc", "workload", "-f", ZTUNNEL).out
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (["x", "describe", "pod", "productpage-v1-abc"], "and no describe (it reads proxies"),
+        (["experimental", "describe", "svc", "productpage"], "and no describe"),
+        (
+            ["x", "precheck"],
+            "pdebug x precheck: pdebug has only istioctl's experimental envoy-stats",
+        ),
+    ],
+)
+def test_other_experimental_commands_say_what_to_type(pdebug, typed, message):
+    # `istioctl x describe pod NAME` with pdebug: was "no such command 'x'".
+    got = pdebug(*typed)
+    assert got.code == 2
+    assert message in got.err
+    assert "hint: pdebug check POD" in got.err

@@ -713,10 +713,16 @@ def _usage_error(exc: Any) -> None:
     extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
     if extra and ctx is not None and ctx.info_name in ("status", "proxy-status", "ps"):
         # istioctl proxy-status POD compares one proxy with istiod: that is pdebug diff.
-        _error(
-            f"{path} takes no POD argument (got {extra.group(1)})",
-            f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace",
+        saved = ctx.params.get("file")  # istioctl ps POD --file DUMP: that dump, not the pod's
+        pod = extra.group(1).split(",")[0].strip(" '")
+        hint = (
+            f"pdebug diff {saved} --proxy-id {pod} --istiod http://127.0.0.1:15014 compares "
+            "that saved dump with istiod (kubectl -n istio-system port-forward deploy/istiod "
+            "15014)"
+            if saved
+            else f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace"
         )
+        _error(f"{path} takes no POD argument (got {extra.group(1)})", hint)
         return
     unknown = re.match(r"No such command '(.*)'\.", message)
     if unknown:

@@ -338,8 +338,23 @@ def normalize(args: list[str]) -> list[str]:
             "reads)",
             hint=f"istioctl {command} log POD --level LEVEL does; pdebug never changes the cluster",
         )
+    elif command in ("x", "experimental") and rest[:1] in (["ztunnel-config"], ["zc"]):
+        return normalize(root + moved + rest)  # istioctl <= 1.22's x ztunnel-config
     elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
         command, rest = "stats", rest[1:]
+    elif command in ("x", "experimental"):
+        word = rest[0] if rest else ""
+        raise UsageError(
+            f"pdebug {command} {word}".rstrip() + ": pdebug has only istioctl's experimental "
+            "envoy-stats (pdebug stats)"
+            + (
+                " and no describe (it reads proxies, not Istio's config)"
+                if word == "describe"
+                else ""
+            ),
+            hint="pdebug check POD says what is wrong with a proxy's config; pdebug trace POD "
+            "URL follows one request through it",
+        )
     elif command == "help":
         return root + (rest[:1] if rest else []) + ["--help"]
     return root + [command] + _rewrite_options(command, moved + rest)
