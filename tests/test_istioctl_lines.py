@@ -179,3 +179,25 @@ def test_other_experimental_commands_say_what_to_type(pdebug, typed, message):
     assert got.code == 2
     assert message in got.err
     assert "hint: pdebug check POD" in got.err
+
+
+SIDECAR_CLUSTERS = FIXTURES / "real/sidecar/clusters.json"
+
+
+@pytest.mark.parametrize("source", [SIDECAR, SIDECAR_CLUSTERS])
+def test_endpoint_address_with_a_port_says_the_address_is_the_ip(pdebug, source):
+    # `pc ep POD --address 127.0.0.11:9080` (pasted from the ENDPOINT column) matches nothing
+    # in istioctl and pdebug alike (the IP alone); pdebug said only "No endpoints match".
+    got = pdebug("pc", "ep", "-f", source, "--address", "127.0.0.11:9080")
+    assert got.code == 0
+    assert got.out == "ENDPOINT     STATUS     OUTLIER CHECK     CLUSTER\n"
+    assert (
+        "No endpoints match the filter: --address is the IP alone, as istioctl's "
+        "(--address 127.0.0.11 --port 9080)."
+    ) in got.err
+    right = pdebug("pc", "ep", "-f", source, "--address", "127.0.0.11", "--port", "9080")
+    assert "127.0.0.11:9080" in right.out
+    assert (
+        "No endpoints match the filter."
+        in pdebug("pc", "ep", "-f", source, "--address", "127.0.0.99").err
+    )
