@@ -201,3 +201,42 @@ def test_endpoint_address_with_a_port_says_the_address_is_the_ip(pdebug, source)
         "No endpoints match the filter."
         in pdebug("pc", "ep", "-f", source, "--address", "127.0.0.99").err
     )
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        ["pc", "--port", "9080", "cluster", "-f", SIDECAR],
+        ["pc", "--port=9080", "cluster", "-f", SIDECAR],
+        ["pc", "-f", SIDECAR, "--port", "9080", "c"],
+        ["proxy-config", "--direction", "outbound", "--port", "9080", "clusters", "-f", SIDECAR],
+    ],
+)
+def test_view_options_before_the_view(pdebug, typed):
+    # istioctl (cobra) finds the view past options it does not know at `pc` and gives them
+    # to the view; pdebug took `9080` for the view ("istioctl has no such proxy-config view").
+    got = pdebug(*typed)
+    assert got.code == 0, got.err
+    direction = ["--direction", "outbound"] if "outbound" in typed else []
+    assert got.out == pdebug("clusters", SIDECAR, "--port", "9080", *direction).out
+
+
+def test_verbose_before_the_view_takes_no_value(pdebug):
+    want = pdebug("listeners", SIDECAR, "--no-verbose").out
+    assert pdebug("pc", "--no-verbose", "l", "-f", SIDECAR).out == want
+    assert pdebug("pc", "--verbose=false", "l", "-f", SIDECAR).out == want
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        ["zc", "-f", ZTUNNEL, "workload"],
+        ["zc", f"--file={ZTUNNEL}", "w"],
+        ["ztunnel-config", "-o", "short", "-f", ZTUNNEL, "workloads"],
+    ],
+)
+def test_ztunnel_config_options_before_the_view(pdebug, typed):
+    # `istioctl zc -f dump.json workload`: pdebug said "No such option: -f".
+    got = pdebug(*typed)
+    assert got.code == 0, got.err
+    assert got.out == pdebug("zc", "workload", "-f", ZTUNNEL).out

@@ -125,19 +125,40 @@ def _split_leading(args: list[str]) -> tuple[list[str], list[str], list[str]]:
     return root, moved, args[i:]
 
 
-def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
-    """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
+#: Flags without a value that may come before a subcommand (``pc --verbose=false l`` needs
+#: no entry: a flag with ``=`` never takes the next word).
+_BOOL_FLAGS = frozenset(
+    {"--verbose", "--no-verbose", "--raw", "--with-headers", "--no-with-headers", "--unified"}
+)
+
+
+def _subcommand_at(rest: list[str]) -> int:
+    """Where the subcommand (pc's VIEW, zc's view) is in ``rest``.
+
+    The first word that is no option nor an option's value, as istioctl's command finder
+    (cobra) reads them: an option it does not know there takes the next word
+    (``pc --port 9080 cluster``).
+    """
     i = 0
     while i < len(rest):
         arg = rest[i]
-        if arg in ("-h", "--help"):
-            return "proxy-config", ["--help"]  # its own help (the registered command)
+        if arg in ("-h", "--help") or arg == "--":
+            return i
         if arg.startswith("-") and arg != "-":
-            if _takes_value(arg):
+            glued = "=" in arg or (arg[1] != "-" and len(arg) > 2)  # --x=1, -ojson
+            if not glued and arg not in _BOOL_FLAGS:
                 i += 1
             i += 1
             continue
-        break
+        return i
+    return i
+
+
+def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
+    """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
+    i = _subcommand_at(rest)
+    if i < len(rest) and rest[i] in ("-h", "--help"):
+        return "proxy-config", ["--help"]  # its own help (the registered command)
     if i >= len(rest):
         raise UsageError(
             f"pdebug {pc} needs a view: {_VIEW_LIST}",
@@ -332,6 +353,11 @@ def normalize(args: list[str]) -> list[str]:
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):
             rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
+    elif command in ("ztunnel-config", "zc") and 0 < _subcommand_at(rest) < len(rest):
+        # zc -f FILE workload: istioctl finds the view after the options; so does pdebug
+        at = _subcommand_at(rest)
+        if rest[at] not in ("-h", "--help", "--"):
+            return normalize(root + [command, rest[at]] + moved + rest[:at] + rest[at + 1 :])
     elif command in ("ztunnel-config", "zc") and rest[:1] in (["log"], ["o"]):
         raise UsageError(
             f"pdebug {command} {rest[0]}: pdebug does not change ztunnel's log level (it only "
