@@ -240,3 +240,16 @@ def test_ztunnel_config_options_before_the_view(pdebug, typed):
     got = pdebug(*typed)
     assert got.code == 0, got.err
     assert got.out == pdebug("zc", "workload", "-f", ZTUNNEL).out
+
+
+@pytest.mark.parametrize(
+    "typed", [["pc", "rc", "-f", SIDECAR], ["rc", SIDECAR], ["proxy-config", "rootca-compare"]]
+)
+def test_rootca_compare_with_one_proxy_says_it_needs_two(pdebug, typed):
+    # Both arguments are named SOURCE: the error was "Missing argument 'SOURCE'." after the
+    # user had given one.
+    got = pdebug(*typed)
+    assert got.code == 2
+    message, hint = got.err.splitlines()
+    assert message.endswith("needs two proxies (istioctl: rootca-compare requires 2 pods)")
+    assert "pod/web-1 pod/api-1 -n shop" in hint

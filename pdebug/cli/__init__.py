@@ -724,6 +724,17 @@ def _usage_error(exc: Any) -> None:
         )
         _error(f"{path} takes no POD argument (got {extra.group(1)})", hint)
         return
+    if (
+        ctx is not None
+        and ctx.info_name in ("rootca-compare", "rc")
+        and (message.startswith("Missing argument"))
+    ):
+        # Both arguments are SOURCE: "Missing argument 'SOURCE'" after one was given.
+        _error(
+            f"{path} needs two proxies (istioctl: rootca-compare requires 2 pods)",
+            f"e.g. {path} pod/web-1 pod/api-1 -n shop, or two saved dumps",
+        )
+        return
     unknown = re.match(r"No such command '(.*)'\.", message)
     if unknown:
         from pdebug.cli.habits import suggest_command
