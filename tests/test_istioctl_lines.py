@@ -253,3 +253,64 @@ def test_rootca_compare_with_one_proxy_says_it_needs_two(pdebug, typed):
     message, hint = got.err.splitlines()
     assert message.endswith("needs two proxies (istioctl: rootca-compare requires 2 pods)")
     assert "pod/web-1 pod/api-1 -n shop" in hint
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "name", "namespace"),
+    [
+        ("deployment.apps/productpage-v1", "deployment", "productpage-v1", None),
+        ("deploy.apps/productpage-v1.shop", "deployment", "productpage-v1", "shop"),
+        ("statefulset.apps/db", "statefulset", "db", None),
+        ("DaemonSet.apps/ztunnel", "daemonset", "ztunnel", None),
+    ],
+)
+def test_a_workload_with_its_api_group_is_the_workload(text, kind, name, namespace):
+    # `istioctl pc c deployment.apps/x` (kubectl's fully qualified kind): pdebug said
+    # "deployment.apps/x: no such file".
+    from pdebug.sources.kube.target import parse_target
+    from pdebug.sources.spec import classify
+
+    assert classify(text) == "kube"
+    got = parse_target(text)
+    assert (got.kind, got.name, got.namespace) == (kind, name, namespace)
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        (["pc", "r", "gateway/bookinfo-gateway"], "deploy/bookinfo-gateway-istio"),
+        (
+            ["pc", "c", "gateway.gateway.networking.k8s.io/bookinfo-gateway.shop"],
+            "deploy/bookinfo-gateway-istio.shop",
+        ),
+    ],
+)
+def test_a_gateway_api_gateway_names_its_deployment(pdebug, typed, hint):
+    # istioctl reads a Gateway API gateway's pod; pdebug said "gateway/x: no such file".
+    got = pdebug(*typed)
+    assert got.code == 2
+    message, said = got.err.splitlines()
+    assert message.endswith("pdebug does not resolve Gateway API gateways (istioctl does)")
+    assert said == f"hint: name its Deployment, NAME-CLASS: e.g. {hint}"
+
+
+@pytest.fixture
+def kube_reads():
+    return {
+        ("get", "deployments"),
+        ("list", "replicasets"),
+        ("list", "pods"),
+        ("get", "pods"),
+        ("create", "pods/portforward"),
+    }
+
+
+@pytest.mark.envoy
+def test_a_deployment_with_its_api_group_reads_its_pod(pdebug, kube, sidecar, tmp_path):
+    config = str(kube.write_kubeconfig(tmp_path / "config", namespace="default"))
+    dep = kube.add_deployment("details", labels={"app": "details"})
+    kube.add_pod("details-v1-abc", owner=dep, forwards={15000: sidecar.envoy.admin_address})
+    got = pdebug("pc", "c", "deployment.apps/details", "--kubeconfig", config)
+    assert got.code == 0, got.err
+    assert got.err.splitlines()[0] == "reading pod details-v1-abc.default (deployment.apps/details)"
+    assert got.out == pdebug("clusters", "pod/details-v1-abc", "--kubeconfig", config).out
