@@ -314,3 +314,17 @@ def test_a_deployment_with_its_api_group_reads_its_pod(pdebug, kube, sidecar, tm
     assert got.code == 0, got.err
     assert got.err.splitlines()[0] == "reading pod details-v1-abc.default (deployment.apps/details)"
     assert got.out == pdebug("clusters", "pod/details-v1-abc", "--kubeconfig", config).out
+
+
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [
+        (["pc", "c", "-f", SIDECAR, "--fqdn"], "clusters"),
+        (["-n", "x", "pc", "ep", "-f", SIDECAR, "--status"], "endpoints"),
+    ],
+)
+def test_an_option_without_its_value_points_at_the_commands_help(pdebug, typed, command):
+    # Click raises it without the command's context: the hint said "see: pdebug --help".
+    got = pdebug(*typed)
+    assert got.code == 2
+    assert got.err.splitlines()[1] == f"hint: see: pdebug {command} --help"

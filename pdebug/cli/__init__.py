@@ -501,7 +501,7 @@ def _run_main(argv: list[str] | None) -> int:
         print(exc.format_message())
         return ExitCode.OK
     except typer_errors.UsageError as exc:
-        _say_usage(exc)
+        _say_usage(exc, args)
         return ExitCode.USAGE
     except typer_errors.ClickException as exc:
         _say(exc.format_message(), None)
@@ -698,17 +698,20 @@ def _say(message: str, hint: str | None) -> None:
         pass
 
 
-def _say_usage(exc: Any) -> None:
+def _say_usage(exc: Any, args: list[str]) -> None:
     try:
-        _usage_error(exc)
+        _usage_error(exc, args)
     except OSError:
         pass
 
 
-def _usage_error(exc: Any) -> None:
+def _usage_error(exc: Any, args: list[str] | None = None) -> None:
     """Click's three-line usage error as pdebug's one line, with where to read more."""
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "pdebug"
+    if ctx is None and args and not args[0].startswith("-"):  # normalized: COMMAND first
+        # "Option '--fqdn' requires an argument." comes without the command's context
+        path = f"pdebug {args[0]}"
     message = " ".join(exc.format_message().split())
     extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
     if extra and ctx is not None and ctx.info_name in ("status", "proxy-status", "ps"):
