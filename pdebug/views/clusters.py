@@ -293,7 +293,8 @@ def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
             name = c.name
             total, healthy = _wide_counts(c, counts)
             tail = (
-                c.type or "STATIC",  # table_type
+                # table_type; -o wide says what a cluster_type extension is (as select's rows)
+                c.type or "STATIC" if c.cluster_type is None else extension_type(c),
                 istio_config_ref(c.metadata),
                 state,
                 c.lb_policy or "ROUND_ROBIN",
