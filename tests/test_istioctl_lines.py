@@ -328,3 +328,17 @@ def test_an_option_without_its_value_points_at_the_commands_help(pdebug, typed, 
     got = pdebug(*typed)
     assert got.code == 2
     assert got.err.splitlines()[1] == f"hint: see: pdebug {command} --help"
+
+
+@pytest.mark.parametrize("typed", [["zc", "-f", ZTUNNEL], ["ztunnel-config", "-o", "json"]])
+def test_ztunnel_config_without_a_view_says_so(pdebug, typed):
+    # was Click's "No such option: -f" (the group has no options of its own)
+    got = pdebug(*typed)
+    assert got.code == 2
+    assert "needs a view: workload|w, service|svc, policy|pol" in got.err
+
+
+def test_ztunnel_config_options_then_help_is_the_groups_help(pdebug):
+    got = pdebug("zc", "-f", ZTUNNEL, "--help")
+    assert got.code == 0
+    assert got.out == pdebug("zc", "--help").out

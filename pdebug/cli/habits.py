@@ -353,10 +353,18 @@ def normalize(args: list[str]) -> list[str]:
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):
             rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
+    elif command in ("ztunnel-config", "zc") and rest and _subcommand_at(rest) == len(rest):
+        raise UsageError(  # zc -f dump.json: Click said "No such option: -f"
+            f"pdebug {command} needs a view: workload|w, service|svc, policy|pol, "
+            "certificate|certs, connections|cons, all",
+            hint=f"e.g. pdebug {command} workload -f dump.json",
+        )
     elif command in ("ztunnel-config", "zc") and 0 < _subcommand_at(rest) < len(rest):
         # zc -f FILE workload: istioctl finds the view after the options; so does pdebug
         at = _subcommand_at(rest)
-        if rest[at] not in ("-h", "--help", "--"):
+        if rest[at] in ("-h", "--help"):
+            return root + [command, "--help"]  # zc -f FILE --help: the group's help
+        if rest[at] != "--":
             return normalize(root + [command, rest[at]] + moved + rest[:at] + rest[at + 1 :])
     elif command in ("ztunnel-config", "zc") and rest[:1] in (["log"], ["o"]):
         raise UsageError(
