@@ -155,6 +155,7 @@ def _add_zc(target: typer.Typer) -> None:
             ztunnel.zc_app.command(name)(func)
             for alias in aliases:
                 ztunnel.zc_app.command(alias, hidden=True)(func)
+        _polish_help(ztunnel.zc_app)  # examples kept on one line, aliases named
     target.add_typer(
         ztunnel.zc_app,
         name="ztunnel-config",
@@ -500,7 +501,7 @@ def _run_main(argv: list[str] | None) -> int:
         print(exc.format_message())
         return ExitCode.OK
     except typer_errors.UsageError as exc:
-        _say_usage(exc)
+        _say_usage(exc, args)
         return ExitCode.USAGE
     except typer_errors.ClickException as exc:
         _say(exc.format_message(), None)
@@ -702,24 +703,44 @@ def _say(message: str, hint: str | None) -> None:
         pass
 
 
-def _say_usage(exc: Any) -> None:
+def _say_usage(exc: Any, args: list[str]) -> None:
     try:
-        _usage_error(exc)
+        _usage_error(exc, args)
     except OSError:
         pass
 
 
-def _usage_error(exc: Any) -> None:
+def _usage_error(exc: Any, args: list[str] | None = None) -> None:
     """Click's three-line usage error as pdebug's one line, with where to read more."""
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "pdebug"
+    if ctx is None and args and not args[0].startswith("-"):  # normalized: COMMAND first
+        # "Option '--fqdn' requires an argument." comes without the command's context
+        path = f"pdebug {args[0]}"
     message = " ".join(exc.format_message().split())
     extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
     if extra and ctx is not None and ctx.info_name in ("status", "proxy-status", "ps"):
         # istioctl proxy-status POD compares one proxy with istiod: that is pdebug diff.
+        saved = ctx.params.get("file")  # istioctl ps POD --file DUMP: that dump, not the pod's
+        pod = extra.group(1).split(",")[0].strip(" '")
+        hint = (
+            f"pdebug diff {saved} --proxy-id {pod} --istiod http://127.0.0.1:15014 compares "
+            "that saved dump with istiod (kubectl -n istio-system port-forward deploy/istiod "
+            "15014)"
+            if saved
+            else f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace"
+        )
+        _error(f"{path} takes no POD argument (got {extra.group(1)})", hint)
+        return
+    if (
+        ctx is not None
+        and ctx.info_name in ("rootca-compare", "rc")
+        and (message.startswith("Missing argument"))
+    ):
+        # Both arguments are SOURCE: "Missing argument 'SOURCE'" after one was given.
         _error(
-            f"{path} takes no POD argument (got {extra.group(1)})",
-            f"pdebug diff POD compares one proxy with istiod; {path} -n NS shows one namespace",
+            f"{path} needs two proxies (istioctl: rootca-compare requires 2 pods)",
+            f"e.g. {path} pod/web-1 pod/api-1 -n shop, or two saved dumps",
         )
         return
     unknown = re.match(r"No such command '(.*)'\.", message)

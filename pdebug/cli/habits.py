@@ -13,7 +13,9 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``--no-verbose``; ``--proxy-admin-port`` and ``--istioNamespace`` are pdebug's spellings;
   ``proxy-status -v 1`` (``--verbosity``) is ``--layout per-type``; ``pc bootstrap``
   prints JSON unless ``-o`` says otherwise, as istioctl's does (``pdebug bootstrap``: the
-  summary).
+  summary); ``-o=json`` (pflag's ``-X=VALUE``) is ``-o json``; istioctl's root
+  ``-i/--istioNamespace`` is dropped on the commands that have no use for it (istioctl
+  ignores it there too); ``zc log`` is refused as ``pc log`` is.
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 """
@@ -52,6 +54,11 @@ OWN_FILE = frozenset({"status", "proxy-status", "ps", "ztunnel-config", "zc"})
 STATUS = frozenset({"status", "proxy-status", "ps"})
 #: The listener command and its names (istioctl's hidden ``--waypoint`` is refused).
 LISTENERS = frozenset({"listeners", "listener", "l"})
+#: Commands with ``-i/--istio-namespace``; the others drop it (istioctl's root flag).
+ISTIO_NS = frozenset(
+    {"status", "proxy-status", "ps", "diff", "snapshot", "assert", "ztunnel-config", "zc"}
+)
+_ISTIO_NS = frozenset({"-i", "--istio-namespace"})
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
@@ -118,19 +125,40 @@ def _split_leading(args: list[str]) -> tuple[list[str], list[str], list[str]]:
     return root, moved, args[i:]
 
 
-def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
-    """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
+#: Flags without a value that may come before a subcommand (``pc --verbose=false l`` needs
+#: no entry: a flag with ``=`` never takes the next word).
+_BOOL_FLAGS = frozenset(
+    {"--verbose", "--no-verbose", "--raw", "--with-headers", "--no-with-headers", "--unified"}
+)
+
+
+def _subcommand_at(rest: list[str]) -> int:
+    """Where the subcommand (pc's VIEW, zc's view) is in ``rest``.
+
+    The first word that is no option nor an option's value, as istioctl's command finder
+    (cobra) reads them: an option it does not know there takes the next word
+    (``pc --port 9080 cluster``).
+    """
     i = 0
     while i < len(rest):
         arg = rest[i]
-        if arg in ("-h", "--help"):
-            return "proxy-config", ["--help"]  # its own help (the registered command)
+        if arg in ("-h", "--help") or arg == "--":
+            return i
         if arg.startswith("-") and arg != "-":
-            if _takes_value(arg):
+            glued = "=" in arg or (arg[1] != "-" and len(arg) > 2)  # --x=1, -ojson
+            if not glued and arg not in _BOOL_FLAGS:
                 i += 1
             i += 1
             continue
-        break
+        return i
+    return i
+
+
+def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
+    """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
+    i = _subcommand_at(rest)
+    if i < len(rest) and rest[i] in ("-h", "--help"):
+        return "proxy-config", ["--help"]  # its own help (the registered command)
     if i >= len(rest):
         raise UsageError(
             f"pdebug {pc} needs a view: {_VIEW_LIST}",
@@ -157,6 +185,7 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
     """Per-command rewrites after the command name: -f, -o short, --verbose=BOOL, renames."""
     files: list[str] = []
     out: list[str] = []
+    rest = _split_short_equals(rest)
     i = 0
     while i < len(rest):
         arg = rest[i]
@@ -196,6 +225,21 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             out.extend(_verbosity(arg, level))
             i += 1
             continue
+        if name in _ISTIO_NS and command not in ISTIO_NS:
+            # istioctl's root flag, which its proxy-config views ignore: so does pdebug
+            i += 1 if eq else 2
+            continue
+        if name == "--type" and command == "stats":
+            kind = value if eq else rest[i + 1] if i + 1 < len(rest) else ""
+            if kind == "server":  # istioctl's default: the server's stats, as pdebug's
+                i += 1 if eq else 2
+                continue
+            raise UsageError(
+                f"pdebug stats has no --type {kind}: istioctl envoy-stats --type clusters "
+                "prints Envoy's /clusters",
+                hint="pdebug endpoints SOURCE (-o json) shows each cluster's hosts, health "
+                "and outlier state from /clusters",
+            )
         if name == "--waypoint" and command in LISTENERS:
             raise UsageError(
                 f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
@@ -211,13 +255,13 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             continue
         if command not in FILE_OUTPUT:
             if name in ("-o", "--output") and not eq and i + 1 < len(rest):
-                out.extend([name, _format(rest[i + 1])])
+                out.extend([name, _format(rest[i + 1], command)])
                 i += 2
                 continue
             if name in ("-o", "--output") and eq:
-                arg = f"{name}={_format(value)}"
+                arg = f"{name}={_format(value, command)}"
             elif arg.startswith("-o") and len(arg) > 2 and arg[2] != "-":
-                arg = "-o" + _format(arg[2:])
+                arg = "-o" + _format(arg[2:], command)
         out.append(arg)
         i += 1
     if len(files) > 1:
@@ -226,6 +270,22 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             hint="give one saved dump; pdebug diff A B compares two",
         )
     return files + out
+
+
+def _split_short_equals(args: list[str]) -> list[str]:
+    """``-o=json`` as ``-o json``, as istioctl's flag parser (pflag) reads it.
+
+    Click would take ``=json`` as the value.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        if len(arg) > 3 and arg[0] == "-" and arg[1].isalpha() and arg[2] == "=":
+            out += [arg[:2], arg[3:]]
+        else:
+            out.append(arg)
+    return out
 
 
 def _glued_v(arg: str) -> bool:
@@ -251,7 +311,14 @@ def _has_output(args: list[str]) -> bool:
     return False
 
 
-def _format(value: str) -> str:
+def _format(value: str, command: str) -> str:
+    if command == "stats" and value.lower() in ("prom", "prom-merged"):
+        raise UsageError(
+            f"-o {value}: pdebug stats prints the stats as a table or -o json|yaml, not "
+            "istioctl envoy-stats' Prometheus text",
+            hint="pdebug stats SOURCE (a saved /stats/prometheus is read too); "
+            "pdebug stats SOURCE -o json",
+        )
     return "table" if value.lower() == "short" else value
 
 
@@ -286,8 +353,42 @@ def normalize(args: list[str]) -> list[str]:
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):
             rest = [*rest, "-o", "json"]  # istioctl's pc bootstrap prints JSON by default
+    elif command in ("ztunnel-config", "zc") and rest and _subcommand_at(rest) == len(rest):
+        raise UsageError(  # zc -f dump.json: Click said "No such option: -f"
+            f"pdebug {command} needs a view: workload|w, service|svc, policy|pol, "
+            "certificate|certs, connections|cons, all",
+            hint=f"e.g. pdebug {command} workload -f dump.json",
+        )
+    elif command in ("ztunnel-config", "zc") and 0 < _subcommand_at(rest) < len(rest):
+        # zc -f FILE workload: istioctl finds the view after the options; so does pdebug
+        at = _subcommand_at(rest)
+        if rest[at] in ("-h", "--help"):
+            return root + [command, "--help"]  # zc -f FILE --help: the group's help
+        if rest[at] != "--":
+            return normalize(root + [command, rest[at]] + moved + rest[:at] + rest[at + 1 :])
+    elif command in ("ztunnel-config", "zc") and rest[:1] in (["log"], ["o"]):
+        raise UsageError(
+            f"pdebug {command} {rest[0]}: pdebug does not change ztunnel's log level (it only "
+            "reads)",
+            hint=f"istioctl {command} log POD --level LEVEL does; pdebug never changes the cluster",
+        )
+    elif command in ("x", "experimental") and rest[:1] in (["ztunnel-config"], ["zc"]):
+        return normalize(root + moved + rest)  # istioctl <= 1.22's x ztunnel-config
     elif command in ("x", "experimental") and rest[:1] == ["envoy-stats"]:
         command, rest = "stats", rest[1:]
+    elif command in ("x", "experimental"):
+        word = rest[0] if rest else ""
+        raise UsageError(
+            f"pdebug {command} {word}".rstrip() + ": pdebug has only istioctl's experimental "
+            "envoy-stats (pdebug stats)"
+            + (
+                " and no describe (it reads proxies, not Istio's config)"
+                if word == "describe"
+                else ""
+            ),
+            hint="pdebug check POD says what is wrong with a proxy's config; pdebug trace POD "
+            "URL follows one request through it",
+        )
     elif command == "help":
         return root + (rest[:1] if rest else []) + ["--help"]
     return root + [command] + _rewrite_options(command, moved + rest)

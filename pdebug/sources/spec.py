@@ -159,8 +159,9 @@ _HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):
 #: An IP or localhost with any port text: an admin address, never a pod (its port is checked).
 _IP_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$")
 _KUBE = re.compile(
-    r"^(pod|pods|po|deploy|deployment|deployments|sts|statefulset|statefulsets|ds|daemonset|"
-    r"daemonsets|rs|replicaset|replicasets|svc|service|services)/",
+    r"^(pod|pods|po|svc|service|services|(deploy|deployment|deployments|sts|statefulset|"
+    r"statefulsets|ds|daemonset|daemonsets|rs|replicaset|replicasets)(\.apps)?|"
+    r"gateways?(\.gateway\.networking\.k8s\.io)?)/",
     re.I,
 )
 

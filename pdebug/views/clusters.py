@@ -229,8 +229,7 @@ def view(
     """Build the clusters table (and the raw clusters for json/yaml).
 
     ``structured`` (json/yaml print only the raw clusters): the unfiltered table's rows
-    are not built. Its note is None either way, and the raw clusters read the same
-    section (the same errors and warnings).
+    are not built; the note (all warming) is said only when no active cluster is printed.
     """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")

@@ -399,8 +399,24 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
             )
         )
     indexes = sorted({f[3] for f in found})  # document order, as istioctl prints
-    note = None if found or flt.empty else "No endpoints match the filter."
+    note = None if found or flt.empty else _no_match(flt)
     return ViewResult(table, lambda: [health.raw_status(i) for i in indexes], note)
+
+
+def _no_match(flt: EndpointFilter) -> str:
+    """Said when the filters leave no endpoint; an ``--address IP:PORT`` is named.
+
+    istioctl's endpoint ``--address`` is the host's IP alone (its eds ``--address``
+    includes the port), so ``--address 10.0.0.1:9080``, pasted from the ENDPOINT column,
+    matches nothing there and here.
+    """
+    ip, colon, port = (flt.address or "").rpartition(":")
+    if colon and ip and port.isdigit() and (":" not in ip or ip.endswith("]")):
+        return (
+            f"No endpoints match the filter: --address is the IP alone, as istioctl's "
+            f"(--address {ip.strip('[]')} --port {port})."
+        )
+    return "No endpoints match the filter."
 
 
 def _eds_endpoint_rows(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
@@ -443,7 +459,7 @@ def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> Vie
     table.rows = cells
     note = "Outlier status needs live data: add --clusters-json FILE (GET /clusters?format=json)."
     if not cells and not flt.empty:
-        note = "No endpoints match the filter."
+        note = _no_match(flt)
     said = _join(note, attribution_note(data))
     return ViewResult(table, lambda: _eds_objects(_eds_endpoint_rows(data, flt), flt), said)
 

@@ -29,6 +29,12 @@ _KINDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("rs", "replicaset", "replicasets"), ("replicaset", "replicasets")),
     **dict.fromkeys(("svc", "service", "services"), ("service", "services")),
 }
+#: Kinds that may be written with their API group (``deployment.apps/x``).
+_APPS = frozenset(
+    k
+    for k, v in _KINDS.items()
+    if v[1] in ("deployments", "statefulsets", "daemonsets", "replicasets")
+)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # DNS-1123 subdomain
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
 _TARGET_HINT = (
@@ -69,7 +75,18 @@ def parse_target(text: str, namespace: str | None = None) -> KubeTarget:
     kind_text, slash, rest = text.partition("/")
     if not slash:
         kind_text, rest = "pod", text
-    known = _KINDS.get(kind_text.lower())
+    group_less = kind_text.lower().removesuffix(".apps")  # deployment.apps/x, as kubectl
+    known = (
+        _KINDS.get(group_less) if group_less in _APPS or group_less == kind_text.lower() else None
+    )
+    if known is None and kind_text.lower().partition(".")[0] in ("gateway", "gateways"):
+        # istioctl finds a Gateway API gateway's pods by its gateway-name label; Istio
+        # deploys them as the Deployment NAME-CLASS (NAME-istio for class istio).
+        name, dot, suffix = rest.rpartition(".") if "." in rest else (rest, "", "")
+        raise UsageError(
+            f"{text}: pdebug does not resolve Gateway API gateways (istioctl does)",
+            hint=f"name its Deployment, NAME-CLASS: e.g. deploy/{name}-istio{dot}{suffix}",
+        )
     if known is None:
         raise UsageError(
             f"{text}: unknown kind {kind_text!r} (pdebug reads pods, deployments, "
