@@ -147,13 +147,15 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
         (d.services, _sname, hint),
     ):
         for obj in objs:
-            if zm.waypoint_name(obj.get("waypoint"), index) == "NA":
-                dest = zm.as_obj(obj.get("waypoint")).get("destination")
-                yield this.finding(
-                    resource(obj),
-                    f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
-                    why,
-                )
+            for waypoint, weight in zm.waypoints(obj):
+                if zm.waypoint_name(waypoint, index) == "NA":
+                    dest = zm.as_obj(waypoint).get("destination")
+                    what = "waypoint" if weight is None else f"weighted waypoint (weight {weight})"
+                    yield this.finding(
+                        resource(obj),
+                        f"{what} {zm.cell(dest)!r} matches no service ztunnel knows",
+                        why,
+                    )
 
 
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
@@ -169,10 +171,11 @@ def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
                 index.setdefault(vip, at)
     users: dict[int, list[str]] = {}
     for obj in [*d.workloads, *d.services]:
-        dest = zm.as_obj(obj.get("waypoint")).get("destination")
-        used = index.get(dest) if isinstance(dest, str) else None
-        if used is not None:
-            users.setdefault(used, []).append(zm.cell(obj.get("name")))
+        for waypoint, _weight in zm.waypoints(obj):
+            dest = zm.as_obj(waypoint).get("destination")
+            used = index.get(dest) if isinstance(dest, str) else None
+            if used is not None:
+                users.setdefault(used, []).append(zm.cell(obj.get("name")))
     for at, s in enumerate(d.services):
         name = zm.cell(s.get("name"))
         if at not in users:
