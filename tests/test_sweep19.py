@@ -70,3 +70,38 @@ def test_pd704_pd705_judge_every_weighted_waypoint(pdebug, tmp_path):
             "weighted waypoint (weight 5) '/192.0.2.9' matches no service ztunnel knows",
         )
     ]
+
+
+def test_pd711_reads_the_declared_hbone_port(pdebug, tmp_path):
+    # a GatewayAddress (waypoint, network gateway) carries its `hboneMtlsPort` (ztunnel's own
+    # outbound tests use 15009); PD711 expected 15008 everywhere, so HBONE to a waypoint or
+    # network gateway on the port it declares was called a mismatch
+    dump = json.loads(ZT_ISTIOCTL.read_text())
+    workloads = dump["workloads"]
+    ratings = workloads["network1/10.244.2.54"]
+    ratings["waypoint"] = _gateway("/10.96.65.117", 15009)  # namespace-istio-waypoint
+    workloads["network2/10.244.1.34"]["networkGateway"] = _gateway("network2/172.18.0.10", 15009)
+    state = next(iter(dump["workloadState"].values()))
+    outbound = state["connections"]["outbound"]
+
+    def hbone(dst: str) -> dict[str, object]:
+        return {
+            "src": "10.244.2.54:40000",
+            "originalDst": None,
+            "actualDst": dst,
+            "protocol": "HBONE",
+        }
+
+    outbound[:] = [
+        hbone("10.244.2.52:15009"),  # the waypoint's pod, on its declared port
+        hbone("172.18.0.10:15009"),  # the network gateway, on its declared port
+        hbone("10.244.2.58:15009"),  # a pod that declares nothing: still a mismatch
+        hbone("10.244.2.52:15010"),  # the waypoint, on neither port
+    ]
+    path = tmp_path / "hbone-15009.json"
+    path.write_text(json.dumps(dump))
+    found = [f[2] for f in _findings(pdebug, str(path)) if f[0] == "PD711"]
+    assert found == [
+        "HBONE connection to 10.244.2.58:15009, not port 15008",
+        "HBONE connection to 10.244.2.52:15010, not port 15008 or 15009",
+    ]
