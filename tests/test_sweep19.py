@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from tests.harness import FIXTURES
 
@@ -105,3 +106,77 @@ def test_pd711_reads_the_declared_hbone_port(pdebug, tmp_path):
         "HBONE connection to 10.244.2.58:15009, not port 15008",
         "HBONE connection to 10.244.2.52:15010, not port 15008 or 15009",
     ]
+
+
+def _dual_stack_122() -> dict[str, Any]:
+    """istioctl's ztunnel 1.22 dump (sections keyed by address, endpoints by
+    ``uid:network/ip``) with ratings-v1 and the ratings service made dual-stack: each is
+    listed once per address, as ztunnel 1.22 did."""
+    dump = json.loads(ZT_ISTIOCTL.read_text())
+    pod = dump["workloads"]["network1/10.244.2.54"]
+    pod["workloadIps"].append("fd00::54")
+    dump["workloads"]["network1/fd00::54"] = pod
+    svc = next(s for s in dump["services"].values() if s["name"] == "reviews")
+    vip = svc["vips"][0]
+    svc["vips"].append("/fd00::96:1")
+    for ep in list(svc["endpoints"].values()):
+        if ep["workloadUid"] == "Kubernetes//Pod/bookinfo/reviews-v1-5b5d6494f4-qwjv4":
+            v6 = dict(ep, address="/fd00::37")
+            svc["endpoints"][f"{ep['workloadUid']}:/fd00::37"] = v6
+    dump["services"]["/fd00::96:1"] = svc
+    assert dump["services"][vip] is svc
+    return dump
+
+
+def _as_124(dump: dict[str, Any]) -> dict[str, Any]:
+    """The same content as ztunnel 1.24 dumps it: lists, each object once, endpoints keyed
+    by uid with their health (``status``) and without ``service``/``address``."""
+    out = copy.deepcopy(dump)
+    out["workloads"] = list({w["uid"]: w for w in out["workloads"].values()}.values())
+    services = {(s["namespace"], s["hostname"]): s for s in out["services"].values()}
+    out["services"] = list(services.values())
+    for svc in out["services"]:
+        svc["endpoints"] = {
+            ep["workloadUid"]: {
+                "workloadUid": ep["workloadUid"],
+                "port": ep["port"],
+                "status": "Healthy",
+            }
+            for ep in svc["endpoints"].values()
+        }
+    return out
+
+
+def test_diff_of_ztunnel_1_22_and_1_24_compares_like_for_like(pdebug, tmp_path):
+    # an upgrade's before/after: ztunnel 1.22 listed a dual-stack pod or service once per
+    # address (diff said "UID#2 only in ..."), and its endpoint keys (uid:network/ip) and
+    # fields (service, address) differ from 1.24's (uid; status) for every service
+    old = _dual_stack_122()
+    new = _as_124(old)
+    left, right = tmp_path / "zt-1.22.json", tmp_path / "zt-1.24.json"
+    left.write_text(json.dumps(old))
+    right.write_text(json.dumps(new))
+    r = pdebug("diff", str(left), str(right))
+    assert r.code == 0, r.out + r.err
+    assert r.out.splitlines()[:2] == ["Workloads Match", "Services Match"]
+    # real changes still show: a port, a dropped endpoint, the second address of a pod
+    reviews = next(s for s in new["services"] if s["name"] == "reviews")
+    uid = "Kubernetes//Pod/bookinfo/reviews-v1-5b5d6494f4-qwjv4"
+    reviews["endpoints"][uid]["port"] = {"9080": 9081}
+    del reviews["endpoints"]["Kubernetes//Pod/bookinfo/reviews-v2-5b667bcbf8-q5pn2"]
+    ratings = next(w for w in new["workloads"] if w["name"] == "ratings-v1-6484c4d9bb-mdxm5")
+    ratings["workloadIps"] = ratings["workloadIps"][:1]
+    right.write_text(json.dumps(new))
+    r = pdebug("diff", str(left), str(right), "-o", "json")
+    assert r.code == 1, r.err
+    kinds = {k["kind"]: k for k in json.loads(r.out)["kinds"]}
+    changes = {c["name"]: c for k in ("workloads", "services") for c in kinds[k]["changes"]}
+    assert sorted(changes) == [
+        "Kubernetes//Pod/bookinfo/ratings-v1-6484c4d9bb-mdxm5",
+        "bookinfo/reviews.bookinfo.svc.cluster.local",
+    ]
+    paths = {f["path"] for f in changes["bookinfo/reviews.bookinfo.svc.cluster.local"]["fields"]}
+    assert paths == {
+        f"endpoints.{uid}.port.9080",
+        "endpoints.Kubernetes//Pod/bookinfo/reviews-v2-5b667bcbf8-q5pn2",
+    }
