@@ -147,13 +147,15 @@ def _waypoint_unresolved(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Itera
         (d.services, _sname, hint),
     ):
         for obj in objs:
-            if zm.waypoint_name(obj.get("waypoint"), index) == "NA":
-                dest = zm.as_obj(obj.get("waypoint")).get("destination")
-                yield this.finding(
-                    resource(obj),
-                    f"waypoint {zm.cell(dest)!r} matches no service ztunnel knows",
-                    why,
-                )
+            for waypoint, weight in zm.waypoints(obj):
+                if zm.waypoint_name(waypoint, index) == "NA":
+                    dest = zm.as_obj(waypoint).get("destination")
+                    what = "waypoint" if weight is None else f"weighted waypoint (weight {weight})"
+                    yield this.finding(
+                        resource(obj),
+                        f"{what} {zm.cell(dest)!r} matches no service ztunnel knows",
+                        why,
+                    )
 
 
 @_check("PD705", Severity.ERROR, "ztunnel-waypoint-down")
@@ -169,10 +171,11 @@ def _waypoint_down(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
                 index.setdefault(vip, at)
     users: dict[int, list[str]] = {}
     for obj in [*d.workloads, *d.services]:
-        dest = zm.as_obj(obj.get("waypoint")).get("destination")
-        used = index.get(dest) if isinstance(dest, str) else None
-        if used is not None:
-            users.setdefault(used, []).append(zm.cell(obj.get("name")))
+        for waypoint, _weight in zm.waypoints(obj):
+            dest = zm.as_obj(waypoint).get("destination")
+            used = index.get(dest) if isinstance(dest, str) else None
+            if used is not None:
+                users.setdefault(used, []).append(zm.cell(obj.get("name")))
     for at, s in enumerate(d.services):
         name = zm.cell(s.get("name"))
         if at not in users:
@@ -293,8 +296,40 @@ def _connections(d: ZtunnelDump) -> Iterator[tuple[str, str, dict[str, Any]]]:
                 yield pod, direction, c
 
 
+def _hbone_ports(d: ZtunnelDump) -> dict[str, set[str]]:
+    """Host -> the HBONE ports a waypoint or network gateway there declares (not 15008).
+
+    A ``GatewayAddress`` (``waypoint``, ``weightedWaypoints[].destination``,
+    ``networkGateway``) carries its ``hboneMtlsPort``; ztunnel sends HBONE to that port of
+    the address it names, or of the service it names (its VIPs and its endpoints' pods).
+    """
+    by_uid = zm.workloads_by_uid(d)
+    services: dict[str, list[dict[str, Any]]] = {}
+    for svc in d.services:
+        named = [f"{zm.cell(svc.get('namespace'))}/{zm.cell(svc.get('hostname'))}"]
+        for key in named + [v for v in zm.as_list(svc.get("vips")) if isinstance(v, str)]:
+            services.setdefault(key, []).append(svc)
+    ports: dict[str, set[str]] = {}
+    for obj in [*d.workloads, *d.services]:
+        gateways = [g for g, _ in zm.waypoints(obj)] + [obj.get("networkGateway")]
+        for gateway in map(zm.as_obj, gateways):
+            port, dest = gateway.get("hboneMtlsPort"), gateway.get("destination")
+            if not isinstance(port, int) or isinstance(port, bool) or not isinstance(dest, str):
+                continue
+            hosts = {zm.vip_address(dest)}
+            for svc in services.get(dest, []):
+                hosts.update(zm.vip_address(v) for v in zm.as_list(svc.get("vips")))
+                for ep in map(zm.as_obj, zm.as_obj(svc.get("endpoints")).values()):
+                    pod = by_uid.get(zm.cell(ep.get("workloadUid")), {})
+                    hosts.update(zm.cell(ip) for ip in zm.as_list(pod.get("workloadIps")))
+            for host in hosts - {""}:
+                ports.setdefault(host, set()).add(str(port))
+    return ports
+
+
 @_check("PD711", Severity.WARNING, "ztunnel-hbone-mismatch")
 def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
+    declared = _hbone_ports(d)
     meshed = {
         zm.cell(ip)
         for w in d.workloads
@@ -305,8 +340,10 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
         proto = zm.cell(c.get("protocol"))
         if direction == "outbound":
             port = _port(c.get("actualDst"))
-            if proto in ("HBONE", "DOUBLEHBONE") and port != HBONE_PORT:
-                why = f"{proto} connection to {zm.cell(c.get('actualDst'))}, not port 15008"
+            hbone = declared.get(_host(c.get("actualDst")) or "", set()) | {HBONE_PORT}
+            if proto in ("HBONE", "DOUBLEHBONE") and port not in hbone:
+                expected = " or ".join(sorted(hbone, key=int))
+                why = f"{proto} connection to {zm.cell(c.get('actualDst'))}, not port {expected}"
             elif proto == "TCP" and port == HBONE_PORT:
                 why = f"plain TCP to the HBONE port ({zm.cell(c.get('actualDst'))})"
             elif proto == "TCP" and _host(c.get("actualDst")) in meshed:

@@ -574,6 +574,36 @@ def waypoint_name(waypoint: Any, services: list[Obj] | dict[str, str]) -> str:
     return index.get(dest, "NA") if isinstance(dest, str) else "NA"
 
 
+def waypoints(obj: Obj) -> list[tuple[Any, int | None]]:
+    """Every waypoint ``obj`` may send through: (its ``GatewayAddress``, weight or None).
+
+    ``waypoint`` (the primary), then each ``weightedWaypoints`` entry (ztunnel 1.31:
+    ``{destination: GatewayAddress, weight}``, a canary's set, sampled per connection by
+    weight) whose weight is positive and whose destination is not already listed. ztunnel
+    never picks an entry of weight 0 and falls back to ``waypoint`` when none is positive.
+    """
+    out: list[tuple[Any, int | None]] = []
+    seen: set[str] = set()
+    primary = obj.get("waypoint")
+    if primary is not None:
+        out.append((primary, None))
+        dest = as_obj(primary).get("destination")
+        if isinstance(dest, str):
+            seen.add(dest)
+    for entry in as_list(obj.get("weightedWaypoints")):
+        entry = as_obj(entry)
+        weight, gateway = entry.get("weight"), entry.get("destination")
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight <= 0:
+            continue
+        dest = as_obj(gateway).get("destination")
+        if isinstance(dest, str):
+            if dest in seen:
+                continue
+            seen.add(dest)
+        out.append((gateway, weight))
+    return out
+
+
 def vip_address(entry: Any) -> str:
     """The IP of a ``vips`` entry (``network/ip``); ``""`` without a network part."""
     text = cell(entry)
