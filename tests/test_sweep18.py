@@ -4,6 +4,7 @@ without its fix)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,28 @@ def test_inline_matcher_tree_destination_is_not_empty(pdebug, tmp_path):
     out = pdebug("listeners", path).out
     assert "Inline Route: /bar* (:path=/new_endpoint/bar), " in out
     assert "/foo* (:path=/new_endpoint/foo)" in out
+
+
+# --- the report's route config count --------------------------------------------------------
+
+
+def test_report_counts_each_inline_route_config(pdebug, tmp_path):
+    """Envoy's front-proxy sandbox: two listeners each hold an identical inline config
+    called ``local_route``; the report's "Route configs" said 1 where `pdebug routes`
+    lists both."""
+    vh = {
+        "name": "backend",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "service1"}}],
+    }
+    rc = {"name": "local_route", "virtual_hosts": [vh]}
+    path = _with_routes(tmp_path, rc, rc)
+    assert len(_rows(pdebug("routes", path).out)) == 2
+    out = tmp_path / "report.html"
+    assert pdebug("report", path, "-o", out).code in (0, 1)
+    m = re.search(
+        r'<script type="application/json" id="pdebug-data">(.*?)</script>', out.read_text(), re.S
+    )
+    assert m
+    counts = {k: v for k, v, _ in json.loads(m.group(1))["proxies"][0]["summary"]["counts"]}
+    assert counts["Route configs"] == "2" and counts["Virtual hosts"] == "2"
