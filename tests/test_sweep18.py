@@ -116,3 +116,31 @@ def test_report_counts_each_inline_route_config(pdebug, tmp_path):
     assert m
     counts = {k: v for k, v, _ in json.loads(m.group(1))["proxies"][0]["summary"]["counts"]}
     assert counts["Route configs"] == "2" and counts["Virtual hosts"] == "2"
+
+
+# --- PD503 on a warming secret that holds content -----------------------------------------
+
+CONSUL = eh.FIXTURES / "corpus/consul-k8s/test_config_dump.json"
+
+
+def test_warming_secret_with_content_is_not_called_not_received(pdebug):
+    """consul-k8s's test dump lists ROOTCA under ``dynamic_warming_secrets`` with its CA
+    certificate; Envoy writes a warming secret with its name only, so "not received yet"
+    read wrong there."""
+    report = json.loads(pdebug("check", CONSUL, "-o", "json").out)
+    (found,) = [f for f in report["findings"] if f["code"] == "PD503"]
+    assert found["resource"] == "secret/ROOTCA"
+    assert "not received yet" not in found["message"]
+    assert "yet the dump holds its CA certificate" in found["message"]
+
+
+def test_warming_secret_without_content_keeps_its_message(pdebug, tmp_path):
+    doc = json.loads(CONSUL.read_text())
+    for c in doc["configs"]:
+        for e in c.get("dynamic_warming_secrets", []):
+            e["secret"] = {"@type": e["secret"]["@type"], "name": e["name"]}
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    report = json.loads(pdebug("check", path, "-o", "json").out)
+    (found,) = [f for f in report["findings"] if f["code"] == "PD503"]
+    assert found["message"].startswith("SDS secret not received yet (warming since 2022-")

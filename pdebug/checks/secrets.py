@@ -9,6 +9,7 @@ import msgspec
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
+from pdebug.model import schema as s
 from pdebug.model.secrets import CertInfo, items, static_items
 
 
@@ -137,6 +138,19 @@ def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
         )
 
 
+def _held(secret: s.Secret | None) -> str:
+    """What a secret's body holds ("certificate", "CA certificate", ...), "" when nothing."""
+    if secret is None:
+        return ""
+    held = []
+    if secret.tls_certificate is not None and secret.tls_certificate.certificate_chain:
+        held.append("certificate")
+    vc = secret.validation_context
+    if vc is not None and (vc.trusted_ca or vc.custom_validator_config):
+        held.append("CA certificate" if vc.trusted_ca else "validation context")
+    return " and ".join(held)
+
+
 @check(
     "PD503",
     Severity.WARNING,
@@ -148,6 +162,16 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
     """``dynamic_warming_secrets`` entries."""
     for entry in ctx.dump.secret_entries("dynamic_warming_secrets").items:
         since = f" since {entry.last_updated}" if entry.last_updated else ""
+        held = _held(entry.secret)
+        if held:  # Envoy writes a warming secret with its name only
+            yield this.finding(
+                f"secret/{entry.name}",
+                f"SDS secret listed as warming{since}, yet the dump holds its {held}; Envoy "
+                "writes no content for a secret it has not received: an edited or assembled dump?",
+                "capture the dump again from the proxy (pdebug dump) to see whether it arrived; "
+                "listeners and clusters using a warming secret keep warming",
+            )
+            continue
         kube = _kube_secret(entry.name)
         yield this.finding(
             f"secret/{entry.name}",
