@@ -144,3 +144,54 @@ def test_warming_secret_without_content_keeps_its_message(pdebug, tmp_path):
     report = json.loads(pdebug("check", path, "-o", "json").out)
     (found,) = [f for f in report["findings"] if f["code"] == "PD503"]
     assert found["message"].startswith("SDS secret not received yet (warming since 2022-")
+
+
+# --- hints name the proxy's own control plane, not istiod ----------------------------------
+
+
+def test_hints_on_a_consul_proxy_do_not_send_to_istiod(pdebug):
+    """consul-k8s's test dump: PD501's hint said "is istio-agent rotating certificates
+    (pilot-agent logs, istiod/CA reachable)? ... renew the mesh root" to a Consul user."""
+    report = json.loads(pdebug("check", CONSUL, "-o", "json").out)
+    hints = " ".join(f["hint"] for f in report["findings"])
+    assert "Consul's local agent (xDS cluster local_agent)" in hints
+    for word in ("istio", "pilot-agent", "mesh root"):
+        assert word not in hints
+
+
+def test_warming_listener_hint_names_the_osm_controller(pdebug, tmp_path):
+    """OSM's bookstore sidecar with its first listener made to warm: PD102's hint said
+    "istiod reachable? pilot-agent logs"."""
+    doc = json.loads(
+        (eh.FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json").read_text()
+    )
+    (sec,) = [c for c in doc["configs"] if "ListenersConfigDump" in c["@type"]]
+    entry = sec["dynamic_listeners"][0]
+    entry["warming_state"] = entry.pop("active_state")
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    report = json.loads(pdebug("check", path, "-o", "json").out)
+    hints = [f["hint"] for f in report["findings"] if f["resource"].startswith("listener/")]
+    assert hints and all("the OSM controller (xDS cluster osm-controller)" in h for h in hints)
+    assert not any("istiod" in h for h in hints)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("corpus/kuma/full_config.json", "Kuma's control plane (xDS cluster ads_cluster)"),
+        (
+            "corpus/envoy-gateway/translate/from-gateway-api-to-xds.default_eg.config_dump.json",
+            "its control plane (xDS cluster xds_cluster)",
+        ),
+        ("real/sidecar/config_dump.json", ""),  # Istio
+        ("corpus/higress/gateway-config_dump.json", ""),  # Istio's agent and pilot
+        ("istioctl/proxy-config-eds/configdump.json", ""),  # no bootstrap: Istio's wording
+    ],
+)
+def test_control_plane_from_the_bootstrap(fixture, expected):
+    from pdebug.model.bootstrap import control_plane
+    from pdebug.model.load import load
+
+    dump = load((eh.FIXTURES / fixture).read_bytes(), fixture).dump
+    assert dump is not None and control_plane(dump) == expected

@@ -65,11 +65,11 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
             + ("; the previous version still serves" if update else ""),
             (
                 "the change does not take effect until it is active: check the xDS "
-                "connection to that source (istiod reachable? pilot-agent logs)"
+                f"connection to that source ({ctx.xds_hint()})"
             )
             if update
             else "routes to it answer 503 NC until it is active: check the xDS connection to "
-            "that source (istiod reachable? pilot-agent logs)",
+            f"that source ({ctx.xds_hint()})",
         )
 
 

@@ -114,8 +114,8 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
         yield this.finding(
             f"listener/{lc.name}",
             f"warming{since}: {what}{serving}",
-            "the config source is not answering: check the proxy's xDS connection (istiod "
-            "reachable? pilot-agent logs); with initial_fetch_timeout 0s Envoy waits forever",
+            f"the config source is not answering: check the proxy's xDS connection "
+            f"({ctx.xds_hint()}); with initial_fetch_timeout 0s Envoy waits forever",
         )
 
 

@@ -104,6 +104,9 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
             f"TLS handshakes with it fail: it comes from the Kubernetes Secret {kube}; renew "
             "the certificate there (cert-manager? kubectl get secret)"
             if kube
+            else f"TLS handshakes with it fail: is {ctx.control_plane} renewing certificates "
+            "(its logs, its CA reachable)? For a CA, renew the root it serves"
+            if ctx.control_plane
             else "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
             "logs, istiod/CA reachable)? For a CA, renew the mesh root",
         )
@@ -133,6 +136,9 @@ def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
             f"it comes from the Kubernetes Secret {kube}: renew the certificate there "
             "(cert-manager? kubectl get secret); Envoy picks the new one up by itself"
             if kube
+            else f"one this close to its end is not being renewed: check {ctx.control_plane} "
+            "(its logs) and the CA"
+            if ctx.control_plane
             else "Istio rotates workload certificates long before they end (24h lifetime by "
             "default): one this close is not being rotated; check pilot-agent logs and the CA",
         )
@@ -180,6 +186,9 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
             f"Secret {kube}; does it exist, with a certificate and key (kubectl get secret)? "
             "the control plane's log (istiod) names a credential it cannot read"
             if kube
+            else "listeners and clusters using it keep warming: check the SDS server "
+            f"({ctx.control_plane}: its logs) or the secret's config source"
+            if ctx.control_plane
             else "listeners and clusters using it keep warming: check the SDS server "
             "(istio-agent: pilot-agent logs) or the secret's config source",
         )
