@@ -195,3 +195,13 @@ def test_control_plane_from_the_bootstrap(fixture, expected):
 
     dump = load((eh.FIXTURES / fixture).read_bytes(), fixture).dump
     assert dump is not None and control_plane(dump) == expected
+
+
+def test_unknown_cluster_hint_on_osm_names_no_istio_resource(pdebug):
+    """OSM's bookstore sidecar routes to clusters it lacks (PD301): the hint sent OSM users
+    to "the VirtualService and its DestinationRule, and Sidecar egress hosts"."""
+    path = eh.FIXTURES / "corpus/osm/sample-envoy-config-dump-bookstore.json"
+    report = json.loads(pdebug("check", path, "-o", "json").out)
+    hints = [f["hint"] for f in report["findings"] if f["code"] == "PD301"]
+    assert hints and all("the OSM controller (xDS cluster osm-controller)" in h for h in hints)
+    assert not any("VirtualService" in h or "Sidecar" in h for h in hints)

@@ -131,7 +131,11 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
             f"cluster/{name}",
             f"no endpoints ({why}); {refs[name]} sends traffic to it",
             "requests get 503 UH (no healthy upstream): does the service have ready pods "
-            "(kubectl get endpointslices) or a ServiceEntry with endpoints?",
+            + (
+                f"(kubectl get endpointslices), and does {ctx.control_plane} know them?"
+                if ctx.control_plane
+                else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
+            ),
         )
 
 
