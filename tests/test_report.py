@@ -175,8 +175,10 @@ def test_sidecar_report_is_self_contained_and_complete(pdebug, tmp_path):
     assert counts == {
         "Clusters": "12",
         "Listeners": "4",
-        "Route configs": "3",
-        "Virtual hosts": "6",
+        # every inline config, as `pdebug routes` lists them: virtualInbound's two
+        # chains each hold an `inbound|9080||` (sweep18; 3 and 6 counted them once)
+        "Route configs": "4",
+        "Virtual hosts": "7",
         "Endpoints": "15",
         "Healthy": "11",
         "Draining / degraded": "3",

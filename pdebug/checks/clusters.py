@@ -65,11 +65,11 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
             + ("; the previous version still serves" if update else ""),
             (
                 "the change does not take effect until it is active: check the xDS "
-                "connection to that source (istiod reachable? pilot-agent logs)"
+                f"connection to that source ({ctx.xds_hint()})"
             )
             if update
             else "routes to it answer 503 NC until it is active: check the xDS connection to "
-            "that source (istiod reachable? pilot-agent logs)",
+            f"that source ({ctx.xds_hint()})",
         )
 
 
@@ -131,7 +131,11 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
             f"cluster/{name}",
             f"no endpoints ({why}); {refs[name]} sends traffic to it",
             "requests get 503 UH (no healthy upstream): does the service have ready pods "
-            "(kubectl get endpointslices) or a ServiceEntry with endpoints?",
+            + (
+                f"(kubectl get endpointslices), and does {ctx.control_plane} know them?"
+                if ctx.control_plane
+                else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
+            ),
         )
 
 

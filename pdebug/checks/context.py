@@ -91,6 +91,22 @@ class Context:
         sec = self.dump.section(kind) if self.proxy.dump is not None else None
         return sec is not None and sec.camel
 
+    # -- who serves the config -----------------------------------------------------------
+
+    @cached_property
+    def control_plane(self) -> str:
+        """The non-Istio control plane serving this proxy ("" for Istio or unknown)."""
+        if self.proxy.dump is None:
+            return ""
+        from pdebug.model.bootstrap import control_plane
+
+        return control_plane(self.proxy.dump)
+
+    def xds_hint(self) -> str:
+        """Where to look when the proxy's xDS source is not answering."""
+        other = self.control_plane
+        return f"is {other} reachable? its logs" if other else "istiod reachable? pilot-agent logs"
+
     # -- listeners ---------------------------------------------------------------------
 
     @cached_property

@@ -89,7 +89,8 @@ def check_outlier(ctx: Context, this: Check) -> Iterator[Finding]:
         lambda h: h.status is not None and h.status.failed_outlier_check,
         "are ejected by outlier detection",
         "those endpoints answered errors (5xx/connect failures): read their logs; they "
-        "return after base_ejection_time (DestinationRule outlierDetection)",
+        "return after base_ejection_time"
+        + ("" if ctx.control_plane else " (DestinationRule outlierDetection)"),
     )
 
 

@@ -41,7 +41,7 @@ def envoy_reason(details: str) -> str:
     return text
 
 
-def _rejection_hint(reason: str, serving: bool) -> str:
+def _rejection_hint(reason: str, serving: bool, other: str = "") -> str:
     keep = (
         "Envoy keeps serving the previous version"
         if serving
@@ -53,9 +53,10 @@ def _rejection_hint(reason: str, serving: bool) -> str:
             "(ss -ltnp in the pod) or change the port in the config that produced this"
         )
     if "validation failed" in reason or "ValidationError" in reason:
-        return (
-            f"{keep}; the config breaks the schema rule named above: fix what generated "
-            "it (an EnvoyFilter patch, istiod/proxy version skew)"
+        return f"{keep}; the config breaks the schema rule named above: fix what generated " + (
+            f"it ({other}, or its version against the proxy's)"
+            if other
+            else "it (an EnvoyFilter patch, istiod/proxy version skew)"
         )
     return f"{keep}; fix the config and push again (pdebug listeners SOURCE -o wide shows it)"
 
@@ -81,7 +82,7 @@ def check_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
         yield this.finding(
             f"listener/{rej.name or '(unnamed)'}",
             f"Envoy rejected an update{version}{when}: {reason}",
-            _rejection_hint(reason, rej.serving),
+            _rejection_hint(reason, rej.serving, ctx.control_plane),
         )
 
 
@@ -114,8 +115,8 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
         yield this.finding(
             f"listener/{lc.name}",
             f"warming{since}: {what}{serving}",
-            "the config source is not answering: check the proxy's xDS connection (istiod "
-            "reachable? pilot-agent logs); with initial_fetch_timeout 0s Envoy waits forever",
+            f"the config source is not answering: check the proxy's xDS connection "
+            f"({ctx.xds_hint()}); with initial_fetch_timeout 0s Envoy waits forever",
         )
 
 

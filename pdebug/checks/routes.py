@@ -40,7 +40,10 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
             yield this.finding(
                 f"route/{rc.name}",
                 f"{where} sends to unknown cluster {cluster!r}: Envoy answers {status} NC",
-                "the destination's cluster never reached the proxy: check the host/subset in "
+                "the destination's cluster never reached the proxy: check the route's "
+                f"cluster name and whether {ctx.control_plane} sends that cluster"
+                if ctx.control_plane
+                else "the destination's cluster never reached the proxy: check the host/subset in "
                 "the VirtualService and its DestinationRule, and Sidecar egress hosts",
             )
 
@@ -75,8 +78,12 @@ def check_duplicate_domain(ctx: Context, this: Check) -> Iterator[Finding]:
                     f"route/{rc.name}",
                     f"domain {domain!r} is {claim}",
                     "Envoy rejects the whole route config and keeps the previous one "
-                    "(stat rds.<name>.update_rejected): fix the VirtualServices or "
-                    "ServiceEntries that both claim this host",
+                    "(stat rds.<name>.update_rejected): fix the "
+                    + (
+                        f"config of {ctx.control_plane} that makes two hosts claim it"
+                        if ctx.control_plane
+                        else "VirtualServices or ServiceEntries that both claim this host"
+                    ),
                 )
 
 

@@ -9,6 +9,7 @@ import msgspec
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
+from pdebug.model import schema as s
 from pdebug.model.secrets import CertInfo, items, static_items
 
 
@@ -103,6 +104,9 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
             f"TLS handshakes with it fail: it comes from the Kubernetes Secret {kube}; renew "
             "the certificate there (cert-manager? kubectl get secret)"
             if kube
+            else f"TLS handshakes with it fail: is {ctx.control_plane} renewing certificates "
+            "(its logs, its CA reachable)? For a CA, renew the root it serves"
+            if ctx.control_plane
             else "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
             "logs, istiod/CA reachable)? For a CA, renew the mesh root",
         )
@@ -132,9 +136,25 @@ def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
             f"it comes from the Kubernetes Secret {kube}: renew the certificate there "
             "(cert-manager? kubectl get secret); Envoy picks the new one up by itself"
             if kube
+            else f"one this close to its end is not being renewed: check {ctx.control_plane} "
+            "(its logs) and the CA"
+            if ctx.control_plane
             else "Istio rotates workload certificates long before they end (24h lifetime by "
             "default): one this close is not being rotated; check pilot-agent logs and the CA",
         )
+
+
+def _held(secret: s.Secret | None) -> str:
+    """What a secret's body holds ("certificate", "CA certificate", ...), "" when nothing."""
+    if secret is None:
+        return ""
+    held = []
+    if secret.tls_certificate is not None and secret.tls_certificate.certificate_chain:
+        held.append("certificate")
+    vc = secret.validation_context
+    if vc is not None and (vc.trusted_ca or vc.custom_validator_config):
+        held.append("CA certificate" if vc.trusted_ca else "validation context")
+    return " and ".join(held)
 
 
 @check(
@@ -148,6 +168,16 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
     """``dynamic_warming_secrets`` entries."""
     for entry in ctx.dump.secret_entries("dynamic_warming_secrets").items:
         since = f" since {entry.last_updated}" if entry.last_updated else ""
+        held = _held(entry.secret)
+        if held:  # Envoy writes a warming secret with its name only
+            yield this.finding(
+                f"secret/{entry.name}",
+                f"SDS secret listed as warming{since}, yet the dump holds its {held}; Envoy "
+                "writes no content for a secret it has not received: an edited or assembled dump?",
+                "capture the dump again from the proxy (pdebug dump) to see whether it arrived; "
+                "listeners and clusters using a warming secret keep warming",
+            )
+            continue
         kube = _kube_secret(entry.name)
         yield this.finding(
             f"secret/{entry.name}",
@@ -156,6 +186,9 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
             f"Secret {kube}; does it exist, with a certificate and key (kubectl get secret)? "
             "the control plane's log (istiod) names a credential it cannot read"
             if kube
+            else "listeners and clusters using it keep warming: check the SDS server "
+            f"({ctx.control_plane}: its logs) or the secret's config source"
+            if ctx.control_plane
             else "listeners and clusters using it keep warming: check the SDS server "
             "(istio-agent: pilot-agent logs) or the secret's config source",
         )

@@ -49,7 +49,7 @@ def check_initializing(ctx: Context, this: Check) -> Iterator[Finding]:
         "server/listeners",
         f"no dynamic listeners while {n} static listener{'s' if n != 1 else ''} exist: {got}",
         "the proxy is still initializing (GET /ready says INITIALIZING?) and routes nothing: "
-        "check its xDS connection (istiod reachable? pilot-agent logs) and warming clusters",
+        f"check its xDS connection ({ctx.xds_hint()}) and warming clusters",
     )
 
 

@@ -54,7 +54,10 @@ def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
             f"stats/{stat.name}",
             f"Envoy rejected {stat.value} {what} update(s) since it started; a rejected "
             "update leaves the previous config in place and no trace in the dump",
-            'Envoy\'s log says why ("gRPC config for ... rejected"); pdebug diff POD shows '
+            f"Envoy's log says why (\"gRPC config for ... rejected\"); {ctx.control_plane}'s "
+            "log may too"
+            if ctx.control_plane
+            else 'Envoy\'s log says why ("gRPC config for ... rejected"); pdebug diff POD shows '
             "what istiod sent that the proxy does not have",
         )
 

@@ -99,3 +99,74 @@ def predates_include_eds(dump: ConfigDump) -> bool:
         return False
     major, minor = int(head[0]), int(head[1])
     return (major, minor) != (0, 0) and (major, minor) < (1, 15)
+
+
+#: xDS cluster names of control planes other than Istio's, and what to call them.
+_XDS_CLUSTERS = {
+    "local_agent": "Consul's local agent",
+    "osm-controller": "the OSM controller",
+}
+
+
+def _get(obj: Any, key: str) -> Any:
+    """Field ``key`` of a bootstrap object in either spelling (snake_case, lowerCamelCase)."""
+    o = _obj(obj)
+    camel = key.split("_")[0] + "".join(w.title() for w in key.split("_")[1:])
+    return o.get(key, o.get(camel))
+
+
+def _ads_cluster(boot: dict[str, Any]) -> str:
+    """The cluster the bootstrap's ADS (or first xDS API config source) talks to."""
+    dyn = _get(boot, "dynamic_resources")
+    for source in (
+        _get(dyn, "ads_config"),
+        _get(_get(dyn, "cds_config"), "api_config_source"),
+        _get(_get(dyn, "lds_config"), "api_config_source"),
+    ):
+        for svc in _get(source, "grpc_services") or []:
+            name = _get(_get(svc, "envoy_grpc"), "cluster_name")
+            if isinstance(name, str) and name:
+                return name
+        names = _get(source, "cluster_names")
+        if isinstance(names, list) and names and isinstance(names[0], str):
+            return names[0]
+    return ""
+
+
+def control_plane(dump: ConfigDump) -> str:
+    """What serves this proxy's xDS when it is not Istio ("" for Istio or when unknown).
+
+    Istio's marks: node metadata ``ISTIO_*`` (or the 2018-era ``istio`` key), a node id
+    ``sidecar~``/``router~``/``waypoint~``, the xDS cluster ``xds-grpc``. A bootstrap
+    without them is another control plane's (Consul, OSM, Kuma, Envoy Gateway) or a plain
+    Envoy's: the phrase names it by its xDS cluster. No bootstrap (istiod's view, a cut
+    dump): "", so hints keep Istio's wording.
+    """
+    if dump.section("bootstrap") is None:
+        return ""
+    from pdebug.errors import InvalidInput
+
+    try:
+        boot = dump.bootstrap()
+    except InvalidInput:
+        return ""
+    node = _obj(boot.get("node"))
+    meta = _obj(node.get("metadata"))
+    node_id = node.get("id")
+    cluster = _ads_cluster(boot)
+    if (
+        any(isinstance(k, str) and (k.startswith("ISTIO_") or k == "istio") for k in meta)
+        or (
+            isinstance(node_id, str)
+            and node_id.split("~", 1)[0] in ("sidecar", "router", "waypoint", "ingress")
+        )
+        or cluster == "xds-grpc"
+    ):
+        return ""
+    if cluster in _XDS_CLUSTERS:
+        return f"{_XDS_CLUSTERS[cluster]} (xDS cluster {cluster})"
+    if any(isinstance(k, str) and k.startswith("dataplane.") for k in meta):
+        return (
+            f"Kuma's control plane (xDS cluster {cluster})" if cluster else "Kuma's control plane"
+        )
+    return f"its control plane (xDS cluster {cluster})" if cluster else "its control plane"

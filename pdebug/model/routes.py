@@ -96,6 +96,23 @@ def configs(dump: ConfigDump) -> list[RouteConfigRecord]:
     return out
 
 
+def listed(dump: ConfigDump) -> list[RouteConfigRecord]:
+    """The route configurations ``pdebug routes`` lists: each RDS name once, every static one.
+
+    Each connection manager holds its own inline config, even when two are identical
+    and share a name (Envoy's sandboxes' ``local_route``).
+    """
+    seen: set[str] = set()
+    out: list[RouteConfigRecord] = []
+    for rec in records(dump):
+        if rec.kind != "static":
+            if rec.name in seen:
+                continue
+            seen.add(rec.name)
+        out.append(rec)
+    return out
+
+
 def rds_by_name(dump: ConfigDump) -> dict[str, s.RouteConfiguration]:
     """RDS route configurations by name (the first of a repeated name)."""
     out: dict[str, s.RouteConfiguration] = {}

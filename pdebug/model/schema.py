@@ -244,11 +244,18 @@ class WeightedClusters(_S):
     total_weight: int | None = None
 
 
+class ClusterSpecifierPlugin(_S):
+    """A route's ``inline_cluster_specifier_plugin``: an extension picks the cluster."""
+
+    extension: TypedExtension | None = None
+
+
 class RouteAction(_S):
     cluster: str = ""
     cluster_header: str = ""
     weighted_clusters: WeightedClusters | None = None
     cluster_specifier_plugin: str = ""
+    inline_cluster_specifier_plugin: ClusterSpecifierPlugin | None = None
     timeout: str = ""
     cluster_not_found_response_code: str = ""
 

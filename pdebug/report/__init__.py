@@ -36,6 +36,8 @@ from pdebug.errors import PdebugError, SourceUnavailable
 from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
+from pdebug.model.routes import RouteConfigRecord
+from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
 from pdebug.report.static import embed_json, render_page, render_page_bytes
 from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
@@ -139,6 +141,9 @@ def _summary(
         except PdebugError:
             return "?"
 
+    def listed_routes() -> list[RouteConfigRecord]:
+        return listed_route_configs(ctx.dump) if ctx.has("routes") else []
+
     try:
         levels: Counter[str] = Counter()
         for hs in ctx.hosts.values():
@@ -169,10 +174,11 @@ def _summary(
             count("listeners", lambda: sum(1 for lc in ctx.listeners if lc.first)),
             WARN if warming_l or rejected_l else "",
         ],
-        ["Route configs", count("routes", lambda: len(ctx.route_configs)), ""],
+        # every inline config, as `pdebug routes` lists them (check reads a repeat once)
+        ["Route configs", count("routes", lambda: len(listed_routes())), ""],
         [
             "Virtual hosts",
-            count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in ctx.route_configs)),
+            count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in listed_routes())),
             "",
         ],
         ["Endpoints", count("endpoints", lambda: statuses.total()), ""],

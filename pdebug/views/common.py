@@ -7,6 +7,7 @@ which sections a dump has) live in the model and are re-exported here for the vi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -91,8 +92,14 @@ def cluster_label(name: str) -> str:
     return name if "Cluster" in name else f"Cluster: {name}"
 
 
-def inline_route_description(rc: s.RouteConfiguration) -> str:
-    """Describe an HCM's inline route config the way istioctl's DESTINATION does."""
+def inline_route_description(
+    rc: s.RouteConfiguration, tree_matches: Callable[[s.VirtualHost], list[str]] | None = None
+) -> str:
+    """Describe an HCM's inline route config the way istioctl's DESTINATION does.
+
+    ``tree_matches`` gives the MATCH of each route a host's ``matcher`` tree can pick
+    (a host without ``routes``, which istioctl describes as nothing).
+    """
     vhosts = rc.virtual_hosts
     if len(vhosts) == 1 and vhosts[0].domains == ["*"] and len(vhosts[0].routes) == 1:
         route = vhosts[0].routes[0]
@@ -107,6 +114,8 @@ def inline_route_description(rc: s.RouteConfiguration) -> str:
     described = []
     for vh in vhosts:
         text = ", ".join(match_description(r.match) for r in vh.routes)
+        if tree_matches is not None and not vh.routes and bytes(vh.matcher) != b"null":
+            text = ", ".join(tree_matches(vh))  # a matcher tree's routes, as `routes` shows
         if vh.domains != ["*"]:
             text = "/".join(vh.domains) + " " + text
         described.append(text)

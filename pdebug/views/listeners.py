@@ -97,6 +97,13 @@ class ListenerRow(msgspec.Struct):
     type: str
 
 
+def _tree_matches(vh: s.VirtualHost) -> list[str]:
+    """MATCH of each route a virtual host's matcher tree can pick (as `routes` lists)."""
+    from pdebug.views.routes import matcher_routes
+
+    return [match for match, _ in matcher_routes(vh)]
+
+
 def _decode_filter(f: s.TypedExtension, tp: type[msgspec.Struct], camel: bool) -> msgspec.Struct:
     return decode_filter(f, tp, camel, f"filter {f.name}")
 
@@ -164,7 +171,7 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
                 return exc.message
             assert isinstance(hcm, s.HttpConnectionManager)
             if hcm.route_config is not None:
-                return inline_route_description(hcm.route_config)
+                return inline_route_description(hcm.route_config, _tree_matches)
             if hcm.rds is not None and hcm.rds.route_config_name:
                 return f"Route: {hcm.rds.route_config_name}"
             return "HTTP"

@@ -104,6 +104,19 @@ def select(data: ProxyData, flt: RouteFilter) -> list[RouteRow]:
     return rows
 
 
+def plugin_name(act: s.RouteAction) -> str:
+    """The cluster specifier plugin that picks the route's cluster ("" when none).
+
+    The route config's plugin it names, or its inline plugin's extension name.
+    """
+    if act.cluster_specifier_plugin:
+        return act.cluster_specifier_plugin
+    inline = act.inline_cluster_specifier_plugin
+    if inline is not None:
+        return (inline.extension.name if inline.extension is not None else "") or "(inline)"
+    return ""
+
+
 def action(route: s.Route) -> str:
     """What the route does: cluster, weighted clusters, redirect or direct response."""
     if route.route is not None:
@@ -117,6 +130,9 @@ def action(route: s.Route) -> str:
             return act.cluster
         if act.cluster_header:
             return _header(act.cluster_header)
+        plugin = plugin_name(act)
+        if plugin:
+            return f"plugin:{plugin}"
         return "route"
     if route.direct_response is not None:
         return f"direct:{route.direct_response.status}"
