@@ -66,6 +66,8 @@ _CANDIDATE = re.compile(
     rb"(?:%s|private[-_]?key[-_]?provider|authorization|cookie)$" % _SECRET_NAMES
 )
 _IDENT_RUN = re.compile(rb"[a-z0-9_.-]*")
+#: :data:`_IDENT_RUN` of the lower-cased text, run over the text as it is.
+_IDENT_RUN_ANY_CASE = re.compile(rb"[A-Za-z0-9_.-]*")
 #: Header names whose values are credentials, besides those named like a secret.
 SECRET_HEADERS = frozenset(
     {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
@@ -540,12 +542,14 @@ def may_change(data: bytes) -> bool:
     searcher = _searcher()
     if searcher is None:
         return _may_change_finds(data)
-    low = data.lower()  # ASCII only: the same offsets
-    scan = _Scan(data, low)
+    # Lower-cased a piece at a time (ASCII only: the same offsets), never the whole text:
+    # what a piece holds is the whole lower-cased text's ``low[at : at + piece + reach]``,
+    # so the search sees the same literals; :class:`_Scan` lowers what it looks at.
+    scan = _Scan(data)
     reach = _LONGEST_LITERAL - 1
     at = 0
-    while at < len(low):
-        piece = low if len(low) <= _SCAN_PIECE else low[at : at + _SCAN_PIECE + reach]
+    while at < len(data):
+        piece = data[at : at + _SCAN_PIECE + reach].lower()
         for which, start, _end in searcher.find_matches_as_indexes(piece):
             i = at + start
             if scan.found(which, i):
@@ -554,7 +558,8 @@ def may_change(data: bytes) -> bool:
             # inside this one (every other occurrence is reported).
             for offset, other in _OVERLAPS[which]:
                 j = i + offset
-                if low.startswith(_LITERALS[other], j) and scan.found(other, j):
+                literal = _LITERALS[other]
+                if scan.lowered(j, j + len(literal)) == literal and scan.found(other, j):
                     return True
         at += _SCAN_PIECE
         if scan.covered > at + _SCAN_PIECE:
@@ -568,33 +573,48 @@ def may_change(data: bytes) -> bool:
 
 
 class _Scan:
-    """What :func:`may_change` found so far in ``data`` (and ``low``, lower-cased)."""
+    """What :func:`may_change` found so far in ``data``.
 
-    __slots__ = ("data", "low", "done", "covered")
+    It reads ``data`` lower-cased, as the redaction does, but lowers only the bytes it
+    looks at (:meth:`lowered`): the whole lower-cased copy is made only for a pattern
+    searched whole over it (:meth:`whole`, a ``bearer``/``basic`` scheme).
+    """
 
-    def __init__(self, data: bytes, low: bytes) -> None:
+    __slots__ = ("data", "_low", "done", "covered")
+
+    def __init__(self, data: bytes) -> None:
         self.data = data
-        self.low = low
+        self._low: bytes | None = None
         self.done: set[int] = set()
         #: The end of the last name looked at: a marker starting before it lies in that
         #: name and ends where it ends, and :func:`_candidate` of the earlier marker
         #: searched a window holding the later one's.
         self.covered = 0
 
+    def lowered(self, a: int, b: int) -> bytes:
+        """``data.lower()[a:b]`` (``bytes.lower`` maps A-Z only: offsets are kept)."""
+        return self.data[a:b].lower()
+
     def found(self, which: int, i: int) -> bool:
         """Whether literal ``which`` of :data:`_LITERALS` at ``i`` makes the answer true."""
-        low = self.low
+        data = self.data
         if which < len(_LOW_MARKERS):
             if i < self.covered:
                 return False
-            b = _IDENT_RUN.match(low, i + len(_LITERALS[which])).end()  # type: ignore[union-attr]
+            # The name run of the lower-cased text ends where the run of either case
+            # ends in ``data`` (lowering maps A-Z to a-z and nothing else into the set).
+            b = _IDENT_RUN_ANY_CASE.match(data, i + len(_LITERALS[which])).end()  # type: ignore[union-attr]
             self.covered = b
-            return _candidate(low, i, b)
+            if data[b - 2 : b].lower() not in _CANDIDATE_TAILS:  # _candidate's first test
+                return False
+            # _candidate(low, i, b) reads low[max(0, i - 24) : b] only.
+            a = max(0, i - 24)
+            return _candidate(self.lowered(a, b), i - a, b - a)
         check = _TRIGGERS[which - len(_LOW_MARKERS)][1]
         if check == _AT_URL:
             # Every match of _USERINFO starts with "://", and stops before the next "/":
             # tried at each "://", in linear time.
-            return _USERINFO.match(self.data, i) is not None
+            return _USERINFO.match(data, i) is not None
         return self.whole(check)
 
     def whole(self, check: int) -> bool:
@@ -602,7 +622,9 @@ class _Scan:
         if check in self.done:
             return False
         self.done.add(check)
-        return _CHECKS[check](self.data, self.low) is not None
+        if self._low is None:
+            self._low = self.data.lower()
+        return _CHECKS[check](self.data, self._low) is not None
 
 
 #: For each stage of :func:`may_change` but the names, a literal (lower-cased) that every

@@ -184,3 +184,52 @@ def test_a_name_of_megabytes_is_read_in_linear_time(unit: bytes, monkeypatch) ->
         took = time.process_time() - start
         assert fast == redact._may_change_finds(text), (unit, tail)
         assert took < 2.0, (unit, tail, took)
+
+
+_SPLIT_SECRETS = [
+    b'"Client_SECRET": "v"',
+    b'"db_password":"v"',
+    b'"X-Api-Key": "v"',
+    b'"authorization": "Bearer abcdefghijk"',
+    b'"v": "https://u:pass@host/"',
+    b'"v": "AKIAABCDEFGHIJKLMNOP"',
+    b'"private_key": {"inline_bytes": "QUJD"}',
+    b'"v": "-----BEGIN RSA PRIVATE KEY-----"',
+    b'"PRIVATE_KEY": "abcdef"',
+    b'"v": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"',
+]
+_SPLIT_HARMLESS = [b'"sds_secret_configs": [{"name": "default"}]', b'"token_bucket": {"x": 1}']
+
+
+@pytest.mark.parametrize("piece", [16, 64, 4096])
+def test_a_secret_split_across_the_pieces_is_still_caught(piece: int, monkeypatch) -> None:
+    """may_change lowers the text a piece at a time (#17): a marker or a name cut by a
+    piece boundary, at every offset, is found as in the whole lower-cased text."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    for secret in _SPLIT_SECRETS:
+        for shift in range(len(secret) + 30):
+            pad = b"x" * (piece * 2 - shift)
+            doc = b'{"a": "' + pad + b'", ' + secret + b"}"
+            assert redact.may_change(doc), (secret, shift)
+            assert redact._may_change_finds(doc), (secret, shift)
+            assert redact.redact_bytes(doc) != doc, (secret, shift)
+    for harmless in _SPLIT_HARMLESS:
+        for shift in range(len(harmless) + 30):
+            doc = b'{"a": "' + b"x" * (piece * 2 - shift) + b'", ' + harmless + b"}"
+            assert not redact.may_change(doc), (harmless, shift)
+            assert not redact._may_change_finds(doc), (harmless, shift)
+
+
+def test_the_text_is_not_lowered_whole() -> None:
+    """No copy of the whole text: a piece at a time (peak well under the text's size)."""
+    import tracemalloc
+
+    unit = b'{"name": "outbound|80||svc.ns.svc", "sds_secret_configs": [{"name": "Default"}]},'
+    text = b"[" + unit * (8_000_000 // len(unit)) + b"{}]"
+    tracemalloc.start()
+    try:
+        assert not redact.may_change(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(text) // 2, peak
