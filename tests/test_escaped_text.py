@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from pdebug.render.escape import Escaped, SafeStream, text_is_safe
+from pdebug.render.escape import SafeStream, is_escaped, text_is_safe
 from pdebug.render.text import render_text
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -18,7 +18,7 @@ def test_rendered_text_is_marked_only_when_safe(cell: str) -> None:
     table = Table((Column("NAME"), Column("VALUE")), [(cell, "x"), ("y", cell)])
     for part in (table, Stack([(f"T {cell}", table), ("L", Lines(cell))], with_titles=True)):
         text = render_text(part, wide=False)
-        assert isinstance(text, Escaped)
+        assert is_escaped(text)
         assert text_is_safe(text)  # what SafeStream would have checked
         out = io.StringIO()
         SafeStream(out).write(text)

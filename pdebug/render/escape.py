@@ -149,14 +149,26 @@ def escape_json(text: str) -> str:
 # --- the streams ---
 
 
-class Escaped(str):
-    """Text already as :func:`escape_text` leaves it (the text renderer checked each cell).
+#: The last text a renderer checked (:func:`escaped`), held here so that ``is`` can only
+#: ever match that very object (a str's id is not reused while it is referenced).
+_CHECKED: list[str] = [""]
 
-    :class:`SafeStream` writes it without checking it a second time (6.8 MB for the
-    endpoints table of 53k endpoints). Only the renderers that checked it make one.
+
+def escaped(text: str) -> str:
+    """Mark ``text`` as already what :func:`escape_text` leaves it (the renderer checked it).
+
+    :class:`SafeStream` writes the marked text without checking it a second time (6.8 MB
+    for the endpoints table of 53k endpoints). Only the renderers that checked it mark
+    it. The mark is the object's identity, not a copy into a str subclass: copying an
+    18 MB table cost more than the second check saves.
     """
+    _CHECKED[0] = text
+    return text
 
-    __slots__ = ()
+
+def is_escaped(text: str) -> bool:
+    """Whether ``text`` is the text a renderer last marked with :func:`escaped`."""
+    return text is _CHECKED[0]
 
 
 class SafeStream:
@@ -171,8 +183,8 @@ class SafeStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        """Write ``text`` escaped (:func:`escape_text`); :class:`Escaped` text as it is."""
-        if type(text) is str and not text_is_safe(text):
+        """Write ``text`` escaped (:func:`escape_text`); text marked :func:`escaped` as it is."""
+        if type(text) is str and text is not _CHECKED[0] and not text_is_safe(text):
             text = _substitute(text, _run)
         return self._stream.write(text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from pdebug.render.escape import Escaped, ascii_clean, escape_cell, escape_lines
+from pdebug.render.escape import ascii_clean, escape_cell, escape_lines, escaped
 from pdebug.views.table import Lines, Stack, Table
 
 
@@ -59,12 +59,12 @@ def render_table(table: Table, wide: bool) -> str:
     # escaping (a control character, a newline or a bidi override from the input:
     # escape.py). Printable ASCII with one newline a line means every cell is printable.
     # Either way the text is what escape_text leaves as it is (printable cells, spaces
-    # and newlines): Escaped, so stdout does not check it again.
+    # and newlines): marked escaped, so stdout does not check it again.
     if _plain_lines(text, len(lines)) or "".join(itertools.chain.from_iterable(rows)).isprintable():
-        return Escaped(text)
+        return escaped(text)
     rows = [row if "".join(row).isprintable() else tuple(map(escape_cell, row)) for row in rows]
     lines = [tuple(headers), *rows] if table.header else rows
-    return Escaped(tabwrite(lines, table.padding))
+    return escaped(tabwrite(lines, table.padding))
 
 
 _PRINTABLE_LINES = bytes(range(0x20, 0x7F)) + b"\n"
@@ -82,7 +82,7 @@ def _plain_lines(text: str, count: int) -> bool:
 def render_text(part: Table | Lines | Stack, wide: bool) -> str:
     """Render a table, free text or a stack of them."""
     if isinstance(part, Lines):
-        return Escaped(escape_lines(part.text) + "\n")
+        return escaped(escape_lines(part.text) + "\n")
     if isinstance(part, Table):
         return render_table(part, wide)
     chunks = []
@@ -91,7 +91,7 @@ def render_text(part: Table | Lines | Stack, wide: bool) -> str:
         if part.with_titles:
             text = f"------ {escape_cell(title)} ------\n\n" + text
         chunks.append(text)
-    return Escaped("\n".join(chunks))
+    return escaped("\n".join(chunks))
 
 
 def render_markdown(part: Table | Lines | Stack) -> str:
