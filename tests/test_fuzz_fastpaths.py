@@ -22,6 +22,7 @@ must give exactly what its slow path gives:
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -49,7 +50,7 @@ from pdebug.views import clusters
 from pdebug.views.clusters import ClusterFilter
 from pdebug.views.endpoints import EndpointFilter
 from pdebug.views.listeners import ListenerFilter
-from tests.harness import FIXTURES, json_name
+from tests.harness import FIXTURES, camelize, json_name
 
 CASES = int(os.environ.get("PDEBUG_FUZZDIFF_CASES", "40"))
 SEED = int(os.environ.get("PDEBUG_FUZZDIFF_SEED", "17"))
@@ -251,7 +252,7 @@ def _states(doc: Any, rng: random.Random) -> None:
             elif roll < 0.8 and isinstance(entry, dict) and "active_state" in entry:
                 entry["draining_state"] = entry.pop("active_state")
             else:
-                entries.append(json.loads(json.dumps(entry)))  # a duplicate entry
+                entries.append(copy.deepcopy(entry))  # a duplicate entry
 
 
 def _metadata(doc: Any, rng: random.Random) -> None:
@@ -328,9 +329,22 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, out, err
 
 
+#: How often each fast path answered on its own (the run must not test nothing).
+TAKEN = {"light": 0, "diff": 0}
+
+
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = light.decode_clusters
+
+    def spy(raw: Any, type_url: str) -> Any:
+        found = real(raw, type_url)
+        TAKEN["light"] += found is not None
+        return found
+
     for command in ("clusters", "all"):
-        shipped = _run([command, str(path)], capsys)
+        with monkeypatch.context() as m:
+            m.setattr(light, "decode_clusters", spy)
+            shipped = _run([command, str(path)], capsys)
         with monkeypatch.context() as m:
             m.setattr(light, "decode_clusters", lambda raw, type_url: None)
             full = _run([command, str(path)], capsys)
@@ -361,8 +375,17 @@ def check_stream(body: bytes) -> None:
 
 
 def check_diff(a: Path, b: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = d._same_meaning
+
+    def spy(*args: Any) -> bool:
+        same = real(*args)
+        TAKEN["diff"] += same
+        return same
+
     for args in ([str(a), str(b)], [str(b), str(a)]):
-        shipped = _run(["diff", *args], capsys)
+        with monkeypatch.context() as m:
+            m.setattr(d, "_same_meaning", spy)
+            shipped = _run(["diff", *args], capsys)
         with monkeypatch.context() as m:
             m.setattr(d, "_same_meaning", lambda *a, **k: False)
             full = _run(["diff", *args], capsys)
@@ -462,7 +485,11 @@ def test_fast_paths_answer_as_the_slow_paths(
             check_light(path, capsys, monkeypatch)
             if not repeats:  # see test_a_name_repeated_deep_in_a_section_streams_alike
                 check_stream(body)
-            check_diff(src, path, capsys, monkeypatch)
+            other = src
+            if rng.random() < 0.5:  # istiod's lowerCamelCase against the mutated side
+                other = tmp_path / f"{name}-camel.json"
+                other.write_bytes(json.dumps(camelize(json.loads(src.read_bytes()))).encode())
+            check_diff(other, path, capsys, monkeypatch)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:
@@ -471,6 +498,9 @@ def test_fast_paths_answer_as_the_slow_paths(
             raise AssertionError(f"{exc} in {where} (kept as {keep})") from exc
         done += 1
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
+    if done >= 10:
+        assert TAKEN["light"] and TAKEN["diff"] > done, (done, TAKEN)
+    print(f"{done} cases, fast paths taken: {TAKEN}")
 
 
 @pytest.mark.xfail(
