@@ -43,7 +43,7 @@ from pdebug.model import ProxyData, light
 from pdebug.model.camel import to_snake
 from pdebug.model.load import load
 from pdebug.render import get_format
-from pdebug.render.structured import render_json
+from pdebug.render.structured import render_json, render_yaml
 from pdebug.report import topology
 from pdebug.views import all as all_view
 from pdebug.views import clusters
@@ -358,20 +358,23 @@ def _all_result(body: bytes, structured: bool) -> Any:
     )
 
 
-def check_stream(body: bytes) -> None:
+def check_stream(body: bytes, fmt: str = "json") -> None:
     try:
         # the whole document decoded at once: what the streamed sections stand for (the
         # tables, which -o json does not print, are not built)
-        old: str | type[PdebugError] = render_json(_all_result(body, True).objects())
+        objects = _all_result(body, True).objects()
+        old: str | type[PdebugError] = (
+            render_json(objects) if fmt == "json" else render_yaml(objects)
+        )
     except PdebugError as exc:
         old = type(exc)
     try:
         out = io.StringIO()
-        get_format("json").write(_all_result(body, True), out)
+        get_format(fmt).write(_all_result(body, True), out)
         new: str | type[PdebugError] = out.getvalue()
     except PdebugError as exc:
         new = type(exc)
-    assert new == old, "all -o json streamed differs"
+    assert new == old, f"all -o {fmt} streamed differs"
 
 
 def check_diff(a: Path, b: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -484,7 +487,7 @@ def test_fast_paths_answer_as_the_slow_paths(
         try:
             check_light(path, capsys, monkeypatch)
             if not repeats:  # see test_a_name_repeated_deep_in_a_section_streams_alike
-                check_stream(body)
+                check_stream(body, "yaml" if rng.random() < 0.2 else "json")
             other = src
             if rng.random() < 0.5:  # istiod's lowerCamelCase against the mutated side
                 other = tmp_path / f"{name}-camel.json"
