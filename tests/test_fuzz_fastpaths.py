@@ -109,6 +109,8 @@ def _string(text: str, style: Style) -> str:
             f"\\u{ord(c):04x}" if c.isalpha() and style.rng.random() < 0.3 else c for c in out[1:-1]
         )
         out = '"' + body + '"'
+    if style.escape and "/" in out and style.rng.random() < 0.2:
+        out = out.replace("/", "\\/")
     return out
 
 
@@ -147,6 +149,30 @@ def _dicts(value: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for item in value:
             _dicts(item, found)
     return found
+
+
+OUTLIER = {
+    "consecutive_5xx": 5,
+    "consecutive_gateway_failure": 3,
+    "enforcing_consecutive_5xx": 100,
+    "base_ejection_time": "30s",
+    "max_ejection_percent": 10,
+}
+
+
+def _clusters_of(doc: Any) -> list[dict[str, Any]]:
+    return [n for n in _dicts(doc, []) if isinstance(n.get("name"), str) and "type" in n]
+
+
+def _digits(doc: Any, rng: random.Random) -> None:
+    """Give clusters outlier detection (``consecutive_5xx``) in either spelling, mixed."""
+    for node in rng.sample(_clusters_of(doc), k=min(len(_clusters_of(doc)), rng.randint(1, 4))):
+        fields = {(json_name(k) if rng.random() < 0.5 else k): v for k, v in OUTLIER.items()}
+        node[rng.choice(["outlier_detection", "outlierDetection"])] = fields
+        if rng.random() < 0.3:
+            node["circuitBreakers" if rng.random() < 0.5 else "circuit_breakers"] = {
+                "thresholds": [{"max_connections": Big("4294967295"), "maxRetries": 3}]
+            }
 
 
 def _other_spelling(key: str) -> str:
@@ -305,6 +331,7 @@ MUTATORS: list[Callable[[Any, random.Random], None]] = [
     _null,
     _states,
     _metadata,
+    _digits,
 ]
 
 
