@@ -498,6 +498,14 @@ def test_fixtures_found() -> None:
     assert len(DUMPS) > 20
 
 
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream's fast path bounds nesting with the recursion limit: only with one
+    thread running (``can_bound``); threads other tests left idle would turn it off."""
+    monkeypatch.setattr("pdebug.model.dump.can_bound", lambda: True)
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_fast_paths_answer_as_the_slow_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -513,7 +521,10 @@ def test_fast_paths_answer_as_the_slow_paths(
         where = f"case {name} (seed {case_seed}) of {src}: {path}"
         try:
             check_light(path, capsys, monkeypatch)
-            if not repeats:  # see test_a_name_repeated_deep_in_a_section_streams_alike
+            # a name repeated below a section's own members is printed as written (both),
+            # decoding keeps one: known since before #17 (the strict xfail ODD[4] of
+            # tests/test_all_stream_shortcuts.py)
+            if not repeats:
                 check_stream(body, "yaml" if rng.random() < 0.2 else "json")
             other = src
             if rng.random() < 0.5:  # istiod's lowerCamelCase against the mutated side
@@ -531,19 +542,3 @@ def test_fast_paths_answer_as_the_slow_paths(
     if done >= 10:
         assert TAKEN["light"] and TAKEN["diff"] > done, (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="all -o json streams a section from its text and checks only the section's own "
-    "names for repeats: a name repeated deeper is printed twice where the full decode "
-    "keeps the last (finding it needs a scan of every object; left to the lead, #17)",
-)
-def test_a_name_repeated_deep_in_a_section_streams_alike() -> None:
-    cluster = '{"name":"c","policy":"dup","type":"STATIC","policy":{"x":1}}'
-    body = (
-        '{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump",'
-        '"static_clusters":[{"cluster":' + cluster[:-1] + ',"@type":'
-        '"type.googleapis.com/envoy.config.cluster.v3.Cluster"}}]}]}'
-    ).encode()
-    check_stream(body)
