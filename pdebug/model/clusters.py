@@ -87,6 +87,22 @@ def split_name(name: str) -> tuple[str, int, str, str] | None:
     return direction, port, subset, "" if sep in host else host
 
 
+def destination_rule_name(config: object) -> str:
+    """DESTINATION RULE from ``filter_metadata.istio.config``: istioctl's ``NAME.NAMESPACE``.
+
+    A path ``/apis/networking.istio.io/VERSION/namespaces/NS/destination-rule/NAME`` gives
+    ``NAME.NS``; another string or value ``<unknown>``; that prefix with another shape "".
+    """
+    if config is None:
+        return ""
+    if not isinstance(config, str) or not config.startswith("/apis/networking.istio.io/"):
+        return "<unknown>"
+    parts = config.split("/")
+    if len(parts) != 8:
+        return ""
+    return f"{parts[7]}.{parts[5]}"
+
+
 def table_type(cluster: s.Cluster) -> str:
     """Istioctl's TYPE column: the discovery ``type``, ``STATIC`` when unset.
 

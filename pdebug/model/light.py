@@ -31,6 +31,7 @@ import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.camel import SENTINEL, variant
+from pdebug.model.clusters import destination_rule_name
 
 if TYPE_CHECKING:
     from pdebug.model.dump import ConfigDump
@@ -146,15 +147,7 @@ def destination_rule(cluster: Any) -> str:
     istio = md.filter_metadata.get("istio")
     if istio is None:
         return ""
-    value = istio.config
-    if value is None:
-        return ""
-    if not isinstance(value, str) or not value.startswith("/apis/networking.istio.io/"):
-        return "<unknown>"
-    parts = value.split("/")
-    if len(parts) != 8:
-        return ""
-    return f"{parts[7]}.{parts[5]}"
+    return destination_rule_name(istio.config)
 
 
 _LISTS = frozenset({"static_clusters", "dynamic_active_clusters", "dynamic_warming_clusters"})

@@ -16,7 +16,7 @@ from pdebug.model import schema as s
 from pdebug.model.address import address_text as eds_address
 from pdebug.model.address import bind_host as socket_or_pipe
 from pdebug.model.address import port_of
-from pdebug.model.clusters import ClusterName
+from pdebug.model.clusters import ClusterName, destination_rule_name
 from pdebug.model.routes import summarize_domains
 from pdebug.model.sections import is_full_dump, none_when_absent
 
@@ -60,15 +60,9 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
         istio = _ISTIO_META.decode(text)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return ""
-    if not isinstance(istio, _IstioMeta) or istio.config is None:
+    if not isinstance(istio, _IstioMeta):
         return ""
-    value = istio.config
-    if not isinstance(value, str) or not value.startswith("/apis/networking.istio.io/"):
-        return "<unknown>"
-    parts = value.split("/")
-    if len(parts) != 8:
-        return ""
-    return f"{parts[7]}.{parts[5]}"
+    return destination_rule_name(istio.config)
 
 
 def match_description(match: s.RouteMatch | None) -> str:
