@@ -49,20 +49,9 @@ def _resources() -> list[dict[str, Any]]:
     return out
 
 
-def _dicts(value: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        found.append(value)
-        for item in value.values():
-            _dicts(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _dicts(item, found)
-    return found
-
-
 def _respell_one(value: Any, rng: random.Random) -> None:
     """Respell one key anywhere (a field, a label, a metadata or typed map's own name)."""
-    nodes = [n for n in _dicts(value, []) if n]
+    nodes = [n for n in eh.every_dict(value) if n]
     node = rng.choice(nodes)
     key = rng.choice(list(node))
     if key.startswith("@"):
@@ -74,7 +63,7 @@ def _respell_one(value: Any, rng: random.Random) -> None:
 
 def _change_one(value: Any, rng: random.Random) -> None:
     """Change one scalar value, or add a key in camelCase or snake_case."""
-    node = rng.choice(_dicts(value, []))
+    node = rng.choice(eh.every_dict(value))
     scalars = [k for k, v in node.items() if isinstance(v, (str, int, bool))]
     if scalars and rng.random() < 0.5:
         key = rng.choice(scalars)

@@ -50,6 +50,7 @@ from pdebug.views import clusters
 from pdebug.views.clusters import ClusterFilter
 from pdebug.views.endpoints import EndpointFilter
 from pdebug.views.listeners import ListenerFilter
+from tests import harness as eh
 from tests.harness import FIXTURES, camelize, json_name
 
 CASES = int(os.environ.get("PDEBUG_FUZZDIFF_CASES", "40"))
@@ -140,17 +141,6 @@ def _write(value: Any, style: Style, depth: int = 0) -> str:
 # --- mutations ----------------------------------------------------------------------------
 
 
-def _dicts(value: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        found.append(value)
-        for item in value.values():
-            _dicts(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _dicts(item, found)
-    return found
-
-
 OUTLIER = {
     "consecutive_5xx": 5,
     "consecutive_gateway_failure": 3,
@@ -161,7 +151,7 @@ OUTLIER = {
 
 
 def _clusters_of(doc: Any) -> list[dict[str, Any]]:
-    return [n for n in _dicts(doc, []) if isinstance(n.get("name"), str) and "type" in n]
+    return [n for n in eh.every_dict(doc) if isinstance(n.get("name"), str) and "type" in n]
 
 
 def _digits(doc: Any, rng: random.Random) -> None:
@@ -182,7 +172,7 @@ def _other_spelling(key: str) -> str:
 
 
 def _respell(doc: Any, rng: random.Random) -> None:
-    nodes = [n for n in _dicts(doc, []) if n]
+    nodes = [n for n in eh.every_dict(doc) if n]
     for _ in range(rng.randint(1, 6)):
         node = rng.choice(nodes)
         key = rng.choice(list(node))
@@ -194,7 +184,7 @@ def _respell(doc: Any, rng: random.Random) -> None:
 
 
 def _reorder(doc: Any, rng: random.Random) -> None:
-    for node in rng.sample(_dicts(doc, []), k=min(20, len(_dicts(doc, [])))):
+    for node in rng.sample(found := eh.every_dict(doc), k=min(20, len(found))):
         items = list(node.items())
         rng.shuffle(items)
         node.clear()
@@ -202,7 +192,7 @@ def _reorder(doc: Any, rng: random.Random) -> None:
 
 
 def _unknown(doc: Any, rng: random.Random) -> None:
-    nodes = _dicts(doc, [])
+    nodes = eh.every_dict(doc)
     for _ in range(rng.randint(1, 3)):
         node = rng.choice(nodes)
         node[rng.choice(["fooBar", "foo_bar", "x5xx", "extra_field9", "LABELS"])] = rng.choice(
@@ -215,7 +205,7 @@ NUMBERS += ["-9223372036854775809", "18446744073709551616", "3.0000000000000001"
 
 
 def _odd_number(doc: Any, rng: random.Random) -> None:
-    nodes = _dicts(doc, [])
+    nodes = eh.every_dict(doc)
     spots = [(n, k) for n in nodes for k, v in n.items() if isinstance(v, (int, float))]
     spots = [(n, k) for n, k in spots if not isinstance(n[k], bool)]
     if not spots:
@@ -225,7 +215,7 @@ def _odd_number(doc: Any, rng: random.Random) -> None:
 
 
 def _odd_name(doc: Any, rng: random.Random) -> None:
-    nodes = [n for n in _dicts(doc, []) if isinstance(n.get("name"), str)]
+    nodes = [n for n in eh.every_dict(doc) if isinstance(n.get("name"), str)]
     for node in rng.sample(nodes, k=min(len(nodes), rng.randint(1, 3))):
         trap = rng.choice(["\x00", "\u2028", "\u00e9", '"', "\\", "\t", "\ud7ff", "\U0001f600"])
         pos = rng.randint(0, len(node["name"]))
@@ -233,7 +223,7 @@ def _odd_name(doc: Any, rng: random.Random) -> None:
 
 
 def _nameless(doc: Any, rng: random.Random) -> None:
-    nodes = [n for n in _dicts(doc, []) if "name" in n]
+    nodes = [n for n in eh.every_dict(doc) if "name" in n]
     for node in rng.sample(nodes, k=min(len(nodes), rng.randint(1, 2))):
         if rng.random() < 0.5:
             del node["name"]
@@ -242,7 +232,7 @@ def _nameless(doc: Any, rng: random.Random) -> None:
 
 
 def _null(doc: Any, rng: random.Random) -> None:
-    nodes = [n for n in _dicts(doc, []) if n]
+    nodes = [n for n in eh.every_dict(doc) if n]
     for _ in range(rng.randint(1, 4)):
         node = rng.choice(nodes)
         key = rng.choice(list(node))
@@ -282,7 +272,7 @@ def _states(doc: Any, rng: random.Random) -> None:
 
 
 def _metadata(doc: Any, rng: random.Random) -> None:
-    nodes = [n for n in _dicts(doc, []) if isinstance(n.get("name"), str)]
+    nodes = [n for n in eh.every_dict(doc) if isinstance(n.get("name"), str)]
     for node in rng.sample(nodes, k=min(len(nodes), rng.randint(1, 3))):
         key = rng.choice(["metadata", "filterMetadata", "filter_metadata"])
         node["metadata"] = {
@@ -300,7 +290,7 @@ def _apply(doc: Any, rng: random.Random, fn: Callable[[Any, random.Random], None
 
 def _duplicates(doc: Any, rng: random.Random) -> Any:
     """Turn some objects into Pairs with a name twice (same or other spelling)."""
-    nodes = [n for n in _dicts(doc, []) if n]
+    nodes = [n for n in eh.every_dict(doc) if n]
     picked = {id(n) for n in rng.sample(nodes, k=min(len(nodes), rng.randint(1, 4)))}
 
     def walk(value: Any) -> Any:

@@ -192,3 +192,16 @@ def camelize(
         stay = keep and rng is not None and rng.random() < keep
         out[key if stay or key.startswith("@") else json_name(key)] = camelize(item, key, keep, rng)
     return out
+
+
+def every_dict(value: Any, found: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every JSON object in ``value`` (itself first), depth first, in document order."""
+    found = [] if found is None else found
+    if isinstance(value, dict):
+        found.append(value)
+        for item in value.values():
+            every_dict(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            every_dict(item, found)
+    return found
