@@ -32,7 +32,13 @@ from pdebug.model.health import UNHEALTHY_EDS
 from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, VHOST, Graph
-from tests.harness import FIXTURES, camelize, corpus_config_dumps
+from tests.harness import (
+    FIXTURES,
+    camelize,
+    corpus_config_dumps,
+    graph_by_one_sort,
+    report_graph,
+)
 
 NOW = CheckOptions().now
 
@@ -191,33 +197,15 @@ def _sorted_plainly(g: Graph) -> list[tuple[int, str]]:
     return sorted(nodes, key=lambda k: (k[0], nodes[k].sort, k[1]))
 
 
-def _plain_graph(g: Graph) -> dict[str, Any]:
-    """:meth:`Graph.plain` as written before: one sort over every node."""
-    keys = _sorted_plainly(g)
-    index = {k: i for i, k in enumerate(keys)}
-    nodes = [[g._nodes[k].kind, g._nodes[k].label, g._nodes[k].status] for k in keys]
-    edges = sorted([index[a], index[b]] for a, b in g._edges)
-    return {"nodes": nodes, "edges": edges}
-
-
 @pytest.mark.parametrize("name", sorted(INPUTS))
 def test_topology_order_matches_one_sort(name: str) -> None:
     proxy = _proxy(name)
     options = CheckOptions(now=NOW)
     from pdebug.checks import run_checks
 
-    findings = run_checks(proxy, options).findings
-    builder = topology._Builder(Context(proxy, options))
-    for step in (builder.listeners, builder.route_configs, builder.clusters):
-        try:
-            step()
-        except PdebugError:
-            pass
-    builder.findings(findings)
-    builder.propagate()
-    g = builder.graph
+    g = report_graph(proxy, options, run_checks(proxy, options).findings)
     fast = g.plain()
-    plain = _plain_graph(g)
+    plain = graph_by_one_sort(g)
     assert [n[:3] for n in fast["nodes"]] == plain["nodes"]
     assert fast["edges"] == plain["edges"]
     for kind in range(len(topology.KIND_NAMES)):
@@ -309,7 +297,7 @@ def test_endpoints_kept_as_columns_give_the_ordinary_nodes(names: list[str]) -> 
 
 
 def _plain_graph_full(g: Graph) -> dict[str, Any]:
-    """:func:`_plain_graph` with details and codes, in Graph.plain's shape."""
+    """:func:`tests.harness.graph_by_one_sort` with details and codes, in Graph.plain's shape."""
     keys = _sorted_plainly(g)
     index = {k: i for i, k in enumerate(keys)}
     nodes = g._nodes

@@ -50,8 +50,10 @@ from .helpers import (
     every_dict,
     find_chromium,
     generated_dump,
+    graph_by_one_sort,
     heavy_imports,
     json_name,
+    report_graph,
     run_bounded,
 )
 from .pki import (
@@ -104,6 +106,8 @@ __all__ = [
     "EnvoyError",
     "FIXTURES",
     "corpus_config_dumps",
+    "graph_by_one_sort",
+    "report_graph",
     "every_dict",
     "GOLDEN",
     "INBOUND_9080",

@@ -205,3 +205,32 @@ def every_dict(value: Any, found: list[dict[str, Any]] | None = None) -> list[di
         for item in value:
             every_dict(item, found)
     return found
+
+
+def report_graph(data: Any, options: Any, findings: list[Any]) -> Any:
+    """The report's topology of ``data`` as ``pdebug report`` builds it (a ``Graph``).
+
+    A section that cannot be read is left out, as the report leaves it out.
+    """
+    from pdebug.checks.context import Context
+    from pdebug.errors import PdebugError
+    from pdebug.report import topology
+
+    builder = topology._Builder(Context(data, options))
+    for step in (builder.listeners, builder.route_configs, builder.clusters):
+        try:
+            step()
+        except PdebugError:
+            pass
+    builder.findings(findings)
+    builder.propagate()
+    return builder.graph
+
+
+def graph_by_one_sort(g: Any) -> dict[str, Any]:
+    """``Graph.plain()``'s nodes and edges as written before #17: one sort over every node."""
+    nodes = g._nodes
+    keys = sorted(nodes, key=lambda k: (k[0], nodes[k].sort, k[1]))
+    index = {k: i for i, k in enumerate(keys)}
+    rows = [[nodes[k].kind, nodes[k].label, nodes[k].status] for k in keys]
+    return {"nodes": rows, "edges": sorted([index[a], index[b]] for a, b in g._edges)}
