@@ -130,27 +130,37 @@ def addr_text(lst: ListenerEntry, port: int | None = None) -> str:
     return join_host_port(addr[1], addr[2]) if addr else ""
 
 
-def outbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
+def outbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> ListenerEntry | None:
     """Where iptables sends outbound connections, if a listener takes them.
 
     A ``use_original_dst`` listener (Istio's ``virtualOutbound``), else one with the
-    ``original_dst`` listener filter that is not inbound (OSM's ``outbound-listener``,
-    Consul's ``outbound_listener``). An internal listener (a waypoint's
-    ``connect_originate``) has no socket for iptables to redirect to: it never captures.
+    ``original_dst`` listener filter (OSM's ``outbound-listener``, Consul's
+    ``outbound_listener``). An INBOUND listener never takes outbound connections: Kuma's
+    transparent proxy has ``use_original_dst`` on its inbound passthrough listeners
+    (15006) as on its outbound ones (15001). Of several, an OUTBOUND one, and one of the
+    destination's address family (Kuma has an IPv4 and an IPv6 listener each; a host
+    name is taken as IPv4). An internal listener (a waypoint's ``connect_originate``) has
+    no socket for iptables to redirect to: it never captures.
     """
-    listeners = [x for x in listeners if not is_set(x.listener.internal_listener)]
-    found = [x for x in listeners if x.listener.use_original_dst]
-    named = [x for x in found if x.name in OUTBOUND_CAPTURE_NAMES]
-    if found:
-        return (named or found)[0]
-    found = [
+    listeners = [
         x
         for x in listeners
-        if x.listener.traffic_direction != "INBOUND"
-        and "original_dst" in listener_filter_kinds(x.listener)
+        if not is_set(x.listener.internal_listener) and x.listener.traffic_direction != "INBOUND"
     ]
-    named = [x for x in found if x.listener.traffic_direction == "OUTBOUND"]
-    return (named or found)[0] if found else None
+    version = ip.version if ip is not None else 4
+
+    def rank(x: ListenerEntry) -> tuple[bool, bool, bool]:
+        families = {a[0].version for a in x.addresses if a[0] is not None}
+        return (
+            x.name not in OUTBOUND_CAPTURE_NAMES,
+            x.listener.traffic_direction != "OUTBOUND",
+            bool(families) and version not in families,
+        )
+
+    found = [x for x in listeners if x.listener.use_original_dst]
+    if not found:
+        found = [x for x in listeners if "original_dst" in listener_filter_kinds(x.listener)]
+    return min(found, key=rank) if found else None
 
 
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9_-]+")

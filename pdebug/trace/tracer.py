@@ -154,7 +154,7 @@ class Tracer:
             )
             return cap, self.connection(cap, via_capture=True)
         direct = None if req.direction == "outbound" else ls.owner(serving, port, ip, bound=True)
-        capture = ls.outbound_capture(serving) if direct is None else None
+        capture = ls.outbound_capture(serving, ip) if direct is None else None
         if req.direction == "outbound" and capture is None:
             self.notes.append(
                 "--direction outbound: no listener has use_original_dst; "

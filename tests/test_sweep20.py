@@ -1,0 +1,105 @@
+"""Sweep 20: other control planes' xDS goldens, fed to a real Envoy 1.40, held to pdebug.
+
+The sweep ran ``tools/xds_goldens.py`` over Kuma's e2e goldens (kumahq/kuma
+``test/e2e_env/universal/envoyconfig/testdata``) and Consul's ``agent/xds/testdata``
+goldens; each test here names the input that showed its fix and builds its dump from a
+golden copied into fixtures/corpus/ (provenance in its MANIFEST.md) or written by hand in
+the golden's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests import harness as eh
+
+KUMA_TLS = eh.FIXTURES / "corpus/kuma/e2e/meshtls-inbound-permissive.test-server.golden"
+LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
+CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+
+#: The addresses Kuma's e2e goldens redact (``IP_REDACTED``), as a Kuma sidecar has them:
+#: the passthrough listeners on the wildcard of each family, the outbound listeners on the
+#: services' Kuma VIPs, the inbound one on the pod's IP.
+KUMA_ADDRESSES = {
+    "self_transparentproxy_passthrough_inbound_ipv4": "0.0.0.0",
+    "self_transparentproxy_passthrough_outbound_ipv4": "0.0.0.0",
+    "self_transparentproxy_passthrough_inbound_ipv6": "::",
+    "self_transparentproxy_passthrough_outbound_ipv6": "::",
+    "kri_msvc_envoyconfig_kuma-3__demo-client_3000": "240.0.0.3",
+    "kri_msvc_envoyconfig_kuma-3__test-server_80": "240.0.0.4",
+    "self_inbound_dp_80": "10.42.0.5",
+    "system_envoy_admin": "127.0.0.1",
+}
+
+
+def kuma_dump(golden: Path, tmp_path: Path) -> Path:
+    """A config dump of the golden's listeners and clusters, as Envoy lists them (by name)."""
+    xds = json.loads(golden.read_text())["xds"]
+    listeners = []
+    for name, lst in sorted(xds[LISTENER].items()):
+        lst = json.loads(json.dumps(lst).replace("ADMIN_REDACTED", "127.0.0.1"))
+        lst["address"]["socketAddress"]["address"] = KUMA_ADDRESSES[name]
+        listeners.append(
+            {
+                "name": name,
+                "active_state": {"version_info": "1", "listener": {"@type": LISTENER, **lst}},
+            }
+        )
+    clusters = [
+        {"version_info": "1", "cluster": {"@type": CLUSTER, **c}}
+        for _, c in sorted(xds[CLUSTER].items())
+    ]
+    dump: dict[str, Any] = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                "dynamic_active_clusters": clusters,
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "dynamic_listeners": listeners,
+            },
+        ]
+    }
+    path = tmp_path / "kuma.json"
+    path.write_text(json.dumps(dump).replace("IP_REDACTED", "10.42.0.5"))
+    return path
+
+
+def _trace(pdebug, *args: str) -> dict[str, Any]:
+    result = pdebug("trace", *args, "-o", "json")
+    assert result.code in (0, 1, 6), result.err
+    return json.loads(result.out)
+
+
+def _listeners(trace: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in trace["steps"] if s["kind"] == "listener"]
+
+
+def _clusters(trace: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in trace["steps"] if s["kind"] == "cluster"]
+
+
+def test_outbound_capture_is_not_kumas_inbound_passthrough(pdebug, tmp_path):
+    # Kuma's transparent proxy sets use_original_dst on its INBOUND passthrough listeners
+    # (15006) as on its OUTBOUND ones (15001); trace took the first by name, the inbound
+    # one, as where iptables sends outbound connections: "passed through via
+    # self_transparentproxy_passthrough_inbound_ipv4" (a real Envoy 1.40 fed the golden
+    # sends such a connection through the outbound passthrough cluster)
+    dump = kuma_dump(KUMA_TLS, tmp_path)
+    out = _trace(pdebug, dump, "tcp://192.0.2.10:8080")
+    assert set(_listeners(out)) == {"self_transparentproxy_passthrough_outbound_ipv4"}
+    assert _clusters(out) == ["self_transparentproxy_passthrough_outbound_ipv4"]
+    assert "via self_transparentproxy_passthrough_outbound_ipv4" in out["verdict"]["summary"]
+    # an IPv6 destination: the IPv6 outbound passthrough
+    out = _trace(pdebug, dump, "tcp://[2001:db8::10]:8080")
+    assert _clusters(out) == ["self_transparentproxy_passthrough_outbound_ipv6"]
+    # a service's VIP: handed off to its outbound listener (bind_to_port false)
+    out = _trace(pdebug, dump, "http://240.0.0.3:3000/")
+    assert _listeners(out) == [
+        "self_transparentproxy_passthrough_outbound_ipv4",
+        "kri_msvc_envoyconfig_kuma-3__demo-client_3000",
+    ]
+    assert _clusters(out) == ["kri_msvc_envoyconfig_kuma-3__demo-client_3000"]
