@@ -103,3 +103,70 @@ def test_outbound_capture_is_not_kumas_inbound_passthrough(pdebug, tmp_path):
         "kri_msvc_envoyconfig_kuma-3__demo-client_3000",
     ]
     assert _clusters(out) == ["kri_msvc_envoyconfig_kuma-3__demo-client_3000"]
+
+
+def _listener_dump(tmp_path: Path, *listeners: dict[str, Any]) -> Path:
+    dump = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                "dynamic_listeners": [
+                    {
+                        "name": lst["name"],
+                        "active_state": {
+                            "version_info": "1",
+                            "listener": {"@type": LISTENER, **lst},
+                        },
+                    }
+                    for lst in listeners
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "listeners.json"
+    path.write_text(json.dumps(dump))
+    return path
+
+
+DNS_FILTER = "type.googleapis.com/envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig"
+#: Consul's transparent-proxy virtual DNS listener, in the shape of hashicorp/consul's
+#: golden ``agent/xds/testdata/listeners/transparent-proxy.latest.golden`` (written by hand:
+#: the same fields, lowerCamelCase as Consul's goldens; Envoy 1.40 takes it).
+CONSUL_VIRTUAL_DNS = {
+    "name": "virtual_dns:127.0.0.1:8653",
+    "address": {"socketAddress": {"address": "127.0.0.1", "portValue": 8653, "protocol": "UDP"}},
+    "listenerFilters": [
+        {
+            "name": "envoy.filters.udp.dns_filter",
+            "typedConfig": {
+                "@type": DNS_FILTER,
+                "serverConfig": {
+                    "inlineDnsTable": {
+                        "virtualDomains": [
+                            {
+                                "endpoint": {"addressList": {"address": ["240.0.0.1"]}},
+                                "name": "google.virtual.default.ns.default.ap.dc1.dc.consul",
+                            }
+                        ]
+                    }
+                },
+                "statPrefix": "consul_virtual_dns",
+            },
+        }
+    ],
+    "trafficDirection": "OUTBOUND",
+    "udpListenerConfig": {},
+}
+
+
+def test_consul_virtual_dns_listener_answers_itself(pdebug, tmp_path):
+    # listeners -o wide said DESTINATION "no filter chain" for Consul's virtual DNS
+    # listener, as if it went nowhere; its DNS filter answers the names of its table
+    path = _listener_dump(tmp_path, CONSUL_VIRTUAL_DNS)
+    wide = pdebug("listeners", path, "-o", "wide")
+    assert wide.code == 0, wide.err
+    row = wide.out.splitlines()[1]
+    assert "no filter chain" not in row
+    assert "DNS filter: answers google.virtual.default.ns.default.ap.dc1.dc.consul" in row
+    table = pdebug("listeners", path)
+    assert "a UDP proxy or DNS filter works in a listener filter" in table.err

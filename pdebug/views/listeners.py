@@ -360,10 +360,14 @@ def chainless_destination(listener: s.Listener) -> str:
 
     Such a listener (UDP, Envoy Gateway's UDPRoute) proxies from a listener filter,
     ``envoy.filters.udp_listener.udp_proxy``: its ``cluster`` (deprecated), or the route
-    its matcher takes when nothing else matches, when that is all the matcher holds.
+    its matcher takes when nothing else matches, when that is all the matcher holds. A
+    DNS filter (``envoy.filters.udp.dns_filter``, Consul's ``virtual_dns`` listener)
+    answers the queries itself: no cluster, the names it serves.
     """
     for f in listener.listener_filters:
         raw = bytes(filter_config(f))
+        if f.name.endswith("dns_filter") or b"DnsFilterConfig" in raw[:200]:
+            return _dns_destination(raw)
         if not f.name.endswith("udp_proxy") and b"UdpProxyConfig" not in raw[:200]:
             continue
         try:
@@ -373,6 +377,25 @@ def chainless_destination(listener: s.Listener) -> str:
         cluster = _udp_cluster(cfg)
         return f"UDP proxy: {cluster_label(cluster)}" if cluster else "UDP proxy"
     return "no filter chain"
+
+
+def _dns_destination(raw: bytes) -> str:
+    """A DNS filter's cell: the virtual domains of its inline table, answered by Envoy."""
+    try:
+        cfg = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return "DNS filter"
+    table = _get(_get(cfg, "server_config"), "inline_dns_table")
+    domains = _get(table, "virtual_domains")
+    names = (
+        [str(_get(d, "name")) for d in domains if isinstance(_get(d, "name"), str)]
+        if isinstance(domains, list)
+        else []
+    )
+    if not names:
+        return "DNS filter: answers itself"
+    more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+    return f"DNS filter: answers {', '.join(names[:2])}{more}"
 
 
 def _get(obj: object, key: str) -> object:
@@ -406,7 +429,8 @@ def _chainless_note(rows: list[ListenerRow], every: bool) -> str:
     them = "it" if len(rows) == 1 else "them"
     return (
         f"{head}{count} no filter chain, so no row here, as in istioctl: {names}{more}"
-        f" (a UDP proxy works in a listener filter); -o wide or --no-verbose lists {them}."
+        f" (a UDP proxy or DNS filter works in a listener filter); -o wide or --no-verbose"
+        f" lists {them}."
     )
 
 
