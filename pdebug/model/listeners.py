@@ -88,6 +88,20 @@ def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
     return ""
 
 
+def is_sni_cluster(f: s.TypedExtension) -> bool:
+    """Whether ``f`` is Envoy's SNI cluster filter (``envoy.filters.network.sni_cluster``).
+
+    It names the connection's upstream cluster by the TLS SNI for the tcp_proxy after it
+    (the filter state ``envoy.tcp_proxy.cluster``, which overrides tcp_proxy's own
+    cluster); without an SNI the tcp_proxy's own cluster stays. Consul's mesh and
+    terminating gateways route by it, with a tcp_proxy whose ``cluster`` is empty.
+    """
+    if f.name.endswith(".sni_cluster"):
+        return True
+    head = memoryview(filter_config(f))[:200].tobytes()
+    return b"@type" in head and b'.SniCluster"' in head
+
+
 def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
     """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
 

@@ -25,7 +25,13 @@ from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
 from pdebug.model.clusters import extension_type
 from pdebug.model.dump import decode_raw, plain_json
-from pdebug.model.listeners import HCM, decode_filter, filter_config, network_kind
+from pdebug.model.listeners import (
+    HCM,
+    decode_filter,
+    filter_config,
+    is_sni_cluster,
+    network_kind,
+)
 from pdebug.trace import listeners as ls
 from pdebug.trace import scoped
 from pdebug.trace.chains import (
@@ -435,8 +441,17 @@ class Tracer:
         """The first network filter pdebug follows (HTTP connection manager, TCP proxy)."""
         self.conn = conn
         names = [f.name or "(unnamed)" for f in chain.filters]
+        sni_cluster = False
         for i, f in enumerate(chain.filters):
-            note = f" (before it, not evaluated: {_some(names[:i])})" if i else ""
+            skipped = [
+                n
+                for n, g in zip(names[:i], chain.filters[:i], strict=True)
+                if not is_sni_cluster(g)
+            ]
+            note = f" (before it, not evaluated: {_some(skipped)})" if skipped else ""
+            if is_sni_cluster(f):
+                sni_cluster = True
+                continue
             kind = network_kind(f)
             if not kind:
                 continue
@@ -448,6 +463,8 @@ class Tracer:
                 self.rc_camel = lst.camel
                 return self.http(hcm, f.name, note, conn)
             tcp = decode_filter(f, s.TcpProxy, lst.camel, f.name)
+            if sni_cluster:
+                return self.sni_tcp(tcp, f.name, note, conn)
             return self.tcp(tcp, f.name, note)
         if not names:
             self.step("network_filter", "-", False, "the filter chain has no network filters")
@@ -458,6 +475,29 @@ class Tracer:
             "inconclusive",
             f"the chain ends in {names[-1]}; pdebug traces http_connection_manager and tcp_proxy",
         )
+
+    def sni_tcp(self, tcp: s.TcpProxy, name: str, note: str, conn: Connection) -> Verdict:
+        """A TCP proxy after the SNI cluster filter: the cluster the SNI names.
+
+        The filter sets the connection's cluster to the SNI, which overrides tcp_proxy's
+        own (Consul's mesh and terminating gateways); without an SNI tcp_proxy's own
+        cluster stays, and with none Envoy closes the connection.
+        """
+        if conn.server_name:
+            self.step(
+                "network_filter",
+                name,
+                True,
+                f"TCP proxy to cluster {conn.server_name}: the sni_cluster filter before it "
+                f"names the cluster by the SNI{note}",
+            )
+            return self.clusters([(conn.server_name, None)], tcp=True)
+        if tcp.cluster or tcp.weighted_clusters is not None or tcp.value is not None:
+            self.notes.append("sni_cluster: the client sends no SNI; tcp_proxy's own cluster")
+            return self.tcp(tcp, name, note)
+        why = "the client sends no SNI for sni_cluster to name a cluster, and tcp_proxy has none"
+        self.step("network_filter", name, False, why)
+        return Verdict(False, "connection_closed", f"Envoy closes the connection: {why}")
 
     def tcp(self, tcp: s.TcpProxy, name: str, note: str) -> Verdict:
         """A TCP proxy: its (weighted) cluster, or a v1 route."""

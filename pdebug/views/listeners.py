@@ -25,6 +25,7 @@ from pdebug.model.listeners import (
     chains,
     decode_filter,
     filter_config,
+    is_sni_cluster,
     network_kind,
 )
 from pdebug.views.common import bare, cluster_label, inline_route_description
@@ -160,9 +161,15 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
     Filters are recognised by name, as istioctl does, by their Envoy <= 1.14 names, and
     by their ``typed_config`` type whatever their name (Envoy picks a filter by its type:
     Envoy's own ``internal_listener_proxy.yaml`` names its tcp_proxy filters ``tcp``);
-    istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true.
+    istioctl prints ``Non-HTTP/Non-TCP`` for those, which is not true. A tcp_proxy after
+    an SNI cluster filter goes to the cluster the SNI names (istioctl prints the
+    tcp_proxy's own, often empty: ``Cluster: ``).
     """
+    sni = False
     for f in chain.filters:
+        if is_sni_cluster(f):
+            sni = True
+            continue
         kind = network_kind(f)
         if kind == HCM:
             try:
@@ -180,7 +187,10 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
                 continue
             tcp = _decode_filter(f, s.TcpProxy, camel)
             assert isinstance(tcp, s.TcpProxy)
-            return cluster_label(tcp.cluster or _v1_cluster(tcp))
+            own = tcp.cluster or _v1_cluster(tcp)
+            if sni:
+                return f"Cluster: the SNI's (sni_cluster){f', else {own}' if own else ''}"
+            return cluster_label(own)
     return "Non-HTTP/Non-TCP"
 
 
