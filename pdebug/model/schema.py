@@ -94,9 +94,15 @@ class LocalityLbEndpoints(_S):
     load_balancing_weight: int | None = None
 
 
+class ClaPolicy(_S):
+    #: Percent; Envoy's default is 140 (a priority at 1/1.4 healthy takes all its load).
+    overprovisioning_factor: int | None = None
+
+
 class ClusterLoadAssignment(_S):
     cluster_name: str = ""
     endpoints: list[LocalityLbEndpoints] = []
+    policy: ClaPolicy | None = None
 
 
 class EdsClusterConfig(_S):

@@ -87,6 +87,7 @@ class Upstreams:
                             (h.health_status.eds_health_status if h.health_status else "")
                             or "HEALTHY",
                             host_lb_health(h),
+                            h.priority,
                         )
                         for h in hosts
                     ], "/clusters"
@@ -123,9 +124,52 @@ class Upstreams:
                 ep = lb.endpoint
                 status = lb.health_status or "UNKNOWN"
                 out.append(
-                    Endpoint(_address(ep.address if ep else None), status, lb_health(status))
+                    Endpoint(
+                        _address(ep.address if ep else None),
+                        status,
+                        lb_health(status),
+                        group.priority,
+                    )
                 )
         return out, source + live
+
+    def overprovisioning(self, cluster: s.Cluster) -> int:
+        """The overprovisioning factor (percent) of the cluster's EDS policy, else 140."""
+        cla = self.cla_index().get(cluster.name) if self.dump.has("endpoints") else None
+        if cla is None and cluster.load_assignment is not None:
+            cla = cluster.load_assignment
+        factor = cla.policy.overprovisioning_factor if cla and cla.policy else None
+        return factor if factor else 140
+
+
+def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, float, bool]]:
+    """(priority, percent of the traffic it takes, whether it is in panic), as Envoy splits.
+
+    Each priority is available in proportion to its usable (healthy or degraded) hosts,
+    times the overprovisioning factor, capped at 100%; the priorities in order take what
+    they can until 100% is given. When the sum falls short of 100%, the loads are scaled
+    up to 100% and a priority under the panic threshold is in panic (it sends to all of
+    its hosts); nothing usable at all: priority 0 takes everything, in panic.
+    """
+    levels = sorted({e.priority for e in endpoints})
+    avail: list[float] = []
+    usable_pct: list[float] = []
+    for p in levels:
+        mine = [e for e in endpoints if e.priority == p]
+        pct = 100.0 * sum(1 for e in mine if e.usable in ("healthy", "degraded")) / len(mine)
+        usable_pct.append(pct)
+        avail.append(min(100.0, pct * factor / 100.0))
+    total = min(100.0, sum(avail))
+    if total == 0:
+        return [(p, 100.0 if i == 0 else 0.0, True) for i, p in enumerate(levels)]
+    out = []
+    left = 100.0
+    for i, p in enumerate(levels):
+        share = avail[i] * 100.0 / total if total < 100.0 else avail[i]
+        take = min(left, share)
+        left -= take
+        out.append((p, take, total < 100.0 and usable_pct[i] < PANIC_THRESHOLD))
+    return out
 
 
 def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Request) -> Verdict:

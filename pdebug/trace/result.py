@@ -79,6 +79,9 @@ class Endpoint:
     address: str
     health: str
     usable: Usable
+    #: The endpoint's priority (EDS's locality group, /clusters' host): Envoy sends to
+    #: priority 0 while it is healthy enough, to the next ones when it is not.
+    priority: int = 0
 
 
 @dataclass

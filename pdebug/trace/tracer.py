@@ -41,7 +41,7 @@ from pdebug.trace.chains import (
     terminates_tls,
     v1_route_mismatch,
 )
-from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final
+from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final, priority_loads
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
@@ -51,6 +51,7 @@ from pdebug.trace.result import (
     WITHOUT_EDS,
     ClusterOutcome,
     ClusterState,
+    Endpoint,
     Step,
     StepKind,
     Trace,
@@ -911,11 +912,24 @@ class Tracer:
             shown += f", +{len(endpoints) - _SHOWN_ENDPOINTS} more"
         usable_pct = 100.0 * (healthy + degraded) / len(endpoints) if endpoints else 0.0
         verdict: ClusterState = "ok"
+        levels = {e.priority for e in endpoints}
         if not endpoints:
             verdict, why = "empty", "no endpoints"
+        elif len(levels) > 1 and healthy + degraded:
+            why = f"{healthy} of {len(endpoints)} healthy"
+            if degraded:
+                why += f", {degraded} degraded"
+            why += ": " + _by_priority(endpoints, self.upstreams.overprovisioning(cluster))
         elif healthy + degraded == 0:
             verdict = "panic"
             why = f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all ({shown})"
+            if len(levels) > 1:
+                first = min(levels)
+                n = sum(1 for e in endpoints if e.priority == first)
+                why = (
+                    f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all "
+                    f"{n} of priority {first} ({shown})"
+                )
         else:
             why = f"{healthy} of {len(endpoints)} healthy"
             if degraded:
@@ -933,6 +947,22 @@ class Tracer:
             healthy=healthy,
         )
         return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+
+
+def _by_priority(endpoints: list[Endpoint], factor: int) -> str:
+    """Each priority's endpoints, health and share of the traffic, as Envoy splits it."""
+    parts = []
+    for priority, load, panic in priority_loads(endpoints, factor):
+        mine = [e for e in endpoints if e.priority == priority]
+        usable = sum(1 for e in mine if e.usable in ("healthy", "degraded"))
+        shown = ", ".join(f"{e.address} {e.health}" for e in mine[:_SHOWN_ENDPOINTS])
+        if len(mine) > _SHOWN_ENDPOINTS:
+            shown += f", +{len(mine) - _SHOWN_ENDPOINTS} more"
+        takes = f"takes {load:.4g}% of traffic" if load else "takes no traffic (failover)"
+        if panic and load:
+            takes += " in panic mode (sends to all its hosts)"
+        parts.append(f"priority {priority}: {usable} of {len(mine)} usable, {takes} ({shown})")
+    return "; ".join(parts)
 
 
 def _aggregate_children(cluster: s.Cluster) -> list[str] | None:
