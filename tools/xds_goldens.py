@@ -564,62 +564,72 @@ def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy
                     or g(g(fc["filters"][0], "typed_config"), "route_config")
                     or {}
                 )
-                for vh in (g(rc, "virtual_hosts") or [])[:4]:
-                    dom = (
-                        next((d for d in vh.get("domains", []) if "*" not in d), None)
-                        or "any.example"
-                    )
-                    for rt in (vh.get("routes") or [])[:40]:
-                        m = rt.get("match", {})
-                        rx = (g(m, "safe_regex") or {}).get("regex")
-                        path = (
-                            m.get("path")
-                            or m.get("prefix")
-                            or g(m, "path_separated_prefix")
-                            or (rx if rx and re.fullmatch(r"[/A-Za-z0-9_-]+", rx) else None)
-                            or "/"
-                        )
-                        if not path.startswith("/"):
-                            path = "/" + path
-                        hdrs = []
-                        for h in m.get("headers", [])[:2]:
-                            if (
-                                h["name"].startswith(":")
-                                or h.get("invertMatch")
-                                or h.get("invert_match")
-                            ):
-                                continue
-                            sm = g(h, "string_match") or {}
-                            srx = (g(sm, "safe_regex") or g(h, "safe_regex_match") or {}).get(
-                                "regex"
+                for vh in (g(rc, "virtual_hosts") or [])[:6]:
+                    for dom in vh.get("domains", [])[:4] or ["any.example"]:
+                        dom = dom.replace("*", "consul" if dom.endswith("*") else "x")
+                        if dom == "consul":
+                            dom = "any.example"
+                        if re.search(r":\d+$", dom):
+                            dom = dom.rsplit(":", 1)[0]  # the listener port is rewritten
+                        for rt in (vh.get("routes") or [])[:40]:
+                            m = rt.get("match", {})
+                            rx = (g(m, "safe_regex") or {}).get("regex")
+                            path = (
+                                m.get("path")
+                                or m.get("prefix")
+                                or g(m, "path_separated_prefix")
+                                or (rx if rx and re.fullmatch(r"[/A-Za-z0-9_-]+", rx) else None)
+                                or "/"
                             )
-                            val = (
-                                g(h, "exact_match")
-                                or sm.get("exact")
-                                or sm.get("prefix")
-                                or g(h, "prefix_match")
-                                or (("x" + sm["suffix"]) if sm.get("suffix") else None)
-                                or (srx if srx and re.fullmatch(r"[A-Za-z0-9_-]+", srx) else None)
-                                or ("1" if g(h, "present_match") else None)
-                            )
-                            if val is None:
-                                continue
-                            hdrs.append(f"{h['name']}:{val}")
-                        query = []
-                        for q in g(m, "query_parameters") or []:
-                            sm = g(q, "string_match") or {}
-                            qrx = (g(sm, "safe_regex") or {}).get("regex")
-                            val = (
-                                sm.get("exact")
-                                or sm.get("prefix")
-                                or (qrx if qrx and re.fullmatch(r"[A-Za-z0-9_-]+", qrx) else None)
-                                or ("1" if g(q, "present_match") else None)
-                            )
-                            if val is not None:
-                                query.append(f"{q['name']}={val}")
-                        if query:
-                            path += "?" + "&".join(query)
-                        reqs.append((f"http://{dom}:{port}{path}", hdrs))
+                            if not path.startswith("/"):
+                                path = "/" + path
+                            hdrs = []
+                            for h in m.get("headers", [])[:2]:
+                                if (
+                                    h["name"].startswith(":")
+                                    or h.get("invertMatch")
+                                    or h.get("invert_match")
+                                ):
+                                    continue
+                                sm = g(h, "string_match") or {}
+                                srx = (g(sm, "safe_regex") or g(h, "safe_regex_match") or {}).get(
+                                    "regex"
+                                )
+                                val = (
+                                    g(h, "exact_match")
+                                    or sm.get("exact")
+                                    or sm.get("prefix")
+                                    or g(h, "prefix_match")
+                                    or (("x" + sm["suffix"]) if sm.get("suffix") else None)
+                                    or (
+                                        srx
+                                        if srx and re.fullmatch(r"[A-Za-z0-9_-]+", srx)
+                                        else None
+                                    )
+                                    or ("1" if g(h, "present_match") else None)
+                                )
+                                if val is None:
+                                    continue
+                                hdrs.append(f"{h['name']}:{val}")
+                            query = []
+                            for q in g(m, "query_parameters") or []:
+                                sm = g(q, "string_match") or {}
+                                qrx = (g(sm, "safe_regex") or {}).get("regex")
+                                val = (
+                                    sm.get("exact")
+                                    or sm.get("prefix")
+                                    or (
+                                        qrx
+                                        if qrx and re.fullmatch(r"[A-Za-z0-9_-]+", qrx)
+                                        else None
+                                    )
+                                    or ("1" if g(q, "present_match") else None)
+                                )
+                                if val is not None:
+                                    query.append(f"{q['name']}={val}")
+                            if query:
+                                path += "?" + "&".join(query)
+                            reqs.append((f"http://{dom}:{port}{path}", hdrs))
             for url, hdrs in reqs:
                 args = [
                     "trace",
@@ -667,7 +677,6 @@ def send(url: str, port: int, hdrs: list[str]) -> None:
             else:
                 rest = url.split("://", 1)[1]
                 host, _, path = rest.partition("/")
-                host = host.rsplit(":", 1)[0]
                 lines = [f"GET /{path} HTTP/1.1", f"Host: {host}", "Connection: close"] + [
                     f"{h.split(':', 1)[0]}: {h.split(':', 1)[1]}" for h in hdrs
                 ]

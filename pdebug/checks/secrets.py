@@ -10,7 +10,8 @@ import msgspec
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
-from pdebug.model.secrets import CertInfo, items, static_items
+from pdebug.model.listeners import chains
+from pdebug.model.secrets import CertInfo, inline_certs, items, static_items
 
 
 class _Cert(msgspec.Struct, frozen=True):
@@ -39,7 +40,43 @@ def _certs(ctx: Context) -> list[_Cert]:
                 if info.not_after is not None:
                     what = f"{_kind(info)} {i} of {n} in the {where}"
                     out.append(_Cert(resource, item.name, what, info))
+    return out + _inline(ctx)
+
+
+def _inline(ctx: Context) -> list[_Cert]:
+    """Certificates listeners and clusters hold in their TLS contexts, without SDS.
+
+    Consul's proxies get every certificate so (its leaf and CA in each listener and
+    cluster): one finding per certificate, at the first place it is held, saying how
+    many more hold it.
+    """
+    places: list[tuple[str, s.TypedExtension | None]] = []
+    for lc in ctx.listeners:
+        places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+    for name, cc in ctx.clusters.items():
+        places.append((f"cluster/{name}", cc.cluster.transport_socket))
+    found = inline_certs(places, ctx.proxy.dump.warn if ctx.proxy.dump else _ignore)
+    held: dict[tuple[bool, str, datetime], list[str]] = {}
+    first: dict[tuple[bool, str, datetime], CertInfo] = {}
+    for ic in found:
+        if ic.cert.not_after is None:
+            continue
+        key = (ic.ca, ic.cert.serial, ic.cert.not_after)
+        where = held.setdefault(key, [])
+        if ic.resource not in where:
+            where.append(ic.resource)
+        first.setdefault(key, ic.cert)
+    out = []
+    for key, where in held.items():
+        what = "inline CA certificate" if key[0] else "inline certificate"
+        if len(where) > 1:
+            what += f" (also held by {len(where) - 1} more listener/cluster TLS contexts)"
+        out.append(_Cert(where[0], "", what, first[key]))
     return out
+
+
+def _ignore(_: str) -> None:
+    return None
 
 
 def _kind(info: CertInfo) -> str:

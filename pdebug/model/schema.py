@@ -464,6 +464,19 @@ class Secret(_S):
     validation_context: ValidationContext | None = None
 
 
+class CommonTlsContext(_S):
+    """What a TLS transport socket holds inline (Consul writes every certificate so)."""
+
+    tls_certificates: list[TlsCertificate] = []
+    validation_context: ValidationContext | None = None
+
+
+class TlsContext(_S):
+    """A Downstream/UpstreamTlsContext, as far as its inline certificates go."""
+
+    common_tls_context: CommonTlsContext | None = None
+
+
 class SecretEntry(_S):
     name: str = ""
     version_info: str = ""

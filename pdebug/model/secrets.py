@@ -211,6 +211,49 @@ def bundle_map(data: bytes) -> list[tuple[str, CertInfo]]:
     return out
 
 
+class InlineCert(msgspec.Struct):
+    """A certificate a listener's or cluster's TLS context holds itself (no SDS)."""
+
+    resource: str  # listener/NAME or cluster/NAME
+    ca: bool  # from the validation context's trusted_ca
+    cert: CertInfo
+
+
+def inline_certs(
+    places: list[tuple[str, s.TypedExtension | None]], warn: Callable[[str], None]
+) -> list[InlineCert]:
+    """The inline certificates of the TLS transport sockets of ``places`` (resource, socket).
+
+    A socket without ``inline`` in its config (SDS, files) is not decoded; one that does
+    not decode is left out with a warning.
+    """
+    out: list[InlineCert] = []
+    for resource, ts in places:
+        if ts is None:
+            continue
+        raw = bytes(ts.typed_config)
+        if b"inline" not in raw or b"TlsContext" not in raw[:300]:
+            continue
+        try:
+            tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
+        except InvalidInput as exc:
+            warn(f"{exc.message}; its inline certificates not judged")
+            continue
+        common = tls.common_tls_context
+        if common is None:
+            continue
+        for tc in common.tls_certificates:
+            data = _data(tc.certificate_chain)
+            if data:
+                out.append(InlineCert(resource, False, parse_pem(data)))
+        vc = common.validation_context
+        if vc is not None and vc.trusted_ca is not None:
+            data = _data(vc.trusted_ca)
+            if data:
+                out.append(InlineCert(resource, True, parse_pem(data)))
+    return out
+
+
 def _data(ds: s.DataSource | None) -> bytes:
     if ds is None:
         return b""
