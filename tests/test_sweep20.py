@@ -592,3 +592,36 @@ def test_inline_certificates_are_judged(pdebug, tmp_path):
     table = pdebug("check", path)
     assert "Consul" not in table.out  # no control plane named by this bootstrap
     assert "TLS handshakes with it fail" in table.out
+
+
+def test_trace_names_the_rejected_listener_of_the_port(pdebug, tmp_path):
+    # Kuma's e2e golden sidecars/meshaccesslog/outbound-route.demo-client fed to Envoy
+    # 1.40: the test-server listener was rejected ("Incorrect configuration:
+    # %test-server%..."), so a request to test-server:80 went through the outbound
+    # passthrough; trace said "OK, passed through" and nothing of the rejected listener
+    # that should have taken it
+    path = kuma_dump(KUMA_TLS, tmp_path)
+    dump = json.loads(path.read_text())
+    listeners = dump["configs"][1]["dynamic_listeners"]
+    name = "kri_msvc_envoyconfig_kuma-3__test-server_80"
+    entry = next(e for e in listeners if e["name"] == name)
+    entry["error_state"] = {
+        "failed_configuration": entry.pop("active_state")["listener"],
+        "last_update_attempt": "2026-12-06T21:01:34.629Z",
+        "details": "Incorrect configuration: %test-server%. Couldn't find valid command",
+    }
+    path.write_text(json.dumps(dump))
+    out = _trace(pdebug, path, "http://240.0.0.4:80/")
+    assert out["verdict"]["outcome"] == "OK"
+    assert _clusters(out) == ["self_transparentproxy_passthrough_outbound_ipv4"]
+    assert (
+        f"Envoy rejected the listener for port 80 and never ran it: {name} (Incorrect "
+        "configuration: %test-server%. Couldn't find valid command); without it the "
+        "connection stays on the capture listener (pdebug check: PD101)"
+    ) in out["notes"]
+    # no capture listener: the refusal says which listener Envoy rejected
+    listeners[:] = [e for e in listeners if "passthrough" not in e["name"]]
+    path.write_text(json.dumps(dump))
+    out = _trace(pdebug, path, "http://240.0.0.4:80/")
+    assert out["verdict"]["outcome"] == "FAIL"
+    assert f"rejected by Envoy: {name} (Incorrect configuration" in out["verdict"]["summary"]

@@ -107,6 +107,35 @@ def collect_listeners(dump: ConfigDump) -> tuple[list[ListenerEntry], list[Liste
     return serving, idle
 
 
+def rejected_for(dump: ConfigDump, port: int, ip: IP | None) -> list[str]:
+    """Listeners for ``ip:port`` Envoy rejected and never ran: ``NAME (DETAILS)`` each.
+
+    Their address is not bound: a connection to it goes where Envoy sends it without
+    them (a capture listener's passthrough, or refused). A rejected config that does
+    not decode is left out.
+    """
+    out: list[str] = []
+    try:
+        rejections = ListenerFacts(dump).rejections
+    except PdebugError:
+        return out
+    for r in rejections:
+        if r.ever_ran:
+            continue
+        try:
+            failed = r.entry.failed()
+        except PdebugError:
+            continue
+        if failed is None:
+            continue
+        for a in _listener_addresses(failed):
+            if a[2] == port and (ip is None or a[0] is None or a[0] == ip or a[0].is_unspecified):
+                details = r.error.details.splitlines()[0] if r.error.details else ""
+                out.append(f"{r.name} ({details[:160]})" if details else r.name)
+                break
+    return out
+
+
 def listener_filter_kinds(lst: s.Listener) -> set[str]:
     """Short names of the listener filters: tls_inspector, http_inspector, original_dst..."""
     kinds = set()

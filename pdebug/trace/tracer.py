@@ -188,6 +188,9 @@ class Tracer:
         waiting = [f"{x.name} ({x.state})" for x in idle if x.address_for(port)]
         if waiting:
             why += f"; not serving yet: {', '.join(waiting)}"
+        refused = ls.rejected_for(self.dump, port, ip)
+        if refused:
+            why += f"; rejected by Envoy: {', '.join(refused)}"
         udp = [x.name for x in serving if ls.udp_port(x.listener, port)]
         if udp:
             why += (
@@ -225,6 +228,13 @@ class Tracer:
         why = f"no listener owns {req.destination} or 0.0.0.0:{port}"
         if own:
             why = f"{req.destination} is {capture.name}'s own address: no hand-off"
+        else:
+            for text in ls.rejected_for(self.dump, port, ip):
+                self.notes.append(
+                    f"Envoy rejected the listener for port {port} and never ran it: {text}; "
+                    "without it the connection stays on the capture listener "
+                    "(pdebug check: PD101)"
+                )
         specific = [x.name for x in others if x.address_for(port)]
         if specific and ip is None:
             why += f" (if {req.host} resolves to the IP of {', '.join(specific)}, that one)"
