@@ -545,11 +545,27 @@ def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy
         port = ports[lst["name"]][2]
         for idx, rcname, kind, fc in http_routes(lst):
             fcm = g(fc, "filter_chain_match") or {}
+            names = g(fcm, "server_names") or []
+            if names and not g(fc, "transport_socket") and kind == "tcp":
+                for sn in names[:2]:
+                    sni = sn.replace("*", "db.default")
+                    sni_trace(name, dump_path(work), cj_path(work), port, sni, envoy)
+                continue
             if (
                 fcm.get("transport_protocol") == "tls"
                 or fcm.get("transportProtocol") == "tls"
-                or g(fcm, "server_names")
+                or names
             ):
+                continue
+            if any("sni_cluster" in f.get("name", "") for f in fc.get("filters", [])):
+                taken = {
+                    n
+                    for c in g(lst, "filter_chains") or []
+                    for n in g(g(c, "filter_chain_match") or {}, "server_names") or []
+                }
+                for c in res["cluster"][-2:]:
+                    if c["name"] not in taken:
+                        sni_trace(name, dump_path(work), cj_path(work), port, c["name"], envoy)
                 continue
             if g(fc, "transport_socket"):
                 continue
@@ -667,6 +683,50 @@ def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy
                 )
                 if mark:
                     problem(name, f"trace {url} {hdrs}: pdebug {cl}, envoy {real}")
+
+
+def dump_path(work: Path) -> str:
+    return str(work / "config_dump.json")
+
+
+def cj_path(work: Path) -> str:
+    return str(work / "clusters.json")
+
+
+def sni_trace(name: str, dump: str, cj: str, port: int, sni: str, envoy: eh.Envoy) -> None:
+    """Trace https://SNI:port/ and open a TLS connection with that SNI to the real Envoy."""
+    import ssl
+
+    code, so, se = pdebug(
+        "trace", dump, f"https://{sni}:{port}/", "--clusters-json", cj, "-o", "json"
+    )
+    if code == 5 or "Traceback" in se:
+        problem(name, f"trace sni {sni}: exit {code} {se[-300:]}")
+        return
+    tr = json.loads(so)
+    cl = [s["name"] for s in tr.get("steps", []) if s.get("kind") == "cluster"]
+    before = stats_counts(envoy)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
+            try:
+                with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+    except OSError:
+        pass
+    time.sleep(0.3)
+    real = picked(before, stats_counts(envoy))
+    ok = set(cl) <= set(real) and bool(cl or not real)
+    mark = "" if ok else "  <-- DIFFERS"
+    print(
+        f"  trace sni {sni}: pdebug {cl} {tr.get('verdict', {}).get('outcome')}; envoy {real}{mark}"
+    )
+    if mark:
+        problem(name, f"trace sni {sni}: pdebug {cl}, envoy {real}")
 
 
 def send(url: str, port: int, hdrs: list[str]) -> None:
