@@ -1,0 +1,256 @@
+"""A small fork-based parallel map over a dump that is already in memory (#17).
+
+:func:`fork_map` runs independent tasks (each a function of the loaded, memory-mapped
+dump: "build and render this section's table") in forked children, several CPUs at
+once, and returns their results in task order, exactly what running them one after
+another in this process returns.
+
+- Linux ``os.fork`` only: the children share the parent's memory-mapped input and its
+  decoded state copy-on-write, so nothing is shipped to them. What comes back through a
+  pipe is compact: rendered text or bytes, small tuples (``marshal``: no import, no
+  pickling of decoded Envoy objects, which would cost as much as decoding them).
+- Sequential (the tasks run here, in order) when ``PDEBUG_JOBS=1``, when the process has
+  one CPU, when a thread other than the main one is alive (forking a threaded process is
+  unsafe), when there is no ``os.fork``, and when the caller says the work is too small
+  to pay for the forks (:func:`jobs` takes its estimate).
+- A child's task that raises, or that writes anything to stdout or stderr (a warning
+  about a skipped resource, say), gives no result; nor does a child that dies, or sends
+  anything unreadable. The parent then runs that task itself, in task order, after the
+  ones before it: errors and warnings surface exactly as without children. The parent
+  never runs a task early, so nothing it prints changes order.
+- Ctrl-C (SIGINT to the process group) ends the children at once (they take the default
+  action) and the parent with ``KeyboardInterrupt`` (exit 130). SIGTERM to the parent,
+  while children run, is turned into the same ``KeyboardInterrupt``. Either way the
+  parent kills and reaps every child before the exception leaves :func:`fork_map`: no
+  orphan is left.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: Below this much estimated work (CPU seconds of the whole map, as the caller
+#: estimates it) the tasks run here: a fork, a child's start and the pipe cost a few
+#: milliseconds each, more than a small dump's tables take.
+MIN_WORK = 0.08
+
+#: How many forks :func:`fork_map` made in this process (tests read it).
+FORKS = [0]
+#: Each child reaped: (user+sys CPU seconds, peak RSS in KiB), from ``wait4`` (the
+#: bench's parallel profile reads it: ``bench/parprofile.py``).
+CHILDREN: list[tuple[float, int]] = []
+
+_FAILED = 0  # a task's result is missing: the parent runs it itself
+_OK = 1
+
+
+def jobs(work: float = float("inf")) -> int:
+    """How many processes may work at once on ``work`` (estimated CPU seconds).
+
+    ``PDEBUG_JOBS=N`` (a positive integer): N, whatever the work (1: none forked).
+    Otherwise the CPUs this process may use, or 1 for less than :data:`MIN_WORK`. Always 1
+    where forking is unsafe (another thread alive) or impossible.
+    """
+    if not hasattr(os, "fork") or _threads_alive():
+        return 1
+    wanted = os.environ.get("PDEBUG_JOBS", "").strip()
+    if wanted.isdigit() and int(wanted) >= 1:
+        return min(int(wanted), 64)
+    if work < MIN_WORK:
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _threads_alive() -> bool:
+    """Whether a thread other than this one runs.
+
+    A fork copies only the caller's thread: another's locks (the kubernetes client's, a
+    logging handler's) would stay held in the child.
+    """
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
+
+
+def groups(weights: Sequence[float], n: int) -> list[list[int]]:
+    """Task indices split into ``n`` groups of about equal weight (largest first).
+
+    Each group keeps its tasks in task order.
+    """
+    loads = [0.0] * n
+    out: list[list[int]] = [[] for _ in range(n)]
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        k = loads.index(min(loads))
+        out[k].append(i)
+        loads[k] += weights[i]
+    return [sorted(g) for g in out if g]
+
+
+def fork_map(
+    tasks: Sequence[Callable[[], Any]], weights: Sequence[float] | None = None
+) -> list[Any]:
+    """``[task() for task in tasks]``, the tasks spread over forked children.
+
+    ``weights`` are the tasks' estimated CPU seconds (equal when omitted): they decide
+    whether to fork (:func:`jobs`) and how the tasks are grouped. A task's result must
+    be what ``marshal`` can write (str, bytes, numbers, None, tuples, lists, dicts of
+    those); it is returned as ``marshal`` reads it back (a str subclass comes back a
+    str).
+    """
+    w = list(weights) if weights is not None else [1.0] * len(tasks)
+    n = min(jobs(sum(w)), len(tasks))
+    if n <= 1:
+        return [task() for task in tasks]
+    return _forked(tasks, groups(w, n))
+
+
+def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[Any]:
+    import marshal
+    import signal
+
+    results: list[Any] = [None] * len(tasks)
+    done = [False] * len(tasks)
+    children: list[tuple[int, int]] = []  # (pid, read end)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # nothing buffered may be written twice
+            stream.flush()
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        for part in parts:
+            read, write = os.pipe()
+            pid = os.fork()
+            FORKS[0] += 1
+            if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                os.close(read)
+                _child(tasks, part, write)
+            os.close(write)
+            children.append((pid, read))
+        for pid, read in children:
+            body = _read_framed(read)
+            os.close(read)
+            children[children.index((pid, read))] = (pid, -1)
+            _, status, usage = os.wait4(pid, 0)
+            CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+            if status != 0:
+                continue
+            try:
+                got = marshal.loads(body)
+            except (EOFError, ValueError, TypeError):
+                continue
+            for i, flag, value in got:
+                if flag == _OK:
+                    results[i], done[i] = value, True
+    finally:
+        for pid, read in children:
+            if read >= 0:  # interrupted (or failed) before this child was read and reaped
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:  # pragma: no cover - it had ended
+                    pass
+                os.close(read)
+                os.waitpid(pid, 0)
+        signal.signal(signal.SIGTERM, previous)
+    for i, task in enumerate(tasks):
+        if not done[i]:
+            results[i] = task()  # here, in order: its error or warning as without children
+    return results
+
+
+def _read_framed(fd: int) -> bytearray:
+    """What a child sent: its 8-byte length, then that many bytes (read in place).
+
+    Empty (the child's results are then all missing) when the child ended early.
+    """
+    head = b""
+    while len(head) < 8:
+        chunk = os.read(fd, 8 - len(head))
+        if not chunk:
+            return bytearray()
+        head += chunk
+    body = bytearray(int.from_bytes(head, "little"))
+    view = memoryview(body)
+    at = 0
+    while at < len(body):
+        got = os.readv(fd, [view[at:]])
+        if not got:
+            return bytearray()
+        at += got
+    view.release()
+    return body
+
+
+class _Said:
+    """stdout/stderr in a child: anything written makes the task's result missing."""
+
+    def __init__(self) -> None:
+        self.written = False
+
+    def write(self, text: Any) -> int:
+        self.written = True
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        self.written = True
+
+    def flush(self) -> None:
+        """Nothing is kept."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
+
+
+def _writable(value: Any) -> bool:
+    import marshal
+
+    try:
+        marshal.dumps(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> None:
+    """Run ``part``'s tasks, send ``[(index, flag, result)]``, end the process (never returns)."""
+    import marshal
+    import signal
+
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        said = _Said()
+        sys.stdout = sys.stderr = said
+        out: list[tuple[int, int, Any]] = []
+        for i in part:
+            said.written = False
+            try:
+                value = tasks[i]()
+            except Exception:  # the parent runs it and reports what it raises
+                out.append((i, _FAILED, None))
+                continue
+            out.append((i, _FAILED, None) if said.written else (i, _OK, value))
+        try:
+            body = marshal.dumps(out)
+        except ValueError:  # a result marshal cannot write: that task's is missing
+            out = [(i, f, v) if _writable(v) else (i, _FAILED, None) for i, f, v in out]
+            body = marshal.dumps(out)
+        del out
+        os.write(write, len(body).to_bytes(8, "little"))
+        view = memoryview(body)
+        while view:
+            view = view[os.write(write, view) :]
+        code = 0
+    except BaseException:  # noqa: B036 - whatever happens, the child ends here
+        code = 1
+    finally:
+        os._exit(code)
