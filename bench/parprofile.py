@@ -7,6 +7,13 @@ time the run would take on idle CPUs (the parent waits while its children work).
 shared machine the measured wall time is mostly waiting for a CPU; this is not.
 
     python bench/parprofile.py all bench/out/dump-5000-s1.json > /dev/null
+
+``--tree-rss`` instead runs ``pdebug ARGS`` as a child and samples, every 5 ms, the
+resident memory of it and its forked workers together from /proc: the peak of the sum
+of their RSS (pages mapped by several processes counted in each: an upper bound) and of
+their PSS (a shared page split between the processes mapping it: the honest total).
+
+    python bench/parprofile.py --tree-rss all bench/out/dump-5000-s1.json
 """
 
 from __future__ import annotations
@@ -34,7 +41,60 @@ def _report() -> None:
     os.write(2, line.encode())
 
 
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def tree_rss(args: list[str]) -> None:
+    """Run ``pdebug ARGS`` (stdout to /dev/null); print the peak RSS and PSS sums in MB."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pdebug", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak_rss = peak_pss = most = 0
+    while proc.poll() is None:
+        pids = _tree(proc.pid)
+        sums = [_rollup(p) for p in pids]
+        peak_rss = max(peak_rss, sum(r for r, _ in sums))
+        peak_pss = max(peak_pss, sum(p for _, p in sums))
+        most = max(most, len(pids))
+        time.sleep(0.005)
+    proc.communicate()
+    print(
+        f"tree peak rss_sum_mb {peak_rss / 1024:.0f} pss_sum_mb {peak_pss / 1024:.0f} "
+        f"processes {most} rc {proc.returncode}"
+    )
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--tree-rss"]:
+        tree_rss(sys.argv[2:])
+        sys.exit(0)
     atexit.register(_report)
     from pdebug.cli import main
 

@@ -106,15 +106,22 @@ def fork_map(
     n = min(jobs(sum(w)), len(tasks))
     if n <= 1:
         return [task() for task in tasks]
-    return _forked(tasks, groups(w, n))
+    got = _forked(tasks, groups(w, n))
+    for i, task in enumerate(tasks):
+        if got[i] is _MISSING:
+            got[i] = task()  # here, in order: its error or warning as without children
+    return got
+
+
+#: A task's result that no child gave.
+_MISSING: Any = object()
 
 
 def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[Any]:
     import marshal
     import signal
 
-    results: list[Any] = [None] * len(tasks)
-    done = [False] * len(tasks)
+    results: list[Any] = [_MISSING] * len(tasks)
     children: list[tuple[int, int]] = []  # (pid, read end)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # nothing buffered may be written twice
@@ -148,7 +155,7 @@ def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[
                 continue
             for i, flag, value in got:
                 if flag == _OK:
-                    results[i], done[i] = value, True
+                    results[i] = value
     finally:
         for pid, read in children:
             if read >= 0:  # interrupted (or failed) before this child was read and reaped
@@ -159,9 +166,6 @@ def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[
                 os.close(read)
                 os.waitpid(pid, 0)
         signal.signal(signal.SIGTERM, previous)
-    for i, task in enumerate(tasks):
-        if not done[i]:
-            results[i] = task()  # here, in order: its error or warning as without children
     return results
 
 

@@ -153,16 +153,6 @@ _COST = {"clusters": 3.7e-9, "endpoints": 5.7e-9, "routes": 7.7e-9, "listeners":
 _COST_OTHER = 10e-9
 
 
-def _size(dump: ConfigDump, kind: str) -> int:
-    """The bytes of the section of ``kind`` (0 when absent or not known)."""
-    sec = dump.section(kind)
-    if sec is None:
-        return 0
-    if sec.text is not None:
-        return len(sec.text)
-    return sum(len(raw) for raw in sec.fields.values())
-
-
 def _rendered(
     data: ProxyData,
     dump: ConfigDump,
@@ -206,7 +196,7 @@ def _rendered(
         return run
 
     tasks = [task(kind, build) for _title, kind, build in present]
-    weights = [_size(dump, kind) * _COST.get(kind, _COST_OTHER) for _t, kind, _b in present]
+    weights = [dump.section_bytes(kind) * _COST.get(kind, _COST_OTHER) for _t, kind, _b in present]
     parts: list[tuple[str, Table | Lines | Rendered]] = []
     said = None
     for (title, kind, _build), got in zip(present, fork_map(tasks, weights), strict=True):
