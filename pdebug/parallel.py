@@ -118,11 +118,13 @@ _MISSING: Any = object()
 
 
 def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[Any]:
+    """Each part's tasks in a child; their results (:data:`_MISSING` where none came)."""
     import marshal
     import signal
 
     results: list[Any] = [_MISSING] * len(tasks)
-    children: list[tuple[int, int]] = []  # (pid, read end)
+    #: The children not reaped yet: pid -> the read end of its pipe (-1: closed).
+    children: dict[int, int] = {}
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # nothing buffered may be written twice
             stream.flush()
@@ -130,22 +132,30 @@ def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[
     def terminated(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    stop = {signal.SIGINT, signal.SIGTERM}
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         for part in parts:
             read, write = os.pipe()
-            pid = os.fork()
+            # No interrupt between the fork and the child's being known (and killable).
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                    os.close(read)
+                    _child(tasks, part, write)
+                children[pid] = read
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
             FORKS[0] += 1
-            if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
-                os.close(read)
-                _child(tasks, part, write)
             os.close(write)
-            children.append((pid, read))
-        for pid, read in children:
+        for pid in list(children):
+            read = children[pid]
             body = _read_framed(read)
             os.close(read)
-            children[children.index((pid, read))] = (pid, -1)
+            children[pid] = -1
             _, status, usage = os.wait4(pid, 0)
+            del children[pid]
             CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
             if status != 0:
                 continue
@@ -157,15 +167,15 @@ def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[
                 if flag == _OK:
                     results[i] = value
     finally:
-        for pid, read in children:
-            if read >= 0:  # interrupted (or failed) before this child was read and reaped
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:  # pragma: no cover - it had ended
-                    pass
+        for pid, read in children.items():  # interrupted (or failed): none may be left
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it had ended
+                pass
+            if read >= 0:
                 os.close(read)
-                os.waitpid(pid, 0)
-        signal.signal(signal.SIGTERM, previous)
+            os.waitpid(pid, 0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return results
 
 
@@ -232,6 +242,7 @@ def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> N
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         said = _Said()
         sys.stdout = sys.stderr = said
         out: list[tuple[int, int, Any]] = []
