@@ -97,28 +97,94 @@ def fork_map(
     """``[task() for task in tasks]``, the tasks spread over forked children.
 
     ``weights`` are the tasks' estimated CPU seconds (equal when omitted): they decide
-    whether to fork (:func:`jobs`) and how the tasks are grouped. A task's result must
-    be what ``marshal`` can write (str, bytes, numbers, None, tuples, lists, dicts of
-    those); it is returned as ``marshal`` reads it back (a str subclass comes back a
+    whether to fork (:func:`jobs`) and how the tasks are grouped. One group (the heaviest
+    task's) runs in this process meanwhile, each task's output kept and written, and its
+    exception raised, when its turn comes; each other group runs in a child. A task's
+    result must be what ``marshal`` can write (str, bytes, numbers, None, tuples, lists,
+    dicts of those); a child's comes back as ``marshal`` reads it (a str subclass as a
     str).
     """
     w = list(weights) if weights is not None else [1.0] * len(tasks)
     n = min(jobs(sum(w)), len(tasks))
     if n <= 1:
         return [task() for task in tasks]
-    got = _forked(tasks, groups(w, n))
+    parts = groups(w, n)
+    own = max(parts, key=lambda part: max(w[i] for i in part))  # the heaviest task's
+    got = _forked(tasks, [part for part in parts if part is not own], own)
     for i, task in enumerate(tasks):
-        if got[i] is _MISSING:
+        value = got[i]
+        if isinstance(value, _Ran):  # this process's: said now, in order; raised now
+            value.replay()
+            got[i] = value.value
+        elif value is _MISSING:
             got[i] = task()  # here, in order: its error or warning as without children
     return got
+
+
+class _Ran:
+    """A task this process ran while its children worked: what it wrote, and its end.
+
+    What it writes to stdout/stderr is kept and written when its turn comes in task
+    order (:meth:`replay`), as is the exception it raised (re-raised then).
+    """
+
+    def __init__(self) -> None:
+        self.written: list[tuple[Any, str]] = []
+        self.value: Any = None
+        self.error: Exception | None = None
+
+    def run(self, task: Callable[[], Any]) -> _Ran:
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Kept(self, out), _Kept(self, err)
+        try:
+            self.value = task()
+        except Exception as exc:  # raised in its turn (replay)
+            self.error = exc
+        finally:
+            sys.stdout, sys.stderr = out, err
+        return self
+
+    def replay(self) -> None:
+        for stream, text in self.written:
+            stream.write(text)
+        if self.error is not None:
+            raise self.error
+
+
+class _Kept:
+    """A stream whose writes a :class:`_Ran` keeps for later."""
+
+    def __init__(self, ran: _Ran, stream: Any) -> None:
+        self._ran = ran
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._ran.written.append((self._stream, text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Kept, nothing to flush."""
+
+    def isatty(self) -> bool:
+        """The stream's own answer."""
+        return bool(self._stream.isatty())
 
 
 #: A task's result that no child gave.
 _MISSING: Any = object()
 
 
-def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[Any]:
-    """Each part's tasks in a child; their results (:data:`_MISSING` where none came)."""
+def _forked(
+    tasks: Sequence[Callable[[], Any]], parts: list[list[int]], own: list[int]
+) -> list[Any]:
+    """Each part's tasks in a child, ``own``'s here meanwhile (each a :class:`_Ran`).
+
+    The children's results, :data:`_MISSING` where none came.
+    """
     import marshal
     import signal
 
@@ -149,6 +215,8 @@ def _forked(tasks: Sequence[Callable[[], Any]], parts: list[list[int]]) -> list[
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
             FORKS[0] += 1
             os.close(write)
+        for i in own:
+            results[i] = _Ran().run(tasks[i])
         for pid in list(children):
             read = children[pid]
             body = _read_framed(read)
