@@ -1,9 +1,9 @@
 """A small fork-based parallel map over a dump that is already in memory (#17).
 
 :func:`fork_map` runs independent tasks (each a function of the loaded, memory-mapped
-dump: "build and render this section's table") in forked children, several CPUs at
-once, and returns their results in task order, exactly what running them one after
-another in this process returns.
+dump: "build and render this section's table") in groups, one group in this process and
+each other in a forked child, several CPUs at once, and returns their results in task
+order, exactly what running them one after another in this process returns.
 
 - Linux ``os.fork`` only: the children share the parent's memory-mapped input and its
   decoded state copy-on-write, so nothing is shipped to them. What comes back through a
@@ -16,8 +16,9 @@ another in this process returns.
 - A child's task that raises, or that writes anything to stdout or stderr (a warning
   about a skipped resource, say), gives no result; nor does a child that dies, or sends
   anything unreadable. The parent then runs that task itself, in task order, after the
-  ones before it: errors and warnings surface exactly as without children. The parent
-  never runs a task early, so nothing it prints changes order.
+  ones before it: errors and warnings surface exactly as without children. The parent's
+  own group runs while the children work, its output and exceptions kept per task and
+  written (raised) when the task's turn comes, so nothing it prints changes order.
 - Ctrl-C (SIGINT to the process group) ends the children at once (they take the default
   action) and the parent with ``KeyboardInterrupt`` (exit 130). SIGTERM to the parent,
   while children run, is turned into the same ``KeyboardInterrupt``. Either way the
