@@ -251,9 +251,22 @@ def test_a_child_failure_falls_back(
     assert many == one
 
 
+#: ``pdebug ARGS`` that writes, as it ends, how many workers it forked to the file FORKS.
+_COUNTING = (
+    "import atexit, sys\n"
+    "from pdebug import parallel\n"
+    "path = sys.argv[1]\n"
+    "atexit.register(lambda: open(path, 'w').write(str(parallel.FORKS[0])))\n"
+    "from pdebug.cli import main\n"
+    "sys.argv = ['pdebug', *sys.argv[2:]]\n"
+    "main()\n"
+)
+
+
 def test_generated_mesh_with_the_job_count_pdebug_picks(tmp_path: Path) -> None:
-    """The benchmark's mesh, big enough to fork on its own: same bytes as PDEBUG_JOBS=1."""
-    dump = eh.generated_dump(tmp_path / "mesh.json", 1000)
+    """The benchmark's 80 MB mesh forks on its own: the same bytes as PDEBUG_JOBS=1."""
+    dump = eh.generated_dump(tmp_path / "mesh.json", 2500)
+    forks = tmp_path / "forks"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PDEBUG_JOBS", None)
     for args in (["all"], ["all", "-o", "json"]):
@@ -262,15 +275,16 @@ def test_generated_mesh_with_the_job_count_pdebug_picks(tmp_path: Path) -> None:
             if jobs is not None:
                 env["PDEBUG_JOBS"] = jobs
             r = subprocess.run(
-                [sys.executable, "-m", "pdebug", *args, str(dump)],
+                [sys.executable, "-c", _COUNTING, str(forks), *args, str(dump)],
                 capture_output=True,
                 env=env,
-                timeout=120,
+                timeout=300,
             )
-            got.append((r.returncode, r.stdout, r.stderr))
+            got.append((r.returncode, r.stdout, r.stderr, forks.read_text() != "0"))
         env.pop("PDEBUG_JOBS", None)
-        assert got[0] == got[1], args
+        assert got[0][:3] == got[1][:3], args
         assert got[0][0] == 0
+        assert (got[0][3], got[1][3]) == (True, False), "forked by default, not with 1"
 
 
 # --- interrupts ------------------------------------------------------------------------------
