@@ -205,7 +205,10 @@ def _forked(
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         for part in parts:
-            read, write = os.pipe()
+            try:
+                read, write = os.pipe()
+            except OSError:  # out of descriptors: this part (and the rest) are run here
+                break
             # No interrupt between the fork and the child's being known (and killable).
             signal.pthread_sigmask(signal.SIG_BLOCK, stop)
             try:
@@ -214,6 +217,10 @@ def _forked(
                     os.close(read)
                     _child(tasks, part, write)
                 children[pid] = read
+            except OSError:  # no process to be had (EAGAIN, ENOMEM): run here, as above
+                os.close(read)
+                os.close(write)
+                break
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
             FORKS[0] += 1

@@ -169,6 +169,21 @@ def test_what_this_process_says_comes_in_task_order(
     assert capsys.readouterr() == ("", "a\nb\nc\n")
 
 
+def test_no_fork_to_be_had_runs_everything_here(
+    forks_allowed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fork() failing (EAGAIN: a process limit) is no error: the tasks run here."""
+    monkeypatch.setenv("PDEBUG_JOBS", "3")
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    me = os.getpid()
+    got = parallel.fork_map([lambda i=i: (i, os.getpid() == me) for i in range(5)])
+    assert got == [(i, True) for i in range(5)]
+
+
 def test_errors_surface_in_task_order(
     forks_allowed: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
