@@ -175,6 +175,9 @@ class Sample:
     maxrss_kb: int
     rc: int
     stderr: bytes
+    #: user+sys CPU seconds of the process and of the children it reaped (wait4's rusage
+    #: includes them: pdebug's forked workers, #17).
+    cpu: float = 0.0
 
 
 #: The environment of every measured process. PYTHONDONTWRITEBYTECODE (set on some CI and
@@ -185,10 +188,13 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 
 
 def run_once(argv: list[str], timeout: float) -> Sample:
-    """Run ``argv`` (stdout to /dev/null) and return its wall time and its own peak RSS.
+    """Run ``argv`` (stdout to /dev/null) and return its wall time, CPU and peak RSS.
 
     ``os.wait4`` reaps exactly this child and returns its rusage, so ``ru_maxrss`` is the
-    child's peak resident set (in KiB on Linux), unaffected by other children.
+    child's peak resident set (in KiB on Linux), unaffected by other children. Where the
+    child forked workers of its own (``pdebug.parallel``), the rusage covers those it
+    reaped: CPU is their sum, ``ru_maxrss`` the largest single process (not the sum;
+    bench/parprofile.py adds them up).
     """
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
@@ -223,7 +229,7 @@ def run_once(argv: list[str], timeout: float) -> Sample:
         data = err.read()
     if rc == -signal.SIGKILL and wall >= timeout:
         data = f"timeout after {timeout:.0f}s".encode() + b"\n" + data
-    return Sample(wall, usage.ru_maxrss, rc, data)
+    return Sample(wall, usage.ru_maxrss, rc, data, usage.ru_utime + usage.ru_stime)
 
 
 def first_error_line(stderr: bytes, rc: int) -> str:
@@ -389,6 +395,11 @@ class Result:
     note: str = ""
     walls: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpus) if self.status == "ok" and self.cpus else None
 
     @property
     def median(self) -> float | None:
@@ -479,9 +490,10 @@ def bench_size(
                 continue
             res.walls.append(s.wall)
             res.rss_kb.append(s.maxrss_kb)
+            res.cpus.append(s.cpu)
             log(
                 f"[{dump.services} {run + 1}/{runs}] {res.label}: "
-                f"{s.wall:.3f}s {s.maxrss_kb / 1024:.0f} MB"
+                f"{s.wall:.3f}s (CPU {s.cpu:.3f}s) {s.maxrss_kb / 1024:.0f} MB"
             )
     return results
 
@@ -554,8 +566,9 @@ def size_table(dump: Dump, results: list[Result]) -> list[str]:
         f"{c.get('lb_endpoints', '?')} endpoints; generated in {dump.gen_seconds:.2f}s"
         + (" (cached)" if dump.cached else ""),
         "",
-        "| command | median s | min s | max s | peak RSS MB | × floor | × stdlib | note |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| command | median s | min s | max s | CPU s | peak RSS MB | × floor | CPU × floor "
+        "| × stdlib | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         note = r.note.replace("|", "\\|") if r.status != "ok" else ""
@@ -563,7 +576,9 @@ def size_table(dump: Dump, results: list[Result]) -> list[str]:
             note = f"**{r.status}**: {note}" if note else f"**{r.status}**"
         lines.append(
             f"| {r.label} | {fmt(r.median, '.3f')} | {fmt(r.min, '.3f')} | {fmt(r.max, '.3f')} "
-            f"| {fmt(r.peak_rss_mb, '.0f')} | {fmt(ratio(r.median, fmed), '.2f', '×')} "
+            f"| {fmt(r.cpu_median, '.3f')} | {fmt(r.peak_rss_mb, '.0f')} "
+            f"| {fmt(ratio(r.median, fmed), '.2f', '×')} "
+            f"| {fmt(ratio(r.cpu_median, floor.cpu_median if floor else None), '.2f', '×')} "
             f"| {fmt(ratio(r.median, smed), '.2f', '×')} | {note} |"
         )
     lines.append("")
@@ -579,6 +594,7 @@ def evaluate_targets(
         by = {r.label: r for r in results.get(size, [])}
         res = by.get(label)
         spread: tuple[float, float] | None = None
+        cpu: float | None = None
         if metric == "time":
             desc = f"{label} @{want} ≤ {limit}× {against}"
             base = by.get(against)
@@ -587,6 +603,8 @@ def evaluate_targets(
                 # The same round's runs are neighbours in time: their ratios show the spread.
                 pairs = [a / b for a, b in zip(res.walls, base.walls, strict=False) if b]
                 spread = (min(pairs), max(pairs)) if pairs else None
+                # user+sys of the process and its forked workers: what the CPUs spent
+                cpu = ratio(res.cpu_median, base.cpu_median)
         else:
             desc = f"{label} @{want} peak RSS ≤ {limit}× file size"
             mb = res.peak_rss_mb if res else None
@@ -604,6 +622,8 @@ def evaluate_targets(
             detail = f"{measured:.2f}×"
             if spread is not None:
                 detail += f" (per round {spread[0]:.2f}–{spread[1]:.2f}×)"
+            if cpu is not None:
+                detail += f"; CPU {cpu:.2f}×"
         if size != want:
             detail += f" (at {size}: {want} not run)"
         out.append(
@@ -619,6 +639,7 @@ def evaluate_targets(
                 "status": status,
                 "detail": detail,
                 "spread": spread,
+                "cpu_ratio": cpu,
             }
         )
     return out
@@ -642,7 +663,9 @@ def report(
         f"{info['jq'] or 'jq missing'}",
         f"- pdebug: {info['pdebug'] or 'missing'}",
         f"- {args.runs} runs per command, interleaved; median, min and max wall time of the "
-        "whole process, peak RSS = max ru_maxrss over the runs; × = ratio of medians",
+        "whole process, CPU = user+sys of the process and the workers it forked, peak RSS = "
+        "max ru_maxrss over the runs (one process: a forked worker's is not added); "
+        "× = ratio of medians",
         f"- total bench time {elapsed:.0f}s",
         "",
         "| services | file MB | clusters | listeners | vhosts | endpoints | gen s |",
@@ -806,6 +829,8 @@ def main(argv: list[str] | None = None) -> int:
                         "note": r.note,
                         "wall_s": [round(w, 4) for w in r.walls],
                         "maxrss_kb": r.rss_kb,
+                        "cpu_s": [round(c, 4) for c in r.cpus],
+                        "cpu_median_s": r.cpu_median,
                         "median_s": r.median,
                         "min_s": r.min,
                         "peak_rss_mb": r.peak_rss_mb,

@@ -13,7 +13,9 @@ must give exactly what its slow path gives:
 2. ``all -o json`` streamed against the whole-document render of the full decode,
 3. ``diff A mutated(A)`` with the per-resource shortcut on and forced off,
 4. the one-pass ``clusters -o wide`` rows against the general path's,
-5. the report topology's ordering against one plain sort.
+5. the report topology's ordering against one plain sort,
+6. ``all`` (table, ``-o json``) with its parts forked (``PDEBUG_JOBS=3``, pdebug.parallel)
+   against ``PDEBUG_JOBS=1``.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
 ``PDEBUG_FUZZDIFF_CASES`` (default 40), ``PDEBUG_FUZZDIFF_SEED`` (default 17),
@@ -35,6 +37,7 @@ from typing import Any
 import pytest
 
 from pdebug import diff as d
+from pdebug import parallel
 from pdebug.checks import CheckOptions
 from pdebug.cli import main
 from pdebug.errors import PdebugError
@@ -345,7 +348,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -364,6 +367,19 @@ def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
             m.setattr(light, "decode_clusters", lambda raw, type_url: None)
             full = _run([command, str(path)], capsys)
         assert shipped == full, f"light decode differs: {command}"
+
+
+def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for args in (["all"], ["all", "-o", "json"]):
+        got = []
+        for jobs in ("1", "3"):
+            with monkeypatch.context() as m:
+                m.setenv("PDEBUG_JOBS", jobs)
+                m.setattr(parallel, "_threads_alive", lambda: False)
+                before = parallel.FORKS[0]
+                got.append(_run([*args, str(path)], capsys))
+                TAKEN["forked"] += parallel.FORKS[0] > before
+        assert got[0] == got[1], f"forked differs: {' '.join(args)}"
 
 
 def _all_result(body: bytes, structured: bool) -> Any:
@@ -506,6 +522,7 @@ def test_fast_paths_answer_as_the_slow_paths(
                 other = tmp_path / f"{name}-camel.json"
                 other.write_bytes(json.dumps(camelize(json.loads(src.read_bytes()))).encode())
             check_diff(other, path, capsys, monkeypatch)
+            check_parallel(path, capsys, monkeypatch)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:
@@ -515,5 +532,5 @@ def test_fast_paths_answer_as_the_slow_paths(
         done += 1
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
     if done >= 10:
-        assert TAKEN["light"] and TAKEN["diff"] > done, (done, TAKEN)
+        assert TAKEN["light"] and TAKEN["diff"] > done and TAKEN["forked"], (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")

@@ -279,7 +279,18 @@ def all_(
         proxy,
         output,
         Fetch.everything(),
-        lambda d, f: v.view(d, cf, lf, ef, f.wide, with_headers, f.structured, rf, verbose),
+        lambda d, f: v.view(
+            d,
+            cf,
+            lf,
+            ef,
+            f.wide,
+            with_headers,
+            f.structured,
+            rf,
+            verbose,
+            rendered=f.name in ("table", "wide"),
+        ),
     )
 
 

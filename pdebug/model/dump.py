@@ -540,6 +540,18 @@ class ConfigDump:
                 sec.warn, sec.where = self.warn, self.source
                 self.sections.append(sec)
 
+    def section_bytes(self, kind: str) -> int:
+        """How many bytes of the input the section of ``kind`` spans (0 when absent).
+
+        An estimate of the work it takes to read (parallel maps weigh tasks by it).
+        """
+        sec = self.section(kind)
+        if sec is None:
+            return 0
+        if sec.text is not None:
+            return len(sec.text)
+        return sum(len(raw) for raw in sec.fields.values())
+
     def has(self, kind: str) -> bool:
         """Whether the dump carries a section of ``kind``."""
         return self.section(kind) is not None

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 
 from pdebug.render.escape import ascii_clean, escape_cell, escape_lines, escaped
-from pdebug.views.table import Lines, Stack, Table
+from pdebug.views.table import Lines, Rendered, Stack, Table
 
 
 def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
@@ -79,8 +79,10 @@ def _plain_lines(text: str, count: int) -> bool:
     return text.isascii() and text.count("\n") == count and ascii_clean(text, _PRINTABLE_LINES)
 
 
-def render_text(part: Table | Lines | Stack, wide: bool) -> str:
+def render_text(part: Table | Lines | Rendered | Stack, wide: bool) -> str:
     """Render a table, free text or a stack of them."""
+    if isinstance(part, Rendered):  # render_text's own text, checked when it was made
+        return escaped(part.text)
     if isinstance(part, Lines):
         return escaped(escape_lines(part.text) + "\n")
     if isinstance(part, Table):
@@ -94,10 +96,12 @@ def render_text(part: Table | Lines | Stack, wide: bool) -> str:
     return escaped("\n".join(chunks))
 
 
-def render_markdown(part: Table | Lines | Stack) -> str:
+def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
     """GitHub-flavoured markdown tables (for pasting into a ticket)."""
     from tabulate import tabulate
 
+    if isinstance(part, Rendered):  # not made for markdown (views render it for text only)
+        return escape_lines(part.text)
     if isinstance(part, Lines):
         return escape_lines(part.text) + "\n"
     if isinstance(part, Stack):

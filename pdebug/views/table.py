@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 
 import msgspec
 
@@ -54,8 +55,18 @@ class Lines(msgspec.Struct):
     text: str
 
 
+class Rendered(msgspec.Struct):
+    """A part already rendered as text by the table renderer (``-o table|wide``).
+
+    ``pdebug all`` renders its sections' tables in parallel (:mod:`pdebug.parallel`): the
+    text is what :func:`pdebug.render.text.render_text` made of the part, checked there.
+    """
+
+    text: str
+
+
 class Stack(msgspec.Struct):
     """Several tables/texts printed one after another (``pdebug all``)."""
 
-    parts: list[tuple[str, Table | Lines]]  # (title, part)
+    parts: Sequence[tuple[str, Table | Lines | Rendered]]  # (title, part)
     with_titles: bool = False

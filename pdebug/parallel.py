@@ -1,0 +1,349 @@
+"""A small fork-based parallel map over a dump that is already in memory (#17).
+
+:func:`fork_map` runs independent tasks (each a function of the loaded, memory-mapped
+dump: "build and render this section's table") in groups, one group in this process and
+each other in a forked child, several CPUs at once, and returns their results in task
+order, exactly what running them one after another in this process returns.
+
+- Linux ``os.fork`` only: the children share the parent's memory-mapped input and its
+  decoded state copy-on-write, so nothing is shipped to them. What comes back through a
+  pipe is compact: rendered text or bytes, small tuples (``marshal``: no import, no
+  pickling of decoded Envoy objects, which would cost as much as decoding them).
+- Sequential (the tasks run here, in order) when ``PDEBUG_JOBS=1``, when the process has
+  one CPU, when a thread other than the main one is alive (forking a threaded process is
+  unsafe), when there is no ``os.fork``, and when the caller says the work is too small
+  to pay for the forks (:func:`jobs` takes its estimate).
+- A child's task that raises, or that writes anything to stdout or stderr (a warning
+  about a skipped resource, say), gives no result; nor does a child that dies, or sends
+  anything unreadable. The parent then runs that task itself, in task order, after the
+  ones before it: errors and warnings surface exactly as without children. The parent's
+  own group runs while the children work, its output and exceptions kept per task and
+  written (raised) when the task's turn comes, so nothing it prints changes order.
+- Ctrl-C (SIGINT to the process group) ends the children at once (they take the default
+  action) and the parent with ``KeyboardInterrupt`` (exit 130). SIGTERM to the parent,
+  while children run, is turned into the same ``KeyboardInterrupt``. Either way the
+  parent kills and reaps every child before the exception leaves :func:`fork_map`: no
+  orphan is left.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: Below this much estimated work (CPU seconds of the whole map, as the caller
+#: estimates it) the tasks run here. Measured (2 CPUs): ``all`` on the 1,000-service
+#: bench dump (32 MB, ~0.17 s estimated) gained 3% of wall time for 10-20% more CPU, on
+#: the 5,000-service one (162 MB, ~0.86 s) 30% for 5-10%: forks pay on dumps of more
+#: than about 50 MB.
+MIN_WORK = 0.3
+
+#: How many forks :func:`fork_map` made in this process (tests read it).
+FORKS = [0]
+#: Each child reaped: (user+sys CPU seconds, peak RSS in KiB), from ``wait4`` (the
+#: bench's parallel profile reads it: ``bench/parprofile.py``).
+CHILDREN: list[tuple[float, int]] = []
+
+_FAILED = 0  # a task's result is missing: the parent runs it itself
+_OK = 1
+
+
+def jobs(work: float = float("inf")) -> int:
+    """How many processes may work at once on ``work`` (estimated CPU seconds).
+
+    ``PDEBUG_JOBS=N`` (a positive integer): N, whatever the work (1: none forked).
+    Otherwise the CPUs this process may use, or 1 for less than :data:`MIN_WORK`. Always 1
+    where forking is unsafe (another thread alive) or impossible.
+    """
+    if not hasattr(os, "fork") or _threads_alive():
+        return 1
+    wanted = os.environ.get("PDEBUG_JOBS", "").strip()
+    if wanted.isdigit() and int(wanted) >= 1:
+        return min(int(wanted), 64)
+    if work < MIN_WORK:
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _threads_alive() -> bool:
+    """Whether a thread other than this one runs.
+
+    A fork copies only the caller's thread: another's locks (the kubernetes client's, a
+    logging handler's) would stay held in the child.
+    """
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
+
+
+def groups(weights: Sequence[float], n: int) -> list[list[int]]:
+    """Task indices split into ``n`` groups of about equal weight (largest first).
+
+    Each group keeps its tasks in task order.
+    """
+    loads = [0.0] * n
+    out: list[list[int]] = [[] for _ in range(n)]
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        k = loads.index(min(loads))
+        out[k].append(i)
+        loads[k] += weights[i]
+    return [sorted(g) for g in out if g]
+
+
+def fork_map(
+    tasks: Sequence[Callable[[], Any]], weights: Sequence[float] | None = None
+) -> list[Any]:
+    """``[task() for task in tasks]``, the tasks spread over forked children.
+
+    ``weights`` are the tasks' estimated CPU seconds (equal when omitted): they decide
+    whether to fork (:func:`jobs`) and how the tasks are grouped. One group (the heaviest
+    task's) runs in this process meanwhile, each task's output kept and written, and its
+    exception raised, when its turn comes; each other group runs in a child. A task's
+    result must be what ``marshal`` can write (str, bytes, numbers, None, tuples, lists,
+    dicts of those); a child's comes back as ``marshal`` reads it (a str subclass as a
+    str).
+    """
+    w = list(weights) if weights is not None else [1.0] * len(tasks)
+    n = min(jobs(sum(w)), len(tasks))
+    if n <= 1:
+        return [task() for task in tasks]
+    parts = groups(w, n)
+    own = max(parts, key=lambda part: max(w[i] for i in part))  # the heaviest task's
+    got = _forked(tasks, [part for part in parts if part is not own], own)
+    for i, task in enumerate(tasks):
+        value = got[i]
+        if isinstance(value, _Ran):  # this process's: said now, in order; raised now
+            value.replay()
+            got[i] = value.value
+        elif value is _MISSING:
+            got[i] = task()  # here, in order: its error or warning as without children
+    return got
+
+
+class _Ran:
+    """A task this process ran while its children worked: what it wrote, and its end.
+
+    What it writes to stdout/stderr is kept and written when its turn comes in task
+    order (:meth:`replay`), as is the exception it raised (re-raised then).
+    """
+
+    def __init__(self) -> None:
+        self.written: list[tuple[Any, str]] = []
+        self.value: Any = None
+        self.error: Exception | None = None
+
+    def run(self, task: Callable[[], Any]) -> _Ran:
+        out, err = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Kept(self, out), _Kept(self, err)
+        try:
+            self.value = task()
+        except Exception as exc:  # raised in its turn (replay)
+            self.error = exc
+        finally:
+            sys.stdout, sys.stderr = out, err
+        return self
+
+    def replay(self) -> None:
+        for stream, text in self.written:
+            stream.write(text)
+        if self.error is not None:
+            raise self.error
+
+
+class _Kept:
+    """A stream whose writes a :class:`_Ran` keeps for later."""
+
+    def __init__(self, ran: _Ran, stream: Any) -> None:
+        self._ran = ran
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._ran.written.append((self._stream, text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Kept, nothing to flush."""
+
+    def isatty(self) -> bool:
+        """The stream's own answer."""
+        return bool(self._stream.isatty())
+
+
+#: A task's result that no child gave.
+_MISSING: Any = object()
+
+
+def _forked(
+    tasks: Sequence[Callable[[], Any]], parts: list[list[int]], own: list[int]
+) -> list[Any]:
+    """Each part's tasks in a child, ``own``'s here meanwhile (each a :class:`_Ran`).
+
+    The children's results, :data:`_MISSING` where none came.
+    """
+    import marshal
+    import signal
+
+    results: list[Any] = [_MISSING] * len(tasks)
+    #: The children not reaped yet: pid -> the read end of its pipe (-1: closed).
+    children: dict[int, int] = {}
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # nothing buffered may be written twice
+            stream.flush()
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    stop = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        for part in parts:
+            try:
+                read, write = os.pipe()
+            except OSError:  # out of descriptors: this part (and the rest) are run here
+                break
+            # No interrupt between the fork and the child's being known (and killable).
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                    os.close(read)
+                    _child(tasks, part, write)
+                children[pid] = read
+            except OSError:  # no process to be had (EAGAIN, ENOMEM): run here, as above
+                os.close(read)
+                os.close(write)
+                break
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
+            FORKS[0] += 1
+            os.close(write)
+        for i in own:
+            results[i] = _Ran().run(tasks[i])
+        for pid in list(children):
+            read = children[pid]
+            body = _read_framed(read)
+            os.close(read)
+            children[pid] = -1
+            _, status, usage = os.wait4(pid, 0)
+            del children[pid]
+            CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+            if status != 0:
+                continue
+            try:
+                got = marshal.loads(body)
+            except (EOFError, ValueError, TypeError):
+                continue
+            for i, flag, value in got:
+                if flag == _OK:
+                    results[i] = value
+    finally:
+        for pid, read in children.items():  # interrupted (or failed): none may be left
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it had ended
+                pass
+            if read >= 0:
+                os.close(read)
+            os.waitpid(pid, 0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    return results
+
+
+def _read_framed(fd: int) -> bytearray:
+    """What a child sent: its 8-byte length, then that many bytes (read in place).
+
+    Empty (the child's results are then all missing) when the child ended early.
+    """
+    head = b""
+    while len(head) < 8:
+        chunk = os.read(fd, 8 - len(head))
+        if not chunk:
+            return bytearray()
+        head += chunk
+    body = bytearray(int.from_bytes(head, "little"))
+    view = memoryview(body)
+    at = 0
+    while at < len(body):
+        got = os.readv(fd, [view[at:]])
+        if not got:
+            return bytearray()
+        at += got
+    view.release()
+    return body
+
+
+class _Said:
+    """stdout/stderr in a child: anything written makes the task's result missing."""
+
+    def __init__(self) -> None:
+        self.written = False
+
+    def write(self, text: Any) -> int:
+        self.written = True
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        self.written = True
+
+    def flush(self) -> None:
+        """Nothing is kept."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
+
+
+def _writable(value: Any) -> bool:
+    import marshal
+
+    try:
+        marshal.dumps(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> None:
+    """Run ``part``'s tasks, send ``[(index, flag, result)]``, end the process (never returns)."""
+    import marshal
+    import signal
+
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        said = _Said()
+        sys.stdout = sys.stderr = said
+        out: list[tuple[int, int, Any]] = []
+        for i in part:
+            said.written = False
+            try:
+                value = tasks[i]()
+            except Exception:  # the parent runs it and reports what it raises
+                out.append((i, _FAILED, None))
+                continue
+            out.append((i, _FAILED, None) if said.written else (i, _OK, value))
+        try:
+            body = marshal.dumps(out)
+        except ValueError:  # a result marshal cannot write: that task's is missing
+            out = [(i, f, v) if _writable(v) else (i, _FAILED, None) for i, f, v in out]
+            body = marshal.dumps(out)
+        del out
+        os.write(write, len(body).to_bytes(8, "little"))
+        view = memoryview(body)
+        while view:
+            view = view[os.write(write, view) :]
+        code = 0
+    except BaseException:  # noqa: B036 - whatever happens, the child ends here
+        code = 1
+    finally:
+        os._exit(code)
