@@ -53,14 +53,22 @@ _OK = 1
 def jobs(work: float = float("inf")) -> int:
     """How many processes may work at once on ``work`` (estimated CPU seconds).
 
-    ``PDEBUG_JOBS=N`` (a positive integer): N, whatever the work (1: none forked).
+    ``PDEBUG_JOBS=N`` (a positive integer): N, whatever the work (1: none forked); anything
+    else is a :class:`~pdebug.errors.UsageError`, as the other ``PDEBUG_*`` limits are.
     Otherwise the CPUs this process may use, or 1 for less than :data:`MIN_WORK`. Always 1
     where forking is unsafe (another thread alive) or impossible.
     """
+    wanted = os.environ.get("PDEBUG_JOBS", "").strip()
+    if wanted and not (wanted.isdigit() and int(wanted) >= 1):
+        from pdebug.errors import UsageError
+
+        raise UsageError(
+            f"PDEBUG_JOBS={wanted!r}: not a number of processes",
+            hint="a positive integer (1: one process)",
+        )
     if not hasattr(os, "fork") or _threads_alive():
         return 1
-    wanted = os.environ.get("PDEBUG_JOBS", "").strip()
-    if wanted.isdigit() and int(wanted) >= 1:
+    if wanted:
         return min(int(wanted), 64)
     if work < MIN_WORK:
         return 1

@@ -25,6 +25,7 @@ import pytest
 
 from pdebug import parallel
 from pdebug.cli import main
+from pdebug.errors import UsageError
 from tests import harness as eh
 from tests.harness import FIXTURES
 
@@ -87,10 +88,10 @@ def test_small_work_or_threads_fork_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
     assert parallel.jobs(parallel.MIN_WORK / 2) == 1
     assert parallel.jobs(10.0) == len(os.sched_getaffinity(0))
-    monkeypatch.setenv("PDEBUG_JOBS", "junk")  # not a positive integer: as if unset
-    assert parallel.jobs(10.0) == len(os.sched_getaffinity(0))
-    monkeypatch.setenv("PDEBUG_JOBS", "0")
-    assert parallel.jobs(10.0) == len(os.sched_getaffinity(0))
+    for junk in ("junk", "0", "-2", "1.5"):  # not a positive integer: a usage error
+        monkeypatch.setenv("PDEBUG_JOBS", junk)
+        with pytest.raises(UsageError, match="PDEBUG_JOBS"):
+            parallel.jobs(10.0)
     monkeypatch.setattr(parallel, "_threads_alive", lambda: True)
     monkeypatch.setenv("PDEBUG_JOBS", "4")
     assert parallel.jobs(10.0) == 1
@@ -317,6 +318,7 @@ _SLOW_CHILD = textwrap.dedent(
         return real(*args, **kwargs)
     endpoints.eds_view = slow
     from pdebug.cli import main
+from pdebug.errors import UsageError
     sys.argv = ["pdebug", "all", sys.argv[1]]
     main()
     """
@@ -376,3 +378,19 @@ def test_interrupted_while_children_work(how: str) -> None:
     assert out == b""
     for kid in kids:
         assert not _alive(kid), f"child {kid} left behind"
+
+
+def test_jobs_not_a_number_is_one_line_exit_2() -> None:
+    """``PDEBUG_JOBS=junk pdebug all FILE``: exit 2 and one line, as the other limits say it."""
+    dump = next(iter(sorted((FIXTURES / "corpus").rglob("*.json"))))
+    env = {**os.environ, "PDEBUG_JOBS": "junk"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pdebug", "all", str(dump)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "PDEBUG_JOBS='junk'" in done.stderr
+    assert "Traceback" not in done.stderr
