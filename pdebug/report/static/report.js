@@ -184,7 +184,61 @@
   }
 
   // ---- topology ----------------------------------------------------------------------
-  function makeGraph(g) {
+  // The endpoint nodes come as g.endpoints.runs, each endpoint carried once: its row of the
+  // endpoints table says it (pdebug/report/topology.py, _TableRows). A run is
+  // [cluster index, status, items]: items the CLUSTER whose rows (sorted by ENDPOINT) are
+  // the nodes, their status the run's or g.endpoints.status[STATUS]; or a list of row
+  // indexes and nodes, the status the run's or one per item. Build the nodes after the
+  // others and their edges after the others (by cluster index, each cluster's in order).
+  function expandEndpoints(g, tables) {
+    if (!g.endpoints) { return g; }
+    var rows = [], i;
+    tables.forEach(function (t) { if (t.id === "endpoints") { rows = t.rows; } });
+    var under = null, byStatus = g.endpoints.status;
+    var nodes = g.nodes.slice(), spans = [];
+    function byEndpoint(a, b) {
+      var x = rows[a][0], y = rows[b][0];
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    g.endpoints.runs.forEach(function (run) {
+      var ci = run[0], status = run[1], items = run[2];
+      var tail = " in " + nodes[ci][1], at = nodes.length, row;
+      if (typeof items === "string") {
+        if (under === null) {
+          under = new Map();
+          for (i = 0; i < rows.length; i++) {
+            if (!under.has(rows[i][3])) { under.set(rows[i][3], []); }
+            under.get(rows[i][3]).push(i);
+          }
+        }
+        var mine = (under.get(items) || []).slice().sort(byEndpoint);
+        for (i = 0; i < mine.length; i++) {
+          row = rows[mine[i]];
+          nodes.push([4, row[0], status === null ? byStatus[row[1]] : status, row[1] + tail, ""]);
+        }
+      } else {
+        for (i = 0; i < items.length; i++) {
+          if (typeof items[i] === "number") {
+            row = rows[items[i]];
+            nodes.push([4, row[0], typeof status === "string" ? status : status[i],
+              row[1] + tail, ""]);
+          } else {
+            nodes.push(items[i]);
+          }
+        }
+      }
+      spans.push([ci, at, nodes.length]);
+    });
+    spans.sort(function (a, b) { return a[0] - b[0]; });  // stable: a cluster's runs in order
+    var edges = g.edges.slice();
+    spans.forEach(function (s) {
+      for (var e = s[1]; e < s[2]; e++) { edges.push([s[0], e]); }
+    });
+    return {kinds: g.kinds, nodes: nodes, edges: edges, counts: g.counts, notes: g.notes};
+  }
+
+  function makeGraph(g, tables) {
+    g = expandEndpoints(g, tables);
     var nodes = g.nodes, N = nodes.length;
     var box = el("section", "block");
     box.setAttribute("data-graph", "");
@@ -566,7 +620,7 @@
       f.el.appendChild(el("p", "note", "Ignored (--ignore): " + c.ignored.join(", ")));
     }
     add(proxyBox, f.el);
-    add(proxyBox, makeGraph(p.graph).el);
+    add(proxyBox, makeGraph(p.graph, p.tables).el);
     p.tables.forEach(function (t) { proxyBox.appendChild(makeTable(t).el); });
     if (picker) { picker.value = String(i); }
     if (user) {
