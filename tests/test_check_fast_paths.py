@@ -377,11 +377,12 @@ def test_the_page_topology_gives_every_node_back(name: str) -> None:
 
 
 def test_the_page_refers_to_rows_rather_than_repeating_them() -> None:
-    """From EDS, each cluster's endpoints are the table's rows under its name (one text);
-    from /clusters, row indexes, and the nodes whose detail has live flags in full."""
-    _, page, _ = _page_graph("gendump-40")
+    """From EDS, each cluster's endpoints are the table's rows under its name (a group
+    number); from /clusters, row indexes, and the nodes whose detail has live flags in full."""
+    _, page, tables = _page_graph("gendump-40")
     runs = page["endpoints"]["runs"]
-    assert runs and all(isinstance(run[2], str) for run in runs)
+    assert runs and all(isinstance(run[2], int) for run in runs)
+    assert len(page["endpoints"]["rows"]) == len(tables[3]["rows"])
     assert not [n for n in page["nodes"] if n[0] == ENDPOINT]
     _, live, _ = _page_graph("synthetic+clusters")
     items = [i for run in live["endpoints"]["runs"] for i in run[2]]

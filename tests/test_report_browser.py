@@ -200,7 +200,7 @@ def test_the_page_draws_the_endpoint_nodes_its_table_carries(pdebug, chromium, t
     page = make_report(pdebug, tmp_path / "eds.html", SIDECAR / "config_dump.json")
     doc = page_data(page.read_text())["proxies"][0]
     runs = doc["graph"]["endpoints"]["runs"]
-    assert runs and all(isinstance(run[2], str) for run in runs)
+    assert runs and all(isinstance(run[2], int) for run in runs)
     assert None in [run[1] for run in runs] and doc["graph"]["endpoints"]["status"]
     result, _, _ = selftest(chromium, tmp_path, page)
     graph = result["results"][0]["graph"]

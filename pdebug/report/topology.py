@@ -345,7 +345,7 @@ class Graph:
             "notes": list(self.notes),
         }
         if table is not None:
-            out["endpoints"] = {"status": table.status_map(), "runs": table.runs}
+            out["endpoints"] = table.said()
         return out
 
     def _endpoint_buckets(
@@ -439,18 +439,19 @@ class _TableRows:
     """The endpoints table's rows, as the topology's endpoint nodes refer to them.
 
     :meth:`Graph.plain` with a table carries ``endpoints``: ``{"status": {EDS status:
-    node status}, "runs": [[cluster index, status, items], ...]}``: the endpoint nodes,
-    which follow ``nodes`` in the order of the runs, each run the consecutive endpoint
-    nodes of one cluster. A run's ``items`` are either
+    node status}, "rows": [group per row], "runs": [[cluster index, status, items],
+    ...]}``: the endpoint nodes, which follow ``nodes`` in the order of the runs, each
+    run the consecutive endpoint nodes of one cluster. A run's ``items`` are either
 
-    * a text ``C``: the nodes are the rows whose CLUSTER is ``C``, sorted by ENDPOINT,
-      one node each: ``[4, ENDPOINT, status, STATUS + " in " + (the cluster node's
-      label), ""]``; ``status`` is the nodes' one status, or None: ``status[STATUS]``.
-      Used for a cluster whose hosts come from the dump's EDS section, when the table
-      lists exactly as many rows under ``C`` as the cluster has hosts (then they are its
-      hosts: the table lists every endpoint of every assignment, by the same address and
-      status texts), every ENDPOINT is ASCII (the page's sort is then Python's) and no
-      CLUSTER and ENDPOINT pair repeats (no address is left out as a repeat);
+    * a number ``G``: the nodes are the rows of group ``G`` (``rows``: each row's group,
+      or None), sorted by ENDPOINT, one node each: ``[4, ENDPOINT, status, STATUS + " in
+      " + (the cluster node's label), ""]``; ``status`` is the nodes' one status, or
+      None: ``status[STATUS]``. A group is the rows under one CLUSTER name. Used for a
+      cluster whose hosts come from the dump's EDS section, when the table lists exactly
+      as many rows under that name as the cluster has hosts (then they are its hosts:
+      the table lists every endpoint of every assignment, by the same address and status
+      texts), every ENDPOINT is ASCII (the page's sort is then Python's) and no CLUSTER
+      and ENDPOINT pair repeats (no address is left out as a repeat);
     * a list: each item the index of the row that gives its node exactly (looked up by
       CLUSTER and ENDPOINT, and its STATUS checked), or the node itself (live flags in
       the detail, no such row); ``status`` is the nodes' one status, or one per item.
@@ -465,11 +466,13 @@ class _TableRows:
         self._by_cluster: dict[str, dict[str, int]] | None = None
         self._status: dict[str, str] | None = None
         self._mixed = False
+        #: CLUSTER name -> group number, for the names runs take their rows from
+        self._groups: dict[str, int] = {}
         ends = [row[0] for row in rows]
-        names = [row[3] for row in rows]
+        self._names = [row[3] for row in rows]
         self.sizes: dict[str, int] = {}
-        if "".join(ends).isascii() and len(set(zip(names, ends, strict=True))) == len(rows):
-            self.sizes = Counter(names)
+        if "".join(ends).isascii() and len(set(zip(self._names, ends, strict=True))) == len(rows):
+            self.sizes = Counter(self._names)
 
     def add(self, buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]) -> int:
         """Add the runs of ``buckets`` (in order); how many endpoint nodes they make."""
@@ -487,11 +490,13 @@ class _TableRows:
                 made += len(order)
         return made
 
-    def status_map(self) -> dict[str, str]:
-        """Node status by EDS status, for the runs whose status is None."""
-        if not self._mixed:
-            return {}
-        return dict(self._statuses())
+    def said(self) -> dict[str, Any]:
+        """What the page carries: ``{"status", "rows", "runs"}`` (see the class)."""
+        return {
+            "status": dict(self._statuses()) if self._mixed else {},
+            "rows": list(map(self._groups.get, self._names)) if self._groups else [],
+            "runs": self.runs,
+        }
 
     def _statuses(self) -> dict[str, str]:
         if self._status is None:
@@ -501,7 +506,7 @@ class _TableRows:
         return self._status
 
     def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
-        """The run ``[ci, status, CLUSTER]`` when the rows under CLUSTER are the nodes."""
+        """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
         hosts, statuses = eps.hosts, eps.statuses
         listed = hosts.listed
         n = len(statuses)
@@ -513,14 +518,15 @@ class _TableRows:
             or eps.suffixes != " in " + label
         ):
             return None
-        first = statuses[0]
-        if statuses.count(first) == n:
-            return [ci, first, listed]
-        status = self._statuses()
-        if list(map(status.get, hosts.eds)) != statuses:
-            return None
-        self._mixed = True
-        return [ci, None, listed]
+        one: str | None = statuses[0]
+        if statuses.count(statuses[0]) != n:
+            status = self._statuses()
+            if list(map(status.get, hosts.eds)) != statuses:
+                return None
+            self._mixed = True
+            one = None
+        group = self._groups.setdefault(listed, len(self._groups))
+        return [ci, one, group]
 
     def _listed(self, ci: int, eps: _Endpoints, order: list[int], label: str) -> list[Any]:
         """The run ``[ci, status, items]``: each node a row's index, or the node itself."""
@@ -558,16 +564,17 @@ def expand(graph: dict[str, Any], tables: list[dict[str, Any]]) -> dict[str, Any
     if said is None:
         return out
     rows: list[list[Any]] = next((t["rows"] for t in tables if t["id"] == "endpoints"), [])
-    under: dict[str, list[int]] = {}
-    for r, row in enumerate(rows):
-        under.setdefault(row[3], []).append(r)
+    groups: dict[int, list[int]] = {}
+    for r, group in enumerate(said["rows"]):
+        if group is not None:
+            groups.setdefault(group, []).append(r)
     nodes = [*graph["nodes"]]
     spans: list[tuple[int, int, int]] = []
     for ci, status, items in said["runs"]:
         tail = " in " + nodes[ci][1]
         at = len(nodes)
-        if isinstance(items, str):
-            for r in sorted(under.get(items, []), key=lambda r: rows[r][0]):
+        if isinstance(items, int):
+            for r in sorted(groups.get(items, []), key=lambda r: rows[r][0]):
                 st = status if status is not None else said["status"][rows[r][1]]
                 nodes.append([ENDPOINT, rows[r][0], st, rows[r][1] + tail, ""])
         else:
