@@ -156,8 +156,12 @@ class HostSet:
             if self._hosts is None:
                 # From a dump the EDS status alone decides: one call per distinct status.
                 eds = self.eds
-                memo = {e: endpoint_health(e) for e in set(eds)}
-                self._levels = [memo[e] for e in eds]
+                distinct = set(eds)
+                if len(distinct) == 1:  # the common case: every host alike
+                    self._levels = [endpoint_health(eds[0])] * len(eds)
+                else:
+                    memo = {e: endpoint_health(e) for e in distinct}
+                    self._levels = list(map(memo.__getitem__, eds))
             else:
                 self._levels = [h.health for h in self._hosts]
         return self._levels

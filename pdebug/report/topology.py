@@ -464,8 +464,8 @@ class _TableRows:
         self.rows = rows
         self.runs: list[list[Any]] = []
         self._by_cluster: dict[str, dict[str, int]] | None = None
-        self._status: dict[str, str] | None = None
-        self._mixed = False
+        #: node status by EDS status, of the hosts of the runs whose status is None
+        self._status: dict[str, str] = {}
         #: CLUSTER name -> group number, for the names runs take their rows from
         self._groups: dict[str, int] = {}
         ends = [row[0] for row in rows]
@@ -493,17 +493,10 @@ class _TableRows:
     def said(self) -> dict[str, Any]:
         """What the page carries: ``{"status", "rows", "runs"}`` (see the class)."""
         return {
-            "status": dict(self._statuses()) if self._mixed else {},
+            "status": self._status,
             "rows": list(map(self._groups.get, self._names)) if self._groups else [],
             "runs": self.runs,
         }
-
-    def _statuses(self) -> dict[str, str]:
-        if self._status is None:
-            self._status = {
-                e: level_status(endpoint_health(e)) for e in {row[1] for row in self.rows}
-            }
-        return self._status
 
     def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
         """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
@@ -520,10 +513,12 @@ class _TableRows:
             return None
         one: str | None = statuses[0]
         if statuses.count(statuses[0]) != n:
-            status = self._statuses()
-            if list(map(status.get, hosts.eds)) != statuses:
+            eds = hosts.eds
+            status = self._status
+            for e in set(eds).difference(status):
+                status[e] = level_status(endpoint_health(e))
+            if list(map(status.get, eds)) != statuses:
                 return None
-            self._mixed = True
             one = None
         group = self._groups.setdefault(listed, len(self._groups))
         return [ci, one, group]
