@@ -347,3 +347,48 @@ def test_embed_json_escapes_bytes_as_it_did_text(doc: Any) -> None:
     from pdebug.report import embed_json
 
     assert embed_json(doc) == _embed_as_text(doc)
+
+
+# --- each endpoint carried once (the page's topology refers to the endpoints table) -------
+
+
+def _page_graph(name: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The topology of input ``name``: in full (``plain()``), as the page carries it, tables."""
+    from pdebug.checks import run_checks
+    from pdebug.report import _endpoint_rows
+    from pdebug.views.wide import wide_tables
+
+    proxy = _proxy(name)
+    options = CheckOptions(now=NOW)
+    g = report_graph(proxy, options, run_checks(proxy, options).findings)
+    tables = wide_tables(proxy, NOW)
+    return g.plain(), g.plain(_endpoint_rows(tables)), tables
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_the_page_topology_gives_every_node_back(name: str) -> None:
+    """The page carries endpoint nodes as references to the endpoints table's rows;
+    ``topology.expand`` (what the page's script does) gives back every node and edge."""
+    full, page, tables = _page_graph(name)
+    assert topology.expand(page, tables) == full
+    assert page["counts"] == full["counts"]
+    if page.get("endpoints", {}).get("runs"):  # then no endpoint node is in nodes too
+        assert not [n for n in page["nodes"] if n[0] == ENDPOINT]
+
+
+def test_the_page_refers_to_rows_rather_than_repeating_them() -> None:
+    """From EDS, each cluster's endpoints are the table's rows under its name (a group
+    number); from /clusters, row indexes, and the nodes whose detail has live flags in full."""
+    _, page, tables = _page_graph("gendump-40")
+    runs = page["endpoints"]["runs"]
+    assert runs and all(isinstance(run[2], int) for run in runs)
+    assert len(page["endpoints"]["rows"]) == len(tables[3]["rows"])
+    assert not [n for n in page["nodes"] if n[0] == ENDPOINT]
+    _, live, _ = _page_graph("synthetic+clusters")
+    items = [i for run in live["endpoints"]["runs"] for i in run[2]]
+    assert any(isinstance(i, int) for i in items)
+    assert any(isinstance(i, list) and "(ejected by outlier" in i[3] for i in items), items
+    # the clusters that sort alike mix their endpoints: several runs for one cluster
+    _, mixed, _ = _page_graph("synthetic")
+    parents = [run[0] for run in mixed["endpoints"]["runs"]]
+    assert len(parents) > len(set(parents))

@@ -475,6 +475,13 @@ def check_topology(body: bytes) -> None:
     fast, slow = g.plain(), eh.graph_by_one_sort(g)
     assert [n[:3] for n in fast["nodes"]] == slow["nodes"], "topology order differs"
     assert fast["edges"] == slow["edges"]
+    # the page's form (endpoint nodes as references to the endpoints table) gives it back
+    from pdebug.report import _endpoint_rows
+    from pdebug.report.topology import expand
+    from pdebug.views.wide import wide_tables
+
+    tables = wide_tables(data, NOW)
+    assert expand(g.plain(_endpoint_rows(tables)), tables) == fast, "page topology differs"
 
 
 # --- the run ----------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def test_sidecar_report_is_self_contained_and_complete(pdebug, tmp_path):
     assert text.startswith("<!DOCTYPE html>")
     assert_self_contained(text)
     doc = page_data(text)
-    assert doc["format"] == "pdebug-report/1" and len(doc["proxies"]) == 1
+    assert doc["format"] == "pdebug-report/2" and len(doc["proxies"]) == 1
     p = doc["proxies"][0]
     summary = dict(p["summary"]["rows"])
     assert summary["Istio Version"] == "1.24.0"
@@ -287,7 +287,7 @@ def test_hostile_names_never_become_markup(pdebug, tmp_path):
     assert doc["title"] == HOSTILE
     p = doc["proxies"][0]
     assert any(HOSTILE in row for row in table(p, "endpoints")["rows"])
-    labels = {n[1] for n in p["graph"]["nodes"]}
+    labels = {n[1] for n in eh.page_graph(p)["nodes"]}
     assert {HOSTILE, HOSTILE_LISTENER, HOSTILE_VHOST} <= labels
     # The renderer only ever writes text.
     for bad in (

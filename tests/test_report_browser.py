@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES, ROOT, find_chromium, generated_dump
-from tests.test_report import HOSTILE, hostile_dump, make_bundle
+from tests.harness import FIXTURES, ROOT, find_chromium, generated_dump, page_graph
+from tests.test_report import HOSTILE, hostile_dump, make_bundle, page_data
 
 SIDECAR = FIXTURES / "real/sidecar"
 FLAGS = (
@@ -128,6 +128,19 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+KINDS = ("Listener", "Route config", "Virtual host", "Cluster", "Endpoint")
+
+
+def tooltips(graph: dict[str, Any]) -> list[str]:
+    """Each node's tooltip as the page writes it, in node order."""
+    return [
+        f"{label}\n{KINDS[kind]}, {status}"
+        + (f"\n{detail}" if detail else "")
+        + (f"\nfindings: {codes}" if codes else "")
+        for kind, label, status, detail, codes in graph["nodes"]
+    ]
+
+
 def test_sidecar_report_renders_sorts_filters_and_draws(pdebug, chromium, tmp_path):
     page = make_report(
         pdebug,
@@ -153,6 +166,9 @@ def test_sidecar_report_renders_sorts_filters_and_draws(pdebug, chromium, tmp_pa
     assert tables["listeners"]["matched"] == 0
     graph = r["graph"]
     assert graph["total"] == graph["drawn"] == 40 and graph["edges"] == 35
+    # The nodes the page drew are the topology's, endpoints included: the page carries
+    # those as references to its endpoints table and its script builds them.
+    assert graph["tips"] == tooltips(page_graph(page_data(page.read_text())["proxies"][0]))
     assert 1 < graph["highlighted"] < graph["drawn"]  # a click lit one node's paths only
     assert 0 < graph["searchDrawn"] < graph["total"]
     assert "outbound|9080|v2|reviews.default.svc.cluster.local" in graph["searchLabels"]
@@ -175,6 +191,21 @@ def test_sidecar_report_renders_sorts_filters_and_draws(pdebug, chromium, tmp_pa
     print(f"screenshot: {shot}")
     assert png_size(shot) == (1400, 1700)
     assert shot.stat().st_size > 50_000, "the screenshot looks blank"
+
+
+def test_the_page_draws_the_endpoint_nodes_its_table_carries(pdebug, chromium, tmp_path):
+    """From EDS, the page names each cluster's endpoints by its rows of the endpoints
+    table (some clusters with endpoints of several statuses); its script draws the same
+    nodes as the topology's."""
+    page = make_report(pdebug, tmp_path / "eds.html", SIDECAR / "config_dump.json")
+    doc = page_data(page.read_text())["proxies"][0]
+    runs = doc["graph"]["endpoints"]["runs"]
+    assert runs and all(isinstance(run[2], int) for run in runs)
+    assert None in [run[1] for run in runs] and doc["graph"]["endpoints"]["status"]
+    result, _, _ = selftest(chromium, tmp_path, page)
+    graph = result["results"][0]["graph"]
+    assert graph["total"] == graph["drawn"] == len(page_graph(doc)["nodes"])
+    assert graph["tips"] == tooltips(page_graph(doc))
 
 
 def test_hostile_names_render_as_text(pdebug, chromium, tmp_path):

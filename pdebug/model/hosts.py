@@ -58,11 +58,28 @@ class HostSet:
     the assignment's statuses without a host object per endpoint.
     """
 
-    __slots__ = ("_addrs", "_cla", "_eds", "_eds_set", "_hosts", "_levels", "cluster", "live")
+    __slots__ = (
+        "_addrs",
+        "_cla",
+        "_eds",
+        "_eds_set",
+        "_hosts",
+        "_levels",
+        "cluster",
+        "listed",
+        "live",
+    )
 
-    def __init__(self, cluster: str, hosts: list[Host], live: bool) -> None:
+    def __init__(
+        self, cluster: str, hosts: list[Host], live: bool, listed: str | None = None
+    ) -> None:
         self.cluster = cluster
         self.live = live
+        #: The cluster name the source lists these hosts under: the dump's EDS section
+        #: (the assignment's ``cluster_name``, or the cluster a nameless one is attributed
+        #: to: :func:`pdebug.model.eds.attribute`), or ``/clusters``; None when neither
+        #: lists them (a static cluster's own ``load_assignment``, hosts made by hand).
+        self.listed = listed
         self._hosts: list[Host] | None = hosts
         self._cla: s.ClusterLoadAssignment | None = None
         self._eds: list[str] | None = None
@@ -71,11 +88,18 @@ class HostSet:
         self._addrs: list[str] | None = None
 
     @classmethod
-    def of_assignment(cls, cluster: str, cla: s.ClusterLoadAssignment) -> HostSet:
-        """The hosts of an EDS assignment (or a static ``load_assignment``), from a dump."""
+    def of_assignment(
+        cls, cluster: str, cla: s.ClusterLoadAssignment, listed: str | None = None
+    ) -> HostSet:
+        """The hosts of an EDS assignment (or a static ``load_assignment``), from a dump.
+
+        ``listed``: the name the EDS section lists the assignment under (see
+        :attr:`listed`); None for a ``load_assignment`` of the cluster itself.
+        """
         out = cls.__new__(cls)  # one per cluster of the dump: the slots set directly
         out.cluster = cluster
         out.live = False
+        out.listed = listed
         out._hosts = None
         out._cla = cla
         out._eds = out._levels = None
@@ -132,8 +156,12 @@ class HostSet:
             if self._hosts is None:
                 # From a dump the EDS status alone decides: one call per distinct status.
                 eds = self.eds
-                memo = {e: endpoint_health(e) for e in set(eds)}
-                self._levels = [memo[e] for e in eds]
+                distinct = set(eds)
+                if len(distinct) == 1:  # the common case: every host alike
+                    self._levels = [endpoint_health(eds[0])] * len(eds)
+                else:
+                    memo = {e: endpoint_health(e) for e in distinct}
+                    self._levels = list(map(memo.__getitem__, eds))
             else:
                 self._levels = [h.health for h in self._hosts]
         return self._levels
@@ -209,7 +237,7 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
 
     if proxy.health is not None:
         return {
-            st.name: HostSet(st.name, [live_host(h) for h in st.host_statuses], True)
+            st.name: HostSet(st.name, [live_host(h) for h in st.host_statuses], True, st.name)
             for st in proxy.health.statuses
         }
     out: dict[str, HostSet] = {}
@@ -230,19 +258,22 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
         cluster = cc.entry.cluster
         kind = cluster_kind(cluster)
         cla: s.ClusterLoadAssignment | None = None
+        listed = name  # the EDS section's name of the assignment (see HostSet.listed)
         if kind == "EDS":
             eds = cluster.eds_cluster_config
             service = eds.service_name if eds is not None and eds.service_name else name
             cla = clas.get(service) or clas.get(name)
+            if cla is not None and cla is clas.get(service):
+                listed = service
         elif kind == "STATIC":
             cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
         else:  # DNS clusters: Envoy's EDS section carries the hosts they resolved to
             cla = clas.get(name)
         if cla is not None:
-            out[name] = of_assignment(name, cla)
+            out[name] = of_assignment(name, cla, listed if cla is clas.get(listed) else None)
     if not clusters and dump is not None and not dump.has("clusters"):
         # An endpoints-only dump: each assignment is its cluster's hosts.
         for name, cla in clas.items():
             if name:
-                out[name] = of_assignment(name, cla)
+                out[name] = of_assignment(name, cla, name)
     return out

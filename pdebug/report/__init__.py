@@ -277,15 +277,29 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         else:
             why = "not captured: " + ("; ".join(info.errors) or "no documents")
         checks.update(error=None, warning=None, info=None, top=why, unchecked=why)
+    tables = meta.tables(proxy, meta.generated) if meta.tables is not None else []
     return {
         "name": info.name or proxy.source,
         "source": proxy.source,
         "summary": _summary(proxy, ctx, report, info),
         "checks": checks,
         "findings": _findings(report),
-        "tables": meta.tables(proxy, meta.generated) if meta.tables is not None else [],
-        "graph": build_graph(ctx, report.findings).plain(),
+        "tables": tables,
+        # each endpoint carried once: its node refers to its endpoints table row
+        "graph": build_graph(ctx, report.findings).plain(_endpoint_rows(tables)),
     }
+
+
+#: The first columns of the endpoints table that the topology's endpoint nodes refer to.
+_ENDPOINT_COLUMNS = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
+
+
+def _endpoint_rows(tables: list[dict[str, Any]]) -> list[list[Any]] | None:
+    """The rows of the page's endpoints table (id ``endpoints``); None: no such table."""
+    for t in tables:
+        if t["id"] == "endpoints" and t["columns"][:4] == _ENDPOINT_COLUMNS:
+            return t["rows"]  # type: ignore[no-any-return]
+    return None
 
 
 def _overview(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -326,7 +340,7 @@ def report_data(proxies: list[ProxyData], meta: ReportMeta) -> dict[str, Any]:
     """The report as plain data: what the page embeds (and what tests can read)."""
     docs = [proxy_data(p, meta) for p in proxies]
     doc = {
-        "format": "pdebug-report/1",
+        "format": "pdebug-report/2",  # 2: endpoint nodes refer to the endpoints table
         "title": meta.title,
         "source": meta.source,
         "generated": _stamp(meta.generated),

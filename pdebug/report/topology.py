@@ -17,7 +17,9 @@ decides what is connected to what and how healthy each part is:
 
 from __future__ import annotations
 
-from collections import defaultdict
+import operator
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -28,7 +30,14 @@ from pdebug.errors import PdebugError
 from pdebug.model import schema as s
 from pdebug.model.address import bind_host, port_of
 from pdebug.model.clusters import split_name, table_type
-from pdebug.model.health import DEGRADED, DRAINING, HEALTHY, is_usable, set_flags
+from pdebug.model.health import (
+    DEGRADED,
+    DRAINING,
+    HEALTHY,
+    endpoint_health,
+    is_usable,
+    set_flags,
+)
 from pdebug.model.hosts import Host, HostSet
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
 
@@ -77,11 +86,23 @@ class _Endpoints:
     """One cluster's endpoint nodes, kept as columns until :meth:`Graph.plain` (see there)."""
 
     cluster: tuple[int, str]
-    addresses: list[str]
-    eds: list[str]
+    hosts: HostSet
     #: what follows the EDS status in each node's detail: one text, or one per host
     suffixes: str | list[str]
     statuses: list[str]
+    _addrs: list[str] | None = None
+
+    @property
+    def addresses(self) -> list[str]:
+        """Each host's address (read from the host set on first use)."""
+        if self._addrs is None:
+            self._addrs = self.hosts.addresses
+        return self._addrs
+
+    @property
+    def eds(self) -> list[str]:
+        """Each host's EDS status."""
+        return self.hosts.eds
 
 
 class Graph:
@@ -148,8 +169,8 @@ class Graph:
             suffixes: str | list[str] = [f"{_flags(h)} in {name}" for h in hosts.hosts]
         else:
             suffixes = f" in {name}"
-        eps = _Endpoints(cluster, hosts.addresses, hosts.eds, suffixes, statuses)
-        if len(eps.addresses) != len(statuses) or len(eps.eds) != len(statuses):
+        eps = _Endpoints(cluster, hosts, suffixes, statuses)
+        if len(eps.eds) != len(statuses):
             raise ValueError("add_endpoints: one status per host")
         if self._eps is None or "\x00" in name or name in self._ep_clusters:
             # Another cluster's keys could collide with these: one node per key, as ever.
@@ -275,11 +296,18 @@ class Graph:
                 return out
         return sorted(keys, key=lambda k: (nodes[k].sort, k[1]))
 
-    def plain(self) -> dict[str, Any]:
+    def plain(self, endpoint_rows: Sequence[Sequence[Any]] | None = None) -> dict[str, Any]:
         """Compact plain data for the page.
 
         ``nodes`` are ``[kind, label, status, detail, codes]`` sorted by kind, then
         by each kind's natural order; ``edges`` are ``[from, to]`` node indexes.
+
+        With ``endpoint_rows`` (the rows of the page's endpoints table: ENDPOINT, STATUS,
+        OUTLIER CHECK, CLUSTER, ...), the endpoint nodes kept as columns are carried once:
+        not in ``nodes`` (nor their edges in ``edges``) but said by ``endpoints``, which
+        refers to that table's rows (see :class:`_TableRows`; :func:`expand` gives the
+        nodes and edges back, as the page's script does). Without it every node is in
+        ``nodes`` and there is no ``endpoints`` key.
         """
         core = self._core
         groups = self._groups()
@@ -296,95 +324,271 @@ class Graph:
         codes = sorted([index[a] * width + index[b] for a, b in self._core_edges])
         edges = [[e // width, e % width] for e in codes]
         counts = [len(group) for group in groups]
+        table = _TableRows(endpoint_rows) if endpoint_rows is not None else None
         if self._eps:
             first = sum(counts[:CLUSTER])
-            ep_nodes, ep_edges = self._plain_endpoints(
-                keys[first : first + counts[CLUSTER]], len(keys), first
-            )
-            # Every other edge starts left of the clusters: these sort after them all.
-            nodes.extend(ep_nodes)
-            edges.extend(ep_edges)
-            counts[ENDPOINT] += len(ep_nodes)
-        return {
+            buckets = self._endpoint_buckets(keys[first : first + counts[CLUSTER]], first)
+            if table is None:
+                runs = [run for bucket in buckets for run in _bucket_runs(bucket)]
+                ep_nodes, ep_edges = _runs_as_nodes(runs, len(keys))
+                # Every other edge starts left of the clusters: these sort after them all.
+                nodes.extend(ep_nodes)
+                edges.extend(ep_edges)
+                counts[ENDPOINT] += len(ep_nodes)
+            else:
+                counts[ENDPOINT] += table.add(buckets, nodes)
+        out = {
             "kinds": list(KIND_NAMES),
             "nodes": nodes,
             "edges": edges,
             "counts": counts,
             "notes": list(self.notes),
         }
+        if table is not None:
+            out["endpoints"] = table.said()
+        return out
 
-    def _plain_endpoints(
-        self, clusters: list[tuple[int, str]], start: int, first: int
-    ) -> tuple[list[list[Any]], list[list[int]]]:
-        """The endpoint nodes kept as columns, in the order :meth:`_ordered` gives them.
+    def _endpoint_buckets(
+        self, clusters: list[tuple[int, str]], first: int
+    ) -> list[list[tuple[int, _Endpoints]]]:
+        """The clusters with endpoints kept as columns, grouped by sort tuple, in order.
 
-        That order is the parent cluster's sort tuple, then the address, then the key.
         ``clusters`` are the cluster nodes in their order (by sort tuple, then key; the
-        first has index ``first``), so the parents come in that order, those that sort
-        alike one after another. One parent's endpoints are its distinct addresses
-        sorted (its keys differ only there); clusters that sort alike have their
-        endpoints mixed, by address then key (one bucket per distinct tuple, as in
-        :meth:`_ordered`). Endpoint nodes start at index ``start``.
-
-        Returns:
-            The nodes, and their edges in order (each cluster's, clusters in order).
+        first has index ``first``), so clusters that sort alike come one after another:
+        one bucket ``[(cluster index, endpoints), ...]`` each (usually one cluster).
         """
         core = self._core
         held = {eps.cluster: eps for eps in self._eps or ()}
-        nodes: list[list[Any]] = []
-        edges: list[list[int]] = []
-        # (cluster index, endpoints) of the clusters that share one sort tuple
-        bucket: list[tuple[int, _Endpoints]] = []
+        buckets: list[list[tuple[int, _Endpoints]]] = []
         parent: Any = None
         for ci, k in enumerate(clusters, first):
             eps = held.get(k)
             if eps is None:
                 continue
             sort = core[k].sort
-            if bucket and sort == parent:
-                bucket.append((ci, eps))
-                continue
-            if bucket:
-                self._bucket(bucket, start, nodes, edges)
-            bucket, parent = [(ci, eps)], sort
-        if bucket:
-            self._bucket(bucket, start, nodes, edges)
-        return nodes, edges
+            if buckets and sort == parent:
+                buckets[-1].append((ci, eps))
+            else:
+                buckets.append([(ci, eps)])
+                parent = sort
+        return buckets
 
-    @staticmethod
-    def _bucket(
-        bucket: list[tuple[int, _Endpoints]],
-        start: int,
-        nodes: list[list[Any]],
-        edges: list[list[int]],
-    ) -> None:
-        """Add the endpoint nodes of clusters that sort alike (usually one) and their edges."""
-        if len(bucket) == 1:
-            ci, eps = bucket[0]
-            addrs = eps.addresses
-            order = sorted(range(len(addrs)), key=addrs.__getitem__)
-            if len(set(addrs)) != len(addrs):
-                # the first host of an address is its node (the stable sort kept it first)
-                order = [i for j, i in enumerate(order) if not j or addrs[i] != addrs[order[j - 1]]]
-            at = start + len(nodes)
-            nodes.extend(_endpoint_rows(eps, order))
-            edges.extend([[ci, e] for e in range(at, at + len(order))])
-            return
-        items: list[tuple[str, str, int, int]] = []
-        for g, (_, eps) in enumerate(bucket):
-            prefix = eps.cluster[1] + "\x00"
-            seen: set[str] = set()
-            for i, address in enumerate(eps.addresses):
-                if address not in seen:
-                    seen.add(address)
-                    items.append((address, prefix + address, g, i))
-        items.sort(key=lambda t: (t[0], t[1]))
-        mine: list[list[int]] = [[] for _ in bucket]
-        for _, _, g, i in items:
-            mine[g].append(start + len(nodes))
-            nodes.extend(_endpoint_rows(bucket[g][1], [i]))
-        for (ci, _), ends in zip(bucket, mine, strict=True):  # clusters in index order
-            edges.extend([[ci, e] for e in ends])
+
+def _bucket_runs(bucket: list[tuple[int, _Endpoints]]) -> list[tuple[int, _Endpoints, list[int]]]:
+    """The endpoint nodes of clusters that sort alike (usually one), in their order.
+
+    That order (:meth:`Graph._ordered`'s) is the parent cluster's sort tuple, then the
+    address, then the key. One parent's endpoints are its distinct addresses sorted (its
+    keys differ only there); clusters that sort alike have their endpoints mixed, by
+    address then key.
+
+    Returns:
+        Runs ``(cluster index, endpoints, host positions)``, each the consecutive nodes
+        of one cluster (one run when the bucket is one cluster).
+    """
+    if len(bucket) == 1:
+        ci, eps = bucket[0]
+        addrs = eps.addresses
+        order = sorted(range(len(addrs)), key=addrs.__getitem__)
+        if len(set(addrs)) != len(addrs):
+            # the first host of an address is its node (the stable sort kept it first)
+            order = [i for j, i in enumerate(order) if not j or addrs[i] != addrs[order[j - 1]]]
+        return [(ci, eps, order)] if order else []
+    items: list[tuple[str, str, int, int]] = []
+    for g, (_, eps) in enumerate(bucket):
+        prefix = eps.cluster[1] + "\x00"
+        seen: set[str] = set()
+        for i, address in enumerate(eps.addresses):
+            if address not in seen:
+                seen.add(address)
+                items.append((address, prefix + address, g, i))
+    items.sort(key=lambda t: (t[0], t[1]))
+    runs: list[tuple[int, _Endpoints, list[int]]] = []
+    last = -1
+    for _, _, g, i in items:
+        if g != last:
+            ci, eps = bucket[g]
+            runs.append((ci, eps, []))
+            last = g
+        runs[-1][2].append(i)
+    return runs
+
+
+def _runs_as_nodes(
+    runs: list[tuple[int, _Endpoints, list[int]]], start: int
+) -> tuple[list[list[Any]], list[list[int]]]:
+    """The runs' nodes (from index ``start``) and their edges.
+
+    The edges sort as the pairs do: clusters in index order, each cluster's in node
+    order (as :meth:`Graph.plain` sorts every other edge).
+    """
+    nodes: list[list[Any]] = []
+    spans: list[tuple[int, int, int]] = []
+    for ci, eps, order in runs:
+        at = start + len(nodes)
+        nodes.extend(_endpoint_rows(eps, order))
+        spans.append((ci, at, at + len(order)))
+    spans.sort(key=_FIRST)  # stable: one cluster's runs stay in node order
+    edges: list[list[int]] = []
+    for ci, a, b in spans:
+        edges.extend([[ci, e] for e in range(a, b)])
+    return nodes, edges
+
+
+class _TableRows:
+    """The endpoints table's rows, as the topology's endpoint nodes refer to them.
+
+    :meth:`Graph.plain` with a table carries ``endpoints``: ``{"status": {EDS status:
+    node status}, "rows": [group per row], "runs": [[cluster index, status, items],
+    ...]}``: the endpoint nodes, which follow ``nodes`` in the order of the runs, each
+    run the consecutive endpoint nodes of one cluster. A run's ``items`` are either
+
+    * a number ``G``: the nodes are the rows of group ``G`` (``rows``: each row's group,
+      or None), sorted by ENDPOINT, one node each: ``[4, ENDPOINT, status, STATUS + " in
+      " + (the cluster node's label), ""]``; ``status`` is the nodes' one status, or
+      None: ``status[STATUS]``. A group is the rows under one CLUSTER name. Used for a
+      cluster whose hosts come from the dump's EDS section, when the table lists exactly
+      as many rows under that name as the cluster has hosts (then they are its hosts:
+      the table lists every endpoint of every assignment, by the same address and status
+      texts), every ENDPOINT is ASCII (the page's sort is then Python's) and no CLUSTER
+      and ENDPOINT pair repeats (no address is left out as a repeat);
+    * a list: each item the index of the row that gives its node exactly (looked up by
+      CLUSTER and ENDPOINT, and its STATUS checked), or the node itself (live flags in
+      the detail, no such row); ``status`` is the nodes' one status, or one per item.
+
+    Each endpoint node's edge comes from its cluster; they follow every other edge,
+    sorted as the pairs are.
+    """
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.rows = rows
+        self.runs: list[list[Any]] = []
+        self._by_cluster: dict[str, dict[str, int]] | None = None
+        #: node status by EDS status, of the hosts of the runs whose status is None
+        self._status: dict[str, str] = {}
+        #: CLUSTER name -> group number, for the names runs take their rows from
+        self._groups: dict[str, int] = {}
+        ends = [row[0] for row in rows]
+        self._names = [row[3] for row in rows]
+        self.sizes: dict[str, int] = {}
+        if "".join(ends).isascii() and len(set(zip(self._names, ends, strict=True))) == len(rows):
+            self.sizes = Counter(self._names)
+
+    def add(self, buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]) -> int:
+        """Add the runs of ``buckets`` (in order); how many endpoint nodes they make."""
+        made = 0
+        for bucket in buckets:
+            if len(bucket) == 1:
+                ci, eps = bucket[0]
+                run = self._derived(ci, eps, nodes[ci][1])
+                if run is not None:
+                    self.runs.append(run)
+                    made += len(eps.statuses)
+                    continue
+            for ci, eps, order in _bucket_runs(bucket):
+                self.runs.append(self._listed(ci, eps, order, nodes[ci][1]))
+                made += len(order)
+        return made
+
+    def said(self) -> dict[str, Any]:
+        """What the page carries: ``{"status", "rows", "runs"}`` (see the class)."""
+        return {
+            "status": self._status,
+            "rows": list(map(self._groups.get, self._names)) if self._groups else [],
+            "runs": self.runs,
+        }
+
+    def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
+        """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
+        hosts, statuses = eps.hosts, eps.statuses
+        listed = hosts.listed
+        n = len(statuses)
+        if (
+            hosts.live
+            or listed is None
+            or not n
+            or self.sizes.get(listed) != n
+            or eps.suffixes != " in " + label
+        ):
+            return None
+        one: str | None = statuses[0]
+        if statuses.count(statuses[0]) != n:
+            eds = hosts.eds
+            status = self._status
+            for e in set(eds).difference(status):
+                status[e] = level_status(endpoint_health(e))
+            if list(map(status.get, eds)) != statuses:
+                return None
+            one = None
+        group = self._groups.setdefault(listed, len(self._groups))
+        return [ci, one, group]
+
+    def _listed(self, ci: int, eps: _Endpoints, order: list[int], label: str) -> list[Any]:
+        """The run ``[ci, status, items]``: each node a row's index, or the node itself."""
+        rows = self.rows
+        if self._by_cluster is None:
+            self._by_cluster = {}
+            for r in range(len(rows) - 1, -1, -1):  # backwards: a pair's first row stays
+                row = rows[r]
+                self._by_cluster.setdefault(row[3], {})[row[0]] = r
+        found = self._by_cluster.get(eps.hosts.listed or "", {})
+        addrs, eds, statuses, suffixes = eps.addresses, eps.eds, eps.statuses, eps.suffixes
+        tail = " in " + label
+        items: list[Any] = []
+        for i in order:
+            suffix = suffixes if isinstance(suffixes, str) else suffixes[i]
+            ref = found.get(addrs[i])
+            if ref is not None and suffix == tail and rows[ref][1] == eds[i]:
+                items.append(ref)
+            else:
+                items.append([ENDPOINT, addrs[i], statuses[i], eds[i] + suffix, ""])
+        shown = [statuses[i] for i in order]
+        return [ci, shown[0] if shown.count(shown[0]) == len(shown) else shown, items]
+
+
+def expand(graph: dict[str, Any], tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """``graph`` (:meth:`Graph.plain` of a page) with every node in ``nodes``.
+
+    What the page's script builds (``static/report.js``, ``expandEndpoints``) from
+    ``endpoints`` and the rows of the ``endpoints`` table of ``tables``
+    (see :class:`_TableRows`): the endpoint nodes after the others, and their edges,
+    sorted as the pairs are, after the others.
+    """
+    said = graph.get("endpoints")
+    out = {k: v for k, v in graph.items() if k != "endpoints"}
+    if said is None:
+        return out
+    rows: list[list[Any]] = next((t["rows"] for t in tables if t["id"] == "endpoints"), [])
+    groups: dict[int, list[int]] = {}
+    for r, group in enumerate(said["rows"]):
+        if group is not None:
+            groups.setdefault(group, []).append(r)
+    nodes = [*graph["nodes"]]
+    spans: list[tuple[int, int, int]] = []
+    for ci, status, items in said["runs"]:
+        tail = " in " + nodes[ci][1]
+        at = len(nodes)
+        if isinstance(items, int):
+            for r in sorted(groups.get(items, []), key=lambda r: rows[r][0]):
+                st = status if status is not None else said["status"][rows[r][1]]
+                nodes.append([ENDPOINT, rows[r][0], st, rows[r][1] + tail, ""])
+        else:
+            for j, item in enumerate(items):
+                if isinstance(item, int):
+                    st = status if isinstance(status, str) else status[j]
+                    nodes.append([ENDPOINT, rows[item][0], st, rows[item][1] + tail, ""])
+                else:
+                    nodes.append(item)
+        spans.append((ci, at, len(nodes)))
+    spans.sort(key=_FIRST)
+    edges = [*graph["edges"]]
+    for ci, a, b in spans:
+        edges.extend([[ci, e] for e in range(a, b)])
+    out["nodes"], out["edges"] = nodes, edges
+    return out
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _endpoint_rows(eps: _Endpoints, order: list[int]) -> list[list[Any]]:

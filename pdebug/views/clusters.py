@@ -130,11 +130,13 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
             statuses = [lb.health_status for group in cla.endpoints for lb in group.lb_endpoints]
             if not statuses:
                 continue
-            for st in set(statuses).difference(is_healthy):
+            distinct = set(statuses)
+            for st in distinct.difference(is_healthy):
                 is_healthy[st] = endpoint_health(st) == HEALTHY
             name = cla.cluster_name
             total_c[name] += len(statuses)
-            n = sum(1 for st in statuses if is_healthy[st])
+            # counted per distinct status (a cluster's hosts share one or a few)
+            n = sum(statuses.count(st) for st in distinct if is_healthy[st])
             if n:
                 healthy_c[name] += n
     return {name: (total_c[name], healthy_c[name]) for name in total_c}

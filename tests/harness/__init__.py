@@ -53,6 +53,7 @@ from .helpers import (
     graph_by_one_sort,
     heavy_imports,
     json_name,
+    page_graph,
     report_graph,
     run_bounded,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "FIXTURES",
     "corpus_config_dumps",
     "graph_by_one_sort",
+    "page_graph",
     "report_graph",
     "every_dict",
     "GOLDEN",

@@ -227,6 +227,14 @@ def report_graph(data: Any, options: Any, findings: list[Any]) -> Any:
     return builder.graph
 
 
+def page_graph(proxy: dict[str, Any]) -> dict[str, Any]:
+    """A page proxy's topology with every node in ``nodes`` (the endpoint nodes the page
+    carries as references to its endpoints table made nodes, as its script makes them)."""
+    from pdebug.report.topology import expand
+
+    return expand(proxy["graph"], proxy["tables"])
+
+
 def graph_by_one_sort(g: Any) -> dict[str, Any]:
     """``Graph.plain()``'s nodes and edges as written before #17: one sort over every node."""
     nodes = g._nodes

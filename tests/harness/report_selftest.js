@@ -96,10 +96,20 @@
     var svg = box.querySelector("svg.topo");
     function drawn() { return svg ? svg.querySelectorAll("g.node").length : 0; }
     var status = box.querySelector(".count");
-    var r = {total: g.nodes.length, drawn: drawn(),
+    // every node, the endpoint nodes the page builds from the endpoints table included
+    var total = g.counts.reduce(function (a, b) { return a + b; }, 0);
+    var r = {total: total, drawn: drawn(),
       edges: svg ? svg.querySelectorAll("path.edge").length : 0,
       status: status ? status.textContent : ""};
     if (!r.total) { return r; }
+    if (r.drawn <= 200) {  // each drawn node as its tooltip says it, in node order
+      var tips = [];
+      svg.querySelectorAll("g.node").forEach(function (n) {
+        tips.push([Number(n.getAttribute("data-i")), n.querySelector("title").textContent]);
+      });
+      tips.sort(function (a, b) { return a[0] - b[0]; });
+      r.tips = tips.map(function (t) { return t[1]; });
+    }
     var first = svg.querySelector("g.node");
     click(first);
     r.highlighted = svg.querySelectorAll("g.node.hl").length;

@@ -184,7 +184,75 @@
   }
 
   // ---- topology ----------------------------------------------------------------------
-  function makeGraph(g) {
+  // The endpoint nodes come as g.endpoints.runs, each endpoint carried once: its row of the
+  // endpoints table says it (pdebug/report/topology.py, _TableRows). A run is
+  // [cluster index, status, items]: items a group number, whose rows (g.endpoints.rows
+  // gives each row's group) sorted by ENDPOINT are the nodes, their status the run's or
+  // g.endpoints.status[STATUS]; or a list of row indexes and nodes, the status the run's
+  // or one per item. Build the nodes after the others and their edges after the others
+  // (by cluster index, each cluster's in node order), as Graph.plain would.
+  function expandEndpoints(g, tables) {
+    if (!g.endpoints) { return g; }
+    var rows = [], i, j;
+    tables.forEach(function (t) { if (t.id === "endpoints") { rows = t.rows; } });
+    // The rows of each group, grouped by a counting sort (no array per group), each
+    // group's then sorted by ENDPOINT when first used (most groups are a few rows).
+    var own = g.endpoints.rows, byStatus = g.endpoints.status, n = 0;
+    for (i = 0; i < own.length; i++) { if (own[i] !== null && own[i] >= n) { n = own[i] + 1; } }
+    var start = new Int32Array(n + 1), done = new Uint8Array(n);
+    for (i = 0; i < own.length; i++) { if (own[i] !== null) { start[own[i] + 1]++; } }
+    for (i = 0; i < n; i++) { start[i + 1] += start[i]; }
+    var fill = start.slice(0, n), order = new Int32Array(start[n]);
+    for (i = 0; i < own.length; i++) { if (own[i] !== null) { order[fill[own[i]]++] = i; } }
+    function byEndpoint(a, b) {
+      var x = rows[a][0], y = rows[b][0];
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    function sorted(k) {
+      var a = k < n ? order.subarray(start[k], start[k + 1]) : new Int32Array(0);
+      if (done[k]) { return a; }
+      done[k] = 1;
+      if (a.length > 16) { return a.sort(byEndpoint); }
+      for (var x = 1; x < a.length; x++) {
+        var v = a[x], y = x - 1;
+        while (y >= 0 && rows[a[y]][0] > rows[v][0]) { a[y + 1] = a[y]; y--; }
+        a[y + 1] = v;
+      }
+      return a;
+    }
+    var nodes = g.nodes.slice(), spans = [];
+    g.endpoints.runs.forEach(function (run) {
+      var ci = run[0], status = run[1], items = run[2];
+      var tail = " in " + nodes[ci][1], at = nodes.length, row;
+      if (typeof items === "number") {
+        var mine = sorted(items);
+        for (j = 0; j < mine.length; j++) {
+          row = rows[mine[j]];
+          nodes.push([4, row[0], status === null ? byStatus[row[1]] : status, row[1] + tail, ""]);
+        }
+      } else {
+        for (j = 0; j < items.length; j++) {
+          if (typeof items[j] === "number") {
+            row = rows[items[j]];
+            nodes.push([4, row[0], typeof status === "string" ? status : status[j],
+              row[1] + tail, ""]);
+          } else {
+            nodes.push(items[j]);
+          }
+        }
+      }
+      spans.push([ci, at, nodes.length]);
+    });
+    spans.sort(function (a, b) { return a[0] - b[0]; });  // stable: a cluster's runs in order
+    var edges = g.edges.slice();
+    spans.forEach(function (s) {
+      for (var e = s[1]; e < s[2]; e++) { edges.push([s[0], e]); }
+    });
+    return {kinds: g.kinds, nodes: nodes, edges: edges, counts: g.counts, notes: g.notes};
+  }
+
+  function makeGraph(g, tables) {
+    g = expandEndpoints(g, tables);
     var nodes = g.nodes, N = nodes.length;
     var box = el("section", "block");
     box.setAttribute("data-graph", "");
@@ -566,7 +634,7 @@
       f.el.appendChild(el("p", "note", "Ignored (--ignore): " + c.ignored.join(", ")));
     }
     add(proxyBox, f.el);
-    add(proxyBox, makeGraph(p.graph).el);
+    add(proxyBox, makeGraph(p.graph, p.tables).el);
     p.tables.forEach(function (t) { proxyBox.appendChild(makeTable(t).el); });
     if (picker) { picker.value = String(i); }
     if (user) {
