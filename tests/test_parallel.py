@@ -318,7 +318,6 @@ _SLOW_CHILD = textwrap.dedent(
         return real(*args, **kwargs)
     endpoints.eds_view = slow
     from pdebug.cli import main
-from pdebug.errors import UsageError
     sys.argv = ["pdebug", "all", sys.argv[1]]
     main()
     """
