@@ -100,3 +100,77 @@ def test_nameless_route_config_in_unknown_cluster_finding(pdebug, tmp_path):
     report = json.loads(pdebug("check", path, "-o", "json").out)
     (found,) = [f for f in report["findings"] if f["code"] == "PD301"]
     assert found["resource"] == "route/(inline, virtual host backend)"
+
+
+# --- /clusters?format=json of a proxy without clusters -------------------------------------
+
+
+def _no_clusters() -> dict[str, Any]:
+    """kgateway's translator goldens hold listeners and routes, no cluster: a proxy fed
+    only those (here one listener with an inline route) has no cluster at all."""
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+        "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "http",
+        "route_config": {
+            "name": "http",
+            "virtual_hosts": [
+                {
+                    "name": "example",
+                    "domains": ["example.com"],
+                    "routes": [
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 200}},
+                    ],
+                }
+            ],
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    listener = {
+        "name": "http",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": eh.free_port()}},
+        "filter_chains": [{"filters": [{"name": "hcm", "typed_config": hcm}]}],
+    }
+    return {"static_resources": {"listeners": [listener]}}
+
+
+@needs_envoy
+def test_clusters_json_of_a_proxy_without_clusters(pdebug, tmp_path):
+    """Envoy 1.40 answers /clusters?format=json with ``{}`` when it has no cluster; as
+    --clusters-json, and in a `pdebug dump` bundle, pdebug refused it (exit 4: "an empty
+    JSON object ({}), not an Envoy config dump") and every view and check with it failed."""
+    dump, health, bundle = tmp_path / "d.json", tmp_path / "c.json", tmp_path / "b.tar.gz"
+    with eh.Envoy(_no_clusters(), wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        health.write_bytes(envoy.get("/clusters?format=json"))
+        assert pdebug("dump", envoy.admin_url, "-o", bundle).code == 0
+    assert json.loads(health.read_text()) == {}
+    for args in (
+        ("clusters", dump, "--clusters-json", health),
+        ("endpoints", dump, "--clusters-json", health),
+        ("check", dump, "--clusters-json", health),
+        ("clusters", bundle),
+        ("check", bundle),
+        ("endpoints", bundle),
+    ):
+        got = pdebug(*args)
+        assert got.code in (0, 1), (args, got.err)
+        assert "empty JSON object" not in got.err
+    assert "Inline Route: example.com /*" in pdebug("listeners", bundle).out
+
+
+def test_an_empty_object_as_source_says_what_it_may_be(pdebug, tmp_path):
+    """A SOURCE of ``{}`` is still refused, but may be Envoy's /clusters of a proxy
+    without clusters: the hint says how to give it."""
+    path = tmp_path / "c.json"
+    path.write_text("{}")
+    got = pdebug("endpoints", path)
+    assert got.code == 4
+    assert "--clusters-json" in got.err
