@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests import harness as eh
 
@@ -174,3 +175,22 @@ def test_an_empty_object_as_source_says_what_it_may_be(pdebug, tmp_path):
     got = pdebug("endpoints", path)
     assert got.code == 4
     assert "--clusters-json" in got.err
+
+
+# --- a tcp_proxy of weighted clusters ------------------------------------------------------
+
+
+@needs_envoy
+def test_tcp_proxy_weighted_clusters_destination(pdebug, tmp_path):
+    """kgateway's translator golden tcp-routing/multi-backend-proxy.yaml: a tcp_proxy that
+    splits 65/35 between two clusters; DESTINATION read ``Cluster: `` (as istioctl, which
+    reads only ``cluster``), as if the listener sent nowhere."""
+    doc = yaml.safe_load((HERE / "kgateway-tcp-routing/multi-backend-proxy.yaml").read_text())
+    (listener,) = doc["Listeners"]
+    listener["address"] = {"socketAddress": {"address": "127.0.0.1", "portValue": eh.free_port()}}
+    dump = run({"static_resources": {"listeners": [listener]}}, tmp_path)
+    out = pdebug("listeners", dump).out
+    assert (
+        "Cluster: kube_default_example-tcp-svc-1_8080:65,kube_default_example-tcp-svc-2_8081:35"
+        in out
+    )

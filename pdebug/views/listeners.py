@@ -180,6 +180,10 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
                 continue
             tcp = _decode_filter(f, s.TcpProxy, camel)
             assert isinstance(tcp, s.TcpProxy)
+            weighted = tcp.weighted_clusters.clusters if tcp.weighted_clusters else []
+            if not tcp.cluster and weighted:
+                # istioctl reads only `cluster` and prints "Cluster: " (as if nowhere)
+                return "Cluster: " + ",".join(f"{c.name}:{c.weight or 0}" for c in weighted)
             return cluster_label(tcp.cluster or _v1_cluster(tcp))
     return "Non-HTTP/Non-TCP"
 
