@@ -4,7 +4,10 @@ test fails without its fix). Provenance: fixtures/sweep21/README.md."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +197,42 @@ def test_tcp_proxy_weighted_clusters_destination(pdebug, tmp_path):
         "Cluster: kube_default_example-tcp-svc-1_8080:65,kube_default_example-tcp-svc-2_8081:35"
         in out
     )
+
+
+# --- `pilot-agent request GET /config_dump`'s output (Istio must-gather) --------------------
+
+SEED = eh.FIXTURES / "real/seed-demo/config_dump.json"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_status_line_before_the_dump_is_skipped(pdebug, tmp_path, newline):
+    """Istio's must-gather (quay.io/maistra/istio-must-gather, kiali/kiali#9769) saves
+    `pilot-agent request GET /config_dump`, which prints the status ``200`` on a line of
+    its own before the JSON: pdebug said "this is a JSON number, not an Envoy config
+    dump"; the dump after it is read (file, .gz and stdin)."""
+    body = f"200{newline}".encode() + SEED.read_bytes()
+    plain, gz = tmp_path / "config_dump_proxy.json", tmp_path / "d.json.gz"
+    plain.write_bytes(body)
+    gz.write_bytes(gzip.compress(body))
+    want = pdebug("clusters", SEED).out
+    for args in (("clusters", plain), ("clusters", gz)):
+        got = pdebug(*args)
+        assert (got.code, got.out) == (0, want), got.err
+    got = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", "-"],
+        input=body,
+        capture_output=True,
+        check=False,
+    )
+    assert (got.returncode, got.stdout.decode()) == (0, want), got.stderr
+    assert pdebug("check", plain).code == 0
+    assert pdebug("diff", plain, SEED).code == 0
+
+
+def test_status_line_other_than_200_is_named(pdebug, tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('503\n{"error": "upstream connect error"}\n')
+    got = pdebug("clusters", path)
+    assert got.code == 4
+    assert "starts with the line '503', an HTTP status before the JSON" in got.err
+    assert "JSON number" not in got.err
