@@ -236,3 +236,54 @@ def test_status_line_other_than_200_is_named(pdebug, tmp_path):
     assert got.code == 4
     assert "starts with the line '503', an HTTP status before the JSON" in got.err
     assert "JSON number" not in got.err
+
+
+# --- a dump pasted into an issue, cut with "..." --------------------------------------------
+
+CUT = """{
+  "configs": [
+    {
+      "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+      "dynamic_active_clusters": [
+        {"cluster": {"name": "outbound|9080||reviews.default.svc.cluster.local", "type": "EDS"}},
+        ...
+      ]
+    }
+  ]
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("routes",),
+        ("listeners",),
+        ("secrets",),
+        ("endpoints",),
+        ("check",),
+        ("trace", "http://reviews:9080/"),
+        ("assert", "EXPECT"),
+    ],
+)
+def test_a_pasted_dump_cut_with_dots_is_said_damaged(pdebug, tmp_path, args):
+    """Dumps pasted into GitHub issues (istio/istio, envoyproxy/envoy) are often cut with
+    ``...`` inside a section. pdebug reads only the sections a command needs: `routes`
+    said "the dump has no routes section" (capture the full dump), `check` printed skip
+    reasons ("taken with a mask?"), `trace` answered UNKNOWN; each now says the JSON is
+    damaged, in one line, as `clusters` did."""
+    path = tmp_path / "pasted.json"
+    path.write_text(CUT)
+    if args[0] == "assert":
+        exp = tmp_path / "e.yaml"
+        exp.write_text("expectations:\n  - name: a\n    resource: {kind: route, name: x}\n")
+        args = ("assert", exp)
+    got = (
+        pdebug(*args[:1], *args[1:], path)
+        if args[0] == "assert"
+        else pdebug(args[0], path, *args[1:])
+    )
+    assert got.code == 4, got.out + got.err
+    said = got.out + got.err  # assert says it in its table's WHY
+    assert "invalid JSON: JSON is malformed: invalid character" in said
+    assert "has no" not in said

@@ -132,6 +132,7 @@ class Tracer:
         """The listener that takes the connection, and the connection as it sees it."""
         req = self.req
         if not self.dump.has("listeners"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = "the dump has no listeners section"
             self.step("listener", f"port {req.port}", False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -308,6 +309,7 @@ class Tracer:
     def internal_listener(self, name: str, serving: list[ListenerEntry]) -> ListenerEntry | Verdict:
         """The internal listener cluster ``name``'s endpoint addresses (``envoy://LISTENER``)."""
         if not self.dump.has("clusters"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = "the dump has no clusters section"
             self.step("cluster", name, False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -601,6 +603,7 @@ class Tracer:
             self.step("route_config", rds, True, f"{how}, version {version}" if version else how)
             return rec.config
         if not self.dump.has("routes"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = f"{how} {rds}: the dump has no routes section"
             self.step("route_config", rds, False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -779,6 +782,7 @@ class Tracer:
         """One cluster and its endpoints (``cluster`` and ``endpoints`` steps)."""
         part = "" if share is None else f"; {share:.4g}% of requests"
         if not self.dump.has("clusters"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             self.step("cluster", name, False, "the dump has no clusters section")
             return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.upstreams.index().get(name)
