@@ -5,6 +5,7 @@ test fails without its fix). Provenance: fixtures/sweep21/README.md."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import subprocess
 import sys
@@ -287,3 +288,83 @@ def test_a_pasted_dump_cut_with_dots_is_said_damaged(pdebug, tmp_path, args):
     said = got.out + got.err  # assert says it in its table's WHY
     assert "invalid JSON: JSON is malformed: invalid character" in said
     assert "has no" not in said
+
+
+# --- x-forwarded-proto as the connection manager sets it ----------------------------------
+
+
+def _xfp_boot(port: int, use_remote_address: bool, hops: int | None, want: str) -> dict[str, Any]:
+    hcm: dict[str, Any] = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+        "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "x",
+        "use_remote_address": use_remote_address,
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "v",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {
+                                "prefix": "/",
+                                "headers": [
+                                    {"name": "x-forwarded-proto", "string_match": {"exact": want}}
+                                ],
+                            },
+                            "direct_response": {"status": 201},
+                        },
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 202}},
+                    ],
+                }
+            ]
+        },
+        "http_filters": [
+            {
+                "name": "r",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    if hops is not None:
+        hcm["xff_num_trusted_hops"] = hops
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+    chain = {"filters": [{"name": "h", "typed_config": hcm}]}
+    return {
+        "static_resources": {
+            "listeners": [{"name": "l", "address": address, "filter_chains": [chain]}]
+        }
+    }
+
+
+COMBOS = [(u, h, w) for u in (False, True) for h in (None, 1) for w in ("https", "http")]
+
+
+@needs_envoy
+def test_trace_sees_x_forwarded_proto_as_envoy_sets_it(pdebug, tmp_path):
+    """Emissary's econf routes on ``x-forwarded-proto: https`` (then redirects the rest to
+    https) behind ``use_remote_address: true``: Envoy 1.40 replaced a client's
+    ``x-forwarded-proto: https`` by ``http`` and redirected, where `pdebug trace` routed
+    to the cluster; and a request without the header gets ``http`` from Envoy, which a
+    route matching ``http`` takes. The trace now answers what Envoy answers, in every
+    combination (one listener each; the live Envoy is asked the same requests)."""
+    ports = [eh.free_port() for _ in COMBOS]
+    boots = [_xfp_boot(p, *combo) for p, combo in zip(ports, COMBOS, strict=True)]
+    listeners = [b["static_resources"]["listeners"][0] for b in boots]
+    for i, lst in enumerate(listeners):
+        lst["name"] = f"l{i}"
+    dump = tmp_path / "dump.json"
+    with eh.Envoy({"static_resources": {"listeners": listeners}}, wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump"))
+        for port, combo in zip(ports, COMBOS, strict=True):
+            for sent in ({"x-forwarded-proto": "https"}, {}):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/", headers=sent)
+                status = conn.getresponse().status
+                conn.close()
+                args = [f"-H{k}:{v}" for k, v in sent.items()]
+                got = pdebug("trace", dump, f"http://example.com:{port}/", *args, "-o", "json")
+                verdict = json.loads(got.out)["verdict"]
+                assert verdict["status"] == status, (combo, sent, verdict)

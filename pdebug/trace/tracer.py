@@ -518,6 +518,9 @@ class Tracer:
         if escaped is not None:
             return escaped
         http = _router_view(req, hcm, conn)
+        replaced = _forwarded_proto_note(req, http)
+        if replaced:
+            self.notes.append(replaced)
         rc = self.route_config(hcm, http)
         if isinstance(rc, Verdict):
             return rc
@@ -864,7 +867,26 @@ def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -
     }
     for key, value in req.headers:
         headers.setdefault(key, []).append(value)
+    # x-forwarded-proto, as Envoy's connection manager sets it before routing (checked in
+    # Envoy 1.40): the connection's scheme when the request has none, or when it comes
+    # from a hop not trusted (use_remote_address without xff_num_trusted_hops).
+    given = headers.get("x-forwarded-proto")
+    if given is None or (hcm.use_remote_address and not hcm.xff_num_trusted_hops):
+        headers["x-forwarded-proto"] = [headers[":scheme"][0]]
     return HttpRequest(authority, path, req.method, headers[":scheme"][0], headers)
+
+
+def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
+    """Say so when the connection manager replaced the client's x-forwarded-proto."""
+    given = [v for k, v in req.headers if k == "x-forwarded-proto"]
+    now = http.headers.get("x-forwarded-proto", [])
+    if not given or given == now:
+        return None
+    return (
+        f"x-forwarded-proto: {given[0]} was replaced by {now[0]}, as Envoy does for a client "
+        "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
+        f"{now[0]}"
+    )
 
 
 def _some(names: list[str], most: int = 4) -> str:
