@@ -1131,6 +1131,9 @@ def compare(
             for label, dump in ((left_label, left), (right_label, right))
             if dump.section(kind) is None and not none_when_absent(dump, kind)
         ]
+        for label, dump in ((left_label, left), (right_label, right)):
+            if label in lacking:
+                dump.check_intact()  # a damaged dump is said damaged, not lacking a kind
         if len(lacking) == 1:
             # A masked or partial capture: its missing section says nothing about the
             # resources, so none of the other side's is "only in" it.

@@ -160,17 +160,25 @@ class Fetch(msgspec.Struct, frozen=True):
 _CHECKED = ("listeners", "clusters", "routes", "endpoints", "secrets")
 
 
-def _load(body: bytes | memoryview, label: str, plan: tuple[str, ...] = ()) -> ProxyData:
-    """Parse a file's bytes (a dump or a /clusters document) into ProxyData."""
+def _load(
+    body: bytes | memoryview, label: str, plan: tuple[str, ...] = (), *, health: bool = False
+) -> ProxyData:
+    """Parse a file's bytes (a dump or a /clusters document) into ProxyData.
+
+    ``health``: the bytes are known to be a ``/clusters?format=json`` answer (a
+    ``--clusters-json`` file, a bundle's clusters.json), where ``{}`` is what Envoy writes
+    for a proxy without clusters; a SOURCE that is ``{}`` is refused.
+    """
     from pdebug.model.load import load
 
     loaded = load(_from_yaml(body, label), label, plan)
-    if loaded.clusters is not None and not loaded.clusters.doc.cluster_statuses:
+    if not health and loaded.clusters is not None and not loaded.clusters.doc.cluster_statuses:
         if bytes(body[:64]).strip() == b"{}":
             # An empty object is no evidence of a /clusters document: say what it is.
             raise InvalidInput(
                 f"{label}: an empty JSON object ({{}}), not an Envoy config dump",
-                hint="expected the JSON of GET /config_dump (or /clusters?format=json)",
+                hint="expected the JSON of GET /config_dump; Envoy also answers {} to "
+                "/clusters?format=json when it has no cluster: give that with --clusters-json",
             )
     return ProxyData(label, loaded.dump, loaded.clusters)
 
@@ -412,7 +420,7 @@ def _read(source: Source, fetch: Fetch) -> ProxyData:
     if proxy.health is None:
         doc = source.saved(CLUSTERS_JSON)
         if doc is not None:
-            proxy.health = _load(doc, f"{source.label}/clusters.json").health
+            proxy.health = _load(doc, f"{source.label}/clusters.json", health=True).health
     if fetch.stats:
         proxy.stats = source.saved(STATS_JSON)
     return proxy
@@ -429,7 +437,7 @@ def _with_health(proxy: ProxyData, clusters_json: ClustersJson) -> ProxyData:
         clusters_json = file_spec(clusters_json)
 
     with open_source(clusters_json) as extra:
-        more = _load(extra.get(""), extra.label)
+        more = _load(extra.get(""), extra.label, health=True)
     if more.health is None:
         raise InvalidInput(
             f"{extra.label}: --clusters-json needs a /clusters?format=json document, "

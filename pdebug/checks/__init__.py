@@ -81,6 +81,7 @@ def _missing(ctx: Context, chk: Check) -> str | None:
         if ctx.proxy.dump is None:
             return f"needs a config dump; {ctx.proxy.source} is a /clusters?format=json document"
         kinds = " or ".join(n for n in group if n != "health")
+        ctx.proxy.dump.check_intact()  # a damaged dump is said damaged, once
         if is_full_dump(ctx.proxy.dump):
             return f"the dump has no {kinds} section"
         return f"the dump has no {kinds} section {_PARTIAL}"

@@ -182,7 +182,7 @@ class Context:
         out: dict[str, str] = {}
         for rc in self.route_configs:
             for _, _, cluster in route_targets(rc.config):
-                out.setdefault(cluster, f"route/{rc.name}")
+                out.setdefault(cluster, rc.resource)
         for lc in self.listeners:
             for _, _, flt in self.network_filters(lc):
                 if isinstance(flt, s.TcpProxy):

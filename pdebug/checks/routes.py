@@ -38,7 +38,7 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
                 action.cluster_not_found_response_code if action is not None else "", 503
             )
             yield this.finding(
-                f"route/{rc.name}",
+                rc.resource,
                 f"{where} sends to unknown cluster {cluster!r}: Envoy answers {status} NC",
                 "the destination's cluster never reached the proxy: check the route's "
                 f"cluster name and whether {ctx.control_plane} sends that cluster"
@@ -75,7 +75,7 @@ def check_duplicate_domain(ctx: Context, this: Check) -> Iterator[Finding]:
                     else f"claimed by virtual hosts {first!r} and {vh.name!r}"
                 )
                 yield this.finding(
-                    f"route/{rc.name}",
+                    rc.resource,
                     f"domain {domain!r} is {claim}",
                     "Envoy rejects the whole route config and keeps the previous one "
                     "(stat rds.<name>.update_rejected): fix the "

@@ -490,6 +490,10 @@ class ConfigDump:
         #: Facts derived from the sections, kept for the next caller who asks (each
         #: module that keeps one names its key: ``"eds.attribute"``).
         self.facts: dict[str, Any] = {}
+        #: Reads the whole document once (raising InvalidInput if it is not JSON) before
+        #: a section is said to be missing: the loader reads only the sections a command
+        #: needs, and a pasted dump cut with ``...`` lacks no section, it is damaged.
+        self.intact: Callable[[], object] | None = None
         for sec in sections:
             sec.warn = self.warn
             sec.where = source
@@ -515,10 +519,17 @@ class ConfigDump:
         """Every section of ``kind``, in dump order."""
         return [sec for sec in self.sections if sec.kind == kind]
 
+    def check_intact(self) -> None:
+        """Raise InvalidInput if the document is not whole JSON (checked once)."""
+        check, self.intact = self.intact, None
+        if check is not None:
+            check()
+
     def require(self, kind: str) -> Section:
         """The section of ``kind``, or :class:`MissingSection` saying how to get it."""
         sec = self.section(kind)
         if sec is None:
+            self.check_intact()
             hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
             if kind == "endpoints":
                 hint = "capture with EDS: curl -s 'localhost:15000/config_dump?include_eds'"

@@ -165,11 +165,11 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     if typed:
         configs = _planned_configs(data, typed)
         if configs is not None and not any(_entry_type(sec.type_url) for sec in configs):
-            return Loaded(dump=_planned_dump(configs, typed, data, source))
+            return Loaded(dump=_unchecked(_planned_dump(configs, typed, data, source), data))
     else:
         sliced = _sliced_dump(data, source)
         if sliced is not None:
-            return Loaded(dump=sliced)
+            return Loaded(dump=_unchecked(sliced, data))
     try:
         top = _decode_top(_TOP, data, source)
     except InvalidInput as exc:
@@ -297,6 +297,20 @@ def _release_pages(data: Buffer) -> None:
     mapped = data.obj if isinstance(data, memoryview) else None
     if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         mapped.madvise(mmap.MADV_DONTNEED)
+
+
+#: The whole document's JSON syntax, checked without building anything.
+_SYNTAX = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _unchecked(dump: ConfigDump, data: Buffer) -> ConfigDump:
+    """``dump``, read in part: before a section is said missing, check the whole JSON.
+
+    A dump pasted into an issue and cut with ``...`` inside one section is damaged, not
+    lacking the sections a view asked for (was "the dump has no routes section").
+    """
+    dump.intact = lambda: _decode_top(_SYNTAX, data, dump.source)
+    return dump
 
 
 def _decode_top(decoder: msgspec.json.Decoder[Any], data: Buffer, source: str) -> Any:

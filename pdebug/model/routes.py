@@ -58,6 +58,19 @@ class RouteConfigRecord:
         return self.entry.route_config
 
     @property
+    def resource(self) -> str:
+        """``route/NAME``, as findings name the route configuration.
+
+        An inline config Envoy holds without a name (Emissary's, one per filter chain) is
+        named by its first virtual host instead.
+        """
+        if self.name:
+            return f"route/{self.name}"
+        hosts = self.config.virtual_hosts
+        first = f"virtual host {hosts[0].name}" if hosts else "no virtual host"
+        return f"route/(inline, {first})"
+
+    @property
     def ref(self) -> Ref:
         """Where the route configuration sits in the dump."""
         return self.entries.ref(self.index, "route_config")

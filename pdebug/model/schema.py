@@ -330,6 +330,8 @@ class HttpConnectionManager(_S):
     merge_slashes: bool = False
     path_with_escaped_slashes_action: str = ""  # KEEP_UNCHANGED, UNESCAPE_AND_FORWARD...
     strip_trailing_host_dot: bool = False
+    use_remote_address: bool | None = None
+    xff_num_trusted_hops: int = 0
 
 
 class TcpProxyV1Route(_S):

@@ -53,6 +53,11 @@ class Sniffed:
             return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind, _ENCODING_HINT))
         if self.kind == "empty":
             text = "the input is empty"
+        elif self.what == "status":
+            text = (
+                f"starts with the line {self.first_line.strip()!r}, an HTTP status before the "
+                "JSON (as `pilot-agent request` prints it): the proxy did not answer 200 OK"
+            )
         elif self.kind == "text" and _scalar(self.first_line):
             text = f"this is a JSON {_scalar(self.first_line)}, not {expected}"
         elif self.kind == "text":
@@ -98,13 +103,33 @@ _ENCODING_HINT = (
 
 
 def without_bom(data: bytes | memoryview) -> bytes | memoryview:
-    """``data`` after a UTF-8 byte-order mark, if it starts with one.
+    """``data`` after a UTF-8 byte-order mark and a line ``200`` before the JSON, if any.
 
-    A memoryview stays a view (no copy of a mapped file).
+    ``pilot-agent request GET /config_dump`` prints the HTTP status on a line of its own
+    before the answer, and Istio's must-gather (quay.io/maistra/istio-must-gather) saves
+    its output so: after ``200`` the rest is the answer as Envoy wrote it. Another status
+    stays, and :func:`sniff_bytes` names it. A memoryview stays a view (no copy of a
+    mapped file).
     """
     if bytes(data[:3]) == _ENCODINGS["utf8-bom"][0]:
-        return data[3:]
+        data = data[3:]
+    if bytes(data[:1]) == b"2":
+        status, after = status_line(bytes(data[:64]))
+        if status == "200":
+            return data[after:]
     return data
+
+
+def status_line(head: bytes) -> tuple[str, int]:
+    """The HTTP status code on the first line of ``head``, and the offset after that line.
+
+    ``("", 0)`` unless the line is three digits and JSON follows it.
+    """
+    line, sep, rest = head.partition(b"\n")
+    code = line.strip()
+    if not sep or len(code) != 3 or not code.isdigit() or rest.lstrip()[:1] not in (b"{", b"["):
+        return "", 0
+    return code.decode(), len(line) + 1
 
 
 def sniff_bytes(data: bytes | memoryview) -> Sniffed:
@@ -126,7 +151,8 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
     if _binary(head, len(data)):
         return Sniffed("binary", "binary data")
     line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
-    return Sniffed("text", first_line=line)
+    status, _ = status_line(head)
+    return Sniffed("text", "status" if status else "", line)
 
 
 def _text_after(kind: str, rest: bytes) -> bool:

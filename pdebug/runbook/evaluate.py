@@ -237,6 +237,7 @@ def _resource(exp: Expectation, proxy: Proxy) -> tuple[str, str]:
     dump = proxy.data.need_dump("a resource expectation")
     section = _SECTIONS[spec["kind"]]
     if not dump.has(section):
+        dump.check_intact()  # a damaged dump is said damaged, not lacking a section
         return ERROR, f"the dump has no {section} section"
     # exact: a resource with two "name" keys is named by the last, as the views and diff
     # name it (the fast first-key read named it by the first: assert and diff disagreed)

@@ -377,6 +377,10 @@ class Input:
         if text[:1] in (b"{", b"[") or _text_document(text):
             return
         from pdebug.model.load import sniff
+        from pdebug.model.sniff import status_line
+
+        if status_line(text)[0] == "200":
+            return  # `pilot-agent request`'s status line before the JSON: the reader skips it
 
         sniff(text, self.label)  # raises: says what it looks like instead
         raise InvalidInput(f"{self.label}: not JSON")  # pragma: no cover - sniff raised

@@ -141,6 +141,7 @@ class Tracer:
         """The listener that takes the connection, and the connection as it sees it."""
         req = self.req
         if not self.dump.has("listeners"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = "the dump has no listeners section"
             self.step("listener", f"port {req.port}", False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -327,6 +328,7 @@ class Tracer:
     def internal_listener(self, name: str, serving: list[ListenerEntry]) -> ListenerEntry | Verdict:
         """The internal listener cluster ``name``'s endpoint addresses (``envoy://LISTENER``)."""
         if not self.dump.has("clusters"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = "the dump has no clusters section"
             self.step("cluster", name, False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -569,6 +571,9 @@ class Tracer:
         if escaped is not None:
             return escaped
         http = _router_view(req, hcm, conn)
+        replaced = _forwarded_proto_note(req, http)
+        if replaced:
+            self.notes.append(replaced)
         rc = self.route_config(hcm, http)
         if isinstance(rc, Verdict):
             return rc
@@ -654,6 +659,7 @@ class Tracer:
             self.step("route_config", rds, True, f"{how}, version {version}" if version else how)
             return rec.config
         if not self.dump.has("routes"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             why = f"{how} {rds}: the dump has no routes section"
             self.step("route_config", rds, False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
@@ -882,6 +888,7 @@ class Tracer:
         """One cluster and its endpoints (``cluster`` and ``endpoints`` steps)."""
         part = "" if share is None else f"; {share:.4g}% of requests"
         if not self.dump.has("clusters"):
+            self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
             self.step("cluster", name, False, "the dump has no clusters section")
             return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.upstreams.index().get(name)
@@ -995,7 +1002,26 @@ def _router_view(req: Request, hcm: s.HttpConnectionManager, conn: Connection) -
     }
     for key, value in req.headers:
         headers.setdefault(key, []).append(value)
+    # x-forwarded-proto, as Envoy's connection manager sets it before routing (checked in
+    # Envoy 1.40): the connection's scheme when the request has none, or when it comes
+    # from a hop not trusted (use_remote_address without xff_num_trusted_hops).
+    given = headers.get("x-forwarded-proto")
+    if given is None or (hcm.use_remote_address and not hcm.xff_num_trusted_hops):
+        headers["x-forwarded-proto"] = [headers[":scheme"][0]]
     return HttpRequest(authority, path, req.method, headers[":scheme"][0], headers)
+
+
+def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
+    """Say so when the connection manager replaced the client's x-forwarded-proto."""
+    given = [v for k, v in req.headers if k == "x-forwarded-proto"]
+    now = http.headers.get("x-forwarded-proto", [])
+    if not given or given == now:
+        return None
+    return (
+        f"x-forwarded-proto: {given[0]} was replaced by {now[0]}, as Envoy does for a client "
+        "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
+        f"{now[0]}"
+    )
 
 
 def _some(names: list[str], most: int = 4) -> str:

@@ -190,6 +190,10 @@ def chain_destination(chain: s.FilterChain, camel: bool) -> str:
             own = tcp.cluster or _v1_cluster(tcp)
             if sni:
                 return f"Cluster: the SNI's (sni_cluster){f', else {own}' if own else ''}"
+            weighted = tcp.weighted_clusters.clusters if tcp.weighted_clusters else []
+            if not own and weighted:
+                # istioctl reads only `cluster` and prints "Cluster: " (as if nowhere)
+                return "Cluster: " + ",".join(f"{c.name}:{c.weight or 0}" for c in weighted)
             return cluster_label(own)
     return "Non-HTTP/Non-TCP"
 
