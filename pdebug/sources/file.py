@@ -376,7 +376,7 @@ class Input:
             )
         if text[:1] in (b"{", b"[") or _text_document(text):
             return
-        from pdebug.model.load import sniff
+        from pdebug.model.sniff import sniff
 
         sniff(text, self.label)  # raises: says what it looks like instead
         raise InvalidInput(f"{self.label}: not JSON")  # pragma: no cover - sniff raised
