@@ -386,9 +386,13 @@ def read_every(
     spec = spec_of(given)
     one_only = "--clusters-json" if clusters_json is not None else None
     with hold(spec, live, bundles, one_only) as held:
-        if held.source is None:
+        if held.source is not None:
+            source = held.source
+            got = _read_any(source, fetch) if bundles == "several" else _read(source, fetch)
+        elif held.data is not None and bundles == "several":  # a plain file, read once
+            got = _parse_any(held.data, held.label, fetch)
+        else:
             return spec.text, held
-        got = _read_any(held.source, fetch) if bundles == "several" else _read(held.source, fetch)
     return spec.text, _with_health(got, clusters_json) if isinstance(got, ProxyData) else got
 
 
@@ -400,6 +404,19 @@ def _read_any(source: Source, fetch: Fetch) -> ProxyData | ZtunnelDump:
         from pdebug.model.ztunnel import parse
 
         return parse(source.get("/config_dump"), source.label)
+
+
+def _parse_any(data: bytes | memoryview, label: str, fetch: Fetch) -> ProxyData | ZtunnelDump:
+    """A plain file's bytes as :func:`_read_any` reads them from its source: a proxy or a ztunnel.
+
+    A plain file has no saved ``/clusters`` or ``/stats`` answers beside it.
+    """
+    try:
+        return _load(data, label, fetch.mask)
+    except ZtunnelDumpGiven:
+        from pdebug.model.ztunnel import parse
+
+        return parse(data, label)
 
 
 def _read(source: Source, fetch: Fetch) -> ProxyData:

@@ -656,7 +656,7 @@ def test_diff_bundles_a_proxy_whose_capture_lacks_a_section(pdebug, tmp_path):
 
 
 def test_hold_reads_what_the_source_holds(tmp_path):
-    """sources.held.hold: a bundle of several proxies whole (check), else one source."""
+    """sources.held.hold: a bundle of several proxies or a plain file whole, else one source."""
     from pdebug.errors import UsageError
     from pdebug.sources.base import LiveOptions
     from pdebug.sources.held import hold
@@ -679,10 +679,40 @@ def test_hold_reads_what_the_source_holds(tmp_path):
             held.proxies[0].files
         )
     plain = FileSpec(str(SEED / "config_dump.json"))
-    with hold(plain, LiveOptions(), "several") as held:
-        assert held.source is not None
+    with hold(plain, LiveOptions(), "several") as held:  # read once, as one proxy
+        assert held.source is None and held.data is not None and not held.proxies
+    with hold(FileSpec(plain.path, flag=True), LiveOptions(), "several") as held:
+        assert held.source is not None  # --bundle FILE: its source says it is no bundle
     with hold(plain, LiveOptions(), "any") as held:
         assert held.source is None and held.data is not None and not held.proxies
+
+
+def test_check_opens_a_plain_dump_once(monkeypatch):
+    """#14: check reads a plain dump with one open (no second open by a source)."""
+    from pdebug.model import ProxyData
+    from pdebug.proxy import Fetch, read_every
+    from pdebug.sources import file as file_mod
+    from pdebug.sources import held as held_mod
+    from pdebug.sources import saved as saved_mod
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    path = str(SEED / "config_dump.json")
+    opened: list[str] = []
+    real = file_mod.open_input
+
+    def counting(name, *args, **kwargs):
+        opened.append(name)
+        return real(name, *args, **kwargs)
+
+    for module in (file_mod, held_mod, saved_mod):
+        monkeypatch.setattr(module, "open_input", counting)
+    named, got = read_every(
+        SourceWords(path), LiveOptions(), Fetch.checks(stats=True), bundles="several"
+    )
+    assert named == path and isinstance(got, ProxyData) and got.dump is not None
+    assert got.source == path and got.health is None and got.stats is None
+    assert opened == [path]
 
 
 def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatch):

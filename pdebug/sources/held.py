@@ -4,14 +4,14 @@
 :func:`hold`, which reads bytes and the bundle's manifest and parses nothing into the
 model (:mod:`pdebug.inputs` and :mod:`pdebug.proxy` do, above it):
 
-* a live proxy (or, for ``check``, a file that is not a bundle of several proxies) is
-  opened as one :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
+* a live proxy (or, for ``check``, stdin, a FIFO, ``B:NAME`` or a bundle of one proxy)
+  is opened as one :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
 * a bundle (``check``: of several proxies) is read whole, in one call to the bundle
   reader (:func:`pdebug.sources.bundle.read_saved`, which reads the manifest first and
   decides there): each proxy's saved documents, or why they cannot be read, and what its
   manifest says (:class:`~pdebug.sources.bundle.SavedProxy`), and the capture's own
   facts (:attr:`Held.capture`);
-* for ``report`` and ``assert``, a plain file's bytes (:attr:`Held.data`).
+* a plain file's bytes (:attr:`Held.data`), without the bundle code.
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
             return None  # the source says why when it is read
         raise
     with opened as reader:
-        if reader is not None and not reader.is_tar():
-            if several:
-                return None  # a plain dump: one source, without the bundle code
+        if reader is not None and not reader.is_tar():  # a plain file: read here, once
+            if several and isinstance(spec, FileSpec) and spec.flag:
+                return None  # --bundle PATH: its source says that PATH is no bundle
             if member is not None:
                 raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
             return Held(spec.text, data=reader.read_all(), label=reader.label)
