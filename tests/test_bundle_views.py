@@ -715,6 +715,37 @@ def test_check_opens_a_plain_dump_once(monkeypatch):
     assert opened == [path]
 
 
+def test_check_reads_a_bundle_of_one_proxy_once(tmp_path, monkeypatch):
+    """#14: check opens a bundle of one proxy once: its source reads what hold read."""
+    from pdebug.model import ProxyData
+    from pdebug.proxy import Fetch, read_every
+    from pdebug.sources import bundle as reader
+    from pdebug.sources import file as file_mod
+    from pdebug.sources import held as held_mod
+    from pdebug.sources import saved as saved_mod
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    one = tmp_path / "one.tar.gz"
+    dump, health = (SEED / "config_dump.json").read_bytes(), (SEED / "clusters.json")
+    bundle.write_bundle(str(one), [proxy("seed.demo", dump, health.read_bytes())], {})
+    opened: list[str] = []
+    real = file_mod.open_input
+
+    def counting(name, *args, **kwargs):
+        opened.append(name)
+        return real(name, *args, **kwargs)
+
+    for module in (file_mod, held_mod, saved_mod, reader):
+        monkeypatch.setattr(module, "open_input", counting)
+    named, got = read_every(
+        SourceWords(str(one)), LiveOptions(), Fetch.checks(stats=True), bundles="several"
+    )
+    assert isinstance(got, ProxyData) and got.source == f"{one}:seed.demo"
+    assert got.dump is not None and got.health is not None
+    assert opened == [str(one)]
+
+
 def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatch):
     """#14: check reads a bundle of several proxies with one open of the bundle reader.
 

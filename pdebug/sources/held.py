@@ -114,7 +114,7 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
             if member is not None:
                 raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
             return Held(spec.text, data=reader.read_all(), label=reader.label)
-        from pdebug.sources.bundle import read_saved
+        from pdebug.sources.bundle import SavedProxies, read_saved
 
         def refuse(_: object) -> None:
             raise UsageError(
@@ -131,6 +131,10 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
         )
     if read is None:
         return None
+    if not isinstance(read, SavedProxies):  # a bundle of one proxy: its source, read once
+        from pdebug.sources.saved import FileSource
+
+        return Held(spec.text, source=FileSource(spec, read=read))
     return Held(
         spec.text,
         label=read.label,
