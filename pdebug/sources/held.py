@@ -4,8 +4,9 @@
 :func:`hold`, which reads bytes and the bundle's manifest and parses nothing into the
 model (:mod:`pdebug.inputs` and :mod:`pdebug.proxy` do, above it):
 
-* a live proxy (or, for ``check``, stdin, a FIFO, ``B:NAME`` or a bundle of one proxy)
-  is opened as one :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
+* a live proxy (or, for ``check``, stdin, a FIFO, ``B:NAME`` or a bundle of one proxy,
+  that one over the bundle as read) is opened as one
+  :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
 * a bundle (``check``: of several proxies) is read whole, in one call to the bundle
   reader (:func:`pdebug.sources.bundle.read_saved`, which reads the manifest first and
   decides there): each proxy's saved documents, or why they cannot be read, and what its
@@ -89,7 +90,8 @@ def hold(
 def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | None) -> Held | None:
     """A file read whole (a plain file's bytes, or a bundle's proxies); None: one source.
 
-    A bundle gives every proxy it holds (``B:NAME``: that one).
+    A bundle gives every proxy it holds (``B:NAME``: that one); for ``check``, a bundle
+    of one proxy is that proxy's source over the bundle as read (not read again).
 
     What the file is (a snapshot directory, a plain file, a tar) is decided here, on one
     open: only a tar or a directory goes on to the bundle reader, with the opened archive,
