@@ -170,8 +170,9 @@ def _load(
     for a proxy without clusters; a SOURCE that is ``{}`` is refused.
     """
     from pdebug.model.load import load
+    from pdebug.model.yamldump import from_yaml
 
-    loaded = load(_from_yaml(body, label), label, plan)
+    loaded = load(from_yaml(body, label), label, plan)
     if not health and loaded.clusters is not None and not loaded.clusters.doc.cluster_statuses:
         if bytes(body[:64]).strip() == b"{}":
             # An empty object is no evidence of a /clusters document: say what it is.
@@ -181,77 +182,6 @@ def _load(
                 "/clusters?format=json when it has no cluster: give that with --clusters-json",
             )
     return ProxyData(label, loaded.dump, loaded.clusters)
-
-
-def _from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
-    """A YAML config dump (``pdebug all -o yaml``, a YAML-converted capture) as JSON.
-
-    JSON input is returned as it is, untouched (the fast path). Other YAML is named as
-    what it is: a Kubernetes object, one view's list of resources, or some other mapping.
-    """
-    from pdebug.model.sniff import without_bom
-
-    body = without_bom(body)
-    head = bytes(body[:512]).lstrip()
-    if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
-        return body
-    import yaml
-
-    try:
-        text = bytes(body).decode("utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except (UnicodeDecodeError, yaml.YAMLError):
-        return body  # not YAML either: the JSON reader says what it is
-    from pdebug.model.sniff import refuse_yaml_aliases
-    from pdebug.model.ztunnel import looks_like_ztunnel
-
-    if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
-        import orjson
-
-        refuse_yaml_aliases(doc, label)
-        return orjson.dumps(doc)
-    if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
-        import orjson  # istioctl zc all -o yaml: named (and read by zc) as a ztunnel dump
-
-        refuse_yaml_aliases(doc, label)
-        return orjson.dumps(doc, default=str)
-    if isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
-        raise InvalidInput(
-            f"{label}: this is a Kubernetes {doc['kind']} object (YAML), not an Envoy config dump",
-            hint="pass the pod itself (pdebug clusters pod/NAME -n NS) or save "
-            "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
-        )
-    if isinstance(doc, list):
-        raise InvalidInput(
-            f"{label}: this is a YAML list of {len(doc)} resources (one view's -o yaml), "
-            "not a whole Envoy config dump",
-            hint="save a whole dump: pdebug all SOURCE -o yaml (or -o json), or GET /config_dump",
-        )
-    if (
-        isinstance(doc, dict)
-        and doc
-        and all(isinstance(k, str) and "." in k for k in doc)
-        and all(isinstance(v, int | float | str) for v in doc.values())
-    ):
-        raise InvalidInput(  # "server.live: 1" lines parse as a YAML mapping
-            f"{label}: this looks like Envoy's text /stats, not a config dump",
-            hint="read it with: pdebug stats " + ("-" if label == "stdin" else label),
-        )
-    from pdebug.model.load import BOOTSTRAP_HINT, BOOTSTRAP_KEYS
-
-    if isinstance(doc, dict) and any(k in doc for k in BOOTSTRAP_KEYS):
-        raise InvalidInput(
-            f"{label}: this is an Envoy bootstrap (the config Envoy starts from), not a "
-            "config dump",
-            hint=BOOTSTRAP_HINT,
-        )
-    if isinstance(doc, dict):
-        raise InvalidInput(
-            f"{label}: YAML without a 'configs' list, not an Envoy config dump",
-            hint="expected GET /config_dump (JSON, or pdebug all -o yaml)",
-        )
-    return body
 
 
 def _fetch_dump(source: Source, fetch: Fetch) -> ConfigDump:
@@ -394,9 +324,13 @@ def read_every(
     spec = spec_of(given)
     one_only = "--clusters-json" if clusters_json is not None else None
     with hold(spec, live, bundles, one_only) as held:
-        if held.source is None:
+        if held.source is not None:
+            source = held.source
+            got = _read_any(source, fetch) if bundles == "several" else _read(source, fetch)
+        elif held.data is not None and bundles == "several":  # a plain file, read once
+            got = _parse_any(held.data, held.label, fetch)
+        else:
             return spec.text, held
-        got = _read_any(held.source, fetch) if bundles == "several" else _read(held.source, fetch)
     return spec.text, _with_health(got, clusters_json) if isinstance(got, ProxyData) else got
 
 
@@ -408,6 +342,19 @@ def _read_any(source: Source, fetch: Fetch) -> ProxyData | ZtunnelDump:
         from pdebug.model.ztunnel import parse
 
         return parse(source.get("/config_dump"), source.label)
+
+
+def _parse_any(data: bytes | memoryview, label: str, fetch: Fetch) -> ProxyData | ZtunnelDump:
+    """A plain file's bytes as :func:`_read_any` reads them from its source: a proxy or a ztunnel.
+
+    A plain file has no saved ``/clusters`` or ``/stats`` answers beside it.
+    """
+    try:
+        return _load(data, label, fetch.mask)
+    except ZtunnelDumpGiven:
+        from pdebug.model.ztunnel import parse
+
+        return parse(data, label)
 
 
 def _read(source: Source, fetch: Fetch) -> ProxyData:

@@ -656,7 +656,7 @@ def test_diff_bundles_a_proxy_whose_capture_lacks_a_section(pdebug, tmp_path):
 
 
 def test_hold_reads_what_the_source_holds(tmp_path):
-    """sources.held.hold: a bundle of several proxies whole (check), else one source."""
+    """sources.held.hold: a bundle of several proxies or a plain file whole, else one source."""
     from pdebug.errors import UsageError
     from pdebug.sources.base import LiveOptions
     from pdebug.sources.held import hold
@@ -679,10 +679,67 @@ def test_hold_reads_what_the_source_holds(tmp_path):
             held.proxies[0].files
         )
     plain = FileSpec(str(SEED / "config_dump.json"))
-    with hold(plain, LiveOptions(), "several") as held:
-        assert held.source is not None
+    with hold(plain, LiveOptions(), "several") as held:  # read once, as one proxy
+        assert held.source is None and held.data is not None and not held.proxies
+    with hold(FileSpec(plain.path, flag=True), LiveOptions(), "several") as held:
+        assert held.source is not None  # --bundle FILE: its source says it is no bundle
     with hold(plain, LiveOptions(), "any") as held:
         assert held.source is None and held.data is not None and not held.proxies
+
+
+def _count_opens(monkeypatch) -> list[str]:
+    """The paths the file readers open from now on (every module that calls open_input)."""
+    from pdebug.sources import bundle as reader
+    from pdebug.sources import file as file_mod
+    from pdebug.sources import held as held_mod
+    from pdebug.sources import saved as saved_mod
+
+    opened: list[str] = []
+    real = file_mod.open_input
+
+    def counting(path, *args, **kwargs):
+        opened.append(path)
+        return real(path, *args, **kwargs)
+
+    for module in (file_mod, held_mod, saved_mod, reader):
+        monkeypatch.setattr(module, "open_input", counting)
+    return opened
+
+
+def test_check_opens_a_plain_dump_once(monkeypatch):
+    """#14: check reads a plain dump with one open (no second open by a source)."""
+    from pdebug.model import ProxyData
+    from pdebug.proxy import Fetch, read_every
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    path = str(SEED / "config_dump.json")
+    opened = _count_opens(monkeypatch)
+    named, got = read_every(
+        SourceWords(path), LiveOptions(), Fetch.checks(stats=True), bundles="several"
+    )
+    assert named == path and isinstance(got, ProxyData) and got.dump is not None
+    assert got.source == path and got.health is None and got.stats is None
+    assert opened == [path]
+
+
+def test_check_reads_a_bundle_of_one_proxy_once(tmp_path, monkeypatch):
+    """#14: check opens a bundle of one proxy once: its source reads what hold read."""
+    from pdebug.model import ProxyData
+    from pdebug.proxy import Fetch, read_every
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    one = tmp_path / "one.tar.gz"
+    dump, health = (SEED / "config_dump.json").read_bytes(), (SEED / "clusters.json")
+    bundle.write_bundle(str(one), [proxy("seed.demo", dump, health.read_bytes())], {})
+    opened = _count_opens(monkeypatch)
+    named, got = read_every(
+        SourceWords(str(one)), LiveOptions(), Fetch.checks(stats=True), bundles="several"
+    )
+    assert isinstance(got, ProxyData) and got.source == f"{one}:seed.demo"
+    assert got.dump is not None and got.health is not None
+    assert opened == [str(one)]
 
 
 def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatch):
@@ -693,23 +750,12 @@ def test_hold_reads_a_bundle_of_several_proxies_in_one_pass(tmp_path, monkeypatc
     """
     from pdebug.errors import UsageError
     from pdebug.sources import bundle as reader
-    from pdebug.sources import file as file_mod
-    from pdebug.sources import held as held_mod
     from pdebug.sources.base import LiveOptions
     from pdebug.sources.held import hold
     from pdebug.sources.spec import FileSpec
 
     snap = make_snapshot(tmp_path / "snap.tar.gz")
-    opened: list[str] = []
-    real = file_mod.open_input
-
-    def counting(path, *args, **kwargs):
-        opened.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(file_mod, "open_input", counting)
-    monkeypatch.setattr(reader, "open_input", counting)
-    monkeypatch.setattr(held_mod, "open_input", counting)
+    opened = _count_opens(monkeypatch)
     with hold(FileSpec(str(snap)), LiveOptions(), "several") as held:
         assert len(held.proxies) > 1 and held.capture.get("created")
     assert opened == [str(snap)]  # one open: its first block, then the bundle reader's read

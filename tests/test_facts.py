@@ -29,9 +29,9 @@ from pdebug.model.health import (
 )
 from pdebug.model.hosts import Host
 from pdebug.model.listeners import ListenerFacts, network_kind
-from pdebug.model.load import load, sniff
+from pdebug.model.load import load
 from pdebug.model.routes import configs, find, rds_by_name, route_targets, tcp_targets
-from pdebug.model.sniff import sniff_bytes
+from pdebug.model.sniff import sniff, sniff_bytes
 from pdebug.report.topology import BAD, OK, WARN, endpoint_status
 from pdebug.views import listeners as listener_view
 

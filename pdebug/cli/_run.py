@@ -97,21 +97,14 @@ def clusters(
 
     flt = v.ClusterFilter(fqdn, port, subset, direction)
     fetch = Fetch.clusters(name_contains=fqdn, health=output.lower() == "wide")
-    if flt.empty and output.lower() in ("table", "short"):
-        # The plain table: the clusters section is read for its cells only (#17).
-        from pdebug.model.load import light_tables
+    from pdebug.model.load import light_tables
 
-        with light_tables("clusters"):
-            return run_view(
-                proxy,
-                output,
-                fetch,
-                lambda d, f: v.view(d, flt, f.wide, f.structured),
-                clusters_json,
-            )
-    return run_view(
-        proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide, f.structured), clusters_json
-    )
+    # The plain table: the clusters section is read for its cells only (#17).
+    light = ("clusters",) if flt.empty and output.lower() in ("table", "short") else ()
+    with light_tables(*light):
+        return run_view(
+            proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide, f.structured), clusters_json
+        )
 
 
 def listeners(

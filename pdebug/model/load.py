@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -31,7 +31,13 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import agentgateway_given, envoy_certs_given, sniff_bytes, without_bom
+from pdebug.model.sniff import (
+    agentgateway_given,
+    as_argument,
+    envoy_certs_given,
+    sniff,
+    without_bom,
+)
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -92,61 +98,6 @@ BOOTSTRAP_HINT = (
 )
 #: Top-level keys only an Envoy bootstrap has (either spelling).
 BOOTSTRAP_KEYS = ("static_resources", "staticResources", "dynamic_resources", "dynamicResources")
-
-#: What :func:`sniff` says per kind of input that is not a config dump.
-_SNIFF_HINTS = {
-    "empty": "the capture failed or was cut off; capture the dump again",
-    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
-    "array": "a config dump is an object with a 'configs' list (GET /config_dump)",
-    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
-    "text": "expected the JSON of GET /config_dump or /clusters?format=json",
-}
-
-
-#: The first line of Envoy's text ``/listeners``: ``NAME::ADDRESS`` (``ip:port`` or a
-#: pipe path), where text ``/clusters`` has ``NAME::HOST::STAT::VALUE`` or
-#: ``version_info::VERSION``.
-_LISTENERS_TEXT = re.compile(r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$")
-#: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
-_TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
-
-
-def _arg(source: str) -> str:
-    """``source`` as the command-line argument that reads it again."""
-    return "-" if source == "stdin" else source
-
-
-def sniff(data: Buffer, source: str, first: tuple[str, Mapping[str, str]] | None = None) -> None:
-    """Reject input that is plainly not a JSON object, saying what it looks like.
-
-    ``first``: another reader's ``(expected, hints)`` (the ztunnel reader's), which words
-    the refusal of the kinds its hints name, before the Envoy texts are told apart.
-    """
-    found = sniff_bytes(data)
-    if first is not None and found.kind in first[1]:
-        raise found.refuse(source, first[0], first[1])
-    if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
-        raise InvalidInput(
-            f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
-            "not a config dump",
-            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
-        )
-    if found.kind == "text" and "::" in found.first_line:
-        raise InvalidInput(
-            f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
-            "not JSON",
-            hint="save GET /clusters?format=json (or GET /config_dump) instead",
-        )
-    if found.kind == "text" and (
-        _TEXT_STATS.match(found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
-    ):
-        raise InvalidInput(
-            f"{source}: this looks like Envoy's /stats (starts with "
-            f"{found.first_line!r}), not a config dump",
-            hint=f"read it with: pdebug stats {_arg(source)}",
-        )
-    if found.kind != "object":
-        raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
 
 
 def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
@@ -404,7 +355,7 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if len(top.stats) and bytes(top.stats)[:1] == b"[":
         raise InvalidInput(
             f"{source}: this is Envoy's /stats?format=json, not a config dump or /clusters",
-            hint=f"read it with: pdebug stats {_arg(source)}",
+            hint=f"read it with: pdebug stats {as_argument(source)}",
         )
     empty_object = len(data) < 64 and bytes(data).strip() == b"{}"
     if len(top.cluster_statuses) or len(top.clusterStatuses) or empty_object:

@@ -3,14 +3,15 @@
 Every reader of a JSON document (a config dump, ``/clusters``, istiod's sync status)
 first looks at the head of the bytes, so that an error page, a binary file or an empty
 capture is named as what it is rather than reported as a JSON syntax error. This is the
-one look; each reader words its own message (:func:`pdebug.model.load.sniff`, which the
-ztunnel reader calls with its own hints, ``model/syncz.py``). :func:`agentgateway_given`
-and :func:`envoy_certs_given` are the one refusal of agentgateway's dump and of Envoy's
-``/certs``, shared by the Envoy and ztunnel readers.
+one look; each reader words its own message (:func:`sniff`: the Envoy readers' wording,
+which the ztunnel reader calls with its own hints first; ``model/syncz.py``).
+:func:`agentgateway_given` and :func:`envoy_certs_given` are the one refusal of
+agentgateway's dump and of Envoy's ``/certs``, shared by the Envoy and ztunnel readers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -179,6 +180,68 @@ def _binary(head: bytes, size: int) -> bool:
         # not binary if it is only a character cut in two at the end of the head
         return size <= HEAD or exc.start < len(head) - 4
     return False
+
+
+#: What :func:`sniff` says per kind of input that is not a config dump.
+_SNIFF_HINTS = {
+    "empty": "the capture failed or was cut off; capture the dump again",
+    "markup": "an error page was saved instead of the dump; check the URL/port-forward",
+    "array": "a config dump is an object with a 'configs' list (GET /config_dump)",
+    "binary": "if this is compressed, pdebug reads .gz; otherwise capture the dump again",
+    "text": "expected the JSON of GET /config_dump or /clusters?format=json",
+}
+
+
+#: The first line of Envoy's text ``/listeners``: ``NAME::ADDRESS`` (``ip:port`` or a
+#: pipe path), where text ``/clusters`` has ``NAME::HOST::STAT::VALUE`` or
+#: ``version_info::VERSION``.
+_LISTENERS_TEXT = re.compile(r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$")
+#: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
+_TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
+
+
+def as_argument(source: str) -> str:
+    """``source`` as the command-line argument that reads it again."""
+    return "-" if source == "stdin" else source
+
+
+def sniff(
+    data: bytes | memoryview, source: str, first: tuple[str, Mapping[str, str]] | None = None
+) -> None:
+    """Reject input that is plainly not a JSON object, saying what it looks like.
+
+    The Envoy readers' wording (:func:`pdebug.model.load.load`, and a stream's head in
+    :mod:`pdebug.sources.file`): Envoy's text ``/listeners``, ``/clusters`` and
+    ``/stats`` are named as such.
+
+    ``first``: another reader's ``(expected, hints)`` (the ztunnel reader's), which words
+    the refusal of the kinds its hints name, before the Envoy texts are told apart.
+    """
+    found = sniff_bytes(data)
+    if first is not None and found.kind in first[1]:
+        raise found.refuse(source, first[0], first[1])
+    if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
+        raise InvalidInput(
+            f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
+            "not a config dump",
+            hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
+    if found.kind == "text" and "::" in found.first_line:
+        raise InvalidInput(
+            f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
+            "not JSON",
+            hint="save GET /clusters?format=json (or GET /config_dump) instead",
+        )
+    if found.kind == "text" and (
+        _TEXT_STATS.match(found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
+    ):
+        raise InvalidInput(
+            f"{source}: this looks like Envoy's /stats (starts with "
+            f"{found.first_line!r}), not a config dump",
+            hint=f"read it with: pdebug stats {as_argument(source)}",
+        )
+    if found.kind != "object":
+        raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
 
 
 def agentgateway_given(source: str) -> InvalidInput:

@@ -227,12 +227,13 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
     import orjson
 
     from pdebug.model.dump import MAX_DEPTH
-    from pdebug.model.load import envoy_cert_entries, sniff
+    from pdebug.model.load import envoy_cert_entries
     from pdebug.model.sniff import (
         agentgateway_given,
         envoy_certs_given,
         istiod_ztunnel_given,
         istiod_ztunnel_view,
+        sniff,
     )
 
     yaml_doc = yaml_dump(data, source)

@@ -606,7 +606,6 @@ def read_tar(
     label: str,
     keep: Callable[[Bundle], Iterable[str] | None] | None = None,
     manifest_only: bool = False,
-    stop: Callable[[Bundle], bool] | None = None,
 ) -> Bundle:
     """Read a (gunzipped) tar bundle from ``reader`` (``read(n)``), streaming its members.
 
@@ -617,8 +616,7 @@ def read_tar(
     known; their files (not :data:`UNREAD_FILES`) and ``istiod_syncz.json`` are held,
     together within ``PDEBUG_MAX_INPUT``. A held member that does not match the manifest's
     sha256 or size is recorded in :attr:`Bundle.damaged`. ``manifest_only`` stops at the
-    manifest, and so does ``stop`` when it says so of the bundle its manifest makes
-    (before ``keep`` is asked).
+    manifest.
 
     Raises:
         InvalidInput: a refused member, a damaged archive or manifest, no manifest.
@@ -647,7 +645,7 @@ def read_tar(
                     if info.size > MANIFEST_LIMIT:
                         raise too_large(f"{label}:{MANIFEST}", MANIFEST_LIMIT, "the manifest")
                     opened = Bundle(label, _parse_manifest(_extract(tar, info), label), {})
-                    if manifest_only or (stop is not None and stop(opened)):
+                    if manifest_only:
                         return opened
                     found = keep(opened) if keep is not None else None
                     wanted = set(found if found is not None else opened.proxies)
@@ -780,18 +778,19 @@ def read_saved(
     *,
     several: bool = False,
     before_members: Callable[[Bundle], object] | None = None,
-) -> SavedProxies | None:
+) -> SavedProxies | Bundle | None:
     """Every proxy of the bundle at ``path``, in one read, with what its manifest says.
 
     ``reader`` is the archive, opened (:func:`pdebug.sources.held.hold` opened it and saw
     a tar); None for a snapshot directory. Each proxy's files (``member``: that proxy's),
     or why they cannot be read, with what the manifest says of them and of the capture.
 
-    With ``several``, only a bundle of several proxies is read (``member`` is then None):
-    a bundle of one proxy, a directory or a tar without a manifest give None, read no
-    further than the manifest, for the caller to open as one source. ``before_members``
-    then runs between the manifest and the first member (the refusal of
-    ``--clusters-json``).
+    With ``several``, only a bundle of several proxies is read so (``member`` is then
+    None): a bundle of one proxy comes back as the :class:`Bundle` that holds it, read as
+    :class:`~pdebug.sources.saved.FileSource` reads it, for the caller to open as one
+    source without reading it again; a directory or a tar without a manifest gives None,
+    read no further than the manifest. ``before_members`` then runs between the manifest
+    and the first member (the refusal of ``--clusters-json``).
 
     Raises:
         InvalidInput: a bundle that holds no proxy, a damaged or refused bundle (a damaged
@@ -801,6 +800,8 @@ def read_saved(
     opened = _opened(path, reader, member, several, before_members)
     if opened is None:
         return None
+    if several and len(opened.proxies) == 1:
+        return opened  # one proxy, read as its source reads it: the caller opens it as one
     names = [member] if member is not None else opened.proxies
     if not names:
         raise InvalidInput(f"{opened.label}: the bundle holds no proxy", hint="capture it again")
@@ -827,17 +828,18 @@ def _opened(
     several: bool,
     before_members: Callable[[Bundle], object] | None,
 ) -> Bundle | None:
-    """The bundle :func:`read_saved` reads (``several``: None unless it holds several).
+    """The bundle :func:`read_saved` reads (``several``: None unless it is a bundle).
 
     Errors up to the manifest are :func:`peek_manifest`'s when ``several`` (None), after
-    it :func:`read_tar`'s.
+    it :func:`read_tar`'s. ``several`` with one proxy: that proxy's files are held as
+    :class:`~pdebug.sources.saved.FileSource` holds them (its ``keep``).
     """
     if reader is None:  # a snapshot directory: the manifest; files are read when asked
         if several and not is_dir_bundle(path):
             return None
         opened = read_dir_bundle(path)
         if several and len(opened.proxies) == 1:
-            return None
+            return opened
         if several and before_members is not None:
             before_members(opened)
         return opened
@@ -847,14 +849,17 @@ def _opened(
         )
     found = False
 
-    def keep(bundle: Bundle) -> None:  # asked once the manifest lists other than one proxy
+    def keep(bundle: Bundle) -> list[str] | None:  # asked once the manifest is read
         nonlocal found
         found = True
+        if len(bundle.proxies) == 1:
+            return [bundle.pick(None)]  # the one proxy, as its source would hold it
         if before_members is not None:
             before_members(bundle)
+        return None
 
     try:
-        opened = read_tar(reader, reader.label, keep, stop=lambda b: len(b.proxies) == 1)
+        opened = read_tar(reader, reader.label, keep)
     except (SourceUnavailable, _NoManifest):
         if found:
             raise

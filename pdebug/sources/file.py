@@ -376,8 +376,7 @@ class Input:
             )
         if text[:1] in (b"{", b"[") or _text_document(text):
             return
-        from pdebug.model.load import sniff
-        from pdebug.model.sniff import status_line
+        from pdebug.model.sniff import sniff, status_line
 
         if status_line(text)[0] == "200":
             return  # `pilot-agent request`'s status line before the JSON: the reader skips it

@@ -4,14 +4,15 @@
 :func:`hold`, which reads bytes and the bundle's manifest and parses nothing into the
 model (:mod:`pdebug.inputs` and :mod:`pdebug.proxy` do, above it):
 
-* a live proxy (or, for ``check``, a file that is not a bundle of several proxies) is
-  opened as one :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
+* a live proxy (or, for ``check``, stdin, a FIFO, ``B:NAME`` or a bundle of one proxy,
+  that one over the bundle as read) is opened as one
+  :class:`~pdebug.sources.base.Source` (:attr:`Held.source`);
 * a bundle (``check``: of several proxies) is read whole, in one call to the bundle
   reader (:func:`pdebug.sources.bundle.read_saved`, which reads the manifest first and
   decides there): each proxy's saved documents, or why they cannot be read, and what its
   manifest says (:class:`~pdebug.sources.bundle.SavedProxy`), and the capture's own
   facts (:attr:`Held.capture`);
-* for ``report`` and ``assert``, a plain file's bytes (:attr:`Held.data`).
+* a plain file's bytes (:attr:`Held.data`), without the bundle code.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def hold(
 def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | None) -> Held | None:
     """A file read whole (a plain file's bytes, or a bundle's proxies); None: one source.
 
-    A bundle gives every proxy it holds (``B:NAME``: that one).
+    A bundle gives every proxy it holds (``B:NAME``: that one); for ``check``, a bundle
+    of one proxy is that proxy's source over the bundle as read (not read again).
 
     What the file is (a snapshot directory, a plain file, a tar) is decided here, on one
     open: only a tar or a directory goes on to the bundle reader, with the opened archive,
@@ -108,13 +110,13 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
             return None  # the source says why when it is read
         raise
     with opened as reader:
-        if reader is not None and not reader.is_tar():
-            if several:
-                return None  # a plain dump: one source, without the bundle code
+        if reader is not None and not reader.is_tar():  # a plain file: read here, once
+            if several and isinstance(spec, FileSpec) and spec.flag:
+                return None  # --bundle PATH: its source says that PATH is no bundle
             if member is not None:
                 raise InvalidInput(f"{path}: not a bundle, so there is no proxy {member!r} in it")
             return Held(spec.text, data=reader.read_all(), label=reader.label)
-        from pdebug.sources.bundle import read_saved
+        from pdebug.sources.bundle import SavedProxies, read_saved
 
         def refuse(_: object) -> None:
             raise UsageError(
@@ -131,6 +133,10 @@ def _read_whole(spec: FileSpec | MemberSpec, bundles: Bundles, one_only: str | N
         )
     if read is None:
         return None
+    if not isinstance(read, SavedProxies):  # a bundle of one proxy: its source, read once
+        from pdebug.sources.saved import FileSource
+
+        return Held(spec.text, source=FileSource(spec, read=read))
     return Held(
         spec.text,
         label=read.label,

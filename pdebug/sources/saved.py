@@ -32,11 +32,17 @@ class FileSource(SourceBase):
     before the first :meth:`get`; a plain dump never imports the bundle code.
 
     ``want="ztunnel"``: a whole bundle of several proxies means its only ztunnel.
+    ``read``: the bundle of one proxy at ``spec.path``, already read (not read again).
     """
 
     live = False
 
-    def __init__(self, spec: FileSpec | MemberSpec, want: Literal["ztunnel"] | None = None) -> None:
+    def __init__(
+        self,
+        spec: FileSpec | MemberSpec,
+        want: Literal["ztunnel"] | None = None,
+        read: Bundle | None = None,
+    ) -> None:
         self.spec = spec
         self.want = want
         self.path = spec.path
@@ -44,6 +50,8 @@ class FileSource(SourceBase):
         self.label = "stdin" if spec.text == "-" else spec.text
         self._data: bytes | memoryview | None = None
         self._files: dict[str, bytes] | None = None
+        #: the bundle at ``spec.path``, already read (:func:`pdebug.sources.held.hold`)
+        self._read_bundle = read
 
     def _resolve(self) -> None:
         """The proxy a ``--bundle`` spec (or ``want``) names, from the bundle's manifest."""
@@ -60,6 +68,9 @@ class FileSource(SourceBase):
         if self._data is not None or self._files is not None:
             return
         self._resolve()
+        if self._read_bundle is not None and self.member is None:
+            self._open(self._read_bundle)  # its only proxy, read once
+            return
         if self.path != "-" and os.path.isdir(self.path):
             from pdebug.sources import bundle
 
