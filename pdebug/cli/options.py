@@ -147,6 +147,17 @@ OutputOpt = Annotated[
         autocompletion=complete_format,
     ),
 ]
+KeysOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keys",
+        help="Key spelling of json/yaml: dump (as the dump spells them; Envoy writes "
+        "snake_case) or camel (protobuf JSON's lowerCamelCase, as istioctl -o json|yaml "
+        "prints them: statsConfig, edsClusterConfig). Default: $PDEBUG_KEYS, else dump.",
+        metavar="SPELLING",
+        show_default=False,
+    ),
+]
 ClustersJsonOpt = Annotated[
     str | None,
     typer.Option(

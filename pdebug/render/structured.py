@@ -13,7 +13,7 @@ of the decoded data; split apart, that promise would live in three places.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pdebug.render.escape import escape_json
@@ -975,8 +975,10 @@ def _yaml_item(item: Any) -> str:
     return text if text.isascii() else _YAML_RAW.sub(_yaml_run, text)
 
 
-def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
-    """``render_yaml({listing.key: [items]})``, item by item."""
+def yaml_listing(
+    listing: Listing, redact: bool = True, respell: Callable[[Any], Any] | None = None
+) -> Iterator[str]:
+    """``render_yaml({listing.key: [items]})``, item by item (each ``respell``-ed if given)."""
     from pdebug.redact import redact_keys
 
     first = True
@@ -986,6 +988,8 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
             item.check()
     for item in items:
         plain = item.plain() if isinstance(item, RawObject) else item
+        if respell is not None:
+            plain = respell(plain)
         if redact:
             plain = redact_keys(plain)
         if first:
@@ -994,3 +998,98 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
         yield _yaml_item(plain)
     if first:
         yield render_yaml({listing.key: []}, redact)
+
+
+# --- a Listing with protojson's key spelling (``--keys camel``) ----------------------------
+#
+# The text is ``render_json({key: [camel_keys(item)...]})``, byte for byte. Respelling needs
+# the decoded data, so nothing is printed from the input's text; a section is decoded and
+# written a member at a time, and a list member (``dynamic_active_clusters``) a resource
+# at a time, so no more than one resource is held decoded.
+
+
+def _indented(value: Any, indent: bytes, redact: bool, prefix: bytes = b"") -> bytes | str:
+    """``prefix`` then ``value`` in orjson's 2-space layout, later lines at ``indent``.
+
+    Redacted and escaped as :func:`render_json` does.
+    """
+    import orjson
+
+    try:
+        body = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        import json
+
+        body = json.dumps(value, indent=2, ensure_ascii=True).encode()
+    body = prefix + body.replace(b"\n", b"\n" + indent)
+    if redact:
+        from pdebug.redact import redact_bytes
+
+        body = redact_bytes(body)
+    return _safe_json(body)
+
+
+def _camel_members(item: RawObject, redact: bool) -> Iterator[bytes | str]:
+    """One section at indent 4, respelled, a member (or a list member's element) at a time."""
+    import msgspec
+    import orjson
+
+    from pdebug.model.camel import camel_keys, field_names, keeps_whole
+    from pdebug.model.dump import plain_json
+
+    members = item.members()
+    if not members:
+        yield b"{}"
+        return
+    elements = msgspec.json.Decoder(list[msgspec.Raw])
+    for i, (name, raw) in enumerate(members):
+        yield b"{\n      " if i == 0 else b",\n      "
+        field, spelled = field_names(name)
+        text = bytes(raw)
+        parts = None
+        if text[:1] == b"[" and not keeps_whole(field):
+            try:
+                parts = elements.decode(text)
+            except msgspec.DecodeError:
+                parts = None
+        if parts is None:
+            ((key, value),) = camel_keys({name: plain_json(text, name)}).items()
+            yield _indented(value, b"      ", redact, orjson.dumps(key) + b": ")
+        elif not parts:
+            yield orjson.dumps(spelled) + b": []"
+        else:
+            yield orjson.dumps(spelled) + b": ["
+            for j, part in enumerate(parts):
+                value = camel_keys(plain_json(part, f"{name}[{j}]"), field)
+                yield _indented(
+                    value, b"        ", redact, b"\n        " if j == 0 else b",\n        "
+                )
+            yield b"\n      ]"
+        del text, parts
+        if item.release is not None:
+            item.release()
+    yield b"\n    }"
+
+
+def json_listing_camel(listing: Listing, redact: bool = True) -> Iterator[bytes | str]:
+    """``render_json({listing.key: [camel_keys(item)...]})``, a resource at a time."""
+    import orjson
+
+    from pdebug.model.camel import camel_keys
+
+    items = list(listing.items())
+    for item in items:  # damage is an error before anything is printed
+        if isinstance(item, RawObject) and item.check is not None:
+            item.check()
+    head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
+    for item in items:
+        yield head
+        if isinstance(item, RawObject):
+            yield from _camel_members(item, redact)
+        else:
+            yield _indented(camel_keys(item), b"    ", redact)
+        head = b",\n    "
+    if head == b",\n    ":
+        yield b"\n  ]\n}\n"
+    else:
+        yield render_json({listing.key: []}, redact)
