@@ -104,7 +104,36 @@ def _decode(raw: msgspec.Raw | bytes, tp: Any) -> Any:
         except msgspec.ValidationError:
             pass
     # The last error says where the bytes really disagree with the schema.
-    return decoder(tp, MODES[-1]).decode(raw)
+    try:
+        return decoder(tp, MODES[-1]).decode(raw)
+    except msgspec.ValidationError as exc:
+        # protojson: a field set to null is the field left out (istioctl reads
+        # {"route_config": null} as an entry without one); only on this failure path.
+        if "got `null`" not in str(exc):
+            raise
+        cleaned = _without_nulls(raw)
+        if cleaned is None:
+            raise
+        return decoder(tp, MODES[-1]).decode(cleaned)
+
+
+def _without_nulls(raw: msgspec.Raw | bytes) -> bytes | None:
+    """``raw`` with every object member whose value is null left out; None if unchanged."""
+    import orjson
+
+    def drop(value: Any) -> Any:
+        if type(value) is dict:
+            return {k: drop(v) for k, v in value.items() if v is not None}
+        if type(value) is list:
+            return [drop(v) for v in value]
+        return value
+
+    try:
+        value = orjson.loads(bytes(raw))
+    except orjson.JSONDecodeError:
+        return None
+    cleaned = drop(value)
+    return None if cleaned == value else orjson.dumps(cleaned)
 
 
 def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "") -> T:

@@ -1,0 +1,71 @@
+"""Answers earlier sessions saw and left (each test fails without its fix)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests import harness as eh
+
+WAYPOINT = eh.ISTIOCTL / "proxy-status-diff/current/configdump.json"  # one dynamic route config
+SIDECAR = eh.FIXTURES / "real/sidecar/config_dump.json"
+
+
+def _edited(src: Path, tmp_path: Path, edit: Any) -> Path:
+    doc = json.loads(src.read_text())
+    for sec in doc["configs"]:
+        edit(sec["@type"].rsplit(".", 1)[1], sec)
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+# --- a field set to null is the field left out (protojson), in the tables too ------------
+
+
+def test_null_route_config_reads_as_absent_everywhere(pdebug, tmp_path: Path) -> None:
+    """`all -o json` printed `"route_config": null` with exit 0 while the tables said the
+    dump was damaged (exit 4): protojson (istioctl's reader) takes null as the field's
+    default, so the dump is valid and every command now reads it so."""
+
+    def edit(kind: str, sec: dict[str, Any]) -> None:
+        if kind == "RoutesConfigDump":
+            sec["dynamic_route_configs"][0]["route_config"] = None
+
+    path = _edited(WAYPOINT, tmp_path, edit)
+    as_json = pdebug("all", path, "-o", "json")
+    assert as_json.code == 0 and '"route_config": null' in as_json.out
+    for args in (("routes",), ("all",), ("routes", "-o", "wide"), ("check",)):
+        out = pdebug(*args, path)
+        assert out.code in (0, 1), (args, out.err)  # check: 1 is its findings
+        assert "damaged" not in out.err and "null" not in out.err
+    assert "No routes found." in pdebug("routes", path).err
+    # the same as the field left out
+    absent = _edited(
+        WAYPOINT,
+        tmp_path,
+        lambda k, s: (
+            s["dynamic_route_configs"][0].pop("route_config") if k == "RoutesConfigDump" else None
+        ),
+    )
+    assert pdebug("routes", absent, "-o", "wide").out == pdebug("routes", path, "-o", "wide").out
+
+
+def test_null_fields_inside_resources_are_left_out_not_the_resource(pdebug, tmp_path: Path) -> None:
+    def edit(kind: str, sec: dict[str, Any]) -> None:
+        if kind == "RoutesConfigDump":
+            sec["static_route_configs"][0]["route_config"]["virtual_hosts"] = None
+
+    path = _edited(SIDECAR, tmp_path, edit)
+    out = pdebug("routes", path, "-o", "wide")
+    assert out.code == 0 and "skipped" not in out.err
+    name = json.loads(SIDECAR.read_text())
+    first = next(s for s in name["configs"] if s["@type"].endswith("v3.RoutesConfigDump"))[
+        "static_route_configs"
+    ][0]["route_config"]["name"]
+    # the route config is still listed (by --name), with no virtual hosts
+    assert (
+        pdebug("routes", path, "--name", first, "--no-verbose").out.split("\n")[1].split()[0]
+        == first
+    )
