@@ -69,3 +69,47 @@ def test_null_fields_inside_resources_are_left_out_not_the_resource(pdebug, tmp_
         pdebug("routes", path, "--name", first, "--no-verbose").out.split("\n")[1].split()[0]
         == first
     )
+
+
+# --- pdebug status: a type whose last push was NACKed is ERROR, as istioctl says ----------
+
+HTTP_SYNCZ_128 = eh.FIXTURES / "corpus/istiod/handmade-1.28-http-syncz/syncz.json"
+
+
+def _syncz(tmp_path: Path, resources: dict[str, Any]) -> Path:
+    cds = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+    doc = [
+        {
+            "proxy": "web-1.shop",
+            "cluster_id": "Kubernetes",
+            "istio_version": "1.28.0",
+            "resources": {cds: resources},
+        }
+    ]
+    path = tmp_path / "syncz.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_status_nacked_type_is_error(pdebug, tmp_path: Path) -> None:
+    """istiod >= 1.24's HTTP syncz records a NACK in `resources[type].lastError`; its xDS
+    answer for the same state says ERROR, and istioctl prints ERROR: pdebug said STALE."""
+    err = "Proto constraint validation failed"
+    nacked = _syncz(tmp_path, {"sent": "c2", "acked": "c1", "lastError": err})
+    out = pdebug("status", "-f", nacked, "--layout", "fixed")
+    assert out.code == 0, out.err
+    assert out.out.splitlines()[1].split()[2] == "ERROR"
+    wide = pdebug("status", "-f", nacked, "-o", "wide").out
+    assert f"CDS: {err}" in wide and "CDS" in wide.splitlines()[1]
+    # never acked, and NACKed: ERROR too (it was STALE (Never Acknowledged))
+    first = _syncz(tmp_path, {"sent": "c1", "lastError": err})
+    out = pdebug("status", "-f", first, "--layout", "fixed")
+    assert out.out.splitlines()[1].split()[2] == "ERROR"
+    # NACKed once, a later push acked: in sync; the old error stays in -o wide only
+    healed = _syncz(tmp_path, {"sent": "c3", "acked": "c3", "lastError": err})
+    out = pdebug("status", "-f", healed, "--layout", "fixed")
+    assert out.out.splitlines()[1].split()[2] == "SYNCED"
+    # the corpus answer: the waypoint's CDS
+    fixed = pdebug("status", "-f", HTTP_SYNCZ_128, "--layout", "fixed").out
+    row = next(ln for ln in fixed.splitlines() if ln.startswith("waypoint-"))
+    assert row.split()[2] == "ERROR"
