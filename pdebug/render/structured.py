@@ -519,9 +519,13 @@ def _json_item(item: Any, redact: bool) -> Iterator[bytes | str]:
             yield b"\n    }"
             return
         del members, bodies
-        item = item.plain()
+        raw_item = item
+        item = item.plain()  # raises what decoding raises: damage is an error
+        written = _repeated_as_written(raw_item, item)
+        if written is not None:
+            item = written
     try:
-        body = orjson.dumps(item, option=orjson.OPT_INDENT_2)
+        body = _Pairs.dumps(item) if isinstance(item, _Pairs) else _indent_2(item)
     except TypeError:
         import json
 
@@ -530,6 +534,86 @@ def _json_item(item: Any, redact: bool) -> Iterator[bytes | str]:
     if redact:
         body = redact_bytes(body)
     yield _safe_json(body)
+
+
+def _indent_2(value: Any) -> bytes:
+    import orjson
+
+    body: bytes = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    return body
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its members in order, a repeated name kept (as written)."""
+
+    @staticmethod
+    def dumps(value: Any, indent: bytes = b"") -> bytes:
+        """``value`` in orjson's 2-space layout, each _Pairs an object; TypeError as orjson."""
+        import orjson
+
+        inner = indent + b"  "
+        if isinstance(value, _Pairs):
+            if not value:
+                return b"{}"
+            parts = [inner + orjson.dumps(k) + b": " + _Pairs.dumps(v, inner) for k, v in value]
+            return b"{\n" + b",\n".join(parts) + b"\n" + indent + b"}"
+        if type(value) is list:
+            if not value:
+                return b"[]"
+            parts = [inner + _Pairs.dumps(v, inner) for v in value]
+            return b"[\n" + b",\n".join(parts) + b"\n" + indent + b"]"
+        out: bytes = orjson.dumps(value)
+        return out
+
+
+def _key_count(compact: bytes) -> int:
+    """How many names ``compact`` JSON text holds (a string's ``":`` is written ``\\":``)."""
+    return compact.count(b'":') - compact.count(b'\\":')
+
+
+def _repeated_as_written(item: RawObject, plain: Any) -> _Pairs | None:
+    """``item`` with its objects as :class:`_Pairs` when a name repeats in one, else None.
+
+    The other ways of printing a section (its own text, member by member) print a name
+    repeated below its own members as the input holds it (every JSON reader takes the
+    last, as pdebug's views do); a section decoded to be printed (an escape, a number
+    orjson writes otherwise, a value redaction may hide) prints it so too. Called after
+    ``item.plain()`` decoded it (``plain``): damage was an error there.
+
+    The names are counted first, in C: unless decoding left some out, nothing else is done.
+    """
+    import json
+
+    import msgspec
+    import orjson
+
+    members = item.members()
+    try:
+        written = len(members) + sum(
+            _key_count(msgspec.json.format(bytes(raw), indent=-1)) for _, raw in members
+        )
+        decoded = _key_count(orjson.dumps(plain))
+    except (msgspec.DecodeError, TypeError, RecursionError):
+        written, decoded = -1, -2  # count them below
+    if written == decoded:
+        return None
+    repeated: list[bool] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> _Pairs:
+        if not repeated and len({k for k, _ in pairs}) != len(pairs):
+            repeated.append(True)
+        return _Pairs(pairs)
+
+    out = _Pairs()
+    for name, raw in members:
+        try:
+            value = json.loads(bytes(raw), object_pairs_hook=hook)
+        except (ValueError, RecursionError):
+            return None
+        out.append((name, value))
+    if not repeated or len({k for k, _ in out}) != len(out):
+        return None
+    return out
 
 
 def _safe_json(body: bytes) -> bytes | str:
