@@ -11,11 +11,10 @@ generated mesh dump in Envoy's layout (the bench's shape) with odd members put i
 
 from __future__ import annotations
 
-from typing import Any
-
 import io
 import json
 import random
+from typing import Any
 
 import msgspec
 import orjson

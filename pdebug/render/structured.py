@@ -567,7 +567,7 @@ class _Pairs(list[tuple[str, Any]]):
 
 
 def _key_count(compact: bytes) -> int:
-    """How many names ``compact`` JSON text holds (a string's ``":`` is written ``\\":``)."""
+    r"""How many names ``compact`` JSON text holds (a string's ``":`` is written ``\":``)."""
     return compact.count(b'":') - compact.count(b'\\":')
 
 
