@@ -113,3 +113,60 @@ def test_status_nacked_type_is_error(pdebug, tmp_path: Path) -> None:
     fixed = pdebug("status", "-f", HTTP_SYNCZ_128, "--layout", "fixed").out
     row = next(ln for ln in fixed.splitlines() if ln.startswith("waypoint-"))
     assert row.split()[2] == "ERROR"
+
+
+# --- trace names the cluster specifier plugin that picks the cluster ----------------------
+
+LUA = "type.googleapis.com/envoy.extensions.router.cluster_specifiers.lua.v3.LuaConfig"
+REVIEWS = "outbound|9080||reviews.default.svc.cluster.local"
+
+
+def _plugin_dump(tmp_path: Path, inline: bool) -> Path:
+    """The sidecar's route config 9080 with every route's cluster picked by a Lua plugin."""
+    ext = {
+        "name": "envoy.router.cluster_specifier_plugin.lua" if inline else "picker",
+        "typed_config": {
+            "@type": LUA,
+            "source_code": {"inline_string": "function envoy_on_route_cluster() end"},
+            "default_cluster": REVIEWS,
+        },
+    }
+
+    def edit(kind: str, sec: dict[str, Any]) -> None:
+        if kind != "RoutesConfigDump":
+            return
+        for entries in sec.values():
+            for entry in entries if isinstance(entries, list) else []:
+                rc = entry["route_config"]
+                if rc["name"] != "9080":
+                    continue
+                if not inline:
+                    rc["cluster_specifier_plugins"] = [{"extension": ext}]
+                for vh in rc["virtual_hosts"]:
+                    for route in vh["routes"]:
+                        if "route" in route:
+                            route["route"] = (
+                                {"inline_cluster_specifier_plugin": {"extension": ext}}
+                                if inline
+                                else {"cluster_specifier_plugin": "picker"}
+                            )
+
+    return _edited(SIDECAR, tmp_path, edit)
+
+
+def test_trace_names_the_cluster_specifier_plugin(pdebug, tmp_path: Path) -> None:
+    """Envoy's lua-cluster-specifier sandbox shape: trace said "cluster_specifier_plugin
+    or an unknown action" / "a cluster specifier pdebug does not know"; it now names the
+    plugin, its kind and its default_cluster (still UNKNOWN: the Lua code picks)."""
+    for inline, name in ((True, "envoy.router.cluster_specifier_plugin.lua"), (False, "picker")):
+        path = _plugin_dump(tmp_path, inline)
+        out = pdebug("trace", path, "http://reviews:9080/")
+        assert out.code == 6, out.err
+        verdict = out.out.strip().splitlines()[-1]
+        assert verdict == (
+            f"VERDICT: UNKNOWN, cluster specifier lua plugin {name} picks the cluster at run "
+            f"time; pdebug does not run it (its default_cluster: {REVIEWS})"
+        )
+        assert f"cluster_specifier_plugin {name}" in out.out
+        doc = json.loads(pdebug("trace", path, "http://reviews:9080/", "-o", "json").out)
+        assert name in json.dumps(doc)

@@ -300,6 +300,8 @@ class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
+    #: the plugins its routes name in ``cluster_specifier_plugin`` (an extension each)
+    cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
 
 
 # --- typed configs of the network filters pdebug understands -----------------------
