@@ -170,3 +170,134 @@ def test_trace_names_the_cluster_specifier_plugin(pdebug, tmp_path: Path) -> Non
         assert f"cluster_specifier_plugin {name}" in out.out
         doc = json.loads(pdebug("trace", path, "http://reviews:9080/", "-o", "json").out)
         assert name in json.dumps(doc)
+
+
+# --- endpoints -o wide WEIGHT: the locality's weight where the cluster splits by it -------
+
+
+def _weighted_dump(tmp_path: Path, camel: bool = False) -> tuple[Path, Path]:
+    """Envoy Gateway's weighted backendRefs (translator output http-route-weighted-backend):
+    one locality per backend, weighted 20/40/20/20, with locality_weighted_lb_config; and
+    an Istio-shaped cluster whose locality weight is its endpoints' sum."""
+    eg = "httproute/default/backend/rule/0"
+    istio = "outbound|9080||reviews.default.svc.cluster.local"
+    localities = [
+        {
+            "locality": {"region": f"{eg}/backend/{i}"},
+            "load_balancing_weight": w,
+            "lb_endpoints": [
+                {
+                    "endpoint": {
+                        "address": {
+                            "socket_address": {"address": f"10.0.0.{i}", "port_value": 8080}
+                        }
+                    },
+                    "load_balancing_weight": 1,
+                }
+            ],
+        }
+        for i, w in enumerate((20, 40, 20, 20), start=1)
+    ]
+    istio_cla = {
+        "cluster_name": istio,
+        "endpoints": [
+            {
+                "locality": {"region": "us", "zone": "a"},
+                "load_balancing_weight": 3,
+                "lb_endpoints": [
+                    {
+                        "endpoint": {
+                            "address": {
+                                "socket_address": {"address": "10.1.0.1", "port_value": 9080}
+                            }
+                        },
+                        "load_balancing_weight": 3,
+                    }
+                ],
+            }
+        ],
+    }
+    eds = {"ads": {}, "resource_api_version": "V3"}
+    doc = {
+        "configs": [
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                "dynamic_active_clusters": [
+                    {
+                        "cluster": {
+                            "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+                            "name": eg,
+                            "type": "EDS",
+                            "eds_cluster_config": {"eds_config": eds, "service_name": eg},
+                            "common_lb_config": {"locality_weighted_lb_config": {}},
+                        }
+                    },
+                    {
+                        "cluster": {
+                            "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+                            "name": istio,
+                            "type": "EDS",
+                            "eds_cluster_config": {"eds_config": eds, "service_name": istio},
+                            # istiod sets it too, with each locality weighing its endpoints'
+                            # sum: the split is the endpoint weights', nothing is added
+                            "common_lb_config": {"locality_weighted_lb_config": {}},
+                        }
+                    },
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+                "dynamic_endpoint_configs": [
+                    {"endpoint_config": {"cluster_name": eg, "endpoints": localities}},
+                    {"endpoint_config": istio_cla},
+                ],
+            },
+        ]
+    }
+    hosts = [
+        {
+            "name": eg,
+            "host_statuses": [
+                {
+                    "address": {"socket_address": {"address": f"10.0.0.{i}", "port_value": 8080}},
+                    "health_status": {"eds_health_status": "HEALTHY"},
+                    "weight": 1,
+                }
+                for i in range(1, 5)
+            ],
+        }
+    ]
+    if camel:
+        doc = eh.camelize(doc)
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    clusters = tmp_path / "clusters.json"
+    clusters.write_text(json.dumps({"cluster_statuses": hosts}))
+    return dump, clusters
+
+
+def _weights(out: str) -> dict[str, str]:
+    rows = [line.split(None, 6) for line in out.splitlines()[1:]]
+    return {r[0]: r[6].strip() for r in rows}
+
+
+def test_endpoints_wide_weight_shows_the_locality_split(pdebug, tmp_path: Path) -> None:
+    """Every row read WEIGHT 1 where Envoy Gateway's 20/40/20/20 split lives in the locality
+    weights; a cluster that does not split by locality (istiod's) keeps its own weight."""
+    for camel in (False, True):
+        dump, clusters = _weighted_dump(tmp_path, camel)
+        out = pdebug("endpoints", dump, "-o", "wide")
+        assert out.code == 0, out.err
+        weights = _weights(out.out)
+        assert [weights[f"10.0.0.{i}:8080"] for i in range(1, 5)] == [
+            "1 (locality 20)",
+            "1 (locality 40)",
+            "1 (locality 20)",
+            "1 (locality 20)",
+        ]
+        assert weights["10.1.0.1:9080"] == "3"  # its locality weighs 3 = its endpoints' sum
+        live = pdebug("endpoints", dump, "--clusters-json", clusters, "-o", "wide")
+        assert live.code == 0, live.err
+        assert _weights(live.out)["10.0.0.2:8080"] == "1 (locality 40)"
+        # the table istioctl prints has no WEIGHT: unchanged
+        assert "locality" not in pdebug("endpoints", dump).out

@@ -123,6 +123,22 @@ class Cluster(_S):
     hosts: list[Address] = []
 
 
+class CommonLbConfig(_S):
+    #: set (``{}``): the cluster splits traffic by its localities' ``load_balancing_weight``
+    locality_weighted_lb_config: Raw = NULL
+
+
+class LbWeightedCluster(_S):
+    """Only what says whether a cluster balances by locality weight (the endpoints view)."""
+
+    name: str = ""
+    common_lb_config: CommonLbConfig | None = None
+
+
+class LbWeightedEntry(_S):
+    cluster: LbWeightedCluster = msgspec.field(default_factory=LbWeightedCluster)
+
+
 # --- listeners ------------------------------------------------------------------------
 
 
