@@ -339,15 +339,19 @@ _WHOLE = frozenset(
 _STRUCT_ANY = ("TypedStruct", "google.protobuf.Struct", "google.protobuf.Value")
 #: A proto field name in snake_case: the only keys whose spelling changes.
 _SNAKE_FIELD = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
-#: key -> (its field name in snake_case, its protojson spelling)
-_NAMES: dict[str, tuple[str, str]] = {}
+#: Fields whose value is a Struct only in some places (see :func:`camel_keys`).
+_SOMETIMES_WHOLE = frozenset({"metadata", "value", "config", "match"})
+#: key -> (its field name in snake_case, its protojson spelling, 1 if its value is kept
+#: whole, 2 if it may be, else 0)
+_NAMES: dict[str, tuple[str, str, int]] = {}
 
 
-def _names(key: str) -> tuple[str, str]:
+def _names(key: str) -> tuple[str, str, int]:
     known = _NAMES.get(key)
     if known is None:
         snake = to_snake(key) if "_" not in key else key
-        known = (snake, to_camel(key) if _SNAKE_FIELD.fullmatch(key) else key)
+        kind = 1 if snake in _WHOLE else 2 if snake in _SOMETIMES_WHOLE else 0
+        known = (snake, to_camel(key) if _SNAKE_FIELD.fullmatch(key) else key, kind)
         if len(_NAMES) < 50_000:
             _NAMES[key] = known
     return known
@@ -355,7 +359,8 @@ def _names(key: str) -> tuple[str, str]:
 
 def field_names(key: str) -> tuple[str, str]:
     """``(snake_case field name, protojson spelling)`` of a key; a data key is kept."""
-    return _NAMES.get(key) or _names(key)
+    snake, spelled, _ = _NAMES.get(key) or _names(key)
+    return snake, spelled
 
 
 def keeps_whole(field: str) -> bool:
@@ -373,29 +378,37 @@ def camel_keys(value: Any, field: str = "") -> Any:
     snake_case name of the field ``value`` is the value of.
     """
     if type(value) is list:
-        return [camel_keys(v, field) for v in value]
+        return [camel_keys(v, field) if type(v) is dict or type(v) is list else v for v in value]
     if type(value) is not dict:
         return value
     if field in _NAMED_MAPS:
         return {k: camel_keys(v) for k, v in value.items()}
-    typed = value.get("@type")
-    struct_any = isinstance(typed, str) and typed.endswith(_STRUCT_ANY)
     out: dict[str, Any] = {}
     names = _NAMES
     for key, item in value.items():
-        name, spelled = names.get(key) or _names(key)
-        if name in _WHOLE or (
-            type(item) is dict
-            and (
-                (name == "metadata" and not all(metadata_field(k) for k in item))
-                or (name == "value" and struct_any)
-                or (name == "config" and typed is None)  # a v2 filter's Struct
-                or (name == "match" and field == "transport_socket_matches")
-            )
-        ):
+        name, spelled, kind = names.get(key) or _names(key)
+        t = type(item)
+        if t is not dict and t is not list:
             out[spelled] = item
-        elif type(item) is dict or type(item) is list:
-            out[spelled] = camel_keys(item, name)
+        elif kind == 1 or (kind == 2 and t is dict and _struct_here(name, item, value, field)):
+            out[spelled] = item
         else:
-            out[spelled] = item
+            out[spelled] = camel_keys(item, name)
     return out
+
+
+def _struct_here(name: str, item: dict[str, Any], parent: dict[str, Any], field: str) -> bool:
+    """Whether ``parent[name]`` (an object) is a Struct here, kept whole.
+
+    Node ``metadata`` (a Metadata message holds only its own fields), a TypedStruct's or a
+    Struct Any's ``value``, a v2 filter's ``config`` (no ``@type`` beside it), a transport
+    socket match's ``match``.
+    """
+    if name == "metadata":
+        return not all(metadata_field(k) for k in item)
+    typed = parent.get("@type")
+    if name == "value":
+        return isinstance(typed, str) and typed.endswith(_STRUCT_ANY)
+    if name == "config":
+        return typed is None
+    return name == "match" and field == "transport_socket_matches"

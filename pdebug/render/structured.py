@@ -1092,10 +1092,13 @@ def yaml_listing(
 # at a time, so no more than one resource is held decoded.
 
 
-def _indented(value: Any, indent: bytes, redact: bool, prefix: bytes = b"") -> bytes | str:
+def _indented(
+    value: Any, indent: bytes, redact: bool, prefix: bytes = b"", finish: bool = True
+) -> bytes | str:
     """``prefix`` then ``value`` in orjson's 2-space layout, later lines at ``indent``.
 
-    Redacted and escaped as :func:`render_json` does.
+    Redacted and escaped as :func:`render_json` does, unless not ``finish`` (the caller
+    does it for a run of pieces: :func:`_redacted`).
     """
     import orjson
 
@@ -1106,6 +1109,11 @@ def _indented(value: Any, indent: bytes, redact: bool, prefix: bytes = b"") -> b
 
         body = json.dumps(value, indent=2, ensure_ascii=True).encode()
     body = prefix + body.replace(b"\n", b"\n" + indent)
+    return _redacted(body, redact) if finish else body
+
+
+def _redacted(body: bytes, redact: bool) -> bytes | str:
+    """``body`` redacted (when ``redact``) and escaped, as :func:`render_json` does."""
     if redact:
         from pdebug.redact import redact_bytes
 
@@ -1143,11 +1151,20 @@ def _camel_members(item: RawObject, redact: bool) -> Iterator[bytes | str]:
             yield orjson.dumps(spelled) + b": []"
         else:
             yield orjson.dumps(spelled) + b": ["
+            batch: list[bytes] = []
+            size = 0
             for j, part in enumerate(parts):
                 value = camel_keys(plain_json(part, f"{name}[{j}]"), field)
-                yield _indented(
-                    value, b"        ", redact, b"\n        " if j == 0 else b",\n        "
-                )
+                lead = b"\n        " if j == 0 else b",\n        "
+                piece = _indented(value, b"        ", redact, lead, finish=False)
+                assert isinstance(piece, bytes)
+                batch.append(piece)
+                size += len(piece)
+                if size >= _RUN:  # redacted and escaped a run of resources at a time
+                    yield _redacted(b"".join(batch), redact)
+                    batch, size = [], 0
+            if batch:
+                yield _redacted(b"".join(batch), redact)
             yield b"\n      ]"
         del text, parts
         if item.release is not None:
