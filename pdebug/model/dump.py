@@ -107,8 +107,9 @@ def _decode(raw: msgspec.Raw | bytes, tp: Any) -> Any:
     try:
         return decoder(tp, MODES[-1]).decode(raw)
     except msgspec.ValidationError as exc:
-        # protojson: a field set to null is the field left out (istioctl reads
-        # {"route_config": null} as an entry without one); only on this failure path.
+        # protojson: a field set to null is the field left out; only on this failure
+        # path. Not at the top: {"route_config": null} is an entry without its resource,
+        # which decode_items skips with a warning, as before.
         if "got `null`" not in str(exc):
             raise
         cleaned = _without_nulls(raw)
@@ -118,7 +119,7 @@ def _decode(raw: msgspec.Raw | bytes, tp: Any) -> Any:
 
 
 def _without_nulls(raw: msgspec.Raw | bytes) -> bytes | None:
-    """``raw`` with every object member whose value is null left out; None if unchanged."""
+    """``raw`` with every member below its own whose value is null left out; None if unchanged."""
     import orjson
 
     def drop(value: Any) -> Any:
@@ -132,7 +133,10 @@ def _without_nulls(raw: msgspec.Raw | bytes) -> bytes | None:
         value = orjson.loads(bytes(raw))
     except orjson.JSONDecodeError:
         return None
-    cleaned = drop(value)
+    if type(value) is dict:  # its own members stay: a null there is said by the caller
+        cleaned: Any = {k: drop(v) for k, v in value.items()}
+    else:
+        cleaned = drop(value)
     return None if cleaned == value else orjson.dumps(cleaned)
 
 
@@ -157,6 +161,8 @@ def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "")
 
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw], strict=False)
+#: A resource list entry whose own member is null (protojson: left out): nothing in it.
+_NULL_MEMBER = re.compile(r"got `null` - at `\$\.([A-Za-z_][A-Za-z0-9_]*)`$")
 
 
 def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str], None]) -> list[T]:
@@ -190,15 +196,21 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         ) from None
     items: Kept[T] = Kept()
     skipped: list[str] = []
+    empty = 0  # entries skipped for holding no resource (`"cluster": null`)
     for index, part in enumerate(parts):
         try:
             items.append(_decode(part, tp))
         except DECODE_FAILURES as exc:
+            field = _NULL_MEMBER.search(str(exc))
+            if field is not None:
+                empty += 1
+                skipped.append(f"{what}[{index}] skipped: its {field.group(1)} is null")
+                continue
             reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
             skipped.append(f"{what}[{index}] skipped: {reason}")
             continue
         items.positions.append(index)
-    if skipped and not items:
+    if skipped and not items and empty < len(skipped):
         # Nothing of it is usable: that is the dump's problem, not one resource's.
         first = skipped[0].replace(" skipped:", ":", 1)
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
