@@ -328,7 +328,7 @@ def test_status_http_syncz_unwatched_type_is_ignored(pdebug):
     fixed = pdebug("status", "-f", HTTP_SYNCZ_128, "--layout", "fixed")
     cells = {line.split()[0]: line.split() for line in fixed.out.splitlines()[1:]}
     assert cells["waypoint-7d6c9b8f7-abcde.bookinfo"][2:7] == [
-        "STALE",
+        "ERROR",  # CDS: its last push NACKed (lastError), as istioctl says (was STALE)
         "SYNCED",
         "SYNCED",
         "SYNCED",

@@ -27,7 +27,7 @@ def mesh(kube: kd.KubeDouble, no_ambient_config: None) -> kd.KubeDouble:
     kube.add_gateway("waypoint", "bookinfo", labels={"istio.io/waypoint-for": "all"})
     kube.add_gateway("reviews-wp", "bookinfo", labels={"istio.io/rev": "canary"}, programmed=False)
     kube.add_gateway("ingress", "bookinfo", gateway_class="istio")  # not a waypoint
-    kube.add_gateway("shop-wp", "shop", programmed=None)
+    kube.add_gateway("shop-wp", "shop", programmed=None, addresses=["10.96.0.9"])
     kube.add_service("waypoint", "bookinfo")  # the waypoint's own service: never bound
     kube.add_service("productpage", "bookinfo")
     kube.add_service("reviews", "bookinfo", labels={"istio.io/use-waypoint": "reviews-wp"})
@@ -73,7 +73,11 @@ def test_wide_and_json_say_what_binds_to_each(pdebug, kubeconfig, mesh):
     # never bind
     assert got["waypoint"]["services"] == ["bookinfo/productpage"]
     assert got["waypoint"]["workloads"] == ["bookinfo/productpage-v1-x"]
-    assert got["reviews-wp"]["services"] == ["bookinfo/reviews"]
+    # reviews-wp is not programmed and has no status.addresses: istiod binds nothing to it
+    # (pdebug listed bookinfo/reviews as bound); what asks for it waits
+    assert got["reviews-wp"]["services"] == [] and got["reviews-wp"]["addresses"] == []
+    assert got["reviews-wp"]["waiting"] == ["bookinfo/reviews"]
+    assert "waypoint bookinfo/reviews-wp has no address yet" in r.err
     assert got["reviews-wp"]["workloads"] == []  # reviews-wp serves services only (unlabelled)
     assert got["shop-wp"]["services"] == ["shop/cart"] and got["shop-wp"]["workloads"] == []
     wide = pdebug("waypoints", "-n", "bookinfo", "-o", "wide", "--kubeconfig", kubeconfig)

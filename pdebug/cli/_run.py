@@ -11,6 +11,7 @@ Nothing here imports Typer: the view bodies below run both under Typer (the comm
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -55,12 +56,22 @@ def run_view(
     fetch: Fetch,
     build: Callable[[ProxyData, Format], ViewResult],
     clusters_json: str | None = None,
+    keys: str | None = None,
 ) -> int:
-    """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it."""
+    """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it.
+
+    ``keys``: ``--keys`` (None: ``$PDEBUG_KEYS``, else the dump's own spelling).
+    """
+    if keys is None:
+        keys = os.environ.get("PDEBUG_KEYS") or None
     data = load_proxy(  # -o is checked once SOURCE is parsed, before anything is read
-        proxy.words, proxy.live, fetch, clusters_json, before_read=lambda: get_format(output)
+        proxy.words,
+        proxy.live,
+        fetch,
+        clusters_json,
+        before_read=lambda: get_format(output, keys),
     )
-    fmt = get_format(output)
+    fmt = get_format(output, keys)
     if data.picked_pod is not None:
         # Say which pod of the workload was read; stdout stays the data alone.
         print(f"reading pod {data.picked_pod} ({proxy.source})", file=sys.stderr)
@@ -91,6 +102,7 @@ def clusters(
     direction: str | None = None,
     output: str = "table",
     clusters_json: str | None = None,
+    keys: str | None = None,
 ) -> int:
     """``pdebug clusters``."""
     from pdebug.views import clusters as v
@@ -103,7 +115,12 @@ def clusters(
     light = ("clusters",) if flt.empty and output.lower() in ("table", "short") else ()
     with light_tables(*light):
         return run_view(
-            proxy, output, fetch, lambda d, f: v.view(d, flt, f.wide, f.structured), clusters_json
+            proxy,
+            output,
+            fetch,
+            lambda d, f: v.view(d, flt, f.wide, f.structured),
+            clusters_json,
+            keys,
         )
 
 
@@ -114,6 +131,7 @@ def listeners(
     type: str | None = None,  # noqa: A002 - istioctl's flag name
     verbose: bool = True,
     output: str = "table",
+    keys: str | None = None,
 ) -> int:
     """``pdebug listeners``."""
     from pdebug.views import listeners as v
@@ -124,17 +142,28 @@ def listeners(
         output,
         Fetch.listeners(),
         lambda d, f: v.view(d, flt, f.wide, verbose, not f.structured),
+        keys=keys,
     )
 
 
 def routes(
-    proxy: ProxyOptions, name: str | None = None, verbose: bool = True, output: str = "table"
+    proxy: ProxyOptions,
+    name: str | None = None,
+    verbose: bool = True,
+    output: str = "table",
+    keys: str | None = None,
 ) -> int:
     """``pdebug routes``."""
     from pdebug.views import routes as v
 
     flt = v.RouteFilter(name)
-    return run_view(proxy, output, Fetch.routes(name), lambda d, f: v.view(d, flt, f.wide, verbose))
+    return run_view(
+        proxy,
+        output,
+        Fetch.routes(name),
+        lambda d, f: v.view(d, flt, f.wide, verbose),
+        keys=keys,
+    )
 
 
 def endpoints(
@@ -145,6 +174,7 @@ def endpoints(
     status: str | None = None,
     output: str = "table",
     clusters_json: str | None = None,
+    keys: str | None = None,
 ) -> int:
     """``pdebug endpoints``."""
     from pdebug.views import endpoints as v
@@ -157,6 +187,7 @@ def endpoints(
         fetch,
         lambda d, f: explain_empty(d, _endpoints(v, d, flt, f.wide), flt),
         clusters_json,
+        keys,
     )
 
 
@@ -167,6 +198,7 @@ def eds(
     cluster: str | None = None,
     status: str | None = None,
     output: str = "table",
+    keys: str | None = None,
 ) -> int:
     """``pdebug eds``."""
     from pdebug.views import endpoints as v
@@ -177,6 +209,7 @@ def eds(
         output,
         Fetch.eds(cluster),
         lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
+        keys=keys,
     )
 
 
@@ -228,7 +261,13 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     return msgspec.structs.replace(result, note=note)
 
 
-def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: str) -> int:
+def whole(
+    module: str,
+    fetch: Callable[[], Fetch],
+    proxy: ProxyOptions,
+    output: str,
+    keys: str | None = None,
+) -> int:
     """A view with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
     import importlib
 
@@ -240,7 +279,7 @@ def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: 
             result.note = None  # json/yaml print the whole section: nothing left out
         return result
 
-    return run_view(proxy, output, fetch(), build)
+    return run_view(proxy, output, fetch(), build, keys=keys)
 
 
 def all_(
@@ -256,6 +295,7 @@ def all_(
     type: str | None = None,  # noqa: A002 - istioctl's flag name
     name: str | None = None,
     verbose: bool = True,
+    keys: str | None = None,
 ) -> int:
     """``pdebug all``."""
     from pdebug.views import all as v
@@ -284,6 +324,7 @@ def all_(
             verbose,
             rendered=f.name in ("table", "wide"),
         ),
+        keys=keys,
     )
 
 

@@ -147,6 +147,20 @@ OutputOpt = Annotated[
         autocompletion=complete_format,
     ),
 ]
+KeysOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keys",
+        help="Key spelling of json/yaml: dump (as the dump spells them; Envoy writes "
+        "snake_case) or camel (protobuf JSON's lowerCamelCase, as istioctl -o json|yaml "
+        "prints them: statsConfig, edsClusterConfig; map keys and Struct contents kept). "
+        "Only the spelling changes: values stay Envoy's (istioctl re-encodes them, drops "
+        "defaults set explicitly, sorts YAML keys; its pc all -o json prints the dump as "
+        "fetched, snake_case from Envoy). Default: $PDEBUG_KEYS, else dump.",
+        metavar="SPELLING",
+        show_default=False,
+    ),
+]
 ClustersJsonOpt = Annotated[
     str | None,
     typer.Option(

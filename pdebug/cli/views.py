@@ -11,6 +11,7 @@ from pdebug.cli import _run
 from pdebug.cli.completion import complete_view
 from pdebug.cli.options import (
     ClustersJsonOpt,
+    KeysOpt,
     OutputOpt,
     PortOpt,
     ProxyOptions,
@@ -38,6 +39,7 @@ def clusters_cmd(
     ] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -49,7 +51,7 @@ def clusters_cmd(
 
     Example: pdebug clusters pod/productpage-v1-abc -n default --fqdn reviews
     """
-    return _run.clusters(proxy, fqdn, port, subset, direction, output, clusters_json)
+    return _run.clusters(proxy, fqdn, port, subset, direction, output, clusters_json, keys)
 
 
 @proxy_options()
@@ -63,6 +65,7 @@ def listeners_cmd(
     ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per filter chain.")] = True,
     output: OutputOpt = "table",
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -73,7 +76,7 @@ def listeners_cmd(
 
     Example: pdebug listeners dump.json --port 15006 -o wide
     """
-    return _run.listeners(proxy, address, port, type, verbose, output)
+    return _run.listeners(proxy, address, port, type, verbose, output, keys)
 
 
 @proxy_options()
@@ -83,6 +86,7 @@ def routes_cmd(
     ] = None,
     verbose: Annotated[bool, typer.Option(help="One row per route.")] = True,
     output: OutputOpt = "table",
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -92,7 +96,7 @@ def routes_cmd(
 
     Example: pdebug routes dump.json --name 9080 -o wide
     """
-    return _run.routes(proxy, name, verbose, output)
+    return _run.routes(proxy, name, verbose, output, keys)
 
 
 AddressOpt = Annotated[str | None, typer.Option(help="Endpoint IP address.", metavar="IP")]
@@ -112,6 +116,7 @@ def endpoints_cmd(
     status: StatusOpt = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -123,7 +128,7 @@ def endpoints_cmd(
 
     Example: pdebug endpoints dump.json --clusters-json clusters.json --status UNHEALTHY
     """
-    return _run.endpoints(proxy, address, port, cluster, status, output, clusters_json)
+    return _run.endpoints(proxy, address, port, cluster, status, output, clusters_json, keys)
 
 
 @proxy_options()
@@ -135,6 +140,7 @@ def eds_cmd(
     cluster: ClusterOpt = None,
     status: StatusOpt = None,
     output: OutputOpt = "table",
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -142,7 +148,7 @@ def eds_cmd(
 
     Example: pdebug eds dump.json --cluster 'outbound|9080||reviews.default.svc.cluster.local'
     """
-    return _run.eds(proxy, address, port, cluster, status, output)
+    return _run.eds(proxy, address, port, cluster, status, output, keys)
 
 
 def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
@@ -160,10 +166,11 @@ def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[.
 
     def command(
         output: OutputOpt = "table",
+        keys: KeysOpt = None,
         *,
         proxy: ProxyOptions,
     ) -> int:
-        return _run.whole(module, fetch, proxy, output)
+        return _run.whole(module, fetch, proxy, output, keys)
 
     command.__name__ = command.__qualname__ = f"{module}_cmd"
     command.__doc__ = doc
@@ -220,6 +227,7 @@ def all_cmd(
     ] = True,
     with_headers: Annotated[bool, typer.Option(help="Title each part.")] = False,
     output: OutputOpt = "table",
+    keys: KeysOpt = None,
     *,
     proxy: ProxyOptions,
 ) -> int:
@@ -241,6 +249,7 @@ def all_cmd(
         type=type,
         name=name,
         verbose=verbose,
+        keys=keys,
     )
 
 

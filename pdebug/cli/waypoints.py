@@ -63,6 +63,18 @@ def waypoints_cmd(
                     f"from: {w.attach_from}); their services and workloads are listed with -A",
                     file=sys.stderr,
                 )
+    if fmt.wide or fmt.structured:
+        for w in bound:
+            if w.waiting:
+                asks = ", ".join(w.waiting[:3]) + (
+                    f" +{len(w.waiting) - 3}" if len(w.waiting) > 3 else ""
+                )
+                print(
+                    f"note: waypoint {w.namespace}/{w.name} has no address yet (status.addresses"
+                    f"; PROGRAMMED {w.programmed}): istiod binds nothing to it until it has "
+                    f"one; asking for it: {asks}",
+                    file=sys.stderr,
+                )
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)

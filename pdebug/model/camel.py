@@ -292,3 +292,123 @@ def _keep_keys(value: Any, parent: str) -> Any:
         return value
     # typed_filter_metadata: values are Any messages -> respell their fields
     return {k: snake_keys(v) for k, v in value.items()}
+
+
+# --- output: every proto field name as protojson writes it (``--keys camel``) -----------
+#
+# istioctl prints resources through Go's protobuf JSON printer: each field under its
+# json_name (lowerCamelCase), while keys that are data stay as written: the keys of a map
+# field (metadata namespaces, RBAC policy names, a matcher's values), and everything inside
+# a google.protobuf.Struct (node metadata, filter metadata values, an access log's JSON
+# format, a TypedStruct's value). ``@type`` is not a field name and is kept.
+
+#: Map fields (``map<string, Message>``): their keys are data, their values messages.
+_NAMED_MAPS = frozenset(
+    {
+        "typed_filter_metadata",
+        "typed_extension_protocol_options",
+        "typed_per_filter_config",
+        "policies",
+        "providers",
+        "requirement_map",
+        "named_endpoints",
+        "dynamic_parameters",
+        "source_codes",
+        "map",
+    }
+)
+#: Fields whose value is data all the way down: a google.protobuf.Struct, a map of Structs
+#: or of strings. Kept whole.
+_WHOLE = frozenset(
+    {
+        "filter_metadata",
+        "per_filter_config",
+        "json_format",
+        "typed_json_format",
+        "static_layer",
+        "default_subset",
+        "labels",
+        "annotations",
+        "key_values",
+        "params",
+        "fields",
+        "dimensions",
+    }
+)
+#: The Any types whose ``value`` is a Struct (or any JSON value): kept whole.
+_STRUCT_ANY = ("TypedStruct", "google.protobuf.Struct", "google.protobuf.Value")
+#: A proto field name in snake_case: the only keys whose spelling changes.
+_SNAKE_FIELD = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+#: Fields whose value is a Struct only in some places (see :func:`camel_keys`).
+_SOMETIMES_WHOLE = frozenset({"metadata", "value", "config", "match"})
+#: key -> (its field name in snake_case, its protojson spelling, 1 if its value is kept
+#: whole, 2 if it may be, else 0)
+_NAMES: dict[str, tuple[str, str, int]] = {}
+
+
+def _names(key: str) -> tuple[str, str, int]:
+    known = _NAMES.get(key)
+    if known is None:
+        snake = to_snake(key) if "_" not in key else key
+        kind = 1 if snake in _WHOLE else 2 if snake in _SOMETIMES_WHOLE else 0
+        known = (snake, to_camel(key) if _SNAKE_FIELD.fullmatch(key) else key, kind)
+        if len(_NAMES) < 50_000:
+            _NAMES[key] = known
+    return known
+
+
+def field_names(key: str) -> tuple[str, str]:
+    """``(snake_case field name, protojson spelling)`` of a key; a data key is kept."""
+    snake, spelled, _ = _NAMES.get(key) or _names(key)
+    return snake, spelled
+
+
+def keeps_whole(field: str) -> bool:
+    """Whether the value of ``field`` (snake_case) is data all the way down (a Struct)."""
+    return field in _WHOLE
+
+
+def camel_keys(value: Any, field: str = "") -> Any:
+    """``value`` (plain JSON data) with every proto field name in its protojson spelling.
+
+    ``route_config_name`` -> ``routeConfigName``, ``consecutive_5xx`` -> ``consecutive5xx``;
+    names already in lowerCamelCase are kept, as are ``@type``, the keys of map fields
+    (:data:`_NAMED_MAPS`) and everything inside a Struct (:data:`_WHOLE`, node
+    ``metadata``, a TypedStruct's ``value``, a v2 filter's ``config``). ``field`` is the
+    snake_case name of the field ``value`` is the value of.
+    """
+    if type(value) is list:
+        return [camel_keys(v, field) if type(v) is dict or type(v) is list else v for v in value]
+    if type(value) is not dict:
+        return value
+    if field in _NAMED_MAPS:
+        return {k: camel_keys(v) for k, v in value.items()}
+    out: dict[str, Any] = {}
+    names = _NAMES
+    for key, item in value.items():
+        name, spelled, kind = names.get(key) or _names(key)
+        t = type(item)
+        if t is not dict and t is not list:
+            out[spelled] = item
+        elif kind == 1 or (kind == 2 and t is dict and _struct_here(name, item, value, field)):
+            out[spelled] = item
+        else:
+            out[spelled] = camel_keys(item, name)
+    return out
+
+
+def _struct_here(name: str, item: dict[str, Any], parent: dict[str, Any], field: str) -> bool:
+    """Whether ``parent[name]`` (an object) is a Struct here, kept whole.
+
+    Node ``metadata`` (a Metadata message holds only its own fields), a TypedStruct's or a
+    Struct Any's ``value``, a v2 filter's ``config`` (no ``@type`` beside it), a transport
+    socket match's ``match``.
+    """
+    if name == "metadata":
+        return not all(metadata_field(k) for k in item)
+    typed = parent.get("@type")
+    if name == "value":
+        return isinstance(typed, str) and typed.endswith(_STRUCT_ANY)
+    if name == "config":
+        return typed is None
+    return name == "match" and field == "transport_socket_matches"

@@ -212,3 +212,30 @@ def by_name(dump: ConfigDump) -> dict[str, ClusterRecord]:
     for rec in records(dump, ("ACTIVE", "STATIC", "WARMING")):
         out.setdefault(rec.name, rec)
     return out
+
+
+def locality_weighted(dump: ConfigDump) -> frozenset[str]:
+    """The clusters that split traffic by locality weight (``locality_weighted_lb_config``).
+
+    Envoy reads a locality's ``load_balancing_weight`` only for those; Envoy Gateway puts
+    weighted backendRefs there. The clusters section is searched for the field's name
+    first: a dump without it decodes nothing more.
+    """
+    names: set[str] = set()
+    for sec in dump.sections_of("clusters"):
+        for key in STATE_KEYS.values():
+            raw = sec.raw(key)
+            if raw is None:
+                continue
+            text = bytes(raw)
+            if (
+                b"locality_weighted_lb_config" not in text
+                and b"localityWeightedLbConfig" not in text
+            ):
+                continue
+            entries = sec.typed(key, list[s.LbWeightedEntry], list, key)
+            for entry in entries:
+                common = entry.cluster.common_lb_config
+                if common is not None and common.locality_weighted_lb_config != s.NULL:
+                    names.add(entry.cluster.name)
+    return frozenset(names)

@@ -104,7 +104,40 @@ def _decode(raw: msgspec.Raw | bytes, tp: Any) -> Any:
         except msgspec.ValidationError:
             pass
     # The last error says where the bytes really disagree with the schema.
-    return decoder(tp, MODES[-1]).decode(raw)
+    try:
+        return decoder(tp, MODES[-1]).decode(raw)
+    except msgspec.ValidationError as exc:
+        # protojson: a field set to null is the field left out; only on this failure
+        # path. Not at the top: {"route_config": null} is an entry without its resource,
+        # which decode_items skips with a warning, as before.
+        if "got `null`" not in str(exc):
+            raise
+        cleaned = _without_nulls(raw)
+        if cleaned is None:
+            raise
+        return decoder(tp, MODES[-1]).decode(cleaned)
+
+
+def _without_nulls(raw: msgspec.Raw | bytes) -> bytes | None:
+    """``raw`` with every member below its own whose value is null left out; None if unchanged."""
+    import orjson
+
+    def drop(value: Any) -> Any:
+        if type(value) is dict:
+            return {k: drop(v) for k, v in value.items() if v is not None}
+        if type(value) is list:
+            return [drop(v) for v in value]
+        return value
+
+    try:
+        value = orjson.loads(bytes(raw))
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is dict:  # its own members stay: a null there is said by the caller
+        cleaned: Any = {k: drop(v) for k, v in value.items()}
+    else:
+        cleaned = drop(value)
+    return None if cleaned == value else orjson.dumps(cleaned)
 
 
 def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "") -> T:
@@ -128,6 +161,8 @@ def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "")
 
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw], strict=False)
+#: A resource list entry whose own member is null (protojson: left out): nothing in it.
+_NULL_MEMBER = re.compile(r"got `null` - at `\$\.([A-Za-z_][A-Za-z0-9_]*)`$")
 
 
 def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str], None]) -> list[T]:
@@ -161,15 +196,21 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         ) from None
     items: Kept[T] = Kept()
     skipped: list[str] = []
+    empty = 0  # entries skipped for holding no resource (`"cluster": null`)
     for index, part in enumerate(parts):
         try:
             items.append(_decode(part, tp))
         except DECODE_FAILURES as exc:
+            field = _NULL_MEMBER.search(str(exc))
+            if field is not None:
+                empty += 1
+                skipped.append(f"{what}[{index}] skipped: its {field.group(1)} is null")
+                continue
             reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
             skipped.append(f"{what}[{index}] skipped: {reason}")
             continue
         items.positions.append(index)
-    if skipped and not items:
+    if skipped and not items and empty < len(skipped):
         # Nothing of it is usable: that is the dump's problem, not one resource's.
         first = skipped[0].replace(" skipped:", ":", 1)
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""

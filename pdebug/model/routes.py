@@ -171,6 +171,58 @@ def tcp_targets(tcp: s.TcpProxy) -> list[str]:
     return out
 
 
+class Plugin:
+    """The cluster specifier plugin that picks a route's cluster at run time."""
+
+    __slots__ = ("default_cluster", "found", "kind", "name")
+
+    def __init__(self, name: str, kind: str, default_cluster: str, found: bool) -> None:
+        self.name = name
+        #: the extension's kind (``lua``), or its config's type name
+        self.kind = kind
+        #: the cluster it falls back to, when its config says (Lua's ``default_cluster``)
+        self.default_cluster = default_cluster
+        #: False: a named plugin the route config does not hold
+        self.found = found
+
+
+def plugin_of(act: s.RouteAction, rc: s.RouteConfiguration | None) -> Plugin | None:
+    """The cluster specifier plugin of a route action (named, or inline), or None."""
+    from pdebug.model.dump import plain_json
+
+    ext: s.TypedExtension | None = None
+    found = True
+    if act.cluster_specifier_plugin:
+        name = act.cluster_specifier_plugin
+        plugins = rc.cluster_specifier_plugins if rc is not None else []
+        ext = next(
+            (p.extension for p in plugins if p.extension is not None and p.extension.name == name),
+            None,
+        )
+        found = ext is not None
+    elif act.inline_cluster_specifier_plugin is not None:
+        ext = act.inline_cluster_specifier_plugin.extension
+        name = (ext.name if ext is not None else "") or "(inline)"
+    else:
+        return None
+    kind, default = "", ""
+    if ext is not None and ext.typed_config != s.NULL:
+        try:
+            config = plain_json(ext.typed_config, f"cluster specifier plugin {name}")
+        except Exception:  # noqa: BLE001 - a config pdebug cannot read names nothing more
+            config = None
+        if isinstance(config, dict):
+            url = str(config.get("@type") or "")
+            kind = (
+                url.split("cluster_specifiers.", 1)[1].split(".", 1)[0]
+                if ("cluster_specifiers." in url)
+                else url.rsplit(".", 1)[-1]
+            )
+            value = config.get("default_cluster", config.get("defaultCluster"))
+            default = value if isinstance(value, str) else ""
+    return Plugin(name, kind, default, found)
+
+
 def summarize_domains(domains: list[str]) -> str:
     """Istioctl's DOMAINS cell: drop ``:port`` and ``.svc[.cluster.local]`` variants."""
     if not domains:

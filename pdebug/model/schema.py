@@ -131,6 +131,22 @@ class Cluster(_S):
     hosts: list[Address] = []
 
 
+class CommonLbConfig(_S):
+    #: set (``{}``): the cluster splits traffic by its localities' ``load_balancing_weight``
+    locality_weighted_lb_config: Raw = NULL
+
+
+class LbWeightedCluster(_S):
+    """Only what says whether a cluster balances by locality weight (the endpoints view)."""
+
+    name: str = ""
+    common_lb_config: CommonLbConfig | None = None
+
+
+class LbWeightedEntry(_S):
+    cluster: LbWeightedCluster = msgspec.field(default_factory=LbWeightedCluster)
+
+
 # --- listeners ------------------------------------------------------------------------
 
 
@@ -308,6 +324,8 @@ class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
+    #: the plugins its routes name in ``cluster_specifier_plugin`` (an extension each)
+    cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
 
 
 # --- typed configs of the network filters pdebug understands -----------------------

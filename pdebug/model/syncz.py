@@ -755,11 +755,18 @@ def _sync_status(item: dict[str, Any], istiod: str, label: str) -> ProxySync:
 def _legacy_type(
     url: str, sent: str, acked: str, ztunnel: bool, res: Mapping[str, Any], label: str
 ) -> TypeSync:
+    error = _str(_get(res, "lastError"))
+    status = nonce_state(sent, acked, ztunnel)
+    if error and status in (STALE, STALE_NEVER_ACKED):
+        # istiod >= 1.24 records the proxy's NACK in `resources[type].lastError`; its xDS
+        # answer says ERROR for such a type, and istioctl prints it so. A push acked since
+        # (acked == sent) is in sync: the error is history (shown by -o wide), not a state.
+        status = ERROR
     return TypeSync(
         url,
-        nonce_state(sent, acked, ztunnel),
+        status,
         sent_time=parse_time(_get(res, "sentTime"), label),
-        error=_str(_get(res, "lastError")),
+        error=error,
     )
 
 

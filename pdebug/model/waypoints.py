@@ -6,7 +6,8 @@ on a Service or Pod, else on its Namespace (the object's own label wins; ``none`
 out), ``istio.io/use-waypoint-namespace`` for a waypoint in another namespace; and the
 waypoint's ``istio.io/waypoint-for`` (``service`` when unlabelled, ``workload``, ``all``,
 ``none``) says whether services, workloads or both may bind. A waypoint Service never has
-a waypoint itself. Pure functions over the raw objects.
+a waypoint itself, and nothing binds to a waypoint without ``status.addresses`` (istiod
+waits for its address). Pure functions over the raw objects.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class Waypoint:
     workloads: list[str] = field(default_factory=list)  # NS/POD
     #: which namespaces may attach (its HBONE listener's allowedRoutes: Same, All, Selector)
     attach_from: str = "Same"
+    #: ``status.addresses`` values: istiod binds nothing to a waypoint without one yet
+    addresses: list[str] = field(default_factory=list)
+    #: services and pods (NS/NAME) that ask for it but are not bound: it has no address
+    waiting: list[str] = field(default_factory=list)
 
 
 def is_waypoint(gateway: Json) -> bool:
@@ -88,6 +93,11 @@ def waypoint_of(gateway: Json) -> Waypoint:
         message,
         labels.get(FOR, "service"),
     )
+    found = status.get("addresses") if isinstance(status, dict) else None
+    for address in found if isinstance(found, list) else []:
+        value = address.get("value") if isinstance(address, dict) else None
+        if isinstance(value, str) and value:
+            wp.addresses.append(value)
     return wp
 
 
@@ -190,17 +200,23 @@ def bind(
         wp, gateway = found
         return wp if _attaches(gateway, ns, ns_labels) else None
 
+    def bound(wp: Waypoint, obj: Json, to: list[str]) -> None:
+        key = f"{namespace_of(obj)}/{name_of(obj)}"
+        # istiod's waypoint index skips a Gateway with no status.addresses yet (not
+        # programmed): what asks for it gets no waypoint until it has one
+        (to if wp.addresses else wp.waiting).append(key)
+
     for svc in services:
         key = (namespace_of(svc), name_of(svc))
         if key in waypoint_services or _labels(svc).get(MANAGED) in _NO_WAYPOINT:
             continue  # a waypoint's (or an east-west gateway's) own Service never gets one
         wp = find(svc)
         if wp is not None and wp.serves in ("service", "all"):
-            wp.services.append(f"{key[0]}/{key[1]}")
+            bound(wp, svc, wp.services)
     for pod in pods:
         if GATEWAY_NAME in _labels(pod):
             continue  # a waypoint's own pods
         wp = find(pod)
         if wp is not None and wp.serves in ("workload", "all"):
-            wp.workloads.append(f"{namespace_of(pod)}/{name_of(pod)}")
+            bound(wp, pod, wp.workloads)
     return [w for w, _ in waypoints]

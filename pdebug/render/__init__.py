@@ -12,7 +12,7 @@ from typing import TextIO
 
 import msgspec
 
-from pdebug.errors import UnknownFormat
+from pdebug.errors import UnknownFormat, UsageError
 from pdebug.views.result import ViewResult
 
 
@@ -107,10 +107,72 @@ FORMATS: dict[str, Format] = {
 ALIASES = {"short": "table", "yml": "yaml", "md": "markdown"}
 
 
-def get_format(name: str) -> Format:
-    """The format called ``name`` (aliases: short, yml, md), or :class:`UnknownFormat`."""
+def get_format(name: str, keys: str | None = None) -> Format:
+    """The format called ``name`` (aliases: short, yml, md), or :class:`UnknownFormat`.
+
+    ``keys`` (``--keys``, views only): ``camel`` makes json and yaml spell every proto
+    field name as protojson does (lowerCamelCase, as istioctl prints them); ``dump``
+    (None: the default) keeps the dump's own spelling. Tables are the same either way.
+    """
     key = ALIASES.get(name.lower(), name.lower())
     try:
-        return FORMATS[key]
+        fmt = FORMATS[key]
     except KeyError:
         raise UnknownFormat(name, list(FORMATS)) from None
+    if keys is not None and keys_choice(keys) == "camel" and fmt.structured:
+        return CAMEL_FORMATS[key]
+    return fmt
+
+
+#: ``--keys`` values (and ``$PDEBUG_KEYS``): the dump's spelling, or protojson's.
+KEYS = ("dump", "camel")
+
+
+def keys_choice(value: str) -> str:
+    """``value`` of ``--keys`` / ``$PDEBUG_KEYS`` checked, or :class:`UsageError`.
+
+    ``istioctl`` and ``proto`` are ``camel``; ``snake`` and ``envoy`` are ``dump``.
+    """
+    word = value.strip().lower()
+    word = {"istioctl": "camel", "proto": "camel", "snake": "dump", "envoy": "dump"}.get(word, word)
+    if word not in KEYS:
+        raise UsageError(
+            f"unknown key spelling {value!r} (--keys or $PDEBUG_KEYS)",
+            hint="use camel (istioctl's lowerCamelCase) or dump (as the dump spells them)",
+        )
+    return word
+
+
+def _json_camel(result: ViewResult) -> str:
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.structured import render_json
+
+    return render_json(camel_keys(result.objects()))
+
+
+def _yaml_camel(result: ViewResult) -> str:
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.structured import render_yaml
+
+    return render_yaml(camel_keys(result.objects()))
+
+
+def _json_camel_stream(result: ViewResult) -> Iterator[str | bytes]:
+    from pdebug.render.structured import json_listing_camel
+
+    assert result.listing is not None
+    return json_listing_camel(result.listing)
+
+
+def _yaml_camel_stream(result: ViewResult) -> Iterator[str | bytes]:
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.structured import yaml_listing
+
+    assert result.listing is not None
+    return yaml_listing(result.listing, respell=camel_keys)
+
+
+CAMEL_FORMATS: dict[str, Format] = {
+    "json": Format("json", _json_camel, structured=True, stream=_json_camel_stream),
+    "yaml": Format("yaml", _yaml_camel, structured=True, stream=_yaml_camel_stream),
+}

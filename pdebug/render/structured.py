@@ -13,7 +13,7 @@ of the decoded data; split apart, that promise would live in three places.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pdebug.render.escape import escape_json
@@ -519,9 +519,13 @@ def _json_item(item: Any, redact: bool) -> Iterator[bytes | str]:
             yield b"\n    }"
             return
         del members, bodies
-        item = item.plain()
+        raw_item = item
+        item = item.plain()  # raises what decoding raises: damage is an error
+        written = _repeated_as_written(raw_item, item)
+        if written is not None:
+            item = written
     try:
-        body = orjson.dumps(item, option=orjson.OPT_INDENT_2)
+        body = _Pairs.dumps(item) if isinstance(item, _Pairs) else _indent_2(item)
     except TypeError:
         import json
 
@@ -530,6 +534,86 @@ def _json_item(item: Any, redact: bool) -> Iterator[bytes | str]:
     if redact:
         body = redact_bytes(body)
     yield _safe_json(body)
+
+
+def _indent_2(value: Any) -> bytes:
+    import orjson
+
+    body: bytes = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    return body
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its members in order, a repeated name kept (as written)."""
+
+    @staticmethod
+    def dumps(value: Any, indent: bytes = b"") -> bytes:
+        """``value`` in orjson's 2-space layout, each _Pairs an object; TypeError as orjson."""
+        import orjson
+
+        inner = indent + b"  "
+        if isinstance(value, _Pairs):
+            if not value:
+                return b"{}"
+            parts = [inner + orjson.dumps(k) + b": " + _Pairs.dumps(v, inner) for k, v in value]
+            return b"{\n" + b",\n".join(parts) + b"\n" + indent + b"}"
+        if type(value) is list:
+            if not value:
+                return b"[]"
+            parts = [inner + _Pairs.dumps(v, inner) for v in value]
+            return b"[\n" + b",\n".join(parts) + b"\n" + indent + b"]"
+        out: bytes = orjson.dumps(value)
+        return out
+
+
+def _key_count(compact: bytes) -> int:
+    r"""How many names ``compact`` JSON text holds (a string's ``":`` is written ``\":``)."""
+    return compact.count(b'":') - compact.count(b'\\":')
+
+
+def _repeated_as_written(item: RawObject, plain: Any) -> _Pairs | None:
+    """``item`` with its objects as :class:`_Pairs` when a name repeats in one, else None.
+
+    The other ways of printing a section (its own text, member by member) print a name
+    repeated below its own members as the input holds it (every JSON reader takes the
+    last, as pdebug's views do); a section decoded to be printed (an escape, a number
+    orjson writes otherwise, a value redaction may hide) prints it so too. Called after
+    ``item.plain()`` decoded it (``plain``): damage was an error there.
+
+    The names are counted first, in C: unless decoding left some out, nothing else is done.
+    """
+    import json
+
+    import msgspec
+    import orjson
+
+    members = item.members()
+    try:
+        written = len(members) + sum(
+            _key_count(msgspec.json.format(bytes(raw), indent=-1)) for _, raw in members
+        )
+        decoded = _key_count(orjson.dumps(plain))
+    except (msgspec.DecodeError, TypeError, RecursionError):
+        written, decoded = -1, -2  # count them below
+    if written == decoded:
+        return None
+    repeated: list[bool] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> _Pairs:
+        if not repeated and len({k for k, _ in pairs}) != len(pairs):
+            repeated.append(True)
+        return _Pairs(pairs)
+
+    out = _Pairs()
+    for name, raw in members:
+        try:
+            value = json.loads(bytes(raw), object_pairs_hook=hook)
+        except (ValueError, RecursionError):
+            return None
+        out.append((name, value))
+    if not repeated or len({k for k, _ in out}) != len(out):
+        return None
+    return out
 
 
 def _safe_json(body: bytes) -> bytes | str:
@@ -1000,8 +1084,10 @@ def _yaml_item(item: Any) -> str:
     return text if text.isascii() else _YAML_RAW.sub(_yaml_run, text)
 
 
-def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
-    """``render_yaml({listing.key: [items]})``, item by item."""
+def yaml_listing(
+    listing: Listing, redact: bool = True, respell: Callable[[Any], Any] | None = None
+) -> Iterator[str]:
+    """``render_yaml({listing.key: [items]})``, item by item (each ``respell``-ed if given)."""
     from pdebug.redact import redact_keys
 
     first = True
@@ -1011,6 +1097,8 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
             item.check()
     for item in items:
         plain = item.plain() if isinstance(item, RawObject) else item
+        if respell is not None:
+            plain = respell(plain)
         if redact:
             plain = redact_keys(plain)
         if first:
@@ -1019,3 +1107,115 @@ def yaml_listing(listing: Listing, redact: bool = True) -> Iterator[str]:
         yield _yaml_item(plain)
     if first:
         yield render_yaml({listing.key: []}, redact)
+
+
+# --- a Listing with protojson's key spelling (``--keys camel``) ----------------------------
+#
+# The text is ``render_json({key: [camel_keys(item)...]})``, byte for byte. Respelling needs
+# the decoded data, so nothing is printed from the input's text; a section is decoded and
+# written a member at a time, and a list member (``dynamic_active_clusters``) a resource
+# at a time, so no more than one resource is held decoded.
+
+
+def _indented(
+    value: Any, indent: bytes, redact: bool, prefix: bytes = b"", finish: bool = True
+) -> bytes | str:
+    """``prefix`` then ``value`` in orjson's 2-space layout, later lines at ``indent``.
+
+    Redacted and escaped as :func:`render_json` does, unless not ``finish`` (the caller
+    does it for a run of pieces: :func:`_redacted`).
+    """
+    import orjson
+
+    try:
+        body = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        import json
+
+        body = json.dumps(value, indent=2, ensure_ascii=True).encode()
+    body = prefix + body.replace(b"\n", b"\n" + indent)
+    return _redacted(body, redact) if finish else body
+
+
+def _redacted(body: bytes, redact: bool) -> bytes | str:
+    """``body`` redacted (when ``redact``) and escaped, as :func:`render_json` does."""
+    if redact:
+        from pdebug.redact import redact_bytes
+
+        body = redact_bytes(body)
+    return _safe_json(body)
+
+
+def _camel_members(item: RawObject, redact: bool) -> Iterator[bytes | str]:
+    """One section at indent 4, respelled, a member (or a list member's element) at a time."""
+    import msgspec
+    import orjson
+
+    from pdebug.model.camel import camel_keys, field_names, keeps_whole
+    from pdebug.model.dump import plain_json
+
+    members = item.members()
+    if not members:
+        yield b"{}"
+        return
+    elements = msgspec.json.Decoder(list[msgspec.Raw])
+    for i, (name, raw) in enumerate(members):
+        yield b"{\n      " if i == 0 else b",\n      "
+        field, spelled = field_names(name)
+        text = bytes(raw)
+        parts = None
+        if text[:1] == b"[" and not keeps_whole(field):
+            try:
+                parts = elements.decode(text)
+            except msgspec.DecodeError:
+                parts = None
+        if parts is None:
+            ((key, value),) = camel_keys({name: plain_json(text, name)}).items()
+            yield _indented(value, b"      ", redact, orjson.dumps(key) + b": ")
+        elif not parts:
+            yield orjson.dumps(spelled) + b": []"
+        else:
+            yield orjson.dumps(spelled) + b": ["
+            batch: list[bytes] = []
+            size = 0
+            for j, part in enumerate(parts):
+                value = camel_keys(plain_json(part, f"{name}[{j}]"), field)
+                lead = b"\n        " if j == 0 else b",\n        "
+                piece = _indented(value, b"        ", redact, lead, finish=False)
+                assert isinstance(piece, bytes)
+                batch.append(piece)
+                size += len(piece)
+                if size >= _RUN:  # redacted and escaped a run of resources at a time
+                    yield _redacted(b"".join(batch), redact)
+                    batch, size = [], 0
+            if batch:
+                yield _redacted(b"".join(batch), redact)
+            yield b"\n      ]"
+        del text, parts
+        if item.release is not None:
+            item.release()
+    yield b"\n    }"
+
+
+def json_listing_camel(listing: Listing, redact: bool = True) -> Iterator[bytes | str]:
+    """``render_json({listing.key: [camel_keys(item)...]})``, a resource at a time."""
+    import orjson
+
+    from pdebug.model.camel import camel_keys
+
+    items = list(listing.items())
+    for item in items:  # damage is an error before anything is printed
+        if isinstance(item, RawObject) and item.check is not None:
+            item.check()
+    head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
+    for item in items:
+        yield head
+        if isinstance(item, RawObject):
+            yield from _camel_members(item, redact)
+        else:
+            yield _indented(camel_keys(item), b"    ", redact)
+        head = b",\n    "
+    if head == b",\n    ":
+        yield b"\n  ]\n}\n"
+    else:
+        yield render_json({listing.key: []}, redact)

@@ -83,6 +83,8 @@ class Tracer:
         self.notes: list[str] = []
         self.upstreams = Upstreams(proxy, self.dump, self.notes)
         self.rc_camel = False
+        #: the route config being followed (its cluster specifier plugins)
+        self.current_rc: s.RouteConfiguration | None = None
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
@@ -309,6 +311,7 @@ class Tracer:
         rc = self.route_config(hcm)
         if isinstance(rc, Verdict):
             return rc
+        self.current_rc = rc
         target = req.destination
         headers = {":authority": [target], ":method": ["CONNECT"]}
         connect = HttpRequest(target, "", "CONNECT", "http", headers)
@@ -577,6 +580,7 @@ class Tracer:
         rc = self.route_config(hcm, http)
         if isinstance(rc, Verdict):
             return rc
+        self.current_rc = rc
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -820,7 +824,26 @@ class Tracer:
                 f"cluster from header {act.cluster_header}: {values[0]}",
             )
             return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
-        self.step("action", "-", False, "cluster_specifier_plugin or an unknown action")
+        plugin = route_facts.plugin_of(act, self.current_rc)
+        if plugin is not None:
+            what = f"{plugin.kind} plugin {plugin.name}" if plugin.kind else f"plugin {plugin.name}"
+            why = f"the cluster is picked at run time by cluster specifier {what}"
+            if not plugin.found:
+                why += " (not among the route config's cluster_specifier_plugins)"
+            if plugin.default_cluster:
+                why += f"; its default_cluster: {plugin.default_cluster}"
+            self.step("action", f"cluster_specifier_plugin {plugin.name}", False, why)
+            return Verdict(
+                False,
+                "inconclusive",
+                f"cluster specifier {what} picks the cluster at run time; pdebug does not run it"
+                + (
+                    f" (its default_cluster: {plugin.default_cluster})"
+                    if plugin.default_cluster
+                    else ""
+                ),
+            )
+        self.step("action", "-", False, "a route action pdebug does not know")
         return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
 
     # -- clusters

@@ -1162,10 +1162,13 @@ class KubeDouble(eh.ServerContext):
         gateway_class: str = "istio-waypoint",
         labels: Mapping[str, str] | None = None,
         programmed: bool | None = True,
+        addresses: Sequence[str] | None = None,
     ) -> Json:
         """Add a Gateway API Gateway (a waypoint by default: class istio-waypoint, HBONE 15008).
 
         ``programmed`` sets the ``Programmed`` condition (``None``: no conditions yet).
+        ``addresses``: its ``status.addresses`` (default: its Service's name when
+        programmed, as istio's gateway controller reports it; none otherwise).
         """
         conditions = []
         if programmed is not None:
@@ -1189,7 +1192,7 @@ class KubeDouble(eh.ServerContext):
             "gateway.networking.k8s.io/v1",
             self._meta(name, namespace, labels),
             spec=spec,
-            status={"conditions": conditions},
+            status={"conditions": conditions, **_addresses(name, namespace, programmed, addresses)},
         )
 
     def add_daemonset(
@@ -1540,3 +1543,13 @@ def _pod_status(
     if native_sidecar:
         status["initContainerStatuses"] = [container_status("istio-proxy")]
     return status
+
+
+def _addresses(
+    name: str, namespace: str, programmed: bool | None, addresses: Sequence[str] | None
+) -> Json:
+    if addresses is None:
+        addresses = [f"{name}.{namespace}.svc.cluster.local"] if programmed else []
+    if not addresses:
+        return {}
+    return {"addresses": [{"type": "Hostname", "value": a} for a in addresses]}
