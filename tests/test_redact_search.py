@@ -233,3 +233,46 @@ def test_the_text_is_not_lowered_whole() -> None:
     finally:
         tracemalloc.stop()
     assert peak < len(text) // 2, peak
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_dump_skips_the_redaction_only_where_it_would_hide_nothing(tokens: bool) -> None:
+    """``pdebug dump`` redacts a document only when :func:`may_change` says so (#17).
+
+    For any text (a JSON document, a part of one, or not JSON at all: an admin's HTML or
+    text answer is saved too), with or without ``--no-redact``: whenever the redaction
+    would change it, the pre-check says so.
+    """
+    rng = random.Random(23 + tokens)
+    changed = 0
+    texts = [*_SPLIT_SECRETS, *_SPLIT_HARMLESS]
+    texts += [_hostile(rng) for _ in range(6000)]
+    for text in texts:
+        for doc in (text, b'{"' + text + b'": "v"}', b'{"k": "' + text + b'"}', b"{" + text + b"}"):
+            if redact.redact_bytes(doc, tokens=tokens) != doc:
+                changed += 1
+                assert redact.may_change(doc), doc
+    assert changed > 100
+
+
+def test_dump_finish_runs_the_redaction_only_when_the_pre_check_finds_a_marker(
+    tmp_path, monkeypatch
+) -> None:
+    from pdebug.snapshot import capture
+
+    calls: list[bytes] = []
+    real = capture.redact_bytes
+
+    def counted(data: bytes, tokens: bool = True) -> bytes:
+        calls.append(data)
+        return real(data, tokens=tokens)
+
+    monkeypatch.setattr(capture, "redact_bytes", counted)
+    plain = tmp_path / "stats.json"
+    plain.write_bytes(b'{"stats": [{"name": "cluster.a.upstream_cx_total", "value": 1}]}')
+    entry, _ = capture._finish(str(plain), True, 1)
+    assert calls == [] and entry == capture.FileEntry.of(plain.read_bytes())
+    secret = tmp_path / "dump.json"
+    secret.write_bytes(b'{"configs": [{"token": "hunter2"}]}')
+    capture._finish(str(secret), True, 1)
+    assert len(calls) == 1 and b"hunter2" not in secret.read_bytes()
