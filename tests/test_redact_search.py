@@ -255,24 +255,89 @@ def test_dump_skips_the_redaction_only_where_it_would_hide_nothing(tokens: bool)
     assert changed > 100
 
 
-def test_dump_finish_runs_the_redaction_only_when_the_pre_check_finds_a_marker(
-    tmp_path, monkeypatch
+def _both(doc: bytes, tokens: bool, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """``redact_bytes`` with the one-pass search, checked against the ``find`` passes."""
+    fast = redact.redact_bytes(doc, tokens=tokens)
+    with monkeypatch.context() as m:
+        m.setattr(redact, "_hits", lambda low: None)
+        slow = redact.redact_bytes(doc, tokens=tokens)
+    assert fast == slow, doc[:300]
+    return fast
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 64, 7, 1])
+@pytest.mark.parametrize("tokens", [True, False])
+def test_one_pass_redaction_is_the_find_passes_redaction(
+    piece: int, tokens: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pdebug.snapshot import capture
+    """The redaction's markers found by one automaton pass (#17): byte for byte the
+    output of one ``bytes.find`` pass per marker, on generated text (literals cut,
+    overlapping, in any case, in and out of JSON strings and keys, searched in pieces
+    as small as one byte)."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    rng = random.Random(41 + piece + tokens)
+    changed = 0
+    for _ in range(2500 if piece > 1 else 800):
+        text = _hostile(rng)
+        other = _hostile(rng)
+        for doc in (
+            text,
+            b'{"' + text + b'": "' + other + b'"}',
+            b'{"k": "' + text + b'", "' + other + b'": {"inline_string": "' + text + b'"}}',
+            b'[{"key": "' + text + b'", "value": "' + other + b'"}]',
+        ):
+            if _both(doc, tokens, monkeypatch) != doc:
+                changed += 1
+    assert changed > 200
 
-    calls: list[bytes] = []
-    real = capture.redact_bytes
 
-    def counted(data: bytes, tokens: bool = True) -> bytes:
-        calls.append(data)
-        return real(data, tokens=tokens)
+def test_one_pass_redaction_on_every_dump_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus and fixture dump (whole, compacted, by section) and every secret shape."""
+    outputs = set()
+    for body in _dumps():
+        for text in _texts(body):
+            for tokens in (True, False):
+                outputs.add(_both(text, tokens, monkeypatch) == text)
+    assert outputs == {True, False}
+    for secret in [*_SPLIT_SECRETS, *_SPLIT_HARMLESS]:
+        for shift in range(0, 40, 3):
+            doc = b'{"a": "' + b"x" * shift + b'", ' + secret + b"}"
+            for tokens in (True, False):
+                _both(doc, tokens, monkeypatch)
 
-    monkeypatch.setattr(capture, "redact_bytes", counted)
-    plain = tmp_path / "stats.json"
-    plain.write_bytes(b'{"stats": [{"name": "cluster.a.upstream_cx_total", "value": 1}]}')
-    entry, _ = capture._finish(str(plain), True, 1)
-    assert calls == [] and entry == capture.FileEntry.of(plain.read_bytes())
-    secret = tmp_path / "dump.json"
-    secret.write_bytes(b'{"configs": [{"token": "hunter2"}]}')
-    capture._finish(str(secret), True, 1)
-    assert len(calls) == 1 and b"hunter2" not in secret.read_bytes()
+
+def test_past_a_million_markers_the_find_passes_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_MAX_HITS", 10)
+    doc = b'{"a": "' + b"key " * 50 + b'", "token": "v"}'
+    assert redact._hits(doc.lower()) is None
+    assert redact.redact_bytes(doc) == doc.replace(b'"v"', b'"[redacted]"')
+    monkeypatch.undo()
+    assert redact._hits(doc.lower()) is not None
+    assert redact.redact_bytes(doc) == doc.replace(b'"v"', b'"[redacted]"')
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 16, 3, 1])
+def test_the_one_pass_finds_every_occurrence_of_every_literal(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_hits`` against brute force: every start of every literal, overlapping ones too
+    (``secretoken``, ``keyJ...``), also where the search is cut into pieces."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    rng = random.Random(59 + piece)
+    texts = [_hostile(rng) for _ in range(1500)]
+    texts += [a + b for a in redact._LITERALS for b in redact._LITERALS]
+    texts += [a[: len(a) // 2] + b for a in redact._LITERALS for b in redact._LITERALS]
+    for text in texts:
+        low = text.lower()
+        expected = [
+            [i for i in range(len(low)) if low.startswith(literal, i)]
+            for literal in redact._LITERALS
+        ]
+        assert redact._hits(low) == expected, text
+
+
+def test_a_pattern_literal_stepped_over_is_still_searched() -> None:
+    """The only ``eyJ`` starts inside ``key`` (the search reports ``key``): the JWT goes."""
+    jwt = b"eyJhbGciOiJIUzI1NiJ9.YWJj.ZGVm"
+    doc = b'{"v": "k' + jwt + b'"}'
+    assert redact.redact_bytes(doc) == b'{"v": "k[redacted]"}'

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pdebug import bundle
 from pdebug.errors import InvalidInput, SourceUnavailable
 from pdebug.manifest import FileEntry
-from pdebug.redact import may_change, may_hold_private_key, redact_bytes, redact_text
+from pdebug.redact import may_hold_private_key, redact_bytes, redact_text
 from pdebug.snapshot.pack import Piece, padding
 from pdebug.snapshot.stage import Cancelled, Stage
 
@@ -223,10 +223,8 @@ def _finish(path: str, tokens: bool, pack: int | None) -> tuple[FileEntry, Piece
     that copy. The sha256 and the deflate (which release the GIL) run in a thread of
     their own while the redaction searches the same bytes: when it hides nothing (most
     documents), they are done when it is; when it hides something, they run again on
-    what it gave. The redaction itself runs only when :func:`~pdebug.redact.may_change`
-    (one pass for every marker) finds something it could start from. With
-    ``--no-redact`` and no private key (a search through a map), nothing is held whole:
-    it is read in blocks.
+    what it gave. With ``--no-redact`` and no private key (a search through a map),
+    nothing is held whole: it is read in blocks.
     """
     with open(path, "r+b") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -238,9 +236,7 @@ def _finish(path: str, tokens: bool, pack: int | None) -> tuple[FileEntry, Piece
             )
             helper.start()
             try:
-                # One automaton pass first: most documents (/stats, /clusters) hold no
-                # marker any stage of the redaction starts from, and are left as they are.
-                redacted = redact_bytes(data, tokens=tokens) if may_change(data) else data
+                redacted = redact_bytes(data, tokens=tokens)
             finally:
                 helper.join()
             # ``redact_bytes`` gives back its very input when it hid nothing.
