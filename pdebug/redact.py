@@ -537,8 +537,10 @@ def _patterns(
 
 #: Per literal of :data:`_LITERALS`, where it starts in the lower-cased text (ascending).
 _Hits = list[list[int]]
-#: More occurrences than this: the ``bytes.find`` passes, whose memory does not grow.
+#: More occurrences than this, or than :data:`_MAX_PIECE_HITS` in one piece of the search:
+#: the ``bytes.find`` passes, whose memory does not grow and which skip a name at once.
 _MAX_HITS = 1 << 20
+_MAX_PIECE_HITS = 1 << 14
 
 
 def _hits(low: bytes) -> _Hits | None:
@@ -548,7 +550,8 @@ def _hits(low: bytes) -> _Hits | None:
     :func:`may_change` runs) reports the ones it does not step over, and
     :data:`_OVERLAPS` names each literal that can start inside a reported one. The text
     is searched a piece at a time, each reaching far enough for a literal that starts in
-    it to end in it. None without the automaton or past :data:`_MAX_HITS` occurrences.
+    it to end in it. None without the automaton or past :data:`_MAX_HITS` occurrences
+    (or :data:`_MAX_PIECE_HITS` in one piece).
     """
     searcher = _searcher()
     if searcher is None:
@@ -559,7 +562,10 @@ def _hits(low: bytes) -> _Hits | None:
     count = 0
     for at in range(0, len(low), _SCAN_PIECE):
         stop = at + _SCAN_PIECE
-        for which, start, _end in searcher.find_matches_as_indexes(view[at : stop + reach]):
+        found = searcher.find_matches_as_indexes(view[at : stop + reach])
+        if len(found) > _MAX_PIECE_HITS:
+            return None  # a run of markers (hostile input): the find passes skip it whole
+        for which, start, _end in found:
             i = at + start
             if i >= stop:
                 continue

@@ -306,8 +306,12 @@ def test_one_pass_redaction_on_every_dump_and_secret(monkeypatch: pytest.MonkeyP
                 _both(doc, tokens, monkeypatch)
 
 
-def test_past_a_million_markers_the_find_passes_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(redact, "_MAX_HITS", 10)
+@pytest.mark.parametrize("limit", ["_MAX_HITS", "_MAX_PIECE_HITS"])
+def test_past_a_million_markers_the_find_passes_run(
+    limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redact, limit, 10)
+    monkeypatch.setattr(redact, "_SCAN_PIECE", 64)
     doc = b'{"a": "' + b"key " * 50 + b'", "token": "v"}'
     assert redact._hits(doc.lower()) is None
     assert redact.redact_bytes(doc) == doc.replace(b'"v"', b'"[redacted]"')
