@@ -2,8 +2,8 @@
 
 One engine, :func:`redact_bytes`, works on JSON text without parsing the whole document:
 one automaton pass over a lower-cased copy finds every marker and every literal the
-credential patterns start with (``bytes.find`` passes, one per marker, when there are
-more than a million), the literal-led regexes run only where their literal is, and only
+credential patterns start with (``bytes.find`` passes, one per marker, in text dense
+with markers), the literal-led regexes run only where their literal is, and only
 around a marker does Python look closer; structure it cannot follow
 (unterminated, huge or not JSON, as a diff's lines) falls back to hiding every value-like
 string near the marker. What it hides is the README's redaction table:
