@@ -236,13 +236,10 @@ def test_the_text_is_not_lowered_whole() -> None:
 
 
 @pytest.mark.parametrize("tokens", [True, False])
-def test_dump_skips_the_redaction_only_where_it_would_hide_nothing(tokens: bool) -> None:
-    """``pdebug dump`` redacts a document only when :func:`may_change` says so (#17).
-
-    For any text (a JSON document, a part of one, or not JSON at all: an admin's HTML or
-    text answer is saved too), with or without ``--no-redact``: whenever the redaction
-    would change it, the pre-check says so.
-    """
+def test_may_change_is_true_wherever_any_redaction_would_change_the_text(tokens: bool) -> None:
+    """For any text (a JSON document, a part of one, or not JSON at all: an admin's HTML or
+    text answer), with or without ``--no-redact``: whenever the redaction would change
+    it, :func:`may_change` says so."""
     rng = random.Random(23 + tokens)
     changed = 0
     texts = [*_SPLIT_SECRETS, *_SPLIT_HARMLESS]
