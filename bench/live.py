@@ -14,8 +14,14 @@ The double runs in a child process of its own by default, as a real API server i
 pdebug's process: in this one its relay thread would share the GIL with the client's
 port-forward thread and inflate the in-process ratio (`--double-in-process` measures that).
 
+Each row also gives the CPU the Envoy spent on it (its main thread answers admin requests
+one at a time: what a capture costs it, the box's load aside) and, for the rows that run a
+process, that process's user CPU. ``--envoy-docs`` first prints the Envoy's CPU per admin
+document ``pdebug dump`` saves (and the text forms it could save instead), each fetched alone.
+
 Usage: python bench/live.py [--clusters 5000] [--runs 5] [--json OUT] [--double-in-process]
                             [--only TEXT]...   (the rows whose label holds TEXT, and the fetch)
+                            [--envoy-docs]
 """
 
 from __future__ import annotations
@@ -146,13 +152,69 @@ def timed_get(url: str, path: str) -> tuple[float, int]:
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+#: The user CPU of the last :func:`timed_run` process (seconds).
+LAST_USER: list[float] = [0.0]
+
+
 def timed_run(argv: list[str]) -> float:
-    """Wall time of a whole pdebug process (its output discarded)."""
+    """Wall time of a whole pdebug process (its output discarded); its user CPU in LAST_USER."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     t0 = time.perf_counter()
     subprocess.run(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=CHILD_ENV
     )
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    LAST_USER[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
+    return wall
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: What ``pdebug dump`` fetches (pdebug/snapshot/capture.py DUMP_PATHS), then the text
+#: forms of /clusters and /stats it could fetch instead.
+DUMP_DOCS = (
+    "/config_dump?include_eds",
+    "/stats?format=json",
+    "/clusters?format=json",
+    "/server_info",
+    "/clusters",
+    "/stats",
+)
+
+
+def envoy_docs(url: str, pid: int, runs: int) -> None:
+    """Print the Envoy's CPU and wall per admin document, each fetched alone (medians)."""
+    cpu: dict[str, list[float]] = {}
+    wall: dict[str, list[float]] = {}
+    size: dict[str, int] = {}
+    for round_ in range(runs):
+        shift = round_ % len(DUMP_DOCS)
+        for path in DUMP_DOCS[shift:] + DUMP_DOCS[:shift]:
+            c0 = process_cpu(pid)
+            took, size[path] = timed_get(url, path)
+            cpu.setdefault(path, []).append(process_cpu(pid) - c0)
+            wall.setdefault(path, []).append(took)
+    dump = statistics.median(cpu[DUMP_DOCS[0]])
+    print(f"## The Envoy's CPU per admin document (each fetched alone, median of {runs})\n")
+    print("| admin path | Envoy CPU s | × the dump's | wall s | MB |\n|---|---:|---:|---:|---:|")
+    for path in DUMP_DOCS:
+        med = statistics.median(cpu[path])
+        print(
+            f"| `{path}` | {med:.2f} | {med / dump:.2f}× | {statistics.median(wall[path]):.2f} "
+            f"| {size[path] / 1e6:.1f} |"
+        )
+    saved = sum(statistics.median(cpu[path]) for path in DUMP_DOCS[:4])
+    print(
+        f"\nWhat `pdebug dump` fetches costs the Envoy {saved:.2f} s of CPU, "
+        f"{saved / dump:.2f}× the dump alone (what `curl` fetches), before pdebug does "
+        "anything.\n"
+    )
 
 
 def timed_call(fn: Callable[[], bytes]) -> tuple[float, int]:
@@ -243,6 +305,11 @@ def main() -> int:
         "fetch is always measured)",
     )
     parser.add_argument(
+        "--envoy-docs",
+        action="store_true",
+        help="first print the Envoy's CPU per admin document pdebug dump saves",
+    )
+    parser.add_argument(
         "--serve-double", nargs=2, metavar=("ENVOY_PORT", "KUBECONFIG"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -253,6 +320,9 @@ def main() -> int:
         return 0
     pdebug = str(Path(sys.executable).parent / "pdebug")
     rows: dict[str, list[float]] = {}
+    #: per row, per round: the Envoy's CPU, and the process's user CPU (None: in-process)
+    envoy_cpu: dict[str, list[float]] = {}
+    user_cpu: dict[str, list[float]] = {}
     load_before = os.getloadavg()[0]
     dump_path = "/config_dump?include_eds"
     with eh.XdsFiles() as xds, tempfile.TemporaryDirectory(prefix="pdebug-live-") as tmp:
@@ -307,11 +377,18 @@ def main() -> int:
                 raise RuntimeError("the port-forward and the admin gave dumps of other sizes")
             for _, measure in measures:
                 measure()
+            if args.envoy_docs:
+                envoy_docs(url, envoy.pid, args.runs)
             for round_ in range(args.runs):
                 # Interleaved, the order rotating each round: noise hits every row alike.
                 shift = round_ % len(measures)
                 for label, measure in measures[shift:] + measures[:shift]:
+                    LAST_USER[0] = -1.0
+                    c0 = process_cpu(envoy.pid)
                     rows.setdefault(label, []).append(measure())
+                    envoy_cpu.setdefault(label, []).append(process_cpu(envoy.pid) - c0)
+                    if LAST_USER[0] >= 0:
+                        user_cpu.setdefault(label, []).append(LAST_USER[0])
     whole = statistics.median(rows[WHOLE])
     print(
         f"## Live fetch: real Envoy 1.40, {args.clusters} clusters, dump {size / 1e6:.1f} MB "
@@ -323,13 +400,28 @@ def main() -> int:
     )
     load = os.getloadavg()[0]
     print(f"Load average {load_before:.2f} before and {load:.2f} after.\n")
-    print("| what | median s | min s | max s | × whole-dump fetch |\n|---|---:|---:|---:|---:|")
+    print(
+        "| what | median s | min s | max s | × whole-dump fetch | Envoy CPU s | user CPU s |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
     out: dict[str, dict[str, Any]] = {}
     for label, _ in measures:
         walls = rows[label]
         med = statistics.median(walls)
-        out[label] = {"median": med, "ratio": med / whole, "runs": walls}
-        print(f"| {label} | {med:.3f} | {min(walls):.3f} | {max(walls):.3f} | {med / whole:.3f}× |")
+        envoy_s = statistics.median(envoy_cpu[label])
+        user = statistics.median(user_cpu[label]) if label in user_cpu else None
+        out[label] = {
+            "median": med,
+            "ratio": med / whole,
+            "runs": walls,
+            "envoy_cpu": envoy_s,
+            "user_cpu": user,
+        }
+        shown = "–" if user is None else f"{user:.2f}"
+        print(
+            f"| {label} | {med:.3f} | {min(walls):.3f} | {max(walls):.3f} | {med / whole:.3f}× "
+            f"| {envoy_s:.2f} | {shown} |"
+        )
     fqdn = f"pdebug clusters ADMIN --fqdn {target}"
     targets = [
         *(
@@ -348,11 +440,21 @@ def main() -> int:
         for desc, measured, base, _ in TARGETS
         if measured in rows and base in rows
     }
-    print("\n## Targets\n\n| target | result | measured |\n|---|---|---|")
+    # The Envoy's own CPU, row against baseline: what the wall ratio cannot go below while
+    # its main thread is the bottleneck.
+    envoy_ratio = {
+        desc: out[measured]["envoy_cpu"] / out[base]["envoy_cpu"]
+        for desc, measured, base, _ in TARGETS
+        if measured in out and base in out and out[base]["envoy_cpu"]
+    }
+    print("\n## Targets\n\n| target | result | measured | Envoy CPU ratio |\n|---|---|---|---:|")
     for desc, ratio, limit in targets:
         pairs = spreads.get(desc)
         spread = f" (per round {min(pairs):.2f}–{max(pairs):.2f}×)" if pairs else ""
-        print(f"| {desc} | {'MET' if ratio <= limit else 'MISSED'} | {ratio:.3f}×{spread} |")
+        cpu = f"{envoy_ratio[desc]:.2f}×" if desc in envoy_ratio else "–"
+        print(
+            f"| {desc} | {'MET' if ratio <= limit else 'MISSED'} | {ratio:.3f}×{spread} | {cpu} |"
+        )
     if args.json:
         Path(args.json).write_text(
             json.dumps(

@@ -1,9 +1,10 @@
 """Keep key material and credentials out of everything pdebug prints or saves.
 
-One engine, :func:`redact_bytes`, works on JSON text without parsing the whole document
-(1.4 s of CPU for the 161.6 MB bench dump): it looks for a handful of markers with C-speed
-``bytes.find`` and literal-led regexes over the document (and over one lower-cased copy of
-it), and only around a marker does Python look closer; structure it cannot follow
+One engine, :func:`redact_bytes`, works on JSON text without parsing the whole document:
+one automaton pass over a lower-cased copy finds every marker and every literal the
+credential patterns start with (``bytes.find`` passes, one per marker, in text dense
+with markers), the literal-led regexes run only where their literal is, and only
+around a marker does Python look closer; structure it cannot follow
 (unterminated, huge or not JSON, as a diff's lines) falls back to hiding every value-like
 string near the marker. What it hides is the README's redaction table:
 
@@ -443,11 +444,21 @@ def _candidate(low: bytes, i: int, b: int) -> bool:
     return _CANDIDATE.search(low, max(0, i - 24), b) is not None
 
 
-def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
-    """Every secret-looking name in the document, and what it names."""
+def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool, hits: _Hits | None = None) -> None:
+    """Every secret-looking name in the document, and what it names.
+
+    Each marker's occurrences in order, the next one looked for after the name the last
+    one ended: with ``bytes.find`` passes, one per marker, or from ``hits`` (where one
+    automaton pass found them all, :func:`_hits`), the same occurrences in the same order.
+    """
+    from bisect import bisect_left
+
     seen: set[int] = set()
-    for marker in _LOW_MARKERS:
-        i = low.find(marker)
+    for which, marker in enumerate(_LOW_MARKERS):
+        at = hits[which] if hits is not None else None
+        if at is not None and not at:
+            continue
+        i = low.find(marker) if at is None else at[0]
         while i >= 0:
             b = _IDENT_RUN.match(low, i + len(marker)).end()  # type: ignore[union-attr]
             if _candidate(low, i, b):
@@ -455,7 +466,11 @@ def _names(data: bytes, low: bytes, spans: _Spans, tokens: bool) -> None:
                 if a not in seen:
                     seen.add(a)
                     _name(data, low, a, b, spans, tokens)
-            i = low.find(marker, b)
+            if at is None:
+                i = low.find(marker, b)
+            else:
+                k = bisect_left(at, b)
+                i = at[k] if k < len(at) else -1
 
 
 def _name(data: bytes, low: bytes, a: int, b: int, spans: _Spans, tokens: bool) -> None:
@@ -501,13 +516,16 @@ def _inline_bytes(data: bytes, spans: _Spans, tokens: bool) -> None:
             spans.add(start, end, base64.b64encode(orjson.loads(redacted).encode()))
 
 
-def _patterns(data: bytes, low: bytes, spans: _Spans) -> None:
-    """Credentials recognisable by their shape, wherever they are.
+def _patterns(
+    data: bytes, low: bytes, spans: _Spans, which: tuple[tuple[Any, bytes], ...] = ()
+) -> None:
+    """Credentials recognisable by their shape, wherever they are (``which``: only these).
 
     Each is one regex whose literal start lets the regex engine skip ahead (an
     alternation without one would be ten times slower on a large dump).
     """
-    for pattern, source in ((_JWT, data), (_CLOUD, data), (_USERINFO, data), (_SCHEME, low)):
+    every = ((_JWT, data), (_CLOUD, data), (_USERINFO, data), (_SCHEME, low))
+    for pattern, source in which or every:
         for m in pattern.finditer(source):
             if m.lastindex is None:
                 spans.add(m.start(), m.end(), _REDACTED_B)
@@ -517,15 +535,82 @@ def _patterns(data: bytes, low: bytes, spans: _Spans) -> None:
                 spans.add(m.start(1), m.end(1), _REDACTED_B)
 
 
+#: Per literal of :data:`_LITERALS`, where it starts in the lower-cased text (ascending).
+_Hits = list[list[int]]
+#: More occurrences than this, or than :data:`_MAX_PIECE_HITS` in one piece of the search:
+#: the ``bytes.find`` passes, whose memory does not grow and which skip a name at once.
+_MAX_HITS = 1 << 20
+_MAX_PIECE_HITS = 1 << 14
+
+
+def _hits(low: bytes) -> _Hits | None:
+    """Where each literal of :data:`_LITERALS` starts in ``low``: one automaton pass.
+
+    Every occurrence: the leftmost-first search (:func:`_searcher`, the one
+    :func:`may_change` runs) reports the ones it does not step over, and
+    :data:`_OVERLAPS` names each literal that can start inside a reported one. The text
+    is searched a piece at a time, each reaching far enough for a literal that starts in
+    it to end in it. None without the automaton or past :data:`_MAX_HITS` occurrences
+    (or :data:`_MAX_PIECE_HITS` in one piece).
+    """
+    searcher = _searcher()
+    if searcher is None:
+        return None
+    hits: list[set[int]] = [set() for _ in _LITERALS]
+    view = memoryview(low)
+    reach = _LONGEST_LITERAL - 1
+    count = 0
+    for at in range(0, len(low), _SCAN_PIECE):
+        stop = at + _SCAN_PIECE
+        found = searcher.find_matches_as_indexes(view[at : stop + reach])
+        if len(found) > _MAX_PIECE_HITS:
+            return None  # a run of markers (hostile input): the find passes skip it whole
+        for which, start, _end in found:
+            i = at + start
+            if i >= stop:
+                continue
+            hits[which].add(i)
+            count += 1
+            for offset, other in _OVERLAPS[which]:
+                j = i + offset
+                literal = _LITERALS[other]
+                if j < stop and low.startswith(literal, j):
+                    hits[other].add(j)
+                    count += 1
+        if count > _MAX_HITS:
+            return None
+    return [sorted(found) for found in hits]
+
+
 def _redact(data: bytes, tokens: bool, nested: bool = False) -> bytes:
     spans = _Spans()
-    _pem_blocks(data, spans)
     low = data.lower()  # ASCII only: the same offsets
-    _names(data, low, spans, tokens)
-    if not nested:
+    hits = _hits(low)
+    if hits is None:
+        _pem_blocks(data, spans)
+        _names(data, low, spans, tokens)
+        if not nested:
+            _inline_bytes(data, spans, tokens)
+        if tokens:
+            _patterns(data, low, spans)
+        return spans.apply(data)
+    # The same stages in the same order, each only where its marker or literal is: a
+    # pattern cannot match where the literal every match of it holds is absent.
+    there = {_LITERALS[which] for which, found in enumerate(hits) if found}
+    if b"-----begin" in there:
+        _pem_blocks(data, spans)
+    _names(data, low, spans, tokens, hits)
+    if not nested and there & {b'"inline_bytes"', b'"inlinebytes"'}:
         _inline_bytes(data, spans, tokens)
     if tokens:
-        _patterns(data, low, spans)
+        patterns = (
+            *(((_JWT, data),) if b"eyj" in there else ()),
+            *(((_CLOUD, data),) if there & {b"akia", b"asia", b"aiza"} else ()),
+            *(((_USERINFO, data),) if b"://" in there else ()),
+            *(((_SCHEME, low),) if there & {b"bearer", b"basic"} else ()),
+        )
+        if patterns:
+            _patterns(data, low, spans, patterns)
     return spans.apply(data)
 
 

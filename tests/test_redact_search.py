@@ -233,3 +233,112 @@ def test_the_text_is_not_lowered_whole() -> None:
     finally:
         tracemalloc.stop()
     assert peak < len(text) // 2, peak
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_may_change_is_true_wherever_any_redaction_would_change_the_text(tokens: bool) -> None:
+    """For any text (a JSON document, a part of one, or not JSON at all: an admin's HTML or
+    text answer), with or without ``--no-redact``: whenever the redaction would change
+    it, :func:`may_change` says so."""
+    rng = random.Random(23 + tokens)
+    changed = 0
+    texts = [*_SPLIT_SECRETS, *_SPLIT_HARMLESS]
+    texts += [_hostile(rng) for _ in range(6000)]
+    for text in texts:
+        for doc in (text, b'{"' + text + b'": "v"}', b'{"k": "' + text + b'"}', b"{" + text + b"}"):
+            if redact.redact_bytes(doc, tokens=tokens) != doc:
+                changed += 1
+                assert redact.may_change(doc), doc
+    assert changed > 100
+
+
+def _both(doc: bytes, tokens: bool, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """``redact_bytes`` with the one-pass search, checked against the ``find`` passes."""
+    fast = redact.redact_bytes(doc, tokens=tokens)
+    with monkeypatch.context() as m:
+        m.setattr(redact, "_hits", lambda low: None)
+        slow = redact.redact_bytes(doc, tokens=tokens)
+    assert fast == slow, doc[:300]
+    return fast
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 64, 7, 1])
+@pytest.mark.parametrize("tokens", [True, False])
+def test_one_pass_redaction_is_the_find_passes_redaction(
+    piece: int, tokens: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The redaction's markers found by one automaton pass (#17): byte for byte the
+    output of one ``bytes.find`` pass per marker, on generated text (literals cut,
+    overlapping, in any case, in and out of JSON strings and keys, searched in pieces
+    as small as one byte)."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    rng = random.Random(41 + piece + tokens)
+    changed = 0
+    for _ in range(2500 if piece > 1 else 800):
+        text = _hostile(rng)
+        other = _hostile(rng)
+        for doc in (
+            text,
+            b'{"' + text + b'": "' + other + b'"}',
+            b'{"k": "' + text + b'", "' + other + b'": {"inline_string": "' + text + b'"}}',
+            b'[{"key": "' + text + b'", "value": "' + other + b'"}]',
+        ):
+            if _both(doc, tokens, monkeypatch) != doc:
+                changed += 1
+    assert changed > 200
+
+
+def test_one_pass_redaction_on_every_dump_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus and fixture dump (whole, compacted, by section) and every secret shape."""
+    outputs = set()
+    for body in _dumps():
+        for text in _texts(body):
+            for tokens in (True, False):
+                outputs.add(_both(text, tokens, monkeypatch) == text)
+    assert outputs == {True, False}
+    for secret in [*_SPLIT_SECRETS, *_SPLIT_HARMLESS]:
+        for shift in range(0, 40, 3):
+            doc = b'{"a": "' + b"x" * shift + b'", ' + secret + b"}"
+            for tokens in (True, False):
+                _both(doc, tokens, monkeypatch)
+
+
+@pytest.mark.parametrize("limit", ["_MAX_HITS", "_MAX_PIECE_HITS"])
+def test_past_a_million_markers_the_find_passes_run(
+    limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redact, limit, 10)
+    monkeypatch.setattr(redact, "_SCAN_PIECE", 64)
+    doc = b'{"a": "' + b"key " * 50 + b'", "token": "v"}'
+    assert redact._hits(doc.lower()) is None
+    assert redact.redact_bytes(doc) == doc.replace(b'"v"', b'"[redacted]"')
+    monkeypatch.undo()
+    assert redact._hits(doc.lower()) is not None
+    assert redact.redact_bytes(doc) == doc.replace(b'"v"', b'"[redacted]"')
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 16, 3, 1])
+def test_the_one_pass_finds_every_occurrence_of_every_literal(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_hits`` against brute force: every start of every literal, overlapping ones too
+    (``secretoken``, ``keyJ...``), also where the search is cut into pieces."""
+    monkeypatch.setattr(redact, "_SCAN_PIECE", piece)
+    rng = random.Random(59 + piece)
+    texts = [_hostile(rng) for _ in range(1500)]
+    texts += [a + b for a in redact._LITERALS for b in redact._LITERALS]
+    texts += [a[: len(a) // 2] + b for a in redact._LITERALS for b in redact._LITERALS]
+    for text in texts:
+        low = text.lower()
+        expected = [
+            [i for i in range(len(low)) if low.startswith(literal, i)]
+            for literal in redact._LITERALS
+        ]
+        assert redact._hits(low) == expected, text
+
+
+def test_a_pattern_literal_stepped_over_is_still_searched() -> None:
+    """The only ``eyJ`` starts inside ``key`` (the search reports ``key``): the JWT goes."""
+    jwt = b"eyJhbGciOiJIUzI1NiJ9.YWJj.ZGVm"
+    doc = b'{"v": "k' + jwt + b'"}'
+    assert redact.redact_bytes(doc) == b'{"v": "k[redacted]"}'
