@@ -3,8 +3,8 @@
 ``check`` (:mod:`pdebug.examine`), ``report`` (:func:`read_proxies`) and ``assert``
 (:func:`read_inputs`) read through :func:`read_source`, which hands SOURCE's words down
 to :func:`pdebug.proxy.read_every` (it parses them and reads them with
-:func:`pdebug.sources.held.hold`, and parses a lone proxy); what comes back read (a
-bundle's proxies, a plain file) is parsed here.
+:func:`pdebug.sources.held.hold`, and parses a lone proxy or a plain file as ``check``
+and the views do); what comes back read (a bundle's proxies) is parsed here.
 
 A bundle (a ``.tar.gz`` or a ``pdebug snapshot --dir`` directory) is read once and every
 proxy in it becomes one :class:`ProxyData` (or only ``bundle.tar.gz:NAME``); a proxy whose
@@ -129,7 +129,7 @@ def read_source(
     """Every proxy SOURCE holds, parsed: the one entry of ``check``, ``report`` and ``assert``.
 
     SOURCE's words are parsed and read below (:func:`pdebug.proxy.read_every`, which
-    parses one proxy); a bundle's proxies and a plain file are parsed here, with
+    parses one proxy, a plain file too); a bundle's proxies are parsed here, with
     ``--clusters-json FILE`` when they are one proxy.
 
     Raises:
@@ -142,10 +142,7 @@ def read_source(
         return Inputs([got], named=named)
     if not isinstance(got, Held):  # a ztunnel
         return Inputs([], ztunnels=[(named, got)], named=named)
-    if got.data is not None:
-        inputs = Inputs([_proxy(got.data, got.label)], named=named)
-    else:
-        inputs = _bundle(got)
+    inputs = _bundle(got)
     if clusters_json is not None:
         if len(inputs.proxies) > 1:
             from pdebug.errors import UsageError

@@ -309,10 +309,11 @@ def read_every(
     """Every proxy SOURCE holds (``check``, ``report``, ``assert``): SOURCE's text, and them.
 
     SOURCE's words are parsed first; :func:`~pdebug.sources.held.hold` reads what they
-    name, as ``bundles`` says. One proxy is parsed here as :func:`load_any` parses it
-    (``bundles="several"``: a ztunnel too) or :func:`load_proxy` (``"any"``), with
-    ``--clusters-json FILE``; a bundle's proxies and a plain file (``"any"``) come back
-    read, for :mod:`pdebug.inputs` to parse.
+    name, as ``bundles`` says. One proxy, opened or a plain file's bytes, is parsed here
+    as :func:`load_any` parses it (``bundles="several"``: a ztunnel too) or
+    :func:`load_proxy` (``"any"``), with ``--clusters-json FILE``: a plain file is
+    accepted or refused as the views and ``check`` do. A bundle's proxies come back read,
+    for :mod:`pdebug.inputs` to parse.
 
     Raises:
         UsageError: ``--clusters-json`` with a bundle of several proxies
@@ -327,9 +328,14 @@ def read_every(
         if held.source is not None:
             source = held.source
             got = _read_any(source, fetch) if bundles == "several" else _read(source, fetch)
-        elif held.data is not None and bundles == "several":  # a plain file, read once
-            got = _parse_any(held.data, held.label, fetch)
-        else:
+        elif held.data is not None:  # a plain file, read once, parsed as its source would be
+            data, label = held.data, held.label
+            got = (
+                _parse_any(data, label, fetch)
+                if bundles == "several"
+                else _load(data, label, fetch.mask)
+            )
+        else:  # a bundle's proxies
             return spec.text, held
     return spec.text, _with_health(got, clusters_json) if isinstance(got, ProxyData) else got
 

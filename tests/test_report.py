@@ -743,3 +743,48 @@ def test_endpoints_no_cluster_could_be_given_are_said():
     counts, rows = _summary(FIXTURES / "corpus/consul-k8s/test_config_dump.json")
     assert counts["Endpoints"] == "2"
     assert rows["Endpoints without a known cluster"].startswith("4 ")
+
+
+# --- a plain SOURCE is read as check reads it ----------------------------------------------
+
+
+def _yaml_dump(path: Path) -> None:
+    import yaml
+
+    path.write_text(yaml.safe_dump(json.loads(DUMP.read_bytes())))
+
+
+def _gzip_dump(path: Path) -> None:
+    import gzip
+
+    path.write_bytes(gzip.compress(DUMP.read_bytes()))
+
+
+_SOURCES = {
+    # name: (file name, how to write it, whether it is read)
+    "yaml-dump": ("dump.yaml", _yaml_dump, True),
+    "empty-object": ("empty.json", lambda p: p.write_text("{}"), False),
+    "gzip": ("dump.json.gz", _gzip_dump, True),
+    "truncated": ("cut.json", lambda p: p.write_bytes(DUMP.read_bytes()[:500]), False),
+    "bundle": ("incident.tar.gz", make_bundle, True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_SOURCES))
+def test_report_reads_a_plain_source_as_check_does(pdebug, tmp_path, kind):
+    """Same acceptance, exit code and first line of stderr as ``check`` (#14)."""
+    name, write, readable = _SOURCES[kind]
+    src = tmp_path / name
+    write(src)
+    out = tmp_path / "report.html"
+    checked = pdebug("check", src)
+    reported = pdebug("report", src, "-o", out)
+    if readable:
+        assert checked.code in (0, 1), checked.err  # 1: findings
+        assert reported.code == 0, reported.err
+        assert out.read_text().startswith("<!DOCTYPE html>")
+    else:
+        assert checked.code not in (0, 1)
+        first = checked.err.splitlines()[0], reported.err.splitlines()[0]
+        assert (reported.code, first[1]) == (checked.code, first[0])
+        assert not out.exists()

@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 
 from pdebug.errors import ExitCode
-from tests.harness.pki import make_ca, make_test_pki
+from tests.harness.pki import make_ca, make_self_signed, make_test_pki
 
 NOW = dt.datetime.now(dt.UTC)
 SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -124,25 +124,11 @@ def test_check_judges_every_certificate_of_a_served_chain(pdebug, tmp_path: Path
 
 def _with_malformed_san() -> bytes:
     """A self-signed certificate whose SubjectAlternativeName does not parse."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtensionOID, NameOID
+    from cryptography.x509.oid import ExtensionOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad-san")])
     bad = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x86\x01")
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(5)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=3))
-        .add_extension(bad, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    day = dt.timedelta(days=1)
+    return make_self_signed("bad-san", NOW - day, NOW + 3 * day, bad, serial=5)
 
 
 def test_a_malformed_extension_makes_the_certificate_unparsable(pdebug, tmp_path: Path):
@@ -231,25 +217,9 @@ def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
 
 
 def _leaf_with_uris(*uris: str) -> bytes:
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd-spiffe")])
     san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(u) for u in uris])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=300))
-        .add_extension(san, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    day = dt.timedelta(days=1)
+    return make_self_signed("odd-spiffe", NOW - day, NOW + 300 * day, san, serial=7)
 
 
 @pytest.mark.parametrize(

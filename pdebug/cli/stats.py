@@ -45,12 +45,10 @@ def stats_cmd(
 
     fmt = get_format(output)
     v.select([], filter)  # a bad --filter is a usage error before any I/O
-    from pdebug.sources import open_source
-    from pdebug.sources.spec import spec_of
+    from pdebug.sources import read_answer
 
-    with open_source(spec_of(proxy.words), proxy.live) as src:
-        body = src.get("/stats?format=json")
-    result = v.view(v.parse(body, src.label), filter)
+    body, label = read_answer(proxy.words, proxy.live, "/stats?format=json")
+    result = v.view(v.parse(body, label), filter)
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)

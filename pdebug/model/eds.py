@@ -22,6 +22,7 @@ from __future__ import annotations
 import msgspec
 
 from pdebug.model import schema as s
+from pdebug.model.address import address_text
 from pdebug.model.dump import ConfigDump
 from pdebug.model.health import ClustersStatus
 
@@ -63,10 +64,10 @@ class Attribution(msgspec.Struct):
 
 
 def _address(address: s.Address | None) -> str:
+    """A socket address as the one formatter writes it; ``""`` for a pipe or none (no key)."""
     if address is None or address.socket_address is None:
         return ""
-    sa = address.socket_address
-    return f"{sa.address}:{sa.port_value}"
+    return address_text(address)
 
 
 def _addresses(cla: s.ClusterLoadAssignment) -> set[str]:

@@ -13,6 +13,11 @@ decides what is connected to what and how healthy each part is:
   ``bad`` when every path ends badly, ``warn`` when some do;
 * a check finding on a resource raises its node to ``warn`` (warning) or ``bad``
   (error) and is listed on it.
+
+One module over 500 lines because it is one graph: the builder adds each layer's nodes
+and edges, ``propagate`` gives each node the health of what it leads to, and
+:meth:`Graph.plain` and :func:`expand` write and read back the same node keys and
+endpoint runs the page draws; cut apart, each part would need the others' keys and order.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pdebug.sources.kube import KubeCluster
     from pdebug.sources.pod import KubeProxy
     from pdebug.sources.saved import FileSource
+    from pdebug.sources.spec import SourceWords
 
 __all__ = [
     "FileSource",
@@ -42,6 +43,7 @@ __all__ = [
     "classify",
     "open_source",
     "open_text",
+    "read_answer",
     "split_member",
 ]
 
@@ -68,6 +70,20 @@ def open_source(
             from pdebug.sources.saved import FileSource as _FileSource
 
             return _FileSource(spec)
+
+
+def read_answer(
+    given: SourceSpec | SourceWords, options: LiveOptions, path: str
+) -> tuple[bytes | memoryview, str]:
+    """One answer of what SOURCE names (a file: what it holds), and the source's label.
+
+    SOURCE's words are parsed first (:func:`~pdebug.sources.spec.spec_of`); the source
+    is opened and closed here (``pdebug stats``: ``/stats?format=json``).
+    """
+    from pdebug.sources.spec import spec_of
+
+    with open_source(spec_of(given), options) as source:
+        return source.get(path), source.label
 
 
 def open_text(text: str, options: LiveOptions | None = None) -> Source:

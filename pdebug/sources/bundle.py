@@ -20,8 +20,9 @@ each once, within ``PDEBUG_MAX_INPUT``), only the proxies asked for are held, th
 shape is checked and each file read is verified against its sha256 and size. A ``--dir``
 bundle never follows a link nor opens a FIFO or device (``lstat``, then ``O_NOFOLLOW``).
 
-One module of about 900 lines: the tar reader, the directory reader and the manifest's
-checks share the untrusted-archive rules above and the errors they raise.
+One module over 500 lines because it is one reader of one untrusted format: the tar
+reader, the directory reader and the manifest's checks share the untrusted-archive rules
+above and the errors they raise.
 """
 
 from __future__ import annotations

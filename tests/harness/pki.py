@@ -4,7 +4,9 @@
   mounts them (``root-cert.pem``, ``cert-chain.pem``, ``key.pem``); the sidecar's SDS secrets;
 * :func:`make_server_pki`: a CA and a server certificate for ``127.0.0.1``/``localhost``
   (the Kubernetes API server double's HTTPS);
-* :func:`make_ca`: one self-signed CA certificate with a chosen validity (trust bundles).
+* :func:`make_ca`: one self-signed CA certificate with a chosen validity (trust bundles);
+* :func:`make_self_signed`: a self-signed certificate with one extension no CA would
+  issue (a SubjectAlternativeName that does not parse, odd SPIFFE URIs).
 
 All keys are ECDSA P-256 and all signatures SHA-256; validity starts in the past so that
 clock skew never makes a fresh certificate "not yet valid".
@@ -23,7 +25,15 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 
-__all__ = ["SPIFFE_ID", "ServerPki", "TestPki", "make_ca", "make_server_pki", "make_test_pki"]
+__all__ = [
+    "SPIFFE_ID",
+    "ServerPki",
+    "TestPki",
+    "make_ca",
+    "make_self_signed",
+    "make_server_pki",
+    "make_test_pki",
+]
 
 SPIFFE_ID = "spiffe://cluster.local/ns/default/sa/productpage"
 
@@ -279,3 +289,30 @@ def make_ca(common_name: str, not_before: dt.datetime, not_after: dt.datetime) -
     Only BasicConstraints (a bare trust anchor, as a trust bundle may hold).
     """
     return _cert_pem(_issue_ca(_name(common_name), not_before, not_after, usages=False)[1])
+
+
+def make_self_signed(
+    common_name: str,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    extension: x509.ExtensionType,
+    serial: int,
+) -> bytes:
+    """A self-signed certificate (PEM) with one non-critical ``extension`` and no other."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    key = _new_key()
+    name = _name(common_name)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(extension, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return _cert_pem(cert)
