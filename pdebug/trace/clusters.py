@@ -133,6 +133,14 @@ class Upstreams:
                 )
         return out, source + live
 
+    @staticmethod
+    def panic_threshold(cluster: s.Cluster) -> float:
+        """The cluster's ``common_lb_config.healthy_panic_threshold`` (percent), else 50."""
+        lb = cluster.common_lb_config
+        if lb is None or lb.healthy_panic_threshold is None:
+            return PANIC_THRESHOLD
+        return min(100.0, lb.healthy_panic_threshold.value)
+
     def overprovisioning(self, cluster: s.Cluster) -> int:
         """The overprovisioning factor (percent) of the cluster's EDS policy, else 140."""
         cla = self.cla_index().get(cluster.name) if self.dump.has("endpoints") else None
@@ -142,7 +150,9 @@ class Upstreams:
         return factor if factor else 140
 
 
-def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, float, bool]]:
+def priority_loads(
+    endpoints: list[Endpoint], factor: int, threshold: float = PANIC_THRESHOLD
+) -> list[tuple[int, float, bool]]:
     """(priority, percent of the traffic it takes, whether it is in panic), as Envoy splits.
 
     Each priority is available in proportion to its usable (healthy or degraded) hosts,
@@ -164,7 +174,7 @@ def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, fl
         sizes.append(len(mine))
         avail.append(min(100.0, pct * factor / 100.0))
     total = min(100.0, sum(avail))
-    if total < 100.0 and all(pct < PANIC_THRESHOLD for pct in usable_pct):
+    if total < 100.0 and all(pct < threshold for pct in usable_pct):
         loads = [100 * n // sum(sizes) for n in sizes]
         loads[0] += 100 - sum(loads)
         return [(p, float(load), True) for p, load in zip(levels, loads, strict=True)]
@@ -174,7 +184,7 @@ def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, fl
         share = avail[i] * 100.0 / total if total < 100.0 else avail[i]
         take = min(left, share)
         left -= take
-        out.append((p, take, total < 100.0 and usable_pct[i] < PANIC_THRESHOLD))
+        out.append((p, take, total < 100.0 and usable_pct[i] < threshold))
     return out
 
 
@@ -224,6 +234,14 @@ def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Req
         status = None if tcp else 503
         text = f"{closed}: {what}" if tcp else f"503 no healthy upstream: {what}"
         return Verdict(False, "no_endpoints", text, status, clusters=outcomes)
+    if worst.state == "unhealthy":
+        what = (
+            f"cluster {worst.name} has no healthy endpoint{scope}, and its "
+            "healthy_panic_threshold 0 turns panic mode off"
+        )
+        status = None if tcp else 503
+        text = f"{closed}: {what}" if tcp else f"503 no healthy upstream: {what}"
+        return Verdict(False, "no_healthy_endpoints", text, status, clusters=outcomes)
     if worst.state == "panic":
         what = (
             f"cluster {worst.name} has no healthy endpoint{scope}; in panic mode Envoy "
