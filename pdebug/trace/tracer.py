@@ -37,6 +37,7 @@ from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
     chain_label,
+    requires_client_certificate,
     select_filter_chain,
     terminates_tls,
     v1_route_mismatch,
@@ -129,6 +130,12 @@ class Tracer:
             )
             self.step("filter_chain", "transport_socket", False, why)
             return Verdict(False, "connection_closed", f"Envoy closes the connection: {why}")
+        if self.req.scheme == "https" and requires_client_certificate(chain):
+            self.notes.append(
+                "the chain's TLS requires a client certificate (require_client_certificate): "
+                "a client without one (curl without --cert) fails the handshake and Envoy "
+                "closes the connection; pdebug does not check certificates"
+            )
         return self.network(lst, chain, conn)
 
     # -- listener
