@@ -515,8 +515,9 @@ def test_priority_loads_follow_envoys_split():
     assert priority_loads(eps(0, 3, 4) + eps(1, 2, 2), 140) == [(0, 100.0, False), (1, 0.0, False)]
     # 2 of 4 healthy: 70%, priority 1 takes the other 30%
     assert priority_loads(eps(0, 2, 4) + eps(1, 2, 2), 140) == [(0, 70.0, False), (1, 30.0, False)]
-    # 1 of 4 and 0 of 2: 35% in all, scaled up to 100% on priority 0, in panic (25% < 50%)
-    assert priority_loads(eps(0, 1, 4) + eps(1, 0, 2), 140) == [(0, 100.0, True), (1, 0.0, True)]
+    # 1 of 4 and 0 of 2: 35% in all and every priority in panic (25% and 0% < 50%): Envoy
+    # splits by host count, 4 of 6 and 2 of 6 (sweep22: Envoy 1.40 in tests/test_sweep22.py)
+    assert priority_loads(eps(0, 1, 4) + eps(1, 0, 2), 140) == [(0, 67.0, True), (1, 33.0, True)]
     # Consul's overprovisioning factor 100000: one healthy host takes it all
     assert priority_loads(eps(0, 1, 10) + eps(1, 2, 2), 100000)[0] == (0, 100.0, False)
 

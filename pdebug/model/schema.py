@@ -109,6 +109,15 @@ class ClusterLoadAssignment(_S):
     policy: ClaPolicy | None = None
 
 
+class Percent(_S):
+    value: float = 0.0
+
+
+class CommonLbConfig(_S):
+    #: Percent of usable hosts under which a priority is in panic; Envoy's default 50, 0: off.
+    healthy_panic_threshold: Percent | None = None
+
+
 class EdsClusterConfig(_S):
     service_name: str = ""
 
@@ -131,6 +140,7 @@ class Cluster(_S):
     transport_socket: TypedExtension | None = None
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
+    common_lb_config: CommonLbConfig | None = None
     #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
     hosts: list[Address] = []
 

@@ -221,6 +221,27 @@ def terminates_tls(chain: s.FilterChain) -> bool:
     return b"DownstreamTlsContext" in bytes(socket.typed_config)
 
 
+def requires_client_certificate(chain: s.FilterChain) -> bool:
+    """Whether the chain's downstream TLS context sets ``require_client_certificate``."""
+    import msgspec
+
+    raw = chain.tls_context
+    if not len(raw) or bytes(raw) == b"null":
+        if chain.transport_socket is None:
+            return False
+        raw = chain.transport_socket.typed_config
+    try:
+        ctx = msgspec.json.decode(bytes(raw))
+    except msgspec.DecodeError:
+        return False
+    if not isinstance(ctx, dict):
+        return False
+    value = ctx.get("require_client_certificate", ctx.get("requireClientCertificate"))
+    if isinstance(value, dict):  # a BoolValue written as an object
+        value = value.get("value")
+    return value is True
+
+
 def chain_label(chain: s.FilterChain, index: int | None) -> str:
     """``name (#2)``, ``#2`` or ``default_filter_chain`` (index None)."""
     if index is None:

@@ -133,6 +133,14 @@ class Upstreams:
                 )
         return out, source + live
 
+    @staticmethod
+    def panic_threshold(cluster: s.Cluster) -> float:
+        """The cluster's ``common_lb_config.healthy_panic_threshold`` (percent), else 50."""
+        lb = cluster.common_lb_config
+        if lb is None or lb.healthy_panic_threshold is None:
+            return PANIC_THRESHOLD
+        return min(100.0, lb.healthy_panic_threshold.value)
+
     def overprovisioning(self, cluster: s.Cluster) -> int:
         """The overprovisioning factor (percent) of the cluster's EDS policy, else 140."""
         cla = self.cla_index().get(cluster.name) if self.dump.has("endpoints") else None
@@ -142,33 +150,41 @@ class Upstreams:
         return factor if factor else 140
 
 
-def priority_loads(endpoints: list[Endpoint], factor: int) -> list[tuple[int, float, bool]]:
+def priority_loads(
+    endpoints: list[Endpoint], factor: int, threshold: float = PANIC_THRESHOLD
+) -> list[tuple[int, float, bool]]:
     """(priority, percent of the traffic it takes, whether it is in panic), as Envoy splits.
 
     Each priority is available in proportion to its usable (healthy or degraded) hosts,
     times the overprovisioning factor, capped at 100%; the priorities in order take what
     they can until 100% is given. When the sum falls short of 100%, the loads are scaled
     up to 100% and a priority under the panic threshold is in panic (it sends to all of
-    its hosts); nothing usable at all: priority 0 takes everything, in panic.
+    its hosts). When every priority is in panic (nothing usable at all, say), Envoy splits
+    the traffic by each priority's share of the hosts, whole percents, the rest to the
+    first priority that has hosts (Envoy 1.40 shown in tests/test_sweep22.py).
     """
     levels = sorted({e.priority for e in endpoints})
     avail: list[float] = []
     usable_pct: list[float] = []
+    sizes: list[int] = []
     for p in levels:
         mine = [e for e in endpoints if e.priority == p]
         pct = 100.0 * sum(1 for e in mine if e.usable in ("healthy", "degraded")) / len(mine)
         usable_pct.append(pct)
+        sizes.append(len(mine))
         avail.append(min(100.0, pct * factor / 100.0))
     total = min(100.0, sum(avail))
-    if total == 0:
-        return [(p, 100.0 if i == 0 else 0.0, True) for i, p in enumerate(levels)]
+    if total < 100.0 and all(pct < threshold for pct in usable_pct):
+        loads = [100 * n // sum(sizes) for n in sizes]
+        loads[0] += 100 - sum(loads)
+        return [(p, float(load), True) for p, load in zip(levels, loads, strict=True)]
     out = []
     left = 100.0
     for i, p in enumerate(levels):
         share = avail[i] * 100.0 / total if total < 100.0 else avail[i]
         take = min(left, share)
         left -= take
-        out.append((p, take, total < 100.0 and usable_pct[i] < PANIC_THRESHOLD))
+        out.append((p, take, total < 100.0 and usable_pct[i] < threshold))
     return out
 
 
@@ -218,6 +234,14 @@ def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Req
         status = None if tcp else 503
         text = f"{closed}: {what}" if tcp else f"503 no healthy upstream: {what}"
         return Verdict(False, "no_endpoints", text, status, clusters=outcomes)
+    if worst.state == "unhealthy":
+        what = (
+            f"cluster {worst.name} has no healthy endpoint{scope}, and its "
+            "healthy_panic_threshold 0 turns panic mode off"
+        )
+        status = None if tcp else 503
+        text = f"{closed}: {what}" if tcp else f"503 no healthy upstream: {what}"
+        return Verdict(False, "no_healthy_endpoints", text, status, clusters=outcomes)
     if worst.state == "panic":
         what = (
             f"cluster {worst.name} has no healthy endpoint{scope}; in panic mode Envoy "

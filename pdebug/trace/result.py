@@ -24,7 +24,10 @@ StepKind = Literal[
 ]
 #: Whether Envoy sends to an endpoint.
 Usable = Literal["healthy", "degraded", "unhealthy"]
-ClusterState = Literal["ok", "missing", "warming", "empty", "panic", "unknown", "unsupported"]
+#: ``unhealthy``: no usable endpoint and panic mode off (``healthy_panic_threshold`` 0).
+ClusterState = Literal[
+    "ok", "missing", "warming", "empty", "panic", "unhealthy", "unknown", "unsupported"
+]
 VerdictKind = Literal[
     "upstream",
     "direct_response",

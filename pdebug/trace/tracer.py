@@ -37,6 +37,7 @@ from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
     chain_label,
+    requires_client_certificate,
     select_filter_chain,
     terminates_tls,
     v1_route_mismatch,
@@ -131,6 +132,12 @@ class Tracer:
             )
             self.step("filter_chain", "transport_socket", False, why)
             return Verdict(False, "connection_closed", f"Envoy closes the connection: {why}")
+        if self.req.scheme == "https" and requires_client_certificate(chain):
+            self.notes.append(
+                "the chain's TLS requires a client certificate (require_client_certificate): "
+                "a client without one (curl without --cert) fails the handshake and Envoy "
+                "closes the connection; pdebug does not check certificates"
+            )
         return self.network(lst, chain, conn)
 
     # -- listener
@@ -951,29 +958,37 @@ class Tracer:
         usable_pct = 100.0 * (healthy + degraded) / len(endpoints) if endpoints else 0.0
         verdict: ClusterState = "ok"
         levels = {e.priority for e in endpoints}
+        threshold = self.upstreams.panic_threshold(cluster)
+        factor = self.upstreams.overprovisioning(cluster)
+        limit = f"{threshold:g}%" + ("" if threshold == PANIC_THRESHOLD else " (the cluster's)")
         if not endpoints:
             verdict, why = "empty", "no endpoints"
+        elif healthy + degraded == 0 and threshold == 0:
+            # Envoy: no usable host and panic off (healthy_panic_threshold 0): no host at all
+            verdict = "unhealthy"
+            why = (
+                f"0 of {len(endpoints)} healthy, and healthy_panic_threshold 0 turns panic "
+                f"mode off: Envoy sends to none ({shown})"
+            )
         elif len(levels) > 1 and healthy + degraded:
             why = f"{healthy} of {len(endpoints)} healthy"
             if degraded:
                 why += f", {degraded} degraded"
-            why += ": " + _by_priority(endpoints, self.upstreams.overprovisioning(cluster))
+            why += ": " + _by_priority(endpoints, factor, threshold)
         elif healthy + degraded == 0:
             verdict = "panic"
             why = f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all ({shown})"
             if len(levels) > 1:
-                first = min(levels)
-                n = sum(1 for e in endpoints if e.priority == first)
-                why = (
-                    f"0 of {len(endpoints)} healthy: panic mode, Envoy still sends to all "
-                    f"{n} of priority {first} ({shown})"
+                # every priority in panic: Envoy spreads over them all by host count
+                why = f"0 of {len(endpoints)} healthy, every priority in panic: " + _by_priority(
+                    endpoints, factor, threshold
                 )
         else:
             why = f"{healthy} of {len(endpoints)} healthy"
             if degraded:
                 why += f", {degraded} degraded"
-            if usable_pct < PANIC_THRESHOLD:
-                why += " (below 50%: panic mode, Envoy sends to all)"
+            if usable_pct < threshold and usable_pct * factor < 100.0 * 100.0:
+                why += f" (below {limit}: panic mode, Envoy sends to all)"
             why += f": {shown}"
         self.step(
             "endpoints",
@@ -987,10 +1002,10 @@ class Tracer:
         return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
 
 
-def _by_priority(endpoints: list[Endpoint], factor: int) -> str:
+def _by_priority(endpoints: list[Endpoint], factor: int, threshold: float) -> str:
     """Each priority's endpoints, health and share of the traffic, as Envoy splits it."""
     parts = []
-    for priority, load, panic in priority_loads(endpoints, factor):
+    for priority, load, panic in priority_loads(endpoints, factor, threshold):
         mine = [e for e in endpoints if e.priority == priority]
         usable = sum(1 for e in mine if e.usable in ("healthy", "degraded"))
         shown = ", ".join(f"{e.address} {e.health}" for e in mine[:_SHOWN_ENDPOINTS])

@@ -391,7 +391,9 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
         )
         table.rows.append(
             (
-                f"{addr}:{port}" if port else addr,
+                # a socket address always has its port (istioctl writes ``IP:0`` too);
+                # a pipe or internal address has none
+                f"{addr}:{port}" if host.address and host.address.socket_address else addr,
                 eds,
                 outlier,
                 cluster,
