@@ -116,6 +116,8 @@ class Percent(_S):
 class CommonLbConfig(_S):
     #: Percent of usable hosts under which a priority is in panic; Envoy's default 50, 0: off.
     healthy_panic_threshold: Percent | None = None
+    #: set (``{}``): the cluster splits traffic by its localities' ``load_balancing_weight``
+    locality_weighted_lb_config: Raw = NULL
 
 
 class EdsClusterConfig(_S):
@@ -143,11 +145,6 @@ class Cluster(_S):
     common_lb_config: CommonLbConfig | None = None
     #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
     hosts: list[Address] = []
-
-
-class CommonLbConfig(_S):
-    #: set (``{}``): the cluster splits traffic by its localities' ``load_balancing_weight``
-    locality_weighted_lb_config: Raw = NULL
 
 
 class LbWeightedCluster(_S):
