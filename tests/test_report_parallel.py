@@ -209,3 +209,14 @@ def test_the_page_is_the_same_in_every_process(tmp_path: Path) -> None:
         pages.append(out.read_bytes())
     assert b'"status":{"HEALTHY":"ok","UNHEALTHY":"bad","DEGRADED":"warn"}' in pages[0]
     assert pages[0] == pages[1] == pages[2]
+
+
+def test_jobs_not_a_number_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``PDEBUG_JOBS=junk pdebug report``: exit 2, as ``pdebug all`` says it; no page."""
+    code, page, said, err = _report(
+        [str(SIDECAR / "config_dump.json")], "junk", tmp_path / "r.html", capsys, monkeypatch
+    )
+    assert (code, page, said) == (2, b"", "")
+    assert err.startswith("pdebug: error: PDEBUG_JOBS='junk': not a number of processes\n")
