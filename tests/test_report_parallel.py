@@ -220,3 +220,82 @@ def test_jobs_not_a_number_is_one_line_exit_2(
     )
     assert (code, page, said) == (2, b"", "")
     assert err.startswith("pdebug: error: PDEBUG_JOBS='junk': not a number of processes\n")
+
+
+#: ``pdebug report DUMP -o OUT`` whose tables take a minute each in the worker.
+_SLOW_WORKER = (
+    "import os, sys, time\n"
+    "from pdebug.views import clusters, endpoints\n"
+    "me = os.getpid()\n"
+    "def slow(real):\n"
+    "    def run(*args, **kwargs):\n"
+    "        if os.getpid() != me:\n"
+    "            time.sleep(60)\n"
+    "        return real(*args, **kwargs)\n"
+    "    return run\n"
+    "clusters.view = slow(clusters.view)\n"
+    "endpoints.endpoints_view = slow(endpoints.endpoints_view)\n"
+    "from pdebug.cli import main\n"
+    "sys.argv = ['pdebug', 'report', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
+    """Exit 130, ``pdebug: interrupted``, no page written and no worker left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r.html"
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent), "PDEBUG_JOBS": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WORKER, str(SIDECAR / "config_dump.json"), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # its own process group, as a shell's job
+    )
+    try:
+        deadline = time.monotonic() + 30
+        kids: list[int] = []
+        while time.monotonic() < deadline and not kids:
+            time.sleep(0.05)
+            kids = _children(proc.pid)
+        assert kids, "a worker working"
+        time.sleep(0.3)
+        assert all(_alive(k) for k in kids), "the worker still sleeps"
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:  # the terminal sends SIGINT to the whole foreground group
+            os.killpg(proc.pid, signal.SIGINT)
+        said, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.decode().endswith("pdebug: interrupted\n"), err
+    assert said == b""
+    assert not out.exists()
+    for kid in kids:
+        assert not _alive(kid), f"worker {kid} left behind"
