@@ -299,3 +299,21 @@ def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
     assert not out.exists()
     for kid in kids:
         assert not _alive(kid), f"worker {kid} left behind"
+
+
+def test_forked_bundle_page_is_the_sequential_page(
+    pinned: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bundle (a sidecar, a ztunnel, one whose capture failed): each proxy its own map."""
+    from tests.harness import ambient
+
+    snap = ambient.make_bundle(tmp_path / "b.tar.gz", ambient.worker(), None)
+    one = _report([str(snap)], "1", tmp_path / "one.html", capsys, monkeypatch)
+    before = parallel.FORKS[0]
+    many = _report([str(snap)], "2", tmp_path / "many.html", capsys, monkeypatch)
+    assert parallel.FORKS[0] > before
+    assert many == one
+    assert b"sleep-1.bookinfo" in one[1] and b"connection refused" in one[1]
