@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 #: Below this much estimated work (CPU seconds of the whole map, as the caller
@@ -88,14 +88,19 @@ def _threads_alive() -> bool:
     return threading is not None and threading.active_count() > 1
 
 
-def groups(weights: Sequence[float], n: int) -> list[list[int]]:
+def groups(weights: Sequence[float], n: int, together: Collection[int] = ()) -> list[list[int]]:
     """Task indices split into ``n`` groups of about equal weight (largest first).
 
-    Each group keeps its tasks in task order.
+    The tasks ``together`` are all in the first group. Each group keeps its tasks in
+    task order.
     """
     loads = [0.0] * n
     out: list[list[int]] = [[] for _ in range(n)]
-    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+    for i in together:
+        out[0].append(i)
+        loads[0] += weights[i]
+    rest = [i for i in range(len(weights)) if i not in together]
+    for i in sorted(rest, key=lambda i: -weights[i]):
         k = loads.index(min(loads))
         out[k].append(i)
         loads[k] += weights[i]
@@ -103,24 +108,31 @@ def groups(weights: Sequence[float], n: int) -> list[list[int]]:
 
 
 def fork_map(
-    tasks: Sequence[Callable[[], Any]], weights: Sequence[float] | None = None
+    tasks: Sequence[Callable[[], Any]],
+    weights: Sequence[float] | None = None,
+    here: Collection[int] = (),
 ) -> list[Any]:
     """``[task() for task in tasks]``, the tasks spread over forked children.
 
     ``weights`` are the tasks' estimated CPU seconds (equal when omitted): they decide
-    whether to fork (:func:`jobs`) and how the tasks are grouped. One group (the heaviest
-    task's) runs in this process meanwhile, each task's output kept and written, and its
-    exception raised, when its turn comes; each other group runs in a child. A task's
-    result must be what ``marshal`` can write (str, bytes, numbers, None, tuples, lists,
-    dicts of those); a child's comes back as ``marshal`` reads it (a str subclass as a
-    str).
+    whether to fork (:func:`jobs`) and how the tasks are grouped. One group (the one of
+    the tasks ``here``, else the heaviest task's) runs in this process meanwhile, in task
+    order, each task's output kept and written, and its exception raised, when its turn
+    comes; each other group runs in a child. A task's result must be what ``marshal``
+    can write (str, bytes, numbers, None, tuples, lists, dicts of those), but those of
+    the tasks ``here``, which never leave this process (and may hand each other what
+    they make, in task order); a child's comes back as ``marshal`` reads it (a str
+    subclass as a str).
     """
     w = list(weights) if weights is not None else [1.0] * len(tasks)
     n = min(jobs(sum(w)), len(tasks))
     if n <= 1:
         return [task() for task in tasks]
-    parts = groups(w, n)
-    own = max(parts, key=lambda part: max(w[i] for i in part))  # the heaviest task's
+    parts = groups(w, n, here)
+    if here:
+        own = parts[0]
+    else:
+        own = max(parts, key=lambda part: max(w[i] for i in part))  # the heaviest task's
     got = _forked(tasks, [part for part in parts if part is not own], own)
     for i, task in enumerate(tasks):
         value = got[i]

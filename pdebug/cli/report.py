@@ -75,10 +75,10 @@ def report_cmd(
         proxies=inputs.info,
         ambient=ambient_capture(inputs),
     )
-    from pdebug.views.wide import wide_tables  # the one place views join the page
+    from pdebug.views.wide import table_builders  # the one place views join the page
 
     doc = report_data(
-        inputs.proxies, dataclasses.replace(meta, options=options, tables=wide_tables)
+        inputs.proxies, dataclasses.replace(meta, options=options, table_builders=table_builders)
     )
     page = render_page_bytes(doc)
     write_report(output, page)

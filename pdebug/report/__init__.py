@@ -15,9 +15,9 @@ What a proxy gets: a summary (versions, node, counts, endpoint health, sync stat
 only: never key material, never the raw dump) and the topology of
 :mod:`pdebug.report.topology`.
 
-The report reads the model and the checks, never the views: the tables come in already
-built, from :attr:`ReportMeta.tables` (``cli/report.py`` passes
-``views/wide.py`` ``wide_tables``, the one place views are joined into the page).
+The report reads the model and the checks, never the views: the tables come in from
+:attr:`ReportMeta.tables` or :attr:`ReportMeta.table_builders` (``cli/report.py`` passes
+``views/wide.py`` ``table_builders``, the one place views are joined into the page).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pdebug.model.routes import RouteConfigRecord
 from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
 from pdebug.report.static import embed_json, render_page, render_page_bytes
-from pdebug.report.topology import BAD, OK, WARN, build_graph, level_status
+from pdebug.report.topology import BAD, OK, WARN, Graph, build_graph, level_status
 
 if TYPE_CHECKING:
     from pdebug.report.ambient import AmbientCapture
@@ -73,9 +73,12 @@ class ReportMeta:
         ambient: The ztunnels of a ``snapshot --ambient`` bundle: the page's ambient
             workloads section (None: no such section).
         tables: Each proxy's ``-o wide`` tables as plain data, judged at a time
-            (``pdebug report`` passes ``views/wide.py`` ``wide_tables``); None: the
-            page has no tables. The report never imports the views: its caller joins
-            them in here.
+            (``views/wide.py`` ``wide_tables``); None: the page has no tables. The
+            report never imports the views: its caller joins them in here.
+        table_builders: The same tables one builder each, with its estimated CPU
+            seconds (``pdebug report`` passes ``views/wide.py`` ``table_builders``):
+            used instead of ``tables`` when set. On a big dump they are built in
+            forked workers while the report draws the topology (the same page).
     """
 
     source: str
@@ -86,6 +89,9 @@ class ReportMeta:
     options: CheckOptions = CheckOptions()
     ambient: AmbientCapture | None = None
     tables: Callable[[ProxyData, datetime], list[dict[str, Any]]] | None = None
+    table_builders: (
+        Callable[[ProxyData, datetime], list[tuple[float, Callable[[], dict[str, Any]]]]] | None
+    ) = None
 
 
 def _stamp(t: datetime) -> str:
@@ -267,7 +273,17 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
     # A proxy whose capture failed has nothing to check (checks would say "needs a dump").
     # One context for the checks, the summary and the topology: each index is built once.
     ctx = Context(proxy, options)
-    report = run_checks(proxy, options, ctx) if captured else CheckReport(proxy.source)
+
+    def check() -> CheckReport:
+        return run_checks(proxy, options, ctx) if captured else CheckReport(proxy.source)
+
+    if meta.table_builders is not None:
+        report, tables, summary, graph = _in_parallel(proxy, meta, ctx, info, check)
+    else:
+        report = check()
+        tables = meta.tables(proxy, meta.generated) if meta.tables is not None else []
+        summary = _summary(proxy, ctx, report, info)
+        graph = build_graph(ctx, report.findings)
     checks = _checks(report)
     if not captured:
         # Not 0 errors: unknown. Say why instead (the capture failed, or the saved
@@ -277,17 +293,65 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         else:
             why = "not captured: " + ("; ".join(info.errors) or "no documents")
         checks.update(error=None, warning=None, info=None, top=why, unchecked=why)
-    tables = meta.tables(proxy, meta.generated) if meta.tables is not None else []
     return {
         "name": info.name or proxy.source,
         "source": proxy.source,
-        "summary": _summary(proxy, ctx, report, info),
+        "summary": summary,
         "checks": checks,
         "findings": _findings(report),
         "tables": tables,
         # each endpoint carried once: its node refers to its endpoints table row
-        "graph": build_graph(ctx, report.findings).plain(_endpoint_rows(tables)),
+        "graph": graph.plain(_endpoint_rows(tables)),
     }
+
+
+#: Estimated CPU seconds per byte of the sections drawn (5k-service bench dump,
+#: 2026-12): of the checks, which decode every section; of the summary and the
+#: topology, once the checks have built their indexes.
+_CHECKS_COST = 3.4e-9
+_TOPOLOGY_COST = 1.7e-9
+_DRAWN = ("listeners", "routes", "clusters", "endpoints")
+
+
+def _in_parallel(
+    proxy: ProxyData,
+    meta: ReportMeta,
+    ctx: Context,
+    info: ProxyInfo,
+    check: Callable[[], CheckReport],
+) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph]:
+    """The checks, the tables of :attr:`ReportMeta.table_builders`, summary and topology.
+
+    The tables are independent of the checks and of the topology: on a big dump
+    (:func:`pdebug.parallel.fork_map`) some are built in a forked worker, which decodes
+    the sections they read and sends their plain data back, while this process runs the
+    checks, builds the tables the grouping leaves it and draws the topology (which needs
+    the checks' findings and indexes). The same values, and whatever is printed in the
+    same order, as one after another here: checks, tables, summary and topology.
+    """
+    from pdebug.parallel import fork_map
+
+    assert meta.table_builders is not None
+    builders = meta.table_builders(proxy, meta.generated)
+    dump = proxy.dump
+    drawn = sum(dump.section_bytes(kind) for kind in _DRAWN) if dump is not None else 0
+    made: list[CheckReport] = []
+
+    def checks() -> None:
+        made.append(check())
+
+    def topology() -> tuple[dict[str, Any], Graph]:
+        report = made[0]
+        return _summary(proxy, ctx, report, info), build_graph(ctx, report.findings)
+
+    tasks: list[Callable[[], Any]] = [checks, *(build for _cost, build in builders), topology]
+    weights = [
+        drawn * _CHECKS_COST,
+        *(cost for cost, _build in builders),
+        drawn * _TOPOLOGY_COST,
+    ]
+    _, *tables, (summary, graph) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
+    return made[0], tables, summary, graph
 
 
 #: The first columns of the endpoints table that the topology's endpoint nodes refer to.

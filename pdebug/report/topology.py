@@ -520,8 +520,9 @@ class _TableRows:
         if statuses.count(statuses[0]) != n:
             eds = hosts.eds
             status = self._status
-            for e in set(eds).difference(status):
-                status[e] = level_status(endpoint_health(e))
+            for e in dict.fromkeys(eds):  # in the order met: the page's bytes every run
+                if e not in status:
+                    status[e] = level_status(endpoint_health(e))
             if list(map(status.get, eds)) != statuses:
                 return None
             one = None

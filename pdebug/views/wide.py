@@ -2,9 +2,9 @@
 
 ``pdebug report`` shows the clusters, listeners, routes, endpoints and secrets tables as
 ``pdebug VIEW -o wide`` prints them. The report does not import the views: its caller
-(``cli/report.py``) hands :func:`wide_tables` in as ``ReportMeta.tables``, so the views
-are joined into the page in that one place and the report stays over the model and the
-checks.
+(``cli/report.py``) hands :func:`table_builders` in as ``ReportMeta.table_builders`` (or
+:func:`wide_tables` as ``ReportMeta.tables``), so the views are joined into the page in
+that one place and the report stays over the model and the checks.
 
 Each table is ``{"id", "title", "columns", "rows", "note"}``; a view that cannot run on
 the input (no such section, a damaged one) leaves its message as the note instead.
@@ -43,22 +43,70 @@ def plain_table(tid: str, title: str, build: Callable[[], ViewResult]) -> dict[s
 
 def wide_tables(proxy: ProxyData, now: datetime) -> list[dict[str, Any]]:
     """Clusters, listeners, routes, endpoints and secrets (judged at ``now``), wide."""
+    return [build() for _cost, build in table_builders(proxy, now)]
+
+
+#: Estimated CPU seconds per byte of its section that each table takes to build, the
+#: section's decoding included (5k-service bench dump, 2026-12): how ``pdebug report``
+#: spreads the tables over the CPUs (:func:`table_builders`).
+_COST = {
+    "clusters": 5.8e-9,
+    "listeners": 10e-9,
+    "routes": 6.7e-9,
+    "endpoints": 12e-9,  # with the rows' trip back from a worker
+    "secrets": 2.5e-7,  # a few certificates, each parsed
+}
+
+
+def table_builders(
+    proxy: ProxyData, now: datetime
+) -> list[tuple[float, Callable[[], dict[str, Any]]]]:
+    """:func:`wide_tables` one table at a time: ``(estimated CPU seconds, builder)`` each.
+
+    What ``pdebug report`` hands in (``ReportMeta.table_builders``): the report builds
+    them, on a big dump in forked workers (:mod:`pdebug.parallel`) while it draws the
+    topology. Each builder returns the table as :func:`plain_table` makes it.
+    """
     from pdebug.views import clusters, endpoints, listeners, routes, secrets
 
+    dump = proxy.dump
+
+    def cost(kind: str) -> float:
+        return 0.0 if dump is None else dump.section_bytes(kind) * _COST[kind]
+
     return [
-        plain_table(
-            "clusters", "Clusters", lambda: clusters.view(proxy, clusters.ClusterFilter(), True)
+        (
+            cost("clusters"),
+            lambda: plain_table(
+                "clusters",
+                "Clusters",
+                lambda: clusters.view(proxy, clusters.ClusterFilter(), True),
+            ),
         ),
-        plain_table(
-            "listeners",
-            "Listeners",
-            lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
+        (
+            cost("listeners"),
+            lambda: plain_table(
+                "listeners",
+                "Listeners",
+                lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
+            ),
         ),
-        plain_table("routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)),
-        plain_table(
-            "endpoints",
-            "Endpoints",
-            lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
+        (
+            cost("routes"),
+            lambda: plain_table(
+                "routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)
+            ),
         ),
-        plain_table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now)),
+        (
+            cost("endpoints"),
+            lambda: plain_table(
+                "endpoints",
+                "Endpoints",
+                lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
+            ),
+        ),
+        (
+            cost("secrets"),
+            lambda: plain_table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now)),
+        ),
     ]
