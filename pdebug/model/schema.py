@@ -115,11 +115,22 @@ class CustomClusterType(_S):
     typed_config: Raw = NULL
 
 
+class LoadBalancingPolicyEntry(_S):
+    typed_extension_config: TypedExtension | None = None
+
+
+class LoadBalancingPolicy(_S):
+    """The typed load balancer (Envoy >= 1.27); Envoy takes it over ``lb_policy``."""
+
+    policies: list[LoadBalancingPolicyEntry] = []
+
+
 class Cluster(_S):
     name: str = ""
     type: str = ""
     cluster_type: CustomClusterType | None = None
     lb_policy: str = ""
+    load_balancing_policy: LoadBalancingPolicy | None = None
     connect_timeout: str = ""
     eds_cluster_config: EdsClusterConfig | None = None
     load_assignment: ClusterLoadAssignment | None = None

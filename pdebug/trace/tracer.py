@@ -23,7 +23,13 @@ from pdebug.model import ProxyData
 from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
-from pdebug.model.clusters import AGGREGATE, aggregate_clusters, extension_type
+from pdebug.model.clusters import (
+    AGGREGATE,
+    aggregate_clusters,
+    dns_kind,
+    extension_type,
+    lb_policy,
+)
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import (
     HCM,
@@ -907,11 +913,14 @@ class Tracer:
         children = aggregate_clusters(cluster)
         if children is not None:
             return self.aggregate(name, children, weight, share, part)
-        if cluster.cluster_type is not None and cluster.cluster_type.name:
+        dns = dns_kind(cluster)
+        if dns is not None:  # a typed DNS cluster resolves as the legacy kind
+            ctype = f"{ctype} ({dns})"
+        elif cluster.cluster_type is not None and cluster.cluster_type.name:
             self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
             self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
             return ClusterOutcome(name, "unsupported", weight, share, ctype)
-        lb = cluster.lb_policy or "ROUND_ROBIN"
+        lb = lb_policy(cluster)
         self.step(
             "cluster", name, True, f"{ctype}, {lb}{part}", type=ctype, weight=weight, share=share
         )
