@@ -82,13 +82,16 @@ def _route(prefix: str, **action: Any) -> dict[str, Any]:
     return {"match": {"prefix": prefix}, "route": action}
 
 
-def _http_listener(port: int, routes: list[dict[str, Any]]) -> dict[str, Any]:
+def _http_listener(
+    port: int, routes: list[dict[str, Any]], plugins: list[dict[str, Any]]
+) -> dict[str, Any]:
     hcm = {
         "@type": EXT + "filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "http",
         "route_config": {
             "name": "rc",
             "virtual_hosts": [{"name": "vh", "domains": ["*"], "routes": routes}],
+            "cluster_specifier_plugins": plugins,
         },
         "http_filters": [
             {
@@ -110,7 +113,47 @@ def _http_listener(port: int, routes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+MATCHER = EXT + "router.cluster_specifiers.matcher.v3."
+
+
+def _cluster_action(cluster: str) -> dict[str, Any]:
+    config = {"@type": MATCHER + "ClusterAction", "cluster": cluster}
+    return {"action": {"name": cluster, "typed_config": config}}
+
+
+def _matcher_plugin(name: str, header: str, table: dict[str, str], default: str) -> Any:
+    """The matcher cluster specifier: ``header``'s value picks the cluster of ``table``."""
+    header_input = {
+        "name": header,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput",
+            "header_name": header,
+        },
+    }
+    tree = {
+        "input": header_input,
+        "exact_match_map": {"map": {k: _cluster_action(v) for k, v in table.items()}},
+    }
+    return {
+        "extension": {
+            "name": name,
+            "typed_config": {
+                "@type": MATCHER + "MatcherClusterSpecifier",
+                "cluster_matcher": {"matcher_tree": tree, "on_no_match": _cluster_action(default)},
+            },
+        }
+    }
+
+
+PLUGIN = "envoy.router.cluster_specifier_plugin.matcher"
 ROUTES = [
+    _route(
+        "/inline",
+        inline_cluster_specifier_plugin=_matcher_plugin(
+            PLUGIN, "env", {"staging": "lbp_mg"}, "lbp_rr"
+        ),
+    ),
+    _route("/named", cluster_specifier_plugin="by-tier"),
     _route("/dns", cluster="dns_typed"),
     _route("/rh", cluster="lbp_rh", hash_policy=[{"header": {"header_name": "x-h"}}]),
     _route("/", cluster="lbp_lr"),
@@ -136,7 +179,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         port = eh.free_port()
         boot = {
             "static_resources": {
-                "listeners": [_http_listener(port, ROUTES)],
+                "listeners": [
+                    _http_listener(
+                        port,
+                        ROUTES,
+                        [_matcher_plugin("by-tier", "x-tier", {"gold": "lbp_cswrr"}, "lbp_lr")],
+                    )
+                ],
                 "clusters": _clusters(upstream.port),
             }
         }
@@ -192,3 +241,27 @@ def test_typed_dns_cluster_is_followed_as_a_dns_cluster(pdebug, live):
     assert out["verdict"]["outcome"] == "OK", out["verdict"]
     assert _step(out, "cluster")["reason"].startswith("envoy.cluster.dns (STRICT_DNS)")
     assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == ["dns_typed"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "cluster"),
+    [
+        ("/inline", {"env": "staging"}, "lbp_mg"),
+        ("/inline", {}, "lbp_rr"),
+        ("/named", {"x-tier": "gold"}, "lbp_cswrr"),
+        ("/named", {"x-tier": "silver"}, "lbp_lr"),
+    ],
+)
+def test_matcher_cluster_specifier_plugin_picks_the_cluster(pdebug, live, path, headers, cluster):
+    # a route's cluster picked by the matcher cluster specifier plugin (inline, or named
+    # in the route configuration's cluster_specifier_plugins): trace said UNKNOWN "a
+    # cluster specifier pdebug does not know" (exit 6); Envoy 1.40 sends the request to
+    # the cluster the header's value picks (its upstream counters say which)
+    before = live.counter(f"cluster.{cluster}.upstream_rq_200")
+    status, _ = eh.http_get(f"http://127.0.0.1:{live.port}{path}", headers=headers)
+    assert status == 200
+    assert live.counter(f"cluster.{cluster}.upstream_rq_200") == before + 1
+    args = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
+    out = _trace(pdebug, live.dump, f"http://127.0.0.1:{live.port}{path}", *args)
+    assert out["verdict"]["outcome"] == "OK", out["verdict"]
+    assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == [cluster]

@@ -267,6 +267,7 @@ class ClusterSpecifierPlugin(_S):
     """A route's ``inline_cluster_specifier_plugin``: an extension picks the cluster."""
 
     extension: TypedExtension | None = None
+    is_optional: bool = False
 
 
 class RouteAction(_S):
@@ -319,6 +320,8 @@ class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
+    #: The plugins a route's ``cluster_specifier_plugin`` names (by extension name).
+    cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
 
 
 # --- typed configs of the network filters pdebug understands -----------------------

@@ -89,6 +89,8 @@ class Tracer:
         self.notes: list[str] = []
         self.upstreams = Upstreams(proxy, self.dump, self.notes)
         self.rc_camel = False
+        #: The route configuration's named cluster specifier plugins (the one routed by).
+        self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
@@ -583,6 +585,7 @@ class Tracer:
         rc = self.route_config(hcm, http)
         if isinstance(rc, Verdict):
             return rc
+        self.rc_plugins = rc.cluster_specifier_plugins
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -826,8 +829,49 @@ class Tracer:
                 f"cluster from header {act.cluster_header}: {values[0]}",
             )
             return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
+        plugin = act.inline_cluster_specifier_plugin
+        if plugin is None and act.cluster_specifier_plugin:
+            plugin = next(
+                (
+                    p
+                    for p in self.rc_plugins
+                    if p.extension is not None and p.extension.name == act.cluster_specifier_plugin
+                ),
+                None,
+            )
+        if plugin is not None and plugin.extension is not None:
+            picked = self.specifier_plugin(plugin.extension, http)
+            if picked is not None:
+                return picked
         self.step("action", "-", False, "cluster_specifier_plugin or an unknown action")
         return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
+
+    def specifier_plugin(self, ext: s.TypedExtension, http: HttpRequest) -> Verdict | None:
+        """The cluster a route's matcher cluster specifier plugin picks for ``http``.
+
+        None for any other plugin (Lua, a custom one): pdebug does not run them.
+        """
+        from pdebug.trace import matchers as mt
+
+        what = f"cluster specifier plugin {ext.name or '?'}"
+        config = mt.snake_tree(plain_json(ext.typed_config, what))
+        if not str(mt.as_obj(config).get("@type", "")).endswith(".MatcherClusterSpecifier"):
+            return None
+        result = mt.evaluate(
+            mt.as_obj(config.get("cluster_matcher")), mt.Inputs(http_headers=http.headers)
+        )
+        how = "; ".join(result.steps)
+        if result.unsupported:
+            self.step(
+                "action", "matcher plugin", False, f"{how}; {result.unsupported}".lstrip("; ")
+            )
+            return Verdict(False, "inconclusive", f"the plugin's matcher: {result.unsupported}")
+        if not result.action:
+            why = "the matcher cluster specifier picks no cluster"
+            self.step("action", "matcher plugin", False, f"{how}; {why}")
+            return Verdict(False, "unknown_cluster", f"503: {why}", 503)
+        self.step("action", "matcher plugin", True, f"{how}; cluster {result.action}")
+        return self.clusters([(result.action, None)], tcp=False)
 
     # -- clusters
 
