@@ -7,7 +7,9 @@ captures ``/config_dump?include_eds`` and holds pdebug's answer to what Envoy do
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +267,87 @@ def test_matcher_cluster_specifier_plugin_picks_the_cluster(pdebug, live, path, 
     out = _trace(pdebug, live.dump, f"http://127.0.0.1:{live.port}{path}", *args)
     assert out["verdict"]["outcome"] == "OK", out["verdict"]
     assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == [cluster]
+
+
+def _odcds_source() -> dict[str, Any]:
+    grpc = {"envoy_grpc": {"cluster_name": "xds"}}
+    return {
+        "api_config_source": {
+            "api_type": "DELTA_GRPC",
+            "transport_api_version": "V3",
+            "grpc_services": [grpc],
+        },
+        "resource_api_version": "V3",
+    }
+
+
+def test_on_demand_cluster_is_not_a_missing_one(pdebug, tmp_path):
+    # ODCDS: a tcp_proxy with on_demand, or a connection manager whose on_demand filter
+    # has odcds, asks its xDS server for a cluster it does not have yet. check said
+    # PD104 "tcp_proxy sends to unknown cluster ... closed at once" (PD301 for the
+    # routes), trace FAIL "not in the dump"; Envoy 1.40 asks for the cluster (its
+    # on_demand_cluster_attempt counter), so whether it exists is the xDS server's answer
+    tcp_port, http_port = eh.free_port(), eh.free_port()
+    tcp = {
+        "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+        "stat_prefix": "od",
+        "cluster": "later",
+        "on_demand": {"odcds_config": _odcds_source(), "timeout": "0.2s"},
+    }
+    tcp_listener = {
+        "name": "tcp_od",
+        "address": _sa(tcp_port),
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": tcp}]}
+        ],
+    }
+    http = _http_listener(http_port, [_route("/", cluster="later_http")], [])
+    hcm = http["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["route_config"]["validate_clusters"] = False  # as RDS ones are
+    hcm["http_filters"].insert(
+        0,
+        {
+            "name": "envoy.filters.http.on_demand",
+            "typed_config": {
+                "@type": EXT + "filters.http.on_demand.v3.OnDemand",
+                "odcds": {"source": _odcds_source()},
+            },
+        },
+    )
+    xds = {
+        "name": "xds",
+        "type": "STATIC",
+        "connect_timeout": "0.2s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": EXT + "upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": _cla("xds", eh.free_port()),
+    }
+    boot = {
+        "node": {"id": "sweep23", "cluster": "sweep23"},
+        "static_resources": {"listeners": [tcp_listener, http], "clusters": [xds]},
+    }
+    with eh.Envoy(boot) as envoy:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", tcp_port)) as c:
+            c.settimeout(5)
+            c.recv(1)
+        stat = "tcp.od.on_demand_cluster_attempt"
+        envoy.wait_for(
+            lambda: f"{stat}: 1" in envoy.get(f"/stats?filter={stat}").decode(),
+            message="Envoy's on-demand lookup of the cluster",
+        )
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
+    assert not {"PD104", "PD301"} & {f["code"] for f in report["findings"]}
+    for url, cluster in (
+        (f"tcp://127.0.0.1:{tcp_port}", "later"),
+        (f"http://127.0.0.1:{http_port}/", "later_http"),
+    ):
+        out = _trace(pdebug, path, url)
+        assert out["verdict"]["outcome"] == "UNKNOWN", out["verdict"]
+        assert "on demand" in _step(out, "cluster")["reason"]
+        assert _step(out, "cluster")["name"] == cluster

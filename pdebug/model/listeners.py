@@ -102,6 +102,23 @@ def is_sni_cluster(f: s.TypedExtension) -> bool:
     return b"@type" in head and b'.SniCluster"' in head
 
 
+ON_DEMAND = "envoy.filters.http.on_demand"
+
+
+def tcp_on_demand(tcp: s.TcpProxy) -> bool:
+    """Whether the tcp_proxy discovers its cluster on demand (``on_demand``, ODCDS)."""
+    return len(tcp.on_demand) > 0 and bytes(tcp.on_demand) != b"null"
+
+
+def http_on_demand(hcm: s.HttpConnectionManager) -> bool:
+    """Whether the connection manager's on_demand filter discovers clusters (``odcds``)."""
+    for f in hcm.http_filters:
+        raw = bytes(filter_config(f))
+        if (f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]) and b'"odcds"' in raw:
+            return True
+    return False
+
+
 def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
     """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
 

@@ -375,6 +375,8 @@ class TcpProxy(_S):
     # Envoy <= 1.8: config {deprecated_v1: true, value: {route_config: {routes: [...]}}}
     deprecated_v1: bool | None = None
     value: TcpProxyV1 | None = None
+    #: On-demand cluster discovery (ODCDS): a cluster not yet known is asked for.
+    on_demand: Raw = NULL
 
 
 class AnyType(_S):

@@ -35,8 +35,10 @@ from pdebug.model.listeners import (
     HCM,
     decode_filter,
     filter_config,
+    http_on_demand,
     is_sni_cluster,
     network_kind,
+    tcp_on_demand,
 )
 from pdebug.trace import listeners as ls
 from pdebug.trace import scoped
@@ -91,6 +93,8 @@ class Tracer:
         self.rc_camel = False
         #: The route configuration's named cluster specifier plugins (the one routed by).
         self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
+        #: What discovers a cluster the dump lacks on demand (ODCDS), if anything does.
+        self.on_demand = ""
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
@@ -524,6 +528,8 @@ class Tracer:
 
     def tcp(self, tcp: s.TcpProxy, name: str, note: str) -> Verdict:
         """A TCP proxy: its (weighted) cluster, or a v1 route."""
+        if tcp_on_demand(tcp):
+            self.on_demand = "tcp_proxy's on_demand"
         if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
             targets: _Targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
             what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
@@ -571,6 +577,8 @@ class Tracer:
         """The HTTP connection manager: the request as the router sees it, then routing."""
         req = self.req
         filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
+        if http_on_demand(hcm):
+            self.on_demand = "the on_demand HTTP filter's odcds"
         http_note = f"; HTTP filters not evaluated: {_some(filters)}" if filters else ""
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
@@ -942,6 +950,13 @@ class Tracer:
             self.step("cluster", name, False, "the dump has no clusters section")
             return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.upstreams.index().get(name)
+        if found is None and self.on_demand:
+            why = (
+                f"not in the dump: discovered on demand ({self.on_demand}, ODCDS); whether "
+                "it exists is the xDS server's answer"
+            )
+            self.step("cluster", name, False, why + part)
+            return ClusterOutcome(name, "unknown", weight, share, why=why)
         if found is None:
             self.step("cluster", name, False, f"no such cluster in the dump{part}")
             return ClusterOutcome(name, "missing", weight, share)
