@@ -351,3 +351,88 @@ def test_on_demand_cluster_is_not_a_missing_one(pdebug, tmp_path):
         assert out["verdict"]["outcome"] == "UNKNOWN", out["verdict"]
         assert "on demand" in _step(out, "cluster")["reason"]
         assert _step(out, "cluster")["name"] == cluster
+
+
+def _internal_cluster(name: str, listener: str) -> dict[str, Any]:
+    raw = {
+        "name": "envoy.transport_sockets.raw_buffer",
+        "typed_config": {"@type": EXT + "transport_sockets.raw_buffer.v3.RawBuffer"},
+    }
+    internal = {"envoy_internal_address": {"server_listener_name": listener}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "transport_socket": {
+            "name": "envoy.transport_sockets.internal_upstream",
+            "typed_config": {
+                "@type": EXT + "transport_sockets.internal_upstream.v3.InternalUpstreamTransport",
+                "transport_socket": raw,
+            },
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": internal}}]}],
+        },
+    }
+
+
+def test_internal_upstream_goes_through_its_internal_listener(pdebug, tmp_path):
+    # a cluster whose endpoint is an internal listener (envoy_internal_address, the
+    # internal_upstream transport): trace stopped at "1 of 1 healthy: envoy://inner/"
+    # and said OK even when no internal listener has that name; Envoy 1.40 answers 503
+    # (upstream connect error) then, and otherwise hands the connection to the internal
+    # listener, whose tcp_proxy sends it on (its cluster's counters say so)
+    with eh.LoopbackUpstream("up") as upstream:
+        port = eh.free_port()
+        tcp = {
+            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
+            "stat_prefix": "inner",
+            "cluster": "real",
+        }
+        inner = {
+            "name": "inner",
+            "internal_listener": {},
+            "filter_chains": [
+                {"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": tcp}]}
+            ],
+        }
+        routes = [_route("/gone", cluster="to_gone"), _route("/", cluster="to_inner")]
+        real = {
+            "name": "real",
+            "type": "STATIC",
+            "load_assignment": _cla("real", upstream.port),
+        }
+        boot = {
+            "bootstrap_extensions": [
+                {
+                    "name": "envoy.bootstrap.internal_listener",
+                    "typed_config": {
+                        "@type": EXT + "bootstrap.internal_listener.v3.InternalListener"
+                    },
+                }
+            ],
+            "static_resources": {
+                "listeners": [_http_listener(port, routes, []), inner],
+                "clusters": [
+                    _internal_cluster("to_inner", "inner"),
+                    _internal_cluster("to_gone", "nowhere"),
+                    real,
+                ],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            ok = eh.http_get(f"http://127.0.0.1:{port}/x")
+            gone = eh.http_get(f"http://127.0.0.1:{port}/gone")
+            stats = envoy.get("/stats?filter=^cluster.(real|to_gone).upstream_").decode()
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+    assert ok[0] == 200 and json.loads(ok[1])["upstream"] == "up"
+    assert "cluster.real.upstream_cx_total: 1" in stats
+    assert gone[0] == 503 and "cluster.to_gone.upstream_cx_connect_fail: 1" in stats
+    out = _trace(pdebug, path, f"http://127.0.0.1:{port}/x")
+    assert out["verdict"]["outcome"] == "OK", out["verdict"]
+    assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == ["to_inner", "real"]
+    assert [s["name"] for s in out["steps"] if s["kind"] == "listener"] == ["http", "inner"]
+    out = _trace(pdebug, path, f"http://127.0.0.1:{port}/gone")
+    assert (out["verdict"]["outcome"], out["verdict"]["status"]) == ("FAIL", 503)
+    assert "no active internal listener nowhere" in out["verdict"]["summary"]

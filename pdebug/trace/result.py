@@ -24,7 +24,9 @@ StepKind = Literal[
 ]
 #: Whether Envoy sends to an endpoint.
 Usable = Literal["healthy", "degraded", "unhealthy"]
-ClusterState = Literal["ok", "missing", "warming", "empty", "panic", "unknown", "unsupported"]
+ClusterState = Literal[
+    "ok", "missing", "warming", "empty", "panic", "unknown", "unsupported", "unreachable"
+]
 VerdictKind = Literal[
     "upstream",
     "direct_response",
@@ -90,8 +92,9 @@ class ClusterOutcome:
 
     ``state`` is ``ok``, ``missing``, ``warming``, ``empty`` (no endpoints), ``panic``
     (none healthy: Envoy still sends to all), ``unknown`` (the dump lacks the cluster's
-    section or endpoints: ``why`` says what to capture) or ``unsupported`` (a custom
-    cluster type).
+    section or endpoints: ``why`` says what to capture), ``unsupported`` (a custom
+    cluster type) or ``unreachable`` (an internal upstream whose internal listener does
+    not take the connection: ``why`` says why).
     """
 
     name: str
@@ -101,6 +104,8 @@ class ClusterOutcome:
     type: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
     why: str = ""
+    #: An internal upstream's: the verdict of the internal listener its endpoints name.
+    inner: Verdict | None = None
 
     @property
     def ok(self) -> bool:

@@ -55,6 +55,7 @@ from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
+    UNKNOWN_KINDS,
     WITH_EDS,
     WITHOUT_EDS,
     ClusterOutcome,
@@ -104,6 +105,8 @@ class Tracer:
         self.filter_state: dict[str, str] = {}
         #: The aggregate clusters being followed (a cluster that includes itself stops).
         self._aggregates: set[str] = set()
+        #: The internal listeners followed from an internal upstream (a loop stops).
+        self._internal: set[str] = set()
 
     def step(
         self,
@@ -890,6 +893,8 @@ class Tracer:
         for name, weight in targets:
             share = None if weight is None else (100.0 * weight / total if total else 0.0)
             outcomes.append(self.cluster(name, weight, share))
+        if len(outcomes) == 1 and outcomes[0].ok and outcomes[0].inner is not None:
+            return outcomes[0].inner  # an internal upstream: where its listener sends
         return final(outcomes, tcp, missing_code, self.req)
 
     def aggregate(
@@ -1029,7 +1034,52 @@ class Tracer:
             endpoints=[dataclasses.asdict(e) for e in endpoints],
             healthy=healthy,
         )
-        return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+        outcome = ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+        if verdict == "ok" and endpoints:
+            return self.internal_upstream(outcome) or outcome
+        return outcome
+
+    def internal_upstream(self, outcome: ClusterOutcome) -> ClusterOutcome | None:
+        """A cluster whose endpoints are internal listeners (``envoy://NAME``): follow on.
+
+        The connection goes to that internal listener, whose filter chain and network
+        filter decide the rest (traced as for a listener); none active by that name
+        fails the upstream connection (503). None: not an internal upstream, or one whose
+        endpoints carry an endpoint id (followed no further than the listener's existence).
+        """
+        targets = {e.address.removeprefix("envoy://").split("/", 1)[0] for e in outcome.endpoints}
+        if not all(e.address.startswith("envoy://") for e in outcome.endpoints):
+            return None
+        serving, _ = ls.collect_listeners(self.dump)
+        internal = {x.name: x for x in serving if is_set(x.listener.internal_listener)}
+        gone = sorted(t for t in targets if t not in internal)
+        if gone:
+            why = (
+                f"endpoint envoy://{gone[0]}: no active internal listener {gone[0]} "
+                "(Envoy's upstream connection fails)"
+            )
+            self.step("listener", gone[0], False, why)
+            return dataclasses.replace(outcome, state="unreachable", why=why)
+        target = sorted(targets)[0]
+        tagged = any(
+            e.address.removeprefix("envoy://").split("/", 1)[1:] != [""] for e in outcome.endpoints
+        )
+        if len(targets) > 1 or target in self._internal or tagged:
+            # an endpoint id (Istio's envoy://connect_originate/IP:PORT) is the tunnel's
+            # destination, which that listener's original_dst reads: not followed
+            return None
+        self._internal.add(target)
+        entry = internal[target]
+        self.listener_step(entry, f"internal listener: cluster {outcome.name}'s endpoint")
+        conn = self.connection(entry, via_capture=False)
+        chain = self.filter_chain(entry, conn)
+        inner = chain if isinstance(chain, Verdict) else self.network(entry, chain, conn)
+        if inner.ok:
+            return dataclasses.replace(outcome, inner=inner)
+        if inner.kind in UNKNOWN_KINDS:
+            return dataclasses.replace(outcome, state="unknown", why=inner.summary, inner=inner)
+        why = f"through internal listener {target}: {inner.summary}"
+        return dataclasses.replace(outcome, state="unreachable", why=why, inner=inner)
 
 
 def _by_priority(endpoints: list[Endpoint], factor: int) -> str:
