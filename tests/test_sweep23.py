@@ -156,6 +156,7 @@ ROUTES = [
         ),
     ),
     _route("/named", cluster_specifier_plugin="by-tier"),
+    _route("/wh", weighted_clusters={"clusters": [{"cluster_header": "x-cl", "weight": 5}]}),
     _route("/dns", cluster="dns_typed"),
     _route("/rh", cluster="lbp_rh", hash_policy=[{"header": {"header_name": "x-h"}}]),
     _route("/", cluster="lbp_lr"),
@@ -436,3 +437,17 @@ def test_internal_upstream_goes_through_its_internal_listener(pdebug, tmp_path):
     out = _trace(pdebug, path, f"http://127.0.0.1:{port}/gone")
     assert (out["verdict"]["outcome"], out["verdict"]["status"]) == ("FAIL", 503)
     assert "no active internal listener nowhere" in out["verdict"]["summary"]
+
+
+@pytest.mark.parametrize("header", ["lbp_mg", None])
+def test_weighted_cluster_header_without_total_weight(pdebug, live, header):
+    # weighted_clusters without total_weight (gone in Envoy >= 1.30), one entry naming
+    # its cluster by a request header: the header's cluster, or 503 without it
+    headers = {"x-cl": header} if header else {}
+    status, _ = eh.http_get(f"http://127.0.0.1:{live.port}/wh", headers=headers)
+    args = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
+    out = _trace(pdebug, live.dump, f"http://127.0.0.1:{live.port}/wh", *args)
+    assert out["verdict"]["status"] in (status, None if status == 200 else status)
+    assert (out["verdict"]["outcome"] == "OK") == (status == 200), (status, out["verdict"])
+    if header:
+        assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == [header]
