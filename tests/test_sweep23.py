@@ -451,3 +451,73 @@ def test_weighted_cluster_header_without_total_weight(pdebug, live, header):
     assert (out["verdict"]["outcome"] == "OK") == (status == 200), (status, out["verdict"])
     if header:
         assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == [header]
+
+
+def _chain(name: str, cluster: str) -> dict[str, Any]:
+    tcp = {"@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy", "stat_prefix": name}
+    tcp["cluster"] = cluster
+    return {
+        "name": name,
+        "filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": tcp}],
+    }
+
+
+def _pick(chain: str) -> dict[str, Any]:
+    value = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": chain}
+    return {"action": {"name": chain, "typed_config": value}}
+
+
+def test_filter_chain_matcher_chains_show_their_conditions(pdebug, tmp_path):
+    # a listener choosing its filter chain by filter_chain_matcher (destination port,
+    # over its additional_addresses too; on_no_match): every chain's MATCH said ALL, in
+    # -o wide too, as if any chain took any connection. Envoy 1.40 sends each port to
+    # the chain the matcher names (its clusters' counters say so), as trace says; wide
+    # now shows the matcher's condition of each chain
+    with eh.LoopbackUpstream("up") as upstream:
+        first, second = eh.free_port(), eh.free_port()
+        port_input = {
+            "name": "port",
+            "typed_config": {
+                "@type": EXT + "matching.common_inputs.network.v3.DestinationPortInput"
+            },
+        }
+        listener = {
+            "name": "by_port",
+            "address": _sa(first),
+            "additional_addresses": [{"address": _sa(second)}],
+            "filter_chains": [
+                _chain("a", "lbp_rr"),
+                _chain("b", "lbp_lr"),
+                _chain("other", "lbp_mg"),
+            ],
+            "filter_chain_matcher": {
+                "matcher_tree": {
+                    "input": port_input,
+                    "exact_match_map": {"map": {str(first): _pick("a"), str(second): _pick("b")}},
+                },
+                "on_no_match": _pick("other"),
+            },
+        }
+        boot = {"static_resources": {"listeners": [listener], "clusters": _clusters(upstream.port)}}
+        with eh.Envoy(boot) as envoy:
+            for port in (first, second, second):
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    c.recv(1)
+            stats = envoy.get("/stats?filter=^cluster.lbp_.*.upstream_cx_total").decode()
+            path = tmp_path / "dump.json"
+            path.write_bytes(envoy.get("/config_dump?include_eds"))
+    assert "cluster.lbp_rr.upstream_cx_total: 1" in stats
+    assert "cluster.lbp_lr.upstream_cx_total: 2" in stats
+    for port, cluster in ((first, "lbp_rr"), (second, "lbp_lr")):
+        out = _trace(pdebug, path, f"tcp://127.0.0.1:{port}")
+        assert [s["name"] for s in out["steps"] if s["kind"] == "cluster"] == [cluster]
+    wide = pdebug("listeners", path, "-o", "wide")
+    assert wide.code == 0, wide.err
+    cells = {line.split("Cluster: ")[1].split()[0]: line for line in wide.out.splitlines()[1:]}
+    assert f"matcher: port={first} " in cells["lbp_rr"]
+    assert f"matcher: port={second} " in cells["lbp_lr"]
+    assert "matcher: other port " in cells["lbp_mg"]
+    # the table istioctl prints says ALL, as istioctl does
+    plain = pdebug("listeners", path)
+    assert all(" ALL " in line for line in plain.out.splitlines()[1:])
