@@ -521,3 +521,36 @@ def test_filter_chain_matcher_chains_show_their_conditions(pdebug, tmp_path):
     # the table istioctl prints says ALL, as istioctl does
     plain = pdebug("listeners", path)
     assert all(" ALL " in line for line in plain.out.splitlines()[1:])
+
+
+def test_typed_dns_cluster_resolving_to_nothing_is_reported(pdebug, tmp_path):
+    # a typed DNS cluster (envoy.cluster.dns) whose name resolves to no address: check
+    # skipped it as a custom cluster type (no PD203) and trace said UNKNOWN; Envoy 1.40
+    # has no host for it and answers 503 (no healthy upstream)
+    port = eh.free_port()
+    dns = _clusters(eh.free_port())[-1]
+    dns["load_assignment"] = _cla("dns_typed", 80, "no-such-host.invalid")
+    boot = {
+        "static_resources": {
+            "listeners": [_http_listener(port, [_route("/", cluster="dns_typed")], [])],
+            "clusters": [dns],
+        }
+    }
+    with eh.Envoy(boot) as envoy:
+        envoy.wait_for(
+            lambda: b"dns_typed" in envoy.get("/clusters?format=json"), message="the cluster"
+        )
+        status, _ = eh.http_get(f"http://127.0.0.1:{port}/")
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+        live = tmp_path / "clusters.json"
+        live.write_bytes(envoy.get("/clusters?format=json"))
+    assert status == 503
+    report = json.loads(
+        pdebug("check", path, "--clusters-json", live, "-o", "json", "--fail-on", "never").out
+    )
+    found = [f for f in report["findings"] if f["code"] == "PD203"]
+    assert [f["resource"] for f in found] == ["cluster/dns_typed"]
+    assert "its DNS name resolved to no address" in found[0]["message"]
+    out = _trace(pdebug, path, f"http://127.0.0.1:{port}/", "--clusters-json", str(live))
+    assert (out["verdict"]["outcome"], out["verdict"]["status"]) == ("FAIL", 503)
