@@ -523,6 +523,35 @@ def test_filter_chain_matcher_chains_show_their_conditions(pdebug, tmp_path):
     assert all(" ALL " in line for line in plain.out.splitlines()[1:])
 
 
+def test_port_filter_finds_a_listener_by_its_additional_address(pdebug, tmp_path):
+    # listeners --port PORT of an additional_addresses port said "No listeners match
+    # the filter" (istioctl reads the first address only); Envoy 1.40 listens on it and
+    # sends its connections through the listener (trace agrees)
+    first, second = eh.free_port(), eh.free_port()
+    listener = {
+        "name": "two_ports",
+        "address": _sa(first),
+        "additional_addresses": [{"address": _sa(second)}],
+        "filter_chains": [_chain("a", "lbp_rr")],
+    }
+    boot = {"static_resources": {"listeners": [listener], "clusters": _clusters(eh.free_port())}}
+    with eh.Envoy(boot) as envoy:
+        with socket.create_connection(("127.0.0.1", second), timeout=5) as c:
+            c.recv(1)
+        stat = "listener.127.0.0.1_{}.downstream_cx_total"
+        text = envoy.get("/stats?filter=downstream_cx_total").decode()
+        path = tmp_path / "dump.json"
+        path.write_bytes(envoy.get("/config_dump?include_eds"))
+    assert f"{stat.format(second)}: 1" in text or f"{stat.format(first)}: 1" in text
+    result = pdebug("listeners", path, "--port", str(second))
+    assert result.code == 0 and "No listeners match" not in result.err
+    assert result.out.splitlines()[1].split()[1] == str(first)  # istioctl's PORT: the first
+    wide = pdebug("listeners", path, "--port", str(second), "-o", "wide")
+    assert wide.out.splitlines()[1].startswith("two_ports ")
+    out = _trace(pdebug, path, f"tcp://127.0.0.1:{second}")
+    assert [s["name"] for s in out["steps"] if s["kind"] == "listener"] == ["two_ports"]
+
+
 def test_typed_dns_cluster_resolving_to_nothing_is_reported(pdebug, tmp_path):
     # a typed DNS cluster (envoy.cluster.dns) whose name resolves to no address: check
     # skipped it as a custom cluster type (no PD203) and trace said UNKNOWN; Envoy 1.40

@@ -218,6 +218,19 @@ def _addresses(listener: s.Listener) -> list[str]:
     return out
 
 
+def _extra_ports(row: ListenerRow) -> list[int]:
+    """The ports of the listener's ``additional_addresses`` (Envoy listens on each).
+
+    istioctl's --port reads the first address only; a listener Envoy runs on the port is
+    still the port's listener.
+    """
+    return [
+        extra.address.socket_address.port_value
+        for extra in row.listener.additional_addresses
+        if extra.address is not None and extra.address.socket_address is not None
+    ]
+
+
 def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list[ListenerRow]:
     """Dynamic listeners with an active state, then static ones; filtered and sorted.
 
@@ -304,7 +317,7 @@ def _row(
 def _matches(row: ListenerRow, flt: ListenerFilter) -> bool:
     if flt.address is not None and flt.address.lower() not in (a.lower() for a in row.addresses):
         return False
-    if flt.port is not None and row.port != flt.port:
+    if flt.port is not None and row.port != flt.port and flt.port not in _extra_ports(row):
         return False
     return not (flt.type is not None and row.type.lower() != flt.type.lower())
 
