@@ -327,9 +327,35 @@ def test_on_demand_cluster_is_not_a_missing_one(pdebug, tmp_path):
         },
         "load_assignment": _cla("xds", eh.free_port()),
     }
+    # the filter without odcds, one route turning it on (PerRouteConfig)
+    route_port = eh.free_port()
+    per_route = {
+        "envoy.filters.http.on_demand": {
+            "@type": EXT + "filters.http.on_demand.v3.PerRouteConfig",
+            "odcds": {"source": _odcds_source()},
+        }
+    }
+    by_route = _http_listener(
+        route_port,
+        [
+            {**_route("/od", cluster="later_route"), "typed_per_filter_config": per_route},
+            _route("/", cluster="absent"),
+        ],
+        [],
+    )
+    by_route["name"] = "http_by_route"
+    hcm = by_route["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["route_config"].update(validate_clusters=False, name="by_route")
+    hcm["http_filters"].insert(
+        0,
+        {
+            "name": "envoy.filters.http.on_demand",
+            "typed_config": {"@type": EXT + "filters.http.on_demand.v3.OnDemand"},
+        },
+    )
     boot = {
         "node": {"id": "sweep23", "cluster": "sweep23"},
-        "static_resources": {"listeners": [tcp_listener, http], "clusters": [xds]},
+        "static_resources": {"listeners": [tcp_listener, http, by_route], "clusters": [xds]},
     }
     with eh.Envoy(boot) as envoy:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", tcp_port)) as c:
@@ -343,15 +369,21 @@ def test_on_demand_cluster_is_not_a_missing_one(pdebug, tmp_path):
         path = tmp_path / "dump.json"
         path.write_bytes(envoy.get("/config_dump?include_eds"))
     report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
-    assert not {"PD104", "PD301"} & {f["code"] for f in report["findings"]}
+    # only the route without on-demand discovery sends to a missing cluster
+    assert [f["message"] for f in report["findings"] if f["code"] in ("PD104", "PD301")] == [
+        "virtual host 'vh' sends to unknown cluster 'absent': Envoy answers 503 NC"
+    ]
     for url, cluster in (
         (f"tcp://127.0.0.1:{tcp_port}", "later"),
         (f"http://127.0.0.1:{http_port}/", "later_http"),
+        (f"http://127.0.0.1:{route_port}/od", "later_route"),
     ):
         out = _trace(pdebug, path, url)
         assert out["verdict"]["outcome"] == "UNKNOWN", out["verdict"]
         assert "on demand" in _step(out, "cluster")["reason"]
         assert _step(out, "cluster")["name"] == cluster
+    out = _trace(pdebug, path, f"http://127.0.0.1:{route_port}/")
+    assert (out["verdict"]["outcome"], out["verdict"]["status"]) == ("FAIL", 503)
 
 
 def _internal_cluster(name: str, listener: str) -> dict[str, Any]:

@@ -110,12 +110,30 @@ def tcp_on_demand(tcp: s.TcpProxy) -> bool:
     return len(tcp.on_demand) > 0 and bytes(tcp.on_demand) != b"null"
 
 
-def http_on_demand(hcm: s.HttpConnectionManager) -> bool:
-    """Whether the connection manager's on_demand filter discovers clusters (``odcds``)."""
+def http_on_demand(hcm: s.HttpConnectionManager, any_config: bool = False) -> bool:
+    """Whether the connection manager's on_demand filter discovers clusters (``odcds``).
+
+    ``any_config``: whether it has the filter at all (a route's own config can turn
+    discovery on: :func:`route_on_demand`).
+    """
     for f in hcm.http_filters:
         raw = bytes(filter_config(f))
-        if (f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]) and b'"odcds"' in raw:
+        if (f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]) and (
+            any_config or b'"odcds"' in raw
+        ):
             return True
+    return False
+
+
+def route_on_demand(*configs: dict[str, msgspec.Raw]) -> bool:
+    """Whether a route's (or its virtual host's) on_demand config discovers clusters."""
+    for per_filter in configs:
+        for name, raw in per_filter.items():
+            data = bytes(raw)
+            if (
+                name == ON_DEMAND or b"filters.http.on_demand." in data[:200]
+            ) and b'"odcds"' in data:
+                return True
     return False
 
 

@@ -306,6 +306,8 @@ class Route(_S):
     redirect: Raw = NULL
     direct_response: DirectResponse | None = None
     metadata: Metadata | None = None
+    #: HTTP filters' per-route configs by filter name (read: on_demand's ``odcds``).
+    typed_per_filter_config: dict[str, Raw] = {}
 
 
 class VirtualHost(_S):
@@ -314,6 +316,7 @@ class VirtualHost(_S):
     routes: list[Route] = []
     require_tls: str = ""
     matcher: Raw = NULL
+    typed_per_filter_config: dict[str, Raw] = {}
 
 
 class RouteConfiguration(_S):

@@ -38,6 +38,7 @@ from pdebug.model.listeners import (
     http_on_demand,
     is_sni_cluster,
     network_kind,
+    route_on_demand,
     tcp_on_demand,
 )
 from pdebug.trace import listeners as ls
@@ -96,6 +97,8 @@ class Tracer:
         self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
         #: What discovers a cluster the dump lacks on demand (ODCDS), if anything does.
         self.on_demand = ""
+        #: Whether the connection manager has the on_demand filter (a route may turn it on).
+        self.on_demand_filter = False
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
@@ -582,6 +585,7 @@ class Tracer:
         filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
         if http_on_demand(hcm):
             self.on_demand = "the on_demand HTTP filter's odcds"
+        self.on_demand_filter = http_on_demand(hcm, any_config=True)
         http_note = f"; HTTP filters not evaluated: {_some(filters)}" if filters else ""
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
@@ -621,6 +625,12 @@ class Tracer:
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
             return route
+        if (
+            self.on_demand_filter
+            and not self.on_demand
+            and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
+        ):
+            self.on_demand = "the route's on_demand odcds"
         return self.action(route, http)
 
     def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
