@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, tcp_targets
 from pdebug.model import schema as s
+from pdebug.model.listeners import tcp_on_demand
 
 _MAX_REASON = 240
 _VALIDATION = "Proto constraint validation failed ("
@@ -162,8 +163,8 @@ def check_tcp_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
     known = ctx.clusters
     for lc in ctx.listeners:
         for index, chain, flt in ctx.network_filters(lc):
-            if not isinstance(flt, s.TcpProxy):
-                continue
+            if not isinstance(flt, s.TcpProxy) or tcp_on_demand(flt):
+                continue  # on_demand: Envoy asks its xDS server for a cluster it lacks
             for cluster in tcp_targets(flt):
                 if cluster in known:
                     continue

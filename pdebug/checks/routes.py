@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, route_targets
+from pdebug.model import schema as s
+from pdebug.model.listeners import http_on_demand, route_on_demand
 
 # RouteAction.cluster_not_found_response_code (Envoy's default: 503); Istio sets 500 on
 # Kubernetes Gateway API routes
@@ -26,11 +28,19 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
     One finding per route config and missing cluster, naming the first route.
     """
     known = ctx.clusters
+    on_demand = _on_demand_route_configs(ctx)
+    with_filter = _on_demand_route_configs(ctx, any_config=True)
     for rc in ctx.route_configs:
+        if rc.config.name in on_demand:
+            continue  # ODCDS: Envoy asks its xDS server for a cluster it lacks
         seen: set[str] = set()
         for vh, route, cluster in route_targets(rc.config):
             if cluster in known or cluster in seen:
                 continue
+            if rc.config.name in with_filter and route_on_demand(
+                route.typed_per_filter_config, vh.typed_per_filter_config
+            ):
+                continue  # the route turns ODCDS on
             seen.add(cluster)
             where = f"virtual host {vh.name!r}" + (f" route {route.name!r}" if route.name else "")
             action = route.route
@@ -46,6 +56,22 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
                 else "the destination's cluster never reached the proxy: check the host/subset in "
                 "the VirtualService and its DestinationRule, and Sidecar egress hosts",
             )
+
+
+def _on_demand_route_configs(ctx: Context, any_config: bool = False) -> set[str]:
+    """The route configs of connection managers whose on_demand filter discovers clusters.
+
+    ``any_config``: of those with the on_demand filter at all.
+    """
+    out: set[str] = set()
+    for lc in ctx.listeners:
+        for _, _, flt in ctx.network_filters(lc):
+            if isinstance(flt, s.HttpConnectionManager) and http_on_demand(flt, any_config):
+                if flt.rds is not None:
+                    out.add(flt.rds.route_config_name)
+                if flt.route_config is not None:
+                    out.add(flt.route_config.name)
+    return out
 
 
 @check(

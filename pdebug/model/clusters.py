@@ -114,11 +114,94 @@ def table_type(cluster: s.Cluster) -> str:
     return cluster.type or "STATIC"
 
 
+#: The typed DNS cluster (Envoy >= 1.33), and the names Envoy registers its legacy DNS
+#: discovery types under as cluster_type extensions.
+DNS_CLUSTER = "envoy.cluster.dns"
+_DNS_KINDS = {"envoy.cluster.strict_dns": "STRICT_DNS", "envoy.cluster.logical_dns": "LOGICAL_DNS"}
+
+
+def dns_kind(cluster: s.Cluster) -> str | None:
+    """``STRICT_DNS`` or ``LOGICAL_DNS`` for a DNS cluster given as a ``cluster_type``.
+
+    ``envoy.cluster.dns`` (``DnsCluster``) resolves like ``STRICT_DNS``, or like
+    ``LOGICAL_DNS`` with ``all_addresses_in_single_endpoint``. None for any other.
+    """
+    ct = cluster.cluster_type
+    if ct is None:
+        return None
+    if ct.name in _DNS_KINDS:
+        return _DNS_KINDS[ct.name]
+    if (
+        ct.name != DNS_CLUSTER
+        and b".clusters.dns.v3.DnsCluster" not in bytes(ct.typed_config)[:200]
+    ):
+        return None
+    try:
+        cfg = msgspec.json.decode(bytes(ct.typed_config))
+    except msgspec.DecodeError:
+        cfg = None
+    single = isinstance(cfg, dict) and (
+        cfg.get("all_addresses_in_single_endpoint") or cfg.get("allAddressesInSingleEndpoint")
+    )
+    return "LOGICAL_DNS" if single is True else "STRICT_DNS"
+
+
 def kind(cluster: s.Cluster) -> str:
-    """``EDS``, ``STATIC``, ``STRICT_DNS``... or ``CUSTOM`` for a ``cluster_type``."""
+    """``EDS``, ``STATIC``, ``STRICT_DNS``... or ``CUSTOM`` for a ``cluster_type``.
+
+    A DNS ``cluster_type`` (``envoy.cluster.dns``) is the DNS kind it resolves as.
+    """
     if cluster.cluster_type is not None:
-        return "CUSTOM"
+        return dns_kind(cluster) or "CUSTOM"
     return cluster.type or "STATIC"
+
+
+_LB_PACKAGE = "envoy.extensions.load_balancing_policies."
+
+
+def lb_policy(cluster: s.Cluster) -> str:
+    """The load balancer Envoy uses: ``load_balancing_policy``'s, else ``lb_policy``.
+
+    A typed policy reads as the legacy enum's spelling of its package
+    (``LEAST_REQUEST``, ``MAGLEV``, ``CLIENT_SIDE_WEIGHTED_ROUND_ROBIN``...); Envoy
+    takes the first policy of the list it supports (pdebug: the first one).
+    ``wrr_locality`` is named with the policy it picks endpoints by.
+    """
+    lbp = cluster.load_balancing_policy
+    if lbp is None or not lbp.policies:
+        return cluster.lb_policy or "ROUND_ROBIN"
+    ext = lbp.policies[0].typed_extension_config
+    return _typed_lb_name(ext) if ext is not None else cluster.lb_policy or "ROUND_ROBIN"
+
+
+def _typed_lb_name(ext: s.TypedExtension, depth: int = 0) -> str:
+    try:
+        cfg = msgspec.json.decode(bytes(ext.typed_config))
+    except msgspec.DecodeError:
+        cfg = None
+    url = cfg.get("@type") if isinstance(cfg, dict) else None
+    if not isinstance(url, str) or _LB_PACKAGE not in url:
+        return ext.name or (url.rsplit("/", 1)[-1] if isinstance(url, str) else "") or "?"
+    package = url.split(_LB_PACKAGE, 1)[1].split(".", 1)[0]
+    name = package.upper()
+    if package == "wrr_locality" and isinstance(cfg, dict) and depth < 4:
+        inner = cfg.get("endpoint_picking_policy") or cfg.get("endpointPickingPolicy")
+        policies = inner.get("policies") if isinstance(inner, dict) else None
+        first = policies[0] if isinstance(policies, list) and policies else None
+        tec = (
+            (first.get("typed_extension_config") or first.get("typedExtensionConfig"))
+            if isinstance(first, dict)
+            else None
+        )
+        if isinstance(tec, dict):
+            picked = s.TypedExtension(
+                name=str(tec.get("name", "")),
+                typed_config=msgspec.Raw(
+                    msgspec.json.encode(tec.get("typed_config") or tec.get("typedConfig"))
+                ),
+            )
+            name += f"({_typed_lb_name(picked, depth + 1)})"
+    return name
 
 
 def extension_type(cluster: s.Cluster) -> str:

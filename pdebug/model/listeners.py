@@ -102,6 +102,41 @@ def is_sni_cluster(f: s.TypedExtension) -> bool:
     return b"@type" in head and b'.SniCluster"' in head
 
 
+ON_DEMAND = "envoy.filters.http.on_demand"
+
+
+def tcp_on_demand(tcp: s.TcpProxy) -> bool:
+    """Whether the tcp_proxy discovers its cluster on demand (``on_demand``, ODCDS)."""
+    return len(tcp.on_demand) > 0 and bytes(tcp.on_demand) != b"null"
+
+
+def http_on_demand(hcm: s.HttpConnectionManager, any_config: bool = False) -> bool:
+    """Whether the connection manager's on_demand filter discovers clusters (``odcds``).
+
+    ``any_config``: whether it has the filter at all (a route's own config can turn
+    discovery on: :func:`route_on_demand`).
+    """
+    for f in hcm.http_filters:
+        raw = bytes(filter_config(f))
+        if (f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]) and (
+            any_config or b'"odcds"' in raw
+        ):
+            return True
+    return False
+
+
+def route_on_demand(*configs: dict[str, msgspec.Raw]) -> bool:
+    """Whether a route's (or its virtual host's) on_demand config discovers clusters."""
+    for per_filter in configs:
+        for name, raw in per_filter.items():
+            data = bytes(raw)
+            if (
+                name == ON_DEMAND or b"filters.http.on_demand." in data[:200]
+            ) and b'"odcds"' in data:
+                return True
+    return False
+
+
 def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
     """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
 
@@ -398,3 +433,97 @@ class ListenerFacts:
                 name = failed.name if failed is not None else ""
             out.append(Rejection(name, e, err))
         return out
+
+
+#: How the listener's matcher inputs read in a MATCH cell.
+_INPUT_LABELS = {
+    "DestinationPortInput": "port",
+    "DestinationIPInput": "dst",
+    "SourceIPInput": "src",
+    "SourcePortInput": "src port",
+    "DirectSourceIPInput": "direct src",
+    "SourceTypeInput": "source type",
+    "ServerNameInput": "SNI",
+    "TransportProtocolInput": "transport",
+    "ApplicationProtocolInput": "ALPN",
+    "FilterStateInput": "filter state",
+}
+_MAX_CONDITIONS = 3
+
+
+def _get(obj: Any, snake: str) -> Any:
+    """A field of untyped JSON in either spelling (``exact_match_map``/``exactMatchMap``)."""
+    if not isinstance(obj, dict):
+        return None
+    if snake in obj:
+        return obj[snake]
+    head, *rest = snake.split("_")
+    return obj.get(head + "".join(p.title() for p in rest))
+
+
+def matcher_chain_conditions(listener: s.Listener) -> dict[str, str] | None:
+    """Each filter chain's condition in the listener's ``filter_chain_matcher``.
+
+    ``{chain name: "port=8080 | SNI=a.example"}``: the paths of the matcher tree that
+    lead to the chain (``else``: an ``on_no_match``). None: the listener has no matcher
+    (or one pdebug cannot read); a chain the matcher never names is absent.
+    """
+    raw = bytes(listener.filter_chain_matcher)
+    if not raw or raw == b"null":
+        return None
+    try:
+        tree = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    found: dict[str, list[str]] = {}
+    _walk_matcher(tree, [], found, 0)
+    out = {}
+    for chain, paths in found.items():
+        shown = paths[:_MAX_CONDITIONS]
+        more = len(paths) - len(shown)
+        out[chain] = " | ".join(shown) + (f" | +{more} more" if more else "")
+    return out
+
+
+def _walk_matcher(m: Any, conds: list[str], found: dict[str, list[str]], depth: int) -> None:
+    if depth > 32 or not isinstance(m, dict):
+        return
+    tree = _get(m, "matcher_tree")
+    other = "else"
+    if isinstance(tree, dict):
+        config = _get(_get(tree, "input"), "typed_config")
+        kind = str(_get(config, "@type") or "").rsplit(".", 1)[-1]
+        label = _INPUT_LABELS.get(kind, kind or "input")
+        if kind == "FilterStateInput":
+            label = f"filter state {_get(config, 'key')}"
+        other = f"other {label}"
+        for key, on_match in (_get(_get(tree, "exact_match_map"), "map") or {}).items():
+            _walk_on_match(on_match, [*conds, f"{label}={key}"], found, depth)
+        for key, on_match in (_get(_get(tree, "prefix_match_map"), "map") or {}).items():
+            _walk_on_match(on_match, [*conds, f"{label}={key}*"], found, depth)
+        custom = _get(_get(tree, "custom_match"), "typed_config")
+        for rm in _get(custom, "range_matchers") or []:
+            ranges = ",".join(
+                f"{_get(r, 'address_prefix')}/{_get(r, 'prefix_len') or 0}"
+                for r in _get(rm, "ranges") or []
+            )
+            _walk_on_match(_get(rm, "on_match"), [*conds, f"{label} in {ranges}"], found, depth)
+    for i, fm in enumerate(_get(_get(m, "matcher_list"), "matchers") or []):
+        _walk_on_match(_get(fm, "on_match"), [*conds, f"matcher #{i}"], found, depth)
+    no_match = _get(m, "on_no_match")
+    if isinstance(no_match, dict):
+        _walk_on_match(no_match, [*conds, other], found, depth)
+
+
+def _walk_on_match(om: Any, conds: list[str], found: dict[str, list[str]], depth: int) -> None:
+    if not isinstance(om, dict):
+        return
+    nested = _get(om, "matcher")
+    if isinstance(nested, dict):
+        _walk_matcher(nested, conds, found, depth + 1)
+        return
+    action = _get(om, "action")
+    value = _get(_get(action, "typed_config"), "value")
+    name = value if isinstance(value, str) else _get(action, "name")
+    if isinstance(name, str):
+        found.setdefault(name, []).append(" & ".join(conds))

@@ -130,11 +130,22 @@ class CustomClusterType(_S):
     typed_config: Raw = NULL
 
 
+class LoadBalancingPolicyEntry(_S):
+    typed_extension_config: TypedExtension | None = None
+
+
+class LoadBalancingPolicy(_S):
+    """The typed load balancer (Envoy >= 1.27); Envoy takes it over ``lb_policy``."""
+
+    policies: list[LoadBalancingPolicyEntry] = []
+
+
 class Cluster(_S):
     name: str = ""
     type: str = ""
     cluster_type: CustomClusterType | None = None
     lb_policy: str = ""
+    load_balancing_policy: LoadBalancingPolicy | None = None
     connect_timeout: str = ""
     eds_cluster_config: EdsClusterConfig | None = None
     load_assignment: ClusterLoadAssignment | None = None
@@ -283,6 +294,7 @@ class ClusterSpecifierPlugin(_S):
     """A route's ``inline_cluster_specifier_plugin``: an extension picks the cluster."""
 
     extension: TypedExtension | None = None
+    is_optional: bool = False
 
 
 class RouteAction(_S):
@@ -321,6 +333,8 @@ class Route(_S):
     redirect: Raw = NULL
     direct_response: DirectResponse | None = None
     metadata: Metadata | None = None
+    #: HTTP filters' per-route configs by filter name (read: on_demand's ``odcds``).
+    typed_per_filter_config: dict[str, Raw] = {}
 
 
 class VirtualHost(_S):
@@ -329,13 +343,14 @@ class VirtualHost(_S):
     routes: list[Route] = []
     require_tls: str = ""
     matcher: Raw = NULL
+    typed_per_filter_config: dict[str, Raw] = {}
 
 
 class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
-    #: the plugins its routes name in ``cluster_specifier_plugin`` (an extension each)
+    #: The plugins a route's ``cluster_specifier_plugin`` names (by extension name).
     cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
 
 
@@ -390,6 +405,8 @@ class TcpProxy(_S):
     # Envoy <= 1.8: config {deprecated_v1: true, value: {route_config: {routes: [...]}}}
     deprecated_v1: bool | None = None
     value: TcpProxyV1 | None = None
+    #: On-demand cluster discovery (ODCDS): a cluster not yet known is asked for.
+    on_demand: Raw = NULL
 
 
 class AnyType(_S):

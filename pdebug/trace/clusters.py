@@ -224,6 +224,11 @@ def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Req
             missing_code,
             clusters=outcomes,
         )
+    if worst.state == "unreachable":
+        what = f"cluster {worst.name}{scope}: {worst.why}"
+        status = None if tcp else 503
+        text = f"{closed}: {what}" if tcp else f"503 upstream connect error: {what}"
+        return Verdict(False, "no_endpoints", text, status, clusters=outcomes)
     if worst.state == "warming":
         what = f"cluster {worst.name} is still warming{scope}"
         status = None if tcp else 503

@@ -60,6 +60,9 @@ class Inputs:
     #: Filter state objects known to hold a value (``FilterStateInput`` by key); any
     #: other key is unknown.
     filter_state: dict[str, str] = field(default_factory=dict)
+    #: An HTTP request's headers (lower-case names), for a route's matchers (a cluster
+    #: specifier plugin's); None on a connection.
+    http_headers: dict[str, list[str]] | None = None
 
     def read(self, input_: Json) -> str | None | _Unknown:
         """The value of one matcher input, as Envoy's input of that type gives it.
@@ -89,6 +92,12 @@ class Inputs:
             if isinstance(key, str) and key in self.filter_state:
                 return self.filter_state[key]
             return _Unknown(f"matcher input FilterStateInput (filter state {key!r})")
+        if kind == "HttpRequestHeaderMatchInput" and self.http_headers is not None:
+            header = str(as_obj(input_.get("typed_config")).get("header_name", "")).lower()
+            values = self.http_headers.get(":authority" if header == "host" else header)
+            # Envoy joins a repeated header's values with ","; an absent header matches
+            # no key (the matcher's on_no_match)
+            return ",".join(values) if values else ABSENT
         return _Unknown(f"matcher input {kind or str(input_.get('name') or '?')}")
 
 
@@ -97,6 +106,15 @@ class _Unknown:
     """What pdebug cannot evaluate, and stops the walk at."""
 
     why: str
+
+
+class _Absent(str):
+    """An input with no value (an absent header): it matches nothing."""
+
+    __slots__ = ()
+
+
+ABSENT = _Absent("")
 
 
 @dataclass
@@ -197,7 +215,10 @@ def _on_match(
     action = on_match.get("action")
     if not isinstance(action, dict):
         return _Unknown("an on_match with neither action nor matcher")
-    value = as_obj(action.get("typed_config")).get("value")
+    config = as_obj(action.get("typed_config"))
+    value = config.get("value")
+    if str(config.get("@type", "")).endswith(".ClusterAction"):
+        value = config.get("cluster")  # a route's matcher cluster specifier plugin
     return str(value if isinstance(value, str) else action.get("name") or "")
 
 
@@ -208,6 +229,10 @@ def _input_value(input_: Any, inputs: Inputs, steps: list[str]) -> str | _Unknow
     if isinstance(value, _Unknown):
         return value
     name = str(as_obj(input_.get("typed_config")).get("@type", "")).rsplit(".", 1)[-1]
+    if isinstance(value, _Absent):
+        header = as_obj(input_.get("typed_config")).get("header_name")
+        steps.append(f"header {header} absent" if header else f"{name} absent")
+        return value
     if value is None:
         return _Unknown(f"{name} is not known for this request (give an IP address)")
     steps.append(f"{name} = {value}")
@@ -220,6 +245,8 @@ def _tree(tree: Json, inputs: Inputs, steps: list[str]) -> _Branch:
     value = _input_value(tree.get("input"), inputs, steps)
     if isinstance(value, _Unknown):
         return value
+    if isinstance(value, _Absent):
+        return None
     if "exact_match_map" in tree:
         table = as_obj(as_obj(tree["exact_match_map"]).get("map"))
         hit = table.get(value)
@@ -282,6 +309,8 @@ def _predicate(p: Json, inputs: Inputs, steps: list[str]) -> bool | _Unknown:
         value = _input_value(sp.get("input"), inputs, steps)
         if isinstance(value, _Unknown):
             return value
+        if isinstance(value, _Absent):
+            return False
         vm = sp.get("value_match")
         if not isinstance(vm, dict):
             return _Unknown("a single_predicate without value_match")

@@ -25,8 +25,17 @@ StepKind = Literal[
 #: Whether Envoy sends to an endpoint.
 Usable = Literal["healthy", "degraded", "unhealthy"]
 #: ``unhealthy``: no usable endpoint and panic mode off (``healthy_panic_threshold`` 0).
+#: ``unreachable``: an internal upstream whose internal listener is not in the dump.
 ClusterState = Literal[
-    "ok", "missing", "warming", "empty", "panic", "unhealthy", "unknown", "unsupported"
+    "ok",
+    "missing",
+    "warming",
+    "empty",
+    "panic",
+    "unhealthy",
+    "unknown",
+    "unsupported",
+    "unreachable",
 ]
 VerdictKind = Literal[
     "upstream",
@@ -93,8 +102,9 @@ class ClusterOutcome:
 
     ``state`` is ``ok``, ``missing``, ``warming``, ``empty`` (no endpoints), ``panic``
     (none healthy: Envoy still sends to all), ``unknown`` (the dump lacks the cluster's
-    section or endpoints: ``why`` says what to capture) or ``unsupported`` (a custom
-    cluster type).
+    section or endpoints: ``why`` says what to capture), ``unsupported`` (a custom
+    cluster type) or ``unreachable`` (an internal upstream whose internal listener does
+    not take the connection: ``why`` says why).
     """
 
     name: str
@@ -104,6 +114,8 @@ class ClusterOutcome:
     type: str = ""
     endpoints: list[Endpoint] = field(default_factory=list)
     why: str = ""
+    #: An internal upstream's: the verdict of the internal listener its endpoints name.
+    inner: Verdict | None = None
 
     @property
     def ok(self) -> bool:

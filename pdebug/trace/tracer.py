@@ -23,14 +23,23 @@ from pdebug.model import ProxyData
 from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
-from pdebug.model.clusters import AGGREGATE, aggregate_clusters, extension_type
+from pdebug.model.clusters import (
+    AGGREGATE,
+    aggregate_clusters,
+    dns_kind,
+    extension_type,
+    lb_policy,
+)
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import (
     HCM,
     decode_filter,
     filter_config,
+    http_on_demand,
     is_sni_cluster,
     network_kind,
+    route_on_demand,
+    tcp_on_demand,
 )
 from pdebug.trace import listeners as ls
 from pdebug.trace import scoped
@@ -48,6 +57,7 @@ from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
+    UNKNOWN_KINDS,
     WITH_EDS,
     WITHOUT_EDS,
     ClusterOutcome,
@@ -86,6 +96,12 @@ class Tracer:
         self.rc_camel = False
         #: the route config being followed (its cluster specifier plugins)
         self.current_rc: s.RouteConfiguration | None = None
+        #: The route configuration's named cluster specifier plugins (the one routed by).
+        self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
+        #: What discovers a cluster the dump lacks on demand (ODCDS), if anything does.
+        self.on_demand = ""
+        #: Whether the connection manager has the on_demand filter (a route may turn it on).
+        self.on_demand_filter = False
         self.conn: Connection | None = None
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
@@ -95,6 +111,8 @@ class Tracer:
         self.filter_state: dict[str, str] = {}
         #: The aggregate clusters being followed (a cluster that includes itself stops).
         self._aggregates: set[str] = set()
+        #: The internal listeners followed from an internal upstream (a loop stops).
+        self._internal: set[str] = set()
 
     def step(
         self,
@@ -526,6 +544,8 @@ class Tracer:
 
     def tcp(self, tcp: s.TcpProxy, name: str, note: str) -> Verdict:
         """A TCP proxy: its (weighted) cluster, or a v1 route."""
+        if tcp_on_demand(tcp):
+            self.on_demand = "tcp_proxy's on_demand"
         if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
             targets: _Targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
             what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
@@ -573,6 +593,9 @@ class Tracer:
         """The HTTP connection manager: the request as the router sees it, then routing."""
         req = self.req
         filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
+        if http_on_demand(hcm):
+            self.on_demand = "the on_demand HTTP filter's odcds"
+        self.on_demand_filter = http_on_demand(hcm, any_config=True)
         http_note = f"; HTTP filters not evaluated: {_some(filters)}" if filters else ""
         if req.scheme == "tcp":
             http_note += "; a tcp:// client is traced as an HTTP GET /"
@@ -588,6 +611,7 @@ class Tracer:
         if isinstance(rc, Verdict):
             return rc
         self.current_rc = rc
+        self.rc_plugins = rc.cluster_specifier_plugins
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -612,6 +636,12 @@ class Tracer:
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
             return route
+        if (
+            self.on_demand_filter
+            and not self.on_demand
+            and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
+        ):
+            self.on_demand = "the route's on_demand odcds"
         return self.action(route, http)
 
     def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
@@ -831,6 +861,21 @@ class Tracer:
                 f"cluster from header {act.cluster_header}: {values[0]}",
             )
             return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
+        plugin_ext = act.inline_cluster_specifier_plugin
+        if plugin_ext is None and act.cluster_specifier_plugin:
+            plugin_ext = next(
+                (
+                    p
+                    for p in self.rc_plugins
+                    if p.extension is not None and p.extension.name == act.cluster_specifier_plugin
+                ),
+                None,
+            )
+        if plugin_ext is not None and plugin_ext.extension is not None:
+            # a matcher cluster specifier is evaluated; any other plugin is named below
+            picked = self.specifier_plugin(plugin_ext.extension, http)
+            if picked is not None:
+                return picked
         plugin = route_facts.plugin_of(act, self.current_rc)
         if plugin is not None:
             what = f"{plugin.kind} plugin {plugin.name}" if plugin.kind else f"plugin {plugin.name}"
@@ -853,6 +898,33 @@ class Tracer:
         self.step("action", "-", False, "a route action pdebug does not know")
         return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
 
+    def specifier_plugin(self, ext: s.TypedExtension, http: HttpRequest) -> Verdict | None:
+        """The cluster a route's matcher cluster specifier plugin picks for ``http``.
+
+        None for any other plugin (Lua, a custom one): pdebug does not run them.
+        """
+        from pdebug.trace import matchers as mt
+
+        what = f"cluster specifier plugin {ext.name or '?'}"
+        config = mt.snake_tree(plain_json(ext.typed_config, what))
+        if not str(mt.as_obj(config).get("@type", "")).endswith(".MatcherClusterSpecifier"):
+            return None
+        result = mt.evaluate(
+            mt.as_obj(config.get("cluster_matcher")), mt.Inputs(http_headers=http.headers)
+        )
+        how = "; ".join(result.steps)
+        if result.unsupported:
+            self.step(
+                "action", "matcher plugin", False, f"{how}; {result.unsupported}".lstrip("; ")
+            )
+            return Verdict(False, "inconclusive", f"the plugin's matcher: {result.unsupported}")
+        if not result.action:
+            why = "the matcher cluster specifier picks no cluster"
+            self.step("action", "matcher plugin", False, f"{how}; {why}")
+            return Verdict(False, "unknown_cluster", f"503: {why}", 503)
+        self.step("action", "matcher plugin", True, f"{how}; cluster {result.action}")
+        return self.clusters([(result.action, None)], tcp=False)
+
     # -- clusters
 
     def clusters(self, targets: _Targets, tcp: bool, missing_code: int = 503) -> Verdict:
@@ -862,6 +934,8 @@ class Tracer:
         for name, weight in targets:
             share = None if weight is None else (100.0 * weight / total if total else 0.0)
             outcomes.append(self.cluster(name, weight, share))
+        if len(outcomes) == 1 and outcomes[0].ok and outcomes[0].inner is not None:
+            return outcomes[0].inner  # an internal upstream: where its listener sends
         return final(outcomes, tcp, missing_code, self.req)
 
     def aggregate(
@@ -922,6 +996,13 @@ class Tracer:
             self.step("cluster", name, False, "the dump has no clusters section")
             return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.upstreams.index().get(name)
+        if found is None and self.on_demand:
+            why = (
+                f"not in the dump: discovered on demand ({self.on_demand}, ODCDS); whether "
+                "it exists is the xDS server's answer"
+            )
+            self.step("cluster", name, False, why + part)
+            return ClusterOutcome(name, "unknown", weight, share, why=why)
         if found is None:
             self.step("cluster", name, False, f"no such cluster in the dump{part}")
             return ClusterOutcome(name, "missing", weight, share)
@@ -937,11 +1018,14 @@ class Tracer:
         children = aggregate_clusters(cluster)
         if children is not None:
             return self.aggregate(name, children, weight, share, part)
-        if cluster.cluster_type is not None and cluster.cluster_type.name:
+        dns = dns_kind(cluster)
+        if dns is not None:  # a typed DNS cluster resolves as the legacy kind
+            ctype = f"{ctype} ({dns})"
+        elif cluster.cluster_type is not None and cluster.cluster_type.name:
             self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
             self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
             return ClusterOutcome(name, "unsupported", weight, share, ctype)
-        lb = cluster.lb_policy or "ROUND_ROBIN"
+        lb = lb_policy(cluster)
         self.step(
             "cluster", name, True, f"{ctype}, {lb}{part}", type=ctype, weight=weight, share=share
         )
@@ -999,7 +1083,52 @@ class Tracer:
             endpoints=[dataclasses.asdict(e) for e in endpoints],
             healthy=healthy,
         )
-        return ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+        outcome = ClusterOutcome(name, verdict, weight, share, ctype, endpoints)
+        if verdict == "ok" and endpoints:
+            return self.internal_upstream(outcome) or outcome
+        return outcome
+
+    def internal_upstream(self, outcome: ClusterOutcome) -> ClusterOutcome | None:
+        """A cluster whose endpoints are internal listeners (``envoy://NAME``): follow on.
+
+        The connection goes to that internal listener, whose filter chain and network
+        filter decide the rest (traced as for a listener); none active by that name
+        fails the upstream connection (503). None: not an internal upstream, or one whose
+        endpoints carry an endpoint id (followed no further than the listener's existence).
+        """
+        targets = {e.address.removeprefix("envoy://").split("/", 1)[0] for e in outcome.endpoints}
+        if not all(e.address.startswith("envoy://") for e in outcome.endpoints):
+            return None
+        serving, _ = ls.collect_listeners(self.dump)
+        internal = {x.name: x for x in serving if is_set(x.listener.internal_listener)}
+        gone = sorted(t for t in targets if t not in internal)
+        if gone:
+            why = (
+                f"endpoint envoy://{gone[0]}: no active internal listener {gone[0]} "
+                "(Envoy's upstream connection fails)"
+            )
+            self.step("listener", gone[0], False, why)
+            return dataclasses.replace(outcome, state="unreachable", why=why)
+        target = sorted(targets)[0]
+        tagged = any(
+            e.address.removeprefix("envoy://").split("/", 1)[1:] != [""] for e in outcome.endpoints
+        )
+        if len(targets) > 1 or target in self._internal or tagged:
+            # an endpoint id (Istio's envoy://connect_originate/IP:PORT) is the tunnel's
+            # destination, which that listener's original_dst reads: not followed
+            return None
+        self._internal.add(target)
+        entry = internal[target]
+        self.listener_step(entry, f"internal listener: cluster {outcome.name}'s endpoint")
+        conn = self.connection(entry, via_capture=False)
+        chain = self.filter_chain(entry, conn)
+        inner = chain if isinstance(chain, Verdict) else self.network(entry, chain, conn)
+        if inner.ok:
+            return dataclasses.replace(outcome, inner=inner)
+        if inner.kind in UNKNOWN_KINDS:
+            return dataclasses.replace(outcome, state="unknown", why=inner.summary, inner=inner)
+        why = f"through internal listener {target}: {inner.summary}"
+        return dataclasses.replace(outcome, state="unreachable", why=why, inner=inner)
 
 
 def _by_priority(endpoints: list[Endpoint], factor: int, threshold: float) -> str:

@@ -23,6 +23,7 @@ from pdebug.model.clusters import (
     ClusterName,
     ClusterRecord,
     extension_type,
+    lb_policy,
     split_name,
     table_type,
 )
@@ -262,7 +263,7 @@ def view(
             base = (
                 *base,
                 row.state,
-                c.lb_policy or "ROUND_ROBIN",
+                lb_policy(c),
                 total,
                 healthy,
                 or_dash(row.entry.version_info),
@@ -299,7 +300,7 @@ def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
                 extension_type(c) if c.cluster_type is not None else c.type or "STATIC",
                 istio_config_ref(c.metadata),
                 state,
-                c.lb_policy or "ROUND_ROBIN",
+                lb_policy(c),
                 total,
                 healthy,
                 entry.version_info or "-",  # or_dash

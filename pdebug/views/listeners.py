@@ -26,6 +26,7 @@ from pdebug.model.listeners import (
     decode_filter,
     filter_config,
     is_sni_cluster,
+    matcher_chain_conditions,
     network_kind,
 )
 from pdebug.views.common import bare, cluster_label, inline_route_description
@@ -217,6 +218,19 @@ def _addresses(listener: s.Listener) -> list[str]:
     return out
 
 
+def _extra_ports(row: ListenerRow) -> list[int]:
+    """The ports of the listener's ``additional_addresses`` (Envoy listens on each).
+
+    istioctl's --port reads the first address only; a listener Envoy runs on the port is
+    still the port's listener.
+    """
+    return [
+        extra.address.socket_address.port_value
+        for extra in row.listener.additional_addresses
+        if extra.address is not None and extra.address.socket_address is not None
+    ]
+
+
 def select(data: ProxyData, flt: ListenerFilter, include_inactive: bool) -> list[ListenerRow]:
     """Dynamic listeners with an active state, then static ones; filtered and sorted.
 
@@ -303,18 +317,30 @@ def _row(
 def _matches(row: ListenerRow, flt: ListenerFilter) -> bool:
     if flt.address is not None and flt.address.lower() not in (a.lower() for a in row.addresses):
         return False
-    if flt.port is not None and row.port != flt.port:
+    if flt.port is not None and row.port != flt.port and flt.port not in _extra_ports(row):
         return False
     return not (flt.type is not None and row.type.lower() != flt.type.lower())
 
 
-def chain_rows(row: ListenerRow) -> list[tuple[str, str]]:
+def chain_rows(row: ListenerRow, wide: bool = False) -> list[tuple[str, str]]:
     """(MATCH, DESTINATION) per chain, sorted by DESTINATION descending.
 
     istioctl: ``sort.Slice`` with less = ``a.destination > b.destination``; ties keep
     chain order up to 12 chains and follow Go's pdqsort beyond (e.g. virtualInbound).
+    ``wide``: a listener choosing its chain by ``filter_chain_matcher`` (whose chains'
+    own ``filter_chain_match`` Envoy ignores; istioctl says ALL) shows the matcher's
+    conditions for each chain.
     """
-    out = [(chain_match(c), chain_destination(c, row.camel)) for c in chains(row.listener)]
+    by_matcher = matcher_chain_conditions(row.listener) if wide else None
+    out = [
+        (
+            chain_match(c)
+            if by_matcher is None
+            else "matcher: " + by_matcher.get(c.name, "never picked"),
+            chain_destination(c, row.camel),
+        )
+        for c in chains(row.listener)
+    ]
     go_sort_by_key(out, _destination, descending=True)
     return out
 
@@ -341,7 +367,7 @@ def view(
         table = Table(COLUMNS, padding=1, empty_message="No listeners found.")
         for row in rows:
             addresses = ",".join(row.addresses)
-            cells = chain_rows(row)
+            cells = chain_rows(row, wide)
             if not cells and wide:  # istioctl has no row for it; wide says it is there
                 cells = [("-", chainless_destination(row.listener))]
             for match, dest in cells:
