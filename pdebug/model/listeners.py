@@ -13,10 +13,12 @@ config it refused is in ``failed_configuration``). Two quirks:
   (``dynamic_active_listeners`` ...); :meth:`ConfigDump.dynamic_listeners` folds them
   into v3 entries, so the walk here sees one shape.
 
-:class:`ListenerFacts` walks the entries once (:attr:`~ListenerFacts.dynamic`) and
-derives what views (``listeners``), checks (PD1xx), the report and ``trace`` read:
-:attr:`~ListenerFacts.configs` (every listener config Envoy holds, by state) and
-:attr:`~ListenerFacts.rejections`.
+Which states an entry holds is said once, by :func:`walk`, over typed or undecoded
+entries. :class:`ListenerFacts` walks the typed entries once
+(:attr:`~ListenerFacts.dynamic`) and derives what views (``listeners``), checks (PD1xx),
+the report and ``trace`` read: :attr:`~ListenerFacts.configs` (every listener config
+Envoy holds, by state) and :attr:`~ListenerFacts.rejections`. ``diff`` walks the same
+entries undecoded (:class:`RawDynamicListener`), as it compares each listener's bytes.
 
 **Filters.** A network filter is an HTTP connection manager or a tcp_proxy when its
 name says so (today's, or Envoy <= 1.14's ``envoy.http_connection_manager``), else by
