@@ -367,9 +367,10 @@ def collect(
         if raw is None:
             continue
         here: set[str] = set()
-        for entry in _entries(kind, key, raw, f"{dump.source}: {key}", dump.warn):
+        dynamic = kind == "listeners" and key == "dynamic_listeners"
+        for entry in _entries(dynamic, raw, f"{dump.source}: {key}", dump.warn):
             try:
-                if isinstance(entry, Walked):
+                if dynamic:
                     res = _dynamic_listener(entry, sec, exact)
                 else:
                     res = _resource(kind, key, entry, sec, exact)
@@ -377,7 +378,7 @@ def collect(
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
-                twin = isinstance(entry, Walked) and not entry.entry.name
+                twin = dynamic and not entry.entry.name
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
                 if key in _UNIQUE and res.name in here and res.name not in twins:
@@ -396,10 +397,14 @@ def collect(
 
 
 def _entries(
-    kind: str, key: str, raw: msgspec.Raw, what: str, warn: Callable[[str], None]
-) -> Iterable[_Entry | Walked[RawDynamicListener]]:
-    """The entries of section field ``key``; dynamic listeners through the model's walk."""
-    if kind == "listeners" and key == "dynamic_listeners":
+    dynamic: bool, raw: msgspec.Raw, what: str, warn: Callable[[str], None]
+) -> Iterable[Any]:
+    """A section field's entries (``_Entry``); ``dynamic`` listeners: the model's walk.
+
+    ``Any``: :func:`collect` calls :func:`_dynamic_listener` on a
+    ``Walked[RawDynamicListener]`` and :func:`_resource` on an ``_Entry``, by ``dynamic``.
+    """
+    if dynamic:
         return walk(decode_items(raw, RawDynamicListener, what, warn))
     return decode_items(raw, _Entry, what, warn)
 

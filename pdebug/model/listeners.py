@@ -214,15 +214,19 @@ def walk(entries: Iterable[E]) -> Iterator[Walked[E]]:
     compares the first state that is not draining (a draining-only entry is dropped) and
     drops a name-less entry whose name an earlier entry holds.
     """
+    raw = msgspec.Raw
     for index, entry in enumerate(entries):
         e: Any = entry  # typed or undecoded: both have these fields
         states: list[tuple[str, Any]] = []
-        # unrolled (the views walk every listener on every run): STATES order
-        if _held(st := e.active_state):
+        # :func:`_held` inlined, in STATES order (the views and diff walk every entry)
+        st = e.active_state
+        if st is not None and (type(st) is not raw or len(st)):
             states.append(("ACTIVE", st))
-        if _held(st := e.warming_state):
+        st = e.warming_state
+        if st is not None and (type(st) is not raw or len(st)):
             states.append(("WARMING", st))
-        if _held(st := e.draining_state):
+        st = e.draining_state
+        if st is not None and (type(st) is not raw or len(st)):
             states.append(("DRAINING", st))
         yield Walked(index, entry, tuple(states), _held(e.error_state))
 
