@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ import orjson
 from pdebug.errors import InvalidInput
 from pdebug.model.camel import METADATA_FIELDS, metadata_field, snake_keys, to_snake
 from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
+from pdebug.model.listeners import RawDynamicListener, Walked, walk
 from pdebug.model.sections import none_when_absent
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
@@ -69,9 +70,6 @@ class _Entry(msgspec.Struct, gc=False):
     route_config: msgspec.Raw = msgspec.Raw()
     endpoint_config: msgspec.Raw = msgspec.Raw()
     secret: msgspec.Raw = msgspec.Raw()
-    active_state: msgspec.Raw = msgspec.Raw()
-    warming_state: msgspec.Raw = msgspec.Raw()
-    error_state: msgspec.Raw = msgspec.Raw()
 
 
 class _State(msgspec.Struct, gc=False):
@@ -369,14 +367,18 @@ def collect(
         if raw is None:
             continue
         here: set[str] = set()
-        for entry in decode_items(raw, _Entry, f"{dump.source}: {key}", dump.warn):
+        dynamic = kind == "listeners" and key == "dynamic_listeners"
+        for entry in _entries(dynamic, raw, f"{dump.source}: {key}", dump.warn):
             try:
-                res = _resource(kind, key, entry, sec, exact)
+                if dynamic:
+                    res = _dynamic_listener(entry, sec, exact)
+                else:
+                    res = _resource(kind, key, entry, sec, exact)
             except InvalidInput as exc:
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
-                twin = not entry.name and kind == "listeners" and key != "static_listeners"
+                twin = dynamic and not entry.entry.name
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
                 if key in _UNIQUE and res.name in here and res.name not in twins:
@@ -392,6 +394,19 @@ def collect(
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
     return out
+
+
+def _entries(
+    dynamic: bool, raw: msgspec.Raw, what: str, warn: Callable[[str], None]
+) -> Iterable[Any]:
+    """A section field's entries (``_Entry``); ``dynamic`` listeners: the model's walk.
+
+    ``Any``: :func:`collect` calls :func:`_dynamic_listener` on a
+    ``Walked[RawDynamicListener]`` and :func:`_resource` on an ``_Entry``, by ``dynamic``.
+    """
+    if dynamic:
+        return walk(decode_items(raw, RawDynamicListener, what, warn))
+    return decode_items(raw, _Entry, what, warn)
 
 
 _STATES = msgspec.json.Decoder(list[_State], strict=False)
@@ -440,17 +455,32 @@ def _resource(
 
 
 def _listener(key: str, entry: _Entry, sec: Section, exact: bool = False) -> Resource | None:
-    if key == "static_listeners":
-        if not len(entry.listener):
-            return None
-        name = _name_of(entry.listener, exact) or _bound_at(entry.listener)
-        return Resource(name, entry.listener, sec.camel)
-    active, warming, error = entry.active_state, entry.warming_state, entry.error_state
+    """A static listener (dynamic ones: :func:`_dynamic_listener`)."""
+    if not len(entry.listener):
+        return None
+    name = _name_of(entry.listener, exact) or _bound_at(entry.listener)
+    return Resource(name, entry.listener, sec.camel)
+
+
+def _dynamic_listener(
+    walked: Walked[RawDynamicListener], sec: Section, exact: bool = False
+) -> Resource | None:
+    """The listener of one ``dynamic_listeners[]`` entry, from the model's :func:`walk`.
+
+    diff's choice: one resource per entry, the first state that is not draining (active,
+    else warming), marked ``error`` when the entry holds a rejection. A draining-only
+    entry is dropped: its listener is being replaced (the views still show it).
+    """
+    entry = walked.entry
     err = (
-        decode_raw(error, _Error, what=f"listener {entry.name} error_state") if len(error) else None
+        decode_raw(entry.error_state, _Error, what=f"listener {entry.name} error_state")
+        if walked.error
+        else None
     )
-    state_raw = active if len(active) else warming
-    if not len(state_raw):
+    # STATES order puts draining last: the first state is it only when it is the one
+    first = walked.states[0] if walked.states else ("DRAINING", None)
+    shown = first[1] if first[0] != "DRAINING" else None
+    if shown is None:
         # A name-less error-only entry: Envoy's twin of a named rejection (the caller keeps
         # the named one), or the only trace of a rejected listener, named by its config.
         name = entry.name or (
@@ -468,12 +498,12 @@ def _listener(key: str, entry: _Entry, sec: Section, exact: bool = False) -> Res
             err.details,
             err.last_update_attempt,
         )
-    state = decode_raw(state_raw, _State, what=f"listener {entry.name}")
+    state = decode_raw(shown, _State, what=f"listener {entry.name}")
     res = Resource(
         entry.name or _name_of(state.listener, exact),
         state.listener,
         sec.camel,
-        "active" if len(active) else "warming",
+        "active" if first[0] == "ACTIVE" else "warming",
     )
     if err is not None:
         res.state = "error"

@@ -13,10 +13,12 @@ config it refused is in ``failed_configuration``). Two quirks:
   (``dynamic_active_listeners`` ...); :meth:`ConfigDump.dynamic_listeners` folds them
   into v3 entries, so the walk here sees one shape.
 
-:class:`ListenerFacts` walks the entries once (:attr:`~ListenerFacts.dynamic`) and
-derives what views (``listeners``), checks (PD1xx), the report and ``trace`` read:
-:attr:`~ListenerFacts.configs` (every listener config Envoy holds, by state) and
-:attr:`~ListenerFacts.rejections`.
+Which states an entry holds is said once, by :func:`walk`, over typed or undecoded
+entries. :class:`ListenerFacts` walks the typed entries once
+(:attr:`~ListenerFacts.dynamic`) and derives what views (``listeners``), checks (PD1xx),
+the report and ``trace`` read: :attr:`~ListenerFacts.configs` (every listener config
+Envoy holds, by state) and :attr:`~ListenerFacts.rejections`. ``diff`` walks the same
+entries undecoded (:class:`RawDynamicListener`), as it compares each listener's bytes.
 
 **Filters.** A network filter is an HTTP connection manager or a tcp_proxy when its
 name says so (today's, or Envoy <= 1.14's ``envoy.http_connection_manager``), else by
@@ -26,8 +28,9 @@ its ``@type`` (:func:`network_kind`). :func:`decode_filter` reads its config fro
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 import msgspec.inspect
@@ -52,8 +55,11 @@ _TCP_TYPE = b".TcpProxy"
 
 #: The dynamic states of a listener, in the order they are read and shown.
 STATES = ("ACTIVE", "WARMING", "DRAINING")
+#: The ``dynamic_listeners[]`` field of each state in :data:`STATES`.
+STATE_KEYS = ("active_state", "warming_state", "draining_state")
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 # --- filters ----------------------------------------------------------------------------
@@ -188,6 +194,78 @@ def chains(listener: s.Listener) -> list[s.FilterChain]:
 # --- states -----------------------------------------------------------------------------
 
 
+class RawDynamicListener(msgspec.Struct, gc=False):
+    """One ``dynamic_listeners[]`` entry with its states undecoded (empty Raw: absent).
+
+    What ``diff`` walks: it compares each listener's bytes, so nothing in them is decoded
+    (decode the list with :func:`pdebug.model.dump.decode_items`, either spelling).
+    """
+
+    name: str = ""
+    active_state: msgspec.Raw = msgspec.Raw()
+    warming_state: msgspec.Raw = msgspec.Raw()
+    draining_state: msgspec.Raw = msgspec.Raw()
+    error_state: msgspec.Raw = msgspec.Raw()
+
+
+def _held(value: Any) -> bool:
+    """Whether an entry holds a state: typed, not None; undecoded (Raw), not empty.
+
+    The typed decoder reads a ``null`` state as None; kept undecoded it is the bytes
+    ``null``, a state that does not decode (``diff`` warns and skips the entry).
+    """
+    return value is not None and (type(value) is not msgspec.Raw or len(value) > 0)
+
+
+class Walked(Generic[E]):
+    """One ``dynamic_listeners[]`` entry as :func:`walk` saw it.
+
+    Attributes:
+        index: Its place among the entries walked.
+        entry: The entry (:class:`~pdebug.model.schema.DynamicListener`, or a
+            :class:`RawDynamicListener`).
+        states: ``(label, state)`` for each state it holds, in :data:`STATES` order.
+        error: Whether it holds an ``error_state`` (a rejected update).
+    """
+
+    __slots__ = ("entry", "error", "index", "states")
+
+    def __init__(self, index: int, entry: E, states: tuple[tuple[str, Any], ...], error: bool):
+        self.index = index
+        self.entry = entry
+        self.states = states
+        self.error = error
+
+
+def walk(entries: Iterable[E]) -> Iterator[Walked[E]]:
+    """The one walk over ``dynamic_listeners[]`` entries: which states each holds.
+
+    The rule of states is here only: an entry holds each of ``active_state``,
+    ``warming_state`` and ``draining_state`` that it has, read in :data:`STATES` order,
+    and maybe an ``error_state``. Entries may be typed (the model: views, checks, trace,
+    report, through :class:`ListenerFacts`) or undecoded (:class:`RawDynamicListener`:
+    ``diff``, which compares bytes); the walk decodes nothing. What each consumer makes
+    of the states is its own choice: :class:`ListenerFacts` keeps every state, ``diff``
+    compares the first state that is not draining (a draining-only entry is dropped) and
+    drops a name-less entry whose name an earlier entry holds.
+    """
+    raw = msgspec.Raw
+    for index, entry in enumerate(entries):
+        e: Any = entry  # typed or undecoded: both have these fields
+        states: list[tuple[str, Any]] = []
+        # :func:`_held` inlined, in STATES order (the views and diff walk every entry)
+        st = e.active_state
+        if st is not None and (type(st) is not raw or len(st)):
+            states.append(("ACTIVE", st))
+        st = e.warming_state
+        if st is not None and (type(st) is not raw or len(st)):
+            states.append(("WARMING", st))
+        st = e.draining_state
+        if st is not None and (type(st) is not raw or len(st)):
+            states.append(("DRAINING", st))
+        yield Walked(index, entry, tuple(states), _held(e.error_state))
+
+
 class ListenerRecord:
     """One listener config Envoy holds (not a rejected one), in one state.
 
@@ -244,25 +322,34 @@ class ListenerRecord:
 class DynamicEntry:
     """One ``dynamic_listeners[]`` entry, its states read once."""
 
-    __slots__ = ("_decoded", "_failed", "camel", "entries", "entry", "index", "labels", "shown")
+    __slots__ = (
+        "_decoded",
+        "_failed",
+        "camel",
+        "entries",
+        "entry",
+        "held",
+        "index",
+        "labels",
+        "shown",
+    )
 
     def __init__(
-        self, entries: Entries[s.DynamicListener], index: int, entry: s.DynamicListener, camel: bool
+        self,
+        entries: Entries[s.DynamicListener],
+        walked: Walked[s.DynamicListener],
+        camel: bool,
     ) -> None:
         self.entries = entries
-        self.index = index
-        self.entry = entry
+        self.index = walked.index
+        self.entry = walked.entry
         self.camel = camel
-        labels: list[str] = []
-        shown: s.ListenerState | None = None
-        for label, st in zip(STATES, self.states(), strict=True):
-            if st is not None:
-                labels.append(label)
-                shown = shown or st
+        #: ``(label, state)`` of the states present, in :data:`STATES` order (:func:`walk`).
+        self.held: tuple[tuple[str, s.ListenerState], ...] = walked.states
         #: The states present, in :data:`STATES` order.
-        self.labels = tuple(labels)
+        self.labels = tuple([label for label, _ in walked.states])
         #: The first state present (its listener may be missing).
-        self.shown = shown
+        self.shown: s.ListenerState | None = walked.states[0][1] if walked.states else None
         self._failed: s.Listener | None = None
         self._decoded = False
 
@@ -351,7 +438,7 @@ class ListenerFacts:
         if not self.present:
             return []
         entries = self.dump.dynamic_listeners()
-        return [DynamicEntry(entries, i, d, self.camel) for i, d in enumerate(entries.items)]
+        return [DynamicEntry(entries, w, self.camel) for w in walk(entries.items)]
 
     @cached_property
     def static(self) -> Entries[s.StaticListener]:
@@ -379,8 +466,8 @@ class ListenerFacts:
             dyn = e.entry
             active = dyn.active_state is not None and dyn.active_state.listener is not None
             first = True
-            for label, st in zip(STATES, e.states(), strict=True):
-                if st is None or st.listener is None:
+            for label, st in e.held:
+                if st.listener is None:
                     continue
                 out.append(
                     ListenerRecord(

@@ -112,13 +112,60 @@ def without_bom(data: bytes | memoryview) -> bytes | memoryview:
     stays, and :func:`sniff_bytes` names it. A memoryview stays a view (no copy of a
     mapped file).
     """
-    if bytes(data[:3]) == _ENCODINGS["utf8-bom"][0]:
-        data = data[3:]
+    data = strip_bom(data)
     if bytes(data[:1]) == b"2":
         status, after = status_line(bytes(data[:64]))
         if status == "200":
             return data[after:]
     return data
+
+
+def strip_bom(data: bytes | memoryview) -> bytes | memoryview:
+    """``data`` after a UTF-8 byte-order mark, if any (a Windows editor's, PowerShell's).
+
+    Only the mark: :func:`without_bom` also drops a ``200`` status line, which a reader
+    of text (``/stats``) must keep. A memoryview stays a view.
+    """
+    if bytes(data[:3]) == _ENCODINGS["utf8-bom"][0]:
+        return data[3:]
+    return data
+
+
+#: How far :func:`looks_like_yaml` looks for the first line that is not a comment.
+YAML_HEAD = 4096
+#: A line YAML skips before the document: blank, a comment, ``---``, a ``%`` directive.
+_YAML_SKIPPED = re.compile(rb"[ \t]*(?:#[^\n]*|---[ \t]*|%[^\n]*)?(?:\n|\r\n?)")
+#: The first line of a YAML block mapping (``key:``, ``'@type':``, ``"key":``) or of a
+#: block sequence of mappings (``- name: x``), as every YAML dump writer starts one. A
+#: plain key starts with no indicator and holds no ``: `` (its end) nor `` #``.
+_YAML_START = re.compile(
+    rb"[ \t]*(?:-[ \t]+)?"
+    rb"(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s\x00-\x1f\x7f#&*!|<>'\"%@`{}\[\],?:-]"
+    rb"(?:[^\n\x00:#]|:(?=\S)|(?<=\S)#)*?)"
+    rb"[ \t]*:(?:[ \t]|\r?$)",
+    re.M,
+)
+
+
+def looks_like_yaml(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is worth reading as YAML: the one rule of every YAML reader.
+
+    After a UTF-8 byte-order mark, blank lines, ``#`` comments, ``---`` and directives
+    (within the first :data:`YAML_HEAD` bytes), the first line opens a block mapping
+    (``key: value``, ``key:``) or a sequence of them (``- key: value``). JSON (``{``,
+    ``[``, ``"text"``, a number), markup, a status line (``503``) and a bare scalar are
+    not: their readers name them. The config dump, ztunnel and syncz readers ask it
+    (``model/yamldump.py``, ``model/ztunnel.py``, ``model/syncz.py``); a reader still
+    refuses a YAML document that is not what it reads.
+    """
+    head = bytes(strip_bom(data)[:YAML_HEAD])
+    at = 0
+    while True:
+        skipped = _YAML_SKIPPED.match(head, at)
+        if skipped is None or skipped.end() == at:
+            break
+        at = skipped.end()
+    return _YAML_START.match(head, at) is not None
 
 
 def status_line(head: bytes) -> tuple[str, int]:

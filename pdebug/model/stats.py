@@ -178,9 +178,9 @@ def _from_text(text: str, label: str) -> list[Stat]:
 
 def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     """Envoy's stats in any of its three formats, in the order Envoy listed them."""
-    data = bytes(body)
-    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (a Windows editor's)
-        data = data[3:]
+    from pdebug.model.sniff import strip_bom
+
+    data = bytes(strip_bom(body))  # a Windows editor's mark; a status line stays
     head = data[:4096].lstrip()
     if not head:
         raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")

@@ -440,8 +440,9 @@ def _yaml_values(data: bytes | memoryview, label: str) -> list[Any] | None:
     sorted, from ``controlPlane``), so a top-level key seen again starts the next
     response; ``---`` separators are read too.
     """
-    head = bytes(data[:512]).lstrip()
-    if not head or head[:1] in b"{[<" or not _YAML_KEY.match(head.decode("latin-1")):
+    from pdebug.model.sniff import looks_like_yaml
+
+    if not looks_like_yaml(data):
         return None
     try:
         text = bytes(data).decode("utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pdebug.errors import InvalidInput
 from pdebug.model.load import BOOTSTRAP_HINT, BOOTSTRAP_KEYS
-from pdebug.model.sniff import as_argument, without_bom
+from pdebug.model.sniff import as_argument, looks_like_yaml, without_bom
 
 __all__ = ["from_yaml"]
 
@@ -24,8 +24,7 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
     what it is: a Kubernetes object, one view's list of resources, or some other mapping.
     """
     body = without_bom(body)
-    head = bytes(body[:512]).lstrip()
-    if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
+    if not looks_like_yaml(body):
         return body
     import yaml
 

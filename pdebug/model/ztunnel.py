@@ -339,11 +339,10 @@ def yaml_dump(data: bytes | memoryview, source: str) -> dict[str, Any] | None:
     case) is left to the JSON reader without a second look. A timestamp a converter left
     unquoted is read back as the RFC 3339 text ztunnel wrote.
     """
-    from pdebug.model.sniff import without_bom
+    from pdebug.model.sniff import looks_like_yaml, without_bom
 
     body = without_bom(data)
-    head = bytes(body[:512]).lstrip()
-    if not head or head[:1] in b'{[<"' or b":" not in head:
+    if not looks_like_yaml(body):
         return None
     import yaml
 
