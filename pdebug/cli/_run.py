@@ -210,7 +210,11 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     if data.dump is None or data.health is not None:
         return result
     from pdebug.model.bootstrap import predates_include_eds
+    from pdebug.model.sections import holds_no_clusters
 
+    if not data.dump.has("endpoints") and holds_no_clusters(data.dump):
+        note = "No endpoints found: the proxy has no clusters."
+        return msgspec.structs.replace(result, note=note)
     why = (
         "this dump has no EDS (taken without ?include_eds)"
         if not data.dump.has("endpoints")
