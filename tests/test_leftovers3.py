@@ -4,6 +4,7 @@ projects' inputs (each test fails without its fix)."""
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from tests import harness as eh
