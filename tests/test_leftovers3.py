@@ -101,3 +101,37 @@ def test_an_unknown_json_list_still_says_array(pdebug, tmp_path):
     got = pdebug("clusters", path)
     assert got.code == 4
     assert "this is a JSON array of 2 resources (one view's -o json?)" in got.err
+
+
+# --- certificates held inline in TLS contexts: pdebug secrets -o wide ---------------------
+
+CONSUL_K8S = eh.FIXTURES / "corpus/consul-k8s/test_config_dump.json"
+
+
+def test_inline_certificates_have_wide_rows_and_a_note(pdebug):
+    """consul-k8s's test dump: its public listener's leaf (ended 2022-08-13) and Consul's
+    CA are held inline in listener/cluster TLS contexts; check judged them (PD501) but
+    `secrets -o wide` had no row for them. The default table stays istioctl's."""
+    table = pdebug("secrets", CONSUL_K8S)
+    assert table.code == 0
+    assert [line.split()[0] for line in table.out.splitlines()] == [
+        "RESOURCE",
+        "ROOTCA",
+        "default",
+    ]
+    assert table.err == (
+        "3 certificates held inline in listener/cluster TLS contexts left out, as istioctl "
+        "does; -o wide lists them (STATUS INLINE).\n"
+    )
+    wide = pdebug("secrets", CONSUL_K8S, "-o", "wide")
+    assert wide.code == 0
+    inline = [line.split() for line in wide.out.splitlines() if " INLINE " in line]
+    assert [(r[0], r[-9], r[-8]) for r in inline] == [
+        ("listener/public_listener:192.168.69.179:20000", "INLINE", "false"),
+        ("listener/public_listener:192.168.69.179:20000", "INLINE", "true"),
+        ("cluster/local_agent", "INLINE", "true"),
+    ]
+    assert "2022-08-13T12:29:31Z" in wide.out
+    assert wide.err == ""
+    # json/yaml print the secrets section as it is (istioctl's): unchanged
+    assert "INLINE" not in pdebug("secrets", CONSUL_K8S, "-o", "json").out

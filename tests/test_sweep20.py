@@ -589,6 +589,27 @@ def test_inline_certificates_are_judged(pdebug, tmp_path):
     with eh.Envoy(boot) as envoy:
         path = tmp_path / "dump.json"
         path.write_bytes(envoy.get("/config_dump?include_eds"))
+        # `pdebug secrets -o wide` lists them (STATUS INLINE), from a file and live; the
+        # default table (istioctl's) leaves them out and says so on stderr
+        for source in (path, envoy.admin_url):
+            wide = pdebug("secrets", source, "-o", "wide")
+            assert wide.code == 0, wide.err
+            rows = [line.split() for line in wide.out.splitlines() if "INLINE" in line]
+            assert [(r[0], r[1:3]) for r in rows] == [
+                ("listener/public_listener:0.0.0.0:9999", ["(+1", "more)"]),
+                ("listener/public_listener:0.0.0.0:9999", ["(+1", "more)"]),
+            ], (source, wide.out, wide.err)
+            assert [r[3:6] for r in rows] == [
+                ["Cert", "Chain", "INLINE"],
+                ["CA", "INLINE", "true"],
+            ], wide.out
+            assert rows[0][6] == "false"  # the expired leaf
+        table = pdebug("secrets", path)
+        assert "INLINE" not in table.out
+        assert (
+            "2 certificates held inline in listener/cluster TLS contexts left out, as istioctl "
+            "does; -o wide lists them (STATUS INLINE)." in table.err
+        )
     report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
     found = [(f["code"], f["resource"], f["message"]) for f in report["findings"]]
     pd50x = [f for f in found if f[0].startswith("PD50")]

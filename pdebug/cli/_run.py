@@ -244,7 +244,12 @@ def whole(module: str, fetch: Callable[[], Fetch], proxy: ProxyOptions, output: 
             result.note = None  # json/yaml print the whole section: nothing left out
         return result
 
-    return run_view(proxy, output, fetch(), build)
+    wanted = fetch()
+    if (
+        module == "secrets" and output.lower() == "wide"
+    ):  # the listeners' and clusters' inline certs
+        wanted = Fetch.secrets(inline=True)
+    return run_view(proxy, output, wanted, build)
 
 
 def all_(
