@@ -110,6 +110,28 @@ def test_outbound_capture_is_not_kumas_inbound_passthrough(pdebug, tmp_path):
     assert _clusters(out) == ["kri_msvc_envoyconfig_kuma-3__demo-client_3000"]
 
 
+def test_inbound_direction_follows_kumas_inbound_passthrough(pdebug, tmp_path):
+    # Kuma's inbound passthrough (15006, INBOUND, use_original_dst, no original_dst
+    # listener filter) hands an inbound connection to the listener of its original
+    # destination (self_inbound_dp_80 on the pod's IP, bind_to_port false), else keeps it
+    # (tcp_proxy to its ORIGINAL_DST cluster); `trace --direction inbound` answered "no
+    # inbound capture listener" (FAIL, exit 1)
+    dump = kuma_dump(KUMA_TLS, tmp_path)
+    out = _trace(pdebug, dump, "--direction", "inbound", "http://10.42.0.5:80/")
+    assert _listeners(out) == [
+        "self_transparentproxy_passthrough_inbound_ipv4",
+        "self_inbound_dp_80",
+    ]
+    assert _clusters(out) == ["self_inbound_dp_80"]
+    assert out["verdict"]["ok"] is True, out["verdict"]
+    out = _trace(pdebug, dump, "--direction", "inbound", "tcp://10.42.0.5:9999")
+    assert set(_listeners(out)) == {"self_transparentproxy_passthrough_inbound_ipv4"}
+    assert _clusters(out) == ["self_transparentproxy_passthrough_inbound_ipv4"]
+    assert "passed through to 10.42.0.5:9999" in out["verdict"]["summary"]
+    out = _trace(pdebug, dump, "--direction", "inbound", "tcp://[fd00::5]:9999")
+    assert _clusters(out) == ["self_transparentproxy_passthrough_inbound_ipv6"]
+
+
 def _listener_dump(tmp_path: Path, *listeners: dict[str, Any]) -> Path:
     dump = {
         "configs": [
