@@ -547,7 +547,7 @@ def test_a_yaml_dump_is_read_like_the_json_one(pdebug, tmp_path):
         (
             None,
             "this is one view's output (istioctl proxy-config clusters -o yaml, or pdebug "
-            "clusters -o yaml), not a config dump",
+            "clusters -o yaml), not an Envoy config dump",
         ),
         ("- a: 1\n- b: 2\n", "this is a YAML list of 2 resources (one view's -o yaml), not a"),
         ("name: x\nvalue: 1\n", "YAML without a 'configs' list, not an Envoy config dump"),

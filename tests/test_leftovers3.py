@@ -42,7 +42,7 @@ def test_one_views_output_is_named(pdebug, tmp_path, view, istioctl, fmt):
     assert got.code == 4
     assert (
         f"{path}: this is one view's output (istioctl proxy-config {istioctl} -o {fmt}, or "
-        f"pdebug {view} -o {fmt}), not a config dump" in got.err
+        f"pdebug {view} -o {fmt}), not an Envoy config dump" in got.err
     )
     assert "hint: save a whole dump: istioctl proxy-config all POD -o json" in got.err
     assert len(got.err.splitlines()) == 2

@@ -363,7 +363,7 @@ def one_view_given(source: str, view: str, fmt: str) -> InvalidInput:
     mine = _PDEBUG_VIEW.get(view, view)
     return InvalidInput(
         f"{source}: this is one view's output (istioctl proxy-config {view} -o {fmt}, or "
-        f"pdebug {mine} -o {fmt}), not a config dump",
+        f"pdebug {mine} -o {fmt}), not an Envoy config dump",
         hint="save a whole dump: istioctl proxy-config all POD -o json, pdebug all SOURCE "
         "-o json, or GET /config_dump",
     )
