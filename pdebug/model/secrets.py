@@ -275,17 +275,42 @@ def held_inline(found: list[InlineCert]) -> list[tuple[InlineCert, list[str]]]:
 _INLINE_MARKS = (b"certificate_chain", b"certificateChain", b"trusted_ca", b"trustedCa")
 
 
-def _may_hold_inline(dump: ConfigDump, kind: str) -> bool:
-    """Whether section ``kind`` may hold an inline certificate (a byte search, no decode)."""
+#: How much of a section :func:`_may_hold_inline` copies at a time (a memory-mapped
+#: section is searched a piece at a time, never copied whole).
+_PIECE = 8 << 20
+#: How far before an ``inline_*`` key its data source's name may be (indentation).
+_BEFORE = 256
+
+
+def _may_hold_inline(dump: ConfigDump, kind: str, lists: tuple[str, ...]) -> bool:
+    """Whether section ``kind`` may hold an inline certificate (a byte search, no decode).
+
+    True without a search when its resource ``lists`` are decoded already (``all`` built
+    its table first): reading them again costs nothing, searching the bytes does.
+    """
     sec = dump.section(kind)
     if sec is None:
         return False
+    if any(sec.decoded(key) for key in lists):
+        return True
     if sec.text is not None:
-        texts = [bytes(sec.text)]
+        texts = [sec.text]
     else:
         sec.raw("")  # splits the section's fields when they are read lazily
-        texts = [bytes(raw) for key, raw in sec.fields.items() if key != "@type"]
-    return any(b"inline" in text and any(mark in text for mark in _INLINE_MARKS) for text in texts)
+        texts = [raw for key, raw in sec.fields.items() if key != "@type"]
+    for text in texts:
+        view = memoryview(text)
+        for at in range(0, len(view), _PIECE):
+            low = max(0, at - _BEFORE)
+            piece = bytes(view[low : at + _PIECE + 8])
+            hit = piece.find(b"nline", at - low)  # inline_string, inlineBytes...
+            while hit >= 0:
+                # the data source's key comes just before it: "trusted_ca": {"inline_...
+                before = piece[max(0, hit - _BEFORE) : hit]
+                if any(m in before for m in _INLINE_MARKS):
+                    return True
+                hit = piece.find(b"nline", hit + 1)
+    return False
 
 
 def inline_items(data: ProxyData) -> list[SecretItem]:
@@ -303,10 +328,10 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
 
     dump = data.need_dump("the secrets view")
     places: list[tuple[str, s.TypedExtension | None]] = []
-    if _may_hold_inline(dump, "listeners"):
+    if _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")):
         for lc in ListenerFacts(dump).configs:
             places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
-    if _may_hold_inline(dump, "clusters"):
+    if _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")):
         for name, cc in by_name(dump).items():
             places.append((f"cluster/{name}", cc.cluster.transport_socket))
     out: list[SecretItem] = []
