@@ -124,12 +124,17 @@ class Fetch(msgspec.Struct, frozen=True):
         )
 
     @classmethod
-    def secrets(cls) -> Fetch:
-        """Secret sections."""
-        return cls(
-            kinds=("secrets",),
-            mask=("dynamic_active_secrets", "dynamic_warming_secrets", "static_secrets"),
-        )
+    def secrets(cls, inline: bool = False) -> Fetch:
+        """Secret sections.
+
+        With ``inline`` (``-o wide``) the listeners and clusters too, whose TLS contexts
+        may hold certificates inline (Consul's).
+        """
+        mask = ("dynamic_active_secrets", "dynamic_warming_secrets", "static_secrets")
+        if not inline:
+            return cls(kinds=("secrets",), mask=mask)
+        # no mask: Envoy refuses a mask naming fields of several sections (HTTP 400)
+        return cls(kinds=("secrets", "listeners", "clusters"))
 
     @classmethod
     def bootstrap(cls) -> Fetch:

@@ -560,6 +560,100 @@ def test_pd203_empty_cluster_that_a_route_uses():
     ]
 
 
+def _as_dns_cluster(doc: Json, name: str, **extra: Any) -> Json:
+    """Make cluster ``name`` a STRICT_DNS cluster of ``backend.example.com:8443`` whose name
+    resolved to nothing (no endpoints in the dump)."""
+    clusters = section(doc, "ClustersConfigDump")["dynamic_active_clusters"]
+    cluster = next(c["cluster"] for c in clusters if c["cluster"]["name"] == name)
+    cluster.pop("eds_cluster_config", None)
+    cluster["type"] = "STRICT_DNS"
+    cluster["load_assignment"] = {
+        "cluster_name": name,
+        "endpoints": [
+            {
+                "lb_endpoints": [
+                    {
+                        "endpoint": {
+                            "address": {
+                                "socket_address": {
+                                    "address": "backend.example.com",
+                                    "port_value": 8443,
+                                }
+                            }
+                        }
+                    }
+                ]
+            }
+        ],
+    }
+    cluster.update(extra)
+    _eds(doc, name)["endpoint_config"].pop("endpoints")
+    return cluster
+
+
+def test_pd203_dns_cluster_hint_points_at_dns_not_endpointslices():
+    """A STRICT_DNS cluster has no EndpointSlices: the hint said `kubectl get
+    endpointslices` (Emissary's services outside their cluster, sweep21)."""
+    doc = sidecar_dump()
+    _as_dns_cluster(doc, REVIEWS_V1, dns_lookup_family="V4_ONLY").pop("metadata")
+    (f,) = findings_of(doc, "PD203")
+    assert f.message == (
+        "no endpoints (its DNS name resolved to no address); route/9080 sends traffic to it"
+    )
+    assert "endpointslices" not in f.hint
+    assert "backend.example.com:8443" in f.hint
+    assert "dns_lookup_family V4_ONLY" in f.hint
+    assert "/etc/resolv.conf" in f.hint
+    assert "ServiceEntry" not in f.hint
+
+
+def test_pd203_dns_cluster_of_a_service_entry_names_it_and_the_resolver():
+    doc = sidecar_dump()
+    _as_dns_cluster(
+        doc,
+        REVIEWS_V1,
+        type="LOGICAL_DNS",
+        typed_dns_resolver_config={
+            "name": "envoy.network.dns_resolver.cares",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3"
+                ".CaresDnsResolverConfig",
+                "resolvers": [{"socket_address": {"address": "10.0.0.10", "port_value": 53}}],
+            },
+        },
+        metadata={
+            "filter_metadata": {
+                "istio": {
+                    "services": [
+                        {
+                            "host": "backend.example.com",
+                            "name": "backend.example.com",
+                            "namespace": "shop",
+                        }
+                    ]
+                }
+            }
+        },
+    )
+    (f,) = findings_of(doc, "PD203")
+    assert "endpointslices" not in f.hint
+    assert "dns_lookup_family AUTO (the default)" in f.hint
+    assert "cares asking 10.0.0.10:53" in f.hint
+    assert "ServiceEntry with resolution DNS (host backend.example.com, namespace shop)" in f.hint
+    assert "kubectl get serviceentries -n shop" in f.hint
+
+
+def test_pd203_dns_cluster_of_an_external_name_service():
+    """Istio makes a DNS cluster of a Kubernetes ExternalName Service (its metadata names
+    the Service's host, as for a ServiceEntry)."""
+    doc = sidecar_dump()
+    _as_dns_cluster(doc, REVIEWS_V1)
+    (f,) = findings_of(doc, "PD203")
+    assert "endpointslices" not in f.hint
+    assert "ServiceEntry" not in f.hint
+    assert "the Kubernetes Service reviews -n default of type ExternalName" in f.hint
+
+
 def test_pd203_ignores_blackhole_and_unused_clusters():
     doc = sidecar_dump()
     rc = section(doc, "RoutesConfigDump")["dynamic_route_configs"][0]["route_config"]

@@ -544,7 +544,12 @@ def test_a_yaml_dump_is_read_like_the_json_one(pdebug, tmp_path):
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n",
             "this is a Kubernetes Pod object (YAML), not an Envoy config dump",
         ),
-        (None, "this is a YAML list of 12 resources (one view's -o yaml), not a whole"),
+        (
+            None,
+            "this is one view's output (istioctl proxy-config clusters -o yaml, or pdebug "
+            "clusters -o yaml), not an Envoy config dump",
+        ),
+        ("- a: 1\n- b: 2\n", "this is a YAML list of 2 resources (one view's -o yaml), not a"),
         ("name: x\nvalue: 1\n", "YAML without a 'configs' list, not an Envoy config dump"),
     ],
 )

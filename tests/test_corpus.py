@@ -16,6 +16,7 @@ Provenance and licenses: fixtures/corpus/MANIFEST.md.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import signal
@@ -247,10 +248,34 @@ class Expect:
         )
 
     # secrets
+    def inline_certs(self) -> int:
+        """Distinct certificates held inline in listener/cluster TLS contexts (Consul's)."""
+        sockets = [g(c, "transport_socket") for c in self.clusters()]
+        sockets += [g(c, "transport_socket") for c in self._clusters("dynamic_warming_clusters")]
+        for lst in self.active_listeners():
+            chains = list(g(lst, "filter_chains", []) or [])
+            chains += [g(lst, "default_filter_chain")] if g(lst, "default_filter_chain") else []
+            sockets += [g(chain, "transport_socket") for chain in chains]
+        seen: set[tuple[bool, str]] = set()
+        for ts in sockets:
+            common = g(g(ts, "typed_config"), "common_tls_context") or {}
+            pems = [(False, g(tc, "certificate_chain")) for tc in g(common, "tls_certificates", [])]
+            pems.append((True, g(g(common, "validation_context"), "trusted_ca")))
+            for ca, ds in pems:
+                pem = g(ds, "inline_string") or (
+                    base64.b64decode(g(ds, "inline_bytes")).decode()
+                    if g(ds, "inline_bytes")
+                    else ""
+                )
+                if "BEGIN CERTIFICATE" in pem:
+                    seen.add((ca, pem.strip()))
+        return len(seen)
+
     def secret_rows(self, wide: bool = False) -> int:
-        """istioctl's rows (dynamic secrets); -o wide adds the static ones."""
+        """istioctl's rows (dynamic secrets); -o wide adds the static ones, and the
+        certificates held inline in listener/cluster TLS contexts."""
         sec = self.sections.get("Secrets", {})
-        n = 0
+        n = self.inline_certs() if wide else 0
         keys = ["dynamic_warming_secrets", "dynamic_active_secrets"]
         for key in keys + (["static_secrets"] if wide else []):
             for e in g(sec, key, []) or []:

@@ -110,6 +110,28 @@ def test_outbound_capture_is_not_kumas_inbound_passthrough(pdebug, tmp_path):
     assert _clusters(out) == ["kri_msvc_envoyconfig_kuma-3__demo-client_3000"]
 
 
+def test_inbound_direction_follows_kumas_inbound_passthrough(pdebug, tmp_path):
+    # Kuma's inbound passthrough (15006, INBOUND, use_original_dst, no original_dst
+    # listener filter) hands an inbound connection to the listener of its original
+    # destination (self_inbound_dp_80 on the pod's IP, bind_to_port false), else keeps it
+    # (tcp_proxy to its ORIGINAL_DST cluster); `trace --direction inbound` answered "no
+    # inbound capture listener" (FAIL, exit 1)
+    dump = kuma_dump(KUMA_TLS, tmp_path)
+    out = _trace(pdebug, dump, "--direction", "inbound", "http://10.42.0.5:80/")
+    assert _listeners(out) == [
+        "self_transparentproxy_passthrough_inbound_ipv4",
+        "self_inbound_dp_80",
+    ]
+    assert _clusters(out) == ["self_inbound_dp_80"]
+    assert out["verdict"]["ok"] is True, out["verdict"]
+    out = _trace(pdebug, dump, "--direction", "inbound", "tcp://10.42.0.5:9999")
+    assert set(_listeners(out)) == {"self_transparentproxy_passthrough_inbound_ipv4"}
+    assert _clusters(out) == ["self_transparentproxy_passthrough_inbound_ipv4"]
+    assert "passed through to 10.42.0.5:9999" in out["verdict"]["summary"]
+    out = _trace(pdebug, dump, "--direction", "inbound", "tcp://[fd00::5]:9999")
+    assert _clusters(out) == ["self_transparentproxy_passthrough_inbound_ipv6"]
+
+
 def _listener_dump(tmp_path: Path, *listeners: dict[str, Any]) -> Path:
     dump = {
         "configs": [
@@ -590,6 +612,27 @@ def test_inline_certificates_are_judged(pdebug, tmp_path):
     with eh.Envoy(boot) as envoy:
         path = tmp_path / "dump.json"
         path.write_bytes(envoy.get("/config_dump?include_eds"))
+        # `pdebug secrets -o wide` lists them (STATUS INLINE), from a file and live; the
+        # default table (istioctl's) leaves them out and says so on stderr
+        for source in (path, envoy.admin_url):
+            wide = pdebug("secrets", source, "-o", "wide")
+            assert wide.code == 0, wide.err
+            rows = [line.split() for line in wide.out.splitlines() if "INLINE" in line]
+            assert [(r[0], r[1:3]) for r in rows] == [
+                ("listener/public_listener:0.0.0.0:9999", ["(+1", "more)"]),
+                ("listener/public_listener:0.0.0.0:9999", ["(+1", "more)"]),
+            ], (source, wide.out, wide.err)
+            assert [r[3:6] for r in rows] == [
+                ["Cert", "Chain", "INLINE"],
+                ["CA", "INLINE", "true"],
+            ], wide.out
+            assert rows[0][6] == "false"  # the expired leaf
+        table = pdebug("secrets", path)
+        assert "INLINE" not in table.out
+        assert (
+            "2 certificates held inline in listener/cluster TLS contexts left out, as istioctl "
+            "does; -o wide lists them (STATUS INLINE)." in table.err
+        )
     report = json.loads(pdebug("check", path, "-o", "json", "--fail-on", "never").out)
     found = [(f["code"], f["resource"], f["message"]) for f in report["findings"]]
     pd50x = [f for f in found if f[0].startswith("PD50")]

@@ -171,6 +171,32 @@ def test_clusters_json_of_a_proxy_without_clusters(pdebug, tmp_path):
     assert "Inline Route: example.com /*" in pdebug("listeners", bundle).out
 
 
+@needs_envoy
+def test_a_proxy_without_clusters_has_no_endpoints_to_ask_for(pdebug, tmp_path):
+    """Envoy 1.40 without clusters writes no endpoints section even for
+    config_dump?include_eds: check's skip reason asked for include_eds (which the dump
+    had), `endpoints` failed (exit 4) with the same hint; now they say there are none."""
+    dump = tmp_path / "d.json"
+    with eh.Envoy(_no_clusters(), wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+    assert "EndpointsConfigDump" not in dump.read_text()
+    got = pdebug("check", dump)
+    assert got.code == 0, got.err
+    assert "include_eds, or --clusters-json" not in got.out + got.err
+    assert "--clusters-json FILE, or check the live proxy" not in got.out + got.err
+    assert (
+        "Skipped PD202, PD203, PD401, PD402, PD403, PD404: the proxy has no clusters, "
+        "so no endpoints to check" in got.out
+    )
+    for args in ((), ("-o", "wide")):
+        got = pdebug("endpoints", dump, *args)
+        assert got.code == 0, got.err
+        assert got.err.strip() == "No endpoints found: the proxy has no clusters."
+    got = pdebug("all", dump)
+    assert got.code == 0, got.err
+    assert "The proxy has no clusters, so no endpoints." in got.err
+
+
 def test_an_empty_object_as_source_says_what_it_may_be(pdebug, tmp_path):
     """A SOURCE of ``{}`` is still refused, but may be Envoy's /clusters of a proxy
     without clusters: the hint says how to give it."""

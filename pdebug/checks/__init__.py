@@ -24,7 +24,7 @@ from pdebug.checks.context import Context
 from pdebug.checks.options import CheckOptions
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
-from pdebug.model.sections import is_full_dump
+from pdebug.model.sections import holds_no_clusters, is_full_dump
 
 __all__ = [
     "ALL_CHECKS",
@@ -64,6 +64,11 @@ _EDS_OR_HEALTH = (
     "needs endpoints: a dump taken with config_dump?include_eds, or --clusters-json FILE"
 )
 
+_NO_CLUSTERS = (
+    "the proxy has no clusters, so no endpoints to check (Envoy then writes no endpoints "
+    "section, even with config_dump?include_eds)"
+)
+
 _PARTIAL = "(taken with a mask? capture the whole /config_dump)"
 
 
@@ -72,10 +77,10 @@ def _missing(ctx: Context, chk: Check) -> str | None:
     for group in chk.needs:
         if any(ctx.has(need) for need in group):
             continue
-        if set(group) == {"health"}:
-            return _HEALTH
-        if set(group) == {"endpoints", "health"}:
-            return _EDS_OR_HEALTH
+        if set(group) <= {"endpoints", "health"}:
+            if ctx.proxy.dump is not None and holds_no_clusters(ctx.proxy.dump):
+                return _NO_CLUSTERS
+            return _HEALTH if set(group) == {"health"} else _EDS_OR_HEALTH
         if set(group) == {"stats"}:
             return "needs Envoy's /stats: check the live proxy, or a pdebug dump/snapshot bundle"
         if ctx.proxy.dump is None:

@@ -155,16 +155,108 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
             "STRICT_DNS": "its DNS name resolved to no address",
             "LOGICAL_DNS": "its DNS name resolved to no address",
         }.get(kind, "its load_assignment is empty")
+        if kind in ("STRICT_DNS", "LOGICAL_DNS"):
+            hint = _dns_hint(ctx.cluster_plain(cc))
+        else:
+            hint = (
+                "requests get 503 UH (no healthy upstream): does the service have ready pods "
+                + (
+                    f"(kubectl get endpointslices), and does {ctx.control_plane} know them?"
+                    if ctx.control_plane
+                    else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
+                )
+            )
         yield this.finding(
-            f"cluster/{name}",
-            f"no endpoints ({why}); {refs[name]} sends traffic to it",
-            "requests get 503 UH (no healthy upstream): does the service have ready pods "
-            + (
-                f"(kubectl get endpointslices), and does {ctx.control_plane} know them?"
-                if ctx.control_plane
-                else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
-            ),
+            f"cluster/{name}", f"no endpoints ({why}); {refs[name]} sends traffic to it", hint
         )
+
+
+def _dns_names(plain: dict[str, Any]) -> list[str]:
+    """The ``host:port`` names a DNS cluster resolves (its load_assignment, or v2 ``hosts``)."""
+    addresses: list[Any] = []
+    assignment = plain.get("load_assignment")
+    if isinstance(assignment, dict):
+        for group in assignment.get("endpoints") or []:
+            for lb in (group.get("lb_endpoints") or []) if isinstance(group, dict) else []:
+                endpoint = lb.get("endpoint") if isinstance(lb, dict) else None
+                if isinstance(endpoint, dict):
+                    addresses.append(endpoint.get("address"))
+    addresses.extend(plain.get("hosts") or [])
+    out: list[str] = []
+    for address in addresses:
+        sa = address.get("socket_address") if isinstance(address, dict) else None
+        if isinstance(sa, dict) and isinstance(sa.get("address"), str):
+            port = sa.get("port_value", sa.get("named_port", ""))
+            name = f"{sa['address']}:{port}" if port != "" else sa["address"]
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _dns_resolver(plain: dict[str, Any]) -> str:
+    """Which resolver a DNS cluster asks, in a few words."""
+    config = plain.get("typed_dns_resolver_config")
+    if isinstance(config, dict):
+        typed = config.get("typed_config")
+        kind = config.get("name") or (typed.get("@type", "") if isinstance(typed, dict) else "")
+        servers: list[str] = []
+        for r in (typed.get("resolvers") or []) if isinstance(typed, dict) else []:
+            sa = r.get("socket_address") if isinstance(r, dict) else None
+            if isinstance(sa, dict):
+                servers.append(f"{sa.get('address', '')}:{sa.get('port_value', 53)}")
+        kind = str(kind).rsplit(".", 1)[-1] or "a typed resolver"
+        return f"{kind} asking {', '.join(servers)}" if servers else f"{kind} (the system's)"
+    resolvers = plain.get("dns_resolvers") or (plain.get("dns_resolution_config") or {}).get(
+        "resolvers"
+    )
+    if isinstance(resolvers, list) and resolvers:
+        names = [
+            f"{r['socket_address'].get('address', '')}:{r['socket_address'].get('port_value', 53)}"
+            for r in resolvers
+            if isinstance(r, dict) and isinstance(r.get("socket_address"), dict)
+        ]
+        if names:
+            return "the cluster's dns_resolvers " + ", ".join(names)
+    return "the proxy's own (its /etc/resolv.conf, or the bootstrap's DNS resolver config)"
+
+
+def _dns_hint(plain: dict[str, Any]) -> str:
+    """PD203's hint for a STRICT_DNS / LOGICAL_DNS cluster.
+
+    Such a cluster has no EndpointSlices: DNS answered nothing for its hostname.
+    """
+    names = _dns_names(plain)
+    shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    family = plain.get("dns_lookup_family") or "AUTO (the default)"
+    hint = (
+        "requests get 503 UH (no healthy upstream): "
+        + (f"does {shown} resolve from the proxy" if names else "does its hostname resolve")
+        + f" (dns_lookup_family {family}; resolver: {_dns_resolver(plain)})? "
+        "a mistyped host, or a name only another network resolves"
+        + (
+            f", or a name with only {'IPv6' if family == 'V4_ONLY' else 'IPv4'} addresses"
+            if family in ("V4_ONLY", "V6_ONLY")
+            else ""
+        )
+    )
+    istio = ((plain.get("metadata") or {}).get("filter_metadata") or {}).get("istio")
+    services = istio.get("services") if isinstance(istio, dict) else None
+    if isinstance(services, list) and services and isinstance(services[0], dict):
+        host = str(services[0].get("host", ""))
+        namespace = str(services[0].get("namespace", ""))
+        if ".svc." in host:  # Istio makes a DNS cluster of an ExternalName Service
+            return hint + (
+                f"; it comes from the Kubernetes Service {host.split('.')[0]}"
+                + (f" -n {namespace}" if namespace else "")
+                + " of type ExternalName: is its externalName right?"
+            )
+        hint += (
+            f"; it comes from a ServiceEntry with resolution DNS (host {host}"
+            + (f", namespace {namespace}" if namespace else "")
+            + "): check its hosts, endpoints and ports"
+            + (f" (kubectl get serviceentries -n {namespace})" if namespace else "")
+        )
+    return hint
 
 
 CHECKS = (check_warming, check_no_healthy, check_no_endpoints)

@@ -11,7 +11,7 @@ from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
 from pdebug.model.listeners import chains
-from pdebug.model.secrets import CertInfo, inline_certs, items, static_items
+from pdebug.model.secrets import CertInfo, held_inline, inline_certs, items, static_items
 
 
 class _Cert(msgspec.Struct, frozen=True):
@@ -56,22 +56,12 @@ def _inline(ctx: Context) -> list[_Cert]:
     for name, cc in ctx.clusters.items():
         places.append((f"cluster/{name}", cc.cluster.transport_socket))
     found = inline_certs(places, ctx.proxy.dump.warn if ctx.proxy.dump else _ignore)
-    held: dict[tuple[bool, str, datetime], list[str]] = {}
-    first: dict[tuple[bool, str, datetime], CertInfo] = {}
-    for ic in found:
-        if ic.cert.not_after is None:
-            continue
-        key = (ic.ca, ic.cert.serial, ic.cert.not_after)
-        where = held.setdefault(key, [])
-        if ic.resource not in where:
-            where.append(ic.resource)
-        first.setdefault(key, ic.cert)
     out = []
-    for key, where in held.items():
-        what = "inline CA certificate" if key[0] else "inline certificate"
+    for ic, where in held_inline(found):
+        what = "inline CA certificate" if ic.ca else "inline certificate"
         if len(where) > 1:
             what += f" (also held by {len(where) - 1} more listener/cluster TLS contexts)"
-        out.append(_Cert(where[0], "", what, first[key]))
+        out.append(_Cert(where[0], "", what, ic.cert))
     return out
 
 

@@ -243,7 +243,11 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     if data.dump is None or data.health is not None:
         return result
     from pdebug.model.bootstrap import predates_include_eds
+    from pdebug.model.sections import holds_no_clusters
 
+    if not data.dump.has("endpoints") and holds_no_clusters(data.dump):
+        note = "No endpoints found: the proxy has no clusters."
+        return msgspec.structs.replace(result, note=note)
     why = (
         "this dump has no EDS (taken without ?include_eds)"
         if not data.dump.has("endpoints")
@@ -279,7 +283,10 @@ def whole(
             result.note = None  # json/yaml print the whole section: nothing left out
         return result
 
-    return run_view(proxy, output, fetch(), build, keys=keys)
+    wanted = fetch()
+    if module == "secrets" and output.lower() == "wide":
+        wanted = Fetch.secrets(inline=True)  # the listeners' and clusters' inline certificates
+    return run_view(proxy, output, wanted, build, keys=keys)
 
 
 def all_(

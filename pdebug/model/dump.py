@@ -395,6 +395,10 @@ class Section:
             raw = self.fields.get(to_camel(key))
         return raw
 
+    def decoded(self, key: str) -> bool:
+        """Whether field ``key`` was decoded typed already (:meth:`typed` has it cached)."""
+        return any(isinstance(ck, tuple) and ck[0] == key for ck in self._cache)
+
     def typed(self, key: str, tp: type[T], default: Callable[[], T], what: str) -> T:
         """Decode field ``key`` as ``tp`` (cached); ``default()`` when absent.
 

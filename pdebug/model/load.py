@@ -379,6 +379,14 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "config dump",
             hint=BOOTSTRAP_HINT,
         )
+    from pdebug.model.sniff import one_view, one_view_given
+
+    try:
+        view = one_view(msgspec.json.decode(data))
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        view = None
+    if view is not None:
+        raise one_view_given(source, view, "json")
     raise InvalidInput(
         f"{source}: not an Envoy config dump (no 'configs' list)",
         hint="expected the JSON of GET /config_dump or /clusters?format=json",

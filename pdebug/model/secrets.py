@@ -254,6 +254,93 @@ def inline_certs(
     return out
 
 
+def held_inline(found: list[InlineCert]) -> list[tuple[InlineCert, list[str]]]:
+    """Each distinct inline certificate once, with every resource that holds it.
+
+    Distinct by (CA or not, serial, end), in the order first met (Consul puts the same
+    leaf and CA in each listener and cluster). Certificates that do not parse are left out.
+    """
+    held: dict[tuple[bool, str, datetime], tuple[InlineCert, list[str]]] = {}
+    for ic in found:
+        if ic.cert.not_after is None:
+            continue
+        key = (ic.ca, ic.cert.serial, ic.cert.not_after)
+        _, where = held.setdefault(key, (ic, []))
+        if ic.resource not in where:
+            where.append(ic.resource)
+    return list(held.values())
+
+
+#: What an inline certificate in a TLS context looks like in a section's bytes.
+_INLINE_MARKS = (b"certificate_chain", b"certificateChain", b"trusted_ca", b"trustedCa")
+
+
+#: How much of a section :func:`_may_hold_inline` copies at a time (a memory-mapped
+#: section is searched a piece at a time, never copied whole).
+_PIECE = 8 << 20
+#: How far before an ``inline_*`` key its data source's name may be (indentation).
+_BEFORE = 256
+
+
+def _may_hold_inline(dump: ConfigDump, kind: str, lists: tuple[str, ...]) -> bool:
+    """Whether section ``kind`` may hold an inline certificate (a byte search, no decode).
+
+    True without a search when its resource ``lists`` are decoded already (``all`` built
+    its table first): reading them again costs nothing, searching the bytes does.
+    """
+    sec = dump.section(kind)
+    if sec is None:
+        return False
+    if any(sec.decoded(key) for key in lists):
+        return True
+    if sec.text is not None:
+        texts = [sec.text]
+    else:
+        sec.raw("")  # splits the section's fields when they are read lazily
+        texts = [raw for key, raw in sec.fields.items() if key != "@type"]
+    for text in texts:
+        view = memoryview(text)
+        for at in range(0, len(view), _PIECE):
+            low = max(0, at - _BEFORE)
+            piece = bytes(view[low : at + _PIECE + 8])
+            hit = piece.find(b"nline", at - low)  # inline_string, inlineBytes...
+            while hit >= 0:
+                # the data source's key comes just before it: "trusted_ca": {"inline_...
+                before = piece[max(0, hit - _BEFORE) : hit]
+                if any(m in before for m in _INLINE_MARKS):
+                    return True
+                hit = piece.find(b"nline", hit + 1)
+    return False
+
+
+def inline_items(data: ProxyData) -> list[SecretItem]:
+    """The certificates listeners and clusters hold in their TLS contexts (no SDS).
+
+    One row per distinct certificate, STATUS ``INLINE``, named by the listener or cluster that
+    holds it (``(+N more)`` when others hold it too). ``pdebug check`` judges the same
+    certificates (PD501/PD502); istioctl's table has no row for them.
+
+    Only the dump's listeners and clusters sections are read, and only when their bytes
+    mention an inline certificate.
+    """
+    from pdebug.model.clusters import by_name
+    from pdebug.model.listeners import ListenerFacts, chains
+
+    dump = data.need_dump("the secrets view")
+    places: list[tuple[str, s.TypedExtension | None]] = []
+    if _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")):
+        for lc in ListenerFacts(dump).configs:
+            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+    if _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")):
+        for name, cc in by_name(dump).items():
+            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+    out: list[SecretItem] = []
+    for ic, where in held_inline(inline_certs(places, _warner(dump))):
+        name = where[0] + (f" (+{len(where) - 1} more)" if len(where) > 1 else "")
+        out.append(SecretItem(name, "INLINE", ic.cert, ic.cert.trust_domain, "", "", ic.ca))
+    return out
+
+
 def _data(ds: s.DataSource | None) -> bytes:
     if ds is None:
         return b""

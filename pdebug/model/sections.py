@@ -40,6 +40,31 @@ def none_when_absent(dump: ConfigDump, kind: str) -> bool:
     return kind != "routes" or not _names_a_connection_manager(dump)
 
 
+_CLUSTER_LISTS = frozenset(
+    {
+        "static_clusters",
+        "staticClusters",
+        "dynamic_active_clusters",
+        "dynamicActiveClusters",
+        "dynamic_warming_clusters",
+        "dynamicWarmingClusters",
+    }
+)
+
+
+def holds_no_clusters(dump: ConfigDump) -> bool:
+    """Whether ``dump`` is a whole dump of a proxy without any cluster.
+
+    Envoy writes no endpoints section then, even for ``config_dump?include_eds``, so
+    its absence says nothing about how the dump was taken: there are no endpoints.
+    """
+    if not is_full_dump(dump):
+        return False
+    sec = dump.section("clusters")
+    assert sec is not None
+    return not any(key in _CLUSTER_LISTS and sec.generic(key) for key in _fields(sec))
+
+
 def _names_a_connection_manager(dump: ConfigDump) -> bool:
     """Whether the listeners section mentions an HTTP connection manager anywhere.
 

@@ -287,8 +287,155 @@ def sniff(
             f"{found.first_line!r}), not a config dump",
             hint=f"read it with: pdebug stats {as_argument(source)}",
         )
+    if found.kind == "array":
+        given = _array_given(data, source)
+        if given is not None:
+            raise given
     if found.kind != "object":
         raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
+
+
+#: The keys that tell one view's resources apart (either spelling), in the order they
+#: are tried: ``istioctl proxy-config VIEW -o json|yaml`` (and ``pdebug VIEW -o json``)
+#: print a list of these, or for secrets, bootstrap and ecds one section's object.
+_VIEW_KEYS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("routes", frozenset({"virtual_hosts", "virtualHosts", "route_config", "routeConfig"})),
+    (
+        "endpoints",
+        frozenset({"host_statuses", "hostStatuses", "added_via_api", "addedViaApi"}),
+    ),
+    (
+        "eds",
+        frozenset({"cluster_name", "clusterName", "endpoint_config", "endpointConfig"}),
+    ),
+    (
+        "listeners",
+        frozenset(
+            {
+                "filter_chains",
+                "filterChains",
+                "listener_filters",
+                "listenerFilters",
+                "default_filter_chain",
+                "defaultFilterChain",
+                "active_state",
+                "activeState",
+                "warming_state",
+                "warmingState",
+                "address",
+            }
+        ),
+    ),
+    (
+        "clusters",
+        frozenset(
+            {
+                "type",
+                "cluster_type",
+                "clusterType",
+                "eds_cluster_config",
+                "edsClusterConfig",
+                "connect_timeout",
+                "connectTimeout",
+                "load_assignment",
+                "loadAssignment",
+                "lb_policy",
+                "lbPolicy",
+                "cluster",
+            }
+        ),
+    ),
+    (
+        "secret",
+        frozenset(
+            {
+                "tls_certificate",
+                "tlsCertificate",
+                "validation_context",
+                "validationContext",
+                "secret",
+            }
+        ),
+    ),
+)
+#: One section's object, as ``istioctl proxy-config secret|bootstrap|ecds -o json`` print.
+_VIEW_OBJECTS: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        "secret",
+        frozenset(
+            {
+                "dynamic_active_secrets",
+                "dynamicActiveSecrets",
+                "dynamic_warming_secrets",
+                "dynamicWarmingSecrets",
+                "static_secrets",
+                "staticSecrets",
+            }
+        ),
+    ),
+    ("bootstrap", frozenset({"bootstrap"})),
+    ("ecds", frozenset({"ecds_filters", "ecdsFilters"})),
+)
+#: pdebug's name of each istioctl view.
+_PDEBUG_VIEW = {"secret": "secrets", "eds": "eds"}
+
+
+def one_view(doc: object) -> str | None:
+    """The istioctl proxy-config view whose ``-o json|yaml`` output ``doc`` is, or None.
+
+    ``doc`` is a decoded list of resources (clusters, listeners, routes, endpoints from
+    ``/clusters``, eds, secrets) or, for ``secret``, ``bootstrap`` and ``ecds``, the one
+    section's object those views print. Judged by the keys of the first few items.
+    """
+    if isinstance(doc, dict):
+        keys = {k for k in doc if k not in ("@type", "last_updated", "lastUpdated")}
+        for view, marks in _VIEW_OBJECTS:
+            if keys and keys <= marks | {"version_info", "versionInfo"} and keys & marks:
+                return view
+        return None
+    if not isinstance(doc, list) or not doc:
+        return None
+    items = doc[:5]
+    if not all(isinstance(item, dict) for item in items):
+        return None
+    keys = set().union(*items)
+    for view, marks in _VIEW_KEYS:
+        if keys & marks:
+            return view
+    return None
+
+
+def one_view_given(source: str, view: str, fmt: str) -> InvalidInput:
+    """The error for one view's ``-o json|yaml`` output given where a dump belongs."""
+    mine = _PDEBUG_VIEW.get(view, view)
+    return InvalidInput(
+        f"{source}: this is one view's output (istioctl proxy-config {view} -o {fmt}, or "
+        f"pdebug {mine} -o {fmt}), not an Envoy config dump",
+        hint="save a whole dump: istioctl proxy-config all POD -o json, pdebug all SOURCE "
+        "-o json, or GET /config_dump",
+    )
+
+
+def _array_given(data: bytes | memoryview, source: str) -> InvalidInput | None:
+    """The error for a JSON list given as a dump: one view's output, when it is one."""
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None  # the plain "JSON array" refusal
+    view = one_view(doc)
+    if view is not None:
+        return one_view_given(source, view, "json")
+    if isinstance(doc, list) and doc and all(isinstance(item, dict) for item in doc[:5]):
+        n = len(doc)
+        return InvalidInput(
+            f"{source}: this is a JSON array of {n} resource{'' if n == 1 else 's'} (one "
+            "view's -o json?), not a whole Envoy config dump",
+            hint="save a whole dump: istioctl proxy-config all POD -o json, pdebug all "
+            "SOURCE -o json, or GET /config_dump",
+        )
+    return None
 
 
 def agentgateway_given(source: str) -> InvalidInput:

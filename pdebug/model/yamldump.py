@@ -53,6 +53,11 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             hint="pass the pod itself (pdebug clusters pod/NAME -n NS) or save "
             "`kubectl exec POD -c istio-proxy -- curl -s localhost:15000/config_dump`",
         )
+    from pdebug.model.sniff import one_view, one_view_given
+
+    view = one_view(doc)
+    if view is not None:
+        raise one_view_given(label, view, "yaml")
     if isinstance(doc, list):
         raise InvalidInput(
             f"{label}: this is a YAML list of {len(doc)} resources (one view's -o yaml), "

@@ -24,7 +24,10 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   ``original_dst`` listener filter but no ``use_original_dst`` (OSM, Consul) captures too
   and keeps every connection: its chains match the original destination (checked against
   Envoy 1.40 by ``tests/test_other_meshes.py``). ``--direction inbound`` starts at
-  ``virtualInbound``, whose filter chains pick by destination port.
+  ``virtualInbound``, whose filter chains pick by destination port (or an INBOUND
+  listener with the ``original_dst`` listener filter); an INBOUND ``use_original_dst``
+  listener (Kuma's inbound passthrough, 15006) hands the connection to the listener of
+  its original destination, else keeps it, as the outbound capture does.
 * **Waypoint.** With no listener on the port, an internal listener choosing chains with a
   ``filter_chain_matcher`` (ambient's ``main_internal``) is reached through HBONE: the
   CONNECT is routed on ``connect_terminate`` (its ``connect_matcher`` route and cluster),

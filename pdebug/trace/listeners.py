@@ -307,17 +307,34 @@ def _first_action(on_match: dict[str, Any], depth: int = 0) -> str:
     return _first_action(as_obj(sub.get("on_no_match")), depth + 1)
 
 
-def inbound_capture(listeners: list[ListenerEntry]) -> ListenerEntry | None:
-    """Where iptables sends inbound connections: virtualInbound, else an INBOUND capture."""
+def inbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> ListenerEntry | None:
+    """Where iptables sends inbound connections, if a listener takes them.
+
+    Istio's ``virtualInbound``, else an INBOUND listener with the ``original_dst``
+    listener filter (its chains match the original destination), else an INBOUND one
+    with ``use_original_dst`` (Kuma's inbound passthrough on 15006, which hands each
+    connection to the listener of its original destination); of Kuma's IPv4/IPv6 pair,
+    the one of the destination's family (a host name is taken as IPv4).
+    """
     named = [x for x in listeners if x.name == "virtualInbound"]
     if named:
         return named[0]
-    for x in listeners:
-        if x.listener.traffic_direction == "INBOUND" and "original_dst" in listener_filter_kinds(
-            x.listener
-        ):
+    inbound = [
+        x
+        for x in listeners
+        if x.listener.traffic_direction == "INBOUND" and not is_set(x.listener.internal_listener)
+    ]
+    for x in inbound:
+        if "original_dst" in listener_filter_kinds(x.listener):
             return x
-    return None
+    version = ip.version if ip is not None else 4
+
+    def other_family(x: ListenerEntry) -> bool:
+        families = {a[0].version for a in x.addresses if a[0] is not None}
+        return bool(families) and version not in families
+
+    handing = [x for x in inbound if x.listener.use_original_dst]
+    return min(handing, key=other_family) if handing else None
 
 
 def owner(

@@ -175,15 +175,18 @@ class Tracer:
         serving, idle = ls.collect_listeners(self.dump)
         port, ip = req.port, req.dest_ip
         if req.direction == "inbound":
-            cap = ls.inbound_capture(serving)
+            cap = ls.inbound_capture(serving, ip)
             if cap is None:
                 self.step("listener", "virtualInbound", False, "no inbound capture listener")
                 return Verdict(
                     False,
                     "no_listener",
                     "--direction inbound, but no listener named virtualInbound (or "
-                    "INBOUND with an original_dst listener filter) is active",
+                    "INBOUND with an original_dst listener filter or use_original_dst) is "
+                    "active",
                 )
+            if cap.listener.use_original_dst:  # Kuma's inbound passthrough hands off
+                return self.captured(cap, serving, "inbound")
             self.listener_step(
                 cap,
                 "inbound: iptables send inbound connections here; the filter chain "
@@ -226,9 +229,12 @@ class Tracer:
         return Verdict(False, "no_listener", f"connection refused: {why}")
 
     def captured(
-        self, capture: ListenerEntry, serving: list[ListenerEntry]
+        self, capture: ListenerEntry, serving: list[ListenerEntry], direction: str = "outbound"
     ) -> tuple[ListenerEntry, Connection]:
-        """An outbound connection iptables redirected to a capture listener."""
+        """A connection iptables redirected to a capture listener.
+
+        Outbound, or inbound to a ``use_original_dst`` one (Kuma's inbound passthrough).
+        """
         req = self.req
         port, ip = req.port, req.dest_ip
         if not capture.listener.use_original_dst:
@@ -242,7 +248,10 @@ class Tracer:
         self.listener_step(
             capture,
             "use_original_dst: takes outbound connections (Istio's iptables) and hands each "
-            "to the listener of its original destination",
+            "to the listener of its original destination"
+            if direction == "outbound"
+            else "inbound: iptables send inbound connections here; use_original_dst: hands "
+            f"each to the listener of its original destination {req.destination}",
         )
         others = [x for x in serving if x is not capture]
         own = ip is not None and any(a[0] == ip and a[2] == port for a in capture.addresses)

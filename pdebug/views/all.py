@@ -10,7 +10,7 @@ import orjson
 from pdebug.errors import MissingSection
 from pdebug.model import ProxyData
 from pdebug.model.dump import ConfigDump, Section
-from pdebug.model.sections import none_when_absent
+from pdebug.model.sections import holds_no_clusters, none_when_absent
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
 from pdebug.views.result import Listing, RawObject, ViewResult
 from pdebug.views.table import Column, Lines, Rendered, Stack, Table
@@ -136,7 +136,7 @@ def view(
             # istioctl prints the header of a table its filters emptied
             part.header_when_empty = True
         parts.append((title, part))
-    note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+    note = _missing_note(dump, missing)
     if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
         said = endpoints.attribution_note(data)
         note = "\n".join(n for n in (note, said) if n) or None
@@ -207,7 +207,7 @@ def _rendered(
         said = got[1] if kind == "endpoints" else said
     order = [kind for _title, kind, _build in builders]
     missing.sort(key=order.index)
-    note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+    note = _missing_note(dump, missing)
     note = "\n".join(n for n in (note, said) if n) or None
 
     def objects() -> Any:
@@ -216,8 +216,18 @@ def _rendered(
     return ViewResult(Stack(parts, with_titles), objects, note)
 
 
+def _missing_note(dump: ConfigDump, missing: list[str]) -> str | None:
+    """What stderr says of the sections ``all`` skipped, or None."""
+    if not missing:
+        return None
+    note = f"The dump has no {', '.join(missing)} section(s); skipped."
+    if "endpoints" in missing and holds_no_clusters(dump):
+        note += " The proxy has no clusters, so no endpoints."
+    return note
+
+
 def _note(data: ProxyData, dump: ConfigDump, missing: list[str]) -> str | None:
-    note = f"The dump has no {', '.join(missing)} section(s); skipped." if missing else None
+    note = _missing_note(dump, missing)
     if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
         said = endpoints.attribution_note(data)
         note = "\n".join(n for n in (note, said) if n) or None

@@ -28,6 +28,7 @@ from pdebug.model.clusters import SORT_KEYS, ClusterName, locality_weighted, spl
 from pdebug.model.dump import Ref
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import set_flags
+from pdebug.model.sections import holds_no_clusters
 from pdebug.views.common import bare
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -439,6 +440,9 @@ def _eds_endpoint_rows(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:
 
 def _endpoints_from_eds(data: ProxyData, flt: EndpointFilter, wide: bool) -> ViewResult:
     dump = data.need_dump("the endpoints view")
+    if not dump.has("endpoints") and holds_no_clusters(dump):
+        table = Table(EP_COLUMNS if wide else EP_COLUMNS[:4], empty_message="No endpoints found.")
+        return ViewResult(table, lambda: [], None)  # cli/_run.explain_empty says why
     dump.require("endpoints")
     cells = _eds_endpoint_cells(data, flt, wide)
     if cells is None:

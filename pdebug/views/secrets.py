@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdebug.model import ProxyData
-from pdebug.model.dump import Section
+from pdebug.model.dump import ConfigDump, Section
 from pdebug.model.secrets import (
     SPIFFE_VALIDATOR,
     CertInfo,
     SecretItem,
     _data,
     bundle_map,
+    inline_items,
     items,
     parse_der,
     parse_pem,
@@ -36,6 +37,7 @@ __all__ = [
     "SecretItem",
     "_data",
     "bundle_map",
+    "inline_items",
     "items",
     "parse_der",
     "parse_pem",
@@ -62,25 +64,40 @@ def view(
     now = now or datetime.now(UTC)
     dump = data.need_dump("the secrets view")
     sec = secrets_section(dump)
-    if sec is None:  # a full dump without secrets: Envoy has none
+    # Certificates listeners and clusters hold inline (Consul's): istioctl's table has no
+    # row for them; -o wide lists them, STATUS INLINE; the table says so.
+    inline = inline_items(data) if wide or not _istio(dump) else []
+    if sec is None and not inline:  # a full dump without secrets: Envoy has none
         return ViewResult(Lines("No active or warming secrets found."), lambda: {})
-    active = dump.secret_entries("dynamic_active_secrets").items
-    warming = dump.secret_entries("dynamic_warming_secrets").items
+    active = dump.secret_entries("dynamic_active_secrets").items if sec is not None else []
+    warming = dump.secret_entries("dynamic_warming_secrets").items if sec is not None else []
     # Static secrets (a bootstrap's: Kuma's CA, a plain Envoy's certificates): istioctl's
     # table leaves them out; -o wide lists them, STATUS STATIC; the table says so.
-    statics = static_items(data) if sec.raw("static_secrets") is not None else []
-    note = None
+    statics = (
+        static_items(data) if sec is not None and sec.raw("static_secrets") is not None else []
+    )
+    objects = _objects(sec) if sec is not None else lambda: {}
+    notes = []
     if statics and not wide:
         n = len(statics)
-        note = (
+        notes.append(
             f"{n} static secret{'s' if n != 1 else ''} (from the bootstrap) left out,"
             f" as istioctl does; -o wide lists {'it' if n == 1 else 'them'}."
         )
-    if not active and not warming and not (wide and statics):
-        return ViewResult(Lines("No active or warming secrets found."), _objects(sec), note)
-    rows = items(data) + (statics if wide else [])
+    if inline and not wide:
+        n = len(inline)
+        notes.append(
+            f"{n} certificate{'s' if n != 1 else ''} held inline in listener/cluster TLS"
+            f" contexts left out, as istioctl does; -o wide lists {'it' if n == 1 else 'them'}"
+            " (STATUS INLINE)."
+        )
+    note = "\n".join(notes) or None
+    extra = (statics + inline) if wide else []
+    if not active and not warming and not extra:
+        return ViewResult(Lines("No active or warming secrets found."), objects, note)
+    rows = (items(data) if sec is not None else []) + extra
     if not rows:
-        return ViewResult(Lines("No secret items to show."), _objects(sec))
+        return ViewResult(Lines("No secret items to show."), objects)
     with_td = all(r.trust_domain for r in rows)
     cols = [
         Column("RESOURCE NAME"),
@@ -116,7 +133,18 @@ def view(
         days = f"{(c.not_after - now).total_seconds() / 86400:.1f}" if c.not_after else "-"
         cells += (days, str(c.chain_length or "-"), r.version or "-", r.last_updated or "-")
         table.rows.append(cells)
-    return ViewResult(table, _objects(sec), note)
+    return ViewResult(table, objects, note)
+
+
+def _istio(dump: ConfigDump) -> bool:
+    """Whether Istio serves this proxy (by its bootstrap's marks).
+
+    Istio sends every certificate by SDS, so the default table's note does not search its
+    (big) listeners and clusters for inline ones.
+    """
+    from pdebug.model.bootstrap import control_plane
+
+    return dump.has("bootstrap") and control_plane(dump) == ""
 
 
 def _objects(sec: Section) -> Callable[[], Any]:
