@@ -40,6 +40,7 @@ RUNBOOKS = sorted((ROOT / "examples/runbooks").glob("*.yaml"))
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str, float]:
+    """Exit code, stdout, stderr and seconds of ``pdebug ARGV`` with ``env`` set."""
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
@@ -62,9 +63,12 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, s
 
 
 def inputs() -> Iterator[Path]:
+    """JSON, YAML and gzip files, and any other file that starts as JSON (kuma's goldens)."""
     for base in CORPORA:
         for p in sorted(base.rglob("*")):
-            if p.is_file() and re.search(r"\.(json|ya?ml|gz)$", p.name):
+            if not p.is_file():
+                continue
+            if re.search(r"\.(json|ya?ml|gz)$", p.name) or p.read_bytes()[:512].lstrip()[:1] in (b"{", b"["):
                 yield p
 
 
@@ -98,6 +102,7 @@ def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
 
 
 def commands(f: Path, other: Path, tmp: Path) -> list[tuple[list[str], dict[str, str]]]:
+    """Every command over ``f`` (``other``: the other side of the diffs)."""
     s = str(f)
     cmds: list[tuple[list[str], dict[str, str]]] = []
     for view in [*VIEWS, "all"]:
@@ -126,6 +131,7 @@ def commands(f: Path, other: Path, tmp: Path) -> list[tuple[list[str], dict[str,
 
 
 def main_() -> int:
+    """Run everything; print the findings; 1 when there are any."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--only", default="")

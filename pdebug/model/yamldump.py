@@ -23,14 +23,14 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
     JSON input is returned as it is, untouched (the fast path). Other YAML is named as
     what it is: a Kubernetes object, one view's list of resources, or some other mapping.
     """
-    body = without_bom(body)
-    head = bytes(body[:512]).lstrip()
+    text_body = without_bom(body)  # JSON is returned with its mark or ``200`` line: the
+    head = bytes(text_body[:512]).lstrip()  # reader skips them, keeping the file's offsets
     if not head or head[:1] in b"{[<" or b":" not in head.split(b"\n", 1)[0] + head[:200]:
         return body
     import yaml
 
     try:
-        text = bytes(body).decode("utf-8")
+        text = bytes(text_body).decode("utf-8")
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):
