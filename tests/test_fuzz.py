@@ -451,13 +451,23 @@ def _norm(key: str) -> str:
 def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
     """Where ``b`` (``--keys camel``) differs from ``a`` (default) other than by spelling."""
     if isinstance(a, dict) and isinstance(b, dict):
-        na, nb = {_norm(k): k for k in a}, {_norm(k): k for k in b}
-        if na.keys() != nb.keys() or len(na) != len(a) or len(nb) != len(b):
+        ga: dict[str, list[str]] = {}
+        gb: dict[str, list[str]] = {}
+        for k in a:
+            ga.setdefault(_norm(k), []).append(k)
+        for k in b:
+            gb.setdefault(_norm(k), []).append(k)
+        # keys of one spelling (``x_y`` and ``xY``) both stay as written
+        if ga.keys() != gb.keys() or any(
+            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
+        ):
             return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
-        for n, ka in na.items():
-            found = key_diff(a[ka], b[nb[n]], f"{path}.{ka}")
-            if found:
-                return found
+        for n, keys in ga.items():
+            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
+            for ka, kb in pairs:
+                found = key_diff(a[ka], b[kb], f"{path}.{ka}")
+                if found:
+                    return found
         return None
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -68,3 +69,41 @@ def test_a_runbooks_min_days_out_of_range_is_refused_not_a_crash(pdebug, tmp_pat
     assert r.code == 4, r.err
     assert says in r.err and "book.yaml:4:" in r.err
     assert "internal error" not in r.err
+
+
+def _both_spellings(tmp_path):
+    doc = json.loads(DUMP.read_bytes())
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("ClustersConfigDump"):
+            sec["version_info"], sec["versionInfo"] = "snake-v", "camel-v"
+            cluster = sec["dynamic_active_clusters"][0]["cluster"]
+            cluster["x_y"], cluster["xY"] = 1, 2  # two unknown fields
+            cluster["circuit_breakers"] = {
+                "thresholds": [{"max_connections": 1, "maxConnections": 2}]
+            }
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+@pytest.mark.parametrize("view", ["all", "clusters"])
+def test_keys_camel_keeps_both_of_two_keys_of_one_spelling(pdebug, tmp_path, fmt, view):
+    """An object with ``x_y`` and ``xY`` (or a field in both spellings, as protojson
+    refuses and a hand-edited dump has): ``--keys camel`` respelled both to ``xY``, so
+    one value was lost (``all -o json`` printed the key twice, readers keep the last).
+    Now such keys stay as written, no value lost (found by fuzz8's key-set comparison of
+    ``-o json`` with ``-o json --keys camel``)."""
+    import yaml
+
+    path = _both_spellings(tmp_path)
+    r = pdebug(view, path, "-o", fmt, "--keys", "camel")
+    assert r.code == 0, r.err
+    text = r.out
+    doc = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    flat = json.dumps(doc)
+    for kept in ('"x_y": 1', '"xY": 2', '"max_connections": 1', '"maxConnections": 2'):
+        assert kept in flat
+    if view == "all":
+        assert '"version_info": "snake-v"' in flat and '"versionInfo": "camel-v"' in flat
+    assert '"connectTimeout"' in flat and '"connect_timeout"' not in flat  # others respelled

@@ -68,7 +68,10 @@ def inputs() -> Iterator[Path]:
         for p in sorted(base.rglob("*")):
             if not p.is_file():
                 continue
-            if re.search(r"\.(json|ya?ml|gz)$", p.name) or p.read_bytes()[:512].lstrip()[:1] in (b"{", b"["):
+            if re.search(r"\.(json|ya?ml|gz)$", p.name) or p.read_bytes()[:512].lstrip()[:1] in (
+                b"{",
+                b"[",
+            ):
                 yield p
 
 
@@ -79,14 +82,23 @@ def _norm(key: str) -> str:
 def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
     """Where ``b`` (camel) differs from ``a`` (default) other than by key spelling."""
     if isinstance(a, dict) and isinstance(b, dict):
-        na = {_norm(k): k for k in a}
-        nb = {_norm(k): k for k in b}
-        if set(na) != set(nb) or len(na) != len(a) or len(nb) != len(b):
+        ga: dict[str, list[str]] = {}
+        gb: dict[str, list[str]] = {}
+        for k in a:
+            ga.setdefault(_norm(k), []).append(k)
+        for k in b:
+            gb.setdefault(_norm(k), []).append(k)
+        # keys of one spelling (``x_y`` and ``xY``) both stay as written
+        if ga.keys() != gb.keys() or any(
+            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
+        ):
             return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
-        for n, ka in na.items():
-            d = key_diff(a[ka], b[nb[n]], f"{path}.{ka}")
-            if d:
-                return d
+        for n, keys in ga.items():
+            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
+            for ka, kb in pairs:
+                found = key_diff(a[ka], b[kb], f"{path}.{ka}")
+                if found:
+                    return found
         return None
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
