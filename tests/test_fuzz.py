@@ -219,6 +219,19 @@ def _dupkey(rng: random.Random, data: bytes) -> bytes:
     return data[:pos] + b'"name": "dup\\u001b[2J\\u202e", ' + data[pos:]
 
 
+def _twins(rng: random.Random, doc: Any) -> bytes:
+    """A key's other spelling beside it (``version_info`` and ``versionInfo``), another value."""
+    for _ in range(rng.randint(1, 4)):
+        path = _pick(rng, doc, lambda v: isinstance(v, dict) and any("_" in k for k in v))
+        if path is None:
+            break
+        node = _get(doc, path)
+        key = rng.choice([k for k in node if "_" in k])
+        twin = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), key)
+        node[twin] = rng.choice(["twin", 7, None, {}, [], node[key]])
+    return _dumps(doc)
+
+
 def _nan(rng: random.Random, doc: Any) -> bytes:
     path = _pick(rng, doc, lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool))
     big = rng.choice(["NaN", "Infinity", "-Infinity", "-0", "1E+2", "1e-999", "0.1e1"])
@@ -233,6 +246,7 @@ STATUS_LINES = [b"200\n", b"200\r\n", b" 200 \n", b"404\n", b"503\n\n", b"200\n2
 EMPTY_CLUSTERS = [b"{}", b"{}\n", b"[]", b'{"cluster_statuses": []}', b'{"cluster_statuses": null}',
                   b"200\n{}", b'{"cluster_statuses": {}}', b"{ }", b"null"]  # fmt: skip
 DOC_KINDS = ["retype", "nest", "huge", "control", "escaped", "camel", "indent", "dupkey", "nan"]
+DOC_KINDS += ["twins"]
 
 
 def mutate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
@@ -264,6 +278,8 @@ def mutate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
         return kind, head + data[:cut] + rng.choice(PASTE_TAILS)
     if kind == "dupkey":
         return kind, _dupkey(rng, data)
+    if kind == "twins":
+        return kind, _twins(rng, doc)
     if kind == "retype":
         return kind, _retype(rng, doc)
     if kind == "nest":
