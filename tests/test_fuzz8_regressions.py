@@ -107,3 +107,17 @@ def test_keys_camel_keeps_both_of_two_keys_of_one_spelling(pdebug, tmp_path, fmt
     if view == "all":
         assert '"version_info": "snake-v"' in flat and '"versionInfo": "camel-v"' in flat
     assert '"connectTimeout"' in flat and '"connect_timeout"' not in flat  # others respelled
+
+
+@pytest.mark.parametrize("prefix", [b"", b"200\n", b"\xef\xbb\xbf"])
+def test_an_empty_object_after_a_status_line_is_named_as_without_it(pdebug, tmp_path, prefix):
+    """``200\\n{}`` as SOURCE was called "a /clusters?format=json document" (the check for
+    a bare ``{}`` looked at the bytes before the status line was skipped); now it is "an
+    empty JSON object", as ``{}`` is. As ``--clusters-json`` it is still no clusters."""
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(prefix + b"{}")
+    r = pdebug("clusters", empty)
+    assert r.code == 4
+    assert "an empty JSON object ({}), not an Envoy config dump" in r.err, r.err
+    r = pdebug("endpoints", DUMP, "--clusters-json", empty)
+    assert r.code == 0, r.err
