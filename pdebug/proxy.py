@@ -179,7 +179,9 @@ def _load(
 
     loaded = load(from_yaml(body, label), label, plan)
     if not health and loaded.clusters is not None and not loaded.clusters.doc.cluster_statuses:
-        if bytes(body[:64]).strip() == b"{}":
+        from pdebug.model.sniff import without_bom
+
+        if bytes(without_bom(body[:64])).strip() == b"{}":  # also after a 200 line, a BOM
             # An empty object is no evidence of a /clusters document: say what it is.
             raise InvalidInput(
                 f"{label}: an empty JSON object ({{}}), not an Envoy config dump",

@@ -6,7 +6,13 @@ bidi and NUL characters in names, gzip (whole or truncated), UTF-16/32, re-encod
 camelCase or re-indented) and runs every view, check, trace, diff (also against a
 camelCase side), report, ``stats`` (JSON, text and Prometheus), ``ztunnel-config``,
 ``assert`` (the example runbooks, also mutated), ``status --file`` and
-``--clusters-json`` in-process through :func:`pdebug.cli.main`. Every run must end with
+``--clusters-json`` in-process through :func:`pdebug.cli.main`. Also (fuzz8) the paths
+added later: a ``200`` status line before the JSON (alone, and before a truncated
+paste), a paste cut short with the terminal's next prompt after it (the whole-document
+check a missing section triggers), ``{}`` and other empty answers as ``--clusters-json``,
+``-o json|yaml --keys camel`` (and ``PDEBUG_KEYS=camel``), whose JSON must parse and
+differ from the default output only in key spelling, and ``all`` forked
+(``PDEBUG_JOBS=2``), whose output must be what ``PDEBUG_JOBS=1`` prints. Every run must end with
 a documented exit code (never 5), no traceback, in bounded time; text output must not
 carry raw control bytes (nor bidi controls, line separators or lone surrogates).
 
@@ -213,14 +219,34 @@ def _dupkey(rng: random.Random, data: bytes) -> bytes:
     return data[:pos] + b'"name": "dup\\u001b[2J\\u202e", ' + data[pos:]
 
 
+def _twins(rng: random.Random, doc: Any) -> bytes:
+    """A key's other spelling beside it (``version_info`` and ``versionInfo``), another value."""
+    for _ in range(rng.randint(1, 4)):
+        path = _pick(rng, doc, lambda v: isinstance(v, dict) and any("_" in k for k in v))
+        if path is None:
+            break
+        node = _get(doc, path)
+        key = rng.choice([k for k in node if "_" in k])
+        twin = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), key)
+        node[twin] = rng.choice(["twin", 7, None, {}, [], node[key]])
+    return _dumps(doc)
+
+
 def _nan(rng: random.Random, doc: Any) -> bytes:
     path = _pick(rng, doc, lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool))
     big = rng.choice(["NaN", "Infinity", "-Infinity", "-0", "1E+2", "1e-999", "0.1e1"])
     return _dumps(_replace(doc, path or (), _Big(big)))
 
 
-BYTE_KINDS = ["truncate", "flip", "utf8", "gzip", "gztrunc", "utf16"]
+BYTE_KINDS = ["truncate", "flip", "utf8", "gzip", "gztrunc", "utf16", "status", "paste"]
+#: What a terminal shows after a paste cut short, or a status line (``curl -w``, ``-i``).
+PASTE_TAILS = [b"", b"\n$ ", b"\n...\n", b"\r\nroot@pod:/# ", b"\n\x1b[0m$ ", b"\n}\n"]
+STATUS_LINES = [b"200\n", b"200\r\n", b" 200 \n", b"404\n", b"503\n\n", b"200\n200\n"]
+#: Answers a /clusters fetch may give that name no cluster (#18: ``{}`` is one).
+EMPTY_CLUSTERS = [b"{}", b"{}\n", b"[]", b'{"cluster_statuses": []}', b'{"cluster_statuses": null}',
+                  b"200\n{}", b'{"cluster_statuses": {}}', b"{ }", b"null"]  # fmt: skip
 DOC_KINDS = ["retype", "nest", "huge", "control", "escaped", "camel", "indent", "dupkey", "nan"]
+DOC_KINDS += ["twins"]
 
 
 def mutate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
@@ -243,8 +269,17 @@ def mutate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
         return kind, packed[: rng.randrange(2, len(packed))]
     if kind == "utf16":
         return kind, data.decode("utf-8").encode(rng.choice(["utf-16", "utf-16-le", "utf-32"]))
+    if kind == "status":
+        return kind, rng.choice(STATUS_LINES) + data
+    if kind == "paste":  # cut short where a section would start, the next prompt after it
+        cuts = [m.start() for m in re.finditer(rb'"(@type|configs|dynamic_|static_)', data)]
+        cut = rng.choice(cuts) + rng.randrange(0, 40) if cuts else rng.randrange(len(data))
+        head = rng.choice([b"", b"", *STATUS_LINES[:2]])
+        return kind, head + data[:cut] + rng.choice(PASTE_TAILS)
     if kind == "dupkey":
         return kind, _dupkey(rng, data)
+    if kind == "twins":
+        return kind, _twins(rng, doc)
     if kind == "retype":
         return kind, _retype(rng, doc)
     if kind == "nest":
@@ -300,10 +335,27 @@ class Findings:
     traceback: list[str] = field(default_factory=list)
     slow: list[str] = field(default_factory=list)
     control: list[str] = field(default_factory=list)
+    #: ``--keys camel`` JSON that does not parse or differs from the default but in spelling.
+    camel: list[str] = field(default_factory=list)
+    #: ``all`` forked (``PDEBUG_JOBS=2``) printing other than ``PDEBUG_JOBS=1``.
+    jobs: list[str] = field(default_factory=list)
     rss_mb: float = 0.0
 
 
-def run(argv: list[str]) -> Run:
+def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        return _run(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run(argv: list[str]) -> Run:
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     start = time.perf_counter()
@@ -377,6 +429,103 @@ def _more_commands(
     return f"{zkind}/{tkind}", cmds
 
 
+Env = dict[str, str]
+
+
+def _new_paths(
+    rng: random.Random, case: int, dump: Path, original: Path, tmp: Path
+) -> list[tuple[list[str], Env]]:
+    """Runs through the paths added with fuzz8's brief: ``--keys camel`` (option and
+    ``PDEBUG_KEYS``), ``all`` forked and not, an empty ``/clusters`` answer."""
+    d = str(dump)
+    empty = tmp / f"case{case}-empty-clusters.json"
+    empty.write_bytes(rng.choice(EMPTY_CLUSTERS))
+    view = rng.choice(["clusters", "listeners", "routes", "endpoints", "secrets", "bootstrap"])
+    camel = {"PDEBUG_KEYS": "camel"}
+    return [
+        ([view, d, "-o", "json"], {}),
+        ([view, d, "-o", "json", "--keys", "camel"], {}),
+        ([view, d, "-o", "yaml"], camel),
+        (["all", d, "-o", "json"], {"PDEBUG_JOBS": "1"}),
+        (["all", d, "-o", "json", "--keys", "camel"], {"PDEBUG_JOBS": "2"}),
+        (["all", d, "-o", "json"], {"PDEBUG_JOBS": "2"}),
+        (["all", d], {"PDEBUG_JOBS": "1"}),
+        (["all", d], {"PDEBUG_JOBS": "2"}),
+        (["all", d, "-o", "wide"], {"PDEBUG_JOBS": "1"}),
+        (["all", d, "-o", "wide"], {"PDEBUG_JOBS": "2"}),
+        (["endpoints", str(original), "--clusters-json", str(empty), "-o", "wide"], {}),
+        (["endpoints", str(empty)], {}),
+        (["clusters", d, "--clusters-json", str(empty), "-o", "wide"], {}),
+        (["check", d, "--clusters-json", str(empty)], {}),
+    ]
+
+
+def _norm(key: str) -> str:
+    return key.replace("_", "").lower()
+
+
+def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
+    """Where ``b`` (``--keys camel``) differs from ``a`` (default) other than by spelling."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        ga: dict[str, list[str]] = {}
+        gb: dict[str, list[str]] = {}
+        for k in a:
+            ga.setdefault(_norm(k), []).append(k)
+        for k in b:
+            gb.setdefault(_norm(k), []).append(k)
+        # keys of one spelling (``x_y`` and ``xY``) both stay as written
+        if ga.keys() != gb.keys() or any(
+            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
+        ):
+            return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
+        for n, keys in ga.items():
+            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
+            for ka, kb in pairs:
+                found = key_diff(a[ka], b[kb], f"{path}.{ka}")
+                if found:
+                    return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = key_diff(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if a != b and not (isinstance(a, str) and isinstance(b, str) and _norm(a) == _norm(b)):
+        return f"{path}: {str(a)[:60]!r} vs {str(b)[:60]!r}"
+    return None
+
+
+def _compare(
+    found: Findings, what: str, argv: list[str], env: Env, res: Run, seen: dict[Any, Run]
+) -> None:
+    """The camel and jobs findings of one run against the runs before it."""
+    jobs = env.get("PDEBUG_JOBS")
+    plain = [a for a in argv if a not in ("--keys", "camel")]
+    key = (tuple(argv), jobs)
+    if jobs == "2" and (tuple(argv), "1") in seen:
+        one = seen[(tuple(argv), "1")]
+        if (one.code, one.out, one.err) != (res.code, res.out, res.err):
+            found.jobs.append(
+                f"{what}: exit {one.code} vs {res.code}, {one.err[:200]!r} vs {res.err[:200]!r}"
+            )
+    seen[key] = res
+    if "camel" not in argv or "json" not in argv or res.code != 0:
+        return
+    try:
+        doc = json.loads(res.out)
+    except ValueError as exc:
+        found.camel.append(f"{what}: not JSON ({exc})")
+        return
+    default = seen.get((tuple(plain), jobs and "1"))
+    if default is not None and default.code == 0:
+        diff = key_diff(json.loads(default.out), doc)
+        if diff:
+            found.camel.append(f"{what}: {diff}")
+
+
 def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
     rng = random.Random(seed)
     found = Findings()
@@ -401,12 +550,15 @@ def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
         cmds = _commands(dump, clusters, original, tmp)
         cmds.append(["status", "--file", str(status), "-o", "wide"])
         more, extra = _more_commands(rng, case, dump, original, tmp)
-        for argv in cmds + extra:
-            res = run(argv)
+        plan = [(argv, {}) for argv in cmds + extra] + _new_paths(rng, case, dump, original, tmp)
+        seen: dict[Any, Run] = {}
+        for argv, env in plan:
+            res = run(argv, env)
             assert sys.getrecursionlimit() == limit
             found.runs += 1
             what = f"seed={seed} case={case} {kind}/{ckind}/{skind}/{more} of {original.name}"
-            what += f": pdebug {' '.join(argv)}"
+            what += f": {' '.join(f'{k}={v} ' for k, v in env.items())}pdebug {' '.join(argv)}"
+            _compare(found, what, argv, env, res, seen)
             if res.code not in DOCUMENTED:
                 found.bad_exit.append(f"{what} -> exit {res.code}: {res.err.strip()[:300]}")
             if "Traceback" in res.err or "Traceback" in res.out:
@@ -449,6 +601,14 @@ def test_fuzz_no_traceback_bounded_time_and_memory(findings: Findings) -> None:
 
 def test_fuzz_no_raw_control_bytes_on_text_output(findings: Findings) -> None:
     assert not findings.control, "\n".join(findings.control[:20])
+
+
+def test_fuzz_camel_keys_are_json_spelled_otherwise_alike(findings: Findings) -> None:
+    assert not findings.camel, "\n".join(findings.camel[:20])
+
+
+def test_fuzz_forked_all_prints_what_one_process_prints(findings: Findings) -> None:
+    assert not findings.jobs, "\n".join(findings.jobs[:20])
 
 
 def test_mutations_are_seeded() -> None:

@@ -387,6 +387,8 @@ def camel_keys(value: Any, field: str = "") -> Any:
     names = _NAMES
     for key, item in value.items():
         name, spelled, kind = names.get(key) or _names(key)
+        if spelled in out:  # ``x_y`` and ``xY`` both: neither may overwrite the other
+            return _camel_colliding(value, field)
         t = type(item)
         if t is not dict and t is not list:
             out[spelled] = item
@@ -394,6 +396,31 @@ def camel_keys(value: Any, field: str = "") -> Any:
             out[spelled] = item
         else:
             out[spelled] = camel_keys(item, name)
+    return out
+
+
+def _camel_colliding(value: dict[str, Any], field: str) -> dict[str, Any]:
+    """:func:`camel_keys` of an object with two keys of one protojson spelling.
+
+    Such keys (a field in both spellings, which protojson refuses; or two unknown keys)
+    stay as the input spells them, so that no value is lost from the output; the others
+    are respelled.
+    """
+    count: dict[str, int] = {}
+    for key in value:
+        spelled = (_NAMES.get(key) or _names(key))[1]
+        count[spelled] = count.get(spelled, 0) + 1
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name, spelled, kind = _NAMES.get(key) or _names(key)
+        t = type(item)
+        if t is not dict and t is not list:
+            pass
+        elif kind == 1 or (kind == 2 and t is dict and _struct_here(name, item, value, field)):
+            pass
+        else:
+            item = camel_keys(item, name)
+        out[key if count[spelled] > 1 else spelled] = item
     return out
 
 

@@ -110,7 +110,11 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
     Raises:
         InvalidInput: the bytes are empty, truncated, not JSON, or not an admin document.
     """
-    data = without_bom(data)  # as Windows editors and PowerShell save UTF-8
+    body = without_bom(data)  # as Windows editors and PowerShell save UTF-8
+    if len(body) != len(data):
+        # The byte-order mark or ``200`` line as spaces: the "(byte N)" of a damaged
+        # document's error stays the file's offset (a copy, only for such files).
+        data = b" " * (len(data) - len(body)) + bytes(body)
     sniff(data, source)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:

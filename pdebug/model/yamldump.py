@@ -23,13 +23,15 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
     JSON input is returned as it is, untouched (the fast path). Other YAML is named as
     what it is: a Kubernetes object, one view's list of resources, or some other mapping.
     """
-    body = without_bom(body)
-    if not looks_like_yaml(body):
+    # JSON is returned with its mark or ``200`` line: the reader skips them, keeping the
+    # file's offsets in its errors
+    text_body = without_bom(body)
+    if not looks_like_yaml(text_body):
         return body
     import yaml
 
     try:
-        text = bytes(body).decode("utf-8")
+        text = bytes(text_body).decode("utf-8")
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):

@@ -1159,9 +1159,14 @@ def _camel_members(item: RawObject, redact: bool) -> Iterator[bytes | str]:
         yield b"{}"
         return
     elements = msgspec.json.Decoder(list[msgspec.Raw])
+    count: dict[str, int] = {}
+    for name, _ in members:
+        count[field_names(name)[1]] = count.get(field_names(name)[1], 0) + 1
     for i, (name, raw) in enumerate(members):
         yield b"{\n      " if i == 0 else b",\n      "
         field, spelled = field_names(name)
+        if count[spelled] > 1:  # ``version_info`` and ``versionInfo``: both kept, as written
+            spelled = name
         text = bytes(raw)
         parts = None
         if text[:1] == b"[" and not keeps_whole(field):
@@ -1170,8 +1175,8 @@ def _camel_members(item: RawObject, redact: bool) -> Iterator[bytes | str]:
             except msgspec.DecodeError:
                 parts = None
         if parts is None:
-            ((key, value),) = camel_keys({name: plain_json(text, name)}).items()
-            yield _indented(value, b"      ", redact, orjson.dumps(key) + b": ")
+            ((_, value),) = camel_keys({name: plain_json(text, name)}).items()
+            yield _indented(value, b"      ", redact, orjson.dumps(spelled) + b": ")
         elif not parts:
             yield orjson.dumps(spelled) + b": []"
         else:

@@ -240,6 +240,7 @@ def _validate(path: Path, doc: Any, node: Any) -> None:
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), e.path))
     if not errors:
+        _refuse_nan(path, doc, node)
         return
     err = errors[0]
     where = list(err.absolute_path)
@@ -264,6 +265,19 @@ def _validate(path: Path, doc: Any, node: Any) -> None:
         f"{path}:{_line(node, where)}: {key}: {message}",
         hint="pdebug assert --schema prints the schema (editors can use it)",
     )
+
+
+def _refuse_nan(path: Path, doc: Any, node: Any) -> None:
+    """``min_days: .nan`` passes the schema (NaN compares false with its bounds)."""
+    for i, item in enumerate(doc.get("expectations") or []):
+        days = item.get("certificates", {}).get("min_days") if isinstance(item, dict) else None
+        if isinstance(days, float) and days != days:
+            where = ["expectations", i, "certificates", "min_days"]
+            raise InvalidInput(
+                f"{path}:{_line(node, where)}: {'.'.join(map(str, where))}: .nan is not a "
+                "number of days",
+                hint="a number from 0 to 36500",
+            )
 
 
 def _line(node: Any, where: list[Any]) -> int:
