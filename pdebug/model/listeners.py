@@ -1,5 +1,10 @@
 """Facts: listeners. Their states from one walk, their filter chains and network filters.
 
+One module over 500 lines because it is one resource's facts: the walk over the entries'
+states (which diff reads too, undecoded), the records built from it, and the filter chains
+and network filters every consumer reads from those records; cut apart, each piece would
+import the others.
+
 **States.** A ``ListenersConfigDump`` lists each dynamic listener once, in
 ``dynamic_listeners[]``, with up to four states: ``active_state`` (serving),
 ``warming_state`` (received, waiting for RDS/SDS/ECDS), ``draining_state`` (replaced,
