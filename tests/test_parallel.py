@@ -324,22 +324,6 @@ _SLOW_CHILD = textwrap.dedent(
 )
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
 def test_interrupted_while_children_work(how: str) -> None:
@@ -357,12 +341,12 @@ def test_interrupted_while_children_work(how: str) -> None:
         kids: set[int] = set()
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            kids.update(_children(proc.pid))
+            kids.update(eh.child_pids(proc.pid))
             if kids and time.monotonic() > deadline - 29:  # the other child may be done
                 break
         assert kids, "a child working"
         time.sleep(0.2)
-        assert any(_alive(k) for k in kids), "the EDS child still working"
+        assert any(eh.pid_alive(k) for k in kids), "the EDS child still working"
         if how == "sigterm":
             proc.send_signal(signal.SIGTERM)
         else:  # the terminal sends SIGINT to the whole foreground group
@@ -376,7 +360,7 @@ def test_interrupted_while_children_work(how: str) -> None:
     assert err.decode().endswith("pdebug: interrupted\n"), err
     assert out == b""
     for kid in kids:
-        assert not _alive(kid), f"child {kid} left behind"
+        assert not eh.pid_alive(kid), f"child {kid} left behind"
 
 
 def test_jobs_not_a_number_is_one_line_exit_2() -> None:

@@ -241,22 +241,6 @@ _SLOW_WORKER = (
 )
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
 def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
@@ -280,10 +264,10 @@ def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
         kids: list[int] = []
         while time.monotonic() < deadline and not kids:
             time.sleep(0.05)
-            kids = _children(proc.pid)
+            kids = eh.child_pids(proc.pid)
         assert kids, "a worker working"
         time.sleep(0.3)
-        assert all(_alive(k) for k in kids), "the worker still sleeps"
+        assert all(eh.pid_alive(k) for k in kids), "the worker still sleeps"
         if how == "sigterm":
             proc.send_signal(signal.SIGTERM)
         else:  # the terminal sends SIGINT to the whole foreground group
@@ -298,7 +282,7 @@ def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
     assert said == b""
     assert not out.exists()
     for kid in kids:
-        assert not _alive(kid), f"worker {kid} left behind"
+        assert not eh.pid_alive(kid), f"worker {kid} left behind"
 
 
 def test_forked_bundle_page_is_the_sequential_page(

@@ -46,6 +46,7 @@ from .helpers import (
     WAYPOINT_READS,
     Result,
     camelize,
+    child_pids,
     corpus_config_dumps,
     every_dict,
     find_chromium,
@@ -54,6 +55,7 @@ from .helpers import (
     heavy_imports,
     json_name,
     page_graph,
+    pid_alive,
     report_graph,
     run_bounded,
 )
@@ -99,6 +101,8 @@ from .sidecar import (
 )
 
 __all__ = [
+    "child_pids",
+    "pid_alive",
     "BLACKHOLE",
     "CLA_TYPE",
     "CLUSTER_TYPE",

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "child_pids",
+    "pid_alive",
     "FIXTURES",
     "GOLDEN",
     "ISTIOCTL",
@@ -242,3 +244,21 @@ def graph_by_one_sort(g: Any) -> dict[str, Any]:
     index = {k: i for i, k in enumerate(keys)}
     rows = [[nodes[k].kind, nodes[k].label, nodes[k].status] for k in keys]
     return {"nodes": rows, "edges": sorted([index[a], index[b]] for a, b in g._edges)}
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started and has not reaped (Linux ``/proc``; [] elsewhere)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, waiting to be reaped, is not alive)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
