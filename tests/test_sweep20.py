@@ -339,9 +339,7 @@ def _cla(*hosts: tuple[int, str]) -> dict[str, Any]:
             {
                 "lb_endpoints": [
                     {
-                        "endpoint": {
-                            "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
-                        },
+                        "endpoint": {"address": eh.sock("127.0.0.1", p)},
                         "health_status": health,
                     }
                     for p, health in hosts
@@ -375,21 +373,8 @@ def test_aggregate_cluster_fails_over_as_envoy_does(pdebug, tmp_path):
     }
     listener = {
         "name": "db:127.0.0.1:9191",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.tcp_proxy",
-                        "typed_config": {
-                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
-                            "cluster": db,
-                            "stat_prefix": "upstream.db",
-                        },
-                    }
-                ]
-            }
-        ],
+        "address": eh.sock("127.0.0.1", port),
+        "filter_chains": [{"filters": [eh.tcp_proxy(db)]}],
     }
     with eh.XdsFiles() as files:
         files.write_eds(first, _cla((eh.free_port(), "UNHEALTHY"), (eh.free_port(), "UNHEALTHY")))
@@ -450,9 +435,7 @@ def test_endpoints_of_a_failover_priority_are_not_a_panic(pdebug, tmp_path):
             "priority": priority,
             "lb_endpoints": [
                 {
-                    "endpoint": {
-                        "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
-                    },
+                    "endpoint": {"address": eh.sock("127.0.0.1", p)},
                     "health_status": health,
                 }
                 for p in chosen
@@ -461,21 +444,8 @@ def test_endpoints_of_a_failover_priority_are_not_a_panic(pdebug, tmp_path):
 
     listener = {
         "name": "db:127.0.0.1:9191",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.tcp_proxy",
-                        "typed_config": {
-                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
-                            "cluster": db,
-                            "stat_prefix": "upstream.db",
-                        },
-                    }
-                ]
-            }
-        ],
+        "address": eh.sock("127.0.0.1", port),
+        "filter_chains": [{"filters": [eh.tcp_proxy(db)]}],
     }
     with eh.XdsFiles() as files:
         files.write_eds(

@@ -44,9 +44,7 @@ def test_clusters_json_endpoint_keeps_port_zero(pdebug: Any, tmp_path: Path) -> 
             {
                 "name": "system_envoy_admin",
                 "added_via_api": True,
-                "host_statuses": [
-                    _host({"socket_address": {"address": "127.0.0.1", "port_value": 0}})
-                ],
+                "host_statuses": [_host(eh.sock("127.0.0.1", 0))],
             },
             {
                 "name": "over_a_pipe",
@@ -92,9 +90,7 @@ def _through_envoy(
             "locality": {"sub_zone": f"priority-{priority}"},
             "lb_endpoints": [
                 {
-                    "endpoint": {
-                        "address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}
-                    },
+                    "endpoint": {"address": eh.sock("127.0.0.1", p)},
                     "health_status": health,
                 }
                 for p, health in zip(ports[priority], groups[priority], strict=True)
@@ -103,21 +99,8 @@ def _through_envoy(
 
     listener = {
         "name": "egress",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.tcp_proxy",
-                        "typed_config": {
-                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
-                            "cluster": cluster,
-                            "stat_prefix": "egress",
-                        },
-                    }
-                ]
-            }
-        ],
+        "address": eh.sock("127.0.0.1", port),
+        "filter_chains": [{"filters": [eh.tcp_proxy(cluster)]}],
     }
     stat = f"cluster.{cluster}.upstream_cx_"
     with eh.XdsFiles() as files:
@@ -256,19 +239,10 @@ def test_a_chain_that_requires_a_client_certificate_is_noted(pdebug: Any, tmp_pa
     pem = {"inline_string": ""}
     listener = {
         "name": cluster,
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "address": eh.sock("127.0.0.1", port),
         "filter_chains": [
             {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.tcp_proxy",
-                        "typed_config": {
-                            "@type": EXT + "filters.network.tcp_proxy.v3.TcpProxy",
-                            "cluster": cluster,
-                            "stat_prefix": "inbound",
-                        },
-                    }
-                ],
+                "filters": [eh.tcp_proxy(cluster)],
                 "transport_socket": {
                     "name": "envoy.transport_sockets.tls",
                     "typed_config": {
