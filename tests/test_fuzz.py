@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from pdebug.cli import main
-from tests.harness import FIXTURES, camelize
+from tests.harness import FIXTURES, camel_key_diff, camelize
 
 CASES = int(os.environ.get("PDEBUG_FUZZ_CASES", "60"))
 SEED = int(os.environ.get("PDEBUG_FUZZ_SEED", "12"))
@@ -460,44 +460,6 @@ def _new_paths(
     ]
 
 
-def _norm(key: str) -> str:
-    return key.replace("_", "").lower()
-
-
-def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
-    """Where ``b`` (``--keys camel``) differs from ``a`` (default) other than by spelling."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        ga: dict[str, list[str]] = {}
-        gb: dict[str, list[str]] = {}
-        for k in a:
-            ga.setdefault(_norm(k), []).append(k)
-        for k in b:
-            gb.setdefault(_norm(k), []).append(k)
-        # keys of one spelling (``x_y`` and ``xY``) both stay as written
-        if ga.keys() != gb.keys() or any(
-            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
-        ):
-            return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
-        for n, keys in ga.items():
-            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
-            for ka, kb in pairs:
-                found = key_diff(a[ka], b[kb], f"{path}.{ka}")
-                if found:
-                    return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} items vs {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = key_diff(x, y, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    if a != b and not (isinstance(a, str) and isinstance(b, str) and _norm(a) == _norm(b)):
-        return f"{path}: {str(a)[:60]!r} vs {str(b)[:60]!r}"
-    return None
-
-
 def _compare(
     found: Findings, what: str, argv: list[str], env: Env, res: Run, seen: dict[Any, Run]
 ) -> None:
@@ -521,7 +483,7 @@ def _compare(
         return
     default = seen.get((tuple(plain), jobs and "1"))
     if default is not None and default.code == 0:
-        diff = key_diff(json.loads(default.out), doc)
+        diff = camel_key_diff(json.loads(default.out), doc)
         if diff:
             found.camel.append(f"{what}: {diff}")
 

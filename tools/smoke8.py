@@ -24,9 +24,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pdebug.cli import main
+from tests import harness as eh
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = [ROOT / "fixtures", Path("/work/shared/corpus")]
@@ -73,44 +73,6 @@ def inputs() -> Iterator[Path]:
                 b"[",
             ):
                 yield p
-
-
-def _norm(key: str) -> str:
-    return key.replace("_", "").lower()
-
-
-def key_diff(a: Any, b: Any, path: str = "$") -> str | None:
-    """Where ``b`` (camel) differs from ``a`` (default) other than by key spelling."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        ga: dict[str, list[str]] = {}
-        gb: dict[str, list[str]] = {}
-        for k in a:
-            ga.setdefault(_norm(k), []).append(k)
-        for k in b:
-            gb.setdefault(_norm(k), []).append(k)
-        # keys of one spelling (``x_y`` and ``xY``) both stay as written
-        if ga.keys() != gb.keys() or any(
-            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
-        ):
-            return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
-        for n, keys in ga.items():
-            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
-            for ka, kb in pairs:
-                found = key_diff(a[ka], b[kb], f"{path}.{ka}")
-                if found:
-                    return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} items vs {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            d = key_diff(x, y, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    if a != b and not (isinstance(a, str) and isinstance(b, str) and _norm(a) == _norm(b)):
-        return f"{path}: value {str(a)[:60]!r} vs {str(b)[:60]!r}"
-    return None
 
 
 def commands(f: Path, other: Path, tmp: Path) -> list[tuple[list[str], dict[str, str]]]:
@@ -190,7 +152,7 @@ def main_() -> int:
                         bad.append(f"CAMEL NOT JSON: {what}: {exc}")
                         continue
                     if default is not None and default[0] == 0:
-                        d = key_diff(json.loads(default[1]), cdoc)
+                        d = eh.camel_key_diff(json.loads(default[1]), cdoc)
                         if d:
                             bad.append(f"CAMEL KEYS: {what}: {d}")
                 if argv[-2:] == ["-o", "json"] and not env:

@@ -45,6 +45,7 @@ from .helpers import (
     ROOT,
     WAYPOINT_READS,
     Result,
+    camel_key_diff,
     camelize,
     child_pids,
     corpus_config_dumps,
@@ -101,6 +102,7 @@ from .sidecar import (
 )
 
 __all__ = [
+    "camel_key_diff",
     "child_pids",
     "pid_alive",
     "BLACKHOLE",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "camel_key_diff",
     "child_pids",
     "pid_alive",
     "FIXTURES",
@@ -262,3 +263,46 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _spelling_free(key: str) -> str:
+    return key.replace("_", "").lower()
+
+
+def camel_key_diff(a: Any, b: Any, path: str = "$") -> str | None:
+    """Where ``b`` (``--keys camel``) differs from ``a`` (default) other than by spelling.
+
+    None when they agree; keys of both spellings in one object stay as written.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        ga: dict[str, list[str]] = {}
+        gb: dict[str, list[str]] = {}
+        for k in a:
+            ga.setdefault(_spelling_free(k), []).append(k)
+        for k in b:
+            gb.setdefault(_spelling_free(k), []).append(k)
+        # keys of one spelling (``x_y`` and ``xY``) both stay as written
+        if ga.keys() != gb.keys() or any(
+            len(ga[n]) != len(gb[n]) or (len(ga[n]) > 1 and set(ga[n]) != set(gb[n])) for n in ga
+        ):
+            return f"{path}: keys {sorted(a)[:8]} vs {sorted(b)[:8]}"
+        for n, keys in ga.items():
+            pairs = [(keys[0], gb[n][0])] if len(keys) == 1 else [(k, k) for k in keys]
+            for ka, kb in pairs:
+                found = camel_key_diff(a[ka], b[kb], f"{path}.{ka}")
+                if found:
+                    return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = camel_key_diff(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if a != b and not (
+        isinstance(a, str) and isinstance(b, str) and _spelling_free(a) == _spelling_free(b)
+    ):
+        return f"{path}: {str(a)[:60]!r} vs {str(b)[:60]!r}"
+    return None
