@@ -32,7 +32,14 @@ import orjson
 
 from pdebug.errors import InvalidInput
 from pdebug.model.camel import METADATA_FIELDS, metadata_field, snake_keys, to_snake
-from pdebug.model.dump import ConfigDump, Section, decode_items, decode_raw, plain_json
+from pdebug.model.dump import (
+    ConfigDump,
+    Section,
+    decode_items,
+    decode_raw,
+    fold_v2alpha,
+    plain_json,
+)
 from pdebug.model.listeners import RawDynamicListener, Walked, walk
 from pdebug.model.sections import none_when_absent
 
@@ -360,7 +367,7 @@ def collect(
         + (["static_endpoint_configs"] if include_static else []),
     }[kind]
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
-        out.update(_v2alpha_listeners(sec, exact))
+        out.update(_v2alpha_listeners(dump, sec, exact))
     twins: set[str] = set()  # names only a name-less rejection holds so far
     for key in keys:
         raw = sec.raw(key)
@@ -409,28 +416,31 @@ def _entries(
     return decode_items(raw, _Entry, what, warn)
 
 
-_STATES = msgspec.json.Decoder(list[_State], strict=False)
+def _v2alpha_listeners(dump: ConfigDump, sec: Section, exact: bool = False) -> dict[str, Resource]:
+    """Envoy <= 1.14 lists dynamic listeners per state: the model's fold, then its walk.
 
-
-def _v2alpha_listeners(sec: Section, exact: bool = False) -> dict[str, Resource]:
-    """Envoy <= 1.14 lists dynamic listeners per state: ``{listener, ...}`` entries."""
+    Each folded entry holds one state; a listener in two states is compared in the one
+    a v3 entry would show (:func:`_dynamic_listener`: active, else warming; draining is
+    dropped), the last of a name in one state list.
+    """
     out: dict[str, Resource] = {}
-    for key, state in (
-        ("dynamic_warming_listeners", "warming"),
-        ("dynamic_active_listeners", "active"),
-    ):
-        raw = sec.raw(key)
+    folded, _ = fold_v2alpha(sec, dump.source, msgspec.Raw, _raw_entry)
+    for walked in walk(folded):
         try:
-            for entry in _STATES.decode(raw) if raw is not None else []:
-                if len(entry.listener):
-                    name = _name_of(entry.listener, exact)
-                    out[name] = Resource(name, entry.listener, sec.camel, state)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(
-                f"{key}: unexpected value ({exc})",
-                hint="the dump may be damaged or from an unsupported Envoy version",
-            ) from None
+            res = _dynamic_listener(walked, sec, exact)
+        except InvalidInput as exc:
+            dump.warn(f"{exc.message}; skipped")
+            continue
+        if res is None or not len(res.raw):
+            continue
+        prev = out.get(res.name)
+        if prev is None or prev.state == res.state:
+            out[res.name] = res
     return out
+
+
+def _raw_entry(_: msgspec.Raw) -> RawDynamicListener:
+    return RawDynamicListener()
 
 
 def _resource(

@@ -160,6 +160,28 @@ def test_diff_of_a_v2alpha_dump_and_a_v3_dump_of_the_same_pod_matches(pdebug, tm
     assert "Listeners: 1 of 52 differ" in result.out and "@type" not in result.out
 
 
+def test_diff_reads_v2alpha_listeners_through_the_models_fold(pdebug, tmp_path):
+    """A v2alpha listener in two states is compared in the state a v3 entry shows
+    (active, not its warming update); a draining-only one is not compared."""
+    v3 = tmp_path / "v3.json"
+    v3.write_text(json.dumps(_v3(_doc())))
+    doc = _doc()
+    sec = _section(doc, "ListenersConfigDump")
+    active = sec["dynamic_active_listeners"]
+    warming = copy.deepcopy(active[0])
+    warming["listener"]["address"]["socket_address"]["port_value"] = 7
+    sec["dynamic_warming_listeners"] = [warming]
+    draining = copy.deepcopy(active[1])
+    draining["listener"]["name"] = "only-draining"
+    sec["dynamic_draining_listeners"] = [draining]
+    v2 = tmp_path / "v2.json"
+    v2.write_text(json.dumps(doc))
+    result = pdebug("diff", v2, v3)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[1] == "Listeners Match"
+    assert "only-draining" not in result.out
+
+
 def test_a_single_object_where_a_list_belongs_is_read_as_a_list(pdebug, tmp_path):
     """The echo dump's static listener has ``http_filters: {name: envoy.router}``: Envoy
     took it from YAML as a one-item list, and so does pdebug (no 'could not read')."""

@@ -28,6 +28,7 @@ from pdebug.model import schema as s
 from pdebug.model.camel import MODES, Mode, convert, snake_keys, to_camel
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 #: ``...ConfigDump`` message name -> pdebug's section kind. v2 admin types
 #: (``envoy.admin.v2alpha.ClustersConfigDump``) share the message names.
@@ -695,17 +696,35 @@ class FoldedEntries(Entries[s.DynamicListener]):
         return Ref(self.section, key, at, path)
 
 
-def _v2alpha_listeners(sec: Section, source: str) -> FoldedEntries | None:
-    items: list[s.DynamicListener] = []
+def fold_v2alpha(
+    sec: Section, source: str, tp: type[T], entry: Callable[[T], E]
+) -> tuple[list[E], list[tuple[str, int]]]:
+    """The one fold of v2alpha listeners into v3 ``dynamic_listeners`` entries.
+
+    Each item of each per-state list (:data:`V2ALPHA_LISTENER_KEYS`, in that order) is
+    decoded as ``tp`` and becomes one entry, ``entry(item)``, holding the item as that
+    state; with it, where it came from (``(v2 key, index)``). The model folds typed
+    states (:meth:`ConfigDump.dynamic_listeners`), ``diff`` undecoded ones (it compares
+    bytes); both then go through the one walk, :func:`pdebug.model.listeners.walk`.
+    """
+    items: list[E] = []
     origins: list[tuple[str, int]] = []
     for key, state in V2ALPHA_LISTENER_KEYS:
-        entries = sec.typed(key, list[s.ListenerState], list, f"{source}: {key}")
+        entries = sec.typed(key, list[tp], list, f"{source}: {key}")  # type: ignore[valid-type]
         for i, st in enumerate(entries):
-            name = st.listener.name if st.listener is not None else ""
-            entry = s.DynamicListener(name=name)
-            setattr(entry, state, st)
-            items.append(entry)
+            folded = entry(st)
+            setattr(folded, state, st)
+            items.append(folded)
             origins.append((key, i))
+    return items, origins
+
+
+def _v2alpha_listeners(sec: Section, source: str) -> FoldedEntries | None:
+    items, origins = fold_v2alpha(sec, source, s.ListenerState, _typed_entry)
     if not items:
         return None
     return FoldedEntries(sec, "dynamic_listeners", items, origins)
+
+
+def _typed_entry(st: s.ListenerState) -> s.DynamicListener:
+    return s.DynamicListener(name=st.listener.name if st.listener is not None else "")

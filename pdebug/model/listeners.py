@@ -15,8 +15,9 @@ config it refused is in ``failed_configuration``). Two quirks:
   name-less, error-only entry. Both are one rejection: the name-less *twin* is dropped
   (:attr:`ListenerFacts.rejections`), one resource, one row, one finding.
 * A v2alpha dump (Envoy <= 1.14) lists dynamic listeners per state instead
-  (``dynamic_active_listeners`` ...); :meth:`ConfigDump.dynamic_listeners` folds them
-  into v3 entries, so the walk here sees one shape.
+  (``dynamic_active_listeners`` ...); :func:`pdebug.model.dump.fold_v2alpha` folds them
+  into v3 entries (typed for :meth:`ConfigDump.dynamic_listeners`, undecoded for
+  ``diff``), so the walk here sees one shape.
 
 Which states an entry holds is said once, by :func:`walk`, over typed or undecoded
 entries. :class:`ListenerFacts` walks the typed entries once
