@@ -84,13 +84,26 @@ def test_the_model_and_diff_read_the_same_walk() -> None:
     assert orjson.loads(bytes(found["b"].raw)) == _listener("b")
 
 
-def test_a_null_state_is_absent_to_the_model_and_refused_by_diff() -> None:
-    """Kept as before: typed, ``null`` is None; undecoded, bytes that are no state."""
-    entries = [{"name": "a", "active_state": None, "warming_state": {"listener": _listener("a")}}]
+def test_a_null_state_is_absent_to_the_model_and_to_diff() -> None:
+    """``"active_state": null`` is that state left out (protojson's null), for all."""
+    entries = [
+        {"name": "a", "active_state": None, "warming_state": {"listener": _listener("a")}},
+        {"name": "b", "active_state": {"listener": _listener("b")}, "error_state": None},
+        {"name": "c", "active_state": None, "draining_state": None},
+    ]
     dump = load(_dump(entries), "f").dump
     assert dump is not None
     warnings: list[str] = []
     dump.warn = warnings.append  # type: ignore[method-assign]
-    assert [e.labels for e in ListenerFacts(dump).dynamic] == [("WARMING",)]
-    assert diff.collect(dump, "listeners") == {}
-    assert warnings == ["listener a: unexpected value (Expected `object`, got `null`); skipped"]
+    assert [e.labels for e in ListenerFacts(dump).dynamic] == [("WARMING",), ("ACTIVE",), ()]
+    found = diff.collect(dump, "listeners")
+    assert {n: r.state for n, r in found.items()} == {"a": "warming", "b": "active"}
+    assert orjson.loads(bytes(found["a"].raw)) == _listener("a")
+    assert warnings == []
+    undecoded = decode_items(orjson.dumps(entries), RawDynamicListener, "t", warnings.append)
+    assert [[label for label, _ in w.states] for w in walk(undecoded)] == [
+        ["WARMING"],
+        ["ACTIVE"],
+        [],
+    ]
+    assert [w.error for w in walk(undecoded)] == [False, False, False]

@@ -214,13 +214,23 @@ class RawDynamicListener(msgspec.Struct, gc=False):
     error_state: msgspec.Raw = msgspec.Raw()
 
 
-def _held(value: Any) -> bool:
-    """Whether an entry holds a state: typed, not None; undecoded (Raw), not empty.
+_NULL = b"null"
 
-    The typed decoder reads a ``null`` state as None; kept undecoded it is the bytes
-    ``null``, a state that does not decode (``diff`` warns and skips the entry).
+
+def _held(value: Any) -> bool:
+    """Whether an entry holds a state: typed, not None; undecoded (Raw), not empty, not null.
+
+    ``"active_state": null`` is the state left out, as protojson reads a null message
+    field (unset) and as the typed decoder reads it (None): every consumer (the tables,
+    checks, trace, report and diff) sees the entry without that state. Envoy never
+    writes a null state; a dump that does was edited or made by another tool.
     """
-    return value is not None and (type(value) is not msgspec.Raw or len(value) > 0)
+    if value is None:
+        return False
+    if type(value) is not msgspec.Raw:
+        return True
+    n = len(value)
+    return n > 0 and (n != 4 or bytes(value) != _NULL)
 
 
 class Walked(Generic[E]):
@@ -248,7 +258,8 @@ def walk(entries: Iterable[E]) -> Iterator[Walked[E]]:
 
     The rule of states is here only: an entry holds each of ``active_state``,
     ``warming_state`` and ``draining_state`` that it has, read in :data:`STATES` order,
-    and maybe an ``error_state``. Entries may be typed (the model: views, checks, trace,
+    and maybe an ``error_state``; a ``null`` state is one it does not have (:func:`_held`).
+    Entries may be typed (the model: views, checks, trace,
     report, through :class:`ListenerFacts`) or undecoded (:class:`RawDynamicListener`:
     ``diff``, which compares bytes); the walk decodes nothing. What each consumer makes
     of the states is its own choice: :class:`ListenerFacts` keeps every state, ``diff``
@@ -256,18 +267,19 @@ def walk(entries: Iterable[E]) -> Iterator[Walked[E]]:
     drops a name-less entry whose name an earlier entry holds.
     """
     raw = msgspec.Raw
+    null = raw(_NULL)
     for index, entry in enumerate(entries):
         e: Any = entry  # typed or undecoded: both have these fields
         states: list[tuple[str, Any]] = []
         # :func:`_held` inlined, in STATES order (the views and diff walk every entry)
         st = e.active_state
-        if st is not None and (type(st) is not raw or len(st)):
+        if st is not None and (type(st) is not raw or (len(st) and st != null)):
             states.append(("ACTIVE", st))
         st = e.warming_state
-        if st is not None and (type(st) is not raw or len(st)):
+        if st is not None and (type(st) is not raw or (len(st) and st != null)):
             states.append(("WARMING", st))
         st = e.draining_state
-        if st is not None and (type(st) is not raw or len(st)):
+        if st is not None and (type(st) is not raw or (len(st) and st != null)):
             states.append(("DRAINING", st))
         yield Walked(index, entry, tuple(states), _held(e.error_state))
 
