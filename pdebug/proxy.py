@@ -124,26 +124,26 @@ class Fetch(msgspec.Struct, frozen=True):
         )
 
     @classmethod
-    def secrets(cls, inline: bool = False) -> Fetch:
+    def secrets(cls, wide: bool = False) -> Fetch:
         """Secret sections.
 
-        With ``inline`` (``-o wide``) the listeners and clusters too, whose TLS contexts
-        may hold certificates inline (Consul's).
+        ``wide`` (``-o wide``): the listeners and clusters too, whose TLS contexts may
+        hold certificates inline (Consul's).
         """
         mask = ("dynamic_active_secrets", "dynamic_warming_secrets", "static_secrets")
-        if not inline:
+        if not wide:
             return cls(kinds=("secrets",), mask=mask)
         # no mask: Envoy refuses a mask naming fields of several sections (HTTP 400)
         return cls(kinds=("secrets", "listeners", "clusters"))
 
     @classmethod
-    def bootstrap(cls) -> Fetch:
-        """The bootstrap section."""
+    def bootstrap(cls, wide: bool = False) -> Fetch:
+        """The bootstrap section (``wide``, ``-o wide``, reads nothing more)."""
         return cls(kinds=("bootstrap",), mask=("bootstrap",))
 
     @classmethod
-    def ecds(cls) -> Fetch:
-        """ECDS sections."""
+    def ecds(cls, wide: bool = False) -> Fetch:
+        """ECDS sections (``wide``, ``-o wide``, reads nothing more)."""
         return cls(kinds=("ecds",), mask=("ecds_filters",))
 
     @classmethod

@@ -94,6 +94,18 @@ def test_fetch_pushes_filters_down_to_envoy():
     assert Fetch.everything().dump_path() == "/config_dump?include_eds"
 
 
+def test_a_whole_views_fetch_says_what_wide_reads_more():
+    """``-o wide`` is an argument of the whole views' Fetch constructors (#14): the CLI
+    passes it to each alike, and only secrets asks for more (inline certificates)."""
+    assert Fetch.secrets(True).kinds == ("secrets", "listeners", "clusters")
+    assert Fetch.secrets(True).dump_path() == "/config_dump"  # Envoy refuses a mixed mask
+    assert Fetch.secrets(False).dump_path() == (
+        "/config_dump?mask=dynamic_active_secrets,dynamic_warming_secrets,static_secrets"
+    )
+    for name in ("bootstrap", "ecds"):
+        assert getattr(Fetch, name)(True) == getattr(Fetch, name)(False)
+
+
 # --- failures -----------------------------------------------------------------------
 
 

@@ -267,12 +267,16 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
 
 def whole(
     module: str,
-    fetch: Callable[[], Fetch],
+    fetch: Callable[[bool], Fetch],
     proxy: ProxyOptions,
     output: str,
     keys: str | None = None,
 ) -> int:
-    """A view with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
+    """A view with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``.
+
+    ``fetch(wide)``: what the view reads (one of :class:`~pdebug.proxy.Fetch`'s
+    constructors), ``wide`` when ``-o wide``.
+    """
     import importlib
 
     v = importlib.import_module(f"pdebug.views.{module}")
@@ -283,10 +287,9 @@ def whole(
             result.note = None  # json/yaml print the whole section: nothing left out
         return result
 
-    wanted = fetch()
-    if module == "secrets" and output.lower() == "wide":
-        wanted = Fetch.secrets(inline=True)  # the listeners' and clusters' inline certificates
-    return run_view(proxy, output, wanted, build, keys=keys)
+    # what -o wide reads more (secrets: the listeners' and clusters' inline certificates)
+    # is the view's Fetch's to say
+    return run_view(proxy, output, fetch(output.lower() == "wide"), build, keys=keys)
 
 
 def all_(

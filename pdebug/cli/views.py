@@ -161,7 +161,7 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
     return _run.explain_empty(data, result, flt)
 
 
-def _whole_view(module: str, fetch: Callable[[], Fetch], doc: str) -> Callable[..., int]:
+def _whole_view(module: str, fetch: Callable[[bool], Fetch], doc: str) -> Callable[..., int]:
     """A view command with no filter of its own: ``pdebug.views.MODULE.view(dump, wide)``."""
 
     def command(
