@@ -82,11 +82,11 @@ golden: $(STAMP)  ## rewrite golden files from the current output (review the di
 	$(BIN)/pytest -q --update-golden
 
 bench: $(STAMP)  ## measure pdebug against the JSON-parse floor (see README)
-	$(BIN)/python bench/run.py
-	$(BIN)/python bench/live.py
-	$(BIN)/python bench/ztunnel.py
-	$(BIN)/python bench/report_paint.py
-	$(BIN)/python bench/assert_bench.py
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.live
+	$(BIN)/python -m bench.ztunnel
+	$(BIN)/python -m bench.report_paint
+	$(BIN)/python -m bench.assert_bench
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info $(LINT_DIR)/node_modules

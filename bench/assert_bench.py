@@ -8,7 +8,7 @@ lifetimes (5), as a team's runbook would.
 
 Usage::
 
-    python bench/assert_bench.py [--runs 5]
+    python -m bench.assert_bench [--runs 5]
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from interleave import interleaved_walls, print_ratio_table  # noqa: E402
-from run import OUT, ROOT, tools  # noqa: E402
+from bench.interleave import interleaved_walls, print_ratio_table
+from bench.run import OUT, ROOT, tools
 
 TARGET = 2.0
 PROXIES = 20

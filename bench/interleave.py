@@ -11,7 +11,7 @@ import statistics
 import sys
 from collections.abc import Callable, Collection
 
-from run import run_once
+from bench.run import run_once
 
 
 def interleaved_walls(

@@ -19,7 +19,7 @@ one at a time: what a capture costs it, the box's load aside) and, for the rows 
 process, that process's user CPU. ``--envoy-docs`` first prints the Envoy's CPU per admin
 document ``pdebug dump`` saves (and the text forms it could save instead), each fetched alone.
 
-Usage: python bench/live.py [--clusters 5000] [--runs 5] [--json OUT] [--double-in-process]
+Usage: python -m bench.live [--clusters 5000] [--runs 5] [--json OUT] [--double-in-process]
                             [--only TEXT]...   (the rows whose label holds TEXT, and the fetch)
                             [--envoy-docs]
 """
@@ -41,10 +41,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the tests.harness package
+from tests import harness as eh
 
-from tests import harness as eh  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 POD, NAMESPACE, ADMIN_PORT = "bench-sidecar", "default", 15000
 WHOLE = "whole dump fetch (config_dump?include_eds)"
@@ -263,8 +262,9 @@ def kube_double(envoy_port: int, kubeconfig: Path, in_process: bool) -> Iterator
     if in_process:
         yield from serve_double(envoy_port, kubeconfig)
         return
-    argv = [sys.executable, __file__, "--serve-double", str(envoy_port), str(kubeconfig)]
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as child:
+    argv = [sys.executable, "-m", "bench.live", "--serve-double", str(envoy_port), str(kubeconfig)]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, stdin=pipe, stdout=pipe, cwd=ROOT) as child:
         assert child.stdin is not None and child.stdout is not None
         try:
             if child.stdout.readline().strip() != b"ready":

@@ -19,7 +19,7 @@ each within 5 s) as MET/MISSED, with the machine's load before and after; saves 
 
 Usage::
 
-    python bench/report_paint.py [--services 5000] [--runs 5]
+    python -m bench.report_paint [--services 5000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -36,12 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests.harness package
-
-from run import OUT, get_dump, tools  # noqa: E402
-
-from tests.harness import find_chromium  # noqa: E402
+from bench.run import OUT, get_dump, tools
+from tests.harness import find_chromium
 
 #: Issue #17: the HTML of a 200 MB dump's report "stays usable": first paint, and the
 #: page's script done (DOMContentLoaded: every table drawn, sortable), within this.

@@ -324,8 +324,8 @@ def mutated_copy(path: Path, variant: str = "") -> Path:
         return out
     # In a child process: Linux children inherit the parent's peak RSS as their own
     # ru_maxrss, so this process must never hold a parsed dump.
-    argv = [sys.executable, __file__, "--mutate", str(path), str(out), variant]
-    subprocess.run(argv, check=True)
+    argv = [sys.executable, "-m", "bench.run", "--mutate", str(path), str(out), variant]
+    subprocess.run(argv, check=True, cwd=ROOT)
     return out
 
 

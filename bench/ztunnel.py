@@ -8,7 +8,7 @@ and after (the machine is shared: compare ratios, not seconds).
 
 Usage::
 
-    python bench/ztunnel.py [--workloads 10000] [--runs 5]
+    python -m bench.ztunnel [--workloads 10000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import genztunnel  # noqa: E402
-from interleave import interleaved_walls, print_ratio_table  # noqa: E402
-from run import FLOOR_SRC, OUT, ROOT, tools  # noqa: E402
+from bench import genztunnel
+from bench.interleave import interleaved_walls, print_ratio_table
+from bench.run import FLOOR_SRC, OUT, ROOT, tools
 
 TARGET = 0.3
 
