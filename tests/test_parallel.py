@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -329,14 +328,7 @@ _SLOW_CHILD = textwrap.dedent(
 def test_interrupted_while_children_work(how: str) -> None:
     dump = FIXTURES / "real" / "sidecar" / "config_dump.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PDEBUG_JOBS": "2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_CHILD, str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,  # its own process group, as a shell's job
-    )
-    try:
+    with eh.job([sys.executable, "-c", _SLOW_CHILD, str(dump)], env) as proc:
         deadline = time.monotonic() + 30
         kids: set[int] = set()
         while time.monotonic() < deadline:
@@ -347,20 +339,8 @@ def test_interrupted_while_children_work(how: str) -> None:
         assert kids, "a child working"
         time.sleep(0.2)
         assert any(eh.pid_alive(k) for k in kids), "the EDS child still working"
-        if how == "sigterm":
-            proc.send_signal(signal.SIGTERM)
-        else:  # the terminal sends SIGINT to the whole foreground group
-            os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert err.decode().endswith("pdebug: interrupted\n"), err
-    assert out == b""
-    for kid in kids:
-        assert not eh.pid_alive(kid), f"child {kid} left behind"
+        out, err = eh.interrupt(proc, how)
+    eh.assert_interrupted(proc, out, err, kids)
 
 
 def test_jobs_not_a_number_is_one_line_exit_2() -> None:

@@ -245,21 +245,13 @@ _SLOW_WORKER = (
 @pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
 def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
     """Exit 130, ``pdebug: interrupted``, no page written and no worker left behind."""
-    import signal
-    import subprocess
     import sys
     import time
 
     out = tmp_path / "r.html"
     env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent), "PDEBUG_JOBS": "2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_WORKER, str(SIDECAR / "config_dump.json"), "-o", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,  # its own process group, as a shell's job
-    )
-    try:
+    argv = [sys.executable, "-c", _SLOW_WORKER, str(SIDECAR / "config_dump.json"), "-o", str(out)]
+    with eh.job(argv, env) as proc:
         deadline = time.monotonic() + 30
         kids: list[int] = []
         while time.monotonic() < deadline and not kids:
@@ -268,21 +260,9 @@ def test_interrupted_while_the_worker_works(how: str, tmp_path: Path) -> None:
         assert kids, "a worker working"
         time.sleep(0.3)
         assert all(eh.pid_alive(k) for k in kids), "the worker still sleeps"
-        if how == "sigterm":
-            proc.send_signal(signal.SIGTERM)
-        else:  # the terminal sends SIGINT to the whole foreground group
-            os.killpg(proc.pid, signal.SIGINT)
-        said, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert err.decode().endswith("pdebug: interrupted\n"), err
-    assert said == b""
+        said, err = eh.interrupt(proc, how)
     assert not out.exists()
-    for kid in kids:
-        assert not eh.pid_alive(kid), f"worker {kid} left behind"
+    eh.assert_interrupted(proc, said, err, kids)
 
 
 def test_forked_bundle_page_is_the_sequential_page(

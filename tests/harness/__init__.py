@@ -45,6 +45,7 @@ from .helpers import (
     ROOT,
     WAYPOINT_READS,
     Result,
+    assert_interrupted,
     camel_key_diff,
     camelize,
     child_pids,
@@ -54,6 +55,8 @@ from .helpers import (
     generated_dump,
     graph_by_one_sort,
     heavy_imports,
+    interrupt,
+    job,
     json_name,
     page_graph,
     pid_alive,
@@ -102,6 +105,9 @@ from .sidecar import (
 )
 
 __all__ = [
+    "assert_interrupted",
+    "interrupt",
+    "job",
     "camel_key_diff",
     "child_pids",
     "pid_alive",

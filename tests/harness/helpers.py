@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,6 +265,43 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@contextlib.contextmanager
+def job(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` run as a shell runs a job (its own process group), killed if still running
+    when the block ends."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def interrupt(proc: subprocess.Popen[bytes], how: str) -> tuple[bytes, bytes]:
+    """Stop a :func:`job` as a user does (``sigterm``, or ``ctrl-c``: SIGINT to its whole
+    process group, as the terminal sends it); its stdout and stderr."""
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    return proc.communicate(timeout=20)
+
+
+def assert_interrupted(
+    proc: subprocess.Popen[bytes], out: bytes, err: bytes, kids: Iterable[int]
+) -> None:
+    """pdebug stopped as it must be: exit 130, ``pdebug: interrupted``, nothing on stdout,
+    none of ``kids`` (its workers) left running."""
+    assert proc.returncode == 130, err
+    assert err.decode().endswith("pdebug: interrupted\n"), err
+    assert out == b""
+    for kid in kids:
+        assert not pid_alive(kid), f"child {kid} left behind"
 
 
 def _spelling_free(key: str) -> str:
