@@ -33,11 +33,11 @@ from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, VHOST, Graph
 from tests.harness import (
-    FIXTURES,
     camelize,
-    corpus_config_dumps,
+    eds_dump,
     graph_by_one_sort,
     report_graph,
+    saved_dumps,
 )
 
 NOW = CheckOptions().now
@@ -52,39 +52,12 @@ _STATUSES = {
 }
 
 
+def _sock(c: str, i: int) -> dict[str, Any]:
+    # The two clusters that sort alike get interleaved addresses.
+    return {"socket_address": {"address": f"10.0.{9 - i}.{len(c) % 7}", "port_value": 80}}
+
+
 def _synthetic(live: bool) -> tuple[bytes, bytes | None]:
-    v3 = "type.googleapis.com/envoy.admin.v3."
-    clusters = [
-        {"cluster": {"name": c, "type": "EDS", "eds_cluster_config": {"eds_config": {"ads": {}}}}}
-        for c in _STATUSES
-    ]
-
-    def sock(c: str, i: int) -> dict[str, Any]:
-        # The two clusters that sort alike get interleaved addresses.
-        return {"socket_address": {"address": f"10.0.{9 - i}.{len(c) % 7}", "port_value": 80}}
-
-    clas = [
-        {
-            "endpoint_config": {
-                "cluster_name": c,
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {"endpoint": {"address": sock(c, i)}, "health_status": st}
-                            for i, st in enumerate(sts)
-                        ]
-                    }
-                ],
-            }
-        }
-        for c, sts in _STATUSES.items()
-    ]
-    doc = {
-        "configs": [
-            {"@type": v3 + "ClustersConfigDump", "dynamic_active_clusters": clusters},
-            {"@type": v3 + "EndpointsConfigDump", "dynamic_endpoint_configs": clas},
-        ]
-    }
     health = None
     if live:
         statuses = [
@@ -92,7 +65,7 @@ def _synthetic(live: bool) -> tuple[bytes, bytes | None]:
                 "name": c,
                 "host_statuses": [
                     {
-                        "address": sock(c, i),
+                        "address": _sock(c, i),
                         "health_status": {"eds_health_status": st, "failed_outlier_check": i == 1},
                     }
                     for i, st in enumerate(sts)
@@ -101,17 +74,11 @@ def _synthetic(live: bool) -> tuple[bytes, bytes | None]:
             for c, sts in _STATUSES.items()
         ]
         health = json.dumps({"cluster_statuses": statuses}).encode()
-    return json.dumps(doc).encode(), health
+    return eds_dump(_STATUSES, _sock), health
 
 
 def _inputs() -> Iterator[tuple[str, bytes, bytes | None]]:
-    for p in corpus_config_dumps():
-        yield p.relative_to(FIXTURES).as_posix(), p.read_bytes(), None
-    for name in ("seed-demo", "sidecar"):
-        d = FIXTURES / "real" / name
-        dump, live = (d / "config_dump.json").read_bytes(), (d / "clusters.json").read_bytes()
-        yield f"real/{name}", dump, None
-        yield f"real/{name}+clusters", dump, live
+    yield from saved_dumps()
     buf = io.BytesIO()
     generate(buf, 40, seed=5, namespaces=3)
     mesh = buf.getvalue()

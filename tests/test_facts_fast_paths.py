@@ -28,19 +28,13 @@ from pdebug.model.hosts import Host, HostSet
 from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, OK, UNKNOWN, WARN, Graph
-from tests.harness import FIXTURES, corpus_config_dumps
+from tests.harness import FIXTURES, eds_dump, saved_dumps
 
 NOW = CheckOptions().now
 
 
 def _inputs() -> Iterator[tuple[str, bytes, bytes | None]]:
-    for p in corpus_config_dumps():
-        yield p.relative_to(FIXTURES).as_posix(), p.read_bytes(), None
-    for name in ("seed-demo", "sidecar"):
-        d = FIXTURES / "real" / name
-        dump, live = (d / "config_dump.json").read_bytes(), (d / "clusters.json").read_bytes()
-        yield f"real/{name}", dump, None
-        yield f"real/{name}+clusters", dump, live
+    yield from saved_dumps()
     for p in ("istioctl/proxy-config-eds/configdump.json",):
         yield p, (FIXTURES / p).read_bytes(), None
     buf = io.BytesIO()
@@ -69,34 +63,7 @@ def _sock(ip: str) -> dict[str, Any]:
 
 
 def _synthetic_dump() -> bytes:
-    v3 = "type.googleapis.com/envoy.admin.v3."
-    clusters = [
-        {"cluster": {"name": c, "type": "EDS", "eds_cluster_config": {"eds_config": {"ads": {}}}}}
-        for c in _STATUSES
-    ]
-    clas = [
-        {
-            "endpoint_config": {
-                "cluster_name": c,
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {"endpoint": {"address": _sock(_ip(c, i))}, "health_status": st}
-                            for i, st in enumerate(sts)
-                        ]
-                    }
-                ],
-            }
-        }
-        for c, sts in _STATUSES.items()
-    ]
-    doc = {
-        "configs": [
-            {"@type": v3 + "ClustersConfigDump", "dynamic_active_clusters": clusters},
-            {"@type": v3 + "EndpointsConfigDump", "dynamic_endpoint_configs": clas},
-        ]
-    }
-    return json.dumps(doc).encode()
+    return eds_dump(_STATUSES, lambda c, i: _sock(_ip(c, i)))
 
 
 def _synthetic_live() -> bytes:

@@ -50,6 +50,7 @@ from .helpers import (
     camelize,
     child_pids,
     corpus_config_dumps,
+    eds_dump,
     every_dict,
     find_chromium,
     generated_dump,
@@ -62,6 +63,7 @@ from .helpers import (
     pid_alive,
     report_graph,
     run_bounded,
+    saved_dumps,
 )
 from .pki import (
     SPIFFE_ID,
@@ -106,6 +108,8 @@ from .sidecar import (
 
 __all__ = [
     "assert_interrupted",
+    "eds_dump",
+    "saved_dumps",
     "interrupt",
     "job",
     "camel_key_diff",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,53 @@ def corpus_config_dumps() -> list[Path]:
             continue
         out.append(p)
     return out
+
+
+def saved_dumps() -> Iterator[tuple[str, bytes, bytes | None]]:
+    """``(name, dump, /clusters or None)``: the corpus's config dumps, then the two real
+    captures (fixtures/real/seed-demo and sidecar) alone and with their ``/clusters``."""
+    for p in corpus_config_dumps():
+        yield p.relative_to(FIXTURES).as_posix(), p.read_bytes(), None
+    for name in ("seed-demo", "sidecar"):
+        d = FIXTURES / "real" / name
+        dump, live = (d / "config_dump.json").read_bytes(), (d / "clusters.json").read_bytes()
+        yield f"real/{name}", dump, None
+        yield f"real/{name}+clusters", dump, live
+
+
+def eds_dump(
+    statuses: Mapping[str, Sequence[str]], address: Callable[[str, int], dict[str, Any]]
+) -> bytes:
+    """A config dump of EDS clusters, each with hosts of these EDS health statuses; host
+    ``i`` of cluster ``c`` is at ``address(c, i)`` (an Envoy ``Address``)."""
+    v3 = "type.googleapis.com/envoy.admin.v3."
+    clusters = [
+        {"cluster": {"name": c, "type": "EDS", "eds_cluster_config": {"eds_config": {"ads": {}}}}}
+        for c in statuses
+    ]
+    clas = [
+        {
+            "endpoint_config": {
+                "cluster_name": c,
+                "endpoints": [
+                    {
+                        "lb_endpoints": [
+                            {"endpoint": {"address": address(c, i)}, "health_status": st}
+                            for i, st in enumerate(sts)
+                        ]
+                    }
+                ],
+            }
+        }
+        for c, sts in statuses.items()
+    ]
+    doc = {
+        "configs": [
+            {"@type": v3 + "ClustersConfigDump", "dynamic_active_clusters": clusters},
+            {"@type": v3 + "EndpointsConfigDump", "dynamic_endpoint_configs": clas},
+        ]
+    }
+    return json.dumps(doc).encode()
 
 
 def find_chromium() -> str | None:
