@@ -9,7 +9,6 @@ the golden's shape.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import socket
@@ -261,7 +260,6 @@ DB = "db.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul"
 
 def _send_client_hello(port: int, sni: str) -> None:
     """Open a TLS connection with ``sni`` (its handshake is allowed to fail)."""
-    import socket
     import ssl
 
     ctx = ssl.create_default_context()
@@ -387,14 +385,7 @@ def test_aggregate_cluster_fails_over_as_envoy_does(pdebug, tmp_path):
             },
         }
         with eh.Envoy(boot) as envoy:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
-            ):
-                sock.sendall(b"hello\r\n")
-                sock.settimeout(2)
-                with contextlib.suppress(OSError):
-                    sock.recv(10)
+            eh.knock(port, send=b"hello\r\n")
             stat = f"cluster.{second}.upstream_cx_total"
             envoy.wait_for(
                 lambda: f"{stat}: 1" in envoy.get(f"/stats?filter={re.escape(stat)}").decode(),
@@ -462,14 +453,7 @@ def test_endpoints_of_a_failover_priority_are_not_a_panic(pdebug, tmp_path):
             "static_resources": {"listeners": [listener], "clusters": [_eds_cluster(db, files)]},
         }
         with eh.Envoy(boot) as envoy:
-            for _ in range(3):
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
-                ):
-                    sock.settimeout(2)
-                    with contextlib.suppress(OSError):
-                        sock.recv(10)
+            eh.knock(port, 3)
             envoy.wait_for(
                 lambda: (
                     f"{db}::127.0.0.1:{ports[0]}::cx_total::3" in envoy.get("/clusters").decode()

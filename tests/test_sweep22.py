@@ -8,7 +8,6 @@ fix and builds its input in the golden's shape.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import socket
@@ -121,14 +120,7 @@ def _through_envoy(
             },
         }
         with eh.Envoy(boot) as envoy:
-            for _ in range(30):
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
-                ):
-                    sock.settimeout(2)
-                    with contextlib.suppress(OSError):
-                        sock.recv(10)
+            eh.knock(port, 30)
 
             def stats() -> dict[str, int]:
                 body = envoy.get(f"/stats?filter={re.escape(stat)}").decode()

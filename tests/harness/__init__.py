@@ -33,6 +33,7 @@ from .envoy import (
     find_seed_config,
     free_port,
     http_get,
+    knock,
     seed_demo,
     seed_demo_bootstrap,
     wait_for,
@@ -108,6 +109,7 @@ from .sidecar import (
 
 __all__ = [
     "assert_interrupted",
+    "knock",
     "eds_dump",
     "saved_dumps",
     "interrupt",

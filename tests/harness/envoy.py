@@ -131,6 +131,23 @@ def free_port() -> int:
 _GIVEN: set[int] = set()
 
 
+def knock(port: int, times: int = 1, send: bytes = b"") -> None:
+    """Open ``times`` TCP connections to ``127.0.0.1:port`` one after the other (a test
+    Envoy's tcp_proxy listener, say): each sends ``send`` and waits up to 2 s for an
+    answer. A refused, reset or silent connection is no error: the test reads Envoy's
+    stats for what happened."""
+    for _ in range(times):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        ):
+            if send:
+                sock.sendall(send)
+            sock.settimeout(2)
+            with contextlib.suppress(OSError):
+                sock.recv(10)
+
+
 def find_envoy() -> str | None:
     """Locate the ``envoy`` binary.
 
