@@ -39,9 +39,8 @@ import pytest
 from pdebug import diff as d
 from pdebug import parallel
 from pdebug.checks import CheckOptions
-from pdebug.cli import main
 from pdebug.errors import PdebugError
-from pdebug.model import ProxyData, light
+from pdebug.model import ProxyData
 from pdebug.model.camel import to_snake
 from pdebug.model.load import load
 from pdebug.render import get_format
@@ -340,33 +339,14 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, bool]:
 # --- the fast and slow paths ----------------------------------------------------------------
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()  # what the in-process checks before this printed
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 #: How often each fast path answered on its own (the run must not test nothing).
 TAKEN = {"light": 0, "diff": 0, "forked": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = light.decode_clusters
-
-    def spy(raw: Any, type_url: str) -> Any:
-        found = real(raw, type_url)
-        TAKEN["light"] += found is not None
-        return found
-
     for command in ("clusters", "all"):
-        with monkeypatch.context() as m:
-            m.setattr(light, "decode_clusters", spy)
-            shipped = _run([command, str(path)], capsys)
-        with monkeypatch.context() as m:
-            m.setattr(light, "decode_clusters", lambda raw, type_url: None)
-            full = _run([command, str(path)], capsys)
-        assert shipped == full, f"light decode differs: {command}"
+        _, took = eh.light_both(path, command, capsys, monkeypatch)
+        TAKEN["light"] += sum(took)
 
 
 def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -377,7 +357,7 @@ def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> 
                 m.setenv("PDEBUG_JOBS", jobs)
                 m.setattr(parallel, "_threads_alive", lambda: False)
                 before = parallel.FORKS[0]
-                got.append(_run([*args, str(path)], capsys))
+                got.append(eh.run_main([*args, str(path)], capsys))
                 TAKEN["forked"] += parallel.FORKS[0] > before
         assert got[0] == got[1], f"forked differs: {' '.join(args)}"
 
@@ -419,10 +399,10 @@ def check_diff(a: Path, b: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -
     for args in ([str(a), str(b)], [str(b), str(a)]):
         with monkeypatch.context() as m:
             m.setattr(d, "_same_meaning", spy)
-            shipped = _run(["diff", *args], capsys)
+            shipped = eh.run_main(["diff", *args], capsys)
         with monkeypatch.context() as m:
             m.setattr(d, "_same_meaning", lambda *a, **k: False)
-            full = _run(["diff", *args], capsys)
+            full = eh.run_main(["diff", *args], capsys)
         assert shipped == full, "diff shortcut differs"
 
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from pdebug.cli import main
 from pdebug.model import light
 from pdebug.model import load as loader
-from tests.harness import FIXTURES, generated_dump
+from tests.harness import FIXTURES, generated_dump, light_both, run_main
 
 V3 = "type.googleapis.com/envoy.admin.v3."
 DUMPS = sorted(
@@ -30,40 +29,12 @@ DUMPS = sorted(
 DR = "/apis/networking.istio.io/v1alpha3/namespaces/ns/destination-rule/reviews"
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _both(
-    path: Path, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> tuple[tuple[int, str, str], list[bool]]:
-    """(the run as shipped, whether each light decode took the section); the full run equal."""
-    took: list[bool] = []
-    real = light.decode_clusters
-
-    def spy(raw: Any, type_url: str) -> Any:
-        found = real(raw, type_url)
-        took.append(found is not None)
-        return found
-
-    with monkeypatch.context() as m:
-        m.setattr(light, "decode_clusters", spy)
-        shipped = _run([command, str(path)], capsys)
-    with monkeypatch.context() as m:
-        m.setattr(light, "decode_clusters", lambda raw, type_url: None)
-        full = _run([command, str(path)], capsys)
-    assert shipped == full
-    return shipped, took
-
-
 @pytest.mark.parametrize("command", ["clusters", "all"])
 @pytest.mark.parametrize("path", DUMPS, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_every_fixture_reads_alike(
     path: Path, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _both(path, command, capsys, monkeypatch)
+    light_both(path, command, capsys, monkeypatch)
 
 
 def test_a_generated_mesh_takes_the_light_decode(
@@ -71,7 +42,7 @@ def test_a_generated_mesh_takes_the_light_decode(
 ) -> None:
     path = generated_dump(tmp_path / "mesh.json", 60)
     for command in ("clusters", "all"):
-        (code, out, _), took = _both(path, command, capsys, monkeypatch)
+        (code, out, _), took = light_both(path, command, capsys, monkeypatch)
         assert code == 0 and took == [True], command
         assert out.count("\n") > 100
 
@@ -158,7 +129,7 @@ def test_what_the_light_decode_does_not_take_is_decoded_fully(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = _dump(tmp_path, [*GOOD, *REFUSED[case]])
-    (code, out, err), took = _both(path, command, capsys, monkeypatch)
+    (code, out, err), took = light_both(path, command, capsys, monkeypatch)
     assert took and not any(took)  # refused: the table is the full decode's
     assert code == 0 and "reviews.ns" in out
 
@@ -168,13 +139,13 @@ def test_the_refused_cases_do_read_differently(
 ) -> None:
     """What the fallback is for: each refused case's table or warnings are the full decode's."""
     path = _dump(tmp_path, [*GOOD, *REFUSED["wrong type"]])
-    _, out, err = _run(["clusters", str(path)], capsys)
+    _, out, err = run_main(["clusters", str(path)], capsys)
     assert "x.ns" not in out and "skipped" in err
     path = _dump(tmp_path, [*GOOD, *REFUSED["mixed spellings"]])
-    _, out, err = _run(["clusters", str(path)], capsys)
+    _, out, err = run_main(["clusters", str(path)], capsys)
     assert "x.ns" in out and not err
     path = _dump(tmp_path, [*GOOD, *REFUSED["null cluster"]])
-    _, out, err = _run(["clusters", str(path)], capsys)
+    _, out, err = run_main(["clusters", str(path)], capsys)
     assert "skipped" in err
 
 
@@ -259,7 +230,7 @@ def test_what_the_light_decode_takes_reads_alike(
             '"istio": {\n', f'"istio": {{"config": "{DR}"}}, "istio": {{\n', 1
         )
         path.write_text(text)
-    _, took = _both(path, command, capsys, monkeypatch)
+    _, took = light_both(path, command, capsys, monkeypatch)
     assert took == [True]
 
 
@@ -269,7 +240,7 @@ def test_a_warming_list_that_the_full_decode_refuses_is_refused(
     """The light decode checks the whole section's planned lists, not just the shown ones."""
     path = _dump(tmp_path, [*GOOD], dynamic_warming_clusters=[{"cluster": {"name": 5}}])
     for command in ("clusters", "all"):
-        _, took = _both(path, command, capsys, monkeypatch)
+        _, took = light_both(path, command, capsys, monkeypatch)
         assert took and not any(took)
 
 
@@ -279,7 +250,7 @@ def test_the_light_lists_are_the_tables_only(
     """-o wide, json and filters read the full decode (the light one is never asked for)."""
     path = _dump(tmp_path, [*GOOD])
     for args in (["-o", "wide"], ["-o", "json"], ["--fqdn", "reviews"]):
-        _, out, _ = _run(["clusters", str(path), *args], capsys)
+        _, out, _ = run_main(["clusters", str(path), *args], capsys)
         assert "reviews" in out
     data = path.read_bytes()
     plan = ("dynamic_active_clusters", "static_clusters", "dynamic_warming_clusters")
@@ -313,7 +284,7 @@ def test_map_keys_are_checked_as_the_full_decode_checks_them(
     path = _dump(tmp_path, [*GOOD, odd])
     path.write_bytes(path.read_bytes().replace(b'"KEY"', b'"' + key + b'"'))
     for command in ("clusters", "all"):
-        (code, out, err), took = _both(path, command, capsys, monkeypatch)
+        (code, out, err), took = light_both(path, command, capsys, monkeypatch)
         assert took == [False]
         # The full decode skips that cluster with a warning (or, for a broken escape,
         # refuses the file): a decode that skipped the key would have shown it.

@@ -60,10 +60,12 @@ from .helpers import (
     interrupt,
     job,
     json_name,
+    light_both,
     page_graph,
     pid_alive,
     report_graph,
     run_bounded,
+    run_main,
     saved_dumps,
 )
 from .pki import (
@@ -109,6 +111,8 @@ from .sidecar import (
 
 __all__ = [
     "assert_interrupted",
+    "light_both",
+    "run_main",
     "knock",
     "eds_dump",
     "saved_dumps",

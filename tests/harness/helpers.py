@@ -352,6 +352,43 @@ def assert_interrupted(
         assert not pid_alive(kid), f"child {kid} left behind"
 
 
+def run_main(args: list[str], capsys: Any) -> tuple[int, str, str]:
+    """``pdebug ARGS`` in this process: its exit code, stdout and stderr (what was printed
+    before it is dropped)."""
+    from pdebug.cli import main
+
+    capsys.readouterr()
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def light_both(
+    path: Path, command: str, capsys: Any, monkeypatch: Any
+) -> tuple[tuple[int, str, str], list[bool]]:
+    """``pdebug COMMAND PATH`` with the clusters' light decode as shipped, and turned off:
+    both must print alike. The run as shipped, and whether each light decode took its
+    section."""
+    from pdebug.model import light
+
+    took: list[bool] = []
+    real = light.decode_clusters
+
+    def spy(raw: Any, type_url: str) -> Any:
+        found = real(raw, type_url)
+        took.append(found is not None)
+        return found
+
+    with monkeypatch.context() as m:
+        m.setattr(light, "decode_clusters", spy)
+        shipped = run_main([command, str(path)], capsys)
+    with monkeypatch.context() as m:
+        m.setattr(light, "decode_clusters", lambda raw, type_url: None)
+        full = run_main([command, str(path)], capsys)
+    assert shipped == full, f"light decode differs: {command}"
+    return shipped, took
+
+
 def _spelling_free(key: str) -> str:
     return key.replace("_", "").lower()
 
