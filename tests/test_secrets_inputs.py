@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from pdebug.errors import ExitCode
+from tests.harness import spiffe_validator
 from tests.harness.pki import make_ca, make_self_signed, make_test_pki
 
 NOW = dt.datetime.now(dt.UTC)
@@ -151,23 +152,16 @@ def test_check_judges_every_root_of_a_spiffe_trust_domain(pdebug, tmp_path: Path
         "secret": {
             "@type": SECRET_TYPE,
             "name": "ROOTCA",
-            "validation_context": {
-                "custom_validator_config": {
-                    "name": "envoy.tls.cert_validator.spiffe",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
-                        "v3.SPIFFECertValidatorConfig",
-                        "trust_domains": [
-                            {
-                                "name": "example.org",
-                                "trust_bundle": {
-                                    "inline_bytes": base64.b64encode(root + old).decode()
-                                },
-                            }
-                        ],
-                    },
+            "validation_context": spiffe_validator(
+                {
+                    "trust_domains": [
+                        {
+                            "name": "example.org",
+                            "trust_bundle": {"inline_bytes": base64.b64encode(root + old).decode()},
+                        }
+                    ]
                 }
-            },
+            ),
         },
     }
     result = pdebug("check", "-o", "json", _dump(tmp_path, [secret]))
@@ -189,16 +183,9 @@ def test_one_damaged_secret_leaves_the_others_judged(pdebug, tmp_path: Path):
         "secret": {
             "@type": SECRET_TYPE,
             "name": "spiffe",
-            "validation_context": {
-                "custom_validator_config": {
-                    "name": "envoy.tls.cert_validator.spiffe",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls."
-                        "v3.SPIFFECertValidatorConfig",
-                        "trust_domains": [{"name": "x", "trust_bundle": {"inline_bytes": 12}}],
-                    },
-                }
-            },
+            "validation_context": spiffe_validator(
+                {"trust_domains": [{"name": "x", "trust_bundle": {"inline_bytes": 12}}]}
+            ),
         },
     }
     path = _dump(tmp_path, [_root_secret("ROOTCA", expired), spiffe])

@@ -29,9 +29,7 @@ pytestmark = [
     ),
 ]
 
-SPIFFE_TYPE = (
-    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig"
-)
+SPIFFE_TYPE = eh.SPIFFE_TYPE
 TLS_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 NOW = dt.datetime.now(dt.UTC)
 
@@ -46,15 +44,6 @@ def _der_b64(pem: bytes) -> str:
 
     der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
     return _b64(der)
-
-
-def _validator(typed_config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "custom_validator_config": {
-            "name": "envoy.tls.cert_validator.spiffe",
-            "typed_config": {"@type": SPIFFE_TYPE, **typed_config},
-        }
-    }
 
 
 def _tls_cluster(name: str, xds: eh.XdsFiles, secret: str) -> dict[str, Any]:
@@ -103,7 +92,7 @@ def federated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     rootca = {
         "name": "ROOTCA",
-        "validation_context": _validator(
+        "validation_context": eh.spiffe_validator(
             {
                 "trust_domains": [
                     {"name": "a.example", "trust_bundle": {"inline_bytes": _b64(cas["a.example"])}},
@@ -124,7 +113,7 @@ def federated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     federated = {
         "name": "FEDERATED",
-        "validation_context": _validator(
+        "validation_context": eh.spiffe_validator(
             {"trust_bundles": {"inline_string": json.dumps(bundle_map)}}
         ),
     }

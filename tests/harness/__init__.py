@@ -74,6 +74,7 @@ from .pki import (
     make_test_pki,
 )
 from .resources import (
+    SPIFFE_TYPE,
     TEMPLATES,
     hcm,
     lb_endpoint,
@@ -83,6 +84,7 @@ from .resources import (
     render,
     router,
     sock,
+    spiffe_validator,
     static_cluster,
     tcp_proxy,
 )
@@ -111,6 +113,8 @@ from .sidecar import (
 
 __all__ = [
     "assert_interrupted",
+    "SPIFFE_TYPE",
+    "spiffe_validator",
     "light_both",
     "run_main",
     "knock",

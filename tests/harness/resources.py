@@ -41,6 +41,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 _TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 _ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+SPIFFE_TYPE = (
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig"
+)
 
 
 # --------------------------------------------------------------------------- templates
@@ -92,6 +95,17 @@ def tcp_proxy(cluster: str) -> Json:
     return {
         "name": "envoy.filters.network.tcp_proxy",
         "typed_config": {"@type": _TCP_PROXY_TYPE, "stat_prefix": cluster, "cluster": cluster},
+    }
+
+
+def spiffe_validator(typed_config: Json) -> Json:
+    """A ``validation_context`` whose custom validator is Envoy's SPIFFE one, with this
+    config (``trust_domains``...)."""
+    return {
+        "custom_validator_config": {
+            "name": "envoy.tls.cert_validator.spiffe",
+            "typed_config": {"@type": SPIFFE_TYPE, **typed_config},
+        }
     }
 
 
