@@ -29,13 +29,13 @@ from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.model import ProxyData
 from pdebug.model.health import UNHEALTHY_EDS
-from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, VHOST, Graph
 from tests.harness import (
     camelize,
     eds_dump,
     graph_by_one_sort,
+    proxy_or_skip,
     report_graph,
     saved_dumps,
 )
@@ -97,15 +97,8 @@ INPUTS = {name: (dump, live) for name, dump, live in _inputs()}
 
 
 def _proxy(name: str) -> ProxyData:
-    dump_bytes, live = INPUTS[name]
-    try:
-        dump = load(dump_bytes, name).dump
-    except PdebugError:
-        pytest.skip("not a dump pdebug reads")
-    if dump is None:
-        pytest.skip("not a config dump")
-    health = load(live, "clusters").clusters if live is not None else None
-    return ProxyData(name, dump, health)
+    proxy: ProxyData = proxy_or_skip(name, *INPUTS[name])
+    return proxy
 
 
 def _plain_eds(ctx: Context, this: Check, states: frozenset[str], unhealthy: bool) -> list[Finding]:

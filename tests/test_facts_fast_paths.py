@@ -25,10 +25,9 @@ from pdebug.model import schema as s
 from pdebug.model.address import address_text
 from pdebug.model.clusters import table_type
 from pdebug.model.hosts import Host, HostSet
-from pdebug.model.load import load
 from pdebug.report import topology
 from pdebug.report.topology import CLUSTER, ENDPOINT, OK, UNKNOWN, WARN, Graph
-from tests.harness import FIXTURES, eds_dump, saved_dumps
+from tests.harness import FIXTURES, eds_dump, proxy_or_skip, saved_dumps
 
 NOW = CheckOptions().now
 
@@ -93,15 +92,8 @@ INPUTS = {name: (dump, live) for name, dump, live in _inputs()}
 
 
 def _proxy(name: str) -> ProxyData:
-    dump_bytes, live = INPUTS[name]
-    try:
-        dump = load(dump_bytes, name).dump
-    except PdebugError:
-        pytest.skip("not a dump pdebug reads")
-    health = load(live, "clusters").clusters if live is not None else None
-    if dump is None:
-        pytest.skip("not a config dump")
-    return ProxyData(name, dump, health)
+    proxy: ProxyData = proxy_or_skip(name, *INPUTS[name])
+    return proxy
 
 
 def _plain_hosts(cla: s.ClusterLoadAssignment) -> list[Host]:

@@ -63,6 +63,7 @@ from .helpers import (
     light_both,
     page_graph,
     pid_alive,
+    proxy_or_skip,
     report_graph,
     run_bounded,
     run_main,
@@ -113,6 +114,7 @@ from .sidecar import (
 
 __all__ = [
     "assert_interrupted",
+    "proxy_or_skip",
     "SPIFFE_TYPE",
     "spiffe_validator",
     "light_both",

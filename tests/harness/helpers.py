@@ -92,6 +92,25 @@ def saved_dumps() -> Iterator[tuple[str, bytes, bytes | None]]:
         yield f"real/{name}+clusters", dump, live
 
 
+def proxy_or_skip(name: str, dump: bytes, live: bytes | None) -> Any:
+    """``ProxyData`` of a dump (and its ``/clusters``, if any); the test is skipped when
+    the bytes are no config dump pdebug reads."""
+    import pytest
+
+    from pdebug.errors import PdebugError
+    from pdebug.model import ProxyData
+    from pdebug.model.load import load
+
+    try:
+        parsed = load(dump, name).dump
+    except PdebugError:
+        pytest.skip("not a dump pdebug reads")
+    if parsed is None:
+        pytest.skip("not a config dump")
+    health = load(live, "clusters").clusters if live is not None else None
+    return ProxyData(name, parsed, health)
+
+
 def eds_dump(
     statuses: Mapping[str, Sequence[str]], address: Callable[[str, int], dict[str, Any]]
 ) -> bytes:
