@@ -107,6 +107,32 @@ def test_kind_of_each_form(files: Path, text: str, kind: str) -> None:
         assert parse_source(text).kind == kind
 
 
+@pytest.mark.parametrize("text", ["snap.tar.gz:web-1.shop", "dump.json", "x.ns", "localhost:1"])
+def test_a_word_is_split_into_bundle_and_member_once(
+    files: Path, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#14: the split that decides a word's kind is the one its spec is made of (it was
+    done twice: once to tell the kind, once more to make the FileSpec or MemberSpec)."""
+    from pdebug.sources import spec
+
+    calls: list[str] = []
+
+    def counted(word: str) -> tuple[str, str | None]:
+        calls.append(word)
+        return split_member(word)
+
+    monkeypatch.setattr(spec, "split_member", counted)
+    expected = {
+        "snap.tar.gz:web-1.shop": MemberSpec("snap.tar.gz", "web-1.shop"),
+        "dump.json": FileSpec("dump.json"),
+        "x.ns": KubeSpec("x.ns"),
+    }
+    parsed = parse_source(text)
+    if text in expected:
+        assert parsed == expected[text]
+    assert calls == [text]
+
+
 def test_text_is_what_names_the_source(files: Path) -> None:
     assert parse_source("snap.tar.gz:web-1.shop").text == "snap.tar.gz:web-1.shop"
     assert parse_source("dump.json").text == "dump.json"

@@ -196,7 +196,12 @@ def classify(text: str) -> Kind:
     addresses; ``KIND/NAME`` is a Kubernetes target. Anything else that does not exist as
     a file but looks like ``NAME`` or ``NAME.NS`` is a pod.
     """
-    if text == "-" or os.path.exists(text) or split_member(text)[1] is not None:
+    return _kind(text, split_member(text)[1] is not None)
+
+
+def _kind(text: str, member: bool) -> Kind:
+    """:func:`classify`, told whether ``text`` splits into a bundle and a member."""
+    if text == "-" or os.path.exists(text) or member:
         return "file"
     if _URL.match(text) or _HOST_PORT.match(text) or _IP_PORT.match(text):
         return "admin"
@@ -214,9 +219,10 @@ def parse_source(text: str, what: str = "SOURCE") -> SourceSpec:
         UsageError: an admin address whose port is no port (or out of range), that is not
             a URL, or that says ``https://`` (Envoy's admin speaks plain HTTP).
     """
-    kind = classify(text)
+    path, member = split_member(text)  # once: it decides the kind and makes the spec
+    kind = _kind(text, member is not None)
     if kind == "file":
-        return file_spec(text)
+        return FileSpec(path) if member is None else MemberSpec(path, member)
     if kind == "kube":
         return KubeSpec(text)
     return admin_spec(text, what)
