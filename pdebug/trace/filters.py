@@ -1,0 +1,664 @@
+"""The filters a request meets before the router: RBAC, fault injection, Istio's CUSTOM.
+
+Pure functions over one filter's config (plain JSON in snake_case, the policy names kept
+as written) and what Envoy knows of the request and its connection (:class:`Facts`).
+Each returns a :class:`FilterResult`: pass, deny (403, or a closed connection for the
+network RBAC filter), abort (a fault's status), skip (disabled on the route), or unknown
+(the answer depends on something pdebug is not told: the client's identity without
+``--source-principal``, its IP without ``--source-ip``, JWT claims, an ext_authz server).
+
+Envoy's rules (checked against a real Envoy 1.40 by ``tests/test_trace_filters.py``):
+
+* **RBAC.** ``rules`` absent: nothing enforced. A policy matches when one of its
+  ``permissions`` and one of its ``principals`` match; policies are tried in name order
+  (the first matching one is the effective policy). ALLOW: allowed only when a policy
+  matches (``rules`` with no policies denies everything); DENY: denied when one matches;
+  LOG: always allowed. A denied request is answered ``403 RBAC: access denied`` (the
+  network filter closes the connection). ``shadow_rules`` are evaluated and never
+  enforced; the matching shadow policy is written to the dynamic metadata
+  ``envoy.filters.http.rbac``/``{shadow_rules_stat_prefix}shadow_effective_policy_id``,
+  which Istio's CUSTOM action (an ext_authz filter with ``filter_enabled_metadata``)
+  reads to decide whether to ask the provider.
+* **Per route.** ``typed_per_filter_config[FILTER NAME]`` of the route, else its virtual
+  host, else the route configuration: an ``RBACPerRoute`` replaces the policy (without
+  ``rbac`` it turns the filter off), a ``FilterConfig`` turns the filter off or on
+  (``disabled``) or replaces its config, an ``HTTPFault`` replaces the fault's config.
+* **Fault.** An abort (``http_status``, ``grpc_status`` or ``header_abort``) applies to
+  ``percentage`` of the requests whose ``headers`` match (absent percentage: 0%); 100% is
+  a certain answer, less is a caveat; delays are noted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from pdebug.model import schema as s
+from pdebug.model.dump import decode_raw, plain_json
+from pdebug.trace.matchers import fullmatch_bounded, is_set
+from pdebug.trace.request import IP, HttpRequest, ip_of
+
+Json = dict[str, Any]
+#: True, False, or None: pdebug cannot tell (the text says what it depends on).
+Tri = bool | None
+Effect = Literal["pass", "deny", "abort", "skip", "unknown"]
+
+RBAC = "rbac"
+FAULT = "fault"
+EXT_AUTHZ = "ext_authz"
+#: The dynamic metadata namespace the HTTP RBAC filter writes its shadow results under.
+RBAC_METADATA = "envoy.filters.http.rbac"
+#: The filter state Istio keeps the mTLS peer's identity under (read by its RBAC rules).
+PEER_PRINCIPAL = "io.istio.peer_principal"
+_KINDS = {
+    ".rbac.v3.RBAC": RBAC,
+    ".rbac.v2.RBAC": RBAC,
+    ".fault.v3.HTTPFault": FAULT,
+    ".fault.v2.HTTPFault": FAULT,
+    ".ext_authz.v3.ExtAuthz": EXT_AUTHZ,
+    ".ext_authz.v2.ExtAuthz": EXT_AUTHZ,
+}
+_NAMES = {
+    "envoy.filters.http.rbac": RBAC,
+    "envoy.filters.network.rbac": RBAC,
+    "envoy.filters.http.fault": FAULT,
+    "envoy.fault": FAULT,
+    "envoy.filters.http.ext_authz": EXT_AUTHZ,
+    "envoy.ext_authz": EXT_AUTHZ,
+}
+_DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
+_NO_HEADERS = HttpRequest("", "", "", "", {})
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a filter can see of the request and its connection (None: unknown).
+
+    ``http`` is None for a network filter. ``tls``: the chain terminates TLS, so the
+    client may present a certificate (its identity is ``principal``, from
+    ``--source-principal``); ``peer_state``: Istio's peer identity filter state is set
+    (a waypoint's HBONE tunnel carries it). ``remote_ip`` is the client address the
+    connection manager settles on (``x-forwarded-for`` per its trusted hops);
+    ``remote_why`` says how, or why it is unknown.
+    """
+
+    http: HttpRequest | None
+    dest_ip: IP | None
+    dest_port: int
+    source_ip: IP | None
+    remote_ip: IP | None
+    remote_why: str
+    server_name: str
+    tls: bool
+    principal: str | None
+    peer_state: bool = False
+    #: The physical peer (``direct_remote_ip``): the client, unless a PROXY protocol
+    #: header (a load balancer's) named another one; ``direct_why`` when unknown.
+    direct_ip: IP | None = None
+    direct_why: str = "the client's IP: give --source-ip"
+
+
+@dataclass
+class FilterResult:
+    """What one filter does to the request."""
+
+    effect: Effect
+    reason: str
+    status: int | None = None
+    #: The policy (or fault) that decided, when one did.
+    policy: str | None = None
+    #: RBAC: ``ALLOW``, ``DENY`` or ``LOG``.
+    action: str = ""
+    #: What an ``unknown`` depends on.
+    depends: str = ""
+    #: The shadow rules' outcome (``allowed``/``denied``/``unknown``) and policy, if any.
+    shadow: str = ""
+    shadow_policy: str | None = None
+    notes: list[str] = field(default_factory=list)
+    #: Dynamic metadata written: (namespace, key) -> value (None: unknown whether/what).
+    metadata: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+
+def filter_kind(f: s.TypedExtension) -> str:
+    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ` or ``""``: by ``@type``, else by name."""
+    head = memoryview(f.typed_config)[:300].tobytes()
+    if b"@type" in head:
+        for suffix, kind in _KINDS.items():
+            if suffix.encode() + b'"' in head:
+                return kind
+        return ""
+    return _NAMES.get(f.name, "")
+
+
+def config_of(raw: msgspec.Raw, what: str) -> Json:
+    """A filter's (or per-route) config as plain snake_case JSON; ``{}`` when absent."""
+    if not is_set(raw):
+        return {}
+    value = plain_json(raw, what)
+    return as_obj(snake(value))
+
+
+def as_obj(value: Any) -> Json:
+    """``value`` when it is an object, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def _seq(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
+    """``tree`` with field names in snake_case; the keys of ``policies`` are names, kept."""
+    from pdebug.model.camel import to_snake
+
+    if depth > _MAX_DEPTH:
+        return tree
+    if isinstance(tree, list):
+        return [snake(v, depth=depth + 1) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = key if data or key.startswith("@") else to_snake(key)
+        out[name] = snake(value, data=name == "policies", depth=depth + 1)
+    return out
+
+
+# --- matching --------------------------------------------------------------------------
+
+_Match = tuple[Tri, str]
+
+
+def string_match(vm: Json, value: str) -> _Match:
+    """A ``StringMatcher`` over ``value``: (matched, what it wants)."""
+    fold = bool(vm.get("ignore_case"))
+    text = value.lower() if fold else value
+    ic = " (ignore_case)" if fold else ""
+    for key in ("exact", "prefix", "suffix", "contains"):
+        if key in vm:
+            want = str(vm[key])
+            w = want.lower() if fold else want
+            ok = {
+                "exact": text == w,
+                "prefix": text.startswith(w),
+                "suffix": text.endswith(w),
+                "contains": w in text,
+            }[key]
+            return ok, f"{key} {want!r}{ic}"
+    if "safe_regex" in vm:
+        pattern = str(as_obj(vm["safe_regex"]).get("regex", ""))
+        try:
+            rx = re.compile(pattern)
+        except re.error:
+            return None, f"regex {pattern!r}, which Python cannot read"
+        found = fullmatch_bounded(rx, value)
+        if found is None:
+            return None, f"regex {pattern!r} (pdebug gave up: Python's re backtracks on it)"
+        return found, f"regex {pattern!r}"
+    return None, "a string match pdebug does not evaluate"
+
+
+def _cidr(rng: Json, ip: IP) -> bool:
+    prefix = str(rng.get("address_prefix", ""))
+    length = rng.get("prefix_len", 0)
+    if isinstance(length, dict):
+        length = length.get("value", 0)
+    try:
+        net = ipaddress.ip_network(f"{prefix}/{int(length)}", strict=False)
+    except (ValueError, TypeError):
+        return False
+    return ip.version == net.version and ip in net
+
+
+def _ip(rng: Json, ip: IP | None, what: str, unknown: str) -> _Match:
+    cidr = f"{rng.get('address_prefix', '')}/{rng.get('prefix_len', 0)}"
+    if ip is None:
+        return None, unknown
+    ok = _cidr(rng, ip)
+    return ok, f"{what} {ip} {'in' if ok else 'not in'} {cidr}"
+
+
+def _header(hm: Json, facts: Facts) -> _Match:
+    from pdebug.trace.routes import match_header
+
+    matcher = decode_raw(
+        msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
+    )
+    return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
+
+
+def _url_path(pm: Json, facts: Facts) -> _Match:
+    if facts.http is None:
+        return False, "url_path: a network filter sees no HTTP request"
+    path = facts.http.path_only
+    ok, desc = string_match(as_obj(pm.get("path")), path)
+    if ok is None:
+        return None, f"url_path {desc}"
+    return ok, f"path {path!r} {'matches' if ok else 'does not match'} {desc}"
+
+
+_PRINCIPAL_HINT = "give --source-principal spiffe://DOMAIN/ns/NS/sa/SA"
+
+
+def _principal_name(vm: Json, facts: Facts, how: str) -> _Match:
+    """The client's identity (its certificate's URI SAN) against ``vm``."""
+    if facts.principal is None:
+        return None, f"the client's identity ({how}): {_PRINCIPAL_HINT}"
+    ok, desc = string_match(vm, facts.principal)
+    if ok is None:
+        return None, f"{how} {desc}"
+    verb = "matches" if ok else "does not match"
+    return ok, f"principal {facts.principal} {verb} {desc}"
+
+
+def _authenticated(a: Json, facts: Facts) -> _Match:
+    if not facts.tls:
+        return False, "authenticated: no TLS on this chain, so no client certificate"
+    if "principal_name" not in a:
+        return True, "authenticated: a TLS connection"
+    return _principal_name(as_obj(a.get("principal_name")), facts, "authenticated.principal_name")
+
+
+def _filter_state(fs: Json, facts: Facts) -> _Match:
+    key = str(fs.get("key", ""))
+    if key != PEER_PRINCIPAL or "string_match" not in fs:
+        return None, f"filter state {key!r} (not evaluated)"
+    if not (facts.tls or facts.peer_state):
+        return False, f"filter state {key}: no mTLS peer on this chain"
+    return _principal_name(as_obj(fs.get("string_match")), facts, f"filter state {key}")
+
+
+def _metadata(mm: Json, facts: Facts) -> _Match:
+    name = str(mm.get("filter", ""))
+    path = ".".join(str(as_obj(p).get("key", "")) for p in _seq(mm.get("path")))
+    if name == "istio_authn" and path == "source.principal":
+        value = as_obj(mm.get("value"))
+        if "string_match" in value:
+            return _principal_name(as_obj(value["string_match"]), facts, "istio_authn")
+    return None, f"dynamic metadata {name}[{path}] (not evaluated: set by another filter)"
+
+
+def permission(p: Json, facts: Facts, depth: int = 0) -> _Match:
+    """One RBAC ``Permission`` (what the request does)."""
+    if depth > _MAX_DEPTH:
+        return None, "a permission nested too deep"
+    if p.get("any") is True:
+        return True, "any"
+    if "and_rules" in p:
+        return _all(_seq(as_obj(p["and_rules"]).get("rules")), permission, facts, depth)
+    if "or_rules" in p:
+        return _any(_seq(as_obj(p["or_rules"]).get("rules")), permission, facts, depth)
+    if "not_rule" in p:
+        return _not(permission(as_obj(p["not_rule"]), facts, depth + 1))
+    if "header" in p:
+        return _header(as_obj(p["header"]), facts)
+    if "url_path" in p:
+        return _url_path(as_obj(p["url_path"]), facts)
+    if "destination_ip" in p:
+        return _ip(
+            as_obj(p["destination_ip"]),
+            facts.dest_ip,
+            "destination",
+            "the destination IP (put the IP in the URL, the name in -H Host:NAME)",
+        )
+    if "destination_port" in p:
+        want = int(p.get("destination_port") or 0)
+        ok = facts.dest_port == want
+        return ok, f"destination port {facts.dest_port} {'is' if ok else 'is not'} {want}"
+    if "destination_port_range" in p:
+        rng = as_obj(p["destination_port_range"])
+        lo, hi = int(rng.get("start", 0)), int(rng.get("end", 0))
+        ok = lo <= facts.dest_port < hi
+        return ok, f"destination port {facts.dest_port} {'in' if ok else 'not in'} [{lo},{hi})"
+    if "requested_server_name" in p:
+        sni, desc = string_match(as_obj(p["requested_server_name"]), facts.server_name)
+        return sni, f"SNI {facts.server_name!r} {'matches' if sni else 'does not match'} {desc}"
+    if "metadata" in p:
+        return _metadata(as_obj(p["metadata"]), facts)
+    kinds = ", ".join(sorted(p)) or "empty"
+    return None, f"permission {kinds} (not evaluated by pdebug)"
+
+
+def principal(p: Json, facts: Facts, depth: int = 0) -> _Match:
+    """One RBAC ``Principal`` (who sends the request)."""
+    if depth > _MAX_DEPTH:
+        return None, "a principal nested too deep"
+    if p.get("any") is True:
+        return True, "any"
+    if "and_ids" in p:
+        return _all(_seq(as_obj(p["and_ids"]).get("ids")), principal, facts, depth)
+    if "or_ids" in p:
+        return _any(_seq(as_obj(p["or_ids"]).get("ids")), principal, facts, depth)
+    if "not_id" in p:
+        return _not(principal(as_obj(p["not_id"]), facts, depth + 1))
+    if "authenticated" in p:
+        return _authenticated(as_obj(p["authenticated"]), facts)
+    if "filter_state" in p:
+        return _filter_state(as_obj(p["filter_state"]), facts)
+    if "direct_remote_ip" in p:
+        return _ip(as_obj(p["direct_remote_ip"]), facts.direct_ip, "peer", facts.direct_why)
+    if "source_ip" in p:
+        why = "the client's IP: give --source-ip"
+        return _ip(as_obj(p["source_ip"]), facts.source_ip, "client", why)
+    if "remote_ip" in p:
+        return _ip(as_obj(p["remote_ip"]), facts.remote_ip, "remote", facts.remote_why)
+    if "header" in p:
+        return _header(as_obj(p["header"]), facts)
+    if "url_path" in p:
+        return _url_path(as_obj(p["url_path"]), facts)
+    if "metadata" in p:
+        return _metadata(as_obj(p["metadata"]), facts)
+    kinds = ", ".join(sorted(p)) or "empty"
+    return None, f"principal {kinds} (not evaluated by pdebug)"
+
+
+def _all(items: list[Any], one: Any, facts: Facts, depth: int) -> _Match:
+    unknown: list[str] = []
+    for item in items:
+        ok, why = one(as_obj(item), facts, depth + 1)
+        if ok is False:
+            return False, why
+        if ok is None:
+            unknown.append(why)
+    if unknown:
+        return None, "; ".join(dict.fromkeys(unknown))
+    return True, "all of " + str(len(items))
+
+
+def _any(items: list[Any], one: Any, facts: Facts, depth: int) -> _Match:
+    unknown: list[str] = []
+    last = f"none of {len(items)}"
+    for item in items:
+        ok, why = one(as_obj(item), facts, depth + 1)
+        if ok is True:
+            return True, why
+        if ok is None:
+            unknown.append(why)
+        else:
+            last = why
+    if unknown:
+        return None, "; ".join(dict.fromkeys(unknown))
+    return False, last if len(items) == 1 else f"none of {len(items)} matches"
+
+
+def _not(m: _Match) -> _Match:
+    ok, why = m
+    if ok is None:
+        return None, why
+    return (not ok), f"not ({why})"
+
+
+def policy_match(policy: Json, facts: Facts) -> _Match:
+    """A policy: one of its permissions and one of its principals."""
+    perms = _seq(policy.get("permissions"))
+    ok, why = _any(perms, permission, facts, 0)
+    if ok is False:
+        return False, why
+    who, why2 = _any(_seq(policy.get("principals")), principal, facts, 0)
+    if who is False:
+        return False, why2
+    if ok is None or who is None:
+        return None, "; ".join(w for w, v in ((why, ok), (why2, who)) if v is None)
+    return True, f"{why}; {why2}"
+
+
+@dataclass
+class EngineResult:
+    """Which policy of ``rules`` (or ``shadow_rules``) matches."""
+
+    action: str
+    matched: str | None  # the first matching policy (name order)
+    allowed: Tri
+    why: str  # a matching policy's reason, or what the answer depends on
+    count: int
+
+
+def run_engine(rules: Json, facts: Facts) -> EngineResult:
+    """Evaluate one RBAC ``rules`` block as Envoy's engine does."""
+    action = str(rules.get("action") or "ALLOW")
+    policies = as_obj(rules.get("policies"))
+    unknown: list[tuple[str, str]] = []
+    for name in sorted(policies):
+        ok, why = policy_match(as_obj(policies[name]), facts)
+        if ok is True and not unknown:
+            return EngineResult(action, name, action != "DENY", why, len(policies))
+        if ok is True:
+            # an earlier policy might match first: the outcome is the same
+            return EngineResult(action, name, action != "DENY", why, len(policies))
+        if ok is None:
+            unknown.append((name, why))
+    if unknown:
+        name, why = unknown[0]
+        more = f" (+{len(unknown) - 1} more policies)" if len(unknown) > 1 else ""
+        allowed: Tri = True if action == "LOG" else None
+        return EngineResult(action, None, allowed, f"policy {name}: {why}{more}", len(policies))
+    return EngineResult(action, None, action != "ALLOW", "", len(policies))
+
+
+def _describe(res: EngineResult) -> str:
+    n = res.count
+    if res.matched is not None:
+        return f"{res.action} policy {res.matched} matches ({res.why})"
+    if res.allowed is None:
+        return f"{res.action}: depends on {res.why}"
+    if res.action == "ALLOW":
+        return f"no ALLOW policy matches ({n} {'policy' if n == 1 else 'policies'})"
+    return f"no {res.action} policy matches ({n} {'policy' if n == 1 else 'policies'})"
+
+
+def rbac(config: Json, facts: Facts, network: bool = False) -> FilterResult:
+    """One RBAC filter (HTTP, or ``network``) over the request."""
+    notes: list[str] = []
+    metadata: dict[tuple[str, str], str | None] = {}
+    shadow = shadow_policy = ""
+    if "matcher" in config or "shadow_matcher" in config:
+        return FilterResult(
+            "unknown",
+            "RBAC with a matcher tree (not evaluated by pdebug)",
+            depends="an RBAC matcher tree pdebug does not evaluate",
+        )
+    if "shadow_rules" in config:
+        prefix = str(config.get("shadow_rules_stat_prefix", ""))
+        res = run_engine(as_obj(config["shadow_rules"]), facts)
+        key = f"{prefix}shadow_effective_policy_id"
+        if res.matched is not None:
+            metadata[(RBAC_METADATA, key)] = res.matched
+        elif res.allowed is None:
+            metadata[(RBAC_METADATA, key)] = None
+        shadow = {True: "allowed", False: "denied", None: "unknown"}[res.allowed]
+        shadow_policy = res.matched or ""
+        label = f"shadow rules ({prefix.rstrip('_')})" if prefix else "shadow rules"
+        notes.append(f"{label}: {_describe(res)}; not enforced")
+    base = FilterResult("pass", "", notes=notes, metadata=metadata)
+    base.shadow, base.shadow_policy = shadow, shadow_policy or None
+    if "rules" not in config:
+        base.reason = "no rules: nothing enforced" + (f"; {notes[0]}" if notes else "")
+        return base
+    res = run_engine(as_obj(config["rules"]), facts)
+    base.action, base.policy = res.action, res.matched
+    what = _describe(res)
+    if res.action == "LOG":
+        base.reason = f"{what}; LOG: allowed (logged)" if res.matched else f"{what}; LOG: allowed"
+        return base
+    if res.allowed is None:
+        base.effect = "unknown"
+        base.depends = res.why
+        base.reason = what
+        return base
+    if res.allowed:
+        base.reason = f"{what}: allowed"
+        return base
+    base.effect = "deny"
+    base.status = None if network else 403
+    answer = "Envoy closes the connection" if network else "403 RBAC: access denied"
+    base.reason = f"{what}: {answer}"
+    return base
+
+
+def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> FilterResult:
+    """An ext_authz filter: Istio's CUSTOM action when ``filter_enabled_metadata`` is set."""
+    gate = as_obj(config.get("filter_enabled_metadata"))
+    provider = _provider(config)
+    if not gate:
+        return FilterResult("skip", "not evaluated: every request is asked of " + provider)
+    ns = str(gate.get("filter", ""))
+    path = ".".join(str(as_obj(p).get("key", "")) for p in _seq(gate.get("path")))
+    key = (ns, path)
+    want = as_obj(as_obj(gate.get("value")).get("string_match"))
+    if key not in metadata:
+        return FilterResult(
+            "pass", f"not asked: no {ns}[{path}] metadata (no shadow policy matched)"
+        )
+    value = metadata[key]
+    if value is None:
+        return FilterResult(
+            "unknown",
+            f"whether {provider} is asked depends on the shadow rules",
+            depends=f"whether the CUSTOM policy applies (then the ext_authz provider {provider})",
+        )
+    ok, desc = string_match(want, value)
+    if ok is False:
+        return FilterResult("pass", f"not asked: {ns}[{path}] {value!r} does not match {desc}")
+    return FilterResult(
+        "unknown",
+        f"asked ({value} matches): the answer is {provider}'s",
+        policy=value,
+        depends=f"the ext_authz provider {provider} (CUSTOM policy {value})",
+    )
+
+
+def _provider(config: Json) -> str:
+    grpc = as_obj(config.get("grpc_service"))
+    cluster = as_obj(grpc.get("envoy_grpc")).get("cluster_name")
+    if cluster:
+        return f"cluster {cluster}"
+    http = as_obj(as_obj(config.get("http_service")).get("server_uri"))
+    if http.get("cluster"):
+        return f"cluster {http['cluster']}"
+    return "the ext_authz service"
+
+
+def _first(http: HttpRequest, name: str) -> str | None:
+    values = http.values(name)
+    return values[0] if values else None
+
+
+def _percent(frac: Any) -> float:
+    """A ``FractionalPercent`` as a percentage (absent: 0)."""
+    f = as_obj(frac)
+    num = float(f.get("numerator", 0) or 0)
+    den = _DENOMINATORS.get(str(f.get("denominator", "HUNDRED")), 100)
+    return min(100.0, 100.0 * num / den)
+
+
+def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
+    """One fault filter over the request: an abort, delays, or nothing."""
+    http = facts.http if facts.http is not None else _NO_HEADERS
+    notes: list[str] = []
+    for hm in _seq(config.get("headers")):
+        ok, why = _header(as_obj(hm), facts)
+        if not ok:
+            return FilterResult("pass", f"not applied: {why}")
+    nodes = [str(n) for n in _seq(config.get("downstream_nodes"))]
+    if nodes:
+        node = (http.values("x-envoy-downstream-service-node") or [""])[0]
+        if node not in nodes:
+            return FilterResult("pass", f"not applied: downstream node {node!r} not listed")
+    upstream = str(config.get("upstream_cluster", ""))
+    if upstream and cluster is not None and upstream != cluster:
+        return FilterResult("pass", f"not applied: only for upstream cluster {upstream}")
+    if upstream and cluster is None:
+        notes.append(f"fault applies only to requests for upstream cluster {upstream}")
+    delay = as_obj(config.get("delay"))
+    parts: list[str] = []
+    if delay:
+        pct = _percent(delay.get("percentage"))
+        if "header_delay" in delay:
+            given = _first(http, "x-envoy-fault-delay-request")
+            if given is not None and pct:
+                parts.append(f"delays {given}ms (x-envoy-fault-delay-request) {pct:g}% of requests")
+            else:
+                notes.append("fault: a request with x-envoy-fault-delay-request is delayed")
+        elif pct:
+            parts.append(f"delays {delay.get('fixed_delay', '?')} on {pct:g}% of requests")
+    abort = as_obj(config.get("abort"))
+    if not abort:
+        reason = "; ".join(parts) if parts else "no abort"
+        return FilterResult("pass", reason, notes=notes + [f"fault: {p}" for p in parts])
+    pct = _percent(abort.get("percentage"))
+    status: int | None = None
+    how = ""
+    if "http_status" in abort:
+        status, how = int(abort["http_status"]), f"HTTP {abort['http_status']}"
+    elif "grpc_status" in abort:
+        status, how = 200, f"gRPC status {abort['grpc_status']}"
+    elif "header_abort" in abort:
+        given = _first(http, "x-envoy-fault-abort-request")
+        if given is None or not given.isdigit():
+            reason = "no abort: the request has no x-envoy-fault-abort-request header"
+            return FilterResult("pass", reason, notes=notes)
+        status, how = int(given), f"HTTP {given} (x-envoy-fault-abort-request)"
+    else:
+        return FilterResult("pass", "an abort pdebug does not read", notes=notes)
+    delay_text = ("; " + "; ".join(parts)) if parts else ""
+    if pct >= 100.0:
+        return FilterResult(
+            "abort", f"aborts 100% of requests with {how}{delay_text}", status, notes=notes
+        )
+    if pct <= 0.0:
+        return FilterResult("pass", f"aborts 0% of requests ({how}){delay_text}", notes=notes)
+    notes.append(f"fault injection aborts {pct:g}% of these requests with {how}")
+    return FilterResult("pass", f"aborts {pct:g}% of requests with {how}{delay_text}", notes=notes)
+
+
+# --- per route -------------------------------------------------------------------------
+
+
+@dataclass
+class PerRoute:
+    """A filter's per-route override: off, a replacement config, or nothing."""
+
+    where: str = ""  # "route", "virtual host", "route configuration"
+    disabled: bool | None = None
+    config: Json | None = None
+
+
+def per_route(name: str, levels: list[tuple[str, dict[str, msgspec.Raw]]]) -> PerRoute:
+    """The most specific ``typed_per_filter_config[name]`` (route, vhost, route config)."""
+    for where, table in levels:
+        raw = table.get(name)
+        if raw is None or not is_set(raw):
+            continue
+        cfg = config_of(raw, f"typed_per_filter_config {name}")
+        tp = str(cfg.get("@type", ""))
+        if tp.endswith(".FilterConfig"):
+            inner = as_obj(cfg.get("config"))
+            return PerRoute(where, bool(cfg.get("disabled", False)), inner or None)
+        if tp.endswith(".RBACPerRoute"):
+            if "rbac" not in cfg:
+                return PerRoute(where, True, None)
+            return PerRoute(where, None, as_obj(cfg["rbac"]))
+        return PerRoute(where, None, cfg)
+    return PerRoute()
+
+
+def remote_address(
+    http: HttpRequest, source_ip: IP | None, use_remote_address: bool, hops: int
+) -> tuple[IP | None, str]:
+    """The client address the connection manager settles on (RBAC's ``remote_ip``)."""
+    xff = [p.strip() for v in (http.values("x-forwarded-for") or []) for p in v.split(",")]
+    xff = [p for p in xff if p]
+    pick = hops if use_remote_address else hops + 1
+    if xff and pick and len(xff) >= pick:
+        ip = ip_of(xff[-pick])
+        if ip is None:
+            return None, f"x-forwarded-for entry {xff[-pick]!r} is not an IP"
+        return ip, f"x-forwarded-for {ip}"
+    if source_ip is None:
+        return None, "the client's IP: give --source-ip"
+    return source_ip, f"the client IP {source_ip}"
