@@ -70,6 +70,7 @@ _NAMES = {
     "envoy.filters.http.ext_authz": EXT_AUTHZ,
     "envoy.ext_authz": EXT_AUTHZ,
 }
+_TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
 _MAX_DEPTH = 64
@@ -127,11 +128,10 @@ class FilterResult:
 def filter_kind(f: s.TypedExtension) -> str:
     """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ` or ``""``: by ``@type``, else by name."""
     head = memoryview(f.typed_config)[:300].tobytes()
-    if b"@type" in head:
-        for suffix, kind in _KINDS.items():
-            if suffix.encode() + b'"' in head:
-                return kind
-        return ""
+    found = _TYPE.search(head)
+    if found is not None:
+        tp = found.group(1).decode("latin-1")
+        return next((kind for suffix, kind in _KINDS.items() if tp.endswith(suffix)), "")
     return _NAMES.get(f.name, "")
 
 
@@ -423,8 +423,10 @@ def run_engine(rules: Json, facts: Facts) -> EngineResult:
     action = str(rules.get("action") or "ALLOW")
     policies = as_obj(rules.get("policies"))
     unknown: list[tuple[str, str]] = []
+    last = ""
     for name in sorted(policies):
         ok, why = policy_match(as_obj(policies[name]), facts)
+        last = why
         if ok is True and not unknown:
             return EngineResult(action, name, action != "DENY", why, len(policies))
         if ok is True:
@@ -437,7 +439,9 @@ def run_engine(rules: Json, facts: Facts) -> EngineResult:
         more = f" (+{len(unknown) - 1} more policies)" if len(unknown) > 1 else ""
         allowed: Tri = True if action == "LOG" else None
         return EngineResult(action, None, allowed, f"policy {name}: {why}{more}", len(policies))
-    return EngineResult(action, None, action != "ALLOW", "", len(policies))
+    return EngineResult(
+        action, None, action != "ALLOW", last if len(policies) == 1 else "", len(policies)
+    )
 
 
 def _describe(res: EngineResult) -> str:
@@ -446,9 +450,8 @@ def _describe(res: EngineResult) -> str:
         return f"{res.action} policy {res.matched} matches ({res.why})"
     if res.allowed is None:
         return f"{res.action}: depends on {res.why}"
-    if res.action == "ALLOW":
-        return f"no ALLOW policy matches ({n} {'policy' if n == 1 else 'policies'})"
-    return f"no {res.action} policy matches ({n} {'policy' if n == 1 else 'policies'})"
+    why = f": {res.why}" if res.why else ""
+    return f"no {res.action} policy matches ({n} {'policy' if n == 1 else 'policies'}{why})"
 
 
 def rbac(config: Json, facts: Facts, network: bool = False) -> FilterResult:
@@ -586,10 +589,10 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
                 notes.append("fault: a request with x-envoy-fault-delay-request is delayed")
         elif pct:
             parts.append(f"delays {delay.get('fixed_delay', '?')} on {pct:g}% of requests")
+    notes.extend(f"fault injection {p}" for p in parts)
     abort = as_obj(config.get("abort"))
     if not abort:
-        reason = "; ".join(parts) if parts else "no abort"
-        return FilterResult("pass", reason, notes=notes + [f"fault: {p}" for p in parts])
+        return FilterResult("pass", "; ".join(parts) if parts else "no abort", notes=notes)
     pct = _percent(abort.get("percentage"))
     status: int | None = None
     how = ""
