@@ -454,3 +454,123 @@ def test_the_cli_shows_the_filter_step_and_exits_1_on_a_denial(pdebug, setup):
             break
     else:
         pytest.fail("no listener aborts /fault")
+
+
+def _mtls_listener(port: int, pki: eh.TestPki, policies: dict[str, Any], action: str) -> Any:
+    """A TLS chain that asks for the client's certificate, and an RBAC filter on it."""
+    tls = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3"
+            ".DownstreamTlsContext",
+            "require_client_certificate": True,
+            "common_tls_context": {
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(pki.cert_path)},
+                        "private_key": {"filename": str(pki.key_path)},
+                    }
+                ],
+                "validation_context": {"trusted_ca": {"filename": str(pki.ca_path)}},
+            },
+        },
+    }
+    cfg = {
+        "filters": [_rbac("rbac", {"action": action, "policies": policies}), ROUTER],
+        "routes": [{"name": "all", "match": {"prefix": "/"}, "route": {"cluster": "backend"}}],
+        "use_remote_address": False,
+    }
+    listener = _listener(f"mtls-{action.lower()}", port, cfg)
+    listener["listener_filters"] = []
+    listener["filter_chains"][0]["transport_socket"] = tls
+    return listener
+
+
+def _mtls_get(port: int, pki: eh.TestPki) -> Answer:
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as sock:
+            sock.sendall(request.encode())
+            while not _complete(data) and (chunk := sock.recv(65536)):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    answer = Answer(int(head.split()[1]), body.decode(errors="replace"))
+    if body.startswith(b"{"):
+        answer.upstream = json.loads(body)["upstream"]
+    return answer
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+def test_the_client_certificate_identity_against_envoy(pdebug, tmp_path):
+    """Envoy reads the principal from the client's certificate; trace from --source-principal."""
+    pki = eh.make_test_pki(tmp_path / "pki")
+    backend = eh.LoopbackUpstream("backend").start()
+    ids = [{"authenticated": {"principal_name": {"exact": eh.SPIFFE_ID}}}]
+    policies = {
+        "ns[default]-policy[pp]-rule[0]": {
+            "permissions": [{"any": True}],
+            "principals": [{"and_ids": {"ids": [{"or_ids": {"ids": ids}}]}}],
+        }
+    }
+    ports = {"ALLOW": eh.free_port(), "DENY": eh.free_port()}
+    listeners = [_mtls_listener(p, pki, policies, a) for a, p in ports.items()]
+    cluster = {
+        "name": "backend",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "backend",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": "127.0.0.1",
+                                        "port_value": backend.port,
+                                    }
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    boot = {
+        "node": {"id": "trace-mtls", "cluster": "trace"},
+        "static_resources": {"clusters": [cluster], "listeners": listeners},
+    }
+    try:
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump?include_eds"))
+            for action, port in ports.items():
+                answer = _mtls_get(port, pki)
+                url = f"https://127.0.0.1:{port}/"
+                res = pdebug(
+                    "trace", str(dump), url, "--source-principal", eh.SPIFFE_ID, "-o", "json"
+                )
+                verdict = json.loads(res.out)["verdict"]
+                if action == "ALLOW":
+                    assert answer.upstream == "backend", answer
+                    assert (res.code, verdict["kind"]) == (ExitCode.OK, "upstream")
+                else:
+                    assert (answer.status, answer.body) == (403, "RBAC: access denied")
+                    assert (res.code, verdict["kind"]) == (ExitCode.FINDINGS, "denied")
+                other = "spiffe://cluster.local/ns/x/sa/y"
+                res = pdebug("trace", str(dump), url, "--source-principal", other, "-o", "json")
+                flipped = {"ALLOW": "denied", "DENY": "upstream"}[action]
+                assert json.loads(res.out)["verdict"]["kind"] == flipped
+                res = pdebug("trace", str(dump), url, "-o", "json")
+                assert res.code == ExitCode.UNKNOWN, res.out
+    finally:
+        backend.stop()

@@ -117,6 +117,8 @@ class FilterResult:
     action: str = ""
     #: What an ``unknown`` depends on.
     depends: str = ""
+    #: The decision without Envoy's answer (for the verdict's summary).
+    why: str = ""
     #: The shadow rules' outcome (``allowed``/``denied``/``unknown``) and policy, if any.
     shadow: str = ""
     shadow_policy: str | None = None
@@ -450,6 +452,10 @@ def _describe(res: EngineResult) -> str:
         return f"{res.action} policy {res.matched} matches ({res.why})"
     if res.allowed is None:
         return f"{res.action}: depends on {res.why}"
+    if n == 0:
+        return f"{res.action} rules without policies" + (
+            " (deny every request)" if res.action == "ALLOW" else ""
+        )
     why = f": {res.why}" if res.why else ""
     return f"no {res.action} policy matches ({n} {'policy' if n == 1 else 'policies'}{why})"
 
@@ -497,6 +503,7 @@ def rbac(config: Json, facts: Facts, network: bool = False) -> FilterResult:
         base.reason = f"{what}: allowed"
         return base
     base.effect = "deny"
+    base.why = what
     base.status = None if network else 403
     answer = "Envoy closes the connection" if network else "403 RBAC: access denied"
     base.reason = f"{what}: {answer}"

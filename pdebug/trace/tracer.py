@@ -564,7 +564,7 @@ class Tracer:
             pending.append(f"{name}: {res.depends}")
         if res.effect != "deny":
             return None
-        return Verdict(False, "denied", f"Envoy closes the connection: {name}: {res.reason}")
+        return Verdict(False, "denied", f"Envoy closes the connection: {name}: {res.why}")
 
     def facts(self, http: HttpRequest | None, hcm: s.HttpConnectionManager | None) -> fl.Facts:
         """What a filter sees of the request and its connection."""
@@ -830,9 +830,7 @@ class Tracer:
             self.filter_step("http_filter", name, kind, res, where)
             stop: Verdict | None = None
             if res.effect == "deny":
-                stop = Verdict(
-                    False, "denied", f"403 RBAC: access denied ({name}: {res.reason})", 403
-                )
+                stop = Verdict(False, "denied", f"403 RBAC: access denied ({name}: {res.why})", 403)
             elif res.effect == "abort":
                 stop = Verdict(
                     False,
