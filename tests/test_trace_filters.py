@@ -574,3 +574,87 @@ def test_the_client_certificate_identity_against_envoy(pdebug, tmp_path):
                 assert res.code == ExitCode.UNKNOWN, res.out
     finally:
         backend.stop()
+
+
+def _backend_cluster(port: int) -> dict[str, Any]:
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+    return {
+        "name": "backend",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "backend",
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+        },
+    }
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+def test_fault_overrides_against_envoy():
+    """No percentage is 0%; header_abort needs its header; the virtual host's override."""
+    port = eh.free_port()
+    backend = eh.LoopbackUpstream("backend").start()
+
+    def fault_route(prefix: str, abort: dict[str, Any]) -> dict[str, Any]:
+        over = {"envoy.filters.http.fault": {"@type": FAULT_TYPE, "abort": abort}}
+        match = {"prefix": prefix}
+        return {"match": match, "route": {"cluster": "backend"}, "typed_per_filter_config": over}
+
+    every = {"numerator": 100}
+    routes = [
+        fault_route("/no-percentage", {"http_status": 418}),
+        fault_route("/header", {"header_abort": {}, "percentage": every}),
+        fault_route("/header-no-percentage", {"header_abort": {}}),
+        fault_route("/tenth", {"http_status": 503, "percentage": {"numerator": 0}}),
+        {"match": {"prefix": "/api"}, "route": {"cluster": "backend"}},
+    ]
+    cfg = {"filters": [_fault(), ROUTER], "use_remote_address": False, "routes": routes}
+    listener = _listener("faults", port, cfg)
+    vhost = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
+        "virtual_hosts"
+    ][0]
+    vhost["typed_per_filter_config"] = {
+        "envoy.filters.http.fault": _abort(451, 100) | {"@type": FAULT_TYPE}
+    }
+    boot = {
+        "node": {"id": "trace-faults", "cluster": "trace"},
+        "static_resources": {"clusters": [_backend_cluster(backend.port)], "listeners": [listener]},
+    }
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    cases = [
+        ("/no-percentage", []),
+        ("/header", []),
+        ("/header", [("x-envoy-fault-abort-request", "429")]),
+        ("/header-no-percentage", [("x-envoy-fault-abort-request", "429")]),
+        ("/tenth", []),
+        ("/api/x", []),
+        ("/nowhere", []),
+    ]
+    try:
+        with eh.Envoy(boot) as envoy:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                dump = Path(tmp) / "dump.json"
+                dump.write_bytes(envoy.get("/config_dump?include_eds"))
+                proxy = load_proxy(
+                    SourceWords(str(dump), None, None, None),
+                    LiveOptions(),
+                    Fetch(include_eds=True, health=True),
+                )
+            seen = set()
+            for path, headers in cases:
+                url = f"http://127.0.0.1:{port}{path}"
+                given = [f"{k}:{v}" for k, v in headers]
+                verdict = t.trace(
+                    proxy, t.parse_request(url, "GET", given, None, "10.0.0.1")
+                ).verdict
+                answer = _send(port, "GET", path, headers, "10.0.0.1")
+                _agree(verdict, answer, f"{path} {headers}")
+                seen.add((verdict.kind, verdict.status))
+            assert {("upstream", None), ("fault_abort", 429), ("fault_abort", 451)} <= seen
+    finally:
+        backend.stop()

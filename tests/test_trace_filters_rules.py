@@ -348,3 +348,68 @@ def test_source_principal_must_be_an_identity():
     with pytest.raises(UsageError):
         t.parse_request("http://a/", source_principal="  ")
     assert t.parse_request("http://a/", source_principal=SLEEP).source_principal == SLEEP
+
+
+def _mutate(rng: Any, value: Any, depth: int = 0) -> Any:
+    junk = [None, True, 7, -1, 2**70, "x", "", [], {}, 1.5, "99999999999999999999"]
+    if rng.random() < 0.15 or depth > 8:
+        return rng.choice(junk)
+    if isinstance(value, dict):
+        out = {k: _mutate(rng, v, depth + 1) for k, v in value.items()}
+        if rng.random() < 0.2:
+            out[rng.choice(["any", "header", "and_ids", "not_rule", "prefix_len", "abort"])] = (
+                rng.choice(junk)
+            )
+        return out
+    if isinstance(value, list):
+        return [_mutate(rng, v, depth + 1) for v in value]
+    return value
+
+
+def test_damaged_filter_configs_never_crash(tmp_path):
+    """Seeded damage to RBAC and fault configs: a verdict or a PdebugError, no traceback."""
+    import random
+
+    from pdebug.errors import PdebugError
+    from pdebug.trace import filters as fl
+    from pdebug.trace.request import HttpRequest, ip_of
+
+    rules = {
+        "action": "DENY",
+        "policies": {
+            "p": {
+                "permissions": [
+                    {"and_rules": {"rules": [{"url_path": {"path": {"prefix": "/a"}}}]}},
+                    {"destination_port_range": {"start": 1, "end": 9}},
+                    {
+                        "header": {
+                            "name": ":method",
+                            "string_match": {"safe_regex": {"regex": "G.*"}},
+                        }
+                    },
+                ],
+                "principals": [
+                    {
+                        "or_ids": {
+                            "ids": [{"remote_ip": {"address_prefix": "10.0.0.0", "prefix_len": 8}}]
+                        }
+                    },
+                    {"not_id": {"authenticated": {"principal_name": {"suffix": "/sa/x"}}}},
+                ],
+            }
+        },
+    }
+    fault = {
+        "abort": {"http_status": 503, "percentage": {"numerator": 100, "denominator": "MILLION"}},
+        "delay": {"fixed_delay": "1s", "percentage": {"numerator": 5}},
+        "headers": [{"name": "x", "present_match": True}],
+    }
+    http = HttpRequest("a", "/a", "GET", "http", {":path": ["/a"], ":method": ["GET"], "x": ["1"]})
+    facts = fl.Facts(http, ip_of("10.0.0.1"), 80, ip_of("10.0.0.2"), None, "?", "", True, None)
+    rng = random.Random(7)
+    for _ in range(400):
+        try:
+            fl.rbac(fl.as_obj(_mutate(rng, {"rules": rules, "shadow_rules": rules})), facts)
+            fl.fault(fl.as_obj(_mutate(rng, fault)), facts, None)
+        except PdebugError:
+            pass

@@ -205,13 +205,26 @@ def string_match(vm: Json, value: str) -> _Match:
     return None, "a string match pdebug does not evaluate"
 
 
+def number(value: Any) -> int | None:
+    """A JSON number (or a numeric string, as protobuf JSON writes 64-bit ones), else None."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def _cidr(rng: Json, ip: IP) -> bool:
     prefix = str(rng.get("address_prefix", ""))
-    length = rng.get("prefix_len", 0)
-    if isinstance(length, dict):
-        length = length.get("value", 0)
+    length = number(rng.get("prefix_len", 0))
     try:
-        net = ipaddress.ip_network(f"{prefix}/{int(length)}", strict=False)
+        net = ipaddress.ip_network(f"{prefix}/{length or 0}", strict=False)
     except (ValueError, TypeError):
         return False
     return ip.version == net.version and ip in net
@@ -309,12 +322,12 @@ def permission(p: Json, facts: Facts, depth: int = 0) -> _Match:
             "the destination IP (put the IP in the URL, the name in -H Host:NAME)",
         )
     if "destination_port" in p:
-        want = int(p.get("destination_port") or 0)
+        want = number(p.get("destination_port")) or 0
         ok = facts.dest_port == want
         return ok, f"destination port {facts.dest_port} {'is' if ok else 'is not'} {want}"
     if "destination_port_range" in p:
         rng = as_obj(p["destination_port_range"])
-        lo, hi = int(rng.get("start", 0)), int(rng.get("end", 0))
+        lo, hi = number(rng.get("start")) or 0, number(rng.get("end")) or 0
         ok = lo <= facts.dest_port < hi
         return ok, f"destination port {facts.dest_port} {'in' if ok else 'not in'} [{lo},{hi})"
     if "requested_server_name" in p:
@@ -561,7 +574,7 @@ def _first(http: HttpRequest, name: str) -> str | None:
 def _percent(frac: Any) -> float:
     """A ``FractionalPercent`` as a percentage (absent: 0)."""
     f = as_obj(frac)
-    num = float(f.get("numerator", 0) or 0)
+    num = float(number(f.get("numerator")) or 0)
     den = _DENOMINATORS.get(str(f.get("denominator", "HUNDRED")), 100)
     return min(100.0, 100.0 * num / den)
 
@@ -603,8 +616,9 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
     pct = _percent(abort.get("percentage"))
     status: int | None = None
     how = ""
-    if "http_status" in abort:
-        status, how = int(abort["http_status"]), f"HTTP {abort['http_status']}"
+    if number(abort.get("http_status")) is not None:
+        status = number(abort.get("http_status"))
+        how = f"HTTP {status}"
     elif "grpc_status" in abort:
         status, how = 200, f"gRPC status {abort['grpc_status']}"
     elif "header_abort" in abort:

@@ -793,11 +793,14 @@ class Tracer:
         the route says, even when no route matches.
         """
         levels: list[tuple[str, dict[str, msgspec.Raw]]] = []
-        if route is not None:
-            levels.append(("route", route.typed_per_filter_config))
-        if vhost is not None:
-            levels.append(("virtual host", vhost.typed_per_filter_config))
-        levels.append(("route configuration", rc.typed_per_filter_config))
+        if route is not None and vhost is not None:
+            # without a route no per-route config applies, not even the virtual host's
+            # (checked against Envoy 1.40 for a request no route matches)
+            levels = [
+                ("route", route.typed_per_filter_config),
+                ("virtual host", vhost.typed_per_filter_config),
+                ("route configuration", rc.typed_per_filter_config),
+            ]
         act = route.route if route is not None else None
         cluster = act.cluster or None if act is not None else None
         facts = self.facts(http, hcm)
