@@ -658,3 +658,134 @@ def test_fault_overrides_against_envoy():
             assert {("upstream", None), ("fault_abort", 429), ("fault_abort", 451)} <= seen
     finally:
         backend.stop()
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
+def test_istio_custom_action_and_network_rbac_against_envoy():
+    """CUSTOM: the provider is asked only when a shadow policy matches; network RBAC closes.
+
+    The ext_authz provider is a cluster nobody listens on: when Envoy asks it, the request
+    fails (403, status_on_error); when it does not, the request reaches the upstream.
+    """
+    backend = eh.LoopbackUpstream("backend").start()
+    http_port, tcp_port, dead = eh.free_port(), eh.free_port(), eh.free_port()
+    shadow = {
+        "policies": {
+            "istio-ext-authz-ns[default]-policy[ext]-rule[0]": {
+                "permissions": [{"url_path": {"path": {"prefix": "/private/"}}}],
+                "principals": [{"any": True}],
+            }
+        }
+    }
+    custom = [
+        _rbac(
+            "envoy.filters.http.rbac",
+            None,
+            shadow_rules=shadow,
+            shadow_rules_stat_prefix="istio_ext_authz_",
+        ),
+        {
+            "name": "envoy.filters.http.ext_authz",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                "transport_api_version": "V3",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "authz"}, "timeout": "1s"},
+                "filter_enabled_metadata": {
+                    "filter": "envoy.filters.http.rbac",
+                    "path": [{"key": "istio_ext_authz_shadow_effective_policy_id"}],
+                    "value": {"string_match": {"prefix": "istio-ext-authz"}},
+                },
+            },
+        },
+        ROUTER,
+    ]
+    routes = [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}]
+    http_listener = _listener(
+        "custom", http_port, {"filters": custom, "routes": routes, "use_remote_address": False}
+    )
+    net_rbac = {
+        "name": "envoy.filters.network.rbac",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC",
+            "stat_prefix": "tcp.",
+            "rules": {
+                "policies": {
+                    "from-10": {
+                        "permissions": [{"any": True}],
+                        "principals": [
+                            {"source_ip": {"address_prefix": "10.0.0.0", "prefix_len": 8}}
+                        ],
+                    }
+                }
+            },
+        },
+    }
+    tcp_proxy = {
+        "name": "envoy.filters.network.tcp_proxy",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+            "stat_prefix": "tcp",
+            "cluster": "backend",
+        },
+    }
+    tcp_listener = {
+        "name": "tcp",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": tcp_port}},
+        "listener_filters": [PROXY_PROTOCOL],
+        "filter_chains": [{"filters": [net_rbac, tcp_proxy]}],
+    }
+    authz = _backend_cluster(dead) | {
+        "name": "authz",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3"
+                ".HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+    }
+    authz["load_assignment"] = dict(authz["load_assignment"], cluster_name="authz")
+    boot = {
+        "node": {"id": "trace-custom", "cluster": "trace"},
+        "static_resources": {
+            "clusters": [_backend_cluster(backend.port), authz],
+            "listeners": [http_listener, tcp_listener],
+        },
+    }
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    try:
+        with eh.Envoy(boot) as envoy:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                dump = Path(tmp) / "dump.json"
+                dump.write_bytes(envoy.get("/config_dump?include_eds"))
+                proxy = load_proxy(
+                    SourceWords(str(dump), None, None, None),
+                    LiveOptions(),
+                    Fetch(include_eds=True, health=True),
+                )
+            for path, asked in (("/public", False), ("/private/x", True)):
+                url = f"http://127.0.0.1:{http_port}{path}"
+                verdict = t.trace(proxy, t.parse_request(url, source_ip="10.0.0.1")).verdict
+                answer = _send(http_port, "GET", path, [], "10.0.0.1")
+                if asked:
+                    assert verdict.outcome == "UNKNOWN", verdict
+                    assert "ext_authz provider cluster authz" in verdict.summary
+                    assert answer.upstream is None and answer.status == 403, answer
+                else:
+                    assert verdict.kind == "upstream", verdict
+                    assert answer.upstream == "backend", answer
+            for src, allowed in (("10.1.1.1", True), ("192.168.1.1", False)):
+                url = f"tcp://127.0.0.1:{tcp_port}"
+                verdict = t.trace(proxy, t.parse_request(url, source_ip=src)).verdict
+                answer = _send(tcp_port, "GET", "/", [], src)
+                if allowed:
+                    assert verdict.kind == "upstream" and answer.upstream == "backend"
+                else:
+                    assert verdict.kind == "denied" and answer.closed, (verdict, answer)
+    finally:
+        backend.stop()
