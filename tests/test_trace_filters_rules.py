@@ -137,6 +137,9 @@ def test_a_rule_on_the_client_identity_needs_source_principal(pdebug, tmp_path):
     assert code == ExitCode.UNKNOWN
     assert doc["verdict"]["kind"] == "inconclusive"
     assert "--source-principal" in doc["verdict"]["summary"]
+    step = _filter_steps(doc)[0]
+    assert step["effect"] == "unknown" and step["reason"].count("--source-principal") == 1
+    assert "--source-principal" in step["depends_on"]
     code, doc = _trace(pdebug, path, url, "--source-principal", SLEEP)
     assert code == ExitCode.OK and doc["verdict"]["kind"] == "upstream"
     step = _filter_steps(doc)[0]

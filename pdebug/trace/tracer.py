@@ -617,7 +617,7 @@ class Tracer:
         if where:
             detail["per_route"] = where
         reason = res.reason
-        if res.effect == "unknown" and not reason.startswith("depends"):
+        if res.effect == "unknown" and "depends on" not in reason:
             reason = f"{reason}; depends on {res.depends}"
         self.step(kind, name, res.effect in ("pass", "skip"), reason, **detail)
         self.notes.extend(res.notes)
