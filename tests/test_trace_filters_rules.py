@@ -375,6 +375,7 @@ def test_damaged_filter_configs_never_crash(tmp_path):
 
     from pdebug.errors import PdebugError
     from pdebug.trace import filters as fl
+    from pdebug.trace import rbac as rb
     from pdebug.trace.request import HttpRequest, ip_of
 
     rules = {
@@ -412,7 +413,7 @@ def test_damaged_filter_configs_never_crash(tmp_path):
     rng = random.Random(7)
     for _ in range(400):
         try:
-            fl.rbac(fl.as_obj(_mutate(rng, {"rules": rules, "shadow_rules": rules})), facts)
+            rb.rbac(fl.as_obj(_mutate(rng, {"rules": rules, "shadow_rules": rules})), facts)
             fl.fault(fl.as_obj(_mutate(rng, fault)), facts, None)
         except PdebugError:
             pass

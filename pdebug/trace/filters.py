@@ -1,4 +1,6 @@
-"""The filters a request meets before the router: RBAC, fault injection, Istio's CUSTOM.
+"""The filters a request meets before the router: what they share, faults, Istio's CUSTOM.
+
+RBAC's own rules (permissions, principals, the engine) are in :mod:`pdebug.trace.rbac`.
 
 Pure functions over one filter's config (plain JSON in snake_case, the policy names kept
 as written) and what Envoy knows of the request and its connection (:class:`Facts`).
@@ -23,6 +25,7 @@ Envoy's rules (checked against a real Envoy 1.40 by ``tests/test_trace_filters.p
   host, else the route configuration: an ``RBACPerRoute`` replaces the policy (without
   ``rbac`` it turns the filter off), a ``FilterConfig`` turns the filter off or on
   (``disabled``) or replaces its config, an ``HTTPFault`` replaces the fault's config.
+  A request no route matches gets no per-route config, not even its virtual host's.
 * **Fault.** An abort (``http_status``, ``grpc_status`` or ``header_abort``) applies to
   ``percentage`` of the requests whose ``headers`` match (absent percentage: 0%); 100% is
   a certain answer, less is a caveat; delays are noted.
@@ -30,7 +33,6 @@ Envoy's rules (checked against a real Envoy 1.40 by ``tests/test_trace_filters.p
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -150,7 +152,8 @@ def as_obj(value: Any) -> Json:
     return value if isinstance(value, dict) else {}
 
 
-def _seq(value: Any) -> list[Any]:
+def seq(value: Any) -> list[Any]:
+    """``value`` when it is a list, else ``[]``."""
     return value if isinstance(value, list) else []
 
 
@@ -173,10 +176,11 @@ def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
 
 # --- matching --------------------------------------------------------------------------
 
-_Match = tuple[Tri, str]
+#: (matched, why): for None, what the answer depends on.
+Match = tuple[Tri, str]
 
 
-def string_match(vm: Json, value: str) -> _Match:
+def string_match(vm: Json, value: str) -> Match:
     """A ``StringMatcher`` over ``value``: (matched, what it wants)."""
     fold = bool(vm.get("ignore_case"))
     text = value.lower() if fold else value
@@ -220,307 +224,14 @@ def number(value: Any) -> int | None:
     return None
 
 
-def _cidr(rng: Json, ip: IP) -> bool:
-    prefix = str(rng.get("address_prefix", ""))
-    length = number(rng.get("prefix_len", 0))
-    try:
-        net = ipaddress.ip_network(f"{prefix}/{length or 0}", strict=False)
-    except (ValueError, TypeError):
-        return False
-    return ip.version == net.version and ip in net
-
-
-def _ip(rng: Json, ip: IP | None, what: str, unknown: str) -> _Match:
-    cidr = f"{rng.get('address_prefix', '')}/{rng.get('prefix_len', 0)}"
-    if ip is None:
-        return None, unknown
-    ok = _cidr(rng, ip)
-    return ok, f"{what} {ip} {'in' if ok else 'not in'} {cidr}"
-
-
-def _header(hm: Json, facts: Facts) -> _Match:
+def header_match(hm: Json, facts: Facts) -> Match:
+    """A ``HeaderMatcher`` over the request (a network filter sees no headers)."""
     from pdebug.trace.routes import match_header
 
     matcher = decode_raw(
         msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
     )
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
-
-
-def _url_path(pm: Json, facts: Facts) -> _Match:
-    if facts.http is None:
-        return False, "url_path: a network filter sees no HTTP request"
-    path = facts.http.path_only
-    ok, desc = string_match(as_obj(pm.get("path")), path)
-    if ok is None:
-        return None, f"url_path {desc}"
-    return ok, f"path {path!r} {'matches' if ok else 'does not match'} {desc}"
-
-
-_PRINCIPAL_HINT = "give --source-principal spiffe://DOMAIN/ns/NS/sa/SA"
-
-
-def _principal_name(vm: Json, facts: Facts, how: str) -> _Match:
-    """The client's identity (its certificate's URI SAN) against ``vm``."""
-    if facts.principal is None:
-        return None, f"the client's identity ({how}): {_PRINCIPAL_HINT}"
-    ok, desc = string_match(vm, facts.principal)
-    if ok is None:
-        return None, f"{how} {desc}"
-    verb = "matches" if ok else "does not match"
-    return ok, f"principal {facts.principal} {verb} {desc}"
-
-
-def _authenticated(a: Json, facts: Facts) -> _Match:
-    if not facts.tls:
-        return False, "authenticated: no TLS on this chain, so no client certificate"
-    if "principal_name" not in a:
-        return True, "authenticated: a TLS connection"
-    return _principal_name(as_obj(a.get("principal_name")), facts, "authenticated.principal_name")
-
-
-def _filter_state(fs: Json, facts: Facts) -> _Match:
-    key = str(fs.get("key", ""))
-    if key != PEER_PRINCIPAL or "string_match" not in fs:
-        return None, f"filter state {key!r} (not evaluated)"
-    if not (facts.tls or facts.peer_state):
-        return False, f"filter state {key}: no mTLS peer on this chain"
-    return _principal_name(as_obj(fs.get("string_match")), facts, f"filter state {key}")
-
-
-def _metadata(mm: Json, facts: Facts) -> _Match:
-    name = str(mm.get("filter", ""))
-    path = ".".join(str(as_obj(p).get("key", "")) for p in _seq(mm.get("path")))
-    if name == "istio_authn" and path == "source.principal":
-        value = as_obj(mm.get("value"))
-        if "string_match" in value:
-            return _principal_name(as_obj(value["string_match"]), facts, "istio_authn")
-    return None, f"dynamic metadata {name}[{path}] (not evaluated: set by another filter)"
-
-
-def permission(p: Json, facts: Facts, depth: int = 0) -> _Match:
-    """One RBAC ``Permission`` (what the request does)."""
-    if depth > _MAX_DEPTH:
-        return None, "a permission nested too deep"
-    if p.get("any") is True:
-        return True, "any"
-    if "and_rules" in p:
-        return _all(_seq(as_obj(p["and_rules"]).get("rules")), permission, facts, depth)
-    if "or_rules" in p:
-        return _any(_seq(as_obj(p["or_rules"]).get("rules")), permission, facts, depth)
-    if "not_rule" in p:
-        return _not(permission(as_obj(p["not_rule"]), facts, depth + 1))
-    if "header" in p:
-        return _header(as_obj(p["header"]), facts)
-    if "url_path" in p:
-        return _url_path(as_obj(p["url_path"]), facts)
-    if "destination_ip" in p:
-        return _ip(
-            as_obj(p["destination_ip"]),
-            facts.dest_ip,
-            "destination",
-            "the destination IP (put the IP in the URL, the name in -H Host:NAME)",
-        )
-    if "destination_port" in p:
-        want = number(p.get("destination_port")) or 0
-        ok = facts.dest_port == want
-        return ok, f"destination port {facts.dest_port} {'is' if ok else 'is not'} {want}"
-    if "destination_port_range" in p:
-        rng = as_obj(p["destination_port_range"])
-        lo, hi = number(rng.get("start")) or 0, number(rng.get("end")) or 0
-        ok = lo <= facts.dest_port < hi
-        return ok, f"destination port {facts.dest_port} {'in' if ok else 'not in'} [{lo},{hi})"
-    if "requested_server_name" in p:
-        sni, desc = string_match(as_obj(p["requested_server_name"]), facts.server_name)
-        return sni, f"SNI {facts.server_name!r} {'matches' if sni else 'does not match'} {desc}"
-    if "metadata" in p:
-        return _metadata(as_obj(p["metadata"]), facts)
-    kinds = ", ".join(sorted(p)) or "empty"
-    return None, f"permission {kinds} (not evaluated by pdebug)"
-
-
-def principal(p: Json, facts: Facts, depth: int = 0) -> _Match:
-    """One RBAC ``Principal`` (who sends the request)."""
-    if depth > _MAX_DEPTH:
-        return None, "a principal nested too deep"
-    if p.get("any") is True:
-        return True, "any"
-    if "and_ids" in p:
-        return _all(_seq(as_obj(p["and_ids"]).get("ids")), principal, facts, depth)
-    if "or_ids" in p:
-        return _any(_seq(as_obj(p["or_ids"]).get("ids")), principal, facts, depth)
-    if "not_id" in p:
-        return _not(principal(as_obj(p["not_id"]), facts, depth + 1))
-    if "authenticated" in p:
-        return _authenticated(as_obj(p["authenticated"]), facts)
-    if "filter_state" in p:
-        return _filter_state(as_obj(p["filter_state"]), facts)
-    if "direct_remote_ip" in p:
-        return _ip(as_obj(p["direct_remote_ip"]), facts.direct_ip, "peer", facts.direct_why)
-    if "source_ip" in p:
-        why = "the client's IP: give --source-ip"
-        return _ip(as_obj(p["source_ip"]), facts.source_ip, "client", why)
-    if "remote_ip" in p:
-        return _ip(as_obj(p["remote_ip"]), facts.remote_ip, "remote", facts.remote_why)
-    if "header" in p:
-        return _header(as_obj(p["header"]), facts)
-    if "url_path" in p:
-        return _url_path(as_obj(p["url_path"]), facts)
-    if "metadata" in p:
-        return _metadata(as_obj(p["metadata"]), facts)
-    kinds = ", ".join(sorted(p)) or "empty"
-    return None, f"principal {kinds} (not evaluated by pdebug)"
-
-
-def _all(items: list[Any], one: Any, facts: Facts, depth: int) -> _Match:
-    unknown: list[str] = []
-    for item in items:
-        ok, why = one(as_obj(item), facts, depth + 1)
-        if ok is False:
-            return False, why
-        if ok is None:
-            unknown.append(why)
-    if unknown:
-        return None, "; ".join(dict.fromkeys(unknown))
-    return True, "all of " + str(len(items))
-
-
-def _any(items: list[Any], one: Any, facts: Facts, depth: int) -> _Match:
-    unknown: list[str] = []
-    last = f"none of {len(items)}"
-    for item in items:
-        ok, why = one(as_obj(item), facts, depth + 1)
-        if ok is True:
-            return True, why
-        if ok is None:
-            unknown.append(why)
-        else:
-            last = why
-    if unknown:
-        return None, "; ".join(dict.fromkeys(unknown))
-    return False, last if len(items) == 1 else f"none of {len(items)} matches"
-
-
-def _not(m: _Match) -> _Match:
-    ok, why = m
-    if ok is None:
-        return None, why
-    return (not ok), f"not ({why})"
-
-
-def policy_match(policy: Json, facts: Facts) -> _Match:
-    """A policy: one of its permissions and one of its principals."""
-    perms = _seq(policy.get("permissions"))
-    ok, why = _any(perms, permission, facts, 0)
-    if ok is False:
-        return False, why
-    who, why2 = _any(_seq(policy.get("principals")), principal, facts, 0)
-    if who is False:
-        return False, why2
-    if ok is None or who is None:
-        return None, "; ".join(w for w, v in ((why, ok), (why2, who)) if v is None)
-    return True, f"{why}; {why2}"
-
-
-@dataclass
-class EngineResult:
-    """Which policy of ``rules`` (or ``shadow_rules``) matches."""
-
-    action: str
-    matched: str | None  # the first matching policy (name order)
-    allowed: Tri
-    why: str  # a matching policy's reason, or what the answer depends on
-    count: int
-
-
-def run_engine(rules: Json, facts: Facts) -> EngineResult:
-    """Evaluate one RBAC ``rules`` block as Envoy's engine does."""
-    action = str(rules.get("action") or "ALLOW")
-    policies = as_obj(rules.get("policies"))
-    unknown: list[tuple[str, str]] = []
-    last = ""
-    for name in sorted(policies):
-        ok, why = policy_match(as_obj(policies[name]), facts)
-        last = why
-        if ok is True and not unknown:
-            return EngineResult(action, name, action != "DENY", why, len(policies))
-        if ok is True:
-            # an earlier policy might match first: the outcome is the same
-            return EngineResult(action, name, action != "DENY", why, len(policies))
-        if ok is None:
-            unknown.append((name, why))
-    if unknown:
-        name, why = unknown[0]
-        more = f" (+{len(unknown) - 1} more policies)" if len(unknown) > 1 else ""
-        allowed: Tri = True if action == "LOG" else None
-        return EngineResult(action, None, allowed, f"policy {name}: {why}{more}", len(policies))
-    return EngineResult(
-        action, None, action != "ALLOW", last if len(policies) == 1 else "", len(policies)
-    )
-
-
-def _describe(res: EngineResult) -> str:
-    n = res.count
-    if res.matched is not None:
-        return f"{res.action} policy {res.matched} matches ({res.why})"
-    if res.allowed is None:
-        return f"{res.action}: depends on {res.why}"
-    if n == 0:
-        return f"{res.action} rules without policies" + (
-            " (deny every request)" if res.action == "ALLOW" else ""
-        )
-    why = f": {res.why}" if res.why else ""
-    return f"no {res.action} policy matches ({n} {'policy' if n == 1 else 'policies'}{why})"
-
-
-def rbac(config: Json, facts: Facts, network: bool = False) -> FilterResult:
-    """One RBAC filter (HTTP, or ``network``) over the request."""
-    notes: list[str] = []
-    metadata: dict[tuple[str, str], str | None] = {}
-    shadow = shadow_policy = ""
-    if "matcher" in config or "shadow_matcher" in config:
-        return FilterResult(
-            "unknown",
-            "RBAC with a matcher tree (not evaluated by pdebug)",
-            depends="an RBAC matcher tree pdebug does not evaluate",
-        )
-    if "shadow_rules" in config:
-        prefix = str(config.get("shadow_rules_stat_prefix", ""))
-        res = run_engine(as_obj(config["shadow_rules"]), facts)
-        key = f"{prefix}shadow_effective_policy_id"
-        if res.matched is not None:
-            metadata[(RBAC_METADATA, key)] = res.matched
-        elif res.allowed is None:
-            metadata[(RBAC_METADATA, key)] = None
-        shadow = {True: "allowed", False: "denied", None: "unknown"}[res.allowed]
-        shadow_policy = res.matched or ""
-        label = f"shadow rules ({prefix.rstrip('_')})" if prefix else "shadow rules"
-        notes.append(f"{label}: {_describe(res)}; not enforced")
-    base = FilterResult("pass", "", notes=notes, metadata=metadata)
-    base.shadow, base.shadow_policy = shadow, shadow_policy or None
-    if "rules" not in config:
-        base.reason = "no rules: nothing enforced" + (f"; {notes[0]}" if notes else "")
-        return base
-    res = run_engine(as_obj(config["rules"]), facts)
-    base.action, base.policy = res.action, res.matched
-    what = _describe(res)
-    if res.action == "LOG":
-        base.reason = f"{what}; LOG: allowed (logged)" if res.matched else f"{what}; LOG: allowed"
-        return base
-    if res.allowed is None:
-        base.effect = "unknown"
-        base.depends = res.why
-        base.reason = what
-        return base
-    if res.allowed:
-        base.reason = f"{what}: allowed"
-        return base
-    base.effect = "deny"
-    base.why = what
-    base.status = None if network else 403
-    answer = "Envoy closes the connection" if network else "403 RBAC: access denied"
-    base.reason = f"{what}: {answer}"
-    return base
 
 
 def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> FilterResult:
@@ -530,7 +241,7 @@ def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> Filt
     if not gate:
         return FilterResult("skip", "not evaluated: every request is asked of " + provider)
     ns = str(gate.get("filter", ""))
-    path = ".".join(str(as_obj(p).get("key", "")) for p in _seq(gate.get("path")))
+    path = ".".join(str(as_obj(p).get("key", "")) for p in seq(gate.get("path")))
     key = (ns, path)
     want = as_obj(as_obj(gate.get("value")).get("string_match"))
     if key not in metadata:
@@ -583,11 +294,11 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
     """One fault filter over the request: an abort, delays, or nothing."""
     http = facts.http if facts.http is not None else _NO_HEADERS
     notes: list[str] = []
-    for hm in _seq(config.get("headers")):
-        ok, why = _header(as_obj(hm), facts)
+    for hm in seq(config.get("headers")):
+        ok, why = header_match(as_obj(hm), facts)
         if not ok:
             return FilterResult("pass", f"not applied: {why}")
-    nodes = [str(n) for n in _seq(config.get("downstream_nodes"))]
+    nodes = [str(n) for n in seq(config.get("downstream_nodes"))]
     if nodes:
         node = (http.values("x-envoy-downstream-service-node") or [""])[0]
         if node not in nodes:

@@ -44,6 +44,7 @@ from pdebug.model.listeners import (
 )
 from pdebug.trace import filters as fl
 from pdebug.trace import listeners as ls
+from pdebug.trace import rbac as rb
 from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
@@ -558,7 +559,7 @@ class Tracer:
         """A network RBAC filter: a verdict when it closes the connection, else None."""
         name = f.name or "envoy.filters.network.rbac"
         config = fl.config_of(filter_config(f), name)
-        res = fl.rbac(config, self.facts(None, None), network=True)
+        res = rb.rbac(config, self.facts(None, None), network=True)
         self.filter_step("network_filter", name, fl.RBAC, res, "")
         if res.effect == "unknown":
             pending.append(f"{name}: {res.depends}")
@@ -822,7 +823,7 @@ class Tracer:
                 config = fl.config_of(filter_config(f), name)
             where = over.where if over.config is not None else ""
             if kind == fl.RBAC:
-                res = fl.rbac(config, facts)
+                res = rb.rbac(config, facts)
             elif kind == fl.FAULT:
                 res = fl.fault(config, facts, cluster)
             else:
