@@ -62,6 +62,15 @@ def trace_cmd(
             "--source-ip", help="The client's IP (for source filter chain matches).", metavar="IP"
         ),
     ] = None,
+    source_principal: Annotated[
+        str | None,
+        typer.Option(
+            "--source-principal",
+            help="The client's mTLS identity, e.g. spiffe://cluster.local/ns/NS/sa/SA "
+            "(for RBAC / AuthorizationPolicy rules on principals).",
+            metavar="ID",
+        ),
+    ] = None,
     output: OutputOpt = "table",
     clusters_json: ClustersJsonOpt = None,
     bundle: BundleOpt = None,
@@ -74,9 +83,10 @@ def trace_cmd(
     action, cluster, endpoints) with why it matched, then the verdict. -o wide adds the
     filter chains that lost; -o json is for machines. Exit 0 when the request reaches a
     cluster with a healthy endpoint (or Envoy answers a redirect / direct response
-    itself), 1 when it does not (no listener, no route, unknown cluster, no healthy
-    endpoint), 6 when the dump cannot tell (VERDICT: UNKNOWN, e.g. no EDS captured: it
-    says what to capture), other codes on error.
+    itself), 1 when it does not (no listener, no route, an RBAC filter denies it, a
+    fault aborts it, unknown cluster, no healthy endpoint), 6 when the dump cannot tell
+    (VERDICT: UNKNOWN, e.g. no EDS captured: it says what to capture; an RBAC rule on
+    the client's identity without --source-principal), other codes on error.
 
     Example: pdebug trace dump.json http://reviews:9080/ -H end-user:jason
 
@@ -91,7 +101,7 @@ def trace_cmd(
     from pdebug.views import trace as v
 
     fmt = get_format(output)
-    request = t.parse_request(url, method, header or [], direction, source_ip)
+    request = t.parse_request(url, method, header or [], direction, source_ip, source_principal)
     words = SourceWords(source, None, bundle, live.namespace)
     proxy = load_proxy(words, live, Fetch(include_eds=True, health=True), clusters_json)
     result = t.trace(proxy, request)

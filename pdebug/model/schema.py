@@ -68,6 +68,8 @@ class TypedExtension(_S):
     #: Envoy <= 1.14 (v2): a filter's config as a Struct (no ``@type``), instead of
     #: ``typed_config``; read with :func:`pdebug.model.listeners.filter_config`.
     config: Raw = NULL
+    #: An HTTP filter off unless a route turns it on (``FilterConfig``); read by trace.
+    disabled: bool = False
 
 
 # --- clusters -------------------------------------------------------------------------
@@ -352,6 +354,8 @@ class RouteConfiguration(_S):
     ignore_port_in_host_matching: bool = False
     #: The plugins a route's ``cluster_specifier_plugin`` names (by extension name).
     cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
+    #: HTTP filters' configs for every route of the configuration, by filter name.
+    typed_per_filter_config: dict[str, Raw] = {}
 
 
 # --- typed configs of the network filters pdebug understands -----------------------

@@ -9,10 +9,12 @@ Nothing here prints; ``views/trace.py`` renders a trace.
 The package, in the order a request meets it: :mod:`.request` (the URL and options as a
 typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`
 (``filter_chain_match``), :mod:`.matchers` (``filter_chain_matcher`` trees),
-:mod:`.routes` (virtual host, route, redirect), :mod:`.clusters` (clusters, endpoints,
-the final verdict), :mod:`.tracer` (the walk that records each step) and :mod:`.result`
-(steps, verdict; states as ``Literal`` types). Names are imported from their module on
-first use, so ``from pdebug.trace import parse_request`` does not load the tracer.
+:mod:`.routes` (virtual host, route, redirect), :mod:`.filters` (fault injection,
+Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.clusters` (clusters,
+endpoints, the final verdict), :mod:`.tracer` (the walk that records each step) and
+:mod:`.result` (steps, verdict; states as ``Literal`` types). Names are imported from
+their module on first use, so ``from pdebug.trace import parse_request`` does not load
+the tracer.
 
 The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_envoy.py``):
 
@@ -50,6 +52,11 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   an absent header fails (``invert_match`` does not change that) unless it is a presence
   match; with several values, one matching value is enough. Query parameters: the first
   value of a name, not URL-decoded.
+* **HTTP filters.** After the route is picked, in the connection manager's order: an RBAC
+  filter that denies answers 403 (the network RBAC filter closes the connection), a fault
+  aborting every request answers its status, whatever the route says; a rule on what the
+  trace is not told (the client's identity: ``--source-principal``) leaves it UNKNOWN.
+  The rules are in :mod:`.filters` and :mod:`.rbac`.
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
 * **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:

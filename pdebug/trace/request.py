@@ -42,6 +42,9 @@ class Request:
         headers: Other request headers, names lower-cased, in the order given.
         direction: ``outbound``, ``inbound`` or None (decided from the listeners).
         source_ip: The client's address when known.
+        source_principal: The client's identity (its certificate's URI SAN, e.g.
+            ``spiffe://cluster.local/ns/NS/sa/SA``) when known: what RBAC rules on
+            principals compare.
     """
 
     url: str
@@ -54,6 +57,7 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
     direction: Direction | None = None
     source_ip: IP | None = None
+    source_principal: str | None = None
 
     @property
     def dest_ip(self) -> IP | None:
@@ -74,6 +78,7 @@ def parse_request(
     headers: list[str] | tuple[str, ...] = (),
     direction: str | None = None,
     source_ip: str | None = None,
+    source_principal: str | None = None,
 ) -> Request:
     """Build a :class:`Request` from the command line.
 
@@ -84,9 +89,11 @@ def parse_request(
         headers: ``NAME:VALUE`` strings; ``Host:...`` replaces the URL's authority.
         direction: ``outbound``, ``inbound`` or None.
         source_ip: The client's IP address.
+        source_principal: The client's mTLS identity (SPIFFE ID).
 
     Raises:
-        UsageError: the URL, a header, the direction or the source IP cannot be used.
+        UsageError: the URL, a header, the direction, the source IP or principal cannot
+            be used.
     """
     text = url.strip()
     if "://" not in text:
@@ -142,10 +149,20 @@ def parse_request(
         src = ip_of(source_ip.strip())
         if src is None:
             raise UsageError(f"--source-ip {source_ip!r} is not an IP address")
+    principal: str | None = None
+    if source_principal is not None:
+        principal = source_principal.strip()
+        if not principal or any(ch.isspace() or not ch.isprintable() for ch in principal):
+            raise UsageError(
+                f"--source-principal {source_principal!r} is not an identity",
+                hint="e.g. spiffe://cluster.local/ns/default/sa/sleep",
+            )
     verb = method.strip().upper()
     if not _TOKEN.match(verb) or verb.startswith(":"):
         raise UsageError(f"--method {method!r} is not an HTTP method")
-    return Request(url, scheme, host, port, path, verb, authority, tuple(pairs), way, src)
+    return Request(
+        url, scheme, host, port, path, verb, authority, tuple(pairs), way, src, principal
+    )
 
 
 def _split_header(item: str) -> tuple[str, str]:

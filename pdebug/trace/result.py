@@ -16,6 +16,7 @@ StepKind = Literal[
     "filter_chain",
     "network_filter",
     "route_config",
+    "http_filter",
     "virtual_host",
     "route",
     "action",
@@ -41,6 +42,8 @@ VerdictKind = Literal[
     "upstream",
     "direct_response",
     "redirect",
+    "denied",
+    "fault_abort",
     "no_listener",
     "no_filter_chain",
     "connection_closed",
@@ -134,7 +137,9 @@ class Verdict:
 
     ``kind`` is one of ``upstream``, ``direct_response``, ``redirect`` (all ``ok``),
     ``no_listener``, ``no_filter_chain``, ``connection_closed``, ``no_route``,
-    ``unknown_cluster``, ``cluster_warming``, ``no_endpoints``, ``no_healthy_endpoints``
+    ``unknown_cluster``, ``cluster_warming``, ``no_endpoints``, ``no_healthy_endpoints``,
+    ``denied`` (an RBAC filter: 403, or a closed connection for the network filter),
+    ``fault_abort`` (fault injection aborts every such request with its status)
     (all FAIL), ``incomplete`` (the dump lacks what the answer needs: the summary says
     what to capture) or ``inconclusive`` (pdebug cannot follow the config further); those
     two are UNKNOWN, neither OK nor FAIL.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -41,7 +42,9 @@ from pdebug.model.listeners import (
     route_on_demand,
     tcp_on_demand,
 )
+from pdebug.trace import filters as fl
 from pdebug.trace import listeners as ls
+from pdebug.trace import rbac as rb
 from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
@@ -113,6 +116,10 @@ class Tracer:
         self._aggregates: set[str] = set()
         #: The internal listeners followed from an internal upstream (a loop stops).
         self._internal: set[str] = set()
+        #: Whether the filter chain being followed terminates TLS (a client certificate).
+        self.chain_tls = False
+        #: Whether the listener reads a PROXY protocol header (the peer is not the client).
+        self.proxied = False
 
     def step(
         self,
@@ -490,19 +497,37 @@ class Tracer:
     # -- network filters
 
     def network(self, lst: ListenerEntry, chain: s.FilterChain, conn: Connection) -> Verdict:
-        """The first network filter pdebug follows (HTTP connection manager, TCP proxy)."""
+        """The network filters: RBAC, then the one pdebug follows (HCM, TCP proxy)."""
         self.conn = conn
+        self.chain_tls = terminates_tls(chain)
+        self.proxied = "proxy_protocol" in ls.listener_filter_kinds(lst.listener)
+        pending: list[str] = []
+        verdict = self._network(lst, chain, conn, pending)
+        if pending and verdict.kind == "denied":
+            return dataclasses.replace(
+                verdict, summary=f"{verdict.summary} (or before it: depends on {pending[0]})"
+            )
+        return self.settle(verdict, pending)
+
+    def _network(
+        self, lst: ListenerEntry, chain: s.FilterChain, conn: Connection, pending: list[str]
+    ) -> Verdict:
         names = [f.name or "(unnamed)" for f in chain.filters]
         sni_cluster = False
         for i, f in enumerate(chain.filters):
             skipped = [
                 n
                 for n, g in zip(names[:i], chain.filters[:i], strict=True)
-                if not is_sni_cluster(g)
+                if not is_sni_cluster(g) and fl.filter_kind(g) != fl.RBAC
             ]
             note = f" (before it, not evaluated: {_some(skipped)})" if skipped else ""
             if is_sni_cluster(f):
                 sni_cluster = True
+                continue
+            if fl.filter_kind(f) == fl.RBAC:
+                denied = self.network_rbac(f, conn, pending)
+                if denied is not None:
+                    return denied
                 continue
             kind = network_kind(f)
             if not kind:
@@ -527,6 +552,93 @@ class Tracer:
             "inconclusive",
             f"the chain ends in {names[-1]}; pdebug traces http_connection_manager and tcp_proxy",
         )
+
+    def network_rbac(
+        self, f: s.TypedExtension, conn: Connection, pending: list[str]
+    ) -> Verdict | None:
+        """A network RBAC filter: a verdict when it closes the connection, else None."""
+        name = f.name or "envoy.filters.network.rbac"
+        config = fl.config_of(filter_config(f), name)
+        res = rb.rbac(config, self.facts(None, None), network=True)
+        self.filter_step("network_filter", name, fl.RBAC, res, "")
+        if res.effect == "unknown":
+            pending.append(f"{name}: {res.depends}")
+        if res.effect != "deny":
+            return None
+        return Verdict(False, "denied", f"Envoy closes the connection: {name}: {res.why}")
+
+    def facts(self, http: HttpRequest | None, hcm: s.HttpConnectionManager | None) -> fl.Facts:
+        """What a filter sees of the request and its connection."""
+        conn = self.conn
+        assert conn is not None
+        req = self.req
+        remote, why = conn.source_ip, "the client's IP: give --source-ip"
+        if http is not None and hcm is not None:
+            remote, why = fl.remote_address(
+                http, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
+            )
+        direct, direct_why = conn.source_ip, "the client's IP: give --source-ip"
+        if self.proxied:
+            direct = None
+            direct_why = (
+                "the physical peer (direct_remote_ip): the listener reads a PROXY protocol "
+                "header, so the peer is whoever sent it (a load balancer), not the client"
+            )
+        return fl.Facts(
+            http,
+            conn.dest_ip,
+            conn.dest_port,
+            conn.source_ip,
+            remote,
+            why,
+            conn.server_name,
+            self.chain_tls,
+            req.source_principal,
+            bool(self.tunneled),
+            direct,
+            direct_why,
+        )
+
+    def filter_step(
+        self, kind: StepKind, name: str, filter_kind: str, res: fl.FilterResult, where: str
+    ) -> None:
+        """One evaluated filter (RBAC, fault, ext_authz) and what it did."""
+        detail: dict[str, Any] = {"filter": filter_kind, "effect": res.effect}
+        if res.action:
+            detail["action"] = res.action
+        if res.policy:
+            detail["policy"] = res.policy
+        if res.shadow:
+            detail["shadow"] = res.shadow
+            detail["shadow_policy"] = res.shadow_policy
+        if res.status is not None:
+            detail["status"] = res.status
+        if res.depends:
+            detail["depends_on"] = res.depends
+        if where:
+            detail["per_route"] = where
+        reason = res.reason
+        if res.effect == "unknown" and "depends on" not in reason:
+            reason = f"{reason}; depends on {res.depends}"
+        self.step(kind, name, res.effect in ("pass", "skip"), reason, **detail)
+        self.notes.extend(res.notes)
+
+    def settle(self, verdict: Verdict, pending: list[str]) -> Verdict:
+        """``verdict``, unless a filter before it may have answered (``pending``)."""
+        if not pending:
+            return verdict
+        depends = "; ".join(dict.fromkeys(pending))
+        if verdict.ok or verdict.kind in UNKNOWN_KINDS:
+            return Verdict(
+                False,
+                "inconclusive",
+                f"depends on {depends}; if the filter lets it through: {verdict.summary}",
+                None,
+                verdict.location,
+                verdict.clusters,
+            )
+        summary = f"{verdict.summary} (unless a filter before answers first: depends on {depends})"
+        return dataclasses.replace(verdict, summary=summary, status=None)
 
     def sni_tcp(self, tcp: s.TcpProxy, name: str, note: str, conn: Connection) -> Verdict:
         """A TCP proxy after the SNI cluster filter: the cluster the SNI names.
@@ -601,7 +713,11 @@ class Tracer:
     ) -> Verdict:
         """The HTTP connection manager: the request as the router sees it, then routing."""
         req = self.req
-        filters = [f.name for f in hcm.http_filters if not f.name.endswith("router")]
+        filters = [
+            f.name
+            for f in hcm.http_filters
+            if not f.name.endswith("router") and not _evaluated(f) and not f.disabled
+        ]
         if http_on_demand(hcm):
             self.on_demand = "the on_demand HTTP filter's odcds"
         self.on_demand_filter = http_on_demand(hcm, any_config=True)
@@ -629,9 +745,11 @@ class Tracer:
         if rc.ignore_port_in_host_matching and split_host_port(authority)[1] is not None:
             vhost_host = split_host_port(authority)[0]
             shown = f"{authority} (port ignored: ignore_port_in_host_matching)"
-        vhost = self.virtual_host(rc, vhost_host, shown)
-        if isinstance(vhost, Verdict):
-            return vhost
+        found = self.virtual_host(rc, vhost_host, shown)
+        if isinstance(found, Verdict):
+            answer = found
+            return self.filtered(hcm, http, rc, None, None, lambda: answer)
+        vhost = found
         if vhost.require_tls in ("ALL", "EXTERNAL_ONLY") and http.scheme != "https":
             location = f"https://{http.authority}{http.path}"
             why = f"require_tls {vhost.require_tls}: redirect to {location}"
@@ -640,18 +758,100 @@ class Tracer:
                     " (taken as external: Envoy sets x-envoy-internal itself, from the "
                     "client's address and internal_address_config, not from the request)"
                 )
-            self.step("action", "require_tls", True, why)
-            return Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
+            redirect = Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
+
+            def tls_redirect() -> Verdict:
+                self.step("action", "require_tls", True, why)
+                return redirect
+
+            return self.filtered(hcm, http, rc, vhost, None, tls_redirect)
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
-            return route
+            missed = route
+            return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
         if (
             self.on_demand_filter
             and not self.on_demand
             and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
         ):
             self.on_demand = "the route's on_demand odcds"
-        return self.action(route, http)
+        matched = route
+        return self.filtered(hcm, http, rc, vhost, matched[0], lambda: self.action(matched, http))
+
+    def filtered(
+        self,
+        hcm: s.HttpConnectionManager,
+        http: HttpRequest,
+        rc: s.RouteConfiguration,
+        vhost: s.VirtualHost | None,
+        route: s.Route | None,
+        then: Callable[[], Verdict],
+    ) -> Verdict:
+        """The HTTP filters (RBAC, fault, Istio's CUSTOM ext_authz), then ``then()``.
+
+        Envoy picks the route first and runs the filters in order, the router last: a
+        filter that answers (an RBAC denial, a fault's abort) ends the request whatever
+        the route says, even when no route matches.
+        """
+        levels: list[tuple[str, dict[str, msgspec.Raw]]] = []
+        if route is not None and vhost is not None:
+            # without a route no per-route config applies, not even the virtual host's
+            # (checked against Envoy 1.40 for a request no route matches)
+            levels = [
+                ("route", route.typed_per_filter_config),
+                ("virtual host", vhost.typed_per_filter_config),
+                ("route configuration", rc.typed_per_filter_config),
+            ]
+        act = route.route if route is not None else None
+        cluster = act.cluster or None if act is not None else None
+        facts = self.facts(http, hcm)
+        metadata: dict[tuple[str, str], str | None] = {}
+        pending: list[str] = []
+        for f in hcm.http_filters:
+            kind = fl.filter_kind(f)
+            if not kind or (kind == fl.EXT_AUTHZ and not _evaluated(f)):
+                continue
+            name = f.name or kind
+            over = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+            disabled = f.disabled if over.disabled is None else over.disabled
+            if disabled:
+                where = f" by the {over.where}'s typed_per_filter_config" if over.where else ""
+                self.step("http_filter", name, True, f"disabled{where}", filter=kind)
+                continue
+            config = over.config
+            if config is None:
+                config = fl.config_of(filter_config(f), name)
+            where = over.where if over.config is not None else ""
+            if kind == fl.RBAC:
+                res = rb.rbac(config, facts)
+            elif kind == fl.FAULT:
+                res = fl.fault(config, facts, cluster)
+            else:
+                res = fl.ext_authz(config, metadata)
+            if where:
+                res.reason = f"{res.reason} (the {where}'s typed_per_filter_config)"
+            metadata.update(res.metadata)
+            self.filter_step("http_filter", name, kind, res, where)
+            stop: Verdict | None = None
+            if res.effect == "deny":
+                stop = Verdict(False, "denied", f"403 RBAC: access denied ({name}: {res.why})", 403)
+            elif res.effect == "abort":
+                stop = Verdict(
+                    False,
+                    "fault_abort",
+                    f"{res.status} from Envoy: fault injection {res.reason}",
+                    res.status,
+                )
+            elif res.effect == "unknown":
+                pending.append(f"{name}: {res.depends}")
+            if stop is not None:
+                if pending:
+                    more = f" (or before it: depends on {pending[0]})"
+                    stop = dataclasses.replace(stop, summary=stop.summary + more)
+                    if stop.status != 403:
+                        stop.status = None
+                return stop
+        return self.settle(then(), pending)
 
     def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
         """Envoy's answer to a path holding ``%2F`` or ``%5C``, if it answers itself.
@@ -1198,6 +1398,15 @@ def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
         "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
         f"{now[0]}"
     )
+
+
+def _evaluated(f: s.TypedExtension) -> bool:
+    """Whether trace evaluates HTTP filter ``f`` (RBAC, fault, Istio's gated ext_authz)."""
+    kind = fl.filter_kind(f)
+    if kind == fl.EXT_AUTHZ:
+        raw = bytes(filter_config(f))
+        return b"filter_enabled_metadata" in raw or b"filterEnabledMetadata" in raw
+    return bool(kind)
 
 
 def _some(names: list[str], most: int = 4) -> str:
