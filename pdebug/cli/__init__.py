@@ -648,7 +648,7 @@ def _plain_runner(name: str, source: str, output: str) -> Callable[[], int]:
         if name in PLAIN_WHOLE:
             return _run.whole(name, getattr(Fetch, name), proxy, output)
         if name in PLAIN_FILE:
-            return _run.report(proxy, output=output)
+            return _run.report(proxy, output=output, keep=linger)
         body: Callable[..., int] = getattr(_run, _PLAIN_BODY.get(name, name))
         return int(body(proxy, output=output))
 

@@ -377,8 +377,13 @@ def report(
     clusters_json: str | None = None,
     ignore: list[str] | None = None,
     cert_days: float = 7.0,
+    keep: Callable[..., None] | None = None,
 ) -> int:
-    """``pdebug report``: write the page of the proxy (or bundle) to ``output``."""
+    """``pdebug report``: write the page of the proxy (or bundle) to ``output``.
+
+    ``keep`` (``pdebug.cli.linger``) is handed the decoded dump, the document and the
+    page, so that they are not freed one by one on return, only to end the process.
+    """
     import dataclasses
 
     from pdebug.checks import CheckOptions, parse_codes
@@ -415,9 +420,8 @@ def report(
     )
     page = render_page_bytes(doc)
     write_report(output, page)
-    from pdebug.cli import linger
-
-    linger(inputs, doc, page)  # not freed one by one on return, only to end the process
+    if keep is not None:
+        keep(inputs, doc, page)  # not freed one by one on return, only to end the process
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)

@@ -45,7 +45,7 @@ def report_cmd(
 
     Example: pdebug report bundle.tar.gz --title 'INC-1234' -o incident.html
     """
-    from pdebug.cli import _run
+    from pdebug.cli import _run, linger
 
     return _run.report(
         proxy,
@@ -54,4 +54,5 @@ def report_cmd(
         clusters_json=clusters_json,
         ignore=ignore,
         cert_days=cert_days,
+        keep=linger,
     )
