@@ -212,6 +212,10 @@ PLAIN_LINES = [
     ("check", str(ZTUNNEL)),
     ("check", str(ZTUNNEL), "-o", "wide"),
     ("pc", "all", "-f", str(DUMP)),
+    ("report", str(DUMP), "-o", "/nonexistent/dir/page.html"),
+    ("report", str(DUMP), "-o", "json"),
+    ("report", "/nonexistent/dump.json", "-o", "/dev/null"),
+    ("report", str(ZTUNNEL), "-o", "/dev/null"),
 ]
 
 
@@ -239,7 +243,8 @@ def _recorded(monkeypatch: pytest.MonkeyPatch, args: list[str], typer: bool) -> 
     from pdebug.cli import _run
 
     seen: list[Any] = []
-    for name in ("clusters", "listeners", "routes", "endpoints", "eds", "whole", "all_", "check"):
+    names = ("clusters", "listeners", "routes", "endpoints", "eds", "whole", "all_", "check")
+    for name in (*names, "report"):
         body = getattr(_run, name)
 
         def record(*a: Any, _body: Any = body, **kw: Any) -> int:
@@ -281,6 +286,10 @@ def _recorded(monkeypatch: pytest.MonkeyPatch, args: list[str], typer: bool) -> 
         ["check", "-o", "json", "bundle.tar.gz"],
         ["check", "-"],
         ["check", "pod/x", "--output", "wide"],
+        ["report", "x.json", "-o", "page.html"],
+        ["report", "--output", "page.html", "bundle.tar.gz"],
+        ["report", "pod/x", "-o", "p.html"],
+        ["report", "-", "-o", "p.html"],
     ],
 )
 def test_a_plain_table_gets_typers_values(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,6 +323,14 @@ def test_a_plain_table_gets_typers_values(args: list[str], monkeypatch: pytest.M
         ["check", "a", "--clusters-json", "c.json"],
         ["check", "a", "-o", "json", "--fail-on", "info"],
         ["check", "--help"],
+        ["report", "a"],
+        ["report", "a", "-o", "-"],
+        ["report", "a", "-o", "p.html", "--title", "INC-1"],
+        ["report", "a", "-o", "p.html", "--clusters-json", "c.json"],
+        ["report", "a", "-o", "p.html", "--cert-days", "3"],
+        ["report", "a", "-o", "p.html", "--ignore", "PD602"],
+        ["report", "-o", "p.html"],
+        ["report", "--help"],
         ["diff", "a"],
         ["zc", "workload", "a"],
         ["nosuch", "a"],
@@ -499,3 +516,47 @@ def test_typing_extensions_is_refused_only_while_msgspec_loads() -> None:
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+# --- report SOURCE -o FILE, plain (#17) ----------------------------------------------------
+
+
+def test_plain_report_writes_typers_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same page (its "generated" stamp aside), messages and exit code, without Typer."""
+    import re
+
+    import pdebug.cli as cli
+
+    runs = []
+    for typer in (False, True):
+        out = tmp_path / f"{typer}.html"
+        args = ["report", str(DUMP), "-o", str(out)]
+        assert (cli._plain_view(args) is None) is typer
+        code = cli.main(args)
+        stdout, stderr = capsys.readouterr()
+        page = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b"T", out.read_bytes())  # stamps
+        runs.append((code, stdout, stderr.replace(str(out), "OUT"), page))
+        monkeypatch.setattr(cli, "_plain_view", lambda args: None)
+    assert runs[0] == runs[1]
+    assert runs[0][:3] == (0, "", "wrote OUT (1 proxy)\n")
+    assert b"pdebug-report/2" in runs[0][3]
+
+
+def test_plain_report_imports_no_typer(tmp_path: Path) -> None:
+    out = tmp_path / "page.html"
+    code = (
+        "import sys\n"
+        "from pdebug.cli import main\n"
+        f"assert main(['report', {str(DUMP)!r}, '-o', {str(out)!r}]) == 0\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert not {m for m in loaded if m == "typer" or m.startswith(("typer.", "click"))}
+    assert "pdebug.cli.report" not in loaded
+    assert out.read_bytes().startswith(b"<!DOCTYPE html>")

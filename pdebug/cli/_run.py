@@ -373,4 +373,72 @@ def check(
     return ExitCode.FINDINGS if result.fails(threshold) else ExitCode.OK
 
 
-__all__ = ["ProxyOptions", "run_view"]
+def report(
+    proxy: ProxyOptions,
+    output: str = "",
+    title: str | None = None,
+    clusters_json: str | None = None,
+    ignore: list[str] | None = None,
+    cert_days: float = 7.0,
+    keep: Callable[..., None] | None = None,
+) -> int:
+    """``pdebug report``: write the page of the proxy (or bundle) to ``output``.
+
+    ``keep`` (``pdebug.cli.linger``) is handed the decoded dump, the document and the
+    page, so that they are not freed one by one on return, only to end the process.
+    """
+    import dataclasses
+
+    from pdebug.checks import CheckOptions, parse_codes
+    from pdebug.errors import ExitCode, InvalidInput, UsageError
+    from pdebug.inputs import read_proxies
+    from pdebug.report import (
+        ReportMeta,
+        check_output,
+        render_page_bytes,
+        report_data,
+        write_report,
+    )
+    from pdebug.report.ambient import ambient_capture
+
+    if not output:
+        raise UsageError("missing -o FILE", hint="e.g. pdebug report dump.json -o report.html")
+    from pdebug.cli.habits import file_output
+
+    file_output("report", output)
+    check_output(output)
+    options = CheckOptions(cert_days=cert_days, ignore=parse_codes(ignore or []))
+    inputs = read_proxies(proxy.words, proxy.live, clusters_json)
+    meta = ReportMeta(
+        inputs.named,
+        title,
+        capture=inputs.capture,
+        proxies=inputs.info,
+        ambient=ambient_capture(inputs),
+    )
+    from pdebug.views.wide import table_builders  # the one place views join the page
+
+    doc = report_data(
+        inputs.proxies, dataclasses.replace(meta, options=options, table_builders=table_builders)
+    )
+    page = render_page_bytes(doc)
+    write_report(output, page)
+    if keep is not None:
+        keep(inputs, doc, page)  # not freed one by one on return, only to end the process
+    n = len(inputs.proxies)
+    if output != "-":
+        print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)
+    unreadable = [(i.name, i.unreadable) for i in inputs.info.values() if i.unreadable]
+    if unreadable:
+        name, why = unreadable[0]
+        more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+        raise InvalidInput(
+            f"{inputs.named}: cannot read the documents of {name} ({why}){more}; "
+            "the report shows the other proxies"
+        )
+    if any(p["checks"]["inconclusive"] for p in doc["proxies"]):
+        raise InvalidInput("some checks could not read the input")
+    return ExitCode.OK
+
+
+__all__ = ["ProxyOptions", "report", "run_view"]

@@ -302,11 +302,19 @@ def locality_weighted(dump: ConfigDump) -> frozenset[str]:
 
     Envoy reads a locality's ``load_balancing_weight`` only for those; Envoy Gateway puts
     weighted backendRefs there. The clusters section is searched for the field's name
-    first: a dump without it decodes nothing more.
+    first: a dump without it decodes nothing more. Clusters decoded whole already (a
+    report builds the clusters table first) are read as they are, not decoded again.
     """
     names: set[str] = set()
     for sec in dump.sections_of("clusters"):
         for key in STATE_KEYS.values():
+            full = sec.whole(key, list[s.ClusterEntry])
+            if full is not None:  # every entry decoded: the same names, no second decode
+                for whole in full:
+                    common = whole.cluster.common_lb_config
+                    if common is not None and common.locality_weighted_lb_config != s.NULL:
+                        names.add(whole.cluster.name)
+                continue
             raw = sec.raw(key)
             if raw is None:
                 continue

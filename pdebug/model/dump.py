@@ -400,6 +400,16 @@ class Section:
         """Whether field ``key`` was decoded typed already (:meth:`typed` has it cached)."""
         return any(isinstance(ck, tuple) and ck[0] == key for ck in self._cache)
 
+    def whole(self, key: str, tp: type[T]) -> T | None:
+        """Field ``key`` as :meth:`typed` decoded it as ``tp`` already, every item kept.
+
+        None: not decoded as ``tp`` yet, or a list that left an item out (it did not
+        decode; its ``Kept`` says where the others sit). A reader that needs less of
+        each resource can then read it here instead of decoding the bytes again.
+        """
+        value = self._cache.get((key, tp))
+        return None if value is None or isinstance(value, Kept) else value
+
     def typed(self, key: str, tp: type[T], default: Callable[[], T], what: str) -> T:
         """Decode field ``key`` as ``tp`` (cached); ``default()`` when absent.
 

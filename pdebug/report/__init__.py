@@ -306,9 +306,12 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
 
 
 #: Estimated CPU seconds per byte of the sections drawn (5k-service bench dump,
-#: 2026-12): of the checks, which decode every section; of the summary and the
-#: topology, once the checks have built their indexes.
-_CHECKS_COST = 3.4e-9
+#: 2026-12): of the checks, which decode every section (each alone in a forked
+#: process, median of 5: 0.86 s); of the summary and the topology, once the checks
+#: have built their indexes. With ``views/wide._COST`` they put every table in the
+#: worker on two CPUs (perfreport4: the parent's checks and topology were the longer
+#: side by ~0.5 s of CPU once the worker's second clusters decode was gone).
+_CHECKS_COST = 5.3e-9
 _TOPOLOGY_COST = 1.7e-9
 _DRAWN = ("listeners", "routes", "clusters", "endpoints")
 

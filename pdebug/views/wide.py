@@ -47,13 +47,16 @@ def wide_tables(proxy: ProxyData, now: datetime) -> list[dict[str, Any]]:
 
 
 #: Estimated CPU seconds per byte of its section that each table takes to build, the
-#: section's decoding included (5k-service bench dump, 2026-12): how ``pdebug report``
-#: spreads the tables over the CPUs (:func:`table_builders`).
+#: section's decoding and its modules' import included, each alone in a forked process
+#: (5k-service bench dump, 2026-12, median of 5): how ``pdebug report`` spreads the
+#: tables over the CPUs (:func:`table_builders`).
 _COST = {
-    "clusters": 5.8e-9,
-    "listeners": 10e-9,
-    "routes": 6.7e-9,
-    "endpoints": 12e-9,  # with the rows' trip back from a worker
+    "clusters": 7.3e-9,
+    "listeners": 13.7e-9,
+    "routes": 7.4e-9,
+    # built after the clusters table, whose decode it reads (0.87 s the two, 0.55 s the
+    # clusters alone); alone, with its own decode of the clusters, 11.7e-9
+    "endpoints": 5.7e-9,
     "secrets": 2.5e-7,  # a few certificates, each parsed
 }
 
