@@ -195,8 +195,9 @@ class Context:
         """Cluster name -> the first resource that sends traffic to it (route or tcp_proxy)."""
         out: dict[str, str] = {}
         for rc in self.route_configs:
+            resource = rc.resource
             for _, _, cluster in route_targets(rc.config):
-                out.setdefault(cluster, rc.resource)
+                out.setdefault(cluster, resource)
         for lc in self.listeners:
             for _, _, flt in self.network_filters(lc):
                 if isinstance(flt, s.TcpProxy):
