@@ -172,3 +172,23 @@ def test_damage_inside_a_cluster_is_not_the_skip_reasons_error(tmp_path: Path, p
     got = pdebug("check", path)
     assert got.code in (0, 1), got.err
     assert "Skipped PD401, PD402: needs live endpoint health" in got.out
+
+
+def test_views_without_endpoints_do_not_decode_the_clusters_to_say_so(
+    tmp_path: Path, pdebug: Any
+) -> None:
+    """The same damage in a dump without an endpoints section: `endpoints` said the
+    cluster list was invalid JSON (exit 4) instead of that the section is missing, and
+    `all` stopped (exit 4) instead of printing its tables."""
+    doc = json.loads(INPUTS["real/sidecar"])
+    doc["configs"] = [c for c in doc["configs"] if "EndpointsConfigDump" not in c["@type"]]
+    (sec,) = [s for s in doc["configs"] if "static_clusters" in s]
+    sec["static_clusters"][0]["cluster"]["outlier_detection"] = {"consecutive_5xx": 12345}
+    text = json.dumps(doc).replace('"consecutive_5xx": 12345', '"consecutive_5xx": 1e400')
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    got = pdebug("endpoints", path)
+    assert "invalid JSON" not in got.err
+    assert "the dump has no endpoints section" in got.err
+    got = pdebug("all", path)
+    assert got.code == 0, got.err
