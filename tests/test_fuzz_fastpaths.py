@@ -16,6 +16,8 @@ must give exactly what its slow path gives:
 5. the report topology's ordering against one plain sort,
 6. ``all`` (table, ``-o json``) with its parts forked (``PDEBUG_JOBS=3``, pdebug.parallel)
    against ``PDEBUG_JOBS=1``.
+7. ``check`` (table, ``-o json``) with its fast paths (tests/test_check_perf.py's
+   ``SLOW``: whether the proxy has clusters, from the planned decode) on and off.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
 ``PDEBUG_FUZZDIFF_CASES`` (default 40), ``PDEBUG_FUZZDIFF_SEED`` (default 17),
@@ -340,7 +342,7 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0, "forked": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,6 +362,32 @@ def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> 
                 got.append(eh.run_main([*args, str(path)], capsys))
                 TAKEN["forked"] += parallel.FORKS[0] > before
         assert got[0] == got[1], f"forked differs: {' '.join(args)}"
+
+
+#: ``check``'s fast paths and what makes each give way to its slow path (the same as
+#: tests/test_check_perf.py's SLOW).
+CHECK_SLOW: dict[str, Any] = {"pdebug.model.sections._planned_clusters": lambda *a: None}
+
+
+def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pdebug.model import sections
+
+    real = sections._planned_clusters
+
+    def spy(sec: Any) -> bool | None:
+        got = real(sec)
+        TAKEN["check"] += got is not None
+        return got
+
+    for args in (["check"], ["check", "-o", "json"]):
+        with monkeypatch.context() as m:
+            m.setattr(sections, "_planned_clusters", spy)
+            shipped = _run([*args, str(path)], capsys)
+        with monkeypatch.context() as m:
+            for where, slow in CHECK_SLOW.items():
+                m.setattr(where, slow)
+            full = _run([*args, str(path)], capsys)
+        assert shipped == full, f"check fast path differs: {' '.join(args)}"
 
 
 def _all_result(body: bytes, structured: bool) -> Any:
@@ -510,6 +538,7 @@ def test_fast_paths_answer_as_the_slow_paths(
                 other.write_bytes(json.dumps(camelize(json.loads(src.read_bytes()))).encode())
             check_diff(other, path, capsys, monkeypatch)
             check_parallel(path, capsys, monkeypatch)
+            check_check(path, capsys, monkeypatch)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:

@@ -10,10 +10,10 @@ that is the checks' job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from pdebug.checks.options import CheckOptions
 from pdebug.model import ConfigDump, ProxyData
@@ -35,6 +35,8 @@ from pdebug.model.listeners import (
 from pdebug.model.routes import RouteConfigRecord, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
 from pdebug.model.sections import none_when_absent
+
+T = TypeVar("T")
 
 #: ``(chain index, chain, decoded filter)``: what :meth:`Context.network_filters` yields.
 NetworkFilter = tuple[int, s.FilterChain, s.HttpConnectionManager | s.TcpProxy]
@@ -66,6 +68,18 @@ class Context:
         self.now = options.now or datetime.now(UTC)
         #: id(listener record) -> (the record, its decoded filters): see network_filters.
         self._filters: dict[int, tuple[ListenerRecord, list[NetworkFilter]]] = {}
+        #: What :meth:`shared` built, by key.
+        self._shared: dict[str, Any] = {}
+
+    def shared(self, key: str, build: Callable[[], T]) -> T:
+        """``build()``, once per run: a fact several checks read (kept under ``key``).
+
+        A ``build`` that raises is not kept: the next check to ask builds it again (and
+        meets the same error).
+        """
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]  # type: ignore[no-any-return]
 
     @property
     def dump(self) -> ConfigDump:
@@ -181,8 +195,9 @@ class Context:
         """Cluster name -> the first resource that sends traffic to it (route or tcp_proxy)."""
         out: dict[str, str] = {}
         for rc in self.route_configs:
+            resource = rc.resource
             for _, _, cluster in route_targets(rc.config):
-                out.setdefault(cluster, rc.resource)
+                out.setdefault(cluster, resource)
         for lc in self.listeners:
             for _, _, flt in self.network_filters(lc):
                 if isinstance(flt, s.TcpProxy):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, route_targets
 from pdebug.model import schema as s
-from pdebug.model.listeners import http_on_demand, route_on_demand
+from pdebug.model.listeners import on_demand_filter, route_on_demand
 
 # RouteAction.cluster_not_found_response_code (Envoy's default: 503); Istio sets 500 on
 # Kubernetes Gateway API routes
@@ -28,8 +28,7 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
     One finding per route config and missing cluster, naming the first route.
     """
     known = ctx.clusters
-    on_demand = _on_demand_route_configs(ctx)
-    with_filter = _on_demand_route_configs(ctx, any_config=True)
+    on_demand, with_filter = _on_demand_route_configs(ctx)
     for rc in ctx.route_configs:
         if rc.config.name in on_demand:
             continue  # ODCDS: Envoy asks its xDS server for a cluster it lacks
@@ -58,20 +57,26 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
             )
 
 
-def _on_demand_route_configs(ctx: Context, any_config: bool = False) -> set[str]:
-    """The route configs of connection managers whose on_demand filter discovers clusters.
+def _on_demand_route_configs(ctx: Context) -> tuple[set[str], set[str]]:
+    """The route configs of connection managers that discover clusters on demand.
 
-    ``any_config``: of those with the on_demand filter at all.
+    First those whose on_demand filter discovers clusters, then those with the
+    on_demand filter at all (one walk for both).
     """
-    out: set[str] = set()
+    discovering: set[str] = set()
+    with_filter: set[str] = set()
     for lc in ctx.listeners:
         for _, _, flt in ctx.network_filters(lc):
-            if isinstance(flt, s.HttpConnectionManager) and http_on_demand(flt, any_config):
-                if flt.rds is not None:
-                    out.add(flt.rds.route_config_name)
-                if flt.route_config is not None:
-                    out.add(flt.route_config.name)
-    return out
+            if not isinstance(flt, s.HttpConnectionManager):
+                continue
+            has, discovers = on_demand_filter(flt)
+            for out, yes in ((with_filter, has), (discovering, discovers)):
+                if yes:
+                    if flt.rds is not None:
+                        out.add(flt.rds.route_config_name)
+                    if flt.route_config is not None:
+                        out.add(flt.route_config.name)
+    return discovering, with_filter
 
 
 @check(

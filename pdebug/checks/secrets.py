@@ -112,7 +112,7 @@ def _days(delta: timedelta) -> str:
 )
 def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
     """Certificates outside their validity period now."""
-    for cert in _certs(ctx):
+    for cert in ctx.shared("secrets.certs", lambda: _certs(ctx)):
         info = cert.info
         assert info.not_after is not None
         if info.not_after <= ctx.now:
@@ -148,7 +148,7 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
 )
 def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
     """Certificates that are valid now but end within ``cert_days``."""
-    for cert in _certs(ctx):
+    for cert in ctx.shared("secrets.certs", lambda: _certs(ctx)):
         info = cert.info
         assert info.not_after is not None
         if info.not_before is not None and info.not_before > ctx.now:

@@ -374,6 +374,10 @@ class Section:
     #: The section's own JSON text (any layout), when load found it in the document as
     #: one ``configs[]`` entry (a bytes-like object; a memory-mapped slice is not copied).
     text: Any = field(default=None, repr=False)
+    #: The resource-list fields (snake_case keys) a one-pass typed decode read whole and
+    #: strictly (no resource skipped): each one's cached list is exactly the field's
+    #: value in the section, an absent or null field an empty list. Set by load.
+    planned: frozenset[str] = field(default=frozenset(), repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:
@@ -395,6 +399,10 @@ class Section:
         if raw is None:
             raw = self.fields.get(to_camel(key))
         return raw
+
+    def planned_list(self, key: str) -> list[Any]:
+        """The list a planned decode read for ``key`` (one of :attr:`planned`)."""
+        return self._cache[(key, list.__class_getitem__(KEY_TYPES[key]))]  # type: ignore[no-any-return]
 
     def decoded(self, key: str) -> bool:
         """Whether field ``key`` was decoded typed already (:meth:`typed` has it cached)."""

@@ -128,13 +128,24 @@ def http_on_demand(hcm: s.HttpConnectionManager, any_config: bool = False) -> bo
     ``any_config``: whether it has the filter at all (a route's own config can turn
     discovery on: :func:`route_on_demand`).
     """
+    has, discovers = on_demand_filter(hcm)
+    return has if any_config else discovers
+
+
+def on_demand_filter(hcm: s.HttpConnectionManager) -> tuple[bool, bool]:
+    """Whether the connection manager has the on_demand filter, and whether it discovers.
+
+    The second: one of its on_demand filters discovers clusters (``odcds``). Both of
+    :func:`http_on_demand`'s answers in one pass over the HTTP filters.
+    """
+    has = False
     for f in hcm.http_filters:
         raw = bytes(filter_config(f))
-        if (f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]) and (
-            any_config or b'"odcds"' in raw
-        ):
-            return True
-    return False
+        if f.name == ON_DEMAND or b"filters.http.on_demand." in raw[:200]:
+            has = True
+            if b'"odcds"' in raw:
+                return True, True
+    return has, False
 
 
 def route_on_demand(*configs: dict[str, msgspec.Raw]) -> bool:

@@ -690,6 +690,7 @@ def _planned_dump(
                 # decoders refuse the other one): read as an empty list, as a field
                 # read would, without scanning the whole document to find that out.
                 sec._cache[(key, _list_of(KEY_TYPES[key]))] = []
+        sec.planned = frozenset(key for key in keys if KEY_KINDS[key] == kind)
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
     if isinstance(configs, _SlicedConfigs):
@@ -814,6 +815,7 @@ def _section_readers(
             value = getattr(planned, k)
             # A list a plan decoded already stays the one its readers hold.
             sec._cache.setdefault((k, _list_of(KEY_TYPES[k])), [] if value is None else value)
+        sec.planned = frozenset(keys)
         if sec.release is not None:
             sec.release()
         return True
