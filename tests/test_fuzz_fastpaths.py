@@ -382,11 +382,11 @@ def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     for args in (["check"], ["check", "-o", "json"]):
         with monkeypatch.context() as m:
             m.setattr(sections, "_planned_clusters", spy)
-            shipped = _run([*args, str(path)], capsys)
+            shipped = eh.run_main([*args, str(path)], capsys)
         with monkeypatch.context() as m:
             for where, slow in CHECK_SLOW.items():
                 m.setattr(where, slow)
-            full = _run([*args, str(path)], capsys)
+            full = eh.run_main([*args, str(path)], capsys)
         assert shipped == full, f"check fast path differs: {' '.join(args)}"
 
 
