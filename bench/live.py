@@ -2,6 +2,8 @@
 
 Measures, in one run (medians of --runs, the rows interleaved round by round):
   * the whole-dump fetch: GET /config_dump?include_eds straight from the admin;
+  * `curl` of that dump, and `curl` of the four documents `pdebug dump` saves (one after
+    another on one connection: the proxy's own floor for a capture);
   * `pdebug clusters ADMIN` (the whole clusters section, mask pushed down);
   * `pdebug clusters ADMIN --fqdn svc-N.` (the filter pushed down as name_regex);
   * the same view through the Kubernetes port-forward: `pdebug clusters pod/NAME.NS
@@ -52,6 +54,7 @@ CLUSTERS_POD = f"pdebug clusters pod/{POD}.{NAMESPACE} --kubeconfig K"
 GET_ADMIN = "in-process AdminSource.get(config_dump?include_eds)"
 GET_POD = "in-process KubeSource.get(config_dump?include_eds)"
 CURL = "curl config_dump?include_eds > /dev/null"
+CURL_DOCS = "curl of the 4 documents pdebug dump saves, one after another"
 DUMP = "pdebug dump ADMIN -o x.tar.gz"
 ENDPOINTS = "pdebug endpoints ADMIN"
 #: (label, measured row, baseline row, limit)
@@ -348,6 +351,13 @@ def main() -> int:
             measures: list[tuple[str, Callable[[], float]]] = [
                 (WHOLE, lambda: timed_get(url, dump_path)[0]),
                 (CURL, lambda: timed_run([curl, "-sf", "-o", "/dev/null", url + dump_path])),
+                (
+                    CURL_DOCS,
+                    lambda: timed_run(
+                        [curl, "-sf"]
+                        + [arg for doc in DUMP_DOCS[:4] for arg in ("-o", "/dev/null", url + doc)]
+                    ),
+                ),
                 (DUMP, lambda: timed_run([pdebug, "dump", url, "-o", bundle, "--force"])),
                 (ENDPOINTS, lambda: timed_run([pdebug, "endpoints", url])),
                 (CLUSTERS_ADMIN, lambda: timed_run([pdebug, "clusters", url])),
@@ -454,6 +464,22 @@ def main() -> int:
         cpu = f"{envoy_ratio[desc]:.2f}×" if desc in envoy_ratio else "–"
         print(
             f"| {desc} | {'MET' if ratio <= limit else 'MISSED'} | {ratio:.3f}×{spread} | {cpu} |"
+        )
+    if DUMP in out and CURL_DOCS in out:
+        # What pdebug itself adds: the proxy's own cost of the same documents is the floor.
+        own = out[DUMP]["median"] / out[CURL_DOCS]["median"]
+        pairs = [a / b for a, b in zip(rows[DUMP], rows[CURL_DOCS], strict=False) if b]
+        cpu = out[DUMP]["envoy_cpu"] / out[CURL_DOCS]["envoy_cpu"]
+        floor = out[CURL_DOCS]["median"] / out[CURL]["median"] if CURL in out else None
+        print(
+            f"\n`pdebug dump` against `curl` of the same documents: {own:.3f}× "
+            f"(per round {min(pairs):.2f}–{max(pairs):.2f}×; Envoy CPU {cpu:.2f}×)"
+            + (
+                f"; those documents alone take {floor:.3f}× `curl` of the dump"
+                if floor is not None
+                else ""
+            )
+            + "."
         )
     if args.json:
         Path(args.json).write_text(

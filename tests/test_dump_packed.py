@@ -33,6 +33,19 @@ def test_crc_join_is_the_crc_of_the_concatenation() -> None:
     )
 
 
+def test_crc_join_at_every_size_bit() -> None:
+    # Each bit of len(B) carries the register through its own cached operator: sizes on
+    # and beside every power of two up to 16 MiB, in a shuffled order (the cache is
+    # built by whichever size comes first), against zlib over the concatenation.
+    rng = random.Random(17)
+    sizes = [n for k in range(25) for n in (2**k - 1, 2**k, 2**k + 1)] + [0, 3 * 2**23 + 5]
+    rng.shuffle(sizes)
+    for size in sizes:
+        a = rng.randbytes(rng.randint(0, 64))
+        b = rng.randbytes(min(size, 64)) + bytes(size - min(size, 64))
+        assert pack._crc_join(zlib.crc32(a), zlib.crc32(b), size) == zlib.crc32(a + b), size
+
+
 def _members(root: Path) -> dict[str, bytes]:
     rng = random.Random(3)
     files = {

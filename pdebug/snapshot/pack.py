@@ -50,49 +50,58 @@ class Piece:
         return cls(b"".join(out), crc, sum(map(len, parts)))
 
 
-def _zeros_operator(nbytes: int) -> list[int]:
-    """What appending ``nbytes`` zero bytes does to a CRC-32 register.
+def _apply(matrix: list[int], vector: int) -> int:
+    """A GF(2) matrix (its 32 columns) times a 32-bit vector."""
+    out = 0
+    for column in matrix:
+        if vector & 1:
+            out ^= column
+        vector >>= 1
+        if not vector:
+            break
+    return out
 
-    A GF(2) matrix given by its 32 columns (reflected polynomial 0xEDB88320), built by
-    repeated squaring.
-    """
 
-    def apply(matrix: list[int], vector: int) -> int:
-        out = 0
-        for column in matrix:
-            if vector & 1:
-                out ^= column
-            vector >>= 1
-            if not vector:
-                break
-        return out
+def _square(matrix: list[int]) -> list[int]:
+    return [_apply(matrix, column) for column in matrix]
 
+
+def _one_zero_byte() -> list[int]:
+    """What appending one zero byte does to a CRC-32 register (reflected 0xEDB88320)."""
     # One zero bit: shift right, and fold the polynomial in when bit 0 falls out.
     step = [0xEDB88320] + [1 << (n - 1) for n in range(1, 32)]
-    for _ in range(3):  # one zero byte: eight zero bits
-        step = [apply(step, column) for column in step]
-    result = [1 << n for n in range(32)]  # the identity
-    while nbytes:
-        if nbytes & 1:
-            result = [apply(step, column) for column in result]
-        step = [apply(step, column) for column in step]
-        nbytes >>= 1
-    return result
+    for _ in range(3):  # eight zero bits
+        step = _square(step)
+    return step
+
+
+#: ``_ZEROS[k]``: what appending ``2**k`` zero bytes does to a CRC-32 register, built once
+#: per process as far as the sizes seen need (each the square of the one before).
+_ZEROS: list[list[int]] = []
+
+
+def _zeros(k: int) -> list[int]:
+    while len(_ZEROS) <= k:
+        _ZEROS.append(_square(_ZEROS[-1]) if _ZEROS else _one_zero_byte())
+    return _ZEROS[k]
 
 
 def _crc_join(first: int, second: int, second_size: int) -> int:
     """The CRC-32 of ``A + B`` from ``crc(A)``, ``crc(B)`` and ``len(B)``.
 
     The pre- and post-conditioning of CRC-32 cancel out: ``crc(A + B)`` is ``crc(A)``
-    carried through ``len(B)`` zero bytes (a linear map) XOR ``crc(B)``.
+    carried through ``len(B)`` zero bytes (a linear map) XOR ``crc(B)``. The register is
+    carried through ``2**k`` zero bytes for each bit ``k`` set in ``len(B)`` (the
+    operators commute), so a join costs one matrix-vector product per bit, not the
+    building of the whole operator.
     """
-    if second_size == 0:
-        return first
-    out = 0
-    for n, column in enumerate(_zeros_operator(second_size)):
-        if first >> n & 1:
-            out ^= column
-    return out ^ second
+    crc, k, size = first, 0, second_size
+    while size:
+        if size & 1:
+            crc = _apply(_zeros(k), crc)
+        size >>= 1
+        k += 1
+    return crc ^ second
 
 
 def _tar_header(name: str, size: int, mtime: int) -> bytes:
