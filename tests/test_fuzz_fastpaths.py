@@ -15,6 +15,9 @@ must give exactly what its slow path gives:
 4. the one-pass ``clusters -o wide`` rows against the general path's,
 5. the report topology's ordering against one plain sort,
 6. ``all`` (table, ``-o json``) with its parts forked (``PDEBUG_JOBS=3``, pdebug.parallel)
+   against ``PDEBUG_JOBS=1``,
+7. ``clusters`` with its section decoded in two halves at once (``PDEBUG_JOBS=2``,
+   :func:`pdebug.model.light.split_rows`; the file read as bytes or memory-mapped)
    against ``PDEBUG_JOBS=1``.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
@@ -348,7 +351,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0, "forked": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0, "split": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,6 +383,29 @@ def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> 
                 got.append(_run([*args, str(path)], capsys))
                 TAKEN["forked"] += parallel.FORKS[0] > before
         assert got[0] == got[1], f"forked differs: {' '.join(args)}"
+
+
+def check_split(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, mapped: bool) -> None:
+    """``clusters`` with its section cut in two halves at once (forced) against one process."""
+    from pdebug.sources import file as file_source
+
+    real = light.split_rows
+
+    def spy(*args: Any) -> Any:
+        made = real(*args)
+        TAKEN["split"] += made is not None
+        return made
+
+    got = []
+    for jobs in ("2", "1"):
+        with monkeypatch.context() as m:
+            m.setenv("PDEBUG_JOBS", jobs)
+            m.setattr(parallel, "_threads_alive", lambda: False)
+            m.setattr(light, "split_rows", spy)
+            if mapped:  # memory-mapped (patched in place), else bytes (copied)
+                m.setattr(file_source, "MMAP_THRESHOLD", 0)
+            got.append(_run(["clusters", str(path)], capsys))
+    assert got[0] == got[1], "split differs: clusters"
 
 
 def _all_result(body: bytes, structured: bool) -> Any:
@@ -530,6 +556,7 @@ def test_fast_paths_answer_as_the_slow_paths(
                 other.write_bytes(json.dumps(camelize(json.loads(src.read_bytes()))).encode())
             check_diff(other, path, capsys, monkeypatch)
             check_parallel(path, capsys, monkeypatch)
+            check_split(path, capsys, monkeypatch, rng.random() < 0.5)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:
@@ -540,4 +567,5 @@ def test_fast_paths_answer_as_the_slow_paths(
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
     if done >= 10:
         assert TAKEN["light"] and TAKEN["diff"] > done and TAKEN["forked"], (done, TAKEN)
+        assert TAKEN["split"], (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")

@@ -331,9 +331,12 @@ class Input:
     def read_all(self) -> Buffer:
         """The whole (decompressed) input, judged and bounded by ``PDEBUG_MAX_INPUT``.
 
-        A large plain regular file comes back as a read-only memoryview of an mmap: the
-        decoder scans the page cache directly and never copies the file (the map lives
-        as long as the process, since decoded ``Raw`` values point into it).
+        A large plain regular file comes back as a memoryview of an mmap: the decoder
+        scans the page cache directly and never copies the file (the map lives as long
+        as the process, since decoded ``Raw`` values point into it). The map is private
+        (copy-on-write, never written back to the file): the clusters table patches a
+        few bytes of it, restored at once, to decode a section in two parts at once
+        without copying them (:func:`pdebug.model.light.split_rows`).
         """
         limit = self.limits.max_input
         if self.regular and not self.compressed:
@@ -341,7 +344,7 @@ class Input:
                 raise too_large(self.label, limit, f"the file ({human(self.size)})")
             if self.size >= MMAP_THRESHOLD and self._fh is not None:
                 try:
-                    mapped = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    mapped = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_COPY)
                 except (OSError, ValueError):
                     pass
                 else:
