@@ -14,6 +14,7 @@ part copied), and with ``MMAP_THRESHOLD`` at 0 every file is memory-mapped priva
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -271,7 +272,7 @@ def test_patched_bytes_are_restored(tmp_path: Path) -> None:
     stop = len(raw) - 2
     buf = bytearray(raw)
     view = memoryview(buf)
-    cut = light._BOUNDARY.search(view[start:stop], (stop - start) // 2)
+    cut = re.compile(light._BOUNDARY).search(view[start:stop], (stop - start) // 2)
     assert cut is not None
     p = start + cut.start(1)
     head = light._head_rows(view, start, p, V3 + "ClustersConfigDump", light_keyed)
