@@ -343,11 +343,13 @@ class Input:
             if self.size > limit:
                 raise too_large(self.label, limit, f"the file ({human(self.size)})")
             if self.size >= MMAP_THRESHOLD and self._fh is not None:
-                try:
-                    mapped = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_COPY)
-                except (OSError, ValueError):
-                    pass
-                else:
+                # Private first; read-only where private maps are refused (a strict
+                # overcommit policy counts a private map's size): then parts are copied.
+                for access in (mmap.ACCESS_COPY, mmap.ACCESS_READ):
+                    try:
+                        mapped = mmap.mmap(self._fh.fileno(), 0, access=access)
+                    except (OSError, ValueError):
+                        continue
                     return memoryview(mapped)
         if not self.regular:
             self._judge()
