@@ -280,3 +280,15 @@ def test_patched_bytes_are_restored(tmp_path: Path) -> None:
     assert head is not None and tail is not None and bytes(buf) == raw
     assert light._head_rows(view, start, p - 3, V3 + "ClustersConfigDump", light_keyed) is None
     assert bytes(buf) == raw
+
+
+def test_jobs_not_a_number_is_said_as_for_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PDEBUG_JOBS now counts for the clusters table too: not a number is exit 2, as `all`."""
+    path = _dump(tmp_path)
+    monkeypatch.setenv("PDEBUG_JOBS", "two")
+    code, out, err = _run(["clusters", str(path)], capsys)
+    assert (code, out) == (2, "")
+    assert "PDEBUG_JOBS='two': not a number of processes" in err
+    assert _run(["all", str(path)], capsys)[0] == 2
