@@ -50,9 +50,16 @@ def tabwrite(lines: Sequence[Sequence[str]], padding: int) -> str:
 def _widths(lines: Sequence[Sequence[str]], n: int, padding: int) -> list[int]:
     """The padded widths of the first ``n`` cells of equally long ``lines``.
 
-    One column at a time (``zip(*lines)`` over 180k lines costs five times as much).
+    Not ``zip(*lines)``: an iterator per line (0.14 s for 180k lines). Up to three
+    columns, a pass over the lines for each (the endpoints table); from four on, every
+    cell's length in one pass, read back per column (the clusters table: 12.8k lines,
+    16 ms against 24 ms a column at a time, the cells being spread over the heap).
     """
-    return [max(map(len, map(operator.itemgetter(k), lines))) + padding for k in range(n)]
+    if n < 4:
+        return [max(map(len, map(operator.itemgetter(k), lines))) + padding for k in range(n)]
+    step = len(lines[0])
+    lengths = list(map(len, itertools.chain.from_iterable(lines)))
+    return [max(lengths[k::step]) + padding for k in range(n)]
 
 
 def _shown_prefix(table: Table, wide: bool) -> int:
