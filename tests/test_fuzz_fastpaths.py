@@ -354,8 +354,10 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 TAKEN = {"light": 0, "diff": 0, "forked": 0, "split": 0}
 
 
-def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """The light decode against the full one; returns the shipped ``clusters`` run."""
     real = light.decode_clusters
+    shipped_clusters: tuple[int, str, str] = (0, "", "")
 
     def spy(raw: Any, type_url: str) -> Any:
         found = real(raw, type_url)
@@ -368,8 +370,12 @@ def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
             shipped = _run([command, str(path)], capsys)
         with monkeypatch.context() as m:
             m.setattr(light, "decode_clusters", lambda raw, type_url: None)
+            m.setenv("PDEBUG_JOBS", "1")  # nor the two halves at once (model/light.split_rows)
             full = _run([command, str(path)], capsys)
         assert shipped == full, f"light decode differs: {command}"
+        if command == "clusters":
+            shipped_clusters = shipped
+    return shipped_clusters
 
 
 def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -385,8 +391,17 @@ def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> 
         assert got[0] == got[1], f"forked differs: {' '.join(args)}"
 
 
-def check_split(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, mapped: bool) -> None:
-    """``clusters`` with its section cut in two halves at once (forced) against one process."""
+def check_split(
+    path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    mapped: bool,
+    one: tuple[int, str, str],
+) -> None:
+    """``clusters`` with its section cut in two halves at once (forced) against ``one``.
+
+    ``one``: the run of :func:`check_light` (a small file: one process, no cut).
+    """
     from pdebug.sources import file as file_source
 
     real = light.split_rows
@@ -396,16 +411,14 @@ def check_split(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, mapped
         TAKEN["split"] += made is not None
         return made
 
-    got = []
-    for jobs in ("2", "1"):
-        with monkeypatch.context() as m:
-            m.setenv("PDEBUG_JOBS", jobs)
-            m.setattr(parallel, "_threads_alive", lambda: False)
-            m.setattr(light, "split_rows", spy)
-            if mapped:  # memory-mapped (patched in place), else bytes (copied)
-                m.setattr(file_source, "MMAP_THRESHOLD", 0)
-            got.append(_run(["clusters", str(path)], capsys))
-    assert got[0] == got[1], "split differs: clusters"
+    with monkeypatch.context() as m:
+        m.setenv("PDEBUG_JOBS", "2")
+        m.setattr(parallel, "_threads_alive", lambda: False)
+        m.setattr(light, "split_rows", spy)
+        if mapped:  # memory-mapped (patched in place), else bytes (copied)
+            m.setattr(file_source, "MMAP_THRESHOLD", 0)
+        got = _run(["clusters", str(path)], capsys)
+    assert got == one, "split differs: clusters"
 
 
 def _all_result(body: bytes, structured: bool) -> Any:
@@ -544,7 +557,7 @@ def test_fast_paths_answer_as_the_slow_paths(
         path.write_bytes(body)
         where = f"case {name} (seed {case_seed}) of {src}: {path}"
         try:
-            check_light(path, capsys, monkeypatch)
+            one = check_light(path, capsys, monkeypatch)
             # a name repeated below a section's own members is printed as written (both),
             # decoding keeps one: known since before #17 (the strict xfail ODD[4] of
             # tests/test_all_stream_shortcuts.py)
@@ -556,7 +569,7 @@ def test_fast_paths_answer_as_the_slow_paths(
                 other.write_bytes(json.dumps(camelize(json.loads(src.read_bytes()))).encode())
             check_diff(other, path, capsys, monkeypatch)
             check_parallel(path, capsys, monkeypatch)
-            check_split(path, capsys, monkeypatch, rng.random() < 0.5)
+            check_split(path, capsys, monkeypatch, rng.random() < 0.5, one)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:

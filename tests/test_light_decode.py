@@ -53,6 +53,7 @@ def _both(
         shipped = _run([command, str(path)], capsys)
     with monkeypatch.context() as m:
         m.setattr(light, "decode_clusters", lambda raw, type_url: None)
+        m.setenv("PDEBUG_JOBS", "1")  # nor the two halves at once (model/light.split_rows)
         full = _run([command, str(path)], capsys)
     assert shipped == full
     return shipped, took
