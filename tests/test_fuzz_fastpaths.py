@@ -15,8 +15,11 @@ must give exactly what its slow path gives:
 4. the one-pass ``clusters -o wide`` rows against the general path's,
 5. the report topology's ordering against one plain sort,
 6. ``all`` (table, ``-o json``) with its parts forked (``PDEBUG_JOBS=3``, pdebug.parallel)
+   against ``PDEBUG_JOBS=1``,
+7. ``clusters`` with its section decoded in two halves at once (``PDEBUG_JOBS=2``,
+   :func:`pdebug.model.light.split_rows`; the file read as bytes or memory-mapped)
    against ``PDEBUG_JOBS=1``.
-7. ``check`` (table, ``-o json``) with its fast paths (tests/test_check_perf.py's
+8. ``check`` (table, ``-o json``) with its fast paths (tests/test_check_perf.py's
    ``SLOW``: whether the proxy has clusters, from the planned decode) on and off.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
@@ -342,13 +345,18 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0, "split": 0}
 
 
-def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """The light decode against the full one; returns the shipped ``clusters`` run."""
+    shipped_clusters: tuple[int, str, str] = (0, "", "")
     for command in ("clusters", "all"):
-        _, took = eh.light_both(path, command, capsys, monkeypatch)
+        shipped, took = eh.light_both(path, command, capsys, monkeypatch)
         TAKEN["light"] += sum(took)
+        if command == "clusters":
+            shipped_clusters = shipped
+    return shipped_clusters
 
 
 def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -388,6 +396,37 @@ def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
                 m.setattr(where, slow)
             full = eh.run_main([*args, str(path)], capsys)
         assert shipped == full, f"check fast path differs: {' '.join(args)}"
+
+
+def check_split(
+    path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    mapped: bool,
+    one: tuple[int, str, str],
+) -> None:
+    """``clusters`` with its section cut in two halves at once (forced) against ``one``.
+
+    ``one``: the run of :func:`check_light` (a small file: one process, no cut).
+    """
+    from pdebug.model import light
+    from pdebug.sources import file as file_source
+
+    real = light.split_rows
+
+    def spy(*args: Any) -> Any:
+        made = real(*args)
+        TAKEN["split"] += made is not None
+        return made
+
+    with monkeypatch.context() as m:
+        m.setenv("PDEBUG_JOBS", "2")
+        m.setattr(parallel, "_threads_alive", lambda: False)
+        m.setattr(light, "split_rows", spy)
+        if mapped:  # memory-mapped (patched in place), else bytes (copied)
+            m.setattr(file_source, "MMAP_THRESHOLD", 0)
+        got = eh.run_main(["clusters", str(path)], capsys)
+    assert got == one, "split differs: clusters"
 
 
 def _all_result(body: bytes, structured: bool) -> Any:
@@ -526,7 +565,7 @@ def test_fast_paths_answer_as_the_slow_paths(
         path.write_bytes(body)
         where = f"case {name} (seed {case_seed}) of {src}: {path}"
         try:
-            check_light(path, capsys, monkeypatch)
+            one = check_light(path, capsys, monkeypatch)
             # a name repeated below a section's own members is printed as written (both),
             # decoding keeps one: known since before #17 (the strict xfail ODD[4] of
             # tests/test_all_stream_shortcuts.py)
@@ -539,6 +578,7 @@ def test_fast_paths_answer_as_the_slow_paths(
             check_diff(other, path, capsys, monkeypatch)
             check_parallel(path, capsys, monkeypatch)
             check_check(path, capsys, monkeypatch)
+            check_split(path, capsys, monkeypatch, rng.random() < 0.5, one)
             check_wide(body)
             check_topology(body)
         except AssertionError as exc:
@@ -549,4 +589,6 @@ def test_fast_paths_answer_as_the_slow_paths(
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
     if done >= 10:
         assert TAKEN["light"] and TAKEN["diff"] > done and TAKEN["forked"], (done, TAKEN)
+    if done >= 40:  # most mutations make the light decode refuse a section: rarer
+        assert TAKEN["split"], (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")

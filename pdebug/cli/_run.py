@@ -113,7 +113,8 @@ def clusters(
 
     # The plain table: the clusters section is read for its cells only (#17).
     light = ("clusters",) if flt.empty and output.lower() in ("table", "short") else ()
-    with light_tables(*light):
+    # A big section: its two halves decoded and made into rows at once (#17).
+    with light_tables(*light, rows=v.light_keyed if light else None):
         return run_view(
             proxy,
             output,

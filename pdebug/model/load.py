@@ -559,21 +559,35 @@ class _SlicedConfigs(list[Any]):
 #: The section kinds whose table the running command builds from a light decode
 #: (:mod:`pdebug.model.light`), set around its load by :func:`light_tables`.
 _LIGHT: ContextVar[frozenset[str]] = ContextVar("pdebug_light_tables", default=frozenset())
+#: The clusters table's rows of a list of light clusters, when the load may make them
+#: itself (:func:`pdebug.model.light.split_rows`), set by :func:`light_tables`.
+_ROWS: ContextVar[Callable[[list[Any]], list[Any]] | None] = ContextVar(
+    "pdebug_light_rows", default=None
+)
 
 
 @contextmanager
-def light_tables(*kinds: str) -> Iterator[None]:
+def light_tables(
+    *kinds: str, rows: Callable[[list[Any]], list[Any]] | None = None
+) -> Iterator[None]:
     """Within: a planned load decodes the sections of ``kinds`` light, when it can.
 
     Only ``clusters`` has a light decode. It is used when the plan holds every list
     of the section (the light decode checks them all) and the dump is in Envoy's
     layout; anything it does not take is decoded fully, there and then, as without
     this (the same errors, warnings and fallbacks).
+
+    ``rows`` (the clusters table's rows of a list of light clusters): a big clusters
+    section may then be decoded in two halves at once, each made into rows where it was
+    decoded (:func:`pdebug.model.light.split_rows`); the section's cache then holds the
+    rows (``light.ROWS_KEY``), and any other reader decodes it fully on first use.
     """
     token = _LIGHT.set(frozenset(kinds))
+    made = _ROWS.set(rows)
     try:
         yield
     finally:
+        _ROWS.reset(made)
         _LIGHT.reset(token)
 
 
@@ -615,8 +629,14 @@ def _sliced_configs(data: Buffer, keys: tuple[str, ...]) -> list[Any] | None:
             configs.append(section_type(type_url=type_url))
             continue
         if kind in light:
-            from pdebug.model.light import decode_clusters
+            from pdebug.model.light import SplitRows, decode_clusters, split_rows
 
+            rows_of = _ROWS.get()
+            made = None if rows_of is None else split_rows(data, start, stop, type_url, rows_of)
+            if made is not None:  # the table's rows, made from two halves at once
+                configs.light[len(configs)] = SplitRows(made)
+                configs.append(section_type(type_url=type_url))
+                continue
             found = decode_clusters(view[start:stop], type_url)
             if found is not None:  # else the full decode below, as without a light table
                 configs.light[len(configs)] = found
@@ -673,8 +693,11 @@ def _planned_dump(
             # The table reads the light lists; any other reader decodes the section's
             # lists fully from its bytes on first use (Section.fast). The warming list
             # was decoded with its full type: it is the full decode's.
-            from pdebug.model.light import CLUSTERS_KEY
+            from pdebug.model.light import CLUSTERS_KEY, ROWS_KEY, SplitRows
 
+            if isinstance(light[index], SplitRows):
+                sec._cache[ROWS_KEY] = light[index].rows
+                continue
             sec._cache[CLUSTERS_KEY] = light[index]
             warming = "dynamic_warming_clusters"
             sec._cache[(warming, _list_of(KEY_TYPES[warming]))] = light[

@@ -331,20 +331,25 @@ class Input:
     def read_all(self) -> Buffer:
         """The whole (decompressed) input, judged and bounded by ``PDEBUG_MAX_INPUT``.
 
-        A large plain regular file comes back as a read-only memoryview of an mmap: the
-        decoder scans the page cache directly and never copies the file (the map lives
-        as long as the process, since decoded ``Raw`` values point into it).
+        A large plain regular file comes back as a memoryview of an mmap: the decoder
+        scans the page cache directly and never copies the file (the map lives as long
+        as the process, since decoded ``Raw`` values point into it). The map is private
+        (copy-on-write, never written back to the file): the clusters table patches a
+        few bytes of it, restored at once, to decode a section in two parts at once
+        without copying them (:func:`pdebug.model.light.split_rows`).
         """
         limit = self.limits.max_input
         if self.regular and not self.compressed:
             if self.size > limit:
                 raise too_large(self.label, limit, f"the file ({human(self.size)})")
             if self.size >= MMAP_THRESHOLD and self._fh is not None:
-                try:
-                    mapped = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-                except (OSError, ValueError):
-                    pass
-                else:
+                # Private first; read-only where private maps are refused (a strict
+                # overcommit policy counts a private map's size): then parts are copied.
+                for access in (mmap.ACCESS_COPY, mmap.ACCESS_READ):
+                    try:
+                        mapped = mmap.mmap(self._fh.fileno(), 0, access=access)
+                    except (OSError, ValueError):
+                        continue
                     return memoryview(mapped)
         if not self.regular:
             self._judge()

@@ -29,7 +29,7 @@ from pdebug.model.clusters import (
 )
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import HEALTHY, endpoint_health, host_health
-from pdebug.model.light import clusters_of, destination_rule
+from pdebug.model.light import clusters_of, destination_rule, rows_of
 from pdebug.views.common import bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -180,43 +180,59 @@ def _plain_keyed(data: ProxyData, share: bool = True) -> list[_Keyed]:
     """The keyed rows in table order; ``share``: also each name's sort key, for ``all``."""
     dump = data.need_dump("the clusters view")
     dump.require("clusters")
-    lists: Iterable[list[Any]]
-    light = clusters_of(dump)  # the same clusters, read for this table only (#17)
-    if light is not None:
-        lists = (light.dynamic_active_clusters, light.static_clusters)
-        ref_of: Callable[[Any], str] = destination_rule
+    made = rows_of(dump)  # made by the load, from two halves of the section at once
+    if made is not None:
+        keyed: list[_Keyed] = list(made)
     else:
-        keys = ("dynamic_active_clusters", "static_clusters")
-        lists = (dump.cluster_entries(key).items for key in keys)
-        ref_of = _config_ref
-    keyed: list[_Keyed] = []
-    add = keyed.append
-    for items in lists:
-        for entry in items:
-            c = entry.cluster
-            name = c.name
-            if not name and entry.error_state != s.NULL:  # ClusterEntry.absent
-                continue
-            kind = c.type or "STATIC"  # table_type
-            ref = ref_of(c)
-            parts = split_name(name)
-            if parts is not None:
-                direction, port, subset, host = parts
-                add(
-                    (
-                        (host, subset, port, direction),
-                        (host, str(port), subset or "-", direction, kind, ref),
-                        name,
-                    )
-                )
-                continue
-            add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
+        light = clusters_of(dump)  # the same clusters, read for this table only (#17)
+        if light is not None:
+            keyed = light_keyed(light.dynamic_active_clusters)
+            keyed += light_keyed(light.static_clusters)
+        else:
+            keyed = []
+            for key in ("dynamic_active_clusters", "static_clusters"):
+                keyed += _keyed(dump.cluster_entries(key).items, _config_ref)
     if share:
         # Each name's sort key, for the endpoints table of the same run (``pdebug all``),
         # which orders its assignments by their clusters' names with the same rule.
         dump.facts[SORT_KEYS] = {name: order for order, _, name in keyed}
     go_sort_by_key(keyed, _FIRST)  # a C key: no Python call per cluster
     return keyed
+
+
+def _keyed(items: Iterable[Any], ref_of: Callable[[Any], str]) -> list[_Keyed]:
+    """The keyed rows of ``items`` (cluster entries), in their order."""
+    keyed: list[_Keyed] = []
+    add = keyed.append
+    for entry in items:
+        c = entry.cluster
+        name = c.name
+        if not name and entry.error_state != s.NULL:  # ClusterEntry.absent
+            continue
+        kind = c.type or "STATIC"  # table_type
+        ref = ref_of(c)
+        parts = split_name(name)
+        if parts is not None:
+            direction, port, subset, host = parts
+            add(
+                (
+                    (host, subset, port, direction),
+                    (host, str(port), subset or "-", direction, kind, ref),
+                    name,
+                )
+            )
+            continue
+        add(((name, "", 0, ""), (name, "-", "-", "-", kind, ref), name))
+    return keyed
+
+
+def light_keyed(entries: list[Any]) -> list[_Keyed]:
+    """The keyed rows of light cluster entries (:mod:`pdebug.model.light`), in order.
+
+    What the load may make of each half of a big clusters section in its own process
+    (``light_tables(rows=...)``): tuples of str and int, which ``marshal`` carries.
+    """
+    return _keyed(entries, destination_rule)
 
 
 def _config_ref(c: s.Cluster) -> str:

@@ -403,6 +403,7 @@ def light_both(
         shipped = run_main([command, str(path)], capsys)
     with monkeypatch.context() as m:
         m.setattr(light, "decode_clusters", lambda raw, type_url: None)
+        m.setenv("PDEBUG_JOBS", "1")  # nor the two halves at once (model/light.split_rows)
         full = run_main([command, str(path)], capsys)
     assert shipped == full, f"light decode differs: {command}"
     return shipped, took
