@@ -157,3 +157,65 @@ def test_section_types_are_found_in_any_layout(tmp_path: Path) -> None:
         b'.DynamicCluster", "cluster": {}}]}'
     )
     assert _layout(entries) is None
+
+
+# --- proxyless gRPC: the xDS bootstrap, and istiod's config dump of a gRPC client --------
+
+GRPC = eh.FIXTURES / "corpus" / "istio" / "2025-grpcgen" / "xds_bootstrap.json"
+PROXYLESS = eh.FIXTURES / "corpus" / "istio" / "2025-grpcgen" / "istiod-config_dump-proxyless.json"
+ECHO = "outbound|7070||echo.echo-grpc.svc.cluster.local"
+
+
+@pytest.mark.parametrize("as_yaml", [False, True])
+def test_grpc_bootstrap_is_named(pdebug, tmp_path, as_yaml):
+    """Istio's gRPC xDS bootstrap (pilot/pkg/networking/grpcgen/testdata/xds_bootstrap.json,
+    GRPC_XDS_BOOTSTRAP of a proxyless gRPC application) said only "not an Envoy config dump
+    (no 'configs' list)"; it is now named, with where that application's config is."""
+    path = GRPC
+    if as_yaml:
+        path = tmp_path / "bootstrap.yaml"
+        path.write_text(yaml.safe_dump(json.loads(GRPC.read_text())))
+    for cmd in ("clusters", "listeners", "check", "all"):
+        got = pdebug(cmd, path)
+        assert got.code == 4, (cmd, got.err)
+        assert "this is a gRPC xDS bootstrap" in got.err
+        assert "/debug/config_dump?proxyID=POD.NS" in got.err
+        assert len(got.err.strip().splitlines()) == 2
+
+
+def test_proxyless_client_api_listener(pdebug):
+    """istiod's config dump of a proxyless gRPC client (its grpc generator: an outbound
+    listener with the service's address and an `api_listener`, no filter chain): `listeners
+    -o wide` said "no filter chain" and `trace` FAIL "Envoy closes the connection: none of
+    the 0 filter chains matches"; the API listener's route is now shown, and trace follows
+    its connection manager, the listener found by name as the gRPC client asks for it."""
+    wide = pdebug("listeners", PROXYLESS, "-o", "wide")
+    assert wide.code == 0, wide.err
+    row = next(x for x in wide.out.splitlines() if x.startswith("echo.echo-grpc"))
+    assert f"API listener: Route: {ECHO}" in row
+    assert "no filter chain" not in row
+    table = pdebug("listeners", PROXYLESS)
+    assert "API listeners: a proxyless gRPC application's" in table.err
+    assert "UDP proxy" not in table.err
+    got = pdebug(
+        "trace", PROXYLESS, "http://echo.echo-grpc.svc.cluster.local:7070/echo.EchoTestService/Echo"
+    )
+    assert got.code == 0, got.out + got.err
+    assert "API listener named echo.echo-grpc.svc.cluster.local:7070" in got.out
+    assert f"VERDICT: OK, routed to {ECHO}: 2 of 2 healthy" in got.out
+    assert "none of the 0 filter chains" not in got.out
+
+
+def test_proxyless_server_listener(pdebug):
+    """The same dump's gRPC server listener (`xds.istio.io/grpc/lds/inbound/0.0.0.0:17070`):
+    check said PD103 ERROR "HTTP connection manager has no stat_prefix ... Envoy rejects
+    this listener" (gRPC reads it, and istiod sets none), and trace UNKNOWN "a route action
+    pdebug does not know" for its `non_forwarding_action` route; now no finding, and OK,
+    served by the gRPC server itself."""
+    report = json.loads(pdebug("check", PROXYLESS, "-o", "json").out)
+    assert [f for f in report["findings"] if f["code"] == "PD103"] == []
+    got = pdebug("trace", PROXYLESS, "https://10.244.0.17:17070/echo.EchoTestService/Echo")
+    assert got.code == 0, got.out
+    assert "VERDICT: OK, served by the gRPC server itself (non_forwarding_action)" in got.out
+    wide = pdebug("routes", PROXYLESS, "-o", "wide")
+    assert wide.code == 0, wide.err

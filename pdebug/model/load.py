@@ -66,6 +66,8 @@ class _Top(msgspec.Struct, gc=False):
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     dynamic_resources: msgspec.Raw = msgspec.Raw()
     dynamicResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    # A gRPC xDS bootstrap (GRPC_XDS_BOOTSTRAP of a proxyless gRPC application): said so.
+    xds_servers: msgspec.Raw = msgspec.Raw()
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -383,8 +385,10 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "config dump",
             hint=BOOTSTRAP_HINT,
         )
-    from pdebug.model.sniff import one_view, one_view_given
+    from pdebug.model.sniff import grpc_bootstrap_given, one_view, one_view_given
 
+    if len(top.xds_servers):
+        raise grpc_bootstrap_given(source)
     try:
         view = one_view(msgspec.json.decode(data))
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):

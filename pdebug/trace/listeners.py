@@ -18,6 +18,7 @@ from pdebug.model.dump import ConfigDump
 from pdebug.model.listeners import (
     TCP_PROXY,
     ListenerFacts,
+    api_listener_filter,
     decode_filter,
     filter_config,
     network_kind,
@@ -157,6 +158,21 @@ def addr_text(lst: ListenerEntry, port: int | None = None) -> str:
     addr = lst.address_for(port) if port is not None else None
     addr = addr or (lst.addresses[0] if lst.addresses else None)
     return join_host_port(addr[1], addr[2]) if addr else ""
+
+
+def api_listener_named(
+    listeners: list[ListenerEntry], host: str, port: int
+) -> ListenerEntry | None:
+    """The API listener a proxyless gRPC client dials as ``xds:///HOST:PORT``.
+
+    istiod names each by the service's host and port (``net.JoinHostPort``), the name the
+    client asks for.
+    """
+    name = join_host_port(host, port)
+    for x in listeners:
+        if x.listener.name == name and api_listener_filter(x.listener) is not None:
+            return x
+    return None
 
 
 def outbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> ListenerEntry | None:

@@ -22,6 +22,7 @@ from pdebug.model.listeners import (
     LEGACY_NAMES,
     TCP_PROXY,
     ListenerFacts,
+    api_listener_filter,
     chains,
     decode_filter,
     filter_config,
@@ -369,7 +370,7 @@ def view(
             addresses = ",".join(row.addresses)
             cells = chain_rows(row, wide)
             if not cells and wide:  # istioctl has no row for it; wide says it is there
-                cells = [("-", chainless_destination(row.listener))]
+                cells = [("-", chainless_destination(row.listener, row.camel))]
             for match, dest in cells:
                 table.rows.append(
                     (
@@ -395,8 +396,11 @@ def view(
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
-def chainless_destination(listener: s.Listener) -> str:
+def chainless_destination(listener: s.Listener, camel: bool = False) -> str:
     """Where a listener without filter chains sends traffic: its UDP proxy's cluster.
+
+    An API listener (a proxyless gRPC client's, as istiod sends it) is its connection
+    manager's route: ``API listener: Route: NAME``.
 
     Such a listener (UDP, Envoy Gateway's UDPRoute) proxies from a listener filter,
     ``envoy.filters.udp_listener.udp_proxy``: its ``cluster`` (deprecated), or the route
@@ -404,6 +408,9 @@ def chainless_destination(listener: s.Listener) -> str:
     DNS filter (``envoy.filters.udp.dns_filter``, Consul's ``virtual_dns`` listener)
     answers the queries itself: no cluster, the names it serves.
     """
+    api = api_listener_filter(listener)
+    if api is not None:
+        return "API listener: " + chain_destination(s.FilterChain(filters=[api]), camel)
     for f in listener.listener_filters:
         raw = bytes(filter_config(f))
         if f.name.endswith("dns_filter") or b"DnsFilterConfig" in raw[:200]:
@@ -467,10 +474,19 @@ def _chainless_note(rows: list[ListenerRow], every: bool) -> str:
     count = f"{len(rows)} listener has" if len(rows) == 1 else f"{len(rows)} listeners have"
     head = "No filter chains to show: " if every else ""
     them = "it" if len(rows) == 1 else "them"
+    api = sum(1 for r in rows if api_listener_filter(r.listener) is not None)
+    if api == len(rows):
+        why = "API listeners: a proxyless gRPC application's, used in-process, no socket"
+    elif api:
+        why = (
+            "API listeners are a proxyless gRPC application's; a UDP proxy or DNS filter "
+            "works in a listener filter"
+        )
+    else:
+        why = "a UDP proxy or DNS filter works in a listener filter"
     return (
         f"{head}{count} no filter chain, so no row here, as in istioctl: {names}{more}"
-        f" (a UDP proxy or DNS filter works in a listener filter); -o wide or --no-verbose"
-        f" lists {them}."
+        f" ({why}); -o wide or --no-verbose lists {them}."
     )
 
 
