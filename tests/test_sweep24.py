@@ -219,3 +219,22 @@ def test_proxyless_server_listener(pdebug):
     assert "VERDICT: OK, served by the gRPC server itself (non_forwarding_action)" in got.out
     wide = pdebug("routes", PROXYLESS, "-o", "wide")
     assert wide.code == 0, wide.err
+
+
+# --- a Cilium node proxy: Cilium's own filters -----------------------------------------
+
+NODE = CILIUM / "handmade-node-proxy" / "config_dump.json"
+
+
+def test_cilium_listener_filter_is_said_not_evaluated(pdebug):
+    """A Cilium node proxy's L7 listener (cilium/cilium pkg/envoy/xds_server.go, run in Envoy
+    1.40 and given back Cilium's filters): `cilium.bpf_metadata` enforces the node's policy
+    before any chain; trace said nothing of it (it names the chain's cilium.network and
+    cilium.l7policy as not evaluated); the connection step now does."""
+    got = pdebug("trace", NODE, "http://10.0.0.5:51833/x")
+    assert got.code == 0, got.out
+    assert "listener filters not evaluated: cilium.bpf_metadata" in got.out
+    assert "before it, not evaluated: cilium.network" in got.out
+    assert "VERDICT: OK, passed through to 10.0.0.5:51833 via egress-cluster" in got.out
+    plain = pdebug("trace", eh.FIXTURES / "real/seed-demo/config_dump.json", "http://x:10000/")
+    assert "listener filters not evaluated" not in plain.out

@@ -438,6 +438,17 @@ def connect(
             dest_ip = addr[0]
             notes.append(f"destination IP {dest_ip} (the listener's own address)")
     kinds = listener_filter_kinds(lst.listener)
+    foreign = [
+        f.name or "(unnamed)"
+        for f in lst.listener.listener_filters
+        if not (f.name or "").startswith("envoy.")
+    ]
+    if foreign:
+        # Cilium's cilium.bpf_metadata: the node's policy and identities, from BPF maps
+        notes.append(
+            f"listener filters not evaluated: {', '.join(foreign)} (not Envoy's own: it may "
+            "close the connection or change what the chains see)"
+        )
     if "proxy_protocol" in kinds:
         notes.append(
             "proxy_protocol: unless allow_requests_without_proxy_protocol, Envoy closes a "
