@@ -161,8 +161,8 @@ def test_section_types_are_found_in_any_layout(tmp_path: Path) -> None:
 
 # --- proxyless gRPC: the xDS bootstrap, and istiod's config dump of a gRPC client --------
 
-GRPC = eh.FIXTURES / "corpus" / "istio" / "2025-grpcgen" / "xds_bootstrap.json"
-PROXYLESS = eh.FIXTURES / "corpus" / "istio" / "2025-grpcgen" / "istiod-config_dump-proxyless.json"
+GRPC = eh.FIXTURES / "corpus" / "istio" / "grpcgen" / "xds_bootstrap.json"
+PROXYLESS = eh.FIXTURES / "corpus" / "istio" / "grpcgen" / "istiod-config_dump-proxyless.json"
 ECHO = "outbound|7070||echo.echo-grpc.svc.cluster.local"
 
 
