@@ -238,3 +238,59 @@ def test_cilium_listener_filter_is_said_not_evaluated(pdebug):
     assert "VERDICT: OK, passed through to 10.0.0.5:51833 via egress-cluster" in got.out
     plain = pdebug("trace", eh.FIXTURES / "real/seed-demo/config_dump.json", "http://x:10000/")
     assert "listener filters not evaluated" not in plain.out
+
+
+# --- [::] without ipv4_compat ----------------------------------------------------------
+
+
+def _metrics_listener(port: int, admin_port: int, compat: bool) -> dict[str, Any]:
+    """Cilium's example `envoy-prometheus-metrics-listener.yaml` as a static listener on
+    `[::]:PORT`, with or without its `ipv4_compat`, its `envoy-admin` cluster a loopback
+    upstream."""
+    cec = yaml.safe_load(
+        (CILIUM / "examples" / "envoy-prometheus-metrics-listener.yaml").read_text()
+    )
+    listener, route = (
+        {k: v for k, v in r.items() if k != "@type"} for r in cec["spec"]["resources"]
+    )
+    sa = listener["address"]["socket_address"]
+    sa["port_value"] = port
+    if not compat:
+        del sa["ipv4_compat"]
+    typed = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    typed["route_config"] = route
+    del typed["rds"]
+    return {
+        "static_resources": {
+            "listeners": [listener],
+            "clusters": [eh.static_cluster("envoy-admin", admin_port)],
+        }
+    }
+
+
+@needs_envoy
+@pytest.mark.parametrize("compat", [True, False])
+def test_ipv6_wildcard_without_ipv4_compat_refuses_ipv4(pdebug, tmp_path, compat):
+    """Cilium's metrics listener binds `[::]` with `ipv4_compat`; without it Envoy sets
+    IPV6_V6ONLY and refuses an IPv4 client (Envoy 1.40, below), where trace said OK,
+    "binds [::]:PORT (any address on port PORT)"; it now says the connection is refused."""
+    port, dump = eh.free_port(), tmp_path / "dump.json"
+    with eh.LoopbackUpstream("admin") as up:
+        with eh.Envoy(_metrics_listener(port, up.port, compat), wait_live=False) as envoy:
+            dump.write_bytes(envoy.get("/config_dump?include_eds"))
+            try:
+                status = eh.http_get(f"http://127.0.0.1:{port}/metrics", timeout=3)[0]
+            except OSError:
+                status = None
+            v6 = eh.http_get(f"http://[::1]:{port}/metrics", timeout=3)[0]
+    assert v6 == 200
+    assert (status == 200) is compat
+    got = pdebug("trace", dump, f"http://127.0.0.1:{port}/metrics")
+    if compat:
+        assert got.code == 0, got.out
+        assert "VERDICT: OK, routed to envoy-admin" in got.out
+    else:
+        assert got.code == 1, got.out
+        assert "VERDICT: FAIL, connection refused" in got.out
+        assert "binds IPv6 only (no ipv4_compat" in got.out
+    assert pdebug("trace", dump, f"http://[::1]:{port}/metrics").code == 0

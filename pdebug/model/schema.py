@@ -34,6 +34,8 @@ class SocketAddress(_S):
     port_value: int = 0
     named_port: str = ""
     protocol: str = ""
+    #: ``::`` takes IPv4 connections too only with this (else Envoy sets IPV6_V6ONLY).
+    ipv4_compat: bool = False
 
 
 class Pipe(_S):

@@ -353,6 +353,21 @@ def inbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> Lis
     return min(handing, key=other_family) if handing else None
 
 
+def ipv6_only(lst: s.Listener, addr: tuple[IP | None, str, int]) -> bool:
+    """Whether ``addr`` of ``lst`` is ``[::]`` without ``ipv4_compat``.
+
+    Envoy then sets IPV6_V6ONLY on the socket, and an IPv4 client's connection is refused.
+    """
+    ip = addr[0]
+    if ip is None or ip.version != 6 or not ip.is_unspecified:
+        return False
+    for a in [lst.address] + [x.address for x in lst.additional_addresses]:
+        sa = a.socket_address if a is not None else None
+        if sa is not None and sa.port_value == addr[2] and ip_of(sa.address) == ip:
+            return not sa.ipv4_compat
+    return False
+
+
 def owner(
     listeners: list[ListenerEntry], port: int, ip: IP | None, bound: bool, host: str = ""
 ) -> tuple[ListenerEntry, str] | None:
@@ -363,6 +378,7 @@ def owner(
         if (x.bound or not bound)
         for addr in x.addresses
         if addr[2] == port
+        if not (ip is not None and ip.version == 4 and ipv6_only(x.listener, addr))
     ]
     if not on_port:
         return None
@@ -385,6 +401,8 @@ def owner(
     if wild:
         x, a = wild[0]
         why = f"binds {join_host_port(a[1], port)} (any address on port {port})"
+        if ip is None and ipv6_only(x.listener, a):
+            why += " for IPv6 clients only (no ipv4_compat): an IPv4 client is refused"
         if ip is None and specific:
             others = ", ".join(f"{s_.name}" for s_, _ in specific)
             why += f"; if {host or 'the host'} resolves to another listener's IP: {others}"

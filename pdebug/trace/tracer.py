@@ -236,6 +236,17 @@ class Tracer:
         if inner is not None:
             return self.waypoint(serving, inner)
         why = f"no active listener binds port {port}"
+        v6 = [
+            f"{x.name} ({join_host_port(a[1], port)})"
+            for x in serving
+            for a in x.addresses
+            if a[2] == port and ip is not None and ip.version == 4 and ls.ipv6_only(x.listener, a)
+        ]
+        if v6:
+            why = (
+                f"no active listener takes an IPv4 connection on port {port}: "
+                f"{', '.join(v6)} binds IPv6 only (no ipv4_compat, so Envoy sets IPV6_V6ONLY)"
+            )
         unbound = [x.name for x in serving if not x.bound and x.address_for(port)]
         if unbound:
             why += f" ({', '.join(unbound)} has bind_to_port false and no listener captures)"
