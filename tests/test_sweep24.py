@@ -5,6 +5,7 @@ API translations) fed through a real Envoy 1.40, and the answers pdebug gave wro
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,49 @@ def test_ipv6_wildcard_without_ipv4_compat_refuses_ipv4(pdebug, tmp_path, compat
         assert "VERDICT: FAIL, connection refused" in got.out
         assert "binds IPv6 only (no ipv4_compat" in got.out
     assert pdebug("trace", dump, f"http://[::1]:{port}/metrics").code == 0
+
+
+# --- one listener on two ports ---------------------------------------------------------
+
+
+@needs_envoy
+def test_listener_on_other_ports_is_said(pdebug, tmp_path):
+    """Cilium's Ingress listener (ingress/complex_node_port_ingress: 0.0.0.0:80, [::]:80,
+    0.0.0.0:443, [::]:443, the last three `additional_addresses`): the table's PORT is the
+    first address's, as istioctl prints it, so nothing said the listener serves 443 (Envoy
+    1.40 does, below); the table now says so on stderr."""
+    cec = yaml.safe_load(
+        (CILIUM / "ingress" / "complex_node_port_ingress" / "output-cec.yaml").read_text()
+    )
+    listener = cec["spec"]["resources"][0]
+    http, https = eh.free_port(), eh.free_port()
+    ports = {80: http, 443: https}
+    extra = [
+        {"address": eh.sock(a["address"]["socketAddress"]["address"], ports[p])}
+        for a in listener["additionalAddresses"]
+        for p in [a["address"]["socketAddress"]["portValue"]]
+    ]
+    boot = {
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "listener",
+                    "address": eh.sock("0.0.0.0", http),
+                    "additional_addresses": extra,
+                    "filter_chains": [{"filters": [eh.tcp_proxy("backend")]}],
+                }
+            ],
+            "clusters": [eh.static_cluster("backend", 9)],
+        }
+    }
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        socket.create_connection(("127.0.0.1", https), timeout=5).close()
+    want = f"listener also listens on 0.0.0.0:{https}, [::]:{https} (additional_addresses"
+    for args in ((), ("-o", "wide"), ("--no-verbose",)):
+        got = pdebug("listeners", dump, *args)
+        assert got.code == 0, got.err
+        assert want in got.err, (args, got.err)
+        assert str(https) not in got.out
+    assert "also listens" not in pdebug("listeners", dump, "-o", "json").err

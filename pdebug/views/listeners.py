@@ -15,7 +15,7 @@ from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.address import bind_host, port_of
+from pdebug.model.address import bind_host, join_host_port, port_of
 from pdebug.model.dump import Ref
 from pdebug.model.listeners import (
     HCM,
@@ -393,7 +393,38 @@ def view(
         note = _inactive_note(data, flt) or note
     if chainless and not wide:
         note = _chainless_note(chainless, every=len(chainless) == len(rows))
+    if table_only:
+        other = _other_ports_note(rows)
+        note = "\n".join(n for n in (note, other) if n) or None
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
+
+
+def _other_ports_note(rows: list[ListenerRow]) -> str | None:
+    """Said of listeners that also listen on other ports (``additional_addresses``).
+
+    Cilium's Ingress listener binds 0.0.0.0:80, [::]:80, 0.0.0.0:443 and [::]:443: the
+    table's PORT is its first address's (as istioctl prints it), and no cell says 443.
+    """
+    said: list[tuple[str, str]] = []
+    for row in rows:
+        extra = [
+            join_host_port(a.socket_address.address, a.socket_address.port_value)
+            for a in (x.address for x in row.listener.additional_addresses)
+            if a is not None
+            and a.socket_address is not None
+            and a.socket_address.port_value != row.port
+        ]
+        if extra and row.listener.name not in (n for n, _ in said):
+            said.append((row.listener.name or "(unnamed)", ", ".join(extra)))
+    if not said:
+        return None
+    lines = [f"{name} also listens on {where}" for name, where in said[:3]]
+    more = f" (and {len(said) - 3} more listeners)" if len(said) > 3 else ""
+    return (
+        "; ".join(lines)
+        + more
+        + " (additional_addresses: PORT is the first address's, as istioctl prints it)."
+    )
 
 
 def chainless_destination(listener: s.Listener, camel: bool = False) -> str:
