@@ -73,7 +73,12 @@ def helloworld_bootstrap(port: int) -> dict[str, Any]:
         for r in cec["spec"]["resources"]
         if r["@type"].endswith("Cluster")
     ]
-    return {"static_resources": {"listeners": [listener], "clusters": clusters}}
+    # Cilium's bootstrap holds the agent's xDS server as a pipe cluster of this name
+    xds = {**eh.static_cluster("xds-grpc-cilium", 9), "type": "STATIC"}
+    xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] = {
+        "pipe": {"path": "/var/run/cilium/envoy/sockets/xds.sock"}
+    }
+    return {"static_resources": {"listeners": [listener], "clusters": [*clusters, xds]}}
 
 
 def _hcm(by_type: dict[str, Any]) -> dict[str, Any]:
@@ -96,10 +101,11 @@ def with_section(dump: bytes, before: str | None) -> bytes:
 
 
 @needs_envoy
-@pytest.mark.parametrize("before", ["RoutesConfigDump", None])
+@pytest.mark.parametrize("before", ["ScopedRoutesConfigDump", None])
 def test_cilium_network_policies_section(pdebug, tmp_path, before):
     """Cilium's Envoy writes a `cilium.NetworkPoliciesConfigDump` section into its
-    config dump (between the listeners and the routes, cilium/proxy#184): pdebug found
+    config dump (after the listeners: Envoy writes its config tracker's keys in order,
+    and "networkpolicies" comes before "route_scopes"; cilium/proxy#184): pdebug found
     Envoy's sections by their `envoy.admin.` type, so Cilium's was read as part of the
     section before it and `all -o json|yaml` (and `all`, `check` when it came last) said
     "the dump's sections could not be told apart ... the file is damaged"; every command
@@ -135,12 +141,15 @@ def test_cilium_network_policies_section(pdebug, tmp_path, before):
 
 
 def test_section_types_are_found_in_any_layout(tmp_path: Path) -> None:
-    """The layout search finds a section of a type that is not Envoy's own, wherever it is;
-    a `?resource=` answer (one config per entry) still takes the whole-document path."""
+    """The layout search finds a section of a type that is not Envoy's own, wherever it is,
+    in a Cilium Envoy's dump (its bootstrap names Cilium); a `?resource=` answer (one
+    config per entry) still takes the whole-document path."""
     from pdebug.model.load import _layout
 
     body = (
-        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump"},'
+        b'{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",'
+        b' "bootstrap": {"static_resources": {"clusters": [{"name": "xds-grpc-cilium"}]}}},'
+        b' {"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump"},'
         b' {"@type": "type.googleapis.com/cilium.NetworkPoliciesConfigDump", "x": [{}]},'
         b' {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump"}]}'
     )
@@ -148,6 +157,7 @@ def test_section_types_are_found_in_any_layout(tmp_path: Path) -> None:
     assert found is not None
     types, starts, ends = found
     assert [t.rsplit("/", 1)[1] for t in types] == [
+        "envoy.admin.v3.BootstrapConfigDump",
         "envoy.admin.v3.ClustersConfigDump",
         "cilium.NetworkPoliciesConfigDump",
         "envoy.admin.v3.RoutesConfigDump",

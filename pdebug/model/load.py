@@ -484,12 +484,14 @@ def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.D
 
 #: How every section's type ends: Envoy's own (``envoy.admin.v3.ClustersConfigDump``) and
 #: those an extension registers with its config tracker (Cilium's Envoy adds
-#: ``cilium.NetworkPoliciesConfigDump`` between the listeners and the routes).
+#: ``cilium.NetworkPoliciesConfigDump`` between the listeners and the route scopes).
 _SECTION_TYPE_END = b'ConfigDump"'
+_ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
 _WINDOW = 64  # how far around a section boundary the layout checks look
 _TYPE_WINDOW = 192  # how far before a section type's end its opening is looked for
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace
 _HEAD = re.compile(_WS + rb"\{" + _WS + rb'"configs"' + _WS + rb":" + _WS + rb"\[" + _WS)
+_ADMIN_OPENING = re.compile(rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb"\Z")
 _SECTION_START = re.compile(
     rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb'"(type\.googleapis\.com/[A-Za-z0-9_.]+)\Z'
 )
@@ -503,10 +505,11 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
     ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``, or an
     extension's, such as Cilium's ``cilium.NetworkPoliciesConfigDump``), then ``]}``.
-    Those type strings (all ending in ``ConfigDump``) are found with a byte search, far
-    faster than parsing
-    what lies between. ``None`` unless the layout is exactly that, with whole sections
-    (not the per-entry configs a ``?resource=`` answer holds).
+    The sections are found with a byte search, far faster than parsing what lies
+    between; every section, whatever its type (one the search missed would be read as
+    part of the one before it: the checks below look only at the bytes at each end).
+    ``None`` unless the layout is exactly that, with whole sections (not the per-entry
+    configs a ``?resource=`` answer holds).
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -521,20 +524,10 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     head = _HEAD.match(bytes(data[:256]))
     if head is None:
         return None
-    starts: list[int] = []
-    types: list[str] = []
-    # Every section, whatever its type: a section this search missed would be read as
-    # part of the one before it (the layout below checks only the bytes at each end).
-    hit = find(_SECTION_TYPE_END)
-    while hit >= 0:
-        window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
-        opening = _SECTION_START.search(window)
-        if opening is None:
-            return None
-        end = hit + len(_SECTION_TYPE_END) - 1  # the closing quote
-        starts.append(hit - len(window) + opening.start())
-        types.append((opening.group(1) + _SECTION_TYPE_END[:-1]).decode("ascii"))
-        hit = find(_SECTION_TYPE_END, end)
+    found = _section_starts(data, find)
+    if found is None:
+        return None
+    starts, types = found
     if not starts or starts[0] != head.end():
         return None
     ends: list[int] = []
@@ -552,6 +545,57 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     if any(_entry_type(t) for t in types):
         return None  # a `?resource=` answer (one config per entry): the whole-document path
     return types, starts, ends
+
+
+def _section_starts(data: Buffer, find: Callable[..., int]) -> tuple[list[int], list[str]] | None:
+    """Where each section opens, and its type; ``None`` when the layout is not clear.
+
+    Envoy's own sections are found by their admin type (a long needle: one fast search).
+    An extension's section (Cilium's ``cilium.NetworkPoliciesConfigDump``) is found only
+    by a search for every ``ConfigDump"`` (a short needle: about twice as slow on a
+    160 MB dump), made when the bootstrap, the first section, names Cilium (its
+    ``xds-grpc-cilium`` cluster, its socket paths): a section left unfound would be read
+    as part of the one before it, and the dump then said to be damaged.
+    """
+    found = _typed_starts(data, find, _ADMIN_TYPE, b"")
+    if found is None:
+        return None
+    starts, types = found
+    if len(starts) > 1 and types[0].endswith("BootstrapConfigDump"):
+        if find(b"cilium", starts[0], starts[1]) >= 0:
+            return _typed_starts(data, find, _SECTION_TYPE_END, b"ConfigDump")
+    return found
+
+
+def _typed_starts(
+    data: Buffer, find: Callable[..., int], needle: bytes, suffix: bytes
+) -> tuple[list[int], list[str]] | None:
+    """The sections found by ``needle`` (their type's head, or its ``ConfigDump"`` end)."""
+    starts: list[int] = []
+    types: list[str] = []
+    hit = find(needle)
+    while hit >= 0:
+        at = hit if suffix else hit + len(needle)  # where the window before ends
+        window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
+        if suffix:
+            opening = _SECTION_START.search(window)
+            if opening is None:
+                return None
+            starts.append(hit - len(window) + opening.start())
+            types.append((opening.group(1) + suffix).decode("ascii"))
+        else:
+            opening = _ADMIN_OPENING.search(window)
+            end = find(b'"', hit + 1)
+            if opening is None or end < 0:
+                return None
+            raw_type = bytes(data[hit + 1 : end])
+            if b"\\" in raw_type:
+                return None
+            starts.append(hit - len(window) + opening.start())
+            types.append(raw_type.decode("ascii", "replace"))
+            at = end
+        hit = find(needle, at + 1)
+    return starts, types
 
 
 class _SlicedConfigs(list[Any]):
