@@ -351,3 +351,24 @@ def test_listener_on_other_ports_is_said(pdebug, tmp_path):
         assert want in got.err, (args, got.err)
         assert str(https) not in got.out
     assert "also listens" not in pdebug("listeners", dump, "-o", "json").err
+
+
+def test_an_unknown_extension_section_is_left_out(pdebug, tmp_path):
+    """A section of another extension's type in a dump whose bootstrap names no Cilium
+    (so the fast search for Envoy's admin types finds the sections): it was read as part
+    of the section before it, and `all -o json` said the dump was damaged; Envoy's
+    sections are now read whole and the unknown one is left out, as pdebug reads none."""
+    text = (eh.FIXTURES / "real/seed-demo/config_dump.json").read_text()
+    doc = json.loads(text)
+    types = [c["@type"] for c in doc["configs"]]
+    at = types.index("type.googleapis.com/envoy.admin.v3.ListenersConfigDump") + 1
+    extra = {"@type": "type.googleapis.com/acme.WidgetsConfigDump", "widgets": [{"name": "w"}]}
+    doc["configs"].insert(at, extra)
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc, indent=1))
+    got = pdebug("all", path, "-o", "json")
+    assert got.code == 0, got.err
+    assert [c["@type"] for c in json.loads(got.out)["configs"]] == types
+    for args in (("listeners", "-o", "json"), ("check",), ("all",), ("routes",)):
+        got = pdebug(args[0], path, *args[1:])
+        assert got.code in (0, 1), (args, got.err)

@@ -487,6 +487,7 @@ def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.D
 #: ``cilium.NetworkPoliciesConfigDump`` between the listeners and the route scopes).
 _SECTION_TYPE_END = b'ConfigDump"'
 _ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
+_ADMIN = "type.googleapis.com/envoy.admin."
 _WINDOW = 64  # how far around a section boundary the layout checks look
 _TYPE_WINDOW = 192  # how far before a section type's end its opening is looked for
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace
@@ -817,6 +818,13 @@ def _read_sections(
         """The whole document's fields for every section (or its error), once."""
         top = _decode_top(_TOP, data, source)
         configs = top.configs or []
+        found = [_type_url(c.get("@type")) for c in configs]
+        extra = found != types
+        if extra:
+            # A section of an extension's type (not Envoy's admin ones) the layout search
+            # did not look for was read as part of the one before it: Envoy's sections are
+            # still each one whole (the extension's is left out, as pdebug reads none).
+            configs = [c for c, t in zip(configs, found, strict=True) if t.startswith(_ADMIN)]
         if [_type_url(c.get("@type")) for c in configs] != types:
             raise InvalidInput(
                 f"{source}: the dump's sections could not be told apart",
@@ -827,6 +835,8 @@ def _read_sections(
             if sec.complete is not None:
                 sec.fields = fields
             sec.complete = sec.fast = None
+            if extra:
+                sec.text = None  # a section's bytes may hold the extension's too
 
     for sec, start, stop in zip(sections, starts, ends, strict=True):
         sec.release = release
