@@ -507,10 +507,8 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``, or an
     extension's, such as Cilium's ``cilium.NetworkPoliciesConfigDump``), then ``]}``.
     The sections are found with a byte search, far faster than parsing what lies
-    between; every section, whatever its type (one the search missed would be read as
-    part of the one before it: the checks below look only at the bytes at each end).
-    ``None`` unless the layout is exactly that, with whole sections (not the per-entry
-    configs a ``?resource=`` answer holds).
+    between (see :func:`_section_starts`). ``None`` unless the layout is exactly that,
+    with whole sections (not the per-entry configs a ``?resource=`` answer holds).
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -576,7 +574,7 @@ def _typed_starts(
     types: list[str] = []
     hit = find(needle)
     while hit >= 0:
-        at = hit if suffix else hit + len(needle)  # where the window before ends
+        at = hit  # the next search starts after it (after the type, for an admin one)
         window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
         if suffix:
             opening = _SECTION_START.search(window)
