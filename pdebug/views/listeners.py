@@ -15,7 +15,7 @@ from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_by_key
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.address import bind_host, join_host_port, port_of
+from pdebug.model.address import bind_host, port_of
 from pdebug.model.dump import Ref
 from pdebug.model.listeners import (
     HCM,
@@ -31,6 +31,7 @@ from pdebug.model.listeners import (
     network_kind,
 )
 from pdebug.views.common import bare, cluster_label, inline_route_description
+from pdebug.views.listener_notes import chainless_note, other_ports_note
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -392,39 +393,11 @@ def view(
     if not rows and not wide:
         note = _inactive_note(data, flt) or note
     if chainless and not wide:
-        note = _chainless_note(chainless, every=len(chainless) == len(rows))
+        note = chainless_note(chainless, every=len(chainless) == len(rows))
     if table_only:
-        other = _other_ports_note(rows)
+        other = other_ports_note(rows)
         note = "\n".join(n for n in (note, other) if n) or None
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
-
-
-def _other_ports_note(rows: list[ListenerRow]) -> str | None:
-    """Said of listeners that also listen on other ports (``additional_addresses``).
-
-    Cilium's Ingress listener binds 0.0.0.0:80, [::]:80, 0.0.0.0:443 and [::]:443: the
-    table's PORT is its first address's (as istioctl prints it), and no cell says 443.
-    """
-    said: list[tuple[str, str]] = []
-    for row in rows:
-        extra = [
-            join_host_port(a.socket_address.address, a.socket_address.port_value)
-            for a in (x.address for x in row.listener.additional_addresses)
-            if a is not None
-            and a.socket_address is not None
-            and a.socket_address.port_value != row.port
-        ]
-        if extra and row.listener.name not in (n for n, _ in said):
-            said.append((row.listener.name or "(unnamed)", ", ".join(extra)))
-    if not said:
-        return None
-    lines = [f"{name} also listens on {where}" for name, where in said[:3]]
-    more = f" (and {len(said) - 3} more listeners)" if len(said) > 3 else ""
-    return (
-        "; ".join(lines)
-        + more
-        + " (additional_addresses: PORT is the first address's, as istioctl prints it)."
-    )
 
 
 def chainless_destination(listener: s.Listener, camel: bool = False) -> str:
@@ -494,31 +467,6 @@ def _udp_cluster(cfg: object) -> str:
     action = _get(_get(_get(matcher, "on_no_match"), "action"), "typed_config")
     cluster = _get(action, "cluster")
     return cluster if isinstance(cluster, str) else ""
-
-
-def _chainless_note(rows: list[ListenerRow], every: bool) -> str:
-    """Said when a selected listener has no filter chain, so no row (as in istioctl)."""
-    names = ", ".join(
-        f"{r.listener.name or '(unnamed)'} {','.join(r.addresses)}:{r.port}" for r in rows[:3]
-    )
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
-    count = f"{len(rows)} listener has" if len(rows) == 1 else f"{len(rows)} listeners have"
-    head = "No filter chains to show: " if every else ""
-    them = "it" if len(rows) == 1 else "them"
-    api = sum(1 for r in rows if api_listener_filter(r.listener) is not None)
-    if api == len(rows):
-        why = "API listeners: a proxyless gRPC application's, used in-process, no socket"
-    elif api:
-        why = (
-            "API listeners are a proxyless gRPC application's; a UDP proxy or DNS filter "
-            "works in a listener filter"
-        )
-    else:
-        why = "a UDP proxy or DNS filter works in a listener filter"
-    return (
-        f"{head}{count} no filter chain, so no row here, as in istioctl: {names}{more}"
-        f" ({why}); -o wide or --no-verbose lists {them}."
-    )
 
 
 def _inactive_note(data: ProxyData, flt: ListenerFilter) -> str | None:
