@@ -41,6 +41,7 @@ NOT_DUMPS = (
     "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
     "istiod/",  # istiod's sync status answers: tests/test_status.py
     "clusters-json/",  # /clusters?format=json documents
+    "xds_bootstrap.json",  # a gRPC xDS bootstrap: tests/test_sweep24.py
 )
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,

@@ -121,6 +121,12 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
         )
 
 
+#: How gRPC servers name the listener they ask for (Istio's ``xds.istio.io/grpc/lds/inbound/%s``,
+#: gRPC's default ``grpc/server?xds.resource.listening_address=%s``): gRPC, not Envoy, reads
+#: it, and gRPC neither needs nor reads a stat_prefix (istiod's grpc generator sets none).
+GRPC_SERVER_LISTENERS = ("xds.istio.io/grpc/lds/inbound/", "grpc/server?")
+
+
 @check(
     "PD103",
     Severity.ERROR,
@@ -131,6 +137,8 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
 def check_stat_prefix(ctx: Context, this: Check) -> Iterator[Finding]:
     """Filters Envoy would reject; seen in dumps no Envoy validated (istiod's view)."""
     for lc in ctx.listeners:
+        if lc.name.startswith(GRPC_SERVER_LISTENERS):
+            continue
         for index, chain, flt in ctx.network_filters(lc):
             if flt.stat_prefix:
                 continue

@@ -160,6 +160,19 @@ def route_on_demand(*configs: dict[str, msgspec.Raw]) -> bool:
     return False
 
 
+def api_listener_filter(listener: s.Listener) -> s.TypedExtension | None:
+    """A listener's ``api_listener`` as the one network filter it is, or ``None``.
+
+    That filter is its connection manager: a proxyless gRPC client's listeners, as istiod
+    sends them, have an address (the service's) but no filter chain; the application
+    itself routes a call to ``xds:///NAME`` with it.
+    """
+    api = listener.api_listener
+    if api is None or bytes(api.api_listener).strip() in (b"", b"null"):
+        return None
+    return s.TypedExtension(name=HCM, typed_config=api.api_listener)
+
+
 def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T:
     """Decode a filter's config as ``tp``: ``typed_config``, else its v2 ``config``.
 

@@ -66,6 +66,8 @@ class _Top(msgspec.Struct, gc=False):
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
     dynamic_resources: msgspec.Raw = msgspec.Raw()
     dynamicResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
+    # A gRPC xDS bootstrap (GRPC_XDS_BOOTSTRAP of a proxyless gRPC application): said so.
+    xds_servers: msgspec.Raw = msgspec.Raw()
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
@@ -383,8 +385,10 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "config dump",
             hint=BOOTSTRAP_HINT,
         )
-    from pdebug.model.sniff import one_view, one_view_given
+    from pdebug.model.sniff import grpc_bootstrap_given, one_view, one_view_given
 
+    if len(top.xds_servers):
+        raise grpc_bootstrap_given(source)
     try:
         view = one_view(msgspec.json.decode(data))
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
@@ -478,11 +482,20 @@ def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.D
     return _plan_types(keys, mode)[1]
 
 
+#: How every section's type ends: Envoy's own (``envoy.admin.v3.ClustersConfigDump``) and
+#: those an extension registers with its config tracker (Cilium's Envoy adds
+#: ``cilium.NetworkPoliciesConfigDump`` between the listeners and the route scopes).
+_SECTION_TYPE_END = b'ConfigDump"'
 _ADMIN_TYPE = b'"type.googleapis.com/envoy.admin.'
+_ADMIN = "type.googleapis.com/envoy.admin."
 _WINDOW = 64  # how far around a section boundary the layout checks look
+_TYPE_WINDOW = 192  # how far before a section type's end its opening is looked for
 _WS = rb"[ \t\n\r]*"  # JSON's whitespace
 _HEAD = re.compile(_WS + rb"\{" + _WS + rb'"configs"' + _WS + rb":" + _WS + rb"\[" + _WS)
-_SECTION_START = re.compile(rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb"\Z")
+_ADMIN_OPENING = re.compile(rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb"\Z")
+_SECTION_START = re.compile(
+    rb"\{" + _WS + rb'"@type"' + _WS + rb":" + _WS + rb'"(type\.googleapis\.com/[A-Za-z0-9_.]+)\Z'
+)
 _BETWEEN = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\Z")
 _TAIL = re.compile(rb"\}" + _WS + rb"\]" + _WS + rb"\}" + _WS + rb"\Z")
 
@@ -491,10 +504,11 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     """The sections of a dump laid out as Envoy writes it: their types, starts and ends.
 
     Envoy writes ``{"configs": [`` then one object per section, each opening with its
-    admin ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``), then
-    ``]}``. Those type strings are found with a byte search, far faster than parsing
-    what lies between. ``None`` unless the layout is exactly that, with whole sections
-    (not the per-entry configs a ``?resource=`` answer holds).
+    ``@type`` (``type.googleapis.com/envoy.admin.v3.ClustersConfigDump``, or an
+    extension's, such as Cilium's ``cilium.NetworkPoliciesConfigDump``), then ``]}``.
+    The sections are found with a byte search, far faster than parsing what lies
+    between (see :func:`_section_starts`). ``None`` unless the layout is exactly that,
+    with whole sections (not the per-entry configs a ``?resource=`` answer holds).
     """
     find: Callable[..., int]
     if isinstance(data, bytes):
@@ -509,21 +523,10 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     head = _HEAD.match(bytes(data[:256]))
     if head is None:
         return None
-    starts: list[int] = []
-    types: list[str] = []
-    hit = find(_ADMIN_TYPE)
-    while hit >= 0:
-        window = bytes(data[max(hit - _WINDOW, 0) : hit])
-        opening = _SECTION_START.search(window)
-        end = find(b'"', hit + 1)
-        if opening is None or end < 0:
-            return None
-        raw_type = bytes(data[hit + 1 : end])
-        if b"\\" in raw_type:
-            return None
-        starts.append(hit - len(window) + opening.start())
-        types.append(raw_type.decode("ascii", "replace"))
-        hit = find(_ADMIN_TYPE, end)
+    found = _section_starts(data, find)
+    if found is None:
+        return None
+    starts, types = found
     if not starts or starts[0] != head.end():
         return None
     ends: list[int] = []
@@ -541,6 +544,57 @@ def _layout(data: Buffer) -> tuple[list[str], list[int], list[int]] | None:
     if any(_entry_type(t) for t in types):
         return None  # a `?resource=` answer (one config per entry): the whole-document path
     return types, starts, ends
+
+
+def _section_starts(data: Buffer, find: Callable[..., int]) -> tuple[list[int], list[str]] | None:
+    """Where each section opens, and its type; ``None`` when the layout is not clear.
+
+    Envoy's own sections are found by their admin type (a long needle: one fast search).
+    An extension's section (Cilium's ``cilium.NetworkPoliciesConfigDump``) is found only
+    by a search for every ``ConfigDump"`` (a short needle: about twice as slow on a
+    160 MB dump), made when the bootstrap, the first section, names Cilium (its
+    ``xds-grpc-cilium`` cluster, its socket paths): a section left unfound would be read
+    as part of the one before it, and the dump then said to be damaged.
+    """
+    found = _typed_starts(data, find, _ADMIN_TYPE, b"")
+    if found is None:
+        return None
+    starts, types = found
+    if len(starts) > 1 and types[0].endswith("BootstrapConfigDump"):
+        if find(b"cilium", starts[0], starts[1]) >= 0:
+            return _typed_starts(data, find, _SECTION_TYPE_END, b"ConfigDump")
+    return found
+
+
+def _typed_starts(
+    data: Buffer, find: Callable[..., int], needle: bytes, suffix: bytes
+) -> tuple[list[int], list[str]] | None:
+    """The sections found by ``needle`` (their type's head, or its ``ConfigDump"`` end)."""
+    starts: list[int] = []
+    types: list[str] = []
+    hit = find(needle)
+    while hit >= 0:
+        at = hit  # the next search starts after it (after the type, for an admin one)
+        window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
+        if suffix:
+            opening = _SECTION_START.search(window)
+            if opening is None:
+                return None
+            starts.append(hit - len(window) + opening.start())
+            types.append((opening.group(1) + suffix).decode("ascii"))
+        else:
+            opening = _ADMIN_OPENING.search(window)
+            end = find(b'"', hit + 1)
+            if opening is None or end < 0:
+                return None
+            raw_type = bytes(data[hit + 1 : end])
+            if b"\\" in raw_type:
+                return None
+            starts.append(hit - len(window) + opening.start())
+            types.append(raw_type.decode("ascii", "replace"))
+            at = end
+        hit = find(needle, at + 1)
+    return starts, types
 
 
 class _SlicedConfigs(list[Any]):
@@ -786,6 +840,13 @@ def _read_sections(
         """The whole document's fields for every section (or its error), once."""
         top = _decode_top(_TOP, data, source)
         configs = top.configs or []
+        found = [_type_url(c.get("@type")) for c in configs]
+        extra = found != types
+        if extra:
+            # A section of an extension's type (not Envoy's admin ones) the layout search
+            # did not look for was read as part of the one before it: Envoy's sections are
+            # still each one whole (the extension's is left out, as pdebug reads none).
+            configs = [c for c, t in zip(configs, found, strict=True) if t.startswith(_ADMIN)]
         if [_type_url(c.get("@type")) for c in configs] != types:
             raise InvalidInput(
                 f"{source}: the dump's sections could not be told apart",
@@ -796,6 +857,8 @@ def _read_sections(
             if sec.complete is not None:
                 sec.fields = fields
             sec.complete = sec.fast = None
+            if extra:
+                sec.text = None  # a section's bytes may hold the extension's too
 
     for sec, start, stop in zip(sections, starts, ends, strict=True):
         sec.release = release

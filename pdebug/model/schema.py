@@ -34,6 +34,8 @@ class SocketAddress(_S):
     port_value: int = 0
     named_port: str = ""
     protocol: str = ""
+    #: ``::`` takes IPv4 connections too only with this (else Envoy sets IPV6_V6ONLY).
+    ipv4_compat: bool = False
 
 
 class Pipe(_S):
@@ -199,6 +201,16 @@ class FilterChain(_S):
     tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the chain's DownstreamTlsContext
 
 
+class ApiListener(_S):
+    """``api_listener``: a listener an application uses in-process, not a socket.
+
+    Proxyless gRPC's, as istiod sends them, and Envoy Mobile's: a connection manager as an
+    Any.
+    """
+
+    api_listener: Raw = NULL
+
+
 class Listener(_S):
     name: str = ""
     address: Address | None = None
@@ -211,6 +223,7 @@ class Listener(_S):
     listener_filters: list[TypedExtension] = []
     internal_listener: Raw = NULL
     filter_chain_matcher: Raw = NULL
+    api_listener: ApiListener | None = None
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -334,6 +347,9 @@ class Route(_S):
     route: RouteAction | None = None
     redirect: Raw = NULL
     direct_response: DirectResponse | None = None
+    #: A gRPC server's route (proxyless, istiod's grpc generator): the application's own
+    #: handlers answer; Envoy does not implement it.
+    non_forwarding_action: Raw = NULL
     metadata: Metadata | None = None
     #: HTTP filters' per-route configs by filter name (read: on_demand's ``odcds``).
     typed_per_filter_config: dict[str, Raw] = {}

@@ -458,6 +458,22 @@ def agentgateway_given(source: str) -> InvalidInput:
     )
 
 
+def grpc_bootstrap_given(source: str) -> InvalidInput:
+    """The error for a gRPC xDS bootstrap (``GRPC_XDS_BOOTSTRAP``: ``xds_servers``, ``node``).
+
+    A proxyless gRPC application (Istio's ``grpc-agent`` template, Traffic Director)
+    reads it to find its xDS server; it has no Envoy admin to dump, and its listeners,
+    routes and clusters are what istiod generates for it.
+    """
+    return InvalidInput(
+        f"{source}: this is a gRPC xDS bootstrap (GRPC_XDS_BOOTSTRAP of a proxyless gRPC "
+        "application: xds_servers, node), not an Envoy config dump",
+        hint="a proxyless gRPC application has no Envoy admin; istiod holds what it sends "
+        "it: save `kubectl exec -n istio-system deploy/istiod -- curl -s "
+        "'localhost:15014/debug/config_dump?proxyID=POD.NS'` and read that",
+    )
+
+
 #: The type URLs istiod answers ``/debug/config_dump?proxyID=`` with for a ztunnel: its
 #: WDS resources (``istio.workload.Address``; ``Workload`` before 1.18, and what
 #: ``?types=WDS,WADS`` adds), not Envoy's admin sections (``pilot/pkg/xds/debug.go``).

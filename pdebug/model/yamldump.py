@@ -76,6 +76,10 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             f"{label}: this looks like Envoy's text /stats, not a config dump",
             hint=f"read it with: pdebug stats {as_argument(label)}",
         )
+    if isinstance(doc, dict) and "xds_servers" in doc:
+        from pdebug.model.sniff import grpc_bootstrap_given
+
+        raise grpc_bootstrap_given(label)
     if isinstance(doc, dict) and any(k in doc for k in BOOTSTRAP_KEYS):
         raise InvalidInput(
             f"{label}: this is an Envoy bootstrap (the config Envoy starts from), not a "

@@ -18,6 +18,7 @@ from pdebug.model.dump import ConfigDump
 from pdebug.model.listeners import (
     TCP_PROXY,
     ListenerFacts,
+    api_listener_filter,
     decode_filter,
     filter_config,
     network_kind,
@@ -157,6 +158,21 @@ def addr_text(lst: ListenerEntry, port: int | None = None) -> str:
     addr = lst.address_for(port) if port is not None else None
     addr = addr or (lst.addresses[0] if lst.addresses else None)
     return join_host_port(addr[1], addr[2]) if addr else ""
+
+
+def api_listener_named(
+    listeners: list[ListenerEntry], host: str, port: int
+) -> ListenerEntry | None:
+    """The API listener a proxyless gRPC client dials as ``xds:///HOST:PORT``.
+
+    istiod names each by the service's host and port (``net.JoinHostPort``), the name the
+    client asks for.
+    """
+    name = join_host_port(host, port)
+    for x in listeners:
+        if x.listener.name == name and api_listener_filter(x.listener) is not None:
+            return x
+    return None
 
 
 def outbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> ListenerEntry | None:
@@ -337,6 +353,21 @@ def inbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> Lis
     return min(handing, key=other_family) if handing else None
 
 
+def ipv6_only(lst: s.Listener, addr: tuple[IP | None, str, int]) -> bool:
+    """Whether ``addr`` of ``lst`` is ``[::]`` without ``ipv4_compat``.
+
+    Envoy then sets IPV6_V6ONLY on the socket, and an IPv4 client's connection is refused.
+    """
+    ip = addr[0]
+    if ip is None or ip.version != 6 or not ip.is_unspecified:
+        return False
+    for a in [lst.address] + [x.address for x in lst.additional_addresses]:
+        sa = a.socket_address if a is not None else None
+        if sa is not None and sa.port_value == addr[2] and ip_of(sa.address) == ip:
+            return not sa.ipv4_compat
+    return False
+
+
 def owner(
     listeners: list[ListenerEntry], port: int, ip: IP | None, bound: bool, host: str = ""
 ) -> tuple[ListenerEntry, str] | None:
@@ -347,6 +378,7 @@ def owner(
         if (x.bound or not bound)
         for addr in x.addresses
         if addr[2] == port
+        if not (ip is not None and ip.version == 4 and ipv6_only(x.listener, addr))
     ]
     if not on_port:
         return None
@@ -369,6 +401,8 @@ def owner(
     if wild:
         x, a = wild[0]
         why = f"binds {join_host_port(a[1], port)} (any address on port {port})"
+        if ip is None and ipv6_only(x.listener, a):
+            why += " for IPv6 clients only (no ipv4_compat): an IPv4 client is refused"
         if ip is None and specific:
             others = ", ".join(f"{s_.name}" for s_, _ in specific)
             why += f"; if {host or 'the host'} resolves to another listener's IP: {others}"
@@ -422,6 +456,17 @@ def connect(
             dest_ip = addr[0]
             notes.append(f"destination IP {dest_ip} (the listener's own address)")
     kinds = listener_filter_kinds(lst.listener)
+    foreign = [
+        f.name or "(unnamed)"
+        for f in lst.listener.listener_filters
+        if not (f.name or "").startswith("envoy.")
+    ]
+    if foreign:
+        # Cilium's cilium.bpf_metadata: the node's policy and identities, from BPF maps
+        notes.append(
+            f"listener filters not evaluated: {', '.join(foreign)} (not Envoy's own: it may "
+            "close the connection or change what the chains see)"
+        )
     if "proxy_protocol" in kinds:
         notes.append(
             "proxy_protocol: unless allow_requests_without_proxy_protocol, Envoy closes a "

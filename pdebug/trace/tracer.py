@@ -34,6 +34,7 @@ from pdebug.model.clusters import (
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import (
     HCM,
+    api_listener_filter,
     decode_filter,
     filter_config,
     http_on_demand,
@@ -143,6 +144,9 @@ class Tracer:
         if isinstance(entry, Verdict):
             return entry
         lst, conn = entry
+        api = api_listener_filter(lst.listener)
+        if api is not None and not lst.listener.filter_chains:
+            return self.api_listener(lst, api, conn)
         chain = self.filter_chain(lst, conn)
         if isinstance(chain, Verdict):
             if self.tunneled and chain.kind == "no_filter_chain":
@@ -164,6 +168,18 @@ class Tracer:
                 "closes the connection; pdebug does not check certificates"
             )
         return self.network(lst, chain, conn)
+
+    def api_listener(self, lst: ListenerEntry, api: s.TypedExtension, conn: Connection) -> Verdict:
+        """A proxyless gRPC client's listener: its connection manager routes in-process."""
+        self.conn = conn
+        self.rc_camel = lst.camel
+        hcm = decode_filter(api, s.HttpConnectionManager, lst.camel, lst.name)
+        self.notes.append(
+            "an API listener is a proxyless gRPC application's (as istiod sends it): the "
+            "gRPC client routes a call to xds:///NAME with it in-process, no connection "
+            "reaches a socket, and gRPC applies only the HTTP filters it supports"
+        )
+        return self.http(hcm, "api_listener", " (the API listener's; no filter chain)", conn)
 
     # -- listener
 
@@ -200,6 +216,15 @@ class Tracer:
                 f"matches the original destination port {port}",
             )
             return cap, self.connection(cap, via_capture=True)
+        named = ls.api_listener_named(serving, req.host, port) if req.direction is None else None
+        if named is not None:
+            self.listener_step(
+                named,
+                f"API listener named {named.listener.name}: a proxyless gRPC client looks "
+                "its target (xds:///HOST:PORT) up by name, not by address",
+                port,
+            )
+            return named, self.connection(named, via_capture=False)
         direct = None if req.direction == "outbound" else ls.owner(serving, port, ip, bound=True)
         capture = ls.outbound_capture(serving, ip) if direct is None else None
         if req.direction == "outbound" and capture is None:
@@ -218,6 +243,17 @@ class Tracer:
         if inner is not None:
             return self.waypoint(serving, inner)
         why = f"no active listener binds port {port}"
+        v6 = [
+            f"{x.name} ({join_host_port(a[1], port)})"
+            for x in serving
+            for a in x.addresses
+            if a[2] == port and ip is not None and ip.version == 4 and ls.ipv6_only(x.listener, a)
+        ]
+        if v6:
+            why = (
+                f"no active listener takes an IPv4 connection on port {port}: "
+                f"{', '.join(v6)} binds IPv6 only (no ipv4_compat, so Envoy sets IPV6_V6ONLY)"
+            )
         unbound = [x.name for x in serving if not x.bound and x.address_for(port)]
         if unbound:
             why += f" ({', '.join(unbound)} has bind_to_port false and no listener captures)"
@@ -1042,6 +1078,17 @@ class Tracer:
             self.step("action", "redirect", True, f"{status} to {location}", location=location)
             return Verdict(True, "redirect", f"{status} redirect to {location}", status, location)
         act = route.route
+        if act is None and is_set(route.non_forwarding_action):
+            self.step(
+                "action",
+                "non_forwarding_action",
+                True,
+                "a gRPC server's route (proxyless): the application's own handlers answer the "
+                "call; Envoy does not implement this action",
+            )
+            return Verdict(
+                True, "direct_response", "served by the gRPC server itself (non_forwarding_action)"
+            )
         if act is None:
             self.step("action", "-", False, "the route has no route/redirect/direct_response")
             return Verdict(False, "inconclusive", "a route action pdebug does not know")

@@ -22,6 +22,7 @@ from pdebug.model.listeners import (
     LEGACY_NAMES,
     TCP_PROXY,
     ListenerFacts,
+    api_listener_filter,
     chains,
     decode_filter,
     filter_config,
@@ -30,6 +31,7 @@ from pdebug.model.listeners import (
     network_kind,
 )
 from pdebug.views.common import bare, cluster_label, inline_route_description
+from pdebug.views.listener_notes import chainless_note, other_ports_note
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -369,7 +371,7 @@ def view(
             addresses = ",".join(row.addresses)
             cells = chain_rows(row, wide)
             if not cells and wide:  # istioctl has no row for it; wide says it is there
-                cells = [("-", chainless_destination(row.listener))]
+                cells = [("-", chainless_destination(row.listener, row.camel))]
             for match, dest in cells:
                 table.rows.append(
                     (
@@ -391,12 +393,18 @@ def view(
     if not rows and not wide:
         note = _inactive_note(data, flt) or note
     if chainless and not wide:
-        note = _chainless_note(chainless, every=len(chainless) == len(rows))
+        note = chainless_note(chainless, every=len(chainless) == len(rows))
+    if table_only:
+        other = other_ports_note(rows)
+        note = "\n".join(n for n in (note, other) if n) or None
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
-def chainless_destination(listener: s.Listener) -> str:
+def chainless_destination(listener: s.Listener, camel: bool = False) -> str:
     """Where a listener without filter chains sends traffic: its UDP proxy's cluster.
+
+    An API listener (a proxyless gRPC client's, as istiod sends it) is its connection
+    manager's route: ``API listener: Route: NAME``.
 
     Such a listener (UDP, Envoy Gateway's UDPRoute) proxies from a listener filter,
     ``envoy.filters.udp_listener.udp_proxy``: its ``cluster`` (deprecated), or the route
@@ -404,6 +412,9 @@ def chainless_destination(listener: s.Listener) -> str:
     DNS filter (``envoy.filters.udp.dns_filter``, Consul's ``virtual_dns`` listener)
     answers the queries itself: no cluster, the names it serves.
     """
+    api = api_listener_filter(listener)
+    if api is not None:
+        return "API listener: " + chain_destination(s.FilterChain(filters=[api]), camel)
     for f in listener.listener_filters:
         raw = bytes(filter_config(f))
         if f.name.endswith("dns_filter") or b"DnsFilterConfig" in raw[:200]:
@@ -456,22 +467,6 @@ def _udp_cluster(cfg: object) -> str:
     action = _get(_get(_get(matcher, "on_no_match"), "action"), "typed_config")
     cluster = _get(action, "cluster")
     return cluster if isinstance(cluster, str) else ""
-
-
-def _chainless_note(rows: list[ListenerRow], every: bool) -> str:
-    """Said when a selected listener has no filter chain, so no row (as in istioctl)."""
-    names = ", ".join(
-        f"{r.listener.name or '(unnamed)'} {','.join(r.addresses)}:{r.port}" for r in rows[:3]
-    )
-    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
-    count = f"{len(rows)} listener has" if len(rows) == 1 else f"{len(rows)} listeners have"
-    head = "No filter chains to show: " if every else ""
-    them = "it" if len(rows) == 1 else "them"
-    return (
-        f"{head}{count} no filter chain, so no row here, as in istioctl: {names}{more}"
-        f" (a UDP proxy or DNS filter works in a listener filter); -o wide or --no-verbose"
-        f" lists {them}."
-    )
 
 
 def _inactive_note(data: ProxyData, flt: ListenerFilter) -> str | None:

@@ -138,6 +138,8 @@ def action(route: s.Route) -> str:
         return f"direct:{route.direct_response.status}"
     if len(route.redirect) and bytes(route.redirect) != b"null":
         return "redirect"
+    if len(route.non_forwarding_action) and bytes(route.non_forwarding_action) != b"null":
+        return "non-forwarding"
     return "-"
 
 

@@ -66,6 +66,7 @@ _NOT_CONFIG_DUMPS = (
     ".all.json",
     "corpus/ztunnel/",
     "corpus/istiod/",
+    "xds_bootstrap.json",  # a gRPC xDS bootstrap (sweep24)
 )
 
 
