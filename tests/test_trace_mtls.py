@@ -442,3 +442,51 @@ def test_istio_inbound_mtls_against_envoy(tmp_path):
             assert predicted["http.strict-mtls.rbac.denied"] == 1
     finally:
         backend.stop()
+
+
+# --- pdebug assert: a request's source_principal ------------------------------------------
+
+
+def test_assert_requests_take_source_principal(pdebug, tmp_path):
+    rbac = _rbac_allow(eh.SPIFFE_ID)
+    chains = [_chain("mtls", 9080, True, None, rbac), _chain("plain", 9080, False, None, rbac)]
+    dump = _dump(tmp_path, _inbound(15006, chains))
+    book = tmp_path / "book.yaml"
+    book.write_text(
+        f"""
+expectations:
+  - name: productpage may call
+    request:
+      url: "http://10.0.0.5:9080/"
+      direction: inbound
+      source_principal: "{eh.SPIFFE_ID}"
+    expect: {{verdict: ok, cluster: backend}}
+  - name: others may not
+    request: {{url: "http://10.0.0.5:9080/", direction: inbound, source_principal: "{OTHER_ID}"}}
+    expect: {{verdict: fail, status: 403}}
+  - name: plaintext may not
+    request: {{url: "http://10.0.0.5:9080/", direction: inbound}}
+    expect: {{verdict: fail}}
+  - name: a wrong expectation
+    request: {{url: "http://10.0.0.5:9080/", direction: inbound, source_principal: "{OTHER_ID}"}}
+    expect: {{verdict: ok}}
+"""
+    )
+    r = pdebug("assert", book, dump, "-o", "json")
+    got = {x["expectation"]: x["result"] for x in json.loads(r.out)["results"]}
+    assert got == {
+        "productpage may call": "PASS",
+        "others may not": "PASS",
+        "plaintext may not": "PASS",
+        "a wrong expectation": "FAIL",
+    }, r.out
+    assert r.code == ExitCode.FINDINGS
+    book.write_text(
+        "expectations:\n  - name: a\n    request: {url: 'http://x/', source_principal: 'a b'}\n"
+        "    expect: {verdict: ok}\n"
+    )
+    r = pdebug("assert", book, dump)
+    assert r.code == ExitCode.INVALID_INPUT and "book.yaml:2" in r.err, r
+    assert "is not an identity" in r.err
+    schema = json.loads(pdebug("assert", "--schema").out)
+    assert "source_principal" in json.dumps(schema)
