@@ -67,7 +67,10 @@ def trace_cmd(
         typer.Option(
             "--source-principal",
             help="The client's mTLS identity, e.g. spiffe://cluster.local/ns/NS/sa/SA "
-            "(for RBAC / AuthorizationPolicy rules on principals).",
+            "(for RBAC / AuthorizationPolicy rules on principals). With --direction inbound "
+            "the client is a mesh peer: an http:// or tcp:// request arrives as Istio's "
+            "sidecars send it, over mTLS with Istio's ALPN, so the mTLS filter chain takes it "
+            "(an https:// URL stays the client's own TLS).",
             metavar="ID",
         ),
     ] = None,

@@ -174,6 +174,7 @@ def request_of(exp: Expectation) -> Any:
         [str(h) for h in headers],
         spec.get("direction"),
         spec.get("source_ip"),
+        spec.get("source_principal"),
     )
 
 

@@ -100,6 +100,12 @@ if TYPE_CHECKING:
         IP as IP,
     )
     from pdebug.trace.request import (
+        MESH_HTTP_ALPN as MESH_HTTP_ALPN,
+    )
+    from pdebug.trace.request import (
+        MESH_TCP_ALPN as MESH_TCP_ALPN,
+    )
+    from pdebug.trace.request import (
         SCHEMES as SCHEMES,
     )
     from pdebug.trace.request import (
@@ -186,6 +192,8 @@ _HOME = {
     "DEFAULT_PORTS": "request",
     "DIRECTIONS": "request",
     "HTTPS_ALPN": "request",
+    "MESH_HTTP_ALPN": "request",
+    "MESH_TCP_ALPN": "request",
     "IP": "request",
     "SCHEMES": "request",
     "Direction": "request",

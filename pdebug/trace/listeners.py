@@ -25,7 +25,7 @@ from pdebug.model.listeners import (
 )
 from pdebug.trace.chains import Connection, chain_label
 from pdebug.trace.matchers import as_obj, as_seq, is_set, listener_tree
-from pdebug.trace.request import HTTPS_ALPN, IP, Request, ip_of
+from pdebug.trace.request import HTTPS_ALPN, IP, MESH_HTTP_ALPN, MESH_TCP_ALPN, Request, ip_of
 
 EntryState = Literal["ACTIVE", "WARMING", "DRAINING", "STATIC"]
 _STATES: dict[str, EntryState] = {
@@ -437,13 +437,15 @@ def _routes_to_host(lst: s.Listener, host: str) -> bool:
 
 
 def connect(
-    lst: ListenerEntry, req: Request, via_capture: bool, keeps: bool = False
+    lst: ListenerEntry, req: Request, via_capture: bool, keeps: bool = False, mesh: bool = False
 ) -> tuple[Connection, list[str]]:
     """What Envoy knows of ``req``'s connection on ``lst``, and notes on how pdebug knows it.
 
     ``via_capture``: the connection was redirected (its destination is not the listener's
     own address); ``keeps``: a capture listener that matches chains on the original
-    destination itself (the IP of a host name is then guessed from its chains).
+    destination itself (the IP of a host name is then guessed from its chains); ``mesh``:
+    the client is a mesh peer's sidecar (an inbound ``--source-principal``), which wraps
+    an ``http://`` or ``tcp://`` request in mTLS with Istio's ALPN and its certificate.
     """
     dest_ip = req.dest_ip
     notes = []
@@ -475,7 +477,19 @@ def connect(
         )
     transport, sni = "raw_buffer", ""
     alpn: tuple[str, ...] = ()
-    if req.scheme == "https":
+    if mesh:
+        offered = MESH_HTTP_ALPN if req.scheme == "http" else MESH_TCP_ALPN
+        what = (
+            f"mesh client (--source-principal): its sidecar wraps the {req.scheme}:// request "
+            "in mTLS with Istio's ALPN and a client certificate whose URI SAN is "
+            f"{req.source_principal}"
+        )
+        if "tls_inspector" in kinds:
+            transport, alpn = "tls", offered
+            notes.append(what)
+        else:
+            notes.append(f"{what}; no tls_inspector: Envoy sees transport raw_buffer, no ALPN")
+    elif req.scheme == "https":
         if "tls_inspector" in kinds:
             transport = "tls"
             sni = "" if req.dest_ip is not None else req.host

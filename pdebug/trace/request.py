@@ -23,6 +23,10 @@ SCHEMES: tuple[Scheme, ...] = ("http", "https", "tcp")
 DIRECTIONS: tuple[Direction, ...] = ("outbound", "inbound")
 #: What an HTTPS client offers in ALPN (curl's default), when a tls_inspector reads it.
 HTTPS_ALPN = ("h2", "http/1.1")
+#: What an Istio sidecar offers in ALPN when it originates mesh mTLS to a peer's inbound:
+#: for HTTP/1.1 (its ``istio.alpn`` filter's override) and for TCP (the cluster's own).
+MESH_HTTP_ALPN = ("istio-http/1.1", "istio")
+MESH_TCP_ALPN = ("istio-peer-exchange", "istio")
 _TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
 

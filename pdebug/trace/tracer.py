@@ -107,6 +107,8 @@ class Tracer:
         #: Whether the connection manager has the on_demand filter (a route may turn it on).
         self.on_demand_filter = False
         self.conn: Connection | None = None
+        #: Whether the connection being followed is the mesh client's (see ``mesh``).
+        self.conn_mesh = False
         #: The cluster a waypoint's CONNECT went through to its internal listener.
         self.tunneled = ""
         #: Filter state a waypoint's connect_terminate sets from the CONNECT (Istio's
@@ -121,6 +123,13 @@ class Tracer:
         self.chain_tls = False
         #: Whether the listener reads a PROXY protocol header (the peer is not the client).
         self.proxied = False
+        #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
+        #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
+        self.mesh = (
+            request.direction == "inbound"
+            and request.source_principal is not None
+            and request.scheme != "https"
+        )
 
     def step(
         self,
@@ -154,7 +163,11 @@ class Tracer:
                 summary = f"503 to the CONNECT (upstream connect error): {chain.summary}"
                 return dataclasses.replace(chain, summary=summary, status=503)
             return chain
-        if self.req.scheme != "https" and terminates_tls(chain):
+        if self.mesh and self.conn_mesh:
+            mesh = self.mesh_chain(chain)
+            if mesh is not None:
+                return mesh
+        elif self.req.scheme != "https" and terminates_tls(chain):
             why = (
                 f"the chain terminates TLS and the {self.req.scheme}:// client sends "
                 "plaintext: the TLS handshake fails (trace an https:// URL for a TLS client)"
@@ -215,7 +228,7 @@ class Tracer:
                 "inbound: iptables send inbound connections here; the filter chain "
                 f"matches the original destination port {port}",
             )
-            return cap, self.connection(cap, via_capture=True)
+            return cap, self.connection(cap, via_capture=True, mesh=self.mesh)
         named = ls.api_listener_named(serving, req.host, port) if req.direction is None else None
         if named is not None:
             self.listener_step(
@@ -287,6 +300,8 @@ class Tracer:
                 "by iptables) and matches its filter chains on their original destination "
                 f"{req.destination}; no hand-off (use_original_dst is not set)",
             )
+            if req.source_principal is not None and req.scheme != "https":
+                self.notes.append(_OWN_PRINCIPAL)
             return capture, self.connection(capture, via_capture=True, keeps=True)
         self.listener_step(
             capture,
@@ -296,13 +311,16 @@ class Tracer:
             else "inbound: iptables send inbound connections here; use_original_dst: hands "
             f"each to the listener of its original destination {req.destination}",
         )
+        mesh = direction == "inbound" and self.mesh
+        if direction == "outbound" and req.source_principal is not None and req.scheme != "https":
+            self.notes.append(_OWN_PRINCIPAL)
         others = [x for x in serving if x is not capture]
         own = ip is not None and any(a[0] == ip and a[2] == port for a in capture.addresses)
         owner = None if own else ls.owner(others, port, ip, bound=False, host=req.host)
         if owner is not None:
             lst, why = owner
             self.listener_step(lst, f"hand-off: {why}", port)
-            return lst, self.connection(lst, via_capture=True)
+            return lst, self.connection(lst, via_capture=True, mesh=mesh)
         why = f"no listener owns {req.destination} or 0.0.0.0:{port}"
         if own:
             why = f"{req.destination} is {capture.name}'s own address: no hand-off"
@@ -317,7 +335,7 @@ class Tracer:
         if specific and ip is None:
             why += f" (if {req.host} resolves to the IP of {', '.join(specific)}, that one)"
         self.listener_step(capture, f"{why}: the connection stays on {capture.name}")
-        return capture, self.connection(capture, via_capture=True)
+        return capture, self.connection(capture, via_capture=True, mesh=mesh)
 
     def waypoint(
         self, serving: list[ListenerEntry], inner: ListenerEntry
@@ -436,10 +454,16 @@ class Tracer:
         self.tunneled = name
         return inner
 
-    def connection(self, lst: ListenerEntry, via_capture: bool, keeps: bool = False) -> Connection:
-        """What Envoy knows of the connection on ``lst`` (a ``connection`` step)."""
+    def connection(
+        self, lst: ListenerEntry, via_capture: bool, keeps: bool = False, mesh: bool = False
+    ) -> Connection:
+        """What Envoy knows of the connection on ``lst`` (a ``connection`` step).
+
+        ``mesh``: a mesh peer's sidecar is the client (mTLS with Istio's ALPN).
+        """
         req = self.req
-        conn, notes = ls.connect(lst, req, via_capture, keeps)
+        conn, notes = ls.connect(lst, req, via_capture, keeps, mesh)
+        self.conn_mesh = mesh
         dest_ip, alpn = conn.dest_ip, conn.alpn
         dest = join_host_port(str(dest_ip), req.port) if dest_ip else req.destination
         src = str(req.source_ip) if req.source_ip else "unknown client"
@@ -457,6 +481,26 @@ class Tracer:
             application_protocols=list(alpn),
         )
         return conn
+
+    def mesh_chain(self, chain: s.FilterChain) -> Verdict | None:
+        """A mesh client's mTLS on ``chain``: a verdict when the chain cannot read it."""
+        if terminates_tls(chain):
+            return None
+        http = any(network_kind(f) == HCM for f in chain.filters)
+        if not http:
+            self.notes.append(
+                "the mesh client's mTLS reaches a chain that does not terminate TLS: its "
+                "bytes pass through as they are (the destination must speak mTLS itself)"
+            )
+            return None
+        why = (
+            "the mesh client (--source-principal) sends mTLS and the chain reads plaintext "
+            "HTTP: the TLS handshake is not HTTP, so the request fails (Istio's sidecar sends "
+            "plaintext only where the destination's mTLS is off: trace without "
+            "--source-principal)"
+        )
+        self.step("filter_chain", "transport_socket", False, why)
+        return Verdict(False, "connection_closed", f"the request fails: {why}")
 
     # -- filter chain
 
@@ -1454,6 +1498,14 @@ def _evaluated(f: s.TypedExtension) -> bool:
         raw = bytes(filter_config(f))
         return b"filter_enabled_metadata" in raw or b"filterEnabledMetadata" in raw
     return bool(kind)
+
+
+_OWN_PRINCIPAL = (
+    "--source-principal: the request leaves this proxy outbound, so the identity it "
+    "presents is this proxy's own (its sidecar originates the mTLS); a rule on principals "
+    "applies at the destination's inbound: trace the destination's dump with --direction "
+    "inbound"
+)
 
 
 def _some(names: list[str], most: int = 4) -> str:
