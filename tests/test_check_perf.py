@@ -192,3 +192,159 @@ def test_views_without_endpoints_do_not_decode_the_clusters_to_say_so(
     assert "the dump has no endpoints section" in got.err
     got = pdebug("all", path)
     assert got.code == 0, got.err
+
+
+# --- the endpoint checks in a forked child (perfcheck2) ---------------------------------
+
+
+def _jobs(
+    path: Path, args: list[str], jobs: str, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, bool]:
+    """``pdebug ARGS PATH`` with ``PDEBUG_JOBS=jobs``; and whether it forked."""
+    from pdebug import parallel
+
+    with monkeypatch.context() as m:
+        m.setenv("PDEBUG_JOBS", jobs)
+        m.setattr(parallel, "_threads_alive", lambda: False)  # threads other tests left
+        before = parallel.FORKS[0]
+        got = pdebug(*args[:1], path, *args[1:])
+        return got, parallel.FORKS[0] > before
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_forked_check_prints_what_one_process_prints(
+    name: str, tmp_path: Path, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "dump.json"
+    path.write_bytes(INPUTS[name])
+    for args in (["check"], ["check", "-o", "json"], ["check", "--ignore", "PD104,PD201"]):
+        one, forked_one = _jobs(path, args, "1", pdebug, monkeypatch)
+        many, forked = _jobs(path, args, "3", pdebug, monkeypatch)
+        assert (many.code, many.out, many.err) == (one.code, one.out, one.err), args
+        assert not forked_one
+        # a readable dump with endpoints has the endpoint checks forked
+        eds = b"EndpointsConfigDump" in INPUTS[name]
+        assert forked or not eds or one.code not in (0, 1), args
+
+
+def test_forked_check_with_live_health(
+    tmp_path: Path, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--clusters-json``: the child reads the live health for PD401/PD402."""
+    real = eh.FIXTURES / "real" / "sidecar"
+    health = sorted(real.glob("clusters*.json"))
+    assert health, "the sidecar fixture's /clusters?format=json"
+    args = ["check", "--clusters-json", str(health[0])]
+    one, _ = _jobs(real / "config_dump.json", args, "1", pdebug, monkeypatch)
+    many, forked = _jobs(real / "config_dump.json", args, "2", pdebug, monkeypatch)
+    assert (many.code, many.out, many.err) == (one.code, one.out, one.err)
+    assert forked
+
+
+def test_a_failing_child_is_replaced_by_this_process(
+    tmp_path: Path, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a child's check raises or prints, the parent runs again in its turn."""
+    import os
+
+    from pdebug.checks import context
+
+    path = tmp_path / "dump.json"
+    path.write_bytes(INPUTS["real/sidecar"])
+    one, _ = _jobs(path, ["check"], "1", pdebug, monkeypatch)
+    me = os.getpid()
+    real = context.host_sets
+
+    def broken(*args: Any) -> Any:
+        if os.getpid() != me:
+            raise RuntimeError("child")
+        return real(*args)
+
+    monkeypatch.setattr(context, "host_sets", broken)
+    many, forked = _jobs(path, ["check"], "2", pdebug, monkeypatch)
+    assert forked
+    assert (many.code, many.out, many.err) == (one.code, one.out, one.err)
+
+
+def test_the_endpoint_checks_run_in_the_child(
+    tmp_path: Path, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On two CPUs the child gets every endpoint check and nothing else."""
+    from pdebug import checks, parallel
+
+    path = tmp_path / "dump.json"
+    path.write_bytes(INPUTS["real/sidecar"])
+    seen: list[list[str]] = []
+    real = parallel.groups
+
+    def spy(weights: Any, n: int, together: Any = ()) -> list[list[int]]:
+        got = real(weights, n, together)
+        seen.append([",".join(str(i) for i in g) for g in got])
+        return got
+
+    monkeypatch.setattr(parallel, "groups", spy)
+    _jobs(path, ["check"], "2", pdebug, monkeypatch)
+    codes = [c.code for c in checks.ALL_CHECKS]
+    rest = codes[codes.index("PD202") :]
+    (parts,) = seen
+    child = [rest[int(i)] for i in parts[1].split(",")]
+    assert set(child) == checks._ENDPOINT_CHECKS
+    here = [rest[int(i)] for i in parts[0].split(",")]
+    assert not set(here) & checks._ENDPOINT_CHECKS
+
+
+def test_small_dumps_fork_nothing_by_default(
+    tmp_path: Path, pdebug: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pdebug import parallel
+
+    path = tmp_path / "dump.json"
+    path.write_bytes(INPUTS["gendump-40"])
+    monkeypatch.delenv("PDEBUG_JOBS", raising=False)
+    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
+    before = parallel.FORKS[0]
+    assert pdebug("check", path).code in (0, 1)
+    assert parallel.FORKS[0] == before
+
+
+#: ``pdebug check`` whose endpoint checks take a minute in the child: interrupted meanwhile.
+_SLOW_CHILD = (
+    "import os, sys, time\n"
+    "from pdebug.checks import context\n"
+    "real = context.host_sets\n"
+    "me = os.getpid()\n"
+    "def slow(*args):\n"
+    "    if os.getpid() != me:\n"
+    "        time.sleep(60)\n"
+    "    return real(*args)\n"
+    "context.host_sets = slow\n"
+    "from pdebug.cli import main\n"
+    "sys.argv = ['pdebug', 'check', sys.argv[1]]\n"
+    "main()\n"
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_interrupted_while_the_child_checks(how: str) -> None:
+    """Exit 130, ``pdebug: interrupted``, nothing printed, no child left behind."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = eh.FIXTURES.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "PDEBUG_JOBS": "2"}
+    dump = eh.FIXTURES / "real" / "sidecar" / "config_dump.json"
+    with eh.job([sys.executable, "-c", _SLOW_CHILD, str(dump)], env) as proc:
+        deadline = time.monotonic() + 30
+        kids: list[int] = []
+        while time.monotonic() < deadline and not kids:
+            time.sleep(0.05)
+            kids = eh.child_pids(proc.pid)
+        assert kids, "a child checking"
+        time.sleep(0.3)
+        assert all(eh.pid_alive(k) for k in kids), "the child still sleeps"
+        out, err = eh.interrupt(proc, how)
+    assert isinstance(proc, subprocess.Popen)
+    eh.assert_interrupted(proc, out, err, kids)
