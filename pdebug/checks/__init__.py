@@ -10,7 +10,6 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
@@ -95,10 +94,7 @@ def _missing(ctx: Context, chk: Check) -> str | None:
 
 
 def run_checks(
-    proxy: ProxyData,
-    options: CheckOptions | None = None,
-    context: Context | None = None,
-    fork: bool = False,
+    proxy: ProxyData, options: CheckOptions | None = None, context: Context | None = None
 ) -> CheckReport:
     """Run every check not ignored; skip (and say why) those whose data is missing.
 
@@ -110,90 +106,35 @@ def run_checks(
         options: The run's options (defaults when None).
         context: A :class:`Context` over ``proxy`` with these ``options`` to reuse (the
             report's topology reads the same indexes); a new one when None.
-        fork: Whether the endpoint checks may run in a forked child meanwhile
-            (:func:`_outcomes`; ``pdebug check``, whose context no one reads afterwards).
     """
     options = options or CheckOptions()
     ctx = context if context is not None else Context(proxy, options)
-    todo = [chk for chk in ALL_CHECKS if chk.code not in options.ignore]
     found: list[Finding] = []
     skipped: list[Skipped] = []
     run = 0
-    for chk, (ran, got) in zip(todo, _outcomes(ctx, todo, fork), strict=True):
-        if ran:
-            run += 1
-            found.extend(Finding(c, Severity(v), r, m, h) for c, v, r, m, h in got)
-        else:
-            skipped.append(Skipped(chk.code, chk.name, *got))
+    for chk in ALL_CHECKS:
+        if chk.code in options.ignore:
+            continue
+        reason = _missing(ctx, chk)
+        if reason is not None:
+            skipped.append(Skipped(chk.code, chk.name, reason))
+            continue
+        try:
+            results = chk.run(ctx)
+        except SkipCheck as exc:
+            skipped.append(Skipped(chk.code, chk.name, exc.reason))
+            continue
+        except PdebugError as exc:
+            skipped.append(
+                Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
+            )
+            continue
+        run += 1
+        found.extend(results)
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
     return CheckReport(proxy.source, unique, skipped, ignored, run)
-
-
-#: What one check gave, as ``marshal`` writes it (a forked child sends it back):
-#: ``(True, [(code, severity, resource, message, hint), ...])`` when it ran, else
-#: ``(False, (reason, error))`` (its :class:`Skipped`).
-Outcome = tuple[bool, Any]
-
-
-def _outcome(ctx: Context, chk: Check) -> Outcome:
-    """Run ``chk`` on ``ctx`` (or say why not)."""
-    reason = _missing(ctx, chk)
-    if reason is not None:
-        return False, (reason, False)
-    try:
-        results = chk.run(ctx)
-    except SkipCheck as exc:
-        return False, (exc.reason, False)
-    except PdebugError as exc:
-        return False, (f"could not read the input: {exc.message}", True)
-    return True, [(f.code, int(f.severity), f.resource, f.message, f.hint) for f in results]
-
-
-#: The checks that read each cluster's hosts (the endpoints section, or ``/clusters``):
-#: with ``fork``, a child runs them while this process runs the others.
-_ENDPOINT_CHECKS = frozenset({"PD202", "PD203", "PD401", "PD402", "PD403", "PD404"})
-
-#: Estimated CPU seconds per byte of the sections the checks after PD201 decode first
-#: (routes, endpoints; 5k-service bench dump, 2026-12): whether forking pays
-#: (:data:`pdebug.parallel.MIN_WORK`, about 60 MB of them).
-_REST_COST = 5.3e-9
-
-
-def _outcomes(ctx: Context, todo: list[Check], fork: bool) -> list[Outcome]:
-    """``[_outcome(ctx, chk) for chk in todo]``, on a big dump partly in a forked child.
-
-    The checks before the first endpoint check run here first, as without a child (they
-    decode the listeners and the clusters, which the child then shares). The rest are
-    tasks of :func:`pdebug.parallel.fork_map` in code order: the endpoint checks
-    (:data:`_ENDPOINT_CHECKS`: the endpoints section, or live health) in a child, the
-    others here meanwhile. fork_map says and raises what each task says and raises in
-    task order, and runs here whatever a child could not give (an error, a warning):
-    the same report, and the same stderr, as one check after another.
-    """
-    first = next((i for i, chk in enumerate(todo) if chk.code in _ENDPOINT_CHECKS), len(todo))
-    if not fork or first == len(todo) or ctx.proxy.dump is None:
-        return [_outcome(ctx, chk) for chk in todo]
-    if ctx.proxy.health is None and ctx.proxy.dump.section("endpoints") is None:
-        # the endpoint checks only say why they cannot run
-        return [_outcome(ctx, chk) for chk in todo]
-    from functools import partial
-
-    from pdebug.parallel import fork_map
-
-    out = [_outcome(ctx, chk) for chk in todo[:first]]
-    rest = todo[first:]
-    dump = ctx.proxy.dump
-    work = sum(dump.section_bytes(kind) for kind in ("routes", "endpoints")) * _REST_COST
-    here = [i for i, chk in enumerate(rest) if chk.code not in _ENDPOINT_CHECKS]
-    # the weights put every endpoint check in the child: each of the others here
-    # outweighs them all (fork_map's grouping), and together they are the estimate
-    heavy = work / max(len(here), 1)
-    tiny = min(heavy, work) * 1e-6
-    weights = [heavy if i in here else tiny for i in range(len(rest))]
-    out.extend(fork_map([partial(_outcome, ctx, chk) for chk in rest], weights, here))
-    return out
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:
