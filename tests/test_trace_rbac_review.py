@@ -537,3 +537,29 @@ def test_a_header_value_pdebug_cannot_know_is_unknown() -> None:
     off = s.HttpConnectionManager(generate_request_id=False)
     http, unsure = fl.seen_by_filters(facts.http, off, None)
     assert http.values("x-request-id") is None and not unsure
+
+
+def test_the_shadow_metadata_is_unknown_when_an_earlier_policy_may_match() -> None:
+    """Envoy writes the first matching shadow policy (name order): the CUSTOM gate reads it."""
+    from pdebug.trace import filters as fl
+    from pdebug.trace import rbac as rb
+
+    unknown = {"permissions": [ANY], "principals": [UNKNOWN_ID]}
+    matching = {"permissions": [ANY], "principals": [TRUE_ID]}
+    shadow = {"action": "DENY", "policies": {"a-other": unknown, "b-ext-authz": matching}}
+    res = rb.rbac({"shadow_rules": shadow}, _facts())
+    key = (fl.RBAC_METADATA, "shadow_effective_policy_id")
+    assert res.metadata == {key: None}
+    assert "a-other, before it, may match first" in res.notes[0]
+    gate = {
+        "filter_enabled_metadata": {
+            "filter": fl.RBAC_METADATA,
+            "path": [{"key": "shadow_effective_policy_id"}],
+            "value": {"string_match": {"prefix": "b-"}},
+        }
+    }
+    assert fl.ext_authz(gate, res.metadata).effect == "unknown"
+    # without the unknown policy: b-ext-authz is the effective one, certainly
+    shadow = {"action": "DENY", "policies": {"b-ext-authz": matching}}
+    res = rb.rbac({"shadow_rules": shadow}, _facts())
+    assert res.metadata == {key: "b-ext-authz"}
