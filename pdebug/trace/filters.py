@@ -75,6 +75,12 @@ _NAMES = {
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
+#: In :attr:`Facts.unsure_headers`: every ``x-envoy-*`` header (use_remote_address).
+EDGE = "x-envoy-*"
+_EDGE_WHY = (
+    "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
+    "when it counts the client as external (use_remote_address; internal_address_config)"
+)
 _MAX_DEPTH = 64
 
 
@@ -235,9 +241,12 @@ def header_match(hm: Json, facts: Facts) -> Match:
     matcher = decode_raw(
         msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
     )
-    unsure = dict(facts.unsure_headers).get(matcher.name.lower())
-    if unsure is not None and matcher.present_match is None and _has_value_matcher(matcher):
-        return None, unsure
+    name = matcher.name.lower()
+    unsure = dict(facts.unsure_headers)
+    if name.startswith("x-envoy-") and EDGE in unsure:
+        return None, unsure[EDGE]
+    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
+        return None, unsure[name]
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
 
 
@@ -270,6 +279,8 @@ def seen_by_filters(
         if not given or (hcm.use_remote_address and not hcm.preserve_external_request_id):
             headers.setdefault("x-request-id", ["00000000-0000-0000-0000-000000000000"])
             unsure.append(("x-request-id", "x-request-id, which Envoy generates"))
+    if hcm.use_remote_address:
+        unsure.append((EDGE, _EDGE_WHY))
     view = HttpRequest(http.authority, http.path, http.method, http.scheme, headers)
     return view, tuple(unsure)
 
@@ -431,9 +442,12 @@ def remote_address(
     pick = hops if use_remote_address else hops + 1
     if xff and pick and len(xff) >= pick:
         ip = ip_of(xff[-pick])
-        if ip is None:
-            return None, f"x-forwarded-for entry {xff[-pick]!r} is not an IP"
-        return ip, f"x-forwarded-for {ip}"
+        if ip is not None:
+            return ip, f"x-forwarded-for {ip}"
+        if source_ip is None:
+            return None, f"the client's IP (x-forwarded-for {xff[-pick]!r} is not an IP)"
+        # checked against Envoy 1.40: it falls back to the connection's address
+        return source_ip, f"the client IP {source_ip} (x-forwarded-for {xff[-pick]!r} is not an IP)"
     if source_ip is None:
         return None, "the client's IP: give --source-ip"
     return source_ip, f"the client IP {source_ip}"
