@@ -100,6 +100,18 @@ def _permission(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.15:
         host = {"exact": "app.example.com", "ignore_case": True}
         parts.append({"or_rules": {"rules": [_header(":authority", host)]}})
+    if rng.random() < 0.15:
+        # AuthorizationPolicy's notValues: an inverted match (an absent header never matches)
+        user = {"name": "x-user", "string_match": _sm(rng, USERS), "invert_match": True}
+        parts.append({"or_rules": {"rules": [{"header": user}]}})
+    if rng.random() < 0.1:
+        # the Host header by its HTTP/1 name (Envoy reads it as :authority)
+        parts.append({"or_rules": {"rules": [_header("host", {"prefix": "127.0.0.1:"})]}})
+    if rng.random() < 0.1:
+        block = rng.choice(["127.0.0.1/32", "10.0.0.0/8"])
+        ip, length = block.split("/")
+        dest = {"destination_ip": {"address_prefix": ip, "prefix_len": int(length)}}
+        parts.append({"or_rules": {"rules": [dest]}})
     if not parts:
         return {"any": True}
     return {"and_rules": {"rules": parts}}
@@ -125,6 +137,10 @@ def _principal(rng: random.Random) -> dict[str, Any]:
         # istiod's principals: a plaintext connection has no peer certificate
         spiffe = {"exact": "spiffe://cluster.local/ns/default/sa/sleep"}
         parts.append({"or_ids": {"ids": [{"authenticated": {"principal_name": spiffe}}]}})
+    if rng.random() < 0.3:
+        # x-forwarded-for as the filters see it (use_remote_address appends the client)
+        xff = _header("x-forwarded-for", {"suffix": rng.choice(IPS)})
+        parts.append({"or_ids": {"ids": [xff]}})
     if not parts:
         return {"any": True}
     return {"and_ids": {"ids": parts}}
@@ -213,6 +229,7 @@ def _listener_config(rng: random.Random, index: int) -> dict[str, Any]:
         "filters": [*filters, ROUTER],
         "routes": routes,
         "use_remote_address": rng.random() < 0.5,
+        "xff_num_trusted_hops": rng.choice([0, 0, 1, 2]),
     }
 
 
@@ -221,6 +238,7 @@ def _listener(name: str, port: int, cfg: dict[str, Any]) -> dict[str, Any]:
         "@type": HCM_TYPE,
         "stat_prefix": name,
         "use_remote_address": cfg["use_remote_address"],
+        "xff_num_trusted_hops": cfg.get("xff_num_trusted_hops", 0),
         "http_filters": cfg["filters"],
         "route_config": {
             "name": f"{name}-routes",
@@ -368,6 +386,8 @@ def _requests(rng: random.Random) -> list[tuple[str, str, list[tuple[str, str]],
             headers.append(("x-debug", "1"))
         if rng.random() < 0.3:
             headers.append(("x-forwarded-for", f"{rng.choice(IPS)}, {rng.choice(IPS)}"))
+        if rng.random() < 0.1:
+            headers.append(("x-user", rng.choice(USERS)))  # a second value
         out.append((method, path, headers, rng.choice(IPS)))
     return out
 

@@ -396,6 +396,9 @@ class HttpConnectionManager(_S):
     strip_trailing_host_dot: bool = False
     use_remote_address: bool | None = None
     xff_num_trusted_hops: int = 0
+    skip_xff_append: bool = False
+    generate_request_id: bool | None = None  # absent: true
+    preserve_external_request_id: bool = False
 
 
 class TcpProxyV1Route(_S):

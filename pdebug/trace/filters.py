@@ -75,6 +75,12 @@ _NAMES = {
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
+#: In :attr:`Facts.unsure_headers`: every ``x-envoy-*`` header (use_remote_address).
+EDGE = "x-envoy-*"
+_EDGE_WHY = (
+    "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
+    "when it counts the client as external (use_remote_address; internal_address_config)"
+)
 _MAX_DEPTH = 64
 
 
@@ -104,6 +110,10 @@ class Facts:
     #: header (a load balancer's) named another one; ``direct_why`` when unknown.
     direct_ip: IP | None = None
     direct_why: str = "the client's IP: give --source-ip"
+    #: Headers the connection manager sets before the filters run with a value pdebug
+    #: cannot know: name -> why (``x-request-id``, or ``x-forwarded-for`` without the
+    #: client's address). ``http`` holds them with a stand-in value.
+    unsure_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -226,12 +236,53 @@ def number(value: Any) -> int | None:
 
 def header_match(hm: Json, facts: Facts) -> Match:
     """A ``HeaderMatcher`` over the request (a network filter sees no headers)."""
-    from pdebug.trace.routes import match_header
+    from pdebug.trace.routes import _has_value_matcher, match_header
 
     matcher = decode_raw(
         msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
     )
+    name = matcher.name.lower()
+    unsure = dict(facts.unsure_headers)
+    if name.startswith("x-envoy-") and EDGE in unsure:
+        return None, unsure[EDGE]
+    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
+        return None, unsure[name]
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
+
+
+def seen_by_filters(
+    http: HttpRequest, hcm: s.HttpConnectionManager, client: IP | None
+) -> tuple[HttpRequest, tuple[tuple[str, str], ...]]:
+    """The request as the HTTP filters see it: the connection manager's header edits.
+
+    Checked against Envoy 1.40: several ``x-forwarded-for`` headers are one value
+    joined with ``,`` (it is one of Envoy's inline headers); with ``use_remote_address``
+    (and not ``skip_xff_append``) the client's address is appended to it after a ``,``;
+    ``x-request-id`` is generated when the request has none (unless
+    ``generate_request_id`` is false), and an external client's may be replaced. The
+    second value lists the headers whose value pdebug cannot know (with why).
+    """
+    headers = {name: list(values) for name, values in http.headers.items()}
+    unsure: list[tuple[str, str]] = []
+    xff = headers.get("x-forwarded-for", [])
+    if len(xff) > 1:
+        # one of Envoy's inline headers: several are joined into one value with ","
+        headers["x-forwarded-for"] = xff = [",".join(xff)]
+    if hcm.use_remote_address and not hcm.skip_xff_append:
+        address = str(client) if client is not None else "0.0.0.0"
+        headers["x-forwarded-for"] = [f"{xff[0]},{address}" if xff else address]
+        if client is None:
+            why = "x-forwarded-for, to which Envoy appends the client's IP: give --source-ip"
+            unsure.append(("x-forwarded-for", why))
+    if hcm.generate_request_id is not False:
+        given = "x-request-id" in headers
+        if not given or (hcm.use_remote_address and not hcm.preserve_external_request_id):
+            headers.setdefault("x-request-id", ["00000000-0000-0000-0000-000000000000"])
+            unsure.append(("x-request-id", "x-request-id, which Envoy generates"))
+    if hcm.use_remote_address:
+        unsure.append((EDGE, _EDGE_WHY))
+    view = HttpRequest(http.authority, http.path, http.method, http.scheme, headers)
+    return view, tuple(unsure)
 
 
 def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> FilterResult:
@@ -391,9 +442,12 @@ def remote_address(
     pick = hops if use_remote_address else hops + 1
     if xff and pick and len(xff) >= pick:
         ip = ip_of(xff[-pick])
-        if ip is None:
-            return None, f"x-forwarded-for entry {xff[-pick]!r} is not an IP"
-        return ip, f"x-forwarded-for {ip}"
+        if ip is not None:
+            return ip, f"x-forwarded-for {ip}"
+        if source_ip is None:
+            return None, f"the client's IP (x-forwarded-for {xff[-pick]!r} is not an IP)"
+        # checked against Envoy 1.40: it falls back to the connection's address
+        return source_ip, f"the client IP {source_ip} (x-forwarded-for {xff[-pick]!r} is not an IP)"
     if source_ip is None:
         return None, "the client's IP: give --source-ip"
     return source_ip, f"the client IP {source_ip}"

@@ -236,6 +236,9 @@ class EngineResult:
     allowed: Tri
     why: str  # a matching policy's reason, or what the answer depends on
     count: int
+    #: Policies before ``matched`` (name order) that may match too: Envoy's effective
+    #: policy (the shadow rules' metadata) is then one of them or ``matched``.
+    earlier: tuple[str, ...] = ()
 
 
 def run_engine(rules: Json, facts: Facts) -> EngineResult:
@@ -247,11 +250,11 @@ def run_engine(rules: Json, facts: Facts) -> EngineResult:
     for name in sorted(policies):
         ok, why = policy_match(as_obj(policies[name]), facts)
         last = why
-        if ok is True and not unknown:
-            return EngineResult(action, name, action != "DENY", why, len(policies))
         if ok is True:
-            # an earlier policy might match first: the outcome is the same
-            return EngineResult(action, name, action != "DENY", why, len(policies))
+            # an earlier policy might match first: the outcome is the same, the
+            # effective policy (what Envoy logs and writes as metadata) may not be
+            earlier = tuple(n for n, _ in unknown)
+            return EngineResult(action, name, action != "DENY", why, len(policies), earlier)
         if ok is None:
             unknown.append((name, why))
     if unknown:
@@ -267,7 +270,11 @@ def run_engine(rules: Json, facts: Facts) -> EngineResult:
 def _describe(res: EngineResult) -> str:
     n = res.count
     if res.matched is not None:
-        return f"{res.action} policy {res.matched} matches ({res.why})"
+        first = ""
+        if res.earlier:
+            more = f" (+{len(res.earlier) - 1} more)" if len(res.earlier) > 1 else ""
+            first = f"; policy {res.earlier[0]}{more}, before it, may match first"
+        return f"{res.action} policy {res.matched} matches ({res.why}){first}"
     if res.allowed is None:
         return f"{res.action}: depends on {res.why}"
     if n == 0:
@@ -293,9 +300,10 @@ def rbac(config: Json, facts: Facts, network: bool = False) -> FilterResult:
         prefix = str(config.get("shadow_rules_stat_prefix", ""))
         res = run_engine(as_obj(config["shadow_rules"]), facts)
         key = f"{prefix}shadow_effective_policy_id"
-        if res.matched is not None:
+        if res.matched is not None and not res.earlier:
             metadata[(RBAC_METADATA, key)] = res.matched
-        elif res.allowed is None:
+        elif res.matched is not None or res.allowed is None:
+            # the effective policy is one of several (or whether there is one)
             metadata[(RBAC_METADATA, key)] = None
         shadow = {True: "allowed", False: "denied", None: "unknown"}[res.allowed]
         shadow_policy = res.matched or ""

@@ -653,10 +653,12 @@ class Tracer:
         assert conn is not None
         req = self.req
         remote, why = conn.source_ip, "the client's IP: give --source-ip"
+        unsure: tuple[tuple[str, str], ...] = ()
         if http is not None and hcm is not None:
             remote, why = fl.remote_address(
                 http, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
             )
+            http, unsure = fl.seen_by_filters(http, hcm, conn.source_ip)
         direct, direct_why = conn.source_ip, "the client's IP: give --source-ip"
         if self.proxied:
             direct = None
@@ -677,6 +679,7 @@ class Tracer:
             bool(self.tunneled),
             direct,
             direct_why,
+            unsure,
         )
 
     def filter_step(
