@@ -110,3 +110,25 @@ def test_secrets_name_the_certificate_provider(pdebug, tmp_path: Path) -> None:
     assert check.code == pdebug("check", SIDECAR, "-o", "json").code
     assert "provider" not in check.out.lower() and "provider" not in check.err.lower()
     assert cluster  # the cluster's (combined validation context) was read: "+1 more" above
+
+
+# --- tools/ is held to ruff as the rest is -------------------------------------------------
+
+
+def test_tools_are_linted_as_pdebug_tests_and_bench_are() -> None:
+    """`make lint` (what CI runs) covers tools/, and tools/ passes it."""
+    import shutil
+    import subprocess
+    import sys
+
+    lint = eh.ROOT.joinpath("Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check pdebug tests bench tools" in lint
+    assert "ruff format --check pdebug tests bench tools" in lint
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        found = shutil.which("ruff")
+        assert found, "ruff is a dev dependency"
+        ruff = Path(found)
+    for args in (["check", "--no-cache", "tools"], ["format", "--no-cache", "--check", "tools"]):
+        got = subprocess.run([ruff, *args], cwd=eh.ROOT, capture_output=True, text=True)
+        assert got.returncode == 0, got.stdout + got.stderr
