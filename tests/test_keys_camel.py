@@ -439,3 +439,14 @@ def test_all_streamed_equals_the_whole_document_respelled(pdebug, path: Path) ->
     # a v2 filter's `config` Struct keeps its keys, as protojson keeps a Struct's)
     for name in ("version_info", "last_updated", "filter_chains", "private_key"):
         assert f'"{name}":' not in got.out
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS if p.exists()], ids=lambda p: p.name)
+def test_one_pass_respell_and_sort_is_the_two_passes(path: Path) -> None:
+    """``-o yaml --keys camel`` respells and sorts in one pass: the same data, same order."""
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.gokeys import camel_sorted, sorted_keys
+
+    doc = orjson.loads(path.read_bytes())
+    doc["extra"] = {"x_y": {"b_c": 1, "a": 2}, "xY": [{"z_1": 1, "z1": 2}]}  # colliding
+    assert orjson.dumps(camel_sorted(doc)) == orjson.dumps(sorted_keys(camel_keys(doc)))

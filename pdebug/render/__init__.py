@@ -153,10 +153,9 @@ def _json_camel(result: ViewResult) -> str:
 
 def _istioctl_yaml(value: object) -> object:
     """``value`` spelled and ordered as istioctl's ``-o yaml`` (its YAML writer sorts keys)."""
-    from pdebug.model.camel import camel_keys
-    from pdebug.render.gokeys import sorted_keys
+    from pdebug.render.gokeys import camel_sorted
 
-    return sorted_keys(camel_keys(value))
+    return camel_sorted(value)
 
 
 def _yaml_camel(result: ViewResult) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pdebug.model.camel import _NAMED_MAPS, _NAMES, _camel_colliding, _names, _struct_here
+
 _INT64 = 1 << 64
 
 
@@ -76,6 +78,25 @@ def _plain_order(key: Any) -> bool:
     return type(key) is str and (key.isalpha() or key == "@type")
 
 
+#: keys of a mapping, as written -> the same keys in istioctl's order
+_ORDERS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _order(keys: tuple[Any, ...]) -> tuple[Any, ...]:
+    known = _ORDERS.get(keys)
+    if known is not None:
+        return known
+    order = list(keys)
+    if all(_plain_order(k) for k in order):
+        order.sort()
+    elif all(type(k) is str for k in order):
+        order.sort(key=_KEY)
+    known = tuple(order)
+    if len(_ORDERS) < 20_000:
+        _ORDERS[keys] = known
+    return known
+
+
 def sorted_keys(value: Any) -> Any:
     """``value`` (plain JSON data) with every mapping's keys in istioctl's YAML order."""
     t = type(value)
@@ -83,14 +104,60 @@ def sorted_keys(value: Any) -> Any:
         return [sorted_keys(v) if type(v) is dict or type(v) is list else v for v in value]
     if t is not dict:
         return value
-    keys = list(value)
-    if all(_plain_order(k) for k in keys):
-        keys.sort()
-    elif all(type(k) is str for k in keys):
-        keys.sort(key=_KEY)
+    keys = tuple(value)
+    order = _ORDERS.get(keys) or _order(keys)
     out: dict[Any, Any] = {}
-    for key in keys:
+    for key in order:
         item = value[key]
         ti = type(item)
         out[key] = sorted_keys(item) if ti is dict or ti is list else item
+    return out
+
+
+# --- respelled and sorted in one pass (``-o yaml --keys camel``) -------------------------
+
+#: keys of an object, as written -> (key, field name, protojson spelling, kind) in
+#: istioctl's order of the spellings; None when two keys have one spelling
+_PLANS: dict[tuple[str, ...], tuple[tuple[str, str, str, int], ...] | None] = {}
+
+
+_UNPLANNED: tuple[tuple[str, str, str, int], ...] = (("", "", "", -1),)
+
+
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, str, str, int], ...] | None:
+    named = {}
+    for key in keys:
+        name, spelled, kind = _NAMES.get(key) or _names(key)
+        named[spelled] = (key, name, spelled, kind)
+    plan = None if len(named) < len(keys) else tuple(named[k] for k in _order(tuple(named)))
+    if len(_PLANS) < 20_000:
+        _PLANS[keys] = plan
+    return plan
+
+
+def camel_sorted(value: Any, field: str = "") -> Any:
+    """``sorted_keys(camel_keys(value, field))``, in one pass over ``value``."""
+    t = type(value)
+    if t is list:
+        return [camel_sorted(v, field) if type(v) is dict or type(v) is list else v for v in value]
+    if t is not dict:
+        return value
+    keys = tuple(value)
+    if field in _NAMED_MAPS:
+        return {k: camel_sorted(value[k]) for k in (_ORDERS.get(keys) or _order(keys))}
+    plan = _PLANS.get(keys, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _plan(keys)
+    if plan is None:
+        return sorted_keys(_camel_colliding(value, field))
+    out: dict[str, Any] = {}
+    for key, name, spelled, kind in plan:
+        item = value[key]
+        ti = type(item)
+        if ti is not dict and ti is not list:
+            out[spelled] = item
+        elif kind == 1 or (kind == 2 and ti is dict and _struct_here(name, item, value, field)):
+            out[spelled] = sorted_keys(item)
+        else:
+            out[spelled] = camel_sorted(item, name)
     return out
