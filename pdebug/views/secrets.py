@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdebug.model import ProxyData
+from pdebug.model.certproviders import provider_items
 from pdebug.model.dump import ConfigDump, Section
 from pdebug.model.secrets import (
     SPIFFE_VALIDATOR,
@@ -22,7 +23,6 @@ from pdebug.model.secrets import (
     items,
     parse_der,
     parse_pem,
-    provider_items,
     secrets_section,
     spiffe_validator,
     static_items,
