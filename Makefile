@@ -65,8 +65,8 @@ fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PD
 		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
 
 lint: $(STAMP)  ## ruff lint + format check
-	$(BIN)/ruff check pdebug tests bench
-	$(BIN)/ruff format --check pdebug tests bench
+	$(BIN)/ruff check pdebug tests bench tools
+	$(BIN)/ruff format --check pdebug tests bench tools
 
 lint-assets: $(LINT_STAMP)  ## ESLint, Stylelint and html-validate on the report page (needs npm)
 	$(LINT_DIR)/node_modules/.bin/eslint -c $(LINT_DIR)/eslint.config.js $(ASSETS)/report.js

@@ -50,6 +50,72 @@ def test_istioctl_goldens_equal_as_data(pdebug, view: str, given: str, expected:
     assert _load(out.out, yaml_) == want
 
 
+def _key_order(value: Any) -> Any:
+    """Every mapping's keys in the order they were written, with its values' orders."""
+    if isinstance(value, dict):
+        return [(k, _key_order(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_key_order(v) for v in value]
+    return None
+
+
+@pytest.mark.parametrize(("view", "given", "expected"), GOLDENS, ids=lambda x: str(x))
+def test_istioctl_yaml_keys_sorted_json_keys_as_dumped(
+    pdebug, view: str, given: str, expected: str
+) -> None:
+    """istioctl's YAML writer sorts every mapping's keys (its goldens show it: ``@type``
+    first, ``clusterName`` before ``endpoints``); its JSON keeps protojson's field order,
+    which pdebug does not reproduce, so JSON keeps the dump's order."""
+    out = pdebug("pc", view, "-f", eh.ISTIOCTL / given, "-o", "yaml", "--keys", "camel")
+    assert out.code == 0, out.err
+    got = _key_order(yaml.safe_load(out.out))
+    if expected.endswith(".yaml"):
+        assert got == _key_order(yaml.safe_load((eh.ISTIOCTL / expected).read_text()))
+    # the dump's own order where not asked for istioctl's YAML
+    as_json = pdebug("pc", view, "-f", eh.ISTIOCTL / given, "-o", "json", "--keys", "camel")
+    assert _key_order(json.loads(as_json.out)) != got
+    dump_yaml = pdebug("pc", view, "-f", eh.ISTIOCTL / given, "-o", "yaml")
+    assert _key_order(yaml.safe_load(dump_yaml.out)) != got
+
+
+def test_all_yaml_camel_streamed_equals_the_whole_document_sorted(pdebug) -> None:
+    """Streamed ``all -o yaml --keys camel`` is, byte for byte, the decoded document
+    respelled, key-sorted and printed whole."""
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.gokeys import sorted_keys
+    from pdebug.render.structured import render_yaml
+
+    path = eh.ISTIOCTL / "proxy-config-all/config_dump.json"
+    got = pdebug("all", path, "-o", "yaml", "--keys", "camel")
+    assert got.code == 0, got.err
+    assert got.out == render_yaml(sorted_keys(camel_keys(orjson.loads(path.read_bytes()))))
+    assert got.out.startswith("configs:\n- '@type': ")
+
+
+@pytest.mark.parametrize(
+    ("keys", "want"),
+    [
+        (["name", "@type", "typedConfig"], ["@type", "name", "typedConfig"]),
+        (["b", "B", "a"], ["B", "a", "b"]),
+        (["a10", "a2", "a1"], ["a1", "a2", "a10"]),  # numbers as numbers
+        (["a01", "a1"], ["a1", "a01"]),  # equal numbers: the shorter run first
+        (["x.y", "x_y", "xy", "x"], ["x", "x.y", "x_y", "xy"]),  # a letter after the rest
+        (["a_1", "a_"], ["a_", "a_1"]),  # a prefix first
+        (["v10", "v9.x", "v0"], ["v0", "v9.x", "v10"]),
+        (["inbound|80||", "outbound|8080||b", "outbound|443||a"], None),
+    ],
+)
+def test_go_yaml_key_order(keys: list[str], want: list[str] | None) -> None:
+    """sigs.k8s.io/yaml's key order (go-yaml v2): letters by code point, after any other
+    character; digit runs as numbers."""
+    from pdebug.render.gokeys import sorted_keys
+
+    got = list(sorted_keys(dict.fromkeys(keys, 1)))
+    if want is None:
+        want = ["inbound|80||", "outbound|443||a", "outbound|8080||b"]
+    assert got == want
+
+
 def test_env_var_is_the_flag_for_runbooks(pdebug, monkeypatch: pytest.MonkeyPatch) -> None:
     """``PDEBUG_KEYS=camel``: jq '.bootstrap.statsConfig' and '.[].edsClusterConfig' read."""
     flag = pdebug("pc", "bootstrap", "-f", HIGRESS, "--keys", "camel")
@@ -373,3 +439,14 @@ def test_all_streamed_equals_the_whole_document_respelled(pdebug, path: Path) ->
     # a v2 filter's `config` Struct keeps its keys, as protojson keeps a Struct's)
     for name in ("version_info", "last_updated", "filter_chains", "private_key"):
         assert f'"{name}":' not in got.out
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS if p.exists()], ids=lambda p: p.name)
+def test_one_pass_respell_and_sort_is_the_two_passes(path: Path) -> None:
+    """``-o yaml --keys camel`` respells and sorts in one pass: the same data, same order."""
+    from pdebug.model.camel import camel_keys
+    from pdebug.render.gokeys import camel_sorted, sorted_keys
+
+    doc = orjson.loads(path.read_bytes())
+    doc["extra"] = {"x_y": {"b_c": 1, "a": 2}, "xY": [{"z_1": 1, "z1": 2}]}  # colliding
+    assert orjson.dumps(camel_sorted(doc)) == orjson.dumps(sorted_keys(camel_keys(doc)))

@@ -50,6 +50,7 @@ KINDS = {
 
 
 def kind_of(type_url: str) -> str | None:
+    """The resource kind (cluster, listener...) of an xDS type URL, or None."""
     return KINDS.get(type_url.rsplit(".", 1)[-1])
 
 
@@ -77,7 +78,7 @@ def load(path: Path) -> dict[str, list[Json]]:
                 out[k].extend(by_name.values())
         return out
     for section in doc.get("configs", []):
-        for key, val in section.items():
+        for _key, val in section.items():
             if not isinstance(val, list):
                 continue
             for item in val:
@@ -154,7 +155,8 @@ def complete(res: dict[str, list[Json]]) -> list[str]:
                             {
                                 "name": "envoy.filters.network.http_connection_manager",
                                 "typed_config": {
-                                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                                    "@type": "type.googleapis.com/envoy.extensions.filters"
+                                    ".network.http_connection_manager.v3.HttpConnectionManager",
                                     "stat_prefix": "synth",
                                     "rds": {
                                         "route_config_name": r["name"],
@@ -164,7 +166,8 @@ def complete(res: dict[str, list[Json]]) -> list[str]:
                                         {
                                             "name": "envoy.filters.http.router",
                                             "typed_config": {
-                                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                                                "@type": "type.googleapis.com/envoy"
+                                                ".extensions.filters.http.router.v3.Router"
                                             },
                                         }
                                     ],
@@ -343,6 +346,7 @@ def _b64(data: bytes) -> str:
 
 
 def pdebug(*args: str, cwd: Path = ROOT) -> tuple[int, str, str]:
+    """Run this checkout's pdebug: (exit code, stdout, stderr)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="400")
     proc = subprocess.run(  # noqa: S603
         [PY, "-m", "pdebug", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
@@ -354,11 +358,13 @@ PROBLEMS: list[str] = []
 
 
 def problem(scenario: str, text: str) -> None:
+    """Record (and print) a problem found in ``scenario``."""
     PROBLEMS.append(f"{scenario}: {text}")
     print(f"  !! {text}")
 
 
 def run_scenario(path: Path, out: Path) -> None:
+    """Feed one scenario to a real Envoy and compare what pdebug says with it."""
     name = path.stem if path.is_file() else path.name
     name = name.replace(".golden", "")
     print(f"== {name} ({path})")
@@ -415,6 +421,7 @@ def run_scenario(path: Path, out: Path) -> None:
 
 
 def rejected(log: str) -> list[str]:
+    """Envoy's log lines that say something was rejected or failed."""
     return [line for line in log.splitlines() if "rejected" in line or "error" in line.lower()]
 
 
@@ -426,6 +433,7 @@ def judge(
     work: Path,
     envoy: eh.Envoy,
 ) -> None:
+    """Run pdebug's commands on Envoy's dump of the fed resources; say what looks wrong."""
     dump = str(work / "config_dump.json")
     cj = str(work / "clusters.json")
     for line in rejected(envoy.log_tail(200))[:10]:
@@ -508,7 +516,8 @@ def judge(
     )
     for f in findings.get("findings", []):
         print(
-            f"  finding {f['code']} {f['severity'] if 'severity' in f else ''} {f['resource']}: {f['message'][:300]}"
+            f"  finding {f['code']} {f['severity'] if 'severity' in f else ''} "
+            f"{f['resource']}: {f['message'][:300]}"
         )
     traces(name, res, ports, work, envoy)
 
@@ -536,6 +545,7 @@ def http_routes(lst: Json) -> list[tuple[int, str, str, Json]]:
 
 
 def stats_counts(envoy: eh.Envoy) -> dict[str, int]:
+    """Envoy's per-cluster connection and request counters."""
     body = envoy.get(
         "/stats?filter=cluster\\..*\\.(upstream_cx_total|upstream_cx_none_healthy|upstream_rq_total)$"
     ).decode()
@@ -550,6 +560,7 @@ def stats_counts(envoy: eh.Envoy) -> dict[str, int]:
 
 
 def picked(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """The counters that changed between two ``stats_counts``."""
     names = set()
     for k, v in after.items():
         if v != before.get(k, 0):
@@ -563,6 +574,7 @@ def stat_name(cluster: str) -> str:
 
 
 def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy: eh.Envoy) -> None:
+    """Compare pdebug trace's verdicts with where Envoy sends each request."""
     dump = str(work / "config_dump.json")
     cj = str(work / "clusters.json")
     routes = {r["name"]: r for r in res["route"]}
@@ -570,7 +582,7 @@ def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy
         if lst["name"] not in ports:
             continue
         port = ports[lst["name"]][2]
-        for idx, rcname, kind, fc in http_routes(lst):
+        for _idx, rcname, kind, fc in http_routes(lst):
             fcm = g(fc, "filter_chain_match") or {}
             names = g(fcm, "server_names") or []
             if names and not g(fc, "transport_socket") and kind == "tcp":
@@ -708,17 +720,20 @@ def traces(name: str, res: dict[str, list[Json]], ports: Json, work: Path, envoy
                     ok = set(cl) <= set(real) and bool(cl or not real)
                 mark = "" if ok else "  <-- DIFFERS"
                 print(
-                    f"  trace {url} {hdrs}: pdebug {cl} {verdict.get('outcome') or verdict}; envoy {real}{mark}"
+                    f"  trace {url} {hdrs}: pdebug {cl} "
+                    f"{verdict.get('outcome') or verdict}; envoy {real}{mark}"
                 )
                 if mark:
                     problem(name, f"trace {url} {hdrs}: pdebug {cl}, envoy {real}")
 
 
 def dump_path(work: Path) -> str:
+    """The config dump's path in ``work``."""
     return str(work / "config_dump.json")
 
 
 def cj_path(work: Path) -> str:
+    """The saved /clusters JSON path in ``work``."""
     return str(work / "clusters.json")
 
 
@@ -759,6 +774,7 @@ def sni_trace(name: str, dump: str, cj: str, port: int, sni: str, envoy: eh.Envo
 
 
 def send(url: str, port: int, hdrs: list[str]) -> None:
+    """Send one request (HTTP, or a TCP connection for ``tcp://``) to the port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
             if url.startswith("tcp://"):
@@ -780,6 +796,7 @@ def send(url: str, port: int, hdrs: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run every scenario given, writing the results under ``argv[0]``."""
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
     for arg in argv[1:]:

@@ -153,10 +153,11 @@ KeysOpt = Annotated[
         "--keys",
         help="Key spelling of json/yaml: dump (as the dump spells them; Envoy writes "
         "snake_case) or camel (protobuf JSON's lowerCamelCase, as istioctl -o json|yaml "
-        "prints them: statsConfig, edsClusterConfig; map keys and Struct contents kept). "
-        "Only the spelling changes: values stay Envoy's (istioctl re-encodes them, drops "
-        "defaults set explicitly, sorts YAML keys; its pc all -o json prints the dump as "
-        "fetched, snake_case from Envoy). Default: $PDEBUG_KEYS, else dump.",
+        "prints them: statsConfig, edsClusterConfig; map keys and Struct contents kept), "
+        "and YAML keys sorted as istioctl's YAML sorts them (JSON keeps the dump's order). "
+        "Values stay Envoy's (istioctl re-encodes them, drops defaults set explicitly; its "
+        "pc all -o json prints the dump as fetched, snake_case from Envoy). "
+        "Default: $PDEBUG_KEYS, else dump.",
         metavar="SPELLING",
         show_default=False,
     ),

@@ -246,12 +246,21 @@ METADATA_FIELDS = frozenset(
 _METADATA_MESSAGE = METADATA_FIELDS | {"kind", "filter", "path", "value", "invert"}
 
 
+#: name -> :func:`metadata_field` (asked for every key of every ``metadata`` object).
+_METADATA_NAMES: dict[str, bool] = {}
+
+
 def metadata_field(name: str) -> bool:
     """Whether ``name`` inside a ``metadata`` object is a message field, not a Struct key.
 
     Either spelling. A message field's value is respelled; a Struct entry is kept whole.
     """
-    return to_camel(name) in _METADATA_MESSAGE
+    known = _METADATA_NAMES.get(name)
+    if known is None:
+        known = to_camel(name) in _METADATA_MESSAGE
+        if len(_METADATA_NAMES) < 50_000:
+            _METADATA_NAMES[name] = known
+    return known
 
 
 def snake_keys(obj: Any, *, _parent: str = "") -> Any:

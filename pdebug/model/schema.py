@@ -524,9 +524,25 @@ class CustomValidatorConfig(_S):
     typed_config: Raw = NULL
 
 
+class CertificateProviderPluginInstance(_S):
+    """Certificates from a provider plugin (gRPC's xDS, Istio's proxyless gRPC), by name."""
+
+    instance_name: str = ""
+    certificate_name: str = ""
+
+
 class ValidationContext(_S):
     trusted_ca: DataSource | None = None
     custom_validator_config: CustomValidatorConfig | None = None
+    ca_certificate_provider_instance: CertificateProviderPluginInstance | None = None
+
+
+class CombinedValidationContext(_S):
+    default_validation_context: ValidationContext | None = None
+    #: deprecated (its type's fields are the same two names)
+    validation_context_certificate_provider_instance: CertificateProviderPluginInstance | None = (
+        None
+    )
 
 
 class Secret(_S):
@@ -540,6 +556,10 @@ class CommonTlsContext(_S):
 
     tls_certificates: list[TlsCertificate] = []
     validation_context: ValidationContext | None = None
+    combined_validation_context: CombinedValidationContext | None = None
+    tls_certificate_provider_instance: CertificateProviderPluginInstance | None = None
+    #: deprecated (its type's fields are the same two names)
+    tls_certificate_certificate_provider_instance: CertificateProviderPluginInstance | None = None
 
 
 class TlsContext(_S):

@@ -111,7 +111,8 @@ def get_format(name: str, keys: str | None = None) -> Format:
     """The format called ``name`` (aliases: short, yml, md), or :class:`UnknownFormat`.
 
     ``keys`` (``--keys``, views only): ``camel`` makes json and yaml spell every proto
-    field name as protojson does (lowerCamelCase, as istioctl prints them); ``dump``
+    field name as protojson does (lowerCamelCase, as istioctl prints them), and yaml
+    sort every mapping's keys as istioctl's YAML writer does; ``dump``
     (None: the default) keeps the dump's own spelling. Tables are the same either way.
     """
     key = ALIASES.get(name.lower(), name.lower())
@@ -150,11 +151,17 @@ def _json_camel(result: ViewResult) -> str:
     return render_json(camel_keys(result.objects()))
 
 
+def _istioctl_yaml(value: object) -> object:
+    """``value`` spelled and ordered as istioctl's ``-o yaml`` (its YAML writer sorts keys)."""
+    from pdebug.render.gokeys import camel_sorted
+
+    return camel_sorted(value)
+
+
 def _yaml_camel(result: ViewResult) -> str:
-    from pdebug.model.camel import camel_keys
     from pdebug.render.structured import render_yaml
 
-    return render_yaml(camel_keys(result.objects()))
+    return render_yaml(_istioctl_yaml(result.objects()))
 
 
 def _json_camel_stream(result: ViewResult) -> Iterator[str | bytes]:
@@ -165,11 +172,10 @@ def _json_camel_stream(result: ViewResult) -> Iterator[str | bytes]:
 
 
 def _yaml_camel_stream(result: ViewResult) -> Iterator[str | bytes]:
-    from pdebug.model.camel import camel_keys
     from pdebug.render.structured import yaml_listing
 
     assert result.listing is not None
-    return yaml_listing(result.listing, respell=camel_keys)
+    return yaml_listing(result.listing, respell=_istioctl_yaml)
 
 
 CAMEL_FORMATS: dict[str, Format] = {

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pdebug.model import ProxyData
+from pdebug.model.certproviders import provider_items
 from pdebug.model.dump import ConfigDump, Section
 from pdebug.model.secrets import (
     SPIFFE_VALIDATOR,
@@ -38,6 +39,7 @@ __all__ = [
     "_data",
     "bundle_map",
     "inline_items",
+    "provider_items",
     "items",
     "parse_der",
     "parse_pem",
@@ -67,6 +69,9 @@ def view(
     # Certificates listeners and clusters hold inline (Consul's): istioctl's table has no
     # row for them; -o wide lists them, STATUS INLINE; the table says so.
     inline = inline_items(data) if wide or not _istio(dump) else []
+    # Certificates a TLS context takes from a certificate provider instance (gRPC's xDS,
+    # Istio's proxyless gRPC): not in the dump; -o wide names them, STATUS PROVIDER.
+    inline += provider_items(data)
     if sec is None and not inline:  # a full dump without secrets: Envoy has none
         return ViewResult(Lines("No active or warming secrets found."), lambda: {})
     active = dump.secret_entries("dynamic_active_secrets").items if sec is not None else []
@@ -84,12 +89,22 @@ def view(
             f"{n} static secret{'s' if n != 1 else ''} (from the bootstrap) left out,"
             f" as istioctl does; -o wide lists {'it' if n == 1 else 'them'}."
         )
-    if inline and not wide:
-        n = len(inline)
+    held = [r for r in inline if r.status == "INLINE"]
+    if held and not wide:
+        n = len(held)
         notes.append(
             f"{n} certificate{'s' if n != 1 else ''} held inline in listener/cluster TLS"
             f" contexts left out, as istioctl does; -o wide lists {'it' if n == 1 else 'them'}"
             " (STATUS INLINE)."
+        )
+    provided = [r.name.split(" (", 1)[0] for r in inline if r.status == "PROVIDER"]
+    if provided and not wide:
+        n = len(provided)
+        notes.append(
+            f"{n} certificate{'s' if n != 1 else ''} of listener/cluster TLS contexts"
+            f" come{'s' if n == 1 else ''} from a certificate provider instance"
+            f" ({', '.join(dict.fromkeys(provided))}), not in the dump; -o wide lists"
+            f" {'it' if n == 1 else 'them'} (STATUS PROVIDER)."
         )
     note = "\n".join(notes) or None
     extra = (statics + inline) if wide else []
@@ -123,7 +138,7 @@ def view(
             prefix + r.name,
             c.type,
             r.status,
-            str(c.valid(now)).lower(),
+            "-" if r.status == "PROVIDER" else str(c.valid(now)).lower(),
             c.serial,
             _rfc3339(c.not_after),
             _rfc3339(c.not_before),
