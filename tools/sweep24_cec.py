@@ -25,6 +25,7 @@ BOOTSTRAP_CLUSTERS = {"envoy-admin", "xds-grpc-cilium", "ingress-cluster", "egre
 
 
 def g(d: dict[str, Any], snake: str) -> Any:
+    """``d[snake]``, or the field under its lowerCamelCase spelling."""
     if snake in d:
         return d[snake]
     parts = snake.split("_")
@@ -32,6 +33,7 @@ def g(d: dict[str, Any], snake: str) -> Any:
 
 
 def qual(ns: str, cec: str, name: str, force: bool = False) -> str:
+    """``name`` qualified as Cilium qualifies a CiliumEnvoyConfig's resources (NS/CEC/NAME)."""
     if name in BOOTSTRAP_CLUSTERS:
         return name
     idx = name.find("/")
@@ -41,6 +43,7 @@ def qual(ns: str, cec: str, name: str, force: bool = False) -> str:
 
 
 def walk_refs(node: Any, ns: str, cec: str) -> None:
+    """Qualify every resource reference below ``node`` in place."""
     if isinstance(node, dict):
         # the agent serves the secrets a TLS context names over SDS
         for key in ("tls_certificate_sds_secret_configs", "tlsCertificateSdsSecretConfigs"):
@@ -98,12 +101,14 @@ def adapt(node: Any) -> None:
 
 
 def qual_route(rc: dict[str, Any], ns: str, cec: str) -> None:
+    """Qualify a route configuration's name and its virtual hosts' names in place."""
     rc["name"] = qual(ns, cec, rc.get("name", ""), force=True)
     for vh in g(rc, "virtual_hosts") or []:
         vh["name"] = qual(ns, cec, vh.get("name", ""), force=True)
 
 
 def convert(path: str) -> dict[str, Any]:
+    """The CiliumEnvoyConfig documents of ``path`` as xDS resources by type."""
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     out: dict[str, dict[str, Any]] = {}
     port = 10000
