@@ -270,7 +270,28 @@ class Expect:
                 )
                 if "BEGIN CERTIFICATE" in pem:
                     seen.add((ca, pem.strip()))
+            seen |= self._provider_certs(common)
         return len(seen)
+
+    @staticmethod
+    def _provider_certs(common: dict[str, Any]) -> set[tuple[bool, str]]:
+        """The certificates a TLS context takes from a certificate provider instance
+        (Istio's proxyless gRPC), by (is a CA, instance/certificate)."""
+        combined = g(common, "combined_validation_context") or {}
+        places = [
+            (False, g(common, "tls_certificate_provider_instance")),
+            (False, g(common, "tls_certificate_certificate_provider_instance")),
+            (True, g(common, "validation_context_certificate_provider_instance")),
+            (True, g(combined, "validation_context_certificate_provider_instance")),
+            (
+                True,
+                g(g(combined, "default_validation_context"), "ca_certificate_provider_instance"),
+            ),
+            (True, g(g(common, "validation_context"), "ca_certificate_provider_instance")),
+        ]
+        return {
+            (ca, f"{g(p, 'instance_name')}/{g(p, 'certificate_name')}") for ca, p in places if p
+        }
 
     def secret_rows(self, wide: bool = False) -> int:
         """istioctl's rows (dynamic secrets); -o wide adds the static ones, and the

@@ -3,6 +3,10 @@
 The dump's listeners as they serve (active/static, or warming/draining), the one bound
 to the destination, Istio's and other meshes' capture listeners (``use_original_dst``,
 the ``original_dst`` listener filter), and a waypoint's internal listener.
+
+This is one module over 500 lines because choosing the listener and describing the
+connection there are one rule set: which chain Envoy picks (addresses, ports, transport
+protocol, ALPN, SNI, a mesh peer's mTLS) is what the connection step reports.
 """
 
 from __future__ import annotations
