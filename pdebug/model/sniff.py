@@ -7,11 +7,14 @@ one look; each reader words its own message (:func:`sniff`: the Envoy readers' w
 which the ztunnel reader calls with its own hints first; ``model/syncz.py``).
 :func:`agentgateway_given` and :func:`envoy_certs_given` are the one refusal of
 agentgateway's dump and of Envoy's ``/certs``, shared by the Envoy and ztunnel readers.
+:func:`prepare` is the whole look in one record (:class:`Prepared`) for the readers that
+take JSON or YAML (``model/syncz.py``, ``model/ztunnel.py``): the bytes pass through here
+once, before the reader, and the one YAML loading for them is here too.
 
 One module over 500 lines because it is the one look at bytes that issue #14 asks for: the
 shapes it names (error pages, binary, Envoy's text documents, the YAML rule, status lines,
-byte-order marks) and the refusals built on them are read by every reader, so they live
-together rather than again in each.
+byte-order marks), the refusals built on them and the prepared record are read by every
+reader, so they live together rather than again in each.
 """
 
 from __future__ import annotations
