@@ -162,7 +162,8 @@ def _run(
     lead: str = "",
 ) -> int:
     """Fetch, parse, build the view, render and print (the zc twin of ``run_view``)."""
-    from pdebug.model.ztunnel import parse
+    from pdebug.model.sniff import prepare
+    from pdebug.model.ztunnel import read, reader
     from pdebug.render import get_format
     from pdebug.sources import ztunnel as zsource
     from pdebug.views.result import ViewResult
@@ -176,7 +177,8 @@ def _run(
         reach.istio_namespace,
         need_one=need_one,
     )
-    parsed = parse(got.data, got.label)
+    look = prepare(got.data, got.label, reader())  # the sniffer's one look, then the reader
+    parsed = read(look)
     for warning in parsed.warnings:
         print(f"pdebug: warning: {got.label}: {warning}", file=sys.stderr)
     result = build(parsed, got.workload, fmt.wide)

@@ -7,11 +7,14 @@ one look; each reader words its own message (:func:`sniff`: the Envoy readers' w
 which the ztunnel reader calls with its own hints first; ``model/syncz.py``).
 :func:`agentgateway_given` and :func:`envoy_certs_given` are the one refusal of
 agentgateway's dump and of Envoy's ``/certs``, shared by the Envoy and ztunnel readers.
+:func:`prepare` is the whole look in one record (:class:`Prepared`) for the readers that
+take JSON or YAML (``model/syncz.py``, ``model/ztunnel.py``): the bytes pass through here
+once, before the reader, and the one YAML loading for them is here too.
 
 One module over 500 lines because it is the one look at bytes that issue #14 asks for: the
 shapes it names (error pages, binary, Envoy's text documents, the YAML rule, status lines,
-byte-order marks) and the refusals built on them are read by every reader, so they live
-together rather than again in each.
+byte-order marks), the refusals built on them and the prepared record are read by every
+reader, so they live together rather than again in each.
 """
 
 from __future__ import annotations
@@ -269,17 +272,28 @@ def sniff(
     ``first``: another reader's ``(expected, hints)`` (the ztunnel reader's), which words
     the refusal of the kinds its hints name, before the Envoy texts are told apart.
     """
-    found = sniff_bytes(data)
+    refusal = _refusal(data, sniff_bytes(data), source, first)
+    if refusal is not None:
+        raise refusal
+
+
+def _refusal(
+    data: bytes | memoryview,
+    found: Sniffed,
+    source: str,
+    first: tuple[str, Mapping[str, str]] | None,
+) -> InvalidInput | None:
+    """What :func:`sniff` raises for ``data`` (whose head is ``found``), or None."""
     if first is not None and found.kind in first[1]:
-        raise found.refuse(source, first[0], first[1])
+        return found.refuse(source, first[0], first[1])
     if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
-        raise InvalidInput(
+        return InvalidInput(
             f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
             "not a config dump",
             hint="save GET /config_dump instead: pdebug listeners reads its listeners",
         )
     if found.kind == "text" and "::" in found.first_line:
-        raise InvalidInput(
+        return InvalidInput(
             f"{source}: this is the text GET /clusters (starts with {found.first_line!r}), "
             "not JSON",
             hint="save GET /clusters?format=json (or GET /config_dump) instead",
@@ -287,7 +301,7 @@ def sniff(
     if found.kind == "text" and (
         _TEXT_STATS.match(found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
     ):
-        raise InvalidInput(
+        return InvalidInput(
             f"{source}: this looks like Envoy's /stats (starts with "
             f"{found.first_line!r}), not a config dump",
             hint=f"read it with: pdebug stats {as_argument(source)}",
@@ -295,9 +309,10 @@ def sniff(
     if found.kind == "array":
         given = _array_given(data, source)
         if given is not None:
-            raise given
+            return given
     if found.kind != "object":
-        raise found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
+        return found.refuse(source, "an Envoy config dump", _SNIFF_HINTS)
+    return None
 
 
 #: The keys that tell one view's resources apart (either spelling), in the order they
@@ -518,27 +533,182 @@ def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
     )
 
 
-def refuse_yaml_aliases(
-    doc: Any,
-    source: str,
-    hint: str = "save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc all -o json)",
-) -> None:
+_ALIAS_HINT = "save the dump as JSON: GET /config_dump (a ztunnel: istioctl zc all -o json)"
+
+
+def refuse_yaml_aliases(doc: Any, source: str, hint: str = _ALIAS_HINT) -> None:
     """Refuse a YAML document holding one object twice (aliases, ``*name``).
 
     No dump writer emits them, and a few lines of them expand into an exponential tree
-    (a "billion laughs") once the document is turned back into JSON. Each object is
-    visited once, so the bomb itself is not walked.
+    (a "billion laughs") once the document is turned back into JSON.
     """
+    if _aliased(doc):
+        raise _aliases_given(source, hint)
+
+
+def _aliased(doc: Any) -> bool:
+    """Whether ``doc`` holds one object twice; each object is visited once (not the bomb)."""
     seen: set[int] = set()
     stack = [doc]
     while stack:
         item = stack.pop()
         if isinstance(item, dict | list):
             if id(item) in seen:
-                raise InvalidInput(
-                    f"{source}: YAML with aliases (*name): one object used twice, "
-                    "which no istioctl, Envoy or ztunnel output has",
-                    hint=hint,
-                )
+                return True
             seen.add(id(item))
             stack.extend(item.values() if isinstance(item, dict) else item)
+    return False
+
+
+def _aliases_given(source: str, hint: str) -> InvalidInput:
+    return InvalidInput(
+        f"{source}: YAML with aliases (*name): one object used twice, "
+        "which no istioctl, Envoy or ztunnel output has",
+        hint=hint,
+    )
+
+
+# ------------------------------------------------------------------ one look, prepared
+
+
+class Reader:
+    """What a reader of JSON-or-YAML documents asks of :func:`prepare` (its constant).
+
+    Attributes:
+        expected: What it reads, for the refusal (``a ztunnel config dump``).
+        hints: Its hint per :attr:`Sniffed.kind` of input it refuses.
+        envoy_words: Refuse in :func:`sniff`'s wording (Envoy's text documents named;
+            the ztunnel reader), else :meth:`Sniffed.refuse`'s alone (the syncz reader).
+        strip: Decode the JSON without a byte-order mark and a ``200`` status line (the
+            YAML is always read without them).
+        several: The YAML holds several documents back to back (``istioctl proxy-status
+            -o yaml``: a top-level key seen again starts the next; ``---`` too), read with
+            YAML's timestamps; else one document, timestamps kept as their text.
+        alias_hint: The hint of the refusal of YAML aliases.
+    """
+
+    __slots__ = ("alias_hint", "envoy_words", "expected", "hints", "several", "strip")
+
+    def __init__(
+        self,
+        expected: str,
+        hints: Mapping[str, str],
+        *,
+        envoy_words: bool,
+        strip: bool,
+        several: bool,
+        alias_hint: str = _ALIAS_HINT,
+    ) -> None:
+        self.expected = expected
+        self.hints = hints
+        self.envoy_words = envoy_words
+        self.strip = strip
+        self.several = several
+        self.alias_hint = alias_hint
+
+
+class Prepared:
+    """The one look at a document's bytes, prepared for its reader (:func:`prepare`).
+
+    Attributes:
+        source: Where the bytes came from (the messages' first word).
+        data: The bytes to decode as JSON (see :attr:`Reader.strip`).
+        found: What the head of :attr:`data` is.
+        refusal: The error saying what :attr:`data` is when it is no JSON document the
+            reader reads, to raise unless it takes :attr:`docs`; else None.
+        docs: The YAML documents when the bytes look like YAML (:func:`looks_like_yaml`)
+            and load, else None. Decided once: a reader that takes them reads no JSON.
+        aliases: The error for :attr:`docs` holding one object twice, to raise if the
+            reader takes them; else None.
+    """
+
+    __slots__ = ("aliases", "data", "docs", "found", "refusal", "source")
+
+    def __init__(
+        self,
+        source: str,
+        data: bytes | memoryview,
+        found: Sniffed,
+        refusal: InvalidInput | None,
+        docs: list[Any] | None,
+        aliases: InvalidInput | None,
+    ) -> None:
+        self.source = source
+        self.data = data
+        self.found = found
+        self.refusal = refusal
+        self.docs = docs
+        self.aliases = aliases
+
+
+def prepare(data: bytes | memoryview, source: str, reader: Reader) -> Prepared:
+    """The one look at ``data`` for ``reader``: the sniffer's whole answer, in one record.
+
+    The byte-order mark (and a ``200`` line) dropped, the head sniffed and its refusal
+    worded, the YAML-or-JSON decision taken (and the YAML read, its aliases found). The
+    reader (``model/syncz.read_syncz``, ``model/ztunnel.read``) then only decides.
+    """
+    body = without_bom(data)
+    if reader.strip:
+        data = body
+    found = sniff_bytes(data)
+    refusal: InvalidInput | None = None
+    if reader.envoy_words:
+        refusal = _refusal(data, found, source, (reader.expected, reader.hints))
+    elif found.kind not in ("object", "array"):
+        refusal = found.refuse(source, reader.expected, reader.hints)
+    docs = _yaml_docs(body, reader.several)
+    aliases = None
+    if docs is not None and any(_aliased(doc) for doc in docs):
+        aliases = _aliases_given(source, reader.alias_hint)
+    return Prepared(source, data, found, refusal, docs, aliases)
+
+
+#: A top-level YAML mapping key at the start of a line (``controlPlane:``, ``'@type':``).
+_YAML_KEY = re.compile(r"^(?:'[^'\n]*'|\"[^\"\n]*\"|[A-Za-z_][\w.-]*):(?: |$)", re.M)
+
+
+def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
+    """The YAML documents ``body`` holds (see :attr:`Reader.several`), or None."""
+    if not looks_like_yaml(body):
+        return None
+    try:
+        text = bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    import yaml as pyyaml  # not `load`: the name of the model's dump reader
+
+    if not several:
+        try:
+            return [pyyaml.load(text, Loader=_no_timestamps())]  # noqa: S506 - safe loader
+        except (pyyaml.YAMLError, RecursionError):
+            return None
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    chunks: list[str] = []
+    for part in re.split(r"^---[ \t]*$", text, flags=re.M):
+        seen: set[str] = set()
+        start = 0
+        for match in _YAML_KEY.finditer(part):
+            if match.group(0) in seen:
+                chunks.append(part[start : match.start()])
+                start, seen = match.start(), set()
+            seen.add(match.group(0))
+        chunks.append(part[start:])
+    try:
+        return [pyyaml.load(c, Loader=loader) for c in chunks if c.strip()]  # noqa: S506 - safe
+    except pyyaml.YAMLError:
+        return None
+
+
+def _no_timestamps() -> Any:
+    """The safe loader that reads a timestamp a converter left unquoted as its text."""
+    import yaml as pyyaml
+
+    class _Loader(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _Loader

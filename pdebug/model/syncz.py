@@ -37,7 +37,7 @@ import msgspec
 from pdebug.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from pdebug.model.sniff import Sniffed
+    from pdebug.model.sniff import Prepared, Reader, Sniffed
 
 PREFIX = "type.googleapis.com/"
 CLIENT_CONFIG = PREFIX + "envoy.service.status.v3.ClientConfig"
@@ -272,19 +272,43 @@ class SyncDocument:
 
 
 def parse_syncz(data: bytes | memoryview, label: str) -> SyncDocument:
-    """Read a syncz document in any of its shapes.
+    """Read a syncz document in any of its shapes: :func:`read_syncz` of the sniffer's look.
 
     Raises:
         InvalidInput: the bytes are empty, truncated, not JSON, or not a syncz document
             (a config dump, a /clusters document, HTML, an unrelated JSON value).
     """
-    # one look at the bytes (the shared sniffer), one decode, then what the values say
-    data, found, refusal = _look(data, label, strip_bom=True)
-    values = _yaml_values(data, label)
+    from pdebug.model.sniff import prepare
+
+    return read_syncz(prepare(data, label, reader()))
+
+
+@functools.cache
+def reader() -> Reader:
+    """What this reader asks of the one sniffer (:func:`pdebug.model.sniff.prepare`)."""
+    from pdebug.model.sniff import Reader
+
+    return Reader(
+        "istiod's sync status",
+        _SNIFF_HINTS,
+        envoy_words=False,
+        strip=True,
+        several=True,
+        alias_hint="save istioctl proxy-status -o json instead",
+    )
+
+
+def read_syncz(look: Prepared) -> SyncDocument:
+    """The syncz document the sniffer's ``look`` (made with :func:`reader`) holds.
+
+    Raises:
+        InvalidInput: as :func:`parse_syncz`.
+    """
+    values = _yaml_values(look)
     if values is None:
-        _refuse_unless_json(found, refusal, data, label)
-        values = _decode(data, label)
-    return _document(values, label)
+        _refuse_unless_json(look.found, look.refusal, look.data, look.source)
+        values = _decode(look.data, look.source)
+    return _document(values, look.source)
 
 
 def _document(values: list[Any], label: str) -> SyncDocument:
@@ -429,48 +453,18 @@ def _json_type(value: Any) -> str:
     return "boolean" if isinstance(value, bool) else "number"
 
 
-#: A top-level YAML mapping key at the start of a line (``controlPlane:``, ``'@type':``).
-_YAML_KEY = re.compile(r"^(?:'[^'\n]*'|\"[^\"\n]*\"|[A-Za-z_][\w.-]*):(?: |$)", re.M)
-
-
-def _yaml_values(data: bytes | memoryview, label: str) -> list[Any] | None:
+def _yaml_values(look: Prepared) -> list[Any] | None:
     """``istioctl proxy-status -o yaml``: its responses as values, or None if not YAML.
 
     istioctl writes one YAML mapping per istiod with nothing between them (its keys
     sorted, from ``controlPlane``), so a top-level key seen again starts the next
-    response; ``---`` separators are read too.
+    response; ``---`` separators are read too (the sniffer splits them, :func:`reader`).
     """
-    from pdebug.model.sniff import looks_like_yaml
-
-    if not looks_like_yaml(data):
-        return None
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    chunks: list[str] = []
-    for part in re.split(r"^---[ \t]*$", text, flags=re.M):
-        seen: set[str] = set()
-        start = 0
-        for match in _YAML_KEY.finditer(part):
-            if match.group(0) in seen:
-                chunks.append(part[start : match.start()])
-                start, seen = match.start(), set()
-            seen.add(match.group(0))
-        chunks.append(part[start:])
-    try:
-        docs = [yaml.load(c, Loader=loader) for c in chunks if c.strip()]  # noqa: S506 - safe
-    except yaml.YAMLError:
-        return None
+    docs = look.docs
     if not docs or not all(isinstance(d, dict) for d in docs):
         return None
-    from pdebug.model.sniff import refuse_yaml_aliases
-
-    for doc in docs:
-        refuse_yaml_aliases(doc, label, "save istioctl proxy-status -o json instead")
+    if look.aliases is not None:
+        raise look.aliases
     if not all(any(isinstance(v, dict | list) for v in d.values()) for d in docs):
         return None  # "error: exit status 1" (a saved kubectl error) is no answer: not JSON
     return docs

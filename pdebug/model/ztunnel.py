@@ -34,12 +34,16 @@ in several: the era rules above and the facts read from their result change toge
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdebug.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pdebug.model.sniff import Prepared, Reader
 
 #: Field names pdebug reads, in ztunnel's spelling. Keys are compared by
 #: :func:`_fold` (lower case, no underscores), so ``workloadstate``, ``WorkloadState``
@@ -223,7 +227,27 @@ _ZT_HINTS = {
 
 
 def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
-    """Decode a ztunnel dump; :class:`InvalidInput` with one clear line otherwise."""
+    """Decode a ztunnel dump: :func:`read` of the sniffer's look at ``data``."""
+    from pdebug.model.sniff import prepare
+
+    return read(prepare(data, source, reader()))
+
+
+@functools.cache
+def reader() -> Reader:
+    """What this reader asks of the one sniffer (:func:`pdebug.model.sniff.prepare`)."""
+    from pdebug.model.sniff import Reader
+
+    return Reader("a ztunnel config dump", _ZT_HINTS, envoy_words=True, strip=False, several=False)
+
+
+def read(look: Prepared) -> ZtunnelDump:
+    """The ztunnel dump the sniffer's ``look`` (made with :func:`reader`) holds.
+
+    ``istioctl zc all -o yaml`` (the whole dump as YAML) is taken when the one YAML
+    document is a mapping with ztunnel's top-level sections; JSON (the common case) is
+    read without a second look. :class:`InvalidInput` with one clear line otherwise.
+    """
     import orjson
 
     from pdebug.model.dump import MAX_DEPTH
@@ -233,13 +257,16 @@ def parse(data: bytes | memoryview, source: str) -> ZtunnelDump:
         envoy_certs_given,
         istiod_ztunnel_given,
         istiod_ztunnel_view,
-        sniff,
     )
 
-    yaml_doc = yaml_dump(data, source)
+    source = look.source
+    yaml_doc = _yaml_dump(look)
     if yaml_doc is not None:
-        data = orjson.dumps(yaml_doc)
-    sniff(data, source, ("a ztunnel config dump", _ZT_HINTS))
+        data: bytes | memoryview = orjson.dumps(yaml_doc)
+    elif look.refusal is not None:
+        raise look.refusal
+    else:
+        data = look.data
     raw = bytes(data)
     try:
         top = orjson.loads(raw)
@@ -332,35 +359,18 @@ def _leaf_first(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def yaml_dump(data: bytes | memoryview, source: str) -> dict[str, Any] | None:
-    """``istioctl zc all -o yaml`` (the whole dump as YAML): its mapping, else None.
+def _yaml_dump(look: Prepared) -> dict[str, Any] | None:
+    """The one YAML document of ``look`` when it is a ztunnel dump's mapping, else None.
 
-    Only a YAML mapping with ztunnel's top-level sections is taken; JSON (the common
-    case) is left to the JSON reader without a second look. A timestamp a converter left
-    unquoted is read back as the RFC 3339 text ztunnel wrote.
+    A timestamp a converter left unquoted is read back as the RFC 3339 text ztunnel
+    wrote (the sniffer's loader for one document).
     """
-    from pdebug.model.sniff import looks_like_yaml, without_bom
-
-    body = without_bom(data)
-    if not looks_like_yaml(body):
+    if not look.docs:
         return None
-    import yaml
-
-    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-        pass
-
-    _Loader.yaml_implicit_resolvers = {
-        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    try:
-        doc = yaml.load(bytes(body).decode("utf-8"), Loader=_Loader)  # noqa: S506 - safe
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return None
+    (doc,) = look.docs
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
-        from pdebug.model.sniff import refuse_yaml_aliases
-
-        refuse_yaml_aliases(doc, source)
+        if look.aliases is not None:
+            raise look.aliases
         return doc
     return None
 

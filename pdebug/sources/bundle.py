@@ -148,6 +148,14 @@ class Bundle:
             _raise_mismatch(self.label, name, _differs(_istiod_files(self.manifest), name, body))
         return body
 
+    def recorded(self, name: str) -> Recorded:
+        """The top-level member ``name`` with the bundle's label and manifest.
+
+        Raises:
+            InvalidInput: as :meth:`member`.
+        """
+        return Recorded(self.label, self.member(name), self.manifest)
+
     def _check_damage(self, name: str) -> None:
         why = self.damaged.get(name)
         if why is not None:
@@ -892,10 +900,12 @@ def read_recorded(path: str, name: str) -> Recorded | tuple[bytes | memoryview, 
         SourceUnavailable: ``path`` cannot be read.
         InvalidInput: a damaged or refused bundle, or the member does not match the manifest.
     """
-    opened = read_any(path, lambda _: ())
-    if not isinstance(opened, Bundle):
-        return opened
-    return Recorded(opened.label, opened.member(name), opened.manifest)
+    if path != "-" and os.path.isdir(path):
+        return read_dir_bundle(path).recorded(name)
+    with open_input(path) as opened:
+        if opened.is_tar():
+            return read_tar(opened, opened.label, lambda _: ()).recorded(name)
+        return opened.read_all(), opened.label
 
 
 def peek_manifest(path: str) -> dict[str, Any] | None:

@@ -467,22 +467,29 @@ def saved_syncz(path: str) -> tuple[SyncDocument, list[str]]:
         SourceUnavailable: the bundle recorded no sync status.
     """
     from pdebug.manifest import failed_replicas_note
-    from pdebug.model.syncz import parse_syncz
+    from pdebug.model.sniff import prepare
+    from pdebug.model.syncz import read_syncz, reader
     from pdebug.sources.bundle import ISTIOD_SYNCZ, read_recorded
 
     recorded = read_recorded(path, ISTIOD_SYNCZ)  # only the recorded syncz is read
     if isinstance(recorded, tuple):  # a file that is no bundle: a saved answer
-        return parse_syncz(*recorded), []
-    istiod = recorded.manifest.get("istiod")
-    if recorded.body is None:
-        why = (istiod or {}).get("error")
-        raise SourceUnavailable(
-            f"{recorded.label}: the bundle has no recorded istiod sync status"
-            + (f" ({why})" if why else ""),
-            hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
-            "records it when istiod answers",
-        )
-    doc = parse_syncz(recorded.body, f"{recorded.label}:{ISTIOD_SYNCZ}")
+        data, label = recorded
+        istiod = None
+    else:
+        istiod = recorded.manifest.get("istiod")
+        if recorded.body is None:
+            why = (istiod or {}).get("error")
+            raise SourceUnavailable(
+                f"{recorded.label}: the bundle has no recorded istiod sync status"
+                + (f" ({why})" if why else ""),
+                hint="ask istiod live: pdebug status (without --file); pdebug snapshot "
+                "records it when istiod answers",
+            )
+        data, label = recorded.body, f"{recorded.label}:{ISTIOD_SYNCZ}"
+    look = prepare(data, label, reader())  # the sniffer's one look, then the reader
+    doc = read_syncz(look)
+    if isinstance(recorded, tuple):
+        return doc, []
     note = failed_replicas_note(istiod)  # said after the table
     return doc, [note] if note else []
 
