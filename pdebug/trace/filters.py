@@ -236,18 +236,37 @@ def number(value: Any) -> int | None:
 
 def header_match(hm: Json, facts: Facts) -> Match:
     """A ``HeaderMatcher`` over the request (a network filter sees no headers)."""
-    from pdebug.trace.routes import _has_value_matcher, match_header
+    from pdebug.trace.routes import match_header
 
     matcher = decode_raw(
         msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
     )
-    name = matcher.name.lower()
-    unsure = dict(facts.unsure_headers)
-    if name.startswith("x-envoy-") and EDGE in unsure:
-        return None, unsure[EDGE]
-    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
-        return None, unsure[name]
+    why = unsure_header(matcher, facts.unsure_headers)
+    if why is not None:
+        return None, why
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
+
+
+def unsure_header(
+    matcher: s.HeaderMatcher, unsure_headers: tuple[tuple[str, str], ...]
+) -> str | None:
+    """Why pdebug cannot tell whether ``matcher`` matches (None: it can).
+
+    ``unsure_headers`` is :func:`seen_by_filters`' second value: a header whose value
+    only Envoy knows decides a value matcher (its presence is known); ``x-envoy-*``
+    headers (use_remote_address) decide every matcher, presence included.
+    """
+    from pdebug.trace.routes import _has_value_matcher
+
+    if not unsure_headers:
+        return None
+    name = matcher.name.lower()
+    unsure = dict(unsure_headers)
+    if name.startswith("x-envoy-") and EDGE in unsure:
+        return unsure[EDGE]
+    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
+        return unsure[name]
+    return None
 
 
 def seen_by_filters(

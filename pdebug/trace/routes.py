@@ -292,8 +292,15 @@ def _uri_template_regex(template: str, depth: int = 0) -> str:
     return "".join(out)
 
 
-def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]:
-    """Whether ``route`` matches: (matched, why, caveats)."""
+def match_route(
+    route: s.Route, req: HttpRequest, unsure: tuple[tuple[str, str], ...] = ()
+) -> tuple[bool | None, str, list[str]]:
+    """Whether ``route`` matches: (matched, why, caveats).
+
+    ``unsure``: the headers whose value only Envoy knows (name -> why, as
+    :func:`pdebug.trace.filters.seen_by_filters` gives them); a header matcher that
+    depends on one makes the answer None (unknown) unless another part fails for sure.
+    """
     m = route.match
     if m is None:
         return False, "no match block", []
@@ -303,7 +310,15 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
     if not ok:
         return False, why, []
     texts = [why]
+    depends: list[str] = []
     for hm in m.headers:
+        if unsure:
+            from pdebug.trace.filters import unsure_header
+
+            uwhy = unsure_header(hm, unsure)
+            if uwhy is not None:
+                depends.append(f"header {hm.name.lower()}: depends on {uwhy}")
+                continue
         hok, hwhy = match_header(hm, req)
         if not hok:
             return False, hwhy, []
@@ -346,6 +361,8 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         caveats.append(
             f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
         )
+    if depends:
+        return None, "; ".join([*texts, *depends]), caveats
     return True, "; ".join(texts), caveats
 
 

@@ -123,6 +123,11 @@ class Tracer:
         self.chain_tls = False
         #: Whether the listener reads a PROXY protocol header (the peer is not the client).
         self.proxied = False
+        #: The request as the client sent it (headers before the connection manager's
+        #: x-forwarded-for/x-request-id edits) and the headers only Envoy knows the value
+        #: of: set by :meth:`http` with the view routes and filters see.
+        self.client_http: HttpRequest | None = None
+        self.unsure_headers: tuple[tuple[str, str], ...] = ()
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
         #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
         self.mesh = (
@@ -655,10 +660,12 @@ class Tracer:
         remote, why = conn.source_ip, "the client's IP: give --source-ip"
         unsure: tuple[tuple[str, str], ...] = ()
         if http is not None and hcm is not None:
+            # the client's x-forwarded-for (before Envoy appends to it) names the address
+            client = self.client_http if self.client_http is not None else http
             remote, why = fl.remote_address(
-                http, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
+                client, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
             )
-            http, unsure = fl.seen_by_filters(http, hcm, conn.source_ip)
+            unsure = self.unsure_headers
         direct, direct_why = conn.source_ip, "the client's IP: give --source-ip"
         if self.proxied:
             direct = None
@@ -811,7 +818,9 @@ class Tracer:
         escaped = self.escaped_slashes(hcm)
         if escaped is not None:
             return escaped
-        http = _router_view(req, hcm, conn)
+        # the connection manager's view, built once: routes and filters both see it
+        self.client_http = _router_view(req, hcm, conn)
+        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
             self.notes.append(replaced)
@@ -850,6 +859,9 @@ class Tracer:
             return self.filtered(hcm, http, rc, vhost, None, tls_redirect)
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
+            if route.kind == "inconclusive":
+                # which route (and so which per-route filter config) Envoy picks is unknown
+                return route
             missed = route
             return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
         if (
@@ -1088,9 +1100,19 @@ class Tracer:
     ) -> tuple[s.Route, str | None] | Verdict:
         """The first route that matches, and the prefix it matched (for a redirect)."""
         for i, route in enumerate(vhost.routes):
-            ok, why, caveats = match_route(route, http)
+            ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
             label = route.name or f"#{i}"
+            if ok is None:
+                self.step("route", label, False, why, index=i, effect="unknown")
+                m = route.match
+                whys = [fl.unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
+                depends = "; ".join(dict.fromkeys(w for w in whys if w))
+                return Verdict(
+                    False,
+                    "inconclusive",
+                    f"whether route {label} of {vhost.name} matches depends on {depends}",
+                )
             self.step("route", label, ok, why, index=i)
             if ok:
                 m = route.match
