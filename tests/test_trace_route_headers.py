@@ -201,10 +201,53 @@ def _listener(case: Case, port: int) -> dict[str, Any]:
     }
 
 
+def _scoped_listener(port: int) -> dict[str, Any]:
+    """Scoped routes keyed on x-request-id: scope ``abc`` answers ``hit``, others 404."""
+    rc = {
+        "name": "rc-abc",
+        "virtual_hosts": [
+            {
+                "name": "all",
+                "domains": ["*"],
+                "routes": [
+                    {
+                        "match": {"prefix": "/"},
+                        "direct_response": {"status": 200, "body": {"inline_string": "hit"}},
+                    }
+                ],
+            }
+        ],
+    }
+    key = {"header_value_extractor": {"name": "x-request-id", "index": 0}}
+    hcm = {
+        "@type": HCM_TYPE,
+        "stat_prefix": f"c{port}",
+        "http_filters": [ROUTER],
+        "scoped_routes": {
+            "name": "sr",
+            "scope_key_builder": {"fragments": [key]},
+            "rds_config_source": {"ads": {}},
+            "scoped_route_configurations_list": {
+                "scoped_route_configurations": [
+                    {
+                        "name": "abc",
+                        "key": {"fragments": [{"string_key": "abc"}]},
+                        "route_configuration": rc,
+                    }
+                ]
+            },
+        },
+    }
+    listener = _listener(CASES[0], port)
+    listener["filter_chains"][0]["filters"][0]["typed_config"] = hcm
+    return listener
+
+
 @dataclass
 class Setup:
     ports: list[int]
     proxy: Any
+    scoped: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -217,11 +260,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
     tmp = tmp_path_factory.mktemp("route-headers")
     ports = [eh.free_port() for _ in CASES]
+    scoped = eh.free_port()
+    listeners = [_listener(c, p) for c, p in zip(CASES, ports, strict=True)]
     boot = {
         "node": {"id": "route-headers", "cluster": "trace"},
-        "static_resources": {
-            "listeners": [_listener(c, p) for c, p in zip(CASES, ports, strict=True)],
-        },
+        "static_resources": {"listeners": [*listeners, _scoped_listener(scoped)]},
     }
     with eh.Envoy(boot) as envoy:
         dump = tmp / "dump.json"
@@ -229,11 +272,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         proxy = load_proxy(
             SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True)
         )
-        yield Setup(ports, proxy)
+        yield Setup(ports, proxy, scoped)
 
 
 def _send(port: int, case: Case) -> str:
-    """The body of Envoy's answer: the name of the route it picked."""
+    """The body of Envoy's answer: the name of the route it picked (or its status)."""
     proxy = f"PROXY TCP4 {SRC} 127.0.0.1 40000 {port}\r\n"
     lines = ["GET / HTTP/1.1", f"Host: 127.0.0.1:{port}"]
     lines += [f"{k}: {v}" for k, v in case.headers]
@@ -243,7 +286,8 @@ def _send(port: int, case: Case) -> str:
         sock.sendall(proxy.encode() + ("\r\n".join(lines) + "\r\n\r\n").encode())
         while chunk := sock.recv(65536):
             data += chunk
-    return data.split(b"\r\n\r\n", 1)[1].decode()
+    head, body = data.split(b"\r\n\r\n", 1)
+    return body.decode() if head.split()[1] == b"200" else head.split()[1].decode()
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c.name for c in CASES])
@@ -268,3 +312,28 @@ def test_route_header_matchers_agree_with_envoy(setup: Setup, index: int) -> Non
     assert chosen == [case.envoy], (case.name, trace.verdict, trace.steps)
     assert trace.verdict.kind == "direct_response", (case.name, trace.verdict)
     assert case.envoy in trace.verdict.summary
+
+
+@pytest.mark.parametrize(
+    ("headers", "envoy"),
+    [((), "404"), ((("x-request-id", "abc"),), "hit"), ((("x-request-id", "abd"),), "404")],
+    ids=["generated", "given", "given-other"],
+)
+def test_a_scope_key_on_x_request_id(
+    setup: Setup, headers: tuple[tuple[str, str], ...], envoy: str
+) -> None:
+    # the scope key read the client's x-request-id: absent, "no scope key" (404), where
+    # Envoy reads the one it generated (whose value pdebug cannot know)
+    case = Case("scoped", {}, headers)
+    assert _send(setup.scoped, case) == envoy
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.scoped}/", "GET", [f"{k}:{v}" for k, v in headers], None, SRC
+    )
+    verdict = t.trace(setup.proxy, request).verdict
+    if not headers:
+        assert verdict.kind == "inconclusive", verdict
+        assert "the scope key depends on x-request-id, which Envoy generates" in verdict.summary
+    elif envoy == "hit":
+        assert (verdict.kind, verdict.status) == ("direct_response", 200), verdict
+    else:
+        assert verdict.status == 404, verdict

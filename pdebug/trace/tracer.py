@@ -1026,6 +1026,11 @@ class Tracer:
         except ValueError as exc:
             self.step("route_config", label, False, f"{exc}: not an upstream Envoy one")
             return Verdict(False, "inconclusive", f"{label}: pdebug does not evaluate {exc}")
+        unsure = self._unsure_scope_key(sr)
+        if unsure is not None:
+            why = f"{label}: the scope key depends on {unsure}"
+            self.step("route_config", label, False, why, effect="unknown")
+            return Verdict(False, "inconclusive", why)
         inline = scoped.get(
             scoped.get(sr, "scoped_route_configurations_list"), "scoped_route_configurations"
         )
@@ -1065,6 +1070,17 @@ class Tracer:
             )
             return rc
         return self._rds(scope.route_configuration_name, how)
+
+    def _unsure_scope_key(self, sr: Any) -> str | None:
+        """Why a scope key fragment reads a header only Envoy knows the value of, if one does."""
+        for builder in scoped.get(scoped.get(sr, "scope_key_builder"), "fragments") or []:
+            name = str(scoped.get(scoped.get(builder, "header_value_extractor"), "name", ""))
+            if name:
+                matcher = s.HeaderMatcher(name=name, exact_match="")
+                why = fl.unsure_header(matcher, self.unsure_headers)
+                if why is not None:
+                    return why
+        return None
 
     def virtual_host(
         self, rc: s.RouteConfiguration, host: str, shown: str
