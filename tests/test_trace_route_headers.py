@@ -243,11 +243,22 @@ def _scoped_listener(port: int) -> dict[str, Any]:
     return listener
 
 
+def _cluster_header_listener(port: int) -> dict[str, Any]:
+    """Behind use_remote_address, the route's cluster is named by x-forwarded-for."""
+    listener = _listener(Case("cluster-header", {}, hcm=REMOTE), port)
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["route_config"]["virtual_hosts"][0]["routes"] = [
+        {"match": {"prefix": "/"}, "route": {"cluster_header": "x-forwarded-for"}}
+    ]
+    return listener
+
+
 @dataclass
 class Setup:
     ports: list[int]
     proxy: Any
     scoped: int = 0
+    cluster_header: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -260,11 +271,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
     tmp = tmp_path_factory.mktemp("route-headers")
     ports = [eh.free_port() for _ in CASES]
-    scoped = eh.free_port()
+    scoped, by_header = eh.free_port(), eh.free_port()
     listeners = [_listener(c, p) for c, p in zip(CASES, ports, strict=True)]
+    listeners += [_scoped_listener(scoped), _cluster_header_listener(by_header)]
     boot = {
         "node": {"id": "route-headers", "cluster": "trace"},
-        "static_resources": {"listeners": [*listeners, _scoped_listener(scoped)]},
+        "static_resources": {"listeners": listeners},
     }
     with eh.Envoy(boot) as envoy:
         dump = tmp / "dump.json"
@@ -272,7 +284,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         proxy = load_proxy(
             SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True)
         )
-        yield Setup(ports, proxy, scoped)
+        yield Setup(ports, proxy, scoped, by_header)
 
 
 def _send(port: int, case: Case) -> str:
@@ -337,3 +349,25 @@ def test_a_scope_key_on_x_request_id(
         assert (verdict.kind, verdict.status) == ("direct_response", 200), verdict
     else:
         assert verdict.status == 404, verdict
+
+
+@pytest.mark.parametrize("source_ip", [SRC, None], ids=["source-ip", "no-source-ip"])
+def test_a_cluster_header_envoy_appended_to(setup: Setup, source_ip: str | None) -> None:
+    # the cluster is named by x-forwarded-for, to which Envoy appends the client's address:
+    # "1.2.3.4,10.1.2.3", no such cluster (503); without --source-ip trace cannot name it
+    case = Case("cluster-header", {}, (("x-forwarded-for", "1.2.3.4"),))
+    assert _send(setup.cluster_header, case) == "503"
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.cluster_header}/",
+        "GET",
+        ["x-forwarded-for:1.2.3.4"],
+        None,
+        source_ip,
+    )
+    trace = t.trace(setup.proxy, request)
+    if source_ip is None:
+        assert trace.verdict.kind == "inconclusive", trace.verdict
+        assert "depends on x-forwarded-for" in trace.verdict.summary
+        return
+    assert (trace.verdict.kind, trace.verdict.status) == ("unknown_cluster", 503), trace.verdict
+    assert any(f"1.2.3.4,{SRC}" in s.reason for s in trace.steps), trace.steps

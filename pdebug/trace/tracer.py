@@ -1190,6 +1190,13 @@ class Tracer:
             self.step("action", "cluster", True, f"route to cluster {act.cluster}")
             return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
         if act.cluster_header:
+            unsure = fl.unsure_header(
+                s.HeaderMatcher(name=act.cluster_header, exact_match=""), self.unsure_headers
+            )
+            if unsure is not None:
+                why = f"the cluster is the value of cluster_header {act.cluster_header}"
+                self.step("action", "cluster_header", False, f"{why}: depends on {unsure}")
+                return Verdict(False, "inconclusive", f"{why}, which depends on {unsure}")
             values = http.values(act.cluster_header)
             if not values or not values[0]:
                 why = f"cluster_header {act.cluster_header} is absent"
