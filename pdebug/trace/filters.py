@@ -43,6 +43,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set
 from pdebug.trace.request import IP, HttpRequest, ip_of
+from pdebug.trace.unsure import EDGE, unsure_header
 
 Json = dict[str, Any]
 #: True, False, or None: pdebug cannot tell (the text says what it depends on).
@@ -75,8 +76,6 @@ _NAMES = {
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
-#: In :attr:`Facts.unsure_headers`: every ``x-envoy-*`` header (use_remote_address).
-EDGE = "x-envoy-*"
 _EDGE_WHY = (
     "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
     "when it counts the client as external (use_remote_address; internal_address_config)"
@@ -245,28 +244,6 @@ def header_match(hm: Json, facts: Facts) -> Match:
     if why is not None:
         return None, why
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
-
-
-def unsure_header(
-    matcher: s.HeaderMatcher, unsure_headers: tuple[tuple[str, str], ...]
-) -> str | None:
-    """Why pdebug cannot tell whether ``matcher`` matches (None: it can).
-
-    ``unsure_headers`` is :func:`seen_by_filters`' second value: a header whose value
-    only Envoy knows decides a value matcher (its presence is known); ``x-envoy-*``
-    headers (use_remote_address) decide every matcher, presence included.
-    """
-    from pdebug.trace.routes import _has_value_matcher
-
-    if not unsure_headers:
-        return None
-    name = matcher.name.lower()
-    unsure = dict(unsure_headers)
-    if name.startswith("x-envoy-") and EDGE in unsure:
-        return unsure[EDGE]
-    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
-        return unsure[name]
-    return None
 
 
 def seen_by_filters(

@@ -15,6 +15,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_bounded
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
+from pdebug.trace.unsure import has_value_matcher, unsure_header
 
 REDIRECT_CODES = {
     "MOVED_PERMANENTLY": 301,
@@ -131,22 +132,6 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
     return True, "present"
 
 
-def _has_value_matcher(hm: s.HeaderMatcher) -> bool:
-    return any(
-        x is not None
-        for x in (
-            hm.exact_match,
-            hm.prefix_match,
-            hm.suffix_match,
-            hm.contains_match,
-            hm.safe_regex_match,
-            hm.regex_match,
-            hm.string_match,
-            hm.range_match,
-        )
-    )
-
-
 def match_header(hm: s.HeaderMatcher, req: HttpRequest) -> tuple[bool, str]:
     """One header matcher: (matched, why)."""
     name = hm.name.lower()
@@ -155,7 +140,7 @@ def match_header(hm: s.HeaderMatcher, req: HttpRequest) -> tuple[bool, str]:
     if values is None and hm.treat_missing_header_as_empty:
         values = [""]
     inv = " inverted" if hm.invert_match else ""
-    if hm.present_match is not None or not _has_value_matcher(hm):
+    if hm.present_match is not None or not has_value_matcher(hm):
         want = hm.present_match if hm.present_match is not None else True
         result = present == want
         desc = f"present_match {str(want).lower()}{inv}"
@@ -313,8 +298,6 @@ def match_route(
     depends: list[str] = []
     for hm in m.headers:
         if unsure:
-            from pdebug.trace.filters import unsure_header
-
             uwhy = unsure_header(hm, unsure)
             if uwhy is not None:
                 depends.append(f"header {hm.name.lower()}: depends on {uwhy}")

@@ -79,6 +79,7 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
+from pdebug.trace.unsure import unsure_header
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
@@ -1077,7 +1078,7 @@ class Tracer:
             name = str(scoped.get(scoped.get(builder, "header_value_extractor"), "name", ""))
             if name:
                 matcher = s.HeaderMatcher(name=name, exact_match="")
-                why = fl.unsure_header(matcher, self.unsure_headers)
+                why = unsure_header(matcher, self.unsure_headers)
                 if why is not None:
                     return why
         return None
@@ -1122,7 +1123,7 @@ class Tracer:
             if ok is None:
                 self.step("route", label, False, why, index=i, effect="unknown")
                 m = route.match
-                whys = [fl.unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
+                whys = [unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
                 depends = "; ".join(dict.fromkeys(w for w in whys if w))
                 return Verdict(
                     False,
@@ -1190,7 +1191,7 @@ class Tracer:
             self.step("action", "cluster", True, f"route to cluster {act.cluster}")
             return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
         if act.cluster_header:
-            unsure = fl.unsure_header(
+            unsure = unsure_header(
                 s.HeaderMatcher(name=act.cluster_header, exact_match=""), self.unsure_headers
             )
             if unsure is not None:
