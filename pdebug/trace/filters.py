@@ -43,6 +43,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set
 from pdebug.trace.request import IP, HttpRequest, ip_of
+from pdebug.trace.unsure import EDGE, unsure_header
 
 Json = dict[str, Any]
 #: True, False, or None: pdebug cannot tell (the text says what it depends on).
@@ -75,8 +76,6 @@ _NAMES = {
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
-#: In :attr:`Facts.unsure_headers`: every ``x-envoy-*`` header (use_remote_address).
-EDGE = "x-envoy-*"
 _EDGE_WHY = (
     "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
     "when it counts the client as external (use_remote_address; internal_address_config)"
@@ -236,17 +235,14 @@ def number(value: Any) -> int | None:
 
 def header_match(hm: Json, facts: Facts) -> Match:
     """A ``HeaderMatcher`` over the request (a network filter sees no headers)."""
-    from pdebug.trace.routes import _has_value_matcher, match_header
+    from pdebug.trace.routes import match_header
 
     matcher = decode_raw(
         msgspec.Raw(msgspec.json.encode(hm)), s.HeaderMatcher, False, "an RBAC header matcher"
     )
-    name = matcher.name.lower()
-    unsure = dict(facts.unsure_headers)
-    if name.startswith("x-envoy-") and EDGE in unsure:
-        return None, unsure[EDGE]
-    if name in unsure and matcher.present_match is None and _has_value_matcher(matcher):
-        return None, unsure[name]
+    why = unsure_header(matcher, facts.unsure_headers)
+    if why is not None:
+        return None, why
     return match_header(matcher, facts.http if facts.http is not None else _NO_HEADERS)
 
 

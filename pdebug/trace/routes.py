@@ -15,6 +15,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_bounded
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
+from pdebug.trace.unsure import has_value_matcher, unsure_header
 
 REDIRECT_CODES = {
     "MOVED_PERMANENTLY": 301,
@@ -131,22 +132,6 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
     return True, "present"
 
 
-def _has_value_matcher(hm: s.HeaderMatcher) -> bool:
-    return any(
-        x is not None
-        for x in (
-            hm.exact_match,
-            hm.prefix_match,
-            hm.suffix_match,
-            hm.contains_match,
-            hm.safe_regex_match,
-            hm.regex_match,
-            hm.string_match,
-            hm.range_match,
-        )
-    )
-
-
 def match_header(hm: s.HeaderMatcher, req: HttpRequest) -> tuple[bool, str]:
     """One header matcher: (matched, why)."""
     name = hm.name.lower()
@@ -155,7 +140,7 @@ def match_header(hm: s.HeaderMatcher, req: HttpRequest) -> tuple[bool, str]:
     if values is None and hm.treat_missing_header_as_empty:
         values = [""]
     inv = " inverted" if hm.invert_match else ""
-    if hm.present_match is not None or not _has_value_matcher(hm):
+    if hm.present_match is not None or not has_value_matcher(hm):
         want = hm.present_match if hm.present_match is not None else True
         result = present == want
         desc = f"present_match {str(want).lower()}{inv}"
@@ -292,8 +277,15 @@ def _uri_template_regex(template: str, depth: int = 0) -> str:
     return "".join(out)
 
 
-def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]:
-    """Whether ``route`` matches: (matched, why, caveats)."""
+def match_route(
+    route: s.Route, req: HttpRequest, unsure: tuple[tuple[str, str], ...] = ()
+) -> tuple[bool | None, str, list[str]]:
+    """Whether ``route`` matches: (matched, why, caveats).
+
+    ``unsure``: the headers whose value only Envoy knows (name -> why, as
+    :func:`pdebug.trace.filters.seen_by_filters` gives them); a header matcher that
+    depends on one makes the answer None (unknown) unless another part fails for sure.
+    """
     m = route.match
     if m is None:
         return False, "no match block", []
@@ -303,7 +295,13 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
     if not ok:
         return False, why, []
     texts = [why]
+    depends: list[str] = []
     for hm in m.headers:
+        if unsure:
+            uwhy = unsure_header(hm, unsure)
+            if uwhy is not None:
+                depends.append(f"header {hm.name.lower()}: depends on {uwhy}")
+                continue
         hok, hwhy = match_header(hm, req)
         if not hok:
             return False, hwhy, []
@@ -346,6 +344,8 @@ def match_route(route: s.Route, req: HttpRequest) -> tuple[bool, str, list[str]]
         caveats.append(
             f"route {route.name or '?'}: dynamic_metadata not evaluated (taken as matching)"
         )
+    if depends:
+        return None, "; ".join([*texts, *depends]), caveats
     return True, "; ".join(texts), caveats
 
 

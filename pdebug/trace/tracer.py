@@ -79,6 +79,7 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
+from pdebug.trace.unsure import unsure_header
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
@@ -123,6 +124,11 @@ class Tracer:
         self.chain_tls = False
         #: Whether the listener reads a PROXY protocol header (the peer is not the client).
         self.proxied = False
+        #: The request as the client sent it (headers before the connection manager's
+        #: x-forwarded-for/x-request-id edits) and the headers only Envoy knows the value
+        #: of: set by :meth:`http` with the view routes and filters see.
+        self.client_http: HttpRequest | None = None
+        self.unsure_headers: tuple[tuple[str, str], ...] = ()
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
         #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
         self.mesh = (
@@ -655,10 +661,12 @@ class Tracer:
         remote, why = conn.source_ip, "the client's IP: give --source-ip"
         unsure: tuple[tuple[str, str], ...] = ()
         if http is not None and hcm is not None:
+            # the client's x-forwarded-for (before Envoy appends to it) names the address
+            client = self.client_http if self.client_http is not None else http
             remote, why = fl.remote_address(
-                http, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
+                client, conn.source_ip, bool(hcm.use_remote_address), hcm.xff_num_trusted_hops or 0
             )
-            http, unsure = fl.seen_by_filters(http, hcm, conn.source_ip)
+            unsure = self.unsure_headers
         direct, direct_why = conn.source_ip, "the client's IP: give --source-ip"
         if self.proxied:
             direct = None
@@ -811,7 +819,9 @@ class Tracer:
         escaped = self.escaped_slashes(hcm)
         if escaped is not None:
             return escaped
-        http = _router_view(req, hcm, conn)
+        # the connection manager's view, built once: routes and filters both see it
+        self.client_http = _router_view(req, hcm, conn)
+        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
             self.notes.append(replaced)
@@ -850,6 +860,9 @@ class Tracer:
             return self.filtered(hcm, http, rc, vhost, None, tls_redirect)
         route = self.route(vhost, http)
         if isinstance(route, Verdict):
+            if route.kind == "inconclusive":
+                # which route (and so which per-route filter config) Envoy picks is unknown
+                return route
             missed = route
             return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
         if (
@@ -1014,6 +1027,11 @@ class Tracer:
         except ValueError as exc:
             self.step("route_config", label, False, f"{exc}: not an upstream Envoy one")
             return Verdict(False, "inconclusive", f"{label}: pdebug does not evaluate {exc}")
+        unsure = self._unsure_scope_key(sr)
+        if unsure is not None:
+            why = f"{label}: the scope key depends on {unsure}"
+            self.step("route_config", label, False, why, effect="unknown")
+            return Verdict(False, "inconclusive", why)
         inline = scoped.get(
             scoped.get(sr, "scoped_route_configurations_list"), "scoped_route_configurations"
         )
@@ -1054,6 +1072,17 @@ class Tracer:
             return rc
         return self._rds(scope.route_configuration_name, how)
 
+    def _unsure_scope_key(self, sr: Any) -> str | None:
+        """Why a scope key fragment reads a header only Envoy knows the value of, if one does."""
+        for builder in scoped.get(scoped.get(sr, "scope_key_builder"), "fragments") or []:
+            name = str(scoped.get(scoped.get(builder, "header_value_extractor"), "name", ""))
+            if name:
+                matcher = s.HeaderMatcher(name=name, exact_match="")
+                why = unsure_header(matcher, self.unsure_headers)
+                if why is not None:
+                    return why
+        return None
+
     def virtual_host(
         self, rc: s.RouteConfiguration, host: str, shown: str
     ) -> s.VirtualHost | Verdict:
@@ -1088,9 +1117,19 @@ class Tracer:
     ) -> tuple[s.Route, str | None] | Verdict:
         """The first route that matches, and the prefix it matched (for a redirect)."""
         for i, route in enumerate(vhost.routes):
-            ok, why, caveats = match_route(route, http)
+            ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
             label = route.name or f"#{i}"
+            if ok is None:
+                self.step("route", label, False, why, index=i, effect="unknown")
+                m = route.match
+                whys = [unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
+                depends = "; ".join(dict.fromkeys(w for w in whys if w))
+                return Verdict(
+                    False,
+                    "inconclusive",
+                    f"whether route {label} of {vhost.name} matches depends on {depends}",
+                )
             self.step("route", label, ok, why, index=i)
             if ok:
                 m = route.match
@@ -1152,6 +1191,13 @@ class Tracer:
             self.step("action", "cluster", True, f"route to cluster {act.cluster}")
             return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
         if act.cluster_header:
+            unsure = unsure_header(
+                s.HeaderMatcher(name=act.cluster_header, exact_match=""), self.unsure_headers
+            )
+            if unsure is not None:
+                why = f"the cluster is the value of cluster_header {act.cluster_header}"
+                self.step("action", "cluster_header", False, f"{why}: depends on {unsure}")
+                return Verdict(False, "inconclusive", f"{why}, which depends on {unsure}")
             values = http.values(act.cluster_header)
             if not values or not values[0]:
                 why = f"cluster_header {act.cluster_header} is absent"
