@@ -286,30 +286,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         listeners = [
             _listener(f"l{i}", port, _listener_config(rng, i)) for i, port in enumerate(ports)
         ]
-        cluster = {
-            "name": "backend",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {
-                "cluster_name": "backend",
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": {
-                                        "socket_address": {
-                                            "address": "127.0.0.1",
-                                            "port_value": backend.port,
-                                        }
-                                    }
-                                }
-                            }
-                        ]
-                    }
-                ],
-            },
-        }
+        cluster = eh.static_cluster("backend", backend.port)
         boot = {
             "node": {"id": "trace-filters", "cluster": "trace"},
             "static_resources": {"clusters": [cluster], "listeners": listeners},
@@ -541,30 +518,7 @@ def test_the_client_certificate_identity_against_envoy(pdebug, tmp_path):
     }
     ports = {"ALLOW": eh.free_port(), "DENY": eh.free_port()}
     listeners = [_mtls_listener(p, pki, policies, a) for a, p in ports.items()]
-    cluster = {
-        "name": "backend",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "backend",
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {
-                                    "socket_address": {
-                                        "address": "127.0.0.1",
-                                        "port_value": backend.port,
-                                    }
-                                }
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    cluster = eh.static_cluster("backend", backend.port)
     boot = {
         "node": {"id": "trace-mtls", "cluster": "trace"},
         "static_resources": {"clusters": [cluster], "listeners": listeners},
@@ -596,19 +550,6 @@ def test_the_client_certificate_identity_against_envoy(pdebug, tmp_path):
         backend.stop()
 
 
-def _backend_cluster(port: int) -> dict[str, Any]:
-    address = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
-    return {
-        "name": "backend",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "backend",
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
-        },
-    }
-
-
 @pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary")
 def test_fault_overrides_against_envoy():
     """No percentage is 0%; header_abort needs its header; the virtual host's override."""
@@ -638,7 +579,10 @@ def test_fault_overrides_against_envoy():
     }
     boot = {
         "node": {"id": "trace-faults", "cluster": "trace"},
-        "static_resources": {"clusters": [_backend_cluster(backend.port)], "listeners": [listener]},
+        "static_resources": {
+            "clusters": [eh.static_cluster("backend", backend.port)],
+            "listeners": [listener],
+        },
     }
     from pdebug.proxy import Fetch, load_proxy
     from pdebug.sources.base import LiveOptions
@@ -754,7 +698,7 @@ def test_istio_custom_action_and_network_rbac_against_envoy():
         "listener_filters": [PROXY_PROTOCOL],
         "filter_chains": [{"filters": [net_rbac, tcp_proxy]}],
     }
-    authz = _backend_cluster(dead) | {
+    authz = eh.static_cluster("authz", dead) | {
         "name": "authz",
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -768,7 +712,7 @@ def test_istio_custom_action_and_network_rbac_against_envoy():
     boot = {
         "node": {"id": "trace-custom", "cluster": "trace"},
         "static_resources": {
-            "clusters": [_backend_cluster(backend.port), authz],
+            "clusters": [eh.static_cluster("backend", backend.port), authz],
             "listeners": [http_listener, tcp_listener],
         },
     }

@@ -370,30 +370,7 @@ def test_istio_inbound_mtls_against_envoy(tmp_path):
     extra = {"socket_address": {"address": "127.0.0.1", "port_value": strict}}
     listener = _inbound(permissive, chains, additional_addresses=[{"address": extra}])
     backend = eh.LoopbackUpstream("backend").start()
-    cluster = {
-        "name": "backend",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "backend",
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {
-                                    "socket_address": {
-                                        "address": "127.0.0.1",
-                                        "port_value": backend.port,
-                                    }
-                                }
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    cluster = eh.static_cluster("backend", backend.port)
     boot = {
         "node": {"id": "trace-mesh-mtls", "cluster": "trace"},
         "static_resources": {"clusters": [cluster], "listeners": [listener]},

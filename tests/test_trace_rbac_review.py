@@ -422,18 +422,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     backend = eh.LoopbackUpstream("backend").start()
     try:
         ports = [eh.free_port() for _ in CASES]
-        endpoint = {
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": backend.port}}
-        }
-        cluster = {
-            "name": "backend",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {
-                "cluster_name": "backend",
-                "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
-            },
-        }
+        cluster = eh.static_cluster("backend", backend.port)
         boot = {
             "node": {"id": "rbac-review", "cluster": "trace"},
             "static_resources": {
