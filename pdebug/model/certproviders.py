@@ -12,11 +12,18 @@ from collections.abc import Callable
 
 import msgspec
 
-from pdebug.errors import InvalidInput
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import ConfigDump, decode_raw
-from pdebug.model.secrets import _PIECE, CertInfo, SecretItem, _warner
+from pdebug.model.dump import ConfigDump
+from pdebug.model.secrets import (
+    _PIECE,
+    CertInfo,
+    SecretItem,
+    _warner,
+    section_texts,
+    tls_contexts,
+    tls_places,
+)
 
 
 class ProviderRef(msgspec.Struct, frozen=True):
@@ -45,20 +52,9 @@ def provider_refs(
     first met. A socket that does not name one is not decoded.
     """
     held: dict[ProviderRef, list[str]] = {}
-    for resource, ts in places:
-        if ts is None:
-            continue
-        raw = bytes(ts.typed_config)
-        if b"rovider" not in raw or b"TlsContext" not in raw[:300]:
-            continue
-        try:
-            tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
-        except InvalidInput as exc:
-            warn(f"{exc.message}; its certificate providers not shown")
-            continue
-        common = tls.common_tls_context
-        if common is None:
-            continue
+    for resource, common in tls_contexts(
+        places, b"rovider", warn, "certificate providers not shown"
+    ):
         refs = _provider(common.tls_certificate_provider_instance, False)
         refs += _provider(common.tls_certificate_certificate_provider_instance, False)
         vc = common.validation_context
@@ -84,13 +80,8 @@ def _mentions(dump: ConfigDump, kind: str, marks: tuple[bytes, ...]) -> bool:
     sec = dump.section(kind)
     if sec is None:
         return False
-    if sec.text is not None:
-        texts = [sec.text]
-    else:
-        sec.raw("")  # splits the section's fields when they are read lazily
-        texts = [raw for key, raw in sec.fields.items() if key != "@type"]
     longest = max(len(m) for m in marks)
-    for text in texts:
+    for text in section_texts(sec):
         view = memoryview(text)
         for at in range(0, len(view), _PIECE):
             piece = bytes(view[max(0, at - longest) : at + _PIECE])
@@ -108,17 +99,12 @@ def provider_items(data: ProxyData) -> list[SecretItem]:
     and ``pdebug check`` has nothing to judge. Only sections whose bytes name a provider
     instance are decoded.
     """
-    from pdebug.model.clusters import by_name
-    from pdebug.model.listeners import ListenerFacts, chains
-
     dump = data.need_dump("the secrets view")
-    places: list[tuple[str, s.TypedExtension | None]] = []
-    if _mentions(dump, "listeners", _PROVIDER_MARKS):
-        for lc in ListenerFacts(dump).configs:
-            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
-    if _mentions(dump, "clusters", _PROVIDER_MARKS):
-        for name, cc in by_name(dump).items():
-            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+    places = tls_places(
+        dump,
+        _mentions(dump, "listeners", _PROVIDER_MARKS),
+        _mentions(dump, "clusters", _PROVIDER_MARKS),
+    )
     out: list[SecretItem] = []
     for ref, where in provider_refs(places, _warner(dump)):
         held = where[0] + (f" +{len(where) - 1} more" if len(where) > 1 else "")

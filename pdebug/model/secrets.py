@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -219,6 +219,28 @@ class InlineCert(msgspec.Struct):
     cert: CertInfo
 
 
+def tls_contexts(
+    places: list[tuple[str, s.TypedExtension | None]],
+    mark: bytes,
+    warn: Callable[[str], None],
+    lost: str,
+) -> Iterator[tuple[str, s.CommonTlsContext]]:
+    """(resource, common TLS context) of each socket holding ``mark``; warns "its ``lost``"."""
+    for resource, ts in places:
+        if ts is None:
+            continue
+        raw = bytes(ts.typed_config)
+        if mark not in raw or b"TlsContext" not in raw[:300]:
+            continue
+        try:
+            tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
+        except InvalidInput as exc:
+            warn(f"{exc.message}; its {lost}")
+            continue
+        if tls.common_tls_context is not None:
+            yield resource, tls.common_tls_context
+
+
 def inline_certs(
     places: list[tuple[str, s.TypedExtension | None]], warn: Callable[[str], None]
 ) -> list[InlineCert]:
@@ -228,20 +250,7 @@ def inline_certs(
     not decode is left out with a warning.
     """
     out: list[InlineCert] = []
-    for resource, ts in places:
-        if ts is None:
-            continue
-        raw = bytes(ts.typed_config)
-        if b"inline" not in raw or b"TlsContext" not in raw[:300]:
-            continue
-        try:
-            tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
-        except InvalidInput as exc:
-            warn(f"{exc.message}; its inline certificates not judged")
-            continue
-        common = tls.common_tls_context
-        if common is None:
-            continue
+    for resource, common in tls_contexts(places, b"inline", warn, "inline certificates not judged"):
         for tc in common.tls_certificates:
             data = _data(tc.certificate_chain)
             if data:
@@ -282,6 +291,31 @@ _PIECE = 8 << 20
 _BEFORE = 256
 
 
+def section_texts(sec: Section) -> list[bytes | memoryview]:
+    """A section's bytes to search: its text, or each of its fields' when split lazily."""
+    if sec.text is not None:
+        return [sec.text]
+    sec.raw("")  # splits the section's fields when they are read lazily
+    return [raw for key, raw in sec.fields.items() if key != "@type"]
+
+
+def tls_places(
+    dump: ConfigDump, listeners: bool, clusters: bool
+) -> list[tuple[str, s.TypedExtension | None]]:
+    """(listener/NAME or cluster/NAME, its socket) of each chain and cluster asked for."""
+    from pdebug.model.clusters import by_name
+    from pdebug.model.listeners import ListenerFacts, chains
+
+    places: list[tuple[str, s.TypedExtension | None]] = []
+    if listeners:
+        for lc in ListenerFacts(dump).configs:
+            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+    if clusters:
+        for name, cc in by_name(dump).items():
+            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+    return places
+
+
 def _may_hold_inline(dump: ConfigDump, kind: str, lists: tuple[str, ...]) -> bool:
     """Whether section ``kind`` may hold an inline certificate (a byte search, no decode).
 
@@ -293,12 +327,7 @@ def _may_hold_inline(dump: ConfigDump, kind: str, lists: tuple[str, ...]) -> boo
         return False
     if any(sec.decoded(key) for key in lists):
         return True
-    if sec.text is not None:
-        texts = [sec.text]
-    else:
-        sec.raw("")  # splits the section's fields when they are read lazily
-        texts = [raw for key, raw in sec.fields.items() if key != "@type"]
-    for text in texts:
+    for text in section_texts(sec):
         view = memoryview(text)
         for at in range(0, len(view), _PIECE):
             low = max(0, at - _BEFORE)
@@ -323,17 +352,12 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
     Only the dump's listeners and clusters sections are read, and only when their bytes
     mention an inline certificate.
     """
-    from pdebug.model.clusters import by_name
-    from pdebug.model.listeners import ListenerFacts, chains
-
     dump = data.need_dump("the secrets view")
-    places: list[tuple[str, s.TypedExtension | None]] = []
-    if _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")):
-        for lc in ListenerFacts(dump).configs:
-            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
-    if _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")):
-        for name, cc in by_name(dump).items():
-            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+    places = tls_places(
+        dump,
+        _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
+        _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+    )
     out: list[SecretItem] = []
     for ic, where in held_inline(inline_certs(places, _warner(dump))):
         name = where[0] + (f" (+{len(where) - 1} more)" if len(where) > 1 else "")
