@@ -19,6 +19,7 @@ Envoy's config dump:
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -124,10 +125,59 @@ def _listeners(ports: dict[str, int]) -> list[dict[str, Any]]:
         name = f"rbac-{h}"
         routes = [{"match": {"prefix": "/"}, "direct_response": _answer("allowed")}]
         out.append(_listener(name, ports[name], routes, [_rbac_allow(h, value)]))
+    rid = "x-request-id"
+    echo = {"cluster": "echo"}
+    out.append(
+        _listener(
+            "fork",
+            ports["fork"],
+            [
+                {
+                    "name": "hit",
+                    "match": {"prefix": "/", "headers": [_exact(rid, "abc")]},
+                    "direct_response": _answer("hit"),
+                },
+                {"name": "miss", "match": {"prefix": "/"}, "direct_response": _answer("miss")},
+            ],
+        )
+    )
+    out.append(
+        _listener(
+            "fork-same",
+            ports["fork-same"],
+            [
+                {
+                    "name": "a",
+                    "match": {"prefix": "/", "headers": [_exact(rid, "abc")]},
+                    "route": echo,
+                },
+                {"name": "b", "match": {"prefix": "/"}, "route": echo},
+            ],
+        )
+    )
+    many = [
+        {
+            "name": f"r{i}",
+            "match": {"prefix": "/", "headers": [_exact(rid, f"v{i}")]},
+            "direct_response": _answer(f"r{i}"),
+        }
+        for i in range(5)
+    ]
+    many.insert(
+        1, {"name": "other", "match": {"prefix": "/other"}, "direct_response": _answer("other")}
+    )
+    out.append(_listener("fork-many", ports["fork-many"], many))
     return out
 
 
-PORT_NAMES = [*(f"rep-{h}" for h in REPEATED), "rbac-user-agent", "rbac-x-user"]
+PORT_NAMES = [
+    *(f"rep-{h}" for h in REPEATED),
+    "rbac-user-agent",
+    "rbac-x-user",
+    "fork",
+    "fork-same",
+    "fork-many",
+]
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +334,82 @@ def test_an_api_listener_binds_no_socket() -> None:
         assert connection.reason.startswith("in-process"), connection.reason
         assert trace.verdict.kind == "upstream", trace.verdict
     assert "by name" in listener.reason, listener.reason
+
+
+# --- a route whose match is unknown: both branches ------------------------------------------
+
+
+def _branch_bodies(trace: t.Trace) -> list[str]:
+    return [b.verdict.summary for b in trace.verdict.branches]
+
+
+def test_an_unsure_route_says_both_branches(setup: Setup) -> None:
+    # route hit wants x-request-id abc; Envoy generates one when the client sends none, so
+    # pdebug cannot tell: each branch must be what Envoy answers when its condition holds
+    port = setup.ports["fork"]
+    assert _send(port, [("x-request-id", "abc")]) == (200, "hit")
+    assert _send(port, []) == (200, "miss")
+    trace = _trace(setup, "fork", [])
+    verdict = trace.verdict
+    assert verdict.outcome == "UNKNOWN", verdict
+    assert verdict.summary.startswith(
+        "whether route hit of vh-fork matches depends on x-request-id, which Envoy generates: "
+    ), verdict.summary
+    yes, no = verdict.branches
+    assert yes.conditions == ["route hit matches (header x-request-id exact 'abc')"]
+    assert no.conditions == ["route hit does not match"]
+    assert yes.verdict.summary.endswith("'hit'") and no.verdict.summary.endswith("'miss'")
+    assert [s.name for s in no.steps if s.kind == "route" and s.matched] == ["miss"]
+    # the trace's own steps end at the unsure route; the branches hold the rest
+    assert trace.steps[-1].kind == "route" and trace.steps[-1].detail["effect"] == "unknown"
+    # told the header, trace follows the one branch Envoy takes
+    given = _trace(setup, "fork", [("x-request-id", "abc")]).verdict
+    assert (given.summary, given.branches) == (yes.verdict.summary, [])
+
+
+def test_an_unsure_route_whose_branches_agree(setup: Setup) -> None:
+    # both routes send to the echo upstream: OK either way, with a note
+    port = setup.ports["fork-same"]
+    assert json.loads(_send(port, [("x-request-id", "abc")])[1])["upstream"] == "echo"
+    assert json.loads(_send(port, [])[1])["upstream"] == "echo"
+    trace = _trace(setup, "fork-same", [])
+    assert trace.verdict.outcome == "OK", trace.verdict
+    assert trace.verdict.summary == "routed to echo: 1 of 1 healthy"
+    assert len(trace.verdict.branches) == 2
+    assert any("every way it goes (2 branches) ends the same" in n for n in trace.notes)
+
+
+def test_unsure_routes_are_followed_three_deep(setup: Setup) -> None:
+    port = setup.ports["fork-many"]
+    for i in range(5):
+        assert _send(port, [("x-request-id", f"v{i}")]) == (200, f"r{i}")
+    trace = _trace(setup, "fork-many", [])
+    bodies = _branch_bodies(trace)
+    assert bodies[:3] == [f"200 from Envoy (direct_response): 'r{i}'" for i in range(3)]
+    assert bodies[3].startswith("not followed further (3 routes whose match"), bodies
+    assert trace.verdict.branches[2].conditions == [
+        "route r0 does not match",
+        "route r1 does not match",
+        "route r2 matches (header x-request-id exact 'v2')",
+    ]
+    # the route between two unsure ones is in each later branch
+    names = [s.name for s in trace.verdict.branches[1].steps if s.kind == "route"]
+    assert names == ["r0", "other", "r1"], names
+
+
+def test_branches_in_json_and_table(setup: Setup, tmp_path: Any) -> None:
+    from pdebug.views import trace as view
+
+    trace = _trace(setup, "fork", [])
+    plain = view.to_plain(trace)
+    branches = plain["verdict"]["branches"]
+    assert [b["verdict"]["outcome"] for b in branches] == ["OK", "OK"]
+    assert branches[1]["steps"][0] == {
+        "kind": "route",
+        "name": "hit",
+        "matched": False,
+        "reason": "taken as not matching: header x-request-id exact 'abc'",
+        "index": 0,
+    }
+    # a trace without an unsure route has no branches key (the json shape stays)
+    assert "branches" not in view.to_plain(_trace(setup, "rep-x-user", []))["verdict"]

@@ -52,7 +52,10 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   an absent header fails (``invert_match`` does not change that) unless it is a presence
   match; a repeated header Envoy keeps inline (``user-agent``, ``x-forwarded-for``, ...:
   ``request.INLINE_REQUEST_HEADERS``) is one value joined with ``,``, any other keeps its
-  values and one matching value is enough. Query parameters: the first
+  values and one matching value is enough. A route whose header matcher reads a value
+  only Envoy knows (a generated ``x-request-id``) is followed both ways, up to three such
+  routes: each branch (``Verdict.branches``) ends in its own verdict, and the trace's is
+  UNKNOWN unless they all agree. Query parameters: the first
   value of a name, not URL-decoded.
 * **HTTP filters.** After the route is picked, in the connection manager's order: an RBAC
   filter that denies answers 403 (the network RBAC filter closes the connection), a fault
@@ -138,6 +141,9 @@ if TYPE_CHECKING:
         WITH_EDS as WITH_EDS,
     )
     from pdebug.trace.result import (
+        Branch as Branch,
+    )
+    from pdebug.trace.result import (
         ClusterOutcome as ClusterOutcome,
     )
     from pdebug.trace.result import (
@@ -217,6 +223,7 @@ _HOME = {
     "Usable": "result",
     "Verdict": "result",
     "VerdictKind": "result",
+    "Branch": "result",
     "CHAIN_CRITERIA": "chains",
     "ChainChoice": "chains",
     "Connection": "chains",

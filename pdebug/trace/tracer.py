@@ -64,6 +64,7 @@ from pdebug.trace.result import (
     UNKNOWN_KINDS,
     WITH_EDS,
     WITHOUT_EDS,
+    Branch,
     ClusterOutcome,
     ClusterState,
     Endpoint,
@@ -79,13 +80,40 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.trace.unsure import unsure_header
+from pdebug.trace.unsure import matcher_text, unsure_header
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
 _Targets = list[tuple[str, int | None]]
+#: How many routes whose match pdebug cannot tell a trace follows both ways.
+UNSURE_ROUTES = 3
+
+
+@dataclasses.dataclass
+class _Unsure:
+    """A route whose match depends on a header only Envoy knows the value of."""
+
+    index: int
+    #: the route and its matched prefix, as :meth:`Tracer.route` gives a match
+    matched: tuple[s.Route, str | None]
+    label: str
+    #: what must hold for it to match (its unsure header matchers)
+    condition: str
+    #: what that depends on (why pdebug cannot tell)
+    depends: str
+    #: the trace's answer when it stops here
+    verdict_summary: str
+
+    @property
+    def verdict(self) -> Verdict:
+        """UNKNOWN: whether the route matches depends on :attr:`depends`."""
+        return Verdict(False, "inconclusive", self.verdict_summary)
+
+
+_Walk = Callable[[tuple[s.Route, str | None] | Verdict], Verdict]
+_Again = Callable[[int], tuple[s.Route, str | None] | Verdict | _Unsure]
 
 
 class Tracer:
@@ -425,6 +453,8 @@ class Tracer:
         if isinstance(vhost, Verdict):
             return vhost
         matched = self.route(vhost, connect)
+        if isinstance(matched, _Unsure):
+            return matched.verdict
         if isinstance(matched, Verdict):
             return matched
         act = matched[0].route
@@ -865,21 +895,28 @@ class Tracer:
                 return redirect
 
             return self.filtered(hcm, http, rc, vhost, None, tls_redirect)
+
+        def walk(route: tuple[s.Route, str | None] | Verdict) -> Verdict:
+            if isinstance(route, Verdict):
+                missed = route
+                return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
+            if (
+                self.on_demand_filter
+                and not self.on_demand
+                and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
+            ):
+                self.on_demand = "the route's on_demand odcds"
+            matched = route
+            return self.filtered(
+                hcm, http, rc, vhost, matched[0], lambda: self.action(matched, http)
+            )
+
         route = self.route(vhost, http)
-        if isinstance(route, Verdict):
-            if route.kind == "inconclusive":
-                # which route (and so which per-route filter config) Envoy picks is unknown
-                return route
-            missed = route
-            return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
-        if (
-            self.on_demand_filter
-            and not self.on_demand
-            and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
-        ):
-            self.on_demand = "the route's on_demand odcds"
-        matched = route
-        return self.filtered(hcm, http, rc, vhost, matched[0], lambda: self.action(matched, http))
+        if isinstance(route, _Unsure):
+            # which route (and so which per-route filter config) Envoy picks is unknown:
+            # follow each
+            return self.branches(route, walk, lambda start: self.route(vhost, http, start))
+        return walk(route)
 
     def filtered(
         self,
@@ -1120,10 +1157,13 @@ class Tracer:
         return vh
 
     def route(
-        self, vhost: s.VirtualHost, http: HttpRequest
-    ) -> tuple[s.Route, str | None] | Verdict:
-        """The first route that matches, and the prefix it matched (for a redirect)."""
-        for i, route in enumerate(vhost.routes):
+        self, vhost: s.VirtualHost, http: HttpRequest, start: int = 0
+    ) -> tuple[s.Route, str | None] | Verdict | _Unsure:
+        """The first route from ``start`` on that matches, and its prefix (for a redirect).
+
+        :class:`_Unsure` at a route whose match depends on a header only Envoy knows.
+        """
+        for i, route in enumerate(vhost.routes[start:], start):
             ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
             label = route.name or f"#{i}"
@@ -1132,23 +1172,83 @@ class Tracer:
                 m = route.match
                 whys = [unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
                 depends = "; ".join(dict.fromkeys(w for w in whys if w))
-                return Verdict(
-                    False,
-                    "inconclusive",
+                unsure = (
+                    [hm for hm in m.headers if unsure_header(hm, self.unsure_headers)] if m else []
+                )
+                condition = " and ".join(f"header {matcher_text(hm)}" for hm in unsure)
+                return _Unsure(
+                    i,
+                    (route, _matched_prefix(route)),
+                    label,
+                    condition or depends,
+                    depends,
                     f"whether route {label} of {vhost.name} matches depends on {depends}",
                 )
             self.step("route", label, ok, why, index=i)
             if ok:
-                m = route.match
-                prefix = None
-                if m is not None:  # what prefix_rewrite replaces (an exact path: all of it)
-                    prefix = next(
-                        (p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None),
-                        None,
-                    )
-                return route, prefix
+                return route, _matched_prefix(route)
         why = f"none of the {len(vhost.routes)} routes of {vhost.name} matches"
         return Verdict(False, "no_route", f"404: {why}", 404)
+
+    def branches(self, fork: _Unsure, walk: _Walk, again: _Again) -> Verdict:
+        """Both ways an unsure route match can go, up to :data:`UNSURE_ROUTES` such routes.
+
+        ``walk`` follows a matched route (or the no-route verdict) through the filters to
+        its verdict, ``again`` tries the routes from an index on. Each branch keeps the
+        steps it took; the verdict is UNKNOWN (the branches in its summary) unless every
+        branch ends the same way, and then it is that verdict, with a note.
+        """
+        found = self._fork(fork, [], walk, again, 1)
+        first = found[0].verdict
+        same = {(b.verdict.ok, b.verdict.kind, b.verdict.status, b.verdict.summary) for b in found}
+        if len(same) == 1:
+            self.notes.append(
+                f"{fork.verdict.summary}; every way it goes ({len(found)} branches) ends the "
+                f"same: {first.summary}"
+            )
+            return dataclasses.replace(first, branches=found)
+        ways = "; ".join(
+            f"if {' and '.join(b.conditions)}: {b.verdict.outcome}, {b.verdict.summary}"
+            for b in found
+        )
+        return Verdict(False, "inconclusive", f"{fork.verdict.summary}: {ways}", branches=found)
+
+    def _fork(
+        self, at: _Unsure, conditions: list[str], walk: _Walk, again: _Again, depth: int
+    ) -> list[Branch]:
+        """The branches from unsure route ``at`` on (its steps taken off the trace's)."""
+        mark = len(self.steps)
+        self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
+        verdict = walk(at.matched)
+        yes = [*conditions, f"route {at.label} matches ({at.condition})"]
+        out = [Branch(yes, self.steps[mark:], verdict)]
+        del self.steps[mark:]
+        no = [*conditions, f"route {at.label} does not match"]
+        self.step(
+            "route", at.label, False, f"taken as not matching: {at.condition}", index=at.index
+        )
+        nxt = again(at.index + 1)
+        if isinstance(nxt, _Unsure):
+            if depth < UNSURE_ROUTES:
+                # the routes tried up to the next unsure one are in both of its branches
+                # (its own step is each branch's first)
+                lead = self.steps[mark:-1]
+                del self.steps[mark:]
+                subs = self._fork(nxt, no, walk, again, depth + 1)
+                for sub in subs:
+                    sub.steps[:0] = lead
+                return out + subs
+            verdict = Verdict(
+                False,
+                "inconclusive",
+                f"not followed further ({UNSURE_ROUTES} routes whose match pdebug cannot "
+                f"tell): {nxt.verdict.summary}",
+            )
+        else:
+            verdict = walk(nxt)
+        out.append(Branch(no, self.steps[mark:], verdict))
+        del self.steps[mark:]
+        return out
 
     def action(self, matched: tuple[s.Route, str | None], http: HttpRequest) -> Verdict:
         """What the route does: answer, redirect, or send to clusters."""
@@ -1545,6 +1645,14 @@ def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
         "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
         f"{now[0]}"
     )
+
+
+def _matched_prefix(route: s.Route) -> str | None:
+    """What a redirect's ``prefix_rewrite`` replaces (an exact path: all of it)."""
+    m = route.match
+    if m is None:
+        return None
+    return next((p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None), None)
 
 
 def _api_only(lst: ListenerEntry) -> bool:
