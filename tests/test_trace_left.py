@@ -111,12 +111,21 @@ def _rbac_allow(header: str, value: str) -> dict[str, Any]:
 REPEATED = ("user-agent", "x-user", "content-type", "authorization", "cookie")
 
 
+class _Recorder(eh.LoopbackUpstream):
+    """An upstream that keeps the path and Host of each request (a mirror's copy)."""
+
+    def respond(self, request: Any) -> tuple[int, bytes, str]:
+        self.requests.append(f"{request.path} Host {request.headers.get('Host')}")
+        return 200, b"{}", "application/json"
+
+
 @dataclass
 class Setup:
     ports: dict[str, int]
     proxy: Any
     inline: frozenset[str]
     upstream: eh.LoopbackUpstream
+    shadow: _Recorder
 
 
 def _listeners(ports: dict[str, int]) -> list[dict[str, Any]]:
@@ -167,7 +176,88 @@ def _listeners(ports: dict[str, int]) -> list[dict[str, Any]]:
         1, {"name": "other", "match": {"prefix": "/other"}, "direct_response": _answer("other")}
     )
     out.append(_listener("fork-many", ports["fork-many"], many))
+    out.append(_listener("rewrite", ports["rewrite"], REWRITES))
+    # RBAC runs before the router rewrites: it sees /api, the upstream /v2
+    allow_api = {
+        "name": "envoy.filters.http.rbac",
+        "typed_config": {
+            "@type": RBAC_TYPE,
+            "rules": {
+                "action": "ALLOW",
+                "policies": {
+                    "api": {
+                        "permissions": [{"url_path": {"path": {"prefix": "/api/"}}}],
+                        "principals": [{"any": True}],
+                    }
+                },
+            },
+        },
+    }
+    api = [_to("api", {"prefix": "/api/"}, prefix_rewrite="/v2/")]
+    out.append(_listener("rewrite-rbac", ports["rewrite-rbac"], api, [allow_api]))
     return out
+
+
+def _to(name: str, match: dict[str, Any], **act: Any) -> dict[str, Any]:
+    return {"name": name, "match": match, "route": {"cluster": "echo", **act}}
+
+
+def _template(kind: str, field: str, value: str) -> dict[str, Any]:
+    ext = f"envoy.extensions.path.{kind}.uri_template.v3.UriTemplate"
+    ext += "MatchConfig" if kind == "match" else "RewriteConfig"
+    return {
+        "name": f"uri_template_{kind}",
+        "typed_config": {"@type": f"type.googleapis.com/{ext}", field: value},
+    }
+
+
+REWRITES = [
+    _to("pre", {"prefix": "/pre/"}, prefix_rewrite="/new/"),
+    _to("exact", {"path": "/exact"}, prefix_rewrite="/x"),
+    _to(
+        "regex",
+        {"prefix": "/re/"},
+        regex_rewrite={"pattern": {"regex": "^/re/(\\w+)$"}, "substitution": "/got/\\1"},
+    ),
+    _to("literal", {"prefix": "/lit"}, host_rewrite_literal="literal.example"),
+    _to("auto-static", {"prefix": "/auto"}, auto_host_rewrite=True),
+    {
+        "name": "auto-dns",
+        "match": {"prefix": "/dns"},
+        "route": {"cluster": "dns", "auto_host_rewrite": True},
+    },
+    _to("header", {"prefix": "/hdr"}, host_rewrite_header="x-host"),
+    _to(
+        "path-regex",
+        {"prefix": "/pr/"},
+        host_rewrite_path_regex={"pattern": {"regex": "^/pr/([a-z.]+)/.*$"}, "substitution": "\\1"},
+    ),
+    {
+        "name": "template",
+        "match": {"path_match_policy": _template("match", "path_template", "/t/{id}/{rest=**}")},
+        "route": {
+            "cluster": "echo",
+            "path_rewrite_policy": _template("rewrite", "path_template_rewrite", "/r/{rest}/{id}"),
+        },
+    },
+    _to(
+        "mirror",
+        {"prefix": "/mir"},
+        prefix_rewrite="/m",
+        host_rewrite_literal="lit.example",
+        request_mirror_policies=[
+            {"cluster": "shadow"},
+            {"cluster": "shadow", "disable_shadow_host_suffix_append": True},
+        ],
+    ),
+    _to(
+        "mirror-none",
+        {"prefix": "/m0"},
+        request_mirror_policies=[
+            {"cluster": "shadow", "runtime_fraction": {"default_value": {"numerator": 0}}}
+        ],
+    ),
+]
 
 
 PORT_NAMES = [
@@ -177,6 +267,8 @@ PORT_NAMES = [
     "fork",
     "fork-same",
     "fork-many",
+    "rewrite",
+    "rewrite-rbac",
 ]
 
 
@@ -190,13 +282,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
     tmp = tmp_path_factory.mktemp("trace-left")
     ports = {n: eh.free_port() for n in PORT_NAMES}
-    with eh.LoopbackUpstream("echo") as upstream:
+    with eh.LoopbackUpstream("echo") as upstream, _Recorder("shadow") as shadow:
+        dns = eh.static_cluster("dns", upstream.port, address="localhost")
+        dns.update(type="STRICT_DNS", dns_lookup_family="V4_ONLY")
+        clusters = [
+            eh.static_cluster("echo", upstream.port),
+            eh.static_cluster("shadow", shadow.port),
+        ]
         boot = {
             "node": {"id": "trace-left", "cluster": "trace"},
-            "static_resources": {
-                "listeners": _listeners(ports),
-                "clusters": [eh.static_cluster("echo", upstream.port)],
-            },
+            "static_resources": {"listeners": _listeners(ports), "clusters": [*clusters, dns]},
         }
         with eh.Envoy(boot, log_level="info") as envoy:
             dump = tmp / "dump.json"
@@ -208,7 +303,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             proxy = load_proxy(
                 SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True)
             )
-            yield Setup(ports, proxy, inline, upstream)
+            yield Setup(ports, proxy, inline, upstream, shadow)
 
 
 def _send(port: int, headers: list[tuple[str, str]], path: str = "/") -> tuple[int, str]:
@@ -413,3 +508,91 @@ def test_branches_in_json_and_table(setup: Setup, tmp_path: Any) -> None:
     }
     # a trace without an unsure route has no branches key (the json shape stays)
     assert "branches" not in view.to_plain(_trace(setup, "rep-x-user", []))["verdict"]
+
+
+# --- rewrites and mirrors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/pre/a?q=1", []),
+        ("/exact?q=1", []),
+        ("/re/abc?q=1", []),
+        ("/re/a/b", []),  # the regex does not match: the path stays
+        ("/lit", []),
+        ("/auto", []),
+        ("/dns", []),
+        ("/hdr", [("x-host", "from.header")]),
+        ("/hdr", []),
+        ("/pr/my.host/z?q", []),
+        ("/t/7/a/b?q=1", []),
+        ("/mir/x?q=1", []),
+    ],
+)
+def test_what_the_upstream_sees(setup: Setup, path: str, headers: list[tuple[str, str]]) -> None:
+    status, body = _send(setup.ports["rewrite"], headers, path)
+    assert status == 200, body
+    seen = json.loads(body)
+    trace = _trace(setup, "rewrite", headers, path)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    rewrite = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
+    if seen["path"] == path and seen["host"] == f"127.0.0.1:{setup.ports['rewrite']}":
+        # nothing rewritten; a rewrite that leaves the request as it was may say why
+        assert all(
+            (s.detail["path"], s.detail["host"]) == (seen["path"], seen["host"]) for s in rewrite
+        ), rewrite
+        return
+    (step,) = rewrite
+    assert (step.detail["path"], step.detail["host"]) == (seen["path"], seen["host"]), step
+
+
+def test_mirrors_get_the_rewritten_copy(setup: Setup) -> None:
+    import time
+
+    setup.shadow.requests.clear()
+    assert _send(setup.ports["rewrite"], [], "/mir/x?q=1")[0] == 200
+    assert _send(setup.ports["rewrite"], [], "/m0")[0] == 200
+    deadline = time.monotonic() + 5
+    while len(setup.shadow.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # a copy of /m0 (0%) would have come by now
+    assert sorted(setup.shadow.requests) == [
+        "/m/x?q=1 Host lit.example",
+        "/m/x?q=1 Host lit.example-shadow",
+    ]
+    trace = _trace(setup, "rewrite", [], "/mir/x?q=1")
+    mirrors = [s.reason for s in trace.steps if (s.kind, s.name) == ("action", "mirror")]
+    assert mirrors == [
+        "a copy goes to cluster shadow (every request), Host lit.example-shadow; Envoy "
+        "ignores its answer",
+        "a copy goes to cluster shadow (every request), Host lit.example; Envoy ignores its answer",
+    ]
+    none = _trace(setup, "rewrite", [], "/m0")
+    (step,) = [s for s in none.steps if (s.kind, s.name) == ("action", "mirror")]
+    assert "(0% of requests by default)" in step.reason
+
+
+def test_filters_see_the_path_before_the_rewrite(setup: Setup) -> None:
+    status, body = _send(setup.ports["rewrite-rbac"], [], "/api/x")
+    assert (status, json.loads(body)["path"]) == (200, "/v2/x")
+    trace = _trace(setup, "rewrite-rbac", [], "/api/x")
+    assert trace.verdict.outcome == "OK", trace.verdict
+    (step,) = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
+    assert step.detail["path"] == "/v2/x"
+
+
+def test_osm_liveness_probe_rewrite() -> None:
+    # OSM's sidecar (fixtures/corpus/osm): its liveness listener rewrites the probe's path
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    dump = eh.FIXTURES / "corpus" / "osm" / "sample-envoy-config-dump-bookstore.json"
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True))
+    trace = t.trace(proxy, t.parse_request("http://10.1.0.5:15901/osm-liveness-probe?x=1"))
+    (step,) = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
+    assert step.reason == (
+        "the upstream sees path /liveness?x=1, Host 10.1.0.5:15901 "
+        "(prefix_rewrite /osm-liveness-probe -> /liveness)"
+    )

@@ -320,6 +320,15 @@ class RouteAction(_S):
     inline_cluster_specifier_plugin: ClusterSpecifierPlugin | None = None
     timeout: str = ""
     cluster_not_found_response_code: str = ""
+    #: What the upstream sees (trace: :mod:`pdebug.trace.rewrites`).
+    prefix_rewrite: str | None = None
+    regex_rewrite: Raw = NULL
+    path_rewrite_policy: Raw = NULL
+    host_rewrite_literal: str = ""
+    host_rewrite_header: str = ""
+    host_rewrite_path_regex: Raw = NULL
+    auto_host_rewrite: bool = False
+    request_mirror_policies: list[Raw] = []
 
 
 class DirectResponse(_S):

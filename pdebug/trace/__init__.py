@@ -10,8 +10,9 @@ The package, in the order a request meets it: :mod:`.request` (the URL and optio
 typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`
 (``filter_chain_match``), :mod:`.matchers` (``filter_chain_matcher`` trees),
 :mod:`.routes` (virtual host, route, redirect), :mod:`.filters` (fault injection,
-Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.clusters` (clusters,
-endpoints, the final verdict), :mod:`.tracer` (the walk that records each step) and
+Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.rewrites` (the path and Host
+the upstream and each mirror see), :mod:`.clusters` (clusters, endpoints, the final
+verdict), :mod:`.tracer` (the walk that records each step) and
 :mod:`.result` (steps, verdict; states as ``Literal`` types). Names are imported from
 their module on first use, so ``from pdebug.trace import parse_request`` does not load
 the tracer.
@@ -62,6 +63,10 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   aborting every request answers its status, whatever the route says; a rule on what the
   trace is not told (the client's identity: ``--source-principal``) leaves it UNKNOWN.
   The rules are in :mod:`.filters` and :mod:`.rbac`.
+* **Rewrites and mirrors.** The router rewrites the path (``prefix_rewrite``,
+  ``regex_rewrite``, a URI template) and the Host after the filters ran, so the route
+  and filters see the request as sent; each mirror gets a copy of the rewritten request,
+  its Host suffixed ``-shadow`` (:mod:`.rewrites`).
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
 * **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:

@@ -1293,9 +1293,11 @@ class Tracer:
             total = sum(w or 0 for _, w in targets)
             text = ", ".join(f"{n} {_pct(w or 0, total)}" for n, w in targets)
             self.step("action", "weighted_clusters", True, text, total_weight=total)
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters(targets, tcp=False, missing_code=missing_code)
         if act.cluster:
             self.step("action", "cluster", True, f"route to cluster {act.cluster}")
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
         if act.cluster_header:
             unsure = unsure_header(
@@ -1316,6 +1318,7 @@ class Tracer:
                 True,
                 f"cluster from header {act.cluster_header}: {values[0]}",
             )
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
         plugin_ext = act.inline_cluster_specifier_plugin
         if plugin_ext is None and act.cluster_specifier_plugin:
@@ -1353,6 +1356,55 @@ class Tracer:
             )
         self.step("action", "-", False, "a route action pdebug does not know")
         return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
+
+    def upstream_steps(
+        self, route: s.Route, act: s.RouteAction, http: HttpRequest, prefix: str | None
+    ) -> None:
+        """What the upstream (and each mirror) sees: the route's rewrites, its mirrors."""
+        from pdebug.trace.rewrites import mirrors, upstream_request
+
+        up = upstream_request(route, act, http, prefix)
+        self.notes.extend(up.caveats)
+        if up.how and up.how[-1].startswith("auto_host_rewrite") and act.cluster:
+            names = self._dns_names(act.cluster)
+            if names is not None:
+                up.host = names[0] if len(names) == 1 else up.host
+                up.how[-1] = (
+                    f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
+                    if names
+                    else f"auto_host_rewrite: Host kept, {act.cluster} is not a DNS cluster"
+                )
+        if up.how:
+            self.step(
+                "action",
+                "rewrite",
+                True,
+                f"the upstream sees path {up.path}, Host {up.host} ({'; '.join(up.how)})",
+                path=up.path,
+                host=up.host,
+            )
+        for text in mirrors(act, up.host):
+            self.step("action", "mirror", True, text)
+
+    def _dns_names(self, name: str) -> list[str] | None:
+        """A cluster's endpoint DNS names: [] when DNS does not resolve it, None if absent."""
+        found = self.upstreams.index().get(name)
+        if found is None:
+            return None
+        cluster = found[0]
+        if (cluster.type or "EDS") not in ("STRICT_DNS", "LOGICAL_DNS") and not dns_kind(cluster):
+            return []
+        cla = cluster.load_assignment
+        return list(
+            dict.fromkeys(
+                lb.endpoint.address.socket_address.address
+                for group in (cla.endpoints if cla is not None else [])
+                for lb in group.lb_endpoints
+                if lb.endpoint is not None
+                and lb.endpoint.address is not None
+                and lb.endpoint.address.socket_address is not None
+            )
+        )
 
     def specifier_plugin(self, ext: s.TypedExtension, http: HttpRequest) -> Verdict | None:
         """The cluster a route's matcher cluster specifier plugin picks for ``http``.

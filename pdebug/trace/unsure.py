@@ -50,7 +50,6 @@ def unsure_header(hm: s.HeaderMatcher, unsure_headers: tuple[tuple[str, str], ..
     return None
 
 
-
 def matcher_text(hm: s.HeaderMatcher) -> str:
     """What a header matcher asks for: ``x-request-id exact 'abc'``, ``x-a present``."""
     inv = " inverted" if hm.invert_match else ""
