@@ -8,6 +8,9 @@ Envoy's config dump:
 * a repeated header: Envoy joins the values of an inline header (``user-agent``, its
   startup log lists them) with ``,``; any other header keeps its values apart, and a
   matcher holds when one of them matches (routes and RBAC alike);
+* headers the connection manager strips before routing: some ``x-envoy-*`` ones from a
+  client that is not internal (every client without ``internal_address_config``),
+  ``x-forwarded-client-cert`` unless the client presents a certificate;
 * an API listener binds no socket (a connection to its address is refused), so trace
   must not say it binds one;
 * a route whose match depends on a header only Envoy knows (``x-request-id``, which it
@@ -31,6 +34,7 @@ import pytest
 from pdebug import trace as t
 from pdebug.trace.request import INLINE_REQUEST_HEADERS
 from tests import harness as eh
+from tests.test_trace_mtls import _complete
 
 HCM_TYPE = (
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
@@ -107,7 +111,12 @@ def _rbac_allow(header: str, value: str) -> dict[str, Any]:
     return {"name": "envoy.filters.http.rbac", "typed_config": {"@type": RBAC_TYPE, "rules": rules}}
 
 
-#: listener name -> routes (and HTTP filters before the router)
+#: every x-envoy-* header Envoy keeps inline, one it does not, and x-forwarded-client-cert
+STRIPPABLE = [
+    *sorted(n for n in INLINE_REQUEST_HEADERS if n.startswith("x-envoy-")),
+    "x-envoy-custom",
+    "x-forwarded-client-cert",
+]
 REPEATED = ("user-agent", "x-user", "content-type", "authorization", "cookie")
 
 
@@ -195,6 +204,25 @@ def _listeners(ports: dict[str, int]) -> list[dict[str, Any]]:
     }
     api = [_to("api", {"prefix": "/api/"}, prefix_rewrite="/v2/")]
     out.append(_listener("rewrite-rbac", ports["rewrite-rbac"], api, [allow_api]))
+    # one route per header, each answering the header's name when it is present
+    present = [
+        {
+            "name": name,
+            "match": {"prefix": "/", "headers": [{"name": name, "present_match": True}]},
+            "direct_response": _answer(name),
+        }
+        for name in STRIPPABLE
+    ]
+    present.append({"name": "miss", "match": {"prefix": "/"}, "direct_response": _answer("miss")})
+    internal = {"cidr_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 8}]}
+    for name, hcm in (
+        ("strip", {}),
+        ("strip-forward", {"forward_client_cert_details": "FORWARD_ONLY"}),
+        ("strip-internal", {"internal_address_config": internal}),
+    ):
+        listener = _listener(name, ports[name], present)
+        listener["filter_chains"][0]["filters"][0]["typed_config"].update(hcm)
+        out.append(listener)
     return out
 
 
@@ -269,6 +297,9 @@ PORT_NAMES = [
     "fork-many",
     "rewrite",
     "rewrite-rbac",
+    "strip",
+    "strip-forward",
+    "strip-internal",
 ]
 
 
@@ -314,7 +345,7 @@ def _send(port: int, headers: list[tuple[str, str]], path: str = "/") -> tuple[i
     data = b""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        while chunk := sock.recv(65536):
+        while not _complete(data) and (chunk := sock.recv(65536)):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode()
@@ -668,3 +699,32 @@ def test_principal_name_tries_dns_sans_too(tmp_path: Any) -> None:
             assert "assumed: the certificate has no other URI SAN that matches" in rbac.reason
     finally:
         backend.stop()
+
+
+# --- headers the connection manager strips ------------------------------------------------
+
+
+@pytest.mark.parametrize("header", STRIPPABLE)
+def test_headers_envoy_strips_from_an_external_client(setup: Setup, header: str) -> None:
+    # without internal_address_config no client is internal: Envoy strips some x-envoy-*
+    # headers (and x-forwarded-client-cert, forward_client_cert_details SANITIZE) before
+    # routing; pdebug's route must be Envoy's
+    sent = [(header, "1")]
+    for name in ("strip", "strip-forward"):
+        status, body = _send(setup.ports[name], sent)
+        trace = _trace(setup, name, sent)
+        assert trace.verdict.summary.endswith(f"'{body}'"), (name, body, trace.verdict)
+    # FORWARD_ONLY keeps it only from a client with a certificate: plaintext, removed
+    # with internal_address_config it depends on the client: those are UNKNOWN
+    kept = _send(setup.ports["strip"], sent)[1] == header
+    verdict = _trace(setup, "strip-internal", sent).verdict
+    if header.startswith("x-envoy-") and not kept:
+        assert verdict.outcome == "UNKNOWN", verdict
+    if header.startswith("x-envoy-") and kept:
+        # known, or one of the ways (the x-envoy-internal route before it is unsure:
+        # Envoy sets that header for an internal client)
+        answers = [verdict.summary] + [b.verdict.summary for b in verdict.branches]
+        assert any(a.endswith(f"'{header}'") for a in answers), verdict
+    if header == "x-forwarded-client-cert":
+        assert _send(setup.ports["strip-forward"], sent)[1] == "miss"
+        assert not kept

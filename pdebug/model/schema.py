@@ -408,6 +408,9 @@ class HttpConnectionManager(_S):
     skip_xff_append: bool = False
     generate_request_id: bool | None = None  # absent: true
     preserve_external_request_id: bool = False
+    #: Which clients are internal (absent: none is, so Envoy strips their x-envoy-* edits).
+    internal_address_config: Raw = NULL
+    forward_client_cert_details: str | int = ""  # absent: SANITIZE
 
 
 class TcpProxyV1Route(_S):

@@ -53,6 +53,19 @@ INLINE_REQUEST_HEADERS = frozenset(
         "x-forwarded-proto x-request-id"
     ).split()
 )
+#: The ``x-envoy-*`` request headers Envoy 1.40 strips from a request whose client is not
+#: internal (every client, without ``internal_address_config``): checked against Envoy 1.40
+#: by tests/test_trace_left.py.
+EXTERNAL_STRIPPED = frozenset(
+    (
+        "x-envoy-expected-rq-timeout-ms x-envoy-force-trace x-envoy-hedge-on-per-try-timeout "
+        "x-envoy-internal x-envoy-ip-tags x-envoy-max-retries x-envoy-original-url "
+        "x-envoy-retriable-header-names x-envoy-retriable-status-codes x-envoy-retry-grpc-on "
+        "x-envoy-retry-on x-envoy-upstream-alt-stat-name "
+        "x-envoy-upstream-rq-per-try-timeout-ms x-envoy-upstream-rq-timeout-alt-response "
+        "x-envoy-upstream-rq-timeout-ms x-envoy-upstream-stream-duration-ms"
+    ).split()
+)
 _TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
 

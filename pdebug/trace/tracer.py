@@ -858,7 +858,9 @@ class Tracer:
             return escaped
         # the connection manager's view, built once: routes and filters both see it
         self.client_http = _router_view(req, hcm, conn)
-        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip)
+        # whether the client presents a certificate: a mesh peer's sidecar does
+        cert = (True if self.mesh and self.conn_mesh else None) if self.chain_tls else False
+        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip, cert)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
             self.notes.append(replaced)

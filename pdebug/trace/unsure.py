@@ -13,6 +13,8 @@ from pdebug.model import schema as s
 
 #: In the unsure headers: every ``x-envoy-*`` header (use_remote_address).
 EDGE = "x-envoy-*"
+#: Before a header name in the unsure headers: its presence is unknown too.
+MAYBE_GONE = "?"
 
 
 def has_value_matcher(hm: s.HeaderMatcher) -> bool:
@@ -45,6 +47,8 @@ def unsure_header(hm: s.HeaderMatcher, unsure_headers: tuple[tuple[str, str], ..
     unsure = dict(unsure_headers)
     if name.startswith("x-envoy-") and EDGE in unsure:
         return unsure[EDGE]
+    if MAYBE_GONE + name in unsure:
+        return unsure[MAYBE_GONE + name]
     if name in unsure and hm.present_match is None and has_value_matcher(hm):
         return unsure[name]
     return None
