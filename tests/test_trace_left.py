@@ -537,6 +537,12 @@ def test_branches_in_json_and_table(setup: Setup, tmp_path: Any) -> None:
         "reason": "taken as not matching: header x-request-id exact 'abc'",
         "index": 0,
     }
+    from pdebug.render.text import render_text
+
+    text = render_text(view.view(trace).table, wide=False)
+    assert "BRANCH 1: if route hit matches (header x-request-id exact 'abc'):" in text
+    assert "  -> VERDICT: OK, 200 from Envoy (direct_response): 'miss'" in text
+    assert text.rstrip().splitlines()[-1].startswith("VERDICT: UNKNOWN, whether route hit")
     # a trace without an unsure route has no branches key (the json shape stays)
     assert "branches" not in view.to_plain(_trace(setup, "rep-x-user", []))["verdict"]
 
