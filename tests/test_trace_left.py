@@ -734,3 +734,71 @@ def test_headers_envoy_strips_from_an_external_client(setup: Setup, header: str)
     if header == "x-forwarded-client-cert":
         assert _send(setup.ports["strip-forward"], sent)[1] == "miss"
         assert not kept
+
+
+# --- hostile route configs: seeded, bounded ------------------------------------------------
+
+_ODD: list[Any] = [
+    None, 0, -1, 7, 2**70, "", "/", "{", "}", "{a}{a}", "/{a=**}/{b}", "\x1b[31m", [], {},
+    {"regex": "(a+)+$"}, {"pattern": {"regex": "(a|aa)+$"}, "substitution": "\\9\\0"},
+    {"typed_config": {"path_template_rewrite": "/{zz}/{a}"}}, {"numerator": "x"},
+]  # fmt: skip
+
+
+def _odd_route(rng: Any) -> dict[str, Any]:
+    def odd() -> Any:
+        return rng.choice(_ODD)
+
+    act: dict[str, Any] = {"cluster": "c"}
+    for key in (
+        "prefix_rewrite", "regex_rewrite", "path_rewrite_policy", "host_rewrite_literal",
+        "host_rewrite_header", "host_rewrite_path_regex", "auto_host_rewrite",
+    ):  # fmt: skip
+        if rng.random() < 0.4:
+            act[key] = odd()
+    if rng.random() < 0.5:
+        act["request_mirror_policies"] = [
+            rng.choice([odd(), {"cluster": odd(), "runtime_fraction": {"default_value": odd()}}])
+            for _ in range(rng.randrange(3))
+        ]
+    template = rng.choice(["/{a}/**", "/{a=*}/{b=**}", "/{a}{b}{c}{d}{e}{f}/**"])
+    config = {"@type": "x.UriTemplateMatchConfig", "path_template": template}
+    match: dict[str, Any] = rng.choice(
+        [{"prefix": "/"}, {"path_match_policy": {"typed_config": config}}]
+    )
+    if rng.random() < 0.5:
+        match["headers"] = [{"name": "x-request-id", "string_match": {"exact": "v"}}]
+    return {"match": match, "route": act}
+
+
+def test_hostile_rewrites_and_branches_never_crash() -> None:
+    # seeded: odd rewrite and mirror fields, unsure routes; every answer is a verdict or
+    # pdebug's one-line input error, in bounded time
+    import random
+
+    import msgspec
+
+    from pdebug.errors import PdebugError
+    from pdebug.model import schema as s
+    from pdebug.trace.request import HttpRequest
+    from pdebug.trace.rewrites import mirrors, upstream_request
+
+    rng = random.Random(20261207)
+    decoded = 0
+    http = HttpRequest("h:80", "/aaaa/bbbb?q=1", "GET", "http", {":authority": ["h:80"]})
+    for _ in range(400):
+        raw = msgspec.json.encode(_odd_route(rng))
+        try:
+            route = msgspec.json.decode(raw, type=s.Route)
+        except msgspec.ValidationError:
+            continue  # the model refuses it where it decodes the dump
+        assert route.route is not None
+        decoded += 1
+        try:
+            up = upstream_request(route, route.route, http, "/")
+            texts = mirrors(route.route, up.host)
+        except PdebugError:
+            continue
+        assert isinstance(up.path, str) and isinstance(up.host, str)
+        assert all(isinstance(x, str) for x in texts)
+    assert decoded > 50, decoded  # the odd values reach the rewrites, not only the decoder

@@ -30,7 +30,7 @@ import msgspec
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
-from pdebug.trace.matchers import is_set, snake_tree
+from pdebug.trace.matchers import fullmatch_bounded, is_set, snake_tree
 from pdebug.trace.request import HttpRequest, split_host_port
 from pdebug.trace.routes import _regex_rewrite, _uri_template
 
@@ -121,9 +121,10 @@ def _share(fraction: Any) -> str:
     default = fraction.get("default_value")
     numerator = default.get("numerator", 0) if isinstance(default, dict) else 0
     denominator = default.get("denominator", "HUNDRED") if isinstance(default, dict) else ""
-    scale = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}.get(
-        str(denominator), 100
-    )
+    scales = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
+    if isinstance(denominator, int) and 0 <= denominator < len(scales):
+        denominator = list(scales)[denominator]
+    scale = scales.get(str(denominator), 100)
     pct = f"{min(int(numerator) / scale, 1) * 100:g}%" if isinstance(numerator, int) else "?"
     key = fraction.get("runtime_key")
     return f"{pct} of requests by default" + (f", runtime key {key}" if key else "")
@@ -139,7 +140,8 @@ def _template_rewrite(route: s.Route, raw: msgspec.Raw, path: str) -> tuple[str 
     m = route.match
     template = _uri_template(m.path_match_policy) if m is not None else None
     rx = _capture_regex(template) if template is not None else None
-    found = rx.fullmatch(path) if rx is not None else None
+    # bounded first: a hostile template backtracks (the route matched, so one exists)
+    found = rx.fullmatch(path) if rx is not None and fullmatch_bounded(rx, path) else None
     if found is None:
         return None, "the route's path_match_policy template is unreadable"
     values = found.groupdict()
