@@ -144,6 +144,19 @@ class LoadBalancingPolicy(_S):
     policies: list[LoadBalancingPolicyEntry] = []
 
 
+class TransportSocketMatch(_S):
+    """One of a cluster's ``transport_socket_matches``.
+
+    The socket for the endpoints whose ``envoy.transport_socket_match`` metadata holds
+    every key of ``match`` (Istio's ``tlsMode-istio``: mTLS to the endpoints labelled
+    ``tlsMode: istio``).
+    """
+
+    name: str = ""
+    match: dict[str, Raw] = {}
+    transport_socket: TypedExtension | None = None
+
+
 class Cluster(_S):
     name: str = ""
     type: str = ""
@@ -155,6 +168,9 @@ class Cluster(_S):
     load_assignment: ClusterLoadAssignment | None = None
     metadata: Metadata | None = None
     transport_socket: TypedExtension | None = None
+    #: Kept as bytes: decoded on demand by :func:`pdebug.model.clusters.socket_matches`
+    #: (the clusters table never reads it).
+    transport_socket_matches: Raw = NULL
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
     common_lb_config: CommonLbConfig | None = None

@@ -300,10 +300,10 @@ def section_texts(sec: Section) -> list[bytes | memoryview]:
 
 
 def tls_places(
-    dump: ConfigDump, listeners: bool, clusters: bool
+    dump: ConfigDump, listeners: bool, clusters: bool, mark: bytes
 ) -> list[tuple[str, s.TypedExtension | None]]:
-    """(listener/NAME or cluster/NAME, its socket) of each chain and cluster asked for."""
-    from pdebug.model.clusters import by_name
+    """(listener/NAME, cluster/NAME [match M], its socket) of each chain, cluster, match."""
+    from pdebug.model.clusters import by_name, cluster_sockets
     from pdebug.model.listeners import ListenerFacts, chains
 
     places: list[tuple[str, s.TypedExtension | None]] = []
@@ -312,7 +312,7 @@ def tls_places(
             places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
     if clusters:
         for name, cc in by_name(dump).items():
-            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+            places.extend(cluster_sockets(name, cc.cluster, _warner(dump), mark))
     return places
 
 
@@ -357,6 +357,7 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
         _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+        b"inline",
     )
     out: list[SecretItem] = []
     for ic, where in held_inline(inline_certs(places, _warner(dump))):
