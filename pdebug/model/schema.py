@@ -93,6 +93,8 @@ class LbEndpoint(_S):
     endpoint: Endpoint | None = None
     health_status: str = ""
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class LocalityLbEndpoints(_S):
@@ -100,6 +102,8 @@ class LocalityLbEndpoints(_S):
     lb_endpoints: list[LbEndpoint] = []
     priority: int = 0
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class ClaPolicy(_S):
