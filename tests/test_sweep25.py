@@ -145,3 +145,29 @@ def test_transport_socket_wins_over_v2_tls_context(pdebug, tmp_path) -> None:
     path.write_text(json.dumps(doc))
     rows = _table(pdebug("secrets", path, "-o", "wide").out, SECRET_COLS)
     assert [r["RESOURCE NAME"] for r in rows] == ["cluster/default/secure/443/da39a3ee5e"]
+
+
+# --------------------------------------------------------------------------- trace
+def test_host_with_port_to_the_same_virtual_host_has_no_hint(pdebug, tmp_path) -> None:
+    """Contour lists each virtual host's domain twice, ``kuard.random.io`` and
+    ``kuard.random.io:*``: a request with the port reaches the same virtual host by the
+    wildcard, and trace said "kuard.random.io (without the port) would match
+    kuard.random.io: Envoy compares the Host header with its port" on every such request,
+    a warning about the virtual host it had just chosen. The hint stays where the port
+    sends the request to another virtual host."""
+    got = pdebug("trace", CONTOUR, "https://kuard.random.io:9443/")
+    assert got.code == 6, got.out + got.err  # UNKNOWN: Envoy 1.8 dumps no endpoints
+    line = next(ln for ln in got.out.splitlines() if ln.startswith("virtual host"))
+    assert "prefix wildcard kuard.random.io:*" in line
+    assert "would match" not in line
+    # without the ":*" twin and with a catch-all, the port sends it elsewhere: said
+    doc = json.loads(CONTOUR.read_text())
+    routes = _section(doc, "Routes")["dynamicRouteConfigs"][1]["routeConfig"]
+    routes["virtualHosts"][0]["domains"] = ["kuard.random.io"]
+    routes["virtualHosts"].append({"name": "any", "domains": ["*"], "routes": []})
+    path = tmp_path / "contour.json"
+    path.write_text(json.dumps(doc))
+    got = pdebug("trace", path, "https://kuard.random.io:9443/")
+    line = next(ln for ln in got.out.splitlines() if ln.startswith("virtual host"))
+    assert line.split()[2] == "any"
+    assert "kuard.random.io (without the port) would match kuard.random.io" in line
