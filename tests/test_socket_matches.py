@@ -460,3 +460,21 @@ def test_hostile_matches_and_labels_never_crash(pdebug, tmp_path: Path) -> None:
             assert got.code in (0, 1, 4, 6), (i, args[0], got.code, got.err)
             assert "Traceback" not in got.err
             assert not any(c in got.out + got.err for c in "\x1b\x07\u202e"), (i, args[0])
+
+
+def test_a_v2_tls_context_is_tls_to_the_upstream() -> None:
+    """Envoy <= 1.16's cluster ``tls_context`` (no ``@type``) is the cluster's own socket."""
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.model.clusters import socket_for, transport_text
+    from pdebug.model.secrets import tls_socket
+
+    def own(tls: bytes) -> Any:
+        return tls_socket(None, msgspec.Raw(tls))
+
+    client = b'{"common_tls_context": {"tls_certificates": [{"certificate_chain": {}}]}}'
+    assert transport_text(own(client)) == "mTLS"
+    assert transport_text(own(b'{"sni": "x"}')) == "TLS"
+    assert transport_text(own(b"null")) == "plaintext"
+    assert socket_for(own(client), [], s.NULL, s.NULL) == (None, own(client))

@@ -161,6 +161,21 @@ def kind(cluster: s.Cluster) -> str:
 _LB_PACKAGE = "envoy.extensions.load_balancing_policies."
 
 
+def own_assignment(cluster: s.Cluster) -> s.ClusterLoadAssignment | None:
+    """The hosts a cluster's own config lists (None for EDS, ORIGINAL_DST...).
+
+    Its ``load_assignment``, else (Envoy <= 1.14, v2) its ``hosts`` as one locality.
+    """
+    if cluster.load_assignment is not None:
+        return cluster.load_assignment
+    if not cluster.hosts:
+        return None
+    lb = [s.LbEndpoint(endpoint=s.Endpoint(address=a)) for a in cluster.hosts]
+    return s.ClusterLoadAssignment(
+        cluster_name=cluster.name, endpoints=[s.LocalityLbEndpoints(lb_endpoints=lb)]
+    )
+
+
 def lb_policy(cluster: s.Cluster) -> str:
     """The load balancer Envoy uses: ``load_balancing_policy``'s, else ``lb_policy``.
 
@@ -247,22 +262,20 @@ def _pattern(mark: bytes) -> re.Pattern[bytes]:
     return re.compile(re.escape(mark))
 
 
-def cluster_sockets(
+def match_sockets(
     name: str, cluster: s.Cluster, warn: Callable[[str], None], mark: bytes
 ) -> list[tuple[str, s.TypedExtension | None]]:
-    """Every transport socket the cluster may use, named.
+    """``(cluster/NAME match M, its socket)`` of each of the cluster's :func:`socket_matches`.
 
-    ``(cluster/NAME, its transport socket)``, then ``(cluster/NAME match M, socket)`` for
-    each of its :func:`socket_matches`.
     The matches are decoded only when their bytes hold ``mark`` (what the caller looks
     for, e.g. ``inline``): Istio gives 10k clusters two each, most with nothing to find.
     """
-    out = [(f"cluster/{name}", cluster.transport_socket)]
     if len(cluster.transport_socket_matches) < 8 or not _search(mark, cluster):
-        return out
-    for m in socket_matches(cluster, warn):
-        out.append((f"cluster/{name} match {m.name or '(unnamed)'}", m.transport_socket))
-    return out
+        return []
+    return [
+        (f"cluster/{name} match {m.name or '(unnamed)'}", m.transport_socket)
+        for m in socket_matches(cluster, warn)
+    ]
 
 
 #: The metadata key Envoy matches ``transport_socket_matches`` against.
@@ -309,7 +322,7 @@ def _fits(match: s.TransportSocketMatch, labels: dict[str, Any] | None) -> bool:
 
 
 def socket_for(
-    cluster: s.Cluster,
+    own: s.TypedExtension | None,
     matches: list[s.TransportSocketMatch],
     endpoint: msgspec.Raw,
     locality: msgspec.Raw,
@@ -319,15 +332,18 @@ def socket_for(
     As Envoy 1.40 picks it (tests/test_socket_matches.py holds it to a real one): the
     first match that fits the endpoint's ``envoy.transport_socket_match`` metadata, else
     the first that fits its locality's, else the cluster's ``transport_socket``. A match's
-    keys must all be in one of the two (not some in each).
+    keys must all be in one of the two (not some in each). ``own``: the cluster's socket
+    (its ``transport_socket``, or a v2 ``tls_context``).
     """
     for labels in (_labels(endpoint), _labels(locality)):
         for m in matches:
             if _fits(m, labels):
                 return m.name, m.transport_socket
-    return None, cluster.transport_socket
+    return None, own
 
 
+#: A TLS socket's names (``tls_context``: Envoy <= 1.16's field, as model/secrets.py names it).
+_TLS_NAMES = ("envoy.transport_sockets.tls", "tls", "tls_context")
 _CLIENT_CERT = (
     "tls_certificates",
     "tlsCertificates",
@@ -347,7 +363,7 @@ def transport_text(socket: s.TypedExtension | None) -> str:
     raw = bytes(socket.typed_config) if socket is not None else b"null"
     if socket is None or socket.name.endswith("raw_buffer") or b".RawBuffer" in raw[:200]:
         return "plaintext"
-    if socket.name in ("envoy.transport_sockets.tls", "tls") or b"UpstreamTlsContext" in raw[:200]:
+    if socket.name in _TLS_NAMES or b"UpstreamTlsContext" in raw[:200]:
         try:
             doc = msgspec.json.decode(raw)
         except (msgspec.DecodeError, RecursionError):

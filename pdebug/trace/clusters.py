@@ -48,7 +48,10 @@ class _Sockets:
     """What Envoy speaks to each endpoint of one cluster (:attr:`Endpoint.transport`)."""
 
     def __init__(self, cluster: s.Cluster, warn: Callable[[str], None]) -> None:
-        self.cluster = cluster
+        from pdebug.model.secrets import tls_socket
+
+        #: The cluster's own socket: ``transport_socket``, else a v2 ``tls_context``.
+        self.own = tls_socket(cluster.transport_socket, cluster.tls_context)
         self.matches = socket_matches(cluster, warn)
         self._by_address: dict[str, str] = {}
         #: Locality labels by address, from the cluster's own load_assignment: Envoy's
@@ -67,11 +70,11 @@ class _Sockets:
         dump, which has no locality metadata).
         """
         if not self.matches:
-            return transport_text(self.cluster.transport_socket)
+            return transport_text(self.own)
         known = own or bytes(locality) not in (b"null", b"")
         if not known and address in self._own:
             locality, known = self._own[address], True
-        name, socket = socket_for(self.cluster, self.matches, endpoint, locality)
+        name, socket = socket_for(self.own, self.matches, endpoint, locality)
         if name is not None:
             return f"{transport_text(socket)} (match {name})"
         if known:
@@ -92,7 +95,7 @@ class _Sockets:
     def of_address(self, address: str) -> str:
         """A live host's transport: by its EDS endpoint's metadata, when the matches need it."""
         if not self.matches:
-            return transport_text(self.cluster.transport_socket)
+            return transport_text(self.own)
         if address in self._by_address:
             return self._by_address[address]
         if address in self._own:
