@@ -341,6 +341,15 @@ class RouteAction(_S):
     inline_cluster_specifier_plugin: ClusterSpecifierPlugin | None = None
     timeout: str = ""
     cluster_not_found_response_code: str = ""
+    #: What the upstream sees (trace: :mod:`pdebug.trace.rewrites`).
+    prefix_rewrite: str | None = None
+    regex_rewrite: Raw = NULL
+    path_rewrite_policy: Raw = NULL
+    host_rewrite_literal: str = ""
+    host_rewrite_header: str = ""
+    host_rewrite_path_regex: Raw = NULL
+    auto_host_rewrite: bool = False
+    request_mirror_policies: list[Raw] = []
 
 
 class DirectResponse(_S):
@@ -420,6 +429,9 @@ class HttpConnectionManager(_S):
     skip_xff_append: bool = False
     generate_request_id: bool | None = None  # absent: true
     preserve_external_request_id: bool = False
+    #: Which clients are internal (absent: none is, so Envoy strips their x-envoy-* edits).
+    internal_address_config: Raw = NULL
+    forward_client_cert_details: str | int = ""  # absent: SANITIZE
 
 
 class TcpProxyV1Route(_S):

@@ -156,6 +156,8 @@ class Verdict:
     status: int | None = None
     location: str | None = None
     clusters: list[ClusterOutcome] = field(default_factory=list)
+    #: When a route's match depends on what only Envoy knows: each way it can go.
+    branches: list[Branch] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -163,6 +165,20 @@ class Verdict:
         if self.ok:
             return "OK"
         return "UNKNOWN" if self.kind in UNKNOWN_KINDS else "FAIL"
+
+
+@dataclass
+class Branch:
+    """One way the request goes when a route's match is unknown.
+
+    ``conditions``: what holds on this way (``route R matches (header x-request-id exact
+    'abc')``, ``route R does not match``); ``steps``: the steps after the trace's own;
+    ``verdict``: how it ends.
+    """
+
+    conditions: list[str]
+    steps: list[Step]
+    verdict: Verdict
 
 
 @dataclass
