@@ -219,6 +219,14 @@ class InlineCert(msgspec.Struct):
     cert: CertInfo
 
 
+def may_hold(ts: s.TypedExtension | None, mark: bytes) -> bool:
+    """Whether socket ``ts`` is one :func:`tls_contexts` decodes: a TLS context holding ``mark``."""
+    if ts is None:
+        return False
+    raw = bytes(ts.typed_config)
+    return mark in raw and b"TlsContext" in raw[:300]
+
+
 def tls_contexts(
     places: list[tuple[str, s.TypedExtension | None]],
     mark: bytes,
@@ -227,10 +235,7 @@ def tls_contexts(
 ) -> Iterator[tuple[str, s.CommonTlsContext]]:
     """(resource, common TLS context) of each socket holding ``mark``; warns "its ``lost``"."""
     for resource, ts in places:
-        if ts is None:
-            continue
-        raw = bytes(ts.typed_config)
-        if mark not in raw or b"TlsContext" not in raw[:300]:
+        if ts is None or not may_hold(ts, mark):
             continue
         try:
             tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")

@@ -1,0 +1,178 @@
+"""perfreport5 (#17): what the report's parent no longer does gives the same answers.
+
+- ``model/certproviders._mentions`` (does a section name a certificate provider
+  instance?) finds the marks with a regex over the section's buffer instead of ``in``
+  over 8 MB copies, and, when every cluster list is decoded already (the report's checks
+  ran first), answers from the clusters' transport sockets without searching the 76 MB
+  at all. The secrets table's PROVIDER rows and its warnings are the same either way.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pdebug.model import certproviders as cp
+from pdebug.model import clusters as mc
+from pdebug.model.load import load
+from pdebug.model.secrets import section_texts
+from tests import harness as eh
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SIDECAR = FIXTURES / "real" / "sidecar" / "config_dump.json"
+UPSTREAM = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+MARKS = (b"provider_instance", b"ProviderInstance")
+
+
+def _dumps() -> list[Path]:
+    return [SIDECAR, *eh.corpus_config_dumps()]
+
+
+def _searched(data: bytes, kind: str) -> bool:
+    """What the search said before perfreport5: either mark anywhere in the section."""
+    dump = load(data, "x").dump
+    assert dump is not None
+    sec = dump.section(kind)
+    return sec is not None and any(m in bytes(t) for t in section_texts(sec) for m in MARKS)
+
+
+def _provider_rows(data: bytes, decoded: bool) -> tuple[list[Any], list[str]]:
+    """(provider items, what they warned) of a fresh load; ``decoded``: clusters first."""
+    from pdebug.model import ProxyData
+
+    loaded = load(data, "x")
+    dump = loaded.dump
+    assert dump is not None
+    if decoded:
+        mc.by_name(dump)  # as the report's checks do before its secrets table
+    before = len(dump.warnings)
+    items = cp.provider_items(ProxyData("x", dump, loaded.clusters))
+    return [(i.name, i.status) for i in items], dump.warnings[before:]
+
+
+@pytest.mark.parametrize("path", _dumps(), ids=lambda p: p.relative_to(FIXTURES).as_posix())
+def test_mentions_says_what_the_old_search_said(path: Path) -> None:
+    data = path.read_bytes()
+    try:
+        dump = load(data, "x").dump
+    except Exception as exc:  # noqa: BLE001 - not a dump this reads: nothing to compare
+        pytest.skip(type(exc).__name__)
+    assert dump is not None
+    for kind in ("listeners", "clusters"):
+        assert cp._mentions(dump, kind) == _searched(data, kind), kind
+
+
+def test_mentions_finds_whole_marks_only() -> None:
+    """Seeded: marks, near misses and marks at a field's first byte, in either section."""
+    rng = random.Random(17)
+    pieces = [
+        b'"provider_instance"',
+        b'"ProviderInstance"',
+        b"rovider_instance",  # at the very start of a buffer: no mark
+        b"Provider_instance",
+        b"providerInstance",
+        b"provider_Instance",
+        b"rovider",
+        b"Instance",
+        b"xx",
+        b'{"a": 1}',
+    ]
+    for _ in range(300):
+        text = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        name = json.dumps(text.decode())
+        doc = {
+            "configs": [
+                {
+                    "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                    "static_clusters": [{"cluster": {"name": json.loads(name)}}],
+                }
+            ]
+        }
+        data = json.dumps(doc).encode()
+        dump = load(data, "x").dump
+        assert dump is not None
+        assert cp._mentions(dump, "clusters") == _searched(data, "clusters"), text
+
+
+def _with_socket(doc: dict[str, Any], index: int, common: dict[str, Any]) -> None:
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("ClustersConfigDump"):
+            sec["dynamic_active_clusters"][index]["cluster"]["transport_socket"] = {
+                "name": "envoy.transport_sockets.tls",
+                "typed_config": {"@type": UPSTREAM, "common_tls_context": common},
+            }
+
+
+def _variants() -> dict[str, bytes]:
+    base = json.loads(SIDECAR.read_text())
+    out = {"sidecar": SIDECAR.read_bytes()}
+    provider = {"tls_certificate_provider_instance": {"instance_name": "default"}}
+    doc = json.loads(json.dumps(base))
+    _with_socket(doc, 0, provider)
+    out["provider"] = json.dumps(doc).encode()
+    out["provider-camel"] = json.dumps(eh.camelize(doc)).encode()
+    # A socket that says "rovider" without naming an instance and does not decode: it is
+    # read (and warned about) only when the section names an instance elsewhere.
+    odd = {"tls_certificates": "not a list", "sni_rovider": 1}
+    doc = json.loads(json.dumps(base))
+    _with_socket(doc, 0, odd)
+    out["odd-socket"] = json.dumps(doc).encode()
+    doc = json.loads(json.dumps(base))
+    _with_socket(doc, 0, odd)
+    _with_socket(doc, 1, provider)
+    out["odd-socket-and-provider"] = json.dumps(doc).encode()
+    doc = json.loads(json.dumps(base))
+    _with_socket(doc, 0, odd)
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("ClustersConfigDump"):
+            meta = {"filter_metadata": {"x": {"note": "provider_instance"}}}
+            sec["dynamic_active_clusters"][2]["cluster"]["metadata"] = meta
+    out["odd-socket-mark-elsewhere"] = json.dumps(doc).encode()
+    return out
+
+
+@pytest.mark.parametrize("name", list(_variants()))
+def test_provider_rows_are_the_same_with_the_clusters_decoded_first(name: str) -> None:
+    data = _variants()[name]
+    cold = _provider_rows(data, decoded=False)
+    assert _provider_rows(data, decoded=True) == cold
+    if name.startswith("provider"):
+        assert cold[0], "the provider rows are found"
+    if name == "odd-socket-mark-elsewhere":
+        assert cold[1], "the undecodable socket is read, and warned about"
+
+
+@pytest.mark.parametrize("path", _dumps(), ids=lambda p: p.relative_to(FIXTURES).as_posix())
+def test_provider_rows_after_the_decode_on_every_corpus_dump(path: Path) -> None:
+    data = path.read_bytes()
+    try:
+        cold = _provider_rows(data, decoded=False)
+    except Exception as exc:  # noqa: BLE001 - not a dump this reads: nothing to compare
+        pytest.skip(type(exc).__name__)
+    assert _provider_rows(data, decoded=True) == cold
+
+
+def test_decoded_clusters_are_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 76 MB search is what the shortcut saves: with the clusters decoded and no
+    socket that could name a provider, the section's bytes are not read."""
+    dump = load(SIDECAR.read_bytes(), "x").dump
+    assert dump is not None
+    mc.by_name(dump)
+    searched: list[str] = []
+
+    def texts(sec: Any) -> list[Any]:
+        searched.append(sec.kind)
+        return section_texts(sec)
+
+    monkeypatch.setattr(cp, "section_texts", texts)
+    assert cp._mentions(dump, "clusters") is False
+    assert searched == []
+    # not decoded: searched, as before
+    cold = load(SIDECAR.read_bytes(), "x").dump
+    assert cold is not None
+    assert cp._mentions(cold, "clusters") is False
+    assert searched == ["clusters"]
