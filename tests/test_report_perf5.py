@@ -176,3 +176,120 @@ def test_decoded_clusters_are_not_searched(monkeypatch: pytest.MonkeyPatch) -> N
     assert cold is not None
     assert cp._mentions(cold, "clusters") is False
     assert searched == ["clusters"]
+
+
+# --- the topology: laid out before the join, and its hot loops --------------------------
+
+_SAVED = list(eh.saved_dumps())
+
+
+def _built(name: str, dump: bytes, live: bytes | None) -> tuple[Any, Any, list[Any]]:
+    """(context, builder with every step but propagate run, findings) of a saved dump."""
+    from pdebug.checks import CheckOptions, run_checks
+    from pdebug.checks.context import Context
+    from pdebug.errors import PdebugError
+    from pdebug.report import topology
+
+    proxy = eh.proxy_or_skip(name, dump, live)
+    options = CheckOptions(now=_now())
+    ctx = Context(proxy, options)
+    findings = run_checks(proxy, options, ctx).findings
+    builder = topology._Builder(ctx)
+    for step in (
+        builder.listeners,
+        builder.route_configs,
+        builder.clusters,
+        lambda: builder.findings(findings),
+    ):
+        try:
+            step()
+        except PdebugError as exc:
+            builder.graph.notes.append(f"not drawn: {exc.message}")
+    return ctx, builder, findings
+
+
+def _propagated_as_before(graph: Any) -> dict[Any, str]:
+    """Each node's status after the propagation rule as perfreport4 wrote it (the oracle)."""
+    from pdebug.report.topology import BAD, LISTENER, MISSING, OK, ROUTE, UNKNOWN, VHOST, WARN
+
+    rank = {UNKNOWN: 0, OK: 1, WARN: 2, BAD: 3, MISSING: 4}
+    nodes = graph._core
+    status = {k: n.status for k, n in nodes.items()}
+    below: dict[Any, list[Any]] = {}
+    for a, b in graph._core_edges:
+        below.setdefault(a, []).append(b)
+    for kind in (VHOST, ROUTE, LISTENER):
+        for k in [k for k in nodes if k[0] == kind]:
+            known = [status[c] for c in below.get(k, []) if status[c] != UNKNOWN]
+            if not known:
+                continue
+            if all(st in (BAD, MISSING) for st in known):
+                agg = BAD
+            elif any(st != OK for st in known):
+                agg = WARN
+            else:
+                agg = OK
+            status[k] = status[k] if rank[status[k]] >= rank[agg] else agg
+    return status
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("saved", _SAVED, ids=[n for n, _, _ in _SAVED])
+def test_propagate_is_the_rule_it_was(saved: tuple[str, bytes, bytes | None], seed: int) -> None:
+    """Seeded: clusters and virtual hosts get random statuses (every mix of ok, warn, bad,
+    missing and unknown below a node), then the set-based propagate is the old rule."""
+    from pdebug.report.topology import BAD, CLUSTER, MISSING, OK, UNKNOWN, VHOST, WARN
+
+    _, builder, _ = _built(*saved)
+    rng = random.Random(seed)
+    if seed:
+        for k, node in builder.graph._core.items():
+            if k[0] in (CLUSTER, VHOST) and rng.random() < 0.7:
+                node.status = rng.choice((OK, WARN, BAD, MISSING, UNKNOWN))
+    expected = _propagated_as_before(builder.graph)
+    builder.propagate()
+    assert {k: n.status for k, n in builder.graph._core.items()} == expected
+
+
+@pytest.mark.parametrize("saved", _SAVED, ids=[n for n, _, _ in _SAVED])
+def test_a_layout_made_first_gives_the_same_page_graph(
+    saved: tuple[str, bytes, bytes | None],
+) -> None:
+    """``Graph.plain(rows, graph.layout())`` is ``Graph.plain(rows)``, with the endpoints
+    table's rows and without, on every saved dump."""
+    from pdebug.report import _endpoint_rows
+    from pdebug.report.topology import build_graph
+    from pdebug.views.wide import wide_tables
+
+    ctx, _, findings = _built(*saved)
+    rows = _endpoint_rows(wide_tables(ctx.proxy, _now()))
+    for given in (rows, None):
+        graph = build_graph(ctx, findings)
+        assert graph.plain(given, graph.layout()) == build_graph(ctx, findings).plain(given)
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def test_the_report_lays_the_topology_out_in_its_own_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent lays the topology out in the task it runs while the worker builds the
+    tables (not after the join): :meth:`Graph.plain` is handed that layout."""
+    from pdebug.report import ReportMeta, report_data
+    from pdebug.report import topology as topo
+    from pdebug.views.wide import table_builders
+
+    got: list[Any] = []
+    real = topo.Graph.plain
+
+    def plain(self: Any, rows: Any = None, layout: Any = None) -> Any:
+        got.append(layout)
+        return real(self, rows, layout)
+
+    monkeypatch.setattr(topo.Graph, "plain", plain)
+    proxy = eh.proxy_or_skip("sidecar", SIDECAR.read_bytes(), None)
+    meta = ReportMeta("x", generated=_now(), table_builders=table_builders)
+    report_data([proxy], meta)
+    assert len(got) == 1 and isinstance(got[0], topo.Layout)

@@ -119,12 +119,8 @@ def _provider_sockets(sec: Section) -> bool:
         if entries is None:
             return True
         lists.append(entries)
-    return any(
-        may_hold(e.cluster.transport_socket, _SOCKET_MARK)
-        for entries in lists
-        for e in entries
-        if not e.absent
-    )
+    sockets = (e.cluster.transport_socket for entries in lists for e in entries if not e.absent)
+    return any(ts is not None and may_hold(ts, _SOCKET_MARK) for ts in sockets)
 
 
 def provider_items(data: ProxyData) -> list[SecretItem]:

@@ -219,12 +219,9 @@ class InlineCert(msgspec.Struct):
     cert: CertInfo
 
 
-def may_hold(ts: s.TypedExtension | None, mark: bytes) -> bool:
+def may_hold(ts: s.TypedExtension, mark: bytes) -> bool:
     """Whether socket ``ts`` is one :func:`tls_contexts` decodes: a TLS context holding ``mark``."""
-    if ts is None:
-        return False
-    raw = bytes(ts.typed_config)
-    return mark in raw and b"TlsContext" in raw[:300]
+    return mark in (raw := bytes(ts.typed_config)) and b"TlsContext" in raw[:300]
 
 
 def tls_contexts(
