@@ -251,12 +251,18 @@ class Expect:
     # secrets
     def inline_certs(self) -> int:
         """Distinct certificates held inline in listener/cluster TLS contexts (Consul's)."""
-        sockets = [g(c, "transport_socket") for c in self.clusters()]
-        sockets += [g(c, "transport_socket") for c in self._clusters("dynamic_warming_clusters")]
+
+        def socket(holder: dict[str, Any]) -> Any:
+            # Envoy <= 1.16 (v2) also took the TLS context in the field tls_context
+            legacy = g(holder, "tls_context")
+            return g(holder, "transport_socket") or ({"typed_config": legacy} if legacy else None)
+
+        sockets = [socket(c) for c in self.clusters()]
+        sockets += [socket(c) for c in self._clusters("dynamic_warming_clusters")]
         for lst in self.active_listeners():
             chains = list(g(lst, "filter_chains", []) or [])
             chains += [g(lst, "default_filter_chain")] if g(lst, "default_filter_chain") else []
-            sockets += [g(chain, "transport_socket") for chain in chains]
+            sockets += [socket(chain) for chain in chains]
         seen: set[tuple[bool, str]] = set()
         for ts in sockets:
             common = g(g(ts, "typed_config"), "common_tls_context") or {}

@@ -115,6 +115,14 @@ def _variants() -> dict[str, bytes]:
     _with_socket(doc, 0, provider)
     out["provider"] = json.dumps(doc).encode()
     out["provider-camel"] = json.dumps(eh.camelize(doc)).encode()
+    # Envoy <= 1.16: the cluster's TLS context as a v2 `tls_context` (no @type)
+    doc = json.loads(json.dumps(base))
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("ClustersConfigDump"):
+            sec["dynamic_active_clusters"][0]["cluster"]["tls_context"] = {
+                "common_tls_context": provider
+            }
+    out["provider-v2-tls-context"] = json.dumps(doc).encode()
     # A socket that says "rovider" without naming an instance and does not decode: it is
     # read (and warned about) only when the section names an instance elsewhere.
     odd = {"tls_certificates": "not a list", "sni_rovider": 1}

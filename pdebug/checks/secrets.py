@@ -11,7 +11,14 @@ from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
 from pdebug.model.listeners import chains
-from pdebug.model.secrets import CertInfo, held_inline, inline_certs, items, static_items
+from pdebug.model.secrets import (
+    CertInfo,
+    held_inline,
+    inline_certs,
+    items,
+    static_items,
+    tls_socket,
+)
 
 
 class _Cert(msgspec.Struct, frozen=True):
@@ -52,9 +59,11 @@ def _inline(ctx: Context) -> list[_Cert]:
     """
     places: list[tuple[str, s.TypedExtension | None]] = []
     for lc in ctx.listeners:
-        places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+        for c in chains(lc.listener):
+            places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
     for name, cc in ctx.clusters.items():
-        places.append((f"cluster/{name}", cc.cluster.transport_socket))
+        cl = cc.cluster
+        places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
     found = inline_certs(places, ctx.proxy.dump.warn if ctx.proxy.dump else _ignore)
     out = []
     for ic, where in held_inline(found):

@@ -24,6 +24,7 @@ from pdebug.model.secrets import (
     section_texts,
     tls_contexts,
     tls_places,
+    tls_socket,
 )
 
 #: What a TLS socket naming a provider instance holds (the sockets decoded for it).
@@ -119,7 +120,12 @@ def _provider_sockets(sec: Section) -> bool:
         if entries is None:
             return True
         lists.append(entries)
-    sockets = (e.cluster.transport_socket for entries in lists for e in entries if not e.absent)
+    sockets = (  # tls_places' sockets of every cluster (of each name, too, not only the first)
+        tls_socket(e.cluster.transport_socket, e.cluster.tls_context)
+        for entries in lists
+        for e in entries
+        if not e.absent
+    )
     return any(ts is not None and may_hold(ts, _SOCKET_MARK) for ts in sockets)
 
 

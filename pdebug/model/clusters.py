@@ -159,6 +159,21 @@ def kind(cluster: s.Cluster) -> str:
 _LB_PACKAGE = "envoy.extensions.load_balancing_policies."
 
 
+def own_assignment(cluster: s.Cluster) -> s.ClusterLoadAssignment | None:
+    """The hosts a cluster's own config lists (None for EDS, ORIGINAL_DST...).
+
+    Its ``load_assignment``, else (Envoy <= 1.14, v2) its ``hosts`` as one locality.
+    """
+    if cluster.load_assignment is not None:
+        return cluster.load_assignment
+    if not cluster.hosts:
+        return None
+    lb = [s.LbEndpoint(endpoint=s.Endpoint(address=a)) for a in cluster.hosts]
+    return s.ClusterLoadAssignment(
+        cluster_name=cluster.name, endpoints=[s.LocalityLbEndpoints(lb_endpoints=lb)]
+    )
+
+
 def lb_policy(cluster: s.Cluster) -> str:
     """The load balancer Envoy uses: ``load_balancing_policy``'s, else ``lb_policy``.
 

@@ -160,6 +160,7 @@ class Cluster(_S):
     common_lb_config: CommonLbConfig | None = None
     #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
     hosts: list[Address] = []
+    tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the cluster's UpstreamTlsContext
 
 
 class LbWeightedCluster(_S):

@@ -3,6 +3,10 @@
 Which secrets a dump has (warming, active, static; one item per certificate or SPIFFE
 trust domain) and what their first certificate says. ``views/secrets.py`` prints them
 (istioctl's table), check PD5xx judges them, ``views/rootca.py`` compares roots.
+
+One module over 500 lines because every place a dump holds a certificate (SDS secrets,
+SPIFFE bundles, the inline TLS contexts of sockets and of v2 ``tls_context`` fields) is
+found and decoded by the same few readers, which views, checks and certproviders share.
 """
 
 from __future__ import annotations
@@ -219,9 +223,24 @@ class InlineCert(msgspec.Struct):
     cert: CertInfo
 
 
+#: The name :func:`tls_socket` gives a v2 ``tls_context`` (a TLS context, no ``@type``).
+V2_TLS = "tls_context"
+
+
+def tls_socket(socket: s.TypedExtension | None, v2: msgspec.Raw) -> s.TypedExtension | None:
+    """A chain's or cluster's TLS socket: ``transport_socket``, else its v2 ``tls_context``.
+
+    Envoy <= 1.16 (Contour 0.x, Consul 1.x) serves a ``tls_context`` as the same socket.
+    """
+    if socket is not None or bytes(v2) in (b"", b"null"):
+        return socket
+    return s.TypedExtension(name=V2_TLS, typed_config=v2)
+
+
 def may_hold(ts: s.TypedExtension, mark: bytes) -> bool:
     """Whether socket ``ts`` is one :func:`tls_contexts` decodes: a TLS context holding ``mark``."""
-    return mark in (raw := bytes(ts.typed_config)) and b"TlsContext" in raw[:300]
+    raw = bytes(ts.typed_config)
+    return mark in raw and (b"TlsContext" in raw[:300] or ts.name == V2_TLS)
 
 
 def tls_contexts(
@@ -311,10 +330,13 @@ def tls_places(
     places: list[tuple[str, s.TypedExtension | None]] = []
     if listeners:
         for lc in ListenerFacts(dump).configs:
-            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+            where = f"listener/{lc.name}"
+            for c in chains(lc.listener):
+                places.append((where, tls_socket(c.transport_socket, c.tls_context)))
     if clusters:
         for name, cc in by_name(dump).items():
-            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+            cl = cc.cluster
+            places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
     return places
 
 

@@ -1092,7 +1092,10 @@ class Tracer:
         bare, port = split_host_port(host)
         if port is not None and (found is None or not found[2].startswith("exact")):
             exact = select_virtual_host(rc.virtual_hosts, bare)
-            if exact is not None and exact[2].startswith("exact"):
+            # said only when another virtual host would take it (Contour lists each host
+            # twice, "h" and "h:*": the wildcard takes h:port to the same virtual host)
+            other = found is None or exact is None or exact[0] != found[0]
+            if exact is not None and exact[2].startswith("exact") and other:
                 vh_name = rc.virtual_hosts[exact[0]].name
                 hint = (
                     f"; {bare} (without the port) would match {vh_name}: Envoy compares the "
