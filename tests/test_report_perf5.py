@@ -2,9 +2,10 @@
 
 - ``model/certproviders._mentions`` (does a section name a certificate provider
   instance?) finds the marks with a regex over the section's buffer instead of ``in``
-  over 8 MB copies, and, when every cluster list is decoded already (the report's checks
-  ran first), answers from the clusters' transport sockets without searching the 76 MB
-  at all. The secrets table's PROVIDER rows and its warnings are the same either way.
+  over 8 MB copies. The secrets table's PROVIDER rows and its warnings are the same,
+  cold and with the clusters decoded first (as in the report, after its checks).
+- The report's parent lays the topology out while its worker builds the tables, and
+  the health propagation reads each node's children as a set: the same page graph.
 """
 
 from __future__ import annotations
@@ -162,28 +163,6 @@ def test_provider_rows_after_the_decode_on_every_corpus_dump(path: Path) -> None
     except Exception as exc:  # noqa: BLE001 - not a dump this reads: nothing to compare
         pytest.skip(type(exc).__name__)
     assert _provider_rows(data, decoded=True) == cold
-
-
-def test_decoded_clusters_are_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 76 MB search is what the shortcut saves: with the clusters decoded and no
-    socket that could name a provider, the section's bytes are not read."""
-    dump = load(SIDECAR.read_bytes(), "x").dump
-    assert dump is not None
-    mc.by_name(dump)
-    searched: list[str] = []
-
-    def texts(sec: Any) -> list[Any]:
-        searched.append(sec.kind)
-        return section_texts(sec)
-
-    monkeypatch.setattr(cp, "section_texts", texts)
-    assert cp._mentions(dump, "clusters") is False
-    assert searched == []
-    # not decoded: searched, as before
-    cold = load(SIDECAR.read_bytes(), "x").dump
-    assert cold is not None
-    assert cp._mentions(cold, "clusters") is False
-    assert searched == ["clusters"]
 
 
 # --- the topology: laid out before the join, and its hot loops --------------------------

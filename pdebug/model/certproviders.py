@@ -15,20 +15,18 @@ import msgspec
 
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
-from pdebug.model.dump import ConfigDump, Section
+from pdebug.model.dump import ConfigDump
 from pdebug.model.secrets import (
     CertInfo,
     SecretItem,
     _warner,
-    may_hold,
     section_texts,
     tls_contexts,
     tls_places,
-    tls_socket,
 )
 
-#: What a TLS socket naming a provider instance holds (the sockets decoded for it).
-_SOCKET_MARK = b"rovider"
+#: What marks a TLS context that may name a certificate provider instance (either spelling).
+PROVIDER = b"rovider"
 
 
 class ProviderRef(msgspec.Struct, frozen=True):
@@ -57,9 +55,7 @@ def provider_refs(
     first met. A socket that does not name one is not decoded.
     """
     held: dict[ProviderRef, list[str]] = {}
-    for resource, common in tls_contexts(
-        places, _SOCKET_MARK, warn, "certificate providers not shown"
-    ):
+    for resource, common in tls_contexts(places, PROVIDER, warn, "certificate providers not shown"):
         refs = _provider(common.tls_certificate_provider_instance, False)
         refs += _provider(common.tls_certificate_certificate_provider_instance, False)
         vc = common.validation_context
@@ -86,17 +82,9 @@ _PROVIDER_NEAR = re.compile(rb"rovider(?:_i|I)nstance")
 
 
 def _mentions(dump: ConfigDump, kind: str) -> bool:
-    """Whether section ``kind``'s bytes hold one of :data:`_PROVIDER_MARKS` (no decode).
-
-    The clusters, when every cluster list is decoded already (the report's checks, or
-    its clusters table, ran first), are answered from their transport sockets instead:
-    when no socket could name a provider, the answer does not matter (nothing would be
-    read from the section), so the 76 MB are not searched.
-    """
+    """Whether section ``kind``'s bytes hold one of :data:`_PROVIDER_MARKS` (no decode)."""
     sec = dump.section(kind)
     if sec is None:
-        return False
-    if kind == "clusters" and not _provider_sockets(sec):
         return False
     for text in section_texts(sec):
         view = memoryview(text)
@@ -105,28 +93,6 @@ def _mentions(dump: ConfigDump, kind: str) -> bool:
             if at and bytes(view[at - 1 : hit.end()]) in _PROVIDER_MARKS:
                 return True
     return False
-
-
-def _provider_sockets(sec: Section) -> bool:
-    """False when the decoded clusters have no socket :func:`provider_refs` would decode.
-
-    True (search the bytes) when some list is not decoded whole as ``ClusterEntry``.
-    """
-    from pdebug.model.clusters import STATE_KEYS
-
-    lists = []
-    for key in STATE_KEYS.values():
-        entries = sec.whole(key, list[s.ClusterEntry])
-        if entries is None:
-            return True
-        lists.append(entries)
-    sockets = (  # tls_places' sockets of every cluster (of each name, too, not only the first)
-        tls_socket(e.cluster.transport_socket, e.cluster.tls_context)
-        for entries in lists
-        for e in entries
-        if not e.absent
-    )
-    return any(ts is not None and may_hold(ts, _SOCKET_MARK) for ts in sockets)
 
 
 def provider_items(data: ProxyData) -> list[SecretItem]:
@@ -143,6 +109,7 @@ def provider_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _mentions(dump, "listeners"),
         _mentions(dump, "clusters"),
+        PROVIDER,
     )
     out: list[SecretItem] = []
     for ref, where in provider_refs(places, _warner(dump)):

@@ -237,12 +237,6 @@ def tls_socket(socket: s.TypedExtension | None, v2: msgspec.Raw) -> s.TypedExten
     return s.TypedExtension(name=V2_TLS, typed_config=v2)
 
 
-def may_hold(ts: s.TypedExtension, mark: bytes) -> bool:
-    """Whether socket ``ts`` is one :func:`tls_contexts` decodes: a TLS context holding ``mark``."""
-    raw = bytes(ts.typed_config)
-    return mark in raw and (b"TlsContext" in raw[:300] or ts.name == V2_TLS)
-
-
 def tls_contexts(
     places: list[tuple[str, s.TypedExtension | None]],
     mark: bytes,
@@ -251,7 +245,10 @@ def tls_contexts(
 ) -> Iterator[tuple[str, s.CommonTlsContext]]:
     """(resource, common TLS context) of each socket holding ``mark``; warns "its ``lost``"."""
     for resource, ts in places:
-        if ts is None or not may_hold(ts, mark):
+        if ts is None:
+            continue
+        raw = bytes(ts.typed_config)
+        if mark not in raw or (b"TlsContext" not in raw[:300] and ts.name != V2_TLS):
             continue
         try:
             tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
@@ -321,10 +318,10 @@ def section_texts(sec: Section) -> list[bytes | memoryview]:
 
 
 def tls_places(
-    dump: ConfigDump, listeners: bool, clusters: bool
+    dump: ConfigDump, listeners: bool, clusters: bool, mark: bytes
 ) -> list[tuple[str, s.TypedExtension | None]]:
-    """(listener/NAME or cluster/NAME, its socket) of each chain and cluster asked for."""
-    from pdebug.model.clusters import by_name
+    """(listener/NAME, cluster/NAME [match M], its socket) of each chain, cluster, match."""
+    from pdebug.model.clusters import by_name, match_sockets
     from pdebug.model.listeners import ListenerFacts, chains
 
     places: list[tuple[str, s.TypedExtension | None]] = []
@@ -337,6 +334,7 @@ def tls_places(
         for name, cc in by_name(dump).items():
             cl = cc.cluster
             places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
+            places.extend(match_sockets(name, cl, _warner(dump), mark))
     return places
 
 
@@ -381,6 +379,7 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
         _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+        b"inline",
     )
     out: list[SecretItem] = []
     for ic, where in held_inline(inline_certs(places, _warner(dump))):

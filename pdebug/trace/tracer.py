@@ -55,7 +55,13 @@ from pdebug.trace.chains import (
     terminates_tls,
     v1_route_mismatch,
 )
-from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final, priority_loads
+from pdebug.trace.clusters import (
+    PANIC_THRESHOLD,
+    Upstreams,
+    final,
+    priority_loads,
+    upstream_transport,
+)
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
@@ -1430,7 +1436,7 @@ class Tracer:
             "endpoints",
             name,
             verdict == "ok",
-            f"{why}; health from {source}",
+            f"{why}; health from {source}{upstream_transport(endpoints)}",
             health_source=source,
             endpoints=[dataclasses.asdict(e) for e in endpoints],
             healthy=healthy,
