@@ -199,6 +199,12 @@ class _Refused(Exception):
 #: (checked against the schema by :func:`holds_raw`, in tests/test_decode_paths.py).
 RAW_FREE = frozenset({"static_endpoint_configs", "dynamic_endpoint_configs"})
 
+#: ``Raw`` fields read on demand by one command only (trace's endpoint labels), which do
+#: not keep a file's pages: releasing a mapped page is safe for any ``Raw`` (a later read
+#: faults it in again from the page cache), so the question :data:`RAW_FREE` answers is
+#: peak memory, and these are read for one cluster's endpoints at most.
+RAW_ON_DEMAND = frozenset({("LbEndpoint", "metadata"), ("LocalityLbEndpoints", "metadata")})
+
 
 def _keeps_raw(keys: tuple[str, ...]) -> bool:
     """Whether the typed values of these section fields hold ``Raw`` slices of the input."""
@@ -208,8 +214,9 @@ def _keeps_raw(keys: tuple[str, ...]) -> bool:
 def holds_raw(key: str) -> bool:
     """Whether the schema type of section field ``key`` holds a ``Raw`` anywhere in it.
 
-    Walks the schema with :mod:`msgspec.inspect` (slow to import: the loader uses
-    :data:`RAW_FREE`, which this function keeps honest).
+    The :data:`RAW_ON_DEMAND` fields are not counted. Walks the schema with
+    :mod:`msgspec.inspect` (slow to import: the loader uses :data:`RAW_FREE`, which this
+    function keeps honest).
     """
     import msgspec.inspect as mi
 
@@ -220,7 +227,11 @@ def holds_raw(key: str) -> bool:
             if t.cls in seen:
                 return False
             seen.add(t.cls)
-            return any(walk(f.type, seen) for f in t.fields)
+            return any(
+                walk(f.type, seen)
+                for f in t.fields
+                if (t.cls.__name__, f.name) not in RAW_ON_DEMAND
+            )
         if isinstance(t, mi.CollectionType):
             return walk(t.item_type, seen)
         if isinstance(t, mi.DictType):
