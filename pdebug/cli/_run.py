@@ -88,6 +88,11 @@ def run_view(
         note = result.table.empty_message
     if note:
         print(note, file=sys.stderr)
+    if not fmt.structured and data.dump is not None:
+        from pdebug.model.sections import unread_notes
+
+        for line in unread_notes(data.dump):
+            print(line, file=sys.stderr)
     return 0
 
 

@@ -167,3 +167,48 @@ def _built_a_connection_manager(sec: Section) -> bool:
 def _fields(sec: Section) -> dict[str, Any]:
     sec.raw("")  # splits the section's fields when they are read lazily
     return sec.fields
+
+
+#: How an unread section is named when it has no ``@type`` (a hand-edited entry).
+NO_TYPE = "(no @type)"
+
+
+def unread(dump: ConfigDump) -> list[tuple[str, int]]:
+    """The types of the ``configs[]`` entries pdebug does not read, each with its count.
+
+    The one rule: every entry of a dump is a section of a kind pdebug reads (its
+    ``SECTION_KINDS``) or an unread one, kept as it is (``all -o json|yaml`` print it
+    where it was) and named here, in dump order, so that no command drops one silently.
+    """
+    counts: dict[str, int] = {}
+    for sec in dump.sections:
+        if not sec.kind:
+            key = sec.type_url or NO_TYPE
+            counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
+
+
+def short_type(type_url: str) -> str:
+    """``type.googleapis.com/acme.mesh.PolicyConfigDump`` -> ``acme.mesh.PolicyConfigDump``."""
+    return type_url.rsplit("/", 1)[-1] if "/" in type_url else type_url
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every character :meth:`str.isprintable` rejects as ``repr`` writes it.
+
+    (``\x1b``, ``\u202e``): a type read from the input is named on a terminal as it is,
+    never obeyed (as :mod:`pdebug.render.escape` does for what the views print).
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def unread_notes(dump: ConfigDump, what: str = "`pdebug all -o json` keeps it") -> list[str]:
+    """One line per unread section type, for stderr (see :func:`unread`)."""
+    lines = []
+    for type_url, count in unread(dump):
+        entries = "1 entry" if count == 1 else f"{count} entries"
+        name = printable(short_type(type_url))
+        lines.append(f"note: section {name} ({entries}) is not read by pdebug; {what}")
+    return lines
