@@ -134,7 +134,12 @@ def run_checks(
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
-    return CheckReport(proxy.source, unique, skipped, ignored, run)
+    unread = []
+    if proxy.dump is not None:
+        from pdebug.model.sections import unread as unread_sections
+
+        unread = unread_sections(proxy.dump)
+    return CheckReport(proxy.source, unique, skipped, ignored, run, unread)
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:
