@@ -57,10 +57,14 @@ def run_view(
     build: Callable[[ProxyData, Format], ViewResult],
     clusters_json: str | None = None,
     keys: str | None = None,
+    members: tuple[str, ...] | None = None,
 ) -> int:
     """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it.
 
     ``keys``: ``--keys`` (None: ``$PDEBUG_KEYS``, else the dump's own spelling).
+    Text formats name on stderr each section pdebug does not read, and each member of
+    the sections of kinds ``members`` (``()``: all; None: none) it does not read
+    (:func:`pdebug.model.sections.unread_members`: a scan of those sections' bytes).
     """
     if keys is None:
         keys = os.environ.get("PDEBUG_KEYS") or None
@@ -93,6 +97,11 @@ def run_view(
 
         for line in unread_notes(data.dump):
             print(line, file=sys.stderr)
+        if members is not None:
+            from pdebug.model.sections import unread_member_notes
+
+            for line in unread_member_notes(data.dump, members):
+                print(line, file=sys.stderr)
     return 0
 
 
@@ -149,6 +158,7 @@ def listeners(
         Fetch.listeners(),
         lambda d, f: v.view(d, flt, f.wide, verbose, not f.structured),
         keys=keys,
+        members=("listeners",),
     )
 
 
@@ -169,6 +179,7 @@ def routes(
         Fetch.routes(name),
         lambda d, f: v.view(d, flt, f.wide, verbose),
         keys=keys,
+        members=("routes",),
     )
 
 
@@ -341,6 +352,7 @@ def all_(
             rendered=f.name in ("table", "wide"),
         ),
         keys=keys,
+        members=(),
     )
 
 

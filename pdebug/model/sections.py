@@ -212,3 +212,129 @@ def unread_notes(dump: ConfigDump, what: str = "`pdebug all -o json` keeps it") 
         name = printable(short_type(type_url))
         lines.append(f"note: section {name} ({entries}) is not read by pdebug; {what}")
     return lines
+
+
+#: The members Envoy writes in each section pdebug reads (envoy.admin.v3 and v2alpha).
+SECTION_MEMBERS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("bootstrap", "last_updated"),
+    "clusters": (
+        "version_info",
+        "static_clusters",
+        "dynamic_active_clusters",
+        "dynamic_warming_clusters",
+    ),
+    "listeners": (
+        "version_info",
+        "static_listeners",
+        "dynamic_listeners",
+        "dynamic_active_listeners",
+        "dynamic_warming_listeners",
+        "dynamic_draining_listeners",
+    ),
+    "scoped_routes": ("inline_scoped_route_configs", "dynamic_scoped_route_configs"),
+    "routes": ("static_route_configs", "dynamic_route_configs"),
+    "secrets": ("static_secrets", "dynamic_active_secrets", "dynamic_warming_secrets"),
+    "endpoints": ("static_endpoint_configs", "dynamic_endpoint_configs"),
+    "ecds": ("ecds_filters",),
+}
+_ENTRY = ("version_info", "last_updated", "client_status", "error_state")
+#: The members of the entries of the lists whose entries a view names (a listener entry
+#: holds its states; a route entry its route config): an entry with another member may
+#: hold a resource in a wrapper pdebug does not know, and would be read as empty.
+ENTRY_MEMBERS: dict[str, tuple[str, ...]] = {
+    "dynamic_listeners": (
+        "name",
+        "active_state",
+        "warming_state",
+        "draining_state",
+        "error_state",
+        "client_status",
+    ),
+    "static_listeners": ("listener", "last_updated"),
+    "dynamic_active_listeners": ("version_info", "listener", "last_updated"),
+    "dynamic_warming_listeners": ("version_info", "listener", "last_updated"),
+    "dynamic_draining_listeners": ("version_info", "listener", "last_updated"),
+    "static_route_configs": ("route_config", "last_updated"),
+    "dynamic_route_configs": ("route_config", *_ENTRY),
+}
+
+
+def _spellings(keys: tuple[str, ...]) -> frozenset[str]:
+    from pdebug.model.camel import to_camel
+
+    return frozenset(keys) | frozenset(to_camel(k) for k in keys)
+
+
+def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+    """What the sections of ``kinds`` (all when empty) hold that pdebug does not read.
+
+    A member of a section Envoy does not write (a future ``dynamic_xxx_clusters``), or
+    a member of a listener or route config entry (a state or wrapper pdebug does not
+    know): each said once, as ``<what> (<where>)``. ``all -o json|yaml`` print them as
+    written. Reads each section's members (a scan of its bytes: said by the callers'
+    docs), and the listener and route entries' members (not their values).
+    """
+    import msgspec
+
+    entries = msgspec.json.Decoder(list[dict[str, msgspec.Raw]], strict=False)
+    found: dict[str, list[str]] = {}
+    for sec in dump.sections:
+        if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
+            continue
+        known = _spellings(SECTION_MEMBERS[sec.kind])
+        for key in list(_fields(sec)):
+            if key == "@type":
+                continue
+            if key not in known:
+                found.setdefault(f"member {key} of the {sec.kind} section", [])
+                continue
+            wanted = ENTRY_MEMBERS.get(key) or ENTRY_MEMBERS.get(_snake(key))
+            if wanted is None:
+                continue
+            raw = sec.fields[key]
+            try:
+                items = entries.decode(raw)
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                continue  # not a list of objects: its readers say so
+            allowed = _spellings(wanted)
+            for item in items:
+                for member in item:
+                    if member not in allowed:
+                        where = f"member {member} of {_snake(key)} entries"
+                        found.setdefault(where, []).append(_entry_name(item))
+    lines = []
+    for what, names in found.items():
+        named = [n for n in names if n]
+        if names:
+            count = f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}"
+            what += f" ({count}" + (f", first {named[0]}" if named else "") + ")"
+        lines.append(what)
+    return lines
+
+
+def _snake(key: str) -> str:
+    from pdebug.model.camel import to_snake
+
+    return to_snake(key)
+
+
+def _entry_name(item: dict[str, Any]) -> str:
+    """An entry's ``name`` (a dynamic listener's), if it is a plain string."""
+    import msgspec
+
+    raw = item.get("name")
+    if raw is None:
+        return ""
+    try:
+        name = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return ""
+    return printable(name) if isinstance(name, str) else ""
+
+
+def unread_member_notes(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+    """:func:`unread_members` as stderr lines."""
+    return [
+        f"note: {printable(what)} is not read by pdebug; `pdebug all -o json` keeps it"
+        for what in unread_members(dump, kinds)
+    ]

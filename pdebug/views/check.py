@@ -71,6 +71,8 @@ def summary_text(report: CheckReport) -> str:
         entries = "1 entry" if count == 1 else f"{count} entries"
         name = printable(short_type(type_url))
         lines.append(f"Not checked: section {name} ({entries}), which pdebug does not read.")
+    for what in report.unread_members:
+        lines.append(f"Not checked: {printable(what)}, which pdebug does not read.")
     return "\n".join(lines)
 
 
@@ -104,6 +106,8 @@ def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any
     }
     if report.unread:  # only then: the report of any other dump is unchanged, key for key
         plain["unread_sections"] = [{"type": t, "entries": n} for t, n in report.unread]
+    if report.unread_members:
+        plain["unread_members"] = list(report.unread_members)
     return plain
 
 
