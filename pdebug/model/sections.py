@@ -180,6 +180,12 @@ def unread(dump: ConfigDump) -> list[tuple[str, int]]:
     ``SECTION_KINDS``) or an unread one, kept as it is (``all -o json|yaml`` print it
     where it was) and named here, in dump order, so that no command drops one silently.
     """
+    for sec in list(dump.sections):
+        if not sec.kind and sec.complete is not None:
+            # Its members, split now (it is read by no view: small, as a rule): its bytes
+            # may hold a section of a type the layout search does not find (not named
+            # ``...ConfigDump``) after it, which then joins the sections (load._adopt).
+            sec.raw("")
     counts: dict[str, int] = {}
     for sec in dump.sections:
         if not sec.kind:
