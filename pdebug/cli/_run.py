@@ -352,7 +352,6 @@ def all_(
             rendered=f.name in ("table", "wide"),
         ),
         keys=keys,
-        members=(),
     )
 
 

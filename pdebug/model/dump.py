@@ -378,6 +378,9 @@ class Section:
     #: strictly (no resource skipped): each one's cached list is exactly the field's
     #: value in the section, an absent or null field an empty list. Set by load.
     planned: frozenset[str] = field(default=frozenset(), repr=False)
+    #: Whether a decode that refuses members Envoy does not write read the section whole
+    #: (so it has none pdebug does not know). Set by load.
+    members_known: bool = field(default=False, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:

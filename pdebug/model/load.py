@@ -477,6 +477,40 @@ def _plan_types(
     return found
 
 
+_STRICT: dict[tuple[tuple[str, ...], Mode], Any] = {}
+
+
+def _strict_section(keys: tuple[str, ...], mode: Mode) -> Any:
+    """The planned section struct of :func:`_plan_types` that refuses unknown members.
+
+    Every other member a section of Envoy's has, in either spelling, is skipped by name;
+    any member beyond them refuses the section (it is then read field by field, where
+    its members are seen): a section read by it has no member pdebug does not know
+    (``Section.members_known``; :func:`pdebug.model.sections.unread_members`). For one
+    section's own bytes only: a whole document's sections include others' (Cilium's).
+    """
+    found = _STRICT.get((keys, mode))
+    if found is None:
+        from pdebug.model.sections import SECTION_MEMBERS
+
+        lenient = _plan_types(keys, mode)[0]
+        fields: list[Any] = [
+            (f.name, f.type, msgspec.field(default=f.default, name=f.encode_name))
+            for f in msgspec.structs.fields(lenient)
+        ]
+        others = sorted({m for ms in SECTION_MEMBERS.values() for m in ms} - set(keys))
+        names = sorted({n for m in others for n in (m, to_camel(m))} - {to_camel(k) for k in keys})
+        fields += [
+            (f"pd_member__{n}", msgspec.Raw, msgspec.field(default=msgspec.Raw(), name=n))
+            for n in names
+        ]
+        found = msgspec.defstruct(
+            f"StrictSection_{mode}", fields, gc=False, forbid_unknown_fields=True
+        )
+        _STRICT[(keys, mode)] = found
+    return found
+
+
 def _plan_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
     """A decoder whose sections decode ``keys`` typed and skip everything else."""
     return _plan_types(keys, mode)[1]
@@ -695,7 +729,7 @@ _SECTION_DECODERS: dict[tuple[tuple[str, ...], Mode], msgspec.json.Decoder[Any]]
 def _section_decoder(keys: tuple[str, ...], mode: Mode = "snake") -> msgspec.json.Decoder[Any]:
     dec = _SECTION_DECODERS.get((keys, mode))
     if dec is None:
-        dec = msgspec.json.Decoder(_plan_types(keys, mode)[0], strict=False)
+        dec = msgspec.json.Decoder(_strict_section(keys, mode), strict=False)
         _SECTION_DECODERS[(keys, mode)] = dec
     return dec
 
@@ -749,6 +783,8 @@ def _planned_dump(
                 # read would, without scanning the whole document to find that out.
                 sec._cache[(key, _list_of(KEY_TYPES[key]))] = []
         sec.planned = frozenset(key for key in keys if KEY_KINDS[key] == kind)
+        # decoded from its own bytes by the strict section decoder (_strict_section)
+        sec.members_known = isinstance(configs, _SlicedConfigs) and bool(sec.planned)
     _require_known(sections, source)
     dump = ConfigDump(sections, source)
     if isinstance(configs, _SlicedConfigs):
@@ -908,6 +944,7 @@ def _section_readers(
             # A list a plan decoded already stays the one its readers hold.
             sec._cache.setdefault((k, _list_of(KEY_TYPES[k])), [] if value is None else value)
         sec.planned = frozenset(keys)
+        sec.members_known = True  # the strict section decoder read it (_strict_section)
         if sec.release is not None:
             sec.release()
         return True

@@ -277,36 +277,25 @@ def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
     A member of a section Envoy does not write (a future ``dynamic_xxx_clusters``), or
     a member of a listener or route config entry (a state or wrapper pdebug does not
     know): each said once, as ``<what> (<where>)``. ``all -o json|yaml`` print them as
-    written. Reads each section's members (a scan of its bytes: said by the callers'
-    docs), and the listener and route entries' members (not their values).
+    written. A section a strict decode read (``Section.members_known``) is not split
+    again; the listener and route entries are read for their members' names (one scan
+    of those sections' bytes).
     """
-    import msgspec
-
-    entries = msgspec.json.Decoder(list[dict[str, msgspec.Raw]], strict=False)
     found: dict[str, list[str]] = {}
     for sec in dump.sections:
         if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
             continue
         known = _spellings(SECTION_MEMBERS[sec.kind])
-        for key in list(_fields(sec)):
-            if key == "@type":
-                continue
-            if key not in known:
-                found.setdefault(f"member {key} of the {sec.kind} section", [])
-                continue
-            wanted = ENTRY_MEMBERS.get(key) or ENTRY_MEMBERS.get(_snake(key))
-            if wanted is None:
-                continue
-            raw = sec.fields[key]
-            try:
-                items = entries.decode(raw)
-            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-                continue  # not a list of objects: its readers say so
-            allowed = _spellings(wanted)
+        if not sec.members_known:
+            for key in _fields(sec):
+                if key != "@type" and key not in known:
+                    found.setdefault(f"member {key} of the {sec.kind} section", [])
+        for key, items in _entry_lists(sec):
+            allowed = _spellings(ENTRY_MEMBERS[key])
             for item in items:
-                for member in item:
+                for member in item if isinstance(item, dict) else ():
                     if member not in allowed:
-                        where = f"member {member} of {_snake(key)} entries"
+                        where = f"member {member} of {key} entries"
                         found.setdefault(where, []).append(_entry_name(item))
     lines = []
     for what, names in found.items():
@@ -316,6 +305,57 @@ def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
             what += f" ({count}" + (f", first {named[0]}" if named else "") + ")"
         lines.append(what)
     return lines
+
+
+_ENTRY_DECODERS: dict[str, Any] = {}
+
+
+def _entry_lists(sec: Section) -> list[tuple[str, list[Any]]]:
+    """Each list of ``sec`` whose entries :data:`ENTRY_MEMBERS` knows, as raw entries.
+
+    ``(list name, its entries as member name -> undecoded value)``, either spelling;
+    read from the section's own bytes when load kept them (one scan), else from its
+    split members.
+    """
+    import msgspec
+
+    wanted = [k for k in ENTRY_MEMBERS if k in SECTION_MEMBERS.get(sec.kind, ())]
+    if not wanted:
+        return []
+    failures = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+    out: list[tuple[str, list[Any]]] = []
+    if sec.text is not None and sec.complete is not None:
+        dec = _ENTRY_DECODERS.get(sec.kind)
+        if dec is None:
+            from pdebug.model.camel import to_camel
+
+            names = sorted({n for k in wanted for n in (k, to_camel(k))})
+            entries = list[dict[str, msgspec.Raw]] | None
+            tp = msgspec.defstruct(
+                f"EntryLists_{sec.kind}",
+                [(f"f_{n}", entries, msgspec.field(default=None, name=n)) for n in names],
+                gc=False,
+            )
+            dec = _ENTRY_DECODERS[sec.kind] = msgspec.json.Decoder(tp, strict=False)
+        try:
+            lists = dec.decode(sec.text)
+        except failures:
+            lists = None  # any other shape: read from the split members below
+        if lists is not None:
+            for name, value in msgspec.structs.asdict(lists).items():
+                if value:
+                    out.append((_snake(name[2:]), value))
+            return out
+    list_of = msgspec.json.Decoder(list[dict[str, msgspec.Raw]], strict=False)
+    for key in wanted:
+        raw = sec.raw(key)
+        if raw is None:
+            continue
+        try:
+            out.append((key, list_of.decode(raw)))
+        except failures:
+            continue  # not a list of objects: its readers say so
+    return out
 
 
 def _snake(key: str) -> str:
