@@ -768,6 +768,7 @@ def _planned_dump(
                 sec._cache[ROWS_KEY] = light[index].rows
                 continue
             sec._cache[CLUSTERS_KEY] = light[index]
+            sec.members_known = True  # the light decode refuses members Envoy does not write
             warming = "dynamic_warming_clusters"
             sec._cache[(warming, _list_of(KEY_TYPES[warming]))] = light[
                 index
