@@ -79,6 +79,15 @@ def test_text_views_name_each_unread_type_on_stderr(pdebug, tmp_path):
             "`pdebug all -o json` keeps it\n"
         ), args
     assert pdebug("clusters", dump, "-o", "json").err == ""
+    url = "http://reviews.default.svc.cluster.local:9080/"
+    before, got = pdebug("trace", SIDECAR, url), pdebug("trace", dump, url)
+    assert (got.code, got.out) == (before.code, before.out)
+    assert got.err == before.err + (
+        "note: section acme.mesh.PolicyConfigDump (2 entries) is not read by pdebug; "
+        "`pdebug all -o json` keeps it\n"
+        "note: section google.protobuf.Struct (1 entry) is not read by pdebug; "
+        "`pdebug all -o json` keeps it\n"
+    )
 
 
 def test_an_unread_type_is_named_escaped(pdebug, tmp_path):
@@ -189,3 +198,21 @@ def test_members_pdebug_does_not_read_are_named(pdebug, tmp_path):
     check = pdebug("check", dump, "-o", "json")
     assert len(json.loads(check.out)["unread_members"]) == 3
     assert pdebug("listeners", SIDECAR).err == ""
+
+
+@pytest.mark.parametrize(
+    ("view", "kind"), [("bootstrap", "Bootstrap"), ("secrets", "Secrets"), ("eds", "Endpoints")]
+)
+def test_each_view_names_the_members_of_its_section(pdebug, tmp_path, view, kind):
+    doc = json.loads(SIDECAR.read_text())
+    for sec in doc["configs"]:
+        if sec["@type"].endswith(f".{kind}ConfigDump"):
+            sec["pd_new_member"] = {"x": 1}
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc, indent=2))
+    before, got = pdebug(view, SIDECAR), pdebug(view, dump)
+    assert (got.code, got.out) == (before.code, before.out)
+    assert got.err == before.err + (
+        f"note: member pd_new_member of the {kind.lower()} section is not read by pdebug; "
+        "`pdebug all -o json` keeps it\n"
+    )

@@ -227,6 +227,7 @@ def eds(
         Fetch.eds(cluster),
         lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
         keys=keys,
+        members=("endpoints",),
     )
 
 
@@ -306,7 +307,12 @@ def whole(
 
     # what -o wide reads more (secrets: the listeners' and clusters' inline certificates)
     # is the view's Fetch's to say
-    return run_view(proxy, output, fetch(output.lower() == "wide"), build, keys=keys)
+    from pdebug.model.sections import SECTION_MEMBERS
+
+    members = (module,) if module in SECTION_MEMBERS else None  # bootstrap, secrets, ecds
+    return run_view(
+        proxy, output, fetch(output.lower() == "wide"), build, keys=keys, members=members
+    )
 
 
 def all_(
