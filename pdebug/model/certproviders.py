@@ -25,6 +25,9 @@ from pdebug.model.secrets import (
     tls_places,
 )
 
+#: What marks a TLS context that may name a certificate provider instance (either spelling).
+PROVIDER = b"rovider"
+
 
 class ProviderRef(msgspec.Struct, frozen=True):
     """A TLS context's certificate from a certificate provider instance (not in the dump)."""
@@ -52,9 +55,7 @@ def provider_refs(
     first met. A socket that does not name one is not decoded.
     """
     held: dict[ProviderRef, list[str]] = {}
-    for resource, common in tls_contexts(
-        places, b"rovider", warn, "certificate providers not shown"
-    ):
+    for resource, common in tls_contexts(places, PROVIDER, warn, "certificate providers not shown"):
         refs = _provider(common.tls_certificate_provider_instance, False)
         refs += _provider(common.tls_certificate_certificate_provider_instance, False)
         vc = common.validation_context
@@ -104,6 +105,7 @@ def provider_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _mentions(dump, "listeners", _PROVIDER_MARKS),
         _mentions(dump, "clusters", _PROVIDER_MARKS),
+        PROVIDER,
     )
     out: list[SecretItem] = []
     for ref, where in provider_refs(places, _warner(dump)):

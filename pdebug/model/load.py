@@ -31,13 +31,8 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.sniff import (
-    agentgateway_given,
-    as_argument,
-    envoy_certs_given,
-    sniff,
-    without_bom,
-)
+from pdebug.model.refusals import agentgateway_given, envoy_certs_given
+from pdebug.model.sniff import as_argument, sniff, without_bom
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -955,7 +950,7 @@ def _section_readers(
 
 def _require_known(sections: list[Section], source: str) -> None:
     if not any(sec.kind for sec in sections):
-        from pdebug.model.sniff import istiod_ztunnel_given, istiod_ztunnel_view
+        from pdebug.model.refusals import istiod_ztunnel_given, istiod_ztunnel_view
 
         if istiod_ztunnel_view([sec.type_url or "" for sec in sections]):
             raise istiod_ztunnel_given(source)

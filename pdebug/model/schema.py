@@ -93,6 +93,8 @@ class LbEndpoint(_S):
     endpoint: Endpoint | None = None
     health_status: str = ""
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class LocalityLbEndpoints(_S):
@@ -100,6 +102,8 @@ class LocalityLbEndpoints(_S):
     lb_endpoints: list[LbEndpoint] = []
     priority: int = 0
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class ClaPolicy(_S):
@@ -144,6 +148,19 @@ class LoadBalancingPolicy(_S):
     policies: list[LoadBalancingPolicyEntry] = []
 
 
+class TransportSocketMatch(_S):
+    """One of a cluster's ``transport_socket_matches``.
+
+    The socket for the endpoints whose ``envoy.transport_socket_match`` metadata holds
+    every key of ``match`` (Istio's ``tlsMode-istio``: mTLS to the endpoints labelled
+    ``tlsMode: istio``).
+    """
+
+    name: str = ""
+    match: dict[str, Raw] = {}
+    transport_socket: TypedExtension | None = None
+
+
 class Cluster(_S):
     name: str = ""
     type: str = ""
@@ -155,11 +172,15 @@ class Cluster(_S):
     load_assignment: ClusterLoadAssignment | None = None
     metadata: Metadata | None = None
     transport_socket: TypedExtension | None = None
+    #: Kept as bytes: decoded on demand by :func:`pdebug.model.clusters.socket_matches`
+    #: (the clusters table never reads it).
+    transport_socket_matches: Raw = NULL
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
     common_lb_config: CommonLbConfig | None = None
     #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
     hosts: list[Address] = []
+    tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the cluster's UpstreamTlsContext
 
 
 class LbWeightedCluster(_S):

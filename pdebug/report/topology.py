@@ -773,7 +773,8 @@ class _Builder:
                 node.status = OK
             if state == "WARMING":
                 node.status = _worse(node.status, WARN)
-            source = "/clusters" if hs.live else "EDS"
+            # a static cluster's own load_assignment (v2: hosts) is no EDS
+            source = "/clusters" if hs.live else "EDS" if hs.listed else "its config"
             counted = f"{usable} of {n} endpoints usable ({source})"
             node.detail = ", ".join(p for p in (state, kind, counted) if p)
             g.add_endpoints(k, hs, statuses)

@@ -41,7 +41,7 @@ import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
-from pdebug.trace.matchers import fullmatch_bounded, is_set
+from pdebug.trace.matchers import as_obj, as_seq, fullmatch_bounded, is_set
 from pdebug.trace.request import IP, HttpRequest, ip_of
 from pdebug.trace.unsure import EDGE, unsure_header
 
@@ -154,16 +154,6 @@ def config_of(raw: msgspec.Raw, what: str) -> Json:
         return {}
     value = plain_json(raw, what)
     return as_obj(snake(value))
-
-
-def as_obj(value: Any) -> Json:
-    """``value`` when it is an object, else ``{}``."""
-    return value if isinstance(value, dict) else {}
-
-
-def seq(value: Any) -> list[Any]:
-    """``value`` when it is a list, else ``[]``."""
-    return value if isinstance(value, list) else []
 
 
 def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
@@ -288,7 +278,7 @@ def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> Filt
     if not gate:
         return FilterResult("skip", "not evaluated: every request is asked of " + provider)
     ns = str(gate.get("filter", ""))
-    path = ".".join(str(as_obj(p).get("key", "")) for p in seq(gate.get("path")))
+    path = ".".join(str(as_obj(p).get("key", "")) for p in as_seq(gate.get("path")))
     key = (ns, path)
     want = as_obj(as_obj(gate.get("value")).get("string_match"))
     if key not in metadata:
@@ -341,11 +331,11 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
     """One fault filter over the request: an abort, delays, or nothing."""
     http = facts.http if facts.http is not None else _NO_HEADERS
     notes: list[str] = []
-    for hm in seq(config.get("headers")):
+    for hm in as_seq(config.get("headers")):
         ok, why = header_match(as_obj(hm), facts)
         if not ok:
             return FilterResult("pass", f"not applied: {why}")
-    nodes = [str(n) for n in seq(config.get("downstream_nodes"))]
+    nodes = [str(n) for n in as_seq(config.get("downstream_nodes"))]
     if nodes:
         node = (http.values("x-envoy-downstream-service-node") or [""])[0]
         if node not in nodes:

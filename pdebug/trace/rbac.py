@@ -23,12 +23,12 @@ from pdebug.trace.filters import (
     Json,
     Match,
     Tri,
-    as_obj,
     header_match,
     number,
-    seq,
     string_match,
 )
+from pdebug.trace.matchers import as_obj
+from pdebug.trace.matchers import as_seq as seq
 from pdebug.trace.request import IP
 
 _MAX_DEPTH = 64

@@ -97,6 +97,10 @@ class Endpoint:
     #: The endpoint's priority (EDS's locality group, /clusters' host): Envoy sends to
     #: priority 0 while it is healthy enough, to the next ones when it is not.
     priority: int = 0
+    #: What Envoy speaks to it: ``plaintext``, ``mTLS``, ``TLS`` or a socket's name, with
+    #: `` (match NAME)`` when one of the cluster's transport_socket_matches picked it;
+    #: ``unknown (...)`` when the dump cannot tell.
+    transport: str = ""
 
 
 @dataclass

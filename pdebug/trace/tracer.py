@@ -55,7 +55,13 @@ from pdebug.trace.chains import (
     terminates_tls,
     v1_route_mismatch,
 )
-from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final, priority_loads
+from pdebug.trace.clusters import (
+    PANIC_THRESHOLD,
+    Upstreams,
+    final,
+    priority_loads,
+    upstream_transport,
+)
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
@@ -1092,7 +1098,10 @@ class Tracer:
         bare, port = split_host_port(host)
         if port is not None and (found is None or not found[2].startswith("exact")):
             exact = select_virtual_host(rc.virtual_hosts, bare)
-            if exact is not None and exact[2].startswith("exact"):
+            # said only when another virtual host would take it (Contour lists each host
+            # twice, "h" and "h:*": the wildcard takes h:port to the same virtual host)
+            other = found is None or exact is None or exact[0] != found[0]
+            if exact is not None and exact[2].startswith("exact") and other:
                 vh_name = rc.virtual_hosts[exact[0]].name
                 hint = (
                     f"; {bare} (without the port) would match {vh_name}: Envoy compares the "
@@ -1427,7 +1436,7 @@ class Tracer:
             "endpoints",
             name,
             verdict == "ok",
-            f"{why}; health from {source}",
+            f"{why}; health from {source}{upstream_transport(endpoints)}",
             health_source=source,
             endpoints=[dataclasses.asdict(e) for e in endpoints],
             healthy=healthy,

@@ -153,10 +153,25 @@ def view(
     return ViewResult(Stack(parts, with_titles), objects, note)
 
 
-#: Estimated CPU seconds per byte of each section, building and rendering its table
-#: (5k bench dump, 2026-12): how :func:`_rendered` groups the parts over the CPUs.
-_COST = {"clusters": 3.7e-9, "endpoints": 5.7e-9, "routes": 7.7e-9, "listeners": 12e-9}
+#: Estimated CPU seconds per byte of each section, building and rendering its table:
+#: how :func:`_rendered` groups the parts over the CPUs. Relative costs measured on the
+#: 5k bench dump (2026-12-07, PDEBUG_JOBS=1: clusters 0.14 s, endpoints 0.21, routes
+#: 0.08, listeners 0.05, secrets 0.05), scaled so that they add up to what the earlier
+#: figures did (0.86 s): :data:`pdebug.parallel.MIN_WORK` still forks from ~50 MB on.
+_COST = {"clusters": 3.0e-9, "endpoints": 6.0e-9, "routes": 5.8e-9, "listeners": 11.3e-9}
 _COST_OTHER = 10e-9
+#: The secrets table also searches the listeners' and clusters' bytes for certificates
+#: they take from a provider instance (:mod:`pdebug.model.certproviders`): per byte.
+_SEARCH_COST = 0.9e-9
+
+
+def _weight(dump: ConfigDump, kind: str) -> float:
+    """:func:`_rendered`'s estimate of the CPU seconds ``kind``'s part takes."""
+    own = dump.section_bytes(kind) * _COST.get(kind, _COST_OTHER)
+    if kind == "secrets":
+        searched = dump.section_bytes("clusters") + dump.section_bytes("listeners")
+        own += searched * _SEARCH_COST
+    return own
 
 
 def _rendered(
@@ -205,7 +220,7 @@ def _rendered(
         return run
 
     tasks = [task(kind, build) for _title, kind, build in present]
-    weights = [dump.section_bytes(kind) * _COST.get(kind, _COST_OTHER) for _t, kind, _b in present]
+    weights = [_weight(dump, kind) for _t, kind, _b in present]
     parts: list[tuple[str, Table | Lines | Rendered]] = []
     said = None
     members: list[str] = []
