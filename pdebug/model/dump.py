@@ -381,6 +381,9 @@ class Section:
     #: strictly (no resource skipped): each one's cached list is exactly the field's
     #: value in the section, an absent or null field an empty list. Set by load.
     planned: frozenset[str]
+    #: Whether a decode that refuses members Envoy does not write read the section whole
+    #: (so it has none pdebug does not know). Set by load.
+    members_known: bool
 
     #: Every attribute, in the constructor's order (``==`` compares them all).
     _ATTRS = (
@@ -397,6 +400,7 @@ class Section:
         "fast",
         "text",
         "planned",
+        "members_known",
     )
 
     def __init__(
@@ -414,6 +418,7 @@ class Section:
         fast: Callable[[str, Any], bool] | None = None,
         text: Any = None,
         planned: frozenset[str] = frozenset(),
+        members_known: bool = False,
     ) -> None:
         self.type_url = type_url
         self.kind = kind
@@ -428,6 +433,7 @@ class Section:
         self.fast = fast
         self.text = text
         self.planned = planned
+        self.members_known = members_known
 
     def __repr__(self) -> str:
         return (
