@@ -364,16 +364,30 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
         )
 
 
+def _in_ranges(host: str, ranges: list[Any]) -> bool:
+    """Whether ``host`` (an IP, maybe ``[v6]``) is inside a service's ``cidrVips``."""
+    if not ranges:
+        return False
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in ranges)
+
+
 @_check("PD712", Severity.WARNING, "ztunnel-unknown-destination")
 def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     known = {zm.cell(ip) for w in d.workloads for ip in zm.as_list(w.get("workloadIps"))}
     known |= {zm.vip_address(v) for s in d.services for v in zm.as_list(s.get("vips"))}
+    ranges = [net for s in d.services for net in zm.cidr_networks(s)]
     for pod, direction, c in _connections(d):
         if direction != "outbound":
             continue
         target = c.get("originalDst") or c.get("actualDst")
         host = _host(target)
-        if not host or host in known:
+        if not host or host in known or _in_ranges(host, ranges):
             continue
         proto = zm.cell(c.get("protocol"))
         if proto in ("HBONE", "DOUBLEHBONE"):
