@@ -358,3 +358,21 @@ def test_main_2026_tables(pdebug: Any) -> None:
     assert double[3:] == ["172.18.0.50:15008", "ratings-remote.bookinfo:9080", "DOUBLEHBONE"]
     res = pdebug("diff", MAIN, MAIN)
     assert res.code == 0 and "Services Match" in res.out
+
+
+def test_service_entry_endpoint_with_waypoint_is_not_pd714(pdebug: Any, tmp_path: Path) -> None:
+    """istiod gives a ServiceEntry's endpoints the waypoint of their namespace (or label)
+    while they stay TCP: nothing to capture, the client's ztunnel applies the waypoint. PD714
+    ("label its namespace istio.io/dataplane-mode=ambient") was noise on each; a pod of the
+    same shape still raises it."""
+    d = json.loads(MAIN.read_bytes())
+    [se] = [w for w in d["workloads"] if w["name"] == "legacy-db"]
+    assert se["protocol"] == "TCP" and se["waypoint"]
+    res = pdebug("check", MAIN, "-o", "json")
+    assert "PD714" not in {f["code"] for f in json.loads(res.out)["findings"]}
+    se["uid"] = "cluster1//Pod/bookinfo/legacy-db-0"
+    path = tmp_path / "pod.json"
+    path.write_text(json.dumps(d))
+    res = pdebug("check", path, "-o", "json")
+    found = [f["resource"] for f in json.loads(res.out)["findings"] if f["code"] == "PD714"]
+    assert found == ["workload/legacy-db.bookinfo"]

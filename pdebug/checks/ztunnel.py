@@ -18,7 +18,8 @@ PD710  info      dry-run policy (istioctl's table hides the flag) [23]
 PD711  warning   HBONE/TCP mismatch in a connection [14, 15]
 PD712  warning   connection to an address ztunnel knows nothing about [16, 20]
 PD713  warning   captured pod still Pending in ztunnel [18]
-PD714  warning   waypoint set on a workload ztunnel does not capture (TCP) [13]
+PD714  warning   waypoint set on a workload ztunnel does not capture (TCP; not a
+                 ServiceEntry's endpoint) [13]
 =====  ========  ==================================================================
 """
 
@@ -421,9 +422,21 @@ def _pod_pending(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Find
             )
 
 
+def _service_entry(w: dict[str, Any]) -> bool:
+    """Whether ``w`` is an endpoint istiod made of a ServiceEntry.
+
+    Its uid is ``<cluster>/networking.istio.io/ServiceEntry/<ns>/<name>/<address>``.
+    """
+    return "/networking.istio.io/ServiceEntry/" in zm.cell(w.get("uid"))
+
+
 @_check("PD714", Severity.WARNING, "ztunnel-waypoint-not-captured")
 def _waypoint_tcp(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for w in d.workloads:
+        if _service_entry(w):
+            # an endpoint of a ServiceEntry (outside the mesh): its waypoint is applied by
+            # the client's ztunnel, there is no pod to capture (istiod sets it this way)
+            continue
         if w.get("waypoint") is not None and w.get("protocol") == "TCP":
             yield this.finding(
                 _wname(w),
