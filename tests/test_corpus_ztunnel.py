@@ -376,3 +376,22 @@ def test_service_entry_endpoint_with_waypoint_is_not_pd714(pdebug: Any, tmp_path
     res = pdebug("check", path, "-o", "json")
     found = [f["resource"] for f in json.loads(res.out)["findings"] if f["code"] == "PD714"]
     assert found == ["workload/legacy-db.bookinfo"]
+
+
+def test_dry_run_allow_without_rules_is_not_pd708(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel leaves dry-run ALLOW policies out of its decision (it only logs whether they
+    would match): an empty one denies nothing, so no PD708 error; PD710 says what enforcing
+    it would do. Enforced, the same policy is PD708 again."""
+    d = json.loads(MAIN.read_bytes())
+    [mesh] = [p for p in d["policies"] if p["name"] == "istio-mesh"]
+    assert mesh["rules"] == [] and mesh["action"] == "Allow"
+    mesh["dryRun"] = True
+    path = tmp_path / "dry.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    mine = [f for f in found if f["resource"] == "policy/istio-mesh.istio-system"]
+    assert [f["code"] for f in mine] == ["PD710"]
+    assert "enforced it would deny" in mine[0]["message"]
+    found = json.loads(pdebug("check", MAIN, "-o", "json").out)["findings"]
+    mine = [f["code"] for f in found if f["resource"] == "policy/istio-mesh.istio-system"]
+    assert mine == ["PD708"]

@@ -236,6 +236,8 @@ def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
     for p in d.policies:
         if p.get("action") != "Allow" or zm.as_list(p.get("rules")):
             continue
+        if p.get("dryRun") is True:
+            continue  # only logged: ztunnel leaves dry-run ALLOWs out of its decision (PD710)
         scope = zm.cell(p.get("scope"))
         where = {
             "Global": "every captured workload in the mesh",
@@ -267,9 +269,15 @@ def _policy_dangling(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[
 def _dry_run(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for p in d.policies:
         if p.get("dryRun") is True:
+            empty = p.get("action") == "Allow" and not zm.as_list(p.get("rules"))
             yield this.finding(
                 f"policy/{zm.cell(p.get('name'))}.{zm.cell(p.get('namespace'))}",
-                f"{zm.cell(p.get('action'))} policy is dry-run: it is logged, not enforced",
+                f"{zm.cell(p.get('action'))} policy is dry-run: it is logged, not enforced"
+                + (
+                    "; it has no rules, so enforced it would deny what it applies to"
+                    if empty
+                    else ""
+                ),
                 "istioctl's policy table does not show this; pdebug zc policy -o wide does",
             )
 
