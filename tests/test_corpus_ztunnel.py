@@ -395,3 +395,27 @@ def test_dry_run_allow_without_rules_is_not_pd708(pdebug: Any, tmp_path: Path) -
     found = json.loads(pdebug("check", MAIN, "-o", "json").out)["findings"]
     mine = [f["code"] for f in found if f["resource"] == "policy/istio-mesh.istio-system"]
     assert mine == ["PD708"]
+
+
+@pytest.mark.parametrize(("port", "flagged"), [("15009", False), ("15008", False), ("15010", True)])
+def test_double_hbone_to_a_gateway_found_by_dns(
+    pdebug: Any, tmp_path: Path, port: str, flagged: bool
+) -> None:
+    """A remote workload's ``networkGateway`` names the east-west gateway by hostname with
+    ``hboneMtlsPort`` 15009; the dump has no address for it (ztunnel resolves it by DNS),
+    so a DOUBLEHBONE connection to its IP on 15009 is what the dump asks for: PD711 said
+    "not port 15008". Another port is still flagged."""
+    d = json.loads(MAIN.read_bytes())
+    [remote] = [w for w in d["workloads"] if w["name"] == "ratings-remote"]
+    assert remote["networkGateway"]["hboneMtlsPort"] == 15009
+    assert not [s for s in d["services"] if "eastwest" in s["hostname"]]
+    conns = d["workloadState"]["cluster1//Pod/bookinfo/reviews-v1-abc"]["connections"]
+    [double] = [c for c in conns["outbound"] if c["protocol"] == "DOUBLEHBONE"]
+    double["actualDst"] = f"172.18.0.50:{port}"
+    path = tmp_path / "zt.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    msgs = [f["message"] for f in found if f["code"] == "PD711"]
+    assert bool(msgs) == flagged, msgs
+    if flagged:
+        assert msgs == [f"DOUBLEHBONE connection to 172.18.0.50:{port}, not port 15008 or 15009"]

@@ -311,6 +311,8 @@ def _hbone_ports(d: ZtunnelDump) -> dict[str, set[str]]:
     A ``GatewayAddress`` (``waypoint``, ``weightedWaypoints[].destination``,
     ``networkGateway``) carries its ``hboneMtlsPort``; ztunnel sends HBONE to that port of
     the address it names, or of the service it names (its VIPs and its endpoints' pods).
+    A hostname the dump has no address for (an east-west gateway ztunnel resolves by DNS)
+    puts its port under :data:`ANY_HOST`.
     """
     by_uid = zm.workloads_by_uid(d)
     services: dict[str, list[dict[str, Any]]] = {}
@@ -331,9 +333,28 @@ def _hbone_ports(d: ZtunnelDump) -> dict[str, set[str]]:
                 for ep in map(zm.as_obj, zm.as_obj(svc.get("endpoints")).values()):
                     pod = by_uid.get(zm.cell(ep.get("workloadUid")), {})
                     hosts.update(zm.cell(ip) for ip in zm.as_list(pod.get("workloadIps")))
-            for host in hosts - {""}:
+            hosts -= {""}
+            if not any(_is_ip(h) for h in hosts):
+                # named by a hostname the dump holds no address of (a network gateway
+                # ztunnel finds by DNS): its port may be the one of any connection
+                hosts.add(ANY_HOST)
+            for host in hosts:
                 ports.setdefault(host, set()).add(str(port))
     return ports
+
+
+#: The key of :func:`_hbone_ports` for a gateway whose address the dump does not hold.
+ANY_HOST = "*"
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @_check("PD711", Severity.WARNING, "ztunnel-hbone-mismatch")
@@ -350,6 +371,7 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
         if direction == "outbound":
             port = _port(c.get("actualDst"))
             hbone = declared.get(_host(c.get("actualDst")) or "", set()) | {HBONE_PORT}
+            hbone |= declared.get(ANY_HOST, set())
             if proto in ("HBONE", "DOUBLEHBONE") and port not in hbone:
                 expected = " or ".join(sorted(hbone, key=int))
                 why = f"{proto} connection to {zm.cell(c.get('actualDst'))}, not port {expected}"
