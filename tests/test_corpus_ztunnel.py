@@ -419,3 +419,36 @@ def test_double_hbone_to_a_gateway_found_by_dns(
     assert bool(msgs) == flagged, msgs
     if flagged:
         assert msgs == [f"DOUBLEHBONE connection to 172.18.0.50:{port}, not port 15008 or 15009"]
+
+
+def test_namespace_visible_service_from_another_namespace(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel resolves a service of ``visibility: Namespace`` (by VIP or inside its
+    ``cidrVips``) only for clients of its own namespace. From another namespace the
+    connection is passed through: PD712 names the service and why, instead of calling
+    the address known (silence) or "of no service"."""
+    d = json.loads(MAIN.read_bytes())
+    [db] = [s for s in d["services"] if s["name"] == "legacy-db"]
+    db["visibility"] = "Namespace"
+    state = d["workloadState"]["cluster1//Pod/bookinfo/reviews-v1-abc"]
+    state["connections"]["outbound"].append(
+        {"src": "10.244.1.5:40104", "originalDst": "240.240.0.7:5432",
+         "actualDst": "240.240.0.7:5432", "protocol": "TCP"}
+    )  # fmt: skip
+    path = tmp_path / "same.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    msgs = [f["message"] for f in found if f["code"] == "PD712"]
+    assert len(msgs) == 1 and "203.0.113.9" in msgs[0], msgs  # same namespace: resolved
+    state["info"]["namespace"] = "shop"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", other, "-o", "json").out)["findings"]
+    msgs = sorted(f["message"] for f in found if f["code"] == "PD712")
+    assert len(msgs) == 3, msgs
+    assert msgs[0].startswith("outbound to 10.50.3.4:443, an address of bookinfo/api, visible only")
+    assert msgs[1].startswith("outbound to 203.0.113.9:443, an address of no workload")
+    assert msgs[2].startswith(
+        "outbound to 240.240.0.7:5432, an address of bookinfo/legacy-db, visible only in its "
+        "own namespace (visibility Namespace): ztunnel does not resolve it for a client of "
+        "namespace shop (passed through, unmanaged)"
+    )

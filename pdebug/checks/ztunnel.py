@@ -411,33 +411,82 @@ def _in_ranges(host: str, ranges: list[Any]) -> bool:
 @_check("PD712", Severity.WARNING, "ztunnel-unknown-destination")
 def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     known = {zm.cell(ip) for w in d.workloads for ip in zm.as_list(w.get("workloadIps"))}
-    known |= {zm.vip_address(v) for s in d.services for v in zm.as_list(s.get("vips"))}
-    ranges = [net for s in d.services for net in zm.cidr_networks(s)]
-    for pod, direction, c in _connections(d):
-        if direction != "outbound":
-            continue
-        target = c.get("originalDst") or c.get("actualDst")
-        host = _host(target)
-        if not host or host in known or _in_ranges(host, ranges):
-            continue
-        proto = zm.cell(c.get("protocol"))
-        if proto in ("HBONE", "DOUBLEHBONE"):
-            # ztunnel opens HBONE only to a destination it knew then: not passed through
-            yield this.finding(
-                f"connection/{pod}",
-                f"outbound to {zm.cell(target)}, an address of no workload or service "
-                f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
-                "so ztunnel knew it when the connection opened",
-                "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
-                "the IP)? the connection keeps its old destination until it closes",
-            )
-            continue
+    # a service of visibility Namespace resolves only for clients of its own namespace
+    scoped: dict[str, list[str]] = {}  # its address -> "namespace/name" of such services
+    # (range, the namespace it is limited to or None, "namespace/name" of its service)
+    ranges: list[tuple[Any, str | None, str]] = []
+    for s in d.services:
+        ns = zm.cell(s.get("namespace"))
+        only = ns if s.get("visibility") == "Namespace" else None
+        for v in zm.as_list(s.get("vips")):
+            if only is None:
+                known.add(zm.vip_address(v))
+            else:
+                scoped.setdefault(zm.vip_address(v), []).append(f"{ns}/{zm.cell(s.get('name'))}")
+        ranges.extend((net, only, f"{ns}/{zm.cell(s.get('name'))}") for net in zm.cidr_networks(s))
+    for state in d.workload_state.values():
+        info = zm.as_obj(state.get("info"))
+        client = zm.cell(info.get("namespace"))
+        pod = f"{zm.cell(info.get('name'))}.{client}"
+        for c in map(zm.as_obj, zm.as_list(zm.as_obj(state.get("connections")).get("outbound"))):
+            target = c.get("originalDst") or c.get("actualDst")
+            host = _host(target)
+            if not host or host in known:
+                continue
+            if any(name.split("/", 1)[0] == client for name in scoped.get(host, [])):
+                continue
+            if _in_ranges(host, [net for net, only, _ in ranges if only in (None, client)]):
+                continue
+            yield from _unknown(this, pod, client, c, target, host, scoped, ranges)
+
+
+def _unknown(
+    this: ZCheck,
+    pod: str,
+    client: str,
+    c: dict[str, Any],
+    target: Any,
+    host: str,
+    scoped: dict[str, list[str]],
+    ranges: list[tuple[Any, str | None, str]],
+) -> Iterator[Finding]:
+    """PD712's finding for one outbound connection to an address ``client`` cannot resolve."""
+    proto = zm.cell(c.get("protocol"))
+    hidden = scoped.get(host) or [
+        name for net, only, name in ranges if only and _in_ranges(host, [net])
+    ]
+    if hidden:
+        sent = (
+            f"it was sent over {proto}, so it resolved when the connection opened"
+            if proto in ("HBONE", "DOUBLEHBONE")
+            else "passed through, unmanaged"
+        )
+        yield this.finding(
+            f"connection/{pod}",
+            f"outbound to {zm.cell(target)}, an address of {', '.join(sorted(set(hidden)))}, "
+            f"visible only in its own namespace (visibility Namespace): ztunnel does not "
+            f"resolve it for a client of namespace {client} ({sent})",
+            "call it from its namespace, or make its ServiceEntry visible to this one "
+            "(kubectl get serviceentry -A)",
+        )
+        return
+    if proto in ("HBONE", "DOUBLEHBONE"):
+        # ztunnel opens HBONE only to a destination it knew then: not passed through
         yield this.finding(
             f"connection/{pod}",
             f"outbound to {zm.cell(target)}, an address of no workload or service "
-            "ztunnel knows (passed through, unmanaged)",
-            "is the destination in this cluster? a ServiceEntry makes external destinations known",
+            f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
+            "so ztunnel knew it when the connection opened",
+            "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
+            "the IP)? the connection keeps its old destination until it closes",
         )
+        return
+    yield this.finding(
+        f"connection/{pod}",
+        f"outbound to {zm.cell(target)}, an address of no workload or service "
+        "ztunnel knows (passed through, unmanaged)",
+        "is the destination in this cluster? a ServiceEntry makes external destinations known",
+    )
 
 
 @_check("PD713", Severity.WARNING, "ztunnel-pod-pending")
