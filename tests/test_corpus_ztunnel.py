@@ -318,18 +318,19 @@ def test_address_in_a_cidr_vip_is_known(pdebug: Any, tmp_path: Path, form: str) 
     with a prefix) to that service: PD712 said "no workload or service ztunnel knows" for a
     connection to 10.50.3.4 inside 10.50.0.0/16; only 203.0.113.9 is unknown."""
     d = json.loads(MAIN.read_bytes())
+    [api] = [s for s in d["services"] if s["name"] == "api"]
     if form == "string":
-        d["services"][0]["cidrVips"] = ["net1/10.50.0.0/16"]
+        api["cidrVips"] = ["net1/10.50.0.0/16"]
         path = tmp_path / "zt.json"
         path.write_text(json.dumps(d))
     else:
         path = MAIN
-    assert d["services"][0]["vips"] == []
+    assert api["vips"] == []
     res = pdebug("check", path, "-o", "json")
     msgs = [f["message"] for f in json.loads(res.out)["findings"] if f["code"] == "PD712"]
     assert len(msgs) == 1 and "203.0.113.9:443" in msgs[0], msgs
     # a range that does not hold it: the address is unknown again
-    d["services"][0]["cidrVips"] = [{"network": "net1", "cidr": "10.60.0.0/16"}, "bad", 7]
+    api["cidrVips"] = [{"network": "net1", "cidr": "10.60.0.0/16"}, "bad", 7]
     other = tmp_path / "other.json"
     other.write_text(json.dumps(d))
     res = pdebug("check", other, "-o", "json")
@@ -452,3 +453,23 @@ def test_namespace_visible_service_from_another_namespace(pdebug: Any, tmp_path:
         "own namespace (visibility Namespace): ztunnel does not resolve it for a client of "
         "namespace shop (passed through, unmanaged)"
     )
+
+
+def test_passthrough_service_without_endpoints_is_not_pd706(pdebug: Any, tmp_path: Path) -> None:
+    """A ServiceEntry of resolution NONE reaches ztunnel as a service with
+    ``loadBalancer.mode: Passthrough`` and no endpoints: ztunnel sends each connection to
+    the address asked (istio/ztunnel ``build_request_passthrough_svc``), so "no endpoints:
+    connections to it fail" (PD706) was false. The ENDPOINTS cell stays istioctl's 0/0;
+    in Standard mode it is PD706 again."""
+    d = json.loads(MAIN.read_bytes())
+    [svc] = [s for s in d["services"] if s["name"] == "any-egress"]
+    assert svc["endpoints"] == {} and svc["loadBalancer"]["mode"] == "Passthrough"
+    found = json.loads(pdebug("check", MAIN, "-o", "json").out)["findings"]
+    assert "PD706" not in {f["code"] for f in found}
+    rows = {r[1]: r for r in _rows(pdebug("zc", "service", MAIN).out)[1:]}
+    assert rows["any-egress"][2:] == ["240.240.0.9", "None", "0/0"]
+    svc["loadBalancer"]["mode"] = "Standard"
+    path = tmp_path / "std.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    assert [f["resource"] for f in found if f["code"] == "PD706"] == ["service/any-egress.bookinfo"]

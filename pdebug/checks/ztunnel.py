@@ -10,7 +10,8 @@ PD702  error     certificate outside its validity period (leaf, intermediate, ro
 PD703  warning   leaf certificate expires within --cert-days [3]
 PD704  error     waypoint reference resolves to no known service (WAYPOINT ``NA``) [6]
 PD705  error     waypoint service with no healthy endpoint: bound traffic is dropped [7]
-PD706  warning   service without endpoints (``0/0``; not ``default/kubernetes``) [10]
+PD706  warning   service without endpoints (``0/0``; not ``default/kubernetes``, not a
+                 ``Passthrough`` one) [10]
 PD707  warning   endpoint whose workload is unknown (counted unhealthy) [11]
 PD708  error     ALLOW policy without rules: denies everything it applies to [22]
 PD709  warning   workload lists a policy the dump does not have [21]
@@ -198,6 +199,8 @@ def _no_endpoints(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
     for s in d.services:
         if (s.get("namespace"), s.get("name")) == ("default", "kubernetes"):
             continue  # the API server is not a workload
+        if zm.as_obj(s.get("loadBalancer")).get("mode") == "Passthrough":
+            continue  # a ServiceEntry of resolution NONE: ztunnel sends to the address asked
         if not zm.as_obj(s.get("endpoints")):
             yield this.finding(
                 _sname(s),
