@@ -22,6 +22,10 @@ PD713  warning   captured pod still Pending in ztunnel [18]
 PD714  warning   waypoint set on a workload ztunnel does not capture (TCP; not a
                  ServiceEntry's endpoint) [13]
 =====  ========  ==================================================================
+
+One module over 500 lines because it is the one registry of the PD7xx codes: the rules
+read the same dump facts and their helpers (which address ztunnel resolves for which
+client, which HBONE port a gateway declares) are shared between them.
 """
 
 from __future__ import annotations
