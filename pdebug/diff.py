@@ -128,6 +128,13 @@ class FieldChange:
     path: str
     left: Any
     right: Any
+    #: "" (a value that differs), or "moved": an item of the list at ``path`` moved
+    #: from index ``left`` to ``right`` (:mod:`pdebug.diff_lists`).
+    kind: str = ""
+    item: str = ""  # moved: what the item is ("route", "HTTP filter")
+    what: str = ""  # moved: which one (its name, else what identifies it)
+    by: str = ""  # moved: what ``what`` is: "name", a field ("match"), "" (the item itself)
+    why: str = ""  # moved: whether the order matters to Envoy
 
 
 @dataclass
@@ -960,20 +967,35 @@ def _field_changes(
     ignore: re.Pattern[str] | None,
     sides: tuple[Resource, Resource] | None = None,
 ) -> list[FieldChange]:
+    """What differs, field by field; items of identified lists paired by identity.
+
+    Paths name each list item by its index on the right side (where it is now); an item
+    on the left only by its left index. A moved item is one ``moved`` entry for its list
+    (:mod:`pdebug.diff_lists`), its fields compared with its pair's wherever it went.
+    """
+    from pdebug.diff_lists import align
+
     deep_diff = _deepdiff()
 
+    left, right, found = align(left, right)
     diff = deep_diff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
     originals: list[Any] = []
     for report_type, items in diff.items():
         for item in items:
-            parts = item.path(output_format="list")
+            aligned = item.path(output_format="list")
+            parts = found.coords(aligned, 1)
             path = _dotted(parts)
             if sides is not None and _holds_data_keys(parts):
                 if not originals:
                     originals = [plain_json(res.raw, f"{res.where}{res.name}") for res in sides]
-                side = originals[1] if report_type.endswith("_added") else originals[0]
-                path, kept = _dotted(_as_written(parts, side)), path
+                at = 1 if report_type.endswith("_added") else 0
+                written = _as_written(found.coords(aligned, at), originals[at])
+                # printed with the right side's indices, as every path is
+                written = [
+                    p if isinstance(p, str) else q for p, q in zip(written, parts, strict=True)
+                ]
+                path, kept = _dotted(written), path
                 if ignore is not None and ignore.search(kept):
                     continue
             if ignore is not None and ignore.search(path):
@@ -981,6 +1003,19 @@ def _field_changes(
             l_val = None if report_type.endswith("_added") else item.t1
             r_val = None if report_type.endswith("_removed") else item.t2
             changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
+    for move in found.moves:
+        path = _dotted(found.coords(move.parts, 1))
+        if ignore is None or not ignore.search(path):
+            changes.append(
+                FieldChange(
+                    path, move.left, move.right, "moved", move.item, move.what, move.by, move.why
+                )
+            )
+    for one in found.one_side:
+        path = _dotted([*found.coords(one.parts, 1), one.index])
+        if ignore is None or not ignore.search(path):
+            value = (one.value, None) if one.side == 0 else (None, one.value)
+            changes.append(FieldChange(path, *value))
     changes.sort(key=lambda c: c.path)
     return changes
 

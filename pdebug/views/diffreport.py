@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from pdebug.diff import TITLES, DiffReport, KindReport, Resource
+from pdebug.diff import TITLES, DiffReport, FieldChange, KindReport, Resource
 from pdebug.render.escape import escape_cell as _one_line
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines
@@ -20,6 +20,17 @@ def _value(value: Any) -> str:
         return "(absent)"
     text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
+
+
+def _moved(f: FieldChange) -> str:
+    """``route "r1" moved from [0] to [3] (order matters: ...)``."""
+    if f.by in ("name", ""):
+        which = _value(f.what)  # a name or a domain: quoted as JSON
+    else:
+        which = f"with {f.by} {f.what}"  # compact JSON already
+        if len(which) > _MAX_VALUE:
+            which = which[: _MAX_VALUE - 3] + "..."
+    return _one_line(f"{f.item} {which} moved from [{f.left}] to [{f.right}] ({f.why})")
 
 
 def report_text(report: DiffReport) -> str:
@@ -46,6 +57,9 @@ def report_text(report: DiffReport) -> str:
                 lines.append(f"  ~ {_one_line(change.name)}")
                 for f in change.fields:
                     path = _one_line(f.path)
+                    if f.kind == "moved":
+                        lines.append(f"      {path}: {_moved(f)}")
+                        continue
                     lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
     return "\n".join(lines)
 
@@ -73,11 +87,19 @@ def _kind_plain(kind: KindReport) -> dict[str, Any]:
                 "name": c.name,
                 "status": c.status,
                 **({"note": c.note} if c.note else {}),
-                "fields": [{"path": f.path, "left": f.left, "right": f.right} for f in c.fields],
+                "fields": [_field_plain(f) for f in c.fields],
             }
             for c in kind.changes
         ],
     }
+
+
+def _field_plain(f: FieldChange) -> dict[str, Any]:
+    out = {"path": f.path, "left": f.left, "right": f.right}
+    if f.kind:
+        # additive: a moved item is its list's path, its indices, and which item it is
+        out.update(kind=f.kind, item=f.item, what=f.what, by=f.by, why=f.why)
+    return out
 
 
 def unified(
