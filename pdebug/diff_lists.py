@@ -19,7 +19,6 @@ Pure functions over normalised plain data (:meth:`pdebug.diff.Resource.plain`).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,22 +190,33 @@ def _pair(
     return pairs, lk, "name" if by_name else spec.by
 
 
-def _kept(js: list[int]) -> set[int]:
-    """Positions of ``js`` in a longest increasing run (patience sorting)."""
-    tails: list[int] = []  # the smallest tail value of a run of each length
-    tail_at: list[int] = []  # its position in js
-    before: list[int] = [-1] * len(js)
-    for pos, j in enumerate(js):
-        k = bisect_left(tails, j)
-        if k == len(tails):
-            tails.append(j)
-            tail_at.append(pos)
-        else:
-            tails[k] = j
-            tail_at[k] = pos
-        before[pos] = tail_at[k - 1] if k else -1
+def _kept(pairs: list[tuple[int, int]]) -> set[int]:
+    """Positions of ``pairs`` in a longest run whose right indices increase.
+
+    ``pairs`` are in left order, their right indices distinct.
+    Of the longest runs, one that keeps the most items at their own index (``i == j``):
+    an item that did not move is not reported moved when another run explains it.
+    A Fenwick tree of the best run ending at each value: O(n log n).
+    """
+    size = max((j for _, j in pairs), default=-1) + 2
+    tree: list[tuple[int, int, int]] = [(0, 0, -1)] * (size + 1)
+    before = [-1] * len(pairs)
+    best: tuple[int, int, int] = (0, 0, -1)
+    for pos, (i, j) in enumerate(pairs):
+        k, got = j, (0, 0, -1)  # the best run ending below j
+        while k > 0:
+            got = max(got, tree[k])
+            k -= k & -k
+        here = (got[0] + 1, got[1] + (i == j), pos)
+        before[pos] = got[2]
+        best = max(best, here)
+        k = j + 1
+        while k <= size:
+            if here > tree[k]:
+                tree[k] = here
+            k += k & -k
     kept: set[int] = set()
-    pos = tail_at[-1] if tail_at else -1
+    pos = best[2]
     while pos >= 0:
         kept.add(pos)
         pos = before[pos]
@@ -244,7 +254,7 @@ def _walk(left: Any, right: Any, parts: tuple[Any, ...], found: Aligned) -> tupl
     assert spec is not None
     pairs, keys, by = paired
     found.pairs[parts] = pairs
-    kept = _kept([j for _, j in pairs])
+    kept = _kept(pairs)
     for pos, (i, j) in enumerate(pairs):
         if pos not in kept:
             found.moves.append(Move(parts, spec.item, keys[i], by, i, j, spec.why))

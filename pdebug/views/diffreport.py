@@ -30,6 +30,8 @@ def _moved(f: FieldChange) -> str:
         which = f"with {f.by} {f.what}"  # compact JSON already
         if len(which) > _MAX_VALUE:
             which = which[: _MAX_VALUE - 3] + "..."
+    if f.left == f.right:  # the items around it moved (none of the longest runs keeps it)
+        return _one_line(f"{f.item} {which} moved among others, still at [{f.left}] ({f.why})")
     return _one_line(f"{f.item} {which} moved from [{f.left}] to [{f.right}] ({f.why})")
 
 
