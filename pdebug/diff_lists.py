@@ -12,7 +12,9 @@ one side only, and returns both resources with those lists cut down to the pairs
 left side's order, for the field by field comparison.
 
 A list whose items pair by position already (the usual case: same items, same order,
-maybe more at the end) is left as it is: its comparison is the positional one.
+maybe more at the end) is left as it is: its comparison is the positional one. What is
+equal on both sides (as JSON: ``1`` is not ``1.0``) is cut out of both, for DeepDiff to
+walk only what differs.
 
 Pure functions over normalised plain data (:meth:`pdebug.diff.Resource.plain`).
 """
@@ -29,7 +31,7 @@ import orjson
 _FIRST_MATCH = "order matters: the first route that matches wins"
 _RUN_ORDER = "order matters: filters run in list order"
 #: Order does not change what Envoy picks: the move is in the config only.
-_ORDER_ONLY = "order only: Envoy does not choose by position"
+ORDER_ONLY = "order only: Envoy does not choose by position"
 
 
 def _json(value: Any) -> str:
@@ -41,6 +43,29 @@ def _field_of(name: str) -> Callable[[Any], str | None]:
         return _json(item.get(name, {})) if isinstance(item, dict) else None
 
     return key
+
+
+#: A route match's fields that say which paths it takes: first in its identity, so the
+#: label a move prints (cut at 100 characters) starts with them.
+_PATH_FIRST = (
+    "prefix",
+    "path",
+    "safe_regex",
+    "path_separated_prefix",
+    "path_match_policy",
+    "connect_matcher",
+)
+
+
+def _route_match(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    match = item.get("match", {})
+    if not isinstance(match, dict):
+        return _json(match)
+    first = {k: match[k] for k in _PATH_FIRST if k in match}
+    rest = {k: v for k, v in sorted(match.items()) if k not in first}
+    return orjson.dumps({**first, **rest}).decode()
 
 
 def _address(item: Any) -> str | None:
@@ -79,18 +104,18 @@ class _Spec:
 
 #: List fields (by their field name) whose items are identified, wherever they are.
 SPECS: dict[str, _Spec] = {
-    "routes": _Spec("route", _FIRST_MATCH, _field_of("match"), "match"),
-    "virtual_hosts": _Spec("virtual host", _ORDER_ONLY),
-    "domains": _Spec("domain", _ORDER_ONLY, _scalar, named=False),
+    "routes": _Spec("route", _FIRST_MATCH, _route_match, "match"),
+    "virtual_hosts": _Spec("virtual host", ORDER_ONLY),
+    "domains": _Spec("domain", ORDER_ONLY, _scalar, named=False),
     "filter_chains": _Spec(
-        "filter chain", _ORDER_ONLY, _field_of("filter_chain_match"), "filter_chain_match"
+        "filter chain", ORDER_ONLY, _field_of("filter_chain_match"), "filter_chain_match"
     ),
     "filters": _Spec("filter", _RUN_ORDER),
     "http_filters": _Spec("HTTP filter", _RUN_ORDER),
     "listener_filters": _Spec("listener filter", _RUN_ORDER),
-    "lb_endpoints": _Spec("endpoint", _ORDER_ONLY, _address, "address", named=False),
-    "endpoints": _Spec("locality", _ORDER_ONLY, _locality, "locality", named=False),
-    "clusters": _Spec("weighted cluster", _ORDER_ONLY),
+    "lb_endpoints": _Spec("endpoint", ORDER_ONLY, _address, "address", named=False),
+    "endpoints": _Spec("locality", ORDER_ONLY, _locality, "locality", named=False),
+    "clusters": _Spec("weighted cluster", ORDER_ONLY),
 }
 
 #: Fields whose keys below are data, not fields (a Struct, a metadata map): not looked in.
@@ -230,16 +255,28 @@ def align(left: Any, right: Any) -> tuple[Any, Any, Aligned]:
     return a, b, found
 
 
+def _same(left: Any, right: Any) -> bool:
+    """Whether two equal containers are equal as JSON too (``1``, ``1.0`` and ``true`` are not)."""
+    try:
+        return orjson.dumps(left, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            right, option=orjson.OPT_SORT_KEYS
+        )
+    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits: compare in full
+        return False
+
+
 def _walk(left: Any, right: Any, parts: tuple[Any, ...], found: Aligned) -> tuple[Any, Any]:
+    if type(left) in (dict, list) and left == right and _same(left, right):
+        # equal: nothing to compare field by field (a route config's thousand unchanged
+        # virtual hosts are not walked again by DeepDiff)
+        return None, None
     if type(left) is dict and type(right) is dict:
-        if left == right:
-            return left, right
         da, db = dict(left), dict(right)
         for key, value in left.items():
             if key in right and key not in _OPAQUE:
                 da[key], db[key] = _walk(value, right[key], (*parts, key), found)
         return da, db
-    if type(left) is not list or type(right) is not list or left == right:
+    if type(left) is not list or type(right) is not list:
         return left, right
     name = parts[-1] if parts and isinstance(parts[-1], str) else None
     spec = SPECS.get(name) if name is not None else None

@@ -128,7 +128,7 @@ def test_higress_routes_share_names_so_pair_by_match(pdebug, tmp_path):
     assert result.code == ExitCode.FINDINGS
     body = [line for line in result.out.splitlines() if line.startswith("      ")]
     move = (
-        '      virtual_hosts[0].routes: route with match {"case_sensitive":true,"path":"/"}'
+        '      virtual_hosts[0].routes: route with match {"path":"/","case_sensitive":true}'
         " moved from [0] to [6] (order matters: the first route that matches wins)"
     )
     # both route configs (80 and 443): the move, and the one field at its new index

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from pdebug.diff import TITLES, DiffReport, FieldChange, KindReport, Resource
+from pdebug.diff_lists import ORDER_ONLY
 from pdebug.render.escape import escape_cell as _one_line
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines
@@ -20,6 +21,36 @@ def _value(value: Any) -> str:
         return "(absent)"
     text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
+
+
+#: More moves than this in one list whose order Envoy ignores: one line says how many.
+_MOVES_SHOWN = 3
+
+
+def _field_lines(fields: list[FieldChange]) -> list[str]:
+    """One line per field; the moves of a list whose order does not matter, summed up."""
+    lines: list[str] = []
+    i = 0
+    while i < len(fields):
+        f = fields[i]
+        path = _one_line(f.path)
+        if f.kind != "moved":
+            lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
+            i += 1
+            continue
+        end = i + 1
+        while end < len(fields) and fields[end].kind == "moved" and fields[end].path == f.path:
+            end += 1
+        if f.why == ORDER_ONLY and end - i > _MOVES_SHOWN:
+            # a reordered domain list: which ones moved is noise (-o json has each)
+            items = f.item[:-1] + "ies" if f.item.endswith("y") else f.item + "s"
+            lines.append(
+                f"      {path}: {end - i} {items} moved ({f.why}; -o json lists each move)"
+            )
+        else:
+            lines.extend(f"      {path}: {_moved(m)}" for m in fields[i:end])
+        i = end
+    return lines
 
 
 def _moved(f: FieldChange) -> str:
@@ -57,12 +88,7 @@ def report_text(report: DiffReport) -> str:
                 lines.append(f"  + {_one_line(change.name)}: only in {right}{extra}")
             else:
                 lines.append(f"  ~ {_one_line(change.name)}")
-                for f in change.fields:
-                    path = _one_line(f.path)
-                    if f.kind == "moved":
-                        lines.append(f"      {path}: {_moved(f)}")
-                        continue
-                    lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
+                lines.extend(_field_lines(change.fields))
     return "\n".join(lines)
 
 
