@@ -84,7 +84,8 @@ def _address(item: Any) -> str | None:
 def _locality(item: Any) -> str | None:
     if not isinstance(item, dict):
         return None
-    return _json({"locality": item.get("locality", {}), "priority": item.get("priority", 0)})
+    priority = item.get("priority", 0)
+    return _json(item.get("locality", {})) + (f" priority {priority}" if priority else "")
 
 
 def _scalar(item: Any) -> str | None:
@@ -114,7 +115,7 @@ SPECS: dict[str, _Spec] = {
     "http_filters": _Spec("HTTP filter", _RUN_ORDER),
     "listener_filters": _Spec("listener filter", _RUN_ORDER),
     "lb_endpoints": _Spec("endpoint", ORDER_ONLY, _address, "address", named=False),
-    "endpoints": _Spec("locality", ORDER_ONLY, _locality, "locality", named=False),
+    "endpoints": _Spec("endpoint group", ORDER_ONLY, _locality, "locality", named=False),
     "clusters": _Spec("weighted cluster", ORDER_ONLY),
 }
 

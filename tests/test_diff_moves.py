@@ -480,3 +480,15 @@ def test_a_route_move_changes_envoys_answer_and_diff_says_move(pdebug, tmp_path)
         + move,
         "      virtual_hosts[0].routes:" + move,
     ]
+
+
+@pytest.mark.parametrize(("a", "b"), [(1, 1.0), (1, True), (0.5, 0.50000001)])
+def test_what_is_cut_out_as_equal_is_equal_as_json(a, b):
+    """Equal parts are cut out before DeepDiff: Python's ``1 == 1.0 == True`` must not."""
+    left = {"virtual_hosts": [{"name": "v", "routes": [{"name": "r", "x": {"n": a}}]}]}
+    right = copy.deepcopy(left)
+    right["virtual_hosts"][0]["routes"][0]["x"]["n"] = b
+    fields = d._field_changes(left, right, None)
+    assert [(f.path, f.left, f.right) for f in fields] == [
+        ("virtual_hosts[0].routes[0].x.n", a, b)
+    ]
