@@ -376,6 +376,7 @@ def collect(
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
         out.update(_v2alpha_listeners(dump, sec, exact))
     twins: set[str] = set()  # names only a name-less rejection holds so far
+    nameless = 0
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
@@ -392,6 +393,11 @@ def collect(
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
+                if not res.name and not dynamic:
+                    # Consul's endpoint configs carry no cluster_name: keyed alike, all
+                    # but the last would go uncompared; in their order they are compared
+                    nameless += 1
+                    res.name = f"(unnamed #{nameless})"
                 twin = dynamic and not entry.entry.name
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
@@ -407,6 +413,11 @@ def collect(
                     twins.discard(res.name)
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
+    if nameless > 1:
+        dump.warn(
+            f"{dump.source}: {nameless} {kind} without a name: compared in their order,"
+            f" as (unnamed #1) to (unnamed #{nameless})"
+        )
     return out
 
 

@@ -492,3 +492,21 @@ def test_what_is_cut_out_as_equal_is_equal_as_json(a, b):
     assert [(f.path, f.left, f.right) for f in fields] == [
         ("virtual_hosts[0].routes[0].x.n", a, b)
     ]
+
+
+def test_endpoint_configs_without_a_name_are_all_compared(pdebug, tmp_path):
+    """Consul's test dump holds endpoint configs without cluster_name: keyed alike, all but
+    the last went uncompared (a change in the first: "Endpoints Match", exit 0)."""
+    dump = CORPUS / "consul-k8s" / "test_config_dump.json"
+    doc = _load_doc(dump)
+    eps = next(c for c in doc["configs"] if "dynamic_endpoint_configs" in c)
+    first = eps["dynamic_endpoint_configs"][0]["endpoint_config"]
+    assert "cluster_name" not in first  # the premise
+    first["endpoints"][0]["lb_endpoints"].pop()
+    other = tmp_path / "after.json"
+    other.write_text(json.dumps(doc))
+    result = pdebug("diff", dump, other, "--include", "endpoints")
+    assert result.code == ExitCode.FINDINGS
+    assert "Endpoints Don't Match" in result.out.splitlines()
+    assert "  ~ (unnamed #1)" in result.out.splitlines()
+    assert "endpoints without a name: compared in their order" in result.err
