@@ -269,8 +269,10 @@ def _same(left: Any, right: Any) -> bool:
 def _walk(left: Any, right: Any, parts: tuple[Any, ...], found: Aligned) -> tuple[Any, Any]:
     if type(left) in (dict, list) and left == right and _same(left, right):
         # equal: nothing to compare field by field (a route config's thousand unchanged
-        # virtual hosts are not walked again by DeepDiff)
-        return None, None
+        # virtual hosts are not walked again by DeepDiff). Cut to an empty map, not None:
+        # DeepDiff compares a list of hashable items by hash (1 and 1.0 alike), and a
+        # list must stay what it was, unhashable items and all.
+        return {}, {}
     if type(left) is dict and type(right) is dict:
         da, db = dict(left), dict(right)
         for key, value in left.items():

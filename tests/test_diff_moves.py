@@ -489,9 +489,7 @@ def test_what_is_cut_out_as_equal_is_equal_as_json(a, b):
     right = copy.deepcopy(left)
     right["virtual_hosts"][0]["routes"][0]["x"]["n"] = b
     fields = d._field_changes(left, right, None)
-    assert [(f.path, f.left, f.right) for f in fields] == [
-        ("virtual_hosts[0].routes[0].x.n", a, b)
-    ]
+    assert [(f.path, f.left, f.right) for f in fields] == [("virtual_hosts[0].routes[0].x.n", a, b)]
 
 
 def test_endpoint_configs_without_a_name_are_all_compared(pdebug, tmp_path):
@@ -510,3 +508,57 @@ def test_endpoint_configs_without_a_name_are_all_compared(pdebug, tmp_path):
     assert "Endpoints Don't Match" in result.out.splitlines()
     assert "  ~ (unnamed #1)" in result.out.splitlines()
     assert "endpoints without a name: compared in their order" in result.err
+
+
+# --- hostile shapes: the pairing never crashes, and finds a difference iff there is one --
+
+_NAMES = ["routes", "domains", "filter_chains", "http_filters", "lb_endpoints", "endpoints"]
+_LEAVES: list[Any] = [0, 1, 1.0, True, False, "", "a", "b", None, [], {}]
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth <= 0 or roll < 0.3:
+        return rng.choice(_LEAVES)
+    if roll < 0.6:
+        return [_random_value(rng, depth - 1) for _ in range(rng.randrange(4))]
+    keys = rng.sample(["name", "match", "endpoint", "address", "x", *_NAMES], rng.randrange(4))
+    return {k: _random_value(rng, depth - 1) for k in keys}
+
+
+def _mutated(value: Any, rng: random.Random) -> Any:
+    value = copy.deepcopy(value)
+    lists = [n for n in _every(value) if isinstance(n, list) and n]
+    for node in rng.sample(lists, min(len(lists), rng.randrange(3))):
+        if rng.random() < 0.5:
+            rng.shuffle(node)
+        else:
+            node[rng.randrange(len(node))] = _random_value(rng, 2)
+    return value
+
+
+def _every(value: Any) -> list[Any]:
+    out, stack = [], [value]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def test_hostile_lists_pair_without_crashing_and_differ_iff_they_differ():
+    rng = random.Random(20261207)
+    for _ in range(400):
+        left = {name: _random_value(rng, 3) for name in rng.sample(_NAMES, 3)}
+        right = _mutated(left, rng)
+        fields = d._field_changes(left, right, None)
+        # what DeepDiff alone says (by position): a difference iff it sees one
+        # (it compares a list of hashable items by hash: [1, 2] and [1.0, 2] are alike)
+        plain = d._deepdiff()(left, right, ignore_order=False, verbose_level=2, view="tree")
+        assert (fields == []) == (not plain), (left, right, fields)
+        for f in fields:
+            if f.kind == "moved":
+                assert isinstance(f.left, int) and isinstance(f.right, int)
