@@ -129,6 +129,13 @@ class FieldChange:
     path: str
     left: Any
     right: Any
+    #: "" (a value that differs), or "moved": an item of the list at ``path`` moved
+    #: from index ``left`` to ``right`` (:mod:`pdebug.diff_lists`).
+    kind: str = ""
+    item: str = ""  # moved: what the item is ("route", "HTTP filter")
+    what: str = ""  # moved: which one (its name, else what identifies it)
+    by: str = ""  # moved: what ``what`` is: "name", a field ("match"), "" (the item itself)
+    why: str = ""  # moved: whether the order matters to Envoy
 
 
 @dataclass
@@ -380,6 +387,7 @@ def collect(
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
         out.update(_v2alpha_listeners(dump, sec, exact))
     twins: set[str] = set()  # names only a name-less rejection holds so far
+    nameless = 0
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
@@ -396,6 +404,11 @@ def collect(
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
+                if not res.name and not dynamic:
+                    # Consul's endpoint configs carry no cluster_name: keyed alike, all
+                    # but the last would go uncompared; in their order they are compared
+                    nameless += 1
+                    res.name = f"(unnamed #{nameless})"
                 twin = dynamic and not entry.entry.name
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
@@ -411,6 +424,11 @@ def collect(
                     twins.discard(res.name)
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
+    if nameless > 1:
+        dump.warn(
+            f"{dump.source}: {nameless} {kind} without a name: compared in their order,"
+            f" as (unnamed #1) to (unnamed #{nameless})"
+        )
     return out
 
 
@@ -971,20 +989,35 @@ def _field_changes(
     ignore: re.Pattern[str] | None,
     sides: tuple[Resource, Resource] | None = None,
 ) -> list[FieldChange]:
+    """What differs, field by field; items of identified lists paired by identity.
+
+    Paths name each list item by its index on the right side (where it is now); an item
+    on the left only by its left index. A moved item is one ``moved`` entry for its list
+    (:mod:`pdebug.diff_lists`), its fields compared with its pair's wherever it went.
+    """
+    from pdebug.diff_lists import align
+
     deep_diff = _deepdiff()
 
+    left, right, found = align(left, right)
     diff = deep_diff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
     originals: list[Any] = []
     for report_type, items in diff.items():
         for item in items:
-            parts = item.path(output_format="list")
+            aligned = item.path(output_format="list")
+            parts = found.coords(aligned, 1)
             path = _dotted(parts)
             if sides is not None and _holds_data_keys(parts):
                 if not originals:
                     originals = [plain_json(res.raw, f"{res.where}{res.name}") for res in sides]
-                side = originals[1] if report_type.endswith("_added") else originals[0]
-                path, kept = _dotted(_as_written(parts, side)), path
+                at = 1 if report_type.endswith("_added") else 0
+                written = _as_written(found.coords(aligned, at), originals[at])
+                # printed with the right side's indices, as every path is
+                written = [
+                    p if isinstance(p, str) else q for p, q in zip(written, parts, strict=True)
+                ]
+                path, kept = _dotted(written), path
                 if ignore is not None and ignore.search(kept):
                     continue
             if ignore is not None and ignore.search(path):
@@ -992,6 +1025,19 @@ def _field_changes(
             l_val = None if report_type.endswith("_added") else item.t1
             r_val = None if report_type.endswith("_removed") else item.t2
             changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
+    for move in found.moves:
+        path = _dotted(found.coords(move.parts, 1))
+        if ignore is None or not ignore.search(path):
+            changes.append(
+                FieldChange(
+                    path, move.left, move.right, "moved", move.item, move.what, move.by, move.why
+                )
+            )
+    for one in found.one_side:
+        path = _dotted([*found.coords(one.parts, 1), one.index])
+        if ignore is None or not ignore.search(path):
+            value = (one.value, None) if one.side == 0 else (None, one.value)
+            changes.append(FieldChange(path, *value))
     changes.sort(key=lambda c: c.path)
     return changes
 
