@@ -1,0 +1,96 @@
+"""Sweep 26: dumps pasted into GitHub issue threads (partial, cut, of old Envoys) and
+what pdebug said of them (each test fails without its fix). Provenance of the
+fixtures: fixtures/corpus/MANIFEST.md ("Not byte copies")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests import harness as eh
+
+HANDMADE = eh.FIXTURES / "corpus" / "handmade"
+CONTOUR = HANDMADE / "contour-0.8-envoy-1.8-tls-context.json"
+WARMING_111 = HANDMADE / "envoy-1.11-warming-circuit-breakers-v2alpha.json"
+
+
+def _keep(path: Path, tmp_path: Path, *kinds: str) -> Path:
+    """A copy of dump ``path`` holding only the sections whose type names one of ``kinds``."""
+    doc: dict[str, Any] = json.loads(path.read_text())
+    doc["configs"] = [
+        c for c in doc["configs"] if any(f".{k}ConfigDump" in c["@type"] for k in kinds)
+    ]
+    out = tmp_path / f"{path.stem}-{'-'.join(kinds)}.json"
+    out.write_text(json.dumps(doc, indent=1))
+    return out
+
+
+# --------------------------------------------------------------------------- secrets < 1.10
+def test_secrets_of_a_pasted_v2alpha_dump_without_bootstrap(pdebug, tmp_path: Path) -> None:
+    """Contour 0.8's Envoy 1.8 dump as pasted without its bootstrap (contour#793 pasted
+    one listener): Envoy older than 1.10 writes no secrets section, so "capture the full
+    dump" could not help; pdebug names the v2alpha type and says a pre-1.10 Envoy writes
+    none, and `check` skips PD5xx with the same reason (not "taken with a mask?", which
+    Envoy <= 1.14 did not take)."""
+    cut = _keep(CONTOUR, tmp_path, "Clusters", "Listeners", "Routes")
+    got = pdebug("secrets", cut)
+    assert got.code == 4, got.out
+    assert "envoy.admin.v2alpha.SecretsConfigDump" in got.err, got.err
+    assert "older than 1.10 writes none" in got.err, got.err
+    assert "capture the full dump" not in got.err
+    assert "Traceback" not in got.err
+    check = pdebug("check", cut)
+    line = next(ln for ln in check.out.splitlines() if ln.startswith("Skipped PD501"))
+    assert "older than 1.10 writes none" in line, line
+    assert "mask" not in line
+    listeners = next(ln for ln in check.out.splitlines() if "PD601" in ln)
+    assert "cut from the paste?" in listeners, listeners
+
+
+def test_secrets_of_a_pre_110_bootstrap_without_listeners(pdebug, tmp_path: Path) -> None:
+    """The same Envoy 1.8 dump cut to its bootstrap and routes: the bootstrap names
+    1.8.0, which never writes a secrets section, so the proxy has no SDS secrets (was:
+    "capture the full dump", exit 4) and check's PD5xx run."""
+    cut = _keep(CONTOUR, tmp_path, "Bootstrap", "Routes")
+    got = pdebug("secrets", cut)
+    assert got.code == 0, got.err
+    assert "No active or warming secrets found." in got.out
+    check = pdebug("check", cut)
+    assert not any(ln.startswith("Skipped PD501") for ln in check.out.splitlines()), check.out
+
+
+def test_secrets_of_a_v3_dump_without_bootstrap_still_asks_for_the_whole_dump(
+    pdebug, tmp_path: Path
+) -> None:
+    """A v3 dump (Envoy >= 1.15, masks exist) keeps the old advice: not captured."""
+    src = eh.FIXTURES / "corpus" / "handmade" / "gloo-edge-1.16-envoy-1.27-gateway-proxy.json"
+    cut = _keep(src, tmp_path, "Clusters", "Listeners")
+    got = pdebug("secrets", cut)
+    assert got.code == 4
+    assert "capture the full dump" in got.err
+    assert "1.10" not in got.err
+
+
+# --------------------------------------------------------------------------- envoy#9416 shape
+def test_envoy_111_warming_update_of_an_active_cluster(pdebug) -> None:
+    """envoy#9416's shape (Envoy 1.11.1, own control plane): a circuit-breaker change to
+    an EDS cluster stays in dynamic_warming_clusters beside the active version. Both rows
+    show with their state and version, check says the update is warming and the active
+    version still serves, secrets and ecds say none, endpoints says where they come from."""
+    got = pdebug("clusters", WARMING_111, "-o", "wide")
+    assert got.code == 0, got.err
+    rows = [ln.split() for ln in got.out.splitlines() if ln.startswith("cart-api")]
+    assert [(r[5], r[9]) for r in rows] == [
+        ("ACTIVE", "v-20191219-0311"),
+        ("WARMING", "v-20191219-0412"),
+    ], got.out
+    check = pdebug("check", WARMING_111)
+    assert check.code == 1
+    assert "PD201" in check.out and "the previous version still serves" in check.out
+    assert pdebug("secrets", WARMING_111).code == 0
+    eps = pdebug("endpoints", WARMING_111)
+    assert eps.code == 4 and "older than 1.15" in eps.err
+    trace = pdebug("trace", WARMING_111, "http://cart-api:8080/x", "-H", "Host:cart-api")
+    assert trace.code == 6, trace.out
+    assert "cluster         cart-api.staging.mesh.local" in trace.out
