@@ -94,3 +94,64 @@ def test_envoy_111_warming_update_of_an_active_cluster(pdebug) -> None:
     trace = pdebug("trace", WARMING_111, "http://cart-api:8080/x", "-H", "Host:cart-api")
     assert trace.code == 6, trace.out
     assert "cluster         cart-api.staging.mesh.local" in trace.out
+
+
+# --------------------------------------------------------------------------- "..." placeholders
+def _with_placeholder(tmp_path: Path, list_key: str) -> Path:
+    """The Envoy 1.11 dump with ``{"...": "..."}`` first in its first ``list_key`` list,
+    as people cut pastes in issue threads (envoy#36728's "Here is some configuration")."""
+    text = WARMING_111.read_text()
+    cut = text.replace(f'"{list_key}": [', f'"{list_key}": [\n {{"...": "..."}},', 1)
+    assert cut != text
+    out = tmp_path / f"placeholder-{list_key}.json"
+    out.write_text(cut)
+    return out
+
+
+def test_a_placeholder_cluster_is_no_row_and_is_said(pdebug, tmp_path: Path) -> None:
+    """A ``{"...": "..."}`` entry in dynamic_active_clusters was a cluster row with no
+    name, TYPE STATIC, STATE ACTIVE (no Envoy writes a nameless cluster), said nowhere."""
+    path = _with_placeholder(tmp_path, "dynamic_active_clusters")
+    for args in (("clusters",), ("clusters", "-o", "wide"), ("check",)):
+        got = pdebug(*args, path)
+        assert got.code in (0, 1), got.err
+        lines = [ln for ln in got.out.splitlines()[1:] if ln.strip()]
+        assert not any(ln.startswith(" ") for ln in lines if args[0] == "clusters"), got.out
+        assert 'the ClustersConfigDump section holds a "..." placeholder' in got.err, got.err
+    rows = pdebug("clusters", path).out.splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["cart-api.staging.mesh.local", "xds_manager"]
+
+
+def test_placeholders_in_routes_and_listeners_are_said(pdebug, tmp_path: Path) -> None:
+    """A placeholder virtual host made a `routes` row "route_8080 (no name) /* 404" and a
+    placeholder route a blank one; a placeholder listener vanished: each now says the
+    section was cut by hand (once), and trace still names the placeholder route."""
+    for key, view, section in (
+        ("virtual_hosts", "routes", "RoutesConfigDump"),
+        ("routes", "routes", "RoutesConfigDump"),
+        ("dynamic_active_listeners", "listeners", "ListenersConfigDump"),
+    ):
+        path = _with_placeholder(tmp_path, key)
+        got = pdebug(view, path)
+        assert got.code == 0, got.err
+        assert got.err.count(f'the {section} section holds a "..." placeholder') == 1, got.err
+    trace = pdebug(
+        "trace",
+        _with_placeholder(tmp_path, "routes"),
+        "http://cart-api:8080/",
+        "-H",
+        "Host:cart-api",
+    )
+    assert "no match block" in trace.out
+    assert "placeholder" in trace.err
+
+
+def test_no_placeholder_warning_on_whole_dumps(pdebug) -> None:
+    """The corpus's own dumps hold no "..." member: no warning on them."""
+    for path in (
+        WARMING_111,
+        CONTOUR,
+        eh.FIXTURES / "corpus" / "istio" / "2020-01-productpage" / "productpage_config_dump.json",
+    ):
+        got = pdebug("all", path)
+        assert "placeholder" not in got.err, got.err

@@ -69,6 +69,7 @@ _NO_CLUSTERS = (
     "section, even with config_dump?include_eds)"
 )
 
+
 def _missing(ctx: Context, chk: Check) -> str | None:
     """Why ``chk`` cannot run on this data, or None when it can."""
     for group in chk.needs:

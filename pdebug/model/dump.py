@@ -347,6 +347,12 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
         ) from None
 
 
+#: A member named "..." (or "…"): a placeholder a person wrote into a pasted dump.
+_PLACEHOLDER = re.compile(rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:')
+#: Sections larger than this were not pasted by hand: not searched for placeholders.
+_PASTED_BYTES = 4 << 20
+
+
 @dataclass
 class Section:
     """One ``configs[]`` entry: its type URL and its undecoded top-level fields."""
@@ -378,6 +384,8 @@ class Section:
     #: strictly (no resource skipped): each one's cached list is exactly the field's
     #: value in the section, an absent or null field an empty list. Set by load.
     planned: frozenset[str] = field(default=frozenset(), repr=False)
+    #: Whether the section was searched for a pasted dump's placeholders.
+    _looked: bool = field(default=False, repr=False)
 
     def _ensure(self) -> None:
         if self.complete is not None:
@@ -427,6 +435,7 @@ class Section:
         ck = (key, tp)
         if ck in self._cache:
             return self._cache[ck]  # type: ignore[no-any-return]
+        self.say_placeholders()
         if self.fast is not None and self.fast(key, tp):
             return self._cache[ck]  # type: ignore[no-any-return]
         raw = self.raw(key)
@@ -441,6 +450,27 @@ class Section:
         if raw is not None and self.release is not None:
             self.release()
         return value  # type: ignore[no-any-return]
+
+    def say_placeholders(self) -> None:
+        """Warn, once, when the section holds a ``"...": ...`` member (no Envoy writes one).
+
+        A dump pasted into an issue and cut by hand keeps its shape with such
+        placeholders; what was cut is not in any table, and that is said. Only a section
+        small enough to have been pasted is searched (a search costs about 1 ms per MB).
+        """
+        if self._looked:
+            return
+        self._looked = True
+        parts = [self.text] if self.text is not None else list(self.fields.values())
+        if sum(len(p) for p in parts) > _PASTED_BYTES:
+            return
+        for part in parts:
+            if _PLACEHOLDER.search(part) is not None:
+                self._warn(
+                    f'{self.where}: the {self.message} section holds a "..." placeholder '
+                    "(a hand-edited paste): what was cut there is not shown"
+                )
+                return
 
     def _what(self, key: str) -> str:
         return f"{self.where}: {self.message}.{key}" if self.where else key
@@ -592,6 +622,8 @@ class ConfigDump:
     def require(self, kind: str) -> Section:
         """The section of ``kind``, or :class:`MissingSection` saying how to get it."""
         sec = self.section(kind)
+        if sec is not None:
+            sec.say_placeholders()
         if sec is None:
             self.check_intact()
             hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
@@ -642,8 +674,23 @@ class ConfigDump:
     # -- typed accessors ---------------------------------------------------------------
 
     def cluster_entries(self, key: str) -> Entries[s.ClusterEntry]:
-        """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``."""
-        return self._entries("clusters", key, s.ClusterEntry)
+        """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``.
+
+        An entry with neither a named cluster nor an ``error_state`` (a hand-edited
+        paste's ``{"...": "..."}``) is said skipped, once: it is no row (:attr:`absent`).
+        """
+        found = self._entries("clusters", key, s.ClusterEntry)
+        said = self.facts.setdefault("dump.placeholders", set())
+        if key not in said:
+            said.add(key)
+            for i, entry in enumerate(found.items):
+                if not entry.cluster.name and entry.error_state == s.NULL:
+                    at = position(found.items, i)
+                    self.warn(
+                        f"{self.source}: {key}[{at}] skipped: it holds no named cluster "
+                        "(a placeholder in an edited paste?)"
+                    )
+        return found
 
     def dynamic_listeners(self) -> Entries[s.DynamicListener]:
         """``dynamic_listeners[]``, including name-less error-only entries.
