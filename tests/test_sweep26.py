@@ -155,3 +155,32 @@ def test_no_placeholder_warning_on_whole_dumps(pdebug) -> None:
     ):
         got = pdebug("all", path)
         assert "placeholder" not in got.err, got.err
+
+
+def test_a_placeholder_list_item_is_said(pdebug, tmp_path: Path) -> None:
+    """``"dynamic_active_clusters": [ "...", {...} ]``: the item was said skipped as
+    "Expected `object`, got `str`"; now the section is also said cut by hand."""
+    text = WARMING_111.read_text()
+    path = tmp_path / "dots-item.json"
+    path.write_text(
+        text.replace('"dynamic_active_clusters": [', '"dynamic_active_clusters": [ "...",', 1)
+    )
+    got = pdebug("clusters", path)
+    assert got.code == 0, got.err
+    assert 'holds a "..." placeholder' in got.err, got.err
+
+
+def test_a_pasted_section_field_alone_is_named(pdebug, tmp_path: Path) -> None:
+    """envoy#19262 pasted `"dynamic_warming_clusters": [ ... ]` alone: it read as YAML and
+    pdebug said "YAML without a 'configs' list"; it now says which piece of a dump it is
+    and to save the whole one (exit 4, one line, no traceback)."""
+    doc = json.loads(WARMING_111.read_text())
+    clusters = next(c for c in doc["configs"] if "Clusters" in c["@type"])
+    for key in ("dynamic_warming_clusters", "dynamic_active_listeners"):
+        src = clusters if "clusters" in key else doc["configs"][2]
+        path = tmp_path / f"{key}.txt"
+        path.write_text(f'"{key}": ' + json.dumps(src[key], indent=1) + "\n")
+        got = pdebug("clusters", path)
+        assert got.code == 4, got.out
+        assert f"a piece of a config dump ({key} alone, as pasted)" in got.err, got.err
+        assert "Traceback" not in got.err

@@ -347,8 +347,11 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
         ) from None
 
 
-#: A member named "..." (or "…"): a placeholder a person wrote into a pasted dump.
-_PLACEHOLDER = re.compile(rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:')
+#: A member named "..." (or "…"), or a list item "...": a placeholder a person wrote
+#: into a pasted dump.
+_PLACEHOLDER = re.compile(
+    rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:|[\[,]\s*"(?:\.\.\.|\xe2\x80\xa6)"\s*[,\]]'
+)
 #: Sections larger than this were not pasted by hand: not searched for placeholders.
 _PASTED_BYTES = 4 << 20
 
