@@ -184,3 +184,52 @@ def test_a_pasted_section_field_alone_is_named(pdebug, tmp_path: Path) -> None:
         assert got.code == 4, got.out
         assert f"a piece of a config dump ({key} alone, as pasted)" in got.err, got.err
         assert "Traceback" not in got.err
+
+
+# --------------------------------------------------------------------------- envoy#36728 shape
+PARTIAL_132 = HANDMADE / "istio-envoy-1.32-partial-paste-no-bootstrap.json"
+
+
+def test_trace_on_a_pasted_piece_without_the_capture_listener_is_unknown(pdebug) -> None:
+    """envoy#36728 pasted "some configuration" of an Istio sidecar (Envoy 1.32): one
+    cluster, the outbound `0.0.0.0_8088` listener (bind_to_port false), its routes and
+    EDS, no bootstrap and no virtualOutbound. trace said "FAIL, connection refused" (exit
+    1) of the proxy; the capture listener is what the paste left out: UNKNOWN (exit 6)."""
+    got = pdebug("trace", PARTIAL_132, "http://nginx-perf-8088:8088/")
+    assert got.code == 6, got.out
+    assert "VERDICT: UNKNOWN" in got.out
+    assert "no bootstrap section" in got.out and "left out" in got.out
+    assert "connection refused" not in got.out.split("VERDICT")[1]
+    check = pdebug("check", PARTIAL_132)
+    assert "Skipped PD602: no virtualOutbound listener in this partial dump" in check.out
+
+
+def test_trace_on_a_whole_dump_without_a_capture_listener_still_fails(pdebug, tmp_path) -> None:
+    """The same pieces with a bootstrap (a whole dump): nothing binds port 8088, so the
+    connection is refused (FAIL, exit 1) as before."""
+    doc = json.loads(PARTIAL_132.read_text())
+    boot = json.loads(WARMING_111.read_text())["configs"][0]
+    boot["@type"] = "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump"
+    doc["configs"].insert(0, boot)
+    path = tmp_path / "whole.json"
+    path.write_text(json.dumps(doc))
+    got = pdebug("trace", path, "http://nginx-perf-8088:8088/")
+    assert got.code == 1, got.out
+    assert "VERDICT: FAIL, connection refused" in got.out
+    check = pdebug("check", path)
+    assert "Skipped PD602: no virtualOutbound listener (not an Istio sidecar)." in check.out
+
+
+def test_the_pasted_piece_reads_in_every_view(pdebug) -> None:
+    """Every view of the envoy#36728-shaped piece: what it holds is read, what it lacks is
+    named with exit 4 (bootstrap, secrets, ecds), never a traceback."""
+    for view in ("clusters", "listeners", "routes", "endpoints"):
+        for fmt in ("short", "wide", "json"):
+            got = pdebug(view, PARTIAL_132, "-o", fmt)
+            assert got.code == 0, (view, fmt, got.err)
+    for view in ("bootstrap", "secrets", "ecds"):
+        got = pdebug(view, PARTIAL_132)
+        assert got.code == 4, got.out
+        assert f"the dump has no {view} section" in got.err
+    got = pdebug("all", PARTIAL_132)
+    assert got.code == 0 and "The dump has no bootstrap, secrets section(s); skipped." in got.err
