@@ -233,3 +233,17 @@ def test_the_pasted_piece_reads_in_every_view(pdebug) -> None:
         assert f"the dump has no {view} section" in got.err
     got = pdebug("all", PARTIAL_132)
     assert got.code == 0 and "The dump has no bootstrap, secrets section(s); skipped." in got.err
+
+
+def test_a_hand_redacted_number_says_so(pdebug, tmp_path: Path) -> None:
+    """Issue pastes hide addresses: `"port_value": "<redacted>"` in every static cluster
+    stopped `clusters` with "the dump may be damaged or from an unsupported Envoy
+    version"; the hint now says the paste was redacted and what to put back."""
+    text = WARMING_111.read_text().replace('"port_value": 15010', '"port_value": "<redacted>"')
+    path = tmp_path / "redacted.json"
+    path.write_text(text)
+    got = pdebug("clusters", path)
+    assert got.code == 4, got.out
+    assert "port_value" in got.err
+    assert "the paste was redacted by hand" in got.err, got.err
+    assert len(got.err.strip().splitlines()) == 2  # the error line and its hint

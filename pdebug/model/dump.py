@@ -198,6 +198,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
     items: Kept[T] = Kept()
     skipped: list[str] = []
     empty = 0  # entries skipped for holding no resource (`"cluster": null`)
+    redacted = False  # a failing entry holds a hand-redacted value ("<redacted>")
     for index, part in enumerate(parts):
         try:
             items.append(_decode(part, tp))
@@ -207,6 +208,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
                 empty += 1
                 skipped.append(f"{what}[{index}] skipped: its {field.group(1)} is null")
                 continue
+            redacted = redacted or _REDACTED.search(part) is not None
             reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
             skipped.append(f"{what}[{index}] skipped: {reason}")
             continue
@@ -215,10 +217,13 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         # Nothing of it is usable: that is the dump's problem, not one resource's.
         first = skipped[0].replace(" skipped:", ":", 1)
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
-        raise InvalidInput(
-            sanitize(first + more),
-            hint="the dump may be damaged or from an unsupported Envoy version",
-        )
+        hint = "the dump may be damaged or from an unsupported Envoy version"
+        if redacted:
+            hint = (
+                "the paste was redacted by hand: a value Envoy writes as a number or an "
+                'object holds text such as "<redacted>"; put a value of its kind back'
+            )
+        raise InvalidInput(sanitize(first + more), hint=hint)
     for line in skipped:
         warn(line)
     return items
@@ -347,6 +352,8 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
         ) from None
 
 
+#: A string value a person put in place of one they hid: "<redacted>", "[REDACTED]"...
+_REDACTED = re.compile(rb'"[<\[(*]*(?i:redacted|hidden|removed|masked)[>\])*]*"')
 #: A member named "..." (or "…"), or a list item "...": a placeholder a person wrote
 #: into a pasted dump.
 _PLACEHOLDER = re.compile(
