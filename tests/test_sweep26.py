@@ -247,3 +247,21 @@ def test_a_hand_redacted_number_says_so(pdebug, tmp_path: Path) -> None:
     assert "port_value" in got.err
     assert "the paste was redacted by hand" in got.err, got.err
     assert len(got.err.strip().splitlines()) == 2  # the error line and its hint
+
+
+def test_terminal_lines_before_the_json_are_named(pdebug, tmp_path: Path) -> None:
+    """Dumps pasted from a terminal start with kubectl's "Defaulted container" notice
+    (saved with 2>&1), curl's progress meter, or the prompt and command: the error was
+    "not JSON" with the generic hint; the hint now names the line and what to do."""
+    body = PARTIAL_132.read_text()
+    for head, says in (
+        ('Defaulted container "istio-proxy" out of: istio-proxy, istio-init (init)\n', "kubectl"),
+        ("  % Total    % Received % Xferd  Average Speed   Time\n", "curl's progress meter"),
+        ("$ curl -s localhost:15000/config_dump\n", "shell prompt"),
+    ):
+        path = tmp_path / "pasted.json"
+        path.write_text(head + body)
+        for cmd in (("clusters",), ("check",), ("trace", "http://x:8088/")):
+            got = pdebug(cmd[0], path, *cmd[1:])
+            assert got.code == 4, got.out
+            assert says in got.err and "delete the lines before the first '{'" in got.err
