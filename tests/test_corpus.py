@@ -27,22 +27,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES
+from tests.harness import FIXTURES, corpus_config_dumps
 
 CORPUS = FIXTURES / "corpus"
-
-#: Files under fixtures/corpus/ that are not config dumps (companions, peer goldens,
-#: egctl's wrappers around dumps).
-NOT_DUMPS = (
-    "egctl-out/",
-    "expected-",
-    "test_clusters.json",
-    "-to-xds.all.json",
-    "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
-    "istiod/",  # istiod's sync status answers: tests/test_status.py
-    "clusters-json/",  # /clusters?format=json documents
-    "xds_bootstrap.json",  # a gRPC xDS bootstrap: tests/test_sweep24.py
-)
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,
 #: EDS with istioctl's golden, a waypoint; plain Envoy 1.40 captured by
@@ -61,12 +48,8 @@ SECONDS = 20  # per run: far above any real run (the largest takes well under 1 
 
 
 def _dumps() -> dict[str, Path]:
-    found = {}
-    for p in sorted(CORPUS.rglob("*.json")):
-        rel = p.relative_to(CORPUS).as_posix()
-        if any(part in rel for part in NOT_DUMPS):
-            continue
-        found[rel.removesuffix(".json")] = p
+    dumps = corpus_config_dumps()
+    found = {p.relative_to(CORPUS).as_posix().removesuffix(".json"): p for p in dumps}
     found.update(EXTRA)
     return found
 

@@ -318,10 +318,10 @@ def section_texts(sec: Section) -> list[bytes | memoryview]:
 
 
 def tls_places(
-    dump: ConfigDump, listeners: bool, clusters: bool
+    dump: ConfigDump, listeners: bool, clusters: bool, mark: bytes
 ) -> list[tuple[str, s.TypedExtension | None]]:
-    """(listener/NAME or cluster/NAME, its socket) of each chain and cluster asked for."""
-    from pdebug.model.clusters import by_name
+    """(listener/NAME, cluster/NAME [match M], its socket) of each chain, cluster, match."""
+    from pdebug.model.clusters import by_name, match_sockets
     from pdebug.model.listeners import ListenerFacts, chains
 
     places: list[tuple[str, s.TypedExtension | None]] = []
@@ -334,6 +334,7 @@ def tls_places(
         for name, cc in by_name(dump).items():
             cl = cc.cluster
             places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
+            places.extend(match_sockets(name, cl, _warner(dump), mark))
     return places
 
 
@@ -378,6 +379,7 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
         _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+        b"inline",
     )
     out: list[SecretItem] = []
     for ic, where in held_inline(inline_certs(places, _warner(dump))):
