@@ -35,9 +35,35 @@ def none_when_absent(dump: ConfigDump, kind: str) -> bool:
     without one has no routes only when no listener names a connection manager; when
     one does, the routes were cut out of the capture.
     """
-    if kind not in NONE_WHEN_ABSENT or dump.has(kind) or not is_full_dump(dump):
+    if kind not in NONE_WHEN_ABSENT or dump.has(kind):
+        return False
+    if kind == "secrets":
+        from pdebug.model.bootstrap import predates_secrets
+
+        if predates_secrets(dump):  # its bootstrap names an Envoy before 1.10: never written
+            return True
+    if not is_full_dump(dump):
         return False
     return kind != "routes" or not _names_a_connection_manager(dump)
+
+
+def why_absent(dump: ConfigDump, kinds: tuple[str, ...]) -> str:
+    """Why a partial ``dump`` may lack ``kinds`` and what to capture, in parentheses.
+
+    Envoy 1.14 and older (``envoy.admin.v2alpha`` types) took no mask: a section is
+    missing there because it was cut from a paste, or (secrets) because an Envoy older
+    than 1.10 never writes one, which only the bootstrap's release can tell.
+    """
+    from pdebug.model.bootstrap import admin_v2alpha, envoy_release
+
+    if not admin_v2alpha(dump):
+        return "(taken with a mask? capture the whole /config_dump)"
+    if "secrets" in kinds and envoy_release(dump) is None:
+        return (
+            "(and no bootstrap to tell which Envoy wrote it: one older than 1.10 writes "
+            "none; from 1.10 on, capture the whole /config_dump)"
+        )
+    return "(cut from the paste? capture the whole /config_dump)"
 
 
 _CLUSTER_LISTS = frozenset(
