@@ -187,6 +187,7 @@ DUMP_DOCS = (
     "/server_info",
     "/clusters",
     "/stats",
+    "/stats/prometheus",
 )
 
 

@@ -80,7 +80,7 @@ def capture_one(
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS}), pack=None if as_json else _LEVEL,
-                first=(bundle.DUMP, bundle.STATS),
+                first=(bundle.CLUSTERS, bundle.DUMP, bundle.STATS),
             )  # fmt: skip
         # The label is saved (manifest, member names) and printed: no user:password@ in it.
         label = captured.label
