@@ -326,7 +326,7 @@ def lossy_clusters(data: bytes | memoryview) -> bool:
     is set (positive) only once the detector has computed a success rate.
     """
     raw = bytes(data)
-    marker = b"_success_rate_ejection_threshold::"
+    marker = b"success_rate_ejection_threshold::"
     total = raw.count(marker)
     if not total:
         return False
