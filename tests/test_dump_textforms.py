@@ -66,6 +66,14 @@ TEXT = (
         )
     )
 ).encode()
+#: Envoy 1.40's text /stats: a counter, a text readout (here holding a token) and histograms.
+STATS = (
+    "cluster_manager.cds.update_rejected: 2\n"
+    f'cluster_manager.cds.version_text: "{JWT}"\n'
+    "cluster.a.upstream_rq_time: P0(nan,1) P25(nan,1.025) P50(nan,2) P75(nan,3) P90(nan,4) "
+    "P95(nan,5) P99(nan,6) P99.5(nan,7) P99.9(nan,8) P100(nan,9)\n"
+    "cluster.b.upstream_rq_time: No recorded values\n"
+).encode()
 JSON_FORM = json.dumps({"cluster_statuses": [{"name": "from-json"}]}, indent=1).encode()
 
 
@@ -86,6 +94,8 @@ class Admin(eh.LoopbackHTTPServer):
             return 200, self.text, "text/plain"
         if path.startswith("/clusters"):
             return 200, JSON_FORM, "application/json"
+        if path == "/stats":
+            return 200, STATS, "text/plain"
         if path.startswith("/stats"):
             return 200, b'{"stats": [{"name": "server.live", "value": 1}]}', "application/json"
         return 200, b'{"state": "LIVE"}', "application/json"
@@ -94,6 +104,14 @@ class Admin(eh.LoopbackHTTPServer):
 def _saved_clusters(path: Path) -> bytes:
     with tarfile.open(path) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("/clusters.json"))
+        fh = tar.extractfile(member)
+        assert fh is not None
+        return fh.read()
+
+
+def _member(path: Path, name: str) -> bytes:
+    with tarfile.open(path) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(f"/{name}"))
         fh = tar.extractfile(member)
         assert fh is not None
         return fh.read()
@@ -140,3 +158,27 @@ def test_text_that_cannot_be_converted_exactly_asks_for_the_json(pdebug, tmp_pat
     asked = [p for p in admin.asked if p.startswith("/clusters")]
     assert asked == ["/clusters", "/clusters?format=json"]
     assert saved == JSON_FORM
+
+
+def test_text_stats_are_saved_as_text_redacted_and_read_as_json(pdebug, tmp_path):
+    admin, _ = _dump(pdebug, tmp_path, TEXT)
+    assert "/stats" in admin.asked and "/stats?format=json" not in admin.asked
+    out = tmp_path / "d.tar.gz"
+    saved = _member(out, "stats.txt")
+    assert JWT.encode() not in saved and b"[redacted]" in saved
+    shown = pdebug("stats", str(out), "-o", "json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out) == [
+        {"name": "cluster_manager.cds.update_rejected", "value": "2"},
+        {"name": "cluster_manager.cds.version_text", "value": "[redacted]"},
+        {
+            "name": "cluster.a.upstream_rq_time",
+            "value": "P0=1 P25=1.025 P50=2 P75=3 P90=4 P95=5 P99=6 P99.5=7 P99.9=8 P100=9",
+            "type": "histogram",
+        },
+        {"name": "cluster.b.upstream_rq_time", "value": "-", "type": "histogram"},
+    ]
+    checked = json.loads(pdebug("check", str(out), "-o", "json").out)
+    assert [f["resource"] for f in checked["findings"] if f["code"] == "PD603"] == [
+        "stats/cluster_manager.cds.update_rejected"
+    ]

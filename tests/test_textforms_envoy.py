@@ -315,3 +315,86 @@ def test_pdebug_dump_saves_the_json_form_of_text_clusters(envoy, pdebug, tmp_pat
     for name in stable:
         assert saved[name] == before[name], name
     assert pdebug("endpoints", str(out), "-o", "json").code == 0
+
+
+# --------------------------------------------------------------------------- /stats
+
+
+#: Stats that the admin requests themselves move (their bytes, connections, memory): a
+#: text and a JSON request leave them at other values even when nothing else happens.
+OWN = ("http.admin.", "listener.admin.", "server.memory_", "server.uptime", "server.stats_")
+
+
+def _stats_json(envoy: eh.Envoy) -> list[Json]:
+    return list(orjson.loads(envoy.get("/stats?format=json"))["stats"])
+
+
+def _by_name(entries: list[Json]) -> tuple[dict[str, Json], dict[str, Json], Json]:
+    """Counters/gauges/text readouts by name, histograms by name, the histograms' head."""
+    plain = {e["name"]: e for e in entries if "name" in e}
+    [hist] = [e["histograms"] for e in entries if "histograms" in e]
+    computed = {h["name"]: h for h in hist["computed_quantiles"]}
+    return plain, computed, {"supported_quantiles": hist["supported_quantiles"]}
+
+
+def test_text_stats_convert_to_the_json_document(envoy):
+    from pdebug.model import stats as st
+
+    def flushed() -> bool:  # histograms show values once Envoy flushed its stats (5 s)
+        _, hist, _ = _by_name(_stats_json(envoy))
+        found = hist.get("cluster.sr_mixed.upstream_rq_time")
+        return found is not None and found["values"][0]["cumulative"] is not None
+
+    envoy.wait_for(flushed, 15, message="a stats flush")
+    before = _stats_json(envoy)
+    text = envoy.get("/stats")
+    after = _stats_json(envoy)
+    converted = list(orjson.loads(tf.stats_document(text, "stats"))["stats"])
+    # the same entries in the same order (names), histograms gathered last
+    assert [e.get("name") for e in converted] == [e.get("name") for e in before]
+    plain_b, hist_b, head_b = _by_name(before)
+    plain_a, hist_a, _ = _by_name(after)
+    plain_c, hist_c, head_c = _by_name(converted)
+    assert list(hist_c) == list(hist_b) and head_c == head_b
+    stable = [n for n in plain_b if plain_a.get(n) == plain_b[n] and not n.startswith(OWN)]
+    assert len(stable) > 0.9 * len(plain_b)  # only the admin's own counters move
+    for name in stable:
+        assert json.dumps(plain_c[name]) == json.dumps(plain_b[name]), name
+    moved = [n for n in hist_b if hist_a[n] != hist_b[n]]
+    for name in hist_b:
+        if name not in moved:
+            assert json.dumps(hist_c[name]) == json.dumps(hist_b[name]), name
+    # what the comparison covered: text readouts, used and unused histograms
+    assert any(isinstance(plain_b[n]["value"], str) for n in stable)
+    used = [
+        n for n in hist_b if n not in moved and hist_b[n]["values"][0]["cumulative"] is not None
+    ]
+    assert any(n.startswith("cluster.sr_mixed.") for n in used), (used, moved)
+    assert any(hist_b[n]["values"][0]["cumulative"] is None for n in hist_b)
+    # and what pdebug stats prints of them: the same rows
+    rows_b = {s.name: s for s in st.parse(orjson.dumps({"stats": before}), "j")}
+    rows_c = {s.name: s for s in st.parse(tf.stats_document(text, "t"), "t")}
+    for name in [*stable, *(n for n in hist_b if n not in moved)]:
+        assert rows_c[name] == rows_b[name], name
+
+
+def test_pdebug_stats_and_check_read_the_text_stats_of_a_dump(envoy, pdebug, tmp_path):
+    out = tmp_path / "x.tar.gz"
+    before = _stats_json(envoy)
+    assert pdebug("dump", envoy.admin_url, "-o", str(out)).code == 0
+    after = _stats_json(envoy)
+    with tarfile.open(out) as tar:
+        names = {m.name.split("/", 1)[-1] for m in tar.getmembers()}
+    assert "stats.txt" in names and "stats.json" not in names
+    shown = pdebug("stats", str(out), "-o", "json")
+    assert shown.code == 0, shown.err
+    rows = {r["name"]: r["value"] for r in json.loads(shown.out)}
+    plain_b, _, _ = _by_name(before)
+    plain_a, _, _ = _by_name(after)
+    stable = [n for n in plain_b if plain_a.get(n) == plain_b[n] and not n.startswith(OWN)]
+    for name in stable:
+        value = plain_b[name]["value"]
+        assert rows[name] == (value if isinstance(value, str) else str(value)), name
+    assert "cluster.sr_mixed.upstream_rq_time" in rows
+    checked = pdebug("check", str(out), "-o", "json")
+    assert "PD603" not in [s["code"] for s in json.loads(checked.out)["skipped"]]

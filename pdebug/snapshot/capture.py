@@ -50,10 +50,14 @@ TEXT_CLUSTERS = "/clusters"
 #: of the CPU the JSON takes, #17) and saved as the JSON form's document, converted
 #: (:func:`pdebug.model.textforms.clusters_document`) while the config dump is fetched;
 #: when the text cannot be converted exactly, the JSON form is asked for after all.
+#: ``/stats`` is saved as Envoy's text (``stats.txt``): its JSON form costs the admin
+#: thread about a third more, and the readers convert it when they need it
+#: (:func:`pdebug.sources.bundle.stats_of`).
 DUMP_PATHS = {
-    name: TEXT_CLUSTERS if name == bundle.CLUSTERS else path
-    for name, path in PATHS.items()
-    if name != bundle.CERTS
+    bundle.DUMP: PATHS[bundle.DUMP],
+    bundle.CLUSTERS: TEXT_CLUSTERS,
+    bundle.SERVER_INFO: PATHS[bundle.SERVER_INFO],
+    bundle.STATS_TEXT: "/stats",
 }
 #: A ztunnel's one document.
 ZTUNNEL_PATHS = {bundle.DUMP: "/config_dump"}
@@ -212,6 +216,17 @@ def capture_proxy(
                     "between the requests): the saved documents are of two processes; "
                     "capture it again"
                 )
+        if bundle.STATS_TEXT in staged and not _text_stats(
+            stage.path(f"{member}/{bundle.STATS_TEXT}")
+        ):
+            # an error page with 200 (a login page in between): no member a reader can read
+            stage.remove(f"{member}/{bundle.STATS_TEXT}")
+            staged.remove(bundle.STATS_TEXT)
+            if bundle.STATS_TEXT not in optional:
+                message = f"{shown}: the admin answered /stats with something else than stats"
+                if strict:
+                    raise InvalidInput(message, hint="is this an Envoy admin port?")
+                out.errors.append(message)
         for name in [n for n in _JSON_OBJECTS if n in staged]:
             found = _not_json_object(stage.path(f"{member}/{name}"))
             if found is None:
@@ -409,6 +424,17 @@ def _not_json_object(path: str) -> str | None:
     return {"empty": "nothing", "text": "text", "array": "a JSON array"}.get(
         found.kind, found.what or found.kind
     )
+
+
+def _text_stats(path: str) -> bool:
+    """Whether a staged answer is Envoy's text ``/stats`` (``name: value`` lines), or empty."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        return True  # an Envoy without stats (none is the answer)
+    line = head.split(b"\n", 1)[0]
+    name, sep, _ = line.partition(b": ")
+    return bool(sep) and bool(name) and not any(c in name for c in b" <{")
 
 
 def _text_clusters(path: str) -> bool:
