@@ -53,6 +53,7 @@ _HOST_KEYS = (
     "success_rate",
     "local_origin_success_rate",
 )
+_HOST_MARKERS = tuple((key, f"{key}::") for key in _HOST_KEYS)
 _OUTLIER = (
     "success_rate_average",
     "success_rate_ejection_threshold",
@@ -137,6 +138,11 @@ class _Lines:
             self.lines.pop()
         self.i = 0
         self.label = label
+        #: Each host stat line's tail seen, and its entry (shared: never changed after).
+        self.metrics: dict[str, tuple[bool, Json]] = {}
+        #: ``health_flags`` -> ``health_status``, locality -> ``locality`` (shared too).
+        self.healths: dict[str, Json] = {}
+        self.places: dict[tuple[str, str, str], Json] = {}
 
     def more(self) -> bool:
         return self.i < len(self.lines)
@@ -252,6 +258,21 @@ def _cluster(lines: _Lines, name: str) -> Json:
     return status
 
 
+def _metric(tail: str, label: str, line: int) -> tuple[bool, Json]:
+    """A host stat line's ``STAT::VALUE``: whether a gauge, and its JSON entry."""
+    stat, sep, value = tail.partition("::")
+    if not sep or stat not in _HOST_STATS:
+        raise _refuse(label, line, f"unknown host stat {stat[:40]!r}")
+    if not (value.isascii() and value.isdigit()):
+        raise _refuse(label, line, f"{value[:40]!r} is not a number")
+    gauge = stat in _GAUGES
+    metric: Json = {"type": "GAUGE"} if gauge else {}
+    if value != "0":
+        metric["value"] = str(int(value))  # uint64: a JSON string
+    metric["name"] = stat
+    return gauge, metric
+
+
 def _host(lines: _Lines, head: str) -> Json:
     first = lines.peek() or ""
     where = lines.i + 1
@@ -264,43 +285,42 @@ def _host(lines: _Lines, head: str) -> Json:
     except ValueError as exc:
         raise _refuse(lines.label, where, str(exc)) from None
     prefix = f"{head}{address}::"
+    cut = len(prefix)
+    rows, at, end = lines.lines, lines.i, len(lines.lines)
     counters: list[Json] = []
     gauges: list[Json] = []
-    while not (lines.peek() or "").startswith(f"{prefix}hostname::"):
-        line = lines.take(prefix)
-        stat, sep, value = line.partition("::")
-        if not sep or stat not in _HOST_STATS or not _DIGITS.match(value):
-            raise _refuse(lines.label, lines.i, f"unknown host stat {stat[:40]!r}")
-        metric: Json = {"type": "GAUGE"} if stat in _GAUGES else {}
-        if value != "0":
-            metric["value"] = str(int(value))  # uint64: a JSON string
-        metric["name"] = stat
-        (gauges if stat in _GAUGES else counters).append(metric)
-    got = {key: lines.take(f"{prefix}{key}::") for key in _HOST_KEYS}
-    health: Json = {}
+    stop = f"{prefix}hostname::"
+    # one pass over the host's lines by index (15k hosts of 20 lines on a 5k-service mesh)
+    seen = lines.metrics  # "cx_total::0" -> its entry: most lines repeat, most values are 0
+    while at < end and not rows[at].startswith(stop):
+        line = rows[at]
+        if not line.startswith(prefix):
+            raise _refuse(lines.label, at + 1, f"expected {prefix[-60:]!r}")
+        tail = line[cut:]
+        known = seen.get(tail)
+        if known is None:
+            known = seen[tail] = _metric(tail, lines.label, at + 1)
+        (gauges if known[0] else counters).append(known[1])
+        at += 1
+    if at + len(_HOST_KEYS) > end:
+        raise _refuse(lines.label, end, "the text ends inside a host")
+    got: dict[str, str] = {}
+    for key, marker in _HOST_MARKERS:
+        line = rows[at]
+        if not line.startswith(prefix) or not line.startswith(marker, cut):
+            raise _refuse(lines.label, at + 1, f"expected {prefix[-40:]}{marker}")
+        got[key] = line[cut + len(marker) :]
+        at += 1
+    lines.i = at
     flags = got["health_flags"]
-    eds = "HEALTHY"
-    if flags != "healthy":
-        if not flags.startswith("/"):
-            raise _refuse(lines.label, lines.i, f"health flags {flags[:60]!r}")
-        for word in flags[1:].split("/"):
-            if word not in _FLAGS:
-                raise _refuse(lines.label, lines.i, f"unknown health flag {word[:40]!r}")
-            field = _FLAGS[word]
-            if field is not None:
-                health[field] = True
-        words = set(flags[1:].split("/"))
-        if "failed_eds_health" in words:
-            eds = "UNHEALTHY"
-        elif "degraded_eds_health" in words:
-            eds = "DEGRADED"
-        elif "eds_status_draining" in words:
-            eds = "DRAINING"
-    health["eds_health_status"] = eds
-    host: Json = {"address": parsed, "stats": counters + gauges}
-    host["health_status"] = {k: health[k] for k in _HEALTH_ORDER if k in health}
+    health = lines.healths.get(flags)
+    if health is None:
+        health = lines.healths[flags] = _health(flags, lines.label, lines.i)
+    host: Json = {"address": parsed, "stats": counters + gauges, "health_status": health}
     try:
-        rate, local_rate = _number(got["success_rate"]), _number(got["local_origin_success_rate"])
+        rate = -1 if got["success_rate"] == "-1" else _number(got["success_rate"])
+        local = got["local_origin_success_rate"]
+        local_rate = -1 if local == "-1" else _number(local)
     except ValueError:
         raise _refuse(lines.label, lines.i, "a success rate is not a number") from None
     if rate >= 0:
@@ -315,8 +335,37 @@ def _host(lines: _Lines, head: str) -> Json:
         host["priority"] = int(got["priority"])
     if local_rate >= 0:
         host["local_origin_success_rate"] = {"value": local_rate}
-    host["locality"] = {k: got[k] for k in ("region", "zone", "sub_zone") if got[k]}
+    place = (got["region"], got["zone"], got["sub_zone"])
+    locality = lines.places.get(place)
+    if locality is None:
+        keys = ("region", "zone", "sub_zone")
+        locality = lines.places[place] = {k: v for k, v in zip(keys, place, strict=True) if v}
+    host["locality"] = locality
     return host
+
+
+def _health(flags: str, label: str, line: int) -> Json:
+    """``health_status`` of a ``health_flags`` value (``healthy`` or ``/flag/flag...``)."""
+    health: Json = {}
+    eds = "HEALTHY"
+    if flags != "healthy":
+        if not flags.startswith("/"):
+            raise _refuse(label, line, f"health flags {flags[:60]!r}")
+        words = flags[1:].split("/")
+        for word in words:
+            if word not in _FLAGS:
+                raise _refuse(label, line, f"unknown health flag {word[:40]!r}")
+            field = _FLAGS[word]
+            if field is not None:
+                health[field] = True
+        if "failed_eds_health" in words:
+            eds = "UNHEALTHY"
+        elif "degraded_eds_health" in words:
+            eds = "DEGRADED"
+        elif "eds_status_draining" in words:
+            eds = "DRAINING"
+    health["eds_health_status"] = eds
+    return {k: health[k] for k in _HEALTH_ORDER if k in health}
 
 
 def lossy_clusters(data: bytes | memoryview) -> bool:
