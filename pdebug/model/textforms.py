@@ -94,10 +94,22 @@ def _refuse(label: str, line: int, why: str) -> InvalidInput:
     return InvalidInput(f"{label}: line {line}: {why}: not Envoy 1.40's text /clusters", hint=_HINT)
 
 
+#: Integral doubles below this are written as integers (exact; larger stay doubles).
+_EXACT = 2**53
+
+
 def _number(text: str) -> int | float:
     """A double as protobuf's JSON prints it: an integral value without a fraction."""
     value = float(text)
-    return int(value) if value.is_integer() else value
+    return int(value) if value.is_integer() and abs(value) < _EXACT else value
+
+
+def _uint(text: str, bits: int) -> int | None:
+    """``text`` as an unsigned integer of ``bits`` bits (ASCII digits); None otherwise."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        return None
+    value = int(text)
+    return value if value < 1 << bits else None
 
 
 def _address(text: str) -> Json:
@@ -116,9 +128,13 @@ def _address(text: str) -> Json:
         host, sep, port = text[1:].rpartition("]:")
         if not sep or not _DIGITS.match(port):
             raise ValueError(f"address {text!r} is not [IPv6]:PORT")
+        if _uint(port, 16) is None:
+            raise ValueError(f"address {text!r} has no port")
         return _socket(host, int(port))
     ipv4 = _IPV4.match(text)
     if ipv4:
+        if _uint(ipv4.group(2), 16) is None:
+            raise ValueError(f"address {text!r} has no port")
         return _socket(ipv4.group(1), int(ipv4.group(2)))
     if not text.startswith(("/", "@")):
         raise ValueError(f"address {text!r} is neither IP:PORT nor a pipe path")
@@ -159,11 +175,12 @@ class _Lines:
         self.i += 1
         return line[len(prefix) :]
 
-    def number(self, prefix: str) -> int:
+    def number(self, prefix: str, bits: int = 32) -> int:
         value = self.take(prefix)
-        if not _DIGITS.match(value):
-            raise _refuse(self.label, self.i, f"{value[:40]!r} is not a number")
-        return int(value)
+        found = _uint(value, bits)
+        if found is None:
+            raise _refuse(self.label, self.i, f"{value[:40]!r} is not a {bits}-bit number")
+        return found
 
 
 def _cluster_name(lines: _Lines) -> str | None:
@@ -263,8 +280,8 @@ def _metric(tail: str, label: str, line: int) -> tuple[bool, Json]:
     stat, sep, value = tail.partition("::")
     if not sep or stat not in _HOST_STATS:
         raise _refuse(label, line, f"unknown host stat {stat[:40]!r}")
-    if not (value.isascii() and value.isdigit()):
-        raise _refuse(label, line, f"{value[:40]!r} is not a number")
+    if _uint(value, 64) is None:
+        raise _refuse(label, line, f"{value[:40]!r} is not a 64-bit number")
     gauge = stat in _GAUGES
     metric: Json = {"type": "GAUGE"} if gauge else {}
     if value != "0":
@@ -325,14 +342,14 @@ def _host(lines: _Lines, head: str) -> Json:
         raise _refuse(lines.label, lines.i, "a success rate is not a number") from None
     if rate >= 0:
         host["success_rate"] = {"value": rate}
-    for key in ("weight", "priority"):
-        if not _DIGITS.match(got[key]):
-            raise _refuse(lines.label, lines.i, f"{key} {got[key][:20]!r}")
-    host["weight"] = int(got["weight"])
+    weight, priority = _uint(got["weight"], 32), _uint(got["priority"], 32)
+    if weight is None or priority is None:
+        raise _refuse(lines.label, lines.i, f"weight {got['weight'][:20]!r}, priority")
+    host["weight"] = weight
     if got["hostname"]:
         host["hostname"] = got["hostname"]
-    if int(got["priority"]):
-        host["priority"] = int(got["priority"])
+    if priority:
+        host["priority"] = priority
     if local_rate >= 0:
         host["local_origin_success_rate"] = {"value": local_rate}
     place = (got["region"], got["zone"], got["sub_zone"])
@@ -395,7 +412,7 @@ def _maybe(text: str) -> int | float | None:
     value = float(text)
     if value != value:  # NaN
         return None
-    return int(value) if value.is_integer() else value
+    return int(value) if value.is_integer() and abs(value) < _EXACT else value
 
 
 def stats_document(data: bytes | memoryview, label: str) -> bytes:
@@ -427,7 +444,14 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
                 hint=_HINT,
             )
         if _DIGITS.match(value):
-            stats.append({"name": name, "value": int(value)})
+            count = _uint(value, 64)
+            if count is None:
+                raise InvalidInput(
+                    f"{label}: line {number}: {value[:40]!r} is not a 64-bit value: not "
+                    "Envoy 1.40's text /stats",
+                    hint=_HINT,
+                )
+            stats.append({"name": name, "value": count})
         elif len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             stats.append({"name": name, "value": value[1:-1]})
         elif value == "No recorded values":
