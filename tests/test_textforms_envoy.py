@@ -1,6 +1,6 @@
 """Envoy 1.40's text ``/clusters`` converted to the ``?format=json`` document, against Envoy.
 
-``pdebug dump`` asks for text ``/clusters`` (a quarter of the admin CPU, #17) and saves the
+``pdebug dump`` asks for text ``/clusters`` (a third of the admin CPU, #17) and saves the
 JSON form's document (:mod:`pdebug.model.textforms`). Here one real Envoy holds a cluster
 of each kind in each host state a reader tells apart (EDS hosts HEALTHY, UNHEALTHY,
 DRAINING, DEGRADED, TIMEOUT, with weights, priorities, localities and a hostname;

@@ -46,7 +46,7 @@ PATHS = {
 #: Envoy's text ``/clusters``: ``pdebug dump`` asks for it and saves its JSON form.
 TEXT_CLUSTERS = "/clusters"
 #: What ``pdebug dump`` saves (``/stats`` may be missing: PD603 is the only reader).
-#: ``/clusters`` is asked for as text (Envoy's admin thread builds it in about a quarter
+#: ``/clusters`` is asked for as text (Envoy's admin thread builds it in about a third
 #: of the CPU the JSON takes, #17) and saved as the JSON form's document, converted
 #: (:func:`pdebug.model.textforms.clusters_document`) while the config dump is fetched;
 #: when the text cannot be converted exactly, the JSON form is asked for after all.
