@@ -182,3 +182,15 @@ def test_text_stats_are_saved_as_text_redacted_and_read_as_json(pdebug, tmp_path
     assert [f["resource"] for f in checked["findings"] if f["code"] == "PD603"] == [
         "stats/cluster_manager.cds.update_rejected"
     ]
+
+
+def test_a_text_too_large_to_convert_asks_for_the_json(pdebug, tmp_path, monkeypatch):
+    from pdebug.snapshot import capture
+
+    monkeypatch.setattr(capture, "_CONVERT_MAX", len(TEXT) - 1)
+    admin, saved = _dump(pdebug, tmp_path, TEXT)
+    assert [p for p in admin.asked if p.startswith("/clusters")] == [
+        "/clusters",
+        "/clusters?format=json",
+    ]
+    assert saved == JSON_FORM
