@@ -42,6 +42,7 @@ from pdebug.model.dump import (
 )
 from pdebug.model.listeners import RawDynamicListener, Walked, walk
 from pdebug.model.sections import none_when_absent
+from pdebug.model.sections import unread as unread_sections
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
 KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
@@ -163,9 +164,19 @@ class KindReport:
     def verdict(self) -> str:
         """The istioctl verdict line, e.g. ``Routes Match (RDS last loaded at ...)``."""
         if self.not_compared:
-            return f"{TITLES[self.kind]} Not Compared ({self.not_compared})"
+            return f"{title(self.kind)} Not Compared ({self.not_compared})"
         verdict = "Match" if self.match else "Don't Match"
-        return f"{TITLES[self.kind]} {verdict}{self.suffix}"
+        return f"{title(self.kind)} {verdict}{self.suffix}"
+
+
+def title(kind: str) -> str:
+    """How a kind is named in a verdict: ``Clusters``; an unread section by its type."""
+    found = TITLES.get(kind)
+    if found is not None:
+        return found
+    from pdebug.model.sections import printable, short_type
+
+    return f"Section {printable(short_type(kind))}"
 
 
 @dataclass
@@ -1161,8 +1172,14 @@ def compare(
     ignore: str | None = None,
     left_label: str = "expected",
     right_label: str = "Envoy",
+    unread: bool = False,
 ) -> DiffReport:
-    """Compare ``left`` (expected: istiod, a file, "before") with ``right`` (Envoy, "after")."""
+    """Compare ``left`` (expected: istiod, a file, "before") with ``right`` (Envoy, "after").
+
+    ``unread``: also compare the sections pdebug does not read (two dumps of proxies,
+    where either may hold an extension's section; istiod's answer never does), each
+    type as one more kind (:func:`compare_unread`).
+    """
     pattern = re.compile(ignore) if ignore else None
     reports = []
     for kind in kinds:
@@ -1205,7 +1222,59 @@ def compare(
         if kind == "clusters":
             rep.notes.extend(_warming_notes(rep, left, right, left_label, right_label))
         reports.append(rep)
+    if unread:
+        types = dict.fromkeys(t for dump in (left, right) for t, _n in unread_sections(dump))
+        for type_url in types:
+            sides = collect_unread(left, type_url), collect_unread(right, type_url)
+            reports.append(compare_unread(type_url, *sides, pattern))
     return DiffReport(left_label, right_label, reports)
+
+
+def collect_unread(dump: ConfigDump, type_url: str) -> dict[str, Resource]:
+    """The sections of ``dump`` of the unread type ``type_url``, keyed ``TYPE`` (``TYPE#2``...).
+
+    Each one's bytes are its members (``@type`` left out) with their keys sorted: two
+    sections equal but for the order of their keys are equal (:func:`compare_unread`).
+    """
+    from pdebug.model.sections import short_type
+
+    found: dict[str, Resource] = {}
+    short = short_type(type_url) or "(no @type)"
+    for sec in dump.sections:
+        if sec.kind or sec.type_url != type_url:
+            continue
+        plain = sec.plain()
+        plain.pop("@type", None)
+        name = short if not found else f"{short}#{len(found) + 1}"
+        raw = msgspec.Raw(orjson.dumps(plain, option=orjson.OPT_SORT_KEYS))
+        found[name] = Resource(name, raw, where=f"{dump.source}: ")
+    return found
+
+
+def compare_unread(
+    type_url: str,
+    left: dict[str, Resource],
+    right: dict[str, Resource],
+    ignore: re.Pattern[str] | None = None,
+) -> KindReport:
+    """Compare the sections of one unread type as they are written (key order aside).
+
+    pdebug knows nothing of their meaning, so nothing is normalised: a section on one
+    side only, or whose members differ at all, makes the dumps differ.
+    """
+    report = KindReport(type_url, compared=len(set(left) | set(right)))
+    for name in sorted(set(left) | set(right), key=lambda n: (len(n), n)):
+        a, b = left.get(name), right.get(name)
+        if a is None:
+            report.changes.append(Change(name, "only-right"))
+        elif b is None:
+            report.changes.append(Change(name, "only-left"))
+        elif bytes(a.raw) != bytes(b.raw):
+            plain_a, plain_b = orjson.loads(bytes(a.raw)), orjson.loads(bytes(b.raw))
+            fields = _field_changes(plain_a, plain_b, ignore)
+            if fields or ignore is None:
+                report.changes.append(Change(name, "changed", fields))
+    return report
 
 
 def _warming_notes(

@@ -27,22 +27,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import FIXTURES
+from tests.harness import FIXTURES, corpus_config_dumps
 
 CORPUS = FIXTURES / "corpus"
-
-#: Files under fixtures/corpus/ that are not config dumps (companions, peer goldens,
-#: egctl's wrappers around dumps).
-NOT_DUMPS = (
-    "egctl-out/",
-    "expected-",
-    "test_clusters.json",
-    "-to-xds.all.json",
-    "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
-    "istiod/",  # istiod's sync status answers: tests/test_status.py
-    "clusters-json/",  # /clusters?format=json documents
-    "xds_bootstrap.json",  # a gRPC xDS bootstrap: tests/test_sweep24.py
-)
 
 #: Dumps the project already holds elsewhere that add what the corpus lacks (Istio ECDS,
 #: EDS with istioctl's golden, a waypoint; plain Envoy 1.40 captured by
@@ -61,12 +48,8 @@ SECONDS = 20  # per run: far above any real run (the largest takes well under 1 
 
 
 def _dumps() -> dict[str, Path]:
-    found = {}
-    for p in sorted(CORPUS.rglob("*.json")):
-        rel = p.relative_to(CORPUS).as_posix()
-        if any(part in rel for part in NOT_DUMPS):
-            continue
-        found[rel.removesuffix(".json")] = p
+    dumps = corpus_config_dumps()
+    found = {p.relative_to(CORPUS).as_posix().removesuffix(".json"): p for p in dumps}
     found.update(EXTRA)
     return found
 
@@ -251,12 +234,18 @@ class Expect:
     # secrets
     def inline_certs(self) -> int:
         """Distinct certificates held inline in listener/cluster TLS contexts (Consul's)."""
-        sockets = [g(c, "transport_socket") for c in self.clusters()]
-        sockets += [g(c, "transport_socket") for c in self._clusters("dynamic_warming_clusters")]
+
+        def socket(holder: dict[str, Any]) -> Any:
+            # Envoy <= 1.16 (v2) also took the TLS context in the field tls_context
+            legacy = g(holder, "tls_context")
+            return g(holder, "transport_socket") or ({"typed_config": legacy} if legacy else None)
+
+        sockets = [socket(c) for c in self.clusters()]
+        sockets += [socket(c) for c in self._clusters("dynamic_warming_clusters")]
         for lst in self.active_listeners():
             chains = list(g(lst, "filter_chains", []) or [])
             chains += [g(lst, "default_filter_chain")] if g(lst, "default_filter_chain") else []
-            sockets += [g(chain, "transport_socket") for chain in chains]
+            sockets += [socket(chain) for chain in chains]
         seen: set[tuple[bool, str]] = set()
         for ts in sockets:
             common = g(g(ts, "typed_config"), "common_tls_context") or {}

@@ -190,7 +190,8 @@ class _PlainBuilder(topology._Builder):
                 node.status = OK
             if state == "WARMING":
                 node.status = topology._worse(node.status, WARN)
-            source = "/clusters" if hs.live else "EDS"
+            # a static cluster's own load_assignment is "its config" (sweep25), not EDS
+            source = "/clusters" if hs.live else "EDS" if hs.listed else "its config"
             node.detail = ", ".join(
                 p
                 for p in (state, kind, f"{usable} of {len(hs.hosts)} endpoints usable ({source})")

@@ -21,23 +21,9 @@ import pytest
 
 from pdebug import trace as t
 from tests import harness as eh
+from tests.harness import HCM_TYPE, PROXY_PROTOCOL, ROUTER
 
-HCM_TYPE = (
-    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-    ".HttpConnectionManager"
-)
 RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
-ROUTER = {
-    "name": "envoy.filters.http.router",
-    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-}
-PROXY_PROTOCOL = {
-    "name": "envoy.filters.listener.proxy_protocol",
-    "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3"
-        ".ProxyProtocol"
-    },
-}
 ANY = {"any": True}
 
 

@@ -134,7 +134,13 @@ def run_checks(
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
-    return CheckReport(proxy.source, unique, skipped, ignored, run)
+    unread, members = [], []
+    if proxy.dump is not None:
+        from pdebug.model.sections import unread as unread_sections
+        from pdebug.model.sections import unread_members
+
+        unread, members = unread_sections(proxy.dump), unread_members(proxy.dump)
+    return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:

@@ -10,8 +10,16 @@ import msgspec
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
+from pdebug.model.clusters import match_sockets
 from pdebug.model.listeners import chains
-from pdebug.model.secrets import CertInfo, held_inline, inline_certs, items, static_items
+from pdebug.model.secrets import (
+    CertInfo,
+    held_inline,
+    inline_certs,
+    items,
+    static_items,
+    tls_socket,
+)
 
 
 class _Cert(msgspec.Struct, frozen=True):
@@ -52,10 +60,14 @@ def _inline(ctx: Context) -> list[_Cert]:
     """
     places: list[tuple[str, s.TypedExtension | None]] = []
     for lc in ctx.listeners:
-        places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+        for c in chains(lc.listener):
+            places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
+    warn = ctx.proxy.dump.warn if ctx.proxy.dump else _ignore
     for name, cc in ctx.clusters.items():
-        places.append((f"cluster/{name}", cc.cluster.transport_socket))
-    found = inline_certs(places, ctx.proxy.dump.warn if ctx.proxy.dump else _ignore)
+        cl = cc.cluster
+        places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
+        places.extend(match_sockets(name, cl, warn, b"inline"))
+    found = inline_certs(places, warn)
     out = []
     for ic, where in held_inline(found):
         what = "inline CA certificate" if ic.ca else "inline certificate"

@@ -411,11 +411,12 @@ def _exit_now(code: int) -> None:
     there); with a non-daemon thread still running, the ordinary exit waits for it.
     """
     import atexit
-    import threading
 
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
-        return
+    threading = sys.modules.get("threading")  # not imported (~1 ms): no thread was started
+    if threading is not None:
+        main_thread = threading.main_thread()
+        if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+            return
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

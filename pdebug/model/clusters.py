@@ -16,8 +16,10 @@ the report draws, ``trace`` follows, and all of them read clusters from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -159,6 +161,21 @@ def kind(cluster: s.Cluster) -> str:
 _LB_PACKAGE = "envoy.extensions.load_balancing_policies."
 
 
+def own_assignment(cluster: s.Cluster) -> s.ClusterLoadAssignment | None:
+    """The hosts a cluster's own config lists (None for EDS, ORIGINAL_DST...).
+
+    Its ``load_assignment``, else (Envoy <= 1.14, v2) its ``hosts`` as one locality.
+    """
+    if cluster.load_assignment is not None:
+        return cluster.load_assignment
+    if not cluster.hosts:
+        return None
+    lb = [s.LbEndpoint(endpoint=s.Endpoint(address=a)) for a in cluster.hosts]
+    return s.ClusterLoadAssignment(
+        cluster_name=cluster.name, endpoints=[s.LocalityLbEndpoints(lb_endpoints=lb)]
+    )
+
+
 def lb_policy(cluster: s.Cluster) -> str:
     """The load balancer Envoy uses: ``load_balancing_policy``'s, else ``lb_policy``.
 
@@ -209,6 +226,157 @@ def extension_type(cluster: s.Cluster) -> str:
     if cluster.cluster_type is not None and cluster.cluster_type.name:
         return cluster.cluster_type.name
     return table_type(cluster)
+
+
+def socket_matches(cluster: s.Cluster, warn: Callable[[str], None]) -> list[s.TransportSocketMatch]:
+    """The cluster's ``transport_socket_matches``, in order (Envoy takes the first that fits).
+
+    Istio writes two on every outbound cluster: ``tlsMode-istio`` (mTLS, for endpoints
+    labelled ``tlsMode: istio``) and ``tlsMode-disabled`` (plaintext, for the rest). A
+    damaged match is left out with a warning; a value that is not a list is one warning.
+    """
+    raw = cluster.transport_socket_matches
+    if bytes(raw) in (b"null", b"", b"[]"):
+        return []
+    from pdebug.errors import InvalidInput
+    from pdebug.model.dump import decode_items
+
+    what = f"cluster {cluster.name!r} transport_socket_matches"
+    try:
+        return decode_items(raw, s.TransportSocketMatch, what, warn)
+    except InvalidInput as exc:
+        warn(f"{exc.message}; its transport socket matches not read")
+        return []
+
+
+def _search(mark: bytes, cluster: s.Cluster) -> bool:
+    """Whether the cluster's matches' bytes hold ``mark``.
+
+    Searched where they lie, not copied: a 5000-service Istio mesh has 47 MB of them.
+    """
+    return _pattern(mark).search(cluster.transport_socket_matches) is not None
+
+
+@functools.cache
+def _pattern(mark: bytes) -> re.Pattern[bytes]:
+    return re.compile(re.escape(mark))
+
+
+def match_sockets(
+    name: str, cluster: s.Cluster, warn: Callable[[str], None], mark: bytes
+) -> list[tuple[str, s.TypedExtension | None]]:
+    """``(cluster/NAME match M, its socket)`` of each of the cluster's :func:`socket_matches`.
+
+    The matches are decoded only when their bytes hold ``mark`` (what the caller looks
+    for, e.g. ``inline``): Istio gives 10k clusters two each, most with nothing to find.
+    """
+    if len(cluster.transport_socket_matches) < 8 or not _search(mark, cluster):
+        return []
+    return [
+        (f"cluster/{name} match {m.name or '(unnamed)'}", m.transport_socket)
+        for m in socket_matches(cluster, warn)
+    ]
+
+
+#: The metadata key Envoy matches ``transport_socket_matches`` against.
+SOCKET_MATCH_KEY = "envoy.transport_socket_match"
+
+
+def _labels(metadata: msgspec.Raw) -> dict[str, Any] | None:
+    """The ``envoy.transport_socket_match`` labels of a Metadata message, else None."""
+    if bytes(metadata) in (b"null", b"") or SOCKET_MATCH_KEY.encode() not in bytes(metadata):
+        return None
+    try:
+        doc = msgspec.json.decode(bytes(metadata))
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    fm = doc.get("filter_metadata", doc.get("filterMetadata")) if isinstance(doc, dict) else None
+    labels = fm.get(SOCKET_MATCH_KEY) if isinstance(fm, dict) else None
+    return labels if isinstance(labels, dict) else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Protobuf ``Value`` equality: a number is no bool and no string (``1`` is not ``"1"``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _fits(match: s.TransportSocketMatch, labels: dict[str, Any] | None) -> bool:
+    """Every key of the match is a label, of the same value (an empty match fits all)."""
+    for key, raw in match.match.items():
+        if labels is None or key not in labels:
+            return False
+        try:
+            if not _same(msgspec.json.decode(bytes(raw)), labels[key]):
+                return False
+        except (msgspec.DecodeError, RecursionError):  # hostile nesting: fits nothing
+            return False
+    return True
+
+
+def socket_for(
+    own: s.TypedExtension | None,
+    matches: list[s.TransportSocketMatch],
+    endpoint: msgspec.Raw,
+    locality: msgspec.Raw,
+) -> tuple[str | None, s.TypedExtension | None]:
+    """(the match's name, or None for the cluster's own; the socket) an endpoint gets.
+
+    As Envoy 1.40 picks it (tests/test_socket_matches.py holds it to a real one): the
+    first match that fits the endpoint's ``envoy.transport_socket_match`` metadata, else
+    the first that fits its locality's, else the cluster's ``transport_socket``. A match's
+    keys must all be in one of the two (not some in each). ``own``: the cluster's socket
+    (its ``transport_socket``, or a v2 ``tls_context``).
+    """
+    for labels in (_labels(endpoint), _labels(locality)):
+        for m in matches:
+            if _fits(m, labels):
+                return m.name, m.transport_socket
+    return None, own
+
+
+#: A TLS socket's names (``tls_context``: Envoy <= 1.16's field, as model/secrets.py names it).
+_TLS_NAMES = ("envoy.transport_sockets.tls", "tls", "tls_context")
+_CLIENT_CERT = (
+    "tls_certificates",
+    "tlsCertificates",
+    "tls_certificate_sds_secret_configs",
+    "tlsCertificateSdsSecretConfigs",
+    "tls_certificate_provider_instance",
+    "tlsCertificateProviderInstance",
+)
+
+
+def transport_text(socket: s.TypedExtension | None) -> str:
+    """What a socket speaks to the upstream.
+
+    ``plaintext``, ``mTLS`` (a client certificate), ``TLS``, or the socket's name
+    (``envoy.transport_sockets.internal_upstream``...).
+    """
+    raw = bytes(socket.typed_config) if socket is not None else b"null"
+    if socket is None or socket.name.endswith("raw_buffer") or b".RawBuffer" in raw[:200]:
+        return "plaintext"
+    if socket.name in _TLS_NAMES or b"UpstreamTlsContext" in raw[:200]:
+        try:
+            doc = msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return "TLS"
+        common = (
+            doc.get("common_tls_context", doc.get("commonTlsContext"))
+            if isinstance(doc, dict)
+            else None
+        )
+        if isinstance(common, dict) and any(common.get(k) for k in _CLIENT_CERT):
+            return "mTLS"
+        return "TLS"
+    return socket.name or "an unnamed transport socket"
 
 
 def aggregate_clusters(cluster: s.Cluster) -> list[str] | None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -296,7 +294,8 @@ def can_bound() -> bool:
     another thread runs (``snapshot --parallel``) could fail that thread. Then plain data
     is measured after decoding instead (:func:`check_depth`).
     """
-    return _BOUNDED and threading.active_count() == 1
+    threading = sys.modules.get("threading")  # not imported: no other thread was started
+    return _BOUNDED and (threading is None or threading.active_count() == 1)
 
 
 def check_depth(value: Any) -> None:
@@ -347,37 +346,107 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
         ) from None
 
 
-@dataclass
 class Section:
-    """One ``configs[]`` entry: its type URL and its undecoded top-level fields."""
+    """One ``configs[]`` entry: its type URL and its undecoded top-level fields.
+
+    A plain class, not a dataclass: ``dataclasses`` (with ``inspect``, ``ast``, ``dis``)
+    is ~5 ms of every plain table's start-up. Constructed, compared and shown as the
+    dataclass was (``type_url``, ``kind``, ``fields``, ``index``, ``camel`` in its repr).
+    """
 
     type_url: str
     kind: str  # "" when the type is unknown to pdebug (kept, never fatal)
     fields: dict[str, msgspec.Raw]
     index: int
     #: Unused: kept for callers that still pass it to :func:`decode_raw`.
-    camel: bool = False
+    camel: bool
     #: Called with one line when a resource is skipped (set by :class:`ConfigDump`).
-    warn: Callable[[str], None] | None = field(default=None, repr=False)
+    warn: Callable[[str], None] | None
     #: The input's name, for error messages (set by :class:`ConfigDump`).
-    where: str = field(default="", repr=False)
-    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    where: str
+    _cache: dict[Any, Any]
     #: Set when the section came from a planned one-pass decode: call it to read the
     #: rest of the section's fields (see :func:`pdebug.model.load.load`).
-    complete: Callable[[], None] | None = field(default=None, repr=False)
+    complete: Callable[[], None] | None
     #: Called after a field is decoded: lets go of the input's memory-mapped pages (they
     #: are read again from the page cache if a Raw slice is used later). Set by load.
-    release: Callable[[], None] | None = field(default=None, repr=False)
+    release: Callable[[], None] | None
     #: Set by load for a section read from its own bytes: ``fast(key, tp)`` decodes the
     #: section's resource lists typed, in one pass, and says whether ``key`` is cached.
-    fast: Callable[[str, Any], bool] | None = field(default=None, repr=False)
+    fast: Callable[[str, Any], bool] | None
     #: The section's own JSON text (any layout), when load found it in the document as
     #: one ``configs[]`` entry (a bytes-like object; a memory-mapped slice is not copied).
-    text: Any = field(default=None, repr=False)
+    text: Any
     #: The resource-list fields (snake_case keys) a one-pass typed decode read whole and
     #: strictly (no resource skipped): each one's cached list is exactly the field's
     #: value in the section, an absent or null field an empty list. Set by load.
-    planned: frozenset[str] = field(default=frozenset(), repr=False)
+    planned: frozenset[str]
+    #: Whether a decode that refuses members Envoy does not write read the section whole
+    #: (so it has none pdebug does not know). Set by load.
+    members_known: bool
+
+    #: Every attribute, in the constructor's order (``==`` compares them all).
+    _ATTRS = (
+        "type_url",
+        "kind",
+        "fields",
+        "index",
+        "camel",
+        "warn",
+        "where",
+        "_cache",
+        "complete",
+        "release",
+        "fast",
+        "text",
+        "planned",
+        "members_known",
+    )
+
+    def __init__(
+        self,
+        type_url: str,
+        kind: str,
+        fields: dict[str, msgspec.Raw],
+        index: int,
+        camel: bool = False,
+        warn: Callable[[str], None] | None = None,
+        where: str = "",
+        _cache: dict[Any, Any] | None = None,
+        complete: Callable[[], None] | None = None,
+        release: Callable[[], None] | None = None,
+        fast: Callable[[str, Any], bool] | None = None,
+        text: Any = None,
+        planned: frozenset[str] = frozenset(),
+        members_known: bool = False,
+    ) -> None:
+        self.type_url = type_url
+        self.kind = kind
+        self.fields = fields
+        self.index = index
+        self.camel = camel
+        self.warn = warn
+        self.where = where
+        self._cache = {} if _cache is None else _cache
+        self.complete = complete
+        self.release = release
+        self.fast = fast
+        self.text = text
+        self.planned = planned
+        self.members_known = members_known
+
+    def __repr__(self) -> str:
+        return (
+            f"Section(type_url={self.type_url!r}, kind={self.kind!r}, fields={self.fields!r}, "
+            f"index={self.index!r}, camel={self.camel!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, a) == getattr(other, a) for a in self._ATTRS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def _ensure(self) -> None:
         if self.complete is not None:

@@ -225,8 +225,8 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
     """Each cluster's hosts: live ones from ``/clusters`` when given, else the dump's.
 
     From the dump: EDS clusters from the endpoints section (``include_eds``), other
-    clusters of type STATIC from their ``load_assignment``, DNS clusters from the hosts
-    they resolved to when the endpoints section lists them (else only ``/clusters``
+    clusters of type STATIC from their ``load_assignment`` (v2: ``hosts``), DNS clusters
+    from the hosts they resolved to when the endpoints section lists them (else only ``/clusters``
     knows). A dump without a clusters section: one set per named assignment.
 
     Args:
@@ -234,6 +234,7 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
         clusters: Its clusters by name (:func:`pdebug.model.clusters.by_name`).
     """
     from pdebug.model.clusters import kind as cluster_kind
+    from pdebug.model.clusters import own_assignment
 
     if proxy.health is not None:
         return {
@@ -266,7 +267,7 @@ def host_sets(proxy: ProxyData, clusters: dict[str, ClusterRecord]) -> dict[str,
             if cla is not None and cla is clas.get(service):
                 listed = service
         elif kind == "STATIC":
-            cla = clas.get(name) or cluster.load_assignment or s.ClusterLoadAssignment()
+            cla = clas.get(name) or own_assignment(cluster) or s.ClusterLoadAssignment()
         else:  # DNS clusters: Envoy's EDS section carries the hosts they resolved to
             cla = clas.get(name)
         if cla is not None:

@@ -93,6 +93,8 @@ class LbEndpoint(_S):
     endpoint: Endpoint | None = None
     health_status: str = ""
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class LocalityLbEndpoints(_S):
@@ -100,6 +102,8 @@ class LocalityLbEndpoints(_S):
     lb_endpoints: list[LbEndpoint] = []
     priority: int = 0
     load_balancing_weight: int | None = None
+    #: Kept as bytes: only trace reads it (``envoy.transport_socket_match``).
+    metadata: Raw = NULL
 
 
 class ClaPolicy(_S):
@@ -144,6 +148,19 @@ class LoadBalancingPolicy(_S):
     policies: list[LoadBalancingPolicyEntry] = []
 
 
+class TransportSocketMatch(_S):
+    """One of a cluster's ``transport_socket_matches``.
+
+    The socket for the endpoints whose ``envoy.transport_socket_match`` metadata holds
+    every key of ``match`` (Istio's ``tlsMode-istio``: mTLS to the endpoints labelled
+    ``tlsMode: istio``).
+    """
+
+    name: str = ""
+    match: dict[str, Raw] = {}
+    transport_socket: TypedExtension | None = None
+
+
 class Cluster(_S):
     name: str = ""
     type: str = ""
@@ -155,11 +172,15 @@ class Cluster(_S):
     load_assignment: ClusterLoadAssignment | None = None
     metadata: Metadata | None = None
     transport_socket: TypedExtension | None = None
+    #: Kept as bytes: decoded on demand by :func:`pdebug.model.clusters.socket_matches`
+    #: (the clusters table never reads it).
+    transport_socket_matches: Raw = NULL
     health_checks: list[Raw] = []
     outlier_detection: Raw = NULL
     common_lb_config: CommonLbConfig | None = None
     #: Envoy <= 1.14 (v2): a static cluster's addresses, before ``load_assignment``.
     hosts: list[Address] = []
+    tls_context: Raw = NULL  # Envoy <= 1.16 (v2): the cluster's UpstreamTlsContext
 
 
 class LbWeightedCluster(_S):
@@ -320,6 +341,15 @@ class RouteAction(_S):
     inline_cluster_specifier_plugin: ClusterSpecifierPlugin | None = None
     timeout: str = ""
     cluster_not_found_response_code: str = ""
+    #: What the upstream sees (trace: :mod:`pdebug.trace.rewrites`).
+    prefix_rewrite: str | None = None
+    regex_rewrite: Raw = NULL
+    path_rewrite_policy: Raw = NULL
+    host_rewrite_literal: str = ""
+    host_rewrite_header: str = ""
+    host_rewrite_path_regex: Raw = NULL
+    auto_host_rewrite: bool = False
+    request_mirror_policies: list[Raw] = []
 
 
 class DirectResponse(_S):
@@ -399,6 +429,9 @@ class HttpConnectionManager(_S):
     skip_xff_append: bool = False
     generate_request_id: bool | None = None  # absent: true
     preserve_external_request_id: bool = False
+    #: Which clients are internal (absent: none is, so Envoy strips their x-envoy-* edits).
+    internal_address_config: Raw = NULL
+    forward_client_cert_details: str | int = ""  # absent: SANITIZE
 
 
 class TcpProxyV1Route(_S):

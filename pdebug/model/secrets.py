@@ -3,6 +3,10 @@
 Which secrets a dump has (warming, active, static; one item per certificate or SPIFFE
 trust domain) and what their first certificate says. ``views/secrets.py`` prints them
 (istioctl's table), check PD5xx judges them, ``views/rootca.py`` compares roots.
+
+One module over 500 lines because every place a dump holds a certificate (SDS secrets,
+SPIFFE bundles, the inline TLS contexts of sockets and of v2 ``tls_context`` fields) is
+found and decoded by the same few readers, which views, checks and certproviders share.
 """
 
 from __future__ import annotations
@@ -219,6 +223,20 @@ class InlineCert(msgspec.Struct):
     cert: CertInfo
 
 
+#: The name :func:`tls_socket` gives a v2 ``tls_context`` (a TLS context, no ``@type``).
+V2_TLS = "tls_context"
+
+
+def tls_socket(socket: s.TypedExtension | None, v2: msgspec.Raw) -> s.TypedExtension | None:
+    """A chain's or cluster's TLS socket: ``transport_socket``, else its v2 ``tls_context``.
+
+    Envoy <= 1.16 (Contour 0.x, Consul 1.x) serves a ``tls_context`` as the same socket.
+    """
+    if socket is not None or bytes(v2) in (b"", b"null"):
+        return socket
+    return s.TypedExtension(name=V2_TLS, typed_config=v2)
+
+
 def tls_contexts(
     places: list[tuple[str, s.TypedExtension | None]],
     mark: bytes,
@@ -230,7 +248,7 @@ def tls_contexts(
         if ts is None:
             continue
         raw = bytes(ts.typed_config)
-        if mark not in raw or b"TlsContext" not in raw[:300]:
+        if mark not in raw or (b"TlsContext" not in raw[:300] and ts.name != V2_TLS):
             continue
         try:
             tls = decode_raw(ts.typed_config, s.TlsContext, what=f"{resource} transport socket")
@@ -300,19 +318,23 @@ def section_texts(sec: Section) -> list[bytes | memoryview]:
 
 
 def tls_places(
-    dump: ConfigDump, listeners: bool, clusters: bool
+    dump: ConfigDump, listeners: bool, clusters: bool, mark: bytes
 ) -> list[tuple[str, s.TypedExtension | None]]:
-    """(listener/NAME or cluster/NAME, its socket) of each chain and cluster asked for."""
-    from pdebug.model.clusters import by_name
+    """(listener/NAME, cluster/NAME [match M], its socket) of each chain, cluster, match."""
+    from pdebug.model.clusters import by_name, match_sockets
     from pdebug.model.listeners import ListenerFacts, chains
 
     places: list[tuple[str, s.TypedExtension | None]] = []
     if listeners:
         for lc in ListenerFacts(dump).configs:
-            places.extend((f"listener/{lc.name}", c.transport_socket) for c in chains(lc.listener))
+            where = f"listener/{lc.name}"
+            for c in chains(lc.listener):
+                places.append((where, tls_socket(c.transport_socket, c.tls_context)))
     if clusters:
         for name, cc in by_name(dump).items():
-            places.append((f"cluster/{name}", cc.cluster.transport_socket))
+            cl = cc.cluster
+            places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
+            places.extend(match_sockets(name, cl, _warner(dump), mark))
     return places
 
 
@@ -357,6 +379,7 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
         dump,
         _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
         _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+        b"inline",
     )
     out: list[SecretItem] = []
     for ic, where in held_inline(inline_certs(places, _warner(dump))):

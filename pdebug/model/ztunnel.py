@@ -252,7 +252,7 @@ def read(look: Prepared) -> ZtunnelDump:
 
     from pdebug.model.dump import MAX_DEPTH
     from pdebug.model.load import envoy_cert_entries
-    from pdebug.model.sniff import (
+    from pdebug.model.refusals import (
         agentgateway_given,
         envoy_certs_given,
         istiod_ztunnel_given,

@@ -10,8 +10,9 @@ The package, in the order a request meets it: :mod:`.request` (the URL and optio
 typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`
 (``filter_chain_match``), :mod:`.matchers` (``filter_chain_matcher`` trees),
 :mod:`.routes` (virtual host, route, redirect), :mod:`.filters` (fault injection,
-Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.clusters` (clusters,
-endpoints, the final verdict), :mod:`.tracer` (the walk that records each step) and
+Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.rewrites` (the path and Host
+the upstream and each mirror see), :mod:`.clusters` (clusters, endpoints, the final
+verdict), :mod:`.tracer` (the walk that records each step) and
 :mod:`.result` (steps, verdict; states as ``Literal`` types). Names are imported from
 their module on first use, so ``from pdebug.trace import parse_request`` does not load
 the tracer.
@@ -50,13 +51,22 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   ``case_sensitive`` (default true) applies to ``prefix``, ``path`` and
   ``path_separated_prefix``, not to ``safe_regex`` (a full match). Headers: a matcher on
   an absent header fails (``invert_match`` does not change that) unless it is a presence
-  match; with several values, one matching value is enough. Query parameters: the first
+  match; a repeated header Envoy keeps inline (``user-agent``, ``x-forwarded-for``, ...:
+  ``request.INLINE_REQUEST_HEADERS``) is one value joined with ``,``, any other keeps its
+  values and one matching value is enough. A route whose header matcher reads a value
+  only Envoy knows (a generated ``x-request-id``) is followed both ways, up to three such
+  routes: each branch (``Verdict.branches``) ends in its own verdict, and the trace's is
+  UNKNOWN unless they all agree. Query parameters: the first
   value of a name, not URL-decoded.
 * **HTTP filters.** After the route is picked, in the connection manager's order: an RBAC
   filter that denies answers 403 (the network RBAC filter closes the connection), a fault
   aborting every request answers its status, whatever the route says; a rule on what the
   trace is not told (the client's identity: ``--source-principal``) leaves it UNKNOWN.
   The rules are in :mod:`.filters` and :mod:`.rbac`.
+* **Rewrites and mirrors.** The router rewrites the path (``prefix_rewrite``,
+  ``regex_rewrite``, a URI template) and the Host after the filters ran, so the route
+  and filters see the request as sent; each mirror gets a copy of the rewritten request,
+  its Host suffixed ``-shadow`` (:mod:`.rewrites`).
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
 * **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:
@@ -134,6 +144,9 @@ if TYPE_CHECKING:
     )
     from pdebug.trace.result import (
         WITH_EDS as WITH_EDS,
+    )
+    from pdebug.trace.result import (
+        Branch as Branch,
     )
     from pdebug.trace.result import (
         ClusterOutcome as ClusterOutcome,
@@ -215,6 +228,7 @@ _HOME = {
     "Usable": "result",
     "Verdict": "result",
     "VerdictKind": "result",
+    "Branch": "result",
     "CHAIN_CRITERIA": "chains",
     "ChainChoice": "chains",
     "Connection": "chains",

@@ -10,10 +10,21 @@ are known. The facts come from :mod:`pdebug.model`: clusters by name and their t
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
+import msgspec
+
 from pdebug.model import ProxyData
 from pdebug.model import schema as s
 from pdebug.model.address import address_text
-from pdebug.model.clusters import by_name, extension_type
+from pdebug.model.clusters import (
+    by_name,
+    extension_type,
+    socket_for,
+    socket_matches,
+    transport_text,
+)
 from pdebug.model.dump import ConfigDump
 from pdebug.model.eds import Attribution, attribute
 from pdebug.model.health import host_lb_health, lb_health
@@ -31,6 +42,67 @@ _HEALTH_NOTE = (
 def _address(address: s.Address | None) -> str:
     """An endpoint's address as trace prints it (``unix://`` pipes, ``[IPv6]:PORT``)."""
     return address_text(address, pipe_scheme=True, bracket_ipv6=True)
+
+
+class _Sockets:
+    """What Envoy speaks to each endpoint of one cluster (:attr:`Endpoint.transport`)."""
+
+    def __init__(self, cluster: s.Cluster, warn: Callable[[str], None]) -> None:
+        from pdebug.model.secrets import tls_socket
+
+        #: The cluster's own socket: ``transport_socket``, else a v2 ``tls_context``.
+        self.own = tls_socket(cluster.transport_socket, cluster.tls_context)
+        self.matches = socket_matches(cluster, warn)
+        self._by_address: dict[str, str] = {}
+        #: Locality labels by address, from the cluster's own load_assignment: Envoy's
+        #: EDS dump leaves a locality's metadata out.
+        self._own: dict[str, msgspec.Raw] = {}
+        if self.matches and cluster.load_assignment is not None:
+            for group in cluster.load_assignment.endpoints:
+                for lb in group.lb_endpoints:
+                    where = _address(lb.endpoint.address if lb.endpoint else None)
+                    self._own.setdefault(where, group.metadata)
+
+    def of(self, endpoint: msgspec.Raw, locality: msgspec.Raw, address: str, own: bool) -> str:
+        """An endpoint's transport, from its metadata and its locality's.
+
+        ``own``: they come from the cluster's config, as written (else from Envoy's EDS
+        dump, which has no locality metadata).
+        """
+        if not self.matches:
+            return transport_text(self.own)
+        known = own or bytes(locality) not in (b"null", b"")
+        if not known and address in self._own:
+            locality, known = self._own[address], True
+        name, socket = socket_for(self.own, self.matches, endpoint, locality)
+        if name is not None:
+            return f"{transport_text(socket)} (match {name})"
+        if known:
+            return transport_text(socket)
+        return (
+            f"{transport_text(socket)}, unless its locality's labels (Envoy's dump leaves them"
+            " out) fit a transport socket match"
+        )
+
+    def by_address(self, cla: s.ClusterLoadAssignment | None) -> None:
+        """Learn each EDS endpoint's transport by address (live /clusters has no metadata)."""
+        for group in cla.endpoints if cla is not None else []:
+            for lb in group.lb_endpoints:
+                where = _address(lb.endpoint.address if lb.endpoint else None)
+                text = self.of(lb.metadata, group.metadata, where, False)
+                self._by_address.setdefault(where, text)
+
+    def of_address(self, address: str) -> str:
+        """A live host's transport: by its EDS endpoint's metadata, when the matches need it."""
+        if not self.matches:
+            return transport_text(self.own)
+        if address in self._by_address:
+            return self._by_address[address]
+        if address in self._own:
+            return self.of(s.NULL, self._own[address], address, True)
+        return (
+            "unknown (its endpoint metadata, which picks the transport socket, is not in the dump)"
+        )
 
 
 class Upstreams:
@@ -77,10 +149,13 @@ class Upstreams:
 
         (None, why): the dump cannot tell (no EDS section, or no cluster names in it).
         """
+        sockets = _Sockets(cluster, self.dump.warn)
         if self.proxy.health is not None:
             for live_status in self.proxy.health.statuses:
                 if live_status.name == cluster.name:
                     hosts = live_status.host_statuses
+                    if sockets.matches:  # /clusters has no metadata: EDS's, by address
+                        sockets.by_address(self._assignment(cluster))
                     return [
                         Endpoint(
                             _address(h.address),
@@ -88,6 +163,7 @@ class Upstreams:
                             or "HEALTHY",
                             host_lb_health(h),
                             h.priority,
+                            sockets.of_address(_address(h.address)),
                         )
                         for h in hosts
                     ], "/clusters"
@@ -96,15 +172,16 @@ class Upstreams:
             live = " (no live /clusters data)"
             if _HEALTH_NOTE not in self.notes:
                 self.notes.append(_HEALTH_NOTE)
-        cla = self.cla_index().get(cluster.name)
-        if cla is None and cluster.eds_cluster_config is not None:
-            cla = self.cla_index().get(cluster.eds_cluster_config.service_name)
+        cla = self._assignment(cluster)
         source = "EDS"
         if cla is None and cluster.load_assignment is not None:
             cla, source = cluster.load_assignment, "the cluster's load_assignment"
         if cla is None and extension_type(cluster) == "STATIC":
             # a static cluster's own config is what Envoy uses (v2: ``hosts``)
-            own = [Endpoint(_address(a), "UNKNOWN", "healthy") for a in cluster.hosts]
+            own = [
+                Endpoint(_address(a), "UNKNOWN", "healthy", 0, sockets.of(s.NULL, s.NULL, "", True))
+                for a in cluster.hosts
+            ]
             return own, ("the cluster's hosts" if own else "the cluster's config") + live
         if cla is None:
             if not self.dump.has("endpoints"):
@@ -119,19 +196,31 @@ class Upstreams:
                 return None, f"the dump's EDS has no assignment for it: {WITH_EDS}"
             return [], source + live
         out = []
+        configured = cla is cluster.load_assignment
         for group in cla.endpoints:
             for lb in group.lb_endpoints:
                 ep = lb.endpoint
                 status = lb.health_status or "UNKNOWN"
+                where = _address(ep.address if ep else None)
                 out.append(
                     Endpoint(
-                        _address(ep.address if ep else None),
+                        where,
                         status,
                         lb_health(status),
                         group.priority,
+                        sockets.of(lb.metadata, group.metadata, where, configured),
                     )
                 )
         return out, source + live
+
+    def _assignment(self, cluster: s.Cluster) -> s.ClusterLoadAssignment | None:
+        """The cluster's EDS assignment (by its name, else its EDS service name)."""
+        if not self.dump.has("endpoints"):
+            return None
+        cla = self.cla_index().get(cluster.name)
+        if cla is None and cluster.eds_cluster_config is not None:
+            cla = self.cla_index().get(cluster.eds_cluster_config.service_name)
+        return cla
 
     @staticmethod
     def panic_threshold(cluster: s.Cluster) -> float:
@@ -148,6 +237,20 @@ class Upstreams:
             cla = cluster.load_assignment
         factor = cla.policy.overprovisioning_factor if cla and cla.policy else None
         return factor if factor else 140
+
+
+def upstream_transport(endpoints: list[Endpoint]) -> str:
+    """``; upstream mTLS (match tlsMode-istio)``, or by how many endpoints each, when mixed.
+
+    Empty when every endpoint is sent plaintext by the cluster's own socket (nothing to
+    say), or there are no endpoints.
+    """
+    counts = Counter(e.transport for e in endpoints)
+    if not counts or set(counts) == {"plaintext"}:
+        return ""
+    if len(counts) == 1:
+        return f"; upstream {next(iter(counts))}"
+    return "; upstream " + ", ".join(f"{what} to {n}" for what, n in counts.most_common())
 
 
 def priority_loads(

@@ -41,9 +41,9 @@ import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
-from pdebug.trace.matchers import fullmatch_bounded, is_set
-from pdebug.trace.request import IP, HttpRequest, ip_of
-from pdebug.trace.unsure import EDGE, unsure_header
+from pdebug.trace.matchers import as_obj, as_seq, fullmatch_bounded, is_set
+from pdebug.trace.request import EXTERNAL_STRIPPED, INLINE_REQUEST_HEADERS, IP, HttpRequest, ip_of
+from pdebug.trace.unsure import EDGE, MAYBE_GONE, unsure_header
 
 Json = dict[str, Any]
 #: True, False, or None: pdebug cannot tell (the text says what it depends on).
@@ -80,6 +80,8 @@ _EDGE_WHY = (
     "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
     "when it counts the client as external (use_remote_address; internal_address_config)"
 )
+_FCC = ("SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY")
+_INTERNAL_WHY = "which Envoy removes unless the client is internal (internal_address_config)"
 _MAX_DEPTH = 64
 
 
@@ -154,16 +156,6 @@ def config_of(raw: msgspec.Raw, what: str) -> Json:
         return {}
     value = plain_json(raw, what)
     return as_obj(snake(value))
-
-
-def as_obj(value: Any) -> Json:
-    """``value`` when it is an object, else ``{}``."""
-    return value if isinstance(value, dict) else {}
-
-
-def seq(value: Any) -> list[Any]:
-    """``value`` when it is a list, else ``[]``."""
-    return value if isinstance(value, list) else []
 
 
 def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
@@ -247,23 +239,30 @@ def header_match(hm: Json, facts: Facts) -> Match:
 
 
 def seen_by_filters(
-    http: HttpRequest, hcm: s.HttpConnectionManager, client: IP | None
+    http: HttpRequest, hcm: s.HttpConnectionManager, client: IP | None, cert: bool | None = False
 ) -> tuple[HttpRequest, tuple[tuple[str, str], ...]]:
     """The request as the HTTP filters see it: the connection manager's header edits.
 
-    Checked against Envoy 1.40: several ``x-forwarded-for`` headers are one value
-    joined with ``,`` (it is one of Envoy's inline headers); with ``use_remote_address``
+    Checked against Envoy 1.40: several ``x-forwarded-for`` (``user-agent``, any of
+    :data:`~pdebug.trace.request.INLINE_REQUEST_HEADERS`) headers are one value joined
+    with ``,``; with ``use_remote_address``
     (and not ``skip_xff_append``) the client's address is appended to it after a ``,``;
     ``x-request-id`` is generated when the request has none (unless
-    ``generate_request_id`` is false), and an external client's may be replaced. The
-    second value lists the headers whose value pdebug cannot know (with why).
+    ``generate_request_id`` is false), and an external client's may be replaced. Without
+    ``internal_address_config`` no client is internal, and the x-envoy-* headers of
+    :data:`~pdebug.trace.request.EXTERNAL_STRIPPED` are removed; ``x-forwarded-client-cert``
+    is removed unless ``forward_client_cert_details`` forwards it (``cert``: whether the
+    client presents a certificate, None unknown). The second value lists the headers
+    whose value pdebug cannot know (with why).
     """
-    headers = {name: list(values) for name, values in http.headers.items()}
+    # a repeated inline header (x-forwarded-for, user-agent, ...) is one value joined
+    # with ","; other repeated headers stay apart
+    headers = {
+        name: [",".join(values)] if len(values) > 1 and name in INLINE_REQUEST_HEADERS else values
+        for name, values in http.headers.items()
+    }
     unsure: list[tuple[str, str]] = []
     xff = headers.get("x-forwarded-for", [])
-    if len(xff) > 1:
-        # one of Envoy's inline headers: several are joined into one value with ","
-        headers["x-forwarded-for"] = xff = [",".join(xff)]
     if hcm.use_remote_address and not hcm.skip_xff_append:
         address = str(client) if client is not None else "0.0.0.0"
         headers["x-forwarded-for"] = [f"{xff[0]},{address}" if xff else address]
@@ -277,6 +276,27 @@ def seen_by_filters(
             unsure.append(("x-request-id", "x-request-id, which Envoy generates"))
     if hcm.use_remote_address:
         unsure.append((EDGE, _EDGE_WHY))
+    elif is_set(hcm.internal_address_config):
+        # whether the client is internal decides: the client's such headers may go, and
+        # Envoy sets x-envoy-internal for an internal one
+        for name in sorted(EXTERNAL_STRIPPED):
+            if name in headers or name == "x-envoy-internal":
+                unsure.append((MAYBE_GONE + name, f"{name}, {_INTERNAL_WHY}"))
+    else:  # no client is internal: Envoy strips these from every request
+        for name in EXTERNAL_STRIPPED:
+            headers.pop(name, None)
+    # x-forwarded-client-cert: kept (ALWAYS_FORWARD_ONLY), else removed unless the client
+    # presents a certificate, which FORWARD_ONLY keeps and the others rewrite
+    fcc = hcm.forward_client_cert_details
+    fcc = _FCC[fcc] if isinstance(fcc, int) and 0 <= fcc < len(_FCC) else str(fcc or "SANITIZE")
+    if fcc == "SANITIZE" or (cert is False and fcc != "ALWAYS_FORWARD_ONLY"):
+        headers.pop("x-forwarded-client-cert", None)
+    elif fcc not in ("ALWAYS_FORWARD_ONLY", "FORWARD_ONLY") or cert is None:
+        why = (
+            "x-forwarded-client-cert, which Envoy removes unless the client presents a "
+            f"certificate, and may rewrite (forward_client_cert_details {fcc})"
+        )
+        unsure.append((MAYBE_GONE + "x-forwarded-client-cert", why))
     view = HttpRequest(http.authority, http.path, http.method, http.scheme, headers)
     return view, tuple(unsure)
 
@@ -288,7 +308,7 @@ def ext_authz(config: Json, metadata: dict[tuple[str, str], str | None]) -> Filt
     if not gate:
         return FilterResult("skip", "not evaluated: every request is asked of " + provider)
     ns = str(gate.get("filter", ""))
-    path = ".".join(str(as_obj(p).get("key", "")) for p in seq(gate.get("path")))
+    path = ".".join(str(as_obj(p).get("key", "")) for p in as_seq(gate.get("path")))
     key = (ns, path)
     want = as_obj(as_obj(gate.get("value")).get("string_match"))
     if key not in metadata:
@@ -341,11 +361,11 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
     """One fault filter over the request: an abort, delays, or nothing."""
     http = facts.http if facts.http is not None else _NO_HEADERS
     notes: list[str] = []
-    for hm in seq(config.get("headers")):
+    for hm in as_seq(config.get("headers")):
         ok, why = header_match(as_obj(hm), facts)
         if not ok:
             return FilterResult("pass", f"not applied: {why}")
-    nodes = [str(n) for n in seq(config.get("downstream_nodes"))]
+    nodes = [str(n) for n in as_seq(config.get("downstream_nodes"))]
     if nodes:
         node = (http.values("x-envoy-downstream-service-node") or [""])[0]
         if node not in nodes:

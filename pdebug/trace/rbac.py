@@ -23,12 +23,12 @@ from pdebug.trace.filters import (
     Json,
     Match,
     Tri,
-    as_obj,
     header_match,
     number,
-    seq,
     string_match,
 )
+from pdebug.trace.matchers import as_obj
+from pdebug.trace.matchers import as_seq as seq
 from pdebug.trace.request import IP
 
 _MAX_DEPTH = 64
@@ -77,11 +77,35 @@ def _principal_name(vm: Json, facts: Facts, how: str) -> Match:
 
 
 def _authenticated(a: Json, facts: Facts) -> Match:
+    """``authenticated``: the client certificate's URI SANs, DNS SANs, then its subject.
+
+    Envoy tries each in that order (checked against Envoy 1.40 by
+    tests/test_trace_left.py); ``--source-principal`` gives one URI SAN, so a miss on it
+    is only as sure as what the others can be.
+    """
     if not facts.tls:
         return False, "authenticated: no TLS on this chain, so no client certificate"
     if "principal_name" not in a:
         return True, "authenticated: a TLS connection"
-    return _principal_name(as_obj(a.get("principal_name")), facts, "authenticated.principal_name")
+    vm = as_obj(a.get("principal_name"))
+    ok, why = _principal_name(vm, facts, "authenticated.principal_name")
+    if ok is not False:
+        return ok, why
+    if _uri_only(vm):
+        return False, (
+            f"{why} (assumed: the certificate has no other URI SAN that matches, and its "
+            "subject does not; a DNS SAN never holds a '/')"
+        )
+    return None, (
+        f"{why}; Envoy also tries the client certificate's DNS SANs and subject, which "
+        "pdebug does not know (--source-principal is its URI SAN)"
+    )
+
+
+def _uri_only(vm: Json) -> bool:
+    """Whether only a URI could match string matcher ``vm`` (its text holds a ``/``)."""
+    text = next((vm.get(k) for k in ("exact", "prefix", "suffix", "contains") if k in vm), None)
+    return isinstance(text, str) and "/" in text
 
 
 def _filter_state(fs: Json, facts: Facts) -> Match:

@@ -27,6 +27,45 @@ HTTPS_ALPN = ("h2", "http/1.1")
 #: for HTTP/1.1 (its ``istio.alpn`` filter's override) and for TCP (the cluster's own).
 MESH_HTTP_ALPN = ("istio-http/1.1", "istio")
 MESH_TCP_ALPN = ("istio-peer-exchange", "istio")
+#: The request headers Envoy 1.40 keeps inline (its startup log's "request header map",
+#: pseudo-headers left out): a repeated one is a single value joined with "," as the
+#: codec reads it, so a header matcher sees "a,b"; any other repeated header stays
+#: several values, and a matcher holds when one of them matches (both checked against
+#: Envoy 1.40 by tests/test_trace_left.py).
+INLINE_REQUEST_HEADERS = frozenset(
+    (
+        "accept accept-encoding access-control-request-headers access-control-request-method "
+        "access-control-request-private-network authentication authorization cache-control "
+        "cdn-loop connection content-encoding content-length content-type expect "
+        "grpc-accept-encoding grpc-timeout if-match if-modified-since if-none-match if-range "
+        "if-unmodified-since keep-alive origin pragma proxy-connection proxy-status referer "
+        "te transfer-encoding upgrade user-agent via x-client-trace-id x-envoy-attempt-count "
+        "x-envoy-decorator-operation x-envoy-downstream-service-cluster "
+        "x-envoy-downstream-service-node x-envoy-expected-rq-timeout-ms "
+        "x-envoy-external-address x-envoy-force-trace x-envoy-hedge-on-per-try-timeout "
+        "x-envoy-internal x-envoy-ip-tags x-envoy-is-timeout-retry x-envoy-max-retries "
+        "x-envoy-original-host x-envoy-original-path x-envoy-original-url "
+        "x-envoy-retriable-header-names x-envoy-retriable-status-codes x-envoy-retry-grpc-on "
+        "x-envoy-retry-on x-envoy-upstream-alt-stat-name "
+        "x-envoy-upstream-rq-per-try-timeout-ms x-envoy-upstream-rq-timeout-alt-response "
+        "x-envoy-upstream-rq-timeout-ms x-envoy-upstream-stream-duration-ms "
+        "x-forwarded-client-cert x-forwarded-for x-forwarded-host x-forwarded-port "
+        "x-forwarded-proto x-request-id"
+    ).split()
+)
+#: The ``x-envoy-*`` request headers Envoy 1.40 strips from a request whose client is not
+#: internal (every client, without ``internal_address_config``): checked against Envoy 1.40
+#: by tests/test_trace_left.py.
+EXTERNAL_STRIPPED = frozenset(
+    (
+        "x-envoy-expected-rq-timeout-ms x-envoy-force-trace x-envoy-hedge-on-per-try-timeout "
+        "x-envoy-internal x-envoy-ip-tags x-envoy-max-retries x-envoy-original-url "
+        "x-envoy-retriable-header-names x-envoy-retriable-status-codes x-envoy-retry-grpc-on "
+        "x-envoy-retry-on x-envoy-upstream-alt-stat-name "
+        "x-envoy-upstream-rq-per-try-timeout-ms x-envoy-upstream-rq-timeout-alt-response "
+        "x-envoy-upstream-rq-timeout-ms x-envoy-upstream-stream-duration-ms"
+    ).split()
+)
 _TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
 

@@ -97,6 +97,10 @@ class Endpoint:
     #: The endpoint's priority (EDS's locality group, /clusters' host): Envoy sends to
     #: priority 0 while it is healthy enough, to the next ones when it is not.
     priority: int = 0
+    #: What Envoy speaks to it: ``plaintext``, ``mTLS``, ``TLS`` or a socket's name, with
+    #: `` (match NAME)`` when one of the cluster's transport_socket_matches picked it;
+    #: ``unknown (...)`` when the dump cannot tell.
+    transport: str = ""
 
 
 @dataclass
@@ -152,6 +156,8 @@ class Verdict:
     status: int | None = None
     location: str | None = None
     clusters: list[ClusterOutcome] = field(default_factory=list)
+    #: When a route's match depends on what only Envoy knows: each way it can go.
+    branches: list[Branch] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -159,6 +165,20 @@ class Verdict:
         if self.ok:
             return "OK"
         return "UNKNOWN" if self.kind in UNKNOWN_KINDS else "FAIL"
+
+
+@dataclass
+class Branch:
+    """One way the request goes when a route's match is unknown.
+
+    ``conditions``: what holds on this way (``route R matches (header x-request-id exact
+    'abc')``, ``route R does not match``); ``steps``: the steps after the trace's own;
+    ``verdict``: how it ends.
+    """
+
+    conditions: list[str]
+    steps: list[Step]
+    verdict: Verdict
 
 
 @dataclass

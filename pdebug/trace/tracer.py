@@ -55,7 +55,13 @@ from pdebug.trace.chains import (
     terminates_tls,
     v1_route_mismatch,
 )
-from pdebug.trace.clusters import PANIC_THRESHOLD, Upstreams, final, priority_loads
+from pdebug.trace.clusters import (
+    PANIC_THRESHOLD,
+    Upstreams,
+    final,
+    priority_loads,
+    upstream_transport,
+)
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
@@ -64,6 +70,7 @@ from pdebug.trace.result import (
     UNKNOWN_KINDS,
     WITH_EDS,
     WITHOUT_EDS,
+    Branch,
     ClusterOutcome,
     ClusterState,
     Endpoint,
@@ -79,13 +86,40 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.trace.unsure import unsure_header
+from pdebug.trace.unsure import matcher_text, unsure_header
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
 _NOT_FOUND_CODES = {"SERVICE_UNAVAILABLE": 503, "NOT_FOUND": 404, "INTERNAL_SERVER_ERROR": 500}
 _SHOWN_ENDPOINTS = 4
 _Targets = list[tuple[str, int | None]]
+#: How many routes whose match pdebug cannot tell a trace follows both ways.
+UNSURE_ROUTES = 3
+
+
+@dataclasses.dataclass
+class _Unsure:
+    """A route whose match depends on a header only Envoy knows the value of."""
+
+    index: int
+    #: the route and its matched prefix, as :meth:`Tracer.route` gives a match
+    matched: tuple[s.Route, str | None]
+    label: str
+    #: what must hold for it to match (its unsure header matchers)
+    condition: str
+    #: what that depends on (why pdebug cannot tell)
+    depends: str
+    #: the trace's answer when it stops here
+    verdict_summary: str
+
+    @property
+    def verdict(self) -> Verdict:
+        """UNKNOWN: whether the route matches depends on :attr:`depends`."""
+        return Verdict(False, "inconclusive", self.verdict_summary)
+
+
+_Walk = Callable[[tuple[s.Route, str | None] | Verdict], Verdict]
+_Again = Callable[[int], tuple[s.Route, str | None] | Verdict | _Unsure]
 
 
 class Tracer:
@@ -254,6 +288,11 @@ class Tracer:
             direct = ls.owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
+            if _api_only(lst):
+                why = why.replace("binds ", "has the address ", 1) + (
+                    f"; an API listener, no socket is bound: a proxyless gRPC client reaches it "
+                    f"in-process by its name (xds:///{lst.name})"
+                )
             self.listener_step(lst, why, port)
             return lst, self.connection(lst, via_capture=False)
         if capture is not None:
@@ -420,6 +459,8 @@ class Tracer:
         if isinstance(vhost, Verdict):
             return vhost
         matched = self.route(vhost, connect)
+        if isinstance(matched, _Unsure):
+            return matched.verdict
         if isinstance(matched, Verdict):
             return matched
         act = matched[0].route
@@ -474,6 +515,8 @@ class Tracer:
         dest = join_host_port(str(dest_ip), req.port) if dest_ip else req.destination
         src = str(req.source_ip) if req.source_ip else "unknown client"
         base = f"transport {conn.transport}" + (f", ALPN {','.join(alpn)}" if alpn else "")
+        if _api_only(lst):
+            base = "in-process (an API listener: the gRPC client opens no connection to it)"
         self.step(
             "connection",
             f"{src} -> {dest}",
@@ -821,7 +864,9 @@ class Tracer:
             return escaped
         # the connection manager's view, built once: routes and filters both see it
         self.client_http = _router_view(req, hcm, conn)
-        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip)
+        # whether the client presents a certificate: a mesh peer's sidecar does
+        cert = (True if self.mesh and self.conn_mesh else None) if self.chain_tls else False
+        http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip, cert)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
             self.notes.append(replaced)
@@ -858,21 +903,28 @@ class Tracer:
                 return redirect
 
             return self.filtered(hcm, http, rc, vhost, None, tls_redirect)
+
+        def walk(route: tuple[s.Route, str | None] | Verdict) -> Verdict:
+            if isinstance(route, Verdict):
+                missed = route
+                return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
+            if (
+                self.on_demand_filter
+                and not self.on_demand
+                and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
+            ):
+                self.on_demand = "the route's on_demand odcds"
+            matched = route
+            return self.filtered(
+                hcm, http, rc, vhost, matched[0], lambda: self.action(matched, http)
+            )
+
         route = self.route(vhost, http)
-        if isinstance(route, Verdict):
-            if route.kind == "inconclusive":
-                # which route (and so which per-route filter config) Envoy picks is unknown
-                return route
-            missed = route
-            return self.filtered(hcm, http, rc, vhost, None, lambda: missed)
-        if (
-            self.on_demand_filter
-            and not self.on_demand
-            and route_on_demand(route[0].typed_per_filter_config, vhost.typed_per_filter_config)
-        ):
-            self.on_demand = "the route's on_demand odcds"
-        matched = route
-        return self.filtered(hcm, http, rc, vhost, matched[0], lambda: self.action(matched, http))
+        if isinstance(route, _Unsure):
+            # which route (and so which per-route filter config) Envoy picks is unknown:
+            # follow each
+            return self.branches(route, walk, lambda start: self.route(vhost, http, start))
+        return walk(route)
 
     def filtered(
         self,
@@ -1092,7 +1144,10 @@ class Tracer:
         bare, port = split_host_port(host)
         if port is not None and (found is None or not found[2].startswith("exact")):
             exact = select_virtual_host(rc.virtual_hosts, bare)
-            if exact is not None and exact[2].startswith("exact"):
+            # said only when another virtual host would take it (Contour lists each host
+            # twice, "h" and "h:*": the wildcard takes h:port to the same virtual host)
+            other = found is None or exact is None or exact[0] != found[0]
+            if exact is not None and exact[2].startswith("exact") and other:
                 vh_name = rc.virtual_hosts[exact[0]].name
                 hint = (
                     f"; {bare} (without the port) would match {vh_name}: Envoy compares the "
@@ -1113,10 +1168,13 @@ class Tracer:
         return vh
 
     def route(
-        self, vhost: s.VirtualHost, http: HttpRequest
-    ) -> tuple[s.Route, str | None] | Verdict:
-        """The first route that matches, and the prefix it matched (for a redirect)."""
-        for i, route in enumerate(vhost.routes):
+        self, vhost: s.VirtualHost, http: HttpRequest, start: int = 0
+    ) -> tuple[s.Route, str | None] | Verdict | _Unsure:
+        """The first route from ``start`` on that matches, and its prefix (for a redirect).
+
+        :class:`_Unsure` at a route whose match depends on a header only Envoy knows.
+        """
+        for i, route in enumerate(vhost.routes[start:], start):
             ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
             label = route.name or f"#{i}"
@@ -1125,23 +1183,83 @@ class Tracer:
                 m = route.match
                 whys = [unsure_header(hm, self.unsure_headers) for hm in m.headers] if m else []
                 depends = "; ".join(dict.fromkeys(w for w in whys if w))
-                return Verdict(
-                    False,
-                    "inconclusive",
+                unsure = (
+                    [hm for hm in m.headers if unsure_header(hm, self.unsure_headers)] if m else []
+                )
+                condition = " and ".join(f"header {matcher_text(hm)}" for hm in unsure)
+                return _Unsure(
+                    i,
+                    (route, _matched_prefix(route)),
+                    label,
+                    condition or depends,
+                    depends,
                     f"whether route {label} of {vhost.name} matches depends on {depends}",
                 )
             self.step("route", label, ok, why, index=i)
             if ok:
-                m = route.match
-                prefix = None
-                if m is not None:  # what prefix_rewrite replaces (an exact path: all of it)
-                    prefix = next(
-                        (p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None),
-                        None,
-                    )
-                return route, prefix
+                return route, _matched_prefix(route)
         why = f"none of the {len(vhost.routes)} routes of {vhost.name} matches"
         return Verdict(False, "no_route", f"404: {why}", 404)
+
+    def branches(self, fork: _Unsure, walk: _Walk, again: _Again) -> Verdict:
+        """Both ways an unsure route match can go, up to :data:`UNSURE_ROUTES` such routes.
+
+        ``walk`` follows a matched route (or the no-route verdict) through the filters to
+        its verdict, ``again`` tries the routes from an index on. Each branch keeps the
+        steps it took; the verdict is UNKNOWN (the branches in its summary) unless every
+        branch ends the same way, and then it is that verdict, with a note.
+        """
+        found = self._fork(fork, [], walk, again, 1)
+        first = found[0].verdict
+        same = {(b.verdict.ok, b.verdict.kind, b.verdict.status, b.verdict.summary) for b in found}
+        if len(same) == 1:
+            self.notes.append(
+                f"{fork.verdict.summary}; every way it goes ({len(found)} branches) ends the "
+                f"same: {first.summary}"
+            )
+            return dataclasses.replace(first, branches=found)
+        ways = "; ".join(
+            f"if {' and '.join(b.conditions)}: {b.verdict.outcome}, {b.verdict.summary}"
+            for b in found
+        )
+        return Verdict(False, "inconclusive", f"{fork.verdict.summary}: {ways}", branches=found)
+
+    def _fork(
+        self, at: _Unsure, conditions: list[str], walk: _Walk, again: _Again, depth: int
+    ) -> list[Branch]:
+        """The branches from unsure route ``at`` on (its steps taken off the trace's)."""
+        mark = len(self.steps)
+        self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
+        verdict = walk(at.matched)
+        yes = [*conditions, f"route {at.label} matches ({at.condition})"]
+        out = [Branch(yes, self.steps[mark:], verdict)]
+        del self.steps[mark:]
+        no = [*conditions, f"route {at.label} does not match"]
+        self.step(
+            "route", at.label, False, f"taken as not matching: {at.condition}", index=at.index
+        )
+        nxt = again(at.index + 1)
+        if isinstance(nxt, _Unsure):
+            if depth < UNSURE_ROUTES:
+                # the routes tried up to the next unsure one are in both of its branches
+                # (its own step is each branch's first)
+                lead = self.steps[mark:-1]
+                del self.steps[mark:]
+                subs = self._fork(nxt, no, walk, again, depth + 1)
+                for sub in subs:
+                    sub.steps[:0] = lead
+                return out + subs
+            verdict = Verdict(
+                False,
+                "inconclusive",
+                f"not followed further ({UNSURE_ROUTES} routes whose match pdebug cannot "
+                f"tell): {nxt.verdict.summary}",
+            )
+        else:
+            verdict = walk(nxt)
+        out.append(Branch(no, self.steps[mark:], verdict))
+        del self.steps[mark:]
+        return out
 
     def action(self, matched: tuple[s.Route, str | None], http: HttpRequest) -> Verdict:
         """What the route does: answer, redirect, or send to clusters."""
@@ -1186,9 +1304,11 @@ class Tracer:
             total = sum(w or 0 for _, w in targets)
             text = ", ".join(f"{n} {_pct(w or 0, total)}" for n, w in targets)
             self.step("action", "weighted_clusters", True, text, total_weight=total)
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters(targets, tcp=False, missing_code=missing_code)
         if act.cluster:
             self.step("action", "cluster", True, f"route to cluster {act.cluster}")
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters([(act.cluster, None)], tcp=False, missing_code=missing_code)
         if act.cluster_header:
             unsure = unsure_header(
@@ -1209,6 +1329,7 @@ class Tracer:
                 True,
                 f"cluster from header {act.cluster_header}: {values[0]}",
             )
+            self.upstream_steps(route, act, http, prefix)
             return self.clusters([(values[0], None)], tcp=False, missing_code=missing_code)
         plugin_ext = act.inline_cluster_specifier_plugin
         if plugin_ext is None and act.cluster_specifier_plugin:
@@ -1246,6 +1367,55 @@ class Tracer:
             )
         self.step("action", "-", False, "a route action pdebug does not know")
         return Verdict(False, "inconclusive", "a cluster specifier pdebug does not know")
+
+    def upstream_steps(
+        self, route: s.Route, act: s.RouteAction, http: HttpRequest, prefix: str | None
+    ) -> None:
+        """What the upstream (and each mirror) sees: the route's rewrites, its mirrors."""
+        from pdebug.trace.rewrites import mirrors, upstream_request
+
+        up = upstream_request(route, act, http, prefix)
+        self.notes.extend(up.caveats)
+        if up.how and up.how[-1].startswith("auto_host_rewrite") and act.cluster:
+            names = self._dns_names(act.cluster)
+            if names is not None:
+                up.host = names[0] if len(names) == 1 else up.host
+                up.how[-1] = (
+                    f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
+                    if names
+                    else f"auto_host_rewrite: Host kept, {act.cluster} is not a DNS cluster"
+                )
+        if up.how:
+            self.step(
+                "action",
+                "rewrite",
+                True,
+                f"the upstream sees path {up.path}, Host {up.host} ({'; '.join(up.how)})",
+                path=up.path,
+                host=up.host,
+            )
+        for text in mirrors(act, up.host):
+            self.step("action", "mirror", True, text)
+
+    def _dns_names(self, name: str) -> list[str] | None:
+        """A cluster's endpoint DNS names: [] when DNS does not resolve it, None if absent."""
+        found = self.upstreams.index().get(name)
+        if found is None:
+            return None
+        cluster = found[0]
+        if (cluster.type or "EDS") not in ("STRICT_DNS", "LOGICAL_DNS") and not dns_kind(cluster):
+            return []
+        cla = cluster.load_assignment
+        return list(
+            dict.fromkeys(
+                lb.endpoint.address.socket_address.address
+                for group in (cla.endpoints if cla is not None else [])
+                for lb in group.lb_endpoints
+                if lb.endpoint is not None
+                and lb.endpoint.address is not None
+                and lb.endpoint.address.socket_address is not None
+            )
+        )
 
     def specifier_plugin(self, ext: s.TypedExtension, http: HttpRequest) -> Verdict | None:
         """The cluster a route's matcher cluster specifier plugin picks for ``http``.
@@ -1427,7 +1597,7 @@ class Tracer:
             "endpoints",
             name,
             verdict == "ok",
-            f"{why}; health from {source}",
+            f"{why}; health from {source}{upstream_transport(endpoints)}",
             health_source=source,
             endpoints=[dataclasses.asdict(e) for e in endpoints],
             healthy=healthy,
@@ -1538,6 +1708,19 @@ def _forwarded_proto_note(req: Request, http: HttpRequest) -> str | None:
         "it does not trust (use_remote_address, no xff_num_trusted_hops): routes see "
         f"{now[0]}"
     )
+
+
+def _matched_prefix(route: s.Route) -> str | None:
+    """What a redirect's ``prefix_rewrite`` replaces (an exact path: all of it)."""
+    m = route.match
+    if m is None:
+        return None
+    return next((p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None), None)
+
+
+def _api_only(lst: ListenerEntry) -> bool:
+    """Whether ``lst`` is an API listener only (no filter chain): nothing binds a socket."""
+    return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
 
 
 def _evaluated(f: s.TypedExtension) -> bool:

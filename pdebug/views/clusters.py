@@ -24,6 +24,7 @@ from pdebug.model.clusters import (
     ClusterRecord,
     extension_type,
     lb_policy,
+    own_assignment,
     split_name,
     table_type,
 )
@@ -359,7 +360,8 @@ def _wide_counts(c: s.Cluster, counts: dict[str, tuple[int, int]]) -> tuple[str,
     if c.name in counts:
         total, healthy = counts[c.name]
         return str(total), str(healthy)
-    if c.load_assignment is not None:
-        n = sum(len(g.lb_endpoints) for g in c.load_assignment.endpoints)
+    own = own_assignment(c)  # load_assignment, or v2 ``hosts``
+    if own is not None:
+        n = sum(len(g.lb_endpoints) for g in own.endpoints)
         return str(n), "-"
     return "-", "-"

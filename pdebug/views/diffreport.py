@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from pdebug.diff import TITLES, DiffReport, KindReport, Resource
+from pdebug.diff import DiffReport, KindReport, Resource, title
 from pdebug.render.escape import escape_cell as _one_line
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines
@@ -32,7 +32,7 @@ def report_text(report: DiffReport) -> str:
             continue  # a kind not compared says why in its verdict line
         lines.append("")
         differ = len(kind.changes)
-        lines.append(f"{TITLES[kind.kind]}: {differ} of {kind.compared} differ")
+        lines.append(f"{title(kind.kind)}: {differ} of {kind.compared} differ")
         for note in kind.notes:
             lines.append(f"  ! {_one_line(note)}")
         for change in kind.changes:
@@ -99,8 +99,8 @@ def unified(
                 if right[n].state != "error" or bytes(right[n].raw) != b"null"
             ]
         )
-        title = TITLES[kind.kind]
-        diff = difflib.unified_diff(a, b, f"{report.left} {title}", f"{report.right} {title}", n=7)
+        name = title(kind.kind)
+        diff = difflib.unified_diff(a, b, f"{report.left} {name}", f"{report.right} {name}", n=7)
         out.append("".join(diff).rstrip("\n"))
         out.append("")
     return "\n".join(out)

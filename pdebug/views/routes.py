@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import msgspec
-import orjson
 
 from pdebug.errors import InvalidInput
 from pdebug.gosort import go_sort_slice
@@ -262,6 +261,8 @@ def _on_match(
         listed = [config]
     else:
         return False
+    import orjson  # here: the routes table needs it only for these (its import: ~6 ms)
+
     for item in listed:
         route = decode_raw(msgspec.Raw(orjson.dumps(item)), s.Route, what="matcher route")
         desc = match_description(route.match)

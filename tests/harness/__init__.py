@@ -75,6 +75,9 @@ from .pki import (
     make_test_pki,
 )
 from .resources import (
+    HCM_TYPE,
+    PROXY_PROTOCOL,
+    ROUTER,
     SPIFFE_TYPE,
     TEMPLATES,
     hcm,
@@ -115,6 +118,9 @@ from .sidecar import (
 __all__ = [
     "assert_interrupted",
     "proxy_or_skip",
+    "HCM_TYPE",
+    "PROXY_PROTOCOL",
+    "ROUTER",
     "SPIFFE_TYPE",
     "spiffe_validator",
     "light_both",

@@ -56,29 +56,29 @@ WAYPOINT_READS = frozenset(
 )
 
 
-#: Files under fixtures/corpus/ that are not Envoy config dumps: egctl's and ztunnel's
-#: outputs, istiod's sync status, saved /clusters answers, expected tables and ``all``
-#: listings.
-_NOT_CONFIG_DUMPS = (
+#: Files under fixtures/corpus/ that are not Envoy config dumps, by a part of their path
+#: there: egctl's wrappers and expected outputs, peer goldens, companions, and the inputs
+#: other tests read (the one list; tests/test_corpus.py reads it too).
+NOT_CONFIG_DUMPS = (
     "egctl-out/",
     "expected-",
     "test_clusters.json",
-    ".all.json",
-    "corpus/ztunnel/",
-    "corpus/istiod/",
-    "xds_bootstrap.json",  # a gRPC xDS bootstrap (sweep24)
+    "-to-xds.all.json",
+    "ztunnel/",  # ztunnel dumps: tests/test_corpus_ztunnel.py
+    "istiod/",  # istiod's sync status answers: tests/test_status.py
+    "clusters-json/",  # /clusters?format=json documents
+    "xds_bootstrap.json",  # a gRPC xDS bootstrap: tests/test_sweep24.py
 )
 
 
 def corpus_config_dumps() -> list[Path]:
     """The Envoy config dumps of fixtures/corpus/, in path order."""
-    out = []
-    for p in sorted((FIXTURES / "corpus").rglob("*.json")):
-        rel = p.relative_to(FIXTURES).as_posix()
-        if any(x in rel for x in _NOT_CONFIG_DUMPS) or rel.endswith("-clusters-json/clusters.json"):
-            continue
-        out.append(p)
-    return out
+    corpus = FIXTURES / "corpus"
+    return [
+        p
+        for p in sorted(corpus.rglob("*.json"))
+        if not any(part in p.relative_to(corpus).as_posix() for part in NOT_CONFIG_DUMPS)
+    ]
 
 
 def saved_dumps() -> Iterator[tuple[str, bytes, bytes | None]]:

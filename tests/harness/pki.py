@@ -199,6 +199,7 @@ def make_test_pki(
     valid_days: int = 3650,
     leaf_not_after: dt.datetime | None = None,
     leaf_not_before: dt.datetime | None = None,
+    dns_names: tuple[str, ...] = (),
 ) -> TestPki:
     """Generate a throwaway ECDSA P-256 CA and a leaf certificate with a SPIFFE URI SAN.
 
@@ -213,6 +214,7 @@ def make_test_pki(
         leaf_not_before: Start the leaf's validity then instead (with
             ``leaf_not_after``: a certificate past half its lifetime, whose rotation
             was missed, starts long before it ends).
+        dns_names: DNS SANs the leaf holds besides its URI SAN.
 
     Returns:
         The PEM bytes and their directory.
@@ -235,7 +237,7 @@ def make_test_pki(
         x509.Name([]),
         leaf_start,
         leaf_until,
-        sans=[x509.UniformResourceIdentifier(spiffe_id)],
+        sans=[x509.UniformResourceIdentifier(spiffe_id), *map(x509.DNSName, dns_names)],
         san_critical=True,  # an empty subject: the SAN carries the identity
         client_auth=True,
     )

@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "HCM_TYPE",
+    "PROXY_PROTOCOL",
+    "ROUTER",
     "TEMPLATES",
     "hcm",
     "lb_endpoint",
@@ -41,6 +44,19 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 _TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 _ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+#: The HTTP connection manager's ``@type``, for tests that write one of their own.
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+    ".HttpConnectionManager"
+)
+#: The PROXY protocol listener filter: a test's request carries the client's address.
+PROXY_PROTOCOL: Json = {
+    "name": "envoy.filters.listener.proxy_protocol",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3"
+        ".ProxyProtocol"
+    },
+}
 SPIFFE_TYPE = (
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig"
 )
@@ -112,6 +128,10 @@ def spiffe_validator(typed_config: Json) -> Json:
 def router() -> Json:
     """The HTTP router filter, the last of every HTTP filter chain."""
     return {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}
+
+
+#: :func:`router`'s filter, one shared value (for module-level filter lists).
+ROUTER = router()
 
 
 def hcm(stat_prefix: str, *, rds: Json | None = None, route_config: Json | None = None) -> Json:

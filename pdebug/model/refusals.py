@@ -1,0 +1,71 @@
+"""The refusals the Envoy and ztunnel readers share, worded once.
+
+Documents people pass by mistake that both readers can be handed, and name only once
+they have decoded them: agentgateway's ``/config_dump``, Envoy's ``GET /certs`` and
+istiod's ``/debug/config_dump?proxyID=`` answer for a ztunnel. ``model/load.py`` and
+``model/ztunnel.py`` raise them; what the head of the bytes plainly is (before any
+decode) is ``model/sniff.py``'s.
+"""
+
+from __future__ import annotations
+
+from pdebug.errors import InvalidInput
+
+
+def agentgateway_given(source: str) -> InvalidInput:
+    """The error for agentgateway's ``/config_dump`` (an ambient waypoint or gateway).
+
+    It holds ztunnel-like workloads and services beside its own ``binds``, ``routes``
+    and ``backends``, but its service endpoints are its load balancer's state (a list of
+    ``active``/``rejected`` maps): read as ztunnel's, every service would be ``0/0``.
+    """
+    return InvalidInput(
+        f"{source}: this is an agentgateway config dump (binds, routes, backends), "
+        "not a ztunnel or Envoy one",
+        hint="pdebug reads ztunnel's and Envoy's dumps; for the ztunnel on that node, pass "
+        "its dump (istioctl zc all -o json, or GET /config_dump on port 15000)",
+    )
+
+
+#: The type URLs istiod answers ``/debug/config_dump?proxyID=`` with for a ztunnel: its
+#: WDS resources (``istio.workload.Address``; ``Workload`` before 1.18, and what
+#: ``?types=WDS,WADS`` adds), not Envoy's admin sections (``pilot/pkg/xds/debug.go``).
+ISTIOD_ZTUNNEL_TYPES = frozenset(
+    "type.googleapis.com/" + t
+    for t in ("istio.workload.Address", "istio.workload.Workload", "istio.security.Authorization")
+)
+
+
+def istiod_ztunnel_view(type_urls: list[str]) -> bool:
+    """Whether a ``configs`` list's type URLs are istiod's view of a ztunnel (WDS)."""
+    return bool(type_urls) and ISTIOD_ZTUNNEL_TYPES.issuperset(type_urls)
+
+
+def istiod_ztunnel_given(source: str) -> InvalidInput:
+    """The error for istiod's ``/debug/config_dump?proxyID=<ztunnel>`` answer."""
+    return InvalidInput(
+        f"{source}: this is istiod's view of a ztunnel (its WDS resources: "
+        "istio.workload.Address, as /debug/config_dump?proxyID=<ztunnel pod> answers), "
+        "not an Envoy or ztunnel config dump",
+        hint="read the ztunnel's own dump: pdebug zc all ZTUNNEL_POD (or save GET "
+        "/config_dump on its admin port 15000); istiod's sync state of it: pdebug status",
+    )
+
+
+def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
+    """The error for Envoy's ``GET /certs`` given as a config dump (or a ztunnel's)."""
+    hint = (
+        "save GET /config_dump instead: pdebug secrets reads its SDS secrets "
+        "and pdebug check their expiry"
+    )
+    if ztunnel:
+        hint = (
+            "a ztunnel's certificates are in its GET /config_dump (admin port 15000); "
+            "for this Envoy's, save its GET /config_dump and run pdebug secrets"
+        )
+    wanted = "a ztunnel config dump" if ztunnel else "a config dump"
+    return InvalidInput(
+        f"{source}: this is Envoy's GET /certs (the certificates it holds, not its "
+        f"config), not {wanted}",
+        hint=hint,
+    )
