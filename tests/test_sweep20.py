@@ -625,9 +625,12 @@ def test_trace_names_the_rejected_listener_of_the_port(pdebug, tmp_path):
         "configuration: %test-server%. Couldn't find valid command); without it the "
         "connection stays on the capture listener (pdebug check: PD101)"
     ) in out["notes"]
-    # no capture listener: the refusal says which listener Envoy rejected
+    # no capture listener: the refusal says which listener Envoy rejected. This dump has
+    # no bootstrap section (made from Kuma's xDS golden), so a capture listener may have
+    # been left out of it: UNKNOWN, not FAIL (sweep26: a partial dump's missing listener)
     listeners[:] = [e for e in listeners if "passthrough" not in e["name"]]
     path.write_text(json.dumps(dump))
     out = _trace(pdebug, path, "http://240.0.0.4:80/")
-    assert out["verdict"]["outcome"] == "FAIL"
+    assert out["verdict"]["outcome"] == "UNKNOWN"
+    assert "the dump is not whole (no bootstrap section)" in out["verdict"]["summary"]
     assert f"rejected by Envoy: {name} (Incorrect configuration" in out["verdict"]["summary"]
