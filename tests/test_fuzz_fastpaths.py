@@ -374,7 +374,10 @@ def check_parallel(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> 
 
 #: ``check``'s fast paths and what makes each give way to its slow path (the same as
 #: tests/test_check_perf.py's SLOW).
-CHECK_SLOW: dict[str, Any] = {"pdebug.model.sections._planned_clusters": lambda *a: None}
+CHECK_SLOW: dict[str, Any] = {
+    "pdebug.model.sections._planned_clusters": lambda *a: None,
+    "pdebug.model.load._type_ends": lambda *a: None,
+}
 
 
 def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -387,6 +390,10 @@ def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         TAKEN["check"] += got is not None
         return got
 
+    from pdebug.model import load as loader
+
+    data = path.read_bytes()  # the D search finds every place the needle search finds
+    assert loader._type_ends(data, data.find) == loader._needle_ends(data.find, 0)
     for args in (["check"], ["check", "-o", "json"]):
         with monkeypatch.context() as m:
             m.setattr(sections, "_planned_clusters", spy)

@@ -592,29 +592,93 @@ def _section_starts(data: Buffer, find: Callable[..., int]) -> tuple[list[int], 
     message its config tracker writes so (its own ``envoy.admin.v3.ClustersConfigDump``,
     an extension's ``cilium.NetworkPoliciesConfigDump``, a future admin section), so a
     section pdebug does not read is found as any other, wherever it sits, and kept as an
-    unread section. One search of a needle without whitespace (57% of a pretty-printed
-    dump's bytes): as fast as the search for Envoy's admin types it replaced (5k-service
-    dump, see changes/unknownsec.md). A section of a type not named so is found when the
-    section before it is read (:func:`_read_sections`).
+    unread section. Each place that end is written is found by :func:`_type_ends` (a
+    one-byte search), or by :func:`_needle_ends` when it cannot answer; the two give the
+    same places. A section of a type not named so is found when the section before it
+    is read (:func:`_read_sections`).
     """
-    return _typed_starts(data, find, _SECTION_TYPE_END, b"ConfigDump")
+    ends = _type_ends(data, find)
+    if ends is None:
+        ends = _needle_ends(find, 0)
+    return _openings(data, ends)
 
 
-def _typed_starts(
-    data: Buffer, find: Callable[..., int], needle: bytes, suffix: bytes
-) -> tuple[list[int], list[str]] | None:
-    """The sections found by ``needle`` (the ``ConfigDump"`` end of their type)."""
+#: The byte of ``_SECTION_TYPE_END`` :func:`_type_ends` searches for (``D``: rarer in a
+#: dump than any other of its bytes) and where it sits in it.
+_RARE = b"D"
+_RARE_AT = _SECTION_TYPE_END.index(_RARE)
+#: :func:`_type_ends` looks at each ``D`` in batches of this many. A batch spanning fewer
+#: than ``_BATCH * _SPARSE`` bytes (a ``D`` every 400 bytes or more often; each one costs
+#: about what the needle search spends on 450 bytes) hands the next ``_CHUNK`` bytes to
+#: the needle search (an access log format's ``%DURATION% %BYTES_SENT%``...).
+_BATCH = 256
+_SPARSE = 400
+_CHUNK = 1 << 20
+
+
+def _type_ends(data: Buffer, find: Callable[..., int]) -> list[int] | None:
+    """Where ``ConfigDump"`` is written in ``data``: what :func:`_needle_ends` finds, faster.
+
+    The needle search visits the bytes at CPython's skip rule, about 0.5 ns a byte for
+    this 11-byte needle on a pretty-printed dump (0.08-0.1 s on the 161 MB bench dump).
+    This one finds each ``D`` with a one-byte search (``memchr``, ~0.08 ns a byte) and
+    compares the 11 bytes around it, so it finds every place the needle is written, and
+    only those. Where ``D`` comes often (a batch of ``_BATCH`` within ``_BATCH *
+    _SPARSE`` bytes), the needle search takes the next ``_CHUNK`` bytes from the first
+    ``D`` not yet looked at; the ``D`` search then goes on where a needle the chunk did
+    not hold whole could have its ``D``, so none is missed or found twice. ``data`` is
+    bytes or a view of a whole memory map (:func:`_layout`). ``None`` (never returned
+    today) makes the caller run the needle search.
+    """
+    buf: Any = data.obj if isinstance(data, memoryview) else data
+    needle = _SECTION_TYPE_END
+    rare = _RARE
+    back = _RARE_AT
+    ahead = len(needle) - _RARE_AT
+    ends: list[int] = []
+    hit = find(rare, back)
+    while hit >= 0:
+        mark = hit
+        for _ in range(_BATCH):
+            if buf[hit - back : hit + ahead] == needle:
+                ends.append(hit - back)
+            hit = find(rare, hit + 1)
+            if hit < 0:
+                return ends
+        if hit - mark < _BATCH * _SPARSE:
+            stop = hit - back + _CHUNK
+            found = find(needle, hit - back, stop)
+            while found >= 0:
+                ends.append(found)
+                found = find(needle, found + 1, stop)
+            hit = find(rare, stop - ahead + 1)
+    return ends
+
+
+def _needle_ends(find: Callable[..., int], start: int) -> list[int]:
+    """Where ``ConfigDump"`` is written from ``start`` on (the plain needle search)."""
+    ends: list[int] = []
+    hit = find(_SECTION_TYPE_END, start)
+    while hit >= 0:
+        ends.append(hit)
+        hit = find(_SECTION_TYPE_END, hit + 1)
+    return ends
+
+
+def _openings(data: Buffer, ends: list[int]) -> tuple[list[int], list[str]] | None:
+    """The sections whose types end at ``ends``: where each opens, and its type.
+
+    ``None`` when one of them is not a section's opening ``{"@type": "type.googleapis...``.
+    """
     starts: list[int] = []
     types: list[str] = []
-    hit = find(needle)
-    while hit >= 0:
+    for hit in ends:
         window = bytes(data[max(hit - _TYPE_WINDOW, 0) : hit])
         opening = _SECTION_START.search(window)
         if opening is None:
             return None
         starts.append(hit - len(window) + opening.start())
-        types.append((opening.group(1) + suffix).decode("ascii"))
-        hit = find(needle, hit + 1)
+        types.append((opening.group(1) + b"ConfigDump").decode("ascii"))
     return starts, types
 
 
