@@ -183,7 +183,6 @@ PLANE16 = "outbound|80||svc-\U0010fffd.ns.svc.cluster.local"
 TAKEN_AFTER = {
     "plain": "",
     "warming": ', "dynamic_warming_clusters": [' + _entry(50) + "]",
-    "unknown field": ', "pd_unknown": [{"version_info": 1}, {"a": [1, 2]}]',
     "static again": ', "static_clusters": [{"cluster": {"name": "other", "type": "STATIC"}}]',
     "static null again": ', "static_clusters": null',
     "active again": ', "dynamic_active_clusters": [' + _entry(70) + "]",
@@ -227,6 +226,9 @@ REFUSED: dict[str, tuple[str, list[str] | None]] = {
     "@type again after the cut": (f', "@type": "{V3}ClustersConfigDump"', None),
     "wrong @type after the cut": (f', "@type": "{V3}ListenersConfigDump"', None),
     "static wrong after the cut": (', "static_clusters": [null]', None),
+    # a member Envoy does not write: the light decode refuses it, split or not, so that
+    # a section it read is known to hold none (unread2: `clusters` names it)
+    "unknown field after the cut": (', "pd_unknown": [{"version_info": 1}, {"a": [1, 2]}]', None),
 }
 
 

@@ -58,13 +58,15 @@ def run_view(
     clusters_json: str | None = None,
     keys: str | None = None,
     members: tuple[str, ...] | None = None,
+    members_read_only: bool = False,
 ) -> int:
     """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it.
 
     ``keys``: ``--keys`` (None: ``$PDEBUG_KEYS``, else the dump's own spelling).
     Text formats name on stderr each section pdebug does not read, and each member of
     the sections of kinds ``members`` (``()``: all; None: none) it does not read
-    (:func:`pdebug.model.sections.unread_members`: a scan of those sections' bytes).
+    (:func:`pdebug.model.sections.unread_members`: a scan of those sections' bytes;
+    ``members_read_only``: only what their reading already told, no scan).
     """
     if keys is None:
         keys = os.environ.get("PDEBUG_KEYS") or None
@@ -100,7 +102,8 @@ def run_view(
         if members is not None:
             from pdebug.model.sections import unread_member_notes
 
-            for line in unread_member_notes(data.dump, members):
+            notes = unread_member_notes(data.dump, members, read_only=members_read_only)
+            for line in notes:
                 print(line, file=sys.stderr)
     return 0
 
@@ -136,6 +139,10 @@ def clusters(
             lambda d, f: v.view(d, flt, f.wide, f.structured),
             clusters_json,
             keys,
+            # what the section's reading told (its light decode refuses an unknown
+            # member: a clean section is known clean), never another pass over it
+            members=("clusters",),
+            members_read_only=True,
         )
 
 
@@ -451,6 +458,12 @@ def report(
     n = len(inputs.proxies)
     if output != "-":
         print(f"wrote {output} ({n} prox{'y' if n == 1 else 'ies'})", file=sys.stderr)
+    from pdebug.model.sections import printable
+
+    for p in doc["proxies"]:  # what the page says it did not read, said here too
+        for what in p["summary"]["unread"]:
+            who = printable(str(p["name"]))
+            print(f"note: {who}: {what} is not read by pdebug", file=sys.stderr)
     unreadable = [(i.name, i.unreadable) for i in inputs.info.values() if i.unreadable]
     if unreadable:
         name, why = unreadable[0]

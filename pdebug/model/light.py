@@ -137,11 +137,10 @@ def _section_type(part: str = "whole") -> Any:
         )
     ]
     name = "LightClustersSection" + ("" if part == "whole" else part.title())
-    if part != "whole":
-        return msgspec.defstruct(name, fields, gc=False, module=__name__)
-    # The whole section: any member Envoy does not write refuses it, as the planned
-    # decoders' strict sections do (load._strict_section), so the light decode too says
-    # the section holds no member pdebug does not know (Section.members_known).
+    # Any member Envoy does not write refuses the section (or either part of a split
+    # one), as the planned decoders' strict sections do (load._strict_section), so the
+    # light decode too says the section holds no member pdebug does not know
+    # (Section.members_known), split or not.
     from pdebug.model.camel import to_camel
     from pdebug.model.sections import SECTION_MEMBERS
 

@@ -836,6 +836,7 @@ def _planned_dump(
 
             if isinstance(light[index], SplitRows):
                 sec._cache[ROWS_KEY] = light[index].rows
+                sec.members_known = True  # both parts refuse members Envoy does not write
                 continue
             sec._cache[CLUSTERS_KEY] = light[index]
             sec.members_known = True  # the light decode refuses members Envoy does not write

@@ -297,7 +297,9 @@ def _spellings(keys: tuple[str, ...]) -> frozenset[str]:
     return frozenset(keys) | frozenset(to_camel(k) for k in keys)
 
 
-def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+def unread_members(
+    dump: ConfigDump, kinds: tuple[str, ...] = (), *, read_only: bool = False
+) -> list[str]:
     """What the sections of ``kinds`` (all when empty) hold that pdebug does not read.
 
     A member of a section Envoy does not write (a future ``dynamic_xxx_clusters``), or
@@ -305,13 +307,17 @@ def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
     know): each said once, as ``<what> (<where>)``. ``all -o json|yaml`` print them as
     written. A section a strict decode read (``Section.members_known``) is not split
     again; the listener and route entries are read for their members' names (one scan
-    of those sections' bytes).
+    of those sections' bytes). ``read_only``: say only what is known without reading
+    a section's bytes again (a section neither read strictly nor split into its members
+    already is passed over: the ``clusters`` table's light decode, #17).
     """
     found: dict[str, list[str]] = {}
     for sec in dump.sections:
         if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
             continue
         known = _spellings(SECTION_MEMBERS[sec.kind])
+        if read_only and not sec.members_known and sec.complete is not None:
+            continue  # neither read strictly nor split: knowing would cost a pass
         if not sec.members_known:
             for key in _fields(sec):
                 if key != "@type" and key not in known:
@@ -404,9 +410,24 @@ def _entry_name(item: dict[str, Any]) -> str:
     return printable(name) if isinstance(name, str) else ""
 
 
-def unread_member_notes(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+def unread_lines(types: list[tuple[str, int]], members: list[str]) -> list[str]:
+    """What :func:`unread` and :func:`unread_members` found, one printable line each.
+
+    ``section acme.mesh.PolicyConfigDump (1 entry)``; a member as it was said. For
+    ``check``'s "Not checked" lines and the report's summary.
+    """
+    lines = []
+    for type_url, count in types:
+        entries = "1 entry" if count == 1 else f"{count} entries"
+        lines.append(f"section {printable(short_type(type_url))} ({entries})")
+    return lines + [printable(what) for what in members]
+
+
+def unread_member_notes(
+    dump: ConfigDump, kinds: tuple[str, ...] = (), *, read_only: bool = False
+) -> list[str]:
     """:func:`unread_members` as stderr lines."""
     return [
         f"note: {printable(what)} is not read by pdebug; `pdebug all -o json` keeps it"
-        for what in unread_members(dump, kinds)
+        for what in unread_members(dump, kinds, read_only=read_only)
     ]

@@ -286,6 +286,13 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         summary = _summary(proxy, ctx, report, info)
         graph = build_graph(ctx, report.findings)
     checks = _checks(report)
+    from pdebug.model.sections import unread_lines
+
+    # neither in the tables nor checked: said in the summary (the page escapes it)
+    unread = unread_lines(report.unread, report.unread_members)
+    summary["unread"] = unread
+    if unread:
+        summary["rows"].append(["Not read by pdebug", "; ".join(unread)])
     if not captured:
         # Not 0 errors: unknown. Say why instead (the capture failed, or the saved
         # documents are damaged).

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from pdebug.checks.base import CheckReport, ProxyCheck, Severity
-from pdebug.model.sections import printable, short_type
+from pdebug.model.sections import printable, unread_lines
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -67,13 +67,14 @@ def summary_text(report: CheckReport) -> str:
         lines.append(f"{verb} {', '.join(codes)}: {reason}.")
     if report.ignored:
         lines.append(f"Ignored {', '.join(report.ignored)} (--ignore).")
-    for type_url, count in report.unread:
-        entries = "1 entry" if count == 1 else f"{count} entries"
-        name = printable(short_type(type_url))
-        lines.append(f"Not checked: section {name} ({entries}), which pdebug does not read.")
-    for what in report.unread_members:
-        lines.append(f"Not checked: {printable(what)}, which pdebug does not read.")
+    lines += [f"Not checked: {what}." for what in _unread(report)]
     return "\n".join(lines)
+
+
+def _unread(report: CheckReport) -> list[str]:
+    """What ``report`` did not check: each section and member pdebug does not read."""
+    lines = unread_lines(report.unread, report.unread_members)
+    return [f"{line}, which pdebug does not read" for line in lines]
 
 
 def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any]:
@@ -167,7 +168,12 @@ def bundle_summary_text(checks: list[ProxyCheck], source: str) -> str:
     if unchecked:
         text += "; " + ", ".join(unchecked)
     name = next((c.name for c in sorted(checks, key=_order) if c.report is not None), "POD.NS")
-    return text + f".\nOne proxy's findings: pdebug check {source}:{name}"
+    text += f".\nOne proxy's findings: pdebug check {source}:{name}"
+    for c in checks:  # what each proxy's check did not read (as `check` of one says it)
+        if c.report is not None:
+            who = printable(c.name)
+            text += "".join(f"\nNot checked in {who}: {what}." for what in _unread(c.report))
+    return text
 
 
 def bundle_plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> dict[str, Any]:
