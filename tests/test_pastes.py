@@ -211,3 +211,46 @@ def test_fuzzed_pastes_end_in_one_line(pdebug, tmp_path):
         if got.code == 4:
             errors = [line for line in got.err.splitlines() if line.startswith("pdebug: error")]
             assert len(errors) == 1, got.err
+
+
+# --- diff: list items equal in Python, not as JSON ------------------------------------------
+
+
+def test_diff_says_a_retyped_list_item_differs(pdebug, tmp_path):
+    """``[503]`` and ``[503.0]`` (a dump rewritten by a tool that writes floats) read
+    "Routes Match" (DeepDiff compares a list of plain values by hash)."""
+    doc = json.loads(SIDECAR.read_text())
+    routes = next(c for c in doc["configs"] if "dynamic_route_configs" in c)
+    vhost = routes["dynamic_route_configs"][0]["route_config"]["virtual_hosts"][0]
+    policy = vhost["routes"][0]["route"]["retry_policy"]
+    assert policy["retriable_status_codes"] == [503]  # the premise
+    policy["retriable_status_codes"] = [503.0]
+    other = tmp_path / "after.json"
+    other.write_text(json.dumps(doc))
+    got = pdebug("diff", SIDECAR, other)
+    assert got.code == 1, got.out + got.err
+    assert "Routes Don't Match" in got.out
+    assert "routes[0].route.retry_policy.retriable_status_codes[0]: 503 -> 503.0" in got.out
+    assert "Clusters Match" in got.out
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "path"),
+    [
+        ([True, 2], [1, 2], "a[0]"),
+        ([0, 2], [False, 2], "a[0]"),
+        ([[1]], [[True]], "a[0][0]"),
+        ([True, {"x": 1}], [1, {"x": 1}], "a[0]"),  # DeepDiff says this one: said once
+    ],
+)
+def test_diff_tells_bool_from_number_in_a_list(left, right, path):
+    from pdebug import diff as d
+
+    fields = d._field_changes({"a": left}, {"a": right}, None)
+    assert [f.path for f in fields] == [path]
+
+
+def test_diff_of_equal_lists_stays_quiet():
+    from pdebug import diff as d
+
+    assert d._field_changes({"a": [1, True, 2.5]}, {"a": [1, True, 2.5]}, None) == []
