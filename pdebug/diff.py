@@ -1025,6 +1025,11 @@ def _field_changes(
             l_val = None if report_type.endswith("_added") else item.t1
             r_val = None if report_type.endswith("_removed") else item.t2
             changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
+    said = {c.path for c in changes}
+    for at_path, l_val, r_val in found.retyped:  # what DeepDiff's hashing called equal
+        path = _dotted(found.coords(at_path, 1))
+        if path not in said and (ignore is None or not ignore.search(path)):
+            changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
     for move in found.moves:
         path = _dotted(found.coords(move.parts, 1))
         if ignore is None or not ignore.search(path):

@@ -157,6 +157,10 @@ class Aligned:
     one_side: list[OneSide] = field(default_factory=list)
     #: aligned path of a cut-down list -> (left index, right index) of each position.
     pairs: dict[tuple[Any, ...], list[tuple[int, int]]] = field(default_factory=dict)
+    #: aligned path, left and right of each list item equal in Python but not as JSON
+    #: (``true`` and ``1``, ``1`` and ``1.0``): DeepDiff compares a list of plain values by
+    #: hash, where they are alike, and would call the lists equal.
+    retyped: list[tuple[tuple[Any, ...], Any, Any]] = field(default_factory=list)
 
     def coords(self, parts: list[Any] | tuple[Any, ...], side: int) -> list[Any]:
         """``parts`` (a path in the aligned resources) with one side's own list indices."""
@@ -249,6 +253,10 @@ def _kept(pairs: list[tuple[int, int]]) -> set[int]:
     return kept
 
 
+#: The JSON values Python calls equal across types (``True == 1 == 1.0``).
+_PLAIN = (bool, int, float)
+
+
 def align(left: Any, right: Any) -> tuple[Any, Any, Aligned]:
     """Both resources with identified lists cut down to their pairs, and what was cut."""
     found = Aligned()
@@ -289,7 +297,10 @@ def _walk(left: Any, right: Any, parts: tuple[Any, ...], found: Aligned) -> tupl
         n = min(len(left), len(right))
         a, b = list(left), list(right)
         for k in range(n):
-            a[k], b[k] = _walk(left[k], right[k], (*parts, k), found)
+            x, y = left[k], right[k]
+            if type(x) is not type(y) and type(x) in _PLAIN and type(y) in _PLAIN and x == y:
+                found.retyped.append(((*parts, k), x, y))
+            a[k], b[k] = _walk(x, y, (*parts, k), found)
         return a, b
     assert spec is not None
     pairs, keys, by = paired

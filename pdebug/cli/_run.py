@@ -279,7 +279,9 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
         else "no cluster of this dump gets endpoints from EDS"
     )
     whose = "A static cluster's endpoints come"
-    if not data.dump.has("endpoints") and predates_include_eds(data.dump):
+    if not data.dump.has("endpoints") and data.dump.pasted:
+        why = f"{data.dump.only_pasted()} (no 'configs' wrapper), no EDS section"
+    elif not data.dump.has("endpoints") and predates_include_eds(data.dump):
         why = "this dump has no EDS (an Envoy older than 1.15 cannot write it)"
         whose = "Its endpoints come"
     note = (

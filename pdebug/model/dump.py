@@ -672,6 +672,9 @@ class ConfigDump:
         #: a section is said to be missing: the loader reads only the sections a command
         #: needs, and a pasted dump cut with ``...`` lacks no section, it is damaged.
         self.intact: Callable[[], object] | None = None
+        #: The message name of the first section (``ClustersConfigDump``) when the input
+        #: was one section, or a list of them, pasted without the ``configs`` wrapper.
+        self.pasted = ""
         for sec in sections:
             sec.warn = self.warn
             sec.where = source
@@ -713,11 +716,26 @@ class ConfigDump:
             hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
             if kind == "endpoints":
                 hint = "capture with EDS: curl -s 'localhost:15000/config_dump?include_eds'"
+            if self.pasted:
+                raise MissingSection(
+                    f"{self.source}: {self.only_pasted()} (no 'configs' "
+                    f"wrapper): no {kind} section ({KIND_TYPE_URL[kind]}) is present",
+                    hint=f"paste the whole dump, or its {kind} section too; {hint}",
+                )
             raise MissingSection(
                 f"{self.source}: the dump has no {kind} section ({KIND_TYPE_URL[kind]})",
                 hint=hint,
             )
         return sec
+
+    def only_pasted(self) -> str:
+        """What a paste held: ``only the ClustersConfigDump section was pasted``."""
+        names = sorted({sec.type_url.rsplit(".", 1)[-1] for sec in self.sections})
+        if not names:
+            return "only an empty list of sections was pasted"
+        if len(names) == 1:
+            return f"only the {names[0]} section was pasted"
+        return f"only the {', '.join(names)} sections were pasted"
 
     def assume_empty(self, kinds: tuple[str, ...]) -> None:
         """Add an empty section for each of ``kinds`` the dump lacks.

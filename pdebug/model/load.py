@@ -32,7 +32,13 @@ from pdebug.model.dump import (
 )
 from pdebug.model.health import ClustersStatus
 from pdebug.model.refusals import agentgateway_given, envoy_certs_given
-from pdebug.model.sniff import as_argument, sniff, without_bom
+from pdebug.model.sniff import (
+    as_argument,
+    bare_sections,
+    killed_capture,
+    sniff,
+    without_bom,
+)
 
 
 class _Top(msgspec.Struct, gc=False):
@@ -112,6 +118,25 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
         # The byte-order mark or ``200`` line as spaces: the "(byte N)" of a damaged
         # document's error stays the file's offset (a copy, only for such files).
         data = b" " * (len(data) - len(body)) + bytes(body)
+    killed = killed_capture(data[-160:], source)
+    if killed is not None:
+        raise killed
+    bare = bare_sections(data)
+    if bare is None:
+        return _load(data, source, plan)
+    try:
+        loaded = _load(bare[0], source, plan)
+    except InvalidInput:
+        _decode_top(_SYNTAX, data, source)  # the paste's own damage, at its own offset
+        raise
+    if loaded.dump is not None:
+        loaded.dump.pasted = bare[1]
+        if loaded.dump.intact is not None:
+            loaded.dump.intact = lambda: _decode_top(_SYNTAX, data, source)
+    return loaded
+
+
+def _load(data: Buffer, source: str, plan: tuple[str, ...]) -> Loaded:
     sniff(data, source)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:

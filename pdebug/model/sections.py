@@ -56,6 +56,8 @@ def why_absent(dump: ConfigDump, kinds: tuple[str, ...]) -> str:
     """
     from pdebug.model.bootstrap import admin_v2alpha, envoy_release
 
+    if dump.pasted:
+        return f"({dump.only_pasted()}, without the 'configs' wrapper)"
     if not admin_v2alpha(dump):
         return "(taken with a mask? capture the whole /config_dump)"
     if "secrets" in kinds and envoy_release(dump) is None:
@@ -64,6 +66,13 @@ def why_absent(dump: ConfigDump, kinds: tuple[str, ...]) -> str:
             "none; from 1.10 on, capture the whole /config_dump)"
         )
     return "(cut from the paste? capture the whole /config_dump)"
+
+
+def no_section(dump: ConfigDump, kind: str) -> str:
+    """What a step says of the ``kind`` section ``dump`` lacks (a paste of others: so)."""
+    if dump.pasted:
+        return f"{dump.only_pasted()}: no {kind} section"
+    return f"the dump has no {kind} section"
 
 
 _CLUSTER_LISTS = frozenset(

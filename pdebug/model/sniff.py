@@ -689,3 +689,60 @@ def _no_timestamps() -> Any:
         for k, v in pyyaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     return _Loader
+
+
+#: The head of one section (or one ``?resource=`` entry) pasted without the ``configs``
+#: wrapper, or a list of them: ``{"@type": "type.googleapis.com/envoy.admin.v3.
+#: ClustersConfigDump", ...}`` as ``GET /config_dump?mask=`` answers are cut from, or a copy
+#: of one section. Envoy, jq -S and JSON tools that keep order write ``@type`` first.
+_BARE_SECTION = re.compile(
+    rb'\s*(\[)?\s*\{\s*"@type"\s*:\s*"type\.googleapis\.com/envoy\.admin\.v\w+\.'
+    rb'(\w+ConfigDump)(?:\.\w+)?"'
+)
+
+
+def bare_sections(data: bytes | memoryview) -> tuple[bytes, str] | None:
+    """``data`` wrapped as ``{"configs": [...]}``, when it is bare sections.
+
+    That is one section (or ``?resource=`` entry) of a config dump, or a list of them,
+    without the wrapper; the first section's message name comes with it.
+
+    A section's ``@type`` tells a cut section from one view's output (pdebug's and
+    istioctl's views print none at the top). Only the head is looked at.
+    """
+    found = _BARE_SECTION.match(bytes(data[:512]))
+    if found is None:
+        return None
+    body = bytes(data)
+    if found.group(1):
+        return b'{"configs":' + body + b"}", found.group(2).decode()
+    return b'{"configs":[' + body + b"]}", found.group(2).decode()
+
+
+#: kubectl's last line when the command it ran in the pod did not exit 0.
+_TERMINATED = re.compile(rb"command terminated with exit code (\d+)\s*\Z")
+
+
+def killed_capture(data: bytes | memoryview, source: str) -> InvalidInput | None:
+    """The error for a capture kubectl says failed, or None.
+
+    Its end is kubectl's ``command terminated with exit code N`` (after the JSON, or
+    where the JSON's end should be).
+
+    The output before that line is whatever the command wrote before it stopped: exit
+    code 137 is SIGKILL (most often the container's memory limit: the OOM killer).
+    """
+    found = _TERMINATED.search(bytes(data[-160:]))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    if code == 137:
+        what = "the capture was killed (OOM: 'command terminated with exit code 137', SIGKILL)"
+    else:
+        what = f"the capture failed ('command terminated with exit code {code}')"
+    return InvalidInput(
+        f"{source}: {what}; the dump before it is truncated",
+        hint="capture without kubectl exec's pipe: pdebug dump pod/NAME -n NS, or write it "
+        "in the pod (curl -s localhost:15000/config_dump -o /tmp/dump.json) and copy it "
+        "out with kubectl cp",
+    )

@@ -245,7 +245,7 @@ class Tracer:
         req = self.req
         if not self.dump.has("listeners"):
             self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
-            why = "the dump has no listeners section"
+            why = sections.no_section(self.dump, "listeners")
             self.step("listener", f"port {req.port}", False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
         serving, idle = ls.collect_listeners(self.dump)
@@ -486,7 +486,7 @@ class Tracer:
         """The internal listener cluster ``name``'s endpoint addresses (``envoy://LISTENER``)."""
         if not self.dump.has("clusters"):
             self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
-            why = "the dump has no clusters section"
+            why = sections.no_section(self.dump, "clusters")
             self.step("cluster", name, False, why)
             return Verdict(False, "incomplete", f"{why}: {FULL_DUMP}")
         found = self.upstreams.index().get(name)
@@ -1524,7 +1524,7 @@ class Tracer:
         part = "" if share is None else f"; {share:.4g}% of requests"
         if not self.dump.has("clusters"):
             self.dump.check_intact()  # a damaged dump: said so, not UNKNOWN
-            self.step("cluster", name, False, "the dump has no clusters section")
+            self.step("cluster", name, False, sections.no_section(self.dump, "clusters"))
             return ClusterOutcome(name, "unknown", weight, share, why=FULL_DUMP)
         found = self.upstreams.index().get(name)
         if found is None and self.on_demand:

@@ -255,6 +255,11 @@ def _missing_note(dump: ConfigDump, missing: list[str]) -> str | None:
     if not missing:
         return None
     note = f"The dump has no {', '.join(missing)} section(s); skipped."
+    if dump.pasted:
+        note = (
+            f"O{dump.only_pasted()[1:]} (no 'configs' wrapper): no "
+            f"{', '.join(missing)} section(s); skipped."
+        )
     if "endpoints" in missing and holds_no_clusters(dump):
         note += " The proxy has no clusters, so no endpoints."
     return note
