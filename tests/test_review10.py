@@ -58,3 +58,27 @@ def test_a_real_unread_member_is_still_named_next_to_a_placeholder(
     got = pdebug("listeners", path)
     assert "member future_state of dynamic_active_listeners entries" in got.err, got.err
     assert "member ..." not in got.err, got.err
+
+
+def test_a_pasted_section_field_in_braces_is_named_as_without(pdebug, tmp_path: Path) -> None:
+    """sweep26 named a pasted `"dynamic_warming_clusters": [ ... ]` (read as YAML) "a piece
+    of a config dump"; the same paste with its braces (JSON) still said "not an Envoy
+    config dump (no 'configs' list)". Both say the same now (exit 4 either way)."""
+    doc = json.loads(WARMING_111.read_text())
+    clusters = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    warming = clusters["dynamic_warming_clusters"]
+    assert warming
+    for name, text in (
+        ("braces.json", json.dumps({"dynamic_warming_clusters": warming}, indent=1)),
+        ("compact.json", json.dumps({"dynamicWarmingClusters": warming})),
+        ("bare.yaml", '"dynamic_warming_clusters": ' + json.dumps(warming, indent=1)),
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        got = pdebug("clusters", path)
+        assert got.code == 4, got.err
+        assert "a piece of a config dump" in got.err, (name, got.err)
+        assert "alone, as pasted" in got.err, got.err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"dynamic_warming_clusters": warming, "x": 1}))
+    assert "no 'configs' list" in pdebug("clusters", other).err
