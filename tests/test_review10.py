@@ -82,3 +82,24 @@ def test_a_pasted_section_field_in_braces_is_named_as_without(pdebug, tmp_path: 
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"dynamic_warming_clusters": warming, "x": 1}))
     assert "no 'configs' list" in pdebug("clusters", other).err
+
+
+def test_auto_host_rewrite_reads_a_v2_clusters_hosts(pdebug, tmp_path: Path) -> None:
+    """sweep25 read a v2 cluster's ``hosts`` (Envoy <= 1.14) in clusters and report;
+    traceleft's ``auto_host_rewrite`` read only ``load_assignment`` and said of Contour
+    0.8's STRICT_DNS ``contour`` cluster "Host kept, contour is not a DNS cluster", one
+    line above "STRICT_DNS". Its DNS name is the Host the upstream sees."""
+    contour = eh.FIXTURES / "corpus" / "handmade" / "contour-0.8-envoy-1.8-tls-context.json"
+    doc = json.loads(contour.read_text())
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("RoutesConfigDump"):
+            vhost = sec["dynamicRouteConfigs"][0]["routeConfig"]["virtualHosts"][0]
+            route = {"cluster": "contour", "autoHostRewrite": True}
+            vhost["routes"].insert(0, {"match": {"prefix": "/auto"}, "route": route})
+    path = tmp_path / "contour-auto-host.json"
+    path.write_text(json.dumps(doc, indent=1))
+    got = pdebug("trace", path, "http://kuard.random.io:8080/auto", "-o", "json")
+    steps = json.loads(got.out)["steps"]
+    rewrite = next(st for st in steps if st.get("name") == "rewrite")
+    assert rewrite.get("host") == "contour", rewrite
+    assert "not a DNS cluster" not in json.dumps(steps)
