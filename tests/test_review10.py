@@ -103,3 +103,17 @@ def test_auto_host_rewrite_reads_a_v2_clusters_hosts(pdebug, tmp_path: Path) -> 
     rewrite = next(st for st in steps if st.get("name") == "rewrite")
     assert rewrite.get("host") == "contour", rewrite
     assert "not a DNS cluster" not in json.dumps(steps)
+
+
+def test_diff_says_a_side_was_cut_by_hand(pdebug, tmp_path: Path) -> None:
+    """sweep26 made every view say a section holds a paste's "..." placeholder; `diff`
+    read the sections its own way and said "Clusters Match" (exit 0) of a cut paste
+    against the whole dump without a word. The cut side is said on stderr now (the
+    verdict and exit code are as before: what is shown does match)."""
+    for key in ("dynamic_active_clusters", "dynamic_active_listeners"):
+        cut = _cut(tmp_path, key)
+        got = pdebug("diff", cut, WARMING_111)
+        assert got.code in (0, 1), got.err
+        assert got.err.count('holds a "..." placeholder') == 1, got.err
+    whole = pdebug("diff", WARMING_111, WARMING_111)
+    assert "placeholder" not in whole.err, whole.err
