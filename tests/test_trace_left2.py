@@ -11,13 +11,18 @@ same Envoy's config dump:
   ``x-envoy-internal`` / ``x-envoy-external-address`` it sets, per setting;
 * the route configuration's ``internal_only_headers``;
 * hop-by-hop headers (``connection`` and what it names, ``keep-alive``,
-  ``proxy-connection``, ``upgrade``, ``te``).
+  ``proxy-connection``, ``upgrade``, ``te``);
+* ``request_headers_to_add``/``_remove`` of a weighted cluster, route, virtual host and
+  route configuration (order, ``append_action``, ``most_specific_header_mutations_wins``)
+  and a weighted cluster's ``host_rewrite_literal``: what an upstream that echoes its
+  request's headers received, against trace's ``action headers``/``rewrite`` steps.
 
 The client is 127.0.0.1 (``--source-ip 127.0.0.1``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +98,103 @@ def _routes() -> list[dict[str, Any]]:
     return out
 
 
+def _hv(key: str, value: str, action: str | None = None, **kw: Any) -> dict[str, Any]:
+    out = {"header": {"key": key, "value": value}, **kw}
+    if action:
+        out["append_action"] = action
+    return out
+
+
+TOKEN = "Bearer abcdefghijklmnopqrstuvwxyz0123"
+
+
+def _edit_routes() -> list[dict[str, Any]]:
+    own = {
+        "name": "echo",
+        "weight": 100,
+        "host_rewrite_literal": "wc.example",
+        "request_headers_to_add": [_hv("x-wc", "w"), _hv("x-over", "wc")],
+        "request_headers_to_remove": ["x-rm-wc", "x-route"],
+    }
+    route_adds = [
+        _hv("x-route", "r"),
+        _hv("x-over", "route"),
+        _hv("x-route-added", "1"),
+        _hv("x-absent", "r", "ADD_IF_ABSENT"),
+        _hv("x-fresh", "r", "ADD_IF_ABSENT"),
+        _hv("x-only", "o", "OVERWRITE_IF_EXISTS"),
+        _hv("x-only-given", "o", "OVERWRITE_IF_EXISTS"),
+        _hv("x-empty", ""),
+        _hv("x-keep-empty", "", keep_empty_value=True),
+        _hv("x-old", "old", append=False),
+        _hv("x-fmt", "%DOWNSTREAM_REMOTE_ADDRESS%"),
+        _hv("x-wc", "r2"),
+        _hv("authorization", TOKEN),
+    ]
+    return [
+        {
+            "match": {"prefix": "/b"},
+            "route": {
+                "weighted_clusters": {
+                    "clusters": [{"name": "echo", "weight": 1, "host_rewrite_literal": "b.example"}]
+                }
+            },
+        },
+        {
+            "match": {"prefix": "/two"},
+            "route": {
+                "weighted_clusters": {
+                    "clusters": [
+                        {**own, "request_headers_to_add": [_hv("x-wc", "one")]},
+                        {
+                            "name": "echo-b",
+                            "weight": 0,
+                            "host_rewrite_literal": "two.example",
+                            "request_headers_to_add": [_hv("x-wc", "two")],
+                        },
+                    ]
+                }
+            },
+        },
+        {
+            "match": {"prefix": "/"},
+            "route": {
+                "weighted_clusters": {"clusters": [own]},
+                "host_rewrite_literal": "r.example",
+            },
+            "request_headers_to_add": route_adds,
+            "request_headers_to_remove": ["x-rm-route"],
+        },
+    ]
+
+
+def _edits_listener(name: str, port: int, specific: bool) -> dict[str, Any]:
+    listener = _listener(name, port, _edit_routes())
+    rc = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+    rc["request_headers_to_add"] = [
+        _hv("x-rc", "rc"),
+        _hv("x-over", "rc", "OVERWRITE_IF_EXISTS_OR_ADD"),
+    ]
+    rc["request_headers_to_remove"] = ["x-rm-rc", "x-vh"]
+    if specific:
+        rc["most_specific_header_mutations_wins"] = True
+    vh = rc["virtual_hosts"][0]
+    vh["request_headers_to_add"] = [_hv("x-vh", "vh"), _hv("x-over", "vh")]
+    vh["request_headers_to_remove"] = ["x-rm-vh", "x-route-added"]
+    return listener
+
+
+class _Headers(eh.LoopbackUpstream):
+    """An upstream that answers with the headers it received, repeats kept."""
+
+    def respond(self, request: Any) -> tuple[int, bytes, str]:
+        pairs = [[k.lower(), v] for k, v in request.headers.items()]
+        return 200, json.dumps({"path": request.path, "headers": pairs}).encode(), "text/json"
+
+
+EDITS = {"edits": False, "edits-specific": True}
+
+
 @dataclass
 class Setup:
     ports: dict[str, int]
@@ -108,19 +210,29 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     from pdebug.sources.spec import SourceWords
 
     tmp = tmp_path_factory.mktemp("trace-left2")
-    ports = {n: eh.free_port() for n in HCMS}
-    listeners = []
+    ports = {n: eh.free_port() for n in [*HCMS, *EDITS]}
+    listeners = [_edits_listener(n, ports[n], specific) for n, specific in EDITS.items()]
     for name, extra in HCMS.items():
         listener = _listener(name, ports[name], _routes())
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
         hcm.update(extra)
         hcm["route_config"]["internal_only_headers"] = ["x-secret"]
         listeners.append(listener)
-    boot = {
-        "node": {"id": "trace-left2", "cluster": "trace"},
-        "static_resources": {"listeners": listeners},
-    }
-    with eh.Envoy(boot) as envoy:
+    with (
+        _Headers("echo") as upstream,
+        eh.Envoy(
+            {
+                "node": {"id": "trace-left2", "cluster": "trace"},
+                "static_resources": {
+                    "listeners": listeners,
+                    "clusters": [
+                        eh.static_cluster("echo", upstream.port),
+                        eh.static_cluster("echo-b", upstream.port),
+                    ],
+                },
+            }
+        ) as envoy,
+    ):
         dump = tmp / "dump.json"
         dump.write_bytes(envoy.get("/config_dump"))
         proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
@@ -128,14 +240,18 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 def _trace(setup: Setup, name: str, headers: list[tuple[str, str]]) -> t.Verdict:
+    return _traced(setup, name, headers).verdict
+
+
+def _traced(setup: Setup, name: str, headers: list[tuple[str, str]], path: str = "/") -> t.Trace:
     request = t.parse_request(
-        f"http://127.0.0.1:{setup.ports[name]}/",
+        f"http://127.0.0.1:{setup.ports[name]}{path}",
         "GET",
         [f"{k}:{v}" for k, v in headers],
         None,
         "127.0.0.1",
     )
-    return t.trace(setup.proxy, request).verdict
+    return t.trace(setup.proxy, request)
 
 
 def _agree(setup: Setup, name: str, headers: list[tuple[str, str]]) -> None:
@@ -197,3 +313,33 @@ def test_without_the_client_address_internal_is_unknown(setup: Setup) -> None:
         f"http://127.0.0.1:{setup.ports['edge']}/", "GET", ["x-envoy-retry-on:1"]
     )
     assert t.trace(setup.proxy, request).verdict.summary.endswith("'x-envoy-external-address'")
+
+
+CLIENT = ["x-rm-rc", "x-rm-vh", "x-rm-route", "x-rm-wc", "x-over", "x-absent", "x-old", "x-wc"]
+
+
+@pytest.mark.parametrize("name", list(EDITS))
+@pytest.mark.parametrize("path", ["/", "/b", "/two"])
+def test_the_headers_the_upstream_gets(setup: Setup, name: str, path: str) -> None:
+    sent = [(h, "client") for h in [*CLIENT, "x-only-given"]]
+    status, body = _send(setup.ports[name], sent, path)
+    assert status == 200, body
+    got = json.loads(body)["headers"]
+    trace = _traced(setup, name, sent, path)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    steps = [s for s in trace.steps if s.kind == "action" and s.name in ("headers", "rewrite")]
+    # /two: one step per weighted cluster; Envoy takes echo (weight 100)
+    steps = [s for s in steps if s.detail.get("cluster", "echo") == "echo"]
+    (edits,) = [s for s in steps if s.name == "headers"]
+    (rewrite,) = [s for s in steps if s.name == "rewrite"]
+    assert rewrite.detail["host"] == dict(got)["host"]
+    assert edits.detail["headers"], edits
+    for header, values in edits.detail["headers"].items():
+        envoy = [v for k, v in got if k == header]
+        if header == "authorization":  # never shown
+            assert values == ["[redacted]"] * len(envoy) and TOKEN not in edits.reason
+        elif header == "x-fmt":
+            assert values == ["%DOWNSTREAM_REMOTE_ADDRESS%"] and envoy[0].startswith("127.")
+            assert any("x-fmt: its value has %...% commands" in n for n in trace.notes)
+        else:
+            assert values == envoy, (header, edits.reason)

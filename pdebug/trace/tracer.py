@@ -86,7 +86,7 @@ from pdebug.trace.routes import (
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.trace.unsure import matcher_text, unsure_header
+from pdebug.trace.unsure import client_internal, internal_only, matcher_text, unsure_header
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
@@ -135,6 +135,8 @@ class Tracer:
         self.rc_camel = False
         #: the route config being followed (its cluster specifier plugins)
         self.current_rc: s.RouteConfiguration | None = None
+        #: the virtual host being routed in (its header edits)
+        self.current_vhost: s.VirtualHost | None = None
         #: The route configuration's named cluster specifier plugins (the one routed by).
         self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
         #: What discovers a cluster the dump lacks on demand (ODCDS), if anything does.
@@ -876,8 +878,8 @@ class Tracer:
         self.current_rc = rc
         self.rc_plugins = rc.cluster_specifier_plugins
         if rc.internal_only_headers:
-            internal = fl.client_internal(self.client_http, hcm, conn.source_ip)[0]
-            http, self.unsure_headers = fl.internal_only(
+            internal = client_internal(self.client_http, hcm, conn.source_ip)[0]
+            http, self.unsure_headers = internal_only(
                 http, self.unsure_headers, rc.internal_only_headers, internal
             )
         authority = http.authority
@@ -1179,6 +1181,7 @@ class Tracer:
 
         :class:`_Unsure` at a route whose match depends on a header only Envoy knows.
         """
+        self.current_vhost = vhost
         for i, route in enumerate(vhost.routes[start:], start):
             ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
@@ -1376,30 +1379,70 @@ class Tracer:
     def upstream_steps(
         self, route: s.Route, act: s.RouteAction, http: HttpRequest, prefix: str | None
     ) -> None:
-        """What the upstream (and each mirror) sees: the route's rewrites, its mirrors."""
-        from pdebug.trace.rewrites import mirrors, upstream_request
+        """What the upstream (and each mirror) sees: the route's rewrites, header edits, mirrors.
 
-        up = upstream_request(route, act, http, prefix)
-        self.notes.extend(up.caveats)
-        if up.how and up.how[-1].startswith("auto_host_rewrite") and act.cluster:
-            names = self._dns_names(act.cluster)
-            if names is not None:
-                up.host = names[0] if len(names) == 1 else up.host
-                up.how[-1] = (
-                    f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
-                    if names
-                    else f"auto_host_rewrite: Host kept, {act.cluster} is not a DNS cluster"
+        A weighted cluster with rewrites or header edits of its own gets its own steps
+        (``cluster`` in their detail) when the route has several clusters.
+        """
+        from pdebug.trace.rewrites import (
+            edits_text,
+            header_edits,
+            header_levels,
+            mirrors,
+            upstream_request,
+        )
+
+        wcs = act.weighted_clusters.clusters if act.weighted_clusters is not None else []
+        own = any(
+            c.host_rewrite_literal or c.request_headers_to_add or c.request_headers_to_remove
+            for c in wcs
+        )
+        ways: list[s.WeightedCluster | None] = list(wcs) if own else [None]
+        first_host = None
+        for wc in ways:
+            through = f"through weighted cluster {wc.name}: " if wc and len(ways) > 1 else ""
+            detail: dict[str, Any] = {"cluster": wc.name} if wc and len(ways) > 1 else {}
+            up = upstream_request(route, act, http, prefix)
+            route_host = any(h.startswith(("host_", "auto_host")) for h in up.how)
+            if wc is not None and wc.host_rewrite_literal and not route_host:
+                up.host = wc.host_rewrite_literal
+                up.how.append(f"weighted cluster {wc.name}'s host_rewrite_literal")
+            self.notes.extend(up.caveats)
+            cluster = act.cluster or (wc.name if wc is not None else "")
+            if up.how and up.how[-1].startswith("auto_host_rewrite") and cluster:
+                names = self._dns_names(cluster)
+                if names is not None:
+                    up.host = names[0] if len(names) == 1 else up.host
+                    up.how[-1] = (
+                        f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
+                        if names
+                        else f"auto_host_rewrite: Host kept, {cluster} is not a DNS cluster"
+                    )
+            first_host = up.host if first_host is None else first_host
+            if up.how:
+                self.step(
+                    "action",
+                    "rewrite",
+                    True,
+                    f"{through}the upstream sees path {up.path}, Host {up.host} "
+                    f"({'; '.join(up.how)})",
+                    path=up.path,
+                    host=up.host,
+                    **detail,
                 )
-        if up.how:
-            self.step(
-                "action",
-                "rewrite",
-                True,
-                f"the upstream sees path {up.path}, Host {up.host} ({'; '.join(up.how)})",
-                path=up.path,
-                host=up.host,
-            )
-        for text in mirrors(act, up.host):
+            levels = header_levels(self.current_rc, self.current_vhost, route, wc)
+            if levels:
+                edits = header_edits(levels, http)
+                self.notes.extend(edits.caveats)
+                self.step(
+                    "action",
+                    "headers",
+                    True,
+                    through + edits_text(edits),
+                    headers=edits.headers,
+                    **detail,
+                )
+        for text in mirrors(act, first_host or http.authority):
             self.step("action", "mirror", True, text)
 
     def _dns_names(self, name: str) -> list[str] | None:
