@@ -193,6 +193,30 @@ class _Headers(eh.LoopbackUpstream):
 
 
 EDITS = {"edits": False, "edits-specific": True}
+RID = "x-request-id"
+#: routes on x-request-id (Envoy generates it: unsure), correlated: listener -> routes
+CORRELATED: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # a2 can never match once a did not; b can
+    "corr-same": [
+        ("a", _exact(RID, "a")),
+        ("a2", _exact(RID, "a")),
+        ("b", _exact(RID, "b")),
+        ("miss", {}),
+    ],
+    # not-a matches whenever a does not: miss is never reached
+    "corr-not": [
+        ("a", _exact(RID, "a")),
+        ("not-a", {**_exact(RID, "a"), "invert_match": True}),
+        ("miss", {}),
+    ],
+    # b pins the header: c (prefix b) cannot fail once b matched... b first, then a
+    # prefix that b's value does not have is possible
+    "corr-prefix": [
+        ("a", _exact(RID, "ab")),
+        ("pre", {"name": RID, "string_match": {"prefix": "a"}}),
+        ("miss", {}),
+    ],
+}
 
 
 @dataclass
@@ -210,8 +234,23 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     from pdebug.sources.spec import SourceWords
 
     tmp = tmp_path_factory.mktemp("trace-left2")
-    ports = {n: eh.free_port() for n in [*HCMS, *EDITS]}
+    ports = {n: eh.free_port() for n in [*HCMS, *EDITS, *CORRELATED]}
     listeners = [_edits_listener(n, ports[n], specific) for n, specific in EDITS.items()]
+    for name, routes in CORRELATED.items():
+        listeners.append(
+            _listener(
+                name,
+                ports[name],
+                [
+                    {
+                        "name": label,
+                        "match": {"prefix": "/", "headers": [hm] if hm else []},
+                        "direct_response": _answer(label),
+                    }
+                    for label, hm in routes
+                ],
+            )
+        )
     for name, extra in HCMS.items():
         listener = _listener(name, ports[name], _routes())
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
@@ -343,3 +382,156 @@ def test_the_headers_the_upstream_gets(setup: Setup, name: str, path: str) -> No
             assert any("x-fmt: its value has %...% commands" in n for n in trace.notes)
         else:
             assert values == envoy, (header, edits.reason)
+
+
+# --- the v2 API's single request_mirror_policy (Envoy <= 1.18; 1.40 refuses it) -----------
+
+CONTOUR_08 = "fixtures/corpus/handmade/contour-0.8-envoy-1.8-tls-context.json"
+
+
+def _routes_to(tree: Any, cluster: str) -> Iterator[dict[str, Any]]:
+    if isinstance(tree, dict):
+        if isinstance(tree.get("route"), dict) and tree["route"].get("cluster") == cluster:
+            yield tree["route"]
+        for value in tree.values():
+            yield from _routes_to(value, cluster)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _routes_to(value, cluster)
+
+
+@pytest.mark.parametrize(
+    ("policy", "share"),
+    [
+        ({"cluster": "contour"}, "every request"),
+        (
+            {"cluster": "contour", "runtimeKey": "mirror.stats"},
+            "the share runtime key mirror.stats gives, none while it is unset",
+        ),
+        (
+            {"cluster": "contour", "runtimeFraction": {"defaultValue": {"numerator": 5}}},
+            "5% of requests by default",
+        ),
+    ],
+)
+def test_a_v2_single_mirror_is_said(tmp_path: Any, policy: dict[str, Any], share: str) -> None:
+    # Contour 0.8's dump (Envoy 1.8, camelCase): its stats route, given the v2 field
+    from pathlib import Path
+
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    root = Path(__file__).resolve().parent.parent
+    doc = json.loads((root / CONTOUR_08).read_text())
+    routes = list(_routes_to(doc, "service-stats"))
+    assert routes
+    for action in routes:
+        action["requestMirrorPolicy"] = policy
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    request = t.parse_request("http://10.11.12.13:8002/stats", "GET", ["Host:example.com"])
+    trace = t.trace(proxy, request)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    (mirror,) = [s for s in trace.steps if (s.kind, s.name) == ("action", "mirror")]
+    assert mirror.reason == (
+        f"a copy goes to cluster contour ({share}), Host example.com-shadow; Envoy ignores "
+        "its answer"
+    )
+
+
+# --- correlated unsure routes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "ways"),
+    [
+        ("corr-same", ["a", "b", "miss"]),
+        ("corr-not", ["a", "not-a"]),
+        ("corr-prefix", ["a", "pre", "miss"]),
+    ],
+)
+def test_correlated_routes_keep_only_the_ways_a_value_can_go(
+    setup: Setup, name: str, ways: list[str]
+) -> None:
+    # the branches are the answers Envoy gives for some x-request-id, and no others
+    envoy = {_send(setup.ports[name], [(RID, v)])[1] for v in ("a", "ab", "abc", "b", "zz")}
+    envoy.add(_send(setup.ports[name], [])[1])  # Envoy's own id
+    assert envoy == set(ways), envoy
+    verdict = _trace(setup, name, [])
+    bodies = [b.verdict.summary.rsplit("'", 2)[-2] for b in verdict.branches]
+    assert bodies == ways, verdict
+    if name == "corr-same":
+        assert verdict.branches[1].conditions == [
+            "route a does not match",
+            "route b matches (header x-request-id exact 'b')",
+        ]
+        notes = _traced(setup, name, []).notes
+        assert any("route a2 (header x-request-id exact 'a') cannot match when" in n for n in notes)
+
+
+# --- hostile header edits and correlated conditions: seeded, bounded ------------------------
+
+_ODD: list[Any] = [
+    None, 0, -1, 7, 2**70, "", "x", "%", "%REQ(x)%", "\x1b[31m", [], {}, True, "W3JlZGFjdGVkXQ==",
+    "!!", "APPEND_IF_EXISTS_OR_ADD", "OVERWRITE_IF_EXISTS", 3, 9, {"value": False},
+]  # fmt: skip
+
+
+def _odd_option(rng: Any) -> Any:
+    def odd() -> Any:
+        return rng.choice(_ODD)
+
+    if rng.random() < 0.1:
+        return odd()
+    header = rng.choice([odd(), {"key": odd(), "value": odd()}, {"key": "x-a", "raw_value": odd()}])
+    out = {"header": header}
+    for key in ("append", "append_action", "keep_empty_value"):
+        if rng.random() < 0.3:
+            out[key] = odd()
+    return out
+
+
+def test_hostile_header_edits_and_conditions_never_crash() -> None:
+    # seeded: odd request_headers_to_add entries at every level, odd matchers on one
+    # header; every answer is edits or a caveat, and contradicts() is a bool
+    import random
+
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.trace.request import HttpRequest
+    from pdebug.trace.rewrites import edits_text, header_edits, header_levels
+    from pdebug.trace.routes import match_header
+    from pdebug.trace.unsure import contradicts
+
+    rng = random.Random(20261207)
+    http = HttpRequest("h", "/", "GET", "http", {":authority": ["h"], "x-a": ["1"]})
+    edited = 0
+    for _ in range(300):
+        levels: list[Any] = []
+        for _level in range(4):
+            adds = [_odd_option(rng) for _ in range(rng.randrange(4))]
+            removes = [rng.choice(["x-a", "X-A", ":path", "host", "x-b"])]
+            levels.append(("level", removes, [msgspec.Raw(msgspec.json.encode(a)) for a in adds]))
+        edits = header_edits(levels, http)
+        assert isinstance(edits_text(edits), str)
+        assert all(isinstance(v, str) for vs in edits.headers.values() for v in vs)
+        edited += bool(edits.headers)
+        known = []
+        for _m in range(rng.randrange(1, 4)):
+            spec: dict[str, Any] = {"name": rng.choice(["x-request-id", "X-Request-Id", "x-b"])}
+            kind = rng.choice(["exact", "prefix", "present", "regex"])
+            if kind == "present":
+                spec["present_match"] = rng.choice([True, False])
+            elif kind == "regex":
+                spec["string_match"] = {"safe_regex": {"regex": rng.choice(["a.*", "(a+)+$"])}}
+            else:
+                spec["string_match"] = {kind: rng.choice(["a", "ab", ""])}
+            spec["invert_match"] = rng.random() < 0.3
+            hm = msgspec.json.decode(msgspec.json.encode(spec), type=s.HeaderMatcher)
+            known.append((hm, rng.random() < 0.5))
+        assert contradicts(known, match_header, frozenset({"x-request-id"})) in (True, False)
+    assert header_levels(None, None, s.Route()) == []
+    assert edited > 50, edited

@@ -80,13 +80,22 @@ from pdebug.trace.result import (
     Verdict,
 )
 from pdebug.trace.routes import (
+    match_header,
     match_route,
     redirect_location,
     redirect_status,
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.trace.unsure import client_internal, internal_only, matcher_text, unsure_header
+from pdebug.trace.unsure import (
+    MAYBE_GONE,
+    Known,
+    client_internal,
+    contradicts,
+    internal_only,
+    matcher_text,
+    unsure_header,
+)
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
@@ -111,6 +120,8 @@ class _Unsure:
     depends: str
     #: the trace's answer when it stops here
     verdict_summary: str
+    #: its header matchers pdebug cannot evaluate (the condition)
+    matchers: list[s.HeaderMatcher] = dataclasses.field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -1202,6 +1213,7 @@ class Tracer:
                     condition or depends,
                     depends,
                     f"whether route {label} of {vhost.name} matches depends on {depends}",
+                    unsure,
                 )
             self.step("route", label, ok, why, index=i)
             if ok:
@@ -1233,19 +1245,53 @@ class Tracer:
         return Verdict(False, "inconclusive", f"{fork.verdict.summary}: {ways}", branches=found)
 
     def _fork(
-        self, at: _Unsure, conditions: list[str], walk: _Walk, again: _Again, depth: int
+        self,
+        at: _Unsure,
+        conditions: list[str],
+        walk: _Walk,
+        again: _Again,
+        depth: int,
+        known: Known | None = None,
     ) -> list[Branch]:
-        """The branches from unsure route ``at`` on (its steps taken off the trace's)."""
+        """The branches from unsure route ``at`` on (its steps taken off the trace's).
+
+        ``known``: what the branch so far holds of the unsure headers (the routes before
+        it that matched or not). A way no request can go (route B on the header value
+        route A, not matched, wanted) is left out, with a note.
+        """
+        known = known or []
+        yes_known = [*known, *((hm, True) for hm in at.matchers)]
+        # a route's unsure matchers are and-ed: "not matched" pins one only when alone
+        no_known = [*known, (at.matchers[0], False)] if len(at.matchers) == 1 else known
+        present = frozenset(n for n, _ in self.unsure_headers if not n.startswith(MAYBE_GONE))
+        can_yes = not contradicts(yes_known, match_header, present)
+        can_no = not contradicts(no_known, match_header, present)
+        if not can_yes and not can_no:
+            can_yes = can_no = True  # not expected: the branch so far is possible
+        after = f" when {' and '.join(conditions)}" if conditions else ""
         mark = len(self.steps)
-        self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
-        verdict = walk(at.matched)
-        yes = [*conditions, f"route {at.label} matches ({at.condition})"]
-        out = [Branch(yes, self.steps[mark:], verdict)]
-        del self.steps[mark:]
-        no = [*conditions, f"route {at.label} does not match"]
-        self.step(
-            "route", at.label, False, f"taken as not matching: {at.condition}", index=at.index
-        )
+        out: list[Branch] = []
+        if can_yes:
+            self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
+            verdict = walk(at.matched)
+            yes = [*conditions, f"route {at.label} matches ({at.condition})"]
+            out.append(Branch(yes, self.steps[mark:], verdict))
+            del self.steps[mark:]
+        if not can_no:
+            self.notes.append(
+                f"route {at.label} ({at.condition}) matches whenever the routes before it "
+                f"do not{after}: no branch where it does not"
+            )
+            return out
+        no = [*conditions, f"route {at.label} does not match"] if can_yes else conditions
+        if can_yes:
+            why = f"taken as not matching: {at.condition}"
+        else:
+            why = f"cannot match{after}: {at.condition}"
+            self.notes.append(
+                f"route {at.label} ({at.condition}) cannot match{after}: no branch for it"
+            )
+        self.step("route", at.label, False, why, index=at.index)
         nxt = again(at.index + 1)
         if isinstance(nxt, _Unsure):
             if depth < UNSURE_ROUTES:
@@ -1253,7 +1299,7 @@ class Tracer:
                 # (its own step is each branch's first)
                 lead = self.steps[mark:-1]
                 del self.steps[mark:]
-                subs = self._fork(nxt, no, walk, again, depth + 1)
+                subs = self._fork(nxt, no, walk, again, depth + 1, no_known)
                 for sub in subs:
                     sub.steps[:0] = lead
                 return out + subs

@@ -15,6 +15,7 @@ matcher on such a header (a route's, an RBAC rule's, a scope key's) is unknown.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 from pdebug.model import schema as s
@@ -186,3 +187,59 @@ def internal_only(
         return http, unsure + tuple((MAYBE_GONE + n, f"{n}, {why}") for n in present)
     headers = {k: v for k, v in http.headers.items() if k not in present}
     return HttpRequest(http.authority, http.path, http.method, http.scheme, headers), unsure
+
+
+Known = list[tuple[s.HeaderMatcher, bool]]
+
+
+def contradicts(
+    known: Known,
+    match: Callable[[s.HeaderMatcher, HttpRequest], tuple[bool, str]],
+    present: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether no request can meet every (matcher, whether it matches) in ``known``.
+
+    Routes tried one after another on the same unsure header are correlated: once route
+    A on ``x-request-id exact 'a'`` did not match, route B on the same matcher cannot,
+    and once B on ``exact 'b'`` matched, the header is ``b``. Found: the same matcher
+    wanted both ways, or a header one condition pins (an exact value, or absent) on
+    which another condition goes the other way. Anything else is taken as possible.
+    ``present``: headers the request surely has; on them an inverted value matcher is
+    the plain one wanted the other way (an absent header matches neither). ``match``:
+    :func:`pdebug.trace.routes.match_header`.
+    """
+    import msgspec
+
+    by_name: dict[str, Known] = {}
+    for hm, want in known:
+        name = hm.name.lower()
+        if hm.invert_match and name in present and has_value_matcher(hm):
+            hm, want = msgspec.structs.replace(hm, invert_match=False), not want
+        by_name.setdefault(name, []).append((hm, want))
+    for name, group in by_name.items():
+        texts = {(matcher_text(hm), want) for hm, want in group}
+        if any((text, not want) in texts for text, want in texts):
+            return True
+        pinned = _pinned(group)
+        if pinned is None:
+            continue
+        headers = {name: [pinned]} if isinstance(pinned, str) else {}
+        request = HttpRequest("", "", "", "", headers)
+        if any(match(hm, request)[0] != want for hm, want in group):
+            return True
+    return False
+
+
+def _pinned(group: Known) -> str | bool | None:
+    """The value a condition pins the header to, False when absent, None when none does."""
+    for hm, want in group:
+        if hm.invert_match or hm.treat_missing_header_as_empty:
+            continue
+        sm = hm.string_match
+        exact = hm.exact_match if sm is None else sm.exact
+        if want and exact is not None and hm.present_match is None and not (sm and sm.ignore_case):
+            return exact
+        present = hm.present_match if hm.present_match is not None else None
+        if present is not None and not has_value_matcher(hm) and present != want:
+            return False
+    return None
