@@ -535,3 +535,21 @@ def test_hostile_header_edits_and_conditions_never_crash() -> None:
         assert contradicts(known, match_header, frozenset({"x-request-id"})) in (True, False)
     assert header_levels(None, None, s.Route()) == []
     assert edited > 50, edited
+
+
+def test_the_ai_gateway_prototype_rewrites_the_host_per_backend() -> None:
+    # kubernetes-sigs/wg-ai-gateway's dump: its weighted cluster carries the Host the
+    # backend wants (httpbin.org); trace used to leave it out
+    from pathlib import Path
+
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    dump = Path(__file__).resolve().parent.parent / "fixtures/corpus/wg-ai-gateway/config_dump.json"
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    request = t.parse_request("http://10.11.12.13:80/get", "GET", ["Host:example.com"])
+    trace = t.trace(proxy, request)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    (step,) = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
+    assert (step.detail["path"], step.detail["host"]) == ("/get", "httpbin.org"), step
