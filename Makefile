@@ -63,6 +63,8 @@ fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PD
 		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
 	PDEBUG_FUZZDIFF_CASES=$${PDEBUG_FUZZDIFF_CASES:-2000} PDEBUG_FUZZDIFF_BUDGET=$${PDEBUG_FUZZDIFF_BUDGET:-900} \
 		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
+	PDEBUG_FUZZUNREAD_ROUNDS=$${PDEBUG_FUZZUNREAD_ROUNDS:-40} PDEBUG_FUZZUNREAD_BUDGET=$${PDEBUG_FUZZUNREAD_BUDGET:-600} \
+		$(BIN)/pytest -q tests/test_fuzz_unread.py
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench tools

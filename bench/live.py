@@ -19,7 +19,7 @@ port-forward thread and inflate the in-process ratio (`--double-in-process` meas
 Each row also gives the CPU the Envoy spent on it (its main thread answers admin requests
 one at a time: what a capture costs it, the box's load aside) and, for the rows that run a
 process, that process's user CPU. ``--envoy-docs`` first prints the Envoy's CPU per admin
-document ``pdebug dump`` saves (and the text forms it could save instead), each fetched alone.
+document ``pdebug dump`` saves (and the JSON forms it saved before), each fetched alone.
 
 Usage: python -m bench.live [--clusters 5000] [--runs 5] [--json OUT] [--double-in-process]
                             [--only TEXT]...   (the rows whose label holds TEXT, and the fetch)
@@ -178,15 +178,16 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-#: What ``pdebug dump`` fetches (pdebug/snapshot/capture.py DUMP_PATHS), then the text
-#: forms of /clusters and /stats it could fetch instead.
+#: What ``pdebug dump`` fetches (pdebug/snapshot/capture.py DUMP_PATHS: the text forms of
+#: /clusters and /stats since #17), then the forms it fetched before and /stats/prometheus.
 DUMP_DOCS = (
     "/config_dump?include_eds",
-    "/stats?format=json",
-    "/clusters?format=json",
-    "/server_info",
-    "/clusters",
     "/stats",
+    "/clusters",
+    "/server_info",
+    "/clusters?format=json",
+    "/stats?format=json",
+    "/stats/prometheus",
 )
 
 
@@ -216,6 +217,11 @@ def envoy_docs(url: str, pid: int, runs: int) -> None:
         f"\nWhat `pdebug dump` fetches costs the Envoy {saved:.2f} s of CPU, "
         f"{saved / dump:.2f}× the dump alone (what `curl` fetches), before pdebug does "
         "anything.\n"
+    )
+    before = sum(statistics.median(cpu[path]) for path in (*DUMP_DOCS[:1], *DUMP_DOCS[3:6]))
+    print(
+        f"With the JSON forms of /clusters and /stats (what it fetched before #17's text "
+        f"forms): {before:.2f} s, {before / dump:.2f}×.\n"
     )
 
 

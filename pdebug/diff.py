@@ -42,6 +42,7 @@ from pdebug.model.dump import (
 )
 from pdebug.model.listeners import RawDynamicListener, Walked, walk
 from pdebug.model.sections import none_when_absent
+from pdebug.model.sections import unread as unread_sections
 
 #: The kinds a diff can compare; the first three are istioctl's and always compared.
 KINDS = ("clusters", "listeners", "routes", "secrets", "endpoints")
@@ -128,6 +129,13 @@ class FieldChange:
     path: str
     left: Any
     right: Any
+    #: "" (a value that differs), or "moved": an item of the list at ``path`` moved
+    #: from index ``left`` to ``right`` (:mod:`pdebug.diff_lists`).
+    kind: str = ""
+    item: str = ""  # moved: what the item is ("route", "HTTP filter")
+    what: str = ""  # moved: which one (its name, else what identifies it)
+    by: str = ""  # moved: what ``what`` is: "name", a field ("match"), "" (the item itself)
+    why: str = ""  # moved: whether the order matters to Envoy
 
 
 @dataclass
@@ -163,9 +171,19 @@ class KindReport:
     def verdict(self) -> str:
         """The istioctl verdict line, e.g. ``Routes Match (RDS last loaded at ...)``."""
         if self.not_compared:
-            return f"{TITLES[self.kind]} Not Compared ({self.not_compared})"
+            return f"{title(self.kind)} Not Compared ({self.not_compared})"
         verdict = "Match" if self.match else "Don't Match"
-        return f"{TITLES[self.kind]} {verdict}{self.suffix}"
+        return f"{title(self.kind)} {verdict}{self.suffix}"
+
+
+def title(kind: str) -> str:
+    """How a kind is named in a verdict: ``Clusters``; an unread section by its type."""
+    found = TITLES.get(kind)
+    if found is not None:
+        return found
+    from pdebug.model.sections import printable, short_type
+
+    return f"Section {printable(short_type(kind))}"
 
 
 @dataclass
@@ -369,6 +387,7 @@ def collect(
     if kind == "listeners" and sec.raw("dynamic_listeners") is None:
         out.update(_v2alpha_listeners(dump, sec, exact))
     twins: set[str] = set()  # names only a name-less rejection holds so far
+    nameless = 0
     for key in keys:
         raw = sec.raw(key)
         if raw is None:
@@ -385,6 +404,11 @@ def collect(
                 dump.warn(f"{exc.message}; skipped")
                 continue
             if res is not None:
+                if not res.name and not dynamic:
+                    # Consul's endpoint configs carry no cluster_name: keyed alike, all
+                    # but the last would go uncompared; in their order they are compared
+                    nameless += 1
+                    res.name = f"(unnamed #{nameless})"
                 twin = dynamic and not entry.entry.name
                 if twin and res.name in out:
                     continue  # the name-less twin of a rejection a named entry holds
@@ -400,6 +424,11 @@ def collect(
                     twins.discard(res.name)
                 res.where = f"{dump.source}: {key} "
                 out[res.name] = res
+    if nameless > 1:
+        dump.warn(
+            f"{dump.source}: {nameless} {kind} without a name: compared in their order,"
+            f" as (unnamed #1) to (unnamed #{nameless})"
+        )
     return out
 
 
@@ -960,20 +989,35 @@ def _field_changes(
     ignore: re.Pattern[str] | None,
     sides: tuple[Resource, Resource] | None = None,
 ) -> list[FieldChange]:
+    """What differs, field by field; items of identified lists paired by identity.
+
+    Paths name each list item by its index on the right side (where it is now); an item
+    on the left only by its left index. A moved item is one ``moved`` entry for its list
+    (:mod:`pdebug.diff_lists`), its fields compared with its pair's wherever it went.
+    """
+    from pdebug.diff_lists import align
+
     deep_diff = _deepdiff()
 
+    left, right, found = align(left, right)
     diff = deep_diff(left, right, ignore_order=False, verbose_level=2, view="tree")
     changes: list[FieldChange] = []
     originals: list[Any] = []
     for report_type, items in diff.items():
         for item in items:
-            parts = item.path(output_format="list")
+            aligned = item.path(output_format="list")
+            parts = found.coords(aligned, 1)
             path = _dotted(parts)
             if sides is not None and _holds_data_keys(parts):
                 if not originals:
                     originals = [plain_json(res.raw, f"{res.where}{res.name}") for res in sides]
-                side = originals[1] if report_type.endswith("_added") else originals[0]
-                path, kept = _dotted(_as_written(parts, side)), path
+                at = 1 if report_type.endswith("_added") else 0
+                written = _as_written(found.coords(aligned, at), originals[at])
+                # printed with the right side's indices, as every path is
+                written = [
+                    p if isinstance(p, str) else q for p, q in zip(written, parts, strict=True)
+                ]
+                path, kept = _dotted(written), path
                 if ignore is not None and ignore.search(kept):
                     continue
             if ignore is not None and ignore.search(path):
@@ -981,6 +1025,19 @@ def _field_changes(
             l_val = None if report_type.endswith("_added") else item.t1
             r_val = None if report_type.endswith("_removed") else item.t2
             changes.append(FieldChange(path, _scalar(l_val), _scalar(r_val)))
+    for move in found.moves:
+        path = _dotted(found.coords(move.parts, 1))
+        if ignore is None or not ignore.search(path):
+            changes.append(
+                FieldChange(
+                    path, move.left, move.right, "moved", move.item, move.what, move.by, move.why
+                )
+            )
+    for one in found.one_side:
+        path = _dotted([*found.coords(one.parts, 1), one.index])
+        if ignore is None or not ignore.search(path):
+            value = (one.value, None) if one.side == 0 else (None, one.value)
+            changes.append(FieldChange(path, *value))
     changes.sort(key=lambda c: c.path)
     return changes
 
@@ -1161,8 +1218,14 @@ def compare(
     ignore: str | None = None,
     left_label: str = "expected",
     right_label: str = "Envoy",
+    unread: bool = False,
 ) -> DiffReport:
-    """Compare ``left`` (expected: istiod, a file, "before") with ``right`` (Envoy, "after")."""
+    """Compare ``left`` (expected: istiod, a file, "before") with ``right`` (Envoy, "after").
+
+    ``unread``: also compare the sections pdebug does not read (two dumps of proxies,
+    where either may hold an extension's section; istiod's answer never does), each
+    type as one more kind (:func:`compare_unread`).
+    """
     pattern = re.compile(ignore) if ignore else None
     reports = []
     for kind in kinds:
@@ -1205,7 +1268,59 @@ def compare(
         if kind == "clusters":
             rep.notes.extend(_warming_notes(rep, left, right, left_label, right_label))
         reports.append(rep)
+    if unread:
+        types = dict.fromkeys(t for dump in (left, right) for t, _n in unread_sections(dump))
+        for type_url in types:
+            sides = collect_unread(left, type_url), collect_unread(right, type_url)
+            reports.append(compare_unread(type_url, *sides, pattern))
     return DiffReport(left_label, right_label, reports)
+
+
+def collect_unread(dump: ConfigDump, type_url: str) -> dict[str, Resource]:
+    """The sections of ``dump`` of the unread type ``type_url``, keyed ``TYPE`` (``TYPE#2``...).
+
+    Each one's bytes are its members (``@type`` left out) with their keys sorted: two
+    sections equal but for the order of their keys are equal (:func:`compare_unread`).
+    """
+    from pdebug.model.sections import short_type
+
+    found: dict[str, Resource] = {}
+    short = short_type(type_url) or "(no @type)"
+    for sec in dump.sections:
+        if sec.kind or sec.type_url != type_url:
+            continue
+        plain = sec.plain()
+        plain.pop("@type", None)
+        name = short if not found else f"{short}#{len(found) + 1}"
+        raw = msgspec.Raw(orjson.dumps(plain, option=orjson.OPT_SORT_KEYS))
+        found[name] = Resource(name, raw, where=f"{dump.source}: ")
+    return found
+
+
+def compare_unread(
+    type_url: str,
+    left: dict[str, Resource],
+    right: dict[str, Resource],
+    ignore: re.Pattern[str] | None = None,
+) -> KindReport:
+    """Compare the sections of one unread type as they are written (key order aside).
+
+    pdebug knows nothing of their meaning, so nothing is normalised: a section on one
+    side only, or whose members differ at all, makes the dumps differ.
+    """
+    report = KindReport(type_url, compared=len(set(left) | set(right)))
+    for name in sorted(set(left) | set(right), key=lambda n: (len(n), n)):
+        a, b = left.get(name), right.get(name)
+        if a is None:
+            report.changes.append(Change(name, "only-right"))
+        elif b is None:
+            report.changes.append(Change(name, "only-left"))
+        elif bytes(a.raw) != bytes(b.raw):
+            plain_a, plain_b = orjson.loads(bytes(a.raw)), orjson.loads(bytes(b.raw))
+            fields = _field_changes(plain_a, plain_b, ignore)
+            if fields or ignore is None:
+                report.changes.append(Change(name, "changed", fields))
+    return report
 
 
 def _warming_notes(

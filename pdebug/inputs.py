@@ -233,7 +233,7 @@ def ambient_line(ztunnels: list[tuple[str, ZtunnelDump | str]]) -> str:
 
 def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:
     """One bundle member's dump and ``/clusters`` document, parsed."""
-    from pdebug.sources.bundle import CLUSTERS, DUMP, STATS
+    from pdebug.sources.bundle import CLUSTERS, DUMP, STATS, STATS_TEXT
 
     proxy = ProxyData(plabel)
     if DUMP in files:
@@ -243,7 +243,9 @@ def _bundle_proxy(files: dict[str, bytes], plabel: str) -> ProxyData:
         if health is None:
             raise InvalidInput(f"{plabel}/{CLUSTERS}: not a /clusters?format=json document")
         proxy.health = health
-    proxy.stats = files.get(STATS)  # pdebug check's PD603 (update_rejected)
+    # pdebug check's PD603 (update_rejected counters): the JSON form, or the text that
+    # pdebug dump saves (its counters read alike: tests/test_textforms_envoy.py)
+    proxy.stats = files.get(STATS, files.get(STATS_TEXT))
     return proxy
 
 

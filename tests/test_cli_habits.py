@@ -824,7 +824,7 @@ def test_check_finds_a_rejected_rds_update_only_stats_show(pdebug, sidecar, tmp_
         assert finding["resource"].startswith("stats/http.")
         assert finding["resource"].endswith(".rds.9080.update_rejected")
         assert "RDS (route config 9080) update(s)" in finding["message"]
-        # The same from a bundle that pdebug dump saved (stats.json), not from the dump alone.
+        # The same from a bundle that pdebug dump saved (text /stats), not from the dump alone.
         bundle = tmp_path / "b.tar.gz"
         assert pdebug("dump", url, "-o", bundle).code == 0
         from_bundle = json.loads(pdebug("check", bundle, "-o", "json").out)

@@ -4,7 +4,9 @@ istioctl's own test dump in three earlier shapes (provenance: fixtures/corpus/MA
 2023-03 (workloads keyed by IP with one ``workloadIp``, no service objects), 2023-05
 (``services_by_hostname`` with ``addresses``), 2024-03 (ztunnel <= 1.21: ``by_uid``,
 ``by_addr``, ``by_vip``, snake_case); the istio.io blog's 1.18 paste (2023-02-blog) and a
-whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali). Every ``zc`` table must
+whole ztunnel 1.24 dump from Kiali's test data (2025-05-kiali), and a hand-made dump of
+ztunnel main of 2026-08 (handmade-2026-main: every field its serde structs write today,
+with connections and workload states). Every ``zc`` table must
 come out without a crash and with the workloads and services the JSON holds, counted here
 with the plain ``json`` module; the 2024-03 dump's workload table is compared with
 istioctl's golden of the time.
@@ -70,7 +72,9 @@ def _rows(out: str) -> list[list[str]]:
 
 
 def test_the_corpus_shapes() -> None:
-    assert DUMPS == ["2023-02-blog", "2023-03", "2023-05", "2024-03", "2025-05-kiali"]
+    assert DUMPS == [
+        "2023-02-blog", "2023-03", "2023-05", "2024-03", "2025-05-kiali", "handmade-2026-main"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", DUMPS)
@@ -90,13 +94,17 @@ def test_every_workload_listed_with_its_address(pdebug: Any, name: str) -> None:
     assert res.code == 0, res.err
     rows = _rows(res.out)[1:]
     want = sorted(
-        (w["namespace"], w["name"], ",".join(w.get("workloadIps") or [w.get("workloadIp")]))
+        (
+            w["namespace"],
+            w["name"],
+            ",".join(w.get("workloadIps") or [w.get("workloadIp") or w.get("hostname")]),
+        )
         for w in _workloads(d)
     )
     assert sorted((r[0], r[1], r[2]) for r in rows) == want
 
 
-@pytest.mark.parametrize("name", ["2023-05", "2024-03", "2025-05-kiali"])
+@pytest.mark.parametrize("name", ["2023-05", "2024-03", "2025-05-kiali", "handmade-2026-main"])
 def test_every_service_listed_once(pdebug: Any, name: str) -> None:
     res = pdebug("zc", "service", ZT / name / "dump.json")
     assert res.code == 0, res.err
@@ -281,3 +289,187 @@ def test_kiali_ztunnel_124_dump(pdebug: Any) -> None:
     assert rows[("keycloak", "keycloak-headless")][2:] == ["", "None", "1/1"]
     res = pdebug("check", path, "-o", "json")
     assert (res.code, json.loads(res.out)["findings"]) == (0, []), res.out
+
+
+MAIN = ZT / "handmade-2026-main" / "dump.json"
+
+
+def test_main_2026_dump_findings(pdebug: Any) -> None:
+    """ztunnel main (2026-08) writes ``weightedWaypoints``, ``cidrVips`` objects,
+    ``visibility``, ``networkGateway`` by hostname, ``applicationTunnel``, DOUBLEHBONE
+    connections: each finding is the one the dump holds, no more (the leaf expired in 2023)."""
+    res = pdebug("check", MAIN, "-o", "json")
+    found = sorted((f["code"], f["resource"]) for f in json.loads(res.out)["findings"])
+    assert found == [
+        ("PD701", "certificate/spiffe://cluster.local/ns/bookinfo/sa/waypoint"),
+        ("PD702", "certificate/spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews"),
+        ("PD704", "service/reviews.bookinfo"),
+        ("PD708", "policy/istio-mesh.istio-system"),
+        ("PD709", "workload/reviews-v1-abc.bookinfo"),
+        ("PD710", "policy/audit-deny.bookinfo"),
+        ("PD712", "connection/reviews-v1-abc.bookinfo"),
+        ("PD713", "workload/waypoint-7d9f.bookinfo"),
+    ], res.out
+
+
+@pytest.mark.parametrize("form", ["object", "string"])
+def test_address_in_a_cidr_vip_is_known(pdebug: Any, tmp_path: Path, form: str) -> None:
+    """ztunnel resolves an address inside a service's ``cidrVips`` (a ServiceEntry address
+    with a prefix) to that service: PD712 said "no workload or service ztunnel knows" for a
+    connection to 10.50.3.4 inside 10.50.0.0/16; only 203.0.113.9 is unknown."""
+    d = json.loads(MAIN.read_bytes())
+    [api] = [s for s in d["services"] if s["name"] == "api"]
+    if form == "string":
+        api["cidrVips"] = ["net1/10.50.0.0/16"]
+        path = tmp_path / "zt.json"
+        path.write_text(json.dumps(d))
+    else:
+        path = MAIN
+    assert api["vips"] == []
+    res = pdebug("check", path, "-o", "json")
+    msgs = [f["message"] for f in json.loads(res.out)["findings"] if f["code"] == "PD712"]
+    assert len(msgs) == 1 and "203.0.113.9:443" in msgs[0], msgs
+    # a range that does not hold it: the address is unknown again
+    api["cidrVips"] = [{"network": "net1", "cidr": "10.60.0.0/16"}, "bad", 7]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(d))
+    res = pdebug("check", other, "-o", "json")
+    msgs = [f["message"] for f in json.loads(res.out)["findings"] if f["code"] == "PD712"]
+    assert any("10.50.3.4:443" in m for m in msgs), msgs
+
+
+def test_main_2026_tables(pdebug: Any) -> None:
+    """istioctl's cells on today's fields: a hostname-only workload's ADDRESS is its
+    hostname, a CIDR-only service has no SERVICE VIP, the weighted canary waypoint is not
+    the WAYPOINT (istioctl ignores it); ``-o json`` keeps what istioctl drops."""
+    rows = {r[1]: r for r in _rows(pdebug("zc", "workload", MAIN).out)[1:]}
+    assert rows["ext"][2:] == ["api.example.com", "", "None", "TCP"]
+    assert rows["reviews-v1-abc"][4] == "waypoint"
+    svc = {r[1]: r for r in _rows(pdebug("zc", "service", MAIN).out)[1:]}
+    assert svc["api"][2:] == ["", "None", "1/1"]
+    assert svc["reviews"][2:] == ["10.96.5.5,fd00:96::5", "waypoint", "1/2"]
+    out = json.loads(pdebug("zc", "service", MAIN, "-o", "json").out)
+    api = next(s for s in out if s["name"] == "api")
+    assert api["cidrVips"] == [{"network": "net1", "cidr": "10.50.0.0/16"}]
+    assert api["visibility"] == "Namespace"
+    reviews = next(s for s in out if s["name"] == "reviews")
+    assert [w["weight"] for w in reviews["weightedWaypoints"]] == [90, 10]
+    conns = pdebug("zc", "connections", MAIN).out.splitlines()
+    [double] = [ln.split() for ln in conns if ln.endswith(" DOUBLEHBONE")]
+    assert double[3:] == ["172.18.0.50:15008", "ratings-remote.bookinfo:9080", "DOUBLEHBONE"]
+    res = pdebug("diff", MAIN, MAIN)
+    assert res.code == 0 and "Services Match" in res.out
+
+
+def test_service_entry_endpoint_with_waypoint_is_not_pd714(pdebug: Any, tmp_path: Path) -> None:
+    """istiod gives a ServiceEntry's endpoints the waypoint of their namespace (or label)
+    while they stay TCP: nothing to capture, the client's ztunnel applies the waypoint. PD714
+    ("label its namespace istio.io/dataplane-mode=ambient") was noise on each; a pod of the
+    same shape still raises it."""
+    d = json.loads(MAIN.read_bytes())
+    [se] = [w for w in d["workloads"] if w["name"] == "legacy-db"]
+    assert se["protocol"] == "TCP" and se["waypoint"]
+    res = pdebug("check", MAIN, "-o", "json")
+    assert "PD714" not in {f["code"] for f in json.loads(res.out)["findings"]}
+    se["uid"] = "cluster1//Pod/bookinfo/legacy-db-0"
+    path = tmp_path / "pod.json"
+    path.write_text(json.dumps(d))
+    res = pdebug("check", path, "-o", "json")
+    found = [f["resource"] for f in json.loads(res.out)["findings"] if f["code"] == "PD714"]
+    assert found == ["workload/legacy-db.bookinfo"]
+
+
+def test_dry_run_allow_without_rules_is_not_pd708(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel leaves dry-run ALLOW policies out of its decision (it only logs whether they
+    would match): an empty one denies nothing, so no PD708 error; PD710 says what enforcing
+    it would do. Enforced, the same policy is PD708 again."""
+    d = json.loads(MAIN.read_bytes())
+    [mesh] = [p for p in d["policies"] if p["name"] == "istio-mesh"]
+    assert mesh["rules"] == [] and mesh["action"] == "Allow"
+    mesh["dryRun"] = True
+    path = tmp_path / "dry.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    mine = [f for f in found if f["resource"] == "policy/istio-mesh.istio-system"]
+    assert [f["code"] for f in mine] == ["PD710"]
+    assert "enforced it would deny" in mine[0]["message"]
+    found = json.loads(pdebug("check", MAIN, "-o", "json").out)["findings"]
+    mine = [f["code"] for f in found if f["resource"] == "policy/istio-mesh.istio-system"]
+    assert mine == ["PD708"]
+
+
+@pytest.mark.parametrize(("port", "flagged"), [("15009", False), ("15008", False), ("15010", True)])
+def test_double_hbone_to_a_gateway_found_by_dns(
+    pdebug: Any, tmp_path: Path, port: str, flagged: bool
+) -> None:
+    """A remote workload's ``networkGateway`` names the east-west gateway by hostname with
+    ``hboneMtlsPort`` 15009; the dump has no address for it (ztunnel resolves it by DNS),
+    so a DOUBLEHBONE connection to its IP on 15009 is what the dump asks for: PD711 said
+    "not port 15008". Another port is still flagged."""
+    d = json.loads(MAIN.read_bytes())
+    [remote] = [w for w in d["workloads"] if w["name"] == "ratings-remote"]
+    assert remote["networkGateway"]["hboneMtlsPort"] == 15009
+    assert not [s for s in d["services"] if "eastwest" in s["hostname"]]
+    conns = d["workloadState"]["cluster1//Pod/bookinfo/reviews-v1-abc"]["connections"]
+    [double] = [c for c in conns["outbound"] if c["protocol"] == "DOUBLEHBONE"]
+    double["actualDst"] = f"172.18.0.50:{port}"
+    path = tmp_path / "zt.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    msgs = [f["message"] for f in found if f["code"] == "PD711"]
+    assert bool(msgs) == flagged, msgs
+    if flagged:
+        assert msgs == [f"DOUBLEHBONE connection to 172.18.0.50:{port}, not port 15008 or 15009"]
+
+
+def test_namespace_visible_service_from_another_namespace(pdebug: Any, tmp_path: Path) -> None:
+    """ztunnel resolves a service of ``visibility: Namespace`` (by VIP or inside its
+    ``cidrVips``) only for clients of its own namespace. From another namespace the
+    connection is passed through: PD712 names the service and why, instead of calling
+    the address known (silence) or "of no service"."""
+    d = json.loads(MAIN.read_bytes())
+    [db] = [s for s in d["services"] if s["name"] == "legacy-db"]
+    db["visibility"] = "Namespace"
+    state = d["workloadState"]["cluster1//Pod/bookinfo/reviews-v1-abc"]
+    state["connections"]["outbound"].append(
+        {"src": "10.244.1.5:40104", "originalDst": "240.240.0.7:5432",
+         "actualDst": "240.240.0.7:5432", "protocol": "TCP"}
+    )  # fmt: skip
+    path = tmp_path / "same.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    msgs = [f["message"] for f in found if f["code"] == "PD712"]
+    assert len(msgs) == 1 and "203.0.113.9" in msgs[0], msgs  # same namespace: resolved
+    state["info"]["namespace"] = "shop"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", other, "-o", "json").out)["findings"]
+    msgs = sorted(f["message"] for f in found if f["code"] == "PD712")
+    assert len(msgs) == 3, msgs
+    assert msgs[0].startswith("outbound to 10.50.3.4:443, an address of bookinfo/api, visible only")
+    assert msgs[1].startswith("outbound to 203.0.113.9:443, an address of no workload")
+    assert msgs[2].startswith(
+        "outbound to 240.240.0.7:5432, an address of bookinfo/legacy-db, visible only in its "
+        "own namespace (visibility Namespace): ztunnel does not resolve it for a client of "
+        "namespace shop (passed through, unmanaged)"
+    )
+
+
+def test_passthrough_service_without_endpoints_is_not_pd706(pdebug: Any, tmp_path: Path) -> None:
+    """A ServiceEntry of resolution NONE reaches ztunnel as a service with
+    ``loadBalancer.mode: Passthrough`` and no endpoints: ztunnel sends each connection to
+    the address asked (istio/ztunnel ``build_request_passthrough_svc``), so "no endpoints:
+    connections to it fail" (PD706) was false. The ENDPOINTS cell stays istioctl's 0/0;
+    in Standard mode it is PD706 again."""
+    d = json.loads(MAIN.read_bytes())
+    [svc] = [s for s in d["services"] if s["name"] == "any-egress"]
+    assert svc["endpoints"] == {} and svc["loadBalancer"]["mode"] == "Passthrough"
+    found = json.loads(pdebug("check", MAIN, "-o", "json").out)["findings"]
+    assert "PD706" not in {f["code"] for f in found}
+    rows = {r[1]: r for r in _rows(pdebug("zc", "service", MAIN).out)[1:]}
+    assert rows["any-egress"][2:] == ["240.240.0.9", "None", "0/0"]
+    svc["loadBalancer"]["mode"] = "Standard"
+    path = tmp_path / "std.json"
+    path.write_text(json.dumps(d))
+    found = json.loads(pdebug("check", path, "-o", "json").out)["findings"]
+    assert [f["resource"] for f in found if f["code"] == "PD706"] == ["service/any-egress.bookinfo"]

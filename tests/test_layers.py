@@ -34,7 +34,10 @@ def _files(*places: str) -> list[Path]:
 @pytest.mark.parametrize(
     ("places", "forbidden"),
     [
-        (("checks", "report", "trace", "model", "diff.py"), ("pdebug.views", "pdebug.cli")),
+        (
+            ("checks", "report", "trace", "model", "diff.py", "diff_lists.py"),
+            ("pdebug.views", "pdebug.cli"),
+        ),
         (("model",), ("pdebug.checks", "pdebug.report", "pdebug.trace")),
         (("views",), ("pdebug.report", "pdebug.cli")),
         # the readers below the commands' libraries: check, report and assert call down

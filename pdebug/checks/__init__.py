@@ -24,7 +24,7 @@ from pdebug.checks.context import Context
 from pdebug.checks.options import CheckOptions
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
-from pdebug.model.sections import holds_no_clusters, is_full_dump
+from pdebug.model.sections import holds_no_clusters, is_full_dump, why_absent
 
 __all__ = [
     "ALL_CHECKS",
@@ -69,8 +69,6 @@ _NO_CLUSTERS = (
     "section, even with config_dump?include_eds)"
 )
 
-_PARTIAL = "(taken with a mask? capture the whole /config_dump)"
-
 
 def _missing(ctx: Context, chk: Check) -> str | None:
     """Why ``chk`` cannot run on this data, or None when it can."""
@@ -89,7 +87,7 @@ def _missing(ctx: Context, chk: Check) -> str | None:
         ctx.proxy.dump.check_intact()  # a damaged dump is said damaged, once
         if is_full_dump(ctx.proxy.dump):
             return f"the dump has no {kinds} section"
-        return f"the dump has no {kinds} section {_PARTIAL}"
+        return f"the dump has no {kinds} section {why_absent(ctx.proxy.dump, group)}"
     return None
 
 
@@ -134,7 +132,13 @@ def run_checks(
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
-    return CheckReport(proxy.source, unique, skipped, ignored, run)
+    unread, members = [], []
+    if proxy.dump is not None:
+        from pdebug.model.sections import unread as unread_sections
+        from pdebug.model.sections import unread_members
+
+        unread, members = unread_sections(proxy.dump), unread_members(proxy.dump)
+    return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:

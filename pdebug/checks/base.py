@@ -148,6 +148,11 @@ class CheckReport:
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     run: int = 0
+    #: The dump's sections no check reads (their type, how many entries): said in the
+    #: summary, never a finding (:func:`pdebug.model.sections.unread`).
+    unread: list[tuple[str, int]] = field(default_factory=list)
+    #: The members of its sections no check reads (:func:`~pdebug.model.sections.unread_members`).
+    unread_members: list[str] = field(default_factory=list)
     #: How many findings each severity has (every severity is a key).
     counts: dict[Severity, int] = field(init=False, repr=False, compare=False)
     #: The highest severity found, None when nothing was found.

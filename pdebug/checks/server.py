@@ -8,6 +8,7 @@ from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
 from pdebug.checks.context import Context, ListenerConfig, tcp_targets
 from pdebug.model import schema as s
 from pdebug.model.listeners import TCP_PROXY, decode_filter, network_kind
+from pdebug.model.sections import is_full_dump
 
 VIRTUAL_OUTBOUND = "virtualOutbound"
 #: Istio <= 1.2 named its outbound capture listener ``virtual``.
@@ -80,6 +81,11 @@ def check_outbound_policy(ctx: Context, this: Check) -> Iterator[Finding]:
             raise SkipCheck(
                 "an ambient waypoint (main_internal/connect_terminate listeners): it has no "
                 "outbound capture; ztunnel decides what reaches it"
+            )
+        if not is_full_dump(ctx.dump):
+            raise SkipCheck(
+                "no virtualOutbound listener in this partial dump (cut from a paste, or "
+                "not an Istio sidecar)"
             )
         raise SkipCheck("no virtualOutbound listener (not an Istio sidecar)")
     chain = lc.listener.default_filter_chain

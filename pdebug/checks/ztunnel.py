@@ -10,7 +10,8 @@ PD702  error     certificate outside its validity period (leaf, intermediate, ro
 PD703  warning   leaf certificate expires within --cert-days [3]
 PD704  error     waypoint reference resolves to no known service (WAYPOINT ``NA``) [6]
 PD705  error     waypoint service with no healthy endpoint: bound traffic is dropped [7]
-PD706  warning   service without endpoints (``0/0``; not ``default/kubernetes``) [10]
+PD706  warning   service without endpoints (``0/0``; not ``default/kubernetes``, not a
+                 ``Passthrough`` one) [10]
 PD707  warning   endpoint whose workload is unknown (counted unhealthy) [11]
 PD708  error     ALLOW policy without rules: denies everything it applies to [22]
 PD709  warning   workload lists a policy the dump does not have [21]
@@ -18,8 +19,13 @@ PD710  info      dry-run policy (istioctl's table hides the flag) [23]
 PD711  warning   HBONE/TCP mismatch in a connection [14, 15]
 PD712  warning   connection to an address ztunnel knows nothing about [16, 20]
 PD713  warning   captured pod still Pending in ztunnel [18]
-PD714  warning   waypoint set on a workload ztunnel does not capture (TCP) [13]
+PD714  warning   waypoint set on a workload ztunnel does not capture (TCP; not a
+                 ServiceEntry's endpoint) [13]
 =====  ========  ==================================================================
+
+One module over 500 lines because it is the one registry of the PD7xx codes: the rules
+read the same dump facts and their helpers (which address ztunnel resolves for which
+client, which HBONE port a gateway declares) are shared between them.
 """
 
 from __future__ import annotations
@@ -197,6 +203,8 @@ def _no_endpoints(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fin
     for s in d.services:
         if (s.get("namespace"), s.get("name")) == ("default", "kubernetes"):
             continue  # the API server is not a workload
+        if zm.as_obj(s.get("loadBalancer")).get("mode") == "Passthrough":
+            continue  # a ServiceEntry of resolution NONE: ztunnel sends to the address asked
         if not zm.as_obj(s.get("endpoints")):
             yield this.finding(
                 _sname(s),
@@ -235,6 +243,8 @@ def _allow_nothing(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Fi
     for p in d.policies:
         if p.get("action") != "Allow" or zm.as_list(p.get("rules")):
             continue
+        if p.get("dryRun") is True:
+            continue  # only logged: ztunnel leaves dry-run ALLOWs out of its decision (PD710)
         scope = zm.cell(p.get("scope"))
         where = {
             "Global": "every captured workload in the mesh",
@@ -266,9 +276,15 @@ def _policy_dangling(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[
 def _dry_run(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for p in d.policies:
         if p.get("dryRun") is True:
+            empty = p.get("action") == "Allow" and not zm.as_list(p.get("rules"))
             yield this.finding(
                 f"policy/{zm.cell(p.get('name'))}.{zm.cell(p.get('namespace'))}",
-                f"{zm.cell(p.get('action'))} policy is dry-run: it is logged, not enforced",
+                f"{zm.cell(p.get('action'))} policy is dry-run: it is logged, not enforced"
+                + (
+                    "; it has no rules, so enforced it would deny what it applies to"
+                    if empty
+                    else ""
+                ),
                 "istioctl's policy table does not show this; pdebug zc policy -o wide does",
             )
 
@@ -302,6 +318,8 @@ def _hbone_ports(d: ZtunnelDump) -> dict[str, set[str]]:
     A ``GatewayAddress`` (``waypoint``, ``weightedWaypoints[].destination``,
     ``networkGateway``) carries its ``hboneMtlsPort``; ztunnel sends HBONE to that port of
     the address it names, or of the service it names (its VIPs and its endpoints' pods).
+    A hostname the dump has no address for (an east-west gateway ztunnel resolves by DNS)
+    puts its port under :data:`ANY_HOST`.
     """
     by_uid = zm.workloads_by_uid(d)
     services: dict[str, list[dict[str, Any]]] = {}
@@ -322,9 +340,28 @@ def _hbone_ports(d: ZtunnelDump) -> dict[str, set[str]]:
                 for ep in map(zm.as_obj, zm.as_obj(svc.get("endpoints")).values()):
                     pod = by_uid.get(zm.cell(ep.get("workloadUid")), {})
                     hosts.update(zm.cell(ip) for ip in zm.as_list(pod.get("workloadIps")))
-            for host in hosts - {""}:
+            hosts -= {""}
+            if not any(_is_ip(h) for h in hosts):
+                # named by a hostname the dump holds no address of (a network gateway
+                # ztunnel finds by DNS): its port may be the one of any connection
+                hosts.add(ANY_HOST)
+            for host in hosts:
                 ports.setdefault(host, set()).add(str(port))
     return ports
+
+
+#: The key of :func:`_hbone_ports` for a gateway whose address the dump does not hold.
+ANY_HOST = "*"
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @_check("PD711", Severity.WARNING, "ztunnel-hbone-mismatch")
@@ -341,6 +378,7 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
         if direction == "outbound":
             port = _port(c.get("actualDst"))
             hbone = declared.get(_host(c.get("actualDst")) or "", set()) | {HBONE_PORT}
+            hbone |= declared.get(ANY_HOST, set())
             if proto in ("HBONE", "DOUBLEHBONE") and port not in hbone:
                 expected = " or ".join(sorted(hbone, key=int))
                 why = f"{proto} connection to {zm.cell(c.get('actualDst'))}, not port {expected}"
@@ -364,35 +402,98 @@ def _hbone_mismatch(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[F
         )
 
 
+def _in_ranges(host: str, ranges: list[Any]) -> bool:
+    """Whether ``host`` (an IP, maybe ``[v6]``) is inside a service's ``cidrVips``."""
+    if not ranges:
+        return False
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in ranges)
+
+
 @_check("PD712", Severity.WARNING, "ztunnel-unknown-destination")
 def _unknown_destination(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     known = {zm.cell(ip) for w in d.workloads for ip in zm.as_list(w.get("workloadIps"))}
-    known |= {zm.vip_address(v) for s in d.services for v in zm.as_list(s.get("vips"))}
-    for pod, direction, c in _connections(d):
-        if direction != "outbound":
-            continue
-        target = c.get("originalDst") or c.get("actualDst")
-        host = _host(target)
-        if not host or host in known:
-            continue
-        proto = zm.cell(c.get("protocol"))
-        if proto in ("HBONE", "DOUBLEHBONE"):
-            # ztunnel opens HBONE only to a destination it knew then: not passed through
-            yield this.finding(
-                f"connection/{pod}",
-                f"outbound to {zm.cell(target)}, an address of no workload or service "
-                f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
-                "so ztunnel knew it when the connection opened",
-                "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
-                "the IP)? the connection keeps its old destination until it closes",
-            )
-            continue
+    # a service of visibility Namespace resolves only for clients of its own namespace
+    scoped: dict[str, list[str]] = {}  # its address -> "namespace/name" of such services
+    # (range, the namespace it is limited to or None, "namespace/name" of its service)
+    ranges: list[tuple[Any, str | None, str]] = []
+    for s in d.services:
+        ns = zm.cell(s.get("namespace"))
+        only = ns if s.get("visibility") == "Namespace" else None
+        for v in zm.as_list(s.get("vips")):
+            if only is None:
+                known.add(zm.vip_address(v))
+            else:
+                scoped.setdefault(zm.vip_address(v), []).append(f"{ns}/{zm.cell(s.get('name'))}")
+        ranges.extend((net, only, f"{ns}/{zm.cell(s.get('name'))}") for net in zm.cidr_networks(s))
+    for state in d.workload_state.values():
+        info = zm.as_obj(state.get("info"))
+        client = zm.cell(info.get("namespace"))
+        pod = f"{zm.cell(info.get('name'))}.{client}"
+        for c in map(zm.as_obj, zm.as_list(zm.as_obj(state.get("connections")).get("outbound"))):
+            target = c.get("originalDst") or c.get("actualDst")
+            host = _host(target)
+            if not host or host in known:
+                continue
+            if any(name.split("/", 1)[0] == client for name in scoped.get(host, [])):
+                continue
+            if _in_ranges(host, [net for net, only, _ in ranges if only in (None, client)]):
+                continue
+            yield from _unknown(this, pod, client, c, target, host, scoped, ranges)
+
+
+def _unknown(
+    this: ZCheck,
+    pod: str,
+    client: str,
+    c: dict[str, Any],
+    target: Any,
+    host: str,
+    scoped: dict[str, list[str]],
+    ranges: list[tuple[Any, str | None, str]],
+) -> Iterator[Finding]:
+    """PD712's finding for one outbound connection to an address ``client`` cannot resolve."""
+    proto = zm.cell(c.get("protocol"))
+    hidden = scoped.get(host) or [
+        name for net, only, name in ranges if only and _in_ranges(host, [net])
+    ]
+    if hidden:
+        sent = (
+            f"it was sent over {proto}, so it resolved when the connection opened"
+            if proto in ("HBONE", "DOUBLEHBONE")
+            else "passed through, unmanaged"
+        )
+        yield this.finding(
+            f"connection/{pod}",
+            f"outbound to {zm.cell(target)}, an address of {', '.join(sorted(set(hidden)))}, "
+            f"visible only in its own namespace (visibility Namespace): ztunnel does not "
+            f"resolve it for a client of namespace {client} ({sent})",
+            "call it from its namespace, or make its ServiceEntry visible to this one "
+            "(kubectl get serviceentry -A)",
+        )
+        return
+    if proto in ("HBONE", "DOUBLEHBONE"):
+        # ztunnel opens HBONE only to a destination it knew then: not passed through
         yield this.finding(
             f"connection/{pod}",
             f"outbound to {zm.cell(target)}, an address of no workload or service "
-            "ztunnel knows (passed through, unmanaged)",
-            "is the destination in this cluster? a ServiceEntry makes external destinations known",
+            f"ztunnel knows now; it was sent over {proto} to {zm.cell(c.get('actualDst'))}, "
+            "so ztunnel knew it when the connection opened",
+            "removed since the connection opened (kubectl get svc,pods -A -o wide | grep "
+            "the IP)? the connection keeps its old destination until it closes",
         )
+        return
+    yield this.finding(
+        f"connection/{pod}",
+        f"outbound to {zm.cell(target)}, an address of no workload or service "
+        "ztunnel knows (passed through, unmanaged)",
+        "is the destination in this cluster? a ServiceEntry makes external destinations known",
+    )
 
 
 @_check("PD713", Severity.WARNING, "ztunnel-pod-pending")
@@ -407,9 +508,21 @@ def _pod_pending(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Find
             )
 
 
+def _service_entry(w: dict[str, Any]) -> bool:
+    """Whether ``w`` is an endpoint istiod made of a ServiceEntry.
+
+    Its uid is ``<cluster>/networking.istio.io/ServiceEntry/<ns>/<name>/<address>``.
+    """
+    return "/networking.istio.io/ServiceEntry/" in zm.cell(w.get("uid"))
+
+
 @_check("PD714", Severity.WARNING, "ztunnel-waypoint-not-captured")
 def _waypoint_tcp(d: ZtunnelDump, o: CheckOptions, this: ZCheck) -> Iterator[Finding]:
     for w in d.workloads:
+        if _service_entry(w):
+            # an endpoint of a ServiceEntry (outside the mesh): its waypoint is applied by
+            # the client's ztunnel, there is no pod to capture (istiod sets it this way)
+            continue
         if w.get("waypoint") is not None and w.get("protocol") == "TCP":
             yield this.finding(
                 _wname(w),

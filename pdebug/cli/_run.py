@@ -57,10 +57,14 @@ def run_view(
     build: Callable[[ProxyData, Format], ViewResult],
     clusters_json: str | None = None,
     keys: str | None = None,
+    members: tuple[str, ...] | None = None,
 ) -> int:
     """Fetch (SOURCE parsed, then ``-o`` checked), build the view, render it and print it.
 
     ``keys``: ``--keys`` (None: ``$PDEBUG_KEYS``, else the dump's own spelling).
+    Text formats name on stderr each section pdebug does not read, and each member of
+    the sections of kinds ``members`` (``()``: all; None: none) it does not read
+    (:func:`pdebug.model.sections.unread_members`: a scan of those sections' bytes).
     """
     if keys is None:
         keys = os.environ.get("PDEBUG_KEYS") or None
@@ -88,6 +92,16 @@ def run_view(
         note = result.table.empty_message
     if note:
         print(note, file=sys.stderr)
+    if not fmt.structured and data.dump is not None:
+        from pdebug.model.sections import unread_notes
+
+        for line in unread_notes(data.dump):
+            print(line, file=sys.stderr)
+        if members is not None:
+            from pdebug.model.sections import unread_member_notes
+
+            for line in unread_member_notes(data.dump, members):
+                print(line, file=sys.stderr)
     return 0
 
 
@@ -144,6 +158,7 @@ def listeners(
         Fetch.listeners(),
         lambda d, f: v.view(d, flt, f.wide, verbose, not f.structured),
         keys=keys,
+        members=("listeners",),
     )
 
 
@@ -164,6 +179,7 @@ def routes(
         Fetch.routes(name),
         lambda d, f: v.view(d, flt, f.wide, verbose),
         keys=keys,
+        members=("routes",),
     )
 
 
@@ -211,6 +227,7 @@ def eds(
         Fetch.eds(cluster),
         lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
         keys=keys,
+        members=("endpoints",),
     )
 
 
@@ -290,7 +307,12 @@ def whole(
 
     # what -o wide reads more (secrets: the listeners' and clusters' inline certificates)
     # is the view's Fetch's to say
-    return run_view(proxy, output, fetch(output.lower() == "wide"), build, keys=keys)
+    from pdebug.model.sections import SECTION_MEMBERS
+
+    members = (module,) if module in SECTION_MEMBERS else None  # bootstrap, secrets, ecds
+    return run_view(
+        proxy, output, fetch(output.lower() == "wide"), build, keys=keys, members=members
+    )
 
 
 def all_(

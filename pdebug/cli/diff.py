@@ -144,7 +144,12 @@ def diff_cmd(
         labels = (left.source, f"Envoy ({right.source})")
     left_dump = left.need_dump("diff")
     right_dump = right.need_dump("diff")
-    report = d.compare(left_dump, right_dump, kinds, include_static, ignore, *labels)
+    # Two proxies' dumps: the sections pdebug does not read are compared too (istiod's
+    # answer, or a file standing for it, never holds an extension's section).
+    two_dumps = req.other is not None
+    report = d.compare(
+        left_dump, right_dump, kinds, include_static, ignore, *labels, unread=two_dumps
+    )
     text = None
     if unified:
         exact = {r.kind: r.exact_names for r in report.kinds}
@@ -155,6 +160,12 @@ def diff_cmd(
             )
             for k in kinds
         }
+        for r in report.kinds:
+            if r.kind not in sides:  # an unread section's type
+                sides[r.kind] = (
+                    d.collect_unread(left_dump, r.kind),
+                    d.collect_unread(right_dump, r.kind),
+                )
         text = diffreport.unified(report, sides)
     out = fmt.render(diffreport.view(report, text))
     out = redact_output(out)  # a diff quotes the config: no secrets in any format

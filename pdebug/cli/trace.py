@@ -110,6 +110,12 @@ def trace_cmd(
     result = t.trace(proxy, request)
     out = fmt.render(v.view(result, fmt.wide))
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    if not fmt.structured and proxy.dump is not None:
+        # an extension's section (Cilium's network policies) may decide the request too
+        from pdebug.model.sections import unread_notes
+
+        for line in unread_notes(proxy.dump):
+            print(line, file=sys.stderr)
     outcome = result.verdict.outcome
     if outcome == "UNKNOWN":
         return ExitCode.UNKNOWN

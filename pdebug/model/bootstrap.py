@@ -77,28 +77,55 @@ def summary_rows(data: ProxyData, wide: bool = False) -> list[tuple[str, str]]:
     return rows
 
 
+def envoy_release(dump: ConfigDump) -> tuple[int, int] | None:
+    """The (major, minor) release of the Envoy that wrote ``dump``, from its bootstrap.
+
+    None when the dump has no bootstrap, a damaged one, or one naming no release.
+    """
+    if dump.section("bootstrap") is None:
+        return None
+    from pdebug.errors import InvalidInput
+
+    try:
+        node = _obj(dump.bootstrap().get("node"))
+    except InvalidInput:  # a damaged bootstrap says nothing about the version
+        return None
+    head = envoy_version(node).split("/", 1)[0].split("-", 1)[0].split(".")
+    if len(head) < 2 or not (head[0].isdigit() and head[1].isdigit()):
+        return None
+    release = (int(head[0]), int(head[1]))
+    return None if release == (0, 0) else release
+
+
+def admin_v2alpha(dump: ConfigDump) -> bool:
+    """Whether ``dump`` has ``envoy.admin.v2alpha`` sections (Envoy 1.14 and older).
+
+    Such an Envoy took no ``mask`` or ``resource`` parameter: a section missing from
+    its dump was never written, or was cut from a paste.
+    """
+    return any(".admin.v2alpha." in sec.type_url for sec in dump.sections)
+
+
 def predates_include_eds(dump: ConfigDump) -> bool:
     """Whether the Envoy that wrote ``dump`` had no ``config_dump?include_eds`` (before 1.15).
 
     Its admin types are ``envoy.admin.v2alpha`` (Envoy 1.14 and older), or its bootstrap
     names an older release. Such a proxy's endpoints come only from ``/clusters``.
     """
-    if any(".admin.v2alpha." in sec.type_url for sec in dump.sections):
+    if admin_v2alpha(dump):
         return True
-    sec = dump.section("bootstrap")
-    if sec is None:
-        return False
-    from pdebug.errors import InvalidInput
+    release = envoy_release(dump)
+    return release is not None and release < (1, 15)
 
-    try:
-        node = _obj(dump.bootstrap().get("node"))
-    except InvalidInput:  # a damaged bootstrap says nothing about the version
-        return False
-    head = envoy_version(node).split("/", 1)[0].split("-", 1)[0].split(".")
-    if len(head) < 2 or not (head[0].isdigit() and head[1].isdigit()):
-        return False
-    major, minor = int(head[0]), int(head[1])
-    return (major, minor) != (0, 0) and (major, minor) < (1, 15)
+
+#: The first Envoy release whose config dump has a secrets section (older ones: never).
+SECRETS_SINCE = (1, 10)
+
+
+def predates_secrets(dump: ConfigDump) -> bool:
+    """Whether the bootstrap names an Envoy older than 1.10, which writes no secrets section."""
+    release = envoy_release(dump)
+    return release is not None and release < SECRETS_SINCE
 
 
 #: xDS cluster names of control planes other than Istio's, and what to call them.

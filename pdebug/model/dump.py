@@ -196,6 +196,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
     items: Kept[T] = Kept()
     skipped: list[str] = []
     empty = 0  # entries skipped for holding no resource (`"cluster": null`)
+    redacted = False  # a failing entry holds a hand-redacted value ("<redacted>")
     for index, part in enumerate(parts):
         try:
             items.append(_decode(part, tp))
@@ -205,6 +206,7 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
                 empty += 1
                 skipped.append(f"{what}[{index}] skipped: its {field.group(1)} is null")
                 continue
+            redacted = redacted or _REDACTED.search(part) is not None
             reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
             skipped.append(f"{what}[{index}] skipped: {reason}")
             continue
@@ -213,10 +215,13 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         # Nothing of it is usable: that is the dump's problem, not one resource's.
         first = skipped[0].replace(" skipped:", ":", 1)
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
-        raise InvalidInput(
-            sanitize(first + more),
-            hint="the dump may be damaged or from an unsupported Envoy version",
-        )
+        hint = "the dump may be damaged or from an unsupported Envoy version"
+        if redacted:
+            hint = (
+                "the paste was redacted by hand: a value Envoy writes as a number or an "
+                'object holds text such as "<redacted>"; put a value of its kind back'
+            )
+        raise InvalidInput(sanitize(first + more), hint=hint)
     for line in skipped:
         warn(line)
     return items
@@ -346,6 +351,19 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
         ) from None
 
 
+#: A string value a person put in place of one they hid: "<redacted>", "[REDACTED]"...
+_REDACTED = re.compile(rb'"[<\[(*]*(?i:redacted|hidden|removed|masked)[>\])*]*"')
+#: A member named "..." (or "…"), or a list item "...": a placeholder a person wrote
+#: into a pasted dump.
+_PLACEHOLDER = re.compile(
+    rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:|[\[,]\s*"(?:\.\.\.|\xe2\x80\xa6)"\s*[,\]]'
+)
+_QUOTED_DOTS = re.compile(rb'"(?:\.\.\.|\xe2\x80\xa6)"')
+#: Sections larger than this were not pasted by hand (a GitHub comment holds 65,536
+#: characters): not searched for placeholders, which costs about 1 ms per MB.
+_PASTED_BYTES = 1 << 20
+
+
 class Section:
     """One ``configs[]`` entry: its type URL and its undecoded top-level fields.
 
@@ -381,6 +399,11 @@ class Section:
     #: strictly (no resource skipped): each one's cached list is exactly the field's
     #: value in the section, an absent or null field an empty list. Set by load.
     planned: frozenset[str]
+    #: Whether a decode that refuses members Envoy does not write read the section whole
+    #: (so it has none pdebug does not know). Set by load.
+    members_known: bool
+    #: Whether the section was searched for a pasted dump's placeholders (not compared).
+    _looked: bool
 
     #: Every attribute, in the constructor's order (``==`` compares them all).
     _ATTRS = (
@@ -397,6 +420,7 @@ class Section:
         "fast",
         "text",
         "planned",
+        "members_known",
     )
 
     def __init__(
@@ -414,6 +438,7 @@ class Section:
         fast: Callable[[str, Any], bool] | None = None,
         text: Any = None,
         planned: frozenset[str] = frozenset(),
+        members_known: bool = False,
     ) -> None:
         self.type_url = type_url
         self.kind = kind
@@ -428,6 +453,8 @@ class Section:
         self.fast = fast
         self.text = text
         self.planned = planned
+        self.members_known = members_known
+        self._looked = False
 
     def __repr__(self) -> str:
         return (
@@ -490,6 +517,7 @@ class Section:
         ck = (key, tp)
         if ck in self._cache:
             return self._cache[ck]  # type: ignore[no-any-return]
+        self.say_placeholders()
         if self.fast is not None and self.fast(key, tp):
             return self._cache[ck]  # type: ignore[no-any-return]
         raw = self.raw(key)
@@ -504,6 +532,29 @@ class Section:
         if raw is not None and self.release is not None:
             self.release()
         return value  # type: ignore[no-any-return]
+
+    def say_placeholders(self) -> None:
+        """Warn, once, when the section holds a ``"...": ...`` member (no Envoy writes one).
+
+        A dump pasted into an issue and cut by hand keeps its shape with such
+        placeholders; what was cut is not in any table, and that is said. Only a section
+        small enough to have been pasted is searched (about 1 ms per MB).
+        """
+        if self._looked:
+            return
+        self._looked = True
+        parts = [self.text] if self.text is not None else list(self.fields.values())
+        if sum(len(p) for p in parts) > _PASTED_BYTES:
+            return
+        for part in parts:
+            # The quoted dots first (a literal: ~1 ms per MB), the member or item around
+            # them only then (the pattern's other branch tries every comma: ~10 ms per MB).
+            if _QUOTED_DOTS.search(part) is not None and _PLACEHOLDER.search(part) is not None:
+                self._warn(
+                    f'{self.where}: the {self.message} section holds a "..." placeholder '
+                    "(a hand-edited paste): what was cut there is not shown"
+                )
+                return
 
     def _what(self, key: str) -> str:
         return f"{self.where}: {self.message}.{key}" if self.where else key
@@ -655,6 +706,8 @@ class ConfigDump:
     def require(self, kind: str) -> Section:
         """The section of ``kind``, or :class:`MissingSection` saying how to get it."""
         sec = self.section(kind)
+        if sec is not None:
+            sec.say_placeholders()
         if sec is None:
             self.check_intact()
             hint = "capture the full dump: curl -s localhost:15000/config_dump > dump.json"
@@ -705,8 +758,23 @@ class ConfigDump:
     # -- typed accessors ---------------------------------------------------------------
 
     def cluster_entries(self, key: str) -> Entries[s.ClusterEntry]:
-        """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``."""
-        return self._entries("clusters", key, s.ClusterEntry)
+        """``static_clusters``, ``dynamic_active_clusters`` or ``dynamic_warming_clusters``.
+
+        An entry with neither a named cluster nor an ``error_state`` (a hand-edited
+        paste's ``{"...": "..."}``) is said skipped, once: it is no row (:attr:`absent`).
+        """
+        found = self._entries("clusters", key, s.ClusterEntry)
+        said = self.facts.setdefault("dump.placeholders", set())
+        if key not in said:
+            said.add(key)
+            for i, entry in enumerate(found.items):
+                if not entry.cluster.name and entry.error_state == s.NULL:
+                    at = position(found.items, i)
+                    self.warn(
+                        f"{self.source}: {key}[{at}] skipped: it holds no named cluster "
+                        "(a placeholder in an edited paste?)"
+                    )
+        return found
 
     def dynamic_listeners(self) -> Entries[s.DynamicListener]:
         """``dynamic_listeners[]``, including name-less error-only entries.

@@ -137,7 +137,20 @@ def _section_type(part: str = "whole") -> Any:
         )
     ]
     name = "LightClustersSection" + ("" if part == "whole" else part.title())
-    return msgspec.defstruct(name, fields, gc=False, module=__name__)
+    if part != "whole":
+        return msgspec.defstruct(name, fields, gc=False, module=__name__)
+    # The whole section: any member Envoy does not write refuses it, as the planned
+    # decoders' strict sections do (load._strict_section), so the light decode too says
+    # the section holds no member pdebug does not know (Section.members_known).
+    from pdebug.model.camel import to_camel
+    from pdebug.model.sections import SECTION_MEMBERS
+
+    others = sorted({m for ms in SECTION_MEMBERS.values() for m in ms} - set(keys))
+    fields += [
+        (f"pd_member__{n}", msgspec.Raw, msgspec.field(default=msgspec.Raw(), name=n))
+        for n in sorted({n for m in others for n in (m, to_camel(m))})
+    ]
+    return msgspec.defstruct(name, fields, gc=False, module=__name__, forbid_unknown_fields=True)
 
 
 _DECODER: list[msgspec.json.Decoder[Any]] = []
@@ -208,6 +221,7 @@ def clusters_of(dump: ConfigDump) -> LightClusters | None:
     if found is None:
         return None
     sec._cache[CLUSTERS_KEY] = found
+    sec.members_known = True  # the light decode refuses members Envoy does not write
     # The warming list was decoded with its full type: it is the full decode's.
     sec._cache[("dynamic_warming_clusters", list[s.ClusterEntry])] = found.dynamic_warming_clusters
     if sec.release is not None:

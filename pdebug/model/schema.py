@@ -495,7 +495,9 @@ class ClusterEntry(_S):
     """``static_clusters[]`` / ``dynamic_*_clusters[]``.
 
     ``error_state`` (Envoy: not implemented for clusters) is kept raw: an entry holding
-    only it has no cluster (:attr:`absent`) and is not a row.
+    only it has no cluster (:attr:`absent`) and is not a row. Nor is an entry whose
+    cluster has no name (Envoy rejects one): a pasted dump's ``{"...": "..."}``
+    placeholder (``ConfigDump.cluster_entries`` says it was skipped).
     """
 
     version_info: str = ""
@@ -505,8 +507,8 @@ class ClusterEntry(_S):
 
     @property
     def absent(self) -> bool:
-        """No cluster here, only an ``error_state`` (a rejected update)."""
-        return not self.cluster.name and self.error_state != NULL
+        """No cluster here: only an ``error_state`` (a rejected update), or a placeholder."""
+        return not self.cluster.name
 
 
 class ListenerState(_S):

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from pdebug.errors import InvalidInput
+from pdebug.errors import InvalidInput, MissingSection
 from pdebug.model import ProxyData, der
 from pdebug.model import schema as s
 from pdebug.model.dump import ConfigDump, Section, decode_raw
@@ -415,12 +415,31 @@ class SecretItem(msgspec.Struct):
 def secrets_section(dump: ConfigDump) -> Section | None:
     """The secrets section; None when a full dump has none (then the proxy has no secrets).
 
+    None too when the bootstrap names an Envoy older than 1.10, which writes none.
+
     Raises:
-        MissingSection: a partial dump (taken with a mask) without it: not captured.
+        MissingSection: a partial dump (taken with a mask, or cut from a paste) without
+            it: not captured; a v2alpha one without a bootstrap says it may be pre-1.10.
     """
     if none_when_absent(dump, "secrets"):
         return None
+    if not dump.has("secrets") and _unknown_release_v2alpha(dump):
+        dump.check_intact()
+        raise MissingSection(
+            f"{dump.source}: the dump has no secrets section "
+            "(type.googleapis.com/envoy.admin.v2alpha.SecretsConfigDump) and no bootstrap "
+            "to tell which Envoy wrote it: one older than 1.10 writes none (no SDS secrets)",
+            hint="from Envoy 1.10 on, paste the whole dump (its bootstrap names the release): "
+            "curl -s localhost:15000/config_dump > dump.json",
+        )
     return dump.require("secrets")
+
+
+def _unknown_release_v2alpha(dump: ConfigDump) -> bool:
+    """A v2alpha dump (Envoy 1.14 or older) whose bootstrap does not say which release."""
+    from pdebug.model.bootstrap import admin_v2alpha, envoy_release
+
+    return admin_v2alpha(dump) and envoy_release(dump) is None
 
 
 def items(data: ProxyData) -> list[SecretItem]:

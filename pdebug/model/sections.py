@@ -35,9 +35,35 @@ def none_when_absent(dump: ConfigDump, kind: str) -> bool:
     without one has no routes only when no listener names a connection manager; when
     one does, the routes were cut out of the capture.
     """
-    if kind not in NONE_WHEN_ABSENT or dump.has(kind) or not is_full_dump(dump):
+    if kind not in NONE_WHEN_ABSENT or dump.has(kind):
+        return False
+    if kind == "secrets":
+        from pdebug.model.bootstrap import predates_secrets
+
+        if predates_secrets(dump):  # its bootstrap names an Envoy before 1.10: never written
+            return True
+    if not is_full_dump(dump):
         return False
     return kind != "routes" or not _names_a_connection_manager(dump)
+
+
+def why_absent(dump: ConfigDump, kinds: tuple[str, ...]) -> str:
+    """Why a partial ``dump`` may lack ``kinds`` and what to capture, in parentheses.
+
+    Envoy 1.14 and older (``envoy.admin.v2alpha`` types) took no mask: a section is
+    missing there because it was cut from a paste, or (secrets) because an Envoy older
+    than 1.10 never writes one, which only the bootstrap's release can tell.
+    """
+    from pdebug.model.bootstrap import admin_v2alpha, envoy_release
+
+    if not admin_v2alpha(dump):
+        return "(taken with a mask? capture the whole /config_dump)"
+    if "secrets" in kinds and envoy_release(dump) is None:
+        return (
+            "(and no bootstrap to tell which Envoy wrote it: one older than 1.10 writes "
+            "none; from 1.10 on, capture the whole /config_dump)"
+        )
+    return "(cut from the paste? capture the whole /config_dump)"
 
 
 _CLUSTER_LISTS = frozenset(
@@ -167,3 +193,220 @@ def _built_a_connection_manager(sec: Section) -> bool:
 def _fields(sec: Section) -> dict[str, Any]:
     sec.raw("")  # splits the section's fields when they are read lazily
     return sec.fields
+
+
+#: How an unread section is named when it has no ``@type`` (a hand-edited entry).
+NO_TYPE = "(no @type)"
+
+
+def unread(dump: ConfigDump) -> list[tuple[str, int]]:
+    """The types of the ``configs[]`` entries pdebug does not read, each with its count.
+
+    The one rule: every entry of a dump is a section of a kind pdebug reads (its
+    ``SECTION_KINDS``) or an unread one, kept as it is (``all -o json|yaml`` print it
+    where it was) and named here, in dump order, so that no command drops one silently.
+    """
+    for sec in list(dump.sections):
+        if not sec.kind and sec.complete is not None:
+            # Its members, split now (it is read by no view: small, as a rule): its bytes
+            # may hold a section of a type the layout search does not find (not named
+            # ``...ConfigDump``) after it, which then joins the sections (load._adopt).
+            sec.raw("")
+    counts: dict[str, int] = {}
+    for sec in dump.sections:
+        if not sec.kind:
+            key = sec.type_url or NO_TYPE
+            counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
+
+
+def short_type(type_url: str) -> str:
+    """``type.googleapis.com/acme.mesh.PolicyConfigDump`` -> ``acme.mesh.PolicyConfigDump``."""
+    return type_url.rsplit("/", 1)[-1] if "/" in type_url else type_url
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every character :meth:`str.isprintable` rejects as ``repr`` writes it.
+
+    (``\x1b``, ``\u202e``): a type read from the input is named on a terminal as it is,
+    never obeyed (as :mod:`pdebug.render.escape` does for what the views print).
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def unread_notes(dump: ConfigDump, what: str = "`pdebug all -o json` keeps it") -> list[str]:
+    """One line per unread section type, for stderr (see :func:`unread`)."""
+    lines = []
+    for type_url, count in unread(dump):
+        entries = "1 entry" if count == 1 else f"{count} entries"
+        name = printable(short_type(type_url))
+        lines.append(f"note: section {name} ({entries}) is not read by pdebug; {what}")
+    return lines
+
+
+#: The members Envoy writes in each section pdebug reads (envoy.admin.v3 and v2alpha).
+SECTION_MEMBERS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("bootstrap", "last_updated"),
+    "clusters": (
+        "version_info",
+        "static_clusters",
+        "dynamic_active_clusters",
+        "dynamic_warming_clusters",
+    ),
+    "listeners": (
+        "version_info",
+        "static_listeners",
+        "dynamic_listeners",
+        "dynamic_active_listeners",
+        "dynamic_warming_listeners",
+        "dynamic_draining_listeners",
+    ),
+    "scoped_routes": ("inline_scoped_route_configs", "dynamic_scoped_route_configs"),
+    "routes": ("static_route_configs", "dynamic_route_configs"),
+    "secrets": ("static_secrets", "dynamic_active_secrets", "dynamic_warming_secrets"),
+    "endpoints": ("static_endpoint_configs", "dynamic_endpoint_configs"),
+    "ecds": ("ecds_filters",),
+}
+_ENTRY = ("version_info", "last_updated", "client_status", "error_state")
+#: The members of the entries of the lists whose entries a view names (a listener entry
+#: holds its states; a route entry its route config): an entry with another member may
+#: hold a resource in a wrapper pdebug does not know, and would be read as empty.
+ENTRY_MEMBERS: dict[str, tuple[str, ...]] = {
+    "dynamic_listeners": (
+        "name",
+        "active_state",
+        "warming_state",
+        "draining_state",
+        "error_state",
+        "client_status",
+    ),
+    "static_listeners": ("listener", "last_updated"),
+    "dynamic_active_listeners": ("version_info", "listener", "last_updated"),
+    "dynamic_warming_listeners": ("version_info", "listener", "last_updated"),
+    "dynamic_draining_listeners": ("version_info", "listener", "last_updated"),
+    "static_route_configs": ("route_config", "last_updated"),
+    "dynamic_route_configs": ("route_config", *_ENTRY),
+}
+
+
+def _spellings(keys: tuple[str, ...]) -> frozenset[str]:
+    from pdebug.model.camel import to_camel
+
+    return frozenset(keys) | frozenset(to_camel(k) for k in keys)
+
+
+def unread_members(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+    """What the sections of ``kinds`` (all when empty) hold that pdebug does not read.
+
+    A member of a section Envoy does not write (a future ``dynamic_xxx_clusters``), or
+    a member of a listener or route config entry (a state or wrapper pdebug does not
+    know): each said once, as ``<what> (<where>)``. ``all -o json|yaml`` print them as
+    written. A section a strict decode read (``Section.members_known``) is not split
+    again; the listener and route entries are read for their members' names (one scan
+    of those sections' bytes).
+    """
+    found: dict[str, list[str]] = {}
+    for sec in dump.sections:
+        if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
+            continue
+        known = _spellings(SECTION_MEMBERS[sec.kind])
+        if not sec.members_known:
+            for key in _fields(sec):
+                if key != "@type" and key not in known:
+                    found.setdefault(f"member {key} of the {sec.kind} section", [])
+        for key, items in _entry_lists(sec):
+            allowed = _spellings(ENTRY_MEMBERS[key])
+            for item in items:
+                for member in item if isinstance(item, dict) else ():
+                    if member not in allowed:
+                        where = f"member {member} of {key} entries"
+                        found.setdefault(where, []).append(_entry_name(item))
+    lines = []
+    for what, names in found.items():
+        named = [n for n in names if n]
+        if names:
+            count = f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}"
+            what += f" ({count}" + (f", first {named[0]}" if named else "") + ")"
+        lines.append(what)
+    return lines
+
+
+_ENTRY_DECODERS: dict[str, Any] = {}
+
+
+def _entry_lists(sec: Section) -> list[tuple[str, list[Any]]]:
+    """Each list of ``sec`` whose entries :data:`ENTRY_MEMBERS` knows, as raw entries.
+
+    ``(list name, its entries as member name -> undecoded value)``, either spelling;
+    read from the section's own bytes when load kept them (one scan), else from its
+    split members.
+    """
+    import msgspec
+
+    wanted = [k for k in ENTRY_MEMBERS if k in SECTION_MEMBERS.get(sec.kind, ())]
+    if not wanted:
+        return []
+    failures = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+    out: list[tuple[str, list[Any]]] = []
+    if sec.text is not None and sec.complete is not None:
+        dec = _ENTRY_DECODERS.get(sec.kind)
+        if dec is None:
+            from pdebug.model.camel import to_camel
+
+            names = sorted({n for k in wanted for n in (k, to_camel(k))})
+            entries = list[dict[str, msgspec.Raw]] | None
+            tp = msgspec.defstruct(
+                f"EntryLists_{sec.kind}",
+                [(f"f_{n}", entries, msgspec.field(default=None, name=n)) for n in names],
+                gc=False,
+            )
+            dec = _ENTRY_DECODERS[sec.kind] = msgspec.json.Decoder(tp, strict=False)
+        try:
+            lists = dec.decode(sec.text)
+        except failures:
+            lists = None  # any other shape: read from the split members below
+        if lists is not None:
+            for name, value in msgspec.structs.asdict(lists).items():
+                if value:
+                    out.append((_snake(name[2:]), value))
+            return out
+    list_of = msgspec.json.Decoder(list[dict[str, msgspec.Raw]], strict=False)
+    for key in wanted:
+        raw = sec.raw(key)
+        if raw is None:
+            continue
+        try:
+            out.append((key, list_of.decode(raw)))
+        except failures:
+            continue  # not a list of objects: its readers say so
+    return out
+
+
+def _snake(key: str) -> str:
+    from pdebug.model.camel import to_snake
+
+    return to_snake(key)
+
+
+def _entry_name(item: dict[str, Any]) -> str:
+    """An entry's ``name`` (a dynamic listener's), if it is a plain string."""
+    import msgspec
+
+    raw = item.get("name")
+    if raw is None:
+        return ""
+    try:
+        name = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return ""
+    return printable(name) if isinstance(name, str) else ""
+
+
+def unread_member_notes(dump: ConfigDump, kinds: tuple[str, ...] = ()) -> list[str]:
+    """:func:`unread_members` as stderr lines."""
+    return [
+        f"note: {printable(what)} is not read by pdebug; `pdebug all -o json` keeps it"
+        for what in unread_members(dump, kinds)
+    ]

@@ -72,6 +72,9 @@ class Sniffed:
             text = f"this is a JSON {_scalar(self.first_line)}, not {expected}"
         elif self.kind == "text":
             text = f"not JSON (starts with {self.first_line!r})"
+            noise = _leading_noise(self.first_line)
+            if noise:
+                return InvalidInput(f"{source}: {text}", hint=noise)
         elif self.kind == "array":
             text = f"this is a JSON array, not {expected}"
         elif self.kind == "binary":
@@ -79,6 +82,38 @@ class Sniffed:
         else:
             text = f"this is {self.what or 'a JSON object'}, not {expected}"
         return InvalidInput(f"{source}: {text}", hint=hints.get(self.kind))
+
+
+#: Lines a terminal puts before the JSON when a capture is pasted or saved with 2>&1,
+#: and what to do about each.
+_NOISE = (
+    (
+        "Defaulted container ",
+        "kubectl's notice was saved with the dump (2>&1): capture again with -c "
+        "istio-proxy or 2>/dev/null, or delete the lines before the first '{'",
+    ),
+    (
+        "Unable to use a TTY",
+        "kubectl's TTY notice was saved with the dump: capture again without -t, or "
+        "delete the lines before the first '{'",
+    ),
+    (
+        "% Total",
+        "curl's progress meter was saved with the dump: capture again with curl -s, or "
+        "delete the lines before the first '{'",
+    ),
+    (
+        "$ ",
+        "a shell prompt and command were pasted with the dump: delete the lines before "
+        "the first '{'",
+    ),
+)
+
+
+def _leading_noise(line: str) -> str:
+    """The hint for a terminal's line before the JSON (kubectl, curl, a prompt), or ""."""
+    head = line.lstrip()
+    return next((hint for prefix, hint in _NOISE if head.startswith(prefix)), "")
 
 
 def _scalar(line: str) -> str:

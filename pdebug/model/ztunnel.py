@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from pdebug.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+
     from pdebug.model.sniff import Prepared, Reader
 
 #: Field names pdebug reads, in ztunnel's spelling. Keys are compared by
@@ -618,6 +620,27 @@ def vip_address(entry: Any) -> str:
     """The IP of a ``vips`` entry (``network/ip``); ``""`` without a network part."""
     text = cell(entry)
     return text.split("/", 1)[1] if "/" in text else ""
+
+
+def cidr_networks(svc: Obj) -> list[IPv4Network | IPv6Network]:
+    """The address ranges of a service's ``cidrVips`` (a ServiceEntry address with a prefix).
+
+    ztunnel writes an entry as ``{"network": ..., "cidr": "10.1.0.0/16"}``; istioctl also
+    reads the string ``network/cidr`` (split at the first ``/``). ztunnel resolves any
+    address inside one to the service. An entry that is no range is skipped.
+    """
+    import ipaddress
+
+    nets: list[IPv4Network | IPv6Network] = []
+    for entry in as_list(svc.get("cidrVips")):
+        text = cell(entry.get("cidr")) if isinstance(entry, dict) else cell(entry)
+        if not isinstance(entry, dict):
+            text = text.split("/", 1)[1] if "/" in text else ""
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    return nets
 
 
 def endpoint_counts(

@@ -1045,6 +1045,16 @@ def json_listing(listing: Listing, redact: bool = True) -> Iterator[bytes | str]
     head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
     items = list(listing.items())
     plans = _plans(items, redact)
+    if None in plans:
+        # An item printed from its members: read them here first (damage is an error
+        # before anything is printed); reading them may find that an item's text held
+        # more than one (a section the layout search missed): the listing is then longer.
+        for item, plan in zip(items, plans, strict=True):
+            if plan is None and isinstance(item, RawObject) and item.check is not None:
+                item.check()
+        again = list(listing.items())
+        if len(again) != len(items):
+            items, plans = again, _plans(again, redact)
     for i, (item, plan) in enumerate(zip(items, plans, strict=True)):
         plans[i] = None  # a compact text is let go once printed
         yield head
@@ -1095,6 +1105,9 @@ def yaml_listing(
     for item in items:  # damage is an error before anything is printed
         if isinstance(item, RawObject) and item.check is not None:
             item.check()
+    again = list(listing.items())  # a check may have found an item's text held two
+    if len(again) != len(items):
+        items = again
     for item in items:
         plain = item.plain() if isinstance(item, RawObject) else item
         if respell is not None:
@@ -1212,6 +1225,9 @@ def json_listing_camel(listing: Listing, redact: bool = True) -> Iterator[bytes 
     for item in items:  # damage is an error before anything is printed
         if isinstance(item, RawObject) and item.check is not None:
             item.check()
+    again = list(listing.items())  # a check may have found an item's text held two
+    if len(again) != len(items):
+        items = again
     head = b"{\n  " + orjson.dumps(listing.key) + b": [\n    "
     for item in items:
         yield head

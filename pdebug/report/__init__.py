@@ -40,7 +40,7 @@ from pdebug.model.routes import RouteConfigRecord
 from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
 from pdebug.report.static import embed_json, render_page, render_page_bytes
-from pdebug.report.topology import BAD, OK, WARN, Graph, build_graph, level_status
+from pdebug.report.topology import BAD, OK, WARN, Graph, Layout, build_graph, level_status
 
 if TYPE_CHECKING:
     from pdebug.report.ambient import AmbientCapture
@@ -277,8 +277,9 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
     def check() -> CheckReport:
         return run_checks(proxy, options, ctx) if captured else CheckReport(proxy.source)
 
+    layout: Layout | None = None
     if meta.table_builders is not None:
-        report, tables, summary, graph = _in_parallel(proxy, meta, ctx, info, check)
+        report, tables, summary, graph, layout = _in_parallel(proxy, meta, ctx, info, check)
     else:
         report = check()
         tables = meta.tables(proxy, meta.generated) if meta.tables is not None else []
@@ -301,18 +302,20 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         "findings": _findings(report),
         "tables": tables,
         # each endpoint carried once: its node refers to its endpoints table row
-        "graph": graph.plain(_endpoint_rows(tables)),
+        "graph": graph.plain(_endpoint_rows(tables), layout),
     }
 
 
 #: Estimated CPU seconds per byte of the sections drawn (5k-service bench dump,
 #: 2026-12): of the checks, which decode every section (each alone in a forked
 #: process, median of 5: 0.86 s); of the summary and the topology, once the checks
-#: have built their indexes. With ``views/wide._COST`` they put every table in the
-#: worker on two CPUs (perfreport4: the parent's checks and topology were the longer
-#: side by ~0.5 s of CPU once the worker's second clusters decode was gone).
+#: have built their indexes, with the topology's layout for the page (perfreport5:
+#: 1.7e-9 before the layout moved here). With ``views/wide._COST`` they put every
+#: table in the worker on two CPUs (perfreport4: the parent's checks and topology were
+#: the longer side by ~0.5 s of CPU once the worker's second clusters decode was gone;
+#: perfreport5: still by ~0.05 s, so the secrets table goes to the worker too).
 _CHECKS_COST = 5.3e-9
-_TOPOLOGY_COST = 1.7e-9
+_TOPOLOGY_COST = 1.8e-9
 _DRAWN = ("listeners", "routes", "clusters", "endpoints")
 
 
@@ -322,15 +325,18 @@ def _in_parallel(
     ctx: Context,
     info: ProxyInfo,
     check: Callable[[], CheckReport],
-) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph]:
+) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph, Layout]:
     """The checks, the tables of :attr:`ReportMeta.table_builders`, summary and topology.
 
     The tables are independent of the checks and of the topology: on a big dump
     (:func:`pdebug.parallel.fork_map`) some are built in a forked worker, which decodes
     the sections they read and sends their plain data back, while this process runs the
     checks, builds the tables the grouping leaves it and draws the topology (which needs
-    the checks' findings and indexes). The same values, and whatever is printed in the
-    same order, as one after another here: checks, tables, summary and topology.
+    the checks' findings and indexes), and lays out the topology's nodes and edges for
+    the page (:meth:`Graph.layout`: all of :meth:`Graph.plain` that does not need the
+    endpoints table's rows, done while the worker may still build them). The same
+    values, and whatever is printed in the same order, as one after another here:
+    checks, tables, summary and topology.
     """
     from pdebug.parallel import fork_map
 
@@ -343,9 +349,11 @@ def _in_parallel(
     def checks() -> None:
         made.append(check())
 
-    def topology() -> tuple[dict[str, Any], Graph]:
+    def topology() -> tuple[dict[str, Any], Graph, Layout]:
         report = made[0]
-        return _summary(proxy, ctx, report, info), build_graph(ctx, report.findings)
+        summary = _summary(proxy, ctx, report, info)
+        graph = build_graph(ctx, report.findings)
+        return summary, graph, graph.layout()
 
     tasks: list[Callable[[], Any]] = [checks, *(build for _cost, build in builders), topology]
     weights = [
@@ -353,8 +361,8 @@ def _in_parallel(
         *(cost for cost, _build in builders),
         drawn * _TOPOLOGY_COST,
     ]
-    _, *tables, (summary, graph) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
-    return made[0], tables, summary, graph
+    _, *tables, (summary, graph, layout) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
+    return made[0], tables, summary, graph, layout
 
 
 #: The first columns of the endpoints table that the topology's endpoint nodes refer to.

@@ -72,6 +72,11 @@ def level_status(level: str) -> str:
     return _LEVEL_STATUS.get(level, BAD)
 
 
+#: What :meth:`_Builder.propagate` reads of the statuses a node leads to.
+_ENDS_BADLY = frozenset((BAD, MISSING))
+_ALL_OK = frozenset((OK,))
+
+
 def _worse(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
@@ -108,6 +113,17 @@ class _Endpoints:
     def eds(self) -> list[str]:
         """Each host's EDS status."""
         return self.hosts.eds
+
+
+@dataclass(slots=True)
+class Layout:
+    """:meth:`Graph.layout`: what :meth:`Graph.plain` writes before the endpoint nodes."""
+
+    nodes: list[list[Any]]
+    edges: list[list[int]]
+    counts: list[int]
+    #: the clusters whose endpoints are kept as columns (``_endpoint_buckets``), or None
+    buckets: list[list[tuple[int, _Endpoints]]] | None
 
 
 class Graph:
@@ -301,7 +317,11 @@ class Graph:
                 return out
         return sorted(keys, key=lambda k: (nodes[k].sort, k[1]))
 
-    def plain(self, endpoint_rows: Sequence[Sequence[Any]] | None = None) -> dict[str, Any]:
+    def plain(
+        self,
+        endpoint_rows: Sequence[Sequence[Any]] | None = None,
+        layout: Layout | None = None,
+    ) -> dict[str, Any]:
         """Compact plain data for the page.
 
         ``nodes`` are ``[kind, label, status, detail, codes]`` sorted by kind, then
@@ -313,6 +333,42 @@ class Graph:
         refers to that table's rows (see :class:`_TableRows`; :func:`expand` gives the
         nodes and edges back, as the page's script does). Without it every node is in
         ``nodes`` and there is no ``endpoints`` key.
+
+        ``layout``: :meth:`layout` of this graph, made before the rows were at hand
+        (the graph unchanged since); None: made here.
+        """
+        lay = layout if layout is not None else self.layout()
+        nodes, edges, counts = lay.nodes, lay.edges, lay.counts
+        table = _TableRows(endpoint_rows) if endpoint_rows is not None else None
+        if lay.buckets is not None:
+            if table is None:
+                runs = [run for bucket in lay.buckets for run in _bucket_runs(bucket)]
+                ep_nodes, ep_edges = _runs_as_nodes(runs, len(nodes))
+                # Every other edge starts left of the clusters: these sort after them all.
+                nodes.extend(ep_nodes)
+                edges.extend(ep_edges)
+                counts[ENDPOINT] += len(ep_nodes)
+            else:
+                counts[ENDPOINT] += table.add(lay.buckets, nodes)
+        out = {
+            "kinds": list(KIND_NAMES),
+            "nodes": nodes,
+            "edges": edges,
+            "counts": counts,
+            "notes": list(self.notes),
+        }
+        if table is not None:
+            out["endpoints"] = table.said()
+        return out
+
+    def layout(self) -> Layout:
+        """What :meth:`plain` writes before the endpoints table's rows are needed.
+
+        The ordinary nodes in order, their edges, and the clusters whose endpoints are
+        kept as columns. ``pdebug report`` makes it while its worker still builds the
+        tables; the graph must not change between this and :meth:`plain` (the nodes'
+        texts are copied). One layout serves one :meth:`plain`: that call extends its
+        lists.
         """
         core = self._core
         groups = self._groups()
@@ -329,29 +385,11 @@ class Graph:
         codes = sorted([index[a] * width + index[b] for a, b in self._core_edges])
         edges = [[e // width, e % width] for e in codes]
         counts = [len(group) for group in groups]
-        table = _TableRows(endpoint_rows) if endpoint_rows is not None else None
+        buckets = None
         if self._eps:
             first = sum(counts[:CLUSTER])
             buckets = self._endpoint_buckets(keys[first : first + counts[CLUSTER]], first)
-            if table is None:
-                runs = [run for bucket in buckets for run in _bucket_runs(bucket)]
-                ep_nodes, ep_edges = _runs_as_nodes(runs, len(keys))
-                # Every other edge starts left of the clusters: these sort after them all.
-                nodes.extend(ep_nodes)
-                edges.extend(ep_edges)
-                counts[ENDPOINT] += len(ep_nodes)
-            else:
-                counts[ENDPOINT] += table.add(buckets, nodes)
-        out = {
-            "kinds": list(KIND_NAMES),
-            "nodes": nodes,
-            "edges": edges,
-            "counts": counts,
-            "notes": list(self.notes),
-        }
-        if table is not None:
-            out["endpoints"] = table.said()
-        return out
+        return Layout(nodes, edges, counts, buckets)
 
     def _endpoint_buckets(
         self, clusters: list[tuple[int, str]], first: int
@@ -633,6 +671,10 @@ class _Builder:
         if g.has(ROUTE, key):
             return (ROUTE, key)
         rk = g.add(ROUTE, key, rc.name or "(inline)", detail, OK)
+        # g.link, inlined: no edge here leads to an endpoint (9.6k virtual hosts at 5k
+        # services, and a cluster per route target)
+        edges, core = g._core_edges, g._core
+        parent = core[rk].sort
         for vh in rc.virtual_hosts:
             vk = g.add(
                 VHOST,
@@ -640,11 +682,14 @@ class _Builder:
                 vh.name or "(unnamed)",
                 summarize_domains(vh.domains),
                 OK,
-                sort=(g.node(rk).sort, vh.name),
+                sort=(parent, vh.name),
             )
-            g.link(rk, vk)
+            edges[(rk, vk)] = None
+        cluster_node = self.cluster
         for vh, _, cluster in route_targets(rc):
-            g.link((VHOST, f"{key}\x00{vh.name}"), self.cluster(cluster))
+            ck = (CLUSTER, cluster)
+            target = ck if ck in core else cluster_node(cluster)
+            edges[((VHOST, f"{key}\x00{vh.name}"), target)] = None
         return rk
 
     def cluster(self, name: str) -> tuple[int, str]:
@@ -738,9 +783,12 @@ class _Builder:
         clusters = self.ctx.clusters
         names = dict.fromkeys([*clusters, *hosts])
         status_of = _LEVEL_STATUS.get
+        core = g._core
         for name in names:
-            k = self.cluster(name)
-            node = g.node(k)
+            k = (CLUSTER, name)
+            node = core.get(k)
+            if node is None:  # routed to by nothing: added now
+                node = core[self.cluster(name)]
             cc = clusters.get(name)
             state = cc.state if cc is not None else "in /clusters only"
             kind = table_type(cc.entry.cluster) if cc is not None else ""
@@ -776,7 +824,7 @@ class _Builder:
             # a static cluster's own load_assignment (v2: hosts) is no EDS
             source = "/clusters" if hs.live else "EDS" if hs.listed else "its config"
             counted = f"{usable} of {n} endpoints usable ({source})"
-            node.detail = ", ".join(p for p in (state, kind, counted) if p)
+            node.detail = ", ".join([p for p in (state, kind, counted) if p])
             g.add_endpoints(k, hs, statuses)
 
     def findings(self, findings: list[Finding]) -> None:
@@ -805,22 +853,23 @@ class _Builder:
         order = (VHOST, ROUTE, LISTENER)
         children = g.children(order)
         groups = g._groups()
-        nodes = g._core
+        nodes = g._core  # none of these kinds is an endpoint, nor leads to one
         for kind in order:
             for k in groups[kind]:
                 below = children.get(k)
                 if not below:
                     continue
-                known = [st for st in (nodes[c].status for c in below) if st != UNKNOWN]
+                known = {nodes[c].status for c in below}
+                known.discard(UNKNOWN)
                 if not known:
                     continue
-                if all(st in (BAD, MISSING) for st in known):
+                if known <= _ENDS_BADLY:
                     agg = BAD
-                elif any(st != OK for st in known):
+                elif known != _ALL_OK:
                     agg = WARN
                 else:
                     agg = OK
-                node = g.node(k)
+                node = nodes[k]
                 node.status = _worse(node.status, agg)
 
 

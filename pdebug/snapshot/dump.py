@@ -79,8 +79,8 @@ def capture_one(
         with open_source(spec, options) as source:  # closed before the file is written
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
-                optional=frozenset({bundle.STATS}), pack=None if as_json else _LEVEL,
-                first=(bundle.DUMP, bundle.STATS),
+                optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else _LEVEL,
+                first=(bundle.CLUSTERS, bundle.DUMP, bundle.STATS_TEXT),
             )  # fmt: skip
         # The label is saved (manifest, member names) and printed: no user:password@ in it.
         label = captured.label

@@ -62,6 +62,7 @@ __all__ = [
     "MANIFEST_LIMIT",
     "SERVER_INFO",
     "STATS",
+    "STATS_TEXT",
     "Recorded",
     "SavedProxies",
     "SavedProxy",
@@ -85,6 +86,7 @@ __all__ = [
     "read_saved",
     "read_tar",
     "resolve",
+    "stats_of",
 ]
 
 FORMAT = "pdebug-bundle/1"
@@ -93,6 +95,9 @@ CLUSTERS = "clusters.json"
 SERVER_INFO = "server_info.json"
 CERTS = "certs.json"
 STATS = "stats.json"  # /stats?format=json (pdebug stats; update_rejected counters)
+#: Envoy's text /stats, as ``pdebug dump`` saves it (#17): readers are handed the JSON
+#: form's document (:func:`stats_of`), PD603 reads the text as it is.
+STATS_TEXT = "stats.txt"
 ISTIOD_DUMP = "istiod_config_dump.json"
 ISTIOD_SYNCZ = "istiod_syncz.json"
 MANIFEST = "manifest.json"
@@ -227,6 +232,19 @@ class Bundle:
                 self._check_damage(key)
                 out[key[len(prefix) :]] = value
         return out
+
+
+def stats_of(files: dict[str, bytes], label: str) -> bytes | None:
+    """A proxy's ``/stats?format=json`` document: ``stats.json``, or ``stats.txt`` converted.
+
+    Raises:
+        InvalidInput: ``stats.txt`` holds a line the conversion cannot place.
+    """
+    if STATS in files or STATS_TEXT not in files:
+        return files.get(STATS)
+    from pdebug.model.textforms import stats_document
+
+    return stats_document(files[STATS_TEXT], f"{label}/{STATS_TEXT}")
 
 
 def _raise_mismatch(label: str, name: str, why: str | None) -> None:

@@ -100,7 +100,13 @@ class FileSource(SourceBase):
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""
         self._read()
         if self._files is not None:
+            from pdebug.sources.bundle import STATS, stats_of  # a bundle: already imported
+
             name = _member_of(path)
+            if name == STATS:
+                found = stats_of(self._files, self.label)
+                if found is not None:
+                    return found
             if name not in self._files:
                 raise InvalidInput(
                     f"{self.label}: the bundle has no {name} for this proxy",
@@ -111,9 +117,20 @@ class FileSource(SourceBase):
         return self._data
 
     def saved(self, path: str) -> bytes | None:
-        """A bundle's saved answer to ``path`` for this proxy (None: absent, or no bundle)."""
+        """A bundle's saved answer to ``path`` for this proxy (None: absent, or no bundle).
+
+        ``/stats``: ``stats.json``, or the text ``pdebug dump`` saves (``stats.txt``) as it
+        is; :meth:`get` gives the JSON form's document of either.
+        """
         self._read()
-        return None if self._files is None else self._files.get(_member_of(path))
+        if self._files is None:
+            return None
+        from pdebug.sources.bundle import STATS, STATS_TEXT
+
+        name = _member_of(path)
+        if name == STATS:  # PD603 reads its counters from either form, as saved
+            return self._files.get(STATS, self._files.get(STATS_TEXT))
+        return self._files.get(name)
 
 
 def _member_of(path: str) -> str:

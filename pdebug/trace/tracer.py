@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from pdebug.model import ProxyData
+from pdebug.model import ProxyData, sections
 from pdebug.model import routes as route_facts
 from pdebug.model import schema as s
 from pdebug.model.address import join_host_port
@@ -340,6 +340,18 @@ class Tracer:
                 f"; UDP only (QUIC, HTTP/3), which a TCP connection never reaches: {', '.join(udp)}"
             )
         self.step("listener", f"port {port}", False, why)
+        lacks = [k for k in sections.FULL_DUMP if not self.dump.has(k)]
+        sent = [x for x in serving if not x.bound and x.address_for(port) and x.state != "STATIC"]
+        if sent and lacks:
+            # A pasted piece of a dump: a control plane that sends a listener binding
+            # nothing sends the one that captures for it (Istio's virtualOutbound) too;
+            # that one may be what was left out of the paste, not what the proxy lacks.
+            return Verdict(
+                False,
+                "incomplete",
+                f"{why}; the dump is not whole (no {' or '.join(lacks)} section), so a "
+                f"listener that captures may have been left out of it: {FULL_DUMP}",
+            )
         return Verdict(False, "no_listener", f"connection refused: {why}")
 
     def captured(

@@ -10,7 +10,12 @@ import orjson
 from pdebug.errors import MissingSection
 from pdebug.model import ProxyData
 from pdebug.model.dump import ConfigDump, Section
-from pdebug.model.sections import holds_no_clusters, none_when_absent
+from pdebug.model.sections import (
+    SECTION_MEMBERS,
+    holds_no_clusters,
+    none_when_absent,
+    unread_member_notes,
+)
 from pdebug.views import bootstrap, clusters, endpoints, listeners, routes, secrets
 from pdebug.views.result import Listing, RawObject, ViewResult
 from pdebug.views.table import Column, Lines, Rendered, Stack, Table
@@ -140,6 +145,7 @@ def view(
     if "endpoints" not in missing:  # EDS assignments without cluster_name: say whose
         said = endpoints.attribution_note(data)
         note = "\n".join(n for n in (note, said) if n) or None
+    note = _with_members(note, unread_member_notes(dump))
 
     def objects() -> Any:
         return {"configs": [sec.plain() for sec in dump.sections]}
@@ -194,7 +200,7 @@ def _rendered(
             present.append((title, kind, build))
 
     def task(kind: str, build: Any) -> Any:
-        def run() -> tuple[str, str | None] | None:
+        def run() -> tuple[str, str | None, list[str]] | None:
             try:
                 part = build()
             except MissingSection:
@@ -204,9 +210,12 @@ def _rendered(
                 part.header_when_empty = True
             text = render_text(part, wide)
             del part
+            # what its section holds that pdebug does not read: said where it was read
+            # (a section decoded strictly is not read again to know it has nothing)
+            members = unread_member_notes(dump, (kind,))
             if kind == "endpoints":  # EDS assignments without cluster_name: say whose
-                return text, endpoints.attribution_note(data)
-            return text, None
+                return text, endpoints.attribution_note(data), members
+            return text, None, members
 
         return run
 
@@ -214,21 +223,31 @@ def _rendered(
     weights = [_weight(dump, kind) for _t, kind, _b in present]
     parts: list[tuple[str, Table | Lines | Rendered]] = []
     said = None
+    members: list[str] = []
     for (title, kind, _build), got in zip(present, fork_map(tasks, weights), strict=True):
         if got is None:
             missing.append(kind)
             continue
         parts.append((title, Rendered(got[0])))
         said = got[1] if kind == "endpoints" else said
+        members += got[2]
     order = [kind for _title, kind, _build in builders]
     missing.sort(key=order.index)
     note = _missing_note(dump, missing)
     note = "\n".join(n for n in (note, said) if n) or None
+    shown = tuple(kind for _title, kind, _build in present)
+    others = tuple(k for k in SECTION_MEMBERS if k not in shown)  # ecds, scoped routes...
+    note = _with_members(note, members + unread_member_notes(dump, others))
 
     def objects() -> Any:
         return {"configs": [sec.plain() for sec in dump.sections]}
 
     return ViewResult(Stack(parts, with_titles), objects, note)
+
+
+def _with_members(note: str | None, members: list[str]) -> str | None:
+    """``note`` and then the lines naming members pdebug does not read (each once)."""
+    return "\n".join(n for n in (note, *dict.fromkeys(members)) if n) or None
 
 
 def _missing_note(dump: ConfigDump, missing: list[str]) -> str | None:

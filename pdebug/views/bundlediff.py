@@ -125,7 +125,9 @@ def compare_proxy(
         return ProxyDiff(name, "not-compared", note=exc.message)
     if before is None or after is None:
         return ProxyDiff(name, "not-compared", note="a side is not a config dump")
-    report = diff.compare(before, after, kinds, include_static, ignore, left.label, right.label)
+    report = diff.compare(
+        before, after, kinds, include_static, ignore, left.label, right.label, unread=True
+    )
     missing = "; ".join(rep.not_compared for rep in report.kinds if rep.not_compared)
     changes = []
     for rep in report.kinds:

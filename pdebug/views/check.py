@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from pdebug.checks.base import CheckReport, ProxyCheck, Severity
+from pdebug.model.sections import printable, short_type
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -66,12 +67,18 @@ def summary_text(report: CheckReport) -> str:
         lines.append(f"{verb} {', '.join(codes)}: {reason}.")
     if report.ignored:
         lines.append(f"Ignored {', '.join(report.ignored)} (--ignore).")
+    for type_url, count in report.unread:
+        entries = "1 entry" if count == 1 else f"{count} entries"
+        name = printable(short_type(type_url))
+        lines.append(f"Not checked: section {name} ({entries}), which pdebug does not read.")
+    for what in report.unread_members:
+        lines.append(f"Not checked: {printable(what)}, which pdebug does not read.")
     return "\n".join(lines)
 
 
 def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any]:
     """The report as plain data for ``-o json|yaml`` (stable keys: a runbook contract)."""
-    return {
+    plain: dict[str, Any] = {
         "source": report.source,
         "findings": [
             {
@@ -97,6 +104,11 @@ def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any
         "fail_on": fail_on.label if fail_on is not None else "never",
         "failed": fail_on is not None and report.worst is not None and report.worst >= fail_on,
     }
+    if report.unread:  # only then: the report of any other dump is unchanged, key for key
+        plain["unread_sections"] = [{"type": t, "entries": n} for t, n in report.unread]
+    if report.unread_members:
+        plain["unread_members"] = list(report.unread_members)
+    return plain
 
 
 def view(report: CheckReport, wide: bool = False, fail_on: Severity | None = None) -> ViewResult:

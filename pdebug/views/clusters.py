@@ -208,7 +208,7 @@ def _keyed(items: Iterable[Any], ref_of: Callable[[Any], str]) -> list[_Keyed]:
     for entry in items:
         c = entry.cluster
         name = c.name
-        if not name and entry.error_state != s.NULL:  # ClusterEntry.absent
+        if not name:  # ClusterEntry.absent
             continue
         kind = c.type or "STATIC"  # table_type
         ref = ref_of(c)

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from pdebug.diff import TITLES, DiffReport, KindReport, Resource
+from pdebug.diff import DiffReport, FieldChange, KindReport, Resource, title
+from pdebug.diff_lists import ORDER_ONLY
 from pdebug.render.escape import escape_cell as _one_line
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Lines
@@ -22,6 +23,49 @@ def _value(value: Any) -> str:
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
 
 
+#: More moves than this in one list whose order Envoy ignores: one line says how many.
+_MOVES_SHOWN = 3
+
+
+def _field_lines(fields: list[FieldChange]) -> list[str]:
+    """One line per field; the moves of a list whose order does not matter, summed up."""
+    lines: list[str] = []
+    i = 0
+    while i < len(fields):
+        f = fields[i]
+        path = _one_line(f.path)
+        if f.kind != "moved":
+            lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
+            i += 1
+            continue
+        end = i + 1
+        while end < len(fields) and fields[end].kind == "moved" and fields[end].path == f.path:
+            end += 1
+        if f.why == ORDER_ONLY and end - i > _MOVES_SHOWN:
+            # a reordered domain list: which ones moved is noise (-o json has each)
+            items = f.item[:-1] + "ies" if f.item.endswith("y") else f.item + "s"
+            lines.append(
+                f"      {path}: {end - i} {items} moved ({f.why}; -o json lists each move)"
+            )
+        else:
+            lines.extend(f"      {path}: {_moved(m)}" for m in fields[i:end])
+        i = end
+    return lines
+
+
+def _moved(f: FieldChange) -> str:
+    """``route "r1" moved from [0] to [3] (order matters: ...)``."""
+    if f.by in ("name", ""):
+        which = _value(f.what)  # a name or a domain: quoted as JSON
+    else:
+        which = f"with {f.by} {f.what}"  # compact JSON already
+        if len(which) > _MAX_VALUE:
+            which = which[: _MAX_VALUE - 3] + "..."
+    if f.left == f.right:  # the items around it moved (none of the longest runs keeps it)
+        return _one_line(f"{f.item} {which} moved among others, still at [{f.left}] ({f.why})")
+    return _one_line(f"{f.item} {which} moved from [{f.left}] to [{f.right}] ({f.why})")
+
+
 def report_text(report: DiffReport) -> str:
     """The istioctl verdict lines first, then per kind what differs, field by field."""
     lines = [_one_line(k.verdict) for k in report.kinds]
@@ -32,7 +76,7 @@ def report_text(report: DiffReport) -> str:
             continue  # a kind not compared says why in its verdict line
         lines.append("")
         differ = len(kind.changes)
-        lines.append(f"{TITLES[kind.kind]}: {differ} of {kind.compared} differ")
+        lines.append(f"{title(kind.kind)}: {differ} of {kind.compared} differ")
         for note in kind.notes:
             lines.append(f"  ! {_one_line(note)}")
         for change in kind.changes:
@@ -44,9 +88,7 @@ def report_text(report: DiffReport) -> str:
                 lines.append(f"  + {_one_line(change.name)}: only in {right}{extra}")
             else:
                 lines.append(f"  ~ {_one_line(change.name)}")
-                for f in change.fields:
-                    path = _one_line(f.path)
-                    lines.append(f"      {path}: {_value(f.left)} -> {_value(f.right)}")
+                lines.extend(_field_lines(change.fields))
     return "\n".join(lines)
 
 
@@ -73,11 +115,19 @@ def _kind_plain(kind: KindReport) -> dict[str, Any]:
                 "name": c.name,
                 "status": c.status,
                 **({"note": c.note} if c.note else {}),
-                "fields": [{"path": f.path, "left": f.left, "right": f.right} for f in c.fields],
+                "fields": [_field_plain(f) for f in c.fields],
             }
             for c in kind.changes
         ],
     }
+
+
+def _field_plain(f: FieldChange) -> dict[str, Any]:
+    out = {"path": f.path, "left": f.left, "right": f.right}
+    if f.kind:
+        # additive: a moved item is its list's path, its indices, and which item it is
+        out.update(kind=f.kind, item=f.item, what=f.what, by=f.by, why=f.why)
+    return out
 
 
 def unified(
@@ -99,8 +149,8 @@ def unified(
                 if right[n].state != "error" or bytes(right[n].raw) != b"null"
             ]
         )
-        title = TITLES[kind.kind]
-        diff = difflib.unified_diff(a, b, f"{report.left} {title}", f"{report.right} {title}", n=7)
+        name = title(kind.kind)
+        diff = difflib.unified_diff(a, b, f"{report.left} {name}", f"{report.right} {name}", n=7)
         out.append("".join(diff).rstrip("\n"))
         out.append("")
     return "\n".join(out)
