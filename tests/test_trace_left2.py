@@ -553,3 +553,18 @@ def test_the_ai_gateway_prototype_rewrites_the_host_per_backend() -> None:
     assert trace.verdict.outcome == "OK", trace.verdict
     (step,) = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
     assert (step.detail["path"], step.detail["host"]) == ("/get", "httpbin.org"), step
+
+
+def test_a_loopback_clients_forwarded_for_is_unsure() -> None:
+    # Envoy 1.40 appends its own address, not 127.0.0.1, for a loopback client behind
+    # use_remote_address (seen in a probe: 192.0.2.2, the host's address)
+    from pdebug.model import schema as s
+    from pdebug.trace import filters as fl
+    from pdebug.trace.request import HttpRequest, ip_of
+
+    http = HttpRequest("h", "/", "GET", "http", {":authority": ["h"]})
+    edge = s.HttpConnectionManager(use_remote_address=True)
+    _, unsure = fl.seen_by_filters(http, edge, ip_of("127.0.0.1"))
+    assert "x-forwarded-for" in dict(unsure)
+    _, unsure = fl.seen_by_filters(http, edge, ip_of("10.1.2.3"))
+    assert "x-forwarded-for" not in dict(unsure)
