@@ -193,6 +193,11 @@ class _Headers(eh.LoopbackUpstream):
 
 
 EDITS = {"edits": False, "edits-specific": True}
+#: require_tls EXTERNAL_ONLY behind each way of telling an internal client
+TLS_EXTERNAL = {
+    "tls-plain": {"internal_address_config": LOOPBACK},
+    "tls-edge": {"use_remote_address": True, "internal_address_config": LOOPBACK},
+}
 RID = "x-request-id"
 #: routes on x-request-id (Envoy generates it: unsure), correlated: listener -> routes
 CORRELATED: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -234,8 +239,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     from pdebug.sources.spec import SourceWords
 
     tmp = tmp_path_factory.mktemp("trace-left2")
-    ports = {n: eh.free_port() for n in [*HCMS, *EDITS, *CORRELATED]}
+    ports = {n: eh.free_port() for n in [*HCMS, *EDITS, *CORRELATED, *TLS_EXTERNAL]}
     listeners = [_edits_listener(n, ports[n], specific) for n, specific in EDITS.items()]
+    for name, extra in TLS_EXTERNAL.items():
+        ok = [{"match": {"prefix": "/"}, "direct_response": _answer("ok")}]
+        listener = _listener(name, ports[name], ok)
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm.update(extra)
+        hcm["route_config"]["virtual_hosts"][0]["require_tls"] = "EXTERNAL_ONLY"
+        listeners.append(listener)
     for name, routes in CORRELATED.items():
         listeners.append(
             _listener(
@@ -568,3 +580,29 @@ def test_a_loopback_clients_forwarded_for_is_unsure() -> None:
     assert "x-forwarded-for" in dict(unsure)
     _, unsure = fl.seen_by_filters(http, edge, ip_of("10.1.2.3"))
     assert "x-forwarded-for" not in dict(unsure)
+
+
+@pytest.mark.parametrize(
+    ("name", "xff", "status"),
+    [
+        ("tls-plain", None, 301),
+        ("tls-plain", "127.0.0.1", 200),
+        ("tls-plain", "10.1.2.3", 301),
+        ("tls-edge", None, 200),
+        ("tls-edge", "10.1.2.3", 301),
+        ("tls-edge", "127.0.0.1", 301),
+    ],
+)
+def test_require_tls_external_only_spares_an_internal_client(
+    setup: Setup, name: str, xff: str | None, status: int
+) -> None:
+    # Envoy redirects a plaintext request unless it marked the client internal; pdebug
+    # used to take every client as external
+    sent = [("x-forwarded-for", xff)] if xff else []
+    assert _send(setup.ports[name], sent)[0] == status
+    verdict = _trace(setup, name, sent)
+    assert verdict.status == status, verdict
+    if name == "tls-edge" and xff is None:  # the client's address decides
+        request = t.parse_request(f"http://127.0.0.1:{setup.ports[name]}/")
+        unsure = t.trace(setup.proxy, request).verdict
+        assert unsure.outcome == "UNKNOWN", unsure

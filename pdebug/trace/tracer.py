@@ -918,14 +918,32 @@ class Tracer:
             answer = found
             return self.filtered(hcm, http, rc, None, None, lambda: answer)
         vhost = found
-        if vhost.require_tls in ("ALL", "EXTERNAL_ONLY") and http.scheme != "https":
+        # EXTERNAL_ONLY: Envoy spares a request it marked x-envoy-internal: true (it sets
+        # that for an internal client and strips it from any other)
+        internal_why = dict(self.unsure_headers).get(MAYBE_GONE + "x-envoy-internal")
+        internal = internal_why is None and http.values("x-envoy-internal") == ["true"]
+        if vhost.require_tls == "EXTERNAL_ONLY" and http.scheme != "https":
+            if internal_why is not None:
+                why = f"require_tls EXTERNAL_ONLY: redirects unless {internal_why}"
+                self.step("action", "require_tls", False, why)
+                return Verdict(
+                    False,
+                    "inconclusive",
+                    "require_tls EXTERNAL_ONLY redirects an external client only: whether "
+                    "this one is internal depends on its address",
+                )
+            if internal:
+                self.notes.append(
+                    "require_tls EXTERNAL_ONLY: no redirect, Envoy counts the client as "
+                    "internal (internal_address_config)"
+                )
+        if (
+            vhost.require_tls == "ALL" or (vhost.require_tls == "EXTERNAL_ONLY" and not internal)
+        ) and http.scheme != "https":
             location = f"https://{http.authority}{http.path}"
             why = f"require_tls {vhost.require_tls}: redirect to {location}"
             if vhost.require_tls == "EXTERNAL_ONLY":
-                why += (
-                    " (taken as external: Envoy sets x-envoy-internal itself, from the "
-                    "client's address and internal_address_config, not from the request)"
-                )
+                why += " (an external client: Envoy did not mark it x-envoy-internal)"
             redirect = Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
 
             def tls_redirect() -> Verdict:
