@@ -861,6 +861,12 @@ def redact_keys(obj: Any) -> Any:
     return obj if out == text else orjson.loads(out)
 
 
+def secret_header(name: str) -> bool:
+    """Whether a header's values are credentials (``authorization``, ``x-api-key``...)."""
+    low = name.lower().encode("utf-8", "replace")
+    return low in SECRET_HEADERS or _SECRET_NAME.search(low) is not None
+
+
 def redact_text(text: str) -> str:
     """One string (a URL, a label) with what :func:`redact_bytes` hides replaced."""
     import orjson

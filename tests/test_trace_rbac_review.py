@@ -220,7 +220,7 @@ CASES = [
         _h("x-envoy-internal", present_match=True),
         ANY,
         use_remote_address=True,
-        unsure=True,
+        # exact since traceleft2: without internal_address_config no client is internal
     ),
     Case(
         "x-envoy-external-address",
@@ -229,7 +229,7 @@ CASES = [
         use_remote_address=True,
         src="8.8.8.8",
         matches=True,
-        unsure=True,
+        # exact since traceleft2: without internal_address_config no client is internal
     ),
     Case(
         "x-envoy-spoofed",
@@ -238,7 +238,7 @@ CASES = [
         use_remote_address=True,
         src="8.8.8.8",
         headers=(("x-envoy-retry-on", "5xx"),),
-        unsure=True,
+        # exact since traceleft2: without internal_address_config no client is internal
     ),
     Case(
         "xff-not-an-ip",

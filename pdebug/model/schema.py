@@ -319,6 +319,10 @@ class WeightedCluster(_S):
     name: str = ""
     weight: int | None = None
     cluster_header: str = ""  # instead of name: the cluster is the header's value
+    #: What the upstream sees through this cluster (before the route's own edits).
+    host_rewrite_literal: str = ""
+    request_headers_to_add: list[Raw] = []
+    request_headers_to_remove: list[str] = []
 
 
 class WeightedClusters(_S):
@@ -350,6 +354,8 @@ class RouteAction(_S):
     host_rewrite_path_regex: Raw = NULL
     auto_host_rewrite: bool = False
     request_mirror_policies: list[Raw] = []
+    #: The v2 API's single mirror (Envoy <= 1.18; request_mirror_policies replaced it).
+    request_mirror_policy: Raw = NULL
 
 
 class DirectResponse(_S):
@@ -383,6 +389,9 @@ class Route(_S):
     metadata: Metadata | None = None
     #: HTTP filters' per-route configs by filter name (read: on_demand's ``odcds``).
     typed_per_filter_config: dict[str, Raw] = {}
+    #: Header edits the router makes for the upstream (trace: :mod:`pdebug.trace.rewrites`).
+    request_headers_to_add: list[Raw] = []
+    request_headers_to_remove: list[str] = []
 
 
 class VirtualHost(_S):
@@ -392,12 +401,20 @@ class VirtualHost(_S):
     require_tls: str = ""
     matcher: Raw = NULL
     typed_per_filter_config: dict[str, Raw] = {}
+    request_headers_to_add: list[Raw] = []
+    request_headers_to_remove: list[str] = []
 
 
 class RouteConfiguration(_S):
     name: str = ""
     virtual_hosts: list[VirtualHost] = []
     ignore_port_in_host_matching: bool = False
+    #: Headers Envoy removes from a request whose client is not internal.
+    internal_only_headers: list[str] = []
+    request_headers_to_add: list[Raw] = []
+    request_headers_to_remove: list[str] = []
+    #: The header edits' order: route configuration first (else the route's first).
+    most_specific_header_mutations_wins: bool = False
     #: The plugins a route's ``cluster_specifier_plugin`` names (by extension name).
     cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
     #: HTTP filters' configs for every route of the configuration, by filter name.

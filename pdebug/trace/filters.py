@@ -42,8 +42,15 @@ import msgspec
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.trace.matchers import as_obj, as_seq, fullmatch_bounded, is_set
-from pdebug.trace.request import EXTERNAL_STRIPPED, INLINE_REQUEST_HEADERS, IP, HttpRequest, ip_of
-from pdebug.trace.unsure import EDGE, MAYBE_GONE, unsure_header
+from pdebug.trace.request import (
+    EDGE_STRIPPED,
+    EXTERNAL_STRIPPED,
+    INLINE_REQUEST_HEADERS,
+    IP,
+    HttpRequest,
+    ip_of,
+)
+from pdebug.trace.unsure import MAYBE_GONE, client_internal, hop_by_hop, unsure_header
 
 Json = dict[str, Any]
 #: True, False, or None: pdebug cannot tell (the text says what it depends on).
@@ -76,10 +83,6 @@ _NAMES = {
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
 _NO_HEADERS = HttpRequest("", "", "", "", {})
-_EDGE_WHY = (
-    "x-envoy-* headers, which Envoy removes (and x-envoy-external-address, which it sets) "
-    "when it counts the client as external (use_remote_address; internal_address_config)"
-)
 _FCC = ("SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY")
 _INTERNAL_WHY = "which Envoy removes unless the client is internal (internal_address_config)"
 _MAX_DEPTH = 64
@@ -248,9 +251,12 @@ def seen_by_filters(
     with ``,``; with ``use_remote_address``
     (and not ``skip_xff_append``) the client's address is appended to it after a ``,``;
     ``x-request-id`` is generated when the request has none (unless
-    ``generate_request_id`` is false), and an external client's may be replaced. Without
-    ``internal_address_config`` no client is internal, and the x-envoy-* headers of
-    :data:`~pdebug.trace.request.EXTERNAL_STRIPPED` are removed; ``x-forwarded-client-cert``
+    ``generate_request_id`` is false), and an external client's may be replaced. The
+    hop-by-hop headers are removed. An internal client (:func:`client_internal`) gets
+    ``x-envoy-internal: true``; from any other the x-envoy-* headers of
+    :data:`~pdebug.trace.request.EXTERNAL_STRIPPED` are removed, and with
+    ``use_remote_address`` those of :data:`~pdebug.trace.request.EDGE_STRIPPED` too, and
+    ``x-envoy-external-address`` is set to its address; ``x-forwarded-client-cert``
     is removed unless ``forward_client_cert_details`` forwards it (``cert``: whether the
     client presents a certificate, None unknown). The second value lists the headers
     whose value pdebug cannot know (with why).
@@ -262,29 +268,42 @@ def seen_by_filters(
         for name, values in http.headers.items()
     }
     unsure: list[tuple[str, str]] = []
+    hop_by_hop(headers)
+    internal, final, why = client_internal(http, hcm, client)
     xff = headers.get("x-forwarded-for", [])
     if hcm.use_remote_address and not hcm.skip_xff_append:
         address = str(client) if client is not None else "0.0.0.0"
         headers["x-forwarded-for"] = [f"{xff[0]},{address}" if xff else address]
         if client is None:
-            why = "x-forwarded-for, to which Envoy appends the client's IP: give --source-ip"
-            unsure.append(("x-forwarded-for", why))
+            why_xff = "x-forwarded-for, to which Envoy appends the client's IP: give --source-ip"
+            unsure.append(("x-forwarded-for", why_xff))
+        elif client.is_loopback:
+            why_xff = (
+                "x-forwarded-for, to which Envoy appends its own address for a loopback client"
+            )
+            unsure.append(("x-forwarded-for", why_xff))
     if hcm.generate_request_id is not False:
         given = "x-request-id" in headers
         if not given or (hcm.use_remote_address and not hcm.preserve_external_request_id):
             headers.setdefault("x-request-id", ["00000000-0000-0000-0000-000000000000"])
             unsure.append(("x-request-id", "x-request-id, which Envoy generates"))
-    if hcm.use_remote_address:
-        unsure.append((EDGE, _EDGE_WHY))
-    elif is_set(hcm.internal_address_config):
-        # whether the client is internal decides: the client's such headers may go, and
-        # Envoy sets x-envoy-internal for an internal one
-        for name in sorted(EXTERNAL_STRIPPED):
-            if name in headers or name == "x-envoy-internal":
-                unsure.append((MAYBE_GONE + name, f"{name}, {_INTERNAL_WHY}"))
-    else:  # no client is internal: Envoy strips these from every request
-        for name in EXTERNAL_STRIPPED:
+    stripped = EXTERNAL_STRIPPED | (EDGE_STRIPPED if hcm.use_remote_address else frozenset())
+    if internal:  # Envoy marks it and strips nothing
+        headers["x-envoy-internal"] = ["true"]
+    elif internal is False:
+        for name in stripped:
             headers.pop(name, None)
+        if hcm.use_remote_address:  # an edge request: Envoy says whom it came from
+            headers["x-envoy-external-address"] = [str(final) if final else "0.0.0.0"]
+            if final is None:
+                unsure.append(("x-envoy-external-address", f"x-envoy-external-address, {why}"))
+    else:  # whether the client is internal decides: the client's such headers may go,
+        # and Envoy sets x-envoy-internal for an internal one
+        maybe = {n for n in stripped if n in headers} | {"x-envoy-internal"}
+        if hcm.use_remote_address:
+            maybe.add("x-envoy-external-address")
+        for name in sorted(maybe):
+            unsure.append((MAYBE_GONE + name, f"{name}, {_INTERNAL_WHY} ({why})"))
     # x-forwarded-client-cert: kept (ALWAYS_FORWARD_ONLY), else removed unless the client
     # presents a certificate, which FORWARD_ONLY keeps and the others rewrite
     fcc = hcm.forward_client_cert_details

@@ -66,6 +66,14 @@ EXTERNAL_STRIPPED = frozenset(
         "x-envoy-upstream-rq-timeout-ms x-envoy-upstream-stream-duration-ms"
     ).split()
 )
+#: The ``x-envoy-*`` request headers Envoy 1.40 also strips from an edge request (an
+#: external client with ``use_remote_address``): checked by tests/test_trace_left2.py.
+EDGE_STRIPPED = frozenset(
+    (
+        "x-envoy-decorator-operation x-envoy-downstream-service-cluster "
+        "x-envoy-downstream-service-node x-envoy-original-path"
+    ).split()
+)
 _TOKEN = re.compile(r"^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9_.*-]+$")
 

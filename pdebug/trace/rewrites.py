@@ -101,18 +101,198 @@ def upstream_request(
 def mirrors(act: s.RouteAction, host: str) -> list[str]:
     """One sentence per ``request_mirror_policies`` entry: where the copy goes."""
     out = []
-    for raw in act.request_mirror_policies:
+    policies = list(act.request_mirror_policies)
+    if is_set(act.request_mirror_policy) and not policies:  # the v2 API's single mirror
+        policies.append(act.request_mirror_policy)
+    for raw in policies:
         policy = _plain(raw, "request_mirror_policies")
         cluster = str(policy.get("cluster", ""))
         header = str(policy.get("cluster_header", ""))
         where = f"cluster {cluster}" if cluster else f"the cluster named by header {header}"
         share = _share(policy.get("runtime_fraction"))
+        key = policy.get("runtime_key")
+        if isinstance(key, str) and key and not isinstance(policy.get("runtime_fraction"), dict):
+            # the v2 API's runtime_key alone: a share out of 10000, none while unset
+            share = f"the share runtime key {key} gives, none while it is unset"
         shadow = host
         if not policy.get("disable_shadow_host_suffix_append"):
             bare, port = split_host_port(host)
             shadow = f"{bare}-shadow" + (f":{port}" if port is not None else "")
         out.append(f"a copy goes to {where} ({share}), Host {shadow}; Envoy ignores its answer")
     return out
+
+
+#: ``append_action`` by number, as a dump may give it.
+_ACTIONS = (
+    "APPEND_IF_EXISTS_OR_ADD",
+    "ADD_IF_ABSENT",
+    "OVERWRITE_IF_EXISTS_OR_ADD",
+    "OVERWRITE_IF_EXISTS",
+)
+_FORMATTER = re.compile(r"%[A-Z][A-Z0-9_]*(\([^%]*\))?(:[0-9]+)?%")
+
+
+@dataclass
+class HeaderEdits:
+    """What the route's ``request_headers_to_add``/``_remove`` leave the upstream."""
+
+    #: each header an edit touched -> the values the upstream gets ([]: none), in order
+    #: (a removal only of a header the request had, or an edit added)
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    #: the levels that edited, in Envoy's order: ``route``, ``virtual host vh``, ...
+    where: list[str] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+
+Level = tuple[str, list[str], list[msgspec.Raw]]
+
+
+def header_levels(
+    rc: s.RouteConfiguration | None,
+    vhost: s.VirtualHost | None,
+    route: s.Route,
+    cluster: s.WeightedCluster | None = None,
+) -> list[Level]:
+    """The header edits' levels in the order Envoy 1.40 applies them.
+
+    A weighted cluster's own edits come first; then the route, its virtual host and the
+    route configuration, or the reverse with ``most_specific_header_mutations_wins``
+    (checked by tests/test_trace_left2.py).
+    """
+    levels: list[Level] = [("route", route.request_headers_to_remove, route.request_headers_to_add)]
+    if vhost is not None:
+        levels.append(
+            (
+                f"virtual host {vhost.name}",
+                vhost.request_headers_to_remove,
+                vhost.request_headers_to_add,
+            )
+        )
+    if rc is not None:
+        levels.append(
+            (
+                f"route configuration {rc.name}",
+                rc.request_headers_to_remove,
+                rc.request_headers_to_add,
+            )
+        )
+        if rc.most_specific_header_mutations_wins:
+            levels.reverse()
+    if cluster is not None:
+        levels.insert(
+            0,
+            (
+                f"weighted cluster {cluster.name}",
+                cluster.request_headers_to_remove,
+                cluster.request_headers_to_add,
+            ),
+        )
+    return [lv for lv in levels if lv[1] or lv[2]]
+
+
+def header_edits(levels: list[Level], http: HttpRequest) -> HeaderEdits:
+    """Apply the levels' edits to the request's headers, as Envoy's router does.
+
+    Per level: its removals first, then its additions by ``append_action`` (the
+    overwriting ones after the others, all at once); an empty value is skipped unless
+    ``keep_empty_value``. A value with a ``%...%`` command is shown as written.
+    """
+    out = HeaderEdits()
+    current = {k: list(v) for k, v in http.headers.items()}
+    added: set[str] = set()
+    for where, removes, adds in levels:
+        out.where.append(where)
+        for name in removes:
+            key = name.lower()
+            if key.startswith(":") or key == "host":
+                continue  # Envoy refuses these
+            current.pop(key, None)
+            out.headers.setdefault(key, [])
+        overwrite: list[tuple[str, str]] = []
+        for raw in adds:
+            option = _plain(raw, "request_headers_to_add")
+            header = option.get("header")
+            if not isinstance(header, dict) or not isinstance(header.get("key"), str):
+                out.caveats.append(f"a header to add at the {where} level not read")
+                continue
+            key = header["key"].lower()
+            value = _header_value(header)
+            if value is None:
+                out.caveats.append(f"{key}'s value at the {where} level not read")
+                continue
+            if key.startswith(":") or key == "host":
+                continue
+            if _FORMATTER.search(value):
+                out.caveats.append(f"{key}: its value has %...% commands Envoy fills per request")
+            if not value and not option.get("keep_empty_value"):
+                continue
+            action = _action(option)
+            out.headers.setdefault(key, [])
+            added.add(key)
+            if action == "ADD_IF_ABSENT":
+                if not current.get(key):
+                    current[key] = [value]
+            elif action == "OVERWRITE_IF_EXISTS":
+                if current.get(key):
+                    overwrite.append((key, value))
+            elif action == "OVERWRITE_IF_EXISTS_OR_ADD":
+                overwrite.append((key, value))
+            else:
+                current.setdefault(key, []).append(value)
+        for key, _ in overwrite:
+            current.pop(key, None)
+        for key, value in overwrite:
+            current.setdefault(key, []).append(value)
+    from pdebug.redact import REDACTED, redact_text, secret_header
+
+    # a removal says something only of a header the request had or a level added
+    out.headers = {k: v for k, v in out.headers.items() if k in http.headers or k in added}
+    for key in out.headers:
+        values = current.get(key, [])
+        # never a credential on the screen: the config's or the client's
+        hidden = secret_header(key)
+        out.headers[key] = [REDACTED if hidden and v else redact_text(v) for v in values]
+    return out
+
+
+def _header_value(header: dict[str, Any]) -> str | None:
+    value = header.get("value")
+    if isinstance(value, str):
+        return value
+    raw = header.get("raw_value")
+    if isinstance(raw, str):
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(raw, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return None
+    return "" if value is None and raw is None else None
+
+
+def _action(option: dict[str, Any]) -> str:
+    action = option.get("append_action")
+    if isinstance(action, int) and 0 <= action < len(_ACTIONS):
+        return _ACTIONS[action]
+    if isinstance(action, str) and action in _ACTIONS:
+        return action
+    append = option.get("append")
+    if isinstance(append, dict):
+        append = append.get("value")
+    return "OVERWRITE_IF_EXISTS_OR_ADD" if append is False else "APPEND_IF_EXISTS_OR_ADD"
+
+
+def edits_text(edits: HeaderEdits) -> str:
+    """``the upstream gets x-a: 1; no x-b (request_headers_to_add/remove: route, ...)``."""
+    parts = [
+        f"{name}: {', '.join(repr(v) for v in values)}" if values else f"no {name}"
+        for name, values in edits.headers.items()
+    ]
+    return (
+        f"the upstream gets {'; '.join(parts) or 'no header changed'} "
+        f"(request_headers_to_add/remove of the {', '.join(edits.where)})"
+    )
 
 
 def _share(fraction: Any) -> str:

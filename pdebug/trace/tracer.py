@@ -81,13 +81,22 @@ from pdebug.trace.result import (
     Verdict,
 )
 from pdebug.trace.routes import (
+    match_header,
     match_route,
     redirect_location,
     redirect_status,
     remove_dot_segments,
     select_virtual_host,
 )
-from pdebug.trace.unsure import matcher_text, unsure_header
+from pdebug.trace.unsure import (
+    MAYBE_GONE,
+    Known,
+    client_internal,
+    contradicts,
+    internal_only,
+    matcher_text,
+    unsure_header,
+)
 
 #: The filter state key Istio's waypoints store the HBONE CONNECT's :authority under.
 CONNECT_AUTHORITY = "io.istio.connect_authority"
@@ -112,6 +121,8 @@ class _Unsure:
     depends: str
     #: the trace's answer when it stops here
     verdict_summary: str
+    #: its header matchers pdebug cannot evaluate (the condition)
+    matchers: list[s.HeaderMatcher] = dataclasses.field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -136,6 +147,8 @@ class Tracer:
         self.rc_camel = False
         #: the route config being followed (its cluster specifier plugins)
         self.current_rc: s.RouteConfiguration | None = None
+        #: the virtual host being routed in (its header edits)
+        self.current_vhost: s.VirtualHost | None = None
         #: The route configuration's named cluster specifier plugins (the one routed by).
         self.rc_plugins: list[s.ClusterSpecifierPlugin] = []
         #: What discovers a cluster the dump lacks on demand (ODCDS), if anything does.
@@ -888,6 +901,11 @@ class Tracer:
             return rc
         self.current_rc = rc
         self.rc_plugins = rc.cluster_specifier_plugins
+        if rc.internal_only_headers:
+            internal = client_internal(self.client_http, hcm, conn.source_ip)[0]
+            http, self.unsure_headers = internal_only(
+                http, self.unsure_headers, rc.internal_only_headers, internal
+            )
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -901,14 +919,32 @@ class Tracer:
             answer = found
             return self.filtered(hcm, http, rc, None, None, lambda: answer)
         vhost = found
-        if vhost.require_tls in ("ALL", "EXTERNAL_ONLY") and http.scheme != "https":
+        # EXTERNAL_ONLY: Envoy spares a request it marked x-envoy-internal: true (it sets
+        # that for an internal client and strips it from any other)
+        internal_why = dict(self.unsure_headers).get(MAYBE_GONE + "x-envoy-internal")
+        internal = internal_why is None and http.values("x-envoy-internal") == ["true"]
+        if vhost.require_tls == "EXTERNAL_ONLY" and http.scheme != "https":
+            if internal_why is not None:
+                why = f"require_tls EXTERNAL_ONLY: redirects unless {internal_why}"
+                self.step("action", "require_tls", False, why)
+                return Verdict(
+                    False,
+                    "inconclusive",
+                    "require_tls EXTERNAL_ONLY redirects an external client only: whether "
+                    "this one is internal depends on its address",
+                )
+            if internal:
+                self.notes.append(
+                    "require_tls EXTERNAL_ONLY: no redirect, Envoy counts the client as "
+                    "internal (internal_address_config)"
+                )
+        if (
+            vhost.require_tls == "ALL" or (vhost.require_tls == "EXTERNAL_ONLY" and not internal)
+        ) and http.scheme != "https":
             location = f"https://{http.authority}{http.path}"
             why = f"require_tls {vhost.require_tls}: redirect to {location}"
             if vhost.require_tls == "EXTERNAL_ONLY":
-                why += (
-                    " (taken as external: Envoy sets x-envoy-internal itself, from the "
-                    "client's address and internal_address_config, not from the request)"
-                )
+                why += " (an external client: Envoy did not mark it x-envoy-internal)"
             redirect = Verdict(True, "redirect", f"301 to {location} (require_tls)", 301, location)
 
             def tls_redirect() -> Verdict:
@@ -1187,6 +1223,7 @@ class Tracer:
 
         :class:`_Unsure` at a route whose match depends on a header only Envoy knows.
         """
+        self.current_vhost = vhost
         for i, route in enumerate(vhost.routes[start:], start):
             ok, why, caveats = match_route(route, http, self.unsure_headers)
             self.notes.extend(caveats)
@@ -1207,6 +1244,7 @@ class Tracer:
                     condition or depends,
                     depends,
                     f"whether route {label} of {vhost.name} matches depends on {depends}",
+                    unsure,
                 )
             self.step("route", label, ok, why, index=i)
             if ok:
@@ -1238,19 +1276,53 @@ class Tracer:
         return Verdict(False, "inconclusive", f"{fork.verdict.summary}: {ways}", branches=found)
 
     def _fork(
-        self, at: _Unsure, conditions: list[str], walk: _Walk, again: _Again, depth: int
+        self,
+        at: _Unsure,
+        conditions: list[str],
+        walk: _Walk,
+        again: _Again,
+        depth: int,
+        known: Known | None = None,
     ) -> list[Branch]:
-        """The branches from unsure route ``at`` on (its steps taken off the trace's)."""
+        """The branches from unsure route ``at`` on (its steps taken off the trace's).
+
+        ``known``: what the branch so far holds of the unsure headers (the routes before
+        it that matched or not). A way no request can go (route B on the header value
+        route A, not matched, wanted) is left out, with a note.
+        """
+        known = known or []
+        yes_known = [*known, *((hm, True) for hm in at.matchers)]
+        # a route's unsure matchers are and-ed: "not matched" pins one only when alone
+        no_known = [*known, (at.matchers[0], False)] if len(at.matchers) == 1 else known
+        present = frozenset(n for n, _ in self.unsure_headers if not n.startswith(MAYBE_GONE))
+        can_yes = not contradicts(yes_known, match_header, present)
+        can_no = not contradicts(no_known, match_header, present)
+        if not can_yes and not can_no:
+            can_yes = can_no = True  # not expected: the branch so far is possible
+        after = f" when {' and '.join(conditions)}" if conditions else ""
         mark = len(self.steps)
-        self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
-        verdict = walk(at.matched)
-        yes = [*conditions, f"route {at.label} matches ({at.condition})"]
-        out = [Branch(yes, self.steps[mark:], verdict)]
-        del self.steps[mark:]
-        no = [*conditions, f"route {at.label} does not match"]
-        self.step(
-            "route", at.label, False, f"taken as not matching: {at.condition}", index=at.index
-        )
+        out: list[Branch] = []
+        if can_yes:
+            self.step("route", at.label, True, f"taken as matching: {at.condition}", index=at.index)
+            verdict = walk(at.matched)
+            yes = [*conditions, f"route {at.label} matches ({at.condition})"]
+            out.append(Branch(yes, self.steps[mark:], verdict))
+            del self.steps[mark:]
+        if not can_no:
+            self.notes.append(
+                f"route {at.label} ({at.condition}) matches whenever the routes before it "
+                f"do not{after}: no branch where it does not"
+            )
+            return out
+        no = [*conditions, f"route {at.label} does not match"] if can_yes else conditions
+        if can_yes:
+            why = f"taken as not matching: {at.condition}"
+        else:
+            why = f"cannot match{after}: {at.condition}"
+            self.notes.append(
+                f"route {at.label} ({at.condition}) cannot match{after}: no branch for it"
+            )
+        self.step("route", at.label, False, why, index=at.index)
         nxt = again(at.index + 1)
         if isinstance(nxt, _Unsure):
             if depth < UNSURE_ROUTES:
@@ -1258,7 +1330,7 @@ class Tracer:
                 # (its own step is each branch's first)
                 lead = self.steps[mark:-1]
                 del self.steps[mark:]
-                subs = self._fork(nxt, no, walk, again, depth + 1)
+                subs = self._fork(nxt, no, walk, again, depth + 1, no_known)
                 for sub in subs:
                     sub.steps[:0] = lead
                 return out + subs
@@ -1384,30 +1456,70 @@ class Tracer:
     def upstream_steps(
         self, route: s.Route, act: s.RouteAction, http: HttpRequest, prefix: str | None
     ) -> None:
-        """What the upstream (and each mirror) sees: the route's rewrites, its mirrors."""
-        from pdebug.trace.rewrites import mirrors, upstream_request
+        """What the upstream (and each mirror) sees: the route's rewrites, header edits, mirrors.
 
-        up = upstream_request(route, act, http, prefix)
-        self.notes.extend(up.caveats)
-        if up.how and up.how[-1].startswith("auto_host_rewrite") and act.cluster:
-            names = self._dns_names(act.cluster)
-            if names is not None:
-                up.host = names[0] if len(names) == 1 else up.host
-                up.how[-1] = (
-                    f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
-                    if names
-                    else f"auto_host_rewrite: Host kept, {act.cluster} is not a DNS cluster"
+        A weighted cluster with rewrites or header edits of its own gets its own steps
+        (``cluster`` in their detail) when the route has several clusters.
+        """
+        from pdebug.trace.rewrites import (
+            edits_text,
+            header_edits,
+            header_levels,
+            mirrors,
+            upstream_request,
+        )
+
+        wcs = act.weighted_clusters.clusters if act.weighted_clusters is not None else []
+        own = any(
+            c.host_rewrite_literal or c.request_headers_to_add or c.request_headers_to_remove
+            for c in wcs
+        )
+        ways: list[s.WeightedCluster | None] = list(wcs) if own else [None]
+        first_host = None
+        for wc in ways:
+            through = f"through weighted cluster {wc.name}: " if wc and len(ways) > 1 else ""
+            detail: dict[str, Any] = {"cluster": wc.name} if wc and len(ways) > 1 else {}
+            up = upstream_request(route, act, http, prefix)
+            route_host = any(h.startswith(("host_", "auto_host")) for h in up.how)
+            if wc is not None and wc.host_rewrite_literal and not route_host:
+                up.host = wc.host_rewrite_literal
+                up.how.append(f"weighted cluster {wc.name}'s host_rewrite_literal")
+            self.notes.extend(up.caveats)
+            cluster = act.cluster or (wc.name if wc is not None else "")
+            if up.how and up.how[-1].startswith("auto_host_rewrite") and cluster:
+                names = self._dns_names(cluster)
+                if names is not None:
+                    up.host = names[0] if len(names) == 1 else up.host
+                    up.how[-1] = (
+                        f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
+                        if names
+                        else f"auto_host_rewrite: Host kept, {cluster} is not a DNS cluster"
+                    )
+            first_host = up.host if first_host is None else first_host
+            if up.how:
+                self.step(
+                    "action",
+                    "rewrite",
+                    True,
+                    f"{through}the upstream sees path {up.path}, Host {up.host} "
+                    f"({'; '.join(up.how)})",
+                    path=up.path,
+                    host=up.host,
+                    **detail,
                 )
-        if up.how:
-            self.step(
-                "action",
-                "rewrite",
-                True,
-                f"the upstream sees path {up.path}, Host {up.host} ({'; '.join(up.how)})",
-                path=up.path,
-                host=up.host,
-            )
-        for text in mirrors(act, up.host):
+            levels = header_levels(self.current_rc, self.current_vhost, route, wc)
+            if levels:
+                edits = header_edits(levels, http)
+                self.notes.extend(edits.caveats)
+                self.step(
+                    "action",
+                    "headers",
+                    True,
+                    through + edits_text(edits),
+                    headers=edits.headers,
+                    **detail,
+                )
+        for text in mirrors(act, first_host or http.authority):
             self.step("action", "mirror", True, text)
 
     def _dns_names(self, name: str) -> list[str] | None:
