@@ -376,6 +376,7 @@ def collect(
     sec = dump.section(section_kind)
     if sec is None:
         return out
+    sec.say_placeholders()  # a hand-cut paste: what was cut is in no comparison either
     keys = {
         "clusters": ["dynamic_active_clusters"] + (["static_clusters"] if include_static else []),
         "listeners": ["dynamic_listeners"] + (["static_listeners"] if include_static else []),

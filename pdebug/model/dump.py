@@ -404,6 +404,8 @@ class Section:
     members_known: bool
     #: Whether the section was searched for a pasted dump's placeholders (not compared).
     _looked: bool
+    #: Whether that search found one and said so (not compared).
+    _cut: bool
 
     #: Every attribute, in the constructor's order (``==`` compares them all).
     _ATTRS = (
@@ -455,6 +457,7 @@ class Section:
         self.planned = planned
         self.members_known = members_known
         self._looked = False
+        self._cut = False
 
     def __repr__(self) -> str:
         return (
@@ -533,28 +536,31 @@ class Section:
             self.release()
         return value  # type: ignore[no-any-return]
 
-    def say_placeholders(self) -> None:
+    def say_placeholders(self) -> bool:
         """Warn, once, when the section holds a ``"...": ...`` member (no Envoy writes one).
 
         A dump pasted into an issue and cut by hand keeps its shape with such
         placeholders; what was cut is not in any table, and that is said. Only a section
-        small enough to have been pasted is searched (about 1 ms per MB).
+        small enough to have been pasted is searched (about 1 ms per MB). Returns
+        whether the section was said to hold one (now or before).
         """
         if self._looked:
-            return
+            return self._cut
         self._looked = True
         parts = [self.text] if self.text is not None else list(self.fields.values())
         if sum(len(p) for p in parts) > _PASTED_BYTES:
-            return
+            return False
         for part in parts:
             # The quoted dots first (a literal: ~1 ms per MB), the member or item around
             # them only then (the pattern's other branch tries every comma: ~10 ms per MB).
             if _QUOTED_DOTS.search(part) is not None and _PLACEHOLDER.search(part) is not None:
+                self._cut = True
                 self._warn(
                     f'{self.where}: the {self.message} section holds a "..." placeholder '
                     "(a hand-edited paste): what was cut there is not shown"
                 )
-                return
+                return True
+        return False
 
     def _what(self, key: str) -> str:
         return f"{self.where}: {self.message}.{key}" if self.where else key

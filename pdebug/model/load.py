@@ -31,7 +31,7 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.refusals import agentgateway_given, envoy_certs_given
+from pdebug.model.refusals import agentgateway_given, envoy_certs_given, fragment_given
 from pdebug.model.sniff import (
     as_argument,
     bare_sections,
@@ -421,11 +421,15 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     if len(top.xds_servers):
         raise grpc_bootstrap_given(source)
     try:
-        view = one_view(msgspec.json.decode(data))
+        doc = msgspec.json.decode(data)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-        view = None
+        doc = None
+    view = one_view(doc) if doc is not None else None
     if view is not None:
         raise one_view_given(source, view, "json")
+    fragment = fragment_given(source, doc)
+    if fragment is not None:
+        raise fragment
     raise InvalidInput(
         f"{source}: not an Envoy config dump (no 'configs' list)",
         hint="expected the JSON of GET /config_dump or /clusters?format=json",

@@ -69,3 +69,31 @@ def envoy_certs_given(source: str, ztunnel: bool = False) -> InvalidInput:
         f"config), not {wanted}",
         hint=hint,
     )
+
+
+def fragment_given(label: str, doc: object) -> InvalidInput | None:
+    """The error for a piece cut from a dump: an object of section fields only.
+
+    A paste of ``"dynamic_active_clusters": [...]`` reads as a YAML mapping of that one
+    key, and with its braces as a JSON object of it (section fields in either spelling);
+    both are named so (sweep26, envoy#19262). None: ``doc`` is not such a piece.
+    """
+    from pdebug.model.camel import to_camel
+    from pdebug.model.dump import KEY_KINDS
+
+    if not isinstance(doc, dict) or not doc:
+        return None
+    v2alpha = (
+        "dynamic_active_listeners",
+        "dynamic_warming_listeners",
+        "dynamic_draining_listeners",
+    )
+    known = {k for key in (*KEY_KINDS, *v2alpha) for k in (key, to_camel(key))}
+    keys = [k for k in doc if isinstance(k, str)]
+    if len(keys) != len(doc) or not all(k in known for k in keys):
+        return None
+    return InvalidInput(
+        f"{label}: a piece of a config dump ({', '.join(keys)} alone, as pasted), "
+        "not a whole one",
+        hint="save the whole dump: curl -s localhost:15000/config_dump > dump.json",
+    )

@@ -329,13 +329,13 @@ def unread_members(
             continue  # neither read strictly nor split: knowing would cost a pass
         if not sec.members_known:
             for key in _fields(sec):
-                if key != "@type" and key not in known:
+                if key != "@type" and key not in known and not _cut_here(sec, key):
                     found.setdefault(f"member {key} of the {sec.kind} section", [])
         for key, items in _entry_lists(sec):
             allowed = _spellings(ENTRY_MEMBERS[key])
             for item in items:
                 for member in item if isinstance(item, dict) else ():
-                    if member not in allowed:
+                    if member not in allowed and not _cut_here(sec, member):
                         where = f"member {member} of {key} entries"
                         found.setdefault(where, []).append(_entry_name(item))
     lines = []
@@ -346,6 +346,20 @@ def unread_members(
             what += f" ({count}" + (f", first {named[0]}" if named else "") + ")"
         lines.append(what)
     return lines
+
+
+#: The member names a person writes where they cut a pasted dump (``{"...": "..."}``).
+_PLACEHOLDERS = frozenset({"...", "\u2026"})
+
+
+def _cut_here(sec: Section, member: str) -> bool:
+    """Whether ``member`` is a paste's ``"..."`` that the section's warning names.
+
+    :meth:`Section.say_placeholders` says the section was cut by hand: the placeholder is
+    not also an unread member. One no warning names (a section too large to search)
+    stays one.
+    """
+    return member in _PLACEHOLDERS and sec.say_placeholders()
 
 
 _ENTRY_DECODERS: dict[str, Any] = {}

@@ -86,37 +86,14 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             "config dump",
             hint=BOOTSTRAP_HINT,
         )
-    fragment = _fragment_keys(doc)
-    if fragment:
-        raise InvalidInput(
-            f"{label}: a piece of a config dump ({', '.join(fragment)} alone, as pasted), "
-            "not a whole one",
-            hint="save the whole dump: curl -s localhost:15000/config_dump > dump.json",
-        )
+    from pdebug.model.refusals import fragment_given
+
+    fragment = fragment_given(label, doc)
+    if fragment is not None:
+        raise fragment
     if isinstance(doc, dict):
         raise InvalidInput(
             f"{label}: YAML without a 'configs' list, not an Envoy config dump",
             hint="expected GET /config_dump (JSON, or pdebug all -o yaml)",
         )
     return body
-
-
-def _fragment_keys(doc: object) -> list[str]:
-    """The config-dump section fields ``doc`` holds, when it holds nothing else.
-
-    A paste of ``"dynamic_active_clusters": [...]`` cut from a dump reads as a YAML
-    mapping of that one key (section fields in either spelling).
-    """
-    from pdebug.model.camel import to_camel
-    from pdebug.model.dump import KEY_KINDS
-
-    if not isinstance(doc, dict) or not doc:
-        return []
-    v2alpha = (
-        "dynamic_active_listeners",
-        "dynamic_warming_listeners",
-        "dynamic_draining_listeners",
-    )
-    known = {k for key in (*KEY_KINDS, *v2alpha) for k in (key, to_camel(key))}
-    keys = [k for k in doc if isinstance(k, str)]
-    return keys if len(keys) == len(doc) and all(k in known for k in keys) else []

@@ -30,6 +30,7 @@ from pdebug.model.clusters import (
     dns_kind,
     extension_type,
     lb_policy,
+    own_assignment,
 )
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import (
@@ -1529,7 +1530,7 @@ class Tracer:
         cluster = found[0]
         if (cluster.type or "EDS") not in ("STRICT_DNS", "LOGICAL_DNS") and not dns_kind(cluster):
             return []
-        cla = cluster.load_assignment
+        cla = own_assignment(cluster)  # a v2 cluster's ``hosts`` too (Envoy <= 1.14)
         return list(
             dict.fromkeys(
                 lb.endpoint.address.socket_address.address
