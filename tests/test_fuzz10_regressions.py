@@ -1,0 +1,87 @@
+"""Regressions found by helper fuzzhunt (session 10): hostile names in the report page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from pdebug.render.escape import escape_cell
+from tests.harness import FIXTURES, ROOT
+
+DUMP = FIXTURES / "real" / "sidecar" / "config_dump.json"
+SCRIPT = ROOT / "pdebug" / "report" / "static" / "report.js"
+STATIC_BLOCK = re.compile(r'id="pdebug-static"(.*?)<script', re.S)
+#: Characters that make a name read other than it is, or not show at all: bidi overrides
+#: and isolates, marks, zero-width characters, a soft hyphen, a BOM, a tag character,
+#: C0/C1 controls, a line separator and a no-break space.
+TRICKS = ["\u202e", "\u2066", "\u200f", "\u061c", "\u200b", "\u2060", "\u00ad", "\ufeff",
+          "\U000e0041", "\x1b", "\x9b", "\u2028", "\u00a0"]  # fmt: skip
+
+
+def _tricky_dump(tmp_path):
+    """The real sidecar dump with each trick inside one cluster's name."""
+    doc = json.loads(DUMP.read_text())
+    section = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    clusters = section["dynamic_active_clusters"]
+    for i, trick in enumerate(TRICKS):
+        entry = clusters[i % len(clusters)]["cluster"]
+        entry["name"] = f"{entry['name']}{trick}x"
+    path = tmp_path / "tricky.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_reports_static_block_shows_bidi_and_zero_width_characters_escaped(pdebug, tmp_path):
+    """A cluster named ``ab\\u202ecd`` (or with a zero-width space) was written raw into
+    the page's server-rendered block (its findings, its title), where a browser shows
+    it reversed or not at all; the text tables showed ``\\u202e``. Now the block shows
+    the same escapes as the tables."""
+    page = tmp_path / "r.html"
+    title = "incident\u202e\u200b\x1b[2J"
+    r = pdebug("report", _tricky_dump(tmp_path), "-o", page, "--title", title)
+    assert r.code == 0, r.err
+    block = STATIC_BLOCK.search(page.read_text())
+    assert block is not None
+    text = block.group(1)
+    raw = sorted({f"U+{ord(c):04X}" for c in text if not c.isprintable() and c != "\n"})
+    assert not raw, raw
+    assert "incident\\u202e\\u200b\\x1b[2J" in text
+
+
+def _run_visible(samples: list[str]) -> list[str]:
+    """The page script's ``visible`` function (cut out of report.js) over ``samples``."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the page script's escaping is not run")
+    source = SCRIPT.read_text()
+    found = re.search(r"// visible:begin.*?\n(.*?)\n\s*// visible:end", source, re.S)
+    assert found, "report.js lost its visible() function (or its markers)"
+    program = found.group(1) + (
+        "\nconst input = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "\nprocess.stdout.write(JSON.stringify(input.map(visible)));"
+    )
+    done = subprocess.run(
+        [node, "-e", program],
+        input=json.dumps(samples),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_the_page_script_shows_unprintable_characters_as_the_tables_do():
+    """The page's tables, tooltips, labels and title were set with ``textContent`` of the
+    raw name: ``\\u202e`` reversed the rest of the cell, a zero-width space hid itself.
+    The script now writes each such character as pdebug's text tables do (Python's
+    ``repr`` spelling); newlines and tabs of pdebug's own text are kept."""
+    samples = [f"a{t}b" for t in TRICKS] + ["plain", "caf\u00e9 \u2026 \u4e2d", "</script>"]
+    samples += ["\ud800 lone", "two\nlines\tand tab"]
+    got = _run_visible(samples)
+    want = [escape_cell(s) for s in samples[:-1]] + ["two\nlines\tand tab"]
+    assert got == want
