@@ -85,3 +85,25 @@ def test_the_page_script_shows_unprintable_characters_as_the_tables_do():
     got = _run_visible(samples)
     want = [escape_cell(s) for s in samples[:-1]] + ["two\nlines\tand tab"]
     assert got == want
+
+
+@pytest.mark.parametrize("stamp", ["2026-11-25T21:49:12.798Z", "2026-11-25T21:49:12.798123456Z"])
+def test_a_yaml_dumps_unquoted_timestamps_stay_as_written(pdebug, tmp_path, stamp):
+    """A YAML dump whose converter left ``last_updated`` unquoted (valid YAML, found by
+    the YAML generator in tests/test_fuzz10.py) read it as a datetime: the table showed
+    ``2026-11-25T21:49:12.798000+00:00`` where the JSON dump shows ``...798Z``, and
+    nanoseconds were cut to microseconds. It is now the text the dump holds."""
+    import yaml
+
+    doc = json.loads(DUMP.read_text())
+    text = yaml.safe_dump(doc, sort_keys=False)
+    text = re.sub(r"last_updated: '[^']*'", f"last_updated: {stamp}", text)
+    assert f"last_updated: {stamp}\n" in text
+    path = tmp_path / "dump.yaml"
+    path.write_text(text)
+    r = pdebug("clusters", path, "-o", "wide")
+    assert r.code == 0, r.err
+    assert stamp in r.out and "+00:00" not in r.out
+    got = pdebug("all", path, "-o", "json")
+    assert got.code == 0, got.err
+    assert stamp in got.out and "+00:00" not in got.out

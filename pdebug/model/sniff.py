@@ -622,7 +622,7 @@ def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
 
     if not several:
         try:
-            return [pyyaml.load(text, Loader=_no_timestamps())]  # noqa: S506 - safe loader
+            return [pyyaml.load(text, Loader=no_timestamps())]  # noqa: S506 - safe loader
         except (pyyaml.YAMLError, RecursionError):
             return None
     loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
@@ -642,7 +642,7 @@ def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
         return None
 
 
-def _no_timestamps() -> Any:
+def no_timestamps() -> Any:
     """The safe loader that reads a timestamp a converter left unquoted as its text."""
     import yaml as pyyaml
 

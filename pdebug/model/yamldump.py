@@ -30,10 +30,13 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
         return body
     import yaml
 
+    from pdebug.model.sniff import no_timestamps
+
     try:
         text = bytes(text_body).decode("utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        # a timestamp left unquoted (``last_updated: 2026-11-25T21:49:12.798123456Z`` from
+        # a converter) stays its text: read as a datetime it was rewritten, nanoseconds cut
+        doc = yaml.load(text, Loader=no_timestamps())  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):
         return body  # not YAML either: the JSON reader says what it is
     from pdebug.model.sniff import refuse_yaml_aliases
