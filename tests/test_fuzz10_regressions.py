@@ -107,3 +107,47 @@ def test_a_yaml_dumps_unquoted_timestamps_stay_as_written(pdebug, tmp_path, stam
     got = pdebug("all", path, "-o", "json")
     assert got.code == 0, got.err
     assert stamp in got.out and "+00:00" not in got.out
+
+
+ZTUNNEL = FIXTURES / "istioctl" / "ztunnel-config" / "dump.json"
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [("1: x", "a !!int mapping key at configs[1]"),
+     ("null: x", "a !!null mapping key at configs[1]"),
+     ("x: !!binary aGVsbG8=", "a !!binary value at configs[1].x"),
+     ("x: !!set {a, b}", "a !!set value at configs[1].x")],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["clusters"], ["all", "-o", "json"], ["check"]])
+def test_a_yaml_dump_holding_what_json_cannot_is_refused(pdebug, tmp_path, extra, says, command):
+    """A YAML dump with a mapping key that is not a string, or a ``!!binary``/``!!set``
+    value (YAML only; found by tests/test_fuzz10.py's YAML mutations) was an internal
+    error (``TypeError: Dict key must be str``, exit 5); now exit 4 naming the place."""
+    import yaml
+
+    text = yaml.safe_dump(json.loads(DUMP.read_text()), sort_keys=False)
+    anchor = "  dynamic_active_clusters:\n"
+    assert anchor in text
+    path = tmp_path / "dump.yaml"
+    path.write_text(text.replace(anchor, f"  {extra}\n{anchor}", 1))
+    r = pdebug(*command[:1], path, *command[1:])
+    assert r.code == 4, r.err
+    assert says in r.err and "internal error" not in r.err
+    assert len(r.err.strip().splitlines()) == 2  # the error and its hint
+
+
+def test_a_yaml_ztunnel_dump_with_a_number_as_a_key_is_refused(pdebug, tmp_path):
+    import yaml
+
+    doc = json.loads(ZTUNNEL.read_text())
+    first = next(v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], dict))
+    first[0]["@@KEY@@"] = "seven"
+    text = yaml.safe_dump(doc, sort_keys=False)
+    assert "'@@KEY@@': seven" in text
+    text = text.replace("'@@KEY@@': seven", "7: seven")
+    path = tmp_path / "zt.yaml"
+    path.write_text(text)
+    r = pdebug("zc", "all", path)
+    assert r.code == 4, r.err
+    assert "a !!int mapping key" in r.err

@@ -39,18 +39,20 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
         doc = yaml.load(text, Loader=no_timestamps())  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):
         return body  # not YAML either: the JSON reader says what it is
-    from pdebug.model.sniff import refuse_yaml_aliases
+    from pdebug.model.sniff import refuse_what_json_lacks, refuse_yaml_aliases
     from pdebug.model.ztunnel import looks_like_ztunnel
 
     if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
         import orjson
 
         refuse_yaml_aliases(doc, label)
+        refuse_what_json_lacks(doc, label)
         return orjson.dumps(doc)
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
         import orjson  # istioctl zc all -o yaml: named (and read by zc) as a ztunnel dump
 
         refuse_yaml_aliases(doc, label)
+        refuse_what_json_lacks(doc, label)
         return orjson.dumps(doc, default=str)
     if isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
         raise InvalidInput(
