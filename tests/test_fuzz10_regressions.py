@@ -151,3 +151,23 @@ def test_a_yaml_ztunnel_dump_with_a_number_as_a_key_is_refused(pdebug, tmp_path)
     r = pdebug("zc", "all", path)
     assert r.code == 4, r.err
     assert "a !!int mapping key" in r.err
+
+
+MARKUP = "x<img src=https://example.invalid/t.png><!-- hidden -->"
+
+
+@pytest.mark.parametrize("command", [["clusters"], ["clusters", "--fqdn", "x"], ["check"]])
+def test_markdown_never_carries_raw_html_from_a_name(pdebug, tmp_path, command):
+    """``-o markdown`` (for pasting into a ticket) wrote a cluster named
+    ``x<img src=...><!-- -->`` as it is: pasted into GitHub or GitLab, the image loads
+    and the comment hides text. A ``<`` from the input is now ``&lt;`` (shows as ``<``)."""
+    doc = json.loads(DUMP.read_text())
+    section = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    for entry in section["dynamic_active_clusters"]:
+        entry["cluster"]["name"] = MARKUP + entry["cluster"]["name"]
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    r = pdebug(command[0], path, *command[1:], "-o", "markdown")
+    assert r.code in (0, 1), r.err
+    assert "x&lt;img src=https://example.invalid/t.png>&lt;!-- hidden -->" in r.out
+    assert "<img" not in r.out and "<!--" not in r.out
