@@ -10,9 +10,10 @@
    and block), a huge scalar, tabs, several documents, truncation, byte flips. Every
    command must end with a documented exit code, no traceback, in bounded time and
    memory, with no raw control character on a text output.
-3. **The report page.** Names in a real dump carry markup, bidi overrides, zero-width and
-   control characters: the page's static block shows none raw, its data block stays one
-   JSON document that nothing in it can end, and the page has only its own two scripts.
+3. **The report page and markdown.** Names in a real dump carry markup, bidi overrides,
+   zero-width and control characters: the page's static block shows none raw, its data
+   block stays one JSON document that nothing in it can end, the page has only its own two
+   scripts, and ``-o markdown`` (pasted into tickets) carries no raw HTML.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one: ``PDEBUG_FUZZ10_CASES``
 (default 24), ``PDEBUG_FUZZ10_SEED`` (default 10), ``PDEBUG_FUZZ10_BUDGET`` (seconds per
@@ -364,6 +365,11 @@ def test_hostile_names_never_reach_the_report_page_raw(tmp_path: Path) -> None:
             bad.append(f"{what}: exit {res.code}: {res.err.strip()[:300]}{keep}")
             continue
         problem = _page_problems(page.read_text(encoding="utf-8", errors="surrogatepass"))
+        for view in ("clusters", "listeners", "check"):  # markdown: for pasting into a ticket
+            md = run([view, str(dump), "-o", "markdown"])
+            hit = re.search(r"<(script|img|/script)\b|<!--", md.out) or CONTROL.search(md.out)
+            if md.code in DOCUMENTED and hit and not problem:
+                problem = f"{view} -o markdown carries {hit.group(0)!r} raw"
         if problem:
             bad.append(f"{what}: {problem}{_keep(f'page{case}.json', data)}")
         done += 1
