@@ -171,3 +171,24 @@ def test_markdown_never_carries_raw_html_from_a_name(pdebug, tmp_path, command):
     assert r.code in (0, 1), r.err
     assert "x&lt;img src=https://example.invalid/t.png>&lt;!-- hidden -->" in r.out
     assert "<img" not in r.out and "<!--" not in r.out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="owner: diffroutes (pdebug/diff.py): the diff's fast path names a resource by "
+    "its first 'name' key, every other reader by its last (CHANGELOG 'diff.py _name_of')",
+)
+def test_diff_sees_the_name_every_view_sees_when_a_name_key_comes_twice(pdebug, tmp_path):
+    """A cluster written ``{"name": "agent", "name": "renamed.example"}`` (JSON readers keep
+    the last; Envoy never writes it) is ``renamed.example`` in ``clusters``, yet
+    ``diff ORIGINAL EDITED`` said "Clusters Match": a silently wrong answer."""
+    text = DUMP.read_text()
+    found = re.search(r'"cluster": \{\s*"@type": "[^"]+Cluster",\s*"name": "agent"', text)
+    assert found
+    edited = tmp_path / "edited.json"
+    edited.write_text(text[: found.end()] + ', "name": "renamed.example"' + text[found.end() :])
+    view = pdebug("clusters", edited, "-o", "json")
+    assert view.code == 0 and "renamed.example" in view.out
+    r = pdebug("diff", DUMP, edited)
+    assert "Clusters Match" not in r.out
+    assert "renamed.example" in r.out
