@@ -192,3 +192,50 @@ def test_diff_sees_the_name_every_view_sees_when_a_name_key_comes_twice(pdebug, 
     r = pdebug("diff", DUMP, edited)
     assert "Clusters Match" not in r.out
     assert "renamed.example" in r.out
+
+
+ALL_DUMP = FIXTURES / "istioctl" / "proxy-config-all" / "config_dump.json"
+
+
+def _every_dict(value):
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            yield from _every_dict(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _every_dict(v)
+
+
+@pytest.mark.parametrize(
+    ("field", "damage"),
+    [("exact_match_map", lambda m: list(m.values())), ("exact_match_map", lambda m: "x"),
+     ("exact_match_map", lambda m: 7), ("range_matchers", lambda v: {"a": v}),
+     ("ranges", lambda v: 10)],
+)  # fmt: skip
+def test_a_damaged_filter_chain_matcher_is_not_read_not_a_crash(pdebug, tmp_path, field, damage):
+    """istioctl's proxy-config-all dump with one ``filter_chain_matcher`` map written as a
+    list (found by tests/test_fuzz.py, seed 2026, case 426, "retype") was an internal
+    error in ``listeners -o wide``, ``all -o wide`` and ``report`` (``'list' object has
+    no attribute 'items'``). The matcher is now not read (the chains show their own
+    match, as without ``-o wide``): never a partial walk that would call chains the
+    matcher does pick "never picked"."""
+    doc = json.loads(ALL_DUMP.read_text())
+    hits = 0
+    for node in _every_dict(doc):
+        if field in node:
+            inner = node[field]
+            if field.endswith("_map"):
+                inner["map"] = damage(inner["map"])
+            else:
+                node[field] = damage(node[field])
+            hits += 1
+    assert hits
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    for argv in (["listeners", path, "-o", "wide"], ["all", path, "-o", "wide"]):
+        r = pdebug(*argv)
+        assert r.code == 0, r.err
+        assert "never picked" not in r.out
+    r = pdebug("report", path, "-o", tmp_path / "r.html")
+    assert r.code in (0, 1), r.err
