@@ -239,3 +239,29 @@ def test_a_damaged_filter_chain_matcher_is_not_read_not_a_crash(pdebug, tmp_path
         assert "never picked" not in r.out
     r = pdebug("report", path, "-o", tmp_path / "r.html")
     assert r.code in (0, 1), r.err
+
+
+@pytest.mark.parametrize(
+    ("dump", "key", "command"),
+    [(ALL_DUMP, "filter_chain_matcher", ["listeners", "-o", "wide"]),
+     (ALL_DUMP, "filter_chain_matcher", ["all", "-o", "wide"]),
+     (DUMP, "common_tls_context", ["trace", "http://reviews:9080/"]),
+     (DUMP, "common_tls_context", ["clusters", "-o", "wide"])],
+)  # fmt: skip
+@pytest.mark.parametrize("bad", [b"\xff", b"\xc3(", b"\xed\xa0\x80"])
+def test_invalid_utf8_in_a_field_kept_raw_is_not_a_crash(pdebug, tmp_path, dump, key, command, bad):
+    """Bytes that are not UTF-8 inside a field pdebug keeps raw and reads only when asked
+    (a listener's ``filter_chain_matcher``, a cluster's transport socket) were an internal
+    error (``UnicodeDecodeError``, exit 5) in ``listeners -o wide``, ``all -o wide``,
+    ``report`` and ``trace`` (found by tests/test_fuzz.py seed 3030, case 356, "utf8").
+    Now that field is read as damaged, as a JSON error in it already was."""
+    data = dump.read_bytes()
+    at = data.index(f'"{key}"'.encode())
+    value = re.compile(rb'"[^"\\]{2,}"').search(data, at + len(key) + 2)
+    assert value
+    damaged = data[: value.start() + 2] + bad + data[value.start() + 2 :]
+    path = tmp_path / "d.json"
+    path.write_bytes(damaged)
+    r = pdebug(command[0], path, *command[1:])
+    assert r.code in (0, 1, 4, 6), r.err
+    assert "internal error" not in r.err

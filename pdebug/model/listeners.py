@@ -624,7 +624,7 @@ def matcher_chain_conditions(listener: s.Listener) -> dict[str, str] | None:
         return None
     try:
         tree = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # bytes kept raw, never checked
         return None
     found: dict[str, list[str]] = {}
     try:
