@@ -4,7 +4,7 @@
    seeded style (block or flow, indent, line width that folds long strings, unicode raw
    or escaped, ``---``/``...`` markers, comments, CRLF, a BOM, timestamps and numbers left
    unquoted the way other converters write them) must read as the JSON does: the same
-   ``-o json`` of a view, ``zc all -o json`` for ztunnel.
+   ``-o json`` of a view, ``zc all -o json`` for ztunnel, and ``diff JSON YAML`` matches.
 2. **Hostile YAML.** The same YAML mutated: alias bombs, merge keys, ``!!python/...`` and
    unknown tags, ``!!binary``/``!!set``, non-string keys, a key twice, deep nesting (flow
    and block), a huge scalar, tabs, several documents, truncation, byte flips. Every
@@ -125,6 +125,12 @@ def _same(tmp: Path, case: int, rng: random.Random) -> list[str]:
     if (got.code, _doc(got.out)) != (want.code, _doc(want.out.replace(str(original), str(path)))):
         keep = _keep(f"yaml{case}.yaml", data)
         return [f"{what}: exit {got.code} vs {want.code}: {got.err.strip()[:300]}{keep}"]
+    if argv[0] != "zc":  # the dump against itself as YAML: nothing differs
+        diff = run(["diff", str(original), str(path), "-o", "json"])
+        said = _doc(diff.out)
+        if diff.code != 0 or not isinstance(said, dict) or said.get("match") is not True:
+            keep = _keep(f"yaml{case}.yaml", data)
+            return [f"{what}: diff JSON YAML: exit {diff.code} {diff.err.strip()[:300]}{keep}"]
     return []
 
 
