@@ -50,7 +50,7 @@ DUMPS = [
     FIXTURES / "istioctl/proxy-config-ecds/configdump.json",
 ]
 ZTUNNEL = FIXTURES / "istioctl/ztunnel-config/dump.json"
-VIEWS = ["clusters", "listeners", "routes", "endpoints", "secrets", "bootstrap", "ecds"]
+VIEWS = ["clusters", "listeners", "routes", "endpoints", "secrets", "bootstrap", "ecds", "all"]
 
 
 def _keep(name: str, data: bytes) -> str:

@@ -89,8 +89,8 @@ def test_the_page_script_shows_unprintable_characters_as_the_tables_do():
 
 @pytest.mark.parametrize("stamp", ["2026-11-25T21:49:12.798Z", "2026-11-25T21:49:12.798123456Z"])
 def test_a_yaml_dumps_unquoted_timestamps_stay_as_written(pdebug, tmp_path, stamp):
-    """A YAML dump whose converter left ``last_updated`` unquoted (valid YAML, found by
-    the YAML generator in tests/test_fuzz10.py) read it as a datetime: the table showed
+    """A YAML dump whose converter left ``last_updated`` unquoted (valid YAML; found by
+    hand, now also by tests/test_fuzz10.py's YAML styles) read it as a datetime: it showed
     ``2026-11-25T21:49:12.798000+00:00`` where the JSON dump shows ``...798Z``, and
     nanoseconds were cut to microseconds. It is now the text the dump holds."""
     import yaml
@@ -122,7 +122,7 @@ ZTUNNEL = FIXTURES / "istioctl" / "ztunnel-config" / "dump.json"
 @pytest.mark.parametrize("command", [["clusters"], ["all", "-o", "json"], ["check"]])
 def test_a_yaml_dump_holding_what_json_cannot_is_refused(pdebug, tmp_path, extra, says, command):
     """A YAML dump with a mapping key that is not a string, or a ``!!binary``/``!!set``
-    value (YAML only; found by tests/test_fuzz10.py's YAML mutations) was an internal
+    value (YAML only; found by hand, now also by tests/test_fuzz10.py) was an internal
     error (``TypeError: Dict key must be str``, exit 5); now exit 4 naming the place."""
     import yaml
 
