@@ -61,10 +61,10 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*)
 	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
 		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
-	PDEBUG_FUZZDIFF_CASES=$${PDEBUG_FUZZDIFF_CASES:-2000} PDEBUG_FUZZDIFF_BUDGET=$${PDEBUG_FUZZDIFF_BUDGET:-900} \
-		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
 	PDEBUG_FUZZ10_CASES=$${PDEBUG_FUZZ10_CASES:-400} PDEBUG_FUZZ10_BUDGET=$${PDEBUG_FUZZ10_BUDGET:-300} \
 		$(BIN)/pytest -q tests/test_fuzz10.py
+	PDEBUG_FUZZDIFF_CASES=$${PDEBUG_FUZZDIFF_CASES:-2000} PDEBUG_FUZZDIFF_BUDGET=$${PDEBUG_FUZZDIFF_BUDGET:-900} \
+		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench tools
