@@ -58,9 +58,11 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 	else echo "note: npm not found; the report asset lint tests will be skipped" >&2; fi
 	$(BIN)/pytest -q
 
-fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*)
+fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*)
 	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
 		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
+	PDEBUG_FUZZ10_CASES=$${PDEBUG_FUZZ10_CASES:-400} PDEBUG_FUZZ10_BUDGET=$${PDEBUG_FUZZ10_BUDGET:-300} \
+		$(BIN)/pytest -q tests/test_fuzz10.py
 	PDEBUG_FUZZDIFF_CASES=$${PDEBUG_FUZZDIFF_CASES:-2000} PDEBUG_FUZZDIFF_BUDGET=$${PDEBUG_FUZZDIFF_BUDGET:-900} \
 		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
 	PDEBUG_FUZZUNREAD_ROUNDS=$${PDEBUG_FUZZUNREAD_ROUNDS:-40} PDEBUG_FUZZUNREAD_BUDGET=$${PDEBUG_FUZZUNREAD_BUDGET:-600} \

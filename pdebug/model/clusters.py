@@ -140,7 +140,7 @@ def dns_kind(cluster: s.Cluster) -> str | None:
         return None
     try:
         cfg = msgspec.json.decode(bytes(ct.typed_config))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         cfg = None
     single = isinstance(cfg, dict) and (
         cfg.get("all_addresses_in_single_endpoint") or cfg.get("allAddressesInSingleEndpoint")
@@ -194,7 +194,7 @@ def lb_policy(cluster: s.Cluster) -> str:
 def _typed_lb_name(ext: s.TypedExtension, depth: int = 0) -> str:
     try:
         cfg = msgspec.json.decode(bytes(ext.typed_config))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         cfg = None
     url = cfg.get("@type") if isinstance(cfg, dict) else None
     if not isinstance(url, str) or _LB_PACKAGE not in url:
@@ -288,7 +288,7 @@ def _labels(metadata: msgspec.Raw) -> dict[str, Any] | None:
         return None
     try:
         doc = msgspec.json.decode(bytes(metadata))
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     fm = doc.get("filter_metadata", doc.get("filterMetadata")) if isinstance(doc, dict) else None
     labels = fm.get(SOCKET_MATCH_KEY) if isinstance(fm, dict) else None
@@ -316,7 +316,7 @@ def _fits(match: s.TransportSocketMatch, labels: dict[str, Any] | None) -> bool:
         try:
             if not _same(msgspec.json.decode(bytes(raw)), labels[key]):
                 return False
-        except (msgspec.DecodeError, RecursionError):  # hostile nesting: fits nothing
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # hostile: fits nothing
             return False
     return True
 
@@ -366,7 +366,7 @@ def transport_text(socket: s.TypedExtension | None) -> str:
     if socket.name in _TLS_NAMES or b"UpstreamTlsContext" in raw[:200]:
         try:
             doc = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return "TLS"
         common = (
             doc.get("common_tls_context", doc.get("commonTlsContext"))
@@ -389,7 +389,7 @@ def aggregate_clusters(cluster: s.Cluster) -> list[str] | None:
         return None
     try:
         cfg = msgspec.json.decode(bytes(ct.typed_config))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     names = cfg.get("clusters") if isinstance(cfg, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):

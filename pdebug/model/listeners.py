@@ -590,6 +590,28 @@ def _get(obj: Any, snake: str) -> Any:
     return obj.get(head + "".join(p.title() for p in rest))
 
 
+class _Unreadable(Exception):
+    """A matcher field of the wrong type (a damaged dump): the matcher is not read."""
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value``, an object or absent; a wrong type makes the matcher unreadable."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Unreadable
+    return value
+
+
+def _sequence(value: Any) -> list[Any]:
+    """``value``, a list or absent; a wrong type makes the matcher unreadable."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Unreadable
+    return value
+
+
 def matcher_chain_conditions(listener: s.Listener) -> dict[str, str] | None:
     """Each filter chain's condition in the listener's ``filter_chain_matcher``.
 
@@ -602,10 +624,13 @@ def matcher_chain_conditions(listener: s.Listener) -> dict[str, str] | None:
         return None
     try:
         tree = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # bytes kept raw, never checked
         return None
     found: dict[str, list[str]] = {}
-    _walk_matcher(tree, [], found, 0)
+    try:
+        _walk_matcher(tree, [], found, 0)
+    except _Unreadable:  # a wrong type inside: no conditions rather than some of them
+        return None
     out = {}
     for chain, paths in found.items():
         shown = paths[:_MAX_CONDITIONS]
@@ -626,18 +651,18 @@ def _walk_matcher(m: Any, conds: list[str], found: dict[str, list[str]], depth: 
         if kind == "FilterStateInput":
             label = f"filter state {_get(config, 'key')}"
         other = f"other {label}"
-        for key, on_match in (_get(_get(tree, "exact_match_map"), "map") or {}).items():
+        for key, on_match in _mapping(_get(_get(tree, "exact_match_map"), "map")).items():
             _walk_on_match(on_match, [*conds, f"{label}={key}"], found, depth)
-        for key, on_match in (_get(_get(tree, "prefix_match_map"), "map") or {}).items():
+        for key, on_match in _mapping(_get(_get(tree, "prefix_match_map"), "map")).items():
             _walk_on_match(on_match, [*conds, f"{label}={key}*"], found, depth)
         custom = _get(_get(tree, "custom_match"), "typed_config")
-        for rm in _get(custom, "range_matchers") or []:
+        for rm in _sequence(_get(custom, "range_matchers")):
             ranges = ",".join(
                 f"{_get(r, 'address_prefix')}/{_get(r, 'prefix_len') or 0}"
-                for r in _get(rm, "ranges") or []
+                for r in _sequence(_get(rm, "ranges"))
             )
             _walk_on_match(_get(rm, "on_match"), [*conds, f"{label} in {ranges}"], found, depth)
-    for i, fm in enumerate(_get(_get(m, "matcher_list"), "matchers") or []):
+    for i, fm in enumerate(_sequence(_get(_get(m, "matcher_list"), "matchers"))):
         _walk_on_match(_get(fm, "on_match"), [*conds, f"matcher #{i}"], found, depth)
     no_match = _get(m, "on_no_match")
     if isinstance(no_match, dict):

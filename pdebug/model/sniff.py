@@ -523,6 +523,44 @@ def refuse_yaml_aliases(doc: Any, source: str, hint: str = _ALIAS_HINT) -> None:
         raise _aliases_given(source, hint)
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def refuse_what_json_lacks(doc: object, label: str) -> None:
+    """Refuse a YAML dump holding what no JSON document can hold.
+
+    A mapping key that is not a string (``1: x``, ``null: x``), ``!!binary`` bytes, a
+    ``!!set``: no dump writer emits them, and turned into JSON they were an internal error
+    (``Dict key must be str``).
+    """
+    stack: list[tuple[object, str]] = [(doc, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not isinstance(key, str):
+                    raise _not_json(label, f"a {_yaml_kind(key)} mapping key", path)
+                stack.append((value, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
+        elif not isinstance(item, _JSON_SCALARS):
+            raise _not_json(label, f"a {_yaml_kind(item)} value", path)
+
+
+def _yaml_kind(value: object) -> str:
+    kinds = {bytes: "!!binary", set: "!!set", int: "!!int", float: "!!float", bool: "!!bool"}
+    kinds |= {type(None): "!!null", tuple: "!!seq", list: "!!seq", dict: "!!map"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _not_json(label: str, what: str, path: str) -> InvalidInput:
+    at = f" at {path[:200]}" if path else ""
+    return InvalidInput(
+        f"{label}: YAML with {what}{at}, which no JSON config dump has",
+        hint="save the dump as JSON: GET /config_dump (or pdebug all SOURCE -o yaml)",
+    )
+
+
 def _aliased(doc: Any) -> bool:
     """Whether ``doc`` holds one object twice; each object is visited once (not the bomb)."""
     seen: set[int] = set()
@@ -657,7 +695,7 @@ def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
 
     if not several:
         try:
-            return [pyyaml.load(text, Loader=_no_timestamps())]  # noqa: S506 - safe loader
+            return [pyyaml.load(text, Loader=no_timestamps())]  # noqa: S506 - safe loader
         except (pyyaml.YAMLError, RecursionError):
             return None
     loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
@@ -677,7 +715,7 @@ def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
         return None
 
 
-def _no_timestamps() -> Any:
+def no_timestamps() -> Any:
     """The safe loader that reads a timestamp a converter left unquoted as its text."""
     import yaml as pyyaml
 

@@ -30,24 +30,29 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
         return body
     import yaml
 
+    from pdebug.model.sniff import no_timestamps
+
     try:
         text = bytes(text_body).decode("utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        # a timestamp left unquoted (``last_updated: 2026-11-25T21:49:12.798123456Z`` from
+        # a converter) stays its text: read as a datetime it was rewritten, nanoseconds cut
+        doc = yaml.load(text, Loader=no_timestamps())  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError):
         return body  # not YAML either: the JSON reader says what it is
-    from pdebug.model.sniff import refuse_yaml_aliases
+    from pdebug.model.sniff import refuse_what_json_lacks, refuse_yaml_aliases
     from pdebug.model.ztunnel import looks_like_ztunnel
 
     if isinstance(doc, dict) and isinstance(doc.get("configs"), list):
         import orjson
 
         refuse_yaml_aliases(doc, label)
+        refuse_what_json_lacks(doc, label)
         return orjson.dumps(doc)
     if isinstance(doc, dict) and all(isinstance(k, str) for k in doc) and looks_like_ztunnel(doc):
         import orjson  # istioctl zc all -o yaml: named (and read by zc) as a ztunnel dump
 
         refuse_yaml_aliases(doc, label)
+        refuse_what_json_lacks(doc, label)
         return orjson.dumps(doc, default=str)
     if isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"):
         raise InvalidInput(

@@ -264,6 +264,9 @@ def read(look: Prepared) -> ZtunnelDump:
     source = look.source
     yaml_doc = _yaml_dump(look)
     if yaml_doc is not None:
+        from pdebug.model.sniff import refuse_what_json_lacks
+
+        refuse_what_json_lacks(yaml_doc, source)
         data: bytes | memoryview = orjson.dumps(yaml_doc)
     elif look.refusal is not None:
         raise look.refusal

@@ -156,7 +156,9 @@ def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
             f"### {escape_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
         )
     headers, rows = part.visible(True)
-    rows = [tuple(map(escape_cell, row)) for row in rows]
+    # a "<" from the input would start raw HTML where the markdown is pasted (<img src=...>,
+    # <!-- -->, <details>): written as &lt;, it shows as <
+    rows = [tuple(escape_cell(c).replace("<", "&lt;") for c in row) for row in rows]
     if not part.header:
         return "\n".join(f"- **{r[0]}** {' '.join(r[1:])}" for r in rows) + "\n"
     if not rows:

@@ -7,6 +7,7 @@ the script that draws it.
 The static block is the report's essential content as server-rendered HTML (no script
 needed to read it): viewers that strip scripts (ticket systems, mail previews, ``lynx``)
 still show the header, each proxy's summary and its findings. Every value goes through
+:func:`pdebug.render.escape.escape_cell` (a bidi override reads as ``\u202e``) and
 :func:`html.escape`. The page's script removes this block before drawing the full,
 interactive page; the big tables and the topology stay JavaScript-only.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from pdebug.render.escape import escape_cell
 from pdebug.report import assets
 
 __all__ = [
@@ -42,7 +44,9 @@ _JS_ONLY = (
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value))
+    # escaped as the text tables are first: a bidi override or a zero-width character in
+    # a name would make the page read other than the dump says
+    return escape(escape_cell("" if value is None else str(value)))
 
 
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:

@@ -423,7 +423,7 @@ def chainless_destination(listener: s.Listener, camel: bool = False) -> str:
             continue
         try:
             cfg = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             return "UDP proxy"
         cluster = _udp_cluster(cfg)
         return f"UDP proxy: {cluster_label(cluster)}" if cluster else "UDP proxy"
@@ -434,7 +434,7 @@ def _dns_destination(raw: bytes) -> str:
     """A DNS filter's cell: the virtual domains of its inline table, answered by Envoy."""
     try:
         cfg = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return "DNS filter"
     table = _get(_get(cfg, "server_config"), "inline_dns_table")
     domains = _get(table, "virtual_domains")

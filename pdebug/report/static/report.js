@@ -9,10 +9,25 @@
   var SVG_NS = d.getElementById("pdebug-svgns").namespaceURI;
   var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
 
+  // visible:begin (tests/test_fuzz10_regressions.py runs this function in node)
+  // Text from the input as it reads: a bidi override (U+202E), a zero-width or other
+  // format character, a control or a lone surrogate is shown as its escape ("\u202e"),
+  // as pdebug's text tables show it; newlines and tabs of the text's layout are kept.
+  var UNPRINTABLE = /(?![\n\t ])[\p{C}\p{Z}]/gu;
+  function hex(n, width) { return ("0000000" + n.toString(16)).slice(-width); }
+  function visible(s) {
+    return String(s).replace(UNPRINTABLE, function (ch) {
+      var c = ch.codePointAt(0);
+      if (c < 0x100) { return "\\x" + hex(c, 2); }
+      return c < 0x10000 ? "\\u" + hex(c, 4) : "\\U" + hex(c, 8);
+    });
+  }
+  // visible:end
+
   function el(tag, cls, text) {
     var e = d.createElement(tag);
     if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (text !== undefined && text !== null) { e.textContent = visible(text); }
     return e;
   }
   function sv(tag, attrs) {
@@ -63,7 +78,7 @@
     if (BADGE_COLUMNS[column]) { cls = wordClass(value); }
     else if (COUNT_COLUMNS[column] && /^[1-9]/.test(value)) { cls = COUNT_COLUMNS[column]; }
     if (cls) { td.appendChild(el("span", "badge " + cls, value)); }
-    else { td.textContent = value; }
+    else { td.textContent = visible(value); }
     return td;
   }
 
@@ -461,10 +476,10 @@
             transform: "translate(" + colX(kind) + "," + (TOP + lay.y[v]) + ")"});
           gEl.setAttribute("data-i", String(v));
           var tip = sv("title");
-          tip.textContent = n[1] + "\n" + KIND_TITLES[kind].replace(/s$/, "") + ", " + n[2] +
+          tip.textContent = visible(n[1]) + "\n" + KIND_TITLES[kind].replace(/s$/, "") + ", " + n[2] +
             (n[3] ? "\n" + n[3] : "") + (n[4] ? "\nfindings: " + n[4] : "");
           var label = sv("text", {x: 6, y: 13});
-          label.textContent = shortLabel(n[1]);
+          label.textContent = shortLabel(visible(n[1]));
           add(gEl, tip, sv("rect", {width: NODE_W, height: NODE_H, rx: 4}), label);
           frag.appendChild(gEl);
           nodeEls[v] = gEl;
@@ -547,8 +562,8 @@
   function header() {
     var top = el("header", "top");
     var title = DATA.title || "pdebug report";
-    d.title = title + " \u2014 " + (DATA.proxies.length === 1 ? DATA.proxies[0].name :
-      DATA.proxies.length + " proxies");
+    d.title = visible(title + " \u2014 " + (DATA.proxies.length === 1 ?
+      DATA.proxies[0].name : DATA.proxies.length + " proxies"));
     add(top, el("h1", null, title));
     var meta = DATA.source + " \u00b7 generated " + DATA.generated + " by " + DATA.tool;
     if (DATA.capture && DATA.capture.created) {
