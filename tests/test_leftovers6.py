@@ -1,0 +1,52 @@
+"""leftovers6: small defects left by review10's last read (each test fails without its fix)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests import harness as eh
+
+CONTOUR = eh.FIXTURES / "corpus" / "handmade" / "contour-0.8-envoy-1.8-tls-context.json"
+
+
+def _contour(tmp_path: Path, name: str, route: dict[str, Any], hosts: bool = True) -> Path:
+    """Contour 0.8's dump with ``route`` first in its kuard virtual host; ``hosts=False``:
+    its STRICT_DNS ``contour`` cluster written with ``load_assignment`` instead."""
+    doc = json.loads(CONTOUR.read_text())
+    for sec in doc["configs"]:
+        if sec["@type"].endswith("RoutesConfigDump"):
+            vhost = sec["dynamicRouteConfigs"][0]["routeConfig"]["virtualHosts"][0]
+            vhost["routes"].insert(0, route)
+        if sec["@type"].endswith("ClustersConfigDump") and not hosts:
+            for entry in sec["staticClusters"]:
+                cluster = entry["cluster"]
+                if cluster["name"] == "contour":
+                    lb = [{"endpoint": {"address": a}} for a in cluster.pop("hosts")]
+                    cluster["loadAssignment"] = {
+                        "clusterName": "contour",
+                        "endpoints": [{"lbEndpoints": lb}],
+                    }
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def _step(pdebug, path: Path, url: str, kind: str) -> tuple[dict[str, Any], Any]:
+    got = pdebug("trace", path, url, "-o", "json")
+    plain = json.loads(got.out)
+    return next(st for st in plain["steps"] if st.get("kind") == kind), plain
+
+
+def test_a_v2_dns_clusters_hosts_are_its_endpoints_in_trace(pdebug, tmp_path: Path) -> None:
+    """Contour 0.8's STRICT_DNS ``contour`` cluster lists ``contour:8001`` in the v2 field
+    ``hosts`` (Envoy <= 1.14): trace said the endpoints were unknown ("the dump has no
+    EDS"), where the same cluster written with ``load_assignment`` lists its host."""
+    route = {"match": {"prefix": "/c"}, "route": {"cluster": "contour"}}
+    url = "http://kuard.random.io:8080/c"
+    v2 = _step(pdebug, _contour(tmp_path, "hosts", route), url, "endpoints")
+    v3 = _step(pdebug, _contour(tmp_path, "la", route, hosts=False), url, "endpoints")
+    assert v2[1]["verdict"] == v3[1]["verdict"], (v2, v3)
+    assert v2[0]["endpoints"] == v3[0]["endpoints"], (v2, v3)
+    assert [e["address"] for e in v2[0]["endpoints"]] == ["contour:8001"], v2
