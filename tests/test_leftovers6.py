@@ -50,3 +50,30 @@ def test_a_v2_dns_clusters_hosts_are_its_endpoints_in_trace(pdebug, tmp_path: Pa
     assert v2[1]["verdict"] == v3[1]["verdict"], (v2, v3)
     assert v2[0]["endpoints"] == v3[0]["endpoints"], (v2, v3)
     assert [e["address"] for e in v2[0]["endpoints"]] == ["contour:8001"], v2
+
+
+def test_a_negative_runtime_fraction_is_said_invalid(pdebug, tmp_path: Path) -> None:
+    """``runtime_fraction.default_value.numerator`` is a uint32: Envoy refuses a config
+    with -5 (only a hand-edited dump holds one). trace printed the mirror as "-5% of
+    requests by default" and a route's match as "runtime_fraction -5% by default"."""
+    bad = {"defaultValue": {"numerator": -5}}
+    mirror = {"cluster": "contour", "requestMirrorPolicies": [{"cluster": "contour"}]}
+    mirror["requestMirrorPolicies"][0]["runtimeFraction"] = bad
+    route = {"match": {"prefix": "/m"}, "route": mirror}
+    url = "http://kuard.random.io:8080/m"
+    path = _contour(tmp_path, "mirror", route)
+    got = pdebug("trace", path, url)
+    assert got.code == 0, got.err
+    assert "-5%" not in got.out, got.out
+    assert "a copy to cluster contour is not followed: runtime_fraction numerator -5 is not" in (
+        got.out
+    ), got.out
+    matched = {"prefix": "/m", "runtimeFraction": bad}
+    path = _contour(tmp_path, "match", {"match": matched, "route": {"cluster": "contour"}})
+    got = pdebug("trace", path, url)
+    assert "-5%" not in got.out + got.err, got.out
+    assert "numerator -5 is not a uint32: Envoy rejects such a config" in got.out, got.out
+    # a numerator Envoy takes is said as before
+    mirror["requestMirrorPolicies"][0]["runtimeFraction"] = {"defaultValue": {"numerator": 5}}
+    got = pdebug("trace", _contour(tmp_path, "five", route), url)
+    assert "(5% of requests by default)" in got.out, got.out

@@ -32,7 +32,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set, snake_tree
 from pdebug.trace.request import HttpRequest, split_host_port
-from pdebug.trace.routes import _regex_rewrite, _uri_template
+from pdebug.trace.routes import _regex_rewrite, _uri_template, bad_numerator
 
 
 @dataclass
@@ -109,6 +109,10 @@ def mirrors(act: s.RouteAction, host: str) -> list[str]:
         cluster = str(policy.get("cluster", ""))
         header = str(policy.get("cluster_header", ""))
         where = f"cluster {cluster}" if cluster else f"the cluster named by header {header}"
+        bad = _bad_share(policy.get("runtime_fraction"))
+        if bad is not None:
+            out.append(f"a copy to {where} is not followed: {bad}")
+            continue
         share = _share(policy.get("runtime_fraction"))
         key = policy.get("runtime_key")
         if isinstance(key, str) and key and not isinstance(policy.get("runtime_fraction"), dict):
@@ -293,6 +297,12 @@ def edits_text(edits: HeaderEdits) -> str:
         f"the upstream gets {'; '.join(parts) or 'no header changed'} "
         f"(request_headers_to_add/remove of the {', '.join(edits.where)})"
     )
+
+
+def _bad_share(fraction: Any) -> str | None:
+    """Why Envoy rejects a mirror's ``runtime_fraction`` (a numerator not a uint32)."""
+    default = fraction.get("default_value") if isinstance(fraction, dict) else None
+    return bad_numerator(default.get("numerator")) if isinstance(default, dict) else None
 
 
 def _share(fraction: Any) -> str:

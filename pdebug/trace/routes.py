@@ -369,6 +369,9 @@ def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
     denominator = get(default, "denominator", "HUNDRED")
     if isinstance(denominator, int) and 0 <= denominator < len(_DENOMINATORS):
         denominator = list(_DENOMINATORS)[denominator]
+    bad = bad_numerator(numerator)
+    if bad is not None:
+        return 0.0, bad
     if not isinstance(numerator, int) or denominator not in _DENOMINATORS:
         return None, ""
     share = numerator / _DENOMINATORS[denominator]
@@ -378,6 +381,22 @@ def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
     if key and share < 1:
         why += f" (unless runtime key {key} is set)"
     return share, why
+
+
+def bad_numerator(numerator: object) -> str | None:
+    """Why Envoy rejects a ``runtime_fraction`` whose numerator is ``numerator``, else None.
+
+    The field is a uint32: Envoy refuses a config with a negative one (or one of 2**32 or
+    more), so only a hand-edited dump holds one.
+    """
+    if isinstance(numerator, bool) or not isinstance(numerator, int):
+        return None
+    if 0 <= numerator < 1 << 32:
+        return None
+    return (
+        f"runtime_fraction numerator {numerator} is not a uint32: Envoy rejects such a config"
+        " (a hand-edited dump?)"
+    )
 
 
 def _tls_context_match(tc: s.TlsContextMatch, req: HttpRequest) -> tuple[bool | None, str]:
