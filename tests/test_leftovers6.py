@@ -77,3 +77,34 @@ def test_a_negative_runtime_fraction_is_said_invalid(pdebug, tmp_path: Path) -> 
     mirror["requestMirrorPolicies"][0]["runtimeFraction"] = {"defaultValue": {"numerator": 5}}
     got = pdebug("trace", _contour(tmp_path, "five", route), url)
     assert "(5% of requests by default)" in got.out, got.out
+
+
+def test_one_uri_template_translation_for_matching_and_rewriting() -> None:
+    """The URI template pattern was written twice (trace/routes.py for matching,
+    trace/rewrites.py for ``path_template_rewrite``'s captures), each with its own copy of
+    the segment and text character classes. There is one now, and on seeded templates
+    and paths its capturing form accepts exactly the paths its matching form does."""
+    import random
+    import re
+
+    from pdebug.trace import rewrites, routes
+
+    for copy in ("_SEGMENT", "_TEXT", "_glob"):
+        assert not hasattr(rewrites, copy), copy
+    rng = random.Random(6)
+    pieces = ["/", "a", "v1", "*", "**", ".m3u8", "{id}", "{rest=**}", "{p=*/x}", "-", "{id}"]
+    letters = "ab/.-x~%3u8m"
+    for _ in range(400):
+        template = "/" + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        match = routes.template_regex(template)
+        assert match is not None, template
+        capture = routes.template_regex(template, capture=True)
+        if capture is None:  # a variable named twice: Envoy rejects it, rewrite says so
+            names = re.findall(r"\{(\w+)", template)
+            assert len(set(names)) < len(names), template
+            continue
+        for _ in range(20):
+            path = "/" + "".join(rng.choice(letters) for _ in range(rng.randint(0, 12)))
+            assert (re.fullmatch(match, path) is None) == (re.fullmatch(capture, path) is None)
+    assert routes.template_regex("/{open") is None
+    assert re.fullmatch(str(routes.template_regex("/v1/{id}/**.m3u8")), "/v1/7/a/b.m3u8")

@@ -32,7 +32,7 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set, snake_tree
 from pdebug.trace.request import HttpRequest, split_host_port
-from pdebug.trace.routes import _regex_rewrite, _uri_template, bad_numerator
+from pdebug.trace.routes import _regex_rewrite, _uri_template, bad_numerator, template_regex
 
 
 @dataclass
@@ -342,50 +342,13 @@ def _template_rewrite(route: s.Route, raw: msgspec.Raw, path: str) -> tuple[str 
     return new, f"path_template_rewrite {rewrite} (match {template})"
 
 
-_SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+"
-_TEXT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*"
-
-
 def _capture_regex(template: str) -> re.Pattern[str] | None:
     """Envoy's URI template as a regex with a named group per variable (None: unreadable)."""
-    out: list[str] = []
-    names: set[str] = set()
-    i = 0
-    while i < len(template):
-        if template[i] != "{":
-            end = template.find("{", i)
-            end = len(template) if end < 0 else end
-            out.append(_glob(template[i:end]))
-            i = end
-            continue
-        end = template.find("}", i)
-        name, eq, sub = template[i + 1 : max(end, i)].partition("=")
-        if end < 0 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in names:
-            return None
-        names.add(name)
-        out.append(f"(?P<{name}>{_glob(sub) if eq else _SEGMENT})")
-        i = end + 1
+    pattern = template_regex(template, capture=True)
     try:
-        return re.compile("".join(out))
+        return re.compile(pattern) if pattern is not None else None
     except re.error:
         return None
-
-
-def _glob(text: str) -> str:
-    """A template's literal text as a regex: ``*`` one path segment, ``**`` any text."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith("**", i):
-            out.append(_TEXT)
-            i += 2
-        elif text[i] == "*":
-            out.append(_SEGMENT)
-            i += 1
-        else:
-            out.append(re.escape(text[i]))
-            i += 1
-    return "".join(out)
 
 
 def _plain(raw: msgspec.Raw, what: str) -> dict[str, Any]:

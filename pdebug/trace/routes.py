@@ -219,7 +219,8 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         return ok, f"connect_matcher: method {req.method}"
     if is_set(m.path_match_policy):
         template = _uri_template(m.path_match_policy)
-        rx = _regex(_uri_template_regex(template)) if template is not None else None
+        # a template Envoy rejects never matches a path
+        rx = _regex(template_regex(template) or "(?!)") if template is not None else None
         if template is None or rx is None:
             return None, "path_match_policy: pdebug does not evaluate it"
         ok = rx.fullmatch(path) is not None
@@ -251,28 +252,54 @@ def _uri_template(raw: msgspec.Raw) -> str | None:
     return template if isinstance(template, str) and template.startswith("/") else None
 
 
-def _uri_template_regex(template: str, depth: int = 0) -> str:
-    """The regex Envoy matches a path with for ``template`` (``/v1/{id}/**.m3u8``)."""
-    if depth > 8:  # Envoy rejects variables inside variables; a hostile file nests deeper
-        return "(?!)"
+def template_regex(template: str, capture: bool = False) -> str | None:
+    """The regex Envoy matches a path with for URI ``template`` (``/v1/{id}/**.m3u8``).
+
+    ``capture``: a named group per variable, for ``path_template_rewrite``; None when a
+    variable's name is not one Envoy takes or is used twice. None too for a brace left
+    open or a variable inside a variable (Envoy rejects both templates).
+    """
     out: list[str] = []
+    names: set[str] = set()
     i = 0
     while i < len(template):
-        if template[i] == "{":
-            end = template.find("}", i)
-            if end < 0:  # Envoy rejects such a template; a literal brace never matches a path
-                return "(?!)"
-            _, eq, sub = template[i + 1 : end].partition("=")
-            out.append(f"(?:{_uri_template_regex(sub, depth + 1)})" if eq else _SEGMENT_GLOB)
-            i = end + 1
-        elif template.startswith("**", i):
+        if template[i] != "{":
+            end = template.find("{", i)
+            end = len(template) if end < 0 else end
+            out.append(_glob(template[i:end]))
+            i = end
+            continue
+        end = template.find("}", i)
+        if end < 0:
+            return None
+        name, eq, sub = template[i + 1 : end].partition("=")
+        if "{" in sub:
+            return None
+        body = _glob(sub) if eq else _SEGMENT_GLOB
+        if capture:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in names:
+                return None
+            names.add(name)
+            out.append(f"(?P<{name}>{body})")
+        else:
+            out.append(f"(?:{body})")
+        i = end + 1
+    return "".join(out)
+
+
+def _glob(text: str) -> str:
+    """A template's text outside variables as a regex: ``*`` one segment, ``**`` any."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("**", i):
             out.append(_TEXT_GLOB)
             i += 2
-        elif template[i] == "*":
+        elif text[i] == "*":
             out.append(_SEGMENT_GLOB)
             i += 1
         else:
-            out.append(re.escape(template[i]))
+            out.append(re.escape(text[i]))
             i += 1
     return "".join(out)
 
