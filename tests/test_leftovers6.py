@@ -87,18 +87,19 @@ def test_one_uri_template_translation_for_matching_and_rewriting() -> None:
     import random
     import re
 
-    from pdebug.trace import rewrites, routes
+    from pdebug.trace import rewrites, routes, uritemplate
 
-    for copy in ("_SEGMENT", "_TEXT", "_glob"):
-        assert not hasattr(rewrites, copy), copy
+    for module in (rewrites, routes):
+        for copy in ("_SEGMENT", "_TEXT", "_glob", "_SEGMENT_GLOB", "_TEXT_GLOB"):
+            assert not hasattr(module, copy), (module, copy)
     rng = random.Random(6)
     pieces = ["/", "a", "v1", "*", "**", ".m3u8", "{id}", "{rest=**}", "{p=*/x}", "-", "{id}"]
     letters = "ab/.-x~%3u8m"
     for _ in range(400):
         template = "/" + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
-        match = routes.template_regex(template)
+        match = uritemplate.template_regex(template)
         assert match is not None, template
-        capture = routes.template_regex(template, capture=True)
+        capture = uritemplate.template_regex(template, capture=True)
         if capture is None:  # a variable named twice: Envoy rejects it, rewrite says so
             names = re.findall(r"\{(\w+)", template)
             assert len(set(names)) < len(names), template
@@ -106,5 +107,54 @@ def test_one_uri_template_translation_for_matching_and_rewriting() -> None:
         for _ in range(20):
             path = "/" + "".join(rng.choice(letters) for _ in range(rng.randint(0, 12)))
             assert (re.fullmatch(match, path) is None) == (re.fullmatch(capture, path) is None)
-    assert routes.template_regex("/{open") is None
-    assert re.fullmatch(str(routes.template_regex("/v1/{id}/**.m3u8")), "/v1/7/a/b.m3u8")
+    assert uritemplate.template_regex("/{open") is None
+    assert re.fullmatch(str(uritemplate.template_regex("/v1/{id}/**.m3u8")), "/v1/7/a/b.m3u8")
+
+
+class _RestartingAdmin(eh.LoopbackHTTPServer):
+    """Envoy 1.40's sidecar whose text /clusters cannot be converted, upgraded to 1.41
+    after its first ``/server_info``: it records each path asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name="leftovers6-admin")
+        self.asked: list[str] = []
+        side = eh.FIXTURES / "real" / "sidecar"
+        self.dump = (side / "config_dump.json").read_bytes()
+        self.clusters = (side / "clusters.json").read_bytes()
+        self.info = (side / "server_info.json").read_bytes()
+        later = json.loads(self.info)
+        later["node"]["user_agent_build_version"]["version"] = {
+            "major_number": 1,
+            "minor_number": 41,
+        }
+        self.later = json.dumps(later).encode()
+
+    def respond(self, request: Any) -> tuple[int, bytes, str]:
+        path = str(request.path)
+        self.asked.append(path)
+        if path.startswith("/config_dump"):
+            return 200, self.dump, "application/json"
+        if path == "/clusters":
+            return 200, b"a line no conversion places\n", "text/plain"
+        if path.startswith("/clusters"):
+            return 200, self.clusters, "application/json"
+        if path.startswith("/server_info"):
+            first = self.asked.count(path) == 1
+            return 200, self.info if first else self.later, "application/json"
+        return 200, b"server.live: 1\n", "text/plain"
+
+
+def test_the_restart_check_covers_the_json_clusters_fallback(pdebug, tmp_path: Path) -> None:
+    """``pdebug dump`` asks for text /clusters and, when it cannot be converted exactly,
+    for the JSON form after all: that GET came after /server_info, so an Envoy restarted
+    (upgraded) just before it went unseen. /server_info is asked for again after it,
+    and the restart is said."""
+    with _RestartingAdmin() as admin:
+        got = pdebug("dump", admin.url, "-o", str(tmp_path / "d.tar.gz"), "--timeout", "5")
+    assert got.code == 0, got.err
+    asked = [p for p in admin.asked if p.startswith(("/clusters", "/server_info"))]
+    assert asked[-2:] == ["/clusters?format=json", "/server_info"], admin.asked
+    assert (
+        "the proxy changed during the capture: its config dump is of Envoy 1.40.0, its "
+        "/server_info of Envoy 1.41.0" in got.err
+    ), got.err

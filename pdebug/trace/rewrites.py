@@ -32,7 +32,8 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set, snake_tree
 from pdebug.trace.request import HttpRequest, split_host_port
-from pdebug.trace.routes import _regex_rewrite, _uri_template, bad_numerator, template_regex
+from pdebug.trace.routes import _regex_rewrite, bad_numerator
+from pdebug.trace.uritemplate import template_regex, uri_template
 
 
 @dataclass
@@ -328,7 +329,7 @@ def _template_rewrite(route: s.Route, raw: msgspec.Raw, path: str) -> tuple[str 
     if not isinstance(rewrite, str):
         return None, "not a URI template rewrite"
     m = route.match
-    template = _uri_template(m.path_match_policy) if m is not None else None
+    template = uri_template(m.path_match_policy) if m is not None else None
     rx = _capture_regex(template) if template is not None else None
     # bounded first: a hostile template backtracks (the route matched, so one exists)
     found = rx.fullmatch(path) if rx is not None and fullmatch_bounded(rx, path) else None
