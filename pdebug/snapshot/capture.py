@@ -9,6 +9,10 @@ there (private keys always; tokens and secret values unless ``--no-redact``), an
 config dump is checked to be one. Per document, a
 failure is either recorded (a snapshot goes on with the other documents and proxies) or,
 ``strict``, raised (``pdebug dump`` fails as a whole).
+
+One module over 500 lines because one proxy's capture is one sequence read together:
+the order of its GETs, the fallbacks asked for after them, and the checks (a config
+dump, a restart between GETs, an error page) that depend on that order.
 """
 
 from __future__ import annotations
@@ -174,20 +178,12 @@ def capture_proxy(
             finished = {name: future.result() for name, future in done.items()}
             if bundle.CLUSTERS in finished and finished[bundle.CLUSTERS] is None:
                 # the text could not be converted exactly: the JSON form, as before
-                target = f"{member}/{bundle.CLUSTERS}"
-                try:
-                    with stage.open(target) as fh:
-                        _stream(source, PATHS[bundle.CLUSTERS], fh)
-                except (AdminHTTPError, SourceUnavailable) as exc:
-                    stage.remove(target)
-                    staged.remove(bundle.CLUSTERS)
-                    del finished[bundle.CLUSTERS]
-                    if strict:
-                        raise
-                    out.errors.append(exc.message)
-                else:
+                again = (source, stage, member, staged, finished, out, strict, redact, pack)
+                if _again(bundle.CLUSTERS, *again):
                     paths = {**paths, bundle.CLUSTERS: PATHS[bundle.CLUSTERS]}
-                    finished[bundle.CLUSTERS] = _finish(stage.path(target), redact, pack)
+                    if bundle.SERVER_INFO in finished:
+                        # asked for last again, so the restart check covers the GET above
+                        _again(bundle.SERVER_INFO, *again)
         except OSError:
             if stage.closed:  # discarded (interrupted) while a document was redacted
                 raise Cancelled from None
@@ -389,6 +385,37 @@ _JSON_OBJECTS = (bundle.CLUSTERS, bundle.STATS)
 
 #: The build version in a bootstrap's node (``user_agent_build_version.version``).
 _BUILD_VERSION = re.compile(rb'"user_agent_build_version"\s*:\s*\{\s*"version"\s*:\s*(\{[^{}]*\})')
+
+
+def _again(
+    name: str,
+    source: Any,
+    stage: Stage,
+    member: str,
+    staged: list[str],
+    finished: dict[str, tuple[FileEntry, Piece | None] | None],
+    out: Captured,
+    strict: bool,
+    redact: bool,
+    pack: int | None,
+) -> bool:
+    """GET ``name``'s JSON form (:data:`PATHS`) after the others; False if it failed."""
+    from pdebug.sources.admin import AdminHTTPError
+
+    target = f"{member}/{name}"
+    try:
+        with stage.open(target) as fh:
+            _stream(source, PATHS[name], fh)
+    except (AdminHTTPError, SourceUnavailable) as exc:
+        stage.remove(target)
+        staged.remove(name)
+        del finished[name]
+        if strict:
+            raise
+        out.errors.append(exc.message)
+        return False
+    finished[name] = _finish(stage.path(target), redact, pack)
+    return True
 
 
 def _version_changed(dump: str, server_info: str) -> tuple[str, str] | None:

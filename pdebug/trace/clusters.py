@@ -21,6 +21,7 @@ from pdebug.model.address import address_text
 from pdebug.model.clusters import (
     by_name,
     extension_type,
+    own_assignment,
     socket_for,
     socket_matches,
     transport_text,
@@ -31,6 +32,8 @@ from pdebug.model.health import host_lb_health, lb_health
 from pdebug.trace.request import Request
 from pdebug.trace.result import WITH_EDS, ClusterOutcome, Endpoint, Verdict
 
+#: The cluster types whose v2 ``hosts`` are names Envoy resolves (STATIC's are read apart).
+_DNS = ("STRICT_DNS", "LOGICAL_DNS")
 #: Envoy's default healthy panic threshold (percent of usable endpoints).
 PANIC_THRESHOLD = 50.0
 _HEALTH_NOTE = (
@@ -183,6 +186,9 @@ class Upstreams:
                 for a in cluster.hosts
             ]
             return own, ("the cluster's hosts" if own else "the cluster's config") + live
+        if cla is None and cluster.hosts and extension_type(cluster) in _DNS:
+            # a v2 DNS cluster's ``hosts`` (Envoy <= 1.14) as its load_assignment would be
+            cla, source = own_assignment(cluster), "the cluster's hosts"
         if cla is None:
             if not self.dump.has("endpoints"):
                 return None, ""
@@ -196,7 +202,7 @@ class Upstreams:
                 return None, f"the dump's EDS has no assignment for it: {WITH_EDS}"
             return [], source + live
         out = []
-        configured = cla is cluster.load_assignment
+        configured = source != "EDS"
         for group in cla.endpoints:
             for lb in group.lb_endpoints:
                 ep = lb.endpoint

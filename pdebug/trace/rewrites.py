@@ -32,7 +32,8 @@ from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import fullmatch_bounded, is_set, snake_tree
 from pdebug.trace.request import HttpRequest, split_host_port
-from pdebug.trace.routes import _regex_rewrite, _uri_template
+from pdebug.trace.routes import _regex_rewrite, bad_numerator
+from pdebug.trace.uritemplate import template_regex, uri_template
 
 
 @dataclass
@@ -109,6 +110,10 @@ def mirrors(act: s.RouteAction, host: str) -> list[str]:
         cluster = str(policy.get("cluster", ""))
         header = str(policy.get("cluster_header", ""))
         where = f"cluster {cluster}" if cluster else f"the cluster named by header {header}"
+        bad = _bad_share(policy.get("runtime_fraction"))
+        if bad is not None:
+            out.append(f"a copy to {where} is not followed: {bad}")
+            continue
         share = _share(policy.get("runtime_fraction"))
         key = policy.get("runtime_key")
         if isinstance(key, str) and key and not isinstance(policy.get("runtime_fraction"), dict):
@@ -295,6 +300,12 @@ def edits_text(edits: HeaderEdits) -> str:
     )
 
 
+def _bad_share(fraction: Any) -> str | None:
+    """Why Envoy rejects a mirror's ``runtime_fraction`` (a numerator not a uint32)."""
+    default = fraction.get("default_value") if isinstance(fraction, dict) else None
+    return bad_numerator(default.get("numerator")) if isinstance(default, dict) else None
+
+
 def _share(fraction: Any) -> str:
     if not isinstance(fraction, dict):
         return "every request"
@@ -318,7 +329,7 @@ def _template_rewrite(route: s.Route, raw: msgspec.Raw, path: str) -> tuple[str 
     if not isinstance(rewrite, str):
         return None, "not a URI template rewrite"
     m = route.match
-    template = _uri_template(m.path_match_policy) if m is not None else None
+    template = uri_template(m.path_match_policy) if m is not None else None
     rx = _capture_regex(template) if template is not None else None
     # bounded first: a hostile template backtracks (the route matched, so one exists)
     found = rx.fullmatch(path) if rx is not None and fullmatch_bounded(rx, path) else None
@@ -332,50 +343,13 @@ def _template_rewrite(route: s.Route, raw: msgspec.Raw, path: str) -> tuple[str 
     return new, f"path_template_rewrite {rewrite} (match {template})"
 
 
-_SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+"
-_TEXT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*"
-
-
 def _capture_regex(template: str) -> re.Pattern[str] | None:
     """Envoy's URI template as a regex with a named group per variable (None: unreadable)."""
-    out: list[str] = []
-    names: set[str] = set()
-    i = 0
-    while i < len(template):
-        if template[i] != "{":
-            end = template.find("{", i)
-            end = len(template) if end < 0 else end
-            out.append(_glob(template[i:end]))
-            i = end
-            continue
-        end = template.find("}", i)
-        name, eq, sub = template[i + 1 : max(end, i)].partition("=")
-        if end < 0 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in names:
-            return None
-        names.add(name)
-        out.append(f"(?P<{name}>{_glob(sub) if eq else _SEGMENT})")
-        i = end + 1
+    pattern = template_regex(template, capture=True)
     try:
-        return re.compile("".join(out))
+        return re.compile(pattern) if pattern is not None else None
     except re.error:
         return None
-
-
-def _glob(text: str) -> str:
-    """A template's literal text as a regex: ``*`` one path segment, ``**`` any text."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith("**", i):
-            out.append(_TEXT)
-            i += 2
-        elif text[i] == "*":
-            out.append(_SEGMENT)
-            i += 1
-        else:
-            out.append(re.escape(text[i]))
-            i += 1
-    return "".join(out)
 
 
 def _plain(raw: msgspec.Raw, what: str) -> dict[str, Any]:

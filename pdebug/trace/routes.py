@@ -16,6 +16,7 @@ from pdebug.model.dump import plain_json
 from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_bounded
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 from pdebug.trace.unsure import has_value_matcher, unsure_header
+from pdebug.trace.uritemplate import template_regex, uri_template
 
 REDIRECT_CODES = {
     "MOVED_PERMANENTLY": 301,
@@ -218,63 +219,15 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
         ok = req.method == "CONNECT"
         return ok, f"connect_matcher: method {req.method}"
     if is_set(m.path_match_policy):
-        template = _uri_template(m.path_match_policy)
-        rx = _regex(_uri_template_regex(template)) if template is not None else None
+        template = uri_template(m.path_match_policy)
+        # a template Envoy rejects never matches a path
+        rx = _regex(template_regex(template) or "(?!)") if template is not None else None
         if template is None or rx is None:
             return None, "path_match_policy: pdebug does not evaluate it"
         ok = rx.fullmatch(path) is not None
         verb = "matches" if ok else "does not match"
         return ok, f"path {path} {verb} URI template {template}"
     return None, "no path specifier"
-
-
-#: Envoy's URI template globs (its uri_template matcher compiles a template to RE2 with
-#: these): ``*`` / ``{var}`` one path segment, ``**`` / ``{var=**}`` any text, ``/`` too.
-_SEGMENT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+"
-_TEXT_GLOB = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*"
-
-
-def _uri_template(raw: msgspec.Raw) -> str | None:
-    """The ``path_template`` of a route's URI template ``path_match_policy`` (else None)."""
-    try:
-        policy = plain_json(raw, "path_match_policy")
-    except InvalidInput:
-        return None
-    config = (
-        policy.get("typed_config", policy.get("typedConfig")) if isinstance(policy, dict) else None
-    )
-    if not isinstance(config, dict) or not str(config.get("@type", "")).endswith(
-        ".UriTemplateMatchConfig"
-    ):
-        return None
-    template = config.get("path_template", config.get("pathTemplate"))
-    return template if isinstance(template, str) and template.startswith("/") else None
-
-
-def _uri_template_regex(template: str, depth: int = 0) -> str:
-    """The regex Envoy matches a path with for ``template`` (``/v1/{id}/**.m3u8``)."""
-    if depth > 8:  # Envoy rejects variables inside variables; a hostile file nests deeper
-        return "(?!)"
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        if template[i] == "{":
-            end = template.find("}", i)
-            if end < 0:  # Envoy rejects such a template; a literal brace never matches a path
-                return "(?!)"
-            _, eq, sub = template[i + 1 : end].partition("=")
-            out.append(f"(?:{_uri_template_regex(sub, depth + 1)})" if eq else _SEGMENT_GLOB)
-            i = end + 1
-        elif template.startswith("**", i):
-            out.append(_TEXT_GLOB)
-            i += 2
-        elif template[i] == "*":
-            out.append(_SEGMENT_GLOB)
-            i += 1
-        else:
-            out.append(re.escape(template[i]))
-            i += 1
-    return "".join(out)
 
 
 def match_route(
@@ -369,6 +322,9 @@ def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
     denominator = get(default, "denominator", "HUNDRED")
     if isinstance(denominator, int) and 0 <= denominator < len(_DENOMINATORS):
         denominator = list(_DENOMINATORS)[denominator]
+    bad = bad_numerator(numerator)
+    if bad is not None:
+        return 0.0, bad
     if not isinstance(numerator, int) or denominator not in _DENOMINATORS:
         return None, ""
     share = numerator / _DENOMINATORS[denominator]
@@ -378,6 +334,22 @@ def _runtime_share(raw: msgspec.Raw) -> tuple[float | None, str]:
     if key and share < 1:
         why += f" (unless runtime key {key} is set)"
     return share, why
+
+
+def bad_numerator(numerator: object) -> str | None:
+    """Why Envoy rejects a ``runtime_fraction`` whose numerator is ``numerator``, else None.
+
+    The field is a uint32: Envoy refuses a config with a negative one (or one of 2**32 or
+    more), so only a hand-edited dump holds one.
+    """
+    if isinstance(numerator, bool) or not isinstance(numerator, int):
+        return None
+    if 0 <= numerator < 1 << 32:
+        return None
+    return (
+        f"runtime_fraction numerator {numerator} is not a uint32: Envoy rejects such a config"
+        " (a hand-edited dump?)"
+    )
 
 
 def _tls_context_match(tc: s.TlsContextMatch, req: HttpRequest) -> tuple[bool | None, str]:
