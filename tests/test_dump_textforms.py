@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from pdebug.errors import InvalidInput
 from pdebug.model import textforms as tf
 from tests import harness as eh
 
@@ -194,3 +195,13 @@ def test_a_text_too_large_to_convert_asks_for_the_json(pdebug, tmp_path, monkeyp
         "/clusters?format=json",
     ]
     assert saved == JSON_FORM
+
+
+def test_a_relative_pipe_is_converted_a_bare_word_is_not():
+    """Every Istio sidecar's xds-grpc host is the pipe ./etc/istio/proxy/XDS (Envoy's JSON
+    form says ``{"pipe": {"path": "./etc/istio/proxy/XDS"}}``, tests/test_snapshot.py)."""
+    relative = TEXT.replace(b"10.1.2.3:8080", b"./etc/istio/proxy/XDS")
+    (cluster,) = orjson.loads(tf.clusters_document(relative, "t"))["cluster_statuses"]
+    assert cluster["host_statuses"][0]["address"] == {"pipe": {"path": "./etc/istio/proxy/XDS"}}
+    with pytest.raises(InvalidInput, match="'XDS' is neither IP:PORT nor a pipe path"):
+        tf.clusters_document(TEXT.replace(b"10.1.2.3:8080", b"XDS"), "t")

@@ -197,12 +197,13 @@ def test_all_namespaces_with_faults(pdebug, kube, kubeconfig, envoys, tmp_path):
         "clusters.json",
         "server_info.json",
         "certs.json",
-        "stats.json",  # issue 13: pdebug stats reads it
+        "stats.txt",  # issue 13: pdebug stats reads it; Envoy's text since #17
     }
     assert web["errors"] == []
     hang = proxies["hang-1.shop"]
     assert hang["status"] == "failed" and hang["files"] == {}
-    assert "did not answer /config_dump?include_eds within 2s" in hang["errors"][0]
+    # the first GET is /clusters since #17 (converted while the dump is fetched)
+    assert "did not answer /clusters within 2s" in hang["errors"][0]
     pending = proxies["pending-1.shop"]
     assert pending["status"] == "failed" and pending["node"] is None
     assert "the pod is Pending, not Running" in pending["errors"][0]
@@ -690,3 +691,128 @@ def test_check_and_diff_two_snapshots(pdebug, kube, kubeconfig, envoys, tmp_path
     assert checked.code == 0, checked.err
     assert checked.out.splitlines()[0].split() == ["PROXY", "ERRORS", "WARNINGS", "TOP", "FINDING"]
     assert "Checked 3 proxies:" in checked.out
+
+
+# --------------------------------------------------------------------------- text forms (#17)
+
+
+def _as_saved(document: bytes) -> dict[str, str]:
+    """Each cluster's values, fields and key order (spacing aside), by name.
+
+    Envoy lists the clusters in another order at each GET (text and JSON alike).
+    """
+    return {c["name"]: json.dumps(c) for c in json.loads(document)["cluster_statuses"]}
+
+
+@pytest.mark.envoy
+def test_snapshot_saves_the_text_forms_as_dump_does(pdebug, kube, kubeconfig, envoys, tmp_path):
+    """#17: /clusters and /stats asked for as text; clusters.json is Envoy's JSON form."""
+    mesh(kube, envoys, faults=False)
+    pods = {
+        "web-1.default": envoys["secret"],
+        "productpage-v1-abc.default": envoys["sidecar"],
+        "ratings-1.shop": envoys["plain"],
+    }
+    before = {name: envoy.get("/clusters?format=json") for name, envoy in pods.items()}
+    out = tmp_path / "t.tar.gz"
+    result = pdebug("snapshot", "-A", "-o", out, "--kubeconfig", kubeconfig)
+    assert result.code == 0, result.err
+    after = {name: envoy.get("/clusters?format=json") for name, envoy in pods.items()}
+    files = members(out)
+    proxies = entries(manifest_of(out))
+    compared = 0
+    for name in pods:
+        assert set(proxies[name]["files"]) == {
+            "config_dump.json", "clusters.json", "server_info.json", "certs.json", "stats.txt",
+        }, name  # fmt: skip
+        assert proxies[name]["errors"] == []
+        saved = files[f"{name}/clusters.json"]
+        # converted (compact), not Envoy's indented JSON asked for after all: an Istio
+        # sidecar's xds-grpc host is the relative pipe ./etc/istio/proxy/XDS
+        assert b"\n" not in saved.strip(), name
+        if _as_saved(before[name]) == _as_saved(after[name]):  # no traffic in between
+            assert _as_saved(saved) == _as_saved(before[name]), name
+            compared += 1
+        assert files[f"{name}/stats.txt"].startswith(b"cluster"), name  # Envoy's text
+    assert compared >= 2, compared
+    # the readers: stats, check (PD603 reads the text), endpoints, report
+    member = f"{out}:ratings-1.shop"
+    args = ("--filter", r"^cluster_manager\.(active_clusters|cluster_added)$", "-o", "json")
+    live = pdebug("stats", envoys["plain"].admin_url, *args)
+    shown = pdebug("stats", member, *args)
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out) == json.loads(live.out) and len(json.loads(shown.out)) == 2
+    server = pdebug("stats", member, "--filter", r"^server\.live$")
+    assert server.out.splitlines()[1].split() == ["server.live", "1"]
+    checked = pdebug("check", out, "--fail-on", "never", "-o", "json")
+    assert checked.code == 0, checked.err
+    assert "stats" not in checked.err
+    assert pdebug("endpoints", member).code == 0
+    report = pdebug("report", out, "-o", tmp_path / "r.html")
+    assert report.code in (0, 1), report.err
+    assert (tmp_path / "r.html").stat().st_size > 0
+    # status --file: test_istiod_answers_go_into_the_bundle (it needs istiod's answers)
+
+
+@pytest.mark.envoy
+def test_an_older_snapshot_with_stats_json_still_reads(pdebug, kube, kubeconfig, envoys, tmp_path):
+    """A snapshot made before #17 holds stats.json: stats and check read it as before."""
+    mesh(kube, envoys, faults=False)
+    old = tmp_path / "old"
+    assert pdebug("snapshot", "-n", "shop", "--dir", old, "--kubeconfig", kubeconfig).code == 0
+    proxy = old / "ratings-1.shop"
+    (proxy / "stats.txt").unlink()
+    body = envoys["plain"].get("/stats?format=json")
+    (proxy / "stats.json").write_bytes(body)
+    manifest = json.loads((old / "manifest.json").read_text())
+    files = manifest["proxies"][0]["files"]
+    del files["stats.txt"]
+    files["stats.json"] = {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    args = ("--filter", r"^cluster_manager\.(active_clusters|cluster_added)$", "-o", "json")
+    live = pdebug("stats", envoys["plain"].admin_url, *args)
+    shown = pdebug("stats", f"{old}:ratings-1.shop", *args)
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out) == json.loads(live.out) and len(json.loads(shown.out)) == 2
+    assert pdebug("check", old, "--fail-on", "never").code == 0
+
+
+@pytest.mark.envoy
+@pytest.mark.parametrize("lossy", [False, True], ids=["converted", "rounded-threshold"])
+def test_snapshot_and_dump_save_the_same_text_forms(pdebug, kube, kubeconfig, tmp_path, lossy):
+    """One capture path: a snapshot's members are the bytes pdebug dump saves of one admin."""
+    from tests.test_dump_textforms import JSON_FORM, JWT, TEXT, Admin
+
+    text = TEXT
+    if lossy:  # the text rounds the threshold: the JSON form is asked for after all
+        text = TEXT.replace(
+            b"::success_rate_ejection_threshold::-1", b"::success_rate_ejection_threshold::87.3512"
+        )
+    snap, dump = tmp_path / "s.tar.gz", tmp_path / "d.tar.gz"
+    with Admin(text) as admin:
+        kube.add_pod("web-1", "default", forwards={ADMIN: admin.address})
+        result = pdebug("snapshot", "-n", "default", "-o", snap, "--kubeconfig", kubeconfig)
+        assert result.code == 0, result.err
+        snapshot_asked = list(admin.asked)
+        admin.asked.clear()
+        assert pdebug("dump", admin.url, "-o", dump).code == 0
+        dump_asked = list(admin.asked)
+    want = ["/clusters", "/clusters?format=json"] if lossy else ["/clusters"]
+    for asked in (snapshot_asked, dump_asked):
+        assert [p for p in asked if p.startswith("/clusters")] == want
+        assert [p for p in asked if p.startswith("/stats")] == ["/stats"]
+    assert snapshot_asked[:3] == ["/clusters", "/config_dump?include_eds", "/stats"]
+    got, saved = members(snap), {n.split("/", 1)[-1]: b for n, b in members(dump).items()}
+    for name in ("config_dump.json", "clusters.json", "server_info.json", "stats.txt"):
+        assert got[f"web-1.default/{name}"] == saved[name], name
+    assert (got["web-1.default/clusters.json"] == JSON_FORM) is lossy
+    everything = b"".join(got.values())
+    assert JWT.encode() not in everything and b"[redacted]" in got["web-1.default/stats.txt"]
+    run = pdebug("check", snap, "-o", "json", "--fail-on", "never")
+    assert run.code == 0, run.err
+    checked = json.loads(run.out)
+    rejected = [
+        f["resource"] for p in checked.get("proxies", [checked]) for f in p.get("findings", [])
+        if f["code"] == "PD603"
+    ]  # fmt: skip
+    assert rejected == ["stats/cluster_manager.cds.update_rejected"]

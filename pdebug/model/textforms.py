@@ -136,7 +136,9 @@ def _address(text: str) -> Json:
         if _uint(ipv4.group(2), 16) is None:
             raise ValueError(f"address {text!r} has no port")
         return _socket(ipv4.group(1), int(ipv4.group(2)))
-    if not text.startswith(("/", "@")):
+    # A pipe's path as configured: absolute, abstract (@), or relative with a directory
+    # (Istio's xds-grpc cluster is ./etc/istio/proxy/XDS); an IP or a name has no "/".
+    if not text.startswith(("/", "@")) and "/" not in text:
         raise ValueError(f"address {text!r} is neither IP:PORT nor a pipe path")
     return {"pipe": {"path": text}}
 

@@ -14,8 +14,10 @@ One module per step, each importing only those before it:
 * :mod:`~pdebug.snapshot.istiod`: istiod's sync status and its view of each proxy;
 * :mod:`~pdebug.snapshot.take`: the snapshot itself (worker threads, then the bundle).
 
-Per proxy the bundle holds ``config_dump?include_eds``, ``/clusters?format=json``,
-``/server_info``, ``/certs`` and ``/stats`` (redacted unless asked otherwise), plus
+Per proxy the bundle holds ``config_dump?include_eds``, ``/clusters`` (its text
+converted to the ``?format=json`` document), ``/server_info``, ``/certs`` and ``/stats``
+(Envoy's text, ``stats.txt``), redacted unless asked otherwise
+(:data:`~pdebug.snapshot.capture.SNAPSHOT_PATHS`), plus
 istiod's view of the proxy when istiod is reachable. The manifest is a typed
 :class:`pdebug.manifest.Manifest`, the model the bundle reader parses back.
 

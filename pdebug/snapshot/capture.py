@@ -39,7 +39,9 @@ from pdebug.snapshot.stage import Cancelled, Stage
 if TYPE_CHECKING:
     pass
 
-#: What is saved per proxy: bundle member -> admin path (``pdebug dump`` leaves out /certs).
+#: Each member's JSON form: bundle member -> admin path. ``clusters.json`` is asked for
+#: here when its text cannot be converted exactly; ``stats.json`` is what snapshots and
+#: dumps saved before #17 (the readers still read it).
 PATHS = {
     bundle.DUMP: "/config_dump?include_eds",
     bundle.CLUSTERS: "/clusters?format=json",
@@ -47,22 +49,28 @@ PATHS = {
     bundle.CERTS: "/certs",
     bundle.STATS: "/stats?format=json",
 }
-#: Envoy's text ``/clusters``: ``pdebug dump`` asks for it and saves its JSON form.
+#: Envoy's text ``/clusters``: asked for, and saved as its JSON form's document.
 TEXT_CLUSTERS = "/clusters"
-#: What ``pdebug dump`` saves (``/stats`` may be missing: PD603 is the only reader).
+#: What ``pdebug snapshot`` saves per Envoy: bundle member -> admin path (#17).
 #: ``/clusters`` is asked for as text (Envoy's admin thread builds it in about a third
-#: of the CPU the JSON takes, #17) and saved as the JSON form's document, converted
-#: (:func:`pdebug.model.textforms.clusters_document`) while the config dump is fetched;
-#: when the text cannot be converted exactly, the JSON form is asked for after all.
-#: ``/stats`` is saved as Envoy's text (``stats.txt``): its JSON form costs the admin
-#: thread about a third more, and the readers convert it when they need it
-#: (:func:`pdebug.sources.bundle.stats_of`).
-DUMP_PATHS = {
+#: of the CPU the JSON takes) and saved as the JSON form's document, converted
+#: (:func:`pdebug.model.textforms.clusters_document`) while the config dump is fetched
+#: (:data:`TEXT_FIRST`); when the text cannot be converted exactly, the JSON form is
+#: asked for after all. ``/stats`` is saved as Envoy's text (``stats.txt``): its JSON
+#: form costs the admin thread about a third more, and the readers convert it when they
+#: need it (:func:`pdebug.sources.bundle.stats_of`).
+SNAPSHOT_PATHS = {
     bundle.DUMP: PATHS[bundle.DUMP],
     bundle.CLUSTERS: TEXT_CLUSTERS,
     bundle.SERVER_INFO: PATHS[bundle.SERVER_INFO],
+    bundle.CERTS: PATHS[bundle.CERTS],
     bundle.STATS_TEXT: "/stats",
 }
+#: What ``pdebug dump`` saves: the snapshot's documents but /certs.
+DUMP_PATHS = {name: path for name, path in SNAPSHOT_PATHS.items() if name != bundle.CERTS}
+#: The order both fetch in (``first`` of :func:`capture_proxy`): text ``/clusters`` is
+#: converted while the config dump is fetched, the dump redacted while ``/stats`` is.
+TEXT_FIRST = (bundle.CLUSTERS, bundle.DUMP, bundle.STATS_TEXT)
 #: A ztunnel's one document.
 ZTUNNEL_PATHS = {bundle.DUMP: "/config_dump"}
 

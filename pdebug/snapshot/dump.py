@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pdebug import bundle
 from pdebug.errors import UsageError
 from pdebug.manifest import Manifest, ProxyEntry
-from pdebug.snapshot.capture import DUMP_PATHS, PATHS, capture_proxy
+from pdebug.snapshot.capture import DUMP_PATHS, PATHS, TEXT_FIRST, capture_proxy
 from pdebug.snapshot.pack import write_packed
 from pdebug.snapshot.stage import Stage, refuse_existing, umask
 
@@ -80,7 +80,7 @@ def capture_one(
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else _LEVEL,
-                first=(bundle.CLUSTERS, bundle.DUMP, bundle.STATS_TEXT),
+                first=TEXT_FIRST,
             )  # fmt: skip
         # The label is saved (manifest, member names) and printed: no user:password@ in it.
         label = captured.label

@@ -115,7 +115,8 @@ class Stage:
             if directory and not os.path.isdir(self.path(directory)):
                 os.mkdir(self.path(directory))  # never the root itself
             fh = open(self.path(name), "w+b")  # noqa: SIM115 - the caller closes it
-            self.members.append(name)
+            if name not in self.members:  # written again (text /clusters, then its JSON)
+                self.members.append(name)
             return fh
 
     def write(self, name: str, body: bytes) -> None:

@@ -21,7 +21,7 @@ from pdebug import bundle
 from pdebug.errors import SourceUnavailable
 from pdebug.manifest import FileEntry, IstiodEntry, Manifest
 from pdebug.redact import redact_bytes
-from pdebug.snapshot.capture import PATHS, ZTUNNEL_PATHS, capture_proxy
+from pdebug.snapshot.capture import SNAPSHOT_PATHS, TEXT_FIRST, ZTUNNEL_PATHS, capture_proxy
 from pdebug.snapshot.istiod import IstiodLink, sync_by_proxy, why
 from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult
 from pdebug.snapshot.select import discover, ztunnels_of
@@ -158,8 +158,9 @@ def _capture(
     port = options.live.admin_port
     with cluster.forward(record.pod, record.namespace, port, record.label, service=service) as fwd:
         captured = capture_proxy(
-            fwd, stage, record.name, ZTUNNEL_PATHS if ztunnel else PATHS,
+            fwd, stage, record.name, ZTUNNEL_PATHS if ztunnel else SNAPSHOT_PATHS,
             redact=options.redact, label=record.label, ztunnel=ztunnel, cancel=cancel,
+            first=() if ztunnel else TEXT_FIRST,
         )  # fmt: skip
     record.errors += captured.errors
     record.files.update(captured.files)
