@@ -43,9 +43,7 @@ def test_a_placeholder_entry_is_not_also_an_unread_member(pdebug, tmp_path: Path
     assert got.err.count('holds a "..." placeholder') == 1, got.err
 
 
-def test_a_real_unread_member_is_still_named_next_to_a_placeholder(
-    pdebug, tmp_path: Path
-) -> None:
+def test_a_real_unread_member_is_still_named_next_to_a_placeholder(pdebug, tmp_path: Path) -> None:
     """Only the placeholder is folded into the cut's warning: a member Envoy may write
     one day (a listener entry's ``future_state``) is still named."""
     text = _cut(tmp_path, "dynamic_active_listeners").read_text()

@@ -93,7 +93,6 @@ def fragment_given(label: str, doc: object) -> InvalidInput | None:
     if len(keys) != len(doc) or not all(k in known for k in keys):
         return None
     return InvalidInput(
-        f"{label}: a piece of a config dump ({', '.join(keys)} alone, as pasted), "
-        "not a whole one",
+        f"{label}: a piece of a config dump ({', '.join(keys)} alone, as pasted), not a whole one",
         hint="save the whole dump: curl -s localhost:15000/config_dump > dump.json",
     )
