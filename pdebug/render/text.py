@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import re
@@ -148,8 +149,10 @@ def render_text(part: Table | Lines | Rendered | Stack, wide: bool) -> str:
 
 #: The characters that start inline markup where a cell is pasted (GitHub, GitLab, Jira's
 #: markdown): code spans, emphasis, strikethrough, links and images, entities, escapes.
-#: A cell with none of them is written as it is (the common case, one C-speed test).
-_MD_ACTIVE = frozenset("\\`*_~[]&")
+#: A cell with none of them is written as it is (the common case, one C-speed test). A
+#: ``_`` run inside a word (``ROUND_ROBIN``) can neither open nor close (the second test).
+_MD_ANY = re.compile(r"[\\`*_~\[\]&]")
+_MD_ACTIVE = re.compile(r"[\\`*~\[\]&]|(?<!\w)_|_++(?!\w)")
 _MD_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _MD_RUN = re.compile(r"\*+|_+|~+")
 _ASCII_PUNCT = frozenset(r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~""")
@@ -213,7 +216,7 @@ def markdown_inline(
     ``always``: more characters to escape wherever they are; ``follows``: what the
     caller writes next (a backslash at the end would escape it).
     """
-    if _MD_ACTIVE.isdisjoint(text):
+    if _MD_ANY.search(text) is None or _MD_ACTIVE.search(text) is None:
         return text
     escape = {"`", *always} | _md_delimiters(text if context is None else context)
     opening = text.find("[")
@@ -233,6 +236,7 @@ def markdown_inline(
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4096)  # a column of few values (LEAST_REQUEST) pays once
 def _md_cell(value: str) -> str:
     """One table cell: printable, inert (:func:`markdown_inline`), ``<`` as ``&lt;``."""
     # a "<" from the input would start raw HTML where the markdown is pasted (<img src=...>,
