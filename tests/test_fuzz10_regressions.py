@@ -173,25 +173,44 @@ def test_markdown_never_carries_raw_html_from_a_name(pdebug, tmp_path, command):
     assert "<img" not in r.out and "<!--" not in r.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="owner: diffroutes (pdebug/diff.py): the diff's fast path names a resource by "
-    "its first 'name' key, every other reader by its last (CHANGELOG 'diff.py _name_of')",
-)
-def test_diff_sees_the_name_every_view_sees_when_a_name_key_comes_twice(pdebug, tmp_path):
-    """A cluster written ``{"name": "agent", "name": "renamed.example"}`` (JSON readers keep
-    the last; Envoy never writes it) is ``renamed.example`` in ``clusters``, yet
-    ``diff ORIGINAL EDITED`` said "Clusters Match": a silently wrong answer."""
+@pytest.mark.parametrize(
+    ("where", "include"),
+    [(r'"dynamic_active_clusters": \[\s*\{\s*"version_info": "1",\s*"cluster": \{\s*"@type": '
+      r'"[^"]+Cluster",\s*"name": "BlackHoleCluster"', ()),
+     (r'"cluster": \{\s*"@type": "[^"]+Cluster",\s*"name": "agent"', ("--include", "static"))],
+    ids=["dynamic", "static"],
+)  # fmt: skip
+def test_diff_sees_the_name_every_view_sees_when_a_name_key_comes_twice(
+    pdebug, tmp_path, where, include
+):
+    """A cluster written ``{"name": "BlackHoleCluster", "name": "renamed.example"}`` (JSON
+    readers keep the last; Envoy never writes it) is ``renamed.example`` in ``clusters``,
+    and so in ``diff ORIGINAL EDITED``: the diff's fast first-``name`` regex asks again
+    (``_misnamed``) before it prints a name. A static cluster (``agent``) is compared only
+    with ``--include static``: without it ``diff`` compares dynamic resources, as istioctl
+    does, and says "Clusters Match" whatever the static ones hold (this test once edited
+    ``agent`` and read that as the duplicate key misread; tests/test_fuzz_dupkeys.py
+    checks duplicate keys of every kind, at any depth, in both orders)."""
     text = DUMP.read_text()
-    found = re.search(r'"cluster": \{\s*"@type": "[^"]+Cluster",\s*"name": "agent"', text)
+    found = re.search(where, text)
     assert found
+    old = re.findall(r'"name": "([^"]+)"$', found.group(0))[0]
     edited = tmp_path / "edited.json"
     edited.write_text(text[: found.end()] + ', "name": "renamed.example"' + text[found.end() :])
     view = pdebug("clusters", edited, "-o", "json")
     assert view.code == 0 and "renamed.example" in view.out
-    r = pdebug("diff", DUMP, edited)
-    assert "Clusters Match" not in r.out
-    assert "renamed.example" in r.out
+    r = pdebug("diff", DUMP, edited, *include)
+    assert r.code == 1 and "Clusters Don't Match" in r.out
+    assert "+ renamed.example: only in" in r.out and f"- {old}: only in" in r.out
+    # a duplicate that the original value follows reads as the original: no change
+    twice = found.group(0).replace(
+        f'"name": "{old}"', f'"name": "renamed.example", "name": "{old}"'
+    )
+    edited.write_text(text[: found.start()] + twice + text[found.end() :])
+    view = pdebug("clusters", edited, "-o", "json")
+    assert view.out == pdebug("clusters", DUMP, "-o", "json").out
+    r = pdebug("diff", DUMP, edited, *include)
+    assert r.code == 0 and "Clusters Match" in r.out
 
 
 ALL_DUMP = FIXTURES / "istioctl" / "proxy-config-all" / "config_dump.json"

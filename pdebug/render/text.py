@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
+import re
 from collections.abc import Sequence
 
 from pdebug.render.escape import ascii_clean, escape_cell, escape_lines, escaped
@@ -143,6 +145,105 @@ def render_text(part: Table | Lines | Rendered | Stack, wide: bool) -> str:
     return escaped("\n".join(chunks))
 
 
+# --- markdown: a name from the input shows as written, never as markup -----------------
+
+#: The characters that start inline markup where a cell is pasted (GitHub, GitLab, Jira's
+#: markdown): code spans, emphasis, strikethrough, links and images, entities, escapes.
+#: A cell with none of them is written as it is (the common case, one C-speed test). A
+#: ``_`` run inside a word (``ROUND_ROBIN``) can neither open nor close (the second test).
+_MD_ANY = re.compile(r"[\\`*_~\[\]&]")
+_MD_ACTIVE = re.compile(r"[\\`*~\[\]&]|(?<!\w)_|_++(?!\w)")
+_MD_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_MD_RUN = re.compile(r"\*+|_+|~+")
+_ASCII_PUNCT = frozenset(r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~""")
+
+
+def _md_punct(ch: str) -> bool:
+    """CommonMark's punctuation: ASCII's, and Unicode's P and S categories."""
+    if ch in _ASCII_PUNCT:
+        return True
+    if ch.isascii():
+        return False
+    import unicodedata  # here: only markdown with a non-ASCII neighbour needs it
+
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def _md_delimiters(text: str) -> set[str]:
+    """Which of ``*``, ``_``, ``~`` could pair up as emphasis or strikethrough in ``text``.
+
+    CommonMark's flanking rules: a run opens when it is left-flanking (``_`` also not
+    inside a word), closes when right-flanking; a character only needs escaping when
+    one of its runs could open and a later one close. ``/*``, ``prometheus*``,
+    ``ROUND_ROBIN``, ``outbound_.9080_._.x`` pair with nothing and stay as they are.
+    """
+    opened: set[str] = set()
+    live: set[str] = set()
+    for m in _MD_RUN.finditer(text):
+        ch, i, j = m.group(0)[0], m.start(), m.end()
+        if ch in live:
+            continue
+        before = text[i - 1] if i else " "
+        after = text[j] if j < len(text) else " "
+        left = not after.isspace() and (
+            not _md_punct(after) or before.isspace() or _md_punct(before)
+        )
+        right = not before.isspace() and (
+            not _md_punct(before) or after.isspace() or _md_punct(after)
+        )
+        if ch == "_":
+            left, right = (
+                left and (not right or _md_punct(before)),
+                right and (not left or _md_punct(after)),
+            )
+        if right and ch in opened:
+            live.add(ch)
+        if left:
+            opened.add(ch)
+    return live
+
+
+def markdown_inline(
+    text: str, context: str | None = None, always: str = "", follows: str = ""
+) -> str:
+    """``text`` backslash-escaped where markdown would read it as inline markup.
+
+    Backticks always; ``*``, ``_``, ``~`` when two runs could pair (judged over
+    ``context``, the whole line, when given); ``[`` and ``]`` when a ``[`` has a later
+    ``]`` (a link, an image, a footnote); ``&`` when it starts an entity (``&amp;``); a
+    backslash when the next character is punctuation (it would escape it). ``<`` and
+    ``|`` are left to the caller (``&lt;``, and a backslash before ``|`` in a table).
+    ``always``: more characters to escape wherever they are; ``follows``: what the
+    caller writes next (a backslash at the end would escape it).
+    """
+    if _MD_ANY.search(text) is None or _MD_ACTIVE.search(text) is None:
+        return text
+    escape = {"`", *always} | _md_delimiters(text if context is None else context)
+    opening = text.find("[")
+    if opening >= 0 and text.find("]", opening) > 0:
+        escape |= {"[", "]"}
+    entities = {m.start() for m in _MD_ENTITY.finditer(text)}
+    nexts = text[1:] + (follows[:1] or " ")
+    out = []
+    for i, ch in enumerate(text):
+        if (
+            ch in escape
+            or (ch == "&" and i in entities)
+            or (ch == "\\" and nexts[i] in _ASCII_PUNCT)
+        ):
+            out.append("\\")
+        out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)  # a column of few values (LEAST_REQUEST) pays once
+def _md_cell(value: str) -> str:
+    """One table cell: printable, inert (:func:`markdown_inline`), ``<`` as ``&lt;``."""
+    # a "<" from the input would start raw HTML where the markdown is pasted (<img src=...>,
+    # <!-- -->, <details>): written as &lt;, it shows as <
+    return markdown_inline(escape_cell(value)).replace("<", "&lt;")
+
+
 def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
     """GitHub-flavoured markdown tables (for pasting into a ticket)."""
     from tabulate import tabulate
@@ -153,15 +254,26 @@ def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
         return escape_lines(part.text) + "\n"
     if isinstance(part, Stack):
         return "\n".join(
-            f"### {escape_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
+            f"### {_md_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
         )
     headers, rows = part.visible(True)
-    # a "<" from the input would start raw HTML where the markdown is pasted (<img src=...>,
-    # <!-- -->, <details>): written as &lt;, it shows as <
-    rows = [tuple(escape_cell(c).replace("<", "&lt;") for c in row) for row in rows]
     if not part.header:
-        return "\n".join(f"- **{r[0]}** {' '.join(r[1:])}" for r in rows) + "\n"
+        return "".join(map(_md_item, rows)) or "\n"
+    rows = [tuple(map(_md_cell, row)) for row in rows]
     if not rows:
         return "_" + escape_cell(part.empty_message) + "_\n"
     esc = [[c.replace("|", "\\|") or " " for c in row] for row in rows]
     return tabulate(esc, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
+
+
+def _md_item(row: Sequence[str]) -> str:
+    """A header-less table's row as ``- **label** value``, each part inert.
+
+    Emphasis is judged over the whole line (a ``*`` in one cell pairs with one in the
+    next); any ``*`` in the label could pair with the ``**`` around it: all are escaped.
+    """
+    head, rest = escape_cell(row[0]), " ".join(map(escape_cell, row[1:]))
+    line = f"{head} {rest}"
+    label = markdown_inline(head, line, always="*", follows="*")
+    value = markdown_inline(rest, line)
+    return f"- **{label.replace('<', '&lt;')}** {value.replace('<', '&lt;')}\n"
