@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -82,3 +83,35 @@ def test_stat_lines_keep_numbers_and_hide_tokens_seeded():
         for i, value in numbers.items():
             assert got[i].endswith(f": {value}"), (seed, got[i])
         stats_document(out, "t")  # readable (raises on a mangled line)
+
+
+def _outside_fences(markdown: str) -> str:
+    """The markdown's lines that are not inside a fenced code block."""
+    out, fence = [], ""
+    for line in markdown.splitlines():
+        if fence:
+            if line.rstrip() == fence:
+                fence = ""
+            continue
+        if line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+            continue
+        out.append(line)
+    assert not fence, "a fence left open"
+    return "\n".join(out)
+
+
+def test_a_trace_verdict_in_markdown_keeps_names_inert(pdebug, tmp_path: Path):
+    """-o markdown's free text (trace's verdict, check's summary) carried names as markup."""
+    from tests.harness import FIXTURES
+
+    hostile = "<img src=x onerror=alert(1)>[a](http://e)``x"
+    dump = (FIXTURES / "real" / "sidecar" / "config_dump.json").read_text()
+    path = tmp_path / "h.json"
+    path.write_text(dump.replace("inbound|9080||", hostile))
+    r = pdebug("trace", path, "http://productpage:9080/", "--direction", "inbound", "-o", "md")
+    assert r.code == 0, r.err
+    assert f"routed to {hostile}" in r.out  # as written, in the verdict's fenced block
+    outside = _outside_fences(r.out)
+    assert "### Verdict" in outside and "<img" not in outside, outside
+    assert re.search(r"(?<!\\)\]\(http", outside) is None, outside
