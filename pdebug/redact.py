@@ -812,6 +812,39 @@ def redact_bytes(data: bytes, tokens: bool = True) -> bytes:
     return _redact(bytes(data), tokens)
 
 
+#: A text ``/stats`` value that is only numbers: a counter or gauge, a histogram's
+#: quantiles (``P50(nan,2.5)``, ``inf``, ``1e+06``...) or ``No recorded values``.
+_STAT_NUMBERS = re.compile(
+    rb"[0-9]+|No recorded values|P[0-9.e+-]+\([0-9a-z.+-]*,[0-9a-z.+-]*\)"
+    rb"(?: P[0-9.e+-]+\([0-9a-z.+-]*,[0-9a-z.+-]*\))*"
+)
+
+
+def redact_stat_lines(data: bytes, tokens: bool = True) -> bytes:
+    """:func:`redact_bytes` for Envoy's text ``/stats`` (``name: value`` lines).
+
+    A counter named like a secret (Envoy's ``...oauth2.token_fetch_failed_on_client_secret:
+    3``) is not a secret's value: where the redaction changed a line whose value is only
+    numbers, that line keeps its value and only its name is redacted (a token in a stat's
+    name is hidden still). Text readouts (``name: "..."``) are redacted as any text. Gives
+    back its very input when it hid nothing.
+    """
+    redacted = redact_bytes(data, tokens=tokens)
+    if redacted is data or redacted == data:
+        return data
+    before, after = data.split(b"\n"), redacted.split(b"\n")
+    if len(before) != len(after):  # a redaction across lines: not stat lines to mend
+        return redacted
+    lines = []
+    for old, new in zip(before, after, strict=True):
+        name, sep, value = old.partition(b": ")
+        if old != new and sep and _STAT_NUMBERS.fullmatch(value):
+            new = redact_bytes(name, tokens=tokens) + sep + value
+        lines.append(new)
+    mended = b"\n".join(lines)
+    return data if mended == data else mended
+
+
 #: What a private key the redaction would hide looks like: a PEM block (also base64-encoded,
 #: in ``inline_bytes``), a session ticket key, or a key data source whose inline value is not
 #: Envoy's own ``[redacted]`` (Envoy redacts the private keys it dumps).

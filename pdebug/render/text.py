@@ -249,9 +249,9 @@ def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
     from tabulate import tabulate
 
     if isinstance(part, Rendered):  # not made for markdown (views render it for text only)
-        return escape_lines(part.text)
+        return _md_fenced(escape_lines(part.text))
     if isinstance(part, Lines):
-        return escape_lines(part.text) + "\n"
+        return _md_fenced(escape_lines(part.text))
     if isinstance(part, Stack):
         return "\n".join(
             f"### {_md_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
@@ -264,6 +264,24 @@ def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
         return "_" + escape_cell(part.empty_message) + "_\n"
     esc = [[c.replace("|", "\\|") or " " for c in row] for row in rows]
     return tabulate(esc, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
+
+
+#: One line markdown reads as the words it is ("No secret items to show.").
+_MD_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,:;()/'\"=!?%@+-]*")
+
+
+def _md_fenced(text: str) -> str:
+    """Free text (a trace's verdict, a summary) as a fenced block: names in it stay inert.
+
+    Outside a code block a name from the input would be markup where the markdown is
+    pasted (``<img src=...>``, ``[text](url)``) and the lines would run into one
+    paragraph; the fence is longer than any run of backticks in the text.
+    """
+    if not text.strip() or _MD_PLAIN.fullmatch(text):  # one line of words as it was
+        return text + "\n"
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip(chr(10))}\n{fence}\n"
 
 
 def _md_item(row: Sequence[str]) -> str:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pdebug import bundle
 from pdebug.errors import InvalidInput, SourceUnavailable
 from pdebug.manifest import FileEntry
-from pdebug.redact import may_hold_private_key, redact_bytes, redact_text
+from pdebug.redact import may_hold_private_key, redact_bytes, redact_stat_lines, redact_text
 from pdebug.snapshot.pack import Piece, padding
 from pdebug.snapshot.stage import Cancelled, Stage
 
@@ -176,8 +176,9 @@ def capture_proxy(
                     staged.append(name)
                     convert = name == bundle.CLUSTERS and path == TEXT_CLUSTERS
                     done[name] = worker.submit(
-                        _finish, stage.path(target), redact, pack, convert, shown_label(source)
-                    )
+                        _finish, stage.path(target), redact, pack, convert, shown_label(source),
+                        name == bundle.STATS_TEXT,
+                    )  # fmt: skip
             except BaseException:
                 for future in done.values():
                     future.cancel()  # the one running ends before the files are removed
@@ -271,13 +272,19 @@ def shown_label(source: Any) -> str:
 
 
 def _finish(
-    path: str, tokens: bool, pack: int | None, convert: bool = False, label: str = ""
+    path: str,
+    tokens: bool,
+    pack: int | None,
+    convert: bool = False,
+    label: str = "",
+    stat_lines: bool = False,
 ) -> tuple[FileEntry, Piece | None] | None:
     """Redact a staged document in place; its entry, and its tar content deflated.
 
     With ``convert``, the staged text ``/clusters`` is first replaced by its JSON form's
     document (:func:`pdebug.model.textforms.clusters_document`); None when that cannot
-    be done exactly (the caller then asks for the JSON form).
+    be done exactly (the caller then asks for the JSON form). With ``stat_lines``, it is
+    Envoy's text ``/stats`` (:func:`pdebug.redact.redact_stat_lines`).
 
     Private keys always; tokens and secret values unless ``tokens`` is False. A document
     to redact is read once, and the redaction, the sha256 and the deflate all work on
@@ -299,7 +306,8 @@ def _finish(
             )
             helper.start()
             try:
-                redacted = redact_bytes(data, tokens=tokens)
+                redact = redact_stat_lines if stat_lines else redact_bytes
+                redacted = redact(data, tokens=tokens)
             finally:
                 helper.join()
             # ``redact_bytes`` gives back its very input when it hid nothing.
