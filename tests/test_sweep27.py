@@ -88,3 +88,24 @@ def test_filters_enabled_per_route_are_named(pdebug: Any) -> None:
     # a request no route takes: no per-route config applies, nothing is enabled
     out = _trace(pdebug, "credential-injection", "http://gateway.envoyproxy.io:10080/nope")
     assert _enabled_note(out) == ""
+
+
+def test_light_clusters_decode_warns_of_a_nameless_cluster(
+    pdebug: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    # Found by tests/test_fuzz_fastpaths.py once these dumps shifted its seeded cases: an
+    # active cluster whose name is "" (an edited paste) is skipped with a warning by the
+    # full decode, but the clusters table's light decode (#17) took it silently, so
+    # `pdebug clusters` said nothing where the same dump read fully warned
+    src = eh.FIXTURES / "real" / "sidecar" / "config_dump.json"
+    doc = json.loads(src.read_text())
+    sec = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    sec["dynamic_active_clusters"][1]["cluster"]["name"] = ""
+    path = tmp_path / "nameless.json"
+    path.write_text(json.dumps(doc))
+    warning = "dynamic_active_clusters[1] skipped: it holds no named cluster"
+    for jobs in ("1", "2"):  # whole, and split in two halves (light.split_rows)
+        monkeypatch.setenv("PDEBUG_JOBS", jobs)
+        result = pdebug("clusters", str(path))
+        assert result.code == 0, result.err
+        assert warning in result.err, (jobs, result.err)
