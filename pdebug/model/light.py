@@ -179,10 +179,23 @@ def decode_clusters(raw: Any, type_url: str) -> LightClusters | None:
         return None
     if sec.type_url != type_url:
         return None
+    if _placeholder(sec.static_clusters) or _placeholder(sec.dynamic_active_clusters):
+        return None
     return LightClusters(
         sec.static_clusters or [],
         sec.dynamic_active_clusters or [],
         sec.dynamic_warming_clusters or [],
+    )
+
+
+def _placeholder(entries: Any) -> bool:
+    """Whether an entry holds neither a named cluster nor an ``error_state``.
+
+    The full decode skips such an entry with a warning (``ConfigDump.cluster_entries``):
+    the light decode must not take the section then.
+    """
+    return any(
+        e is not None and not e.cluster.name and e.error_state == s.NULL for e in entries or ()
     )
 
 
@@ -378,6 +391,8 @@ def _head_rows(data: Any, start: int, p: int, type_url: str, rows: _Rows) -> Any
     active = sec.dynamic_active_clusters
     if not active or active[-1] is not None or None in active[:-1]:
         return None  # the cut is not between two active clusters (or a null cluster)
+    if _placeholder(active) or _placeholder(sec.static_clusters):
+        return None
     return rows(active[:-1]), rows(sec.static_clusters or []), sec.type_url
 
 
@@ -393,6 +408,10 @@ def _tail_rows(data: Any, after: int, stop: int, rows: _Rows) -> Any:
     sec = _decoded(data, lo, stop, lo, _REST_OPEN, "tail")
     if sec is None:
         return None
+
+    for part in (sec.pd_rest, sec.dynamic_active_clusters, sec.static_clusters):
+        if part is not msgspec.UNSET and _placeholder(part):
+            return None
 
     def given(value: Any) -> Any:
         # UNSET: not after the cut (the head's holds); null is an empty list, as whole

@@ -335,10 +335,18 @@ class Tracer:
         refused = ls.rejected_for(self.dump, port, ip)
         if refused:
             why += f"; rejected by Envoy: {', '.join(refused)}"
-        udp = [x.name for x in serving if ls.udp_port(x.listener, port)]
-        if udp:
+        udp = [x for x in serving if ls.udp_port(x.listener, port)]
+        # a UDP listener with filter chains is QUIC's (HTTP/3); one without proxies
+        # datagrams from a listener filter (udp_proxy, dns_filter: Envoy Gateway's UDPRoute)
+        quic = [x.name for x in udp if x.listener.filter_chains or x.listener.default_filter_chain]
+        datagrams = [x.name for x in udp if x.name not in quic]
+        if quic:
+            why += "; UDP only (QUIC, HTTP/3), which a TCP connection never reaches: "
+            why += ", ".join(quic)
+        if datagrams:
             why += (
-                f"; UDP only (QUIC, HTTP/3), which a TCP connection never reaches: {', '.join(udp)}"
+                "; UDP only (a UDP listener filter, no filter chains), which a TCP connection "
+                f"never reaches: {', '.join(datagrams)}"
             )
         self.step("listener", f"port {port}", False, why)
         lacks = [k for k in sections.FULL_DUMP if not self.dump.has(k)]
@@ -1004,9 +1012,16 @@ class Tracer:
         facts = self.facts(http, hcm)
         metadata: dict[tuple[str, str], str | None] = {}
         pending: list[str] = []
+        enabled: list[str] = []
         for f in hcm.http_filters:
             kind = fl.filter_kind(f)
             if not kind or (kind == fl.EXT_AUTHZ and not _evaluated(f)):
+                # off on the listener, on for this route (Envoy Gateway's way with every
+                # policy filter): it runs, and the listener-level note left it out
+                if f.disabled and f.name and not f.name.endswith("router"):
+                    on = fl.per_route(f.name, levels)
+                    if on.where and not on.disabled:
+                        enabled.append(f"{f.name} (by the {on.where}'s typed_per_filter_config)")
                 continue
             name = f.name or kind
             over = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
@@ -1048,6 +1063,11 @@ class Tracer:
                     if stop.status != 403:
                         stop.status = None
                 return stop
+        if enabled:
+            self.notes.append(
+                "HTTP filters disabled on the listener but enabled for this request, "
+                f"not evaluated: {_some(enabled)}"
+            )
         return self.settle(then(), pending)
 
     def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
