@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pdebug import bundle
-from pdebug.errors import InvalidInput, SourceUnavailable, UsageError
+from pdebug.errors import InvalidInput, SourceUnavailable
 from pdebug.manifest import FileEntry
 from pdebug.redact import may_hold_private_key, redact_bytes, redact_text
 from pdebug.snapshot.pack import Piece, padding
@@ -144,7 +144,6 @@ def capture_proxy(
 
     out = Captured()
     staged: list[str] = []
-    child: _ConvertChild | None = None
     done: dict[str, Future[tuple[FileEntry, Piece | None] | None]] = {}
     try:
         # One worker: the documents are finished in order, one at a time (one dump's
@@ -176,25 +175,13 @@ def capture_proxy(
                         break  # unreachable or hanging: the others would fail the same way
                     staged.append(name)
                     convert = name == bundle.CLUSTERS and path == TEXT_CLUSTERS
-                    if convert and child is None:
-                        child = _ConvertChild.start(stage.path(target), shown_label(source))
                     done[name] = worker.submit(
-                        _finish,
-                        stage.path(target),
-                        redact,
-                        pack,
-                        convert,
-                        shown_label(source),
-                        child if convert else None,
+                        _finish, stage.path(target), redact, pack, convert, shown_label(source)
                     )
             except BaseException:
-                if child is not None:
-                    child.stop()  # the worker waiting for it goes on at once
                 for future in done.values():
                     future.cancel()  # the one running ends before the files are removed
                 raise
-        if child is not None:
-            child.reap()  # the worker is gone: whatever it did not wait for, waited here
         try:
             finished = {name: future.result() for name, future in done.items()}
             if bundle.CLUSTERS in finished and finished[bundle.CLUSTERS] is None:
@@ -265,9 +252,6 @@ def capture_proxy(
             if name not in optional:
                 out.errors.append(message)
     except BaseException:
-        if child is not None:  # interrupted while the worker waited for it, say
-            child.stop()
-            child.reap()
         for name in staged:
             stage.remove(f"{member}/{name}")  # nothing of a proxy that failed half-way
         raise
@@ -287,12 +271,7 @@ def shown_label(source: Any) -> str:
 
 
 def _finish(
-    path: str,
-    tokens: bool,
-    pack: int | None,
-    convert: bool = False,
-    label: str = "",
-    child: _ConvertChild | None = None,
+    path: str, tokens: bool, pack: int | None, convert: bool = False, label: str = ""
 ) -> tuple[FileEntry, Piece | None] | None:
     """Redact a staged document in place; its entry, and its tar content deflated.
 
@@ -307,16 +286,7 @@ def _finish(
     documents), they are done when it is; when it hides something, they run again on
     what it gave. With ``--no-redact`` and no private key (a search through a map),
     nothing is held whole: it is read in blocks.
-
-    With ``child`` (a :class:`_ConvertChild` converting the same text in another
-    process), its document is taken; when it failed, the conversion runs here.
     """
-    if convert and child is not None:
-        exact = child.result()
-        if exact is False:
-            return None
-        if exact is True:
-            convert = False
     if convert and not _converted(path, label):
         return None
     with open(path, "r+b") as fh:
@@ -359,159 +329,23 @@ _CONVERT_MAX = 128 << 20
 
 def _converted(path: str, label: str) -> bool:
     """Replace a staged text ``/clusters`` by its JSON form; False when not exact."""
+    from pdebug.model.textforms import clusters_document, lossy_clusters
+
     with open(path, "r+b") as fh:
-        document = _document(fh, label)
-        if document is None:
+        if os.fstat(fh.fileno()).st_size > _CONVERT_MAX:
+            return False  # the conversion's objects take ~3.5x the text: the JSON form
+        text = fh.read()
+        if lossy_clusters(text):
             return False
+        try:
+            document = clusters_document(text, f"{label}/clusters")
+        except InvalidInput:
+            return False
+        del text
         fh.seek(0)
         fh.truncate()
         fh.write(document)
     return True
-
-
-def _document(fh: BinaryIO, label: str) -> bytes | None:
-    """The JSON form's document of the text ``/clusters`` in ``fh``; None when not exact."""
-    from pdebug.model.textforms import clusters_document, lossy_clusters
-
-    if os.fstat(fh.fileno()).st_size > _CONVERT_MAX:
-        return None  # the conversion's objects take ~3.5x the text: the JSON form
-    text = fh.read()
-    if lossy_clusters(text):
-        return None
-    try:
-        return clusters_document(text, f"{label}/clusters")
-    except InvalidInput:
-        return None
-
-
-#: How many conversions were forked in this process (tests read it).
-CONVERT_FORKS = [0]
-
-
-class _ConvertChild:
-    """The text ``/clusters`` converted in a forked child while the dump is fetched (#17).
-
-    The conversion is ~0.4 s of Python (5,000 clusters) that, in a thread, holds the GIL
-    the receive, redaction and deflate of the config dump need; a child runs it on
-    another CPU. The child reads the staged text and writes the document beside it
-    (``PATH.json``); its exit status says what it found: 0 converted, 1 not exact (the
-    caller asks for the JSON form). Anything else (it died, was killed, could not write)
-    and the conversion runs in the parent as it did without a child: same bytes.
-
-    Forked only from a process with one thread (``pdebug dump``: the capture's worker
-    thread starts after the fork), with more than one CPU and ``PDEBUG_JOBS`` not 1
-    (:func:`pdebug.parallel.jobs`). An interrupted capture kills and reaps it
-    (:meth:`stop`, :meth:`reap`): none is left, and the exit is still 130.
-    """
-
-    def __init__(self, pid: int, path: str, out: str) -> None:
-        self.pid = pid
-        self.path = path
-        self.out = out
-        self.status: int | None = None  # its wait status, once reaped
-        self.stopped = False
-
-    @classmethod
-    def start(cls, path: str, label: str) -> _ConvertChild | None:
-        """Fork the child converting ``path``; None when no child is to be had."""
-        import signal
-        import sys
-
-        from pdebug.parallel import jobs
-
-        try:
-            if jobs() < 2:
-                return None
-        except UsageError:  # a bad PDEBUG_JOBS: reported where it is read for work
-            return None
-        out = f"{path}.json"
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:  # nothing buffered may be written twice
-                stream.flush()
-        stop = {signal.SIGINT, signal.SIGTERM}
-        parent = os.getpid()
-        # No interrupt between the fork and the child's being known (and killable).
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
-        try:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
-                _convert_child(path, out, label, parent)
-        except OSError:  # no process to be had: converted here
-            return None
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
-        CONVERT_FORKS[0] += 1
-        return cls(pid, path, out)
-
-    def result(self) -> bool | None:
-        """Wait for it: True (``path`` is now the document), False (not exact), None (failed)."""
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:  # pragma: no cover - reaped already
-            status = -1
-        self.status = status
-        try:
-            if self.stopped:
-                return False  # interrupted: nothing more is converted
-            if not os.WIFEXITED(status):
-                return None
-            code = os.WEXITSTATUS(status)
-            if code == 0:
-                os.replace(self.out, self.path)
-                return True
-            return False if code == 1 else None
-        except OSError:
-            return None
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(self.out)
-
-    def stop(self) -> None:
-        """Kill it (interrupted): the one waiting for it goes on at once."""
-        import signal
-
-        self.stopped = True
-        if self.status is None:  # not reaped yet: the pid is still its own
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def reap(self) -> None:
-        """Wait for it if nobody did (the worker never ran :meth:`result`)."""
-        if self.status is None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.status = -1
-            with contextlib.suppress(OSError):
-                os.remove(self.out)
-
-
-def _convert_child(path: str, out: str, label: str, parent: int) -> None:  # pragma: no cover
-    """The child of :class:`_ConvertChild`: convert, write, end (never returns)."""
-    import signal
-
-    code = 2
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        with contextlib.suppress(Exception):  # the parent killed (SIGTERM): this one too
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        if os.getppid() != parent:  # it died before the above
-            return
-        with open(path, "rb") as fh:
-            document = _document(fh, label)
-        if document is None:
-            code = 1
-        else:
-            with open(out, "wb") as fh:
-                fh.write(document)
-            code = 0
-    except BaseException:  # noqa: B036 - whatever happens, the child ends here
-        code = 2
-    finally:
-        os._exit(code)
 
 
 #: A document's sha256 (hex), size, compressor (with ``pack``), what it gave, and CRC-32.
