@@ -1709,6 +1709,17 @@ class Tracer:
         dns = dns_kind(cluster)
         if dns is not None:  # a typed DNS cluster resolves as the legacy kind
             ctype = f"{ctype} ({dns})"
+        elif ctype == DFP_CLUSTER:
+            # no endpoints in any dump: Envoy resolves the request's host when it comes
+            host = self.client_http.authority if self.client_http else self.req.authority
+            why = (
+                f"dynamic forward proxy: Envoy resolves the request's host ({host}, unless the "
+                "route rewrites it) by DNS when the request comes; whether it answers is the "
+                "DNS's and that host's"
+            )
+            self.step("cluster", name, True, f"{ctype}{part}", type=ctype)
+            self.step("endpoints", name, False, f"unknown: {why}")
+            return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
         elif cluster.cluster_type is not None and cluster.cluster_type.name:
             self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
             self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
@@ -1885,6 +1896,10 @@ def _matched_prefix(route: s.Route) -> str | None:
     if m is None:
         return None
     return next((p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None), None)
+
+
+#: The dynamic forward proxy's cluster type: hosts come from each request, not from xDS.
+DFP_CLUSTER = "envoy.clusters.dynamic_forward_proxy"
 
 
 def _api_only(lst: ListenerEntry) -> bool:
