@@ -153,6 +153,14 @@ def filter_kind(f: s.TypedExtension) -> str:
     return _NAMES.get(f.name, "")
 
 
+def terminal_module(f: s.TypedExtension) -> bool:
+    """A dynamic module filter with ``terminal_filter``: the module answers, no upstream."""
+    head = bytes(f.typed_config)
+    if b"dynamic_modules.v3.DynamicModuleFilter" not in head:
+        return False
+    return bool(re.search(rb'"terminal_?[fF]ilter"\s*:\s*true', head))
+
+
 def config_of(raw: msgspec.Raw, what: str) -> Json:
     """A filter's (or per-route) config as plain snake_case JSON; ``{}`` when absent."""
     if not is_set(raw):

@@ -1016,12 +1016,17 @@ class Tracer:
         for f in hcm.http_filters:
             kind = fl.filter_kind(f)
             if not kind or (kind == fl.EXT_AUTHZ and not _evaluated(f)):
+                on = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+                by = f" (by the {on.where}'s typed_per_filter_config)" if on.where else ""
+                runs = not f.disabled if on.disabled is None else not on.disabled
+                if runs and fl.terminal_module(f):
+                    self.enabled_note(enabled)
+                    return self.module_answers(f.name or "dynamic_modules", by, pending)
                 # off on the listener, on for this route (Envoy Gateway's way with every
                 # policy filter): it runs, and the listener-level note left it out
                 if f.disabled and f.name and not f.name.endswith("router"):
-                    on = fl.per_route(f.name, levels)
                     if on.where and not on.disabled:
-                        enabled.append(f"{f.name} (by the {on.where}'s typed_per_filter_config)")
+                        enabled.append(f"{f.name}{by}")
                 continue
             name = f.name or kind
             over = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
@@ -1063,12 +1068,31 @@ class Tracer:
                     if stop.status != 403:
                         stop.status = None
                 return stop
+        self.enabled_note(enabled)
+        return self.settle(then(), pending)
+
+    def enabled_note(self, enabled: list[str]) -> None:
+        """Name the filters off on the listener that this request's route turns on."""
         if enabled:
             self.notes.append(
                 "HTTP filters disabled on the listener but enabled for this request, "
                 f"not evaluated: {_some(enabled)}"
             )
-        return self.settle(then(), pending)
+
+    def module_answers(self, name: str, by: str, pending: list[str]) -> Verdict:
+        """A running dynamic module with ``terminal_filter``: it answers, the router never runs.
+
+        Envoy's API: such a module is "a terminal filter to use without an upstream",
+        responsible for the response; what it answers is the module's code, not config.
+        """
+        why = f"terminal_filter{by}: the module answers the request itself, no upstream"
+        self.step("http_filter", name, True, why, filter="dynamic_modules", effect="unknown")
+        before = f" (if {'; '.join(dict.fromkeys(pending))} lets it through)" if pending else ""
+        summary = (
+            f"answered by the dynamic module {name} (terminal_filter){before}: "
+            "its response is the module's code, not routed to a cluster"
+        )
+        return Verdict(False, "inconclusive", summary)
 
     def escaped_slashes(self, hcm: s.HttpConnectionManager) -> Verdict | None:
         """Envoy's answer to a path holding ``%2F`` or ``%5C``, if it answers itself.
@@ -1685,6 +1709,17 @@ class Tracer:
         dns = dns_kind(cluster)
         if dns is not None:  # a typed DNS cluster resolves as the legacy kind
             ctype = f"{ctype} ({dns})"
+        elif ctype == DFP_CLUSTER:
+            # no endpoints in any dump: Envoy resolves the request's host when it comes
+            host = self.client_http.authority if self.client_http else self.req.authority
+            why = (
+                f"dynamic forward proxy: Envoy resolves the request's host ({host}, unless the "
+                "route rewrites it) by DNS when the request comes; whether it answers is the "
+                "DNS's and that host's"
+            )
+            self.step("cluster", name, True, f"{ctype}{part}", type=ctype)
+            self.step("endpoints", name, False, f"unknown: {why}")
+            return ClusterOutcome(name, "unknown", weight, share, ctype, why=why)
         elif cluster.cluster_type is not None and cluster.cluster_type.name:
             self.step("cluster", name, True, f"custom cluster type {ctype}{part}", type=ctype)
             self.notes.append(f"{name}: pdebug does not follow {ctype} clusters")
@@ -1861,6 +1896,10 @@ def _matched_prefix(route: s.Route) -> str | None:
     if m is None:
         return None
     return next((p for p in (m.prefix, m.path_separated_prefix, m.path) if p is not None), None)
+
+
+#: The dynamic forward proxy's cluster type: hosts come from each request, not from xDS.
+DFP_CLUSTER = "envoy.clusters.dynamic_forward_proxy"
 
 
 def _api_only(lst: ListenerEntry) -> bool:
