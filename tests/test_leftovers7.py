@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests import harness as eh
 
@@ -64,3 +67,90 @@ def test_a_failed_second_server_info_keeps_the_first(tmp_path: Path) -> None:
         assert "clusters.json" in got.files
     finally:
         stage.discard()
+
+
+def _stats_text() -> bytes:
+    from tests.test_dump_textforms import STATS
+
+    # Envoy 1.40's text /stats (a text readout holding a JWT, quantile histograms, one
+    # with no recorded values) and credential_injector's counters named like secrets
+    return STATS + (
+        b"http.in.credential_injector.oauth2.token_fetch_failed_on_client_secret: 3\n"
+        b'cluster_manager.cds.version_text_2: "v1"\n'
+    )
+
+
+def test_saved_text_stats_read_as_a_bundles_stats_txt(pdebug, tmp_path: Path) -> None:
+    """``pdebug stats saved.txt`` read Envoy's text on its own: ``"\\"v1\\""`` for a text
+    readout, ``No recorded values`` and ``P0(nan,1) ...`` for histograms, where the same
+    text as a bundle's stats.txt gives ``v1``, ``-`` and ``P0=1 ...``. One reader now."""
+    from tests.test_dump_textforms import JWT, Admin
+
+    class _Admin(Admin):
+        def respond(self, request: Any) -> tuple[int, bytes, str]:
+            if request.path == "/stats":
+                self.asked.append(request.path)
+                return 200, _stats_text(), "text/plain"
+            return super().respond(request)
+
+    bundle = tmp_path / "d.tar.gz"
+    with _Admin(b"") as admin:
+        assert pdebug("dump", admin.url, "-o", str(bundle), "--timeout", "5").code == 0
+    saved = tmp_path / "saved.txt"
+    saved.write_bytes(_stats_text())
+    for fmt in ("json", "yaml", "table", "wide"):
+        from_bundle = pdebug("stats", str(bundle), "-o", fmt)
+        from_file = pdebug("stats", str(saved), "-o", fmt)
+        assert from_file.code == from_bundle.code == 0, (from_file.err, from_bundle.err)
+        if fmt in ("table", "wide"):  # the saved file is the user's own: no redaction
+            assert "[redacted]" in from_bundle.out and JWT in from_file.out
+            cells = [
+                line.split() for line in from_bundle.out.replace("[redacted]", JWT).split("\n")
+            ]
+            assert [line.split() for line in from_file.out.split("\n")] == cells, fmt
+            continue
+        assert from_file.out == from_bundle.out, fmt
+    rows = {
+        r["name"]: r["value"] for r in json.loads(pdebug("stats", str(saved), "-o", "json").out)
+    }
+    assert rows["cluster_manager.cds.version_text_2"] == "v1"
+    assert rows["cluster.b.upstream_rq_time"] == "-"
+    assert rows["cluster.a.upstream_rq_time"].startswith("P0=1 P25=1.025 P50=2 "), rows
+
+
+def test_text_bucket_histograms_read_as_their_json_form() -> None:
+    """``/stats?histogram_buckets=cumulative`` as text (the shape test_stats_shapes took
+    from Envoy) reads as the same buckets as its JSON form, saved or in a bundle."""
+    from pdebug.model import stats as st
+    from pdebug.model.textforms import stats_document
+    from tests.test_stats_shapes import BUCKETS, COUNTER, NAME
+
+    text = (
+        f"{COUNTER['name']}: 6\n{NAME}: B0.5(0,0) B1(1,1) B1.8e+06(6,6)\nidle: No recorded values\n"
+    )
+    from_json = st.parse(json.dumps({"stats": [COUNTER, BUCKETS]}).encode(), "j")
+    assert st.parse(text.encode(), "t") == from_json
+    assert json.loads(stats_document(text.encode(), "t")) == {"stats": [COUNTER, BUCKETS]}
+
+
+@pytest.mark.envoy
+def test_envoys_text_stats_read_as_its_json_stats(sidecar) -> None:
+    """Real Envoy 1.40: its text /stats and /stats?format=json read as the same stats
+    (text readouts, counters, histograms). With ``histogram_buckets=``, a histogram with
+    no recorded values is ``No recorded values`` in the text (``-``) where the JSON form
+    lists every bucket at 0: the text does not say the bounds."""
+    from pdebug.model import stats as st
+
+    stable = "filter=(version_text|initialization_time_ms|cds.update_attempt)"
+    text = sidecar.envoy.get(f"/stats?{stable}")
+    from_text = st.parse(text, "t")
+    assert from_text == st.parse(sidecar.envoy.get(f"/stats?format=json&{stable}"), "j"), text
+    assert any(s.name.endswith("version_text") and s.value == "1" for s in from_text), text
+    assert "histogram" in {s.kind for s in from_text}
+    buckets = "&histogram_buckets=cumulative"
+    got = st.parse(sidecar.envoy.get(f"/stats?{stable}{buckets}"), "t")
+    want = st.parse(sidecar.envoy.get(f"/stats?format=json&{stable}{buckets}"), "j")
+    assert [(s.name, s.kind) for s in got] == [(s.name, s.kind) for s in want]
+    for a, b in zip(got, want, strict=True):
+        unrecorded = a.value == "-" and set(re.findall(r"=(\d+)", b.value)) == {"0"}
+        assert a == b or (a.kind == "histogram" and unrecorded), (a, b)
