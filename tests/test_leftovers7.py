@@ -154,3 +154,76 @@ def test_envoys_text_stats_read_as_its_json_stats(sidecar) -> None:
     for a, b in zip(got, want, strict=True):
         unrecorded = a.value == "-" and set(re.findall(r"=(\d+)", b.value)) == {"0"}
         assert a == b or (a.kind == "histogram" and unrecorded), (a, b)
+
+
+def test_a_counter_named_like_a_secret_keeps_its_value_in_json_and_yaml(pdebug, tmp_path) -> None:
+    """``pdebug stats -o json|yaml`` showed ``"value": "[redacted]"`` for credential_injector's
+    ``...token_fetch_failed_on_client_secret: 3`` while the table showed 3 (the header
+    rule of redact.py read ``{"name", "value"}`` as a secret header). A token in a name,
+    a text readout named like a secret and a secret in a readout's text are still hidden."""
+    from tests.test_dump_textforms import JWT
+
+    saved = tmp_path / "s.txt"
+    saved.write_text(
+        "http.in.credential_injector.oauth2.token_fetch_failed_on_client_secret: 3\n"
+        "http.in.credential_injector.oauth2.token_fetch_failed_on_bad_token: 0\n"
+        f"cluster.{JWT}.upstream_rq_total: 4\n"
+        'a.api_key: "12345"\n'
+        'cluster_manager.cds.version_text: "password=hunter2"\n'
+        "x.client_secret: P0(nan,1) P25(nan,2)\n"
+    )
+    import yaml
+
+    for fmt in ("json", "yaml"):
+        got = pdebug("stats", str(saved), "-o", fmt)
+        assert got.code == 0, got.err
+        assert JWT not in got.out and "hunter2" not in got.out and "12345" not in got.out
+        rows = {r["name"]: r["value"] for r in yaml.safe_load(got.out)}
+        assert rows["http.in.credential_injector.oauth2.token_fetch_failed_on_client_secret"] == "3"
+        assert rows["http.in.credential_injector.oauth2.token_fetch_failed_on_bad_token"] == "0"
+        assert rows["cluster.[redacted]"] == "4"
+        assert rows["a.api_key"] == "[redacted]"
+        assert rows["x.client_secret"] == "P0=1 P25=2"
+
+
+def test_stats_json_keeps_numbers_and_hides_tokens_seeded() -> None:
+    """Seeded: -o json and -o yaml of generated stats keep every number and hide every
+    token planted in a name or a text readout."""
+    import random
+
+    import yaml
+
+    from pdebug.model import stats as st
+    from pdebug.render import get_format
+    from pdebug.views import stats as view
+    from tests.test_dump_textforms import JWT
+
+    words = ["client_secret", "bad_token", "password", "api_key", "cookie", "rq_total", "x"]
+    planted = [JWT, "Bearer abcdefghijkl0123", "AKIAABCDEFGHIJKLMNOP"]
+    for seed in range(150):
+        rng = random.Random(seed)
+        entries: list[dict[str, Any]] = []
+        numbers, secrets = {}, []
+        for i in range(rng.randint(1, 12)):
+            name = f"s{i}.{rng.choice(words)}"
+            if rng.random() < 0.2:  # a token a name can carry (no "Bearer ")
+                token = rng.choice(planted[::2])
+                secrets.append(token)
+                name = f"s{i}.{token}.{rng.choice(words)}"
+            if rng.random() < 0.3:
+                token = rng.choice(planted)
+                secrets.append(token.split()[-1])
+                entries.append({"name": name, "value": f"{rng.choice(words)}={token}"})
+                continue
+            value = rng.choice([0, rng.randrange(10**6), 2**64 - 1])
+            numbers[i] = str(value)
+            entries.append({"name": name, "value": value})
+        data = json.dumps({"stats": entries}).encode()
+        result = view.view(st.parse(data, "t"), None)
+        for fmt in ("json", "yaml"):
+            text = get_format(fmt).render(result)
+            for secret in secrets:
+                assert secret not in text, (seed, fmt, secret)
+            got = yaml.safe_load(text)
+            for i, value in numbers.items():
+                assert got[i]["value"] == value, (seed, fmt, got[i])

@@ -23,6 +23,9 @@ class Stat:
     name: str
     value: str
     kind: str = ""
+    #: A text readout (``name: "VALUE"``, a JSON string): its value is text, which may
+    #: hold a secret; every other value is a number or a histogram's numbers.
+    readout: bool = False
 
 
 def _number(value: Any) -> str:
@@ -55,7 +58,7 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
                     "a string: not Envoy's stats",
                     hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
                 )
-            out.append(Stat(str(entry["name"]), _number(value)))
+            out.append(Stat(str(entry["name"]), _number(value), readout=isinstance(value, str)))
         out.extend(_histograms(entry.get("histograms"), label))
     return out
 
