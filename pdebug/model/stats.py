@@ -23,6 +23,9 @@ class Stat:
     name: str
     value: str
     kind: str = ""
+    #: A text readout (``name: "VALUE"``, a JSON string): its value is text, which may
+    #: hold a secret; every other value is a number or a histogram's numbers.
+    readout: bool = False
 
 
 def _number(value: Any) -> str:
@@ -55,7 +58,7 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
                     "a string: not Envoy's stats",
                     hint="capture it with: curl -s 'localhost:15000/stats?format=json'",
                 )
-            out.append(Stat(str(entry["name"]), _number(value)))
+            out.append(Stat(str(entry["name"]), _number(value), readout=isinstance(value, str)))
         out.extend(_histograms(entry.get("histograms"), label))
     return out
 
@@ -146,11 +149,6 @@ def _from_prometheus(text: str, label: str) -> list[Stat]:
     return out
 
 
-#: A text /stats histogram: quantiles ``P0(i,c) ...``, buckets (``histogram_buckets=``)
-#: ``B0.5(i,c) ...``, or none yet.
-_TEXT_HISTOGRAM = re.compile(r"P0\(|B[0-9.e+]+\(|No recorded values")
-
-
 def _is_number(value: str) -> bool:
     """A Prometheus sample value: a float, ``NaN`` or ``+Inf``/``-Inf``."""
     try:
@@ -161,19 +159,35 @@ def _is_number(value: str) -> bool:
 
 
 def _from_text(text: str, label: str) -> list[Stat]:
-    out: list[Stat] = []
+    """Envoy's text ``/stats`` as saved by a user: read as a bundle's ``stats.txt`` is.
+
+    :func:`pdebug.model.textforms.stats_document` gives the JSON form's document, read
+    as that form is: a text readout without its quotes, a histogram ``P0=1 ...`` (``-``
+    with no recorded values), as ``stats.json`` and live show them. Blank lines and a
+    saved file's CRLF line ends are let through.
+    """
+    import orjson
+
+    from pdebug.model.textforms import stats_document
+
+    lines = []
     for line in text.splitlines():
-        name, sep, value = line.partition(": ")
-        if not sep or not name or " " in name:
-            if line.strip():
-                raise InvalidInput(
-                    f"{label}: not Envoy stats (line {line[:60]!r})",
-                    hint="expected GET /stats, /stats?format=json or /stats/prometheus",
-                )
+        if not line.strip():
             continue
-        kind = "histogram" if _TEXT_HISTOGRAM.match(value) else ""
-        out.append(Stat(name, value.strip(), kind))
-    return out
+        name, sep, _ = line.partition(": ")
+        if not sep or not name or " " in name:
+            raise InvalidInput(
+                f"{label}: not Envoy stats (line {line[:60]!r})",
+                hint="expected GET /stats, /stats?format=json or /stats/prometheus",
+            )
+        lines.append(line.rstrip("\r"))
+    try:
+        doc = stats_document("\n".join(lines).encode(), label)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            exc.message, hint="save GET /stats?format=json, or /stats as Envoy wrote it"
+        ) from None
+    return _from_json(orjson.loads(doc), label)
 
 
 def parse(body: bytes | memoryview, label: str) -> list[Stat]:

@@ -13,6 +13,10 @@ field or flag this Envoy does not write, an address it cannot split) raises
 :class:`~pdebug.errors.InvalidInput`, never a guess. The one value the text rounds (an
 outlier detector's success-rate ejection threshold, printed with 6 significant digits) is
 reported by :func:`lossy_clusters`, so that a capture saves ``?format=json`` instead.
+
+One module over 500 lines because both conversions make one promise (the JSON form's
+document exactly, or a refusal) with one set of number rules; split in two, those rules
+would live in two places.
 """
 
 from __future__ import annotations
@@ -407,6 +411,8 @@ def lossy_clusters(data: bytes | memoryview) -> bool:
 #: Envoy's quantiles (``HistogramStatisticsImpl``), as ``supported_quantiles`` lists them.
 _QUANTILES: list[int | float] = [0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100]
 _QUANTILE = re.compile(r"P([0-9.e+-]+)\(([^,()]*),([^,()]*)\)\Z")
+#: A bucket of ``/stats?histogram_buckets=cumulative|disjoint``: ``B<upper bound>(i,c)``.
+_BUCKET = re.compile(r"B([0-9.e+-]+)\(([^,()]*),([^,()]*)\)\Z")
 
 
 def _maybe(text: str) -> int | float | None:
@@ -423,7 +429,11 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
     Counters and gauges (``name: N``), text readouts (``name: "VALUE"``), and
     histograms in the default quantile form (``P0(INTERVAL,CUMULATIVE) ...`` or ``No
     recorded values``), in the text's order, the histograms gathered at the end as the
-    JSON form does.
+    JSON form does. Histograms in buckets (``histogram_buckets=``, ``B0.5(INTERVAL,
+    CUMULATIVE) ...``) give the JSON form's list of ``{"name", "buckets"}`` (with
+    ``{"upper_bound", "interval", "cumulative"}``). The one reader of Envoy's text
+    stats: a bundle's ``stats.txt`` and a saved text ``/stats`` (:mod:`pdebug.model.stats`)
+    go through it.
 
     Raises:
         InvalidInput: a line the conversion cannot place exactly.
@@ -435,6 +445,7 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
     stats: list[Json] = []
     histograms: list[Json] = []
     supported: list[int | float] | None = None
+    bucketed: list[Json] = []  # histograms in buckets (B...), not quantiles (P...)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -460,8 +471,9 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
             histograms.append({"name": name, "values": None})
         else:
             labels, values = [], []
+            form = _BUCKET if value.startswith("B") else _QUANTILE
             for part in value.split(" "):
-                found = _QUANTILE.match(part)
+                found = form.match(part)
                 try:
                     if found is None:
                         raise ValueError(part)
@@ -475,6 +487,13 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
                         "conversion reads: not Envoy 1.40's text /stats",
                         hint=_HINT,
                     ) from None
+            if form is _BUCKET:
+                listed = [
+                    {"upper_bound": b, "interval": v["interval"], "cumulative": v["cumulative"]}
+                    for b, v in zip(labels, values, strict=True)
+                ]
+                bucketed.append({"name": name, "buckets": listed})
+                continue
             if supported is None:
                 supported = labels
             elif labels != supported:
@@ -483,6 +502,10 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
                     hint=_HINT,
                 )
             histograms.append({"name": name, "values": values})
+    if bucketed and all(h["values"] is None for h in histograms):
+        # no recorded values in bucket form: an empty list, as the JSON form has it
+        bucketed += [{"name": h["name"], "buckets": []} for h in histograms]
+        histograms = []
     if histograms:
         quantiles = supported if supported is not None else _QUANTILES
         empty = [{"cumulative": None, "interval": None} for _ in quantiles]
@@ -493,6 +516,8 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
         stats.append(
             {"histograms": {"supported_quantiles": quantiles, "computed_quantiles": computed}}
         )
+    if bucketed:  # Envoy writes one form or the other; a text with both keeps both
+        stats.append({"histograms": bucketed})
     return orjson.dumps({"stats": stats})
 
 

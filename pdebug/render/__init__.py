@@ -74,7 +74,7 @@ def _markdown(result: ViewResult) -> str:
 def _json(result: ViewResult) -> str:
     from pdebug.render.structured import render_json
 
-    return render_json(result.objects())
+    return render_json(result.objects(), not result.redacted)
 
 
 def _json_stream(result: ViewResult) -> Iterator[str | bytes]:
@@ -94,7 +94,7 @@ def _yaml_stream(result: ViewResult) -> Iterator[str | bytes]:
 def _yaml(result: ViewResult) -> str:
     from pdebug.render.structured import render_yaml
 
-    return render_yaml(result.objects())
+    return render_yaml(result.objects(), not result.redacted)
 
 
 FORMATS: dict[str, Format] = {
@@ -148,7 +148,7 @@ def _json_camel(result: ViewResult) -> str:
     from pdebug.model.camel import camel_keys
     from pdebug.render.structured import render_json
 
-    return render_json(camel_keys(result.objects()))
+    return render_json(camel_keys(result.objects()), not result.redacted)
 
 
 def _istioctl_yaml(value: object) -> object:
@@ -161,7 +161,7 @@ def _istioctl_yaml(value: object) -> object:
 def _yaml_camel(result: ViewResult) -> str:
     from pdebug.render.structured import render_yaml
 
-    return render_yaml(_istioctl_yaml(result.objects()))
+    return render_yaml(_istioctl_yaml(result.objects()), not result.redacted)
 
 
 def _json_camel_stream(result: ViewResult) -> Iterator[str | bytes]:

@@ -415,21 +415,33 @@ def _again(
     redact: bool,
     pack: int | None,
 ) -> bool:
-    """GET ``name``'s JSON form (:data:`PATHS`) after the others; False if it failed."""
+    """GET ``name``'s JSON form (:data:`PATHS`) after the others; False if it failed.
+
+    The answer is written beside the member first: when the GET fails, a good document
+    staged before (the first ``/server_info``) is kept; one that could not be used (text
+    ``/clusters`` that was not converted) is removed.
+    """
     from pdebug.sources.admin import AdminHTTPError
 
     target = f"{member}/{name}"
+    fresh = f"{target}.again"
     try:
-        with stage.open(target) as fh:
+        with stage.open(fresh) as fh:
             _stream(source, PATHS[name], fh)
     except (AdminHTTPError, SourceUnavailable) as exc:
-        stage.remove(target)
-        staged.remove(name)
-        del finished[name]
+        stage.remove(fresh)
+        if finished.get(name) is None:
+            stage.remove(target)
+            staged.remove(name)
+            del finished[name]
         if strict:
             raise
         out.errors.append(exc.message)
         return False
+    except BaseException:
+        stage.remove(fresh)  # never published beside the member
+        raise
+    stage.replace(fresh, target)
     finished[name] = _finish(stage.path(target), redact, pack)
     return True
 

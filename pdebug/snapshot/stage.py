@@ -124,6 +124,21 @@ class Stage:
         with self.open(name) as fh:
             fh.write(body)
 
+    def replace(self, new: str, name: str) -> None:
+        """Member ``new``'s file becomes member ``name`` (listed once, where it was).
+
+        Raises:
+            Cancelled: the stage was discarded.
+        """
+        with self.lock:
+            if self.closed:
+                raise Cancelled
+            os.replace(self.path(new), self.path(name))
+            if new in self.members:
+                self.members.remove(new)
+            if name not in self.members:
+                self.members.append(name)
+
     def remove(self, name: str) -> None:
         """Forget member ``name`` (a document that failed): it is not published."""
         with self.lock:

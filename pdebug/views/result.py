@@ -58,3 +58,6 @@ class ViewResult(msgspec.Struct):
     objects: Callable[[], Any]
     note: str | None = None
     listing: Listing | None = None
+    #: ``objects()`` is redacted already, by a view that knows what each field is (a
+    #: stat's number is never a secret, whatever its name): json and yaml print it as is.
+    redacted: bool = False

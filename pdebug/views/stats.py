@@ -6,6 +6,8 @@ is the table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pdebug.model.stats import Stat, parse, rejected, select
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
@@ -20,12 +22,41 @@ def view(stats: list[Stat], pattern: str | None) -> ViewResult:
     table.rows.extend((s.name, s.value, s.kind) for s in rows)
     note = "No stats match the filter." if pattern and not rows and stats else None
 
-    def objects() -> list[dict[str, str]]:
-        return [
+    def objects() -> Any:
+        plain = [
             {"name": s.name, "value": s.value, **({"type": s.kind} if s.kind else {})} for s in rows
         ]
+        return _redacted(rows, plain)
 
-    return ViewResult(table, objects, note)
+    return ViewResult(table, objects, note, redacted=True)
+
+
+def _redacted(rows: list[Stat], plain: list[dict[str, str]]) -> Any:
+    """``plain`` redacted as json/yaml would, but a number keeps its value.
+
+    A counter named like a secret (credential_injector's ``...token_fetch_failed_on_
+    client_secret``) is ``{"name": ..., "value": "3"}``, which the header rule reads as
+    a secret header's value. Names and text readouts are redacted as before.
+    """
+    from pdebug.redact import redact_keys, redact_text
+
+    hidden = redact_keys(plain)
+    if hidden is plain:
+        return plain
+    same_shape = isinstance(hidden, list) and len(hidden) == len(rows)
+    if not same_shape or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) and "value" in o for o in hidden
+    ):
+        return hidden  # a redaction across entries: keep all it hid
+    out = []
+    for s, o in zip(rows, hidden, strict=True):
+        if o["value"] != s.value:
+            # the header rule keeps the name it matched as it is: a token in it goes here
+            o = {**o, "name": redact_text(o["name"])}
+            if not s.readout:
+                o["value"] = s.value
+        out.append(o)
+    return out
 
 
 __all__ = ["Stat", "parse", "rejected", "select", "view"]
