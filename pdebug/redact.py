@@ -379,11 +379,31 @@ def _header_object(data: bytes, quote: int, spans: _Spans) -> None:
                 out[k] = _redacted_value(k, v)
             elif k in _MATCHERS:
                 out[k] = _all_strings(v, k)
+            elif k in ("key", "name"):
+                out[k] = _tokens_out(v)
             else:
                 out[k] = v
         return out
 
     _reencode(data, start, end, change, spans)
+
+
+def _tokens_out(value: Any) -> Any:
+    """``value`` with a token the pattern stage would hide hidden here (its span wins).
+
+    The re-encoded header object replaces its whole span, so a token in its name
+    (``{"name": "x-AKIA...-token", ...}``) must go here or it stays. Only the name: any
+    other change would re-encode an enclosing object that is no header (node metadata
+    holding a credential-named key) over the spans found inside it (a PEM block).
+    """
+    if not isinstance(value, str):
+        return value
+    raw = value.encode()
+    if _JWT.search(raw) or _CLOUD.search(raw) or _USERINFO.search(raw):
+        return REDACTED
+    if _SCHEME.search(raw.lower()):
+        return REDACTED
+    return value
 
 
 def _text_value(data: bytes, low: bytes, a: int, after: int, spans: _Spans) -> None:
