@@ -119,8 +119,8 @@ NOWHERE = "http://127.0.0.1:1"
     ],
 )
 def test_live_commands_do_not_import_pydantic(args: tuple[str, ...]) -> None:
-    # Every live command has --max-body, an option with a parser: not given, it is None
-    # without Typer's adapter (0.05 s of `pdebug dump`'s start-up, perflive5).
+    # pdebug dump's --max-body is an option with a parser: not given, it is None without
+    # Typer's adapter (0.05 s of `pdebug dump`'s start-up, perflive5)
     assert "pydantic" not in _imports_after(*args, exit_code=3)
 
 

@@ -274,8 +274,8 @@ def _runtime_param(self: Any) -> Any:
     adapter per parameter was half the start-up of a small view (about 0.1 s). The
     plain cases are done here, to the same values (tests/test_cli_startup.py compares
     them with pydantic's); any other value still goes to Typer's own adapter. An option
-    with a ``parser`` (``--max-body``) not given is None without the adapter too, as in
-    Typer: every live command has one.
+    with a ``parser`` (``pdebug dump --max-body``) not given is None without the adapter
+    too, as in Typer; given, it always goes to Typer (its parser).
     """
     if self._runtime_param is None:
         desc = self.type_descriptor
