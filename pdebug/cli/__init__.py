@@ -273,12 +273,14 @@ def _runtime_param(self: Any) -> Any:
     Typer 0.29 coerces each parameter through pydantic: importing it and building one
     adapter per parameter was half the start-up of a small view (about 0.1 s). The
     plain cases are done here, to the same values (tests/test_cli_startup.py compares
-    them with pydantic's); any other value still goes to Typer's own adapter.
+    them with pydantic's); any other value still goes to Typer's own adapter. An option
+    with a ``parser`` (``pdebug dump --max-body``) not given is None without the adapter
+    too, as in Typer; given, it always goes to Typer (its parser).
     """
     if self._runtime_param is None:
         desc = self.type_descriptor
         info = desc.parameter_info
-        if desc.file_annotation is None and info.parser is None:
+        if desc.file_annotation is None:
             self._runtime_param = _LightParam(info, desc.annotation, desc)
         else:
             self._runtime_param = build_runtime_param(desc)
@@ -298,7 +300,7 @@ class _LightParam:
         multi = param.multiple or param.nargs == -1
         if value is None:
             return () if multi else None
-        if not (multi and isinstance(value, str)):
+        if self.parameter_info.parser is None and not (multi and isinstance(value, str)):
             done = _light_value(self.annotation, self.parameter_info, value)
             if done is not _NOT_LIGHT:
                 return done
