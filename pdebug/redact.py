@@ -131,7 +131,8 @@ _STOP_UNQUOTED = re.compile(rb"[\s\"'\\,;&)}\]]")
 class _Spans:
     """Replacements to make: ``(start, end, new bytes)``; later overlapping ones lose."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: bool = True) -> None:
+        self.tokens = tokens  # whether the token patterns run (for a re-encoded value too)
         self.items: list[tuple[int, int, bytes]] = []
         self.failures = 0  # structural look-ups that did not end (see _MAX_FAILURES)
         self.fallbacks: set[tuple[int, int]] = set()  # the windows _fallback has done
@@ -320,7 +321,9 @@ def _reencode(data: bytes, start: int, end: int, change: Any, spans: _Spans) -> 
         return
     new = change(value)
     if new != value:
-        spans.add(start, end, orjson.dumps(new))
+        # The new value replaces the whole span and so wins over every span found inside
+        # it (a PEM block, a token in a sibling field): it is redacted again on its own.
+        spans.add(start, end, _redact(orjson.dumps(new), spans.tokens))
 
 
 # --- the markers ---
@@ -379,31 +382,11 @@ def _header_object(data: bytes, quote: int, spans: _Spans) -> None:
                 out[k] = _redacted_value(k, v)
             elif k in _MATCHERS:
                 out[k] = _all_strings(v, k)
-            elif k in ("key", "name"):
-                out[k] = _tokens_out(v)
             else:
                 out[k] = v
         return out
 
     _reencode(data, start, end, change, spans)
-
-
-def _tokens_out(value: Any) -> Any:
-    """``value`` with a token the pattern stage would hide hidden here (its span wins).
-
-    The re-encoded header object replaces its whole span, so a token in its name
-    (``{"name": "x-AKIA...-token", ...}``) must go here or it stays. Only the name: any
-    other change would re-encode an enclosing object that is no header (node metadata
-    holding a credential-named key) over the spans found inside it (a PEM block).
-    """
-    if not isinstance(value, str):
-        return value
-    raw = value.encode()
-    if _JWT.search(raw) or _CLOUD.search(raw) or _USERINFO.search(raw):
-        return REDACTED
-    if _SCHEME.search(raw.lower()):
-        return REDACTED
-    return value
 
 
 def _text_value(data: bytes, low: bytes, a: int, after: int, spans: _Spans) -> None:
@@ -603,7 +586,7 @@ def _hits(low: bytes) -> _Hits | None:
 
 
 def _redact(data: bytes, tokens: bool, nested: bool = False) -> bytes:
-    spans = _Spans()
+    spans = _Spans(tokens)
     low = data.lower()  # ASCII only: the same offsets
     hits = _hits(low)
     if hits is None:
