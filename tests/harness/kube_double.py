@@ -670,6 +670,8 @@ class _Handler(BaseHTTPRequestHandler):
             record(0)
             double._stop.wait()
             return
+        # recorded before the answer: a client that has its 101 may read the log at once
+        record(101)
         self.send_response(101, "Switching Protocols")
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
@@ -677,7 +679,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Sec-WebSocket-Protocol", PORTFORWARD_PROTOCOL)
         self.end_headers()
         self.wfile.flush()
-        record(101)
         double._relay(_WebSocket(self.request, double._stop), pod, ports)
 
 
