@@ -96,3 +96,60 @@ def fragment_given(label: str, doc: object) -> InvalidInput | None:
         f"{label}: a piece of a config dump ({', '.join(keys)} alone, as pasted), not a whole one",
         hint="save the whole dump: curl -s localhost:15000/config_dump > dump.json",
     )
+
+
+#: Fields of istiod's legacy ``/debug/syncz`` SyncStatus items (beside ``proxy``).
+_SYNC_FIELDS = frozenset(
+    ("cluster_sent", "cluster_acked", "listener_sent", "listener_acked", "proxy_version")
+)
+
+
+def _sync_statuses(value: object) -> bool:
+    """A legacy ``/debug/syncz`` answer: a list of SyncStatus objects."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(item, dict) and "proxy" in item and not _SYNC_FIELDS.isdisjoint(item)
+            for item in value[:5]
+        )
+    )
+
+
+def _client_configs(value: object) -> bool:
+    """An ``istio.io/debug/syncz`` DiscoveryResponse (istioctl proxy-status -o json)."""
+    if not isinstance(value, dict):
+        return False
+    url = value.get("typeUrl", value.get("type_url"))
+    if isinstance(url, str) and (url.endswith(".ClientConfig") or url.endswith("/syncz")):
+        return True
+    resources = value.get("resources")
+    return (
+        isinstance(resources, list)
+        and bool(resources)
+        and all(
+            isinstance(r, dict) and str(r.get("@type", "")).endswith(".ClientConfig")
+            for r in resources[:5]
+        )
+    )
+
+
+def syncz_given(label: str, doc: object) -> InvalidInput | None:
+    """The error for istiod's sync status given where a proxy's dump is read.
+
+    Its four shapes (the legacy list, the xDS answer, either keyed by istiod replica) were
+    "not an Envoy config dump (no 'configs' list)" or "a JSON array of N resources".
+    None: ``doc`` is not one.
+    """
+    one = _sync_statuses(doc) or _client_configs(doc)
+    if not one and isinstance(doc, list) and doc:
+        one = all(_client_configs(v) for v in doc[:5])
+    if not one and isinstance(doc, dict) and doc:
+        one = all(_sync_statuses(v) or _client_configs(v) for v in list(doc.values())[:5])
+    if not one:
+        return None
+    return InvalidInput(
+        f"{label}: this is istiod's sync status (GET :15014/debug/syncz, or istioctl "
+        "proxy-status -o json|yaml), not a proxy's config dump",
+        hint=f"read it with: pdebug status --file {'-' if label == 'stdin' else label}",
+    )

@@ -1,0 +1,231 @@
+"""usersaudit: what users ask of istioctl proxy-config / proxy-status, answered on others' inputs.
+
+Each test pins one answer the audit (changes/usersaudit.md) found wrong or unclear, on
+inputs other people produced: istioctl's own test data (fixtures/istioctl), the public
+corpus (fixtures/corpus) and real Envoy captures (fixtures/real).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pdebug.errors import ExitCode
+from tests.harness import FIXTURES, ISTIOCTL
+
+SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
+CLUSTERS = FIXTURES / "real/sidecar/clusters.json"
+ZTUNNEL = ISTIOCTL / "ztunnel-config/dump.json"
+XDS = ISTIOCTL / "proxy-status/xds"
+LEGACY = ISTIOCTL / "proxy-status/legacy-http-syncz"
+
+#: istiod's sync status in each shape people save it: legacy {istiod: [SyncStatus]},
+#: xDS {istiod: DiscoveryResponse}, istioctl ps -o json (the bare response), -o yaml.
+SYNCZ = [
+    LEGACY / "http_syncz_single_pilot.reconstructed.json",
+    XDS / "xds_syncz_two_namespaces.reconstructed.json",
+    XDS / "multiXdsStatusSinglePilot.json",
+    XDS / "multiXdsStatusSinglePilot.yaml",
+]
+
+
+def _one_error(result, code: int) -> tuple[str, str]:
+    assert result.code == code, result.err
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 2, result.err
+    assert lines[0].startswith("pdebug: error: ") and lines[1].startswith("hint: ")
+    return lines[0], lines[1]
+
+
+# --- istioctl's -l/--selector (istio/istio PR#53089, #27490) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["clusters", SIDECAR, "-l", "app=productpage"], "clusters"),
+        (["pc", "listener", "--selector", "app=productpage"], "listeners"),
+        (["x", "envoy-stats", "-lapp=productpage"], "stats"),
+        (["stats", "--selector=app=productpage", CLUSTERS], "stats"),
+        (["-n", "shop", "check", "-l", "app=productpage"], "check"),
+    ],
+)
+def test_selector_on_a_one_proxy_command_says_how_to_read_many(pdebug, args, command):
+    """It was Click's "No such option: -l" and "see --help", which has no selector."""
+    error, hint = _one_error(pdebug(*args), ExitCode.USAGE)
+    assert error == f"pdebug: error: pdebug {command} has no -l/--selector: it reads one proxy"
+    assert "deploy/NAME or svc/NAME" in hint
+    assert "pdebug snapshot -l app=productpage -o FILE, then pdebug check FILE" in hint
+
+
+def test_selector_on_status_points_at_namespace_and_diff(pdebug):
+    error, hint = _one_error(pdebug("ps", "-l", "app=web"), ExitCode.USAGE)
+    assert error.endswith("pdebug ps has no -l/--selector: it shows every proxy istiod knows")
+    assert "pdebug ps -n NS" in hint and "pdebug diff POD" in hint
+
+
+def test_selector_in_the_hint_is_quoted_for_the_shell(pdebug):
+    _, hint = _one_error(pdebug("clusters", SIDECAR, "-l", "app in (a,b)"), ExitCode.USAGE)
+    assert "pdebug snapshot -l 'app in (a,b)' -o FILE" in hint
+
+
+# --- istioctl commands pdebug has no twin of -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "says", "points_at"),
+    [
+        ("bug-report", "pdebug snapshot", "pdebug snapshot -n NS -o incident.tar.gz"),
+        ("analyze", "reads proxies, not Istio's config", "pdebug check POD"),
+        ("version", "pdebug --version", "pdebug bootstrap POD"),
+        ("dashboard", "no browser needed", "pdebug all POD"),
+    ],
+)
+def test_istioctl_only_commands_name_the_pdebug_way(pdebug, word, says, points_at):
+    """bug-report was "did you mean report?" (report renders; snapshot captures)."""
+    error, hint = _one_error(pdebug(word, "-A"), ExitCode.USAGE)
+    assert error.startswith(f"pdebug: error: no such command '{word}' (istioctl's): ")
+    assert says in error
+    assert points_at in hint
+    assert "did you mean" not in hint
+
+
+# --- istiod's sync status given where a proxy's dump is read -------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "source"),
+    [
+        (command, source)
+        for command in ("clusters", "listeners", "all", "check", "stats")
+        for source in SYNCZ
+        if command != "stats" or source.suffix == ".json"  # pdebug stats reads no YAML
+    ],
+    ids=str,
+)
+def test_sync_status_given_as_a_dump_says_pdebug_status(pdebug, source, command):
+    """It was "not an Envoy config dump (no 'configs' list)"."""
+    error, hint = _one_error(pdebug(command, source), ExitCode.INVALID_INPUT)
+    assert "this is istiod's sync status" in error
+    assert hint == f"hint: read it with: pdebug status --file {source}"
+    assert pdebug("status", "--file", source).code == ExitCode.OK  # and it does
+
+
+def test_sync_status_as_a_bare_list_on_stdin(pdebug, monkeypatch):
+    """The legacy answer of one istiod (a JSON array) was "a JSON array of 2 resources"."""
+    import io
+
+    body = json.loads(SYNCZ[0].read_bytes())["istiod1"]
+    raw = json.dumps(body).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    _, hint = _one_error(pdebug("routes", "-"), ExitCode.INVALID_INPUT)
+    assert hint == "hint: read it with: pdebug status --file -"
+
+
+def test_sync_status_given_to_ztunnel_config(pdebug):
+    """It was "not a ztunnel config dump (no workloads, ...)"."""
+    result = pdebug("zc", "all", "-f", XDS / "multiXdsStatusSinglePilot.json")
+    error, hint = _one_error(result, ExitCode.INVALID_INPUT)
+    assert "this is istiod's sync status" in error
+    assert "pdebug status --file" in hint
+
+
+def test_a_config_dump_is_not_taken_for_a_sync_status(pdebug):
+    for source in (SIDECAR, CLUSTERS, ZTUNNEL):
+        result = pdebug("clusters", source)
+        assert "sync status" not in result.err
+
+
+# --- the wrong document given to pdebug stats -----------------------------------------
+
+
+def test_stats_given_clusters_json_points_at_endpoints(pdebug):
+    """It was "JSON without a 'stats' list", with a capture hint."""
+    error, hint = _one_error(pdebug("stats", CLUSTERS), ExitCode.INVALID_INPUT)
+    assert "this is Envoy's GET /clusters?format=json (endpoint health), not /stats" in error
+    assert f"pdebug endpoints {CLUSTERS}" in hint
+    assert pdebug("endpoints", CLUSTERS).code == ExitCode.OK
+
+
+def test_stats_given_a_ztunnel_dump_points_at_zc(pdebug):
+    error, hint = _one_error(pdebug("stats", ZTUNNEL), ExitCode.INVALID_INPUT)
+    assert "this is a ztunnel config dump, not Envoy's /stats" in error
+    assert f"pdebug zc all -f {ZTUNNEL}" in hint
+
+
+# --- a /clusters document given to a view that needs the dump ---------------------------
+
+
+@pytest.mark.parametrize("command", ["listeners", "routes", "secrets", "bootstrap"])
+def test_clusters_json_to_a_view_without_clusters_json_option(pdebug, command):
+    """The hint said "add --clusters-json FILE", an option these views do not have."""
+    result = pdebug(command, CLUSTERS)
+    error, hint = _one_error(result, ExitCode.INVALID_INPUT)
+    assert "this is a /clusters?format=json document" in error
+    assert "--clusters-json" not in hint
+    assert f"pdebug endpoints {CLUSTERS} shows what it holds" in hint
+    assert pdebug(command, "--clusters-json", CLUSTERS, SIDECAR).code == ExitCode.USAGE
+
+
+def test_clusters_json_to_the_clusters_view_says_where_it_goes(pdebug):
+    _, hint = _one_error(pdebug("clusters", CLUSTERS), ExitCode.INVALID_INPUT)
+    assert hint.endswith("save GET /config_dump and pass this file beside it as --clusters-json")
+    assert pdebug("clusters", SIDECAR, "--clusters-json", CLUSTERS).code == ExitCode.OK
+
+
+# --- a directory given as the dump -------------------------------------------------------
+
+
+def test_a_directory_names_the_dump_files_in_it(pdebug):
+    """The corpus keeps each dump in its own directory; the hint now names the file."""
+    where = FIXTURES / "corpus/istio/2018-06-pilot"
+    error, hint = _one_error(pdebug("clusters", where), ExitCode.INVALID_INPUT)
+    assert error.endswith("is a directory, not a dump file")
+    assert hint == f"hint: pass the config_dump JSON file inside it: {where}/configdump.json"
+    assert pdebug("clusters", where / "configdump.json").code == ExitCode.OK
+
+
+def test_a_directory_with_many_or_no_dumps(pdebug, tmp_path):
+    for n in range(5):
+        (tmp_path / f"d{n}.json").write_text("{}")
+    _, hint = _one_error(pdebug("clusters", tmp_path), ExitCode.INVALID_INPUT)
+    assert hint.endswith(f"{tmp_path}/d2.json (5 in all)")
+    empty = tmp_path / "sub"
+    empty.mkdir()
+    _, hint = _one_error(pdebug("clusters", empty), ExitCode.INVALID_INPUT)
+    assert hint == "hint: pass the config_dump JSON file inside it"
+
+
+# --- proxy-status: STALE hidden by the SUBSCRIBED TYPES table (istio/istio#13492) ------
+
+
+def test_status_types_table_names_the_proxies_out_of_sync(pdebug):
+    source = XDS / "xds_syncz_single_pilot.reconstructed.json"
+    result = pdebug("status", "--file", source)
+    assert result.code == ExitCode.OK
+    assert "STALE" not in result.out  # istioctl's table, cell for cell
+    assert result.out == (XDS / "multiXdsStatusSinglePilot.txt").read_text()
+    (line,) = result.err.splitlines()
+    assert line.startswith(
+        "note: 2 of 2 proxies out of sync with istiod, which this table does not show: "
+        "proxy1, proxy2; -o wide names the types"
+    )
+    wide = pdebug("status", "--file", source, "-o", "wide")
+    assert wide.err == "" and "CDS,EDS" in wide.out  # the wide table shows them itself
+    assert pdebug("status", "--file", source, "-o", "json").err == ""
+    assert pdebug("status", "--file", source, "--layout", "fixed").err == ""
+
+
+def test_status_note_only_names_proxies_out_of_sync(pdebug, tmp_path):
+    doc = json.loads((XDS / "xds_syncz_single_pilot.reconstructed.json").read_text())
+    for answer in doc.values():
+        for resource in answer["resources"]:
+            for config in resource.get("genericXdsConfigs", []):
+                if config.get("configStatus") in ("STALE", "ERROR"):
+                    config["configStatus"] = "SYNCED"
+    synced = tmp_path / "synced.json"
+    synced.write_text(json.dumps(doc))
+    result = pdebug("status", "--file", synced)
+    assert result.code == ExitCode.OK and result.err == ""
