@@ -229,3 +229,35 @@ def test_status_note_only_names_proxies_out_of_sync(pdebug, tmp_path):
     synced.write_text(json.dumps(doc))
     result = pdebug("status", "--file", synced)
     assert result.code == ExitCode.OK and result.err == ""
+
+
+# --- istioctl < 1.22's proxy-config workload (istio/istio#42809, #42410) -----------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pc", "workload", "-f", ZTUNNEL],
+        ["proxy-config", "workloads", "--file", ZTUNNEL],
+        ["pc", "-f", ZTUNNEL, "workload"],
+    ],
+)
+def test_pc_workload_is_zc_workload(pdebug, args):
+    """It was "istioctl has no such proxy-config view"; istioctl had it before 1.22."""
+    result = pdebug(*args)
+    assert result.code == ExitCode.OK, result.err
+    assert result.out == (ISTIOCTL / "ztunnel-config/workloadsummary.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("view", "points_at"),
+    [
+        ("certificate", "pdebug zc certificate (istioctl ztunnel-config)"),
+        ("connections", "pdebug zc connections (istioctl ztunnel-config)"),
+        ("stats", "pdebug stats (istioctl x envoy-stats)"),
+    ],
+)
+def test_pc_with_a_view_of_another_command_points_at_it(pdebug, view, points_at):
+    error, hint = _one_error(pdebug("pc", view, "-f", SIDECAR), ExitCode.USAGE)
+    assert error.endswith(f"pdebug pc {view}: istioctl has no such proxy-config view")
+    assert points_at in hint

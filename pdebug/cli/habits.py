@@ -183,6 +183,15 @@ def _subcommand_at(rest: list[str]) -> int:
     return i
 
 
+#: ztunnel-config's views (and the names people try after pc): its tables, not Envoy's.
+_ZTUNNEL_VIEWS = frozenset(
+    {"service", "services", "svc", "policy", "policies", "certificate", "certificates"}
+    | {"certs", "connections", "cons"}
+)
+#: istioctl < 1.22's ``proxy-config workload`` (a ztunnel's workloads): ``zc workload``.
+_PC_WORKLOAD = frozenset({"workload", "workloads"})
+
+
 def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
     """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
     i = _subcommand_at(rest)
@@ -203,10 +212,12 @@ def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
         )
     command = VIEWS.get(view)
     if command is None:
-        raise UsageError(
-            f"pdebug {pc} {view}: istioctl has no such proxy-config view",
-            hint=f"views: {_VIEW_LIST}",
-        )
+        hint = f"views: {_VIEW_LIST}"
+        if view in _ZTUNNEL_VIEWS:
+            hint = f"a ztunnel's {view}: pdebug zc {view} (istioctl ztunnel-config); {hint}"
+        elif view == "stats":
+            hint = f"Envoy's stats: pdebug stats (istioctl x envoy-stats); {hint}"
+        raise UsageError(f"pdebug {pc} {view}: istioctl has no such proxy-config view", hint=hint)
     return command, others
 
 
@@ -402,6 +413,10 @@ def normalize(args: list[str]) -> list[str]:
             hint="e.g. pdebug -n NS clusters pod/NAME; pdebug --help lists the commands",
         )
     command, rest = rest[0], rest[1:]
+    if command in ("proxy-config", "pc") and _subcommand_at(rest) < len(rest):
+        at = _subcommand_at(rest)
+        if rest[at] in _PC_WORKLOAD:  # istioctl < 1.22: pc workload, zc workload since
+            return normalize(root + moved + ["zc", "workload"] + rest[:at] + rest[at + 1 :])
     if command in ("proxy-config", "pc"):
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):

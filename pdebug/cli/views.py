@@ -265,7 +265,8 @@ def proxy_config_cmd(
 
     VIEW is one of istioctl's names: cluster|clusters|c, listener|listeners|l,
     route|routes|r, endpoint|endpoints|ep, secret|secrets|s, bootstrap|b, ecds, all|a,
-    eds, rootca-compare|rc. Everything after VIEW goes to that command, so a line from
+    eds, rootca-compare|rc; workload (istioctl before 1.22: a ztunnel's workloads) is
+    pdebug zc workload. Everything after VIEW goes to that command, so a line from
     istioctl's docs works with istioctl replaced by pdebug. log is not supported: pdebug
     never changes Envoy's log levels (it only reads).
 
