@@ -261,3 +261,41 @@ def test_pc_with_a_view_of_another_command_points_at_it(pdebug, view, points_at)
     error, hint = _one_error(pdebug("pc", view, "-f", SIDECAR), ExitCode.USAGE)
     assert error.endswith(f"pdebug pc {view}: istioctl has no such proxy-config view")
     assert points_at in hint
+
+
+# --- endpoint filters that can match nothing (istio/istio PR#8569's --status) ------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["endpoints", ISTIOCTL / "proxy-config-endpoints/clusters.json"],
+        ["endpoints", SIDECAR, "--clusters-json", CLUSTERS],
+        ["eds", ISTIOCTL / "proxy-config-eds/configdump.json"],
+    ],
+)
+def test_a_misspelt_status_is_named_not_read_as_none(pdebug, args):
+    """``--status unhealty`` said only "No endpoints match the filter." (read: none is)."""
+    right = pdebug(*args, "--status", "unhealthy")
+    typo = pdebug(*args, "--status", "unhealty")
+    assert typo.code == right.code == ExitCode.OK
+    assert typo.err.splitlines()[-1] == (
+        "No endpoints match the filter: --status 'unhealty' is no health status Envoy has "
+        "(HEALTHY, UNHEALTHY, DRAINING, TIMEOUT, DEGRADED, UNKNOWN)."
+    )
+    assert "is no health status" not in right.err
+
+
+def test_eds_address_without_a_port_says_it_takes_one(pdebug):
+    """istioctl's eds --address is IP:PORT (its endpoint --address the IP alone)."""
+    source = ISTIOCTL / "proxy-config-eds/configdump.json"
+    listed = pdebug("eds", source).out.splitlines()[1].split()[0]
+    ip, _, port = listed.rpartition(":")
+    assert pdebug("eds", source, "--address", listed).out.count("\n") >= 2
+    bare = pdebug("eds", source, "--address", ip)
+    assert bare.code == ExitCode.OK and bare.out.count("\n") == 1  # istioctl's header alone
+    assert bare.err.splitlines()[-1] == (
+        "No endpoints match the filter: --address is IP:PORT here, as istioctl's eds "
+        f"(e.g. --address {ip}:9080; pdebug endpoints takes the IP alone)."
+    )
+    assert "IP:PORT" not in pdebug("eds", source, "--address", f"{ip}:1").err
