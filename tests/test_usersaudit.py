@@ -299,3 +299,17 @@ def test_eds_address_without_a_port_says_it_takes_one(pdebug):
         f"(e.g. --address {ip}:9080; pdebug endpoints takes the IP alone)."
     )
     assert "IP:PORT" not in pdebug("eds", source, "--address", f"{ip}:1").err
+
+
+# --- what pdebug dump saves, said where a user looks (its help) --------------------------
+
+
+def test_dump_help_names_every_document_it_saves(pdebug):
+    """The help said "/clusters and /server_info"; the bundle holds /stats too (#17)."""
+    from pdebug.snapshot.capture import DUMP_PATHS
+
+    text = " ".join(pdebug("dump", "--help").out.split())
+    first = text.split("Usage: pdebug dump [OPTIONS] SOURCE ")[1].split(" for later.")[0]
+    for path in DUMP_PATHS.values():
+        assert path.lstrip("/") in first, path  # the summary --help lists too
+    assert "/stats" in text.split("--output FILE")[1].split("--force")[0]
