@@ -313,3 +313,72 @@ def test_dump_help_names_every_document_it_saves(pdebug):
     for path in DUMP_PATHS.values():
         assert path.lstrip("/") in first, path  # the summary --help lists too
     assert "/stats" in text.split("--output FILE")[1].split("--force")[0]
+
+
+# --- Envoy Gateway's egctl output given as a dump (peer tool, users.md 2.5) -------------
+
+EGCTL = FIXTURES / "corpus/envoy-gateway"
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "program"),
+    [
+        ("egctl-out/out.all.json", "config dumps by namespace and pod", '.["default"]["eg"]'),
+        (
+            "egctl-out/out.cluster.json",
+            "config dumps by namespace and pod",
+            '{configs: [.["default"]["eg"]]}',
+        ),
+        (
+            "translate/jwt-single-route-single-match-to-xds.all.json",
+            "translated xDS",
+            '.["xds"]["envoy-gateway-system/eg"]',
+        ),
+    ],
+)
+def test_egctl_output_names_the_jq_that_takes_one_proxy_out(pdebug, name, where, program):
+    """It was "not an Envoy config dump (no 'configs' list)"; the hint's jq works."""
+    source = EGCTL / name
+    error, hint = _one_error(pdebug("clusters", source), ExitCode.INVALID_INPUT)
+    assert error.endswith(
+        f"this is egctl's output (Envoy Gateway: {where}), not one proxy's config dump"
+    )
+    assert hint == f"hint: take one proxy out: jq '{program}' {source} | pdebug all -"
+
+
+def test_what_the_egctl_hint_takes_out_reads(pdebug, tmp_path):
+    """The hint's jq, done in Python: a section alone, wrapped in configs, is read."""
+    doc = json.loads((EGCTL / "egctl-out/out.cluster.json").read_text())
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"configs": [doc["default"]["eg"]]}))
+    result = pdebug("clusters", one)
+    assert result.code == ExitCode.OK and "xds_cluster" in result.out
+    whole = json.loads((EGCTL / "egctl-out/out.all.json").read_text())["default"]["eg"]
+    one.write_text(json.dumps(whole))
+    assert pdebug("clusters", one).out == result.out
+
+
+# --- a certificate in a file, not in the dump (istio/istio#28099, OUTPUT_CERTS) --------
+
+
+def test_a_certificate_file_is_not_called_expired(pdebug, tmp_path):
+    doc = json.loads((ISTIOCTL / "proxy-config-secret/istio/config_dump.json").read_text())
+    for config in doc["configs"]:
+        for entry in config.get("dynamic_active_secrets", []):
+            if entry["name"] == "default":
+                chain = {"filename": "/etc/certs/cert-chain.pem"}
+                entry["secret"]["tls_certificate"]["certificate_chain"] = chain
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    result = pdebug("secrets", dump)
+    assert result.code == ExitCode.OK
+    row = next(line for line in result.out.splitlines() if line.startswith("default "))
+    assert row.split()[1:3] == ["ACTIVE", "false"]  # istioctl's cells
+    assert result.err == (
+        "secret default: its certificate is the file /etc/certs/cert-chain.pem on the proxy, "
+        "not in the dump: VALID CERT false means pdebug could not read it, not that it "
+        "expired.\n"
+    )
+    assert pdebug("secrets", dump, "-o", "json").err == ""
+    inline = pdebug("secrets", ISTIOCTL / "proxy-config-secret/istio/config_dump.json")
+    assert "on the proxy" not in inline.err

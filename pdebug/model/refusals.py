@@ -153,3 +153,46 @@ def syncz_given(label: str, doc: object) -> InvalidInput | None:
         "proxy-status -o json|yaml), not a proxy's config dump",
         hint=f"read it with: pdebug status --file {'-' if label == 'stdin' else label}",
     )
+
+
+def _one_dump(value: object) -> str | None:
+    """``"dump"`` (a whole config dump), ``"section"`` (one section of it), or None."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("configs"), list):
+        return "dump"
+    kind = value.get("@type")
+    return "section" if isinstance(kind, str) and kind.endswith("ConfigDump") else None
+
+
+def egctl_given(label: str, doc: object) -> InvalidInput | None:
+    """The error for Envoy Gateway's egctl output: dumps keyed by namespace and pod.
+
+    ``egctl config envoy-proxy all|cluster|...`` prints ``{NS: {POD: dump or section}}``,
+    ``egctl x translate --to xds`` ``{"xds": {"NS/NAME": dump}}``; both were "not an Envoy
+    config dump (no 'configs' list)". The hint is the jq that takes one proxy's out.
+    None: ``doc`` is not such output.
+    """
+    import json
+    import shlex
+
+    if not isinstance(doc, dict) or not doc:
+        return None
+    found: list[tuple[str, str, str]] = []
+    for outer, inner in list(doc.items())[:5]:
+        if not isinstance(inner, dict) or not inner:
+            return None
+        for name, value in list(inner.items())[:5]:
+            kind = _one_dump(value)
+            if kind is None:
+                return None
+            found.append((str(outer), str(name), kind))
+    outer, name, kind = found[0]
+    path = f".[{json.dumps(outer)}][{json.dumps(name)}]"
+    program = path if kind == "dump" else f"{{configs: [{path}]}}"
+    source = "" if label == "stdin" else " " + shlex.quote(label)
+    where = "translated xDS" if outer == "xds" else "config dumps by namespace and pod"
+    return InvalidInput(
+        f"{label}: this is egctl's output (Envoy Gateway: {where}), not one proxy's config dump",
+        hint=f"take one proxy out: jq {shlex.quote(program)}{source} | pdebug all -",
+    )
