@@ -382,3 +382,17 @@ def test_a_certificate_file_is_not_called_expired(pdebug, tmp_path):
     assert pdebug("secrets", dump, "-o", "json").err == ""
     inline = pdebug("secrets", ISTIOCTL / "proxy-config-secret/istio/config_dump.json")
     assert "on the proxy" not in inline.err
+
+
+@pytest.mark.parametrize(
+    ("source", "says", "points_at"),
+    [
+        (ZTUNNEL, "this is a ztunnel config dump, not istiod's sync status", "pdebug zc all -f"),
+        (EGCTL / "egctl-out/out.all.json", "this is egctl's output", "jq "),
+    ],
+)
+def test_status_file_names_a_ztunnel_dump_and_egctl_output(pdebug, source, says, points_at):
+    """Both were "not a syncz document ('workloads' holds neither ...)"."""
+    error, hint = _one_error(pdebug("status", "--file", source), ExitCode.INVALID_INPUT)
+    assert says in error
+    assert points_at in hint
