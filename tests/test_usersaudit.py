@@ -396,3 +396,11 @@ def test_status_file_names_a_ztunnel_dump_and_egctl_output(pdebug, source, says,
     error, hint = _one_error(pdebug("status", "--file", source), ExitCode.INVALID_INPUT)
     assert says in error
     assert points_at in hint
+
+
+def test_a_free_text_value_starting_with_l_is_no_selector(pdebug):
+    """``--fqdn -l`` / ``--filter -lds``: a value, not istioctl's -l."""
+    result = pdebug("clusters", SIDECAR, "--fqdn", "-l")
+    assert result.code == ExitCode.OK and "selector" not in result.err
+    result = pdebug("stats", CLUSTERS, "--filter", "-lds")
+    assert "selector" not in result.err

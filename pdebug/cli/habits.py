@@ -67,6 +67,10 @@ ISTIO_NS = frozenset(
 _ISTIO_NS = frozenset({"-i", "--istio-namespace"})
 #: Commands with ``-l/--selector`` of their own; the others read one proxy and say so.
 SELECTOR = frozenset({"snapshot", "assert"})
+#: Options whose value is free text (a regex, a header): ``--filter -lds`` is no ``-l``.
+_FREE_TEXT = frozenset(
+    {"--filter", "-H", "--header", "--ignore", "--fqdn", "--name", "--subset", "--cluster"}
+)
 #: istioctl's top-level commands pdebug has no twin of -> (why, what to run instead).
 ISTIOCTL_ONLY: dict[str, tuple[str, str]] = {
     "bug-report": (
@@ -280,8 +284,12 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
                 hint="pdebug endpoints SOURCE (-o json) shows each cluster's hosts, health "
                 "and outlier state from /clusters",
             )
-        if command not in SELECTOR and (
-            name in ("-l", "--selector") or (arg.startswith("-l") and arg[2:3] not in ("", "-"))
+        if (
+            command not in SELECTOR
+            and (i == 0 or rest[i - 1] not in _FREE_TEXT)
+            and (
+                name in ("-l", "--selector") or (arg.startswith("-l") and arg[2:3] not in ("", "-"))
+            )
         ):
             glued = arg[2:] if name not in ("-l", "--selector") else value if eq else None
             raise _selector_refused(command, glued if glued is not None else rest[i + 1 : i + 2])
