@@ -404,3 +404,14 @@ def test_a_free_text_value_starting_with_l_is_no_selector(pdebug):
     assert result.code == ExitCode.OK and "selector" not in result.err
     result = pdebug("stats", CLUSTERS, "--filter", "-lds")
     assert "selector" not in result.err
+
+
+def test_pc_help_says_istio_io_jq_recipes_need_camel_keys(pdebug):
+    """istio.io's `pc secret -o json | jq '.dynamicActiveSecrets'` is null without it."""
+    text = " ".join(pdebug("pc", "--help").out.split())
+    assert "needs --keys camel (or PDEBUG_KEYS=camel)" in text
+    source = ISTIOCTL / "proxy-config-secret/istio/config_dump.json"
+    plain = json.loads(pdebug("pc", "secret", "-f", source, "-o", "json").out)
+    camel = json.loads(pdebug("pc", "secret", "-f", source, "-o", "json", "--keys", "camel").out)
+    assert "dynamicActiveSecrets" not in plain
+    assert camel["dynamicActiveSecrets"][0]["name"] == "default"
