@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import random
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pdebug.redact import redact_bytes
+from pdebug.render.escape import escape_cell
+from pdebug.render.text import render_markdown
+from pdebug.views.table import Column, Lines, Stack, Table
 from tests.test_dump_textforms import TEXT, Admin, _member
 
 #: Envoy's text /stats as the tenth session's perflive3 saved it in a bundle: its
@@ -182,3 +191,179 @@ def _walk(doc: object, key: str):  # type: ignore[no-untyped-def]
     elif isinstance(doc, list):
         for v in doc:
             yield from _walk(v, key)
+
+
+# -- 2. -o markdown: bare URLs, e-mail addresses and @names stay text on GitHub ----------
+
+#: Text GFM's autolink extension (and GitHub) would turn into a link or a mention.
+LINKY = [
+    "http://evil.example/x", "https://a.b/c?d=e", "www.evil.example", "WWW.x.y", "ftp://f.g",
+    "HTTPS://Q.R", "mailto:a@b.c", "xmpp:a@b.c/r", "ops@example.com", "@team", "a.b+c@d-e.f",
+    "(www.x.y)", "*http://x.y*", "_www.x.y_", "~www.q.r~", "<http://x.y>", "[l](www.x.y)",
+    "x #", "#", "|www.a.b|", "`http://t.u`", "\\www.a.b", "http\\://a.b",
+]  # fmt: skip
+
+
+def _gfm(markdown: str) -> str:
+    cmarkgfm = pytest.importorskip("cmarkgfm")  # GitHub's own cmark-gfm (test-only)
+    from cmarkgfm.cmark import Options
+
+    return str(
+        cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+    )
+
+
+class _Html(HTMLParser):
+    """Each block's text as shown (``td``, ``h3``, ``li``, ``p``, ``pre``) and every tag."""
+
+    BLOCKS = ("td", "th", "h3", "li", "p", "pre", "strong")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.blocks: list[tuple[str, str]] = []
+        self.open: list[list[Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.add(tag)
+        if tag in self.BLOCKS:
+            self.open.append([tag, ""])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS:
+            done = self.open.pop()
+            self.blocks.append((done[0], done[1]))
+
+    def handle_data(self, data: str) -> None:
+        for block in self.open:
+            block[1] += data
+
+
+def _shown(markdown: str) -> _Html:
+    page = _Html()
+    page.feed(_gfm(markdown))
+    return page
+
+
+#: Tags the markdown pdebug writes may give; never ``a`` (a link) nor ``del``/``em``.
+_STRUCTURE = {"table", "thead", "tbody", "tr", "th", "td", "h3", "ul", "li", "strong", "code",
+              "pre", "p"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("http://evil.example/x", r"http\://evil.example/x"),
+        ("see https://a.b and ftp://c.d", r"see https\://a.b and ftp\://c.d"),
+        ("www.evil.example", r"www\.evil.example"),
+        ("(www.x.y)", r"(www\.x.y)"),
+        ("ops@example.com", "`ops@example.com`"),
+        ("ping @team", "`ping @team`"),
+        ("`a@b.c", "`` `a@b.c ``"),
+        ("a|b@c.d", r"`a\|b@c.d`"),
+        ("x<y@z.w", "`x<y@z.w`"),
+        # not links: as they were
+        ("outbound|9080||reviews.default.svc.cluster.local", "outbound\\|9080\\|\\|reviews.default"
+         ".svc.cluster.local"),
+        ("x@y", "x@y"),
+        ("a.www", "a.www"),
+        ("mailto:x", "mailto:x"),
+    ],
+)  # fmt: skip
+def test_a_link_in_a_cell_is_written_inert(name, written):
+    """By exact output: bare URLs get a backslash, an address is a code span."""
+    md = render_markdown(Table((Column("NAME"),), [(name,)]))
+    assert md.splitlines()[2][1:-1].strip() == written
+
+
+def test_link_in_a_title_a_list_and_a_line_is_written_inert():
+    """Parts outside table cells: a stack title, a header-less list, one line of words."""
+    md = render_markdown(
+        Stack(
+            [
+                (
+                    "www.a.b #",
+                    Table((Column("A"), Column("B")), [("http://x.y", "a@b.c")], header=False),
+                ),
+                ("a@b.c", Lines("No routes for http://x.y")),
+                ("plain", Lines("No routes found.")),
+            ]
+        )
+    )
+    assert md == (
+        "### www\\.a.b \\#\n\n"
+        "- **http\\://x.y** `a@b.c`\n"
+        "\n### `a@b.c`\n\n"
+        "```text\nNo routes for http://x.y\n```\n"
+        "\n### plain\n\n"
+        "No routes found.\n"
+    )
+
+
+@pytest.mark.parametrize("case", range(int(os.environ.get("PDEBUG_FUZZMD_CASES", "40"))))
+def test_seeded_links_render_as_written_by_cmark_gfm(case):
+    """Real cluster names with URL, address, mention and markup fragments: GitHub's own
+    renderer (cmark-gfm) shows each as written, in a table, a list, a title and a line,
+    with no link, emphasis or strikethrough."""
+    from tests.test_markdown_inert import FRAGMENTS, _names
+
+    rng = random.Random(int(os.environ.get("PDEBUG_FUZZMD_SEED", "7")) * 7919 + case)
+    names = _names()
+
+    def hostile() -> str:
+        name = rng.choice(names)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.choice([0, len(name), rng.randint(0, len(name))])
+            sep = rng.choice(["", " ", ".", "|"])
+            name = name[:at] + sep + rng.choice(LINKY + FRAGMENTS) + sep + name[at:]
+        return name.strip() or "x"
+
+    rows = [(hostile(), hostile()) for _ in range(3)]
+    cols = (Column("NAME"), Column("FQDN"))
+    title, line = hostile(), hostile()
+    md = render_markdown(
+        Stack(
+            [
+                (title, Table(cols, rows)),
+                ("list", Table(cols, rows, header=False)),
+                ("line", Lines(line)),
+            ]
+        )
+    )
+    page = _shown(md)
+    said = f"case {case}:\n{md}"
+    assert page.tags <= _STRUCTURE, (page.tags - _STRUCTURE, said)
+    cells = [text for tag, text in page.blocks if tag == "td"]
+    assert cells == [escape_cell(c).strip() for row in rows for c in row], said
+    titles = [text for tag, text in page.blocks if tag == "h3"]
+    assert titles == [escape_cell(title).strip(), "list", "line"], said
+    items = [text for tag, text in page.blocks if tag == "li"]
+    assert items == [f"{a} {b}".strip() for a, b in rows], said
+    labels = [text for tag, text in page.blocks if tag == "strong"]
+    assert labels == [a for a, _b in rows], said
+    last = [text for tag, text in page.blocks if tag in ("p", "pre")][-1]
+    assert last.rstrip("\n") == line, said
+
+
+def test_clusters_markdown_with_links_in_names_end_to_end(pdebug, tmp_path: Path):
+    """``clusters -o markdown`` on the real sidecar dump with URL and address names."""
+    from tests.test_markdown_inert import DUMP
+
+    doc = json.loads(DUMP.read_text())
+    section = next(c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump"))
+    marks = ["http://evil.example/", "www.evil.example.", "ops@example.com."]
+    entries = section["dynamic_active_clusters"][: len(marks)]
+    for mark, entry in zip(marks, entries, strict=True):
+        entry["cluster"]["name"] = mark + entry["cluster"]["name"]
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc))
+    r = pdebug("clusters", path, "-o", "markdown")
+    assert r.code == 0, r.err
+    assert "| http\\://evil.example/" in r.out
+    assert "| www\\.evil.example." in r.out
+    assert "| `ops@example.com." in r.out
+    try:
+        page = _shown(r.out)
+    except pytest.skip.Exception:
+        return
+    assert "a" not in page.tags, r.out
