@@ -367,3 +367,91 @@ def test_clusters_markdown_with_links_in_names_end_to_end(pdebug, tmp_path: Path
     except pytest.skip.Exception:
         return
     assert "a" not in page.tags, r.out
+
+
+# -- 3. an entry of a type not named ...ConfigDump, inside a section a view does not read --
+
+STRUCT_SECTION = {"@type": "type.googleapis.com/google.protobuf.Struct", "fields": {}}
+HIDDEN_NOTE = (
+    "note: section google.protobuf.Struct (1 entry) is not read by pdebug; "
+    "`pdebug all -o json` keeps it"
+)
+VIEWS = ("clusters", "listeners", "routes", "secrets", "bootstrap", "endpoints", "ecds")
+
+
+def _sidecar() -> dict[str, Any]:
+    from tests.test_markdown_inert import DUMP
+
+    return json.loads(DUMP.read_text())
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_every_view_names_an_entry_the_layout_search_cannot_find(pdebug, tmp_path, indent):
+    """Such an entry was named only by a view that read the section before it (the
+    layout search takes it for part of that section): `clusters` was silent about one
+    after the secrets section. Every position, every single view, pretty and compact."""
+    base = _sidecar()
+    for at in range(1, len(base["configs"]) + 1):
+        doc = json.loads(json.dumps(base))
+        doc["configs"].insert(at, STRUCT_SECTION)
+        path = tmp_path / f"d{at}.json"
+        path.write_text(json.dumps(doc, indent=indent))
+        for view in VIEWS:
+            got = pdebug(view, path)
+            assert got.code == 0, (at, view, got.err)
+            assert HIDDEN_NOTE in got.err.splitlines(), (at, view, got.err)
+        listed = json.loads(pdebug("all", path, "-o", "json").out)
+        assert listed == doc
+
+
+def test_typed_configs_written_like_entries_are_no_section(pdebug, tmp_path):
+    """A list of typed objects on one line (``},{"@type"``, here in a cluster's metadata)
+    looks like an entry to the byte search: reading the section says it is none."""
+    doc = _sidecar()
+    routes = next(c for c in doc["configs"] if c["@type"].endswith(".RoutesConfigDump"))
+    config = routes["dynamic_route_configs"][0]["route_config"]
+    config.setdefault("virtual_hosts", [{"name": "v", "domains": ["*"]}])
+    vhost = config["virtual_hosts"][0]
+    vhost["metadata"] = {
+        "filter_metadata": {"acme": {"l": [{"@type": "type.googleapis.com/a.B"}, {"@type": "c"}]}}
+    }
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc, separators=(",", ":")))
+    from pdebug.model.load import load
+
+    dump = load(path.read_bytes(), "t").dump
+    assert dump is not None
+    sec = next(s for s in dump.sections if s.kind == "routes")
+    assert sec.hides is not None and sec.hides()  # "maybe": the byte search alone
+    got = pdebug("clusters", path)
+    assert got.code == 0, got.err
+    assert "note: section" not in got.err
+    assert got.out == pdebug("clusters", _plain(tmp_path, doc)).out
+
+
+def _plain(tmp_path: Path, doc: dict[str, Any]) -> Path:
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+@pytest.mark.parametrize("indent", [2, 1, None])
+def test_the_byte_search_on_a_memory_map(tmp_path, indent):
+    """The input as pdebug maps a large file: found in a mapped section too."""
+    import mmap
+
+    from pdebug.model.load import load
+    from pdebug.model.sections import unread
+
+    doc = _sidecar()
+    doc["configs"].insert(4, STRUCT_SECTION)
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc, indent=indent))
+    with path.open("rb") as fh:
+        data = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY))
+        dump = load(data, "t", ("dynamic_active_clusters",)).dump
+        assert dump is not None
+        hiding = [s.type_url.rsplit(".", 1)[-1] for s in dump.sections if s.hides and s.hides()]
+        assert hiding == [doc["configs"][3]["@type"].rsplit(".", 1)[-1]]
+        assert unread(dump) == [(STRUCT_SECTION["@type"], 1)]
+        del dump

@@ -216,11 +216,23 @@ def unread(dump: ConfigDump) -> list[tuple[str, int]]:
     where it was) and named here, in dump order, so that no command drops one silently.
     """
     for sec in list(dump.sections):
-        if not sec.kind and sec.complete is not None:
+        if sec.complete is None:
+            continue
+        if not sec.kind:
             # Its members, split now (it is read by no view: small, as a rule): its bytes
             # may hold a section of a type the layout search does not find (not named
             # ``...ConfigDump``) after it, which then joins the sections (load._adopt).
             sec.raw("")
+        elif not sec.members_known and sec.hides is not None and sec.hides():
+            # A section the command did not read, whose bytes may hold such a section
+            # too (a byte search said so): its members tell. A document damaged there
+            # is let be, as before (the command read none of it).
+            from pdebug.errors import InvalidInput
+
+            try:
+                sec.raw("")
+            except InvalidInput:
+                pass
     counts: dict[str, int] = {}
     for sec in dump.sections:
         if not sec.kind:
