@@ -672,3 +672,18 @@ def test_a_rewrite_step_in_json_lists_the_added_headers(rewrites: _Rewrites) -> 
         "x-envoy-original-path": ["/both/x?k=1"],
     }
     assert (step["path"], step["host"]) == ("/b/x?k=1", "b.example")
+
+
+def test_a_large_dump_is_not_searched(pdebug, tmp_path, monkeypatch):
+    """Over SEARCH_LIMIT bytes of sections the view did not read: not searched (their
+    search costs about 0.2 ns a byte); `all` still names the entry, reading them all."""
+    from pdebug.model import sections
+
+    doc = _sidecar()
+    doc["configs"].insert(len(doc["configs"]), STRUCT_SECTION)  # after secrets
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc, indent=2))
+    assert HIDDEN_NOTE in pdebug("clusters", path).err
+    monkeypatch.setattr(sections, "SEARCH_LIMIT", 1000)
+    assert HIDDEN_NOTE not in pdebug("clusters", path).err
+    assert HIDDEN_NOTE in pdebug("all", path).err
