@@ -462,6 +462,7 @@ def test_the_byte_search_on_a_memory_map(tmp_path, indent):
 # -- 4. trace: the headers the router adds for a rewrite, against Envoy 1.40 --------------
 
 ADDED = ("x-envoy-original-path", "x-envoy-original-host", "x-forwarded-host")
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 
 
 def _rw(name: str, match: dict[str, Any], **act: Any) -> dict[str, Any]:
@@ -687,3 +688,24 @@ def test_a_large_dump_is_not_searched(pdebug, tmp_path, monkeypatch):
     monkeypatch.setattr(sections, "SEARCH_LIMIT", 1000)
     assert HIDDEN_NOTE not in pdebug("clusters", path).err
     assert HIDDEN_NOTE in pdebug("all", path).err
+
+
+@pytest.mark.parametrize(
+    ("filters", "suppress"),
+    [
+        # istioctl's camelCase, the v2 API's `config` Struct, no router, an unreadable value
+        ([{"name": "r", "typed_config": {"@type": _ROUTER, "suppressEnvoyHeaders": True}}], True),
+        ([{"name": "envoy.router", "config": {"suppress_envoy_headers": True}}], True),
+        ([{"name": "envoy.filters.http.router"}], False),
+        ([], False),
+        ([{"name": "r", "typed_config": {"@type": _ROUTER, "suppress_envoy_headers": 1}}], None),
+    ],
+)  # fmt: skip
+def test_the_routers_suppress_envoy_headers_in_every_spelling(filters, suppress) -> None:
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.trace.tracer import _suppresses_envoy_headers
+
+    hcm = msgspec.json.decode(json.dumps({"http_filters": filters}), type=s.HttpConnectionManager)
+    assert _suppresses_envoy_headers(hcm) is suppress
