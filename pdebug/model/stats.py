@@ -26,6 +26,9 @@ class Stat:
     #: A text readout (``name: "VALUE"``, a JSON string): its value is text, which may
     #: hold a secret; every other value is a number or a histogram's numbers.
     readout: bool = False
+    #: Its value is not known: an older pdebug's redaction replaced it in a bundle's
+    #: ``stats.txt`` (``name: [redacted]``). ``value`` is then empty; no view shows it.
+    unknown: bool = False
 
 
 def _number(value: Any) -> str:
@@ -84,6 +87,11 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
                 )
             out.append(Stat(str(entry["name"]), _number(value), readout=isinstance(value, str)))
         out.extend(_histograms(entry.get("histograms"), label))
+    from pdebug.model.textforms import REDACTED_KEY
+
+    redacted = doc.get(REDACTED_KEY)  # stats_document's, from a stats.txt
+    if isinstance(redacted, list):
+        out.extend(Stat(str(name), "", unknown=True) for name in redacted)
     return out
 
 
@@ -272,8 +280,34 @@ REJECTED = re.compile(r"(^|[._])update_rejected($|\{)")
 
 
 def rejected(stats: list[Stat]) -> list[Stat]:
-    """The non-zero ``*.update_rejected`` counters (CDS, LDS, RDS, EDS, SDS...)."""
-    return [s for s in stats if REJECTED.search(s.name) and s.value not in ("0", "0.0")]
+    """The non-zero ``*.update_rejected`` counters (CDS, LDS, RDS, EDS, SDS...).
+
+    A counter whose value is not known (:func:`unknown_rejected`) is not among them.
+    """
+    return [
+        s
+        for s in stats
+        if REJECTED.search(s.name) and s.value not in ("0", "0.0") and not _unread(s)
+    ]
 
 
-__all__ = ["REJECTED", "Stat", "parse", "rejected", "select"]
+def unknown_rejected(stats: list[Stat]) -> list[Stat]:
+    """The ``*.update_rejected`` counters whose value is not known.
+
+    Redacted in a bundle (:attr:`Stat.unknown`), or a text where a count belongs (a
+    ``stats.json`` whose value a redaction made ``"[redacted]"``).
+    """
+    return [s for s in stats if REJECTED.search(s.name) and _unread(s)]
+
+
+def _unread(stat: Stat) -> bool:
+    return stat.unknown or stat.readout
+
+
+def known(stats: list[Stat]) -> tuple[list[Stat], int]:
+    """The stats whose value is known, and how many were left out (:attr:`Stat.unknown`)."""
+    kept = [s for s in stats if not s.unknown]
+    return kept, len(stats) - len(kept)
+
+
+__all__ = ["REJECTED", "Stat", "known", "parse", "rejected", "select", "unknown_rejected"]
