@@ -450,9 +450,8 @@ def report(
     )
     from pdebug.views.wide import table_builders  # the one place views join the page
 
-    doc = report_data(
-        inputs.proxies, dataclasses.replace(meta, options=options, table_builders=table_builders)
-    )
+    meta = dataclasses.replace(meta, options=options, table_builders=table_builders, keep=keep)
+    doc = report_data(inputs.proxies, meta)
     page = render_page_bytes(doc)
     write_report(output, page)
     if keep is not None:

@@ -79,6 +79,10 @@ class ReportMeta:
             seconds (``pdebug report`` passes ``views/wide.py`` ``table_builders``):
             used instead of ``tables`` when set. On a big dump they are built in
             forked workers while the report draws the topology (the same page).
+        keep: Handed each proxy's working state (the checks' context, report and the
+            topology) once its part of the page is made, so that it is not freed object
+            by object then (``pdebug report`` passes ``pdebug.cli.linger``: the process
+            ends without freeing it; 0.025 s on the 5k-service dump). None: freed.
     """
 
     source: str
@@ -92,6 +96,7 @@ class ReportMeta:
     table_builders: (
         Callable[[ProxyData, datetime], list[tuple[float, Callable[[], dict[str, Any]]]]] | None
     ) = None
+    keep: Callable[..., None] | None = None
 
 
 def _stamp(t: datetime) -> str:
@@ -301,7 +306,7 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         else:
             why = "not captured: " + ("; ".join(info.errors) or "no documents")
         checks.update(error=None, warning=None, info=None, top=why, unchecked=why)
-    return {
+    out = {
         "name": info.name or proxy.source,
         "source": proxy.source,
         "summary": summary,
@@ -311,6 +316,9 @@ def proxy_data(proxy: ProxyData, meta: ReportMeta) -> dict[str, Any]:
         # each endpoint carried once: its node refers to its endpoints table row
         "graph": graph.plain(_endpoint_rows(tables), layout),
     }
+    if meta.keep is not None:
+        meta.keep(ctx, report, graph)
+    return out
 
 
 #: Estimated CPU seconds per byte of the sections drawn (5k-service bench dump,
