@@ -17,8 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
+from functools import cached_property
 from html import escape
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -27,6 +29,7 @@ from pdebug.report import assets
 
 __all__ = [
     "STATIC_ID",
+    "EncodedRows",
     "embed_json",
     "embed_json_bytes",
     "render_page",
@@ -150,6 +153,58 @@ def render_static(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+class EncodedRows(Sequence[Any]):
+    """A table's rows as JSON already (``pdebug report``'s worker sends them so).
+
+    The page embeds the bytes as they are (:func:`embed_json_bytes`): the same bytes as
+    the rows' own encoding, without decoding them into the document and encoding them
+    again. Read as a sequence (a test, the topology's rare rows looked up one by one),
+    they are decoded once. ``row_index``: what the topology reads of every endpoints row
+    (:func:`pdebug.report.topology.row_index`), made with the rows; None: not made.
+    """
+
+    def __init__(self, data: bytes, row_index: Any = None) -> None:
+        self.data = data
+        self.row_index = row_index
+
+    @cached_property
+    def _rows(self) -> list[Any]:
+        rows: list[Any] = orjson.loads(self.data)
+        return rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        return self._rows[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedRows):
+            return self._rows == other._rows
+        return isinstance(other, list) and self._rows == other
+
+    def __repr__(self) -> str:
+        return f"EncodedRows({len(self.data)} bytes)"
+
+
+def _encoded(value: Any) -> Any:
+    """The ``default`` of orjson: :class:`EncodedRows` as their bytes, nothing else."""
+    if isinstance(value, EncodedRows):
+        return orjson.Fragment(value.data)
+    raise TypeError
+
+
+def _decoded(value: Any) -> Any:
+    """:mod:`json`'s ``default``: :class:`EncodedRows` as their rows."""
+    if isinstance(value, EncodedRows):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def embed_json(doc: Any) -> str:
     r"""JSON that is safe inside ``<script type="application/json">``.
 
@@ -163,10 +218,10 @@ def embed_json(doc: Any) -> str:
 def embed_json_bytes(doc: Any) -> bytes:
     """:func:`embed_json` as UTF-8 bytes (what the page's file holds)."""
     try:
-        data = orjson.dumps(doc)
+        data = orjson.dumps(doc, default=_encoded)
     except (TypeError, orjson.JSONEncodeError):
         # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
-        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
+        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=_decoded)
         for raw, escaped in _ESCAPES:
             text = text.replace(raw, escaped)
         return text.encode()

@@ -23,6 +23,7 @@ endpoint runs the page draws; cut apart, each part would need the others' keys a
 from __future__ import annotations
 
 import operator
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -321,6 +322,7 @@ class Graph:
         self,
         endpoint_rows: Sequence[Sequence[Any]] | None = None,
         layout: Layout | None = None,
+        index: RowIndex | None = None,
     ) -> dict[str, Any]:
         """Compact plain data for the page.
 
@@ -335,11 +337,12 @@ class Graph:
         ``nodes`` and there is no ``endpoints`` key.
 
         ``layout``: :meth:`layout` of this graph, made before the rows were at hand
-        (the graph unchanged since); None: made here.
+        (the graph unchanged since); None: made here. ``index``: :func:`row_index` of
+        ``endpoint_rows``, made where the rows were made; None: made here.
         """
         lay = layout if layout is not None else self.layout()
         nodes, edges, counts = lay.nodes, lay.edges, lay.counts
-        table = _TableRows(endpoint_rows) if endpoint_rows is not None else None
+        table = _TableRows(endpoint_rows, index) if endpoint_rows is not None else None
         if lay.buckets is not None:
             if table is None:
                 runs = [run for bucket in lay.buckets for run in _bucket_runs(bucket)]
@@ -503,19 +506,21 @@ class _TableRows:
     sorted as the pairs are.
     """
 
-    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
-        self.rows = rows
+    def __init__(self, rows: Sequence[Sequence[Any]], index: RowIndex | None = None) -> None:
+        self.rows = rows  # read only for a run of listed items
         self.runs: list[list[Any]] = []
         self._by_cluster: dict[str, dict[str, int]] | None = None
         #: node status by EDS status, of the hosts of the runs whose status is None
         self._status: dict[str, str] = {}
         #: CLUSTER name -> group number, for the names runs take their rows from
         self._groups: dict[str, int] = {}
-        ends = [row[0] for row in rows]
-        self._names = [row[3] for row in rows]
-        self.sizes: dict[str, int] = {}
-        if "".join(ends).isascii() and len(set(zip(self._names, ends, strict=True))) == len(rows):
-            self.sizes = Counter(self._names)
+        names, of_row, sizes = index if index is not None else row_index(rows)
+        #: the CLUSTER names in the order met, and each row's as an index into them
+        self._names = names
+        self._of_row = array("I")
+        self._of_row.frombytes(of_row)
+        #: how many rows each CLUSTER name has; empty: no run's nodes are its rows
+        self.sizes: dict[str, int] = dict(zip(names, sizes, strict=True)) if sizes else {}
 
     def add(self, buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]) -> int:
         """Add the runs of ``buckets`` (in order); how many endpoint nodes they make."""
@@ -535,11 +540,11 @@ class _TableRows:
 
     def said(self) -> dict[str, Any]:
         """What the page carries: ``{"status", "rows", "runs"}`` (see the class)."""
-        return {
-            "status": self._status,
-            "rows": list(map(self._groups.get, self._names)) if self._groups else [],
-            "runs": self.runs,
-        }
+        rows: list[int | None] = []
+        if self._groups:
+            group = list(map(self._groups.get, self._names))
+            rows = list(map(group.__getitem__, self._of_row))
+        return {"status": self._status, "rows": rows, "runs": self.runs}
 
     def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
         """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
@@ -588,6 +593,35 @@ class _TableRows:
                 items.append([ENDPOINT, addrs[i], statuses[i], eds[i] + suffix, ""])
         shown = [statuses[i] for i in order]
         return [ci, shown[0] if shown.count(shown[0]) == len(shown) else shown, items]
+
+
+#: What :class:`_TableRows` reads of all the endpoints table's rows (:func:`row_index`).
+RowIndex = tuple[list[str], bytes, list[int] | None]
+
+
+def row_index(rows: Sequence[Sequence[Any]]) -> RowIndex:
+    """What :class:`_TableRows` needs of every row, as plain data ``marshal`` carries.
+
+    ``(names, of_row, sizes)``: the CLUSTER names in the order met; each row's name as
+    an index into them (``array("I")`` bytes); and how many rows each name has, or None
+    when a run can never be a group of rows: some ENDPOINT is not ASCII (the page would
+    sort it otherwise than Python), or a CLUSTER and ENDPOINT pair repeats. ``pdebug
+    report``'s worker makes it with the endpoints table, so the parent's part after the
+    join does not go over the 50k rows (on the 5k-service dump).
+    """
+    names = list(map(_CLUSTER_CELL, rows))
+    ends = list(map(_ENDPOINT_CELL, rows))
+    number = {name: i for i, name in enumerate(dict.fromkeys(names))}
+    of_row = array("I", map(number.__getitem__, names))
+    sizes: list[int] | None = None
+    if "".join(ends).isascii() and len(set(zip(names, ends, strict=True))) == len(rows):
+        counted = Counter(names)
+        sizes = [counted[name] for name in number]
+    return list(number), of_row.tobytes(), sizes
+
+
+_ENDPOINT_CELL = operator.itemgetter(0)
+_CLUSTER_CELL = operator.itemgetter(3)
 
 
 def expand(graph: dict[str, Any], tables: list[dict[str, Any]]) -> dict[str, Any]:
