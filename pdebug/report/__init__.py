@@ -42,7 +42,13 @@ from pdebug.model.bootstrap import summary_rows
 from pdebug.model.routes import RouteConfigRecord
 from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
-from pdebug.report.static import EncodedRows, embed_json, render_page, render_page_bytes
+from pdebug.report.static import (
+    EncodedRows,
+    embed_json,
+    render_page,
+    render_page_bytes,
+    render_page_parts,
+)
 from pdebug.report.topology import BAD, OK, WARN, Graph, Layout, build_graph, level_status
 
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ __all__ = [
     "embed_json",
     "render_page",
     "render_page_bytes",
+    "render_page_parts",
     "report_data",
     "write_report",
 ]
@@ -538,23 +545,30 @@ def check_output(path: str) -> None:
     check_writable(path)
 
 
-def write_report(path: str, html: str | bytes) -> None:
-    """Write ``html`` (text, or its UTF-8 bytes) to ``path`` atomically (``-``: stdout).
+def write_report(path: str, html: str | bytes | Sequence[bytes]) -> None:
+    """Write ``html`` to ``path`` atomically (``-``: stdout).
+
+    ``html``: the page's text, its UTF-8 bytes, or those bytes in pieces
+    (:func:`render_page_parts`), written one after another without joining them.
 
     Raises:
         SourceUnavailable: the file cannot be written (directory missing, permissions).
     """
-    import os
     import sys
 
+    if isinstance(html, str | bytes):
+        parts: Sequence[bytes] = [html.encode() if isinstance(html, str) else html]
+    else:
+        parts = html
     if path == "-":
-        sys.stdout.write(html if isinstance(html, str) else html.decode())
+        sys.stdout.write(b"".join(parts).decode())
         sys.stdout.flush()
         return
-    from pdebug.atomic import write_atomic
+    from pdebug.atomic import atomic_open
 
     try:
-        write_atomic(path, html.encode() if isinstance(html, str) else html)
+        with atomic_open(path) as fh:
+            fh.writelines(parts)
     except OSError as exc:
         parent = os.path.dirname(os.path.abspath(path))
         hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None

@@ -32,8 +32,10 @@ __all__ = [
     "EncodedRows",
     "embed_json",
     "embed_json_bytes",
+    "embed_json_parts",
     "render_page",
     "render_page_bytes",
+    "render_page_parts",
     "render_static",
 ]
 
@@ -154,13 +156,14 @@ def render_static(doc: dict[str, Any]) -> str:
 
 
 class EncodedRows(Sequence[Any]):
-    """A table's rows as JSON already (``pdebug report``'s worker sends them so).
+    """A table's rows as orjson wrote them (``pdebug report``'s worker sends them so).
 
-    The page embeds the bytes as they are (:func:`embed_json_bytes`): the same bytes as
-    the rows' own encoding, without decoding them into the document and encoding them
-    again. Read as a sequence (a test, the topology's rare rows looked up one by one),
-    they are decoded once. ``row_index``: what the topology reads of every endpoints row
-    (:func:`pdebug.report.topology.row_index`), made with the rows; None: not made.
+    The page embeds the bytes (:func:`embed_json_parts`, escaped as the rest of the
+    document): the same bytes as the rows' own encoding, without decoding them into the
+    document and encoding them again. Read as a sequence (a test, the topology's rare
+    rows looked up one by one), they are decoded once. ``row_index``: what the topology
+    reads of every endpoints row (:func:`pdebug.report.topology.row_index`), made with
+    the rows; None: not made.
     """
 
     def __init__(self, data: bytes, row_index: Any = None) -> None:
@@ -191,13 +194,6 @@ class EncodedRows(Sequence[Any]):
         return f"EncodedRows({len(self.data)} bytes)"
 
 
-def _encoded(value: Any) -> Any:
-    """The ``default`` of orjson: :class:`EncodedRows` as their bytes, nothing else."""
-    if isinstance(value, EncodedRows):
-        return orjson.Fragment(value.data)
-    raise TypeError
-
-
 def _decoded(value: Any) -> Any:
     """:mod:`json`'s ``default``: :class:`EncodedRows` as their rows."""
     if isinstance(value, EncodedRows):
@@ -217,18 +213,56 @@ def embed_json(doc: Any) -> str:
 
 def embed_json_bytes(doc: Any) -> bytes:
     """:func:`embed_json` as UTF-8 bytes (what the page's file holds)."""
+    return b"".join(embed_json_parts(doc))
+
+
+#: Where the document's JSON holds the rows of an :class:`EncodedRows` while it is
+#: written: a NUL byte, which orjson never writes (it writes U+0000 as ``\\u0000``).
+_HOLE = b"\x00"
+
+
+def embed_json_parts(doc: Any) -> list[bytes]:
+    """:func:`embed_json_bytes` in pieces, which the page's file holds one after another.
+
+    The rows of each :class:`EncodedRows` (nearly all of a big page) are a piece of
+    their own: escaped where they are, never copied into the document's JSON, so the
+    page is written without copying them (:func:`render_page_parts`).
+    """
+    held: list[bytes] = []
+
+    def hole(value: Any) -> Any:
+        if isinstance(value, EncodedRows):
+            held.append(value.data)
+            return orjson.Fragment(_HOLE)
+        raise TypeError
+
     try:
-        data = orjson.dumps(doc, default=_encoded)
+        data = orjson.dumps(doc, default=hole)
     except (TypeError, orjson.JSONEncodeError):
         # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
         text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=_decoded)
         for raw, escaped in _ESCAPES:
             text = text.replace(raw, escaped)
-        return text.encode()
-    # The same replacements on orjson's UTF-8 bytes (a page of 20 MB: each pass over the
-    # bytes is cheaper than over decoded text), each only when its character occurs.
-    # Looking for a 3-byte sequence is ~20x slower than for one byte: U+2028/2029 are
-    # looked for only when their first byte occurs at all.
+        return [text.encode()]
+    if not held:
+        return [_escaped(data)]
+    # Escaping piece by piece is escaping the whole: a piece ends at a JSON token (ASCII),
+    # never inside a character, and nothing escaped holds what is escaped.
+    pieces = data.split(_HOLE)
+    out = [_escaped(pieces[0])]
+    for rows, piece in zip(held, pieces[1:], strict=True):
+        out += [_escaped(rows), _escaped(piece)]
+    return out
+
+
+def _escaped(data: bytes) -> bytes:
+    """The UTF-8 bytes orjson wrote, with :data:`_ESCAPES` made.
+
+    The same replacements as on text, on the bytes (a page of 20 MB: each pass over the
+    bytes is cheaper than over decoded text), each only when its character occurs.
+    Looking for a 3-byte sequence is ~20x slower than for one byte: U+2028/2029 are
+    looked for only when their first byte occurs at all.
+    """
     lead = b"\xe2" in data
     for char, code in _BYTE_ESCAPES:
         if (lead or len(char) == 1) and char in data:
@@ -269,10 +303,17 @@ def render_page_bytes(doc: dict[str, Any]) -> bytes:
     The document's JSON (nearly all of a big page) is written as orjson made it: never
     decoded, joined into one text and encoded again.
     """
+    return b"".join(render_page_parts(doc))
+
+
+def render_page_parts(doc: dict[str, Any]) -> list[bytes]:
+    """:func:`render_page_bytes` in the pieces the file holds one after another.
+
+    What ``pdebug report`` writes (``write_report``): the big tables' rows as the
+    worker encoded them (:func:`embed_json_parts`), never joined into one copy.
+    """
     head, rest = assets.page().split("@DATA@")
     head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
     # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
     head = head.replace("@STATIC@", render_static(doc))
-    return b"".join(
-        (head.encode(), embed_json_bytes(doc), rest.replace("@JS@", assets.js()).encode())
-    )
+    return [head.encode(), *embed_json_parts(doc), rest.replace("@JS@", assets.js()).encode()]
