@@ -56,9 +56,27 @@ def _e(value: Any) -> str:
 
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
     out = ['<table class="data">', "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    for row in rows:
+        cells = ["" if c is None else str(c) for c in row]
+        if cells and _plain("".join(cells)):  # nothing to escape (most findings): as it is
+            out.append("<tr><td>" + "</td><td>".join(cells) + "</td></tr>")
+        else:
+            out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     out.append("</table>")
     return out
+
+
+#: What :func:`html.escape` replaces (with ``quote=True``, as :func:`_e` calls it).
+_MARKUP = ("&", "<", ">", '"', "'")
+
+
+def _plain(text: str) -> bool:
+    """Whether :func:`_e` leaves every character of ``text`` as it is.
+
+    Printable (:func:`~pdebug.render.escape.escape_cell` changes nothing), and none of
+    the characters HTML escapes.
+    """
+    return text.isprintable() and not any(ch in text for ch in _MARKUP)
 
 
 def _checks_line(c: dict[str, Any]) -> str:
