@@ -125,6 +125,9 @@ class Layout:
     counts: list[int]
     #: the clusters whose endpoints are kept as columns (``_endpoint_buckets``), or None
     buckets: list[list[tuple[int, _Endpoints]]] | None
+    #: per bucket of one cluster, what its run is before the table's rows are read
+    #: (:func:`_run_facts`; None for the others); None: worked out when they are
+    facts: list[_RunFacts | None] | None = None
 
 
 class Graph:
@@ -352,7 +355,7 @@ class Graph:
                 edges.extend(ep_edges)
                 counts[ENDPOINT] += len(ep_nodes)
             else:
-                counts[ENDPOINT] += table.add(lay.buckets, nodes)
+                counts[ENDPOINT] += table.add(lay.buckets, nodes, lay.facts)
         out = {
             "kinds": list(KIND_NAMES),
             "nodes": nodes,
@@ -389,10 +392,13 @@ class Graph:
         edges = [[e // width, e % width] for e in codes]
         counts = [len(group) for group in groups]
         buckets = None
+        facts: list[_RunFacts | None] | None = None
         if self._eps:
             first = sum(counts[:CLUSTER])
             buckets = self._endpoint_buckets(keys[first : first + counts[CLUSTER]], first)
-        return Layout(nodes, edges, counts, buckets)
+            # all a lone cluster's run needs but the table's rows, while the worker makes them
+            facts = _layout_facts(buckets, nodes)
+        return Layout(nodes, edges, counts, buckets, facts)
 
     def _endpoint_buckets(
         self, clusters: list[tuple[int, str]], first: int
@@ -522,19 +528,37 @@ class _TableRows:
         #: how many rows each CLUSTER name has; empty: no run's nodes are its rows
         self.sizes: dict[str, int] = dict(zip(names, sizes, strict=True)) if sizes else {}
 
-    def add(self, buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]) -> int:
-        """Add the runs of ``buckets`` (in order); how many endpoint nodes they make."""
+    def add(
+        self,
+        buckets: list[list[tuple[int, _Endpoints]]],
+        nodes: list[list[Any]],
+        facts: list[_RunFacts | None] | None = None,
+    ) -> int:
+        """Add the runs of ``buckets`` (in order); how many endpoint nodes they make.
+
+        A lone cluster's run is ``[ci, status, group]`` when the rows under its hosts'
+        name are its nodes (their number and statuses agree: :func:`_run_facts`), else
+        its items are listed. ``facts``: :attr:`Layout.facts` of these buckets; None:
+        worked out here.
+        """
+        if facts is None:
+            facts = _layout_facts(buckets, nodes)
         made = 0
-        for bucket in buckets:
-            if len(bucket) == 1:
-                ci, eps = bucket[0]
-                run = self._derived(ci, eps, nodes[ci][1])
-                if run is not None:
-                    self.runs.append(run)
-                    made += len(eps.statuses)
-                    continue
+        runs, sizes, groups, status = self.runs, self.sizes, self._groups, self._status
+        for bucket, fact in zip(buckets, facts, strict=True):
+            if fact is not None:
+                ci, listed, n, one, levels, agree = fact
+                if sizes.get(listed) == n:
+                    if levels is not None:
+                        for e, level in levels.items():  # in the order met: the page's bytes
+                            if e not in status:
+                                status[e] = level
+                    if agree:
+                        runs.append([ci, one, groups.setdefault(listed, len(groups))])
+                        made += n
+                        continue
             for ci, eps, order in _bucket_runs(bucket):
-                self.runs.append(self._listed(ci, eps, order, nodes[ci][1]))
+                runs.append(self._listed(ci, eps, order, nodes[ci][1]))
                 made += len(order)
         return made
 
@@ -545,32 +569,6 @@ class _TableRows:
             group = list(map(self._groups.get, self._names))
             rows = list(map(group.__getitem__, self._of_row))
         return {"status": self._status, "rows": rows, "runs": self.runs}
-
-    def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
-        """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
-        hosts, statuses = eps.hosts, eps.statuses
-        listed = hosts.listed
-        n = len(statuses)
-        if (
-            hosts.live
-            or listed is None
-            or not n
-            or self.sizes.get(listed) != n
-            or eps.suffixes != " in " + label
-        ):
-            return None
-        one: str | None = statuses[0]
-        if statuses.count(statuses[0]) != n:
-            eds = hosts.eds
-            status = self._status
-            for e in dict.fromkeys(eds):  # in the order met: the page's bytes every run
-                if e not in status:
-                    status[e] = level_status(endpoint_health(e))
-            if list(map(status.get, eds)) != statuses:
-                return None
-            one = None
-        group = self._groups.setdefault(listed, len(self._groups))
-        return [ci, one, group]
 
     def _listed(self, ci: int, eps: _Endpoints, order: list[int], label: str) -> list[Any]:
         """The run ``[ci, status, items]``: each node a row's index, or the node itself."""
@@ -593,6 +591,41 @@ class _TableRows:
                 items.append([ENDPOINT, addrs[i], statuses[i], eds[i] + suffix, ""])
         shown = [statuses[i] for i in order]
         return [ci, shown[0] if shown.count(shown[0]) == len(shown) else shown, items]
+
+
+#: What a lone cluster's run is, but for the table's rows (:func:`_run_facts`).
+_RunFacts = tuple[int, str, int, str | None, dict[str, str] | None, bool]
+
+
+def _layout_facts(
+    buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]
+) -> list[_RunFacts | None]:
+    """:func:`_run_facts` of each bucket of one cluster (None for the others)."""
+    return [
+        _run_facts(b[0][0], b[0][1], nodes[b[0][0]][1]) if len(b) == 1 else None for b in buckets
+    ]
+
+
+def _run_facts(ci: int, eps: _Endpoints, label: str) -> _RunFacts | None:
+    """What :meth:`_TableRows.add` reads of one cluster's endpoints, before the rows.
+
+    ``(ci, listed, n, one, levels, agree)``: the cluster node's index; the CLUSTER name
+    its rows are under and how many hosts it has; their one status, or None when they
+    differ: then ``levels``, each EDS status met (in that order) with its node status,
+    and ``agree``, whether those give each host's status. None: the run never takes its
+    nodes from the rows (live flags, no listed name, no host, or a detail that is not
+    ``STATUS in CLUSTER``).
+    """
+    hosts, statuses = eps.hosts, eps.statuses
+    listed = hosts.listed
+    n = len(statuses)
+    if hosts.live or listed is None or not n or eps.suffixes != " in " + label:
+        return None
+    if statuses.count(statuses[0]) == n:
+        return ci, listed, n, statuses[0], None, True
+    eds = hosts.eds
+    levels = {e: level_status(endpoint_health(e)) for e in dict.fromkeys(eds)}
+    return ci, listed, n, None, levels, list(map(levels.get, eds)) == statuses
 
 
 #: What :class:`_TableRows` reads of all the endpoints table's rows (:func:`row_index`).
