@@ -380,7 +380,11 @@ def _in_parallel(
         report = made[0]
         summary = _summary(proxy, ctx, report, info)
         graph = build_graph(ctx, report.findings)
-        return summary, graph, graph.layout()
+        layout = graph.layout()
+        from pdebug.report.static import warm
+
+        warm()  # the page's files, read while the worker works (not after the join)
+        return summary, graph, layout
 
     here = os.getpid()
 
