@@ -1,7 +1,7 @@
 """perfreport7 (#17): the report's shortcuts give the page the old paths gave.
 
 - The worker sends each table's rows as the JSON the page embeds
-  (:class:`~pdebug.report.static.EncodedRows`, ``report._sendable`` / ``_received``),
+  (:class:`~pdebug.report.static.EncodedRows`, ``report.sendable`` / ``received``),
   with what the topology reads of every endpoints row
   (:func:`~pdebug.report.topology.row_index`); the page is written in pieces
   (:func:`~pdebug.report.static.render_page_parts`).
@@ -188,11 +188,11 @@ def _made(
 
 def _as_sent(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` with each table as a worker sends it and the parent takes it back."""
-    from pdebug.report import _received, _sendable
+    from pdebug.report.worker import received, sendable
 
     out = dict(doc)
     out["proxies"] = [
-        {**p, "tables": [_received(_sendable(t)) for t in p["tables"]]} for p in doc["proxies"]
+        {**p, "tables": [received(sendable(t)) for t in p["tables"]]} for p in doc["proxies"]
     ]
     return out
 
@@ -293,32 +293,32 @@ def test_row_index_refuses_what_the_page_sorts_otherwise() -> None:
 
 def test_what_orjson_cannot_write_is_sent_as_it_is() -> None:
     """A lone surrogate or an integer over 64 bits: the table goes as before (marshal)."""
-    from pdebug.report import _received, _sendable
+    from pdebug.report.worker import received, sendable
 
     columns = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
     for cell in ("\ud800x", 1 << 70):
         rows = [["a", "b", "c", cell]]
         table = {"id": "endpoints", "title": "E", "columns": columns, "rows": rows, "note": None}
-        assert _sendable(table) is table
-        assert _received(table) is table
+        assert sendable(table) is table
+        assert received(table) is table
     doc = {"proxies": [{"tables": [table]}], "x": "\ud800"}  # the json path of the page
     assert static.embed_json_bytes(doc) == _old_embed(doc)
 
 
 def test_a_sent_table_keeps_its_keys_in_order_and_reads_as_its_rows() -> None:
-    from pdebug.report import _received, _sendable
+    from pdebug.report.worker import received, sendable
 
     rows = [["1.1.1.1:80", "HEALTHY", "OK", "c", "</script>\u2028\x00"]]
     table = {"id": "endpoints", "title": "Endpoints", "columns": ["ENDPOINT", "STATUS",
              "OUTLIER CHECK", "CLUSTER", "X"], "rows": rows, "note": None}  # fmt: skip
-    sent = _sendable(table)
+    sent = sendable(table)
     assert isinstance(sent, tuple)
-    back = _received(sent)
+    back = received(sent)
     assert list(back) == list(table)
     got = back["rows"]
     assert isinstance(got, static.EncodedRows) and got.row_index == topology.row_index(rows)
     assert got == rows and len(got) == 1 and got[0][4] == rows[0][4] and list(got) == rows
-    other = _received(_sendable({**table, "id": "clusters"}))["rows"]
+    other = received(sendable({**table, "id": "clusters"}))["rows"]
     assert isinstance(other, static.EncodedRows) and other.row_index is None
     page = static.embed_json_bytes({"t": [back, {"n": "\x00<b>"}]})
     assert page == _old_embed({"t": [table, {"n": "\x00<b>"}]})

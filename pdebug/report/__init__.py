@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from pdebug import __version__
 from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
 from pdebug.checks.context import Context
-from pdebug.errors import PdebugError, SourceUnavailable
+from pdebug.errors import PdebugError
 from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
@@ -44,12 +42,16 @@ from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
 from pdebug.report.static import (
     EncodedRows,
+    check_output,
     embed_json,
     render_page,
     render_page_bytes,
     render_page_parts,
+    write_report,
 )
 from pdebug.report.topology import BAD, OK, WARN, Graph, Layout, build_graph, level_status
+from pdebug.report.worker import ENDPOINT_COLUMNS as _ENDPOINT_COLUMNS
+from pdebug.report.worker import received, sent
 
 if TYPE_CHECKING:
     from pdebug.report.ambient import AmbientCapture
@@ -387,14 +389,9 @@ def _in_parallel(
         return summary, graph, layout
 
     here = os.getpid()
-
-    def sent(build: Callable[[], dict[str, Any]]) -> Callable[[], Any]:
-        """``build``, whose table a worker sends with its rows as JSON (:func:`_sendable`)."""
-        return lambda: build() if os.getpid() == here else _sendable(build())
-
     tasks: list[Callable[[], Any]] = [
         checks,
-        *(sent(build) for _cost, build in builders),
+        *(sent(build, here) for _cost, build in builders),
         topology,
     ]
     weights = [
@@ -403,54 +400,7 @@ def _in_parallel(
         drawn * _TOPOLOGY_COST,
     ]
     _, *got, (summary, graph, layout) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
-    return made[0], list(map(_received, got)), summary, graph, layout
-
-
-#: What a worker sends for a table whose rows it encoded (:func:`_sendable`).
-_SENT = "pdebug-encoded-rows"
-
-
-def _sendable(table: dict[str, Any]) -> Any:
-    """A table as a worker sends it: its rows as the JSON the page embeds.
-
-    Encoding the rows here (orjson, ~0.02 s for the 5k dump's tables) costs less than
-    ``marshal`` writing them (~0.05 s), and the parent neither reads them back (~0.03 s)
-    nor encodes them again for the page (~0.015 s): those two were on the serial tail,
-    after the join. The endpoints table comes with what the topology reads of all its
-    rows (:func:`~pdebug.report.topology.row_index`). Rows orjson cannot write (a lone
-    surrogate, an integer over 64 bits) are sent as they are, as before.
-    """
-    from pdebug.report.topology import row_index
-
-    rows = table["rows"]
-    try:
-        data = orjson.dumps(rows)
-    except (TypeError, orjson.JSONEncodeError):
-        return table
-    index = None
-    if table["id"] == "endpoints" and table["columns"][:4] == _ENDPOINT_COLUMNS:
-        try:
-            index = row_index(rows)
-        except Exception:  # noqa: BLE001 - the parent makes it, and says what it says
-            index = None
-    return (_SENT, {**table, "rows": None}, data, index)
-
-
-def _received(got: Any) -> dict[str, Any]:
-    """A table as :func:`_sendable` sent it, or as it was built here.
-
-    Its plain form, but the rows :class:`~pdebug.report.static.EncodedRows` when they
-    came encoded.
-    """
-    if isinstance(got, tuple) and len(got) == 4 and got[0] == _SENT:
-        _, table, data, index = got
-        table["rows"] = EncodedRows(data, index)  # in its place: the keys keep their order
-        return table  # type: ignore[no-any-return]
-    return got  # type: ignore[no-any-return]
-
-
-#: The first columns of the endpoints table that the topology's endpoint nodes refer to.
-_ENDPOINT_COLUMNS = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
+    return made[0], list(map(received, got)), summary, graph, layout
 
 
 def _endpoint_rows(tables: list[dict[str, Any]]) -> Sequence[Sequence[Any]] | None:
@@ -534,48 +484,3 @@ def build_report(proxies: list[ProxyData], meta: ReportMeta) -> str:
         One self-contained HTML document: no network, no external resource.
     """
     return render_page(report_data(proxies, meta))
-
-
-def check_output(path: str) -> None:
-    """Fail early (before reading a live proxy) when ``path`` cannot be written.
-
-    Raises:
-        SourceUnavailable: ``cannot write PATH: REASON`` (directory missing, read-only...).
-    """
-    from pdebug.atomic import check_writable
-
-    if path == "-":
-        return
-    check_writable(path)
-
-
-def write_report(path: str, html: str | bytes | Sequence[bytes]) -> None:
-    """Write ``html`` to ``path`` atomically (``-``: stdout).
-
-    ``html``: the page's text, its UTF-8 bytes, or those bytes in pieces
-    (:func:`render_page_parts`), written one after another without joining them.
-
-    Raises:
-        SourceUnavailable: the file cannot be written (directory missing, permissions).
-    """
-    import sys
-
-    if isinstance(html, str | bytes):
-        parts: Sequence[bytes] = [html.encode() if isinstance(html, str) else html]
-    else:
-        parts = html
-    if path == "-":
-        sys.stdout.write(b"".join(parts).decode())
-        sys.stdout.flush()
-        return
-    from pdebug.atomic import atomic_open
-
-    try:
-        with atomic_open(path) as fh:
-            fh.writelines(parts)
-    except OSError as exc:
-        parent = os.path.dirname(os.path.abspath(path))
-        hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None
-        raise SourceUnavailable(
-            f"{path}: cannot write the report ({exc.strerror or exc})", hint=hint
-        ) from None

@@ -18,6 +18,7 @@ import base64
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from html import escape
@@ -25,12 +26,14 @@ from typing import Any, overload
 
 import orjson
 
+from pdebug.errors import SourceUnavailable
 from pdebug.render.escape import escape_cell
 from pdebug.report import assets
 
 __all__ = [
     "STATIC_ID",
     "EncodedRows",
+    "check_output",
     "embed_json",
     "embed_json_bytes",
     "embed_json_parts",
@@ -38,6 +41,7 @@ __all__ = [
     "render_page_bytes",
     "render_page_parts",
     "render_static",
+    "write_report",
 ]
 
 STATIC_ID = "pdebug-static"
@@ -348,3 +352,48 @@ def render_page_parts(doc: dict[str, Any]) -> list[bytes]:
     # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
     head = head.replace("@STATIC@", render_static(doc))
     return [head.encode(), *embed_json_parts(doc), rest.replace("@JS@", assets.js()).encode()]
+
+
+def check_output(path: str) -> None:
+    """Fail early (before reading a live proxy) when ``path`` cannot be written.
+
+    Raises:
+        SourceUnavailable: ``cannot write PATH: REASON`` (directory missing, read-only...).
+    """
+    from pdebug.atomic import check_writable
+
+    if path == "-":
+        return
+    check_writable(path)
+
+
+def write_report(path: str, html: str | bytes | Sequence[bytes]) -> None:
+    """Write ``html`` to ``path`` atomically (``-``: stdout).
+
+    ``html``: the page's text, its UTF-8 bytes, or those bytes in pieces
+    (:func:`render_page_parts`), written one after another without joining them.
+
+    Raises:
+        SourceUnavailable: the file cannot be written (directory missing, permissions).
+    """
+    import sys
+
+    if isinstance(html, str | bytes):
+        parts: Sequence[bytes] = [html.encode() if isinstance(html, str) else html]
+    else:
+        parts = html
+    if path == "-":
+        sys.stdout.write(b"".join(parts).decode())
+        sys.stdout.flush()
+        return
+    from pdebug.atomic import atomic_open
+
+    try:
+        with atomic_open(path) as fh:
+            fh.writelines(parts)
+    except OSError as exc:
+        parent = os.path.dirname(os.path.abspath(path))
+        hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None
+        raise SourceUnavailable(
+            f"{path}: cannot write the report ({exc.strerror or exc})", hint=hint
+        ) from None
