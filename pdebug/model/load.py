@@ -31,7 +31,13 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.refusals import agentgateway_given, envoy_certs_given, fragment_given
+from pdebug.model.refusals import (
+    agentgateway_given,
+    egctl_given,
+    envoy_certs_given,
+    fragment_given,
+    syncz_given,
+)
 from pdebug.model.sniff import (
     as_argument,
     bare_sections,
@@ -427,7 +433,7 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     view = one_view(doc) if doc is not None else None
     if view is not None:
         raise one_view_given(source, view, "json")
-    fragment = fragment_given(source, doc)
+    fragment = fragment_given(source, doc) or syncz_given(source, doc) or egctl_given(source, doc)
     if fragment is not None:
         raise fragment
     raise InvalidInput(

@@ -38,6 +38,30 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _other_document(doc: Any, label: str) -> InvalidInput | None:
+    """The error for another admin or istiod document saved where /stats was meant."""
+    from pdebug.model.refusals import syncz_given
+    from pdebug.model.sniff import as_argument
+
+    if not isinstance(doc, dict) or "stats" in doc:
+        return syncz_given(label, doc)
+    if "cluster_statuses" in doc or "clusterStatuses" in doc:
+        return InvalidInput(
+            f"{label}: this is Envoy's GET /clusters?format=json (endpoint health), not /stats",
+            hint=f"read it with: pdebug endpoints {as_argument(label)}; stats come from GET "
+            "/stats?format=json",
+        )
+    from pdebug.model.ztunnel import looks_like_ztunnel
+
+    if looks_like_ztunnel(doc):
+        return InvalidInput(
+            f"{label}: this is a ztunnel config dump, not Envoy's /stats",
+            hint=f"read it with: pdebug zc all -f {as_argument(label)}; ztunnel's metrics are "
+            "GET /metrics on its port 15020",
+        )
+    return syncz_given(label, doc)
+
+
 def _from_json(doc: Any, label: str) -> list[Stat]:
     entries = doc.get("stats") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
@@ -211,6 +235,9 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
                 hint="pass the admin URL or pod, a bundle from pdebug dump/snapshot, or a "
                 "saved GET /stats?format=json",
             )
+        other = _other_document(doc, label)
+        if other is not None:
+            raise other
         return _from_json(doc, label)
     try:
         text = data.decode("utf-8")
