@@ -39,18 +39,7 @@ def _loopback(name: str) -> dict[str, Any]:
 
 def _status(port: int, headers: dict[str, str]) -> int:
     """Send ``GET /`` with exactly ``headers`` (none added) and return the status."""
-    lines = ["GET / HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        sock.settimeout(10)
-        head = b""
-        while b"\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            head += chunk
-    return int(head.split(b" ", 2)[1])
+    return _status_path(port, "/", headers)
 
 
 # --------------------------------------------------------------------------- RBAC CEL
@@ -130,3 +119,141 @@ def test_rbac_cel_condition_pdebug_cannot_evaluate_is_unknown(pdebug, rbac_cel, 
     edited.write_text(json.dumps(doc))
     got = pdebug("trace", edited, f"http://127.0.0.1:{port}/admin")
     assert got.code == ExitCode.OK, (got.code, got.out, got.err)
+
+
+def _req(field: str) -> dict[str, Any]:
+    return {"select_expr": {"operand": {"ident_expr": {"name": "request"}}, "field": field}}
+
+
+def _str(value: str) -> dict[str, Any]:
+    return {"const_expr": {"string_value": value}}
+
+
+def _call(fn: str, *args: dict[str, Any], target: dict[str, Any] | None = None) -> Any:
+    call: dict[str, Any] = {"function": fn, "args": list(args)}
+    if target is not None:
+        call["target"] = target
+    return {"call_expr": call}
+
+
+_HEADERS = _req("headers")
+#: CEL conditions of the shapes pdebug evaluates, each run in Envoy 1.40.
+CONDITIONS: dict[str, Any] = {
+    "path-starts": _call("startsWith", _str("/admin"), target=_req("url_path")),
+    "header-index": _call("_==_", _call("_[_]", _HEADERS, _str("x-team")), _str("red")),
+    "header-select": _call(
+        "endsWith", {"select_expr": {"operand": _HEADERS, "field": "x-team"}}, _str("ed")
+    ),
+    "has-header": {"select_expr": {"operand": _HEADERS, "field": "x-team", "test_only": True}},
+    "or-absorbs-error": _call(
+        "_||_",
+        _call("_==_", _call("_[_]", _HEADERS, _str("x-team")), _str("red")),
+        _call("_==_", _req("method"), _str("GET")),
+    ),
+    "and-not": _call(
+        "_&&_",
+        _call("!_", _call("contains", _req("path"), _str("ok"))),
+        _call("_!=_", _req("host"), _str("other.example")),
+    ),
+}
+REQUESTS: list[tuple[str, dict[str, str]]] = [
+    ("/admin/x", {}),
+    ("/ok?admin", {"x-team": "red"}),
+    ("/p", {"x-team": "blue"}),
+    ("/p?ok=1", {"x-team": "red"}),
+]
+
+
+@needs_envoy
+def test_rbac_cel_conditions_as_envoy_evaluates_them(pdebug, tmp_path) -> None:
+    """Each condition shape pdebug reads, as a DENY policy in Envoy 1.40, asked the
+    same requests: trace's verdict is Envoy's (403 or not), errors (a missing header)
+    are no match, `||` with a true side is true whatever the other."""
+    boot: dict[str, Any] = {"static_resources": {"listeners": [], "clusters": []}}
+    ports: dict[str, int] = {}
+    for name, cond in CONDITIONS.items():
+        rbac = {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+            "rules": {
+                "action": "DENY",
+                "policies": {
+                    "p": {
+                        "permissions": [{"any": True}],
+                        "principals": [{"any": True}],
+                        "condition": cond,
+                    }
+                },
+            },
+        }
+        router = {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+        hcm = {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": name,
+            "route_config": {
+                "name": name,
+                "virtual_hosts": [
+                    {
+                        "name": "all",
+                        "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}],
+                    }
+                ],
+            },
+            "http_filters": [
+                {"name": "rbac", "typed_config": rbac},
+                {"name": "envoy.filters.http.router", "typed_config": router},
+            ],
+        }
+        ports[name] = eh.free_port()
+        boot["static_resources"]["listeners"].append(
+            {
+                "name": name,
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": ports[name]}},
+                "filter_chains": [
+                    {
+                        "filters": [
+                            {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "typed_config": hcm,
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+    dump = tmp_path / "dump.json"
+    answers: dict[tuple[str, int], int] = {}
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        for name, port in ports.items():
+            for i, (path, headers) in enumerate(REQUESTS):
+                answers[(name, i)] = _status_path(port, path, headers)
+    for (name, i), status in answers.items():
+        path, headers = REQUESTS[i]
+        args = ["trace", dump, f"http://127.0.0.1:{ports[name]}{path}", "-o", "json"]
+        for k, v in headers.items():
+            args += ["-H", f"{k}:{v}"]
+        got = pdebug(*args)
+        assert got.code in (0, 1), (name, path, headers, got.out, got.err)
+        denied = "403 RBAC" in json.dumps(json.loads(got.out)["verdict"])
+        assert denied == (status == 403), (name, path, headers, status)
+    # the facts the shapes were chosen for
+    assert answers[("or-absorbs-error", 0)] == 403  # no x-team: error || GET is true
+    assert answers[("header-index", 0)] != 403  # no x-team: an error, no match
+
+
+def _status_path(port: int, path: str, headers: dict[str, str]) -> int:
+    """Send ``GET path`` with exactly ``headers`` (none added) and return the status."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.settimeout(10)
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return int(head.split(b" ", 2)[1])
