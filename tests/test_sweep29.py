@@ -257,3 +257,27 @@ def _status_path(port: int, path: str, headers: dict[str, str]) -> int:
                 break
             head += chunk
     return int(head.split(b" ", 2)[1])
+
+
+# --------------------------------------------------------------------------- CONNECT routes
+@needs_envoy
+def test_connect_matcher_route_says_connect(pdebug, tmp_path) -> None:
+    """Envoy's `configs/proxy_connect.yaml`: its one route has a `connect_matcher` (it
+    takes CONNECT requests only; Envoy answers a GET 404). `routes` printed MATCH empty
+    and `listeners` DESTINATION `Inline Route: ` (as istioctl does), which reads as a
+    route for every request; both now say CONNECT."""
+    boot = _loopback("proxy_connect.yaml")
+    port = boot["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        assert _status(port, {}) == 404  # the fact: a GET matches no route
+    for fmt in ("table", "wide"):
+        got = pdebug("routes", dump, "-o", fmt)
+        assert got.code == 0, got.err
+        header, row = got.out.splitlines()
+        assert row[header.index("MATCH") :].split()[0] == "CONNECT", got.out
+    got = pdebug("listeners", dump)
+    assert got.out.splitlines()[1].endswith("Inline Route: CONNECT"), got.out
+    assert pdebug("trace", dump, f"http://127.0.0.1:{port}/").code == ExitCode.FINDINGS
+    assert pdebug("trace", dump, f"http://127.0.0.1:{port}/", "-X", "CONNECT").code == 0
