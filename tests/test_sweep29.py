@@ -281,3 +281,72 @@ def test_connect_matcher_route_says_connect(pdebug, tmp_path) -> None:
     assert got.out.splitlines()[1].endswith("Inline Route: CONNECT"), got.out
     assert pdebug("trace", dump, f"http://127.0.0.1:{port}/").code == ExitCode.FINDINGS
     assert pdebug("trace", dump, f"http://127.0.0.1:{port}/", "-X", "CONNECT").code == 0
+
+
+# --------------------------------------------------------------------------- Envoy v1 JSON
+#: The shape of the Envoy v1 JSON configs Ambassador 0.x generated (its 2018 goldens,
+#: `ambassador/tests/*/gold.json` of emissary-ingress/emissary; written here by hand,
+#: names invented): `listeners` with `tcp://` addresses and filters of `type` read /
+#: decoder, `cluster_manager.clusters` with `hosts` URLs, `timeout_ms` everywhere.
+V1_CONFIG = {
+    "listeners": [
+        {
+            "address": "tcp://0.0.0.0:80",
+            "filters": [
+                {
+                    "type": "read",
+                    "name": "http_connection_manager",
+                    "config": {
+                        "codec_type": "auto",
+                        "stat_prefix": "ingress_http",
+                        "route_config": {
+                            "virtual_hosts": [
+                                {
+                                    "name": "backend",
+                                    "domains": ["*"],
+                                    "routes": [
+                                        {
+                                            "timeout_ms": 3000,
+                                            "prefix": "/shop/",
+                                            "prefix_rewrite": "/",
+                                            "cluster": "cluster_shop",
+                                        }
+                                    ],
+                                }
+                            ]
+                        },
+                        "filters": [{"type": "decoder", "name": "router", "config": {}}],
+                    },
+                }
+            ],
+        }
+    ],
+    "admin": {"address": "tcp://127.0.0.1:8001", "access_log_path": "/tmp/admin_access_log"},
+    "cluster_manager": {
+        "clusters": [
+            {
+                "name": "cluster_shop",
+                "connect_timeout_ms": 3000,
+                "type": "strict_dns",
+                "lb_type": "round_robin",
+                "hosts": [{"url": "tcp://shop:80"}],
+            }
+        ]
+    },
+}
+
+
+def test_envoy_v1_config_is_named(pdebug, tmp_path) -> None:
+    """Every command on an Envoy v1 JSON config said "not an Envoy config dump (no
+    'configs' list)" with the hint to give /config_dump "or /clusters?format=json"; it
+    now names the v1 format, as a v2/v3 bootstrap is named (exit 4, one line)."""
+    path = tmp_path / "gold.json"
+    path.write_text(json.dumps(V1_CONFIG, indent=2))
+    runs = [(v, path) for v in ("clusters", "listeners", "routes", "endpoints", "secrets")]
+    runs += [("all", path), ("check", path), ("bootstrap", path)]
+    for args in (*runs, ("diff", path, path), ("trace", path, "http://shop/shop/")):
+        got = pdebug(*args)
+        assert got.code == ExitCode.INVALID_INPUT, (args, got)
+        first, hint = got.err.splitlines()
+        assert "this is an Envoy v1 JSON config" in first and "Envoy 1.8" in first, got.err
+        assert hint.startswith("hint: save GET /config_dump of the Envoy running it"), got.err
