@@ -350,3 +350,58 @@ def test_envoy_v1_config_is_named(pdebug, tmp_path) -> None:
         first, hint = got.err.splitlines()
         assert "this is an Envoy v1 JSON config" in first and "Envoy 1.8" in first, got.err
         assert hint.startswith("hint: save GET /config_dump of the Envoy running it"), got.err
+
+
+# --------------------------------------------------------------------------- ext_proc
+EXT_AUTHZ = {
+    "name": "envoy.filters.http.ext_authz",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+        "grpc_service": {"envoy_grpc": {"cluster_name": "ext_proc_cluster"}},
+        "transport_api_version": "V3",
+    },
+}
+
+
+@needs_envoy
+@pytest.mark.parametrize("kind", ["ext_proc", "ext_authz", "ext_proc off on the route"])
+def test_external_service_filter_is_noted(pdebug, tmp_path, kind) -> None:
+    """Envoy's `configs/ext-proc-session-affinity-cookie.yaml` in Envoy 1.40, its
+    processor not running: Envoy answered 500 (403 for an ext_authz filter in its place)
+    and trace said "OK, routed to origin", the filter named only inside the connection
+    manager's step. The verdict keeps its exit code and now carries a note on the
+    filter, its service and what Envoy answers without it; a route that turns the
+    filter off gets no note."""
+    boot = _loopback("ext-proc-session-affinity-cookie.yaml")
+    lst = boot["static_resources"]["listeners"][0]
+    hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
+    if kind == "ext_authz":
+        hcm["http_filters"][0] = EXT_AUTHZ
+    off = kind.endswith("on the route")
+    if off:
+        per_route = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
+        route = hcm["route_config"]["virtual_hosts"][0]["routes"][0]
+        route["typed_per_filter_config"] = {
+            "envoy.filters.http.ext_proc": {"@type": per_route, "disabled": True}
+        }
+    port = lst["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        status = _status(port, {})
+    want = {"ext_proc": 500, "ext_authz": 403}.get(kind)
+    if want is not None:
+        assert status == want  # the fact: Envoy answers itself
+    else:
+        assert status not in (500, 403)  # off: the request reaches origin (nothing there)
+    got = pdebug("trace", dump, f"http://127.0.0.1:{port}/")
+    assert got.code == 0, got.err
+    notes = [ln for ln in got.out.splitlines() if ln.startswith("note: ")]
+    said = [n for n in notes if "was not evaluated" in n]
+    if off:
+        assert not said, notes
+        return
+    assert len(said) == 1, notes
+    what = "external processor" if kind == "ext_proc" else "authorization service"
+    assert f"its {what} (cluster ext_proc_cluster) can answer the request" in said[0]
+    assert said[0].endswith(f"Envoy answers {want} when it cannot reach it"), said[0]

@@ -472,6 +472,9 @@ def per_route(name: str, levels: list[tuple[str, dict[str, msgspec.Raw]]]) -> Pe
             if "rbac" not in cfg:
                 return PerRoute(where, True, None)
             return PerRoute(where, None, as_obj(cfg["rbac"]))
+        if tp.endswith((".ExtProcPerRoute", ".ExtAuthzPerRoute")) and cfg.get("disabled") is True:
+            # the filter's own per-route message turns it off (checked against Envoy 1.40)
+            return PerRoute(where, True, None)
         return PerRoute(where, None, cfg)
     return PerRoute()
 

@@ -64,7 +64,7 @@ from pdebug.trace.clusters import (
     upstream_transport,
 )
 from pdebug.trace.listeners import ListenerEntry
-from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
+from pdebug.trace.matchers import Inputs, as_obj, evaluate, is_set, listener_tree
 from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
@@ -1019,6 +1019,8 @@ class Tracer:
                 on = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
                 by = f" (by the {on.where}'s typed_per_filter_config)" if on.where else ""
                 runs = not f.disabled if on.disabled is None else not on.disabled
+                if runs:
+                    self.notes.extend(_external_service_note(f))
                 if runs and fl.terminal_module(f):
                     self.enabled_note(enabled)
                     return self.module_answers(f.name or "dynamic_modules", by, pending)
@@ -1905,6 +1907,36 @@ DFP_CLUSTER = "envoy.clusters.dynamic_forward_proxy"
 def _api_only(lst: ListenerEntry) -> bool:
     """Whether ``lst`` is an API listener only (no filter chain): nothing binds a socket."""
     return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
+
+
+def _external_service_note(f: s.TypedExtension) -> list[str]:
+    """A note on a filter that asks a service of its own whether the request goes on.
+
+    ext_proc, or ext_authz outside Istio's CUSTOM action: trace does not evaluate them,
+    yet their answer decides the verdict, and Envoy 1.40 answers by itself when the
+    service cannot be reached (checked: ext_proc 500, ext_authz 403; Envoy's
+    ``configs/ext-proc-session-affinity-cookie.yaml``, its processor down).
+    """
+    raw = filter_config(f)
+    proc = b".ext_proc.v3.ExternalProcessor" in bytes(raw)[:200]
+    if not proc and fl.filter_kind(f) != fl.EXT_AUTHZ:
+        return []
+    config = fl.config_of(raw, f"the HTTP filter {f.name}")
+    grpc = as_obj(config.get("grpc_service"))
+    cluster = as_obj(grpc.get("envoy_grpc")).get("cluster_name")
+    if not cluster:
+        uri = as_obj(as_obj(config.get("http_service")).get("server_uri"))
+        cluster = uri.get("cluster")
+    service = f"cluster {cluster}" if isinstance(cluster, str) and cluster else "its service"
+    what = "external processor" if proc else "authorization service"
+    if config.get("failure_mode_allow") is True:
+        down = "failure_mode_allow is true: the request goes on when it cannot be reached"
+    else:
+        down = f"Envoy answers {500 if proc else 403} when it cannot reach it"
+    return [
+        f"{f.name or 'an HTTP filter'} was not evaluated: its {what} ({service}) can answer "
+        f"the request itself or change it; {down}"
+    ]
 
 
 def _evaluated(f: s.TypedExtension) -> bool:
