@@ -7,8 +7,10 @@ copies) and fixtures/corpus/MANIFEST.md (Emissary).
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -405,3 +407,246 @@ def test_external_service_filter_is_noted(pdebug, tmp_path, kind) -> None:
     what = "external processor" if kind == "ext_proc" else "authorization service"
     assert f"its {what} (cluster ext_proc_cluster) can answer the request" in said[0]
     assert said[0].endswith(f"Envoy answers {want} when it cannot reach it"), said[0]
+
+
+# --------------------------------------------------------------------------- App Mesh
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    "HttpConnectionManager"
+)
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+TLS_INSPECTOR = {
+    "name": "envoy.filters.listener.tls_inspector",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3."
+        "TlsInspector"
+    },
+}
+
+
+class _Named(http.server.BaseHTTPRequestHandler):
+    """A backend that answers every GET with its own cluster's name."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        body = getattr(self.server, "cluster", "").encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+def _app_mesh_gateway(xds: eh.XdsFiles, gw: int, own: int, ports: dict[str, int]) -> None:
+    """The xDS an App Mesh virtual gateway gets (the shape of an Envoy 1.22 gateway's
+    `/config_dump` pasted in a public page, no license: written here, names invented):
+    `lds_ingress_*` and `lds_egress_*` listeners matching their own `destination_port`
+    with `traffic_direction`, a `tls_inspector`, the `aws.appmesh.aggregate_stats`
+    metadata; the ingress routes rewrite the Host and send everything to the gateway's
+    own egress listener (`cds_ingress_..._self_redirect_http_PORT`), whose virtual hosts
+    split between a `-canary` at weight 0 and a `-primary` at 100, one virtual host has
+    no routes at all, and a catch-all host matches the `x-app-mesh-virtual-service`
+    header with the legacy `exact_match`."""
+    meta = {"filter_metadata": {"aws.appmesh.aggregate_stats": {"config": '{"tags":[]}'}}}
+
+    def listener(name: str, port: int, rds: str, direction: str) -> dict[str, Any]:
+        hcm = {
+            "@type": HCM_TYPE,
+            "stat_prefix": direction.lower(),
+            "rds": xds.rds_config(rds),
+            "http_filters": [ROUTER],
+            "upgrade_configs": [{"upgrade_type": "websocket", "enabled": True}],
+            "normalize_path": True,
+            "merge_slashes": True,
+            "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
+        }
+        return {
+            "name": name,
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+            "filter_chains": [
+                {
+                    "filter_chain_match": {"destination_port": port},
+                    "filters": [
+                        {
+                            "name": "envoy.filters.network.http_connection_manager",
+                            "typed_config": hcm,
+                        }
+                    ],
+                }
+            ],
+            "metadata": meta,
+            "listener_filters": [TLS_INSPECTOR],
+            "traffic_direction": direction,
+        }
+
+    def weighted(app: str) -> dict[str, Any]:
+        split = [
+            {"name": f"cds_egress_shop-mesh_{app}-canary_prod_http_8080", "weight": 0},
+            {"name": f"cds_egress_shop-mesh_{app}-primary_prod_http_8080", "weight": 100},
+        ]
+        return {"weighted_clusters": {"clusters": split, "total_weight": 100}, "timeout": "15s"}
+
+    own_cluster = f"cds_ingress_shop-mesh_edge-gateway_prod_self_redirect_http_{own}"
+
+    def to_self(prefix: str, host: str | None) -> dict[str, Any]:
+        route: dict[str, Any] = {"cluster": own_cluster, "prefix_rewrite": "/"}
+        if host:
+            route["host_rewrite_literal"] = host
+        return {"match": {"prefix": prefix}, "route": route}
+
+    legacy = to_self("/legacy/", None)
+    legacy["request_headers_to_add"] = [
+        {"header": {"key": "x-app-mesh-virtual-service", "value": "orders.prod"}}
+    ]
+    ingress = {
+        "name": f"rds_ingress_http_{gw}",
+        "virtual_hosts": [
+            {
+                "name": "self_redirect",
+                "domains": ["*"],
+                "routes": [
+                    to_self("/cart/", "cart.prod"),
+                    to_self("/orders/", "orders.prod"),
+                    legacy,
+                    to_self("/", "gone.prod"),
+                ],
+            }
+        ],
+    }
+    header = {"name": "x-app-mesh-virtual-service", "exact_match": "orders.prod"}
+    egress = {
+        "name": f"rds_egress_http_{own}",
+        "virtual_hosts": [
+            {"name": "cart.prod", "domains": ["cart.prod", f"cart.prod:{own}"],
+             "routes": [{"match": {"prefix": "/"}, "route": weighted("cart")}]},
+            {"name": "gone.prod", "domains": ["gone.prod", f"gone.prod:{own}"]},
+            {"name": "default_backend", "domains": ["*"],
+             "routes": [{"match": {"prefix": "/", "headers": [header]},
+                         "route": weighted("orders"),
+                         "response_headers_to_remove": ["x-app-mesh-virtual-service"]}]},
+            {"name": "orders.prod", "domains": ["orders.prod", f"orders.prod:{own}"],
+             "routes": [{"match": {"prefix": "/"}, "route": weighted("orders")}]},
+        ],
+    }  # fmt: skip
+    xds.write_rds(ingress)
+    xds.write_rds(egress)
+    xds.write_lds(
+        [
+            listener(f"lds_ingress_127.0.0.1_{gw}", gw, ingress["name"], "INBOUND"),
+            listener(f"lds_egress_127.0.0.1_{own}", own, egress["name"], "OUTBOUND"),
+        ]
+    )
+    one = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": own}}}
+    clusters: list[dict[str, Any]] = [
+        {
+            "name": own_cluster,
+            "connect_timeout": "1s",
+            "type": "STATIC",
+            "load_assignment": {
+                "cluster_name": own_cluster,
+                "endpoints": [{"lb_endpoints": [{"endpoint": one}]}],
+            },
+        }
+    ]
+    for name, port in ports.items():
+        clusters.append(
+            {"name": name, "connect_timeout": "1s", "type": "EDS",
+             "eds_cluster_config": xds.eds_cluster_config(name)}
+        )  # fmt: skip
+        at = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}
+        xds.write_eds(
+            name, {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": at}]}]}
+        )
+    xds.write_cds(clusters)
+
+
+def _get(port: int, path: str, host: str) -> tuple[int, str]:
+    """``GET path`` with ``Host: host``: the status and the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode()
+
+
+@needs_envoy
+def test_app_mesh_gateway_traces_as_envoy_routes(pdebug, tmp_path) -> None:
+    """An App Mesh virtual gateway's shape (no App Mesh input was in the corpus) in
+    Envoy 1.40: each request to the gateway, and the second hop through its own egress
+    listener, is traced to the cluster Envoy picked (the backends answer with their
+    cluster's name); a weight-0 canary is never the verdict; the virtual host without
+    routes is a 404, as Envoy answers; every view and check reads the dump."""
+    ports = {
+        f"cds_egress_shop-mesh_{app}-{kind}_prod_http_8080": eh.free_port()
+        for app in ("cart", "orders")
+        for kind in ("canary", "primary")
+    }
+    gw, own = eh.free_port(), eh.free_port()
+    xds = eh.XdsFiles(tmp_path / "xds")
+    _app_mesh_gateway(xds, gw, own, ports)
+    boot = {
+        "node": {
+            "id": "mesh/shop-mesh/virtualGateway/edge-gateway_prod",
+            "cluster": "mesh/shop-mesh/virtualGateway/edge-gateway_prod",
+        },
+        "dynamic_resources": {"lds_config": xds.lds_config, "cds_config": xds.cds_config},
+    }
+    servers = []
+    for name, port in ports.items():
+        server = http.server.HTTPServer(("127.0.0.1", port), _Named)
+        server.cluster = name  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    dump, live = tmp_path / "dump.json", tmp_path / "clusters.json"
+    asked = [(gw, "/cart/x", "gw.example"), (gw, "/orders/x", "gw.example")]
+    asked += [(gw, "/legacy/x", "gw.example"), (gw, "/other", "gw.example")]
+    asked += [(own, "/x", "cart.prod"), (own, "/x", "gone.prod")]
+    answers: dict[tuple[int, str, str], tuple[int, str]] = {}
+    try:
+        with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+            envoy.wait_for(lambda: len(json.loads(envoy.get("/clusters?format=json"))
+                                       .get("cluster_statuses", [])) == 5 or None,
+                           timeout=10)  # fmt: skip
+            dump.write_bytes(envoy.get("/config_dump?include_eds"))
+            live.write_bytes(envoy.get("/clusters?format=json"))
+            for port, path, host in asked:
+                answers[(port, path, host)] = _get(port, path, host)
+    finally:
+        for server in servers:
+            server.shutdown()
+    # the facts: the gateway sends through itself to the primaries; "/other" -> gone.prod
+    assert answers[(gw, "/cart/x", "gw.example")] == (200, next(n for n in ports if "cart-p" in n))
+    assert answers[(gw, "/legacy/x", "gw.example")][1].startswith("cds_egress_shop-mesh_orders-p")
+    assert answers[(gw, "/other", "gw.example")][0] == answers[(own, "/x", "gone.prod")][0] == 404
+    own_prefix = "cds_ingress_shop-mesh_edge-gateway_prod_self_redirect_http_"
+    for (port, path, host), (status, body) in answers.items():
+        got = pdebug("trace", dump, f"http://{host}:{port}{path}", "--clusters-json", live,
+                     "-o", "json")  # fmt: skip
+        verdict = json.loads(got.out)["verdict"]
+        # the clusters a request can reach: a weight-0 one never
+        picked = {c["name"] for c in verdict.get("clusters", []) if c.get("share") != 0}
+        if port == gw:  # the first hop: to the gateway's own egress listener, always
+            assert got.code == 0 and picked == {f"{own_prefix}{own}"}, (path, verdict)
+        elif status != 200:  # the second hop: Envoy's 404, or the backend it picked
+            assert got.code == 1 and verdict["status"] == status, (host, path, verdict)
+        else:
+            assert got.code == 0 and picked == {body}, (host, verdict)
+    for view in ("clusters", "listeners", "routes", "endpoints", "secrets", "all"):
+        for fmt in ("table", "wide", "json", "yaml"):
+            if view == "secrets" and fmt == "wide":
+                continue
+            extra = ["--clusters-json", live] if view in ("clusters", "endpoints") else []
+            got = pdebug(view, dump, "-o", fmt, *extra)
+            assert got.code == 0, (view, fmt, got.err)
+    check = json.loads(pdebug("check", dump, "--clusters-json", live, "-o", "json").out)
+    assert check["findings"] == [], check["findings"]
+    indented = tmp_path / "indented.json"
+    indented.write_text(json.dumps(json.loads(dump.read_text()), indent=4))
+    assert pdebug("diff", dump, indented).code == 0
+    assert pdebug("report", dump, "--clusters-json", live, "-o", tmp_path / "r.html").code == 0
