@@ -650,3 +650,83 @@ def test_app_mesh_gateway_traces_as_envoy_routes(pdebug, tmp_path) -> None:
     indented.write_text(json.dumps(json.loads(dump.read_text()), indent=4))
     assert pdebug("diff", dump, indented).code == 0
     assert pdebug("report", dump, "--clusters-json", live, "-o", tmp_path / "r.html").code == 0
+
+
+# --------------------------------------------------------------------------- jwt_authn
+_ISTIO_REQUIRES = {"requires_any": {"requirements": [{"provider_name": "firebase"},
+                                                     {"allow_missing_or_failed": {}}]}}  # fmt: skip
+_JWT_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig"
+
+
+@needs_envoy
+@pytest.mark.parametrize(
+    "variant", ["as written", "allow_missing", "istio", "off on the route", "other path"]
+)
+def test_jwt_authn_without_a_token_as_envoy_answers(pdebug, tmp_path, variant) -> None:
+    """Envoy's `configs/jwt_authn.yaml` in Envoy 1.40 (its rule on "/" requires the
+    provider firebase): Envoy answered a request without a token `401 Jwt is missing`
+    and trace said "OK, 200 from Envoy (direct_response)" (jwt_authn was only named
+    as not evaluated). It now answers as Envoy does without a token, for the rule as
+    written and for the requirements that let such a request through (allow_missing,
+    Istio's requires_any with allow_missing_or_failed, the filter off on the route, a
+    rule that does not match); a request with a token passes with a note that pdebug
+    does not verify it."""
+    boot = _loopback("jwt_authn.yaml")
+    lst = boot["static_resources"]["listeners"][0]
+    hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
+    jwt = hcm["http_filters"][0]["typed_config"]
+    rule = jwt["rules"][0]
+    if variant == "allow_missing":
+        rule["requires"] = {"allow_missing": {}}
+    elif variant == "istio":
+        rule["requires"] = _ISTIO_REQUIRES
+    elif variant == "other path":
+        rule["match"] = {"prefix": "/api/"}
+    elif variant == "off on the route":
+        route = hcm["route_config"]["virtual_hosts"][0]["routes"][0]
+        route["typed_per_filter_config"] = {
+            hcm["http_filters"][0]["name"]: {"@type": _JWT_PER_ROUTE, "disabled": True}
+        }
+    port = lst["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        status = _status(port, {})
+    assert status == (401 if variant == "as written" else 200)  # the fact, from Envoy
+    got = pdebug("trace", dump, f"http://127.0.0.1:{port}/", "-o", "json")
+    verdict = json.loads(got.out)["verdict"]
+    assert verdict["status"] == status and got.code == (1 if status == 401 else 0), verdict
+    if status == 401:
+        assert verdict["summary"].startswith("401 Jwt is missing ("), verdict
+        token = pdebug(
+            "trace", dump, f"http://127.0.0.1:{port}/", "-H", "authorization:Bearer a.b.c"
+        )
+        assert token.code == 0 and "does not verify the request's JWT" in token.out, token.out
+        query = pdebug("trace", dump, f"http://127.0.0.1:{port}/?access_token=a.b.c")
+        assert query.code == 0, query.out
+
+
+EG_JWT = (
+    eh.FIXTURES
+    / "corpus/envoy-gateway/translate/jwt-single-route-single-match-to-xds.envoy-gateway-system_eg"
+    ".config_dump.json"
+)
+
+
+def test_jwt_authn_of_envoy_gateway_by_requirement_name(pdebug, tmp_path) -> None:
+    """Envoy Gateway's SecurityPolicy JWT (fixtures/corpus, its translator's dump,
+    lowerCamelCase): the filter names no rule, the route picks `requirementName` from
+    `requirementMap` in its PerRouteConfig. A request without a token is a 401, one
+    with a token passes with the note; a provider named in lowerCamelCase is still
+    found (its name is not a field to respell)."""
+    url = "http://www.example.com:10080/foo"
+    got = pdebug("trace", EG_JWT, url)
+    assert got.code == 1 and "VERDICT: FAIL, 401 Jwt is missing" in got.out, got.out
+    assert "the route's requirement example_610fd14578c340be" in got.out
+    token = pdebug("trace", EG_JWT, url, "-H", "authorization:Bearer x.y.z")
+    assert token.code == 0 and "does not verify the request's JWT" in token.out
+    text = EG_JWT.read_text().replace("example_7815c684b265ae47", "exampleProvider")
+    camel = tmp_path / "camel.json"
+    camel.write_text(text)
+    again = pdebug("trace", camel, url)
+    assert again.code == 1 and "401 Jwt is missing" in again.out, again.out

@@ -60,6 +60,7 @@ Effect = Literal["pass", "deny", "abort", "skip", "unknown"]
 RBAC = "rbac"
 FAULT = "fault"
 EXT_AUTHZ = "ext_authz"
+JWT = "jwt_authn"
 #: The dynamic metadata namespace the HTTP RBAC filter writes its shadow results under.
 RBAC_METADATA = "envoy.filters.http.rbac"
 #: The filter state Istio keeps the mTLS peer's identity under (read by its RBAC rules).
@@ -71,6 +72,7 @@ _KINDS = {
     ".fault.v2.HTTPFault": FAULT,
     ".ext_authz.v3.ExtAuthz": EXT_AUTHZ,
     ".ext_authz.v2.ExtAuthz": EXT_AUTHZ,
+    ".jwt_authn.v3.JwtAuthentication": JWT,
 }
 _NAMES = {
     "envoy.filters.http.rbac": RBAC,
@@ -79,6 +81,7 @@ _NAMES = {
     "envoy.fault": FAULT,
     "envoy.filters.http.ext_authz": EXT_AUTHZ,
     "envoy.ext_authz": EXT_AUTHZ,
+    "envoy.filters.http.jwt_authn": JWT,
 }
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
@@ -144,7 +147,7 @@ class FilterResult:
 
 
 def filter_kind(f: s.TypedExtension) -> str:
-    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ` or ``""``: by ``@type``, else by name."""
+    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ`, :data:`JWT` or ``""`` (by type or name)."""
     head = memoryview(f.typed_config)[:300].tobytes()
     found = _TYPE.search(head)
     if found is not None:
@@ -169,8 +172,12 @@ def config_of(raw: msgspec.Raw, what: str) -> Json:
     return as_obj(snake(value))
 
 
+#: Maps whose keys are names the config gives, not field names.
+_NAMED_MAPS = ("policies", "providers", "requirement_map")
+
+
 def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
-    """``tree`` with field names in snake_case; the keys of ``policies`` are names, kept."""
+    """``tree`` with field names in snake_case; the keys of :data:`_NAMED_MAPS` kept."""
     from pdebug.model.camel import to_snake
 
     if depth > _MAX_DEPTH:
@@ -182,7 +189,7 @@ def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
     out: dict[str, Any] = {}
     for key, value in tree.items():
         name = key if data or key.startswith("@") else to_snake(key)
-        out[name] = snake(value, data=name == "policies", depth=depth + 1)
+        out[name] = snake(value, data=name in _NAMED_MAPS, depth=depth + 1)
     return out
 
 
@@ -472,7 +479,8 @@ def per_route(name: str, levels: list[tuple[str, dict[str, msgspec.Raw]]]) -> Pe
             if "rbac" not in cfg:
                 return PerRoute(where, True, None)
             return PerRoute(where, None, as_obj(cfg["rbac"]))
-        if tp.endswith((".ExtProcPerRoute", ".ExtAuthzPerRoute")) and cfg.get("disabled") is True:
+        per_route_off = (".ExtProcPerRoute", ".ExtAuthzPerRoute", ".jwt_authn.v3.PerRouteConfig")
+        if tp.endswith(per_route_off) and cfg.get("disabled") is True:
             # the filter's own per-route message turns it off (checked against Envoy 1.40)
             return PerRoute(where, True, None)
         return PerRoute(where, None, cfg)

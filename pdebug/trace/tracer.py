@@ -1041,7 +1041,12 @@ class Tracer:
             if config is None:
                 config = fl.config_of(filter_config(f), name)
             where = over.where if over.config is not None else ""
-            if kind == fl.RBAC:
+            if kind == fl.JWT:
+                from pdebug.trace.jwt import jwt_authn
+
+                base = fl.config_of(filter_config(f), name)
+                res = jwt_authn(base, over.config if over.where else None, http)
+            elif kind == fl.RBAC:
                 res = rb.rbac(config, facts)
             elif kind == fl.FAULT:
                 res = fl.fault(config, facts, cluster)
@@ -1052,7 +1057,9 @@ class Tracer:
             metadata.update(res.metadata)
             self.filter_step("http_filter", name, kind, res, where)
             stop: Verdict | None = None
-            if res.effect == "deny":
+            if res.effect == "deny" and kind == fl.JWT:
+                stop = Verdict(False, "denied", f"401 Jwt is missing ({name}: {res.why})", 401)
+            elif res.effect == "deny":
                 stop = Verdict(False, "denied", f"403 RBAC: access denied ({name}: {res.why})", 403)
             elif res.effect == "abort":
                 stop = Verdict(
