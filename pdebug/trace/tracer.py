@@ -65,6 +65,7 @@ from pdebug.trace.clusters import (
 )
 from pdebug.trace.listeners import ListenerEntry
 from pdebug.trace.matchers import Inputs, as_obj, evaluate, is_set, listener_tree
+from pdebug.trace.perroute import PerRoute, per_route
 from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
@@ -1016,7 +1017,7 @@ class Tracer:
         for f in hcm.http_filters:
             kind = fl.filter_kind(f)
             if not kind or (kind == fl.EXT_AUTHZ and not _evaluated(f)):
-                on = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+                on = per_route(f.name, levels) if f.name else PerRoute()
                 by = f" (by the {on.where}'s typed_per_filter_config)" if on.where else ""
                 runs = not f.disabled if on.disabled is None else not on.disabled
                 if runs:
@@ -1031,7 +1032,7 @@ class Tracer:
                         enabled.append(f"{f.name}{by}")
                 continue
             name = f.name or kind
-            over = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+            over = per_route(f.name, levels) if f.name else PerRoute()
             disabled = f.disabled if over.disabled is None else over.disabled
             if disabled:
                 where = f" by the {over.where}'s typed_per_filter_config" if over.where else ""
