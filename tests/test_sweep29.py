@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -730,3 +731,93 @@ def test_jwt_authn_of_envoy_gateway_by_requirement_name(pdebug, tmp_path) -> Non
     camel.write_text(text)
     again = pdebug("trace", camel, url)
     assert again.code == 1 and "401 Jwt is missing" in again.out, again.out
+
+
+# --------------------------------------------------------------------------- hostile shapes
+def _filters_dump(http_filters: list[dict[str, Any]]) -> dict[str, Any]:
+    """A config dump of one static listener on 127.0.0.1:8080 whose connection manager
+    runs ``http_filters`` and then answers 200 itself."""
+    route_config = {
+        "name": "local",
+        "virtual_hosts": [
+            {
+                "name": "all",
+                "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}],
+            }
+        ],
+    }
+    hcm = {
+        "@type": HCM_TYPE,
+        "stat_prefix": "fuzz",
+        "route_config": route_config,
+        "http_filters": [*http_filters, ROUTER],
+    }
+    listener = {
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": "fuzz",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 8080}},
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                          "typed_config": hcm}]}
+        ],
+    }  # fmt: skip
+    t = "type.googleapis.com/envoy.admin.v3."
+    return {
+        "configs": [
+            {"@type": t + "ListenersConfigDump", "static_listeners": [{"listener": listener}]},
+            {"@type": t + "RoutesConfigDump",
+             "static_route_configs": [{"route_config": {
+                 "@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+                 **route_config}}]},
+        ]
+    }  # fmt: skip
+
+
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    """A random JSON value, biased to the keys CEL expressions and jwt_authn read."""
+    keys = ["call_expr", "select_expr", "const_expr", "ident_expr", "function", "args",
+            "target", "operand", "field", "test_only", "string_value", "int64_value",
+            "name", "requires", "provider_name", "requires_any", "requires_all",
+            "requirements", "allow_missing", "providers", "rules", "match", "prefix",
+            "from_headers", "value_prefix", "from_params", "requirement_map",
+            "requirement_name", "headers"]  # fmt: skip
+    pick = rng.random()
+    if depth > 5 or pick < 0.3:
+        return rng.choice(["request", "headers", "_==_", "contains", "_&&_", "!_", "_[_]",
+                           "", 0, -1, 2**70, True, None, 1.5, "x\x1b[31m", "/"])  # fmt: skip
+    if pick < 0.5:
+        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice(keys): _junk(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_cel_and_jwt_hostile_shapes_never_crash(pdebug, tmp_path) -> None:
+    """Seeded random CEL conditions and jwt_authn configs (100 of each, bounded): trace
+    answers OK, FAIL, UNKNOWN or one line of invalid input, never a traceback, exit 5,
+    or a control character on the terminal."""
+    rng = random.Random(29)
+    path = tmp_path / "dump.json"
+    rbac_type = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+    jwt_type = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+    for i in range(200):
+        if i % 2:
+            cond = _junk(rng)
+            if i % 4 == 1:  # a call of a function pdebug reads, on random arguments
+                fn = rng.choice(["contains", "_==_", "_&&_", "_||_", "!_", "_[_]", "startsWith"])
+                cond = {"call_expr": {"function": fn, "args": [_junk(rng), _junk(rng)]}}
+            policy = {"permissions": [{"any": True}], "principals": [{"any": True}],
+                      "condition": cond}  # fmt: skip
+            config = {"@type": rbac_type, "rules": {"action": "DENY", "policies": {"p": policy}}}
+            name = "envoy.filters.http.rbac"
+        else:
+            config = {"@type": jwt_type, **{k: _junk(rng) for k in ("providers", "rules")}}
+            if i % 4 == 0:  # a rule for every path, a random requirement and provider
+                config["rules"] = [{"match": {"prefix": "/"}, "requires": _junk(rng)}]
+                config["providers"] = {"provider_name": _junk(rng)}
+            name = "envoy.filters.http.jwt_authn"
+        path.write_text(json.dumps(_filters_dump([{"name": name, "typed_config": config}])))
+        got = pdebug("trace", path, "http://127.0.0.1:8080/a?b=c", "-H", "user-agent:x")
+        assert got.code in (0, 1, 4, 6), (i, got.code, got.err[-400:])
+        assert "Traceback" not in got.err and "\x1b" not in got.out + got.err, i
+        if got.code == 4:
+            assert len(got.err.strip().splitlines()) <= 2, got.err
