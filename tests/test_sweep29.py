@@ -821,3 +821,25 @@ def test_cel_and_jwt_hostile_shapes_never_crash(pdebug, tmp_path) -> None:
         assert "Traceback" not in got.err and "\x1b" not in got.out + got.err, i
         if got.code == 4:
             assert len(got.err.strip().splitlines()) <= 2, got.err
+
+
+@needs_envoy
+def test_ext_authz_status_on_error_is_what_envoy_answers(pdebug, tmp_path) -> None:
+    """Envoy's `configs/envoy_ext_authz.yaml` (its regression config for envoyproxy/envoy
+    #17344): `status_on_error: {code: 503}` with the authorization service unreachable;
+    Envoy 1.40 answers 503 and the note says so (Envoy's dump spells the code
+    `ServiceUnavailable`), where it would say 403 without status_on_error."""
+    boot = _loopback("envoy_ext_authz.yaml")
+    lst = boot["static_resources"]["listeners"][0]
+    hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
+    router = hcm["http_filters"][1]
+    router["typed_config"] = ROUTER["typed_config"]  # `{}`: Envoy 1.40 wants its type
+    port = lst["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        assert _status(port, {}) == 503  # the fact
+    assert '"code": "ServiceUnavailable"' in dump.read_text()
+    got = pdebug("trace", dump, f"http://127.0.0.1:{port}/")
+    note = next(ln for ln in got.out.splitlines() if "envoy.ext_authz was not evaluated" in ln)
+    assert note.endswith("Envoy answers 503 when it cannot reach it"), note

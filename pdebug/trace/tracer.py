@@ -32,7 +32,7 @@ from pdebug.model.clusters import (
     lb_policy,
     own_assignment,
 )
-from pdebug.model.dump import decode_raw, plain_json
+from pdebug.model.dump import decode_raw, plain_json, sanitize
 from pdebug.model.listeners import (
     HCM,
     api_listener_filter,
@@ -1940,11 +1940,27 @@ def _external_service_note(f: s.TypedExtension) -> list[str]:
     if config.get("failure_mode_allow") is True:
         down = "failure_mode_allow is true: the request goes on when it cannot be reached"
     else:
-        down = f"Envoy answers {500 if proc else 403} when it cannot reach it"
+        status = _status_code(as_obj(config.get("status_on_error")).get("code"))
+        down = f"Envoy answers {status or (500 if proc else 403)} when it cannot reach it"
     return [
         f"{f.name or 'an HTTP filter'} was not evaluated: its {what} ({service}) can answer "
         f"the request itself or change it; {down}"
     ]
+
+
+def _status_code(code: Any) -> str:
+    """An ``envoy.type.v3.StatusCode`` as a status (``ServiceUnavailable`` -> 503)."""
+    import http
+
+    if isinstance(code, int) and not isinstance(code, bool):
+        return str(code)
+    if not isinstance(code, str) or not code:
+        return ""
+    if code.isdigit():
+        return code
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", code).upper()
+    known = getattr(http.HTTPStatus, name, None)
+    return str(int(known)) if known is not None else sanitize(code)
 
 
 def _evaluated(f: s.TypedExtension) -> bool:
