@@ -61,7 +61,16 @@ def test_there_are_real_inputs_of_both_kinds() -> None:
 #: line, so it did not try a YAML file opening with a comment or a list. The one rule
 #: answers as the two others did (changes/walk9.md lists what syncz now says).
 SPLIT = {"internal_listener_proxy.yaml": "syncz", "emptyfilter_output.yaml": "syncz"}
-SPLIT["proxy_connect.yaml"] = "syncz"  # sweep29's copy of Envoy's config, the same case
+#: sweep29's copies of Envoy's configs that open with a comment: the same case
+SPLIT.update(
+    (name, "syncz")
+    for name in (
+        "proxy_connect.yaml",
+        "jwt_authn.yaml",
+        "envoy_ext_authz.yaml",
+        "ext-proc-session-affinity-cookie.yaml",
+    )
+)
 #: sweep27's Envoy Gateway goldens are YAML lists ("- name: ..."), the same case
 SPLIT.update(
     (p.name, "syncz")
