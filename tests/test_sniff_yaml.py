@@ -79,12 +79,17 @@ SPLIT.update(
 )
 
 
+#: Commented files with no colon in their first 200 characters: the old yamldump reader did not
+#: try them either (Envoy's configs/encapsulate_in_http2_connect.yaml, sweep29's copy)
+SPLIT_BOTH = {"encapsulate_in_http2_connect.yaml": {"yamldump", "syncz"}}
+
+
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
 def test_the_one_rule_agrees_with_every_reader_on_real_inputs(path: Path) -> None:
     body = bytes(without_bom(path.read_bytes()))  # as each reader looked at it
     new = looks_like_yaml(body)
     for reader, old in OLD.items():
-        if SPLIT.get(path.name) == reader:
+        if reader in SPLIT_BOTH.get(path.name, {SPLIT.get(path.name)}):
             assert old(body) != new, (reader, path)
         else:
             assert old(body) == new, (reader, path)

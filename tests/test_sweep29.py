@@ -843,3 +843,21 @@ def test_ext_authz_status_on_error_is_what_envoy_answers(pdebug, tmp_path) -> No
     got = pdebug("trace", dump, f"http://127.0.0.1:{port}/")
     note = next(ln for ln in got.out.splitlines() if "envoy.ext_authz was not evaluated" in ln)
     assert note.endswith("Envoy answers 503 when it cannot reach it"), note
+
+
+@needs_envoy
+def test_tcp_proxy_tunnel_is_named(pdebug, tmp_path) -> None:
+    """Envoy's `configs/encapsulate_in_http2_connect.yaml`: a tcp_proxy (named `tcp`) with
+    `tunneling_config` sends each connection to cluster_0 inside an HTTP/2 CONNECT to
+    host.com:443; trace said only "TCP proxy to cluster cluster_0"."""
+    boot = _loopback("encapsulate_in_http2_connect.yaml")
+    port = boot["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+    got = pdebug("trace", dump, f"tcp://127.0.0.1:{port}")
+    assert got.code == 0, got.out
+    step = next(ln for ln in got.out.splitlines() if ln.startswith("network filter"))
+    assert step.endswith(
+        "TCP proxy to cluster cluster_0; tunnelled in an HTTP CONNECT to host.com:443"
+    )

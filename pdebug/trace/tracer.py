@@ -836,6 +836,10 @@ class Tracer:
         """A TCP proxy: its (weighted) cluster, or a v1 route."""
         if tcp_on_demand(tcp):
             self.on_demand = "tcp_proxy's on_demand"
+        tunnel = tcp.tunneling_config
+        if tunnel is not None:  # Envoy's configs/encapsulate_in_http2_connect.yaml
+            how = "POST" if tunnel.use_post else "CONNECT"
+            note += f"; tunnelled in an HTTP {how} to {sanitize(tunnel.hostname) or '?'}"
         if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
             targets: _Targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
             what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
