@@ -846,6 +846,33 @@ def test_ext_authz_status_on_error_is_what_envoy_answers(pdebug, tmp_path) -> No
 
 
 @needs_envoy
+def test_check_finds_a_filter_service_without_endpoints(pdebug, tmp_path) -> None:
+    """The same config: its authorization service's cluster (`opa:80`, STRICT_DNS) has no
+    endpoints, so Envoy answers every request 503 before routing; `check` found only the
+    route's cluster (PD203 looked at routes and tcp_proxies). The filter's own service
+    is now one of the clusters PD203 reads, named by the filter, with a hint on what the
+    filter answers."""
+    boot = _loopback("envoy_ext_authz.yaml")
+    hcm = boot["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    hcm["typed_config"]["http_filters"][1]["typed_config"] = ROUTER["typed_config"]
+    dump, live = tmp_path / "dump.json", tmp_path / "clusters.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        live.write_bytes(envoy.get("/clusters?format=json"))
+    statuses = json.loads(live.read_text())["cluster_statuses"]
+    empty = {c["name"] for c in statuses if not c.get("host_statuses")}
+    if "ext_authz-service" not in empty:
+        pytest.skip("opa resolves here: the fact this test needs is absent")
+    report = json.loads(pdebug("check", dump, "-o", "json").out)
+    found = {f["resource"]: f for f in report["findings"] if f["code"] == "PD203"}
+    finding = found["cluster/ext_authz-service"]
+    assert finding["message"].endswith(
+        "; the HTTP filter envoy.ext_authz of listener/(unnamed) sends traffic to it"
+    ), finding
+    assert "the filter cannot reach its service" in finding["hint"], finding
+
+
+@needs_envoy
 def test_tcp_proxy_tunnel_is_named(pdebug, tmp_path) -> None:
     """Envoy's `configs/encapsulate_in_http2_connect.yaml`: a tcp_proxy (named `tcp`) with
     `tunneling_config` sends each connection to cluster_0 inside an HTTP/2 CONNECT to
