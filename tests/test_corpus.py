@@ -470,6 +470,8 @@ def chain_match(ch: dict[str, Any]) -> str:
 
 def _match_desc(r: dict[str, Any]) -> str:
     m = g(r, "match") or {}
+    if g(m, "connect_matcher") is not None:
+        return "CONNECT"  # pdebug's, not istioctl's (which prints nothing): sweep29
     parts = []
     if g(m, "prefix"):
         parts.append(g(m, "prefix") + "*")

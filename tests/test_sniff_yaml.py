@@ -61,6 +61,16 @@ def test_there_are_real_inputs_of_both_kinds() -> None:
 #: line, so it did not try a YAML file opening with a comment or a list. The one rule
 #: answers as the two others did (changes/walk9.md lists what syncz now says).
 SPLIT = {"internal_listener_proxy.yaml": "syncz", "emptyfilter_output.yaml": "syncz"}
+#: sweep29's copies of Envoy's configs that open with a comment: the same case
+SPLIT.update(
+    (name, "syncz")
+    for name in (
+        "proxy_connect.yaml",
+        "jwt_authn.yaml",
+        "envoy_ext_authz.yaml",
+        "ext-proc-session-affinity-cookie.yaml",
+    )
+)
 #: sweep27's Envoy Gateway goldens are YAML lists ("- name: ..."), the same case
 SPLIT.update(
     (p.name, "syncz")
@@ -69,12 +79,17 @@ SPLIT.update(
 )
 
 
+#: Commented files with no colon in their first 200 characters: the old yamldump reader did not
+#: try them either (Envoy's configs/encapsulate_in_http2_connect.yaml, sweep29's copy)
+SPLIT_BOTH = {"encapsulate_in_http2_connect.yaml": {"yamldump", "syncz"}}
+
+
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
 def test_the_one_rule_agrees_with_every_reader_on_real_inputs(path: Path) -> None:
     body = bytes(without_bom(path.read_bytes()))  # as each reader looked at it
     new = looks_like_yaml(body)
     for reader, old in OLD.items():
-        if SPLIT.get(path.name) == reader:
+        if reader in SPLIT_BOTH.get(path.name, {SPLIT.get(path.name)}):
             assert old(body) != new, (reader, path)
         else:
             assert old(body) == new, (reader, path)

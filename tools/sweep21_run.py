@@ -52,7 +52,7 @@ def names(doc: Any) -> dict[str, set[str]]:
                     out["clusters"].add(e["cluster"]["name"])
         if "ListenersConfigDump" in t:
             for e in sec.get("static_listeners", []):
-                out["listeners"].add(e["listener"]["name"])
+                out["listeners"].add(e["listener"].get("name", ""))
             for e in sec.get("dynamic_listeners", []):
                 out["listeners"].add(e["name"])
         if "RoutesConfigDump" in t:

@@ -136,7 +136,7 @@ def _aggregate_members(ctx: Context) -> dict[str, list[tuple[str, list[str]]]]:
     "PD203",
     Severity.WARNING,
     "cluster-no-endpoints",
-    "A cluster that routes or tcp_proxies send to has no endpoints at all.",
+    "A cluster that routes, tcp_proxies or an HTTP filter's own service use has no endpoints.",
     ("clusters",),
     ("endpoints", "health"),
 )
@@ -166,9 +166,20 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
                     else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
                 )
             )
+        user = refs[name]
+        if user.startswith("the HTTP filter "):  # its own service, not a route's upstream
+            hint = hint.replace("requests get 503 UH (no healthy upstream)", _FILTER_DOWN, 1)
         yield this.finding(
-            f"cluster/{name}", f"no endpoints ({why}); {refs[name]} sends traffic to it", hint
+            f"cluster/{name}", f"no endpoints ({why}); {user} sends traffic to it", hint
         )
+
+
+#: What a filter does when the cluster of its own service has no endpoints (Envoy 1.40).
+_FILTER_DOWN = (
+    "the filter cannot reach its service (ext_authz answers 403 or its status_on_error, "
+    "ext_proc 500, unless failure_mode_allow; jwt_authn cannot fetch its JWKS, so tokens "
+    "fail: 401)"
+)
 
 
 def _dns_names(plain: dict[str, Any]) -> list[str]:

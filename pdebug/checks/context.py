@@ -31,6 +31,7 @@ from pdebug.model.listeners import (
     chains,
     decode_filter,
     network_kind,
+    service_clusters,
 )
 from pdebug.model.routes import RouteConfigRecord, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
@@ -192,7 +193,11 @@ class Context:
 
     @cached_property
     def references(self) -> dict[str, str]:
-        """Cluster name -> the first resource that sends traffic to it (route or tcp_proxy)."""
+        """Cluster name -> the first resource that sends traffic to it.
+
+        A route, a tcp_proxy, or an HTTP filter's own service (ext_authz, ext_proc,
+        jwt_authn's remote JWKS: Envoy's ``configs/envoy_ext_authz.yaml``).
+        """
         out: dict[str, str] = {}
         for rc in self.route_configs:
             resource = rc.resource
@@ -203,6 +208,12 @@ class Context:
                 if isinstance(flt, s.TcpProxy):
                     for cluster in tcp_targets(flt):
                         out.setdefault(cluster, f"listener/{lc.name}")
+                elif isinstance(flt, s.HttpConnectionManager):
+                    for hf in flt.http_filters:
+                        for cluster in service_clusters(hf):
+                            owner = lc.name or "(unnamed)"
+                            where = f"the HTTP filter {hf.name} of listener/{owner}"
+                            out.setdefault(cluster, where)
         return out
 
     # -- hosts -------------------------------------------------------------------------

@@ -79,6 +79,45 @@ def filter_config(f: s.TypedExtension) -> msgspec.Raw:
     return f.config
 
 
+#: HTTP filters that call a service of their own, by their type URL's tail.
+_SERVICE_FILTERS = (
+    b".ext_authz.v3.ExtAuthz",
+    b".ext_proc.v3.ExternalProcessor",
+    b".jwt_authn.v3.JwtAuthentication",
+)
+
+
+def service_clusters(f: s.TypedExtension) -> list[str]:
+    """The clusters an HTTP filter calls on its own.
+
+    An ext_authz's or ext_proc's gRPC (``envoy_grpc``) or HTTP service, a jwt_authn
+    provider's remote JWKS.
+    """
+    from pdebug.model.camel import to_camel
+
+    raw = bytes(filter_config(f))
+    if not any(tail in raw[:300] for tail in _SERVICE_FILTERS):
+        return []
+    try:
+        doc = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return []
+
+    def get(node: Any, *path: str) -> Any:
+        for name in path:
+            if not isinstance(node, dict):
+                return None
+            node = node[name] if name in node else node.get(to_camel(name))
+        return node
+
+    found = [get(doc, "grpc_service", "envoy_grpc", "cluster_name")]
+    found.append(get(doc, "http_service", "server_uri", "cluster"))
+    providers = get(doc, "providers")
+    for provider in providers.values() if isinstance(providers, dict) else []:
+        found.append(get(provider, "remote_jwks", "http_uri", "cluster"))
+    return list(dict.fromkeys(c for c in found if isinstance(c, str) and c))
+
+
 def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
     """:data:`HCM`, :data:`TCP_PROXY` or ``""``: by current or legacy name, else ``@type``.
 

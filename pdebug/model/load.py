@@ -433,6 +433,19 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     view = one_view(doc) if doc is not None else None
     if view is not None:
         raise one_view_given(source, view, "json")
+    if (
+        isinstance(doc, dict)
+        and isinstance(doc.get("listeners"), list)
+        and isinstance(doc.get("cluster_manager"), dict)
+    ):
+        # Envoy's v1 JSON config (Envoy <= 1.8; Ambassador 0.x wrote these): `listeners`
+        # with `tcp://` addresses, `cluster_manager.clusters` with `hosts` URLs
+        raise InvalidInput(
+            f"{source}: this is an Envoy v1 JSON config (`listeners` and `cluster_manager`, "
+            "the config format of Envoy 1.8 and earlier), not a config dump",
+            hint="save GET /config_dump of the Envoy running it (Envoy 1.7 and later answer "
+            "it): pdebug reads what Envoy made of the config",
+        )
     fragment = fragment_given(source, doc) or syncz_given(source, doc) or egctl_given(source, doc)
     if fragment is not None:
         raise fragment

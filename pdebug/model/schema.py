@@ -471,6 +471,11 @@ class TcpProxyV1(_S):
     route_config: TcpProxyV1RouteConfig | None = None
 
 
+class TcpTunneling(_S):
+    hostname: str = ""
+    use_post: bool | None = None
+
+
 class TcpProxy(_S):
     type_url: str = field(default="", name="@type")
     stat_prefix: str = ""
@@ -481,6 +486,8 @@ class TcpProxy(_S):
     value: TcpProxyV1 | None = None
     #: On-demand cluster discovery (ODCDS): a cluster not yet known is asked for.
     on_demand: Raw = NULL
+    #: The connection goes upstream inside an HTTP CONNECT (or POST) to ``hostname``.
+    tunneling_config: TcpTunneling | None = None
 
 
 class AnyType(_S):

@@ -10,7 +10,8 @@ The package, in the order a request meets it: :mod:`.request` (the URL and optio
 typed request), :mod:`.listeners` (which listener takes the connection), :mod:`.chains`
 (``filter_chain_match``), :mod:`.matchers` (``filter_chain_matcher`` trees),
 :mod:`.routes` (virtual host, route, redirect), :mod:`.filters` (fault injection,
-Istio's CUSTOM ext_authz) and :mod:`.rbac` (RBAC), :mod:`.rewrites` (the path and Host
+Istio's CUSTOM ext_authz), :mod:`.rbac` (RBAC), :mod:`.cel` (an RBAC policy's CEL
+condition) and :mod:`.jwt` (jwt_authn), :mod:`.rewrites` (the path and Host
 the upstream and each mirror see), :mod:`.clusters` (clusters, endpoints, the final
 verdict), :mod:`.tracer` (the walk that records each step) and
 :mod:`.result` (steps, verdict; states as ``Literal`` types). Names are imported from

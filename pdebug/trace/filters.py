@@ -21,8 +21,9 @@ Envoy's rules (checked against a real Envoy 1.40 by ``tests/test_trace_filters.p
   ``envoy.filters.http.rbac``/``{shadow_rules_stat_prefix}shadow_effective_policy_id``,
   which Istio's CUSTOM action (an ext_authz filter with ``filter_enabled_metadata``)
   reads to decide whether to ask the provider.
-* **Per route.** ``typed_per_filter_config[FILTER NAME]`` of the route, else its virtual
-  host, else the route configuration: an ``RBACPerRoute`` replaces the policy (without
+* **Per route** (:mod:`pdebug.trace.perroute`). ``typed_per_filter_config[FILTER NAME]``
+  of the route, else its virtual host, else the route configuration: an
+  ``RBACPerRoute`` replaces the policy (without
   ``rbac`` it turns the filter off), a ``FilterConfig`` turns the filter off or on
   (``disabled``) or replaces its config, an ``HTTPFault`` replaces the fault's config.
   A request no route matches gets no per-route config, not even its virtual host's.
@@ -60,6 +61,7 @@ Effect = Literal["pass", "deny", "abort", "skip", "unknown"]
 RBAC = "rbac"
 FAULT = "fault"
 EXT_AUTHZ = "ext_authz"
+JWT = "jwt_authn"
 #: The dynamic metadata namespace the HTTP RBAC filter writes its shadow results under.
 RBAC_METADATA = "envoy.filters.http.rbac"
 #: The filter state Istio keeps the mTLS peer's identity under (read by its RBAC rules).
@@ -71,6 +73,7 @@ _KINDS = {
     ".fault.v2.HTTPFault": FAULT,
     ".ext_authz.v3.ExtAuthz": EXT_AUTHZ,
     ".ext_authz.v2.ExtAuthz": EXT_AUTHZ,
+    ".jwt_authn.v3.JwtAuthentication": JWT,
 }
 _NAMES = {
     "envoy.filters.http.rbac": RBAC,
@@ -79,6 +82,7 @@ _NAMES = {
     "envoy.fault": FAULT,
     "envoy.filters.http.ext_authz": EXT_AUTHZ,
     "envoy.ext_authz": EXT_AUTHZ,
+    "envoy.filters.http.jwt_authn": JWT,
 }
 _TYPE = re.compile(rb'"@type"\s*:\s*"([^"]*)"')
 _DENOMINATORS = {"HUNDRED": 100, "TEN_THOUSAND": 10_000, "MILLION": 1_000_000}
@@ -144,7 +148,7 @@ class FilterResult:
 
 
 def filter_kind(f: s.TypedExtension) -> str:
-    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ` or ``""``: by ``@type``, else by name."""
+    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ`, :data:`JWT` or ``""`` (by type or name)."""
     head = memoryview(f.typed_config)[:300].tobytes()
     found = _TYPE.search(head)
     if found is not None:
@@ -170,7 +174,7 @@ def config_of(raw: msgspec.Raw, what: str) -> Json:
 
 
 def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
-    """``tree`` with field names in snake_case; the keys of ``policies`` are names, kept."""
+    """``tree`` with field names in snake_case; the keys of maps of names are kept."""
     from pdebug.model.camel import to_snake
 
     if depth > _MAX_DEPTH:
@@ -182,7 +186,8 @@ def snake(tree: Any, data: bool = False, depth: int = 0) -> Any:
     out: dict[str, Any] = {}
     for key, value in tree.items():
         name = key if data or key.startswith("@") else to_snake(key)
-        out[name] = snake(value, data=name == "policies", depth=depth + 1)
+        named = name in ("policies", "providers", "requirement_map")  # RBAC's, jwt_authn's
+        out[name] = snake(value, data=named, depth=depth + 1)
     return out
 
 
@@ -446,34 +451,6 @@ def fault(config: Json, facts: Facts, cluster: str | None) -> FilterResult:
 
 
 # --- per route -------------------------------------------------------------------------
-
-
-@dataclass
-class PerRoute:
-    """A filter's per-route override: off, a replacement config, or nothing."""
-
-    where: str = ""  # "route", "virtual host", "route configuration"
-    disabled: bool | None = None
-    config: Json | None = None
-
-
-def per_route(name: str, levels: list[tuple[str, dict[str, msgspec.Raw]]]) -> PerRoute:
-    """The most specific ``typed_per_filter_config[name]`` (route, vhost, route config)."""
-    for where, table in levels:
-        raw = table.get(name)
-        if raw is None or not is_set(raw):
-            continue
-        cfg = config_of(raw, f"typed_per_filter_config {name}")
-        tp = str(cfg.get("@type", ""))
-        if tp.endswith(".FilterConfig"):
-            inner = as_obj(cfg.get("config"))
-            return PerRoute(where, bool(cfg.get("disabled", False)), inner or None)
-        if tp.endswith(".RBACPerRoute"):
-            if "rbac" not in cfg:
-                return PerRoute(where, True, None)
-            return PerRoute(where, None, as_obj(cfg["rbac"]))
-        return PerRoute(where, None, cfg)
-    return PerRoute()
 
 
 def remote_address(

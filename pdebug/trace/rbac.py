@@ -2,8 +2,9 @@
 
 Envoy's engine (checked against a real Envoy 1.40 by ``tests/test_trace_filters.py``):
 ``rules`` absent enforce nothing; a policy matches when one of its ``permissions`` and
-one of its ``principals`` match; policies are tried in name order (the first matching
-one is the effective policy). ALLOW: allowed only when a policy matches; DENY: denied
+one of its ``principals`` match and its CEL ``condition`` is true
+(:mod:`pdebug.trace.cel`); policies are tried in name order (the first matching one is
+the effective policy). ALLOW: allowed only when a policy matches; DENY: denied
 when one matches; LOG: always allowed. ``shadow_rules`` are evaluated, never enforced;
 their matching policy is written to the dynamic metadata that Istio's CUSTOM action reads.
 Each matcher is three-valued: True, False, or None with what the answer depends on.
@@ -238,7 +239,9 @@ def _not(m: Match) -> Match:
 
 
 def policy_match(policy: Json, facts: Facts) -> Match:
-    """A policy: one of its permissions and one of its principals."""
+    """A policy: one of its permissions, one of its principals and its CEL condition."""
+    from pdebug.trace.cel import condition
+
     perms = seq(policy.get("permissions"))
     ok, why = _any(perms, permission, facts, 0)
     if ok is False:
@@ -246,9 +249,14 @@ def policy_match(policy: Json, facts: Facts) -> Match:
     who, why2 = _any(seq(policy.get("principals")), principal, facts, 0)
     if who is False:
         return False, why2
-    if ok is None or who is None:
-        return None, "; ".join(w for w, v in ((why, ok), (why2, who)) if v is None)
-    return True, f"{why}; {why2}"
+    cond = condition(policy, facts)
+    cel, why3 = cond if cond is not None else (True, "")
+    if cel is False:
+        return False, why3
+    parts = ((why, ok), (why2, who), (why3, cel))
+    if ok is None or who is None or cel is None:
+        return None, "; ".join(w for w, v in parts if v is None)
+    return True, "; ".join(w for w, _ in parts if w)
 
 
 @dataclass

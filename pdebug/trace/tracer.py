@@ -32,7 +32,7 @@ from pdebug.model.clusters import (
     lb_policy,
     own_assignment,
 )
-from pdebug.model.dump import decode_raw, plain_json
+from pdebug.model.dump import decode_raw, plain_json, sanitize
 from pdebug.model.listeners import (
     HCM,
     api_listener_filter,
@@ -64,7 +64,8 @@ from pdebug.trace.clusters import (
     upstream_transport,
 )
 from pdebug.trace.listeners import ListenerEntry
-from pdebug.trace.matchers import Inputs, evaluate, is_set, listener_tree
+from pdebug.trace.matchers import Inputs, as_obj, evaluate, is_set, listener_tree
+from pdebug.trace.perroute import PerRoute, per_route
 from pdebug.trace.request import HttpRequest, Request, split_host_port
 from pdebug.trace.result import (
     FULL_DUMP,
@@ -838,6 +839,10 @@ class Tracer:
         """A TCP proxy: its (weighted) cluster, or a v1 route."""
         if tcp_on_demand(tcp):
             self.on_demand = "tcp_proxy's on_demand"
+        tunnel = tcp.tunneling_config
+        if tunnel is not None:  # Envoy's configs/encapsulate_in_http2_connect.yaml
+            how = "POST" if tunnel.use_post else "CONNECT"
+            note += f"; tunnelled in an HTTP {how} to {sanitize(tunnel.hostname) or '?'}"
         if tcp.weighted_clusters is not None and tcp.weighted_clusters.clusters:
             targets: _Targets = [(c.name, c.weight or 0) for c in tcp.weighted_clusters.clusters]
             what = "weighted clusters " + ", ".join(f"{n}:{w}" for n, w in targets)
@@ -1034,9 +1039,11 @@ class Tracer:
         for f in hcm.http_filters:
             kind = fl.filter_kind(f)
             if not kind or (kind == fl.EXT_AUTHZ and not _evaluated(f)):
-                on = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+                on = per_route(f.name, levels) if f.name else PerRoute()
                 by = f" (by the {on.where}'s typed_per_filter_config)" if on.where else ""
                 runs = not f.disabled if on.disabled is None else not on.disabled
+                if runs:
+                    self.notes.extend(_external_service_note(f))
                 if runs and fl.terminal_module(f):
                     self.enabled_note(enabled)
                     return self.module_answers(f.name or "dynamic_modules", by, pending)
@@ -1047,7 +1054,7 @@ class Tracer:
                         enabled.append(f"{f.name}{by}")
                 continue
             name = f.name or kind
-            over = fl.per_route(f.name, levels) if f.name else fl.PerRoute()
+            over = per_route(f.name, levels) if f.name else PerRoute()
             disabled = f.disabled if over.disabled is None else over.disabled
             if disabled:
                 where = f" by the {over.where}'s typed_per_filter_config" if over.where else ""
@@ -1057,7 +1064,12 @@ class Tracer:
             if config is None:
                 config = fl.config_of(filter_config(f), name)
             where = over.where if over.config is not None else ""
-            if kind == fl.RBAC:
+            if kind == fl.JWT:
+                from pdebug.trace.jwt import jwt_authn
+
+                base = fl.config_of(filter_config(f), name)
+                res = jwt_authn(base, over.config if over.where else None, http)
+            elif kind == fl.RBAC:
                 res = rb.rbac(config, facts)
             elif kind == fl.FAULT:
                 res = fl.fault(config, facts, cluster)
@@ -1068,7 +1080,9 @@ class Tracer:
             metadata.update(res.metadata)
             self.filter_step("http_filter", name, kind, res, where)
             stop: Verdict | None = None
-            if res.effect == "deny":
+            if res.effect == "deny" and kind == fl.JWT:
+                stop = Verdict(False, "denied", f"401 Jwt is missing ({name}: {res.why})", 401)
+            elif res.effect == "deny":
                 stop = Verdict(False, "denied", f"403 RBAC: access denied ({name}: {res.why})", 403)
             elif res.effect == "abort":
                 stop = Verdict(
@@ -1991,6 +2005,52 @@ def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
 def _is_router(f: s.TypedExtension) -> bool:
     head = memoryview(f.typed_config)[:200].tobytes()
     return b".router.v3.Router" in head or b".router.v2.Router" in head
+
+
+def _external_service_note(f: s.TypedExtension) -> list[str]:
+    """A note on a filter that asks a service of its own whether the request goes on.
+
+    ext_proc, or ext_authz outside Istio's CUSTOM action: trace does not evaluate them,
+    yet their answer decides the verdict, and Envoy 1.40 answers by itself when the
+    service cannot be reached (checked: ext_proc 500, ext_authz 403; Envoy's
+    ``configs/ext-proc-session-affinity-cookie.yaml``, its processor down).
+    """
+    raw = filter_config(f)
+    proc = b".ext_proc.v3.ExternalProcessor" in bytes(raw)[:200]
+    if not proc and fl.filter_kind(f) != fl.EXT_AUTHZ:
+        return []
+    config = fl.config_of(raw, f"the HTTP filter {f.name}")
+    grpc = as_obj(config.get("grpc_service"))
+    cluster = as_obj(grpc.get("envoy_grpc")).get("cluster_name")
+    if not cluster:
+        uri = as_obj(as_obj(config.get("http_service")).get("server_uri"))
+        cluster = uri.get("cluster")
+    service = f"cluster {cluster}" if isinstance(cluster, str) and cluster else "its service"
+    what = "external processor" if proc else "authorization service"
+    if config.get("failure_mode_allow") is True:
+        down = "failure_mode_allow is true: the request goes on when it cannot be reached"
+    else:
+        status = _status_code(as_obj(config.get("status_on_error")).get("code"))
+        down = f"Envoy answers {status or (500 if proc else 403)} when it cannot reach it"
+    return [
+        f"{f.name or 'an HTTP filter'} was not evaluated: its {what} ({service}) can answer "
+        f"the request itself or change it; {down}"
+    ]
+
+
+def _status_code(code: Any) -> str:
+    """An ``envoy.type.v3.StatusCode`` as a status (``ServiceUnavailable`` -> 503)."""
+    import http
+
+    if isinstance(code, int) and not isinstance(code, bool):
+        return str(code)
+    if not isinstance(code, str) or not code:
+        return ""
+    if code.isdigit():
+        return code
+    name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", code).upper()
+    known = getattr(http.HTTPStatus, name, None)
+    return str(int(known)) if known is not None else sanitize(code)
 
 
 def _evaluated(f: s.TypedExtension) -> bool:

@@ -66,9 +66,16 @@ def istio_config_ref(metadata: s.Metadata | None) -> str:
 
 
 def match_description(match: s.RouteMatch | None) -> str:
-    """``/get*``, ``PathPrefix:/x``, ``/exact``, ``regex ...``; headers are not shown."""
+    """``/get*``, ``PathPrefix:/x``, ``/exact``, ``regex ...``, ``CONNECT``; no headers.
+
+    A ``connect_matcher`` route (it matches CONNECT requests only: Envoy's
+    ``configs/proxy_connect.yaml``, Istio's ``connect_terminate`` on 15008) is ``CONNECT``,
+    where istioctl prints nothing, as if it matched every request.
+    """
     if match is None:
         return ""
+    if bytes(match.connect_matcher) not in (b"", b"null"):
+        return "CONNECT"
     parts: list[str] = []
     if match.prefix:
         parts.append(f"{match.prefix}*")
