@@ -367,3 +367,130 @@ def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> N
         code = 1
     finally:
         os._exit(code)
+
+
+class Spawned:
+    """One task started in a forked child by :func:`spawn`; its result read when wanted.
+
+    The parent goes on with its own work meanwhile. :meth:`result` waits for the child
+    and gives what the task returned (as ``marshal`` reads it), or :data:`MISSING` when
+    the child gave nothing (the task raised, wrote to stdout or stderr, returned what
+    ``marshal`` cannot write, or the child died): the caller then does the task's work
+    itself, where it would have without a child, so its errors and warnings come out as
+    in one process. :meth:`close` (in a ``finally``: an error, Ctrl-C) kills and reaps
+    the child if it was not yet, and restores SIGTERM, turned into ``KeyboardInterrupt``
+    while the child lives (as in :func:`fork_map`).
+    """
+
+    def __init__(self, pid: int, read: int, previous: Any) -> None:
+        self._pid = pid
+        self._read = read
+        self._previous = previous
+        self._value: Any = MISSING
+        self._done = False
+
+    def result(self) -> Any:
+        """The task's result, :data:`MISSING` when the child gave none (read once, kept)."""
+        if self._done:
+            return self._value
+        import marshal
+
+        self._done = True
+        body = _read_framed(self._read)
+        os.close(self._read)
+        self._read = -1
+        _, status, usage = os.wait4(self._pid, 0)
+        self._pid = 0
+        CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+        self._restore()
+        if status != 0:
+            return MISSING
+        try:
+            got = marshal.loads(body)
+        except (EOFError, ValueError, TypeError):
+            return MISSING
+        for _, flag, value in got:
+            if flag == _OK:
+                self._value = value
+        return self._value
+
+    def close(self) -> None:
+        """Kill and reap the child if :meth:`result` did not; restore SIGTERM."""
+        import signal
+
+        self._done = True
+        if self._pid:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it had ended
+                pass
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
+        self._restore()
+
+    def _restore(self) -> None:
+        import signal
+
+        if self._previous is not _RESTORED:
+            previous, self._previous = self._previous, _RESTORED
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+#: What :meth:`Spawned.result` gives when the child gave no result.
+MISSING: Any = _MISSING
+_RESTORED: Any = object()
+
+
+def spawn(task: Callable[[], Any], work: float) -> Spawned | None:
+    """``task()`` started now in a forked child, or None when nothing is forked.
+
+    ``work`` is the estimated CPU seconds of the whole job the caller splits so
+    (:func:`jobs` decides, by the same rules as :func:`fork_map`: ``PDEBUG_JOBS``, the
+    CPUs, :data:`MIN_WORK`, threads, a platform without ``fork``). None too when no
+    pipe or process is to be had: the caller then does the work itself.
+    """
+    import signal
+
+    if jobs(work) <= 1:
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # nothing buffered may be written twice
+            stream.flush()
+    try:
+        read, write = os.pipe()
+    except OSError:
+        return None
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    stop = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.signal(signal.SIGTERM, terminated)
+    spawned: Spawned | None = None
+    try:
+        # No interrupt between the fork and the child's being known (and killable).
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                os.close(read)
+                _child([task], [0], write)
+            spawned = Spawned(pid, read, previous)
+        except OSError:  # EAGAIN, ENOMEM: the caller does the work
+            os.close(read)
+        finally:
+            os.close(write)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)  # a SIGTERM held raises here
+    except BaseException:
+        if spawned is not None:
+            spawned.close()
+        raise
+    finally:
+        if spawned is None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    if spawned is not None:
+        FORKS[0] += 1
+    return spawned

@@ -10,6 +10,7 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
@@ -25,6 +26,9 @@ from pdebug.checks.options import CheckOptions
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model.sections import holds_no_clusters, is_full_dump, why_absent
+
+if TYPE_CHECKING:
+    from pdebug.parallel import Spawned
 
 __all__ = [
     "ALL_CHECKS",
@@ -91,8 +95,40 @@ def _missing(ctx: Context, chk: Check) -> str | None:
     return None
 
 
+#: The checks that read each cluster's hosts (:attr:`Context.hosts`).
+_HOST_CHECKS = frozenset({"PD202", "PD203", "PD403", "PD404"})
+#: CPU seconds of ``check`` per byte of the sections it reads, to weigh a fork against
+#: :data:`pdebug.parallel.MIN_WORK`: 0.6 s for the 161.6 MB of the 5k-service bench
+#: dump (perfcheck4), so a dump forks from about 80 MB of those sections on.
+_CPU_PER_BYTE = 0.6 / 161.6e6
+_READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
+
+
+def _eds_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
+    """A child reading the EDS section's facts while the checks start, or None (#17).
+
+    Only for a dump (no live health) whose endpoints section load found in Envoy's
+    layout and nothing has decoded yet, when a check that reads hosts runs, and
+    :func:`pdebug.parallel.spawn` forks (``PDEBUG_JOBS``, the CPUs, the work).
+    """
+    dump = proxy.dump
+    if dump is None or proxy.health is not None or options.ignore >= _HOST_CHECKS:
+        return None
+    sec = dump.section("endpoints")
+    if sec is None or sec.fast is None or sec.text is None:
+        return None
+    from pdebug import parallel
+    from pdebug.model.hosts import eds_facts
+
+    work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
+    return parallel.spawn(lambda: eds_facts(dump), work)
+
+
 def run_checks(
-    proxy: ProxyData, options: CheckOptions | None = None, context: Context | None = None
+    proxy: ProxyData,
+    options: CheckOptions | None = None,
+    context: Context | None = None,
+    fork: bool = False,
 ) -> CheckReport:
     """Run every check not ignored; skip (and say why) those whose data is missing.
 
@@ -104,9 +140,24 @@ def run_checks(
         options: The run's options (defaults when None).
         context: A :class:`Context` over ``proxy`` with these ``options`` to reuse (the
             report's topology reads the same indexes); a new one when None.
+        fork: Read the EDS section in a forked child while the first checks run, when
+            it pays (:func:`_eds_child`; never with a ``context``): the same report.
     """
     options = options or CheckOptions()
-    ctx = context if context is not None else Context(proxy, options)
+    if context is not None or not fork:
+        return _run(proxy, options, context if context is not None else Context(proxy, options))
+    ctx = Context(proxy, options)
+    ctx.eds_child = _eds_child(proxy, options)
+    if ctx.eds_child is None:
+        return _run(proxy, options, ctx)
+    try:
+        return _run(proxy, options, ctx)
+    finally:  # an error or Ctrl-C before the hosts were read: no child is left
+        ctx.eds_child.close()
+        ctx.eds_child = None
+
+
+def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
     found: list[Finding] = []
     skipped: list[Skipped] = []
     run = 0

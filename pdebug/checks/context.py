@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pdebug.checks.options import CheckOptions
 from pdebug.model import ConfigDump, ProxyData
@@ -22,7 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
-from pdebug.model.hosts import Host, HostSet, host_sets
+from pdebug.model.hosts import Facts, Host, HostSet, host_sets
 from pdebug.model.listeners import (
     HCM,
     TCP_PROXY,
@@ -35,6 +35,9 @@ from pdebug.model.listeners import (
 from pdebug.model.routes import RouteConfigRecord, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
 from pdebug.model.sections import none_when_absent
+
+if TYPE_CHECKING:
+    from pdebug.parallel import Spawned
 
 T = TypeVar("T")
 
@@ -70,6 +73,10 @@ class Context:
         self._filters: dict[int, tuple[ListenerRecord, list[NetworkFilter]]] = {}
         #: What :meth:`shared` built, by key.
         self._shared: dict[str, Any] = {}
+        #: A child forked by :func:`pdebug.checks.run_checks` that reads the EDS
+        #: section meanwhile (:func:`pdebug.model.hosts.eds_facts`): :attr:`hosts`
+        #: reads its answer instead of the section, when it gives one (#17).
+        self.eds_child: Spawned | None = None
 
     def shared(self, key: str, build: Callable[[], T]) -> T:
         """``build()``, once per run: a fact several checks read (kept under ``key``).
@@ -210,4 +217,20 @@ class Context:
     @cached_property
     def hosts(self) -> dict[str, HostSet]:
         """Each cluster's hosts (:func:`pdebug.model.health.host_sets`)."""
-        return host_sets(self.proxy, self.clusters)
+        clusters = self.clusters
+        return host_sets(self.proxy, clusters, self._eds_facts())
+
+    def _eds_facts(self) -> list[Facts] | None:
+        """The EDS facts :attr:`eds_child` sent, or None (the section is read here)."""
+        if self.eds_child is None:
+            return None
+        from pdebug.parallel import MISSING
+
+        got = self.eds_child.result()
+        if got is MISSING or got is None:
+            return None
+        members_known, facts = got
+        sec = self.dump.section("endpoints")
+        if members_known and sec is not None:
+            sec.members_known = True  # the child's strict decode read it whole
+        return facts  # type: ignore[no-any-return]
