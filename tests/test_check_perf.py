@@ -264,8 +264,15 @@ def _eds_variants() -> dict[str, bytes]:
                     lb["health_status"] = "UNHEALTHY"
 
     def empty(doc: Any, sec: Any) -> None:  # PD203: assignments without endpoints
+        emptied = []
         for entry in sec["dynamic_endpoint_configs"][::4]:
-            entry["endpoint_config"].pop("endpoints", None)
+            if entry["endpoint_config"].pop("endpoints", None):
+                emptied.append(entry["endpoint_config"]["cluster_name"])
+        # one of them also named by the last route config: the first one names it
+        (rds,) = [c for c in doc["configs"] if c["@type"].endswith(".RoutesConfigDump")]
+        vh = rds["dynamic_route_configs"][-1]["route_config"]["virtual_hosts"][0]
+        first = [c for c in emptied if "|80|" in c][0]  # named by the first one, "80"
+        vh["routes"].append({"match": {"prefix": "/x"}, "route": {"cluster": first}})
 
     def nameless(doc: Any, sec: Any) -> None:  # attributed from the clusters: no facts
         sec["dynamic_endpoint_configs"][0]["endpoint_config"].pop("cluster_name")
@@ -300,7 +307,37 @@ def _eds_variants() -> dict[str, bytes]:
         sec["dynamic_future_endpoint_configs"] = []
         mixed(doc, sec)
 
+    def routes_of(doc: Any) -> Any:
+        (sec,) = [c for c in doc["configs"] if c["@type"].endswith(".RoutesConfigDump")]
+        return sec
+
+    def unknown_cluster(doc: Any, sec: Any) -> None:  # PD301 (the routes read here)
+        vh = routes_of(doc)["dynamic_route_configs"][0]["route_config"]["virtual_hosts"][0]
+        vh["routes"][0]["route"]["cluster"] = "outbound|80||gone.ns.svc.cluster.local"
+
+    def duplicate_domain(doc: Any, sec: Any) -> None:  # PD302
+        vhs = routes_of(doc)["dynamic_route_configs"][1]["route_config"]["virtual_hosts"]
+        vhs[-1]["domains"].append(vhs[0]["domains"][0].upper())
+        vhs[0]["domains"].append(vhs[0]["domains"][1])
+
+    def warming(doc: Any, sec: Any) -> None:  # PD102: waits for an RDS config, or not
+        (lds,) = [c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump")]
+        for entry in lds["dynamic_listeners"][2:4]:
+            entry["warming_state"] = entry.pop("active_state")
+        text = json.dumps(lds["dynamic_listeners"][2]).replace(
+            '"route_config_name": "', '"route_config_name": "never-sent-'
+        )
+        lds["dynamic_listeners"][2] = json.loads(text)
+
+    def damaged_routes(doc: Any, sec: Any) -> None:  # a route config skipped, with a warning
+        routes_of(doc)["dynamic_route_configs"][1]["route_config"]["virtual_hosts"] = 5
+        sec["dynamic_endpoint_configs"][3]["endpoint_config"]["endpoints"] = 7  # and an EDS one
+
     for name, change in [
+        ("unknown-cluster", unknown_cluster),
+        ("duplicate-domain", duplicate_domain),
+        ("warming", warming),
+        ("damaged-routes", damaged_routes),
         ("mixed", mixed),
         ("all-bad", all_bad),
         ("empty", empty),
@@ -335,24 +372,25 @@ ANSWERED: list[str] = []
 
 def _checked(
     path: Path, args: list[str], jobs: str, pdebug: Any, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Any, bool]:
-    """``pdebug ARGS PATH`` with PDEBUG_JOBS=jobs; whether a child's facts were read."""
+) -> tuple[Any, str]:
+    """``pdebug ARGS PATH`` with PDEBUG_JOBS=jobs; which facts of a child were read."""
     from pdebug.checks.context import Context
 
-    real = Context._eds_facts
-    used: list[bool] = []
+    real = Context._child_facts
+    used: set[str] = set()
 
-    def spy(self: Context) -> Any:
-        got = real(self)
-        used.append(got is not None)
+    def spy(self: Context, part: int) -> Any:
+        got = real(self, part)
+        if got is not None:
+            used.add(("eds", "routes")[part])
         return got
 
     with monkeypatch.context() as m:
         m.setenv("PDEBUG_JOBS", jobs)
         m.setattr(parallel, "_threads_alive", lambda: False)
-        m.setattr(Context, "_eds_facts", spy)
+        m.setattr(Context, "_child_facts", spy)
         got = pdebug(*args[:1], path, *args[1:])
-    return got, any(used)
+    return got, ",".join(sorted(used))
 
 
 @pytest.mark.parametrize("name", sorted(FORK_INPUTS))
@@ -376,19 +414,24 @@ def test_the_forked_differential_compares_something(
     answered = {}
     for name in ("real/sidecar", "gendump-40", "gendump-40-camel", "gendump-40-mixed",
                  "gendump-40-repeated", "gendump-40-only-eds", "gendump-40-nameless",
-                 "gendump-40-unknown-member"):  # fmt: skip
+                 "gendump-40-unknown-member", "gendump-40-unknown-cluster",
+                 "gendump-40-warming", "gendump-40-damaged-routes"):  # fmt: skip
         path = tmp_path / "dump.json"
         path.write_bytes(FORK_INPUTS[name])
         _, answered[name] = _checked(path, ["check"], "2", pdebug, monkeypatch)
     assert answered == {
-        "real/sidecar": True,
-        "gendump-40": True,
-        "gendump-40-camel": True,
-        "gendump-40-mixed": True,
-        "gendump-40-repeated": True,
-        "gendump-40-only-eds": True,
-        "gendump-40-nameless": False,  # attributed from the clusters: the section is read here
-        "gendump-40-unknown-member": False,  # the strict decode refused it
+        "real/sidecar": "eds,routes",
+        "gendump-40": "eds,routes",
+        "gendump-40-camel": "eds,routes",
+        "gendump-40-mixed": "eds,routes",
+        "gendump-40-repeated": "eds,routes",
+        "gendump-40-only-eds": "eds,routes",
+        # attributed from the clusters: the EDS section is read here
+        "gendump-40-nameless": "routes",
+        "gendump-40-unknown-member": "routes",  # the strict decode refused the EDS section
+        "gendump-40-unknown-cluster": "eds,routes",  # PD301 then reads the routes here
+        "gendump-40-warming": "eds,routes",
+        "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
     }
 
 
@@ -413,9 +456,8 @@ def test_host_sets_of_facts_answer_as_decoded_ones(name: str) -> None:
     except PdebugError:  # not a dump check reads (egctl's bundle of several)
         return
     if facts is None:
-        assert name in ("gendump-40-nameless", "gendump-40-unknown-member") or not name.startswith(
-            "gendump"
-        )
+        unread = ("gendump-40-nameless", "gendump-40-unknown-member", "gendump-40-damaged-routes")
+        assert name in unread or not name.startswith("gendump")
         return
     decoded_proxy, facts_proxy = _loaded(FORK_INPUTS[name]), _loaded(FORK_INPUTS[name])
     decoded = host_sets(decoded_proxy, by_name(decoded_proxy.dump))

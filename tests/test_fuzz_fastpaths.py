@@ -21,8 +21,9 @@ must give exactly what its slow path gives:
    against ``PDEBUG_JOBS=1``.
 8. ``check`` (table, ``-o json``) with its fast paths (tests/test_check_perf.py's
    ``SLOW``: whether the proxy has clusters, from the planned decode) on and off, and
-   with its EDS section read by a forked child (``PDEBUG_JOBS=2``,
-   :func:`pdebug.model.hosts.eds_facts`) against ``PDEBUG_JOBS=1``.
+   with its EDS and routes sections read by a forked child (``PDEBUG_JOBS=2``,
+   :func:`pdebug.model.hosts.eds_facts`, :func:`pdebug.model.routes.route_facts`)
+   against ``PDEBUG_JOBS=1``.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
 ``PDEBUG_FUZZDIFF_CASES`` (default 40), ``PDEBUG_FUZZDIFF_SEED`` (default 17),
@@ -347,7 +348,7 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0, "split": 0, "eds-facts": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0, "split": 0, "facts": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
@@ -405,26 +406,26 @@ def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
                 m.setattr(where, slow)
             full = eh.run_main([*args, str(path)], capsys)
         assert shipped == full, f"check fast path differs: {' '.join(args)}"
-        # the EDS section read by a forked child (PDEBUG_JOBS=2 forks whatever the
+        # the EDS and routes sections read by a forked child (PDEBUG_JOBS=2 forks whatever the
         # size) against one process
         from pdebug.checks.context import Context
 
-        real_facts = Context._eds_facts
+        real_facts = Context._child_facts
 
-        def facts_spy(self: Context, real_facts: Any = real_facts) -> Any:
-            got = real_facts(self)
-            TAKEN["eds-facts"] += got is not None
+        def facts_spy(self: Context, part: int, real_facts: Any = real_facts) -> Any:
+            got = real_facts(self, part)
+            TAKEN["facts"] += got is not None
             return got
 
         with monkeypatch.context() as m:
             m.setenv("PDEBUG_JOBS", "2")
             m.setattr(parallel, "_threads_alive", lambda: False)
-            m.setattr(Context, "_eds_facts", facts_spy)
+            m.setattr(Context, "_child_facts", facts_spy)
             forked = eh.run_main([*args, str(path)], capsys)
         with monkeypatch.context() as m:
             m.setenv("PDEBUG_JOBS", "1")
             one = eh.run_main([*args, str(path)], capsys)
-        assert forked == one, f"check with the EDS facts forked differs: {' '.join(args)}"
+        assert forked == one, f"check with the facts forked differs: {' '.join(args)}"
 
 
 def check_split(

@@ -10,7 +10,7 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
@@ -95,8 +95,10 @@ def _missing(ctx: Context, chk: Check) -> str | None:
     return None
 
 
-#: The checks that read each cluster's hosts (:attr:`Context.hosts`).
+#: The checks that read each cluster's hosts (:attr:`Context.hosts`), and the
+#: routes section (:attr:`Context.route_facts`; PD102 only when a listener warms).
 _HOST_CHECKS = frozenset({"PD202", "PD203", "PD403", "PD404"})
+_ROUTE_CHECKS = frozenset({"PD102", "PD203", "PD301", "PD302"})
 #: CPU seconds of ``check`` per byte of the sections it reads, to weigh a fork against
 #: :data:`pdebug.parallel.MIN_WORK`: 0.6 s for the 161.6 MB of the 5k-service bench
 #: dump (perfcheck4), so a dump forks from about 80 MB of those sections on.
@@ -104,24 +106,40 @@ _CPU_PER_BYTE = 0.6 / 161.6e6
 _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 
 
-def _eds_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
-    """A child reading the EDS section's facts while the checks start, or None (#17).
+def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
+    """A child reading the EDS and routes sections' facts while the checks start (#17).
 
-    Only for a dump (no live health) whose endpoints section load found in Envoy's
-    layout and nothing has decoded yet, when a check that reads hosts runs, and
-    :func:`pdebug.parallel.spawn` forks (``PDEBUG_JOBS``, the CPUs, the work).
+    Each section only when load found it in Envoy's layout and nothing has decoded it
+    yet, and a check that reads it runs (hosts: a dump without live health); None when
+    neither is, or :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the
+    CPUs, the work).
     """
     dump = proxy.dump
-    if dump is None or proxy.health is not None or options.ignore >= _HOST_CHECKS:
+    if dump is None:
         return None
-    sec = dump.section("endpoints")
-    if sec is None or sec.fast is None or sec.text is None:
+
+    def unread(kind: str, checks: frozenset[str]) -> bool:
+        sec = dump.section(kind)
+        return (
+            sec is not None
+            and sec.fast is not None
+            and sec.text is not None
+            and not options.ignore >= checks
+        )
+
+    eds = proxy.health is None and unread("endpoints", _HOST_CHECKS)
+    routes = unread("routes", _ROUTE_CHECKS)
+    if not eds and not routes:
         return None
     from pdebug import parallel
     from pdebug.model.hosts import eds_facts
+    from pdebug.model.routes import route_facts
+
+    def facts() -> tuple[Any, Any]:
+        return eds_facts(dump) if eds else None, route_facts(dump) if routes else None
 
     work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
-    return parallel.spawn(lambda: eds_facts(dump), work)
+    return parallel.spawn(facts, work)
 
 
 def run_checks(
@@ -140,21 +158,22 @@ def run_checks(
         options: The run's options (defaults when None).
         context: A :class:`Context` over ``proxy`` with these ``options`` to reuse (the
             report's topology reads the same indexes); a new one when None.
-        fork: Read the EDS section in a forked child while the first checks run, when
-            it pays (:func:`_eds_child`; never with a ``context``): the same report.
+        fork: Read the EDS and routes sections in a forked child while the first checks
+            run, when it pays (:func:`_facts_child`; never with a ``context``): the
+            same report.
     """
     options = options or CheckOptions()
     if context is not None or not fork:
         return _run(proxy, options, context if context is not None else Context(proxy, options))
     ctx = Context(proxy, options)
-    ctx.eds_child = _eds_child(proxy, options)
-    if ctx.eds_child is None:
+    child = ctx.child = _facts_child(proxy, options)
+    if child is None:
         return _run(proxy, options, ctx)
     try:
         return _run(proxy, options, ctx)
-    finally:  # an error or Ctrl-C before the hosts were read: no child is left
-        ctx.eds_child.close()
-        ctx.eds_child = None
+    finally:  # an error or Ctrl-C before its facts were read: no child is left
+        child.close()
+        ctx.child = None
 
 
 def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:

@@ -32,7 +32,7 @@ from pdebug.model.listeners import (
     decode_filter,
     network_kind,
 )
-from pdebug.model.routes import RouteConfigRecord, route_targets, tcp_targets
+from pdebug.model.routes import RouteConfigRecord, RouteFacts, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
 from pdebug.model.sections import none_when_absent
 
@@ -73,10 +73,12 @@ class Context:
         self._filters: dict[int, tuple[ListenerRecord, list[NetworkFilter]]] = {}
         #: What :meth:`shared` built, by key.
         self._shared: dict[str, Any] = {}
-        #: A child forked by :func:`pdebug.checks.run_checks` that reads the EDS
-        #: section meanwhile (:func:`pdebug.model.hosts.eds_facts`): :attr:`hosts`
-        #: reads its answer instead of the section, when it gives one (#17).
-        self.eds_child: Spawned | None = None
+        #: A child forked by :func:`pdebug.checks.run_checks` that reads the EDS and
+        #: routes sections meanwhile (:func:`pdebug.model.hosts.eds_facts`,
+        #: :func:`pdebug.model.routes.route_facts`): :attr:`hosts`,
+        #: :attr:`references`, :attr:`route_facts` read its answer instead of the
+        #: sections, when it gives one (#17).
+        self.child: Spawned | None = None
 
     def shared(self, key: str, build: Callable[[], T]) -> T:
         """``build()``, once per run: a fact several checks read (kept under ``key``).
@@ -198,13 +200,39 @@ class Context:
         return route_configs(self.dump)
 
     @cached_property
+    def route_facts(self) -> list[RouteFacts] | None:
+        """The routes section's facts :attr:`child` sent, or None (it is read here)."""
+        got = self._child_facts(1)
+        if got is None:
+            return None
+        members_known, facts = got
+        sec = self.dump.section("routes")
+        if members_known and sec is not None:
+            sec.members_known = True  # the child's strict decode read it whole
+        return facts  # type: ignore[no-any-return]
+
+    @cached_property
+    def route_names(self) -> frozenset[str]:
+        """The names of the route configurations the proxy holds."""
+        facts = self.route_facts
+        if facts is not None:
+            return frozenset(name for name, _, _, _ in facts)
+        return frozenset(rc.name for rc in self.route_configs)
+
+    @cached_property
     def references(self) -> dict[str, str]:
         """Cluster name -> the first resource that sends traffic to it (route or tcp_proxy)."""
         out: dict[str, str] = {}
-        for rc in self.route_configs:
-            resource = rc.resource
-            for _, _, cluster in route_targets(rc.config):
-                out.setdefault(cluster, resource)
+        facts = self.route_facts
+        if facts is not None:
+            for _, resource, clusters, _ in facts:
+                for cluster in clusters:
+                    out.setdefault(cluster, resource)
+        else:
+            for rc in self.route_configs:
+                resource = rc.resource
+                for _, _, cluster in route_targets(rc.config):
+                    out.setdefault(cluster, resource)
         for lc in self.listeners:
             for _, _, flt in self.network_filters(lc):
                 if isinstance(flt, s.TcpProxy):
@@ -220,14 +248,23 @@ class Context:
         clusters = self.clusters
         return host_sets(self.proxy, clusters, self._eds_facts())
 
-    def _eds_facts(self) -> list[Facts] | None:
-        """The EDS facts :attr:`eds_child` sent, or None (the section is read here)."""
-        if self.eds_child is None:
+    def _child_facts(self, part: int) -> Any:
+        """Part ``part`` of what :attr:`child` sent, or None (no child, or no answer).
+
+        0: the EDS section's facts, 1: the routes section's (each None when the child
+        could not make them).
+        """
+        if self.child is None:
             return None
         from pdebug.parallel import MISSING
 
-        got = self.eds_child.result()
-        if got is MISSING or got is None:
+        got = self.child.result()
+        return None if got is MISSING else got[part]
+
+    def _eds_facts(self) -> list[Facts] | None:
+        """The EDS facts :attr:`child` sent, or None (the section is read here)."""
+        got = self._child_facts(0)
+        if got is None:
             return None
         members_known, facts = got
         sec = self.dump.section("endpoints")
