@@ -333,7 +333,24 @@ def _eds_variants() -> dict[str, bytes]:
         routes_of(doc)["dynamic_route_configs"][1]["route_config"]["virtual_hosts"] = 5
         sec["dynamic_endpoint_configs"][3]["endpoint_config"]["endpoints"] = 7  # and an EDS one
 
+    def inline_ca(doc: Any, sec: Any) -> None:  # PD501/PD502: a CA held in a match
+        import datetime as dt
+
+        from tests.harness.pki import make_ca
+
+        now = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+        pem = make_ca("mesh-root", now - dt.timedelta(days=400), now - dt.timedelta(days=1))
+        (cds,) = [c for c in doc["configs"] if c["@type"].endswith("ClustersConfigDump")]
+        held = [
+            e for e in cds["dynamic_active_clusters"] if "transport_socket_matches" in e["cluster"]
+        ]
+        tls = held[-1]["cluster"]["transport_socket_matches"][0]["transport_socket"]
+        tls["typed_config"]["common_tls_context"]["validation_context"] = {
+            "trusted_ca": {"inline_string": pem.decode()}
+        }
+
     for name, change in [
+        ("inline-ca", inline_ca),
         ("unknown-cluster", unknown_cluster),
         ("duplicate-domain", duplicate_domain),
         ("warming", warming),
@@ -381,14 +398,23 @@ def _checked(
 
     def spy(self: Context, part: int) -> Any:
         got = real(self, part)
-        if got is not None:
+        if got is not None and part < 2:
             used.add(("eds", "routes")[part])
+        return got
+
+    real_lack = Context.matches_lack
+
+    def lack(self: Context, mark: bytes) -> bool:
+        got = real_lack(self, mark)
+        if got:
+            used.add("inline")
         return got
 
     with monkeypatch.context() as m:
         m.setenv("PDEBUG_JOBS", jobs)
         m.setattr(parallel, "_threads_alive", lambda: False)
         m.setattr(Context, "_child_facts", spy)
+        m.setattr(Context, "matches_lack", lack)
         got = pdebug(*args[:1], path, *args[1:])
     return got, ",".join(sorted(used))
 
@@ -415,23 +441,25 @@ def test_the_forked_differential_compares_something(
     for name in ("real/sidecar", "gendump-40", "gendump-40-camel", "gendump-40-mixed",
                  "gendump-40-repeated", "gendump-40-only-eds", "gendump-40-nameless",
                  "gendump-40-unknown-member", "gendump-40-unknown-cluster",
-                 "gendump-40-warming", "gendump-40-damaged-routes"):  # fmt: skip
+                 "gendump-40-warming", "gendump-40-damaged-routes",
+                 "gendump-40-inline-ca"):  # fmt: skip
         path = tmp_path / "dump.json"
         path.write_bytes(FORK_INPUTS[name])
         _, answered[name] = _checked(path, ["check"], "2", pdebug, monkeypatch)
     assert answered == {
-        "real/sidecar": "eds,routes",
-        "gendump-40": "eds,routes",
-        "gendump-40-camel": "eds,routes",
-        "gendump-40-mixed": "eds,routes",
-        "gendump-40-repeated": "eds,routes",
-        "gendump-40-only-eds": "eds,routes",
+        "real/sidecar": "eds,inline,routes",
+        "gendump-40": "eds,inline,routes",
+        "gendump-40-camel": "eds,inline,routes",
+        "gendump-40-mixed": "eds,inline,routes",
+        "gendump-40-repeated": "eds,inline,routes",
+        "gendump-40-only-eds": "eds,routes",  # no clusters section
         # attributed from the clusters: the EDS section is read here
-        "gendump-40-nameless": "routes",
-        "gendump-40-unknown-member": "routes",  # the strict decode refused the EDS section
-        "gendump-40-unknown-cluster": "eds,routes",  # PD301 then reads the routes here
-        "gendump-40-warming": "eds,routes",
+        "gendump-40-nameless": "inline,routes",
+        "gendump-40-unknown-member": "inline,routes",  # the strict decode refused the EDS section
+        "gendump-40-unknown-cluster": "eds,inline,routes",  # PD301 then reads the routes here
+        "gendump-40-warming": "eds,inline,routes",
         "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
+        "gendump-40-inline-ca": "eds,routes",  # the matches searched here
     }
 
 

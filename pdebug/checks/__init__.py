@@ -107,12 +107,13 @@ _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 
 
 def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
-    """A child reading the EDS and routes sections' facts while the checks start (#17).
+    """A child reading the sections' facts while the checks start (#17).
 
-    Each section only when load found it in Envoy's layout and nothing has decoded it
-    yet, and a check that reads it runs (hosts: a dump without live health); None when
-    neither is, or :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the
-    CPUs, the work).
+    The EDS and routes sections' facts, and whether the clusters section's bytes hold
+    ``inline`` (PD501's certificates in ``transport_socket_matches``). Each section only
+    when load found it in Envoy's layout and nothing has decoded it yet, and a check
+    that reads it runs (hosts: a dump without live health); None when none is, or
+    :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the CPUs, the work).
     """
     dump = proxy.dump
     if dump is None:
@@ -129,14 +130,21 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
 
     eds = proxy.health is None and unread("endpoints", _HOST_CHECKS)
     routes = unread("routes", _ROUTE_CHECKS)
-    if not eds and not routes:
+    inline = unread("clusters", frozenset({"PD501", "PD502"}))
+    if not eds and not routes and not inline:
         return None
     from pdebug import parallel
+    from pdebug.checks.context import CHILD_MARK
     from pdebug.model.hosts import eds_facts
     from pdebug.model.routes import route_facts
+    from pdebug.model.sections import own_bytes_lack
 
-    def facts() -> tuple[Any, Any]:
-        return eds_facts(dump) if eds else None, route_facts(dump) if routes else None
+    def facts() -> tuple[Any, Any, Any]:
+        return (
+            eds_facts(dump) if eds else None,
+            route_facts(dump) if routes else None,
+            own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
+        )
 
     work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
     return parallel.spawn(facts, work)
