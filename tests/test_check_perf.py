@@ -349,7 +349,16 @@ def _eds_variants() -> dict[str, bytes]:
             "trusted_ca": {"inline_string": pem.decode()}
         }
 
+    def entry_members(doc: Any, sec: Any) -> None:  # said at the report's end
+        (lds,) = [c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump")]
+        lds["dynamic_listeners"][3]["future_state"] = {"listener": {}}
+        lds["dynamic_listeners"][5]["future_state"] = {}
+        rds = routes_of(doc)
+        rds["dynamic_route_configs"][1]["x_note"] = "n"
+        rds["static_route_configs"][0]["xNote"] = 1
+
     for name, change in [
+        ("entry-members", entry_members),
         ("inline-ca", inline_ca),
         ("unknown-cluster", unknown_cluster),
         ("duplicate-domain", duplicate_domain),
@@ -398,8 +407,8 @@ def _checked(
 
     def spy(self: Context, part: int) -> Any:
         got = real(self, part)
-        if got is not None and part < 2:
-            used.add(("eds", "routes")[part])
+        if got is not None and part != 2:
+            used.add(("eds", "routes", "", "members")[part])
         return got
 
     real_lack = Context.matches_lack
@@ -442,25 +451,31 @@ def test_the_forked_differential_compares_something(
                  "gendump-40-repeated", "gendump-40-only-eds", "gendump-40-nameless",
                  "gendump-40-unknown-member", "gendump-40-unknown-cluster",
                  "gendump-40-warming", "gendump-40-damaged-routes",
-                 "gendump-40-inline-ca"):  # fmt: skip
+                 "gendump-40-inline-ca", "gendump-40-entry-members"):  # fmt: skip
         path = tmp_path / "dump.json"
         path.write_bytes(FORK_INPUTS[name])
         _, answered[name] = _checked(path, ["check"], "2", pdebug, monkeypatch)
-    assert answered == {
-        "real/sidecar": "eds,inline,routes",
-        "gendump-40": "eds,inline,routes",
-        "gendump-40-camel": "eds,inline,routes",
-        "gendump-40-mixed": "eds,inline,routes",
-        "gendump-40-repeated": "eds,inline,routes",
-        "gendump-40-only-eds": "eds,routes",  # no clusters section
-        # attributed from the clusters: the EDS section is read here
-        "gendump-40-nameless": "inline,routes",
-        "gendump-40-unknown-member": "inline,routes",  # the strict decode refused the EDS section
-        "gendump-40-unknown-cluster": "eds,inline,routes",  # PD301 then reads the routes here
-        "gendump-40-warming": "eds,inline,routes",
-        "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
-        "gendump-40-inline-ca": "eds,routes",  # the matches searched here
-    }
+    assert (
+        answered
+        == {
+            "real/sidecar": "eds,inline,members,routes",
+            "gendump-40": "eds,inline,members,routes",
+            "gendump-40-camel": "eds,inline,members,routes",
+            "gendump-40-mixed": "eds,inline,members,routes",
+            "gendump-40-repeated": "eds,inline,members,routes",
+            "gendump-40-only-eds": "eds,members,routes",  # no clusters section
+            # attributed from the clusters: the EDS section is read here
+            "gendump-40-nameless": "inline,members,routes",
+            # the strict decode refused the EDS section
+            "gendump-40-unknown-member": "inline,members,routes",
+            # PD301 then reads the routes here
+            "gendump-40-unknown-cluster": "eds,inline,members,routes",
+            "gendump-40-warming": "eds,inline,members,routes",
+            "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
+            "gendump-40-inline-ca": "eds,members,routes",  # the matches searched here
+            "gendump-40-entry-members": "eds,inline,members,routes",
+        }
+    )
 
 
 def _loaded(body: bytes) -> Any:

@@ -109,8 +109,9 @@ _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
     """A child reading the sections' facts while the checks start (#17).
 
-    The EDS and routes sections' facts, and whether the clusters section's bytes hold
-    ``inline`` (PD501's certificates in ``transport_socket_matches``). Each section only
+    The EDS and routes sections' facts, whether the clusters section's bytes hold
+    ``inline`` (PD501's certificates in ``transport_socket_matches``), and the unread
+    members of the listener and route config entries (the report's end). Each section only
     when load found it in Envoy's layout and nothing has decoded it yet, and a check
     that reads it runs (hosts: a dump without live health); None when none is, or
     :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the CPUs, the work).
@@ -135,15 +136,17 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
         return None
     from pdebug import parallel
     from pdebug.checks.context import CHILD_MARK
+    from pdebug.model.dump import own_bytes_lack
     from pdebug.model.hosts import eds_facts
     from pdebug.model.routes import route_facts
-    from pdebug.model.sections import own_bytes_lack
+    from pdebug.model.sections import entry_members_of
 
-    def facts() -> tuple[Any, Any, Any]:
+    def facts() -> tuple[Any, Any, Any, Any]:
         return (
             eds_facts(dump) if eds else None,
             route_facts(dump) if routes else None,
             own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
+            entry_members_of(dump, ("listeners", "routes")),
         )
 
     work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
@@ -215,7 +218,8 @@ def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
         from pdebug.model.sections import unread as unread_sections
         from pdebug.model.sections import unread_members
 
-        unread, members = unread_sections(proxy.dump), unread_members(proxy.dump)
+        unread = unread_sections(proxy.dump)
+        members = unread_members(proxy.dump, given=ctx.entry_members())
     return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
 
 

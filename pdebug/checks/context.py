@@ -22,6 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
+from pdebug.model.dump import read_from_own_bytes
 from pdebug.model.hosts import Facts, Host, HostSet, host_sets
 from pdebug.model.listeners import (
     HCM,
@@ -34,7 +35,7 @@ from pdebug.model.listeners import (
 )
 from pdebug.model.routes import RouteConfigRecord, RouteFacts, route_targets, tcp_targets
 from pdebug.model.routes import configs as route_configs
-from pdebug.model.sections import none_when_absent, read_from_own_bytes
+from pdebug.model.sections import EntryMembers, none_when_absent
 
 if TYPE_CHECKING:
     from pdebug.parallel import Spawned
@@ -202,6 +203,13 @@ class Context:
             and read_from_own_bytes(self.dump, "clusters")
         )
 
+    def entry_members(self) -> dict[int, EntryMembers] | None:
+        """The unread members :attr:`child` found in listener and route config entries.
+
+        :func:`pdebug.model.sections.entry_members_of`; None without an answer.
+        """
+        return self._child_facts(3)  # type: ignore[no-any-return]
+
     def cluster_plain(self, cc: ClusterRecord) -> dict[str, Any]:
         """A cluster as plain snake_case data (for fields the typed schema leaves out)."""
         value = snake_keys(cc.ref.resolve())
@@ -270,7 +278,7 @@ class Context:
 
         0: the EDS section's facts, 1: the routes section's, 2: whether the clusters
         section's bytes lack :data:`CHILD_MARK` (each None when the child could not
-        tell).
+        tell), 3: :meth:`entry_members`.
         """
         if self.child is None:
             return None

@@ -107,38 +107,6 @@ def holds_no_clusters(dump: ConfigDump) -> bool:
 _CLUSTER_KEYS = ("static_clusters", "dynamic_active_clusters", "dynamic_warming_clusters")
 
 
-def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
-    """Whether the bytes of section ``kind`` (the last of it) do not hold ``mark``.
-
-    None when load did not find the section's own bytes (:attr:`Section.text`). A
-    ``pdebug check`` child searches the clusters section for ``inline`` so (#17):
-    :func:`read_from_own_bytes` then says whether its clusters were decoded from them.
-    """
-    import re
-
-    sec = dump.section(kind)
-    if sec is None or sec.text is None:
-        return None
-    return re.compile(re.escape(mark)).search(sec.text) is None
-
-
-def read_from_own_bytes(dump: ConfigDump, kind: str) -> bool:
-    """Whether every resource list of section ``kind`` was decoded from its own bytes.
-
-    That is: the one-pass typed decode of :attr:`Section.text` read each list whole
-    (:attr:`Section.planned`), so each resource's undecoded parts (``msgspec.Raw``)
-    are slices of those bytes.
-    """
-    from pdebug.model.dump import KEY_KINDS
-
-    sec = dump.section(kind)
-    return (
-        sec is not None
-        and sec.text is not None
-        and sec.planned.issuperset(k for k, of in KEY_KINDS.items() if of == kind)
-    )
-
-
 def _planned_clusters(sec: Section) -> bool | None:
     """Whether the clusters section lists a cluster, from its planned decode (#17).
 
@@ -338,8 +306,48 @@ def _spellings(keys: tuple[str, ...]) -> frozenset[str]:
     return frozenset(keys) | frozenset(to_camel(k) for k in keys)
 
 
+#: What :func:`entry_members` finds in one section: ``(what, the entry's name)`` per
+#: unread member of an entry, in the order :func:`unread_members` meets them.
+EntryMembers = list[tuple[str, str]]
+
+
+def entry_members(sec: Section) -> EntryMembers:
+    """The members of ``sec``'s listener or route config entries pdebug does not read."""
+    out: EntryMembers = []
+    for key, items in _entry_lists(sec):
+        allowed = _spellings(ENTRY_MEMBERS[key])
+        for item in items:
+            for member in item if isinstance(item, dict) else ():
+                if member not in allowed and not _cut_here(sec, member):
+                    out.append((f"member {member} of {key} entries", _entry_name(item)))
+    return out
+
+
+def entry_members_of(dump: ConfigDump, kinds: tuple[str, ...]) -> dict[int, EntryMembers]:
+    """:func:`entry_members` of each section of ``kinds``, by position in the dump.
+
+    What a ``pdebug check`` child sends back (#17). Only sections whose entries
+    :func:`unread_members` would read from their own bytes too: the text kept, the
+    fields not split.
+    """
+    return {
+        i: entry_members(sec)
+        for i, sec in enumerate(dump.sections)
+        if sec.kind in kinds and _from_text(sec)
+    }
+
+
+def _from_text(sec: Section) -> bool:
+    """Whether :func:`_entry_lists` reads ``sec``'s entries from its own bytes."""
+    return sec.text is not None and sec.complete is not None
+
+
 def unread_members(
-    dump: ConfigDump, kinds: tuple[str, ...] = (), *, read_only: bool = False
+    dump: ConfigDump,
+    kinds: tuple[str, ...] = (),
+    *,
+    read_only: bool = False,
+    given: dict[int, EntryMembers] | None = None,
 ) -> list[str]:
     """What the sections of ``kinds`` (all when empty) hold that pdebug does not read.
 
@@ -350,10 +358,12 @@ def unread_members(
     again; the listener and route entries are read for their members' names (one scan
     of those sections' bytes). ``read_only``: say only what is known without reading
     a section's bytes again (a section neither read strictly nor split into its members
-    already is passed over: the ``clusters`` table's light decode, #17).
+    already is passed over: the ``clusters`` table's light decode, #17). ``given``:
+    :func:`entry_members_of` the same bytes (a forked child's), used for a section
+    whose entries would be read from its own bytes here.
     """
     found: dict[str, list[str]] = {}
-    for sec in dump.sections:
+    for index, sec in enumerate(dump.sections):
         if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
             continue
         known = _spellings(SECTION_MEMBERS[sec.kind])
@@ -363,13 +373,9 @@ def unread_members(
             for key in _fields(sec):
                 if key != "@type" and key not in known and not _cut_here(sec, key):
                     found.setdefault(f"member {key} of the {sec.kind} section", [])
-        for key, items in _entry_lists(sec):
-            allowed = _spellings(ENTRY_MEMBERS[key])
-            for item in items:
-                for member in item if isinstance(item, dict) else ():
-                    if member not in allowed and not _cut_here(sec, member):
-                        where = f"member {member} of {key} entries"
-                        found.setdefault(where, []).append(_entry_name(item))
+        members = given.get(index) if given is not None and _from_text(sec) else None
+        for where, name in entry_members(sec) if members is None else members:
+            found.setdefault(where, []).append(name)
     lines = []
     for what, names in found.items():
         named = [n for n in names if n]
