@@ -455,27 +455,24 @@ def test_the_forked_differential_compares_something(
         path = tmp_path / "dump.json"
         path.write_bytes(FORK_INPUTS[name])
         _, answered[name] = _checked(path, ["check"], "2", pdebug, monkeypatch)
-    assert (
-        answered
-        == {
-            "real/sidecar": "eds,inline,members,routes",
-            "gendump-40": "eds,inline,members,routes",
-            "gendump-40-camel": "eds,inline,members,routes",
-            "gendump-40-mixed": "eds,inline,members,routes",
-            "gendump-40-repeated": "eds,inline,members,routes",
-            "gendump-40-only-eds": "eds,members,routes",  # no clusters section
-            # attributed from the clusters: the EDS section is read here
-            "gendump-40-nameless": "inline,members,routes",
-            # the strict decode refused the EDS section
-            "gendump-40-unknown-member": "inline,members,routes",
-            # PD301 then reads the routes here
-            "gendump-40-unknown-cluster": "eds,inline,members,routes",
-            "gendump-40-warming": "eds,inline,members,routes",
-            "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
-            "gendump-40-inline-ca": "eds,members,routes",  # the matches searched here
-            "gendump-40-entry-members": "eds,inline,members,routes",
-        }
-    )
+    assert answered == {
+        "real/sidecar": "eds,inline,members,routes",
+        "gendump-40": "eds,inline,members,routes",
+        "gendump-40-camel": "eds,inline,members,routes",
+        "gendump-40-mixed": "eds,inline,members,routes",
+        "gendump-40-repeated": "eds,inline,members,routes",
+        "gendump-40-only-eds": "eds,members,routes",  # no clusters section
+        # attributed from the clusters: the EDS section is read here
+        "gendump-40-nameless": "inline,members,routes",
+        # the strict decode refused the EDS section
+        "gendump-40-unknown-member": "inline,members,routes",
+        # PD301 then reads the routes here
+        "gendump-40-unknown-cluster": "eds,inline,members,routes",
+        "gendump-40-warming": "eds,inline,members,routes",
+        "gendump-40-damaged-routes": "",  # the child's decode warned: all read here
+        "gendump-40-inline-ca": "eds,members,routes",  # the matches searched here
+        "gendump-40-entry-members": "eds,inline,members,routes",
+    }
 
 
 def _loaded(body: bytes) -> Any:
