@@ -1,5 +1,9 @@
 """A small fork-based parallel map over a dump that is already in memory (#17).
 
+One module over 500 lines because :func:`fork_map` and :func:`spawn` (one child started
+early, its results read as the caller needs them) are one mechanism: the same fork,
+pipe framing, output and signal rules, and no orphan left.
+
 :func:`fork_map` runs independent tasks (each a function of the loaded, memory-mapped
 dump: "build and render this section's table") in groups, one group in this process and
 each other in a forked child, several CPUs at once, and returns their results in task
@@ -370,55 +374,54 @@ def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> N
 
 
 class Spawned:
-    """One task started in a forked child by :func:`spawn`; its result read when wanted.
+    """Tasks started in a forked child by :func:`spawn`; each result read when wanted.
 
-    The parent goes on with its own work meanwhile. :meth:`result` waits for the child
-    and gives what the task returned (as ``marshal`` reads it), or :data:`MISSING` when
-    the child gave nothing (the task raised, wrote to stdout or stderr, returned what
-    ``marshal`` cannot write, or the child died): the caller then does the task's work
-    itself, where it would have without a child, so its errors and warnings come out as
-    in one process. :meth:`close` (in a ``finally``: an error, Ctrl-C) kills and reaps
-    the child if it was not yet, and restores SIGTERM, turned into ``KeyboardInterrupt``
+    The parent goes on with its own work meanwhile. The child sends each task's result
+    as soon as it has it, in task order; :meth:`result` waits for the one asked for and
+    gives it (as ``marshal`` reads it), or :data:`MISSING` when the child gave none for
+    that task (it raised, wrote to stdout or stderr, returned what ``marshal`` cannot
+    write, or the child died first): the caller then does the task's work itself, where
+    it would have without a child, so its errors and warnings come out as in one
+    process. :meth:`close` (in a ``finally``: an error, Ctrl-C) kills and reaps the
+    child if it was not yet, and restores SIGTERM, turned into ``KeyboardInterrupt``
     while the child lives (as in :func:`fork_map`).
     """
 
-    def __init__(self, pid: int, read: int, previous: Any) -> None:
+    def __init__(self, pid: int, read: int, previous: Any, count: int) -> None:
         self._pid = pid
         self._read = read
         self._previous = previous
-        self._value: Any = MISSING
-        self._done = False
+        self._count = count
+        self._got: list[Any] = []
 
-    def result(self) -> Any:
-        """The task's result, :data:`MISSING` when the child gave none (read once, kept)."""
-        if self._done:
-            return self._value
+    def result(self, index: int = 0) -> Any:
+        """Task ``index``'s result, :data:`MISSING` when the child gave none (kept)."""
         import marshal
 
-        self._done = True
-        body = _read_framed(self._read)
+        while len(self._got) <= index and self._read >= 0:
+            body = _read_framed(self._read)
+            try:
+                flag, value = marshal.loads(body) if body else (_FAILED, None)
+            except (EOFError, ValueError, TypeError):
+                flag, value = _FAILED, None
+            if not body or len(self._got) + 1 == self._count:
+                self._reap()  # ended early, or all sent: it exits now
+            if body:
+                self._got.append(value if flag == _OK else MISSING)
+        return self._got[index] if index < len(self._got) else MISSING
+
+    def _reap(self) -> None:
         os.close(self._read)
         self._read = -1
-        _, status, usage = os.wait4(self._pid, 0)
+        _, _, usage = os.wait4(self._pid, 0)
         self._pid = 0
         CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
         self._restore()
-        if status != 0:
-            return MISSING
-        try:
-            got = marshal.loads(body)
-        except (EOFError, ValueError, TypeError):
-            return MISSING
-        for _, flag, value in got:
-            if flag == _OK:
-                self._value = value
-        return self._value
 
     def close(self) -> None:
-        """Kill and reap the child if :meth:`result` did not; restore SIGTERM."""
+        """Kill and reap the child if it was not yet; restore SIGTERM."""
         import signal
 
-        self._done = True
         if self._pid:
             try:
                 os.kill(self._pid, signal.SIGKILL)
@@ -444,8 +447,8 @@ MISSING: Any = _MISSING
 _RESTORED: Any = object()
 
 
-def spawn(task: Callable[[], Any], work: float) -> Spawned | None:
-    """``task()`` started now in a forked child, or None when nothing is forked.
+def spawn(tasks: Sequence[Callable[[], Any]], work: float) -> Spawned | None:
+    """``tasks`` started now, one after another, in a forked child; None when not forked.
 
     ``work`` is the estimated CPU seconds of the whole job the caller splits so
     (:func:`jobs` decides, by the same rules as :func:`fork_map`: ``PDEBUG_JOBS``, the
@@ -477,8 +480,8 @@ def spawn(task: Callable[[], Any], work: float) -> Spawned | None:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
                 os.close(read)
-                _child([task], [0], write)
-            spawned = Spawned(pid, read, previous)
+                _streaming_child(tasks, write)
+            spawned = Spawned(pid, read, previous, len(tasks))
         except OSError:  # EAGAIN, ENOMEM: the caller does the work
             os.close(read)
         finally:
@@ -494,3 +497,32 @@ def spawn(task: Callable[[], Any], work: float) -> Spawned | None:
     if spawned is not None:
         FORKS[0] += 1
     return spawned
+
+
+def _streaming_child(tasks: Sequence[Callable[[], Any]], write: int) -> None:
+    """Run ``tasks``, send each ``(flag, result)`` framed as it ends; end the process."""
+    import marshal
+    import signal
+
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        said = _Said()
+        sys.stdout = sys.stderr = said
+        for task in tasks:
+            said.written = False
+            try:
+                value = task()
+                body = marshal.dumps((_FAILED, None) if said.written else (_OK, value))
+            except Exception:  # the parent does the task's work (and says its error)
+                body = marshal.dumps((_FAILED, None))
+            view = memoryview(len(body).to_bytes(8, "little") + body)
+            while view:
+                view = view[os.write(write, view) :]
+        code = 0
+    except BaseException:  # noqa: B036 - whatever happens, the child ends here
+        code = 1
+    finally:
+        os._exit(code)

@@ -9,7 +9,7 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
@@ -141,16 +141,17 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
     from pdebug.model.routes import route_facts
     from pdebug.model.sections import entry_members_of
 
-    def facts() -> tuple[Any, Any, Any, Any]:
-        return (
-            eds_facts(dump) if eds else None,
-            route_facts(dump) if routes else None,
-            own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
-            entry_members_of(dump, ("listeners", "routes")),
-        )
+    # In the order the checks ask (PD202, PD203, PD501, the report's end): each is
+    # sent as soon as it is made.
+    tasks: list[Callable[[], Any]] = [
+        lambda: eds_facts(dump) if eds else None,
+        lambda: route_facts(dump) if routes else None,
+        lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
+        lambda: entry_members_of(dump, ("listeners", "routes")),
+    ]
 
     work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
-    return parallel.spawn(facts, work)
+    return parallel.spawn(tasks, work)
 
 
 def run_checks(

@@ -284,8 +284,8 @@ class Context:
             return None
         from pdebug.parallel import MISSING
 
-        got = self.child.result()
-        return None if got is MISSING else got[part]
+        got = self.child.result(part)
+        return None if got is MISSING else got
 
     def _eds_facts(self) -> list[Facts] | None:
         """The EDS facts :attr:`child` sent, or None (the section is read here)."""
