@@ -627,3 +627,43 @@ def test_interrupted_checks_leave_no_child(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left, none to reap
     assert signal.getsignal(signal.SIGTERM) == handler
+
+
+_COUNTING = (
+    "import atexit, sys\n"
+    "from pdebug import parallel\n"
+    "path = sys.argv[1]\n"
+    "atexit.register(lambda: open(path, 'w').write(str(parallel.FORKS[0])))\n"
+    "from pdebug.cli import main\n"
+    "sys.argv = ['pdebug', *sys.argv[2:]]\n"
+    "main()\n"
+)
+
+
+def test_the_bench_mesh_forks_check_on_its_own(tmp_path: Path) -> None:
+    """A 3,000-service mesh of the benchmark's generator (~97 MB, its four sections weigh
+    ~0.36 s against MIN_WORK's 0.3) forks with the job count pdebug picks on two CPUs,
+    and prints the bytes PDEBUG_JOBS=1 prints."""
+    import os
+    import subprocess
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: check forks nothing by default")
+    dump = eh.generated_dump(tmp_path / "mesh.json", 3000)
+    forks = tmp_path / "forks"
+    env = {**os.environ, "PYTHONPATH": str(eh.FIXTURES.parent)}
+    got = []
+    for jobs in (None, "1"):
+        env.pop("PDEBUG_JOBS", None)
+        if jobs is not None:
+            env["PDEBUG_JOBS"] = jobs
+        r = subprocess.run(
+            [sys.executable, "-c", _COUNTING, str(forks), "check", "-o", "json", str(dump)],
+            capture_output=True,
+            env=env,
+            timeout=300,
+        )
+        got.append((r.returncode, r.stdout, r.stderr, forks.read_text()))
+    assert got[0][:3] == got[1][:3]
+    assert got[0][0] == 1, got[0][2]  # the mesh's unhealthy endpoints are findings
+    assert (got[0][3], got[1][3]) == ("1", "0"), "forked by default, not with 1"
