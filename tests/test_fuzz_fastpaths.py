@@ -619,6 +619,7 @@ def test_fast_paths_answer_as_the_slow_paths(
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
     if done >= 10:
         assert TAKEN["light"] and TAKEN["diff"] > done and TAKEN["forked"], (done, TAKEN)
+        assert TAKEN["facts"], (done, TAKEN)
     if done >= 40:  # most mutations make the light decode refuse a section: rarer
         assert TAKEN["split"], (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")
