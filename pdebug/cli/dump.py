@@ -29,8 +29,8 @@ def dump_cmd(
     output: Annotated[
         str,
         output_file_option(
-            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
-            "or NAME.json (the config dump only); '-' for stdout (a bundle).",
+            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info, "
+            "/stats) or NAME.json (the config dump only); '-' for stdout (a bundle).",
         ),
     ],
     force: Annotated[
@@ -41,9 +41,10 @@ def dump_cmd(
     *,
     live: LiveOptions,
 ) -> int:
-    """Save a live proxy's config_dump?include_eds, /clusters and /server_info for later.
+    """Save a live proxy's config_dump?include_eds, /clusters, /server_info, /stats for later.
 
-    Every view, diff and check accepts the result as SOURCE. Secrets are redacted: Envoy
+    Every view, diff, check and stats accepts the result as SOURCE (stats shows the
+    update_rejected counters a dump cannot). Secrets are redacted: Envoy
     already hides private keys; pdebug also hides JWTs, bearer tokens and authorization /
     cookie header values. The write is atomic; an existing -o file is kept unless --force.
 

@@ -48,7 +48,8 @@ def stats_cmd(
     from pdebug.sources import read_answer
 
     body, label = read_answer(proxy.words, proxy.live, "/stats?format=json")
-    result = v.view(v.parse(body, label), filter)
+    stats = v.parse(body, label)
+    result = v.view(stats, filter)
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)
@@ -58,4 +59,7 @@ def stats_cmd(
         note = result.table.empty_message  # as every other view says it
     if note and not fmt.structured:
         print(note, file=sys.stderr)
+    unknown = v.unknown_note(stats, filter, label)
+    if unknown:
+        print(unknown, file=sys.stderr)
     return 0
