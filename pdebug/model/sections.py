@@ -4,6 +4,10 @@ A whole ``/config_dump`` always has the bootstrap, clusters and listeners sectio
 dump taken with a ``mask`` may lack any. Whether a missing section means "the proxy has
 none" or "not captured" decides whether a view prints an empty table or an error, and
 whether a check runs.
+
+One module over 500 lines because it is one rule, said in one place: what of a dump
+pdebug reads and what it leaves unread (sections, their members, their entries'
+members), and how a missing section is told apart from an empty one.
 """
 
 from __future__ import annotations
