@@ -442,6 +442,9 @@ class Spawned:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+#: The pipe :func:`spawn` asks for (Linux's default ``/proc/sys/fs/pipe-max-size``).
+_PIPE_BYTES = 1 << 20
+
 #: What :meth:`Spawned.result` gives when the child gave no result.
 MISSING: Any = _MISSING
 _RESTORED: Any = object()
@@ -466,6 +469,12 @@ def spawn(tasks: Sequence[Callable[[], Any]], work: float) -> Spawned | None:
         read, write = os.pipe()
     except OSError:
         return None
+    try:  # room for a result of up to 1 MB: the child goes on before the parent reads it
+        import fcntl
+
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or over pipe-max-size
+        pass
 
     def terminated(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

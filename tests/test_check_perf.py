@@ -667,3 +667,19 @@ def test_the_bench_mesh_forks_check_on_its_own(tmp_path: Path) -> None:
     assert got[0][:3] == got[1][:3]
     assert got[0][0] == 1, got[0][2]  # the mesh's unhealthy endpoints are findings
     assert (got[0][3], got[1][3]) == ("1", "0"), "forked by default, not with 1"
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(FORK_INPUTS) if n.startswith("gendump-40") or n.startswith("real/")]
+)
+def test_eds_facts_packed_for_the_pipe_read_back_as_made(name: str) -> None:
+    """What the child writes (pack, marshal) reads back (unpack) as eds_facts made it."""
+    import marshal
+
+    from pdebug.model.hosts import eds_facts, pack, unpack
+
+    facts = eds_facts(_loaded(FORK_INPUTS[name]).dump)
+    packed = pack(facts)
+    assert (packed is None) is (facts is None)
+    if packed is not None:
+        assert unpack(marshal.loads(marshal.dumps(packed))) == facts

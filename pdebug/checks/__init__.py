@@ -137,14 +137,14 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
     from pdebug import parallel
     from pdebug.checks.context import CHILD_MARK
     from pdebug.model.dump import own_bytes_lack
-    from pdebug.model.hosts import eds_facts
+    from pdebug.model.hosts import eds_facts, pack
     from pdebug.model.routes import route_facts
     from pdebug.model.sections import entry_members_of
 
     # In the order the checks ask (PD202, PD203, PD501, the report's end): each is
     # sent as soon as it is made.
     tasks: list[Callable[[], Any]] = [
-        lambda: eds_facts(dump) if eds else None,
+        lambda: pack(eds_facts(dump)) if eds else None,
         lambda: route_facts(dump) if routes else None,
         lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
         lambda: entry_members_of(dump, ("listeners", "routes")),

@@ -23,7 +23,7 @@ from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
 from pdebug.model.dump import read_from_own_bytes
-from pdebug.model.hosts import Facts, Host, HostSet, host_sets
+from pdebug.model.hosts import Facts, Host, HostSet, host_sets, unpack
 from pdebug.model.listeners import (
     HCM,
     TCP_PROXY,
@@ -292,8 +292,8 @@ class Context:
         got = self._child_facts(0)
         if got is None:
             return None
-        members_known, facts = got
+        members_known, facts = unpack(got)
         sec = self.dump.section("endpoints")
         if members_known and sec is not None:
             sec.members_known = True  # the child's strict decode read it whole
-        return facts  # type: ignore[no-any-return]
+        return facts

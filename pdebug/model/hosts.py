@@ -418,6 +418,46 @@ def eds_facts(dump: ConfigDump) -> tuple[bool, list[Facts]] | None:
     return sec.members_known, [(name, *_facts_of(cla)) for name, cla in first.items()]
 
 
+#: :func:`eds_facts` as a child sends it: whether the members are known, the names, each
+#: one's runs (an int ``n`` for ``("HEALTHY", n)``, 0 for none), and the ``kept`` of those
+#: that keep any, by position. 0.87 MB for the 5k-service bench dump's 12,848
+#: assignments instead of 1.04 MB: it fits the child's pipe (1 MB), so the child does not
+#: wait for the parent to read it before it goes on.
+Packed = tuple[bool, list[str], list[Any], dict[int, tuple[Any, ...]]]
+
+
+def pack(facts: tuple[bool, list[Facts]] | None) -> Packed | None:
+    """:func:`eds_facts`'s answer as the child sends it (:func:`unpack` reads it)."""
+    if facts is None:
+        return None
+    members_known, items = facts
+    names: list[str] = []
+    runs: list[Any] = []
+    kept: dict[int, tuple[Any, ...]] = {}
+    for i, (name, run, keep) in enumerate(items):
+        names.append(name)
+        if not run:
+            runs.append(0)
+        elif len(run) == 2 and run[0] == "HEALTHY":
+            runs.append(run[1])
+        else:
+            runs.append(run)
+        if keep:
+            kept[i] = keep
+    return members_known, names, runs, kept
+
+
+def unpack(packed: Packed) -> tuple[bool, list[Facts]]:
+    """What :func:`pack` made, as :func:`eds_facts` answered."""
+    members_known, names, runs, kept = packed
+    items: list[Facts] = []
+    for i, (name, run) in enumerate(zip(names, runs, strict=True)):
+        if isinstance(run, int):
+            run = ("HEALTHY", run) if run else ()
+        items.append((name, run, kept.get(i, ())))
+    return members_known, items
+
+
 def _facts_of(cla: s.ClusterLoadAssignment) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """An assignment's ``runs`` and ``kept`` (see :data:`Facts`)."""
     eds = [lb.health_status or "UNKNOWN" for group in cla.endpoints for lb in group.lb_endpoints]
