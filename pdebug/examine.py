@@ -44,7 +44,7 @@ def check_source(
         if several and proxy.dump is None and proxy.health is None:
             checks.append(ProxyCheck(info.name or proxy.source, None, info.errors, info.unreadable))
         else:
-            report = run_checks(proxy, options)
+            report = run_checks(proxy, options, fork=True)
             checks.append(ProxyCheck(info.name or proxy.source, report, info.errors))
     for name, dump in inputs.ztunnels:  # a ztunnel, or those a snapshot --ambient captured
         if isinstance(dump, str):

@@ -1,5 +1,9 @@
 """A small fork-based parallel map over a dump that is already in memory (#17).
 
+One module over 500 lines because :func:`fork_map` and :func:`spawn` (one child started
+early, its results read as the caller needs them) are one mechanism: the same fork,
+pipe framing, output and signal rules, and no orphan left.
+
 :func:`fork_map` runs independent tasks (each a function of the loaded, memory-mapped
 dump: "build and render this section's table") in groups, one group in this process and
 each other in a forked child, several CPUs at once, and returns their results in task
@@ -362,6 +366,170 @@ def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> N
         view = memoryview(body)
         while view:
             view = view[os.write(write, view) :]
+        code = 0
+    except BaseException:  # noqa: B036 - whatever happens, the child ends here
+        code = 1
+    finally:
+        os._exit(code)
+
+
+class Spawned:
+    """Tasks started in a forked child by :func:`spawn`; each result read when wanted.
+
+    The parent goes on with its own work meanwhile. The child sends each task's result
+    as soon as it has it, in task order; :meth:`result` waits for the one asked for and
+    gives it (as ``marshal`` reads it), or :data:`MISSING` when the child gave none for
+    that task (it raised, wrote to stdout or stderr, returned what ``marshal`` cannot
+    write, or the child died first): the caller then does the task's work itself, where
+    it would have without a child, so its errors and warnings come out as in one
+    process. :meth:`close` (in a ``finally``: an error, Ctrl-C) kills and reaps the
+    child if it was not yet, and restores SIGTERM, turned into ``KeyboardInterrupt``
+    while the child lives (as in :func:`fork_map`).
+    """
+
+    def __init__(self, pid: int, read: int, previous: Any, count: int) -> None:
+        self._pid = pid
+        self._read = read
+        self._previous = previous
+        self._count = count
+        self._got: list[Any] = []
+
+    def result(self, index: int = 0) -> Any:
+        """Task ``index``'s result, :data:`MISSING` when the child gave none (kept)."""
+        import marshal
+
+        while len(self._got) <= index and self._read >= 0:
+            body = _read_framed(self._read)
+            try:
+                flag, value = marshal.loads(body) if body else (_FAILED, None)
+            except (EOFError, ValueError, TypeError):
+                flag, value = _FAILED, None
+            if not body or len(self._got) + 1 == self._count:
+                self._reap()  # ended early, or all sent: it exits now
+            if body:
+                self._got.append(value if flag == _OK else MISSING)
+        return self._got[index] if index < len(self._got) else MISSING
+
+    def _reap(self) -> None:
+        os.close(self._read)
+        self._read = -1
+        _, _, usage = os.wait4(self._pid, 0)
+        self._pid = 0
+        CHILDREN.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+        self._restore()
+
+    def close(self) -> None:
+        """Kill and reap the child if it was not yet; restore SIGTERM."""
+        import signal
+
+        if self._pid:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it had ended
+                pass
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
+        self._restore()
+
+    def _restore(self) -> None:
+        import signal
+
+        if self._previous is not _RESTORED:
+            previous, self._previous = self._previous, _RESTORED
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+#: The pipe :func:`spawn` asks for (Linux's default ``/proc/sys/fs/pipe-max-size``).
+_PIPE_BYTES = 1 << 20
+
+#: What :meth:`Spawned.result` gives when the child gave no result.
+MISSING: Any = _MISSING
+_RESTORED: Any = object()
+
+
+def spawn(tasks: Sequence[Callable[[], Any]], work: float) -> Spawned | None:
+    """``tasks`` started now, one after another, in a forked child; None when not forked.
+
+    ``work`` is the estimated CPU seconds of the whole job the caller splits so
+    (:func:`jobs` decides, by the same rules as :func:`fork_map`: ``PDEBUG_JOBS``, the
+    CPUs, :data:`MIN_WORK`, threads, a platform without ``fork``). None too when no
+    pipe or process is to be had: the caller then does the work itself.
+    """
+    import signal
+
+    if jobs(work) <= 1:
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # nothing buffered may be written twice
+            stream.flush()
+    try:
+        read, write = os.pipe()
+    except OSError:
+        return None
+    try:  # room for a result of up to 1 MB: the child goes on before the parent reads it
+        import fcntl
+
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or over pipe-max-size
+        pass
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    stop = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.signal(signal.SIGTERM, terminated)
+    spawned: Spawned | None = None
+    try:
+        # No interrupt between the fork and the child's being known (and killable).
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+                os.close(read)
+                _streaming_child(tasks, write)
+            spawned = Spawned(pid, read, previous, len(tasks))
+        except OSError:  # EAGAIN, ENOMEM: the caller does the work
+            os.close(read)
+        finally:
+            os.close(write)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)  # a SIGTERM held raises here
+    except BaseException:
+        if spawned is not None:
+            spawned.close()
+        raise
+    finally:
+        if spawned is None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+    if spawned is not None:
+        FORKS[0] += 1
+    return spawned
+
+
+def _streaming_child(tasks: Sequence[Callable[[], Any]], write: int) -> None:
+    """Run ``tasks``, send each ``(flag, result)`` framed as it ends; end the process."""
+    import marshal
+    import signal
+
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        said = _Said()
+        sys.stdout = sys.stderr = said
+        for task in tasks:
+            said.written = False
+            try:
+                value = task()
+                body = marshal.dumps((_FAILED, None) if said.written else (_OK, value))
+            except Exception:  # the parent does the task's work (and says its error)
+                body = marshal.dumps((_FAILED, None))
+            view = memoryview(len(body).to_bytes(8, "little") + body)
+            while view:
+                view = view[os.write(write, view) :]
         code = 0
     except BaseException:  # noqa: B036 - whatever happens, the child ends here
         code = 1

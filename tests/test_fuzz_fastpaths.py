@@ -20,7 +20,10 @@ must give exactly what its slow path gives:
    :func:`pdebug.model.light.split_rows`; the file read as bytes or memory-mapped)
    against ``PDEBUG_JOBS=1``.
 8. ``check`` (table, ``-o json``) with its fast paths (tests/test_check_perf.py's
-   ``SLOW``: whether the proxy has clusters, from the planned decode) on and off.
+   ``SLOW``: whether the proxy has clusters, from the planned decode) on and off, and
+   with its EDS and routes sections read by a forked child (``PDEBUG_JOBS=2``,
+   :func:`pdebug.model.hosts.eds_facts`, :func:`pdebug.model.routes.route_facts`)
+   against ``PDEBUG_JOBS=1``.
 
 ``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
 ``PDEBUG_FUZZDIFF_CASES`` (default 40), ``PDEBUG_FUZZDIFF_SEED`` (default 17),
@@ -345,7 +348,7 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, bool]:
 
 
 #: How often each fast path answered on its own (the run must not test nothing).
-TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0, "split": 0}
+TAKEN = {"light": 0, "diff": 0, "forked": 0, "check": 0, "split": 0, "facts": 0}
 
 
 def check_light(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
@@ -403,6 +406,26 @@ def check_check(path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Non
                 m.setattr(where, slow)
             full = eh.run_main([*args, str(path)], capsys)
         assert shipped == full, f"check fast path differs: {' '.join(args)}"
+        # the EDS and routes sections read by a forked child (PDEBUG_JOBS=2 forks whatever the
+        # size) against one process
+        from pdebug.checks.context import Context
+
+        real_facts = Context._child_facts
+
+        def facts_spy(self: Context, part: int, real_facts: Any = real_facts) -> Any:
+            got = real_facts(self, part)
+            TAKEN["facts"] += got is not None
+            return got
+
+        with monkeypatch.context() as m:
+            m.setenv("PDEBUG_JOBS", "2")
+            m.setattr(parallel, "_threads_alive", lambda: False)
+            m.setattr(Context, "_child_facts", facts_spy)
+            forked = eh.run_main([*args, str(path)], capsys)
+        with monkeypatch.context() as m:
+            m.setenv("PDEBUG_JOBS", "1")
+            one = eh.run_main([*args, str(path)], capsys)
+        assert forked == one, f"check with the facts forked differs: {' '.join(args)}"
 
 
 def check_split(
@@ -596,6 +619,7 @@ def test_fast_paths_answer_as_the_slow_paths(
     assert done >= min(CASES, 5), f"only {done} cases in {BUDGET}s"
     if done >= 10:
         assert TAKEN["light"] and TAKEN["diff"] > done and TAKEN["forked"], (done, TAKEN)
+        assert TAKEN["facts"], (done, TAKEN)
     if done >= 40:  # most mutations make the light decode refuse a section: rarer
         assert TAKEN["split"], (done, TAKEN)
     print(f"{done} cases, fast paths taken: {TAKEN}")

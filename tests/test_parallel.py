@@ -357,3 +357,63 @@ def test_jobs_not_a_number_is_one_line_exit_2() -> None:
     assert done.returncode == 2, done.stderr
     assert "PDEBUG_JOBS='junk'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- one child started early, its results read as needed (spawn) --------------------------
+
+
+def test_spawned_results_come_in_task_order(
+    forks_allowed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each task's result, or MISSING for one that raised, said something, returned what
+    marshal cannot write; after the child died, every later one is MISSING."""
+    import signal
+
+    monkeypatch.setenv("PDEBUG_JOBS", "2")
+    me = os.getpid()
+
+    def raising() -> Any:
+        raise ValueError("in the child")
+
+    def saying() -> Any:
+        print("pdebug: warning: said in the child", file=sys.stderr)
+        return "said"
+
+    def dying() -> Any:
+        if os.getpid() != me:
+            os._exit(3)
+        return "parent"
+
+    handler = signal.getsignal(signal.SIGTERM)
+    before = parallel.FORKS[0]
+    tasks = [
+        lambda: 1,
+        raising,
+        saying,
+        lambda: object(),
+        lambda: {"a": (1, "b")},
+        dying,
+        lambda: 7,
+    ]
+    spawned = parallel.spawn(tasks, 10.0)
+    assert spawned is not None and parallel.FORKS[0] == before + 1
+    try:
+        assert spawned.result(4) == {"a": (1, "b")}  # waits for the first five
+        assert spawned.result(0) == 1
+        for missing in (1, 2, 3, 5, 6):
+            assert spawned.result(missing) is parallel.MISSING
+    finally:
+        spawned.close()
+    assert signal.getsignal(signal.SIGTERM) == handler
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_spawn_forks_nothing_when_the_map_would_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
+    monkeypatch.setenv("PDEBUG_JOBS", "1")
+    assert parallel.spawn([lambda: 1], 10.0) is None
+    monkeypatch.delenv("PDEBUG_JOBS")
+    assert parallel.spawn([lambda: 1], parallel.MIN_WORK / 2) is None
+    monkeypatch.setattr(parallel, "_threads_alive", lambda: True)
+    assert parallel.spawn([lambda: 1], 10.0) is None

@@ -9,7 +9,8 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from pdebug.checks import clusters, endpoints, listeners, routes, secrets, server, stats
 from pdebug.checks.base import (
@@ -25,6 +26,9 @@ from pdebug.checks.options import CheckOptions
 from pdebug.errors import PdebugError, UsageError
 from pdebug.model import ProxyData
 from pdebug.model.sections import holds_no_clusters, is_full_dump, why_absent
+
+if TYPE_CHECKING:
+    from pdebug.parallel import Spawned
 
 __all__ = [
     "ALL_CHECKS",
@@ -91,8 +95,70 @@ def _missing(ctx: Context, chk: Check) -> str | None:
     return None
 
 
+#: The checks that read each cluster's hosts (:attr:`Context.hosts`), and the
+#: routes section (:attr:`Context.route_facts`; PD102 only when a listener warms).
+_HOST_CHECKS = frozenset({"PD202", "PD203", "PD403", "PD404"})
+_ROUTE_CHECKS = frozenset({"PD102", "PD203", "PD301", "PD302"})
+#: CPU seconds of ``check`` per byte of the sections it reads, to weigh a fork against
+#: :data:`pdebug.parallel.MIN_WORK`: 0.6 s for the 161.6 MB of the 5k-service bench
+#: dump (perfcheck4), so a dump forks from about 80 MB of those sections on.
+_CPU_PER_BYTE = 0.6 / 161.6e6
+_READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
+
+
+def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
+    """A child reading the sections' facts while the checks start (#17).
+
+    The EDS and routes sections' facts, whether the clusters section's bytes hold
+    ``inline`` (PD501's certificates in ``transport_socket_matches``), and the unread
+    members of the listener and route config entries (the report's end). Each section only
+    when load found it in Envoy's layout and nothing has decoded it yet, and a check
+    that reads it runs (hosts: a dump without live health); None when none is, or
+    :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the CPUs, the work).
+    """
+    dump = proxy.dump
+    if dump is None:
+        return None
+
+    def unread(kind: str, checks: frozenset[str]) -> bool:
+        sec = dump.section(kind)
+        return (
+            sec is not None
+            and sec.fast is not None
+            and sec.text is not None
+            and not options.ignore >= checks
+        )
+
+    eds = proxy.health is None and unread("endpoints", _HOST_CHECKS)
+    routes = unread("routes", _ROUTE_CHECKS)
+    inline = unread("clusters", frozenset({"PD501", "PD502"}))
+    if not eds and not routes and not inline:
+        return None
+    from pdebug import parallel
+    from pdebug.checks.context import CHILD_MARK
+    from pdebug.model.dump import own_bytes_lack
+    from pdebug.model.hosts import eds_facts, pack
+    from pdebug.model.routes import route_facts
+    from pdebug.model.sections import entry_members_of
+
+    # In the order the checks ask (PD202, PD203, PD501, the report's end): each is
+    # sent as soon as it is made.
+    tasks: list[Callable[[], Any]] = [
+        lambda: pack(eds_facts(dump)) if eds else None,
+        lambda: route_facts(dump) if routes else None,
+        lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
+        lambda: entry_members_of(dump, ("listeners", "routes")),
+    ]
+
+    work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
+    return parallel.spawn(tasks, work)
+
+
 def run_checks(
-    proxy: ProxyData, options: CheckOptions | None = None, context: Context | None = None
+    proxy: ProxyData,
+    options: CheckOptions | None = None,
+    context: Context | None = None,
+    fork: bool = False,
 ) -> CheckReport:
     """Run every check not ignored; skip (and say why) those whose data is missing.
 
@@ -104,9 +170,25 @@ def run_checks(
         options: The run's options (defaults when None).
         context: A :class:`Context` over ``proxy`` with these ``options`` to reuse (the
             report's topology reads the same indexes); a new one when None.
+        fork: Read the EDS and routes sections in a forked child while the first checks
+            run, when it pays (:func:`_facts_child`; never with a ``context``): the
+            same report.
     """
     options = options or CheckOptions()
-    ctx = context if context is not None else Context(proxy, options)
+    if context is not None or not fork:
+        return _run(proxy, options, context if context is not None else Context(proxy, options))
+    ctx = Context(proxy, options)
+    child = ctx.child = _facts_child(proxy, options)
+    if child is None:
+        return _run(proxy, options, ctx)
+    try:
+        return _run(proxy, options, ctx)
+    finally:  # an error or Ctrl-C before its facts were read: no child is left
+        child.close()
+        ctx.child = None
+
+
+def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
     found: list[Finding] = []
     skipped: list[Skipped] = []
     run = 0
@@ -137,7 +219,8 @@ def run_checks(
         from pdebug.model.sections import unread as unread_sections
         from pdebug.model.sections import unread_members
 
-        unread, members = unread_sections(proxy.dump), unread_members(proxy.dump)
+        unread = unread_sections(proxy.dump)
+        members = unread_members(proxy.dump, given=ctx.entry_members())
     return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
 
 

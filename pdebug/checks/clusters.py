@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pdebug.checks.base import Check, Finding, Severity, check
-from pdebug.checks.context import Context, Host, cluster_kind
+from pdebug.checks.context import Context, HostSet, cluster_kind
 from pdebug.model.clusters import aggregate_clusters
 from pdebug.model.clusters import records as cluster_records
 from pdebug.model.health import unusable_reasons
@@ -74,10 +74,19 @@ def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
         )
 
 
-def _reasons(hosts: list[Host]) -> str:
+def _reasons(hs: HostSet) -> str:
+    """Why the hosts are not usable, most common first.
+
+    Hosts from a dump carry no live flags: their EDS statuses alone say it (read
+    without a :class:`Host` per endpoint).
+    """
     counts: Counter[str] = Counter()
-    for h in hosts:
-        counts.update(unusable_reasons(h.eds, h.status))
+    if hs.live:
+        for h in hs.hosts:
+            counts.update(unusable_reasons(h.eds, h.status))
+    else:
+        for eds in hs.eds:
+            counts.update(unusable_reasons(eds))
     return ", ".join(f"{n} {why}" for why, n in counts.most_common())
 
 
@@ -115,7 +124,7 @@ def check_no_healthy(ctx: Context, this: Check) -> Iterator[Finding]:
                 break
         yield this.finding(
             f"cluster/{name}",
-            f"no healthy endpoint: {endpoints}: {_reasons(hs.hosts)}",
+            f"no healthy endpoint: {endpoints}: {_reasons(hs)}",
             f"{fails}: pdebug endpoints SOURCE --cluster '{name}' -o wide" + source,
         )
 

@@ -32,13 +32,14 @@ def _eds_in(hs: HostSet, states: frozenset[str]) -> tuple[list[str], list[str]]:
 
     Read from the host set's status and address lists, in host order: no :class:`Host`
     per endpoint of a dump (the same hosts as ``[h for h in hs.hosts if h.eds in ...]``).
+    The addresses are the first :data:`_SHOWN` (a host set made of the EDS facts a
+    forked child sent keeps those: :func:`pdebug.model.hosts.eds_facts`).
     """
     eds = hs.eds
     picked = [i for i, e in enumerate(eds) if e in states]
     if not picked:
         return [], []
-    addresses = hs.addresses
-    return [eds[i] for i in picked], [addresses[i] for i in picked[:_SHOWN]]
+    return [eds[i] for i in picked], hs.addresses_at(picked[:_SHOWN])
 
 
 def _per_cluster(

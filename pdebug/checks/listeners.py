@@ -96,10 +96,12 @@ def check_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
 )
 def check_warming(ctx: Context, this: Check) -> Iterator[Finding]:
     """Warming listeners, naming the RDS route configs they still wait for."""
-    received = {rc.name for rc in ctx.route_configs}
+    received: frozenset[str] | None = None  # read when a listener warms (few do)
     for lc in ctx.listeners:
         if lc.state != "WARMING":
             continue
+        if received is None:
+            received = ctx.route_names
         waiting = []
         for _, _, flt in ctx.network_filters(lc):
             if isinstance(flt, s.HttpConnectionManager) and flt.rds is not None:

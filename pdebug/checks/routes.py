@@ -8,6 +8,7 @@ from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, route_targets
 from pdebug.model import schema as s
 from pdebug.model.listeners import on_demand_filter, route_on_demand
+from pdebug.model.routes import duplicate_domains
 
 # RouteAction.cluster_not_found_response_code (Envoy's default: 503); Istio sets 500 on
 # Kubernetes Gateway API routes
@@ -29,6 +30,14 @@ def check_unknown_cluster(ctx: Context, this: Check) -> Iterator[Finding]:
     """
     known = ctx.clusters
     on_demand, with_filter = _on_demand_route_configs(ctx)
+    facts = ctx.route_facts
+    if facts is not None and all(
+        cluster in known
+        for name, _, clusters, _ in facts
+        if name not in on_demand
+        for cluster in clusters
+    ):
+        return  # every route sends to a known cluster (else: which routes, read here)
     for rc in ctx.route_configs:
         if rc.config.name in on_demand:
             continue  # ODCDS: Envoy asks its xDS server for a cluster it lacks
@@ -88,34 +97,25 @@ def _on_demand_route_configs(ctx: Context) -> tuple[set[str], set[str]]:
 )
 def check_duplicate_domain(ctx: Context, this: Check) -> Iterator[Finding]:
     """Domains (case-insensitive, as Envoy compares them) claimed by two virtual hosts."""
-    for rc in ctx.route_configs:
-        lowered = [d.lower() for vh in rc.config.virtual_hosts for d in vh.domains]
-        if len(set(lowered)) == len(lowered):
-            continue  # no domain twice: nothing to say (the common case, in one pass)
-        owner: dict[str, str] = {}
-        for vh in rc.config.virtual_hosts:
-            for domain in vh.domains:
-                key = domain.lower()
-                first = owner.get(key)
-                if first is None:
-                    owner[key] = vh.name
-                    continue
-                claim = (
-                    f"listed twice in virtual host {first!r}"
-                    if first == vh.name
-                    else f"claimed by virtual hosts {first!r} and {vh.name!r}"
-                )
-                yield this.finding(
-                    rc.resource,
-                    f"domain {domain!r} is {claim}",
-                    "Envoy rejects the whole route config and keeps the previous one "
-                    "(stat rds.<name>.update_rejected): fix the "
-                    + (
-                        f"config of {ctx.control_plane} that makes two hosts claim it"
-                        if ctx.control_plane
-                        else "VirtualServices or ServiceEntries that both claim this host"
-                    ),
-                )
+    facts = ctx.route_facts
+    claims = (
+        ((resource, duplicates) for _, resource, _, duplicates in facts)
+        if facts is not None
+        else ((rc.resource, duplicate_domains(rc.config)) for rc in ctx.route_configs)
+    )
+    for resource, duplicates in claims:
+        for domain, claim in duplicates:
+            yield this.finding(
+                resource,
+                f"domain {domain!r} is {claim}",
+                "Envoy rejects the whole route config and keeps the previous one "
+                "(stat rds.<name>.update_rejected): fix the "
+                + (
+                    f"config of {ctx.control_plane} that makes two hosts claim it"
+                    if ctx.control_plane
+                    else "VirtualServices or ServiceEntries that both claim this host"
+                ),
+            )
 
 
 CHECKS = (check_unknown_cluster, check_duplicate_domain)

@@ -63,10 +63,13 @@ def _inline(ctx: Context) -> list[_Cert]:
         for c in chains(lc.listener):
             places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
     warn = ctx.proxy.dump.warn if ctx.proxy.dump else _ignore
-    for name, cc in ctx.clusters.items():
+    clusters = ctx.clusters
+    searched = ctx.matches_lack(b"inline")  # no match holds one: nothing to decode
+    for name, cc in clusters.items():
         cl = cc.cluster
         places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
-        places.extend(match_sockets(name, cl, warn, b"inline"))
+        if not searched:
+            places.extend(match_sockets(name, cl, warn, b"inline"))
     found = inline_certs(places, warn)
     out = []
     for ic, where in held_inline(found):

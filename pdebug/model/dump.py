@@ -907,3 +907,31 @@ def _v2alpha_listeners(sec: Section, source: str) -> FoldedEntries | None:
 
 def _typed_entry(st: s.ListenerState) -> s.DynamicListener:
     return s.DynamicListener(name=st.listener.name if st.listener is not None else "")
+
+
+def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
+    """Whether the bytes of section ``kind`` (the last of it) do not hold ``mark``.
+
+    None when load did not find the section's own bytes (:attr:`Section.text`). A
+    ``pdebug check`` child searches the clusters section for ``inline`` so (#17):
+    :func:`read_from_own_bytes` then says whether its clusters were decoded from them.
+    """
+    sec = dump.section(kind)
+    if sec is None or sec.text is None:
+        return None
+    return re.compile(re.escape(mark)).search(sec.text) is None
+
+
+def read_from_own_bytes(dump: ConfigDump, kind: str) -> bool:
+    """Whether every resource list of section ``kind`` was decoded from its own bytes.
+
+    That is: the one-pass typed decode of :attr:`Section.text` read each list whole
+    (:attr:`Section.planned`), so each resource's undecoded parts (``msgspec.Raw``)
+    are slices of those bytes.
+    """
+    sec = dump.section(kind)
+    return (
+        sec is not None
+        and sec.text is not None
+        and sec.planned.issuperset(k for k, of in KEY_KINDS.items() if of == kind)
+    )

@@ -158,6 +158,64 @@ def route_targets(rc: s.RouteConfiguration) -> Iterator[tuple[s.VirtualHost, s.R
                         yield vh, route, wc.name
 
 
+def duplicate_domains(rc: s.RouteConfiguration) -> list[tuple[str, str]]:
+    """``(domain, how it is claimed twice)`` for each domain two virtual hosts claim.
+
+    Compared case-insensitively, as Envoy does (it rejects the whole config); in order,
+    each repeat after the first claim.
+    """
+    lowered = [d.lower() for vh in rc.virtual_hosts for d in vh.domains]
+    if len(set(lowered)) == len(lowered):
+        return []  # no domain twice: nothing to say (the common case, in one pass)
+    out: list[tuple[str, str]] = []
+    owner: dict[str, str] = {}
+    for vh in rc.virtual_hosts:
+        for domain in vh.domains:
+            key = domain.lower()
+            first = owner.get(key)
+            if first is None:
+                owner[key] = vh.name
+                continue
+            claim = (
+                f"listed twice in virtual host {first!r}"
+                if first == vh.name
+                else f"claimed by virtual hosts {first!r} and {vh.name!r}"
+            )
+            out.append((domain, claim))
+    return out
+
+
+#: One route configuration as :func:`route_facts` sends it: its name, its finding
+#: resource, the clusters its routes send to (each once, in the order they are first
+#: named) and :func:`duplicate_domains`.
+RouteFacts = tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def route_facts(dump: ConfigDump) -> tuple[bool, list[RouteFacts]] | None:
+    """What ``pdebug check`` reads of the routes section, compact (#17).
+
+    Whether the strict section decode read the section
+    (:attr:`~pdebug.model.dump.Section.members_known`), and each of :func:`configs` as
+    :data:`RouteFacts`.
+
+    What a child forked by ``check`` sends back (``marshal`` writes it). None when the
+    dump has no routes section, or the one-pass typed decode did not read it whole (the
+    field-by-field reading may warn, or find sections the layout missed).
+    """
+    from pdebug.model.dump import KEY_KINDS
+
+    sec = dump.section("routes")
+    if sec is None:
+        return None
+    out: list[RouteFacts] = []
+    for rc in configs(dump):
+        clusters = tuple(dict.fromkeys(cluster for _, _, cluster in route_targets(rc.config)))
+        out.append((rc.name, rc.resource, clusters, tuple(duplicate_domains(rc.config))))
+    if not sec.planned.issuperset(k for k, kind in KEY_KINDS.items() if kind == "routes"):
+        return None
+    return sec.members_known, out
+
+
 def tcp_targets(tcp: s.TcpProxy) -> list[str]:
     """The clusters a tcp_proxy sends to."""
     out = [tcp.cluster] if tcp.cluster else []

@@ -4,6 +4,10 @@ A whole ``/config_dump`` always has the bootstrap, clusters and listeners sectio
 dump taken with a ``mask`` may lack any. Whether a missing section means "the proxy has
 none" or "not captured" decides whether a view prints an empty table or an error, and
 whether a check runs.
+
+One module over 500 lines because it is one rule, said in one place: what of a dump
+pdebug reads and what it leaves unread (sections, their members, their entries'
+members), and how a missing section is told apart from an empty one.
 """
 
 from __future__ import annotations
@@ -338,8 +342,48 @@ def _spellings(keys: tuple[str, ...]) -> frozenset[str]:
     return frozenset(keys) | frozenset(to_camel(k) for k in keys)
 
 
+#: What :func:`entry_members` finds in one section: ``(what, the entry's name)`` per
+#: unread member of an entry, in the order :func:`unread_members` meets them.
+EntryMembers = list[tuple[str, str]]
+
+
+def entry_members(sec: Section) -> EntryMembers:
+    """The members of ``sec``'s listener or route config entries pdebug does not read."""
+    out: EntryMembers = []
+    for key, items in _entry_lists(sec):
+        allowed = _spellings(ENTRY_MEMBERS[key])
+        for item in items:
+            for member in item if isinstance(item, dict) else ():
+                if member not in allowed and not _cut_here(sec, member):
+                    out.append((f"member {member} of {key} entries", _entry_name(item)))
+    return out
+
+
+def entry_members_of(dump: ConfigDump, kinds: tuple[str, ...]) -> dict[int, EntryMembers]:
+    """:func:`entry_members` of each section of ``kinds``, by position in the dump.
+
+    What a ``pdebug check`` child sends back (#17). Only sections whose entries
+    :func:`unread_members` would read from their own bytes too: the text kept, the
+    fields not split.
+    """
+    return {
+        i: entry_members(sec)
+        for i, sec in enumerate(dump.sections)
+        if sec.kind in kinds and _from_text(sec)
+    }
+
+
+def _from_text(sec: Section) -> bool:
+    """Whether :func:`_entry_lists` reads ``sec``'s entries from its own bytes."""
+    return sec.text is not None and sec.complete is not None
+
+
 def unread_members(
-    dump: ConfigDump, kinds: tuple[str, ...] = (), *, read_only: bool = False
+    dump: ConfigDump,
+    kinds: tuple[str, ...] = (),
+    *,
+    read_only: bool = False,
+    given: dict[int, EntryMembers] | None = None,
 ) -> list[str]:
     """What the sections of ``kinds`` (all when empty) hold that pdebug does not read.
 
@@ -350,10 +394,12 @@ def unread_members(
     again; the listener and route entries are read for their members' names (one scan
     of those sections' bytes). ``read_only``: say only what is known without reading
     a section's bytes again (a section neither read strictly nor split into its members
-    already is passed over: the ``clusters`` table's light decode, #17).
+    already is passed over: the ``clusters`` table's light decode, #17). ``given``:
+    :func:`entry_members_of` the same bytes (a forked child's), used for a section
+    whose entries would be read from its own bytes here.
     """
     found: dict[str, list[str]] = {}
-    for sec in dump.sections:
+    for index, sec in enumerate(dump.sections):
         if not sec.kind or sec.kind not in SECTION_MEMBERS or (kinds and sec.kind not in kinds):
             continue
         known = _spellings(SECTION_MEMBERS[sec.kind])
@@ -363,13 +409,9 @@ def unread_members(
             for key in _fields(sec):
                 if key != "@type" and key not in known and not _cut_here(sec, key):
                     found.setdefault(f"member {key} of the {sec.kind} section", [])
-        for key, items in _entry_lists(sec):
-            allowed = _spellings(ENTRY_MEMBERS[key])
-            for item in items:
-                for member in item if isinstance(item, dict) else ():
-                    if member not in allowed and not _cut_here(sec, member):
-                        where = f"member {member} of {key} entries"
-                        found.setdefault(where, []).append(_entry_name(item))
+        members = given.get(index) if given is not None and _from_text(sec) else None
+        for where, name in entry_members(sec) if members is None else members:
+            found.setdefault(where, []).append(name)
     lines = []
     for what, names in found.items():
         named = [n for n in names if n]
