@@ -7,11 +7,18 @@ the proxy. (``eds`` on a dump without EDS: tests/test_cli_habits.py.)
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 
 from pdebug.cli.habits import normalize
 from pdebug.errors import ExitCode
-from tests.harness import FIXTURES
+from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import envoy as eh
+from tests.harness.pki import make_test_pki
+
+needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="envoy not installed")
 
 SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
 
@@ -58,3 +65,147 @@ def test_selector_before_a_command_that_has_one_goes_to_it(command):
     assert args[0] == command
     assert args[args.index("-l") + 1] == "app=web"
     assert normalize(["--selector=app=web", command])[:2] == [command, "--selector=app=web"]
+
+
+# --- check: a certificate kept in a file on the proxy (istio/istio#28099) -------------------
+
+CORPUS = FIXTURES / "corpus"
+
+
+def _tls_in_files(pki) -> dict:
+    """Envoy 1.40's bootstrap: a static secret and a listener's TLS context whose
+    certificates are files (as Istio before 1.5 and OUTPUT_CERTS mount them)."""
+    files = {
+        "certificate_chain": {"filename": str(pki.cert_path)},
+        "private_key": {"filename": str(pki.key_path)},
+    }
+    tls = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+            "DownstreamTlsContext",
+            "common_tls_context": {
+                "tls_certificates": [files],
+                "validation_context": {"trusted_ca": {"filename": str(pki.ca_path)}},
+            },
+        },
+    }
+    tcp = {
+        "name": "envoy.filters.network.tcp_proxy",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+            "stat_prefix": "tcp",
+            "cluster": "backend",
+        },
+    }
+    return {
+        "static_resources": {
+            "secrets": [{"name": "file-cert", "tls_certificate": files}],
+            "listeners": [
+                {
+                    "name": "tls_in",
+                    "address": {
+                        "socket_address": {"address": "127.0.0.1", "port_value": eh.free_port()}
+                    },
+                    "filter_chains": [{"filters": [tcp], "transport_socket": tls}],
+                }
+            ],
+            "clusters": [
+                {
+                    "name": "backend",
+                    "connect_timeout": "1s",
+                    "load_assignment": {
+                        "cluster_name": "backend",
+                        "endpoints": [
+                            {
+                                "lb_endpoints": [
+                                    {
+                                        "endpoint": {
+                                            "address": {
+                                                "socket_address": {
+                                                    "address": "127.0.0.1",
+                                                    "port_value": eh.free_port(),
+                                                }
+                                            }
+                                        }
+                                    }
+                                ]
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    }
+
+
+@needs_envoy
+def test_check_says_a_certificate_file_is_not_checked(pdebug, tmp_path):
+    """An expired certificate Envoy 1.40 reads from a file: check said nothing of it ("No
+    findings"); the dump holds only the path. Now one line per file says it was not
+    checked, and it is no finding (exit 0 even with --fail-on info)."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    pki = make_test_pki(tmp_path / "certs", leaf_not_after=past)
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(_tls_in_files(pki), wait_live=False) as envoy:
+        dump.write_bytes(envoy.get("/config_dump"))
+        certs = json.loads(envoy.get("/certs"))
+    # Envoy itself knows the expiry: what the hint sends the user to read
+    assert any(
+        c.get("days_until_expiration") == "0"
+        for entry in certs["certificates"]
+        for c in entry["cert_chain"]
+    )
+    assert str(pki.cert_path) in dump.read_text()
+    result = pdebug("check", dump, "--fail-on", "info")
+    assert result.code == ExitCode.OK, result.err
+    lines = [ln for ln in result.out.splitlines() if ln.startswith("Not checked (")]
+    assert lines == [
+        f"Not checked (PD501, PD502): listener/tls_in: its CA certificate is the file "
+        f"{pki.ca_path} on the proxy, not in the dump: expiry unknown (GET /certs on the "
+        "proxy's admin port shows it).",
+        f"Not checked (PD501, PD502): secret/file-cert (and 1 more): its certificate is the "
+        f"file {pki.cert_path} on the proxy, not in the dump: expiry unknown (GET /certs on "
+        "the proxy's admin port shows it).",
+    ]
+    assert "No findings" in result.out
+    report = json.loads(pdebug("check", dump, "-o", "json").out)
+    assert report["findings"] == []
+    assert {(n["code"], n["resource"]) for n in report["not_checked"]} == {
+        ("PD501", "secret/file-cert (and 1 more)"),
+        ("PD502", "secret/file-cert (and 1 more)"),
+        ("PD501", "listener/tls_in"),
+        ("PD502", "listener/tls_in"),
+    }
+
+
+def test_check_names_each_certificate_file_of_an_istio_2020_sidecar_once(pdebug):
+    """Istio 1.4's productpage (a public dump): every listener and cluster reads
+    /etc/certs; one line per file, not one per TLS context."""
+    result = pdebug("check", CORPUS / "istio/2020-01-productpage/productpage_config_dump.json")
+    lines = [ln for ln in result.out.splitlines() if ln.startswith("Not checked (")]
+    assert len(lines) == 2
+    assert "the file /etc/certs/cert-chain.pem on the proxy" in lines[0]
+    assert "(and 46 more)" in lines[0]
+    assert "its CA certificate is the file /etc/certs/root-cert.pem" in lines[1]
+
+
+def test_check_of_an_sds_secret_in_a_file_and_of_inline_ones(pdebug, tmp_path):
+    """istioctl's secret test dump with `default` read from a file (OUTPUT_CERTS)."""
+    source = ISTIOCTL / "proxy-config-secret/istio/config_dump.json"
+    doc = json.loads(source.read_text())
+    for config in doc["configs"]:
+        for entry in config.get("dynamic_active_secrets", []):
+            if entry["name"] == "default":
+                chain = {"filename": "/etc/certs/cert-\x1b[31mchain.pem"}
+                entry["secret"]["tls_certificate"]["certificate_chain"] = chain
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    result = pdebug("check", dump)
+    lines = [ln for ln in result.out.splitlines() if ln.startswith("Not checked (")]
+    assert len(lines) == 1 and lines[0].startswith("Not checked (PD501, PD502): secret/default:")
+    assert "\x1b" not in result.out + result.err
+    # the same dump with the certificate inline: judged, nothing said as not checked
+    inline = pdebug("check", source, "-o", "json")
+    assert "not_checked" not in json.loads(inline.out)
+    assert "Not checked (" not in pdebug("check", source).out
