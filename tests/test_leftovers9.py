@@ -209,3 +209,141 @@ def test_check_of_an_sds_secret_in_a_file_and_of_inline_ones(pdebug, tmp_path):
     inline = pdebug("check", source, "-o", "json")
     assert "not_checked" not in json.loads(inline.out)
     assert "Not checked (" not in pdebug("check", source).out
+
+
+# --- trace by a host name into chains that match only by destination IP ---------------------
+
+
+ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+
+
+def _by_ip_listener(port: int, prefix: str) -> dict:
+    """Envoy 1.40: one listener whose only chain matches destination IP ``prefix`` (as
+    OSM's and Consul's transparent-proxy listeners do), answering 200 itself."""
+    hcm = {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "in",
+            "route_config": {
+                "name": "r",
+                "virtual_hosts": [
+                    {
+                        "name": "all",
+                        "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 200}}],
+                    }
+                ],
+            },
+            "http_filters": [
+                {
+                    "name": "envoy.filters.http.router",
+                    "typed_config": {"@type": ROUTER},
+                }
+            ],
+        },
+    }
+    odst = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst"
+    listener = {
+        "name": "outbound",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "listener_filters": [
+            {"name": "envoy.filters.listener.original_dst", "typed_config": {"@type": odst}}
+        ],
+        "filter_chains": [
+            {
+                "name": "mesh-chain",
+                "filter_chain_match": {
+                    "prefix_ranges": [{"address_prefix": prefix, "prefix_len": 32}]
+                },
+                "filters": [hcm],
+            }
+        ],
+    }
+    return {"static_resources": {"listeners": [listener]}}
+
+
+def _envoy_answers(port: int) -> int | str:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/", headers={"Host": "reviews.shop"})
+        return conn.getresponse().status
+    except (ConnectionError, OSError) as exc:
+        return type(exc).__name__
+    finally:
+        conn.close()
+
+
+def _on_every_address(dump_bytes: bytes, path) -> None:
+    """The dump with the listener bound to 0.0.0.0, as a sidecar's outbound listener is
+    (the tests bind 127.0.0.1 only): its destination IP is then the connection's own."""
+    doc = json.loads(dump_bytes)
+    text = json.dumps(doc).replace('"address": "127.0.0.1"', '"address": "0.0.0.0"')
+    path.write_text(text)
+
+
+@needs_envoy
+def test_trace_by_name_into_chains_matching_only_by_ip_is_unknown(pdebug, tmp_path):
+    """Envoy 1.40 takes a connection to an IP of the chain's prefix_ranges (200) and
+    closes one to any other: whether a request to a host name is taken depends on the IP
+    the name resolves to. pdebug said FAIL ("Envoy closes the connection", exit 1)."""
+    port = eh.free_port()
+    with eh.Envoy(_by_ip_listener(port, "127.0.0.1"), wait_live=False) as envoy:
+        answered = _envoy_answers(port)
+        dump_bytes = envoy.get("/config_dump")
+    assert answered == 200  # a destination IP in the chain's range is served
+    dump = tmp_path / "dump.json"
+    _on_every_address(dump_bytes, dump)
+    by_name = pdebug("trace", dump, f"http://reviews.shop:{port}/")
+    assert by_name.code == ExitCode.UNKNOWN, by_name.out
+    verdict = by_name.out.split("VERDICT: ", 1)[1]
+    assert verdict.startswith("UNKNOWN, whether Envoy takes the connection depends on the ")
+    assert "mesh-chain (#0) (prefix_ranges 127.0.0.1/32) takes it at those IPs" in verdict
+    assert "put the IP in the URL and the name in -H Host:reviews.shop" in verdict
+    kind = json.loads(pdebug("trace", dump, f"http://reviews.shop:{port}/", "-o", "json").out)
+    assert kind["verdict"]["kind"] == "incomplete"
+    # with the IP, the answer Envoy gave
+    by_ip = pdebug("trace", dump, f"http://127.0.0.1:{port}/", "-H", "Host:reviews.shop")
+    assert by_ip.code == ExitCode.OK, by_ip.out
+    assert "VERDICT: OK, 200 from Envoy" in by_ip.out
+
+
+@needs_envoy
+def test_trace_to_an_ip_no_chain_matches_still_fails(pdebug, tmp_path):
+    """The same listener whose chain matches another IP: Envoy 1.40 closes the connection
+    to 127.0.0.1, and so does the trace with that IP (FAIL, unchanged)."""
+    port = eh.free_port()
+    with eh.Envoy(_by_ip_listener(port, "10.255.255.1"), wait_live=False) as envoy:
+        answered = _envoy_answers(port)
+        dump_bytes = envoy.get("/config_dump")
+    assert answered != 200  # closed: no chain for that IP
+    dump = tmp_path / "dump.json"
+    _on_every_address(dump_bytes, dump)
+    result = pdebug("trace", dump, f"http://127.0.0.1:{port}/")
+    assert result.code == ExitCode.FINDINGS
+    assert "VERDICT: FAIL, Envoy closes the connection: none of the 1 filter chains" in result.out
+
+
+def test_trace_by_name_where_no_ip_would_help_still_fails(pdebug, tmp_path):
+    """A chain matching by IP and TLS: a plaintext request fails at any IP (FAIL stays);
+    a port no chain takes fails too."""
+    doc = json.loads((CORPUS / "osm/sample-envoy-config-dump-bookstore.json").read_text())
+    for config in doc["configs"]:
+        for entry in config.get("dynamic_listeners", []):
+            active = entry.get("active_state", {}).get("listener", {})
+            for chain in active.get("filter_chains", []):
+                match = chain.get("filter_chain_match", {})
+                if match.get("prefix_ranges"):
+                    match["transport_protocol"] = "tls"
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    result = pdebug("trace", dump, "http://bookstore.bookstore:14001/")
+    assert result.code == ExitCode.FINDINGS, result.out
+    assert "depends on the destination IP" not in result.out
+    osm = CORPUS / "osm/sample-envoy-config-dump-bookstore.json"
+    # the audit's case (OSM's bookstore sidecar): UNKNOWN, and the port no chain takes FAIL
+    assert pdebug("trace", osm, "http://bookstore.bookstore:14001/").code == ExitCode.UNKNOWN
+    assert pdebug("trace", osm, "http://bookstore.bookstore:14002/").code == ExitCode.FINDINGS
