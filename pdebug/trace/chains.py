@@ -218,8 +218,8 @@ def chains_by_ip(chains: list[s.FilterChain], conn: Connection) -> list[tuple[in
         return []
     found: list[tuple[int, str]] = []
     for i, chain in enumerate(chains):
-        m = chain.filter_chain_match
-        for r in m.prefix_ranges if m is not None else []:
+        m = chain.filter_chain_match or _EMPTY_MATCH
+        for r in m.prefix_ranges:
             try:
                 net = ipaddress.ip_network(f"{r.address_prefix}/{r.prefix_len}", strict=False)
             except ValueError:
