@@ -125,9 +125,11 @@ def test_no_eds_with_clusters_nothing_reaches_means_no_false_no_endpoints(tmp_pa
 
 
 def test_eds_view_without_endpoints_section_says_unknown_not_none(pdebug, tmp_path):
-    """istioctl's header-only table stays (stdout), stderr says the endpoints were not captured."""
+    """Not captured is not none: no table (istioctl's header alone read as "no endpoints"
+    in a script), one error line saying what to capture, exit 4 as `endpoints` and every
+    view whose section is missing."""
     result = pdebug("eds", save(tmp_path, without("Endpoints")))
-    assert result.code == 0
-    assert result.out == "NAME     STATUS     LOCALITY     CLUSTER\n"
-    assert "has no EDS" in result.err and "include_eds" in result.err
+    assert result.code == 4
+    assert result.out == ""
+    assert "has no endpoints section" in result.err and "include_eds" in result.err
     assert pdebug("eds", DUMP).err == ""

@@ -328,7 +328,8 @@ def expected_rows(e: Expect, view: str, fmt: str) -> int | None:
     if view == "routes":
         return e.route_rows() if e.has("Routes") else None
     if view == "eds":
-        return e.eds_rows()  # istioctl: no Endpoints section is an empty table
+        # istioctl prints an empty table; pdebug, as every view, says the section is missing
+        return e.eds_rows() if e.has("Endpoints") else None
     if view == "endpoints":
         return e.eds_rows() if e.has("Endpoints") else None
     if view == "secrets":

@@ -64,6 +64,15 @@ class Finding(msgspec.Struct, frozen=True):
     hint: str
 
 
+class NotChecked(Finding, frozen=True):
+    """What a check could not judge in this dump: said in the summary, never a finding.
+
+    A certificate kept in a file on the proxy has no expiry in the dump. The check yields
+    it among its findings (:meth:`Check.not_checked`); :class:`CheckReport` sets it
+    apart, so it counts for no severity and never fails the run.
+    """
+
+
 #: Names a check can need: a dump section, or ``health`` (``/clusters?format=json``).
 Need = str
 
@@ -96,6 +105,10 @@ class Check(msgspec.Struct, frozen=True):
     def finding(self, resource: str, message: str, hint: str) -> Finding:
         """A finding of this check."""
         return Finding(self.code, self.severity, resource, message, hint)
+
+    def not_checked(self, resource: str, message: str, hint: str) -> NotChecked:
+        """What this check could not judge in ``resource`` (the summary says it)."""
+        return NotChecked(self.code, self.severity, resource, message, hint)
 
 
 def check(
@@ -153,12 +166,19 @@ class CheckReport:
     unread: list[tuple[str, int]] = field(default_factory=list)
     #: The members of its sections no check reads (:func:`~pdebug.model.sections.unread_members`).
     unread_members: list[str] = field(default_factory=list)
+    #: What the checks could not judge (:class:`NotChecked`), taken out of ``findings``.
+    not_checked: list[NotChecked] = field(init=False, repr=False, compare=False)
     #: How many findings each severity has (every severity is a key).
     counts: dict[Severity, int] = field(init=False, repr=False, compare=False)
     #: The highest severity found, None when nothing was found.
     worst: Severity | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        unknown = [f for f in self.findings if isinstance(f, NotChecked)]
+        if unknown:
+            found = [f for f in self.findings if not isinstance(f, NotChecked)]
+            object.__setattr__(self, "findings", found)
+        object.__setattr__(self, "not_checked", unknown)
         counts = dict.fromkeys(Severity, 0)
         for f in self.findings:
             counts[f.severity] += 1

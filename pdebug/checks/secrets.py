@@ -18,6 +18,7 @@ from pdebug.model.secrets import (
     inline_certs,
     items,
     static_items,
+    tls_contexts,
     tls_socket,
 )
 
@@ -82,6 +83,56 @@ def _inline(ctx: Context) -> list[_Cert]:
 
 def _ignore(_: str) -> None:
     return None
+
+
+def _files(ctx: Context) -> list[tuple[str, str, str]]:
+    """(resource, file, what) of each certificate the proxy reads from a file, once per file.
+
+    A secret's data source (Istio's OUTPUT_CERTS, file-mounted certificates; a static
+    secret's ``filename``) or a listener's or cluster's TLS context (Istio before 1.5
+    put ``/etc/certs/cert-chain.pem`` in each): the dump holds only the path. A file
+    held by several is named at the first, with how many more hold it.
+    """
+    where: dict[str, tuple[str, list[str]]] = {}
+    for item in [*items(ctx.proxy), *static_items(ctx.proxy)]:
+        if item.file and item.cert.not_after is None and item.status != "WARMING":
+            where.setdefault(item.file, ("certificate", []))[1].append(f"secret/{item.name}")
+    places: list[tuple[str, s.TypedExtension | None]] = []
+    for lc in ctx.listeners:
+        for c in chains(lc.listener):
+            places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
+    warn = ctx.proxy.dump.warn if ctx.proxy.dump else _ignore
+    for name, cc in ctx.clusters.items():
+        cl = cc.cluster
+        places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
+        places.extend(match_sockets(name, cl, warn, b"filename"))
+    lost = "certificate files not named"
+    for resource, common in tls_contexts(places, b"filename", warn, lost):
+        vcs = [common.validation_context]
+        if common.combined_validation_context is not None:
+            vcs.append(common.combined_validation_context.default_validation_context)
+        sources = [("certificate", tc.certificate_chain) for tc in common.tls_certificates]
+        sources += [("CA certificate", vc.trusted_ca) for vc in vcs if vc is not None]
+        for what, ds in sources:
+            if ds is not None and ds.filename and not ds.inline_bytes and not ds.inline_string:
+                held = where.setdefault(ds.filename, (what, []))[1]
+                if resource not in held:
+                    held.append(resource)
+    out = []
+    for file, (what, held) in where.items():
+        more = f" (and {len(held) - 1} more)" if len(held) > 1 else ""
+        out.append((held[0] + more, file, what))
+    return out
+
+
+def _not_checked(ctx: Context, this: Check) -> Iterator[Finding]:
+    """Each certificate file, said as not checked (the summary's lines, no finding)."""
+    for resource, file, what in ctx.shared("secrets.files", lambda: _files(ctx)):
+        yield this.not_checked(
+            resource,
+            f"its {what} is the file {file} on the proxy, not in the dump: expiry unknown",
+            "GET /certs on the proxy's admin port shows it",
+        )
 
 
 def _kind(info: CertInfo) -> str:
@@ -152,6 +203,7 @@ def check_expired(ctx: Context, this: Check) -> Iterator[Finding]:
             else "TLS handshakes with it fail: is istio-agent rotating certificates (pilot-agent "
             "logs, istiod/CA reachable)? For a CA, renew the mesh root",
         )
+    yield from _not_checked(ctx, this)
 
 
 @check(
@@ -184,6 +236,7 @@ def check_expiring(ctx: Context, this: Check) -> Iterator[Finding]:
             else "Istio rotates workload certificates long before they end (24h lifetime by "
             "default): one this close is not being rotated; check pilot-agent logs and the CA",
         )
+    yield from _not_checked(ctx, this)
 
 
 def _held(secret: s.Secret | None) -> str:

@@ -26,6 +26,7 @@ from pdebug.views.result import ViewResult
 from pdebug.views.table import Table
 
 if TYPE_CHECKING:
+    from pdebug.errors import PdebugError
     from pdebug.sources.spec import SourceWords
     from pdebug.views.endpoints import EndpointFilter
 
@@ -232,7 +233,7 @@ def eds(
         proxy,
         output,
         Fetch.eds(cluster),
-        lambda d, f: explain_empty(d, v.eds_view(d, flt), flt),
+        lambda d, f: explain_empty(d, v.eds_view(d, _need_eds(d, flt)), flt),
         keys=keys,
         members=("endpoints",),
     )
@@ -247,17 +248,44 @@ def _endpoints(v: Any, data: ProxyData, flt: EndpointFilter, wide: bool) -> View
     except MissingSection as exc:
         if "endpoints section" not in exc.message:
             raise
-        from pdebug.model.bootstrap import predates_include_eds
-
-        how = "capture with EDS (config_dump?include_eds); a static cluster's endpoints come"
-        if data.dump is not None and predates_include_eds(data.dump):
-            how = "this Envoy (older than 1.15) cannot put EDS in its config dump; they come"
-        raise MissingSection(
-            exc.message,
-            hint=f"{how} from /clusters: pass the admin URL (pdebug endpoints localhost:15000) "
-            "or --clusters-json FILE (a saved GET /clusters?format=json)",
+        raise _no_eds(
+            data,
+            exc,
+            "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE",
         ) from exc
     return result
+
+
+def _need_eds(data: ProxyData, flt: EndpointFilter) -> EndpointFilter:
+    """``flt``, unless the dump has no EDS: not captured is no answer (exit 4).
+
+    As ``endpoints`` and every view; istioctl's header alone read as "none". A proxy
+    without clusters has no endpoints section either: that one is an answer.
+    """
+    from pdebug.errors import MissingSection
+    from pdebug.model.sections import holds_no_clusters
+
+    dump = data.need_dump("the eds view")
+    try:
+        _ = dump.has("endpoints") or holds_no_clusters(dump) or dump.require("endpoints")
+    except MissingSection as exc:
+        how = "read them with pdebug endpoints localhost:15000, or pdebug endpoints FILE "
+        raise _no_eds(data, exc, how + "--clusters-json CLUSTERS") from exc
+    return flt
+
+
+def _no_eds(data: ProxyData, exc: PdebugError, how_to: str) -> PdebugError:
+    """``exc`` (no endpoints section) with a hint naming both ways to the endpoints."""
+    from pdebug.errors import MissingSection
+    from pdebug.model.bootstrap import predates_include_eds
+
+    how = "capture with EDS (config_dump?include_eds); a static cluster's endpoints come"
+    if data.dump is not None and predates_include_eds(data.dump):
+        how = "this Envoy (older than 1.15) cannot put EDS in its config dump; they come"
+    return MissingSection(
+        exc.message,
+        hint=f"{how} from /clusters: {how_to} (a saved GET /clusters?format=json)",
+    )
 
 
 def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> ViewResult:
@@ -267,28 +295,15 @@ def explain_empty(data: ProxyData, result: ViewResult, flt: EndpointFilter) -> V
         return result
     if data.dump is None or data.health is not None:
         return result
-    from pdebug.model.bootstrap import predates_include_eds
-    from pdebug.model.sections import holds_no_clusters
-
-    if not data.dump.has("endpoints") and holds_no_clusters(data.dump):
-        note = "No endpoints found: the proxy has no clusters."
-        return msgspec.structs.replace(result, note=note)
-    why = (
-        "this dump has no EDS (taken without ?include_eds)"
-        if not data.dump.has("endpoints")
-        else "no cluster of this dump gets endpoints from EDS"
-    )
-    whose = "A static cluster's endpoints come"
-    if not data.dump.has("endpoints") and data.dump.pasted:
-        why = f"{data.dump.only_pasted()} (no 'configs' wrapper), no EDS section"
-    elif not data.dump.has("endpoints") and predates_include_eds(data.dump):
-        why = "this dump has no EDS (an Envoy older than 1.15 cannot write it)"
-        whose = "Its endpoints come"
-    note = (
-        f"No endpoints found: {why}. {whose} from /clusters: "
-        "pass the admin URL (pdebug endpoints localhost:15000) or --clusters-json FILE "
-        "(a saved GET /clusters?format=json)."
-    )
+    # A dump without its endpoints section got here only when the proxy has no cluster
+    # (else :func:`_need_eds` / the endpoints view refused it: not captured).
+    note = "No endpoints found: the proxy has no clusters."
+    if data.dump.has("endpoints"):
+        note = (
+            "No endpoints found: no cluster of this dump gets endpoints from EDS. A static "
+            "cluster's endpoints come from /clusters: pass the admin URL (pdebug endpoints "
+            "localhost:15000) or --clusters-json FILE (a saved GET /clusters?format=json)."
+        )
     return msgspec.structs.replace(result, note=note)
 
 

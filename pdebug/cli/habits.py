@@ -17,8 +17,9 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``-i/--istioNamespace`` is dropped on the commands that have no use for it (istioctl
   ignores it there too); ``zc log`` is refused as ``pc log`` is.
 
-Also refused, each naming what to run instead: ``-l/--selector`` on a command that reads
-one proxy, and istioctl's commands pdebug has no twin of (``bug-report``, ``analyze``...).
+Also refused, each naming what to run instead: ``-l/--selector`` (before or after the
+command) on a command that reads one proxy, and istioctl's commands pdebug has no twin of
+(``bug-report``, ``analyze``...).
 
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
 
@@ -118,6 +119,9 @@ _VALUE_OPTS = frozenset(
         "--bundle",
         "-f",
         "--file",
+        # moved after the command: snapshot's and assert's; the others refuse it there
+        "-l",
+        "--selector",
     }
 )
 #: Options of the root itself; they stay before the command.

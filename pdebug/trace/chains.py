@@ -206,6 +206,31 @@ def select_filter_chain(chains: list[s.FilterChain], conn: Connection) -> ChainC
     return ChainChoice(chosen, reason, lost)
 
 
+def chains_by_ip(chains: list[s.FilterChain], conn: Connection) -> list[tuple[int, str]]:
+    """The chains that would take ``conn`` if its destination IP (unknown) were theirs.
+
+    A request to a host name: pdebug cannot know the IP it resolves to. For each chain
+    matching by ``prefix_ranges``, the match is tried again with an address of each of
+    its ranges; those that then win (every other criterion holds too) are returned with
+    their ranges. None when the IP is known.
+    """
+    if conn.dest_ip is not None:
+        return []
+    found: list[tuple[int, str]] = []
+    for i, chain in enumerate(chains):
+        m = chain.filter_chain_match or _EMPTY_MATCH
+        for r in m.prefix_ranges:
+            try:
+                net = ipaddress.ip_network(f"{r.address_prefix}/{r.prefix_len}", strict=False)
+            except ValueError:
+                continue
+            tried = Connection(**{**conn.__dict__, "dest_ip": net.network_address})
+            if select_filter_chain(chains, tried).index == i:
+                found.append((i, f"prefix_ranges {_cidrs(m.prefix_ranges)}"))
+                break
+    return found
+
+
 _TLS_SOCKETS = ("envoy.transport_sockets.tls", "tls")
 
 

@@ -51,6 +51,7 @@ from pdebug.trace import scoped
 from pdebug.trace.chains import (
     Connection,
     chain_label,
+    chains_by_ip,
     requires_client_certificate,
     select_filter_chain,
     terminates_tls,
@@ -609,6 +610,22 @@ class Tracer:
             return chains[choice.index]
         failed = f" ({choice.failed})" if choice.failed else ""
         why = f"none of the {len(chains)} filter chains matches{failed}"
+        by_ip = [] if listener.default_filter_chain else chains_by_ip(chains, conn)
+        if by_ip:  # a host name: whether a chain takes it is up to the IP it resolves to
+            ranges = ", ".join(f"{chain_label(chains[i], i)} ({r})" for i, r in by_ip[:3])
+            more = f" and {len(by_ip) - 3} more" if len(by_ip) > 3 else ""
+            takes = "takes it at those IPs" if len(by_ip) == 1 else "take it at their IPs"
+            why = (
+                "depends on the destination IP, which the URL's host name does not give: "
+                f"{ranges}{more} {takes}, no chain at any other"
+            )
+            self.step("filter_chain", lst.name, False, why)
+            return Verdict(
+                False,
+                "incomplete",
+                f"whether Envoy takes the connection {why}; put the IP in the URL and the name "
+                f"in -H Host:{self.req.host}",
+            )
         return self.default_chain(
             lst, f"default_filter_chain: {why}", f"{why} and there is no default"
         )

@@ -67,8 +67,20 @@ def summary_text(report: CheckReport) -> str:
         lines.append(f"{verb} {', '.join(codes)}: {reason}.")
     if report.ignored:
         lines.append(f"Ignored {', '.join(report.ignored)} (--ignore).")
+    lines += _not_checked(report)
     lines += [f"Not checked: {what}." for what in _unread(report)]
     return "\n".join(lines)
+
+
+def _not_checked(report: CheckReport) -> list[str]:
+    """One line per thing the checks could not judge, naming every check it escaped."""
+    codes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for f in report.not_checked:
+        codes[(f.resource, f.message, f.hint)].append(f.code)
+    return [
+        f"Not checked ({', '.join(dict.fromkeys(c))}): {resource}: {message} ({hint})."
+        for (resource, message, hint), c in codes.items()
+    ]
 
 
 def _unread(report: CheckReport) -> list[str]:
@@ -105,6 +117,11 @@ def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any
         "fail_on": fail_on.label if fail_on is not None else "never",
         "failed": fail_on is not None and report.worst is not None and report.worst >= fail_on,
     }
+    if report.not_checked:  # only then, as the two below
+        plain["not_checked"] = [
+            {"code": f.code, "resource": f.resource, "message": f.message, "hint": f.hint}
+            for f in report.not_checked
+        ]
     if report.unread:  # only then: the report of any other dump is unchanged, key for key
         plain["unread_sections"] = [{"type": t, "entries": n} for t, n in report.unread]
     if report.unread_members:

@@ -223,12 +223,6 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
     table = Table(EDS_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     table.rows = eds_cells(data, flt, prefix)
     note = None if table.rows or flt.empty else _eds_no_match(flt)
-    dump = data.need_dump("the eds view")
-    if not dump.has("endpoints"):  # istioctl prints the header alone: unknown, not none
-        note = (
-            "The dump has no endpoints section (not captured: Envoy writes EDS only to "
-            "config_dump?include_eds), so no endpoint is known."
-        )
     return ViewResult(
         table,
         lambda: _eds_objects(eds_select(data, flt), flt),
