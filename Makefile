@@ -58,7 +58,7 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 	else echo "note: npm not found; the report asset lint tests will be skipped" >&2; fi
 	$(BIN)/pytest -q
 
-fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*)
+fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*, PDEBUG_FUZZWIRE_*, PDEBUG_FUZZBUNDLE_*)
 	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
 		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
 	PDEBUG_FUZZ10_CASES=$${PDEBUG_FUZZ10_CASES:-400} PDEBUG_FUZZ10_BUDGET=$${PDEBUG_FUZZ10_BUDGET:-300} \
@@ -67,6 +67,10 @@ fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PD
 		$(BIN)/pytest -q tests/test_fuzz_fastpaths.py
 	PDEBUG_FUZZUNREAD_ROUNDS=$${PDEBUG_FUZZUNREAD_ROUNDS:-40} PDEBUG_FUZZUNREAD_BUDGET=$${PDEBUG_FUZZUNREAD_BUDGET:-600} \
 		$(BIN)/pytest -q tests/test_fuzz_unread.py
+	PDEBUG_FUZZWIRE_CASES=$${PDEBUG_FUZZWIRE_CASES:-3000} PDEBUG_FUZZWIRE_BUDGET=$${PDEBUG_FUZZWIRE_BUDGET:-600} \
+		$(BIN)/pytest -q tests/test_fuzz_wire.py
+	PDEBUG_FUZZBUNDLE_SEEDS=$${PDEBUG_FUZZBUNDLE_SEEDS:-1000} \
+		$(BIN)/pytest -q tests/test_bundle_hostile.py -k seeded
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench tools

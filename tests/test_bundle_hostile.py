@@ -678,7 +678,12 @@ def _mutations(rng: random.Random) -> Archive:
     return arc
 
 
-@pytest.mark.parametrize("seed", range(12))
+#: ``make fuzz`` runs more: ``PDEBUG_FUZZBUNDLE_SEEDS`` archives from ``PDEBUG_FUZZBUNDLE_SEED``.
+_FIRST = int(os.environ.get("PDEBUG_FUZZBUNDLE_SEED", "0"))
+_SEEDS = range(_FIRST, _FIRST + int(os.environ.get("PDEBUG_FUZZBUNDLE_SEEDS", "12")))
+
+
+@pytest.mark.parametrize("seed", _SEEDS)
 def test_seeded_hostile_archives(pdebug, tmp_path, good, seed):
     rng = random.Random(seed)
     arc = _mutations(rng)

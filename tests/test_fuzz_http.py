@@ -96,14 +96,15 @@ def _body(rng: random.Random, body: bytes) -> tuple[str, bytes]:
 def _chunked(rng: random.Random, body: bytes, how: str) -> bytes:
     size = rng.choice([1, 7, 4096, 65536])
     parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-    out = b""
+    pieces = []  # joined once: adding to bytes in the loop is quadratic (23 s for 1-byte chunks)
     for i, part in enumerate(parts):
         head = f"{len(part):x}"
         if how == "ext" and i == 0:
             head += ';name="v";x'
         if how == "upper":
             head = head.upper().rjust(6, "0")
-        out += head.encode() + b"\r\n" + part + b"\r\n"
+        pieces.append(head.encode() + b"\r\n" + part + b"\r\n")
+    out = b"".join(pieces)
     if how == "badsize":
         out = rng.choice([b"zz", b"-5", b"ffffffffffffffffffff", b"", b"1 2", b"0x10"]) + b"\r\n"
         return out + body[:100]

@@ -341,13 +341,17 @@ def tls_places(
 def _may_hold_inline(dump: ConfigDump, kind: str, lists: tuple[str, ...]) -> bool:
     """Whether section ``kind`` may hold an inline certificate (a byte search, no decode).
 
-    True without a search when its resource ``lists`` are decoded already (``all`` built
-    its table first): reading them again costs nothing, searching the bytes does.
+    True without a search when every one of the resource ``lists`` its reader reads is
+    decoded already, and (clusters) its placeholder entries said (``all`` built its table
+    first): reading them again costs nothing, searching the bytes does. Only then: a list
+    not decoded yet would be decoded by the reader, and what that says (a resource skipped,
+    with a warning) would depend on what ran before (``all`` forked said less than ``all``).
     """
     sec = dump.section(kind)
     if sec is None:
         return False
-    if any(sec.decoded(key) for key in lists):
+    said = dump.facts.get("dump.placeholders", set()) if kind == "clusters" else set(lists)
+    if all(sec.decoded(key) and key in said for key in lists):
         return True
     for text in section_texts(sec):
         view = memoryview(text)
@@ -374,11 +378,13 @@ def inline_items(data: ProxyData) -> list[SecretItem]:
     Only the dump's listeners and clusters sections are read, and only when their bytes
     mention an inline certificate.
     """
+    from pdebug.model.clusters import STATE_KEYS
+
     dump = data.need_dump("the secrets view")
     places = tls_places(
         dump,
         _may_hold_inline(dump, "listeners", ("dynamic_listeners", "static_listeners")),
-        _may_hold_inline(dump, "clusters", ("dynamic_active_clusters", "static_clusters")),
+        _may_hold_inline(dump, "clusters", tuple(STATE_KEYS.values())),  # as by_name reads
         b"inline",
     )
     out: list[SecretItem] = []

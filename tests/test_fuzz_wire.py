@@ -1,0 +1,395 @@
+"""Seeded differential fuzzing of the admin's framing: never a silently partial table or bundle.
+
+tests/test_fuzz_http.py checks that any misbehaving answer ends in a documented exit code;
+it does not check *what* a run that succeeds printed or saved. Here each GET's answer is
+framed in a seeded way whose meaning HTTP/1.1 fixes, so the oracle is exact:
+
+* **whole**: a correct client reads exactly the body the admin meant (Content-Length,
+  chunked with odd sizes, extensions, upper-case hex, trailers, chunked beside a
+  Content-Length (chunked wins), read until close (no length, HTTP/1.0), 1xx answers first,
+  LF-only lines, many or odd headers, ``Content-Encoding: identity``, sent a byte at a time
+  in pieces). Every command must then print, exit and save exactly what it does against
+  an admin that answers plainly (the same stdout, stderr and exit code; ``dump -o`` the same
+  members and manifest file entries).
+* **broken**: a correct client cannot have the body (a Content-Length past the end, a
+  chunked body cut inside a chunk or without its last chunk, a bad chunk size, two
+  different Content-Lengths, a compressed body pdebug did not ask for, a body that trickles
+  past ``--timeout``, the connection reset). A command that reads it must not exit 0 with
+  output other than the plain run's (a table from half a dump is the failure); ``dump -o``
+  must write nothing unless it exits 0; each run says one ``pdebug: error:`` line at most.
+
+Every run: a documented exit code, no traceback, no raw control character on a text
+stream, nothing but ``-o``'s file left in the run's directory (no temp file), in bounded
+time. Commands: ``clusters``, ``all -o json``, ``endpoints -o wide``, ``check -o json``,
+``stats``, ``dump -o``.
+
+``make test`` runs a small budget; ``make fuzz`` a long one. Environment:
+``PDEBUG_FUZZWIRE_CASES`` (default 12), ``PDEBUG_FUZZWIRE_SEED`` (default 11),
+``PDEBUG_FUZZWIRE_BUDGET`` (seconds, default 12).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import random
+import socket
+import struct
+import tarfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.test_fuzz_http import (
+    BODIES,
+    CONTROL,
+    DOCUMENTED,
+    Answer,
+    FuzzAdmin,
+    _chunked,
+    plain_answer,
+    real_body,
+    run,
+)
+
+CASES = int(os.environ.get("PDEBUG_FUZZWIRE_CASES", "12"))
+SEED = int(os.environ.get("PDEBUG_FUZZWIRE_SEED", "11"))
+BUDGET = float(os.environ.get("PDEBUG_FUZZWIRE_BUDGET", "12"))
+TIMEOUT = 2.0
+RUN_LIMIT = 15.0
+
+WHOLE = [
+    "length", "chunked", "chunked-ext", "chunked-upper", "chunked-trailer", "chunked-1",
+    "chunked+length", "close", "http10", "continue", "lf-only", "many-headers",
+    "identity", "pieces", "trap-header", "empty-reason",
+]  # fmt: skip
+BROKEN = [
+    "long", "cut", "chunked-cut", "chunked-nolast", "chunked-badsize", "dup-length", "gzip",
+    "gzip-undeclared", "deflate", "te-gzip", "drip", "reset", "huge-length",
+]  # fmt: skip
+
+
+@dataclass
+class Framed:
+    """One answer and whether a correct client gets its whole body."""
+
+    kind: str
+    whole: bool
+    answer: Answer
+
+
+def _head(lines: list[bytes], eol: bytes = b"\r\n") -> bytes:
+    return eol.join(lines) + eol + eol
+
+
+def framed(rng: random.Random, body: bytes) -> Framed:
+    """``body`` as a ``200`` answer framed in one seeded way (see the module docstring)."""
+    kind = rng.choice(WHOLE + BROKEN)
+    ok = b"HTTP/1.1 200 OK"
+    ctype = b"Content-Type: application/json"
+    length = f"Content-Length: {len(body)}".encode()
+    te = b"Transfer-Encoding: chunked"
+    data: bytes
+    drip = 0.0
+    reset = False
+    if kind in ("length", "pieces"):
+        data = _head([ok, ctype, length]) + body
+        drip = 0.001 if kind == "pieces" else 0.0
+    elif kind.startswith("chunked") and kind not in ("chunked+length", "chunked-1"):
+        how = {"chunked": "ok", "chunked-ext": "ext", "chunked-upper": "upper"}.get(kind)
+        how = how or kind.partition("-")[2]
+        data = _head([ok, ctype, te]) + _chunked(rng, body, how)
+    elif kind == "chunked-1":  # one chunk per byte of the first 300, then the rest
+        parts = [body[i : i + 1] for i in range(min(300, len(body)))] + [body[300:]]
+        chunks = b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts if p)
+        data = _head([ok, ctype, te]) + chunks + b"0\r\n\r\n"
+    elif kind == "chunked+length":  # RFC 9112 6.3: Transfer-Encoding overrides the length
+        data = _head([ok, ctype, length, te]) + _chunked(rng, body, "ok")
+    elif kind in ("close", "http10"):
+        status = b"HTTP/1.0 200 OK" if kind == "http10" else ok
+        data = _head([status, ctype, b"Connection: close"]) + body
+    elif kind == "continue":
+        data = b"HTTP/1.1 100 Continue\r\n\r\n" * rng.randint(1, 5)
+        data += _head([ok, ctype, length]) + body
+    elif kind == "lf-only":
+        data = _head([ok, ctype, length], b"\n") + body
+    elif kind == "many-headers":
+        extra = [f"X-H{i}: {i}".encode() for i in range(rng.randint(1, 90))]
+        data = _head([ok, ctype, *extra, length]) + body
+    elif kind == "identity":
+        data = _head([ok, ctype, b"Content-Encoding: identity", length]) + body
+    elif kind == "trap-header":
+        trap = rng.choice([b"\x1b[31mred", b"\xff\xfe", b"a\x9bb", b"\x1b]52;c;x\x07"])
+        data = _head([ok, ctype, b"Server: " + trap, length]) + body
+    elif kind == "empty-reason":
+        data = _head([b"HTTP/1.1 200 ", ctype, length]) + body
+    elif kind == "long":
+        more = f"Content-Length: {len(body) + rng.randint(1, 4000)}".encode()
+        data = _head([ok, ctype, more]) + body
+    elif kind == "cut":  # the body cut short, then the connection closed (a FIN, no reset)
+        data = _head([ok, ctype, length]) + body[: rng.randrange(len(body))]
+    elif kind == "dup-length":
+        data = _head([ok, ctype, length, f"Content-Length: {max(len(body) - 7, 0)}".encode()])
+        data += body
+    elif kind == "gzip":
+        packed = gzip.compress(body, mtime=0)
+        more = f"Content-Length: {len(packed)}".encode()
+        data = _head([ok, ctype, b"Content-Encoding: gzip", more]) + packed
+    elif kind == "gzip-undeclared":
+        packed = gzip.compress(body, mtime=0)
+        data = _head([ok, ctype, f"Content-Length: {len(packed)}".encode()]) + packed
+    elif kind == "deflate":
+        packed = zlib.compress(body)
+        more = f"Content-Length: {len(packed)}".encode()
+        data = _head([ok, ctype, b"Content-Encoding: deflate", more]) + packed
+    elif kind == "te-gzip":
+        data = _head([ok, ctype, b"Transfer-Encoding: gzip, chunked"])
+        data += _chunked(rng, gzip.compress(body, mtime=0), "ok")
+    elif kind == "drip":  # 512 bytes every 0.1 s: far past --timeout for a config dump
+        data = _head([ok, ctype, length]) + body
+        drip = 0.1
+    elif kind == "reset":  # the body cut, then the connection reset
+        data = _head([ok, ctype, length]) + body[: rng.randrange(len(body))]
+        reset = True
+    else:  # huge-length
+        data = _head([ok, ctype, b"Content-Length: 99999999999999999999"]) + body
+    if kind == "drip" and len(body) < 512 * 40:
+        kind, drip = "drip-short", 0.0  # too short to pass the deadline: whole, slowly
+        data = _head([ok, ctype, length]) + body
+    whole = kind in WHOLE or kind == "drip-short"
+    if kind == "chunked-badsize" or kind == "chunked-cut" and len(body) == 0:
+        whole = False
+    return Framed(kind, whole, Answer(kind, data, drip, reset))
+
+
+class Pieces(FuzzAdmin):
+    """A :class:`FuzzAdmin` whose ``drip`` below 0.01 s sends 1 to 700 bytes at a time."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.closing(conn):
+            try:
+                conn.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    got = conn.recv(4096)
+                    if not got:
+                        return
+                    request += got
+                target = request.split(b" ", 2)[1].decode("latin-1")
+                self.asked.append(target.partition("?")[0].rstrip("/"))
+                answer = self.answer(target)
+                if 0 < answer.drip < 0.01:
+                    rng = random.Random(len(answer.data))
+                    at = 0
+                    while at < len(answer.data):
+                        step = rng.randint(1, 700)
+                        conn.sendall(answer.data[at : at + step])
+                        at += step
+                elif answer.drip:
+                    for i in range(0, len(answer.data), 512):
+                        if self.stop.wait(answer.drip):
+                            return
+                        conn.sendall(answer.data[i : i + 512])
+                else:
+                    conn.sendall(answer.data)
+                if answer.reset:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except (OSError, IndexError):
+                return
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        super().__init__()
+
+
+def commands(url: str, out: Path) -> list[list[str]]:
+    t = ["--timeout", str(TIMEOUT)]
+    return [
+        ["clusters", url, *t],
+        ["all", url, "-o", "json", *t],
+        ["endpoints", url, "-o", "wide", *t],
+        ["check", url, "-o", "json", *t],
+        ["stats", url, *t],
+        ["dump", url, "-o", str(out), *t],
+    ]
+
+
+def bundle_files(path: Path) -> dict[str, bytes] | None:
+    """A saved bundle's members (the manifest's per-proxy file entries for it)."""
+    import json
+
+    if not path.exists():
+        return None
+    out: dict[str, bytes] = {}
+    with tarfile.open(path) as tar:
+        for info in tar.getmembers():
+            fh = tar.extractfile(info)
+            assert fh is not None
+            body = fh.read()
+            if info.name == "manifest.json":
+                proxies = json.loads(body).get("proxies") or []
+                body = json.dumps([p.get("files") for p in proxies], sort_keys=True).encode()
+            out[info.name] = body
+    return out
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+    saved: dict[str, bytes] | None
+
+
+@dataclass
+class Findings:
+    runs: int = 0
+    compared: int = 0
+    broken_read: int = 0
+    bad: list[str] = field(default_factory=list)
+
+
+def _run(argv: list[str], out: Path) -> tuple[Outcome, float]:
+    if out.exists():
+        out.unlink()
+    code, stdout, stderr, seconds = run(argv)
+    saved = bundle_files(out) if "dump" in argv[:1] else None
+    return Outcome(code, stdout, stderr, saved), seconds
+
+
+def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
+    rng = random.Random(seed)
+    found = Findings()
+    admin = Pieces()
+    out = tmp / "out.tar.gz"
+    baseline: dict[str, Outcome] = {}
+    deadline = time.monotonic() + budget
+    try:
+        admin.answer = lambda target: plain_answer(real_body(target) or b"{}")
+        for argv in commands(admin.url, out):
+            baseline[argv[0]], _ = _run(argv, out)
+            assert baseline[argv[0]].code in (0, 1), (argv, baseline[argv[0]].err)
+        for case in range(cases):
+            if time.monotonic() > deadline:
+                break
+            victims = rng.sample(sorted(BODIES), rng.randint(1, 2))
+            case_seed = rng.randrange(1 << 30)
+            answers: dict[str, Framed] = {}
+
+            def answer(
+                target: str,
+                victims: list[str] = victims,
+                case_seed: int = case_seed,
+                answers: dict[str, Framed] = answers,
+            ) -> Answer:
+                body = real_body(target)
+                if body is None:
+                    return Answer("404", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                path = target.partition("?")[0].rstrip("/")
+                if path not in victims:
+                    return plain_answer(body)
+                if path not in answers:  # the same answer to a retry within the case
+                    answers[path] = framed(random.Random(f"{case_seed}{path}"), body)
+                return answers[path].answer
+
+            admin.answer = answer
+            for argv in commands(admin.url, out):
+                admin.asked.clear()
+                got, seconds = _run(argv, out)
+                found.runs += 1
+                read = {p: answers[p] for p in admin.asked if p in answers}
+                what = f"seed={seed} case={case} "
+                what += ",".join(f"{p}={f.kind}" for p, f in answers.items())
+                what += f" (read: {','.join(sorted(read)) or 'none'}): pdebug {argv[0]}"
+                _judge(found, what, argv, got, seconds, baseline[argv[0]], read)
+                left = [p.name for p in tmp.iterdir() if p != out]
+                if left:
+                    found.bad.append(f"{what}: left {left} beside the output")
+                    for p in tmp.iterdir():
+                        if p != out and p.is_file():
+                            p.unlink()
+    finally:
+        admin.close()
+    return found
+
+
+def _judge(
+    found: Findings,
+    what: str,
+    argv: list[str],
+    got: Outcome,
+    seconds: float,
+    base: Outcome,
+    read: dict[str, Framed],
+) -> None:
+    bad = found.bad
+    if got.code not in DOCUMENTED:
+        bad.append(f"{what} -> exit {got.code}: {got.err.strip()[:300]}")
+    if "Traceback" in got.err or "Traceback" in got.out:
+        bad.append(f"{what}: traceback")
+    if got.err.count("pdebug: error:") > 1:
+        bad.append(f"{what}: more than one error line: {got.err[:300]!r}")
+    if seconds > RUN_LIMIT:
+        bad.append(f"{what}: took {seconds:.1f}s")
+    for text in [got.err] if "json" in argv else [got.out, got.err]:
+        hit = CONTROL.search(text)
+        if hit:
+            bad.append(f"{what}: raw control {text[max(hit.start() - 40, 0) : hit.end() + 20]!r}")
+            break
+    if argv[0] == "dump" and got.code != 0 and got.saved is not None:
+        bad.append(f"{what}: exit {got.code} and a bundle was written")
+    same = (got.code, got.out, got.saved) == (base.code, base.out, base.saved)
+    if all(f.whole for f in read.values()):
+        found.compared += 1
+        if not same or got.err != base.err:
+            bad.append(f"{what}: a whole answer printed otherwise: {_diff(got, base)}")
+        return
+    found.broken_read += 1
+    if got.code == 0 and not same:
+        bad.append(
+            f"{what}: exit 0 from a broken answer, and not the plain run's: {_diff(got, base)}"
+        )
+
+
+def _diff(got: Outcome, base: Outcome) -> str:
+    if got.code != base.code:
+        return f"exit {got.code} vs {base.code}: {got.err.strip()[:300]!r}"
+    if got.out != base.out:
+        import difflib
+
+        lines = difflib.unified_diff(base.out.splitlines(), got.out.splitlines(), lineterm="", n=0)
+        return " | ".join(list(lines)[2:8])[:400]
+    if got.saved != base.saved:
+        names = sorted(set(got.saved or {}) | set(base.saved or {}))
+        return "members differ: " + ", ".join(
+            n for n in names if (got.saved or {}).get(n) != (base.saved or {}).get(n)
+        )
+    return f"stderr {got.err.strip()[:200]!r} vs {base.err.strip()[:200]!r}"
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> Findings:
+    return fuzz(tmp_path_factory.mktemp("fuzz-wire"), CASES, SEED, BUDGET)
+
+
+def test_whole_answers_read_as_plain_ones_and_broken_ones_never_half(findings: Findings) -> None:
+    assert findings.runs > 0
+    assert not findings.bad, "\n".join(findings.bad[:20])
+
+
+def test_the_run_compared_and_refused_something(findings: Findings) -> None:
+    """The oracle did work: some runs read only whole answers, some a broken one."""
+    assert findings.compared > 0
+    assert findings.broken_read > 0 or findings.runs < 12
+
+
+def test_framings_are_seeded_and_each_kind_is_made() -> None:
+    body = BODIES["/clusters"]
+    assert framed(random.Random(3), body) == framed(random.Random(3), body)
+    kinds = {framed(random.Random(i), body).kind for i in range(600)}
+    assert set(WHOLE) <= kinds
+    assert set(BROKEN) - {"drip"} <= kinds
