@@ -83,12 +83,6 @@ ESCAPED_TYPE = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sliced load finds sections by a byte search for 'ConfigDump\"': a section "
-    "whose @type is escaped is found only once another section's bytes fail to decode alone "
-    "(changes/fuzzlong.md, Left)",
-)
 def test_a_section_whose_type_is_escaped_is_found_by_every_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
