@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pdebug import __version__
-from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
+from pdebug.checks import CheckOptions, CheckReport, Severity, facts_tasks, run_checks
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.inputs import ProxyInfo
@@ -222,7 +222,7 @@ def _summary(
         rows.append(["Warming clusters", str(warming)])
     if warming_l:
         rows.append(["Warming listeners", str(warming_l)])
-    nameless = _unattributed_endpoints(proxy)
+    nameless = 0 if ctx.eds_from_child else _unattributed_endpoints(proxy)
     if nameless:
         rows.append(
             [
@@ -365,9 +365,11 @@ def _in_parallel(
     the page (:meth:`Graph.layout`: all of :meth:`Graph.plain` that does not need the
     endpoints table's rows, done while the worker may still build them). The same
     values, and whatever is printed in the same order, as one after another here:
-    checks, tables, summary and topology.
+    checks, tables, summary and topology. Where the checks can take the EDS and routes
+    sections' facts from a worker (:func:`pdebug.checks.facts_tasks`), one worker makes
+    them, then builds the tables (:func:`pdebug.report.worker.with_facts`, #17).
     """
-    from pdebug.parallel import fork_map
+    from pdebug.parallel import fork_map, spawn
 
     assert meta.table_builders is not None
     builders = meta.table_builders(proxy, meta.generated)
@@ -375,8 +377,9 @@ def _in_parallel(
     drawn = sum(dump.section_bytes(kind) for kind in _DRAWN) if dump is not None else 0
     made: list[CheckReport] = []
 
-    def checks() -> None:
-        made.append(check())
+    def checks() -> CheckReport:
+        made.append(check())  # for the topology
+        return made[0]
 
     def topology() -> tuple[dict[str, Any], Graph, Layout]:
         report = made[0]
@@ -399,6 +402,15 @@ def _in_parallel(
         *(cost for cost, _build in builders),
         drawn * _TOPOLOGY_COST,
     ]
+    facts = facts_tasks(proxy, ctx.options)
+    if facts is not None:
+        from pdebug.report.worker import kept_here, with_facts
+
+        own = kept_here(builders, drawn)
+        worker = [sent(build, here) for i, (_c, build) in enumerate(builders) if i not in own]
+        child = spawn([*facts, *worker], sum(weights))
+        if child is not None:
+            return with_facts(child, ctx, checks, topology, builders, own)
     _, *got, (summary, graph, layout) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
     return made[0], list(map(received, got)), summary, graph, layout
 
