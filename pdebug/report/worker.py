@@ -82,11 +82,17 @@ def received(got: Any) -> dict[str, Any]:
     return got  # type: ignore[no-any-return]
 
 
+def _given(got: Any) -> Any:
+    from pdebug.parallel import MISSING
+
+    return None if got is MISSING else got
+
+
 def with_facts(
     child: Spawned,
     ctx: Context,
     check: Callable[[], CheckReport],
-    topology: Callable[[], tuple[dict[str, Any], Graph, Layout]],
+    topology: Callable[[Any], tuple[dict[str, Any], Graph, Layout]],
     builders: Builders,
     own: set[int],
 ) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph, Layout]:
@@ -94,13 +100,15 @@ def with_facts(
 
     ``child`` (:func:`pdebug.parallel.spawn`) runs :func:`pdebug.checks.facts_tasks`
     first (the EDS and routes sections' facts, the clusters' ``inline``, the entries'
-    unread members), then builds the tables of ``builders`` but those at the positions
-    ``own`` (:func:`kept_here`). The endpoints and routes tables read the sections it
-    decoded for the facts, so each section is decoded once in all. This process runs
-    the checks (they read the facts through :attr:`Context.child` instead of the
-    sections), then the summary and topology, then the tables ``own``: what those two
-    write is kept and written in one process's order (checks, tables, summary and
-    topology). A table the worker did not send is built here in its turn.
+    unread members), then :func:`pdebug.report.topology.drawn_routes` (what the summary
+    and topology read of the routes), then builds the tables of ``builders`` but those
+    at the positions ``own`` (:func:`kept_here`). The endpoints and routes tables read
+    the sections it decoded for the facts, so each section is decoded once in all.
+    This process runs the checks (they read the facts through :attr:`Context.child`
+    instead of the sections), then the tables ``own``, then the summary and topology
+    (``topology(drawn)``, None when the worker did not send it): what those write is
+    kept and written in one process's order (checks, tables, summary and topology). A
+    table the worker did not send is built here in its turn.
     """
     from pdebug.checks import FACTS_TASKS
     from pdebug.parallel import MISSING, Ran
@@ -108,10 +116,11 @@ def with_facts(
     ctx.child = child
     try:
         report = check()
-        drawn = Ran().run(topology)
+        # its own tables first: the worker meanwhile counts the routes for the summary
         kept = {i: Ran().run(build) for i, (_cost, build) in enumerate(builders) if i in own}
+        drawn = Ran().run(lambda: topology(_given(child.result(FACTS_TASKS))))
         tables: list[dict[str, Any]] = []
-        asked = FACTS_TASKS
+        asked = FACTS_TASKS + 1
         for i, (_cost, build) in enumerate(builders):
             if i in kept:
                 kept[i].replay()
