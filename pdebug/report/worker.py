@@ -141,12 +141,12 @@ def with_facts(
 #: drawn sections (listeners, routes, clusters, endpoints) by which this process's side
 #: is the shorter once its checks read the worker's facts. It builds that much of the
 #: tables' estimates itself, the smallest first. 5k-service bench dump (2026-12,
-#: perfreport8, CPU seconds, load 3.5): with every table in the worker, this process
-#: ran 0.70-0.72 and the worker 0.81-0.84, and this process waited for it 0.24-0.26
-#: (critical path 0.95-0.99); with the listeners and secrets tables here (0.19 s of
-#: ``views/wide._COST``; this process has decoded their sections for its checks) 0.78-0.84
-#: and 0.63-0.68, waits 0.03 (critical 0.80-0.86). The routes table (0.17 more) would
-#: make this side the longer by far.
+#: perfreport8, CPU seconds, medians of 5, load 3.9; this process / the worker / the
+#: critical path, waits for the worker included): every table in the worker 0.62 /
+#: 0.80 / 0.94; the secrets table here 0.72 / 0.73 / 0.87; the listeners and secrets
+#: tables here (0.19 s of ``views/wide._COST``; their sections are decoded here for
+#: the checks, and the worker then decodes no listeners) 0.76 / 0.70 / 0.84. The next
+#: smallest, the routes table, would decode the routes here as well.
 SLACK = 1.25e-9
 
 
