@@ -251,3 +251,50 @@ def test_kept_here_takes_the_smallest_within_the_slack() -> None:
     bench = [(0.555, nothing), (0.098, nothing), (0.165, nothing), (0.319, nothing),
              (0.093, nothing)]  # fmt: skip
     assert worker.kept_here(bench, 161_558_324) == {1, 4}
+
+
+@pytest.mark.parametrize("where", ["checks", "topology"])
+def test_an_interrupted_report_leaves_no_worker(
+    where: str, pinned: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the checks or the topology while the worker builds its last table:
+    KeyboardInterrupt, the worker killed (not waited for) and reaped, SIGTERM's handler
+    as it was."""
+    import signal
+    import time
+
+    import pdebug.views.wide as wide
+    from pdebug.model.load import load
+    from pdebug.report import ReportMeta, report_data
+
+    monkeypatch.setenv("PDEBUG_JOBS", "2")
+    me = os.getpid()
+    real = wide.table_builders
+
+    def slow_last(proxy: Any, now: datetime) -> list[tuple[float, Callable[[], Any]]]:
+        *first, (cost, build) = real(proxy, now)
+
+        def slow() -> Any:
+            if os.getpid() != me:
+                time.sleep(60)
+            return build()
+
+        return [*first, (cost, slow)]
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker, "SLACK", 0.0)  # every table in the worker
+    target = "run_checks" if where == "checks" else "build_graph"
+    monkeypatch.setattr(pdebug.report, target, interrupted)
+    loaded = load(FORK_INPUTS["gendump-40"], "gendump-40")
+    proxy = pdebug.report.ProxyData("gendump-40", loaded.dump, loaded.clusters)
+    before, reaped = parallel.FORKS[0], len(parallel.CHILDREN)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        report_data([proxy], ReportMeta("x", table_builders=slow_last))
+    assert parallel.FORKS[0] == before + 1
+    assert len(parallel.CHILDREN) == reaped  # killed: it never ended its tasks
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, none to reap
+    assert signal.getsignal(signal.SIGTERM) == handler
