@@ -3,8 +3,10 @@
 Runs ``pdebug.cli.main`` in this process with the arguments given and, as the process
 ends, prints on stderr: the parent's own user+sys CPU seconds and peak RSS, each
 child's, and ``critical``: the parent's CPU before its children start and after they
-end, plus the longer of its own share meanwhile and its slowest child's, which is about
-the wall time the run would take on idle CPUs. On a shared machine the measured wall
+end, plus the longer of its own share meanwhile and its slowest child's, plus how long
+it waits for each result of a child of ``parallel.spawn`` (the child's CPU when it
+ended that task, against the parent's when it asked), which is about the wall time the
+run would take on idle CPUs. On a shared machine the measured wall
 time is mostly waiting for a CPU; this is not.
 
     python bench/parprofile.py all bench/out/dump-5000-s1.json > /dev/null
@@ -23,9 +25,13 @@ import atexit
 import os
 import resource
 import sys
+from typing import Any
 
 #: The parent's CPU seconds as each map's forks began and as they were all reaped.
 _SPANS: list[tuple[float, float]] = []
+#: Each child of ``parallel.spawn``: the parent's CPU at the fork, each result asked for
+#: (task, the parent's CPU then), and a file where the child writes each task's end.
+_SPAWNS: list[tuple[float, list[tuple[int, float]], str]] = []
 
 
 def _cpu() -> float:
@@ -47,6 +53,61 @@ def _watch() -> None:
 
     parallel._forked = forked  # type: ignore[assignment]
 
+    real_spawn = parallel.spawn
+
+    def spawn(tasks: Any, work: float) -> Any:
+        import tempfile
+        import time
+
+        fd, path = tempfile.mkstemp(prefix="parprofile-")
+        os.close(fd)
+
+        def timed(i: int, task: Any) -> Any:
+            def run() -> Any:
+                value = task()
+                with open(path, "a") as f:  # the child's CPU since the fork
+                    f.write(f"{i} {time.process_time():.4f}\n")
+                return value
+
+            return run
+
+        asks: list[tuple[int, float]] = []
+        start = _cpu()
+        got = real_spawn([timed(i, t) for i, t in enumerate(tasks)], work)
+        if got is None:
+            os.unlink(path)
+            return None
+        _SPAWNS.append((start, asks, path))
+        real_result = got.result
+
+        def result(index: int = 0) -> Any:
+            asks.append((index, _cpu()))
+            return real_result(index)
+
+        got.result = result
+        return got
+
+    parallel.spawn = spawn  # type: ignore[assignment]
+
+
+def _waits() -> float:
+    """How long the parent waits for its spawned children, in CPU terms: for each task
+    it asks for, how much later the child ends it than the parent asks (the longest)."""
+    waited = 0.0
+    for start, asks, path in _SPAWNS:
+        done: dict[int, float] = {}
+        with open(path) as f:
+            for line in f:
+                i, at = line.split()
+                done[int(i)] = float(at)
+        os.unlink(path)
+        shift = 0.0
+        for i, at in asks:
+            if i in done:
+                shift = max(shift, start + done[i] - at)
+        waited += shift
+    return waited
+
 
 def _report() -> None:
     from pdebug.parallel import CHILDREN
@@ -58,6 +119,7 @@ def _report() -> None:
     # the parent's share while children ran is replaced by the longest of it and theirs
     critical = own + sum(max(end - start, max(kids, default=0.0)) - (end - start)
                          for start, end in _SPANS)  # fmt: skip
+    critical += _waits()  # a spawned child's (pdebug check, report): its results waited for
     line = (
         f"parent_cpu {own:.3f} children_cpu {' '.join(f'{c:.3f}' for c in kids) or '-'} "
         f"critical {critical:.3f} total_cpu {own + sum(kids):.3f} "

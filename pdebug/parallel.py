@@ -201,6 +201,9 @@ class _Kept:
         return bool(self._stream.isatty())
 
 
+#: A task run here while a child works, its output kept for its turn (``pdebug report``).
+Ran = _Ran
+
 #: A task's result that no child gave.
 _MISSING: Any = object()
 

@@ -113,22 +113,45 @@ def _failing_child(me: int, real: Any) -> Any:
     return child
 
 
+def _failing_streaming_child(me: int, real: Any) -> Any:
+    def child(tasks: Any, write: int) -> None:
+        assert os.getpid() != me
+
+        def broken() -> Any:
+            raise ValueError("only in the child")
+
+        real([broken for _ in tasks], write)
+
+    return child
+
+
+@pytest.mark.parametrize("worker", ["tables", "facts"])
 @pytest.mark.parametrize("how", ["raise", "die"])
 def test_a_worker_failure_falls_back(
     how: str,
+    worker: str,
     pinned: None,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every worker task fails (or the worker dies): the parent builds the tables itself."""
+    """Every worker task fails (or the worker dies): the parent builds the tables itself.
+
+    ``tables``: the worker of ``fork_map`` (a dump whose checks take no facts from a
+    worker); ``facts``: the one that makes the checks' facts first (perfreport8).
+    """
     args = [str(SIDECAR / "config_dump.json")]
     one = _report(args, "1", tmp_path / "one.html", capsys, monkeypatch)
     me = os.getpid()
-    if how == "raise":
-        monkeypatch.setattr(parallel, "_child", _failing_child(me, parallel._child))
+    if worker == "tables":
+        monkeypatch.setattr(pdebug.report, "facts_tasks", lambda *a: None)
+        name, failing = "_child", _failing_child
     else:
-        monkeypatch.setattr(parallel, "_child", lambda *args: os._exit(3))
+        name, failing = "_streaming_child", _failing_streaming_child
+    if how == "raise":
+        monkeypatch.setattr(parallel, name, failing(me, getattr(parallel, name)))
+    else:
+        monkeypatch.setattr(parallel, name, lambda *args: os._exit(3))
     before = parallel.FORKS[0]
     many = _report(args, "2", tmp_path / "many.html", capsys, monkeypatch)
     assert parallel.FORKS[0] > before
@@ -137,7 +160,12 @@ def test_a_worker_failure_falls_back(
 
 
 def test_the_checks_and_topology_stay_here(pinned: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the checks make (not sendable) is used here: only tables go to workers."""
+    """What the checks make (not sendable) is used here: only tables go to workers.
+
+    The ``fork_map`` path: the checks take no facts from a worker (perfreport8's path is
+    tests/test_report_perf8.py's).
+    """
+    monkeypatch.setattr(pdebug.report, "facts_tasks", lambda *a: None)
     seen: list[tuple[list[float], Any]] = []
     real = parallel.fork_map
 

@@ -39,6 +39,7 @@ __all__ = [
     "Finding",
     "Severity",
     "Skipped",
+    "facts_tasks",
     "parse_codes",
     "parse_fail_on",
     "run_checks",
@@ -109,12 +110,35 @@ _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
     """A child reading the sections' facts while the checks start (#17).
 
+    :func:`facts_tasks` run by :func:`pdebug.parallel.spawn`; None when there are none,
+    or it does not fork (``PDEBUG_JOBS``, the CPUs, the work).
+    """
+    tasks = facts_tasks(proxy, options)
+    if tasks is None:
+        return None
+    from pdebug import parallel
+
+    dump = proxy.dump
+    assert dump is not None
+    work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
+    return parallel.spawn(tasks, work)
+
+
+#: How many tasks :func:`facts_tasks` gives (:attr:`Context.child`'s first results).
+FACTS_TASKS = 4
+
+
+def facts_tasks(proxy: ProxyData, options: CheckOptions) -> list[Callable[[], Any]] | None:
+    """What a child forked before the checks makes for :attr:`Context.child` (#17).
+
     The EDS and routes sections' facts, whether the clusters section's bytes hold
     ``inline`` (PD501's certificates in ``transport_socket_matches``), and the unread
-    members of the listener and route config entries (the report's end). Each section only
+    members of the listener and route config entries (the report's end): the
+    :data:`FACTS_TASKS` tasks, in the order the checks ask for them. Each section only
     when load found it in Envoy's layout and nothing has decoded it yet, and a check
-    that reads it runs (hosts: a dump without live health); None when none is, or
-    :func:`pdebug.parallel.spawn` does not fork (``PDEBUG_JOBS``, the CPUs, the work).
+    that reads it runs (hosts: a dump without live health); None when none is.
+    ``pdebug check``'s child runs just these; ``pdebug report``'s worker runs them
+    before the tables it builds (which then read the sections it decoded for them).
     """
     dump = proxy.dump
     if dump is None:
@@ -134,7 +158,6 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
     inline = unread("clusters", frozenset({"PD501", "PD502"}))
     if not eds and not routes and not inline:
         return None
-    from pdebug import parallel
     from pdebug.checks.context import CHILD_MARK
     from pdebug.model.dump import own_bytes_lack
     from pdebug.model.hosts import eds_facts, pack
@@ -149,9 +172,8 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
         lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
         lambda: entry_members_of(dump, ("listeners", "routes")),
     ]
-
-    work = sum(dump.section_bytes(kind) for kind in _READ_KINDS) * _CPU_PER_BYTE
-    return parallel.spawn(tasks, work)
+    assert len(tasks) == FACTS_TASKS
+    return tasks
 
 
 def run_checks(

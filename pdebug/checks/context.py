@@ -85,6 +85,9 @@ class Context:
         #: :attr:`references`, :attr:`route_facts` read its answer instead of the
         #: sections, when it gives one (#17).
         self.child: Spawned | None = None
+        #: Whether :attr:`hosts` was built from the EDS facts :attr:`child` sent: then
+        #: every assignment names its cluster (:func:`pdebug.model.hosts.eds_facts`).
+        self.eds_from_child = False
 
     def shared(self, key: str, build: Callable[[], T]) -> T:
         """``build()``, once per run: a fact several checks read (kept under ``key``).
@@ -307,4 +310,5 @@ class Context:
         sec = self.dump.section("endpoints")
         if members_known and sec is not None:
             sec.members_known = True  # the child's strict decode read it whole
+        self.eds_from_child = True
         return facts

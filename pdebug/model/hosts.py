@@ -195,6 +195,8 @@ class HostSet:
     def addresses(self) -> list[str]:
         """Each host's :attr:`Host.address`, in host order."""
         if self._hosts is None:
+            if self._addrs is None and self._facts is not None and not self._facts[1]:
+                self._addrs = []  # no host (the topology asks): nothing to decode
             if self._addrs is None:  # read by the EDS-status checks, then the topology
                 self._addrs = _addresses(self._assignment())
             return self._addrs

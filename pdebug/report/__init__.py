@@ -31,13 +31,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pdebug import __version__
-from pdebug.checks import CheckOptions, CheckReport, Severity, run_checks
+from pdebug.checks import CheckOptions, CheckReport, Severity, facts_tasks, run_checks
 from pdebug.checks.context import Context
 from pdebug.errors import PdebugError
 from pdebug.inputs import ProxyInfo
 from pdebug.model import ProxyData
 from pdebug.model.bootstrap import summary_rows
-from pdebug.model.routes import RouteConfigRecord
 from pdebug.model.routes import listed as listed_route_configs
 from pdebug.model.secrets import items as secret_items
 from pdebug.report.static import (
@@ -153,8 +152,14 @@ def _health_source(proxy: ProxyData) -> str:
 
 
 def _summary(
-    proxy: ProxyData, ctx: Context, report: CheckReport, info: ProxyInfo
+    proxy: ProxyData,
+    ctx: Context,
+    report: CheckReport,
+    info: ProxyInfo,
+    routes: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
+    """``routes``: :func:`_route_counts`, made by a worker; None: counted here."""
+
     def count(kind: str, size: Callable[[], int]) -> str:
         """``-`` when the input lacks ``kind``, ``?`` when its section is damaged."""
         if not ctx.has(kind) and not (kind == "endpoints" and ctx.has("health")):
@@ -163,9 +168,6 @@ def _summary(
             return str(size())
         except PdebugError:
             return "?"
-
-    def listed_routes() -> list[RouteConfigRecord]:
-        return listed_route_configs(ctx.dump) if ctx.has("routes") else []
 
     try:
         levels: Counter[str] = Counter()
@@ -197,13 +199,8 @@ def _summary(
             count("listeners", lambda: sum(1 for lc in ctx.listeners if lc.first)),
             WARN if warming_l or rejected_l else "",
         ],
-        # every inline config, as `pdebug routes` lists them (check reads a repeat once)
-        ["Route configs", count("routes", lambda: len(listed_routes())), ""],
-        [
-            "Virtual hosts",
-            count("routes", lambda: sum(len(rc.config.virtual_hosts) for rc in listed_routes())),
-            "",
-        ],
+        ["Route configs", count("routes", lambda: (routes or _route_counts(ctx))[0]), ""],
+        ["Virtual hosts", count("routes", lambda: (routes or _route_counts(ctx))[1]), ""],
         ["Endpoints", count("endpoints", lambda: statuses.total()), ""],
         ["Healthy", count("endpoints", lambda: statuses[OK]), OK if statuses else ""],
         ["Draining / degraded", count("endpoints", lambda: n_degraded), WARN if n_degraded else ""],
@@ -222,7 +219,7 @@ def _summary(
         rows.append(["Warming clusters", str(warming)])
     if warming_l:
         rows.append(["Warming listeners", str(warming_l)])
-    nameless = _unattributed_endpoints(proxy)
+    nameless = 0 if ctx.eds_from_child else _unattributed_endpoints(proxy)
     if nameless:
         rows.append(
             [
@@ -238,6 +235,12 @@ def _summary(
         "errors": list(info.errors),
         "unreadable": info.unreadable,
     }
+
+
+def _route_counts(ctx: Context) -> tuple[int, int]:
+    """The route configs ``pdebug routes`` lists (each inline one) and their virtual hosts."""
+    shown = listed_route_configs(ctx.dump) if ctx.has("routes") else []
+    return len(shown), sum(len(rc.config.virtual_hosts) for rc in shown)
 
 
 def _unattributed_endpoints(proxy: ProxyData) -> int:
@@ -365,9 +368,9 @@ def _in_parallel(
     the page (:meth:`Graph.layout`: all of :meth:`Graph.plain` that does not need the
     endpoints table's rows, done while the worker may still build them). The same
     values, and whatever is printed in the same order, as one after another here:
-    checks, tables, summary and topology.
+    checks, tables, summary and topology. Or one worker (:mod:`pdebug.report.worker`).
     """
-    from pdebug.parallel import fork_map
+    from pdebug.parallel import fork_map, spawn
 
     assert meta.table_builders is not None
     builders = meta.table_builders(proxy, meta.generated)
@@ -375,13 +378,14 @@ def _in_parallel(
     drawn = sum(dump.section_bytes(kind) for kind in _DRAWN) if dump is not None else 0
     made: list[CheckReport] = []
 
-    def checks() -> None:
-        made.append(check())
+    def checks() -> CheckReport:
+        made.append(check())  # for the topology
+        return made[0]
 
-    def topology() -> tuple[dict[str, Any], Graph, Layout]:
-        report = made[0]
-        summary = _summary(proxy, ctx, report, info)
-        graph = build_graph(ctx, report.findings)
+    def topology(drawn: Any = None) -> tuple[dict[str, Any], Graph, Layout]:
+        report = made[0]  # drawn: topology.drawn_routes's, made by a worker; None: here
+        summary = _summary(proxy, ctx, report, info, drawn and drawn[:2])
+        graph = build_graph(ctx, report.findings, drawn and drawn[2])
         layout = graph.layout()
         from pdebug.report.static import warm
 
@@ -399,6 +403,16 @@ def _in_parallel(
         *(cost for cost, _build in builders),
         drawn * _TOPOLOGY_COST,
     ]
+    facts = facts_tasks(proxy, ctx.options)
+    if facts is not None:
+        from pdebug.report.topology import drawn_routes
+        from pdebug.report.worker import kept_here, with_facts
+
+        own = kept_here(builders, drawn)
+        worker = [sent(build, here) for i, (_c, build) in enumerate(builders) if i not in own]
+        child = spawn([*facts, lambda: drawn_routes(ctx.dump), *worker], sum(weights))
+        if child is not None:
+            return with_facts(child, ctx, checks, topology, builders, own)
     _, *got, (summary, graph, layout) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
     return made[0], list(map(received, got)), summary, graph, layout
 

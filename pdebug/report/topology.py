@@ -25,10 +25,10 @@ from __future__ import annotations
 import operator
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdebug.checks import Finding, Severity
 from pdebug.checks.context import Context
@@ -46,6 +46,9 @@ from pdebug.model.health import (
 )
 from pdebug.model.hosts import Host, HostSet
 from pdebug.model.routes import rds_by_name, route_targets, summarize_domains, tcp_targets
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump
 
 #: Node kinds, in column order (the page draws one column per kind).
 LISTENER, ROUTE, VHOST, CLUSTER, ENDPOINT = range(5)
@@ -726,37 +729,73 @@ def _cluster_sort(name: str) -> tuple[Any, ...]:
     return (0, host, subset, port, direction)
 
 
+#: A route config as its topology nodes read it: its name, each virtual host's name and
+#: domains (as the node shows them), and each route target's virtual host (an index
+#: into those) and cluster, in the order of :func:`route_targets`.
+RouteNodes = tuple[str, list[tuple[str, str]], list[tuple[int, str]]]
+
+
+def route_nodes(rc: s.RouteConfiguration) -> RouteNodes:
+    """What the topology reads of route config ``rc`` (plain data ``marshal`` carries)."""
+    vhosts = rc.virtual_hosts
+    at = {id(vh): i for i, vh in enumerate(vhosts)}
+    return (
+        rc.name,
+        [(vh.name, summarize_domains(vh.domains)) for vh in vhosts],
+        [(at[id(vh)], cluster) for vh, _, cluster in route_targets(rc)],
+    )
+
+
+def drawn_routes(dump: ConfigDump) -> tuple[int, int, dict[str, RouteNodes]]:
+    """What ``pdebug report`` reads of the routes section for its summary and topology.
+
+    How many route configs ``pdebug routes`` lists and their virtual hosts, and each RDS
+    route config by name as :func:`route_nodes` gives it. ``pdebug report``'s worker
+    makes it from the section it decoded for the checks' facts and the routes table
+    (#17), so the parent never decodes the section.
+    """
+    from pdebug.model.routes import listed
+
+    shown = listed(dump)
+    hosts = sum(len(rc.config.virtual_hosts) for rc in shown)
+    return len(shown), hosts, {name: route_nodes(rc) for name, rc in rds_by_name(dump).items()}
+
+
 class _Builder:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, drawn: Mapping[str, RouteNodes] | None = None) -> None:
         self.ctx = ctx
+        #: :func:`drawn_routes`'s route configs, made elsewhere; None: decoded here
+        self.drawn = drawn
         self.graph = Graph()
         self.walked = False
 
-    def route_config(self, key: str, rc: s.RouteConfiguration, detail: str) -> tuple[int, str]:
-        """A route config node with its virtual hosts and their clusters."""
+    def route_config(
+        self, key: str, rc: s.RouteConfiguration | RouteNodes, detail: str
+    ) -> tuple[int, str]:
+        """A route config node with its virtual hosts and their clusters.
+
+        ``rc`` decoded, or as :func:`route_nodes` gives it (a worker made it).
+        """
         g = self.graph
         if g.has(ROUTE, key):
             return (ROUTE, key)
-        rk = g.add(ROUTE, key, rc.name or "(inline)", detail, OK)
+        name, vhosts, targets = rc if isinstance(rc, tuple) else route_nodes(rc)
+        rk = g.add(ROUTE, key, name or "(inline)", detail, OK)
         # g.link, inlined: no edge here leads to an endpoint (9.6k virtual hosts at 5k
         # services, and a cluster per route target)
         edges, core = g._core_edges, g._core
         parent = core[rk].sort
-        for vh in rc.virtual_hosts:
+        for vh_name, domains in vhosts:
             vk = g.add(
-                VHOST,
-                f"{key}\x00{vh.name}",
-                vh.name or "(unnamed)",
-                summarize_domains(vh.domains),
-                OK,
-                sort=(parent, vh.name),
-            )
+                VHOST, f"{key}\x00{vh_name}", vh_name or "(unnamed)", domains, OK,
+                sort=(parent, vh_name),
+            )  # fmt: skip
             edges[(rk, vk)] = None
         cluster_node = self.cluster
-        for vh, _, cluster in route_targets(rc):
+        for at, cluster in targets:
             ck = (CLUSTER, cluster)
             target = ck if ck in core else cluster_node(cluster)
-            edges[((VHOST, f"{key}\x00{vh.name}"), target)] = None
+            edges[((VHOST, f"{key}\x00{vhosts[at][0]}"), target)] = None
         return rk
 
     def cluster(self, name: str) -> tuple[int, str]:
@@ -768,10 +807,12 @@ class _Builder:
         )
 
     @cached_property
-    def rds(self) -> dict[str, s.RouteConfiguration]:
+    def rds(self) -> Mapping[str, s.RouteConfiguration | RouteNodes]:
         """RDS route configs by name (inline ones are read from their listeners)."""
         if not self.ctx.has("routes"):
             return {}
+        if self.drawn is not None:
+            return self.drawn
         return rds_by_name(self.ctx.dump)
 
     def listeners(self) -> None:
@@ -945,17 +986,21 @@ def _flags(host: Host) -> str:
     return f" ({', '.join(flags)})" if flags else ""
 
 
-def build_graph(ctx: Context, findings: list[Finding]) -> Graph:
+def build_graph(
+    ctx: Context, findings: list[Finding], rds: Mapping[str, RouteNodes] | None = None
+) -> Graph:
     """The topology of one proxy, with a health status on every node.
 
     Args:
         ctx: The proxy's data (a check context: its indexes are shared with the checks).
         findings: The proxy's check findings; each marks the resource it names.
+        rds: The RDS route configs as :func:`drawn_routes` gives them (made by a worker);
+            None: read from the dump.
 
     Returns:
         The graph; :meth:`Graph.plain` is what the page embeds.
     """
-    builder = _Builder(ctx)
+    builder = _Builder(ctx, rds)
     steps = [
         builder.listeners,
         builder.route_configs,

@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from pdebug.report.static import EncodedRows
+
+if TYPE_CHECKING:
+    from pdebug.checks import CheckReport
+    from pdebug.checks.context import Context
+    from pdebug.parallel import Spawned
+    from pdebug.report.topology import Graph, Layout
+
+#: A table builder with its estimated CPU seconds (``ReportMeta.table_builders``).
+Builders = list[tuple[float, Callable[[], dict[str, Any]]]]
 
 #: The first columns of the endpoints table that the topology's endpoint nodes refer to.
 ENDPOINT_COLUMNS = ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"]
@@ -71,3 +80,86 @@ def received(got: Any) -> dict[str, Any]:
         table["rows"] = EncodedRows(data, index)  # in its place: the keys keep their order
         return table  # type: ignore[no-any-return]
     return got  # type: ignore[no-any-return]
+
+
+def _given(got: Any) -> Any:
+    from pdebug.parallel import MISSING
+
+    return None if got is MISSING else got
+
+
+def with_facts(
+    child: Spawned,
+    ctx: Context,
+    check: Callable[[], CheckReport],
+    topology: Callable[[Any], tuple[dict[str, Any], Graph, Layout]],
+    builders: Builders,
+    own: set[int],
+) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph, Layout]:
+    """The report's checks, tables, summary and topology beside a facts worker (#17).
+
+    ``child`` (:func:`pdebug.parallel.spawn`) runs :func:`pdebug.checks.facts_tasks`
+    first (the EDS and routes sections' facts, the clusters' ``inline``, the entries'
+    unread members), then :func:`pdebug.report.topology.drawn_routes` (what the summary
+    and topology read of the routes), then builds the tables of ``builders`` but those
+    at the positions ``own`` (:func:`kept_here`). The endpoints and routes tables read
+    the sections it decoded for the facts, so each section is decoded once in all.
+    This process runs the checks (they read the facts through :attr:`Context.child`
+    instead of the sections), then the tables ``own``, then the summary and topology
+    (``topology(drawn)``, None when the worker did not send it): what those write is
+    kept and written in one process's order (checks, tables, summary and topology). A
+    table the worker did not send is built here in its turn.
+    """
+    from pdebug.checks import FACTS_TASKS
+    from pdebug.parallel import MISSING, Ran
+
+    ctx.child = child
+    try:
+        report = check()
+        # its own tables first: the worker meanwhile counts the routes for the summary
+        kept = {i: Ran().run(build) for i, (_cost, build) in enumerate(builders) if i in own}
+        drawn = Ran().run(lambda: topology(_given(child.result(FACTS_TASKS))))
+        tables: list[dict[str, Any]] = []
+        asked = FACTS_TASKS + 1
+        for i, (_cost, build) in enumerate(builders):
+            if i in kept:
+                kept[i].replay()
+                tables.append(kept[i].value)
+                continue
+            got = child.result(asked)
+            asked += 1
+            tables.append(build() if got is MISSING else received(got))
+        drawn.replay()
+    finally:  # an error or Ctrl-C before the tables came: no worker is left
+        child.close()
+        ctx.child = None
+    summary, graph, layout = drawn.value
+    return report, tables, summary, graph, layout
+
+
+#: Beside the facts worker (:func:`with_facts`): estimated CPU seconds per byte of the
+#: drawn sections (listeners, routes, clusters, endpoints) by which this process's side
+#: is the shorter once its checks read the worker's facts. It builds that much of the
+#: tables' estimates itself, the smallest first. 5k-service bench dump (2026-12,
+#: perfreport8, CPU seconds, medians of 5, load 3.9; this process / the worker / the
+#: critical path, waits for the worker included): every table in the worker 0.62 /
+#: 0.80 / 0.94; the secrets table here 0.72 / 0.73 / 0.87; the listeners and secrets
+#: tables here (0.19 s of ``views/wide._COST``; their sections are decoded here for
+#: the checks, and the worker then decodes no listeners) 0.76 / 0.70 / 0.84. The next
+#: smallest, the routes table, would decode the routes here as well.
+SLACK = 1.25e-9
+
+
+def kept_here(builders: Builders, drawn: int) -> set[int]:
+    """The tables this process builds beside the facts worker: positions in ``builders``.
+
+    The smallest estimates first, up to :data:`SLACK` per byte of ``drawn``.
+    """
+    budget = drawn * SLACK
+    own: set[int] = set()
+    for i in sorted(range(len(builders)), key=lambda i: builders[i][0]):
+        if builders[i][0] > budget:
+            break
+        budget -= builders[i][0]
+        own.add(i)
+    return own
