@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pdebug import bundle
 from pdebug.errors import UsageError
 from pdebug.manifest import Manifest, ProxyEntry
-from pdebug.snapshot.capture import DUMP_PATHS, PATHS, TEXT_FIRST, capture_proxy
+from pdebug.snapshot.capture import DUMP_PATHS, PATHS, TEXT_FIRST, capture_proxy, every_stat
 from pdebug.snapshot.pack import write_packed
 from pdebug.snapshot.stage import Stage, refuse_existing, umask
 
@@ -38,6 +38,7 @@ def capture_one(
     redact: bool = True,
     force: bool = False,
     before_read: Callable[[], object] | None = None,
+    all_stats: bool = False,
 ) -> str:
     """``pdebug dump``: fetch SOURCE's documents and write them to ``output``; a summary line.
 
@@ -45,7 +46,9 @@ def capture_one(
     :func:`~pdebug.sources.spec.word_spec`), or parsed; then ``before_read`` runs (the
     command's checks that come after SOURCE's), then ``output`` is checked.
 
-    ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone.
+    ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone. Its
+    ``stats.txt`` holds the stats written since the proxy started, every stat with
+    ``all_stats`` (the manifest's ``stats`` says which).
 
     Raises:
         UsageError: a wrong extension, or ``output`` exists (and ``force`` is not set).
@@ -73,6 +76,8 @@ def capture_one(
         )
     as_json = output.endswith(".json")
     paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
+    if all_stats:
+        paths = every_stat(paths)
     stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
     try:
         # The label names the pod once the first GET found it: stage under a neutral name.
@@ -94,7 +99,13 @@ def capture_one(
             os.rename(stage.path("proxy"), stage.path(proxy))
             manifest = Manifest.new(source=label)
             manifest.proxies = [
-                ProxyEntry(proxy, label, files=captured.files, errors=captured.errors)
+                ProxyEntry(
+                    proxy,
+                    label,
+                    files=captured.files,
+                    errors=captured.errors,
+                    stats=captured.stats,
+                )
             ]
             members = [
                 (f"{proxy}/{name}", entry.size or 0, captured.packed[name])
