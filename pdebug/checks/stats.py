@@ -48,7 +48,12 @@ def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
     from pdebug.model import stats as v
 
     assert ctx.proxy.stats is not None
-    for stat in v.rejected(v.parse(ctx.proxy.stats, f"{ctx.proxy.source} /stats")):
+    stats = ctx.proxy.stats
+    if len(stats) < 4096 and not bytes(stats).strip():
+        # no stat at all: a capture of the stats written (/stats?usedonly, #17) before any
+        # was, as the capture keeps an empty answer; a counter not there is zero
+        return
+    for stat in v.rejected(v.parse(stats, f"{ctx.proxy.source} /stats")):
         what = _what(stat.name)
         yield this.finding(
             f"stats/{stat.name}",

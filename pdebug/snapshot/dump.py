@@ -12,11 +12,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from pdebug import bundle
 from pdebug.errors import UsageError
-from pdebug.manifest import Manifest, ProxyEntry
-from pdebug.snapshot.capture import DUMP_PATHS, PATHS, TEXT_FIRST, capture_proxy, every_stat
-from pdebug.snapshot.pack import write_packed
 from pdebug.snapshot.stage import Stage, refuse_existing, umask
 
 if TYPE_CHECKING:
@@ -24,6 +20,13 @@ if TYPE_CHECKING:
 
     from pdebug.sources import LiveOptions
     from pdebug.sources.spec import SourceSpec
+
+
+#: The capture's first GET (:data:`~pdebug.snapshot.capture.TEXT_FIRST`'s first path;
+#: ``NAME.json``: the config dump's), sent as soon as the source is open, before the
+#: capture's code is loaded (#17). tests/test_dump_usedonly.py checks these are the
+#: capture's own.
+FIRST_GET = {False: "/clusters", True: "/config_dump?include_eds"}
 
 
 #: ``pdebug dump``'s gzip level. Level 1: a capture is written while someone waits for
@@ -75,13 +78,29 @@ def capture_one(
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
     as_json = output.endswith(".json")
-    paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
-    if all_stats:
-        paths = every_stat(paths)
-    stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
+    stage: Stage | None = None
     try:
-        # The label names the pod once the first GET found it: stage under a neutral name.
         with open_source(spec, options) as source:  # closed before the file is written
+            ask_ahead = getattr(source, "ask_ahead", None)  # an admin URL's
+            if ask_ahead is not None:
+                # Envoy builds the first answer while the rest of pdebug loads (#17)
+                ask_ahead(FIRST_GET[as_json])
+            from pdebug import bundle
+            from pdebug.manifest import Manifest, ProxyEntry
+            from pdebug.snapshot.capture import (
+                DUMP_PATHS,
+                PATHS,
+                TEXT_FIRST,
+                capture_proxy,
+                every_stat,
+            )
+            from pdebug.snapshot.pack import write_packed
+
+            paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
+            if all_stats:
+                paths = every_stat(paths)
+            # The label names the pod once the first GET found it: stage under a neutral name.
+            stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else _LEVEL,
@@ -113,7 +132,8 @@ def capture_one(
             ]
             write_packed(output, manifest.plain(), members, _LEVEL)
     finally:
-        stage.discard()
+        if stage is not None:
+            stage.discard()
     saved = f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
     return "\n".join([*(f"warning: {e}" for e in captured.errors), saved])
 

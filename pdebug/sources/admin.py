@@ -117,6 +117,8 @@ class AdminSource(BodyGetter, SourceBase):
 
             self.shown = redact_text(self.url)
         self.label = label or self.shown
+        #: a GET sent ahead (:meth:`ask_ahead`) and its connection, not read yet
+        self._ahead: tuple[str, Any] | None = None
 
     def _get(self, path: str, body: Body) -> None:
         deadline = Deadline(self.timeout)
@@ -141,11 +143,55 @@ class AdminSource(BodyGetter, SourceBase):
                 "check the admin path and that this is an Envoy admin port",
             )
 
+    def ask_ahead(self, path: str) -> None:
+        """Send ``GET path`` now; the next GET of ``path`` reads this answer (#17).
+
+        ``pdebug dump`` sends its first GET before it loads the capture's code, so Envoy
+        builds the answer meanwhile (its admin thread answers one GET at a time, and the
+        wall of a capture is the sum of its answers). Only on plain ``http://``. A failure
+        here is not raised: the GET meets it again (refused, no answer) and says so; a
+        dropped connection is asked again, as any GET is.
+        """
+        self._drop_ahead()
+        p = self._parsed
+        if p.scheme != "http":
+            return
+        try:
+            sock = socket.create_connection((p.hostname or "", self._port), timeout=self.timeout)
+        except OSError:
+            return
+        try:
+            sock.sendall(Wire.request(self._host_header(), (p.path or "") + path))
+        except OSError:
+            sock.close()
+            return
+        self._ahead = (path, sock)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[1].close()
+
+    def _host_header(self) -> str:
+        host = self._parsed.hostname or ""
+        name = f"[{host}]" if ":" in host else host  # an IPv6 address
+        return name if self._port in (80, 443) else f"{name}:{self._port}"
+
     def _once(self, path: str, deadline: Deadline, body: Body) -> Response:
-        """One connection, one GET."""
+        """One connection, one GET (its request already sent when asked ahead)."""
         p = self._parsed
         host = p.hostname or ""
         url = f"{self.shown}{path}"
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == path:
+            self._ahead = None
+            try:
+                path_sent = (p.path or "") + path
+                return Wire(ahead[1]).get(
+                    self._host_header(), path_sent, deadline, self.max_body, body, sent=True
+                )
+            finally:
+                ahead[1].close()
         try:
             sock: Any = socket.create_connection((host, self._port), timeout=deadline.remaining())
         except ConnectionRefusedError:
@@ -165,8 +211,7 @@ class AdminSource(BodyGetter, SourceBase):
         try:
             if p.scheme == "https":
                 sock = self._tls(sock, host, url, deadline)
-            name = f"[{host}]" if ":" in host else host  # an IPv6 address
-            where = name if self._port in (80, 443) else f"{name}:{self._port}"
+            where = self._host_header()
             return Wire(sock).get(where, (p.path or "") + path, deadline, self.max_body, body)
         finally:
             sock.close()
@@ -210,4 +255,5 @@ class AdminSource(BodyGetter, SourceBase):
         return AnswerError(f"{url}: {fault.message}", fault, hint=hint)
 
     def close(self) -> None:
-        """Nothing kept open between requests."""
+        """Nothing kept open between requests, but a GET asked ahead and not read."""
+        self._drop_ahead()
