@@ -134,6 +134,32 @@ def test_a_dropped_early_get_is_asked_again(pdebug, tmp_path):
     assert _stats_txt(out).startswith(b"cluster_manager.cds.update_rejected: 2")
 
 
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (TimeoutError, "could not connect within 1s"),
+        (ConnectionRefusedError, "connection refused (nothing listens there)"),
+    ],
+)
+def test_a_connection_not_made_ahead_is_not_tried_again(pdebug, tmp_path, monkeypatch, error, said):
+    """A blackholed admin costs --timeout once, not once for the early GET and once again."""
+    from pdebug.sources import admin
+
+    tries: list[Any] = []
+
+    def connect(address: Any, timeout: float | None = None) -> Any:
+        tries.append(address)
+        raise error()
+
+    monkeypatch.setattr(admin.socket, "create_connection", connect)
+    result = pdebug(
+        "dump", "http://127.0.0.1:9", "-o", str(tmp_path / "d.tar.gz"), "--timeout", "1"
+    )
+    assert result.code == 3
+    assert said in result.err and result.err.count("\n") <= 2, result.err
+    assert len(tries) == 1
+
+
 def test_the_get_asked_ahead_is_the_captures_first():
     from pdebug.snapshot import capture, dump
 
