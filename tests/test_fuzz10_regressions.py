@@ -169,7 +169,8 @@ def test_markdown_never_carries_raw_html_from_a_name(pdebug, tmp_path, command):
     path.write_text(json.dumps(doc))
     r = pdebug(command[0], path, *command[1:], "-o", "markdown")
     assert r.code in (0, 1), r.err
-    assert "x&lt;img src=https://example.invalid/t.png>&lt;!-- hidden -->" in r.out
+    # the URL's ":" escaped too: GitHub would link it (leftovers8)
+    assert "x&lt;img src=https\\://example.invalid/t.png>&lt;!-- hidden -->" in r.out
     assert "<img" not in r.out and "<!--" not in r.out
 
 

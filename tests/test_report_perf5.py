@@ -271,9 +271,9 @@ def test_the_report_lays_the_topology_out_in_its_own_task(monkeypatch: pytest.Mo
     got: list[Any] = []
     real = topo.Graph.plain
 
-    def plain(self: Any, rows: Any = None, layout: Any = None) -> Any:
+    def plain(self: Any, rows: Any = None, layout: Any = None, *rest: Any) -> Any:
         got.append(layout)
-        return real(self, rows, layout)
+        return real(self, rows, layout, *rest)
 
     monkeypatch.setattr(topo.Graph, "plain", plain)
     proxy = eh.proxy_or_skip("sidecar", SIDECAR.read_bytes(), None)

@@ -109,7 +109,10 @@ def test_conformance_exact(pdebug, case, source, golden, args):
     result = pdebug("status", "--file", source, *args)
     assert result.code == 0, result.err
     assert result.out == golden.read_text(), case
-    assert result.err == ""
+    # istioctl's SUBSCRIBED TYPES table hides the STALE types of both proxies of the xDS
+    # case: stderr says so (usersaudit); the legacy tables show STALE in their cells
+    hidden = "note: 2 of 2 proxies out of sync with istiod, which this table does not show"
+    assert result.err == "" if "legacy" in case else result.err.startswith(hidden)
 
 
 @pytest.mark.parametrize(

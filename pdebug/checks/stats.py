@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pdebug.checks.base import Check, Finding, Severity, check
+from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
 from pdebug.checks.context import Context
 
 _KINDS = (
@@ -44,26 +44,45 @@ def _what(name: str) -> str:
     ("stats",),
 )
 def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
-    """Each non-zero ``*.update_rejected`` counter is one finding."""
+    """Each non-zero ``*.update_rejected`` counter is one finding.
+
+    A counter whose value is not known (redacted in an older bundle) makes the check
+    unknown (skipped, saying which) when no other counter is a finding; with findings, their
+    hint names it.
+    """
     from pdebug.model import stats as v
 
     assert ctx.proxy.stats is not None
-    stats = ctx.proxy.stats
-    if len(stats) < 4096 and not bytes(stats).strip():
+    raw = ctx.proxy.stats
+    if len(raw) < 4096 and not bytes(raw).strip():
         # no stat at all: a capture of the stats written (/stats?usedonly, #17) before any
         # was, as the capture keeps an empty answer; a counter not there is zero
         return
-    for stat in v.rejected(v.parse(stats, f"{ctx.proxy.source} /stats")):
+    stats = v.parse(raw, f"{ctx.proxy.source} /stats")
+    found, unknown = v.rejected(stats), v.unknown_rejected(stats)
+    names = ", ".join(s.name for s in unknown[:3]) + (
+        f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    )
+    if unknown and not found:
+        raise SkipCheck(
+            f"unknown: the value of {names} was redacted in this capture (an older pdebug's "
+            "redaction); capture /stats again"
+        )
+    for stat in found:
         what = _what(stat.name)
-        yield this.finding(
-            f"stats/{stat.name}",
-            f"Envoy rejected {stat.value} {what} update(s) since it started; a rejected "
-            "update leaves the previous config in place and no trace in the dump",
+        also = f"; the value of {names} was redacted in this capture" if unknown else ""
+        hint = (
             f"Envoy's log says why (\"gRPC config for ... rejected\"); {ctx.control_plane}'s "
             "log may too"
             if ctx.control_plane
             else 'Envoy\'s log says why ("gRPC config for ... rejected"); pdebug diff POD shows '
-            "what istiod sent that the proxy does not have",
+            "what istiod sent that the proxy does not have"
+        )
+        yield this.finding(
+            f"stats/{stat.name}",
+            f"Envoy rejected {stat.value} {what} update(s) since it started; a rejected "
+            "update leaves the previous config in place and no trace in the dump",
+            hint + also,
         )
 
 

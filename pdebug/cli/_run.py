@@ -427,7 +427,7 @@ def report(
     from pdebug.report import (
         ReportMeta,
         check_output,
-        render_page_bytes,
+        render_page_parts,
         report_data,
         write_report,
     )
@@ -450,10 +450,9 @@ def report(
     )
     from pdebug.views.wide import table_builders  # the one place views join the page
 
-    doc = report_data(
-        inputs.proxies, dataclasses.replace(meta, options=options, table_builders=table_builders)
-    )
-    page = render_page_bytes(doc)
+    meta = dataclasses.replace(meta, options=options, table_builders=table_builders, keep=keep)
+    doc = report_data(inputs.proxies, meta)
+    page = render_page_parts(doc)
     write_report(output, page)
     if keep is not None:
         keep(inputs, doc, page)  # not freed one by one on return, only to end the process

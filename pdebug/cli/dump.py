@@ -30,8 +30,8 @@ def dump_cmd(
     output: Annotated[
         str,
         output_file_option(
-            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info) "
-            "or NAME.json (the config dump only); '-' for stdout (a bundle).",
+            "Where to write: NAME.tar.gz (a bundle: dump, /clusters, /server_info, "
+            "/stats) or NAME.json (the config dump only); '-' for stdout (a bundle).",
         ),
     ],
     force: Annotated[
@@ -43,13 +43,14 @@ def dump_cmd(
     *,
     live: LiveOptions,
 ) -> int:
-    """Save a live proxy's config_dump?include_eds, /clusters, /server_info and stats for later.
+    """Save a proxy's config_dump?include_eds, /clusters, /server_info, /stats?usedonly for later.
 
     The stats are those written since the proxy started (a stat not saved is zero;
-    --all-stats saves every one). Every view, diff and check accepts the result as
-    SOURCE. Secrets are redacted: Envoy already hides private keys; pdebug also hides
-    JWTs, bearer tokens and authorization / cookie header values. The write is atomic;
-    an existing -o file is kept unless --force.
+    --all-stats saves every one). Every view, diff, check and stats accepts the result
+    as SOURCE (stats shows the update_rejected counters a dump cannot). Secrets are
+    redacted: Envoy already hides private keys; pdebug also hides JWTs, bearer tokens
+    and authorization / cookie header values. The write is atomic; an existing -o file
+    is kept unless --force.
 
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """

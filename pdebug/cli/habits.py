@@ -17,7 +17,13 @@ kubectl's muscle memory works, or fails naming exactly the part pdebug does not 
   ``-i/--istioNamespace`` is dropped on the commands that have no use for it (istioctl
   ignores it there too); ``zc log`` is refused as ``pc log`` is.
 
+Also refused, each naming what to run instead: ``-l/--selector`` on a command that reads
+one proxy, and istioctl's commands pdebug has no twin of (``bug-report``, ``analyze``...).
+
 Pure argument work: no imports beyond the errors, so start-up does not pay for it.
+
+This is one module over 500 lines because it is one pass over the command line: each
+habit is a rule of that pass, worded beside the rewrites it sits between.
 """
 
 from __future__ import annotations
@@ -59,6 +65,33 @@ ISTIO_NS = frozenset(
     {"status", "proxy-status", "ps", "diff", "snapshot", "assert", "ztunnel-config", "zc"}
 )
 _ISTIO_NS = frozenset({"-i", "--istio-namespace"})
+#: Commands with ``-l/--selector`` of their own; the others read one proxy and say so.
+SELECTOR = frozenset({"snapshot", "assert"})
+#: Options whose value is free text (a regex, a header): ``--filter -lds`` is no ``-l``.
+_FREE_TEXT = frozenset(
+    {"--filter", "-H", "--header", "--ignore", "--fqdn", "--name", "--subset", "--cluster"}
+)
+#: istioctl's top-level commands pdebug has no twin of -> (why, what to run instead).
+ISTIOCTL_ONLY: dict[str, tuple[str, str]] = {
+    "bug-report": (
+        "pdebug's capture of many proxies is pdebug snapshot",
+        "pdebug snapshot -n NS -o incident.tar.gz saves every sidecar's dump, /clusters, "
+        "/certs, /stats and istiod's view; pdebug check incident.tar.gz (or report) reads it",
+    ),
+    "analyze": (
+        "pdebug reads proxies, not Istio's config",
+        "pdebug check POD says what is wrong with a proxy's config; pdebug trace POD URL "
+        "follows one request through it",
+    ),
+    "version": (
+        "pdebug --version prints pdebug's",
+        "a proxy's Istio and Envoy versions: pdebug bootstrap POD; every proxy's: pdebug status",
+    ),
+    "dashboard": (
+        "pdebug prints the admin API's facts, no browser needed",
+        "pdebug all POD shows every table; pdebug report POD -o report.html writes one page",
+    ),
+}
 #: Commands with ``--verbose/--no-verbose``.
 VERBOSE = frozenset({"listeners", "listener", "l", "routes", "route", "r", "all", "a"})
 
@@ -154,6 +187,15 @@ def _subcommand_at(rest: list[str]) -> int:
     return i
 
 
+#: ztunnel-config's views (and the names people try after pc): its tables, not Envoy's.
+_ZTUNNEL_VIEWS = frozenset(
+    {"service", "services", "svc", "policy", "policies", "certificate", "certificates"}
+    | {"certs", "connections", "cons"}
+)
+#: istioctl < 1.22's ``proxy-config workload`` (a ztunnel's workloads): ``zc workload``.
+_PC_WORKLOAD = frozenset({"workload", "workloads"})
+
+
 def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
     """The pdebug command for ``pc VIEW ...`` and the arguments without VIEW."""
     i = _subcommand_at(rest)
@@ -174,10 +216,12 @@ def _view_of(pc: str, rest: list[str]) -> tuple[str, list[str]]:
         )
     command = VIEWS.get(view)
     if command is None:
-        raise UsageError(
-            f"pdebug {pc} {view}: istioctl has no such proxy-config view",
-            hint=f"views: {_VIEW_LIST}",
-        )
+        hint = f"views: {_VIEW_LIST}"
+        if view in _ZTUNNEL_VIEWS:
+            hint = f"a ztunnel's {view}: pdebug zc {view} (istioctl ztunnel-config); {hint}"
+        elif view == "stats":
+            hint = f"Envoy's stats: pdebug stats (istioctl x envoy-stats); {hint}"
+        raise UsageError(f"pdebug {pc} {view}: istioctl has no such proxy-config view", hint=hint)
     return command, others
 
 
@@ -240,6 +284,15 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
                 hint="pdebug endpoints SOURCE (-o json) shows each cluster's hosts, health "
                 "and outlier state from /clusters",
             )
+        if (
+            command not in SELECTOR
+            and (i == 0 or rest[i - 1] not in _FREE_TEXT)
+            and (
+                name in ("-l", "--selector") or (arg.startswith("-l") and arg[2:3] not in ("", "-"))
+            )
+        ):
+            glued = arg[2:] if name not in ("-l", "--selector") else value if eq else None
+            raise _selector_refused(command, glued if glued is not None else rest[i + 1 : i + 2])
         if name == "--waypoint" and command in LISTENERS:
             raise UsageError(
                 f"pdebug {command} has no --waypoint: istioctl's hidden waypoint table walks "
@@ -270,6 +323,25 @@ def _rewrite_options(command: str, rest: list[str]) -> list[str]:
             hint="give one saved dump; pdebug diff A B compares two",
         )
     return files + out
+
+
+def _selector_refused(command: str, value: str | list[str]) -> UsageError:
+    """The error for istioctl's ``-l/--selector`` on a command that reads one proxy."""
+    import shlex
+
+    selector = (value if isinstance(value, str) else "".join(value)) or "app=NAME"
+    selector = "app=NAME" if selector.startswith("-") else shlex.quote(selector)
+    if command in STATUS:
+        return UsageError(
+            f"pdebug {command} has no -l/--selector: it shows every proxy istiod knows",
+            hint=f"pdebug {command} -n NS shows one namespace's; pdebug diff POD compares one "
+            "proxy with istiod",
+        )
+    return UsageError(
+        f"pdebug {command} has no -l/--selector: it reads one proxy",
+        hint="name one: deploy/NAME or svc/NAME reads a Running and Ready pod of it; every "
+        f"pod matching it: pdebug snapshot -l {selector} -o FILE, then pdebug check FILE",
+    )
 
 
 def _split_short_equals(args: list[str]) -> list[str]:
@@ -349,6 +421,10 @@ def normalize(args: list[str]) -> list[str]:
             hint="e.g. pdebug -n NS clusters pod/NAME; pdebug --help lists the commands",
         )
     command, rest = rest[0], rest[1:]
+    if command in ("proxy-config", "pc") and _subcommand_at(rest) < len(rest):
+        at = _subcommand_at(rest)
+        if rest[at] in _PC_WORKLOAD:  # istioctl < 1.22: pc workload, zc workload since
+            return normalize(root + moved + ["zc", "workload"] + rest[:at] + rest[at + 1 :])
     if command in ("proxy-config", "pc"):
         command, rest = _view_of(command, rest)
         if command == "bootstrap" and not _has_output(moved + rest):
@@ -389,6 +465,9 @@ def normalize(args: list[str]) -> list[str]:
             hint="pdebug check POD says what is wrong with a proxy's config; pdebug trace POD "
             "URL follows one request through it",
         )
+    elif command in ISTIOCTL_ONLY:
+        message, hint = ISTIOCTL_ONLY[command]
+        raise UsageError(f"no such command {command!r} (istioctl's): {message}", hint=hint)
     elif command == "help":
         return root + (rest[:1] if rest else []) + ["--help"]
     return root + [command] + _rewrite_options(command, moved + rest)

@@ -53,7 +53,8 @@ def stats_cmd(
         body, label = source.get("/stats?format=json"), source.label
         # a bundle saved with only the stats written (SourceBase.stats_saved: known once read)
         usedonly = getattr(source, "stats_saved", None) == "usedonly"
-    result = v.view(v.parse(body, label), filter, usedonly)
+    stats = v.parse(body, label)
+    result = v.view(stats, filter, usedonly)
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)
@@ -63,4 +64,7 @@ def stats_cmd(
         note = result.table.empty_message  # as every other view says it
     if note and (not fmt.structured or usedonly):  # what the bundle lacks, in any format
         print(note, file=sys.stderr)
+    unknown = v.unknown_note(stats, filter, label)
+    if unknown:
+        print(unknown, file=sys.stderr)
     return 0

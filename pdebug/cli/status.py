@@ -69,8 +69,11 @@ def status_cmd(
 
     Asks every istiod replica (app=istiod pods in --istio-namespace, through port-forwards)
     and merges their answers; --file reads a saved answer (or a snapshot bundle's) instead.
-    Per xDS type: SYNCED, NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED.
-    Wide adds which types are out of sync, since when, and istiod's last error.
+    Per xDS type: SYNCED, NOT SENT, STALE, STALE (Never Acknowledged), ERROR or IGNORED;
+    STALE is a push the proxy has not acknowledged (slow, or it rejected it: pdebug diff
+    POD says why). Wide adds which types are out of sync, since when, and istiod's last
+    error; the SUBSCRIBED TYPES table shows no state, so a line on stderr names the
+    proxies out of sync.
 
     Example: pdebug status -n default -o wide
 
@@ -112,7 +115,7 @@ def status_cmd(
                 "answer: pdebug status --file syncz.json "
                 "(istiod's :15014/debug/syncz) or --file snapshot.tar.gz",
             ) from exc
-    result = v.view(doc, v.StatusFilter(namespace), shape, when)
+    result = v.view(doc, v.StatusFilter(namespace), shape, when, fmt.wide or fmt.structured)
     sys.stdout.write(fmt.render(result))
     sys.stdout.flush()
     if result.note:

@@ -265,13 +265,18 @@ def proxy_config_cmd(
 
     VIEW is one of istioctl's names: cluster|clusters|c, listener|listeners|l,
     route|routes|r, endpoint|endpoints|ep, secret|secrets|s, bootstrap|b, ecds, all|a,
-    eds, rootca-compare|rc. Everything after VIEW goes to that command, so a line from
+    eds, rootca-compare|rc; workload (istioctl before 1.22: a ztunnel's workloads) is
+    pdebug zc workload. Everything after VIEW goes to that command, so a line from
     istioctl's docs works with istioctl replaced by pdebug. log is not supported: pdebug
-    never changes Envoy's log levels (it only reads).
+    never changes Envoy's log levels (it only reads). -o json|yaml keep the dump's key
+    spelling (Envoy's snake_case); istioctl's is lowerCamelCase: a jq recipe from istio.io
+    (.dynamicActiveSecrets, .[].edsClusterConfig) needs --keys camel (or PDEBUG_KEYS=camel).
 
     Example: pdebug proxy-config cluster productpage-v1-abc.default --fqdn reviews
 
     Example: pdebug pc ep -f dump.json --status UNHEALTHY
+
+    Example: pdebug pc secret POD -o json --keys camel | jq '.dynamicActiveSecrets[0].name'
     """
     # pdebug.cli.habits.normalize turns `proxy-config VIEW` into `VIEW`: never here.
     raise AssertionError(f"proxy-config {view} was not rewritten")

@@ -31,9 +31,19 @@ class ProxyData(msgspec.Struct):
     def need_dump(self, what: str) -> ConfigDump:
         """The config dump, or an error saying ``what`` needs one."""
         if self.dump is None:
+            from pdebug.model.sniff import as_argument
+
+            # Only the clusters view and trace take a /clusters document beside a dump.
+            beside = what in ("the clusters view", "trace")
             raise InvalidInput(
                 f"{self.source}: this is a /clusters?format=json document; {what} needs a "
                 "config dump",
-                hint="pass GET /config_dump output (add --clusters-json FILE for live health)",
+                hint=f"pdebug endpoints {as_argument(self.source)} shows what it holds "
+                "(endpoint health, outlier ejections); "
+                + (
+                    "save GET /config_dump and pass this file beside it as --clusters-json"
+                    if beside
+                    else f"save GET /config_dump for {what}"
+                ),
             )
         return self.dump

@@ -402,6 +402,11 @@ class Section:
     #: Whether a decode that refuses members Envoy does not write read the section whole
     #: (so it has none pdebug does not know). Set by load.
     members_known: bool
+    #: Set by load for a section found in the document by the layout search: whether its
+    #: bytes may end with another ``configs[]`` entry that search does not find (a type
+    #: not named ``...ConfigDump``). A byte search, not compared; reading the section's
+    #: members then tells exactly (:func:`pdebug.model.sections.unread`).
+    hides: Callable[[], bool] | None
     #: Whether the section was searched for a pasted dump's placeholders (not compared).
     _looked: bool
     #: Whether that search found one and said so (not compared).
@@ -456,6 +461,7 @@ class Section:
         self.text = text
         self.planned = planned
         self.members_known = members_known
+        self.hides = None
         self._looked = False
         self._cut = False
 

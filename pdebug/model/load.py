@@ -31,7 +31,13 @@ from pdebug.model.dump import (
     sanitize,
 )
 from pdebug.model.health import ClustersStatus
-from pdebug.model.refusals import agentgateway_given, envoy_certs_given, fragment_given
+from pdebug.model.refusals import (
+    agentgateway_given,
+    egctl_given,
+    envoy_certs_given,
+    fragment_given,
+    syncz_given,
+)
 from pdebug.model.sniff import (
     as_argument,
     bare_sections,
@@ -427,7 +433,7 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
     view = one_view(doc) if doc is not None else None
     if view is not None:
         raise one_view_given(source, view, "json")
-    fragment = fragment_given(source, doc)
+    fragment = fragment_given(source, doc) or syncz_given(source, doc) or egctl_given(source, doc)
     if fragment is not None:
         raise fragment
     raise InvalidInput(
@@ -960,12 +966,19 @@ def _read_sections(
         configs = top.configs or []
         found = [_type_url(c.get("@type")) for c in configs]
         extra = found != types
+        # the sections the layout found; after them, any a view assumed empty (absent
+        # from the document: ConfigDump.assume_empty)
+        present = dump.sections[: len(types)]
         if extra:
             # A section whose type does not end in ``ConfigDump`` was read by the layout
             # search as part of the one before it: it joins the sections, unread, where
             # it is in the dump (each section's bytes may now hold another's: not used).
-            _adopt(dump, configs, found, source)
-        for sec, fields in zip(dump.sections, configs, strict=True):
+            assumed = dump.sections[len(types) :]
+            present = _adopt(present, dump.warn, configs, found, source)
+            dump.sections[:] = present + assumed
+            for index, sec in enumerate(dump.sections):
+                sec.index = index
+        for sec, fields in zip(present, configs, strict=True):
             fields.pop("@type", None)
             if sec.complete is not None:
                 sec.fields = fields
@@ -973,21 +986,92 @@ def _read_sections(
             if extra:
                 sec.text = None
 
+    buf: Any = data.obj if isinstance(data, memoryview) else data
     for sec, start, stop in zip(sections, starts, ends, strict=True):
         sec.release = release
         sec.text = view[start:stop]
         sec.complete, sec.fast = _section_readers(sec, sec.text, whole)
+        sec.hides = _hides(buf, start, stop)
+
+
+#: The bytes before a ``configs[]`` entry's ``"@type"``: the end of the entry before it.
+_OPENS = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\{" + _WS + rb"\Z")
+_SPACE = b" \t\n\r"
+#: How many bytes :func:`_hides` looks at before letting a memory map's pages go.
+_SCAN_CHUNK = 1 << 23
+
+
+def _hides(buf: Any, start: int, stop: int) -> Callable[[], bool]:
+    """Whether the section at ``buf[start:stop]`` may end with another entry (see below).
+
+    The layout search finds sections by the ``ConfigDump"`` end of their types; an entry
+    of another type is read as part of the section before it. When that section is
+    read, its bytes are not one JSON object and the whole document tells (``_adopt``);
+    a section the command does not read is searched here instead: an entry opens with
+    ``}, {"@type"`` at the section's own depth. Each ``"@type"`` in the section is
+    found by its ``@`` (a one-byte search); in a pretty-printed section one indented
+    deeper than the section's own is a typed config, and is passed at once. True means
+    "maybe" (a list of typed configs written on one line looks the same): reading the
+    section's members then tells. About 0.1 ns a byte; a memory map's pages are let go
+    as the search passes (peak memory is not the sections the command did not read).
+    """
+
+    def hides() -> bool:
+        head = bytes(buf[start : start + _TYPE_WINDOW])
+        at = head.find(b'"@type"')
+        if at < 0:
+            return False
+        lead = head[1:at]
+        line = lead.rfind(b"\n")
+        indent = lead[line + 1 :] if line >= 0 else None
+        # a typed config's "@type", one level deeper than the section's own members
+        deeper = b"\n" if indent is None else indent + (indent[:1] or b" ")
+        deeper += b'"@type"'
+        back = len(deeper) - 6  # from the "@" to the start of ``deeper``
+        find = buf.find
+        mapped = isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED")
+        low = start + at + 1
+        while low < stop:
+            high = min(stop, low + _SCAN_CHUNK)
+            hit = find(b"@", low, high)
+            while hit >= 0:
+                if (
+                    buf[hit - back : hit + 6] != deeper
+                    and buf[hit - 1 : hit + 6] == b'"@type"'
+                    and _opens(bytes(buf[max(start, hit - 1 - _WINDOW) : hit - 1]))
+                ):
+                    return True
+                hit = find(b"@", hit + 1, high)
+            if mapped:
+                page = low - low % mmap.PAGESIZE
+                buf.madvise(mmap.MADV_DONTNEED, page, high - page)
+            low = high
+        return False
+
+    return hides
+
+
+def _opens(before: bytes) -> bool:
+    """Whether ``before`` (the bytes before a ``"@type"``) ends as an entry's opening."""
+    rest = before.rstrip(_SPACE)
+    if not rest.endswith(b"{") or not rest[:-1].rstrip(_SPACE).endswith(b","):
+        return False
+    return _OPENS.search(before) is not None
 
 
 def _adopt(
-    dump: ConfigDump, configs: list[dict[str, msgspec.Raw]], found: list[str], source: str
-) -> None:
-    """Add to ``dump`` the sections of ``configs`` (types ``found``) its layout missed.
+    sections: list[Section],
+    warn: Callable[[str], None],
+    configs: list[dict[str, msgspec.Raw]],
+    found: list[str],
+    source: str,
+) -> list[Section]:
+    """``sections`` (the layout's) with the sections of ``configs`` (types ``found``) it missed.
 
     The sections the layout found must be, in order, among ``configs``; else the
     document's sections could not be told apart (an error, never a guess).
     """
-    known = iter(dump.sections)
+    known = iter(sections)
     want = next(known, None)
     merged: list[Section] = []
     for index, type_url in enumerate(found):
@@ -997,16 +1081,14 @@ def _adopt(
             continue
         sec = Section(type_url, SECTION_KINDS.get(type_url.rsplit(".", 1)[-1], ""), {}, index)
         sec.complete = lambda: None  # its fields are set by the caller, from configs
-        sec.warn, sec.where = dump.warn, source
+        sec.warn, sec.where = warn, source
         merged.append(sec)
     if want is not None:
         raise InvalidInput(
             f"{source}: the dump's sections could not be told apart",
             hint="the file is damaged or was edited by hand; capture the dump again",
         )
-    for index, sec in enumerate(merged):
-        sec.index = index
-    dump.sections[:] = merged
+    return merged
 
 
 def _section_readers(

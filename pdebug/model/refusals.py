@@ -96,3 +96,103 @@ def fragment_given(label: str, doc: object) -> InvalidInput | None:
         f"{label}: a piece of a config dump ({', '.join(keys)} alone, as pasted), not a whole one",
         hint="save the whole dump: curl -s localhost:15000/config_dump > dump.json",
     )
+
+
+#: Fields of istiod's legacy ``/debug/syncz`` SyncStatus items (beside ``proxy``).
+_SYNC_FIELDS = frozenset(
+    ("cluster_sent", "cluster_acked", "listener_sent", "listener_acked", "proxy_version")
+)
+
+
+def _sync_statuses(value: object) -> bool:
+    """A legacy ``/debug/syncz`` answer: a list of SyncStatus objects."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(item, dict) and "proxy" in item and not _SYNC_FIELDS.isdisjoint(item)
+            for item in value[:5]
+        )
+    )
+
+
+def _client_configs(value: object) -> bool:
+    """An ``istio.io/debug/syncz`` DiscoveryResponse (istioctl proxy-status -o json)."""
+    if not isinstance(value, dict):
+        return False
+    url = value.get("typeUrl", value.get("type_url"))
+    if isinstance(url, str) and (url.endswith(".ClientConfig") or url.endswith("/syncz")):
+        return True
+    resources = value.get("resources")
+    return (
+        isinstance(resources, list)
+        and bool(resources)
+        and all(
+            isinstance(r, dict) and str(r.get("@type", "")).endswith(".ClientConfig")
+            for r in resources[:5]
+        )
+    )
+
+
+def syncz_given(label: str, doc: object) -> InvalidInput | None:
+    """The error for istiod's sync status given where a proxy's dump is read.
+
+    Its four shapes (the legacy list, the xDS answer, either keyed by istiod replica) were
+    "not an Envoy config dump (no 'configs' list)" or "a JSON array of N resources".
+    None: ``doc`` is not one.
+    """
+    one = _sync_statuses(doc) or _client_configs(doc)
+    if not one and isinstance(doc, list) and doc:
+        one = all(_client_configs(v) for v in doc[:5])
+    if not one and isinstance(doc, dict) and doc:
+        one = all(_sync_statuses(v) or _client_configs(v) for v in list(doc.values())[:5])
+    if not one:
+        return None
+    return InvalidInput(
+        f"{label}: this is istiod's sync status (GET :15014/debug/syncz, or istioctl "
+        "proxy-status -o json|yaml), not a proxy's config dump",
+        hint=f"read it with: pdebug status --file {'-' if label == 'stdin' else label}",
+    )
+
+
+def _one_dump(value: object) -> str | None:
+    """``"dump"`` (a whole config dump), ``"section"`` (one section of it), or None."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("configs"), list):
+        return "dump"
+    kind = value.get("@type")
+    return "section" if isinstance(kind, str) and kind.endswith("ConfigDump") else None
+
+
+def egctl_given(label: str, doc: object) -> InvalidInput | None:
+    """The error for Envoy Gateway's egctl output: dumps keyed by namespace and pod.
+
+    ``egctl config envoy-proxy all|cluster|...`` prints ``{NS: {POD: dump or section}}``,
+    ``egctl x translate --to xds`` ``{"xds": {"NS/NAME": dump}}``; both were "not an Envoy
+    config dump (no 'configs' list)". The hint is the jq that takes one proxy's out.
+    None: ``doc`` is not such output.
+    """
+    import json
+    import shlex
+
+    if not isinstance(doc, dict) or not doc:
+        return None
+    found: list[tuple[str, str, str]] = []
+    for outer, inner in list(doc.items())[:5]:
+        if not isinstance(inner, dict) or not inner:
+            return None
+        for name, value in list(inner.items())[:5]:
+            kind = _one_dump(value)
+            if kind is None:
+                return None
+            found.append((str(outer), str(name), kind))
+    outer, name, kind = found[0]
+    path = f".[{json.dumps(outer)}][{json.dumps(name)}]"
+    program = path if kind == "dump" else f"{{configs: [{path}]}}"
+    source = "" if label == "stdin" else " " + shlex.quote(label)
+    where = "translated xDS" if outer == "xds" else "config dumps by namespace and pod"
+    return InvalidInput(
+        f"{label}: this is egctl's output (Envoy Gateway: {where}), not one proxy's config dump",
+        hint=f"take one proxy out: jq {shlex.quote(program)}{source} | pdebug all -",
+    )

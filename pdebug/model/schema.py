@@ -353,6 +353,7 @@ class RouteAction(_S):
     host_rewrite_header: str = ""
     host_rewrite_path_regex: Raw = NULL
     auto_host_rewrite: bool = False
+    append_x_forwarded_host: bool = False
     request_mirror_policies: list[Raw] = []
     #: The v2 API's single mirror (Envoy <= 1.18; request_mirror_policies replaced it).
     request_mirror_policy: Raw = NULL

@@ -410,6 +410,9 @@ class SecretItem(msgspec.Struct):
     last_updated: str
     #: A trust bundle (validation context): every certificate in it is a root of its own.
     bundle: bool = False
+    #: The file on the proxy the certificate is read from (``filename`` of the data
+    #: source: Istio's OUTPUT_CERTS, file-mounted certificates), when it is not inline.
+    file: str = ""
 
 
 def secrets_section(dump: ConfigDump) -> Section | None:
@@ -509,8 +512,10 @@ def _expand(
     secret = entry.secret
     meta = (entry.version_info, entry.last_updated)
     if secret is not None and secret.tls_certificate is not None:
-        cert = parse_pem(_data(secret.tls_certificate.certificate_chain))
-        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta)]
+        chain = secret.tls_certificate.certificate_chain
+        cert = parse_pem(_data(chain))
+        file = _file(chain)
+        return [SecretItem(entry.name, status, cert, cert.trust_domain, *meta, file=file)]
     vc = secret.validation_context if secret is not None else None
     if vc is not None and trusted_ca(vc):
         cert = parse_pem(trusted_ca(vc))
@@ -537,4 +542,12 @@ def _expand(
                 )
                 for td in spiffe.trust_domains
             ]
-    return [SecretItem(entry.name, status, CertInfo(), "", *meta)]
+    file = _file(vc.trusted_ca) if vc is not None else ""
+    return [SecretItem(entry.name, status, CertInfo(), "", *meta, file=file)]
+
+
+def _file(ds: s.DataSource | None) -> str:
+    """The ``filename`` a data source reads, when it holds no inline data."""
+    if ds is None or ds.inline_bytes or ds.inline_string:
+        return ""
+    return ds.filename

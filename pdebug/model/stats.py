@@ -26,6 +26,9 @@ class Stat:
     #: A text readout (``name: "VALUE"``, a JSON string): its value is text, which may
     #: hold a secret; every other value is a number or a histogram's numbers.
     readout: bool = False
+    #: Its value is not known: an older pdebug's redaction replaced it in a bundle's
+    #: ``stats.txt`` (``name: [redacted]``). ``value`` is then empty; no view shows it.
+    unknown: bool = False
 
 
 def _number(value: Any) -> str:
@@ -36,6 +39,30 @@ def _number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _other_document(doc: Any, label: str) -> InvalidInput | None:
+    """The error for another admin or istiod document saved where /stats was meant."""
+    from pdebug.model.refusals import syncz_given
+    from pdebug.model.sniff import as_argument
+
+    if not isinstance(doc, dict) or "stats" in doc:
+        return syncz_given(label, doc)
+    if "cluster_statuses" in doc or "clusterStatuses" in doc:
+        return InvalidInput(
+            f"{label}: this is Envoy's GET /clusters?format=json (endpoint health), not /stats",
+            hint=f"read it with: pdebug endpoints {as_argument(label)}; stats come from GET "
+            "/stats?format=json",
+        )
+    from pdebug.model.ztunnel import looks_like_ztunnel
+
+    if looks_like_ztunnel(doc):
+        return InvalidInput(
+            f"{label}: this is a ztunnel config dump, not Envoy's /stats",
+            hint=f"read it with: pdebug zc all -f {as_argument(label)}; ztunnel's metrics are "
+            "GET /metrics on its port 15020",
+        )
+    return syncz_given(label, doc)
 
 
 def _from_json(doc: Any, label: str) -> list[Stat]:
@@ -60,6 +87,11 @@ def _from_json(doc: Any, label: str) -> list[Stat]:
                 )
             out.append(Stat(str(entry["name"]), _number(value), readout=isinstance(value, str)))
         out.extend(_histograms(entry.get("histograms"), label))
+    from pdebug.model.textforms import REDACTED_KEY
+
+    redacted = doc.get(REDACTED_KEY)  # stats_document's, from a stats.txt
+    if isinstance(redacted, list):
+        out.extend(Stat(str(name), "", unknown=True) for name in redacted)
     return out
 
 
@@ -211,6 +243,9 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
                 hint="pass the admin URL or pod, a bundle from pdebug dump/snapshot, or a "
                 "saved GET /stats?format=json",
             )
+        other = _other_document(doc, label)
+        if other is not None:
+            raise other
         return _from_json(doc, label)
     try:
         text = data.decode("utf-8")
@@ -245,8 +280,34 @@ REJECTED = re.compile(r"(^|[._])update_rejected($|\{)")
 
 
 def rejected(stats: list[Stat]) -> list[Stat]:
-    """The non-zero ``*.update_rejected`` counters (CDS, LDS, RDS, EDS, SDS...)."""
-    return [s for s in stats if REJECTED.search(s.name) and s.value not in ("0", "0.0")]
+    """The non-zero ``*.update_rejected`` counters (CDS, LDS, RDS, EDS, SDS...).
+
+    A counter whose value is not known (:func:`unknown_rejected`) is not among them.
+    """
+    return [
+        s
+        for s in stats
+        if REJECTED.search(s.name) and s.value not in ("0", "0.0") and not _unread(s)
+    ]
 
 
-__all__ = ["REJECTED", "Stat", "parse", "rejected", "select"]
+def unknown_rejected(stats: list[Stat]) -> list[Stat]:
+    """The ``*.update_rejected`` counters whose value is not known.
+
+    Redacted in a bundle (:attr:`Stat.unknown`), or a text where a count belongs (a
+    ``stats.json`` whose value a redaction made ``"[redacted]"``).
+    """
+    return [s for s in stats if REJECTED.search(s.name) and _unread(s)]
+
+
+def _unread(stat: Stat) -> bool:
+    return stat.unknown or stat.readout
+
+
+def known(stats: list[Stat]) -> tuple[list[Stat], int]:
+    """The stats whose value is known, and how many were left out (:attr:`Stat.unknown`)."""
+    kept = [s for s in stats if not s.unknown]
+    return kept, len(stats) - len(kept)
+
+
+__all__ = ["REJECTED", "Stat", "known", "parse", "rejected", "select", "unknown_rejected"]

@@ -551,6 +551,19 @@ def _reject_other_documents(top: dict[str, Any], label: str) -> None:
             f"{label}: this is a Kubernetes {_safe(top['kind'])} object, not istiod's sync status",
             hint=_HINT,
         )
+    from pdebug.model.ztunnel import looks_like_ztunnel
+
+    if looks_like_ztunnel(top):
+        raise InvalidInput(
+            f"{label}: this is a ztunnel config dump, not istiod's sync status",
+            hint=f"read it with: pdebug zc all -f {'-' if label == 'stdin' else label}; "
+            "pdebug status reads istiod's /debug/syncz",
+        )
+    from pdebug.model.refusals import egctl_given
+
+    egctl = egctl_given(label, top)
+    if egctl is not None:
+        raise egctl
 
 
 def _safe(text: str) -> str:

@@ -30,6 +30,11 @@ from pdebug.errors import InvalidInput
 
 Json = dict[str, Any]
 
+#: What an older pdebug's redaction wrote for a stat's value (``name: [redacted]``).
+_REDACTED = "[redacted]"
+#: The key of :func:`stats_document`'s list of stats whose value was redacted.
+REDACTED_KEY = "pdebug_redacted"
+
 _HINT = "capture it again, or save GET /clusters?format=json and /stats?format=json"
 
 #: A host's stats that are gauges (the text does not say; the JSON lists counters, then
@@ -435,6 +440,12 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
     stats: a bundle's ``stats.txt`` and a saved text ``/stats`` (:mod:`pdebug.model.stats`)
     go through it.
 
+    A line whose value is ``[redacted]`` (unquoted: a bundle of an older pdebug, whose
+    redaction took the value of a counter named like a secret) has no value to read: its
+    name goes in the document's ``pdebug_redacted`` list (a key Envoy never writes, there
+    only when such a line was seen), and :mod:`pdebug.model.stats` reads it as a stat
+    whose value is unknown.
+
     Raises:
         InvalidInput: a line the conversion cannot place exactly.
     """
@@ -446,6 +457,7 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
     histograms: list[Json] = []
     supported: list[int | float] | None = None
     bucketed: list[Json] = []  # histograms in buckets (B...), not quantiles (P...)
+    redacted: list[str] = []  # names whose value an older redaction replaced
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -456,6 +468,9 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
                 f"{label}: line {number}: not a stat line: not Envoy 1.40's text /stats",
                 hint=_HINT,
             )
+        if value.startswith(_REDACTED):  # the whole value, or a histogram's first part
+            redacted.append(name)
+            continue
         if _DIGITS.match(value):
             count = _uint(value, 64)
             if count is None:
@@ -518,7 +533,15 @@ def stats_document(data: bytes | memoryview, label: str) -> bytes:
         )
     if bucketed:  # Envoy writes one form or the other; a text with both keeps both
         stats.append({"histograms": bucketed})
+    if redacted:
+        return orjson.dumps({"stats": stats, REDACTED_KEY: redacted})
     return orjson.dumps({"stats": stats})
 
 
-__all__ = ["clusters_document", "clusters_statuses", "lossy_clusters", "stats_document"]
+__all__ = [
+    "REDACTED_KEY",
+    "clusters_document",
+    "clusters_statuses",
+    "lossy_clusters",
+    "stats_document",
+]

@@ -91,9 +91,9 @@ def from_yaml(body: bytes | memoryview, label: str) -> bytes | memoryview:
             "config dump",
             hint=BOOTSTRAP_HINT,
         )
-    from pdebug.model.refusals import fragment_given
+    from pdebug.model.refusals import egctl_given, fragment_given, syncz_given
 
-    fragment = fragment_given(label, doc)
+    fragment = fragment_given(label, doc) or syncz_given(label, doc) or egctl_given(label, doc)
     if fragment is not None:
         raise fragment
     if isinstance(doc, dict):

@@ -259,6 +259,7 @@ def read(look: Prepared) -> ZtunnelDump:
         envoy_certs_given,
         istiod_ztunnel_given,
         istiod_ztunnel_view,
+        syncz_given,
     )
 
     source = look.source
@@ -317,6 +318,9 @@ def read(look: Prepared) -> ZtunnelDump:
         and envoy_cert_entries(top["certificates"])
     ):
         raise envoy_certs_given(source, ztunnel=True)
+    syncz = syncz_given(source, top)
+    if syncz is not None:
+        raise syncz
     if not looks_like_ztunnel(top):
         raise InvalidInput(
             f"{source}: not a ztunnel config dump (no workloads, services, policies, "

@@ -156,6 +156,15 @@ _MD_ACTIVE = re.compile(r"[\\`*~\[\]&]|(?<!\w)_|_++(?!\w)")
 _MD_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _MD_RUN = re.compile(r"\*+|_+|~+")
 _ASCII_PUNCT = frozenset(r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~""")
+#: What GFM's autolink extension links without ``<>``: a URL's scheme before ``://`` (its
+#: ``:`` is escaped) and ``www.`` (its ``.`` is escaped); any case, though GitHub's
+#: cmark-gfm links only ``www`` in lower case. A backslash before punctuation shows nothing.
+_MD_URL = re.compile(r"(?i)(?:https?|ftp)(?=://)|www(?=\.)")
+#: An e-mail address GFM would link (``a@b.c``, also after ``mailto:``/``xmpp:``): it is
+#: found in the text after escapes and entities are read, so no backslash stops it; such a
+#: text is written as a code span. Wider than GFM's rule (a code span is inert anyway),
+#: and an ``@name`` too: GitHub would notify the user or team it names.
+_MD_EMAIL = re.compile(r"[A-Za-z0-9.+_-]@[A-Za-z0-9._-]*\.|(?<![A-Za-z0-9_])@[A-Za-z0-9]")
 
 
 def _md_punct(ch: str) -> bool:
@@ -236,12 +245,49 @@ def markdown_inline(
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=4096)  # a column of few values (LEAST_REQUEST) pays once
-def _md_cell(value: str) -> str:
-    """One table cell: printable, inert (:func:`markdown_inline`), ``<`` as ``&lt;``."""
+def _md_unlinked(markdown: str) -> str:
+    """``markdown`` with GFM's bare URLs (``http://``, ``www.``) made plain text.
+
+    A backslash goes before the ``:`` of ``http://`` and the ``.`` of ``www.``: GitHub
+    shows the text as written, not a link. Nothing invisible is added.
+    """
+    if "://" not in markdown and "." not in markdown:
+        return markdown
+    return _MD_URL.sub(lambda m: m.group(0) + "\\", markdown)
+
+
+def _md_code(text: str) -> str:
+    """``text`` (printable) as a code span: shown as written, never a link or markup."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _md_part(text: str, context: str | None = None, always: str = "", follows: str = "") -> str:
+    """A printable part of a markdown line made inert: escaped, unlinked, ``<`` as ``&lt;``.
+
+    A part holding an e-mail address GFM would link is a code span instead.
+    """
     # a "<" from the input would start raw HTML where the markdown is pasted (<img src=...>,
     # <!-- -->, <details>): written as &lt;, it shows as <
-    return markdown_inline(escape_cell(value)).replace("<", "&lt;")
+    if "@" in text and _MD_EMAIL.search(text):
+        return _md_code(text)
+    inline = markdown_inline(text, context, always, follows)
+    return _md_unlinked(inline).replace("<", "&lt;")
+
+
+@functools.lru_cache(maxsize=4096)  # a column of few values (LEAST_REQUEST) pays once
+def _md_cell(value: str) -> str:
+    """One table cell (or a title): printable and inert (:func:`_md_part`)."""
+    return _md_part(escape_cell(value))
+
+
+def _md_title(title: str) -> str:
+    """A heading's text: a cell's, and a closing run of ``#`` (``### x #``) kept as text."""
+    text = _md_cell(title)
+    end = re.search(r"(?:^|(?<=\s))#+\s*$", text)
+    return text if end is None else text[: end.start()] + "\\" + text[end.start() :]
 
 
 def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
@@ -254,7 +300,7 @@ def render_markdown(part: Table | Lines | Rendered | Stack) -> str:
         return _md_fenced(escape_lines(part.text))
     if isinstance(part, Stack):
         return "\n".join(
-            f"### {_md_cell(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
+            f"### {_md_title(title)}\n\n" + render_markdown(sub) for title, sub in part.parts
         )
     headers, rows = part.visible(True)
     if not part.header:
@@ -277,8 +323,8 @@ def _md_fenced(text: str) -> str:
     pasted (``<img src=...>``, ``[text](url)``) and the lines would run into one
     paragraph; the fence is longer than any run of backticks in the text.
     """
-    if not text.strip() or _MD_PLAIN.fullmatch(text):  # one line of words as it was
-        return text + "\n"
+    if not text.strip() or (_MD_PLAIN.fullmatch(text) and _md_part(text) == text):
+        return text + "\n"  # one line of words as it was (no link, no markup)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text.rstrip(chr(10))}\n{fence}\n"
@@ -288,10 +334,11 @@ def _md_item(row: Sequence[str]) -> str:
     """A header-less table's row as ``- **label** value``, each part inert.
 
     Emphasis is judged over the whole line (a ``*`` in one cell pairs with one in the
-    next); any ``*`` in the label could pair with the ``**`` around it: all are escaped.
+    next); any ``*`` in the label could pair with the ``**`` around it: all are escaped,
+    and every ``~`` (cmark-gfm shows ``**~ a**`` with its asterisks).
     """
     head, rest = escape_cell(row[0]), " ".join(map(escape_cell, row[1:]))
     line = f"{head} {rest}"
-    label = markdown_inline(head, line, always="*", follows="*")
-    value = markdown_inline(rest, line)
-    return f"- **{label.replace('<', '&lt;')}** {value.replace('<', '&lt;')}\n"
+    # a "~" next to the "**" keeps GitHub's cmark-gfm from reading them as strong
+    label = _md_part(head, line, always="*~", follows="*")
+    return f"- **{label}** {_md_part(rest, line)}\n"

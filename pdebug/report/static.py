@@ -15,23 +15,33 @@ interactive page; the big tables and the topology stay JavaScript-only.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import os
+from collections.abc import Sequence
+from functools import cached_property
 from html import escape
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
+from pdebug.errors import SourceUnavailable
 from pdebug.render.escape import escape_cell
 from pdebug.report import assets
 
 __all__ = [
     "STATIC_ID",
+    "EncodedRows",
+    "check_output",
     "embed_json",
     "embed_json_bytes",
+    "embed_json_parts",
     "render_page",
     "render_page_bytes",
+    "render_page_parts",
     "render_static",
+    "write_report",
 ]
 
 STATIC_ID = "pdebug-static"
@@ -51,9 +61,27 @@ def _e(value: Any) -> str:
 
 def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
     out = ['<table class="data">', "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    for row in rows:
+        cells = ["" if c is None else str(c) for c in row]
+        if cells and _plain("".join(cells)):  # nothing to escape (most findings): as it is
+            out.append("<tr><td>" + "</td><td>".join(cells) + "</td></tr>")
+        else:
+            out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     out.append("</table>")
     return out
+
+
+#: What :func:`html.escape` replaces (with ``quote=True``, as :func:`_e` calls it).
+_MARKUP = ("&", "<", ">", '"', "'")
+
+
+def _plain(text: str) -> bool:
+    """Whether :func:`_e` leaves every character of ``text`` as it is.
+
+    Printable (:func:`~pdebug.render.escape.escape_cell` changes nothing), and none of
+    the characters HTML escapes.
+    """
+    return text.isprintable() and not any(ch in text for ch in _MARKUP)
 
 
 def _checks_line(c: dict[str, Any]) -> str:
@@ -150,6 +178,52 @@ def render_static(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+class EncodedRows(Sequence[Any]):
+    """A table's rows as orjson wrote them (``pdebug report``'s worker sends them so).
+
+    The page embeds the bytes (:func:`embed_json_parts`, escaped as the rest of the
+    document): the same bytes as the rows' own encoding, without decoding them into the
+    document and encoding them again. Read as a sequence (a test, the topology's rare
+    rows looked up one by one), they are decoded once. ``row_index``: what the topology
+    reads of every endpoints row (:func:`pdebug.report.topology.row_index`), made with
+    the rows; None: not made.
+    """
+
+    def __init__(self, data: bytes, row_index: Any = None) -> None:
+        self.data = data
+        self.row_index = row_index
+
+    @cached_property
+    def _rows(self) -> list[Any]:
+        rows: list[Any] = orjson.loads(self.data)
+        return rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        return self._rows[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedRows):
+            return self._rows == other._rows
+        return isinstance(other, list) and self._rows == other
+
+    def __repr__(self) -> str:
+        return f"EncodedRows({len(self.data)} bytes)"
+
+
+def _decoded(value: Any) -> Any:
+    """:mod:`json`'s ``default``: :class:`EncodedRows` as their rows."""
+    if isinstance(value, EncodedRows):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def embed_json(doc: Any) -> str:
     r"""JSON that is safe inside ``<script type="application/json">``.
 
@@ -162,18 +236,56 @@ def embed_json(doc: Any) -> str:
 
 def embed_json_bytes(doc: Any) -> bytes:
     """:func:`embed_json` as UTF-8 bytes (what the page's file holds)."""
+    return b"".join(embed_json_parts(doc))
+
+
+#: Where the document's JSON holds the rows of an :class:`EncodedRows` while it is
+#: written: a NUL byte, which orjson never writes (it writes U+0000 as ``\\u0000``).
+_HOLE = b"\x00"
+
+
+def embed_json_parts(doc: Any) -> list[bytes]:
+    """:func:`embed_json_bytes` in pieces, which the page's file holds one after another.
+
+    The rows of each :class:`EncodedRows` (nearly all of a big page) are a piece of
+    their own: escaped where they are, never copied into the document's JSON, so the
+    page is written without copying them (:func:`render_page_parts`).
+    """
+    held: list[bytes] = []
+
+    def hole(value: Any) -> Any:
+        if isinstance(value, EncodedRows):
+            held.append(value.data)
+            return orjson.Fragment(_HOLE)
+        raise TypeError
+
     try:
-        data = orjson.dumps(doc)
+        data = orjson.dumps(doc, default=hole)
     except (TypeError, orjson.JSONEncodeError):
         # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
-        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
+        text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=_decoded)
         for raw, escaped in _ESCAPES:
             text = text.replace(raw, escaped)
-        return text.encode()
-    # The same replacements on orjson's UTF-8 bytes (a page of 20 MB: each pass over the
-    # bytes is cheaper than over decoded text), each only when its character occurs.
-    # Looking for a 3-byte sequence is ~20x slower than for one byte: U+2028/2029 are
-    # looked for only when their first byte occurs at all.
+        return [text.encode()]
+    if not held:
+        return [_escaped(data)]
+    # Escaping piece by piece is escaping the whole: a piece ends at a JSON token (ASCII),
+    # never inside a character, and nothing escaped holds what is escaped.
+    pieces = data.split(_HOLE)
+    out = [_escaped(pieces[0])]
+    for rows, piece in zip(held, pieces[1:], strict=True):
+        out += [_escaped(rows), _escaped(piece)]
+    return out
+
+
+def _escaped(data: bytes) -> bytes:
+    """The UTF-8 bytes orjson wrote, with :data:`_ESCAPES` made.
+
+    The same replacements as on text, on the bytes (a page of 20 MB: each pass over the
+    bytes is cheaper than over decoded text), each only when its character occurs.
+    Looking for a 3-byte sequence is ~20x slower than for one byte: U+2028/2029 are
+    looked for only when their first byte occurs at all.
+    """
     lead = b"\xe2" in data
     for char, code in _BYTE_ESCAPES:
         if (lead or len(char) == 1) and char in data:
@@ -192,6 +304,18 @@ _ESCAPES = (
 _BYTE_ESCAPES = tuple((raw.encode(), escaped.encode()) for raw, escaped in _ESCAPES)
 
 
+def warm() -> None:
+    """Read the page's files and hash its script now, not when the page is rendered.
+
+    ``pdebug report`` calls it in the part of its work that runs beside the worker's
+    (about 7 ms: ``importlib.resources`` and three files), off the serial tail.
+    """
+    assets.page()
+    assets.css()
+    _csp()
+
+
+@functools.cache
 def _csp() -> str:
     digest = base64.b64encode(hashlib.sha256(assets.js().encode()).digest()).decode()
     return (
@@ -214,10 +338,62 @@ def render_page_bytes(doc: dict[str, Any]) -> bytes:
     The document's JSON (nearly all of a big page) is written as orjson made it: never
     decoded, joined into one text and encoded again.
     """
+    return b"".join(render_page_parts(doc))
+
+
+def render_page_parts(doc: dict[str, Any]) -> list[bytes]:
+    """:func:`render_page_bytes` in the pieces the file holds one after another.
+
+    What ``pdebug report`` writes (``write_report``): the big tables' rows as the
+    worker encoded them (:func:`embed_json_parts`), never joined into one copy.
+    """
     head, rest = assets.page().split("@DATA@")
     head = head.replace("@CSP@", _csp()).replace("@CSS@", assets.css())
     # Last: the escaped static block never holds a placeholder, but nothing is replaced in it.
     head = head.replace("@STATIC@", render_static(doc))
-    return b"".join(
-        (head.encode(), embed_json_bytes(doc), rest.replace("@JS@", assets.js()).encode())
-    )
+    return [head.encode(), *embed_json_parts(doc), rest.replace("@JS@", assets.js()).encode()]
+
+
+def check_output(path: str) -> None:
+    """Fail early (before reading a live proxy) when ``path`` cannot be written.
+
+    Raises:
+        SourceUnavailable: ``cannot write PATH: REASON`` (directory missing, read-only...).
+    """
+    from pdebug.atomic import check_writable
+
+    if path == "-":
+        return
+    check_writable(path)
+
+
+def write_report(path: str, html: str | bytes | Sequence[bytes]) -> None:
+    """Write ``html`` to ``path`` atomically (``-``: stdout).
+
+    ``html``: the page's text, its UTF-8 bytes, or those bytes in pieces
+    (:func:`render_page_parts`), written one after another without joining them.
+
+    Raises:
+        SourceUnavailable: the file cannot be written (directory missing, permissions).
+    """
+    import sys
+
+    if isinstance(html, str | bytes):
+        parts: Sequence[bytes] = [html.encode() if isinstance(html, str) else html]
+    else:
+        parts = html
+    if path == "-":
+        sys.stdout.write(b"".join(parts).decode())
+        sys.stdout.flush()
+        return
+    from pdebug.atomic import atomic_open
+
+    try:
+        with atomic_open(path) as fh:
+            fh.writelines(parts)
+    except OSError as exc:
+        parent = os.path.dirname(os.path.abspath(path))
+        hint = f"directory {parent} does not exist" if not os.path.isdir(parent) else None
+        raise SourceUnavailable(
+            f"{path}: cannot write the report ({exc.strerror or exc})", hint=hint
+        ) from None

@@ -23,6 +23,7 @@ endpoint runs the page draws; cut apart, each part would need the others' keys a
 from __future__ import annotations
 
 import operator
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ class Layout:
     counts: list[int]
     #: the clusters whose endpoints are kept as columns (``_endpoint_buckets``), or None
     buckets: list[list[tuple[int, _Endpoints]]] | None
+    #: per bucket of one cluster, what its run is before the table's rows are read
+    #: (:func:`_run_facts`; None for the others); None: worked out when they are
+    facts: list[_RunFacts | None] | None = None
 
 
 class Graph:
@@ -321,6 +325,7 @@ class Graph:
         self,
         endpoint_rows: Sequence[Sequence[Any]] | None = None,
         layout: Layout | None = None,
+        index: RowIndex | None = None,
     ) -> dict[str, Any]:
         """Compact plain data for the page.
 
@@ -335,11 +340,12 @@ class Graph:
         ``nodes`` and there is no ``endpoints`` key.
 
         ``layout``: :meth:`layout` of this graph, made before the rows were at hand
-        (the graph unchanged since); None: made here.
+        (the graph unchanged since); None: made here. ``index``: :func:`row_index` of
+        ``endpoint_rows``, made where the rows were made; None: made here.
         """
         lay = layout if layout is not None else self.layout()
         nodes, edges, counts = lay.nodes, lay.edges, lay.counts
-        table = _TableRows(endpoint_rows) if endpoint_rows is not None else None
+        table = _TableRows(endpoint_rows, index) if endpoint_rows is not None else None
         if lay.buckets is not None:
             if table is None:
                 runs = [run for bucket in lay.buckets for run in _bucket_runs(bucket)]
@@ -349,7 +355,7 @@ class Graph:
                 edges.extend(ep_edges)
                 counts[ENDPOINT] += len(ep_nodes)
             else:
-                counts[ENDPOINT] += table.add(lay.buckets, nodes)
+                counts[ENDPOINT] += table.add(lay.buckets, nodes, lay.facts)
         out = {
             "kinds": list(KIND_NAMES),
             "nodes": nodes,
@@ -386,10 +392,13 @@ class Graph:
         edges = [[e // width, e % width] for e in codes]
         counts = [len(group) for group in groups]
         buckets = None
+        facts: list[_RunFacts | None] | None = None
         if self._eps:
             first = sum(counts[:CLUSTER])
             buckets = self._endpoint_buckets(keys[first : first + counts[CLUSTER]], first)
-        return Layout(nodes, edges, counts, buckets)
+            # all a lone cluster's run needs but the table's rows, while the worker makes them
+            facts = _layout_facts(buckets, nodes)
+        return Layout(nodes, edges, counts, buckets, facts)
 
     def _endpoint_buckets(
         self, clusters: list[tuple[int, str]], first: int
@@ -503,69 +512,63 @@ class _TableRows:
     sorted as the pairs are.
     """
 
-    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
-        self.rows = rows
+    def __init__(self, rows: Sequence[Sequence[Any]], index: RowIndex | None = None) -> None:
+        self.rows = rows  # read only for a run of listed items
         self.runs: list[list[Any]] = []
         self._by_cluster: dict[str, dict[str, int]] | None = None
         #: node status by EDS status, of the hosts of the runs whose status is None
         self._status: dict[str, str] = {}
         #: CLUSTER name -> group number, for the names runs take their rows from
         self._groups: dict[str, int] = {}
-        ends = [row[0] for row in rows]
-        self._names = [row[3] for row in rows]
-        self.sizes: dict[str, int] = {}
-        if "".join(ends).isascii() and len(set(zip(self._names, ends, strict=True))) == len(rows):
-            self.sizes = Counter(self._names)
+        names, of_row, sizes = index if index is not None else row_index(rows)
+        #: the CLUSTER names in the order met, and each row's as an index into them
+        self._names = names
+        self._of_row = array("I")
+        self._of_row.frombytes(of_row)
+        #: how many rows each CLUSTER name has; empty: no run's nodes are its rows
+        self.sizes: dict[str, int] = dict(zip(names, sizes, strict=True)) if sizes else {}
 
-    def add(self, buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]) -> int:
-        """Add the runs of ``buckets`` (in order); how many endpoint nodes they make."""
+    def add(
+        self,
+        buckets: list[list[tuple[int, _Endpoints]]],
+        nodes: list[list[Any]],
+        facts: list[_RunFacts | None] | None = None,
+    ) -> int:
+        """Add the runs of ``buckets`` (in order); how many endpoint nodes they make.
+
+        A lone cluster's run is ``[ci, status, group]`` when the rows under its hosts'
+        name are its nodes (their number and statuses agree: :func:`_run_facts`), else
+        its items are listed. ``facts``: :attr:`Layout.facts` of these buckets; None:
+        worked out here.
+        """
+        if facts is None:
+            facts = _layout_facts(buckets, nodes)
         made = 0
-        for bucket in buckets:
-            if len(bucket) == 1:
-                ci, eps = bucket[0]
-                run = self._derived(ci, eps, nodes[ci][1])
-                if run is not None:
-                    self.runs.append(run)
-                    made += len(eps.statuses)
-                    continue
+        runs, sizes, groups, status = self.runs, self.sizes, self._groups, self._status
+        for bucket, fact in zip(buckets, facts, strict=True):
+            if fact is not None:
+                ci, listed, n, one, levels, agree = fact
+                if sizes.get(listed) == n:
+                    if levels is not None:
+                        for e, level in levels.items():  # in the order met: the page's bytes
+                            if e not in status:
+                                status[e] = level
+                    if agree:
+                        runs.append([ci, one, groups.setdefault(listed, len(groups))])
+                        made += n
+                        continue
             for ci, eps, order in _bucket_runs(bucket):
-                self.runs.append(self._listed(ci, eps, order, nodes[ci][1]))
+                runs.append(self._listed(ci, eps, order, nodes[ci][1]))
                 made += len(order)
         return made
 
     def said(self) -> dict[str, Any]:
         """What the page carries: ``{"status", "rows", "runs"}`` (see the class)."""
-        return {
-            "status": self._status,
-            "rows": list(map(self._groups.get, self._names)) if self._groups else [],
-            "runs": self.runs,
-        }
-
-    def _derived(self, ci: int, eps: _Endpoints, label: str) -> list[Any] | None:
-        """The run ``[ci, status, group]`` when the rows under the hosts' name are the nodes."""
-        hosts, statuses = eps.hosts, eps.statuses
-        listed = hosts.listed
-        n = len(statuses)
-        if (
-            hosts.live
-            or listed is None
-            or not n
-            or self.sizes.get(listed) != n
-            or eps.suffixes != " in " + label
-        ):
-            return None
-        one: str | None = statuses[0]
-        if statuses.count(statuses[0]) != n:
-            eds = hosts.eds
-            status = self._status
-            for e in dict.fromkeys(eds):  # in the order met: the page's bytes every run
-                if e not in status:
-                    status[e] = level_status(endpoint_health(e))
-            if list(map(status.get, eds)) != statuses:
-                return None
-            one = None
-        group = self._groups.setdefault(listed, len(self._groups))
-        return [ci, one, group]
+        rows: list[int | None] = []
+        if self._groups:
+            group = list(map(self._groups.get, self._names))
+            rows = list(map(group.__getitem__, self._of_row))
+        return {"status": self._status, "rows": rows, "runs": self.runs}
 
     def _listed(self, ci: int, eps: _Endpoints, order: list[int], label: str) -> list[Any]:
         """The run ``[ci, status, items]``: each node a row's index, or the node itself."""
@@ -588,6 +591,70 @@ class _TableRows:
                 items.append([ENDPOINT, addrs[i], statuses[i], eds[i] + suffix, ""])
         shown = [statuses[i] for i in order]
         return [ci, shown[0] if shown.count(shown[0]) == len(shown) else shown, items]
+
+
+#: What a lone cluster's run is, but for the table's rows (:func:`_run_facts`).
+_RunFacts = tuple[int, str, int, str | None, dict[str, str] | None, bool]
+
+
+def _layout_facts(
+    buckets: list[list[tuple[int, _Endpoints]]], nodes: list[list[Any]]
+) -> list[_RunFacts | None]:
+    """:func:`_run_facts` of each bucket of one cluster (None for the others)."""
+    return [
+        _run_facts(b[0][0], b[0][1], nodes[b[0][0]][1]) if len(b) == 1 else None for b in buckets
+    ]
+
+
+def _run_facts(ci: int, eps: _Endpoints, label: str) -> _RunFacts | None:
+    """What :meth:`_TableRows.add` reads of one cluster's endpoints, before the rows.
+
+    ``(ci, listed, n, one, levels, agree)``: the cluster node's index; the CLUSTER name
+    its rows are under and how many hosts it has; their one status, or None when they
+    differ: then ``levels``, each EDS status met (in that order) with its node status,
+    and ``agree``, whether those give each host's status. None: the run never takes its
+    nodes from the rows (live flags, no listed name, no host, or a detail that is not
+    ``STATUS in CLUSTER``).
+    """
+    hosts, statuses = eps.hosts, eps.statuses
+    listed = hosts.listed
+    n = len(statuses)
+    if hosts.live or listed is None or not n or eps.suffixes != " in " + label:
+        return None
+    if statuses.count(statuses[0]) == n:
+        return ci, listed, n, statuses[0], None, True
+    eds = hosts.eds
+    levels = {e: level_status(endpoint_health(e)) for e in dict.fromkeys(eds)}
+    return ci, listed, n, None, levels, list(map(levels.get, eds)) == statuses
+
+
+#: What :class:`_TableRows` reads of all the endpoints table's rows (:func:`row_index`).
+RowIndex = tuple[list[str], bytes, list[int] | None]
+
+
+def row_index(rows: Sequence[Sequence[Any]]) -> RowIndex:
+    """What :class:`_TableRows` needs of every row, as plain data ``marshal`` carries.
+
+    ``(names, of_row, sizes)``: the CLUSTER names in the order met; each row's name as
+    an index into them (``array("I")`` bytes); and how many rows each name has, or None
+    when a run can never be a group of rows: some ENDPOINT is not ASCII (the page would
+    sort it otherwise than Python), or a CLUSTER and ENDPOINT pair repeats. ``pdebug
+    report``'s worker makes it with the endpoints table, so the parent's part after the
+    join does not go over the 50k rows (on the 5k-service dump).
+    """
+    names = list(map(_CLUSTER_CELL, rows))
+    ends = list(map(_ENDPOINT_CELL, rows))
+    number = {name: i for i, name in enumerate(dict.fromkeys(names))}
+    of_row = array("I", map(number.__getitem__, names))
+    sizes: list[int] | None = None
+    if "".join(ends).isascii() and len(set(zip(names, ends, strict=True))) == len(rows):
+        counted = Counter(names)
+        sizes = [counted[name] for name in number]
+    return list(number), of_row.tobytes(), sizes
+
+
+_ENDPOINT_CELL = operator.itemgetter(0)
+_CLUSTER_CELL = operator.itemgetter(3)
 
 
 def expand(graph: dict[str, Any], tables: list[dict[str, Any]]) -> dict[str, Any]:

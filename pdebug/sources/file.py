@@ -288,7 +288,7 @@ class Input:
         except IsADirectoryError:
             raise InvalidInput(
                 f"{label}: is a directory, not a dump file",
-                hint="pass the config_dump JSON file inside it",
+                hint="pass the config_dump JSON file inside it" + _json_inside(self.path),
             ) from None
         except PermissionError:
             raise SourceUnavailable(
@@ -451,3 +451,22 @@ def read_file(path: str) -> tuple[Buffer, str]:
     """
     with open_input(path) as opened:
         return opened.read_all(), opened.label
+
+
+def _json_inside(path: str) -> str:
+    """``: DIR/a.json, DIR/b.json`` for the error on a directory (its first 1000 entries)."""
+    import itertools
+
+    try:
+        with os.scandir(path) as entries:
+            names = sorted(
+                e.name
+                for e in itertools.islice(entries, 1000)
+                if e.name.endswith((".json", ".json.gz", ".yaml", ".yml")) and e.is_file()
+            )
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    more = f" ({len(names)} in all)" if len(names) > 3 else ""
+    return ": " + ", ".join(os.path.join(path, n) for n in names[:3]) + more

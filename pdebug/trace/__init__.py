@@ -65,8 +65,9 @@ The rules are Envoy's (checked against a real Envoy 1.40 by ``tests/test_trace_e
   The rules are in :mod:`.filters` and :mod:`.rbac`.
 * **Rewrites and mirrors.** The router rewrites the path (``prefix_rewrite``,
   ``regex_rewrite``, a URI template) and the Host after the filters ran, so the route
-  and filters see the request as sent; each mirror gets a copy of the rewritten request,
-  its Host suffixed ``-shadow`` (:mod:`.rewrites`).
+  and filters see the request as sent, and says so in ``x-envoy-original-path`` and
+  ``x-envoy-original-host`` unless ``suppress_envoy_headers``; each mirror gets a copy of
+  the rewritten request, its Host suffixed ``-shadow`` (:mod:`.rewrites`).
 * **Action and cluster.** A missing cluster or one with no endpoints answers 503; below
   50% healthy endpoints Envoy is in panic mode and sends to all of them.
 * **Unknown.** What the dump does not hold (a section, EDS) is never taken as a failure:

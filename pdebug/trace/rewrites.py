@@ -13,6 +13,14 @@ Checked against Envoy 1.40 by ``tests/test_trace_left.py``:
   header's value when the request has it (else the Host stays); ``host_rewrite_path_regex``
   substitutes in the path; ``auto_host_rewrite`` takes the endpoint's DNS name (a
   STRICT_DNS or LOGICAL_DNS cluster's; other clusters leave the Host).
+* With a path rewrite (whatever it gives, even the same path) the router adds
+  ``x-envoy-original-path`` (the path before it, query included); with a Host rewrite
+  (any of the four above, when it gives a Host) ``x-envoy-original-host`` (the Host
+  before it); neither when the router has ``suppress_envoy_headers``. A rewritten Host
+  is appended to ``x-forwarded-host`` with ``append_x_forwarded_host`` (comma-joined,
+  not when it is that header's last value already), suppressed or not. The route's
+  header edits come first: ``host_rewrite_header`` reads a header they added (checked
+  against Envoy 1.40 by ``tests/test_leftovers8.py``).
 * ``request_mirror_policies`` send a copy of the rewritten request to each mirror's
   cluster (its share by ``runtime_fraction``'s default, 100% without one), Host suffixed
   ``-shadow`` (before the port) unless ``disable_shadow_host_suffix_append``; the
@@ -46,14 +54,30 @@ class Upstream:
     how: list[str] = field(default_factory=list)
     #: what pdebug cannot tell (the rewrite is not shown)
     caveats: list[str] = field(default_factory=list)
+    #: the headers the router adds for the rewrites (``x-envoy-original-path``...)
+    added: dict[str, list[str]] = field(default_factory=dict)
+
+
+ORIGINAL_PATH = "x-envoy-original-path"
+ORIGINAL_HOST = "x-envoy-original-host"
+FORWARDED_HOST = "x-forwarded-host"
 
 
 def upstream_request(
-    route: s.Route, act: s.RouteAction, http: HttpRequest, prefix: str | None
+    route: s.Route,
+    act: s.RouteAction,
+    http: HttpRequest,
+    prefix: str | None,
+    headers: dict[str, list[str]] | None = None,
 ) -> Upstream:
-    """The path and Host the route's rewrites give the upstream."""
+    """The path and Host the route's rewrites give the upstream.
+
+    ``headers``: the request's headers after the route's header edits (the router
+    applies those first; ``host_rewrite_header`` reads them), ``http``'s when None.
+    """
     path, query = http.path_only, http.query
     out = Upstream(http.path, http.authority)
+    path_rewritten = True  # Envoy gives a new path (the same one, maybe) and says so
     if act.prefix_rewrite is not None and prefix is not None:
         path = act.prefix_rewrite + path[len(prefix) :]
         out.how.append(f"prefix_rewrite {prefix} -> {act.prefix_rewrite}")
@@ -64,39 +88,84 @@ def upstream_request(
         elif rewritten != path:
             out.how.append("regex_rewrite")
             path = rewritten
+        else:
+            out.how.append("regex_rewrite matches nothing: path kept")
     elif is_set(act.path_rewrite_policy):
         rewritten, why = _template_rewrite(route, act.path_rewrite_policy, path)
         if rewritten is None:
-            out.caveats.append(f"path_rewrite_policy not applied to the path shown: {why}")
+            path_rewritten = False
+            out.caveats.append(
+                f"path_rewrite_policy not applied to the path shown: {why} (nor "
+                f"{ORIGINAL_PATH}, which Envoy adds when it applies)"
+            )
         else:
             out.how.append(why)
             path = rewritten
+    else:
+        path_rewritten = False
     out.path = path + (f"?{query}" if query else "")
+    if path_rewritten:
+        out.added[ORIGINAL_PATH] = [http.path]
+    given = (lambda name: headers.get(name.lower(), [])) if headers is not None else http.values
+    host = None  # the Host the route sets (Envoy sets none that is empty)
     if act.host_rewrite_literal:
-        out.host = act.host_rewrite_literal
+        host = act.host_rewrite_literal
         out.how.append("host_rewrite_literal")
     elif act.host_rewrite_header:
-        values = http.values(act.host_rewrite_header)
+        values = given(act.host_rewrite_header)
         if values and values[0]:
-            out.host = values[0]
+            host = values[0]
             out.how.append(f"host_rewrite_header {act.host_rewrite_header.lower()}")
         else:
             out.how.append(
                 f"host_rewrite_header {act.host_rewrite_header.lower()} is absent: Host kept"
             )
     elif is_set(act.host_rewrite_path_regex):
-        host = _regex_rewrite(act.host_rewrite_path_regex, http.path_only)
-        if host is None:
-            out.caveats.append("host_rewrite_path_regex not applied to the Host shown")
-        else:
-            out.host = host
+        found = _regex_rewrite(act.host_rewrite_path_regex, http.path_only)
+        if found is None:
+            out.caveats.append(
+                f"host_rewrite_path_regex not applied to the Host shown (nor {ORIGINAL_HOST}, "
+                "which Envoy adds when it gives a Host)"
+            )
+        elif found:
+            host = found
             out.how.append("host_rewrite_path_regex")
+        else:
+            out.how.append("host_rewrite_path_regex gives an empty Host: Host kept")
     elif act.auto_host_rewrite:
         out.how.append(
             "auto_host_rewrite: the endpoint's DNS name for a STRICT_DNS or LOGICAL_DNS "
             "cluster (other clusters keep the Host)"
         )
+    if host is not None:
+        out.host = host
+        host_rewritten(out, act, http.authority, given(FORWARDED_HOST) or [])
     return out
+
+
+def host_rewritten(up: Upstream, act: s.RouteAction, before: str, forwarded: list[str]) -> None:
+    """The headers the router adds when a route rewrites the Host (``before`` it was)."""
+    up.added[ORIGINAL_HOST] = [before]
+    if act.append_x_forwarded_host and before:
+        joined = ",".join(forwarded)  # the values the request has, as Envoy joins them
+        if not joined or joined.split(",")[-1] != before:
+            joined = f"{joined},{before}" if joined else before
+        up.added[FORWARDED_HOST] = [joined]
+
+
+def envoy_added(up: Upstream, suppressed: bool | None) -> dict[str, list[str]]:
+    """What the router adds for ``up``'s rewrites, as shown: redacted, suppressed or not.
+
+    ``suppressed``: the router's ``suppress_envoy_headers`` (None: unknown, said by the
+    caller). ``x-forwarded-host`` is added either way.
+    """
+    from pdebug.redact import redact_text
+
+    return {
+        name: [redact_text(v) for v in values]
+        for name, values in up.added.items()
+        if not (suppressed and name.startswith("x-envoy-"))
+    }
 
 
 def mirrors(act: s.RouteAction, host: str) -> list[str]:
@@ -147,6 +216,9 @@ class HeaderEdits:
     #: the levels that edited, in Envoy's order: ``route``, ``virtual host vh``, ...
     where: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    #: every header of the request after the edits, as they are (never shown: what the
+    #: router's Host rewrite reads)
+    after: dict[str, list[str]] = field(default_factory=dict)
 
 
 Level = tuple[str, list[str], list[msgspec.Raw]]
@@ -250,6 +322,7 @@ def header_edits(levels: list[Level], http: HttpRequest) -> HeaderEdits:
             current.setdefault(key, []).append(value)
     from pdebug.redact import REDACTED, redact_text, secret_header
 
+    out.after = current
     # a removal says something only of a header the request had or a level added
     out.headers = {k: v for k, v in out.headers.items() if k in http.headers or k in added}
     for key in out.headers:

@@ -177,6 +177,9 @@ class Tracer:
         #: of: set by :meth:`http` with the view routes and filters see.
         self.client_http: HttpRequest | None = None
         self.unsure_headers: tuple[tuple[str, str], ...] = ()
+        #: The router's ``suppress_envoy_headers`` (no ``x-envoy-original-path``...);
+        #: None when its config cannot be read.
+        self.suppress_envoy: bool | None = False
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
         #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
         self.mesh = (
@@ -896,6 +899,7 @@ class Tracer:
         escaped = self.escaped_slashes(hcm)
         if escaped is not None:
             return escaped
+        self.suppress_envoy = _suppresses_envoy_headers(hcm)
         # the connection manager's view, built once: routes and filters both see it
         self.client_http = _router_view(req, hcm, conn)
         # whether the client presents a certificate: a mesh peer's sidecar does
@@ -911,9 +915,23 @@ class Tracer:
         self.rc_plugins = rc.cluster_specifier_plugins
         if rc.internal_only_headers:
             internal = client_internal(self.client_http, hcm, conn.source_ip)[0]
+            before = (http, self.unsure_headers)
             http, self.unsure_headers = internal_only(
                 http, self.unsure_headers, rc.internal_only_headers, internal
             )
+            if self._scope_key_touched(hcm, before[0], http):
+                # Envoy 1.40 looks the scope up again once they are gone: a key built
+                # from one of them finds another scope, or none (checked by leftovers8)
+                self.notes.append(
+                    f"route configuration {rc.name or '(inline)'} has a scope key header "
+                    "in its internal_only_headers: Envoy removes it (unless the client is "
+                    "internal), then looks the scope up again without it"
+                )
+                rc = self._scoped(hcm, http)
+                if isinstance(rc, Verdict):
+                    return rc
+                self.current_rc = rc
+                self.rc_plugins = rc.cluster_specifier_plugins
         authority = http.authority
         vhost_host = authority
         shown = authority
@@ -1217,6 +1235,27 @@ class Tracer:
             return rc
         return self._rds(scope.route_configuration_name, how)
 
+    def _scope_key_touched(
+        self, hcm: s.HttpConnectionManager, before: HttpRequest, after: HttpRequest
+    ) -> bool:
+        """Whether a scope key header ``before`` had is gone or unsure in ``after``.
+
+        Only for a route config found by its scope (SRDS): ``internal_only_headers`` took
+        the header, so Envoy's second look-up of the scope may find another one.
+        """
+        if hcm.route_config is not None or (hcm.rds is not None and hcm.rds.route_config_name):
+            return False
+        if not is_set(hcm.scoped_routes):
+            return False
+        sr = plain_json(hcm.scoped_routes, "scoped_routes")
+        unsure = dict(self.unsure_headers)
+        for builder in scoped.get(scoped.get(sr, "scope_key_builder"), "fragments") or []:
+            key = str(scoped.get(scoped.get(builder, "header_value_extractor"), "name", ""))
+            key = key.lower()
+            if key in before.headers and (key not in after.headers or MAYBE_GONE + key in unsure):
+                return True
+        return False
+
     def _unsure_scope_key(self, sr: Any) -> str | None:
         """Why a scope key fragment reads a header only Envoy knows the value of, if one does."""
         for builder in scoped.get(scoped.get(sr, "scope_key_builder"), "fragments") or []:
@@ -1507,8 +1546,10 @@ class Tracer:
         """
         from pdebug.trace.rewrites import (
             edits_text,
+            envoy_added,
             header_edits,
             header_levels,
+            host_rewritten,
             mirrors,
             upstream_request,
         )
@@ -1523,37 +1564,59 @@ class Tracer:
         for wc in ways:
             through = f"through weighted cluster {wc.name}: " if wc and len(ways) > 1 else ""
             detail: dict[str, Any] = {"cluster": wc.name} if wc and len(ways) > 1 else {}
-            up = upstream_request(route, act, http, prefix)
-            route_host = any(h.startswith(("host_", "auto_host")) for h in up.how)
-            if wc is not None and wc.host_rewrite_literal and not route_host:
-                up.host = wc.host_rewrite_literal
-                up.how.append(f"weighted cluster {wc.name}'s host_rewrite_literal")
+            # the router edits the headers first; the Host and path rewrites read them
+            levels = header_levels(self.current_rc, self.current_vhost, route, wc)
+            edits = header_edits(levels, http) if levels else None
+            up = upstream_request(route, act, http, prefix, edits.after if edits else None)
+            route_host = "x-envoy-original-host" in up.added  # the route set a Host
+            forwarded = (edits.after if edits else http.headers).get("x-forwarded-host", [])
+            # a weighted cluster's Host comes first and is no rewrite (Envoy sets it
+            # alone); the route's own rewrite then replaces it, saying so
+            before = http.authority
+            if wc is not None and wc.host_rewrite_literal:
+                before = wc.host_rewrite_literal
+                if route_host:
+                    host_rewritten(up, act, before, forwarded)
+                else:
+                    up.host = before
+                    up.how.append(f"weighted cluster {wc.name}'s host_rewrite_literal")
             self.notes.extend(up.caveats)
             cluster = act.cluster or (wc.name if wc is not None else "")
-            if up.how and up.how[-1].startswith("auto_host_rewrite") and cluster:
+            auto = [i for i, h in enumerate(up.how) if h.startswith("auto_host_rewrite")]
+            if auto and cluster:
+                # the router's, when it picks the endpoint: after every other Host
                 names = self._dns_names(cluster)
                 if names is not None:
                     up.host = names[0] if len(names) == 1 else up.host
-                    up.how[-1] = (
+                    up.how[auto[0]] = (
                         f"auto_host_rewrite: the endpoint's DNS name ({', '.join(names)})"
                         if names
                         else f"auto_host_rewrite: Host kept, {cluster} is not a DNS cluster"
                     )
+                    if names:
+                        host_rewritten(up, act, before, forwarded)
             first_host = up.host if first_host is None else first_host
             if up.how:
+                added = envoy_added(up, self.suppress_envoy)
+                said = "; ".join(f"{k}: {', '.join(map(repr, v))}" for k, v in added.items())
+                if self.suppress_envoy is None and up.added:
+                    self.notes.append(
+                        "the router's config is not readable: whether it adds "
+                        "x-envoy-original-path/-host (suppress_envoy_headers) is not known"
+                    )
+                shown: dict[str, Any] = {"path": up.path, "host": up.host}
+                if added:
+                    shown["headers"] = added
                 self.step(
                     "action",
                     "rewrite",
                     True,
                     f"{through}the upstream sees path {up.path}, Host {up.host} "
-                    f"({'; '.join(up.how)})",
-                    path=up.path,
-                    host=up.host,
+                    f"({'; '.join(up.how)})" + (f"; Envoy adds {said}" if said else ""),
+                    **shown,
                     **detail,
                 )
-            levels = header_levels(self.current_rc, self.current_vhost, route, wc)
-            if levels:
-                edits = header_edits(levels, http)
+            if edits is not None:
                 self.notes.extend(edits.caveats)
                 self.step(
                     "action",
@@ -1905,6 +1968,29 @@ DFP_CLUSTER = "envoy.clusters.dynamic_forward_proxy"
 def _api_only(lst: ListenerEntry) -> bool:
     """Whether ``lst`` is an API listener only (no filter chain): nothing binds a socket."""
     return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
+
+
+def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
+    """The router's ``suppress_envoy_headers`` (the last HTTP filter); None: unreadable."""
+    routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
+    if not routers:
+        return False
+    raw = filter_config(routers[-1])
+    if b"uppress" not in bytes(raw):
+        return False
+    from pdebug.errors import InvalidInput
+
+    try:
+        config = fl.config_of(raw, "the router filter")
+    except InvalidInput:
+        return None
+    value = config.get("suppress_envoy_headers", False)
+    return value if isinstance(value, bool) else None
+
+
+def _is_router(f: s.TypedExtension) -> bool:
+    head = memoryview(f.typed_config)[:200].tobytes()
+    return b".router.v3.Router" in head or b".router.v2.Router" in head
 
 
 def _evaluated(f: s.TypedExtension) -> bool:

@@ -222,7 +222,7 @@ def eds_view(data: ProxyData, flt: EndpointFilter, prefix: str = "") -> ViewResu
     """Istioctl's eds table: NAME STATUS LOCALITY CLUSTER (header only when empty)."""
     table = Table(EDS_COLUMNS, header_when_empty=True, empty_message="No endpoints found.")
     table.rows = eds_cells(data, flt, prefix)
-    note = None if table.rows or flt.empty else "No endpoints match the filter."
+    note = None if table.rows or flt.empty else _eds_no_match(flt)
     dump = data.need_dump("the eds view")
     if not dump.has("endpoints"):  # istioctl prints the header alone: unknown, not none
         note = (
@@ -408,6 +408,22 @@ def endpoints_view(data: ProxyData, flt: EndpointFilter, wide: bool = False) -> 
     return ViewResult(table, lambda: [health.raw_status(i) for i in indexes], note)
 
 
+def _eds_no_match(flt: EndpointFilter) -> str:
+    """Said when the eds filters leave no endpoint; a bare ``--address IP`` is named.
+
+    istioctl's eds ``--address`` is ``IP:PORT`` (its endpoint ``--address`` the IP alone),
+    so ``--address 10.0.0.1`` matches nothing there and here. (An IPv6 address is written
+    ``::1:9080`` there, so one without a port cannot be told from one with it.)
+    """
+    address = flt.address or ""
+    if address and ":" not in address and "/" not in address:  # an IPv4 or a name alone
+        return (
+            "No endpoints match the filter: --address is IP:PORT here, as istioctl's eds "
+            f"(e.g. --address {address}:9080; pdebug endpoints takes the IP alone)."
+        )
+    return _unknown_status(flt) or "No endpoints match the filter."
+
+
 def _no_match(flt: EndpointFilter) -> str:
     """Said when the filters leave no endpoint; an ``--address IP:PORT`` is named.
 
@@ -421,7 +437,25 @@ def _no_match(flt: EndpointFilter) -> str:
             f"No endpoints match the filter: --address is the IP alone, as istioctl's "
             f"(--address {ip.strip('[]')} --port {port})."
         )
-    return "No endpoints match the filter."
+    return _unknown_status(flt) or "No endpoints match the filter."
+
+
+#: Envoy's HealthStatus names: what EDS and /clusters say, and all --status can match.
+HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "DRAINING", "TIMEOUT", "DEGRADED", "UNKNOWN")
+
+
+def _unknown_status(flt: EndpointFilter) -> str | None:
+    """The note for a ``--status`` no endpoint can have (a typo reads as "none is").
+
+    ``--status unhealty`` matched nothing and said only that: read mid-outage as "no
+    endpoint is unhealthy".
+    """
+    if flt.status is None or flt.status.upper() in HEALTH_STATUSES:
+        return None
+    return (
+        f"No endpoints match the filter: --status {flt.status!r} is no health status "
+        f"Envoy has ({', '.join(HEALTH_STATUSES)})."
+    )
 
 
 def _eds_endpoint_rows(data: ProxyData, flt: EndpointFilter) -> list[EdsRow]:

@@ -113,6 +113,14 @@ def view(
     rows = (items(data) if sec is not None else []) + extra
     if not rows:
         return ViewResult(Lines("No secret items to show."), objects)
+    unread = [r for r in rows if r.file and r.cert.not_after is None]
+    if unread:  # istioctl's VALID CERT false reads as "expired" (istio/istio#28099)
+        notes += [
+            f"secret {r.name}: its certificate is the file {r.file} on the proxy, not in "
+            "the dump: VALID CERT false means pdebug could not read it, not that it expired."
+            for r in unread[:3]
+        ]
+        note = "\n".join(notes)
     with_td = all(r.trust_domain for r in rows)
     cols = [
         Column("RESOURCE NAME"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pdebug.model.stats import Stat, parse, rejected, select
+from pdebug.model.stats import Stat, known, parse, rejected, select
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -28,12 +28,14 @@ NEVER_WRITTEN = (
 
 
 def view(stats: list[Stat], pattern: str | None, usedonly: bool = False) -> ViewResult:
-    """NAME VALUE (wide: TYPE when the format says it).
+    """NAME VALUE (wide: TYPE when the format says it); a stat without a value is left out.
 
-    ``usedonly``: ``stats`` are only those written since the proxy started (a bundle's
-    manifest says ``"stats": "usedonly"``): the note says an absent stat is zero, and a
-    ``pattern`` that matches none names no missing stat but zeros.
+    :func:`unknown_note` says how many were left out. ``usedonly``: ``stats`` are only
+    those written since the proxy started (a bundle's manifest says ``"stats":
+    "usedonly"``): the note says an absent stat is zero, and a ``pattern`` that matches
+    none names no missing stat but zeros.
     """
+    stats, _ = known(stats)
     rows = select(stats, pattern)
     table = Table(_COLUMNS, empty_message="No stats found.")
     table.rows.extend((s.name, s.value, s.kind) for s in rows)
@@ -49,6 +51,20 @@ def view(stats: list[Stat], pattern: str | None, usedonly: bool = False) -> View
         return _redacted(rows, plain)
 
     return ViewResult(table, objects, note, redacted=True)
+
+
+def unknown_note(stats: list[Stat], pattern: str | None, label: str) -> str | None:
+    """The stderr line saying how many stats (of those ``pattern`` selects) have no value."""
+    from pdebug.render.escape import escape_text
+
+    count = len([s for s in select(stats, pattern) if s.unknown])
+    if not count:
+        return None
+    what = "stat has" if count == 1 else "stats have"
+    return (
+        f"note: {count} {what} no value in {escape_text(label)} (an older pdebug's "
+        "redaction replaced it with [redacted]), not shown; capture again to see them"
+    )
 
 
 def _redacted(rows: list[Stat], plain: list[dict[str, str]]) -> Any:
@@ -79,4 +95,13 @@ def _redacted(rows: list[Stat], plain: list[dict[str, str]]) -> Any:
     return out
 
 
-__all__ = ["NEVER_WRITTEN", "USED_ONLY", "Stat", "parse", "rejected", "select", "view"]
+__all__ = [
+    "NEVER_WRITTEN",
+    "USED_ONLY",
+    "Stat",
+    "parse",
+    "rejected",
+    "select",
+    "unknown_note",
+    "view",
+]

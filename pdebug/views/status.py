@@ -171,8 +171,12 @@ def view(
     flt: StatusFilter | None = None,
     layout: str = "auto",
     now: datetime | None = None,
+    shown: bool = False,
 ) -> ViewResult:
     """The status table of every proxy that passes ``flt``, in ``layout``.
+
+    ``shown``: the output shows each proxy's out-of-sync types (-o wide, json, yaml), so
+    no note says which are (see :func:`_out_of_sync_note`).
 
     ``auto`` is :func:`default_layout`: istioctl's table for the kind of answer.
 
@@ -204,7 +208,32 @@ def view(
         note = f"No proxies found in {doc.label}."
         if every:
             note = f"No proxies in namespace {flt.namespace!r} ({len(every)} in other namespaces)."
+    else:
+        note = None if shown else _out_of_sync_note(proxies, layout)
     return ViewResult(table, lambda: doc.raw_with(proxies), note)
+
+
+def _out_of_sync_note(proxies: list[ProxySync], layout: str) -> str | None:
+    """A line naming the proxies istiod says are out of sync, when the table hides it.
+
+    istioctl's SUBSCRIBED TYPES table (the ``types`` layout, its default for the xDS
+    answer) shows no STALE or ERROR at all: every row reads like a healthy one
+    (istio/istio#13492, #51612). The other layouts show each type's state in its cell.
+    """
+    if layout != "types":
+        return None
+    bad = [p for p in proxies if any(t.status in OUT_OF_SYNC for t in p.types.values())]
+    if not bad:
+        return None
+    names = ", ".join(p.name for p in bad[:3]) + (
+        f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    )
+    return (
+        f"note: {len(bad)} of {len(proxies)} prox{'y' if len(proxies) == 1 else 'ies'} "
+        f"out of sync with istiod, which this table does not show: {names}; -o wide names "
+        "the types (STALE: a push not acknowledged, slow or rejected), since when and "
+        "istiod's error; pdebug diff POD shows what differs"
+    )
 
 
 def _table(proxies: list[ProxySync], layout: str, now: datetime) -> Table:

@@ -75,8 +75,6 @@ def table_builders(
     them, on a big dump in forked workers (:mod:`pdebug.parallel`) while it draws the
     topology. Each builder returns the table as :func:`plain_table` makes it.
     """
-    from pdebug.views import clusters, endpoints, listeners, routes, secrets
-
     dump = proxy.dump
 
     def cost(kind: str) -> float:
@@ -86,39 +84,49 @@ def table_builders(
     if dump is not None:
         sockets = dump.section_bytes("clusters") + dump.section_bytes("listeners")
 
+    # Each builder imports its view: in ``pdebug report`` the worker does, after the fork,
+    # not the parent before it (where it would be on the serial start of the run).
+    def clusters_table() -> dict[str, Any]:
+        from pdebug.views import clusters
+
+        return plain_table(
+            "clusters", "Clusters", lambda: clusters.view(proxy, clusters.ClusterFilter(), True)
+        )
+
+    def listeners_table() -> dict[str, Any]:
+        from pdebug.views import listeners
+
+        return plain_table(
+            "listeners",
+            "Listeners",
+            lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
+        )
+
+    def routes_table() -> dict[str, Any]:
+        from pdebug.views import routes
+
+        return plain_table(
+            "routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)
+        )
+
+    def endpoints_table() -> dict[str, Any]:
+        from pdebug.views import endpoints
+
+        return plain_table(
+            "endpoints",
+            "Endpoints",
+            lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
+        )
+
+    def secrets_table() -> dict[str, Any]:
+        from pdebug.views import secrets
+
+        return plain_table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now))
+
     return [
-        (
-            cost("clusters"),
-            lambda: plain_table(
-                "clusters",
-                "Clusters",
-                lambda: clusters.view(proxy, clusters.ClusterFilter(), True),
-            ),
-        ),
-        (
-            cost("listeners"),
-            lambda: plain_table(
-                "listeners",
-                "Listeners",
-                lambda: listeners.view(proxy, listeners.ListenerFilter(), True),
-            ),
-        ),
-        (
-            cost("routes"),
-            lambda: plain_table(
-                "routes", "Routes", lambda: routes.view(proxy, routes.RouteFilter(), True)
-            ),
-        ),
-        (
-            cost("endpoints"),
-            lambda: plain_table(
-                "endpoints",
-                "Endpoints",
-                lambda: endpoints.endpoints_view(proxy, endpoints.EndpointFilter(), True),
-            ),
-        ),
-        (
-            cost("secrets") + sockets * _SOCKETS_COST,
-            lambda: plain_table("secrets", "Secrets", lambda: secrets.view(proxy, True, now=now)),
-        ),
+        (cost("clusters"), clusters_table),
+        (cost("listeners"), listeners_table),
+        (cost("routes"), routes_table),
+        (cost("endpoints"), endpoints_table),
+        (cost("secrets") + sockets * _SOCKETS_COST, secrets_table),
     ]
