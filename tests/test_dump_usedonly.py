@@ -17,7 +17,6 @@ import io
 import json
 import tarfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -82,7 +81,12 @@ class _Recording(Admin):
         self.arrived = threading.Event()
 
     def respond(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
-        self.arrived.set()
+        try:
+            return self._answer(request)
+        finally:
+            self.arrived.set()  # once the path is in ``asked``
+
+    def _answer(self, request: BaseHTTPRequestHandler) -> tuple[int, bytes, str]:
         if self.drop_first:  # the first answer never comes: the connection just closes
             self.drop_first = False
             self.asked.append(request.path)
@@ -103,8 +107,7 @@ def _first_get_before_capture(monkeypatch: pytest.MonkeyPatch, admin: _Recording
     real = capture.capture_proxy
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        admin.arrived.wait(5)  # the request is on its way (sent) or was never sent
-        time.sleep(0.05)
+        admin.arrived.wait(5)  # the request was sent ahead (or never: then 5 s and [])
         seen.append(list(admin.asked))
         return real(*args, **kwargs)
 
