@@ -81,7 +81,10 @@ class ProxyEntry:
 
     ``pod``/``namespace``/``node``/``status`` are written by snapshots (and written
     together: ``pod`` set means a snapshot entry); ``dump`` writes ``name``, ``source``,
-    ``files`` and ``errors`` only. ``kind`` is ``sidecar`` (not written) or ``ztunnel``.
+    ``files``, ``errors`` and ``stats``. ``kind`` is ``sidecar`` (not written) or
+    ``ztunnel``. ``stats`` (when ``stats.txt`` is saved, #17): ``usedonly`` (only the stats
+    written since the proxy started; one not saved is zero) or ``all``; absent in older
+    bundles, which hold every stat.
     """
 
     name: str
@@ -95,6 +98,7 @@ class ProxyEntry:
     sync: Any = None  # {TYPE: STATE} as written; old bundles may hold a string
     istiod_error: str | None = None
     kind: str = "sidecar"
+    stats: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -136,6 +140,7 @@ class ProxyEntry:
             sync=entry.get("sync"),
             istiod_error=_str(entry.get("istiod_error")),
             kind=_str(entry.get("kind")) or "sidecar",
+            stats=_str(entry.get("stats")),
         )
 
     def plain(self) -> Json:
@@ -153,6 +158,8 @@ class ProxyEntry:
             out["istiod_error"] = self.istiod_error
         if self.kind != "sidecar":
             out["kind"] = self.kind
+        if self.stats is not None:
+            out["stats"] = self.stats
         return out
 
 
@@ -239,6 +246,18 @@ def proxy_entries(manifest: Json) -> list[Json]:
         for p in manifest.get("proxies") or []
         if isinstance(p, dict) and isinstance(p.get("name"), str)
     ]
+
+
+def stats_saved(manifest: Json, proxy: str) -> str | None:
+    """The ``stats`` of proxy ``proxy``'s entry: ``usedonly``, ``all``, or None (not said).
+
+    ``usedonly``: its ``stats.txt`` holds only the stats written since the proxy started
+    (``pdebug dump``/``snapshot`` without ``--all-stats``, #17); a stat not in it is zero.
+    """
+    for entry in proxy_entries(manifest):
+        if entry["name"] == proxy:
+            return _str(entry.get("stats"))
+    return None
 
 
 def capture_facts(manifest: Json) -> dict[str, str]:

@@ -61,7 +61,8 @@ class _StatsAdmin(Admin):
 def _bundle(pdebug, tmp_path: Path, stats: bytes) -> Path:
     out = tmp_path / "old.tar.gz"
     with _StatsAdmin(stats) as admin:
-        result = pdebug("dump", admin.url, "-o", str(out), "--timeout", "5")
+        # every stat, as bundles were saved before perflive6 (#17)
+        result = pdebug("dump", admin.url, "-o", str(out), "--timeout", "5", "--all-stats")
     assert result.code == 0, result.err
     assert _member(out, "stats.txt") == stats  # the bundle holds the old lines as they were
     return out

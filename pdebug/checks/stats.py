@@ -53,7 +53,12 @@ def check_update_rejected(ctx: Context, this: Check) -> Iterator[Finding]:
     from pdebug.model import stats as v
 
     assert ctx.proxy.stats is not None
-    stats = v.parse(ctx.proxy.stats, f"{ctx.proxy.source} /stats")
+    raw = ctx.proxy.stats
+    if len(raw) < 4096 and not bytes(raw).strip():
+        # no stat at all: a capture of the stats written (/stats?usedonly, #17) before any
+        # was, as the capture keeps an empty answer; a counter not there is zero
+        return
+    stats = v.parse(raw, f"{ctx.proxy.source} /stats")
     found, unknown = v.rejected(stats), v.unknown_rejected(stats)
     names = ", ".join(s.name for s in unknown[:3]) + (
         f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pdebug.cli.options import (
+    AllStatsOpt,
     NoRedactOpt,
     live_options,
     output_file_option,
@@ -38,15 +39,18 @@ def dump_cmd(
         typer.Option("--force", help="Replace the -o file if it exists (refused otherwise)."),
     ] = False,
     no_redact: NoRedactOpt = False,
+    all_stats: AllStatsOpt = False,
     *,
     live: LiveOptions,
 ) -> int:
-    """Save a live proxy's config_dump?include_eds, /clusters, /server_info, /stats for later.
+    """Save a proxy's config_dump?include_eds, /clusters, /server_info, /stats?usedonly for later.
 
-    Every view, diff, check and stats accepts the result as SOURCE (stats shows the
-    update_rejected counters a dump cannot). Secrets are redacted: Envoy
-    already hides private keys; pdebug also hides JWTs, bearer tokens and authorization /
-    cookie header values. The write is atomic; an existing -o file is kept unless --force.
+    The stats are those written since the proxy started (a stat not saved is zero;
+    --all-stats saves every one). Every view, diff, check and stats accepts the result
+    as SOURCE (stats shows the update_rejected counters a dump cannot). Secrets are
+    redacted: Envoy already hides private keys; pdebug also hides JWTs, bearer tokens
+    and authorization / cookie header values. The write is atomic; an existing -o file
+    is kept unless --force.
 
     Example: pdebug dump pod/productpage-v1-abc -n default -o productpage.tar.gz
     """
@@ -71,6 +75,7 @@ def dump_cmd(
             live,
             redact=not no_redact,
             force=force,
+            all_stats=all_stats,
             before_read=(lambda: refuse_terminal("dump", ".tar.gz")) if to_stdout else None,
         )
     print(summary.replace(path, "stdout") if path != output else summary, file=sys.stderr)

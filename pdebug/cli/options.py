@@ -177,6 +177,14 @@ NoRedactOpt = Annotated[
     bool,
     typer.Option("--no-redact", help="Keep tokens and header values (private keys stay hidden)."),
 ]
+AllStatsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-stats",
+        help="Save every stat; by default only those written since the proxy started "
+        "(/stats?usedonly: a stat not saved is zero).",
+    ),
+]
 
 _ISTIOD = "istiod"  # the help panel of the options that find and reach istiod
 IstioNamespaceOpt = Annotated[

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from pdebug.cli.options import (
+    AllStatsOpt,
     IstioNamespaceOpt,
     NoRedactOpt,
     live_options,
@@ -143,6 +144,7 @@ def snapshot_cmd(
         int, typer.Option("--parallel", help="Proxies read at once.", metavar="N", min=1, max=64)
     ] = 8,
     no_redact: NoRedactOpt = False,
+    all_stats: AllStatsOpt = False,
     istio_namespace: IstioNamespaceOpt = "istio-system",
     no_istiod: Annotated[
         bool, typer.Option("--no-istiod", help="Do not ask istiod for its view.")
@@ -160,8 +162,9 @@ def snapshot_cmd(
 ) -> int:
     """Capture every sidecar of a namespace (or a selection) into one bundle, for later.
 
-    Per proxy: config_dump?include_eds, /clusters, /server_info and /certs, and istiod's
-    view of it when istiod answers; a manifest names the pod, namespace, node, sha256 of
+    Per proxy: config_dump?include_eds, /clusters, /server_info, /certs and the stats
+    written since it started (--all-stats: every stat), and istiod's view of it when
+    istiod answers; a manifest names the pod, namespace, node, sha256 of
     each file and what failed. Pods without the sidecar are skipped; a proxy that fails
     (not Running, hanging past --timeout) is recorded and the others go on. Redacted
     unless --no-redact; written atomically (Ctrl-C or SIGTERM leaves nothing, exit 130); an
@@ -186,6 +189,7 @@ def snapshot_cmd(
         istiod=not no_istiod,
         istio_namespace=istio_namespace or "istio-system",
         ambient=ambient,
+        all_stats=all_stats,
     )
     if output == "-":
         if directory is not None:

@@ -31,7 +31,8 @@ def stats_cmd(
 
     A live proxy is asked for /stats?format=json; a file may be a saved /stats,
     /stats?format=json or /stats/prometheus; a pdebug dump or snapshot bundle carries
-    the stats it captured. Wide adds the TYPE (Prometheus input says it).
+    the stats it captured: by default those written since the proxy started (a stat
+    not there is zero; the command says so). Wide adds the TYPE (Prometheus input says it).
 
     Example: pdebug stats pod/productpage-v1-abc -n default --filter update_rejected
 
@@ -45,11 +46,15 @@ def stats_cmd(
 
     fmt = get_format(output)
     v.select([], filter)  # a bad --filter is a usage error before any I/O
-    from pdebug.sources import read_answer
+    from pdebug.sources import open_source
+    from pdebug.sources.spec import spec_of
 
-    body, label = read_answer(proxy.words, proxy.live, "/stats?format=json")
+    with open_source(spec_of(proxy.words), proxy.live) as source:
+        body, label = source.get("/stats?format=json"), source.label
+        # a bundle saved with only the stats written (SourceBase.stats_saved: known once read)
+        usedonly = getattr(source, "stats_saved", None) == "usedonly"
     stats = v.parse(body, label)
-    result = v.view(stats, filter)
+    result = v.view(stats, filter, usedonly)
     text = fmt.render(result)
     if text:
         sys.stdout.write(text)
@@ -57,7 +62,7 @@ def stats_cmd(
     note = result.note
     if note is None and isinstance(result.table, Table) and not result.table.rows:
         note = result.table.empty_message  # as every other view says it
-    if note and not fmt.structured:
+    if note and (not fmt.structured or usedonly):  # what the bundle lacks, in any format
         print(note, file=sys.stderr)
     unknown = v.unknown_note(stats, filter, label)
     if unknown:

@@ -28,14 +28,46 @@ temp files.
 
 from __future__ import annotations
 
-from pdebug.manifest import failed_replicas_note
-from pdebug.snapshot.capture import PATHS, capture_proxy
-from pdebug.snapshot.dump import capture_one
-from pdebug.snapshot.istiod import sync_by_proxy
-from pdebug.snapshot.options import Selection, SnapshotOptions
-from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult, member_name
-from pdebug.snapshot.select import discover
-from pdebug.snapshot.take import take_snapshot
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pdebug.manifest import failed_replicas_note
+    from pdebug.snapshot.capture import PATHS, capture_proxy
+    from pdebug.snapshot.dump import capture_one
+    from pdebug.snapshot.istiod import sync_by_proxy
+    from pdebug.snapshot.options import Selection, SnapshotOptions
+    from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult, member_name
+    from pdebug.snapshot.select import discover
+    from pdebug.snapshot.take import take_snapshot
+
+#: Each name and the module it comes from, imported when first asked for: ``pdebug
+#: dump`` imports :mod:`~pdebug.snapshot.dump` alone, and sends its first GET before
+#: the capture's modules are loaded (#17).
+_FROM = {
+    "failed_replicas_note": "pdebug.manifest",
+    "PATHS": "pdebug.snapshot.capture",
+    "capture_proxy": "pdebug.snapshot.capture",
+    "capture_one": "pdebug.snapshot.dump",
+    "sync_by_proxy": "pdebug.snapshot.istiod",
+    "Selection": "pdebug.snapshot.options",
+    "SnapshotOptions": "pdebug.snapshot.options",
+    "Progress": "pdebug.snapshot.records",
+    "ProxyRecord": "pdebug.snapshot.records",
+    "SnapshotResult": "pdebug.snapshot.records",
+    "member_name": "pdebug.snapshot.records",
+    "discover": "pdebug.snapshot.select",
+    "take_snapshot": "pdebug.snapshot.take",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of :data:`__all__`, from its module (a submodule is imported as usual)."""
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "PATHS",

@@ -12,11 +12,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from pdebug import bundle
 from pdebug.errors import UsageError
-from pdebug.manifest import Manifest, ProxyEntry
-from pdebug.snapshot.capture import DUMP_PATHS, PATHS, TEXT_FIRST, capture_proxy
-from pdebug.snapshot.pack import write_packed
 from pdebug.snapshot.stage import Stage, refuse_existing, umask
 
 if TYPE_CHECKING:
@@ -24,6 +20,13 @@ if TYPE_CHECKING:
 
     from pdebug.sources import LiveOptions
     from pdebug.sources.spec import SourceSpec
+
+
+#: The capture's first GET (:data:`~pdebug.snapshot.capture.TEXT_FIRST`'s first path;
+#: ``NAME.json``: the config dump's), sent as soon as the source is open, before the
+#: capture's code is loaded (#17). tests/test_dump_usedonly.py checks these are the
+#: capture's own.
+FIRST_GET = {False: "/clusters", True: "/config_dump?include_eds"}
 
 
 #: ``pdebug dump``'s gzip level. Level 1: a capture is written while someone waits for
@@ -38,6 +41,7 @@ def capture_one(
     redact: bool = True,
     force: bool = False,
     before_read: Callable[[], object] | None = None,
+    all_stats: bool = False,
 ) -> str:
     """``pdebug dump``: fetch SOURCE's documents and write them to ``output``; a summary line.
 
@@ -45,7 +49,9 @@ def capture_one(
     :func:`~pdebug.sources.spec.word_spec`), or parsed; then ``before_read`` runs (the
     command's checks that come after SOURCE's), then ``output`` is checked.
 
-    ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone.
+    ``NAME.tar.gz`` is a one-proxy bundle; ``NAME.json`` the config dump alone. Its
+    ``stats.txt`` holds the stats written since the proxy started, every stat with
+    ``all_stats`` (the manifest's ``stats`` says which).
 
     Raises:
         UsageError: a wrong extension, or ``output`` exists (and ``force`` is not set).
@@ -72,11 +78,29 @@ def capture_one(
             hint="e.g. pdebug dump http://127.0.0.1:15000 -o proxy.tar.gz",
         )
     as_json = output.endswith(".json")
-    paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
-    stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
+    stage: Stage | None = None
     try:
-        # The label names the pod once the first GET found it: stage under a neutral name.
         with open_source(spec, options) as source:  # closed before the file is written
+            ask_ahead = getattr(source, "ask_ahead", None)  # an admin URL's
+            if ask_ahead is not None:
+                # Envoy builds the first answer while the rest of pdebug loads (#17)
+                ask_ahead(FIRST_GET[as_json])
+            from pdebug import bundle
+            from pdebug.manifest import Manifest, ProxyEntry
+            from pdebug.snapshot.capture import (
+                DUMP_PATHS,
+                PATHS,
+                TEXT_FIRST,
+                capture_proxy,
+                every_stat,
+            )
+            from pdebug.snapshot.pack import write_packed
+
+            paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
+            if all_stats:
+                paths = every_stat(paths)
+            # The label names the pod once the first GET found it: stage under a neutral name.
+            stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
                 optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else _LEVEL,
@@ -94,7 +118,13 @@ def capture_one(
             os.rename(stage.path("proxy"), stage.path(proxy))
             manifest = Manifest.new(source=label)
             manifest.proxies = [
-                ProxyEntry(proxy, label, files=captured.files, errors=captured.errors)
+                ProxyEntry(
+                    proxy,
+                    label,
+                    files=captured.files,
+                    errors=captured.errors,
+                    stats=captured.stats,
+                )
             ]
             members = [
                 (f"{proxy}/{name}", entry.size or 0, captured.packed[name])
@@ -102,7 +132,8 @@ def capture_one(
             ]
             write_packed(output, manifest.plain(), members, _LEVEL)
     finally:
-        stage.discard()
+        if stage is not None:
+            stage.discard()
     saved = f"saved {label} to {output} ({size / 1e6:.1f} MB of documents)"
     return "\n".join([*(f"warning: {e}" for e in captured.errors), saved])
 

@@ -100,3 +100,5 @@ class SnapshotOptions:
     istio_namespace: str = "istio-system"
     #: also capture the ztunnel (Istio ambient) of every node the selected pods run on
     ambient: bool = False
+    #: ``--all-stats``: save every stat, not only those written since the proxy started
+    all_stats: bool = False

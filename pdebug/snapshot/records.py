@@ -49,6 +49,8 @@ class ProxyRecord:
     ambient: bool = False
     sync: dict[str, str] | None = None
     istiod_error: str | None = None
+    #: the manifest's ``stats``: which stats ``stats.txt`` holds (``usedonly``, ``all``)
+    stats: str | None = None
 
     @property
     def proxy_id(self) -> str:
@@ -79,6 +81,7 @@ class ProxyRecord:
             sync=self.sync,
             istiod_error=self.istiod_error,
             kind=self.kind,
+            stats=self.stats,
         )
 
     def skipped(self) -> SkippedEntry:

@@ -21,7 +21,13 @@ from pdebug import bundle
 from pdebug.errors import SourceUnavailable
 from pdebug.manifest import FileEntry, IstiodEntry, Manifest
 from pdebug.redact import redact_bytes
-from pdebug.snapshot.capture import SNAPSHOT_PATHS, TEXT_FIRST, ZTUNNEL_PATHS, capture_proxy
+from pdebug.snapshot.capture import (
+    SNAPSHOT_PATHS,
+    TEXT_FIRST,
+    ZTUNNEL_PATHS,
+    capture_proxy,
+    every_stat,
+)
 from pdebug.snapshot.istiod import IstiodLink, sync_by_proxy, why
 from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult
 from pdebug.snapshot.select import discover, ztunnels_of
@@ -156,14 +162,16 @@ def _capture(
     ztunnel = record.kind == "ztunnel"
     service = "ztunnel admin" if ztunnel else "Envoy admin"
     port = options.live.admin_port
+    paths = every_stat(SNAPSHOT_PATHS) if options.all_stats else SNAPSHOT_PATHS
     with cluster.forward(record.pod, record.namespace, port, record.label, service=service) as fwd:
         captured = capture_proxy(
-            fwd, stage, record.name, ZTUNNEL_PATHS if ztunnel else SNAPSHOT_PATHS,
+            fwd, stage, record.name, ZTUNNEL_PATHS if ztunnel else paths,
             redact=options.redact, label=record.label, ztunnel=ztunnel, cancel=cancel,
             first=() if ztunnel else TEXT_FIRST,
         )  # fmt: skip
     record.errors += captured.errors
     record.files.update(captured.files)
+    record.stats = captured.stats
     if istiod is not None and not ztunnel and captured.has_dump and not cancel.is_set():
         expected, error = istiod.config_dump(record.proxy_id)
         if expected is not None:

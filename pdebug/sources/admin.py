@@ -117,6 +117,9 @@ class AdminSource(BodyGetter, SourceBase):
 
             self.shown = redact_text(self.url)
         self.label = label or self.shown
+        #: a GET sent ahead (:meth:`ask_ahead`) and its connection, not read yet (or why
+        #: the connection could not be made)
+        self._ahead: tuple[str, Any] | None = None
 
     def _get(self, path: str, body: Body) -> None:
         deadline = Deadline(self.timeout)
@@ -141,35 +144,87 @@ class AdminSource(BodyGetter, SourceBase):
                 "check the admin path and that this is an Envoy admin port",
             )
 
+    def ask_ahead(self, path: str) -> None:
+        """Send ``GET path`` now; the next GET of ``path`` reads this answer (#17).
+
+        ``pdebug dump`` sends its first GET before it loads the capture's code, so Envoy
+        builds the answer meanwhile (its admin thread answers one GET at a time, and the
+        wall of a capture is the sum of its answers). Only on plain ``http://``. Nothing is
+        raised here: a connection that cannot be made (refused, not within ``timeout``, an
+        unknown host) is the GET's error, raised by it without a second try (which would
+        take the timeout again); one dropped later is asked again, as any GET is.
+        """
+        self._drop_ahead()
+        p = self._parsed
+        if p.scheme != "http":
+            return
+        try:
+            sock = socket.create_connection((p.hostname or "", self._port), timeout=self.timeout)
+        except OSError as exc:
+            self._ahead = (path, exc)
+            return
+        try:
+            sock.sendall(Wire.request(self._host_header(), (p.path or "") + path))
+        except OSError:
+            sock.close()
+            return
+        self._ahead = (path, sock)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not isinstance(ahead[1], OSError):
+            ahead[1].close()
+
+    def _host_header(self) -> str:
+        host = self._parsed.hostname or ""
+        name = f"[{host}]" if ":" in host else host  # an IPv6 address
+        return name if self._port in (80, 443) else f"{name}:{self._port}"
+
     def _once(self, path: str, deadline: Deadline, body: Body) -> Response:
-        """One connection, one GET."""
+        """One connection, one GET (its request already sent when asked ahead)."""
         p = self._parsed
         host = p.hostname or ""
         url = f"{self.shown}{path}"
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == path:
+            self._ahead = None
+            sent = ahead[1]
+            if isinstance(sent, OSError):  # the connection asked ahead could not be made
+                raise self._cannot_connect(url, sent) from None
+            try:
+                path_sent = (p.path or "") + path
+                return Wire(sent).get(
+                    self._host_header(), path_sent, deadline, self.max_body, body, sent=True
+                )
+            finally:
+                sent.close()
         try:
             sock: Any = socket.create_connection((host, self._port), timeout=deadline.remaining())
-        except ConnectionRefusedError:
-            raise SourceUnavailable(
-                f"{url}: connection refused (nothing listens there)",
-                hint="is Envoy running, and is this its admin port (15000 in Istio sidecars)?",
-            ) from None
-        except TimeoutError:
-            raise SourceUnavailable(
-                f"{url}: could not connect within {self.timeout:g}s",
-                hint="is the address right and reachable? or raise --timeout",
-            ) from None
-        except socket.gaierror as exc:
-            raise SourceUnavailable(f"{url}: unknown host ({exc.strerror})") from None
         except OSError as exc:
-            raise SourceUnavailable(f"{url}: {exc.strerror or exc}") from None
+            raise self._cannot_connect(url, exc) from None
         try:
             if p.scheme == "https":
                 sock = self._tls(sock, host, url, deadline)
-            name = f"[{host}]" if ":" in host else host  # an IPv6 address
-            where = name if self._port in (80, 443) else f"{name}:{self._port}"
+            where = self._host_header()
             return Wire(sock).get(where, (p.path or "") + path, deadline, self.max_body, body)
         finally:
             sock.close()
+
+    def _cannot_connect(self, url: str, exc: OSError) -> SourceUnavailable:
+        """Why no connection to ``url`` could be made, as a one-line error."""
+        if isinstance(exc, ConnectionRefusedError):
+            return SourceUnavailable(
+                f"{url}: connection refused (nothing listens there)",
+                hint="is Envoy running, and is this its admin port (15000 in Istio sidecars)?",
+            )
+        if isinstance(exc, TimeoutError):
+            return SourceUnavailable(
+                f"{url}: could not connect within {self.timeout:g}s",
+                hint="is the address right and reachable? or raise --timeout",
+            )
+        if isinstance(exc, socket.gaierror):
+            return SourceUnavailable(f"{url}: unknown host ({exc.strerror})")
+        return SourceUnavailable(f"{url}: {exc.strerror or exc}")
 
     def _tls(self, sock: Any, host: str, url: str, deadline: Deadline) -> Any:
         """The TLS handshake, bounded by the deadline as a whole (not per read)."""
@@ -210,4 +265,5 @@ class AdminSource(BodyGetter, SourceBase):
         return AnswerError(f"{url}: {fault.message}", fault, hint=hint)
 
     def close(self) -> None:
-        """Nothing kept open between requests."""
+        """Nothing kept open between requests, but a GET asked ahead and not read."""
+        self._drop_ahead()

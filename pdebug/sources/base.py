@@ -81,6 +81,12 @@ class Source(Protocol):
 class SourceBase:
     """The parts every source shares: the ``with`` protocol and "no such document"."""
 
+    #: What the source's saved ``/stats`` holds, as its bundle's manifest says
+    #: (:func:`pdebug.manifest.stats_saved`): ``usedonly`` (only the stats written since
+    #: the proxy started: one not there is zero), ``all``, or None (not said: a live
+    #: proxy, a file, an older bundle).
+    stats_saved: str | None = None
+
     def close(self) -> None:
         """Nothing to release."""
 

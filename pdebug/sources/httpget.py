@@ -285,22 +285,38 @@ class Wire:
 
     # ------------------------------------------------------------------ requests
 
-    def get(self, host: str, path: str, deadline: Deadline, max_body: int, body: Body) -> Response:
+    @staticmethod
+    def request(host: str, path: str) -> bytes:
+        """The bytes of ``GET path`` (what :meth:`get` sends)."""
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
+            "User-Agent: pdebug\r\n\r\n"
+        ).encode("latin-1", "replace")
+
+    def get(
+        self,
+        host: str,
+        path: str,
+        deadline: Deadline,
+        max_body: int,
+        body: Body,
+        sent: bool = False,
+    ) -> Response:
         """Send ``GET path`` and read the whole answer into ``body``.
+
+        ``sent``: :meth:`request` was sent on this connection already (ahead of time):
+        only the answer is read.
 
         Raises:
             HTTPFault: the server did not answer a well-formed HTTP response in time, or
                 the body exceeds ``max_body``.
         """
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
-            "User-Agent: pdebug\r\n\r\n"
-        ).encode("latin-1", "replace")
         self._raw.deadline = deadline
         state = _State(mark=self._raw.received)
         try:
             self.sock.settimeout(deadline.remaining())
-            self.sock.sendall(request)
+            if not sent:
+                self.sock.sendall(self.request(host, path))
             return self._read(max_body, body, state)
         except TimeoutError:
             self._progress(state)

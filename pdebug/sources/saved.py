@@ -92,9 +92,12 @@ class FileSource(SourceBase):
             self._data = opened.read_all()
 
     def _open(self, opened: Bundle) -> None:
+        from pdebug.manifest import stats_saved
+
         name = opened.pick(self.member)
         self._files = opened.proxy(name)
         self.label = f"{opened.label}:{name}"
+        self.stats_saved = stats_saved(opened.manifest, name)
 
     def get(self, path: str) -> bytes | memoryview:
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""

@@ -15,16 +15,34 @@ from pdebug.views.table import Column, Table
 _COLUMNS = (Column("NAME"), Column("VALUE"), Column("TYPE", wide=True))
 
 
-def view(stats: list[Stat], pattern: str | None) -> ViewResult:
+#: The note of stats saved ``usedonly`` (the manifest's ``stats``, #17).
+USED_ONLY = (
+    "stats never written since the proxy started are not in this bundle; they are zero "
+    "(pdebug dump/snapshot --all-stats saves every stat)"
+)
+#: ... when ``--filter`` matched none of them.
+NEVER_WRITTEN = (
+    "No stat matching the filter was written since the proxy started, so each is zero "
+    "(this bundle holds only the stats written; --all-stats saves every stat)"
+)
+
+
+def view(stats: list[Stat], pattern: str | None, usedonly: bool = False) -> ViewResult:
     """NAME VALUE (wide: TYPE when the format says it); a stat without a value is left out.
 
-    :func:`unknown_note` says how many were left out.
+    :func:`unknown_note` says how many were left out. ``usedonly``: ``stats`` are only
+    those written since the proxy started (a bundle's manifest says ``"stats":
+    "usedonly"``): the note says an absent stat is zero, and a ``pattern`` that matches
+    none names no missing stat but zeros.
     """
     stats, _ = known(stats)
     rows = select(stats, pattern)
     table = Table(_COLUMNS, empty_message="No stats found.")
     table.rows.extend((s.name, s.value, s.kind) for s in rows)
-    note = "No stats match the filter." if pattern and not rows and stats else None
+    if usedonly:
+        note: str | None = NEVER_WRITTEN if pattern and not rows else USED_ONLY
+    else:
+        note = "No stats match the filter." if pattern and not rows and stats else None
 
     def objects() -> Any:
         plain = [
@@ -77,4 +95,13 @@ def _redacted(rows: list[Stat], plain: list[dict[str, str]]) -> Any:
     return out
 
 
-__all__ = ["Stat", "parse", "rejected", "select", "unknown_note", "view"]
+__all__ = [
+    "NEVER_WRITTEN",
+    "USED_ONLY",
+    "Stat",
+    "parse",
+    "rejected",
+    "select",
+    "unknown_note",
+    "view",
+]
