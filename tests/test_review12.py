@@ -315,3 +315,107 @@ def test_the_mutants_findings_are_what_they_were_made_to_hold(
                 assert "the filter cannot reach its service" in f["hint"], f
             elif f["code"] == "PD203":
                 assert "the filter cannot reach" not in f["hint"], f
+
+
+# -- trace by host name into chains matching by IP (leftovers9) ----------------------------
+
+
+def _by_ip_dump(chains: list[tuple[str, str, int, bool]]) -> dict[str, Any]:
+    """A listener on 0.0.0.0:8080 whose chains match by destination IP: ``(name,
+    prefix, length, tls)`` each, a direct 200 behind each."""
+    router = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+    hcm_type = (
+        "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+        "HttpConnectionManager"
+    )
+
+    def chain(name: str, prefix: str, length: int, tls: bool) -> dict[str, Any]:
+        route = {"match": {"prefix": "/"}, "direct_response": {"status": 200}}
+        vhost = {"name": name, "domains": ["*"], "routes": [route]}
+        match: dict[str, Any] = {
+            "prefix_ranges": [{"address_prefix": prefix, "prefix_len": length}]
+        }
+        if tls:
+            match["transport_protocol"] = "tls"
+        hcm = {
+            "@type": hcm_type,
+            "stat_prefix": name,
+            "route_config": {"name": name, "virtual_hosts": [vhost]},
+            "http_filters": [
+                {"name": "envoy.filters.http.router", "typed_config": {"@type": router}}
+            ],
+        }
+        filters = [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]
+        return {"name": name, "filter_chain_match": match, "filters": filters}
+
+    listener = {
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": "outbound",
+        "address": {"socket_address": {"address": "0.0.0.0", "port_value": 8080}},
+        "filter_chains": [chain(*c) for c in chains],
+    }
+    section = "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"
+    return {"configs": [{"@type": section, "static_listeners": [{"listener": listener}]}]}
+
+
+def test_trace_by_name_is_unknown_where_a_wide_chain_takes_ips_a_narrow_one_does_not(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """10.0.0.0/8 (plaintext) around 10.0.0.0/24 (TLS only): Envoy picks the most specific
+    range first, so a plaintext request to 10.0.0.5 is closed and one to 10.1.0.1 is
+    served by the wide chain. trace by host name tried each range's first address only
+    (10.0.0.0, inside the narrow range for both) and said FAIL, "Envoy closes the
+    connection", where the trace of 10.1.0.1 says OK."""
+    path = tmp_path / "dump.json"
+    path.write_text(
+        json.dumps(_by_ip_dump([("wide", "10.0.0.0", 8, False), ("narrow", "10.0.0.0", 24, True)]))
+    )
+    code, out, _ = eh.run_main(["trace", str(path), "http://10.1.0.1:8080/"], capsys)
+    assert code == 0 and "VERDICT: OK, 200 from Envoy" in out, out
+    code, out, _ = eh.run_main(["trace", str(path), "http://10.0.0.5:8080/"], capsys)
+    assert code == 1 and "VERDICT: FAIL, Envoy closes the connection" in out, out
+    code, out, _ = eh.run_main(["trace", str(path), "http://reviews.shop:8080/"], capsys)
+    assert code == 6, out
+    assert "wide (#0) (prefix_ranges 10.0.0.0/8) takes it at those IPs" in out, out
+
+
+def test_trace_by_name_fails_only_where_no_ip_is_taken(tmp_path: Path, capsys: Any) -> None:
+    """Seeded nested and disjoint ranges, some TLS only: trace by host name says FAIL
+    ("Envoy closes the connection") only when no address of any range is taken by a
+    plaintext request; otherwise UNKNOWN, naming only chains that take some address.
+    The addresses tried as the oracle: every range's ends and the addresses just outside
+    every range (a gap in a range lies next to one of its sub-ranges)."""
+    import ipaddress
+
+    path = tmp_path / "dump.json"
+    seen = {"unknown": 0, "fail": 0}
+    for seed in range(40):
+        rng = random.Random(seed)
+        chains = []
+        for i in range(rng.randint(1, 4)):
+            length = rng.choice([8, 16, 24, 30, 32])
+            base = int(ipaddress.ip_address("10.0.0.0")) + rng.choice([0, 0, 1 << 8, 5 << 16])
+            net = ipaddress.ip_network((base, length), strict=False)
+            chains.append((f"c{i}", str(net.network_address), length, rng.random() < 0.5))
+        path.write_text(json.dumps(_by_ip_dump(chains)))
+        probes = set()
+        for _, prefix, length, _ in chains:
+            net = ipaddress.ip_network(f"{prefix}/{length}")
+            for a in (int(net.network_address) - 1, int(net.broadcast_address) + 1):
+                probes.add(ipaddress.ip_address(a))
+            probes |= {net.network_address, net.broadcast_address}
+        taken = []
+        for ip in sorted(probes):
+            code, out, _ = eh.run_main(["trace", str(path), f"http://{ip}:8080/"], capsys)
+            if code == 0:
+                taken.append(re.search(r"filter chain\s+(c\d) ", out).group(1))  # type: ignore[union-attr]
+        code, out, _ = eh.run_main(["trace", str(path), "http://reviews.shop:8080/"], capsys)
+        if taken:
+            assert code == 6, (seed, chains, taken, out)
+            named = set(re.findall(r"(c\d) \(#\d\) \(prefix_ranges", out))
+            assert named == set(taken), (seed, chains, out)
+            seen["unknown"] += 1
+        else:
+            assert code == 1 and "Envoy closes the connection" in out, (seed, chains, out)
+            seen["fail"] += 1
+    assert min(seen.values()) >= 5, seen
