@@ -90,8 +90,9 @@ _SERVICE_FILTERS = (
 def service_clusters(f: s.TypedExtension) -> list[str]:
     """The clusters an HTTP filter calls on its own.
 
-    An ext_authz's or ext_proc's gRPC (``envoy_grpc``) or HTTP service, a jwt_authn
-    provider's remote JWKS.
+    An ext_authz's or ext_proc's gRPC (``envoy_grpc``) or HTTP service (ext_authz's
+    ``http_service.server_uri``; ext_proc's ``http_service.http_service.http_uri``), a
+    jwt_authn provider's remote JWKS.
     """
     from pdebug.model.camel import to_camel
 
@@ -112,6 +113,7 @@ def service_clusters(f: s.TypedExtension) -> list[str]:
 
     found = [get(doc, "grpc_service", "envoy_grpc", "cluster_name")]
     found.append(get(doc, "http_service", "server_uri", "cluster"))
+    found.append(get(doc, "http_service", "http_service", "http_uri", "cluster"))
     providers = get(doc, "providers")
     for provider in providers.values() if isinstance(providers, dict) else []:
         found.append(get(provider, "remote_jwks", "http_uri", "cluster"))

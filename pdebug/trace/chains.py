@@ -211,24 +211,61 @@ def chains_by_ip(chains: list[s.FilterChain], conn: Connection) -> list[tuple[in
 
     A request to a host name: pdebug cannot know the IP it resolves to. For each chain
     matching by ``prefix_ranges``, the match is tried again with an address of each of
-    its ranges; those that then win (every other criterion holds too) are returned with
-    their ranges. None when the IP is known.
+    its ranges that no narrower range holds (:func:`_own_address`: Envoy picks the most
+    specific range first, so an address inside a narrower one is that one's); those that
+    then win (every other criterion holds too) are returned with their ranges. None when
+    the IP is known.
     """
     if conn.dest_ip is not None:
         return []
+    nets = [
+        net
+        for chain in chains
+        for r in (chain.filter_chain_match or _EMPTY_MATCH).prefix_ranges
+        if (net := _network(r)) is not None
+    ]
     found: list[tuple[int, str]] = []
     for i, chain in enumerate(chains):
         m = chain.filter_chain_match or _EMPTY_MATCH
         for r in m.prefix_ranges:
-            try:
-                net = ipaddress.ip_network(f"{r.address_prefix}/{r.prefix_len}", strict=False)
-            except ValueError:
-                continue
-            tried = Connection(**{**conn.__dict__, "dest_ip": net.network_address})
+            net = _network(r)
+            address = _own_address(net, nets) if net is not None else None
+            if address is None:
+                continue  # no such range, or narrower ones cover it: never this chain's
+            tried = Connection(**{**conn.__dict__, "dest_ip": address})
             if select_filter_chain(chains, tried).index == i:
                 found.append((i, f"prefix_ranges {_cidrs(m.prefix_ranges)}"))
                 break
     return found
+
+
+def _network(r: s.CidrRange) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(f"{r.address_prefix}/{r.prefix_len}", strict=False)
+    except ValueError:
+        return None
+
+
+def _own_address(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> IP | None:
+    """The first address of ``net`` that no narrower range of ``nets`` holds, or None.
+
+    At any such address the most specific ranges holding it are those equal to ``net``
+    (CIDR ranges nest or are apart), so one address answers for all of them.
+    """
+    narrower = sorted(
+        (int(n.network_address), int(n.broadcast_address))
+        for n in nets
+        if n.version == net.version and n.prefixlen > net.prefixlen and n.subnet_of(net)  # type: ignore[arg-type]
+    )
+    at, end = int(net.network_address), int(net.broadcast_address)
+    for low, high in narrower:
+        if low > at:
+            break
+        at = max(at, high + 1)
+    return type(net.network_address)(at) if at <= end else None
 
 
 _TLS_SOCKETS = ("envoy.transport_sockets.tls", "tls")

@@ -2040,7 +2040,10 @@ def _external_service_note(f: s.TypedExtension) -> list[str]:
     grpc = as_obj(config.get("grpc_service"))
     cluster = as_obj(grpc.get("envoy_grpc")).get("cluster_name")
     if not cluster:
-        uri = as_obj(as_obj(config.get("http_service")).get("server_uri"))
+        http = as_obj(config.get("http_service"))
+        uri = as_obj(http.get("server_uri"))  # ext_authz's
+        if not uri:  # ext_proc's ExtProcHttpService wraps a core HttpService
+            uri = as_obj(as_obj(http.get("http_service")).get("http_uri"))
         cluster = uri.get("cluster")
     service = f"cluster {cluster}" if isinstance(cluster, str) and cluster else "its service"
     what = "external processor" if proc else "authorization service"
