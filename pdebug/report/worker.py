@@ -99,16 +99,18 @@ def with_facts(
     """The report's checks, tables, summary and topology beside a facts worker (#17).
 
     ``child`` (:func:`pdebug.parallel.spawn`) runs :func:`pdebug.checks.facts_tasks`
-    first (the EDS and routes sections' facts, the entries' unread members), then :func:`pdebug.report.topology.drawn_routes` (what the summary
-    and topology read of the routes), then builds the tables of ``builders`` but those
-    at the positions ``own`` (:func:`kept_here`). The endpoints and routes tables read
-    the sections it decoded for the facts, so each section is decoded once in all.
-    This process searches the clusters section's bytes for ``inline`` (PD501's and the
-    secrets table's answer: :func:`pdebug.model.dump.lacks`; the worker is the longer
-    side), runs the checks (they read the facts through :attr:`Context.child`
-    instead of the sections), then the tables ``own``, then the summary and topology
-    (``topology(drawn)``, None when the worker did not send it): what those write is
-    kept and written in one process's order (checks, tables, summary and topology). A
+    first (the EDS and routes sections' facts, the entries' unread members), then
+    :func:`pdebug.report.topology.drawn_routes` (what the summary and topology read of
+    the routes), then builds the tables of ``builders`` but those at the positions
+    ``own`` (:func:`kept_here`). The endpoints and routes tables read the sections it
+    decoded for the facts, so each section is decoded once in all; the clusters table
+    counts endpoints from the EDS facts. This process searches the clusters section's
+    bytes for ``inline`` (PD501's and the secrets table's answer:
+    :func:`pdebug.model.dump.lacks`; the worker is the longer side), runs the checks
+    (they read the facts through :attr:`Context.child` instead of the sections), then
+    the tables ``own``, then the summary and topology (``topology(drawn)``, None when
+    the worker did not send it): what those write is kept and written in one process's
+    order (checks, tables, summary and topology). A
     table the worker did not send is built here in its turn.
     """
     from pdebug.checks import FACTS_TASKS
