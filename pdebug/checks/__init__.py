@@ -128,7 +128,9 @@ def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
 FACTS_TASKS = 4
 
 
-def facts_tasks(proxy: ProxyData, options: CheckOptions) -> list[Callable[[], Any]] | None:
+def facts_tasks(
+    proxy: ProxyData, options: CheckOptions, search: bool = True
+) -> list[Callable[[], Any]] | None:
     """What a child forked before the checks makes for :attr:`Context.child` (#17).
 
     The EDS and routes sections' facts, whether the clusters section's bytes hold
@@ -139,6 +141,8 @@ def facts_tasks(proxy: ProxyData, options: CheckOptions) -> list[Callable[[], An
     that reads it runs (hosts: a dump without live health); None when none is.
     ``pdebug check``'s child runs just these; ``pdebug report``'s worker runs them
     before the tables it builds (which then read the sections it decoded for them).
+    Not ``search``: the clusters' ``inline`` is not searched (None): ``pdebug report``
+    searches in its parent, whose secrets table reads the answer too (#17).
     """
     dump = proxy.dump
     if dump is None:
@@ -155,8 +159,9 @@ def facts_tasks(proxy: ProxyData, options: CheckOptions) -> list[Callable[[], An
 
     eds = proxy.health is None and unread("endpoints", _HOST_CHECKS)
     routes = unread("routes", _ROUTE_CHECKS)
-    inline = unread("clusters", frozenset({"PD501", "PD502"}))
-    if not eds and not routes and not inline:
+    matches = unread("clusters", frozenset({"PD501", "PD502"}))
+    inline = search and matches
+    if not eds and not routes and not matches:
         return None
     from pdebug.checks.context import CHILD_MARK
     from pdebug.model.dump import own_bytes_lack

@@ -22,7 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
-from pdebug.model.dump import read_from_own_bytes
+from pdebug.model.dump import lacks, note_lack
 from pdebug.model.hosts import Facts, Host, HostSet, host_sets, unpack
 from pdebug.model.listeners import (
     HCM,
@@ -198,14 +198,16 @@ class Context:
         """Whether no cluster's ``transport_socket_matches`` holds ``mark`` (known so).
 
         Known without searching each cluster's (44 MB of them on a 5k-service mesh):
-        :attr:`child` searched the clusters section's own bytes for ``inline``; that
-        answers for the matches only when the clusters were decoded from those bytes.
+        :attr:`child` (``pdebug check``), or ``pdebug report`` here, searched the clusters
+        section's own bytes for ``inline``; that answers for the matches only when the
+        clusters were decoded from those bytes (:func:`pdebug.model.dump.lacks`).
         """
-        return (
-            mark == CHILD_MARK
-            and self._child_facts(2) is True
-            and read_from_own_bytes(self.dump, "clusters")
-        )
+        if mark != CHILD_MARK:
+            return False
+        said = self._child_facts(2)
+        if said is not None:  # kept for the secrets table (pdebug report)
+            note_lack(self.dump, "clusters", mark, said)
+        return lacks(self.dump, "clusters", mark)
 
     def entry_members(self) -> dict[int, EntryMembers] | None:
         """The unread members :attr:`child` found in listener and route config entries.

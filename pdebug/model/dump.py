@@ -949,7 +949,30 @@ def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
     sec = dump.section(kind)
     if sec is None or sec.text is None:
         return None
-    return re.compile(re.escape(mark)).search(sec.text) is None
+    lack = re.compile(re.escape(mark)).search(sec.text) is None
+    note_lack(dump, kind, mark, lack)
+    return lack
+
+
+def _lack_key(kind: str, mark: bytes) -> str:
+    return f"dump.lack.{kind}.{mark.hex()}"
+
+
+def note_lack(dump: ConfigDump, kind: str, mark: bytes, lack: bool) -> None:
+    """Keep what :func:`own_bytes_lack` answered (here, or in a child that sent it)."""
+    dump.facts[_lack_key(kind, mark)] = lack
+
+
+def lacks(dump: ConfigDump, kind: str, mark: bytes) -> bool:
+    """Whether no resource of section ``kind`` holds ``mark`` in its undecoded bytes.
+
+    Known without a search when :func:`own_bytes_lack` found no ``mark`` in the section's
+    own bytes (:func:`note_lack`) and its resources were decoded from those bytes
+    (:func:`read_from_own_bytes`): each ``msgspec.Raw`` is then a slice of them. ``pdebug
+    report`` searches the clusters section for ``inline`` once: PD501 and the secrets
+    table then decode and search no cluster's ``transport_socket_matches`` (#17).
+    """
+    return dump.facts.get(_lack_key(kind, mark)) is True and read_from_own_bytes(dump, kind)
 
 
 def read_from_own_bytes(dump: ConfigDump, kind: str) -> bool:

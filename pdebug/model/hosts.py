@@ -409,15 +409,25 @@ def eds_facts(dump: ConfigDump) -> tuple[bool, list[Facts]] | None:
     if sec is None:
         return None
     first: dict[str, s.ClusterLoadAssignment] = {}
+    seen = 0
     for key in _EDS_KEYS:
         for entry in dump.endpoint_entries(key).items:
             cla = entry.endpoint_config
             if not cla.cluster_name:
                 return None
             first.setdefault(cla.cluster_name, cla)
+            seen += 1
     if not sec.planned.issuperset(_EDS_KEYS):
         return None
-    return sec.members_known, [(name, *_facts_of(cla)) for name, cla in first.items()]
+    items: list[Facts] = [(name, *_facts_of(cla)) for name, cla in first.items()]
+    if seen == len(first):  # one assignment per cluster: its runs count all its hosts
+        dump.facts[EDS_RUNS] = items
+    return sec.members_known, items
+
+
+#: Where :func:`eds_facts` keeps its facts when each cluster has one assignment: they
+#: count every host (``views/clusters.endpoint_counts`` reads them, #17).
+EDS_RUNS = "hosts.eds_runs"
 
 
 #: :func:`eds_facts` as a child sends it: whether the members are known, the names, each

@@ -322,6 +322,7 @@ def tls_places(
 ) -> list[tuple[str, s.TypedExtension | None]]:
     """(listener/NAME, cluster/NAME [match M], its socket) of each chain, cluster, match."""
     from pdebug.model.clusters import by_name, match_sockets
+    from pdebug.model.dump import lacks
     from pdebug.model.listeners import ListenerFacts, chains
 
     places: list[tuple[str, s.TypedExtension | None]] = []
@@ -331,10 +332,13 @@ def tls_places(
             for c in chains(lc.listener):
                 places.append((where, tls_socket(c.transport_socket, c.tls_context)))
     if clusters:
-        for name, cc in by_name(dump).items():
+        found = by_name(dump)
+        searched = lacks(dump, "clusters", mark)  # no match holds it: none decoded (#17)
+        for name, cc in found.items():
             cl = cc.cluster
             places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
-            places.extend(match_sockets(name, cl, _warner(dump), mark))
+            if not searched:
+                places.extend(match_sockets(name, cl, _warner(dump), mark))
     return places
 
 

@@ -403,7 +403,7 @@ def _in_parallel(
         *(cost for cost, _build in builders),
         drawn * _TOPOLOGY_COST,
     ]
-    facts = facts_tasks(proxy, ctx.options)
+    facts = facts_tasks(proxy, ctx.options, False)  # not searched: with_facts searches
     if facts is not None:
         from pdebug.report.topology import drawn_routes
         from pdebug.report.worker import kept_here, with_facts

@@ -99,22 +99,29 @@ def with_facts(
     """The report's checks, tables, summary and topology beside a facts worker (#17).
 
     ``child`` (:func:`pdebug.parallel.spawn`) runs :func:`pdebug.checks.facts_tasks`
-    first (the EDS and routes sections' facts, the clusters' ``inline``, the entries'
-    unread members), then :func:`pdebug.report.topology.drawn_routes` (what the summary
-    and topology read of the routes), then builds the tables of ``builders`` but those
-    at the positions ``own`` (:func:`kept_here`). The endpoints and routes tables read
-    the sections it decoded for the facts, so each section is decoded once in all.
-    This process runs the checks (they read the facts through :attr:`Context.child`
-    instead of the sections), then the tables ``own``, then the summary and topology
-    (``topology(drawn)``, None when the worker did not send it): what those write is
-    kept and written in one process's order (checks, tables, summary and topology). A
+    first (the EDS and routes sections' facts, the entries' unread members), then
+    :func:`pdebug.report.topology.drawn_routes` (what the summary and topology read of
+    the routes), then builds the tables of ``builders`` but those at the positions
+    ``own`` (:func:`kept_here`). The endpoints and routes tables read the sections it
+    decoded for the facts, so each section is decoded once in all; the clusters table
+    counts endpoints from the EDS facts. This process searches the clusters section's
+    bytes for ``inline`` (PD501's and the secrets table's answer:
+    :func:`pdebug.model.dump.lacks`; the worker is the longer side), runs the checks
+    (they read the facts through :attr:`Context.child` instead of the sections), then
+    the tables ``own``, then the summary and topology (``topology(drawn)``, None when
+    the worker did not send it): what those write is kept and written in one process's
+    order (checks, tables, summary and topology). A
     table the worker did not send is built here in its turn.
     """
     from pdebug.checks import FACTS_TASKS
+    from pdebug.checks.context import CHILD_MARK
+    from pdebug.model.dump import own_bytes_lack
     from pdebug.parallel import MISSING, Ran
 
     ctx.child = child
     try:
+        if ctx.proxy.dump is not None:  # for PD501 and the secrets table (note_lack)
+            own_bytes_lack(ctx.proxy.dump, "clusters", CHILD_MARK)
         report = check()
         # its own tables first: the worker meanwhile counts the routes for the summary
         kept = {i: Ran().run(build) for i, (_cost, build) in enumerate(builders) if i in own}
@@ -146,7 +153,10 @@ def with_facts(
 #: 0.80 / 0.94; the secrets table here 0.72 / 0.73 / 0.87; the listeners and secrets
 #: tables here (0.19 s of ``views/wide._COST``; their sections are decoded here for
 #: the checks, and the worker then decodes no listeners) 0.76 / 0.70 / 0.84. The next
-#: smallest, the routes table, would decode the routes here as well.
+#: smallest, the routes table, would decode the routes here as well. Again after
+#: perfreport9 (this process searches the clusters' ``inline``; 7 paired rounds, load
+#: 1.9): the listeners and secrets tables here 0.74 / 0.61 / 0.75, the secrets table
+#: alone 0.64 / 0.76 / 0.89 (the two sides now end together).
 SLACK = 1.25e-9
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -34,6 +34,10 @@ from pdebug.model.light import clusters_of, destination_rule, rows_of
 from pdebug.views.common import bare, istio_config_ref, or_dash
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
+
+if TYPE_CHECKING:
+    from pdebug.model.dump import ConfigDump
+    from pdebug.model.hosts import Facts
 
 COLUMNS = (
     Column("SERVICE FQDN"),
@@ -123,6 +127,9 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
     dump = data.dump
     if dump is None or not dump.has("endpoints"):
         return counts
+    known = _run_counts(dump)  # pdebug report's worker: its EDS facts counted them (#17)
+    if known is not None:
+        return known
     total_c: Counter[str] = Counter()
     healthy_c: Counter[str] = Counter()
     is_healthy: dict[str, bool] = {}  # endpoint_health once per distinct EDS status
@@ -142,6 +149,38 @@ def endpoint_counts(data: ProxyData) -> dict[str, tuple[int, int]]:
             if n:
                 healthy_c[name] += n
     return {name: (total_c[name], healthy_c[name]) for name in total_c}
+
+
+def _run_counts(dump: ConfigDump) -> dict[str, tuple[int, int]] | None:
+    """:func:`endpoint_counts` from :func:`~pdebug.model.hosts.eds_facts`'s runs.
+
+    Cluster name -> (endpoints, healthy) of each cluster with hosts, in section order, as
+    :func:`endpoint_counts` counts the assignments, when ``eds_facts`` ran
+    in this process and found one assignment per cluster (``pdebug report``'s worker,
+    before its tables: #17); None otherwise. A run's ``UNKNOWN`` stands for ``""`` too:
+    both are healthy (:func:`~pdebug.model.health.endpoint_health`).
+    """
+    from pdebug.model.hosts import EDS_RUNS
+
+    items: list[Facts] | None = dump.facts.get(EDS_RUNS)
+    if items is None:
+        return None
+    healthy_of: dict[str, bool] = {}
+    out: dict[str, tuple[int, int]] = {}
+    for name, run, _kept in items:
+        if not run:
+            continue
+        total = healthy = 0
+        for i in range(0, len(run), 2):
+            status, n = run[i], run[i + 1]
+            total += n
+            ok = healthy_of.get(status)
+            if ok is None:
+                ok = healthy_of[status] = endpoint_health(status) == HEALTHY
+            if ok:
+                healthy += n
+        out[name] = (total, healthy)
+    return out
 
 
 def cells(row: ClusterRow, prefix_names: bool = False) -> tuple[str, ...]:
