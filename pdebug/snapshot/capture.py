@@ -330,7 +330,7 @@ def _finish(
             data = fh.read()
             side: list[_Sealed] = []
             helper = threading.Thread(
-                target=lambda: side.append(_seal((data,), pack)), name="pdebug-deflate"
+                target=lambda: side.append(_seal_held(data, pack)), name="pdebug-deflate"
             )
             helper.start()
             try:
@@ -343,7 +343,7 @@ def _finish(
                 fh.seek(0)
                 fh.truncate()
                 fh.write(redacted)
-                sealed = _seal((redacted,), pack)
+                sealed = _seal_held(redacted, pack)
             else:  # the helper's, unless it failed (out of memory): then here again
                 sealed = side[0] if side else _seal((data,), pack)
         else:
@@ -405,6 +405,63 @@ def _seal(blocks: Iterable[bytes], pack: int | None) -> _Sealed:
 
 #: Read size for a document that is not redacted (hashed and deflated block by block).
 _BLOCK = 1 << 20
+
+#: The size of the pieces a document held whole is deflated in, by two threads (#17).
+_PIECE = 8 << 20
+
+
+def _seal_held(data: bytes, pack: int | None) -> _Sealed:
+    """:func:`_seal` of a document held whole, its deflate shared by two threads.
+
+    Each piece of :data:`_PIECE` bytes is deflated alone, all but the last ended by a
+    sync flush, so the pieces follow one another as one deflate stream (as
+    :class:`~pdebug.snapshot.pack.Piece` says); the last one's compressor is left open.
+    This thread hashes the whole, then deflates pieces too: zlib and hashlib let go of
+    the GIL on such buffers, so on two CPUs the 60 MB dump of the 5,000-cluster bench is
+    sealed in about half the time. The deflated bytes differ from one compressor's; what
+    they inflate to does not.
+    """
+    if pack is None or len(data) <= _PIECE:
+        return _seal((data,), pack)
+    from pdebug.snapshot.pack import _crc_join
+
+    level = pack
+    view = memoryview(data)
+    starts = range(0, len(data), _PIECE)
+    done: list[tuple[Any, bytes, int] | None] = [None] * len(starts)
+    failed: list[BaseException] = []
+    taken = iter(range(len(starts)))  # next() is atomic: each piece is taken once
+
+    def deflate() -> None:
+        try:
+            for n in taken:
+                part = view[starts[n] : starts[n] + _PIECE]
+                z = zlib.compressobj(level, zlib.DEFLATED, -15)
+                out = z.compress(part)
+                if n < len(starts) - 1:
+                    out += z.flush(zlib.Z_SYNC_FLUSH)
+                done[n] = (z, out, zlib.crc32(part))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            failed.append(exc)
+
+    other = threading.Thread(target=deflate, name="pdebug-deflate-2")
+    other.start()
+    try:
+        digest = hashlib.sha256(view).hexdigest()
+        deflate()
+    finally:
+        other.join()
+    if failed:
+        raise failed[0]
+    crc = 0
+    deflated: list[bytes] = []
+    for n, one in enumerate(done):
+        assert one is not None
+        deflated.append(one[1])
+        crc = _crc_join(crc, one[2], min(_PIECE, len(data) - starts[n]))
+    last = done[-1]
+    assert last is not None
+    return digest, len(data), last[0], deflated, crc
 
 
 def _mapped_may_hold_private_key(fh: BinaryIO) -> bool:
