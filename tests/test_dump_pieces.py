@@ -4,11 +4,14 @@
 into pieces, deflates them two at a time, and joins them in order (each but the last
 ended by a sync flush, the CRC-32s combined). The bundle made that way must hold the very
 members one compressor gives: read by Python's tarfile, by ``tar xzf`` and by pdebug.
-Sizes are seeded, on and beside the piece boundary (``_PIECE`` made small here).
+Sizes are seeded, on and beside the piece boundary (``_PIECE`` made small here). Each
+test runs with zlib and, when it is installed, python-isal's ``isal_zlib``
+(:func:`pdebug.snapshot.capture._deflating`): the bytes they make differ, the members not.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 import shutil
 import subprocess
@@ -16,12 +19,34 @@ import tarfile
 import threading
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from pdebug.snapshot import capture, pack
 
 PIECE = 4096
+
+
+@pytest.fixture(params=["zlib", "isal.isal_zlib"])
+def deflating(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The deflate module the capture uses, each in turn (isal only when installed)."""
+    module = pytest.importorskip(request.param)
+    monkeypatch.setattr(capture, "_isal", lambda: module)
+    return module
+
+
+def test_the_deflate_module_is_isal_at_level_1_when_installed_else_zlib() -> None:
+    for level in (None, 0, 2, 6, 9):
+        assert capture._deflating(level) is zlib
+    try:
+        importlib.import_module("isal.isal_zlib")
+    except ImportError:
+        assert capture._deflating(1) is zlib
+    else:
+        assert capture._deflating(1).__name__ == "isal.isal_zlib"
+        assert capture._deflating(1).Z_SYNC_FLUSH == zlib.Z_SYNC_FLUSH
 
 
 def _body(rng: random.Random, size: int) -> bytes:
@@ -41,7 +66,7 @@ def _sizes(seed: int) -> list[int]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_pieces_inflate_to_what_one_compressor_gives(
-    monkeypatch: pytest.MonkeyPatch, seed: int
+    monkeypatch: pytest.MonkeyPatch, seed: int, deflating: Any
 ) -> None:
     monkeypatch.setattr(capture, "_PIECE", PIECE)
     rng = random.Random(seed)
@@ -60,7 +85,7 @@ def test_pieces_inflate_to_what_one_compressor_gives(
 
 
 def test_a_bundle_of_pieces_holds_the_members_of_one_piece(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deflating: Any
 ) -> None:
     monkeypatch.setattr("time.time", lambda: 1_700_000_000.5)
     rng = random.Random(11)
@@ -105,6 +130,9 @@ def test_a_bundle_of_pieces_holds_the_members_of_one_piece(
 
     read = [open_bundle(str(out)).members for out in (one, pieces)]
     assert read[0] == read[1] and set(files) <= set(read[0])
+    for name, body in files.items():
+        if name != "p/secret.json":
+            assert read[1][name] == body, name
 
 
 def test_a_piece_that_fails_fails_the_seal_and_leaves_no_thread(
@@ -123,7 +151,9 @@ def test_a_piece_that_fails_fails_the_seal_and_leaves_no_thread(
         failed.wait(10)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(capture.zlib, "compressobj", failing)
+    shim = SimpleNamespace(**{k: getattr(zlib, k) for k in ("DEFLATED", "Z_SYNC_FLUSH", "crc32")})
+    shim.compressobj = failing
+    monkeypatch.setattr(capture, "_deflating", lambda level: shim)
     before = threading.active_count()
     with pytest.raises(MemoryError):
         capture._seal_held(b"x" * (5 * PIECE), 1)
