@@ -441,10 +441,10 @@ def _seal_held(data: bytes, pack: int | None) -> _Sealed:
     Each piece of :data:`_PIECE` bytes is deflated alone, all but the last ended by a
     sync flush, so the pieces follow one another as one deflate stream (as
     :class:`~pdebug.snapshot.pack.Piece` says); the last one's compressor is left open.
-    This thread hashes the whole, then deflates pieces too: zlib and hashlib let go of
-    the GIL on such buffers, so on two CPUs the 60 MB dump of the 5,000-cluster bench is
-    sealed in about half the time. The deflated bytes differ from one compressor's; what
-    they inflate to does not.
+    This thread hashes the whole, then deflates pieces too: the deflate (:func:`_deflating`)
+    and hashlib let go of the GIL on such buffers, so with two CPUs free the 60 MB dump of
+    the 5,000-cluster bench is sealed in about half the time (zlib: 0.10 s, not 0.20 s).
+    The deflated bytes differ from one compressor's; what they inflate to does not.
     """
     if pack is None or len(data) <= _PIECE:
         return _seal((data,), pack)
