@@ -18,7 +18,9 @@ dump, a restart between GETs, an error page) that depend on that order.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib
 import json
 import mmap
 import os
@@ -330,7 +332,7 @@ def _finish(
             data = fh.read()
             side: list[_Sealed] = []
             helper = threading.Thread(
-                target=lambda: side.append(_seal((data,), pack)), name="pdebug-deflate"
+                target=lambda: side.append(_seal_held(data, pack)), name="pdebug-deflate"
             )
             helper.start()
             try:
@@ -343,7 +345,7 @@ def _finish(
                 fh.seek(0)
                 fh.truncate()
                 fh.write(redacted)
-                sealed = _seal((redacted,), pack)
+                sealed = _seal_held(redacted, pack)
             else:  # the helper's, unless it failed (out of memory): then here again
                 sealed = side[0] if side else _seal((data,), pack)
         else:
@@ -354,7 +356,7 @@ def _finish(
     if z is None:
         return entry, None
     pad = padding(total)
-    deflated += [z.compress(pad), z.flush(zlib.Z_SYNC_FLUSH)]
+    deflated += [z.compress(pad), z.flush(zlib.Z_SYNC_FLUSH)]  # isal's has the same value
     return entry, Piece(b"".join(deflated), zlib.crc32(pad, crc), total + len(pad))
 
 
@@ -391,7 +393,8 @@ _Sealed = tuple[str, int, Any, list[bytes], int]
 def _seal(blocks: Iterable[bytes], pack: int | None) -> _Sealed:
     """Hash and (with ``pack``, a gzip level) deflate ``blocks``; the compressor is left open."""
     digest = hashlib.sha256()
-    z = zlib.compressobj(pack, zlib.DEFLATED, -15) if pack is not None else None
+    deflating = _deflating(pack)
+    z = deflating.compressobj(pack, deflating.DEFLATED, -15) if pack is not None else None
     deflated: list[bytes] = []
     crc = total = 0
     for block in blocks:
@@ -399,12 +402,91 @@ def _seal(blocks: Iterable[bytes], pack: int | None) -> _Sealed:
         total += len(block)
         if z is not None:
             deflated.append(z.compress(block))
-            crc = zlib.crc32(block, crc)
+            crc = deflating.crc32(block, crc)
     return digest.hexdigest(), total, z, deflated, crc
 
 
 #: Read size for a document that is not redacted (hashed and deflated block by block).
 _BLOCK = 1 << 20
+
+
+def _deflating(level: int | None) -> Any:
+    """What deflates at ``level``: python-isal's ``isal_zlib`` for level 1 when installed.
+
+    ``pdebug dump`` packs at level 1 (:data:`pdebug.snapshot.dump._LEVEL`). There ISA-L
+    deflates the 60 MB dump of the 5,000-cluster bench in a fifth of the CPU zlib's
+    level 1 takes (0.024 s against 0.119 s; 3.8 MB against 4.4 MB), and its CRC-32 in a
+    fifth too (#17). Its raw deflate, ended by a sync flush, is the same format: pieces
+    of either join one stream that every gzip reader inflates. Both let go of the GIL.
+    ISA-L's levels are 0-3 and not zlib's: any other level is zlib's.
+    """
+    return _isal() if level == 1 else zlib
+
+
+@functools.cache
+def _isal() -> Any:
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:
+        return zlib
+
+
+#: The size of the pieces a document held whole is deflated in, by two threads (#17).
+_PIECE = 8 << 20
+
+
+def _seal_held(data: bytes, pack: int | None) -> _Sealed:
+    """:func:`_seal` of a document held whole, its deflate shared by two threads.
+
+    Each piece of :data:`_PIECE` bytes is deflated alone, all but the last ended by a
+    sync flush, so the pieces follow one another as one deflate stream (as
+    :class:`~pdebug.snapshot.pack.Piece` says); the last one's compressor is left open.
+    This thread hashes the whole, then deflates pieces too: the deflate (:func:`_deflating`)
+    and hashlib let go of the GIL on such buffers, so with two CPUs free the 60 MB dump of
+    the 5,000-cluster bench is sealed in about half the time (zlib: 0.10 s, not 0.20 s).
+    The deflated bytes differ from one compressor's; what they inflate to does not.
+    """
+    if pack is None or len(data) <= _PIECE:
+        return _seal((data,), pack)
+    from pdebug.snapshot.pack import _crc_join
+
+    level, deflating = pack, _deflating(pack)
+    view = memoryview(data)
+    starts = range(0, len(data), _PIECE)
+    done: list[tuple[Any, bytes, int] | None] = [None] * len(starts)
+    failed: list[BaseException] = []
+    taken = iter(range(len(starts)))  # next() is atomic: each piece is taken once
+
+    def deflate() -> None:
+        try:
+            for n in taken:
+                part = view[starts[n] : starts[n] + _PIECE]
+                z = deflating.compressobj(level, deflating.DEFLATED, -15)
+                out = z.compress(part)
+                if n < len(starts) - 1:
+                    out += z.flush(deflating.Z_SYNC_FLUSH)
+                done[n] = (z, out, deflating.crc32(part))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            failed.append(exc)
+
+    other = threading.Thread(target=deflate, name="pdebug-deflate-2")
+    other.start()
+    try:
+        digest = hashlib.sha256(view).hexdigest()
+        deflate()
+    finally:
+        other.join()
+    if failed:
+        raise failed[0]
+    crc = 0
+    deflated: list[bytes] = []
+    for n, one in enumerate(done):
+        assert one is not None
+        deflated.append(one[1])
+        crc = _crc_join(crc, one[2], min(_PIECE, len(data) - starts[n]))
+    last = done[-1]
+    assert last is not None
+    return digest, len(data), last[0], deflated, crc
 
 
 def _mapped_may_hold_private_key(fh: BinaryIO) -> bool:
