@@ -4,7 +4,9 @@
 import is paid on every run. The markdown patterns live in :mod:`pdebug.render.markdown`,
 imported only for ``-o markdown``; the admin-address and Kubernetes patterns
 (:mod:`pdebug.sources.spec`), the rejected-update stats' (:mod:`pdebug.checks.stats`) and
-the number options' (:mod:`pdebug.cli`) are compiled by ``re`` on first use.
+the number options' (:mod:`pdebug.cli`), and those for pasted, text, YAML or damaged dumps
+(:mod:`pdebug.model.dump`, :mod:`~pdebug.model.sniff`, :mod:`~pdebug.model.load`) are
+compiled by ``re`` on first use.
 """
 
 from __future__ import annotations
@@ -28,17 +30,22 @@ ROOT = Path(__file__).resolve().parent.parent
 DUMP = ROOT / "fixtures" / "real" / "sidecar" / "config_dump.json"
 
 
-def _lazy_sources() -> set[str]:
+def _lazy_sources() -> set[str | bytes]:
     """The sources of the patterns that must wait for their first use."""
-    found = {spec._URL, spec._HOST_PORT, spec._IP_PORT, spec._KUBE}
+    from pdebug.model import dump, load, sniff
+
+    found: set[str | bytes] = {spec._URL, spec._HOST_PORT, spec._IP_PORT, spec._KUBE}
+    # (dump._QUOTED_DOTS is searched for in every section under 1 MB: this dump compiles it)
+    found |= {dump._NULL_MEMBER, dump._REDACTED, dump._PLACEHOLDER}
+    found |= {sniff._LISTENERS_TEXT, sniff._TEXT_STATS, sniff._YAML_KEY, load._OPENS}
     found |= {rx for rx, _ in stats._KINDS}
     found |= {cli._INT_TEXT, cli._FLOAT_TEXT}
     found |= {v.pattern for v in vars(markdown).values() if isinstance(v, re.Pattern)}
-    assert all(isinstance(s, str) for s in found)
+    assert all(isinstance(s, (str, bytes)) for s in found)
     return found
 
 
-def _compiled_by(*args: str) -> tuple[set[str], set[str], str]:
+def _compiled_by(*args: str) -> tuple[set[str | bytes], set[str], str]:
     """``pdebug ARGS`` run to its end: the regex sources compiled, the modules loaded,
     and stdout."""
     code = (
@@ -46,7 +53,7 @@ def _compiled_by(*args: str) -> tuple[set[str], set[str], str]:
         "seen = []\n"
         "real = C.compile\n"
         "def compile(p, flags=0):\n"
-        "    seen.append(p if isinstance(p, str) else repr(p))\n"
+        "    seen.append(['s', p] if isinstance(p, str) else ['b', p.hex()])\n"
         "    return real(p, flags)\n"
         "C.compile = compile\n"
         "real_exit = os._exit\n"
@@ -69,7 +76,8 @@ def _compiled_by(*args: str) -> tuple[set[str], set[str], str]:
     )
     assert "Traceback" not in out.stderr, out.stderr[-2000:]
     seen, mods = json.loads(out.stderr.rsplit("\n", 1)[-1])
-    return set(seen), set(mods), out.stdout
+    sources = {p if kind == "s" else bytes.fromhex(p) for kind, p in seen}
+    return sources, set(mods), out.stdout
 
 
 @pytest.mark.parametrize("command", [["check"], ["clusters"], ["check", "-o", "json"]])
