@@ -145,3 +145,52 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
     assert seen_kinds == {"CDS", "LDS", "RDS", "EDS", "SDS", "ECDS", "xDS"}
     for text, number in [("12", True), ("-3", True), ("1.5", False), ("١٢", False), ("1e3", False)]:
         assert bool(re.fullmatch(cli._INT_TEXT, text)) is number, text
+
+
+def test_report_loads_neither_tempfile_nor_importlib_resources(tmp_path: Path) -> None:
+    """``pdebug report`` writes its page (atomically, readable as before) without
+    ``tempfile`` (and its ``shutil``, ``bz2``, ``lzma``) or ``importlib.resources``."""
+    page = tmp_path / "r.html"
+    _, mods, _ = _compiled_by("report", str(DUMP), "-o", str(page))
+    heavy = {"tempfile", "shutil", "bz2", "lzma", "importlib.resources", "zipfile"}
+    assert not mods & heavy, sorted(mods & heavy)
+    text = page.read_text("utf-8")
+    assert text.startswith("<!DOCTYPE html>") or text.startswith("<!doctype html>")
+    from importlib import resources
+
+    for name in ("report.css", "report.js"):
+        body = resources.files("pdebug.report").joinpath("static", name).read_text("utf-8")
+        assert body.split("\n", 1)[0] in text
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert page.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_temp_file_is_new_private_and_never_a_followed_link(tmp_path: Path) -> None:
+    """``_temp_beside``: ``.pdebug-HEX.tmp``, mode 0600, a fresh name each time; a name
+    already taken is skipped, and a planted link is neither followed nor overwritten."""
+    from pdebug import atomic
+
+    names = set()
+    for _ in range(20):
+        fd, name = atomic._temp_beside(str(tmp_path))
+        os.close(fd)
+        assert re.fullmatch(r"\.pdebug-[0-9a-f]{16}\.tmp", os.path.basename(name))
+        assert os.stat(name).st_mode & 0o777 == 0o600
+        names.add(name)
+    assert len(names) == 20
+    target = tmp_path / "target"
+    target.write_text("keep")
+    real = os.urandom
+    draws = iter([b"\x00" * 8, b"\x01" * 8])
+    link = tmp_path / f".pdebug-{'00' * 8}.tmp"
+    link.symlink_to(target)
+    try:
+        atomic.os.urandom = lambda n: next(draws)  # type: ignore[attr-defined]
+        fd, name = atomic._temp_beside(str(tmp_path))
+    finally:
+        atomic.os.urandom = real  # type: ignore[attr-defined]
+    os.close(fd)
+    assert os.path.basename(name) == f".pdebug-{'01' * 8}.tmp"
+    assert target.read_text() == "keep" and link.is_symlink()
