@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -24,6 +24,25 @@ def cannot_write(path: str, exc: OSError) -> SourceUnavailable:
     return SourceUnavailable(f"cannot write {path}: {exc.strerror or exc}", hint=_HINT)
 
 
+def _temp_beside(directory: str) -> tuple[int, str]:
+    """A new empty file ``.pdebug-HEX.tmp`` in ``directory``, open for writing, mode 0600.
+
+    What ``tempfile.mkstemp`` gives, without importing ``tempfile`` (it brings ``shutil``
+    with ``bz2`` and ``lzma``, and ``random``: ~2.4 ms before ``report``'s fork, #17).
+    ``O_EXCL`` makes the name ours or fails; ``O_NOFOLLOW`` never follows a planted link;
+    the descriptor is not inherited (PEP 446).
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(directory, f".pdebug-{os.urandom(8).hex()}.tmp")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", directory)
+
+
 def check_writable(path: str) -> None:
     """Fail early, before any slow capture, when nothing can be written beside ``path``.
 
@@ -34,7 +53,7 @@ def check_writable(path: str) -> None:
     """
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+        fd, tmp = _temp_beside(directory)
     except OSError as exc:
         raise cannot_write(path, exc) from None
     os.close(fd)
@@ -54,12 +73,12 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
     """
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".pdebug-", suffix=".tmp", dir=directory)
+        fd, tmp = _temp_beside(directory)
     except OSError as exc:
         raise cannot_write(path, exc) from None
     umask = os.umask(0)
     os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets normal rights
+    os.fchmod(fd, 0o666 & ~umask)  # made 0600; a saved file gets normal rights
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

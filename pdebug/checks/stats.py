@@ -14,22 +14,21 @@ from collections.abc import Iterator
 from pdebug.checks.base import Check, Finding, Severity, SkipCheck, check
 from pdebug.checks.context import Context
 
+#: Which xDS a rejected-update stat is about: patterns compiled on first use (re's cache),
+#: as only a dump with stats reaches them (every ``check`` imports this module: #17).
 _KINDS = (
-    (re.compile(r"^cluster_manager\.cds\.update_rejected$"), "CDS (clusters)"),
-    (re.compile(r"^listener_manager\.lds\.update_rejected$"), "LDS (listeners)"),
-    (re.compile(r"\.rds\.(?P<name>.+)\.update_rejected$"), "RDS (route config {name})"),
-    (re.compile(r"^cluster\.(?P<name>.+)\.update_rejected$"), "EDS (cluster {name})"),
-    (re.compile(r"^sds\.(?P<name>.+)\.update_rejected$"), "SDS (secret {name})"),
-    (
-        re.compile(r"^extension_config_discovery\.(?P<name>.+)\.update_rejected$"),
-        "ECDS ({name})",
-    ),
+    (r"^cluster_manager\.cds\.update_rejected$", "CDS (clusters)"),
+    (r"^listener_manager\.lds\.update_rejected$", "LDS (listeners)"),
+    (r"\.rds\.(?P<name>.+)\.update_rejected$", "RDS (route config {name})"),
+    (r"^cluster\.(?P<name>.+)\.update_rejected$", "EDS (cluster {name})"),
+    (r"^sds\.(?P<name>.+)\.update_rejected$", "SDS (secret {name})"),
+    (r"^extension_config_discovery\.(?P<name>.+)\.update_rejected$", "ECDS ({name})"),
 )
 
 
 def _what(name: str) -> str:
     for rx, text in _KINDS:
-        m = rx.search(name)
+        m = re.search(rx, name)
         if m:
             return text.format(**m.groupdict())
     return "xDS"

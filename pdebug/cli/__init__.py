@@ -227,8 +227,10 @@ def _usage_display_name(self: Any) -> str:
     return name + ("..." if self.nargs != 1 else "")
 
 
-_INT_TEXT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
-_FLOAT_TEXT = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?", re.ASCII)
+#: Plain decimal text for an int or float option; compiled on first use (re's cache): most
+#: commands are given no number (#17).
+_INT_TEXT = r"(?a)-?[0-9]{1,18}"
+_FLOAT_TEXT = r"(?a)-?[0-9]{1,15}(?:\.[0-9]{1,15})?"
 _NOT_LIGHT = object()
 
 
@@ -243,12 +245,12 @@ def _light_value(annotation: Any, info: Any, value: Any) -> Any:
     if annotation is str:
         return value if type(value) is str else _NOT_LIGHT
     if annotation is int:
-        if type(value) is str and _INT_TEXT.fullmatch(value):
+        if type(value) is str and re.fullmatch(_INT_TEXT, value):
             value = int(value)
         elif type(value) is not int:
             return _NOT_LIGHT
     elif annotation is float:
-        if type(value) is str and _FLOAT_TEXT.fullmatch(value):
+        if type(value) is str and re.fullmatch(_FLOAT_TEXT, value):
             value = float(value)
         elif type(value) in (int, float):
             value = float(value)

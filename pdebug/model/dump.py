@@ -161,7 +161,9 @@ def decode_raw(raw: msgspec.Raw, tp: type[T], camel: Any = None, what: str = "")
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw], strict=False)
 #: A resource list entry whose own member is null (protojson: left out): nothing in it.
-_NULL_MEMBER = re.compile(r"got `null` - at `\$\.([A-Za-z_][A-Za-z0-9_]*)`$")
+#: (Compiled on first use, by re's cache: a plain dump never needs it; every command
+#: imports this module at start, #17.)
+_NULL_MEMBER = r"got `null` - at `\$\.([A-Za-z_][A-Za-z0-9_]*)`$"
 
 
 def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str], None]) -> list[T]:
@@ -201,12 +203,12 @@ def decode_items(raw: msgspec.Raw, tp: type[T], what: str, warn: Callable[[str],
         try:
             items.append(_decode(part, tp))
         except DECODE_FAILURES as exc:
-            field = _NULL_MEMBER.search(str(exc))
+            field = re.search(_NULL_MEMBER, str(exc))
             if field is not None:
                 empty += 1
                 skipped.append(f"{what}[{index}] skipped: its {field.group(1)} is null")
                 continue
-            redacted = redacted or _REDACTED.search(part) is not None
+            redacted = redacted or re.search(_REDACTED, part) is not None
             reason = decode_failure(exc).replace("`$", f"`$[{index}]", 1)
             skipped.append(f"{what}[{index}] skipped: {reason}")
             continue
@@ -352,13 +354,13 @@ def plain_json(raw: msgspec.Raw | bytes, what: str) -> Any:
 
 
 #: A string value a person put in place of one they hid: "<redacted>", "[REDACTED]"...
-_REDACTED = re.compile(rb'"[<\[(*]*(?i:redacted|hidden|removed|masked)[>\])*]*"')
+#: (Compiled on first use, by re's cache: a plain dump never needs it; every command
+#: imports this module at start, #17.)
+_REDACTED = rb'"[<\[(*]*(?i:redacted|hidden|removed|masked)[>\])*]*"'
 #: A member named "..." (or "…"), or a list item "...": a placeholder a person wrote
 #: into a pasted dump.
-_PLACEHOLDER = re.compile(
-    rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:|[\[,]\s*"(?:\.\.\.|\xe2\x80\xa6)"\s*[,\]]'
-)
-_QUOTED_DOTS = re.compile(rb'"(?:\.\.\.|\xe2\x80\xa6)"')
+_PLACEHOLDER = rb'"(?:\.\.\.|\xe2\x80\xa6)"\s*:|[\[,]\s*"(?:\.\.\.|\xe2\x80\xa6)"\s*[,\]]'
+_QUOTED_DOTS = rb'"(?:\.\.\.|\xe2\x80\xa6)"'
 #: Sections larger than this were not pasted by hand (a GitHub comment holds 65,536
 #: characters): not searched for placeholders, which costs about 1 ms per MB.
 _PASTED_BYTES = 1 << 20
@@ -559,7 +561,7 @@ class Section:
         for part in parts:
             # The quoted dots first (a literal: ~1 ms per MB), the member or item around
             # them only then (the pattern's other branch tries every comma: ~10 ms per MB).
-            if _QUOTED_DOTS.search(part) is not None and _PLACEHOLDER.search(part) is not None:
+            if re.search(_QUOTED_DOTS, part) and re.search(_PLACEHOLDER, part):
                 self._cut = True
                 self._warn(
                     f'{self.where}: the {self.message} section holds a "..." placeholder '

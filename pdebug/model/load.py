@@ -1008,7 +1008,8 @@ def _read_sections(
 
 
 #: The bytes before a ``configs[]`` entry's ``"@type"``: the end of the entry before it.
-_OPENS = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\{" + _WS + rb"\Z")
+#: (Compiled on first use, by re's cache: few dumps reach it.)
+_OPENS = rb"\}" + _WS + rb"," + _WS + rb"\{" + _WS + rb"\Z"
 _SPACE = b" \t\n\r"
 #: How many bytes :func:`_hides` looks at before letting a memory map's pages go.
 _SCAN_CHUNK = 1 << 23
@@ -1069,7 +1070,7 @@ def _opens(before: bytes) -> bool:
     rest = before.rstrip(_SPACE)
     if not rest.endswith(b"{") or not rest[:-1].rstrip(_SPACE).endswith(b","):
         return False
-    return _OPENS.search(before) is not None
+    return re.search(_OPENS, before) is not None
 
 
 def _adopt(

@@ -286,9 +286,10 @@ _SNIFF_HINTS = {
 #: The first line of Envoy's text ``/listeners``: ``NAME::ADDRESS`` (``ip:port`` or a
 #: pipe path), where text ``/clusters`` has ``NAME::HOST::STAT::VALUE`` or
 #: ``version_info::VERSION``.
-_LISTENERS_TEXT = re.compile(r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$")
+#: (This and the next are compiled on first use, by re's cache: only text reaches them.)
+_LISTENERS_TEXT = r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$"
 #: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
-_TEXT_STATS = re.compile(r"[a-z_][\w|:-]*\.[\w.|:-]*: \S")  # not kubectl's "error: ..."
+_TEXT_STATS = r"[a-z_][\w|:-]*\.[\w.|:-]*: \S"  # not kubectl's "error: ..."
 
 
 def as_argument(source: str) -> str:
@@ -322,7 +323,7 @@ def _refusal(
     """What :func:`sniff` raises for ``data`` (whose head is ``found``), or None."""
     if first is not None and found.kind in first[1]:
         return found.refuse(source, first[0], first[1])
-    if found.kind == "text" and _LISTENERS_TEXT.match(found.first_line):
+    if found.kind == "text" and re.match(_LISTENERS_TEXT, found.first_line):
         return InvalidInput(
             f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
             "not a config dump",
@@ -335,7 +336,7 @@ def _refusal(
             hint="save GET /clusters?format=json (or GET /config_dump) instead",
         )
     if found.kind == "text" and (
-        _TEXT_STATS.match(found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
+        re.match(_TEXT_STATS, found.first_line) or found.first_line.startswith(("# TYPE", "# HELP"))
     ):
         return InvalidInput(
             f"{source}: this looks like Envoy's /stats (starts with "
@@ -685,7 +686,8 @@ def prepare(data: bytes | memoryview, source: str, reader: Reader) -> Prepared:
 
 
 #: A top-level YAML mapping key at the start of a line (``controlPlane:``, ``'@type':``).
-_YAML_KEY = re.compile(r"^(?:'[^'\n]*'|\"[^\"\n]*\"|[A-Za-z_][\w.-]*):(?: |$)", re.M)
+#: (Compiled on first use, by re's cache: only YAML reaches it.)
+_YAML_KEY = r"(?m)^(?:'[^'\n]*'|\"[^\"\n]*\"|[A-Za-z_][\w.-]*):(?: |$)"
 
 
 def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
@@ -708,7 +710,7 @@ def _yaml_docs(body: bytes | memoryview, several: bool) -> list[Any] | None:
     for part in re.split(r"^---[ \t]*$", text, flags=re.M):
         seen: set[str] = set()
         start = 0
-        for match in _YAML_KEY.finditer(part):
+        for match in re.finditer(_YAML_KEY, part):
             if match.group(0) in seen:
                 chunks.append(part[start : match.start()])
                 start, seen = match.start(), set()

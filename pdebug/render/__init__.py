@@ -66,7 +66,7 @@ def _wide(result: ViewResult) -> str:
 
 
 def _markdown(result: ViewResult) -> str:
-    from pdebug.render.text import render_markdown
+    from pdebug.render.markdown import render_markdown
 
     return render_markdown(result.table)
 

@@ -154,15 +154,16 @@ class KubeSpec(msgspec.Struct, frozen=True):
 SourceSpec = FileSpec | MemberSpec | AdminSpec | KubeSpec
 
 _BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
-_URL = re.compile(r"^https?://", re.I)
-_HOST_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):(\d{1,5})(/.*)?$")
+#: The admin-address and Kubernetes-target patterns, compiled on first use (re's cache): a
+#: SOURCE that exists as a file never needs them, and every command starts here (#17).
+_URL = r"(?i)^https?://"
+_HOST_PORT = r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9.-]+):(\d{1,5})(/.*)?$"
 #: An IP or localhost with any port text: an admin address, never a pod (its port is checked).
-_IP_PORT = re.compile(r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$")
-_KUBE = re.compile(
-    r"^(pod|pods|po|svc|service|services|(deploy|deployment|deployments|sts|statefulset|"
+_IP_PORT = r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+):[^/]*(/.*)?$"
+_KUBE = (
+    r"(?i)^(pod|pods|po|svc|service|services|(deploy|deployment|deployments|sts|statefulset|"
     r"statefulsets|ds|daemonset|daemonsets|rs|replicaset|replicasets)(\.apps)?|"
-    r"gateways?(\.gateway\.networking\.k8s\.io)?)/",
-    re.I,
+    r"gateways?(\.gateway\.networking\.k8s\.io)?)/"
 )
 
 
@@ -203,9 +204,9 @@ def _kind(text: str, member: bool) -> Kind:
     """:func:`classify`, told whether ``text`` splits into a bundle and a member."""
     if text == "-" or os.path.exists(text) or member:
         return "file"
-    if _URL.match(text) or _HOST_PORT.match(text) or _IP_PORT.match(text):
+    if re.match(_URL, text) or re.match(_HOST_PORT, text) or re.match(_IP_PORT, text):
         return "admin"
-    if _KUBE.match(text):
+    if re.match(_KUBE, text):
         return "kube"
     if "/" in text or text.endswith((".json", ".gz", ".tgz", ".tar.gz")):
         return "file"
