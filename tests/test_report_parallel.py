@@ -114,13 +114,13 @@ def _failing_child(me: int, real: Any) -> Any:
 
 
 def _failing_streaming_child(me: int, real: Any) -> Any:
-    def child(tasks: Any, write: int) -> None:
+    def child(tasks: Any, write: int, *rest: Any) -> None:
         assert os.getpid() != me
 
         def broken() -> Any:
             raise ValueError("only in the child")
 
-        real([broken for _ in tasks], write)
+        real([broken for _ in tasks], write, *rest)
 
     return child
 
