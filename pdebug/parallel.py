@@ -289,17 +289,30 @@ def _read_framed(fd: int) -> bytearray:
 
     Empty (the child's results are then all missing) when the child ended early.
     """
+    size = _read_length(fd)
+    if size is None:
+        return bytearray()
+    return _read_body(size, lambda view, at: os.readv(fd, [view]))
+
+
+def _read_length(fd: int) -> int | None:
+    """A frame's 8-byte length from the pipe ``fd``; None when the child ended first."""
     head = b""
     while len(head) < 8:
         chunk = os.read(fd, 8 - len(head))
         if not chunk:
-            return bytearray()
+            return None
         head += chunk
-    body = bytearray(int.from_bytes(head, "little"))
+    return int.from_bytes(head, "little")
+
+
+def _read_body(size: int, read: Callable[[memoryview, int], int]) -> bytearray:
+    """``size`` bytes, each ``read(into, at)`` filling the view from ``at`` on; empty if cut."""
+    body = bytearray(size)
     view = memoryview(body)
     at = 0
-    while at < len(body):
-        got = os.readv(fd, [view[at:]])
+    while at < size:
+        got = read(view[at:], at)
         if not got:
             return bytearray()
         at += got
@@ -338,18 +351,28 @@ def _writable(value: Any) -> bool:
     return True
 
 
+def _child_start() -> _Said:
+    """A forked child's first step: Ctrl-C and SIGTERM end it at once, quietly.
+
+    What its tasks write to stdout/stderr is kept from the terminal (the parent says it).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    said = _Said()
+    sys.stdout = sys.stderr = said
+    return said
+
+
 def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> None:
     """Run ``part``'s tasks, send ``[(index, flag, result)]``, end the process (never returns)."""
     import marshal
-    import signal
 
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        said = _Said()
-        sys.stdout = sys.stderr = said
+        said = _child_start()
         out: list[tuple[int, int, Any]] = []
         for i in part:
             said.written = False
@@ -469,35 +492,16 @@ def _read_frame(fd: int, shared: int, offset: int) -> tuple[bytearray, int]:
     ``offset`` (written before the length was sent), else it follows on the pipe. Empty
     when the child ended early.
     """
-    head = b""
-    while len(head) < 8:
-        chunk = os.read(fd, 8 - len(head))
-        if not chunk:
-            return bytearray(), offset
-        head += chunk
-    size = int.from_bytes(head, "little")
+    size = _read_length(fd)
+    if size is None:
+        return bytearray(), offset
     if not size & _IN_SHARED:
-        body = bytearray(size)
-        view = memoryview(body)
-        at = 0
-        while at < size:
-            got = os.readv(fd, [view[at:]])
-            if not got:
-                return bytearray(), offset
-            at += got
-        view.release()
-        return body, offset
+        return _read_body(size, lambda view, at: os.readv(fd, [view])), offset
     size &= ~_IN_SHARED
-    body = bytearray(size)
-    view = memoryview(body)
-    at = 0
-    while at < size:
-        got = os.preadv(shared, [view[at:]], offset + at) if shared >= 0 else 0
-        if not got:
-            return bytearray(), offset
-        at += got
-    view.release()
-    return body, offset + size
+    if shared < 0:
+        return bytearray(), offset
+    body = _read_body(size, lambda view, at: os.preadv(shared, [view], offset + at))
+    return body, offset + len(body)
 
 
 def _shared_file() -> int:
@@ -585,15 +589,10 @@ def _streaming_child(tasks: Sequence[Callable[[], Any]], write: int, shared: int
     fails (no memory for it), the body goes over the pipe as before.
     """
     import marshal
-    import signal
 
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: end at once, quietly
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        said = _Said()
-        sys.stdout = sys.stderr = said
+        said = _child_start()
         offset = 0
         for task in tasks:
             said.written = False

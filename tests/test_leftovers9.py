@@ -14,22 +14,13 @@ import pytest
 
 from pdebug.cli.habits import normalize
 from pdebug.errors import ExitCode
-from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import FIXTURES, ISTIOCTL, error_and_hint
 from tests.harness import envoy as eh
 from tests.harness.pki import make_test_pki
 
 needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="envoy not installed")
 
 SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
-
-
-def _one_error(result, code: int) -> tuple[str, str]:
-    assert result.code == code, result.err
-    assert result.out == ""
-    lines = result.err.splitlines()
-    assert len(lines) == 2, result.err
-    assert lines[0].startswith("pdebug: error: ") and lines[1].startswith("hint: ")
-    return lines[0], lines[1]
 
 
 # --- -l/--selector before the command (kubectl's habit: options first) ---------------------
@@ -47,13 +38,13 @@ def _one_error(result, code: int) -> tuple[str, str]:
 )
 def test_selector_before_the_command_says_how_to_read_many(pdebug, args, command):
     """It was Click's "No such option: -l" (the refusal covered -l after the command)."""
-    error, hint = _one_error(pdebug(*args), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug(*args), ExitCode.USAGE)
     assert error == f"pdebug: error: pdebug {command} has no -l/--selector: it reads one proxy"
     assert "pdebug snapshot -l app=productpage -o FILE, then pdebug check FILE" in hint
 
 
 def test_selector_before_status_points_at_namespace(pdebug):
-    error, hint = _one_error(pdebug("-l", "app=web", "status"), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug("-l", "app=web", "status"), ExitCode.USAGE)
     assert error.endswith("pdebug status has no -l/--selector: it shows every proxy istiod knows")
     assert "pdebug status -n NS" in hint
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from pdebug.errors import ExitCode
-from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import FIXTURES, ISTIOCTL, error_and_hint
 
 SIDECAR = FIXTURES / "real/sidecar/config_dump.json"
 CLUSTERS = FIXTURES / "real/sidecar/clusters.json"
@@ -30,15 +30,6 @@ SYNCZ = [
 ]
 
 
-def _one_error(result, code: int) -> tuple[str, str]:
-    assert result.code == code, result.err
-    assert result.out == ""
-    lines = result.err.splitlines()
-    assert len(lines) == 2, result.err
-    assert lines[0].startswith("pdebug: error: ") and lines[1].startswith("hint: ")
-    return lines[0], lines[1]
-
-
 # --- istioctl's -l/--selector (istio/istio PR#53089, #27490) ---------------------------
 
 
@@ -54,20 +45,20 @@ def _one_error(result, code: int) -> tuple[str, str]:
 )
 def test_selector_on_a_one_proxy_command_says_how_to_read_many(pdebug, args, command):
     """It was Click's "No such option: -l" and "see --help", which has no selector."""
-    error, hint = _one_error(pdebug(*args), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug(*args), ExitCode.USAGE)
     assert error == f"pdebug: error: pdebug {command} has no -l/--selector: it reads one proxy"
     assert "deploy/NAME or svc/NAME" in hint
     assert "pdebug snapshot -l app=productpage -o FILE, then pdebug check FILE" in hint
 
 
 def test_selector_on_status_points_at_namespace_and_diff(pdebug):
-    error, hint = _one_error(pdebug("ps", "-l", "app=web"), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug("ps", "-l", "app=web"), ExitCode.USAGE)
     assert error.endswith("pdebug ps has no -l/--selector: it shows every proxy istiod knows")
     assert "pdebug ps -n NS" in hint and "pdebug diff POD" in hint
 
 
 def test_selector_in_the_hint_is_quoted_for_the_shell(pdebug):
-    _, hint = _one_error(pdebug("clusters", SIDECAR, "-l", "app in (a,b)"), ExitCode.USAGE)
+    _, hint = error_and_hint(pdebug("clusters", SIDECAR, "-l", "app in (a,b)"), ExitCode.USAGE)
     assert "pdebug snapshot -l 'app in (a,b)' -o FILE" in hint
 
 
@@ -85,7 +76,7 @@ def test_selector_in_the_hint_is_quoted_for_the_shell(pdebug):
 )
 def test_istioctl_only_commands_name_the_pdebug_way(pdebug, word, says, points_at):
     """bug-report was "did you mean report?" (report renders; snapshot captures)."""
-    error, hint = _one_error(pdebug(word, "-A"), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug(word, "-A"), ExitCode.USAGE)
     assert error.startswith(f"pdebug: error: no such command '{word}' (istioctl's): ")
     assert says in error
     assert points_at in hint
@@ -107,7 +98,7 @@ def test_istioctl_only_commands_name_the_pdebug_way(pdebug, word, says, points_a
 )
 def test_sync_status_given_as_a_dump_says_pdebug_status(pdebug, source, command):
     """It was "not an Envoy config dump (no 'configs' list)"."""
-    error, hint = _one_error(pdebug(command, source), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug(command, source), ExitCode.INVALID_INPUT)
     assert "this is istiod's sync status" in error
     assert hint == f"hint: read it with: pdebug status --file {source}"
     assert pdebug("status", "--file", source).code == ExitCode.OK  # and it does
@@ -120,14 +111,14 @@ def test_sync_status_as_a_bare_list_on_stdin(pdebug, monkeypatch):
     body = json.loads(SYNCZ[0].read_bytes())["istiod1"]
     raw = json.dumps(body).encode()
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
-    _, hint = _one_error(pdebug("routes", "-"), ExitCode.INVALID_INPUT)
+    _, hint = error_and_hint(pdebug("routes", "-"), ExitCode.INVALID_INPUT)
     assert hint == "hint: read it with: pdebug status --file -"
 
 
 def test_sync_status_given_to_ztunnel_config(pdebug):
     """It was "not a ztunnel config dump (no workloads, ...)"."""
     result = pdebug("zc", "all", "-f", XDS / "multiXdsStatusSinglePilot.json")
-    error, hint = _one_error(result, ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(result, ExitCode.INVALID_INPUT)
     assert "this is istiod's sync status" in error
     assert "pdebug status --file" in hint
 
@@ -143,14 +134,14 @@ def test_a_config_dump_is_not_taken_for_a_sync_status(pdebug):
 
 def test_stats_given_clusters_json_points_at_endpoints(pdebug):
     """It was "JSON without a 'stats' list", with a capture hint."""
-    error, hint = _one_error(pdebug("stats", CLUSTERS), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug("stats", CLUSTERS), ExitCode.INVALID_INPUT)
     assert "this is Envoy's GET /clusters?format=json (endpoint health), not /stats" in error
     assert f"pdebug endpoints {CLUSTERS}" in hint
     assert pdebug("endpoints", CLUSTERS).code == ExitCode.OK
 
 
 def test_stats_given_a_ztunnel_dump_points_at_zc(pdebug):
-    error, hint = _one_error(pdebug("stats", ZTUNNEL), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug("stats", ZTUNNEL), ExitCode.INVALID_INPUT)
     assert "this is a ztunnel config dump, not Envoy's /stats" in error
     assert f"pdebug zc all -f {ZTUNNEL}" in hint
 
@@ -162,7 +153,7 @@ def test_stats_given_a_ztunnel_dump_points_at_zc(pdebug):
 def test_clusters_json_to_a_view_without_clusters_json_option(pdebug, command):
     """The hint said "add --clusters-json FILE", an option these views do not have."""
     result = pdebug(command, CLUSTERS)
-    error, hint = _one_error(result, ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(result, ExitCode.INVALID_INPUT)
     assert "this is a /clusters?format=json document" in error
     assert "--clusters-json" not in hint
     assert f"pdebug endpoints {CLUSTERS} shows what it holds" in hint
@@ -170,7 +161,7 @@ def test_clusters_json_to_a_view_without_clusters_json_option(pdebug, command):
 
 
 def test_clusters_json_to_the_clusters_view_says_where_it_goes(pdebug):
-    _, hint = _one_error(pdebug("clusters", CLUSTERS), ExitCode.INVALID_INPUT)
+    _, hint = error_and_hint(pdebug("clusters", CLUSTERS), ExitCode.INVALID_INPUT)
     assert hint.endswith("save GET /config_dump and pass this file beside it as --clusters-json")
     assert pdebug("clusters", SIDECAR, "--clusters-json", CLUSTERS).code == ExitCode.OK
 
@@ -181,7 +172,7 @@ def test_clusters_json_to_the_clusters_view_says_where_it_goes(pdebug):
 def test_a_directory_names_the_dump_files_in_it(pdebug):
     """The corpus keeps each dump in its own directory; the hint now names the file."""
     where = FIXTURES / "corpus/istio/2018-06-pilot"
-    error, hint = _one_error(pdebug("clusters", where), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug("clusters", where), ExitCode.INVALID_INPUT)
     assert error.endswith("is a directory, not a dump file")
     assert hint == f"hint: pass the config_dump JSON file inside it: {where}/configdump.json"
     assert pdebug("clusters", where / "configdump.json").code == ExitCode.OK
@@ -190,11 +181,11 @@ def test_a_directory_names_the_dump_files_in_it(pdebug):
 def test_a_directory_with_many_or_no_dumps(pdebug, tmp_path):
     for n in range(5):
         (tmp_path / f"d{n}.json").write_text("{}")
-    _, hint = _one_error(pdebug("clusters", tmp_path), ExitCode.INVALID_INPUT)
+    _, hint = error_and_hint(pdebug("clusters", tmp_path), ExitCode.INVALID_INPUT)
     assert hint.endswith(f"{tmp_path}/d2.json (5 in all)")
     empty = tmp_path / "sub"
     empty.mkdir()
-    _, hint = _one_error(pdebug("clusters", empty), ExitCode.INVALID_INPUT)
+    _, hint = error_and_hint(pdebug("clusters", empty), ExitCode.INVALID_INPUT)
     assert hint == "hint: pass the config_dump JSON file inside it"
 
 
@@ -258,7 +249,7 @@ def test_pc_workload_is_zc_workload(pdebug, args):
     ],
 )
 def test_pc_with_a_view_of_another_command_points_at_it(pdebug, view, points_at):
-    error, hint = _one_error(pdebug("pc", view, "-f", SIDECAR), ExitCode.USAGE)
+    error, hint = error_and_hint(pdebug("pc", view, "-f", SIDECAR), ExitCode.USAGE)
     assert error.endswith(f"pdebug pc {view}: istioctl has no such proxy-config view")
     assert points_at in hint
 
@@ -339,7 +330,7 @@ EGCTL = FIXTURES / "corpus/envoy-gateway"
 def test_egctl_output_names_the_jq_that_takes_one_proxy_out(pdebug, name, where, program):
     """It was "not an Envoy config dump (no 'configs' list)"; the hint's jq works."""
     source = EGCTL / name
-    error, hint = _one_error(pdebug("clusters", source), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug("clusters", source), ExitCode.INVALID_INPUT)
     assert error.endswith(
         f"this is egctl's output (Envoy Gateway: {where}), not one proxy's config dump"
     )
@@ -393,7 +384,7 @@ def test_a_certificate_file_is_not_called_expired(pdebug, tmp_path):
 )
 def test_status_file_names_a_ztunnel_dump_and_egctl_output(pdebug, source, says, points_at):
     """Both were "not a syncz document ('workloads' holds neither ...)"."""
-    error, hint = _one_error(pdebug("status", "--file", source), ExitCode.INVALID_INPUT)
+    error, hint = error_and_hint(pdebug("status", "--file", source), ExitCode.INVALID_INPUT)
     assert says in error
     assert points_at in hint
 

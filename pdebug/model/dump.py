@@ -732,17 +732,26 @@ class ConfigDump:
         a byte) and, where one may be, read: the entry then joins the sections
         (``load._adopt``). A document damaged there is let be: the command reads none of it.
         """
-        from pdebug.errors import InvalidInput
-
         self._revealed = True
         before = [sec.type_url for sec in self.sections]
-        for sec in list(self.sections):
+        self.read_hiding(list(self.sections))
+        return [sec.type_url for sec in self.sections] != before
+
+    def read_hiding(self, sections: list[Section]) -> None:
+        """Read the members of each of ``sections`` whose bytes may end with another entry.
+
+        :attr:`Section.hides` says "maybe" by a byte search; reading the section's members
+        then tells, and a hidden entry joins the sections (``load._adopt``). A document
+        damaged there is let be: the command reads none of it, as before.
+        """
+        from pdebug.errors import InvalidInput
+
+        for sec in sections:
             if sec.complete is not None and sec.hides is not None and sec.hides():
                 try:
                     sec.raw("")
                 except InvalidInput:
                     pass
-        return [sec.type_url for sec in self.sections] != before
 
     def check_intact(self) -> None:
         """Raise InvalidInput if the document is not whole JSON (checked once)."""

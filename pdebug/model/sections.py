@@ -248,8 +248,6 @@ def _search_unread(dump: ConfigDump) -> None:
     (:attr:`Section.hides`) and the section's members then tell (the entry joins the
     sections). A document damaged there is let be, as before (the command read none of it).
     """
-    from pdebug.errors import InvalidInput
-
     left = [
         sec
         for sec in dump.sections
@@ -257,12 +255,7 @@ def _search_unread(dump: ConfigDump) -> None:
     ]
     if not left or sum(len(sec.text) for sec in left) > SEARCH_LIMIT:
         return
-    for sec in left:
-        if sec.complete is not None and sec.hides is not None and sec.hides():
-            try:
-                sec.raw("")
-            except InvalidInput:
-                pass
+    dump.read_hiding(left)
 
 
 def short_type(type_url: str) -> str:

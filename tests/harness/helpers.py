@@ -172,6 +172,16 @@ class Result:
     err: str
 
 
+def error_and_hint(result: Result, code: int) -> tuple[str, str]:
+    """The one ``pdebug: error:`` line and its ``hint:`` of a run that failed with ``code``."""
+    assert result.code == code, result.err
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 2, result.err
+    assert lines[0].startswith("pdebug: error: ") and lines[1].startswith("hint: ")
+    return lines[0], lines[1]
+
+
 def run_bounded(
     pdebug: Callable[..., Result], args: list[str], budget_s: float = 20.0, budget_mb: int = 96
 ) -> Result:
