@@ -118,24 +118,12 @@ def _stamp(t: datetime) -> str:
 
 
 def _findings(report: CheckReport) -> dict[str, Any]:
-    """The findings table; its note says what the checks did not judge or read.
-
-    Those are ``pdebug check``'s ``Not checked`` lines, each a sentence of the note
-    under the table (both the script and the static copy show a note under rows): a
-    report with nothing not checked is the page it was.
-    """
-    from pdebug.views.check import not_checked_lines
-
-    said = not_checked_lines(report)
-    note = None if report.findings else "No findings."
-    if said:
-        note = " ".join([note, *said] if note else said)
     return {
         "id": "findings",
         "title": "Findings",
         "columns": ["CODE", "SEVERITY", "RESOURCE", "MESSAGE", "HINT"],
         "rows": [[f.code, f.severity.name, f.resource, f.message, f.hint] for f in report.findings],
-        "note": note,
+        "note": report.findings_note(),
     }
 
 

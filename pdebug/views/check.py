@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from pdebug.checks.base import CheckReport, ProxyCheck, Severity
-from pdebug.model.sections import printable, unread_lines
+from pdebug.checks.base import CheckReport, ProxyCheck, Severity, not_checked_lines
+from pdebug.model.sections import printable
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -69,38 +69,6 @@ def summary_text(report: CheckReport) -> str:
         lines.append(f"Ignored {', '.join(report.ignored)} (--ignore).")
     lines += not_checked_lines(report)
     return "\n".join(lines)
-
-
-def not_checked_lines(report: CheckReport, who: str = "") -> list[str]:
-    """The ``Not checked ...`` lines of ``pdebug check``'s summary (and the report's).
-
-    What the checks could not judge, then what pdebug does not read.
-
-    ``who``: the proxy of a bundle, said after ``Not checked in`` (already printable).
-    """
-    head = f"Not checked in {who}" if who else "Not checked"
-    lines = [f"{head} {line}" for line in _not_checked(report)]
-    return lines + [f"{head}: {what}." for what in _unread(report)]
-
-
-def _not_checked(report: CheckReport) -> list[str]:
-    """One line per thing the checks could not judge, naming every check it escaped.
-
-    Each is ``(CODES): resource: message (hint).``, said after ``Not checked``.
-    """
-    codes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for f in report.not_checked:
-        codes[(f.resource, f.message, f.hint)].append(f.code)
-    return [
-        f"({', '.join(dict.fromkeys(c))}): {resource}: {message} ({hint})."
-        for (resource, message, hint), c in codes.items()
-    ]
-
-
-def _unread(report: CheckReport) -> list[str]:
-    """What ``report`` did not check: each section and member pdebug does not read."""
-    lines = unread_lines(report.unread, report.unread_members)
-    return [f"{line}, which pdebug does not read" for line in lines]
 
 
 def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any]:
