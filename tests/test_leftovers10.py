@@ -9,15 +9,20 @@ Envoy's own configs (fixtures/envoy-examples) run by Envoy 1.40.
 
 from __future__ import annotations
 
+import copy
 import html as htmllib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pdebug import bundle
 from tests.harness import FIXTURES, ISTIOCTL
+from tests.harness import envoy as eh
 from tests.test_bundle_views import NO_CERTS, make_snapshot, proxy
+from tests.test_sweep29 import ROUTER, _loopback, _status
 
 CORPUS = FIXTURES / "corpus"
 #: Istio 1.4's productpage: every listener and cluster reads /etc/certs (two files).
@@ -138,3 +143,254 @@ def test_check_of_a_bundle_with_nothing_not_checked_says_no_more(pdebug, tmp_pat
     plain = json.loads(pdebug("check", _bundle(tmp_path), *NO_CERTS, "-o", "json").out)
     assert plain["not_checked"] == 0
     assert [p["not_checked"] for p in plain["proxies"]] == [0, 0]
+
+
+# --------------------------------------------------------------------------- 3. PD203
+
+needs_envoy = pytest.mark.skipif(not eh.envoy_available(), reason="envoy not installed")
+
+#: How the authorization filter of Envoy's `configs/envoy_ext_authz.yaml` is written, and
+#: how routes turn it off: each variant a listener of its own calling a cluster of its own.
+_FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
+_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute"
+_OFF = {"@type": _FILTER_CONFIG, "disabled": True}
+VARIANTS = (
+    "plain",
+    "typed_struct_udpa",  # as Istio's own EnvoyFilters write filters (the aeraki dump)
+    "typed_struct_xds",
+    "route_filter_config_off",
+    "vhost_filter_config_off",
+    "route_config_filter_config_off",
+    "route_per_route_off",
+    "route_per_route_off_in_typed_struct",
+    "manager_off",
+    "manager_off_route_on",
+)
+
+
+def _variant(boot: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The listener of ``boot`` (Envoy's ext_authz config) as ``variant`` writes it."""
+    listener = copy.deepcopy(boot["static_resources"]["listeners"][0])
+    listener["name"] = variant
+    listener["address"]["socket_address"]["port_value"] = eh.free_port()
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["http_filters"][1] = copy.deepcopy(ROUTER)
+    rc = hcm["route_config"]
+    route = rc["virtual_hosts"][0]["routes"][0]
+    route.pop("route")
+    route["direct_response"] = {"status": 200}  # the answer when the filter lets it by
+    authz = hcm["http_filters"][0]
+    authz["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"] = f"authz-{variant}"
+    if variant.startswith("typed_struct"):
+        inner = authz["typed_config"]
+        wrap = "udpa.type.v1" if variant.endswith("udpa") else "xds.type.v3"
+        authz["typed_config"] = {
+            "@type": f"type.googleapis.com/{wrap}.TypedStruct",
+            "type_url": inner.pop("@type"),
+            "value": inner,
+        }
+    elif variant == "route_filter_config_off":
+        route["typed_per_filter_config"] = {authz["name"]: _OFF}
+    elif variant == "vhost_filter_config_off":
+        rc["virtual_hosts"][0]["typed_per_filter_config"] = {authz["name"]: _OFF}
+    elif variant == "route_config_filter_config_off":
+        rc["typed_per_filter_config"] = {authz["name"]: _OFF}
+    elif variant == "route_per_route_off":
+        route["typed_per_filter_config"] = {authz["name"]: {"@type": _PER_ROUTE, "disabled": True}}
+    elif variant == "route_per_route_off_in_typed_struct":
+        route["typed_per_filter_config"] = {
+            authz["name"]: {
+                "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+                "type_url": _PER_ROUTE,
+                "value": {"disabled": True},
+            }
+        }
+    elif variant.startswith("manager_off"):
+        authz["disabled"] = True
+        if variant == "manager_off_route_on":
+            route["typed_per_filter_config"] = {
+                authz["name"]: {
+                    "@type": _FILTER_CONFIG,
+                    "config": {"@type": _PER_ROUTE, "check_settings": {}},
+                }
+            }
+    return listener
+
+
+@pytest.fixture(scope="module")
+def authz_variants(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """Envoy 1.40 running every variant: its dump, and each listener's answer to GET /."""
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    boot = _loopback("envoy_ext_authz.yaml")
+    listeners = [_variant(boot, v) for v in VARIANTS]
+    boot["static_resources"]["listeners"] = listeners
+    boot["static_resources"]["clusters"] = [
+        {"name": f"authz-{v}", "type": "STATIC", "connect_timeout": "1s",
+         "load_assignment": {"cluster_name": f"authz-{v}"}}  # no endpoints
+        for v in VARIANTS
+    ]  # fmt: skip
+    dump = tmp_path_factory.mktemp("authz") / "dump.json"
+    answers: dict[str, int] = {}
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        for lst in listeners:
+            answers[lst["name"]] = _status(lst["address"]["socket_address"]["port_value"], {})
+    return dump, answers
+
+
+@needs_envoy
+def test_pd203_says_an_authorization_service_without_endpoints_where_envoy_calls_it(
+    pdebug, authz_variants
+) -> None:
+    """Envoy's ext_authz config, its service's cluster emptied, written ten ways. Where
+    Envoy 1.40 answers 503 (the filter could not reach its service), PD203 names the
+    cluster; where it answers the route's 200 (every route turned the filter off), PD203
+    says nothing. It missed the filter in a TypedStruct (Envoy: 503) and named the
+    filters the routes turn off (Envoy: 200)."""
+    dump, answers = authz_variants
+    assert answers["plain"] == 503 and answers["route_filter_config_off"] == 200  # facts
+    assert set(answers.values()) == {200, 503}
+    report = json.loads(pdebug("check", dump, "-o", "json").out)
+    named = {
+        f["resource"].removeprefix("cluster/authz-"): f
+        for f in report["findings"]
+        if f["code"] == "PD203"
+    }
+    assert set(named) == {v for v, status in answers.items() if status == 503}
+    assert {v for v, status in answers.items() if status == 503} == {
+        "plain", "typed_struct_udpa", "typed_struct_xds", "manager_off_route_on"
+    }  # fmt: skip
+    for variant, finding in named.items():
+        assert finding["message"].endswith(
+            f"; the HTTP filter envoy.ext_authz of listener/{variant} sends traffic to it"
+        ), finding
+        assert "the filter cannot reach its service" in finding["hint"]
+    # the TypedStruct as Envoy dumps it: the wrapper kept, its value in snake_case
+    text = dump.read_text()
+    assert '"@type": "type.googleapis.com/udpa.type.v1.TypedStruct"' in text
+    assert '"@type": "type.googleapis.com/xds.type.v3.TypedStruct"' in text
+
+
+def test_typed_struct_as_istio_writes_it_is_unwrapped() -> None:
+    """The aeraki dump (Istio 1.8's sidecar) wraps Istio's own filters in
+    ``udpa.type.v1.TypedStruct``: the unwrapped message is the one ``type_url`` names."""
+    from pdebug.model.listeners import unwrap_typed_struct
+
+    doc = json.loads((CORPUS / "aeraki/thrift-sample-client-configdump.json").read_text())
+    wrapped = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("@type", "")).endswith("TypedStruct"):
+                wrapped.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
+    assert len(wrapped) > 20
+    for node in wrapped:
+        got = unwrap_typed_struct(node)
+        assert got["@type"] == node["type_url"]
+        assert {k: v for k, v in got.items() if k != "@type"} == node.get("value", {})
+    assert unwrap_typed_struct({"@type": "x/Other", "type_url": "y"}) == {
+        "@type": "x/Other", "type_url": "y"
+    }  # fmt: skip
+
+
+# --- an EDS cluster the dump holds no assignment for
+
+
+def _eds_dump(tmp: Path) -> Path:
+    """Envoy 1.40 with an EDS cluster (file EDS) that got no assignment, a route to it."""
+    with eh.XdsFiles() as xds:
+        cla = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+        xds._write(xds.eds_path("svc"), cla, [])
+        port = eh.free_port()
+        source = {**xds.eds_config("svc"), "initial_fetch_timeout": "0.5s"}
+        hcm = {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+            "http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "in",
+            "http_filters": [ROUTER],
+            "route_config": {"name": "r", "virtual_hosts": [{
+                "name": "v", "domains": ["*"],
+                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "svc"}}]}]},
+        }  # fmt: skip
+        boot = {
+            "node": {"id": "n", "cluster": "c"},
+            "static_resources": {
+                "listeners": [{
+                    "name": "in",
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                    "filter_chains": [{"filters": [{
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": hcm}]}]}],
+                "clusters": [{
+                    "name": "svc", "type": "EDS", "connect_timeout": "1s",
+                    "eds_cluster_config": {"eds_config": source, "service_name": "svc"}}],
+            },
+        }  # fmt: skip
+        dump = tmp / "dump.json"
+        with eh.Envoy(boot, wait_live=True, fmt="json") as envoy:
+            dump.write_bytes(envoy.get("/config_dump?include_eds"))
+            assert _status(port, {}) == 503  # no healthy upstream
+    return dump
+
+
+@needs_envoy
+def test_eds_cluster_without_an_assignment_is_not_checked(pdebug, tmp_path) -> None:
+    """Envoy 1.40 writes an empty assignment for an EDS cluster that got none (PD203:
+    no endpoints). The same dump without that assignment said nothing at all; it is now
+    a Not checked line (the dump does not say its endpoints), no finding."""
+    dump = _eds_dump(tmp_path)
+    doc = json.loads(dump.read_text())
+    (eds,) = [c for c in doc["configs"] if c["@type"].endswith("EndpointsConfigDump")]
+    assert [e["endpoint_config"]["cluster_name"] for e in eds["static_endpoint_configs"]] == [
+        "svc"
+    ]  # the fact: an entry, empty
+    report = json.loads(pdebug("check", dump, "-o", "json").out)
+    assert [(f["code"], f["resource"]) for f in report["findings"]] == [("PD203", "cluster/svc")]
+    eds["static_endpoint_configs"] = []
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(doc))
+    got = pdebug("check", cut, "--fail-on", "info")
+    assert got.code == 0, got.out
+    assert _not_checked_lines(got.out) == [
+        "Not checked (PD203): cluster/svc: an EDS cluster something sends traffic to has no "
+        "assignment in the dump's endpoints section (Envoy writes one, empty or not, for "
+        "every active EDS cluster): its endpoints are unknown (a dump cut or filtered? take "
+        "it again with config_dump?include_eds, or give the proxy's GET "
+        "/clusters?format=json (--clusters-json FILE))."
+    ]
+
+
+def test_nameless_assignments_of_consul_leave_its_clusters_not_checked(pdebug) -> None:
+    """consul-k8s's test dump: two EDS clusters, two assignments without cluster_name
+    that nothing attributes. PD203 said nothing of either; now a Not checked line says
+    why, and the live /clusters the hint names attributes them (no line)."""
+    dump = CORPUS / "consul-k8s/test_config_dump.json"
+    (line,) = _not_checked_lines(pdebug("check", dump).out)
+    assert line.startswith(
+        "Not checked (PD203): cluster/client.default.dc1.internal."
+        "bc3815c2-1a0f-f3ff-a2e9-20d791f08d00.consul (and 1 more): no assignment of the "
+        "dump's endpoints section names this EDS cluster"
+    )
+    assert "(2 there name no cluster, and the dump does not tell whose they are)" in line
+    live = pdebug("check", dump, "--clusters-json", CORPUS / "consul-k8s/test_clusters.json")
+    assert not _not_checked_lines(live.out)
+
+
+def test_istioctl_waypoint_dump_lacks_one_assignment(pdebug) -> None:
+    """istioctl's proxy-config-all test dump (a waypoint): its endpoints section holds
+    inbound-vip|8100 but not inbound-vip|8000, which its listener routes to."""
+    (line,) = _not_checked_lines(
+        pdebug("check", ISTIOCTL / "proxy-config-all/config_dump.json").out
+    )
+    assert line.startswith(
+        "Not checked (PD203): cluster/inbound-vip|8000|http|httpbin.default.svc.cluster.local: "
+        "an EDS cluster something sends traffic to has no assignment"
+    )
