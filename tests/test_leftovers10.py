@@ -394,3 +394,90 @@ def test_istioctl_waypoint_dump_lacks_one_assignment(pdebug) -> None:
         "Not checked (PD203): cluster/inbound-vip|8000|http|httpbin.default.svc.cluster.local: "
         "an EDS cluster something sends traffic to has no assignment"
     )
+
+
+# --- seeded: whether a filter runs on some route, against what the generator wrote
+
+_ENTRIES: dict[str, tuple[Any, bool]] = {
+    # label: (the typed_per_filter_config entry, whether it turns the filter off)
+    "filter_config_off": ({"@type": _FILTER_CONFIG, "disabled": True}, True),
+    "filter_config_on": ({"@type": _FILTER_CONFIG, "config": {"@type": _PER_ROUTE}}, False),
+    "filter_config_inner_off": (
+        {"@type": _FILTER_CONFIG, "config": {"@type": _PER_ROUTE, "disabled": True}},
+        True,
+    ),
+    "filter_config_inner_typed_struct_off": (
+        {
+            "@type": _FILTER_CONFIG,
+            "config": {
+                "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+                "type_url": _PER_ROUTE,
+                "value": {"disabled": True},
+            },
+        },
+        True,
+    ),  # fmt: skip
+    "per_route_off": ({"@type": _PER_ROUTE, "disabled": True}, True),
+    "per_route_on": ({"@type": _PER_ROUTE, "check_settings": {}}, False),
+    "typed_struct_off": (
+        {
+            "@type": "type.googleapis.com/xds.type.v3.TypedStruct",
+            "typeUrl": _PER_ROUTE,
+            "value": {"disabled": True},
+        },
+        True,
+    ),  # fmt: skip
+    "typed_struct_list": (
+        {
+            "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+            "type_url": _PER_ROUTE,
+            "value": [True],
+        },
+        False,
+    ),  # fmt: skip
+    "disabled_as_text": ({"@type": _PER_ROUTE, "disabled": "true"}, False),
+    "rbac_off_is_not_ours": ({"@type": "x/envoy.RBACPerRoute", "disabled": True}, False),
+    "not_an_object": ([1, {"disabled": True}], False),
+    "a_number": (7, False),
+}
+
+
+def test_filter_runs_as_its_routes_say_seeded() -> None:
+    """300 route configurations: each route's most specific entry (route, virtual
+    host, configuration) decides; none leaves the manager's default."""
+    import random
+
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.model.routes import filter_runs
+
+    labels = [*[None] * 8, *sorted(_ENTRIES)]
+    for seed in range(300):
+        rng = random.Random(seed)
+        name = rng.choice(["envoy.filters.http.ext_authz", "ext\x1b[2Jauthz"])
+        off_by_default = rng.random() < 0.4
+
+        def entry(rng: random.Random = rng, name: str = name) -> tuple[dict[str, Any], str | None]:
+            label = rng.choice(labels)
+            if label is None:
+                return ({"other": {"@type": _PER_ROUTE, "disabled": True}} if rng.random() < 0.3
+                        else {}), None  # fmt: skip
+            return {name: _ENTRIES[label][0]}, label
+
+        top, top_label = entry()
+        expected = False
+        vhosts = []
+        for _ in range(rng.randint(0, 3)):
+            vh_cfg, vh_label = entry()
+            routes = []
+            for _ in range(rng.randint(0, 3)):
+                r_cfg, r_label = entry()
+                routes.append({"match": {"prefix": "/"}, "typed_per_filter_config": r_cfg})
+                label = r_label or vh_label or top_label
+                runs = not off_by_default if label is None else not _ENTRIES[label][1]
+                expected = expected or runs
+            vhosts.append({"name": "v", "routes": routes, "typed_per_filter_config": vh_cfg})
+        doc = {"name": "r", "virtual_hosts": vhosts, "typed_per_filter_config": top}
+        rc = msgspec.json.decode(json.dumps(doc).encode(), type=s.RouteConfiguration)
+        assert filter_runs(rc, name, off_by_default) is expected, seed
