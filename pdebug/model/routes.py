@@ -150,7 +150,8 @@ def filter_runs(rc: s.RouteConfiguration, name: str, off_by_default: bool) -> bo
     ``disabled`` turns it off, any other entry on, unless it is (or its ``config`` is)
     the filter's own per-route message with ``disabled`` (:data:`OFF_PER_ROUTE`), a
     ``TypedStruct`` of one too (Envoy 1.40: tests/test_leftovers10.py). A request no
-    route matches still meets the filter; it is answered 404 anyway.
+    route matches is answered 404 (Envoy 1.40's ext_authz does not call its service
+    then, whether a route turns it off or not).
     """
     top = rc.typed_per_filter_config.get(name)
     for vh in rc.virtual_hosts:
