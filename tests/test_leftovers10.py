@@ -83,6 +83,8 @@ def test_report_escapes_a_not_checked_file_name(pdebug, tmp_path: Path) -> None:
     (proxy_data,) = _data(text)["proxies"]
     note = proxy_data["findings"]["note"]
     assert "Not checked (PD501, PD502): secret/default: its certificate is the file" in note
+    # no finding: the note says so first, as it always did
+    assert note.startswith("No findings. Not checked") == (not proxy_data["findings"]["rows"])
 
 
 def test_report_without_anything_not_checked_keeps_its_note(pdebug, tmp_path: Path) -> None:
