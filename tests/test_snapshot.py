@@ -879,9 +879,7 @@ def test_a_snapshot_is_deflated_while_captured_as_dump_does(
     for member, meta in listed.items():
         assert hashlib.sha256(files[member]).hexdigest() == meta["sha256"], member
     # the --dir directory holds the same documents, and no piece of the stage
-    on_disk = {
-        str(p.relative_to(plain)): p.read_bytes() for p in plain.rglob("*") if p.is_file()
-    }
+    on_disk = {str(p.relative_to(plain)): p.read_bytes() for p in plain.rglob("*") if p.is_file()}
     assert set(on_disk) == set(files)  # (their bytes differ: a live Envoy's counters)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(
         ["kubeconfig", "p.tar.gz", "plain"]
