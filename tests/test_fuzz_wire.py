@@ -40,14 +40,11 @@ and a third of the budget more.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import random
 import re
 import shutil
-import socket
-import struct
 import tarfile
 import time
 import zlib
@@ -58,16 +55,16 @@ from typing import Any
 
 import pytest
 
-from tests.test_fuzz_http import (
+from tests.harness.wire import (
     BODIES,
     CONTROL,
     DOCUMENTED,
     Answer,
     FuzzAdmin,
-    _chunked,
+    chunked_body,
     plain_answer,
     real_body,
-    run,
+    run_captured,
 )
 
 CASES = int(os.environ.get("PDEBUG_FUZZWIRE_CASES", "12"))
@@ -116,13 +113,13 @@ def framed(rng: random.Random, body: bytes) -> Framed:
     elif kind.startswith("chunked") and kind not in ("chunked+length", "chunked-1"):
         how = {"chunked": "ok", "chunked-ext": "ext", "chunked-upper": "upper"}.get(kind)
         how = how or kind.partition("-")[2]
-        data = _head([ok, ctype, te]) + _chunked(rng, body, how)
+        data = _head([ok, ctype, te]) + chunked_body(rng, body, how)
     elif kind == "chunked-1":  # one chunk per byte of the first 300, then the rest
         parts = [body[i : i + 1] for i in range(min(300, len(body)))] + [body[300:]]
         chunks = b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts if p)
         data = _head([ok, ctype, te]) + chunks + b"0\r\n\r\n"
     elif kind == "chunked+length":  # RFC 9112 6.3: Transfer-Encoding overrides the length
-        data = _head([ok, ctype, length, te]) + _chunked(rng, body, "ok")
+        data = _head([ok, ctype, length, te]) + chunked_body(rng, body, "ok")
     elif kind in ("close", "http10"):
         status = b"HTTP/1.0 200 OK" if kind == "http10" else ok
         data = _head([status, ctype, b"Connection: close"]) + body
@@ -162,7 +159,7 @@ def framed(rng: random.Random, body: bytes) -> Framed:
         data = _head([ok, ctype, b"Content-Encoding: deflate", more]) + packed
     elif kind == "te-gzip":
         data = _head([ok, ctype, b"Transfer-Encoding: gzip, chunked"])
-        data += _chunked(rng, gzip.compress(body, mtime=0), "ok")
+        data += chunked_body(rng, gzip.compress(body, mtime=0), "ok")
     elif kind == "drip":  # 512 bytes every 0.1 s: far past --timeout for a config dump
         data = _head([ok, ctype, length]) + body
         drip = 0.1
@@ -178,46 +175,6 @@ def framed(rng: random.Random, body: bytes) -> Framed:
     if kind == "chunked-badsize" or kind == "chunked-cut" and len(body) == 0:
         whole = False
     return Framed(kind, whole, Answer(kind, data, drip, reset))
-
-
-class Pieces(FuzzAdmin):
-    """A :class:`FuzzAdmin` whose ``drip`` below 0.01 s sends 1 to 700 bytes at a time."""
-
-    def _serve(self, conn: socket.socket) -> None:
-        with contextlib.closing(conn):
-            try:
-                conn.settimeout(5)
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    got = conn.recv(4096)
-                    if not got:
-                        return
-                    request += got
-                target = request.split(b" ", 2)[1].decode("latin-1")
-                self.asked.append(target.partition("?")[0].rstrip("/"))
-                answer = self.answer(target)
-                if 0 < answer.drip < 0.01:
-                    rng = random.Random(len(answer.data))
-                    at = 0
-                    while at < len(answer.data):
-                        step = rng.randint(1, 700)
-                        conn.sendall(answer.data[at : at + step])
-                        at += step
-                elif answer.drip:
-                    for i in range(0, len(answer.data), 512):
-                        if self.stop.wait(answer.drip):
-                            return
-                        conn.sendall(answer.data[i : i + 512])
-                else:
-                    conn.sendall(answer.data)
-                if answer.reset:
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except (OSError, IndexError):
-                return
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-        super().__init__()
 
 
 def commands(url: str, out: Path) -> list[list[str]]:
@@ -270,7 +227,7 @@ class Findings:
 def _run(argv: list[str], out: Path) -> tuple[Outcome, float]:
     if out.exists():
         out.unlink()
-    code, stdout, stderr, seconds = run(argv)
+    code, stdout, stderr, seconds = run_captured(argv)
     saved = bundle_files(out) if "dump" in argv[:1] else None
     return Outcome(code, stdout, stderr, saved), seconds
 
@@ -278,7 +235,7 @@ def _run(argv: list[str], out: Path) -> tuple[Outcome, float]:
 def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
     rng = random.Random(seed)
     found = Findings()
-    admin = Pieces()
+    admin = FuzzAdmin()
     out = tmp / "out.tar.gz"
     baseline: dict[str, Outcome] = {}
     deadline = time.monotonic() + budget
@@ -453,7 +410,7 @@ def _snapshot(argv: list[str], out: Path) -> tuple[Snap, float]:
 
     if out.exists():
         out.unlink()
-    code, stdout, stderr, seconds = run(argv)
+    code, stdout, stderr, seconds = run_captured(argv)
     files = manifest = None
     if out.exists():
         with tarfile.open(out) as tar:
@@ -492,7 +449,7 @@ def fuzz_snapshot(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
 
     rng = random.Random(seed)
     found = Findings()
-    admins = {pod: Pieces() for pod in ("web-1", "web-2")}
+    admins = {pod: FuzzAdmin() for pod in ("web-1", "web-2")}
     work = tmp / "work"
     work.mkdir()
     out = work / "snap.tar.gz"
