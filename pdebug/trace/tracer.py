@@ -182,6 +182,8 @@ class Tracer:
         #: The router's ``suppress_envoy_headers`` (no ``x-envoy-original-path``...);
         #: None when its config cannot be read.
         self.suppress_envoy: bool | None = False
+        #: The connection manager routing the request (what it adds to every request).
+        self.current_hcm: s.HttpConnectionManager | None = None
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
         #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
         self.mesh = (
@@ -922,6 +924,7 @@ class Tracer:
         if escaped is not None:
             return escaped
         self.suppress_envoy = _suppresses_envoy_headers(hcm)
+        self.current_hcm = hcm
         # the connection manager's view, built once: routes and filters both see it
         self.client_http = _router_view(req, hcm, conn)
         # whether the client presents a certificate: a mesh peer's sidecar does
@@ -1592,6 +1595,7 @@ class Tracer:
         )
         ways: list[s.WeightedCluster | None] = list(wcs) if own else [None]
         first_host = None
+        edited: set[str] = set()
         for wc in ways:
             through = f"through weighted cluster {wc.name}: " if wc and len(ways) > 1 else ""
             detail: dict[str, Any] = {"cluster": wc.name} if wc and len(ways) > 1 else {}
@@ -1648,6 +1652,7 @@ class Tracer:
                     **detail,
                 )
             if edits is not None:
+                edited.update(edits.headers)
                 self.notes.extend(edits.caveats)
                 self.step(
                     "action",
@@ -1657,8 +1662,51 @@ class Tracer:
                     headers=edits.headers,
                     **detail,
                 )
+        self.forwarded_step(act, http, edited)
         for text in mirrors(act, first_host or http.authority):
             self.step("action", "mirror", True, text)
+
+    def forwarded_step(self, act: s.RouteAction, http: HttpRequest, edited: set[str]) -> None:
+        """The headers Envoy adds to every request it forwards: an ``envoy headers`` step.
+
+        ``edited``: headers the route's edits set, after Envoy's (the headers step has them).
+        """
+        from pdebug.trace.forwarded import RouteTimeouts, forwarded
+
+        hcm, conn, vhost = self.current_hcm, self.conn, self.current_vhost
+        if hcm is None or conn is None or self.client_http is None:
+            return
+        rt = RouteTimeouts(
+            act.timeout,
+            act.retry_policy,
+            vhost.retry_policy if vhost is not None else s.NULL,
+            _hedges(act.hedge_policy) or (vhost is not None and _hedges(vhost.hedge_policy)),
+            is_set(act.max_stream_duration),
+            is_set(act.max_grpc_timeout),
+            vhost is not None and vhost.include_request_attempt_count,
+        )
+        internal = client_internal(self.client_http, hcm, conn.source_ip)[0]
+        found = forwarded(
+            list(self.req.headers),
+            http,
+            self.unsure_headers,
+            hcm,
+            conn.dest_port,
+            internal,
+            rt,
+            _router_config(hcm),
+        )
+        for name in edited:
+            found.headers.pop(name, None)
+            found.unknown.pop(name, None)
+        if not found.headers and not found.unknown:
+            return
+        detail: dict[str, Any] = {}
+        if found.headers:
+            detail["headers"] = {k: [v] for k, v in found.headers.items()}
+        if found.unknown:
+            detail["unknown"] = dict(found.unknown)
+        self.step("action", "envoy headers", True, "Envoy adds " + found.text(), **detail)
 
     def _dns_names(self, name: str) -> list[str] | None:
         """A cluster's endpoint DNS names: [] when DNS does not resolve it, None if absent."""
@@ -2001,6 +2049,25 @@ def _api_only(lst: ListenerEntry) -> bool:
     return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
 
 
+def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
+    """The router filter's config (the last router of the chain), snake_case; None: unreadable."""
+    routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
+    if not routers:
+        return {}
+    from pdebug.errors import InvalidInput
+
+    try:
+        config = fl.config_of(filter_config(routers[-1]), "the router filter")
+    except InvalidInput:
+        return None
+    if not all(
+        isinstance(config.get(k, False), bool)
+        for k in ("suppress_envoy_headers", "respect_expected_rq_timeout")
+    ):
+        return None
+    return config
+
+
 def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
     """The router's ``suppress_envoy_headers`` (the last HTTP filter); None: unreadable."""
     routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
@@ -2017,6 +2084,20 @@ def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
         return None
     value = config.get("suppress_envoy_headers", False)
     return value if isinstance(value, bool) else None
+
+
+def _hedges(raw: msgspec.Raw) -> bool:
+    """A hedge policy's ``hedge_on_per_try_timeout`` (either spelling)."""
+    if not is_set(raw):
+        return False
+    try:
+        policy = msgspec.json.decode(bytes(raw))
+    except msgspec.DecodeError:
+        return False
+    return isinstance(policy, dict) and True in (
+        policy.get("hedge_on_per_try_timeout"),
+        policy.get("hedgeOnPerTryTimeout"),
+    )
 
 
 def _is_router(f: s.TypedExtension) -> bool:

