@@ -199,3 +199,135 @@ def test_no_step_when_envoy_adds_nothing(setup: Setup) -> None:
     trace = _traced(setup, "suppress", [("x-request-id", "given"), ("x-forwarded-proto", "http")])
     assert trace.verdict.outcome == "OK"
     assert [s for s in trace.steps if s.name == "envoy headers"] == []
+
+
+# -- 2. a host name where chains match destination IPs, beside a catch-all -------------
+
+#: the VIPs of the TCP services on the shared port; reviews (HTTP) is at any other IP
+MONGO, RATINGS, ELSEWHERE = "10.0.0.5", "10.0.0.7", "10.0.0.6"
+
+
+def _svc(name: str, port: int) -> str:
+    return f"outbound|{port}||{name}.default.svc.cluster.local"
+
+
+@dataclass
+class Shared:
+    ports: dict[str, int]
+    proxy: Any
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """Istio's shape of a port that TCP services (by VIP) share with HTTP ones (a chain
+    with no match, or the default chain), behind virtualOutbound; a PROXY header gives
+    the connection's original destination, as iptables would."""
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_envoy import PROXY_PROTOCOL, _chain, _http_to, _sock, _tcp
+
+    p = {"V": eh.free_port(), "P": eh.free_port(), "Q": eh.free_port()}
+    names = ("mongo", "ratings", "reviews")
+    ups = {n: eh.LoopbackUpstream(n).start() for n in names}
+    try:
+        ports = (p["P"], p["Q"])
+        clusters = [eh.static_cluster(_svc(n, port), ups[n].port) for n in names for port in ports]
+        listeners = [
+            {
+                "name": "virtualOutbound",
+                "address": _sock("127.0.0.1", p["V"]),
+                "use_original_dst": True,
+                "listener_filters": [PROXY_PROTOCOL],
+                "filter_chains": [{"filters": [_tcp(_svc("reviews", p["P"]))]}],
+            },
+            {
+                "name": f"0.0.0.0_{p['P']}",
+                "address": _sock("0.0.0.0", p["P"]),
+                "bind_to_port": False,
+                "filter_chains": [
+                    _chain(
+                        f"{MONGO}_{p['P']}",
+                        [_tcp(_svc("mongo", p["P"]))],
+                        prefix_ranges=[{"address_prefix": MONGO, "prefix_len": 32}],
+                    ),
+                    _chain(
+                        f"{RATINGS}_{p['P']}",
+                        [_tcp(_svc("ratings", p["P"]))],
+                        prefix_ranges=[{"address_prefix": RATINGS, "prefix_len": 32}],
+                    ),
+                    {"filters": _http_to(_svc("reviews", p["P"]))},
+                ],
+            },
+            {
+                "name": f"0.0.0.0_{p['Q']}",
+                "address": _sock("0.0.0.0", p["Q"]),
+                "bind_to_port": False,
+                "filter_chains": [
+                    _chain(
+                        f"{MONGO}_{p['Q']}",
+                        [_tcp(_svc("mongo", p["Q"]))],
+                        prefix_ranges=[{"address_prefix": MONGO, "prefix_len": 32}],
+                    )
+                ],
+                "default_filter_chain": {"filters": _http_to(_svc("reviews", p["Q"]))},
+            },
+        ]
+        boot = {
+            "node": {"id": "trace12-shared", "cluster": "trace"},
+            "static_resources": {"listeners": listeners, "clusters": clusters},
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("trace12-shared") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+            yield Shared(p, proxy)
+    finally:
+        for up in ups.values():
+            up.stop()
+
+
+def _through(shared: Shared, dest: str, port: int) -> str | None:
+    """The upstream Envoy reaches for a connection iptables sent from 10.0.0.1 to ``dest``."""
+    from tests.test_trace_envoy import _send as send
+
+    proxy = f"PROXY TCP4 10.0.0.1 {dest} 40000 {port}\r\n"
+    return send(shared.ports["V"], "GET", "/", f"x:{port}", [], proxy).upstream
+
+
+def _routed(trace: t.Trace) -> str:
+    clusters = [s.name for s in trace.steps if s.kind == "cluster" and s.matched]
+    assert trace.verdict.outcome == "OK" and clusters, trace.verdict
+    return clusters[-1].split("|")[3].split(".")[0]
+
+
+#: (URL host, the IP it resolves to): by IP, and by the name of each service
+NAMES = [
+    (MONGO, MONGO),
+    (ELSEWHERE, ELSEWHERE),
+    ("mongo.default.svc.cluster.local", MONGO),
+    ("ratings", RATINGS),
+    ("reviews.default", ELSEWHERE),
+]
+
+
+@pytest.mark.parametrize("which", ["P", "Q"])
+@pytest.mark.parametrize(("host", "ip"), NAMES)
+def test_a_name_beside_a_catch_all_chain(shared: Shared, which: str, host: str, ip: str) -> None:
+    """Envoy picks the chain by the IP the name resolves to; trace by the chain that
+    names the host, else the catch-all (a chain without match, or the default chain)."""
+    port = shared.ports[which]
+    envoy = _through(shared, ip, port)
+    if which == "Q" and ip == RATINGS:
+        assert envoy == "reviews"  # no ratings chain on Q: the default chain
+    trace = t.trace(shared.proxy, t.parse_request(f"http://{host}:{port}/"))
+    assert _routed(trace) == envoy, [(s.name, s.reason) for s in trace.steps]
+    if host == "reviews.default":
+        (chain,) = [s for s in trace.steps if s.kind == "filter_chain" and s.matched]
+        assert "reviews.default is a name: taken as none of the IPs other chains match" in (
+            chain.reason
+        )
+        assert any("depends on the destination IP" in n for n in trace.notes)
+    elif host.startswith("mongo"):
+        assert any("the only chain matching by IP that names it" in n for n in trace.notes)
+

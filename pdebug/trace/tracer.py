@@ -182,6 +182,8 @@ class Tracer:
         #: The router's ``suppress_envoy_headers`` (no ``x-envoy-original-path``...);
         #: None when its config cannot be read.
         self.suppress_envoy: bool | None = False
+        #: Said of the chain taken when a host name gives no IP (:meth:`named_destination`).
+        self._unnamed = ""
         #: The connection manager routing the request (what it adds to every request).
         self.current_hcm: s.HttpConnectionManager | None = None
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
@@ -217,6 +219,7 @@ class Tracer:
         api = api_listener_filter(lst.listener)
         if api is not None and not lst.listener.filter_chains:
             return self.api_listener(lst, api, conn)
+        conn = self.named_destination(lst, conn)
         chain = self.filter_chain(lst, conn)
         if isinstance(chain, Verdict):
             if self.tunneled and chain.kind == "no_filter_chain":
@@ -594,6 +597,44 @@ class Tracer:
 
     # -- filter chain
 
+    def named_destination(self, lst: ListenerEntry, conn: Connection) -> Connection:
+        """A host name where chains match destination IPs: the IP one chain names, if any.
+
+        Envoy picks the chain by the IP the name resolved to, which the URL does not
+        give. When exactly one chain matching by IP names the host (its name or its
+        tcp_proxy cluster), its IP is taken (checked against Envoy 1.40 by
+        tests/test_trace12.py); else a chain that needs no IP (a catch-all, or the
+        default chain) is taken, and its step says which chains would take other IPs
+        (:attr:`_unnamed`).
+        """
+        self._unnamed = ""
+        listener = lst.listener
+        if conn.dest_ip is not None or is_set(listener.filter_chain_matcher):
+            return conn
+        by_ip = chains_by_ip(listener.filter_chains, conn)
+        if not by_ip:
+            return conn
+        ip, note = ls.guess_destination(listener, self.req.host)
+        if ip is not None:
+            self.notes.append(note)
+            return dataclasses.replace(conn, dest_ip=ip)
+        chains = listener.filter_chains
+        if select_filter_chain(chains, conn).index is None and not listener.default_filter_chain:
+            return conn  # no chain takes it without its IP: filter_chain says UNKNOWN
+        ranges = ", ".join(f"{chain_label(chains[i], i)} at {r}" for i, r in by_ip[:3])
+        more = f" and {len(by_ip) - 3} more" if len(by_ip) > 3 else ""
+        self._unnamed = (
+            f"{self.req.host} is a name: taken as none of the IPs other chains match, as no "
+            f"chain names it ({ranges}{more}; give the IP in the URL and the name in "
+            f"-H Host:{self.req.host} to be sure)"
+        )
+        self.notes.append(
+            f"the filter chain depends on the destination IP, which the name {self.req.host} "
+            "does not give: the chain that needs none is taken, as no chain matching by IP "
+            "names the host"
+        )
+        return conn
+
     def filter_chain(self, lst: ListenerEntry, conn: Connection) -> s.FilterChain | Verdict:
         """The chain ``filter_chain_match`` (or a matcher tree) picks."""
         listener = lst.listener
@@ -601,10 +642,12 @@ class Tracer:
             return self.matched_chain(lst, conn)
         chains = listener.filter_chains
         choice = select_filter_chain(chains, conn)
+        unnamed, self._unnamed = self._unnamed, ""
         for i, chain in enumerate(chains):
             label = chain_label(chain, i)
             if i == choice.index:
-                self.step("filter_chain", label, True, choice.reason, index=i)
+                reason = f"{choice.reason}; {unnamed}" if unnamed else choice.reason
+                self.step("filter_chain", label, True, reason, index=i)
             else:
                 why = choice.lost.get(i, "not reached")
                 self.step("filter_chain", label, False, why, candidate=True, index=i)
@@ -628,9 +671,8 @@ class Tracer:
                 f"whether Envoy takes the connection {why}; put the IP in the URL and the name "
                 f"in -H Host:{self.req.host}",
             )
-        return self.default_chain(
-            lst, f"default_filter_chain: {why}", f"{why} and there is no default"
-        )
+        taken = f"default_filter_chain: {why}" + (f"; {unnamed}" if unnamed else "")
+        return self.default_chain(lst, taken, f"{why} and there is no default")
 
     def default_chain(self, lst: ListenerEntry, taken: str, closed: str) -> s.FilterChain | Verdict:
         """No chain matched: the listener's default chain (``taken``), else Envoy closes."""
