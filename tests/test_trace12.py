@@ -330,4 +330,3 @@ def test_a_name_beside_a_catch_all_chain(shared: Shared, which: str, host: str, 
         assert any("depends on the destination IP" in n for n in trace.notes)
     elif host.startswith("mongo"):
         assert any("the only chain matching by IP that names it" in n for n in trace.notes)
-
