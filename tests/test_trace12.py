@@ -330,3 +330,73 @@ def test_a_name_beside_a_catch_all_chain(shared: Shared, which: str, host: str, 
         assert any("depends on the destination IP" in n for n in trace.notes)
     elif host.startswith("mongo"):
         assert any("the only chain matching by IP that names it" in n for n in trace.notes)
+
+
+# -- 3. a TCP and a QUIC (UDP) listener on one port --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quic_dump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Envoy Gateway's http3 shape: QUIC (UDP) listed first, then TLS (TCP), one port."""
+    from tests.test_trace_envoy import _quic_listener, _tls_listener
+
+    tmp = tmp_path_factory.mktemp("trace12-quic")
+    pki = eh.make_test_pki(tmp / "pki")
+    port = eh.free_port()
+    with _Headers("tls-any") as upstream:
+        clusters = [
+            eh.static_cluster(n, upstream.port)
+            for n in ("sni-exact", "sni-wild", "tls-h2", "tls-any", "plain")
+        ]
+        boot = {
+            "node": {"id": "trace12-quic", "cluster": "trace"},
+            "static_resources": {
+                "listeners": [_quic_listener(port, pki), _tls_listener(port, pki)],
+                "clusters": clusters,
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            yield dump, port
+
+
+def test_listeners_tell_udp_from_tcp_only_in_wide(pdebug, quic_dump) -> None:
+    """The default table stays istioctl's (the same PORT for both, a note on stderr says
+    which is UDP); -o wide marks the UDP listener's PORT."""
+    dump, port = quic_dump
+    plain = pdebug("listeners", dump)
+    assert plain.code == 0, plain.err
+    assert f"{port}/UDP" not in plain.out
+    assert f"UDP beside TCP on one port: quic (127.0.0.1:{port}) (QUIC, HTTP/3)" in plain.err
+    wide = pdebug("listeners", dump, "-o", "wide")
+    rows = [line.split() for line in wide.out.splitlines()[1:]]
+    ports = {row[0]: {r[2] for r in rows if r[0] == row[0]} for row in rows}
+    assert ports == {"quic": {f"{port}/UDP"}, "tls": {str(port)}}, wide.out
+    assert "UDP beside TCP" not in wide.err
+    short = pdebug("listeners", dump, "--no-verbose", "-o", "wide")
+    assert f"{port}/UDP" in short.out and short.out.count(f" {port} ") == 1, short.out
+    json_out = pdebug("listeners", dump, "-o", "json")
+    assert "/UDP" not in json_out.out  # the listeners as Envoy wrote them
+
+
+def test_trace_takes_the_tcp_listener_of_a_shared_port(quic_dump) -> None:
+    """A traced request is TCP: the QUIC listener listed first is passed over (Envoy's
+    answer to it is tests/test_trace_envoy.py's)."""
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+
+    dump, port = quic_dump
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    trace = t.trace(proxy, t.parse_request(f"https://127.0.0.1:{port}/"))
+    (step,) = [s for s in trace.steps if s.kind == "listener" and s.matched]
+    assert step.name == "tls", [(s.name, s.reason) for s in trace.steps]
+    assert f"quic on UDP port {port} too (QUIC, HTTP/3)" in step.reason
+    assert _routed_name(trace) == "tls-any"
+
+
+def _routed_name(trace: t.Trace) -> str:
+    clusters = [s.name for s in trace.steps if s.kind == "cluster" and s.matched]
+    assert trace.verdict.outcome == "OK" and clusters, trace.verdict
+    return clusters[-1]

@@ -312,6 +312,12 @@ class Tracer:
             direct = ls.owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
+            udp = [x.name for x in serving if x is not lst and ls.udp_port(x.listener, port)]
+            if udp:  # QUIC beside TCP on one port (Envoy Gateway's http3)
+                why += (
+                    f"; {', '.join(udp)} on UDP port {port} too (QUIC, HTTP/3), which a TCP "
+                    "connection never reaches"
+                )
             if _api_only(lst):
                 why = why.replace("binds ", "has the address ", 1) + (
                     f"; an API listener, no socket is bound: a proxyless gRPC client reaches it "
