@@ -312,10 +312,10 @@ class Tracer:
             direct = ls.owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
-            udp = [x.name for x in serving if x is not lst and ls.udp_port(x.listener, port)]
-            if udp:  # QUIC beside TCP on one port (Envoy Gateway's http3)
+            beside = [x.name for x in serving if x is not lst and ls.udp_port(x.listener, port)]
+            if beside:  # QUIC beside TCP on one port (Envoy Gateway's http3)
                 why += (
-                    f"; {', '.join(udp)} on UDP port {port} too (QUIC, HTTP/3), which a TCP "
+                    f"; {', '.join(beside)} on UDP port {port} too (QUIC, HTTP/3), which a TCP "
                     "connection never reaches"
                 )
             if _api_only(lst):
