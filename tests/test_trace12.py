@@ -572,3 +572,66 @@ def test_cel_answers_cover_both_ways(cel) -> None:
     assert {answers[(n, 0)] for n in ("dest-port", "dest-address", "method-in")} == {403}
     assert {answers[(n, 0)] for n in ("source-other", "method-not-in")} == {200}
     assert answers[("source-starts", 0)] == 403 and answers[("source-starts", 1)] == 200
+
+
+# -- hostile input: the fields the envoy headers step reads ------------------------------
+
+_ODD: list[Any] = [
+    None, True, 0, -1, 2**70, "", "15s", "1.5s", "0.000000001s", "-3s", "1e9s", "s", "９s",
+    "99999999999999999999s", {"seconds": "x"}, {"seconds": 2, "nanos": 5_000_000}, [], {},
+    {"per_try_timeout": "1s"}, {"perTryTimeout": {"seconds": 1}}, {"per_try_timeout": 7},
+    {"hedge_on_per_try_timeout": True}, {"hedgeOnPerTryTimeout": "yes"}, "\x1b[31m", "a\nb",
+]  # fmt: skip
+
+
+def test_hostile_timeouts_never_crash() -> None:
+    """Seeded odd route, virtual host and connection manager fields (timeouts, retry and
+    hedge policies, via, request headers): the step is built or pdebug says the input
+    is bad, never a traceback."""
+    import random
+
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.trace.forwarded import RouteTimeouts, forwarded
+    from pdebug.trace.request import HttpRequest
+
+    rng = random.Random(20261207)
+    built = 0
+    for _ in range(500):
+        act: dict[str, Any] = {"cluster": "c"}
+        vh: dict[str, Any] = {}
+        for key in ("timeout", "retry_policy", "hedge_policy", "max_stream_duration"):
+            if rng.random() < 0.5:
+                act[key] = rng.choice(_ODD)
+        for key in ("retry_policy", "include_request_attempt_count"):
+            if rng.random() < 0.5:
+                vh[key] = rng.choice(_ODD)
+        hcm_raw = {"via": rng.choice(_ODD), "use_remote_address": rng.choice([True, False])}
+        try:
+            route = msgspec.json.decode(msgspec.json.encode(act), type=s.RouteAction)
+            vhost = msgspec.json.decode(msgspec.json.encode(vh), type=s.VirtualHost)
+            hcm = msgspec.json.decode(msgspec.json.encode(hcm_raw), type=s.HttpConnectionManager)
+        except msgspec.ValidationError:
+            continue  # the model refuses it where it decodes the dump
+        sent = [
+            (name, str(rng.choice(_ODD)))
+            for name in ("x-envoy-upstream-rq-timeout-ms", "x-envoy-upstream-rq-per-try-timeout-ms")
+            if rng.random() < 0.5
+        ]
+        headers = {k: [v] for k, v in sent}
+        view = HttpRequest("h", "/", "GET", "http", headers)
+        rt = RouteTimeouts(
+            route.timeout,
+            route.retry_policy,
+            vhost.retry_policy,
+            False,
+            bool(len(route.max_stream_duration)),
+            False,
+            vhost.include_request_attempt_count,
+        )
+        found = forwarded(sent, view, (), hcm, 80, False, rt, rng.choice([{}, None]))
+        assert all(isinstance(v, str) for v in found.headers.values())
+        assert isinstance(found.text(), str)
+        built += 1
+    assert built > 50, built  # the odd values reach the step, not only the decoder
