@@ -171,6 +171,21 @@ def expected_timeout(
     return expected, said
 
 
+#: The request headers the router reads its timeout from (an external client's are gone).
+_TIMEOUT_HEADERS = (
+    "x-envoy-upstream-rq-timeout-ms",
+    "x-envoy-upstream-rq-per-try-timeout-ms",
+    "x-envoy-expected-rq-timeout-ms",
+    "x-envoy-hedge-on-per-try-timeout",
+)
+
+
+def _shown(value: int | None, said: str) -> str:
+    if value is None:
+        return f"unknown ({said})"
+    return f"{str(value)!r} ({said})" if value else f"none ({said})"
+
+
 def forwarded(
     client: list[tuple[str, str]],
     view: HttpRequest,
@@ -180,13 +195,15 @@ def forwarded(
     internal: bool | None,
     rt: RouteTimeouts,
     router: dict[str, Any] | None,
+    internal_why: str = "",
 ) -> Forwarded:
     """What Envoy adds to a forwarded request.
 
     ``client``: the headers as the client sent them; ``view``/``unsure``: the request
     as the connection manager passes it on (:func:`~pdebug.trace.filters.seen_by_filters`);
-    ``internal``: whether Envoy counts the client as internal (None: unknown);
-    ``router``: the router filter's config (None: unreadable).
+    ``internal``: whether Envoy counts the client as internal (None: unknown, then
+    ``internal_why`` says on what it depends); ``router``: the router filter's config
+    (None: unreadable).
     """
     out = Forwarded()
     sent: dict[str, list[str]] = {}
@@ -219,35 +236,50 @@ def forwarded(
     xff = now.get("x-forwarded-for", [])
     if hcm.use_remote_address and not hcm.skip_xff_append and xff:
         if "x-forwarded-for" in why:
-            out.unknown["x-forwarded-for"] = (
-                f"{sent['x-forwarded-for'][-1] + ',' if sent.get('x-forwarded-for') else ''}"
-                + "the client's address (Envoy's own for a loopback client)"
+            given = ",".join(sent.get("x-forwarded-for", []))
+            whom = (
+                "Envoy's own address (a loopback client)"
+                if "loopback" in why["x-forwarded-for"]
+                else "the client's address (give --source-ip)"
             )
+            out.unknown["x-forwarded-for"] = f"{given!r}, then {whom}" if given else whom
         else:
             out.headers["x-forwarded-for"] = xff[0]
-    for name in ("x-envoy-internal", "x-envoy-external-address"):
-        maybe = why.get(MAYBE_GONE + name)
-        if maybe is not None:
-            out.unknown[name] = f"set if {maybe}" if name == "x-envoy-internal" else maybe
-        elif name in why:
-            out.unknown[name] = why[name]
-        elif now.get(name) and now.get(name) != sent.get(name):
-            out.headers[name] = now[name][0]
+    if internal is None:
+        out.unknown["x-envoy-internal"] = (
+            f"'true' if Envoy counts the client as internal ({internal_why})"
+        )
+        if hcm.use_remote_address:
+            out.unknown["x-envoy-external-address"] = (
+                f"the client's address, unless Envoy counts it as internal ({internal_why})"
+            )
+    else:
+        for name in ("x-envoy-internal", "x-envoy-external-address"):
+            if name in why:
+                out.unknown[name] = f"the client's address ({internal_why or why[name]})"
+            elif now.get(name) and now.get(name) != sent.get(name):
+                out.headers[name] = now[name][0]
     if router is None:
         out.unknown[EXPECTED] = (
             "the router's config is not readable (suppress_envoy_headers decides)"
         )
     elif not router.get("suppress_envoy_headers"):
         respect = router.get("respect_expected_rq_timeout") is True
-        gone = [n for n in why if n.startswith(MAYBE_GONE + "x-envoy-upstream-rq")]
         value, said = expected_timeout(rt, now, respect)
-        if gone:
-            out.unknown[EXPECTED] = (
-                f"{value or 'none'} ({said}) unless the client's "
-                f"{gone[0][len(MAYBE_GONE) :]} is kept: whether Envoy counts it internal"
-            )
-        elif value is None:
-            out.unknown[EXPECTED] = said
+        kept = {n for n in _TIMEOUT_HEADERS if MAYBE_GONE + n in why}
+        if kept:  # the client's own timeout headers count only if Envoy keeps them
+            stripped = {k: v for k, v in now.items() if k not in kept}
+            other, other_said = expected_timeout(rt, stripped, respect)
+            if other != value:
+                out.unknown[EXPECTED] = (
+                    f"{_shown(value, said)} if Envoy counts the client as internal "
+                    f"({internal_why}), else {_shown(other, other_said)}"
+                )
+                value = None
+                said = ""
+        if value is None:
+            if said:
+                out.unknown[EXPECTED] = said
         elif value:
             out.headers[EXPECTED] = str(value)
             out.how[EXPECTED] = said

@@ -1733,7 +1733,7 @@ class Tracer:
             is_set(act.max_grpc_timeout),
             vhost is not None and vhost.include_request_attempt_count,
         )
-        internal = client_internal(self.client_http, hcm, conn.source_ip)[0]
+        internal, _final, internal_why = client_internal(self.client_http, hcm, conn.source_ip)
         found = forwarded(
             list(self.req.headers),
             http,
@@ -1743,6 +1743,7 @@ class Tracer:
             internal,
             rt,
             _router_config(hcm),
+            internal_why,
         )
         for name in edited:
             found.headers.pop(name, None)
