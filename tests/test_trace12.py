@@ -642,3 +642,107 @@ def test_hostile_timeouts_never_crash() -> None:
         assert isinstance(found.text(), str)
         built += 1
     assert built > 50, built  # the odd values reach the step, not only the decoder
+
+
+# -- x-forwarded-client-cert: a mesh client's certificate into a sidecar's inbound --------
+
+#: chain -> the connection manager's forward_client_cert_details (and the details it sets)
+_FCC: dict[str, dict[str, Any]] = {
+    "sanitize": {},
+    "forward": {"forward_client_cert_details": "FORWARD_ONLY"},
+    "append": {  # Istio's sidecar inbound
+        "forward_client_cert_details": "APPEND_FORWARD",
+        "set_current_client_cert_details": {"subject": True, "dns": True, "uri": True},
+    },
+    "set": {"forward_client_cert_details": "SANITIZE_SET"},
+}
+
+
+def _mtls_get(port: int, pki: Any, headers: list[tuple[str, str]]) -> dict[str, str]:
+    """GET / over mTLS with Istio's ALPN and ``pki``'s certificate: the headers the
+    upstream (an echo) received."""
+    import socket
+    import ssl
+
+    from tests.test_trace_mtls import _complete
+
+    lines = ["GET / HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    ctx.set_alpn_protocols(list(t.MESH_HTTP_ALPN))
+    data = b""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw) as sock,
+    ):
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        while not _complete(data) and (chunk := sock.recv(65536)):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"200", data
+    return {k: v for k, v in json.loads(body)["headers"]}
+
+
+def test_the_client_certificate_header_as_envoy_writes_it(tmp_path) -> None:
+    """Istio's inbound (APPEND_FORWARD with subject, dns and uri) and the other modes, a
+    mesh client with and without an x-forwarded-client-cert of its own: trace says Envoy
+    adds an element (its URI the --source-principal) exactly when the upstream gets one."""
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_mtls import _chain, _inbound
+
+    pki = eh.make_test_pki(tmp_path / "pki")
+    ports = {name: eh.free_port() for name in _FCC}
+    chains = []
+    for name, extra in _FCC.items():
+        chain = _chain(name, ports[name], True, pki)
+        chain["filters"][0]["typed_config"].update(extra)
+        chains.append(chain)
+    first, *rest = ports.values()
+    more = [
+        {"address": {"socket_address": {"address": "127.0.0.1", "port_value": p}}} for p in rest
+    ]
+    listener = _inbound(first, chains, additional_addresses=more)
+    with _Headers("backend") as upstream:
+        boot = {
+            "node": {"id": "trace12-xfcc", "cluster": "trace"},
+            "static_resources": {
+                "clusters": [eh.static_cluster("backend", upstream.port)],
+                "listeners": [listener],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+            for name, port in ports.items():
+                for sent in ([], [("x-forwarded-client-cert", "By=spiffe://a;Hash=00")]):
+                    got = _mtls_get(port, pki, sent)
+                    request = t.parse_request(
+                        f"http://127.0.0.1:{port}/",
+                        headers=[f"{k}:{v}" for k, v in sent],
+                        direction="inbound",
+                        source_principal=eh.SPIFFE_ID,
+                    )
+                    trace = t.trace(proxy, request)
+                    assert trace.verdict.outcome == "OK", (name, trace.verdict)
+                    (step,) = [s for s in trace.steps if s.name == "envoy headers"]
+                    said = step.detail.get("unknown", {}).get("x-forwarded-client-cert")
+                    xfcc = got.get("x-forwarded-client-cert")
+                    what = (name, sent, xfcc, said)
+                    if said is None:  # nothing of Envoy's: the client's value (forwarded)
+                        kept = sent[0][1] if sent and name == "forward" else None
+                        assert xfcc == kept, what
+                        continue
+                    assert xfcc is not None and "Hash=" in xfcc and ";By=" not in xfcc[:1], what
+                    mine = xfcc.split(",")[-1]
+                    assert mine.startswith("By=") or mine.startswith("Hash="), what
+                    if f"URI={eh.SPIFFE_ID}" in said:
+                        assert f"URI={eh.SPIFFE_ID}" in mine, what
+                    assert ("the client's value, then" in said) == (
+                        xfcc.startswith(sent[0][1]) if sent else False
+                    ), what

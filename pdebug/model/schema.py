@@ -462,6 +462,7 @@ class HttpConnectionManager(_S):
     #: Headers the connection manager adds to every request (trace: forwarded.py).
     via: str = ""
     append_x_forwarded_port: bool = False
+    set_current_client_cert_details: Raw = NULL
 
 
 class TcpProxyV1Route(_S):

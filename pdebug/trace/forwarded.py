@@ -22,6 +22,10 @@ The connection manager sets some before routing (``x-forwarded-proto``, ``x-requ
   the route's timeout.
 * ``x-envoy-attempt-count: 1`` with the virtual host's ``include_request_attempt_count``
   (a retry counts up), suppressed or not.
+* ``x-forwarded-client-cert`` for a client certificate (a mesh peer's, Istio's inbound):
+  ``forward_client_cert_details`` APPEND_FORWARD adds an element after the client's
+  value, SANITIZE_SET in place of it (``By``, ``Hash``, and the
+  ``set_current_client_cert_details`` fields: ``URI`` is the ``--source-principal``).
 
 ``x-forwarded-for``, ``x-envoy-internal`` and ``x-envoy-external-address`` are the
 connection manager's view (:func:`pdebug.trace.filters.seen_by_filters`) as the upstream
@@ -196,6 +200,8 @@ def forwarded(
     rt: RouteTimeouts,
     router: dict[str, Any] | None,
     internal_why: str = "",
+    cert: bool | None = False,
+    principal: str | None = None,
 ) -> Forwarded:
     """What Envoy adds to a forwarded request.
 
@@ -203,7 +209,8 @@ def forwarded(
     as the connection manager passes it on (:func:`~pdebug.trace.filters.seen_by_filters`);
     ``internal``: whether Envoy counts the client as internal (None: unknown, then
     ``internal_why`` says on what it depends); ``router``: the router filter's config
-    (None: unreadable).
+    (None: unreadable); ``cert``: whether the client presents a certificate (None:
+    unknown), ``principal`` its URI SAN when known.
     """
     out = Forwarded()
     sent: dict[str, list[str]] = {}
@@ -285,4 +292,53 @@ def forwarded(
             out.how[EXPECTED] = said
     if rt.attempt_count:
         out.headers["x-envoy-attempt-count"] = "1"
+    element = client_cert_element(hcm, cert, principal, bool(sent.get(XFCC)))
+    if element:
+        out.unknown[XFCC] = element
     return out
+
+
+XFCC = "x-forwarded-client-cert"
+_FCC = ("SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY")
+#: ``set_current_client_cert_details`` fields, in the order Envoy writes their keys.
+_DETAILS = (("cert", "Cert"), ("chain", "Chain"), ("subject", "Subject"), ("uri", "URI"),
+            ("dns", "DNS"))  # fmt: skip
+
+
+def client_cert_element(
+    hcm: s.HttpConnectionManager, cert: bool | None, principal: str | None, given: bool
+) -> str:
+    """The x-forwarded-client-cert element Envoy writes for a client certificate ("": none).
+
+    ``forward_client_cert_details`` APPEND_FORWARD (after the client's) or SANITIZE_SET
+    (in place of it): ``By`` (this proxy's URI SAN), ``Hash`` (the client certificate's
+    SHA-256) and the ``set_current_client_cert_details`` asked for.
+    """
+    fcc = hcm.forward_client_cert_details
+    mode = _FCC[fcc] if isinstance(fcc, int) and 0 <= fcc < len(_FCC) else str(fcc or "SANITIZE")
+    if mode not in ("APPEND_FORWARD", "SANITIZE_SET") or cert is False:
+        return ""
+    details: dict[str, Any] = {}
+    if is_set(hcm.set_current_client_cert_details):
+        try:
+            found = msgspec.json.decode(bytes(hcm.set_current_client_cert_details))
+        except msgspec.DecodeError:
+            found = {}
+        details = found if isinstance(found, dict) else {}
+    parts = ["By=this proxy's URI SAN", "Hash=the client certificate's SHA-256"]
+    for key, label in _DETAILS:
+        if details.get(key) is True:
+            if key == "uri" and principal:
+                parts.append(f"URI={principal}")
+            else:
+                parts.append(f"{label}=the certificate's")
+    element = ";".join(parts)
+    where = (
+        "the client's value, then "
+        if mode == "APPEND_FORWARD" and given
+        else ("in place of the client's: " if given else "")
+    )
+    text = f"{where}{element} ({mode})"
+    if cert is None:
+        text += ", if the client presents a certificate"
+    return text

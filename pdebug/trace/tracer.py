@@ -182,6 +182,9 @@ class Tracer:
         #: The router's ``suppress_envoy_headers`` (no ``x-envoy-original-path``...);
         #: None when its config cannot be read.
         self.suppress_envoy: bool | None = False
+        #: Whether the client presents a certificate (None: unknown), as the connection
+        #: manager sees it: what x-forwarded-client-cert gets.
+        self.client_cert: bool | None = False
         #: Said of the chain taken when a host name gives no IP (:meth:`named_destination`).
         self._unnamed = ""
         #: The connection manager routing the request (what it adds to every request).
@@ -977,6 +980,7 @@ class Tracer:
         self.client_http = _router_view(req, hcm, conn)
         # whether the client presents a certificate: a mesh peer's sidecar does
         cert = (True if self.mesh and self.conn_mesh else None) if self.chain_tls else False
+        self.client_cert = cert
         http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip, cert)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
@@ -1744,6 +1748,8 @@ class Tracer:
             rt,
             _router_config(hcm),
             internal_why,
+            self.client_cert,
+            self.req.source_principal,
         )
         for name in edited:
             found.headers.pop(name, None)
