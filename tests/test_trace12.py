@@ -46,6 +46,9 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[s
     "preserve": ({"use_remote_address": True, "preserve_external_request_id": True}, {}, {}, {}),
     "internal": (_INTERNAL, {}, {}, {}),
     "internal-xff": ({"internal_address_config": TEN}, {}, {}, {}),
+    # no cidr_ranges: Envoy counts private addresses (RFC 1918, fc00::/7) as internal
+    "internal-empty": ({"internal_address_config": {}}, {}, {}, {}),
+    "internal-unix": ({"internal_address_config": {"unix_sockets": True}}, {}, {}, {}),
     "no-request-id": ({"generate_request_id": False}, {}, {}, {}),
     "via": ({"via": "edge-proxy"}, {}, {}, {}),
     "port": ({"append_x_forwarded_port": True}, {}, {}, {}),
@@ -85,6 +88,7 @@ SENT: list[list[tuple[str, str]]] = [
     [],
     [("x-forwarded-proto", "https"), ("x-request-id", "abc"), ("via", "1.1 first")],
     [("x-forwarded-for", "10.1.2.3"), ("x-forwarded-port", "99")],
+    [("x-forwarded-for", "8.8.8.8")],
     [("x-envoy-upstream-rq-timeout-ms", "500")],
     [("x-envoy-upstream-rq-per-try-timeout-ms", "700"), ("x-envoy-expected-rq-timeout-ms", "900")],
     [("x-envoy-hedge-on-per-try-timeout", "true")],
