@@ -2105,7 +2105,10 @@ def _api_only(lst: ListenerEntry) -> bool:
 
 
 def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
-    """The router filter's config (the last router of the chain), snake_case; None: unreadable."""
+    """The router filter's config (the last router of the chain), snake_case.
+
+    ``{}`` without one; None when it cannot be read (or its switches are not booleans).
+    """
     routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
     if not routers:
         return {}
@@ -2125,20 +2128,8 @@ def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
 
 def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
     """The router's ``suppress_envoy_headers`` (the last HTTP filter); None: unreadable."""
-    routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
-    if not routers:
-        return False
-    raw = filter_config(routers[-1])
-    if b"uppress" not in bytes(raw):
-        return False
-    from pdebug.errors import InvalidInput
-
-    try:
-        config = fl.config_of(raw, "the router filter")
-    except InvalidInput:
-        return None
-    value = config.get("suppress_envoy_headers", False)
-    return value if isinstance(value, bool) else None
+    config = _router_config(hcm)
+    return None if config is None else config.get("suppress_envoy_headers", False) is True
 
 
 def _hedges(raw: msgspec.Raw) -> bool:
