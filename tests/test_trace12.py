@@ -343,6 +343,17 @@ def test_a_name_beside_a_catch_all_chain(shared: Shared, which: str, host: str, 
         assert any("the only chain matching by IP that names it" in n for n in trace.notes)
 
 
+@pytest.mark.parametrize("which", ["P", "Q"])
+def test_a_name_of_another_namespace_is_not_taken_for_this_one(shared: Shared, which: str) -> None:
+    """The mongo chain names mongo.default: mongo.other (which resolves elsewhere) is
+    not sent to it, the catch-all is taken and trace says the answer depends on the IP."""
+    port = shared.ports[which]
+    trace = t.trace(shared.proxy, t.parse_request(f"http://mongo.other:{port}/"))
+    assert _routed(trace) == "reviews", [(s.name, s.reason) for s in trace.steps]
+    assert _through(shared, ELSEWHERE, port) == "reviews"
+    assert any("depends on the destination IP" in n for n in trace.notes)
+
+
 # -- 3. a TCP and a QUIC (UDP) listener on one port --------------------------------------
 
 

@@ -211,6 +211,9 @@ def test_waypoint_trace_follows_the_tunnel_into_main_internal(pdebug):
     assert r.code == 6  # the dump has no EDS for it: UNKNOWN, and says what to capture
     by_name = pdebug("trace", WAYPOINT, "http://httpbin.default:8000/")
     assert "httpbin.default taken as 10.104.171.68" in by_name.out + by_name.err
+    # httpbin of another namespace is not this waypoint's httpbin.default
+    elsewhere = pdebug("trace", WAYPOINT, "http://httpbin.other:8000/")
+    assert "taken as 10.104.171.68" not in elsewhere.out + elsewhere.err
     other = pdebug("trace", WAYPOINT, "http://10.9.9.9:8000/", "-o", "json")
     assert json.loads(other.out)["verdict"]["kind"] == "no_filter_chain"
 

@@ -224,9 +224,10 @@ def guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
 
     A transparent-proxy listener that keeps its connections (OSM, Consul) picks a chain
     by destination IP. When exactly one chain matching on IPs names the host (its name,
-    or a tcp_proxy cluster, has the host's first label as a word), its address is taken.
+    or a tcp_proxy cluster, has every label of the host as a word: ``mongo.default`` is
+    not ``mongo.other``'s chain), its address is taken.
     """
-    label = host.split(".", 1)[0].lower()
+    labels = set(host.lower().rstrip(".").split("."))
     by_ip = [
         c for c in lst.filter_chains if c.filter_chain_match and c.filter_chain_match.prefix_ranges
     ]
@@ -247,7 +248,7 @@ def guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
                 if tcp.weighted_clusters is not None:
                     for wc in tcp.weighted_clusters.clusters:
                         words |= _tokens(wc.name)
-        if label in words:
+        if labels <= words:
             named.append((index, chain))
     give = f"give the IP in the URL and the name in -H Host:{host}"
     if len(named) == 1:
@@ -283,14 +284,14 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
 
     The matcher maps each VIP (a /32 or /128 range) to chains per port named after the
     service (``inbound-vip|PORT|http|HOST``): the one VIP whose chain on ``port`` names
-    ``host`` (its first label) is taken.
+    ``host`` (the whole name, or its leading labels: ``httpbin.default``) is taken.
     """
     tree = as_obj(listener_tree(lst.listener))
     for _ in range(4):  # a multi-network waypoint asks the CONNECT authority first
         if "custom_match" in as_obj(tree.get("matcher_tree")):
             break
         tree = as_obj(as_obj(tree.get("on_no_match")).get("matcher"))
-    label = host.split(".")[0]
+    short = host.lower().rstrip(".")
     found: list[tuple[IP, str]] = []
     custom = as_obj(as_obj(tree.get("matcher_tree")).get("custom_match"))
     for rm in as_seq(as_obj(custom.get("typed_config")).get("range_matchers")):
@@ -298,7 +299,7 @@ def waypoint_destination(lst: ListenerEntry, host: str, port: int) -> tuple[IP, 
         chains = as_obj(as_obj(as_obj(sub.get("exact_match_map")).get("map")).get(str(port)))
         name = _first_action(chains)
         parts = name.split("|")
-        if len(parts) < 4 or not parts[3].startswith(label + "."):
+        if len(parts) < 4 or not (parts[3] == short or parts[3].startswith(short + ".")):
             continue
         for r in as_seq(as_obj(rm).get("ranges")):
             ip = ip_of(str(as_obj(r).get("address_prefix", "")))
