@@ -68,6 +68,8 @@ class _Top(msgspec.Struct, gc=False):
     listener_statuses: msgspec.Raw = msgspec.Raw()
     hot_restart_version: msgspec.Raw = msgspec.Raw()
     command_line_options: msgspec.Raw = msgspec.Raw()
+    state: msgspec.Raw = msgspec.Raw()  # /server_info's LIVE, DRAINING...
+    version: msgspec.Raw = msgspec.Raw()
     # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
     static_resources: msgspec.Raw = msgspec.Raw()
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
@@ -78,6 +80,10 @@ class _Top(msgspec.Struct, gc=False):
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
+#: The ``state`` of Envoy's /server_info (``envoy.admin.v3.ServerInfo.State``), as JSON.
+_SERVER_STATES = frozenset(
+    (b'"LIVE"', b'"DRAINING"', b'"PRE_INITIALIZING"', b'"INITIALIZING"')
+)
 _STR = msgspec.json.Decoder(str)
 
 
@@ -409,7 +415,9 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "only), not a config dump",
             hint="save GET /config_dump instead: pdebug listeners reads its listeners",
         )
-    if len(top.hot_restart_version) and len(top.command_line_options):
+    if (len(top.hot_restart_version) or bytes(top.state) in _SERVER_STATES) and (
+        len(top.command_line_options) or len(top.version)
+    ):
         raise InvalidInput(
             f"{source}: this is Envoy's GET /server_info (its version and options), not a "
             "config dump",

@@ -240,7 +240,7 @@ def reader() -> Reader:
     """What this reader asks of the one sniffer (:func:`pdebug.model.sniff.prepare`)."""
     from pdebug.model.sniff import Reader
 
-    return Reader("a ztunnel config dump", _ZT_HINTS, envoy_words=True, strip=False, several=False)
+    return Reader("a ztunnel config dump", _ZT_HINTS, envoy_words=True, strip=True, several=False)
 
 
 def read(look: Prepared) -> ZtunnelDump:
