@@ -81,9 +81,7 @@ class _Top(msgspec.Struct, gc=False):
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
 #: The ``state`` of Envoy's /server_info (``envoy.admin.v3.ServerInfo.State``), as JSON.
-_SERVER_STATES = frozenset(
-    (b'"LIVE"', b'"DRAINING"', b'"PRE_INITIALIZING"', b'"INITIALIZING"')
-)
+_SERVER_STATES = frozenset((b'"LIVE"', b'"DRAINING"', b'"PRE_INITIALIZING"', b'"INITIALIZING"'))
 _STR = msgspec.json.Decoder(str)
 
 

