@@ -206,3 +206,103 @@ def test_monitoring_agents_stats_read(pdebug) -> None:
     assert got.code == 0, got.err
     assert "envoy_http_local_rate_limiter_http_local_rate_limit_enforced{}" in got.out
     assert got.out.count("counter") == 4
+
+
+# --- Datadog's front Envoy: LDS and CDS from a control plane that never answers ----------
+
+FRONT = HERE / "datadog" / "docker-api_v3" / "front-envoy.yaml"
+
+
+def _front(tmp_path: Path, wait: str | None) -> tuple[dict, int]:
+    """Datadog's e2e front Envoy as fed to Envoy 1.40: listener on loopback, the router
+    given its (now required) typed config, the static secrets' files made here; its
+    xDS cluster (LOGICAL_DNS ``xds``) and services (STRICT_DNS) resolve nowhere, as
+    outside its docker-compose. ``wait``: the lds_config's and cds_config's
+    initial_fetch_timeout (None: as written, Envoy's default 15s)."""
+    import yaml
+
+    from tests.harness.pki import make_test_pki
+
+    boot = yaml.safe_load(FRONT.read_text())
+    boot.pop("admin")
+    pki = make_test_pki(tmp_path / "certs")
+    files = {
+        "certs/servercert.pem": pki.cert_path,
+        "certs/serverkey.pem": pki.key_path,
+        "certs/clientcert.pem": pki.cert_path,
+        "certs/clientkey.pem": pki.key_path,
+        "certs/cacert.pem": pki.ca_path,
+    }
+    for secret in boot["static_resources"]["secrets"]:
+        for value in (secret.get("tls_certificate") or {}, secret.get("validation_context") or {}):
+            for field in ("certificate_chain", "private_key", "trusted_ca"):
+                if field in value:
+                    value[field]["filename"] = str(files[value[field]["filename"]])
+    [listener] = boot["static_resources"]["listeners"]
+    port = eh.free_port()
+    listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": port}
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["http_filters"][0]["typed_config"] = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+    }
+    if wait is not None:
+        for key in ("lds_config", "cds_config"):
+            boot["dynamic_resources"][key]["initial_fetch_timeout"] = wait
+    return boot, port
+
+
+def _get(port: int) -> int | None:
+    """GET /service/1 on the listener: the status, or None when the connection fails."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+        conn.request("GET", "/service/1")
+        status = conn.getresponse().status
+        conn.close()
+    except OSError:
+        return None
+    return status
+
+
+@needs_envoy
+@pytest.mark.parametrize("wait", ["0s", "1s"])
+def test_lds_never_answered_check_and_trace_say_what_envoy_does(pdebug, tmp_path, wait) -> None:
+    """A bootstrap asking LDS and CDS of a control plane that never answers (Datadog's
+    front Envoy outside its compose). PD601's hint said "the proxy is still initializing
+    and routes nothing" and trace walked the static listener to a 503 with no word of
+    it. Envoy 1.40 refuses connections while it waits (PRE_INITIALIZING, INITIALIZING),
+    for ever with initial_fetch_timeout 0s, and past a timeout goes LIVE and serves the
+    static listener alone (503 here: its clusters' names resolve nowhere). The hint now
+    says which, from the bootstrap's timeout, and trace adds it as a note."""
+    import json
+    import time
+
+    boot, port = _front(tmp_path, wait)
+    with eh.Envoy(boot, wait_live=False) as envoy:
+        first = _get(port)
+        if wait == "1s":
+            deadline = time.monotonic() + 15
+            while json.loads(envoy.get("/server_info"))["state"] != "LIVE":
+                assert time.monotonic() < deadline, "Envoy never went LIVE"
+                time.sleep(0.2)
+        state = json.loads(envoy.get("/server_info"))["state"]
+        later = _get(port)
+        dump = _write(tmp_path, "dump.json", envoy.get("/config_dump?include_eds"))
+    assert first is None  # refused while waiting, whatever the timeout
+    if wait == "0s":
+        assert state in ("PRE_INITIALIZING", "INITIALIZING") and later is None
+    else:
+        assert state == "LIVE" and later == 503
+    got = pdebug("check", dump, "-o", "json")
+    [finding] = [f for f in json.loads(got.out)["findings"] if f["code"] == "PD601"]
+    assert "routes nothing" not in finding["hint"]
+    assert "starts no listener, not even the static ones (connections refused" in finding["hint"]
+    if wait == "0s":
+        assert "initial_fetch_timeout is 0s, so it waits for ever" in finding["hint"]
+    else:
+        assert (
+            "past its initial_fetch_timeout (1s in its lds_config) it stops waiting"
+            in (finding["hint"])
+        )
+    got = pdebug("trace", dump, f"http://127.0.0.1:{port}/service/1", "-o", "json")
+    notes = json.loads(got.out)["notes"]
+    assert any(n.startswith("LDS has delivered nothing (the bootstrap asks it)") for n in notes)

@@ -212,6 +212,8 @@ class Tracer:
         if isinstance(entry, Verdict):
             return entry
         lst, conn = entry
+        if lst.state == "STATIC":
+            self.lds_note()
         api = api_listener_filter(lst.listener)
         if api is not None and not lst.listener.filter_chains:
             return self.api_listener(lst, api, conn)
@@ -240,6 +242,18 @@ class Tracer:
                 "closes the connection; pdebug does not check certificates"
             )
         return self.network(lst, chain, conn)
+
+    def lds_note(self) -> None:
+        """Say so when the static listener walked may not be serving: LDS sent nothing."""
+        from pdebug.model.listeners import lds_wait
+
+        wait = lds_wait(self.dump)
+        if wait is not None and wait.version is None:
+            self.notes.append(
+                f"LDS has delivered nothing (the bootstrap asks it): {wait.waiting()}; the "
+                "walk here is what the static listener does once it serves (pdebug check: "
+                "PD601)"
+            )
 
     def api_listener(self, lst: ListenerEntry, api: s.TypedExtension, conn: Connection) -> Verdict:
         """A proxyless gRPC client's listener: its connection manager routes in-process."""
