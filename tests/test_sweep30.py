@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import http.server
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -306,3 +307,155 @@ def test_lds_never_answered_check_and_trace_say_what_envoy_does(pdebug, tmp_path
     got = pdebug("trace", dump, f"http://127.0.0.1:{port}/service/1", "-o", "json")
     notes = json.loads(got.out)["notes"]
     assert any(n.startswith("LDS has delivered nothing (the bootstrap asks it)") for n in notes)
+
+
+# --- an endpoint ejected by outlier detection (istio/istio#57343, envoyproxy/envoy#40697) --
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """A backend answering every GET with ``code``."""
+
+    code = 200
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(self.code)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Fails(_Answers):
+    code = 500
+
+
+@needs_envoy
+def test_trace_names_an_endpoint_ejected_by_outlier_detection(pdebug, tmp_path) -> None:
+    """Users asking why outlier detection "does not work" paste dumps and /clusters
+    (istio/istio#57343). With one of two hosts ejected (consecutive_5xx 1, a backend
+    answering 500), Envoy 1.40's /clusters flags it failed_outlier_check and sends every
+    request to the other; trace said "1 of 2 healthy: A HEALTHY, B HEALTHY" (EDS's
+    status of both). It now says "B UNHEALTHY (ejected by outlier detection)"."""
+    import json
+    import threading
+
+    servers = []
+    for handler in (_Answers, _Fails):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    good, bad = (f"127.0.0.1:{srv.server_address[1]}" for srv in servers)
+    port = eh.free_port()
+    listener = _listener_to("backend", port)
+    cluster = {
+        "name": "backend",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "outlier_detection": {
+            "consecutive_5xx": 1,
+            "interval": "0.2s",
+            "base_ejection_time": "300s",
+            "max_ejection_percent": 100,
+        },
+        "load_assignment": {
+            "cluster_name": "backend",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": "127.0.0.1",
+                                        "port_value": srv.server_address[1],
+                                    }
+                                }
+                            }
+                        }
+                        for srv in servers
+                    ]
+                }
+            ],
+        },
+    }
+    boot = {
+        "node": {"id": "outlier", "cluster": "outlier"},
+        "static_resources": {"listeners": [listener], "clusters": [cluster]},
+    }
+    try:
+        with eh.Envoy(boot, fmt="json") as envoy:
+            statuses = []
+            for _ in range(8):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+                conn.request("GET", "/")
+                statuses.append(conn.getresponse().status)
+                conn.close()
+            dump = _write(tmp_path, "dump.json", envoy.get("/config_dump?include_eds"))
+            live = _write(tmp_path, "clusters.json", envoy.get("/clusters?format=json"))
+    finally:
+        for server in servers:
+            server.shutdown()
+    assert statuses.count(500) == 1 and statuses[-4:] == [200] * 4  # ejected after one 500
+    hosts = json.loads(live.read_text())["cluster_statuses"][0]["host_statuses"]
+    flagged = {
+        f"127.0.0.1:{h['address']['socket_address']['port_value']}": h["health_status"]
+        for h in hosts
+    }
+    assert flagged[bad].get("failed_outlier_check") and not flagged[good].get(
+        "failed_outlier_check"
+    )
+    got = pdebug("trace", dump, f"http://x:{port}/", "--clusters-json", live)
+    assert got.code == 0, got.err
+    assert "1 of 2 healthy: " in got.out
+    assert f"{bad} UNHEALTHY (ejected by outlier detection)" in got.out
+    assert f"{good} HEALTHY" in got.out and f"{bad} HEALTHY" not in got.out
+    got = pdebug("check", dump, "--clusters-json", live)
+    assert "PD402" in got.out and bad in got.out
+
+
+def _listener_to(cluster: str, port: int) -> dict:
+    """A loopback listener routing every request to ``cluster``."""
+    return {
+        "name": "front",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                            "http_connection_manager.v3.HttpConnectionManager",
+                            "stat_prefix": "front",
+                            "route_config": {
+                                "name": "all",
+                                "virtual_hosts": [
+                                    {
+                                        "name": "all",
+                                        "domains": ["*"],
+                                        "routes": [
+                                            {
+                                                "match": {"prefix": "/"},
+                                                "route": {"cluster": cluster},
+                                            }
+                                        ],
+                                    }
+                                ],
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {
+                                        "@type": "type.googleapis.com/envoy.extensions.filters."
+                                        "http.router.v3.Router"
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
