@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import http.server
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -274,7 +275,6 @@ def test_lds_never_answered_check_and_trace_say_what_envoy_does(pdebug, tmp_path
     for ever with initial_fetch_timeout 0s, and past a timeout goes LIVE and serves the
     static listener alone (503 here: its clusters' names resolve nowhere). The hint now
     says which, from the bootstrap's timeout, and trace adds it as a note."""
-    import json
     import time
 
     boot, port = _front(tmp_path, wait)
@@ -338,7 +338,6 @@ def test_trace_names_an_endpoint_ejected_by_outlier_detection(pdebug, tmp_path) 
     answering 500), Envoy 1.40's /clusters flags it failed_outlier_check and sends every
     request to the other; trace said "1 of 2 healthy: A HEALTHY, B HEALTHY" (EDS's
     status of both). It now says "B UNHEALTHY (ejected by outlier detection)"."""
-    import json
     import threading
 
     servers = []
@@ -459,3 +458,57 @@ def _listener_to(cluster: str, port: int) -> dict:
             }
         ],
     }
+
+
+# --- Istio <= 1.8's listeners: deprecated_v1 bind_to_port, the hidden use_original_dst -----
+
+CORPUS = eh.FIXTURES / "corpus"
+
+
+def _first_listeners(pdebug, dump: Path, url: str) -> list[tuple[str, str]]:
+    got = pdebug("trace", dump, url, "-o", "json")
+    steps = json.loads(got.out)["steps"]
+    return [(s["name"], s["reason"]) for s in steps if s["kind"] == "listener"]
+
+
+def test_istio_18_outbound_listeners_do_not_bind_and_virtual_outbound_hands_off(
+    pdebug, tmp_path
+) -> None:
+    """Istio <= 1.8 wrote its outbound listeners' ``bind_to_port: false`` in the listener's
+    ``deprecated_v1`` (Envoy <= 1.16), and Envoy 1.15-1.17 wrote virtualOutbound's
+    ``use_original_dst`` as ``hidden_envoy_deprecated_use_original_dst`` in v3 dumps
+    (Aeraki's Istio 1.8 client, Istio 1.6/1.7's echo). pdebug read neither: trace took
+    the destination's listener as bound ("binds 172.16.252.84:1109, the destination")
+    and never passed virtualOutbound; with the capture listener gone it still said the
+    connection was served. It now reads both, as for today's dumps."""
+    aeraki = CORPUS / "aeraki" / "thrift-sample-client-configdump.json"
+    [capture, handed] = _first_listeners(pdebug, aeraki, "tcp://172.16.252.84:1109")
+    assert capture[0] == "virtualOutbound" and capture[1].startswith("use_original_dst: ")
+    assert handed[0] == "172.16.252.84_1109" and handed[1].startswith("hand-off: ")
+    echo = CORPUS / "istio" / "2020-07-echo" / "config_dump.json"
+    [capture, handed] = _first_listeners(pdebug, echo, "http://a:80/")
+    assert capture[0] == "virtual" and handed[0] == "0.0.0.0_80"
+    # without its capture listener, a listener that does not bind takes nothing
+    doc = json.loads(aeraki.read_text())
+    [section] = [c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump")]
+    section["dynamic_listeners"] = [
+        e for e in section["dynamic_listeners"] if e.get("name") != "virtualOutbound"
+    ]
+    cut = _write(tmp_path, "no-capture.json", json.dumps(doc).encode())
+    got = pdebug("trace", cut, "tcp://172.16.252.84:1109", "-o", "json")
+    verdict = json.loads(got.out)["verdict"]
+    assert got.code == 1 and verdict["kind"] == "no_listener"
+    assert (
+        "172.16.252.84_1109 has bind_to_port false and no listener captures" in verdict["summary"]
+    )
+
+
+def test_inbound_listener_of_the_pod_is_not_taken_for_the_service(pdebug) -> None:
+    """Istio 1.0's inbound listeners (``POD_IP_PORT``, not bound) route to clusters named
+    ``inbound|8080|http|a.ns.svc...``: once such listeners are known not to bind, trace
+    guessed a host name's listener by ``|a.`` in its clusters and took the pod's own
+    inbound listener for service ``a`` (10.40.3.59_80), where the outbound 0.0.0.0_80
+    takes the request."""
+    echo = eh.FIXTURES / "shapes" / "echo-2019-v2alpha.json"
+    [capture, handed] = _first_listeners(pdebug, echo, "http://a:80/")
+    assert capture[0] == "virtual" and handed[0] == "0.0.0.0_80"

@@ -294,7 +294,7 @@ class Tracer:
                     "INBOUND with an original_dst listener filter or use_original_dst) is "
                     "active",
                 )
-            if cap.listener.use_original_dst:  # Kuma's inbound passthrough hands off
+            if cap.listener.hands_off:  # Kuma's inbound passthrough hands off
                 return self.captured(cap, serving, "inbound")
             self.listener_step(
                 cap,
@@ -391,7 +391,7 @@ class Tracer:
         """
         req = self.req
         port, ip = req.port, req.dest_ip
-        if not capture.listener.use_original_dst:
+        if not capture.listener.hands_off:
             self.listener_step(
                 capture,
                 "original_dst listener filter: takes outbound connections (redirected to it "
