@@ -389,7 +389,7 @@ def owner(
     if ip is not None:
         for x, addr in on_port:
             if addr[0] == ip:
-                return x, f"binds {join_host_port(addr[1], port)}, the destination"
+                return x, f"{_holds(x)} {join_host_port(addr[1], port)}, the destination"
     wild = [(x, a) for x, a in on_port if a[0] is not None and a[0].is_unspecified]
     specific = [(x, a) for x, a in on_port if not (a[0] is not None and a[0].is_unspecified)]
     if ip is None and specific and not bound:
@@ -404,7 +404,7 @@ def owner(
             )
     if wild:
         x, a = wild[0]
-        why = f"binds {join_host_port(a[1], port)} (any address on port {port})"
+        why = f"{_holds(x)} {join_host_port(a[1], port)} (any address on port {port})"
         if ip is None and ipv6_only(x.listener, a):
             why += " for IPv6 clients only (no ipv4_compat): an IPv4 client is refused"
         if ip is None and specific:
@@ -427,6 +427,14 @@ def owner(
             f"binds {join_host_port(a[1], port)}, not {ip}; taken as where the request arrives"
         )
     return None
+
+
+def _holds(x: ListenerEntry) -> str:
+    """How a listener holds its address, as trace words it.
+
+    ``binds``, or ``has the address (bind_to_port false)``: reached by a hand-off only.
+    """
+    return "binds" if x.bound else "has the address (bind_to_port false)"
 
 
 def _routes_to_host(lst: s.Listener, host: str) -> bool:
