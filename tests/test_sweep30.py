@@ -516,3 +516,57 @@ def test_inbound_listener_of_the_pod_is_not_taken_for_the_service(pdebug) -> Non
     echo = eh.FIXTURES / "shapes" / "echo-2019-v2alpha.json"
     [capture, handed] = _first_listeners(pdebug, echo, "http://a:80/")
     assert capture[0] == "virtual" and handed[0] == "0.0.0.0_80"
+
+
+def test_seeded_hostile_heads_one_line_or_the_body(pdebug, tmp_path) -> None:
+    """Seeded heads before a dump: statuses, header garbage, bare LF, cut heads, control
+    characters, several heads. Each run reads the body (a whole 200 head) or refuses in
+    one line with exit 4; never a traceback, never a control character echoed."""
+    import random
+
+    seed = eh.FIXTURES / "real" / "seed-demo" / "config_dump.json"
+    body = seed.read_bytes()
+    want = pdebug("clusters", seed).out
+    rng = random.Random(30)
+    pieces = [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.0 503 Service Unavailable",
+        b"HTTP/2 200",
+        b"HTTP/1.1 200",
+        b"HTTP/9.9 999 Odd",
+        b"HTTP/1.1 20 OK",
+        b"HTTP/",
+        b"content-type: application/json",
+        b"x-weird:\x1b[31mred\x07",
+        b"bad header line",
+        b": empty name",
+        b"server: envoy",
+        b"\xff\xfe",
+    ]
+    headers = [b"content-type: application/json", b"server: envoy", b"x-weird:\x1b[31mred\x07"]
+    read = 0
+    for i in range(80):
+        eol = rng.choice([b"\r\n", b"\n"])
+        whole = rng.random() < 0.5
+        if whole:  # well-formed heads: maybe a redirect's, then the 200's
+            heads = [b"HTTP/1.1 301 Moved Permanently"] if rng.random() < 0.3 else []
+            heads.append(rng.choice([b"HTTP/1.1 200 OK", b"HTTP/2 200", b"HTTP/1.0 200 OK"]))
+            head = b"".join(
+                eol.join([h, *rng.sample(headers, rng.randint(0, 3))]) + eol + eol for h in heads
+            )
+        else:
+            lines = [rng.choice(pieces) for _ in range(rng.randint(1, 6))]
+            head = eol.join(lines) + eol * rng.randint(0, 2)
+        path = _write(tmp_path, f"h{i}.json", head + body)
+        got = pdebug("clusters", path)
+        if whole:
+            assert (got.code, got.out) == (0, want), (head, got.err)
+        if got.code == 0:
+            read += 1
+            assert got.out == want, head
+            continue
+        assert got.code == 4, (head, got.err)
+        first = got.err.splitlines()[0]
+        assert first.startswith("pdebug: error: ") and "Traceback" not in got.err, head
+        assert not any(ord(c) < 32 and c not in "\n" for c in got.err), (head, got.err)
+    assert 30 < read < 80
