@@ -52,6 +52,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
         for path in (
             "/config_dump?include_eds",
             "/clusters?format=json",
+            "/clusters",
             "/stats",
             "/stats/prometheus",
             "/server_info",
@@ -106,6 +107,8 @@ def test_curl_i_answers_read_as_their_body(pdebug, answers, tmp_path) -> None:
     assert (got.code, got.out) == (0, want.out), got.err
     got = pdebug("endpoints", saved, "--clusters-json", tmp_path / "c_i.json")
     assert got.code == 0, got.err
+    got = pdebug("endpoints", _write(tmp_path, "c_i.txt", answers["/clusters"][1]))
+    assert (got.code, got.out) == (0, want.out), got.err  # the text form after its head
     for path in ("/stats", "/stats/prometheus"):
         sbody, sincluded = answers[path]
         want = pdebug("stats", _write(tmp_path, "s", sbody), "-o", "json")
@@ -393,6 +396,7 @@ def test_trace_names_an_endpoint_ejected_by_outlier_detection(pdebug, tmp_path) 
                 conn.close()
             dump = _write(tmp_path, "dump.json", envoy.get("/config_dump?include_eds"))
             live = _write(tmp_path, "clusters.json", envoy.get("/clusters?format=json"))
+            text = _write(tmp_path, "clusters", envoy.get("/clusters"))  # bug-report's name
     finally:
         for server in servers:
             server.shutdown()
@@ -412,6 +416,23 @@ def test_trace_names_an_endpoint_ejected_by_outlier_detection(pdebug, tmp_path) 
     assert f"{good} HEALTHY" in got.out and f"{bad} HEALTHY" not in got.out
     got = pdebug("check", dump, "--clusters-json", live)
     assert "PD402" in got.out and bad in got.out
+    # the text /clusters (istioctl bug-report saves only that one, as `clusters`) was
+    # refused ("this is the text GET /clusters ... not JSON"); it is read as its JSON form
+    assert text.read_bytes().startswith(b"backend::")
+    assert (
+        pdebug("endpoints", text, "-o", "wide").out == pdebug("endpoints", live, "-o", "wide").out
+    )
+    got = pdebug("trace", dump, f"http://x:{port}/", "--clusters-json", text)
+    assert f"{bad} UNHEALTHY (ejected by outlier detection)" in got.out
+    got = pdebug("check", dump, "--clusters-json", text)
+    assert "PD402" in got.out and bad in got.out
+    got = pdebug("clusters", text)
+    assert got.code == 4 and "this is Envoy's text /clusters (read as its JSON form)" in got.err
+    # a line this Envoy does not write: still refused, saying why
+    odd = _write(tmp_path, "odd", text.read_bytes() + b"backend::127.0.0.1:1::new_stat::3\n")
+    got = pdebug("endpoints", odd)
+    assert got.code == 4 and "this is the text GET /clusters" in got.err
+    assert "pdebug could not read it exactly: " in got.err
 
 
 def _listener_to(cluster: str, port: int) -> dict:

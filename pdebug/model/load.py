@@ -147,7 +147,13 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
 
 
 def _load(data: Buffer, source: str, plan: tuple[str, ...]) -> Loaded:
-    sniff(data, source)
+    try:
+        sniff(data, source)
+    except InvalidInput as refused:
+        clusters = _text_clusters(data, source, refused)
+        if clusters is None:
+            raise
+        return Loaded(clusters=clusters)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:
         configs = _planned_configs(data, typed)
@@ -167,6 +173,30 @@ def _load(data: Buffer, source: str, plan: tuple[str, ...]) -> Loaded:
         old = _decode_top(_TOP_MAP, data, source)
         top = _Top(configs=[_wrap_static_clusters(sec) for sec in old.configs.values()])
     return _loaded(top, data, source)
+
+
+def _text_clusters(data: Buffer, source: str, refused: InvalidInput) -> ClustersStatus | None:
+    """Envoy's text ``/clusters``, read as its JSON form, or None (not that document).
+
+    Saved by ``istioctl bug-report`` (its ``clusters`` file), by ``curl .../clusters``
+    and by ``pdebug dump``: the one exact conversion (:mod:`pdebug.model.textforms`) that
+    bundles get. One it cannot make exactly (a line this Envoy does not write) keeps the
+    refusal, naming why.
+    """
+    if "this is the text GET /clusters" not in refused.message:
+        return None
+    from pdebug.model.textforms import clusters_document
+
+    try:  # after a BOM, a 200 line or a curl -i head, load() left spaces in their place
+        document = clusters_document(bytes(data).lstrip(b" "), source)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{refused.message}; pdebug could not read it exactly: {exc.message}",
+            hint=refused.hint,
+        ) from None
+    status = ClustersStatus.parse(document, source)
+    status.document = "Envoy's text /clusters (read as its JSON form)"
+    return status
 
 
 #: The static lists Envoy <= 1.7 wrote bare, and the field later Envoys wrap each in.
