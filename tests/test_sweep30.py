@@ -591,3 +591,49 @@ def test_seeded_hostile_heads_one_line_or_the_body(pdebug, tmp_path) -> None:
         assert first.startswith("pdebug: error: ") and "Traceback" not in got.err, head
         assert not any(ord(c) < 32 and c not in "\n" for c in got.err), (head, got.err)
     assert 30 < read < 80
+
+
+def test_text_clusters_of_envoy_1_37_read(pdebug, tmp_path) -> None:
+    """Envoy 1.37.2's text /clusters as a reimplementation's spec quotes it (no
+    ``rq_pending_active``, which 1.40 adds; names and ports of that quote, written here):
+    read as its JSON form, behind its curl -i head too."""
+    host = "c_backend::127.0.0.1:18001::"
+    lines = ["c_backend::observability_name::c_backend"]
+    for level in ("default_priority", "high_priority"):
+        lines += [
+            f"c_backend::{level}::max_connections::1024",
+            f"c_backend::{level}::max_pending_requests::1024",
+            f"c_backend::{level}::max_requests::1024",
+            f"c_backend::{level}::max_retries::3",
+        ]
+    lines.append("c_backend::added_via_api::false")
+    for stat, value in (
+        ("cx_active", "0"),
+        ("cx_connect_fail", "3"),
+        ("cx_total", "3"),
+        ("rq_active", "0"),
+        ("rq_error", "3"),
+        ("rq_success", "0"),
+        ("rq_timeout", "0"),
+        ("rq_total", "0"),
+        ("hostname", ""),
+        ("health_flags", "healthy"),
+        ("weight", "1"),
+        ("region", ""),
+        ("zone", ""),
+        ("sub_zone", ""),
+        ("canary", "false"),
+        ("priority", "0"),
+        ("success_rate", "-1"),
+        ("local_origin_success_rate", "-1"),
+    ):
+        lines.append(f"{host}{stat}::{value}")
+    text = ("\n".join(lines) + "\n").encode()
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=UTF-8\r\nserver: envoy\r\n\r\n"
+    for name, data in (("clusters", text), ("clusters_i", head + text)):
+        got = pdebug("endpoints", _write(tmp_path, name, data), "-o", "json")
+        assert got.code == 0, got.err
+        [cluster] = json.loads(got.out)
+        assert cluster["name"] == "c_backend"
+        [status] = cluster["host_statuses"]
+        assert status["address"]["socket_address"]["port_value"] == 18001
