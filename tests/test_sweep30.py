@@ -637,3 +637,24 @@ def test_text_clusters_of_envoy_1_37_read(pdebug, tmp_path) -> None:
         assert cluster["name"] == "c_backend"
         [status] = cluster["host_statuses"]
         assert status["address"]["socket_address"]["port_value"] == 18001
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("registryz-one-service.json", "this is istiod's /debug/registryz"),
+        ("configz-one-destinationrule.json", "istiod's /debug/configz"),
+    ],
+)
+def test_istiod_debug_answers_are_named(pdebug, name, says) -> None:
+    """istiod's /debug/registryz and /debug/configz (kiali's test data of istiod 1.11,
+    cut to one item) given as a dump: the views said "a JSON array of 1 resource (one
+    view's -o json?)", zc "one table's rows (istioctl ztunnel-config TABLE -o json)",
+    status "item 0 is not a sync status"; each now names the document."""
+    path = HERE / "kiali" / name
+    for args in (("clusters", path), ("check", path), ("zc", "service", "-f", path)):
+        got = pdebug(*args)
+        assert got.code == 4 and f"{says}" in got.err and "not a proxy's config dump" in got.err
+        assert "one view's -o json" not in got.err and "one table's rows" not in got.err
+    got = pdebug("status", "-f", path)
+    assert got.code == 4 and says in got.err and "not istiod's sync status" in got.err

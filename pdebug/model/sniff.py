@@ -568,9 +568,9 @@ def _array_given(data: bytes | memoryview, source: str) -> InvalidInput | None:
     view = one_view(doc)
     if view is not None:
         return one_view_given(source, view, "json")
-    from pdebug.model.refusals import syncz_given
+    from pdebug.model.refusals import istiod_debug_given, syncz_given
 
-    syncz = syncz_given(source, doc)
+    syncz = syncz_given(source, doc) or istiod_debug_given(source, doc)
     if syncz is not None:
         return syncz
     if isinstance(doc, list) and doc and all(isinstance(item, dict) for item in doc[:5]):

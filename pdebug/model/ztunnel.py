@@ -270,6 +270,15 @@ def read(look: Prepared) -> ZtunnelDump:
         refuse_what_json_lacks(yaml_doc, source)
         data: bytes | memoryview = orjson.dumps(yaml_doc)
     elif look.refusal is not None:
+        if look.found.kind == "array":
+            from pdebug.model.refusals import istiod_debug_given
+
+            try:
+                other = istiod_debug_given(source, orjson.loads(bytes(look.data)))
+            except orjson.JSONDecodeError:
+                other = None
+            if other is not None:
+                raise other from None
         raise look.refusal
     else:
         data = look.data
