@@ -644,13 +644,15 @@ def test_text_clusters_of_envoy_1_37_read(pdebug, tmp_path) -> None:
     [
         ("registryz-one-service.json", "this is istiod's /debug/registryz"),
         ("configz-one-destinationrule.json", "istiod's /debug/configz"),
+        ("endpointz-one-service.json", "this is istiod's /debug/endpointz"),
     ],
 )
 def test_istiod_debug_answers_are_named(pdebug, name, says) -> None:
-    """istiod's /debug/registryz and /debug/configz (kiali's test data of istiod 1.11,
-    cut to one item) given as a dump: the views said "a JSON array of 1 resource (one
-    view's -o json?)", zc "one table's rows (istioctl ztunnel-config TABLE -o json)",
-    status "item 0 is not a sync status"; each now names the document."""
+    """istiod's /debug/registryz, /debug/configz and /debug/endpointz (kiali's test data
+    of istiod 1.11, cut to one item) given as a dump: the views said "a JSON array of 1
+    resource (one view's -o json?)" (endpointz: "no 'configs' list"), zc "one table's rows
+    (istioctl ztunnel-config TABLE -o json)", status "item 0 is not a sync status"; each
+    now names the document."""
     path = HERE / "kiali" / name
     for args in (("clusters", path), ("check", path), ("zc", "service", "-f", path)):
         got = pdebug(*args)

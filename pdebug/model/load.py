@@ -36,6 +36,7 @@ from pdebug.model.refusals import (
     egctl_given,
     envoy_certs_given,
     fragment_given,
+    istiod_debug_given,
     syncz_given,
 )
 from pdebug.model.sniff import (
@@ -482,7 +483,12 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             hint="save GET /config_dump of the Envoy running it (Envoy 1.7 and later answer "
             "it): pdebug reads what Envoy made of the config",
         )
-    fragment = fragment_given(source, doc) or syncz_given(source, doc) or egctl_given(source, doc)
+    fragment = (
+        fragment_given(source, doc)
+        or syncz_given(source, doc)
+        or egctl_given(source, doc)
+        or istiod_debug_given(source, doc)
+    )
     if fragment is not None:
         raise fragment
     raise InvalidInput(

@@ -218,15 +218,33 @@ def _config_object(value: object) -> bool:
     )
 
 
+def _endpoint_shards(value: object) -> bool:
+    """A value of istiod's ``/debug/endpointz``: ``{namespace: {"Shards": ...}}``."""
+    if not isinstance(value, dict) or not value:
+        return False
+    return all(isinstance(v, dict) and "Shards" in v for v in list(value.values())[:3])
+
+
 def istiod_debug_given(
     label: str, doc: object, expected: str = "a proxy's config dump"
 ) -> InvalidInput | None:
-    """The error for istiod's ``/debug/registryz`` or ``/debug/configz`` given as a dump.
+    """The error for istiod's ``/debug/registryz``, ``configz`` or ``endpointz`` given.
 
-    Both are JSON arrays (kiali's test data has them, istiod 1.11): they were "a JSON
-    array of N resources (one view's -o json?)", "one table's rows (istioctl
-    ztunnel-config …)" or "item 0 is not a sync status". None: ``doc`` is neither.
+    Given as a dump, a ztunnel dump or a syncz (kiali's test data has them, istiod 1.11).
+
+    The first two are JSON arrays: they were "a JSON array of N resources (one view's -o
+    json?)", "one table's rows (istioctl ztunnel-config …)" or "item 0 is not a sync
+    status"; endpointz, an object, was "not an Envoy config dump (no 'configs' list)".
+    None: ``doc`` is none of them.
     """
+    if isinstance(doc, dict) and doc and all(_endpoint_shards(v) for v in list(doc.values())[:5]):
+        what = "istiod's /debug/endpointz (its endpoints by service and namespace)"
+        return InvalidInput(
+            f"{label}: this is {what}, not {expected}",
+            hint="istiod's debug endpoints show its inputs, not what a proxy runs: save the "
+            "proxy's GET /config_dump, or istiod's /debug/config_dump?proxyID=POD.NS (what "
+            "istiod sends that proxy)",
+        )
     if not isinstance(doc, list) or not doc:
         return None
     head = doc[:5]

@@ -257,6 +257,7 @@ def read(look: Prepared) -> ZtunnelDump:
     from pdebug.model.refusals import (
         agentgateway_given,
         envoy_certs_given,
+        istiod_debug_given,
         istiod_ztunnel_given,
         istiod_ztunnel_view,
         syncz_given,
@@ -271,8 +272,6 @@ def read(look: Prepared) -> ZtunnelDump:
         data: bytes | memoryview = orjson.dumps(yaml_doc)
     elif look.refusal is not None:
         if look.found.kind == "array":
-            from pdebug.model.refusals import istiod_debug_given
-
             try:
                 other = istiod_debug_given(source, orjson.loads(bytes(look.data)))
             except orjson.JSONDecodeError:
@@ -327,7 +326,7 @@ def read(look: Prepared) -> ZtunnelDump:
         and envoy_cert_entries(top["certificates"])
     ):
         raise envoy_certs_given(source, ztunnel=True)
-    syncz = syncz_given(source, top)
+    syncz = syncz_given(source, top) or istiod_debug_given(source, top)
     if syncz is not None:
         raise syncz
     if not looks_like_ztunnel(top):
