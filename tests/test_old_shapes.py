@@ -417,12 +417,39 @@ def test_v2_regex_route_and_header_matchers(pdebug, tmp_path):
     assert cluster("http://a:80/v2", "-H", "x-v:beta").startswith("outbound|80||a.")
 
 
-def test_trace_follows_the_v1_tcp_proxy_of_istio_1_0(pdebug):
+#: Istio 1.0's outbound capture listener, as its dumps hold it (lowerCamelCase).
+_ISTIO_10_VIRTUAL = {
+    "@type": "type.googleapis.com/envoy.api.v2.Listener",
+    "name": "virtual",
+    "address": {"socketAddress": {"address": "0.0.0.0", "portValue": 15001}},
+    "useOriginalDst": True,
+    "filterChains": [
+        {
+            "filters": [
+                {
+                    "name": "envoy.tcp_proxy",
+                    "config": {"stat_prefix": "BlackHoleCluster", "cluster": "BlackHoleCluster"},
+                }
+            ]
+        }
+    ],
+}
+
+
+def test_trace_follows_the_v1_tcp_proxy_of_istio_1_0(pdebug, tmp_path):
     """Envoy <= 1.8 (Istio 1.0): tcp_proxy config {deprecated_v1: true, value: {route_config:
     {routes: [{cluster, destination_ip_list}]}}}: the first route whose IPs match."""
     from tests.harness import FIXTURES
 
-    dump = FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json"
+    doc = json.loads(
+        (FIXTURES / "corpus" / "istio" / "2020-02-writer" / "configdump.json").read_text()
+    )
+    # Its listeners do not bind (deprecatedV1: {bindToPort: false}); the cut-down dump
+    # lacks Istio 1.0's capture listener, which takes the connection: given back here.
+    [listeners] = [c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump")]
+    listeners["dynamicListeners"].append({"activeState": {"listener": _ISTIO_10_VIRTUAL}})
+    dump = tmp_path / "configdump.json"
+    dump.write_text(json.dumps(doc))
     hit = pdebug("trace", dump, "tcp://172.21.134.116:443", "-o", "json")
     steps = [s for s in json.loads(hit.out)["steps"] if s["kind"] == "network_filter"]
     assert "deprecated_v1) route #0 to cluster outbound|443||istio-galley" in steps[-1]["reason"]

@@ -87,7 +87,9 @@ def _missing(ctx: Context, chk: Check) -> str | None:
         if set(group) == {"stats"}:
             return "needs Envoy's /stats: check the live proxy, or a pdebug dump/snapshot bundle"
         if ctx.proxy.dump is None:
-            return f"needs a config dump; {ctx.proxy.source} is a /clusters?format=json document"
+            health = ctx.proxy.health
+            what = health.document if health is not None else "a /clusters?format=json document"
+            return f"needs a config dump; {ctx.proxy.source} is {what}"
         kinds = " or ".join(n for n in group if n != "health")
         ctx.proxy.dump.check_intact()  # a damaged dump is said damaged, once
         if is_full_dump(ctx.proxy.dump):

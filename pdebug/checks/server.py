@@ -27,30 +27,24 @@ BLACKHOLE = "BlackHoleCluster"
 )
 def check_initializing(ctx: Context, this: Check) -> Iterator[Finding]:
     """A proxy that only has its bootstrap listeners: xDS never delivered (yet)."""
-    dump = ctx.dump
-    resources = dump.bootstrap().get("dynamic_resources") or {}
-    if not isinstance(resources, dict) or not (
-        "lds_config" in resources or "lds_resources_locator" in resources
-    ):
+    from pdebug.model.listeners import lds_wait
+
+    wait = lds_wait(ctx.dump)
+    if wait is None:
         return
-    if dump.dynamic_listeners().items:
-        return
-    static = dump.static_listeners().items
-    if not static:
-        return
-    sec = dump.section("listeners")
-    version = sec.generic("version_info") if sec is not None else None
-    got = (
-        f"LDS delivered version {version} without listeners"
-        if version
-        else "LDS has delivered nothing yet"
-    )
-    n = len(static)
+    n = wait.static
+    listed = "listener" if n == 1 else "listeners"
+    if wait.version:
+        got = f"LDS delivered version {wait.version} without listeners"
+        hint = (
+            f"LDS answered without a listener: Envoy serves its static {listed} alone; "
+            f"check what the control plane sends this proxy ({ctx.xds_hint()})"
+        )
+    else:
+        got = "LDS has delivered nothing yet"
+        hint = f"{wait.waiting()}: check its xDS connection ({ctx.xds_hint()}) and warming clusters"
     yield this.finding(
-        "server/listeners",
-        f"no dynamic listeners while {n} static listener{'s' if n != 1 else ''} exist: {got}",
-        "the proxy is still initializing (GET /ready says INITIALIZING?) and routes nothing: "
-        f"check its xDS connection ({ctx.xds_hint()}) and warming clusters",
+        "server/listeners", f"no dynamic listeners while {n} static {listed} exist: {got}", hint
     )
 
 

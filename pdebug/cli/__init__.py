@@ -33,7 +33,7 @@ SOURCE (or -f FILE, as istioctl) is one of:
 
 \b
   dump.json              a saved GET /config_dump (- for stdin, .gz, YAML ok)
-  clusters.json          a saved GET /clusters?format=json (endpoints)
+  clusters.json          a saved GET /clusters?format=json or /clusters (endpoints)
   bundle.tar.gz[:POD.NS] a pdebug dump or snapshot (or its --dir directory)
   http://HOST:15000      an Envoy admin address (also HOST:PORT)
   pod/NAME, NAME.NS      a sidecar, through a Kubernetes port-forward

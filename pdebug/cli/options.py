@@ -166,7 +166,8 @@ ClustersJsonOpt = Annotated[
     str | None,
     typer.Option(
         "--clusters-json",
-        help="A saved GET /clusters?format=json of the same proxy, for live endpoint health.",
+        help="A saved GET /clusters?format=json (or text /clusters) of the same proxy, for "
+        "live endpoint health.",
         metavar="FILE",
     ),
 ]

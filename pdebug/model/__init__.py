@@ -28,6 +28,12 @@ class ProxyData(msgspec.Struct):
     #: Envoy's ``/stats?format=json`` body, when asked for and available (``pdebug check``).
     stats: bytes | None = None
 
+    def _document(self) -> str:
+        """What SOURCE is when it holds no dump: its /clusters document's wording."""
+        return (
+            self.health.document if self.health is not None else "a /clusters?format=json document"
+        )
+
     def need_dump(self, what: str) -> ConfigDump:
         """The config dump, or an error saying ``what`` needs one."""
         if self.dump is None:
@@ -36,8 +42,7 @@ class ProxyData(msgspec.Struct):
             # Only the clusters view and trace take a /clusters document beside a dump.
             beside = what in ("the clusters view", "trace")
             raise InvalidInput(
-                f"{self.source}: this is a /clusters?format=json document; {what} needs a "
-                "config dump",
+                f"{self.source}: this is {self._document()}; {what} needs a config dump",
                 hint=f"pdebug endpoints {as_argument(self.source)} shows what it holds "
                 "(endpoint health, outlier ejections); "
                 + (

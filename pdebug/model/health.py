@@ -48,6 +48,9 @@ class ClustersStatus:
         self._data = data
         self.source = source
         self._generic: list[Any] | None = None
+        #: What the file was, in the messages that name it (text /clusters is read as
+        #: its JSON form: :func:`pdebug.model.load.load`).
+        self.document = "a /clusters?format=json document"
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> ClustersStatus:

@@ -745,3 +745,77 @@ def _walk_on_match(om: Any, conds: list[str], found: dict[str, list[str]], depth
     name = value if isinstance(value, str) else _get(action, "name")
     if isinstance(name, str):
         found.setdefault(name, []).append(" & ".join(conds))
+
+
+class LdsWait:
+    """A proxy whose bootstrap asks LDS while only its static listeners exist.
+
+    Attributes:
+        static: How many static listeners it has.
+        version: The version LDS answered with (no listener in it), or None: nothing yet.
+        timeout: The bootstrap's ``lds_config.initial_fetch_timeout`` as written, or None
+            (Envoy's default, 15s).
+    """
+
+    __slots__ = ("static", "timeout", "version")
+
+    def __init__(self, static: int, version: str | None, timeout: str | None) -> None:
+        self.static = static
+        self.version = version
+        self.timeout = timeout
+
+    @property
+    def forever(self) -> bool:
+        """Whether the timeout is zero: Envoy waits for LDS's first answer for ever."""
+        return self.timeout is not None and self.timeout.rstrip("s").strip("0.") == ""
+
+    def waiting(self) -> str:
+        """What Envoy does while LDS has not answered, for check's hint and trace's note.
+
+        Checked against Envoy 1.40: with CDS and LDS unanswered it stays PRE_INITIALIZING,
+        then INITIALIZING, and refuses connections on its static listeners; past each
+        initial_fetch_timeout it goes LIVE and the static listeners serve
+        (tests/test_sweep30.py).
+        """
+        if self.forever:
+            after = "its lds_config's initial_fetch_timeout is 0s, so it waits for ever"
+        else:
+            timeout = f"{self.timeout} in its lds_config" if self.timeout else "15s by default"
+            listed = "listener" if self.static == 1 else "listeners"
+            after = (
+                f"past its initial_fetch_timeout ({timeout}) it stops waiting and starts the "
+                f"static {listed} alone"
+            )
+        return (
+            "while Envoy waits for LDS's first answer it starts no listener, not even the "
+            "static ones (connections refused; GET /ready says PRE_INITIALIZING or "
+            f"INITIALIZING); {after}"
+        )
+
+
+def lds_wait(dump: ConfigDump) -> LdsWait | None:
+    """The :class:`LdsWait` of ``dump``, or None (no LDS asked, or a dynamic listener came).
+
+    Needs the bootstrap and listeners sections; None when either is missing.
+    """
+    if not (dump.has("bootstrap") and dump.has("listeners")):
+        return None
+    resources = dump.bootstrap().get("dynamic_resources") or {}
+    if not isinstance(resources, dict) or not (
+        "lds_config" in resources or "lds_resources_locator" in resources
+    ):
+        return None
+    if dump.dynamic_listeners().items:
+        return None
+    static = dump.static_listeners().items
+    if not static:
+        return None
+    sec = dump.section("listeners")
+    version = sec.generic("version_info") if sec is not None else None
+    lds = resources.get("lds_config")
+    wait = lds.get("initial_fetch_timeout") if isinstance(lds, dict) else None
+    return LdsWait(
+        len(static),
+        str(version) if version else None,
+        wait if isinstance(wait, str) else None,
+    )

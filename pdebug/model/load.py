@@ -36,6 +36,7 @@ from pdebug.model.refusals import (
     egctl_given,
     envoy_certs_given,
     fragment_given,
+    istiod_debug_given,
     syncz_given,
 )
 from pdebug.model.sniff import (
@@ -68,6 +69,8 @@ class _Top(msgspec.Struct, gc=False):
     listener_statuses: msgspec.Raw = msgspec.Raw()
     hot_restart_version: msgspec.Raw = msgspec.Raw()
     command_line_options: msgspec.Raw = msgspec.Raw()
+    state: msgspec.Raw = msgspec.Raw()  # /server_info's LIVE, DRAINING...
+    version: msgspec.Raw = msgspec.Raw()
     # An Envoy bootstrap (envoy.yaml/json, what Envoy starts from): said so.
     static_resources: msgspec.Raw = msgspec.Raw()
     staticResources: msgspec.Raw = msgspec.Raw()  # noqa: N815 - wire spelling
@@ -78,6 +81,8 @@ class _Top(msgspec.Struct, gc=False):
 
 
 _TOP = msgspec.json.Decoder(_Top, strict=False)
+#: The ``state`` of Envoy's /server_info (``envoy.admin.v3.ServerInfo.State``), as JSON.
+_SERVER_STATES = frozenset((b'"LIVE"', b'"DRAINING"', b'"PRE_INITIALIZING"', b'"INITIALIZING"'))
 _STR = msgspec.json.Decoder(str)
 
 
@@ -143,7 +148,13 @@ def load(data: Buffer, source: str, plan: tuple[str, ...] = ()) -> Loaded:
 
 
 def _load(data: Buffer, source: str, plan: tuple[str, ...]) -> Loaded:
-    sniff(data, source)
+    try:
+        sniff(data, source)
+    except InvalidInput as refused:
+        clusters = _text_clusters(data, source, refused)
+        if clusters is None:
+            raise
+        return Loaded(clusters=clusters)
     typed = tuple(k for k in plan if k in KEY_TYPES)
     if typed:
         configs = _planned_configs(data, typed)
@@ -163,6 +174,30 @@ def _load(data: Buffer, source: str, plan: tuple[str, ...]) -> Loaded:
         old = _decode_top(_TOP_MAP, data, source)
         top = _Top(configs=[_wrap_static_clusters(sec) for sec in old.configs.values()])
     return _loaded(top, data, source)
+
+
+def _text_clusters(data: Buffer, source: str, refused: InvalidInput) -> ClustersStatus | None:
+    """Envoy's text ``/clusters``, read as its JSON form, or None (not that document).
+
+    Saved by ``istioctl bug-report`` (its ``clusters`` file), by ``curl .../clusters``
+    and by ``pdebug dump``: the one exact conversion (:mod:`pdebug.model.textforms`) that
+    bundles get. One it cannot make exactly (a line this Envoy does not write) keeps the
+    refusal, naming why.
+    """
+    if "this is the text GET /clusters" not in refused.message:
+        return None
+    from pdebug.model.textforms import clusters_document
+
+    try:  # after a BOM, a 200 line or a curl -i head, load() left spaces in their place
+        document = clusters_document(bytes(data).lstrip(b" "), source)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{refused.message}; pdebug could not read it exactly: {exc.message}",
+            hint=refused.hint,
+        ) from None
+    status = ClustersStatus.parse(document, source)
+    status.document = "Envoy's text /clusters (read as its JSON form)"
+    return status
 
 
 #: The static lists Envoy <= 1.7 wrote bare, and the field later Envoys wrap each in.
@@ -409,7 +444,9 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             "only), not a config dump",
             hint="save GET /config_dump instead: pdebug listeners reads its listeners",
         )
-    if len(top.hot_restart_version) and len(top.command_line_options):
+    if (len(top.hot_restart_version) or bytes(top.state) in _SERVER_STATES) and (
+        len(top.command_line_options) or len(top.version)
+    ):
         raise InvalidInput(
             f"{source}: this is Envoy's GET /server_info (its version and options), not a "
             "config dump",
@@ -446,7 +483,12 @@ def _loaded(top: _Top, data: Buffer, source: str) -> Loaded:
             hint="save GET /config_dump of the Envoy running it (Envoy 1.7 and later answer "
             "it): pdebug reads what Envoy made of the config",
         )
-    fragment = fragment_given(source, doc) or syncz_given(source, doc) or egctl_given(source, doc)
+    fragment = (
+        fragment_given(source, doc)
+        or syncz_given(source, doc)
+        or egctl_given(source, doc)
+        or istiod_debug_given(source, doc)
+    )
     if fragment is not None:
         raise fragment
     raise InvalidInput(

@@ -1,8 +1,9 @@
 """The refusals the Envoy and ztunnel readers share, worded once.
 
 Documents people pass by mistake that both readers can be handed, and name only once
-they have decoded them: agentgateway's ``/config_dump``, Envoy's ``GET /certs`` and
-istiod's ``/debug/config_dump?proxyID=`` answer for a ztunnel. ``model/load.py`` and
+they have decoded them: agentgateway's ``/config_dump``, Envoy's ``GET /certs``,
+istiod's ``/debug/config_dump?proxyID=`` answer for a ztunnel and its ``/debug/registryz``
+and ``/debug/configz`` (the syncz reader names those two as well). ``model/load.py`` and
 ``model/ztunnel.py`` raise them; what the head of the bytes plainly is (before any
 decode) is ``model/sniff.py``'s.
 """
@@ -195,4 +196,67 @@ def egctl_given(label: str, doc: object) -> InvalidInput | None:
     return InvalidInput(
         f"{label}: this is egctl's output (Envoy Gateway: {where}), not one proxy's config dump",
         hint=f"take one proxy out: jq {shlex.quote(program)}{source} | pdebug all -",
+    )
+
+
+def _registry_service(value: object) -> bool:
+    """An item of istiod's ``/debug/registryz``: a service of its registry."""
+    if not isinstance(value, dict) or not isinstance(value.get("hostname"), str):
+        return False
+    attributes = value.get("Attributes")
+    return isinstance(attributes, dict) and "ServiceRegistry" in attributes
+
+
+def _config_object(value: object) -> bool:
+    """An item of istiod's ``/debug/configz``: a config object (kind, metadata, spec)."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("kind"), str)
+        and isinstance(value.get("apiVersion"), str)
+        and isinstance(value.get("metadata"), dict)
+        and "spec" in value
+    )
+
+
+def _endpoint_shards(value: object) -> bool:
+    """A value of istiod's ``/debug/endpointz``: ``{namespace: {"Shards": ...}}``."""
+    if not isinstance(value, dict) or not value:
+        return False
+    return all(isinstance(v, dict) and "Shards" in v for v in list(value.values())[:3])
+
+
+def istiod_debug_given(
+    label: str, doc: object, expected: str = "a proxy's config dump"
+) -> InvalidInput | None:
+    """The error for istiod's ``/debug/registryz``, ``configz`` or ``endpointz`` given.
+
+    Given as a dump, a ztunnel dump or a syncz (kiali's test data has them, istiod 1.11).
+
+    The first two are JSON arrays: they were "a JSON array of N resources (one view's -o
+    json?)", "one table's rows (istioctl ztunnel-config …)" or "item 0 is not a sync
+    status"; endpointz, an object, was "not an Envoy config dump (no 'configs' list)".
+    None: ``doc`` is none of them.
+    """
+    if isinstance(doc, dict) and doc and all(_endpoint_shards(v) for v in list(doc.values())[:5]):
+        what = "istiod's /debug/endpointz (its endpoints by service and namespace)"
+        return InvalidInput(
+            f"{label}: this is {what}, not {expected}",
+            hint="istiod's debug endpoints show its inputs, not what a proxy runs: save the "
+            "proxy's GET /config_dump, or istiod's /debug/config_dump?proxyID=POD.NS (what "
+            "istiod sends that proxy)",
+        )
+    if not isinstance(doc, list) or not doc:
+        return None
+    head = doc[:5]
+    if all(_registry_service(v) for v in head):
+        what = "istiod's /debug/registryz (the services of its registry)"
+    elif all(_config_object(v) for v in head):
+        what = "a list of Istio/Kubernetes config objects (istiod's /debug/configz)"
+    else:
+        return None
+    return InvalidInput(
+        f"{label}: this is {what}, not {expected}",
+        hint="istiod's debug endpoints show its inputs, not what a proxy runs: save the "
+        "proxy's GET /config_dump, or istiod's /debug/config_dump?proxyID=POD.NS (what "
+        "istiod sends that proxy)",
     )

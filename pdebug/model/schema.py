@@ -232,6 +232,12 @@ class ApiListener(_S):
     api_listener: Raw = NULL
 
 
+class ListenerV1(_S):
+    """``deprecated_v1`` of a listener (Envoy <= 1.16): where ``bind_to_port`` was."""
+
+    bind_to_port: bool | None = None
+
+
 class Listener(_S):
     name: str = ""
     address: Address | None = None
@@ -245,6 +251,30 @@ class Listener(_S):
     internal_listener: Raw = NULL
     filter_chain_matcher: Raw = NULL
     api_listener: ApiListener | None = None
+    #: Envoy <= 1.16 (Istio <= 1.8's outbound listeners): ``{bind_to_port: false}``.
+    deprecated_v1: ListenerV1 | None = None
+    #: Envoy 1.15-1.17 wrote ``use_original_dst`` so in v3 dumps (Istio 1.6-1.8's
+    #: virtualOutbound), the field being deprecated in those protos.
+    hidden_envoy_deprecated_use_original_dst: bool = False
+
+    @property
+    def binds(self) -> bool:
+        """Whether Envoy binds the listener's address (``bind_to_port`` is not false).
+
+        Read where Envoy <= 1.16 wrote it too, in ``deprecated_v1``.
+        """
+        if self.bind_to_port is not None:
+            return self.bind_to_port
+        v1 = self.deprecated_v1
+        return v1 is None or v1.bind_to_port is not False
+
+    @property
+    def hands_off(self) -> bool:
+        """``use_original_dst``: it hands each connection to its original destination's.
+
+        Read under Envoy 1.15-1.17's hidden name too.
+        """
+        return self.use_original_dst or self.hidden_envoy_deprecated_use_original_dst
 
 
 # --- routes ---------------------------------------------------------------------------

@@ -68,6 +68,14 @@ class Sniffed:
                 f"starts with the line {self.first_line.strip()!r}, an HTTP status before the "
                 "JSON (as `pilot-agent request` prints it): the proxy did not answer 200 OK"
             )
+        elif self.what == "admin-help":
+            return admin_help_given(source)
+        elif self.what == "response":
+            text = (
+                f"starts with {self.first_line.strip()!r}, an HTTP response's head saved "
+                "before the body (as curl -i saves it): the proxy did not answer 200 OK"
+            )
+            return InvalidInput(f"{source}: {text}", hint=_RESPONSE_HINT)
         elif self.kind == "text" and _scalar(self.first_line):
             text = f"this is a JSON {_scalar(self.first_line)}, not {expected}"
         elif self.kind == "text":
@@ -107,6 +115,13 @@ _NOISE = (
         "a shell prompt and command were pasted with the dump: delete the lines before "
         "the first '{'",
     ),
+)
+
+
+#: Said of a saved answer other than 200 OK (curl -i kept its head).
+_RESPONSE_HINT = (
+    "the body after the head is the admin's error, not the document: capture it again "
+    "once the proxy answers 200 (curl -s, without -i, saves the body alone)"
 )
 
 
@@ -161,7 +176,46 @@ def without_bom(data: bytes | memoryview) -> bytes | memoryview:
         status, after = status_line(bytes(data[:64]))
         if status == "200":
             return data[after:]
+    elif bytes(data[:5]) == b"HTTP/":
+        status, after = response_head(bytes(data[:RESPONSE_HEAD]))
+        if status == "200":
+            return data[after:]
     return data
+
+
+#: How far :func:`response_head` looks for the blank line that ends an HTTP head.
+RESPONSE_HEAD = 8192
+#: ``HTTP/1.1 200 OK`` (or ``HTTP/2 200``): the first line ``curl -i`` saves.
+_STATUS_LINE = re.compile(rb"HTTP/[0-9](?:\.[0-9])? ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+#: One header line (``name: value``), as curl -i writes the answer's head.
+_HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n]*\r?\n")
+#: The blank line after the head.
+_HEAD_END = re.compile(rb"\r?\n")
+
+
+def response_head(head: bytes) -> tuple[str, int]:
+    """The status code of an HTTP response head before a body, and the body's offset.
+
+    ``curl -i`` (``--include``) saves the answer's status line and headers, then a blank
+    line, then the body as the admin wrote it (curl has already undone the chunked
+    encoding). ``("", 0)`` unless ``head`` starts with such a head and it ends within
+    :data:`RESPONSE_HEAD` bytes; several heads (a ``100 Continue``, a redirect followed
+    with ``-L``) are read to the last one.
+    """
+    at = 0
+    status = ""
+    while True:
+        first = _STATUS_LINE.match(head, at)
+        if first is None:
+            return (status, at) if status else ("", 0)
+        at = first.end()
+        while (line := _HEADER_LINE.match(head, at)) is not None:
+            at = line.end()
+        end = _HEAD_END.match(head, at)
+        if end is None:
+            return "", 0
+        at = end.end()
+        status = first.group(1).decode()
 
 
 def strip_bom(data: bytes | memoryview) -> bytes | memoryview:
@@ -209,7 +263,22 @@ def looks_like_yaml(data: bytes | memoryview) -> bool:
         if skipped is None or skipped.end() == at:
             break
         at = skipped.end()
-    return _YAML_START.match(head, at) is not None
+    return _YAML_START.match(head, at) is not None and not head.startswith(ADMIN_HELP, at)
+
+
+#: The first line of Envoy's answer to a path its admin does not have (404; an Envoy
+#: older than 1.7 has no /config_dump, 1.3x none of /routes), then the list of commands.
+ADMIN_HELP = b"invalid path. admin commands are:"
+
+
+def admin_help_given(source: str) -> InvalidInput:
+    """The refusal of Envoy's "invalid path" answer saved as the document."""
+    return InvalidInput(
+        f"{source}: this is Envoy's answer to a path its admin does not have ('invalid "
+        "path. admin commands are:' and the list of them), not the document",
+        hint="check the path (an Envoy older than 1.7 has no /config_dump; 1.8 made "
+        "/clusters?format=json); the list in the file names the ones this Envoy has",
+    )
 
 
 def status_line(head: bytes) -> tuple[str, int]:
@@ -243,7 +312,13 @@ def sniff_bytes(data: bytes | memoryview) -> Sniffed:
     if _binary(head, len(data)):
         return Sniffed("binary", "binary data")
     line = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    if head.startswith(ADMIN_HELP):
+        return Sniffed("text", "admin-help", line)
     status, _ = status_line(head)
+    if not status and head.startswith(b"HTTP/"):
+        answered, _ = response_head(bytes(data[:RESPONSE_HEAD]).lstrip())
+        if answered and answered != "200":  # a 200 head: without_bom drops it
+            return Sniffed("text", "response", line.rstrip("\r"))
     return Sniffed("text", "status" if status else "", line)
 
 
@@ -288,6 +363,9 @@ _SNIFF_HINTS = {
 #: ``version_info::VERSION``.
 #: (This and the next are compiled on first use, by re's cache: only text reaches them.)
 _LISTENERS_TEXT = r"(?!version_info::)[^:]+::(\[?[0-9a-fA-F.:]+\]?:\d+|/\S*)\s*$"
+#: Envoy < 1.9's text ``/server_info``: ``envoy SHA/VERSION/STATUS/BUILD STATE UPTIME
+#: UPTIME_ALL EPOCH`` on one line (1.9 made it JSON); the line may be cut at 60.
+_SERVER_INFO_TEXT = r"envoy [0-9a-f]*/\d+\.\d+\S* (?:[a-z_]+(?: \d+)*)?\s*$|envoy [0-9a-f]{40}/\d"
 #: The first line of Envoy's text ``/stats`` (``name: value``; the line may be cut).
 _TEXT_STATS = r"[a-z_][\w|:-]*\.[\w.|:-]*: \S"  # not kubectl's "error: ..."
 
@@ -328,6 +406,12 @@ def _refusal(
             f"{source}: this is the text GET /listeners (starts with {found.first_line!r}), "
             "not a config dump",
             hint="save GET /config_dump instead: pdebug listeners reads its listeners",
+        )
+    if found.kind == "text" and re.match(_SERVER_INFO_TEXT, found.first_line):
+        return InvalidInput(
+            f"{source}: this is the text GET /server_info of an Envoy older than 1.9 "
+            f"(starts with {found.first_line.strip()!r}), not a config dump",
+            hint="save GET /config_dump instead",
         )
     if found.kind == "text" and "::" in found.first_line:
         return InvalidInput(
@@ -484,9 +568,9 @@ def _array_given(data: bytes | memoryview, source: str) -> InvalidInput | None:
     view = one_view(doc)
     if view is not None:
         return one_view_given(source, view, "json")
-    from pdebug.model.refusals import syncz_given
+    from pdebug.model.refusals import istiod_debug_given, syncz_given
 
-    syncz = syncz_given(source, doc)
+    syncz = syncz_given(source, doc) or istiod_debug_given(source, doc)
     if syncz is not None:
         return syncz
     if isinstance(doc, list) and doc and all(isinstance(item, dict) for item in doc[:5]):

@@ -227,9 +227,22 @@ def parse(body: bytes | memoryview, label: str) -> list[Stat]:
     from pdebug.model.sniff import strip_bom
 
     data = bytes(strip_bom(body))  # a Windows editor's mark; a status line stays
+    if data[:5] == b"HTTP/":  # saved with curl -i: the answer's head, then the stats
+        from pdebug.model.sniff import RESPONSE_HEAD, response_head, sniff_bytes
+
+        status, after = response_head(data[:RESPONSE_HEAD])
+        if status == "200":
+            data = data[after:]
+        elif status:
+            raise sniff_bytes(data).refuse(label, "Envoy stats", {})
     head = data[:4096].lstrip()
     if not head:
         raise InvalidInput(f"{label}: empty, not Envoy stats", hint="capture /stats again")
+    if head.startswith(b"invalid path."):
+        from pdebug.model.sniff import ADMIN_HELP, admin_help_given
+
+        if head.startswith(ADMIN_HELP):
+            raise admin_help_given(label)
     if head[:1] == b"{":
         import orjson
 

@@ -326,6 +326,11 @@ def _document(values: list[Any], label: str) -> SyncDocument:
         return SyncDocument(label, answers, keyed=False)
     top = values[0]
     if isinstance(top, list):
+        from pdebug.model.refusals import istiod_debug_given
+
+        other = istiod_debug_given(label, top, "istiod's sync status (/debug/syncz)")
+        if other is not None:
+            raise InvalidInput(other.message, hint=_HINT)
         if top and all(isinstance(v, dict) and _is_response(v) for v in top):
             # DiscoveryResponses saved as a list: one xDS answer each
             return SyncDocument(label, [_xds_answer(v, None, label) for v in top], keyed=False)
@@ -333,6 +338,11 @@ def _document(values: list[Any], label: str) -> SyncDocument:
     if not isinstance(top, dict):
         raise InvalidInput(f"{label}: a JSON {_json_type(top)}, not a syncz document", hint=_HINT)
     _reject_other_documents(top, label)
+    from pdebug.model.refusals import istiod_debug_given
+
+    other = istiod_debug_given(label, top, "istiod's sync status (/debug/syncz)")
+    if other is not None:
+        raise InvalidInput(other.message, hint=_HINT)
     if _is_response(top):
         return SyncDocument(label, [_xds_answer(top, None, label)], keyed=False)
     answers = []

@@ -240,7 +240,7 @@ def reader() -> Reader:
     """What this reader asks of the one sniffer (:func:`pdebug.model.sniff.prepare`)."""
     from pdebug.model.sniff import Reader
 
-    return Reader("a ztunnel config dump", _ZT_HINTS, envoy_words=True, strip=False, several=False)
+    return Reader("a ztunnel config dump", _ZT_HINTS, envoy_words=True, strip=True, several=False)
 
 
 def read(look: Prepared) -> ZtunnelDump:
@@ -257,6 +257,7 @@ def read(look: Prepared) -> ZtunnelDump:
     from pdebug.model.refusals import (
         agentgateway_given,
         envoy_certs_given,
+        istiod_debug_given,
         istiod_ztunnel_given,
         istiod_ztunnel_view,
         syncz_given,
@@ -270,6 +271,13 @@ def read(look: Prepared) -> ZtunnelDump:
         refuse_what_json_lacks(yaml_doc, source)
         data: bytes | memoryview = orjson.dumps(yaml_doc)
     elif look.refusal is not None:
+        if look.found.kind == "array":
+            try:
+                other = istiod_debug_given(source, orjson.loads(bytes(look.data)))
+            except orjson.JSONDecodeError:
+                other = None
+            if other is not None:
+                raise other from None
         raise look.refusal
     else:
         data = look.data
@@ -318,7 +326,7 @@ def read(look: Prepared) -> ZtunnelDump:
         and envoy_cert_entries(top["certificates"])
     ):
         raise envoy_certs_given(source, ztunnel=True)
-    syncz = syncz_given(source, top)
+    syncz = syncz_given(source, top) or istiod_debug_given(source, top)
     if syncz is not None:
         raise syncz
     if not looks_like_ztunnel(top):

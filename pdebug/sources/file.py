@@ -385,6 +385,17 @@ class Input:
 
         if status_line(text)[0] == "200":
             return  # `pilot-agent request`'s status line before the JSON: the reader skips it
+        if text.startswith(b"HTTP/"):
+            from pdebug.model.sniff import RESPONSE_HEAD, response_head
+
+            while len(text) < RESPONSE_HEAD and b"\n\n" not in text and b"\r\n\r\n" not in text:
+                more = self._read_source(HEAD)
+                if not more:
+                    break
+                self._pending += more
+                text += more
+            if response_head(text)[0] == "200":
+                return  # curl -i's head before the body: the reader skips it
 
         sniff(text, self.label)  # raises: says what it looks like instead
         raise InvalidInput(f"{self.label}: not JSON")  # pragma: no cover - sniff raised

@@ -28,7 +28,7 @@ from pdebug.model.clusters import (
 )
 from pdebug.model.dump import ConfigDump
 from pdebug.model.eds import Attribution, attribute
-from pdebug.model.health import host_lb_health, lb_health
+from pdebug.model.health import host_lb_health, lb_health, unusable_reasons
 from pdebug.trace.request import Request
 from pdebug.trace.result import WITH_EDS, ClusterOutcome, Endpoint, Verdict
 
@@ -162,8 +162,7 @@ class Upstreams:
                     return [
                         Endpoint(
                             _address(h.address),
-                            (h.health_status.eds_health_status if h.health_status else "")
-                            or "HEALTHY",
+                            _host_health(h),
                             host_lb_health(h),
                             h.priority,
                             sockets.of_address(_address(h.address)),
@@ -366,3 +365,16 @@ def final(outcomes: list[ClusterOutcome], tcp: bool, missing_code: int, req: Req
     if worst.state == "unknown":
         return Verdict(False, "incomplete", f"{what}: {worst.why}", clusters=outcomes)
     return Verdict(False, "inconclusive", what, clusters=outcomes)
+
+
+def _host_health(host: s.HostStatus) -> str:
+    """A ``/clusters`` host's health as trace shows it.
+
+    EDS's status, or ``UNHEALTHY (why)`` when Envoy's own flags take the host out
+    (outlier ejection, failed active health checks), which EDS's status (still
+    ``HEALTHY``) does not say.
+    """
+    flags = host.health_status
+    eds = (flags.eds_health_status if flags is not None else "") or "HEALTHY"
+    why = unusable_reasons("", flags)
+    return f"UNHEALTHY ({', '.join(why)})" if why else eds

@@ -59,7 +59,7 @@ class ListenerEntry:
     @property
     def bound(self) -> bool:
         """Whether it binds its address (``bind_to_port`` is not false)."""
-        return self.listener.bind_to_port is not False
+        return self.listener.binds
 
     def address_for(self, port: int) -> tuple[IP | None, str, int] | None:
         """Its address on ``port``, if it has one."""
@@ -206,7 +206,7 @@ def outbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> Li
             bool(families) and version not in families,
         )
 
-    found = [x for x in listeners if x.listener.use_original_dst]
+    found = [x for x in listeners if x.listener.hands_off]
     if not found:
         found = [x for x in listeners if "original_dst" in listener_filter_kinds(x.listener)]
     return min(found, key=rank) if found else None
@@ -354,7 +354,7 @@ def inbound_capture(listeners: list[ListenerEntry], ip: IP | None = None) -> Lis
         families = {a[0].version for a in x.addresses if a[0] is not None}
         return bool(families) and version not in families
 
-    handing = [x for x in inbound if x.listener.use_original_dst]
+    handing = [x for x in inbound if x.listener.hands_off]
     return min(handing, key=other_family) if handing else None
 
 
@@ -390,7 +390,7 @@ def owner(
     if ip is not None:
         for x, addr in on_port:
             if addr[0] == ip:
-                return x, f"binds {join_host_port(addr[1], port)}, the destination"
+                return x, f"{_holds(x)} {join_host_port(addr[1], port)}, the destination"
     wild = [(x, a) for x, a in on_port if a[0] is not None and a[0].is_unspecified]
     specific = [(x, a) for x, a in on_port if not (a[0] is not None and a[0].is_unspecified)]
     if ip is None and specific and not bound:
@@ -405,7 +405,7 @@ def owner(
             )
     if wild:
         x, a = wild[0]
-        why = f"binds {join_host_port(a[1], port)} (any address on port {port})"
+        why = f"{_holds(x)} {join_host_port(a[1], port)} (any address on port {port})"
         if ip is None and ipv6_only(x.listener, a):
             why += " for IPv6 clients only (no ipv4_compat): an IPv4 client is refused"
         if ip is None and specific:
@@ -430,14 +430,31 @@ def owner(
     return None
 
 
+def _holds(x: ListenerEntry) -> str:
+    """How a listener holds its address, as trace words it.
+
+    ``binds``, or ``has the address (bind_to_port false)``: reached by a hand-off only.
+    """
+    return "binds" if x.bound else "has the address (bind_to_port false)"
+
+
 def _routes_to_host(lst: s.Listener, host: str) -> bool:
-    """Whether a listener's chains name a cluster of ``host`` (``|host.`` in the name)."""
-    needle = f"|{host}".encode()
+    """Whether a listener's chains name a cluster of ``host`` (``|host.`` in the name).
+
+    Not an Istio inbound cluster (``inbound|8080|http|a.ns.svc...``, Istio <= 1.5): the
+    listener of the pod's own service port, which a request to that service from the pod
+    does not reach (Istio 1.0's inbound listeners are ``POD_IP_PORT``, not bound).
+    """
+    if lst.traffic_direction == "INBOUND":
+        return False
+    needle = re.compile(re.escape(f"|{host}".encode()) + rb'[."]')
     for chain in lst.filter_chains:
         for f in chain.filters:
             raw = bytes(filter_config(f))
-            if needle + b"." in raw or needle + b'"' in raw:
-                return True
+            for found in needle.finditer(raw):
+                start = raw.rfind(b'"', 0, found.start()) + 1
+                if not raw.startswith(b"inbound|", start):
+                    return True
     return False
 
 

@@ -219,6 +219,8 @@ class Tracer:
         if isinstance(entry, Verdict):
             return entry
         lst, conn = entry
+        if lst.state == "STATIC":
+            self.lds_note()
         api = api_listener_filter(lst.listener)
         if api is not None and not lst.listener.filter_chains:
             return self.api_listener(lst, api, conn)
@@ -248,6 +250,18 @@ class Tracer:
                 "closes the connection; pdebug does not check certificates"
             )
         return self.network(lst, chain, conn)
+
+    def lds_note(self) -> None:
+        """Say so when the static listener walked may not be serving: LDS sent nothing."""
+        from pdebug.model.listeners import lds_wait
+
+        wait = lds_wait(self.dump)
+        if wait is not None and wait.version is None:
+            self.notes.append(
+                f"LDS has delivered nothing (the bootstrap asks it): {wait.waiting()}; the "
+                "walk here is what the static listener does once it serves (pdebug check: "
+                "PD601)"
+            )
 
     def api_listener(self, lst: ListenerEntry, api: s.TypedExtension, conn: Connection) -> Verdict:
         """A proxyless gRPC client's listener: its connection manager routes in-process."""
@@ -288,7 +302,7 @@ class Tracer:
                     "INBOUND with an original_dst listener filter or use_original_dst) is "
                     "active",
                 )
-            if cap.listener.use_original_dst:  # Kuma's inbound passthrough hands off
+            if cap.listener.hands_off:  # Kuma's inbound passthrough hands off
                 return self.captured(cap, serving, "inbound")
             self.listener_step(
                 cap,
@@ -391,7 +405,7 @@ class Tracer:
         """
         req = self.req
         port, ip = req.port, req.dest_ip
-        if not capture.listener.use_original_dst:
+        if not capture.listener.hands_off:
             self.listener_step(
                 capture,
                 "original_dst listener filter: takes outbound connections (redirected to it "
