@@ -1,0 +1,125 @@
+"""review13: a second read of the twelfth session's merges (trace12, leftovers10, snapshot8).
+
+1. A host name on a transparent proxy's listener that picks chains by destination IP:
+   the lead's fix (a chain names a host only when it has every label of it) left
+   Consul's chains (``frontend.default.dc1.internal.ID.consul``) naming none of the
+   Kubernetes names users trace (``frontend.default.svc.cluster.local``) nor Consul's
+   own DNS names, so trace took the catch-all (original-destination) and said OK for a
+   connection Envoy gives frontend's chain. The labels of a DNS domain are left out.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests import harness as eh
+
+CONSUL = eh.FIXTURES / "corpus" / "consul-k8s" / "test_config_dump.json"
+FRONTEND = "frontend.default.dc1.internal.bc3815c2-1a0f-f3ff-a2e9-20d791f08d00.consul"
+CLIENT = "client.default.dc1.internal.bc3815c2-1a0f-f3ff-a2e9-20d791f08d00.consul"
+
+
+@pytest.mark.parametrize(
+    ("host", "cluster"),
+    [
+        ("frontend", FRONTEND),
+        ("frontend.default", FRONTEND),
+        ("frontend.default.svc", FRONTEND),
+        ("frontend.default.svc.cluster.local", FRONTEND),
+        ("frontend.default.svc.cluster.local.", FRONTEND),
+        ("client.default.svc.cluster.local", CLIENT),
+        ("frontend.service.consul", FRONTEND),
+        ("v1.frontend.service.dc1.consul", FRONTEND),
+        ("frontend.virtual.consul", FRONTEND),
+        ("frontend.virtual.default.ns.consul", FRONTEND),
+        # another namespace's frontend resolves elsewhere: the catch-all, said so
+        ("frontend.other.svc.cluster.local", "original-destination"),
+        ("frontend.virtual.other.ns.consul", "original-destination"),
+        ("frontend.other", "original-destination"),
+    ],
+)
+def test_consul_chain_named_by_kubernetes_and_consul_names(pdebug, host: str, cluster: str) -> None:
+    """consul-k8s' outbound listener (a chain per upstream by its ClusterIP and virtual
+    IP, beside original-destination's catch-all): the chain of the service the name
+    resolves to, as Envoy picks it by the IP. Failed before: the svc.cluster.local and
+    .consul names were taken as naming no chain."""
+    r = pdebug("trace", CONSUL, f"tcp://{host}:8080", "--direction", "outbound", "-o", "json")
+    doc = json.loads(r.out)
+    clusters = [s["name"] for s in doc["steps"] if s["kind"] == "cluster" and s["matched"]]
+    chains = [s for s in doc["steps"] if s["kind"] == "filter_chain" and s["matched"]]
+    if cluster == "original-destination":
+        assert doc["verdict"]["outcome"] == "OK", doc["verdict"]
+        assert "is a name: taken as none of the IPs other chains match" in chains[0]["reason"]
+        assert clusters == [] or clusters[-1] == cluster, clusters
+    else:
+        assert clusters and clusters[-1] == cluster, (clusters, doc["verdict"])
+        assert "taken as" in " ".join(doc.get("notes", [])) + " ".join(
+            s["reason"] for s in doc["steps"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("host", "labels"),
+    [
+        ("mongo", {"mongo"}),
+        ("mongo.other", {"mongo", "other"}),
+        ("Mongo.Default.SVC.cluster.local.", {"mongo", "default"}),
+        ("mongo.default.svc.corp.example", {"mongo", "default"}),
+        ("svc.default.svc.cluster.local", {"svc", "default"}),
+        ("web.service.consul", {"web"}),
+        ("canary.web.service.east.consul", {"web"}),
+        ("web.virtual.team.ns.part.ap.consul", {"web", "team"}),
+        ("web.service.example.com", {"web", "service", "example", "com"}),
+        ("consul", {"consul"}),
+    ],
+)
+def test_the_labels_a_chain_must_name(host: str, labels: set[str]) -> None:
+    """A DNS domain's labels (Kubernetes' svc.CLUSTER-DOMAIN, Consul's kinds) are left
+    out; any other name keeps every label (mongo.other is not mongo.default's)."""
+    from pdebug.trace.listeners import _naming_labels
+
+    assert _naming_labels(host) == labels
+
+
+def test_istio_chain_of_another_namespace_is_not_taken() -> None:
+    """Istio's shape (a chain per TCP service VIP named by its outbound cluster, beside
+    a catch-all): mongo.default.svc.cluster.local is mongo's chain, mongo.other's not."""
+    from pdebug.model import schema as s
+    from pdebug.trace.listeners import guess_destination
+
+    def chain(ip: str, cluster: str) -> dict[str, object]:
+        return {
+            "filter_chain_match": {"prefix_ranges": [{"address_prefix": ip, "prefix_len": 32}]},
+            "filters": [
+                {
+                    "name": "envoy.filters.network.tcp_proxy",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                        "tcp_proxy.v3.TcpProxy",
+                        "stat_prefix": cluster,
+                        "cluster": cluster,
+                    },
+                }
+            ],
+        }
+
+    doc = {
+        "name": "0.0.0.0_27017",
+        "filter_chains": [
+            chain("10.0.0.5", "outbound|27017||mongo.default.svc.cluster.local"),
+            chain("10.0.0.7", "outbound|27017||ratings.default.svc.cluster.local"),
+            {"filters": []},
+        ],
+    }
+    import msgspec
+
+    lst = msgspec.json.decode(json.dumps(doc).encode(), type=s.Listener)
+    assert str(guess_destination(lst, "mongo.default.svc.cluster.local")[0]) == "10.0.0.5"
+    assert str(guess_destination(lst, "ratings")[0]) == "10.0.0.7"
+    for other in ("mongo.other.svc.cluster.local", "mongo.other", "mongo.default.svc.other"):
+        if other == "mongo.default.svc.other":  # a cluster domain of its own: still mongo's
+            assert str(guess_destination(lst, other)[0]) == "10.0.0.5"
+        else:
+            assert guess_destination(lst, other)[0] is None, other
