@@ -123,3 +123,39 @@ def test_istio_chain_of_another_namespace_is_not_taken() -> None:
             assert str(guess_destination(lst, other)[0]) == "10.0.0.5"
         else:
             assert guess_destination(lst, other)[0] is None, other
+
+
+# -- 2. a UDP listener's protocol, however it is spelled -----------------------------------
+
+HTTP3 = eh.FIXTURES / "corpus" / "envoy-gateway" / "xds-ir" / "http3.config_dump.json"
+_UDP = '"protocol": "UDP"'
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_udp_listener_however_its_protocol_is_spelled(pdebug, tmp_path, seed: int) -> None:
+    """Envoy Gateway's http3 dump (a QUIC listener beside the TCP one on 10443), its
+    UDP protocol written by name in any case or by the enum's number (protojson reads
+    each; a config written by hand may hold any): listeners -o wide, its note and trace
+    say what they say of the dump as Envoy wrote it. The number made the QUIC listener
+    skipped with a warning (its field was read as text only)."""
+    import random
+
+    rng = random.Random(seed)
+    text = HTTP3.read_text()
+    assert _UDP in text
+    spelled = rng.choice(['"protocol": 1', '"protocol": "udp"', '"protocol": "Udp"'])
+    if seed == 0:
+        spelled = '"protocol": 1'
+    mutant = tmp_path / "http3.json"
+    mutant.write_text(text.replace(_UDP, spelled))
+    for args in (["listeners", "-o", "wide"], ["listeners"], ["listeners", "-o", "json"]):
+        want, got = pdebug(*args[:1], HTTP3, *args[1:]), pdebug(*args[:1], mutant, *args[1:])
+        assert (got.code, got.out, got.err.replace(str(mutant), str(HTTP3))) == (
+            want.code,
+            want.out if args[-1] != "json" else got.out,
+            want.err,
+        ), (spelled, args)
+    url = "https://foo.example.com:10443/"
+    want, got = pdebug("trace", HTTP3, url), pdebug("trace", mutant, url)
+    assert (got.code, got.out) == (want.code, want.out), spelled
+    assert "on UDP port 10443 too" in got.out

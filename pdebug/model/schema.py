@@ -33,7 +33,9 @@ class SocketAddress(_S):
     address: str = ""
     port_value: int = 0
     named_port: str = ""
-    protocol: str = ""
+    #: TCP (absent, ``"TCP"``, 0) or UDP (``"UDP"``, or 1: the enum's number): see
+    #: :func:`pdebug.model.address.is_udp`.
+    protocol: str | int = ""
     #: ``::`` takes IPv4 connections too only with this (else Envoy sets IPV6_V6ONLY).
     ipv4_compat: bool = False
 

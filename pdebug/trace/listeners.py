@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
-from pdebug.model.address import join_host_port
+from pdebug.model.address import is_udp, join_host_port
 from pdebug.model.dump import ConfigDump
 from pdebug.model.listeners import (
     TCP_PROXY,
@@ -74,10 +74,8 @@ def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
     out: list[tuple[IP | None, str, int]] = []
     addrs = [lst.address] + [a.address for a in lst.additional_addresses]
     for a in addrs:
-        if a is not None and a.socket_address is not None:
+        if a is not None and a.socket_address is not None and not is_udp(a):
             sa = a.socket_address
-            if sa.protocol.upper() == "UDP":
-                continue
             out.append((ip_of(sa.address), sa.address, sa.port_value))
     return out
 
@@ -88,7 +86,7 @@ def udp_port(lst: s.Listener, port: int) -> bool:
     return any(
         a is not None
         and a.socket_address is not None
-        and a.socket_address.protocol.upper() == "UDP"
+        and is_udp(a)
         and a.socket_address.port_value == port
         for a in addrs
     )
