@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
 
@@ -159,3 +161,85 @@ def test_udp_listener_however_its_protocol_is_spelled(pdebug, tmp_path, seed: in
     want, got = pdebug("trace", HTTP3, url), pdebug("trace", mutant, url)
     assert (got.code, got.out) == (want.code, want.out), spelled
     assert "on UDP port 10443 too" in got.out
+
+
+# -- 3. the envoy headers step on hostile connection managers and routes (seeded) --------
+
+SIDECAR = eh.FIXTURES / "real" / "sidecar" / "config_dump.json"
+HCM_TYPE = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_ODD: list[object] = [
+    None, True, False, 0, 1, -1, -(2**31), 2**70, "", "15s", "x\x1b[31m", "\x07", [], {}, [1],
+    {"seconds": "x"}, {"per_try_timeout": "\x1b]0;t\x07"}, {"uri": True, "dns": "yes"},
+    "APPEND_FORWARD", "SANITIZE_SET", 2, 3, 99, {"hedge_on_per_try_timeout": True},
+    {"perTryTimeout": [1]}, "1.5s", {"seconds": 2**80}, "1" * 300, {"cidr_ranges": 5},
+]  # fmt: skip
+_HCM_KEYS = (
+    "via", "append_x_forwarded_port", "set_current_client_cert_details",
+    "forward_client_cert_details", "use_remote_address", "xff_num_trusted_hops",
+    "generate_request_id", "preserve_external_request_id", "internal_address_config",
+    "skip_xff_append",
+)  # fmt: skip
+_ROUTE_KEYS = ("timeout", "retry_policy", "hedge_policy", "max_stream_duration", "max_grpc_timeout")
+_VHOST_KEYS = ("retry_policy", "hedge_policy", "include_request_attempt_count")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _every_dict(value: object) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_envoy_headers_step_on_hostile_fields_seeded(pdebug, tmp_path, seed: int) -> None:
+    """The Istio sidecar's dump (fixtures/real/sidecar) with odd values in the fields the
+    envoy headers step reads (the connection managers', the routes' and virtual hosts'),
+    traced outbound and inbound: exit 0, 1 or 6 with the step, or 4 with one line, never
+    a traceback nor a control character. xff_num_trusted_hops -1 (a uint32 Envoy
+    refuses) was an internal error (IndexError)."""
+    import random
+
+    rng = random.Random(seed)
+    doc = json.loads(SIDECAR.read_text())
+    dicts = _every_dict(doc)
+    hcms = [d for d in dicts if str(d.get("@type", "")).endswith(HCM_TYPE)]
+    vhosts = [d for d in dicts if "domains" in d and "routes" in d]
+    actions = [d["route"] for d in dicts if isinstance(d.get("route"), dict) and "match" in d]
+    assert hcms and vhosts and actions
+    for _ in range(rng.randint(1, 5)):
+        pick = rng.random()
+        if pick < 0.45:
+            rng.choice(hcms)[rng.choice(_HCM_KEYS)] = rng.choice(_ODD)
+        elif pick < 0.8:
+            rng.choice(actions)[rng.choice(_ROUTE_KEYS)] = rng.choice(_ODD)
+        else:
+            rng.choice(vhosts)[rng.choice(_VHOST_KEYS)] = rng.choice(_ODD)
+    if seed % 8 == 0:  # a uint32 Envoy refuses, where the client's x-forwarded-for is read
+        for hcm in hcms:
+            hcm.update(xff_num_trusted_hops=-1, use_remote_address=True)
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(doc))
+    headers: list[str] = []
+    for name in ("x-forwarded-for", "x-envoy-upstream-rq-timeout-ms", "via", "x-request-id"):
+        if rng.random() < 0.4 or (seed % 8 == 0 and name == "x-forwarded-for"):
+            headers += ["-H", f"{name}:{rng.choice(['8.8.8.8', '500', 'a', '10.0.0.1,1.2.3.4'])}"]
+    for args in (
+        ["http://reviews.default:9080/", *headers],
+        ["http://10.0.0.9:9080/", "--direction", "inbound", "--source-principal",
+         "spiffe://cluster.local/ns/default/sa/x", "--source-ip", "10.0.0.1", *headers],
+    ):  # fmt: skip
+        if rng.random() < 0.3:
+            args += ["-o", "json"]
+        r = pdebug("trace", dump, *args)
+        said = r.out + r.err
+        assert r.code in (0, 1, 4, 6), (seed, args, r.err[-500:])
+        assert "Traceback" not in said and not _CONTROL.search(said), (seed, said[-500:])
+        if r.code == 4:
+            assert len(r.err.strip().splitlines()) <= 2, r.err  # the error and its hint
