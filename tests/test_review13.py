@@ -243,3 +243,124 @@ def test_envoy_headers_step_on_hostile_fields_seeded(pdebug, tmp_path, seed: int
         assert "Traceback" not in said and not _CONTROL.search(said), (seed, said[-500:])
         if r.code == 4:
             assert len(r.err.strip().splitlines()) <= 2, r.err  # the error and its hint
+
+
+# -- 4. RE2 patterns as Envoy reads them (routes, header matchers, CEL's matches) ---------
+
+#: route name -> (how it matches, the header or None for the path)
+_RE2_ROUTES: list[tuple[str, str, str | None]] = [
+    ("digit", "/v[[:digit:]]+", None),
+    ("alpha", "/n/[[:alpha:]]+", None),
+    ("alnum-dash", "/k/[[:alnum:]-]+", None),
+    ("bracket", "/b/[]a]+", None),
+    ("hex", "[[:xdigit:]]+", "x-n"),
+    ("upper", "[^[:upper:]]+", "x-u"),
+    ("digits", "\\d+", "x-d"),
+    ("word", "\\w+", "x-w"),
+    ("space", "a\\sb", "x-s"),
+]
+#: requests: (path, headers)
+_RE2_SENT: list[tuple[str, list[tuple[str, str]]]] = [
+    ("/v12", []), ("/vab", []), ("/v:", []), ("/n/abc", []), ("/n/a1", []), ("/n/:", []),
+    ("/k/a-1", []), ("/k/a_1", []), ("/b/a]", []), ("/b/b", []),
+    ("/", [("x-n", "beef")]), ("/", [("x-n", "xyz")]), ("/", [("x-n", "dig")]),
+    ("/", [("x-u", "abc")]), ("/", [("x-u", "aBc")]), ("/", [("x-u", ":")]),
+    ("/", [("x-d", "123")]), ("/", [("x-d", "١٢٣")]), ("/", [("x-w", "abc")]),
+    ("/", [("x-w", "é")]), ("/", [("x-s", "a b")]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def re2_routes(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_left import _answer, _listener
+
+    routes: list[dict[str, Any]] = []
+    for name, pattern, header in _RE2_ROUTES:
+        regex = {"safe_regex": {"regex": pattern}}
+        if header is None:
+            match: dict[str, Any] = {"safe_regex": {"regex": pattern}}
+        else:
+            match = {"prefix": "/", "headers": [{"name": header, "string_match": regex}]}
+        routes.append({"name": name, "match": match, "direct_response": _answer(name)})
+    routes.append({"name": "none", "match": {"prefix": "/"}, "direct_response": _answer("none")})
+    port = eh.free_port()
+    boot = {
+        "node": {"id": "review13", "cluster": "trace"},
+        "static_resources": {"listeners": [_listener("re2", port, routes)]},
+    }
+    with eh.Envoy(boot) as envoy:
+        dump = tmp_path_factory.mktemp("re2") / "dump.json"
+        dump.write_bytes(envoy.get("/config_dump"))
+        proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+        yield port, proxy
+
+
+@pytest.mark.envoy
+def test_re2_patterns_route_as_envoy_routes(re2_routes) -> None:
+    """Routes matching the path and headers by RE2 patterns Python's re reads
+    otherwise: POSIX classes inside brackets, ASCII \\d, \\w and \\s. The route trace
+    takes is the one Envoy 1.40 answered from. Failed before: [[:digit:]] never matched,
+    and \\d matched Arabic digits Envoy's RE2 does not."""
+    from pdebug import trace as t
+    from tests.test_trace_left import _send
+
+    port, proxy = re2_routes
+    answered = set()
+    for path, headers in _RE2_SENT:
+        status, body = _send(port, headers, path)
+        assert status == 200, body
+        request = t.parse_request(
+            f"http://127.0.0.1:{port}{path}", "GET", [f"{k}:{v}" for k, v in headers]
+        )
+        trace = t.trace(proxy, request)
+        routed = [s.name for s in trace.steps if s.kind == "route" and s.matched]
+        assert routed == [body], (path, headers, [(s.name, s.reason) for s in trace.steps])
+        answered.add(body)
+    assert answered == {name for name, _, _ in _RE2_ROUTES} | {"none"}  # each way taken
+
+
+@pytest.mark.parametrize(
+    ("pattern", "python"),
+    [
+        ("[[:digit:]]+", "[0-9]+"),
+        ("[^[:space:][:punct:]]", "[^\\t\\n\\v\\f\\r !-/:-@\\[-`{-~]"),
+        ("[]a[:alpha:]]", "[]aA-Za-z]"),
+        ("\\[[:alpha:]]", "\\[[:alpha:]]"),  # \[ is a literal: no class
+        ("/api/v[0-9]+", "/api/v[0-9]+"),
+        ("[[:^alpha:]]", None),  # negated: not expressible inside a Python class
+        ("[[:nosuch:]]", None),
+        ("a{,2}", None),  # a literal to RE2
+        ("a\\{,2}", "a\\{,2}"),
+        ("(?x)a b", None),
+        ("(?i)abc", "(?i)abc"),
+        ("(a)\\1", None),
+        ("a(?=b)", None),
+        ("a++", None),
+    ],
+)
+def test_re2_patterns_as_python_reads_them(pattern: str, python: str | None) -> None:
+    """What is translated, what is kept and what pdebug refuses to guess."""
+    from pdebug.trace.re2 import compile_re2, python_pattern
+
+    assert python_pattern(pattern) == python
+    if python is None:
+        assert compile_re2(pattern) is None
+
+
+def test_cel_matches_reads_posix_classes() -> None:
+    """CEL's matches with a POSIX class (RE2): true where RE2 matches, not Python's
+    nested-set reading (which never matched digits, and warned on stderr)."""
+    import warnings
+
+    from pdebug.trace.cel import _matches
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _matches("/v12", "^/v[[:digit:]]+$") is True
+        assert _matches("/vab", "^/v[[:digit:]]+$") is False
+        assert _matches("١٢", "^\\d+$") is False
