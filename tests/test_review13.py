@@ -364,3 +364,25 @@ def test_cel_matches_reads_posix_classes() -> None:
         assert _matches("/v12", "^/v[[:digit:]]+$") is True
         assert _matches("/vab", "^/v[[:digit:]]+$") is False
         assert _matches("١٢", "^\\d+$") is False
+
+
+def test_re2_reading_of_hostile_patterns_seeded() -> None:
+    """5,000 seeded patterns of brackets, colons, braces and escapes (POSIX classes
+    spliced in): a compiled pattern or None, never an exception nor a warning."""
+    import random
+    import warnings
+
+    from pdebug.trace.re2 import compile_re2
+
+    rng = random.Random(13)
+    alphabet = "[]:^\\{},az09()?*+|.-"
+    compiled = 0
+    for _ in range(5000):
+        p = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        if rng.random() < 0.3:
+            name = rng.choice(["digit", "alpha", "^word", "x"])
+            p = p[:3] + f"[[:{name}:]" + p[3:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compiled += compile_re2(p) is not None
+    assert 500 < compiled < 5000, compiled
