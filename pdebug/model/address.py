@@ -26,6 +26,18 @@ def internal_text(ia: s.EnvoyInternalAddress) -> str:
     return f"envoy://{ia.server_listener_name}/{ia.endpoint_id}"
 
 
+def is_udp(address: s.Address | None) -> bool:
+    """Whether ``address`` is a UDP socket address (QUIC, HTTP/3, a UDP proxy).
+
+    Its ``protocol`` by the enum's name in any case (``UDP``, ``udp`` in a YAML written
+    by hand) or by its number (1: protojson with enum numbers).
+    """
+    if address is None or address.socket_address is None:
+        return False
+    protocol = address.socket_address.protocol
+    return protocol == 1 if isinstance(protocol, int) else protocol.upper() == "UDP"
+
+
 def join_host_port(host: str, port: int) -> str:
     """``HOST:PORT``, an IPv6 host in brackets (``[::1]:80``): one string to paste."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

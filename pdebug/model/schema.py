@@ -16,6 +16,8 @@ transport sockets), and it holds declarations only, no logic.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 from msgspec import Raw, Struct, field
 
@@ -33,7 +35,9 @@ class SocketAddress(_S):
     address: str = ""
     port_value: int = 0
     named_port: str = ""
-    protocol: str = ""
+    #: TCP (absent, ``"TCP"``, 0) or UDP (``"UDP"``, or 1: the enum's number): see
+    #: :func:`pdebug.model.address.is_udp`.
+    protocol: str | int = ""
     #: ``::`` takes IPv4 connections too only with this (else Envoy sets IPV6_V6ONLY).
     ipv4_compat: bool = False
 
@@ -482,7 +486,8 @@ class HttpConnectionManager(_S):
     path_with_escaped_slashes_action: str = ""  # KEEP_UNCHANGED, UNESCAPE_AND_FORWARD...
     strip_trailing_host_dot: bool = False
     use_remote_address: bool | None = None
-    xff_num_trusted_hops: int = 0
+    #: A uint32: Envoy refuses a negative one, so does the model (the listener is skipped).
+    xff_num_trusted_hops: Annotated[int, msgspec.Meta(ge=0)] = 0
     skip_xff_append: bool = False
     generate_request_id: bool | None = None  # absent: true
     preserve_external_request_id: bool = False

@@ -25,7 +25,6 @@ the expression shown, never a guess. All checked against Envoy 1.40 by
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pdebug.trace.filters import Facts, Match
@@ -68,11 +67,6 @@ class _Partial:
         if other in self.prefix:
             return True
         raise _Unknown
-
-
-#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects: backreferences, ``\Z``,
-#: lookaround, comments, atomic groups, conditionals, possessive quantifiers.
-_NOT_RE2 = re.compile(r"\\[1-9Zz]|\(\?(?:[=!#>(]|<[=!]|P=)|[*+?}]\+")
 
 
 def render(expr: Any, depth: int = 0) -> str:
@@ -237,12 +231,11 @@ def _matches(text: Any, pattern: Any) -> Any:
         raise _Unknown
     if not (isinstance(text, str) and isinstance(pattern, str)):
         return _Error("no matching overload")
-    if _NOT_RE2.search(pattern):
+    from pdebug.trace.re2 import compile_re2
+
+    rx = compile_re2(pattern)
+    if rx is None:
         raise _Unknown
-    try:
-        rx = re.compile(pattern, re.ASCII)
-    except re.error:
-        raise _Unknown from None
     found = search_bounded(rx, text)
     if found is None:
         raise _Unknown

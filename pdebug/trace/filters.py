@@ -215,10 +215,11 @@ def string_match(vm: Json, value: str) -> Match:
             return ok, f"{key} {want!r}{ic}"
     if "safe_regex" in vm:
         pattern = str(as_obj(vm["safe_regex"]).get("regex", ""))
-        try:
-            rx = re.compile(pattern)
-        except re.error:
-            return None, f"regex {pattern!r}, which Python cannot read"
+        from pdebug.trace.re2 import compile_re2
+
+        rx = compile_re2(pattern)
+        if rx is None:
+            return None, f"regex {pattern!r}, which pdebug cannot read as RE2 does"
         found = fullmatch_bounded(rx, value)
         if found is None:
             return None, f"regex {pattern!r} (pdebug gave up: Python's re backtracks on it)"

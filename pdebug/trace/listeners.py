@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pdebug.errors import PdebugError
 from pdebug.model import schema as s
-from pdebug.model.address import join_host_port
+from pdebug.model.address import is_udp, join_host_port
 from pdebug.model.dump import ConfigDump
 from pdebug.model.listeners import (
     TCP_PROXY,
@@ -74,10 +74,8 @@ def _listener_addresses(lst: s.Listener) -> list[tuple[IP | None, str, int]]:
     out: list[tuple[IP | None, str, int]] = []
     addrs = [lst.address] + [a.address for a in lst.additional_addresses]
     for a in addrs:
-        if a is not None and a.socket_address is not None:
+        if a is not None and a.socket_address is not None and not is_udp(a):
             sa = a.socket_address
-            if sa.protocol.upper() == "UDP":
-                continue
             out.append((ip_of(sa.address), sa.address, sa.port_value))
     return out
 
@@ -88,7 +86,7 @@ def udp_port(lst: s.Listener, port: int) -> bool:
     return any(
         a is not None
         and a.socket_address is not None
-        and a.socket_address.protocol.upper() == "UDP"
+        and is_udp(a)
         and a.socket_address.port_value == port
         for a in addrs
     )
@@ -219,15 +217,41 @@ def _tokens(text: str) -> set[str]:
     return set(_TOKEN_SPLIT.split(text.lower())) - {""}
 
 
+#: The labels of Consul's DNS names that say what kind of name it is (the service's before).
+_CONSUL_KINDS = ("service", "virtual", "connect", "ingress")
+
+
+def _naming_labels(host: str) -> set[str]:
+    """The labels of ``host`` a chain must have as words to name it.
+
+    Every label, but a DNS domain's: of Kubernetes' ``NAME.NAMESPACE.svc.CLUSTER-DOMAIN``
+    the name and namespace (Consul's clusters, ``frontend.default.dc1.internal.ID.consul``,
+    have no ``svc.cluster.local``, Istio's do); of Consul's ``[TAG.]NAME.service[.DC].consul``
+    and ``NAME.virtual[.NAMESPACE.ns]...consul`` the name (and namespace).
+    """
+    labels = host.lower().rstrip(".").split(".")
+    if "svc" in labels[1:]:
+        return set(labels[: labels.index("svc", 1)])
+    kinds = [i for i, label in enumerate(labels) if i and label in _CONSUL_KINDS]
+    if labels[-1] == "consul" and kinds:
+        i = kinds[0]
+        named = {labels[i - 1]}
+        if "ns" in labels[i + 2 :]:
+            named.add(labels[labels.index("ns", i + 2) - 1])
+        return named
+    return set(labels)
+
+
 def guess_destination(lst: s.Listener, host: str) -> tuple[IP | None, str]:
     """The original destination IP for a URL that names a host, when the chains tell.
 
     A transparent-proxy listener that keeps its connections (OSM, Consul) picks a chain
     by destination IP. When exactly one chain matching on IPs names the host (its name,
-    or a tcp_proxy cluster, has every label of the host as a word: ``mongo.default`` is
-    not ``mongo.other``'s chain), its address is taken.
+    or a tcp_proxy cluster, has every label of the host as a word, but a DNS domain's:
+    :func:`_naming_labels`; ``mongo.default`` is not ``mongo.other``'s chain), its
+    address is taken.
     """
-    labels = set(host.lower().rstrip(".").split("."))
+    labels = _naming_labels(host)
     by_ip = [
         c for c in lst.filter_chains if c.filter_chain_match and c.filter_chain_match.prefix_ranges
     ]

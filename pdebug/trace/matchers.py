@@ -423,10 +423,11 @@ def _string_match(vm: Json, value: str) -> bool | _Unknown:
         return want("contains") in text
     if "safe_regex" in vm:
         pattern = str(as_obj(vm["safe_regex"]).get("regex", ""))
-        try:
-            rx = re.compile(pattern)
-        except re.error as exc:
-            return _Unknown(f"a regex Python cannot read ({exc})")
+        from pdebug.trace.re2 import compile_re2
+
+        rx = compile_re2(pattern)
+        if rx is None:
+            return _Unknown(f"regex {pattern!r}, which pdebug cannot read as RE2 does")
         found = fullmatch_bounded(rx, value)  # bounded: Python's re backtracks where RE2 cannot
         if found is None:
             return _Unknown(f"regex {pattern!r}: pdebug gave up after {REGEX_BUDGET}s")

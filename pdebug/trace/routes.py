@@ -67,13 +67,24 @@ _REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
 
 
 def _regex(pattern: str) -> re.Pattern[str] | None:
-    """Compile an RE2 pattern with Python's ``re`` (close enough for routing regexes)."""
+    """A config's RE2 pattern, compiled to match as RE2 does (None: pdebug cannot)."""
     if pattern not in _REGEX_CACHE:
-        try:
-            _REGEX_CACHE[pattern] = re.compile(pattern)
-        except re.error:
-            _REGEX_CACHE[pattern] = None
+        from pdebug.trace.re2 import compile_re2
+
+        _REGEX_CACHE[pattern] = compile_re2(pattern)
     return _REGEX_CACHE[pattern]
+
+
+def _template_rx(pattern: str) -> re.Pattern[str] | None:
+    """A URI template's regex (:func:`template_regex`, Python's syntax)."""
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _unread(pattern: str) -> str:
+    return f"regex {pattern!r}: pdebug cannot read it as RE2 does (taken as not matching)"
 
 
 def _gave_up(pattern: str) -> str:
@@ -97,7 +108,9 @@ def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
         return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
-        ok = rx is not None and fullmatch_bounded(rx, value)
+        if rx is None:
+            return False, _unread(m.safe_regex.regex)
+        ok = fullmatch_bounded(rx, value)
         if ok is None:
             return False, _gave_up(m.safe_regex.regex) + " (taken as not matching)"
         return ok, f"regex {m.safe_regex.regex!r}"
@@ -117,7 +130,9 @@ def _header_value_match(hm: s.HeaderMatcher, value: str) -> tuple[bool, str]:
         pattern = hm.regex_match if hm.safe_regex_match is None else hm.safe_regex_match.regex
         pattern = pattern or ""
         rx = _regex(pattern)
-        found = rx is not None and fullmatch_bounded(rx, value)
+        if rx is None:
+            return False, _unread(pattern)
+        found = fullmatch_bounded(rx, value)
         if found is None:
             return False, _gave_up(pattern) + " (taken as not matching)"
         return found, f"regex {pattern!r}"
@@ -194,7 +209,7 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
         if rx is None:
-            return None, f"regex {m.safe_regex.regex!r}: pdebug cannot compile it (RE2 only?)"
+            return None, f"regex {m.safe_regex.regex!r}: pdebug cannot read it as RE2 does"
         found = fullmatch_bounded(rx, path)
         if found is None:
             return None, _gave_up(m.safe_regex.regex)
@@ -205,7 +220,7 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
     if m.regex is not None:  # v2
         rx = _regex(m.regex)
         if rx is None:
-            return None, f"regex {m.regex!r}: pdebug cannot compile it"
+            return None, f"regex {m.regex!r}: pdebug cannot read it as RE2 does"
         found = fullmatch_bounded(rx, path)
         if found is None:
             return None, _gave_up(m.regex)
@@ -221,7 +236,7 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
     if is_set(m.path_match_policy):
         template = uri_template(m.path_match_policy)
         # a template Envoy rejects never matches a path
-        rx = _regex(template_regex(template) or "(?!)") if template is not None else None
+        rx = _template_rx(template_regex(template) or "(?!)") if template is not None else None
         if template is None or rx is None:
             return None, "path_match_policy: pdebug does not evaluate it"
         ok = rx.fullmatch(path) is not None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pdebug.model import schema as s
+from pdebug.model.address import is_udp as address_is_udp
 from pdebug.model.address import join_host_port
 from pdebug.model.listeners import api_listener_filter
 
@@ -87,12 +88,7 @@ def other_ports_note(rows: Sequence[ListenerRow]) -> str | None:
 
 def is_udp(listener: s.Listener) -> bool:
     """Whether the listener's address is UDP (QUIC, HTTP/3, a UDP proxy): -o wide's 443/UDP."""
-    a = listener.address
-    return (
-        a is not None
-        and a.socket_address is not None
-        and (a.socket_address.protocol.upper() == "UDP")
-    )
+    return address_is_udp(listener.address)
 
 
 def udp_note(rows: Sequence[ListenerRow]) -> str | None:
