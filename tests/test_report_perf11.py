@@ -1,0 +1,166 @@
+"""perfreport11 (#17): report's worker builds its tables costliest first; the parent lays
+the topology's endpoints out while the worker builds the last one.
+
+Beside the facts worker (:func:`pdebug.report.worker.with_facts`) the worker builds its
+tables in :func:`pdebug.report.worker.worker_order` (the costliest first, so the last is
+the quickest), and the parent hands each table to ``meanwhile`` as it comes:
+:func:`pdebug.report.worker.laid_out` makes the topology's page data
+(:meth:`Graph.plain`) as soon as the endpoints table came, and ``Graph.plain`` gives the
+same dict again when the page asks for it (:attr:`Layout.made`). What must hold:
+
+- the order: the costliest table first, ties in page order, the parent's own left out;
+- on the facts path, the topology's page data is made after the endpoints table came and
+  before the worker's last table is asked for, whenever that last one is another table;
+- the page, stdout, stderr and exit code stay those of one process (``PDEBUG_JOBS=1``):
+  tests/test_report_perf8.py compares them on every forked input with every split of
+  the tables; here the same on the inputs whose endpoints table is not the last;
+- ``Graph.plain`` asked twice with one layout gives the first answer (the layout's lists
+  are extended once), and what it raised when asked early is raised in its turn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pdebug import parallel
+from pdebug.report import topology, worker
+from tests.test_check_perf import FORK_INPUTS
+from tests.test_report_perf8 import SLACKS, _report
+from tests.test_report_perf8 import pinned as pinned  # noqa: F401 - the fixture
+
+#: Inputs of the facts path with an endpoints table (others' dumps and generated ones).
+DRAWN = ["real/sidecar", "gendump-40", "gendump-40-camel", "gendump-40-mixed"]
+
+
+def _builders(costs: list[float]) -> worker.Builders:
+    return [(cost, lambda: {}) for cost in costs]
+
+
+def test_the_worker_builds_the_costliest_first() -> None:
+    costs = [0.55, 0.1, 0.17, 0.32, 0.09]  # the bench dump's estimates, in page order
+    assert worker.worker_order(_builders(costs), {1, 4}) == [0, 3, 2]
+    assert worker.worker_order(_builders(costs), set()) == [0, 3, 2, 1, 4]
+    assert worker.worker_order(_builders([0.2, 0.3, 0.2, 0.3]), set()) == [1, 3, 0, 2]
+    assert worker.worker_order(_builders(costs), {0, 1, 2, 3, 4}) == []
+    assert worker.worker_order([], set()) == []
+
+
+@pytest.mark.parametrize("name", DRAWN)
+def test_the_topology_is_laid_out_before_the_last_table_is_asked(
+    name: str,
+    pinned: None,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[tuple[str, Any]] = []
+    real_result = parallel.Spawned.result
+    real_plain = topology.Graph.plain
+    real_order = worker.worker_order
+
+    def result(self: parallel.Spawned, index: int = 0) -> Any:
+        events.append(("ask", index))
+        return real_result(self, index)
+
+    def plain(self: topology.Graph, rows: Any = None, layout: Any = None, *rest: Any) -> Any:
+        if layout is None or layout.made is None:  # made now, not given again
+            events.append(("plain", None))
+        return real_plain(self, rows, layout, *rest)
+
+    def order(builders: worker.Builders, own: set[int]) -> list[int]:
+        got = real_order(builders, own)
+        events.append(("order", [builders[i][1].__name__ for i in got]))
+        return got
+
+    monkeypatch.setattr(parallel.Spawned, "result", result)
+    monkeypatch.setattr(topology.Graph, "plain", plain)
+    monkeypatch.setattr(worker, "worker_order", order)
+    path = tmp_path / "dump.json"
+    path.write_bytes(FORK_INPUTS[name])
+    one, _ = _report(path, "1", capsys, monkeypatch)
+    compared = 0
+    for how, slack in SLACKS.items():
+        events.clear()
+        forked, used = _report(path, "2", capsys, monkeypatch, slack)
+        assert forked == one, how
+        names = next(v for k, v in events if k == "order")
+        plains = [i for i, (k, _) in enumerate(events) if k == "plain"]
+        assert len(plains) == 1, how  # made once: the page's ask is given it again
+        if "endpoints_table" not in names[:-1]:
+            continue  # the endpoints table is the parent's, or the worker's last
+        first = 5  # checks.FACTS_TASKS + 1: the tables' results follow the facts
+        asks = [(i, v) for i, (k, v) in enumerate(events) if k == "ask" and v >= first]
+        endpoints = first + names.index("endpoints_table")
+        came = max(i for i, v in asks if v == endpoints)
+        last = min(i for i, v in asks if v == first + len(names) - 1)
+        assert came < plains[0] < last, (how, names, events)
+        compared += 1
+    assert used
+    assert compared >= 1  # "none" puts every table in the worker: endpoints not last
+
+
+def _laid_out_graph() -> tuple[topology.Graph, topology.Layout, Any, Any]:
+    """A graph of a real sidecar dump, its layout, and its endpoints table's rows as the
+    worker sends them."""
+    from datetime import UTC, datetime
+
+    from pdebug.checks import CheckOptions, run_checks
+    from pdebug.checks.context import Context
+    from pdebug.report import _endpoint_rows
+    from pdebug.report.worker import received, sendable
+    from pdebug.views.wide import wide_tables
+    from tests import harness as eh
+
+    path = eh.FIXTURES / "real" / "sidecar" / "config_dump.json"
+    proxy = eh.proxy_or_skip("sidecar", path.read_bytes(), None)
+    when = datetime(2026, 12, 7, tzinfo=UTC)
+    ctx = Context(proxy, CheckOptions(now=when))
+    findings = run_checks(proxy, ctx.options, ctx).findings
+    graph = topology.build_graph(ctx, findings)
+    tables = [received(sendable(t)) for t in wide_tables(proxy, when)]
+    rows = _endpoint_rows(tables)
+    assert rows is not None and len(rows) > 10
+    fresh = topology.build_graph(ctx, findings)
+    return graph, graph.layout(), rows, fresh.plain(rows, fresh.layout(), rows.row_index)
+
+
+def test_plain_asked_again_gives_what_it_gave() -> None:
+    graph, layout, rows, expected = _laid_out_graph()
+    first = graph.plain(rows, layout, rows.row_index)
+    assert first == expected
+    again = graph.plain(rows, layout, rows.row_index)
+    assert again is first and again == expected  # not laid out twice (counts, nodes)
+    assert len(again["nodes"]) == len(expected["nodes"])
+
+
+def test_laid_out_makes_it_when_the_endpoints_table_comes() -> None:
+    graph, layout, rows, expected = _laid_out_graph()
+    meanwhile = worker.laid_out([(graph, layout)])
+    meanwhile({"id": "clusters", "columns": ["NAME"], "rows": []})
+    assert layout.made is None  # not the endpoints table: nothing made
+    table = {"id": "endpoints", "columns": worker.ENDPOINT_COLUMNS, "rows": rows}
+    meanwhile(table)
+    assert layout.made is not None and layout.made[2] == expected
+    assert graph.plain(rows, layout, rows.row_index) is layout.made[2]
+    worker.laid_out([])(table)  # the topology raised (nothing drawn): nothing to do
+
+
+def test_what_plain_raised_early_is_raised_in_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph, layout, rows, _ = _laid_out_graph()
+    real = topology._TableRows
+
+    class Broken(ValueError):
+        pass
+
+    def broken(*args: Any) -> Any:
+        raise Broken("rows")
+
+    monkeypatch.setattr(topology, "_TableRows", broken)
+    table = {"id": "endpoints", "columns": worker.ENDPOINT_COLUMNS, "rows": rows}
+    worker.laid_out([(graph, layout)])(table)  # kept, not raised while the worker works
+    monkeypatch.setattr(topology, "_TableRows", real)
+    with pytest.raises(Broken):  # the same error, where the page asks (not made again)
+        graph.plain(rows, layout, rows.row_index)
