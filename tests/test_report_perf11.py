@@ -15,18 +15,25 @@ same dict again when the page asks for it (:attr:`Layout.made`). What must hold:
   tests/test_report_perf8.py compares them on every forked input with every split of
   the tables; here the same on the inputs whose endpoints table is not the last;
 - ``Graph.plain`` asked twice with one layout gives the first answer (the layout's lists
-  are extended once), and what it raised when asked early is raised in its turn.
+  are extended once), and what it raised when asked early is raised in its turn;
+- the topology's page data is encoded then too (:class:`pdebug.report.static.EncodedDict`):
+  the page embeds those bytes, the same as encoding the dict with the document, on
+  seeded hostile values and every subclass of orjson's own types.
 """
 
 from __future__ import annotations
 
+import enum
+import random
+from collections import Counter, OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from pdebug import parallel
-from pdebug.report import topology, worker
+from pdebug.report import static, topology, worker
 from tests.test_check_perf import FORK_INPUTS
 from tests.test_report_perf8 import SLACKS, _report
 from tests.test_report_perf8 import pinned as pinned  # noqa: F401 - the fixture
@@ -144,6 +151,9 @@ def test_laid_out_makes_it_when_the_endpoints_table_comes() -> None:
     table = {"id": "endpoints", "columns": worker.ENDPOINT_COLUMNS, "rows": rows}
     meanwhile(table)
     assert layout.made is not None and layout.made[2] == expected
+    made = layout.made[2]
+    assert isinstance(made, static.EncodedDict)  # and encoded, as the page embeds it
+    assert made.data == static.embed_json_bytes(expected)
     assert graph.plain(rows, layout, rows.row_index) is layout.made[2]
     worker.laid_out([])(table)  # the topology raised (nothing drawn): nothing to do
 
@@ -164,3 +174,69 @@ def test_what_plain_raised_early_is_raised_in_its_turn(monkeypatch: pytest.Monke
     monkeypatch.setattr(topology, "_TableRows", real)
     with pytest.raises(Broken):  # the same error, where the page asks (not made again)
         graph.plain(rows, layout, rows.row_index)
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Word(enum.StrEnum):
+    MARK = "</script><b>"
+
+
+class _Text(str):
+    def __str__(self) -> str:
+        return "not what orjson writes"
+
+
+_TRICKS = ["</script>", "<!--", "a&b", "\u2028", "\u2029", "\u202e", "\x00", "é", "名", "", "'\""]
+
+
+def _value(rng: random.Random, depth: int = 0, rows: bool = True) -> Any:
+    """A seeded value of the kinds a page's document holds, subclasses included (and a
+    worker's encoded rows, unless not ``rows``: the topology's data holds none)."""
+    pick = rng.randrange(12 if depth < 3 else 6)
+    if pick == 0:
+        return rng.choice(_TRICKS) + str(rng.randrange(100))
+    if pick == 1:
+        return rng.choice([0, -1, 2**40, 1.5, True, False, None])
+    if pick == 2:
+        return rng.choice([_Level.HIGH, _Word.MARK, _Text(rng.choice(_TRICKS))])
+    if pick == 3:
+        return Counter(rng.choice(_TRICKS) for _ in range(3))
+    if pick in (4, 5):
+        return str(rng.random())
+    keys = [rng.choice(_TRICKS) + str(i) for i in range(rng.randrange(4))]
+    items = {key: _value(rng, depth + 1, rows) for key in keys}
+    if pick == 6:
+        return OrderedDict(items)
+    if pick == 7:
+        return defaultdict(list, items)
+    if pick == 8:
+        return [_value(rng, depth + 1, rows) for _ in range(rng.randrange(4))]
+    if pick == 9 and rows:
+        return static.EncodedRows(orjson.dumps([[rng.choice(_TRICKS), 1]]))
+    return items
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_an_encoded_dict_embeds_as_the_dict(seed: int) -> None:
+    rng = random.Random(1100 + seed)
+    graph = {"nodes": [_value(rng, rows=False) for _ in range(5)], "counts": [1], "notes": []}
+    doc = {"proxies": [{"summary": _value(rng), "graph": graph, "tail": _value(rng)}]}
+    plain = static.embed_json_bytes(doc)
+    made = static.encoded(graph)
+    assert isinstance(made, static.EncodedDict) and made == graph
+    doc["proxies"][0]["graph"] = made
+    assert static.embed_json_bytes(doc) == plain
+
+
+def test_the_page_embeds_the_encoded_bytes() -> None:
+    """The bytes an :class:`EncodedDict` carries are what the page holds (not encoded
+    again), and a dict orjson cannot write stays a dict (the whole document is then
+    written by the plain path, as before)."""
+    doc = {"a": static.EncodedDict({"x": 1}, b'{"said":"as it is"}'), "b": [1]}
+    assert static.embed_json_bytes(doc) == b'{"a":{"said":"as it is"},"b":[1]}'
+    lone = {"x": "\ud800"}
+    assert type(static.encoded(lone)) is dict
+    assert static.embed_json_bytes({"g": static.encoded(lone)}) == b'{"g":{"x":"\\ud800"}}'
