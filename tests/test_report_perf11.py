@@ -18,13 +18,19 @@ same dict again when the page asks for it (:attr:`Layout.made`). What must hold:
   are extended once), and what it raised when asked early is raised in its turn;
 - the topology's page data is encoded then too (:class:`pdebug.report.static.EncodedDict`):
   the page embeds those bytes, the same as encoding the dict with the document, on
-  seeded hostile values and every subclass of orjson's own types.
+  seeded hostile values and every subclass of orjson's own types;
+- a spawned child that sent all its results is not waited for when the last one is read
+  (its exit frees its memory meanwhile): :meth:`Spawned.close` or :func:`parallel.reap`
+  reaps it, ``pdebug report`` once the page is written, the next spawn before it forks,
+  and no child is ever left behind.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import random
+import select
 from collections import Counter, OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ from typing import Any
 import orjson
 import pytest
 
+import pdebug.report as pdebug_report
 from pdebug import parallel
 from pdebug.report import static, topology, worker
 from tests.test_check_perf import FORK_INPUTS
@@ -240,3 +247,86 @@ def test_the_page_embeds_the_encoded_bytes() -> None:
     lone = {"x": "\ud800"}
     assert type(static.encoded(lone)) is dict
     assert static.embed_json_bytes({"g": static.encoded(lone)}) == b'{"g":{"x":"\\ud800"}}'
+
+
+def _ending_slowly(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """A child forked from now on ends only once a byte is written to the pipe returned
+    (or after 10 s): so whether the parent waited for its end is seen, not timed."""
+    read, write = os.pipe()
+    real = os._exit
+
+    def _exit(code: int) -> None:
+        select.select([read], [], [], 10)
+        real(code)
+
+    monkeypatch.setattr(os, "_exit", _exit)
+    return read, write
+
+
+def test_a_child_that_sent_all_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
+    monkeypatch.setenv("PDEBUG_JOBS", "2")
+    read, write = _ending_slowly(monkeypatch)
+    reaped = len(parallel.CHILDREN)
+    spawned = parallel.spawn([lambda: 1, lambda: [2]], 10.0)
+    assert spawned is not None
+    try:
+        assert spawned.result(1) == [2]  # the last: read, and the child not waited for
+        assert os.waitpid(spawned._pid, os.WNOHANG) == (0, 0)  # still ending
+        assert len(parallel.CHILDREN) == reaped
+        assert spawned.result(0) == 1
+        os.write(write, b"x")
+    finally:
+        spawned.close()  # waits for it
+        os.close(read)
+        os.close(write)
+    assert len(parallel.CHILDREN) == reaped + 1  # its CPU is counted (bench/parprofile)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, none to reap
+
+
+@pytest.mark.parametrize("name", ["real/sidecar", "gendump-40"])
+def test_the_report_reaps_its_worker_after_the_page(
+    name: str,
+    pinned: None,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker is left to end while the page is made; ``pdebug report`` reaps it once
+    the page is written, and ``report_data`` alone leaves it to the next spawn."""
+    from pdebug.model.load import load
+    from pdebug.report import ReportMeta, report_data
+    from pdebug.views.wide import table_builders
+
+    path = tmp_path / "dump.json"
+    path.write_bytes(FORK_INPUTS[name])
+    events: list[str] = []
+    real_write = pdebug_report.write_report
+
+    def write_report(*args: Any) -> None:
+        events.append(f"page, {len(parallel._ENDING)} ending")
+        real_write(*args)
+
+    monkeypatch.setattr(pdebug_report, "write_report", write_report)
+    reaped = len(parallel.CHILDREN)
+    (code, page, *_), used = _report(path, "2", capsys, monkeypatch)
+    assert code == 0 and page and used
+    assert events == ["page, 1 ending"]  # the worker not waited for before the page
+    assert not parallel._ENDING and len(parallel.CHILDREN) == reaped + 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # reaped once the page was written
+    loaded = load(FORK_INPUTS[name], name)
+    proxy = pdebug_report.ProxyData(name, loaded.dump, loaded.clusters)
+    monkeypatch.setenv("PDEBUG_JOBS", "2")
+    report_data([proxy], ReportMeta("x", table_builders=table_builders))
+    assert len(parallel._ENDING) == 1
+    spawned = parallel.spawn([lambda: 1], 10.0)  # reaps it first
+    assert spawned is not None
+    assert parallel._ENDING == [] and len(parallel.CHILDREN) == reaped + 2
+    assert spawned.result(0) == 1
+    parallel.reap_later(spawned)
+    parallel.reap()  # the atexit hook when run as the program
+    assert parallel._ENDING == [] and len(parallel.CHILDREN) == reaped + 3
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

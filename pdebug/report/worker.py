@@ -122,7 +122,7 @@ def with_facts(
     from pdebug.checks import FACTS_TASKS
     from pdebug.checks.context import CHILD_MARK
     from pdebug.model.dump import own_bytes_lack
-    from pdebug.parallel import MISSING, Ran
+    from pdebug.parallel import MISSING, Ran, reap_later
 
     ctx.child = child
     try:
@@ -147,9 +147,12 @@ def with_facts(
             got = sent_here[i]  # in page order: one built here says what it says in its turn
             tables.append(build() if got is MISSING else got)
         drawn.replay()
-    finally:  # an error or Ctrl-C before the tables came: no worker is left
+    except BaseException:  # an error or Ctrl-C before the tables came: no worker is left
         child.close()
+        raise
+    finally:
         ctx.child = None
+    reap_later(child)  # it sent every table and is ending: not waited for before the page
     summary, graph, layout = drawn.value
     return report, tables, summary, graph, layout
 
