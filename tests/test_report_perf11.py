@@ -22,7 +22,9 @@ same dict again when the page asks for it (:attr:`Layout.made`). What must hold:
 - a spawned child that sent all its results is not waited for when the last one is read
   (its exit frees its memory meanwhile): :meth:`Spawned.close` or :func:`parallel.reap`
   reaps it, ``pdebug report`` once the page is written, the next spawn before it forks,
-  and no child is ever left behind.
+  and no child is ever left behind;
+- the worker sends its rows escaped for the page (``EncodedRows.escaped``): the parent
+  embeds them as they are, and they still read as the rows.
 """
 
 from __future__ import annotations
@@ -330,3 +332,16 @@ def test_the_report_reaps_its_worker_after_the_page(
     assert parallel._ENDING == [] and len(parallel.CHILDREN) == reaped + 3
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_worker_sends_its_rows_escaped(seed: int) -> None:
+    rng = random.Random(1150 + seed)
+    rows = [[rng.choice(_TRICKS) + str(i), i, rng.choice(_TRICKS)] for i in range(30)]
+    table = {"id": "t", "title": "T", "columns": ["A", "B", "C"], "rows": rows, "note": None}
+    got = worker.received(worker.sendable(dict(table)))
+    sent = got["rows"]
+    assert isinstance(sent, static.EncodedRows) and sent.escaped
+    assert not any(c in sent.data for c in (b"<", b">", b"&", "\u2028".encode()))
+    assert list(sent) == rows and got == table
+    assert static.embed_json_bytes({"t": got}) == static.embed_json_bytes({"t": table})

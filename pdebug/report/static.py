@@ -39,6 +39,7 @@ __all__ = [
     "embed_json_bytes",
     "embed_json_parts",
     "encoded",
+    "escaped_json",
     "render_page",
     "render_page_bytes",
     "render_page_parts",
@@ -188,12 +189,14 @@ class EncodedRows(Sequence[Any]):
     document and encoding them again. Read as a sequence (a test, the topology's rare
     rows looked up one by one), they are decoded once. ``row_index``: what the topology
     reads of every endpoints row (:func:`pdebug.report.topology.row_index`), made with
-    the rows; None: not made.
+    the rows; None: not made. ``escaped``: ``data`` is escaped already (the worker does
+    it, #17): the same JSON, which the page embeds as it is.
     """
 
-    def __init__(self, data: bytes, row_index: Any = None) -> None:
+    def __init__(self, data: bytes, row_index: Any = None, escaped: bool = False) -> None:
         self.data = data
         self.row_index = row_index
+        self.escaped = escaped
 
     @cached_property
     def _rows(self) -> list[Any]:
@@ -295,7 +298,7 @@ def embed_json_parts(doc: Any) -> list[bytes]:
 
     def hole(value: Any) -> Any:
         if isinstance(value, EncodedRows):
-            held.append(_escaped(value.data))
+            held.append(value.data if value.escaped else _escaped(value.data))
             return orjson.Fragment(_HOLE)
         if isinstance(value, EncodedDict):
             held.append(value.data)
@@ -319,6 +322,11 @@ def embed_json_parts(doc: Any) -> list[bytes]:
     for rows, piece in zip(held, pieces[1:], strict=True):
         out += [rows, _escaped(piece)]
     return out
+
+
+def escaped_json(data: bytes) -> bytes:
+    """The JSON orjson wrote, escaped as :func:`embed_json` escapes the page's document."""
+    return _escaped(data)
 
 
 def _escaped(data: bytes) -> bytes:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pdebug.report.static import EncodedRows, encoded
+from pdebug.report.static import EncodedRows, encoded, escaped_json
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckReport
@@ -46,7 +46,8 @@ _SENT = "pdebug-encoded-rows"
 def sendable(table: dict[str, Any]) -> Any:
     """A table as a worker sends it: its rows as the JSON the page embeds.
 
-    Encoding the rows here (orjson, ~0.02 s for the 5k dump's tables) costs less than
+    Encoding the rows here (orjson, ~0.02 s for the 5k dump's tables; escaped for the
+    page here too, ~3 ms off the parent's serial tail, perfreport11) costs less than
     ``marshal`` writing them (~0.05 s), and the parent neither reads them back (~0.03 s)
     nor encodes them again for the page (~0.015 s): those two were on the serial tail,
     after the join. The endpoints table comes with what the topology reads of all its
@@ -56,8 +57,8 @@ def sendable(table: dict[str, Any]) -> Any:
     from pdebug.report.topology import row_index
 
     rows = table["rows"]
-    try:
-        data = orjson.dumps(rows)
+    try:  # escaped here too: the parent embeds the bytes as they are (#17)
+        data = escaped_json(orjson.dumps(rows))
     except (TypeError, orjson.JSONEncodeError):
         return table
     index = None
@@ -77,7 +78,7 @@ def received(got: Any) -> dict[str, Any]:
     """
     if isinstance(got, tuple) and len(got) == 4 and got[0] == _SENT:
         _, table, data, index = got
-        table["rows"] = EncodedRows(data, index)  # in its place: the keys keep their order
+        table["rows"] = EncodedRows(data, index, escaped=True)  # in its place: keys in order
         return table  # type: ignore[no-any-return]
     return got  # type: ignore[no-any-return]
 
