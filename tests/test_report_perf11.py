@@ -24,7 +24,9 @@ same dict again when the page asks for it (:attr:`Layout.made`). What must hold:
   reaps it, ``pdebug report`` once the page is written, the next spawn before it forks,
   and no child is ever left behind;
 - the worker sends its rows escaped for the page (``EncodedRows.escaped``): the parent
-  embeds them as they are, and they still read as the rows.
+  embeds them as they are, and they still read as the rows;
+- a spawned child's result is read where it wrote it (its file in memory, mapped), at any
+  offset; a file shorter than said is read, never mapped past its end.
 """
 
 from __future__ import annotations
@@ -345,3 +347,18 @@ def test_the_worker_sends_its_rows_escaped(seed: int) -> None:
     assert not any(c in sent.data for c in (b"<", b">", b"&", "\u2028".encode()))
     assert list(sent) == rows and got == table
     assert static.embed_json_bytes({"t": got}) == static.embed_json_bytes({"t": table})
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux's memfd")
+def test_a_result_is_read_where_the_child_wrote_it() -> None:
+    fd = os.memfd_create("pdebug-test")
+    try:
+        data = bytes(range(256)) * 40
+        os.pwrite(fd, data, 0)
+        for offset, size in ((0, 10), (4095, 2), (4096, 4096), (5000, 5240), (1, 10239)):
+            got = parallel._mapped_body(fd, offset, size)
+            assert isinstance(got, memoryview) and bytes(got) == data[offset : offset + size]
+        short = parallel._mapped_body(fd, 10000, 1000)  # past the end: never mapped
+        assert isinstance(short, bytearray) and short == bytearray()
+    finally:
+        os.close(fd)
