@@ -1,5 +1,7 @@
-"""Writing capture bundles: what ``pdebug dump`` and ``pdebug snapshot`` save.
+"""Writing bundles whole, from memory or from a directory (tests and the bench make theirs here).
 
+``pdebug dump`` and ``pdebug snapshot`` write theirs from pieces deflated while they
+captured (:func:`pdebug.snapshot.pack.write_packed`, the same tar as :func:`write_tree`'s).
 The format and its reader are :mod:`pdebug.sources.bundle` (re-exported here, so
 ``bundle.DUMP``, ``bundle.open_bundle``... keep working for the writers and tests);
 this module only writes. Writes are atomic: a temp file in the target directory,

@@ -35,6 +35,23 @@ def pdebug(capsys: pytest.CaptureFixture[str]):
 
 
 @pytest.fixture
+def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forks allowed (idle threads other tests leave would make every map one process),
+    and every report made at :data:`tests.harness.REPORT_TIME`."""
+    import functools
+
+    import pdebug.report
+    from pdebug import parallel
+
+    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
+    monkeypatch.setattr(
+        pdebug.report,
+        "ReportMeta",
+        functools.partial(pdebug.report.ReportMeta, generated=eh.REPORT_TIME),
+    )
+
+
+@pytest.fixture
 def golden(request: pytest.FixtureRequest):
     """Compare text with tests/golden/NAME, or rewrite it with --update-golden."""
     update = request.config.getoption("--update-golden")

@@ -25,24 +25,29 @@ base-256 numbers, pax and GNU long-name types, bad checksums, a cut archive) of 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
-import json
 import os
 import random
-import re
-import socket
-import threading
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.harness import FIXTURES
+from tests.harness.wire import (
+    BODIES,
+    CONTROL,
+    DOCUMENTED,
+    Answer,
+    FuzzAdmin,
+    chunked_body,
+    plain_answer,
+    real_body,
+    run_captured,
+)
 
 CASES = max(1, int(os.environ.get("PDEBUG_FUZZ_CASES", "60")) // 5)
 SEED = int(os.environ.get("PDEBUG_FUZZ_SEED", "12"))
@@ -50,22 +55,7 @@ BUDGET = float(os.environ.get("PDEBUG_FUZZ_BUDGET", "35"))
 TIMEOUT = 1.5
 #: A run may take --timeout for each GET it makes, and a little more.
 RUN_LIMIT = 12.0
-DOCUMENTED = {0, 1, 2, 3, 4, 6}
-CONTROL = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-
 SIDECAR = FIXTURES / "real" / "sidecar"
-STATS = json.dumps(
-    {"stats": [{"name": "server.live", "value": 1}, {"name": "server.version", "value": 7}]}
-).encode()
-BODIES = {
-    "/config_dump": (SIDECAR / "config_dump.json").read_bytes(),
-    "/clusters": (SIDECAR / "clusters.json").read_bytes(),
-    "/server_info": (SIDECAR / "server_info.json").read_bytes(),
-    "/stats": STATS,
-    "/certs": b'{"certificates": []}',
-}
 HTML = b"<html><head><title>\x1b[31mDenied</title></head><body>nope \x9b2J</body></html>"
 TRAPS = [b"\x1b[31mred\x1b[0m", b"\xff\xfe\x80", b"a\rb", b"\x1b]52;c;cGRlYnVn\x07", b"\xc2\x9b"]
 
@@ -91,39 +81,6 @@ def _body(rng: random.Random, body: bytes) -> tuple[str, bytes]:
     if kind == "text":  # what an admin without ?format=json support answers
         return kind, b"cluster_manager.cds.update_rejected: 2\nserver.live: 1\n"
     return kind, body
-
-
-def _chunked(rng: random.Random, body: bytes, how: str) -> bytes:
-    size = rng.choice([1, 7, 4096, 65536])
-    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
-    pieces = []  # joined once: adding to bytes in the loop is quadratic (23 s for 1-byte chunks)
-    for i, part in enumerate(parts):
-        head = f"{len(part):x}"
-        if how == "ext" and i == 0:
-            head += ';name="v";x'
-        if how == "upper":
-            head = head.upper().rjust(6, "0")
-        pieces.append(head.encode() + b"\r\n" + part + b"\r\n")
-    out = b"".join(pieces)
-    if how == "badsize":
-        out = rng.choice([b"zz", b"-5", b"ffffffffffffffffffff", b"", b"1 2", b"0x10"]) + b"\r\n"
-        return out + body[:100]
-    if how == "cut":
-        return out[: rng.randrange(len(out))]
-    if how == "nolast":
-        return out
-    trailer = b"X-Trailer: \x1b[31m1\r\n" if how == "trailer" else b""
-    return out + b"0\r\n" + trailer + b"\r\n"
-
-
-@dataclass
-class Answer:
-    """The raw bytes one GET is answered with, and how to send them."""
-
-    what: str
-    data: bytes
-    drip: float = 0.0  # seconds per 512 bytes
-    reset: bool = False
 
 
 def mutated_answer(rng: random.Random, body: bytes) -> Answer:
@@ -200,10 +157,10 @@ def mutated_answer(rng: random.Random, body: bytes) -> Answer:
             headers.append(f"Content-Length: {len(body)}".encode())
             how = "ok"
         headers.append(b"Transfer-Encoding: chunked")
-        payload = _chunked(rng, body, how)
+        payload = chunked_body(rng, body, how)
     elif framing == "te-gzip":
         headers.append(b"Transfer-Encoding: gzip, chunked")
-        payload = _chunked(rng, gzip.compress(body, mtime=0), "ok")
+        payload = chunked_body(rng, gzip.compress(body, mtime=0), "ok")
     else:
         length = {
             "length": str(len(body)),
@@ -237,70 +194,6 @@ def mutated_answer(rng: random.Random, body: bytes) -> Answer:
     return Answer("/".join(what), data, drip, reset)
 
 
-def plain_answer(body: bytes) -> Answer:
-    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-    return Answer("plain", head.encode() + b"\r\n\r\n" + body)
-
-
-# --- the server --------------------------------------------------------------------------
-
-
-class FuzzAdmin:
-    """A raw loopback admin: each GET's path picks its answer through ``answer(path)``."""
-
-    def __init__(self) -> None:
-        self.answer: Callable[[str], Answer] = lambda path: plain_answer(b"{}")
-        self.stop = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(32)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        with contextlib.closing(conn):
-            try:
-                conn.settimeout(5)
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    data = conn.recv(4096)
-                    if not data:
-                        return
-                    request += data
-                target = request.split(b" ", 2)[1].decode("latin-1")
-                answer = self.answer(target)
-                if answer.drip:
-                    for i in range(0, len(answer.data), 512):
-                        if self.stop.wait(answer.drip):
-                            return
-                        conn.sendall(answer.data[i : i + 512])
-                else:
-                    conn.sendall(answer.data)
-                if answer.reset:
-                    import struct
-
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except (OSError, IndexError):
-                return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
-def real_body(target: str) -> bytes | None:
-    path = target.partition("?")[0].rstrip("/")
-    return BODIES.get(path)
-
-
 # --- running -----------------------------------------------------------------------------
 
 
@@ -308,19 +201,6 @@ def real_body(target: str) -> bytes | None:
 class Findings:
     runs: int = 0
     bad: list[str] = field(default_factory=list)
-
-
-def run(argv: list[str]) -> tuple[int, str, str, float]:
-    from pdebug.cli import main
-
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
-    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    seconds = time.perf_counter() - start
-    texts = [s.buffer.getvalue().decode("utf-8", "replace") for s in (out, err)]  # type: ignore[attr-defined]
-    return code, texts[0], texts[1], seconds
 
 
 def commands(url: str, tmp: Path, case: int) -> list[list[str]]:
@@ -372,7 +252,7 @@ def fuzz(tmp: Path, cases: int, seed: int, budget: float) -> Findings:
 
             admin.answer = answer
             for argv in commands(admin.url, tmp, case):
-                code, out, err, seconds = run(argv)
+                code, out, err, seconds = run_captured(argv)
                 found.runs += 1
                 what = f"seed={seed} case={case} victim={victim} "
                 what += ",".join(f"{k}={a.what}" for k, a in answers.items())
@@ -464,11 +344,11 @@ def test_fuzzed_bundle_tar_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     admin.answer = lambda target: plain_answer(real_body(target) or b"{}")
     try:
         good = tmp_path / "good.tar.gz"
-        code, _, err, _ = run(["dump", admin.url, "-o", str(good)])
+        code, _, err, _ = run_captured(["dump", admin.url, "-o", str(good)])
         assert code == 0, err
     finally:
         admin.close()
-    assert run(["clusters", str(good)])[0] == 0
+    assert run_captured(["clusters", str(good)])[0] == 0
     tar = gzip.decompress(good.read_bytes())
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:
         offsets = [m.offset for m in t.getmembers()]
@@ -481,7 +361,7 @@ def test_fuzzed_bundle_tar_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         path = tmp_path / f"case{case}.tar.gz"
         path.write_bytes(mutated_bundle(rng, tar, offsets))
         for argv in (["clusters", str(path)], ["check", str(path)], ["endpoints", str(path)]):
-            code, out, err, seconds = run(argv)
+            code, out, err, seconds = run_captured(argv)
             what = f"seed={SEED} case={case}: pdebug {' '.join(argv)}"
             if code not in DOCUMENTED or "Traceback" in err or seconds > RUN_LIMIT:
                 bad.append(f"{what} -> exit {code} in {seconds:.1f}s: {err.strip()[:300]}")

@@ -4,14 +4,13 @@ The checks and the topology run in the parent while a worker builds the heaviest
 tables; the page, the messages and the exit code are byte for byte those of the
 sequential path (``PDEBUG_JOBS=1``), on every real dump of fixtures/, and when every
 worker's task fails (the parent then builds those tables itself). The page's time is
-pinned the way the report's tests pin it: ``ReportMeta(generated=...)``.
+pinned the way the report's tests pin it: ``ReportMeta(generated=...)`` (conftest.py's
+``pinned``).
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,6 @@ REAL_DUMPS = [
     SIDECAR / "config_dump.json",
     FIXTURES / "real" / "seed-demo" / "config_dump.json",
 ]
-
-WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forks allowed (idle threads other tests leave would make every map sequential),
-    and every report made at :data:`WHEN`."""
-    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
-    monkeypatch.setattr(
-        pdebug.report, "ReportMeta", functools.partial(pdebug.report.ReportMeta, generated=WHEN)
-    )
 
 
 def _report(
@@ -200,13 +187,13 @@ def test_groups_keep_the_tasks_together() -> None:
     assert parallel.groups([1.0, 9.0, 1.0], 2, together=(0, 2)) == [[0, 2], [1]]
 
 
-#: ``pdebug report DUMP -o OUT`` made at :data:`WHEN`, in a process of its own.
+#: ``pdebug report DUMP -o OUT`` made at :data:`tests.harness.REPORT_TIME`, in a process
+#: of its own.
 _PINNED = (
-    "import functools, sys\n"
-    "from datetime import UTC, datetime\n"
+    "import datetime, functools, sys\n"
     "import pdebug.report\n"
     "pdebug.report.ReportMeta = functools.partial(\n"
-    "    pdebug.report.ReportMeta, generated=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))\n"
+    f"    pdebug.report.ReportMeta, generated={eh.REPORT_TIME!r})\n"
     "from pdebug.cli import main\n"
     "sys.argv = ['pdebug', 'report', *sys.argv[1:]]\n"
     "main()\n"

@@ -24,7 +24,6 @@ import json
 import random
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from tests.harness import FIXTURES
 from tests.test_fuzz import TRAPS, _get, _nodes, _replace
 from tests.test_fuzz10 import TRICKS
 
-WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+WHEN = eh.REPORT_TIME
 _SAVED = list(eh.saved_dumps())
 #: Dumps the hostile variants are made of (each has endpoints, names and findings).
 _HOSTILE_BASES = [

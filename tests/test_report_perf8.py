@@ -21,12 +21,11 @@ must hold:
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +38,12 @@ from pdebug.report import worker
 from tests.test_check_perf import FORK_INPUTS
 from tests.test_report_perf7 import _HOSTILE_BASES, _hostile
 
-WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
 #: The parent's share of the tables: none, the default (listeners and secrets on the
 #: bench dump; on these small dumps what fits), every table.
 SLACKS = {"none": 0.0, "default": worker.SLACK, "all": 1.0}
 
 #: Inputs whose report took the facts worker's path, and with what the checks read.
 TOOK: dict[str, str] = {}
-
-
-@pytest.fixture
-def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forks allowed (threads other tests leave idle would make every run one process),
-    and every report made at :data:`WHEN`."""
-    monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
-    monkeypatch.setattr(
-        pdebug.report, "ReportMeta", functools.partial(pdebug.report.ReportMeta, generated=WHEN)
-    )
 
 
 def _report(

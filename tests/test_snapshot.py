@@ -817,3 +817,116 @@ def test_snapshot_and_dump_save_the_same_text_forms(pdebug, kube, kubeconfig, tm
         if f["code"] == "PD603"
     ]  # fmt: skip
     assert rejected == ["stats/cluster_manager.cds.update_rejected"]
+
+
+# ---------------------------------------------------------------- deflated while captured
+
+
+@pytest.mark.envoy
+def test_a_snapshot_is_deflated_while_captured_as_dump_does(
+    pdebug, kube, kubeconfig, envoys, tmp_path, monkeypatch
+):
+    """#17: every member (istiod's too) is deflated while the capture runs, nothing at the end.
+
+    The bundle is one gzip stream at dump's level (pdebug.snapshot.pack.LEVEL): the same
+    writer as ``pdebug dump``'s, from the pieces the stage kept.
+    """
+    import gzip
+    import zlib
+
+    from pdebug import bundle as writer
+    from pdebug.snapshot import capture, pack, take
+    from tests.harness import istiod_double as idd
+
+    def at_the_end(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a member was deflated at the end")
+
+    packs: list[int | None] = []
+    real = take.capture_proxy
+
+    def spy(*args: Any, **kwargs: Any) -> capture.Captured:
+        packs.append(kwargs.get("pack"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(take, "sealed_file", at_the_end)
+    monkeypatch.setattr(take, "capture_proxy", spy)
+    monkeypatch.setattr(writer, "write_tree", at_the_end)
+    mesh(kube, envoys, faults=False)
+    with idd.IstiodDouble("istiod-7c9d-a", syncz=json.dumps(SYNCZ).encode()) as a:
+        a.connect("web-1.default", {**idd.istiod_view(envoys["sidecar"].config_dump())})
+        idd.register(kube, a, a.name)
+        out = tmp_path / "p.tar.gz"
+        result = pdebug("snapshot", "-A", "-o", out, "--kubeconfig", kubeconfig)
+        assert result.code == 0, result.err
+        assert packs == [pack.LEVEL] * 3
+        packs.clear()
+        plain = tmp_path / "plain"
+        result = pdebug("snapshot", "-A", "--dir", plain, "--kubeconfig", kubeconfig)
+        assert result.code == 0, result.err
+        assert packs == [None] * 3  # plain files: nothing deflated
+    raw = out.read_bytes()
+    assert raw[:4] == b"\x1f\x8b\x08\x00" and raw[8] == 4  # gzip, level 1 (XFL 4)
+    z = zlib.decompressobj(31)
+    assert z.decompress(raw) == gzip.decompress(raw) and z.eof and z.unused_data == b""
+    files = members(out)
+    assert "web-1.default/istiod_config_dump.json" in files and "istiod_syncz.json" in files
+    manifest = json.loads(files["manifest.json"])
+    listed = {
+        f"{p['name']}/{f}": meta for p in manifest["proxies"] for f, meta in p["files"].items()
+    }
+    listed.update(manifest["istiod"]["files"])
+    assert set(files) == {"manifest.json", *listed}
+    for member, meta in listed.items():
+        assert hashlib.sha256(files[member]).hexdigest() == meta["sha256"], member
+    # the --dir directory holds the same documents, and no piece of the stage
+    on_disk = {str(p.relative_to(plain)): p.read_bytes() for p in plain.rglob("*") if p.is_file()}
+    assert set(on_disk) == set(files)  # (their bytes differ: a live Envoy's counters)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(
+        ["kubeconfig", "p.tar.gz", "plain"]
+    )
+
+
+def test_the_stage_keeps_pieces_beside_members_and_forgets_them(tmp_path):
+    from pdebug.snapshot.pack import Piece
+    from pdebug.snapshot.stage import Cancelled, Stage
+
+    stage = Stage(str(tmp_path), str(tmp_path / "x.tar.gz"))
+    stage.write("p.ns/config_dump.json", b"{}")
+    piece = Piece.of(1, b"{}")
+    stage.keep("p.ns/config_dump.json", piece)
+    kept = stage.pieces["p.ns/config_dump.json"]
+    assert kept.deflated == b"" and kept.file is not None
+    assert (kept.crc, kept.size) == (piece.crc, piece.size)
+    assert b"".join(kept.chunks()) == piece.deflated
+    assert stage.members == ["p.ns/config_dump.json"]  # the piece is no member
+    stage.keep("p.ns/config_dump.json", Piece.of(1, b"[]"))  # again: the first one goes
+    assert sorted(os.listdir(stage.path("p.ns"))) == [
+        "config_dump.json",
+        "config_dump.json.deflated",
+    ]
+    stage.remove("p.ns/config_dump.json")
+    assert os.listdir(stage.path("p.ns")) == [] and stage.pieces == {}
+    stage.discard()
+    with pytest.raises(Cancelled):
+        stage.keep("p.ns/config_dump.json", piece)
+
+
+def test_a_member_staged_without_its_piece_is_deflated_when_the_bundle_is_written(tmp_path):
+    from pdebug.snapshot import take
+    from pdebug.snapshot.capture import sealed
+    from pdebug.snapshot.stage import Stage
+
+    stage = Stage(str(tmp_path), str(tmp_path / "x.tar.gz"))
+    bodies = {"a.ns/config_dump.json": b'{"configs": []}', "b.ns/stats.txt": b"x: 1\n" * 300}
+    for name, body in bodies.items():
+        stage.write(name, body)
+    _, piece = sealed(bodies["a.ns/config_dump.json"], 1)
+    assert piece is not None
+    stage.keep("a.ns/config_dump.json", piece)  # b.ns's is not kept: sealed at the end
+    manifest = Manifest.new(kind="snapshot", source="test")
+    take._publish(stage, manifest, str(tmp_path / "x.tar.gz"), None, str(tmp_path / "x.tar.gz"))
+    assert members(tmp_path / "x.tar.gz") == {
+        "manifest.json": members(tmp_path / "x.tar.gz")["manifest.json"],
+        **bodies,
+    }
+    assert os.listdir(tmp_path) == ["x.tar.gz"]

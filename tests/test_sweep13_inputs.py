@@ -124,7 +124,7 @@ def test_udp_listener_is_not_called_no_listeners(pdebug, captured):
     assert len(rows) == 1 and rows[0].split()[:5] == [
         "listener_0",
         "127.0.0.1",
-        str(addr["port_value"]),
+        f"{addr['port_value']}/UDP",  # -o wide marks a UDP listener's port (trace12)
         "-",
         "UDP",
     ]

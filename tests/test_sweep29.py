@@ -94,27 +94,27 @@ def test_rbac_cel_condition_decides_as_envoy_does(pdebug, rbac_cel) -> None:
 
 @needs_envoy
 def test_rbac_cel_condition_pdebug_cannot_evaluate_is_unknown(pdebug, rbac_cel, tmp_path) -> None:
-    """A condition on what pdebug does not read (a regex `matches`, `source.address`) is
-    no guess: trace answers UNKNOWN (exit 6) and shows the expression."""
+    """A condition on what pdebug does not know (the client's port, `source.port`) is
+    no guess: trace answers UNKNOWN (exit 6) and shows the expression. (It was a regex
+    `matches`, which trace12 taught pdebug to evaluate: tests/test_trace12.py.)"""
     path, port, _ = rbac_cel
     doc = json.loads(path.read_text())
     section = next(c for c in doc["configs"] if c["@type"].endswith("ListenersConfigDump"))
     hcm = section["static_listeners"][0]["listener"]["filter_chains"][0]["filters"][0]
     rules = hcm["typed_config"]["http_filters"][1]["typed_config"]["rules"]
     cond = rules["policies"]["policy-deny-if-header-user-agent-is-curl"]["condition"]
-    request = {"ident_expr": {"name": "request"}}
     cond["call_expr"] = {
-        "function": "matches",
+        "function": "_>_",
         "args": [
-            {"select_expr": {"operand": request, "field": "path"}},
-            {"const_expr": {"string_value": "^/admin"}},
+            {"select_expr": {"operand": {"ident_expr": {"name": "source"}}, "field": "port"}},
+            {"const_expr": {"int64_value": 1024}},
         ],
     }
     edited = tmp_path / "dump.json"
     edited.write_text(json.dumps(doc))
     got = pdebug("trace", edited, f"http://127.0.0.1:{port}/admin")
     assert got.code == ExitCode.UNKNOWN, (got.code, got.out, got.err)
-    assert 'matches(request.path, "^/admin") (not evaluated by pdebug)' in got.out
+    assert "source.port > 1024 (not evaluated by pdebug)" in got.out
     # an unknown condition of a policy whose permissions do not match is no match
     rules["policies"]["policy-deny-if-header-user-agent-is-curl"]["permissions"] = [
         {"header": {"name": ":method", "string_match": {"exact": "POST"}}}

@@ -526,6 +526,7 @@ def test_trace_follows_hbone_through_a_real_waypoint(pdebug, tmp_path):
         ("virtual_host", SERVED),
         ("route", "default"),
         ("action", "cluster"),
+        ("action", "envoy headers"),  # x-forwarded-proto... (trace12)
         ("cluster", SERVED),
         ("endpoints", SERVED),
     ]

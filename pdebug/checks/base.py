@@ -185,6 +185,16 @@ class CheckReport:
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "worst", max((s for s, n in counts.items() if n), default=None))
 
+    def findings_note(self) -> str | None:
+        """What the report page says under its findings table, or None.
+
+        ``No findings.`` when there is none, then ``check``'s ``Not checked`` lines
+        (:func:`not_checked_lines`), one sentence each: with nothing not checked, the
+        note the page always had.
+        """
+        said = ([] if self.findings else ["No findings."]) + not_checked_lines(self)
+        return " ".join(said) or None
+
     def count(self, severity: Severity) -> int:
         """How many findings have ``severity``."""
         return self.counts[severity]
@@ -205,6 +215,40 @@ class CheckReport:
         from pdebug.errors import InvalidInput
 
         return InvalidInput("some checks could not read the input")
+
+
+def not_checked_lines(report: CheckReport, who: str = "") -> list[str]:
+    """The ``Not checked ...`` lines of ``pdebug check``'s summary (and the report's).
+
+    What the checks could not judge, then what pdebug does not read.
+
+    ``who``: the proxy of a bundle, said after ``Not checked in`` (already printable).
+    """
+    head = f"Not checked in {who}" if who else "Not checked"
+    lines = [f"{head} {line}" for line in _not_checked(report)]
+    return lines + [f"{head}: {what}." for what in _unread(report)]
+
+
+def _not_checked(report: CheckReport) -> list[str]:
+    """One line per thing the checks could not judge, naming every check it escaped.
+
+    Each is ``(CODES): resource: message (hint).``, said after ``Not checked``.
+    """
+    codes: dict[tuple[str, str, str], list[str]] = {}
+    for f in report.not_checked:
+        codes.setdefault((f.resource, f.message, f.hint), []).append(f.code)
+    return [
+        f"({', '.join(dict.fromkeys(c))}): {resource}: {message} ({hint})."
+        for (resource, message, hint), c in codes.items()
+    ]
+
+
+def _unread(report: CheckReport) -> list[str]:
+    """What ``report`` did not check: each section and member pdebug does not read."""
+    from pdebug.model.sections import unread_lines
+
+    lines = unread_lines(report.unread, report.unread_members)
+    return [f"{line}, which pdebug does not read" for line in lines]
 
 
 class ProxyCheck(msgspec.Struct):

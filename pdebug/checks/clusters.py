@@ -150,7 +150,12 @@ def _aggregate_members(ctx: Context) -> dict[str, list[tuple[str, list[str]]]]:
     ("endpoints", "health"),
 )
 def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
-    """Empty clusters that something sends traffic to (503 UH no healthy upstream)."""
+    """Empty clusters that something sends traffic to (503 UH no healthy upstream).
+
+    An HTTP filter's own service counts only where the filter runs: not when every
+    route turns it off (:func:`_running_filters`). An EDS cluster the dump holds no
+    assignment for is said not checked (:func:`_unassigned`).
+    """
     refs = ctx.references
     for name, hs in ctx.hosts.items():
         if hs.count or name == BLACKHOLE or name not in refs:
@@ -158,6 +163,12 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
         cc = ctx.clusters.get(name)
         if cc is None or cluster_kind(cc.cluster) in ("ORIGINAL_DST", "CUSTOM"):
             continue
+        user = refs[name]
+        if user.startswith("the HTTP filter "):  # its own service, not a route's upstream
+            running = _running_filters(ctx, name)
+            if not running:
+                continue  # every route turns the filter off: it calls no one
+            user = running[0]
         kind = cluster_kind(cc.cluster)
         why = {
             "EDS": "EDS sent no endpoints",
@@ -175,12 +186,84 @@ def check_no_endpoints(ctx: Context, this: Check) -> Iterator[Finding]:
                     else "(kubectl get endpointslices) or a ServiceEntry with endpoints?"
                 )
             )
-        user = refs[name]
-        if user.startswith("the HTTP filter "):  # its own service, not a route's upstream
+        if user.startswith("the HTTP filter "):
             hint = hint.replace("requests get 503 UH (no healthy upstream)", _FILTER_DOWN, 1)
         yield this.finding(
             f"cluster/{name}", f"no endpoints ({why}); {user} sends traffic to it", hint
         )
+    yield from _unassigned(ctx, this, refs)
+
+
+def _running_filters(ctx: Context, cluster: str) -> list[str]:
+    """The HTTP filters calling ``cluster`` that run on some route, as PD203 names them.
+
+    A filter whose connection manager's routes all turn it off (``FilterConfig``
+    ``disabled``, the filter's own per-route ``disabled``, or off in the manager and on
+    in no route: :func:`pdebug.model.routes.filter_runs`) calls no service. Routes the
+    dump does not hold (scoped routes, an RDS config not in it) count as running it.
+    """
+    from pdebug.model import schema as s
+    from pdebug.model.listeners import service_clusters
+    from pdebug.model.routes import filter_runs, rds_by_name
+
+    out: list[str] = []
+    for lc in ctx.listeners:
+        for _, _, flt in ctx.network_filters(lc):
+            if not isinstance(flt, s.HttpConnectionManager):
+                continue
+            for hf in flt.http_filters:
+                if cluster not in service_clusters(hf):
+                    continue
+                rc = flt.route_config
+                if rc is None and flt.rds is not None and ctx.has("routes"):
+                    rds = ctx.shared("rds_by_name", lambda: rds_by_name(ctx.dump))
+                    rc = rds.get(flt.rds.route_config_name)
+                if rc is None or filter_runs(rc, hf.name, hf.disabled):
+                    out.append(f"the HTTP filter {hf.name} of listener/{lc.name or '(unnamed)'}")
+    return list(dict.fromkeys(out))
+
+
+def _unassigned(ctx: Context, this: Check, refs: dict[str, str]) -> Iterator[Finding]:
+    """Used EDS clusters the dump's endpoints section holds no assignment for.
+
+    Envoy 1.40 writes one for every active EDS cluster, an empty one when EDS sent none
+    (tests/test_leftovers10.py): without one the dump does not say the endpoints (a cut
+    or filtered dump), so it is no finding but a line of what was not checked. A warming
+    cluster is PD201's; live endpoints (``--clusters-json``) list every active cluster.
+    """
+    if ctx.proxy.health is not None:
+        return
+    missing = [
+        name
+        for name, cc in ctx.clusters.items()
+        if name in refs
+        and name not in ctx.hosts
+        and cc.state != "WARMING"
+        and cluster_kind(cc.cluster) == "EDS"
+    ]
+    if not missing:
+        return
+    from pdebug.model.eds import attribute
+
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    nameless = len(attribute(ctx.dump).unattributed)
+    if nameless:  # Consul's and OSM's Envoys leave cluster_name empty (pdebug.model.eds)
+        yield this.not_checked(
+            f"cluster/{missing[0]}{more}",
+            "no assignment of the dump's endpoints section names this EDS cluster, which "
+            f"something sends traffic to ({nameless} there name no cluster, and the dump "
+            "does not tell whose they are): its endpoints are unknown",
+            "--clusters-json FILE (the proxy's GET /clusters?format=json) tells them apart",
+        )
+        return
+    yield this.not_checked(
+        f"cluster/{missing[0]}{more}",
+        "an EDS cluster something sends traffic to has no assignment in the dump's "
+        "endpoints section (Envoy writes one, empty or not, for every active EDS "
+        "cluster): its endpoints are unknown",
+        "a dump cut or filtered? take it again with config_dump?include_eds, or give "
+        "the proxy's GET /clusters?format=json (--clusters-json FILE)",
+    )
 
 
 #: What a filter does when the cluster of its own service has no endpoints (Envoy 1.40).

@@ -87,12 +87,35 @@ _SERVICE_FILTERS = (
 )
 
 
+#: The wrappers of a config written as JSON: Envoy reads ``value`` as the message
+#: ``type_url`` names (and dumps it so: the wrapper, its ``value`` in snake_case).
+_TYPED_STRUCTS = ("udpa.type.v1.TypedStruct", "xds.type.v3.TypedStruct")
+
+
+def unwrap_typed_struct(doc: Any) -> Any:
+    """The message a ``TypedStruct`` wraps, with its ``type_url`` as ``@type``; else ``doc``.
+
+    Istio's own EnvoyFilters wrap filters so (``istio.stats``, metadata exchange).
+    """
+    if not isinstance(doc, dict):
+        return doc
+    kind = doc.get("@type")
+    if not isinstance(kind, str) or kind.rsplit("/", 1)[-1] not in _TYPED_STRUCTS:
+        return doc
+    url = doc.get("type_url", doc.get("typeUrl"))
+    value = doc.get("value", {})
+    if not isinstance(url, str) or not isinstance(value, dict):
+        return doc
+    return {**value, "@type": url}
+
+
 def service_clusters(f: s.TypedExtension) -> list[str]:
     """The clusters an HTTP filter calls on its own.
 
     An ext_authz's or ext_proc's gRPC (``envoy_grpc``) or HTTP service (ext_authz's
     ``http_service.server_uri``; ext_proc's ``http_service.http_service.http_uri``), a
-    jwt_authn provider's remote JWKS.
+    jwt_authn provider's remote JWKS; a filter written in a ``TypedStruct`` too (whose
+    ``type_url`` Envoy writes right after its ``@type``).
     """
     from pdebug.model.camel import to_camel
 
@@ -100,7 +123,7 @@ def service_clusters(f: s.TypedExtension) -> list[str]:
     if not any(tail in raw[:300] for tail in _SERVICE_FILTERS):
         return []
     try:
-        doc = msgspec.json.decode(raw)
+        doc = unwrap_typed_struct(msgspec.json.decode(raw))
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return []
 

@@ -357,6 +357,11 @@ class RouteAction(_S):
     request_mirror_policies: list[Raw] = []
     #: The v2 API's single mirror (Envoy <= 1.18; request_mirror_policies replaced it).
     request_mirror_policy: Raw = NULL
+    #: What the router's x-envoy-expected-rq-timeout-ms reads (trace: forwarded.py).
+    retry_policy: Raw = NULL
+    hedge_policy: Raw = NULL
+    max_stream_duration: Raw = NULL
+    max_grpc_timeout: Raw = NULL
 
 
 class DirectResponse(_S):
@@ -404,6 +409,10 @@ class VirtualHost(_S):
     typed_per_filter_config: dict[str, Raw] = {}
     request_headers_to_add: list[Raw] = []
     request_headers_to_remove: list[str] = []
+    #: The routes' defaults for what the router adds (trace: forwarded.py).
+    retry_policy: Raw = NULL
+    hedge_policy: Raw = NULL
+    include_request_attempt_count: bool = False
 
 
 class RouteConfiguration(_S):
@@ -450,6 +459,10 @@ class HttpConnectionManager(_S):
     #: Which clients are internal (absent: none is, so Envoy strips their x-envoy-* edits).
     internal_address_config: Raw = NULL
     forward_client_cert_details: str | int = ""  # absent: SANITIZE
+    #: Headers the connection manager adds to every request (trace: forwarded.py).
+    via: str = ""
+    append_x_forwarded_port: bool = False
+    set_current_client_cert_details: Raw = NULL
 
 
 class TcpProxyV1Route(_S):

@@ -123,7 +123,7 @@ def _findings(report: CheckReport) -> dict[str, Any]:
         "title": "Findings",
         "columns": ["CODE", "SEVERITY", "RESOURCE", "MESSAGE", "HINT"],
         "rows": [[f.code, f.severity.name, f.resource, f.message, f.hint] for f in report.findings],
-        "note": None if report.findings else "No findings.",
+        "note": report.findings_note(),
     }
 
 

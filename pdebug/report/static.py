@@ -122,6 +122,8 @@ def _proxy(p: dict[str, Any]) -> list[str]:
     ]
     if f["rows"]:
         out += _table(f["columns"], f["rows"])
+        if f["note"]:  # what the checks did not judge (the script shows it so too)
+            out.append(f'<p class="note">{_e(f["note"])}</p>')
     else:
         out.append(f'<p class="note">{_e(f["note"] or "No findings.")}</p>')
     if c["skipped"]:

@@ -29,7 +29,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from pdebug import bundle
 from pdebug.errors import InvalidInput, SourceUnavailable
@@ -37,9 +37,6 @@ from pdebug.manifest import FileEntry
 from pdebug.redact import may_hold_private_key, redact_bytes, redact_stat_lines, redact_text
 from pdebug.snapshot.pack import Piece, padding
 from pdebug.snapshot.stage import Cancelled, Stage
-
-if TYPE_CHECKING:
-    pass
 
 #: Each member's JSON form: bundle member -> admin path. ``clusters.json`` is asked for
 #: here when its text cannot be converted exactly; ``stats.json`` is what snapshots and
@@ -351,6 +348,26 @@ def _finish(
         else:
             fh.seek(0)
             sealed = _seal(iter(lambda: fh.read(_BLOCK), b""), pack)
+    return _entry_and_piece(sealed)
+
+
+def sealed(data: bytes, pack: int | None) -> tuple[FileEntry, Piece | None]:
+    """A member held whole (istiod's answers): its manifest entry, and its piece.
+
+    With ``pack``, its tar content deflated, as :func:`capture_proxy` seals the documents
+    it fetches.
+    """
+    return _entry_and_piece(_seal_held(data, pack))
+
+
+def sealed_file(path: str, pack: int | None) -> tuple[FileEntry, Piece | None]:
+    """:func:`sealed` of a staged file, read in blocks."""
+    with open(path, "rb") as fh:
+        return _entry_and_piece(_seal(iter(lambda: fh.read(_BLOCK), b""), pack))
+
+
+def _entry_and_piece(sealed: _Sealed) -> tuple[FileEntry, Piece | None]:
+    """The manifest entry of what :func:`_seal` sealed, and its tar content's piece."""
     digest, total, z, deflated, crc = sealed
     entry = FileEntry(digest, total)
     if z is None:
@@ -413,7 +430,7 @@ _BLOCK = 1 << 20
 def _deflating(level: int | None) -> Any:
     """What deflates at ``level``: python-isal's ``isal_zlib`` for level 1 when installed.
 
-    ``pdebug dump`` packs at level 1 (:data:`pdebug.snapshot.dump._LEVEL`). There ISA-L
+    Bundles are packed at level 1 (:data:`pdebug.snapshot.pack.LEVEL`). There ISA-L
     deflates the 60 MB dump of the 5,000-cluster bench in a fifth of the CPU zlib's
     level 1 takes (0.024 s against 0.119 s; 3.8 MB against 4.4 MB), and its CRC-32 in a
     fifth too (#17). Its raw deflate, ended by a sync flush, is the same format: pieces

@@ -29,11 +29,6 @@ if TYPE_CHECKING:
 FIRST_GET = {False: "/clusters", True: "/config_dump?include_eds"}
 
 
-#: ``pdebug dump``'s gzip level. Level 1: a capture is written while someone waits for
-#: it; level 6 took 2.5x as long for a 1.3x smaller file (#17). snapshot keeps level 6.
-_LEVEL = 1
-
-
 def capture_one(
     given: str | SourceSpec,
     output: str,
@@ -94,7 +89,7 @@ def capture_one(
                 capture_proxy,
                 every_stat,
             )
-            from pdebug.snapshot.pack import write_packed
+            from pdebug.snapshot.pack import LEVEL, write_packed
 
             paths = {bundle.DUMP: PATHS[bundle.DUMP]} if as_json else DUMP_PATHS
             if all_stats:
@@ -103,7 +98,7 @@ def capture_one(
             stage = Stage(os.path.dirname(os.path.abspath(output)), output, ".pdebug-dump-", "")
             captured = capture_proxy(
                 source, stage, "proxy", paths, redact=redact, strict=True,
-                optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else _LEVEL,
+                optional=frozenset({bundle.STATS_TEXT}), pack=None if as_json else LEVEL,
                 first=TEXT_FIRST,
             )  # fmt: skip
         # The label is saved (manifest, member names) and printed: no user:password@ in it.
@@ -130,7 +125,7 @@ def capture_one(
                 (f"{proxy}/{name}", entry.size or 0, captured.packed[name])
                 for name, entry in captured.files.items()
             ]
-            write_packed(output, manifest.plain(), members, _LEVEL)
+            write_packed(output, manifest.plain(), members, LEVEL)
     finally:
         if stage is not None:
             stage.discard()

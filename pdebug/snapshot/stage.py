@@ -19,9 +19,12 @@ import socket
 import tempfile
 import threading
 import time
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    from pdebug.snapshot.pack import Piece
 
 STAGE_PREFIX = ".pdebug-snapshot-"
 _STAGE = re.compile(r"^\.pdebug-snapshot-(?P<host>.+)-(?P<pid>\d+)-[^-]+\.tmp$")
@@ -97,6 +100,8 @@ class Stage:
         self.lock = threading.Lock()
         self.closed = False
         self.members: list[str] = []
+        #: Each member's tar content deflated (:meth:`keep`), for the bundle.
+        self.pieces: dict[str, Piece] = {}
 
     def path(self, name: str) -> str:
         """The file system path of member ``name``."""
@@ -142,10 +147,30 @@ class Stage:
     def remove(self, name: str) -> None:
         """Forget member ``name`` (a document that failed): it is not published."""
         with self.lock:
+            piece = self.pieces.pop(name, None)
+            if piece is not None and piece.file is not None and not self.closed:
+                os.remove(piece.file)
             if name in self.members:
                 self.members.remove(name)
                 if not self.closed:
                     os.remove(self.path(name))
+
+    def keep(self, name: str, piece: Piece) -> None:
+        """Keep member ``name``'s deflated content for the bundle, in a file beside it.
+
+        The stage, not memory, holds a snapshot's pieces until the bundle is written;
+        the file (``NAME.deflated``) is never a member.
+
+        Raises:
+            Cancelled: the stage was discarded.
+        """
+        with self.lock:
+            if self.closed:
+                raise Cancelled
+            old = self.pieces.pop(name, None)
+            if old is not None and old.file is not None:
+                os.remove(old.file)
+            self.pieces[name] = piece.kept(self.path(name) + ".deflated")
 
     def discard(self) -> None:
         """Remove everything staged (idempotent); later writes are refused."""

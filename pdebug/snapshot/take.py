@@ -5,6 +5,11 @@ ones with ``parallel`` worker threads (each with a port-forward of its own, see
 :func:`~pdebug.snapshot.capture.capture_proxy`), then publish the stage as the bundle (or
 the ``--dir`` directory) in one rename. A failure of one proxy is recorded in the manifest
 and never stops the others; ``--timeout`` bounds every request.
+
+A bundle is written as ``pdebug dump`` writes its own (#17): each document is deflated
+while the next is fetched (``capture_proxy``'s ``pack``), its piece kept in the stage
+(:meth:`~pdebug.snapshot.stage.Stage.keep`), and the pieces are joined into the bundle at
+the end (:func:`~pdebug.snapshot.pack.write_packed`), nothing compressed again.
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from pdebug.snapshot.capture import (
     ZTUNNEL_PATHS,
     capture_proxy,
     every_stat,
+    sealed,
+    sealed_file,
 )
 from pdebug.snapshot.istiod import IstiodLink, sync_by_proxy, why
+from pdebug.snapshot.pack import LEVEL, write_packed
 from pdebug.snapshot.records import Progress, ProxyRecord, SnapshotResult
 from pdebug.snapshot.select import discover, ztunnels_of
 from pdebug.snapshot.stage import (
@@ -106,6 +114,7 @@ def _snapshot(
     parent = os.path.dirname(os.path.abspath(target))
     remove_stale_stages(parent)
     stage = Stage(parent, target)
+    pack = None if directory else LEVEL  # --dir: plain files
     istiod: IstiodLink | None = None
     try:
         total, done = len(records), 0
@@ -117,8 +126,7 @@ def _snapshot(
             istiod = IstiodLink(cluster, options)
             syncz = istiod.syncz()
             if syncz is not None and istiod.document is not None:
-                stage.write(bundle.ISTIOD_SYNCZ, syncz)
-                istiod.files[bundle.ISTIOD_SYNCZ] = FileEntry.of(syncz)
+                istiod.files[bundle.ISTIOD_SYNCZ] = _stage(stage, bundle.ISTIOD_SYNCZ, syncz, pack)
                 sync = sync_by_proxy(istiod.document, istiod.connected)
                 for record in planned:
                     record.sync = sync.get(record.proxy_id)
@@ -129,7 +137,7 @@ def _snapshot(
             progress(Progress(record, done, total))
 
         def work(record: ProxyRecord, cancel: threading.Event) -> None:
-            _capture(record, cluster, options, istiod, stage, cancel)
+            _capture(record, cluster, options, istiod, stage, cancel, pack)
 
         _run_workers(planned, work, options.parallel, report)
         if not any(r.status == "captured" for r in records):
@@ -157,8 +165,12 @@ def _capture(
     istiod: IstiodLink | None,
     stage: Stage,
     cancel: threading.Event,
+    pack: int | None,
 ) -> None:
-    """Capture one pod's proxy (and istiod's view of it); every failure lands in ``record``."""
+    """Capture one pod's proxy (and istiod's view of it); every failure lands in ``record``.
+
+    With ``pack`` (a gzip level), each file's tar content is deflated as it is staged.
+    """
     ztunnel = record.kind == "ztunnel"
     service = "ztunnel admin" if ztunnel else "Envoy admin"
     port = options.live.admin_port
@@ -167,8 +179,10 @@ def _capture(
         captured = capture_proxy(
             fwd, stage, record.name, ZTUNNEL_PATHS if ztunnel else paths,
             redact=options.redact, label=record.label, ztunnel=ztunnel, cancel=cancel,
-            first=() if ztunnel else TEXT_FIRST,
+            first=() if ztunnel else TEXT_FIRST, pack=pack,
         )  # fmt: skip
+    for name, piece in captured.packed.items():
+        stage.keep(f"{record.name}/{name}", piece)
     record.errors += captured.errors
     record.files.update(captured.files)
     record.stats = captured.stats
@@ -176,10 +190,19 @@ def _capture(
         expected, error = istiod.config_dump(record.proxy_id)
         if expected is not None:
             body = redact_bytes(expected, tokens=options.redact)
-            stage.write(f"{record.name}/{bundle.ISTIOD_DUMP}", body)
-            record.files[bundle.ISTIOD_DUMP] = FileEntry.of(body)
+            name = f"{record.name}/{bundle.ISTIOD_DUMP}"
+            record.files[bundle.ISTIOD_DUMP] = _stage(stage, name, body, pack)
         record.istiod_error = error
     record.status = "captured" if captured.has_dump else "failed"
+
+
+def _stage(stage: Stage, name: str, body: bytes, pack: int | None) -> FileEntry:
+    """Stage member ``name`` (and, with ``pack``, keep its content deflated); its entry."""
+    stage.write(name, body)
+    entry, piece = sealed(body, pack)
+    if piece is not None:
+        stage.keep(name, piece)
+    return entry
 
 
 def _run_workers(
@@ -283,5 +306,13 @@ def _publish(
             os.rename(stage.root, directory)
             stage.closed = True
         return
-    bundle.write_tree(target, stage.root, manifest.plain(), members)
+    packed = []
+    for member in members:
+        path = stage.path(member)
+        piece = stage.pieces.get(member)
+        if piece is None:  # none expected: every member is kept deflated as it is staged
+            _, piece = sealed_file(path, LEVEL)
+        assert piece is not None
+        packed.append((member, os.path.getsize(path), piece))
+    write_packed(target, manifest.plain(), packed, LEVEL)
     stage.discard()

@@ -11,17 +11,25 @@ Read here: string, int, bool and null constants; ``request.path`` (with the quer
 ``request.query``, ``request.useragent``, ``request.referer`` and
 ``request.headers[NAME]`` / ``request.headers.NAME`` (several values joined with
 ``,``), ``has(...)`` of them; ``==``, ``!=``, ``&&``, ``||``, ``!``, ``contains``,
-``startsWith``, ``endsWith`` (as a method or with two arguments). Anything else (other
-attributes, ``matches``, comparisons, lists, macros) makes the answer unknown, with the
-expression shown, never a guess.
+``startsWith``, ``endsWith`` (as a method or with two arguments); ``matches`` (RE2's
+partial match: a pattern Python's ``re`` reads as RE2 does, ASCII classes), ``<``,
+``<=``, ``>``, ``>=`` between two ints or two strings, ``in`` a list of constants or
+``request.headers``, ``size()``; ``destination.port`` and ``destination.address``
+(``IP:PORT``, when the URL gives the IP), ``source.address`` as far as the client's IP
+decides it (``IP:`` and a port only Envoy knows: ``startsWith("10.1.2.3:")`` is true,
+``== "10.9.9.9:80"`` false, ``== "10.1.2.3:80"`` unknown), ``source.port`` unknown.
+Anything else (other attributes, mixed types, macros) makes the answer unknown, with
+the expression shown, never a guess. All checked against Envoy 1.40 by
+``tests/test_sweep29.py`` and ``tests/test_trace12.py``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pdebug.trace.filters import Facts, Match
-from pdebug.trace.matchers import as_obj, as_seq
+from pdebug.trace.matchers import as_obj, as_seq, search_bounded
 from pdebug.trace.unsure import EDGE, MAYBE_GONE
 
 _MAX_DEPTH = 32
@@ -36,6 +44,35 @@ class _Error:
 
 class _Unknown(Exception):
     """pdebug cannot evaluate this expression."""
+
+
+class _Partial:
+    """A string of which only the start is known (``source.address``: ``IP:`` + a port)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def equals(self, other: Any) -> bool:
+        if isinstance(other, str) and not other.startswith(self.prefix):
+            return False
+        raise _Unknown
+
+    def starts(self, other: str) -> bool:
+        if self.prefix.startswith(other):
+            return True
+        if not other.startswith(self.prefix):
+            return False
+        raise _Unknown
+
+    def has(self, other: str) -> bool:
+        if other in self.prefix:
+            return True
+        raise _Unknown
+
+
+#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects: backreferences, ``\Z``,
+#: lookaround, comments, atomic groups, conditionals, possessive quantifiers.
+_NOT_RE2 = re.compile(r"\\[1-9Zz]|\(\?(?:[=!#>(]|<[=!]|P=)|[*+?}]\+")
 
 
 def render(expr: Any, depth: int = 0) -> str:
@@ -130,6 +167,25 @@ def _header(name: str, facts: Facts, presence: bool = False) -> Any:
     return ",".join(values)
 
 
+def _peer_field(peer: str, field: str, facts: Facts) -> Any:
+    """``destination.port``/``.address``, ``source.address``/``.port``.
+
+    Envoy's downstream local and remote addresses: the remote one after the connection
+    manager's x-forwarded-for rules (RBAC's ``remote_ip``).
+    """
+    if peer == "destination":
+        if field == "port":
+            return facts.dest_port
+        if field == "address" and facts.dest_ip is not None:
+            ip = str(facts.dest_ip)
+            return f"[{ip}]:{facts.dest_port}" if ":" in ip else f"{ip}:{facts.dest_port}"
+        raise _Unknown
+    if field == "address" and facts.remote_ip is not None:
+        ip = str(facts.remote_ip)
+        return _Partial(f"[{ip}]:" if ":" in ip else f"{ip}:")  # the port: the client's own
+    raise _Unknown
+
+
 def _eval(expr: Any, facts: Facts, depth: int) -> Any:
     e = as_obj(expr)
     if depth > _MAX_DEPTH:
@@ -148,7 +204,10 @@ def _eval(expr: Any, facts: Facts, depth: int) -> Any:
         s = as_obj(e["select_expr"])
         field = str(s.get("field", ""))
         operand = as_obj(s.get("operand"))
-        if as_obj(operand.get("ident_expr")).get("name") == "request":
+        ident = as_obj(operand.get("ident_expr")).get("name")
+        if ident in ("source", "destination") and not s.get("test_only"):
+            return _peer_field(str(ident), field, facts)
+        if ident == "request":
             value = _request_field(field, facts, presence=bool(s.get("test_only")))
             if s.get("test_only"):
                 return not isinstance(value, _Error)
@@ -162,7 +221,49 @@ def _eval(expr: Any, facts: Facts, depth: int) -> Any:
         raise _Unknown
     if "call_expr" in e:
         return _call(as_obj(e["call_expr"]), facts, depth)
+    if "list_expr" in e:
+        return [_eval(i, facts, depth + 1) for i in as_seq(as_obj(e["list_expr"]).get("elements"))]
     raise _Unknown
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    """Two values CEL compares without its heterogeneous rules (which differ by version)."""
+    return type(a) is type(b) and isinstance(a, (str, int, bool))
+
+
+def _matches(text: Any, pattern: Any) -> Any:
+    """CEL's ``matches``: RE2's partial match."""
+    if isinstance(text, _Partial):
+        raise _Unknown
+    if not (isinstance(text, str) and isinstance(pattern, str)):
+        return _Error("no matching overload")
+    if _NOT_RE2.search(pattern):
+        raise _Unknown
+    try:
+        rx = re.compile(pattern, re.ASCII)
+    except re.error:
+        raise _Unknown from None
+    found = search_bounded(rx, text)
+    if found is None:
+        raise _Unknown
+    return found
+
+
+def _compare(fn: str, a: Any, b: Any) -> Any:
+    if not _same_kind(a, b) or isinstance(a, bool):
+        raise _Unknown
+    return {"_<_": a < b, "_<=_": a <= b, "_>_": a > b, "_>=_": a >= b}[fn]
+
+
+def _member(item: Any, container: Any, facts: Facts) -> Any:
+    """``item in container``: a list of values, or the request's headers (a name)."""
+    if isinstance(container, dict) and container.get("__headers__") and isinstance(item, str):
+        return not isinstance(_header(item, facts, presence=True), _Error)
+    if not isinstance(container, list) or isinstance(item, _Partial):
+        raise _Unknown
+    if any(not _same_kind(item, v) for v in container):
+        raise _Unknown
+    return item in container
 
 
 def _call(c: dict[str, Any], facts: Facts, depth: int) -> Any:
@@ -189,14 +290,31 @@ def _call(c: dict[str, Any], facts: Facts, depth: int) -> Any:
         return (not vals[0]) if isinstance(vals[0], bool) else _Error("no matching overload")
     if fn in ("_==_", "_!=_") and len(vals) == 2:
         a, b = vals
-        if type(a) is not type(b) or isinstance(a, dict):
+        if isinstance(b, _Partial):
+            a, b = b, a
+        if isinstance(a, _Partial):
+            same = a.equals(b)
+            return same if fn == "_==_" else not same
+        if type(a) is not type(b) or isinstance(a, (dict, list)):
             raise _Unknown  # CEL's heterogeneous equality differs between versions
         return (a == b) if fn == "_==_" else (a != b)
     if fn in ("contains", "startsWith", "endsWith") and len(vals) == 2:
         a, b = vals
+        if isinstance(a, _Partial) and isinstance(b, str) and fn != "endsWith":
+            return a.starts(b) if fn == "startsWith" else a.has(b)
         if not (isinstance(a, str) and isinstance(b, str)):
+            if isinstance(a, _Partial):
+                raise _Unknown
             return _Error("no matching overload")
         return {"contains": b in a, "startsWith": a.startswith(b), "endsWith": a.endswith(b)}[fn]
+    if fn == "matches" and len(vals) == 2:
+        return _matches(vals[0], vals[1])
+    if fn in ("_<_", "_<=_", "_>_", "_>=_") and len(vals) == 2:
+        return _compare(fn, vals[0], vals[1])
+    if fn in ("@in", "_in_") and len(vals) == 2:
+        return _member(vals[0], vals[1], facts)
+    if fn == "size" and len(vals) == 1 and isinstance(vals[0], (str, list)):
+        return len(vals[0])
     if fn == "_[_]" and len(vals) == 2:
         base, key = vals
         if isinstance(base, dict) and base.get("__headers__") and isinstance(key, str):

@@ -366,6 +366,12 @@ def fullmatch_bounded(rx: re.Pattern[str], text: str) -> bool | None:
     return None if found is _GAVE_UP else bool(found)
 
 
+def search_bounded(rx: re.Pattern[str], text: str) -> bool | None:
+    """Whether ``rx`` matches somewhere in ``text``; None past :data:`REGEX_BUDGET` (as above)."""
+    found = _bounded(rx, text, lambda: rx.search(text) is not None)
+    return None if found is _GAVE_UP else bool(found)
+
+
 def sub_bounded(rx: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str) -> str | None:
     """``rx.sub(repl, text)``; None when it ran past :data:`REGEX_BUDGET` (as above)."""
     done = _bounded(rx, text, lambda: rx.sub(repl, text))

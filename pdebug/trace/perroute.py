@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import msgspec
 
+from pdebug.model.listeners import unwrap_typed_struct
+from pdebug.model.routes import OFF_PER_ROUTE as _OFF_PER_ROUTE
 from pdebug.trace.filters import Json, config_of
 from pdebug.trace.matchers import as_obj, is_set
-
-#: Per-route messages whose ``disabled`` turns their filter off for the route.
-_OFF_PER_ROUTE = (".ExtProcPerRoute", ".ExtAuthzPerRoute", ".jwt_authn.v3.PerRouteConfig")
 
 
 @dataclass
@@ -36,7 +35,7 @@ def per_route(name: str, levels: list[tuple[str, dict[str, msgspec.Raw]]]) -> Pe
         raw = table.get(name)
         if raw is None or not is_set(raw):
             continue
-        cfg = config_of(raw, f"typed_per_filter_config {name}")
+        cfg = as_obj(unwrap_typed_struct(config_of(raw, f"typed_per_filter_config {name}")))
         tp = str(cfg.get("@type", ""))
         if tp.endswith(".FilterConfig"):
             inner = as_obj(cfg.get("config"))

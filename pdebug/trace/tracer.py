@@ -182,6 +182,13 @@ class Tracer:
         #: The router's ``suppress_envoy_headers`` (no ``x-envoy-original-path``...);
         #: None when its config cannot be read.
         self.suppress_envoy: bool | None = False
+        #: Whether the client presents a certificate (None: unknown), as the connection
+        #: manager sees it: what x-forwarded-client-cert gets.
+        self.client_cert: bool | None = False
+        #: Said of the chain taken when a host name gives no IP (:meth:`named_destination`).
+        self._unnamed = ""
+        #: The connection manager routing the request (what it adds to every request).
+        self.current_hcm: s.HttpConnectionManager | None = None
         #: Whether the client is a mesh peer's sidecar: an inbound ``http://``/``tcp://``
         #: request with ``--source-principal`` arrives over mTLS with Istio's ALPN.
         self.mesh = (
@@ -215,6 +222,7 @@ class Tracer:
         api = api_listener_filter(lst.listener)
         if api is not None and not lst.listener.filter_chains:
             return self.api_listener(lst, api, conn)
+        conn = self.named_destination(lst, conn)
         chain = self.filter_chain(lst, conn)
         if isinstance(chain, Verdict):
             if self.tunneled and chain.kind == "no_filter_chain":
@@ -307,6 +315,12 @@ class Tracer:
             direct = ls.owner(serving, port, ip, bound=True)
         if direct is not None:
             lst, why = direct
+            beside = [x.name for x in serving if x is not lst and ls.udp_port(x.listener, port)]
+            if beside:  # QUIC beside TCP on one port (Envoy Gateway's http3)
+                why += (
+                    f"; {', '.join(beside)} on UDP port {port} too (QUIC, HTTP/3), which a TCP "
+                    "connection never reaches"
+                )
             if _api_only(lst):
                 why = why.replace("binds ", "has the address ", 1) + (
                     f"; an API listener, no socket is bound: a proxyless gRPC client reaches it "
@@ -592,6 +606,44 @@ class Tracer:
 
     # -- filter chain
 
+    def named_destination(self, lst: ListenerEntry, conn: Connection) -> Connection:
+        """A host name where chains match destination IPs: the IP one chain names, if any.
+
+        Envoy picks the chain by the IP the name resolved to, which the URL does not
+        give. When exactly one chain matching by IP names the host (its name or its
+        tcp_proxy cluster), its IP is taken (checked against Envoy 1.40 by
+        tests/test_trace12.py); else a chain that needs no IP (a catch-all, or the
+        default chain) is taken, and its step says which chains would take other IPs
+        (:attr:`_unnamed`).
+        """
+        self._unnamed = ""
+        listener = lst.listener
+        if conn.dest_ip is not None or is_set(listener.filter_chain_matcher):
+            return conn
+        by_ip = chains_by_ip(listener.filter_chains, conn)
+        if not by_ip:
+            return conn
+        ip, note = ls.guess_destination(listener, self.req.host)
+        if ip is not None:
+            self.notes.append(note)
+            return dataclasses.replace(conn, dest_ip=ip)
+        chains = listener.filter_chains
+        if select_filter_chain(chains, conn).index is None and not listener.default_filter_chain:
+            return conn  # no chain takes it without its IP: filter_chain says UNKNOWN
+        ranges = ", ".join(f"{chain_label(chains[i], i)} at {r}" for i, r in by_ip[:3])
+        more = f" and {len(by_ip) - 3} more" if len(by_ip) > 3 else ""
+        self._unnamed = (
+            f"{self.req.host} is a name: taken as none of the IPs other chains match, as no "
+            f"chain names it ({ranges}{more}; give the IP in the URL and the name in "
+            f"-H Host:{self.req.host} to be sure)"
+        )
+        self.notes.append(
+            f"the filter chain depends on the destination IP, which the name {self.req.host} "
+            "does not give: the chain that needs none is taken, as no chain matching by IP "
+            "names the host"
+        )
+        return conn
+
     def filter_chain(self, lst: ListenerEntry, conn: Connection) -> s.FilterChain | Verdict:
         """The chain ``filter_chain_match`` (or a matcher tree) picks."""
         listener = lst.listener
@@ -599,10 +651,12 @@ class Tracer:
             return self.matched_chain(lst, conn)
         chains = listener.filter_chains
         choice = select_filter_chain(chains, conn)
+        unnamed, self._unnamed = self._unnamed, ""
         for i, chain in enumerate(chains):
             label = chain_label(chain, i)
             if i == choice.index:
-                self.step("filter_chain", label, True, choice.reason, index=i)
+                reason = f"{choice.reason}; {unnamed}" if unnamed else choice.reason
+                self.step("filter_chain", label, True, reason, index=i)
             else:
                 why = choice.lost.get(i, "not reached")
                 self.step("filter_chain", label, False, why, candidate=True, index=i)
@@ -626,9 +680,8 @@ class Tracer:
                 f"whether Envoy takes the connection {why}; put the IP in the URL and the name "
                 f"in -H Host:{self.req.host}",
             )
-        return self.default_chain(
-            lst, f"default_filter_chain: {why}", f"{why} and there is no default"
-        )
+        taken = f"default_filter_chain: {why}" + (f"; {unnamed}" if unnamed else "")
+        return self.default_chain(lst, taken, f"{why} and there is no default")
 
     def default_chain(self, lst: ListenerEntry, taken: str, closed: str) -> s.FilterChain | Verdict:
         """No chain matched: the listener's default chain (``taken``), else Envoy closes."""
@@ -922,10 +975,12 @@ class Tracer:
         if escaped is not None:
             return escaped
         self.suppress_envoy = _suppresses_envoy_headers(hcm)
+        self.current_hcm = hcm
         # the connection manager's view, built once: routes and filters both see it
         self.client_http = _router_view(req, hcm, conn)
         # whether the client presents a certificate: a mesh peer's sidecar does
         cert = (True if self.mesh and self.conn_mesh else None) if self.chain_tls else False
+        self.client_cert = cert
         http, self.unsure_headers = fl.seen_by_filters(self.client_http, hcm, conn.source_ip, cert)
         replaced = _forwarded_proto_note(req, http)
         if replaced:
@@ -1592,6 +1647,7 @@ class Tracer:
         )
         ways: list[s.WeightedCluster | None] = list(wcs) if own else [None]
         first_host = None
+        edited: set[str] = set()
         for wc in ways:
             through = f"through weighted cluster {wc.name}: " if wc and len(ways) > 1 else ""
             detail: dict[str, Any] = {"cluster": wc.name} if wc and len(ways) > 1 else {}
@@ -1648,6 +1704,7 @@ class Tracer:
                     **detail,
                 )
             if edits is not None:
+                edited.update(edits.headers)
                 self.notes.extend(edits.caveats)
                 self.step(
                     "action",
@@ -1657,8 +1714,54 @@ class Tracer:
                     headers=edits.headers,
                     **detail,
                 )
+        self.forwarded_step(act, http, edited)
         for text in mirrors(act, first_host or http.authority):
             self.step("action", "mirror", True, text)
+
+    def forwarded_step(self, act: s.RouteAction, http: HttpRequest, edited: set[str]) -> None:
+        """The headers Envoy adds to every request it forwards: an ``envoy headers`` step.
+
+        ``edited``: headers the route's edits set, after Envoy's (the headers step has them).
+        """
+        from pdebug.trace.forwarded import RouteTimeouts, forwarded
+
+        hcm, conn, vhost = self.current_hcm, self.conn, self.current_vhost
+        if hcm is None or conn is None or self.client_http is None:
+            return
+        rt = RouteTimeouts(
+            act.timeout,
+            act.retry_policy,
+            vhost.retry_policy if vhost is not None else s.NULL,
+            _hedges(act.hedge_policy) or (vhost is not None and _hedges(vhost.hedge_policy)),
+            is_set(act.max_stream_duration),
+            is_set(act.max_grpc_timeout),
+            vhost is not None and vhost.include_request_attempt_count,
+        )
+        internal, _final, internal_why = client_internal(self.client_http, hcm, conn.source_ip)
+        found = forwarded(
+            list(self.req.headers),
+            http,
+            self.unsure_headers,
+            hcm,
+            conn.dest_port,
+            internal,
+            rt,
+            _router_config(hcm),
+            internal_why,
+            self.client_cert,
+            self.req.source_principal,
+        )
+        for name in edited:
+            found.headers.pop(name, None)
+            found.unknown.pop(name, None)
+        if not found.headers and not found.unknown:
+            return
+        detail: dict[str, Any] = {}
+        if found.headers:
+            detail["headers"] = {k: [v] for k, v in found.headers.items()}
+        if found.unknown:
+            detail["unknown"] = dict(found.unknown)
+        self.step("action", "envoy headers", True, "Envoy adds " + found.text(), **detail)
 
     def _dns_names(self, name: str) -> list[str] | None:
         """A cluster's endpoint DNS names: [] when DNS does not resolve it, None if absent."""
@@ -2001,22 +2104,46 @@ def _api_only(lst: ListenerEntry) -> bool:
     return api_listener_filter(lst.listener) is not None and not lst.listener.filter_chains
 
 
-def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
-    """The router's ``suppress_envoy_headers`` (the last HTTP filter); None: unreadable."""
+def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
+    """The router filter's config (the last router of the chain), snake_case.
+
+    ``{}`` without one; None when it cannot be read (or its switches are not booleans).
+    """
     routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
     if not routers:
-        return False
-    raw = filter_config(routers[-1])
-    if b"uppress" not in bytes(raw):
-        return False
+        return {}
     from pdebug.errors import InvalidInput
 
     try:
-        config = fl.config_of(raw, "the router filter")
+        config = fl.config_of(filter_config(routers[-1]), "the router filter")
     except InvalidInput:
         return None
-    value = config.get("suppress_envoy_headers", False)
-    return value if isinstance(value, bool) else None
+    if not all(
+        isinstance(config.get(k, False), bool)
+        for k in ("suppress_envoy_headers", "respect_expected_rq_timeout")
+    ):
+        return None
+    return config
+
+
+def _suppresses_envoy_headers(hcm: s.HttpConnectionManager) -> bool | None:
+    """The router's ``suppress_envoy_headers`` (the last HTTP filter); None: unreadable."""
+    config = _router_config(hcm)
+    return None if config is None else config.get("suppress_envoy_headers", False) is True
+
+
+def _hedges(raw: msgspec.Raw) -> bool:
+    """A hedge policy's ``hedge_on_per_try_timeout`` (either spelling)."""
+    if not is_set(raw):
+        return False
+    try:
+        policy = msgspec.json.decode(bytes(raw))
+    except msgspec.DecodeError:
+        return False
+    return isinstance(policy, dict) and True in (
+        policy.get("hedge_on_per_try_timeout"),
+        policy.get("hedgeOnPerTryTimeout"),
+    )
 
 
 def _is_router(f: s.TypedExtension) -> bool:

@@ -103,7 +103,8 @@ def client_internal(
     ``x-forwarded-for`` entry from the end), and only a request that came without
     ``x-forwarded-for`` can be internal; without it the address is the ``x-forwarded-for``
     entry after the trusted hops, and only a one-entry ``x-forwarded-for`` can be internal.
-    Without ``internal_address_config`` no client is internal. ``http``: the request as
+    Without ``internal_address_config`` no client is internal; with one that has no
+    ``cidr_ranges``, a private address (RFC 1918, fc00::/7) is. ``http``: the request as
     the client sent it.
     """
     xff = [p.strip() for v in (http.values("x-forwarded-for") or []) for p in v.split(",")]
@@ -132,8 +133,21 @@ def client_internal(
     return any(final in net for net in ranges), final, f"client {final}"
 
 
+#: What Envoy 1.40 counts as internal when ``internal_address_config`` is there without
+#: ``cidr_ranges`` (``{}``, or ``unix_sockets`` alone): private addresses, RFC 1918 and
+#: fc00::/7, not loopback nor 100.64/10 (checked by tests/test_trace12.py).
+_PRIVATE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+
+
 def _cidrs(config: dict[str, Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
-    """``internal_address_config``'s ``cidr_ranges`` (None: one is unreadable)."""
+    """``internal_address_config``'s ``cidr_ranges`` (None: one is unreadable).
+
+    Without any, the private ranges Envoy then counts as internal.
+    """
+    if not as_seq(config.get("cidr_ranges")):
+        return list(_PRIVATE)
     out = []
     for item in as_seq(config.get("cidr_ranges")):
         cidr = as_obj(item)

@@ -61,7 +61,12 @@ def _listeners(
         table = Table((Column("NAME"), *listeners.SHORT_COLUMNS), padding=1)
         for row in listeners.select(data, flt, include_inactive=wide):
             table.rows.append(
-                (f"listener/{row.listener.name}", ",".join(row.addresses), str(row.port), row.type)
+                (
+                    f"listener/{row.listener.name}",
+                    ",".join(row.addresses),
+                    listeners.port_cell(row, wide),
+                    row.type,
+                )
             )
         return table
     base = listeners.view(data, flt, wide)

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from pdebug.checks.base import CheckReport, ProxyCheck, Severity
-from pdebug.model.sections import printable, unread_lines
+from pdebug.checks.base import CheckReport, ProxyCheck, Severity, not_checked_lines
+from pdebug.model.sections import printable
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Lines, Stack, Table
 
@@ -67,26 +67,8 @@ def summary_text(report: CheckReport) -> str:
         lines.append(f"{verb} {', '.join(codes)}: {reason}.")
     if report.ignored:
         lines.append(f"Ignored {', '.join(report.ignored)} (--ignore).")
-    lines += _not_checked(report)
-    lines += [f"Not checked: {what}." for what in _unread(report)]
+    lines += not_checked_lines(report)
     return "\n".join(lines)
-
-
-def _not_checked(report: CheckReport) -> list[str]:
-    """One line per thing the checks could not judge, naming every check it escaped."""
-    codes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-    for f in report.not_checked:
-        codes[(f.resource, f.message, f.hint)].append(f.code)
-    return [
-        f"Not checked ({', '.join(dict.fromkeys(c))}): {resource}: {message} ({hint})."
-        for (resource, message, hint), c in codes.items()
-    ]
-
-
-def _unread(report: CheckReport) -> list[str]:
-    """What ``report`` did not check: each section and member pdebug does not read."""
-    lines = unread_lines(report.unread, report.unread_members)
-    return [f"{line}, which pdebug does not read" for line in lines]
 
 
 def report_plain(report: CheckReport, fail_on: Severity | None) -> dict[str, Any]:
@@ -184,13 +166,23 @@ def bundle_summary_text(checks: list[ProxyCheck], source: str) -> str:
     text = f"Checked {_count(len(done), 'proxy', 'proxies')}: {', '.join(parts)}"
     if unchecked:
         text += "; " + ", ".join(unchecked)
+    # what each proxy's check could not judge or did not read (as `check` of one says it)
+    said = [not_checked_lines(c.report, printable(c.name)) for c in checks if c.report is not None]
+    partly = sum(1 for lines in said if lines)
+    if partly:
+        n = sum(len(lines) for lines in said)
+        text += (
+            f"; {_count(n, 'thing', 'things')} not checked in "
+            f"{_count(partly, 'proxy', 'proxies')} (below)"
+        )
     name = next((c.name for c in sorted(checks, key=_order) if c.report is not None), "POD.NS")
     text += f".\nOne proxy's findings: pdebug check {source}:{name}"
-    for c in checks:  # what each proxy's check did not read (as `check` of one says it)
-        if c.report is not None:
-            who = printable(c.name)
-            text += "".join(f"\nNot checked in {who}: {what}." for what in _unread(c.report))
-    return text
+    return text + "".join(f"\n{line}" for lines in said for line in lines)
+
+
+def not_checked_count(report: CheckReport) -> int:
+    """How many ``Not checked`` lines :func:`not_checked_lines` says of ``report``."""
+    return len(not_checked_lines(report))
 
 
 def bundle_plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None) -> dict[str, Any]:
@@ -208,6 +200,8 @@ def bundle_plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None
                 "error": r.counts[Severity.ERROR] if r else None,
                 "warning": r.counts[Severity.WARNING] if r else None,
                 "info": r.counts[Severity.INFO] if r else None,
+                # what its check could not judge or did not read: the Not checked lines
+                "not_checked": not_checked_count(r) if r else None,
                 "top_finding": top_finding(r) if r and r.findings else None,
                 "failed": c.fails(fail_on) if r else None,
                 "report": report_plain(r, fail_on) if r else None,
@@ -216,6 +210,7 @@ def bundle_plain(checks: list[ProxyCheck], source: str, fail_on: Severity | None
     return {
         "source": source,
         "proxies": proxies,
+        "not_checked": sum(not_checked_count(c.report) for c in checks if c.report is not None),
         "fail_on": fail_on.label if fail_on is not None else "never",
         "failed": any(c.fails(fail_on) for c in checks),
     }

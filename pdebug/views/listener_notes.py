@@ -1,7 +1,9 @@
 """What ``pdebug listeners`` says on stderr beside its table: rows istioctl's cells hide.
 
-Listeners without a filter chain (no row, as in istioctl) and listeners that also listen
-on other ports (``additional_addresses``: the PORT cell is the first address's).
+Listeners without a filter chain (no row, as in istioctl), listeners that also listen
+on other ports (``additional_addresses``: the PORT cell is the first address's), and UDP
+listeners (QUIC) beside TCP ones on the same port (istioctl's table does not say which is
+which; ``-o wide`` marks the PORT cell ``443/UDP``).
 """
 
 from __future__ import annotations
@@ -80,4 +82,30 @@ def other_ports_note(rows: Sequence[ListenerRow]) -> str | None:
         "; ".join(lines)
         + more
         + " (additional_addresses: PORT is the first address's, as istioctl prints it)."
+    )
+
+
+def is_udp(listener: s.Listener) -> bool:
+    """Whether the listener's address is UDP (QUIC, HTTP/3, a UDP proxy): -o wide's 443/UDP."""
+    a = listener.address
+    return (
+        a is not None
+        and a.socket_address is not None
+        and (a.socket_address.protocol.upper() == "UDP")
+    )
+
+
+def udp_note(rows: Sequence[ListenerRow]) -> str | None:
+    """Said of UDP listeners on a port a TCP listener has too: alike in istioctl's columns."""
+    tcp_ports = {r.port for r in rows if not is_udp(r.listener)}
+    udp = [r for r in rows if is_udp(r.listener) and r.port in tcp_ports]
+    if not udp:
+        return None
+    names = ", ".join(
+        f"{r.listener.name or '(unnamed)'} ({','.join(r.addresses)}:{r.port})" for r in udp[:3]
+    )
+    more = f" and {len(udp) - 3} more" if len(udp) > 3 else ""
+    return (
+        f"UDP beside TCP on one port: {names}{more} (QUIC, HTTP/3); istioctl's columns do "
+        "not tell them apart, -o wide marks its PORT /UDP."
     )

@@ -31,7 +31,7 @@ from pdebug.model.listeners import (
     network_kind,
 )
 from pdebug.views.common import bare, cluster_label, inline_route_description
-from pdebug.views.listener_notes import chainless_note, other_ports_note
+from pdebug.views.listener_notes import chainless_note, is_udp, other_ports_note, udp_note
 from pdebug.views.result import ViewResult
 from pdebug.views.table import Column, Table
 
@@ -347,6 +347,11 @@ def chain_rows(row: ListenerRow, wide: bool = False) -> list[tuple[str, str]]:
     return out
 
 
+def port_cell(row: ListenerRow, wide: bool) -> str:
+    """PORT: istioctl's number; with ``wide``, ``443/UDP`` for a UDP (QUIC) listener."""
+    return f"{row.port}/UDP" if wide and is_udp(row.listener) else str(row.port)
+
+
 def _destination(md: tuple[str, str]) -> str:
     return md[1]
 
@@ -377,7 +382,7 @@ def view(
                     (
                         row.listener.name,
                         addresses,
-                        str(row.port),
+                        port_cell(row, wide),
                         match,
                         dest,
                         row.state,
@@ -388,7 +393,7 @@ def view(
     else:
         table = Table(SHORT_COLUMNS, padding=1, empty_message="No listeners found.")
         for row in rows:
-            table.rows.append((",".join(row.addresses), str(row.port), row.type))
+            table.rows.append((",".join(row.addresses), port_cell(row, wide), row.type))
     note = None if rows or flt.empty else "No listeners match the filter."
     if not rows and not wide:
         note = _inactive_note(data, flt) or note
@@ -396,7 +401,8 @@ def view(
         note = chainless_note(chainless, every=len(chainless) == len(rows))
     if table_only:
         other = other_ports_note(rows)
-        note = "\n".join(n for n in (note, other) if n) or None
+        udp = None if wide else udp_note(rows)
+        note = "\n".join(n for n in (note, other, udp) if n) or None
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 

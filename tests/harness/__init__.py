@@ -3,7 +3,8 @@
 Import the public names from here (``from tests import harness as eh``; ``eh.istio_sidecar()``,
 ``eh.FIXTURES``); the doubles are modules of their own (``from tests.harness import kube_double
 as kd``, ``istiod_double``, ``ztunnel_double``), and so are ``hostile`` (a misbehaving TCP
-server) and ``ambient`` (ambient snapshot bundles). Modules: ``envoy`` (real Envoy, file
+server), ``wire`` (the wire fuzzers' raw admin and answers) and ``ambient`` (ambient
+snapshot bundles). Modules: ``envoy`` (real Envoy, file
 xDS, loopback servers), ``sidecar`` (the Istio-shaped sidecar from ``templates/``),
 ``resources`` (template loader, Envoy resource builders), ``pki`` (every test certificate),
 ``helpers`` (paths and small helpers). Nothing here depends on pytest, so scripts
@@ -43,6 +44,7 @@ from .helpers import (
     GOLDEN,
     ISTIOCTL,
     PORT_FORWARD_READS,
+    REPORT_TIME,
     ROOT,
     WAYPOINT_READS,
     Result,
@@ -163,6 +165,7 @@ __all__ = [
     "REVIEWS",
     "REVIEWS_V1",
     "REVIEWS_V2",
+    "REPORT_TIME",
     "ROOT",
     "ROUTE_TYPE",
     "Result",

@@ -14,6 +14,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "ISTIOCTL",
     "PORT_FORWARD_READS",
     "WAYPOINT_READS",
+    "REPORT_TIME",
     "ROOT",
     "Result",
     "camelize",
@@ -41,6 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 ISTIOCTL = FIXTURES / "istioctl"
 GOLDEN = ROOT / "tests" / "golden"
+
+#: When the report tests' pages say they were made (the ``pinned`` fixture of conftest.py).
+REPORT_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 #: What pdebug may ask of the API server double by default: (RBAC verb, resource).
 PORT_FORWARD_READS = frozenset({("get", "pods"), ("list", "pods"), ("create", "pods/portforward")})
