@@ -47,7 +47,6 @@ from pdebug import parallel
 from pdebug.report import static, topology, worker
 from tests.test_check_perf import FORK_INPUTS
 from tests.test_report_perf8 import SLACKS, _report
-from tests.test_report_perf8 import pinned as pinned  # noqa: F401 - the fixture
 
 #: Inputs of the facts path with an endpoints table (others' dumps and generated ones).
 DRAWN = ["real/sidecar", "gendump-40", "gendump-40-camel", "gendump-40-mixed"]
@@ -69,7 +68,7 @@ def test_the_worker_builds_the_costliest_first() -> None:
 @pytest.mark.parametrize("name", DRAWN)
 def test_the_topology_is_laid_out_before_the_last_table_is_asked(
     name: str,
-    pinned: None,  # noqa: F811 - the fixture
+    pinned: None,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -292,7 +291,7 @@ def test_a_child_that_sent_all_is_not_waited_for(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("name", ["real/sidecar", "gendump-40"])
 def test_the_report_reaps_its_worker_after_the_page(
     name: str,
-    pinned: None,  # noqa: F811 - the fixture
+    pinned: None,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
