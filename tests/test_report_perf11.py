@@ -269,6 +269,7 @@ def _ending_slowly(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
 def test_a_child_that_sent_all_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "_threads_alive", lambda: False)
     monkeypatch.setenv("PDEBUG_JOBS", "2")
+    parallel.reap()  # any child another test left to end
     read, write = _ending_slowly(monkeypatch)
     reaped = len(parallel.CHILDREN)
     spawned = parallel.spawn([lambda: 1, lambda: [2]], 10.0)
@@ -312,6 +313,7 @@ def test_the_report_reaps_its_worker_after_the_page(
         real_write(*args)
 
     monkeypatch.setattr(pdebug_report, "write_report", write_report)
+    parallel.reap()  # any child another test left to end
     reaped = len(parallel.CHILDREN)
     (code, page, *_), used = _report(path, "2", capsys, monkeypatch)
     assert code == 0 and page and used
