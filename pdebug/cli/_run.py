@@ -469,6 +469,9 @@ def report(
     doc = report_data(inputs.proxies, meta)
     page = render_page_parts(doc)
     write_report(output, page)
+    from pdebug.parallel import reap
+
+    reap()  # the report's worker, left to end while the page was made (#17)
     if keep is not None:
         keep(inputs, doc, page)  # not freed one by one on return, only to end the process
     n = len(inputs.proxies)

@@ -363,12 +363,10 @@ def _in_parallel(
     The tables are independent of the checks and of the topology: on a big dump
     (:func:`pdebug.parallel.fork_map`) some are built in a forked worker, which decodes
     the sections they read and sends their plain data back, while this process runs the
-    checks, builds the tables the grouping leaves it and draws the topology (which needs
-    the checks' findings and indexes), and lays out the topology's nodes and edges for
-    the page (:meth:`Graph.layout`: all of :meth:`Graph.plain` that does not need the
-    endpoints table's rows, done while the worker may still build them). The same
-    values, and whatever is printed in the same order, as one after another here:
-    checks, tables, summary and topology. Or one worker (:mod:`pdebug.report.worker`).
+    checks, builds the tables the grouping leaves it, draws the topology (it needs the
+    checks' findings and indexes) and lays it out (:meth:`Graph.layout`; then
+    :meth:`Graph.plain` once the endpoints table came). The same values, and output in
+    the same order, as one after another here. Or one worker (:mod:`pdebug.report.worker`).
     """
     from pdebug.parallel import fork_map, spawn
 
@@ -377,6 +375,7 @@ def _in_parallel(
     dump = proxy.dump
     drawn = sum(dump.section_bytes(kind) for kind in _DRAWN) if dump is not None else 0
     made: list[CheckReport] = []
+    drew: list[tuple[Graph, Layout]] = []  # the topology's, laid out in the last wait
 
     def checks() -> CheckReport:
         made.append(check())  # for the topology
@@ -390,6 +389,7 @@ def _in_parallel(
         from pdebug.report.static import warm
 
         warm()  # the page's files, read while the worker works (not after the join)
+        drew.append((graph, layout))
         return summary, graph, layout
 
     here = os.getpid()
@@ -406,13 +406,13 @@ def _in_parallel(
     facts = facts_tasks(proxy, ctx.options, False)  # not searched: with_facts searches
     if facts is not None:
         from pdebug.report.topology import drawn_routes
-        from pdebug.report.worker import kept_here, with_facts
+        from pdebug.report.worker import kept_here, laid_out, with_facts, worker_order
 
         own = kept_here(builders, drawn)
-        worker = [sent(build, here) for i, (_c, build) in enumerate(builders) if i not in own]
+        worker = [sent(builders[i][1], here) for i in worker_order(builders, own)]
         child = spawn([*facts, lambda: drawn_routes(ctx.dump), *worker], sum(weights))
         if child is not None:
-            return with_facts(child, ctx, checks, topology, builders, own)
+            return with_facts(child, ctx, checks, topology, builders, own, laid_out(drew))
     _, *got, (summary, graph, layout) = fork_map(tasks, weights, here=(0, len(tasks) - 1))
     return made[0], list(map(received, got)), summary, graph, layout
 

@@ -32,11 +32,14 @@ from pdebug.report import assets
 
 __all__ = [
     "STATIC_ID",
+    "EncodedDict",
     "EncodedRows",
     "check_output",
     "embed_json",
     "embed_json_bytes",
     "embed_json_parts",
+    "encoded",
+    "escaped_json",
     "render_page",
     "render_page_bytes",
     "render_page_parts",
@@ -188,12 +191,14 @@ class EncodedRows(Sequence[Any]):
     document and encoding them again. Read as a sequence (a test, the topology's rare
     rows looked up one by one), they are decoded once. ``row_index``: what the topology
     reads of every endpoints row (:func:`pdebug.report.topology.row_index`), made with
-    the rows; None: not made.
+    the rows; None: not made. ``escaped``: ``data`` is escaped already (the worker does
+    it, #17): the same JSON, which the page embeds as it is.
     """
 
-    def __init__(self, data: bytes, row_index: Any = None) -> None:
+    def __init__(self, data: bytes, row_index: Any = None, escaped: bool = False) -> None:
         self.data = data
         self.row_index = row_index
+        self.escaped = escaped
 
     @cached_property
     def _rows(self) -> list[Any]:
@@ -217,6 +222,44 @@ class EncodedRows(Sequence[Any]):
 
     def __repr__(self) -> str:
         return f"EncodedRows({len(self.data)} bytes)"
+
+
+class EncodedDict(dict[str, Any]):
+    """A dict of the page's document that carries its JSON, escaped as the page embeds it.
+
+    Read as the dict it is; :func:`embed_json_parts` writes ``data`` in its place instead
+    of encoding it again. ``pdebug report`` encodes the topology's page data so while its
+    worker builds the last table (:func:`encoded`, #17): not on the serial tail.
+    """
+
+    def __init__(self, value: dict[str, Any], data: bytes) -> None:
+        super().__init__(value)
+        self.data = data
+
+
+def encoded(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` as an :class:`EncodedDict`; as it is when orjson cannot write it."""
+    try:
+        return EncodedDict(value, _escaped(orjson.dumps(value)))
+    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate: written whole, later
+        return value
+
+
+def _as_base(value: Any) -> Any:
+    """A subclass of one of orjson's own types as that type (as orjson writes it).
+
+    :func:`embed_json_parts` has orjson pass every such subclass to it, to find each
+    :class:`EncodedDict`; any other is written as orjson would have written it.
+    """
+    if isinstance(value, dict):
+        return dict.copy(value)
+    if isinstance(value, list):
+        return list.copy(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    raise TypeError
 
 
 def _decoded(value: Any) -> Any:
@@ -253,16 +296,19 @@ def embed_json_parts(doc: Any) -> list[bytes]:
     their own: escaped where they are, never copied into the document's JSON, so the
     page is written without copying them (:func:`render_page_parts`).
     """
-    held: list[bytes] = []
+    held: list[bytes] = []  # escaped
 
     def hole(value: Any) -> Any:
         if isinstance(value, EncodedRows):
+            held.append(value.data if value.escaped else _escaped(value.data))
+            return orjson.Fragment(_HOLE)
+        if isinstance(value, EncodedDict):
             held.append(value.data)
             return orjson.Fragment(_HOLE)
-        raise TypeError
+        return _as_base(value)
 
     try:
-        data = orjson.dumps(doc, default=hole)
+        data = orjson.dumps(doc, default=hole, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     except (TypeError, orjson.JSONEncodeError):
         # e.g. a lone surrogate from a \\ud800 escape in the dump: plain json keeps it escaped
         text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"), default=_decoded)
@@ -276,8 +322,13 @@ def embed_json_parts(doc: Any) -> list[bytes]:
     pieces = data.split(_HOLE)
     out = [_escaped(pieces[0])]
     for rows, piece in zip(held, pieces[1:], strict=True):
-        out += [_escaped(rows), _escaped(piece)]
+        out += [rows, _escaped(piece)]
     return out
+
+
+def escaped_json(data: bytes) -> bytes:
+    """The JSON orjson wrote, escaped as :func:`embed_json` escapes the page's document."""
+    return _escaped(data)
 
 
 def _escaped(data: bytes) -> bytes:

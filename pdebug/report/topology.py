@@ -131,6 +131,9 @@ class Layout:
     #: per bucket of one cluster, what its run is before the table's rows are read
     #: (:func:`_run_facts`; None for the others); None: worked out when they are
     facts: list[_RunFacts | None] | None = None
+    #: what :meth:`Graph.plain` made of this layout, and the rows and index it was given
+    #: (``pdebug report`` asks before the worker's last table came, and again: #17)
+    made: tuple[Any, Any, dict[str, Any] | Exception] | None = None
 
 
 class Graph:
@@ -344,8 +347,14 @@ class Graph:
 
         ``layout``: :meth:`layout` of this graph, made before the rows were at hand
         (the graph unchanged since); None: made here. ``index``: :func:`row_index` of
-        ``endpoint_rows``, made where the rows were made; None: made here.
+        ``endpoint_rows``, made where the rows were made; None: made here. Asked again
+        with the same layout, rows and index, it gives what it gave.
         """
+        made = layout.made if layout is not None else None
+        if made is not None and made[0] is endpoint_rows and made[1] is index:
+            if isinstance(made[2], Exception):  # raised when first asked: raised in its turn
+                raise made[2]
+            return made[2]
         lay = layout if layout is not None else self.layout()
         nodes, edges, counts = lay.nodes, lay.edges, lay.counts
         table = _TableRows(endpoint_rows, index) if endpoint_rows is not None else None
@@ -368,6 +377,8 @@ class Graph:
         }
         if table is not None:
             out["endpoints"] = table.said()
+        if layout is not None:
+            layout.made = (endpoint_rows, index, out)
         return out
 
     def layout(self) -> Layout:

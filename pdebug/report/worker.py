@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pdebug.report.static import EncodedRows
+from pdebug.report.static import EncodedRows, encoded, escaped_json
 
 if TYPE_CHECKING:
     from pdebug.checks import CheckReport
@@ -46,7 +46,8 @@ _SENT = "pdebug-encoded-rows"
 def sendable(table: dict[str, Any]) -> Any:
     """A table as a worker sends it: its rows as the JSON the page embeds.
 
-    Encoding the rows here (orjson, ~0.02 s for the 5k dump's tables) costs less than
+    Encoding the rows here (orjson, ~0.02 s for the 5k dump's tables; escaped for the
+    page here too, ~3 ms off the parent's serial tail, perfreport11) costs less than
     ``marshal`` writing them (~0.05 s), and the parent neither reads them back (~0.03 s)
     nor encodes them again for the page (~0.015 s): those two were on the serial tail,
     after the join. The endpoints table comes with what the topology reads of all its
@@ -56,8 +57,8 @@ def sendable(table: dict[str, Any]) -> Any:
     from pdebug.report.topology import row_index
 
     rows = table["rows"]
-    try:
-        data = orjson.dumps(rows)
+    try:  # escaped here too: the parent embeds the bytes as they are (#17)
+        data = escaped_json(orjson.dumps(rows))
     except (TypeError, orjson.JSONEncodeError):
         return table
     index = None
@@ -77,7 +78,7 @@ def received(got: Any) -> dict[str, Any]:
     """
     if isinstance(got, tuple) and len(got) == 4 and got[0] == _SENT:
         _, table, data, index = got
-        table["rows"] = EncodedRows(data, index)  # in its place: the keys keep their order
+        table["rows"] = EncodedRows(data, index, escaped=True)  # in its place: keys in order
         return table  # type: ignore[no-any-return]
     return got  # type: ignore[no-any-return]
 
@@ -95,6 +96,7 @@ def with_facts(
     topology: Callable[[Any], tuple[dict[str, Any], Graph, Layout]],
     builders: Builders,
     own: set[int],
+    meanwhile: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[CheckReport, list[dict[str, Any]], dict[str, Any], Graph, Layout]:
     """The report's checks, tables, summary and topology beside a facts worker (#17).
 
@@ -112,11 +114,16 @@ def with_facts(
     the worker did not send it): what those write is kept and written in one process's
     order (checks, tables, summary and topology). A
     table the worker did not send is built here in its turn.
+
+    The worker builds its tables in :func:`worker_order` (the costliest first); this
+    process takes them in that order and hands each to ``meanwhile`` before it asks for
+    the next (``pdebug report`` lays out the topology's endpoints once it has the
+    endpoints table, while the worker builds the last and cheapest one: #17).
     """
     from pdebug.checks import FACTS_TASKS
     from pdebug.checks.context import CHILD_MARK
     from pdebug.model.dump import own_bytes_lack
-    from pdebug.parallel import MISSING, Ran
+    from pdebug.parallel import MISSING, Ran, reap_later
 
     ctx.child = child
     try:
@@ -126,20 +133,27 @@ def with_facts(
         # its own tables first: the worker meanwhile counts the routes for the summary
         kept = {i: Ran().run(build) for i, (_cost, build) in enumerate(builders) if i in own}
         drawn = Ran().run(lambda: topology(_given(child.result(FACTS_TASKS))))
+        sent_here: dict[int, Any] = {}
+        for at, i in enumerate(worker_order(builders, own), FACTS_TASKS + 1):
+            got = child.result(at)
+            sent_here[i] = got if got is MISSING else received(got)
+            if meanwhile is not None and got is not MISSING:
+                meanwhile(sent_here[i])
         tables: list[dict[str, Any]] = []
-        asked = FACTS_TASKS + 1
         for i, (_cost, build) in enumerate(builders):
             if i in kept:
                 kept[i].replay()
                 tables.append(kept[i].value)
                 continue
-            got = child.result(asked)
-            asked += 1
-            tables.append(build() if got is MISSING else received(got))
+            got = sent_here[i]  # in page order: one built here says what it says in its turn
+            tables.append(build() if got is MISSING else got)
         drawn.replay()
-    finally:  # an error or Ctrl-C before the tables came: no worker is left
+    except BaseException:  # an error or Ctrl-C before the tables came: no worker is left
         child.close()
+        raise
+    finally:
         ctx.child = None
+    reap_later(child)  # it sent every table and is ending: not waited for before the page
     summary, graph, layout = drawn.value
     return report, tables, summary, graph, layout
 
@@ -158,6 +172,43 @@ def with_facts(
 #: 1.9): the listeners and secrets tables here 0.74 / 0.61 / 0.75, the secrets table
 #: alone 0.64 / 0.76 / 0.89 (the two sides now end together).
 SLACK = 1.25e-9
+
+
+def laid_out(drew: list[tuple[Graph, Layout]]) -> Callable[[dict[str, Any]], None]:
+    """:func:`with_facts`'s ``meanwhile`` for ``pdebug report``: the topology's page data.
+
+    Made (:meth:`~pdebug.report.topology.Graph.plain`, which gives it again when the
+    page asks for it) as soon as the endpoints table came, while the worker builds its
+    last table, and its JSON (:func:`~pdebug.report.static.encoded`); on the bench dump
+    ~0.015 s off the serial tail (#17). ``drew``: the topology's graph and layout, once
+    drawn. What it raises is raised when the page asks, as before.
+    """
+
+    def meanwhile(table: dict[str, Any]) -> None:
+        if not drew or table["id"] != "endpoints" or table["columns"][:4] != ENDPOINT_COLUMNS:
+            return
+        graph, layout = drew[0]
+        rows = table["rows"]
+        index = rows.row_index if isinstance(rows, EncodedRows) else None
+        try:
+            made = graph.plain(rows, layout, index)
+        except Exception as exc:  # noqa: BLE001 - raised where the page asks (Graph.plain)
+            layout.made = (rows, index, exc)
+        else:  # and its JSON, which the page then embeds as it is
+            layout.made = (rows, index, encoded(made))
+
+    return meanwhile
+
+
+def worker_order(builders: Builders, own: set[int]) -> list[int]:
+    """The tables the facts worker builds, by position in ``builders``: the costliest first.
+
+    The cheapest comes last: the parent's last wait is for the quickest table, and it
+    works meanwhile on what the others gave it (:func:`with_facts`'s ``meanwhile``). On
+    the bench dump: clusters, endpoints, routes (perfreport11: the topology's endpoint
+    nodes are laid out while the worker builds the routes table, not after the join).
+    """
+    return sorted((i for i in range(len(builders)) if i not in own), key=lambda i: -builders[i][0])
 
 
 def kept_here(builders: Builders, drawn: int) -> set[int]:
