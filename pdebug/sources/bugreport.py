@@ -188,25 +188,24 @@ def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
 
 
 def merged_syncz(bodies: list[tuple[str, bytes]]) -> bytes | None:
-    """One sync status of every istiod replica's ``debug/syncz`` (each a JSON list).
+    """Every istiod replica's ``debug/syncz`` (``(path, body)``) as one sync status document.
 
-    One replica's is kept as it is; several lists are joined. A replica's answer that is
-    not a JSON list is kept alone when it is the only one, else left out (its reader would
-    refuse it; the others' are still read).
+    Each answer is a JSON list; together they are the ``{REPLICA: [...]}`` map that names
+    each replica (its pod), as istioctl's multi-replica status is keyed. An answer that is
+    not a JSON list is handed on alone when it is the only one (its reader then says what
+    it is), else left out (the others are still read).
     """
-    if not bodies:
-        return None
-    if len(bodies) == 1:
-        return bodies[0][1]
-    items: list[Any] = []
-    for _, body in bodies:
+    replicas: dict[str, Any] = {}
+    for path, body in bodies:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
             continue
         if isinstance(value, list):
-            items.extend(value)
-    return orjson.dumps(items)
+            replicas.setdefault(path.split("/")[-3], value)
+    if not replicas:
+        return bodies[0][1] if len(bodies) == 1 else None
+    return orjson.dumps(replicas)
 
 
 # --------------------------------------------------------------------------- directories
