@@ -177,6 +177,8 @@ def test_unpacked_folder_and_a_repacked_archive_read_alike(pdebug, report, tmp_p
         ]
         view = pdebug("clusters", f"{source}:{NAME}")
         assert view.out == pdebug("clusters", f"{report}:{NAME}").out, view.err
+        status = pdebug("status", "--file", source)
+        assert status.out == pdebug("status", "--file", report).out, status.err
     single = pdebug("clusters", inside)  # one proxy: no :NAME needed, as with bundles
     assert single.out == pdebug("clusters", f"{report}:{NAME}").out, single.err
 
@@ -348,3 +350,9 @@ def test_seeded_hostile_bug_reports(pdebug, tmp_path, answers, seed):
     path.write_bytes(data)
     for args in _commands(path, tmp_path):
         _assert_clean(eh.run_bounded(pdebug, args), args, {0, 1, 3, 4})
+
+
+def test_the_reader_names_a_bundle_proxys_files_as_bundles_do():
+    from pdebug.sources import bugreport, bundle
+
+    assert (bugreport.DUMP, bugreport.CLUSTERS) == (bundle.DUMP, bundle.CLUSTERS)

@@ -43,6 +43,9 @@ SYNCZ = ("debug", "syncz")
 #: The files of a proxy folder pdebug reads (the rest are for people: logs, certs...).
 HELD = (SIDECAR_DUMP, ZTUNNEL_DUMP, TEXT_CLUSTERS)
 NO_ISTIOD_VIEW = "istioctl bug-report saves no istiod view of each proxy"
+#: A bundle proxy's files (pdebug.sources.bundle's DUMP and CLUSTERS; that module imports this).
+DUMP = "config_dump.json"
+CLUSTERS = "clusters.json"
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,9 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
             "istiod_error": NO_ISTIOD_VIEW,
         }
         if SIDECAR_DUMP in files:
-            entry["files"]["config_dump.json"] = {}
+            entry["files"][DUMP] = {}
         elif ZTUNNEL_DUMP in files:
-            entry["files"]["config_dump.json"] = {}
+            entry["files"][DUMP] = {}
             entry["kind"] = "ztunnel"
         else:
             shown = ", ".join(sorted(files)[:6]) or "nothing"
@@ -154,7 +157,7 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
                 "istioctl saves none of a proxy's admin answers when one of them failed)"
             ]
         if TEXT_CLUSTERS in files and "kind" not in entry:
-            entry["files"]["clusters.json"] = {}
+            entry["files"][CLUSTERS] = {}
         proxies.append(entry)
     istiod: dict[str, Any] = {"replicas": len(found.syncz)}
     if not found.syncz:
@@ -174,8 +177,6 @@ def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
     Raises:
         InvalidInput: the text ``/clusters`` holds a line the converter cannot place.
     """
-    from pdebug.sources.bundle import CLUSTERS, DUMP
-
     out: dict[str, bytes] = {}
     dump = raw.get(SIDECAR_DUMP, raw.get(ZTUNNEL_DUMP))
     if dump is not None:
@@ -274,36 +275,3 @@ def _entries(path: str) -> list[str]:
         return sorted(os.listdir(path))
     except OSError:
         return []
-
-
-def read_dir_files(path: str, folder: str, label: str) -> dict[str, bytes]:
-    """The held files (:data:`HELD`) of the proxy folder ``folder`` under ``path``.
-
-    Each folder on the way is opened without following a link; each file is judged as a
-    snapshot directory's are (regular, within ``PDEBUG_MAX_INPUT``).
-
-    Raises:
-        InvalidInput: a link, FIFO or device where a folder or file should be.
-    """
-    from pdebug.sources.bundle import open_dir_path
-
-    out: dict[str, bytes] = {}
-    with open_dir_path(path, folder, label) as opened:
-        for name in HELD:
-            body = opened.read(name)
-            if body is not None:
-                out[name] = body
-    return out
-
-
-def read_dir_file(path: str, member: str, label: str) -> bytes | None:
-    """The file ``member`` (``ROOT/istio/NS/POD/debug/syncz``) under ``path``, or None.
-
-    Raises:
-        InvalidInput: a link, FIFO or device on the way.
-    """
-    from pdebug.sources.bundle import open_dir_path
-
-    folder, _, name = member.rpartition("/")
-    with open_dir_path(path, folder, label) as opened:
-        return opened.read(name)

@@ -175,7 +175,9 @@ class Bundle:
             return None
         bodies = []
         for path in self.report.syncz:
-            body = bugreport.read_dir_file(self.root, path, self.label)
+            folder, _, file = path.rpartition("/")
+            with open_dir_path(self.root, folder, self.label) as opened:
+                body = opened.read(file)
             if body is not None:
                 bodies.append((path, body))
         return bugreport.merged_syncz(bodies)
@@ -263,7 +265,9 @@ class Bundle:
         if where is None:
             return {}
         if self.root is not None:
-            raw = bugreport.read_dir_files(self.root, where.folder, self.label)
+            with open_dir_path(self.root, where.folder, self.label) as opened:
+                found = ((file, opened.read(file)) for file in bugreport.HELD)
+                raw = {file: body for file, body in found if body is not None}
         else:
             prefix = name + "/"
             raw = {k[len(prefix) :]: v for k, v in self.members.items() if k.startswith(prefix)}
