@@ -135,6 +135,19 @@ def test_what_the_archive_lacks_is_said(pdebug, report):
     assert "saves no istiod view of each proxy" in diff.err
 
 
+def test_stats_are_the_prometheus_answer(pdebug, report, tmp_path, answers):
+    saved = tmp_path / "prometheus.txt"
+    saved.write_bytes(answers["stats/prometheus"])
+    for args in ([], ["--filter", "update_rejected"]):
+        want = pdebug("stats", saved, *args)
+        assert want.code == 0 and want.out, want.err
+        got = pdebug("stats", f"{report}:{NAME}", *args)
+        assert (got.code, got.out) == (0, want.out), got.err
+    unpacked = br.unpack(_items(answers), tmp_path / "x")
+    got = pdebug("stats", f"{unpacked}:{NAME}")
+    assert got.out == pdebug("stats", saved).out, got.err
+
+
 def test_istiod_replicas_sync_status(pdebug, report):
     want = pdebug("status", "--file", SYNCZ / "http_syncz_multi_pilot.reconstructed.json")
     got = pdebug("status", "--file", report)
@@ -355,4 +368,8 @@ def test_seeded_hostile_bug_reports(pdebug, tmp_path, answers, seed):
 def test_the_reader_names_a_bundle_proxys_files_as_bundles_do():
     from pdebug.sources import bugreport, bundle
 
-    assert (bugreport.DUMP, bugreport.CLUSTERS) == (bundle.DUMP, bundle.CLUSTERS)
+    assert (bugreport.DUMP, bugreport.CLUSTERS, bugreport.STATS) == (
+        bundle.DUMP,
+        bundle.CLUSTERS,
+        bundle.STATS,
+    )

@@ -39,13 +39,15 @@ ISTIO = "istio"
 SIDECAR_DUMP = "config_dump?include_eds"
 ZTUNNEL_DUMP = "config_dump"
 TEXT_CLUSTERS = "clusters"
+PROMETHEUS = "stats/prometheus"
 SYNCZ = ("debug", "syncz")
 #: The files of a proxy folder pdebug reads (the rest are for people: logs, certs...).
-HELD = (SIDECAR_DUMP, ZTUNNEL_DUMP, TEXT_CLUSTERS)
+HELD = (SIDECAR_DUMP, ZTUNNEL_DUMP, TEXT_CLUSTERS, PROMETHEUS)
 NO_ISTIOD_VIEW = "istioctl bug-report saves no istiod view of each proxy"
 #: A bundle proxy's files (pdebug.sources.bundle's DUMP and CLUSTERS; that module imports this).
 DUMP = "config_dump.json"
 CLUSTERS = "clusters.json"
+STATS = "stats.json"  # its readers tell /stats's forms apart (pdebug.model.stats.parse)
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,11 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
 
 
 def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
-    """A proxy folder's held files as a bundle proxy's: ``config_dump.json``, ``clusters.json``.
+    """A proxy folder's held files as a bundle proxy's (``config_dump.json``...).
+
+    ``clusters.json`` is the text ``/clusters`` converted; ``stats.json`` holds
+    ``/stats/prometheus`` as Envoy wrote it (every reader of a bundle's stats reads any of
+    Envoy's forms).
 
     Raises:
         InvalidInput: the text ``/clusters`` holds a line the converter cannot place.
@@ -181,6 +187,8 @@ def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
     dump = raw.get(SIDECAR_DUMP, raw.get(ZTUNNEL_DUMP))
     if dump is not None:
         out[DUMP] = dump
+    if PROMETHEUS in raw and SIDECAR_DUMP in raw:
+        out[STATS] = raw[PROMETHEUS]
     if TEXT_CLUSTERS in raw and SIDECAR_DUMP in raw:
         from pdebug.model.textforms import clusters_document
 

@@ -265,9 +265,15 @@ class Bundle:
         if where is None:
             return {}
         if self.root is not None:
-            with open_dir_path(self.root, where.folder, self.label) as opened:
-                found = ((file, opened.read(file)) for file in bugreport.HELD)
-                raw = {file: body for file, body in found if body is not None}
+            raw = {}
+            for file in bugreport.HELD:  # stats/prometheus: the stats folder, not followed
+                folder, _, leaf = f"{where.folder}/{file}".rpartition("/")
+                if folder != where.folder and not _is_folder(self.root, folder):
+                    continue
+                with open_dir_path(self.root, folder, self.label) as opened:
+                    body = opened.read(leaf)
+                if body is not None:
+                    raw[file] = body
         else:
             prefix = name + "/"
             raw = {k[len(prefix) :]: v for k, v in self.members.items() if k.startswith(prefix)}
@@ -443,6 +449,14 @@ def open_dir_path(root: str, folder: str, label: str) -> Iterator[_Dir]:
             shown = f"{shown}/{_shown(part)}"
             current = stack.enter_context(_Dir(part, shown, current))
         yield current
+
+
+def _is_folder(root: str, folder: str) -> bool:
+    """Whether ``root/folder`` is a folder (``lstat``: a link is not one); absent: False."""
+    try:
+        return stat.S_ISDIR(os.lstat(os.path.join(root, folder)).st_mode)
+    except OSError:
+        return False
 
 
 def _shown(name: str) -> str:
