@@ -303,7 +303,7 @@ def _outside(tmp: Path, answers: dict[str, bytes]) -> Path:
     return secret
 
 
-DIR_CASES = ("symlink file", "symlink folder", "fifo file")
+DIR_CASES = ("symlink file", "symlink folder", "fifo file", "symlink stats folder")
 
 
 @pytest.mark.parametrize("case", DIR_CASES)
@@ -320,6 +320,14 @@ def test_unpacked_folder_never_follows_a_link_nor_opens_a_fifo(pdebug, tmp_path,
         (elsewhere / "config_dump?include_eds").write_bytes(secret.read_bytes())
         shutil.rmtree(folder)
         folder.symlink_to(elsewhere)
+    elif case == "symlink stats folder":
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "prometheus").write_text("OUTSIDE_total 1\n")
+        shutil.rmtree(folder / "stats")
+        (folder / "stats").symlink_to(tmp_path / "out")
+        stats = pdebug("stats", f"{root}:{NAME}")
+        _assert_clean(stats, ["stats"], {ExitCode.INVALID_INPUT})
+        assert "symbolic link" in stats.err and "OUTSIDE" not in stats.out
     else:
         (folder / "config_dump?include_eds").unlink()
         os.mkfifo(folder / "config_dump?include_eds")

@@ -268,8 +268,8 @@ class Bundle:
             raw = {}
             for file in bugreport.HELD:  # stats/prometheus: the stats folder, not followed
                 folder, _, leaf = f"{where.folder}/{file}".rpartition("/")
-                if folder != where.folder and not _is_folder(self.root, folder):
-                    continue
+                if folder != where.folder and not os.path.lexists(os.path.join(self.root, folder)):
+                    continue  # no stats folder (a link or a file there is refused below)
                 with open_dir_path(self.root, folder, self.label) as opened:
                     body = opened.read(leaf)
                 if body is not None:
@@ -449,14 +449,6 @@ def open_dir_path(root: str, folder: str, label: str) -> Iterator[_Dir]:
             shown = f"{shown}/{_shown(part)}"
             current = stack.enter_context(_Dir(part, shown, current))
         yield current
-
-
-def _is_folder(root: str, folder: str) -> bool:
-    """Whether ``root/folder`` is a folder (``lstat``: a link is not one); absent: False."""
-    try:
-        return stat.S_ISDIR(os.lstat(os.path.join(root, folder)).st_mode)
-    except OSError:
-        return False
 
 
 def _shown(name: str) -> str:
