@@ -381,3 +381,15 @@ def test_the_reader_names_a_bundle_proxys_files_as_bundles_do():
         bundle.CLUSTERS,
         bundle.STATS,
     )
+
+
+def test_a_pre_1_8_folder_is_a_sidecar(pdebug, tmp_path, answers, plain):
+    """istioctl 1.7 saved ``config_dump`` (no ``?include_eds``): with Envoy's other answers
+    beside it, the folder is a sidecar, not a ztunnel."""
+    folder = _folder(answers)
+    folder["config_dump"] = folder.pop("config_dump?include_eds")
+    path = br.write(tmp_path / "old.tar.gz", br.members({(NS, POD): folder}))
+    dump, clusters = plain
+    want = pdebug("endpoints", dump, "--clusters-json", clusters)
+    got = pdebug("endpoints", path)
+    assert (got.code, got.out) == (0, want.out), got.err

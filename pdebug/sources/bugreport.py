@@ -146,8 +146,8 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
             "errors": [],
             "istiod_error": NO_ISTIOD_VIEW,
         }
-        if SIDECAR_DUMP in files:
-            entry["files"][DUMP] = {}
+        if SIDECAR_DUMP in files or (ZTUNNEL_DUMP in files and _envoy(files)):
+            entry["files"][DUMP] = {}  # istioctl before 1.8 asked Envoy for config_dump
         elif ZTUNNEL_DUMP in files:
             entry["files"][DUMP] = {}
             entry["kind"] = "ztunnel"
@@ -173,6 +173,11 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
     }
 
 
+def _envoy(files: list[str]) -> bool:
+    """Whether a folder holds an Envoy's answers (a ztunnel's holds config_dump alone)."""
+    return any(name in files for name in (TEXT_CLUSTERS, "server_info", "listeners", PROMETHEUS))
+
+
 def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
     """A proxy folder's held files as a bundle proxy's (``config_dump.json``...).
 
@@ -187,9 +192,9 @@ def proxy_files(raw: dict[str, bytes], label: str) -> dict[str, bytes]:
     dump = raw.get(SIDECAR_DUMP, raw.get(ZTUNNEL_DUMP))
     if dump is not None:
         out[DUMP] = dump
-    if PROMETHEUS in raw and SIDECAR_DUMP in raw:
+    if PROMETHEUS in raw and dump is not None:
         out[STATS] = raw[PROMETHEUS]
-    if TEXT_CLUSTERS in raw and SIDECAR_DUMP in raw:
+    if TEXT_CLUSTERS in raw and dump is not None:
         from pdebug.model.textforms import clusters_document
 
         out[CLUSTERS] = clusters_document(raw[TEXT_CLUSTERS], f"{label}/{TEXT_CLUSTERS}")
