@@ -388,8 +388,12 @@ def test_a_pre_1_8_folder_is_a_sidecar(pdebug, tmp_path, answers, plain):
     beside it, the folder is a sidecar, not a ztunnel."""
     folder = _folder(answers)
     folder["config_dump"] = folder.pop("config_dump?include_eds")
-    path = br.write(tmp_path / "old.tar.gz", br.members({(NS, POD): folder}))
+    old = {(NS, POD): folder, (OTHER[1], OTHER[0]): _folder(answers)}
+    path = br.write(tmp_path / "old.tar.gz", br.members(old))
     dump, clusters = plain
     want = pdebug("endpoints", dump, "--clusters-json", clusters)
-    got = pdebug("endpoints", path)
+    got = pdebug("endpoints", f"{path}:{NAME}")
     assert (got.code, got.out) == (0, want.out), got.err
+    one = json.loads(pdebug("check", dump, "--clusters-json", clusters, "-o", "json").out)
+    rows = {p["name"]: p for p in json.loads(pdebug("check", path, "-o", "json").out)["proxies"]}
+    assert rows[NAME]["report"]["findings"] == one["findings"]  # checked as a sidecar
