@@ -27,12 +27,13 @@ above and the errors they raise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import stat
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,7 @@ from pdebug.manifest import (
 from pdebug.sources.file import human, limits, open_input, too_large
 
 if TYPE_CHECKING:
+    from pdebug.sources.bugreport import Found
     from pdebug.sources.file import Input
     from pdebug.sources.spec import FileSpec, MemberSpec
 
@@ -111,8 +113,9 @@ MANIFEST_LIMIT = 64 << 20
 _META_LIMIT = 64 << 10
 
 _REFUSED_HINT = (
-    "pdebug reads only the archives pdebug dump and pdebug snapshot write (regular files "
-    "under POD.NS/); this one was altered or made by something else, so nothing of it is used"
+    "pdebug reads only the archives pdebug dump, pdebug snapshot and istioctl bug-report "
+    "write (regular files with plain names); this one was altered or made by something "
+    "else, so nothing of it is used"
 )
 _MISMATCH_HINT = "the file changed or was damaged after the capture; pdebug does not use it"
 
@@ -132,6 +135,7 @@ class Bundle:
     members: dict[str, bytes]
     root: str | None = None
     damaged: dict[str, str] = field(default_factory=dict)
+    report: Found | None = None  # an istioctl bug-report: its folders (pdebug.sources.bugreport)
 
     @property
     def proxies(self) -> list[str]:
@@ -147,6 +151,8 @@ class Bundle:
         if self.root is None:
             self._check_damage(name)
             return self.members.get(name)
+        if self.report is not None:
+            return self._report_member(name)
         with _Dir(self.root, self.label) as top:
             body = top.read(name)
         if body is not None:
@@ -160,6 +166,21 @@ class Bundle:
             InvalidInput: as :meth:`member`.
         """
         return Recorded(self.label, self.member(name), self.manifest)
+
+    def _report_member(self, name: str) -> bytes | None:
+        """A top-level member of an unpacked bug report: istiod's sync status, else None."""
+        from pdebug.sources import bugreport
+
+        if name != ISTIOD_SYNCZ or self.report is None or self.root is None:
+            return None
+        bodies = []
+        for path in self.report.syncz:
+            folder, _, file = path.rpartition("/")
+            with open_dir_path(self.root, folder, self.label) as opened:
+                body = opened.read(file)
+            if body is not None:
+                bodies.append((path, body))
+        return bugreport.merged_syncz(bodies)
 
     def _check_damage(self, name: str) -> None:
         why = self.damaged.get(name)
@@ -219,6 +240,8 @@ class Bundle:
                 directory) is not a regular file: a link, FIFO, device or directory.
         """
         name = self.resolve(name)
+        if self.report is not None:
+            return self._report_proxy(name)
         if self.root is not None:
             files = _read_proxy_dir(self.root, name, self.label)
             listed = _proxy_files(self.manifest, name)
@@ -232,6 +255,29 @@ class Bundle:
                 self._check_damage(key)
                 out[key[len(prefix) :]] = value
         return out
+
+    def _report_proxy(self, name: str) -> dict[str, bytes]:
+        """The files of proxy ``name`` of a bug report, as a bundle proxy's."""
+        from pdebug.sources import bugreport
+
+        assert self.report is not None
+        where = self.report.folders.get(name)
+        if where is None:
+            return {}
+        if self.root is not None:
+            raw = {}
+            for file in bugreport.HELD:  # stats/prometheus: the stats folder, not followed
+                folder, _, leaf = f"{where.folder}/{file}".rpartition("/")
+                if folder != where.folder and not os.path.lexists(os.path.join(self.root, folder)):
+                    continue  # no stats folder (a link or a file there is refused below)
+                with open_dir_path(self.root, folder, self.label) as opened:
+                    body = opened.read(leaf)
+                if body is not None:
+                    raw[file] = body
+        else:
+            prefix = name + "/"
+            raw = {k[len(prefix) :]: v for k, v in self.members.items() if k.startswith(prefix)}
+        return bugreport.proxy_files(raw, f"{self.label}:{name}")
 
 
 def stats_of(files: dict[str, bytes], label: str) -> bytes | None:
@@ -386,6 +432,25 @@ class _Dir:
         return body
 
 
+@contextlib.contextmanager
+def open_dir_path(root: str, folder: str, label: str) -> Iterator[_Dir]:
+    """The folder ``folder`` (``a/b/c``) under ``root``, each step opened without following a link.
+
+    Raises:
+        InvalidInput: a step is a link, FIFO, device or file, not a folder.
+        SourceUnavailable: a step cannot be read.
+    """
+    with contextlib.ExitStack() as stack:
+        current = stack.enter_context(_Dir(root, label))
+        shown = label
+        for part in folder.split("/"):
+            if _name_problem(part) is not None:
+                raise InvalidInput(f"{label}: the folder {folder!r} is not a plain path: refused")
+            shown = f"{shown}/{_shown(part)}"
+            current = stack.enter_context(_Dir(part, shown, current))
+        yield current
+
+
 def _shown(name: str) -> str:
     """A file name for a message: as is when printable, else escaped as Python does."""
     return name if name.isprintable() else repr(name)
@@ -433,7 +498,13 @@ def is_dir_bundle(path: str) -> bool:
 
     Any ``manifest.json`` entry counts (a link or FIFO there is then refused on reading).
     """
-    return path != "-" and os.path.isdir(path) and os.path.lexists(os.path.join(path, MANIFEST))
+    if path == "-" or not os.path.isdir(path):
+        return False
+    if os.path.lexists(os.path.join(path, MANIFEST)):
+        return True
+    from pdebug.sources.bugreport import dir_root
+
+    return dir_root(path) is not None
 
 
 def _parse_manifest(raw: bytes, label: str) -> dict[str, Any]:
@@ -458,9 +529,18 @@ def read_dir_bundle(path: str, label: str | None = None) -> Bundle:
     with _Dir(path, label) as top:
         raw = top.read(MANIFEST)
     if raw is None:
+        from pdebug.sources import bugreport
+
+        root = bugreport.dir_root(path)
+        if root is not None:
+            found = bugreport.walk_dir(path, root, label)
+            manifest = bugreport.manifest_of(found, label)
+            check_manifest(manifest, label)
+            return Bundle(label, manifest, {}, root=path, report=found)
         raise InvalidInput(
             f"{label}: a directory without manifest.json is not a pdebug bundle",
-            hint="pass a config_dump JSON file inside it, or a pdebug snapshot --dir directory",
+            hint="pass a config_dump JSON file inside it, a pdebug snapshot --dir directory, "
+            "or an unpacked istioctl bug-report",
         )
     return Bundle(label, _parse_manifest(raw, label), {}, root=path)
 
@@ -648,8 +728,13 @@ def read_tar(
     Raises:
         InvalidInput: a refused member, a damaged archive or manifest, no manifest.
     """
+    from pdebug.sources import bugreport
+
     limit = limits().max_input
     members: dict[str, bytes] = {}
+    report = bugreport.Found()  # an istioctl bug-report's folders, when it is one
+    syncz: list[tuple[str, bytes]] = []
+    folders: list[str] = []  # folder entries before any manifest (see _folder_entry)
     seen: set[str] = set()
     opened: Bundle | None = None
     wanted: set[str] | None = None
@@ -661,6 +746,10 @@ def read_tar(
                 problem = _member_problem(info, limit)
                 if problem is None and name in seen:
                     problem = "appears twice"
+                if problem is not None and _folder_entry(info, opened, seen):
+                    folders.append(name)  # tar czf of an unpacked bug report: never used
+                    seen.add(name)
+                    continue
                 if problem is not None:
                     raise InvalidInput(
                         f"{label}: the member {name!r} {problem}: refused", hint=_REFUSED_HINT
@@ -669,6 +758,12 @@ def read_tar(
                     raise too_large(label, limit, f"the member {name!r} ({human(info.size)})")
                 seen.add(name)
                 if name == MANIFEST:
+                    if folders:  # a pdebug bundle holds no folder entry
+                        raise InvalidInput(
+                            f"{label}: the member {folders[0]!r} is a directory, not a regular "
+                            "file: refused",
+                            hint=_REFUSED_HINT,
+                        )
                     if info.size > MANIFEST_LIMIT:
                         raise too_large(f"{label}:{MANIFEST}", MANIFEST_LIMIT, "the manifest")
                     opened = Bundle(label, _parse_manifest(_extract(tar, info), label), {})
@@ -676,6 +771,29 @@ def read_tar(
                         return opened
                     found = keep(opened) if keep is not None else None
                     wanted = set(found if found is not None else opened.proxies)
+                    continue
+                where = bugreport.place(name) if opened is None else None
+                if where is not None:
+                    report.add(where, name)
+                    key = bugreport.member_key(where)
+                    if key in members:
+                        raise InvalidInput(
+                            f"{label}: two folders of the bug report are proxy "
+                            f"{where.proxy!r}: refused",
+                            hint=_REFUSED_HINT,
+                        )
+                    if manifest_only or (
+                        where.what == "proxy" and where.file not in bugreport.HELD
+                    ):
+                        continue
+                    held += info.size
+                    if held > limit:
+                        raise too_large(label, limit, "what the bug report holds for its proxies")
+                    body = _extract(tar, info)
+                    if where.what == "syncz":
+                        syncz.append((name, body))
+                    else:
+                        members[key] = body
                     continue
                 if manifest_only or not _holds(name, wanted):
                     continue
@@ -687,6 +805,8 @@ def read_tar(
         raise InvalidInput(f"{label}: damaged bundle ({exc})", hint="capture it again") from None
     except _Refused as exc:
         raise InvalidInput(f"{label}: a member {exc}: refused", hint=_REFUSED_HINT) from None
+    if opened is None and report:
+        return _bug_report(label, report, members, syncz, keep, manifest_only)
     if opened is None:
         raise _NoManifest(
             f"{label}: a tar archive without manifest.json is not a pdebug bundle",
@@ -702,12 +822,53 @@ def read_tar(
     return opened
 
 
+def _folder_entry(info: tarfile.TarInfo, opened: Bundle | None, seen: set[str]) -> bool:
+    """Whether ``info`` is a folder entry to pass over: before any manifest, a plain name.
+
+    istioctl writes no folder entries, but ``tar czf`` of an unpacked bug report does; a
+    pdebug bundle holds none, so one seen before a manifest still refuses the bundle.
+    """
+    return (
+        opened is None
+        and info.type == tarfile.DIRTYPE
+        and _name_problem(info.name) is None
+        and info.name not in seen
+    )
+
+
 def _holds(name: str, wanted: set[str] | None) -> bool:
     """Whether member ``name`` is one to hold in memory."""
     proxy, _, file = name.partition("/")
     if not file:
         return name == ISTIOD_SYNCZ
+    if "/" in file:
+        return False  # deeper than a bundle's POD.NS/FILE: no bundle member
     return file not in UNREAD_FILES and (wanted is None or proxy in wanted)
+
+
+def _bug_report(
+    label: str,
+    found: Found,
+    members: dict[str, bytes],
+    syncz: list[tuple[str, bytes]],
+    keep: Callable[[Bundle], Iterable[str] | None] | None,
+    manifest_only: bool,
+) -> Bundle:
+    """The bundle an ``istioctl bug-report`` archive makes (see :mod:`pdebug.sources.bugreport`)."""
+    from pdebug.sources import bugreport
+
+    manifest = bugreport.manifest_of(found, label)
+    check_manifest(manifest, label)
+    opened = Bundle(label, manifest, {}, report=found)
+    if manifest_only:
+        return opened
+    picked = keep(opened) if keep is not None else None
+    wanted = set(picked if picked is not None else opened.proxies)
+    opened.members = {k: v for k, v in members.items() if k.partition("/")[0] in wanted}
+    merged = bugreport.merged_syncz(syncz)
+    if merged is not None:
+        opened.members[ISTIOD_SYNCZ] = merged
+    return opened
 
 
 def _extract(tar: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
