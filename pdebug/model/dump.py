@@ -956,13 +956,58 @@ def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
     None when load did not find the section's own bytes (:attr:`Section.text`). A
     ``pdebug check`` child searches the clusters section for ``inline`` so (#17):
     :func:`read_from_own_bytes` then says whether its clusters were decoded from them.
+    One of :data:`SCANNED_MARKS` is answered by :func:`marks_held`'s one pass.
     """
     sec = dump.section(kind)
     if sec is None or sec.text is None:
         return None
-    lack = re.compile(re.escape(mark)).search(sec.text) is None
+    if mark in SCANNED_MARKS:
+        lack = mark not in marks_held(dump, kind)
+    else:
+        lack = re.compile(re.escape(mark)).search(sec.text) is None
     note_lack(dump, kind, mark, lack)
     return lack
+
+
+#: The marks :func:`marks_held` looks for: ``inline`` (PD501 and the secrets table,
+#: :func:`own_bytes_lack`) and a certificate provider instance in either spelling
+#: (:mod:`pdebug.model.certproviders`).
+SCANNED_MARKS = (b"inline", b"provider_instance", b"ProviderInstance")
+
+
+def marks_held(dump: ConfigDump, kind: str) -> frozenset[bytes]:
+    """Which of :data:`SCANNED_MARKS` the bytes of section ``kind`` hold (kept in facts).
+
+    One Aho-Corasick pass over the section for all of them (ahocorasick_rs): ``pdebug
+    report`` asked the 76 MB clusters section of the 5k-service bench dump twice, once
+    for ``inline`` and once for a provider instance, 40 ms each; one pass is ~25 ms (#17).
+    A section split into its fields when read lazily is searched field by field.
+    """
+    key = f"dump.marks.{kind}"
+    held: frozenset[bytes] | None = dump.facts.get(key)
+    if held is not None:
+        return held
+    sec = dump.section(kind)
+    found: set[int] = set()
+    if sec is not None:
+        import ahocorasick_rs
+
+        finder = ahocorasick_rs.BytesAhoCorasick(list(SCANNED_MARKS))
+        for text in section_texts(sec):
+            found.update(i for i, _, _ in finder.find_matches_as_indexes(text, overlapping=True))
+            if len(found) == len(SCANNED_MARKS):
+                break
+    held = frozenset(SCANNED_MARKS[i] for i in found)
+    dump.facts[key] = held
+    return held
+
+
+def section_texts(sec: Section) -> list[bytes | memoryview]:
+    """A section's bytes to search: its text, or each of its fields' when split lazily."""
+    if sec.text is not None:
+        return [sec.text]
+    sec.raw("")  # splits the section's fields when they are read lazily
+    return [raw for key, raw in sec.fields.items() if key != "@type"]
 
 
 def _lack_key(kind: str, mark: bytes) -> str:

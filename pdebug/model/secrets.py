@@ -23,7 +23,7 @@ import msgspec
 from pdebug.errors import InvalidInput, MissingSection
 from pdebug.model import ProxyData, der
 from pdebug.model import schema as s
-from pdebug.model.dump import ConfigDump, Section, decode_raw
+from pdebug.model.dump import ConfigDump, Section, decode_raw, section_texts
 from pdebug.model.sections import none_when_absent
 
 SPIFFE_VALIDATOR = "SPIFFECertValidatorConfig"
@@ -307,14 +307,6 @@ _INLINE_MARKS = (b"certificate_chain", b"certificateChain", b"trusted_ca", b"tru
 _PIECE = 8 << 20
 #: How far before an ``inline_*`` key its data source's name may be (indentation).
 _BEFORE = 256
-
-
-def section_texts(sec: Section) -> list[bytes | memoryview]:
-    """A section's bytes to search: its text, or each of its fields' when split lazily."""
-    if sec.text is not None:
-        return [sec.text]
-    sec.raw("")  # splits the section's fields when they are read lazily
-    return [raw for key, raw in sec.fields.items() if key != "@type"]
 
 
 def tls_places(
