@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import FIXTURES
 from tests.harness import envoy as eh
 from tests.test_leftovers10 import authz_variants  # noqa: F401  (a fixture, reused)
 from tests.test_sweep29 import ROUTER, _status
@@ -154,3 +155,79 @@ def test_wrapped_rbac_and_fault_are_evaluated_as_envoy_runs_them(pdebug, wrapped
         assert verdict["status"] == status, (name, verdict)
         filters = [s for s in got["steps"] if s["kind"] == "http_filter"]
         assert len(filters) == 1, (name, got["steps"])
+
+
+# ------------------------------------------------------- 2. PD202 of unattributed EDS clusters
+
+CONSUL = FIXTURES / "corpus/consul-k8s/test_config_dump.json"
+
+
+def _not_checked(out: str) -> list[str]:
+    return [ln for ln in out.splitlines() if ln.startswith("Not checked")]
+
+
+def _consul(tmp_path: Path, unhealthy: int, drop: str = "") -> Path:
+    """consul-k8s's dump with the first ``unhealthy`` endpoints of its first nameless
+    assignment (three, all HEALTHY as published) marked UNHEALTHY; without the config
+    whose ``@type`` ends in ``drop``, if given."""
+    doc = json.loads(CONSUL.read_text())
+    (eds,) = [c for c in doc["configs"] if c["@type"].endswith("EndpointsConfigDump")]
+    first = eds["dynamic_endpoint_configs"][0]["endpoint_config"]
+    assert "cluster_name" not in first  # the fact this test is about
+    lbs = first["endpoints"][0]["lb_endpoints"]
+    assert [lb["health_status"] for lb in lbs] == ["HEALTHY"] * 3
+    for lb in lbs[:unhealthy]:
+        lb["health_status"] = "UNHEALTHY"
+    if drop:
+        doc["configs"] = [c for c in doc["configs"] if not c["@type"].endswith(drop)]
+    out = tmp_path / f"consul-{unhealthy}{drop}.json"
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_pd202_joins_pd203s_line_when_a_nameless_assignment_is_unhealthy(pdebug, tmp_path) -> None:
+    """consul-k8s's dump: two EDS clusters, two assignments naming no cluster. As
+    published, each assignment has a HEALTHY endpoint, so whichever is whose, no
+    cluster lacks a healthy one: PD202 is settled and PD203's line stands alone. With
+    every endpoint of one assignment UNHEALTHY, some cluster has none Envoy sends to:
+    PD202 said nothing (it reads only attributed assignments); now it joins PD203's
+    line, which says so. One line for the two codes, never two for one cluster."""
+    (alone,) = _not_checked(pdebug("check", CONSUL).out)
+    assert alone.startswith("Not checked (PD203): cluster/client.")
+    assert "no healthy endpoint" not in alone
+    # one endpoint of three down: still a usable one there, PD202 settled
+    assert _not_checked(pdebug("check", _consul(tmp_path, 1)).out) == [alone]
+    got = pdebug("check", _consul(tmp_path, 3))
+    (line,) = _not_checked(got.out)
+    assert line.startswith("Not checked (PD202, PD203): cluster/client.")
+    assert line.removeprefix("Not checked (PD202, PD203)").startswith(
+        alone.removeprefix("Not checked (PD203)").split(": its endpoints are unknown")[0]
+    )
+    assert (
+        "its endpoints are unknown; one of them has no healthy endpoint "
+        "(3 endpoints: 3 UNHEALTHY per EDS)"
+    ) in line
+    assert "PD202" not in [ln.split()[0] for ln in got.out.splitlines() if ln[:2] == "PD"]
+    plain = json.loads(pdebug("check", _consul(tmp_path, 3), "-o", "json").out)
+    assert sorted(n["code"] for n in plain["not_checked"]) == ["PD202", "PD203"]
+    # the proxy's live /clusters tells the assignments apart: nothing left unsaid
+    live = CONSUL.parent / "test_clusters.json"
+    assert not _not_checked(pdebug("check", _consul(tmp_path, 3), "--clusters-json", live).out)
+
+
+def test_pd202_says_an_unhealthy_nameless_assignment_of_unused_clusters(pdebug, tmp_path) -> None:
+    """The same dump without its listeners: nothing sends traffic to the two EDS
+    clusters, so PD203 has no line; an assignment of theirs with no healthy endpoint
+    is still some cluster's (PD202 judges every cluster), and PD202 says so alone."""
+    dump = _consul(tmp_path, 3, drop="ListenersConfigDump")
+    lines = [ln for ln in _not_checked(pdebug("check", dump).out) if "(PD" in ln]
+    assert lines == [
+        "Not checked (PD202): cluster/client.default.dc1.internal."
+        "bc3815c2-1a0f-f3ff-a2e9-20d791f08d00.consul (and 1 more): no assignment of the "
+        "dump's endpoints section names this EDS cluster (2 there name no cluster, and the "
+        "dump does not tell whose they are); one of them has no healthy endpoint "
+        "(3 endpoints: 3 UNHEALTHY per EDS) (--clusters-json FILE (the proxy's GET "
+        "/clusters?format=json) tells them apart)."
+    ]
+    healthy = _consul(tmp_path, 0, drop="ListenersConfigDump")
+    assert not [ln for ln in _not_checked(pdebug("check", healthy).out) if "(PD" in ln]
