@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import harness
 from tests.harness import FIXTURES
 from tests.harness import envoy as eh
 from tests.test_leftovers10 import authz_variants  # noqa: F401  (a fixture, reused)
@@ -231,3 +234,236 @@ def test_pd202_says_an_unhealthy_nameless_assignment_of_unused_clusters(pdebug, 
     ]
     healthy = _consul(tmp_path, 0, drop="ListenersConfigDump")
     assert not [ln for ln in _not_checked(pdebug("check", healthy).out) if "(PD" in ln]
+
+
+# ------------------------------------------- 3. a gRPC request's timeout (max_grpc_timeout)
+
+_TRY = {"retry_on": "5xx", "num_retries": 1, "per_try_timeout": "1s"}
+_SUPPRESS = {**ROUTER["typed_config"], "suppress_envoy_headers": True}
+#: listener -> (route action fields, router config)
+GRPC: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "none": ({}, {}),
+    "cap-0": ({"max_grpc_timeout": "0s"}, {}),
+    "cap-2s": ({"max_grpc_timeout": "2s"}, {}),
+    "cap-2s-timeout-1s": ({"max_grpc_timeout": "2s", "timeout": "1s"}, {}),
+    "cap-10s-per-try": ({"max_grpc_timeout": "10s", "retry_policy": _TRY}, {}),
+    "cap-10s-hedge": (
+        {"max_grpc_timeout": "10s", "retry_policy": _TRY,
+         "hedge_policy": {"hedge_on_per_try_timeout": True}},
+        {},
+    ),
+    "cap-0-offset": ({"max_grpc_timeout": "0s", "grpc_timeout_offset": "0.1s"}, {}),
+    "cap-2s-offset": ({"max_grpc_timeout": "2s", "grpc_timeout_offset": "0.5s"}, {}),
+    "cap-big": ({"max_grpc_timeout": "200000s"}, {}),
+    "cap-2s-suppress": ({"max_grpc_timeout": "2s"}, _SUPPRESS),
+    "stream-duration": (
+        {"max_grpc_timeout": "2s", "max_stream_duration": {"max_stream_duration": "3s"}}, {}
+    ),
+}  # fmt: skip
+#: grpc-timeout values a client may send (None: none); each spelling Envoy reads or not
+GRPC_SENT = [None, "", "1S", "500m", "3000m", "2M", "1H", "+5S", "05S", "99999999m",
+             "100000000m", "abc", "5", "5s", "-1S", "0m", "2147483648m"]  # fmt: skip
+CONTENT_TYPES = ["application/grpc", "application/grpc+proto", "application/grpc-web",
+                 "application/grpc;x", "text/plain"]  # fmt: skip
+
+
+@dataclass
+class GrpcSetup:
+    ports: dict[str, int]
+    proxy: Any
+    #: (listener, content-type, grpc-timeout, other headers) -> the headers the upstream got
+    got: dict[tuple[str, str, str | None, tuple[tuple[str, str], ...]], dict[str, str]]
+
+
+def _cases() -> list[tuple[str, str, str | None, tuple[tuple[str, str], ...]]]:
+    out = []
+    for name in GRPC:
+        for ct in CONTENT_TYPES:
+            for value in GRPC_SENT if ct == "application/grpc" else [None, "1S"]:
+                out.append((name, ct, value, ()))
+        # the client's own timeout headers (loopback: internal, so Envoy keeps them)
+        out.append(
+            (name, "application/grpc", "3000m", (("x-envoy-upstream-rq-timeout-ms", "700"),))
+        )
+        out.append(
+            (name, "application/grpc", None, (("x-envoy-upstream-rq-per-try-timeout-ms", "400"),))
+        )  # noqa: E501
+    return out
+
+
+@pytest.fixture(scope="module")
+def grpc_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcSetup]:
+    """Envoy 1.40 running each route before an echo upstream, and what the upstream got
+    for each content-type and grpc-timeout a client may send."""
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_left import _listener as route_listener
+    from tests.test_trace_left import _send
+    from tests.test_trace_left2 import _Headers
+
+    ports = {name: eh.free_port() for name in GRPC}
+    listeners = []
+    for name, (action, router) in GRPC.items():
+        routes = [{"name": "r", "match": {"prefix": "/"}, "route": {"cluster": "echo", **action}}]
+        listener = route_listener(name, ports[name], routes)
+        if router:
+            hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+            hcm["http_filters"] = [{"name": "envoy.filters.http.router", "typed_config": router}]
+        listeners.append(listener)
+    got: dict[Any, dict[str, str]] = {}
+    with _Headers("echo") as upstream:
+        boot = {
+            "node": {"id": "trace13-grpc", "cluster": "trace"},
+            "static_resources": {
+                "listeners": listeners,
+                "clusters": [harness.static_cluster("echo", upstream.port)],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("trace13") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            for case in _cases():
+                name, ct, value, more = case
+                sent = [("content-type", ct), *more]
+                if value is not None:
+                    sent.append(("grpc-timeout", value))
+                status, body = _send(ports[name], sent, "/p")
+                assert status == 200, (case, body)
+                pairs = json.loads(body)["headers"]
+                got[case] = {k: v for k, v in pairs}
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    yield GrpcSetup(ports, proxy, got)
+
+
+def test_grpc_timeouts_are_envoys(grpc_setup: GrpcSetup) -> None:
+    """x-envoy-expected-rq-timeout-ms and grpc-timeout as the upstream got them, for
+    11 routes x 5 content-types x 17 grpc-timeout spellings (and the client's own
+    timeout headers). With max_grpc_timeout, a gRPC request's timeout is its
+    grpc-timeout (less grpc_timeout_offset), capped by max_grpc_timeout (0: no cap),
+    the route's timeout ignored; Envoy writes the result into grpc-timeout too. trace
+    said "unknown" of every gRPC request there, and nothing of grpc-timeout."""
+    from pdebug import trace as t
+
+    wrong = []
+    decided = 0
+    for case, received in grpc_setup.got.items():
+        name, ct, value, more = case
+        sent = [("content-type", ct), *more]
+        if value is not None:
+            sent.append(("grpc-timeout", value))
+        request = t.parse_request(
+            f"http://127.0.0.1:{grpc_setup.ports[name]}/p",
+            "GET",
+            [f"{k}:{v}" for k, v in sent],
+            source_ip="127.0.0.1",
+        )
+        trace = t.trace(grpc_setup.proxy, request)
+        steps = [s for s in trace.steps if (s.kind, s.name) == ("action", "envoy headers")]
+        shown = steps[0].detail.get("headers", {}) if steps else {}
+        unknown = steps[0].detail.get("unknown", {}) if steps else {}
+        given = dict(sent)
+        for header in ("x-envoy-expected-rq-timeout-ms", "grpc-timeout"):
+            changed = received.get(header) != given.get(header)
+            if header in unknown:
+                # only where pdebug says it does not work it out: max_stream_duration
+                if name != "stream-duration":
+                    wrong.append((case, header, "unknown", unknown[header]))
+                continue
+            if changed and shown.get(header) != [received[header]]:
+                wrong.append((case, header, received.get(header), shown.get(header)))
+            elif not changed and header in shown:
+                wrong.append((case, header, received.get(header), shown.get(header)))
+            else:
+                decided += 1
+    assert not wrong, wrong[:10]
+    assert decided > 300, decided
+
+
+def test_grpc_timeout_step_as_printed(grpc_setup: GrpcSetup) -> None:
+    """The step says where the value comes from."""
+    from pdebug import trace as t
+
+    def reason(name: str, *headers: str) -> str:
+        request = t.parse_request(
+            f"http://127.0.0.1:{grpc_setup.ports[name]}/p", "GET", list(headers)
+        )
+        (step,) = [s for s in t.trace(grpc_setup.proxy, request).steps if s.name == "envoy headers"]
+        return step.reason
+
+    said = reason("cap-2s-offset", "content-type:application/grpc", "grpc-timeout:1S")
+    assert (
+        "x-envoy-expected-rq-timeout-ms: '500' (the request's grpc-timeout 1S less "
+        "grpc_timeout_offset); grpc-timeout: '500m' (the request's grpc-timeout 1S less "
+        "grpc_timeout_offset)"
+    ) in said
+    said = reason("cap-2s", "content-type:application/grpc", "grpc-timeout:5s")
+    assert "'2000' (max_grpc_timeout (grpc-timeout '5s', which Envoy does not read))" in said
+    said = reason("cap-big", "content-type:application/grpc")
+    assert "grpc-timeout: '200000S' (max_grpc_timeout (no grpc-timeout))" in said
+
+
+def test_grpc_timeout_spellings_pdebug_does_not_decide_are_unknown() -> None:
+    """A space inside the number (HTTP trims only the ends): not guessed."""
+    from pdebug.trace.forwarded import grpc_timeout_ms, grpc_timeout_text
+
+    assert grpc_timeout_ms(["5 S"])[0] is None
+    assert grpc_timeout_ms(["1500u"]) == (2, "the request's grpc-timeout 1500u")
+    assert grpc_timeout_ms(["1000001n"])[0] == 2
+    assert grpc_timeout_text(99_999_999) == "99999999m"
+    assert grpc_timeout_text(100_000_000) == "100000S"
+    assert grpc_timeout_text(10**16) == "99999999H"
+
+
+def test_hostile_grpc_timeouts_never_crash() -> None:
+    """Seeded odd max_grpc_timeout, grpc_timeout_offset and grpc-timeout values: the
+    step is built (an unreadable one said so), never a traceback; a digit that is not
+    ASCII is no number to Envoy."""
+    import random
+
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.trace.forwarded import RouteTimeouts, forwarded, grpc_timeout_ms
+    from pdebug.trace.request import HttpRequest
+    from tests.test_trace12 import _ODD
+
+    assert grpc_timeout_ms(["９S"])[0] == 0
+    rng = random.Random(20261207)
+    odd_headers = ["", "1S", "９S", "5 S", "\x1b[31mS", "99999999999999999999S", "+-1S", "S"]
+    built = 0
+    for _ in range(400):
+        act: dict[str, Any] = {"cluster": "c"}
+        for key in ("max_grpc_timeout", "grpc_timeout_offset", "timeout", "retry_policy"):
+            if rng.random() < 0.6:
+                act[key] = rng.choice(_ODD)
+        try:
+            route = msgspec.json.decode(msgspec.json.encode(act), type=s.RouteAction)
+        except msgspec.ValidationError:
+            continue
+        sent = [("content-type", rng.choice(CONTENT_TYPES))]
+        if rng.random() < 0.8:
+            sent.append(("grpc-timeout", rng.choice(odd_headers + GRPC_SENT[1:])))  # type: ignore[arg-type]
+        view = HttpRequest("h", "/", "GET", "http", {k: [v] for k, v in sent})
+        rt = RouteTimeouts(
+            route.timeout, route.retry_policy, s.NULL, False, False,
+            bool(len(route.max_grpc_timeout)), False,
+            route.max_grpc_timeout, route.grpc_timeout_offset,
+        )  # fmt: skip
+        hcm = s.HttpConnectionManager()
+        found = forwarded(
+            sent,
+            view,
+            (),
+            hcm,
+            80,
+            True,
+            rt,
+            rng.choice([{}, None, {"suppress_envoy_headers": True}]),
+        )
+        assert all(isinstance(v, str) for v in found.headers.values())
+        assert isinstance(found.text(), str)
+        built += 1
+    assert built > 100, built

@@ -362,6 +362,7 @@ class RouteAction(_S):
     hedge_policy: Raw = NULL
     max_stream_duration: Raw = NULL
     max_grpc_timeout: Raw = NULL
+    grpc_timeout_offset: Raw = NULL
 
 
 class DirectResponse(_S):

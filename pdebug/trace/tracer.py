@@ -1737,6 +1737,8 @@ class Tracer:
             is_set(act.max_stream_duration),
             is_set(act.max_grpc_timeout),
             vhost is not None and vhost.include_request_attempt_count,
+            act.max_grpc_timeout,
+            act.grpc_timeout_offset,
         )
         internal, _final, internal_why = client_internal(self.client_http, hcm, conn.source_ip)
         found = forwarded(
