@@ -467,3 +467,140 @@ def test_hostile_grpc_timeouts_never_crash() -> None:
         assert isinstance(found.text(), str)
         built += 1
     assert built > 100, built
+
+
+# ---------------------------------- 4. the tracer's context headers (x-b3-*, traceparent)
+
+_ZIPKIN = {
+    "name": "envoy.tracers.zipkin",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig",
+        "collector_cluster": "echo",
+        "collector_endpoint": "/api/v2/spans",
+        "collector_endpoint_version": "HTTP_JSON",
+    },
+}
+_ZIPKIN_ISTIO = copy.deepcopy(_ZIPKIN)  # as Istio's bootstraps wrote it
+_ZIPKIN_ISTIO["typed_config"].update(trace_id_128bit=True, shared_span_context=False)
+_OTEL = {
+    "name": "envoy.tracers.opentelemetry",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+        "grpc_service": {"envoy_grpc": {"cluster_name": "echo"}, "timeout": "1s"},
+        "service_name": "trace13",
+    },
+}
+#: listener -> the connection manager's tracing (None: none)
+TRACING: dict[str, dict[str, Any] | None] = {
+    "zipkin": {"provider": _ZIPKIN},
+    "zipkin-istio": {"provider": _ZIPKIN_ISTIO},
+    "zipkin-unsampled": {"provider": _ZIPKIN, "random_sampling": {"value": 0}},
+    "otel": {"provider": _OTEL},
+    "otel-unsampled": {"provider": _OTEL, "random_sampling": {"value": 0}},
+    "bootstrap": {},  # no provider: the bootstrap's tracer (see the fixture)
+    "none": None,
+}
+TRACE_SENT: list[list[tuple[str, str]]] = [
+    [],
+    [("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"), ("x-b3-spanid", "e457b5a2e4d86bd1"),
+     ("x-b3-sampled", "1")],
+    [("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")],
+    [("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")],
+    [("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+     ("tracestate", "k=v")],
+    [("x-request-id", "abc")],
+]  # fmt: skip
+
+
+@dataclass
+class TraceSetup:
+    ports: dict[str, int]
+    proxy: Any
+    got: dict[tuple[str, int], dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def tracing_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceSetup]:
+    """Envoy 1.40 with each connection manager's tracing before an echo upstream (the
+    bootstrap names a zipkin tracer, as Istio's did), and what the upstream got."""
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.test_trace_left import _listener as route_listener
+    from tests.test_trace_left import _send
+    from tests.test_trace_left2 import _Headers
+
+    ports = {name: eh.free_port() for name in TRACING}
+    listeners = []
+    for name, tracing in TRACING.items():
+        routes = [{"name": "r", "match": {"prefix": "/"}, "route": {"cluster": "echo"}}]
+        listener = route_listener(name, ports[name], routes)
+        if tracing is not None:
+            listener["filter_chains"][0]["filters"][0]["typed_config"]["tracing"] = tracing
+        listeners.append(listener)
+    got: dict[tuple[str, int], dict[str, str]] = {}
+    with _Headers("echo") as upstream:
+        boot = {
+            "node": {"id": "trace13-tracing", "cluster": "trace"},
+            "tracing": {"http": copy.deepcopy(_ZIPKIN)},
+            "static_resources": {
+                "listeners": listeners,
+                "clusters": [harness.static_cluster("echo", upstream.port)],
+            },
+        }
+        with eh.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("trace13-tracing") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            for name in TRACING:
+                for i, sent in enumerate(TRACE_SENT):
+                    status, body = _send(ports[name], sent, "/p")
+                    assert status == 200, body
+                    got[name, i] = {k: v for k, v in json.loads(body)["headers"]}
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    yield TraceSetup(ports, proxy, got)
+
+
+def test_tracer_headers_are_envoys(tracing_setup: TraceSetup) -> None:
+    """Every header the upstream got that the client did not send (or got another
+    value of) is in the envoy headers step, with its value or said unknown (a
+    generated ID, the sampling flag); the step names none the upstream did not get.
+    Zipkin (in the connection manager or, with no provider, the bootstrap's) and
+    OpenTelemetry, sampled or not, with the client's b3, traceparent or none. trace
+    named none of x-b3-*, traceparent or tracestate."""
+    from pdebug import trace as t
+
+    wrong = []
+    for (name, i), received in tracing_setup.got.items():
+        sent = TRACE_SENT[i]
+        request = t.parse_request(
+            f"http://127.0.0.1:{tracing_setup.ports[name]}/p",
+            "GET",
+            [f"{k}:{v}" for k, v in sent],
+            source_ip="127.0.0.1",
+        )
+        trace = t.trace(tracing_setup.proxy, request)
+        steps = [s for s in trace.steps if (s.kind, s.name) == ("action", "envoy headers")]
+        shown = steps[0].detail.get("headers", {}) if steps else {}
+        unknown = steps[0].detail.get("unknown", {}) if steps else {}
+        given = dict(sent)
+        added = {k for k, v in received.items() if k not in ("host", "content-length")
+                 and given.get(k) != v}  # fmt: skip
+        if added != set(shown) | set(unknown):
+            wrong.append((name, sent, sorted(added), sorted(shown), sorted(unknown)))
+        for key, values in shown.items():
+            if [received.get(key)] != values:
+                wrong.append((name, sent, key, received.get(key), values))
+    assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_tracer_headers_as_printed(tracing_setup: TraceSetup) -> None:
+    from pdebug import trace as t
+
+    request = t.parse_request(f"http://127.0.0.1:{tracing_setup.ports['otel']}/p", "GET", [])
+    (step,) = [s for s in t.trace(tracing_setup.proxy, request).steps if s.name == "envoy headers"]
+    assert "tracestate: ''" in step.reason
+    assert "traceparent: a trace ID and span ID Envoy generates (00-TRACE-SPAN-FLAGS)" in (
+        step.reason
+    )

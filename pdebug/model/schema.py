@@ -464,6 +464,8 @@ class HttpConnectionManager(_S):
     via: str = ""
     append_x_forwarded_port: bool = False
     set_current_client_cert_details: Raw = NULL
+    #: Read by trace's ``envoy headers`` step (the tracer's context headers).
+    tracing: Raw = NULL
 
 
 class TcpProxyV1Route(_S):

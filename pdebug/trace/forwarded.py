@@ -291,6 +291,7 @@ def forwarded(
     internal_why: str = "",
     cert: bool | None = False,
     principal: str | None = None,
+    tracer: str | None = "",
 ) -> Forwarded:
     """What Envoy adds to a forwarded request.
 
@@ -299,7 +300,8 @@ def forwarded(
     ``internal``: whether Envoy counts the client as internal (None: unknown, then
     ``internal_why`` says on what it depends); ``router``: the router filter's config
     (None: unreadable); ``cert``: whether the client presents a certificate (None:
-    unknown), ``principal`` its URI SAN when known.
+    unknown), ``principal`` its URI SAN when known; ``tracer``: the connection
+    manager's tracer (:func:`pdebug.trace.tracecontext.tracer_kind`).
     """
     out = Forwarded()
     sent: dict[str, list[str]] = {}
@@ -366,6 +368,13 @@ def forwarded(
         _timeouts(out, rt, now, why, sent, router, internal_why, grpc)
     if rt.attempt_count:
         out.headers["x-envoy-attempt-count"] = "1"
+    from pdebug.trace.tracecontext import trace_headers
+
+    for name, what in trace_headers(tracer, sent).items():
+        if what.startswith("="):
+            out.headers[name] = what[1:]
+        else:
+            out.unknown[name] = what
     element = client_cert_element(hcm, cert, principal, bool(sent.get(XFCC)))
     if element:
         out.unknown[XFCC] = element

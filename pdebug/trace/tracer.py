@@ -1725,6 +1725,7 @@ class Tracer:
         ``edited``: headers the route's edits set, after Envoy's (the headers step has them).
         """
         from pdebug.trace.forwarded import RouteTimeouts, forwarded
+        from pdebug.trace.tracecontext import bootstrap_of, tracer_kind
 
         hcm, conn, vhost = self.current_hcm, self.conn, self.current_vhost
         if hcm is None or conn is None or self.client_http is None:
@@ -1753,6 +1754,7 @@ class Tracer:
             internal_why,
             self.client_cert,
             self.req.source_principal,
+            tracer_kind(hcm, bootstrap_of(self.proxy)),
         )
         for name in edited:
             found.headers.pop(name, None)
