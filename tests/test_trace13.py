@@ -604,3 +604,43 @@ def test_tracer_headers_as_printed(tracing_setup: TraceSetup) -> None:
     assert "traceparent: a trace ID and span ID Envoy generates (00-TRACE-SPAN-FLAGS)" in (
         step.reason
     )
+
+
+def test_hostile_wrappers_and_tracers_never_crash() -> None:
+    """Seeded odd TypedStruct wrappers and tracing configs: the wrapper is kept as it
+    is (for its reader to refuse) or unwrapped; a tracer is named, printable, or None;
+    never a traceback."""
+    import random
+
+    import msgspec
+
+    from pdebug.model import schema as s
+    from pdebug.model.listeners import filter_config, unwrapped_config
+    from pdebug.trace.filters import filter_kind
+    from pdebug.trace.tracecontext import trace_headers, tracer_kind
+    from tests.test_trace12 import _ODD
+
+    ts = "type.googleapis.com/udpa.type.v1.TypedStruct"
+    odd = [*_ODD, "\x1b[31mZipkin", _RBAC, {"@type": "x\x07"}, "[" * 200 + "]" * 200]
+    rng = random.Random(1207)
+    for _ in range(400):
+        wrapper: dict[str, Any] = {"@type": ts}
+        for key in ("type_url", "typeUrl", "value"):
+            if rng.random() < 0.6:
+                wrapper[key] = rng.choice(odd)
+        raw = msgspec.json.encode(wrapper)
+        if rng.random() < 0.2:
+            raw = raw[: rng.randrange(len(raw))]  # cut
+        f = s.TypedExtension(name=rng.choice(["", "x"]), typed_config=msgspec.Raw(raw))
+        got = unwrapped_config(f)
+        kept = bytes(filter_config(f))
+        assert bytes(got) == kept or bytes(got).startswith(b'{"@type":'), (raw, bytes(got))
+        assert isinstance(filter_kind(f), str)
+        tracing = {"provider": {"name": rng.choice(odd), "typed_config": rng.choice(odd)}}
+        if rng.random() < 0.3:
+            tracing = rng.choice(odd)
+        hcm = s.HttpConnectionManager(tracing=msgspec.Raw(msgspec.json.encode(tracing)))
+        kind = tracer_kind(hcm, rng.choice([None, "", "\x1b]0;x\x07zipkin unshared"]))
+        assert kind is None or (isinstance(kind, str) and "\x1b" not in kind), kind
+        sent = {"b3": ["x"]} if rng.random() < 0.3 else {}
+        assert all(isinstance(v, str) for v in trace_headers(kind, sent).values())

@@ -60,7 +60,9 @@ def tracer_kind(hcm: s.HttpConnectionManager, bootstrap: str | None) -> str | No
         return ZIPKIN_UNSHARED if low.endswith(" unshared") else "zipkin"
     if "opentelemetry" in low:
         return "opentelemetry"
-    return name.removesuffix(" unshared").rsplit("/", 1)[-1]
+    from pdebug.model.dump import sanitize
+
+    return sanitize(name.removesuffix(" unshared").rsplit("/", 1)[-1])
 
 
 def trace_headers(kind: str | None, sent: dict[str, list[str]]) -> dict[str, str]:
