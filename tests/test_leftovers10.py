@@ -361,8 +361,9 @@ def test_eds_cluster_without_an_assignment_is_not_checked(pdebug, tmp_path) -> N
     cut.write_text(json.dumps(doc))
     got = pdebug("check", cut, "--fail-on", "info")
     assert got.code == 0, got.out
+    # PD202 too (trace13): hosts unknown, so whether one is healthy is unknown; one line
     assert _not_checked_lines(got.out) == [
-        "Not checked (PD203): cluster/svc: an EDS cluster something sends traffic to has no "
+        "Not checked (PD202, PD203): cluster/svc: an EDS cluster something sends traffic to has no "
         "assignment in the dump's endpoints section (Envoy writes one, empty or not, for "
         "every active EDS cluster): its endpoints are unknown (a dump cut or filtered? take "
         "it again with config_dump?include_eds, or give the proxy's GET "
@@ -392,9 +393,10 @@ def test_istioctl_waypoint_dump_lacks_one_assignment(pdebug) -> None:
     (line,) = _not_checked_lines(
         pdebug("check", ISTIOCTL / "proxy-config-all/config_dump.json").out
     )
-    assert line.startswith(
-        "Not checked (PD203): cluster/inbound-vip|8000|http|httpbin.default.svc.cluster.local: "
-        "an EDS cluster something sends traffic to has no assignment"
+    assert line.startswith(  # PD202 too (trace13): one line for both codes
+        "Not checked (PD202, PD203): "
+        "cluster/inbound-vip|8000|http|httpbin.default.svc.cluster.local: an EDS "
+        "cluster something sends traffic to has no assignment"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context, HostSet, cluster_kind
@@ -127,6 +127,7 @@ def check_no_healthy(ctx: Context, this: Check) -> Iterator[Finding]:
             f"no healthy endpoint: {endpoints}: {_reasons(hs)}",
             f"{fails}: pdebug endpoints SOURCE --cluster '{name}' -o wide" + source,
         )
+    yield from _unassigned_health(ctx, this)
 
 
 def _aggregate_members(ctx: Context) -> dict[str, list[tuple[str, list[str]]]]:
@@ -223,6 +224,104 @@ def _running_filters(ctx: Context, cluster: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+class _Unassigned(NamedTuple):
+    """Used EDS clusters without an assignment, and what the dump says of their hosts."""
+
+    #: The used EDS clusters no assignment names (nor attributes), in cluster order.
+    missing: list[str]
+    #: How many of the dump's assignments name no cluster and stay unattributed.
+    nameless: int
+    #: Whether PD202 is judged all the same: every cluster that could own one of the
+    #: nameless assignments gets one, and each has an endpoint Envoy sends traffic to.
+    healthy: bool
+    #: Of the nameless assignments, those with endpoints but none usable: their reasons.
+    unhealthy: list[str]
+    #: The EDS clusters without an assignment that one of them could belong to.
+    candidates: list[str]
+
+
+def _unassigned_facts(ctx: Context) -> _Unassigned | None:
+    """:class:`_Unassigned`, once per run (PD202 and PD203 say one line of it).
+
+    None with live endpoints (``--clusters-json`` lists every active cluster's hosts)
+    or without a clusters section.
+    """
+    if ctx.proxy.health is not None or not ctx.has("clusters"):
+        return None
+    return ctx.shared("unassigned_eds", lambda: _build_unassigned(ctx))
+
+
+def _build_unassigned(ctx: Context) -> _Unassigned:
+    from pdebug.model.eds import attribute
+    from pdebug.model.health import endpoint_health, is_usable
+
+    hosts = ctx.hosts
+    unowned = [
+        name
+        for name, cc in ctx.clusters.items()
+        if name not in hosts and cc.state != "WARMING" and cluster_kind(cc.cluster) == "EDS"
+    ]
+    if not unowned:
+        return _Unassigned([], 0, True, [], [])
+    refs = ctx.references
+    missing = [name for name in unowned if name in refs]
+    lost = attribute(ctx.dump).unattributed
+    unhealthy: list[str] = []
+    usable = 0
+    if lost:
+        for key in ("dynamic_endpoint_configs", "static_endpoint_configs"):
+            for entry in ctx.dump.endpoint_entries(key).items:
+                cla = entry.endpoint_config
+                if id(cla) not in lost:
+                    continue
+                statuses = [lb.health_status for g in cla.endpoints for lb in g.lb_endpoints]
+                if any(is_usable(endpoint_health(st)) for st in statuses):
+                    usable += 1
+                elif statuses:
+                    counts = Counter(r for st in statuses for r in unusable_reasons(st))
+                    n = len(statuses)
+                    why = ", ".join(f"{k} {r}" for r, k in counts.most_common())
+                    unhealthy.append(f"{'1 endpoint' if n == 1 else f'{n} endpoints'}: {why}")
+    # Envoy writes one assignment per active EDS cluster: when the nameless ones are as
+    # many as the clusters they could belong to, and each has a usable endpoint, every
+    # such cluster has one (PD202's question), whichever is whose
+    healthy = bool(lost) and usable == len(lost) and len(lost) >= len(unowned)
+    return _Unassigned(missing, len(lost), healthy, unhealthy, unowned)
+
+
+def _unassigned_line(facts: _Unassigned) -> tuple[str, str, str]:
+    """PD203's (and PD202's) Not checked line: resource, message, hint."""
+    missing = facts.missing
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    resource = f"cluster/{missing[0]}{more}"
+    nameless = facts.nameless
+    if nameless:  # Consul's and OSM's Envoys leave cluster_name empty (pdebug.model.eds)
+        message = (
+            "no assignment of the dump's endpoints section names this EDS cluster, which "
+            f"something sends traffic to ({nameless} there name no cluster, and the dump "
+            "does not tell whose they are): its endpoints are unknown"
+        )
+        if facts.unhealthy:
+            message += "; " + _unhealthy_text(facts.unhealthy)
+        hint = "--clusters-json FILE (the proxy's GET /clusters?format=json) tells them apart"
+        return resource, message, hint
+    return (
+        resource,
+        "an EDS cluster something sends traffic to has no assignment in the dump's "
+        "endpoints section (Envoy writes one, empty or not, for every active EDS "
+        "cluster): its endpoints are unknown",
+        "a dump cut or filtered? take it again with config_dump?include_eds, or give "
+        "the proxy's GET /clusters?format=json (--clusters-json FILE)",
+    )
+
+
+def _unhealthy_text(unhealthy: list[str]) -> str:
+    """Of nameless assignments without a usable endpoint, in a few words."""
+    n = len(unhealthy)
+    which = "one of them has" if n == 1 else f"{n} of them have"
+    return f"{which} no healthy endpoint ({'; '.join(unhealthy[:3])}{' ...' if n > 3 else ''})"
+
+
 def _unassigned(ctx: Context, this: Check, refs: dict[str, str]) -> Iterator[Finding]:
     """Used EDS clusters the dump's endpoints section holds no assignment for.
 
@@ -231,39 +330,36 @@ def _unassigned(ctx: Context, this: Check, refs: dict[str, str]) -> Iterator[Fin
     or filtered dump), so it is no finding but a line of what was not checked. A warming
     cluster is PD201's; live endpoints (``--clusters-json``) list every active cluster.
     """
-    if ctx.proxy.health is not None:
+    facts = _unassigned_facts(ctx)
+    if facts is None or not facts.missing:
         return
-    missing = [
-        name
-        for name, cc in ctx.clusters.items()
-        if name in refs
-        and name not in ctx.hosts
-        and cc.state != "WARMING"
-        and cluster_kind(cc.cluster) == "EDS"
-    ]
-    if not missing:
-        return
-    from pdebug.model.eds import attribute
+    yield this.not_checked(*_unassigned_line(facts))
 
-    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-    nameless = len(attribute(ctx.dump).unattributed)
-    if nameless:  # Consul's and OSM's Envoys leave cluster_name empty (pdebug.model.eds)
+
+def _unassigned_health(ctx: Context, this: Check) -> Iterator[Finding]:
+    """PD202 of EDS clusters the dump's endpoints section holds no assignment for.
+
+    Their hosts are unknown, so whether one is healthy is too: PD202 joins PD203's Not
+    checked line (one line, both codes). It stays out when the dump settles it all the
+    same (:attr:`_Unassigned.healthy`: consul-k8s's dump). A nameless assignment without
+    a usable endpoint is some cluster's: said even when nothing sends traffic to the
+    clusters it could belong to (PD203 names only those).
+    """
+    facts = _unassigned_facts(ctx)
+    if facts is None or facts.healthy:
+        return
+    if facts.missing:
+        yield this.not_checked(*_unassigned_line(facts))
+    elif facts.unhealthy:
+        cands = facts.candidates
+        more = f" (and {len(cands) - 1} more)" if len(cands) > 1 else ""
         yield this.not_checked(
-            f"cluster/{missing[0]}{more}",
-            "no assignment of the dump's endpoints section names this EDS cluster, which "
-            f"something sends traffic to ({nameless} there name no cluster, and the dump "
-            "does not tell whose they are): its endpoints are unknown",
+            f"cluster/{cands[0]}{more}",
+            "no assignment of the dump's endpoints section names this EDS cluster "
+            f"({facts.nameless} there name no cluster, and the dump does not tell whose "
+            f"they are); {_unhealthy_text(facts.unhealthy)}",
             "--clusters-json FILE (the proxy's GET /clusters?format=json) tells them apart",
         )
-        return
-    yield this.not_checked(
-        f"cluster/{missing[0]}{more}",
-        "an EDS cluster something sends traffic to has no assignment in the dump's "
-        "endpoints section (Envoy writes one, empty or not, for every active EDS "
-        "cluster): its endpoints are unknown",
-        "a dump cut or filtered? take it again with config_dump?include_eds, or give "
-        "the proxy's GET /clusters?format=json (--clusters-json FILE)",
-    )
 
 
 #: What a filter does when the cluster of its own service has no endpoints (Envoy 1.40).

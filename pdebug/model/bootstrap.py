@@ -97,6 +97,30 @@ def envoy_release(dump: ConfigDump) -> tuple[int, int] | None:
     return None if release == (0, 0) else release
 
 
+def bootstrap_tracer(dump: ConfigDump) -> str | None:
+    """The bootstrap's HTTP tracer (``tracing.http``), by its ``@type`` or name.
+
+    ``""`` for none; None when the dump has no readable bootstrap. `` unshared`` follows a zipkin
+    tracer's ``shared_span_context: false`` (Istio's, written as a string in v2).
+
+    A connection manager's ``tracing`` without a ``provider`` uses it (old Istio's zipkin).
+    """
+    if dump.section("bootstrap") is None:
+        return None
+    from pdebug.errors import InvalidInput
+
+    try:
+        boot = dump.bootstrap()
+    except InvalidInput:
+        return None
+    http = _obj(_obj(boot.get("tracing")).get("http"))
+    typed = _obj(http.get("typed_config", http.get("typedConfig")))
+    name = _text(typed.get("@type")) or _text(http.get("name"))
+    config = typed or _obj(http.get("config", http.get("hidden_envoy_deprecated_config")))
+    shared = config.get("shared_span_context", config.get("sharedSpanContext"))
+    return f"{name} unshared" if name and shared in (False, "false") else name
+
+
 def admin_v2alpha(dump: ConfigDump) -> bool:
     """Whether ``dump`` has ``envoy.admin.v2alpha`` sections (Envoy 1.14 and older).
 

@@ -109,6 +109,30 @@ def unwrap_typed_struct(doc: Any) -> Any:
     return {**value, "@type": url}
 
 
+def unwrapped_config(f: s.TypedExtension) -> msgspec.Raw:
+    """:func:`filter_config`, or the message a ``TypedStruct`` there wraps.
+
+    The message is :func:`unwrap_typed_struct`'s, its ``@type`` first (where readers
+    look for it). Envoy runs a wrapped filter as the filter ``type_url`` names (Envoy 1.40:
+    tests/test_trace13.py); ``check`` and ``trace`` read it so. A wrapper that cannot
+    be read is returned as it is, for its reader to refuse.
+    """
+    raw = filter_config(f)
+    head = memoryview(raw)[:300].tobytes()
+    if b"TypedStruct" not in head:
+        return raw
+    from pdebug.model.dump import plain_json
+
+    try:
+        doc = unwrap_typed_struct(plain_json(raw, "a TypedStruct"))
+    except InvalidInput:
+        return raw
+    if not isinstance(doc, dict) or "TypedStruct" in str(doc.get("@type", "")):
+        return raw
+    first = {"@type": doc["@type"], **{k: v for k, v in doc.items() if k != "@type"}}
+    return msgspec.Raw(msgspec.json.encode(first))
+
+
 def service_clusters(f: s.TypedExtension) -> list[str]:
     """The clusters an HTTP filter calls on its own.
 

@@ -396,6 +396,7 @@ class RouteAction(_S):
     hedge_policy: Raw = NULL
     max_stream_duration: Raw = NULL
     max_grpc_timeout: Raw = NULL
+    grpc_timeout_offset: Raw = NULL
 
 
 class DirectResponse(_S):
@@ -498,6 +499,8 @@ class HttpConnectionManager(_S):
     via: str = ""
     append_x_forwarded_port: bool = False
     set_current_client_cert_details: Raw = NULL
+    #: Read by trace's ``envoy headers`` step (the tracer's context headers).
+    tracing: Raw = NULL
 
 
 class TcpProxyV1Route(_S):

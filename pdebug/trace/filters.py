@@ -42,6 +42,7 @@ import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
+from pdebug.model.listeners import unwrapped_config
 from pdebug.trace.matchers import as_obj, as_seq, fullmatch_bounded, is_set
 from pdebug.trace.request import (
     EDGE_STRIPPED,
@@ -148,8 +149,11 @@ class FilterResult:
 
 
 def filter_kind(f: s.TypedExtension) -> str:
-    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ`, :data:`JWT` or ``""`` (by type or name)."""
-    head = memoryview(f.typed_config)[:300].tobytes()
+    """:data:`RBAC`, :data:`FAULT`, :data:`EXT_AUTHZ`, :data:`JWT` or ``""`` (by type or name).
+
+    The type is the one a ``TypedStruct`` wraps, if one does (:func:`unwrapped_config`).
+    """
+    head = memoryview(unwrapped_config(f))[:300].tobytes()
     found = _TYPE.search(head)
     if found is not None:
         tp = found.group(1).decode("latin-1")

@@ -83,6 +83,9 @@ class RouteTimeouts:
     max_stream_duration: bool = False
     max_grpc_timeout: bool = False
     attempt_count: bool = False
+    #: The route's ``max_grpc_timeout`` and ``grpc_timeout_offset`` as written.
+    grpc_max: msgspec.Raw = field(default_factory=lambda: s.NULL)
+    grpc_offset: msgspec.Raw = field(default_factory=lambda: s.NULL)
 
 
 def duration_ms(value: Any) -> int | None:
@@ -132,12 +135,13 @@ def expected_timeout(
         text = values[0].strip()
         return int(text) if text.isascii() and text.isdigit() else None
 
-    if rt.max_grpc_timeout and ",".join(headers.get("content-type", [])).startswith(
-        "application/grpc"
-    ):
-        return None, "a gRPC request on a route with max_grpc_timeout: from its grpc-timeout"
     if rt.max_stream_duration:
         total, said = 0, "max_stream_duration: no route timeout"
+    elif rt.max_grpc_timeout and is_grpc(headers):
+        found, said = _grpc_total(rt, headers)
+        if found is None:
+            return None, said
+        total = found
     elif rt.timeout:
         found = duration_ms(rt.timeout)
         if found is None:
@@ -175,6 +179,91 @@ def expected_timeout(
     return expected, said
 
 
+def is_grpc(headers: dict[str, list[str]]) -> bool:
+    """Whether Envoy's router takes the request for gRPC.
+
+    Its content-type is ``application/grpc`` or ``application/grpc+...`` (not
+    ``-web``, not ``;...``: Envoy 1.40, tests/test_trace13.py).
+    """
+    values = headers.get("content-type")
+    if not values:
+        return False
+    ct = values[0]
+    return ct == "application/grpc" or ct.startswith("application/grpc+")
+
+
+#: ``grpc-timeout``: at most 8 digits and a unit (gRPC's HTTP/2 protocol).
+_GRPC_TIMEOUT = re.compile(r"^\+?([0-9]+)([HMSmun])$")
+_GRPC_MAX = 99_999_999
+_GRPC_UNITS = {"H": 3_600_000, "M": 60_000, "S": 1000, "m": 1}
+
+
+def grpc_timeout_ms(values: list[str] | None) -> tuple[int | None, str]:
+    """The request's ``grpc-timeout`` in ms as Envoy reads it (0: none), and what it was.
+
+    Envoy 1.40 (tests/test_trace13.py): a number (``+`` allowed, leading zeros too) of at
+    most 8 digits and a unit ``H M S m u n`` (``u``/``n`` rounded up to a whole ms);
+    anything else is as if there were none. None: a spelling pdebug does not decide.
+    """
+    if not values:
+        return 0, "no grpc-timeout"
+    text = values[0].strip()
+    m = _GRPC_TIMEOUT.match(text)
+    if m is None:
+        if not text or text[-1] not in "HMSmun" or not re.search(r"\s", text[:-1]):
+            return 0, f"grpc-timeout {text!r}, which Envoy does not read"
+        return None, f"grpc-timeout {text!r} (how Envoy reads it is not known to pdebug)"
+    number, unit = int(m.group(1)), m.group(2)
+    if number > _GRPC_MAX:
+        return 0, f"grpc-timeout {text!r}, over 8 digits, which Envoy does not read"
+    if unit in _GRPC_UNITS:
+        return number * _GRPC_UNITS[unit], f"the request's grpc-timeout {text}"
+    per_ms = 1000 if unit == "u" else 1_000_000
+    return -(-number // per_ms), f"the request's grpc-timeout {text}"
+
+
+def _grpc_total(rt: RouteTimeouts, headers: dict[str, list[str]]) -> tuple[int | None, str]:
+    """A gRPC request's timeout on a route with ``max_grpc_timeout`` (0: none).
+
+    The request's ``grpc-timeout`` less ``grpc_timeout_offset`` (when the offset is
+    below it), capped by ``max_grpc_timeout`` (0: no cap; no grpc-timeout: the cap).
+    The route's ``timeout`` does not count (Envoy 1.40: tests/test_trace13.py).
+    """
+    cap = _duration_raw(rt.grpc_max)
+    offset = _duration_raw(rt.grpc_offset) if is_set(rt.grpc_offset) else 0
+    if cap is None or offset is None:
+        return None, "the route's max_grpc_timeout or grpc_timeout_offset is not read"
+    got, said = grpc_timeout_ms(headers.get("grpc-timeout"))
+    if got is None:
+        return None, said
+    if offset and offset < got:
+        got, said = got - offset, f"{said} less grpc_timeout_offset"
+    if cap and (got == 0 or got > cap):
+        return cap, f"max_grpc_timeout ({said})" if got == 0 else "max_grpc_timeout"
+    return got, said if got else f"{said} and max_grpc_timeout 0: none"
+
+
+def _duration_raw(raw: msgspec.Raw) -> int | None:
+    """A Duration written in the dump, in ms (None: unreadable)."""
+    if not is_set(raw):
+        return None
+    try:
+        value = msgspec.json.decode(bytes(raw))
+    except msgspec.DecodeError:
+        return None
+    return duration_ms(value)
+
+
+def grpc_timeout_text(ms: int) -> str:
+    """``ms`` as Envoy writes a ``grpc-timeout`` (ms, else S, M, H within 8 digits)."""
+    value, unit = ms, "m"
+    for bigger, by in (("S", 1000), ("M", 60), ("H", 60)):
+        if value <= _GRPC_MAX:
+            break
+        value, unit = value // by, bigger
+    return f"{min(value, _GRPC_MAX)}{unit}"
+
+
 #: The request headers the router reads its timeout from (an external client's are gone).
 _TIMEOUT_HEADERS = (
     "x-envoy-upstream-rq-timeout-ms",
@@ -202,6 +291,7 @@ def forwarded(
     internal_why: str = "",
     cert: bool | None = False,
     principal: str | None = None,
+    tracer: str | None = "",
 ) -> Forwarded:
     """What Envoy adds to a forwarded request.
 
@@ -210,7 +300,8 @@ def forwarded(
     ``internal``: whether Envoy counts the client as internal (None: unknown, then
     ``internal_why`` says on what it depends); ``router``: the router filter's config
     (None: unreadable); ``cert``: whether the client presents a certificate (None:
-    unknown), ``principal`` its URI SAN when known.
+    unknown), ``principal`` its URI SAN when known; ``tracer``: the connection
+    manager's tracer (:func:`pdebug.trace.tracecontext.tracer_kind`).
     """
     out = Forwarded()
     sent: dict[str, list[str]] = {}
@@ -266,11 +357,57 @@ def forwarded(
                 out.unknown[name] = f"the client's address ({internal_why or why[name]})"
             elif now.get(name) and now.get(name) != sent.get(name):
                 out.headers[name] = now[name][0]
+    grpc = is_grpc(now) and (rt.max_grpc_timeout or rt.max_stream_duration)
     if router is None:
         out.unknown[EXPECTED] = (
             "the router's config is not readable (suppress_envoy_headers decides)"
         )
-    elif not router.get("suppress_envoy_headers"):
+        if grpc:
+            out.unknown[GRPC_TIMEOUT] = "the router's timeout (its config is not readable)"
+    else:
+        _timeouts(out, rt, now, why, sent, router, internal_why, grpc)
+    if rt.attempt_count:
+        out.headers["x-envoy-attempt-count"] = "1"
+    from pdebug.trace.tracecontext import trace_headers
+
+    for name, what in trace_headers(tracer, sent).items():
+        if what.startswith("="):
+            out.headers[name] = what[1:]
+        else:
+            out.unknown[name] = what
+    element = client_cert_element(hcm, cert, principal, bool(sent.get(XFCC)))
+    if element:
+        out.unknown[XFCC] = element
+    return out
+
+
+GRPC_TIMEOUT = "grpc-timeout"
+
+
+def _timeouts(
+    out: Forwarded,
+    rt: RouteTimeouts,
+    now: dict[str, list[str]],
+    why: dict[str, str],
+    sent: dict[str, list[str]],
+    router: dict[str, Any],
+    internal_why: str,
+    grpc: bool,
+) -> None:
+    """``x-envoy-expected-rq-timeout-ms``, and a gRPC request's ``grpc-timeout``.
+
+    With ``max_grpc_timeout`` Envoy writes the expected timeout into ``grpc-timeout``
+    too (when it is not 0), ``suppress_envoy_headers`` or not; with
+    ``max_stream_duration`` it may write one pdebug does not work out (Envoy 1.40:
+    tests/test_trace13.py).
+    """
+    suppress = bool(router.get("suppress_envoy_headers"))
+    if grpc and rt.max_stream_duration:
+        out.unknown[GRPC_TIMEOUT] = (
+            "Envoy may write one from the route's max_stream_duration (pdebug does not work it out)"
+        )
+        grpc = False
+    if not suppress or grpc:
         respect = router.get("respect_expected_rq_timeout") is True
         value, said = expected_timeout(rt, now, respect)
         kept = {n for n in _TIMEOUT_HEADERS if MAYBE_GONE + n in why}
@@ -285,17 +422,24 @@ def forwarded(
                 value = None
                 said = ""
         if value is None:
-            if said:
-                out.unknown[EXPECTED] = said
+            if not suppress:
+                out.unknown[EXPECTED] = out.unknown.get(EXPECTED, said)
+            if grpc:
+                out.unknown[GRPC_TIMEOUT] = (
+                    "the router's timeout, as x-envoy-expected-rq-timeout-ms says it"
+                    if not suppress
+                    else f"the router's timeout: {out.unknown.get(EXPECTED) or said}"
+                )
+            if suppress:
+                out.unknown.pop(EXPECTED, None)
         elif value:
-            out.headers[EXPECTED] = str(value)
-            out.how[EXPECTED] = said
-    if rt.attempt_count:
-        out.headers["x-envoy-attempt-count"] = "1"
-    element = client_cert_element(hcm, cert, principal, bool(sent.get(XFCC)))
-    if element:
-        out.unknown[XFCC] = element
-    return out
+            if not suppress:
+                out.headers[EXPECTED] = str(value)
+                out.how[EXPECTED] = said
+            text = grpc_timeout_text(value)
+            if grpc and sent.get(GRPC_TIMEOUT, [""])[0].strip() != text:
+                out.headers[GRPC_TIMEOUT] = text
+                out.how[GRPC_TIMEOUT] = said
 
 
 XFCC = "x-forwarded-client-cert"

@@ -43,6 +43,7 @@ from pdebug.model.listeners import (
     network_kind,
     route_on_demand,
     tcp_on_demand,
+    unwrapped_config,
 )
 from pdebug.trace import filters as fl
 from pdebug.trace import listeners as ls
@@ -809,7 +810,7 @@ class Tracer:
     ) -> Verdict | None:
         """A network RBAC filter: a verdict when it closes the connection, else None."""
         name = f.name or "envoy.filters.network.rbac"
-        config = fl.config_of(filter_config(f), name)
+        config = fl.config_of(unwrapped_config(f), name)
         res = rb.rbac(config, self.facts(None, None), network=True)
         self.filter_step("network_filter", name, fl.RBAC, res, "")
         if res.effect == "unknown":
@@ -1148,12 +1149,12 @@ class Tracer:
                 continue
             config = over.config
             if config is None:
-                config = fl.config_of(filter_config(f), name)
+                config = fl.config_of(unwrapped_config(f), name)
             where = over.where if over.config is not None else ""
             if kind == fl.JWT:
                 from pdebug.trace.jwt import jwt_authn
 
-                base = fl.config_of(filter_config(f), name)
+                base = fl.config_of(unwrapped_config(f), name)
                 res = jwt_authn(base, over.config if over.where else None, http)
             elif kind == fl.RBAC:
                 res = rb.rbac(config, facts)
@@ -1738,6 +1739,7 @@ class Tracer:
         ``edited``: headers the route's edits set, after Envoy's (the headers step has them).
         """
         from pdebug.trace.forwarded import RouteTimeouts, forwarded
+        from pdebug.trace.tracecontext import bootstrap_of, tracer_kind
 
         hcm, conn, vhost = self.current_hcm, self.conn, self.current_vhost
         if hcm is None or conn is None or self.client_http is None:
@@ -1750,6 +1752,8 @@ class Tracer:
             is_set(act.max_stream_duration),
             is_set(act.max_grpc_timeout),
             vhost is not None and vhost.include_request_attempt_count,
+            act.max_grpc_timeout,
+            act.grpc_timeout_offset,
         )
         internal, _final, internal_why = client_internal(self.client_http, hcm, conn.source_ip)
         found = forwarded(
@@ -1764,6 +1768,7 @@ class Tracer:
             internal_why,
             self.client_cert,
             self.req.source_principal,
+            tracer_kind(hcm, bootstrap_of(self.proxy)),
         )
         for name in edited:
             found.headers.pop(name, None)
@@ -2173,7 +2178,7 @@ def _external_service_note(f: s.TypedExtension) -> list[str]:
     service cannot be reached (checked: ext_proc 500, ext_authz 403; Envoy's
     ``configs/ext-proc-session-affinity-cookie.yaml``, its processor down).
     """
-    raw = filter_config(f)
+    raw = unwrapped_config(f)
     proc = b".ext_proc.v3.ExternalProcessor" in bytes(raw)[:200]
     if not proc and fl.filter_kind(f) != fl.EXT_AUTHZ:
         return []
@@ -2218,7 +2223,7 @@ def _evaluated(f: s.TypedExtension) -> bool:
     """Whether trace evaluates HTTP filter ``f`` (RBAC, fault, Istio's gated ext_authz)."""
     kind = fl.filter_kind(f)
     if kind == fl.EXT_AUTHZ:
-        raw = bytes(filter_config(f))
+        raw = bytes(unwrapped_config(f))
         return b"filter_enabled_metadata" in raw or b"filterEnabledMetadata" in raw
     return bool(kind)
 
