@@ -70,6 +70,11 @@ class Place:
     folder: str
 
     @property
+    def root(self) -> str:
+        """The archive's folder the member is under (``bug-report``); ``""`` for none."""
+        return self.folder.split("/")[0] if self.folder.count("/") == 3 else ""
+
+    @property
     def proxy(self) -> str:
         """The proxy's name in the bundle: ``POD.NS``."""
         return f"{self.pod}.{self.namespace}"
@@ -102,14 +107,34 @@ class Found:
         folders: ``POD.NS`` -> the first place seen of it (namespace, pod, folder).
         files: ``POD.NS`` -> the names of its files seen (all of them, held or not).
         syncz: Each istiod replica's ``debug/syncz`` path, in the order seen.
+        roots: The root folders of the members placed (``""``: none), in the order seen.
     """
 
     folders: dict[str, Place] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
     syncz: list[str] = field(default_factory=list)
+    #: The root folders the members were under (``""``: none), in the order seen.
+    roots: list[str] = field(default_factory=list)
 
-    def add(self, where: Place, name: str) -> None:
-        """Record member ``name``, placed at ``where``."""
+    def add(self, where: Place, name: str, label: str) -> None:
+        """Record member ``name``, placed at ``where``.
+
+        Raises:
+            InvalidInput: ``where`` is under another root folder than the members before
+                it: the archive holds two bug reports (istioctl writes one folder).
+        """
+        root = where.root
+        if root not in self.roots:
+            self.roots.append(root)
+            if len(self.roots) > 1:
+                from pdebug.errors import InvalidInput
+
+                shown = ", ".join(f"{_shown(r)}/" if r else "no folder" for r in self.roots)
+                raise InvalidInput(
+                    f"{label}: the archive holds two bug reports ({shown}): refused",
+                    hint="istioctl bug-report writes one folder; unpack the archive and "
+                    "pass each report's folder",
+                )
         if where.what == "syncz":
             self.syncz.append(name)
             return
@@ -225,25 +250,51 @@ def merged_syncz(bodies: list[tuple[str, bytes]]) -> bytes | None:
 # --------------------------------------------------------------------------- directories
 
 
-def dir_root(path: str) -> str | None:
+def dir_root(path: str, label: str | None = None) -> str | None:
     """The folder of an unpacked bug report at or just under ``path`` (relative), or None.
 
     ``path`` itself (holding ``proxies/`` or ``istio/``), or its one child holding them
     (``bug-report/``). Folders are ``lstat``-ed: a link is not followed.
+
+    Raises:
+        UsageError: several children of ``path`` are bug reports (two clusters' reports
+            unpacked side by side): which one is meant is not guessed.
+    """
+    roots = dir_roots(path)
+    if len(roots) > 1:
+        from pdebug.errors import UsageError
+
+        raise UsageError(
+            f"{label or path}: the folder holds {len(roots)} unpacked bug reports "
+            f"({', '.join(_shown(r) for r in roots[:5])}{' ...' if len(roots) > 5 else ''}): "
+            "pass one of them",
+            hint=f"e.g. {_shown(os.path.join(path, roots[0]))}",
+        )
+    return roots[0] if roots else None
+
+
+def dir_roots(path: str) -> list[str]:
+    """Every folder of an unpacked bug report at or just under ``path`` (see :func:`dir_root`).
+
+    ``[""]`` when ``path`` itself is one; else its children that are, in name order.
     """
     if _is_dir(os.path.join(path, PROXIES)) or _is_dir(os.path.join(path, ISTIO)):
-        return ""
+        return [""]
     try:
         children = sorted(os.listdir(path))
     except OSError:
-        return None
-    for child in children:
-        inner = os.path.join(path, child)
-        if _is_dir(inner) and (
-            _is_dir(os.path.join(inner, PROXIES)) or _is_dir(os.path.join(inner, ISTIO))
-        ):
-            return child
-    return None
+        return []
+    return [
+        child
+        for child in children
+        if _is_dir(inner := os.path.join(path, child))
+        and (_is_dir(os.path.join(inner, PROXIES)) or _is_dir(os.path.join(inner, ISTIO)))
+    ]
+
+
+def _shown(name: str) -> str:
+    """A name for a message: as is when printable, else escaped as Python does."""
+    return name if name.isprintable() else repr(name)
 
 
 def _is_dir(path: str) -> bool:

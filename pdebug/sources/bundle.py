@@ -502,9 +502,9 @@ def is_dir_bundle(path: str) -> bool:
         return False
     if os.path.lexists(os.path.join(path, MANIFEST)):
         return True
-    from pdebug.sources.bugreport import dir_root
+    from pdebug.sources.bugreport import dir_roots
 
-    return dir_root(path) is not None
+    return bool(dir_roots(path))
 
 
 def _parse_manifest(raw: bytes, label: str) -> dict[str, Any]:
@@ -524,6 +524,7 @@ def read_dir_bundle(path: str, label: str | None = None) -> Bundle:
         InvalidInput: the directory has no manifest.json, or a damaged one, or one that is
             not a regular file.
         SourceUnavailable: the manifest cannot be read.
+        UsageError: no manifest, and the directory holds several unpacked bug reports.
     """
     label = label or path
     with _Dir(path, label) as top:
@@ -531,7 +532,7 @@ def read_dir_bundle(path: str, label: str | None = None) -> Bundle:
     if raw is None:
         from pdebug.sources import bugreport
 
-        root = bugreport.dir_root(path)
+        root = bugreport.dir_root(path, label)
         if root is not None:
             found = bugreport.walk_dir(path, root, label)
             manifest = bugreport.manifest_of(found, label)
@@ -774,7 +775,7 @@ def read_tar(
                     continue
                 where = bugreport.place(name) if opened is None else None
                 if where is not None:
-                    report.add(where, name)
+                    report.add(where, name, label)
                     key = bugreport.member_key(where)
                     if key in members:
                         raise InvalidInput(
