@@ -13,6 +13,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from pdebug.errors import ExitCode
 from tests import harness as eh
 from tests.harness import bugreport as br
@@ -89,3 +91,72 @@ def test_an_archive_of_two_bug_reports_is_refused(pdebug, tmp_path):
         assert _checked(got) == ("web-1.default" if items is east else "api-1.prod"), got.err
     with tarfile.open(both) as tar:  # the archive's two roots, as istioctl never writes
         assert {n.split("/")[0] for n in tar.getnames()} == {"bug-report-east", "bug-report-west"}
+
+
+# --- a connection manager in a TypedStruct ----------------------------------------------
+
+
+_HCM_WRAPS = {  # listener -> (the filter's name, the wrapper's type; "" plain)
+    "hcm-plain": ("envoy.filters.network.http_connection_manager", ""),
+    "hcm-xds": ("envoy.filters.network.http_connection_manager", "xds.type.v3.TypedStruct"),
+    "hcm-udpa": ("envoy.filters.network.http_connection_manager", "udpa.type.v1.TypedStruct"),
+    "hcm-named": ("my-hcm", "xds.type.v3.TypedStruct"),  # known by its type_url alone
+}
+
+
+@pytest.fixture(scope="module")
+def wrapped_hcm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """Envoy 1.40 running a connection manager plain and in either TypedStruct: its dump,
+    and each listener's answer to ``GET /`` (200 from the route's direct_response)."""
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    from tests.test_sweep29 import _status
+    from tests.test_trace13 import _listener
+
+    cors = {
+        "name": "envoy.filters.http.cors",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"},
+    }
+    listeners = []
+    for name, (filter_name, wrapper) in _HCM_WRAPS.items():
+        lst = _listener(name, cors, eh.free_port())
+        hcm = lst["filter_chains"][0]["filters"][0]
+        hcm["name"] = filter_name
+        if wrapper:
+            value = dict(hcm["typed_config"])
+            url = value.pop("@type")
+            hcm["typed_config"] = {
+                "@type": f"type.googleapis.com/{wrapper}",
+                "type_url": url,
+                "value": value,
+            }
+        listeners.append(lst)
+    boot = {"static_resources": {"listeners": listeners, "clusters": []}}
+    dump = tmp_path_factory.mktemp("hcm") / "dump.json"
+    answers: dict[str, int] = {}
+    with eh.Envoy(boot, wait_live=False, fmt="json") as envoy:
+        dump.write_bytes(envoy.get("/config_dump?include_eds"))
+        for lst in listeners:
+            answers[lst["name"]] = _status(lst["address"]["socket_address"]["port_value"], {})
+    ports = {lst["name"]: lst["address"]["socket_address"]["port_value"] for lst in listeners}
+    assert answers == dict.fromkeys(_HCM_WRAPS, 200), answers  # Envoy runs every one
+    return dump, ports
+
+
+@pytest.mark.envoy
+def test_a_wrapped_connection_manager_is_read_as_envoy_runs_it(pdebug, wrapped_hcm):
+    """``pdebug check`` said PD103 ERROR "no stat_prefix, Envoy rejects this listener" of
+    a working one, ``listeners`` said HTTP for its inline route, and trace UNKNOWN "no
+    route config": each read the TypedStruct wrapper as the connection manager."""
+    dump, ports = wrapped_hcm
+    got = pdebug("check", dump, "-o", "json")
+    assert got.code == 0, got
+    assert json.loads(got.out)["findings"] == []
+    rows = pdebug("listeners", dump, "-o", "json")
+    assert rows.code == 0, rows.err
+    table = pdebug("listeners", dump)
+    assert table.out.count("Inline Route: /*") == len(_HCM_WRAPS), table.out
+    for name, port in ports.items():
+        traced = pdebug("trace", dump, f"http://127.0.0.1:{port}/", "-o", "json")
+        verdict = json.loads(traced.out)["verdict"]
+        assert (verdict["outcome"], verdict["status"]) == ("OK", 200), (name, verdict)

@@ -124,11 +124,12 @@ def unwrapped_config(f: s.TypedExtension) -> msgspec.Raw:
     from pdebug.model.dump import plain_json
 
     try:
-        doc = unwrap_typed_struct(plain_json(raw, "a TypedStruct"))
+        wrapper = plain_json(raw, "a TypedStruct")
     except InvalidInput:
         return raw
-    if not isinstance(doc, dict) or "TypedStruct" in str(doc.get("@type", "")):
-        return raw
+    doc = unwrap_typed_struct(wrapper)
+    if doc is wrapper or not isinstance(doc, dict) or "TypedStruct" in str(doc.get("@type", "")):
+        return raw  # not a wrapper (a TypedStruct deeper in), or one not read
     first = {"@type": doc["@type"], **{k: v for k, v in doc.items() if k != "@type"}}
     return msgspec.Raw(msgspec.json.encode(first))
 
@@ -171,7 +172,8 @@ def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
     """:data:`HCM`, :data:`TCP_PROXY` or ``""``: by current or legacy name, else ``@type``.
 
     ``@type`` is looked for at the head of ``typed_config``, where Envoy and istiod
-    write it; ``by_type=False`` recognises names only (istioctl's DESTINATION rule).
+    write it (the ``type_url`` of a ``TypedStruct`` there); ``by_type=False`` recognises
+    names only (istioctl's DESTINATION rule).
     """
     if f.name in (HCM, TCP_PROXY):
         return f.name
@@ -179,7 +181,7 @@ def network_kind(f: s.TypedExtension, by_type: bool = True) -> str:
     if legacy is not None:
         return legacy
     if by_type:
-        head = memoryview(f.typed_config)[:200].tobytes()
+        head = memoryview(unwrapped_config(f))[:200].tobytes()
         if b"@type" in head:
             if _HCM_TYPE + b'"' in head:
                 return HCM
@@ -272,7 +274,9 @@ def decode_filter(f: s.TypedExtension, tp: type[T], camel: bool, what: str) -> T
     if bytes(raw).strip() in (b"", b"null"):
         return tp()  # a filter named without any config (istioctl's 2020 test dump has one)
     if raw is f.typed_config:
-        return decode_raw(raw, tp, camel, what)
+        # a TypedStruct there is the message its type_url names (Envoy 1.40 runs a wrapped
+        # connection manager so: tests/test_review14.py)
+        return decode_raw(unwrapped_config(f), tp, camel, what)
     try:
         return decode_raw(raw, tp, camel, what)
     except InvalidInput:
