@@ -473,10 +473,20 @@ def locality_weighted(dump: ConfigDump) -> frozenset[str]:
     first: a dump without it decodes nothing more. Clusters decoded whole already (a
     report builds the clusters table first) are read as they are, not decoded again.
     """
+    from pdebug.model.light import CLUSTERS_KEY, LightClusters
+
     names: set[str] = set()
     for sec in dump.sections_of("clusters"):
+        light: LightClusters | None = sec._cache.get(CLUSTERS_KEY)
         for key in STATE_KEYS.values():
-            full = sec.whole(key, list[s.ClusterEntry])
+            full: list[Any] | None = sec.whole(key, list[s.ClusterEntry])
+            if full is None and light is not None and key != "dynamic_warming_clusters":
+                # the light decode's (report's clusters table): every entry, same fields
+                full = (
+                    light.static_clusters
+                    if key == "static_clusters"
+                    else light.dynamic_active_clusters
+                )
             if full is not None:  # every entry decoded: the same names, no second decode
                 for whole in full:
                     common = whole.cluster.common_lb_config
