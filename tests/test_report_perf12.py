@@ -56,7 +56,7 @@ def _rows(data: bytes, full: bool) -> tuple[Any, list[str], frozenset[str] | Non
         for key in STATE_KEYS.values():
             dump.cluster_entries(key)
     try:
-        rows: Any = clusters._wide_rows(proxy)
+        rows: Any = clusters._wide_rows(proxy, True)
     except Exception as exc:  # noqa: BLE001 - both ways must say the same
         rows = repr(exc)
     try:
@@ -90,7 +90,7 @@ def test_the_generated_mesh_takes_the_light_decode(tmp_path: Path) -> None:
     assert len(light_rows[0]) > 100
     assert any(row[5] for row in light_rows[0])  # DESTINATION RULE cells read
     proxy = _proxy(data)
-    clusters._wide_rows(proxy)
+    clusters._wide_rows(proxy, True)
     _light_taken(proxy)
     # the wide endpoints table then reads the localities from the light clusters
     assert endpoints._eds_endpoint_cells(proxy, endpoints.EndpointFilter(), True)
@@ -108,7 +108,7 @@ def test_locality_weighted_reads_the_light_clusters(tmp_path: Path) -> None:
         data = path.read_bytes()
         assert _rows(data, False) == _rows(data, True)
         proxy = _proxy(data)
-        clusters._wide_rows(proxy)
+        clusters._wide_rows(proxy, True)
         assert proxy.dump is not None
         assert locality_weighted(proxy.dump) == {eg, istio}
         if not camel:
@@ -229,7 +229,7 @@ def test_the_locality_split_found_in_the_row_loop(seed: int) -> None:
                 assert proxy.dump is not None
                 proxy.dump.cluster_entries("dynamic_active_clusters")
             else:
-                clusters._wide_rows(proxy)
+                clusters._wide_rows(proxy, True)
             cells = endpoints._eds_endpoint_cells(proxy, flt, True)
             assert cells == _general_wide(proxy, flt), (seed, flt)
             plain = endpoints._eds_endpoint_cells(proxy, flt, False)
@@ -237,3 +237,25 @@ def test_the_locality_split_found_in_the_row_loop(seed: int) -> None:
             split += sum("(locality" in row[6] for row in cells or [])
     if seed == 0:
         assert split  # the seeds do make splits (and rows without)
+
+
+def test_only_the_reports_table_takes_the_light_decode(tmp_path: Path) -> None:
+    """The report's clusters table (its worker reads no other part of the clusters) takes
+    the light decode; ``pdebug clusters -o wide`` and ``pdebug all -o wide`` (which reads
+    the clusters fully after) keep the full one: not both decodes."""
+    from datetime import UTC, datetime
+
+    from pdebug.views import wide
+
+    data = generated_dump(tmp_path / "mesh.json", 30).read_bytes()
+    proxy = _proxy(data)
+    builders = wide.table_builders(proxy, datetime(2026, 1, 1, tzinfo=UTC))
+    table = builders[0][1]()
+    assert table["id"] == "clusters"
+    _light_taken(proxy)
+    plain = _proxy(data)
+    view = clusters.view(plain, clusters.ClusterFilter(), True)
+    assert plain.dump is not None
+    sec = plain.dump.section("clusters")
+    assert sec is not None and sec._cache.get(light.CLUSTERS_KEY) is None
+    assert [list(r) for r in view.table.rows] == [list(r) for r in table["rows"]]
