@@ -66,6 +66,7 @@ class ClusterName(msgspec.Struct):
 #: ``ConfigDump.facts`` key: cluster name -> its sort key (:meth:`ClusterName.sort_key`,
 #: from :func:`split_name`), left by the clusters table for the endpoints table.
 SORT_KEYS = "clusters.sort_keys"
+LIGHT_KEY = ("light", "clusters")  #: ``Section._cache`` key of ``light.clusters_of``'s
 #: Envoy's aggregate cluster type (Consul's failover): its clusters in priority order.
 AGGREGATE = "envoy.clusters.aggregate"
 
@@ -149,10 +150,7 @@ def dns_kind(cluster: s.Cluster) -> str | None:
 
 
 def kind(cluster: s.Cluster) -> str:
-    """``EDS``, ``STATIC``, ``STRICT_DNS``... or ``CUSTOM`` for a ``cluster_type``.
-
-    A DNS ``cluster_type`` (``envoy.cluster.dns``) is the DNS kind it resolves as.
-    """
+    """``EDS``, ``STATIC``...; a ``cluster_type``: ``CUSTOM``, or the DNS kind it resolves as."""
     if cluster.cluster_type is not None:
         return dns_kind(cluster) or "CUSTOM"
     return cluster.type or "STATIC"
@@ -468,15 +466,17 @@ def by_name(dump: ConfigDump) -> dict[str, ClusterRecord]:
 def locality_weighted(dump: ConfigDump) -> frozenset[str]:
     """The clusters that split traffic by locality weight (``locality_weighted_lb_config``).
 
-    Envoy reads a locality's ``load_balancing_weight`` only for those; Envoy Gateway puts
-    weighted backendRefs there. The clusters section is searched for the field's name
-    first: a dump without it decodes nothing more. Clusters decoded whole already (a
-    report builds the clusters table first) are read as they are, not decoded again.
+    Envoy reads a locality's ``load_balancing_weight`` only for those (Envoy Gateway's
+    weighted backendRefs). Clusters decoded already, whole or light (the report's table:
+    :data:`LIGHT_KEY`, #17), are read as they are; else the section is searched for the
+    field's name first (a dump without it decodes nothing more).
     """
     names: set[str] = set()
     for sec in dump.sections_of("clusters"):
         for key in STATE_KEYS.values():
-            full = sec.whole(key, list[s.ClusterEntry])
+            full: Any = sec.whole(key, list[s.ClusterEntry])
+            if full is None and key != STATE_KEYS["WARMING"]:  # every entry, same fields
+                full = getattr(sec._cache.get(LIGHT_KEY), key, None)
             if full is not None:  # every entry decoded: the same names, no second decode
                 for whole in full:
                     common = whole.cluster.common_lb_config

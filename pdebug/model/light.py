@@ -33,13 +33,13 @@ import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.camel import SENTINEL, variant
-from pdebug.model.clusters import destination_rule_name
+from pdebug.model.clusters import LIGHT_KEY, destination_rule_name
 
 if TYPE_CHECKING:
     from pdebug.model.dump import ConfigDump
 
 #: ``Section._cache`` key of a section's light clusters (a :class:`LightClusters`).
-CLUSTERS_KEY = ("light", "clusters")
+CLUSTERS_KEY = LIGHT_KEY
 
 
 class IstioConfig(s._S):

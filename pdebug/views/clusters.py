@@ -283,12 +283,18 @@ _FIRST: Callable[[_Keyed], tuple[str, str, int, str]] = operator.itemgetter(0)
 
 
 def view(
-    data: ProxyData, flt: ClusterFilter, wide: bool = False, structured: bool = False
+    data: ProxyData,
+    flt: ClusterFilter,
+    wide: bool = False,
+    structured: bool = False,
+    light: bool = False,
 ) -> ViewResult:
     """Build the clusters table (and the raw clusters for json/yaml).
 
     ``structured`` (json/yaml print only the raw clusters): the unfiltered table's rows
     are not built; the note (all warming) is said only when no active cluster is printed.
+    ``light``: the unfiltered wide rows may read the light decode (:func:`_wide_lists`),
+    for a caller that reads no other part of the clusters (``pdebug report``'s tables).
     """
     if flt.empty and not wide:
         table = Table(COLUMNS, empty_message="No clusters found.")
@@ -303,7 +309,7 @@ def view(
         return ViewResult(table, objects, None if table.rows else _warming_note(data))
     if flt.empty and wide and not structured:
         table = Table(COLUMNS, empty_message="No clusters found.")
-        table.rows = _wide_rows(data)
+        table.rows = _wide_rows(data, light)
         every = lambda: [bare(r.ref.resolve()) for r in select(data, flt, include_warming=True)]  # noqa: E731
         return ViewResult(table, every, None)
     rows = select(data, flt, include_warming=wide)
@@ -332,7 +338,7 @@ def view(
     return ViewResult(table, lambda: [bare(r.ref.resolve()) for r in rows], note)
 
 
-def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
+def _wide_rows(data: ProxyData, light: bool = False) -> list[tuple[str, ...]]:
     """The unfiltered ``-o wide`` rows, in one pass over the clusters (``pdebug report``).
 
     The rows of :func:`select` (warming clusters too) then :func:`cells` and the wide
@@ -344,17 +350,17 @@ def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
     counts = endpoint_counts(data)
     keyed: list[tuple[tuple[str, str, int, str], tuple[str, ...]]] = []
     add = keyed.append
-    for state in ("ACTIVE", "STATIC", "WARMING"):
-        for entry in dump.cluster_entries(STATE_KEYS[state]).items:
-            if entry.absent:
-                continue
+    for state, entries, ref_of in _wide_lists(dump, light):
+        for entry in entries:
             c = entry.cluster
             name = c.name
+            if not name:  # ClusterEntry.absent
+                continue
             total, healthy = _wide_counts(c, counts)
             tail = (
                 # table_type, or the cluster_type extension's name (as the filtered path)
                 extension_type(c) if c.cluster_type is not None else c.type or "STATIC",
-                istio_config_ref(c.metadata),
+                ref_of(c),
                 state,
                 lb_policy(c),
                 total,
@@ -375,6 +381,33 @@ def _wide_rows(data: ProxyData) -> list[tuple[str, ...]]:
                 add(((name, "", 0, ""), (name, "-", "-", "-", *tail)))
     go_sort_by_key(keyed, _first_of)
     return [row for _, row in keyed]
+
+
+def _wide_lists(dump: ConfigDump, light: bool) -> list[tuple[str, list[Any], Callable[[Any], str]]]:
+    """Each state's cluster entries for :func:`_wide_rows`, and how to read DESTINATION RULE.
+
+    With ``light``, the active and static clusters of the light decode
+    (:func:`~pdebug.model.light.clusters_of`, what the plain table reads) when the
+    section has not been decoded fully yet (``pdebug report``'s worker: ~0.02 s less than
+    copying and decoding each cluster's ``filter_metadata.istio`` again, and 24 MB less
+    memory, #17), else the full decode's. Not for a caller that then reads the clusters
+    fully (``pdebug all``: both decodes). The light decode takes a section only where
+    the full one would take it as it is, and reads the same ``istio.config``: the same
+    cells. The warming clusters are always read through
+    :meth:`~pdebug.model.dump.ConfigDump.cluster_entries` (the light decode decoded them
+    with the full type; it says a placeholder skipped, as before).
+    """
+    found = clusters_of(dump) if light else None
+    if found is None:
+        return [
+            (state, dump.cluster_entries(STATE_KEYS[state]).items, _config_ref)
+            for state in ("ACTIVE", "STATIC", "WARMING")
+        ]
+    return [
+        ("ACTIVE", found.dynamic_active_clusters, destination_rule),
+        ("STATIC", found.static_clusters, destination_rule),
+        ("WARMING", dump.cluster_entries(STATE_KEYS["WARMING"]).items, _config_ref),
+    ]
 
 
 def _first_of(item: tuple[tuple[str, str, int, str], tuple[str, ...]]) -> tuple[str, str, int, str]:

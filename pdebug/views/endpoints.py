@@ -525,6 +525,7 @@ def _eds_endpoint_cells(
     # Not flt.empty: an empty --cluster "" or --status "" is a filter here.
     want_address = flt.address.lower() if flt.address is not None else None
     want_status = flt.status.lower() if flt.status is not None else None
+    wants = (want_address, flt.port, want_status)
     # The order is (address, port, cluster, dump order). Sorted as three stable sorts
     # from the last key: the assignments by cluster (names are unique here, so this
     # orders whole assignments, each in dump order), then the rows by port, then by
@@ -538,34 +539,68 @@ def _eds_endpoint_cells(
         cla, name, raw = clas[at], effective[at], known[at]
         if not cluster_selected(flt.cluster, raw):
             continue
-        by_locality = wide and _splits_by_locality(cla, name, weighted)
-        for group in cla.endpoints:
-            locality = (_locality(group.locality) or "-") if wide else ""
-            of_locality = _of_locality(group, by_locality)
-            for lb in group.lb_endpoints:
-                ep = lb.endpoint
-                sa = ep.address.socket_address if ep is not None and ep.address else None
-                if sa is not None and ep is not None and not ep.additional_addresses:
-                    ip, port = sa.address, sa.port_value
-                    first = f"{ip}:{port}"
-                else:
-                    first = _addresses(ep)[0]
-                    ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
-                if want_address is not None and ip.lower() != want_address:
-                    continue
-                if flt.port is not None and port != flt.port:
-                    continue
-                status = lb.health_status or "UNKNOWN"
-                if want_status is not None and status.lower() != want_status:
-                    continue
-                if wide:
-                    weight = str(lb.load_balancing_weight or 1) + of_locality
-                    add((ip, port, (first, status, "-", name, "-", locality, weight)))
-                else:
-                    add((ip, port, (first, status, "-", name)))
+        # Whether the locality weights change the split (_splits_by_locality) is found
+        # in the row loop, which makes its sums (#17). Where they do (rare: Envoy
+        # Gateway's weighted backends), the assignment's rows are made again with them.
+        check = wide and name in weighted
+        start = len(found)
+        if _assignment_cells(cla, name, wide, check, False, wants, add):
+            del found[start:]
+            _assignment_cells(cla, name, wide, False, True, wants, add)
     found.sort(key=_PORT)
     found.sort(key=_ADDRESS)
     return [f[2] for f in found]
+
+
+def _assignment_cells(
+    cla: s.ClusterLoadAssignment,
+    name: str,
+    wide: bool,
+    check: bool,
+    by_locality: bool,
+    wants: tuple[str | None, int | None, str | None],
+    add: Callable[[tuple[str, int, tuple[str, ...]]], None],
+) -> bool:
+    """Add the rows of ``cla`` for :func:`_eds_endpoint_cells` with ``add``.
+
+    ``wants``: the lowered address, the port and the lowered status asked for.
+    ``by_locality``: the weights say their locality's (:func:`_of_locality`).
+    ``check``: answer whether the locality weights change the split
+    (:func:`_splits_by_locality`, its sums made here); False otherwise.
+    """
+    want_address, want_port, want_status = wants
+    split = False
+    for group in cla.endpoints:
+        locality = (_locality(group.locality) or "-") if wide else ""
+        of_locality = _of_locality(group, by_locality)
+        own = 0
+        for lb in group.lb_endpoints:
+            w = lb.load_balancing_weight or 1
+            own += w
+            ep = lb.endpoint
+            sa = ep.address.socket_address if ep is not None and ep.address else None
+            if sa is not None and ep is not None and not ep.additional_addresses:
+                ip, port = sa.address, sa.port_value
+                first = f"{ip}:{port}"
+            else:
+                first = _addresses(ep)[0]
+                ip, port = (sa.address, sa.port_value) if sa is not None else (first, 0)
+            if want_address is not None and ip.lower() != want_address:
+                continue
+            if want_port is not None and port != want_port:
+                continue
+            status = lb.health_status or "UNKNOWN"
+            if want_status is not None and status.lower() != want_status:
+                continue
+            if wide:
+                weight = str(w) + of_locality
+                add((ip, port, (first, status, "-", name, "-", locality, weight)))
+            else:
+                add((ip, port, (first, status, "-", name)))
+        locality_weight = group.load_balancing_weight
+        if check and locality_weight is not None and locality_weight != own:
+            split = True
+    return split
 
 
 def _of_locality(group: s.LocalityLbEndpoints, weighted: bool) -> str:

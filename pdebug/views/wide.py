@@ -90,7 +90,10 @@ def table_builders(
         from pdebug.views import clusters
 
         return plain_table(
-            "clusters", "Clusters", lambda: clusters.view(proxy, clusters.ClusterFilter(), True)
+            "clusters",
+            "Clusters",
+            # light: report's worker reads no other part of the clusters (#17)
+            lambda: clusters.view(proxy, clusters.ClusterFilter(), True, light=True),
         )
 
     def listeners_table() -> dict[str, Any]:
