@@ -11,6 +11,7 @@ from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
 from pdebug.model.clusters import match_sockets
+from pdebug.model.dump import lacks
 from pdebug.model.listeners import chains
 from pdebug.model.secrets import (
     CertInfo,
@@ -101,8 +102,12 @@ def _files(ctx: Context) -> list[tuple[str, str, str]]:
     for lc in ctx.listeners:
         for c in chains(lc.listener):
             places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
-    warn = ctx.proxy.dump.warn if ctx.proxy.dump else _ignore
-    for name, cc in ctx.clusters.items():
+    dump = ctx.proxy.dump
+    warn = dump.warn if dump else _ignore
+    # The clusters section's bytes were searched already (report's one pass for its
+    # marks, marks_held) and name no file: no cluster needs a search of its own (#17).
+    named = dump is None or not lacks(dump, "clusters", b"filename")
+    for name, cc in ctx.clusters.items() if named else ():
         cl = cc.cluster
         places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))
         places.extend(match_sockets(name, cl, warn, b"filename"))

@@ -970,9 +970,10 @@ def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
 
 
 #: The marks :func:`marks_held` looks for: ``inline`` (PD501 and the secrets table,
-#: :func:`own_bytes_lack`) and a certificate provider instance in either spelling
-#: (:mod:`pdebug.model.certproviders`).
-SCANNED_MARKS = (b"inline", b"provider_instance", b"ProviderInstance")
+#: :func:`own_bytes_lack`), a certificate provider instance in either spelling
+#: (:mod:`pdebug.model.certproviders`) and ``filename`` (certificates kept in files, the
+#: checks' "Not checked" lines).
+SCANNED_MARKS = (b"inline", b"provider_instance", b"ProviderInstance", b"filename")
 
 
 def marks_held(dump: ConfigDump, kind: str) -> frozenset[bytes]:
@@ -983,8 +984,7 @@ def marks_held(dump: ConfigDump, kind: str) -> frozenset[bytes]:
     for ``inline`` and once for a provider instance, 40 ms each; one pass is ~25 ms (#17).
     A section split into its fields when read lazily is searched field by field.
     """
-    key = f"dump.marks.{kind}"
-    held: frozenset[bytes] | None = dump.facts.get(key)
+    held: frozenset[bytes] | None = dump.facts.get(f"dump.marks.{kind}")
     if held is not None:
         return held
     sec = dump.section(kind)
@@ -998,7 +998,10 @@ def marks_held(dump: ConfigDump, kind: str) -> frozenset[bytes]:
             if len(found) == len(SCANNED_MARKS):
                 break
     held = frozenset(SCANNED_MARKS[i] for i in found)
-    dump.facts[key] = held
+    dump.facts[f"dump.marks.{kind}"] = held
+    if sec is not None and sec.text is not None:  # its own bytes: for lacks()
+        for mark in SCANNED_MARKS:
+            note_lack(dump, kind, mark, mark not in held)
     return held
 
 
