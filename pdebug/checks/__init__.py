@@ -9,6 +9,7 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from pdebug.model import ProxyData
 from pdebug.model.sections import holds_no_clusters, is_full_dump, why_absent
 
 if TYPE_CHECKING:
-    from pdebug.parallel import Spawned
+    from pdebug.parallel import Ran, Spawned
 
 __all__ = [
     "ALL_CHECKS",
@@ -208,6 +209,7 @@ def run_checks(
     child = ctx.child = _facts_child(proxy, options)
     if child is None:
         return _run(proxy, options, ctx)
+    ctx.ahead = True
     try:
         return _run(proxy, options, ctx)
     finally:  # an error or Ctrl-C before its facts were read: no child is left
@@ -215,29 +217,34 @@ def run_checks(
         ctx.child = None
 
 
+#: The checks run ahead of :data:`_AHEAD_OF` while a forked child still reads the
+#: routes section (#17): they read only the hosts, which PD202 built (from the child's
+#: EDS facts or the section), and what they say is said in their turn (:func:`_ahead`).
+_AHEAD_OF = "PD203"
+_AHEAD = ("PD403", "PD404")
+
+
 def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
     found: list[Finding] = []
     skipped: list[Skipped] = []
     run = 0
+    ahead: dict[str, Ran] = {}
     for chk in ALL_CHECKS:
         if chk.code in options.ignore:
             continue
-        reason = _missing(ctx, chk)
-        if reason is not None:
-            skipped.append(Skipped(chk.code, chk.name, reason))
-            continue
-        try:
-            results = chk.run(ctx)
-        except SkipCheck as exc:
-            skipped.append(Skipped(chk.code, chk.name, exc.reason))
-            continue
-        except PdebugError as exc:
-            skipped.append(
-                Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
-            )
-            continue
-        run += 1
-        found.extend(results)
+        if chk.code == _AHEAD_OF:
+            ahead = _ahead(ctx)
+        ran = ahead.pop(chk.code, None)
+        if ran is not None:
+            ran.replay()  # what it said, in its turn; what it raised, raised now
+            outcome = ran.value
+        else:
+            outcome = _one(ctx, chk)
+        if isinstance(outcome, Skipped):
+            skipped.append(outcome)
+        else:
+            run += 1
+            found.extend(outcome)
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
@@ -249,6 +256,43 @@ def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
         unread = unread_sections(proxy.dump)
         members = unread_members(proxy.dump, given=ctx.entry_members())
     return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
+
+
+def _one(ctx: Context, chk: Check) -> list[Finding] | Skipped:
+    """``chk``'s findings, or why it was skipped."""
+    reason = _missing(ctx, chk)
+    if reason is not None:
+        return Skipped(chk.code, chk.name, reason)
+    try:
+        return chk.run(ctx)
+    except SkipCheck as exc:
+        return Skipped(chk.code, chk.name, exc.reason)
+    except PdebugError as exc:
+        return Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
+
+
+def _ahead(ctx: Context) -> dict[str, Ran]:
+    """The checks of :data:`_AHEAD` run now, each kept for its turn (:class:`Ran`).
+
+    Only where the child's routes facts are still awaited (:attr:`Context.ahead`), the
+    hosts were built, and the checks' data is there (so that asking for it says nothing
+    and raises nothing): then what they read was built by the checks before, and the
+    warnings they would say, kept with :class:`Ran`, are said in their turn.
+    """
+    if not ctx.ahead or "hosts" not in vars(ctx):
+        return {}
+    from pdebug.parallel import Ran
+
+    out = {}
+    quiet = [ctx.proxy.dump] if ctx.proxy.dump is not None else []
+    for code in _AHEAD:
+        chk = BY_CODE[code]
+        if code in ctx.options.ignore or not all(
+            any(ctx.has(need) for need in group) for group in chk.needs
+        ):
+            continue
+        out[code] = Ran().run(functools.partial(_one, ctx, chk), quiet)
+    return out
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:

@@ -679,6 +679,9 @@ class ConfigDump:
         self.source = source
         #: One line per resource skipped because it did not decode (printed once each).
         self.warnings: list[str] = []
+        #: Where :meth:`warn` puts its messages instead while set: a task run ahead of
+        #: its turn keeps them, to say them in its turn (:class:`pdebug.parallel.Ran`).
+        self.hold: Callable[[str], None] | None = None
         #: Facts derived from the sections, kept for the next caller who asks (each
         #: module that keeps one names its key: ``"eds.attribute"``).
         self.facts: dict[str, Any] = {}
@@ -697,6 +700,9 @@ class ConfigDump:
 
     def warn(self, message: str) -> None:
         """Say on stderr, once, that a part of the dump was skipped."""
+        if self.hold is not None:  # said (or not, once said) when its turn comes
+            self.hold(message)
+            return
         if message in self.warnings:
             return
         self.warnings.append(message)
