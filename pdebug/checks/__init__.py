@@ -108,13 +108,13 @@ _CPU_PER_BYTE = 0.6 / 161.6e6
 _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 
 
-def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
+def _facts_child(proxy: ProxyData, options: CheckOptions, members: bool) -> Spawned | None:
     """A child reading the sections' facts while the checks start (#17).
 
     :func:`facts_tasks` run by :func:`pdebug.parallel.spawn`; None when there are none,
     or it does not fork (``PDEBUG_JOBS``, the CPUs, the work).
     """
-    tasks = facts_tasks(proxy, options)
+    tasks = facts_tasks(proxy, options, members=members)
     if tasks is None:
         return None
     from pdebug import parallel
@@ -130,7 +130,7 @@ FACTS_TASKS = 4
 
 
 def facts_tasks(
-    proxy: ProxyData, options: CheckOptions, search: bool = True
+    proxy: ProxyData, options: CheckOptions, search: bool = True, members: bool = True
 ) -> list[Callable[[], Any]] | None:
     """What a child forked before the checks makes for :attr:`Context.child` (#17).
 
@@ -143,7 +143,9 @@ def facts_tasks(
     ``pdebug check``'s child runs just these; ``pdebug report``'s worker runs them
     before the tables it builds (which then read the sections it decoded for them).
     Not ``search``: the clusters' ``inline`` is not searched (None): ``pdebug report``
-    searches in its parent, whose secrets table reads the answer too (#17).
+    searches in its parent, whose secrets table reads the answer too (#17). Not
+    ``members``: the entries' members are not read (None): ``pdebug check``'s parent
+    reads them while it waits for the EDS facts (:data:`_MEMBERS_AT`).
     """
     dump = proxy.dump
     if dump is None:
@@ -176,7 +178,7 @@ def facts_tasks(
         lambda: pack(eds_facts(dump)) if eds else None,
         lambda: route_facts(dump) if routes else None,
         lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
-        lambda: entry_members_of(dump, ("listeners", "routes")),
+        lambda: entry_members_of(dump, _MEMBER_KINDS) if members else None,
     ]
     assert len(tasks) == FACTS_TASKS
     return tasks
@@ -206,10 +208,15 @@ def run_checks(
     if context is not None or not fork:
         return _run(proxy, options, context if context is not None else Context(proxy, options))
     ctx = Context(proxy, options)
-    child = ctx.child = _facts_child(proxy, options)
+    from pdebug.model.sections import entry_members_quiet
+
+    # The entries' members read here, not in the child, where that says nothing.
+    here = proxy.dump is not None and entry_members_quiet(proxy.dump, _MEMBER_KINDS)
+    child = ctx.child = _facts_child(proxy, options, members=not here)
     if child is None:
         return _run(proxy, options, ctx)
     ctx.ahead = True
+    ctx.members_here = here
     try:
         return _run(proxy, options, ctx)
     finally:  # an error or Ctrl-C before its facts were read: no child is left
@@ -222,6 +229,11 @@ def run_checks(
 #: EDS facts or the section), and what they say is said in their turn (:func:`_ahead`).
 _AHEAD_OF = "PD203"
 _AHEAD = ("PD403", "PD404")
+#: Where a forked ``check``'s parent reads the unread members of the listener and route
+#: config entries (said at the report's end), when that says nothing (#17): before the
+#: first check that may wait for the child's EDS facts.
+_MEMBERS_AT = "PD202"
+_MEMBER_KINDS = ("listeners", "routes")
 
 
 def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
@@ -229,7 +241,11 @@ def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
     skipped: list[Skipped] = []
     run = 0
     ahead: dict[str, Ran] = {}
+    members_ahead = ctx.members_here
     for chk in ALL_CHECKS:
+        if members_ahead and chk.code >= _MEMBERS_AT:
+            members_ahead = False
+            ctx.early("members", functools.partial(_entry_members, proxy))
         if chk.code in options.ignore:
             continue
         if chk.code == _AHEAD_OF:
@@ -256,6 +272,13 @@ def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
         unread = unread_sections(proxy.dump)
         members = unread_members(proxy.dump, given=ctx.entry_members())
     return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
+
+
+def _entry_members(proxy: ProxyData) -> Any:
+    from pdebug.model.sections import entry_members_of
+
+    assert proxy.dump is not None
+    return entry_members_of(proxy.dump, _MEMBER_KINDS)
 
 
 def _one(ctx: Context, chk: Check) -> list[Finding] | Skipped:

@@ -85,6 +85,9 @@ class Context:
         #: check``'s fork): :meth:`early`, and the checks :func:`pdebug.checks.run_checks`
         #: runs ahead (#17).
         self.ahead = False
+        #: Whether this process reads the entries' unread members (:meth:`entry_members`)
+        #: ahead of their turn, not :attr:`child` (#17).
+        self.members_here = False
         #: A child forked by :func:`pdebug.checks.run_checks` that reads the EDS and
         #: routes sections meanwhile (:func:`pdebug.model.hosts.eds_facts`,
         #: :func:`pdebug.model.routes.route_facts`): :attr:`hosts`,
@@ -240,8 +243,13 @@ class Context:
     def entry_members(self) -> dict[int, EntryMembers] | None:
         """The unread members :attr:`child` found in listener and route config entries.
 
-        :func:`pdebug.model.sections.entry_members_of`; None without an answer.
+        :func:`pdebug.model.sections.entry_members_of`; None without an answer. Or
+        those read here ahead of their turn (:meth:`early`, ``members``).
         """
+        ran = self._early.pop("members", None)
+        if ran is not None:
+            ran.replay()
+            return ran.value  # type: ignore[no-any-return]
         return self._child_facts(3)  # type: ignore[no-any-return]
 
     def cluster_plain(self, cc: ClusterRecord) -> dict[str, Any]:

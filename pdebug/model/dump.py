@@ -570,6 +570,15 @@ class Section:
                 return True
         return False
 
+    def may_say_placeholders(self) -> bool:
+        """Whether :meth:`say_placeholders` may yet warn: not asked, searched, dots in it."""
+        if self._looked:
+            return False
+        parts = [self.text] if self.text is not None else list(self.fields.values())
+        if sum(len(p) for p in parts) > _PASTED_BYTES:
+            return False
+        return any(re.search(_QUOTED_DOTS, part) for part in parts)
+
     def _what(self, key: str) -> str:
         return f"{self.where}: {self.message}.{key}" if self.where else key
 
