@@ -297,10 +297,11 @@ def _one(ctx: Context, chk: Check) -> list[Finding] | Skipped:
 def _ahead(ctx: Context) -> dict[str, Ran]:
     """The checks of :data:`_AHEAD` run now, each kept for its turn (:class:`Ran`).
 
-    Only where the child's routes facts are still awaited (:attr:`Context.ahead`), the
-    hosts were built, and the checks' data is there (so that asking for it says nothing
-    and raises nothing): then what they read was built by the checks before, and the
-    warnings they would say, kept with :class:`Ran`, are said in their turn.
+    Only in a forked ``check`` (:attr:`Context.ahead`; the child may still be reading
+    the routes, and whether it is does not change the order), where the hosts were
+    built and the checks' data is there (so that asking for it says nothing and raises
+    nothing): then what they read was built by the checks before, and what they say,
+    kept with :class:`Ran`, is said in their turn.
     """
     if not ctx.ahead or "hosts" not in vars(ctx):
         return {}
