@@ -149,31 +149,45 @@ def fork_map(
 
 
 class _Ran:
-    """A task this process ran while its children worked: what it wrote, and its end.
+    """A task this process ran ahead of its turn: what it said, and how it ended.
 
-    What it writes to stdout/stderr is kept and written when its turn comes in task
-    order (:meth:`replay`), as is the exception it raised (re-raised then).
+    What it writes to stdout/stderr is kept and written when its turn comes
+    (:meth:`replay`), as is the exception it raised (re-raised then). So are the
+    warnings of each object in ``quiet`` (a :class:`pdebug.model.ConfigDump`: its
+    ``hold``), said through its own ``warn`` then: a warning said once per dump is then
+    said, or not, as it would have been in the task's turn.
     """
 
     def __init__(self) -> None:
-        self.written: list[tuple[Any, str]] = []
+        self.written: list[tuple[Callable[[str], Any], str]] = []
         self.value: Any = None
         self.error: Exception | None = None
 
-    def run(self, task: Callable[[], Any]) -> _Ran:
+    def run(self, task: Callable[[], Any], quiet: Sequence[Any] = ()) -> _Ran:
         out, err = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Kept(self, out), _Kept(self, err)
+        held = [(each, each.hold) for each in quiet]
+        for each, _ in held:
+            each.hold = self._keeper(each.warn)
         try:
             self.value = task()
         except Exception as exc:  # raised in its turn (replay)
             self.error = exc
         finally:
             sys.stdout, sys.stderr = out, err
+            for each, before in held:
+                each.hold = before
         return self
 
+    def _keeper(self, say: Callable[[str], Any]) -> Callable[[str], None]:
+        def keep(text: str) -> None:
+            self.written.append((say, text))
+
+        return keep
+
     def replay(self) -> None:
-        for stream, text in self.written:
-            stream.write(text)
+        for say, text in self.written:
+            say(text)
         if self.error is not None:
             raise self.error
 
@@ -186,7 +200,7 @@ class _Kept:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        self._ran.written.append((self._stream, text))
+        self._ran.written.append((self._stream.write, text))
         return len(text)
 
     def writelines(self, lines: Any) -> None:

@@ -9,6 +9,7 @@ stats); ``PD7xx`` are the ztunnel checks of :mod:`pdebug.checks.ztunnel`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from pdebug.model import ProxyData
 from pdebug.model.sections import holds_no_clusters, is_full_dump, why_absent
 
 if TYPE_CHECKING:
-    from pdebug.parallel import Spawned
+    from pdebug.parallel import Ran, Spawned
 
 __all__ = [
     "ALL_CHECKS",
@@ -109,13 +110,13 @@ _CPU_PER_BYTE = 0.6 / 161.6e6
 _READ_KINDS = ("listeners", "routes", "clusters", "endpoints")
 
 
-def _facts_child(proxy: ProxyData, options: CheckOptions) -> Spawned | None:
+def _facts_child(proxy: ProxyData, options: CheckOptions, members: bool) -> Spawned | None:
     """A child reading the sections' facts while the checks start (#17).
 
     :func:`facts_tasks` run by :func:`pdebug.parallel.spawn`; None when there are none,
     or it does not fork (``PDEBUG_JOBS``, the CPUs, the work).
     """
-    tasks = facts_tasks(proxy, options)
+    tasks = facts_tasks(proxy, options, members=members)
     if tasks is None:
         return None
     from pdebug import parallel
@@ -131,7 +132,7 @@ FACTS_TASKS = 4
 
 
 def facts_tasks(
-    proxy: ProxyData, options: CheckOptions, search: bool = True
+    proxy: ProxyData, options: CheckOptions, search: bool = True, members: bool = True
 ) -> list[Callable[[], Any]] | None:
     """What a child forked before the checks makes for :attr:`Context.child` (#17).
 
@@ -144,7 +145,9 @@ def facts_tasks(
     ``pdebug check``'s child runs just these; ``pdebug report``'s worker runs them
     before the tables it builds (which then read the sections it decoded for them).
     Not ``search``: the clusters' ``inline`` is not searched (None): ``pdebug report``
-    searches in its parent, whose secrets table reads the answer too (#17).
+    searches in its parent, whose secrets table reads the answer too (#17). Not
+    ``members``: the entries' members are not read (None): ``pdebug check``'s parent
+    reads them while it waits for the EDS facts (:data:`_MEMBERS_AT`).
     """
     dump = proxy.dump
     if dump is None:
@@ -177,7 +180,7 @@ def facts_tasks(
         lambda: pack(eds_facts(dump)) if eds else None,
         lambda: route_facts(dump) if routes else None,
         lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
-        lambda: entry_members_of(dump, ("listeners", "routes")),
+        lambda: entry_members_of(dump, _MEMBER_KINDS) if members else None,
     ]
     assert len(tasks) == FACTS_TASKS
     return tasks
@@ -207,9 +210,15 @@ def run_checks(
     if context is not None or not fork:
         return _run(proxy, options, context if context is not None else Context(proxy, options))
     ctx = Context(proxy, options)
-    child = ctx.child = _facts_child(proxy, options)
+    from pdebug.model.sections import entry_members_quiet
+
+    # The entries' members read here, not in the child, where that says nothing.
+    here = proxy.dump is not None and entry_members_quiet(proxy.dump, _MEMBER_KINDS)
+    child = ctx.child = _facts_child(proxy, options, members=not here)
     if child is None:
         return _run(proxy, options, ctx)
+    ctx.ahead = True
+    ctx.members_here = here
     try:
         return _run(proxy, options, ctx)
     finally:  # an error or Ctrl-C before its facts were read: no child is left
@@ -217,29 +226,43 @@ def run_checks(
         ctx.child = None
 
 
+#: The checks run ahead of :data:`_AHEAD_OF` while a forked child still reads the
+#: routes section (#17): they read only the hosts, which PD202 built (from the child's
+#: EDS facts or the section), and what they say is said in their turn (:func:`_ahead`).
+_AHEAD_OF = "PD203"
+_AHEAD = ("PD403", "PD404")
+#: Where a forked ``check``'s parent reads the unread members of the listener and route
+#: config entries (said at the report's end), when that says nothing (#17): before the
+#: first check that may wait for the child's EDS facts.
+_MEMBERS_AT = "PD202"
+_MEMBER_KINDS = ("listeners", "routes")
+
+
 def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
     found: list[Finding] = []
     skipped: list[Skipped] = []
     run = 0
+    ahead: dict[str, Ran] = {}
+    members_ahead = ctx.members_here
     for chk in ALL_CHECKS:
+        if members_ahead and chk.code >= _MEMBERS_AT:
+            members_ahead = False
+            ctx.early("members", functools.partial(_entry_members, proxy))
         if chk.code in options.ignore:
             continue
-        reason = _missing(ctx, chk)
-        if reason is not None:
-            skipped.append(Skipped(chk.code, chk.name, reason))
-            continue
-        try:
-            results = chk.run(ctx)
-        except SkipCheck as exc:
-            skipped.append(Skipped(chk.code, chk.name, exc.reason))
-            continue
-        except PdebugError as exc:
-            skipped.append(
-                Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
-            )
-            continue
-        run += 1
-        found.extend(results)
+        if chk.code == _AHEAD_OF:
+            ahead = _ahead(ctx)
+        ran = ahead.pop(chk.code, None)
+        if ran is not None:
+            ran.replay()  # what it said, in its turn; what it raised, raised now
+            outcome = ran.value
+        else:
+            outcome = _one(ctx, chk)
+        if isinstance(outcome, Skipped):
+            skipped.append(outcome)
+        else:
+            run += 1
+            found.extend(outcome)
     unique = list(dict.fromkeys(found))
     unique.sort(key=lambda f: (-f.severity, f.code, f.resource))
     ignored = sorted(options.ignore & set(BY_CODE))
@@ -251,6 +274,51 @@ def _run(proxy: ProxyData, options: CheckOptions, ctx: Context) -> CheckReport:
         unread = unread_sections(proxy.dump)
         members = unread_members(proxy.dump, given=ctx.entry_members())
     return CheckReport(proxy.source, unique, skipped, ignored, run, unread, members)
+
+
+def _entry_members(proxy: ProxyData) -> Any:
+    from pdebug.model.sections import entry_members_of
+
+    assert proxy.dump is not None
+    return entry_members_of(proxy.dump, _MEMBER_KINDS)
+
+
+def _one(ctx: Context, chk: Check) -> list[Finding] | Skipped:
+    """``chk``'s findings, or why it was skipped."""
+    reason = _missing(ctx, chk)
+    if reason is not None:
+        return Skipped(chk.code, chk.name, reason)
+    try:
+        return chk.run(ctx)
+    except SkipCheck as exc:
+        return Skipped(chk.code, chk.name, exc.reason)
+    except PdebugError as exc:
+        return Skipped(chk.code, chk.name, f"could not read the input: {exc.message}", True)
+
+
+def _ahead(ctx: Context) -> dict[str, Ran]:
+    """The checks of :data:`_AHEAD` run now, each kept for its turn (:class:`Ran`).
+
+    Only in a forked ``check`` (:attr:`Context.ahead`; the child may still be reading
+    the routes, and whether it is does not change the order), where the hosts were
+    built and the checks' data is there (so that asking for it says nothing and raises
+    nothing): then what they read was built by the checks before, and what they say,
+    kept with :class:`Ran`, is said in their turn.
+    """
+    if not ctx.ahead or "hosts" not in vars(ctx):
+        return {}
+    from pdebug.parallel import Ran
+
+    out = {}
+    quiet = [ctx.proxy.dump] if ctx.proxy.dump is not None else []
+    for code in _AHEAD:
+        chk = BY_CODE[code]
+        if code in ctx.options.ignore or not all(
+            any(ctx.has(need) for need in group) for group in chk.needs
+        ):
+            continue
+        out[code] = Ran().run(functools.partial(_one, ctx, chk), quiet)
+    return out
 
 
 def parse_codes(values: Iterable[str], known: Iterable[str] | None = None) -> frozenset[str]:

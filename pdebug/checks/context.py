@@ -39,7 +39,7 @@ from pdebug.model.routes import configs as route_configs
 from pdebug.model.sections import EntryMembers, none_when_absent
 
 if TYPE_CHECKING:
-    from pdebug.parallel import Spawned
+    from pdebug.parallel import Ran, Spawned
 
 T = TypeVar("T")
 
@@ -79,6 +79,15 @@ class Context:
         self._filters: dict[int, tuple[ListenerRecord, list[NetworkFilter]]] = {}
         #: What :meth:`shared` built, by key.
         self._shared: dict[str, Any] = {}
+        #: What :meth:`early` built ahead of its turn, by key, until :meth:`shared` asks.
+        self._early: dict[str, Ran] = {}
+        #: Whether work may run ahead of its turn while :attr:`child` works (``pdebug
+        #: check``'s fork): :meth:`early`, and the checks :func:`pdebug.checks.run_checks`
+        #: runs ahead (#17).
+        self.ahead = False
+        #: Whether this process reads the entries' unread members (:meth:`entry_members`)
+        #: ahead of their turn, not :attr:`child` (#17).
+        self.members_here = False
         #: A child forked by :func:`pdebug.checks.run_checks` that reads the EDS and
         #: routes sections meanwhile (:func:`pdebug.model.hosts.eds_facts`,
         #: :func:`pdebug.model.routes.route_facts`): :attr:`hosts`,
@@ -93,11 +102,33 @@ class Context:
         """``build()``, once per run: a fact several checks read (kept under ``key``).
 
         A ``build`` that raises is not kept: the next check to ask builds it again (and
-        meets the same error).
+        meets the same error). One :meth:`early` built is taken instead: what it said is
+        said now, what it raised is raised now.
         """
         if key not in self._shared:
-            self._shared[key] = build()
+            ran = self._early.pop(key, None)
+            if ran is None:
+                self._shared[key] = build()
+            else:
+                ran.replay()
+                self._shared[key] = ran.value
         return self._shared[key]  # type: ignore[no-any-return]
+
+    def early(self, key: str, build: Callable[[], object]) -> None:
+        """``build()`` now, ahead of :meth:`shared`'s ``key``, its output kept till then.
+
+        Only with :attr:`ahead` (the parent waits for :attr:`child` otherwise), and once.
+        What it writes and the dump's warnings it says are kept (:class:`pdebug.parallel.Ran`)
+        and said when :meth:`shared` first asks for ``key``, so stderr reads as in one
+        process; never said if none does. ``build`` must read only what the checks
+        before that ask have built already, or what no check builds with a word said.
+        """
+        if not self.ahead or key in self._shared or key in self._early:
+            return
+        from pdebug.parallel import Ran
+
+        quiet = [self.proxy.dump] if self.proxy.dump is not None else []
+        self._early[key] = Ran().run(build, quiet)
 
     @property
     def dump(self) -> ConfigDump:
@@ -212,8 +243,13 @@ class Context:
     def entry_members(self) -> dict[int, EntryMembers] | None:
         """The unread members :attr:`child` found in listener and route config entries.
 
-        :func:`pdebug.model.sections.entry_members_of`; None without an answer.
+        :func:`pdebug.model.sections.entry_members_of`; None without an answer. Or
+        those read here ahead of their turn (:meth:`early`, ``members``).
         """
+        ran = self._early.pop("members", None)
+        if ran is not None:
+            ran.replay()
+            return ran.value  # type: ignore[no-any-return]
         return self._child_facts(3)  # type: ignore[no-any-return]
 
     def cluster_plain(self, cc: ClusterRecord) -> dict[str, Any]:

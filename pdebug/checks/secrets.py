@@ -66,6 +66,9 @@ def _inline(ctx: Context) -> list[_Cert]:
             places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
     warn = ctx.proxy.dump.warn if ctx.proxy.dump else _ignore
     clusters = ctx.clusters
+    # While a forked child searches the clusters' bytes for "inline": PD501's files
+    # (#17). They read the secrets, listeners and clusters, all read just above.
+    ctx.early("secrets.files", lambda: _files(ctx))
     searched = ctx.matches_lack(b"inline")  # no match holds one: nothing to decode
     for name, cc in clusters.items():
         cl = cc.cluster

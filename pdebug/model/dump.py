@@ -570,6 +570,15 @@ class Section:
                 return True
         return False
 
+    def may_say_placeholders(self) -> bool:
+        """Whether :meth:`say_placeholders` may yet warn: not asked, searched, dots in it."""
+        if self._looked:
+            return False
+        parts = [self.text] if self.text is not None else list(self.fields.values())
+        if sum(len(p) for p in parts) > _PASTED_BYTES:
+            return False
+        return any(re.search(_QUOTED_DOTS, part) for part in parts)
+
     def _what(self, key: str) -> str:
         return f"{self.where}: {self.message}.{key}" if self.where else key
 
@@ -679,6 +688,9 @@ class ConfigDump:
         self.source = source
         #: One line per resource skipped because it did not decode (printed once each).
         self.warnings: list[str] = []
+        #: Where :meth:`warn` puts its messages instead while set: a task run ahead of
+        #: its turn keeps them, to say them in its turn (:class:`pdebug.parallel.Ran`).
+        self.hold: Callable[[str], None] | None = None
         #: Facts derived from the sections, kept for the next caller who asks (each
         #: module that keeps one names its key: ``"eds.attribute"``).
         self.facts: dict[str, Any] = {}
@@ -697,6 +709,9 @@ class ConfigDump:
 
     def warn(self, message: str) -> None:
         """Say on stderr, once, that a part of the dump was skipped."""
+        if self.hold is not None:  # said (or not, once said) when its turn comes
+            self.hold(message)
+            return
         if message in self.warnings:
             return
         self.warnings.append(message)

@@ -366,6 +366,18 @@ def entry_members_of(dump: ConfigDump, kinds: tuple[str, ...]) -> dict[int, Entr
     }
 
 
+def entry_members_quiet(dump: ConfigDump, kinds: tuple[str, ...]) -> bool:
+    """Whether :func:`entry_members_of` the sections of ``kinds`` says nothing.
+
+    It says (once per section) that a pasted dump was cut by hand where an entry has a
+    ``"..."`` member: not where no such section may hold one
+    (:meth:`~pdebug.model.dump.Section.may_say_placeholders`).
+    """
+    return not any(
+        sec.may_say_placeholders() for sec in dump.sections if sec.kind in kinds and _from_text(sec)
+    )
+
+
 def _from_text(sec: Section) -> bool:
     """Whether :func:`_entry_lists` reads ``sec``'s entries from its own bytes."""
     return sec.text is not None and sec.complete is not None
