@@ -427,8 +427,8 @@ def _checked(
 
     def lack(self: Context, mark: bytes) -> bool:
         got = real_lack(self, mark)
-        if got:
-            used.add("inline")
+        if got:  # "files": PD501's certificate files (the lead, twelfth session)
+            used.add("inline" if mark == b"inline" else "files")
         return got
 
     with monkeypatch.context() as m:
@@ -469,23 +469,23 @@ def test_the_forked_differential_compares_something(
         path.write_bytes(FORK_INPUTS[name])
         _, answered[name] = _checked(path, ["check"], "2", pdebug, monkeypatch)
     assert answered == {
-        "real/sidecar": "eds,inline,members,routes",
-        "gendump-40": "eds,inline,members,routes",
-        "gendump-40-camel": "eds,inline,members,routes",
-        "gendump-40-mixed": "eds,inline,members,routes",
-        "gendump-40-repeated": "eds,inline,members,routes",
+        "real/sidecar": "eds,files,inline,members,routes",
+        "gendump-40": "eds,files,inline,members,routes",
+        "gendump-40-camel": "eds,files,inline,members,routes",
+        "gendump-40-mixed": "eds,files,inline,members,routes",
+        "gendump-40-repeated": "eds,files,inline,members,routes",
         "gendump-40-only-eds": "eds,members,routes",  # no clusters section
         # attributed from the clusters: the EDS section is read here
-        "gendump-40-nameless": "inline,members,routes",
+        "gendump-40-nameless": "files,inline,members,routes",
         # the strict decode refused the EDS section
-        "gendump-40-unknown-member": "inline,members,routes",
+        "gendump-40-unknown-member": "files,inline,members,routes",
         # PD301 then reads the routes here
-        "gendump-40-unknown-cluster": "eds,inline,members,routes",
-        "gendump-40-warming": "eds,inline,members,routes",
+        "gendump-40-unknown-cluster": "eds,files,inline,members,routes",
+        "gendump-40-warming": "eds,files,inline,members,routes",
         # the EDS and routes decodes warned in the child: both read here
-        "gendump-40-damaged-routes": "inline,members",
-        "gendump-40-inline-ca": "eds,members,routes",  # the matches searched here
-        "gendump-40-entry-members": "eds,inline,members,routes",
+        "gendump-40-damaged-routes": "files,inline,members",
+        "gendump-40-inline-ca": "eds,files,members,routes",  # the matches searched here
+        "gendump-40-entry-members": "eds,files,inline,members,routes",
     }
 
 
@@ -568,7 +568,7 @@ def test_a_child_that_fails_leaves_the_work_to_the_parent(
             before = parallel.FORKS[0]
             got, used = _checked(path, ["check"], "2", pdebug, monkeypatch)
             assert parallel.FORKS[0] == before + 1
-        assert used == "inline,members,routes", "the child's other answers still count"
+        assert used == "files,inline,members,routes", "the child's other answers still count"
         assert (got.code, got.out, got.err) == (one.code, one.out, one.err)
 
 

@@ -136,8 +136,9 @@ def facts_tasks(
 ) -> list[Callable[[], Any]] | None:
     """What a child forked before the checks makes for :attr:`Context.child` (#17).
 
-    The EDS and routes sections' facts, whether the clusters section's bytes hold
-    ``inline`` (PD501's certificates in ``transport_socket_matches``), and the unread
+    The EDS and routes sections' facts, which marks the clusters section's bytes lack
+    (``inline``: PD501's certificates in ``transport_socket_matches``; ``filename``:
+    its certificate files; one pass, :func:`pdebug.model.dump.marks_held`), and the unread
     members of the listener and route config entries (the report's end): the
     :data:`FACTS_TASKS` tasks, in the order the checks ask for them. Each section only
     when load found it in Envoy's layout and nothing has decoded it yet, and a check
@@ -168,8 +169,7 @@ def facts_tasks(
     inline = search and matches
     if not eds and not routes and not matches:
         return None
-    from pdebug.checks.context import CHILD_MARK
-    from pdebug.model.dump import own_bytes_lack
+    from pdebug.model.dump import own_bytes_lacking
     from pdebug.model.hosts import eds_facts, pack
     from pdebug.model.routes import route_facts
     from pdebug.model.sections import entry_members_of
@@ -179,7 +179,7 @@ def facts_tasks(
     tasks: list[Callable[[], Any]] = [
         lambda: pack(eds_facts(dump)) if eds else None,
         lambda: route_facts(dump) if routes else None,
-        lambda: own_bytes_lack(dump, "clusters", CHILD_MARK) if inline else None,
+        lambda: own_bytes_lacking(dump, "clusters") if inline else None,
         lambda: entry_members_of(dump, _MEMBER_KINDS) if members else None,
     ]
     assert len(tasks) == FACTS_TASKS

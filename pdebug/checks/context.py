@@ -22,7 +22,7 @@ from pdebug.model.camel import snake_keys
 from pdebug.model.clusters import ClusterRecord
 from pdebug.model.clusters import by_name as clusters_by_name
 from pdebug.model.clusters import kind as cluster_kind
-from pdebug.model.dump import lacks, note_lack
+from pdebug.model.dump import SCANNED_MARKS, lacks, note_lacking
 from pdebug.model.hosts import Facts, Host, HostSet, host_sets, unpack
 from pdebug.model.listeners import (
     HCM,
@@ -230,14 +230,15 @@ class Context:
 
         Known without searching each cluster's (44 MB of them on a 5k-service mesh):
         :attr:`child` (``pdebug check``), or ``pdebug report`` here, searched the clusters
-        section's own bytes for ``inline``; that answers for the matches only when the
-        clusters were decoded from those bytes (:func:`pdebug.model.dump.lacks`).
+        section's own bytes for the marks of :data:`pdebug.model.dump.SCANNED_MARKS`
+        (``inline``, ``filename``...) in one pass; that answers for the clusters only
+        when they were decoded from those bytes (:func:`pdebug.model.dump.lacks`).
         """
-        if mark != CHILD_MARK:
+        if mark not in SCANNED_MARKS:
             return False
         said = self._child_facts(2)
         if said is not None:  # kept for the secrets table (pdebug report)
-            note_lack(self.dump, "clusters", mark, said)
+            note_lacking(self.dump, "clusters", said)
         return lacks(self.dump, "clusters", mark)
 
     def entry_members(self) -> dict[int, EntryMembers] | None:
@@ -328,9 +329,9 @@ class Context:
     def _child_facts(self, part: int) -> Any:
         """Part ``part`` of what :attr:`child` sent, or None (no child, or no answer).
 
-        0: the EDS section's facts, 1: the routes section's, 2: whether the clusters
-        section's bytes lack :data:`CHILD_MARK` (each None when the child could not
-        tell), 3: :meth:`entry_members`.
+        0: the EDS section's facts, 1: the routes section's, 2: which marks the clusters
+        section's bytes lack (:func:`pdebug.model.dump.own_bytes_lacking`; each None
+        when the child could not tell), 3: :meth:`entry_members`.
         """
         if self.child is None:
             return None

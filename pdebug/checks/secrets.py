@@ -11,7 +11,6 @@ from pdebug.checks.base import Check, Finding, Severity, check
 from pdebug.checks.context import Context
 from pdebug.model import schema as s
 from pdebug.model.clusters import match_sockets
-from pdebug.model.dump import lacks
 from pdebug.model.listeners import chains
 from pdebug.model.secrets import (
     CertInfo,
@@ -107,9 +106,10 @@ def _files(ctx: Context) -> list[tuple[str, str, str]]:
             places.append((f"listener/{lc.name}", tls_socket(c.transport_socket, c.tls_context)))
     dump = ctx.proxy.dump
     warn = dump.warn if dump else _ignore
-    # The clusters section's bytes were searched already (report's one pass for its
-    # marks, marks_held) and name no file: no cluster needs a search of its own (#17).
-    named = dump is None or not lacks(dump, "clusters", b"filename")
+    # The clusters section's bytes were searched already (report's parent, check's
+    # child: one pass for its marks, marks_held) and name no file: no cluster needs a
+    # search of its own (#17).
+    named = dump is None or not ctx.matches_lack(b"filename")
     for name, cc in ctx.clusters.items() if named else ():
         cl = cc.cluster
         places.append((f"cluster/{name}", tls_socket(cl.transport_socket, cl.tls_context)))

@@ -984,6 +984,25 @@ def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
     return lack
 
 
+def own_bytes_lacking(dump: ConfigDump, kind: str) -> list[bytes] | None:
+    """Which of :data:`SCANNED_MARKS` the bytes of section ``kind`` lack (one pass).
+
+    None when load did not find the section's own bytes. A ``pdebug check`` child sends
+    it; the parent keeps it with :func:`note_lacking` for :func:`lacks` (#17).
+    """
+    sec = dump.section(kind)
+    if sec is None or sec.text is None:
+        return None
+    held = marks_held(dump, kind)
+    return [mark for mark in SCANNED_MARKS if mark not in held]
+
+
+def note_lacking(dump: ConfigDump, kind: str, lacking: list[bytes]) -> None:
+    """Keep what :func:`own_bytes_lacking` answered (in a child that sent it)."""
+    for mark in SCANNED_MARKS:
+        note_lack(dump, kind, mark, mark in lacking)
+
+
 #: The marks :func:`marks_held` looks for: ``inline`` (PD501 and the secrets table,
 #: :func:`own_bytes_lack`), a certificate provider instance in either spelling
 #: (:mod:`pdebug.model.certproviders`) and ``filename`` (certificates kept in files, the
