@@ -23,11 +23,13 @@ from __future__ import annotations
 import re
 import warnings
 
-#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects (see above).
+#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects (see above), after an
+#: even number of backslashes (``\\1`` is a backslash and a 1, no backreference).
 _NOT_RE2 = re.compile(
+    r"(?<!\\)(?:\\\\)*(?:"
     r"\\[1-9Z]|\(\?(?:[=!#>(]|<[=!]|P=)|[*+?}]\+"
-    r"|(?<!\\)\{,"
-    r"|\(\?[imsU-]*[aLux]"
+    r"|\{,"
+    r"|\(\?[imsU-]*[aLux])"
 )
 
 #: RE2's POSIX classes (ASCII), as the inside of a Python character class.
