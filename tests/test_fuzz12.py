@@ -69,7 +69,7 @@ def _sane(r: Run, why: object) -> list[str]:
         bad.append("control character")
     if r.err.count("pdebug: error:") > 1:
         bad.append("two error lines")
-    if r.code in (3, 4) and not r.err.startswith("pdebug: error: "):
+    if r.code in (3, 4) and "pdebug: error: " not in r.err:
         bad.append("no error line")
     return [f"{r.argv[:1]} {b}: {why!r} {r.err[-300:]!r}" for b in bad]
 
@@ -326,13 +326,17 @@ def test_curl_heads_before_dumps(tmp_path: Path) -> None:
             if key not in plain:
                 plain[key] = run(list(r.argv[:1]) + [str(src)] + list(r.argv[2:]))
             want = plain[key]
-            if (r.code, r.out) != (want.code, want.out):
+            if (r.code, r.out.replace(str(path), "SRC")) != (
+                want.code,
+                want.out.replace(str(src), "SRC"),
+            ):
                 bad.append(f"{cmd} after a whole head {head!r}: exit {r.code} vs {want.code}")
         elif r.code == 0 and not mutated and not whole:
             key = (src, cmd)
             if key not in plain:
                 plain[key] = run(list(r.argv[:1]) + [str(src)] + list(r.argv[2:]))
-            if r.out != plain[key].out:  # a head read as a 200 must give the body's answer
+            same = r.out.replace(str(path), "SRC") == plain[key].out.replace(str(src), "SRC")
+            if not same:  # a head read as a 200 must give the body's answer
                 bad.append(f"{cmd} after {head!r}: exit 0 with other output")
     assert not bad, "\n".join(bad[:10])
 
