@@ -58,7 +58,7 @@ test: $(STAMP)  ## run the test suite (what CI runs)
 	else echo "note: npm not found; the report asset lint tests will be skipped" >&2; fi
 	$(BIN)/pytest -q
 
-fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*, PDEBUG_FUZZWIRE_*, PDEBUG_FUZZBUNDLE_*)
+fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PDEBUG_FUZZ_BUDGET; PDEBUG_FUZZDIFF_*, PDEBUG_FUZZ10_*, PDEBUG_FUZZWIRE_*, PDEBUG_FUZZBUNDLE_*, PDEBUG_FUZZ12_*)
 	PDEBUG_FUZZ_CASES=$${PDEBUG_FUZZ_CASES:-600} PDEBUG_FUZZ_BUDGET=$${PDEBUG_FUZZ_BUDGET:-1800} \
 		$(BIN)/pytest -q tests/test_fuzz.py tests/test_fuzz_http.py
 	PDEBUG_FUZZ10_CASES=$${PDEBUG_FUZZ10_CASES:-400} PDEBUG_FUZZ10_BUDGET=$${PDEBUG_FUZZ10_BUDGET:-300} \
@@ -70,7 +70,9 @@ fuzz: $(STAMP)  ## long seeded fuzz run (PDEBUG_FUZZ_CASES, PDEBUG_FUZZ_SEED, PD
 	PDEBUG_FUZZWIRE_CASES=$${PDEBUG_FUZZWIRE_CASES:-3000} PDEBUG_FUZZWIRE_BUDGET=$${PDEBUG_FUZZWIRE_BUDGET:-600} \
 		$(BIN)/pytest -q tests/test_fuzz_wire.py
 	PDEBUG_FUZZBUNDLE_SEEDS=$${PDEBUG_FUZZBUNDLE_SEEDS:-1000} \
-		$(BIN)/pytest -q tests/test_bundle_hostile.py -k seeded
+		$(BIN)/pytest -q tests/test_bundle_hostile.py tests/test_bugreport.py -k seeded
+	PDEBUG_FUZZ12_CASES=$${PDEBUG_FUZZ12_CASES:-3000} PDEBUG_FUZZ12_BUDGET=$${PDEBUG_FUZZ12_BUDGET:-200} \
+		$(BIN)/pytest -q tests/test_fuzz12.py
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check pdebug tests bench tools

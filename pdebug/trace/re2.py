@@ -12,7 +12,10 @@ cannot tell), never matched the Python way:
   ``re`` refuses ``U``);
 * a negated POSIX class (``[[:^alpha:]]``), and anything ``re`` warns of (a nested set).
 
-``\d``, ``\w``, ``\s`` and ``\b`` are ASCII in RE2: patterns compile with ``re.ASCII``.
+``\d``, ``\w``, ``\s``, ``\b`` and their negations are RE2's ASCII sets, spelled out
+(``\s`` has no ``\v``); ``(?i)`` folds ASCII letters only: Envoy 1.40 matches a header's
+bytes, so ``(?i)k`` does not take the Kelvin sign (checked). ``$`` is the end of the
+text (Python's ``$`` also matches before a last newline) unless ``(?m)`` is given first.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 import re
 import warnings
 
-#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects (see above).
+#: What Python's ``re`` reads otherwise than RE2, or RE2 rejects (see above), after an
+#: even number of backslashes (``\\1`` is a backslash and a 1, no backreference).
 _NOT_RE2 = re.compile(
-    r"\\[1-9Zz]|\(\?(?:[=!#>(]|<[=!]|P=)|[*+?}]\+"
-    r"|(?<!\\)\{,"
-    r"|\(\?[imsU-]*[aLux]"
+    r"(?<!\\)(?:\\\\)*(?:"
+    r"\\[1-9Z]|\(\?(?:[=!#>(]|<[=!]|P=)|[*+?}]\+"
+    r"|\{,"
+    r"|\(\?[imsU-]*[aLux])"
 )
 
 #: RE2's POSIX classes (ASCII), as the inside of a Python character class.
@@ -47,18 +52,65 @@ _POSIX = {
 _CLASS = re.compile(r"\[:(\^?)([a-z]+):\]")
 
 
+#: RE2's Perl classes (ASCII; ``\s`` has no ``\v``, which ``[[:space:]]`` has), outside
+#: a bracket and inside one (None: not expressible inside a Python class).
+_PERL = {
+    "d": ("[0-9]", "0-9"),
+    "D": ("[^0-9]", None),
+    "w": ("[0-9A-Za-z_]", "0-9A-Za-z_"),
+    "W": ("[^0-9A-Za-z_]", None),
+    "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
+    "S": ("[^\\t\\n\\f\\r ]", None),
+}
+_W = "[0-9A-Za-z_]"
+#: RE2's ``\b`` and ``\B`` (ASCII word boundaries) spelled out, and ``\z``.
+_EDGES = {
+    "b": f"(?:(?<={_W})(?!{_W})|(?<!{_W})(?={_W}))",
+    "B": f"(?:(?<={_W})(?={_W})|(?<!{_W})(?!{_W}))",
+    "z": "\\Z",  # RE2's end of the text
+}
+#: Inline flag groups: ``(?ims-U)`` and ``(?i:``.
+_FLAGS = re.compile(r"\(\?([imsU]*)(?:-([imsU]*))?([:)])")
+
+
+def _dollar(pattern: str) -> str | None:
+    r"""What RE2's ``$`` is in Python; None when it cannot be said.
+
+    ``\Z`` (the end of the text, not before a last newline); ``$`` under ``(?m)`` given
+    first for the whole pattern; None when ``m`` is turned on or off elsewhere.
+    """
+    groups = list(_FLAGS.finditer(pattern))
+    with_m = [g for g in groups if "m" in g.group(0)]
+    if not with_m:
+        return "\\Z"
+    first = with_m[0]
+    if len(with_m) == 1 and first.start() == 0 and first.group(3) == ")" and "m" in first.group(1):
+        return "$"
+    return None
+
+
 def python_pattern(pattern: str) -> str | None:
     """``pattern`` (RE2's syntax) as Python's ``re`` reads it alike; None when it cannot."""
     if _NOT_RE2.search(pattern):
         return None
-    if "[:" not in pattern:
-        return pattern
+    dollar = _dollar(pattern) if "$" in pattern else "$"
     out: list[str] = []
     i, inside = 0, False
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            out.append(pattern[i : i + 2])
+            k = pattern[i + 1 : i + 2]
+            if k in _PERL:
+                spelled = _PERL[k][1 if inside else 0]
+                if spelled is None:
+                    return None
+                out.append(spelled)
+            elif k in _EDGES:
+                if inside:
+                    return None
+                out.append(_EDGES[k])
+            else:
+                out.append(pattern[i : i + 2])
             i += 2
             continue
         if inside:
@@ -77,6 +129,12 @@ def python_pattern(pattern: str) -> str | None:
                 out.append("[^")
                 i += 2
                 continue
+        elif c == "$":
+            if dollar is None:
+                return None
+            out.append(dollar)
+            i += 1
+            continue
         out.append(c)
         i += 1
     return "".join(out)
