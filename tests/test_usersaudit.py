@@ -83,6 +83,12 @@ def test_istioctl_only_commands_name_the_pdebug_way(pdebug, word, says, points_a
     assert "did you mean" not in hint
 
 
+def test_bug_report_points_at_reading_its_archive(pdebug):
+    """pdebug reads an istioctl bug-report archive as a bundle (twelfth session): say so."""
+    _, hint = error_and_hint(pdebug("bug-report"), ExitCode.USAGE)
+    assert hint.endswith("pdebug check bug-report.tar.gz")
+
+
 # --- istiod's sync status given where a proxy's dump is read -------------------------
 
 

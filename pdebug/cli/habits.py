@@ -77,7 +77,8 @@ ISTIOCTL_ONLY: dict[str, tuple[str, str]] = {
     "bug-report": (
         "pdebug's capture of many proxies is pdebug snapshot",
         "pdebug snapshot -n NS -o incident.tar.gz saves every sidecar's dump, /clusters, "
-        "/certs, /stats and istiod's view; pdebug check incident.tar.gz (or report) reads it",
+        "/certs, /stats and istiod's view; pdebug check incident.tar.gz (or report) reads it, "
+        "as it reads an istioctl bug-report archive: pdebug check bug-report.tar.gz",
     ),
     "analyze": (
         "pdebug reads proxies, not Istio's config",
