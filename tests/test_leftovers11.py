@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,82 @@ def test_two_istiods_of_one_pod_name_are_both_read(pdebug, tmp_path: Path, form:
     assert "istiod-0.istio-system" in lines["proxy1"]
     assert "istiod-0.istio-canary" in lines["proxy2"]  # was dropped without a word
     assert "istiod-1" in lines["proxy3"]
+
+
+# ------------------------------------ 2. a router filter written in a TypedStruct (trace)
+
+_ROUTER_URL = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+
+
+def _wrapped(wrapper: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"@type": f"type.googleapis.com/{wrapper}", "type_url": _ROUTER_URL, "value": value}
+
+
+#: listener -> the router filter's typed_config
+ROUTERS: dict[str, dict[str, Any]] = {
+    "plain": {"@type": _ROUTER_URL},
+    "suppress": {"@type": _ROUTER_URL, "suppress_envoy_headers": True},
+    "udpa-suppress": _wrapped("udpa.type.v1.TypedStruct", {"suppress_envoy_headers": True}),
+    "xds-suppress": _wrapped("xds.type.v3.TypedStruct", {"suppressEnvoyHeaders": True}),
+    "xds-keep": _wrapped("xds.type.v3.TypedStruct", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def routers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Envoy 1.40 running each router before an echo upstream: the proxy read from its
+    dump, and per listener (port, the x-envoy-* headers the upstream got)."""
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests.harness import envoy as he
+    from tests.test_trace_left import _listener, _send
+    from tests.test_trace_left2 import _Headers
+
+    ports = {name: he.free_port() for name in ROUTERS}
+    listeners = []
+    for name, router in ROUTERS.items():
+        routes = [{"match": {"prefix": "/"}, "route": {"cluster": "echo", "timeout": "7s"}}]
+        listener = _listener(name, ports[name], routes)
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm["http_filters"] = [{"name": "envoy.filters.http.router", "typed_config": router}]
+        listeners.append(listener)
+    got: dict[str, Any] = {}
+    with _Headers("echo") as upstream:
+        boot = {
+            "node": {"id": "leftovers11", "cluster": "trace"},
+            "static_resources": {
+                "listeners": listeners,
+                "clusters": [eh.static_cluster("echo", upstream.port)],
+            },
+        }
+        with he.Envoy(boot) as envoy:
+            dump = tmp_path_factory.mktemp("leftovers11") / "dump.json"
+            dump.write_bytes(envoy.get("/config_dump"))
+            for name, port in ports.items():
+                status, body = _send(port, [], "/p")
+                assert status == 200, (name, body)
+                pairs = json.loads(body)["headers"]
+                got[name] = (port, {k: v for k, v in pairs if k.startswith("x-envoy-")})
+    proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+    yield proxy, got
+
+
+def test_a_wrapped_router_suppresses_envoy_headers_as_envoy_runs_it(routers) -> None:
+    """Envoy 1.40 runs a router written in a (udpa or xds) TypedStruct as the router its
+    type_url names: with suppress_envoy_headers the upstream gets no
+    x-envoy-expected-rq-timeout-ms. trace read the wrapper's own fields and said the
+    header was sent."""
+    from pdebug import trace as t
+
+    proxy, got = routers
+    assert "x-envoy-expected-rq-timeout-ms" in got["plain"][1]  # Envoy's own answer
+    assert "x-envoy-expected-rq-timeout-ms" not in got["udpa-suppress"][1]
+    for name, (port, received) in got.items():
+        request = t.parse_request(f"http://127.0.0.1:{port}/p", "GET", [], source_ip="127.0.0.1")
+        steps = [s for s in t.trace(proxy, request).steps if s.name == "envoy headers"]
+        shown = steps[0].detail.get("headers", {}) if steps else {}
+        said = {k: v for k, v in shown.items() if k.startswith("x-envoy-")}
+        assert said == {k: [v] for k, v in received.items()}, (name, said, received)
