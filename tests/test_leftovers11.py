@@ -16,6 +16,7 @@ import pytest
 
 from tests import harness as eh
 from tests.harness import bugreport as br
+from tests.test_leftovers10 import authz_variants  # noqa: F401  (a fixture, reused)
 
 SYNCZ = (
     eh.ISTIOCTL / "proxy-status" / "legacy-http-syncz" / "http_syncz_multi_pilot.reconstructed.json"
@@ -131,3 +132,60 @@ def test_a_wrapped_router_suppresses_envoy_headers_as_envoy_runs_it(routers) -> 
         shown = steps[0].detail.get("headers", {}) if steps else {}
         said = {k: v for k, v in shown.items() if k.startswith("x-envoy-")}
         assert said == {k: [v] for k, v in received.items()}, (name, said, received)
+
+
+# ------------------------------- 3. PD203: a filter off on every host of a vhds config
+
+_RC = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+
+
+def _over_rds(dump: Path, out: Path, listener: str, vhds: bool) -> Path:
+    """``dump`` (Envoy 1.40's) with ``listener``'s route configuration served over RDS as
+    a dynamic one, with ``vhds`` (on-demand virtual hosts) when asked."""
+    doc = json.loads(dump.read_text())
+    sections = {c["@type"].rsplit(".", 1)[-1]: c for c in doc["configs"]}
+    for entry in sections["ListenersConfigDump"].get("static_listeners", []):
+        if entry["listener"]["name"] != listener:
+            continue
+        hcm = entry["listener"]["filter_chains"][0]["filters"][0]["typed_config"]
+        rc = hcm.pop("route_config")
+        hcm["rds"] = {"route_config_name": rc["name"], "config_source": {"ads": {}}}
+        if vhds:
+            rc["vhds"] = {"config_source": {"api_config_source": {"api_type": "DELTA_GRPC"}}}
+        routes = sections["RoutesConfigDump"]
+        routes["static_route_configs"] = [
+            r for r in routes.get("static_route_configs", [])
+            if r["route_config"]["name"] != rc["name"]
+        ]  # fmt: skip
+        routes.setdefault("dynamic_route_configs", []).append(
+            {"version_info": "1", "route_config": {"@type": _RC, **rc}}
+        )
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_pd203_names_a_filter_a_vhds_host_may_turn_back_on(pdebug, request, tmp_path):
+    """Envoy's ext_authz config (Envoy 1.40's dump), its service's cluster empty, the one
+    virtual host turning the filter off: Envoy answers 200 and PD203 is silent. Served
+    over RDS with vhds, Envoy merges the virtual hosts VHDS sends on demand into that
+    route configuration, and a host that leaves the filter on calls the empty service:
+    PD203 now names the cluster, saying why (it was silent)."""
+    dump, answers = request.getfixturevalue("authz_variants")
+    variant = "vhost_filter_config_off"
+    assert answers[variant] == 200  # Envoy: the filter is off on the host it holds
+
+    def pd203(path: Path) -> list[dict[str, Any]]:
+        report = json.loads(pdebug("check", path, "-o", "json").out)
+        return [
+            f for f in report["findings"]
+            if f["code"] == "PD203" and f["resource"] == f"cluster/authz-{variant}"
+        ]  # fmt: skip
+
+    assert pd203(_over_rds(dump, tmp_path / "rds.json", variant, vhds=False)) == []
+    (finding,) = pd203(_over_rds(dump, tmp_path / "vhds.json", variant, vhds=True))
+    assert finding["message"].endswith(
+        f"; the HTTP filter envoy.ext_authz of listener/{variant} (off on every virtual host "
+        "the dump holds, but route configuration local_route gets more on demand (vhds); "
+        "one may leave it on) sends traffic to it"
+    ), finding
+    assert "the filter cannot reach its service" in finding["hint"]
