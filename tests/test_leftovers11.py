@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pdebug.errors import ExitCode
 from tests import harness as eh
 from tests.harness import bugreport as br
 from tests.test_leftovers10 import authz_variants  # noqa: F401  (a fixture, reused)
@@ -189,3 +190,57 @@ def test_pd203_names_a_filter_a_vhds_host_may_turn_back_on(pdebug, request, tmp_
         "one may leave it on) sends traffic to it"
     ), finding
     assert "the filter cannot reach its service" in finding["hint"]
+
+
+# ----------------------------------- 4. what to run for a proxy a bug report did not capture
+
+_FAILED = {"istio-proxy.log": b"2026-12-07T08:00:00Z info envoy\n"}  # its admin URL failed
+
+
+@pytest.mark.parametrize("form", ["archive", "folder"])
+def test_a_bug_reports_missing_proxy_says_what_to_run(pdebug, tmp_path: Path, form: str):
+    """A proxy a bug report holds no config_dump of: the hint said "take another
+    snapshot" (a bug report is no snapshot); it now names istioctl bug-report and
+    pdebug snapshot of that proxy. A snapshot's hint is unchanged."""
+    proxies = {
+        ("default", "web-1"): {"config_dump?include_eds": DUMP, "istio-proxy.log": b"x\n"},
+        ("shop", "ratings-1"): dict(_FAILED),
+    }
+    items = br.members(proxies)
+    if form == "archive":
+        report = br.write(tmp_path / "bug-report.tar.gz", items)
+    else:
+        report = br.unpack(items, tmp_path / "unpacked")
+    got = pdebug("clusters", f"{report}:ratings-1.shop")
+    assert got.code == ExitCode.SOURCE_UNAVAILABLE, got
+    hint = got.err.splitlines()[-1]
+    assert hint == (
+        "hint: pick a captured proxy (captured: web-1.default), or run istioctl bug-report "
+        "again, or capture it with pdebug snapshot ratings-1.shop"
+    ), got.err
+    assert "snapshot;" not in got.err and "another snapshot" not in got.err
+    stats = pdebug("stats", f"{report}:web-1.default")  # its folder holds no stats/prometheus
+    assert stats.code == ExitCode.INVALID_INPUT, stats  # as it was
+    assert stats.err.splitlines()[-1] == (
+        "hint: the capture saved no such document; run istioctl bug-report again, or "
+        "capture it with pdebug snapshot web-1.default"
+    ), stats.err
+
+    none = br.members({("shop", "ratings-1"): dict(_FAILED), ("shop", "ratings-2"): dict(_FAILED)})
+    if form == "archive":
+        empty = br.write(tmp_path / "empty.tar.gz", none)
+    else:
+        empty = br.unpack(none, tmp_path / "empty")
+    checked = pdebug("check", empty)
+    assert checked.code == ExitCode.SOURCE_UNAVAILABLE, checked
+    assert checked.err.splitlines()[-1] == (
+        "hint: run istioctl bug-report again, or capture the proxies with pdebug snapshot; "
+        "each proxy's capture error is in the table"
+    ), checked.err
+
+
+def test_a_snapshots_missing_proxy_still_says_take_another(pdebug, tmp_path: Path):
+    from pdebug.sources.bundle import capture_again
+
+    assert capture_again({"tool": "pdebug 0.1.0"}, "a.b") == "take another snapshot"
+    assert capture_again({}, "a.b") == "take another snapshot"

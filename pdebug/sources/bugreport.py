@@ -44,6 +44,8 @@ SYNCZ = ("debug", "syncz")
 #: The files of a proxy folder pdebug reads (the rest are for people: logs, certs...).
 HELD = (SIDECAR_DUMP, ZTUNNEL_DUMP, TEXT_CLUSTERS, PROMETHEUS)
 NO_ISTIOD_VIEW = "istioctl bug-report saves no istiod view of each proxy"
+#: The manifest's ``tool`` of a bug report read as a bundle.
+TOOL = "istioctl bug-report"
 #: A bundle proxy's files (pdebug.sources.bundle's DUMP and CLUSTERS; that module imports this).
 DUMP = "config_dump.json"
 CLUSTERS = "clusters.json"
@@ -191,7 +193,7 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
         istiod["error"] = "the bug report holds no istiod debug/syncz"
     return {
         "format": FORMAT,
-        "tool": "istioctl bug-report",
+        "tool": TOOL,
         "source": label,
         "proxies": proxies,
         "istiod": istiod,
