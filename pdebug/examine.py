@@ -57,6 +57,11 @@ def check_source(
         single = checks[0].report
         assert single is not None  # noqa: S101 - one proxy is always checked
         return single
+    from pdebug.sources.bugreport import TOOL
+
+    if inputs.capture.get("tool") == TOOL:
+        again = "run istioctl bug-report again, or capture the proxies with pdebug snapshot"
+        return BundleChecks(inputs.named, checks, again)
     return BundleChecks(inputs.named, checks)
 
 

@@ -281,6 +281,8 @@ class BundleChecks(msgspec.Struct):
 
     path: str
     checks: list[ProxyCheck]
+    #: What to run to capture the proxies again (another snapshot, or a bug report).
+    again: str = "take another snapshot"
 
     def fails(self, fail_on: Severity | None) -> bool:
         """Whether a finding of any proxy reaches ``fail_on``."""
@@ -312,7 +314,7 @@ class BundleChecks(msgspec.Struct):
         if not any(c.report is not None for c in checks):
             return SourceUnavailable(
                 f"{path}: nothing to check: none of its {len(checks)} proxies was captured",
-                hint="take another snapshot; each proxy's capture error is in the table",
+                hint=f"{self.again}; each proxy's capture error is in the table",
             )
         if self.inconclusive:
             return InvalidInput("some checks could not read the input")

@@ -201,13 +201,17 @@ def _running_filters(ctx: Context, cluster: str) -> list[str]:
     A filter whose connection manager's routes all turn it off (``FilterConfig``
     ``disabled``, the filter's own per-route ``disabled``, or off in the manager and on
     in no route: :func:`pdebug.model.routes.filter_runs`) calls no service. Routes the
-    dump does not hold (scoped routes, an RDS config not in it) count as running it.
+    dump does not hold (scoped routes, an RDS config not in it) count as running it, and
+    so does a configuration with ``vhds``: Envoy merges the virtual hosts VHDS sends on
+    demand into it, and one of those may leave the filter on; such filters come last,
+    their name saying so.
     """
     from pdebug.model import schema as s
     from pdebug.model.listeners import service_clusters
     from pdebug.model.routes import filter_runs, rds_by_name
 
     out: list[str] = []
+    later: list[str] = []
     for lc in ctx.listeners:
         for _, _, flt in ctx.network_filters(lc):
             if not isinstance(flt, s.HttpConnectionManager):
@@ -219,9 +223,16 @@ def _running_filters(ctx: Context, cluster: str) -> list[str]:
                 if rc is None and flt.rds is not None and ctx.has("routes"):
                     rds = ctx.shared("rds_by_name", lambda: rds_by_name(ctx.dump))
                     rc = rds.get(flt.rds.route_config_name)
+                named = f"the HTTP filter {hf.name} of listener/{lc.name or '(unnamed)'}"
                 if rc is None or filter_runs(rc, hf.name, hf.disabled):
-                    out.append(f"the HTTP filter {hf.name} of listener/{lc.name or '(unnamed)'}")
-    return list(dict.fromkeys(out))
+                    out.append(named)
+                elif bytes(rc.vhds) not in (b"", b"null"):
+                    later.append(
+                        f"{named} (off on every virtual host the dump holds, but route "
+                        f"configuration {rc.name or '(unnamed)'} gets more on demand (vhds); "
+                        "one may leave it on)"
+                    )
+    return list(dict.fromkeys(out + later))
 
 
 class _Unassigned(NamedTuple):

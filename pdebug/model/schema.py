@@ -464,6 +464,8 @@ class RouteConfiguration(_S):
     cluster_specifier_plugins: list[ClusterSpecifierPlugin] = []
     #: HTTP filters' configs for every route of the configuration, by filter name.
     typed_per_filter_config: dict[str, Raw] = {}
+    #: On-demand virtual hosts (VHDS): more hosts than the dump holds may arrive later.
+    vhds: Raw = NULL
 
 
 # --- typed configs of the network filters pdebug understands -----------------------

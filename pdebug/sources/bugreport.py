@@ -44,6 +44,8 @@ SYNCZ = ("debug", "syncz")
 #: The files of a proxy folder pdebug reads (the rest are for people: logs, certs...).
 HELD = (SIDECAR_DUMP, ZTUNNEL_DUMP, TEXT_CLUSTERS, PROMETHEUS)
 NO_ISTIOD_VIEW = "istioctl bug-report saves no istiod view of each proxy"
+#: The manifest's ``tool`` of a bug report read as a bundle.
+TOOL = "istioctl bug-report"
 #: A bundle proxy's files (pdebug.sources.bundle's DUMP and CLUSTERS; that module imports this).
 DUMP = "config_dump.json"
 CLUSTERS = "clusters.json"
@@ -191,7 +193,7 @@ def manifest_of(found: Found, label: str) -> dict[str, Any]:
         istiod["error"] = "the bug report holds no istiod debug/syncz"
     return {
         "format": FORMAT,
-        "tool": "istioctl bug-report",
+        "tool": TOOL,
         "source": label,
         "proxies": proxies,
         "istiod": istiod,
@@ -233,15 +235,26 @@ def merged_syncz(bodies: list[tuple[str, bytes]]) -> bytes | None:
     each replica (its pod), as istioctl's multi-replica status is keyed. An answer that is
     not a JSON list is handed on alone when it is the only one (its reader then says what
     it is), else left out (the others are still read).
+
+    Two replicas of one pod name in two namespaces (two control planes in one report) are
+    both kept, each named ``POD.NAMESPACE`` so the ISTIOD column tells them apart.
     """
-    replicas: dict[str, Any] = {}
+    read: list[tuple[str, str, Any]] = []  # (pod, namespace, answer)
     for path, body in bodies:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
             continue
         if isinstance(value, list):
-            replicas.setdefault(path.split("/")[-3], value)
+            namespace, pod = path.split("/")[-4:-2]
+            read.append((pod, namespace, value))
+    namespaces: dict[str, set[str]] = {}
+    for pod, namespace, _ in read:
+        namespaces.setdefault(pod, set()).add(namespace)
+    shared = {pod for pod, seen in namespaces.items() if len(seen) > 1}
+    replicas: dict[str, Any] = {}
+    for pod, namespace, value in read:
+        replicas.setdefault(f"{pod}.{namespace}" if pod in shared else pod, value)
     if not replicas:
         return bodies[0][1] if len(bodies) == 1 else None
     return orjson.dumps(replicas)

@@ -1139,6 +1139,19 @@ def captured_names(manifest: dict[str, Any]) -> list[str]:
     return Manifest.from_plain(manifest).captured
 
 
+def capture_again(manifest: dict[str, Any], name: str = "POD.NS") -> str:
+    """What to run to capture proxy ``name`` again, as a hint says it.
+
+    Another snapshot; for an ``istioctl bug-report`` archive, istioctl bug-report again
+    or a snapshot of that proxy (a bug report is not taken by ``pdebug snapshot``).
+    """
+    from pdebug.sources.bugreport import TOOL
+
+    if manifest.get("tool") != TOOL:
+        return "take another snapshot"
+    return f"run istioctl bug-report again, or capture it with pdebug snapshot {name}"
+
+
 def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnavailable | None:
     """The error for proxy ``name`` when its capture failed (the manifest's reason), else None.
 
@@ -1153,10 +1166,11 @@ def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnava
         return None
     errors = entry.errors or ["no documents"]
     captured = parsed.captured
+    again = capture_again(manifest, name)
     hint = (
-        f"pick a captured proxy ({_listing(captured, 'captured')}), or take another snapshot"
+        f"pick a captured proxy ({_listing(captured, 'captured')}), or {again}"
         if captured
-        else "no proxy of this bundle was captured; take another snapshot"
+        else f"no proxy of this bundle was captured; {again}"
     )
     return SourceUnavailable(
         f"{label}:{name}: this proxy was not captured ({errors[0]})", hint=hint

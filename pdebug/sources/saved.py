@@ -52,6 +52,8 @@ class FileSource(SourceBase):
         self._files: dict[str, bytes] | None = None
         #: the bundle at ``spec.path``, already read (:func:`pdebug.sources.held.hold`)
         self._read_bundle = read
+        #: what the hint says to run for a document the capture did not save
+        self._again = "take another snapshot"
 
     def _resolve(self) -> None:
         """The proxy a ``--bundle`` spec (or ``want``) names, from the bundle's manifest."""
@@ -93,11 +95,13 @@ class FileSource(SourceBase):
 
     def _open(self, opened: Bundle) -> None:
         from pdebug.manifest import stats_saved
+        from pdebug.sources.bundle import capture_again  # a bundle: already imported
 
         name = opened.pick(self.member)
         self._files = opened.proxy(name)
         self.label = f"{opened.label}:{name}"
         self.stats_saved = stats_saved(opened.manifest, name)
+        self._again = capture_again(opened.manifest, name)
 
     def get(self, path: str) -> bytes | memoryview:
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""
@@ -113,7 +117,7 @@ class FileSource(SourceBase):
             if name not in self._files:
                 raise InvalidInput(
                     f"{self.label}: the bundle has no {name} for this proxy",
-                    hint="the capture saved no such document; take another snapshot",
+                    hint=f"the capture saved no such document; {self._again}",
                 )
             return self._files[name]
         assert self._data is not None

@@ -2126,7 +2126,9 @@ def _api_only(lst: ListenerEntry) -> bool:
 def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
     """The router filter's config (the last router of the chain), snake_case.
 
-    ``{}`` without one; None when it cannot be read (or its switches are not booleans).
+    A router written in a ``TypedStruct`` is read as the router its ``type_url`` names, as
+    Envoy 1.40 runs it (tests/test_leftovers11.py). ``{}`` without one; None when it cannot
+    be read (or its switches are not booleans).
     """
     routers = [f for f in hcm.http_filters if f.name.endswith("router") or _is_router(f)]
     if not routers:
@@ -2134,7 +2136,7 @@ def _router_config(hcm: s.HttpConnectionManager) -> dict[str, Any] | None:
     from pdebug.errors import InvalidInput
 
     try:
-        config = fl.config_of(filter_config(routers[-1]), "the router filter")
+        config = fl.config_of(unwrapped_config(routers[-1]), "the router filter")
     except InvalidInput:
         return None
     if not all(
