@@ -169,3 +169,50 @@ def test_regex_routes_on_non_ascii_values_as_envoy(tmp_path: Path) -> None:
             trace = t.trace(proxy, t.parse_request(f"http://127.0.0.1:{port}/", "GET", [header]))
             routed = [s.name for s in trace.steps if s.kind == "route" and s.matched]
             assert routed == [want], (pattern, value, [(s.name, s.reason) for s in trace.steps])
+
+
+#: (an RBAC ALLOW policy's header regex, the value sent, Envoy 1.40 allows it)
+RBAC = [("^.$", "é", False), ("^..$", "é", True), ("(?i)É", "é", False), ("é", "é", True)]
+
+
+@pytest.mark.envoy
+def test_rbac_header_regex_on_non_ascii_values_as_envoy(tmp_path: Path) -> None:
+    """An RBAC filter allowing a header by regex: the status ``trace`` gives is the one
+    Envoy 1.40 answered (403 where the value's bytes do not match)."""
+    from pdebug import trace as t
+    from pdebug.proxy import Fetch, load_proxy
+    from pdebug.sources.base import LiveOptions
+    from pdebug.sources.spec import SourceWords
+    from tests import harness as eh
+    from tests.test_trace_left import RBAC_TYPE, _answer, _listener
+
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    ports = [eh.free_port() for _ in RBAC]
+    listeners = []
+    for i, (pattern, _, _) in enumerate(RBAC):
+        header = {"name": "x-user", "string_match": {"safe_regex": {"regex": pattern}}}
+        policy = {"permissions": [{"header": header}], "principals": [{"any": True}]}
+        rbac = {
+            "name": "envoy.filters.http.rbac",
+            "typed_config": {
+                "@type": RBAC_TYPE,
+                "rules": {"action": "ALLOW", "policies": {"only": policy}},
+            },
+        }
+        routes = [{"match": {"prefix": "/"}, "direct_response": _answer("allowed")}]
+        listeners.append(_listener(f"rbac{i}", ports[i], routes, [rbac]))
+    boot = {
+        "node": {"id": "re2bytes", "cluster": "trace"},
+        "static_resources": {"listeners": listeners},
+    }
+    with eh.Envoy(boot) as envoy:
+        dump = tmp_path / "dump.json"
+        dump.write_bytes(envoy.get("/config_dump"))
+        proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+        for port, (pattern, value, allowed) in zip(ports, RBAC, strict=True):
+            status, _ = _send(port, b"/", b"x-user: " + value.encode() + b"\r\n")
+            assert status == (200 if allowed else 403), (pattern, value)
+            request = t.parse_request(f"http://127.0.0.1:{port}/", "GET", [f"x-user:{value}"])
+            verdict = t.trace(proxy, request).verdict
+            assert verdict.status == status, (pattern, value, verdict)
