@@ -4,11 +4,13 @@
   (literals, escapes, ``.``, Perl classes, brackets with ranges and POSIX classes, groups,
   alternation, greedy and lazy repeats, anchors, ``\\b``, ``(?i:...)``). Each node is
   written twice: in RE2's syntax, and as a Python pattern that spells RE2's meaning out
-  (``\\s`` is ``[\\t\\n\\f\\r ]``, ``$`` is the end of the text, ``(?i)k`` is ``[kK]``:
-  Envoy 1.40 matches a header's bytes, checked below). ``compile_re2`` of the first
-  must match exactly where the second does, whole and partial, on seeded strings (ASCII,
-  ``\\v``, a trailing newline, Arabic digits, letters that fold to ASCII ones). A
-  differential oracle: facts from RE2's syntax page, and Envoy 1.40.
+  (``\\s`` is ``[\\t\\n\\f\\r ]``, ``$`` is the end of the text, ``(?i)k`` is ``[kK]``).
+  Envoy 1.40 matches bytes (checked: tests/test_re2bytes.py), so the oracle is a Python
+  *bytes* pattern over the value's UTF-8 bytes: ``.`` is one byte of ``é``, ``\\xe9`` the
+  byte 0xE9, ``(?i:é)`` folds nothing. ``compile_re2`` of the first must match exactly
+  where the second does, whole and partial, on seeded strings (ASCII, ``\\v``, a trailing
+  newline, Arabic digits, letters that fold to ASCII ones, ``é``, ``€``, a raw 0xE9 byte).
+  A differential oracle: facts from RE2's syntax page, and Envoy 1.40.
 * **curl -i heads**: a seeded head (statuses, redirects, ``100 Continue``, HTTP/2 and 1.0
   lines, header garbage, control characters, bare LF, cut heads) before a real or mutated
   config dump, ``/clusters?format=json`` or ``/stats``, through the views, ``check`` and
@@ -35,6 +37,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,19 +104,21 @@ _POSIX = {
 }
 _WORD = "[0-9A-Za-z_]"
 _BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
-_LITERALS = "abksxzAKSZ019-_ /:@"
+_LITERALS = "abksxzAKSZ019-_ /:@\u00e9\u00c9\u20ac\u212a"
 _ESCAPED = ".*+?()[]{}|^$\\"
 _ALPHABET = ["a", "b", "k", "K", "s", "S", "x", "z", "0", "1", "9", "-", "_", " ", "/", ":",
              ".", "\t", "\n", "\v", "\f", "\r", "\u212a", "\u017f", "\u0663", "\u00e9",
-             "*", "[", "$", "^", "\\"]  # fmt: skip
+             "*", "[", "$", "^", "\\", "\u00c9", "\u20ac", "\udce9"]  # fmt: skip
 
 
 def _node(rng: random.Random, depth: int, fold: bool = False) -> tuple[str, str]:
     """One seeded RE2 node: (RE2's syntax, a Python pattern with RE2's meaning)."""
     roll = rng.random() if depth < 4 else rng.random() * 0.6
     if fold:  # inside (?i:...): literals only, their orbits spelled out
-        c = rng.choice("abkszAKS01")
+        c = rng.choice("abkszAKS01\u00e9\u00c9")
         low = c.lower()
+        if not low.isascii():  # bytes: (?i) folds ASCII letters only
+            return c, c
         return c, "[" + low + low.upper() + "]" if low.isalpha() else c
     if roll < 0.2:
         c = rng.choice(_LITERALS)
@@ -121,8 +126,10 @@ def _node(rng: random.Random, depth: int, fold: bool = False) -> tuple[str, str]
     if roll < 0.27:
         c = rng.choice(_ESCAPED)
         return "\\" + c, re.escape(c)
-    if roll < 0.32:
+    if roll < 0.3:
         return ".", "[^\\n]"
+    if roll < 0.32:
+        return "\\xe9", "\\xe9"  # the byte 0xE9 (not \u00e9)
     if roll < 0.42:
         k = rng.choice(list(_PERL))
         return "\\" + k, _PERL[k]
@@ -167,7 +174,7 @@ def _bracket(rng: random.Random) -> tuple[str, str]:
             re2.append(f"{lo}-{hi}")
             py.append(f"{lo}-{hi}")
         else:
-            c = rng.choice("akKs_/:.*$")
+            c = rng.choice("akKs_/:.*$\u00e9\u20ac")
             re2.append(c)
             py.append(re.escape(c))
     head = "[^" if neg else "["
@@ -189,11 +196,25 @@ def re2_pattern(rng: random.Random) -> tuple[str, str]:
     return a, b
 
 
-def _subject(rng: random.Random, oracle: re.Pattern[str]) -> str:
+def _subject(rng: random.Random, oracle: Any) -> str:
     text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 8)))
     if rng.random() < 0.3:
         text += "\n"
     return text
+
+
+class _Bytes:
+    """The oracle: a Python bytes pattern matched against the text's UTF-8 bytes."""
+
+    def __init__(self, py: str) -> None:
+        self._rx = re.compile(py.encode("utf-8"))
+        self.pattern = py  # what the regex budget looks at
+
+    def fullmatch(self, text: str) -> object:
+        return self._rx.fullmatch(text.encode("utf-8", "surrogateescape"))
+
+    def search(self, text: str) -> object:
+        return self._rx.search(text.encode("utf-8", "surrogateescape"))
 
 
 def test_re2_grammar_matches_as_re2_reads_it() -> None:
@@ -205,7 +226,7 @@ def test_re2_grammar_matches_as_re2_reads_it() -> None:
     compared = 0
     while more():
         re2, py = re2_pattern(rng)
-        oracle = re.compile(py)
+        oracle: Any = _Bytes(py)
         rx = compile_re2(re2)
         if rx is None:
             wrong.append(f"refused {re2!r}")

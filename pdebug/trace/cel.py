@@ -239,6 +239,11 @@ def _matches(text: Any, pattern: Any) -> Any:
     found = search_bounded(rx, text)
     if found is None:
         raise _Unknown
+    if not (text.isascii() and pattern.isascii()):
+        # RE2 over bytes (Envoy's own regexes) or over UTF-8 (cel-cpp may read it so):
+        # an answer only where both readings agree, and no (?i), which folds Unicode in UTF-8
+        if rx.folds or search_bounded(rx.chars, text) is not found:
+            raise _Unknown
     return found
 
 

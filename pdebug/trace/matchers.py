@@ -25,12 +25,15 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
+
+if TYPE_CHECKING:
+    from pdebug.trace.re2 import Re2, Re2Match
 
 Json = dict[str, Any]
 
@@ -356,7 +359,7 @@ def _backtracks(pattern: str) -> bool:
     return risky
 
 
-def fullmatch_bounded(rx: re.Pattern[str], text: str) -> bool | None:
+def fullmatch_bounded(rx: re.Pattern[str] | Re2, text: str) -> bool | None:
     """Whether ``rx`` matches all of ``text``; None when it ran past :data:`REGEX_BUDGET`.
 
     Bounded by SIGALRM (``re`` checks signals while it backtracks) in the main thread
@@ -366,13 +369,13 @@ def fullmatch_bounded(rx: re.Pattern[str], text: str) -> bool | None:
     return None if found is _GAVE_UP else bool(found)
 
 
-def search_bounded(rx: re.Pattern[str], text: str) -> bool | None:
+def search_bounded(rx: re.Pattern[str] | Re2, text: str) -> bool | None:
     """Whether ``rx`` matches somewhere in ``text``; None past :data:`REGEX_BUDGET` (as above)."""
     found = _bounded(rx, text, lambda: rx.search(text) is not None)
     return None if found is _GAVE_UP else bool(found)
 
 
-def sub_bounded(rx: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str) -> str | None:
+def sub_bounded(rx: Re2, repl: Callable[[Re2Match], str], text: str) -> str | None:
     """``rx.sub(repl, text)``; None when it ran past :data:`REGEX_BUDGET` (as above)."""
     done = _bounded(rx, text, lambda: rx.sub(repl, text))
     return None if done is _GAVE_UP else str(done)
@@ -381,7 +384,7 @@ def sub_bounded(rx: re.Pattern[str], repl: Callable[[re.Match[str]], str], text:
 _GAVE_UP = object()
 
 
-def _bounded(rx: re.Pattern[str], text: str, run: Callable[[], object]) -> object:
+def _bounded(rx: re.Pattern[str] | Re2, text: str, run: Callable[[], object]) -> object:
     """``run()`` (a search with ``rx`` over ``text``), or :data:`_GAVE_UP` past the budget."""
     if len(text) < 16 or not _backtracks(rx.pattern):
         return run()  # the common case: no timer (11 us) needed

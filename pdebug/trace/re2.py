@@ -13,15 +13,24 @@ cannot tell), never matched the Python way:
 * a negated POSIX class (``[[:^alpha:]]``), and anything ``re`` warns of (a nested set).
 
 ``\d``, ``\w``, ``\s``, ``\b`` and their negations are RE2's ASCII sets, spelled out
-(``\s`` has no ``\v``); ``(?i)`` folds ASCII letters only: Envoy 1.40 matches a header's
-bytes, so ``(?i)k`` does not take the Kelvin sign (checked). ``$`` is the end of the
-text (Python's ``$`` also matches before a last newline) unless ``(?m)`` is given first.
+(``\s`` has no ``\v``). ``$`` is the end of the text (Python's ``$`` also matches before
+a last newline) unless ``(?m)`` is given first.
+
+Envoy 1.40 matches bytes, Latin-1 (checked on a live Envoy, tests/test_re2bytes.py): the
+pattern's UTF-8 bytes are read one byte a character, and so is the value. ``.`` and
+``[^a]`` take one byte of ``é`` (``^..$`` matches it, ``^.$`` does not), ``[é]`` is the set
+of its two bytes, ``\xe9`` is the byte 0xE9 (not ``é``), and ``(?i)`` folds ASCII letters
+only (``(?i)é`` does not match ``É``, ``(?i)k`` not the Kelvin sign). :class:`Re2` does the
+same: it compiles the translated pattern's UTF-8 bytes as Latin-1 text and matches the
+value's UTF-8 bytes likewise, so every caller (routes, header matchers, RBAC, rewrites)
+matches as Envoy does without knowing it.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 
 #: What Python's ``re`` reads otherwise than RE2, or RE2 rejects (see above), after an
 #: even number of backslashes (``\\1`` is a backslash and a 1, no backreference).
@@ -140,7 +149,76 @@ def python_pattern(pattern: str) -> str | None:
     return "".join(out)
 
 
-def compile_re2(pattern: str) -> re.Pattern[str] | None:
+def as_bytes(text: str) -> str:
+    """``text``'s UTF-8 bytes, one character a byte (ASCII text is itself).
+
+    A value read from the command line keeps its undecodable bytes (``surrogateescape``);
+    a lone surrogate no request can carry is written as UTF-8 would (``surrogatepass``).
+    """
+    if text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def from_bytes(text: str) -> str:
+    """Undo :func:`as_bytes` (bytes that are not UTF-8 kept as ``surrogateescape``)."""
+    if text.isascii():
+        return text
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+class Re2Match:
+    """A match of :class:`Re2`: its groups as text (see :func:`from_bytes`)."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, m: re.Match[str]) -> None:
+        self._m = m
+
+    def group(self, n: int = 0) -> str | None:
+        """Group ``n`` (0: the whole match), None when it took no part."""
+        found = self._m.group(n)
+        return None if found is None else from_bytes(found)
+
+
+class Re2:
+    """An RE2 pattern that matches a value's bytes as Envoy 1.40 does (see the module).
+
+    ``pattern`` is the Python pattern over bytes (what the regex budget looks at);
+    ``groups`` its number of groups.
+    """
+
+    __slots__ = ("_rx", "chars", "folds", "groups", "pattern")
+
+    def __init__(self, rx: re.Pattern[str], chars: re.Pattern[str], folds: bool) -> None:
+        self._rx = rx
+        self.pattern = rx.pattern
+        self.groups = rx.groups
+        #: The same pattern over characters (as RE2 reads UTF-8, ``(?i)`` aside: RE2
+        #: folds Unicode there), and whether it turns ``(?i)`` on anywhere. CEL's
+        #: ``matches`` (cel-cpp) may read UTF-8: it answers where both readings agree.
+        self.chars = chars
+        self.folds = folds
+
+    def fullmatch(self, text: str) -> Re2Match | None:
+        """The match of all of ``text``'s bytes, or None."""
+        m = self._rx.fullmatch(as_bytes(text))
+        return None if m is None else Re2Match(m)
+
+    def search(self, text: str) -> Re2Match | None:
+        """The first match within ``text``'s bytes (RE2's partial match), or None."""
+        m = self._rx.search(as_bytes(text))
+        return None if m is None else Re2Match(m)
+
+    def sub(self, repl: Callable[[Re2Match], str], text: str) -> str:
+        """Every match replaced by ``repl``'s text, as bytes are (RE2's ``GlobalReplace``)."""
+        return from_bytes(self._rx.sub(lambda m: as_bytes(repl(Re2Match(m))), as_bytes(text)))
+
+
+def compile_re2(pattern: str) -> Re2 | None:
     """``pattern`` compiled to match as RE2 does, or None (see the module's list)."""
     translated = python_pattern(pattern)
     if translated is None:
@@ -148,6 +226,8 @@ def compile_re2(pattern: str) -> re.Pattern[str] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Possible nested set": read otherwise than RE2
         try:
-            return re.compile(translated, re.ASCII)
+            chars = re.compile(translated, re.ASCII)
+            rx = chars if translated.isascii() else re.compile(as_bytes(translated), re.ASCII)
         except (re.error, FutureWarning, DeprecationWarning, RecursionError, OverflowError):
             return None
+    return Re2(rx, chars, any("i" in g.group(1) for g in _FLAGS.finditer(pattern)))

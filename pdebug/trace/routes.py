@@ -7,6 +7,7 @@ matchers hold, and where a redirect sends it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -17,6 +18,9 @@ from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_b
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 from pdebug.trace.unsure import has_value_matcher, unsure_header
 from pdebug.trace.uritemplate import template_regex, uri_template
+
+if TYPE_CHECKING:
+    from pdebug.trace.re2 import Re2, Re2Match
 
 REDIRECT_CODES = {
     "MOVED_PERMANENTLY": 301,
@@ -63,10 +67,10 @@ def select_virtual_host(vhosts: list[s.VirtualHost], host: str) -> tuple[int, st
     return None
 
 
-_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
+_REGEX_CACHE: dict[str, Re2 | None] = {}
 
 
-def _regex(pattern: str) -> re.Pattern[str] | None:
+def _regex(pattern: str) -> Re2 | None:
     """A config's RE2 pattern, compiled to match as RE2 does (None: pdebug cannot)."""
     if pattern not in _REGEX_CACHE:
         from pdebug.trace.re2 import compile_re2
@@ -236,10 +240,10 @@ def _path_match(m: s.RouteMatch, req: HttpRequest) -> tuple[bool | None, str]:
     if is_set(m.path_match_policy):
         template = uri_template(m.path_match_policy)
         # a template Envoy rejects never matches a path
-        rx = _template_rx(template_regex(template) or "(?!)") if template is not None else None
-        if template is None or rx is None:
+        trx = _template_rx(template_regex(template) or "(?!)") if template is not None else None
+        if template is None or trx is None:
             return None, "path_match_policy: pdebug does not evaluate it"
-        ok = rx.fullmatch(path) is not None
+        ok = trx.fullmatch(path) is not None
         verb = "matches" if ok else "does not match"
         return ok, f"path {path} {verb} URI template {template}"
     return None, "no path specifier"
@@ -452,7 +456,7 @@ def _regex_rewrite(raw: msgspec.Raw, path: str) -> str | None:
     if rx is None or not isinstance(substitution, str):
         return None
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: Re2Match) -> str:
         out: list[str] = []
         i = 0
         while i < len(substitution):
