@@ -1152,6 +1152,21 @@ def capture_again(manifest: dict[str, Any], name: str = "POD.NS") -> str:
     return f"run istioctl bug-report again, or capture it with pdebug snapshot {name}"
 
 
+def missing_document(manifest: dict[str, Any], name: str) -> str:
+    """How a message names bundle document ``name`` that a proxy lacks.
+
+    ``the bundle has no NAME``; for an ``istioctl bug-report`` archive, the file it
+    would have read (``the bug report has no stats/prometheus``: the archive holds no
+    ``stats.json``).
+    """
+    from pdebug.sources import bugreport as br
+
+    if manifest.get("tool") != br.TOOL:
+        return f"the bundle has no {name}"
+    files = {br.STATS: br.PROMETHEUS, br.CLUSTERS: br.TEXT_CLUSTERS, br.DUMP: br.SIDECAR_DUMP}
+    return f"the bug report has no {files.get(name, name)}"
+
+
 def not_captured(manifest: dict[str, Any], name: str, label: str) -> SourceUnavailable | None:
     """The error for proxy ``name`` when its capture failed (the manifest's reason), else None.
 

@@ -54,6 +54,8 @@ class FileSource(SourceBase):
         self._read_bundle = read
         #: what the hint says to run for a document the capture did not save
         self._again = "take another snapshot"
+        #: the bundle's manifest (how a missing document is named)
+        self._manifest: dict[str, object] = {}
 
     def _resolve(self) -> None:
         """The proxy a ``--bundle`` spec (or ``want``) names, from the bundle's manifest."""
@@ -102,12 +104,17 @@ class FileSource(SourceBase):
         self.label = f"{opened.label}:{name}"
         self.stats_saved = stats_saved(opened.manifest, name)
         self._again = capture_again(opened.manifest, name)
+        self._manifest = opened.manifest
 
     def get(self, path: str) -> bytes | memoryview:
         """The file's bytes (read once; gunzipped; large files memory-mapped)."""
         self._read()
         if self._files is not None:
-            from pdebug.sources.bundle import STATS, stats_of  # a bundle: already imported
+            from pdebug.sources.bundle import (  # a bundle: already imported
+                STATS,
+                missing_document,
+                stats_of,
+            )
 
             name = _member_of(path)
             if name == STATS:
@@ -116,7 +123,7 @@ class FileSource(SourceBase):
                     return found
             if name not in self._files:
                 raise InvalidInput(
-                    f"{self.label}: the bundle has no {name} for this proxy",
+                    f"{self.label}: {missing_document(self._manifest, name)} for this proxy",
                     hint=f"the capture saved no such document; {self._again}",
                 )
             return self._files[name]

@@ -2168,7 +2168,12 @@ def _hedges(raw: msgspec.Raw) -> bool:
 
 
 def _is_router(f: s.TypedExtension) -> bool:
-    head = memoryview(f.typed_config)[:200].tobytes()
+    """Whether ``f`` is Envoy's router, by its ``@type`` or its ``TypedStruct``'s ``type_url``.
+
+    The wrapper's ``type_url`` may come after a long ``value``: the model's one unwrap
+    puts the wrapped message's ``@type`` first.
+    """
+    head = memoryview(unwrapped_config(f))[:200].tobytes()
     return b".router.v3.Router" in head or b".router.v2.Router" in head
 
 
