@@ -3,7 +3,8 @@
 * ``trace 'http://h/é'``: Envoy 1.40 answers a raw non-ASCII byte in the request line
   400 Bad Request before routing; trace traced the path as if Envoy routed it. It now
   refuses the URL as it refuses a path with a space (exit 2), saying Envoy's answer and
-  the percent-encoded URL to send instead.
+  the percent-encoded URL to send instead. Likewise a ``-H`` value Envoy 1.40 answers 400
+  (a control character; a Host with a space or a non-ASCII character).
 * A bug report's missing stats were named ``stats.json`` (a bundle's file): the archive's
   file is ``stats/prometheus``.
 * A router written in a TypedStruct whose ``type_url`` comes after a long ``value`` was
@@ -52,6 +53,34 @@ def test_a_raw_non_ascii_path_is_refused_with_the_encoded_url(pdebug, path, wire
     assert pdebug("trace", SIDECAR, f"http://reviews:9080{encoded}").code == ExitCode.OK
 
 
+#: (a -H option, the header line Envoy 1.40 gets, Envoy answers it 400 before routing)
+HEADERS = [
+    ("Host: a b", b"Host: a b", True),
+    ("Host: caf\u00e9", "Host: caf\u00e9".encode(), True),
+    ("Host: a\tb", b"Host: a\tb", True),
+    ("x-a: a\x01b", b"x-a: a\x01b", True),
+    ("x-a: a\x7fb", b"x-a: a\x7fb", True),
+    ("x-a: a\tb", b"x-a: a\tb", False),
+    ("x-a: caf\u00e9", "x-a: caf\u00e9".encode(), False),
+    ("Host: xn--caf-dma", b"Host: xn--caf-dma", False),
+]
+
+
+@pytest.mark.parametrize(("option", "line", "refused"), HEADERS)
+def test_a_header_envoy_refuses_is_refused(pdebug, option, line, refused):
+    from pdebug import trace as t
+
+    if not refused:
+        t.parse_request("http://reviews:9080/", headers=[option])
+        return
+    with pytest.raises(UsageError, match="400 Bad Request before routing"):
+        t.parse_request("http://reviews:9080/", headers=[option])
+    result = pdebug("trace", SIDECAR, "http://reviews:9080/", "-H", option)
+    assert result.code == ExitCode.USAGE, result
+    assert result.err.startswith("pdebug: error: --header ")
+    assert all(ch.isprintable() or ch == "\n" for ch in result.err)  # no control characters
+
+
 def test_an_ascii_space_still_says_spaces() -> None:
     from pdebug import trace as t
 
@@ -62,7 +91,8 @@ def test_an_ascii_space_still_says_spaces() -> None:
 @pytest.mark.envoy
 def test_envoy_answers_400_to_a_raw_non_ascii_path(tmp_path: Path) -> None:
     """Envoy 1.40 answers each raw path 400 before routing, and routes its
-    percent-encoded form (the one the hint gives) to the route trace takes."""
+    percent-encoded form (the one the hint gives) to the route trace takes; each refused
+    header is answered 400 too, the allowed ones (a tab, non-ASCII outside Host) 200."""
     from pdebug import trace as t
     from pdebug.proxy import Fetch, load_proxy
     from pdebug.sources.base import LiveOptions
@@ -82,6 +112,11 @@ def test_envoy_answers_400_to_a_raw_non_ascii_path(tmp_path: Path) -> None:
         dump = tmp_path / "dump.json"
         dump.write_bytes(envoy.get("/config_dump"))
         proxy = load_proxy(SourceWords(str(dump), None, None, None), LiveOptions(), Fetch())
+        assert _send(port, b"/a b", b"")[0] == 400  # a raw space: trace refused it already
+        for option, line, refused in HEADERS:
+            head = b"GET / HTTP/1.1\r\n" + (line if line.startswith(b"Host") else b"Host: x")
+            head += b"\r\n" + (b"" if line.startswith(b"Host") else line + b"\r\n")
+            assert _raw(port, head)[0] == (400 if refused else 200), option
         for path, wire, encoded in PATHS:
             assert _send(port, wire, b"")[0] == 400, path
             assert _send(port, encoded.encode(), b"") == (200, "all"), encoded
@@ -91,6 +126,21 @@ def test_envoy_answers_400_to_a_raw_non_ascii_path(tmp_path: Path) -> None:
             assert trace.verdict.outcome == "OK", trace.verdict
             routed = [s.name for s in trace.steps if s.kind == "route" and s.matched]
             assert routed == ["all"]
+
+
+def _raw(port: int, head: bytes) -> tuple[int, bytes]:
+    """Envoy's status and body for a request whose head (without its end) is ``head``."""
+    import socket
+
+    from tests.test_trace_mtls import _complete
+
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        while not _complete(data) and (chunk := sock.recv(65536)):
+            data += chunk
+    status, _, body = data.partition(b"\r\n\r\n")
+    return int(status.split()[1]), body
 
 
 # ------------------------------------ 2. a bug report's missing stats: stats/prometheus
