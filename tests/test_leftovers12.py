@@ -84,8 +84,9 @@ def test_a_header_envoy_refuses_is_refused(pdebug, option, line, refused):
 def test_an_ascii_space_still_says_spaces() -> None:
     from pdebug import trace as t
 
-    with pytest.raises(UsageError, match="spaces or control characters"):
+    with pytest.raises(UsageError, match="spaces or control characters: Envoy") as info:
         t.parse_request("http://h/a\u00e9 b")
+    assert info.value.hint == "send it percent-encoded, as a browser does: http://h/a%C3%A9%20b"
 
 
 @pytest.mark.envoy

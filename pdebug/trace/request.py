@@ -175,20 +175,17 @@ def parse_request(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    if any(ch.isascii() and (ch.isspace() or not ch.isprintable()) for ch in path):
+    if any(_encoded(ch) for ch in path):
+        # Envoy 1.40's HTTP/1 codec answers 400 Bad Request to a raw space, control
+        # character or byte over 0x7F in the request line, before any routing (checked by
+        # tests/test_leftovers12.py): curl sends such bytes as they are; a browser
+        # percent-encodes them (as UTF-8).
+        ascii_odd = any(_encoded(ch) for ch in path if ch.isascii())
+        odd = "spaces or control characters" if ascii_odd else "non-ASCII characters"
         raise UsageError(
-            f"URL {url!r}: the path has spaces or control characters",
-            hint="percent-encode them (a space is %20)",
-        )
-    if not path.isascii():
-        # Envoy 1.40's HTTP/1 codec answers 400 Bad Request to a raw byte over 0x7F in
-        # the request line, before any routing (checked by tests/test_leftovers12.py):
-        # curl sends the bytes as they are; a browser percent-encodes them as UTF-8.
-        encoded = _percent_encoded(text)
-        raise UsageError(
-            f"URL {url!r}: the path has non-ASCII characters: Envoy answers such a "
-            "request 400 Bad Request before routing",
-            hint=f"send it percent-encoded, as a browser does: {encoded}",
+            f"URL {url!r}: the path has {odd}: Envoy answers such a request "
+            "400 Bad Request before routing",
+            hint=f"send it percent-encoded, as a browser does: {_percent_encoded(text)}",
         )
     host_text = f"[{host}]" if ":" in host else host
     authority = f"{host_text}:{port}" if parts.port is not None else host_text
@@ -256,14 +253,19 @@ def _refused_value(item: str, name: str, value: str) -> None:
     )
 
 
+def _encoded(ch: str) -> bool:
+    """Whether a browser percent-encodes ``ch`` in a path: a space, control or non-ASCII one."""
+    return ch.isspace() or not ch.isprintable() or not ch.isascii()
+
+
 def _percent_encoded(text: str) -> str:
-    """``text`` with each non-ASCII character as its UTF-8 bytes in ``%XX`` form.
+    """``text`` with each character :func:`_encoded` names as its UTF-8 bytes, ``%XX``.
 
     A raw byte given on the command line (Python's ``surrogateescape``) is that byte.
     """
     out: list[str] = []
     for ch in text:
-        if ch.isascii():
+        if not _encoded(ch):
             out.append(ch)
             continue
         try:
