@@ -435,6 +435,8 @@ def redirect_location(
             path_only = rewritten
     if rd.strip_query:
         query = ""
+    if not path_only.startswith("/"):
+        path_only = "/" + path_only  # as Envoy 1.40 writes a rewritten path (checked)
     hostport = f"{host}:{port}" if port is not None else host
     return f"{new_scheme}://{hostport}{path_only}" + (f"?{query}" if query else ""), caveats
 
