@@ -125,3 +125,62 @@ def test_envoy_answers_400_to_raw_non_ascii() -> None:
         for path in RAW:
             assert _send(port, path.encode(), b"")[0] == 400, path
         assert _send(port, b"/%C3%A9", b"")[0] == 200
+
+
+#: (StringMatcher key, wanted, value sent): with ignore_case, Envoy 1.40 took none of
+#: these routes (it folds ASCII letters only); the envoy test below sends them
+FOLDS = [("exact", "é", "É"), ("exact", "k", "\u212a"), ("prefix", "é", "Éx"), ("exact", "É", "é")]
+
+
+def _fold_routes() -> list[dict[str, Any]]:
+    from tests.test_trace_left import _answer
+
+    routes: list[dict[str, Any]] = []
+    for i, (key, want, _) in enumerate(FOLDS + [("exact", "Ab", "aB")]):
+        header = {"name": f"x-{i}", "string_match": {key: want, "ignore_case": True}}
+        match = {"prefix": "/", "headers": [header]}
+        routes.append({"name": f"r{i}", "match": match, "direct_response": _answer(f"r{i}")})
+    routes.append({"name": "none", "match": {"prefix": "/"}, "direct_response": _answer("none")})
+    return routes
+
+
+def test_ignore_case_folds_ascii_letters_only(pdebug, tmp_path: Path) -> None:
+    # str.lower folded É to é and the Kelvin sign to k: trace took routes Envoy did not
+    from pdebug.trace.filters import string_match
+    from pdebug.trace.matchers import _string_match
+
+    dump = _routes_dump(tmp_path, _fold_routes())
+    cases = [(i, value, "none") for i, (_, _, value) in enumerate(FOLDS)]
+    cases.append((len(FOLDS), "aB", f"r{len(FOLDS)}"))  # ASCII still folds
+    for i, value, want in cases:
+        result = pdebug("trace", dump, "http://x:8000/", "-H", f"x-{i}:{value}", "-o", "json")
+        assert result.code == 0, result.err
+        doc = json.loads(result.out)
+        taken = [st["name"] for st in doc["steps"] if st["kind"] == "route" and st["matched"]]
+        assert taken == [want], (i, value)
+    for key, want, value in FOLDS:
+        vm = {key: want, "ignore_case": True}
+        assert string_match(vm, value)[0] is False, (key, want, value)
+        assert _string_match(vm, value) is False, (key, want, value)
+    assert string_match({"exact": "Ab", "ignore_case": True}, "aB")[0] is True
+    assert _string_match({"exact": "Ab", "ignore_case": True}, "aB") is True
+
+
+@pytest.mark.envoy
+def test_envoy_ignore_case_folds_ascii_only() -> None:
+    from tests import harness as eh
+    from tests.test_re2bytes import _send
+    from tests.test_trace_left import _listener
+
+    if not eh.envoy_available():
+        pytest.skip("envoy not installed")
+    port = eh.free_port()
+    boot = {
+        "node": {"id": "review15", "cluster": "trace"},
+        "static_resources": {"listeners": [_listener("fold", port, _fold_routes())]},
+    }
+    with eh.Envoy(boot):
+        for i, (_, _, value) in enumerate(FOLDS):
+            header = f"x-{i}: ".encode() + value.encode() + b"\r\n"
+            assert _send(port, b"/", header) == (200, "none"), value
+        assert _send(port, b"/", f"x-{len(FOLDS)}: aB\r\n".encode()) == (200, f"r{len(FOLDS)}")
