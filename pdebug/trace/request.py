@@ -180,17 +180,6 @@ def parse_request(
             f"URL {url!r}: the path has spaces or control characters",
             hint="percent-encode them (a space is %20)",
         )
-    if not path.isascii():
-        # Envoy 1.40 answers 400 to a raw non-ASCII byte in an HTTP/1.1 request line
-        # (tests/test_re2bytes.py); a browser sends them percent-encoded
-        encoded = "".join(
-            c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in path
-        )
-        raise UsageError(
-            f"URL {url!r}: the path has non-ASCII characters, which Envoy answers 400 "
-            "when sent raw",
-            hint=f"percent-encode them, as a browser does: {encoded}",
-        )
     host_text = f"[{host}]" if ":" in host else host
     authority = f"{host_text}:{port}" if parts.port is not None else host_text
     pairs: list[tuple[str, str]] = []
