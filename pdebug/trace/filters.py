@@ -43,7 +43,7 @@ import msgspec
 from pdebug.model import schema as s
 from pdebug.model.dump import decode_raw, plain_json
 from pdebug.model.listeners import unwrapped_config
-from pdebug.trace.matchers import as_obj, as_seq, fullmatch_bounded, is_set
+from pdebug.trace.matchers import as_obj, as_seq, ascii_lower, fullmatch_bounded, is_set
 from pdebug.trace.request import (
     EDGE_STRIPPED,
     EXTERNAL_STRIPPED,
@@ -204,12 +204,12 @@ Match = tuple[Tri, str]
 def string_match(vm: Json, value: str) -> Match:
     """A ``StringMatcher`` over ``value``: (matched, what it wants)."""
     fold = bool(vm.get("ignore_case"))
-    text = value.lower() if fold else value
+    text = ascii_lower(value) if fold else value
     ic = " (ignore_case)" if fold else ""
     for key in ("exact", "prefix", "suffix", "contains"):
         if key in vm:
             want = str(vm[key])
-            w = want.lower() if fold else want
+            w = ascii_lower(want) if fold else want
             ok = {
                 "exact": text == w,
                 "prefix": text.startswith(w),

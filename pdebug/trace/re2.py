@@ -214,8 +214,32 @@ class Re2:
         return None if m is None else Re2Match(m)
 
     def sub(self, repl: Callable[[Re2Match], str], text: str) -> str:
-        """Every match replaced by ``repl``'s text, as bytes are (RE2's ``GlobalReplace``)."""
-        return from_bytes(self._rx.sub(lambda m: as_bytes(repl(Re2Match(m))), as_bytes(text)))
+        """Every match replaced by ``repl``'s text, as bytes are (RE2's ``GlobalReplace``).
+
+        As RE2, not ``re.sub``: an empty match where the last match ended is skipped (one
+        byte kept), so ``x*`` over ``xa`` gives ``-a-``, not ``--a-`` (checked on Envoy
+        1.40's ``regex_rewrite``, tests/test_review15.py).
+        """
+        data = as_bytes(text)
+        out: list[str] = []
+        pos, last_end, count = 0, -1, 0
+        while pos <= len(data):
+            m = self._rx.search(data, pos)
+            if m is None:
+                break
+            start, end = m.span()
+            out.append(data[pos:start])
+            if start == end == last_end:
+                out.append(data[start : start + 1])
+                pos = start + 1
+                continue
+            out.append(as_bytes(repl(Re2Match(m))))
+            pos = last_end = end
+            count += 1
+        if not count:
+            return text
+        out.append(data[pos:])
+        return from_bytes("".join(out))
 
 
 def compile_re2(pattern: str) -> Re2 | None:

@@ -14,7 +14,13 @@ import msgspec
 from pdebug.errors import InvalidInput
 from pdebug.model import schema as s
 from pdebug.model.dump import plain_json
-from pdebug.trace.matchers import REGEX_BUDGET, fullmatch_bounded, is_set, sub_bounded
+from pdebug.trace.matchers import (
+    REGEX_BUDGET,
+    ascii_lower,
+    fullmatch_bounded,
+    is_set,
+    sub_bounded,
+)
 from pdebug.trace.request import DEFAULT_PORTS, HttpRequest, Request, split_host_port
 from pdebug.trace.unsure import has_value_matcher, unsure_header
 from pdebug.trace.uritemplate import template_regex, uri_template
@@ -100,16 +106,17 @@ def _gave_up(pattern: str) -> str:
 
 def _string_match(m: s.StringMatcher, value: str) -> tuple[bool, str]:
     fold = m.ignore_case
-    v = value.lower() if fold else value
+    v = ascii_lower(value) if fold else value
     ic = " (ignore_case)" if fold else ""
     if m.exact is not None:
-        return v == (m.exact.lower() if fold else m.exact), f"exact {m.exact!r}{ic}"
+        return v == (ascii_lower(m.exact) if fold else m.exact), f"exact {m.exact!r}{ic}"
     if m.prefix is not None:
-        return v.startswith(m.prefix.lower() if fold else m.prefix), f"prefix {m.prefix!r}{ic}"
+        return v.startswith(ascii_lower(m.prefix) if fold else m.prefix), f"prefix {m.prefix!r}{ic}"
     if m.suffix is not None:
-        return v.endswith(m.suffix.lower() if fold else m.suffix), f"suffix {m.suffix!r}{ic}"
+        return v.endswith(ascii_lower(m.suffix) if fold else m.suffix), f"suffix {m.suffix!r}{ic}"
     if m.contains is not None:
-        return (m.contains.lower() if fold else m.contains) in v, f"contains {m.contains!r}{ic}"
+        part = ascii_lower(m.contains) if fold else m.contains
+        return part in v, f"contains {m.contains!r}{ic}"
     if m.safe_regex is not None:
         rx = _regex(m.safe_regex.regex)
         if rx is None:
@@ -435,6 +442,8 @@ def redirect_location(
             path_only = rewritten
     if rd.strip_query:
         query = ""
+    if not path_only.startswith("/"):
+        path_only = "/" + path_only  # as Envoy 1.40 writes a rewritten path (checked)
     hostport = f"{host}:{port}" if port is not None else host
     return f"{new_scheme}://{hostport}{path_only}" + (f"?{query}" if query else ""), caveats
 
