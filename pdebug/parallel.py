@@ -403,9 +403,7 @@ def _child(tasks: Sequence[Callable[[], Any]], part: list[int], write: int) -> N
             body = marshal.dumps(out)
         del out
         os.write(write, len(body).to_bytes(8, "little"))
-        view = memoryview(body)
-        while view:
-            view = view[os.write(write, view) :]
+        _write_all(write, body)
         code = 0
     except BaseException:  # noqa: B036 - whatever happens, the child ends here
         code = 1
@@ -684,16 +682,21 @@ def _streaming_child(tasks: Sequence[Callable[[], Any]], write: int, shared: int
                 body = marshal.dumps((_FAILED, None))
             if shared >= 0 and _put(shared, body, offset):
                 offset += len(body)
-                view = memoryview((len(body) | _IN_SHARED).to_bytes(8, "little"))
+                _write_all(write, (len(body) | _IN_SHARED).to_bytes(8, "little"))
             else:
-                view = memoryview(len(body).to_bytes(8, "little") + body)
-            while view:
-                view = view[os.write(write, view) :]
+                _write_all(write, len(body).to_bytes(8, "little") + body)
         code = 0
     except BaseException:  # noqa: B036 - whatever happens, the child ends here
         code = 1
     finally:
         os._exit(code)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the pipe ``fd`` (a pipe may take less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _put(fd: int, body: bytes, offset: int) -> bool:

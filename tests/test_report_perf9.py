@@ -29,7 +29,7 @@ import pytest
 
 from pdebug.model import ProxyData
 from pdebug.model.clusters import by_name
-from pdebug.model.dump import lacks, note_lack, own_bytes_lack, read_from_own_bytes
+from pdebug.model.dump import lacks, note_lack, own_bytes_lacking, read_from_own_bytes
 from pdebug.model.hosts import EDS_RUNS, eds_facts
 from pdebug.model.load import load
 from pdebug.model.secrets import inline_items, tls_places
@@ -247,7 +247,7 @@ def _inline_both_ways(data: bytes, name: str) -> tuple[Any, Any, bool] | None:
         dump = proxy.dump
         assert dump is not None
         if search_first:
-            own_bytes_lack(dump, "clusters", b"inline")
+            own_bytes_lacking(dump, "clusters")
         try:  # as in pdebug report's parent: its checks decoded the clusters first
             by_name(dump)
         except Exception:  # noqa: BLE001 - the table then says what it says

@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: What a :attr:`Context.child` searches the clusters section's bytes for (PD501's
-#: inline certificates in ``transport_socket_matches``).
-CHILD_MARK = b"inline"
 
 #: ``(chain index, chain, decoded filter)``: what :meth:`Context.network_filters` yields.
 NetworkFilter = tuple[int, s.FilterChain, s.HttpConnectionManager | s.TcpProxy]

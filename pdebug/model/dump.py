@@ -965,30 +965,12 @@ def _typed_entry(st: s.ListenerState) -> s.DynamicListener:
     return s.DynamicListener(name=st.listener.name if st.listener is not None else "")
 
 
-def own_bytes_lack(dump: ConfigDump, kind: str, mark: bytes) -> bool | None:
-    """Whether the bytes of section ``kind`` (the last of it) do not hold ``mark``.
-
-    None when load did not find the section's own bytes (:attr:`Section.text`). A
-    ``pdebug check`` child searches the clusters section for ``inline`` so (#17):
-    :func:`read_from_own_bytes` then says whether its clusters were decoded from them.
-    One of :data:`SCANNED_MARKS` is answered by :func:`marks_held`'s one pass.
-    """
-    sec = dump.section(kind)
-    if sec is None or sec.text is None:
-        return None
-    if mark in SCANNED_MARKS:
-        lack = mark not in marks_held(dump, kind)
-    else:
-        lack = re.compile(re.escape(mark)).search(sec.text) is None
-    note_lack(dump, kind, mark, lack)
-    return lack
-
-
 def own_bytes_lacking(dump: ConfigDump, kind: str) -> list[bytes] | None:
     """Which of :data:`SCANNED_MARKS` the bytes of section ``kind`` lack (one pass).
 
-    None when load did not find the section's own bytes. A ``pdebug check`` child sends
-    it; the parent keeps it with :func:`note_lacking` for :func:`lacks` (#17).
+    None when load did not find the section's own bytes. Each answer is kept for
+    :func:`lacks` (:func:`marks_held`); a ``pdebug check`` child sends it, and the parent
+    keeps it with :func:`note_lacking` (#17).
     """
     sec = dump.section(kind)
     if sec is None or sec.text is None:
@@ -1004,7 +986,7 @@ def note_lacking(dump: ConfigDump, kind: str, lacking: list[bytes]) -> None:
 
 
 #: The marks :func:`marks_held` looks for: ``inline`` (PD501 and the secrets table,
-#: :func:`own_bytes_lack`), a certificate provider instance in either spelling
+#: :func:`lacks`), a certificate provider instance in either spelling
 #: (:mod:`pdebug.model.certproviders`) and ``filename`` (certificates kept in files, the
 #: checks' "Not checked" lines).
 SCANNED_MARKS = (b"inline", b"provider_instance", b"ProviderInstance", b"filename")
@@ -1034,8 +1016,7 @@ def marks_held(dump: ConfigDump, kind: str) -> frozenset[bytes]:
     held = frozenset(SCANNED_MARKS[i] for i in found)
     dump.facts[f"dump.marks.{kind}"] = held
     if sec is not None and sec.text is not None:  # its own bytes: for lacks()
-        for mark in SCANNED_MARKS:
-            note_lack(dump, kind, mark, mark not in held)
+        note_lacking(dump, kind, [mark for mark in SCANNED_MARKS if mark not in held])
     return held
 
 
@@ -1052,14 +1033,14 @@ def _lack_key(kind: str, mark: bytes) -> str:
 
 
 def note_lack(dump: ConfigDump, kind: str, mark: bytes, lack: bool) -> None:
-    """Keep what :func:`own_bytes_lack` answered (here, or in a child that sent it)."""
+    """Keep whether section ``kind``'s own bytes lack ``mark`` (for :func:`lacks`)."""
     dump.facts[_lack_key(kind, mark)] = lack
 
 
 def lacks(dump: ConfigDump, kind: str, mark: bytes) -> bool:
     """Whether no resource of section ``kind`` holds ``mark`` in its undecoded bytes.
 
-    Known without a search when :func:`own_bytes_lack` found no ``mark`` in the section's
+    Known without a search when :func:`marks_held` found no ``mark`` in the section's
     own bytes (:func:`note_lack`) and its resources were decoded from those bytes
     (:func:`read_from_own_bytes`): each ``msgspec.Raw`` is then a slice of them. ``pdebug
     report`` searches the clusters section for ``inline`` once: PD501 and the secrets

@@ -121,14 +121,13 @@ def with_facts(
     endpoints table, while the worker builds the last and cheapest one: #17).
     """
     from pdebug.checks import FACTS_TASKS
-    from pdebug.checks.context import CHILD_MARK
-    from pdebug.model.dump import own_bytes_lack
+    from pdebug.model.dump import own_bytes_lacking
     from pdebug.parallel import MISSING, Ran, reap_later
 
     ctx.child = child
     try:
         if ctx.proxy.dump is not None:  # for PD501 and the secrets table (note_lack)
-            own_bytes_lack(ctx.proxy.dump, "clusters", CHILD_MARK)
+            own_bytes_lacking(ctx.proxy.dump, "clusters")
         report = check()
         # its own tables first: the worker meanwhile counts the routes for the summary
         kept = {i: Ran().run(build) for i, (_cost, build) in enumerate(builders) if i in own}
